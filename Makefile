@@ -1,0 +1,108 @@
+# Bunsen build. `make help` lists the targets.
+#
+# Layout: sources under src/ (every .c except src/main.c goes into build/libbunsen.a),
+# the binary at build/bunsen, unit tests tests/unit/test_*.c (one cmocka executable each),
+# API tests tests/api/test_*.c (they start build/bunsen as a real daemon).
+# `make asan` repeats the whole build and test run in build/asan with ASan + UBSan.
+
+BUILD    ?= build
+PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8
+DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
+            libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3
+CC       ?= cc
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wcast-qual -Wwrite-strings -Wvla -Wundef -Werror
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(OPT) $(WARN) \
+            -ffp-contract=off -pthread -Iinclude -I$(BUILD)/gen $(SAN) $(EXTRA_CFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name main.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+MIGR     := $(sort $(wildcard migrations/*.sql))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+API_SRC  := $(sort $(wildcard tests/api/test_*.c))
+API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
+API_LIB  := $(BUILD)/tests/api/harness.o
+FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
+
+PORT     ?= 8080
+DATA_DIR ?= ./data
+
+.PHONY: all deps run test unit api asan format format-check clean help bench
+all: $(BUILD)/bunsen
+
+help:
+	@echo "make            build $(BUILD)/bunsen"
+	@echo "make run        install deps, build, migrate and serve on 127.0.0.1:$(PORT) (data in $(DATA_DIR))"
+	@echo "make test       install deps, build, run unit and API tests"
+	@echo "make asan       build and run all tests under AddressSanitizer + UBSan"
+	@echo "make format     rewrite sources with clang-format; format-check fails on a diff"
+	@echo "make deps       apt-get install the missing Debian packages (idempotent)"
+	@echo "make clean      remove build/"
+
+deps:
+	@sh tools/deps.sh $(DEB_PKGS)
+
+$(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DBUNSEN_VERSION='"$(VERSION)"' -DBUNSEN_GIT_REV='"$(GIT_REV)"' -c -o $@ $<
+
+$(BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_migrations.sh $(MIGR) > $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libbunsen.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bunsen: $(BUILD)/src/main.o $(BUILD)/libbunsen.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libbunsen.a tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/api/harness.o: tests/api/harness.c tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
+$(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -o $@ $< $(API_LIB) $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
+
+unit: $(UNIT_BIN)
+api: $(BUILD)/bunsen $(API_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory unit api
+	@BUNSEN_BIN=$(abspath $(BUILD)/bunsen) sh tests/run.sh $(UNIT_BIN) $(API_BIN)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/bunsen serve --listen 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
+
+bench: all
+	@sh bench/assign.sh
+
+format:
+	clang-format -i $(FMT_SRC)
+
+format-check:
+	@clang-format --dry-run --Werror $(FMT_SRC) && echo "clang-format: clean"
+
+clean:
+	rm -rf build

@@ -1,0 +1,25 @@
+/*
+ * app.h - the daemon's shared state, created by `bunsen serve` (src/serve.c) and lent
+ * to every handler through http_req_app(). Fields are set before the HTTP server
+ * starts and are read-only afterwards (the objects they point to do their own locking).
+ */
+#ifndef BUNSEN_APP_H
+#define BUNSEN_APP_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "bunsen/config.h"
+#include "bunsen/store.h"
+
+struct http_server;
+
+struct app {
+    struct config cfg;
+    struct store *store;
+    struct http_server *http;
+    char web_dir_real[PATH_MAX]; /* realpath of cfg.web_dir, "" when it does not exist */
+    int64_t started_at;          /* ms */
+};
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * assign.h - the assignment decision for one experiment and one user.
+ *
+ * Pure: no I/O, no globals, no allocation beyond transient condition scratch;
+ * thread-safe and reentrant. An assign_experiment is the hot-path, immutable form
+ * of an experiment (built once per snapshot by whoever owns the snapshot) and only
+ * borrows its strings and json_t trees: the snapshot must outlive every call.
+ *
+ * Lifecycle of the experiment status (transitions performed by the experiments
+ * API, not here; assign_decide() only reads the status):
+ *
+ *   draft --start--> running --pause--> paused --resume--> running
+ *                    running|paused --stop [release]--> stopped
+ *   draft|stopped --archive--> archived
+ *
+ * Order of checks (API.md "Hashing", as GrowthBook's SDK):
+ *   forced user -> released variant / not running -> namespace -> targeting
+ *   -> hash (coverage and weights).
+ */
+#ifndef BUNSEN_ASSIGN_H
+#define BUNSEN_ASSIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "bunsen/err.h"
+#include "bunsen/hash.h"
+
+/* API.md allows 2 to 20 variants. */
+#define ASSIGN_MAX_VARIANTS 20
+
+enum assign_status {
+    ASSIGN_STATUS_DRAFT,
+    ASSIGN_STATUS_RUNNING,
+    ASSIGN_STATUS_PAUSED,
+    ASSIGN_STATUS_STOPPED,
+    ASSIGN_STATUS_ARCHIVED,
+};
+
+enum assign_reason {
+    ASSIGN_REASON_HASHED,       /* in the experiment: the bucket fell in a variant range */
+    ASSIGN_REASON_FORCED,       /* user listed in `forced` (QA): not in the experiment */
+    ASSIGN_REASON_RELEASED,     /* stopped with a released variant: everyone gets it */
+    ASSIGN_REASON_NOT_RUNNING,  /* draft, paused, stopped or archived (or < 2 variants) */
+    ASSIGN_REASON_NOT_TARGETED, /* the targeting condition is false */
+    ASSIGN_REASON_NAMESPACE,    /* outside the experiment's namespace range */
+    ASSIGN_REASON_COVERAGE,     /* the bucket fell outside every variant range */
+};
+
+/* Optional namespace: the user takes part iff its namespace bucket is in [start, end). */
+struct assign_namespace {
+    const char *name; /* NULL: no namespace */
+    double start;
+    double end;
+};
+
+struct assign_experiment {
+    const char *key;                 /* experiment key */
+    const char *seed;                /* hash seed; NULL means key */
+    int hash_version;                /* 1 or 2 */
+    enum assign_status status;
+    size_t nvariants;                /* 1..ASSIGN_MAX_VARIANTS, [0] is the control */
+    const char *const *variant_keys; /* nvariants keys; may be NULL when forced is NULL */
+    const double *weights;           /* nvariants weights, or NULL for equal weights */
+    double coverage;                 /* share of the namespace that enters, [0, 1] */
+    struct assign_namespace ns;
+    const json_t *condition;    /* targeting condition (borrowed), NULL: everyone */
+    const json_t *saved_groups; /* groups for $inGroup (borrowed), NULL: none */
+    const json_t *forced;       /* object user_id -> variant key (borrowed), or NULL */
+    int released;               /* released variant index, or -1 */
+};
+
+/* How the decision was reached, for explain output and debugging. */
+struct assign_explain {
+    const char *seed;      /* the seed used (borrowed from the experiment) */
+    int hash_version;      /* 1 or 2 */
+    const char *hash_input; /* "seed + user_id" (v2) or "user_id + seed" (v1) */
+    bool has_namespace_bucket;
+    double namespace_bucket; /* hash("__" + ns.name, user_id, 1) when computed */
+    size_t nranges;          /* ranges[] filled when the bucket was computed */
+    struct hash_range ranges[ASSIGN_MAX_VARIANTS];
+    const char *rule; /* static text naming the rule that decided */
+};
+
+struct assign_result {
+    int variant;        /* index into the experiment's variants; 0 unless decided */
+    bool in_experiment; /* true only for ASSIGN_REASON_HASHED */
+    enum assign_reason reason;
+    bool has_bucket; /* false when no hash was computed */
+    double bucket;   /* in [0, 1) when has_bucket, else -1 */
+    struct assign_explain explain;
+};
+
+/* Fill x with defaults: hash_version 2, status draft, coverage 1, no namespace,
+ * no condition, no forced users, released -1; the caller sets key and variants. */
+void assign_experiment_init(struct assign_experiment *x);
+
+/* Decide the variant of user_id[0..len) in experiment x.
+ * x: borrowed, unchanged. attributes: borrowed object for targeting (NULL as {}).
+ * out: filled on success. When not in the experiment the variant is the control
+ * (0), or the forced or released variant. A forced entry that is not a string naming
+ * one of the variant keys is ignored.
+ * Returns 0, or -1 with err (may be NULL) set to ERR_INVALID and field "user_id"
+ * (empty or invalid UTF-8), "variants" (nvariants 0 or above ASSIGN_MAX_VARIANTS,
+ * or variant_keys missing while forced is set), "hash_version", "released_variant",
+ * "seed" or "namespace" (invalid UTF-8). Thread-safe. */
+int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
+                  const json_t *attributes, struct assign_result *out, struct err *err);
+
+/* API.md reason string: "hashed", "forced", "released", "not_running",
+ * "not_targeted", "namespace", "coverage"; "unknown" out of range. */
+const char *assign_reason_name(enum assign_reason reason);
+
+/* API.md status string: "draft", "running", "paused", "stopped", "archived". */
+const char *assign_status_name(enum assign_status status);
+
+/* Parse an API.md status string into *out. 0, or -1 (err field "status"). */
+int assign_status_parse(const char *name, enum assign_status *out, struct err *err);
+
+#endif

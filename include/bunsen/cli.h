@@ -1,0 +1,27 @@
+/*
+ * cli.h - the subcommands of the `bunsen` binary (src/main.c dispatches):
+ * serve (src/serve.c), migrate and keys (src/cli.c). Each returns the process exit
+ * code: 0 success, 1 runtime error, 2 usage error.
+ */
+#ifndef BUNSEN_CLI_H
+#define BUNSEN_CLI_H
+
+#include "bunsen/auth.h"
+#include "bunsen/config.h"
+#include "bunsen/store.h"
+
+int cli_serve(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
+int cli_keys(int argc, char **argv);
+
+/* Shared by the subcommands: create the data dir (0700) if needed and check that it is a
+ * writable directory; open the store and apply migrations. Print errors to stderr. */
+int cli_prepare_data_dir(const struct config *cfg);
+struct store *cli_open_store(const struct config *cfg, bool migrate);
+
+/* Create a key directly in the store (writer not running or running: store_write_sync).
+ * actor: who did it, for the audit log ("cli", "system"). secret receives the key. */
+int cli_create_key(struct store *s, const char *name, const char *role, const char *actor,
+                   char secret[AUTH_SECRET_LEN + 1], char id[AUTH_ID_LEN + 1], struct err *err);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * config.h - the daemon's settings: defaults, then BUNSEN_* environment
+ * variables, then command-line flags (last wins). Parsed once in main.c,
+ * read-only afterwards, so any thread may read it.
+ */
+#ifndef BUNSEN_CONFIG_H
+#define BUNSEN_CONFIG_H
+
+#include <stddef.h>
+
+#include "bunsen/err.h"
+#include "bunsen/log.h"
+
+struct config {
+    char listen[64];           /* --listen / BUNSEN_LISTEN, default 127.0.0.1 */
+    int port;                  /* --port / BUNSEN_PORT, default 8080, 0 = any free port */
+    char data_dir[512];        /* --data-dir / BUNSEN_DATA_DIR, default ./data */
+    char web_dir[512];         /* --web-dir / BUNSEN_WEB_DIR, default <exe>/../web or ./web */
+    int threads;               /* --threads / BUNSEN_THREADS, default: number of CPUs */
+    enum log_level log_level;  /* --log-level / BUNSEN_LOG_LEVEL, default info */
+    size_t body_max;           /* --body-max / BUNSEN_BODY_MAX, default 1 MiB */
+    size_t ingest_body_max;    /* --ingest-body-max / BUNSEN_INGEST_BODY_MAX, default 8 MiB */
+    int conn_timeout_s;        /* --conn-timeout / BUNSEN_CONN_TIMEOUT, default 30 s */
+    int conn_limit;            /* --max-connections / BUNSEN_MAX_CONNECTIONS, default 4096 */
+    int per_ip_limit;          /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, 0 = off */
+    int writer_queue_max;      /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
+};
+
+/* The option table, for --help texts: one line per option. */
+extern const char config_serve_help[];
+
+/* Fill cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Apply BUNSEN_* environment variables. Returns 0, or -1 with err naming the variable. */
+int config_from_env(struct config *cfg, struct err *err);
+
+/* Try to consume one flag at argv[*i] ("--port 8080" or "--port=8080"), advancing *i past
+ * its value. Returns 1 when consumed, 0 when argv[*i] is not a config flag, -1 on a bad
+ * value or missing argument (err filled, field = the flag). */
+int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct err *err);
+
+/* Path of the SQLite database inside the data dir, into out (size n). */
+void config_db_path(const struct config *cfg, char *out, size_t n);
+
+#endif

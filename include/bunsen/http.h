@@ -1,0 +1,144 @@
+/*
+ * http.h - the HTTP layer on libmicrohttpd: the server, the request object handed to
+ * handlers, replies, and the route table type.
+ *
+ * Request lifecycle (src/http/server.c):
+ *   first call   match route (404/405), check auth (401/403), Content-Type (415) and
+ *                Content-Length against the route's body cap (413) before any body is read
+ *   body calls   append to a capped buffer; beyond the cap the rest is drained and 413 sent
+ *   last call    run the handler, which either replies at once (http_reply_*) or suspends
+ *                (http_req_suspend) and replies later from another thread, then resumes
+ *   completed    access-log line, free the request
+ *
+ * Threads: MHD's internal polling thread with a thread pool calls handlers; a handler
+ * may hand its request to another thread only between http_req_suspend() and
+ * http_req_resume() and must not touch it after resuming.
+ */
+#ifndef BUNSEN_HTTP_H
+#define BUNSEN_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bunsen/auth.h"
+#include "bunsen/config.h"
+#include "bunsen/err.h"
+
+struct app; /* the daemon's shared state, defined in bunsen/app.h */
+struct http_req;
+struct http_server;
+
+typedef void (*http_handler)(struct http_req *r);
+
+enum http_method {
+    HTTP_GET = 1,
+    HTTP_POST = 2,
+    HTTP_PUT = 4,
+    HTTP_PATCH = 8,
+    HTTP_DELETE = 16,
+    HTTP_HEAD = 32,
+    HTTP_OPTIONS = 64,
+};
+
+enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE };
+
+/* One row of the route table. path: segments, "{name}" matches one non-empty segment. */
+struct http_route {
+    enum http_method method;
+    const char *path;
+    http_handler handler;
+    enum body_cap body;
+    unsigned roles; /* bitset of enum role allowed; 0 = public (no key needed) */
+};
+
+/* The route table (src/http/routes.c) and its length. */
+extern const struct http_route http_routes[];
+extern const size_t http_routes_count;
+
+#define HTTP_MAX_PARAMS 4
+
+/* A path parameter: its name points into the route pattern (not NUL-terminated, hence
+ * name_len); its value into the caller's scratch buffer (NUL-terminated). */
+struct http_param {
+    const char *name;
+    size_t name_len;
+    const char *value;
+};
+
+/* Match method + path against routes[0..n). Returns the route, or NULL with *path_matched
+ * telling 405 (a route has this path with another method; *allowed = their methods) from
+ * 404. params receives up to HTTP_MAX_PARAMS path parameters whose values are copied
+ * into scratch (which must hold strlen(path) + 1 bytes). Pure; any thread. */
+const struct http_route *http_route_match(const struct http_route *routes, size_t n,
+                                          enum http_method method, const char *path,
+                                          char *scratch, struct http_param *params,
+                                          int *nparams, bool *path_matched, unsigned *allowed);
+
+/* "GET" -> HTTP_GET, unknown -> 0. */
+enum http_method http_method_parse(const char *m);
+
+/* ---- the server ---- */
+
+/* Start serving. *port_out receives the bound port (useful with cfg->port == 0). */
+int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
+                      int *port_out, struct err *err);
+/* Stop accepting new connections (first step of a graceful shutdown). */
+void http_server_quiesce(struct http_server *srv);
+/* Stop the daemon (all suspended requests must have been resumed) and free it. NULL ok. */
+void http_server_stop(struct http_server *srv);
+
+/* Counters for /metrics. */
+struct http_stats {
+    uint64_t requests;
+    uint64_t by_class[6]; /* 1xx..5xx by status / 100 */
+};
+void http_server_get_stats(struct http_server *srv, struct http_stats *out);
+
+/* ---- the request, for handlers ---- */
+
+struct app *http_req_app(const struct http_req *r);
+enum http_method http_req_method(const struct http_req *r);
+const char *http_req_path(const struct http_req *r);
+/* Path parameter by name ("{key}" -> "key"), NULL when absent. */
+const char *http_req_param(const struct http_req *r, const char *name);
+/* Query-string argument (decoded) or NULL; header value or NULL. Valid during the request. */
+const char *http_req_query(const struct http_req *r, const char *name);
+const char *http_req_header(const struct http_req *r, const char *name);
+/* Iterate over query arguments: calls fn(ctx, key, value) for each. */
+void http_req_each_query(const struct http_req *r,
+                         void (*fn)(void *ctx, const char *key, const char *value), void *ctx);
+/* The request body (NUL-terminated, may be empty). */
+const char *http_req_body(const struct http_req *r, size_t *len);
+/* The authenticated caller: role, key id and name ("" on public routes). */
+enum role http_req_role(const struct http_req *r);
+const char *http_req_key_id(const struct http_req *r);
+const char *http_req_key_name(const struct http_req *r);
+
+/* Parse the body as a JSON object. Returns a new reference, or NULL after replying 400
+ * (the handler then simply returns). */
+json_t *http_req_json_body(struct http_req *r);
+
+/* Replies: exactly one per request. */
+void http_reply_json(struct http_req *r, int status, json_t *body); /* steals body */
+void http_reply_err(struct http_req *r, const struct err *err);
+void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+/* Reply with bytes of the given content type (copied). */
+void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
+                      size_t len);
+void http_reply_empty(struct http_req *r, int status);
+/* Add a response header to the reply (call after http_reply_*; copied). */
+void http_reply_header(struct http_req *r, const char *name, const char *value);
+
+/* Asynchronous replies: suspend before handing r to another thread; that thread calls
+ * http_reply_* and then http_req_resume(r) exactly once. */
+void http_req_suspend(struct http_req *r);
+void http_req_resume(struct http_req *r);
+
+/* Serve a file under the web directory for GET path (static.c). Replies 404 for anything
+ * outside it (traversal, symlinks out, dotfiles). */
+void http_serve_static(struct http_req *r, const char *web_dir_real, const char *path);
+
+#endif

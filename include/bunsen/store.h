@@ -1,0 +1,161 @@
+/*
+ * store.h - the SQLite storage core: opening the database, migrations, the
+ * single writer with group commit, and per-thread read connections.
+ *
+ * DESIGN
+ * One database file in WAL mode. Every write in the daemon is a `struct store_job`
+ * handed to the one writer thread (store_submit). The writer takes all queued jobs,
+ * opens one transaction, runs each job's apply() inside its own SAVEPOINT (so a job
+ * that fails leaves no partial rows while the others still commit), commits once
+ * (synchronous=FULL: the commit is on disk when COMMIT returns) and only then calls
+ * each job's done(). HTTP handlers suspend their connection until done() runs, so a
+ * 2xx always means "committed". Reads use one connection per thread, opened lazily
+ * and closed when the thread exits, with a cache of prepared statements.
+ *
+ *     handler --submit--> [queue] --writer thread: BEGIN; SAVEPOINT/apply... ; COMMIT
+ *                                              \--> done(job) -> resume connection
+ *
+ * All SQL lives under src/store/. Thread-safety: store_submit, store_write_sync and
+ * the read functions may be called from any thread; open/migrate/close from one.
+ */
+#ifndef BUNSEN_STORE_H
+#define BUNSEN_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bunsen/err.h"
+
+struct store;
+struct store_tx; /* an open write transaction, lent to apply() for its duration */
+
+/* Open (creating if needed) the database at path, set the pragmas, and check that the
+ * schema is not newer than this binary (ERR_CONFLICT with a message if it is).
+ * Does not migrate. Returns a new store in *out (free with store_close) or -1. */
+int store_open(const char *path, struct store **out, struct err *err);
+
+/* Stop the writer if running (draining its queue) and close every connection.
+ * Accepts NULL. */
+void store_close(struct store *s);
+
+/* Apply the pending migrations of migrations/ in order, each in its own transaction,
+ * recording them in schema_migrations. Safe to run concurrently from two processes.
+ * *applied (may be NULL) receives the number applied now. */
+int store_migrate(struct store *s, int *applied, struct err *err);
+
+/* Highest applied migration version (0 for an empty database). */
+int store_schema_version(struct store *s, int *version, struct err *err);
+
+/* One unit of work for the writer. The caller owns the job memory and keeps it alive
+ * until done() has been called. apply() runs on the writer thread inside a savepoint
+ * of the current group transaction: return 0 to keep its writes, -1 (err filled) to
+ * roll them back. done() runs on the writer thread after the group committed (rc 0)
+ * or failed (rc -1, err filled; the job's writes are not in the database). */
+struct store_job {
+    int (*apply)(struct store_tx *tx, void *arg, struct err *err);
+    void (*done)(void *arg, int rc, const struct err *err);
+    void *arg;
+    /* private to the writer */
+    struct store_job *next;
+    int rc;
+    struct err err;
+};
+
+/* Start the writer thread with a bound of queue_max pending jobs. */
+int store_writer_start(struct store *s, int queue_max, struct err *err);
+
+/* Stop accepting jobs, finish the queued ones, join the writer thread. Idempotent. */
+void store_writer_stop(struct store *s);
+
+/* Queue a job. Returns 0 (done() will be called exactly once), or -1 with
+ * ERR_UNAVAILABLE when the queue is full or the writer is stopped (done() is not called). */
+int store_submit(struct store *s, struct store_job *job, struct err *err);
+
+/* Run apply(tx, arg) in a committed transaction and wait for it: through the writer when
+ * it runs, directly on the calling thread otherwise (CLI commands). Returns apply's
+ * result, or -1 when the commit failed. */
+int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
+                     void *arg, struct err *err);
+
+/* Writer counters for /metrics and tests (a consistent-enough snapshot, no lock held
+ * across the read). */
+struct store_writer_stats {
+    uint64_t commits;       /* group transactions committed */
+    uint64_t jobs;          /* jobs finished (ok or failed) */
+    uint64_t failed_commits;
+    int queue_depth;
+    uint64_t last_batch;    /* jobs in the last group */
+    uint64_t commit_ns_sum; /* total time spent in BEGIN..COMMIT */
+};
+void store_writer_get_stats(struct store *s, struct store_writer_stats *out);
+
+/* Cheap liveness/writability probe used by /readyz: a write job that touches one row. */
+int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
+
+/* The store a transaction belongs to. */
+struct store *store_tx_store(struct store_tx *tx);
+
+/* Poll for changes made by other processes (PRAGMA data_version on this thread's read
+ * connection). Returns true when the database changed since the previous call on this
+ * thread. Used by the reload loop. */
+bool store_changed_externally(struct store *s);
+
+/* ---- API keys (src/store/keys.c) ---------------------------------------------------- */
+
+struct store_key {
+    char id[24];
+    char name[129];
+    char role[8];
+    char prefix[16];
+    int64_t created_at;
+    int64_t revoked_at; /* 0 = active */
+};
+
+/* Insert a new key (hash = SHA-256 of the secret). ERR_CONFLICT if the id exists. */
+int store_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
+                     struct err *err);
+
+/* Revoke key id at time now; *before receives the row as it was. ERR_NOT_FOUND when there is
+ * no such key, ERR_CONFLICT when it is already revoked. */
+int store_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
+                     struct err *err);
+
+/* The active key whose secret hashes to hash (compared in constant time). Returns 0 and fills
+ * out, or -1 with ERR_NOT_FOUND / ERR_UNAVAILABLE. Any thread (its read connection). */
+int store_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
+                           struct err *err);
+
+/* Every key (active and revoked), newest first, into a new array *out of *n (free()).
+ * When include_revoked is false only active keys are listed. */
+int store_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
+                   struct err *err);
+
+/* Number of active admin keys (to decide whether to create the bootstrap key). */
+int store_key_count_admins(struct store *s, int *n, struct err *err);
+
+/* ---- Audit log (src/store/audit.c) -------------------------------------------------- */
+
+struct store_audit {
+    int64_t id;
+    int64_t ts;
+    const char *actor_id;
+    const char *actor_name;
+    const char *action;      /* "key.create", "experiment.start", ... */
+    const char *target_type; /* "key", "experiment", "metric" */
+    const char *target;
+    const char *before_json; /* NULL = did not exist */
+    const char *after_json;  /* NULL = deleted */
+};
+
+/* Append one entry in the caller's transaction (id and ts are assigned: ts = now). */
+int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err);
+
+/* List entries newest first: with id < before_id (0 = from the newest), optionally only for
+ * one target_type/target (NULL = all), at most limit. Calls emit(ctx, entry) per row; the
+ * entry's strings are valid only during the call. */
+int store_audit_list(struct store *s, int64_t before_id, const char *target_type,
+                     const char *target, int limit,
+                     void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                     struct err *err);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * util.h - small process-wide helpers: allocation that aborts on OOM, a growable
+ * byte buffer with a hard cap, clocks, and string checks shared by every layer.
+ * All functions are thread-safe (no shared state).
+ */
+#ifndef BUNSEN_UTIL_H
+#define BUNSEN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocate or abort the process with a message (the one process-ending call below
+ * main.c, as Redis's zmalloc). Never return NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* A growable buffer that refuses to grow beyond `cap` bytes. data is always
+ * NUL-terminated (the terminator is not counted in len and not in cap). */
+struct buf {
+    char *data;
+    size_t len;
+    size_t alloc;
+    size_t cap;
+};
+void buf_init(struct buf *b, size_t cap);
+/* Append n bytes. Returns 0, or -1 (buffer unchanged) when len + n would exceed cap. */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+
+/* Wall clock in milliseconds since the Unix epoch, and a monotonic clock in ns. */
+int64_t time_now_ms(void);
+uint64_t time_mono_ns(void);
+
+/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool utf8_valid(const char *s, size_t n);
+
+/* True when s matches ^[a-z0-9][a-z0-9_.-]{0,63}$ (experiment, metric, variant keys). */
+bool key_valid(const char *s);
+
+/* True when s is 1..max bytes of valid UTF-8 with no control characters (C0, DEL, C1):
+ * the rule for user ids (max 256) and event names (max 128). */
+bool text_id_valid(const char *s, size_t len, size_t max);
+
+#endif

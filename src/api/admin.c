@@ -1,0 +1,257 @@
+/*
+ * admin.c - API keys (create, list, revoke), the caller's identity (/me) and the audit
+ * log. Contract: API.md "Auth" and "Operations". Admin role only, except /me.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/auth.h"
+#include "bunsen/util.h"
+
+static json_t *key_json(const struct store_key *k)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", k->id, "name", k->name, "role",
+                          k->role, "prefix", k->prefix, "created_at", (json_int_t)k->created_at);
+    if (o != NULL) {
+        json_object_set_new(o, "revoked_at",
+                            k->revoked_at ? json_integer(k->revoked_at) : json_null());
+    }
+    return o;
+}
+
+/* ---- POST /api/v1/keys ---- */
+
+struct key_create {
+    struct api_write w;
+    struct store_key key;
+    uint8_t hash[AUTH_HASH_LEN];
+    char secret[AUTH_SECRET_LEN + 1];
+};
+
+static int key_create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct key_create *kc = (struct key_create *)w;
+    if (store_key_insert(tx, &kc->key, kc->hash, err) != 0) {
+        return -1;
+    }
+    json_t *after = key_json(&kc->key);
+    int rc = api_audit(tx, w->req, "key.create", "key", kc->key.id, NULL, after, err);
+    json_decref(after);
+    return rc;
+}
+
+static void key_create_render(struct api_write *w)
+{
+    struct key_create *kc = (struct key_create *)w;
+    json_t *o = key_json(&kc->key);
+    json_object_set_new(o, "key", json_string(kc->secret));
+    http_reply_json(w->req, 201, o);
+}
+
+static void key_create_cleanup(struct api_write *w)
+{
+    struct key_create *kc = (struct key_create *)w;
+    memset(kc->secret, 0, sizeof(kc->secret));
+    free(kc);
+}
+
+/* Validate {"name", "role"} into k. Shared with `bunsen keys create` through the same
+ * rules: name 1..128 bytes of text, role one of the four. */
+static int key_fields(json_t *body, struct store_key *k, struct err *err)
+{
+    json_t *name = json_object_get(body, "name");
+    json_t *role = json_object_get(body, "role");
+    if (!json_is_string(name) ||
+        !text_id_valid(json_string_value(name), json_string_length(name), 128)) {
+        return err_set(err, ERR_INVALID, "name",
+                       "name must be a string of 1 to 128 characters without control characters");
+    }
+    if (!json_is_string(role) || auth_role_parse(json_string_value(role)) == ROLE_NONE) {
+        return err_set(err, ERR_INVALID, "role",
+                       "role must be one of admin, editor, viewer, sdk");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "name") != 0 && strcmp(key, "role") != 0) {
+            return err_set(err, ERR_INVALID, key, "unknown field '%s'", key);
+        }
+    }
+    snprintf(k->name, sizeof(k->name), "%s", json_string_value(name));
+    snprintf(k->role, sizeof(k->role), "%s", json_string_value(role));
+    return 0;
+}
+
+void api_keys_create(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    struct key_create *kc = xcalloc(1, sizeof(*kc));
+    struct err err;
+    err_clear(&err);
+    if (key_fields(body, &kc->key, &err) != 0 ||
+        auth_key_generate(kc->secret, kc->hash, kc->key.id, &err) != 0) {
+        json_decref(body);
+        free(kc);
+        http_reply_err(r, &err);
+        return;
+    }
+    json_decref(body);
+    snprintf(kc->key.prefix, sizeof(kc->key.prefix), "%.8s", kc->secret);
+    kc->key.created_at = time_now_ms();
+    kc->w.apply = key_create_apply;
+    kc->w.render = key_create_render;
+    kc->w.cleanup = key_create_cleanup;
+    api_write_submit(r, &kc->w);
+}
+
+/* ---- GET /api/v1/keys ---- */
+
+void api_keys_list(struct http_req *r)
+{
+    const char *inc = http_req_query(r, "include_revoked");
+    bool include_revoked = inc != NULL && strcmp(inc, "true") == 0;
+    struct store_key *keys = NULL;
+    size_t n = 0;
+    struct err err;
+    err_clear(&err);
+    if (store_key_list(http_req_app(r)->store, include_revoked, &keys, &n, &err) != 0) {
+        http_reply_err(r, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, key_json(&keys[i]));
+    }
+    free(keys);
+    http_reply_json(r, 200, json_pack("{s:o}", "keys", arr));
+}
+
+/* ---- DELETE /api/v1/keys/{id} ---- */
+
+struct key_revoke {
+    struct api_write w;
+    char id[64];
+    struct store_key before;
+    int64_t now;
+};
+
+static int key_revoke_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct key_revoke *kr = (struct key_revoke *)w;
+    if (store_key_revoke(tx, kr->id, kr->now, &kr->before, err) != 0) {
+        return -1;
+    }
+    if (strcmp(kr->before.role, "admin") == 0) {
+        int admins = 0;
+        if (store_key_count_admins(store_tx_store(tx), &admins, err) != 0) {
+            return -1;
+        }
+        if (admins == 0) {
+            return err_set(err, ERR_CONFLICT, "id",
+                           "'%s' is the last active admin key; create another admin key first",
+                           kr->id);
+        }
+    }
+    json_t *before = key_json(&kr->before);
+    struct store_key after = kr->before;
+    after.revoked_at = kr->now;
+    json_t *after_j = key_json(&after);
+    int rc = api_audit(tx, w->req, "key.revoke", "key", kr->id, before, after_j, err);
+    json_decref(before);
+    json_decref(after_j);
+    return rc;
+}
+
+static void key_revoke_render(struct api_write *w)
+{
+    struct key_revoke *kr = (struct key_revoke *)w;
+    struct store_key after = kr->before;
+    after.revoked_at = kr->now;
+    http_reply_json(w->req, 200, key_json(&after));
+}
+
+static void free_write(struct api_write *w)
+{
+    free(w);
+}
+
+void api_keys_revoke(struct http_req *r)
+{
+    const char *id = http_req_param(r, "id");
+    if (id == NULL || strlen(id) >= sizeof(((struct key_revoke *)0)->id)) {
+        http_reply_error(r, ERR_NOT_FOUND, "id", "no such key");
+        return;
+    }
+    struct key_revoke *kr = xcalloc(1, sizeof(*kr));
+    snprintf(kr->id, sizeof(kr->id), "%s", id);
+    kr->now = time_now_ms();
+    kr->w.apply = key_revoke_apply;
+    kr->w.render = key_revoke_render;
+    kr->w.cleanup = free_write;
+    api_write_submit(r, &kr->w);
+}
+
+/* ---- GET /api/v1/me ---- */
+
+void api_me(struct http_req *r)
+{
+    http_reply_json(r, 200,
+                    json_pack("{s:s, s:s, s:s}", "id", http_req_key_id(r), "name",
+                              http_req_key_name(r), "role", auth_role_name(http_req_role(r))));
+}
+
+/* ---- GET /api/v1/audit ---- */
+
+static json_t *parse_or_null(const char *text)
+{
+    if (text == NULL) {
+        return json_null();
+    }
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    return v ? v : json_string(text);
+}
+
+static void audit_emit(void *ctx, const struct store_audit *e)
+{
+    json_t *arr = ctx;
+    json_t *o = json_pack("{s:I, s:I, s:{s:s, s:s}, s:s, s:s, s:s}", "id", (json_int_t)e->id,
+                          "ts", (json_int_t)e->ts, "actor", "id", e->actor_id, "name",
+                          e->actor_name, "action", e->action, "target_type", e->target_type,
+                          "target", e->target);
+    if (o == NULL) {
+        return;
+    }
+    json_object_set_new(o, "before", parse_or_null(e->before_json));
+    json_object_set_new(o, "after", parse_or_null(e->after_json));
+    json_array_append_new(arr, o);
+}
+
+void api_audit_list(struct http_req *r)
+{
+    long limit, before;
+    if (api_query_int(r, "limit", 1, 1000, 100, &limit) != 0 ||
+        api_query_int(r, "before", 0, (long)(~0UL >> 1), 0, &before) != 0) {
+        return;
+    }
+    json_t *arr = json_array();
+    struct err err;
+    err_clear(&err);
+    if (store_audit_list(http_req_app(r)->store, before, http_req_query(r, "target_type"),
+                         http_req_query(r, "target"), (int)limit, audit_emit, arr, &err) != 0) {
+        json_decref(arr);
+        http_reply_err(r, &err);
+        return;
+    }
+    size_t n = json_array_size(arr);
+    json_t *next = json_null();
+    if (n == (size_t)limit) {
+        next = json_integer(json_integer_value(json_object_get(json_array_get(arr, n - 1), "id")));
+    }
+    http_reply_json(r, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before", next));
+}

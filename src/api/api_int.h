@@ -1,0 +1,40 @@
+/*
+ * api_int.h - helpers shared by the handlers in src/api/: the asynchronous write
+ * pattern (suspend -> writer commits -> render -> resume) and audit-entry building.
+ */
+#ifndef BUNSEN_API_INT_H
+#define BUNSEN_API_INT_H
+
+#include <jansson.h>
+
+#include "bunsen/app.h"
+#include "bunsen/http.h"
+#include "bunsen/store.h"
+
+/* A write request. Embed as the first member of a handler's own struct, allocate it with
+ * xcalloc, set apply/render/cleanup, then call api_write_submit(). apply runs on the writer
+ * thread inside the group transaction; render (writer thread, after commit) builds the
+ * reply; cleanup frees the outer struct (called exactly once, after the reply). */
+struct api_write {
+    struct store_job job;
+    struct http_req *req;
+    int (*apply)(struct store_tx *tx, struct api_write *w, struct err *err);
+    void (*render)(struct api_write *w);
+    void (*cleanup)(struct api_write *w);
+};
+
+/* Suspend r and queue w; the reply is sent after the commit (or an error reply if the
+ * write failed or the queue is full). The handler must not touch r or w afterwards. */
+void api_write_submit(struct http_req *r, struct api_write *w);
+
+/* Append an audit entry for the caller of r: action ("key.create"), target, and before /
+ * after as JSON values (borrowed, may be NULL). Runs inside apply(). */
+int api_audit(struct store_tx *tx, struct http_req *r, const char *action,
+              const char *target_type, const char *target, const json_t *before,
+              const json_t *after, struct err *err);
+
+/* Parse an integer query parameter in [lo, hi]; absent -> def. Replies 400 and returns -1
+ * on a bad value. */
+int api_query_int(struct http_req *r, const char *name, long lo, long hi, long def, long *out);
+
+#endif

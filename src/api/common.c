@@ -1,0 +1,85 @@
+/*
+ * common.c - the asynchronous write pattern and small parsing helpers shared by the
+ * handlers (api_int.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "api_int.h"
+#include "bunsen/util.h"
+
+static int write_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct api_write *w = arg;
+    return w->apply(tx, w, err);
+}
+
+static void write_done(void *arg, int rc, const struct err *err)
+{
+    struct api_write *w = arg;
+    struct http_req *r = w->req;
+    if (rc != 0) {
+        http_reply_err(r, err);
+    } else {
+        w->render(w);
+    }
+    w->cleanup(w);
+    http_req_resume(r);
+}
+
+void api_write_submit(struct http_req *r, struct api_write *w)
+{
+    w->req = r;
+    w->job.apply = write_apply;
+    w->job.done = write_done;
+    w->job.arg = w;
+    struct err err;
+    err_clear(&err);
+    http_req_suspend(r);
+    if (store_submit(http_req_app(r)->store, &w->job, &err) != 0) {
+        http_reply_err(r, &err);
+        http_reply_header(r, "Retry-After", "1");
+        w->cleanup(w);
+        http_req_resume(r);
+    }
+}
+
+int api_audit(struct store_tx *tx, struct http_req *r, const char *action,
+              const char *target_type, const char *target, const json_t *before,
+              const json_t *after, struct err *err)
+{
+    char *b = before ? json_dumps(before, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *a = after ? json_dumps(after, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    struct store_audit e = {
+        .actor_id = http_req_key_id(r),
+        .actor_name = http_req_key_name(r),
+        .action = action,
+        .target_type = target_type,
+        .target = target,
+        .before_json = b,
+        .after_json = a,
+    };
+    int rc = store_audit_append(tx, &e, err);
+    free(b);
+    free(a);
+    return rc;
+}
+
+int api_query_int(struct http_req *r, const char *name, long lo, long hi, long def, long *out)
+{
+    const char *v = http_req_query(r, name);
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x < lo || x > hi) {
+        http_reply_error(r, ERR_INVALID, name, "'%s' must be an integer in [%ld, %ld]", name, lo,
+                         hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * health.c - liveness (/healthz: the process answers) and readiness (/readyz: a write
+ * goes through the writer and commits, so a read-only or full disk reports 503).
+ */
+#include <stdlib.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/util.h"
+
+void api_health_live(struct http_req *r)
+{
+    http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ok", "version", BUNSEN_VERSION));
+}
+
+static int ready_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    (void)w;
+    return store_apply_ready_check(tx, NULL, err);
+}
+
+static void ready_render(struct api_write *w)
+{
+    http_reply_json(w->req, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static void ready_cleanup(struct api_write *w)
+{
+    free(w);
+}
+
+void api_health_ready(struct http_req *r)
+{
+    struct api_write *w = xcalloc(1, sizeof(*w));
+    w->apply = ready_apply;
+    w->render = ready_render;
+    w->cleanup = ready_cleanup;
+    api_write_submit(r, w);
+}

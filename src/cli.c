@@ -1,0 +1,318 @@
+/*
+ * cli.c - `bunsen migrate` and `bunsen keys create|list|revoke`, plus the data-dir and
+ * store preparation shared with `bunsen serve`. These commands talk to the database
+ * directly (SQLite's locking makes that safe while a daemon runs: a revoked key is
+ * refused by the daemon on its next request).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bunsen/auth.h"
+#include "bunsen/cli.h"
+#include "bunsen/util.h"
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+int cli_prepare_data_dir(const struct config *cfg)
+{
+    if (mkdir_p(cfg->data_dir, 0700) != 0) {
+        fprintf(stderr, "bunsen: cannot create the data directory %s: %s\n", cfg->data_dir,
+                strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(cfg->data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bunsen: %s is not a directory\n", cfg->data_dir);
+        return -1;
+    }
+    if (access(cfg->data_dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "bunsen: the data directory %s is not writable: %s\n", cfg->data_dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+struct store *cli_open_store(const struct config *cfg, bool migrate)
+{
+    char path[600];
+    config_db_path(cfg, path, sizeof(path));
+    struct store *s = NULL;
+    struct err err;
+    err_clear(&err);
+    if (store_open(path, &s, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return NULL;
+    }
+    int applied = 0;
+    if (migrate && store_migrate(s, &applied, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct create_key {
+    struct store_key k;
+    uint8_t hash[AUTH_HASH_LEN];
+    const char *actor;
+};
+
+static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct create_key *ck = arg;
+    if (store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
+        return -1;
+    }
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ck->k.id, "name", ck->k.name,
+                          "role", ck->k.role, "prefix", ck->k.prefix, "created_at",
+                          (json_int_t)ck->k.created_at);
+    char *text = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(a);
+    struct store_audit e = {.actor_id = ck->actor,
+                            .actor_name = ck->actor,
+                            .action = "key.create",
+                            .target_type = "key",
+                            .target = ck->k.id,
+                            .before_json = NULL,
+                            .after_json = text};
+    int rc = store_audit_append(tx, &e, err);
+    free(text);
+    return rc;
+}
+
+int cli_create_key(struct store *s, const char *name, const char *role, const char *actor,
+                   char secret[AUTH_SECRET_LEN + 1], char id[AUTH_ID_LEN + 1], struct err *err)
+{
+    if (name == NULL || !text_id_valid(name, strlen(name), 128)) {
+        return err_set(err, ERR_INVALID, "name", "--name must be 1 to 128 characters of text");
+    }
+    if (auth_role_parse(role) == ROLE_NONE) {
+        return err_set(err, ERR_INVALID, "role", "--role must be admin, editor, viewer or sdk");
+    }
+    struct create_key ck;
+    memset(&ck, 0, sizeof(ck));
+    ck.actor = actor;
+    if (auth_key_generate(secret, ck.hash, ck.k.id, err) != 0) {
+        return -1;
+    }
+    snprintf(ck.k.name, sizeof(ck.k.name), "%s", name);
+    snprintf(ck.k.role, sizeof(ck.k.role), "%s", role);
+    snprintf(ck.k.prefix, sizeof(ck.k.prefix), "%.8s", secret);
+    ck.k.created_at = time_now_ms();
+    if (store_write_sync(s, create_key_apply, &ck, err) != 0) {
+        return -1;
+    }
+    memcpy(id, ck.k.id, AUTH_ID_LEN);
+    id[AUTH_ID_LEN] = '\0';
+    return 0;
+}
+
+struct revoke_key {
+    const char *id;
+    struct store_key before;
+};
+
+/* The CLI may revoke the last admin key (an operator at the box can always create a new
+ * one with `bunsen keys create`); the API refuses that to avoid locking everyone out. */
+static int revoke_key_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct revoke_key *rk = arg;
+    int64_t now = time_now_ms();
+    if (store_key_revoke(tx, rk->id, now, &rk->before, err) != 0) {
+        return -1;
+    }
+    struct store_audit e = {.actor_id = "cli",
+                            .actor_name = "cli",
+                            .action = "key.revoke",
+                            .target_type = "key",
+                            .target = rk->id,
+                            .before_json = NULL,
+                            .after_json = NULL};
+    return store_audit_append(tx, &e, err);
+}
+
+static const char migrate_usage[] = "usage: bunsen migrate [--data-dir DIR]\n"
+                                    "Apply pending schema migrations to DIR/bunsen.db.\n";
+
+/* Parse only config flags; anything else is a usage error. */
+static int parse_config_only(int argc, char **argv, int start, struct config *cfg,
+                             const char *usage)
+{
+    struct err err;
+    err_clear(&err);
+    config_defaults(cfg);
+    if (config_from_env(cfg, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = start; i < argc;) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        int rc = config_parse_flag(cfg, argc, argv, &i, &err);
+        if (rc < 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            return 2;
+        }
+        if (rc == 0) {
+            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int cli_migrate(int argc, char **argv)
+{
+    struct config cfg;
+    int rc = parse_config_only(argc, argv, 2, &cfg, migrate_usage);
+    if (rc != 0) {
+        return rc < 0 ? 0 : rc;
+    }
+    if (cli_prepare_data_dir(&cfg) != 0) {
+        return 1;
+    }
+    struct store *s = cli_open_store(&cfg, false);
+    if (s == NULL) {
+        return 1;
+    }
+    struct err err;
+    err_clear(&err);
+    int applied = 0, version = 0;
+    if (store_migrate(s, &applied, &err) != 0 || store_schema_version(s, &version, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        store_close(s);
+        return 1;
+    }
+    printf("migrations applied: %d; schema version: %d\n", applied, version);
+    store_close(s);
+    return 0;
+}
+
+static const char keys_usage[] =
+    "usage: bunsen keys create --role admin|editor|viewer|sdk --name NAME [--data-dir DIR]\n"
+    "       bunsen keys list [--all] [--data-dir DIR]\n"
+    "       bunsen keys revoke ID [--data-dir DIR]\n"
+    "Manage API keys directly in the database. A new key is printed once.\n";
+
+int cli_keys(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+        fputs(keys_usage, argc < 3 ? stderr : stdout);
+        return argc < 3 ? 2 : 0;
+    }
+    const char *sub = argv[2];
+    const char *role = NULL, *name = NULL, *id = NULL;
+    bool all = false;
+    struct config cfg;
+    config_defaults(&cfg);
+    struct err err;
+    err_clear(&err);
+    if (config_from_env(&cfg, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = 3; i < argc;) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(keys_usage, stdout);
+            return 0;
+        }
+        if ((strcmp(argv[i], "--role") == 0 || strcmp(argv[i], "--name") == 0) && i + 1 < argc) {
+            *(argv[i][2] == 'r' ? &role : &name) = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (strcmp(argv[i], "--all") == 0) {
+            all = true;
+            i++;
+            continue;
+        }
+        int rc = config_parse_flag(&cfg, argc, argv, &i, &err);
+        if (rc < 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            return 2;
+        }
+        if (rc == 0) {
+            if (argv[i][0] != '-' && id == NULL) {
+                id = argv[i++];
+                continue;
+            }
+            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[i], keys_usage);
+            return 2;
+        }
+    }
+    bool create = strcmp(sub, "create") == 0, list = strcmp(sub, "list") == 0,
+         revoke = strcmp(sub, "revoke") == 0;
+    if ((!create && !list && !revoke) || (create && (role == NULL || name == NULL)) ||
+        (revoke && id == NULL) || (!revoke && id != NULL)) {
+        fputs(keys_usage, stderr);
+        return 2;
+    }
+    if (cli_prepare_data_dir(&cfg) != 0) {
+        return 1;
+    }
+    struct store *s = cli_open_store(&cfg, true);
+    if (s == NULL) {
+        return 1;
+    }
+    int code = 0;
+    if (create) {
+        char secret[AUTH_SECRET_LEN + 1], kid[AUTH_ID_LEN + 1];
+        if (cli_create_key(s, name, role, "cli", secret, kid, &err) != 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            code = err.code == ERR_INVALID ? 2 : 1;
+        } else {
+            printf("id:   %s\nrole: %s\nkey:  %s\n(shown once: store it now)\n", kid, role,
+                   secret);
+        }
+    } else if (list) {
+        struct store_key *keys = NULL;
+        size_t n = 0;
+        if (store_key_list(s, all, &keys, &n, &err) != 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            code = 1;
+        } else {
+            printf("%-20s  %-6s  %-10s  %-13s  %s\n", "ID", "ROLE", "PREFIX", "CREATED", "NAME");
+            for (size_t i = 0; i < n; i++) {
+                printf("%-20s  %-6s  %-10s  %-13lld  %s%s\n", keys[i].id, keys[i].role,
+                       keys[i].prefix, (long long)keys[i].created_at, keys[i].name,
+                       keys[i].revoked_at ? " (revoked)" : "");
+            }
+            free(keys);
+        }
+    } else {
+        struct revoke_key rk = {.id = id};
+        if (store_write_sync(s, revoke_key_apply, &rk, &err) != 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            code = 1;
+        } else {
+            printf("revoked %s (%s, %s)\n", id, rk.before.role, rk.before.name);
+        }
+    }
+    store_close(s);
+    return code;
+}

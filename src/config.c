@@ -1,0 +1,162 @@
+/*
+ * config.c - defaults, BUNSEN_* environment variables and command-line flags for
+ * `bunsen serve` and the other subcommands (config.h). One table drives both the
+ * environment and the flags so that they cannot drift apart.
+ */
+#include "bunsen/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_LEVEL };
+
+struct opt {
+    const char *flag;
+    const char *env;
+    enum opt_kind kind;
+    size_t offset;
+    size_t size; /* for strings: buffer size */
+    long min, max;
+};
+
+#define STR_OPT(f, e, m) {f, e, OPT_STR, offsetof(struct config, m), sizeof(((struct config *)0)->m), 0, 0}
+#define INT_OPT(f, e, m, lo, hi) {f, e, OPT_INT, offsetof(struct config, m), 0, lo, hi}
+#define SIZE_OPT(f, e, m, lo, hi) {f, e, OPT_SIZE, offsetof(struct config, m), 0, lo, hi}
+
+static const struct opt opts[] = {
+    STR_OPT("--listen", "BUNSEN_LISTEN", listen),
+    INT_OPT("--port", "BUNSEN_PORT", port, 0, 65535),
+    STR_OPT("--data-dir", "BUNSEN_DATA_DIR", data_dir),
+    STR_OPT("--web-dir", "BUNSEN_WEB_DIR", web_dir),
+    INT_OPT("--threads", "BUNSEN_THREADS", threads, 1, 256),
+    {"--log-level", "BUNSEN_LOG_LEVEL", OPT_LEVEL, offsetof(struct config, log_level), 0, 0, 0},
+    SIZE_OPT("--body-max", "BUNSEN_BODY_MAX", body_max, 1024, 1L << 30),
+    SIZE_OPT("--ingest-body-max", "BUNSEN_INGEST_BODY_MAX", ingest_body_max, 1024, 1L << 30),
+    INT_OPT("--conn-timeout", "BUNSEN_CONN_TIMEOUT", conn_timeout_s, 1, 3600),
+    INT_OPT("--max-connections", "BUNSEN_MAX_CONNECTIONS", conn_limit, 16, 1000000),
+    INT_OPT("--per-ip-connections", "BUNSEN_PER_IP_CONNECTIONS", per_ip_limit, 0, 1000000),
+    INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
+};
+
+const char config_serve_help[] =
+    "  --listen ADDR             address to bind (BUNSEN_LISTEN, default 127.0.0.1)\n"
+    "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
+    "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
+    "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web)\n"
+    "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs)\n"
+    "  --log-level L             debug|info|warn|error (BUNSEN_LOG_LEVEL, default info)\n"
+    "  --body-max BYTES          request body cap (BUNSEN_BODY_MAX, default 1048576)\n"
+    "  --ingest-body-max BYTES   cap for /exposures and /events (BUNSEN_INGEST_BODY_MAX,\n"
+    "                            default 8388608)\n"
+    "  --conn-timeout S          idle connection timeout (BUNSEN_CONN_TIMEOUT, default 30)\n"
+    "  --max-connections N       total connection cap (BUNSEN_MAX_CONNECTIONS, default 4096)\n"
+    "  --per-ip-connections N    per-client-IP cap, 0 = none (BUNSEN_PER_IP_CONNECTIONS,\n"
+    "                            default 0)\n"
+    "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
+    "                            default 10000)\n";
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1");
+    cfg->port = 8080;
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cpus > 0 ? (int)(cpus < 64 ? cpus : 64) : 2;
+    cfg->log_level = LOG_INFO;
+    cfg->body_max = 1u << 20;
+    cfg->ingest_body_max = 8u << 20;
+    cfg->conn_timeout_s = 30;
+    cfg->conn_limit = 4096;
+    cfg->per_ip_limit = 0;
+    cfg->writer_queue_max = 10000;
+}
+
+static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,
+                   struct err *err)
+{
+    char *base = (char *)cfg + o->offset;
+    switch (o->kind) {
+    case OPT_STR: {
+        size_t n = strlen(value);
+        if (n == 0 || n >= o->size) {
+            return err_set(err, ERR_INVALID, who, "%s: value must be 1..%zu characters", who,
+                           o->size - 1);
+        }
+        memcpy(base, value, n + 1);
+        return 0;
+    }
+    case OPT_LEVEL:
+        if (log_parse_level(value, (enum log_level *)(void *)base) != 0) {
+            return err_set(err, ERR_INVALID, who, "%s: expected debug, info, warn or error",
+                           who);
+        }
+        return 0;
+    case OPT_INT:
+    case OPT_SIZE: {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < o->min || v > o->max) {
+            return err_set(err, ERR_INVALID, who, "%s: expected an integer in [%ld, %ld], got '%s'",
+                           who, o->min, o->max, value);
+        }
+        if (o->kind == OPT_INT) {
+            *(int *)(void *)base = (int)v;
+        } else {
+            *(size_t *)(void *)base = (size_t)v;
+        }
+        return 0;
+    }
+    }
+    return err_set(err, ERR_INTERNAL, who, "unknown option kind");
+}
+
+int config_from_env(struct config *cfg, struct err *err)
+{
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const char *v = getenv(opts[i].env);
+        if (v != NULL && *v != '\0' && opt_set(cfg, &opts[i], v, opts[i].env, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct err *err)
+{
+    const char *arg = argv[*i];
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        const struct opt *o = &opts[k];
+        size_t fl = strlen(o->flag);
+        if (strncmp(arg, o->flag, fl) != 0) {
+            continue;
+        }
+        const char *value;
+        if (arg[fl] == '=') {
+            value = arg + fl + 1;
+        } else if (arg[fl] == '\0') {
+            if (*i + 1 >= argc) {
+                return err_set(err, ERR_INVALID, o->flag, "%s needs a value", o->flag);
+            }
+            value = argv[++*i];
+        } else {
+            continue;
+        }
+        if (opt_set(cfg, o, value, o->flag, err) != 0) {
+            return -1;
+        }
+        ++*i;
+        return 1;
+    }
+    return 0;
+}
+
+void config_db_path(const struct config *cfg, char *out, size_t n)
+{
+    snprintf(out, n, "%s/bunsen.db", cfg->data_dir);
+}

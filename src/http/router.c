@@ -1,0 +1,90 @@
+/*
+ * router.c - matching a method and path against the route table (http.h). Pure:
+ * parameter values are copied into a caller-provided scratch buffer. Patterns are
+ * '/'-separated; "{name}" matches exactly one non-empty segment.
+ */
+#include <string.h>
+
+#include "bunsen/http.h"
+
+enum http_method http_method_parse(const char *m)
+{
+    static const struct {
+        const char *name;
+        enum http_method m;
+    } names[] = {{"GET", HTTP_GET},       {"POST", HTTP_POST},     {"PUT", HTTP_PUT},
+                 {"PATCH", HTTP_PATCH},   {"DELETE", HTTP_DELETE}, {"HEAD", HTTP_HEAD},
+                 {"OPTIONS", HTTP_OPTIONS}};
+    for (size_t i = 0; m != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(m, names[i].name) == 0) {
+            return names[i].m;
+        }
+    }
+    return 0;
+}
+
+struct span {
+    const char *p;
+    size_t len;
+};
+
+/* Does pattern match path? On success *n parameters, their names and values as spans. */
+static bool match_one(const char *pattern, const char *path, struct span *names,
+                      struct span *values, int *n)
+{
+    *n = 0;
+    const char *p = pattern, *s = path;
+    while (*p == '/' && *s == '/') {
+        p++;
+        s++;
+        size_t plen = strcspn(p, "/");
+        size_t slen = strcspn(s, "/");
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || *n >= HTTP_MAX_PARAMS) {
+                return false;
+            }
+            names[*n] = (struct span){p + 1, plen - 2};
+            values[*n] = (struct span){s, slen};
+            (*n)++;
+        } else if (plen != slen || strncmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+const struct http_route *http_route_match(const struct http_route *routes, size_t nroutes,
+                                          enum http_method method, const char *path,
+                                          char *scratch, struct http_param *params,
+                                          int *nparams, bool *path_matched, unsigned *allowed)
+{
+    *path_matched = false;
+    *allowed = 0;
+    *nparams = 0;
+    struct span ns[HTTP_MAX_PARAMS], vs[HTTP_MAX_PARAMS];
+    for (size_t i = 0; i < nroutes; i++) {
+        const struct http_route *rt = &routes[i];
+        int n = 0;
+        if (!match_one(rt->path, path, ns, vs, &n)) {
+            continue;
+        }
+        *path_matched = true;
+        *allowed |= rt->method | (rt->method == HTTP_GET ? HTTP_HEAD : 0);
+        if (rt->method != method) {
+            continue;
+        }
+        /* Each value is preceded by a '/' in path, so values plus NULs fit in scratch. */
+        char *out = scratch;
+        for (int k = 0; k < n; k++) {
+            memcpy(out, vs[k].p, vs[k].len);
+            out[vs[k].len] = '\0';
+            params[k] = (struct http_param){ns[k].p, ns[k].len, out};
+            out += vs[k].len + 1;
+        }
+        *nparams = n;
+        return rt;
+    }
+    return NULL;
+}

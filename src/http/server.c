@@ -1,0 +1,651 @@
+/*
+ * server.c - the libmicrohttpd daemon and the request lifecycle described in http.h:
+ * routing, auth, body caps, Content-Type, replies, suspend/resume and the access log.
+ *
+ * Threads: MHD's polling thread and its pool call on_request/on_completed; handlers
+ * run on pool threads. A request is owned by its connection (*con_cls) and freed only
+ * in on_completed. Writers on other threads touch a request only while suspended.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bunsen/app.h"
+#include "bunsen/http.h"
+#include "bunsen/log.h"
+#include "bunsen/store.h"
+#include "bunsen/util.h"
+#include "http_int.h"
+
+#define DRAIN_SLACK (64u << 20) /* beyond cap + this, an oversize body drops the connection */
+#define KEY_MAX_LEN 256
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct app *app;
+    int listen_fd;
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t by_class[6];
+};
+
+struct http_req {
+    struct app *app;
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    enum http_method method;
+    char *path;
+    const struct http_route *route;
+    char *scratch;
+    struct http_param params[HTTP_MAX_PARAMS];
+    int nparams;
+    struct buf body;
+    size_t drained;
+    bool too_large;
+    bool suspended;
+    bool queued;
+    enum role role;
+    char key_id[24];
+    char key_name[129];
+    struct MHD_Response *resp;
+    int status;
+    size_t resp_bytes;
+    uint64_t t0;
+};
+
+/* ---- replies ---- */
+
+static void set_response(struct http_req *r, int status, struct MHD_Response *resp,
+                         size_t bytes)
+{
+    if (r->resp != NULL) {
+        MHD_destroy_response(r->resp); /* a second reply replaces the first: last wins */
+    }
+    r->resp = resp;
+    r->status = status;
+    r->resp_bytes = bytes;
+}
+
+void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
+                      size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, status, resp, len);
+}
+
+void http_reply_json(struct http_req *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        static const char fallback[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"cannot encode the response\"}}";
+        http_reply_bytes(r, 500, "application/json; charset=utf-8", fallback,
+                         sizeof(fallback) - 1);
+        return;
+    }
+    size_t n = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, status, resp, n);
+}
+
+void http_reply_err(struct http_req *r, const struct err *err)
+{
+    enum err_code code = err->code == ERR_OK ? ERR_INTERNAL : err->code;
+    json_t *e = json_pack("{s:s, s:s}", "code", err_code_name(code), "message",
+                          err->msg[0] ? err->msg : err_code_name(code));
+    if (e != NULL && err->field[0] != '\0') {
+        json_object_set_new(e, "field", json_string(err->field));
+    }
+    http_reply_json(r, err_code_status(code), json_pack("{s:o}", "error", e));
+}
+
+void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
+                      ...)
+{
+    struct err err;
+    err.code = code;
+    snprintf(err.field, sizeof(err.field), "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+    va_end(ap);
+    http_reply_err(r, &err);
+}
+
+void http_reply_empty(struct http_req *r, int status)
+{
+    http_reply_bytes(r, status, "text/plain; charset=utf-8", "", 0);
+}
+
+void http_reply_header(struct http_req *r, const char *name, const char *value)
+{
+    if (r->resp != NULL) {
+        MHD_add_response_header(r->resp, name, value);
+    }
+}
+
+void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes)
+{
+    set_response(r, status, resp, bytes);
+}
+
+/* ---- accessors ---- */
+
+struct app *http_req_app(const struct http_req *r)
+{
+    return r->app;
+}
+
+enum http_method http_req_method(const struct http_req *r)
+{
+    return r->method;
+}
+
+const char *http_req_path(const struct http_req *r)
+{
+    return r->path;
+}
+
+const char *http_req_param(const struct http_req *r, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; i < r->nparams; i++) {
+        if (r->params[i].name_len == len && strncmp(r->params[i].name, name, len) == 0) {
+            return r->params[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *http_req_query(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_ctx {
+    void (*fn)(void *ctx, const char *key, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    struct each_ctx *e = cls;
+    e->fn(e->ctx, key, value ? value : "");
+    return MHD_YES;
+}
+
+void http_req_each_query(const struct http_req *r,
+                         void (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    struct each_ctx e = {fn, ctx};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+}
+
+const char *http_req_body(const struct http_req *r, size_t *len)
+{
+    if (len != NULL) {
+        *len = r->body.len;
+    }
+    return r->body.data ? r->body.data : "";
+}
+
+enum role http_req_role(const struct http_req *r)
+{
+    return r->role;
+}
+
+const char *http_req_key_id(const struct http_req *r)
+{
+    return r->key_id;
+}
+
+const char *http_req_key_name(const struct http_req *r)
+{
+    return r->key_name;
+}
+
+json_t *http_req_json_body(struct http_req *r)
+{
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    if (len == 0) {
+        http_reply_error(r, ERR_INVALID, NULL, "a JSON object body is required");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        http_reply_error(r, ERR_INVALID, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        http_reply_error(r, ERR_INVALID, NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+void http_req_suspend(struct http_req *r)
+{
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+}
+
+void http_req_resume(struct http_req *r)
+{
+    MHD_resume_connection(r->conn);
+}
+
+/* ---- lifecycle ---- */
+
+static bool has_body(struct http_req *r)
+{
+    const char *cl = http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = http_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te != NULL) {
+        return true;
+    }
+    return cl != NULL && strtoull(cl, NULL, 10) > 0;
+}
+
+static bool is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    size_t n = sizeof(want) - 1;
+    if (ct == NULL || strncasecmp(ct, want, n) != 0) {
+        return false;
+    }
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static bool authenticate(struct http_req *r)
+{
+    const char *key = NULL;
+    const char *authz = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+            http_reply_error(r, ERR_UNAUTH, NULL,
+                             "the Authorization header must be 'Bearer <key>'");
+            return false;
+        }
+        key = authz + 7;
+        while (*key == ' ') {
+            key++;
+        }
+    } else {
+        key = http_req_header(r, "X-API-Key");
+    }
+    if (key == NULL || *key == '\0') {
+        http_reply_error(r, ERR_UNAUTH, NULL,
+                         "an API key is required: send 'Authorization: Bearer <key>'");
+        return false;
+    }
+    size_t len = strlen(key);
+    struct store_key k;
+    struct err err;
+    err_clear(&err);
+    uint8_t hash[AUTH_HASH_LEN];
+    auth_key_hash(key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, hash);
+    if (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0) {
+        if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
+            http_reply_err(r, &err);
+        } else {
+            http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked API key");
+        }
+        return false;
+    }
+    r->role = auth_role_parse(k.role);
+    snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
+    snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
+    if ((r->route->roles & (unsigned)r->role) == 0) {
+        http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
+                         auth_role_name(r->role), r->route->path);
+        return false;
+    }
+    return true;
+}
+
+static void methods_text(unsigned allowed, char *out, size_t n)
+{
+    static const struct {
+        enum http_method m;
+        const char *name;
+    } names[] = {{HTTP_GET, "GET"},     {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
+                 {HTTP_PUT, "PUT"},     {HTTP_PATCH, "PATCH"},   {HTTP_DELETE, "DELETE"},
+                 {HTTP_OPTIONS, "OPTIONS"}};
+    out[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (allowed & names[i].m) {
+            int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", names[i].name);
+            if (w < 0 || (size_t)w >= n - used) {
+                break;
+            }
+            used += (size_t)w;
+        }
+    }
+}
+
+/* First call: everything that can be decided from the request line and headers. */
+static void request_begin(struct http_req *r, const char *method)
+{
+    r->method = http_method_parse(method);
+    enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
+    bool path_matched = false;
+    unsigned allowed = 0;
+    r->scratch = xmalloc(strlen(r->path) + 1);
+    r->route = m ? http_route_match(http_routes, http_routes_count, m, r->path, r->scratch,
+                                    r->params, &r->nparams, &path_matched, &allowed)
+                 : NULL;
+    if (r->route == NULL) {
+        bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
+                   strncmp(r->path, "/ofrep/", 7) == 0;
+        if (path_matched || r->method == 0) {
+            char allow[96];
+            methods_text(allowed, allow, sizeof(allow));
+            http_reply_error(r, ERR_METHOD, NULL, "method %.16s is not allowed on %.100s",
+                             method, r->path);
+            if (allow[0] != '\0') {
+                http_reply_header(r, "Allow", allow);
+            }
+        } else if (api || (m != HTTP_GET)) {
+            http_reply_error(r, ERR_NOT_FOUND, NULL, "no route for %.16s %.150s", method,
+                             r->path);
+        }
+        /* else: a static file, served at the last call */
+        return;
+    }
+    size_t cap = r->route->body == BODY_INGEST ? r->app->cfg.ingest_body_max
+                 : r->route->body == BODY_NONE ? 0
+                                               : r->app->cfg.body_max;
+    buf_init(&r->body, cap);
+    if (r->route->roles != ROLES_PUBLIC && !authenticate(r)) {
+        return;
+    }
+    if (has_body(r)) {
+        if (r->route->body == BODY_NONE) {
+            /* tolerate an empty JSON object on bodiless POSTs such as /start */
+            buf_init(&r->body, 4096);
+        }
+        if (!is_json_type(http_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+            http_reply_error(r, ERR_MEDIA_TYPE, NULL,
+                             "request bodies must be 'Content-Type: application/json'");
+            return;
+        }
+        const char *cl = http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > r->body.cap) {
+            http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
+                             r->body.cap);
+        }
+    }
+}
+
+static enum MHD_Result queue_reply(struct http_req *r)
+{
+    if (r->resp == NULL) {
+        http_reply_error(r, ERR_INTERNAL, NULL, "the handler produced no reply");
+    }
+    if (r->resp == NULL) {
+        return MHD_NO;
+    }
+    r->queued = true;
+    return MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct http_req *r = *con_cls;
+    if (r == NULL) {
+        r = xcalloc(1, sizeof(*r));
+        r->app = srv->app;
+        r->srv = srv;
+        r->conn = conn;
+        r->t0 = time_mono_ns();
+        r->path = xstrdup(url);
+        buf_init(&r->body, 0);
+        *con_cls = r;
+        request_begin(r, method);
+        return r->resp != NULL ? queue_reply(r) : MHD_YES;
+    }
+    if (r->suspended) {
+        /* resumed after an asynchronous reply */
+        r->suspended = false;
+        return queue_reply(r);
+    }
+    if (*upload_data_size > 0) {
+        if (!r->too_large && buf_append(&r->body, upload_data, *upload_data_size) != 0) {
+            r->too_large = true;
+        }
+        if (r->too_large) {
+            r->drained += *upload_data_size;
+            if (r->drained > r->body.cap + DRAIN_SLACK) {
+                log_msg(LOG_WARN, "dropping a connection that sent far more than the body cap");
+                return MHD_NO;
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large) {
+        http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
+                         r->body.cap);
+        return queue_reply(r);
+    }
+    if (r->route == NULL) {
+        http_serve_static(r, r->app->web_dir_real, r->path);
+        return queue_reply(r);
+    }
+    r->route->handler(r);
+    if (r->suspended) {
+        return MHD_YES; /* the reply comes from another thread; do not touch r->resp here */
+    }
+    return queue_reply(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct http_server *srv = cls;
+    struct http_req *r = *con_cls;
+    if (r == NULL) {
+        return;
+    }
+    *con_cls = NULL;
+    int status = r->queued ? r->status : 0;
+    atomic_fetch_add(&srv->requests, 1);
+    if (status >= 100 && status < 600) {
+        atomic_fetch_add(&srv->by_class[status / 100], 1);
+    }
+    if (log_enabled(LOG_INFO)) {
+        double ms = (double)(time_mono_ns() - r->t0) / 1e6;
+        static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
+                                        "OPTIONS"};
+        const char *mname = "OTHER";
+        for (int i = 0; i < 7; i++) {
+            if (r->method == (enum http_method)(1 << i)) {
+                mname = methods[i];
+            }
+        }
+        json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:I}", "method", mname, "route",
+                              r->route ? r->route->path : "static", "status", status,
+                              "duration_ms", ms, "bytes", (json_int_t)r->resp_bytes);
+        if (f != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+            json_object_set_new(f, "terminated", json_integer(toe));
+        }
+        if (f != NULL && r->key_id[0] != '\0') {
+            json_object_set_new(f, "key_id", json_string(r->key_id));
+        }
+        log_json(LOG_INFO, "request", f);
+    }
+    if (r->resp != NULL) {
+        MHD_destroy_response(r->resp);
+    }
+    buf_free(&r->body);
+    free(r->scratch);
+    free(r->path);
+    free(r);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = '\0';
+    }
+    log_json(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+}
+
+static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->listen, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)cfg->port);
+        len = sizeof(*in4);
+        *ipv6 = false;
+    } else if (inet_pton(AF_INET6, cfg->listen, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)cfg->port);
+        len = sizeof(*in6);
+        *ipv6 = true;
+    } else {
+        return err_set(err, ERR_INVALID, "--listen",
+                       "--listen: '%s' is not an IPv4 or IPv6 address", cfg->listen);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "socket: %s", strerror(errno));
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE) {
+            return err_set(err, ERR_CONFLICT, "--port",
+                           "port %d on %s is already in use (pick another with --port)",
+                           cfg->port, cfg->listen);
+        }
+        return err_set(err, ERR_INTERNAL, "--listen", "cannot bind %s:%d: %s", cfg->listen,
+                       cfg->port, strerror(e));
+    }
+    if (listen(fd, 1024) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, ERR_INTERNAL, NULL, "listen: %s", strerror(e));
+    }
+    return fd;
+}
+
+int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
+                      int *port_out, struct err *err)
+{
+    bool ipv6 = false;
+    int fd = open_listener(cfg, &ipv6, err);
+    if (fd < 0) {
+        return -1;
+    }
+    struct http_server *srv = xcalloc(1, sizeof(*srv));
+    srv->app = app;
+    srv->listen_fd = -1; /* owned by MHD from here on; returned to us by quiesce */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    srv->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+    if (srv->d == NULL) {
+        close(fd);
+        free(srv);
+        return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+    *port_out = info ? (int)info->port : cfg->port;
+    *out = srv;
+    return 0;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+    if (srv != NULL && srv->d != NULL) {
+        MHD_socket s = MHD_quiesce_daemon(srv->d);
+        if (s != MHD_INVALID_SOCKET) {
+            close(s);
+            srv->listen_fd = -1;
+        }
+    }
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    MHD_stop_daemon(srv->d);
+    if (srv->listen_fd >= 0) {
+        close(srv->listen_fd);
+    }
+    free(srv);
+}
+
+void http_server_get_stats(struct http_server *srv, struct http_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (srv == NULL) {
+        return;
+    }
+    out->requests = atomic_load(&srv->requests);
+    for (int i = 0; i < 6; i++) {
+        out->by_class[i] = atomic_load(&srv->by_class[i]);
+    }
+}

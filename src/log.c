@@ -1,0 +1,87 @@
+/*
+ * log.c - JSON-lines logger on stderr (log.h). The level is a process-wide
+ * setting written once at start-up; each line goes out in a single write(2)
+ * so lines from different threads never interleave.
+ */
+#include "bunsen/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level min_level = LOG_INFO;
+static const char *names[] = {"debug", "info", "warn", "error"};
+
+void log_set_level(enum log_level level)
+{
+    min_level = level;
+}
+
+int log_parse_level(const char *name, enum log_level *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool log_enabled(enum log_level level)
+{
+    return level >= min_level;
+}
+
+void log_json(enum log_level level, const char *msg, json_t *fields)
+{
+    if (!log_enabled(level)) {
+        json_decref(fields);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[64];
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
+    json_t *line = json_object();
+    if (line == NULL) {
+        json_decref(fields);
+        return;
+    }
+    json_object_set_new(line, "ts", json_string(when));
+    json_object_set_new(line, "level", json_string(names[level]));
+    json_object_set_new(line, "msg", json_string(msg));
+    if (fields != NULL) {
+        json_object_update(line, fields);
+        json_decref(fields);
+    }
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
+    json_decref(line);
+    if (text == NULL) {
+        return;
+    }
+    size_t n = strlen(text);
+    text[n] = '\n'; /* json_dumps leaves room: we overwrite the NUL and write n + 1 bytes */
+    ssize_t w = write(STDERR_FILENO, text, n + 1);
+    (void)w;
+    free(text);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (!log_enabled(level)) {
+        return;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_json(level, msg, NULL);
+}

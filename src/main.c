@@ -1,0 +1,58 @@
+/*
+ * main.c - the `bunsen` command: process-wide set-up (libsodium, GSL error handler)
+ * and dispatch to the subcommands of cli.h. Exit codes: 0 ok, 1 error, 2 usage.
+ */
+#include <gsl/gsl_errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bunsen/cli.h"
+
+static const char usage[] =
+    "usage: bunsen <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the daemon (HTTP API, dashboard)\n"
+    "  migrate   apply pending database migrations\n"
+    "  keys      create, list and revoke API keys\n"
+    "  version   print the version\n"
+    "\n"
+    "`bunsen <command> --help` describes a command.\n";
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "bunsen: cannot initialise libsodium\n");
+        return 1;
+    }
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (argc > 2 && strcmp(argv[2], "--help") == 0) {
+            puts("usage: bunsen version\nPrint the version and the git revision.");
+            return 0;
+        }
+        printf("bunsen %s (%s)\n", BUNSEN_VERSION, BUNSEN_GIT_REV);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        return cli_serve(argc, argv);
+    }
+    if (strcmp(cmd, "migrate") == 0) {
+        return cli_migrate(argc, argv);
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        return cli_keys(argc, argv);
+    }
+    fprintf(stderr, "bunsen: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

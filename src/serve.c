@@ -1,0 +1,201 @@
+/*
+ * serve.c - `bunsen serve`: configuration, data dir, migrations, bootstrap admin key,
+ * the writer and HTTP server, signal handling and graceful shutdown.
+ *
+ * Threads: the main thread owns start-up and shutdown and otherwise waits for SIGINT /
+ * SIGTERM (blocked in every thread, taken with sigtimedwait). Shutdown order:
+ * stop accepting -> drain the writer (resumes every suspended request with its reply)
+ * -> stop MHD (waits for in-flight handlers) -> checkpoint the WAL -> close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gsl/gsl_errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bunsen/app.h"
+#include "bunsen/cli.h"
+#include "bunsen/http.h"
+#include "bunsen/log.h"
+#include "bunsen/util.h"
+
+static const char serve_usage[] = "usage: bunsen serve [options]\n"
+                                  "Run the Bunsen daemon. Options (each also as an environment "
+                                  "variable):\n";
+
+/* <dir of the executable>/../web when it exists, else ./web. */
+static void default_web_dir(char *out, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char candidate[PATH_MAX + 8];
+        snprintf(candidate, sizeof(candidate), "%s/../web", dirname(exe));
+        struct stat st;
+        if (stat(candidate, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(out, n, "%.*s", (int)n - 1, candidate);
+            return;
+        }
+    }
+    snprintf(out, n, "./web");
+}
+
+static int write_admin_key_file(const char *data_dir, const char *secret)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/admin.key", data_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    fchmod(fd, 0600);
+    size_t len = strlen(secret);
+    bool ok = write(fd, secret, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* First start with no admin key: create one, print it once, keep it in admin.key. */
+static int bootstrap_admin(struct app *app)
+{
+    struct err err;
+    err_clear(&err);
+    int admins = 0;
+    if (store_key_count_admins(app->store, &admins, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return -1;
+    }
+    char path[600];
+    snprintf(path, sizeof(path), "%s/admin.key", app->cfg.data_dir);
+    if (admins > 0) {
+        if (access(path, R_OK) == 0) {
+            fprintf(stderr, "bunsen: admin key: in %s\n", path);
+        }
+        return 0;
+    }
+    char secret[AUTH_SECRET_LEN + 1], id[AUTH_ID_LEN + 1];
+    if (cli_create_key(app->store, "bootstrap-admin", "admin", "system", secret, id, &err) != 0) {
+        fprintf(stderr, "bunsen: cannot create the bootstrap admin key: %s\n", err.msg);
+        return -1;
+    }
+    if (write_admin_key_file(app->cfg.data_dir, secret) != 0) {
+        fprintf(stderr, "bunsen: warning: cannot write %s: %s\n", path, strerror(errno));
+    }
+    fprintf(stderr,
+            "bunsen: created the bootstrap admin key (shown once, also saved to %s):\n"
+            "bunsen: admin key: %s\n",
+            path, secret);
+    sodium_memzero(secret, sizeof(secret));
+    return 0;
+}
+
+static int parse_serve_args(int argc, char **argv, struct config *cfg)
+{
+    struct err err;
+    err_clear(&err);
+    config_defaults(cfg);
+    if (config_from_env(cfg, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = 2; i < argc;) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("%s%s", serve_usage, config_serve_help);
+            return -1;
+        }
+        int rc = config_parse_flag(cfg, argc, argv, &i, &err);
+        if (rc < 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            return 2;
+        }
+        if (rc == 0) {
+            fprintf(stderr, "bunsen: unknown option '%s' (see bunsen serve --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static struct app app; /* lives until exit; handlers borrow it */
+    int rc = parse_serve_args(argc, argv, &app.cfg);
+    if (rc != 0) {
+        return rc < 0 ? 0 : rc;
+    }
+    log_set_level(app.cfg.log_level);
+    if (app.cfg.web_dir[0] == '\0') {
+        default_web_dir(app.cfg.web_dir, sizeof(app.cfg.web_dir));
+    }
+    if (realpath(app.cfg.web_dir, app.web_dir_real) == NULL) {
+        app.web_dir_real[0] = '\0';
+        log_msg(LOG_WARN, "web directory %s not found: the dashboard is not served",
+                app.cfg.web_dir);
+    }
+    if (cli_prepare_data_dir(&app.cfg) != 0) {
+        return 1;
+    }
+    app.store = cli_open_store(&app.cfg, true);
+    if (app.store == NULL) {
+        return 1;
+    }
+    if (bootstrap_admin(&app) != 0) {
+        store_close(app.store);
+        return 1;
+    }
+
+    /* Signals: block them before any thread starts so that only sigtimedwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct err err;
+    err_clear(&err);
+    if (store_writer_start(app.store, app.cfg.writer_queue_max, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        store_close(app.store);
+        return 1;
+    }
+    int port = 0;
+    if (http_server_start(&app, &app.cfg, &app.http, &port, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        store_close(app.store);
+        return 1;
+    }
+    app.started_at = time_now_ms();
+    const char *host = app.cfg.listen;
+    bool v6 = strchr(host, ':') != NULL;
+    printf("bunsen %s listening on http://%s%s%s:%d/\n", BUNSEN_VERSION, v6 ? "[" : "", host,
+           v6 ? "]" : "", port);
+    printf("dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    fflush(stdout);
+    log_json(LOG_INFO, "started",
+             json_pack("{s:s, s:i, s:s, s:i}", "listen", host, "port", port, "data_dir",
+                       app.cfg.data_dir, "threads", app.cfg.threads));
+
+    for (;;) {
+        struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_json(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
+            break;
+        }
+    }
+    http_server_quiesce(app.http);
+    store_writer_stop(app.store);
+    http_server_stop(app.http);
+    store_close(app.store); /* the last connection to close checkpoints the WAL */
+    log_msg(LOG_INFO, "stopped");
+    return 0;
+}

@@ -1,0 +1,368 @@
+/*
+ * compare.c - one comparison of a treatment arm B against the control arm A for one
+ * metric (STATS.md "Frequentist", "Bayesian", "Sequential", "CUPED", "Degenerate
+ * inputs"): Welch absolute lift, delta-method relative lift, the pooled z-test, CUPED
+ * adjustment, the Gaussian Bayesian model, and the dispatch to the exact beta-binomial
+ * (bayesian.c) and the confidence sequence (sequential.c).
+ *
+ * Every number that can be undefined goes through stats_opt_of(), so NaN and Infinity
+ * never leave this file; each deliberate absence adds a reason to out->warning.
+ * Pure; any thread may enter.
+ */
+#include "bunsen/stats.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+
+#define W_NO_USERS      "an arm has no users: no estimate or test"
+#define W_FEW_USERS     "an arm has fewer than 2 users: no test"
+#define W_ZERO_CONTROL  "control mean is 0: relative lift undefined"
+#define W_ABS_SE_ZERO   "absolute lift has zero standard error: no interval or p-value"
+#define W_REL_SE_ZERO   "relative lift has zero standard error: no interval or p-value"
+#define W_ZTEST         "pooled z-test undefined: pooled variance is 0"
+#define W_NO_PRE        "no pre-period variance: CUPED not applied (theta = 0)"
+#define W_CUPED_VR      "variance reduction undefined: unadjusted standard error is 0"
+#define W_BAYES_SE_ZERO "zero standard error: no chance to beat control or expected loss"
+#define W_NUMERIC       "numerical evaluation failed"
+
+/* Relative size below which the pooled pre-period variance counts as 0. */
+#define CUPED_VAR_EPS 1e-12
+
+/* One arm's moments as the tests use them. */
+struct arm_moments {
+    double n;   /* users */
+    double m;   /* raw mean */
+    double v;   /* raw variance (Bernoulli or sample) */
+    double mx;  /* covariate mean */
+    double vx;  /* covariate sample variance */
+    double cxy; /* sample covariance of covariate and metric */
+    double ma;  /* CUPED-adjusted mean (= m without CUPED) */
+    double va;  /* CUPED-adjusted variance (= v without CUPED) */
+};
+
+void stats_config_default(struct stats_config *cfg)
+{
+    cfg->type = STATS_METRIC_BINOMIAL;
+    cfg->goal = STATS_GOAL_INCREASE;
+    cfg->method = STATS_METHOD_FREQUENTIST;
+    cfg->alpha = STATS_ALPHA_DEFAULT;
+    cfg->cuped = false;
+    cfg->sequential_tuning = STATS_SEQUENTIAL_TUNING_DEFAULT;
+}
+
+static int config_check(const struct stats_config *cfg, struct err *err)
+{
+    if (cfg == NULL) {
+        return err_set(err, ERR_INVALID, NULL, "missing stats configuration");
+    }
+    if (!(cfg->alpha > 0 && cfg->alpha < 1)) {
+        return err_set(err, ERR_INVALID, "alpha", "alpha must be in (0, 1)");
+    }
+    if (!isfinite(cfg->sequential_tuning) || !(cfg->sequential_tuning > 0)) {
+        return err_set(err, ERR_INVALID, "sequential_tuning", "sequential_tuning must be > 0");
+    }
+    if ((unsigned)cfg->type > STATS_METRIC_SUM) {
+        return err_set(err, ERR_INVALID, "type", "unknown metric type");
+    }
+    if ((unsigned)cfg->goal > STATS_GOAL_DECREASE) {
+        return err_set(err, ERR_INVALID, "goal", "unknown goal");
+    }
+    if ((unsigned)cfg->method > STATS_METHOD_SEQUENTIAL) {
+        return err_set(err, ERR_INVALID, "method", "unknown method");
+    }
+    return 0;
+}
+
+static void lift_clear(struct stats_lift *l)
+{
+    l->estimate = stats_opt_none();
+    l->se = stats_opt_none();
+    l->ci_lo = stats_opt_none();
+    l->ci_hi = stats_opt_none();
+    l->p_value = stats_opt_none();
+}
+
+static void comparison_clear(struct stats_comparison *out)
+{
+    lift_clear(&out->absolute);
+    lift_clear(&out->relative);
+    out->df = stats_opt_none();
+    out->z = stats_opt_none();
+    out->z_p_value = stats_opt_none();
+    out->chance_to_beat_control = stats_opt_none();
+    out->expected_loss = stats_opt_none();
+    out->cuped_theta = stats_opt_none();
+    out->cuped_variance_reduction = stats_opt_none();
+    out->always_valid = false;
+    out->warning[0] = '\0';
+}
+
+/* Raw moments of one arm with n >= 2 (checked by the caller). */
+static void arm_moments_fill(enum stats_metric_type type, const struct stats_arm *a,
+                             struct arm_moments *am)
+{
+    double n = (double)a->n;
+    am->n = n;
+    am->m = a->s / n;
+    if (type == STATS_METRIC_BINOMIAL) {
+        am->v = am->m * (1.0 - am->m);
+    } else {
+        am->v = (a->q - a->s * a->s / n) / (n - 1.0);
+    }
+    am->v = am->v < 0 ? 0 : am->v;
+    am->mx = a->sx / n;
+    am->vx = (a->qx - a->sx * a->sx / n) / (n - 1.0);
+    am->vx = am->vx < 0 ? 0 : am->vx;
+    am->cxy = (a->p - a->sx * a->s / n) / (n - 1.0);
+    am->ma = am->m;
+    am->va = am->v;
+}
+
+/* Pooled CUPED theta over both arms; 0 (with a warning) without pre-period variance. */
+static double cuped_theta(const struct stats_arm *a, const struct stats_arm *b, char *warning)
+{
+    double n = (double)a->n + (double)b->n;
+    double sx = a->sx + b->sx;
+    double sy = a->s + b->s;
+    double qx = a->qx + b->qx;
+    double den = qx - sx * sx / n;
+    if (!(den > CUPED_VAR_EPS * qx) || !(den > 0)) {
+        stats_warning_add(warning, W_NO_PRE);
+        return 0.0;
+    }
+    double theta = (a->p + b->p - sx * sy / n) / den;
+    if (!isfinite(theta)) {
+        stats_warning_add(warning, W_NO_PRE);
+        return 0.0;
+    }
+    return theta;
+}
+
+static void cuped_adjust(struct arm_moments *am, double theta)
+{
+    am->ma = am->m - theta * am->mx;
+    double va = am->v + theta * theta * am->vx - 2.0 * theta * am->cxy;
+    am->va = va < 0 ? 0 : va;
+}
+
+/*
+ * Interval and p-value of one estimate with standard error se per method: Welch t (df),
+ * Bayesian z (no p-value), or the confidence sequence over n users. se must be > 0.
+ */
+static void lift_interval(const struct stats_config *cfg, struct stats_lift *l, double est,
+                          double se, struct stats_opt df, double n, char *warning)
+{
+    double half = NAN;
+    double p = NAN;
+    switch (cfg->method) {
+    case STATS_METHOD_FREQUENTIST:
+        if (df.present && df.value > 0) {
+            double tq = gsl_cdf_tdist_Pinv(1.0 - cfg->alpha / 2.0, df.value);
+            half = tq * se;
+            p = 2.0 * gsl_cdf_tdist_P(-fabs(est / se), df.value);
+        }
+        break;
+    case STATS_METHOD_BAYESIAN:
+        half = gsl_cdf_ugaussian_Pinv(1.0 - cfg->alpha / 2.0) * se;
+        break;
+    case STATS_METHOD_SEQUENTIAL:
+        if (stats_sequential_interval(est, se, n, cfg->alpha, cfg->sequential_tuning, &half,
+                                      &p) != 0) {
+            half = NAN;
+            p = NAN;
+        }
+        break;
+    }
+    if (isfinite(half)) {
+        l->ci_lo = stats_opt_of(est - half);
+        l->ci_hi = stats_opt_of(est + half);
+    } else {
+        stats_warning_add(warning, W_NUMERIC);
+    }
+    if (cfg->method != STATS_METHOD_BAYESIAN) {
+        if (isfinite(p) && p >= 0 && p <= 1) {
+            l->p_value = stats_opt_of(p);
+        } else {
+            stats_warning_add(warning, W_NUMERIC);
+        }
+    }
+}
+
+static void ztest(const struct stats_arm *a, const struct stats_arm *b,
+                  struct stats_comparison *out)
+{
+    double na = (double)a->n;
+    double nb = (double)b->n;
+    double ps = (a->s + b->s) / (na + nb);
+    double se0 = sqrt(ps * (1.0 - ps) * (1.0 / na + 1.0 / nb));
+    if (!(se0 > 0)) {
+        stats_warning_add(out->warning, W_ZTEST);
+        return;
+    }
+    double z = (b->s / nb - a->s / na) / se0;
+    out->z = stats_opt_of(z);
+    out->z_p_value = stats_opt_of(2.0 * gsl_cdf_ugaussian_P(-fabs(z)));
+    if (!out->z.present || !out->z_p_value.present) {
+        stats_warning_add(out->warning, W_NUMERIC);
+    }
+}
+
+/* Flat-prior Gaussian model on the absolute lift d with standard error se > 0. */
+static void bayes_gaussian(enum stats_goal goal, double d, double se,
+                           struct stats_comparison *out)
+{
+    double x = d / se;
+    double chance, loss;
+    if (goal == STATS_GOAL_DECREASE) {
+        chance = gsl_cdf_ugaussian_P(-x);
+        loss = se * gsl_ran_ugaussian_pdf(x) + d * gsl_cdf_ugaussian_P(x);
+    } else {
+        chance = gsl_cdf_ugaussian_P(x);
+        loss = se * gsl_ran_ugaussian_pdf(x) - d * gsl_cdf_ugaussian_P(-x);
+    }
+    out->chance_to_beat_control = stats_opt_of(chance);
+    out->expected_loss = stats_opt_of(loss < 0 ? 0 : loss);
+    if (!out->chance_to_beat_control.present || !out->expected_loss.present) {
+        stats_warning_add(out->warning, W_NUMERIC);
+    }
+}
+
+/* Exact beta-binomial model (prior Beta(1, 1)); decrease swaps the arms' roles. */
+static void bayes_beta(enum stats_goal goal, const struct stats_arm *a,
+                       const struct stats_arm *b, struct stats_comparison *out)
+{
+    double aa = 1.0 + a->s, ba = 1.0 + (double)a->n - a->s;
+    double ab = 1.0 + b->s, bb = 1.0 + (double)b->n - b->s;
+    double chance, loss;
+    int rc = goal == STATS_GOAL_DECREASE ? stats_beta_compare(ab, bb, aa, ba, &chance, &loss)
+                                         : stats_beta_compare(aa, ba, ab, bb, &chance, &loss);
+    if (rc != 0) {
+        stats_warning_add(out->warning, W_NUMERIC);
+        return;
+    }
+    out->chance_to_beat_control = stats_opt_of(chance);
+    out->expected_loss = stats_opt_of(loss);
+}
+
+/* Relative lift: estimate, SE (raw or CUPED formula) and interval. Requires mA != 0. */
+static void relative_lift(const struct stats_config *cfg, const struct arm_moments *A,
+                          const struct arm_moments *B, double theta, struct stats_opt df,
+                          struct stats_comparison *out)
+{
+    double ma2 = A->m * A->m;
+    double r = (B->ma - A->ma) / fabs(A->m);
+    double var_r;
+    if (theta != 0) {
+        double ratio = B->m / A->m;
+        var_r = B->va / (B->n * ma2) + (A->v * ratio * ratio - 2.0 * theta * A->cxy * ratio +
+                                        theta * theta * A->vx) /
+                                           (A->n * ma2);
+    } else {
+        var_r = B->v / (B->n * ma2) + A->v * B->m * B->m / (A->n * ma2 * ma2);
+    }
+    double se_r = sqrt(var_r < 0 ? 0 : var_r);
+    out->relative.estimate = stats_opt_of(r);
+    out->relative.se = stats_opt_of(se_r);
+    if (!out->relative.estimate.present || !out->relative.se.present) {
+        out->relative.estimate = stats_opt_none();
+        out->relative.se = stats_opt_none();
+        stats_warning_add(out->warning, W_NUMERIC);
+        return;
+    }
+    if (!(se_r > 0)) {
+        stats_warning_add(out->warning, W_REL_SE_ZERO);
+        return;
+    }
+    lift_interval(cfg, &out->relative, r, se_r, df, A->n + B->n, out->warning);
+}
+
+int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
+                  const struct stats_arm *b, struct stats_comparison *out, struct err *err)
+{
+    if (config_check(cfg, err) != 0 || stats_arm_check(cfg->type, a, err) != 0 ||
+        stats_arm_check(cfg->type, b, err) != 0) {
+        return -1;
+    }
+    comparison_clear(out);
+    out->always_valid = cfg->method == STATS_METHOD_SEQUENTIAL;
+
+    if (a->n < 1 || b->n < 1) {
+        stats_warning_add(out->warning, W_NO_USERS);
+        return 0;
+    }
+    double ma = a->s / (double)a->n;
+    double mb = b->s / (double)b->n;
+    if (a->n < 2 || b->n < 2) {
+        /* the means exist, the tests do not */
+        out->absolute.estimate = stats_opt_of(mb - ma);
+        if (ma != 0) {
+            out->relative.estimate = stats_opt_of((mb - ma) / fabs(ma));
+        } else {
+            stats_warning_add(out->warning, W_ZERO_CONTROL);
+        }
+        stats_warning_add(out->warning, W_FEW_USERS);
+        return 0;
+    }
+
+    struct arm_moments A, B;
+    arm_moments_fill(cfg->type, a, &A);
+    arm_moments_fill(cfg->type, b, &B);
+    double theta = 0.0;
+    if (cfg->cuped) {
+        theta = cuped_theta(a, b, out->warning);
+        cuped_adjust(&A, theta);
+        cuped_adjust(&B, theta);
+        out->cuped_theta = stats_opt_of(theta);
+    }
+
+    /* absolute lift, Welch */
+    double d = B.ma - A.ma;
+    double ua = A.va / A.n, ub = B.va / B.n;
+    double se = sqrt(ua + ub);
+    double df_den = ua * ua / (A.n - 1.0) + ub * ub / (B.n - 1.0);
+    struct stats_opt df = df_den > 0 ? stats_opt_of((ua + ub) * (ua + ub) / df_den)
+                                     : stats_opt_none();
+    out->df = df;
+    out->absolute.estimate = stats_opt_of(d);
+    out->absolute.se = stats_opt_of(se);
+    if (se > 0) {
+        lift_interval(cfg, &out->absolute, d, se, df, A.n + B.n, out->warning);
+    } else {
+        stats_warning_add(out->warning, W_ABS_SE_ZERO);
+    }
+
+    if (cfg->cuped) {
+        double se_raw2 = A.v / A.n + B.v / B.n;
+        if (theta == 0) {
+            out->cuped_variance_reduction = stats_opt_of(0.0);
+        } else if (se_raw2 > 0) {
+            out->cuped_variance_reduction = stats_opt_of(1.0 - (ua + ub) / se_raw2);
+        } else {
+            stats_warning_add(out->warning, W_CUPED_VR);
+        }
+    }
+
+    if (A.m != 0) {
+        relative_lift(cfg, &A, &B, theta, df, out);
+    } else {
+        stats_warning_add(out->warning, W_ZERO_CONTROL);
+    }
+
+    if (cfg->type == STATS_METRIC_BINOMIAL) {
+        ztest(a, b, out);
+    }
+
+    if (cfg->method == STATS_METHOD_BAYESIAN) {
+        if (cfg->type == STATS_METRIC_BINOMIAL && theta == 0) {
+            bayes_beta(cfg->goal, a, b, out);
+        } else if (se > 0) {
+            bayes_gaussian(cfg->goal, d, se, out);
+        } else {
+            stats_warning_add(out->warning, W_BAYES_SE_ZERO);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,40 @@
+/*
+ * sequential.c - GrowthBook's asymptotic confidence sequence (normal-mixture mSPRT,
+ * STATS.md "Sequential"): an always-valid interval and p-value that stay correct however
+ * often the results are looked at.
+ *   rho = sqrt((-2 ln(alpha) + ln(1 - 2 ln(alpha))) / N*),  s^2 = SE^2 * n,
+ *   halfwidth = s sqrt(2 (n rho^2 + 1) / (n^2 rho^2) * ln(sqrt(n rho^2 + 1) / alpha)),
+ *   p = min(1, sqrt(n rho^2 + 1) exp(-rho^2 n^2 est^2 / (2 s^2 (n rho^2 + 1)))).
+ * Pure; any thread may enter.
+ */
+#include "bunsen/stats.h"
+
+#include <math.h>
+
+int stats_sequential_interval(double est, double se, double n, double alpha, double tuning,
+                              double *halfwidth, double *p_value)
+{
+    if (!isfinite(est) || !isfinite(se) || !(se > 0) || !isfinite(n) || !(n >= 1) ||
+        !(alpha > 0 && alpha < 1) || !isfinite(tuning) || !(tuning > 0)) {
+        return -1;
+    }
+    double la = log(alpha);
+    double rho2 = (-2.0 * la + log(1.0 - 2.0 * la)) / tuning;
+    double s2 = se * se * n;
+    double nr = n * rho2 + 1.0;
+    double hw = sqrt(s2) * sqrt(2.0 * nr / (n * n * rho2) * log(sqrt(nr) / alpha));
+    double p = sqrt(nr) * exp(-rho2 * n * n * est * est / (2.0 * s2 * nr));
+    if (p > 1) {
+        p = 1;
+    }
+    if (!isfinite(hw) || !isfinite(p)) {
+        return -1;
+    }
+    if (halfwidth != NULL) {
+        *halfwidth = hw;
+    }
+    if (p_value != NULL) {
+        *p_value = p;
+    }
+    return 0;
+}

@@ -1,0 +1,81 @@
+/*
+ * audit.c - the audit_log table: append inside the caller's write transaction, list
+ * newest first with keyset paging (store.h).
+ */
+#include "store_int.h"
+
+#include "bunsen/util.h"
+
+static const char SQL_APPEND[] =
+    "INSERT INTO audit_log (ts, actor_id, actor_name, action, target_type, target, "
+    "before_json, after_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_LIST[] =
+    "SELECT id, ts, actor_id, actor_name, action, target_type, target, before_json, after_json "
+    "FROM audit_log WHERE (?1 = 0 OR id < ?1) AND (?2 IS NULL OR target_type = ?2) "
+    "AND (?3 IS NULL OR target = ?3) ORDER BY id DESC LIMIT ?4";
+
+int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_APPEND, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, time_now_ms());
+    bind_text(st, 2, e->actor_id);
+    bind_text(st, 3, e->actor_name);
+    bind_text(st, 4, e->action);
+    bind_text(st, 5, e->target_type);
+    bind_text(st, 6, e->target);
+    bind_text(st, 7, e->before_json);
+    bind_text(st, 8, e->after_json);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(tx->conn->db, rc, "append audit entry", err);
+    }
+    return 0;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_audit_list(struct store *s, int64_t before_id, const char *target_type,
+                     const char *target, int limit,
+                     void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                     struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_LIST, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, before_id);
+    bind_text(st, 2, target_type);
+    bind_text(st, 3, target);
+    sqlite3_bind_int(st, 4, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_audit e = {
+            .id = sqlite3_column_int64(st, 0),
+            .ts = sqlite3_column_int64(st, 1),
+            .actor_id = col(st, 2),
+            .actor_name = col(st, 3),
+            .action = col(st, 4),
+            .target_type = col(st, 5),
+            .target = col(st, 6),
+            .before_json = col(st, 7),
+            .after_json = col(st, 8),
+        };
+        emit(ctx, &e);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "list audit log", err);
+    }
+    return 0;
+}

@@ -1,0 +1,328 @@
+/*
+ * db.c - opening the database, connection pragmas, the prepared-statement cache,
+ * per-thread read connections and schema migrations (store.h, store_int.h).
+ *
+ * Pragmas: journal_mode=WAL (readers never block the writer), synchronous=FULL on
+ * every connection (a committed group is on disk before any 2xx; group commit keeps
+ * the fsync cost per request small), busy_timeout=5000 (another process, e.g.
+ * `bunsen keys create`, may hold the write lock briefly), foreign_keys=ON.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/migrations.h"
+#include "bunsen/util.h"
+
+int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
+{
+    int primary = rc & 0xff;
+    const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (primary) {
+    case SQLITE_FULL:
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: disk full (%s)", what, detail);
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: database unavailable (%s)", what, detail);
+    case SQLITE_CONSTRAINT:
+        return err_set(err, ERR_CONFLICT, NULL, "%s: %s", what, detail);
+    default:
+        return err_set(err, ERR_INTERNAL, NULL, "%s: %s", what, detail);
+    }
+}
+
+int bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+    if (s == NULL) {
+        return sqlite3_bind_null(st, idx);
+    }
+    return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+void column_copy(sqlite3_stmt *st, int col, char *dst, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+int conn_exec(struct conn *c, const char *sql, struct err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(msg);
+        return store_sqlite_err(c->db, rc, "exec", err);
+    }
+    return 0;
+}
+
+struct conn *conn_open(const char *path, bool readonly, struct err *err)
+{
+    struct conn *c = xcalloc(1, sizeof(*c));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot open database %s: %s", path,
+                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        goto out_close;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 5000);
+    if (conn_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                  err) != 0) {
+        goto out_close;
+    }
+    if (readonly && conn_exec(c, "PRAGMA query_only=1;", err) != 0) {
+        goto out_close;
+    }
+    return c;
+out_close:
+    conn_close(c);
+    return NULL;
+}
+
+void conn_close(struct conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (int i = 0; i < STMT_CACHE_SLOTS; i++) {
+        sqlite3_finalize(c->cache[i].stmt);
+    }
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+sqlite3_stmt *conn_prepare(struct conn *c, const char *sql, struct err *err)
+{
+    int free_slot = -1;
+    for (int i = 0; i < STMT_CACHE_SLOTS; i++) {
+        if (c->cache[i].sql == sql) {
+            sqlite3_stmt *st = c->cache[i].stmt;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+        if (c->cache[i].sql == NULL && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlite_err(c->db, rc, "prepare", err);
+        return NULL;
+    }
+    if (free_slot < 0) {
+        /* cache full: a programming error (more distinct statements than slots); evict 0 */
+        sqlite3_finalize(c->cache[0].stmt);
+        free_slot = 0;
+    }
+    c->cache[free_slot].sql = sql;
+    c->cache[free_slot].stmt = st;
+    return st;
+}
+
+static void reader_forget(void *p)
+{
+    /* Thread exit: the connection stays registered in store->readers and is closed by
+     * store_close (closing here would race with store_close on the same pointer). */
+    (void)p;
+}
+
+struct conn *store_reader(struct store *s, struct err *err)
+{
+    struct conn *c = pthread_getspecific(s->reader_key);
+    if (c != NULL) {
+        return c;
+    }
+    c = conn_open(s->path, true, err);
+    if (c == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->readers_mu);
+    if (s->nreaders == s->areaders) {
+        s->areaders = s->areaders ? s->areaders * 2 : 16;
+        s->readers = xrealloc(s->readers, s->areaders * sizeof(*s->readers));
+    }
+    s->readers[s->nreaders++] = c;
+    pthread_mutex_unlock(&s->readers_mu);
+    pthread_setspecific(s->reader_key, c);
+    return c;
+}
+
+static const char SQL_CREATE_MIGRATIONS[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+static int version_on(struct conn *c, int *version, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(c, SQL_MAX_VERSION, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        store_sqlite_err(c->db, rc, "read schema version", err);
+        sqlite3_reset(st);
+        return -1;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_schema_version(struct store *s, int *version, struct err *err)
+{
+    return version_on(s->main, version, err);
+}
+
+int store_open(const char *path, struct store **out, struct err *err)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    s->path = xstrdup(path);
+    pthread_mutex_init(&s->readers_mu, NULL);
+    pthread_key_create(&s->reader_key, reader_forget);
+    s->main = conn_open(path, false, err);
+    if (s->main == NULL) {
+        goto out_free;
+    }
+    if (conn_exec(s->main, SQL_CREATE_MIGRATIONS, err) != 0) {
+        goto out_free;
+    }
+    int version = 0;
+    if (version_on(s->main, &version, err) != 0) {
+        goto out_free;
+    }
+    int newest = bunsen_migrations_count > 0
+                     ? bunsen_migrations[bunsen_migrations_count - 1].version
+                     : 0;
+    if (version > newest) {
+        err_set(err, ERR_CONFLICT, NULL,
+                "database %s has schema version %d, newer than this bunsen (%d): upgrade bunsen",
+                path, version, newest);
+        goto out_free;
+    }
+    *out = s;
+    return 0;
+out_free:
+    store_close(s);
+    return -1;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    store_writer_stop(s);
+    for (size_t i = 0; i < s->nreaders; i++) {
+        conn_close(s->readers[i]);
+    }
+    free(s->readers);
+    conn_close(s->main);
+    pthread_key_delete(s->reader_key);
+    pthread_mutex_destroy(&s->readers_mu);
+    free(s->path);
+    free(s);
+}
+
+static const char SQL_HAS_VERSION[] = "SELECT 1 FROM schema_migrations WHERE version = ?";
+static const char SQL_RECORD_VERSION[] =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
+
+static int migrate_one(struct conn *c, const struct migration *m, bool *applied,
+                       struct err *err)
+{
+    *applied = false;
+    if (conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_HAS_VERSION, err);
+    if (st == NULL) {
+        goto out_rollback;
+    }
+    sqlite3_bind_int(st, 1, m->version);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        return conn_exec(c, "COMMIT", err); /* another process applied it meanwhile */
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlite_err(c->db, rc, m->name, err);
+        goto out_rollback;
+    }
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, m->sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, NULL, "migration %s failed: %s", m->name,
+                msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        goto out_rollback;
+    }
+    st = conn_prepare(c, SQL_RECORD_VERSION, err);
+    if (st == NULL) {
+        goto out_rollback;
+    }
+    sqlite3_bind_int(st, 1, m->version);
+    bind_text(st, 2, m->name);
+    sqlite3_bind_int64(st, 3, time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_sqlite_err(c->db, rc, m->name, err);
+        goto out_rollback;
+    }
+    if (conn_exec(c, "COMMIT", err) != 0) {
+        goto out_rollback;
+    }
+    *applied = true;
+    return 0;
+out_rollback:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int store_migrate(struct store *s, int *applied, struct err *err)
+{
+    int n = 0;
+    for (int i = 0; i < bunsen_migrations_count; i++) {
+        bool did = false;
+        if (migrate_one(s->main, &bunsen_migrations[i], &did, err) != 0) {
+            return -1;
+        }
+        n += did ? 1 : 0;
+    }
+    if (applied != NULL) {
+        *applied = n;
+    }
+    return 0;
+}
+
+bool store_changed_externally(struct store *s)
+{
+    struct err err;
+    struct conn *c = store_reader(s, &err);
+    if (c == NULL) {
+        return false;
+    }
+    sqlite3_stmt *st = conn_prepare(c, "PRAGMA data_version", &err);
+    if (st == NULL) {
+        return false;
+    }
+    bool changed = false;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        changed = c->data_version != 0 && v != c->data_version;
+        c->data_version = v;
+    }
+    sqlite3_reset(st);
+    return changed;
+}

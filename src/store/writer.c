@@ -1,0 +1,290 @@
+/*
+ * writer.c - the single writer thread and its group commit (see the DESIGN note in
+ * store.h). The queue is a linked list bounded by queue_max; the writer takes every
+ * queued job (up to GROUP_MAX) per transaction, so under load many requests share one
+ * fsync and at idle a lone request commits immediately.
+ *
+ * Threads: any thread calls store_submit(); the writer thread alone touches the main
+ * connection while it runs and calls apply() and done().
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/log.h"
+#include "bunsen/util.h"
+
+#define GROUP_MAX 4096
+
+struct writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct store_job *head, *tail;
+    int depth, max;
+    bool stopping;
+    struct store_writer_stats stats;
+};
+
+static void fail_all(struct store_job *first, const struct err *err)
+{
+    for (struct store_job *j = first; j != NULL; j = j->next) {
+        if (j->rc == 0) {
+            j->rc = -1;
+            j->err = *err;
+        }
+    }
+}
+
+/* Run one group in one transaction. Each job's writes are isolated by a savepoint. */
+static void run_group(struct store *s, struct store_job *first)
+{
+    struct conn *c = s->main;
+    struct store_tx tx = {.conn = c, .store = s};
+    struct err err;
+    err_clear(&err);
+    uint64_t t0 = time_mono_ns();
+    bool ok = true;
+    if (conn_exec(c, "BEGIN IMMEDIATE", &err) != 0) {
+        ok = false;
+        for (struct store_job *j = first; j != NULL; j = j->next) {
+            j->rc = 0;
+        }
+        fail_all(first, &err);
+    } else {
+        for (struct store_job *j = first; j != NULL; j = j->next) {
+            err_clear(&j->err);
+            j->rc = 0;
+            if (conn_exec(c, "SAVEPOINT job", &j->err) != 0) {
+                j->rc = -1;
+                continue;
+            }
+            if (j->apply(&tx, j->arg, &j->err) != 0) {
+                j->rc = -1;
+                if (j->err.code == ERR_OK) {
+                    err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
+                }
+                sqlite3_exec(c->db, "ROLLBACK TO job", NULL, NULL, NULL);
+            }
+            sqlite3_exec(c->db, "RELEASE job", NULL, NULL, NULL);
+        }
+        if (conn_exec(c, "COMMIT", &err) != 0) {
+            ok = false;
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            fail_all(first, &err);
+        }
+    }
+    uint64_t dt = time_mono_ns() - t0;
+    uint64_t n = 0;
+    for (struct store_job *j = first; j != NULL;) {
+        struct store_job *next = j->next; /* done() may free the job */
+        n++;
+        j->done(j->arg, j->rc, &j->err);
+        j = next;
+    }
+    pthread_mutex_lock(&s->writer->mu);
+    struct store_writer_stats *st = &s->writer->stats;
+    st->jobs += n;
+    st->last_batch = n;
+    st->commit_ns_sum += dt;
+    if (ok) {
+        st->commits++;
+    } else {
+        st->failed_commits++;
+    }
+    pthread_mutex_unlock(&s->writer->mu);
+    if (!ok) {
+        log_json(LOG_ERROR, "group commit failed",
+                 json_pack("{s:s, s:I}", "error", err.msg, "jobs", (json_int_t)n));
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+    struct writer *w = s->writer;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->head == NULL && !w->stopping) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        if (w->head == NULL) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        struct store_job *first = w->head, *last = first;
+        int taken = 1;
+        while (last->next != NULL && taken < GROUP_MAX) {
+            last = last->next;
+            taken++;
+        }
+        w->head = last->next;
+        if (w->head == NULL) {
+            w->tail = NULL;
+        }
+        last->next = NULL;
+        w->depth -= taken;
+        w->stats.queue_depth = w->depth;
+        pthread_mutex_unlock(&w->mu);
+        run_group(s, first);
+    }
+    return NULL;
+}
+
+int store_writer_start(struct store *s, int queue_max, struct err *err)
+{
+    struct writer *w = xcalloc(1, sizeof(*w));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->max = queue_max;
+    s->writer = w;
+    if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+        s->writer = NULL;
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+        return err_set(err, ERR_INTERNAL, NULL, "cannot start the writer thread");
+    }
+    return 0;
+}
+
+void store_writer_stop(struct store *s)
+{
+    struct writer *w = s->writer;
+    if (w == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    s->writer = NULL;
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+int store_submit(struct store *s, struct store_job *job, struct err *err)
+{
+    struct writer *w = s->writer;
+    if (w == NULL) {
+        return err_set(err, ERR_UNAVAILABLE, NULL, "the writer is not running");
+    }
+    job->next = NULL;
+    job->rc = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping || w->depth >= w->max) {
+        bool stopping = w->stopping;
+        pthread_mutex_unlock(&w->mu);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       stopping ? "the server is shutting down"
+                                : "the write queue is full, retry shortly");
+    }
+    if (w->tail != NULL) {
+        w->tail->next = job;
+    } else {
+        w->head = job;
+    }
+    w->tail = job;
+    w->depth++;
+    w->stats.queue_depth = w->depth;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* store_write_sync through the writer: the job's arg is this struct, so that apply()
+ * reaches the caller's function and done() wakes the waiting caller. */
+struct sync_call {
+    int (*apply)(struct store_tx *tx, void *arg, struct err *err);
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool finished;
+    int rc;
+    struct err err;
+};
+
+static int sync_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct sync_call *sc = arg;
+    return sc->apply(tx, sc->arg, err);
+}
+
+static void sync_done(void *arg, int rc, const struct err *err)
+{
+    struct sync_call *sc = arg;
+    pthread_mutex_lock(&sc->mu);
+    sc->rc = rc;
+    sc->err = *err;
+    sc->finished = true;
+    pthread_cond_signal(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
+}
+
+int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
+                     void *arg, struct err *err)
+{
+    if (s->writer == NULL) {
+        struct store_tx tx = {.conn = s->main, .store = s};
+        if (conn_exec(s->main, "BEGIN IMMEDIATE", err) != 0) {
+            return -1;
+        }
+        if (apply(&tx, arg, err) != 0) {
+            sqlite3_exec(s->main->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        if (conn_exec(s->main, "COMMIT", err) != 0) {
+            sqlite3_exec(s->main->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        return 0;
+    }
+    struct sync_call sc = {.apply = apply, .arg = arg, .finished = false, .rc = -1};
+    pthread_mutex_init(&sc.mu, NULL);
+    pthread_cond_init(&sc.cv, NULL);
+    struct store_job job = {.apply = sync_apply, .done = sync_done, .arg = &sc};
+    int rc = store_submit(s, &job, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&sc.mu);
+        while (!sc.finished) {
+            pthread_cond_wait(&sc.cv, &sc.mu);
+        }
+        pthread_mutex_unlock(&sc.mu);
+        rc = sc.rc;
+        if (rc != 0 && err != NULL) {
+            *err = sc.err;
+        }
+    }
+    pthread_mutex_destroy(&sc.mu);
+    pthread_cond_destroy(&sc.cv);
+    return rc;
+}
+
+void store_writer_get_stats(struct store *s, struct store_writer_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct writer *w = s->writer;
+    if (w == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}
+
+struct store *store_tx_store(struct store_tx *tx)
+{
+    return tx->store;
+}
+
+int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)arg;
+    return conn_exec(tx->conn,
+                     "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
+                     "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                     err);
+}

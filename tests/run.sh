@@ -1,0 +1,23 @@
+#!/bin/sh
+# Run every test executable given as an argument with cmocka's TAP output, echo the
+# results and finish with one line "N passed, N failed". Exit 1 when anything failed.
+passed=0
+failed=0
+log=$(mktemp)
+for t in "$@"; do
+    echo "== $(basename "$t")"
+    CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "!! $(basename "$t") exited with status $rc"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+done
+rm -f "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

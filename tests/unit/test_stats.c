@@ -1,0 +1,658 @@
+/*
+ * Unit tests for the stats engine (src/stats/): reference values computed by
+ * tests/fixtures/gen_stats.py with scipy/statsmodels (tests/fixtures/stats_reference.json,
+ * read relative to the repository root), a published GrowthBook value, and degenerate
+ * inputs that must never produce NaN or Infinity.
+ */
+#include "unit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_errno.h>
+#include <jansson.h>
+
+#include "bunsen/err.h"
+#include "bunsen/stats.h"
+
+#define FIXTURE "tests/fixtures/stats_reference.json"
+
+/* STATS.md tolerances: closed forms 1e-6 relative + 1e-9 absolute, integrals 1e-6. */
+#define TOL_REL      1e-6
+#define TOL_ABS      1e-9
+#define TOL_INTEGRAL 1e-6
+
+static json_t *fixture;
+static int checks;         /* individual quantities compared against the fixture */
+static double worst_closed; /* largest |got - want| / (abs + rel |want|) on closed forms */
+
+static bool near(double got, double want, double rel, double abs_tol)
+{
+    return fabs(got - want) <= abs_tol + rel * fabs(want);
+}
+
+/* Compare one optional against a JSON number or null; print and count a mismatch. */
+static int check_opt(const char *cs, const char *key, struct stats_opt got, json_t *want,
+                     double rel, double abs_tol)
+{
+    checks++;
+    if (want == NULL || json_is_null(want)) {
+        if (got.present) {
+            print_message("%s: %s = %.17g, expected null\n", cs, key, got.value);
+            return 1;
+        }
+        return 0;
+    }
+    double w = json_number_value(want);
+    if (!got.present) {
+        print_message("%s: %s is null, expected %.17g\n", cs, key, w);
+        return 1;
+    }
+    if (rel > 0) {
+        worst_closed = fmax(worst_closed, fabs(got.value - w) / (abs_tol + rel * fabs(w)));
+    }
+    if (!isfinite(got.value) || !near(got.value, w, rel, abs_tol)) {
+        print_message("%s: %s = %.17g, expected %.17g\n", cs, key, got.value, w);
+        return 1;
+    }
+    return 0;
+}
+
+static void arm_from_json(json_t *j, struct stats_arm *a)
+{
+    a->n = (int64_t)json_integer_value(json_object_get(j, "n"));
+    a->s = json_number_value(json_object_get(j, "s"));
+    a->q = json_number_value(json_object_get(j, "q"));
+    a->sx = json_number_value(json_object_get(j, "sx"));
+    a->qx = json_number_value(json_object_get(j, "qx"));
+    a->p = json_number_value(json_object_get(j, "p"));
+}
+
+/* Every present number of a comparison must be finite. */
+static void assert_all_finite(const struct stats_comparison *c)
+{
+    const struct stats_opt *o[] = {
+        &c->absolute.estimate, &c->absolute.se,      &c->absolute.ci_lo,
+        &c->absolute.ci_hi,    &c->absolute.p_value, &c->relative.estimate,
+        &c->relative.se,       &c->relative.ci_lo,   &c->relative.ci_hi,
+        &c->relative.p_value,  &c->df,               &c->z,
+        &c->z_p_value,         &c->chance_to_beat_control,
+        &c->expected_loss,     &c->cuped_theta,      &c->cuped_variance_reduction,
+    };
+    for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+        if (o[i]->present) {
+            assert_true(isfinite(o[i]->value));
+        } else {
+            assert_true(o[i]->value == 0.0);
+        }
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    fixture = json_load_file(FIXTURE, 0, &jerr);
+    if (fixture == NULL) {
+        print_error("cannot load %s (run from the repository root): %s line %d\n", FIXTURE,
+                    jerr.text, jerr.line);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(fixture);
+    fixture = NULL;
+    return 0;
+}
+
+static void test_fixture_comparisons(void **state)
+{
+    (void)state;
+    json_t *cases = json_object_get(fixture, "comparisons");
+    assert_true(json_array_size(cases) >= 30);
+    int bad = 0;
+    double worst_integral = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        struct stats_config cfg;
+        stats_config_default(&cfg);
+        assert_int_equal(
+            stats_metric_type_parse(json_string_value(json_object_get(c, "type")), &cfg.type),
+            0);
+        assert_int_equal(stats_goal_parse(json_string_value(json_object_get(c, "goal")), &cfg.goal),
+                         0);
+        assert_int_equal(
+            stats_method_parse(json_string_value(json_object_get(c, "method")), &cfg.method), 0);
+        cfg.alpha = json_number_value(json_object_get(c, "alpha"));
+        cfg.cuped = json_is_true(json_object_get(c, "cuped"));
+        cfg.sequential_tuning = json_number_value(json_object_get(c, "sequential_tuning"));
+        struct stats_arm a, b;
+        arm_from_json(json_object_get(c, "a"), &a);
+        arm_from_json(json_object_get(c, "b"), &b);
+        json_t *e = json_object_get(c, "expected");
+
+        struct stats_moments mo;
+        struct err err;
+        assert_int_equal(stats_arm_moments(cfg.type, &a, &mo, &err), 0);
+        bad += check_opt(name, "mean_a", mo.mean, json_object_get(e, "mean_a"), TOL_REL, TOL_ABS);
+        bad += check_opt(name, "var_a", mo.variance, json_object_get(e, "var_a"), TOL_REL,
+                         TOL_ABS);
+        assert_int_equal(stats_arm_moments(cfg.type, &b, &mo, &err), 0);
+        bad += check_opt(name, "mean_b", mo.mean, json_object_get(e, "mean_b"), TOL_REL, TOL_ABS);
+        bad += check_opt(name, "var_b", mo.variance, json_object_get(e, "var_b"), TOL_REL,
+                         TOL_ABS);
+
+        struct stats_comparison r;
+        if (stats_compare(&cfg, &a, &b, &r, &err) != 0) {
+            print_message("%s: stats_compare failed: %s\n", name, err.msg);
+            bad++;
+            continue;
+        }
+        assert_all_finite(&r);
+        const struct {
+            const char *key;
+            const struct stats_opt *got;
+        } map[] = {
+            {"abs_estimate", &r.absolute.estimate},
+            {"abs_se", &r.absolute.se},
+            {"abs_ci_lo", &r.absolute.ci_lo},
+            {"abs_ci_hi", &r.absolute.ci_hi},
+            {"abs_p_value", &r.absolute.p_value},
+            {"rel_estimate", &r.relative.estimate},
+            {"rel_se", &r.relative.se},
+            {"rel_ci_lo", &r.relative.ci_lo},
+            {"rel_ci_hi", &r.relative.ci_hi},
+            {"rel_p_value", &r.relative.p_value},
+            {"df", &r.df},
+            {"z", &r.z},
+            {"z_p_value", &r.z_p_value},
+            {"theta", &r.cuped_theta},
+            {"variance_reduction", &r.cuped_variance_reduction},
+        };
+        for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+            assert_non_null(json_object_get(e, map[k].key));
+            bad += check_opt(name, map[k].key, *map[k].got, json_object_get(e, map[k].key),
+                             TOL_REL, TOL_ABS);
+        }
+        /* chance and loss: numeric integrals in the reference (beta-binomial) */
+        bool integral = cfg.type == STATS_METRIC_BINOMIAL &&
+                        (!r.cuped_theta.present || r.cuped_theta.value == 0);
+        double rel = integral ? 0 : TOL_REL;
+        double abs_tol = integral ? TOL_INTEGRAL : TOL_ABS;
+        bad += check_opt(name, "chance", r.chance_to_beat_control, json_object_get(e, "chance"),
+                         rel, abs_tol);
+        bad += check_opt(name, "loss", r.expected_loss, json_object_get(e, "loss"), rel, abs_tol);
+        if (integral && r.chance_to_beat_control.present) {
+            double d1 = fabs(r.chance_to_beat_control.value -
+                             json_number_value(json_object_get(e, "chance")));
+            double d2 =
+                fabs(r.expected_loss.value - json_number_value(json_object_get(e, "loss")));
+            worst_integral = fmax(worst_integral, fmax(d1, d2));
+        }
+        checks += 2;
+        if (r.always_valid != json_is_true(json_object_get(e, "always_valid"))) {
+            print_message("%s: always_valid mismatch\n", name);
+            bad++;
+        }
+        if ((r.warning[0] != '\0') != json_is_true(json_object_get(e, "warning"))) {
+            print_message("%s: warning \"%s\" unexpected\n", name, r.warning);
+            bad++;
+        }
+    }
+    print_message("stats fixtures: %d quantities checked; worst closed-form deviation %.3g of "
+                  "the tolerance; worst beta-binomial deviation %.3g\n",
+                  checks, worst_closed, worst_integral);
+    assert_int_equal(bad, 0);
+    /* the exact sum agrees with scipy's quadrature far below the 1e-6 bound */
+    assert_true(worst_integral < 1e-9);
+}
+
+static void test_fixture_srm(void **state)
+{
+    (void)state;
+    json_t *cases = json_object_get(fixture, "srm");
+    assert_true(json_array_size(cases) >= 4);
+    int bad = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        json_t *obs = json_object_get(c, "observed");
+        json_t *w = json_object_get(c, "weights");
+        size_t k = json_array_size(obs);
+        assert_true(k <= 8 && k == json_array_size(w));
+        int64_t o[8];
+        double wt[8];
+        for (size_t j = 0; j < k; j++) {
+            o[j] = (int64_t)json_integer_value(json_array_get(obs, j));
+            wt[j] = json_number_value(json_array_get(w, j));
+        }
+        struct stats_srm r;
+        struct err err;
+        assert_int_equal(stats_srm_test(o, wt, k, &r, &err), 0);
+        json_t *e = json_object_get(c, "expected");
+        bad += check_opt(name, "chi2", r.chi2, json_object_get(e, "chi2"), TOL_REL, TOL_ABS);
+        bad += check_opt(name, "p_value", r.p_value, json_object_get(e, "p_value"), TOL_REL,
+                         TOL_ABS);
+        assert_int_equal(r.df, (int)json_integer_value(json_object_get(e, "df")));
+        assert_int_equal(r.mismatch, json_is_true(json_object_get(e, "mismatch")));
+        assert_string_equal(r.warning, "");
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_fixture_corrections(void **state)
+{
+    (void)state;
+    json_t *cases = json_object_get(fixture, "corrections");
+    assert_int_equal(json_array_size(cases), 3);
+    int bad = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        const char *mname = json_string_value(json_object_get(c, "method"));
+        enum stats_correction method;
+        assert_int_equal(stats_correction_parse(mname, &method), 0);
+        json_t *pj = json_object_get(c, "p");
+        json_t *ej = json_object_get(c, "expected");
+        size_t m = json_array_size(pj);
+        assert_true(m <= 16);
+        struct stats_opt p[16], adj[16];
+        for (size_t j = 0; j < m; j++) {
+            json_t *v = json_array_get(pj, j);
+            p[j] = json_is_null(v) ? stats_opt_none() : stats_opt_of(json_number_value(v));
+        }
+        struct err err;
+        assert_int_equal(stats_adjust_pvalues(method, p, adj, m, &err), 0);
+        for (size_t j = 0; j < m; j++) {
+            bad += check_opt(mname, "p_adjusted", adj[j], json_array_get(ej, j), TOL_REL, TOL_ABS);
+        }
+        /* in place (adj aliases p) gives the same answer */
+        assert_int_equal(stats_adjust_pvalues(method, p, p, m, &err), 0);
+        for (size_t j = 0; j < m; j++) {
+            assert_int_equal(p[j].present, adj[j].present);
+            assert_true(p[j].value == adj[j].value);
+        }
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_fixture_power(void **state)
+{
+    (void)state;
+    json_t *cases = json_object_get(fixture, "power");
+    assert_true(json_array_size(cases) >= 4);
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        double alpha = json_number_value(json_object_get(c, "alpha"));
+        double pw = json_number_value(json_object_get(c, "power"));
+        int64_t n = 0;
+        struct err err;
+        if (strcmp(kind, "binomial") == 0) {
+            assert_int_equal(stats_power_binomial(json_number_value(json_object_get(c, "p1")),
+                                                  json_number_value(json_object_get(c, "p2")),
+                                                  alpha, pw, &n, &err),
+                             0);
+        } else {
+            assert_int_equal(stats_power_mean(json_number_value(json_object_get(c, "sigma")),
+                                              json_number_value(json_object_get(c, "delta")),
+                                              alpha, pw, &n, &err),
+                             0);
+        }
+        assert_int_equal(n, json_integer_value(json_object_get(c, "n")));
+    }
+    /* STATS.md's example, independent of the fixture */
+    int64_t n = 0;
+    struct err err;
+    assert_int_equal(stats_power_binomial(0.10, 0.11, 0.05, 0.8, &n, &err), 0);
+    assert_int_equal(n, 14751);
+    assert_int_equal(stats_power_binomial(0.10, 0.10, 0.05, 0.8, &n, &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_int_equal(stats_power_binomial(0.0, 0.1, 0.05, 0.8, &n, &err), -1);
+    assert_int_equal(stats_power_binomial(0.1, 0.11, 1.0, 0.8, &n, &err), -1);
+    assert_int_equal(stats_power_mean(0.0, 1.0, 0.05, 0.8, &n, &err), -1);
+    assert_int_equal(stats_power_mean(1.0, 0.0, 0.05, 0.8, &n, &err), -1);
+    assert_int_equal(stats_power_mean(1.0, 1e-12, 0.05, 0.8, &n, &err), -1);
+}
+
+/* GrowthBook's published example: 14/28 (control) vs 16/30 with Bernoulli variances. */
+static void test_growthbook_published(void **state)
+{
+    (void)state;
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    struct stats_arm a = {.n = 28, .s = 14, .q = 14};
+    struct stats_arm b = {.n = 30, .s = 16, .q = 16};
+    struct stats_comparison r;
+    struct err err;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), 0);
+    assert_true(r.relative.estimate.present && r.relative.ci_lo.present &&
+                r.relative.ci_hi.present && r.relative.p_value.present && r.df.present);
+    assert_true(fabs(r.relative.estimate.value - 0.06667) < 5e-6);
+    assert_true(fabs(r.relative.ci_lo.value - -0.47767) < 5e-6);
+    assert_true(fabs(r.relative.ci_hi.value - 0.61101) < 5e-6);
+    assert_true(fabs(r.relative.p_value.value - 0.80707) < 5e-6);
+    assert_true(fabs(r.df.value - 55.707) < 5e-4);
+    assert_string_equal(r.warning, "");
+}
+
+static void test_degenerate_small_arms(void **state)
+{
+    (void)state;
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    struct stats_comparison r;
+    struct err err;
+    for (int m = 0; m <= 2; m++) {
+        cfg.method = (enum stats_method)m;
+        /* one user in the treatment: estimates only */
+        struct stats_arm a = {.n = 100, .s = 10, .q = 10};
+        struct stats_arm b = {.n = 1, .s = 1, .q = 1};
+        assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), 0);
+        assert_all_finite(&r);
+        assert_true(r.absolute.estimate.present);
+        assert_true(fabs(r.absolute.estimate.value - 0.9) < 1e-12);
+        assert_true(r.relative.estimate.present);
+        assert_false(r.absolute.se.present || r.absolute.ci_lo.present ||
+                     r.absolute.p_value.present || r.relative.se.present || r.df.present ||
+                     r.z.present || r.chance_to_beat_control.present);
+        assert_non_null(strstr(r.warning, "fewer than 2"));
+        /* no users at all */
+        struct stats_arm z = {0};
+        assert_int_equal(stats_compare(&cfg, &z, &b, &r, &err), 0);
+        assert_all_finite(&r);
+        assert_false(r.absolute.estimate.present || r.relative.estimate.present);
+        assert_non_null(strstr(r.warning, "no users"));
+    }
+    /* count metric with n = 1: the mean exists, the variance does not */
+    struct stats_arm one = {.n = 1, .s = 3, .q = 9};
+    struct stats_moments mo;
+    assert_int_equal(stats_arm_moments(STATS_METRIC_COUNT, &one, &mo, &err), 0);
+    assert_true(mo.mean.present && !mo.variance.present && !mo.stddev.present);
+    struct stats_arm none = {0};
+    assert_int_equal(stats_arm_moments(STATS_METRIC_SUM, &none, &mo, &err), 0);
+    assert_false(mo.mean.present);
+}
+
+static void test_degenerate_constant_values(void **state)
+{
+    (void)state;
+    /* every user has the same value: SE 0, no interval, no p, warnings, no NaN */
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    cfg.type = STATS_METRIC_SUM;
+    struct stats_arm a = {.n = 50, .s = 100, .q = 200};
+    struct stats_arm b = {.n = 60, .s = 180, .q = 540};
+    struct stats_comparison r;
+    struct err err;
+    for (int m = 0; m <= 2; m++) {
+        cfg.method = (enum stats_method)m;
+        cfg.cuped = m == 1;
+        assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), 0);
+        assert_all_finite(&r);
+        assert_true(r.absolute.estimate.present && fabs(r.absolute.estimate.value - 1.0) < 1e-12);
+        assert_true(r.absolute.se.present && r.absolute.se.value == 0);
+        assert_false(r.absolute.ci_lo.present || r.absolute.p_value.present);
+        assert_false(r.relative.ci_lo.present || r.relative.p_value.present);
+        assert_false(r.chance_to_beat_control.present);
+        assert_non_null(strstr(r.warning, "zero standard error"));
+    }
+}
+
+static void test_invalid_input(void **state)
+{
+    (void)state;
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    struct stats_arm a = {.n = 10, .s = 3, .q = 3};
+    struct stats_arm b = {.n = 10, .s = 11, .q = 11}; /* more conversions than users */
+    struct stats_comparison r;
+    struct err err;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    b.s = 2.5;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), -1);
+    b.s = 4;
+    b.n = -1;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), -1);
+    b.n = 10;
+    b.q = NAN;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), -1);
+    b.q = 4;
+    cfg.alpha = 0;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), -1);
+    assert_string_equal(err.field, "alpha");
+    cfg.alpha = 0.05;
+    cfg.sequential_tuning = 0;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), -1);
+    cfg.sequential_tuning = 5000;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), 0);
+
+    int64_t o[2] = {10, -1};
+    double w[2] = {0.5, 0.5};
+    struct stats_srm s;
+    assert_int_equal(stats_srm_test(o, w, 2, &s, &err), -1);
+    o[1] = 10;
+    w[0] = -1;
+    assert_int_equal(stats_srm_test(o, w, 2, &s, &err), -1);
+    w[0] = 0;
+    w[1] = 0;
+    assert_int_equal(stats_srm_test(o, w, 2, &s, &err), -1);
+    assert_int_equal(stats_srm_test(o, w, 0, &s, &err), -1);
+
+    struct stats_opt p[2] = {stats_opt_of(0.5), stats_opt_of(1.5)};
+    assert_int_equal(stats_adjust_pvalues(STATS_CORRECTION_HOLM, p, p, 2, &err), -1);
+    assert_int_equal(stats_adjust_pvalues((enum stats_correction)7, p, p, 2, &err), -1);
+}
+
+static void test_srm_degenerate(void **state)
+{
+    (void)state;
+    struct err err;
+    struct stats_srm s;
+    int64_t zero[2] = {0, 0};
+    double w[3] = {0.5, 0.5, 0};
+    assert_int_equal(stats_srm_test(zero, w, 2, &s, &err), 0);
+    assert_false(s.p_value.present || s.mismatch);
+    assert_true(s.warning[0] != '\0');
+    int64_t o3[3] = {100, 100, 5}; /* users in a variant with weight 0 */
+    assert_int_equal(stats_srm_test(o3, w, 3, &s, &err), 0);
+    assert_true(s.p_value.present && s.p_value.value == 0 && s.mismatch);
+    int64_t o1[1] = {100};
+    assert_int_equal(stats_srm_test(o1, w, 1, &s, &err), 0);
+    assert_false(s.p_value.present || s.mismatch);
+}
+
+static void test_corrections_edges(void **state)
+{
+    (void)state;
+    struct err err;
+    struct stats_opt p[3] = {stats_opt_none(), stats_opt_none(), stats_opt_none()};
+    struct stats_opt adj[3];
+    assert_int_equal(stats_adjust_pvalues(STATS_CORRECTION_BH, p, adj, 3, &err), 0);
+    assert_false(adj[0].present || adj[1].present || adj[2].present);
+    assert_int_equal(stats_adjust_pvalues(STATS_CORRECTION_HOLM, p, adj, 0, &err), 0);
+    /* one p-value: unchanged; ties stay tied */
+    struct stats_opt q[3] = {stats_opt_of(0.01), stats_opt_of(0.01), stats_opt_none()};
+    assert_int_equal(stats_adjust_pvalues(STATS_CORRECTION_HOLM, q, adj, 3, &err), 0);
+    assert_true(adj[0].value == 0.02 && adj[1].value == 0.02 && !adj[2].present);
+    assert_int_equal(stats_adjust_pvalues(STATS_CORRECTION_BH, q, adj, 1, &err), 0);
+    assert_true(adj[0].value == 0.01);
+}
+
+/* Exact beta-binomial: symmetry, known closed values, and very large counts stay fast. */
+static void test_beta_compare(void **state)
+{
+    (void)state;
+    double c, l, c2, l2;
+    /* equal posteriors: chance 1/2 exactly */
+    assert_int_equal(stats_beta_compare(31, 971, 31, 971, &c, &l), 0);
+    assert_true(fabs(c - 0.5) < 1e-12);
+    /* Beta(1,1) vs Beta(1,1): P = 1/2, E[max(U - V, 0)] = 1/6 */
+    assert_int_equal(stats_beta_compare(1, 1, 1, 1, &c, &l), 0);
+    assert_true(fabs(c - 0.5) < 1e-14 && fabs(l - 1.0 / 6.0) < 1e-14);
+    /* complement: P(B > A) + P(A > B) = 1 */
+    assert_int_equal(stats_beta_compare(101, 901, 121, 881, &c, &l), 0);
+    assert_int_equal(stats_beta_compare(121, 881, 101, 901, &c2, &l2), 0);
+    assert_true(fabs(c + c2 - 1) < 1e-12);
+    /* E[max(A-B,0)] - E[max(B-A,0)] = E[A] - E[B] */
+    assert_true(fabs((l - l2) - (101.0 / 1002 - 121.0 / 1002)) < 1e-12);
+    /* 10 million users per arm, millions of conversions: the windowed sum stays fast */
+    clock_t t0 = clock();
+    assert_int_equal(stats_beta_compare(1 + 3.0e6, 1 + 7.0e6, 1 + 3.002e6, 1 + 6.998e6, &c, &l),
+                     0);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    assert_true(secs < 1.0);
+    /* Gaussian approximation is excellent at this size: d = 2e-4, sd ~ 2.05e-4 */
+    double sd = sqrt(2 * 0.3 * 0.7 / 1e7);
+    double approx = 0.5 * erfc(-(2e-4 / sd) / sqrt(2));
+    assert_true(fabs(c - approx) < 1e-3);
+    assert_true(fabs(c + 0) <= 1 && l >= 0);
+    assert_int_equal(stats_beta_compare(1, 1, 1.5, 1, &c, &l), -1); /* alpha_b not integer */
+    assert_int_equal(stats_beta_compare(0, 1, 1, 1, &c, &l), -1);
+}
+
+static void test_sequential_interval(void **state)
+{
+    (void)state;
+    double hw, p;
+    assert_int_equal(stats_sequential_interval(0, 0.1, 1000, 0.05, 5000, &hw, &p), 0);
+    assert_true(hw > 0 && p == 1.0);
+    /* always wider than the fixed-n interval */
+    assert_true(hw > 1.959964 * 0.1);
+    assert_int_equal(stats_sequential_interval(0, 0, 1000, 0.05, 5000, &hw, &p), -1);
+    assert_int_equal(stats_sequential_interval(0, 0.1, 0, 0.05, 5000, &hw, &p), -1);
+    assert_int_equal(stats_sequential_interval(0, 0.1, 10, 0.05, 0, &hw, &p), -1);
+}
+
+/* Random and extreme inputs across every method and option: never NaN or Infinity,
+ * every absent test field explained by a warning. */
+static void test_no_nan_fuzz(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    struct err err;
+    for (int it = 0; it < 3000; it++) {
+        struct stats_config cfg;
+        stats_config_default(&cfg);
+        cfg.type = (enum stats_metric_type)(rand_r(&seed) % 3);
+        cfg.method = (enum stats_method)(rand_r(&seed) % 3);
+        cfg.goal = (enum stats_goal)(rand_r(&seed) % 2);
+        cfg.cuped = rand_r(&seed) % 2;
+        struct stats_arm arms[2];
+        for (int k = 0; k < 2; k++) {
+            static const int64_t ns[] = {0, 1, 2, 3, 10, 1000, 5000000};
+            int64_t n = ns[rand_r(&seed) % 7];
+            struct stats_arm *a = &arms[k];
+            memset(a, 0, sizeof(*a));
+            a->n = n;
+            int shape = rand_r(&seed) % 4;
+            double frac = shape == 0 ? 0 : (shape == 1 ? 1 : (rand_r(&seed) % 1000) / 1000.0);
+            if (cfg.type == STATS_METRIC_BINOMIAL) {
+                a->s = floor(frac * (double)n);
+                a->q = a->s;
+            } else {
+                double mean = shape == 0 ? 0 : frac * 50 - (shape == 3 ? 25 : 0);
+                double var = shape == 1 ? 0 : frac * 100;
+                a->s = mean * (double)n;
+                a->q = (var + mean * mean) * (double)n;
+            }
+            if (rand_r(&seed) % 2) {
+                a->sx = a->s * 0.5;
+                a->qx = a->q * 0.3 + a->sx;
+                a->p = a->s * 0.2;
+            }
+        }
+        struct stats_comparison r;
+        assert_int_equal(stats_compare(&cfg, &arms[0], &arms[1], &r, &err), 0);
+        assert_all_finite(&r);
+        bool missing = !r.absolute.ci_lo.present || !r.relative.ci_lo.present ||
+                       (cfg.method != STATS_METHOD_BAYESIAN &&
+                        (!r.absolute.p_value.present || !r.relative.p_value.present)) ||
+                       (cfg.method == STATS_METHOD_BAYESIAN && !r.chance_to_beat_control.present);
+        if (missing) {
+            assert_true(r.warning[0] != '\0');
+        }
+        if (r.chance_to_beat_control.present) {
+            assert_true(r.chance_to_beat_control.value >= 0 &&
+                        r.chance_to_beat_control.value <= 1);
+            assert_true(r.expected_loss.present && r.expected_loss.value >= 0);
+        }
+    }
+}
+
+static void test_names_and_warnings(void **state)
+{
+    (void)state;
+    enum stats_method m;
+    enum stats_metric_type t;
+    enum stats_goal g;
+    enum stats_correction c;
+    assert_int_equal(stats_method_parse("sequential", &m), 0);
+    assert_int_equal(m, STATS_METHOD_SEQUENTIAL);
+    assert_string_equal(stats_method_name(m), "sequential");
+    assert_int_equal(stats_method_parse("Bayesian", &m), -1);
+    assert_int_equal(stats_method_parse(NULL, &m), -1);
+    assert_int_equal(stats_metric_type_parse("sum", &t), 0);
+    assert_string_equal(stats_metric_type_name(t), "sum");
+    assert_int_equal(stats_goal_parse("decrease", &g), 0);
+    assert_string_equal(stats_goal_name(g), "decrease");
+    assert_int_equal(stats_correction_parse("bh", &c), 0);
+    assert_string_equal(stats_correction_name(c), "bh");
+    assert_string_equal(stats_correction_name((enum stats_correction)9), "unknown");
+
+    char w[STATS_WARNING_MAX] = "";
+    stats_warning_add(w, "first");
+    stats_warning_add(w, "second");
+    stats_warning_add(w, "first");
+    assert_string_equal(w, "first; second");
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    stats_warning_add(w, big);
+    assert_int_equal(strlen(w), STATS_WARNING_MAX - 1);
+
+    struct stats_opt o = stats_opt_of(INFINITY);
+    assert_false(o.present);
+    o = stats_opt_of(NAN);
+    assert_false(o.present);
+    o = stats_opt_of(-0.5);
+    assert_true(o.present && o.value == -0.5);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixture_comparisons),
+        cmocka_unit_test(test_fixture_srm),
+        cmocka_unit_test(test_fixture_corrections),
+        cmocka_unit_test(test_fixture_power),
+        cmocka_unit_test(test_growthbook_published),
+        cmocka_unit_test(test_degenerate_small_arms),
+        cmocka_unit_test(test_degenerate_constant_values),
+        cmocka_unit_test(test_invalid_input),
+        cmocka_unit_test(test_srm_degenerate),
+        cmocka_unit_test(test_corrections_edges),
+        cmocka_unit_test(test_beta_compare),
+        cmocka_unit_test(test_sequential_interval),
+        cmocka_unit_test(test_no_nan_fuzz),
+        cmocka_unit_test(test_names_and_warnings),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

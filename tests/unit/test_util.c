@@ -1,0 +1,89 @@
+/* Unit tests for util.c: capped buffer, UTF-8 validation, key and id rules. */
+#include "unit.h"
+
+#include <string.h>
+
+#include "bunsen/err.h"
+#include "bunsen/util.h"
+
+static void test_buf_cap(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 8);
+    assert_int_equal(buf_append(&b, "abcd", 4), 0);
+    assert_int_equal(buf_append(&b, "efgh", 4), 0);
+    assert_int_equal(buf_append(&b, "i", 1), -1);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "abcdefgh");
+    buf_free(&b);
+    buf_init(&b, 100);
+    assert_int_equal(buf_printf(&b, "%d-%s", 42, "x"), 0);
+    assert_string_equal(b.data, "42-x");
+    buf_free(&b);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_true(utf8_valid("abc", 3));
+    assert_true(utf8_valid("\xc3\xa9", 2));             /* e-acute */
+    assert_true(utf8_valid("\xf0\x9f\x98\x80", 4));     /* emoji */
+    assert_false(utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
+    assert_false(utf8_valid("\xe0\x80\xaf", 3));        /* overlong 3-byte */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
+    assert_false(utf8_valid("\xc3", 1));                /* truncated */
+    assert_false(utf8_valid("\xff", 1));
+}
+
+static void test_keys_and_ids(void **state)
+{
+    (void)state;
+    assert_true(key_valid("checkout-button"));
+    assert_true(key_valid("a"));
+    assert_true(key_valid("0.b_c-d"));
+    assert_false(key_valid(""));
+    assert_false(key_valid("-a"));
+    assert_false(key_valid("A"));
+    assert_false(key_valid("a b"));
+    char long_key[66];
+    memset(long_key, 'a', 65);
+    long_key[65] = '\0';
+    assert_false(key_valid(long_key));
+    long_key[64] = '\0';
+    assert_true(key_valid(long_key));
+
+    assert_true(text_id_valid("u-1", 3, 256));
+    assert_false(text_id_valid("", 0, 256));
+    assert_false(text_id_valid("a\nb", 3, 256));
+    assert_false(text_id_valid("a\0b", 3, 256));
+    assert_false(text_id_valid("\xc2\x85", 2, 256)); /* NEL, a C1 control */
+    assert_true(text_id_valid("\xc3\xa9t\xc3\xa9", 6, 256));
+    assert_false(text_id_valid("abc", 3, 2));
+}
+
+static void test_err(void **state)
+{
+    (void)state;
+    struct err e;
+    err_clear(&e);
+    assert_int_equal(err_set(&e, ERR_INVALID, "variants[1].weight", "bad %d", 7), -1);
+    assert_string_equal(e.field, "variants[1].weight");
+    assert_string_equal(e.msg, "bad 7");
+    assert_string_equal(err_code_name(ERR_CONFLICT), "conflict");
+    assert_int_equal(err_code_status(ERR_TOO_LARGE), 413);
+    assert_int_equal(err_code_status(ERR_MEDIA_TYPE), 415);
+    assert_int_equal(err_code_status(ERR_UNAVAILABLE), 503);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_keys_and_ids),
+        cmocka_unit_test(test_err),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
