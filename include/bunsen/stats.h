@@ -204,8 +204,8 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
  * sum (log-beta, windowed around its mode, so cost ~ sqrt of the counts), accurate to
  * ~1e-12. Return 0, or -1 for invalid parameters or a non-finite result. Thread-safe.
  */
-int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double beta_b,
-                       double *chance, double *loss);
+int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double beta_b, double *chance,
+                       double *loss);
 
 /*
  * Half-width of GrowthBook's asymptotic confidence sequence for an estimate with
@@ -235,8 +235,8 @@ struct stats_srm {
  * count, a negative/non-finite weight or weights summing to 0. Borrows arrays.
  * Thread-safe.
  */
-int stats_srm_test(const int64_t *observed, const double *weights, size_t k,
-                   struct stats_srm *out, struct err *err);
+int stats_srm_test(const int64_t *observed, const double *weights, size_t k, struct stats_srm *out,
+                   struct err *err);
 
 /* ---- multiple comparisons ------------------------------------------------------------------ */
 

@@ -538,6 +538,31 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     log_json(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
 }
 
+/* Percent-decoding as MHD's default, except that a decoded NUL becomes 0x01: C strings
+ * would otherwise silently truncate ("/index.html%00.css", "u%00admin"), while 0x01 is a
+ * control character that every validator (paths, ids) rejects. */
+static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r != '\0'; r++) {
+        if (r[0] == '%' && r[1] != '\0' && r[2] != '\0') {
+            char hex[3] = {r[1], r[2], '\0'};
+            char *end = NULL;
+            unsigned long v = strtoul(hex, &end, 16);
+            if (end == hex + 2) {
+                *w++ = v == 0 ? '\x01' : (char)v;
+                r += 2;
+                continue;
+            }
+        }
+        *w++ = *r;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
 {
     struct sockaddr_storage ss;
@@ -603,7 +628,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
         free(srv);

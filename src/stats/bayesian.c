@@ -112,12 +112,11 @@ static int prob_b_beats_a(double aa, double ba, double ab, double bb, double *ou
     return 0;
 }
 
-int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double beta_b,
-                       double *chance, double *loss)
+int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double beta_b, double *chance,
+                       double *loss)
 {
-    if (!(alpha_a > 0) || !(beta_a > 0) || !(alpha_b >= 1) || !(beta_b > 0) ||
-        !isfinite(alpha_a) || !isfinite(beta_a) || !isfinite(alpha_b) || !isfinite(beta_b) ||
-        alpha_b != floor(alpha_b)) {
+    if (!(alpha_a > 0) || !(beta_a > 0) || !(alpha_b >= 1) || !(beta_b > 0) || !isfinite(alpha_a) ||
+        !isfinite(beta_a) || !isfinite(alpha_b) || !isfinite(beta_b) || alpha_b != floor(alpha_b)) {
         return -1;
     }
     double p_beat, p_a1, p_b1;
@@ -126,8 +125,8 @@ int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double bet
         prob_b_beats_a(alpha_a, beta_a, alpha_b + 1.0, beta_b, &p_b1) != 0) {
         return -1;
     }
-    double l = alpha_a / (alpha_a + beta_a) * (1.0 - p_a1) -
-               alpha_b / (alpha_b + beta_b) * (1.0 - p_b1);
+    double l =
+        alpha_a / (alpha_a + beta_a) * (1.0 - p_a1) - alpha_b / (alpha_b + beta_b) * (1.0 - p_b1);
     if (!isfinite(l)) {
         return -1;
     }

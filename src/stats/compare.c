@@ -12,7 +12,6 @@
 #include "bunsen/stats.h"
 
 #include <math.h>
-#include <string.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
@@ -169,8 +168,8 @@ static void lift_interval(const struct stats_config *cfg, struct stats_lift *l, 
         half = gsl_cdf_ugaussian_Pinv(1.0 - cfg->alpha / 2.0) * se;
         break;
     case STATS_METHOD_SEQUENTIAL:
-        if (stats_sequential_interval(est, se, n, cfg->alpha, cfg->sequential_tuning, &half,
-                                      &p) != 0) {
+        if (stats_sequential_interval(est, se, n, cfg->alpha, cfg->sequential_tuning, &half, &p) !=
+            0) {
             half = NAN;
             p = NAN;
         }
@@ -211,8 +210,7 @@ static void ztest(const struct stats_arm *a, const struct stats_arm *b,
 }
 
 /* Flat-prior Gaussian model on the absolute lift d with standard error se > 0. */
-static void bayes_gaussian(enum stats_goal goal, double d, double se,
-                           struct stats_comparison *out)
+static void bayes_gaussian(enum stats_goal goal, double d, double se, struct stats_comparison *out)
 {
     double x = d / se;
     double chance, loss;
@@ -231,8 +229,8 @@ static void bayes_gaussian(enum stats_goal goal, double d, double se,
 }
 
 /* Exact beta-binomial model (prior Beta(1, 1)); decrease swaps the arms' roles. */
-static void bayes_beta(enum stats_goal goal, const struct stats_arm *a,
-                       const struct stats_arm *b, struct stats_comparison *out)
+static void bayes_beta(enum stats_goal goal, const struct stats_arm *a, const struct stats_arm *b,
+                       struct stats_comparison *out)
 {
     double aa = 1.0 + a->s, ba = 1.0 + (double)a->n - a->s;
     double ab = 1.0 + b->s, bb = 1.0 + (double)b->n - b->s;
@@ -257,9 +255,9 @@ static void relative_lift(const struct stats_config *cfg, const struct arm_momen
     double var_r;
     if (theta != 0) {
         double ratio = B->m / A->m;
-        var_r = B->va / (B->n * ma2) + (A->v * ratio * ratio - 2.0 * theta * A->cxy * ratio +
-                                        theta * theta * A->vx) /
-                                           (A->n * ma2);
+        var_r = B->va / (B->n * ma2) +
+                (A->v * ratio * ratio - 2.0 * theta * A->cxy * ratio + theta * theta * A->vx) /
+                    (A->n * ma2);
     } else {
         var_r = B->v / (B->n * ma2) + A->v * B->m * B->m / (A->n * ma2 * ma2);
     }
@@ -323,8 +321,8 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
     double ua = A.va / A.n, ub = B.va / B.n;
     double se = sqrt(ua + ub);
     double df_den = ua * ua / (A.n - 1.0) + ub * ub / (B.n - 1.0);
-    struct stats_opt df = df_den > 0 ? stats_opt_of((ua + ub) * (ua + ub) / df_den)
-                                     : stats_opt_none();
+    struct stats_opt df =
+        df_den > 0 ? stats_opt_of((ua + ub) * (ua + ub) / df_den) : stats_opt_none();
     out->df = df;
     out->absolute.estimate = stats_opt_of(d);
     out->absolute.se = stats_opt_of(se);

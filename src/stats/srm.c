@@ -10,8 +10,8 @@
 
 #include <gsl/gsl_cdf.h>
 
-int stats_srm_test(const int64_t *observed, const double *weights, size_t k,
-                   struct stats_srm *out, struct err *err)
+int stats_srm_test(const int64_t *observed, const double *weights, size_t k, struct stats_srm *out,
+                   struct err *err)
 {
     out->chi2 = stats_opt_none();
     out->p_value = stats_opt_none();

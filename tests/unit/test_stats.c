@@ -26,7 +26,7 @@
 #define TOL_INTEGRAL 1e-6
 
 static json_t *fixture;
-static int checks;         /* individual quantities compared against the fixture */
+static int checks;          /* individual quantities compared against the fixture */
 static double worst_closed; /* largest |got - want| / (abs + rel |want|) on closed forms */
 
 static bool near(double got, double want, double rel, double abs_tol)
@@ -75,12 +75,23 @@ static void arm_from_json(json_t *j, struct stats_arm *a)
 static void assert_all_finite(const struct stats_comparison *c)
 {
     const struct stats_opt *o[] = {
-        &c->absolute.estimate, &c->absolute.se,      &c->absolute.ci_lo,
-        &c->absolute.ci_hi,    &c->absolute.p_value, &c->relative.estimate,
-        &c->relative.se,       &c->relative.ci_lo,   &c->relative.ci_hi,
-        &c->relative.p_value,  &c->df,               &c->z,
-        &c->z_p_value,         &c->chance_to_beat_control,
-        &c->expected_loss,     &c->cuped_theta,      &c->cuped_variance_reduction,
+        &c->absolute.estimate,
+        &c->absolute.se,
+        &c->absolute.ci_lo,
+        &c->absolute.ci_hi,
+        &c->absolute.p_value,
+        &c->relative.estimate,
+        &c->relative.se,
+        &c->relative.ci_lo,
+        &c->relative.ci_hi,
+        &c->relative.p_value,
+        &c->df,
+        &c->z,
+        &c->z_p_value,
+        &c->chance_to_beat_control,
+        &c->expected_loss,
+        &c->cuped_theta,
+        &c->cuped_variance_reduction,
     };
     for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
         if (o[i]->present) {
@@ -127,8 +138,7 @@ static void test_fixture_comparisons(void **state)
         struct stats_config cfg;
         stats_config_default(&cfg);
         assert_int_equal(
-            stats_metric_type_parse(json_string_value(json_object_get(c, "type")), &cfg.type),
-            0);
+            stats_metric_type_parse(json_string_value(json_object_get(c, "type")), &cfg.type), 0);
         assert_int_equal(stats_goal_parse(json_string_value(json_object_get(c, "goal")), &cfg.goal),
                          0);
         assert_int_equal(
@@ -145,12 +155,10 @@ static void test_fixture_comparisons(void **state)
         struct err err;
         assert_int_equal(stats_arm_moments(cfg.type, &a, &mo, &err), 0);
         bad += check_opt(name, "mean_a", mo.mean, json_object_get(e, "mean_a"), TOL_REL, TOL_ABS);
-        bad += check_opt(name, "var_a", mo.variance, json_object_get(e, "var_a"), TOL_REL,
-                         TOL_ABS);
+        bad += check_opt(name, "var_a", mo.variance, json_object_get(e, "var_a"), TOL_REL, TOL_ABS);
         assert_int_equal(stats_arm_moments(cfg.type, &b, &mo, &err), 0);
         bad += check_opt(name, "mean_b", mo.mean, json_object_get(e, "mean_b"), TOL_REL, TOL_ABS);
-        bad += check_opt(name, "var_b", mo.variance, json_object_get(e, "var_b"), TOL_REL,
-                         TOL_ABS);
+        bad += check_opt(name, "var_b", mo.variance, json_object_get(e, "var_b"), TOL_REL, TOL_ABS);
 
         struct stats_comparison r;
         if (stats_compare(&cfg, &a, &b, &r, &err) != 0) {
@@ -181,8 +189,8 @@ static void test_fixture_comparisons(void **state)
         };
         for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
             assert_non_null(json_object_get(e, map[k].key));
-            bad += check_opt(name, map[k].key, *map[k].got, json_object_get(e, map[k].key),
-                             TOL_REL, TOL_ABS);
+            bad += check_opt(name, map[k].key, *map[k].got, json_object_get(e, map[k].key), TOL_REL,
+                             TOL_ABS);
         }
         /* chance and loss: numeric integrals in the reference (beta-binomial) */
         bool integral = cfg.type == STATS_METRIC_BINOMIAL &&
@@ -195,8 +203,7 @@ static void test_fixture_comparisons(void **state)
         if (integral && r.chance_to_beat_control.present) {
             double d1 = fabs(r.chance_to_beat_control.value -
                              json_number_value(json_object_get(e, "chance")));
-            double d2 =
-                fabs(r.expected_loss.value - json_number_value(json_object_get(e, "loss")));
+            double d2 = fabs(r.expected_loss.value - json_number_value(json_object_get(e, "loss")));
             worst_integral = fmax(worst_integral, fmax(d1, d2));
         }
         checks += 2;
@@ -243,8 +250,8 @@ static void test_fixture_srm(void **state)
         assert_int_equal(stats_srm_test(o, wt, k, &r, &err), 0);
         json_t *e = json_object_get(c, "expected");
         bad += check_opt(name, "chi2", r.chi2, json_object_get(e, "chi2"), TOL_REL, TOL_ABS);
-        bad += check_opt(name, "p_value", r.p_value, json_object_get(e, "p_value"), TOL_REL,
-                         TOL_ABS);
+        bad +=
+            check_opt(name, "p_value", r.p_value, json_object_get(e, "p_value"), TOL_REL, TOL_ABS);
         assert_int_equal(r.df, (int)json_integer_value(json_object_get(e, "df")));
         assert_int_equal(r.mismatch, json_is_true(json_object_get(e, "mismatch")));
         assert_string_equal(r.warning, "");
@@ -310,8 +317,8 @@ static void test_fixture_power(void **state)
                              0);
         } else {
             assert_int_equal(stats_power_mean(json_number_value(json_object_get(c, "sigma")),
-                                              json_number_value(json_object_get(c, "delta")),
-                                              alpha, pw, &n, &err),
+                                              json_number_value(json_object_get(c, "delta")), alpha,
+                                              pw, &n, &err),
                              0);
         }
         assert_int_equal(n, json_integer_value(json_object_get(c, "n")));
@@ -514,8 +521,7 @@ static void test_beta_compare(void **state)
     assert_true(fabs((l - l2) - (101.0 / 1002 - 121.0 / 1002)) < 1e-12);
     /* 10 million users per arm, millions of conversions: the windowed sum stays fast */
     clock_t t0 = clock();
-    assert_int_equal(stats_beta_compare(1 + 3.0e6, 1 + 7.0e6, 1 + 3.002e6, 1 + 6.998e6, &c, &l),
-                     0);
+    assert_int_equal(stats_beta_compare(1 + 3.0e6, 1 + 7.0e6, 1 + 3.002e6, 1 + 6.998e6, &c, &l), 0);
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     assert_true(secs < 1.0);
     /* Gaussian approximation is excellent at this size: d = 2e-4, sd ~ 2.05e-4 */
@@ -589,8 +595,7 @@ static void test_no_nan_fuzz(void **state)
             assert_true(r.warning[0] != '\0');
         }
         if (r.chance_to_beat_control.present) {
-            assert_true(r.chance_to_beat_control.value >= 0 &&
-                        r.chance_to_beat_control.value <= 1);
+            assert_true(r.chance_to_beat_control.value >= 0 && r.chance_to_beat_control.value <= 1);
             assert_true(r.expected_loss.present && r.expected_loss.value >= 0);
         }
     }

@@ -1,0 +1,180 @@
+/*
+ * assign.c - the assignment decision: one experiment, one user, one variant.
+ *
+ * Owns nothing: it reads an immutable assign_experiment (borrowed from the running
+ * snapshot) and fills a caller-owned result. Entered concurrently by every request
+ * thread; no globals, no I/O. The order of checks is API.md's (GrowthBook's SDK):
+ * forced, not running / released, namespace, targeting, then the hash against the
+ * variant ranges (coverage and weights). Buckets and ranges come from hash.c, so a
+ * GrowthBook SDK given the same definition computes the same variant.
+ */
+#include "bunsen/assign.h"
+
+#include <string.h>
+
+#include "bunsen/condition.h"
+#include "bunsen/util.h"
+
+void assign_experiment_init(struct assign_experiment *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->hash_version = 2;
+    x->status = ASSIGN_STATUS_DRAFT;
+    x->coverage = 1.0;
+    x->released = -1;
+}
+
+const char *assign_reason_name(enum assign_reason reason)
+{
+    switch (reason) {
+    case ASSIGN_REASON_HASHED:
+        return "hashed";
+    case ASSIGN_REASON_FORCED:
+        return "forced";
+    case ASSIGN_REASON_RELEASED:
+        return "released";
+    case ASSIGN_REASON_NOT_RUNNING:
+        return "not_running";
+    case ASSIGN_REASON_NOT_TARGETED:
+        return "not_targeted";
+    case ASSIGN_REASON_NAMESPACE:
+        return "namespace";
+    case ASSIGN_REASON_COVERAGE:
+        return "coverage";
+    }
+    return "unknown";
+}
+
+static const char *const status_names[] = {"draft", "running", "paused", "stopped", "archived"};
+
+const char *assign_status_name(enum assign_status status)
+{
+    if ((unsigned)status >= sizeof(status_names) / sizeof(status_names[0])) {
+        return "unknown";
+    }
+    return status_names[status];
+}
+
+int assign_status_parse(const char *name, enum assign_status *out, struct err *err)
+{
+    for (size_t i = 0; name != NULL && i < sizeof(status_names) / sizeof(status_names[0]); i++) {
+        if (strcmp(name, status_names[i]) == 0) {
+            *out = (enum assign_status)i;
+            return 0;
+        }
+    }
+    return err_set(err, ERR_INVALID, "status", "unknown status");
+}
+
+/* Set the decision; the variant index is the control unless given. */
+static int decide(struct assign_result *out, enum assign_reason reason, int variant,
+                  const char *rule)
+{
+    out->reason = reason;
+    out->variant = variant;
+    out->in_experiment = reason == ASSIGN_REASON_HASHED;
+    out->explain.rule = rule;
+    return 0;
+}
+
+/* Index of the variant forced for this user, or -1. */
+static int forced_variant(const struct assign_experiment *x, const char *user_id, size_t len)
+{
+    if (x->forced == NULL || !json_is_object(x->forced)) {
+        return -1;
+    }
+    const json_t *v = json_object_getn(x->forced, user_id, len);
+    if (!json_is_string(v)) {
+        return -1;
+    }
+    for (size_t i = 0; i < x->nvariants; i++) {
+        if (x->variant_keys[i] != NULL && strcmp(x->variant_keys[i], json_string_value(v)) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int check_experiment(const struct assign_experiment *x, struct err *err)
+{
+    if (x->nvariants == 0 || x->nvariants > ASSIGN_MAX_VARIANTS) {
+        return err_set(err, ERR_INVALID, "variants", "an experiment needs 1 to %d variants",
+                       ASSIGN_MAX_VARIANTS);
+    }
+    if (x->forced != NULL && x->variant_keys == NULL) {
+        return err_set(err, ERR_INVALID, "variants", "forced users need variant keys");
+    }
+    if (!hash_version_known(x->hash_version)) {
+        return err_set(err, ERR_INVALID, "hash_version", "unknown hash version %d",
+                       x->hash_version);
+    }
+    if (x->released < -1 || x->released >= (int)x->nvariants) {
+        return err_set(err, ERR_INVALID, "released_variant", "no variant %d", x->released);
+    }
+    if (x->seed == NULL && x->key == NULL) {
+        return err_set(err, ERR_INVALID, "seed", "an experiment needs a key or a seed");
+    }
+    return 0;
+}
+
+int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
+                  const json_t *attributes, struct assign_result *out, struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->bucket = -1;
+    if (len == 0 || !utf8_valid(user_id, len)) {
+        return err_set(err, ERR_INVALID, "user_id", "user_id must be non-empty valid UTF-8");
+    }
+    if (check_experiment(x, err) < 0) {
+        return -1;
+    }
+    const char *seed = x->seed != NULL ? x->seed : x->key;
+    out->explain.seed = seed;
+    out->explain.hash_version = x->hash_version;
+    out->explain.hash_input = x->hash_version == 2 ? "seed + user_id" : "user_id + seed";
+
+    int f = forced_variant(x, user_id, len);
+    if (f >= 0) {
+        return decide(out, ASSIGN_REASON_FORCED, f, "forced: user_id is listed in forced");
+    }
+    if (x->released >= 0) {
+        return decide(out, ASSIGN_REASON_RELEASED, x->released,
+                      "released: every user gets the released variant");
+    }
+    if (x->status != ASSIGN_STATUS_RUNNING) {
+        return decide(out, ASSIGN_REASON_NOT_RUNNING, 0, "not_running: status is not running");
+    }
+    if (x->nvariants < 2) {
+        return decide(out, ASSIGN_REASON_NOT_RUNNING, 0, "not_running: fewer than 2 variants");
+    }
+    if (x->ns.name != NULL) {
+        double nb;
+        if (hash_namespace_bucket(user_id, len, x->ns.name, strlen(x->ns.name), &nb, err) < 0) {
+            return -1;
+        }
+        out->explain.has_namespace_bucket = true;
+        out->explain.namespace_bucket = nb;
+        if (!(nb >= x->ns.start && nb < x->ns.end)) {
+            return decide(out, ASSIGN_REASON_NAMESPACE, 0,
+                          "namespace: namespace bucket outside [start, end)");
+        }
+    }
+    if (x->condition != NULL && !condition_eval(x->condition, attributes, x->saved_groups)) {
+        return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
+                      "not_targeted: targeting condition is false");
+    }
+    double b;
+    if (hash_bucket(seed, strlen(seed), user_id, len, x->hash_version, &b, err) < 0) {
+        return -1;
+    }
+    out->has_bucket = true;
+    out->bucket = b;
+    out->explain.nranges = hash_bucket_ranges((int)x->nvariants, x->coverage, x->weights,
+                                              x->weights ? x->nvariants : 0, out->explain.ranges);
+    int v = hash_choose_variation(b, out->explain.ranges, out->explain.nranges);
+    if (v < 0) {
+        return decide(out, ASSIGN_REASON_COVERAGE, 0,
+                      "coverage: bucket outside every variant range");
+    }
+    return decide(out, ASSIGN_REASON_HASHED, v, "hashed: bucket inside the variant's range");
+}

@@ -1,0 +1,424 @@
+/*
+ * harness.c - daemon process control and a tiny HTTP/1.1 client for the API tests
+ * (harness.h).
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *bin(void)
+{
+    const char *b = getenv("BUNSEN_BIN");
+    return b && *b ? b : "build/bunsen";
+}
+
+const char *fmt(const char *f, ...)
+{
+    static _Thread_local char buf[4][2048];
+    static _Thread_local int i;
+    i = (i + 1) % 4;
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf[i], sizeof(buf[i]), f, ap);
+    va_end(ap);
+    return buf[i];
+}
+
+static int spawn(struct daemon *d, const char *const *extra)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], STDOUT_FILENO);
+        char logpath[300];
+        snprintf(logpath, sizeof(logpath), "%s/stderr.log", d->dir);
+        int lf = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (lf >= 0) {
+            dup2(lf, STDERR_FILENO);
+        }
+        const char *argv[64] = {bin(), "serve", "--listen", "127.0.0.1", "--port", "0",
+                                "--data-dir", d->dir, "--log-level", "warn", "--threads", "4"};
+        int n = 12;
+        for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++) {
+            argv[n++] = extra[i];
+        }
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    if (d->out_fd > 0) {
+        close(d->out_fd);
+    }
+    d->out_fd = pfd[0];
+    d->pid = pid;
+    d->port = 0;
+    /* read the first stdout line: "bunsen X listening on http://127.0.0.1:PORT/" */
+    char line[512];
+    size_t used = 0;
+    struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+    while (used < sizeof(line) - 1) {
+        if (poll(&p, 1, 15000) <= 0) {
+            break;
+        }
+        ssize_t got = read(pfd[0], line + used, 1);
+        if (got <= 0) {
+            break;
+        }
+        if (line[used] == '\n') {
+            break;
+        }
+        used++;
+    }
+    line[used] = '\0';
+    /* Keep the pipe open in a detached reader so the daemon never gets SIGPIPE on
+     * stdout: simplest is to leave it open in this process. */
+    const char *colon = strrchr(line, ':');
+    if (colon != NULL) {
+        d->port = atoi(colon + 1);
+    }
+    if (d->port <= 0) {
+        fprintf(stderr, "harness: daemon did not print its port (got '%s')\n", line);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        d->pid = 0;
+        return -1;
+    }
+    char keypath[300];
+    snprintf(keypath, sizeof(keypath), "%s/admin.key", d->dir);
+    FILE *f = fopen(keypath, "r");
+    if (f != NULL) {
+        if (fgets(d->admin_key, sizeof(d->admin_key), f) != NULL) {
+            d->admin_key[strcspn(d->admin_key, "\n")] = '\0';
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
+int daemon_start(struct daemon *d, const char *const *extra)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->dir, sizeof(d->dir), "/tmp/bunsen-test-XXXXXX");
+    if (mkdtemp(d->dir) == NULL) {
+        return -1;
+    }
+    return spawn(d, extra);
+}
+
+int daemon_restart(struct daemon *d, const char *const *extra)
+{
+    return spawn(d, extra);
+}
+
+int daemon_stop(struct daemon *d)
+{
+    if (d->pid <= 0) {
+        return -1;
+    }
+    kill(d->pid, SIGTERM);
+    int st = 0;
+    waitpid(d->pid, &st, 0);
+    d->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void daemon_kill9(struct daemon *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+}
+
+void daemon_cleanup(struct daemon *d)
+{
+    if (d->pid > 0) {
+        daemon_stop(d);
+    }
+    if (d->out_fd > 0) {
+        close(d->out_fd);
+        d->out_fd = 0;
+    }
+    if (d->dir[0] != '\0' && getenv("BUNSEN_KEEP_TEST_DIRS") == NULL) {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "harness: could not remove %s\n", d->dir);
+        }
+    }
+}
+
+int bunsen_run(char **out, const char *const *args)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], STDOUT_FILENO);
+        dup2(pfd[1], STDERR_FILENO);
+        const char *argv[64] = {bin()};
+        int n = 1;
+        for (int i = 0; args[i] != NULL && n < 62; i++) {
+            argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = read(pfd[0], buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    buf[len] = '\0';
+    close(pfd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (out != NULL) {
+        *out = buf;
+    } else {
+        free(buf);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void resp_free(struct resp *r)
+{
+    free(r->headers);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+bool resp_header(const struct resp *r, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+    const char *p = r->headers;
+    while (p != NULL && *p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ') {
+                v++;
+            }
+            snprintf(out, n, "%.*s", (int)(len - (size_t)(v - p)), v);
+            return true;
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+    return false;
+}
+
+json_t *resp_json(const struct resp *r)
+{
+    if (r->body == NULL) {
+        return NULL;
+    }
+    return json_loadb(r->body, r->body_len, 0, NULL);
+}
+
+const char *resp_error_code(const struct resp *r)
+{
+    static _Thread_local char code[64];
+    code[0] = '\0';
+    json_t *j = resp_json(r);
+    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    if (c != NULL) {
+        snprintf(code, sizeof(code), "%s", c);
+    }
+    json_decref(j);
+    return code;
+}
+
+static int connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 20, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Parse a full response from buf (status line, headers, body by Content-Length or to
+ * the end; chunked bodies are decoded). */
+static int parse_response(char *buf, size_t len, struct resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *hdr_end = strstr(buf, "\r\n\r\n");
+    if (hdr_end == NULL || len < 12 || strncmp(buf, "HTTP/1.", 7) != 0) {
+        return -1;
+    }
+    out->status = atoi(buf + 9);
+    size_t hlen = (size_t)(hdr_end - buf);
+    out->headers = strndup(buf, hlen + 2);
+    const char *body = hdr_end + 4;
+    size_t blen = len - (size_t)(body - buf);
+    char te[64];
+    if (resp_header(out, "Transfer-Encoding", te, sizeof(te)) && strcasecmp(te, "chunked") == 0) {
+        char *dec = malloc(blen + 1);
+        size_t dl = 0;
+        const char *p = body;
+        while (p < body + blen) {
+            unsigned long n = strtoul(p, NULL, 16);
+            const char *crlf = strstr(p, "\r\n");
+            if (crlf == NULL || n == 0) {
+                break;
+            }
+            p = crlf + 2;
+            if (p + n > body + blen) {
+                n = (unsigned long)(body + blen - p);
+            }
+            memcpy(dec + dl, p, n);
+            dl += n;
+            p += n + 2;
+        }
+        dec[dl] = '\0';
+        out->body = dec;
+        out->body_len = dl;
+        return 0;
+    }
+    char cl[32];
+    if (resp_header(out, "Content-Length", cl, sizeof(cl))) {
+        size_t want = strtoul(cl, NULL, 10);
+        if (want < blen) {
+            blen = want;
+        }
+    }
+    out->body = malloc(blen + 1);
+    memcpy(out->body, body, blen);
+    out->body[blen] = '\0';
+    out->body_len = blen;
+    return 0;
+}
+
+int http_raw(int port, const char *raw, size_t len, struct resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = connect_local(port);
+    if (fd < 0) {
+        return -1;
+    }
+    /* The server may answer (413) and close before we finish sending: ignore send errors
+     * and read whatever came back. */
+    (void)send_all(fd, raw, len);
+    shutdown(fd, SHUT_WR);
+    size_t cap = 65536, used = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (cap - used < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t got = recv(fd, buf + used, cap - used - 1, 0);
+        if (got <= 0) {
+            break;
+        }
+        used += (size_t)got;
+    }
+    close(fd);
+    buf[used] = '\0';
+    int rc = parse_response(buf, used, out);
+    free(buf);
+    return rc;
+}
+
+int http_req_ct(int port, const char *method, const char *path, const char *key,
+                const char *content_type, const char *body, size_t body_len, struct resp *out)
+{
+    size_t cap = 1024 + strlen(path) + body_len;
+    char *req = malloc(cap);
+    int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", method,
+                     path);
+    if (key != NULL) {
+        n += snprintf(req + n, cap - (size_t)n, "Authorization: Bearer %s\r\n", key);
+    }
+    if (body != NULL) {
+        if (content_type != NULL) {
+            n += snprintf(req + n, cap - (size_t)n, "Content-Type: %s\r\n", content_type);
+        }
+        n += snprintf(req + n, cap - (size_t)n, "Content-Length: %zu\r\n", body_len);
+    }
+    n += snprintf(req + n, cap - (size_t)n, "\r\n");
+    if (body != NULL) {
+        memcpy(req + n, body, body_len);
+        n += (int)body_len;
+    }
+    int rc = http_raw(port, req, (size_t)n, out);
+    free(req);
+    return rc;
+}
+
+int http_req(int port, const char *method, const char *path, const char *key, const char *body,
+             struct resp *out)
+{
+    return http_req_ct(port, method, path, key, "application/json", body,
+                       body ? strlen(body) : 0, out);
+}
+
+json_t *http_json(int port, const char *method, const char *path, const char *key,
+                  const char *body, int *status)
+{
+    struct resp r;
+    if (http_req(port, method, path, key, body, &r) != 0) {
+        *status = -1;
+        return NULL;
+    }
+    *status = r.status;
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}

@@ -1,0 +1,74 @@
+/*
+ * harness.h - API tests start the real `bunsen` binary (BUNSEN_BIN, default
+ * build/bunsen) on 127.0.0.1 port 0 with a temporary data dir, read the port it prints,
+ * and talk HTTP/1.1 to it over plain sockets (so that malformed requests can be sent
+ * byte for byte). One request per connection.
+ */
+#ifndef BUNSEN_TEST_HARNESS_H
+#define BUNSEN_TEST_HARNESS_H
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cmocka.h>
+
+struct daemon {
+    pid_t pid;
+    int port;
+    char dir[256];      /* data dir (temporary, removed by daemon_cleanup) */
+    char admin_key[64]; /* from <dir>/admin.key */
+    int out_fd;         /* read end of the daemon's stdout, kept open so it never blocks */
+};
+
+/* Start a daemon on a fresh temp data dir; extra args (NULL-terminated list, may be NULL)
+ * are appended to `serve`. Returns 0 or -1. */
+int daemon_start(struct daemon *d, const char *const *extra);
+/* Start again on the same data dir (after stop or kill). */
+int daemon_restart(struct daemon *d, const char *const *extra);
+/* SIGTERM and wait; returns the exit status (or -1). */
+int daemon_stop(struct daemon *d);
+/* SIGKILL and reap. */
+void daemon_kill9(struct daemon *d);
+/* Stop if running and remove the data dir. */
+void daemon_cleanup(struct daemon *d);
+
+/* Run `bunsen ARGS...` (NULL-terminated) to completion; returns its exit code and, when
+ * out is not NULL, its stdout+stderr (malloc'd, NUL-terminated). */
+int bunsen_run(char **out, const char *const *args);
+
+struct resp {
+    int status;
+    char *headers; /* raw header block */
+    char *body;
+    size_t body_len;
+};
+void resp_free(struct resp *r);
+/* Header value (case-insensitive name) copied into out, or false. */
+bool resp_header(const struct resp *r, const char *name, char *out, size_t n);
+/* Body parsed as JSON (new reference) or NULL. */
+json_t *resp_json(const struct resp *r);
+/* The error code string of a JSON error body ("" when not an error body). */
+const char *resp_error_code(const struct resp *r);
+
+/* Send a request. key: Bearer key or NULL. body: JSON text or NULL (then no body);
+ * content_type NULL = application/json when there is a body. Returns 0 or -1 (I/O). */
+int http_req(int port, const char *method, const char *path, const char *key, const char *body,
+             struct resp *out);
+int http_req_ct(int port, const char *method, const char *path, const char *key,
+                const char *content_type, const char *body, size_t body_len, struct resp *out);
+/* Send raw bytes and read the response until the server closes. */
+int http_raw(int port, const char *raw, size_t len, struct resp *out);
+
+/* Convenience: request and return parsed JSON (NULL on failure); *status receives the code. */
+json_t *http_json(int port, const char *method, const char *path, const char *key,
+                  const char *body, int *status);
+
+/* printf into a static-per-thread buffer (for paths). */
+const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

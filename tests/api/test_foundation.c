@@ -1,0 +1,521 @@
+/*
+ * API tests for the foundation: health, auth and the role matrix, keys and the audit
+ * log, every error status of the HTTP layer, body caps (Content-Length and chunked),
+ * static files and path traversal, and the CLI's exit codes. One daemon is shared by
+ * the HTTP tests (group setup); CLI tests start their own processes.
+ */
+#include "harness.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct daemon D;
+
+static int setup(void **state)
+{
+    (void)state;
+    return daemon_start(&D, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    return 0;
+}
+
+/* Create a key with the admin key; returns the secret in out. */
+static void make_key(const char *role, char *out, size_t n, char *id, size_t idn)
+{
+    int st = 0;
+    json_t *j = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
+                          fmt("{\"name\":\"t-%s\",\"role\":\"%s\"}", role, role), &st);
+    assert_int_equal(st, 201);
+    snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
+    if (id != NULL) {
+        snprintf(id, idn, "%s", json_string_value(json_object_get(j, "id")));
+    }
+    json_decref(j);
+}
+
+static void test_health(void **state)
+{
+    (void)state;
+    int st;
+    json_t *j = http_json(D.port, "GET", "/healthz", NULL, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+    json_decref(j);
+    j = http_json(D.port, "GET", "/readyz", NULL, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ready");
+    json_decref(j);
+}
+
+static void test_unauthenticated(void **state)
+{
+    (void)state;
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(resp_error_code(&r), "unauthenticated");
+    char ct[128];
+    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    assert_string_equal(ct, "application/json; charset=utf-8");
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", "bsn_garbage", NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    /* a malformed Authorization header */
+    const char raw[] = "GET /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\n"
+                       "Connection: close\r\n\r\n";
+    assert_int_equal(http_raw(D.port, raw, sizeof(raw) - 1, &r), 0);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    /* X-API-Key works as an alternative header */
+    char raw2[512];
+    int n = snprintf(raw2, sizeof(raw2),
+                     "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nConnection: close\r\n\r\n",
+                     D.admin_key);
+    assert_int_equal(http_raw(D.port, raw2, (size_t)n, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+}
+
+static void test_role_matrix(void **state)
+{
+    (void)state;
+    const char *roles[] = {"editor", "viewer", "sdk"};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        make_key(roles[i], key, sizeof(key), NULL, 0);
+        struct resp r;
+        /* admin-only routes: 403 for everyone else, never 401 */
+        const char *paths[] = {"/api/v1/keys", "/api/v1/audit"};
+        for (int p = 0; p < 2; p++) {
+            assert_int_equal(http_req(D.port, "GET", paths[p], key, NULL, &r), 0);
+            assert_int_equal(r.status, 403);
+            assert_string_equal(resp_error_code(&r), "permission_denied");
+            resp_free(&r);
+        }
+        assert_int_equal(
+            http_req(D.port, "POST", "/api/v1/keys", key, "{\"name\":\"x\",\"role\":\"admin\"}", &r),
+            0);
+        assert_int_equal(r.status, 403);
+        resp_free(&r);
+        /* /me answers every role with its own role */
+        int st;
+        json_t *me = http_json(D.port, "GET", "/api/v1/me", key, NULL, &st);
+        assert_int_equal(st, 200);
+        assert_string_equal(json_string_value(json_object_get(me, "role")), roles[i]);
+        json_decref(me);
+    }
+}
+
+static void test_keys_lifecycle(void **state)
+{
+    (void)state;
+    char key[64], id[64];
+    make_key("viewer", key, sizeof(key), id, sizeof(id));
+    assert_int_equal(strncmp(key, "bsn_", 4), 0);
+    assert_int_equal(strlen(key), 47);
+    int st;
+    json_t *list = http_json(D.port, "GET", "/api/v1/keys", D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    char *text = json_dumps(list, 0);
+    assert_non_null(strstr(text, id));
+    assert_null(strstr(text, key)); /* secrets are never listed */
+    free(text);
+    json_decref(list);
+    json_t *me = http_json(D.port, "GET", "/api/v1/me", key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(me);
+    json_t *rev = http_json(D.port, "DELETE", fmt("/api/v1/keys/%s", id), D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_true(json_integer_value(json_object_get(rev, "revoked_at")) > 0);
+    json_decref(rev);
+    me = http_json(D.port, "GET", "/api/v1/me", key, NULL, &st);
+    assert_int_equal(st, 401);
+    json_decref(me);
+    /* revoke again: 409; unknown id: 404 */
+    json_decref(http_json(D.port, "DELETE", fmt("/api/v1/keys/%s", id), D.admin_key, NULL, &st));
+    assert_int_equal(st, 409);
+    json_decref(http_json(D.port, "DELETE", "/api/v1/keys/key_nope", D.admin_key, NULL, &st));
+    assert_int_equal(st, 404);
+    /* validation */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key,
+                              "{\"name\":\"x\",\"role\":\"root\"}", &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    json_t *e = resp_json(&r);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(e, "error"), "field")), "role");
+    json_decref(e);
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key,
+                              "{\"name\":\"\",\"role\":\"sdk\"}", &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    /* the last admin key cannot be revoked through the API */
+    json_t *all = http_json(D.port, "GET", "/api/v1/keys", D.admin_key, NULL, &st);
+    json_t *k;
+    size_t i;
+    json_array_foreach(json_object_get(all, "keys"), i, k)
+    {
+        if (strcmp(json_string_value(json_object_get(k, "role")), "admin") == 0) {
+            json_decref(http_json(D.port, "DELETE",
+                                  fmt("/api/v1/keys/%s", json_string_value(json_object_get(k, "id"))),
+                                  D.admin_key, NULL, &st));
+            assert_int_equal(st, 409);
+        }
+    }
+    json_decref(all);
+}
+
+static void test_audit(void **state)
+{
+    (void)state;
+    char key[64], id[64];
+    make_key("sdk", key, sizeof(key), id, sizeof(id));
+    int st;
+    json_t *a = http_json(D.port, "GET", fmt("/api/v1/audit?target_type=key&target=%s", id),
+                          D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *entries = json_object_get(a, "entries");
+    assert_int_equal(json_array_size(entries), 1);
+    json_t *e = json_array_get(entries, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "action")), "key.create");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(e, "actor"), "name")), "bootstrap-admin");
+    assert_true(json_is_null(json_object_get(e, "before")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "after"), "role")),
+                        "sdk");
+    char *text = json_dumps(a, 0);
+    assert_null(strstr(text, key)); /* the secret never reaches the audit log */
+    free(text);
+    json_decref(a);
+    a = http_json(D.port, "GET", "/api/v1/audit?limit=0", D.admin_key, NULL, &st);
+    assert_int_equal(st, 400);
+    json_decref(a);
+    /* paging */
+    a = http_json(D.port, "GET", "/api/v1/audit?limit=1", D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_true(json_integer_value(json_object_get(a, "next_before")) > 0);
+    json_decref(a);
+}
+
+static void test_error_statuses(void **state)
+{
+    (void)state;
+    struct resp r;
+    /* 404 JSON for unknown API paths */
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/nothing", D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(resp_error_code(&r), "not_found");
+    resp_free(&r);
+    /* 405 with Allow */
+    assert_int_equal(http_req(D.port, "PUT", "/api/v1/keys", D.admin_key, "{}", &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(resp_error_code(&r), "method_not_allowed");
+    char allow[64];
+    assert_true(resp_header(&r, "Allow", allow, sizeof(allow)));
+    assert_non_null(strstr(allow, "POST"));
+    assert_non_null(strstr(allow, "GET"));
+    resp_free(&r);
+    /* unknown method */
+    assert_int_equal(http_req(D.port, "BREW", "/api/v1/keys", D.admin_key, NULL, &r), 0);
+    assert_true(r.status == 405 || r.status == 501);
+    resp_free(&r);
+    /* 400 bad JSON, wrong type, duplicate keys */
+    const char *bad[] = {"{", "[1,2]", "\"x\"", "{\"name\":\"a\",\"name\":\"b\",\"role\":\"sdk\"}",
+                         "{\"name\":\"\xff\",\"role\":\"sdk\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key, bad[i], &r), 0);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(resp_error_code(&r), "invalid_argument");
+        resp_free(&r);
+    }
+    /* 415 wrong or missing content type */
+    assert_int_equal(http_req_ct(D.port, "POST", "/api/v1/keys", D.admin_key, "text/plain",
+                                 "{}", 2, &r),
+                     0);
+    assert_int_equal(r.status, 415);
+    assert_string_equal(resp_error_code(&r), "unsupported_media_type");
+    resp_free(&r);
+    assert_int_equal(http_req_ct(D.port, "POST", "/api/v1/keys", D.admin_key, NULL, "{}", 2, &r),
+                     0);
+    assert_int_equal(r.status, 415);
+    resp_free(&r);
+    /* charset parameter is fine */
+    assert_int_equal(http_req_ct(D.port, "POST", "/api/v1/keys", D.admin_key,
+                                 "application/json; charset=utf-8",
+                                 "{\"name\":\"cs\",\"role\":\"sdk\"}", 26, &r),
+                     0);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    /* still serving */
+    assert_int_equal(http_req(D.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+}
+
+static void test_body_caps(void **state)
+{
+    (void)state;
+    struct daemon small;
+    const char *extra[] = {"--body-max", "2048", NULL};
+    assert_int_equal(daemon_start(&small, extra), 0);
+    struct resp r;
+    /* Content-Length over the cap: 413 before the body is read */
+    size_t big = 5000;
+    char *body = malloc(big + 1);
+    memset(body, ' ', big);
+    body[0] = '{';
+    body[big - 1] = '}';
+    body[big] = '\0';
+    assert_int_equal(http_req(small.port, "POST", "/api/v1/keys", small.admin_key, body, &r), 0);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(resp_error_code(&r), "payload_too_large");
+    resp_free(&r);
+    /* a Content-Length claim far beyond the cap, with no body sent: 413, no hang */
+    const char *claim = fmt("POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                            "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n",
+                            small.admin_key);
+    assert_int_equal(http_raw(small.port, claim, strlen(claim), &r), 0);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    /* chunked body over the cap: drained, then 413 */
+    char *chunked = malloc(big * 2 + 1024);
+    int n = snprintf(chunked, 1024,
+                     "POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                     "Connection: close\r\n\r\n",
+                     small.admin_key);
+    for (int c = 0; c < 5; c++) {
+        n += sprintf(chunked + n, "3e8\r\n");
+        memset(chunked + n, ' ', 1000);
+        n += 1000;
+        n += sprintf(chunked + n, "\r\n");
+    }
+    n += sprintf(chunked + n, "0\r\n\r\n");
+    assert_int_equal(http_raw(small.port, chunked, (size_t)n, &r), 0);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    /* chunked under the cap works */
+    const char *ok_body = "{\"name\":\"chunky\",\"role\":\"sdk\"}";
+    n = snprintf(chunked, 2048,
+                 "POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                 "Connection: close\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                 small.admin_key, strlen(ok_body), ok_body);
+    assert_int_equal(http_raw(small.port, chunked, (size_t)n, &r), 0);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    free(chunked);
+    free(body);
+    assert_int_equal(http_req(small.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    daemon_cleanup(&small);
+}
+
+static void test_static_files(void **state)
+{
+    (void)state;
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    char h[512];
+    assert_true(resp_header(&r, "Content-Type", h, sizeof(h)));
+    assert_string_equal(h, "text/html; charset=utf-8");
+    assert_true(resp_header(&r, "Content-Security-Policy", h, sizeof(h)));
+    assert_non_null(strstr(h, "frame-ancestors 'none'"));
+    assert_null(strstr(h, "unsafe-inline"));
+    assert_non_null(strstr(r.body, "<html"));
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "GET", "/style.css", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(resp_header(&r, "Content-Type", h, sizeof(h)));
+    assert_string_equal(h, "text/css; charset=utf-8");
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "GET", "/favicon.svg", NULL, NULL, &r), 0);
+    assert_true(resp_header(&r, "Content-Type", h, sizeof(h)));
+    assert_string_equal(h, "image/svg+xml");
+    resp_free(&r);
+    const char *attacks[] = {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+                             "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "/./index.html",
+                             "/..%2f..%2fetc/passwd", "//etc/passwd", "/.hidden",
+                             "/index.html%00.css", "/%5c..%5c..%5cetc%5cpasswd", "/nope.html"};
+    for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+        assert_int_equal(http_req(D.port, "GET", attacks[i], NULL, NULL, &r), 0);
+        assert_true(r.status == 404 || r.status == 400);
+        assert_true(r.body == NULL || strstr(r.body, "root:") == NULL);
+        resp_free(&r);
+    }
+}
+
+static void test_symlink_escape(void **state)
+{
+    (void)state;
+    /* a web dir with a symlink pointing outside it */
+    char web[300];
+    snprintf(web, sizeof(web), "%s/web", D.dir);
+    struct daemon w;
+    char cmd[2400];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s && echo '<html>ok</html>' > %s/index.html && echo secret > %s/secret.txt"
+             " && ln -sf %s/secret.txt %s/leak.txt && ln -sf /etc %s/etc",
+             web, web, D.dir, D.dir, web, web);
+    assert_int_equal(system(cmd), 0);
+    const char *extra[] = {"--web-dir", web, NULL};
+    assert_int_equal(daemon_start(&w, extra), 0);
+    struct resp r;
+    assert_int_equal(http_req(w.port, "GET", "/", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(http_req(w.port, "GET", "/leak.txt", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    assert_int_equal(http_req(w.port, "GET", "/etc/passwd", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    daemon_cleanup(&w);
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    const char *v[] = {"version", NULL};
+    assert_int_equal(bunsen_run(&out, v), 0);
+    assert_non_null(strstr(out, "bunsen "));
+    free(out);
+    const char *bad_flag[] = {"serve", "--port", "notaport", NULL};
+    assert_int_equal(bunsen_run(&out, bad_flag), 2);
+    assert_non_null(strstr(out, "--port"));
+    free(out);
+    const char *unknown[] = {"serve", "--frobnicate", NULL};
+    assert_int_equal(bunsen_run(NULL, unknown), 2);
+    const char *nocmd[] = {"launch", NULL};
+    assert_int_equal(bunsen_run(NULL, nocmd), 2);
+    const char *help[] = {"serve", "--help", NULL};
+    assert_int_equal(bunsen_run(&out, help), 0);
+    assert_non_null(strstr(out, "BUNSEN_DATA_DIR"));
+    free(out);
+    const char *khelp[] = {"keys", "--help", NULL};
+    assert_int_equal(bunsen_run(NULL, khelp), 0);
+    const char *mhelp[] = {"migrate", "--help", NULL};
+    assert_int_equal(bunsen_run(NULL, mhelp), 0);
+    /* unwritable data dir (running as root ignores modes, so use a path under a file) */
+    const char *unw[] = {"migrate", "--data-dir", "/proc/version/data", NULL};
+    assert_int_equal(bunsen_run(&out, unw), 1);
+    assert_non_null(strstr(out, "data directory"));
+    free(out);
+    /* port in use: the shared daemon's port */
+    const char *port = fmt("%d", D.port);
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/other", D.dir);
+    const char *inuse[] = {"serve", "--port", port, "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(&out, inuse), 1);
+    assert_non_null(strstr(out, "already in use"));
+    free(out);
+    /* env var config is validated too */
+    setenv("BUNSEN_THREADS", "zero", 1);
+    const char *mig[] = {"migrate", "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(&out, mig), 2);
+    assert_non_null(strstr(out, "BUNSEN_THREADS"));
+    free(out);
+    unsetenv("BUNSEN_THREADS");
+}
+
+static void test_migrations_and_keys_cli(void **state)
+{
+    (void)state;
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/mig", D.dir);
+    char *out = NULL;
+    const char *mig[] = {"migrate", "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(&out, mig), 0);
+    assert_null(strstr(out, "applied: 0;")); /* from empty: something applied */
+    free(out);
+    assert_int_equal(bunsen_run(&out, mig), 0);
+    assert_non_null(strstr(out, "applied: 0;")); /* idempotent */
+    free(out);
+    const char *create[] = {"keys", "create", "--role", "sdk", "--name", "svc", "--data-dir",
+                            dir, NULL};
+    assert_int_equal(bunsen_run(&out, create), 0);
+    assert_non_null(strstr(out, "bsn_"));
+    char id[64] = "";
+    const char *p = strstr(out, "id:");
+    assert_non_null(p);
+    sscanf(p, "id: %63s", id);
+    free(out);
+    const char *badrole[] = {"keys", "create", "--role", "god", "--name", "x", "--data-dir", dir,
+                             NULL};
+    assert_int_equal(bunsen_run(NULL, badrole), 2);
+    const char *list[] = {"keys", "list", "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(&out, list), 0);
+    assert_non_null(strstr(out, id));
+    free(out);
+    const char *revoke[] = {"keys", "revoke", id, "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(NULL, revoke), 0);
+    assert_int_equal(bunsen_run(NULL, revoke), 1);
+    /* a database from the future is refused */
+    char db[400];
+    snprintf(db, sizeof(db), "%s/bunsen.db", dir);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "INSERT INTO schema_migrations (version, name, applied_at) "
+                                  "VALUES (9999, '9999_future', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(bunsen_run(&out, mig), 1);
+    assert_non_null(strstr(out, "newer"));
+    free(out);
+    const char *serve[] = {"serve", "--port", "0", "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(&out, serve), 1);
+    assert_non_null(strstr(out, "newer"));
+    free(out);
+}
+
+static void test_admin_key_file(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/admin.key", D.dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(D.dir, &st), 0);
+    assert_true(strlen(D.admin_key) == 47);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health),
+        cmocka_unit_test(test_unauthenticated),
+        cmocka_unit_test(test_role_matrix),
+        cmocka_unit_test(test_keys_lifecycle),
+        cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_error_statuses),
+        cmocka_unit_test(test_body_caps),
+        cmocka_unit_test(test_static_files),
+        cmocka_unit_test(test_symlink_escape),
+        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_migrations_and_keys_cli),
+        cmocka_unit_test(test_admin_key_file),
+    };
+    return cmocka_run_group_tests_name("api_foundation", tests, setup, teardown);
+}
