@@ -1,0 +1,138 @@
+/* Unit tests for the pure parts of http/: route matching (parameters, 404 vs 405 and the
+ * Allow set), method parsing, and the API key helpers of auth.c. */
+#include "unit.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "bunsen/auth.h"
+#include "bunsen/http.h"
+
+static void h_a(struct http_req *r)
+{
+    (void)r;
+}
+static void h_b(struct http_req *r)
+{
+    (void)r;
+}
+
+static const struct http_route routes[] = {
+    {HTTP_GET, "/api/v1/experiments", h_a, BODY_NONE, ROLES_READ},
+    {HTTP_POST, "/api/v1/experiments", h_b, BODY_DEFAULT, ROLES_EDIT},
+    {HTTP_GET, "/api/v1/experiments/{key}", h_a, BODY_NONE, ROLES_READ},
+    {HTTP_POST, "/api/v1/experiments/{key}/{action}", h_b, BODY_DEFAULT, ROLES_EDIT},
+};
+
+static const struct http_route *match(enum http_method m, const char *path, struct http_param *p,
+                                      int *n, bool *pm, unsigned *allowed)
+{
+    static char scratch[512];
+    return http_route_match(routes, 4, m, path, scratch, p, n, pm, allowed);
+}
+
+static void test_match(void **state)
+{
+    (void)state;
+    struct http_param p[HTTP_MAX_PARAMS];
+    int n;
+    bool pm;
+    unsigned allowed;
+    assert_ptr_equal(match(HTTP_GET, "/api/v1/experiments", p, &n, &pm, &allowed), &routes[0]);
+    assert_int_equal(n, 0);
+    assert_ptr_equal(match(HTTP_POST, "/api/v1/experiments", p, &n, &pm, &allowed), &routes[1]);
+    const struct http_route *rt = match(HTTP_GET, "/api/v1/experiments/abc", p, &n, &pm, &allowed);
+    assert_ptr_equal(rt, &routes[2]);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].name_len, 3);
+    assert_memory_equal(p[0].name, "key", 3);
+    assert_string_equal(p[0].value, "abc");
+    rt = match(HTTP_POST, "/api/v1/experiments/abc/start", p, &n, &pm, &allowed);
+    assert_ptr_equal(rt, &routes[3]);
+    assert_int_equal(n, 2);
+    assert_string_equal(p[0].value, "abc");
+    assert_string_equal(p[1].value, "start");
+    /* 405: the path exists with other methods */
+    assert_null(match(HTTP_DELETE, "/api/v1/experiments", p, &n, &pm, &allowed));
+    assert_true(pm);
+    assert_int_equal(allowed, HTTP_GET | HTTP_HEAD | HTTP_POST);
+    /* 404 */
+    assert_null(match(HTTP_GET, "/api/v1/experimentsx", p, &n, &pm, &allowed));
+    assert_false(pm);
+    assert_null(match(HTTP_GET, "/api/v1/experiments/", p, &n, &pm, &allowed)); /* empty param */
+    assert_false(pm);
+    assert_null(match(HTTP_GET, "/api/v1/experiments/a/b/c", p, &n, &pm, &allowed));
+    assert_null(match(HTTP_GET, "/api/v1", p, &n, &pm, &allowed));
+    assert_null(match(HTTP_GET, "", p, &n, &pm, &allowed));
+}
+
+static void test_methods(void **state)
+{
+    (void)state;
+    assert_int_equal(http_method_parse("GET"), HTTP_GET);
+    assert_int_equal(http_method_parse("PATCH"), HTTP_PATCH);
+    assert_int_equal(http_method_parse("get"), 0);
+    assert_int_equal(http_method_parse("BREW"), 0);
+    assert_int_equal(http_method_parse(NULL), 0);
+}
+
+static void test_key_hashing(void **state)
+{
+    (void)state;
+    /* SHA-256("abc"), FIPS 180-2 test vector */
+    static const uint8_t abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+                                    0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+                                    0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    uint8_t h[32];
+    auth_key_hash("abc", 3, h);
+    assert_memory_equal(h, abc, 32);
+    assert_true(auth_hash_equal(h, abc));
+    h[31] ^= 1;
+    assert_false(auth_hash_equal(h, abc));
+
+    char s1[AUTH_SECRET_LEN + 1], s2[AUTH_SECRET_LEN + 1], id[AUTH_ID_LEN + 1];
+    uint8_t h1[32], h2[32];
+    struct err err;
+    assert_int_equal(auth_key_generate(s1, h1, id, &err), 0);
+    assert_int_equal(auth_key_generate(s2, h2, id, &err), 0);
+    assert_int_equal(strlen(s1), AUTH_SECRET_LEN);
+    assert_int_equal(strncmp(s1, "bsn_", 4), 0);
+    assert_int_equal(strlen(id), AUTH_ID_LEN);
+    assert_int_equal(strncmp(id, "key_", 4), 0);
+    assert_string_not_equal(s1, s2);
+    uint8_t again[32];
+    auth_key_hash(s1, strlen(s1), again);
+    assert_memory_equal(again, h1, 32);
+    for (size_t i = 4; i < AUTH_SECRET_LEN; i++) { /* base64url alphabet only */
+        char c = s1[i];
+        assert_true((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_');
+    }
+}
+
+static void test_roles(void **state)
+{
+    (void)state;
+    assert_int_equal(auth_role_parse("admin"), ROLE_ADMIN);
+    assert_int_equal(auth_role_parse("sdk"), ROLE_SDK);
+    assert_int_equal(auth_role_parse("Admin"), ROLE_NONE);
+    assert_string_equal(auth_role_name(ROLE_VIEWER), "viewer");
+    assert_true((ROLES_READ & ROLE_VIEWER) != 0);
+    assert_true((ROLES_EDIT & ROLE_VIEWER) == 0);
+    assert_true((ROLES_ADMIN & ROLE_EDITOR) == 0);
+    assert_true((ROLES_SDK & ROLE_SDK) != 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_key_hashing),
+        cmocka_unit_test(test_roles),
+    };
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}

@@ -1,0 +1,283 @@
+/* Unit tests for the store: migrations from empty, idempotent re-run, refusal of a newer
+ * schema, the writer's group commit with per-job savepoints, sync writes, keys, audit. */
+#include "unit.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bunsen/auth.h"
+#include "bunsen/migrations.h"
+#include "bunsen/store.h"
+#include "bunsen/util.h"
+
+static char dir[64];
+static char db[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/bunsen-unit-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        return -1;
+    }
+    snprintf(db, sizeof(db), "%s/t.db", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct store *open_fresh(void)
+{
+    unlink(db);
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", db);
+    unlink(wal);
+    struct store *s = NULL;
+    struct err err;
+    assert_int_equal(store_open(db, &s, &err), 0);
+    return s;
+}
+
+static void test_migrate_from_empty(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    int v = -1, applied = -1;
+    assert_int_equal(store_schema_version(s, &v, &err), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(store_migrate(s, &applied, &err), 0);
+    assert_int_equal(applied, bunsen_migrations_count);
+    assert_int_equal(store_schema_version(s, &v, &err), 0);
+    assert_int_equal(v, bunsen_migrations[bunsen_migrations_count - 1].version);
+    assert_int_equal(store_migrate(s, &applied, &err), 0);
+    assert_int_equal(applied, 0);
+    store_close(s);
+    /* migrations are numbered strictly increasing */
+    for (int i = 1; i < bunsen_migrations_count; i++) {
+        assert_true(bunsen_migrations[i].version > bunsen_migrations[i - 1].version);
+    }
+}
+
+static void test_refuse_newer(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    store_close(s);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "INSERT INTO schema_migrations VALUES (100000, 'future', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    s = NULL;
+    assert_int_equal(store_open(db, &s, &err), -1);
+    assert_null(s);
+    assert_int_equal(err.code, ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "newer"));
+}
+
+struct kjob {
+    struct store_job job;
+    struct store_key key;
+    uint8_t hash[32];
+    bool fail;
+    int done_rc;
+    bool done;
+};
+
+static int kjob_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct kjob *k = arg;
+    if (store_key_insert(tx, &k->key, k->hash, err) != 0) {
+        return -1;
+    }
+    if (k->fail) {
+        return err_set(err, ERR_INVALID, "x", "failing on purpose after a write");
+    }
+    return 0;
+}
+
+static void kjob_done(void *arg, int rc, const struct err *err)
+{
+    (void)err;
+    struct kjob *k = arg;
+    k->done_rc = rc;
+    __atomic_store_n(&k->done, true, __ATOMIC_RELEASE);
+}
+
+static void make_kjob(struct kjob *k, int i, bool fail)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->key.id, sizeof(k->key.id), "key_%d", i);
+    snprintf(k->key.name, sizeof(k->key.name), "n%d", i);
+    snprintf(k->key.role, sizeof(k->key.role), "sdk");
+    snprintf(k->key.prefix, sizeof(k->key.prefix), "p");
+    k->key.created_at = i;
+    auth_key_hash(k->key.id, strlen(k->key.id), k->hash);
+    k->fail = fail;
+    k->job.apply = kjob_apply;
+    k->job.done = kjob_done;
+    k->job.arg = k;
+}
+
+static void test_writer_savepoints(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    enum { N = 200 };
+    static struct kjob jobs[N];
+    for (int i = 0; i < N; i++) {
+        make_kjob(&jobs[i], i, i % 7 == 3);
+        assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
+            usleep(1000);
+        }
+        assert_int_equal(jobs[i].done_rc, i % 7 == 3 ? -1 : 0);
+    }
+    struct store_writer_stats st;
+    store_writer_get_stats(s, &st);
+    assert_int_equal(st.jobs, N);
+    assert_true(st.commits >= 1 && st.commits <= N);
+    struct store_key *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(store_key_list(s, true, &keys, &n, &err), 0);
+    int expect = 0;
+    for (int i = 0; i < N; i++) {
+        expect += i % 7 == 3 ? 0 : 1;
+    }
+    assert_int_equal((int)n, expect); /* failed jobs left nothing behind */
+    free(keys);
+    /* a duplicate id is a conflict, reported to that job only */
+    struct kjob dup;
+    make_kjob(&dup, 0, false);
+    assert_int_equal(store_submit(s, &dup.job, &err), 0);
+    while (!__atomic_load_n(&dup.done, __ATOMIC_ACQUIRE)) {
+        usleep(1000);
+    }
+    assert_int_equal(dup.done_rc, -1);
+    store_writer_stop(s);
+    /* after stop, submissions are refused with unavailable */
+    assert_int_equal(store_submit(s, &dup.job, &err), -1);
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    store_close(s);
+}
+
+static int sync_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct kjob *k = arg;
+    return kjob_apply(tx, k, err);
+}
+
+static void test_sync_and_lookup(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    struct kjob k;
+    make_kjob(&k, 42, false);
+    snprintf(k.key.role, sizeof(k.key.role), "admin");
+    assert_int_equal(store_write_sync(s, sync_apply, &k, &err), 0); /* direct, no writer */
+    int admins = 0;
+    assert_int_equal(store_key_count_admins(s, &admins, &err), 0);
+    assert_int_equal(admins, 1);
+    assert_int_equal(store_writer_start(s, 10, &err), 0);
+    struct kjob k2;
+    make_kjob(&k2, 43, false);
+    assert_int_equal(store_write_sync(s, sync_apply, &k2, &err), 0); /* through the writer */
+    struct kjob k3;
+    make_kjob(&k3, 44, true);
+    assert_int_equal(store_write_sync(s, sync_apply, &k3, &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    struct store_key found;
+    assert_int_equal(store_key_find_by_hash(s, k2.hash, &found, &err), 0);
+    assert_string_equal(found.id, "key_43");
+    assert_int_equal(store_key_find_by_hash(s, k3.hash, &found, &err), -1);
+    assert_int_equal(err.code, ERR_NOT_FOUND);
+    store_close(s);
+}
+
+static int revoke_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct store_key before;
+    return store_key_revoke(tx, arg, 99, &before, err);
+}
+
+static int audit_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)arg;
+    struct store_audit e = {.actor_id = "a", .actor_name = "alice", .action = "x.do",
+                            .target_type = "key", .target = "key_1", .before_json = NULL,
+                            .after_json = "{\"a\":1}"};
+    if (store_audit_append(tx, &e, err) != 0) {
+        return -1;
+    }
+    e.target = "key_2";
+    return store_audit_append(tx, &e, err);
+}
+
+static void count_emit(void *ctx, const struct store_audit *e)
+{
+    int *n = ctx;
+    assert_string_equal(e->actor_name, "alice");
+    (*n)++;
+}
+
+static void test_revoke_and_audit(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    struct kjob k;
+    make_kjob(&k, 7, false);
+    char id7[] = "key_7", nope[] = "key_nope";
+    assert_int_equal(store_write_sync(s, sync_apply, &k, &err), 0);
+    assert_int_equal(store_write_sync(s, revoke_apply, id7, &err), 0);
+    assert_int_equal(store_write_sync(s, revoke_apply, id7, &err), -1);
+    assert_int_equal(err.code, ERR_CONFLICT);
+    assert_int_equal(store_write_sync(s, revoke_apply, nope, &err), -1);
+    assert_int_equal(err.code, ERR_NOT_FOUND);
+    struct store_key found;
+    assert_int_equal(store_key_find_by_hash(s, k.hash, &found, &err), -1);
+    assert_int_equal(store_write_sync(s, audit_apply, NULL, &err), 0);
+    int n = 0;
+    assert_int_equal(store_audit_list(s, 0, NULL, NULL, 10, count_emit, &n, &err), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(store_audit_list(s, 0, "key", "key_2", 10, count_emit, &n, &err), 0);
+    assert_int_equal(n, 1);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_from_empty),
+        cmocka_unit_test(test_refuse_newer),
+        cmocka_unit_test(test_writer_savepoints),
+        cmocka_unit_test(test_sync_and_lookup),
+        cmocka_unit_test(test_revoke_and_audit),
+    };
+    return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
