@@ -86,9 +86,9 @@ static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
     if (store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
         return -1;
     }
-    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ck->k.id, "name", ck->k.name,
-                          "role", ck->k.role, "prefix", ck->k.prefix, "created_at",
-                          (json_int_t)ck->k.created_at);
+    json_t *a =
+        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ck->k.id, "name", ck->k.name, "role",
+                  ck->k.role, "prefix", ck->k.prefix, "created_at", (json_int_t)ck->k.created_at);
     char *text = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(a);
     struct store_audit e = {.actor_id = ck->actor,
@@ -286,8 +286,7 @@ int cli_keys(int argc, char **argv)
             fprintf(stderr, "bunsen: %s\n", err.msg);
             code = err.code == ERR_INVALID ? 2 : 1;
         } else {
-            printf("id:   %s\nrole: %s\nkey:  %s\n(shown once: store it now)\n", kid, role,
-                   secret);
+            printf("id:   %s\nrole: %s\nkey:  %s\n(shown once: store it now)\n", kid, role, secret);
         }
     } else if (list) {
         struct store_key *keys = NULL;

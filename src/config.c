@@ -23,9 +23,18 @@ struct opt {
     long min, max;
 };
 
-#define STR_OPT(f, e, m) {f, e, OPT_STR, offsetof(struct config, m), sizeof(((struct config *)0)->m), 0, 0}
-#define INT_OPT(f, e, m, lo, hi) {f, e, OPT_INT, offsetof(struct config, m), 0, lo, hi}
-#define SIZE_OPT(f, e, m, lo, hi) {f, e, OPT_SIZE, offsetof(struct config, m), 0, lo, hi}
+#define STR_OPT(f, e, m)                                                                           \
+    {                                                                                              \
+        f, e, OPT_STR, offsetof(struct config, m), sizeof(((struct config *)0)->m), 0, 0           \
+    }
+#define INT_OPT(f, e, m, lo, hi)                                                                   \
+    {                                                                                              \
+        f, e, OPT_INT, offsetof(struct config, m), 0, lo, hi                                       \
+    }
+#define SIZE_OPT(f, e, m, lo, hi)                                                                  \
+    {                                                                                              \
+        f, e, OPT_SIZE, offsetof(struct config, m), 0, lo, hi                                      \
+    }
 
 static const struct opt opts[] = {
     STR_OPT("--listen", "BUNSEN_LISTEN", listen),
@@ -92,8 +101,7 @@ static int opt_set(struct config *cfg, const struct opt *o, const char *value, c
     }
     case OPT_LEVEL:
         if (log_parse_level(value, (enum log_level *)(void *)base) != 0) {
-            return err_set(err, ERR_INVALID, who, "%s: expected debug, info, warn or error",
-                           who);
+            return err_set(err, ERR_INVALID, who, "%s: expected debug, info, warn or error", who);
         }
         return 0;
     case OPT_INT:

@@ -9,16 +9,15 @@
 
 #include "bunsen/cli.h"
 
-static const char usage[] =
-    "usage: bunsen <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  serve     run the daemon (HTTP API, dashboard)\n"
-    "  migrate   apply pending database migrations\n"
-    "  keys      create, list and revoke API keys\n"
-    "  version   print the version\n"
-    "\n"
-    "`bunsen <command> --help` describes a command.\n";
+static const char usage[] = "usage: bunsen <command> [options]\n"
+                            "\n"
+                            "commands:\n"
+                            "  serve     run the daemon (HTTP API, dashboard)\n"
+                            "  migrate   apply pending database migrations\n"
+                            "  keys      create, list and revoke API keys\n"
+                            "  version   print the version\n"
+                            "\n"
+                            "`bunsen <command> --help` describes a command.\n";
 
 int main(int argc, char **argv)
 {

@@ -57,9 +57,9 @@ struct assign_namespace {
 };
 
 struct assign_experiment {
-    const char *key;                 /* experiment key */
-    const char *seed;                /* hash seed; NULL means key */
-    int hash_version;                /* 1 or 2 */
+    const char *key;  /* experiment key */
+    const char *seed; /* hash seed; NULL means key */
+    int hash_version; /* 1 or 2 */
     enum assign_status status;
     size_t nvariants;                /* 1..ASSIGN_MAX_VARIANTS, [0] is the control */
     const char *const *variant_keys; /* nvariants keys; may be NULL when forced is NULL */
@@ -74,8 +74,8 @@ struct assign_experiment {
 
 /* How the decision was reached, for explain output and debugging. */
 struct assign_explain {
-    const char *seed;      /* the seed used (borrowed from the experiment) */
-    int hash_version;      /* 1 or 2 */
+    const char *seed;       /* the seed used (borrowed from the experiment) */
+    int hash_version;       /* 1 or 2 */
     const char *hash_input; /* "seed + user_id" (v2) or "user_id + seed" (v1) */
     bool has_namespace_bucket;
     double namespace_bucket; /* hash("__" + ns.name, user_id, 1) when computed */

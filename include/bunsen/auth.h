@@ -15,9 +15,9 @@
 
 #include "bunsen/err.h"
 
-#define AUTH_HASH_LEN 32
+#define AUTH_HASH_LEN   32
 #define AUTH_SECRET_LEN 47 /* "bsn_" + 43 */
-#define AUTH_ID_LEN 20     /* "key_" + 16 hex */
+#define AUTH_ID_LEN     20 /* "key_" + 16 hex */
 
 /* Roles as bits so that a route can allow a set of them. */
 enum role {
@@ -29,10 +29,10 @@ enum role {
 };
 /* Common role sets for routes. */
 #define ROLES_PUBLIC 0
-#define ROLES_ADMIN (ROLE_ADMIN)
-#define ROLES_EDIT (ROLE_ADMIN | ROLE_EDITOR)
-#define ROLES_READ (ROLE_ADMIN | ROLE_EDITOR | ROLE_VIEWER)
-#define ROLES_SDK (ROLE_ADMIN | ROLE_SDK)
+#define ROLES_ADMIN  (ROLE_ADMIN)
+#define ROLES_EDIT   (ROLE_ADMIN | ROLE_EDITOR)
+#define ROLES_READ   (ROLE_ADMIN | ROLE_EDITOR | ROLE_VIEWER)
+#define ROLES_SDK    (ROLE_ADMIN | ROLE_SDK)
 
 /* "admin" | "editor" | "viewer" | "sdk"; ROLE_NONE for anything else. */
 enum role auth_role_parse(const char *name);

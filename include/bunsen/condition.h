@@ -33,7 +33,6 @@
  * Returns true when the condition holds. Returns false (no match) where JavaScript
  * would throw (e.g. a null condition) and when CONDITION_MAX_DEPTH is exceeded.
  * Thread-safe; allocates only transient memory (aborts only on OOM, as xmalloc). */
-bool condition_eval(const json_t *condition, const json_t *attributes,
-                    const json_t *saved_groups);
+bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups);
 
 #endif

@@ -12,18 +12,18 @@
 #include "bunsen/log.h"
 
 struct config {
-    char listen[64];           /* --listen / BUNSEN_LISTEN, default 127.0.0.1 */
-    int port;                  /* --port / BUNSEN_PORT, default 8080, 0 = any free port */
-    char data_dir[512];        /* --data-dir / BUNSEN_DATA_DIR, default ./data */
-    char web_dir[512];         /* --web-dir / BUNSEN_WEB_DIR, default <exe>/../web or ./web */
-    int threads;               /* --threads / BUNSEN_THREADS, default: number of CPUs */
-    enum log_level log_level;  /* --log-level / BUNSEN_LOG_LEVEL, default info */
-    size_t body_max;           /* --body-max / BUNSEN_BODY_MAX, default 1 MiB */
-    size_t ingest_body_max;    /* --ingest-body-max / BUNSEN_INGEST_BODY_MAX, default 8 MiB */
-    int conn_timeout_s;        /* --conn-timeout / BUNSEN_CONN_TIMEOUT, default 30 s */
-    int conn_limit;            /* --max-connections / BUNSEN_MAX_CONNECTIONS, default 4096 */
-    int per_ip_limit;          /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, 0 = off */
-    int writer_queue_max;      /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
+    char listen[64];          /* --listen / BUNSEN_LISTEN, default 127.0.0.1 */
+    int port;                 /* --port / BUNSEN_PORT, default 8080, 0 = any free port */
+    char data_dir[512];       /* --data-dir / BUNSEN_DATA_DIR, default ./data */
+    char web_dir[512];        /* --web-dir / BUNSEN_WEB_DIR, default <exe>/../web or ./web */
+    int threads;              /* --threads / BUNSEN_THREADS, default: number of CPUs */
+    enum log_level log_level; /* --log-level / BUNSEN_LOG_LEVEL, default info */
+    size_t body_max;          /* --body-max / BUNSEN_BODY_MAX, default 1 MiB */
+    size_t ingest_body_max;   /* --ingest-body-max / BUNSEN_INGEST_BODY_MAX, default 8 MiB */
+    int conn_timeout_s;       /* --conn-timeout / BUNSEN_CONN_TIMEOUT, default 30 s */
+    int conn_limit;           /* --max-connections / BUNSEN_MAX_CONNECTIONS, default 4096 */
+    int per_ip_limit;         /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, 0 = off */
+    int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
 };
 
 /* The option table, for --help texts: one line per option. */

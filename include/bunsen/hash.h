@@ -47,13 +47,13 @@ bool hash_version_known(int version);
  * On success returns 0 and sets *bucket. On error sets *bucket to -1 (never NaN),
  * fills err (may be NULL) with ERR_INVALID and field "hash_version" (unknown version),
  * "seed" or "value" (invalid UTF-8), and returns -1. Thread-safe. */
-int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t value_len,
-                int version, double *bucket, struct err *err);
+int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t value_len, int version,
+                double *bucket, struct err *err);
 
 /* Namespace bucket of value for namespace `name`: hash("__" + name, value, 1).
  * Same returns and errors as hash_bucket (field "namespace" for a bad name). */
-int hash_namespace_bucket(const char *value, size_t value_len, const char *name,
-                          size_t name_len, double *bucket, struct err *err);
+int hash_namespace_bucket(const char *value, size_t value_len, const char *name, size_t name_len,
+                          double *bucket, struct err *err);
 
 /* GrowthBook inNamespace: true when the namespace bucket of value lies in
  * [start, end). False on invalid UTF-8 in value or name (NUL-terminated). */

@@ -72,9 +72,9 @@ struct http_param {
  * 404. params receives up to HTTP_MAX_PARAMS path parameters whose values are copied
  * into scratch (which must hold strlen(path) + 1 bytes). Pure; any thread. */
 const struct http_route *http_route_match(const struct http_route *routes, size_t n,
-                                          enum http_method method, const char *path,
-                                          char *scratch, struct http_param *params,
-                                          int *nparams, bool *path_matched, unsigned *allowed);
+                                          enum http_method method, const char *path, char *scratch,
+                                          struct http_param *params, int *nparams,
+                                          bool *path_matched, unsigned *allowed);
 
 /* "GET" -> HTTP_GET, unknown -> 0. */
 enum http_method http_method_parse(const char *m);

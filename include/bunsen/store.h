@@ -80,8 +80,8 @@ int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *ar
 /* Writer counters for /metrics and tests (a consistent-enough snapshot, no lock held
  * across the read). */
 struct store_writer_stats {
-    uint64_t commits;       /* group transactions committed */
-    uint64_t jobs;          /* jobs finished (ok or failed) */
+    uint64_t commits; /* group transactions committed */
+    uint64_t jobs;    /* jobs finished (ok or failed) */
     uint64_t failed_commits;
     int queue_depth;
     uint64_t last_batch;    /* jobs in the last group */

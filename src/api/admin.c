@@ -69,8 +69,7 @@ static int key_fields(json_t *body, struct store_key *k, struct err *err)
                        "name must be a string of 1 to 128 characters without control characters");
     }
     if (!json_is_string(role) || auth_role_parse(json_string_value(role)) == ROLE_NONE) {
-        return err_set(err, ERR_INVALID, "role",
-                       "role must be one of admin, editor, viewer, sdk");
+        return err_set(err, ERR_INVALID, "role", "role must be one of admin, editor, viewer, sdk");
     }
     const char *key;
     json_t *v;
@@ -220,10 +219,9 @@ static json_t *parse_or_null(const char *text)
 static void audit_emit(void *ctx, const struct store_audit *e)
 {
     json_t *arr = ctx;
-    json_t *o = json_pack("{s:I, s:I, s:{s:s, s:s}, s:s, s:s, s:s}", "id", (json_int_t)e->id,
-                          "ts", (json_int_t)e->ts, "actor", "id", e->actor_id, "name",
-                          e->actor_name, "action", e->action, "target_type", e->target_type,
-                          "target", e->target);
+    json_t *o = json_pack("{s:I, s:I, s:{s:s, s:s}, s:s, s:s, s:s}", "id", (json_int_t)e->id, "ts",
+                          (json_int_t)e->ts, "actor", "id", e->actor_id, "name", e->actor_name,
+                          "action", e->action, "target_type", e->target_type, "target", e->target);
     if (o == NULL) {
         return;
     }

@@ -29,9 +29,8 @@ void api_write_submit(struct http_req *r, struct api_write *w);
 
 /* Append an audit entry for the caller of r: action ("key.create"), target, and before /
  * after as JSON values (borrowed, may be NULL). Runs inside apply(). */
-int api_audit(struct store_tx *tx, struct http_req *r, const char *action,
-              const char *target_type, const char *target, const json_t *before,
-              const json_t *after, struct err *err);
+int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const char *target_type,
+              const char *target, const json_t *before, const json_t *after, struct err *err);
 
 /* Parse an integer query parameter in [lo, hi]; absent -> def. Replies 400 and returns -1
  * on a bad value. */

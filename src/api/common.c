@@ -44,9 +44,8 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     }
 }
 
-int api_audit(struct store_tx *tx, struct http_req *r, const char *action,
-              const char *target_type, const char *target, const json_t *before,
-              const json_t *after, struct err *err)
+int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const char *target_type,
+              const char *target, const json_t *before, const json_t *after, struct err *err)
 {
     char *b = before ? json_dumps(before, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char *a = after ? json_dumps(after, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -28,7 +28,7 @@
 
 #include "bunsen/util.h"
 
-#define SCRATCH_CAP (1u << 20) /* cap on one stringified array (join) */
+#define SCRATCH_CAP       (1u << 20) /* cap on one stringified array (join) */
 #define REGEX_MATCH_LIMIT 1000000u
 
 /* A JavaScript value as seen by the SDK: a json_t, or a synthesized number
@@ -197,9 +197,9 @@ static size_t js_space_len(const unsigned char *s, size_t n, size_t i)
         return 0;
     }
     unsigned c1 = s[i + 1], c2 = s[i + 2];
-    bool hit = (c == 0xe1 && c1 == 0x9a && c2 == 0x80) ||                  /* U+1680 */
-               (c == 0xe2 && c1 == 0x80 && (c2 <= 0x8a || c2 == 0xa8 || c2 == 0xa9 ||
-                                            c2 == 0xaf)) ||                /* U+2000.. */
+    bool hit = (c == 0xe1 && c1 == 0x9a && c2 == 0x80) || /* U+1680 */
+               (c == 0xe2 && c1 == 0x80 &&
+                (c2 <= 0x8a || c2 == 0xa8 || c2 == 0xa9 || c2 == 0xaf)) || /* U+2000.. */
                (c == 0xe2 && c1 == 0x81 && c2 == 0x9f) ||                  /* U+205F */
                (c == 0xe3 && c1 == 0x80 && c2 == 0x80) ||                  /* U+3000 */
                (c == 0xef && c1 == 0xbb && c2 == 0xbf);                    /* U+FEFF */
@@ -460,8 +460,7 @@ static bool strict_equal(struct jv a, struct jv b)
         return a.num == b.num;
     case JV_STR:
         return json_string_length(a.j) == json_string_length(b.j) &&
-               memcmp(json_string_value(a.j), json_string_value(b.j),
-                      json_string_length(a.j)) == 0;
+               memcmp(json_string_value(a.j), json_string_value(b.j), json_string_length(a.j)) == 0;
     default:
         return a.j == b.j && a.j != NULL; /* objects compare by reference */
     }
@@ -591,9 +590,8 @@ static bool regex_test(const char *pat, size_t pn, uint32_t extra, const char *s
 {
     int ec;
     PCRE2_SIZE eo;
-    uint32_t opts = PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY |
-                    PCRE2_MATCH_UNSET_BACKREF | PCRE2_ALLOW_EMPTY_CLASS |
-                    PCRE2_NEVER_BACKSLASH_C | extra;
+    uint32_t opts = PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF |
+                    PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C | extra;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, pn, opts, &ec, &eo, NULL);
     if (re == NULL) {
         return false;
@@ -622,8 +620,8 @@ static bool ci_equal(const char *a, size_t an, const char *b, size_t bn)
         ascii = (unsigned char)b[i] < 0x80;
     }
     if (!ascii) {
-        return regex_test(a, an, PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_ANCHORED |
-                          PCRE2_ENDANCHORED, b, bn);
+        return regex_test(
+            a, an, PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_ANCHORED | PCRE2_ENDANCHORED, b, bn);
     }
     if (an != bn) {
         return false;
@@ -854,7 +852,8 @@ static bool eval_op(struct ctx *c, const char *op, size_t on, struct jv actual,
         sview_done(&s);
         return hit;
     } else if (OP_IS("$type")) {
-        return json_is_string(expected) && strcmp(json_string_value(expected), type_name(actual)) == 0;
+        return json_is_string(expected) &&
+               strcmp(json_string_value(expected), type_name(actual)) == 0;
     }
     return false; /* unknown operator */
 }
@@ -1015,8 +1014,7 @@ static bool eval_cond(struct ctx *c, struct jv obj, const json_t *cond)
     return ok && !c->poisoned;
 }
 
-bool condition_eval(const json_t *condition, const json_t *attributes,
-                    const json_t *saved_groups)
+bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups)
 {
     struct ctx c = {saved_groups, 0, false};
     bool ok = eval_cond(&c, jv_of(attributes), condition);

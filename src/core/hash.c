@@ -101,8 +101,8 @@ bool hash_version_known(int version)
     return version == 1 || version == 2;
 }
 
-int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t value_len,
-                int version, double *bucket, struct err *err)
+int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t value_len, int version,
+                double *bucket, struct err *err)
 {
     uint32_t h = HASH_FNV1A32_BASIS;
     *bucket = -1.0;
@@ -115,12 +115,10 @@ int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t val
     const char *second = version == 2 ? value : seed;
     size_t second_len = version == 2 ? value_len : seed_len;
     if (hash_fnv1a32_update(&h, first, first_len) < 0) {
-        return err_set(err, ERR_INVALID, version == 2 ? "seed" : "value",
-                       "not valid UTF-8");
+        return err_set(err, ERR_INVALID, version == 2 ? "seed" : "value", "not valid UTF-8");
     }
     if (hash_fnv1a32_update(&h, second, second_len) < 0) {
-        return err_set(err, ERR_INVALID, version == 2 ? "value" : "seed",
-                       "not valid UTF-8");
+        return err_set(err, ERR_INVALID, version == 2 ? "value" : "seed", "not valid UTF-8");
     }
     if (version == 1) {
         *bucket = (double)(h % 1000u) / 1000.0;
@@ -134,8 +132,8 @@ int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t val
     return 0;
 }
 
-int hash_namespace_bucket(const char *value, size_t value_len, const char *name,
-                          size_t name_len, double *bucket, struct err *err)
+int hash_namespace_bucket(const char *value, size_t value_len, const char *name, size_t name_len,
+                          double *bucket, struct err *err)
 {
     /* hash("__" + name, value, 1) = fnv(value + "__" + name) % 1000 / 1000 */
     uint32_t h = HASH_FNV1A32_BASIS;

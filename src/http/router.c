@@ -12,8 +12,8 @@ enum http_method http_method_parse(const char *m)
     static const struct {
         const char *name;
         enum http_method m;
-    } names[] = {{"GET", HTTP_GET},       {"POST", HTTP_POST},     {"PUT", HTTP_PUT},
-                 {"PATCH", HTTP_PATCH},   {"DELETE", HTTP_DELETE}, {"HEAD", HTTP_HEAD},
+    } names[] = {{"GET", HTTP_GET},        {"POST", HTTP_POST},     {"PUT", HTTP_PUT},
+                 {"PATCH", HTTP_PATCH},    {"DELETE", HTTP_DELETE}, {"HEAD", HTTP_HEAD},
                  {"OPTIONS", HTTP_OPTIONS}};
     for (size_t i = 0; m != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcmp(m, names[i].name) == 0) {
@@ -56,9 +56,9 @@ static bool match_one(const char *pattern, const char *path, struct span *names,
 }
 
 const struct http_route *http_route_match(const struct http_route *routes, size_t nroutes,
-                                          enum http_method method, const char *path,
-                                          char *scratch, struct http_param *params,
-                                          int *nparams, bool *path_matched, unsigned *allowed)
+                                          enum http_method method, const char *path, char *scratch,
+                                          struct http_param *params, int *nparams,
+                                          bool *path_matched, unsigned *allowed)
 {
     *path_matched = false;
     *allowed = 0;

@@ -63,8 +63,7 @@ struct http_req {
 
 /* ---- replies ---- */
 
-static void set_response(struct http_req *r, int status, struct MHD_Response *resp,
-                         size_t bytes)
+static void set_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes)
 {
     if (r->resp != NULL) {
         MHD_destroy_response(r->resp); /* a second reply replaces the first: last wins */
@@ -96,8 +95,7 @@ void http_reply_json(struct http_req *r, int status, json_t *body)
     if (text == NULL) {
         static const char fallback[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"cannot encode the response\"}}";
-        http_reply_bytes(r, 500, "application/json; charset=utf-8", fallback,
-                         sizeof(fallback) - 1);
+        http_reply_bytes(r, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
         return;
     }
     size_t n = strlen(text);
@@ -344,8 +342,8 @@ static void methods_text(unsigned allowed, char *out, size_t n)
     static const struct {
         enum http_method m;
         const char *name;
-    } names[] = {{HTTP_GET, "GET"},     {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
-                 {HTTP_PUT, "PUT"},     {HTTP_PATCH, "PATCH"},   {HTTP_DELETE, "DELETE"},
+    } names[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+                 {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
                  {HTTP_OPTIONS, "OPTIONS"}};
     out[0] = '\0';
     size_t used = 0;
@@ -377,14 +375,13 @@ static void request_begin(struct http_req *r, const char *method)
         if (path_matched || r->method == 0) {
             char allow[96];
             methods_text(allowed, allow, sizeof(allow));
-            http_reply_error(r, ERR_METHOD, NULL, "method %.16s is not allowed on %.100s",
-                             method, r->path);
+            http_reply_error(r, ERR_METHOD, NULL, "method %.16s is not allowed on %.100s", method,
+                             r->path);
             if (allow[0] != '\0') {
                 http_reply_header(r, "Allow", allow);
             }
         } else if (api || (m != HTTP_GET)) {
-            http_reply_error(r, ERR_NOT_FOUND, NULL, "no route for %.16s %.150s", method,
-                             r->path);
+            http_reply_error(r, ERR_NOT_FOUND, NULL, "no route for %.16s %.150s", method, r->path);
         }
         /* else: a static file, served at the last call */
         return;
@@ -427,9 +424,8 @@ static enum MHD_Result queue_reply(struct http_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *srv = cls;
@@ -498,8 +494,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (log_enabled(LOG_INFO)) {
         double ms = (double)(time_mono_ns() - r->t0) / 1e6;
-        static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
-                                        "OPTIONS"};
+        static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
         const char *mname = "OTHER";
         for (int i = 0; i < 7; i++) {
             if (r->method == (enum http_method)(1 << i)) {
@@ -507,8 +502,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             }
         }
         json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:I}", "method", mname, "route",
-                              r->route ? r->route->path : "static", "status", status,
-                              "duration_ms", ms, "bytes", (json_int_t)r->resp_bytes);
+                              r->route ? r->route->path : "static", "status", status, "duration_ms",
+                              ms, "bytes", (json_int_t)r->resp_bytes);
         if (f != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
             json_object_set_new(f, "terminated", json_integer(toe));
         }
@@ -595,8 +590,8 @@ static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
         close(fd);
         if (e == EADDRINUSE) {
             return err_set(err, ERR_CONFLICT, "--port",
-                           "port %d on %s is already in use (pick another with --port)",
-                           cfg->port, cfg->listen);
+                           "port %d on %s is already in use (pick another with --port)", cfg->port,
+                           cfg->listen);
         }
         return err_set(err, ERR_INTERNAL, "--listen", "cannot bind %s:%d: %s", cfg->listen,
                        cfg->port, strerror(e));
@@ -624,12 +619,11 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
         free(srv);

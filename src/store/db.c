@@ -201,9 +201,8 @@ int store_open(const char *path, struct store **out, struct err *err)
     if (version_on(s->main, &version, err) != 0) {
         goto out_free;
     }
-    int newest = bunsen_migrations_count > 0
-                     ? bunsen_migrations[bunsen_migrations_count - 1].version
-                     : 0;
+    int newest =
+        bunsen_migrations_count > 0 ? bunsen_migrations[bunsen_migrations_count - 1].version : 0;
     if (version > newest) {
         err_set(err, ERR_CONFLICT, NULL,
                 "database %s has schema version %d, newer than this bunsen (%d): upgrade bunsen",
@@ -238,8 +237,7 @@ static const char SQL_HAS_VERSION[] = "SELECT 1 FROM schema_migrations WHERE ver
 static const char SQL_RECORD_VERSION[] =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
 
-static int migrate_one(struct conn *c, const struct migration *m, bool *applied,
-                       struct err *err)
+static int migrate_one(struct conn *c, const struct migration *m, bool *applied, struct err *err)
 {
     *applied = false;
     if (conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {

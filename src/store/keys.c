@@ -112,8 +112,7 @@ int store_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store
     int result = -1;
     if (rc == SQLITE_ROW) {
         const void *stored = sqlite3_column_blob(st, 6);
-        if (stored != NULL && sqlite3_column_bytes(st, 6) == 32 &&
-            auth_hash_equal(stored, hash)) {
+        if (stored != NULL && sqlite3_column_bytes(st, 6) == 32 && auth_hash_equal(stored, hash)) {
             row_to_key(st, out);
             result = 0;
         } else {

@@ -32,12 +32,12 @@ struct writer;
 
 struct store {
     char *path;
-    struct conn *main;      /* the writer's connection (also used by CLI commands) */
+    struct conn *main;        /* the writer's connection (also used by CLI commands) */
     pthread_key_t reader_key; /* per-thread read connection */
     pthread_mutex_t readers_mu;
-    struct conn **readers;  /* every reader opened, closed by store_close */
+    struct conn **readers; /* every reader opened, closed by store_close */
     size_t nreaders, areaders;
-    struct writer *writer;  /* NULL until store_writer_start */
+    struct writer *writer; /* NULL until store_writer_start */
 };
 
 /* Open a connection with the standard pragmas. readonly: query_only=1. */

@@ -57,8 +57,9 @@ static int spawn(struct daemon *d, const char *const *extra)
         if (lf >= 0) {
             dup2(lf, STDERR_FILENO);
         }
-        const char *argv[64] = {bin(), "serve", "--listen", "127.0.0.1", "--port", "0",
-                                "--data-dir", d->dir, "--log-level", "warn", "--threads", "4"};
+        const char *argv[64] = {bin(),         "serve", "--listen",   "127.0.0.1",
+                                "--port",      "0",     "--data-dir", d->dir,
+                                "--log-level", "warn",  "--threads",  "4"};
         int n = 12;
         for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++) {
             argv[n++] = extra[i];
@@ -405,12 +406,12 @@ int http_req_ct(int port, const char *method, const char *path, const char *key,
 int http_req(int port, const char *method, const char *path, const char *key, const char *body,
              struct resp *out)
 {
-    return http_req_ct(port, method, path, key, "application/json", body,
-                       body ? strlen(body) : 0, out);
+    return http_req_ct(port, method, path, key, "application/json", body, body ? strlen(body) : 0,
+                       out);
 }
 
-json_t *http_json(int port, const char *method, const char *path, const char *key,
-                  const char *body, int *status)
+json_t *http_json(int port, const char *method, const char *path, const char *key, const char *body,
+                  int *status)
 {
     struct resp r;
     if (http_req(port, method, path, key, body, &r) != 0) {

@@ -65,8 +65,8 @@ int http_req_ct(int port, const char *method, const char *path, const char *key,
 int http_raw(int port, const char *raw, size_t len, struct resp *out);
 
 /* Convenience: request and return parsed JSON (NULL on failure); *status receives the code. */
-json_t *http_json(int port, const char *method, const char *path, const char *key,
-                  const char *body, int *status);
+json_t *http_json(int port, const char *method, const char *path, const char *key, const char *body,
+                  int *status);
 
 /* printf into a static-per-thread buffer (for paths). */
 const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));

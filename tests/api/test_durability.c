@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENTS 4
-#define ROUNDS 6
+#define CLIENTS   4
+#define ROUNDS    6
 #define MAX_ACKED 100000
 
 static struct daemon D;

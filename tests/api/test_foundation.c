@@ -24,10 +24,16 @@ static int setup(void **state)
     return daemon_start(&D, NULL);
 }
 
+/* A clean SIGTERM shutdown exits 0; under ASan a leak would make it exit 23. */
 static int teardown(void **state)
 {
     (void)state;
+    int rc = daemon_stop(&D);
     daemon_cleanup(&D);
+    if (rc != 0) {
+        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
+        return -1;
+    }
     return 0;
 }
 
@@ -74,16 +80,18 @@ static void test_unauthenticated(void **state)
     assert_int_equal(r.status, 401);
     resp_free(&r);
     /* a malformed Authorization header */
-    const char raw[] = "GET /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\n"
-                       "Connection: close\r\n\r\n";
+    const char raw[] =
+        "GET /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\n"
+        "Connection: close\r\n\r\n";
     assert_int_equal(http_raw(D.port, raw, sizeof(raw) - 1, &r), 0);
     assert_int_equal(r.status, 401);
     resp_free(&r);
     /* X-API-Key works as an alternative header */
     char raw2[512];
-    int n = snprintf(raw2, sizeof(raw2),
-                     "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nConnection: close\r\n\r\n",
-                     D.admin_key);
+    int n =
+        snprintf(raw2, sizeof(raw2),
+                 "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nConnection: close\r\n\r\n",
+                 D.admin_key);
     assert_int_equal(http_raw(D.port, raw2, (size_t)n, &r), 0);
     assert_int_equal(r.status, 200);
     resp_free(&r);
@@ -105,9 +113,9 @@ static void test_role_matrix(void **state)
             assert_string_equal(resp_error_code(&r), "permission_denied");
             resp_free(&r);
         }
-        assert_int_equal(
-            http_req(D.port, "POST", "/api/v1/keys", key, "{\"name\":\"x\",\"role\":\"admin\"}", &r),
-            0);
+        assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", key,
+                                  "{\"name\":\"x\",\"role\":\"admin\"}", &r),
+                         0);
         assert_int_equal(r.status, 403);
         resp_free(&r);
         /* /me answers every role with its own role */
@@ -156,8 +164,8 @@ static void test_keys_lifecycle(void **state)
                      0);
     assert_int_equal(r.status, 400);
     json_t *e = resp_json(&r);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(e, "error"), "field")), "role");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "field")),
+                        "role");
     json_decref(e);
     resp_free(&r);
     assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key,
@@ -172,9 +180,10 @@ static void test_keys_lifecycle(void **state)
     json_array_foreach(json_object_get(all, "keys"), i, k)
     {
         if (strcmp(json_string_value(json_object_get(k, "role")), "admin") == 0) {
-            json_decref(http_json(D.port, "DELETE",
-                                  fmt("/api/v1/keys/%s", json_string_value(json_object_get(k, "id"))),
-                                  D.admin_key, NULL, &st));
+            json_decref(
+                http_json(D.port, "DELETE",
+                          fmt("/api/v1/keys/%s", json_string_value(json_object_get(k, "id"))),
+                          D.admin_key, NULL, &st));
             assert_int_equal(st, 409);
         }
     }
@@ -194,8 +203,8 @@ static void test_audit(void **state)
     assert_int_equal(json_array_size(entries), 1);
     json_t *e = json_array_get(entries, 0);
     assert_string_equal(json_string_value(json_object_get(e, "action")), "key.create");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(e, "actor"), "name")), "bootstrap-admin");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "actor"), "name")),
+                        "bootstrap-admin");
     assert_true(json_is_null(json_object_get(e, "before")));
     assert_string_equal(json_string_value(json_object_get(json_object_get(e, "after"), "role")),
                         "sdk");
@@ -245,9 +254,8 @@ static void test_error_statuses(void **state)
         resp_free(&r);
     }
     /* 415 wrong or missing content type */
-    assert_int_equal(http_req_ct(D.port, "POST", "/api/v1/keys", D.admin_key, "text/plain",
-                                 "{}", 2, &r),
-                     0);
+    assert_int_equal(
+        http_req_ct(D.port, "POST", "/api/v1/keys", D.admin_key, "text/plain", "{}", 2, &r), 0);
     assert_int_equal(r.status, 415);
     assert_string_equal(resp_error_code(&r), "unsupported_media_type");
     resp_free(&r);
@@ -325,6 +333,7 @@ static void test_body_caps(void **state)
     assert_int_equal(http_req(small.port, "GET", "/healthz", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    assert_int_equal(daemon_stop(&small), 0);
     daemon_cleanup(&small);
 }
 
@@ -351,10 +360,16 @@ static void test_static_files(void **state)
     assert_true(resp_header(&r, "Content-Type", h, sizeof(h)));
     assert_string_equal(h, "image/svg+xml");
     resp_free(&r);
-    const char *attacks[] = {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
-                             "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "/./index.html",
-                             "/..%2f..%2fetc/passwd", "//etc/passwd", "/.hidden",
-                             "/index.html%00.css", "/%5c..%5c..%5cetc%5cpasswd", "/nope.html"};
+    const char *attacks[] = {"/../../../../etc/passwd",
+                             "/%2e%2e/%2e%2e/etc/passwd",
+                             "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+                             "/./index.html",
+                             "/..%2f..%2fetc/passwd",
+                             "//etc/passwd",
+                             "/.hidden",
+                             "/index.html%00.css",
+                             "/%5c..%5c..%5cetc%5cpasswd",
+                             "/nope.html"};
     for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
         assert_int_equal(http_req(D.port, "GET", attacks[i], NULL, NULL, &r), 0);
         assert_true(r.status == 404 || r.status == 400);
@@ -388,6 +403,7 @@ static void test_symlink_escape(void **state)
     assert_int_equal(http_req(w.port, "GET", "/etc/passwd", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 404);
     resp_free(&r);
+    assert_int_equal(daemon_stop(&w), 0);
     daemon_cleanup(&w);
 }
 
@@ -450,8 +466,8 @@ static void test_migrations_and_keys_cli(void **state)
     assert_int_equal(bunsen_run(&out, mig), 0);
     assert_non_null(strstr(out, "applied: 0;")); /* idempotent */
     free(out);
-    const char *create[] = {"keys", "create", "--role", "sdk", "--name", "svc", "--data-dir",
-                            dir, NULL};
+    const char *create[] = {"keys", "create",     "--role", "sdk", "--name",
+                            "svc",  "--data-dir", dir,      NULL};
     assert_int_equal(bunsen_run(&out, create), 0);
     assert_non_null(strstr(out, "bsn_"));
     char id[64] = "";
@@ -459,8 +475,8 @@ static void test_migrations_and_keys_cli(void **state)
     assert_non_null(p);
     sscanf(p, "id: %63s", id);
     free(out);
-    const char *badrole[] = {"keys", "create", "--role", "god", "--name", "x", "--data-dir", dir,
-                             NULL};
+    const char *badrole[] = {"keys", "create",     "--role", "god", "--name",
+                             "x",    "--data-dir", dir,      NULL};
     assert_int_equal(bunsen_run(NULL, badrole), 2);
     const char *list[] = {"keys", "list", "--data-dir", dir, NULL};
     assert_int_equal(bunsen_run(&out, list), 0);

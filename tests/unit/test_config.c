@@ -36,7 +36,8 @@ static void test_defaults_and_flags(void **state)
     assert_string_equal(cfg.data_dir, "./data");
     assert_int_equal(cfg.body_max, 1u << 20);
     assert_int_equal(cfg.ingest_body_max, 8u << 20);
-    const char *const argv[] = {"--port", "0", "--data-dir=/tmp/x", "--log-level", "debug", "--threads=3"};
+    const char *const argv[] = {"--port",      "0",     "--data-dir=/tmp/x",
+                                "--log-level", "debug", "--threads=3"};
     struct err err;
     assert_int_equal(parse_const(&cfg, 6, argv, &err), 0);
     assert_int_equal(cfg.port, 0);

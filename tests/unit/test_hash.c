@@ -14,12 +14,12 @@
 #define EPS 1e-9
 
 /* cmocka 1.1.5 has no double assert: compare within eps and print both on failure */
-#define assert_near(a, b, eps)                                                                 \
-    do {                                                                                       \
-        double a_ = (a), b_ = (b);                                                             \
-        if (!(fabs(a_ - b_) <= (eps))) {                                                       \
-            fail_msg("%.17g is not %.17g", a_, b_);                                            \
-        }                                                                                      \
+#define assert_near(a, b, eps)                                                                     \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (eps))) {                                                           \
+            fail_msg("%.17g is not %.17g", a_, b_);                                                \
+        }                                                                                          \
     } while (0)
 
 static double bucket_of(const char *seed, const char *value, int version)
@@ -79,8 +79,8 @@ static void test_invalid_utf8(void **state)
 {
     (void)state;
     uint32_t h = 7;
-    const char *bad[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3",
-                         "\xff", "a\x80"};
+    const char *bad[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                         "\xc3",     "\xff",         "a\x80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(hash_fnv1a32(bad[i], strlen(bad[i]), &h), -1);
         assert_int_equal(h, 7);
@@ -142,9 +142,9 @@ static void test_non_ascii(void **state)
         assert_near(bucket_of(cases[i].seed, cases[i].value, 1), cases[i].v1, EPS);
         assert_near(bucket_of(cases[i].seed, cases[i].value, 2), cases[i].v2, EPS);
         double nb = 0;
-        assert_int_equal(hash_namespace_bucket(cases[i].value, strlen(cases[i].value), "checkout",
-                                               8, &nb, NULL),
-                         0);
+        assert_int_equal(
+            hash_namespace_bucket(cases[i].value, strlen(cases[i].value), "checkout", 8, &nb, NULL),
+            0);
         assert_near(nb, cases[i].ns, EPS);
     }
 }

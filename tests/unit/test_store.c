@@ -79,8 +79,7 @@ static void test_refuse_newer(void **state)
     store_close(s);
     sqlite3 *h;
     assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h,
-                                  "INSERT INTO schema_migrations VALUES (100000, 'future', 0)",
+    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_migrations VALUES (100000, 'future', 0)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(h);
@@ -226,8 +225,12 @@ static int revoke_apply(struct store_tx *tx, void *arg, struct err *err)
 static int audit_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     (void)arg;
-    struct store_audit e = {.actor_id = "a", .actor_name = "alice", .action = "x.do",
-                            .target_type = "key", .target = "key_1", .before_json = NULL,
+    struct store_audit e = {.actor_id = "a",
+                            .actor_name = "alice",
+                            .action = "x.do",
+                            .target_type = "key",
+                            .target = "key_1",
+                            .before_json = NULL,
                             .after_json = "{\"a\":1}"};
     if (store_audit_append(tx, &e, err) != 0) {
         return -1;
@@ -273,10 +276,8 @@ static void test_revoke_and_audit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrate_from_empty),
-        cmocka_unit_test(test_refuse_newer),
-        cmocka_unit_test(test_writer_savepoints),
-        cmocka_unit_test(test_sync_and_lookup),
+        cmocka_unit_test(test_migrate_from_empty), cmocka_unit_test(test_refuse_newer),
+        cmocka_unit_test(test_writer_savepoints),  cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);

@@ -27,13 +27,13 @@ static void test_utf8(void **state)
 {
     (void)state;
     assert_true(utf8_valid("abc", 3));
-    assert_true(utf8_valid("\xc3\xa9", 2));             /* e-acute */
-    assert_true(utf8_valid("\xf0\x9f\x98\x80", 4));     /* emoji */
-    assert_false(utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
-    assert_false(utf8_valid("\xe0\x80\xaf", 3));        /* overlong 3-byte */
-    assert_false(utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
-    assert_false(utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
-    assert_false(utf8_valid("\xc3", 1));                /* truncated */
+    assert_true(utf8_valid("\xc3\xa9", 2));          /* e-acute */
+    assert_true(utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
+    assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(utf8_valid("\xe0\x80\xaf", 3));     /* overlong 3-byte */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(utf8_valid("\xc3", 1));             /* truncated */
     assert_false(utf8_valid("\xff", 1));
 }
 

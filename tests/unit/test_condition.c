@@ -1,0 +1,356 @@
+/* Unit tests for core/condition.c: every evalCondition case of the shared conformance
+ * file, plus our own cases (JavaScript type coercions, missing attributes, paths,
+ * nesting), whose expected values were checked against the JavaScript SDK's rules with
+ * node, and the depth cap. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bunsen/condition.h"
+
+/* [name, condition, attributes, expected, savedGroups?] like the conformance file */
+static const char *const own_cases[] = {
+    "[\"number cond, numeric string\", {\"n\": 8}, {\"n\": \"8\"}, true]",
+    "[\"number cond, padded string\", {\"n\": 8}, {\"n\": \" 8\\n\"}, true]",
+    "[\"number cond, hex string\", {\"n\": 16}, {\"n\": \"0x10\"}, true]",
+    "[\"number cond, signed hex is NaN\", {\"n\": -16}, {\"n\": \"-0x10\"}, false]",
+    "[\"number cond, empty string is 0\", {\"n\": 0}, {\"n\": \"\"}, true]",
+    "[\"number cond, null is 0\", {\"n\": 0}, {\"n\": null}, true]",
+    "[\"number cond, missing is null is 0\", {\"n\": 0}, {}, true]",
+    "[\"number cond, true is 1\", {\"n\": 1}, {\"n\": true}, true]",
+    "[\"number cond, one-element array\", {\"n\": 5}, {\"n\": [5]}, true]",
+    "[\"number cond, object is NaN\", {\"n\": 5}, {\"n\": {\"a\": 5}}, false]",
+    "[\"number cond, trailing junk\", {\"n\": 1}, {\"n\": \"1abc\"}, false]",
+    "[\"number cond, exponent string\", {\"n\": 100}, {\"n\": \"1e2\"}, true]",
+    "[\"number cond, leading dot\", {\"n\": 0.5}, {\"n\": \".5\"}, true]",
+    "[\"number cond, trailing dot\", {\"n\": 5}, {\"n\": \"5.\"}, true]",
+    "[\"number cond, plus sign\", {\"n\": 1}, {\"n\": \"+1\"}, true]",
+    "[\"number cond, Infinity\", {\"n\": 1e+308}, {\"n\": \"Infinity\"}, false]",
+    "[\"string cond, number attr\", {\"n\": \"8\"}, {\"n\": 8}, true]",
+    "[\"string cond, float formatting\", {\"n\": \"0.30000000000000004\"}, {\"n\": "
+    "0.30000000000000004}, true]",
+    "[\"string cond, large exponent\", {\"n\": \"1e+21\"}, {\"n\": 1e+21}, true]",
+    "[\"string cond, no exponent below 1e21\", {\"n\": \"100000000000000000000\"}, {\"n\": 1e+20}, "
+    "true]",
+    "[\"string cond, small exponent\", {\"n\": \"1e-7\"}, {\"n\": 1e-07}, true]",
+    "[\"string cond, 0.000001\", {\"n\": \"0.000001\"}, {\"n\": 1e-06}, true]",
+    "[\"string cond, negative real\", {\"n\": \"-1.5\"}, {\"n\": -1.5}, true]",
+    "[\"string cond, integral real\", {\"n\": \"2\"}, {\"n\": 2.0}, true]",
+    "[\"string cond, array join\", {\"n\": \"a,b\"}, {\"n\": [\"a\", \"b\"]}, true]",
+    "[\"string cond, null elements join empty\", {\"n\": \"a,,b,1,true\"}, {\"n\": [\"a\", null, "
+    "\"b\", 1, true]}, true]",
+    "[\"string cond, nested array join\", {\"n\": \"1,2,3\"}, {\"n\": [1, [2, [3]]]}, true]",
+    "[\"string cond, object\", {\"n\": \"[object Object]\"}, {\"n\": {}}, true]",
+    "[\"string cond, null attr\", {\"n\": \"null\"}, {\"n\": null}, true]",
+    "[\"string cond, missing attr\", {\"n\": \"null\"}, {}, true]",
+    "[\"string cond, bool attr\", {\"n\": \"false\"}, {\"n\": false}, true]",
+    "[\"bool cond true, number\", {\"b\": true}, {\"b\": 1}, true]",
+    "[\"bool cond true, string\", {\"b\": true}, {\"b\": \"x\"}, true]",
+    "[\"bool cond true, zero\", {\"b\": true}, {\"b\": 0}, false]",
+    "[\"bool cond false, empty string\", {\"b\": false}, {\"b\": \"\"}, true]",
+    "[\"bool cond false, null\", {\"b\": false}, {\"b\": null}, false]",
+    "[\"bool cond true, empty array\", {\"b\": true}, {\"b\": []}, true]",
+    "[\"$eq number vs string\", {\"n\": {\"$eq\": 8}}, {\"n\": \"8\"}, false]",
+    "[\"$eq real vs integer\", {\"n\": {\"$eq\": 8.0}}, {\"n\": 8}, true]",
+    "[\"$eq arrays compare by reference\", {\"n\": {\"$eq\": [1]}}, {\"n\": [1]}, false]",
+    "[\"$ne arrays compare by reference\", {\"n\": {\"$ne\": [1]}}, {\"n\": [1]}, true]",
+    "[\"$eq null vs missing\", {\"n\": {\"$eq\": null}}, {}, true]",
+    "[\"$lt missing is null is 0\", {\"n\": {\"$lt\": 1}}, {}, true]",
+    "[\"$gt NaN string\", {\"n\": {\"$gt\": 1}}, {\"n\": \"abc\"}, false]",
+    "[\"$lte NaN string\", {\"n\": {\"$lte\": 1}}, {\"n\": \"abc\"}, false]",
+    "[\"$gte NaN string\", {\"n\": {\"$gte\": 1}}, {\"n\": \"abc\"}, false]",
+    "[\"$gt one-element array\", {\"n\": {\"$gt\": 4}}, {\"n\": [5]}, true]",
+    "[\"$gt array vs string compares strings\", {\"n\": {\"$gt\": \"4\"}}, {\"n\": [10]}, false]",
+    "[\"$lt UTF-16 order, emoji before U+E000\", {\"s\": {\"$lt\": \"\\ue000\"}}, {\"s\": "
+    "\"\\ud83d\\ude00\"}, true]",
+    "[\"$lt UTF-16 order, e-acute after z\", {\"s\": {\"$lt\": \"z\"}}, {\"s\": \"\\u00e9\"}, "
+    "false]",
+    "[\"$lt prefix\", {\"s\": {\"$lt\": \"abc\"}}, {\"s\": \"ab\"}, true]",
+    "[\"$gt bool vs number\", {\"b\": {\"$gt\": 0}}, {\"b\": true}, true]",
+    "[\"$lt object is NaN\", {\"o\": {\"$lt\": 1}}, {\"o\": {\"a\": 1}}, false]",
+    "[\"$lt object vs string\", {\"o\": {\"$lt\": \"[z\"}}, {\"o\": {\"a\": 1}}, true]",
+    "[\"$in strict types\", {\"n\": {\"$in\": [1, 2]}}, {\"n\": \"1\"}, false]",
+    "[\"$in objects never equal\", {\"n\": {\"$in\": [{\"a\": 1}]}}, {\"n\": {\"a\": 1}}, false]",
+    "[\"$in null matches missing\", {\"n\": {\"$in\": [null]}}, {}, true]",
+    "[\"$nin missing\", {\"n\": {\"$nin\": [1]}}, {}, true]",
+    "[\"$nin empty attribute array\", {\"n\": {\"$nin\": [1]}}, {\"n\": []}, true]",
+    "[\"$ini non-string\", {\"n\": {\"$ini\": [1]}}, {\"n\": 1}, true]",
+    "[\"$ini non-ascii\", {\"n\": {\"$ini\": [\"\\u00e9t\\u00e9\"]}}, {\"n\": "
+    "\"\\u00c9T\\u00c9\"}, true]",
+    "[\"$nini non-ascii\", {\"n\": {\"$nini\": [\"\\u00e9\"]}}, {\"n\": \"\\u00c9\"}, false]",
+    "[\"$alli loose numbers\", {\"n\": {\"$alli\": [1]}}, {\"n\": [\"1\"]}, true]",
+    "[\"$all empty\", {\"n\": {\"$all\": []}}, {\"n\": []}, true]",
+    "[\"$all not array expected\", {\"n\": {\"$all\": \"a\"}}, {\"n\": [\"a\"]}, false]",
+    "[\"$exists zero is falsy\", {\"n\": {\"$exists\": 0}}, {}, true]",
+    "[\"$exists nested null\", {\"a.b\": {\"$exists\": true}}, {\"a\": {\"b\": null}}, false]",
+    "[\"$exists false value\", {\"a\": {\"$exists\": true}}, {\"a\": false}, true]",
+    "[\"$regex on number\", {\"n\": {\"$regex\": \"^12\"}}, {\"n\": 123}, true]",
+    "[\"$regex on missing is null\", {\"n\": {\"$regex\": \"^null$\"}}, {}, true]",
+    "[\"$regex on array\", {\"n\": {\"$regex\": \"^a,b$\"}}, {\"n\": [\"a\", \"b\"]}, true]",
+    "[\"$regex non-string pattern\", {\"n\": {\"$regex\": 1}}, {\"n\": \"1\"}, false]",
+    "[\"$regex dollar only at end\", {\"n\": {\"$regex\": \"a$\"}}, {\"n\": \"a\\n\"}, false]",
+    "[\"$regex \\\\u escape\", {\"n\": {\"$regex\": \"^\\\\u0041$\"}}, {\"n\": \"A\"}, true]",
+    "[\"$regex \\\\x escape\", {\"n\": {\"$regex\": \"^\\\\x41$\"}}, {\"n\": \"A\"}, true]",
+    "[\"$regex slash\", {\"n\": {\"$regex\": \"^a/b$\"}}, {\"n\": \"a/b\"}, true]",
+    "[\"$regex dot on non-ascii\", {\"n\": {\"$regex\": \"^.$\"}}, {\"n\": \"\\u00e9\"}, true]",
+    "[\"$regex \\\\d is ascii\", {\"n\": {\"$regex\": \"^\\\\d+$\"}}, {\"n\": \"\\u0663\"}, false]",
+    "[\"$regex empty negated class\", {\"n\": {\"$regex\": \"^[^]$\"}}, {\"n\": \"x\"}, true]",
+    "[\"$regexi non-ascii\", {\"n\": {\"$regexi\": \"^\\u00e9$\"}}, {\"n\": \"\\u00c9\"}, true]",
+    "[\"$size on missing\", {\"n\": {\"$size\": 0}}, {}, false]",
+    "[\"$size string cond\", {\"n\": {\"$size\": \"2\"}}, {\"n\": [1, 2]}, true]",
+    "[\"$size array cond\", {\"n\": {\"$size\": [2]}}, {\"n\": [1, 2]}, false]",
+    "[\"$type number for real\", {\"n\": {\"$type\": \"number\"}}, {\"n\": 1.5}, true]",
+    "[\"$type of missing is null\", {\"n\": {\"$type\": \"null\"}}, {}, true]",
+    "[\"$type undefined never\", {\"n\": {\"$type\": \"undefined\"}}, {}, false]",
+    "[\"$type non-string\", {\"n\": {\"$type\": 1}}, {\"n\": 1}, false]",
+    "[\"$not with literal\", {\"n\": {\"$not\": 5}}, {\"n\": 4}, true]",
+    "[\"$not nested twice\", {\"n\": {\"$not\": {\"$not\": {\"$gt\": 3}}}}, {\"n\": 4}, true]",
+    "[\"$elemMatch skips falsy\", {\"n\": {\"$elemMatch\": {\"$exists\": true}}}, {\"n\": [0, "
+    "\"\", false, null]}, false]",
+    "[\"$elemMatch truthy\", {\"n\": {\"$elemMatch\": {\"$exists\": true}}}, {\"n\": [0, 1]}, "
+    "true]",
+    "[\"$elemMatch array condition\", {\"n\": {\"$elemMatch\": [\"x\"]}}, {\"n\": [[\"x\"]]}, "
+    "true]",
+    "[\"$elemMatch number condition\", {\"n\": {\"$elemMatch\": 5}}, {\"n\": [1]}, true]",
+    "[\"$elemMatch primitive elements and paths\", {\"n\": {\"$elemMatch\": {\"a\": null}}}, "
+    "{\"n\": [7]}, true]",
+    "[\"dotted path into array index\", {\"a.1.b\": 2}, {\"a\": [{\"b\": 1}, {\"b\": 2}]}, true]",
+    "[\"dotted path past array end\", {\"a.2.b\": {\"$exists\": false}}, {\"a\": [{\"b\": 1}, "
+    "{\"b\": 2}]}, true]",
+    "[\"non-canonical index\", {\"a.01\": {\"$exists\": false}}, {\"a\": [1, 2]}, true]",
+    "[\"array length path\", {\"tags.length\": 2}, {\"tags\": [\"x\", \"y\"]}, true]",
+    "[\"path through a string\", {\"s.length\": 3}, {\"s\": \"abc\"}, false]",
+    "[\"empty path segment\", {\"a..b\": 1}, {\"a\": {\"\": {\"b\": 1}}}, true]",
+    "[\"path through null\", {\"a.b\": null}, {\"a\": null}, true]",
+    "[\"deep $and/$or\", {\"$and\": [{\"$or\": [{\"a\": 1}, {\"$and\": [{\"b\": 2}, {\"$or\": "
+    "[{\"c\": 3}]}]}]}, {\"$nor\": [{\"d\": 4}]}]}, {\"b\": 2, \"c\": 3}, true]",
+    "[\"$not of $or\", {\"$not\": {\"$or\": [{\"a\": 1}, {\"b\": 1}]}}, {\"a\": 2}, true]",
+    "[\"$nor empty\", {\"$nor\": []}, {}, false]",
+    "[\"$or with object value\", {\"$or\": {\"a\": 1}}, {}, true]",
+    "[\"$and with number\", {\"$and\": 5}, {}, true]",
+    "[\"keys after $or are evaluated\", {\"$or\": [{\"a\": 1}], \"b\": 1}, {\"a\": 1, \"b\": 2}, "
+    "false]",
+    "[\"object equality key order matters\", {\"o\": {\"a\": 1, \"b\": 2}}, {\"o\": {\"b\": 2, "
+    "\"a\": 1}}, false]",
+    "[\"object equality index keys sorted\", {\"o\": {\"1\": \"x\", \"0\": \"y\"}}, {\"o\": "
+    "{\"0\": \"y\", \"1\": \"x\"}}, true]",
+    "[\"object equality mixed keys\", {\"o\": {\"b\": 1, \"2\": 2, \"a\": 3}}, {\"o\": {\"2\": 2, "
+    "\"b\": 1, \"a\": 3}}, true]",
+    "[\"object equality nested\", {\"o\": {\"a\": [1, {\"b\": null}]}}, {\"o\": {\"a\": [1, "
+    "{\"b\": null}]}}, true]",
+    "[\"array equality real vs integer\", {\"o\": [1.0]}, {\"o\": [1]}, true]",
+    "[\"array equality types\", {\"o\": [1]}, {\"o\": [\"1\"]}, false]",
+    "[\"empty object cond\", {\"o\": {}}, {\"o\": {}}, true]",
+    "[\"empty object cond vs missing\", {\"o\": {}}, {}, false]",
+    "[\"operator-looking literal object\", {\"o\": {\"$eq\": 1, \"x\": 2}}, {\"o\": {\"$eq\": 1, "
+    "\"x\": 2}}, true]",
+    "[\"unknown operator with a valid one\", {\"n\": {\"$eq\": 1, \"$foo\": 1}}, {\"n\": 1}, "
+    "false]",
+    "[\"$inGroup without groups\", {\"id\": {\"$inGroup\": \"g\"}}, {\"id\": 1}, false]",
+    "[\"$notInGroup without groups\", {\"id\": {\"$notInGroup\": \"g\"}}, {\"id\": 1}, true]",
+    "[\"$inGroup with array attribute\", {\"ids\": {\"$inGroup\": \"g\"}}, {\"ids\": [9, 2]}, "
+    "true, {\"g\": [1, 2]}]",
+    "[\"$inGroup numeric group id\", {\"id\": {\"$inGroup\": 7}}, {\"id\": \"x\"}, true, {\"7\": "
+    "[\"x\"]}]",
+    "[\"$veq with number attribute\", {\"v\": {\"$veq\": \"1.2\"}}, {\"v\": 1.2}, true]",
+    "[\"$vlt with missing attribute\", {\"v\": {\"$vlt\": \"0.0.1\"}}, {}, true]",
+    "[\"$veq build after newline kept\", {\"v\": {\"$veq\": \"1.2.3\"}}, {\"v\": \"1.2.3+a\\nb\"}, "
+    "false]",
+    "[\"$veq build stripped\", {\"v\": {\"$veq\": \"1.2.3\"}}, {\"v\": \"1.2.3+a+b\"}, true]",
+    "[\"$vgt only one leading v\", {\"v\": {\"$vgt\": \"1.0.0\"}}, {\"v\": \"vv2.0.0\"}, true]",
+    "[\"$veq bool is 0\", {\"v\": {\"$veq\": \"0\"}}, {\"v\": true}, true]",
+    "[\"$vgte long numeric parts\", {\"v\": {\"$vgte\": \"123456.0.0\"}}, {\"v\": \"99999.0.0\"}, "
+    "true]",
+};
+
+/* Run one case array; returns true when the result is as expected. */
+static bool run_case(const json_t *c)
+{
+    const json_t *cond = json_array_get(c, 1);
+    const json_t *attrs = json_array_get(c, 2);
+    bool want = json_is_true(json_array_get(c, 3));
+    const json_t *groups = json_array_get(c, 4); /* NULL when absent */
+    return condition_eval(cond, attrs, groups) == want;
+}
+
+static void test_conformance(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *root = json_load_file(CONFORMANCE_CASES, 0, &jerr);
+    if (root == NULL) {
+        print_message("conformance cases not found at %s: skipped\n", CONFORMANCE_CASES);
+        skip();
+    }
+    json_t *cases = json_object_get(root, "evalCondition");
+    assert_true(json_array_size(cases) > 200);
+    size_t i, failed = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        if (!run_case(c)) {
+            print_message("evalCondition case failed: %s\n",
+                          json_string_value(json_array_get(c, 0)));
+            failed++;
+        }
+    }
+    print_message("evalCondition: %zu of %zu conformance cases pass\n",
+                  json_array_size(cases) - failed, json_array_size(cases));
+    json_decref(root);
+    assert_int_equal(failed, 0);
+}
+
+static void test_own_cases(void **state)
+{
+    (void)state;
+    size_t failed = 0;
+    for (size_t i = 0; i < sizeof(own_cases) / sizeof(own_cases[0]); i++) {
+        json_error_t jerr;
+        json_t *c = json_loads(own_cases[i], 0, &jerr);
+        if (c == NULL) {
+            fail_msg("case %zu does not parse: %s", i, jerr.text);
+        }
+        if (!run_case(c)) {
+            print_message("own case failed: %s\n", json_string_value(json_array_get(c, 0)));
+            failed++;
+        }
+        json_decref(c);
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* Where JavaScript would throw, the condition does not match. */
+static void test_malformed(void **state)
+{
+    (void)state;
+    json_t *attrs = json_pack("{s:i, s:[i]}", "a", 1, "n", 1);
+    json_t *c;
+    assert_false(condition_eval(json_null(), attrs, NULL));
+    c = json_string("a");
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    c = json_pack("{s:n}", "$or");
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    c = json_pack("{s:n}", "$not"); /* !evalCondition(null) would throw, not pass */
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    c = json_pack("{s:{s:n}}", "n", "$elemMatch");
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    c = json_pack("{s:i}", "a", 1);
+    assert_true(condition_eval(c, attrs, NULL));
+    assert_false(condition_eval(c, NULL, NULL)); /* no attributes: a is null */
+    json_decref(c);
+    c = json_pack("{s:{s:b}}", "a", "$exists", 0);
+    assert_true(condition_eval(c, NULL, NULL));
+    json_decref(c);
+    c = json_pack("{s:{s:s}}", "a", "$regex", "(unclosed");
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    /* catastrophic backtracking is cut off by the match limit, not the clock */
+    c = json_pack("{s:{s:s}}", "s", "$regex", "^(a+)+$");
+    json_t *s = json_pack("{s:s}", "s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab");
+    assert_false(condition_eval(c, s, NULL));
+    json_decref(s);
+    json_decref(c);
+    json_decref(attrs);
+}
+
+/* {"$not": {"$not": ... {"a": 1}}} with n $not levels */
+static json_t *not_chain(int n)
+{
+    json_t *c = json_pack("{s:i}", "a", 1);
+    for (int i = 0; i < n; i++) {
+        c = json_pack("{s:o}", "$not", c);
+    }
+    return c;
+}
+
+static void test_depth_cap(void **state)
+{
+    (void)state;
+    json_t *attrs = json_pack("{s:i}", "a", 1);
+    json_t *c = not_chain(10);
+    assert_true(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    /* 62 $not + the path object + its value = 64 levels: still evaluated */
+    c = not_chain(CONDITION_MAX_DEPTH - 2);
+    assert_true(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    /* one deeper: no match, although an even chain would be true in JavaScript */
+    c = not_chain(CONDITION_MAX_DEPTH);
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    c = not_chain(100000);
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+
+    /* deep $and / $elemMatch nesting */
+    c = json_pack("{s:i}", "a", 1);
+    for (int i = 0; i < 5000; i++) {
+        c = json_pack("{s:[o]}", "$and", c);
+    }
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+
+    /* deep values: literal equality and array joins stop at the cap */
+    json_t *deep = json_array();
+    for (int i = 0; i < 1000; i++) {
+        deep = json_pack("[o]", deep);
+    }
+    json_t *deep_attrs = json_pack("{s:O}", "x", deep);
+    c = json_pack("{s:O}", "x", deep);
+    assert_false(condition_eval(c, deep_attrs, NULL));
+    json_decref(c);
+    c = json_pack("{s:s}", "x", "");
+    assert_false(condition_eval(c, deep_attrs, NULL));
+    json_decref(c);
+    json_decref(deep_attrs);
+    json_decref(deep);
+
+    /* shallow values still compare */
+    json_t *shallow = json_loads("[[[[1]]]]", 0, NULL);
+    json_t *sh_attrs = json_pack("{s:O}", "x", shallow);
+    c = json_pack("{s:O}", "x", shallow);
+    assert_true(condition_eval(c, sh_attrs, NULL));
+    json_decref(c);
+    c = json_pack("{s:s}", "x", "1");
+    assert_true(condition_eval(c, sh_attrs, NULL));
+    json_decref(c);
+    json_decref(sh_attrs);
+    json_decref(shallow);
+    json_decref(attrs);
+}
+
+/* Keys with embedded NUL bytes are compared by length, not as C strings. */
+static void test_embedded_nul(void **state)
+{
+    (void)state;
+    json_t *c = json_loads("{\"n\": {\"$eq\\u0000x\": 1}}", JSON_ALLOW_NUL, NULL);
+    json_t *attrs = json_loads("{\"n\": 1, \"k\\u0000\": \"a\\u0000b\"}", JSON_ALLOW_NUL, NULL);
+    assert_non_null(c);
+    assert_non_null(attrs);
+    assert_false(condition_eval(c, attrs, NULL)); /* unknown operator "$eq\0x" */
+    json_decref(c);
+    c = json_loads("{\"k\\u0000\": \"a\\u0000b\"}", JSON_ALLOW_NUL, NULL);
+    assert_true(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    c = json_loads("{\"k\": \"a\"}", 0, NULL);
+    assert_false(condition_eval(c, attrs, NULL));
+    json_decref(c);
+    json_decref(attrs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conformance),  cmocka_unit_test(test_own_cases),
+        cmocka_unit_test(test_malformed),    cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_embedded_nul),
+    };
+    return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
+}
