@@ -63,7 +63,8 @@ struct assign_experiment {
     enum assign_status status;
     size_t nvariants;                /* 1..ASSIGN_MAX_VARIANTS, [0] is the control */
     const char *const *variant_keys; /* nvariants keys; may be NULL when forced is NULL */
-    const double *weights;           /* nvariants weights, or NULL for equal weights */
+    const double *weights;           /* nvariants weights, or NULL for equal weights; weights
+                                      * off 1 by more than 0.01 fall back to equal (SDK) */
     double coverage;                 /* share of the namespace that enters, [0, 1] */
     struct assign_namespace ns;
     const json_t *condition;    /* targeting condition (borrowed), NULL: everyone */
@@ -88,7 +89,8 @@ struct assign_result {
     int variant;        /* index into the experiment's variants; 0 unless decided */
     bool in_experiment; /* true only for ASSIGN_REASON_HASHED */
     enum assign_reason reason;
-    bool has_bucket; /* false when no hash was computed */
+    bool has_bucket; /* a hash was computed: hashed or coverage (the SDK's hashUsed
+                      * is true for hashed only) */
     double bucket;   /* in [0, 1) when has_bucket, else -1 */
     struct assign_explain explain;
 };

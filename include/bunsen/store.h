@@ -158,4 +158,50 @@ int store_audit_list(struct store *s, int64_t before_id, const char *target_type
                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                      struct err *err);
 
+/* ---- Catalogue: metrics and experiments (src/store/catalog.c) ------------------------
+ * Definitions are stored as their API JSON text; core/ parses them. Read functions take
+ * an optional transaction: inside a writer apply() pass tx (reads see the transaction's
+ * own writes), elsewhere NULL (this thread's read connection). Documents returned in
+ * *doc are malloc'd (free()). */
+
+/* Insert (create = true; ERR_CONFLICT when the key exists) or replace (ERR_NOT_FOUND when
+ * it does not) a metric document. */
+int store_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                     int64_t updated_at, bool create, struct err *err);
+int store_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                     struct err *err);
+int store_metric_delete(struct store_tx *tx, const char *key, struct err *err);
+/* Calls emit(ctx, doc) for every metric, ordered by key. */
+int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                      struct err *err);
+/* Keys of the non-archived experiments that use the metric, comma-separated into out
+ * ("" when none). */
+int store_metric_users(struct store_tx *tx, const char *metric, char *out, size_t n,
+                       struct err *err);
+
+/* Insert or replace an experiment document with its status and the metrics it uses. */
+int store_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                         const char *const *metrics, size_t nmetrics, int64_t created_at,
+                         int64_t updated_at, bool create, struct err *err);
+int store_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                         struct err *err);
+int store_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
+/* Calls emit(ctx, doc) for every experiment (status NULL = all), ordered by key. */
+int store_experiment_list(struct store *s, const char *status,
+                          void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+
+/* ---- Exposures (src/store/catalog.c) ------------------------------------------------ */
+
+enum exposure_outcome { EXPOSURE_NEW, EXPOSURE_REPEAT, EXPOSURE_CONFLICT };
+
+/* Record an exposure: the first per (user, experiment) is kept (an earlier timestamp
+ * arriving late replaces a later one); a different variant than the kept one counts as a
+ * conflict. *outcome (may be NULL) says which happened. */
+int store_exposure_record(struct store_tx *tx, const char *experiment, const char *user_id,
+                          const char *variant, int64_t ts, enum exposure_outcome *outcome,
+                          struct err *err);
+/* Count of exposures and the sum of conflicts for an experiment (tests, data quality). */
+int store_exposure_counts(struct store *s, const char *experiment, int64_t *users,
+                          int64_t *conflicts, struct err *err);
+
 #endif

@@ -1,0 +1,167 @@
+/*
+ * model.h - the catalogue's definitions: metrics and experiments, their JSON form
+ * (API.md "Metrics", "Experiments"), every validation rule, the experiment lifecycle,
+ * and the hot-path view used by assignment.
+ *
+ * Pure (src/core/metric.c, src/core/experiment.c, src/core/validate.c): no I/O, no
+ * globals. jansson is used only as the in-memory value tree of the documents (the same
+ * choice as condition.h), since targeting conditions and forced maps are JSON values.
+ *
+ * Lifecycle (experiment_transition):
+ *
+ *     draft --start--> running --pause--> paused
+ *       |                ^  \               |  \
+ *       |                +---\---resume-----+   \
+ *       |                     \--stop--> stopped <--stop (from paused)
+ *       +--archive--> archived <--archive-- stopped
+ *
+ * Validation errors are ERR_INVALID with `field` naming the culprit in API.md's notation
+ * ("variants[1].weight"). Thread-safety: none needed (values owned by one caller).
+ */
+#ifndef BUNSEN_MODEL_H
+#define BUNSEN_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bunsen/assign.h"
+#include "bunsen/err.h"
+#include "bunsen/stats.h"
+
+#define MODEL_KEY_MAX             64
+#define MODEL_NAME_MAX            200
+#define MODEL_TEXT_MAX            10000
+#define MODEL_MAX_METRICS         50
+#define MODEL_MAX_GUARDRAILS      20
+#define MODEL_MAX_FORCED          1000
+#define MODEL_MAX_CONDITION_DEPTH 32
+#define MODEL_MAX_CONDITION_BYTES 65536
+
+/* How a document is read: a new object (read-only fields must be absent or default),
+ * a partial update over an existing one (read-only fields must be absent or unchanged),
+ * or a trusted document from our own store (everything accepted as written). */
+enum model_mode { MODEL_CREATE, MODEL_PATCH, MODEL_LOAD };
+
+/* ---- metrics ---- */
+
+struct metric {
+    char key[MODEL_KEY_MAX + 1];
+    char name[MODEL_NAME_MAX + 1];
+    char event[129];
+    char description[1001];
+    enum stats_metric_type type;
+    enum stats_goal goal;
+    bool has_window;
+    int64_t window_hours; /* >= 1 when has_window; no window = until the experiment stops */
+    bool has_cap;
+    double cap;                   /* > 0: per-user values are winsorized at cap */
+    int64_t cuped_lookback_hours; /* >= 0, default 336; 0 = no CUPED covariate */
+    int64_t created_at, updated_at;
+};
+
+/* Read doc into out. MODEL_PATCH requires base (the stored metric); others ignore it. */
+int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
+                     struct metric *out, struct err *err);
+/* The API representation (new reference). */
+json_t *metric_to_json(const struct metric *m);
+
+/* ---- experiments ---- */
+
+struct variant {
+    char key[MODEL_KEY_MAX + 1];
+    char name[MODEL_NAME_MAX + 1];
+    double weight;
+};
+
+struct analysis_defaults {
+    enum stats_method method;
+    double alpha;
+    bool cuped;
+    enum stats_correction correction;
+};
+
+struct experiment {
+    char key[MODEL_KEY_MAX + 1];
+    char name[MODEL_NAME_MAX + 1];
+    char *description; /* owned, never NULL after a successful read */
+    char *hypothesis;  /* owned, never NULL */
+    char owner[MODEL_NAME_MAX + 1];
+    size_t nvariants;
+    struct variant variants[ASSIGN_MAX_VARIANTS];
+    double coverage;
+    char seed[257];
+    int hash_version;
+    bool has_namespace;
+    char ns_name[MODEL_KEY_MAX + 1];
+    double ns_start, ns_end;
+    json_t *targeting; /* owned object, NULL = everyone */
+    json_t *forced;    /* owned object user_id -> variant key, NULL = none */
+    size_t nmetrics;
+    char metrics[MODEL_MAX_METRICS][MODEL_KEY_MAX + 1];
+    char primary_metric[MODEL_KEY_MAX + 1]; /* "" = none */
+    size_t nguardrails;
+    char guardrails[MODEL_MAX_GUARDRAILS][MODEL_KEY_MAX + 1];
+    double sequential_tuning;
+    struct analysis_defaults analysis;
+    enum assign_status status;
+    int64_t created_at, updated_at, started_at, stopped_at; /* 0 = null */
+    int released;                                           /* variant index or -1 */
+};
+
+/* Read doc into out (which the caller then owns: experiment_clear). MODEL_PATCH starts
+ * from a deep copy of base and applies the fields present in doc (null clears an optional
+ * field). Returns 0 or -1 with err. */
+int experiment_from_json(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                         struct experiment *out, struct err *err);
+/* The API representation (new reference). */
+json_t *experiment_to_json(const struct experiment *x);
+/* Free what x owns and zero it. Accepts an already-cleared struct. */
+void experiment_clear(struct experiment *x);
+/* Deep copy. */
+void experiment_copy(struct experiment *dst, const struct experiment *src);
+
+/* When a running or paused experiment changes from a to b: the name of the first field
+ * whose change would reassign users ("variants", "seed", "hash_version", "namespace",
+ * "targeting"), or NULL when none does. */
+const char *experiment_reassigning_change(const struct experiment *a, const struct experiment *b);
+
+/* The lifecycle action ("start", "pause", "resume", "stop", "archive") from status `from`:
+ * 0 with *to, or -1 with ERR_CONFLICT for an illegal transition (ERR_NOT_FOUND for an
+ * unknown action). */
+int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,
+                          struct err *err);
+
+/* Index of the variant with this key, or -1. */
+int experiment_variant_index(const struct experiment *x, const char *key);
+
+/* Does the experiment use metric key (as a metric or guardrail)? */
+bool experiment_uses_metric(const struct experiment *x, const char *key);
+
+/* Fill the hot-path view; keys/weights are arrays of ASSIGN_MAX_VARIANTS owned by the caller
+ * and, like x, must outlive a. */
+void experiment_to_assign(const struct experiment *x, struct assign_experiment *a,
+                          const char **keys, double *weights);
+
+/* ---- validation helpers shared by the readers (src/core/validate.c) ---- */
+
+/* Only the fields in allowed (NULL-terminated) may appear in obj. prefix names obj in
+ * field paths ("" at the top level). */
+int validate_known_fields(const json_t *obj, const char *const *allowed, const char *prefix,
+                          struct err *err);
+/* String of [min, max] bytes of UTF-8 text without control characters (newlines and tabs
+ * are allowed when multiline). Copies into out (size outn) when out is not NULL. */
+int validate_text(const json_t *v, const char *field, size_t min, size_t max, bool multiline,
+                  char *out, size_t outn, struct err *err);
+/* A key matching ^[a-z0-9][a-z0-9_.-]{0,63}$, copied into out (size >= 65). */
+int validate_key(const json_t *v, const char *field, char *out, struct err *err);
+/* A finite number in [lo, hi]. */
+int validate_number(const json_t *v, const char *field, double lo, double hi, double *out,
+                    struct err *err);
+/* An integer in [lo, hi]. */
+int validate_integer(const json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
+                     struct err *err);
+/* Depth of a JSON value (scalars 0). Stops counting at limit + 1. */
+int validate_json_depth(const json_t *v, int limit);
+
+#endif

@@ -1,0 +1,690 @@
+/*
+ * experiment.c - the experiment definition (model.h): reading and validating its JSON
+ * form with every rule of API.md "Experiments", rendering it, the lifecycle state
+ * machine, the "would this edit reassign users?" check, and the hot-path view for
+ * assign.c.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/condition.h"
+#include "bunsen/model.h"
+#include "bunsen/util.h"
+
+static const char *const experiment_fields[] = {
+    "key",          "name",           "description",      "hypothesis",
+    "owner",        "variants",       "coverage",         "seed",
+    "hash_version", "namespace",      "targeting",        "forced",
+    "metrics",      "primary_metric", "guardrails",       "sequential_tuning",
+    "analysis",     "status",         "created_at",       "updated_at",
+    "started_at",   "stopped_at",     "released_variant", NULL};
+static const char *const variant_fields[] = {"key", "name", "weight", NULL};
+static const char *const namespace_fields[] = {"name", "range", NULL};
+static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
+
+void experiment_clear(struct experiment *x)
+{
+    free(x->description);
+    free(x->hypothesis);
+    json_decref(x->targeting);
+    json_decref(x->forced);
+    memset(x, 0, sizeof(*x));
+    x->released = -1;
+}
+
+void experiment_copy(struct experiment *dst, const struct experiment *src)
+{
+    *dst = *src;
+    dst->description = xstrdup(src->description ? src->description : "");
+    dst->hypothesis = xstrdup(src->hypothesis ? src->hypothesis : "");
+    dst->targeting = src->targeting ? json_deep_copy(src->targeting) : NULL;
+    dst->forced = src->forced ? json_deep_copy(src->forced) : NULL;
+}
+
+static void experiment_defaults(struct experiment *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->description = xstrdup("");
+    x->hypothesis = xstrdup("");
+    x->coverage = 1.0;
+    x->hash_version = 2;
+    x->sequential_tuning = STATS_SEQUENTIAL_TUNING_DEFAULT;
+    x->analysis.method = STATS_METHOD_FREQUENTIST;
+    x->analysis.alpha = STATS_ALPHA_DEFAULT;
+    x->analysis.cuped = true;
+    x->analysis.correction = STATS_CORRECTION_NONE;
+    x->status = ASSIGN_STATUS_DRAFT;
+    x->released = -1;
+}
+
+static int read_long_text(const json_t *v, const char *field, char **dst, struct err *err)
+{
+    if (json_is_null(v)) {
+        free(*dst);
+        *dst = xstrdup("");
+        return 0;
+    }
+    if (validate_text(v, field, 0, MODEL_TEXT_MAX, true, NULL, 0, err) != 0) {
+        return -1;
+    }
+    free(*dst);
+    *dst = xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int read_variants(const json_t *v, struct experiment *x, struct err *err)
+{
+    if (!json_is_array(v)) {
+        return err_set(err, ERR_INVALID, "variants", "variants must be an array");
+    }
+    size_t n = json_array_size(v);
+    if (n < 2 || n > ASSIGN_MAX_VARIANTS) {
+        return err_set(err, ERR_INVALID, "variants", "an experiment has 2 to %d variants",
+                       ASSIGN_MAX_VARIANTS);
+    }
+    size_t with_weight = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *o = json_array_get(v, i);
+        char field[64];
+        snprintf(field, sizeof(field), "variants[%zu]", i);
+        if (!json_is_object(o)) {
+            return err_set(err, ERR_INVALID, field, "%s must be an object", field);
+        }
+        if (validate_known_fields(o, variant_fields, field, err) != 0) {
+            return -1;
+        }
+        struct variant *var = &x->variants[i];
+        snprintf(field, sizeof(field), "variants[%zu].key", i);
+        const json_t *k = json_object_get(o, "key");
+        if (k == NULL) {
+            return err_set(err, ERR_INVALID, field, "%s is required", field);
+        }
+        if (validate_key(k, field, var->key, err) != 0) {
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(x->variants[j].key, var->key) == 0) {
+                return err_set(err, ERR_INVALID, field, "variant key '%s' is used twice", var->key);
+            }
+        }
+        const json_t *name = json_object_get(o, "name");
+        snprintf(field, sizeof(field), "variants[%zu].name", i);
+        if (name != NULL && !json_is_null(name)) {
+            if (validate_text(name, field, 1, MODEL_NAME_MAX, false, var->name, sizeof(var->name),
+                              err) != 0) {
+                return -1;
+            }
+        } else {
+            snprintf(var->name, sizeof(var->name), "%s", var->key);
+        }
+        const json_t *w = json_object_get(o, "weight");
+        snprintf(field, sizeof(field), "variants[%zu].weight", i);
+        if (w != NULL) {
+            if (validate_number(w, field, 0, 1, &var->weight, err) != 0) {
+                return -1;
+            }
+            with_weight++;
+        }
+    }
+    x->nvariants = n;
+    if (with_weight == 0) {
+        double eq[ASSIGN_MAX_VARIANTS];
+        hash_equal_weights((int)n, eq);
+        for (size_t i = 0; i < n; i++) {
+            x->variants[i].weight = eq[i];
+        }
+        return 0;
+    }
+    if (with_weight != n) {
+        return err_set(err, ERR_INVALID, "variants",
+                       "give a weight to every variant, or to none (equal split)");
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += x->variants[i].weight;
+    }
+    if (fabs(sum - 1.0) > 1e-6) {
+        char field[64];
+        snprintf(field, sizeof(field), "variants[%zu].weight", n - 1);
+        return err_set(err, ERR_INVALID, field, "variant weights must sum to 1 (they sum to %.9g)",
+                       sum);
+    }
+    return 0;
+}
+
+static int read_namespace(const json_t *v, struct experiment *x, struct err *err)
+{
+    if (json_is_null(v)) {
+        x->has_namespace = false;
+        x->ns_name[0] = '\0';
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "namespace",
+                       "namespace must be an object {\"name\", \"range\": [start, end]} or null");
+    }
+    if (validate_known_fields(v, namespace_fields, "namespace", err) != 0) {
+        return -1;
+    }
+    const json_t *name = json_object_get(v, "name");
+    if (name == NULL) {
+        return err_set(err, ERR_INVALID, "namespace.name", "namespace.name is required");
+    }
+    if (validate_key(name, "namespace.name", x->ns_name, err) != 0) {
+        return -1;
+    }
+    const json_t *range = json_object_get(v, "range");
+    if (!json_is_array(range) || json_array_size(range) != 2) {
+        return err_set(err, ERR_INVALID, "namespace.range",
+                       "namespace.range must be [start, end] with 0 <= start < end <= 1");
+    }
+    if (validate_number(json_array_get(range, 0), "namespace.range[0]", 0, 1, &x->ns_start, err) !=
+            0 ||
+        validate_number(json_array_get(range, 1), "namespace.range[1]", 0, 1, &x->ns_end, err) !=
+            0) {
+        return -1;
+    }
+    if (!(x->ns_start < x->ns_end)) {
+        return err_set(err, ERR_INVALID, "namespace.range",
+                       "namespace.range must have start < end");
+    }
+    x->has_namespace = true;
+    return 0;
+}
+
+static int read_targeting(const json_t *v, struct experiment *x, struct err *err)
+{
+    json_decref(x->targeting);
+    x->targeting = NULL;
+    if (json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "targeting",
+                       "targeting must be a condition object (GrowthBook syntax) or null");
+    }
+    if (validate_json_depth(v, MODEL_MAX_CONDITION_DEPTH) > MODEL_MAX_CONDITION_DEPTH) {
+        return err_set(err, ERR_INVALID, "targeting", "targeting is nested more than %d levels",
+                       MODEL_MAX_CONDITION_DEPTH);
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    if (len > MODEL_MAX_CONDITION_BYTES) {
+        return err_set(err, ERR_INVALID, "targeting", "targeting is larger than %d bytes",
+                       MODEL_MAX_CONDITION_BYTES);
+    }
+    if (json_object_size(v) > 0) {
+        x->targeting = json_deep_copy(v);
+    }
+    return 0;
+}
+
+/* forced is checked against the variants after everything else is read. */
+static int read_forced(const json_t *v, struct experiment *x, struct err *err)
+{
+    json_decref(x->forced);
+    x->forced = NULL;
+    if (json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "forced",
+                       "forced must be an object {\"user id\": \"variant key\"} or null");
+    }
+    if (json_object_size(v) > MODEL_MAX_FORCED) {
+        return err_set(err, ERR_INVALID, "forced", "at most %d forced users", MODEL_MAX_FORCED);
+    }
+    const char *user;
+    json_t *val;
+    json_object_foreach((json_t *)(uintptr_t)v, user, val)
+    {
+        char field[64];
+        snprintf(field, sizeof(field), "forced.%.40s", user);
+        if (!text_id_valid(user, strlen(user), 256)) {
+            return err_set(err, ERR_INVALID, "forced",
+                           "forced user ids must be 1 to 256 bytes of text");
+        }
+        if (!json_is_string(val)) {
+            return err_set(err, ERR_INVALID, field, "%s must be a variant key", field);
+        }
+    }
+    if (json_object_size(v) > 0) {
+        x->forced = json_deep_copy(v);
+    }
+    return 0;
+}
+
+static int read_key_list(const json_t *v, const char *name, size_t max,
+                         char (*out)[MODEL_KEY_MAX + 1], size_t *n, struct err *err)
+{
+    if (json_is_null(v)) {
+        *n = 0;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) > max) {
+        return err_set(err, ERR_INVALID, name, "%s must be an array of at most %zu metric keys",
+                       name, max);
+    }
+    size_t count = json_array_size(v);
+    for (size_t i = 0; i < count; i++) {
+        char field[64];
+        snprintf(field, sizeof(field), "%s[%zu]", name, i);
+        if (validate_key(json_array_get(v, i), field, out[i], err) != 0) {
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(out[i], out[j]) == 0) {
+                return err_set(err, ERR_INVALID, field, "metric '%s' is listed twice", out[i]);
+            }
+        }
+    }
+    *n = count;
+    return 0;
+}
+
+static int read_analysis(const json_t *v, struct analysis_defaults *a, struct err *err)
+{
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "analysis",
+                       "analysis must be an object {method, alpha, cuped, correction}");
+    }
+    if (validate_known_fields(v, analysis_fields, "analysis", err) != 0) {
+        return -1;
+    }
+    const json_t *f;
+    if ((f = json_object_get(v, "method")) != NULL &&
+        (!json_is_string(f) || stats_method_parse(json_string_value(f), &a->method) != 0)) {
+        return err_set(err, ERR_INVALID, "analysis.method",
+                       "analysis.method must be frequentist, bayesian or sequential");
+    }
+    if ((f = json_object_get(v, "alpha")) != NULL &&
+        validate_number(f, "analysis.alpha", 1e-6, 0.5, &a->alpha, err) != 0) {
+        return -1;
+    }
+    if ((f = json_object_get(v, "cuped")) != NULL) {
+        if (!json_is_boolean(f)) {
+            return err_set(err, ERR_INVALID, "analysis.cuped", "analysis.cuped must be a boolean");
+        }
+        a->cuped = json_is_true(f);
+    }
+    if ((f = json_object_get(v, "correction")) != NULL &&
+        (!json_is_string(f) || stats_correction_parse(json_string_value(f), &a->correction) != 0)) {
+        return err_set(err, ERR_INVALID, "analysis.correction",
+                       "analysis.correction must be none, holm or bh");
+    }
+    return 0;
+}
+
+/* Read-only fields: accepted when absent or equal to the current value (so that a GET
+ * body can be sent back), else a 400 pointing at the lifecycle endpoints. */
+static int check_read_only(const json_t *doc, const struct experiment *cur, struct err *err)
+{
+    const json_t *v = json_object_get(doc, "status");
+    if (v != NULL && (!json_is_string(v) ||
+                      strcmp(json_string_value(v), assign_status_name(cur->status)) != 0)) {
+        return err_set(err, ERR_INVALID, "status",
+                       "status changes only through /start, /pause, /resume, /stop, /archive");
+    }
+    v = json_object_get(doc, "released_variant");
+    if (v != NULL && !json_is_null(v) &&
+        (cur->released < 0 || !json_is_string(v) ||
+         strcmp(json_string_value(v), cur->variants[cur->released].key) != 0)) {
+        return err_set(err, ERR_INVALID, "released_variant",
+                       "released_variant is set by POST /stop with {\"release\": \"variant\"}");
+    }
+    return 0;
+}
+
+static int64_t opt_time(const json_t *doc, const char *name)
+{
+    const json_t *v = json_object_get(doc, name);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* Cross-field rules once every field is read. */
+static int check_consistency(struct experiment *x, struct err *err)
+{
+    if (x->primary_metric[0] != '\0') {
+        bool found = false;
+        for (size_t i = 0; i < x->nmetrics; i++) {
+            found = found || strcmp(x->metrics[i], x->primary_metric) == 0;
+        }
+        if (!found) {
+            return err_set(err, ERR_INVALID, "primary_metric",
+                           "primary_metric '%s' must be one of the experiment's metrics",
+                           x->primary_metric);
+        }
+    }
+    if (x->forced != NULL) {
+        const char *user;
+        json_t *val;
+        json_object_foreach(x->forced, user, val)
+        {
+            if (experiment_variant_index(x, json_string_value(val)) < 0) {
+                char field[64];
+                snprintf(field, sizeof(field), "forced.%.40s", user);
+                return err_set(err, ERR_INVALID, field, "'%.60s' is not a variant key",
+                               json_string_value(val));
+            }
+        }
+    }
+    return 0;
+}
+
+int experiment_from_json(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                         struct experiment *out, struct err *err)
+{
+    if (!json_is_object(doc)) {
+        return err_set(err, ERR_INVALID, NULL, "an experiment must be a JSON object");
+    }
+    if (validate_known_fields(doc, experiment_fields, "", err) != 0) {
+        return -1;
+    }
+    if (mode == MODEL_PATCH) {
+        experiment_copy(out, base);
+    } else {
+        experiment_defaults(out);
+    }
+    const json_t *v;
+    if ((v = json_object_get(doc, "key")) != NULL || mode != MODEL_PATCH) {
+        char key[MODEL_KEY_MAX + 1];
+        if (v == NULL) {
+            err_set(err, ERR_INVALID, "key", "key is required");
+            goto out_fail;
+        }
+        if (validate_key(v, "key", key, err) != 0) {
+            goto out_fail;
+        }
+        if (mode == MODEL_PATCH && strcmp(key, base->key) != 0) {
+            err_set(err, ERR_INVALID, "key", "an experiment's key cannot change");
+            goto out_fail;
+        }
+        snprintf(out->key, sizeof(out->key), "%s", key);
+    }
+    if (mode != MODEL_LOAD && check_read_only(doc, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "name")) != NULL && !json_is_null(v)) {
+        if (validate_text(v, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name), err) !=
+            0) {
+            goto out_fail;
+        }
+    } else if (mode == MODEL_CREATE || v != NULL) {
+        snprintf(out->name, sizeof(out->name), "%s", out->key);
+    }
+    if ((v = json_object_get(doc, "description")) != NULL &&
+        read_long_text(v, "description", &out->description, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "hypothesis")) != NULL &&
+        read_long_text(v, "hypothesis", &out->hypothesis, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "owner")) != NULL) {
+        if (json_is_null(v)) {
+            out->owner[0] = '\0';
+        } else if (validate_text(v, "owner", 0, MODEL_NAME_MAX, false, out->owner,
+                                 sizeof(out->owner), err) != 0) {
+            goto out_fail;
+        }
+    }
+    if ((v = json_object_get(doc, "variants")) != NULL) {
+        if (read_variants(v, out, err) != 0) {
+            goto out_fail;
+        }
+    } else if (mode == MODEL_CREATE) {
+        err_set(err, ERR_INVALID, "variants",
+                "variants (2 to 20, the first is the control) are "
+                "required");
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "coverage")) != NULL &&
+        validate_number(v, "coverage", 0, 1, &out->coverage, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "seed")) != NULL && !json_is_null(v)) {
+        if (validate_text(v, "seed", 1, 256, false, out->seed, sizeof(out->seed), err) != 0) {
+            goto out_fail;
+        }
+    } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
+        snprintf(out->seed, sizeof(out->seed), "%s", out->key);
+    }
+    if ((v = json_object_get(doc, "hash_version")) != NULL) {
+        int64_t hv;
+        if (validate_integer(v, "hash_version", 1, 2, &hv, err) != 0) {
+            goto out_fail;
+        }
+        out->hash_version = (int)hv;
+    }
+    if ((v = json_object_get(doc, "namespace")) != NULL && read_namespace(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "targeting")) != NULL && read_targeting(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "forced")) != NULL && read_forced(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "metrics")) != NULL &&
+        read_key_list(v, "metrics", MODEL_MAX_METRICS, out->metrics, &out->nmetrics, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "guardrails")) != NULL &&
+        read_key_list(v, "guardrails", MODEL_MAX_GUARDRAILS, out->guardrails, &out->nguardrails,
+                      err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "primary_metric")) != NULL) {
+        if (json_is_null(v)) {
+            out->primary_metric[0] = '\0';
+        } else if (validate_key(v, "primary_metric", out->primary_metric, err) != 0) {
+            goto out_fail;
+        }
+    }
+    if ((v = json_object_get(doc, "sequential_tuning")) != NULL &&
+        validate_number(v, "sequential_tuning", 1, 1e12, &out->sequential_tuning, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "analysis")) != NULL &&
+        read_analysis(v, &out->analysis, err) != 0) {
+        goto out_fail;
+    }
+    if (mode == MODEL_LOAD) {
+        v = json_object_get(doc, "status");
+        if (!json_is_string(v) ||
+            assign_status_parse(json_string_value(v), &out->status, err) != 0) {
+            err_set(err, ERR_INTERNAL, "status", "stored experiment has no valid status");
+            goto out_fail;
+        }
+        out->created_at = opt_time(doc, "created_at");
+        out->updated_at = opt_time(doc, "updated_at");
+        out->started_at = opt_time(doc, "started_at");
+        out->stopped_at = opt_time(doc, "stopped_at");
+        v = json_object_get(doc, "released_variant");
+        out->released =
+            json_is_string(v) ? experiment_variant_index(out, json_string_value(v)) : -1;
+    }
+    if (check_consistency(out, err) != 0) {
+        goto out_fail;
+    }
+    return 0;
+out_fail:
+    experiment_clear(out);
+    return -1;
+}
+
+static json_t *time_or_null(int64_t t)
+{
+    return t ? json_integer(t) : json_null();
+}
+
+static json_t *key_array(const char (*keys)[MODEL_KEY_MAX + 1], size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(keys[i]));
+    }
+    return a;
+}
+
+json_t *experiment_to_json(const struct experiment *x)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "key", json_string(x->key));
+    json_object_set_new(o, "name", json_string(x->name));
+    json_object_set_new(o, "description", json_string(x->description ? x->description : ""));
+    json_object_set_new(o, "hypothesis", json_string(x->hypothesis ? x->hypothesis : ""));
+    json_object_set_new(o, "owner", json_string(x->owner));
+    json_t *vars = json_array();
+    for (size_t i = 0; i < x->nvariants; i++) {
+        json_array_append_new(vars,
+                              json_pack("{s:s, s:s, s:f}", "key", x->variants[i].key, "name",
+                                        x->variants[i].name, "weight", x->variants[i].weight));
+    }
+    json_object_set_new(o, "variants", vars);
+    json_object_set_new(o, "coverage", json_real(x->coverage));
+    json_object_set_new(o, "seed", json_string(x->seed));
+    json_object_set_new(o, "hash_version", json_integer(x->hash_version));
+    json_object_set_new(o, "namespace",
+                        x->has_namespace ? json_pack("{s:s, s:[f, f]}", "name", x->ns_name, "range",
+                                                     x->ns_start, x->ns_end)
+                                         : json_null());
+    json_object_set_new(o, "targeting",
+                        x->targeting ? json_deep_copy(x->targeting) : json_object());
+    json_object_set_new(o, "forced", x->forced ? json_deep_copy(x->forced) : json_object());
+    json_object_set_new(o, "metrics", key_array(x->metrics, x->nmetrics));
+    json_object_set_new(o, "primary_metric",
+                        x->primary_metric[0] ? json_string(x->primary_metric) : json_null());
+    json_object_set_new(o, "guardrails", key_array(x->guardrails, x->nguardrails));
+    json_object_set_new(o, "sequential_tuning", json_real(x->sequential_tuning));
+    json_object_set_new(o, "analysis",
+                        json_pack("{s:s, s:f, s:b, s:s}", "method",
+                                  stats_method_name(x->analysis.method), "alpha", x->analysis.alpha,
+                                  "cuped", x->analysis.cuped, "correction",
+                                  stats_correction_name(x->analysis.correction)));
+    json_object_set_new(o, "status", json_string(assign_status_name(x->status)));
+    json_object_set_new(o, "created_at", json_integer(x->created_at));
+    json_object_set_new(o, "updated_at", json_integer(x->updated_at));
+    json_object_set_new(o, "started_at", time_or_null(x->started_at));
+    json_object_set_new(o, "stopped_at", time_or_null(x->stopped_at));
+    json_object_set_new(o, "released_variant",
+                        x->released >= 0 ? json_string(x->variants[x->released].key) : json_null());
+    return o;
+}
+
+static bool json_same(const json_t *a, const json_t *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return json_equal((json_t *)(uintptr_t)a, (json_t *)(uintptr_t)b);
+}
+
+const char *experiment_reassigning_change(const struct experiment *a, const struct experiment *b)
+{
+    if (a->nvariants != b->nvariants) {
+        return "variants";
+    }
+    for (size_t i = 0; i < a->nvariants; i++) {
+        if (strcmp(a->variants[i].key, b->variants[i].key) != 0 ||
+            a->variants[i].weight != b->variants[i].weight) {
+            return "variants";
+        }
+    }
+    if (strcmp(a->seed, b->seed) != 0) {
+        return "seed";
+    }
+    if (a->hash_version != b->hash_version) {
+        return "hash_version";
+    }
+    if (a->has_namespace != b->has_namespace ||
+        (a->has_namespace && (strcmp(a->ns_name, b->ns_name) != 0 || a->ns_start != b->ns_start ||
+                              a->ns_end != b->ns_end))) {
+        return "namespace";
+    }
+    if (!json_same(a->targeting, b->targeting)) {
+        return "targeting";
+    }
+    return NULL;
+}
+
+int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,
+                          struct err *err)
+{
+    static const struct {
+        const char *action;
+        unsigned from; /* bitset of statuses */
+        enum assign_status to;
+    } rules[] = {
+        {"start", 1u << ASSIGN_STATUS_DRAFT, ASSIGN_STATUS_RUNNING},
+        {"pause", 1u << ASSIGN_STATUS_RUNNING, ASSIGN_STATUS_PAUSED},
+        {"resume", 1u << ASSIGN_STATUS_PAUSED, ASSIGN_STATUS_RUNNING},
+        {"stop", (1u << ASSIGN_STATUS_RUNNING) | (1u << ASSIGN_STATUS_PAUSED),
+         ASSIGN_STATUS_STOPPED},
+        {"archive", (1u << ASSIGN_STATUS_STOPPED) | (1u << ASSIGN_STATUS_DRAFT),
+         ASSIGN_STATUS_ARCHIVED},
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (strcmp(action, rules[i].action) == 0) {
+            if ((rules[i].from & (1u << from)) == 0) {
+                return err_set(err, ERR_CONFLICT, "status", "cannot %s an experiment that is %s",
+                               action, assign_status_name(from));
+            }
+            *to = rules[i].to;
+            return 0;
+        }
+    }
+    return err_set(err, ERR_NOT_FOUND, NULL, "unknown lifecycle action '%.40s'", action);
+}
+
+int experiment_variant_index(const struct experiment *x, const char *key)
+{
+    for (size_t i = 0; key != NULL && i < x->nvariants; i++) {
+        if (strcmp(x->variants[i].key, key) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+bool experiment_uses_metric(const struct experiment *x, const char *key)
+{
+    for (size_t i = 0; i < x->nmetrics; i++) {
+        if (strcmp(x->metrics[i], key) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < x->nguardrails; i++) {
+        if (strcmp(x->guardrails[i], key) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void experiment_to_assign(const struct experiment *x, struct assign_experiment *a,
+                          const char **keys, double *weights)
+{
+    assign_experiment_init(a);
+    for (size_t i = 0; i < x->nvariants; i++) {
+        keys[i] = x->variants[i].key;
+        weights[i] = x->variants[i].weight;
+    }
+    a->key = x->key;
+    a->seed = x->seed;
+    a->hash_version = x->hash_version;
+    a->status = x->status;
+    a->nvariants = x->nvariants;
+    a->variant_keys = keys;
+    a->weights = weights;
+    a->coverage = x->coverage;
+    a->ns.name = x->has_namespace ? x->ns_name : NULL;
+    a->ns.start = x->ns_start;
+    a->ns.end = x->ns_end;
+    a->condition = x->targeting;
+    a->forced = x->forced;
+    a->released = x->released;
+}

@@ -1,0 +1,147 @@
+/*
+ * metric.c - the metric definition (model.h): reading and validating its JSON form,
+ * and rendering it. API.md "Metrics".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bunsen/model.h"
+#include "bunsen/util.h"
+
+static const char *const metric_fields[] = {
+    "key",          "name",       "event",      "type",
+    "window_hours", "goal",       "cap",        "cuped_lookback_hours",
+    "description",  "created_at", "updated_at", NULL};
+
+static void metric_defaults(struct metric *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = STATS_METRIC_BINOMIAL;
+    m->goal = STATS_GOAL_INCREASE;
+    m->cuped_lookback_hours = 336;
+}
+
+int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
+                     struct metric *out, struct err *err)
+{
+    if (!json_is_object(doc)) {
+        return err_set(err, ERR_INVALID, NULL, "a metric must be a JSON object");
+    }
+    if (validate_known_fields(doc, metric_fields, "", err) != 0) {
+        return -1;
+    }
+    if (mode == MODEL_PATCH) {
+        *out = *base;
+    } else {
+        metric_defaults(out);
+    }
+    json_t *v;
+    if ((v = json_object_get(doc, "key")) != NULL || mode != MODEL_PATCH) {
+        char key[MODEL_KEY_MAX + 1];
+        if (v == NULL) {
+            return err_set(err, ERR_INVALID, "key", "key is required");
+        }
+        if (validate_key(v, "key", key, err) != 0) {
+            return -1;
+        }
+        if (mode == MODEL_PATCH && strcmp(key, base->key) != 0) {
+            return err_set(err, ERR_INVALID, "key", "a metric's key cannot change");
+        }
+        snprintf(out->key, sizeof(out->key), "%s", key);
+    }
+    if ((v = json_object_get(doc, "name")) != NULL && !json_is_null(v)) {
+        if (validate_text(v, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name), err) !=
+            0) {
+            return -1;
+        }
+    } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
+        snprintf(out->name, sizeof(out->name), "%s", out->key);
+    }
+    if ((v = json_object_get(doc, "event")) != NULL || mode == MODEL_CREATE) {
+        if (v == NULL) {
+            return err_set(err, ERR_INVALID, "event",
+                           "event (the event name to count) is required");
+        }
+        if (!json_is_string(v) ||
+            !text_id_valid(json_string_value(v), json_string_length(v), 128)) {
+            return err_set(err, ERR_INVALID, "event",
+                           "event must be 1 to 128 bytes of text without control characters");
+        }
+        snprintf(out->event, sizeof(out->event), "%s", json_string_value(v));
+    }
+    if ((v = json_object_get(doc, "type")) != NULL) {
+        if (!json_is_string(v) || stats_metric_type_parse(json_string_value(v), &out->type) != 0) {
+            return err_set(err, ERR_INVALID, "type", "type must be binomial, count or sum");
+        }
+    } else if (mode == MODEL_CREATE) {
+        return err_set(err, ERR_INVALID, "type", "type (binomial, count or sum) is required");
+    }
+    if ((v = json_object_get(doc, "goal")) != NULL) {
+        if (!json_is_string(v) || stats_goal_parse(json_string_value(v), &out->goal) != 0) {
+            return err_set(err, ERR_INVALID, "goal", "goal must be increase or decrease");
+        }
+    }
+    if ((v = json_object_get(doc, "window_hours")) != NULL) {
+        if (json_is_null(v)) {
+            out->has_window = false;
+            out->window_hours = 0;
+        } else if (validate_integer(v, "window_hours", 1, 24 * 365 * 10, &out->window_hours, err) !=
+                   0) {
+            return -1;
+        } else {
+            out->has_window = true;
+        }
+    }
+    if ((v = json_object_get(doc, "cap")) != NULL) {
+        if (json_is_null(v)) {
+            out->has_cap = false;
+            out->cap = 0;
+        } else if (validate_number(v, "cap", 0, 1e300, &out->cap, err) != 0) {
+            return -1;
+        } else if (out->cap <= 0) {
+            return err_set(err, ERR_INVALID, "cap", "cap must be greater than 0 (or null)");
+        } else {
+            out->has_cap = true;
+        }
+    }
+    if ((v = json_object_get(doc, "cuped_lookback_hours")) != NULL) {
+        if (json_is_null(v)) {
+            out->cuped_lookback_hours = 336;
+        } else if (validate_integer(v, "cuped_lookback_hours", 0, 24 * 365,
+                                    &out->cuped_lookback_hours, err) != 0) {
+            return -1;
+        }
+    }
+    if ((v = json_object_get(doc, "description")) != NULL) {
+        if (json_is_null(v)) {
+            out->description[0] = '\0';
+        } else if (validate_text(v, "description", 0, 1000, true, out->description,
+                                 sizeof(out->description), err) != 0) {
+            return -1;
+        }
+    }
+    if (mode == MODEL_LOAD) {
+        json_t *c = json_object_get(doc, "created_at"), *u = json_object_get(doc, "updated_at");
+        out->created_at = json_is_integer(c) ? json_integer_value(c) : 0;
+        out->updated_at = json_is_integer(u) ? json_integer_value(u) : 0;
+    }
+    return 0;
+}
+
+json_t *metric_to_json(const struct metric *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "key", json_string(m->key));
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "event", json_string(m->event));
+    json_object_set_new(o, "type", json_string(stats_metric_type_name(m->type)));
+    json_object_set_new(o, "window_hours",
+                        m->has_window ? json_integer(m->window_hours) : json_null());
+    json_object_set_new(o, "goal", json_string(stats_goal_name(m->goal)));
+    json_object_set_new(o, "cap", m->has_cap ? json_real(m->cap) : json_null());
+    json_object_set_new(o, "cuped_lookback_hours", json_integer(m->cuped_lookback_hours));
+    json_object_set_new(o, "description", json_string(m->description));
+    json_object_set_new(o, "created_at", json_integer(m->created_at));
+    json_object_set_new(o, "updated_at", json_integer(m->updated_at));
+    return o;
+}

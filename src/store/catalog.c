@@ -1,0 +1,361 @@
+/*
+ * catalog.c - metrics, experiments and exposures tables (store.h). Documents are
+ * opaque JSON text here; their meaning lives in src/core/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "store_int.h"
+
+static struct conn *read_conn(struct store *s, struct store_tx *tx, struct err *err)
+{
+    return tx != NULL ? tx->conn : store_reader(s, err);
+}
+
+static int step_done(struct conn *c, sqlite3_stmt *st, const char *what, struct err *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, what, err);
+    }
+    return 0;
+}
+
+/* ---- metrics ---- */
+
+static const char SQL_METRIC_INSERT[] =
+    "INSERT INTO metrics (key, doc, created_at, updated_at) VALUES (?, ?, ?, ?)";
+static const char SQL_METRIC_UPDATE[] =
+    "UPDATE metrics SET doc = ?2, updated_at = ?4 WHERE key = ?1";
+static const char SQL_METRIC_GET[] = "SELECT doc FROM metrics WHERE key = ?";
+static const char SQL_METRIC_DELETE[] = "DELETE FROM metrics WHERE key = ?";
+static const char SQL_METRIC_LIST[] = "SELECT doc FROM metrics ORDER BY key";
+static const char SQL_METRIC_USERS[] =
+    "SELECT e.key FROM experiment_metrics m JOIN experiments e ON e.key = m.experiment "
+    "WHERE m.metric = ? AND e.status <> 'archived' ORDER BY e.key";
+
+int store_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                     int64_t updated_at, bool create, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(tx->conn, create ? SQL_METRIC_INSERT : SQL_METRIC_UPDATE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, key);
+    bind_text(st, 2, doc);
+    sqlite3_bind_int64(st, 3, created_at);
+    sqlite3_bind_int64(st, 4, updated_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return err_set(err, ERR_CONFLICT, "key", "metric '%s' already exists", key);
+    }
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(tx->conn->db, rc, "save metric", err);
+    }
+    if (!create && sqlite3_changes(tx->conn->db) == 0) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no metric '%s'", key);
+    }
+    return 0;
+}
+
+static int get_doc(struct conn *c, const char *sql, const char *key, const char *what, char **doc,
+                   struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(c, sql, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
+    }
+    return store_sqlite_err(c->db, rc, what, err);
+}
+
+int store_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                     struct err *err)
+{
+    struct conn *c = read_conn(s, tx, err);
+    return c ? get_doc(c, SQL_METRIC_GET, key, "metric", doc, err) : -1;
+}
+
+int store_metric_delete(struct store_tx *tx, const char *key, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_METRIC_DELETE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, key);
+    if (step_done(tx->conn, st, "delete metric", err) != 0) {
+        return -1;
+    }
+    if (sqlite3_changes(tx->conn->db) == 0) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no metric '%s'", key);
+    }
+    return 0;
+}
+
+static int list_docs(struct conn *c, sqlite3_stmt *st, void (*emit)(void *ctx, const char *doc),
+                     void *ctx, struct err *err)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        emit(ctx, (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "list", err);
+    }
+    return 0;
+}
+
+int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                      struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_METRIC_LIST, err);
+    return st ? list_docs(c, st, emit, ctx, err) : -1;
+}
+
+int store_metric_users(struct store_tx *tx, const char *metric, char *out, size_t n,
+                       struct err *err)
+{
+    out[0] = '\0';
+    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_METRIC_USERS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, metric);
+    int rc;
+    size_t used = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "",
+                         (const char *)sqlite3_column_text(st, 0));
+        if (w < 0 || (size_t)w >= n - used) {
+            break;
+        }
+        used += (size_t)w;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        return store_sqlite_err(tx->conn->db, rc, "metric users", err);
+    }
+    return 0;
+}
+
+/* ---- experiments ---- */
+
+static const char SQL_EXP_INSERT[] = "INSERT INTO experiments (key, status, doc, created_at, "
+                                     "updated_at) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_EXP_UPDATE[] =
+    "UPDATE experiments SET status = ?2, doc = ?3, updated_at = ?5 WHERE key = ?1";
+static const char SQL_EXP_GET[] = "SELECT doc FROM experiments WHERE key = ?";
+static const char SQL_EXP_DELETE[] = "DELETE FROM experiments WHERE key = ?";
+static const char SQL_EXP_LIST_ALL[] = "SELECT doc FROM experiments ORDER BY key";
+static const char SQL_EXP_LIST_STATUS[] =
+    "SELECT doc FROM experiments WHERE status = ? ORDER BY key";
+static const char SQL_EXP_METRICS_CLEAR[] = "DELETE FROM experiment_metrics WHERE experiment = ?";
+static const char SQL_EXP_METRICS_ADD[] =
+    "INSERT OR IGNORE INTO experiment_metrics (metric, experiment) VALUES (?, ?)";
+
+int store_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                         const char *const *metrics, size_t nmetrics, int64_t created_at,
+                         int64_t updated_at, bool create, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(tx->conn, create ? SQL_EXP_INSERT : SQL_EXP_UPDATE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, key);
+    bind_text(st, 2, status);
+    bind_text(st, 3, doc);
+    sqlite3_bind_int64(st, 4, created_at);
+    sqlite3_bind_int64(st, 5, updated_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return err_set(err, ERR_CONFLICT, "key", "experiment '%s' already exists", key);
+    }
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(tx->conn->db, rc, "save experiment", err);
+    }
+    if (!create && sqlite3_changes(tx->conn->db) == 0) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
+    }
+    st = conn_prepare(tx->conn, SQL_EXP_METRICS_CLEAR, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, key);
+    if (step_done(tx->conn, st, "experiment metrics", err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < nmetrics; i++) {
+        st = conn_prepare(tx->conn, SQL_EXP_METRICS_ADD, err);
+        if (st == NULL) {
+            return -1;
+        }
+        bind_text(st, 1, metrics[i]);
+        bind_text(st, 2, key);
+        if (step_done(tx->conn, st, "experiment metrics", err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int store_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                         struct err *err)
+{
+    struct conn *c = read_conn(s, tx, err);
+    return c ? get_doc(c, SQL_EXP_GET, key, "experiment", doc, err) : -1;
+}
+
+int store_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_EXP_DELETE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, key);
+    if (step_done(tx->conn, st, "delete experiment", err) != 0) {
+        return -1;
+    }
+    if (sqlite3_changes(tx->conn->db) == 0) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
+    }
+    return 0;
+}
+
+int store_experiment_list(struct store *s, const char *status,
+                          void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, status ? SQL_EXP_LIST_STATUS : SQL_EXP_LIST_ALL, err);
+    if (st == NULL) {
+        return -1;
+    }
+    if (status != NULL) {
+        bind_text(st, 1, status);
+    }
+    return list_docs(c, st, emit, ctx, err);
+}
+
+/* ---- exposures ---- */
+
+static const char SQL_EXPO_GET[] =
+    "SELECT variant, ts FROM exposures WHERE user_id = ? AND experiment = ?";
+static const char SQL_EXPO_INSERT[] =
+    "INSERT INTO exposures (user_id, experiment, variant, ts) VALUES (?, ?, ?, ?)";
+static const char SQL_EXPO_UPDATE[] =
+    "UPDATE exposures SET variant = ?3, ts = ?4, conflicts = conflicts + ?5 "
+    "WHERE user_id = ?1 AND experiment = ?2";
+static const char SQL_EXPO_COUNTS[] =
+    "SELECT COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures WHERE experiment = ?";
+
+int store_exposure_record(struct store_tx *tx, const char *experiment, const char *user_id,
+                          const char *variant, int64_t ts, enum exposure_outcome *outcome,
+                          struct err *err)
+{
+    struct conn *c = tx->conn;
+    sqlite3_stmt *st = conn_prepare(c, SQL_EXPO_GET, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, user_id);
+    bind_text(st, 2, experiment);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        st = conn_prepare(c, SQL_EXPO_INSERT, err);
+        if (st == NULL) {
+            return -1;
+        }
+        bind_text(st, 1, user_id);
+        bind_text(st, 2, experiment);
+        bind_text(st, 3, variant);
+        sqlite3_bind_int64(st, 4, ts);
+        if (outcome != NULL) {
+            *outcome = EXPOSURE_NEW;
+        }
+        return step_done(c, st, "insert exposure", err);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return store_sqlite_err(c->db, rc, "read exposure", err);
+    }
+    bool same = strcmp((const char *)sqlite3_column_text(st, 0), variant) == 0;
+    int64_t kept_ts = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    if (outcome != NULL) {
+        *outcome = same ? EXPOSURE_REPEAT : EXPOSURE_CONFLICT;
+    }
+    if (same && ts >= kept_ts) {
+        return 0; /* nothing to change: the common case of a repeated assignment */
+    }
+    char kept_variant[128];
+    if (ts >= kept_ts) {
+        /* a later, different exposure: keep the first, count the conflict */
+        st = conn_prepare(c, SQL_EXPO_GET, err);
+        if (st == NULL) {
+            return -1;
+        }
+        bind_text(st, 1, user_id);
+        bind_text(st, 2, experiment);
+        sqlite3_step(st);
+        column_copy(st, 0, kept_variant, sizeof(kept_variant));
+        sqlite3_reset(st);
+        variant = kept_variant;
+        ts = kept_ts;
+    }
+    st = conn_prepare(c, SQL_EXPO_UPDATE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, user_id);
+    bind_text(st, 2, experiment);
+    bind_text(st, 3, variant);
+    sqlite3_bind_int64(st, 4, ts);
+    sqlite3_bind_int(st, 5, same ? 0 : 1);
+    return step_done(c, st, "update exposure", err);
+}
+
+int store_exposure_counts(struct store *s, const char *experiment, int64_t *users,
+                          int64_t *conflicts, struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_EXPO_COUNTS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return store_sqlite_err(c->db, rc, "count exposures", err);
+    }
+    *users = sqlite3_column_int64(st, 0);
+    *conflicts = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return 0;
+}
