@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bunsen/api.h"
 #include "bunsen/app.h"
 #include "bunsen/cli.h"
 #include "bunsen/http.h"
@@ -162,6 +163,15 @@ int cli_serve(int argc, char **argv)
 
     struct err err;
     err_clear(&err);
+    app.experiments = snapshot_cell_new();
+    pthread_mutex_init(&app.reload_mu, NULL);
+    int64_t catalog_version = 0;
+    if (store_catalog_version(app.store, &catalog_version, &err) != 0 ||
+        api_experiments_reload(&app, &err) != 0) {
+        fprintf(stderr, "bunsen: cannot load experiments: %s\n", err.msg);
+        store_close(app.store);
+        return 1;
+    }
     if (store_writer_start(app.store, app.cfg.writer_queue_max, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         store_close(app.store);
@@ -191,11 +201,23 @@ int cli_serve(int argc, char **argv)
             log_json(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
             break;
         }
+        /* Another process (or this one) changed the experiments: rebuild the snapshot.
+         * Reloading after our own writes too is harmless and keeps one code path. */
+        int64_t v = 0;
+        if (store_catalog_version(app.store, &v, &err) == 0 && v != catalog_version) {
+            catalog_version = v;
+            if (api_experiments_reload(&app, &err) != 0) {
+                log_json(LOG_ERROR, "experiment reload failed",
+                         json_pack("{s:s}", "error", err.msg));
+            }
+        }
     }
     http_server_quiesce(app.http);
     store_writer_stop(app.store);
     http_server_stop(app.http);
     store_close(app.store); /* the last connection to close checkpoints the WAL */
+    snapshot_cell_free(app.experiments);
+    pthread_mutex_destroy(&app.reload_mu);
     log_msg(LOG_INFO, "stopped");
     return 0;
 }

@@ -19,4 +19,33 @@ void api_keys_revoke(struct http_req *r); /* DELETE /api/v1/keys/{id} */
 void api_me(struct http_req *r);          /* GET    /api/v1/me */
 void api_audit_list(struct http_req *r);  /* GET    /api/v1/audit */
 
+/* metrics.c: the metrics catalogue */
+void api_metrics_create(struct http_req *r); /* POST   /api/v1/metrics */
+void api_metrics_list(struct http_req *r);   /* GET    /api/v1/metrics */
+void api_metrics_get(struct http_req *r);    /* GET    /api/v1/metrics/{key} */
+void api_metrics_patch(struct http_req *r);  /* PATCH  /api/v1/metrics/{key} */
+void api_metrics_delete(struct http_req *r); /* DELETE /api/v1/metrics/{key} */
+
+/* experiments.c: definitions and lifecycle */
+void api_experiments_create(struct http_req *r);  /* POST   /api/v1/experiments */
+void api_experiments_list(struct http_req *r);    /* GET    /api/v1/experiments */
+void api_experiments_get(struct http_req *r);     /* GET    /api/v1/experiments/{key} */
+void api_experiments_patch(struct http_req *r);   /* PATCH  /api/v1/experiments/{key} */
+void api_experiments_delete(struct http_req *r);  /* DELETE /api/v1/experiments/{key} */
+void api_experiments_start(struct http_req *r);   /* POST   /api/v1/experiments/{key}/start */
+void api_experiments_pause(struct http_req *r);   /* ... /pause */
+void api_experiments_resume(struct http_req *r);  /* ... /resume */
+void api_experiments_stop(struct http_req *r);    /* ... /stop  {"release": "variant"}? */
+void api_experiments_archive(struct http_req *r); /* ... /archive */
+
+/* Rebuild the assignment snapshot from the store and publish it. Called at start-up,
+ * after every committed experiment change, and when another process changed the
+ * database. Serialised by app->reload_mu. */
+struct app;
+int api_experiments_reload(struct app *app, struct err *err);
+
+/* assign.c: the hot path */
+void api_assign(struct http_req *r);     /* POST /api/v1/assign */
+void api_assign_one(struct http_req *r); /* GET  /api/v1/experiments/{key}/assign */
+
 #endif

@@ -7,9 +7,11 @@
 #define BUNSEN_APP_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "bunsen/config.h"
+#include "bunsen/snapshot.h"
 #include "bunsen/store.h"
 
 struct http_server;
@@ -20,6 +22,8 @@ struct app {
     struct http_server *http;
     char web_dir_real[PATH_MAX]; /* realpath of cfg.web_dir, "" when it does not exist */
     int64_t started_at;          /* ms */
+    struct snapshot_cell *experiments; /* what /assign reads; see api_experiments_reload */
+    pthread_mutex_t reload_mu;         /* one reload at a time, so publishes stay in order */
 };
 
 #endif

@@ -122,6 +122,9 @@ json_t *http_req_json_body(struct http_req *r);
 
 /* Replies: exactly one per request. */
 void http_reply_json(struct http_req *r, int status, json_t *body); /* steals body */
+/* As http_reply_json with reals printed to `digits` significant digits (assignment buckets
+ * read better as 0.4821 than 0.48209999999999997). */
+void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits);
 void http_reply_err(struct http_req *r, const struct err *err);
 void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));

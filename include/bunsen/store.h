@@ -186,6 +186,10 @@ int store_experiment_put(struct store_tx *tx, const char *key, const char *statu
 int store_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                          struct err *err);
 int store_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
+/* The catalogue version: bumped by every experiment write (in the same transaction), read
+ * once a second by the daemon to notice changes made by another process. */
+int store_catalog_bump(struct store_tx *tx, struct err *err);
+int store_catalog_version(struct store *s, int64_t *version, struct err *err);
 /* Calls emit(ctx, doc) for every experiment (status NULL = all), ordered by key. */
 int store_experiment_list(struct store *s, const char *status,
                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);

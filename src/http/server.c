@@ -88,9 +88,19 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
     set_response(r, status, resp, len);
 }
 
+/* 15 significant digits: every double prints as a human would write it (0.05, not
+ * 0.050000000000000003) and stays far inside the 1e-6 agreement the statistics promise.
+ * Payloads that must round-trip doubles bit for bit use http_reply_json_digits(.., 17). */
 void http_reply_json(struct http_req *r, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    http_reply_json_digits(r, status, body, 15);
+}
+
+void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                             JSON_REAL_PRECISION(digits))
+                      : NULL;
     json_decref(body);
     if (text == NULL) {
         static const char fallback[] =

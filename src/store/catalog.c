@@ -196,6 +196,9 @@ int store_experiment_put(struct store_tx *tx, const char *key, const char *statu
     if (!create && sqlite3_changes(tx->conn->db) == 0) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
     }
+    if (store_catalog_bump(tx, err) != 0) {
+        return -1;
+    }
     st = conn_prepare(tx->conn, SQL_EXP_METRICS_CLEAR, err);
     if (st == NULL) {
         return -1;
@@ -238,7 +241,7 @@ int store_experiment_delete(struct store_tx *tx, const char *key, struct err *er
     if (sqlite3_changes(tx->conn->db) == 0) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
     }
-    return 0;
+    return store_catalog_bump(tx, err);
 }
 
 int store_experiment_list(struct store *s, const char *status,
@@ -256,6 +259,38 @@ int store_experiment_list(struct store *s, const char *status,
         bind_text(st, 1, status);
     }
     return list_docs(c, st, emit, ctx, err);
+}
+
+static const char SQL_CATALOG_BUMP[] =
+    "INSERT INTO meta (key, value) VALUES ('catalog_version', '1') ON CONFLICT (key) DO UPDATE "
+    "SET value = CAST(value AS INTEGER) + 1";
+static const char SQL_CATALOG_VERSION[] =
+    "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_version'), 0)";
+
+int store_catalog_bump(struct store_tx *tx, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_CATALOG_BUMP, err);
+    return st ? step_done(tx->conn, st, "catalog version", err) : -1;
+}
+
+int store_catalog_version(struct store *s, int64_t *version, struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_CATALOG_VERSION, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return store_sqlite_err(c->db, rc, "catalog version", err);
+    }
+    *version = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
 }
 
 /* ---- exposures ---- */

@@ -1,0 +1,333 @@
+/*
+ * assign.c - the hot path: which variant does a user get (API.md "Assignment").
+ *
+ * Reads only the in-memory snapshot (no disk). In-experiment assignments with
+ * log_exposure (the default) become one writer job per request; the reply is sent after
+ * that job's commit, so an acknowledged assignment always has its exposure stored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/assign.h"
+#include "bunsen/snapshot.h"
+#include "bunsen/util.h"
+
+#define ASSIGN_MAX_NAMED 100
+#define BUCKET_DIGITS 10
+
+struct exposure_item {
+    char experiment[MODEL_KEY_MAX + 1];
+    char variant[MODEL_KEY_MAX + 1];
+};
+
+struct assign_write {
+    struct api_write w;
+    json_t *reply;
+    char *user_id;
+    int64_t ts;
+    size_t n;
+    struct exposure_item items[];
+};
+
+static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct assign_write *aw = (struct assign_write *)w;
+    for (size_t i = 0; i < aw->n; i++) {
+        if (store_exposure_record(tx, aw->items[i].experiment, aw->user_id, aw->items[i].variant,
+                                  aw->ts, NULL, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void assign_render(struct api_write *w)
+{
+    struct assign_write *aw = (struct assign_write *)w;
+    http_reply_json_digits(w->req, 200, json_incref(aw->reply), BUCKET_DIGITS);
+}
+
+static void assign_cleanup(struct api_write *w)
+{
+    struct assign_write *aw = (struct assign_write *)w;
+    json_decref(aw->reply);
+    free(aw->user_id);
+    free(aw);
+}
+
+static json_t *explain_json(const struct assign_result *res)
+{
+    const struct assign_explain *ex = &res->explain;
+    json_t *ranges = json_array();
+    for (size_t i = 0; i < ex->nranges; i++) {
+        json_array_append_new(ranges, json_pack("[f, f]", ex->ranges[i].start, ex->ranges[i].end));
+    }
+    json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:s}", "seed", ex->seed ? ex->seed : "",
+                          "hash_version", ex->hash_version, "hash_input",
+                          ex->hash_input ? ex->hash_input : "", "bucket",
+                          res->has_bucket ? json_real(res->bucket) : json_null(),
+                          "namespace_bucket",
+                          ex->has_namespace_bucket ? json_real(ex->namespace_bucket) : json_null(),
+                          "ranges", ranges, "rule", ex->rule ? ex->rule : "");
+    return o;
+}
+
+/* Decide for one experiment; returns the assignment object or NULL after err. */
+static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_t len,
+                      const json_t *attrs, bool explain, struct assign_result *res,
+                      struct err *err)
+{
+    if (assign_decide(&e->a, user_id, len, attrs, res, err) != 0) {
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
+                          "in_experiment", res->in_experiment, "reason",
+                          assign_reason_name(res->reason), "bucket",
+                          res->has_bucket ? json_real(res->bucket) : json_null());
+    if (explain) {
+        json_object_set_new(o, "explain", explain_json(res));
+    }
+    return o;
+}
+
+/* Reply now, or queue the exposures and reply after their commit. Steals reply. */
+static void finish(struct http_req *r, json_t *reply, const char *user_id,
+                   const struct exposure_item *items, size_t n)
+{
+    if (n == 0) {
+        http_reply_json_digits(r, 200, reply, BUCKET_DIGITS);
+        return;
+    }
+    struct assign_write *aw = xcalloc(1, sizeof(*aw) + n * sizeof(aw->items[0]));
+    aw->w.apply = assign_apply;
+    aw->w.render = assign_render;
+    aw->w.cleanup = assign_cleanup;
+    aw->reply = reply;
+    aw->user_id = xstrdup(user_id);
+    aw->ts = time_now_ms();
+    aw->n = n;
+    memcpy(aw->items, items, n * sizeof(items[0]));
+    api_write_submit(r, &aw->w);
+}
+
+static bool is_live(const struct snapshot_entry *e)
+{
+    return e->x.status == ASSIGN_STATUS_RUNNING ||
+           (e->x.status == ASSIGN_STATUS_STOPPED && e->x.released >= 0);
+}
+
+static int read_bool(struct http_req *r, const json_t *body, const char *name, bool def,
+                     bool *out)
+{
+    const json_t *v = json_object_get(body, name);
+    if (v == NULL || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v)) {
+        http_reply_error(r, ERR_INVALID, name, "%s must be true or false", name);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+void api_assign(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    const json_t *uid = json_object_get(body, "user_id");
+    const json_t *attrs = json_object_get(body, "attributes");
+    const json_t *names = json_object_get(body, "experiments");
+    bool log_exposure, explain;
+    if (!json_is_string(uid) ||
+        !text_id_valid(json_string_value(uid), json_string_length(uid), 256)) {
+        http_reply_error(r, ERR_INVALID, "user_id",
+                         "user_id must be 1 to 256 bytes of UTF-8 text without control "
+                         "characters");
+        goto out;
+    }
+    if (attrs != NULL && !json_is_null(attrs) && !json_is_object(attrs)) {
+        http_reply_error(r, ERR_INVALID, "attributes", "attributes must be an object");
+        goto out;
+    }
+    if (names != NULL && !json_is_null(names) &&
+        (!json_is_array(names) || json_array_size(names) > ASSIGN_MAX_NAMED)) {
+        http_reply_error(r, ERR_INVALID, "experiments",
+                         "experiments must be an array of at most %d experiment keys",
+                         ASSIGN_MAX_NAMED);
+        goto out;
+    }
+    for (size_t i = 0; json_is_array(names) && i < json_array_size(names); i++) {
+        if (!json_is_string(json_array_get(names, i))) {
+            char field[48];
+            snprintf(field, sizeof(field), "experiments[%zu]", i);
+            http_reply_error(r, ERR_INVALID, field, "%s must be a string", field);
+            goto out;
+        }
+    }
+    if (read_bool(r, body, "log_exposure", true, &log_exposure) != 0 ||
+        read_bool(r, body, "explain", false, &explain) != 0) {
+        goto out;
+    }
+    const char *const known[] = {"user_id", "attributes", "experiments", "log_exposure",
+                                 "explain", NULL};
+    struct err err;
+    err_clear(&err);
+    if (validate_known_fields(body, known, "", &err) != 0) {
+        http_reply_err(r, &err);
+        goto out;
+    }
+    const char *user_id = json_string_value(uid);
+    size_t len = json_string_length(uid);
+    if (json_is_null(attrs)) {
+        attrs = NULL;
+    }
+
+    struct app *app = http_req_app(r);
+    unsigned token;
+    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    json_t *assignments = json_object();
+    json_t *unknown = json_array();
+    size_t cap = json_is_array(names) ? json_array_size(names) : snap->n;
+    struct exposure_item *items = xcalloc(cap ? cap : 1, sizeof(*items));
+    size_t nitems = 0;
+    int rc = 0;
+    size_t count = json_is_array(names) ? json_array_size(names) : snap->n;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const struct snapshot_entry *e;
+        if (json_is_array(names)) {
+            const char *k = json_string_value(json_array_get(names, i));
+            e = snapshot_find(snap, k);
+            if (e == NULL) {
+                json_array_append_new(unknown, json_string(k));
+                continue;
+            }
+            if (json_object_get(assignments, k) != NULL) {
+                continue; /* named twice */
+            }
+        } else {
+            e = &snap->entries[i];
+            if (!is_live(e)) {
+                continue;
+            }
+        }
+        struct assign_result res;
+        json_t *o = decide(e, user_id, len, attrs, explain, &res, &err);
+        if (o == NULL) {
+            rc = -1;
+            break;
+        }
+        json_object_set_new(assignments, e->x.key, o);
+        if (res.in_experiment && log_exposure) {
+            snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
+            snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
+                     e->x.variants[res.variant].key);
+            nitems++;
+        }
+    }
+    snapshot_read_end(app->experiments, token);
+    if (rc != 0) {
+        json_decref(assignments);
+        json_decref(unknown);
+        http_reply_err(r, &err);
+    } else {
+        json_t *reply = json_pack("{s:s, s:o, s:o}", "user_id", user_id, "assignments",
+                                  assignments, "unknown", unknown);
+        finish(r, reply, user_id, items, nitems);
+    }
+    free(items);
+out:
+    json_decref(body);
+}
+
+struct attr_ctx {
+    json_t *attrs;
+};
+
+static void collect_attr(void *ctx, const char *key, const char *value)
+{
+    struct attr_ctx *ac = ctx;
+    if (strncmp(key, "attr.", 5) == 0 && key[5] != '\0') {
+        /* json_string refuses invalid UTF-8: such an attribute is simply absent */
+        json_t *v = json_string(value);
+        if (v != NULL) {
+            json_object_set_new(ac->attrs, key + 5, v);
+        }
+    }
+}
+
+static int query_bool(struct http_req *r, const char *name, bool def, bool *out)
+{
+    const char *v = http_req_query(r, name);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+        *out = false;
+        return 0;
+    }
+    http_reply_error(r, ERR_INVALID, name, "%s must be true or false", name);
+    return -1;
+}
+
+void api_assign_one(struct http_req *r)
+{
+    const char *key = http_req_param(r, "key");
+    const char *user_id = http_req_query(r, "user_id");
+    bool log_exposure, explain;
+    if (user_id == NULL || !text_id_valid(user_id, strlen(user_id), 256)) {
+        http_reply_error(r, ERR_INVALID, "user_id",
+                         "the user_id query parameter must be 1 to 256 bytes of UTF-8 text "
+                         "without control characters");
+        return;
+    }
+    if (query_bool(r, "log_exposure", true, &log_exposure) != 0 ||
+        query_bool(r, "explain", false, &explain) != 0) {
+        return;
+    }
+    struct attr_ctx ac = {.attrs = json_object()};
+    http_req_each_query(r, collect_attr, &ac);
+    struct app *app = http_req_app(r);
+    unsigned token;
+    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
+    if (e == NULL) {
+        snapshot_read_end(app->experiments, token);
+        json_decref(ac.attrs);
+        http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
+        return;
+    }
+    struct assign_result res;
+    struct err err;
+    err_clear(&err);
+    json_t *o = decide(e, user_id, strlen(user_id), ac.attrs, explain, &res, &err);
+    struct exposure_item item;
+    size_t n = 0;
+    if (o != NULL) {
+        json_object_set_new(o, "experiment", json_string(e->x.key));
+        json_object_set_new(o, "user_id", json_string(user_id));
+        if (res.in_experiment && log_exposure) {
+            snprintf(item.experiment, sizeof(item.experiment), "%s", e->x.key);
+            snprintf(item.variant, sizeof(item.variant), "%s", e->x.variants[res.variant].key);
+            n = 1;
+        }
+    }
+    snapshot_read_end(app->experiments, token);
+    json_decref(ac.attrs);
+    if (o == NULL) {
+        http_reply_err(r, &err);
+        return;
+    }
+    finish(r, o, user_id, &item, n);
+}

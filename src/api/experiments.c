@@ -1,0 +1,444 @@
+/*
+ * experiments.c - experiment definitions and their lifecycle (API.md "Experiments"),
+ * and the reload of the assignment snapshot after every change.
+ *
+ * Every write is one writer job whose apply() reads the stored experiment, applies the
+ * change with the rules of core/experiment.c, checks the catalogue (metrics exist), saves
+ * and audits, all in one transaction. After the commit the snapshot is rebuilt before
+ * the reply, so a 2xx means /assign already sees the change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/log.h"
+#include "bunsen/model.h"
+#include "bunsen/util.h"
+
+/* ---- snapshot reload ---- */
+
+static void reload_emit(void *ctx, const char *doc)
+{
+    struct snapshot *s = ctx;
+    json_t *j = json_loads(doc, 0, NULL);
+    struct experiment x;
+    struct err err;
+    err_clear(&err);
+    if (j != NULL && experiment_from_json(j, MODEL_LOAD, NULL, &x, &err) == 0) {
+        snapshot_add(s, &x);
+    } else {
+        log_json(LOG_ERROR, "skipping an unreadable stored experiment",
+                 json_pack("{s:s}", "error", err.msg));
+    }
+    json_decref(j);
+}
+
+int api_experiments_reload(struct app *app, struct err *err)
+{
+    pthread_mutex_lock(&app->reload_mu);
+    struct snapshot *s = snapshot_new();
+    int rc = store_experiment_list(app->store, NULL, reload_emit, s, err);
+    if (rc == 0) {
+        snapshot_seal(s);
+        snapshot_publish(app->experiments, s);
+    } else {
+        snapshot_free(s);
+    }
+    pthread_mutex_unlock(&app->reload_mu);
+    return rc;
+}
+
+/* ---- writes ---- */
+
+enum exp_op { OP_CREATE, OP_PATCH, OP_DELETE, OP_LIFECYCLE };
+
+struct exp_write {
+    struct api_write w;
+    enum exp_op op;
+    char key[MODEL_KEY_MAX + 1];
+    const char *action; /* lifecycle: "start", ... (static) */
+    json_t *body;
+    json_t *result;
+    int status;
+};
+
+static void exp_render(struct api_write *w)
+{
+    struct exp_write *ew = (struct exp_write *)w;
+    struct err err;
+    err_clear(&err);
+    if (api_experiments_reload(http_req_app(w->req), &err) != 0) {
+        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
+    }
+    http_reply_json(w->req, ew->status, json_incref(ew->result));
+}
+
+static void exp_cleanup(struct api_write *w)
+{
+    struct exp_write *ew = (struct exp_write *)w;
+    json_decref(ew->body);
+    json_decref(ew->result);
+    free(ew);
+}
+
+static int load(struct store_tx *tx, const char *key, struct experiment *x, json_t **before,
+                struct err *err)
+{
+    char *doc = NULL;
+    if (store_experiment_get(NULL, tx, key, &doc, err) != 0) {
+        return -1;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, x, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
+    if (rc == 0) {
+        *before = j;
+    } else {
+        json_decref(j);
+    }
+    return rc;
+}
+
+/* Every metric and guardrail must be in the catalogue. */
+static int check_metrics(struct store_tx *tx, const struct experiment *x, struct err *err)
+{
+    for (int list = 0; list < 2; list++) {
+        size_t n = list ? x->nguardrails : x->nmetrics;
+        for (size_t i = 0; i < n; i++) {
+            const char *k = list ? x->guardrails[i] : x->metrics[i];
+            char *doc = NULL;
+            struct err e2;
+            if (store_metric_get(NULL, tx, k, &doc, &e2) != 0) {
+                char field[64];
+                snprintf(field, sizeof(field), "%s[%zu]", list ? "guardrails" : "metrics", i);
+                if (e2.code != ERR_NOT_FOUND) {
+                    *err = e2;
+                    return -1;
+                }
+                return err_set(err, ERR_INVALID, field,
+                               "'%s' is not in the metrics catalogue (POST /api/v1/metrics)", k);
+            }
+            free(doc);
+        }
+    }
+    return 0;
+}
+
+static int save(struct store_tx *tx, struct exp_write *ew, const struct experiment *x, bool create,
+                const char *action, const json_t *before, struct err *err)
+{
+    const char *mkeys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    size_t nm = 0;
+    for (size_t i = 0; i < x->nmetrics; i++) {
+        mkeys[nm++] = x->metrics[i];
+    }
+    for (size_t i = 0; i < x->nguardrails; i++) {
+        mkeys[nm++] = x->guardrails[i];
+    }
+    json_t *doc = experiment_to_json(x);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = store_experiment_put(tx, x->key, assign_status_name(x->status), text, mkeys, nm,
+                                  x->created_at, x->updated_at, create, err);
+    free(text);
+    if (rc == 0) {
+        rc = api_audit(tx, ew->w.req, action, "experiment", x->key, before, doc, err);
+    }
+    if (rc == 0) {
+        ew->result = doc;
+    } else {
+        json_decref(doc);
+    }
+    return rc;
+}
+
+static int apply_create(struct store_tx *tx, struct exp_write *ew, struct err *err)
+{
+    struct experiment x;
+    if (experiment_from_json(ew->body, MODEL_CREATE, NULL, &x, err) != 0) {
+        return -1;
+    }
+    x.created_at = x.updated_at = time_now_ms();
+    int rc = check_metrics(tx, &x, err);
+    if (rc == 0) {
+        rc = save(tx, ew, &x, true, "experiment.create", NULL, err);
+    }
+    experiment_clear(&x);
+    return rc;
+}
+
+static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
+                       const json_t *before, struct err *err)
+{
+    if (cur->status == ASSIGN_STATUS_ARCHIVED) {
+        return err_set(err, ERR_CONFLICT, "status", "archived experiments cannot be edited");
+    }
+    struct experiment next;
+    if (experiment_from_json(ew->body, MODEL_PATCH, cur, &next, err) != 0) {
+        return -1;
+    }
+    int rc = 0;
+    const char *field = NULL;
+    if ((cur->status == ASSIGN_STATUS_RUNNING || cur->status == ASSIGN_STATUS_PAUSED) &&
+        (field = experiment_reassigning_change(cur, &next)) != NULL) {
+        rc = err_set(err, ERR_CONFLICT, field,
+                     "changing %s while the experiment is %s would reassign users; stop it and "
+                     "start a new experiment instead",
+                     field, assign_status_name(cur->status));
+    }
+    if (rc == 0) {
+        rc = check_metrics(tx, &next, err);
+    }
+    if (rc == 0) {
+        next.updated_at = time_now_ms();
+        rc = save(tx, ew, &next, false, "experiment.update", before, err);
+    }
+    experiment_clear(&next);
+    return rc;
+}
+
+static int apply_delete(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
+                        const json_t *before, struct err *err)
+{
+    if (cur->status != ASSIGN_STATUS_DRAFT) {
+        return err_set(err, ERR_CONFLICT, "status",
+                       "only draft experiments can be deleted (this one is %s; archive it)",
+                       assign_status_name(cur->status));
+    }
+    if (store_experiment_delete(tx, ew->key, err) != 0 ||
+        api_audit(tx, ew->w.req, "experiment.delete", "experiment", ew->key, before, NULL, err) !=
+            0) {
+        return -1;
+    }
+    ew->result = json_pack("{s:s, s:b}", "key", ew->key, "deleted", 1);
+    return 0;
+}
+
+static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew,
+                           const struct experiment *cur, const json_t *before, struct err *err)
+{
+    enum assign_status to;
+    if (experiment_transition(cur->status, ew->action, &to, err) != 0) {
+        return -1;
+    }
+    struct experiment next;
+    experiment_copy(&next, cur);
+    int64_t now = time_now_ms();
+    next.status = to;
+    next.updated_at = now;
+    if (strcmp(ew->action, "start") == 0) {
+        next.started_at = now;
+    }
+    if (strcmp(ew->action, "stop") == 0) {
+        next.stopped_at = now;
+        const json_t *rel = ew->body ? json_object_get(ew->body, "release") : NULL;
+        if (rel != NULL && !json_is_null(rel)) {
+            int idx = json_is_string(rel) ? experiment_variant_index(&next, json_string_value(rel))
+                                          : -1;
+            if (idx < 0) {
+                experiment_clear(&next);
+                return err_set(err, ERR_INVALID, "release",
+                               "release must be one of the experiment's variant keys");
+            }
+            next.released = idx;
+        }
+    }
+    char action[32];
+    snprintf(action, sizeof(action), "experiment.%s", ew->action);
+    int rc = save(tx, ew, &next, false, action, before, err);
+    experiment_clear(&next);
+    return rc;
+}
+
+static int exp_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct exp_write *ew = (struct exp_write *)w;
+    if (ew->op == OP_CREATE) {
+        return apply_create(tx, ew, err);
+    }
+    struct experiment cur;
+    json_t *before = NULL;
+    if (load(tx, ew->key, &cur, &before, err) != 0) {
+        return -1;
+    }
+    int rc;
+    switch (ew->op) {
+    case OP_PATCH:
+        rc = apply_patch(tx, ew, &cur, before, err);
+        break;
+    case OP_DELETE:
+        rc = apply_delete(tx, ew, &cur, before, err);
+        break;
+    default:
+        rc = apply_lifecycle(tx, ew, &cur, before, err);
+        break;
+    }
+    experiment_clear(&cur);
+    json_decref(before);
+    return rc;
+}
+
+static void submit(struct http_req *r, enum exp_op op, const char *key, const char *action,
+                   json_t *body, int status)
+{
+    struct exp_write *ew = xcalloc(1, sizeof(*ew));
+    ew->w.apply = exp_apply;
+    ew->w.render = exp_render;
+    ew->w.cleanup = exp_cleanup;
+    ew->op = op;
+    if (key != NULL) {
+        snprintf(ew->key, sizeof(ew->key), "%s", key);
+    }
+    ew->action = action;
+    ew->body = body;
+    ew->status = status;
+    api_write_submit(r, &ew->w);
+}
+
+static const char *key_param(struct http_req *r)
+{
+    const char *key = http_req_param(r, "key");
+    if (key == NULL || !key_valid(key)) {
+        http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
+        return NULL;
+    }
+    return key;
+}
+
+void api_experiments_create(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    struct experiment x;
+    struct err err;
+    err_clear(&err);
+    if (experiment_from_json(body, MODEL_CREATE, NULL, &x, &err) != 0) { /* 400 early */
+        json_decref(body);
+        http_reply_err(r, &err);
+        return;
+    }
+    experiment_clear(&x);
+    submit(r, OP_CREATE, NULL, NULL, body, 201);
+}
+
+void api_experiments_patch(struct http_req *r)
+{
+    const char *key = key_param(r);
+    json_t *body = key ? http_req_json_body(r) : NULL;
+    if (body != NULL) {
+        submit(r, OP_PATCH, key, NULL, body, 200);
+    }
+}
+
+void api_experiments_delete(struct http_req *r)
+{
+    const char *key = key_param(r);
+    if (key != NULL) {
+        submit(r, OP_DELETE, key, NULL, NULL, 200);
+    }
+}
+
+static void lifecycle(struct http_req *r, const char *action)
+{
+    const char *key = key_param(r);
+    if (key == NULL) {
+        return;
+    }
+    json_t *body = NULL;
+    size_t len = 0;
+    http_req_body(r, &len);
+    if (len > 0) {
+        body = http_req_json_body(r);
+        if (body == NULL) {
+            return;
+        }
+        const char *name;
+        json_t *v;
+        json_object_foreach(body, name, v)
+        {
+            if (strcmp(action, "stop") != 0 || strcmp(name, "release") != 0) {
+                http_reply_error(r, ERR_INVALID, name, "unknown field '%.60s' for %s", name,
+                                 action);
+                json_decref(body);
+                return;
+            }
+        }
+    }
+    submit(r, OP_LIFECYCLE, key, action, body, 200);
+}
+
+void api_experiments_start(struct http_req *r)
+{
+    lifecycle(r, "start");
+}
+
+void api_experiments_pause(struct http_req *r)
+{
+    lifecycle(r, "pause");
+}
+
+void api_experiments_resume(struct http_req *r)
+{
+    lifecycle(r, "resume");
+}
+
+void api_experiments_stop(struct http_req *r)
+{
+    lifecycle(r, "stop");
+}
+
+void api_experiments_archive(struct http_req *r)
+{
+    lifecycle(r, "archive");
+}
+
+/* ---- reads ---- */
+
+static void list_emit(void *ctx, const char *doc)
+{
+    json_t *v = json_loads(doc, 0, NULL);
+    if (v != NULL) {
+        json_array_append_new(ctx, v);
+    }
+}
+
+void api_experiments_list(struct http_req *r)
+{
+    const char *status = http_req_query(r, "status");
+    enum assign_status st;
+    struct err err;
+    err_clear(&err);
+    if (status != NULL && assign_status_parse(status, &st, &err) != 0) {
+        http_reply_error(r, ERR_INVALID, "status",
+                         "status must be draft, running, paused, stopped or archived");
+        return;
+    }
+    json_t *arr = json_array();
+    if (store_experiment_list(http_req_app(r)->store, status, list_emit, arr, &err) != 0) {
+        json_decref(arr);
+        http_reply_err(r, &err);
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{s:o}", "experiments", arr));
+}
+
+void api_experiments_get(struct http_req *r)
+{
+    const char *key = key_param(r);
+    if (key == NULL) {
+        return;
+    }
+    char *doc = NULL;
+    struct err err;
+    err_clear(&err);
+    if (store_experiment_get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
+        http_reply_err(r, &err);
+        return;
+    }
+    http_reply_json(r, 200, json_loads(doc, 0, NULL));
+    free(doc);
+}

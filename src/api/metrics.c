@@ -1,0 +1,237 @@
+/*
+ * metrics.c - the metrics catalogue: create, list, get, patch, delete (API.md "Metrics").
+ * Writes run inside the writer's transaction: the read-modify-write of a PATCH and the
+ * "still used by an experiment?" check of a DELETE see a consistent database.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/model.h"
+#include "bunsen/util.h"
+
+struct metric_write {
+    struct api_write w;
+    char key[MODEL_KEY_MAX + 1];
+    json_t *body;   /* the request document (create, patch) */
+    json_t *result; /* rendered after commit */
+    int status;     /* HTTP status on success */
+};
+
+static void metric_write_render(struct api_write *w)
+{
+    struct metric_write *mw = (struct metric_write *)w;
+    http_reply_json(w->req, mw->status, json_incref(mw->result));
+}
+
+static void metric_write_cleanup(struct api_write *w)
+{
+    struct metric_write *mw = (struct metric_write *)w;
+    json_decref(mw->body);
+    json_decref(mw->result);
+    free(mw);
+}
+
+static struct metric_write *metric_write_new(int (*apply)(struct store_tx *, struct api_write *,
+                                                          struct err *),
+                                             int status)
+{
+    struct metric_write *mw = xcalloc(1, sizeof(*mw));
+    mw->w.apply = apply;
+    mw->w.render = metric_write_render;
+    mw->w.cleanup = metric_write_cleanup;
+    mw->status = status;
+    return mw;
+}
+
+static int save(struct store_tx *tx, struct metric_write *mw, struct metric *m, bool create,
+                const json_t *before, struct err *err)
+{
+    json_t *doc = metric_to_json(m);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = store_metric_put(tx, m->key, text, m->created_at, m->updated_at, create, err);
+    free(text);
+    if (rc == 0) {
+        rc = api_audit(tx, mw->w.req, create ? "metric.create" : "metric.update", "metric",
+                       m->key, before, doc, err);
+    }
+    if (rc == 0) {
+        mw->result = doc;
+    } else {
+        json_decref(doc);
+    }
+    return rc;
+}
+
+static int create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct metric_write *mw = (struct metric_write *)w;
+    struct metric m;
+    if (metric_from_json(mw->body, MODEL_CREATE, NULL, &m, err) != 0) {
+        return -1;
+    }
+    m.created_at = m.updated_at = time_now_ms();
+    return save(tx, mw, &m, true, NULL, err);
+}
+
+void api_metrics_create(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    struct metric m;
+    struct err err;
+    err_clear(&err);
+    if (metric_from_json(body, MODEL_CREATE, NULL, &m, &err) != 0) { /* 400 before queueing */
+        json_decref(body);
+        http_reply_err(r, &err);
+        return;
+    }
+    struct metric_write *mw = metric_write_new(create_apply, 201);
+    mw->body = body;
+    api_write_submit(r, &mw->w);
+}
+
+static void list_emit(void *ctx, const char *doc)
+{
+    json_t *v = json_loads(doc, 0, NULL);
+    if (v != NULL) {
+        json_array_append_new(ctx, v);
+    }
+}
+
+void api_metrics_list(struct http_req *r)
+{
+    json_t *arr = json_array();
+    struct err err;
+    err_clear(&err);
+    if (store_metric_list(http_req_app(r)->store, list_emit, arr, &err) != 0) {
+        json_decref(arr);
+        http_reply_err(r, &err);
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{s:o}", "metrics", arr));
+}
+
+static bool key_param(struct http_req *r, char *out)
+{
+    const char *key = http_req_param(r, "key");
+    if (key == NULL || !key_valid(key)) {
+        http_reply_error(r, ERR_NOT_FOUND, NULL, "no metric '%.64s'", key ? key : "");
+        return false;
+    }
+    strcpy(out, key);
+    return true;
+}
+
+void api_metrics_get(struct http_req *r)
+{
+    char key[MODEL_KEY_MAX + 1];
+    if (!key_param(r, key)) {
+        return;
+    }
+    char *doc = NULL;
+    struct err err;
+    err_clear(&err);
+    if (store_metric_get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
+        http_reply_err(r, &err);
+        return;
+    }
+    http_reply_json(r, 200, json_loads(doc, 0, NULL));
+    free(doc);
+}
+
+/* Load the stored metric inside the transaction. */
+static int load(struct store_tx *tx, const char *key, struct metric *m, json_t **before,
+                struct err *err)
+{
+    char *doc = NULL;
+    if (store_metric_get(NULL, tx, key, &doc, err) != 0) {
+        return -1;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
+    if (rc == 0 && before != NULL) {
+        *before = j;
+    } else {
+        json_decref(j);
+    }
+    return rc;
+}
+
+static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct metric_write *mw = (struct metric_write *)w;
+    struct metric cur, next;
+    json_t *before = NULL;
+    if (load(tx, mw->key, &cur, &before, err) != 0) {
+        return -1;
+    }
+    int rc = metric_from_json(mw->body, MODEL_PATCH, &cur, &next, err);
+    if (rc == 0) {
+        next.updated_at = time_now_ms();
+        rc = save(tx, mw, &next, false, before, err);
+    }
+    json_decref(before);
+    return rc;
+}
+
+void api_metrics_patch(struct http_req *r)
+{
+    char key[MODEL_KEY_MAX + 1];
+    if (!key_param(r, key)) {
+        return;
+    }
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    struct metric_write *mw = metric_write_new(patch_apply, 200);
+    strcpy(mw->key, key);
+    mw->body = body;
+    api_write_submit(r, &mw->w);
+}
+
+static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct metric_write *mw = (struct metric_write *)w;
+    struct metric cur;
+    json_t *before = NULL;
+    if (load(tx, mw->key, &cur, &before, err) != 0) {
+        return -1;
+    }
+    char users[512];
+    int rc = store_metric_users(tx, mw->key, users, sizeof(users), err);
+    if (rc == 0 && users[0] != '\0') {
+        rc = err_set(err, ERR_CONFLICT, "key",
+                     "metric '%s' is used by experiments (%s): remove it from them or archive "
+                     "them first",
+                     mw->key, users);
+    }
+    if (rc == 0) {
+        rc = store_metric_delete(tx, mw->key, err);
+    }
+    if (rc == 0) {
+        rc = api_audit(tx, w->req, "metric.delete", "metric", mw->key, before, NULL, err);
+    }
+    if (rc == 0) {
+        mw->result = json_pack("{s:s, s:b}", "key", mw->key, "deleted", 1);
+    }
+    json_decref(before);
+    return rc;
+}
+
+void api_metrics_delete(struct http_req *r)
+{
+    char key[MODEL_KEY_MAX + 1];
+    if (!key_param(r, key)) {
+        return;
+    }
+    struct metric_write *mw = metric_write_new(delete_apply, 200);
+    strcpy(mw->key, key);
+    api_write_submit(r, &mw->w);
+}
