@@ -44,6 +44,10 @@ void api_experiments_archive(struct http_req *r); /* ... /archive */
 struct app;
 int api_experiments_reload(struct app *app, struct err *err);
 
+/* ingest.c: exposures and events from services */
+void api_ingest_events(struct http_req *r);    /* POST /api/v1/events */
+void api_ingest_exposures(struct http_req *r); /* POST /api/v1/exposures */
+
 /* assign.c: the hot path */
 void api_assign(struct http_req *r);     /* POST /api/v1/assign */
 void api_assign_one(struct http_req *r); /* GET  /api/v1/experiments/{key}/assign */

@@ -20,8 +20,8 @@ struct app {
     struct config cfg;
     struct store *store;
     struct http_server *http;
-    char web_dir_real[PATH_MAX]; /* realpath of cfg.web_dir, "" when it does not exist */
-    int64_t started_at;          /* ms */
+    char web_dir_real[PATH_MAX];       /* realpath of cfg.web_dir, "" when it does not exist */
+    int64_t started_at;                /* ms */
     struct snapshot_cell *experiments; /* what /assign reads; see api_experiments_reload */
     pthread_mutex_t reload_mu;         /* one reload at a time, so publishes stay in order */
 };

@@ -23,7 +23,7 @@
 #include "bunsen/model.h"
 
 struct snapshot_entry {
-    struct experiment x;      /* the full definition (owned) */
+    struct experiment x;        /* the full definition (owned) */
     struct assign_experiment a; /* hot-path view into x */
     const char *keys[ASSIGN_MAX_VARIANTS];
     double weights[ASSIGN_MAX_VARIANTS];
@@ -33,7 +33,9 @@ struct snapshot {
     size_t n;
     struct snapshot_entry *entries; /* sorted by key after seal */
     size_t alloc;
-    uint64_t generation;            /* set by snapshot_publish, increasing */
+    uint64_t generation;         /* set by snapshot_publish, increasing */
+    void *ext;                   /* data the builder attaches (attribution rules) */
+    void (*ext_free)(void *ext); /* frees ext with the snapshot; NULL = nothing to free */
 };
 
 struct snapshot *snapshot_new(void);

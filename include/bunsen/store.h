@@ -194,18 +194,107 @@ int store_catalog_version(struct store *s, int64_t *version, struct err *err);
 int store_experiment_list(struct store *s, const char *status,
                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 
-/* ---- Exposures (src/store/catalog.c) ------------------------------------------------ */
+/* ---- Exposures (src/store/catalog.c; ingestion in src/store/ingest.c) ---------- */
 
-enum exposure_outcome { EXPOSURE_NEW, EXPOSURE_REPEAT, EXPOSURE_CONFLICT };
-
-/* Record an exposure: the first per (user, experiment) is kept (an earlier timestamp
- * arriving late replaces a later one); a different variant than the kept one counts as a
- * conflict. *outcome (may be NULL) says which happened. */
-int store_exposure_record(struct store_tx *tx, const char *experiment, const char *user_id,
-                          const char *variant, int64_t ts, enum exposure_outcome *outcome,
-                          struct err *err);
 /* Count of exposures and the sum of conflicts for an experiment (tests, data quality). */
 int store_exposure_counts(struct store *s, const char *experiment, int64_t *users,
                           int64_t *conflicts, struct err *err);
+
+/* ---- Ingestion and attribution (src/store/ingest.c, src/store/rollup.c) --------------
+ * Attribution rules say which events count toward which experiment's metric and how; the
+ * api layer builds them from the experiment and metric definitions (src/api/rules.c) and
+ * the writer applies them incrementally as exposures and events arrive. */
+
+enum store_rule_type { RULE_BINOMIAL, RULE_COUNT, RULE_SUM };
+
+struct store_rule {
+    char experiment[65];
+    char metric[65];
+    char event[129];
+    enum store_rule_type type;
+    int64_t window_ms; /* 0 = no window: until the experiment stops */
+    bool has_cap;
+    double cap;          /* per-user values winsorized at cap */
+    int64_t lookback_ms; /* CUPED pre-period length, 0 = none */
+    int64_t stop_ts;     /* experiment stopped at (ms), 0 = not stopped */
+};
+
+/* A set of rules indexed by event name and by experiment. */
+struct store_rules {
+    size_t n;
+    struct store_rule *by_event;      /* sorted by (event, experiment) */
+    const struct store_rule **by_exp; /* the same rules sorted by (experiment, metric) */
+};
+
+/* Build the indexes over rules[0..n) (takes ownership of the malloc'd array). */
+struct store_rules *store_rules_new(struct store_rule *rules, size_t n);
+void store_rules_free(struct store_rules *r);
+/* The rules of one experiment: *count rules starting at the returned pointer. */
+const struct store_rule *const *store_rules_for_experiment(const struct store_rules *r,
+                                                           const char *experiment, size_t *count);
+
+/* One event as validated by the API: ts in ms; id NULL when absent. */
+struct store_event {
+    const char *user_id;
+    const char *event;
+    int64_t ts;
+    double value;
+    const char *id;
+};
+
+/* One exposure; the first per (user, experiment) is the one that counts. */
+struct store_exposure {
+    const char *experiment;
+    const char *user_id;
+    const char *variant;
+    int64_t ts;
+};
+
+struct store_ingest_counts {
+    int64_t accepted;   /* rows stored (events) or exposures recorded as first */
+    int64_t duplicates; /* events skipped by id; repeated exposures to the same variant */
+    int64_t conflicts;  /* exposures naming another variant than the user's first */
+};
+
+/* Store events and update every roll-up they count toward. Inside apply(). */
+int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
+                        const struct store_event *events, size_t n,
+                        struct store_ingest_counts *counts, struct err *err);
+
+/* Record exposures (first per user and experiment wins; an earlier timestamp arriving late
+ * replaces the kept one) and attribute the user's stored events to the experiment's
+ * metrics. Inside apply(). */
+int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
+                           const struct store_exposure *exposures, size_t n,
+                           struct store_ingest_counts *counts, struct err *err);
+
+/* Recompute every roll-up of one experiment from the raw exposures and events with the
+ * given rules (its rules only), e.g. after a metric or the experiment changed. */
+int store_rollup_rebuild(struct store_tx *tx, const char *experiment,
+                         const struct store_rule *const *rules, size_t n, struct err *err);
+
+/* Sufficient statistics of one (metric, variant). */
+struct store_suff {
+    char variant[65];
+    int64_t n;
+    double s, q, sx, qx, p;
+};
+
+/* The stored statistics of experiment/metric, one per variant that has any (emit per row). */
+int store_rollup_read(struct store *s, const char *experiment, const char *metric,
+                      void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                      struct err *err);
+
+/* Cumulative daily series: emit(ctx, variant, day, n, s, q) per (variant, day) in day order
+ * with running totals. */
+int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                       void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
+                                    double sum, double sumsq),
+                       void *ctx, struct err *err);
+
+/* Exposed users per variant (emit per variant) and the total of conflicts. */
+int store_exposure_by_variant(struct store *s, const char *experiment,
+                              void (*emit)(void *ctx, const char *variant, int64_t users),
+                              void *ctx, int64_t *conflicts, struct err *err);
 
 #endif

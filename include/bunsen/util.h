@@ -36,6 +36,10 @@ void buf_free(struct buf *b);
 int64_t time_now_ms(void);
 uint64_t time_mono_ns(void);
 
+/* Parse an RFC 3339 timestamp ("2025-11-28T12:00:00Z", fractions and +hh:mm offsets) into
+ * ms since the epoch (UTC). Returns 0 or -1. A leap second (:60) counts as :59. */
+int time_parse_rfc3339(const char *s, int64_t *ms);
+
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t n);
 

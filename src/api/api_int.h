@@ -36,4 +36,19 @@ int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const
  * on a bad value. */
 int api_query_int(struct http_req *r, const char *name, long lo, long hi, long def, long *out);
 
+/* ---- attribution rules (rules.c) ----
+ * The store attributes events to metrics by rules derived from the definitions: one per
+ * (experiment, metric or guardrail) of every experiment that has left draft. */
+
+struct experiment;
+struct snapshot;
+
+/* Attach rules built from snap's experiments and the metrics catalogue to snap (ext). */
+int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
+/* The rules attached to a snapshot (never NULL after api_rules_attach). */
+const struct store_rules *api_rules_of(const struct snapshot *snap);
+/* Recompute one experiment's roll-ups from raw data with its current definition, reading the
+ * metrics inside the transaction. Drafts have nothing to rebuild. */
+int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
+
 #endif

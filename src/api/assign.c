@@ -16,7 +16,7 @@
 #include "bunsen/util.h"
 
 #define ASSIGN_MAX_NAMED 100
-#define BUCKET_DIGITS 10
+#define BUCKET_DIGITS    10
 
 struct exposure_item {
     char experiment[MODEL_KEY_MAX + 1];
@@ -35,13 +35,20 @@ struct assign_write {
 static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct assign_write *aw = (struct assign_write *)w;
+    struct store_exposure *x = xcalloc(aw->n, sizeof(*x));
+    size_t n = 0;
     for (size_t i = 0; i < aw->n; i++) {
-        if (store_exposure_record(tx, aw->items[i].experiment, aw->user_id, aw->items[i].variant,
-                                  aw->ts, NULL, err) != 0) {
-            return -1;
-        }
+        x[n++] = (struct store_exposure){aw->items[i].experiment, aw->user_id, aw->items[i].variant,
+                                         aw->ts};
     }
-    return 0;
+    struct snapshot_cell *cell = http_req_app(w->req)->experiments;
+    unsigned token;
+    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    struct store_ingest_counts counts = {0};
+    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, n, &counts, err);
+    snapshot_read_end(cell, token);
+    free(x);
+    return rc;
 }
 
 static void assign_render(struct api_write *w)
@@ -65,28 +72,26 @@ static json_t *explain_json(const struct assign_result *res)
     for (size_t i = 0; i < ex->nranges; i++) {
         json_array_append_new(ranges, json_pack("[f, f]", ex->ranges[i].start, ex->ranges[i].end));
     }
-    json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:s}", "seed", ex->seed ? ex->seed : "",
-                          "hash_version", ex->hash_version, "hash_input",
-                          ex->hash_input ? ex->hash_input : "", "bucket",
-                          res->has_bucket ? json_real(res->bucket) : json_null(),
-                          "namespace_bucket",
-                          ex->has_namespace_bucket ? json_real(ex->namespace_bucket) : json_null(),
-                          "ranges", ranges, "rule", ex->rule ? ex->rule : "");
+    json_t *o = json_pack(
+        "{s:s, s:i, s:s, s:o, s:o, s:o, s:s}", "seed", ex->seed ? ex->seed : "", "hash_version",
+        ex->hash_version, "hash_input", ex->hash_input ? ex->hash_input : "", "bucket",
+        res->has_bucket ? json_real(res->bucket) : json_null(), "namespace_bucket",
+        ex->has_namespace_bucket ? json_real(ex->namespace_bucket) : json_null(), "ranges", ranges,
+        "rule", ex->rule ? ex->rule : "");
     return o;
 }
 
 /* Decide for one experiment; returns the assignment object or NULL after err. */
 static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_t len,
-                      const json_t *attrs, bool explain, struct assign_result *res,
-                      struct err *err)
+                      const json_t *attrs, bool explain, struct assign_result *res, struct err *err)
 {
     if (assign_decide(&e->a, user_id, len, attrs, res, err) != 0) {
         return NULL;
     }
-    json_t *o = json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
-                          "in_experiment", res->in_experiment, "reason",
-                          assign_reason_name(res->reason), "bucket",
-                          res->has_bucket ? json_real(res->bucket) : json_null());
+    json_t *o =
+        json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
+                  "in_experiment", res->in_experiment, "reason", assign_reason_name(res->reason),
+                  "bucket", res->has_bucket ? json_real(res->bucket) : json_null());
     if (explain) {
         json_object_set_new(o, "explain", explain_json(res));
     }
@@ -119,8 +124,7 @@ static bool is_live(const struct snapshot_entry *e)
            (e->x.status == ASSIGN_STATUS_STOPPED && e->x.released >= 0);
 }
 
-static int read_bool(struct http_req *r, const json_t *body, const char *name, bool def,
-                     bool *out)
+static int read_bool(struct http_req *r, const json_t *body, const char *name, bool def, bool *out)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v)) {
@@ -175,8 +179,8 @@ void api_assign(struct http_req *r)
         read_bool(r, body, "explain", false, &explain) != 0) {
         goto out;
     }
-    const char *const known[] = {"user_id", "attributes", "experiments", "log_exposure",
-                                 "explain", NULL};
+    const char *const known[] = {"user_id",      "attributes", "experiments",
+                                 "log_exposure", "explain",    NULL};
     struct err err;
     err_clear(&err);
     if (validate_known_fields(body, known, "", &err) != 0) {
@@ -237,8 +241,8 @@ void api_assign(struct http_req *r)
         json_decref(unknown);
         http_reply_err(r, &err);
     } else {
-        json_t *reply = json_pack("{s:s, s:o, s:o}", "user_id", user_id, "assignments",
-                                  assignments, "unknown", unknown);
+        json_t *reply = json_pack("{s:s, s:o, s:o}", "user_id", user_id, "assignments", assignments,
+                                  "unknown", unknown);
         finish(r, reply, user_id, items, nitems);
     }
     free(items);

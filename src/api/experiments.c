@@ -41,6 +41,9 @@ int api_experiments_reload(struct app *app, struct err *err)
     struct snapshot *s = snapshot_new();
     int rc = store_experiment_list(app->store, NULL, reload_emit, s, err);
     if (rc == 0) {
+        rc = api_rules_attach(s, app->store, err);
+    }
+    if (rc == 0) {
         snapshot_seal(s);
         snapshot_publish(app->experiments, s);
     } else {
@@ -169,6 +172,24 @@ static int apply_create(struct store_tx *tx, struct exp_write *ew, struct err *e
     return rc;
 }
 
+static bool same_metrics(const struct experiment *a, const struct experiment *b)
+{
+    if (a->nmetrics != b->nmetrics || a->nguardrails != b->nguardrails) {
+        return false;
+    }
+    for (size_t i = 0; i < a->nmetrics; i++) {
+        if (strcmp(a->metrics[i], b->metrics[i]) != 0) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->nguardrails; i++) {
+        if (strcmp(a->guardrails[i], b->guardrails[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
                        const json_t *before, struct err *err)
 {
@@ -195,6 +216,9 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
         next.updated_at = time_now_ms();
         rc = save(tx, ew, &next, false, "experiment.update", before, err);
     }
+    if (rc == 0 && !same_metrics(cur, &next)) {
+        rc = api_rollup_rebuild(tx, &next, err);
+    }
     experiment_clear(&next);
     return rc;
 }
@@ -216,8 +240,8 @@ static int apply_delete(struct store_tx *tx, struct exp_write *ew, const struct 
     return 0;
 }
 
-static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew,
-                           const struct experiment *cur, const json_t *before, struct err *err)
+static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
+                           const json_t *before, struct err *err)
 {
     enum assign_status to;
     if (experiment_transition(cur->status, ew->action, &to, err) != 0) {
@@ -235,8 +259,8 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew,
         next.stopped_at = now;
         const json_t *rel = ew->body ? json_object_get(ew->body, "release") : NULL;
         if (rel != NULL && !json_is_null(rel)) {
-            int idx = json_is_string(rel) ? experiment_variant_index(&next, json_string_value(rel))
-                                          : -1;
+            int idx =
+                json_is_string(rel) ? experiment_variant_index(&next, json_string_value(rel)) : -1;
             if (idx < 0) {
                 experiment_clear(&next);
                 return err_set(err, ERR_INVALID, "release",
@@ -248,6 +272,10 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew,
     char action[32];
     snprintf(action, sizeof(action), "experiment.%s", ew->action);
     int rc = save(tx, ew, &next, false, action, before, err);
+    if (rc == 0 && to == ASSIGN_STATUS_STOPPED) {
+        /* freeze the results at the stop time: nothing after it may count */
+        rc = api_rollup_rebuild(tx, &next, err);
+    }
     experiment_clear(&next);
     return rc;
 }

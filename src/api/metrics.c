@@ -8,6 +8,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 
@@ -22,6 +23,11 @@ struct metric_write {
 static void metric_write_render(struct api_write *w)
 {
     struct metric_write *mw = (struct metric_write *)w;
+    struct err err;
+    err_clear(&err);
+    if (api_experiments_reload(http_req_app(w->req), &err) != 0) { /* rules use metrics */
+        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
+    }
     http_reply_json(w->req, mw->status, json_incref(mw->result));
 }
 
@@ -33,9 +39,8 @@ static void metric_write_cleanup(struct api_write *w)
     free(mw);
 }
 
-static struct metric_write *metric_write_new(int (*apply)(struct store_tx *, struct api_write *,
-                                                          struct err *),
-                                             int status)
+static struct metric_write *
+metric_write_new(int (*apply)(struct store_tx *, struct api_write *, struct err *), int status)
 {
     struct metric_write *mw = xcalloc(1, sizeof(*mw));
     mw->w.apply = apply;
@@ -53,8 +58,8 @@ static int save(struct store_tx *tx, struct metric_write *mw, struct metric *m, 
     int rc = store_metric_put(tx, m->key, text, m->created_at, m->updated_at, create, err);
     free(text);
     if (rc == 0) {
-        rc = api_audit(tx, mw->w.req, create ? "metric.create" : "metric.update", "metric",
-                       m->key, before, doc, err);
+        rc = api_audit(tx, mw->w.req, create ? "metric.create" : "metric.update", "metric", m->key,
+                       before, doc, err);
     }
     if (rc == 0) {
         mw->result = doc;
@@ -163,6 +168,37 @@ static int load(struct store_tx *tx, const char *key, struct metric *m, json_t *
     return rc;
 }
 
+/* The metric's definition changed: every experiment using it recomputes its roll-ups, and
+ * the catalogue version moves so that every daemon rebuilds its attribution rules. */
+static int rebuild_users(struct store_tx *tx, const char *metric, struct err *err)
+{
+    char users[16384];
+    if (store_metric_users(tx, metric, users, sizeof(users), err) != 0) {
+        return -1;
+    }
+    for (char *save = NULL, *k = strtok_r(users, ", ", &save); k != NULL;
+         k = strtok_r(NULL, ", ", &save)) {
+        char *doc = NULL;
+        if (store_experiment_get(NULL, tx, k, &doc, err) != 0) {
+            return -1;
+        }
+        json_t *j = json_loads(doc, 0, NULL);
+        free(doc);
+        struct experiment x;
+        int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
+                   : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
+        json_decref(j);
+        if (rc == 0) {
+            rc = api_rollup_rebuild(tx, &x, err);
+            experiment_clear(&x);
+        }
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    return store_catalog_bump(tx, err);
+}
+
 static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct metric_write *mw = (struct metric_write *)w;
@@ -175,6 +211,9 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
     if (rc == 0) {
         next.updated_at = time_now_ms();
         rc = save(tx, mw, &next, false, before, err);
+    }
+    if (rc == 0) {
+        rc = rebuild_users(tx, mw->key, err);
     }
     json_decref(before);
     return rc;

@@ -435,6 +435,15 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         if (read_variants(v, out, err) != 0) {
             goto out_fail;
         }
+        if (mode == MODEL_PATCH && base->released >= 0) {
+            /* released is an index: follow its key, which every user already gets */
+            const char *rel = base->variants[base->released].key;
+            out->released = experiment_variant_index(out, rel);
+            if (out->released < 0) {
+                err_set(err, ERR_INVALID, "variants", "the released variant '%s' must stay", rel);
+                goto out_fail;
+            }
+        }
     } else if (mode == MODEL_CREATE) {
         err_set(err, ERR_INVALID, "variants",
                 "variants (2 to 20, the first is the control) are "

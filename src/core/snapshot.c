@@ -81,6 +81,9 @@ void snapshot_free(struct snapshot *s)
     for (size_t i = 0; i < s->n; i++) {
         experiment_clear(&s->entries[i].x);
     }
+    if (s->ext_free != NULL) {
+        s->ext_free(s->ext);
+    }
     free(s->entries);
     free(s);
 }

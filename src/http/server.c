@@ -98,9 +98,9 @@ void http_reply_json(struct http_req *r, int status, json_t *body)
 
 void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                             JSON_REAL_PRECISION(digits))
-                      : NULL;
+    char *text =
+        body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits))
+             : NULL;
     json_decref(body);
     if (text == NULL) {
         static const char fallback[] =

@@ -295,82 +295,8 @@ int store_catalog_version(struct store *s, int64_t *version, struct err *err)
 
 /* ---- exposures ---- */
 
-static const char SQL_EXPO_GET[] =
-    "SELECT variant, ts FROM exposures WHERE user_id = ? AND experiment = ?";
-static const char SQL_EXPO_INSERT[] =
-    "INSERT INTO exposures (user_id, experiment, variant, ts) VALUES (?, ?, ?, ?)";
-static const char SQL_EXPO_UPDATE[] =
-    "UPDATE exposures SET variant = ?3, ts = ?4, conflicts = conflicts + ?5 "
-    "WHERE user_id = ?1 AND experiment = ?2";
 static const char SQL_EXPO_COUNTS[] =
     "SELECT COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures WHERE experiment = ?";
-
-int store_exposure_record(struct store_tx *tx, const char *experiment, const char *user_id,
-                          const char *variant, int64_t ts, enum exposure_outcome *outcome,
-                          struct err *err)
-{
-    struct conn *c = tx->conn;
-    sqlite3_stmt *st = conn_prepare(c, SQL_EXPO_GET, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, user_id);
-    bind_text(st, 2, experiment);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
-        st = conn_prepare(c, SQL_EXPO_INSERT, err);
-        if (st == NULL) {
-            return -1;
-        }
-        bind_text(st, 1, user_id);
-        bind_text(st, 2, experiment);
-        bind_text(st, 3, variant);
-        sqlite3_bind_int64(st, 4, ts);
-        if (outcome != NULL) {
-            *outcome = EXPOSURE_NEW;
-        }
-        return step_done(c, st, "insert exposure", err);
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return store_sqlite_err(c->db, rc, "read exposure", err);
-    }
-    bool same = strcmp((const char *)sqlite3_column_text(st, 0), variant) == 0;
-    int64_t kept_ts = sqlite3_column_int64(st, 1);
-    sqlite3_reset(st);
-    if (outcome != NULL) {
-        *outcome = same ? EXPOSURE_REPEAT : EXPOSURE_CONFLICT;
-    }
-    if (same && ts >= kept_ts) {
-        return 0; /* nothing to change: the common case of a repeated assignment */
-    }
-    char kept_variant[128];
-    if (ts >= kept_ts) {
-        /* a later, different exposure: keep the first, count the conflict */
-        st = conn_prepare(c, SQL_EXPO_GET, err);
-        if (st == NULL) {
-            return -1;
-        }
-        bind_text(st, 1, user_id);
-        bind_text(st, 2, experiment);
-        sqlite3_step(st);
-        column_copy(st, 0, kept_variant, sizeof(kept_variant));
-        sqlite3_reset(st);
-        variant = kept_variant;
-        ts = kept_ts;
-    }
-    st = conn_prepare(c, SQL_EXPO_UPDATE, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, user_id);
-    bind_text(st, 2, experiment);
-    bind_text(st, 3, variant);
-    sqlite3_bind_int64(st, 4, ts);
-    sqlite3_bind_int(st, 5, same ? 0 : 1);
-    return step_done(c, st, "update exposure", err);
-}
 
 int store_exposure_counts(struct store *s, const char *experiment, int64_t *users,
                           int64_t *conflicts, struct err *err)

@@ -96,6 +96,7 @@ void conn_close(struct conn *c)
         sqlite3_finalize(c->cache[i].stmt);
     }
     sqlite3_close_v2(c->db);
+    free(c->scratch);
     free(c);
 }
 

@@ -21,6 +21,8 @@ struct conn {
         sqlite3_stmt *stmt;
     } cache[STMT_CACHE_SLOTS];
     int64_t data_version;
+    void *scratch; /* a growable buffer for the connection's owner (freed on close) */
+    size_t scratch_size;
 };
 
 struct store_tx {

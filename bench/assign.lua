@@ -1,0 +1,39 @@
+-- bench/assign.lua - wrk script for bench/assign.sh: POST /api/v1/assign with a distinct
+-- user id on every request ("b<run>-<thread>-<counter>"), so that exposure logging writes
+-- one new row per request instead of hitting the primary key of an earlier one.
+--
+-- Arguments (after `--` on the wrk command line):
+--   1  Bearer key ("-" for none)
+--   2  log_exposure: "true" or "false"
+--   3  experiment key
+--   4  run tag (keeps ids distinct between runs against the same data dir)
+--   5  path (default /api/v1/assign)
+-- The same script drives nginx, which ignores the body, so both see identical requests.
+
+local threads = {}
+local counter = 1
+
+function setup(thread)
+   thread:set("tid", #threads + 1)
+   table.insert(threads, thread)
+end
+
+function init(args)
+   local key = args[1] or "-"
+   log_exposure = args[2] or "false"
+   experiment = args[3] or "bench"
+   tag = args[4] or "0"
+   path = args[5] or "/api/v1/assign"
+   headers = { ["Content-Type"] = "application/json" }
+   if key ~= "-" then
+      headers["Authorization"] = "Bearer " .. key
+   end
+   prefix = string.format('{"user_id":"b%s-%d-', tag, tid)
+   suffix = string.format('","attributes":{"country":"NL"},"experiments":["%s"],"log_exposure":%s}',
+                          experiment, log_exposure)
+end
+
+function request()
+   counter = counter + 1
+   return wrk.format("POST", path, headers, prefix .. counter .. suffix)
+end

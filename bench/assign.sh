@@ -1,0 +1,236 @@
+#!/bin/sh
+# bench/assign.sh - throughput and tail latency of POST /api/v1/assign against nginx
+# serving a static reply of the same size, all on 127.0.0.1 (docs/PERFORMANCE.md).
+#
+# Starts nginx (foreground, current user, temp prefix) with bench/nginx.conf and the
+# bunsen daemon (BUNSEN_BIN, default build/bunsen; temp data dir; --log-level warn) with
+# one running 2-variant experiment and an sdk key, then runs wrk (bench/assign.lua: a
+# distinct user id per request) against: nginx; /assign with log_exposure false; /assign
+# with log_exposure true. Prints requests/s, p50, p99 and the ratio to nginx, and the
+# goals of the issue: logging off >= 60% of nginx, logging on >= 30%, p99 < 5 ms.
+# Writes nothing outside its temp dir; stops both servers at the end.
+#
+# Knobs (environment):
+#   BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_CONNECTIONS=64  BENCH_THREADS=2
+#   BUNSEN_THREADS      HTTP worker threads for the daemon (default: its own, = CPUs)
+#   NGINX_WORKERS       nginx worker processes (default: auto = CPUs)
+#   BENCH_PERF=1        also `perf record -g` the daemon during the logging-on run and
+#                       print the top of `perf report`
+#   BENCH_STRICT=1      exit 1 when a goal is missed
+# Usage: make && sh bench/assign.sh        (or `make bench`)
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+DUR=${BENCH_DURATION:-10s}
+WARM=${BENCH_WARMUP:-2s}
+CONNS=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+# ---- tools ------------------------------------------------------------------------------
+need=""
+command -v wrk >/dev/null 2>&1 || need="$need wrk"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+if [ -n "$need" ]; then
+    echo "bench: installing$need" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q $need >&2 ||
+        { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q $need >&2; } ||
+        die "apt-get install$need failed"
+fi
+NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+
+bin=${BUNSEN_BIN:-build/bunsen}
+case $bin in
+/*) ;;
+*) if [ -x "$bin" ]; then bin=$(pwd)/$bin; else bin=$root/$bin; fi ;;
+esac
+[ -x "$bin" ] || die "no bunsen binary at $bin (run make, or set BUNSEN_BIN)"
+
+# ---- temp dir and cleanup -----------------------------------------------------------------
+tmp=$(mktemp -d /tmp/bunsen-bench-XXXXXX) || die "mktemp failed"
+bpid=""
+npid=""
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || return 0
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+cleanup() {
+    stop_pid "$npid"
+    stop_pid "$bpid"
+    if [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$tmp"; else echo "bench: kept $tmp" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- bunsen -----------------------------------------------------------------------------
+mkdir -p "$tmp/data"
+set -- serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn
+[ -n "${BUNSEN_THREADS:-}" ] && set -- "$@" --threads "$BUNSEN_THREADS"
+"$bin" "$@" >"$tmp/bunsen.out" 2>"$tmp/bunsen.err" &
+bpid=$!
+bport=""
+i=0
+while [ $i -lt 150 ] && [ -z "$bport" ]; do
+    line=$(head -n 1 "$tmp/bunsen.out" 2>/dev/null)
+    case $line in
+    *"listening on http://"*/) bport=$(printf '%s\n' "$line" | sed 's|.*:\([0-9][0-9]*\)/$|\1|') ;;
+    *) kill -0 "$bpid" 2>/dev/null || break; sleep 0.1 ;;
+    esac
+    i=$((i + 1))
+done
+[ -n "$bport" ] || { cat "$tmp/bunsen.err" >&2; die "bunsen did not start"; }
+admin=$(cat "$tmp/data/admin.key")
+B="http://127.0.0.1:$bport"
+
+api() { # method path key [json]: prints the body; fails unless 2xx
+    if [ $# -ge 4 ]; then
+        curl -sS -f -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+            --data-binary "$4" "$B$2"
+    else
+        curl -sS -f -X "$1" -H "Authorization: Bearer $3" "$B$2"
+    fi
+}
+EXP=bench-checkout
+api POST /api/v1/experiments "$admin" '{"key":"'$EXP'","name":"Bench","variants":[{"key":"control","weight":0.5},{"key":"treatment","weight":0.5}],"coverage":1,"hash_version":2}' >/dev/null ||
+    die "could not create the experiment"
+api POST /api/v1/experiments/$EXP/start "$admin" >/dev/null || die "could not start the experiment"
+# The secret is the only field named exactly "key" in this reply.
+sdk=$(api POST /api/v1/keys "$admin" '{"name":"bench","role":"sdk"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+[ -n "$sdk" ] || die "could not create an sdk key"
+sample=$(api POST /api/v1/assign "$sdk" '{"user_id":"b0-1-1000000","attributes":{"country":"NL"},"experiments":["'$EXP'"],"log_exposure":false}') ||
+    die "a sample /assign failed"
+case $sample in *'"in_experiment":true'*) ;; *) die "sample /assign not in the experiment: $sample" ;; esac
+
+# ---- nginx ------------------------------------------------------------------------------
+port_free() {
+    if command -v ss >/dev/null 2>&1; then
+        [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+    else
+        ! curl -s -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null
+    fi
+}
+mkdir -p "$tmp/nginx"
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user root;" # workers would drop to nobody otherwise
+# The reply goes into a single-quoted nginx string through sed: refuse what would need escaping.
+case $sample in *"'"* | *'\'* | *'|'* | *'&'*) die "unexpected characters in the sample reply: $sample" ;; esac
+body=$sample
+nport=""
+for try in 1 2 3 4 5 6 7 8 9 10; do
+    p=$(( ( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000 ) + 20000 ))
+    port_free "$p" || continue
+    sed -e "s|@PREFIX@|$tmp/nginx|g" -e "s|@PORT@|$p|g" -e "s|@USER@|$user_line|" \
+        -e "s|@WORKERS@|${NGINX_WORKERS:-auto}|" -e "s|@BODY@|$body|" \
+        "$here/nginx.conf" >"$tmp/nginx/nginx.conf"
+    "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
+        >"$tmp/nginx/stdout.log" 2>&1 &
+    npid=$!
+    i=0
+    while [ $i -lt 50 ]; do
+        if curl -s -f -o /dev/null "http://127.0.0.1:$p/"; then
+            nport=$p
+            break
+        fi
+        kill -0 "$npid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ -n "$nport" ] && break
+    stop_pid "$npid"
+    npid=""
+done
+[ -n "$nport" ] || { cat "$tmp/nginx/error.log" "$tmp/nginx/stdout.log" >&2 2>/dev/null; die "nginx did not start"; }
+nsize=$(curl -s "http://127.0.0.1:$nport/" | wc -c)
+
+# ---- runs -------------------------------------------------------------------------------
+to_ms() { # wrk latency ("812.00us", "1.23ms", "1.02s") -> milliseconds
+    echo "$1" | awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /ms$/) v = v; else if ($1 ~ /m$/) v *= 60000; else if ($1 ~ /s$/) v *= 1000; printf "%.3f", v }'
+}
+tag=$(date +%s)
+run() { # name url key log_exposure -> sets RPS P50 P99 ERRS; prints wrk's output to stderr
+    name=$1
+    out="$tmp/wrk-$name.txt"
+    wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -s "$here/assign.lua" "$2/api/v1/assign" \
+        -- "$3" "$4" "$EXP" "${tag}w$name" >/dev/null 2>&1
+    wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s "$here/assign.lua" "$2/api/v1/assign" \
+        -- "$3" "$4" "$EXP" "${tag}$name" >"$out" 2>&1 || die "wrk failed against $name: $(cat "$out")"
+    sed "s/^/  [$name] /" "$out" >&2
+    RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+    P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+    P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+    ERRS=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
+    REQS=$(awk '/requests in/ { print $1 }' "$out")
+}
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: nginx on 127.0.0.1:$nport (reply $nsize bytes), bunsen on 127.0.0.1:$bport;" \
+    "wrk -t$THREADS -c$CONNS -d$DUR --latency (after a $WARM warm-up each)" >&2
+run nginx "http://127.0.0.1:$nport" - false
+N_RPS=$RPS N_P50=$P50 N_P99=$P99 N_ERR=$ERRS
+run log-off "$B" "$sdk" false
+F_RPS=$RPS F_P50=$P50 F_P99=$P99 F_ERR=$ERRS
+perf_pid=""
+if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null 2>&1; then
+    secs=$(echo "$WARM $DUR" | awk '{ print ($1 + 0) + ($2 + 0) }')
+    perf record -g -p "$bpid" -o "$tmp/perf.data" -- sleep "$secs" >"$tmp/perf.log" 2>&1 &
+    perf_pid=$!
+fi
+run log-on "$B" "$sdk" true
+O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS
+stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" \
+    "SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'" 2>/dev/null || echo "?")
+
+# ---- report -----------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
+verdict() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN { ok = (op == ">=") ? (v + 0 >= g) : (v + 0 < g); print ok ? "met" : "MISSED" }'; }
+F_R=$(ratio "$F_RPS" "$N_RPS")
+O_R=$(ratio "$O_RPS" "$N_RPS")
+echo
+echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);" \
+    "load average before the runs: $load0"
+echo "wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; $("$bin" version 2>/dev/null | head -n 1);" \
+    "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}"
+printf '%-32s %12s %9s %9s %8s %10s\n' "target" "requests/s" "p50 ms" "p99 ms" "errors" "vs nginx"
+printf '%-32s %12.0f %9.3f %9.3f %8d %10s\n' "nginx static reply" "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "1.00"
+printf '%-32s %12.0f %9.3f %9.3f %8d %10s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R"
+printf '%-32s %12.0f %9.3f %9.3f %8d %10s\n' "/assign log_exposure=true" "$O_RPS" "$O_P50" "$O_P99" "$O_ERR" "$O_R"
+echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)"
+g1=$(verdict "$F_R" ">=" 0.60)
+g2=$(verdict "$O_R" ">=" 0.30)
+g3=$(verdict "$F_P99" "<" 5)
+g4=$(verdict "$O_P99" "<" 5)
+echo "goal: logging off >= 0.60 x nginx: $g1 ($F_R)"
+echo "goal: logging on  >= 0.30 x nginx: $g2 ($O_R)"
+echo "goal: p99 < 5 ms, logging off:     $g3 ($F_P99 ms)"
+echo "goal: p99 < 5 ms, logging on:      $g4 ($O_P99 ms)"
+if [ -n "$perf_pid" ]; then
+    wait "$perf_pid"
+    echo
+    echo "perf report (daemon during the logging-on run), top entries:"
+    perf report -i "$tmp/perf.data" --stdio --no-children -g none --percent-limit 0.7 \
+        --sort comm,dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
+fi
+fails=0
+for g in $g1 $g2 $g3 $g4; do [ "$g" = met ] || fails=$((fails + 1)); done
+[ "$F_ERR" -eq 0 ] && [ "$O_ERR" -eq 0 ] && [ "$N_ERR" -eq 0 ] || {
+    echo "bench: some requests failed (see the errors column)" >&2
+    fails=$((fails + 1))
+}
+[ -n "${BENCH_STRICT:-}" ] && [ "$fails" -gt 0 ] && exit 1
+exit 0

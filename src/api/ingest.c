@@ -1,0 +1,273 @@
+/*
+ * ingest.c - POST /api/v1/events and POST /api/v1/exposures (API.md "Ingestion").
+ *
+ * Validation is all-or-nothing and happens on the request thread, before anything is
+ * queued: the first bad item answers 400 with `field` naming it ("events[17].ts"). The
+ * valid batch is one writer job (one savepoint): it is stored and attributed entirely or
+ * not at all, and the reply {"accepted", "duplicates"} follows the commit.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/model.h"
+#include "bunsen/snapshot.h"
+#include "bunsen/util.h"
+
+#define INGEST_MAX_ITEMS 10000
+#define FUTURE_SLACK_MS  (7LL * 24 * 3600 * 1000)
+
+struct ingest_write {
+    struct api_write w;
+    json_t *body; /* owns the strings the items point into */
+    bool exposures;
+    size_t n;
+    int64_t ignored; /* exposures after their experiment stopped */
+    struct store_ingest_counts counts;
+    struct store_event *events;
+    struct store_exposure *expo;
+};
+
+static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct ingest_write *iw = (struct ingest_write *)w;
+    struct snapshot_cell *cell = http_req_app(w->req)->experiments;
+    unsigned token;
+    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    memset(&iw->counts, 0, sizeof(iw->counts));
+    int rc = iw->exposures
+                 ? store_ingest_exposures(tx, api_rules_of(snap), iw->expo, iw->n, &iw->counts, err)
+                 : store_ingest_events(tx, api_rules_of(snap), iw->events, iw->n, &iw->counts, err);
+    snapshot_read_end(cell, token);
+    return rc;
+}
+
+static void ingest_render(struct api_write *w)
+{
+    struct ingest_write *iw = (struct ingest_write *)w;
+    json_t *o = json_pack("{s:I, s:I}", "accepted", (json_int_t)iw->counts.accepted, "duplicates",
+                          (json_int_t)iw->counts.duplicates);
+    if (iw->exposures) {
+        json_object_set_new(o, "conflicts", json_integer(iw->counts.conflicts));
+        json_object_set_new(o, "ignored", json_integer(iw->ignored));
+    }
+    http_reply_json(w->req, 200, o);
+}
+
+static void ingest_cleanup(struct api_write *w)
+{
+    struct ingest_write *iw = (struct ingest_write *)w;
+    json_decref(iw->body);
+    free(iw->events);
+    free(iw->expo);
+    free(iw);
+}
+
+/* ms or RFC 3339 string; absent = now; at most 7 days ahead. */
+static int read_ts(const json_t *v, const char *field, int64_t now, int64_t *out, struct err *err)
+{
+    if (v == NULL || json_is_null(v)) {
+        *out = now;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        if (time_parse_rfc3339(json_string_value(v), out) != 0) {
+            return err_set(err, ERR_INVALID, field,
+                           "%s must be milliseconds since the epoch or an RFC 3339 timestamp",
+                           field);
+        }
+    } else if (validate_integer(v, field, 0, (int64_t)1 << 53, out, err) != 0) {
+        return -1;
+    }
+    if (*out > now + FUTURE_SLACK_MS) {
+        return err_set(err, ERR_INVALID, field, "%s is more than 7 days in the future", field);
+    }
+    return 0;
+}
+
+static const json_t *items_of(struct http_req *r, json_t *body, const char *name)
+{
+    const char *const allowed[] = {name, NULL};
+    struct err err;
+    err_clear(&err);
+    if (validate_known_fields(body, allowed, "", &err) != 0) {
+        http_reply_err(r, &err);
+        return NULL;
+    }
+    const json_t *items = json_object_get(body, name);
+    if (!json_is_array(items) || json_array_size(items) == 0 ||
+        json_array_size(items) > INGEST_MAX_ITEMS) {
+        http_reply_error(r, ERR_INVALID, name, "%s must be an array of 1 to %d items", name,
+                         INGEST_MAX_ITEMS);
+        return NULL;
+    }
+    return items;
+}
+
+static int read_event(const json_t *o, size_t i, int64_t now, struct store_event *e,
+                      struct err *err)
+{
+    static const char *const fields[] = {"user_id", "event", "value", "ts", "id", NULL};
+    char f[64];
+    snprintf(f, sizeof(f), "events[%zu]", i);
+    if (!json_is_object(o)) {
+        return err_set(err, ERR_INVALID, f, "%s must be an object", f);
+    }
+    if (validate_known_fields(o, fields, f, err) != 0) {
+        return -1;
+    }
+    const json_t *v = json_object_get(o, "user_id");
+    snprintf(f, sizeof(f), "events[%zu].user_id", i);
+    if (!json_is_string(v) || !text_id_valid(json_string_value(v), json_string_length(v), 256)) {
+        return err_set(err, ERR_INVALID, f, "%s must be 1 to 256 bytes of text", f);
+    }
+    e->user_id = json_string_value(v);
+    v = json_object_get(o, "event");
+    snprintf(f, sizeof(f), "events[%zu].event", i);
+    if (!json_is_string(v) || !text_id_valid(json_string_value(v), json_string_length(v), 128)) {
+        return err_set(err, ERR_INVALID, f, "%s must be 1 to 128 bytes of text", f);
+    }
+    e->event = json_string_value(v);
+    v = json_object_get(o, "value");
+    snprintf(f, sizeof(f), "events[%zu].value", i);
+    e->value = 1.0;
+    if (v != NULL && !json_is_null(v) && validate_number(v, f, -1e15, 1e15, &e->value, err) != 0) {
+        return -1;
+    }
+    snprintf(f, sizeof(f), "events[%zu].ts", i);
+    if (read_ts(json_object_get(o, "ts"), f, now, &e->ts, err) != 0) {
+        return -1;
+    }
+    v = json_object_get(o, "id");
+    e->id = NULL;
+    if (v != NULL && !json_is_null(v)) {
+        snprintf(f, sizeof(f), "events[%zu].id", i);
+        if (!json_is_string(v) ||
+            !text_id_valid(json_string_value(v), json_string_length(v), 128)) {
+            return err_set(err, ERR_INVALID, f, "%s must be 1 to 128 bytes of text", f);
+        }
+        e->id = json_string_value(v);
+    }
+    return 0;
+}
+
+void api_ingest_events(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    const json_t *items = items_of(r, body, "events");
+    if (items == NULL) {
+        json_decref(body);
+        return;
+    }
+    struct ingest_write *iw = xcalloc(1, sizeof(*iw));
+    iw->body = body;
+    iw->n = json_array_size(items);
+    iw->events = xcalloc(iw->n, sizeof(*iw->events));
+    int64_t now = time_now_ms();
+    struct err err;
+    err_clear(&err);
+    for (size_t i = 0; i < iw->n; i++) {
+        if (read_event(json_array_get(items, i), i, now, &iw->events[i], &err) != 0) {
+            http_reply_err(r, &err);
+            ingest_cleanup(&iw->w);
+            return;
+        }
+    }
+    iw->w.apply = ingest_apply;
+    iw->w.render = ingest_render;
+    iw->w.cleanup = ingest_cleanup;
+    api_write_submit(r, &iw->w);
+}
+
+static int read_exposure(const json_t *o, size_t i, int64_t now, const struct snapshot *snap,
+                         struct store_exposure *x, bool *ignore, struct err *err)
+{
+    static const char *const fields[] = {"experiment", "user_id", "variant", "ts", NULL};
+    char f[64];
+    snprintf(f, sizeof(f), "exposures[%zu]", i);
+    if (!json_is_object(o)) {
+        return err_set(err, ERR_INVALID, f, "%s must be an object", f);
+    }
+    if (validate_known_fields(o, fields, f, err) != 0) {
+        return -1;
+    }
+    const json_t *v = json_object_get(o, "experiment");
+    snprintf(f, sizeof(f), "exposures[%zu].experiment", i);
+    const struct snapshot_entry *e =
+        json_is_string(v) ? snapshot_find(snap, json_string_value(v)) : NULL;
+    if (e == NULL) {
+        return err_set(err, ERR_INVALID, f, "%s is not a known experiment key", f);
+    }
+    if (e->x.status == ASSIGN_STATUS_DRAFT || e->x.status == ASSIGN_STATUS_ARCHIVED) {
+        return err_set(err, ERR_INVALID, f, "experiment '%s' is %s: it takes no exposures",
+                       e->x.key, assign_status_name(e->x.status));
+    }
+    x->experiment = json_string_value(v);
+    v = json_object_get(o, "user_id");
+    snprintf(f, sizeof(f), "exposures[%zu].user_id", i);
+    if (!json_is_string(v) || !text_id_valid(json_string_value(v), json_string_length(v), 256)) {
+        return err_set(err, ERR_INVALID, f, "%s must be 1 to 256 bytes of text", f);
+    }
+    x->user_id = json_string_value(v);
+    v = json_object_get(o, "variant");
+    snprintf(f, sizeof(f), "exposures[%zu].variant", i);
+    if (!json_is_string(v) || experiment_variant_index(&e->x, json_string_value(v)) < 0) {
+        return err_set(err, ERR_INVALID, f, "%s is not a variant of '%s'", f, e->x.key);
+    }
+    x->variant = json_string_value(v);
+    snprintf(f, sizeof(f), "exposures[%zu].ts", i);
+    if (read_ts(json_object_get(o, "ts"), f, now, &x->ts, err) != 0) {
+        return -1;
+    }
+    *ignore = e->x.stopped_at > 0 && x->ts >= e->x.stopped_at;
+    return 0;
+}
+
+void api_ingest_exposures(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    const json_t *items = items_of(r, body, "exposures");
+    if (items == NULL) {
+        json_decref(body);
+        return;
+    }
+    struct ingest_write *iw = xcalloc(1, sizeof(*iw));
+    iw->body = body;
+    iw->exposures = true;
+    iw->expo = xcalloc(json_array_size(items), sizeof(*iw->expo));
+    int64_t now = time_now_ms();
+    struct err err;
+    err_clear(&err);
+    struct snapshot_cell *cell = http_req_app(r)->experiments;
+    unsigned token;
+    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    int rc = 0;
+    for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
+        bool ignore = false;
+        rc = read_exposure(json_array_get(items, i), i, now, snap, &iw->expo[iw->n], &ignore, &err);
+        if (rc == 0 && ignore) {
+            iw->ignored++; /* after the stop: frozen results, nothing to store */
+        } else if (rc == 0) {
+            iw->n++;
+        }
+    }
+    snapshot_read_end(cell, token);
+    if (rc != 0) {
+        http_reply_err(r, &err);
+        ingest_cleanup(&iw->w);
+        return;
+    }
+    iw->w.apply = ingest_apply;
+    iw->w.render = ingest_render;
+    iw->w.cleanup = ingest_cleanup;
+    api_write_submit(r, &iw->w);
+}

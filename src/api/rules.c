@@ -1,0 +1,160 @@
+/*
+ * rules.c - attribution rules from the catalogue (api_int.h): which events count toward
+ * which experiment's metrics, with window, cap, CUPED lookback and stop time. Built with
+ * every snapshot (so the writer always attributes with the definitions /assign uses) and
+ * for rebuilds after a definition change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/model.h"
+#include "bunsen/snapshot.h"
+#include "bunsen/util.h"
+
+#define HOUR_MS 3600000LL
+
+static void rule_fill(struct store_rule *r, const struct experiment *x, const struct metric *m)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->experiment, sizeof(r->experiment), "%s", x->key);
+    snprintf(r->metric, sizeof(r->metric), "%s", m->key);
+    snprintf(r->event, sizeof(r->event), "%s", m->event);
+    r->type = m->type == STATS_METRIC_BINOMIAL ? RULE_BINOMIAL
+              : m->type == STATS_METRIC_COUNT  ? RULE_COUNT
+                                               : RULE_SUM;
+    r->window_ms = m->has_window ? m->window_hours * HOUR_MS : 0;
+    r->has_cap = m->has_cap;
+    r->cap = m->cap;
+    r->lookback_ms = m->cuped_lookback_hours * HOUR_MS;
+    r->stop_ts = x->stopped_at;
+}
+
+static bool has_rules(const struct experiment *x)
+{
+    return x->status != ASSIGN_STATUS_DRAFT;
+}
+
+/* The metric keys of x: metrics then guardrails (a key in both counts once). */
+static size_t metric_keys(const struct experiment *x, const char **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->nmetrics; i++) {
+        out[n++] = x->metrics[i];
+    }
+    for (size_t i = 0; i < x->nguardrails; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < x->nmetrics; j++) {
+            dup = dup || strcmp(x->metrics[j], x->guardrails[i]) == 0;
+        }
+        if (!dup) {
+            out[n++] = x->guardrails[i];
+        }
+    }
+    return n;
+}
+
+struct metric_set {
+    struct metric *m;
+    size_t n, alloc;
+};
+
+static void metric_emit(void *ctx, const char *doc)
+{
+    struct metric_set *ms = ctx;
+    json_t *j = json_loads(doc, 0, NULL);
+    struct metric m;
+    struct err err;
+    if (j != NULL && metric_from_json(j, MODEL_LOAD, NULL, &m, &err) == 0) {
+        if (ms->n == ms->alloc) {
+            ms->alloc = ms->alloc ? ms->alloc * 2 : 32;
+            ms->m = xrealloc(ms->m, ms->alloc * sizeof(*ms->m));
+        }
+        ms->m[ms->n++] = m;
+    }
+    json_decref(j);
+}
+
+static const struct metric *find_metric(const struct metric_set *ms, const char *key)
+{
+    for (size_t i = 0; i < ms->n; i++) {
+        if (strcmp(ms->m[i].key, key) == 0) {
+            return &ms->m[i];
+        }
+    }
+    return NULL;
+}
+
+static void rules_free(void *p)
+{
+    store_rules_free(p);
+}
+
+int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err)
+{
+    struct metric_set ms = {0};
+    if (store_metric_list(store, metric_emit, &ms, err) != 0) {
+        free(ms.m);
+        return -1;
+    }
+    size_t alloc = 16, n = 0;
+    struct store_rule *rules = xcalloc(alloc, sizeof(*rules));
+    for (size_t i = 0; i < snap->n; i++) {
+        const struct experiment *x = &snap->entries[i].x;
+        if (!has_rules(x)) {
+            continue;
+        }
+        const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+        size_t nk = metric_keys(x, keys);
+        for (size_t k = 0; k < nk; k++) {
+            const struct metric *m = find_metric(&ms, keys[k]);
+            if (m == NULL) {
+                continue; /* cannot happen: deletion of a used metric is refused */
+            }
+            if (n == alloc) {
+                alloc *= 2;
+                rules = xrealloc(rules, alloc * sizeof(*rules));
+            }
+            rule_fill(&rules[n++], x, m);
+        }
+    }
+    free(ms.m);
+    snap->ext = store_rules_new(rules, n);
+    snap->ext_free = rules_free;
+    return 0;
+}
+
+const struct store_rules *api_rules_of(const struct snapshot *snap)
+{
+    return snap->ext;
+}
+
+int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
+{
+    if (!has_rules(x)) {
+        return 0;
+    }
+    const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    size_t nk = metric_keys(x, keys);
+    struct store_rule rules[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    const struct store_rule *ptrs[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    for (size_t k = 0; k < nk; k++) {
+        char *doc = NULL;
+        if (store_metric_get(NULL, tx, keys[k], &doc, err) != 0) {
+            return -1;
+        }
+        json_t *j = json_loads(doc, 0, NULL);
+        free(doc);
+        struct metric m;
+        int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, &m, err)
+                   : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
+        json_decref(j);
+        if (rc != 0) {
+            return -1;
+        }
+        rule_fill(&rules[k], x, &m);
+        ptrs[k] = &rules[k];
+    }
+    return store_rollup_rebuild(tx, x->key, ptrs, nk, err);
+}

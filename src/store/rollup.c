@@ -1,0 +1,217 @@
+/*
+ * rollup.c - reading the roll-ups that ingest.c maintains (sufficient statistics, daily
+ * series, exposure counts) and rebuilding them from the raw rows with set-based SQL
+ * when a definition changes (store.h).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "store_int.h"
+
+#define FAR_FUTURE ((int64_t)1 << 62)
+
+static int exec_bound(struct conn *c, const char *sql, const char *a, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(c, sql, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, a);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "rebuild", err);
+}
+
+static const char SQL_RB_DEL_UM[] = "DELETE FROM user_metrics WHERE experiment = ?";
+static const char SQL_RB_DEL_STATS[] = "DELETE FROM metric_stats WHERE experiment = ?";
+static const char SQL_RB_DEL_DAILY[] = "DELETE FROM metric_daily WHERE experiment = ?";
+static const char SQL_RB_DEL_EXPOSTAT[] = "DELETE FROM exposure_stats WHERE experiment = ?";
+static const char SQL_RB_EXPOSTAT[] =
+    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
+    "SELECT experiment, variant, COUNT(*), TOTAL(conflicts) FROM exposures WHERE experiment = ? "
+    "GROUP BY variant";
+/* ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window (ms) ?6 stop ts ?7 lookback (ms) */
+static const char SQL_RB_USERS[] =
+    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
+    "SELECT x.user_id, x.experiment, ?2, "
+    " (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END FROM events e "
+    "   WHERE e.user_id = x.user_id AND e.event = ?3 AND e.ts >= x.ts "
+    "   AND e.ts < MIN(x.ts + ?5, ?6)), "
+    " CASE WHEN ?7 > 0 THEN (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END "
+    "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
+    "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
+    "FROM exposures x WHERE x.experiment = ?1";
+/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap */
+static const char SQL_RB_STATS[] =
+    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
+    "SELECT ?1, ?2, variant, COUNT(*), TOTAL(y), TOTAL(y * y), TOTAL(xv), TOTAL(xv * xv), "
+    " TOTAL(xv * y) FROM (SELECT x.variant AS variant, "
+    "  MIN(CASE WHEN ?3 THEN (um.y_raw > 0) ELSE um.y_raw END, ?4) AS y, "
+    "  MIN(CASE WHEN ?3 THEN (um.x_raw > 0) ELSE um.x_raw END, ?4) AS xv "
+    "  FROM user_metrics um JOIN exposures x ON x.user_id = um.user_id "
+    "  AND x.experiment = um.experiment WHERE um.experiment = ?1 AND um.metric = ?2) "
+    "GROUP BY variant";
+static const char SQL_RB_DAILY[] =
+    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
+    "SELECT ?1, ?2, variant, day, COUNT(*), TOTAL(y), TOTAL(y * y) FROM (SELECT x.variant AS "
+    " variant, x.ts / 86400000 AS day, "
+    "  MIN(CASE WHEN ?3 THEN (um.y_raw > 0) ELSE um.y_raw END, ?4) AS y "
+    "  FROM user_metrics um JOIN exposures x ON x.user_id = um.user_id "
+    "  AND x.experiment = um.experiment WHERE um.experiment = ?1 AND um.metric = ?2) "
+    "GROUP BY variant, day";
+
+static int rebuild_rule(struct conn *c, const char *experiment, const struct store_rule *r,
+                        struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(c, SQL_RB_USERS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    bind_text(st, 2, r->metric);
+    bind_text(st, 3, r->event);
+    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
+    sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
+    sqlite3_bind_int64(st, 6, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
+    sqlite3_bind_int64(st, 7, r->lookback_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "rebuild user values", err);
+    }
+    const char *sqls[] = {SQL_RB_STATS, SQL_RB_DAILY};
+    for (int i = 0; i < 2; i++) {
+        st = conn_prepare(c, sqls[i], err);
+        if (st == NULL) {
+            return -1;
+        }
+        bind_text(st, 1, experiment);
+        bind_text(st, 2, r->metric);
+        sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
+        sqlite3_bind_double(st, 4, r->has_cap ? r->cap : 1e308);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            return store_sqlite_err(c->db, rc, "rebuild statistics", err);
+        }
+    }
+    return 0;
+}
+
+int store_rollup_rebuild(struct store_tx *tx, const char *experiment,
+                         const struct store_rule *const *rules, size_t n, struct err *err)
+{
+    struct conn *c = tx->conn;
+    const char *dels[] = {SQL_RB_DEL_UM, SQL_RB_DEL_STATS, SQL_RB_DEL_DAILY, SQL_RB_DEL_EXPOSTAT,
+                          SQL_RB_EXPOSTAT};
+    for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
+        if (exec_bound(c, dels[i], experiment, err) != 0) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rebuild_rule(c, experiment, rules[i], err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char SQL_READ[] = "SELECT variant, n, s, q, sx, qx, p FROM metric_stats "
+                               "WHERE experiment = ? AND metric = ? ORDER BY variant";
+
+int store_rollup_read(struct store *s, const char *experiment, const char *metric,
+                      void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                      struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_READ, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    bind_text(st, 2, metric);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_suff x;
+        column_copy(st, 0, x.variant, sizeof(x.variant));
+        x.n = sqlite3_column_int64(st, 1);
+        x.s = sqlite3_column_double(st, 2);
+        x.q = sqlite3_column_double(st, 3);
+        x.sx = sqlite3_column_double(st, 4);
+        x.qx = sqlite3_column_double(st, 5);
+        x.p = sqlite3_column_double(st, 6);
+        emit(ctx, &x);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read statistics", err);
+}
+
+static const char SQL_DAILY[] = "SELECT variant, day, dn, ds, dq FROM metric_daily "
+                                "WHERE experiment = ? AND metric = ? ORDER BY variant, day";
+
+int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                       void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
+                                    double sum, double sumsq),
+                       void *ctx, struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_DAILY, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    bind_text(st, 2, metric);
+    char cur[65] = "";
+    int64_t n = 0;
+    double sum = 0, sumsq = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char variant[65];
+        column_copy(st, 0, variant, sizeof(variant));
+        if (strcmp(variant, cur) != 0) {
+            memcpy(cur, variant, sizeof(cur));
+            n = 0;
+            sum = sumsq = 0;
+        }
+        n += sqlite3_column_int64(st, 2);
+        sum += sqlite3_column_double(st, 3);
+        sumsq += sqlite3_column_double(st, 4);
+        emit(ctx, variant, sqlite3_column_int64(st, 1), n, sum, sumsq);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read daily statistics", err);
+}
+
+static const char SQL_EXPOSED[] = "SELECT variant, users, conflicts FROM exposure_stats "
+                                  "WHERE experiment = ? ORDER BY variant";
+
+int store_exposure_by_variant(struct store *s, const char *experiment,
+                              void (*emit)(void *ctx, const char *variant, int64_t users),
+                              void *ctx, int64_t *conflicts, struct err *err)
+{
+    struct conn *c = store_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_EXPOSED, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    *conflicts = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *conflicts += sqlite3_column_int64(st, 2);
+        emit(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read exposures", err);
+}

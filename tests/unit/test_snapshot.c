@@ -1,0 +1,228 @@
+/* Unit tests for core/snapshot.c: building, sealing (sorted, hot-path views filled) and
+ * finding entries; and publication while reader threads loop read_begin/find/read_end,
+ * which must never see a freed snapshot (run under valgrind or ASan to make that
+ * visible) and must see generations that only increase. */
+#include "unit.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "bunsen/snapshot.h"
+
+#define READERS     4
+#define PUBLISHES   200
+#define EXPERIMENTS 8
+
+/* An experiment "<prefix><i>" with two variants; the seed records the generation. */
+static void make_experiment(struct experiment *x, const char *key, int tag)
+{
+    char text[256];
+    snprintf(text, sizeof(text),
+             "{\"key\":\"%s\",\"seed\":\"tag-%d\",\"variants\":[{\"key\":\"control\"},{\"key\":"
+             "\"treat\"}],\"targeting\":{\"tag\":%d},\"forced\":{\"qa\":\"treat\"}}",
+             key, tag, tag);
+    json_t *doc = json_loads(text, 0, NULL);
+    assert_non_null(doc);
+    struct err e;
+    assert_int_equal(experiment_from_json(doc, MODEL_CREATE, NULL, x, &e), 0);
+    x->status = ASSIGN_STATUS_RUNNING;
+    json_decref(doc);
+}
+
+static struct snapshot *build(int tag)
+{
+    struct snapshot *s = snapshot_new();
+    /* added in reverse order: seal sorts */
+    for (int i = EXPERIMENTS - 1; i >= 0; i--) {
+        char key[32];
+        snprintf(key, sizeof(key), "exp-%02d", i);
+        struct experiment x;
+        make_experiment(&x, key, tag);
+        snapshot_add(s, &x);
+        assert_null(x.targeting); /* ownership moved */
+        assert_int_equal(x.released, -1);
+    }
+    snapshot_seal(s);
+    return s;
+}
+
+static void test_build_seal_find(void **state)
+{
+    (void)state;
+    struct snapshot *s = build(7);
+    assert_int_equal(s->n, EXPERIMENTS);
+    for (size_t i = 1; i < s->n; i++) {
+        assert_true(strcmp(s->entries[i - 1].x.key, s->entries[i].x.key) < 0);
+    }
+    for (int i = 0; i < EXPERIMENTS; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "exp-%02d", i);
+        const struct snapshot_entry *e = snapshot_find(s, key);
+        assert_non_null(e);
+        assert_string_equal(e->x.key, key);
+        /* the hot-path view points into the entry itself */
+        assert_ptr_equal(e->a.key, e->x.key);
+        assert_ptr_equal(e->a.variant_keys, e->keys);
+        assert_string_equal(e->a.variant_keys[1], "treat");
+        assert_true(e->a.weights[0] == 0.5);
+        assert_ptr_equal(e->a.condition, e->x.targeting);
+        assert_int_equal(e->a.status, ASSIGN_STATUS_RUNNING);
+        struct assign_result r;
+        assert_int_equal(assign_decide(&e->a, "qa", 2, NULL, &r, NULL), 0);
+        assert_int_equal(r.reason, ASSIGN_REASON_FORCED);
+        assert_int_equal(r.variant, 1);
+    }
+    assert_null(snapshot_find(s, "exp-99"));
+    assert_null(snapshot_find(s, ""));
+    assert_null(snapshot_find(s, "a"));
+    assert_null(snapshot_find(s, "zzz"));
+    snapshot_free(s);
+    snapshot_free(NULL);
+    /* an empty snapshot */
+    s = snapshot_new();
+    snapshot_seal(s);
+    assert_int_equal(s->n, 0);
+    assert_null(snapshot_find(s, "exp-00"));
+    snapshot_free(s);
+    /* one entry */
+    s = snapshot_new();
+    struct experiment x;
+    make_experiment(&x, "solo", 1);
+    snapshot_add(s, &x);
+    snapshot_seal(s);
+    assert_non_null(snapshot_find(s, "solo"));
+    assert_null(snapshot_find(s, "sol"));
+    snapshot_free(s);
+}
+
+static void test_cell_basics(void **state)
+{
+    (void)state;
+    struct snapshot_cell *c = snapshot_cell_new();
+    unsigned tok;
+    const struct snapshot *s = snapshot_read_begin(c, &tok);
+    assert_int_equal(s->n, 0);
+    uint64_t g0 = s->generation;
+    snapshot_read_end(c, tok);
+    snapshot_publish(c, build(1));
+    s = snapshot_read_begin(c, &tok);
+    assert_int_equal(s->n, EXPERIMENTS);
+    uint64_t g1 = s->generation;
+    assert_true(g1 > g0);
+    snapshot_read_end(c, tok);
+    snapshot_publish(c, build(2));
+    s = snapshot_read_begin(c, &tok);
+    assert_true(s->generation > g1);
+    assert_string_equal(snapshot_find(s, "exp-03")->x.seed, "tag-2");
+    snapshot_read_end(c, tok);
+    snapshot_cell_free(c);
+    snapshot_cell_free(NULL);
+}
+
+struct reader_ctx {
+    struct snapshot_cell *cell;
+    atomic_bool *stop;
+    long reads;
+    int errors;
+};
+
+/* Loop: borrow, check every entry is intact and consistent with its generation tag,
+ * check the generation never goes back, give back. */
+static void *reader(void *arg)
+{
+    struct reader_ctx *rc = arg;
+    uint64_t last = 0;
+    while (!atomic_load(rc->stop)) {
+        unsigned tok;
+        const struct snapshot *s = snapshot_read_begin(rc->cell, &tok);
+        if (s->generation < last) {
+            rc->errors++;
+        }
+        last = s->generation;
+        if (s->n != 0) {
+            const struct snapshot_entry *e = snapshot_find(s, "exp-05");
+            if (e == NULL || s->n != EXPERIMENTS) {
+                rc->errors++;
+            } else {
+                char want[32];
+                json_int_t tag = json_integer_value(json_object_get(e->x.targeting, "tag"));
+                snprintf(want, sizeof(want), "tag-%d", (int)tag);
+                struct assign_result r;
+                if (strcmp(e->x.seed, want) != 0 || strcmp(e->a.variant_keys[1], "treat") != 0 ||
+                    assign_decide(&e->a, "u-1", 3, NULL, &r, NULL) != 0) {
+                    rc->errors++;
+                }
+            }
+        }
+        snapshot_read_end(rc->cell, tok);
+        rc->reads++;
+    }
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_publish_under_readers(void **state)
+{
+    (void)state;
+    struct snapshot_cell *c = snapshot_cell_new();
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    struct reader_ctx ctx[READERS];
+    pthread_t th[READERS];
+    for (int i = 0; i < READERS; i++) {
+        ctx[i] = (struct reader_ctx){.cell = c, .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &ctx[i]), 0);
+    }
+    /* spread PUBLISHES over ~0.3 s */
+    double start = now_s();
+    uint64_t last = 0;
+    for (int p = 1; p <= PUBLISHES; p++) {
+        snapshot_publish(c, build(p));
+        unsigned tok;
+        const struct snapshot *s = snapshot_read_begin(c, &tok);
+        assert_true(s->generation > last);
+        last = s->generation;
+        snapshot_read_end(c, tok);
+        double target = start + 0.3 * p / PUBLISHES;
+        double left = target - now_s();
+        if (left > 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(left * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    atomic_store(&stop, true);
+    long reads = 0;
+    for (int i = 0; i < READERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(ctx[i].errors, 0);
+        reads += ctx[i].reads;
+    }
+    assert_true(reads > 0);
+    assert_true(last >= PUBLISHES);
+    unsigned tok;
+    const struct snapshot *s = snapshot_read_begin(c, &tok);
+    assert_string_equal(snapshot_find(s, "exp-00")->x.seed, "tag-200");
+    snapshot_read_end(c, tok);
+    snapshot_cell_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_build_seal_find),
+        cmocka_unit_test(test_cell_basics),
+        cmocka_unit_test(test_publish_under_readers),
+    };
+    return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
+}
