@@ -34,6 +34,10 @@ const struct http_route http_routes[] = {
     {HTTP_POST, "/api/v1/experiments/{key}/archive", api_experiments_archive, BODY_NONE,
      ROLES_EDIT},
 
+    {HTTP_GET, "/api/v1/experiments/{key}/results", api_results, BODY_NONE, ROLES_READ},
+    {HTTP_GET, "/api/v1/experiments/{key}/timeseries", api_timeseries, BODY_NONE, ROLES_READ},
+    {HTTP_POST, "/api/v1/power", api_power, BODY_DEFAULT, ROLES_READ},
+
     {HTTP_POST, "/api/v1/events", api_ingest_events, BODY_INGEST, ROLES_SDK},
     {HTTP_POST, "/api/v1/exposures", api_ingest_exposures, BODY_INGEST, ROLES_SDK},
     {HTTP_POST, "/api/v1/assign", api_assign, BODY_DEFAULT, ROLES_SDK | ROLE_EDITOR},

@@ -1,0 +1,51 @@
+/*
+ * results.h - experiment results from the stored sufficient statistics: the JSON of API.md
+ * "Results", its CSV form, the daily time series and sample-size planning. Shared by the
+ * HTTP handlers (src/api/results.c) and `bunsen results` (src/cli.c).
+ * Thread-safety: any thread (reads through the calling thread's store connection).
+ */
+#ifndef BUNSEN_RESULTS_H
+#define BUNSEN_RESULTS_H
+
+#include <jansson.h>
+
+#include "bunsen/err.h"
+#include "bunsen/model.h"
+#include "bunsen/stats.h"
+#include "bunsen/store.h"
+
+struct results_params {
+    enum stats_method method;
+    double alpha;
+    bool cuped;
+    enum stats_correction correction;
+};
+
+/* The experiment's stored analysis defaults. */
+void results_params_default(const struct experiment *x, struct results_params *p);
+
+/* Parse method/alpha/cuped/correction strings (NULL = keep the value in p). Returns 0, or
+ * -1 with ERR_INVALID naming the parameter. */
+int results_params_parse(struct results_params *p, const char *method, const char *alpha,
+                         const char *cuped, const char *correction, struct err *err);
+
+/* The results document of API.md for experiment x (new reference), or NULL with err. */
+json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
+                        struct err *err);
+
+/* CSV of a results document: header row, then one row per metric x variant, RFC 4180
+ * quoting, CRLF line ends. Returns a malloc'd string. */
+char *results_to_csv(const json_t *results);
+
+/* A human-readable aligned table of a results document (for terminals). malloc'd. */
+char *results_to_table(const json_t *results);
+
+/* Cumulative daily series for one metric (API "timeseries"), or NULL with err
+ * (ERR_INVALID field "metric" when the experiment does not use it). */
+json_t *results_timeseries(struct store *s, const struct experiment *x, const char *metric,
+                           const struct results_params *p, struct err *err);
+
+/* POST /power: the request object -> {"users_per_variant", "total_users", "days"}. */
+json_t *results_power(const json_t *req, struct err *err);
+
+#endif

@@ -1,0 +1,576 @@
+/*
+ * results.c - results, time series and power (results.h), and their HTTP handlers.
+ *
+ * Results are computed from the roll-ups the writer maintains (store_rollup_read): a
+ * handful of rows per metric whatever the number of users, then stats/ on each
+ * (control, treatment) pair, one multiple-comparison adjustment over every
+ * (metric, treatment) p-value of the response, and SRM from the exposure counts.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/results.h"
+#include "bunsen/snapshot.h"
+#include "bunsen/util.h"
+
+#define DAY_MS 86400000LL
+
+void results_params_default(const struct experiment *x, struct results_params *p)
+{
+    p->method = x->analysis.method;
+    p->alpha = x->analysis.alpha;
+    p->cuped = x->analysis.cuped;
+    p->correction = x->analysis.correction;
+}
+
+int results_params_parse(struct results_params *p, const char *method, const char *alpha,
+                         const char *cuped, const char *correction, struct err *err)
+{
+    if (method != NULL && stats_method_parse(method, &p->method) != 0) {
+        return err_set(err, ERR_INVALID, "method",
+                       "method must be frequentist, bayesian or sequential");
+    }
+    if (alpha != NULL) {
+        char *end = NULL;
+        double a = strtod(alpha, &end);
+        if (end == alpha || *end != '\0' || !(a > 0 && a < 1)) {
+            return err_set(err, ERR_INVALID, "alpha", "alpha must be a number in (0, 1)");
+        }
+        p->alpha = a;
+    }
+    if (cuped != NULL) {
+        if (strcmp(cuped, "true") == 0 || strcmp(cuped, "1") == 0) {
+            p->cuped = true;
+        } else if (strcmp(cuped, "false") == 0 || strcmp(cuped, "0") == 0) {
+            p->cuped = false;
+        } else {
+            return err_set(err, ERR_INVALID, "cuped", "cuped must be true or false");
+        }
+    }
+    if (correction != NULL && stats_correction_parse(correction, &p->correction) != 0) {
+        return err_set(err, ERR_INVALID, "correction", "correction must be none, holm or bh");
+    }
+    return 0;
+}
+
+static json_t *opt(struct stats_opt o)
+{
+    return o.present ? json_real(o.value) : json_null();
+}
+
+static json_t *lift_json(const struct stats_lift *l, bool with_p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "estimate", opt(l->estimate));
+    json_object_set_new(o, "se", opt(l->se));
+    json_object_set_new(o, "ci",
+                        l->ci_lo.present && l->ci_hi.present
+                            ? json_pack("[f, f]", l->ci_lo.value, l->ci_hi.value)
+                            : json_null());
+    if (with_p) {
+        json_object_set_new(o, "p_value", opt(l->p_value));
+    }
+    return o;
+}
+
+/* Load a metric definition (reader connection). */
+static int load_metric(struct store *s, const char *key, struct metric *m, struct err *err)
+{
+    char *doc = NULL;
+    if (store_metric_get(s, NULL, key, &doc, err) != 0) {
+        return -1;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
+    json_decref(j);
+    return rc;
+}
+
+struct arms {
+    const struct experiment *x;
+    struct stats_arm arm[ASSIGN_MAX_VARIANTS];
+};
+
+static void arms_emit(void *ctx, const struct store_suff *st)
+{
+    struct arms *a = ctx;
+    int i = experiment_variant_index(a->x, st->variant);
+    if (i >= 0) {
+        a->arm[i] = (struct stats_arm){st->n, st->s, st->q, st->sx, st->qx, st->p};
+    }
+}
+
+struct exposed {
+    const struct experiment *x;
+    int64_t users[ASSIGN_MAX_VARIANTS];
+};
+
+static void exposed_emit(void *ctx, const char *variant, int64_t users)
+{
+    struct exposed *e = ctx;
+    int i = experiment_variant_index(e->x, variant);
+    if (i >= 0) {
+        e->users[i] = users;
+    }
+}
+
+static json_t *srm_json(const struct experiment *x, const int64_t *users, struct err *err)
+{
+    double w[ASSIGN_MAX_VARIANTS];
+    for (size_t i = 0; i < x->nvariants; i++) {
+        w[i] = x->variants[i].weight;
+    }
+    struct stats_srm srm;
+    if (stats_srm_test(users, w, x->nvariants, &srm, err) != 0) {
+        return NULL;
+    }
+    json_t *obs = json_array(), *exp = json_array();
+    for (size_t i = 0; i < x->nvariants; i++) {
+        json_array_append_new(obs, json_integer(users[i]));
+        json_array_append_new(exp, json_real(w[i]));
+    }
+    json_t *o =
+        json_pack("{s:o, s:o, s:o, s:o, s:b}", "p_value", opt(srm.p_value), "chi2", opt(srm.chi2),
+                  "observed", obs, "expected", exp, "mismatch", srm.mismatch);
+    if (srm.warning[0] != '\0') {
+        json_object_set_new(o, "warning", json_string(srm.warning));
+    }
+    return o;
+}
+
+/* One metric's block; appends each treatment's p-value slot to the family. */
+static json_t *metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
+                           const struct arms *a, const struct results_params *p,
+                           struct stats_opt *family, json_t **family_refs, size_t *nfam,
+                           struct err *err)
+{
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    cfg.type = m->type;
+    cfg.goal = m->goal;
+    cfg.method = p->method;
+    cfg.alpha = p->alpha;
+    cfg.cuped = p->cuped;
+    cfg.sequential_tuning = x->sequential_tuning;
+    json_t *vars = json_array();
+    for (size_t i = 0; i < x->nvariants; i++) {
+        const struct stats_arm *arm = &a->arm[i];
+        struct stats_moments mo;
+        if (stats_arm_moments(m->type, arm, &mo, err) != 0) {
+            json_decref(vars);
+            return NULL;
+        }
+        json_t *v = json_pack("{s:s, s:I, s:o, s:o, s:f}", "key", x->variants[i].key, "users",
+                              (json_int_t)arm->n, "mean", opt(mo.mean), "stddev", opt(mo.stddev),
+                              "sum", arm->s);
+        json_array_append_new(vars, v);
+        if (i == 0) {
+            continue;
+        }
+        struct stats_comparison c;
+        if (stats_compare(&cfg, &a->arm[0], arm, &c, err) != 0) {
+            json_decref(vars);
+            return NULL;
+        }
+        json_object_set_new(v, "absolute_lift", lift_json(&c.absolute, false));
+        json_object_set_new(v, "relative_lift", lift_json(&c.relative, true));
+        json_object_set_new(v, "df", opt(c.df));
+        json_object_set_new(v, "p_value", opt(c.absolute.p_value));
+        json_object_set_new(v, "p_value_adjusted", json_null()); /* filled after the family */
+        json_object_set_new(v, "significant", json_false());
+        if (m->type == STATS_METRIC_BINOMIAL) {
+            json_object_set_new(
+                v, "z_test", json_pack("{s:o, s:o}", "z", opt(c.z), "p_value", opt(c.z_p_value)));
+        }
+        if (p->method == STATS_METHOD_BAYESIAN) {
+            json_object_set_new(v, "chance_to_beat_control", opt(c.chance_to_beat_control));
+            json_object_set_new(v, "expected_loss", opt(c.expected_loss));
+            bool decisive = c.chance_to_beat_control.present &&
+                            (c.chance_to_beat_control.value > 1 - p->alpha ||
+                             c.chance_to_beat_control.value < p->alpha);
+            json_object_set_new(v, "significant", json_boolean(decisive));
+        }
+        if (p->cuped) {
+            json_object_set_new(v, "cuped",
+                                json_pack("{s:o, s:o}", "theta", opt(c.cuped_theta),
+                                          "variance_reduction", opt(c.cuped_variance_reduction)));
+        }
+        if (c.warning[0] != '\0') {
+            json_object_set_new(v, "warning", json_string(c.warning));
+        }
+        family[*nfam] = c.absolute.p_value;
+        family_refs[*nfam] = v;
+        (*nfam)++;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "key", m->key, "name", m->name, "type",
+                          stats_metric_type_name(m->type), "goal", stats_goal_name(m->goal),
+                          "guardrail", guardrail, "variants", vars);
+    return o;
+}
+
+json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
+                        struct err *err)
+{
+    struct exposed ex = {.x = x};
+    int64_t conflicts = 0;
+    if (store_exposure_by_variant(s, x->key, exposed_emit, &ex, &conflicts, err) != 0) {
+        return NULL;
+    }
+    json_t *srm = srm_json(x, ex.users, err);
+    if (srm == NULL) {
+        return NULL;
+    }
+    json_t *variants = json_array();
+    for (size_t i = 0; i < x->nvariants; i++) {
+        json_array_append_new(variants,
+                              json_pack("{s:s, s:s, s:I}", "key", x->variants[i].key, "name",
+                                        x->variants[i].name, "users", (json_int_t)ex.users[i]));
+    }
+    size_t nm = x->nmetrics + x->nguardrails;
+    size_t famcap = nm * x->nvariants + 1;
+    struct stats_opt *family = xcalloc(famcap, sizeof(*family));
+    json_t **refs = xcalloc(famcap, sizeof(*refs));
+    size_t nfam = 0;
+    json_t *metrics = json_array();
+    json_t *result = NULL;
+    for (size_t k = 0; k < nm; k++) {
+        bool guardrail = k >= x->nmetrics;
+        const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
+        bool listed = false; /* a guardrail that is also a metric is reported once */
+        for (size_t j = 0; guardrail && j < x->nmetrics; j++) {
+            listed = listed || strcmp(x->metrics[j], key) == 0;
+        }
+        if (listed) {
+            continue;
+        }
+        struct metric m;
+        struct arms a = {.x = x};
+        if (load_metric(s, key, &m, err) != 0 ||
+            store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+            goto out;
+        }
+        json_t *mj = metric_json(x, &m, guardrail, &a, p, family, refs, &nfam, err);
+        if (mj == NULL) {
+            goto out;
+        }
+        json_array_append_new(metrics, mj);
+    }
+    if (stats_adjust_pvalues(p->correction, family, family, nfam, err) != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < nfam; i++) {
+        json_object_set_new(refs[i], "p_value_adjusted", opt(family[i]));
+        if (p->method != STATS_METHOD_BAYESIAN) {
+            json_object_set_new(refs[i], "significant",
+                                json_boolean(family[i].present && family[i].value < p->alpha));
+        }
+    }
+    result = json_pack(
+        "{s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:O, s:{s:I}, s:O, s:O}", "experiment", x->key,
+        "status", assign_status_name(x->status), "computed_at", (json_int_t)time_now_ms(), "method",
+        stats_method_name(p->method), "alpha", p->alpha, "cuped", p->cuped, "correction",
+        stats_correction_name(p->correction), "srm", srm, "data_quality", "conflicting_exposures",
+        (json_int_t)conflicts, "variants", variants, "metrics", metrics);
+    if (result != NULL && p->method == STATS_METHOD_SEQUENTIAL) {
+        json_object_set_new(result, "always_valid", json_true());
+    }
+    if (result != NULL && x->stopped_at > 0) {
+        json_object_set_new(result, "frozen_at", json_integer(x->stopped_at));
+    }
+out:
+    json_decref(srm);
+    json_decref(variants);
+    json_decref(metrics);
+    free(family);
+    free(refs);
+    return result;
+}
+
+/* ---- time series ---- */
+
+struct series {
+    const struct experiment *x;
+    int64_t first_day, last_day;
+    size_t ndays;
+    struct stats_arm *grid; /* ndays x nvariants running totals (row = day) */
+    bool *set;
+};
+
+static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
+                       double sumsq)
+{
+    struct series *se = ctx;
+    int i = experiment_variant_index(se->x, variant);
+    if (i < 0 || day < se->first_day || day > se->last_day) {
+        return;
+    }
+    size_t row = (size_t)(day - se->first_day);
+    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){n, sum, sumsq, 0, 0, 0};
+    se->set[row * se->x->nvariants + (size_t)i] = true;
+}
+
+static void day_name(int64_t day, char *out, size_t n)
+{
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+json_t *results_timeseries(struct store *s, const struct experiment *x, const char *metric,
+                           const struct results_params *p, struct err *err)
+{
+    if (metric == NULL || !experiment_uses_metric(x, metric)) {
+        return err_set(err, ERR_INVALID, "metric",
+                       "metric must be one of the experiment's metrics"),
+               NULL;
+    }
+    struct metric m;
+    if (load_metric(s, metric, &m, err) != 0) {
+        return NULL;
+    }
+    int64_t start = x->started_at > 0 ? x->started_at : x->created_at;
+    int64_t end = x->stopped_at > 0 ? x->stopped_at : time_now_ms();
+    struct series se = {.x = x, .first_day = start / DAY_MS, .last_day = end / DAY_MS};
+    if (se.last_day < se.first_day) {
+        se.last_day = se.first_day;
+    }
+    if (se.last_day - se.first_day > 3660) {
+        se.first_day = se.last_day - 3660; /* ten years of days is plenty */
+    }
+    se.ndays = (size_t)(se.last_day - se.first_day + 1);
+    se.grid = xcalloc(se.ndays * x->nvariants, sizeof(*se.grid));
+    se.set = xcalloc(se.ndays * x->nvariants, sizeof(*se.set));
+    json_t *days = NULL;
+    if (store_rollup_daily(s, x->key, metric, daily_emit, &se, err) != 0) {
+        goto out;
+    }
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    cfg.type = m.type;
+    cfg.goal = m.goal;
+    cfg.method = p->method;
+    cfg.alpha = p->alpha;
+    cfg.sequential_tuning = x->sequential_tuning;
+    days = json_array();
+    for (size_t d = 0; d < se.ndays; d++) {
+        json_t *vars = json_array();
+        for (size_t i = 0; i < x->nvariants; i++) {
+            size_t at = d * x->nvariants + i;
+            if (!se.set[at] && d > 0) {
+                se.grid[at] = se.grid[at - x->nvariants]; /* carry the running total forward */
+            }
+            const struct stats_arm *arm = &se.grid[at];
+            struct stats_moments mo;
+            if (stats_arm_moments(m.type, arm, &mo, err) != 0) {
+                json_decref(vars);
+                json_decref(days);
+                days = NULL;
+                goto out;
+            }
+            json_t *v = json_pack("{s:s, s:I, s:o}", "key", x->variants[i].key, "users",
+                                  (json_int_t)arm->n, "mean", opt(mo.mean));
+            if (i > 0) {
+                struct stats_comparison c;
+                if (stats_compare(&cfg, &se.grid[d * x->nvariants], arm, &c, err) != 0) {
+                    json_decref(v);
+                    json_decref(vars);
+                    json_decref(days);
+                    days = NULL;
+                    goto out;
+                }
+                json_object_set_new(v, "absolute_lift", lift_json(&c.absolute, false));
+                json_object_set_new(v, "relative_lift", lift_json(&c.relative, false));
+            }
+            json_array_append_new(vars, v);
+        }
+        char date[48];
+        day_name(se.first_day + (int64_t)d, date, sizeof(date));
+        json_array_append_new(days, json_pack("{s:s, s:o}", "date", date, "variants", vars));
+    }
+out:
+    free(se.grid);
+    free(se.set);
+    if (days == NULL) {
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:s, s:f, s:o}", "experiment", x->key, "metric", metric, "method",
+                     stats_method_name(p->method), "alpha", p->alpha, "days", days);
+}
+
+/* ---- power ---- */
+
+static int num_field(const json_t *req, const char *name, double def, double *out, struct err *err)
+{
+    const json_t *v = json_object_get(req, name);
+    if (v == NULL || json_is_null(v)) {
+        if (isnan(def)) {
+            return err_set(err, ERR_INVALID, name, "%s is required", name);
+        }
+        *out = def;
+        return 0;
+    }
+    return validate_number(v, name, -1e15, 1e15, out, err);
+}
+
+json_t *results_power(const json_t *req, struct err *err)
+{
+    static const char *const fields[] = {"metric_type", "baseline", "mde",      "relative",
+                                         "alpha",       "power",    "variants", "daily_users",
+                                         "stddev",      NULL};
+    if (validate_known_fields(req, fields, "", err) != 0) {
+        return NULL;
+    }
+    const json_t *type = json_object_get(req, "metric_type");
+    bool binomial = json_is_string(type) && strcmp(json_string_value(type), "binomial") == 0;
+    bool mean = json_is_string(type) && strcmp(json_string_value(type), "mean") == 0;
+    if (!binomial && !mean) {
+        return err_set(err, ERR_INVALID, "metric_type", "metric_type must be binomial or mean"),
+               NULL;
+    }
+    const json_t *rel = json_object_get(req, "relative");
+    if (rel != NULL && !json_is_boolean(rel)) {
+        return err_set(err, ERR_INVALID, "relative", "relative must be true or false"), NULL;
+    }
+    double baseline, mde, alpha, power, variants, daily, sigma = 0;
+    if (num_field(req, "baseline", NAN, &baseline, err) || num_field(req, "mde", NAN, &mde, err) ||
+        num_field(req, "alpha", 0.05, &alpha, err) || num_field(req, "power", 0.8, &power, err) ||
+        num_field(req, "variants", 2, &variants, err) ||
+        num_field(req, "daily_users", 0, &daily, err) ||
+        (mean && num_field(req, "stddev", NAN, &sigma, err))) {
+        return NULL;
+    }
+    if (variants < 2 || variants > ASSIGN_MAX_VARIANTS || variants != floor(variants)) {
+        return err_set(err, ERR_INVALID, "variants", "variants must be an integer in [2, 20]"),
+               NULL;
+    }
+    if (daily < 0) {
+        return err_set(err, ERR_INVALID, "daily_users", "daily_users must be >= 0"), NULL;
+    }
+    bool relative = json_is_true(rel);
+    double delta = relative ? baseline * mde : mde;
+    int64_t n = 0;
+    int rc = binomial ? stats_power_binomial(baseline, baseline + delta, alpha, power, &n, err)
+                      : stats_power_mean(sigma, delta, alpha, power, &n, err);
+    if (rc != 0) {
+        return NULL;
+    }
+    int64_t total = n * (int64_t)variants;
+    json_t *o = json_pack("{s:I, s:I}", "users_per_variant", (json_int_t)n, "total_users",
+                          (json_int_t)total);
+    json_object_set_new(
+        o, "days", daily > 0 ? json_integer((json_int_t)ceil((double)total / daily)) : json_null());
+    return o;
+}
+
+/* ---- HTTP ---- */
+
+/* Copy of the experiment from the snapshot (the definition /assign uses), or 404. */
+static int experiment_of(struct http_req *r, struct experiment *x)
+{
+    const char *key = http_req_param(r, "key");
+    struct snapshot_cell *cell = http_req_app(r)->experiments;
+    unsigned token;
+    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
+    if (e != NULL) {
+        experiment_copy(x, &e->x);
+    }
+    snapshot_read_end(cell, token);
+    if (e == NULL) {
+        http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
+        return -1;
+    }
+    return 0;
+}
+
+static bool wants_csv(struct http_req *r)
+{
+    const char *f = http_req_query(r, "format");
+    if (f != NULL) {
+        return strcmp(f, "csv") == 0;
+    }
+    const char *accept = http_req_header(r, "Accept");
+    return accept != NULL && strstr(accept, "text/csv") != NULL;
+}
+
+void api_results(struct http_req *r)
+{
+    const char *format = http_req_query(r, "format");
+    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+        http_reply_error(r, ERR_INVALID, "format", "format must be json or csv");
+        return;
+    }
+    struct experiment x;
+    if (experiment_of(r, &x) != 0) {
+        return;
+    }
+    struct results_params p;
+    results_params_default(&x, &p);
+    struct err err;
+    err_clear(&err);
+    json_t *res = NULL;
+    if (results_params_parse(&p, http_req_query(r, "method"), http_req_query(r, "alpha"),
+                             http_req_query(r, "cuped"), http_req_query(r, "correction"),
+                             &err) != 0 ||
+        (res = results_compute(http_req_app(r)->store, &x, &p, &err)) == NULL) {
+        http_reply_err(r, &err);
+    } else if (wants_csv(r)) {
+        char *csv = results_to_csv(res);
+        http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+        char disp[128];
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-results.csv\"", x.key);
+        http_reply_header(r, "Content-Disposition", disp);
+        free(csv);
+        json_decref(res);
+    } else {
+        http_reply_json(r, 200, res);
+    }
+    experiment_clear(&x);
+}
+
+void api_timeseries(struct http_req *r)
+{
+    struct experiment x;
+    if (experiment_of(r, &x) != 0) {
+        return;
+    }
+    struct results_params p;
+    results_params_default(&x, &p);
+    struct err err;
+    err_clear(&err);
+    json_t *res = NULL;
+    if (results_params_parse(&p, http_req_query(r, "method"), http_req_query(r, "alpha"), NULL,
+                             NULL, &err) != 0 ||
+        (res = results_timeseries(http_req_app(r)->store, &x, http_req_query(r, "metric"), &p,
+                                  &err)) == NULL) {
+        http_reply_err(r, &err);
+    } else {
+        http_reply_json(r, 200, res);
+    }
+    experiment_clear(&x);
+}
+
+void api_power(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    struct err err;
+    err_clear(&err);
+    json_t *res = results_power(body, &err);
+    json_decref(body);
+    if (res == NULL) {
+        http_reply_err(r, &err);
+        return;
+    }
+    http_reply_json(r, 200, res);
+}

@@ -1,0 +1,651 @@
+/*
+ * API tests for the catalogue: metrics CRUD (validation fields, duplicate keys, deletion
+ * refused while a non-archived experiment uses the metric), experiments CRUD and the
+ * ?status= filter, PATCH rules while running or paused (409 naming the field that would
+ * reassign users), DELETE of drafts only, the whole lifecycle table (every status x
+ * every action), stop with a released variant, the audit trail of every change, and the
+ * role checks. One daemon is shared by every test (group setup).
+ */
+#include "harness.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct daemon D;
+
+#define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
+
+static int setup(void **state)
+{
+    (void)state;
+    return daemon_start(&D, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    if (rc != 0) {
+        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Send a request with key; fail unless the status is want. Returns the JSON body (new
+ * reference, may be NULL). */
+static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
+                       int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
+                 want, r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static json_t *call(const char *method, const char *path, const char *body, int want)
+{
+    return call_as(D.admin_key, method, path, body, want);
+}
+
+static void call_ok(const char *method, const char *path, const char *body, int want)
+{
+    json_decref(call(method, path, body, want));
+}
+
+/* Expect an error reply with this status, API.md code and field ("" = no field). */
+static void call_err(const char *method, const char *path, const char *body, int want,
+                     const char *field)
+{
+    json_t *j = call(method, path, body, want);
+    json_t *e = json_object_get(j, "error");
+    assert_non_null(e);
+    const char *code = json_string_value(json_object_get(e, "code"));
+    assert_string_equal(code, want == 400   ? "invalid_argument"
+                              : want == 404 ? "not_found"
+                              : want == 409 ? "conflict"
+                                            : "?");
+    assert_non_null(json_string_value(json_object_get(e, "message")));
+    const char *f = json_string_value(json_object_get(e, "field"));
+    if (strcmp(f ? f : "", field) != 0) {
+        fail_msg("%s %s %s: field '%s', expected '%s'", method, path, body ? body : "", f ? f : "",
+                 field);
+    }
+    json_decref(j);
+}
+
+static const char *str(const json_t *o, const char *name)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    return s ? s : "(none)";
+}
+
+/* POST an experiment {"key": key, <fields>} and expect 201. */
+static void new_exp(const char *key, const char *fields)
+{
+    json_t *j = call("POST", "/api/v1/experiments",
+                     fmt("{\"key\":\"%s\",%s}", key, fields ? fields : VARS), 201);
+    assert_string_equal(str(j, "key"), key);
+    assert_string_equal(str(j, "status"), "draft");
+    json_decref(j);
+}
+
+static void act(const char *key, const char *action, const char *body, int want)
+{
+    json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, action), body, want));
+}
+
+static char *status_of(const char *key)
+{
+    static char st[32];
+    json_t *j = call("GET", fmt("/api/v1/experiments/%s", key), NULL, 200);
+    snprintf(st, sizeof(st), "%s", str(j, "status"));
+    json_decref(j);
+    return st;
+}
+
+static void make_key(const char *role, char *out, size_t n)
+{
+    json_t *j =
+        call("POST", "/api/v1/keys", fmt("{\"name\":\"t-%s\",\"role\":\"%s\"}", role, role), 201);
+    snprintf(out, n, "%s", str(j, "key"));
+    json_decref(j);
+}
+
+/* Rows in the exposures table for experiment (and user unless NULL). */
+static long count_exposures(const char *experiment, const char *user)
+{
+    sqlite3 *db = NULL;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/bunsen.db", D.dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT COUNT(*) FROM exposures WHERE experiment = ?1 "
+                                        "AND (?2 IS NULL OR user_id = ?2)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
+    if (user != NULL) {
+        sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_metrics_crud(void **state)
+{
+    (void)state;
+    json_t *m = call("POST", "/api/v1/metrics",
+                     "{\"key\":\"purchase\",\"name\":\"Purchase\",\"event\":\"purchase\","
+                     "\"type\":\"binomial\",\"window_hours\":72,\"goal\":\"increase\",\"cap\":null,"
+                     "\"cuped_lookback_hours\":336}",
+                     201);
+    assert_string_equal(str(m, "type"), "binomial");
+    assert_int_equal(json_integer_value(json_object_get(m, "window_hours")), 72);
+    assert_true(json_is_null(json_object_get(m, "cap")));
+    assert_true(json_integer_value(json_object_get(m, "created_at")) > 0);
+    json_decref(m);
+    call_ok("POST", "/api/v1/metrics", "{\"key\":\"revenue\",\"event\":\"buy\",\"type\":\"sum\"}",
+            201);
+    m = call("GET", "/api/v1/metrics/purchase", NULL, 200);
+    assert_string_equal(str(m, "name"), "Purchase");
+    json_decref(m);
+    m = call("GET", "/api/v1/metrics", NULL, 200);
+    json_t *list = json_object_get(m, "metrics");
+    assert_true(json_array_size(list) >= 2);
+    assert_string_equal(str(json_array_get(list, 0), "key"), "purchase"); /* sorted by key */
+    json_decref(m);
+    call_err("GET", "/api/v1/metrics/nope", NULL, 404, "");
+    call_err("GET", "/api/v1/metrics/No%20pe", NULL, 404, "");
+    /* duplicate key, validation */
+    call_err("POST", "/api/v1/metrics", "{\"key\":\"purchase\",\"event\":\"e\",\"type\":\"count\"}",
+             409, "key");
+    call_err("POST", "/api/v1/metrics",
+             "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"count\",\"window_hours\":0}", 400,
+             "window_hours");
+    call_err("POST", "/api/v1/metrics", "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"ratio\"}", 400,
+             "type");
+    call_err("POST", "/api/v1/metrics", "{\"key\":\"M2\",\"event\":\"e\",\"type\":\"count\"}", 400,
+             "key");
+    call_err("POST", "/api/v1/metrics", "{\"key\":\"m2\",\"type\":\"count\"}", 400, "event");
+    call_err("POST", "/api/v1/metrics",
+             "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"count\",\"cap\":0}", 400, "cap");
+    call_err("POST", "/api/v1/metrics",
+             "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"count\",\"colour\":0}", 400, "colour");
+    call_err("GET", "/api/v1/metrics/m2", NULL, 404, "");
+    /* PATCH */
+    m = call("PATCH", "/api/v1/metrics/purchase", "{\"name\":\"Bought\",\"window_hours\":null}",
+             200);
+    assert_string_equal(str(m, "name"), "Bought");
+    assert_true(json_is_null(json_object_get(m, "window_hours")));
+    assert_string_equal(str(m, "event"), "purchase");
+    json_decref(m);
+    call_err("PATCH", "/api/v1/metrics/purchase", "{\"cap\":-1}", 400, "cap");
+    call_err("PATCH", "/api/v1/metrics/purchase", "{\"key\":\"other\"}", 400, "key");
+    call_err("PATCH", "/api/v1/metrics/ghost", "{\"name\":\"x\"}", 404, "");
+    m = call("GET", "/api/v1/metrics/purchase", NULL, 200);
+    assert_string_equal(str(m, "name"), "Bought"); /* the failed PATCHes changed nothing */
+    json_decref(m);
+    /* DELETE: refused while a non-archived experiment uses it (as metric or guardrail) */
+    call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-used\",\"event\":\"e\",\"type\":\"count\"}",
+            201);
+    call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-guard\",\"event\":\"e\",\"type\":\"count\"}",
+            201);
+    new_exp("uses-m", VARS ",\"metrics\":[\"m-used\"],\"guardrails\":[\"m-guard\"]");
+    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
+    call_err("DELETE", "/api/v1/metrics/m-guard", NULL, 409, "key");
+    act("uses-m", "start", NULL, 200);
+    act("uses-m", "stop", NULL, 200);
+    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
+    act("uses-m", "archive", NULL, 200);
+    call_ok("DELETE", "/api/v1/metrics/m-used", NULL, 200);
+    call_ok("DELETE", "/api/v1/metrics/m-guard", NULL, 200);
+    call_err("GET", "/api/v1/metrics/m-used", NULL, 404, "");
+    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 404, "");
+    /* a metric used only by a draft that is then deleted can go */
+    call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-draft\",\"event\":\"e\",\"type\":\"count\"}",
+            201);
+    new_exp("uses-draft", VARS ",\"metrics\":[\"m-draft\"]");
+    call_err("DELETE", "/api/v1/metrics/m-draft", NULL, 409, "key");
+    call_ok("DELETE", "/api/v1/experiments/uses-draft", NULL, 200);
+    call_ok("DELETE", "/api/v1/metrics/m-draft", NULL, 200);
+}
+
+static void test_experiments_crud(void **state)
+{
+    (void)state;
+    json_t *x = call("POST", "/api/v1/experiments",
+                     "{\"key\":\"checkout-button\",\"name\":\"Checkout button colour\","
+                     "\"hypothesis\":\"Green raises purchases\",\"owner\":\"pm@x\","
+                     "\"variants\":[{\"key\":\"control\",\"name\":\"Red\",\"weight\":0.5},"
+                     "{\"key\":\"green\",\"name\":\"Green\",\"weight\":0.5}],\"coverage\":1.0,"
+                     "\"hash_version\":2,\"namespace\":{\"name\":\"checkout\",\"range\":[0.0,0.5]},"
+                     "\"targeting\":{\"country\":{\"$in\":[\"NL\",\"BE\"]}},"
+                     "\"forced\":{\"qa-user-1\":\"green\"},\"metrics\":[\"purchase\",\"revenue\"],"
+                     "\"primary_metric\":\"purchase\",\"sequential_tuning\":5000}",
+                     201);
+    assert_string_equal(str(x, "seed"), "checkout-button");
+    assert_string_equal(str(x, "status"), "draft");
+    assert_true(json_integer_value(json_object_get(x, "created_at")) > 0);
+    assert_true(json_is_null(json_object_get(x, "started_at")));
+    assert_true(json_is_null(json_object_get(x, "stopped_at")));
+    assert_true(json_is_null(json_object_get(x, "released_variant")));
+    json_t *g = call("GET", "/api/v1/experiments/checkout-button", NULL, 200);
+    assert_true(json_equal(x, g));
+    json_decref(g);
+    /* the GET body can be sent back as a PATCH (read-only fields unchanged) */
+    char *text = json_dumps(x, JSON_COMPACT);
+    call_ok("PATCH", "/api/v1/experiments/checkout-button", text, 200);
+    free(text);
+    json_decref(x);
+    call_err("POST", "/api/v1/experiments", "{\"key\":\"checkout-button\"," VARS "}", 409, "key");
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-w\",\"variants\":[{\"key\":\"a\",\"weight\":0.5},{\"key\":\"b\","
+             "\"weight\":0.6}]}",
+             400, "variants[1].weight");
+    call_err("POST", "/api/v1/experiments", "{\"key\":\"bad-m\"," VARS ",\"metrics\":[\"nope\"]}",
+             400, "metrics[0]");
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-m\"," VARS ",\"metrics\":[\"purchase\",\"nope\"]}", 400, "metrics[1]");
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-m\"," VARS ",\"guardrails\":[\"nope\"]}", 400, "guardrails[0]");
+    call_err("POST", "/api/v1/experiments", "{\"key\":\"bad-s\"," VARS ",\"status\":\"running\"}",
+             400, "status");
+    call_err("POST", "/api/v1/experiments", "{\"key\":\"bad-v\",\"variants\":[{\"key\":\"a\"}]}",
+             400, "variants");
+    call_err("POST", "/api/v1/experiments", "[1]", 400, "");
+    call_err("GET", "/api/v1/experiments/bad-m", NULL, 404, "");
+    call_err("GET", "/api/v1/experiments/nope", NULL, 404, "");
+    call_err("GET", "/api/v1/experiments/UPPER", NULL, 404, "");
+    /* an unknown metric in a PATCH */
+    call_err("PATCH", "/api/v1/experiments/checkout-button", "{\"metrics\":[\"purchase\",\"x\"]}",
+             400, "metrics[1]");
+    call_err("PATCH", "/api/v1/experiments/nope", "{\"name\":\"x\"}", 404, "");
+    /* list and ?status= */
+    new_exp("list-draft", NULL);
+    new_exp("list-running", NULL);
+    act("list-running", "start", NULL, 200);
+    const char *statuses[] = {"draft", "running", "paused", "stopped", "archived"};
+    for (size_t i = 0; i < 5; i++) {
+        json_t *l = call("GET", fmt("/api/v1/experiments?status=%s", statuses[i]), NULL, 200);
+        json_t *arr = json_object_get(l, "experiments"), *e;
+        size_t k;
+        bool saw_draft = false, saw_running = false;
+        json_array_foreach(arr, k, e)
+        {
+            assert_string_equal(str(e, "status"), statuses[i]);
+            saw_draft = saw_draft || strcmp(str(e, "key"), "list-draft") == 0;
+            saw_running = saw_running || strcmp(str(e, "key"), "list-running") == 0;
+        }
+        assert_int_equal(saw_draft, i == 0);
+        assert_int_equal(saw_running, i == 1);
+        json_decref(l);
+    }
+    json_t *all = call("GET", "/api/v1/experiments", NULL, 200);
+    assert_true(json_array_size(json_object_get(all, "experiments")) >= 3);
+    json_decref(all);
+    call_err("GET", "/api/v1/experiments?status=live", NULL, 400, "status");
+    call_err("GET", "/api/v1/experiments?status=", NULL, 400, "status");
+    call_err("GET", "/api/v1/experiments?status=RUNNING", NULL, 400, "status");
+}
+
+static void test_patch_rules(void **state)
+{
+    (void)state;
+    new_exp("patchy", "\"variants\":[{\"key\":\"control\",\"weight\":0.5},{\"key\":\"green\","
+                      "\"weight\":0.5}],\"metrics\":[\"purchase\"]");
+    /* a draft may change anything */
+    json_t *x = call("PATCH", "/api/v1/experiments/patchy",
+                     "{\"seed\":\"s2\",\"hash_version\":1,\"targeting\":{\"a\":1},"
+                     "\"namespace\":{\"name\":\"n\",\"range\":[0,0.5]},\"variants\":[{\"key\":"
+                     "\"control\"},{\"key\":\"green\"},{\"key\":\"blue\"}]}",
+                     200);
+    assert_string_equal(str(x, "seed"), "s2");
+    assert_int_equal(json_array_size(json_object_get(x, "variants")), 3);
+    assert_true(json_integer_value(json_object_get(x, "updated_at")) >=
+                json_integer_value(json_object_get(x, "created_at")));
+    json_decref(x);
+    const struct {
+        const char *body, *field;
+    } reassigning[] = {
+        {"{\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]}", "variants"},
+        {"{\"variants\":[{\"key\":\"control\",\"weight\":0.5},{\"key\":\"green\",\"weight\":0.25},"
+         "{\"key\":\"blue\",\"weight\":0.25}]}",
+         "variants"},
+        {"{\"seed\":\"s3\"}", "seed"},
+        {"{\"seed\":null}", "seed"},
+        {"{\"hash_version\":2}", "hash_version"},
+        {"{\"namespace\":null}", "namespace"},
+        {"{\"namespace\":{\"name\":\"n\",\"range\":[0,0.6]}}", "namespace"},
+        {"{\"targeting\":{\"a\":2}}", "targeting"},
+        {"{\"targeting\":null}", "targeting"},
+    };
+    const char *states[] = {"start", "pause"};
+    for (int s = 0; s < 2; s++) {
+        act("patchy", states[s], NULL, 200);
+        for (size_t i = 0; i < sizeof(reassigning) / sizeof(reassigning[0]); i++) {
+            json_t *e = call("PATCH", "/api/v1/experiments/patchy", reassigning[i].body, 409);
+            json_t *err = json_object_get(e, "error");
+            assert_string_equal(str(err, "code"), "conflict");
+            assert_string_equal(str(err, "field"), reassigning[i].field);
+            assert_non_null(strstr(str(err, "message"), "reassign"));
+            json_decref(e);
+        }
+        /* allowed: name, coverage, forced, metrics (and the rest) */
+        x = call("PATCH", "/api/v1/experiments/patchy",
+                 "{\"name\":\"Renamed\",\"coverage\":0.5,\"forced\":{\"qa\":\"green\"},"
+                 "\"metrics\":[\"purchase\",\"revenue\"],\"description\":\"d\",\"variants\":["
+                 "{\"key\":\"control\",\"name\":\"C\"},{\"key\":\"green\"},{\"key\":\"blue\"}]}",
+                 200);
+        assert_string_equal(str(x, "name"), "Renamed");
+        assert_true(json_real_value(json_object_get(x, "coverage")) == 0.5);
+        assert_string_equal(str(json_object_get(x, "forced"), "qa"), "green");
+        assert_string_equal(str(x, "seed"), "s2");
+        assert_string_equal(str(x, "status"), s == 0 ? "running" : "paused");
+        json_decref(x);
+        call_err("PATCH", "/api/v1/experiments/patchy", "{\"status\":\"draft\"}", 400, "status");
+        call_err("PATCH", "/api/v1/experiments/patchy", "{\"released_variant\":\"green\"}", 400,
+                 "released_variant");
+        call_err("PATCH", "/api/v1/experiments/patchy", "{\"key\":\"other\"}", 400, "key");
+    }
+    /* stopped: reassigning fields may change again; archived: nothing may */
+    act("patchy", "stop", NULL, 200);
+    call_ok("PATCH", "/api/v1/experiments/patchy", "{\"seed\":\"s4\"}", 200);
+    act("patchy", "archive", NULL, 200);
+    call_err("PATCH", "/api/v1/experiments/patchy", "{\"name\":\"late\"}", 409, "status");
+    x = call("GET", "/api/v1/experiments/patchy", NULL, 200);
+    assert_string_equal(str(x, "seed"), "s4");
+    assert_string_equal(str(x, "name"), "Renamed");
+    json_decref(x);
+}
+
+static void test_delete_rules(void **state)
+{
+    (void)state;
+    new_exp("del-draft", NULL);
+    json_t *j = call("DELETE", "/api/v1/experiments/del-draft", NULL, 200);
+    assert_true(json_is_true(json_object_get(j, "deleted")));
+    json_decref(j);
+    call_err("GET", "/api/v1/experiments/del-draft", NULL, 404, "");
+    call_err("DELETE", "/api/v1/experiments/del-draft", NULL, 404, "");
+    const char *paths[][3] = {{"start", NULL, NULL},
+                              {"start", "pause", NULL},
+                              {"start", "stop", NULL},
+                              {"archive", NULL, NULL},
+                              {"start", "stop", "archive"}};
+    for (size_t i = 0; i < 5; i++) {
+        const char *key = fmt("del-%zu", i);
+        char k[32];
+        snprintf(k, sizeof(k), "%s", key);
+        new_exp(k, NULL);
+        for (int s = 0; s < 3 && paths[i][s] != NULL; s++) {
+            act(k, paths[i][s], NULL, 200);
+        }
+        call_err("DELETE", fmt("/api/v1/experiments/%s", k), NULL, 409, "status");
+        call_ok("GET", fmt("/api/v1/experiments/%s", k), NULL, 200);
+    }
+    /* the key of a deleted draft can be used again */
+    new_exp("del-draft", NULL);
+}
+
+/* Every status x every action: legal ones give 200 and the new status, the others 409
+ * and leave the status alone. */
+static void test_lifecycle_table(void **state)
+{
+    (void)state;
+    const char *actions[] = {"start", "pause", "resume", "stop", "archive"};
+    const char *names[] = {"draft", "running", "paused", "stopped", "archived"};
+    const char *reach[][2] = {
+        {NULL, NULL}, {"start", NULL}, {"start", "pause"}, {"start", "stop"}, {"archive", NULL}};
+    const char *expected[5][5] = {
+        {"running", NULL, NULL, NULL, "archived"},
+        {NULL, "paused", NULL, "stopped", NULL},
+        {NULL, NULL, "running", "stopped", NULL},
+        {NULL, NULL, NULL, NULL, "archived"},
+        {NULL, NULL, NULL, NULL, NULL},
+    };
+    for (int s = 0; s < 5; s++) {
+        for (int a = 0; a < 5; a++) {
+            char key[32];
+            snprintf(key, sizeof(key), "lc-%s-%s", names[s], actions[a]);
+            new_exp(key, NULL);
+            for (int i = 0; i < 2 && reach[s][i] != NULL; i++) {
+                act(key, reach[s][i], NULL, 200);
+            }
+            assert_string_equal(status_of(key), names[s]);
+            if (expected[s][a] == NULL) {
+                call_err("POST", fmt("/api/v1/experiments/%s/%s", key, actions[a]), NULL, 409,
+                         "status");
+                assert_string_equal(status_of(key), names[s]);
+                continue;
+            }
+            json_t *x = call("POST", fmt("/api/v1/experiments/%s/%s", key, actions[a]), NULL, 200);
+            assert_string_equal(str(x, "status"), expected[s][a]);
+            if (strcmp(actions[a], "start") == 0) {
+                assert_true(json_integer_value(json_object_get(x, "started_at")) > 0);
+            }
+            if (strcmp(actions[a], "stop") == 0) {
+                assert_true(json_integer_value(json_object_get(x, "stopped_at")) > 0);
+                assert_true(json_is_null(json_object_get(x, "released_variant")));
+            }
+            json_decref(x);
+            assert_string_equal(status_of(key), expected[s][a]);
+        }
+    }
+    /* unknown experiment, bad bodies */
+    call_err("POST", "/api/v1/experiments/ghost/start", NULL, 404, "");
+    new_exp("lc-body", NULL);
+    call_err("POST", "/api/v1/experiments/lc-body/start", "{\"release\":\"green\"}", 400,
+             "release");
+    call_ok("POST", "/api/v1/experiments/lc-body/start", "{}", 200);
+    call_err("POST", "/api/v1/experiments/lc-body/stop", "{\"releases\":\"green\"}", 400,
+             "releases");
+    call_err("POST", "/api/v1/experiments/lc-body/stop", "{\"release\":\"purple\"}", 400,
+             "release");
+    call_err("POST", "/api/v1/experiments/lc-body/stop", "{\"release\":1}", 400, "release");
+    call_err("POST", "/api/v1/experiments/lc-body/stop", "[\"green\"]", 400, "");
+    assert_string_equal(status_of("lc-body"), "running");
+    act("lc-body", "stop", "{\"release\":null}", 200);
+    assert_string_equal(status_of("lc-body"), "stopped");
+}
+
+static void test_stop_release(void **state)
+{
+    (void)state;
+    new_exp("rel", VARS ",\"forced\":{\"qa-1\":\"control\"}");
+    act("rel", "start", NULL, 200);
+    /* before the release an in-experiment user is exposed */
+    json_t *a =
+        call("POST", "/api/v1/assign", "{\"user_id\":\"early\",\"experiments\":[\"rel\"]}", 200);
+    assert_string_equal(str(json_object_get(json_object_get(a, "assignments"), "rel"), "reason"),
+                        "hashed");
+    json_decref(a);
+    assert_int_equal(count_exposures("rel", NULL), 1);
+    json_t *x = call("POST", "/api/v1/experiments/rel/stop", "{\"release\":\"green\"}", 200);
+    assert_string_equal(str(x, "status"), "stopped");
+    assert_string_equal(str(x, "released_variant"), "green");
+    json_decref(x);
+    for (int i = 0; i < 50; i++) {
+        a = call("POST", "/api/v1/assign",
+                 fmt("{\"user_id\":\"r-%d\",\"experiments\":[\"rel\"]}", i), 200);
+        json_t *o = json_object_get(json_object_get(a, "assignments"), "rel");
+        assert_string_equal(str(o, "variant"), "green");
+        assert_string_equal(str(o, "reason"), "released");
+        assert_true(json_is_false(json_object_get(o, "in_experiment")));
+        assert_true(json_is_null(json_object_get(o, "bucket")));
+        json_decref(a);
+    }
+    /* the early user too; the forced QA user keeps the forced variant */
+    a = call("GET", "/api/v1/experiments/rel/assign?user_id=early", NULL, 200);
+    assert_string_equal(str(a, "reason"), "released");
+    assert_string_equal(str(a, "variant"), "green");
+    json_decref(a);
+    a = call("GET", "/api/v1/experiments/rel/assign?user_id=qa-1", NULL, 200);
+    assert_string_equal(str(a, "reason"), "forced");
+    assert_string_equal(str(a, "variant"), "control");
+    json_decref(a);
+    /* a released experiment is still served when experiments are omitted */
+    a = call("POST", "/api/v1/assign", "{\"user_id\":\"r-x\"}", 200);
+    assert_string_equal(str(json_object_get(json_object_get(a, "assignments"), "rel"), "reason"),
+                        "released");
+    json_decref(a);
+    assert_int_equal(count_exposures("rel", NULL), 1); /* no exposure after the release */
+    /* it survives a restart of the snapshot (read back from the store) */
+    x = call("GET", "/api/v1/experiments/rel", NULL, 200);
+    assert_string_equal(str(x, "released_variant"), "green");
+    assert_true(json_integer_value(json_object_get(x, "stopped_at")) > 0);
+    json_decref(x);
+    /* a released experiment keeps its released variant through later edits */
+    x = call("PATCH", "/api/v1/experiments/rel",
+             "{\"variants\":[{\"key\":\"green\"},{\"key\":\"control\"}]}", 200);
+    assert_string_equal(str(x, "released_variant"), "green");
+    json_decref(x);
+    call_err("PATCH", "/api/v1/experiments/rel",
+             "{\"variants\":[{\"key\":\"control\"},{\"key\":\"blue\"}],\"forced\":null}", 400,
+             "variants");
+    a = call("GET", "/api/v1/experiments/rel/assign?user_id=r-1", NULL, 200);
+    assert_string_equal(str(a, "variant"), "green");
+    json_decref(a);
+}
+
+static json_t *audit_entry(const json_t *entries, const char *action)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        if (strcmp(str(e, "action"), action) == 0) {
+            return e;
+        }
+    }
+    fail_msg("no audit entry %s", action);
+    return NULL;
+}
+
+static void test_audit(void **state)
+{
+    (void)state;
+    new_exp("audited", NULL);
+    call_ok("PATCH", "/api/v1/experiments/audited", "{\"name\":\"After\"}", 200);
+    const char *seq[] = {"start", "pause", "resume", "stop", "archive"};
+    for (int i = 0; i < 5; i++) {
+        act("audited", seq[i], NULL, 200);
+    }
+    json_t *a = call("GET", "/api/v1/audit?target_type=experiment&target=audited", NULL, 200);
+    json_t *entries = json_object_get(a, "entries");
+    assert_int_equal(json_array_size(entries), 7);
+    json_t *e = audit_entry(entries, "experiment.create");
+    assert_true(json_is_null(json_object_get(e, "before")));
+    assert_string_equal(str(json_object_get(e, "after"), "status"), "draft");
+    assert_string_equal(str(e, "target_type"), "experiment");
+    assert_string_equal(str(e, "target"), "audited");
+    assert_string_equal(str(json_object_get(e, "actor"), "name"), "bootstrap-admin");
+    e = audit_entry(entries, "experiment.update");
+    assert_string_equal(str(json_object_get(e, "before"), "name"), "audited");
+    assert_string_equal(str(json_object_get(e, "after"), "name"), "After");
+    const char *before[] = {"draft", "running", "paused", "running", "stopped"};
+    const char *after[] = {"running", "paused", "running", "stopped", "archived"};
+    for (int i = 0; i < 5; i++) {
+        e = audit_entry(entries, fmt("experiment.%s", seq[i]));
+        assert_string_equal(str(json_object_get(e, "before"), "status"), before[i]);
+        assert_string_equal(str(json_object_get(e, "after"), "status"), after[i]);
+    }
+    json_decref(a);
+    /* refused changes leave no entry; deletes do */
+    call_err("POST", "/api/v1/experiments/audited/start", NULL, 409, "status");
+    new_exp("audit-del", NULL);
+    call_ok("DELETE", "/api/v1/experiments/audit-del", NULL, 200);
+    a = call("GET", "/api/v1/audit?target_type=experiment&target=audited", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(a, "entries")), 7);
+    json_decref(a);
+    a = call("GET", "/api/v1/audit?target_type=experiment&target=audit-del", NULL, 200);
+    entries = json_object_get(a, "entries");
+    assert_int_equal(json_array_size(entries), 2);
+    e = audit_entry(entries, "experiment.delete");
+    assert_string_equal(str(json_object_get(e, "before"), "key"), "audit-del");
+    assert_true(json_is_null(json_object_get(e, "after")));
+    json_decref(a);
+    /* metrics: create, update, delete */
+    call_ok("POST", "/api/v1/metrics", "{\"key\":\"aud-m\",\"event\":\"e\",\"type\":\"count\"}",
+            201);
+    call_ok("PATCH", "/api/v1/metrics/aud-m", "{\"type\":\"sum\"}", 200);
+    call_ok("DELETE", "/api/v1/metrics/aud-m", NULL, 200);
+    a = call("GET", "/api/v1/audit?target_type=metric&target=aud-m", NULL, 200);
+    entries = json_object_get(a, "entries");
+    assert_int_equal(json_array_size(entries), 3);
+    e = audit_entry(entries, "metric.update");
+    assert_string_equal(str(json_object_get(e, "before"), "type"), "count");
+    assert_string_equal(str(json_object_get(e, "after"), "type"), "sum");
+    assert_non_null(audit_entry(entries, "metric.create"));
+    assert_non_null(audit_entry(entries, "metric.delete"));
+    json_decref(a);
+}
+
+static void test_roles(void **state)
+{
+    (void)state;
+    char viewer[64], sdk[64], editor[64];
+    make_key("viewer", viewer, sizeof(viewer));
+    make_key("sdk", sdk, sizeof(sdk));
+    make_key("editor", editor, sizeof(editor));
+    const char *body = "{\"key\":\"by-role\"," VARS "}";
+    /* viewer: reads only */
+    json_decref(call_as(viewer, "POST", "/api/v1/experiments", body, 403));
+    json_decref(call_as(viewer, "GET", "/api/v1/experiments", NULL, 200));
+    json_decref(call_as(viewer, "GET", "/api/v1/metrics", NULL, 200));
+    json_decref(call_as(viewer, "POST", "/api/v1/metrics",
+                        "{\"key\":\"vm\",\"event\":\"e\",\"type\":\"count\"}", 403));
+    json_decref(call_as(viewer, "POST", "/api/v1/assign", "{\"user_id\":\"u\"}", 403));
+    /* editor: writes */
+    json_decref(call_as(editor, "POST", "/api/v1/experiments", body, 201));
+    json_decref(call_as(editor, "POST", "/api/v1/experiments/by-role/start", NULL, 200));
+    json_decref(call_as(viewer, "POST", "/api/v1/experiments/by-role/pause", NULL, 403));
+    json_decref(call_as(viewer, "PATCH", "/api/v1/experiments/by-role", "{\"name\":\"x\"}", 403));
+    json_decref(call_as(viewer, "DELETE", "/api/v1/experiments/by-role", NULL, 403));
+    json_decref(call_as(viewer, "GET", "/api/v1/experiments/by-role", NULL, 200));
+    /* sdk: assignment only */
+    json_decref(call_as(sdk, "GET", "/api/v1/experiments", NULL, 403));
+    json_decref(call_as(sdk, "GET", "/api/v1/experiments/by-role", NULL, 403));
+    json_decref(call_as(sdk, "GET", "/api/v1/metrics", NULL, 403));
+    json_decref(call_as(sdk, "POST", "/api/v1/experiments", body, 403));
+    json_t *a = call_as(sdk, "POST", "/api/v1/assign",
+                        "{\"user_id\":\"u-1\",\"experiments\":[\"by-role\"]}", 200);
+    assert_non_null(json_object_get(json_object_get(a, "assignments"), "by-role"));
+    json_decref(a);
+    json_decref(call_as(sdk, "GET", "/api/v1/experiments/by-role/assign?user_id=u-1", NULL, 200));
+    /* no key */
+    json_decref(call_as(NULL, "GET", "/api/v1/experiments", NULL, 401));
+    json_decref(call_as(NULL, "POST", "/api/v1/assign", "{\"user_id\":\"u\"}", 401));
+    /* the audit entry names the editor */
+    a = call("GET", "/api/v1/audit?target_type=experiment&target=by-role", NULL, 200);
+    assert_string_equal(
+        str(json_object_get(audit_entry(json_object_get(a, "entries"), "experiment.create"),
+                            "actor"),
+            "name"),
+        "t-editor");
+    json_decref(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_crud),    cmocka_unit_test(test_experiments_crud),
+        cmocka_unit_test(test_patch_rules),     cmocka_unit_test(test_delete_rules),
+        cmocka_unit_test(test_lifecycle_table), cmocka_unit_test(test_stop_release),
+        cmocka_unit_test(test_audit),           cmocka_unit_test(test_roles),
+    };
+    return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
+}
