@@ -13,6 +13,8 @@
 
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
+#include "bunsen/model.h"
+#include "bunsen/results.h"
 #include "bunsen/util.h"
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -312,6 +314,115 @@ int cli_keys(int argc, char **argv)
             printf("revoked %s (%s, %s)\n", id, rk.before.role, rk.before.name);
         }
     }
+    store_close(s);
+    return code;
+}
+
+static const char results_usage[] =
+    "usage: bunsen results KEY [--method frequentist|bayesian|sequential] [--alpha A]\n"
+    "                          [--cuped true|false] [--correction none|holm|bh]\n"
+    "                          [--format json|csv|table] [--data-dir DIR]\n"
+    "Print an experiment's results from the database (a table on a terminal, JSON otherwise).\n";
+
+int cli_results(int argc, char **argv)
+{
+    const char *key = NULL, *method = NULL, *alpha = NULL, *cuped = NULL, *correction = NULL;
+    const char *format = NULL;
+    struct config cfg;
+    config_defaults(&cfg);
+    struct err err;
+    err_clear(&err);
+    if (config_from_env(&cfg, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = 2; i < argc;) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(results_usage, stdout);
+            return 0;
+        }
+        const char **slot = strcmp(a, "--method") == 0       ? &method
+                            : strcmp(a, "--alpha") == 0      ? &alpha
+                            : strcmp(a, "--cuped") == 0      ? &cuped
+                            : strcmp(a, "--correction") == 0 ? &correction
+                            : strcmp(a, "--format") == 0     ? &format
+                                                             : NULL;
+        if (slot != NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "bunsen: %s needs a value\n", a);
+                return 2;
+            }
+            *slot = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        int rc = config_parse_flag(&cfg, argc, argv, &i, &err);
+        if (rc < 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            return 2;
+        }
+        if (rc == 0) {
+            if (a[0] != '-' && key == NULL) {
+                key = a;
+                i++;
+                continue;
+            }
+            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", a, results_usage);
+            return 2;
+        }
+    }
+    if (key == NULL || (format != NULL && strcmp(format, "json") != 0 &&
+                        strcmp(format, "csv") != 0 && strcmp(format, "table") != 0)) {
+        fputs(results_usage, stderr);
+        return 2;
+    }
+    struct store *s = cli_open_store(&cfg, true);
+    if (s == NULL) {
+        return 1;
+    }
+    int code = 1;
+    char *doc = NULL;
+    json_t *j = NULL, *res = NULL;
+    struct experiment x;
+    memset(&x, 0, sizeof(x));
+    if (store_experiment_get(s, NULL, key, &doc, &err) != 0 ||
+        (j = json_loads(doc, 0, NULL)) == NULL ||
+        experiment_from_json(j, MODEL_LOAD, NULL, &x, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg[0] ? err.msg : "unreadable experiment");
+        goto out;
+    }
+    struct results_params p;
+    results_params_default(&x, &p);
+    if (results_params_parse(&p, method, alpha, cuped, correction, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        code = 2;
+        goto out_clear;
+    }
+    if ((res = results_compute(s, &x, &p, &err)) == NULL) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        goto out_clear;
+    }
+    if (format == NULL) {
+        format = isatty(STDOUT_FILENO) ? "table" : "json";
+    }
+    char *text =
+        strcmp(format, "csv") == 0 ? results_to_csv(res)
+        : strcmp(format, "table") == 0
+            ? results_to_table(res)
+            : json_dumps(res, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    fputs(text, stdout);
+    if (strcmp(format, "json") == 0) {
+        fputc('\n', stdout);
+    }
+    free(text);
+    code = 0;
+out_clear:
+    experiment_clear(&x);
+out:
+    json_decref(res);
+    json_decref(j);
+    free(doc);
     store_close(s);
     return code;
 }

@@ -15,6 +15,7 @@ static const char usage[] = "usage: bunsen <command> [options]\n"
                             "  serve     run the daemon (HTTP API, dashboard)\n"
                             "  migrate   apply pending database migrations\n"
                             "  keys      create, list and revoke API keys\n"
+                            "  results   print an experiment's results from the database\n"
                             "  version   print the version\n"
                             "\n"
                             "`bunsen <command> --help` describes a command.\n";
@@ -51,6 +52,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "keys") == 0) {
         return cli_keys(argc, argv);
+    }
+    if (strcmp(cmd, "results") == 0) {
+        return cli_results(argc, argv);
     }
     fprintf(stderr, "bunsen: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
