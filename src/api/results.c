@@ -308,10 +308,13 @@ static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, d
 {
     struct series *se = ctx;
     int i = experiment_variant_index(se->x, variant);
-    if (i < 0 || day < se->first_day || day > se->last_day) {
+    if (i < 0) {
         return;
     }
-    size_t row = (size_t)(day - se->first_day);
+    /* Totals arrive in day order; days before the start (exposures timestamped earlier)
+     * fold into the first row, days after the end into the last. */
+    int64_t d = day < se->first_day ? se->first_day : day > se->last_day ? se->last_day : day;
+    size_t row = (size_t)(d - se->first_day);
     se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){n, sum, sumsq, 0, 0, 0};
     se->set[row * se->x->nvariants + (size_t)i] = true;
 }

@@ -1,0 +1,679 @@
+/*
+ * API tests for ingestion (API.md "Ingestion", STATS.md "Per-user values"):
+ * - POST /api/v1/events validation, every rule with the exact `field` ("events[17].ts"):
+ *   the array (type, empty, > 10,000 items), items (non-object, unknown field), user_id
+ *   (missing, empty, > 256 bytes, control characters, invalid UTF-8), event (1..128),
+ *   value (string, bool, null -> 1, out of range, 1e400), ts (negative, not RFC 3339,
+ *   > 7 days ahead, RFC 3339 with an offset converted to UTC), id (type, length);
+ * - all-or-nothing batches (checked in the database, read-only), 10,000 items in one
+ *   body above the 1 MiB default cap;
+ * - idempotency by (user_id, id) within a batch, across requests and across a restart;
+ * - POST /api/v1/exposures: unknown experiment or variant, draft and archived experiments,
+ *   duplicates and conflicts, an earlier exposure arriving late, exposures after the stop;
+ * - attribution through the API, compared with hand-computed metric_stats rows: events
+ *   before/inside/after the window and at its edges, the CUPED pre-period, events stored
+ *   before the exposure, late events, cap (also on the covariate), refunds (negative
+ *   values), a late earlier exposure moving a user, a stopped experiment frozen at stop.
+ * One daemon is shared by every test (group setup); the restart test restarts it.
+ */
+#include "harness.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HOUR_MS 3600000LL
+#define DAY_MS  (24 * HOUR_MS)
+
+static struct daemon D;
+static char SDK[64];
+static long long NOW; /* ms at setup */
+static long long T;   /* exposure time of the attribution tests: NOW - 10 days, on the hour */
+
+/* ---- helpers ---- */
+
+static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
+                       int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s %.300s: status %d, expected %d: %s", method, path, body ? body : "",
+                 r.status, want, r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static void admin_ok(const char *method, const char *path, const char *body, int want)
+{
+    json_decref(call_as(D.admin_key, method, path, body, want));
+}
+
+/* POST body to path with the sdk key, expect 200; returns {"accepted", "duplicates", ...}. */
+static json_t *post(const char *path, const char *body)
+{
+    return call_as(SDK, "POST", path, body, 200);
+}
+
+static long long num(const json_t *o, const char *name)
+{
+    return (long long)json_integer_value(json_object_get(o, name));
+}
+
+/* POST and expect accepted / duplicates (and conflicts / ignored for exposures, -1 = skip). */
+static void post_counts(const char *path, const char *body, long long accepted,
+                        long long duplicates, long long conflicts, long long ignored)
+{
+    json_t *j = post(path, body);
+    if (num(j, "accepted") != accepted || num(j, "duplicates") != duplicates ||
+        (conflicts >= 0 && num(j, "conflicts") != conflicts) ||
+        (ignored >= 0 && num(j, "ignored") != ignored)) {
+        char *t = json_dumps(j, JSON_COMPACT);
+        fail_msg("%s %.300s: got %s, expected accepted %lld duplicates %lld conflicts %lld "
+                 "ignored %lld",
+                 path, body, t, accepted, duplicates, conflicts, ignored);
+    }
+    json_decref(j);
+}
+
+static void events_ok(const char *items, long long accepted, long long duplicates)
+{
+    post_counts("/api/v1/events", fmt("{\"events\":%s}", items), accepted, duplicates, -1, -1);
+}
+
+static void exposures_ok(const char *items, long long accepted, long long duplicates,
+                         long long conflicts, long long ignored)
+{
+    post_counts("/api/v1/exposures", fmt("{\"exposures\":%s}", items), accepted, duplicates,
+                conflicts, ignored);
+}
+
+/* Send len bytes of body to path and expect 400 invalid_argument naming field ("" = none). */
+static void post_err_raw(const char *path, const char *body, size_t len, const char *field)
+{
+    struct resp r;
+    assert_int_equal(http_req_ct(D.port, "POST", path, SDK, "application/json", body, len, &r), 0);
+    json_t *j = resp_json(&r);
+    const json_t *e = json_object_get(j, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *f = json_string_value(json_object_get(e, "field"));
+    if (r.status != 400 || code == NULL || strcmp(code, "invalid_argument") != 0 ||
+        strcmp(f ? f : "", field) != 0 ||
+        json_string_value(json_object_get(e, "message")) == NULL) {
+        fail_msg("%s %.300s: status %d %s, expected 400 with field '%s'", path, body, r.status,
+                 r.body ? r.body : "", field);
+    }
+    json_decref(j);
+    resp_free(&r);
+}
+
+static void post_err(const char *path, const char *body, const char *field)
+{
+    post_err_raw(path, body, strlen(body), field);
+}
+
+/* A read-only connection to the daemon's database (WAL: sees every committed write). */
+static sqlite3 *db_open(void)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(fmt("%s/bunsen.db", D.dir), &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* The first column of the first row of sql with ?1 = a, ?2 = b (NULL = unbound). */
+static long long db_int(const char *sql, const char *a, const char *b)
+{
+    sqlite3 *db = db_open();
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static long long events_of(const char *user)
+{
+    return db_int("SELECT COUNT(*) FROM events WHERE user_id = ?1", user, NULL);
+}
+
+/* Compare the metric_stats row of (experiment, metric, variant) with the expected sums
+ * (no row = all zero). Values are small integers or exact in binary: compared to 1e-9. */
+static void expect_stats(const char *exp, const char *metric, const char *variant, long long n,
+                         double s, double q, double sx, double qx, double p)
+{
+    sqlite3 *db = db_open();
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT n, s, q, sx, qx, p FROM metric_stats WHERE "
+                                        "experiment = ?1 AND metric = ?2 AND variant = ?3",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, exp, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, variant, -1, SQLITE_TRANSIENT);
+    double got[6] = {0}, want[6] = {(double)n, s, q, sx, qx, p};
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < 6; i++) {
+            got[i] = sqlite3_column_double(st, i);
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    static const char *const names[] = {"n", "s", "q", "sx", "qx", "p"};
+    for (int i = 0; i < 6; i++) {
+        double tol = 1e-9 * (want[i] < 0 ? -want[i] : want[i]) + 1e-9;
+        if (got[i] - want[i] > tol || want[i] - got[i] > tol) {
+            fail_msg("metric_stats %s/%s/%s: %s = %.17g, expected %.17g", exp, metric, variant,
+                     names[i], got[i], want[i]);
+        }
+    }
+}
+
+/* One event item: user, event, value (NULL = absent), ts (ms), id (NULL = absent). */
+static const char *ev(const char *user, const char *event, const char *value, long long ts,
+                      const char *id)
+{
+    return fmt("{\"user_id\":\"%s\",\"event\":\"%s\"%s%s,\"ts\":%lld%s%s%s}", user, event,
+               value ? ",\"value\":" : "", value ? value : "", ts, id ? ",\"id\":\"" : "",
+               id ? id : "", id ? "\"" : "");
+}
+
+static const char *expo(const char *exp, const char *user, const char *variant, long long ts)
+{
+    return fmt("{\"experiment\":\"%s\",\"user_id\":\"%s\",\"variant\":\"%s\",\"ts\":%lld}", exp,
+               user, variant, ts);
+}
+
+/* A growable text buffer for large bodies. */
+struct sb {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct sb *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+/* ---- setup ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (daemon_start(&D, NULL) != 0) {
+        return -1;
+    }
+    NOW = (long long)time(NULL) * 1000;
+    T = (NOW - 10 * DAY_MS) / HOUR_MS * HOUR_MS;
+    json_t *j =
+        call_as(D.admin_key, "POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
+    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+    const char *metrics[] = {
+        "{\"key\":\"a_buy\",\"event\":\"buy\",\"type\":\"binomial\",\"window_hours\":24,"
+        "\"cuped_lookback_hours\":48}",
+        "{\"key\":\"a_clicks\",\"event\":\"click\",\"type\":\"count\",\"window_hours\":null,"
+        "\"cuped_lookback_hours\":48}",
+        "{\"key\":\"a_rev\",\"event\":\"rev\",\"type\":\"sum\",\"window_hours\":24,\"cap\":100,"
+        "\"cuped_lookback_hours\":48}",
+        "{\"key\":\"f_taps\",\"event\":\"tap\",\"type\":\"count\",\"cuped_lookback_hours\":0}",
+    };
+    for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+        admin_ok("POST", "/api/v1/metrics", metrics[i], 201);
+    }
+    const char *vars = "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]";
+    admin_ok("POST", "/api/v1/experiments",
+             fmt("{\"key\":\"attr\",%s,\"metrics\":[\"a_buy\",\"a_clicks\",\"a_rev\"]}", vars),
+             201);
+    admin_ok("POST", "/api/v1/experiments", fmt("{\"key\":\"expo\",%s}", vars), 201);
+    admin_ok("POST", "/api/v1/experiments", fmt("{\"key\":\"drafty\",%s}", vars), 201);
+    admin_ok("POST", "/api/v1/experiments", fmt("{\"key\":\"arch\",%s}", vars), 201);
+    admin_ok("POST", "/api/v1/experiments",
+             fmt("{\"key\":\"frz\",%s,\"metrics\":[\"f_taps\"]}", vars), 201);
+    admin_ok("POST", "/api/v1/experiments/attr/start", NULL, 200);
+    admin_ok("POST", "/api/v1/experiments/expo/start", NULL, 200);
+    admin_ok("POST", "/api/v1/experiments/frz/start", NULL, 200);
+    admin_ok("POST", "/api/v1/experiments/arch/archive", NULL, 200);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    if (rc != 0) {
+        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- events: validation ---- */
+
+static void test_events_array_rules(void **state)
+{
+    (void)state;
+    const char *P = "/api/v1/events";
+    post_err(P, "{\"events\":{}}", "events");
+    post_err(P, "{\"events\":\"x\"}", "events");
+    post_err(P, "{\"events\":[]}", "events");
+    post_err(P, "{}", "events");
+    post_err(P, "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}],\"extra\":1}", "extra");
+    post_err(P, "[]", "");
+    post_err(P, "{\"events\":[1]}", "events[0]");
+    post_err(P, "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"},[]]}", "events[1]");
+    post_err(P, "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"},null]}", "events[1]");
+    post_err(P, "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"bogus\":1}]}",
+             "events[0].bogus");
+    /* 10,001 items: refused before any item is looked at */
+    struct sb b = {0};
+    sb_add(&b, "{\"events\":[");
+    for (int i = 0; i <= 10000; i++) {
+        sb_add(&b, i ? ",{}" : "{}");
+    }
+    sb_add(&b, "]}");
+    post_err_raw(P, b.p, b.len, "events");
+    free(b.p);
+    /* an sdk key is required: viewer 403, none 401 */
+    json_t *j =
+        call_as(D.admin_key, "POST", "/api/v1/keys", "{\"name\":\"v\",\"role\":\"viewer\"}", 201);
+    json_decref(call_as(json_string_value(json_object_get(j, "key")), "POST", P,
+                        "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]}", 403));
+    json_decref(j);
+    json_decref(
+        call_as(NULL, "POST", P, "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]}", 401));
+}
+
+static void test_events_item_rules(void **state)
+{
+    (void)state;
+    char long257[258], long129[130], long128[129];
+    memset(long257, 'u', 257);
+    long257[257] = '\0';
+    memset(long129, 'e', 129);
+    long129[129] = '\0';
+    memset(long128, 'e', 128);
+    long128[128] = '\0';
+    long long future8 = NOW + 8 * DAY_MS;
+    const struct {
+        const char *item;
+        const char *field;
+    } bad[] = {
+        {"{\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":\"\",\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":5,\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":null,\"event\":\"e\"}", "events[0].user_id"},
+        {fmt("{\"user_id\":\"%s\",\"event\":\"e\"}", long257), "events[0].user_id"},
+        {"{\"user_id\":\"a\\u0001b\",\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":\"a\\nb\",\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":\"a\\u007fb\",\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":\"a\\u0085b\",\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":\"u\"}", "events[0].event"},
+        {"{\"user_id\":\"u\",\"event\":\"\"}", "events[0].event"},
+        {fmt("{\"user_id\":\"u\",\"event\":\"%s\"}", long129), "events[0].event"},
+        {"{\"user_id\":\"u\",\"event\":\"a\\tb\"}", "events[0].event"},
+        {"{\"user_id\":\"u\",\"event\":[]}", "events[0].event"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":\"12\"}", "events[0].value"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":true}", "events[0].value"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":{}}", "events[0].value"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e16}", "events[0].value"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":-1}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1.5}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":true}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"yesterday\"}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2024-03-10\"}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2024-03-10T12:00:00\"}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2024-02-30T12:00:00Z\"}", "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"1970-01-01T00:30:00+01:00\"}",
+         "events[0].ts"},
+        {fmt("{\"user_id\":\"u\",\"event\":\"e\",\"ts\":%lld}", future8), "events[0].ts"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"id\":5}", "events[0].id"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"id\":\"\"}", "events[0].id"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"id\":{}}", "events[0].id"},
+        {fmt("{\"user_id\":\"u\",\"event\":\"e\",\"id\":\"%s\"}", long129), "events[0].id"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        /* the item alone, then behind two good items: the index moves, nothing is stored */
+        post_err("/api/v1/events", fmt("{\"events\":[%s]}", bad[i].item), bad[i].field);
+        char field[64];
+        snprintf(field, sizeof(field), "events[2]%s", bad[i].field + strlen("events[0]"));
+        post_err("/api/v1/events",
+                 fmt("{\"events\":[%s,%s,%s]}", ev("val-ok", "e", NULL, NOW, NULL),
+                     ev("val-ok", "e", NULL, NOW, NULL), bad[i].item),
+                 field);
+    }
+    assert_int_equal(events_of("val-ok"), 0);
+    /* 1e400 overflows a double: the JSON itself is refused; so are raw bytes that are not
+     * UTF-8 and a NUL escape (the parser rejects them before any field is looked at) */
+    post_err("/api/v1/events", "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e400}]}",
+             "");
+    const char raw[] = "{\"events\":[{\"user_id\":\"a\xff\xfe\",\"event\":\"e\"}]}";
+    post_err_raw("/api/v1/events", raw, sizeof(raw) - 1, "");
+    const char over[] = "{\"events\":[{\"user_id\":\"a\xc0\xaf\",\"event\":\"e\"}]}";
+    post_err_raw("/api/v1/events", over, sizeof(over) - 1, "");
+    post_err("/api/v1/events", "{\"events\":[{\"user_id\":\"a\\u0000b\",\"event\":\"e\"}]}", "");
+    /* the limits themselves are accepted */
+    char u256[300];
+    memset(u256, 0, sizeof(u256));
+    for (int i = 0; i < 128; i++) {
+        memcpy(u256 + 2 * i, "\xc3\xa9", 2); /* U+00E9: 2 bytes, 256 in all */
+    }
+    events_ok(
+        fmt("[{\"user_id\":\"%s\",\"event\":\"%s\",\"id\":\"%.128s\"}]", u256, long128, long257), 1,
+        0);
+    assert_int_equal(db_int("SELECT COUNT(*) FROM events WHERE length(CAST(user_id AS BLOB)) = 256 "
+                            "AND length(event) = 128 AND length(id) = 128",
+                            NULL, NULL),
+                     1);
+}
+
+static void test_events_values_and_ts(void **state)
+{
+    (void)state;
+    events_ok(
+        "[{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"null\",\"value\":null,\"ts\":1000},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"absent\",\"ts\":1000},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"zero\",\"value\":0,\"ts\":0},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"neg\",\"value\":-12.25,\"ts\":1000},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"plus2\",\"value\":1e15,"
+        "\"ts\":\"2024-03-10T12:00:00.250+02:00\"},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"minus530\","
+        "\"ts\":\"2024-03-10T12:00:00-05:30\"},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"zulu\",\"ts\":\"2024-03-10t10:00:00.25z\"},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"now\"}]",
+        8, 0);
+    const char *q = "SELECT CAST(value * 1000 AS INTEGER) FROM events WHERE user_id = 'vt' AND "
+                    "id = ?1";
+    assert_int_equal(db_int(q, "null", NULL), 1000);
+    assert_int_equal(db_int(q, "absent", NULL), 1000);
+    assert_int_equal(db_int(q, "zero", NULL), 0);
+    assert_int_equal(db_int(q, "neg", NULL), -12250);
+    assert_int_equal(db_int(q, "plus2", NULL), 1000000000000000000LL);
+    const char *t = "SELECT ts FROM events WHERE user_id = 'vt' AND id = ?1";
+    assert_int_equal(db_int(t, "zero", NULL), 0);
+    assert_int_equal(db_int(t, "plus2", NULL), 1710064800250LL);
+    assert_int_equal(db_int(t, "minus530", NULL), 1710091800000LL);
+    assert_int_equal(db_int(t, "zulu", NULL), 1710064800250LL);
+    long long now = db_int(t, "now", NULL);
+    assert_true(now >= NOW && now < NOW + 10 * 60 * 1000);
+    /* up to 7 days ahead is fine */
+    events_ok(fmt("[%s]", ev("vt", "e", NULL, (long long)time(NULL) * 1000 + 6 * DAY_MS, NULL)), 1,
+              0);
+}
+
+/* One bad item anywhere refuses the whole batch: nothing of it is stored. */
+static void test_events_all_or_nothing(void **state)
+{
+    (void)state;
+    struct sb b = {0};
+    sb_add(&b, "{\"events\":[");
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "an-%d", i);
+        sb_add(&b, i ? "," : "");
+        sb_add(&b, i == 17 ? "{\"user_id\":\"aon\",\"event\":\"e\",\"ts\":-5}"
+                           : ev("aon", "e", "2", NOW - HOUR_MS, id));
+    }
+    sb_add(&b, "]}");
+    post_err("/api/v1/events", b.p, "events[17].ts");
+    assert_int_equal(events_of("aon"), 0);
+    free(b.p);
+    /* 10,000 items with 256-byte user ids (about 3 MB, above the 1 MiB default cap) */
+    char user[257];
+    memset(user, 'w', 256);
+    user[256] = '\0';
+    b = (struct sb){0};
+    sb_add(&b, "{\"events\":[");
+    for (int i = 0; i < 10000; i++) {
+        sb_add(&b, i ? "," : "");
+        sb_add(&b, ev(user, "big", NULL, NOW - DAY_MS + i, fmt("b%d", i)));
+    }
+    sb_add(&b, "]}");
+    assert_true(b.len > 2 * 1024 * 1024);
+    post_counts("/api/v1/events", b.p, 10000, 0, -1, -1);
+    free(b.p);
+    assert_int_equal(events_of(user), 10000);
+}
+
+static void test_events_idempotency(void **state)
+{
+    (void)state;
+    /* within one batch: the second (user, id) is a duplicate; the same id for another user
+     * and events without an id are distinct */
+    events_ok(fmt("[%s,%s,%s,%s,%s]", ev("idem1", "e", NULL, NOW - 5000, "x1"),
+                  ev("idem1", "e", "7", NOW - 4000, "x1"), ev("idem2", "e", NULL, NOW - 5000, "x1"),
+                  ev("idem1", "e", NULL, NOW - 5000, NULL),
+                  ev("idem1", "e", NULL, NOW - 5000, NULL)),
+              4, 1);
+    assert_int_equal(events_of("idem1"), 3);
+    assert_int_equal(events_of("idem2"), 1);
+    assert_int_equal(
+        db_int("SELECT ts FROM events WHERE user_id = 'idem1' AND id = 'x1'", NULL, NULL),
+        NOW - 5000); /* the first one is kept */
+    /* across requests */
+    events_ok(fmt("[%s,%s]", ev("idem1", "e", NULL, NOW - 5000, "x1"),
+                  ev("idem1", "e", NULL, NOW - 5000, "x2")),
+              1, 1);
+    /* across a restart */
+    assert_int_equal(daemon_stop(&D), 0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    events_ok(fmt("[%s,%s,%s]", ev("idem1", "e", NULL, NOW - 5000, "x1"),
+                  ev("idem1", "e", NULL, NOW - 5000, "x2"), ev("idem2", "e", NULL, NOW, "x1")),
+              0, 3);
+    assert_int_equal(events_of("idem1"), 4);
+    assert_int_equal(events_of("idem2"), 1);
+}
+
+/* ---- exposures ---- */
+
+static void test_exposures_rules(void **state)
+{
+    (void)state;
+    const char *P = "/api/v1/exposures";
+    const char *ok = expo("expo", "xv", "control", NOW);
+    post_err(P, "{\"exposures\":[]}", "exposures");
+    post_err(P, "{\"exposures\":{}}", "exposures");
+    post_err(P, fmt("{\"exposures\":[%s,7]}", ok), "exposures[1]");
+    post_err(P, fmt("{\"exposures\":[%s],\"x\":1}", ok), "x");
+    const struct {
+        const char *item;
+        const char *field;
+    } bad[] = {
+        {"{\"experiment\":\"nope\",\"user_id\":\"u\",\"variant\":\"control\"}",
+         "exposures[1].experiment"},
+        {"{\"user_id\":\"u\",\"variant\":\"control\"}", "exposures[1].experiment"},
+        {"{\"experiment\":5,\"user_id\":\"u\",\"variant\":\"control\"}", "exposures[1].experiment"},
+        {"{\"experiment\":\"drafty\",\"user_id\":\"u\",\"variant\":\"control\"}",
+         "exposures[1].experiment"},
+        {"{\"experiment\":\"arch\",\"user_id\":\"u\",\"variant\":\"control\"}",
+         "exposures[1].experiment"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"blue\"}",
+         "exposures[1].variant"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"u\"}", "exposures[1].variant"},
+        {"{\"experiment\":\"expo\",\"variant\":\"green\"}", "exposures[1].user_id"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"\",\"variant\":\"green\"}",
+         "exposures[1].user_id"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"a\\u0002\",\"variant\":\"green\"}",
+         "exposures[1].user_id"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"ts\":-1}",
+         "exposures[1].ts"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"ts\":\"noon\"}",
+         "exposures[1].ts"},
+        {fmt("{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"ts\":%lld}",
+             NOW + 8 * DAY_MS),
+         "exposures[1].ts"},
+        {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"value\":1}",
+         "exposures[1].value"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        post_err(P, fmt("{\"exposures\":[%s,%s]}", ok, bad[i].item), bad[i].field);
+    }
+    assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE user_id = 'xv'", NULL, NULL), 0);
+}
+
+static void test_exposures_first_wins(void **state)
+{
+    (void)state;
+    const char *row = "SELECT variant = ?2, ts, conflicts FROM exposures WHERE experiment = 'expo' "
+                      "AND user_id = ?1";
+    /* repeat of the same variant = duplicate; another variant later = conflict */
+    exposures_ok(fmt("[%s,%s,%s]", expo("expo", "x1", "control", T),
+                     expo("expo", "x1", "control", T + 1000),
+                     expo("expo", "x1", "green", T + 2000)),
+                 1, 1, 1, 0);
+    assert_int_equal(db_int(row, "x1", "control"), 1);
+    assert_int_equal(
+        db_int("SELECT ts FROM exposures WHERE experiment = 'expo' AND user_id = ?1", "x1", NULL),
+        T);
+    assert_int_equal(db_int("SELECT conflicts FROM exposures WHERE experiment = 'expo' AND "
+                            "user_id = ?1",
+                            "x1", NULL),
+                     1);
+    /* an earlier exposure arriving late becomes the first; another variant is a conflict */
+    exposures_ok(fmt("[%s]", expo("expo", "x2", "green", T + 10000)), 1, 0, 0, 0);
+    exposures_ok(fmt("[%s]", expo("expo", "x2", "control", T)), 0, 0, 1, 0);
+    assert_int_equal(db_int(row, "x2", "control"), 1);
+    assert_int_equal(
+        db_int("SELECT ts FROM exposures WHERE experiment = 'expo' AND user_id = ?1", "x2", NULL),
+        T);
+    /* the same variant earlier: the time moves, no conflict */
+    exposures_ok(fmt("[%s]", expo("expo", "x3", "green", T + 10000)), 1, 0, 0, 0);
+    exposures_ok(fmt("[%s]", expo("expo", "x3", "green", T + 5000)), 0, 1, 0, 0);
+    assert_int_equal(
+        db_int("SELECT ts FROM exposures WHERE experiment = 'expo' AND user_id = ?1", "x3", NULL),
+        T + 5000);
+    /* exposure_stats follows: x1, x2 control; x3 green; conflicts x1 + x2 */
+    const char *users =
+        "SELECT users FROM exposure_stats WHERE experiment = 'expo' AND variant = ?1";
+    assert_int_equal(db_int(users, "control", NULL), 2);
+    assert_int_equal(db_int(users, "green", NULL), 1);
+    assert_int_equal(
+        db_int("SELECT SUM(conflicts) FROM exposure_stats WHERE experiment = 'expo'", NULL, NULL),
+        2);
+}
+
+/* ---- attribution ---- */
+
+#define H HOUR_MS
+
+static void test_attribution(void **state)
+{
+    (void)state;
+    /* b1's events arrive before b1's exposure */
+    events_ok(fmt("[%s,%s,%s,%s]", ev("b1", "buy", NULL, T + 5 * H, NULL),
+                  ev("b1", "click", NULL, T - 3 * H, NULL), ev("b1", "rev", "200", T + H, NULL),
+                  ev("b1", "rev", "10", T - 100 * H, NULL)),
+              4, 0);
+    events_ok(fmt("[%s]", ev("b1", "rev", "150", T - 2 * H, NULL)), 1, 0);
+    exposures_ok(fmt("[%s,%s,%s,%s,%s]", expo("attr", "a1", "control", T),
+                     expo("attr", "b1", "green", T), expo("attr", "c1", "green", T),
+                     expo("attr", "d1", "control", T), expo("attr", "e1", "green", T + 10 * H)),
+                 5, 0, 0, 0);
+    /* a1: before the lookback, inside it (its start included), inside the window (its
+     * start included, its end excluded), after it; a refund under the cap */
+    events_ok(fmt("[%s,%s,%s,%s,%s,%s,%s,%s]", ev("a1", "buy", NULL, T - 72 * H, NULL),
+                  ev("a1", "buy", NULL, T - 10 * H, NULL), ev("a1", "buy", NULL, T + H, NULL),
+                  ev("a1", "buy", NULL, T + 30 * H, NULL), ev("a1", "buy", NULL, T + 24 * H, NULL),
+                  ev("a1", "click", NULL, T - 50 * H, NULL), ev("a1", "click", NULL, T - H, NULL),
+                  ev("a1", "click", NULL, T - 48 * H, NULL)),
+              8, 0);
+    events_ok(fmt("[%s,%s,%s,%s,%s,%s,%s]", ev("a1", "click", NULL, T, NULL),
+                  ev("a1", "click", NULL, T + 2 * H, NULL),
+                  ev("a1", "click", NULL, T + 100 * H, NULL),
+                  ev("a1", "rev", "30", T - 5 * H, NULL), ev("a1", "rev", "50", T + H, NULL),
+                  ev("a1", "rev", "80", T + 2 * H, NULL), ev("a1", "rev", "70", T + 25 * H, NULL)),
+              7, 0);
+    events_ok(fmt("[%s]", ev("a1", "rev", "-40", T + 3 * H, NULL)), 1, 0);
+    /* d1: a refund alone is negative (the cap is an upper bound only) */
+    events_ok(fmt("[%s,%s,%s]", ev("d1", "rev", "-30", T + H, NULL),
+                  ev("d1", "click", NULL, T + H, NULL), ev("d1", "other", "5", T + H, NULL)),
+              3, 0);
+    /* e1 first exposed at T+10h: buy at T+5h is pre-period, click at T+11h counts */
+    events_ok(fmt("[%s,%s]", ev("e1", "buy", NULL, T + 5 * H, NULL),
+                  ev("e1", "click", NULL, T + 11 * H, NULL)),
+              2, 0);
+    expect_stats("attr", "a_buy", "green", 3, 1, 1, 1, 1, 0);
+    expect_stats("attr", "a_clicks", "green", 3, 1, 1, 1, 1, 0);
+    /* e1's exposure at T arrives late: e1 moves to control, both events now in the window */
+    exposures_ok(fmt("[%s]", expo("attr", "e1", "control", T)), 0, 0, 1, 0);
+    /* a late event inside a1's window */
+    events_ok(fmt("[%s]", ev("a1", "rev", "5", T + 4 * H, NULL)), 1, 0);
+    /* control: a1 (buy y1 x1, clicks y3 x2, rev y95 x30), d1 (0 0, 1 0, -30 0),
+     *          e1 (1 0, 1 0, 0 0)
+     * green:   b1 (buy y1 x0, clicks y0 x1, rev y100 x100 capped from 200 and 150), c1 (0) */
+    expect_stats("attr", "a_buy", "control", 3, 2, 2, 1, 1, 1);
+    expect_stats("attr", "a_clicks", "control", 3, 5, 11, 2, 4, 6);
+    expect_stats("attr", "a_rev", "control", 3, 65, 9025 + 900, 30, 900, 2850);
+    expect_stats("attr", "a_buy", "green", 2, 1, 1, 0, 0, 0);
+    expect_stats("attr", "a_clicks", "green", 2, 0, 0, 1, 1, 0);
+    expect_stats("attr", "a_rev", "green", 2, 100, 10000, 100, 10000, 10000);
+    /* a rebuild from the raw rows (PATCH of a metric) gives the same numbers */
+    admin_ok("PATCH", "/api/v1/metrics/a_rev", "{\"description\":\"revenue\"}", 200);
+    expect_stats("attr", "a_rev", "control", 3, 65, 9025 + 900, 30, 900, 2850);
+    expect_stats("attr", "a_clicks", "control", 3, 5, 11, 2, 4, 6);
+    expect_stats("attr", "a_buy", "green", 2, 1, 1, 0, 0, 0);
+}
+
+/* Stopping freezes the results at stopped_at: events at or after it stop counting (also
+ * those already attributed), late events before it still count, later exposures are
+ * ignored. */
+static void test_stop_freezes(void **state)
+{
+    (void)state;
+    long long now = (long long)time(NULL) * 1000;
+    exposures_ok(fmt("[%s]", expo("frz", "f1", "control", now - H)), 1, 0, 0, 0);
+    events_ok(fmt("[%s,%s,%s]", ev("f1", "tap", NULL, now - H / 2, NULL),
+                  ev("f1", "tap", NULL, now + H, NULL), ev("f1", "tap", NULL, now + 2 * H, NULL)),
+              3, 0);
+    expect_stats("frz", "f_taps", "control", 1, 3, 9, 0, 0, 0);
+    json_t *x = call_as(D.admin_key, "POST", "/api/v1/experiments/frz/stop", NULL, 200);
+    long long stop = (long long)json_integer_value(json_object_get(x, "stopped_at"));
+    json_decref(x);
+    assert_true(stop >= now);
+    expect_stats("frz", "f_taps", "control", 1, 1, 1, 0, 0, 0);
+    events_ok(fmt("[%s,%s,%s]", ev("f1", "tap", NULL, stop, NULL),
+                  ev("f1", "tap", NULL, stop + 1000, NULL), ev("f1", "tap", NULL, stop - 1, NULL)),
+              3, 0);
+    expect_stats("frz", "f_taps", "control", 1, 2, 4, 0, 0, 0);
+    /* exposures at or after the stop are ignored; one from before it still counts */
+    exposures_ok(
+        fmt("[%s,%s]", expo("frz", "f2", "green", stop), expo("frz", "f3", "green", stop + 5000)),
+        0, 0, 0, 2);
+    events_ok(fmt("[%s,%s]", ev("f4", "tap", NULL, stop - 500, NULL),
+                  ev("f4", "tap", NULL, stop - 100, NULL)),
+              2, 0);
+    exposures_ok(fmt("[%s]", expo("frz", "f4", "green", stop - 1000)), 1, 0, 0, 0);
+    expect_stats("frz", "f_taps", "green", 1, 2, 4, 0, 0, 0);
+    assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'frz'", NULL, NULL),
+                     2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_array_rules),   cmocka_unit_test(test_events_item_rules),
+        cmocka_unit_test(test_events_values_and_ts), cmocka_unit_test(test_events_all_or_nothing),
+        cmocka_unit_test(test_events_idempotency),   cmocka_unit_test(test_exposures_rules),
+        cmocka_unit_test(test_exposures_first_wins), cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_stop_freezes),
+    };
+    return cmocka_run_group_tests_name("api_ingest", tests, setup, teardown);
+}

@@ -1,0 +1,403 @@
+/*
+ * End-to-end results: create metrics and experiments, start them, ingest exposures and
+ * events over HTTP whose sufficient statistics reproduce cases of the scipy/statsmodels
+ * fixtures (tests/fixtures/stats_reference.json), and check that GET .../results returns
+ * the reference numbers (1e-6 relative + 1e-9 absolute). Also: GrowthBook's published
+ * binomial example, CUPED from real pre-period events, SRM, CSV, time series, power,
+ * parameter validation and results frozen at stop.
+ */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FIXTURES "tests/fixtures/stats_reference.json"
+
+static struct daemon D;
+static json_t *fixtures;
+static long long now_ms;
+
+static int setup(void **state)
+{
+    (void)state;
+    fixtures = json_load_file(FIXTURES, 0, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ms = (long long)ts.tv_sec * 1000;
+    return fixtures != NULL && daemon_start(&D, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    json_decref(fixtures);
+    return rc == 0 ? 0 : -1;
+}
+
+static const json_t *fixture(const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(fixtures, "comparisons"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0) {
+            return c;
+        }
+    }
+    fail_msg("fixture %s missing", name);
+    return NULL;
+}
+
+static void post_ok(const char *path, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", path, D.admin_key, text, &r), 0);
+    if (r.status != 200 && r.status != 201) {
+        fail_msg("POST %s -> %d %s", path, r.status, r.body);
+    }
+    resp_free(&r);
+    free(text);
+}
+
+static void make_metric(const char *key, const char *type)
+{
+    post_ok("/api/v1/metrics", json_pack("{s:s, s:s, s:s, s:n}", "key", key, "event", key, "type",
+                                         type, "window_hours"));
+}
+
+/* An experiment with the given variant weights, started. */
+static void make_experiment(const char *key, const char *metric, const double *w, int nv)
+{
+    json_t *vars = json_array();
+    for (int i = 0; i < nv; i++) {
+        json_array_append_new(vars, json_pack("{s:s, s:f}", "key", fmt("v%d", i), "weight", w[i]));
+    }
+    post_ok("/api/v1/experiments",
+            json_pack("{s:s, s:o, s:[s]}", "key", key, "variants", vars, "metrics", metric));
+    post_ok(fmt("/api/v1/experiments/%s/start", key), json_object());
+}
+
+/* Users u<arm>-0..n-1 exposed at t0 to variant v<arm>; the first s convert (event at
+ * t0 + 1 h). With pre (>= 0): the first pre users of the converters... see cuped helper. */
+static void ingest_binomial_arm(const char *exp, const char *metric, int arm, int n, int s)
+{
+    long long t0 = now_ms - 2LL * 86400000;
+    for (int start = 0; start < n; start += 5000) {
+        json_t *ex = json_array(), *ev = json_array();
+        for (int i = start; i < n && i < start + 5000; i++) {
+            const char *uid = fmt("%s-u%d-%d", exp, arm, i);
+            json_array_append_new(ex,
+                                  json_pack("{s:s, s:s, s:s, s:I}", "experiment", exp, "user_id",
+                                            uid, "variant", fmt("v%d", arm), "ts", (json_int_t)t0));
+            if (i < s) {
+                json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", uid, "event",
+                                                    metric, "ts", (json_int_t)(t0 + 3600000)));
+            }
+        }
+        post_ok("/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+        if (json_array_size(ev) > 0) {
+            post_ok("/api/v1/events", json_pack("{s:o}", "events", ev));
+        } else {
+            json_decref(ev);
+        }
+    }
+}
+
+static json_t *results(const char *exp, const char *query)
+{
+    int st = 0;
+    json_t *j = http_json(D.port, "GET", fmt("/api/v1/experiments/%s/results?%s", exp, query),
+                          D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    return j;
+}
+
+static void near(const json_t *got, const json_t *want, const char *what)
+{
+    if (json_is_null(want)) {
+        if (!json_is_null(got)) {
+            fail_msg("%s: expected null, got a value", what);
+        }
+        return;
+    }
+    if (!json_is_number(got)) {
+        fail_msg("%s: expected %.10g, got null/none", what, json_number_value(want));
+    }
+    double g = json_number_value(got), w = json_number_value(want);
+    if (fabs(g - w) > 1e-6 * fabs(w) + 1e-9) {
+        fail_msg("%s: got %.12g, want %.12g", what, g, w);
+    }
+}
+
+static const json_t *treatment(const json_t *res, size_t metric, size_t variant)
+{
+    return json_array_get(
+        json_object_get(json_array_get(json_object_get(res, "metrics"), metric), "variants"),
+        variant);
+}
+
+static const json_t *ci(const json_t *v, const char *lift, size_t i)
+{
+    const json_t *c = json_object_get(json_object_get(v, lift), "ci");
+    return json_is_array(c) ? json_array_get(c, i) : json_null();
+}
+
+/* Compare a treatment entry with a fixture's expected block. */
+static void check_against(const json_t *v, const json_t *e, const char *method)
+{
+    near(json_object_get(json_object_get(v, "absolute_lift"), "estimate"),
+         json_object_get(e, "abs_estimate"), "abs_estimate");
+    near(json_object_get(json_object_get(v, "relative_lift"), "estimate"),
+         json_object_get(e, "rel_estimate"), "rel_estimate");
+    near(ci(v, "absolute_lift", 0), json_object_get(e, "abs_ci_lo"), "abs_ci_lo");
+    near(ci(v, "absolute_lift", 1), json_object_get(e, "abs_ci_hi"), "abs_ci_hi");
+    near(ci(v, "relative_lift", 0), json_object_get(e, "rel_ci_lo"), "rel_ci_lo");
+    near(ci(v, "relative_lift", 1), json_object_get(e, "rel_ci_hi"), "rel_ci_hi");
+    if (strcmp(method, "bayesian") == 0) {
+        near(json_object_get(v, "chance_to_beat_control"), json_object_get(e, "chance"), "chance");
+        near(json_object_get(v, "expected_loss"), json_object_get(e, "loss"), "loss");
+    } else {
+        near(json_object_get(v, "p_value"), json_object_get(e, "abs_p_value"), "p_value");
+        near(json_object_get(json_object_get(v, "relative_lift"), "p_value"),
+             json_object_get(e, "rel_p_value"), "rel_p_value");
+        near(json_object_get(json_object_get(v, "z_test"), "z"), json_object_get(e, "z"), "z");
+    }
+}
+
+static void test_winner_all_methods(void **state)
+{
+    (void)state;
+    make_metric("conv", "binomial");
+    const double w[] = {0.5, 0.5};
+    make_experiment("winner", "conv", w, 2);
+    const json_t *f = fixture("winner_binomial_frequentist");
+    ingest_binomial_arm("winner", "conv", 0,
+                        (int)json_integer_value(json_object_get(json_object_get(f, "a"), "n")),
+                        (int)json_real_value(json_object_get(json_object_get(f, "a"), "s")));
+    ingest_binomial_arm("winner", "conv", 1,
+                        (int)json_integer_value(json_object_get(json_object_get(f, "b"), "n")),
+                        (int)json_real_value(json_object_get(json_object_get(f, "b"), "s")));
+    const char *cases[][2] = {{"winner_binomial_frequentist", "frequentist"},
+                              {"winner_binomial_bayesian", "bayesian"},
+                              {"winner_binomial_sequential", "sequential"}};
+    for (int i = 0; i < 3; i++) {
+        json_t *res = results("winner", fmt("method=%s&cuped=false", cases[i][1]));
+        const json_t *v = treatment(res, 0, 1);
+        assert_int_equal(json_integer_value(json_object_get(v, "users")), 10000);
+        check_against(v, json_object_get(fixture(cases[i][0]), "expected"), cases[i][1]);
+        assert_true(json_is_true(json_object_get(res, "always_valid")) == (i == 2));
+        if (i != 1) {
+            assert_true(json_is_true(json_object_get(v, "significant")));
+        }
+        json_decref(res);
+    }
+}
+
+static void test_growthbook_published(void **state)
+{
+    (void)state;
+    const double w[] = {0.5, 0.5};
+    make_experiment("gb-example", "conv", w, 2);
+    ingest_binomial_arm("gb-example", "conv", 0, 28, 14);
+    ingest_binomial_arm("gb-example", "conv", 1, 30, 16);
+    json_t *res = results("gb-example", "method=frequentist&cuped=false");
+    const json_t *v = treatment(res, 0, 1);
+    const json_t *rel = json_object_get(v, "relative_lift");
+    assert_true(fabs(json_real_value(json_object_get(rel, "estimate")) - 0.06667) < 5e-6);
+    assert_true(fabs(json_real_value(ci(v, "relative_lift", 0)) - -0.47767) < 5e-6);
+    assert_true(fabs(json_real_value(ci(v, "relative_lift", 1)) - 0.61101) < 5e-6);
+    assert_true(fabs(json_real_value(json_object_get(rel, "p_value")) - 0.80707) < 5e-6);
+    assert_true(fabs(json_real_value(json_object_get(v, "df")) - 55.707) < 5e-4);
+    json_decref(res);
+}
+
+static void test_zero_control_and_weights(void **state)
+{
+    (void)state;
+    const json_t *f = fixture("zero_conversion_control");
+    const double w[] = {0.5, 0.5};
+    make_experiment("zero-control", "conv", w, 2);
+    ingest_binomial_arm("zero-control", "conv", 0, 1000, 0);
+    ingest_binomial_arm("zero-control", "conv", 1, 1000, 26);
+    json_t *res = results("zero-control", "method=frequentist&cuped=false");
+    const json_t *v = treatment(res, 0, 1);
+    check_against(v, json_object_get(f, "expected"), "frequentist");
+    assert_true(json_is_null(json_object_get(json_object_get(v, "relative_lift"), "estimate")));
+    assert_true(json_is_string(json_object_get(v, "warning")));
+    json_decref(res);
+
+    f = fixture("weights_20_80");
+    const double w2[] = {0.2, 0.8};
+    make_experiment("weights", "conv", w2, 2);
+    ingest_binomial_arm("weights", "conv", 0, 2000, 102);
+    ingest_binomial_arm("weights", "conv", 1, 8000, 485);
+    res = results("weights", "method=frequentist&cuped=false");
+    check_against(treatment(res, 0, 1), json_object_get(f, "expected"), "frequentist");
+    /* the split matches the 20/80 weights exactly: no SRM */
+    const json_t *srm = json_object_get(res, "srm");
+    assert_false(json_is_true(json_object_get(srm, "mismatch")));
+    near(json_object_get(srm, "p_value"), json_real(1.0), "srm p");
+    json_decref(res);
+}
+
+/* CUPED on a binomial metric from real pre-period events: reproduce the fixture's
+ * (n, S, Sx, P) with users in four groups by (pre-period conversion, conversion). */
+static void ingest_cuped_arm(const char *exp, int arm, const json_t *a)
+{
+    int n = (int)json_integer_value(json_object_get(a, "n"));
+    int s = (int)json_real_value(json_object_get(a, "s"));
+    int sx = (int)json_real_value(json_object_get(a, "sx"));
+    int p = (int)json_real_value(json_object_get(a, "p"));
+    long long t0 = now_ms - 2LL * 86400000;
+    json_t *ex = json_array(), *ev = json_array();
+    for (int i = 0; i < n; i++) {
+        bool x = i < sx;                                 /* users 0..sx-1 converted before */
+        bool y = i < p || (i >= sx && i < sx + (s - p)); /* p of them convert again */
+        const char *uid = fmt("%s-u%d-%d", exp, arm, i);
+        json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:I}", "experiment", exp, "user_id",
+                                            uid, "variant", fmt("v%d", arm), "ts", (json_int_t)t0));
+        if (x) {
+            json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", uid, "event", "conv",
+                                                "ts", (json_int_t)(t0 - 3600000)));
+        }
+        if (y) {
+            json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", uid, "event", "conv",
+                                                "ts", (json_int_t)(t0 + 3600000)));
+        }
+        if (json_array_size(ex) == 5000 || i == n - 1) {
+            post_ok("/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+            ex = json_array();
+        }
+        if (json_array_size(ev) >= 5000 || i == n - 1) {
+            post_ok("/api/v1/events", json_pack("{s:o}", "events", ev));
+            ev = json_array();
+        }
+    }
+    json_decref(ex);
+    json_decref(ev);
+}
+
+static void test_cuped_from_events(void **state)
+{
+    (void)state;
+    const json_t *f = fixture("cuped_binomial");
+    const double w[] = {0.5, 0.5};
+    /* events first: the pre-period events exist before the exposures arrive, as in life */
+    make_experiment("cuped", "conv", w, 2);
+    ingest_cuped_arm("cuped", 0, json_object_get(f, "a"));
+    ingest_cuped_arm("cuped", 1, json_object_get(f, "b"));
+    json_t *res = results("cuped", "method=frequentist&cuped=true");
+    const json_t *v = treatment(res, 0, 1);
+    const json_t *e = json_object_get(f, "expected");
+    check_against(v, e, "frequentist");
+    near(json_object_get(json_object_get(v, "cuped"), "theta"), json_object_get(e, "theta"),
+         "theta");
+    near(json_object_get(json_object_get(v, "cuped"), "variance_reduction"),
+         json_object_get(e, "variance_reduction"), "variance_reduction");
+    json_decref(res);
+}
+
+static void test_csv_timeseries_power_errors(void **state)
+{
+    (void)state;
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/winner/results?format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    char ct[64];
+    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    assert_string_equal(ct, "text/csv; charset=utf-8");
+    assert_int_equal(strncmp(r.body, "experiment,metric,type,goal,variant,users,", 42), 0);
+    int lines = 0;
+    for (const char *p = r.body; (p = strstr(p, "\r\n")) != NULL; p += 2) {
+        lines++;
+    }
+    assert_int_equal(lines, 3); /* header + 1 metric x 2 variants */
+    resp_free(&r);
+    /* Accept: text/csv works too */
+    const char *raw =
+        fmt("GET /api/v1/experiments/winner/results HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\nAccept: text/csv\r\nConnection: close\r\n\r\n",
+            D.admin_key);
+    assert_int_equal(http_raw(D.port, raw, strlen(raw), &r), 0);
+    assert_int_equal(strncmp(r.body, "experiment,", 11), 0);
+    resp_free(&r);
+
+    int st;
+    json_t *ts = http_json(D.port, "GET", "/api/v1/experiments/winner/timeseries?metric=conv",
+                           D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *days = json_object_get(ts, "days");
+    assert_true(json_array_size(days) >= 1);
+    json_t *last = json_array_get(days, json_array_size(days) - 1);
+    json_t *lv = json_array_get(json_object_get(last, "variants"), 1);
+    assert_int_equal(json_integer_value(json_object_get(lv, "users")), 10000);
+    near(json_object_get(lv, "mean"), json_real(0.1127), "cumulative mean");
+    json_decref(ts);
+    json_decref(http_json(D.port, "GET", "/api/v1/experiments/winner/timeseries?metric=nope",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
+
+    json_t *pw = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                           "{\"metric_type\": \"binomial\", \"baseline\": 0.10, \"mde\": 0.01, "
+                           "\"relative\": false, \"alpha\": 0.05, \"power\": 0.8, \"variants\": 2, "
+                           "\"daily_users\": 2000}",
+                           &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(pw, "users_per_variant")), 14751);
+    assert_int_equal(json_integer_value(json_object_get(pw, "total_users")), 29502);
+    assert_int_equal(json_integer_value(json_object_get(pw, "days")), 15);
+    json_decref(pw);
+    json_decref(http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                          "{\"metric_type\": \"binomial\", \"baseline\": 1.5, \"mde\": 0.01}",
+                          &st));
+    assert_int_equal(st, 400);
+
+    const char *bad[] = {"method=magic", "alpha=2",      "alpha=abc",
+                         "cuped=maybe",  "correction=x", "format=xml"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_decref(http_json(D.port, "GET", fmt("/api/v1/experiments/winner/results?%s", bad[i]),
+                              D.admin_key, NULL, &st));
+        assert_int_equal(st, 400);
+    }
+    json_decref(
+        http_json(D.port, "GET", "/api/v1/experiments/nope/results", D.admin_key, NULL, &st));
+    assert_int_equal(st, 404);
+}
+
+static void test_frozen_at_stop(void **state)
+{
+    (void)state;
+    post_ok("/api/v1/experiments/gb-example/stop", json_object());
+    json_t *before = results("gb-example", "cuped=false");
+    /* an event after the stop for a converted-or-not user changes nothing */
+    post_ok("/api/v1/events", json_pack("{s:[{s:s, s:s}]}", "events", "user_id", "gb-example-u0-20",
+                                        "event", "conv"));
+    json_t *after = results("gb-example", "cuped=false");
+    near(json_object_get(treatment(after, 0, 0), "sum"),
+         json_object_get(treatment(before, 0, 0), "sum"), "control conversions after stop");
+    assert_int_equal(json_integer_value(json_object_get(after, "frozen_at")) > 0, 1);
+    json_decref(before);
+    json_decref(after);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_winner_all_methods),
+        cmocka_unit_test(test_growthbook_published),
+        cmocka_unit_test(test_zero_control_and_weights),
+        cmocka_unit_test(test_cuped_from_events),
+        cmocka_unit_test(test_csv_timeseries_power_errors),
+        cmocka_unit_test(test_frozen_at_stop),
+    };
+    return cmocka_run_group_tests_name("api_results", tests, setup, teardown);
+}
