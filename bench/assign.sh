@@ -162,37 +162,48 @@ nsize=$(curl -s "http://127.0.0.1:$nport/" | wc -c)
 to_ms() { # wrk latency ("812.00us", "1.23ms", "1.02s") -> milliseconds
     echo "$1" | awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /ms$/) v = v; else if ($1 ~ /m$/) v *= 60000; else if ($1 ~ /s$/) v *= 1000; printf "%.3f", v }'
 }
+cpu_ticks() { # pids... -> user + system clock ticks used so far (children included for nginx)
+    for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 tag=$(date +%s)
-run() { # name url key log_exposure -> sets RPS P50 P99 ERRS; prints wrk's output to stderr
-    name=$1
+run() { # name url key log_exposure pids... -> sets RPS P50 P99 ERRS REQS CPU_US
+    name=$1 url=$2 key=$3 logx=$4
+    shift 4
     out="$tmp/wrk-$name.txt"
-    wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -s "$here/assign.lua" "$2/api/v1/assign" \
-        -- "$3" "$4" "$EXP" "${tag}w$name" >/dev/null 2>&1
-    wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s "$here/assign.lua" "$2/api/v1/assign" \
-        -- "$3" "$4" "$EXP" "${tag}$name" >"$out" 2>&1 || die "wrk failed against $name: $(cat "$out")"
+    wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -s "$here/assign.lua" "$url/api/v1/assign" \
+        -- "$key" "$logx" "$EXP" "${tag}w$name" >/dev/null 2>&1
+    c0=$(cpu_ticks "$@")
+    wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s "$here/assign.lua" "$url/api/v1/assign" \
+        -- "$key" "$logx" "$EXP" "${tag}$name" >"$out" 2>&1 || die "wrk failed against $name: $(cat "$out")"
+    c1=$(cpu_ticks "$@")
     sed "s/^/  [$name] /" "$out" >&2
     RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
     P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
     ERRS=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
     REQS=$(awk '/requests in/ { print $1 }' "$out")
+    # server CPU time per reply (the wrk count includes the few cut off at the end)
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$REQS" 'BEGIN { printf "%.1f", n > 0 ? (b - a) / hz * 1e6 / n : 0 }')
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: nginx on 127.0.0.1:$nport (reply $nsize bytes), bunsen on 127.0.0.1:$bport;" \
     "wrk -t$THREADS -c$CONNS -d$DUR --latency (after a $WARM warm-up each)" >&2
-run nginx "http://127.0.0.1:$nport" - false
-N_RPS=$RPS N_P50=$P50 N_P99=$P99 N_ERR=$ERRS
-run log-off "$B" "$sdk" false
-F_RPS=$RPS F_P50=$P50 F_P99=$P99 F_ERR=$ERRS
+npids="$npid $(pgrep -P "$npid" 2>/dev/null | tr '\n' ' ')"
+run nginx "http://127.0.0.1:$nport" - false $npids
+N_RPS=$RPS N_P50=$P50 N_P99=$P99 N_ERR=$ERRS N_CPU=$CPU_US
+run log-off "$B" "$sdk" false "$bpid"
+F_RPS=$RPS F_P50=$P50 F_P99=$P99 F_ERR=$ERRS F_CPU=$CPU_US
 perf_pid=""
 if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null 2>&1; then
     secs=$(echo "$WARM $DUR" | awk '{ print ($1 + 0) + ($2 + 0) }')
     perf record -g -p "$bpid" -o "$tmp/perf.data" -- sleep "$secs" >"$tmp/perf.log" 2>&1 &
     perf_pid=$!
 fi
-run log-on "$B" "$sdk" true
-O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS
+run log-on "$B" "$sdk" true "$bpid"
+O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS O_CPU=$CPU_US
 stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" \
     "SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'" 2>/dev/null || echo "?")
 
@@ -206,10 +217,11 @@ echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /p
     "load average before the runs: $load0"
 echo "wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; $("$bin" version 2>/dev/null | head -n 1);" \
     "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}"
-printf '%-32s %12s %9s %9s %8s %10s\n' "target" "requests/s" "p50 ms" "p99 ms" "errors" "vs nginx"
-printf '%-32s %12.0f %9.3f %9.3f %8d %10s\n' "nginx static reply" "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "1.00"
-printf '%-32s %12.0f %9.3f %9.3f %8d %10s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R"
-printf '%-32s %12.0f %9.3f %9.3f %8d %10s\n' "/assign log_exposure=true" "$O_RPS" "$O_P50" "$O_P99" "$O_ERR" "$O_R"
+printf '%-28s %11s %8s %8s %7s %9s %13s\n' "target" "requests/s" "p50 ms" "p99 ms" "errors" "vs nginx" "server us/req"
+printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "nginx static reply" "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "1.00" "$N_CPU"
+printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R" "$F_CPU"
+printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=true" "$O_RPS" "$O_P50" "$O_P99" "$O_ERR" "$O_R" "$O_CPU"
+echo "(server us/req: CPU time, user + system, of the server's processes per reply: less sensitive to other load than requests/s)"
 echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)"
 g1=$(verdict "$F_R" ">=" 0.60)
 g2=$(verdict "$O_R" ">=" 0.30)

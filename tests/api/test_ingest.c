@@ -179,18 +179,33 @@ static void expect_stats(const char *exp, const char *metric, const char *varian
     }
 }
 
+/* printf into one of 64 rotating buffers, so that the items of one request (each built by a
+ * call) stay valid while fmt() joins them. */
+static const char *tf(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static const char *tf(const char *f, ...)
+{
+    static char buf[64][1024];
+    static int i;
+    i = (i + 1) % 64;
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf[i], sizeof(buf[i]), f, ap);
+    va_end(ap);
+    return buf[i];
+}
+
 /* One event item: user, event, value (NULL = absent), ts (ms), id (NULL = absent). */
 static const char *ev(const char *user, const char *event, const char *value, long long ts,
                       const char *id)
 {
-    return fmt("{\"user_id\":\"%s\",\"event\":\"%s\"%s%s,\"ts\":%lld%s%s%s}", user, event,
+    return tf("{\"user_id\":\"%s\",\"event\":\"%s\"%s%s,\"ts\":%lld%s%s%s}", user, event,
                value ? ",\"value\":" : "", value ? value : "", ts, id ? ",\"id\":\"" : "",
                id ? id : "", id ? "\"" : "");
 }
 
 static const char *expo(const char *exp, const char *user, const char *variant, long long ts)
 {
-    return fmt("{\"experiment\":\"%s\",\"user_id\":\"%s\",\"variant\":\"%s\",\"ts\":%lld}", exp,
+    return tf("{\"experiment\":\"%s\",\"user_id\":\"%s\",\"variant\":\"%s\",\"ts\":%lld}", exp,
                user, variant, ts);
 }
 
