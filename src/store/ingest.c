@@ -161,6 +161,95 @@ static int raw_between(struct conn *c, const struct store_rule *r, const char *u
     return rc == SQLITE_ROW ? 0 : store_sqlite_err(c->db, rc, "read events", err);
 }
 
+/* ---- batched roll-up deltas ----
+ * Within one ingest call, changes to metric_stats, metric_daily and exposure_stats are
+ * summed in memory per key and written once at the end (flush): a 10,000-row batch
+ * touches a few dozen roll-up rows instead of tens of thousands. */
+
+#define AGG_BUCKETS 1024
+
+struct agg_entry {
+    struct agg_entry *next;
+    int kind;                        /* 0 metric_stats, 1 metric_daily, 2 exposure_stats */
+    const char *experiment, *metric; /* borrowed from rules / exposures of this call */
+    char variant[65];
+    int64_t day;
+    int64_t dn, dconf;
+    double ds, dq, dsx, dqx, dp;
+};
+
+struct agg {
+    struct agg_entry *buckets[AGG_BUCKETS];
+};
+
+struct ingest {
+    struct conn *c;
+    const struct store_rules *rules;
+    struct agg agg;
+};
+
+static uint32_t agg_hash(int kind, const char *a, const char *b, const char *v, int64_t day)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)kind;
+    const char *parts[] = {a, b ? b : "", v};
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; *p; p++) {
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        }
+        h = (h ^ 0xff) * 16777619u;
+    }
+    return (h ^ (uint32_t)day ^ (uint32_t)(day >> 32)) % AGG_BUCKETS;
+}
+
+static struct agg_entry *agg_get(struct agg *g, int kind, const char *exp, const char *metric,
+                                 const char *variant, int64_t day)
+{
+    uint32_t h = agg_hash(kind, exp, metric, variant, day);
+    for (struct agg_entry *e = g->buckets[h]; e != NULL; e = e->next) {
+        if (e->kind == kind && e->day == day && strcmp(e->experiment, exp) == 0 &&
+            (metric == NULL || strcmp(e->metric, metric) == 0) &&
+            strcmp(e->variant, variant) == 0) {
+            return e;
+        }
+    }
+    struct agg_entry *e = xcalloc(1, sizeof(*e));
+    e->kind = kind;
+    e->experiment = exp;
+    e->metric = metric;
+    snprintf(e->variant, sizeof(e->variant), "%s", variant);
+    e->day = day;
+    e->next = g->buckets[h];
+    g->buckets[h] = e;
+    return e;
+}
+
+/* Record the change of one user's (y, x) from old to new (dn = users added: -1, 0, 1). */
+static void stats_change(struct ingest *in, const struct store_rule *r, const char *variant,
+                         int64_t day, int dn, double y0, double y1, double x0, double x1)
+{
+    struct agg_entry *e = agg_get(&in->agg, 0, r->experiment, r->metric, variant, 0);
+    e->dn += dn;
+    e->ds += y1 - y0;
+    e->dq += y1 * y1 - y0 * y0;
+    e->dsx += x1 - x0;
+    e->dqx += x1 * x1 - x0 * x0;
+    e->dp += x1 * y1 - x0 * y0;
+    if (dn != 0 || y0 != y1) {
+        e = agg_get(&in->agg, 1, r->experiment, r->metric, variant, day);
+        e->dn += dn;
+        e->ds += y1 - y0;
+        e->dq += y1 * y1 - y0 * y0;
+    }
+}
+
+static void expostat(struct ingest *in, const char *exp, const char *variant, int users,
+                     int conflicts)
+{
+    struct agg_entry *e = agg_get(&in->agg, 2, exp, NULL, variant, 0);
+    e->dn += users;
+    e->dconf += conflicts;
+}
+
 static const char SQL_STATS_ADD[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (experiment, metric, variant) DO "
@@ -169,47 +258,60 @@ static const char SQL_DAILY_ADD[] =
     "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (experiment, metric, variant, day) DO "
     "UPDATE SET dn = dn + ?5, ds = ds + ?6, dq = dq + ?7";
+static const char SQL_EXPOSTAT_ADD[] =
+    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + ?3, "
+    "conflicts = conflicts + ?4";
 
-/* Apply the change of one user's (y, x) from old to new (dn = users added: -1, 0, 1). */
-static int stats_change(struct conn *c, const struct store_rule *r, const char *variant,
-                        int64_t day, int dn, double y0, double y1, double x0, double x1,
-                        struct err *err)
+static int flush_entry(struct conn *c, const struct agg_entry *e, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(c, SQL_STATS_ADD, err);
+    static const char *const sqls[] = {SQL_STATS_ADD, SQL_DAILY_ADD, SQL_EXPOSTAT_ADD};
+    sqlite3_stmt *st = conn_prepare(c, sqls[e->kind], err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, r->experiment);
-    bind_text(st, 2, r->metric);
-    bind_text(st, 3, variant);
-    sqlite3_bind_int(st, 4, dn);
-    sqlite3_bind_double(st, 5, y1 - y0);
-    sqlite3_bind_double(st, 6, y1 * y1 - y0 * y0);
-    sqlite3_bind_double(st, 7, x1 - x0);
-    sqlite3_bind_double(st, 8, x1 * x1 - x0 * x0);
-    sqlite3_bind_double(st, 9, x1 * y1 - x0 * y0);
+    bind_text(st, 1, e->experiment);
+    if (e->kind == 2) {
+        bind_text(st, 2, e->variant);
+        sqlite3_bind_int64(st, 3, e->dn);
+        sqlite3_bind_int64(st, 4, e->dconf);
+    } else {
+        bind_text(st, 2, e->metric);
+        bind_text(st, 3, e->variant);
+        int k = 4;
+        if (e->kind == 1) {
+            sqlite3_bind_int64(st, k++, e->day);
+        }
+        sqlite3_bind_int64(st, k++, e->dn);
+        sqlite3_bind_double(st, k++, e->ds);
+        sqlite3_bind_double(st, k++, e->dq);
+        if (e->kind == 0) {
+            sqlite3_bind_double(st, k++, e->dsx);
+            sqlite3_bind_double(st, k++, e->dqx);
+            sqlite3_bind_double(st, k, e->dp);
+        }
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "update metric statistics", err);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "update roll-ups", err);
+}
+
+/* Write every accumulated delta (when rc == 0) and free the accumulator. */
+static int flush(struct ingest *in, int rc, struct err *err)
+{
+    for (int b = 0; b < AGG_BUCKETS; b++) {
+        struct agg_entry *e = in->agg.buckets[b];
+        while (e != NULL) {
+            struct agg_entry *next = e->next;
+            if (rc == 0) {
+                rc = flush_entry(in->c, e, err);
+            }
+            free(e);
+            e = next;
+        }
+        in->agg.buckets[b] = NULL;
     }
-    if (dn == 0 && y0 == y1) {
-        return 0;
-    }
-    st = conn_prepare(c, SQL_DAILY_ADD, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, r->experiment);
-    bind_text(st, 2, r->metric);
-    bind_text(st, 3, variant);
-    sqlite3_bind_int64(st, 4, day);
-    sqlite3_bind_int(st, 5, dn);
-    sqlite3_bind_double(st, 6, y1 - y0);
-    sqlite3_bind_double(st, 7, y1 * y1 - y0 * y0);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "update daily statistics", err);
+    return rc;
 }
 
 static const char SQL_UM_GET[] =
@@ -257,35 +359,59 @@ static int um_write(struct conn *c, const char *sql, const struct store_rule *r,
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "write user", err);
 }
 
-/* Add (sign +1) or remove (-1) a user exposed at t0 to variant from every rule's roll-up. */
-static int attribute_user(struct conn *c, const struct store_rules *rules, const char *exp,
-                          const char *user, const char *variant, int64_t t0, int sign,
-                          struct err *err)
+static const char SQL_USER_HAS_EVENTS[] = "SELECT 1 FROM events WHERE user_id = ? LIMIT 1";
+
+static int user_has_events(struct conn *c, const char *user, bool *has, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(c, SQL_USER_HAS_EVENTS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, user);
+    int rc = sqlite3_step(st);
+    *has = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+                                                 : store_sqlite_err(c->db, rc, "read events", err);
+}
+
+/* Add (sign +1) or remove (-1) a user exposed at t0 to variant from every rule's roll-up.
+ * user_metrics holds a row only for users with a non-zero raw value: no row means 0. */
+static int attribute_user(struct ingest *in, const char *exp, const char *user, const char *variant,
+                          int64_t t0, int sign, struct err *err)
 {
     size_t n = 0;
-    const struct store_rule *const *rs = store_rules_for_experiment(rules, exp, &n);
+    const struct store_rule *const *rs = store_rules_for_experiment(in->rules, exp, &n);
+    if (n == 0) {
+        return 0;
+    }
+    bool has = true;
+    if (sign > 0 && user_has_events(in->c, user, &has, err) != 0) {
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct store_rule *r = rs[i];
         double yraw = 0, xraw = 0;
-        if (sign > 0) {
-            if (raw_between(c, r, user, t0, window_end(r, t0), &yraw, err) != 0 ||
+        if (sign > 0 && has) {
+            if (raw_between(in->c, r, user, t0, window_end(r, t0), &yraw, err) != 0 ||
                 (r->lookback_ms > 0 &&
-                 raw_between(c, r, user, t0 - r->lookback_ms, t0, &xraw, err) != 0) ||
-                um_write(c, SQL_UM_PUT, r, user, yraw, xraw, err) != 0) {
+                 raw_between(in->c, r, user, t0 - r->lookback_ms, t0, &xraw, err) != 0) ||
+                ((yraw != 0 || xraw != 0) &&
+                 um_write(in->c, SQL_UM_PUT, r, user, yraw, xraw, err) != 0)) {
                 return -1;
             }
-        } else {
+        } else if (sign < 0) {
             bool found = false;
-            if (um_get(c, r, user, &yraw, &xraw, &found, err) != 0 ||
-                um_write(c, SQL_UM_DEL, r, user, 0, 0, err) != 0) {
+            if (um_get(in->c, r, user, &yraw, &xraw, &found, err) != 0 ||
+                (found && um_write(in->c, SQL_UM_DEL, r, user, 0, 0, err) != 0)) {
                 return -1;
             }
         }
         double y = rule_value(r, yraw), x = rule_value(r, xraw);
-        int rc = sign > 0 ? stats_change(c, r, variant, t0 / DAY_MS, 1, 0, y, 0, x, err)
-                          : stats_change(c, r, variant, t0 / DAY_MS, -1, y, 0, x, 0, err);
-        if (rc != 0) {
-            return -1;
+        if (sign > 0) {
+            stats_change(in, r, variant, t0 / DAY_MS, 1, 0, y, 0, x);
+        } else {
+            stats_change(in, r, variant, t0 / DAY_MS, -1, y, 0, x, 0);
         }
     }
     return 0;
@@ -300,26 +426,6 @@ static const char SQL_EXPO_INSERT[] =
 static const char SQL_EXPO_SET[] = "UPDATE exposures SET variant = ?3, ts = ?4, "
                                    "conflicts = conflicts + ?5 WHERE user_id = ?1 AND "
                                    "experiment = ?2";
-static const char SQL_EXPOSTAT_ADD[] =
-    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + ?3, "
-    "conflicts = conflicts + ?4";
-
-static int expostat(struct conn *c, const char *exp, const char *variant, int users, int conflicts,
-                    struct err *err)
-{
-    sqlite3_stmt *st = conn_prepare(c, SQL_EXPOSTAT_ADD, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, exp);
-    bind_text(st, 2, variant);
-    sqlite3_bind_int(st, 3, users);
-    sqlite3_bind_int(st, 4, conflicts);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "exposure statistics", err);
-}
 
 static int exposure_set(struct conn *c, const struct store_exposure *x, const char *variant,
                         int64_t ts, int conflict, struct err *err)
@@ -338,10 +444,10 @@ static int exposure_set(struct conn *c, const struct store_exposure *x, const ch
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "update exposure", err);
 }
 
-static int ingest_exposure(struct conn *c, const struct store_rules *rules,
-                           const struct store_exposure *x, struct store_ingest_counts *counts,
-                           struct err *err)
+static int ingest_exposure(struct ingest *in, const struct store_exposure *x,
+                           struct store_ingest_counts *counts, struct err *err)
 {
+    struct conn *c = in->c;
     sqlite3_stmt *st = conn_prepare(c, SQL_EXPO_GET, err);
     if (st == NULL) {
         return -1;
@@ -365,9 +471,8 @@ static int ingest_exposure(struct conn *c, const struct store_rules *rules,
             return store_sqlite_err(c->db, rc, "insert exposure", err);
         }
         counts->accepted++;
-        return expostat(c, x->experiment, x->variant, 1, 0, err) != 0
-                   ? -1
-                   : attribute_user(c, rules, x->experiment, x->user_id, x->variant, x->ts, 1, err);
+        expostat(in, x->experiment, x->variant, 1, 0);
+        return attribute_user(in, x->experiment, x->user_id, x->variant, x->ts, 1, err);
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
@@ -385,32 +490,34 @@ static int ingest_exposure(struct conn *c, const struct store_rules *rules,
     }
     if (x->ts >= kept_ts) {
         /* the kept exposure stays first; a different variant is a conflict */
-        return same ? 0
-                    : (exposure_set(c, x, kept, kept_ts, 1, err) != 0 ||
-                               expostat(c, x->experiment, kept, 0, 1, err) != 0
-                           ? -1
-                           : 0);
+        if (same) {
+            return 0;
+        }
+        expostat(in, x->experiment, kept, 0, 1);
+        return exposure_set(c, x, kept, kept_ts, 1, err);
     }
     /* An earlier exposure arrived late: it becomes the first one. */
-    if (attribute_user(c, rules, x->experiment, x->user_id, kept, kept_ts, -1, err) != 0 ||
-        exposure_set(c, x, x->variant, x->ts, same ? 0 : 1, err) != 0 ||
-        (!same && (expostat(c, x->experiment, kept, -1, 1, err) != 0 ||
-                   expostat(c, x->experiment, x->variant, 1, 0, err) != 0))) {
+    if (attribute_user(in, x->experiment, x->user_id, kept, kept_ts, -1, err) != 0 ||
+        exposure_set(c, x, x->variant, x->ts, same ? 0 : 1, err) != 0) {
         return -1;
     }
-    return attribute_user(c, rules, x->experiment, x->user_id, x->variant, x->ts, 1, err);
+    if (!same) {
+        expostat(in, x->experiment, kept, -1, 1);
+        expostat(in, x->experiment, x->variant, 1, 0);
+    }
+    return attribute_user(in, x->experiment, x->user_id, x->variant, x->ts, 1, err);
 }
 
 int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                            const struct store_exposure *exposures, size_t n,
                            struct store_ingest_counts *counts, struct err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (ingest_exposure(tx->conn, rules, &exposures[i], counts, err) != 0) {
-            return -1;
-        }
+    struct ingest in = {.c = tx->conn, .rules = rules};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = ingest_exposure(&in, &exposures[i], counts, err);
     }
-    return 0;
+    return flush(&in, rc, err);
 }
 
 /* ---- events ---- */
@@ -427,7 +534,7 @@ struct user_exposure {
 };
 
 /* Apply one stored event to one rule of an experiment the user is exposed to. */
-static int attribute_event(struct conn *c, const struct store_rule *r,
+static int attribute_event(struct ingest *in, const struct store_rule *r,
                            const struct user_exposure *ux, const struct store_event *e,
                            struct err *err)
 {
@@ -438,11 +545,8 @@ static int attribute_event(struct conn *c, const struct store_rule *r,
     }
     double yraw, xraw;
     bool found;
-    if (um_get(c, r, e->user_id, &yraw, &xraw, &found, err) != 0) {
+    if (um_get(in->c, r, e->user_id, &yraw, &xraw, &found, err) != 0) {
         return -1;
-    }
-    if (!found) {
-        return 0; /* not attributed yet: the next rebuild of this experiment counts it */
     }
     double inc = r->type == RULE_SUM ? e->value : 1.0;
     double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
@@ -452,17 +556,17 @@ static int attribute_event(struct conn *c, const struct store_rule *r,
         xraw += inc;
     }
     double y1 = rule_value(r, yraw), x1 = rule_value(r, xraw);
-    if (um_write(c, SQL_UM_PUT, r, e->user_id, yraw, xraw, err) != 0) {
+    if (um_write(in->c, SQL_UM_PUT, r, e->user_id, yraw, xraw, err) != 0) {
         return -1;
     }
-    return stats_change(c, r, ux->variant, (in_y ? e->ts : ux->t0) / DAY_MS, 0, y0, y1, x0, x1,
-                        err);
+    stats_change(in, r, ux->variant, (in_y ? e->ts : ux->t0) / DAY_MS, 0, y0, y1, x0, x1);
+    return 0;
 }
 
-static int ingest_event(struct conn *c, const struct store_rules *rules,
-                        const struct store_event *e, struct store_ingest_counts *counts,
-                        struct err *err)
+static int ingest_event(struct ingest *in, const struct store_event *e,
+                        struct store_ingest_counts *counts, struct err *err)
 {
+    struct conn *c = in->c;
     sqlite3_stmt *st = conn_prepare(c, SQL_EVENT_INSERT, err);
     if (st == NULL) {
         return -1;
@@ -483,7 +587,7 @@ static int ingest_event(struct conn *c, const struct store_rules *rules,
     }
     counts->accepted++;
     size_t nr = 0;
-    const struct store_rule *rs = rules_for_event(rules, e->event, &nr);
+    const struct store_rule *rs = rules_for_event(in->rules, e->event, &nr);
     if (nr == 0) {
         return 0; /* no metric counts this event: stored for later, nothing to update */
     }
@@ -516,7 +620,7 @@ static int ingest_event(struct conn *c, const struct store_rules *rules,
     for (size_t i = 0; i < nux; i++) {
         for (size_t k = 0; k < nr; k++) {
             if (strcmp(rs[k].experiment, ux[i].experiment) == 0 &&
-                attribute_event(c, &rs[k], &ux[i], e, err) != 0) {
+                attribute_event(in, &rs[k], &ux[i], e, err) != 0) {
                 return -1;
             }
         }
@@ -528,10 +632,10 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
                         const struct store_event *events, size_t n,
                         struct store_ingest_counts *counts, struct err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (ingest_event(tx->conn, rules, &events[i], counts, err) != 0) {
-            return -1;
-        }
+    struct ingest in = {.c = tx->conn, .rules = rules};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = ingest_event(&in, &events[i], counts, err);
     }
-    return 0;
+    return flush(&in, rc, err);
 }

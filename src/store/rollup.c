@@ -42,23 +42,29 @@ static const char SQL_RB_USERS[] =
     "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
     "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
     "FROM exposures x WHERE x.experiment = ?1";
+/* user_metrics keeps only non-zero users (no row = 0), as the incremental path does */
+static const char SQL_RB_ZEROS[] =
+    "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0";
 /* ?1 experiment ?2 metric ?3 is_binomial ?4 cap */
 static const char SQL_RB_STATS[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
     "SELECT ?1, ?2, variant, COUNT(*), TOTAL(y), TOTAL(y * y), TOTAL(xv), TOTAL(xv * xv), "
     " TOTAL(xv * y) FROM (SELECT x.variant AS variant, "
-    "  MIN(CASE WHEN ?3 THEN (um.y_raw > 0) ELSE um.y_raw END, ?4) AS y, "
-    "  MIN(CASE WHEN ?3 THEN (um.x_raw > 0) ELSE um.x_raw END, ?4) AS xv "
-    "  FROM user_metrics um JOIN exposures x ON x.user_id = um.user_id "
-    "  AND x.experiment = um.experiment WHERE um.experiment = ?1 AND um.metric = ?2) "
+    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4) "
+    "  AS y, "
+    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
+    "  AS xv "
+    "  FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
+    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1) "
     "GROUP BY variant";
 static const char SQL_RB_DAILY[] =
     "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
     "SELECT ?1, ?2, variant, day, COUNT(*), TOTAL(y), TOTAL(y * y) FROM (SELECT x.variant AS "
     " variant, x.ts / 86400000 AS day, "
-    "  MIN(CASE WHEN ?3 THEN (um.y_raw > 0) ELSE um.y_raw END, ?4) AS y "
-    "  FROM user_metrics um JOIN exposures x ON x.user_id = um.user_id "
-    "  AND x.experiment = um.experiment WHERE um.experiment = ?1 AND um.metric = ?2) "
+    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4) "
+    "  AS y "
+    "  FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
+    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1) "
     "GROUP BY variant, day";
 
 static int rebuild_rule(struct conn *c, const char *experiment, const struct store_rule *r,
@@ -76,6 +82,17 @@ static int rebuild_rule(struct conn *c, const char *experiment, const struct sto
     sqlite3_bind_int64(st, 6, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
     sqlite3_bind_int64(st, 7, r->lookback_ms);
     int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "rebuild user values", err);
+    }
+    st = conn_prepare(c, SQL_RB_ZEROS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    bind_text(st, 2, r->metric);
+    rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         return store_sqlite_err(c->db, rc, "rebuild user values", err);
