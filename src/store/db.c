@@ -74,7 +74,9 @@ struct conn *conn_open(const char *path, bool readonly, struct err *err)
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, 5000);
-    if (conn_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    if (conn_exec(c,
+                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                  "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                   err) != 0) {
         goto out_close;
     }

@@ -318,6 +318,10 @@ static const char SQL_UM_GET[] =
     "SELECT y_raw, x_raw FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
 static const char SQL_UM_PUT[] = "INSERT OR REPLACE INTO user_metrics (user_id, experiment, "
                                  "metric, y_raw, x_raw) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_UM_ADD[] =
+    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES (?1, ?2, ?3, "
+    "?4, ?5) ON CONFLICT (user_id, experiment, metric) DO UPDATE SET y_raw = y_raw + ?4, "
+    "x_raw = x_raw + ?5 RETURNING y_raw, x_raw";
 static const char SQL_UM_DEL[] =
     "DELETE FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
 
@@ -543,22 +547,31 @@ static int attribute_event(struct ingest *in, const struct store_rule *r,
     if (!in_y && !in_x) {
         return 0;
     }
-    double yraw, xraw;
-    bool found;
-    if (um_get(in->c, r, e->user_id, &yraw, &xraw, &found, err) != 0) {
+    /* One statement adds the increment and returns the new raw values (one B-tree seek
+     * instead of a read and a write); the old values are new - increment. */
+    double inc = r->type == RULE_SUM ? e->value : 1.0;
+    sqlite3_stmt *st = conn_prepare(in->c, SQL_UM_ADD, err);
+    if (st == NULL) {
         return -1;
     }
-    double inc = r->type == RULE_SUM ? e->value : 1.0;
-    double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
-    if (in_y) {
-        yraw += inc;
-    } else {
-        xraw += inc;
+    bind_text(st, 1, e->user_id);
+    bind_text(st, 2, r->experiment);
+    bind_text(st, 3, r->metric);
+    sqlite3_bind_double(st, 4, in_y ? inc : 0.0);
+    sqlite3_bind_double(st, 5, in_y ? 0.0 : inc);
+    int rc = sqlite3_step(st);
+    double yraw = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
+    double xraw = rc == SQLITE_ROW ? sqlite3_column_double(st, 1) : 0;
+    if (rc == SQLITE_ROW) {
+        rc = sqlite3_step(st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(in->c->db, rc, "update user value", err);
     }
     double y1 = rule_value(r, yraw), x1 = rule_value(r, xraw);
-    if (um_write(in->c, SQL_UM_PUT, r, e->user_id, yraw, xraw, err) != 0) {
-        return -1;
-    }
+    double y0 = in_y ? rule_value(r, yraw - inc) : y1;
+    double x0 = in_y ? x1 : rule_value(r, xraw - inc);
     stats_change(in, r, ux->variant, (in_y ? e->ts : ux->t0) / DAY_MS, 0, y0, y1, x0, x1);
     return 0;
 }
