@@ -164,6 +164,7 @@ int cli_serve(int argc, char **argv)
     struct err err;
     err_clear(&err);
     app.experiments = snapshot_cell_new();
+    app.prom = prom_new();
     pthread_mutex_init(&app.reload_mu, NULL);
     int64_t catalog_version = 0;
     if (store_catalog_version(app.store, &catalog_version, &err) != 0 ||
@@ -217,6 +218,7 @@ int cli_serve(int argc, char **argv)
     http_server_stop(app.http);
     store_close(app.store); /* the last connection to close checkpoints the WAL */
     snapshot_cell_free(app.experiments);
+    prom_free(app.prom);
     pthread_mutex_destroy(&app.reload_mu);
     log_msg(LOG_INFO, "stopped");
     return 0;

@@ -12,6 +12,13 @@
 void api_health_live(struct http_req *r);  /* GET /healthz */
 void api_health_ready(struct http_req *r); /* GET /readyz  */
 
+/* prom.c */
+void api_metrics_prom(struct http_req *r); /* GET /metrics (Prometheus) */
+/* The api layer's counters (assignments, ingested rows), one per daemon in app->prom. */
+struct prom;
+struct prom *prom_new(void);
+void prom_free(struct prom *p); /* NULL ok */
+
 /* admin.c: keys, the caller's identity, the audit log */
 void api_keys_create(struct http_req *r); /* POST   /api/v1/keys */
 void api_keys_list(struct http_req *r);   /* GET    /api/v1/keys */

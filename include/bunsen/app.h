@@ -15,6 +15,7 @@
 #include "bunsen/store.h"
 
 struct http_server;
+struct prom;
 
 struct app {
     struct config cfg;
@@ -24,6 +25,7 @@ struct app {
     int64_t started_at;                /* ms */
     struct snapshot_cell *experiments; /* what /assign reads; see api_experiments_reload */
     pthread_mutex_t reload_mu;         /* one reload at a time, so publishes stay in order */
+    struct prom *prom;                 /* counters for GET /metrics (src/api/prom.c) */
 };
 
 #endif

@@ -95,6 +95,10 @@ struct http_stats {
     uint64_t by_class[6]; /* 1xx..5xx by status / 100 */
 };
 void http_server_get_stats(struct http_server *srv, struct http_stats *out);
+/* Append the HTTP metrics in Prometheus text form (requests by route and status, latency
+ * histograms by route). */
+struct buf;
+void http_server_write_metrics(struct http_server *srv, struct buf *b);
 
 /* ---- the request, for handlers ---- */
 

@@ -27,6 +27,7 @@ struct snapshot_entry {
     struct assign_experiment a; /* hot-path view into x */
     const char *keys[ASSIGN_MAX_VARIANTS];
     double weights[ASSIGN_MAX_VARIANTS];
+    void *user; /* set by the builder (the experiment's metrics counters), not owned */
 };
 
 struct snapshot {

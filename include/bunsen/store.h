@@ -89,6 +89,11 @@ struct store_writer_stats {
 };
 void store_writer_get_stats(struct store *s, struct store_writer_stats *out);
 
+/* Append the writer's and the database's metrics in Prometheus text form (queue depth,
+ * commits, batch size and commit latency histograms, file sizes). */
+struct buf;
+void store_write_metrics(struct store *s, struct buf *b);
+
 /* Cheap liveness/writability probe used by /readyz: a write job that touches one row. */
 int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "bunsen/app.h"
+#include "bunsen/assign.h"
 #include "bunsen/http.h"
 #include "bunsen/store.h"
 
@@ -50,5 +51,13 @@ const struct store_rules *api_rules_of(const struct snapshot *snap);
 /* Recompute one experiment's roll-ups from raw data with its current definition, reading the
  * metrics inside the transaction. Drafts have nothing to rebuild. */
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
+
+/* ---- Prometheus counters (prom.c) ---- */
+
+/* The counters of one experiment (created on first use, kept until prom_free): stored in
+ * snapshot entries at reload so /assign counts without a lookup. */
+void *prom_experiment(struct prom *p, const char *key);
+void prom_count_assign(void *experiment_counters, enum assign_reason reason);
+void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest_counts *c);
 
 #endif

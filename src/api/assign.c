@@ -88,6 +88,7 @@ static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_
     if (assign_decide(&e->a, user_id, len, attrs, res, err) != 0) {
         return NULL;
     }
+    prom_count_assign(e->user, res->reason);
     json_t *o =
         json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
                   "in_experiment", res->in_experiment, "reason", assign_reason_name(res->reason),

@@ -43,6 +43,9 @@ int api_experiments_reload(struct app *app, struct err *err)
     if (rc == 0) {
         rc = api_rules_attach(s, app->store, err);
     }
+    for (size_t i = 0; rc == 0 && i < s->n; i++) {
+        s->entries[i].user = prom_experiment(app->prom, s->entries[i].x.key);
+    }
     if (rc == 0) {
         snapshot_seal(s);
         snapshot_publish(app->experiments, s);

@@ -48,6 +48,7 @@ static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *er
 static void ingest_render(struct api_write *w)
 {
     struct ingest_write *iw = (struct ingest_write *)w;
+    prom_count_ingest(http_req_app(w->req)->prom, iw->exposures, &iw->counts);
     json_t *o = json_pack("{s:I, s:I}", "accepted", (json_int_t)iw->counts.accepted, "duplicates",
                           (json_int_t)iw->counts.duplicates);
     if (iw->exposures) {
@@ -74,9 +75,11 @@ static int read_ts(const json_t *v, const char *field, int64_t now, int64_t *out
         return 0;
     }
     if (json_is_string(v)) {
-        if (time_parse_rfc3339(json_string_value(v), out) != 0) {
+        /* an offset can put a 1970-01-01 time before the epoch: refused as -1 is */
+        if (time_parse_rfc3339(json_string_value(v), out) != 0 || *out < 0) {
             return err_set(err, ERR_INVALID, field,
-                           "%s must be milliseconds since the epoch or an RFC 3339 timestamp",
+                           "%s must be milliseconds since the epoch or an RFC 3339 timestamp "
+                           "not before 1970-01-01T00:00:00Z",
                            field);
         }
     } else if (validate_integer(v, field, 0, (int64_t)1 << 53, out, err) != 0) {

@@ -50,7 +50,9 @@ int validate_text(const json_t *v, const char *field, size_t min, size_t max, bo
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         bool allowed_ws = multiline && (c == '\n' || c == '\t' || c == '\r');
-        if ((c < 0x20 && !allowed_ws) || c == 0x7f) {
+        /* C1 controls U+0080..U+009F are C2 80..C2 9F, as in text_id_valid() */
+        bool c1 = c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f;
+        if ((c < 0x20 && !allowed_ws) || c == 0x7f || c1) {
             return err_set(err, ERR_INVALID, field, "%s contains a control character", field);
         }
     }

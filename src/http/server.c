@@ -22,6 +22,7 @@
 #include "bunsen/app.h"
 #include "bunsen/http.h"
 #include "bunsen/log.h"
+#include "bunsen/metrics.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 #include "http_int.h"
@@ -29,12 +30,23 @@
 #define DRAIN_SLACK (64u << 20) /* beyond cap + this, an oversize body drops the connection */
 #define KEY_MAX_LEN 256
 
+/* Status codes counted separately in bunsen_http_requests_total; others count as "other". */
+static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404,
+                                     405, 409, 413, 415, 429, 500, 503};
+#define NSTATUS (sizeof(tracked_status) / sizeof(tracked_status[0]) + 1)
+
+struct route_metrics {
+    atomic_uint_fast64_t by_status[NSTATUS];
+    struct histogram latency;
+};
+
 struct http_server {
     struct MHD_Daemon *d;
     struct app *app;
     int listen_fd;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
+    struct route_metrics *routes; /* http_routes_count + 1: the last is static files */
 };
 
 struct http_req {
@@ -502,6 +514,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (status >= 100 && status < 600) {
         atomic_fetch_add(&srv->by_class[status / 100], 1);
     }
+    struct route_metrics *rm =
+        &srv->routes[r->route ? (size_t)(r->route - http_routes) : http_routes_count];
+    size_t si = NSTATUS - 1;
+    for (size_t i = 0; i + 1 < NSTATUS; i++) {
+        if (tracked_status[i] == status) {
+            si = i;
+        }
+    }
+    atomic_fetch_add_explicit(&rm->by_status[si], 1, memory_order_relaxed);
+    hist_observe(&rm->latency, (double)(time_mono_ns() - r->t0) / 1e9);
     if (log_enabled(LOG_INFO)) {
         double ms = (double)(time_mono_ns() - r->t0) / 1e6;
         static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
@@ -624,6 +646,10 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
+    srv->routes = xcalloc(http_routes_count + 1, sizeof(*srv->routes));
+    for (size_t i = 0; i <= http_routes_count; i++) {
+        hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
+    }
     srv->listen_fd = -1; /* owned by MHD from here on; returned to us by quiesce */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
@@ -636,6 +662,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         (size_t)(64 * 1024), MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
+        free(srv->routes);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
     }
@@ -665,6 +692,7 @@ void http_server_stop(struct http_server *srv)
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
     }
+    free(srv->routes);
     free(srv);
 }
 
@@ -677,5 +705,67 @@ void http_server_get_stats(struct http_server *srv, struct http_stats *out)
     out->requests = atomic_load(&srv->requests);
     for (int i = 0; i < 6; i++) {
         out->by_class[i] = atomic_load(&srv->by_class[i]);
+    }
+}
+
+static const char *method_name(enum http_method m)
+{
+    switch (m) {
+    case HTTP_GET:
+        return "GET";
+    case HTTP_POST:
+        return "POST";
+    case HTTP_PUT:
+        return "PUT";
+    case HTTP_PATCH:
+        return "PATCH";
+    case HTTP_DELETE:
+        return "DELETE";
+    case HTTP_HEAD:
+        return "HEAD";
+    default:
+        return "OPTIONS";
+    }
+}
+
+void http_server_write_metrics(struct http_server *srv, struct buf *b)
+{
+    metrics_write_help(b, "bunsen_http_requests_total", "counter",
+                       "HTTP requests by route, method and status code.");
+    for (size_t i = 0; i <= http_routes_count; i++) {
+        const char *route = i < http_routes_count ? http_routes[i].path : "static";
+        const char *method = i < http_routes_count ? method_name(http_routes[i].method) : "GET";
+        for (size_t k = 0; k < NSTATUS; k++) {
+            uint64_t n = atomic_load_explicit(&srv->routes[i].by_status[k], memory_order_relaxed);
+            if (n == 0) {
+                continue;
+            }
+            char labels[256], code[16];
+            if (k + 1 < NSTATUS) {
+                snprintf(code, sizeof(code), "%d", tracked_status[k]);
+            } else {
+                snprintf(code, sizeof(code), "other");
+            }
+            snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",code=\"%s\"", route,
+                     method, code);
+            metrics_write_value(b, "bunsen_http_requests_total", labels, (double)n);
+        }
+    }
+    metrics_write_help(b, "bunsen_http_request_duration_seconds", "histogram",
+                       "Time from the request's first byte to its completion, by route.");
+    for (size_t i = 0; i <= http_routes_count; i++) {
+        const struct histogram *h = &srv->routes[i].latency;
+        uint64_t total = 0;
+        for (int k = 0; k <= h->nbounds; k++) {
+            total += atomic_load_explicit(&h->counts[k], memory_order_relaxed);
+        }
+        if (total == 0) {
+            continue;
+        }
+        char labels[200];
+        snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"",
+                 i < http_routes_count ? http_routes[i].path : "static",
+                 i < http_routes_count ? method_name(http_routes[i].method) : "GET");
+        metrics_write_hist(b, "bunsen_http_request_duration_seconds", labels, h);
     }
 }

@@ -9,10 +9,13 @@
  */
 #include "store_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "bunsen/log.h"
+#include "bunsen/metrics.h"
 #include "bunsen/util.h"
 
 #define GROUP_MAX 4096
@@ -25,6 +28,8 @@ struct writer {
     int depth, max;
     bool stopping;
     struct store_writer_stats stats;
+    struct histogram batch_size;     /* jobs per group transaction */
+    struct histogram commit_seconds; /* BEGIN .. COMMIT */
 };
 
 static void fail_all(struct store_job *first, const struct err *err)
@@ -83,6 +88,8 @@ static void run_group(struct store *s, struct store_job *first)
         j->done(j->arg, j->rc, &j->err);
         j = next;
     }
+    hist_observe(&s->writer->batch_size, (double)n);
+    hist_observe(&s->writer->commit_seconds, (double)dt / 1e9);
     pthread_mutex_lock(&s->writer->mu);
     struct store_writer_stats *st = &s->writer->stats;
     st->jobs += n;
@@ -138,6 +145,8 @@ int store_writer_start(struct store *s, int queue_max, struct err *err)
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->max = queue_max;
+    hist_init(&w->batch_size, metrics_size_bounds, metrics_size_nbounds, 1);
+    hist_init(&w->commit_seconds, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     s->writer = w;
     if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
         s->writer = NULL;
@@ -287,4 +296,39 @@ int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err)
                      "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
                      "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
                      err);
+}
+
+void store_write_metrics(struct store *s, struct buf *b)
+{
+    struct store_writer_stats st;
+    store_writer_get_stats(s, &st);
+    metrics_write_help(b, "bunsen_writer_queue_depth", "gauge",
+                       "Write requests waiting for the writer thread.");
+    metrics_write_value(b, "bunsen_writer_queue_depth", "", st.queue_depth);
+    metrics_write_help(b, "bunsen_writer_commits_total", "counter",
+                       "Group transactions, by outcome.");
+    metrics_write_value(b, "bunsen_writer_commits_total", "outcome=\"ok\"", (double)st.commits);
+    metrics_write_value(b, "bunsen_writer_commits_total", "outcome=\"failed\"",
+                        (double)st.failed_commits);
+    if (s->writer != NULL) {
+        metrics_write_help(b, "bunsen_writer_batch_size", "histogram",
+                           "Write requests committed together in one transaction.");
+        metrics_write_hist(b, "bunsen_writer_batch_size", "", &s->writer->batch_size);
+        metrics_write_help(b, "bunsen_writer_commit_duration_seconds", "histogram",
+                           "Time of a group transaction, BEGIN to COMMIT (fsync included).");
+        metrics_write_hist(b, "bunsen_writer_commit_duration_seconds", "",
+                           &s->writer->commit_seconds);
+    }
+    struct stat sb;
+    double bytes = 0;
+    if (stat(s->path, &sb) == 0) {
+        bytes += (double)sb.st_size;
+    }
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", s->path);
+    double wal_bytes = stat(wal, &sb) == 0 ? (double)sb.st_size : 0;
+    metrics_write_help(b, "bunsen_database_size_bytes", "gauge",
+                       "Size of the SQLite database file and of its write-ahead log.");
+    metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
+    metrics_write_value(b, "bunsen_database_size_bytes", "file=\"wal\"", wal_bytes);
 }

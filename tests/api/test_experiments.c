@@ -267,6 +267,8 @@ static void test_experiments_crud(void **state)
     call_err("POST", "/api/v1/experiments", "{\"key\":\"bad-v\",\"variants\":[{\"key\":\"a\"}]}",
              400, "variants");
     call_err("POST", "/api/v1/experiments", "[1]", 400, "");
+    call_err("POST", "/api/v1/experiments", "{\"key\":\"bad-n\",\"name\":\"a\\u0085\"," VARS "}",
+             400, "name");
     call_err("GET", "/api/v1/experiments/bad-m", NULL, 404, "");
     call_err("GET", "/api/v1/experiments/nope", NULL, 404, "");
     call_err("GET", "/api/v1/experiments/UPPER", NULL, 404, "");
@@ -380,6 +382,11 @@ static void test_delete_rules(void **state)
     assert_true(json_is_true(json_object_get(j, "deleted")));
     json_decref(j);
     call_err("GET", "/api/v1/experiments/del-draft", NULL, 404, "");
+    call_err("GET", "/api/v1/experiments/del-draft/assign?user_id=u", NULL, 404, "");
+    j = call("POST", "/api/v1/assign", "{\"user_id\":\"u\",\"experiments\":[\"del-draft\"]}", 200);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "unknown"), 0)),
+                        "del-draft");
+    json_decref(j);
     call_err("DELETE", "/api/v1/experiments/del-draft", NULL, 404, "");
     const char *paths[][3] = {{"start", NULL, NULL},
                               {"start", "pause", NULL},

@@ -127,7 +127,7 @@ static void test_cell_basics(void **state)
 struct reader_ctx {
     struct snapshot_cell *cell;
     atomic_bool *stop;
-    long reads;
+    atomic_long reads;
     int errors;
 };
 
@@ -160,7 +160,7 @@ static void *reader(void *arg)
             }
         }
         snapshot_read_end(rc->cell, tok);
-        rc->reads++;
+        atomic_fetch_add(&rc->reads, 1);
     }
     return NULL;
 }
@@ -181,8 +181,18 @@ static void test_publish_under_readers(void **state)
     struct reader_ctx ctx[READERS];
     pthread_t th[READERS];
     for (int i = 0; i < READERS; i++) {
-        ctx[i] = (struct reader_ctx){.cell = c, .stop = &stop};
+        ctx[i].cell = c;
+        ctx[i].stop = &stop;
+        atomic_init(&ctx[i].reads, 0);
+        ctx[i].errors = 0;
         assert_int_equal(pthread_create(&th[i], NULL, reader, &ctx[i]), 0);
+    }
+    /* every reader is looping before the first publish (matters under valgrind) */
+    for (int i = 0; i < READERS; i++) {
+        while (atomic_load(&ctx[i].reads) == 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 100000};
+            nanosleep(&ts, NULL);
+        }
     }
     /* spread PUBLISHES over ~0.3 s */
     double start = now_s();
@@ -206,7 +216,7 @@ static void test_publish_under_readers(void **state)
     for (int i = 0; i < READERS; i++) {
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(ctx[i].errors, 0);
-        reads += ctx[i].reads;
+        reads += atomic_load(&ctx[i].reads);
     }
     assert_true(reads > 0);
     assert_true(last >= PUBLISHES);

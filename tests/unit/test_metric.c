@@ -1,0 +1,176 @@
+/* Unit tests for core/metric.c: every validation rule of API.md "Metrics" with the exact
+ * `field` of the error (key pattern, event, type, window_hours >= 1 or null, goal, cap > 0
+ * or null, cuped_lookback_hours, unknown fields), the defaults, PATCH semantics (null
+ * clears window and cap, the key never changes) and the to_json -> from_json(MODEL_LOAD)
+ * round trip. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bunsen/model.h"
+
+static json_t *parse(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (j == NULL) {
+        fail_msg("bad test JSON '%s': %s", text, je.text);
+    }
+    return j;
+}
+
+static void metric_err(const char *text, enum model_mode mode, const struct metric *base,
+                       const char *field)
+{
+    json_t *doc = parse(text);
+    struct metric m;
+    struct err e;
+    err_clear(&e);
+    if (metric_from_json(doc, mode, base, &m, &e) == 0) {
+        fail_msg("metric %s accepted (expected an error on '%s')", text, field);
+    }
+    if (e.code != ERR_INVALID || strcmp(e.field, field) != 0) {
+        fail_msg("metric %s: field '%s' (%s), expected '%s'", text, e.field, e.msg, field);
+    }
+    json_decref(doc);
+}
+
+static void metric_ok(const char *text, enum model_mode mode, const struct metric *base,
+                      struct metric *m)
+{
+    json_t *doc = parse(text);
+    struct err e;
+    err_clear(&e);
+    if (metric_from_json(doc, mode, base, m, &e) != 0) {
+        fail_msg("metric %s refused: %s: %s", text, e.field, e.msg);
+    }
+    json_decref(doc);
+}
+
+#define M(extra) "{\"key\":\"buy\",\"event\":\"purchase\",\"type\":\"binomial\"" extra "}"
+
+static void test_metric_rules(void **state)
+{
+    (void)state;
+    struct metric m;
+    metric_ok(M(""), MODEL_CREATE, NULL, &m);
+    assert_string_equal(m.name, "buy");
+    assert_string_equal(m.event, "purchase");
+    assert_int_equal(m.type, STATS_METRIC_BINOMIAL);
+    assert_int_equal(m.goal, STATS_GOAL_INCREASE);
+    assert_false(m.has_window);
+    assert_false(m.has_cap);
+    assert_int_equal(m.cuped_lookback_hours, 336);
+    metric_ok(M(",\"type\":\"sum\",\"window_hours\":1,\"goal\":\"decrease\",\"cap\":0.5,"
+                "\"cuped_lookback_hours\":0,\"name\":\"Buy\",\"description\":\"a\\nb\""),
+              MODEL_CREATE, NULL, &m);
+    assert_int_equal(m.type, STATS_METRIC_SUM);
+    assert_true(m.has_window && m.window_hours == 1);
+    assert_int_equal(m.goal, STATS_GOAL_DECREASE);
+    assert_true(m.has_cap && m.cap == 0.5);
+    assert_int_equal(m.cuped_lookback_hours, 0);
+    metric_ok(M(",\"type\":\"count\",\"window_hours\":null,\"cap\":null,"
+                "\"cuped_lookback_hours\":null"),
+              MODEL_CREATE, NULL, &m);
+    assert_int_equal(m.type, STATS_METRIC_COUNT);
+    assert_false(m.has_window || m.has_cap);
+    assert_int_equal(m.cuped_lookback_hours, 336);
+    static const struct {
+        const char *doc, *field;
+    } bad[] = {
+        {"{\"event\":\"e\",\"type\":\"count\"}", "key"},
+        {"{\"key\":\"buy\",\"type\":\"count\"}", "event"},
+        {"{\"key\":\"buy\",\"event\":\"e\"}", "type"},
+        {M(",\"key\":\"Buy\""), "key"},
+        {"{\"key\":\"b y\",\"event\":\"e\",\"type\":\"sum\"}", "key"},
+        {"{\"key\":\"_b\",\"event\":\"e\",\"type\":\"sum\"}", "key"},
+        {"{\"key\":5,\"event\":\"e\",\"type\":\"sum\"}", "key"},
+        {"{\"key\":\"buy\",\"event\":\"\",\"type\":\"sum\"}", "event"},
+        {"{\"key\":\"buy\",\"event\":\"a\\u0007\",\"type\":\"sum\"}", "event"},
+        {"{\"key\":\"buy\",\"event\":3,\"type\":\"sum\"}", "event"},
+        {"{\"key\":\"buy\",\"event\":\"e\",\"type\":\"mean\"}", "type"},
+        {"{\"key\":\"buy\",\"event\":\"e\",\"type\":null}", "type"},
+        {M(",\"name\":\"\""), "name"},
+        {M(",\"goal\":\"up\""), "goal"},
+        {M(",\"goal\":1"), "goal"},
+        {M(",\"window_hours\":0"), "window_hours"},
+        {M(",\"window_hours\":-5"), "window_hours"},
+        {M(",\"window_hours\":1.5"), "window_hours"},
+        {M(",\"window_hours\":\"72\""), "window_hours"},
+        {M(",\"cap\":0"), "cap"},
+        {M(",\"cap\":-1"), "cap"},
+        {M(",\"cap\":\"10\""), "cap"},
+        {M(",\"cuped_lookback_hours\":-1"), "cuped_lookback_hours"},
+        {M(",\"cuped_lookback_hours\":8761"), "cuped_lookback_hours"},
+        {M(",\"cuped_lookback_hours\":2.5"), "cuped_lookback_hours"},
+        {M(",\"description\":7"), "description"},
+        {M(",\"unit\":\"usd\""), "unit"},
+        {"[1]", ""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        metric_err(bad[i].doc, MODEL_CREATE, NULL, bad[i].field);
+    }
+    /* event: 128 bytes ok, 129 not */
+    char ev[140];
+    memset(ev, 'e', 129);
+    ev[128] = '\0';
+    char doc[400];
+    snprintf(doc, sizeof(doc), "{\"key\":\"k\",\"event\":\"%s\",\"type\":\"sum\"}", ev);
+    metric_ok(doc, MODEL_CREATE, NULL, &m);
+    ev[128] = 'e';
+    ev[129] = '\0';
+    snprintf(doc, sizeof(doc), "{\"key\":\"k\",\"event\":\"%s\",\"type\":\"sum\"}", ev);
+    metric_err(doc, MODEL_CREATE, NULL, "event");
+}
+
+static void test_metric_patch_round_trip(void **state)
+{
+    (void)state;
+    struct metric base, m, back;
+    metric_ok(M(",\"window_hours\":72,\"cap\":100"), MODEL_CREATE, NULL, &base);
+    base.created_at = 1764331200000;
+    base.updated_at = 1764331200001;
+    /* PATCH: only the given fields change; null clears window and cap */
+    metric_ok("{\"window_hours\":null,\"cap\":null,\"name\":\"Buy it\"}", MODEL_PATCH, &base, &m);
+    assert_false(m.has_window || m.has_cap);
+    assert_string_equal(m.name, "Buy it");
+    assert_string_equal(m.event, "purchase");
+    assert_int_equal(m.created_at, base.created_at);
+    metric_ok("{\"name\":null,\"key\":\"buy\"}", MODEL_PATCH, &base, &m);
+    assert_string_equal(m.name, "buy");
+    metric_err("{\"key\":\"sell\"}", MODEL_PATCH, &base, "key");
+    metric_err("{\"type\":\"ratio\"}", MODEL_PATCH, &base, "type");
+    metric_err("{\"event\":null}", MODEL_PATCH, &base, "event");
+    metric_err("{\"status\":\"x\"}", MODEL_PATCH, &base, "status");
+    /* round trip through the stored form */
+    json_t *j = metric_to_json(&base);
+    char *text = json_dumps(j, JSON_COMPACT);
+    metric_ok(text, MODEL_LOAD, NULL, &back);
+    assert_string_equal(back.key, base.key);
+    assert_string_equal(back.name, base.name);
+    assert_string_equal(back.event, base.event);
+    assert_int_equal(back.type, base.type);
+    assert_int_equal(back.goal, base.goal);
+    assert_true(back.has_window && back.window_hours == 72);
+    assert_true(back.has_cap && back.cap == 100);
+    assert_int_equal(back.cuped_lookback_hours, base.cuped_lookback_hours);
+    assert_int_equal(back.created_at, base.created_at);
+    assert_int_equal(back.updated_at, base.updated_at);
+    json_t *j2 = metric_to_json(&back);
+    assert_true(json_equal(j, j2));
+    json_decref(j2);
+    free(text);
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metric_rules),
+        cmocka_unit_test(test_metric_patch_round_trip),
+    };
+    return cmocka_run_group_tests_name("metric", tests, NULL, NULL);
+}
