@@ -12,6 +12,12 @@
 void api_health_live(struct http_req *r);  /* GET /healthz */
 void api_health_ready(struct http_req *r); /* GET /readyz  */
 
+/* ecosystem.c: GrowthBook SDK payload, OpenFeature OFREP, CORS preflight */
+void api_features(struct http_req *r);       /* GET  /api/features/{sdk_key} */
+void api_ofrep_flag(struct http_req *r);     /* POST /ofrep/v1/evaluate/flags/{key} */
+void api_ofrep_bulk(struct http_req *r);     /* POST /ofrep/v1/evaluate/flags */
+void api_cors_preflight(struct http_req *r); /* OPTIONS on the SDK routes */
+
 /* prom.c */
 void api_metrics_prom(struct http_req *r); /* GET /metrics (Prometheus) */
 /* The api layer's counters (assignments, ingested rows), one per daemon in app->prom. */

@@ -44,6 +44,9 @@ enum http_method {
 
 enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE };
 
+/* Route flags. */
+#define ROUTE_CORS 1u /* browser SDK route: CORS headers on every reply (errors included) */
+
 /* One row of the route table. path: segments, "{name}" matches one non-empty segment. */
 struct http_route {
     enum http_method method;
@@ -51,6 +54,7 @@ struct http_route {
     http_handler handler;
     enum body_cap body;
     unsigned roles; /* bitset of enum role allowed; 0 = public (no key needed) */
+    unsigned flags; /* ROUTE_* */
 };
 
 /* The route table (src/http/routes.c) and its length. */
@@ -138,6 +142,8 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
 void http_reply_empty(struct http_req *r, int status);
 /* Add a response header to the reply (call after http_reply_*; copied). */
 void http_reply_header(struct http_req *r, const char *name, const char *value);
+/* Let clients cache the reply and revalidate it (replaces Cache-Control: no-store). */
+void http_reply_revalidate(struct http_req *r);
 
 /* Asynchronous replies: suspend before handing r to another thread; that thread calls
  * http_reply_* and then http_req_resume(r) exactly once. */

@@ -52,6 +52,31 @@ const struct store_rules *api_rules_of(const struct snapshot *snap);
  * metrics inside the transaction. Drafts have nothing to rebuild. */
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
 
+/* ---- assignment replies shared by /assign and OFREP (assign.c) ---- */
+
+struct snapshot_entry;
+
+/* One in-experiment assignment whose exposure must be stored before the reply. */
+struct api_exposure {
+    char experiment[65];
+    char variant[65];
+};
+
+/* Reply with reply (stolen) now when n == 0, else after the exposures committed; reals in
+ * the reply are printed with `digits` significant digits; etag (may be NULL) is sent as
+ * the ETag header. */
+void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
+                               const struct api_exposure *items, size_t n, int digits,
+                               const char *etag);
+
+/* Running, or stopped with a released variant: what "every experiment" means for /assign,
+ * the GrowthBook payload and bulk OFREP. */
+bool api_experiment_is_live(const struct snapshot_entry *e);
+
+/* attrs (borrowed, may be NULL) plus "id": user_id when attrs has no "id" (the hash
+ * attribute GrowthBook SDKs use), as a new reference. */
+json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
+
 /* ---- Prometheus counters (prom.c) ---- */
 
 /* The counters of one experiment (created on first use, kept until prom_free): stored in

@@ -18,18 +18,15 @@
 #define ASSIGN_MAX_NAMED 100
 #define BUCKET_DIGITS    10
 
-struct exposure_item {
-    char experiment[MODEL_KEY_MAX + 1];
-    char variant[MODEL_KEY_MAX + 1];
-};
-
 struct assign_write {
     struct api_write w;
     json_t *reply;
     char *user_id;
     int64_t ts;
     size_t n;
-    struct exposure_item items[];
+    int digits;
+    char etag[40]; /* "" = none */
+    struct api_exposure items[];
 };
 
 static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *err)
@@ -54,7 +51,11 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
-    http_reply_json_digits(w->req, 200, json_incref(aw->reply), BUCKET_DIGITS);
+    http_reply_json_digits(w->req, 200, json_incref(aw->reply), aw->digits);
+    if (aw->etag[0] != '\0') {
+        http_reply_revalidate(w->req);
+        http_reply_header(w->req, "ETag", aw->etag);
+    }
 }
 
 static void assign_cleanup(struct api_write *w)
@@ -99,12 +100,16 @@ static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_
     return o;
 }
 
-/* Reply now, or queue the exposures and reply after their commit. Steals reply. */
-static void finish(struct http_req *r, json_t *reply, const char *user_id,
-                   const struct exposure_item *items, size_t n)
+void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
+                               const struct api_exposure *items, size_t n, int digits,
+                               const char *etag)
 {
     if (n == 0) {
-        http_reply_json_digits(r, 200, reply, BUCKET_DIGITS);
+        http_reply_json_digits(r, 200, reply, digits);
+        if (etag != NULL) {
+            http_reply_revalidate(r);
+            http_reply_header(r, "ETag", etag);
+        }
         return;
     }
     struct assign_write *aw = xcalloc(1, sizeof(*aw) + n * sizeof(aw->items[0]));
@@ -114,12 +119,14 @@ static void finish(struct http_req *r, json_t *reply, const char *user_id,
     aw->reply = reply;
     aw->user_id = xstrdup(user_id);
     aw->ts = time_now_ms();
+    aw->digits = digits;
+    snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));
     api_write_submit(r, &aw->w);
 }
 
-static bool is_live(const struct snapshot_entry *e)
+bool api_experiment_is_live(const struct snapshot_entry *e)
 {
     return e->x.status == ASSIGN_STATUS_RUNNING ||
            (e->x.status == ASSIGN_STATUS_STOPPED && e->x.released >= 0);
@@ -190,9 +197,7 @@ void api_assign(struct http_req *r)
     }
     const char *user_id = json_string_value(uid);
     size_t len = json_string_length(uid);
-    if (json_is_null(attrs)) {
-        attrs = NULL;
-    }
+    json_t *eff = api_attributes_with_id(json_is_null(attrs) ? NULL : attrs, user_id);
 
     struct app *app = http_req_app(r);
     unsigned token;
@@ -200,7 +205,7 @@ void api_assign(struct http_req *r)
     json_t *assignments = json_object();
     json_t *unknown = json_array();
     size_t cap = json_is_array(names) ? json_array_size(names) : snap->n;
-    struct exposure_item *items = xcalloc(cap ? cap : 1, sizeof(*items));
+    struct api_exposure *items = xcalloc(cap ? cap : 1, sizeof(*items));
     size_t nitems = 0;
     int rc = 0;
     size_t count = json_is_array(names) ? json_array_size(names) : snap->n;
@@ -218,12 +223,12 @@ void api_assign(struct http_req *r)
             }
         } else {
             e = &snap->entries[i];
-            if (!is_live(e)) {
+            if (!api_experiment_is_live(e)) {
                 continue;
             }
         }
         struct assign_result res;
-        json_t *o = decide(e, user_id, len, attrs, explain, &res, &err);
+        json_t *o = decide(e, user_id, len, eff, explain, &res, &err);
         if (o == NULL) {
             rc = -1;
             break;
@@ -237,6 +242,7 @@ void api_assign(struct http_req *r)
         }
     }
     snapshot_read_end(app->experiments, token);
+    json_decref(eff);
     if (rc != 0) {
         json_decref(assignments);
         json_decref(unknown);
@@ -244,7 +250,7 @@ void api_assign(struct http_req *r)
     } else {
         json_t *reply = json_pack("{s:s, s:o, s:o}", "user_id", user_id, "assignments", assignments,
                                   "unknown", unknown);
-        finish(r, reply, user_id, items, nitems);
+        api_reply_after_exposures(r, reply, user_id, items, nitems, BUCKET_DIGITS, NULL);
     }
     free(items);
 out:
@@ -303,6 +309,9 @@ void api_assign_one(struct http_req *r)
     }
     struct attr_ctx ac = {.attrs = json_object()};
     http_req_each_query(r, collect_attr, &ac);
+    if (json_object_get(ac.attrs, "id") == NULL) {
+        json_object_set_new(ac.attrs, "id", json_string(user_id));
+    }
     struct app *app = http_req_app(r);
     unsigned token;
     const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
@@ -317,7 +326,7 @@ void api_assign_one(struct http_req *r)
     struct err err;
     err_clear(&err);
     json_t *o = decide(e, user_id, strlen(user_id), ac.attrs, explain, &res, &err);
-    struct exposure_item item;
+    struct api_exposure item;
     size_t n = 0;
     if (o != NULL) {
         json_object_set_new(o, "experiment", json_string(e->x.key));
@@ -334,5 +343,14 @@ void api_assign_one(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    finish(r, o, user_id, &item, n);
+    api_reply_after_exposures(r, o, user_id, &item, n, BUCKET_DIGITS, NULL);
+}
+
+json_t *api_attributes_with_id(const json_t *attrs, const char *user_id)
+{
+    json_t *o = attrs != NULL ? json_copy((json_t *)(uintptr_t)attrs) : json_object();
+    if (json_object_get(o, "id") == NULL) {
+        json_object_set_new(o, "id", json_string(user_id));
+    }
+    return o;
 }

@@ -162,6 +162,14 @@ void http_reply_empty(struct http_req *r, int status)
     http_reply_bytes(r, status, "text/plain; charset=utf-8", "", 0);
 }
 
+void http_reply_revalidate(struct http_req *r)
+{
+    if (r->resp != NULL) {
+        MHD_del_response_header(r->resp, "Cache-Control", "no-store");
+        MHD_add_response_header(r->resp, "Cache-Control", "no-cache");
+    }
+}
+
 void http_reply_header(struct http_req *r, const char *name, const char *value)
 {
     if (r->resp != NULL) {
@@ -440,6 +448,10 @@ static enum MHD_Result queue_reply(struct http_req *r)
     }
     if (r->resp == NULL) {
         return MHD_NO;
+    }
+    if (r->route != NULL && (r->route->flags & ROUTE_CORS)) {
+        MHD_add_response_header(r->resp, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(r->resp, "Access-Control-Expose-Headers", "ETag");
     }
     r->queued = true;
     return MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
