@@ -23,7 +23,7 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name main.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/openapi.o
 MIGR     := $(sort $(wildcard migrations/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -60,6 +60,13 @@ $(BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/openapi.c: docs/openapi.yaml tools/embed_text.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_text.sh bunsen_openapi_yaml docs/openapi.yaml > $@
+
+$(BUILD)/gen/openapi.o: $(BUILD)/gen/openapi.c
+	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
 $(BUILD)/libbunsen.a: $(LIB_OBJ)
 	@rm -f $@

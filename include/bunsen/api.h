@@ -11,6 +11,7 @@
 /* health.c */
 void api_health_live(struct http_req *r);  /* GET /healthz */
 void api_health_ready(struct http_req *r); /* GET /readyz  */
+void api_openapi(struct http_req *r);      /* GET /api/v1/openapi.yaml (docs/openapi.yaml) */
 
 /* ecosystem.c: GrowthBook SDK payload, OpenFeature OFREP, CORS preflight */
 void api_features(struct http_req *r);       /* GET  /api/features/{sdk_key} */

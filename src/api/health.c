@@ -1,6 +1,8 @@
 /*
- * health.c - liveness (/healthz: the process answers) and readiness (/readyz: a write
- * goes through the writer and commits, so a read-only or full disk reports 503).
+ * health.c - operational endpoints: liveness (/healthz: the process answers), readiness
+ * (/readyz: a write goes through the writer and commits, so a read-only or full disk
+ * reports 503) and the OpenAPI description (/api/v1/openapi.yaml, compiled in from
+ * docs/openapi.yaml).
  */
 #include <stdlib.h>
 
@@ -36,4 +38,13 @@ void api_health_ready(struct http_req *r)
     w->render = ready_render;
     w->cleanup = ready_cleanup;
     api_write_submit(r, w);
+}
+
+extern const char bunsen_openapi_yaml[];
+extern const size_t bunsen_openapi_yaml_len;
+
+void api_openapi(struct http_req *r)
+{
+    http_reply_bytes(r, 200, "application/yaml; charset=utf-8", bunsen_openapi_yaml,
+                     bunsen_openapi_yaml_len);
 }
