@@ -49,6 +49,8 @@ static const struct opt opts[] = {
     INT_OPT("--max-connections", "BUNSEN_MAX_CONNECTIONS", conn_limit, 16, 1000000),
     INT_OPT("--per-ip-connections", "BUNSEN_PER_IP_CONNECTIONS", per_ip_limit, 0, 1000000),
     INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
+    INT_OPT("--rate-limit-ingest", "BUNSEN_RATE_LIMIT_INGEST", rate_ingest, 0, 10000000),
+    INT_OPT("--rate-limit-manage", "BUNSEN_RATE_LIMIT_MANAGE", rate_manage, 0, 10000000),
 };
 
 const char config_serve_help[] =
@@ -66,7 +68,11 @@ const char config_serve_help[] =
     "  --per-ip-connections N    per-client-IP cap, 0 = none (BUNSEN_PER_IP_CONNECTIONS,\n"
     "                            default 0)\n"
     "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
-    "                            default 10000)\n";
+    "                            default 10000)\n"
+    "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
+    "                            (BUNSEN_RATE_LIMIT_INGEST, default 500; burst 2 x N)\n"
+    "  --rate-limit-manage N     management requests (keys, metrics, experiments writes) per\n"
+    "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n";
 
 void config_defaults(struct config *cfg)
 {
@@ -83,6 +89,8 @@ void config_defaults(struct config *cfg)
     cfg->conn_limit = 4096;
     cfg->per_ip_limit = 0;
     cfg->writer_queue_max = 10000;
+    cfg->rate_ingest = 500;
+    cfg->rate_manage = 100;
 }
 
 static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,

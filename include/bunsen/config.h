@@ -24,6 +24,8 @@ struct config {
     int conn_limit;           /* --max-connections / BUNSEN_MAX_CONNECTIONS, default 4096 */
     int per_ip_limit;         /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, 0 = off */
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
+    int rate_ingest;          /* --rate-limit-ingest: requests/s per key, 0 = off, def 500 */
+    int rate_manage;          /* --rate-limit-manage: requests/s per key, 0 = off, def 100 */
 };
 
 /* The option table, for --help texts: one line per option. */

@@ -45,7 +45,9 @@ enum http_method {
 enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE };
 
 /* Route flags. */
-#define ROUTE_CORS 1u /* browser SDK route: CORS headers on every reply (errors included) */
+#define ROUTE_CORS   1u /* browser SDK route: CORS headers on every reply (errors included) */
+#define ROUTE_INGEST 2u /* rate-limited per key as ingestion (--rate-limit-ingest) */
+#define ROUTE_MANAGE 4u /* rate-limited per key as management (--rate-limit-manage) */
 
 /* One row of the route table. path: segments, "{name}" matches one non-empty segment. */
 struct http_route {

@@ -47,6 +47,7 @@ struct http_server {
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
     struct route_metrics *routes; /* http_routes_count + 1: the last is static files */
+    struct ratelimit *rl;
 };
 
 struct http_req {
@@ -359,6 +360,18 @@ static bool authenticate(struct http_req *r)
     r->role = auth_role_parse(k.role);
     snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
     snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
+    unsigned rl_flags = r->route->flags & (ROUTE_INGEST | ROUTE_MANAGE);
+    double wait = 0;
+    if (rl_flags != 0 && !ratelimit_take(r->srv->rl, rl_flags == ROUTE_INGEST ? 0 : 1, r->key_id,
+                                         rl_flags == ROUTE_INGEST ? r->app->cfg.rate_ingest
+                                                                  : r->app->cfg.rate_manage,
+                                         &wait)) {
+        http_reply_error(r, ERR_RATE, NULL, "too many requests for this key; retry shortly");
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
+        http_reply_header(r, "Retry-After", ra);
+        return false;
+    }
     if ((r->route->roles & (unsigned)r->role) == 0) {
         http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
                          auth_role_name(r->role), r->route->path);
@@ -659,6 +672,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
     srv->routes = xcalloc(http_routes_count + 1, sizeof(*srv->routes));
+    srv->rl = ratelimit_new();
     for (size_t i = 0; i <= http_routes_count; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
@@ -674,6 +688,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         (size_t)(64 * 1024), MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
+        ratelimit_free(srv->rl);
         free(srv->routes);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
@@ -704,6 +719,7 @@ void http_server_stop(struct http_server *srv)
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
     }
+    ratelimit_free(srv->rl);
     free(srv->routes);
     free(srv);
 }

@@ -57,10 +57,25 @@ static int spawn(struct daemon *d, const char *const *extra)
         if (lf >= 0) {
             dup2(lf, STDERR_FILENO);
         }
-        const char *argv[64] = {bin(),         "serve", "--listen",   "127.0.0.1",
-                                "--port",      "0",     "--data-dir", d->dir,
-                                "--log-level", "warn",  "--threads",  "4"};
-        int n = 12;
+        /* Rate limits off by default so that tests can write as fast as they like; a
+         * test of the limits passes its own --rate-limit-* (later flags win). */
+        const char *argv[64] = {bin(),
+                                "serve",
+                                "--listen",
+                                "127.0.0.1",
+                                "--port",
+                                "0",
+                                "--data-dir",
+                                d->dir,
+                                "--log-level",
+                                "warn",
+                                "--threads",
+                                "4",
+                                "--rate-limit-ingest",
+                                "0",
+                                "--rate-limit-manage",
+                                "0"};
+        int n = 16;
         for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++) {
             argv[n++] = extra[i];
         }

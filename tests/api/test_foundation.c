@@ -505,6 +505,43 @@ static void test_migrations_and_keys_cli(void **state)
     free(out);
 }
 
+/* Per-key rate limit on management routes: a burst beyond 2 x rate gets 429 with
+ * Retry-After; reads are not limited; another key has its own bucket. */
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    struct daemon rl;
+    const char *extra[] = {"--rate-limit-manage", "2", NULL};
+    assert_int_equal(daemon_start(&rl, extra), 0);
+    int limited = 0, created = 0;
+    char retry[16] = "";
+    for (int i = 0; i < 12; i++) {
+        struct resp r;
+        assert_int_equal(http_req(rl.port, "POST", "/api/v1/keys", rl.admin_key,
+                                  fmt("{\"name\":\"rl-%d\",\"role\":\"sdk\"}", i), &r),
+                         0);
+        if (r.status == 429) {
+            limited++;
+            assert_string_equal(resp_error_code(&r), "rate_limited");
+            assert_true(resp_header(&r, "Retry-After", retry, sizeof(retry)));
+        } else {
+            assert_int_equal(r.status, 201);
+            created++;
+        }
+        resp_free(&r);
+    }
+    assert_true(created >= 4 && created <= 6); /* burst of 4, plus refills while looping */
+    assert_true(limited >= 6);
+    assert_true(atoi(retry) >= 1);
+    int st;
+    for (int i = 0; i < 10; i++) { /* reads stay available */
+        json_decref(http_json(rl.port, "GET", "/api/v1/keys", rl.admin_key, NULL, &st));
+        assert_int_equal(st, 200);
+    }
+    assert_int_equal(daemon_stop(&rl), 0);
+    daemon_cleanup(&rl);
+}
+
 static void test_admin_key_file(void **state)
 {
     (void)state;
@@ -532,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_migrations_and_keys_cli),
         cmocka_unit_test(test_admin_key_file),
+        cmocka_unit_test(test_rate_limit),
     };
     return cmocka_run_group_tests_name("api_foundation", tests, setup, teardown);
 }
