@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bunsen/cli.h"
 
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
         return 1;
     }
     gsl_set_error_handler_off();
+    umask(077); /* the database, its WAL and admin.key are readable by the owner only */
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

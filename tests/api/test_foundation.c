@@ -542,6 +542,42 @@ static void test_rate_limit(void **state)
     daemon_cleanup(&rl);
 }
 
+/* Slowloris: 500 clients that send half a request line and wait do not starve a normal
+ * client (MHD polls every socket; each idle one costs a file descriptor, not a thread). */
+static void test_idle_connections(void **state)
+{
+    (void)state;
+    enum { IDLE = 500 };
+    int fds[IDLE];
+    int opened = 0;
+    for (int i = 0; i < IDLE; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            break;
+        }
+        if (write(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 33) != 33) {
+            close(fd);
+            break;
+        }
+        fds[opened++] = fd;
+    }
+    assert_int_equal(opened, IDLE);
+    for (int i = 0; i < 20; i++) {
+        int st;
+        json_t *j = http_json(D.port, "GET", "/healthz", NULL, NULL, &st);
+        assert_int_equal(st, 200);
+        json_decref(j);
+    }
+    for (int i = 0; i < opened; i++) {
+        close(fds[i]);
+    }
+}
+
 static void test_admin_key_file(void **state)
 {
     (void)state;
@@ -552,6 +588,10 @@ static void test_admin_key_file(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(stat(D.dir, &st), 0);
     assert_true(strlen(D.admin_key) == 47);
+    char db[400];
+    snprintf(db, sizeof(db), "%s/bunsen.db", D.dir);
+    assert_int_equal(stat(db, &st), 0);
+    assert_int_equal(st.st_mode & 077, 0); /* no group/other access to the data */
 }
 
 int main(void)
@@ -570,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_migrations_and_keys_cli),
         cmocka_unit_test(test_admin_key_file),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_idle_connections),
     };
     return cmocka_run_group_tests_name("api_foundation", tests, setup, teardown);
 }
