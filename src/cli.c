@@ -426,3 +426,64 @@ out:
     store_close(s);
     return code;
 }
+
+static const char compact_usage[] =
+    "usage: bunsen compact [--horizon-days N] [--data-dir DIR]\n"
+    "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
+    "and events older than N days (default 400, at least 15) of users in no live experiment.\n"
+    "Results do not change. Safe while the daemon runs.\n";
+
+int cli_compact(int argc, char **argv)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    struct err err;
+    err_clear(&err);
+    long days = 400;
+    if (config_from_env(&cfg, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
+    for (int i = 2; i < argc;) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(compact_usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--horizon-days") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            days = strtol(argv[i + 1], &end, 10);
+            /* the longest CUPED lookback a metric may have is 365 days (model.h) */
+            if (end == argv[i + 1] || *end != '\0' || days < 15 || days > 100000) {
+                fprintf(stderr, "bunsen: --horizon-days must be an integer >= 15\n");
+                return 2;
+            }
+            i += 2;
+            continue;
+        }
+        int rc = config_parse_flag(&cfg, argc, argv, &i, &err);
+        if (rc < 0) {
+            fprintf(stderr, "bunsen: %s\n", err.msg);
+            return 2;
+        }
+        if (rc == 0) {
+            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[i], compact_usage);
+            return 2;
+        }
+    }
+    struct store *s = cli_open_store(&cfg, true);
+    if (s == NULL) {
+        return 1;
+    }
+    struct store_compact_stats st;
+    int code = 0;
+    if (store_compact(s, (int64_t)days * 86400000, &st, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        code = 1;
+    } else {
+        printf("removed %lld events, %lld exposures and %lld per-user values of archived "
+               "experiments\n",
+               (long long)st.events, (long long)st.exposures, (long long)st.user_values);
+    }
+    store_close(s);
+    return code;
+}

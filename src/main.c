@@ -17,6 +17,7 @@ static const char usage[] = "usage: bunsen <command> [options]\n"
                             "  migrate   apply pending database migrations\n"
                             "  keys      create, list and revoke API keys\n"
                             "  results   print an experiment's results from the database\n"
+                            "  compact   remove raw rows no result needs any more\n"
                             "  version   print the version\n"
                             "\n"
                             "`bunsen <command> --help` describes a command.\n";
@@ -57,6 +58,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "results") == 0) {
         return cli_results(argc, argv);
+    }
+    if (strcmp(cmd, "compact") == 0) {
+        return cli_compact(argc, argv);
     }
     fprintf(stderr, "bunsen: unknown command '%s'\n\n%s", cmd, usage);
     return 2;

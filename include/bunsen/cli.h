@@ -14,6 +14,7 @@ int cli_serve(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_results(int argc, char **argv); /* `bunsen results KEY`, src/cli.c */
+int cli_compact(int argc, char **argv); /* `bunsen compact`, src/cli.c */
 
 /* Shared by the subcommands: create the data dir (0700) if needed and check that it is a
  * writable directory; open the store and apply migrations. Print errors to stderr. */

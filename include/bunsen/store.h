@@ -297,6 +297,20 @@ int store_rollup_daily(struct store *s, const char *experiment, const char *metr
                                     double sum, double sumsq),
                        void *ctx, struct err *err);
 
+/* ---- Compaction (src/store/compact.c) ---- */
+
+struct store_compact_stats {
+    int64_t events;      /* raw events removed */
+    int64_t exposures;   /* exposures of archived experiments removed */
+    int64_t user_values; /* per-user metric rows of archived experiments removed */
+};
+
+/* Remove raw rows no result can need any more (see compact.c), in small transactions, then
+ * truncate the WAL. horizon_ms: events older than now - horizon of users in no live
+ * experiment go. Call from the CLI (main connection; safe while a daemon runs). */
+int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+                  struct err *err);
+
 /* Exposed users per variant (emit per variant) and the total of conflicts. */
 int store_exposure_by_variant(struct store *s, const char *experiment,
                               void (*emit)(void *ctx, const char *variant, int64_t users),

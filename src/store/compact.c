@@ -1,0 +1,115 @@
+/*
+ * compact.c - keeping the database bounded without changing any result (store.h).
+ *
+ * Results are read from roll-ups; raw rows are kept only for what can still need them.
+ * Compaction removes, in small transactions so that a running daemon is never blocked
+ * for long:
+ *   1. per-user rows (exposures, user_metrics) of archived experiments: their roll-ups
+ *      stay, so their results are unchanged, and archived experiments are never rebuilt;
+ *   2. events older than the horizon of users with no exposure in any non-archived
+ *      experiment: no existing exposure can count them, and a future exposure (t0 >= now)
+ *      looks back at most `horizon` (>= the longest CUPED lookback + slack);
+ * then checkpoints and truncates the WAL. Idempotency keys of removed events are
+ * forgotten: a retry arriving after the horizon would be stored again.
+ */
+#include <stdio.h>
+
+#include "bunsen/util.h"
+#include "store_int.h"
+
+#define CHUNK 10000
+
+/* WITHOUT ROWID tables: delete by primary key, a chunk at a time (row-value IN). */
+static const char SQL_ARCHIVED_UM[] =
+    "DELETE FROM user_metrics WHERE (user_id, experiment, metric) IN (SELECT user_id, "
+    "experiment, metric FROM user_metrics WHERE experiment IN (SELECT key FROM experiments "
+    "WHERE status = 'archived') LIMIT ?1)";
+static const char SQL_ARCHIVED_EXPO[] =
+    "DELETE FROM exposures WHERE (user_id, experiment) IN (SELECT user_id, experiment FROM "
+    "exposures WHERE experiment IN (SELECT key FROM experiments WHERE status = 'archived') "
+    "LIMIT ?1)";
+/* events: one window of rowids per transaction, so each row is looked at once */
+static const char SQL_OLD_EVENTS[] =
+    "DELETE FROM events WHERE rowid >= ?1 AND rowid < ?2 AND ts < ?3 AND NOT EXISTS "
+    "(SELECT 1 FROM exposures x JOIN experiments e ON e.key = x.experiment "
+    "WHERE x.user_id = events.user_id AND e.status <> 'archived')";
+static const char SQL_MAX_ROWID[] = "SELECT COALESCE(MAX(rowid), 0) FROM events";
+
+static int step_in_tx(struct conn *c, sqlite3_stmt *st, int *changed, struct err *err)
+{
+    if (conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    *changed = sqlite3_changes(c->db);
+    if (rc != SQLITE_DONE) {
+        store_sqlite_err(c->db, rc, "compact", err);
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    if (conn_exec(c, "COMMIT", err) != 0) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Repeat a chunked DELETE until it deletes less than a chunk; adds to *total. */
+static int delete_chunks(struct conn *c, const char *sql, int64_t *total, struct err *err)
+{
+    for (;;) {
+        sqlite3_stmt *st = conn_prepare(c, sql, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite3_bind_int(st, 1, CHUNK);
+        int changed = 0;
+        if (step_in_tx(c, st, &changed, err) != 0) {
+            return -1;
+        }
+        *total += changed;
+        if (changed < CHUNK) {
+            return 0;
+        }
+    }
+}
+
+static int delete_old_events(struct conn *c, int64_t before, int64_t *total, struct err *err)
+{
+    sqlite3_stmt *st = conn_prepare(c, SQL_MAX_ROWID, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int64_t max = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    for (int64_t lo = 0; lo <= max; lo += CHUNK) {
+        st = conn_prepare(c, SQL_OLD_EVENTS, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite3_bind_int64(st, 1, lo);
+        sqlite3_bind_int64(st, 2, lo + CHUNK);
+        sqlite3_bind_int64(st, 3, before);
+        int changed = 0;
+        if (step_in_tx(c, st, &changed, err) != 0) {
+            return -1;
+        }
+        *total += changed;
+    }
+    return 0;
+}
+
+int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+                  struct err *err)
+{
+    struct conn *c = s->main;
+    *out = (struct store_compact_stats){0};
+    if (delete_chunks(c, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
+        delete_chunks(c, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
+        delete_old_events(c, time_now_ms() - horizon_ms, &out->events, err) != 0) {
+        return -1;
+    }
+    return conn_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+}

@@ -1,0 +1,146 @@
+/*
+ * `bunsen compact` while the daemon runs: it removes old events of users in no live
+ * experiment and the per-user rows of archived experiments, keeps everything a result
+ * can need, and changes no result (archived, stopped and running experiments alike).
+ */
+#include "harness.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct daemon D;
+
+static void post_ok(const char *path, const char *body)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", path, D.admin_key, body, &r), 0);
+    if (r.status != 200 && r.status != 201) {
+        fail_msg("POST %s -> %d %s", path, r.status, r.body);
+    }
+    resp_free(&r);
+}
+
+static long long count(const char *sql)
+{
+    sqlite3 *db;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/bunsen.db", D.dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Results without the volatile computed_at. */
+static char *results_text(const char *exp)
+{
+    int st;
+    json_t *j = http_json(D.port, "GET", fmt("/api/v1/experiments/%s/results?cuped=true", exp),
+                          D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_object_del(j, "computed_at");
+    char *t = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(j);
+    return t;
+}
+
+static void ingest(const char *exp, int users, long long t0)
+{
+    json_t *ex = json_array(), *ev = json_array();
+    for (int i = 0; i < users; i++) {
+        const char *uid = fmt("%s-u%d", exp, i);
+        json_array_append_new(ex,
+                              json_pack("{s:s, s:s, s:s, s:I}", "experiment", exp, "user_id", uid,
+                                        "variant", i % 2 ? "b" : "a", "ts", (json_int_t)t0));
+        if (i % 3 == 0) { /* a pre-period event and a conversion */
+            json_array_append_new(ev,
+                                  json_pack("{s:s, s:s, s:I, s:f}", "user_id", uid, "event", "buy",
+                                            "ts", (json_int_t)(t0 - 3600000), "value", 5.0));
+            json_array_append_new(ev,
+                                  json_pack("{s:s, s:s, s:I, s:f}", "user_id", uid, "event", "buy",
+                                            "ts", (json_int_t)(t0 + 3600000), "value", 10.0 + i));
+        }
+    }
+    char *a = json_dumps(json_pack("{s:o}", "exposures", ex), 0);
+    char *b = json_dumps(json_pack("{s:o}", "events", ev), 0);
+    post_ok("/api/v1/exposures", a);
+    post_ok("/api/v1/events", b);
+    free(a);
+    free(b);
+}
+
+static void test_compact_keeps_results(void **state)
+{
+    (void)state;
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    long long now = (long long)time(NULL) * 1000;
+    long long old = now - 40LL * 86400000; /* older than the 30-day horizon used below */
+    post_ok("/api/v1/metrics", "{\"key\":\"buy\",\"event\":\"buy\",\"type\":\"sum\"}");
+    const char *exps[] = {"live", "done", "gone"};
+    for (int i = 0; i < 3; i++) {
+        post_ok("/api/v1/experiments",
+                fmt("{\"key\":\"%s\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                    "\"metrics\":[\"buy\"]}",
+                    exps[i]));
+        post_ok(fmt("/api/v1/experiments/%s/start", exps[i]), "{}");
+        ingest(exps[i], 60, old);
+    }
+    post_ok("/api/v1/experiments/done/stop", "{}");
+    post_ok("/api/v1/experiments/gone/stop", "{}");
+    post_ok("/api/v1/experiments/gone/archive", "{}");
+    /* old events of users who were never exposed: nothing can count them */
+    json_t *ev = json_array();
+    for (int i = 0; i < 500; i++) {
+        json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", fmt("stranger-%d", i),
+                                            "event", "buy", "ts", (json_int_t)old));
+    }
+    char *t = json_dumps(json_pack("{s:o}", "events", ev), 0);
+    post_ok("/api/v1/events", t);
+    free(t);
+
+    char *before[3];
+    for (int i = 0; i < 3; i++) {
+        before[i] = results_text(exps[i]);
+    }
+    long long events_before = count("SELECT COUNT(*) FROM events");
+    char *out = NULL;
+    const char *args[] = {"compact", "--horizon-days", "30", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    free(out);
+    /* strangers' events and the archived experiment's users' events went; live users' stay */
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE user_id LIKE 'stranger-%'"), 0);
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE user_id LIKE 'gone-%'"), 0);
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE user_id LIKE 'live-%'"), 40);
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE user_id LIKE 'done-%'"), 40);
+    assert_int_equal(count("SELECT COUNT(*) FROM exposures WHERE experiment = 'gone'"), 0);
+    assert_true(count("SELECT COUNT(*) FROM events") < events_before);
+    for (int i = 0; i < 3; i++) {
+        char *after = results_text(exps[i]);
+        assert_string_equal(after, before[i]);
+        free(after);
+        free(before[i]);
+    }
+    /* a second run is a no-op and the daemon keeps writing */
+    const char *again[] = {"compact", "--horizon-days", "30", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(NULL, again), 0);
+    post_ok("/api/v1/events", "{\"events\":[{\"user_id\":\"live-1\",\"event\":\"buy\"}]}");
+    const char *bad[] = {"compact", "--horizon-days", "3", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(NULL, bad), 2);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_cleanup(&D);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compact_keeps_results),
+    };
+    return cmocka_run_group_tests_name("api_compact", tests, NULL, NULL);
+}
