@@ -95,6 +95,10 @@ void http_server_quiesce(struct http_server *srv);
 /* Stop the daemon (all suspended requests must have been resumed) and free it. NULL ok. */
 void http_server_stop(struct http_server *srv);
 
+/* Drop every cached key verification (after a key is revoked: the next request with it
+ * goes to the database and gets 401). Thread-safe. */
+void http_server_forget_keys(struct http_server *srv);
+
 /* Counters for /metrics. */
 struct http_stats {
     uint64_t requests;

@@ -48,6 +48,7 @@ struct http_server {
     atomic_uint_fast64_t by_class[6];
     struct route_metrics *routes; /* http_routes_count + 1: the last is static files */
     struct ratelimit *rl;
+    struct authcache *keys;
 };
 
 struct http_req {
@@ -349,13 +350,18 @@ static bool authenticate(struct http_req *r)
     err_clear(&err);
     uint8_t hash[AUTH_HASH_LEN];
     auth_key_hash(key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, hash);
-    if (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0) {
+    bool cached = len <= KEY_MAX_LEN && authcache_get(r->srv->keys, hash, &k);
+    if (!cached &&
+        (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0)) {
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
             http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked API key");
         }
         return false;
+    }
+    if (!cached) {
+        authcache_put(r->srv->keys, hash, &k);
     }
     r->role = auth_role_parse(k.role);
     snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
@@ -673,6 +679,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->app = app;
     srv->routes = xcalloc(http_routes_count + 1, sizeof(*srv->routes));
     srv->rl = ratelimit_new();
+    srv->keys = authcache_new();
     for (size_t i = 0; i <= http_routes_count; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
@@ -689,6 +696,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     if (srv->d == NULL) {
         close(fd);
         ratelimit_free(srv->rl);
+        authcache_free(srv->keys);
         free(srv->routes);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
@@ -720,8 +728,16 @@ void http_server_stop(struct http_server *srv)
         close(srv->listen_fd);
     }
     ratelimit_free(srv->rl);
+    authcache_free(srv->keys);
     free(srv->routes);
     free(srv);
+}
+
+void http_server_forget_keys(struct http_server *srv)
+{
+    if (srv != NULL) {
+        authcache_clear(srv->keys);
+    }
 }
 
 void http_server_get_stats(struct http_server *srv, struct http_stats *out)

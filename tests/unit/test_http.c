@@ -18,10 +18,10 @@ static void h_b(struct http_req *r)
 }
 
 static const struct http_route routes[] = {
-    {HTTP_GET, "/api/v1/experiments", h_a, BODY_NONE, ROLES_READ},
-    {HTTP_POST, "/api/v1/experiments", h_b, BODY_DEFAULT, ROLES_EDIT},
-    {HTTP_GET, "/api/v1/experiments/{key}", h_a, BODY_NONE, ROLES_READ},
-    {HTTP_POST, "/api/v1/experiments/{key}/{action}", h_b, BODY_DEFAULT, ROLES_EDIT},
+    {HTTP_GET, "/api/v1/experiments", h_a, BODY_NONE, ROLES_READ, 0},
+    {HTTP_POST, "/api/v1/experiments", h_b, BODY_DEFAULT, ROLES_EDIT, 0},
+    {HTTP_GET, "/api/v1/experiments/{key}", h_a, BODY_NONE, ROLES_READ, 0},
+    {HTTP_POST, "/api/v1/experiments/{key}/{action}", h_b, BODY_DEFAULT, ROLES_EDIT, 0},
 };
 
 static const struct http_route *match(enum http_method m, const char *path, struct http_param *p,

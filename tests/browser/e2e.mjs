@@ -1,0 +1,637 @@
+// e2e.mjs - the dashboard's end-to-end scenarios against the real daemon, in Debian's
+// headless Chromium driven by playwright-core. Run through run.sh, which installs the
+// tools and sets BUNSEN_BIN, BUNSEN_WEB_DIR, CHROMIUM and SCREENSHOT.
+//
+// The scenarios share one daemon and run in order (later ones use what earlier ones
+// created). Every scenario also fails on a console error, page error or failed request
+// that it did not expect.
+
+import { readFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq, rng } from './lib.mjs';
+import * as fmt from '../../web/js/format.js';
+
+const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
+const WEB = process.env.BUNSEN_WEB_DIR || 'web';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SCREENSHOT = process.env.SCREENSHOT ?? 'docs/img/results.png';
+const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of every page, for a human to look at
+const EXP = 'checkout-button';
+
+const T = tap();
+let daemon;
+let admin; // API client with the admin key
+let browser;
+let page; // the admin's page
+let watch;
+
+const ALLOW_400 = [/status of 400/];
+const ALLOW_401 = [/status of 401/];
+
+function noErrors(allow = []) {
+  const bad = watch.take(allow);
+  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+}
+
+async function go(p, hash) {
+  await p.goto(`${daemon.url}/#${hash}`);
+}
+
+async function signIn(p, key) {
+  await p.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
+  await p.getByLabel('API key').fill(key);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
+}
+
+/** Wait until `locator`'s text is `expected` (for values that update in place). */
+async function waitText(locator, expected, msg) {
+  let last = null;
+  for (let i = 0; i < 100; i++) {
+    last = await text(locator);
+    if (last === expected) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assertEq(last, expected, msg);
+}
+
+async function text(locator) {
+  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
+}
+
+/** The results page's table cell of (metric, variant, column). */
+function cell(p, metric, variant, col) {
+  return p.locator(`table.results-table[data-metric="${metric}"] tr[data-variant="${variant}"] [data-col="${col}"]`);
+}
+
+async function waitResults(p, method) {
+  const header = method === 'bayesian' ? 'Chance to beat control' : 'p-value';
+  await p.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: header }).first().waitFor();
+}
+
+/** Compare every number the results page shows with the API's results for `params`. */
+async function compareResults(p, params) {
+  const r = await admin.get(`/experiments/${EXP}/results?${new URLSearchParams(params)}`);
+  const bayes = r.method === 'bayesian';
+  const adjusted = !bayes && r.correction !== 'none';
+  let checked = 0;
+  for (const m of r.metrics) {
+    for (const [i, v] of m.variants.entries()) {
+      assertEq(await text(cell(p, m.key, v.key, 'users')), fmt.fmtInt(v.users), `${m.key}/${v.key} users`);
+      assertEq(await text(cell(p, m.key, v.key, 'mean')), fmt.fmtMean(m.type, v.mean), `${m.key}/${v.key} mean`);
+      checked += 2;
+      if (i === 0) continue;
+      assertEq(await text(cell(p, m.key, v.key, 'lift')), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${m.key}/${v.key} lift`);
+      assertEq(await text(cell(p, m.key, v.key, 'ci')), fmt.fmtPctInterval(v.relative_lift.ci), `${m.key}/${v.key} interval`);
+      assertEq(await text(cell(p, m.key, v.key, 'abs')), `${fmt.fmtAbs(m.type, v.absolute_lift.estimate)} ${fmt.fmtAbsInterval(m.type, v.absolute_lift.ci)}`, `${m.key}/${v.key} absolute lift`);
+      const pv = bayes ? fmt.fmtPct(v.chance_to_beat_control) : fmt.fmtP(adjusted ? v.p_value_adjusted : v.p_value);
+      assertEq(await text(cell(p, m.key, v.key, 'p')), pv, `${m.key}/${v.key} ${bayes ? 'chance to beat control' : 'p-value'}`);
+      const vd = fmt.verdict(v, m.goal);
+      assert((await text(cell(p, m.key, v.key, 'verdict'))).endsWith(fmt.VERDICT_TEXT[vd]), `${m.key}/${v.key} verdict ${vd}`);
+      checked += 5;
+    }
+    const rows = await p.locator(`section.metric-result[data-metric="${m.key}"] svg.forest .forest-row`).count();
+    assertEq(rows, m.variants.length - 1, `${m.key} forest plot rows`);
+  }
+  assert(checked > 20, `compared ${checked} cells`);
+  return r;
+}
+
+// ------------------------------------------------------------------ scenarios
+
+T.test('the dashboard loads, asks for a key, and has no inline script', async () => {
+  const res = await fetch(`${daemon.url}/`);
+  const csp = res.headers.get('content-security-policy') || '';
+  assert(/script-src 'self'/.test(csp) && /style-src 'self'/.test(csp), `strict CSP header (${csp})`);
+  const html = await res.text();
+  assert(!/<script(?![^>]*\bsrc=)[^>]*>/i.test(html), 'no inline <script> in index.html');
+  assert(!/\sstyle=/i.test(html), 'no style attribute in index.html');
+  assert(!/\son[a-z]+=/i.test(html), 'no inline event handler in index.html');
+  const fav = await fetch(`${daemon.url}/favicon.svg`);
+  assertEq(fav.status, 200, 'favicon');
+  await go(page, '/experiments');
+  await page.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
+  assert(await page.locator('#nav').isHidden(), 'navigation hidden before sign-in');
+  noErrors();
+});
+
+T.test('a wrong key is refused at sign-in', async () => {
+  await page.getByLabel('API key').fill('bsn_not_a_real_key');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('.form-errors [role="alert"]', { hasText: 'not accepted' }).waitFor();
+  assertEq(await page.getByLabel('API key').getAttribute('aria-invalid'), 'true', 'key field marked invalid');
+  assertEq(await page.evaluate(() => sessionStorage.length), 0, 'nothing stored');
+  noErrors(ALLOW_401);
+});
+
+T.test('sign in as admin: role shown, key kept in sessionStorage', async () => {
+  await signIn(page, daemon.adminKey);
+  assertEq(await text(page.locator('#who-role')), 'admin', 'role badge');
+  assertEq(await page.evaluate(() => sessionStorage.getItem('bunsen.apiKey')), daemon.adminKey, 'key in sessionStorage');
+  assertEq(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+  assert(await page.getByRole('link', { name: 'Audit log' }).isVisible(), 'audit link for admin');
+  assert(await page.getByRole('link', { name: 'API keys' }).isVisible(), 'keys link for admin');
+  await page.getByRole('heading', { name: 'Experiments', exact: true }).waitFor();
+  noErrors();
+});
+
+T.test('create a metric', async () => {
+  await go(page, '/metrics/new');
+  await page.getByRole('heading', { name: 'New metric' }).waitFor();
+  await page.getByLabel('Key', { exact: true }).fill('purchase');
+  await page.getByLabel('Name', { exact: true }).fill('Purchase');
+  await page.getByLabel('Event name').fill('purchase');
+  await page.getByLabel('Type').selectOption('binomial');
+  await page.getByLabel('Window (hours after first exposure)').fill('72');
+  await page.getByRole('button', { name: 'Create metric' }).click();
+  await page.locator('#metrics-table tr[data-key="purchase"]').waitFor();
+  const m = await admin.get('/metrics/purchase');
+  assertEq(m.type, 'binomial', 'type stored');
+  assertEq(m.window_hours, 72, 'window stored');
+  assertEq(m.name, 'Purchase', 'name stored');
+  // two more through the API, for the experiment below
+  await admin.post('/metrics', { key: 'revenue', name: 'Revenue', event: 'purchase', type: 'sum', cap: 500 });
+  await admin.post('/metrics', { key: 'latency', name: 'Latency', event: 'latency', type: 'sum', goal: 'decrease' });
+  noErrors();
+});
+
+T.test('edit a metric', async () => {
+  await go(page, '/metrics/revenue');
+  await page.getByRole('heading', { name: 'Edit Revenue' }).waitFor();
+  await page.getByLabel('Cap per user').fill('400');
+  await page.getByRole('button', { name: 'Save metric' }).click();
+  await page.locator('#metrics-table tr[data-key="revenue"]').waitFor();
+  assertEq((await admin.get('/metrics/revenue')).cap, 400, 'cap updated');
+  noErrors();
+});
+
+T.test('create an experiment: the server error shows at the field, fix it, start it', async () => {
+  await go(page, '/experiments/new');
+  await page.getByRole('heading', { name: 'New experiment' }).waitFor();
+  await page.getByLabel('Key', { exact: true }).fill(EXP);
+  await page.getByLabel('Name', { exact: true }).fill('Checkout button colour');
+  await page.getByLabel('Owner').fill('pm@example.com');
+  await page.getByLabel('Hypothesis').fill('A green or blue button raises purchases');
+  await page.locator('input[data-field="variants[1].key"]').fill('green');
+  await page.getByRole('button', { name: 'Add variant' }).click();
+  await page.locator('input[data-field="variants[2].key"]').fill('blue');
+  await page.locator('input[data-field="variants[0].weight"]').fill('50');
+  await page.locator('input[data-field="variants[1].weight"]').fill('30');
+  await page.locator('input[data-field="variants[2].weight"]').fill('30');
+  assert((await text(page.locator('.sum-check'))).includes('must add up to 100%'), 'live sum check warns at 110%');
+  // targeting through the rule editor, reflected in the JSON view
+  await page.getByRole('button', { name: 'Add rule' }).click();
+  await page.getByLabel('Rule 1 attribute').fill('country');
+  await page.getByLabel('Rule 1 operator').selectOption('$in');
+  await page.getByLabel('Rule 1 value').fill('NL, BE');
+  assertEq(JSON.stringify(JSON.parse(await page.getByLabel('Condition as JSON').inputValue())), '{"country":{"$in":["NL","BE"]}}', 'JSON view of the rules');
+  await page.locator('fieldset[data-field="metrics"] input[value="purchase"]').check();
+  await page.locator('fieldset[data-field="metrics"] input[value="revenue"]').check();
+  await page.locator('fieldset[data-field="guardrails"] input[value="latency"]').check();
+  await page.getByLabel('Primary metric').selectOption('purchase');
+  await page.getByRole('button', { name: 'Create experiment' }).click();
+
+  // the server's 400 names variants[i].weight: the message sits in that input's cell
+  const invalid = page.locator('[aria-invalid="true"]');
+  await invalid.first().waitFor();
+  const fieldName = await invalid.first().getAttribute('data-field');
+  assert(/^variants\[\d\]\.weight$/.test(fieldName || ''), `invalid control is a weight (${fieldName})`);
+  const errText = await text(page.locator(`td:has(input[data-field="${fieldName}"]) .field-error`));
+  assert(/sum/.test(errText), `error next to the weight says why (${errText})`);
+  const described = await invalid.first().getAttribute('aria-describedby');
+  assert(described && (await page.locator(`#${described.split(' ').pop()}`).count()) === 1, 'error linked by aria-describedby');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'), 'focus on the invalid field');
+  noErrors(ALLOW_400);
+
+  await page.getByRole('button', { name: 'Split evenly' }).click();
+  assert((await text(page.locator('.sum-check'))).includes('✓'), 'sum check ok after split');
+  await page.getByRole('button', { name: 'Create experiment' }).click();
+  await page.getByRole('heading', { name: /Checkout button colour/ }).waitFor();
+  assertEq(await text(page.locator('h1 .badge')), 'draft', 'draft after create');
+  const x = await admin.get(`/experiments/${EXP}`);
+  assertEq(x.variants.length, 3, 'three variants');
+  assert(Math.abs(x.variants.reduce((s, v) => s + v.weight, 0) - 1) < 1e-6, 'weights sum to 1');
+  assertEq(JSON.stringify(x.targeting), '{"country":{"$in":["NL","BE"]}}', 'targeting stored');
+  assertEq(x.primary_metric, 'purchase', 'primary metric');
+  assertEq(x.guardrails.join(','), 'latency', 'guardrails');
+
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  const dlg = page.getByRole('dialog');
+  await dlg.waitFor();
+  assert(/split between control/.test(await text(dlg)), 'start dialog says what happens to users');
+  await dlg.getByRole('button', { name: 'Start experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'running' }).waitFor();
+  assertEq((await admin.get(`/experiments/${EXP}`)).status, 'running', 'running in the API');
+  noErrors();
+});
+
+T.test('ingest exposures and events through the API', async () => {
+  const x = await admin.get(`/experiments/${EXP}`);
+  const rand = rng(42);
+  const t0 = x.started_at + 1;
+  const span = Math.max(2000, Date.now() - t0);
+  const N = 3000;
+  const rates = { control: 0.1, green: 0.14, blue: 0.085 };
+  const exposures = [];
+  const events = [];
+  for (let i = 0; i < N; i++) {
+    const user = `user-${i}`;
+    const variant = x.variants[i % 3].key;
+    const ts = t0 + Math.floor((i / N) * (span / 2));
+    exposures.push({ experiment: EXP, user_id: user, variant, ts });
+    const loyal = rand() < 0.3;
+    if (loyal) events.push({ user_id: user, event: 'purchase', value: 20 + 30 * rand(), ts: ts - 86400000, id: `pre-${i}` });
+    if (rand() < rates[variant] * (loyal ? 1.8 : 0.7)) {
+      events.push({ user_id: user, event: 'purchase', value: Math.round((15 + 60 * rand()) * 100) / 100, ts: ts + Math.floor(span / 4), id: `buy-${i}` });
+    }
+    events.push({ user_id: user, event: 'latency', value: 180 + 40 * rand() + (variant === 'blue' ? 15 : 0), ts: ts + 1, id: `lat-${i}` });
+  }
+  // stay under the server clock: events must not count from the future
+  while (Date.now() < t0 + span) await new Promise((r) => setTimeout(r, 50));
+  const a = await admin.post('/exposures', { exposures });
+  assertEq(a.accepted, N, 'exposures accepted');
+  const b = await admin.post('/events', { events });
+  assertEq(b.accepted, events.length, 'events accepted');
+  const again = await admin.post('/events', { events: events.slice(0, 10) });
+  assertEq(again.duplicates, 10, 'idempotent events');
+
+  // a second experiment with a broken split, for the SRM warning
+  await admin.post('/experiments', { key: 'srm-demo', name: 'Banner with broken logging', variants: [{ key: 'control', weight: 0.5 }, { key: 'banner', weight: 0.5 }], metrics: ['purchase'], primary_metric: 'purchase' });
+  const s = await admin.post('/experiments/srm-demo/start');
+  const ex2 = [];
+  for (let i = 0; i < 1800; i++) ex2.push({ experiment: 'srm-demo', user_id: `srm-${i}`, variant: i < 1000 ? 'control' : 'banner', ts: s.started_at + 1 });
+  await admin.post('/exposures', { exposures: ex2 });
+  await admin.post('/experiments', { key: 'draft-idea', name: 'Free shipping banner', variants: [{ key: 'control' }, { key: 'free' }] });
+  noErrors();
+});
+
+T.test('results page shows the same numbers as the JSON API', async () => {
+  await go(page, `/experiments/${EXP}`);
+  await waitResults(page, 'frequentist');
+  await compareResults(page, { method: 'frequentist', cuped: 'true', correction: 'none' });
+  assert((await page.locator('svg.chart.lift').count()) === 1, 'time-series chart drawn');
+  assert((await page.locator('svg.chart.lift .series').count()) === 2, 'one series per treatment');
+  assertEq(await page.locator('.srm-banner').count(), 0, 'no SRM banner on a healthy split');
+  assert(await page.getByRole('button', { name: 'Download CSV' }).isVisible(), 'CSV button');
+  noErrors();
+});
+
+T.test('screenshot of the results page', async () => {
+  if (!SCREENSHOT) return;
+  mkdirSync(dirname(SCREENSHOT), { recursive: true });
+  await page.evaluate(() => {
+    document.activeElement && document.activeElement.blur();
+    document.getElementById('toasts').replaceChildren();
+    window.scrollTo(0, 0);
+  });
+  await page.locator('details.data-table').waitFor();
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  noErrors();
+});
+
+T.test('toggle Bayesian: chance to beat control equals the API', async () => {
+  await page.getByLabel('Bayesian').check();
+  await waitResults(page, 'bayesian');
+  await compareResults(page, { method: 'bayesian', cuped: 'true', correction: 'none' });
+  assert(page.url().includes('method=bayesian'), 'method kept in the URL');
+  noErrors();
+});
+
+T.test('sequential shows the always-valid note; CUPED off and Holm match the API', async () => {
+  await page.getByLabel('Sequential').check();
+  await waitResults(page, 'sequential');
+  await page.locator('.always-valid').waitFor();
+  await page.getByLabel('CUPED').uncheck();
+  await page.getByLabel('Correction').selectOption('holm');
+  await page.locator('table.results-table thead th', { hasText: 'p-value (Holm)' }).first().waitFor();
+  await page.locator('.results-body[aria-busy="false"] .computed', { hasText: 'holm correction' }).waitFor();
+  await compareResults(page, { method: 'sequential', cuped: 'false', correction: 'holm' });
+  // reload keeps the choices (they live in the URL)
+  await page.reload();
+  await page.locator('.results-body[aria-busy="false"] .computed', { hasText: 'holm correction' }).waitFor();
+  assert(await page.getByLabel('Sequential').isChecked(), 'sequential kept after reload');
+  assert(!(await page.getByLabel('CUPED').isChecked()), 'CUPED off kept after reload');
+  noErrors();
+});
+
+T.test('download CSV equals the API CSV; copy JSON URL', async () => {
+  const params = { method: 'sequential', cuped: 'false', correction: 'holm', alpha: '0.05' };
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  assertEq(download.suggestedFilename(), `${EXP}-results.csv`, 'file name');
+  const csv = readFileSync(await download.path(), 'utf8');
+  const api = await admin.get(`/experiments/${EXP}/results?${new URLSearchParams({ ...params, format: 'csv' })}`, { text: true });
+  assertEq(csv, api, 'CSV body');
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: daemon.url });
+  await page.getByRole('button', { name: 'Copy JSON URL' }).click();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  const u = new URL(copied);
+  assertEq(u.origin + u.pathname, `${daemon.url}/api/v1/experiments/${EXP}/results`, 'copied URL path');
+  for (const [k, v] of Object.entries(params)) assertEq(u.searchParams.get(k), v, `copied URL ${k}`);
+  noErrors();
+});
+
+T.test('experiments list: users, headline, SRM icon, filter and search', async () => {
+  await go(page, '/experiments');
+  const row = page.locator(`#experiments-table tr[data-key="${EXP}"]`);
+  await row.locator('[data-label="Users"] [data-value]').waitFor();
+  const r = await admin.get(`/experiments/${EXP}/results`);
+  const users = r.variants.reduce((s, v) => s + v.users, 0);
+  assertEq(await text(row.locator('[data-label="Users"]')), fmt.fmtInt(users), 'users so far');
+  const green = r.metrics.find((m) => m.key === 'purchase').variants.find((v) => v.key === 'green');
+  assert((await text(row.locator('[data-label="Primary metric"]'))).includes(fmt.fmtPct(green.relative_lift.estimate, { signed: true })), 'headline lift of green');
+  assertEq(await text(row.locator('[data-label="Status"]')), 'running', 'status badge');
+  assertEq(await text(row.locator('[data-label="Variants"]')), 'control, green, blue', 'variants');
+  const srmRow = page.locator('#experiments-table tr[data-key="srm-demo"]');
+  await srmRow.locator('.srm-icon').waitFor();
+  assertEq(await row.locator('.srm-icon').count(), 0, 'no SRM icon on a healthy split');
+  await page.getByLabel('Search').fill('banner');
+  await page.locator('#list-count', { hasText: '2 experiments' }).waitFor();
+  assert(await row.isHidden(), 'search hides non-matching rows');
+  await page.getByLabel('Status').selectOption('draft');
+  await page.locator('#experiments-table tr[data-key="draft-idea"]').waitFor();
+  assertEq(await page.locator('#experiments-table tbody tr').count(), 1, 'only drafts listed');
+  noErrors();
+});
+
+T.test('SRM banner on a mismatched experiment', async () => {
+  await go(page, '/experiments/srm-demo');
+  await page.locator('.srm-banner').waitFor();
+  assert(/Sample ratio mismatch/.test(await text(page.locator('.srm-banner'))), 'banner text');
+  noErrors();
+});
+
+T.test('a running experiment: assignment fields are read-only with a reason', async () => {
+  await go(page, `/experiments/${EXP}/edit`);
+  await page.getByRole('heading', { name: /^Edit / }).waitFor();
+  assert(await page.locator('input[data-field="variants[1].weight"]').evaluate((e) => e.readOnly), 'weights read-only');
+  assert(await page.locator('input[data-field="variants[0].key"]').evaluate((e) => e.readOnly), 'variant keys read-only');
+  assert(await page.getByLabel('Condition as JSON').evaluate((e) => e.readOnly), 'targeting read-only');
+  assert(await page.getByRole('button', { name: 'Split evenly' }).isDisabled(), 'split disabled');
+  assert(await page.getByLabel('Namespace').evaluate((e) => e.readOnly), 'namespace read-only');
+  const note = page.locator('.lock-note').first();
+  assert(/move users between variants/.test(await text(note)), 'reason shown');
+  const noteId = await note.getAttribute('id');
+  assert((await page.locator('input[data-field="variants[1].weight"]').getAttribute('aria-describedby')).includes(noteId), 'reason linked to the field');
+  await page.getByLabel('Owner').fill('growth-team@example.com');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('h1 .badge', { hasText: 'running' }).waitFor();
+  assertEq((await admin.get(`/experiments/${EXP}`)).owner, 'growth-team@example.com', 'owner saved while running');
+  noErrors();
+});
+
+T.test('pause and resume; Escape cancels a dialog', async () => {
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  assertEq((await admin.get(`/experiments/${EXP}`)).status, 'running', 'still running after Escape');
+  await page.getByRole('button', { name: 'Pause' }).click();
+  assert(/control \(control\)/.test(await text(page.getByRole('dialog'))), 'pause says users get the control');
+  await page.getByRole('dialog').getByRole('button', { name: 'Pause experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'paused' }).waitFor();
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Resume experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'running' }).waitFor();
+  noErrors();
+});
+
+T.test('stop with release of a variant', async () => {
+  await page.getByRole('button', { name: 'Stop…' }).click();
+  const dlg = page.getByRole('dialog');
+  await dlg.waitFor();
+  assert(/every user gets that variant/.test(await text(dlg)), 'stop dialog explains the release');
+  await dlg.getByLabel('Release a variant to everyone').selectOption('green');
+  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'stopped' }).waitFor();
+  assertEq(await text(page.locator('#released-variant')), 'green', 'released variant shown');
+  const x = await admin.get(`/experiments/${EXP}`);
+  assertEq(x.status, 'stopped', 'stopped in the API');
+  assertEq(x.released_variant, 'green', 'released in the API');
+  const a = await admin.post('/assign', { user_id: 'someone-new', attributes: { country: 'NL' }, experiments: [EXP] });
+  assertEq(a.assignments[EXP].variant, 'green', 'users now get green');
+  assert(await page.getByRole('button', { name: 'Archive' }).isVisible(), 'archive offered after stop');
+  noErrors();
+});
+
+T.test('edit a draft: namespace error at the field, forced users, targeting as JSON', async () => {
+  await go(page, '/experiments/draft-idea/edit');
+  await page.getByRole('heading', { name: 'Edit Free shipping banner' }).waitFor();
+  await page.getByLabel('Namespace').fill('checkout');
+  await page.getByLabel('Range start').fill('0.6');
+  await page.getByLabel('Range end').fill('0.2');
+  await page.getByRole('button', { name: 'Add forced user' }).click();
+  await page.getByLabel('Forced user 1 id').fill('qa-1');
+  await page.getByLabel('Forced user 1 variant').selectOption('free');
+  await page.getByLabel('Condition as JSON').fill('{"$or": [{"country": "NL"}, {"age": {"$gte": 18}}]}');
+  assert(await page.getByLabel('any rule (OR)').isChecked(), 'the rules follow the JSON: OR');
+  assertEq(await page.getByLabel('Rule 2 attribute').inputValue(), 'age', 'rule 2 attribute');
+  assertEq(await page.getByLabel('Rule 2 operator').inputValue(), '$gte', 'rule 2 operator');
+  assertEq(await page.getByLabel('Rule 2 value').inputValue(), '18', 'rule 2 value');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  const err = page.locator('[data-field="namespace.range"] .field-error');
+  await err.waitFor();
+  assert(/start < end/.test(await text(err)), `range error next to the range (${await text(err)})`);
+  noErrors(ALLOW_400);
+  await page.getByLabel('Range start').fill('0');
+  await page.getByLabel('Range end').fill('0.5');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('h1 .badge', { hasText: 'draft' }).waitFor();
+  const x = await admin.get('/experiments/draft-idea');
+  assertEq(JSON.stringify(x.namespace), '{"name":"checkout","range":[0,0.5]}', 'namespace saved');
+  assertEq(x.forced['qa-1'], 'free', 'forced user saved');
+  assertEq(JSON.stringify(x.targeting), '{"$or":[{"country":"NL"},{"age":{"$gte":18}}]}', 'targeting saved');
+  noErrors();
+});
+
+T.test('admin creates an API key (shown once) and revokes it', async () => {
+  await go(page, '/keys');
+  await page.getByLabel('Name', { exact: true }).fill('checkout-svc');
+  await page.getByLabel('Role', { exact: true }).selectOption('sdk');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = page.locator('.alert-ok input');
+  await secret.waitFor();
+  const key = await secret.inputValue();
+  assert(/^bsn_/.test(key), 'secret shown');
+  const assign = () => fetch(`${daemon.url}/api/v1/assign`, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ user_id: 'u-1', log_exposure: false }) });
+  assertEq((await assign()).status, 200, 'the new sdk key works');
+  await page.getByRole('button', { name: 'Revoke key checkout-svc' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke key' }).click();
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  assertEq(await page.locator('#keys-table tr', { hasText: 'checkout-svc' }).count(), 0, 'row removed');
+  assertEq((await assign()).status, 401, 'the revoked key is refused');
+  noErrors();
+});
+
+T.test('power calculator equals the API', async () => {
+  await go(page, '/power');
+  await page.getByLabel('Metric type').selectOption('binomial');
+  await page.getByLabel('Baseline', { exact: true }).fill('0.1');
+  await page.getByLabel('Minimum detectable effect').fill('0.01');
+  await page.getByLabel('Effect is relative to the baseline').uncheck();
+  await page.getByLabel('Daily users entering the experiment').fill('2000');
+  await page.getByRole('button', { name: 'Calculate' }).click();
+  await page.locator('#pw-users').waitFor();
+  const r = await admin.post('/power', { metric_type: 'binomial', baseline: 0.1, mde: 0.01, relative: false, alpha: 0.05, power: 0.8, variants: 2, daily_users: 2000 });
+  await waitText(page.locator('#pw-users'), fmt.fmtInt(r.users_per_variant), 'users per variant');
+  assertEq(await text(page.locator('#pw-total')), fmt.fmtInt(r.total_users), 'total users');
+  assertEq(await text(page.locator('#pw-days')), fmt.fmtInt(r.days), 'days');
+  noErrors();
+});
+
+T.test('audit log lists the changes (admin)', async () => {
+  await go(page, '/audit');
+  await page.locator('#audit-table tbody tr').first().waitFor();
+  const actions = await page.locator('#audit-table td[data-label="Action"]').allTextContents();
+  for (const a of ['experiment.stop', 'experiment.start', 'experiment.create', 'metric.create', 'metric.update']) {
+    assert(actions.includes(a), `audit shows ${a}`);
+  }
+  await page.getByLabel('Target type').selectOption('metric');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/target_type=metric/);
+  await page.locator('#audit-table tbody tr').first().waitFor();
+  const filtered = await page.locator('#audit-table td[data-label="Action"]').allTextContents();
+  assert(filtered.length > 0 && filtered.every((a) => a.startsWith('metric.')), 'filter by target type');
+  noErrors();
+});
+
+let viewerKey;
+let viewerPage;
+T.test('a viewer cannot see edit buttons', async () => {
+  viewerKey = (await admin.post('/keys', { name: 'read-only-analyst', role: 'viewer' })).key;
+  viewerPage = await browser.context.newPage();
+  const vw = watchPage(viewerPage);
+  await go(viewerPage, '/experiments');
+  await signIn(viewerPage, viewerKey);
+  assertEq(await text(viewerPage.locator('#who-role')), 'viewer', 'viewer role shown');
+  await viewerPage.locator(`#experiments-table tr[data-key="srm-demo"]`).waitFor();
+  assertEq(await viewerPage.getByRole('link', { name: 'New experiment' }).count(), 0, 'no New experiment');
+  assertEq(await viewerPage.getByRole('link', { name: 'Audit log' }).count(), 0, 'no audit link');
+  assertEq(await viewerPage.getByRole('link', { name: 'API keys' }).count(), 0, 'no keys link');
+  await go(viewerPage, '/experiments/srm-demo');
+  await waitResults(viewerPage, 'frequentist');
+  assertEq(await viewerPage.locator('#edit-experiment').count(), 0, 'no Edit');
+  assertEq(await viewerPage.locator('.lifecycle, [data-action]').count(), 0, 'no lifecycle buttons');
+  await go(viewerPage, '/metrics');
+  await viewerPage.locator('#metrics-table').waitFor();
+  assertEq(await viewerPage.getByRole('link', { name: 'New metric' }).count(), 0, 'no New metric');
+  await go(viewerPage, '/metrics/purchase');
+  await viewerPage.getByText('Read-only: your role cannot change metrics.').waitFor();
+  assertEq(await viewerPage.getByRole('button', { name: /Save|Delete/ }).count(), 0, 'no save/delete on a metric');
+  await go(viewerPage, '/experiments/new');
+  await viewerPage.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  const bad = vw.take();
+  assert(bad.length === 0, `viewer page errors: ${JSON.stringify(bad)}`);
+});
+
+T.test('an editor sees no audit log or keys', async () => {
+  const editorKey = (await admin.post('/keys', { name: 'pm-editor', role: 'editor' })).key;
+  const p = await browser.context.newPage();
+  const w = watchPage(p);
+  await go(p, '/experiments');
+  await signIn(p, editorKey);
+  assertEq(await text(p.locator('#who-role')), 'editor', 'editor role shown');
+  assert(await p.getByRole('link', { name: 'New experiment' }).isVisible(), 'editor may create');
+  assertEq(await p.getByRole('link', { name: 'Audit log' }).count(), 0, 'no audit link');
+  await go(p, '/audit');
+  await p.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  const bad = w.take();
+  assert(bad.length === 0, `editor page errors: ${JSON.stringify(bad)}`);
+  await p.close();
+});
+
+T.test('a revoked key (401) brings back the sign-in', async () => {
+  const keys = await admin.get('/keys');
+  const k = keys.keys.find((x) => x.name === 'read-only-analyst');
+  await admin.del(`/keys/${k.id}`);
+  await go(viewerPage, '/metrics');
+  await viewerPage.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
+  assert(/no longer accepted/.test(await text(viewerPage.locator('main [role="alert"]'))), 'says why');
+  assertEq(await viewerPage.evaluate(() => sessionStorage.getItem('bunsen.apiKey')), null, 'key forgotten');
+  assert(await viewerPage.locator('#nav').isHidden(), 'navigation hidden');
+  await viewerPage.close();
+});
+
+const PAGES = [
+  ['/experiments', 'Experiments'],
+  ['/experiments/new', 'New experiment'],
+  [`/experiments/${EXP}`, 'Checkout button colour'],
+  [`/experiments/${EXP}/edit`, 'Edit Checkout button colour'],
+  ['/experiments/srm-demo', 'Banner with broken logging'],
+  ['/experiments/srm-demo/edit', 'Edit Banner with broken logging'],
+  ['/experiments/draft-idea', 'Free shipping banner'],
+  ['/experiments/draft-idea/edit', 'Edit Free shipping banner'],
+  ['/metrics', 'Metrics'],
+  ['/metrics/new', 'New metric'],
+  ['/metrics/purchase', 'Edit Purchase'],
+  ['/power', 'Power calculator'],
+  ['/audit', 'Audit log'],
+  ['/keys', 'API keys'],
+];
+
+T.test('no console errors on any page; labels, no inline styles, fits 1280x800 and a phone', async () => {
+  for (const size of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    await page.setViewportSize(size);
+    for (const [hash, heading] of PAGES) {
+      await go(page, hash);
+      await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+      await page.waitForLoadState('networkidle');
+      await page.waitForTimeout(100);
+      const issues = await page.evaluate(() => {
+        const out = [];
+        for (const el of document.querySelectorAll('input, select, textarea')) {
+          if (el.type === 'hidden' || el.closest('[hidden]')) continue;
+          const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+          if (!named) out.push(`unlabelled ${el.tagName.toLowerCase()} ${el.outerHTML.slice(0, 80)}`);
+        }
+        if (document.querySelector('[style]')) out.push('an element has a style attribute');
+        if (document.querySelector('script:not([src])')) out.push('an inline script');
+        if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push(`page scrolls sideways (${document.documentElement.scrollWidth} > ${window.innerWidth})`);
+        for (const b of document.querySelectorAll('button, a[href]')) {
+          if (!b.closest('[hidden]') && !(b.textContent.trim() || b.getAttribute('aria-label'))) out.push(`nameless ${b.tagName}`);
+        }
+        return out;
+      });
+      if (SHOTS) await page.screenshot({ path: `${SHOTS}/${size.width}${hash.replace(/\//g, '_')}.png`, fullPage: true });
+      assert(issues.length === 0, `${hash} at ${size.width}px: ${issues.join('; ')}`);
+      noErrors();
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+T.test('keyboard: skip link first, then the navigation', async () => {
+  await go(page, '/metrics');
+  await page.reload();
+  await page.getByRole('heading', { name: 'Metrics', level: 1 }).waitFor();
+  await page.keyboard.press('Tab');
+  assertEq(await page.evaluate(() => document.activeElement.textContent.trim()), 'Skip to content', 'skip link first');
+  await page.keyboard.press('Enter');
+  assertEq(await page.evaluate(() => document.activeElement.id), 'main', 'skip link moves focus to main');
+  noErrors();
+});
+
+// ------------------------------------------------------------------ main
+
+let failed = 1;
+try {
+  daemon = await startDaemon({ bin: BIN, webDir: WEB });
+  admin = apiClient(daemon.url, daemon.adminKey);
+  browser = await launch(CHROMIUM);
+  page = browser.context.pages()[0] || (await browser.context.newPage());
+  watch = watchPage(page);
+  console.log(`# daemon ${daemon.url}, chromium ${browser.context.browser() ? browser.context.browser().version() : CHROMIUM}`);
+  // a scenario that failed half-way must not leave its browser errors to the next one
+  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
+  if (!daemon.alive()) {
+    console.log('# the daemon died during the run; its stderr:');
+    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
+    failed += 1;
+  }
+} catch (e) {
+  console.log(`not ok 1 - setup: ${e.message}`);
+  console.log('1..1');
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (daemon) await daemon.stop();
+}
+process.exit(failed ? 1 : 0);

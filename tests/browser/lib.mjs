@@ -1,0 +1,189 @@
+// lib.mjs - helpers for the dashboard's browser tests: the daemon, the JSON API,
+// Chromium with console capture, and a tiny TAP runner.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+// ---- the daemon ----
+
+/** Start the daemon on 127.0.0.1 port 0 with a fresh data dir; resolves {url, adminKey, stop}. */
+export async function startDaemon({ bin, webDir }) {
+  const dir = mkdtempSync(join(tmpdir(), 'bunsen-browser-'));
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1', '--port', '0', '--data-dir', dir, '--web-dir', webDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`daemon did not print its port in 15 s; stderr: ${stderr}`)), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited with ${code}; stderr: ${stderr}`));
+    });
+  });
+  const keyFile = join(dir, 'admin.key');
+  for (let i = 0; i < 50 && !existsSync(keyFile); i++) await new Promise((r) => setTimeout(r, 100));
+  const adminKey = readFileSync(keyFile, 'utf8').trim();
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 5000);
+        child.on('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    if (process.env.BUNSEN_KEEP_TEST_DIRS) console.log(`# data dir kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, adminKey, dir, stop, alive: () => child.exitCode === null, stderr: () => stderr };
+}
+
+// ---- the JSON API ----
+
+export function apiClient(base, key) {
+  const call = async (method, path, body, { text = false } = {}) => {
+    const headers = { Authorization: `Bearer ${key}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(`${base}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const t = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${t}`);
+    return text ? t : JSON.parse(t);
+  };
+  return {
+    get: (p, o) => call('GET', p, undefined, o),
+    post: (p, b) => call('POST', p, b === undefined ? {} : b),
+    patch: (p, b) => call('PATCH', p, b),
+    del: (p) => call('DELETE', p),
+  };
+}
+
+// ---- Chromium ----
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A persistent context on a fresh user-data dir (Playwright passes it as --user-data-dir). */
+export async function launch(executablePath) {
+  const profile = mkdtempSync(join(tmpdir(), 'bunsen-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  context.setDefaultTimeout(15000);
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Console errors, page errors and failed requests of a page, collected per scenario.
+ * `allow` lists regexes of messages a scenario expects (a deliberate 400 or 401).
+ */
+export function watchPage(page) {
+  const log = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') log.push({ kind: `console.${m.type()}`, text: m.text() });
+  });
+  page.on('pageerror', (e) => log.push({ kind: 'pageerror', text: String(e && e.stack ? e.stack : e) }));
+  page.on('requestfailed', (r) => {
+    const f = r.failure();
+    // a blob: download, or navigation away while loading, is not an error of ours
+    if (r.url().startsWith('blob:') || (f && /ERR_ABORTED/.test(f.errorText))) return;
+    log.push({ kind: 'requestfailed', text: `${r.url()} ${f ? f.errorText : ''}` });
+  });
+  return {
+    take(allow = []) {
+      const bad = log.filter((e) => !allow.some((re) => re.test(e.text)));
+      log.length = 0;
+      return bad;
+    },
+  };
+}
+
+// ---- TAP ----
+
+export function tap() {
+  const tests = [];
+  return {
+    test(name, fn) {
+      tests.push({ name, fn });
+    },
+    async run({ only, beforeEach } = {}) {
+      let n = 0;
+      let failed = 0;
+      const selected = only ? tests.filter((t) => new RegExp(only).test(t.name)) : tests;
+      for (const t of selected) {
+        n += 1;
+        if (beforeEach) beforeEach();
+        try {
+          await t.fn();
+          console.log(`ok ${n} - ${t.name}`);
+        } catch (e) {
+          failed += 1;
+          console.log(`not ok ${n} - ${t.name}`);
+          for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 12)) console.log(`# ${line}`);
+        }
+      }
+      console.log(`1..${n}`);
+      console.log(`# ${n - failed} passed, ${failed} failed`);
+      return failed;
+    },
+  };
+}
+
+export function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+export function assertEq(actual, expected, msg) {
+  if (actual !== expected) throw new Error(`${msg}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+/** A small deterministic PRNG (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,137 @@
+// api.js - the Bunsen HTTP API as seen by the dashboard.
+// The key lives in sessionStorage (gone when the tab closes) and goes out as a Bearer
+// token. A 401 clears it and calls the handler the shell registered, which brings back
+// the sign-in form.
+
+const STORE = 'bunsen.apiKey';
+const BASE = 'api/v1'; // relative, so the dashboard also works behind a path prefix
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message || code || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code || 'unknown';
+    this.field = field || null;
+  }
+}
+
+let onUnauthorized = () => {};
+
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+export function getKey() {
+  try {
+    return sessionStorage.getItem(STORE);
+  } catch {
+    return null;
+  }
+}
+
+export function setKey(key) {
+  sessionStorage.setItem(STORE, key);
+}
+
+export function clearKey() {
+  try {
+    sessionStorage.removeItem(STORE);
+  } catch {
+    /* storage disabled: nothing to clear */
+  }
+}
+
+function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '') u.set(k, String(v));
+  }
+  const s = u.toString();
+  return s ? '?' + s : '';
+}
+
+/** An absolute URL of an API path, e.g. for "copy JSON URL". */
+export function apiUrl(path, params) {
+  return new URL(BASE + path + qs(params), document.baseURI).href;
+}
+
+/**
+ * One request. `opts.key` overrides the stored key (sign-in checks a key before
+ * keeping it); `opts.text` returns the body as text; `opts.quiet401` does not sign out.
+ */
+export async function request(method, path, body, opts = {}) {
+  const key = opts.key || getKey();
+  const headers = { Accept: opts.text ? 'text/csv' : 'application/json' };
+  if (key) headers.Authorization = 'Bearer ' + key;
+  const init = { method, headers, cache: 'no-store', credentials: 'omit' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(BASE + path, init);
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the Bunsen server. Is it running?');
+  }
+  if (!res.ok) {
+    let err = null;
+    try {
+      const j = await res.json();
+      err = j && j.error;
+    } catch {
+      /* not JSON */
+    }
+    const e = new ApiError(
+      res.status,
+      err && err.code,
+      (err && err.message) || `${res.status} ${res.statusText}`,
+      err && err.field
+    );
+    if (res.status === 401 && !opts.quiet401) {
+      clearKey();
+      onUnauthorized(e);
+    }
+    throw e;
+  }
+  if (opts.text) return res.text();
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  me: (key) => request('GET', '/me', undefined, { key, quiet401: !!key }),
+
+  listMetrics: () => request('GET', '/metrics').then((r) => r.metrics),
+  getMetric: (k) => request('GET', `/metrics/${enc(k)}`),
+  createMetric: (m) => request('POST', '/metrics', m),
+  updateMetric: (k, m) => request('PATCH', `/metrics/${enc(k)}`, m),
+  deleteMetric: (k) => request('DELETE', `/metrics/${enc(k)}`),
+
+  listExperiments: (status) =>
+    request('GET', '/experiments' + qs({ status })).then((r) => r.experiments),
+  getExperiment: (k) => request('GET', `/experiments/${enc(k)}`),
+  createExperiment: (x) => request('POST', '/experiments', x),
+  updateExperiment: (k, x) => request('PATCH', `/experiments/${enc(k)}`, x),
+  deleteExperiment: (k) => request('DELETE', `/experiments/${enc(k)}`),
+  lifecycle: (k, action, body) =>
+    request('POST', `/experiments/${enc(k)}/${action}`, body || {}),
+
+  results: (k, params) => request('GET', `/experiments/${enc(k)}/results` + qs(params)),
+  resultsCsv: (k, params) =>
+    request('GET', `/experiments/${enc(k)}/results` + qs({ ...params, format: 'csv' }), undefined, {
+      text: true,
+    }),
+  resultsUrl: (k, params) => apiUrl(`/experiments/${enc(k)}/results`, params),
+  timeseries: (k, params) => request('GET', `/experiments/${enc(k)}/timeseries` + qs(params)),
+
+  power: (body) => request('POST', '/power', body),
+
+  audit: (params) => request('GET', '/audit' + qs(params)),
+  listKeys: () => request('GET', '/keys').then((r) => r.keys),
+  createKey: (body) => request('POST', '/keys', body),
+  revokeKey: (id) => request('DELETE', `/keys/${enc(id)}`),
+};

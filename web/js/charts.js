@@ -1,0 +1,181 @@
+// charts.js - the two SVG charts of the results page, drawn by hand: a forest plot of
+// relative-lift intervals per variant, and the cumulative lift over time with its
+// interval. Colours come from classes in style.css (the CSP allows no inline styles).
+
+import { s, nextId } from './dom.js';
+import { fmtPct } from './format.js';
+
+function isNum(x) {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+/** Round tick values covering [lo, hi], about `count` of them. */
+export function niceTicks(lo, hi, count = 5) {
+  if (!(hi > lo)) {
+    const d = Math.abs(lo) || 1;
+    lo -= d / 2;
+    hi += d / 2;
+  }
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) || 10 * mag;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+  }
+  return out;
+}
+
+function domain(values) {
+  const v = values.filter(isNum);
+  let lo = Math.min(0, ...v);
+  let hi = Math.max(0, ...v);
+  if (lo === hi) {
+    lo -= 0.1;
+    hi += 0.1;
+  }
+  const pad = (hi - lo) * 0.06;
+  const ticks = niceTicks(lo - pad, hi + pad, narrow() ? 4 : 5);
+  return { lo: Math.min(lo - pad, ticks[0]), hi: Math.max(hi + pad, ticks[ticks.length - 1]), ticks };
+}
+
+/** Phones get a narrower drawing, so that its text stays readable when scaled down. */
+function narrow() {
+  return typeof window !== 'undefined' && window.matchMedia && window.matchMedia('(max-width: 600px)').matches;
+}
+
+function tickLabel(v) {
+  return fmtPct(v, { signed: true, digits: Math.abs(v) < 0.1 && v !== 0 ? 1 : 0 });
+}
+
+/**
+ * Forest plot. rows: [{label, estimate, lo, hi, verdict}], values as fractions.
+ * `title` names the chart for assistive technology.
+ */
+export function forestPlot(rows, { title }) {
+  const small = narrow();
+  const W = small ? 360 : 640;
+  const rowH = 34;
+  const top = 12;
+  const axisH = 30;
+  const left = small ? 84 : 130;
+  const right = small ? 16 : 24;
+  const H = top + rows.length * rowH + axisH;
+  const d = domain(rows.flatMap((r) => [r.lo, r.hi, r.estimate]));
+  const x = (v) => left + ((v - d.lo) / (d.hi - d.lo)) * (W - left - right);
+  const titleId = nextId('chart');
+
+  const svg = s('svg', {
+    class: 'chart forest',
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-labelledby': titleId,
+    preserveAspectRatio: 'xMinYMin meet',
+  });
+  const desc = rows
+    .map((r) => `${r.label}: ${fmtPct(r.estimate, { signed: true })} (${isNum(r.lo) ? `${fmtPct(r.lo, { signed: true })} to ${fmtPct(r.hi, { signed: true })}` : 'no interval'})`)
+    .join('; ');
+  svg.append(s('title', { id: titleId }, `${title}. ${desc || 'No treatment variants.'}`));
+
+  const plotBottom = top + rows.length * rowH;
+  for (const t of d.ticks) {
+    svg.append(
+      s('line', { class: 'grid', x1: x(t), x2: x(t), y1: top - 4, y2: plotBottom }),
+      s('text', { class: 'tick', x: x(t), y: plotBottom + 18, 'text-anchor': 'middle' }, tickLabel(t))
+    );
+  }
+  svg.append(s('line', { class: 'zero', x1: x(0), x2: x(0), y1: top - 6, y2: plotBottom + 4 }));
+
+  rows.forEach((r, i) => {
+    const cy = top + i * rowH + rowH / 2;
+    const g = s('g', { class: ['forest-row', `verdict-${r.verdict}`], dataset: { variant: r.label } });
+    g.append(s('text', { class: 'label', x: left - 10, y: cy + 4, 'text-anchor': 'end' }, r.label.length > (small ? 10 : 16) ? r.label.slice(0, small ? 9 : 15) + '…' : r.label));
+    if (isNum(r.lo) && isNum(r.hi)) {
+      g.append(
+        s('line', { class: 'ci', x1: x(r.lo), x2: x(r.hi), y1: cy, y2: cy }),
+        s('line', { class: 'ci', x1: x(r.lo), x2: x(r.lo), y1: cy - 6, y2: cy + 6 }),
+        s('line', { class: 'ci', x1: x(r.hi), x2: x(r.hi), y1: cy - 6, y2: cy + 6 })
+      );
+    }
+    if (isNum(r.estimate)) {
+      g.append(s('circle', { class: 'est', cx: x(r.estimate), cy, r: 5.5 }));
+    } else {
+      g.append(s('text', { class: 'tick', x: x(0) + 8, y: cy + 4 }, 'no estimate'));
+    }
+    svg.append(g);
+  });
+  return svg;
+}
+
+/**
+ * Cumulative relative lift per day. series: [{label, points: [{date, estimate, lo, hi}]}].
+ */
+export function liftChart(series, dates, { title }) {
+  const small = narrow();
+  const W = small ? 360 : 640;
+  const H = small ? 240 : 280;
+  const m = { l: small ? 52 : 62, r: small ? 10 : 16, t: 14, b: 44 };
+  const d = domain(series.flatMap((se) => se.points.flatMap((p) => [p.lo, p.hi, p.estimate])));
+  const n = dates.length;
+  const x = (i) => (n <= 1 ? (m.l + W - m.r) / 2 : m.l + (i / (n - 1)) * (W - m.l - m.r));
+  const y = (v) => m.t + (1 - (v - d.lo) / (d.hi - d.lo)) * (H - m.t - m.b);
+  const titleId = nextId('chart');
+  const svg = s('svg', { class: 'chart lift', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': titleId, preserveAspectRatio: 'xMinYMin meet' });
+  const last = series.map((se) => {
+    const p = se.points[se.points.length - 1];
+    return p ? `${se.label} ${fmtPct(p.estimate, { signed: true })} on ${p.date}` : se.label;
+  });
+  svg.append(s('title', { id: titleId }, `${title}. Latest: ${last.join('; ') || 'no data'}.`));
+
+  for (const t of d.ticks) {
+    svg.append(
+      s('line', { class: 'grid', x1: m.l, x2: W - m.r, y1: y(t), y2: y(t) }),
+      s('text', { class: 'tick', x: m.l - 8, y: y(t) + 4, 'text-anchor': 'end' }, tickLabel(t))
+    );
+  }
+  svg.append(s('line', { class: 'zero', x1: m.l, x2: W - m.r, y1: y(0), y2: y(0) }));
+  const every = Math.max(1, Math.ceil(n / (small ? 4 : 6)));
+  dates.forEach((dt, i) => {
+    if (i % every !== 0 && i !== n - 1) return;
+    if (i !== n - 1 && n - 1 - i < every && i !== 0) return;
+    svg.append(s('text', { class: 'tick', x: x(i), y: H - m.b + 20, 'text-anchor': n <= 1 ? 'middle' : i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle' }, dt.slice(5)));
+  });
+  svg.append(s('text', { class: 'axis-title', x: (m.l + W - m.r) / 2, y: H - 6, 'text-anchor': 'middle' }, 'day (UTC, cumulative)'));
+
+  series.forEach((se, k) => {
+    const g = s('g', { class: ['series', `series-${k % 6}`], dataset: { variant: se.label } });
+    const idx = new Map(dates.map((dt, i) => [dt, i]));
+    const pts = se.points.filter((p) => idx.has(p.date)).map((p) => ({ ...p, i: idx.get(p.date) }));
+    // bands over consecutive points that have an interval
+    let run = [];
+    const flush = () => {
+      if (run.length >= 2) {
+        const upper = run.map((p) => `${x(p.i)},${y(p.hi)}`);
+        const lower = run.slice().reverse().map((p) => `${x(p.i)},${y(p.lo)}`);
+        g.append(s('polygon', { class: 'band', points: upper.concat(lower).join(' ') }));
+      } else if (run.length === 1) {
+        const p = run[0];
+        g.append(
+          s('line', { class: 'whisker', x1: x(p.i), x2: x(p.i), y1: y(p.lo), y2: y(p.hi) }),
+          s('line', { class: 'whisker', x1: x(p.i) - 6, x2: x(p.i) + 6, y1: y(p.lo), y2: y(p.lo) }),
+          s('line', { class: 'whisker', x1: x(p.i) - 6, x2: x(p.i) + 6, y1: y(p.hi), y2: y(p.hi) })
+        );
+      }
+      run = [];
+    };
+    for (const p of pts) {
+      if (isNum(p.lo) && isNum(p.hi)) run.push(p);
+      else flush();
+    }
+    flush();
+    const valid = pts.filter((p) => isNum(p.estimate));
+    if (valid.length >= 2) {
+      g.append(s('polyline', { class: 'line', points: valid.map((p) => `${x(p.i)},${y(p.estimate)}`).join(' ') }));
+    }
+    for (const p of valid) {
+      g.append(s('circle', { class: 'dot', cx: x(p.i), cy: y(p.estimate), r: valid.length > 30 ? 2 : 3.5 }));
+    }
+    svg.append(g);
+  });
+  return svg;
+}

@@ -1,0 +1,176 @@
+// admin.js - admin-only pages: the audit log (filterable, paged) and API keys
+// (list, create with the secret shown once, revoke).
+
+import { api } from '../api.js';
+import { h, fill, errorBox, field, nextId, announce, confirmDialog, showFieldError, clearFieldErrors } from '../dom.js';
+import { fmtDateTime } from '../format.js';
+
+function short(v) {
+  if (v === undefined) return '∅';
+  const t = JSON.stringify(v);
+  return t.length > 80 ? t.slice(0, 77) + '…' : t;
+}
+
+/** The top-level fields that differ between before and after. */
+function changes(before, after) {
+  if (!before || !after) return [];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  const out = [];
+  for (const k of keys) {
+    if (k === 'updated_at') continue;
+    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) out.push([k, before[k], after[k]]);
+  }
+  return out;
+}
+
+function entryDetails(e) {
+  const diff = changes(e.before, e.after);
+  const summaryText = diff.length ? diff.map((d) => d[0]).join(', ') : e.before && !e.after ? 'deleted' : !e.before && e.after ? 'created' : '';
+  const body = diff.length
+    ? h('ul', { class: 'diff' }, diff.map(([k, b, a]) => h('li', {}, h('code', {}, k), ': ', h('span', { class: 'before' }, short(b)), ' → ', h('span', { class: 'after' }, short(a)))))
+    : h('pre', { class: 'code' }, JSON.stringify(e.after || e.before || {}, null, 2));
+  return h('details', {}, h('summary', {}, summaryText || 'details'), body);
+}
+
+export async function renderAudit(ctx) {
+  ctx.title('Audit log');
+  const typeSel = h('select', { id: 'au-type' },
+    [['', 'All'], ['experiment', 'Experiments'], ['metric', 'Metrics'], ['key', 'API keys']].map(([v, t]) => h('option', { value: v, selected: ctx.query.target_type === v }, t)));
+  const targetIn = h('input', { id: 'au-target', type: 'search', value: ctx.query.target || '', placeholder: 'key, e.g. checkout-button', autocomplete: 'off' });
+  const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the audit log' },
+    h('div', { class: 'field' }, h('label', { for: 'au-type' }, 'Target type'), typeSel),
+    h('div', { class: 'field field-grow' }, h('label', { for: 'au-target' }, 'Target'), targetIn),
+    h('div', { class: 'field' }, h('span', { class: 'label-spacer', 'aria-hidden': 'true' }, ' '), h('button', { type: 'submit', class: 'btn' }, 'Filter')));
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams(Object.entries({ target_type: typeSel.value, target: targetIn.value.trim() }).filter(([, v]) => v));
+    ctx.navigate(`#/audit${q.toString() ? '?' + q : ''}`);
+  });
+
+  const tbody = h('tbody');
+  const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load older entries');
+  const status = h('p', { class: 'muted', role: 'status' });
+  const table = h('table', { class: 'table table-cards', id: 'audit-table' },
+    h('caption', { class: 'visually-hidden' }, 'Audit log, newest first'),
+    h('thead', {}, h('tr', {}, ['Time', 'Actor', 'Action', 'Target', 'Changes'].map((t) => h('th', { scope: 'col' }, t)))),
+    tbody);
+
+  fill(ctx.main, h('h1', {}, 'Audit log'), filters, status, h('div', { class: 'table-wrap' }, table), more);
+
+  let before = null;
+  let count = 0;
+  const load = async () => {
+    more.disabled = true;
+    let r;
+    try {
+      r = await api.audit({ limit: 50, before, target_type: ctx.query.target_type, target: ctx.query.target });
+    } catch (err) {
+      if (err.status === 401 || !ctx.alive()) return;
+      ctx.main.append(errorBox(err));
+      return;
+    }
+    if (!ctx.alive()) return;
+    for (const e of r.entries) {
+      tbody.append(h('tr', {},
+        h('td', { 'data-label': 'Time' }, fmtDateTime(e.ts)),
+        h('td', { 'data-label': 'Actor' }, e.actor ? e.actor.name || e.actor.id : '—'),
+        h('td', { 'data-label': 'Action' }, h('code', {}, e.action)),
+        h('td', { 'data-label': 'Target' }, e.target_type === 'experiment'
+          ? h('a', { href: `#/experiments/${encodeURIComponent(e.target)}` }, e.target)
+          : e.target_type === 'metric' ? h('a', { href: `#/metrics/${encodeURIComponent(e.target)}` }, e.target) : e.target),
+        h('td', { 'data-label': 'Changes' }, entryDetails(e))));
+    }
+    count += r.entries.length;
+    before = r.next_before;
+    more.hidden = !before;
+    more.disabled = false;
+    status.textContent = count ? `${count} entries shown` : 'No entries.';
+  };
+  more.addEventListener('click', load);
+  await load();
+}
+
+export async function renderKeys(ctx) {
+  ctx.title('API keys');
+  const keys = await api.listKeys();
+  if (!ctx.alive()) return;
+
+  const nameIn = h('input', { type: 'text', autocomplete: 'off', required: true });
+  const roleSel = h('select', {}, ['viewer', 'editor', 'admin', 'sdk'].map((r) => h('option', { value: r }, r)));
+  const secret = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'card key-form', novalidate: true },
+    h('h2', {}, 'Create a key'),
+    h('div', { class: 'form-errors' }),
+    h('div', { class: 'grid-3' },
+      field('Name', nameIn, { field: 'name', hint: 'Who or what uses it, e.g. checkout-svc.' }).wrap,
+      field('Role', roleSel, { field: 'role', hint: 'sdk keys can only assign and ingest.' }).wrap,
+      h('div', { class: 'field' }, h('span', { class: 'label-spacer', 'aria-hidden': 'true' }, ' '), h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create key'))),
+    secret);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    try {
+      const k = await api.createKey({ name: nameIn.value.trim(), role: roleSel.value });
+      const id = nextId('secret');
+      const input = h('input', { id, type: 'text', readonly: true, value: k.key, class: 'code' });
+      const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy');
+      copy.addEventListener('click', async () => {
+        try {
+          await navigator.clipboard.writeText(k.key);
+          announce('Key copied', 'ok');
+        } catch {
+          input.select();
+        }
+      });
+      fill(secret, h('div', { class: 'alert alert-ok' },
+        h('label', { for: id }, `New ${k.role} key “${k.name}”. Copy it now: it is not shown again.`),
+        h('div', { class: 'copy-row' }, input, copy)));
+      input.focus();
+      input.select();
+      tbody.prepend(keyRow(k));
+    } catch (err) {
+      if (err.status === 401) return;
+      const at = showFieldError(form, err.field || '', err.message);
+      if (at) at.focus();
+    }
+  });
+
+  const keyRow = (k) => {
+    const tr = h('tr', { dataset: { id: k.id } },
+      h('th', { scope: 'row', 'data-label': 'Name' }, k.name),
+      h('td', { 'data-label': 'Role' }, h('span', { class: `role-badge role-${k.role}` }, k.role)),
+      h('td', { 'data-label': 'Prefix' }, h('code', {}, k.prefix ? `${k.prefix}…` : '—')),
+      h('td', { 'data-label': 'Created' }, fmtDateTime(k.created_at)),
+      h('td', { 'data-label': 'Actions' }));
+    const cell = tr.lastChild;
+    if (k.id === ctx.me.id) cell.append(h('span', { class: 'muted' }, 'this session'));
+    else {
+      const btn = h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Revoke');
+      btn.setAttribute('aria-label', `Revoke key ${k.name}`);
+      btn.addEventListener('click', async () => {
+        const ok = await confirmDialog({
+          title: `Revoke “${k.name}”?`,
+          body: h('p', {}, 'Every request with this key gets 401 from now on. This cannot be undone.'),
+          confirmLabel: 'Revoke key',
+          danger: true,
+          onConfirm: () => api.revokeKey(k.id),
+        });
+        if (ok) {
+          tr.remove();
+          announce(`Key ${k.name} revoked`, 'ok');
+        } else btn.focus();
+      });
+      cell.append(btn);
+    }
+    return tr;
+  };
+  const tbody = h('tbody', {}, keys.map(keyRow));
+  fill(ctx.main,
+    h('h1', {}, 'API keys'),
+    form,
+    h('h2', {}, 'Active keys'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table table-cards', id: 'keys-table' },
+      h('caption', { class: 'visually-hidden' }, 'Active API keys'),
+      h('thead', {}, h('tr', {}, ['Name', 'Role', 'Prefix', 'Created', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      tbody)));
+}

@@ -1,0 +1,347 @@
+// experiment_form.js - create and edit an experiment. Server validation errors land
+// next to the control their `field` names ("variants[1].weight"); while an experiment
+// runs, the fields that would reassign users are read-only with the reason shown.
+
+import { api } from '../api.js';
+import { h, clear, fill, errorBox, field, nextId, announce, showFieldError, clearFieldErrors } from '../dom.js';
+import { targetingEditor } from './targeting.js';
+
+const LOCK_REASON = {
+  variants: 'changing variants or weights would move users between variants. Stop it and start a new experiment instead.',
+  traffic: 'changing the namespace, seed or hash version would reassign users. Coverage may change.',
+  targeting: 'changing targeting would change who is in the experiment.',
+};
+
+function pctText(w) {
+  if (typeof w !== 'number' || !Number.isFinite(w)) return '';
+  return String(Number((w * 100).toFixed(4)));
+}
+
+function numOrNull(text) {
+  const t = String(text).trim();
+  if (t === '') return null;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : t; // a non-number goes to the server, which names the field
+}
+
+/** Make every control inside `box` read-only (text) or disabled (the rest), with a reason. */
+function lockWithin(box, reasonId) {
+  for (const el of box.querySelectorAll('input, select, textarea, button')) {
+    if ((el.tagName === 'INPUT' && /^(text|number|search)$/.test(el.type)) || el.tagName === 'TEXTAREA') el.readOnly = true;
+    else el.disabled = true;
+    const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    ids.push(reasonId);
+    el.setAttribute('aria-describedby', ids.join(' '));
+  }
+}
+
+function lockNote(id, what) {
+  return h('p', { class: 'lock-note', id }, h('strong', {}, 'Read-only while the experiment is running or paused: '), LOCK_REASON[what]);
+}
+
+const BLANK = {
+  key: '', name: '', description: '', hypothesis: '', owner: '',
+  variants: [
+    { key: 'control', name: 'Control', weight: 0.5 },
+    { key: 'treatment', name: 'Treatment', weight: 0.5 },
+  ],
+  coverage: 1, seed: '', hash_version: 2, namespace: null, targeting: {}, forced: {},
+  metrics: [], primary_metric: null, guardrails: [], sequential_tuning: 5000,
+  analysis: { method: 'frequentist', alpha: 0.05, cuped: true, correction: 'none' },
+  status: 'draft',
+};
+
+export async function renderExperimentForm(ctx, key) {
+  const editing = !!key;
+  ctx.title(editing ? `Edit ${key}` : 'New experiment');
+  let catalogue;
+  let x;
+  try {
+    [catalogue, x] = await Promise.all([api.listMetrics(), editing ? api.getExperiment(key) : Promise.resolve(null)]);
+  } catch (err) {
+    if (!ctx.alive() || err.status === 401) return;
+    fill(ctx.main, h('h1', {}, editing ? `Edit ${key}` : 'New experiment'), errorBox(err));
+    return;
+  }
+  if (!ctx.alive()) return;
+  x = x ? structuredClone(x) : structuredClone(BLANK);
+  if (x.status === 'archived') {
+    fill(ctx.main,
+      h('h1', {}, `Edit ${x.name || x.key}`),
+      h('p', { class: 'alert alert-warn' }, 'Archived experiments cannot be edited.'),
+      h('p', {}, h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, 'Back to the experiment'))
+    );
+    return;
+  }
+  const locked = editing && (x.status === 'running' || x.status === 'paused');
+  const lockId = nextId('lock');
+
+  const form = h('form', { class: 'exp-form', novalidate: true });
+  const summary = h('div', { class: 'form-errors', tabindex: '-1' });
+
+  // ---- basics
+  const keyIn = h('input', { type: 'text', name: 'key', value: x.key, required: true, autocomplete: 'off', spellcheck: 'false', readonly: editing, pattern: '[a-z0-9][a-z0-9_.\\-]{0,63}' });
+  const nameIn = h('input', { type: 'text', name: 'name', value: x.name, autocomplete: 'off' });
+  const ownerIn = h('input', { type: 'text', name: 'owner', value: x.owner, autocomplete: 'off' });
+  const hypoIn = h('textarea', { name: 'hypothesis', rows: 2 });
+  hypoIn.value = x.hypothesis || '';
+  const descIn = h('textarea', { name: 'description', rows: 2 });
+  descIn.value = x.description || '';
+  const basics = h(
+    'fieldset', { class: 'section' }, h('legend', {}, 'Basics'),
+    h('div', { class: 'grid-2' },
+      field('Key', keyIn, { field: 'key', hint: editing ? 'The key cannot change.' : 'Lower-case letters, digits, “_”, “.”, “-”; used by SDKs.' }).wrap,
+      field('Name', nameIn, { field: 'name' }).wrap,
+      field('Owner', ownerIn, { field: 'owner', hint: 'Who to ask about this experiment.' }).wrap),
+    field('Hypothesis', hypoIn, { field: 'hypothesis', hint: 'What change do you expect, and why?' }).wrap,
+    field('Description', descIn, { field: 'description' }).wrap
+  );
+
+  // ---- variants
+  const variants = x.variants.map((v) => ({ key: v.key, name: v.name || '', weight: v.weight }));
+  const varRows = h('tbody');
+  const sumOut = h('output', { class: 'sum-check', 'aria-live': 'polite' });
+  const addVar = h('button', { type: 'button', class: 'btn btn-small' }, 'Add variant');
+  const splitBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Split evenly');
+
+  const updateSum = () => {
+    const total = variants.reduce((s, v) => s + (Number.isFinite(v.weight) ? v.weight : NaN), 0);
+    const ok = Number.isFinite(total) && Math.abs(total - 1) <= 1e-6;
+    sumOut.textContent = Number.isFinite(total)
+      ? `Total ${pctText(total)}%${ok ? ' ✓' : ' — weights must add up to 100%'}`
+      : 'Total: every weight needs a number';
+    sumOut.classList.toggle('sum-bad', !ok);
+    sumOut.classList.toggle('sum-ok', ok);
+  };
+
+  const renderVariants = (focusIndex) => {
+    clear(varRows);
+    variants.forEach((v, i) => {
+      const kIn = h('input', { type: 'text', value: v.key, 'aria-label': `Variant ${i + 1} key`, autocomplete: 'off', spellcheck: 'false', dataset: { field: `variants[${i}].key` } });
+      const nIn = h('input', { type: 'text', value: v.name, 'aria-label': `Variant ${i + 1} name`, autocomplete: 'off', dataset: { field: `variants[${i}].name` } });
+      const wIn = h('input', { type: 'number', value: pctText(v.weight), min: '0', max: '100', step: 'any', inputmode: 'decimal', 'aria-label': `Variant ${i + 1} weight (percent)`, dataset: { field: `variants[${i}].weight` } });
+      const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove variant ${i + 1}`, disabled: variants.length <= 2 }, '✕');
+      kIn.addEventListener('input', () => { v.key = kIn.value.trim(); renderForcedOptions(); });
+      nIn.addEventListener('input', () => { v.name = nIn.value; });
+      wIn.addEventListener('input', () => { v.weight = wIn.value.trim() === '' ? NaN : Number(wIn.value) / 100; updateSum(); });
+      rm.addEventListener('click', () => { variants.splice(i, 1); renderVariants(Math.max(0, i - 1)); renderForcedOptions(); });
+      varRows.append(h('tr', {},
+        h('td', { class: 'cell' }, kIn, i === 0 ? h('span', { class: 'tag' }, 'control') : null),
+        h('td', { class: 'cell' }, nIn),
+        h('td', { class: 'cell weight-cell' }, wIn, h('span', { class: 'unit', 'aria-hidden': 'true' }, '%')),
+        h('td', { class: 'cell' }, rm)));
+      if (i === focusIndex) setTimeout(() => kIn.focus(), 0);
+    });
+    addVar.disabled = variants.length >= 20;
+    updateSum();
+  };
+  addVar.addEventListener('click', () => {
+    variants.push({ key: `variant-${variants.length}`, name: '', weight: 0 });
+    renderVariants(variants.length - 1);
+    renderForcedOptions();
+  });
+  splitBtn.addEventListener('click', () => {
+    for (const v of variants) v.weight = 1 / variants.length;
+    renderVariants();
+    announce(`Weights split evenly: ${pctText(1 / variants.length)}% each`);
+  });
+
+  const variantsBox = h(
+    'fieldset', { class: 'section', dataset: { field: 'variants' } }, h('legend', {}, 'Variants'),
+    locked ? lockNote(lockId, 'variants') : null,
+    h('p', { class: 'hint' }, 'The first variant is the control. 2 to 20 variants; weights are percentages of the covered traffic.'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table variants-table' },
+      h('thead', {}, h('tr', {}, ['Key', 'Name', 'Weight', ''].map((t) => h('th', { scope: 'col' }, t === '' ? h('span', { class: 'visually-hidden' }, 'Remove') : t)))),
+      varRows)),
+    h('div', { class: 'row-actions' }, addVar, splitBtn, sumOut)
+  );
+
+  // ---- traffic: coverage, namespace, seed, hash version
+  const covIn = h('input', { type: 'range', min: '0', max: '100', step: '1', value: String(Math.round((x.coverage ?? 1) * 100)) });
+  const covOut = h('output', { class: 'range-out' });
+  const covText = () => { covOut.textContent = `${covIn.value}%`; covIn.setAttribute('aria-valuetext', `${covIn.value}% of users`); };
+  covIn.addEventListener('input', covText);
+  covText();
+  const covField = field('Coverage', covIn, { field: 'coverage', hint: 'Share of eligible users who enter the experiment; the rest see the control and are not counted.' });
+  covField.wrap.querySelector('label').after(covOut);
+
+  const ns = x.namespace || { name: '', range: [0, 1] };
+  const nsName = h('input', { type: 'text', value: ns.name, autocomplete: 'off', spellcheck: 'false' });
+  const nsStart = h('input', { type: 'number', min: '0', max: '1', step: 'any', value: String(ns.range[0]) });
+  const nsEnd = h('input', { type: 'number', min: '0', max: '1', step: 'any', value: String(ns.range[1]) });
+  const seedIn = h('input', { type: 'text', value: editing ? x.seed : '', placeholder: 'defaults to the key', autocomplete: 'off', spellcheck: 'false' });
+  const hashSel = h('select', {}, [2, 1].map((v) => h('option', { value: String(v), selected: x.hash_version === v }, v === 2 ? '2 (recommended)' : '1 (legacy)')));
+  const trafficLocked = h('div', { class: 'locked-group' },
+    h('div', { class: 'grid-3', dataset: { field: 'namespace' } },
+      field('Namespace', nsName, { field: 'namespace.name', hint: 'Experiments in one namespace with disjoint ranges never share users. Empty: none.' }).wrap,
+      h('div', { class: 'field-pair', dataset: { field: 'namespace.range' } },
+        field('Range start', nsStart, { field: 'namespace.range[0]' }).wrap,
+        field('Range end', nsEnd, { field: 'namespace.range[1]' }).wrap)),
+    h('details', { class: 'advanced', open: false },
+      h('summary', {}, 'Hashing (advanced)'),
+      h('div', { class: 'grid-2' },
+        field('Seed', seedIn, { field: 'seed' }).wrap,
+        field('Hash version', hashSel, { field: 'hash_version' }).wrap)));
+  const traffic = h('fieldset', { class: 'section' }, h('legend', {}, 'Traffic'),
+    covField.wrap, locked ? lockNote(lockId + '-t', 'traffic') : null, trafficLocked);
+
+  // ---- targeting
+  const tgt = targetingEditor(x.targeting || {}, { locked });
+  const targeting = h('fieldset', { class: 'section', dataset: { field: 'targeting-box' } }, h('legend', {}, 'Targeting'),
+    locked ? lockNote(lockId + '-g', 'targeting') : null,
+    h('p', { class: 'hint' }, 'Rules over the attributes your SDK sends. Values: numbers and true/false are typed; "quote" a value to force text.'),
+    tgt.el);
+
+  // ---- forced users
+  const forced = Object.entries(x.forced || {}).map(([user, variant]) => ({ user, variant }));
+  const forcedRows = h('div', { class: 'forced-rows' });
+  const addForced = h('button', { type: 'button', class: 'btn btn-small' }, 'Add forced user');
+  const selects = [];
+  function renderForcedOptions() {
+    for (const { sel, row } of selects) {
+      const cur = row.variant;
+      fill(sel, ...variants.map((v) => h('option', { value: v.key, selected: v.key === cur }, v.key || '(no key)')));
+      if (!variants.some((v) => v.key === cur)) row.variant = sel.value;
+    }
+  }
+  const renderForced = (focusLast) => {
+    clear(forcedRows);
+    selects.length = 0;
+    if (forced.length === 0) forcedRows.append(h('p', { class: 'muted' }, 'No forced users.'));
+    forced.forEach((row, i) => {
+      const uIn = h('input', { type: 'text', value: row.user, 'aria-label': `Forced user ${i + 1} id`, autocomplete: 'off', spellcheck: 'false', dataset: { field: `forced.${row.user}` } });
+      const sel = h('select', { 'aria-label': `Forced user ${i + 1} variant` });
+      const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove forced user ${i + 1}` }, '✕');
+      uIn.addEventListener('input', () => { row.user = uIn.value.trim(); uIn.dataset.field = `forced.${row.user}`; });
+      sel.addEventListener('change', () => { row.variant = sel.value; });
+      rm.addEventListener('click', () => { forced.splice(i, 1); renderForced(); addForced.focus(); });
+      selects.push({ sel, row });
+      forcedRows.append(h('div', { class: 'forced-row cell' }, uIn, h('span', { 'aria-hidden': 'true' }, '→'), sel, rm));
+      if (focusLast && i === forced.length - 1) setTimeout(() => uIn.focus(), 0);
+    });
+    renderForcedOptions();
+  };
+  addForced.addEventListener('click', () => { forced.push({ user: '', variant: variants[0].key }); renderForced(true); });
+  const forcedBox = h('fieldset', { class: 'section', dataset: { field: 'forced' } }, h('legend', {}, 'Forced users (QA)'),
+    h('p', { class: 'hint' }, 'These users always get the chosen variant and are never counted in results.'),
+    forcedRows, h('div', { class: 'row-actions' }, addForced));
+
+  // ---- metrics
+  const chosen = new Set(x.metrics || []);
+  const guards = new Set(x.guardrails || []);
+  const primarySel = h('select', { name: 'primary_metric' });
+  const renderPrimary = () => {
+    const cur = primarySel.value || x.primary_metric || '';
+    const opts = catalogue.filter((m) => chosen.has(m.key));
+    fill(primarySel, h('option', { value: '' }, '(none)'), ...opts.map((m) => h('option', { value: m.key, selected: m.key === cur }, m.name && m.name !== m.key ? `${m.name} (${m.key})` : m.key)));
+    if (!opts.some((m) => m.key === cur) && opts.length) primarySel.value = opts[0].key;
+  };
+  const metricChecks = (set, legend, fieldName, onChange) => {
+    const box = h('fieldset', { class: 'checks', dataset: { field: fieldName } }, h('legend', {}, legend));
+    if (catalogue.length === 0) {
+      box.append(h('p', { class: 'muted' }, 'The catalogue is empty. ', h('a', { href: '#/metrics/new' }, 'Create a metric'), ' first.'));
+    }
+    for (const m of catalogue) {
+      const id = nextId('m');
+      const cb = h('input', { type: 'checkbox', id, value: m.key, checked: set.has(m.key) });
+      cb.addEventListener('change', () => { if (cb.checked) set.add(m.key); else set.delete(m.key); if (onChange) onChange(); });
+      box.append(h('div', { class: 'check' }, cb, h('label', { for: id }, m.name && m.name !== m.key ? `${m.name} ` : '', h('code', {}, m.key),
+        h('span', { class: 'muted' }, ` · ${m.type}, ${m.goal === 'decrease' ? 'lower is better' : 'higher is better'}`))));
+    }
+    return box;
+  };
+  const metricsBox = h('fieldset', { class: 'section' }, h('legend', {}, 'Metrics'),
+    h('div', { class: 'grid-2' },
+      metricChecks(chosen, 'Metrics to analyse', 'metrics', renderPrimary),
+      metricChecks(guards, 'Guardrails (must not get worse)', 'guardrails')),
+    field('Primary metric', primarySel, { field: 'primary_metric', hint: 'The decision metric, shown as the headline in the list.' }).wrap);
+  renderPrimary();
+
+  // ---- analysis
+  const an = x.analysis || BLANK.analysis;
+  const methodSel = h('select', {}, [['frequentist', 'Frequentist'], ['bayesian', 'Bayesian'], ['sequential', 'Sequential (always valid)']].map(([v, t]) => h('option', { value: v, selected: an.method === v }, t)));
+  const alphaIn = h('input', { type: 'number', min: '0', max: '1', step: 'any', value: String(an.alpha) });
+  const cupedIn = h('input', { type: 'checkbox', checked: !!an.cuped, id: nextId('cuped'), dataset: { field: 'analysis.cuped' } });
+  const corrSel = h('select', {}, [['none', 'None'], ['holm', 'Holm–Bonferroni'], ['bh', 'Benjamini–Hochberg']].map(([v, t]) => h('option', { value: v, selected: an.correction === v }, t)));
+  const tuneIn = h('input', { type: 'number', min: '1', step: 'any', value: String(x.sequential_tuning ?? 5000) });
+  const analysis = h('fieldset', { class: 'section' }, h('legend', {}, 'Analysis defaults'),
+    h('div', { class: 'grid-3' },
+      field('Method', methodSel, { field: 'analysis.method' }).wrap,
+      field('Alpha', alphaIn, { field: 'analysis.alpha', hint: 'False-positive rate, e.g. 0.05.' }).wrap,
+      field('Multiple-comparison correction', corrSel, { field: 'analysis.correction' }).wrap,
+      field('Sequential tuning', tuneIn, { field: 'sequential_tuning', hint: 'Expected sample size at which sequential intervals are tightest.' }).wrap,
+      h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedIn.id }, 'Use CUPED variance reduction'))));
+
+  // ---- actions
+  const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary' }, editing ? 'Save changes' : 'Create experiment');
+  const cancel = h('a', { class: 'btn', href: editing ? `#/experiments/${encodeURIComponent(x.key)}` : '#/experiments' }, 'Cancel');
+
+  form.append(summary, basics, variantsBox, traffic, targeting, forcedBox, metricsBox, analysis, h('div', { class: 'form-actions' }, saveBtn, cancel));
+  renderVariants();
+  renderForced();
+  if (locked) {
+    lockWithin(variantsBox, lockId);
+    lockWithin(trafficLocked, lockId + '-t');
+    lockWithin(tgt.el, lockId + '-g');
+  }
+
+  const buildPayload = () => {
+    const p = {
+      name: nameIn.value.trim() || undefined,
+      owner: ownerIn.value.trim(),
+      hypothesis: hypoIn.value.trim(),
+      description: descIn.value.trim(),
+      coverage: Number(covIn.value) / 100,
+      forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
+      metrics: catalogue.filter((m) => chosen.has(m.key)).map((m) => m.key),
+      primary_metric: primarySel.value || null,
+      guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
+      sequential_tuning: numOrNull(tuneIn.value),
+      analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
+    };
+    if (!editing) p.key = keyIn.value.trim();
+    if (!locked) {
+      p.variants = variants.map((v) => ({ key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null }));
+      p.targeting = tgt.value();
+      const nsn = nsName.value.trim();
+      p.namespace = nsn ? { name: nsn, range: [numOrNull(nsStart.value), numOrNull(nsEnd.value)] } : null;
+      if (seedIn.value.trim()) p.seed = seedIn.value.trim();
+      p.hash_version = Number(hashSel.value);
+    }
+    return p;
+  };
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    let payload;
+    try {
+      payload = buildPayload();
+    } catch (err) {
+      const at = showFieldError(form, err.field || '', err.message);
+      if (at) at.focus();
+      return;
+    }
+    saveBtn.disabled = true;
+    try {
+      const saved = editing ? await api.updateExperiment(x.key, payload) : await api.createExperiment(payload);
+      announce(editing ? 'Experiment saved' : 'Experiment created', 'ok');
+      ctx.navigate(`#/experiments/${encodeURIComponent(saved.key)}`);
+    } catch (err) {
+      if (err.status === 401) return;
+      summary.append(errorBox(err, err.status === 409 ? 'Conflict:' : 'Not saved:'));
+      const at = err.field ? showFieldError(form, err.field, err.message) : null;
+      if (at) at.focus();
+      else summary.focus();
+    } finally {
+      saveBtn.disabled = false;
+    }
+  });
+
+  fill(ctx.main,
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/experiments' }, 'Experiments'), editing ? [' / ', h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.key)] : null),
+    h('h1', {}, editing ? `Edit ${x.name || x.key}` : 'New experiment'),
+    editing ? h('p', { class: 'muted' }, `Status: ${x.status}`) : null,
+    form
+  );
+}

@@ -1,0 +1,121 @@
+// lifecycle.js - start / pause / resume / stop / archive (and delete for drafts), each
+// behind a confirmation dialog that says what will happen to users.
+
+import { api } from '../api.js';
+import { h, nextId, confirmDialog, announce } from '../dom.js';
+
+/** The actions an experiment in `status` allows, in display order. */
+export function actionsFor(status) {
+  switch (status) {
+    case 'draft':
+      return ['start', 'archive', 'delete'];
+    case 'running':
+      return ['pause', 'stop'];
+    case 'paused':
+      return ['resume', 'stop'];
+    case 'stopped':
+      return ['archive'];
+    default:
+      return [];
+  }
+}
+
+const LABEL = { start: 'Start', pause: 'Pause', resume: 'Resume', stop: 'Stop…', archive: 'Archive', delete: 'Delete' };
+
+function variantList(x) {
+  return x.variants.map((v) => `${v.key} (${Number((v.weight * 100).toFixed(2))}%)`).join(', ');
+}
+
+function explain(action, x) {
+  const control = x.variants[0].key;
+  const p = (...t) => h('p', {}, ...t);
+  switch (action) {
+    case 'start':
+      return [
+        p(`Users who match the targeting${x.coverage < 1 ? ` (${Math.round(x.coverage * 100)}% of them)` : ''} will be split between ${variantList(x)}, and their exposures logged.`),
+        p('From then on the variants, weights, seed, hash version, namespace and targeting are locked, because changing them would move users between variants.'),
+      ];
+    case 'pause':
+      return [
+        p(`Every user will get the control (${control}) and no new exposures are logged. Data collected so far is kept.`),
+        p('When you resume, each user is hashed to the same variant as before.'),
+      ];
+    case 'resume':
+      return [p(`Assignment starts again: each user gets the same variant as before the pause, and exposures are logged.`)];
+    case 'stop':
+      return [
+        p('The experiment ends: no new exposures are logged and the results are final. This cannot be undone.'),
+        p(`Without a release every user gets the control (${control}). If you release a variant, every user gets that variant from now on (no exposures are logged).`),
+      ];
+    case 'archive':
+      return [
+        p('The experiment is hidden from the default list and can no longer be edited or started.'),
+        x.released_variant
+          ? p(`A request that names this experiment still gets the released variant (${x.released_variant}); requests for all running experiments no longer include it.`)
+          : p(`A request that names this experiment gets the control (${control}).`),
+      ];
+    case 'delete':
+      return [p('The draft is deleted for good. No user has seen it, so nobody is affected.')];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Show the dialog for `action` on experiment `x`; on confirm perform it.
+ * Resolves to the updated experiment, {deleted: true}, or null when cancelled.
+ */
+export async function runLifecycle(x, action) {
+  let result = null;
+  let releaseSel = null;
+  const body = [...explain(action, x)];
+  if (action === 'stop') {
+    const id = nextId('release');
+    releaseSel = h(
+      'select',
+      { id, name: 'release' },
+      h('option', { value: '' }, `No release (everyone gets ${x.variants[0].key})`),
+      x.variants.map((v) => h('option', { value: v.key }, `Release ${v.key}${v.name && v.name !== v.key ? ` (${v.name})` : ''}`))
+    );
+    body.push(h('div', { class: 'field' }, h('label', { for: id }, 'Release a variant to everyone'), releaseSel));
+  }
+  const ok = await confirmDialog({
+    title: `${LABEL[action].replace('…', '')} “${x.name || x.key}”?`,
+    body,
+    confirmLabel: action === 'stop' ? 'Stop experiment' : `${LABEL[action]} experiment`,
+    danger: action === 'stop' || action === 'delete' || action === 'archive',
+    onConfirm: async () => {
+      if (action === 'delete') {
+        await api.deleteExperiment(x.key);
+        result = { deleted: true };
+        return;
+      }
+      const req = releaseSel && releaseSel.value ? { release: releaseSel.value } : {};
+      result = await api.lifecycle(x.key, action, req);
+    },
+  });
+  if (!ok) return null;
+  const verb = { start: 'started', pause: 'paused', resume: 'resumed', stop: 'stopped', archive: 'archived', delete: 'deleted' }[action];
+  announce(`Experiment ${x.key} ${verb}${result && result.released_variant ? `; ${result.released_variant} released to everyone` : ''}`, 'ok');
+  return result;
+}
+
+/** The button row for an experiment (empty for roles that may not write). */
+export function lifecycleButtons(ctx, x, onDone) {
+  if (!ctx.can('editor')) return null;
+  const wrap = h('div', { class: 'lifecycle', role: 'group', 'aria-label': 'Lifecycle' });
+  for (const action of actionsFor(x.status)) {
+    const btn = h(
+      'button',
+      { type: 'button', class: ['btn', action === 'start' || action === 'resume' ? 'btn-primary' : action === 'stop' || action === 'delete' ? 'btn-danger' : null], dataset: { action } },
+      LABEL[action]
+    );
+    btn.addEventListener('click', async () => {
+      const r = await runLifecycle(x, action);
+      if (r) onDone(r, action);
+      else btn.focus();
+    });
+    wrap.append(btn);
+  }
+  return wrap;
+}

@@ -1,0 +1,287 @@
+// results.js - the results of one experiment: SRM banner, method / CUPED / correction
+// toggles, per metric a table and a forest plot, the cumulative lift over time, CSV
+// download and the JSON URL. The toggles live in the page's query string.
+
+import { api } from '../api.js';
+import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
+import { fmtInt, fmtMean, fmtPct, fmtPctInterval, fmtAbs, fmtAbsInterval, fmtP, fmtPEq, fmtDateTime, fmtLevel, verdict, VERDICT_TEXT } from '../format.js';
+import { forestPlot, liftChart } from '../charts.js';
+
+const METHODS = [
+  ['frequentist', 'Frequentist'],
+  ['bayesian', 'Bayesian'],
+  ['sequential', 'Sequential'],
+];
+const CORRECTIONS = [
+  ['none', 'None'],
+  ['holm', 'Holm–Bonferroni'],
+  ['bh', 'Benjamini–Hochberg'],
+];
+
+function settingsFrom(ctx, x) {
+  const a = x.analysis || {};
+  const q = ctx.query;
+  return {
+    method: METHODS.some((m) => m[0] === q.method) ? q.method : a.method || 'frequentist',
+    cuped: q.cuped ? q.cuped === 'true' : a.cuped !== false,
+    correction: CORRECTIONS.some((c) => c[0] === q.correction) ? q.correction : a.correction || 'none',
+    alpha: q.alpha && Number(q.alpha) > 0 && Number(q.alpha) < 1 ? Number(q.alpha) : a.alpha || 0.05,
+    metric: q.metric || x.primary_metric || (x.metrics || [])[0] || '',
+  };
+}
+
+function apiParams(st) {
+  return { method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: st.alpha };
+}
+
+function srmBanner(r) {
+  const srm = r.srm || {};
+  if (srm.mismatch) {
+    const obs = r.variants.map((v, i) => `${v.key} ${fmtInt(srm.observed ? srm.observed[i] : v.users)}`).join(' · ');
+    const exp = (srm.expected || []).map((e) => fmtPct(e)).join(' / ');
+    return h('div', { class: 'alert alert-error srm-banner', role: 'alert' },
+      h('strong', {}, '⚠ Sample ratio mismatch. '),
+      `Observed users ${obs}; expected split ${exp} (${fmtPEq(srm.p_value)}). `,
+      'Assignment or exposure logging is probably broken: do not trust these results until the cause is found.');
+  }
+  if (srm.warning) return h('p', { class: 'alert alert-info' }, `Sample ratio test: ${srm.warning}.`);
+  return null;
+}
+
+function metricTable(m, r) {
+  const bayes = r.method === 'bayesian';
+  const adjusted = r.correction && r.correction !== 'none' && !bayes;
+  const level = fmtLevel(r.alpha);
+  const cols = [
+    ['variant', 'Variant'],
+    ['users', 'Users'],
+    ['mean', m.type === 'binomial' ? 'Conversion' : 'Mean'],
+    ['lift', 'Relative lift'],
+    ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval`],
+    ['abs', 'Absolute lift'],
+    ['p', bayes ? 'Chance to beat control' : adjusted ? `p-value (${r.correction === 'holm' ? 'Holm' : 'BH'})` : 'p-value'],
+    ['verdict', 'Result'],
+  ];
+  const tbody = h('tbody');
+  m.variants.forEach((v, i) => {
+    const isControl = i === 0;
+    const vd = isControl ? null : verdict(v, m.goal);
+    const rl = v.relative_lift || {};
+    const al = v.absolute_lift || {};
+    const pv = bayes ? fmtPct(v.chance_to_beat_control) : fmtP(adjusted ? v.p_value_adjusted : v.p_value);
+    const td = (col, content, cls) => h('td', { 'data-col': col, 'data-label': cols.find((c) => c[0] === col)[1], class: cls }, content);
+    tbody.append(h('tr', { class: vd ? `verdict-${vd}` : 'control-row', dataset: { variant: v.key } },
+      h('th', { scope: 'row', 'data-col': 'variant' }, v.key, isControl ? h('span', { class: 'tag' }, 'control') : null),
+      td('users', fmtInt(v.users), 'num'),
+      td('mean', fmtMean(m.type, v.mean), 'num'),
+      td('lift', isControl ? '—' : fmtPct(rl.estimate, { signed: true }), 'num'),
+      td('ci', isControl ? '—' : fmtPctInterval(rl.ci), 'num'),
+      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, fmtAbs(m.type, al.estimate)), ' ', h('span', { class: 'abs-ci' }, fmtAbsInterval(m.type, al.ci))], 'num'),
+      td('p', isControl ? '—' : pv, 'num'),
+      td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', VERDICT_TEXT[vd]))));
+  });
+  return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m.name || m.key} results table`, tabindex: '0' },
+    h('table', { class: 'table table-cards results-table', dataset: { metric: m.key } },
+      h('caption', { class: 'visually-hidden' }, `Results for ${m.name || m.key}`),
+      h('thead', {}, h('tr', {}, cols.map(([k, t]) => h('th', { scope: 'col', class: k === 'variant' || k === 'verdict' ? null : 'num' }, t)))),
+      tbody));
+}
+
+function metricNotes(m) {
+  const notes = [];
+  for (const v of m.variants.slice(1)) {
+    if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
+    if (v.warning) notes.push(`${v.key}: ${v.warning}.`);
+    if (v.expected_loss !== undefined && v.expected_loss !== null) notes.push(`${v.key}: expected loss if shipped ${fmtMean(m.type, v.expected_loss)}.`);
+  }
+  return notes.length ? h('ul', { class: 'notes' }, notes.map((n) => h('li', {}, n))) : null;
+}
+
+function metricSection(m, r) {
+  const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
+  const rows = m.variants.slice(1).map((v) => ({
+    label: v.key,
+    estimate: v.relative_lift ? v.relative_lift.estimate : null,
+    lo: v.relative_lift && v.relative_lift.ci ? v.relative_lift.ci[0] : null,
+    hi: v.relative_lift && v.relative_lift.ci ? v.relative_lift.ci[1] : null,
+    verdict: verdict(v, m.goal),
+  }));
+  const headId = nextId('metric');
+  return h('section', { class: 'metric-result card', 'aria-labelledby': headId, dataset: { metric: m.key } },
+    h('h3', { id: headId }, m.name || m.key, ' ',
+      h('span', { class: 'tag' }, m.type), ' ',
+      h('span', { class: 'tag' }, goal),
+      m.guardrail ? [' ', h('span', { class: 'tag tag-guard' }, 'guardrail')] : null),
+    metricTable(m, r),
+    h('figure', { class: 'forest-figure' },
+      forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${fmtLevel(r.alpha)} intervals` }),
+      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${fmtLevel(r.alpha)} interval; the dashed line is no change.`)),
+    metricNotes(m));
+}
+
+function legendFor(keys) {
+  return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', `series-${i % 6}`], 'aria-hidden': 'true' }), k)));
+}
+
+async function loadTimeseries(ctx, x, st, box) {
+  fill(box, loading('Loading the time series…'));
+  let ts;
+  try {
+    ts = await api.timeseries(x.key, { metric: st.metric, method: st.method, alpha: st.alpha });
+  } catch (err) {
+    if (err.status === 401 || !ctx.alive()) return;
+    fill(box, errorBox(err, 'Cannot load the time series:'));
+    return;
+  }
+  if (!ctx.alive()) return;
+  const treat = x.variants.slice(1).map((v) => v.key);
+  const dates = ts.days.map((d) => d.date);
+  const series = treat.map((k) => ({
+    label: k,
+    points: ts.days.map((d) => {
+      const v = d.variants.find((y) => y.key === k) || {};
+      const rl = v.relative_lift || {};
+      return { date: d.date, estimate: rl.estimate ?? null, lo: rl.ci ? rl.ci[0] : null, hi: rl.ci ? rl.ci[1] : null, users: v.users };
+    }),
+  }));
+  const table = h('table', { class: 'table small' },
+    h('caption', { class: 'visually-hidden' }, 'Cumulative lift per day'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), treat.map((k) => h('th', { scope: 'col', class: 'num' }, `${k} lift (interval)`)))),
+    h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
+      series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
+  fill(box,
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${st.metric} per day with ${fmtLevel(ts.alpha)} intervals` }),
+    legendFor(treat),
+    ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
+    h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
+}
+
+async function download(x, st, btn) {
+  btn.disabled = true;
+  try {
+    const csv = await api.resultsCsv(x.key, apiParams(st));
+    const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+    const a = h('a', { href: url, download: `${x.key}-results.csv`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    announce('CSV downloaded', 'ok');
+  } catch (err) {
+    if (err.status !== 401) announce(`CSV download failed: ${err.message}`, 'error');
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function copyUrl(url, slot) {
+  try {
+    await navigator.clipboard.writeText(url);
+    announce('JSON URL copied to the clipboard', 'ok');
+    clear(slot);
+  } catch {
+    // no clipboard (insecure origin, permission): show it for a manual copy
+    const id = nextId('url');
+    const input = h('input', { id, type: 'text', readonly: true, value: url, class: 'code' });
+    fill(slot, h('label', { for: id }, 'JSON URL (copy it; send your API key as a Bearer token)'), input);
+    input.focus();
+    input.select();
+  }
+}
+
+/** The results block of experiment `x`; loads itself. */
+export function resultsSection(ctx, x) {
+  const st = settingsFrom(ctx, x);
+  const section = h('section', { class: 'results', 'aria-labelledby': 'results-h' });
+  section.append(h('h2', { id: 'results-h' }, 'Results'));
+  if (x.status === 'draft') {
+    section.append(h('p', { class: 'muted' }, 'No results yet: start the experiment to collect exposures.'));
+    return section;
+  }
+
+  const name = nextId('method');
+  const methodBox = h('fieldset', { class: 'inline-radios' }, h('legend', {}, 'Method'),
+    METHODS.map(([v, t]) => {
+      const id = `${name}-${v}`;
+      const input = h('input', { type: 'radio', name, id, value: v, checked: st.method === v });
+      input.addEventListener('change', () => { st.method = v; reload(true); });
+      return h('span', { class: 'radio' }, input, h('label', { for: id }, t));
+    }));
+  const cupedId = nextId('cuped');
+  const cupedIn = h('input', { type: 'checkbox', id: cupedId, checked: st.cuped });
+  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(false); });
+  const corrId = nextId('corr');
+  const corrSel = h('select', { id: corrId }, CORRECTIONS.map(([v, t]) => h('option', { value: v, selected: st.correction === v }, t)));
+  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(false); });
+  const csvBtn = h('button', { type: 'button', class: 'btn', id: 'download-csv' }, 'Download CSV');
+  const copyBtn = h('button', { type: 'button', class: 'btn', id: 'copy-json-url' }, 'Copy JSON URL');
+  const copySlot = h('div', { class: 'copy-slot' });
+  csvBtn.addEventListener('click', () => download(x, st, csvBtn));
+  copyBtn.addEventListener('click', () => copyUrl(api.resultsUrl(x.key, apiParams(st)), copySlot));
+
+  const controls = h('form', { class: 'results-controls', 'aria-label': 'Analysis options' },
+    methodBox,
+    h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedId }, 'CUPED')),
+    h('div', { class: 'field' }, h('label', { for: corrId }, 'Correction'), corrSel),
+    h('div', { class: 'results-export' }, csvBtn, copyBtn),
+    copySlot);
+  controls.addEventListener('submit', (e) => e.preventDefault());
+
+  const body = h('div', { class: 'results-body', 'aria-live': 'polite', 'aria-busy': 'false' });
+
+  const tsSelId = nextId('tsmetric');
+  const tsSel = h('select', { id: tsSelId }, (x.metrics || []).map((k) => h('option', { value: k, selected: k === st.metric }, k)));
+  const tsBox = h('div', { class: 'ts-box' });
+  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox); });
+  const tsSection = (x.metrics || []).length
+    ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
+      h('h3', { id: 'ts-h' }, 'Cumulative lift over time'),
+      h('div', { class: 'field field-inline' }, h('label', { for: tsSelId }, 'Metric'), tsSel),
+      tsBox)
+    : null;
+
+  const sync = () => ctx.setQuery({ method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: ctx.query.alpha, metric: st.metric });
+
+  let token = 0;
+  async function reload(withSeries) {
+    sync();
+    const mine = ++token;
+    body.setAttribute('aria-busy', 'true');
+    cupedIn.disabled = false;
+    corrSel.disabled = st.method === 'bayesian';
+    let r;
+    try {
+      r = await api.results(x.key, apiParams(st));
+    } catch (err) {
+      if (err.status === 401 || !ctx.alive() || mine !== token) return;
+      fill(body, errorBox(err, 'Cannot compute the results:'));
+      body.setAttribute('aria-busy', 'false');
+      return;
+    }
+    if (!ctx.alive() || mine !== token) return;
+    const total = r.variants.reduce((a, v) => a + v.users, 0);
+    fill(body,
+      srmBanner(r),
+      r.data_quality && r.data_quality.conflicting_exposures > 0
+        ? h('p', { class: 'alert alert-warn' }, `${fmtInt(r.data_quality.conflicting_exposures)} users were exposed to more than one variant; each counts in the first.`)
+        : null,
+      r.always_valid
+        ? h('p', { class: 'alert alert-info always-valid' }, h('strong', {}, 'Always valid. '),
+          `Sequential intervals and p-values stay valid however often you look, so you may stop as soon as a result is significant. They are wider than fixed-horizon ones (tuned for about ${fmtInt(x.sequential_tuning)} users).`)
+        : null,
+      r.method === 'bayesian'
+        ? h('p', { class: 'muted small' }, 'Bayesian: intervals are credible intervals; “chance to beat control” is the posterior probability that the variant is better in the metric’s goal direction. Corrections do not apply.')
+        : null,
+      h('p', { class: 'muted small computed' },
+        `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`),
+      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r))
+    );
+    body.setAttribute('aria-busy', 'false');
+    if (withSeries && tsSection) loadTimeseries(ctx, x, st, tsBox);
+  }
+
+  add(section, controls, body, tsSection);
+  body.append(loading('Computing results…'));
+  reload(true);
+  return section;
+}

@@ -1,0 +1,288 @@
+// targeting.js - a rule editor for targeting conditions (GrowthBook's condition
+// language): attribute rules (field, operator, value) joined by AND or OR, kept in
+// step with an editable JSON view. Conditions the rules cannot express (nesting,
+// $not, $elemMatch...) stay editable as JSON.
+
+import { h, clear, nextId } from '../dom.js';
+
+export const OPERATORS = [
+  ['$eq', 'equals'],
+  ['$ne', 'does not equal'],
+  ['$in', 'is one of'],
+  ['$nin', 'is not one of'],
+  ['$gt', 'is greater than'],
+  ['$gte', 'is at least'],
+  ['$lt', 'is less than'],
+  ['$lte', 'is at most'],
+  ['$regex', 'matches regex'],
+  ['$exists', 'exists'],
+  ['!$exists', 'does not exist'],
+  ['$veq', 'version equals'],
+  ['$vgt', 'version greater than'],
+  ['$vgte', 'version at least'],
+  ['$vlt', 'version less than'],
+  ['$vlte', 'version at most'],
+];
+const OPS = new Set(OPERATORS.map((o) => o[0]));
+const LIST_OPS = new Set(['$in', '$nin']);
+const STRING_OPS = new Set(['$regex', '$veq', '$vgt', '$vgte', '$vlt', '$vlte']);
+
+function isPlainObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Text typed as a value -> JSON value: numbers, true/false/null, "quoted" strings. */
+export function parseScalar(text) {
+  const t = text.trim();
+  if (/^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return Number(t);
+  if (t === 'true') return true;
+  if (t === 'false') return false;
+  if (t === 'null') return null;
+  if (/^".*"$/.test(t)) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return t;
+    }
+  }
+  return t;
+}
+
+function formatScalar(v) {
+  if (typeof v === 'string') {
+    const back = parseScalar(v);
+    return back === v && v.trim() === v ? v : JSON.stringify(v);
+  }
+  return JSON.stringify(v);
+}
+
+export function parseValue(text, op) {
+  if (op === '$exists' || op === '!$exists') return op === '$exists';
+  if (LIST_OPS.has(op)) {
+    return text
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '')
+      .map(parseScalar);
+  }
+  if (STRING_OPS.has(op)) return text.trim();
+  return parseScalar(text);
+}
+
+export function formatValue(v, op) {
+  if (op === '$exists' || op === '!$exists') return '';
+  if (Array.isArray(v)) return v.map(formatScalar).join(', ');
+  if (STRING_OPS.has(op) && typeof v === 'string') return v;
+  return formatScalar(v);
+}
+
+/** {combinator, rules} -> condition object. */
+export function rulesToCondition(combinator, rules) {
+  const clauses = rules
+    .filter((r) => r.field.trim() !== '')
+    .map((r) => {
+      const field = r.field.trim();
+      const value = parseValue(r.value, r.op);
+      if (r.op === '$eq' && !isPlainObject(value) && !Array.isArray(value)) return [field, value];
+      if (r.op === '!$exists') return [field, { $exists: false }];
+      return [field, { [r.op]: value }];
+    });
+  if (clauses.length === 0) return {};
+  if (combinator === 'or' && clauses.length > 1) {
+    return { $or: clauses.map(([f, c]) => ({ [f]: c })) };
+  }
+  // AND: one object when each field appears once, else $and
+  const fields = clauses.map((c) => c[0]);
+  if (new Set(fields).size === fields.length) return Object.fromEntries(clauses);
+  return { $and: clauses.map(([f, c]) => ({ [f]: c })) };
+}
+
+function clauseRules(obj) {
+  if (!isPlainObject(obj)) return null;
+  const out = [];
+  for (const [field, c] of Object.entries(obj)) {
+    if (field.startsWith('$')) return null;
+    if (isPlainObject(c)) {
+      const keys = Object.keys(c);
+      if (keys.length === 0 || !keys.every((k) => k.startsWith('$'))) return null; // nested equality
+      for (const [op, v] of Object.entries(c)) {
+        if (op === '$exists') {
+          out.push({ field, op: v ? '$exists' : '!$exists', value: '' });
+          continue;
+        }
+        if (!OPS.has(op)) return null;
+        if (isPlainObject(v)) return null;
+        if (Array.isArray(v) && !LIST_OPS.has(op)) return null;
+        if (LIST_OPS.has(op) && (!Array.isArray(v) || v.some((x) => x !== null && typeof x === 'object'))) return null;
+        out.push({ field, op, value: formatValue(v, op) });
+      }
+    } else if (Array.isArray(c)) {
+      return null;
+    } else {
+      out.push({ field, op: '$eq', value: formatValue(c, '$eq') });
+    }
+  }
+  return out;
+}
+
+/** condition -> {combinator, rules}, or null when rules cannot express it. */
+export function conditionToRules(cond) {
+  if (cond === null || cond === undefined) return { combinator: 'and', rules: [] };
+  if (!isPlainObject(cond)) return null;
+  const keys = Object.keys(cond);
+  if (keys.length === 1 && (keys[0] === '$or' || keys[0] === '$and')) {
+    const list = cond[keys[0]];
+    if (!Array.isArray(list)) return null;
+    const rules = [];
+    for (const c of list) {
+      const r = clauseRules(c);
+      if (!r || (keys[0] === '$or' && r.length !== 1)) return null;
+      rules.push(...r);
+    }
+    return { combinator: keys[0] === '$or' ? 'or' : 'and', rules };
+  }
+  const rules = clauseRules(cond);
+  return rules ? { combinator: 'and', rules } : null;
+}
+
+/**
+ * The editor. `initial` is the condition object; `locked` makes everything read-only.
+ * Returns {el, value()} where value() is the condition or throws with a message.
+ */
+export function targetingEditor(initial, { locked = false } = {}) {
+  let combinator = 'and';
+  let rules = [];
+  let complex = false;
+
+  const parsed = conditionToRules(initial || {});
+  if (parsed) ({ combinator, rules } = parsed);
+  else complex = true;
+
+  const jsonId = nextId('tgt-json');
+  const json = h('textarea', {
+    id: jsonId,
+    class: 'code',
+    rows: 5,
+    spellcheck: 'false',
+    readonly: locked,
+    dataset: { field: 'targeting' },
+  });
+  json.value = JSON.stringify(initial && Object.keys(initial).length ? initial : {}, null, 2);
+  const jsonMsg = h('p', { class: 'hint', id: jsonId + '-msg', 'aria-live': 'polite' });
+  json.setAttribute('aria-describedby', jsonMsg.id);
+
+  const rulesBox = h('div', { class: 'rules' });
+  const comboName = nextId('combo');
+  const comboAnd = h('input', { type: 'radio', name: comboName, value: 'and', id: comboName + '-and' });
+  const comboOr = h('input', { type: 'radio', name: comboName, value: 'or', id: comboName + '-or' });
+  const combo = h(
+    'fieldset',
+    { class: 'inline-radios' },
+    h('legend', {}, 'Users must match'),
+    h('span', { class: 'radio' }, comboAnd, h('label', { for: comboAnd.id }, 'all rules (AND)')),
+    h('span', { class: 'radio' }, comboOr, h('label', { for: comboOr.id }, 'any rule (OR)'))
+  );
+  const addBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Add rule');
+
+  const syncJson = () => {
+    const cond = rulesToCondition(combinator, rules);
+    json.value = JSON.stringify(cond, null, 2);
+    json.removeAttribute('aria-invalid');
+    jsonMsg.textContent = '';
+  };
+
+  const renderRules = () => {
+    clear(rulesBox);
+    comboAnd.checked = combinator === 'and';
+    comboOr.checked = combinator === 'or';
+    comboAnd.disabled = comboOr.disabled = locked || complex;
+    addBtn.disabled = locked || complex;
+    if (complex) {
+      rulesBox.append(h('p', { class: 'hint' }, 'This condition is too complex for the rule editor; edit it as JSON below.'));
+      return;
+    }
+    if (rules.length === 0) rulesBox.append(h('p', { class: 'muted' }, 'No rules: every user is eligible.'));
+    rules.forEach((r, i) => {
+      const n = i + 1;
+      const fieldIn = h('input', { type: 'text', value: r.field, 'aria-label': `Rule ${n} attribute`, placeholder: 'attribute, e.g. country', readonly: locked, autocomplete: 'off' });
+      const opSel = h('select', { 'aria-label': `Rule ${n} operator`, disabled: locked },
+        OPERATORS.map(([v, label]) => h('option', { value: v, selected: v === r.op }, label)));
+      const valIn = h('input', { type: 'text', value: r.value, 'aria-label': `Rule ${n} value`, placeholder: LIST_OPS.has(r.op) ? 'a, b, c' : 'value', readonly: locked, autocomplete: 'off', hidden: r.op === '$exists' || r.op === '!$exists' });
+      const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove rule ${n}`, disabled: locked }, '✕');
+      fieldIn.addEventListener('input', () => { r.field = fieldIn.value; syncJson(); });
+      valIn.addEventListener('input', () => { r.value = valIn.value; syncJson(); });
+      opSel.addEventListener('change', () => {
+        r.op = opSel.value;
+        valIn.hidden = r.op === '$exists' || r.op === '!$exists';
+        valIn.placeholder = LIST_OPS.has(r.op) ? 'a, b, c' : 'value';
+        syncJson();
+      });
+      rm.addEventListener('click', () => {
+        rules.splice(i, 1);
+        renderRules();
+        syncJson();
+        addBtn.focus();
+      });
+      rulesBox.append(h('div', { class: 'rule-row' },
+        h('span', { class: 'rule-join', 'aria-hidden': 'true' }, i === 0 ? 'where' : combinator.toUpperCase()),
+        fieldIn, opSel, valIn, rm));
+    });
+  };
+
+  comboAnd.addEventListener('change', () => { combinator = 'and'; renderRules(); syncJson(); });
+  comboOr.addEventListener('change', () => { combinator = 'or'; renderRules(); syncJson(); });
+  addBtn.addEventListener('click', () => {
+    rules.push({ field: '', op: '$eq', value: '' });
+    renderRules();
+    syncJson();
+    const inputs = rulesBox.querySelectorAll('.rule-row input[type="text"]');
+    if (inputs.length) inputs[inputs.length - 2].focus();
+  });
+  json.addEventListener('input', () => {
+    let cond;
+    try {
+      cond = json.value.trim() === '' ? {} : JSON.parse(json.value);
+    } catch (e) {
+      json.setAttribute('aria-invalid', 'true');
+      jsonMsg.textContent = 'Not valid JSON yet: ' + e.message;
+      return;
+    }
+    json.removeAttribute('aria-invalid');
+    if (!isPlainObject(cond)) {
+      jsonMsg.textContent = 'A condition is a JSON object.';
+      return;
+    }
+    const p = conditionToRules(cond);
+    complex = !p;
+    if (p) ({ combinator, rules } = p);
+    jsonMsg.textContent = complex ? 'Valid JSON; the rule editor cannot show it.' : '';
+    renderRules();
+  });
+
+  renderRules();
+
+  const el = h(
+    'div',
+    { class: 'targeting' },
+    combo,
+    rulesBox,
+    h('div', { class: 'row-actions' }, addBtn),
+    h('div', { class: 'field' }, h('label', { for: jsonId }, 'Condition as JSON'), json, jsonMsg)
+  );
+
+  return {
+    el,
+    value() {
+      const t = json.value.trim();
+      if (t === '') return {};
+      let v;
+      try {
+        v = JSON.parse(t);
+      } catch (e) {
+        throw Object.assign(new Error('The targeting JSON is not valid: ' + e.message), { field: 'targeting' });
+      }
+      if (!isPlainObject(v)) throw Object.assign(new Error('Targeting must be a JSON object.'), { field: 'targeting' });
+      return v;
+    },
+  };
+}
