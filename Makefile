@@ -90,12 +90,17 @@ $(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/ha
 unit: $(UNIT_BIN)
 api: $(BUILD)/bunsen $(API_BIN)
 
+# Node suites (real GrowthBook / OpenFeature SDKs, the dashboard in headless Chromium):
+# their run.sh scripts install what they need and print TAP like the C tests.
+NODE_SUITES ?= tests/sdk/run.sh tests/browser/run.sh
+
 test: deps
 	@$(MAKE) --no-print-directory unit api
-	@BUNSEN_BIN=$(abspath $(BUILD)/bunsen) sh tests/run.sh $(UNIT_BIN) $(API_BIN)
+	@BUNSEN_BIN=$(abspath $(BUILD)/bunsen) sh tests/run.sh $(UNIT_BIN) $(API_BIN) $(NODE_SUITES)
 
+# The unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
 run: deps

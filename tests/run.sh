@@ -6,7 +6,10 @@ failed=0
 log=$(mktemp)
 for t in "$@"; do
     echo "== $(basename "$t")"
-    CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1
+    case $t in
+    *.sh) CMOCKA_MESSAGE_OUTPUT=TAP sh "$t" >"$log" 2>&1 ;;
+    *) CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1 ;;
+    esac
     rc=$?
     cat "$log"
     p=$(grep -c '^ok ' "$log")

@@ -601,6 +601,26 @@ static void test_audit(void **state)
     json_decref(a);
 }
 
+/* A targeting condition with an operator the evaluator does not know would match nobody:
+ * refused at the field instead of stored. */
+static void test_unknown_operator(void **state)
+{
+    (void)state;
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-op\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+             "\"targeting\":{\"country\":{\"$foo\":1}}}",
+             400, "targeting");
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-op\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+             "\"targeting\":{\"$or\":[{\"a\":1},{\"b\":{\"$regexx\":\"x\"}}]}}",
+             400, "targeting");
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"good-op\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                     "\"targeting\":{\"$or\":[{\"a\":{\"$vgte\":\"1.2.0\"}},"
+                     "{\"tags\":{\"$elemMatch\":{\"$eq\":\"x\"}}}]}}",
+                     201));
+}
+
 static void test_roles(void **state)
 {
     (void)state;
@@ -649,10 +669,15 @@ static void test_roles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metrics_crud),    cmocka_unit_test(test_experiments_crud),
-        cmocka_unit_test(test_patch_rules),     cmocka_unit_test(test_delete_rules),
-        cmocka_unit_test(test_lifecycle_table), cmocka_unit_test(test_stop_release),
-        cmocka_unit_test(test_audit),           cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_metrics_crud),
+        cmocka_unit_test(test_experiments_crud),
+        cmocka_unit_test(test_patch_rules),
+        cmocka_unit_test(test_delete_rules),
+        cmocka_unit_test(test_lifecycle_table),
+        cmocka_unit_test(test_stop_release),
+        cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_unknown_operator),
     };
     return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
 }
