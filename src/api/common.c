@@ -37,8 +37,7 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     err_clear(&err);
     http_req_suspend(r);
     if (store_submit(http_req_app(r)->store, &w->job, &err) != 0) {
-        http_reply_err(r, &err);
-        http_reply_header(r, "Retry-After", "1");
+        http_reply_err(r, &err); /* 503 + Retry-After */
         w->cleanup(w);
         http_req_resume(r);
     }

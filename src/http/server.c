@@ -144,6 +144,9 @@ void http_reply_err(struct http_req *r, const struct err *err)
         json_object_set_new(e, "field", json_string(err->field));
     }
     http_reply_json(r, err_code_status(code), json_pack("{s:o}", "error", e));
+    if (code == ERR_UNAVAILABLE) {
+        http_reply_header(r, "Retry-After", "1"); /* transient: queue full, disk, lock */
+    }
 }
 
 void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
@@ -366,6 +369,11 @@ static bool authenticate(struct http_req *r)
     r->role = auth_role_parse(k.role);
     snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
     snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
+    if ((r->route->roles & (unsigned)r->role) == 0) {
+        http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
+                         auth_role_name(r->role), r->route->path);
+        return false;
+    }
     unsigned rl_flags = r->route->flags & (ROUTE_INGEST | ROUTE_MANAGE);
     double wait = 0;
     if (rl_flags != 0 && !ratelimit_take(r->srv->rl, rl_flags == ROUTE_INGEST ? 0 : 1, r->key_id,
@@ -376,11 +384,6 @@ static bool authenticate(struct http_req *r)
         char ra[24];
         snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
         http_reply_header(r, "Retry-After", ra);
-        return false;
-    }
-    if ((r->route->roles & (unsigned)r->role) == 0) {
-        http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
-                         auth_role_name(r->role), r->route->path);
         return false;
     }
     return true;
@@ -584,7 +587,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r);
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
