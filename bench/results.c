@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     }
     long users = atol(argv[2]), events = atol(argv[3]);
     char path[600];
-    snprintf(path, sizeof(path), "%s/bench.db", argv[1]);
+    snprintf(path, sizeof(path), "%s/bunsen.db", argv[1]); /* the daemon's file name */
     struct store *s = NULL;
     struct err err;
     err_clear(&err);

@@ -1,24 +1,50 @@
 #!/bin/sh
-# Results latency as data grows (issue: "Benchmark bench/results.sh").
-# Builds bench/results.c against build/libbunsen.a, then for each size creates a fresh
-# database, ingests USERS exposures and EVENTS events through the writer's store
-# functions, and prints the median warm time of results_compute() beside the time to
-# recompute the same statistics from raw rows with set-based SQL (same run, same disk).
-# Sizes: "100000:500000 1000000:5000000" by default; add 10000000:3000000 with
-# BENCH_SIZES to reproduce the large case (needs ~10 GB of disk and several minutes).
+# Results latency as data grows (docs/PERFORMANCE.md "Results").
+#
+# For each size USERS:EVENTS: bench/results.c builds a fresh database with one running
+# 2-variant experiment and 3 metrics, ingests the exposures and events through the
+# writer's store functions (10,000 rows per transaction), and prints the median warm time
+# of results_compute() beside the time to recompute the same statistics from the raw rows
+# with set-based SQL (the reference, same run, same disk). Then the real daemon is started
+# on that database and GET /api/v1/experiments/bench/results is timed end to end over
+# loopback with curl (median of 9 after one warm-up request).
+#
+# Sizes: "100000:500000 1000000:5000000" by default; BENCH_SIZES="10000000:3000000" adds
+# the large case (several GB of disk, many minutes).
 set -eu
 cd "$(dirname "$0")/.."
-make -s build/libbunsen.a
+make -s all build/libbunsen.a
 mkdir -p build/bench
 cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Iinclude \
     $(pkg-config --cflags jansson sqlite3 gsl) -o build/bench/results bench/results.c \
     build/libbunsen.a $(pkg-config --libs libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8) \
     -lm -pthread
+command -v curl >/dev/null 2>&1 || { echo "bench: curl is needed" >&2; exit 1; }
 SIZES=${BENCH_SIZES:-"100000:500000 1000000:5000000"}
 for size in $SIZES; do
     users=${size%%:*}
     events=${size##*:}
     dir=$(mktemp -d /tmp/bunsen-bench-XXXXXX)
     build/bench/results "$dir" "$users" "$events"
+    build/bunsen serve --port 0 --data-dir "$dir" --log-level warn >"$dir/out" 2>"$dir/err" &
+    pid=$!
+    port=""
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    key=$(cat "$dir/admin.key")
+    url="http://127.0.0.1:$port/api/v1/experiments/bench/results"
+    curl -s -o /dev/null -H "Authorization: Bearer $key" "$url"
+    times=""
+    for _ in 1 2 3 4 5 6 7 8 9; do
+        t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $key" "$url")
+        times="$times $t"
+    done
+    median=$(echo $times | tr ' ' '\n' | sort -n | sed -n 5p)
+    echo "users=$users http_results_ms=$(awk "BEGIN { printf \"%.2f\", $median * 1000 }")"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
     rm -rf "$dir"
 done
