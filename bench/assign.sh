@@ -14,6 +14,8 @@
 #   BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_CONNECTIONS=64  BENCH_THREADS=2
 #   BUNSEN_THREADS      HTTP worker threads for the daemon (default: its own, = CPUs)
 #   NGINX_WORKERS       nginx worker processes (default: auto = CPUs)
+#   BENCH_SERVER_CPUS, BENCH_WRK_CPUS  taskset CPU lists (e.g. 1 and 0) to keep the load
+#                       generator off the servers' cores; unset = no pinning
 #   BENCH_PERF=1        also `perf record -g` the daemon during the logging-on run and
 #                       print the top of `perf report`
 #   BENCH_STRICT=1      exit 1 when a goal is missed
@@ -47,6 +49,10 @@ if [ -n "$need" ]; then
         die "apt-get install$need failed"
 fi
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+SPIN=""
+WPIN=""
+[ -n "${BENCH_SERVER_CPUS:-}" ] && SPIN="taskset -c $BENCH_SERVER_CPUS"
+[ -n "${BENCH_WRK_CPUS:-}" ] && WPIN="taskset -c $BENCH_WRK_CPUS"
 
 bin=${BUNSEN_BIN:-build/bunsen}
 case $bin in
@@ -82,7 +88,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$tmp/data"
 set -- serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn
 [ -n "${BUNSEN_THREADS:-}" ] && set -- "$@" --threads "$BUNSEN_THREADS"
-"$bin" "$@" >"$tmp/bunsen.out" 2>"$tmp/bunsen.err" &
+$SPIN "$bin" "$@" >"$tmp/bunsen.out" 2>"$tmp/bunsen.err" &
 bpid=$!
 bport=""
 i=0
@@ -138,7 +144,7 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
     sed -e "s|@PREFIX@|$tmp/nginx|g" -e "s|@PORT@|$p|g" -e "s|@USER@|$user_line|" \
         -e "s|@WORKERS@|${NGINX_WORKERS:-auto}|" -e "s|@BODY@|$body|" \
         "$here/nginx.conf" >"$tmp/nginx/nginx.conf"
-    "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
+    $SPIN "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
         >"$tmp/nginx/stdout.log" 2>&1 &
     npid=$!
     i=0
@@ -172,10 +178,10 @@ run() { # name url key log_exposure pids... -> sets RPS P50 P99 ERRS REQS CPU_US
     name=$1 url=$2 key=$3 logx=$4
     shift 4
     out="$tmp/wrk-$name.txt"
-    wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -s "$here/assign.lua" "$url/api/v1/assign" \
+    $WPIN wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -s "$here/assign.lua" "$url/api/v1/assign" \
         -- "$key" "$logx" "$EXP" "${tag}w$name" >/dev/null 2>&1
     c0=$(cpu_ticks "$@")
-    wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s "$here/assign.lua" "$url/api/v1/assign" \
+    $WPIN wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s "$here/assign.lua" "$url/api/v1/assign" \
         -- "$key" "$logx" "$EXP" "${tag}$name" >"$out" 2>&1 || die "wrk failed against $name: $(cat "$out")"
     c1=$(cpu_ticks "$@")
     sed "s/^/  [$name] /" "$out" >&2
@@ -185,7 +191,7 @@ run() { # name url key log_exposure pids... -> sets RPS P50 P99 ERRS REQS CPU_US
     ERRS=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
     REQS=$(awk '/requests in/ { print $1 }' "$out")
     # server CPU time per reply (the wrk count includes the few cut off at the end)
-    CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$REQS" 'BEGIN { printf "%.1f", n > 0 ? (b - a) / hz * 1e6 / n : 0 }')
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$REQS" 'BEGIN { printf "%.1f", (n > 0) ? (b - a) / hz * 1e6 / n : 0 }')
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -216,7 +222,8 @@ echo
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);" \
     "load average before the runs: $load0"
 echo "wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; $("$bin" version 2>/dev/null | head -n 1);" \
-    "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}"
+    "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}" \
+    "${SPIN:+; servers on CPUs $BENCH_SERVER_CPUS}${WPIN:+, wrk on CPUs $BENCH_WRK_CPUS}"
 printf '%-28s %11s %8s %8s %7s %9s %13s\n' "target" "requests/s" "p50 ms" "p99 ms" "errors" "vs nginx" "server us/req"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "nginx static reply" "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "1.00" "$N_CPU"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R" "$F_CPU"

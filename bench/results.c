@@ -102,7 +102,7 @@ struct rebuild {
 static int rebuild_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct rebuild *rb = arg;
-    return store_rollup_rebuild(tx, "bench", rb->rules, 3, err);
+    return store_rollup_rebuild(tx, "bench", 0, rb->rules, 3, err);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -55,6 +55,9 @@ struct store_job {
     int (*apply)(struct store_tx *tx, void *arg, struct err *err);
     void (*done)(void *arg, int rc, const struct err *err);
     void *arg;
+    /* true: the group commits right after this job, so that its done() runs before any later
+     * job's apply() (done() publishes what later jobs read, e.g. the attribution rules) */
+    bool barrier;
     /* private to the writer */
     struct store_job *next;
     int rc;
@@ -274,8 +277,9 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                            struct store_ingest_counts *counts, struct err *err);
 
 /* Recompute every roll-up of one experiment from the raw exposures and events with the
- * given rules (its rules only), e.g. after a metric or the experiment changed. */
-int store_rollup_rebuild(struct store_tx *tx, const char *experiment,
+ * given rules (its rules only), e.g. after a metric or the experiment changed. stop_ts
+ * (0 = running): exposures and events at or after it do not count. */
+int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, struct err *err);
 
 /* Sufficient statistics of one (metric, variant). */

@@ -325,6 +325,7 @@ static void submit(struct http_req *r, enum exp_op op, const char *key, const ch
     ew->action = action;
     ew->body = body;
     ew->status = status;
+    ew->w.job.barrier = true; /* later writes must see the reloaded snapshot and rules */
     api_write_submit(r, &ew->w);
 }
 

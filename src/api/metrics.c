@@ -47,6 +47,7 @@ metric_write_new(int (*apply)(struct store_tx *, struct api_write *, struct err 
     mw->w.render = metric_write_render;
     mw->w.cleanup = metric_write_cleanup;
     mw->status = status;
+    mw->w.job.barrier = true; /* later writes must see the reloaded rules */
     return mw;
 }
 

@@ -156,5 +156,5 @@ int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct e
         rule_fill(&rules[k], x, &m);
         ptrs[k] = &rules[k];
     }
-    return store_rollup_rebuild(tx, x->key, ptrs, nk, err);
+    return store_rollup_rebuild(tx, x->key, x->stopped_at, ptrs, nk, err);
 }

@@ -27,10 +27,11 @@ static const char SQL_RB_DEL_UM[] = "DELETE FROM user_metrics WHERE experiment =
 static const char SQL_RB_DEL_STATS[] = "DELETE FROM metric_stats WHERE experiment = ?";
 static const char SQL_RB_DEL_DAILY[] = "DELETE FROM metric_daily WHERE experiment = ?";
 static const char SQL_RB_DEL_EXPOSTAT[] = "DELETE FROM exposure_stats WHERE experiment = ?";
+/* ?1 experiment ?2 stop ts (or far future): exposures at or after the stop never count */
 static const char SQL_RB_EXPOSTAT[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
-    "SELECT experiment, variant, COUNT(*), TOTAL(conflicts) FROM exposures WHERE experiment = ? "
-    "GROUP BY variant";
+    "SELECT experiment, variant, COUNT(*), TOTAL(conflicts) FROM exposures WHERE experiment = ?1 "
+    "AND ts < ?2 GROUP BY variant";
 /* ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window (ms) ?6 stop ts ?7 lookback (ms) */
 static const char SQL_RB_USERS[] =
     "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
@@ -41,11 +42,11 @@ static const char SQL_RB_USERS[] =
     " CASE WHEN ?7 > 0 THEN (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END "
     "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
     "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
-    "FROM exposures x WHERE x.experiment = ?1";
+    "FROM exposures x WHERE x.experiment = ?1 AND x.ts < ?6";
 /* user_metrics keeps only non-zero users (no row = 0), as the incremental path does */
 static const char SQL_RB_ZEROS[] =
     "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0";
-/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap */
+/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ts */
 static const char SQL_RB_STATS[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
     "SELECT ?1, ?2, variant, COUNT(*), TOTAL(y), TOTAL(y * y), TOTAL(xv), TOTAL(xv * xv), "
@@ -55,16 +56,30 @@ static const char SQL_RB_STATS[] =
     "  MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
     "  AS xv "
     "  FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
-    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1) "
+    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 "
+    "  AND x.ts < ?5) "
     "GROUP BY variant";
+/* Daily deltas as the incremental path records them: each user counts on the day of the
+ * first exposure; each event in the window moves y by f(running raw) - f(running raw - inc)
+ * on the event's day (f: binomial 0/1, then the cap), so the days sum to the final S, Q.
+ * ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 is_binomial ?8 cap */
 static const char SQL_RB_DAILY[] =
     "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
-    "SELECT ?1, ?2, variant, day, COUNT(*), TOTAL(y), TOTAL(y * y) FROM (SELECT x.variant AS "
-    " variant, x.ts / 86400000 AS day, "
-    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4) "
-    "  AS y "
-    "  FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
-    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1) "
+    "SELECT ?1, ?2, variant, day, SUM(dn), TOTAL(dy), TOTAL(dq) FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS dy, 0.0 AS dq "
+    "  FROM exposures x WHERE x.experiment = ?1 AND x.ts < ?6 "
+    " UNION ALL "
+    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    "  SELECT variant, ts, "
+    "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
+    "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
+    "    SELECT x.variant AS variant, e.ts AS ts, "
+    "     CASE WHEN ?4 THEN e.value ELSE 1.0 END AS inc, "
+    "     SUM(CASE WHEN ?4 THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
+    "      ORDER BY e.ts, e.rowid) AS cum "
+    "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = ?3 "
+    "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
+    "    WHERE x.experiment = ?1 AND x.ts < ?6))) "
     "GROUP BY variant, day";
 
 static int rebuild_rule(struct conn *c, const char *experiment, const struct store_rule *r,
@@ -97,35 +112,62 @@ static int rebuild_rule(struct conn *c, const char *experiment, const struct sto
     if (rc != SQLITE_DONE) {
         return store_sqlite_err(c->db, rc, "rebuild user values", err);
     }
-    const char *sqls[] = {SQL_RB_STATS, SQL_RB_DAILY};
-    for (int i = 0; i < 2; i++) {
-        st = conn_prepare(c, sqls[i], err);
-        if (st == NULL) {
-            return -1;
-        }
-        bind_text(st, 1, experiment);
-        bind_text(st, 2, r->metric);
-        sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
-        sqlite3_bind_double(st, 4, r->has_cap ? r->cap : 1e308);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            return store_sqlite_err(c->db, rc, "rebuild statistics", err);
-        }
+    int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
+    double cap = r->has_cap ? r->cap : 1e308;
+    st = conn_prepare(c, SQL_RB_STATS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    bind_text(st, 2, r->metric);
+    sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
+    sqlite3_bind_double(st, 4, cap);
+    sqlite3_bind_int64(st, 5, stop);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "rebuild statistics", err);
+    }
+    st = conn_prepare(c, SQL_RB_DAILY, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    bind_text(st, 2, r->metric);
+    bind_text(st, 3, r->event);
+    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
+    sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
+    sqlite3_bind_int64(st, 6, stop);
+    sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
+    sqlite3_bind_double(st, 8, cap);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "rebuild daily statistics", err);
     }
     return 0;
 }
 
-int store_rollup_rebuild(struct store_tx *tx, const char *experiment,
+int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, struct err *err)
 {
     struct conn *c = tx->conn;
-    const char *dels[] = {SQL_RB_DEL_UM, SQL_RB_DEL_STATS, SQL_RB_DEL_DAILY, SQL_RB_DEL_EXPOSTAT,
-                          SQL_RB_EXPOSTAT};
+    const char *dels[] = {SQL_RB_DEL_UM, SQL_RB_DEL_STATS, SQL_RB_DEL_DAILY, SQL_RB_DEL_EXPOSTAT};
     for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
         if (exec_bound(c, dels[i], experiment, err) != 0) {
             return -1;
         }
+    }
+    sqlite3_stmt *st = conn_prepare(c, SQL_RB_EXPOSTAT, err);
+    if (st == NULL) {
+        return -1;
+    }
+    bind_text(st, 1, experiment);
+    sqlite3_bind_int64(st, 2, stop_ts > 0 ? stop_ts : FAR_FUTURE);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "rebuild exposure statistics", err);
     }
     for (size_t i = 0; i < n; i++) {
         if (rebuild_rule(c, experiment, rules[i], err) != 0) {

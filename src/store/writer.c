@@ -122,7 +122,7 @@ static void *writer_main(void *arg)
         }
         struct store_job *first = w->head, *last = first;
         int taken = 1;
-        while (last->next != NULL && taken < GROUP_MAX) {
+        while (last->next != NULL && taken < GROUP_MAX && !last->barrier) {
             last = last->next;
             taken++;
         }

@@ -18,11 +18,13 @@
  */
 #include "harness.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HOUR_MS 3600000LL
 #define DAY_MS  (24 * HOUR_MS)
@@ -199,14 +201,14 @@ static const char *ev(const char *user, const char *event, const char *value, lo
                       const char *id)
 {
     return tf("{\"user_id\":\"%s\",\"event\":\"%s\"%s%s,\"ts\":%lld%s%s%s}", user, event,
-               value ? ",\"value\":" : "", value ? value : "", ts, id ? ",\"id\":\"" : "",
-               id ? id : "", id ? "\"" : "");
+              value ? ",\"value\":" : "", value ? value : "", ts, id ? ",\"id\":\"" : "",
+              id ? id : "", id ? "\"" : "");
 }
 
 static const char *expo(const char *exp, const char *user, const char *variant, long long ts)
 {
     return tf("{\"experiment\":\"%s\",\"user_id\":\"%s\",\"variant\":\"%s\",\"ts\":%lld}", exp,
-               user, variant, ts);
+              user, variant, ts);
 }
 
 /* A growable text buffer for large bodies. */
@@ -249,6 +251,7 @@ static int setup(void **state)
         "{\"key\":\"a_rev\",\"event\":\"rev\",\"type\":\"sum\",\"window_hours\":24,\"cap\":100,"
         "\"cuped_lookback_hours\":48}",
         "{\"key\":\"f_taps\",\"event\":\"tap\",\"type\":\"count\",\"cuped_lookback_hours\":0}",
+        "{\"key\":\"r_hits\",\"event\":\"hit\",\"type\":\"count\",\"cuped_lookback_hours\":0}",
     };
     for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
         admin_ok("POST", "/api/v1/metrics", metrics[i], 201);
@@ -264,7 +267,10 @@ static int setup(void **state)
              fmt("{\"key\":\"frz\",%s,\"metrics\":[\"f_taps\"]}", vars), 201);
     admin_ok("POST", "/api/v1/experiments/attr/start", NULL, 200);
     admin_ok("POST", "/api/v1/experiments/expo/start", NULL, 200);
+    admin_ok("POST", "/api/v1/experiments",
+             fmt("{\"key\":\"race\",%s,\"metrics\":[\"r_hits\"]}", vars), 201);
     admin_ok("POST", "/api/v1/experiments/frz/start", NULL, 200);
+    admin_ok("POST", "/api/v1/experiments/race/start", NULL, 200);
     admin_ok("POST", "/api/v1/experiments/arch/archive", NULL, 200);
     return 0;
 }
@@ -327,7 +333,11 @@ static void test_events_item_rules(void **state)
     long129[129] = '\0';
     memset(long128, 'e', 128);
     long128[128] = '\0';
-    long long future8 = NOW + 8 * DAY_MS;
+    char uid257[400], ev129[300], id129[300], ts8[200];
+    snprintf(uid257, sizeof(uid257), "{\"user_id\":\"%s\",\"event\":\"e\"}", long257);
+    snprintf(ev129, sizeof(ev129), "{\"user_id\":\"u\",\"event\":\"%s\"}", long129);
+    snprintf(id129, sizeof(id129), "{\"user_id\":\"u\",\"event\":\"e\",\"id\":\"%s\"}", long129);
+    snprintf(ts8, sizeof(ts8), "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":%lld}", NOW + 8 * DAY_MS);
     const struct {
         const char *item;
         const char *field;
@@ -336,14 +346,14 @@ static void test_events_item_rules(void **state)
         {"{\"user_id\":\"\",\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":5,\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":null,\"event\":\"e\"}", "events[0].user_id"},
-        {fmt("{\"user_id\":\"%s\",\"event\":\"e\"}", long257), "events[0].user_id"},
+        {uid257, "events[0].user_id"},
         {"{\"user_id\":\"a\\u0001b\",\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"a\\nb\",\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"a\\u007fb\",\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"a\\u0085b\",\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"u\"}", "events[0].event"},
         {"{\"user_id\":\"u\",\"event\":\"\"}", "events[0].event"},
-        {fmt("{\"user_id\":\"u\",\"event\":\"%s\"}", long129), "events[0].event"},
+        {ev129, "events[0].event"},
         {"{\"user_id\":\"u\",\"event\":\"a\\tb\"}", "events[0].event"},
         {"{\"user_id\":\"u\",\"event\":[]}", "events[0].event"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":\"12\"}", "events[0].value"},
@@ -359,11 +369,11 @@ static void test_events_item_rules(void **state)
         {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2024-02-30T12:00:00Z\"}", "events[0].ts"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"1970-01-01T00:30:00+01:00\"}",
          "events[0].ts"},
-        {fmt("{\"user_id\":\"u\",\"event\":\"e\",\"ts\":%lld}", future8), "events[0].ts"},
+        {ts8, "events[0].ts"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"id\":5}", "events[0].id"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"id\":\"\"}", "events[0].id"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"id\":{}}", "events[0].id"},
-        {fmt("{\"user_id\":\"u\",\"event\":\"e\",\"id\":\"%s\"}", long129), "events[0].id"},
+        {id129, "events[0].id"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         /* the item alone, then behind two good items: the index moves, nothing is stored */
@@ -504,6 +514,10 @@ static void test_exposures_rules(void **state)
     (void)state;
     const char *P = "/api/v1/exposures";
     const char *ok = expo("expo", "xv", "control", NOW);
+    char ts8[200];
+    snprintf(ts8, sizeof(ts8),
+             "{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"ts\":%lld}",
+             NOW + 8 * DAY_MS);
     post_err(P, "{\"exposures\":[]}", "exposures");
     post_err(P, "{\"exposures\":{}}", "exposures");
     post_err(P, fmt("{\"exposures\":[%s,7]}", ok), "exposures[1]");
@@ -532,9 +546,7 @@ static void test_exposures_rules(void **state)
          "exposures[1].ts"},
         {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"ts\":\"noon\"}",
          "exposures[1].ts"},
-        {fmt("{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"ts\":%lld}",
-             NOW + 8 * DAY_MS),
-         "exposures[1].ts"},
+        {ts8, "exposures[1].ts"},
         {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"green\",\"value\":1}",
          "exposures[1].value"},
     };
@@ -681,6 +693,65 @@ static void test_stop_freezes(void **state)
                      2);
 }
 
+struct post_job {
+    const char *path, *key, *body;
+};
+
+static void *post_main(void *arg)
+{
+    const struct post_job *j = arg;
+    struct resp r;
+    if (http_req(D.port, "POST", j->path, j->key, j->body, &r) == 0) {
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+/* A stop queued behind busy ingestion, with an event after the stop time queued right behind
+ * it: the event's batch may share the stop's group transaction, and must still be attributed
+ * with the rules of the stopped experiment (it does not count). */
+static void test_stop_racing_ingestion(void **state)
+{
+    (void)state;
+    long long now = (long long)time(NULL) * 1000;
+    struct sb x = {0}, big[3] = {{0}};
+    sb_add(&x, "{\"exposures\":[");
+    sb_add(&x, expo("race", "r1", "green", now - H));
+    for (int i = 0; i < 9999; i++) {
+        sb_add(&x, ",");
+        sb_add(&x, expo("race", fmt("rb%d", i), "control", now - H));
+    }
+    sb_add(&x, "]}");
+    post_counts("/api/v1/exposures", x.p, 10000, 0, 0, 0);
+    free(x.p);
+    for (int k = 0; k < 3; k++) { /* 30,000 attributed events keep the writer busy */
+        sb_add(&big[k], "{\"events\":[");
+        for (int i = 0; i < 10000; i++) {
+            sb_add(&big[k], i ? "," : "");
+            sb_add(&big[k], ev(fmt("rb%d", i), "hit", NULL, now - H / 2, NULL));
+        }
+        sb_add(&big[k], "]}");
+    }
+    const char *late = fmt("{\"events\":[%s]}", ev("r1", "hit", NULL, now + 3 * H, NULL));
+    struct post_job jobs[5] = {
+        {"/api/v1/events", SDK, big[0].p}, {"/api/v1/events", SDK, big[1].p},
+        {"/api/v1/events", SDK, big[2].p}, {"/api/v1/experiments/race/stop", D.admin_key, NULL},
+        {"/api/v1/events", SDK, late},
+    };
+    pthread_t th[5];
+    for (int i = 0; i < 5; i++) {
+        usleep(i == 3 ? 150000 : i == 4 ? 20000 : 0);
+        assert_int_equal(pthread_create(&th[i], NULL, post_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        pthread_join(th[i], NULL);
+        free(i < 3 ? big[i].p : NULL);
+    }
+    assert_int_equal(events_of("r1"), 1);
+    expect_stats("race", "r_hits", "green", 1, 0, 0, 0, 0, 0);
+    expect_stats("race", "r_hits", "control", 9999, 29997, 89991, 0, 0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,7 +759,7 @@ int main(void)
         cmocka_unit_test(test_events_values_and_ts), cmocka_unit_test(test_events_all_or_nothing),
         cmocka_unit_test(test_events_idempotency),   cmocka_unit_test(test_exposures_rules),
         cmocka_unit_test(test_exposures_first_wins), cmocka_unit_test(test_attribution),
-        cmocka_unit_test(test_stop_freezes),
+        cmocka_unit_test(test_stop_freezes),         cmocka_unit_test(test_stop_racing_ingestion),
     };
     return cmocka_run_group_tests_name("api_ingest", tests, setup, teardown);
 }

@@ -385,6 +385,18 @@ static void test_frozen_at_stop(void **state)
     near(json_object_get(treatment(after, 0, 0), "sum"),
          json_object_get(treatment(before, 0, 0), "sum"), "control conversions after stop");
     assert_int_equal(json_integer_value(json_object_get(after, "frozen_at")) > 0, 1);
+    /* the stop rebuilt the roll-ups: the time series still ends at the results' numbers */
+    int st;
+    json_t *ts = http_json(D.port, "GET", "/api/v1/experiments/gb-example/timeseries?metric=conv",
+                           D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *days = json_object_get(ts, "days");
+    json_t *last = json_array_get(
+        json_object_get(json_array_get(days, json_array_size(days) - 1), "variants"), 1);
+    assert_int_equal(json_integer_value(json_object_get(last, "users")), 30);
+    near(json_object_get(last, "mean"), json_object_get(treatment(after, 0, 1), "mean"),
+         "time series after the rebuild");
+    json_decref(ts);
     json_decref(before);
     json_decref(after);
 }
