@@ -45,6 +45,7 @@ help:
 	@echo "make asan       build and run all tests under AddressSanitizer + UBSan"
 	@echo "make format     rewrite sources with clang-format; format-check fails on a diff"
 	@echo "make deps       apt-get install the missing Debian packages (idempotent)"
+	@echo "make fuzz       libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (60) each"
 	@echo "make clean      remove build/"
 
 deps:
@@ -118,3 +119,6 @@ format-check:
 
 clean:
 	rm -rf build
+
+# libFuzzer targets: make fuzz (FUZZ_SECONDS=60 each), fuzz-build, fuzz-seeds, fuzz-deps
+include tests/fuzz/fuzz.mk

@@ -3,6 +3,7 @@
  * err_code to its API.md name and HTTP status.
  */
 #include "bunsen/err.h"
+#include "bunsen/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +38,9 @@ int err_set(struct err *err, enum err_code code, const char *field, const char *
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    /* quoted input may be cut inside a character ("%.40s", the buffer size) */
+    utf8_repair(err->field);
+    utf8_repair(err->msg);
     return -1;
 }
 

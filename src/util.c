@@ -174,6 +174,22 @@ bool utf8_valid(const char *s, size_t n)
     return true;
 }
 
+void utf8_repair(char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t k = 1;
+        while (k <= 4 && i + k <= len && !utf8_valid(s + i, k)) {
+            k++;
+        }
+        if (k <= 4 && i + k <= len) {
+            i += k; /* a whole valid character */
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 bool key_valid(const char *s)
 {
     if (s == NULL) {

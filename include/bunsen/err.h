@@ -30,8 +30,9 @@ struct err {
     char msg[200];  /* human-readable, safe to show to the caller */
 };
 
-/* Fill err (may be NULL) with code, optional field (NULL = none) and a printf message.
- * Always returns -1 so that `return err_set(...)` reads naturally. */
+/* Fill err (may be NULL) with code, optional field (NULL = none) and a printf message; both
+ * texts come out as valid UTF-8 (invalid bytes become '?'). Always returns -1 so that
+ * `return err_set(...)` reads naturally. */
 int err_set(struct err *err, enum err_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

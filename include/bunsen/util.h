@@ -43,6 +43,10 @@ int time_parse_rfc3339(const char *s, int64_t *ms);
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t n);
 
+/* Replace, in place, every byte of the NUL-terminated s that is not part of a valid UTF-8
+ * character with '?' (error messages quote input and may cut a character in two). */
+void utf8_repair(char *s);
+
 /* True when s matches ^[a-z0-9][a-z0-9_.-]{0,63}$ (experiment, metric, variant keys). */
 bool key_valid(const char *s);
 

@@ -100,7 +100,9 @@ int validate_integer(const json_t *v, const char *field, int64_t lo, int64_t hi,
     } else {
         return err_set(err, ERR_INVALID, field, "%s must be an integer", field);
     }
-    if (!(x >= (double)lo && x <= (double)hi)) {
+    /* compare integers exactly: as doubles, 2^53 + 1 would pass a bound of 2^53 */
+    if (!(x >= (double)lo && x <= (double)hi) ||
+        (json_is_integer(v) && (json_integer_value(v) < lo || json_integer_value(v) > hi))) {
         return err_set(err, ERR_INVALID, field, "%s must be an integer in [%lld, %lld]", field,
                        (long long)lo, (long long)hi);
     }

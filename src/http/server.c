@@ -117,6 +117,7 @@ void http_reply_json_digits(struct http_req *r, int status, json_t *body, int di
              : NULL;
     json_decref(body);
     if (text == NULL) {
+        log_json(LOG_ERROR, "cannot encode a JSON response", json_pack("{s:i}", "status", status));
         static const char fallback[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"cannot encode the response\"}}";
         http_reply_bytes(r, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
@@ -138,10 +139,16 @@ void http_reply_json_digits(struct http_req *r, int status, json_t *body, int di
 void http_reply_err(struct http_req *r, const struct err *err)
 {
     enum err_code code = err->code == ERR_OK ? ERR_INTERNAL : err->code;
-    json_t *e = json_pack("{s:s, s:s}", "code", err_code_name(code), "message",
-                          err->msg[0] ? err->msg : err_code_name(code));
-    if (e != NULL && err->field[0] != '\0') {
-        json_object_set_new(e, "field", json_string(err->field));
+    /* Messages quote input (paths with %FF, ids cut by "%.40s"): keep the body valid UTF-8,
+     * else jansson refuses it and a 4xx would become a 500. */
+    char msg[sizeof(err->msg)], field[sizeof(err->field)];
+    snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : err_code_name(code));
+    snprintf(field, sizeof(field), "%s", err->field);
+    utf8_repair(msg);
+    utf8_repair(field);
+    json_t *e = json_pack("{s:s, s:s}", "code", err_code_name(code), "message", msg);
+    if (e != NULL && field[0] != '\0') {
+        json_object_set_new(e, "field", json_string(field));
     }
     http_reply_json(r, err_code_status(code), json_pack("{s:o}", "error", e));
     if (code == ERR_UNAVAILABLE) {
