@@ -93,7 +93,7 @@ api: $(BUILD)/bunsen $(API_BIN)
 
 # Node suites (real GrowthBook / OpenFeature SDKs, the dashboard in headless Chromium):
 # their run.sh scripts install what they need and print TAP like the C tests.
-NODE_SUITES ?= tests/sdk/run.sh tests/browser/run.sh
+NODE_SUITES ?= tests/sdk/run.sh tests/ecosystem/run.sh tests/browser/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory unit api

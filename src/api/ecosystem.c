@@ -24,11 +24,18 @@
 
 #define OFREP_MAX_FLAGS 1000
 
-/* ETag of text: a quoted hex prefix of its SHA-256. */
-static void etag_of(const char *text, size_t len, char out[40])
+/* ETag of text: a quoted hex prefix of the SHA-256 of scope (NULL: none; hashed with its
+ * terminating NUL) followed by text. */
+static void etag_of(const char *scope, const char *text, size_t len, char out[40])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)text, len);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    if (scope != NULL) {
+        crypto_hash_sha256_update(&st, (const unsigned char *)scope, strlen(scope) + 1);
+    }
+    crypto_hash_sha256_update(&st, (const unsigned char *)text, len);
+    crypto_hash_sha256_final(&st, h);
     out[0] = '"';
     sodium_bin2hex(out + 1, 33, h, 16);
     out[33] = '"';
@@ -45,7 +52,7 @@ static void reply_tagged(struct http_req *r, json_t *body, int digits)
         return;
     }
     char tag[40];
-    etag_of(text, strlen(text), tag);
+    etag_of(NULL, text, strlen(text), tag);
     const char *inm = http_req_header(r, "If-None-Match");
     if (inm != NULL && (strstr(inm, tag) != NULL || strcmp(inm, "*") == 0)) {
         http_reply_bytes(r, 304, "application/json; charset=utf-8", "", 0);
@@ -315,11 +322,14 @@ void api_ofrep_bulk(struct http_req *r)
     snprintf(uid, sizeof(uid), "%s", user_id);
     json_decref(attrs);
     json_t *body = json_pack("{s:o}", "flags", flags);
-    /* The ETag covers the evaluations: an unchanged answer is a 304 and logs nothing new
-     * (its exposures were committed when it was first served). */
+    /* The ETag covers the user and the evaluations: an unchanged answer is a 304 and logs
+     * nothing new (its exposures were committed when it was first served to this user).
+     * The user is in the tag because the body does not name them: another user with the
+     * same evaluations (same variants and buckets) must not revalidate with it and so
+     * skip their own first exposures. */
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     char tag[40];
-    etag_of(text ? text : "", text ? strlen(text) : 0, tag);
+    etag_of(uid, text ? text : "", text ? strlen(text) : 0, tag);
     free(text);
     const char *inm = http_req_header(r, "If-None-Match");
     if (inm != NULL && strstr(inm, tag) != NULL) {

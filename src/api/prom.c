@@ -122,16 +122,21 @@ void api_metrics_prom(struct http_req *r)
         }
     }
     pthread_mutex_unlock(&p->mu);
+    /* The exposition format wants each family's lines as one group: one loop per family. */
     static const char *const kinds[] = {"event", "exposure"};
     metrics_write_help(&b, "bunsen_ingested_rows_total", "counter",
                        "Events and exposures stored (exposures: first exposures).");
-    metrics_write_help(&b, "bunsen_ingest_duplicates_total", "counter",
-                       "Events skipped by idempotency key; repeated exposures.");
     for (int k = 0; k < 2; k++) {
         char labels[32];
         snprintf(labels, sizeof(labels), "kind=\"%s\"", kinds[k]);
         metrics_write_value(&b, "bunsen_ingested_rows_total", labels,
                             (double)atomic_load(&p->rows[k]));
+    }
+    metrics_write_help(&b, "bunsen_ingest_duplicates_total", "counter",
+                       "Events skipped by idempotency key; repeated exposures.");
+    for (int k = 0; k < 2; k++) {
+        char labels[32];
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", kinds[k]);
         metrics_write_value(&b, "bunsen_ingest_duplicates_total", labels,
                             (double)atomic_load(&p->duplicates[k]));
     }

@@ -80,7 +80,9 @@ struct conn *conn_open(const char *path, bool readonly, struct err *err)
                   err) != 0) {
         goto out_close;
     }
-    if (readonly && conn_exec(c, "PRAGMA query_only=1;", err) != 0) {
+    /* Readers (one per HTTP thread) keep a smaller cache than the writer: the page cache is
+     * most of the daemon's memory, bounded by the sum of these. */
+    if (readonly && conn_exec(c, "PRAGMA query_only=1; PRAGMA cache_size=-16384;", err) != 0) {
         goto out_close;
     }
     return c;

@@ -327,6 +327,10 @@ void store_write_metrics(struct store *s, struct buf *b)
     char wal[600];
     snprintf(wal, sizeof(wal), "%s-wal", s->path);
     double wal_bytes = stat(wal, &sb) == 0 ? (double)sb.st_size : 0;
+    metrics_write_help(b, "bunsen_sqlite_memory_bytes", "gauge",
+                       "Memory held by SQLite (page caches: 64 MiB for the writer, 16 MiB per "
+                       "reader at most).");
+    metrics_write_value(b, "bunsen_sqlite_memory_bytes", "", (double)sqlite3_memory_used());
     metrics_write_help(b, "bunsen_database_size_bytes", "gauge",
                        "Size of the SQLite database file and of its write-ahead log.");
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
