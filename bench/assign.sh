@@ -222,8 +222,7 @@ echo
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);" \
     "load average before the runs: $load0"
 echo "wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; $("$bin" version 2>/dev/null | head -n 1);" \
-    "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}" \
-    "${SPIN:+; servers on CPUs $BENCH_SERVER_CPUS}${WPIN:+, wrk on CPUs $BENCH_WRK_CPUS}"
+    "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}${SPIN:+; servers on CPUs $BENCH_SERVER_CPUS}${WPIN:+, wrk on CPUs $BENCH_WRK_CPUS}"
 printf '%-28s %11s %8s %8s %7s %9s %13s\n' "target" "requests/s" "p50 ms" "p99 ms" "errors" "vs nginx" "server us/req"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "nginx static reply" "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "1.00" "$N_CPU"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R" "$F_CPU"

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define THREADS 8
+#define THREADS     8
 #define LAT_BUCKETS 2000 /* 0.1 ms buckets up to 200 ms; the last is overflow */
 
 static const char *port_file, *sdk_key, *admin_key;
@@ -78,8 +78,7 @@ static int connect_port(int port)
 }
 
 /* One request on a keep-alive connection; returns the status or -1 (connection broken). */
-static int request(int fd, const char *method, const char *path, const char *key,
-                   const char *body)
+static int request(int fd, const char *method, const char *path, const char *key, const char *body)
 {
     char req[4096];
     size_t blen = body ? strlen(body) : 0;

@@ -20,11 +20,10 @@
 
 struct assign_write {
     struct api_write w;
-    json_t *reply;
+    char *reply; /* rendered on the request thread: the writer thread only sends it */
     char *user_id;
     int64_t ts;
     size_t n;
-    int digits;
     char etag[40]; /* "" = none */
     struct api_exposure items[];
 };
@@ -51,7 +50,7 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
-    http_reply_json_digits(w->req, 200, json_incref(aw->reply), aw->digits);
+    http_reply_bytes(w->req, 200, "application/json; charset=utf-8", aw->reply, strlen(aw->reply));
     if (aw->etag[0] != '\0') {
         http_reply_revalidate(w->req);
         http_reply_header(w->req, "ETag", aw->etag);
@@ -61,7 +60,7 @@ static void assign_render(struct api_write *w)
 static void assign_cleanup(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
-    json_decref(aw->reply);
+    free(aw->reply);
     free(aw->user_id);
     free(aw);
 }
@@ -116,10 +115,15 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
-    aw->reply = reply;
+    aw->reply = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
+    json_decref(reply);
+    if (aw->reply == NULL) {
+        free(aw);
+        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
+        return;
+    }
     aw->user_id = xstrdup(user_id);
     aw->ts = time_now_ms();
-    aw->digits = digits;
     snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));

@@ -487,6 +487,16 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         if (read_variants(v, out, err) != 0) {
             goto out_fail;
         }
+        /* Responses print 15 significant digits, so a GET body sent back carries weights
+         * such as 0.333333333333333 for a stored 1/3: within 1e-9 of the stored weight of the
+         * same variant, keep the stored double (else an unchanged PATCH would be refused as
+         * reassigning users). */
+        for (size_t i = 0; mode == MODEL_PATCH && i < out->nvariants && i < base->nvariants; i++) {
+            if (strcmp(out->variants[i].key, base->variants[i].key) == 0 &&
+                fabs(out->variants[i].weight - base->variants[i].weight) < 1e-9) {
+                out->variants[i].weight = base->variants[i].weight;
+            }
+        }
         if (mode == MODEL_PATCH && base->released >= 0) {
             /* released is an index: follow its key, which every user already gets */
             const char *rel = base->variants[base->released].key;

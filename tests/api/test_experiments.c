@@ -621,6 +621,29 @@ static void test_unknown_operator(void **state)
                      201));
 }
 
+/* The GET body of a running experiment with weights 1/3 (printed with 15 digits) can be
+ * sent back unchanged: no 409 for a "change" that is only rounding. */
+static void test_round_trip_running(void **state)
+{
+    (void)state;
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"thirds\",\"variants\":[{\"key\":\"a\",\"weight\":"
+                     "0.3333333333333333},{\"key\":\"b\",\"weight\":0.3333333333333333},"
+                     "{\"key\":\"c\",\"weight\":0.3333333333333334}]}",
+                     201));
+    act("thirds", "start", NULL, 200);
+    json_t *got = call("GET", "/api/v1/experiments/thirds", NULL, 200);
+    char *body = json_dumps(got, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(got);
+    json_decref(call("PATCH", "/api/v1/experiments/thirds", body, 200));
+    free(body);
+    /* a real change of weights is still refused */
+    call_err("PATCH", "/api/v1/experiments/thirds",
+             "{\"variants\":[{\"key\":\"a\",\"weight\":0.5},{\"key\":\"b\",\"weight\":0.25},"
+             "{\"key\":\"c\",\"weight\":0.25}]}",
+             409, "variants");
+}
+
 static void test_roles(void **state)
 {
     (void)state;
@@ -678,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_audit),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
+        cmocka_unit_test(test_round_trip_running),
     };
     return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
 }

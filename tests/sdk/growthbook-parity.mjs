@@ -6,7 +6,9 @@
 // user ids (ASCII and non-ASCII: accents, CJK, emoji, combining marks, mixed) and
 // evaluates the same definitions locally with `@growthbook/growthbook` (gb.run with
 // hashAttribute "id"). Every (user, experiment) pair must agree on the variant key and
-// on inExperiment, and on the bucket where the SDK reports one.
+// on inExperiment, and on the bucket where the SDK reports one. Ids whose buckets fall on
+// and next to every range and namespace bound are added on purpose. When the daemon serves
+// GET /api/features/{sdk_key}, the SDK given that payload (gb.evalFeature) must agree too.
 //
 // Started by tests/sdk/run.sh, which owns the daemon. Environment:
 //   BUNSEN_URL        base URL, e.g. http://127.0.0.1:41234 (required)
@@ -56,7 +58,7 @@ function diag(msg) {
 // ---- HTTP ------------------------------------------------------------------------------
 
 async function api(method, path, key, body) {
-  const headers = { Authorization: `Bearer ${key}` };
+  const headers = key ? { Authorization: `Bearer ${key}` } : {};
   let payload;
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -276,7 +278,8 @@ function sdkExperiment(def) {
   return e;
 }
 
-// ---- local hash, only to explain mismatches (API.md "Hashing") ---------------------------
+// ---- local hash (API.md "Hashing"): to find edge ids and to explain mismatches; the ---
+// ---- verdicts come from the SDK alone ----------------------------------------------------
 
 function fnv1a32(str) {
   let h = 0x811c9dc5;
@@ -438,6 +441,7 @@ async function main() {
 
   const defs = await createDefinitions();
   if (defs.length === 0) return finish();
+  const keys = defs.map((d) => d.key);
 
   // Users and their attributes: the fixed ids, the edge ids, then the generated ones.
   const users = FIXED_IDS.map((id) => ({ id, attrs: randomAttributes() }));
@@ -460,8 +464,26 @@ async function main() {
     users.push({ id, attrs: randomAttributes() });
   }
 
-  const keys = defs.map((d) => d.key);
-  const stats = new Map(defs.map((d) => [d.key, { pairs: 0, mism: [], inExp: {}, reasons: {}, buckets: new Set() }]));
+  const stats = new Map(defs.map((d) => [d.key,
+    { pairs: 0, mism: [], fmism: [], inExp: {}, reasons: {}, buckets: new Set() }]));
+
+  // API.md "Ecosystem endpoints": the SDK payload must evaluate like /assign. Checked
+  // when the daemon serves it (a 404 means not implemented yet: skipped, not failed).
+  const fr = await api("GET", `/api/features/${encodeURIComponent(sdkKey)}`, null);
+  let features = null;
+  if (fr.status === 404) {
+    testNo++;
+    console.log(`ok ${testNo} - GET /api/features/{sdk_key} payload # SKIP not implemented (404)`);
+  } else {
+    const f = fr.json && fr.json.features;
+    const missing = f ? keys.filter((k) => !f[k]) : keys;
+    if (ok(fr.status === 200 && f && missing.length === 0,
+      "GET /api/features/{sdk_key} returns a payload with every running experiment",
+      fr.status === 200 ? (missing.length ? [`missing: ${missing.join(", ")}`] : [])
+        : [`status ${fr.status}: ${fr.text.slice(0, 300)}`])) {
+      features = f;
+    }
+  }
   const httpErrors = [];
   const sdkExps = defs.map(sdkExperiment);
   let next = 0;
@@ -477,6 +499,7 @@ async function main() {
         continue;
       }
       const gb = new GrowthBook({ attributes: { id: u.id, ...u.attrs } });
+      const gf = features ? new GrowthBook({ attributes: { id: u.id, ...u.attrs }, features }) : null;
       for (let i = 0; i < defs.length; i++) {
         const def = defs[i];
         const st = stats.get(def.key);
@@ -501,6 +524,14 @@ async function main() {
           if (typeof b.bucket === "number") st.buckets.add(b.bucket);
           if (b.in_experiment) st.inExp[b.variant] = (st.inExp[b.variant] || 0) + 1;
         }
+        if (gf && b) {
+          const f = gf.evalFeature(def.key);
+          const fin = !!(f.source === "experiment" && f.experimentResult && f.experimentResult.inExperiment);
+          if ((f.value !== b.variant || fin !== b.in_experiment) && st.fmism.length < 1000) {
+            st.fmism.push(`id=${escapeId(u.id)} attrs=${JSON.stringify(u.attrs)}: bunsen ${b.variant}/` +
+              `${b.in_experiment} (${b.reason}), payload ${f.value}/${fin} (source ${f.source})`);
+          }
+        }
         if (problems.length && st.mism.length < 1000) {
           const seed = def.seed || def.key;
           const ns = def.namespace ? ` ns_bucket=${bucketOf("__" + def.namespace.name, u.id, 1)}` : "";
@@ -509,6 +540,7 @@ async function main() {
         }
       }
       gb.destroy();
+      if (gf) gf.destroy();
     }
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -528,6 +560,12 @@ async function main() {
     if (n) details.push(`${n}${n >= 1000 ? "+" : ""} mismatches; first ${Math.min(n, MAX_DETAILS)}:`, ...st.mism.slice(0, MAX_DETAILS));
     ok(n === 0 && st.pairs === users.length - httpErrors.length,
       `parity ${def.key}: ${st.pairs} users agree with the GrowthBook SDK (variant, inExperiment, bucket)`, details);
+    if (features) {
+      const fm = st.fmism.length;
+      ok(fm === 0, `features payload ${def.key}: the SDK evaluating GET /api/features agrees with /assign`,
+        fm ? [`${fm}${fm >= 1000 ? "+" : ""} mismatches; first ${Math.min(fm, MAX_DETAILS)}:`,
+          ...st.fmism.slice(0, MAX_DETAILS)] : []);
+    }
     // Guard against a vacuous pass: every variant is reached and every applicable
     // exclusion happened at least once.
     const want = ["hashed"];
