@@ -68,8 +68,11 @@ static void ingest(const char *exp, int users, long long t0)
                                             "ts", (json_int_t)(t0 + 3600000), "value", 10.0 + i));
         }
     }
-    char *a = json_dumps(json_pack("{s:o}", "exposures", ex), 0);
-    char *b = json_dumps(json_pack("{s:o}", "events", ev), 0);
+    json_t *ja = json_pack("{s:o}", "exposures", ex), *jb = json_pack("{s:o}", "events", ev);
+    char *a = json_dumps(ja, 0);
+    char *b = json_dumps(jb, 0);
+    json_decref(ja);
+    json_decref(jb);
     post_ok("/api/v1/exposures", a);
     post_ok("/api/v1/events", b);
     free(a);
@@ -101,7 +104,9 @@ static void test_compact_keeps_results(void **state)
         json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", fmt("stranger-%d", i),
                                             "event", "buy", "ts", (json_int_t)old));
     }
-    char *t = json_dumps(json_pack("{s:o}", "events", ev), 0);
+    json_t *jev = json_pack("{s:o}", "events", ev);
+    char *t = json_dumps(jev, 0);
+    json_decref(jev);
     post_ok("/api/v1/events", t);
     free(t);
 

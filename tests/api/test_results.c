@@ -243,7 +243,9 @@ static void test_zero_control_and_weights(void **state)
     /* the split matches the 20/80 weights exactly: no SRM */
     const json_t *srm = json_object_get(res, "srm");
     assert_false(json_is_true(json_object_get(srm, "mismatch")));
-    near(json_object_get(srm, "p_value"), json_real(1.0), "srm p");
+    json_t *one = json_real(1.0);
+    near(json_object_get(srm, "p_value"), one, "srm p");
+    json_decref(one);
     json_decref(res);
 }
 
@@ -340,7 +342,9 @@ static void test_csv_timeseries_power_errors(void **state)
     json_t *last = json_array_get(days, json_array_size(days) - 1);
     json_t *lv = json_array_get(json_object_get(last, "variants"), 1);
     assert_int_equal(json_integer_value(json_object_get(lv, "users")), 10000);
-    near(json_object_get(lv, "mean"), json_real(0.1127), "cumulative mean");
+    json_t *mean = json_real(0.1127);
+    near(json_object_get(lv, "mean"), mean, "cumulative mean");
+    json_decref(mean);
     json_decref(ts);
     json_decref(http_json(D.port, "GET", "/api/v1/experiments/winner/timeseries?metric=nope",
                           D.admin_key, NULL, &st));
