@@ -10,7 +10,8 @@
 # loopback with curl (median of 9 after one warm-up request).
 #
 # Sizes: "100000:500000 1000000:5000000" by default; BENCH_SIZES="10000000:3000000" adds
-# the large case (several GB of disk, many minutes).
+# the large case (several GB of disk, many minutes; BENCH_NO_REBUILD=1 skips the SQL
+# reference, which alone takes tens of minutes there).
 set -eu
 cd "$(dirname "$0")/.."
 make -s all build/libbunsen.a
