@@ -80,7 +80,7 @@ static void check_refusal(const struct err *err, enum model_mode mode, const cha
     FUZZ_CHECK(memchr(err->msg, '\0', sizeof(err->msg)) != NULL && err->msg[0] != '\0',
                "%s: message", what);
     /* http_reply_err() hands field and message to jansson, which refuses invalid UTF-8.
-     * Known bug (test_fuzz_regressions.c): "%.40s" / "%.60s" cut a character in two. */
+     * (fixed bug, test_fuzz_regressions.c: "%.40s" / "%.60s" cut a character in two). */
     FUZZ_CHECK_KNOWN(
         utf8_valid(err->field, strlen(err->field)) && utf8_valid(err->msg, strlen(err->msg)),
         "%s: error field or message is not UTF-8: '%s' '%s'", what, err->field, err->msg);
