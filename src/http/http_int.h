@@ -9,6 +9,33 @@
 
 #include "bunsen/http.h"
 #include "bunsen/store.h"
+#include "bunsen/util.h"
+
+/* A request: owned by its MHD connection (*con_cls), created on its first access-handler
+ * call and freed in the completed callback (server.c). Handlers use it through http.h. */
+struct http_req {
+    struct app *app;
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    enum http_method method;
+    char *path;
+    const struct http_route *route;
+    char *scratch;
+    struct http_param params[HTTP_MAX_PARAMS];
+    int nparams;
+    struct buf body;
+    size_t drained;
+    bool too_large;
+    bool suspended;
+    bool queued;
+    enum role role;
+    char key_id[24];
+    char key_name[129];
+    struct MHD_Response *resp;
+    int status;
+    size_t resp_bytes;
+    uint64_t t0;
+};
 
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
 void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes);

@@ -1,0 +1,252 @@
+/*
+ * request.c - the request object's API for handlers (http.h): replies (JSON, errors,
+ * bytes, headers), accessors (path parameters, query, headers, body, caller), the JSON
+ * body parser and suspend/resume. The lifecycle that drives a request is in server.c.
+ * Thread-safety: a request belongs to one thread at a time (see http.h).
+ */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/http.h"
+#include "bunsen/log.h"
+#include "bunsen/util.h"
+#include "http_int.h"
+
+/* ---- replies ---- */
+
+static void set_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes)
+{
+    if (r->resp != NULL) {
+        MHD_destroy_response(r->resp); /* a second reply replaces the first: last wins */
+    }
+    r->resp = resp;
+    r->status = status;
+    r->resp_bytes = bytes;
+}
+
+void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
+                      size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, status, resp, len);
+}
+
+/* 15 significant digits: every double prints as a human would write it (0.05, not
+ * 0.050000000000000003) and stays far inside the 1e-6 agreement the statistics promise.
+ * Payloads that must round-trip doubles bit for bit use http_reply_json_digits(.., 17). */
+void http_reply_json(struct http_req *r, int status, json_t *body)
+{
+    http_reply_json_digits(r, status, body, 15);
+}
+
+void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits)
+{
+    char *text =
+        body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits))
+             : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        log_json(LOG_ERROR, "cannot encode a JSON response", json_pack("{s:i}", "status", status));
+        static const char fallback[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"cannot encode the response\"}}";
+        http_reply_bytes(r, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
+        return;
+    }
+    size_t n = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, status, resp, n);
+}
+
+void http_reply_err(struct http_req *r, const struct err *err)
+{
+    enum err_code code = err->code == ERR_OK ? ERR_INTERNAL : err->code;
+    /* Messages quote input (paths with %FF, ids cut by "%.40s"): keep the body valid UTF-8,
+     * else jansson refuses it and a 4xx would become a 500. */
+    char msg[sizeof(err->msg)], field[sizeof(err->field)];
+    snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : err_code_name(code));
+    snprintf(field, sizeof(field), "%s", err->field);
+    utf8_repair(msg);
+    utf8_repair(field);
+    json_t *e = json_pack("{s:s, s:s}", "code", err_code_name(code), "message", msg);
+    if (e != NULL && field[0] != '\0') {
+        json_object_set_new(e, "field", json_string(field));
+    }
+    http_reply_json(r, err_code_status(code), json_pack("{s:o}", "error", e));
+    if (code == ERR_UNAVAILABLE) {
+        http_reply_header(r, "Retry-After", "1"); /* transient: queue full, disk, lock */
+    }
+}
+
+void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
+                      ...)
+{
+    struct err err;
+    err.code = code;
+    snprintf(err.field, sizeof(err.field), "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+    va_end(ap);
+    http_reply_err(r, &err);
+}
+
+void http_reply_empty(struct http_req *r, int status)
+{
+    http_reply_bytes(r, status, "text/plain; charset=utf-8", "", 0);
+}
+
+void http_reply_revalidate(struct http_req *r)
+{
+    if (r->resp != NULL) {
+        MHD_del_response_header(r->resp, "Cache-Control", "no-store");
+        MHD_add_response_header(r->resp, "Cache-Control", "no-cache");
+    }
+}
+
+void http_reply_header(struct http_req *r, const char *name, const char *value)
+{
+    if (r->resp != NULL) {
+        MHD_add_response_header(r->resp, name, value);
+    }
+}
+
+void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes)
+{
+    set_response(r, status, resp, bytes);
+}
+
+/* ---- accessors ---- */
+
+struct app *http_req_app(const struct http_req *r)
+{
+    return r->app;
+}
+
+enum http_method http_req_method(const struct http_req *r)
+{
+    return r->method;
+}
+
+const char *http_req_path(const struct http_req *r)
+{
+    return r->path;
+}
+
+const char *http_req_param(const struct http_req *r, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; i < r->nparams; i++) {
+        if (r->params[i].name_len == len && strncmp(r->params[i].name, name, len) == 0) {
+            return r->params[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *http_req_query(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_ctx {
+    void (*fn)(void *ctx, const char *key, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    struct each_ctx *e = cls;
+    e->fn(e->ctx, key, value ? value : "");
+    return MHD_YES;
+}
+
+void http_req_each_query(const struct http_req *r,
+                         void (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    struct each_ctx e = {fn, ctx};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+}
+
+const char *http_req_body(const struct http_req *r, size_t *len)
+{
+    if (len != NULL) {
+        *len = r->body.len;
+    }
+    return r->body.data ? r->body.data : "";
+}
+
+enum role http_req_role(const struct http_req *r)
+{
+    return r->role;
+}
+
+const char *http_req_key_id(const struct http_req *r)
+{
+    return r->key_id;
+}
+
+const char *http_req_key_name(const struct http_req *r)
+{
+    return r->key_name;
+}
+
+json_t *http_req_json_body(struct http_req *r)
+{
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    if (len == 0) {
+        http_reply_error(r, ERR_INVALID, NULL, "a JSON object body is required");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        http_reply_error(r, ERR_INVALID, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        http_reply_error(r, ERR_INVALID, NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+void http_req_suspend(struct http_req *r)
+{
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+}
+
+void http_req_resume(struct http_req *r)
+{
+    MHD_resume_connection(r->conn);
+}
