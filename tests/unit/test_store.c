@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,12 +274,69 @@ static void test_revoke_and_audit(void **state)
     store_close(s);
 }
 
+static atomic_bool gate_open;
+
+static int gate_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)tx;
+    (void)arg;
+    (void)err;
+    while (!atomic_load(&gate_open)) {
+        usleep(1000);
+    }
+    return 0;
+}
+
+static void gate_done(void *arg, int rc, const struct err *err)
+{
+    (void)err;
+    atomic_int *n = arg;
+    if (rc == 0) {
+        atomic_fetch_add(n, 1);
+    }
+}
+
+/* A bounded queue: while the writer is busy, submissions beyond queue_max are refused with
+ * ERR_UNAVAILABLE (the HTTP layer turns that into 503 + Retry-After) instead of growing. */
+static void test_writer_queue_bound(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 2, &err), 0);
+    atomic_store(&gate_open, false);
+    atomic_int done;
+    atomic_init(&done, 0);
+    struct store_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct store_job){.apply = gate_apply, .done = gate_done, .arg = &done};
+    }
+    assert_int_equal(store_submit(s, &jobs[0], &err), 0);
+    while (1) { /* wait until the writer holds job 0 (queue empty again) */
+        struct store_writer_stats st;
+        store_writer_get_stats(s, &st);
+        if (st.queue_depth == 0) {
+            break;
+        }
+        usleep(1000);
+    }
+    assert_int_equal(store_submit(s, &jobs[1], &err), 0);
+    assert_int_equal(store_submit(s, &jobs[2], &err), 0);
+    assert_int_equal(store_submit(s, &jobs[3], &err), -1);
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    atomic_store(&gate_open, true);
+    store_writer_stop(s); /* drains: jobs 0..2 complete */
+    assert_int_equal(atomic_load(&done), 3);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_from_empty), cmocka_unit_test(test_refuse_newer),
         cmocka_unit_test(test_writer_savepoints),  cmocka_unit_test(test_sync_and_lookup),
-        cmocka_unit_test(test_revoke_and_audit),
+        cmocka_unit_test(test_revoke_and_audit),   cmocka_unit_test(test_writer_queue_bound),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
