@@ -53,7 +53,20 @@ deps:
 
 $(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DBUNSEN_VERSION='"$(VERSION)"' -DBUNSEN_GIT_REV='"$(GIT_REV)"' -c -o $@ $<
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# VERSION and the git revision, rewritten only when they change (so `bunsen version` is
+# never stale and nothing else rebuilds). Included by the few files that print them.
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define BUNSEN_VERSION "%s"\n#define BUNSEN_GIT_REV "%s"\n' '$(VERSION)' '$(GIT_REV)' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o: \
+    $(BUILD)/gen/version.h
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
 	@mkdir -p $(dir $@)

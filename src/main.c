@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "bunsen/cli.h"
+#include "version.h" /* generated: build/gen/version.h */
 
 static const char usage[] = "usage: bunsen <command> [options]\n"
                             "\n"

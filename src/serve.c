@@ -26,6 +26,7 @@
 #include "bunsen/http.h"
 #include "bunsen/log.h"
 #include "bunsen/util.h"
+#include "version.h" /* generated: build/gen/version.h */
 
 static const char serve_usage[] = "usage: bunsen serve [options]\n"
                                   "Run the Bunsen daemon. Options (each also as an environment "

@@ -9,6 +9,7 @@
 #include "api_int.h"
 #include "bunsen/api.h"
 #include "bunsen/util.h"
+#include "version.h" /* generated: build/gen/version.h */
 
 void api_health_live(struct http_req *r)
 {

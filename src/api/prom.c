@@ -14,6 +14,7 @@
 #include "bunsen/api.h"
 #include "bunsen/metrics.h"
 #include "bunsen/util.h"
+#include "version.h" /* generated: build/gen/version.h */
 
 #define NREASONS 7
 
