@@ -159,9 +159,8 @@ static int revoke_key_apply(struct store_tx *tx, void *arg, struct err *err)
 static const char migrate_usage[] = "usage: bunsen migrate [--data-dir DIR]\n"
                                     "Apply pending schema migrations to DIR/bunsen.db.\n";
 
-/* Parse only config flags; anything else is a usage error. */
-static int parse_config_only(int argc, char **argv, int start, struct config *cfg,
-                             const char *usage)
+int cli_args(int argc, char **argv, int start, const char *usage, const struct cli_opt *opts,
+             const char **positional, struct config *cfg)
 {
     struct err err;
     err_clear(&err);
@@ -171,9 +170,28 @@ static int parse_config_only(int argc, char **argv, int start, struct config *cf
         return 2;
     }
     for (int i = start; i < argc;) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             return -1;
+        }
+        const struct cli_opt *o = opts;
+        while (o != NULL && o->flag != NULL && strcmp(o->flag, a) != 0) {
+            o++;
+        }
+        if (o != NULL && o->flag != NULL) {
+            if (o->on != NULL) {
+                *o->on = true;
+                i++;
+                continue;
+            }
+            if (i + 1 >= argc) {
+                fprintf(stderr, "bunsen: %s needs a value\n", a);
+                return 2;
+            }
+            *o->value = argv[i + 1];
+            i += 2;
+            continue;
         }
         int rc = config_parse_flag(cfg, argc, argv, &i, &err);
         if (rc < 0) {
@@ -181,7 +199,12 @@ static int parse_config_only(int argc, char **argv, int start, struct config *cf
             return 2;
         }
         if (rc == 0) {
-            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[i], usage);
+            if (a[0] != '-' && positional != NULL && *positional == NULL) {
+                *positional = a;
+                i++;
+                continue;
+            }
+            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", a, usage);
             return 2;
         }
     }
@@ -191,7 +214,7 @@ static int parse_config_only(int argc, char **argv, int start, struct config *cf
 int cli_migrate(int argc, char **argv)
 {
     struct config cfg;
-    int rc = parse_config_only(argc, argv, 2, &cfg, migrate_usage);
+    int rc = cli_args(argc, argv, 2, migrate_usage, NULL, NULL, &cfg);
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
@@ -231,41 +254,15 @@ int cli_keys(int argc, char **argv)
     const char *role = NULL, *name = NULL, *id = NULL;
     bool all = false;
     struct config cfg;
-    config_defaults(&cfg);
     struct err err;
     err_clear(&err);
-    if (config_from_env(&cfg, &err) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
-        return 2;
-    }
-    for (int i = 3; i < argc;) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(keys_usage, stdout);
-            return 0;
-        }
-        if ((strcmp(argv[i], "--role") == 0 || strcmp(argv[i], "--name") == 0) && i + 1 < argc) {
-            *(argv[i][2] == 'r' ? &role : &name) = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--all") == 0) {
-            all = true;
-            i++;
-            continue;
-        }
-        int rc = config_parse_flag(&cfg, argc, argv, &i, &err);
-        if (rc < 0) {
-            fprintf(stderr, "bunsen: %s\n", err.msg);
-            return 2;
-        }
-        if (rc == 0) {
-            if (argv[i][0] != '-' && id == NULL) {
-                id = argv[i++];
-                continue;
-            }
-            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[i], keys_usage);
-            return 2;
-        }
+    const struct cli_opt opts[] = {{"--role", &role, NULL},
+                                   {"--name", &name, NULL},
+                                   {"--all", NULL, &all},
+                                   {NULL, NULL, NULL}};
+    int prc = cli_args(argc, argv, 3, keys_usage, opts, &id, &cfg);
+    if (prc != 0) {
+        return prc < 0 ? 0 : prc;
     }
     bool create = strcmp(sub, "create") == 0, list = strcmp(sub, "list") == 0,
          revoke = strcmp(sub, "revoke") == 0;
@@ -329,48 +326,14 @@ int cli_results(int argc, char **argv)
     const char *key = NULL, *method = NULL, *alpha = NULL, *cuped = NULL, *correction = NULL;
     const char *format = NULL;
     struct config cfg;
-    config_defaults(&cfg);
     struct err err;
     err_clear(&err);
-    if (config_from_env(&cfg, &err) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
-        return 2;
-    }
-    for (int i = 2; i < argc;) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(results_usage, stdout);
-            return 0;
-        }
-        const char **slot = strcmp(a, "--method") == 0       ? &method
-                            : strcmp(a, "--alpha") == 0      ? &alpha
-                            : strcmp(a, "--cuped") == 0      ? &cuped
-                            : strcmp(a, "--correction") == 0 ? &correction
-                            : strcmp(a, "--format") == 0     ? &format
-                                                             : NULL;
-        if (slot != NULL) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "bunsen: %s needs a value\n", a);
-                return 2;
-            }
-            *slot = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        int rc = config_parse_flag(&cfg, argc, argv, &i, &err);
-        if (rc < 0) {
-            fprintf(stderr, "bunsen: %s\n", err.msg);
-            return 2;
-        }
-        if (rc == 0) {
-            if (a[0] != '-' && key == NULL) {
-                key = a;
-                i++;
-                continue;
-            }
-            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", a, results_usage);
-            return 2;
-        }
+    const struct cli_opt opts[] = {{"--method", &method, NULL}, {"--alpha", &alpha, NULL},
+                                   {"--cuped", &cuped, NULL},   {"--correction", &correction, NULL},
+                                   {"--format", &format, NULL}, {NULL, NULL, NULL}};
+    int prc = cli_args(argc, argv, 2, results_usage, opts, &key, &cfg);
+    if (prc != 0) {
+        return prc < 0 ? 0 : prc;
     }
     if (key == NULL || (format != NULL && strcmp(format, "json") != 0 &&
                         strcmp(format, "csv") != 0 && strcmp(format, "table") != 0)) {
@@ -436,37 +399,21 @@ static const char compact_usage[] =
 int cli_compact(int argc, char **argv)
 {
     struct config cfg;
-    config_defaults(&cfg);
     struct err err;
     err_clear(&err);
-    long days = 400;
-    if (config_from_env(&cfg, &err) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
-        return 2;
+    const char *horizon = NULL;
+    const struct cli_opt opts[] = {{"--horizon-days", &horizon, NULL}, {NULL, NULL, NULL}};
+    int prc = cli_args(argc, argv, 2, compact_usage, opts, NULL, &cfg);
+    if (prc != 0) {
+        return prc < 0 ? 0 : prc;
     }
-    for (int i = 2; i < argc;) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(compact_usage, stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--horizon-days") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            days = strtol(argv[i + 1], &end, 10);
-            /* the longest CUPED lookback a metric may have is 365 days (model.h) */
-            if (end == argv[i + 1] || *end != '\0' || days < 15 || days > 100000) {
-                fprintf(stderr, "bunsen: --horizon-days must be an integer >= 15\n");
-                return 2;
-            }
-            i += 2;
-            continue;
-        }
-        int rc = config_parse_flag(&cfg, argc, argv, &i, &err);
-        if (rc < 0) {
-            fprintf(stderr, "bunsen: %s\n", err.msg);
-            return 2;
-        }
-        if (rc == 0) {
-            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[i], compact_usage);
+    long days = 400;
+    if (horizon != NULL) {
+        char *end = NULL;
+        days = strtol(horizon, &end, 10);
+        /* the longest CUPED lookback a metric may have is 365 days (model.h) */
+        if (end == horizon || *end != '\0' || days < 15 || days > 100000) {
+            fprintf(stderr, "bunsen: --horizon-days must be an integer >= 15\n");
             return 2;
         }
     }

@@ -99,37 +99,12 @@ static int bootstrap_admin(struct app *app)
     return 0;
 }
 
-static int parse_serve_args(int argc, char **argv, struct config *cfg)
-{
-    struct err err;
-    err_clear(&err);
-    config_defaults(cfg);
-    if (config_from_env(cfg, &err) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
-        return 2;
-    }
-    for (int i = 2; i < argc;) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("%s%s", serve_usage, config_serve_help);
-            return -1;
-        }
-        int rc = config_parse_flag(cfg, argc, argv, &i, &err);
-        if (rc < 0) {
-            fprintf(stderr, "bunsen: %s\n", err.msg);
-            return 2;
-        }
-        if (rc == 0) {
-            fprintf(stderr, "bunsen: unknown option '%s' (see bunsen serve --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    return 0;
-}
-
 int cli_serve(int argc, char **argv)
 {
     static struct app app; /* lives until exit; handlers borrow it */
-    int rc = parse_serve_args(argc, argv, &app.cfg);
+    char usage[4096];
+    snprintf(usage, sizeof(usage), "%s%s", serve_usage, config_serve_help);
+    int rc = cli_args(argc, argv, 2, usage, NULL, NULL, &app.cfg);
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }

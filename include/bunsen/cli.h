@@ -16,6 +16,20 @@ int cli_keys(int argc, char **argv);
 int cli_results(int argc, char **argv); /* `bunsen results KEY`, src/cli.c */
 int cli_compact(int argc, char **argv); /* `bunsen compact`, src/cli.c */
 
+/* A subcommand's own option: a flag with a value (value != NULL) or a switch (on != NULL).
+ * Arrays end with a {NULL} entry. */
+struct cli_opt {
+    const char *flag;
+    const char **value;
+    bool *on;
+};
+
+/* Parse argv[start..): defaults, BUNSEN_* variables, then the subcommand's opts, the config
+ * flags of config.h and at most one positional argument (when positional is not NULL).
+ * Returns 0, -1 after printing usage for --help (exit 0), or 2 after a usage error message. */
+int cli_args(int argc, char **argv, int start, const char *usage, const struct cli_opt *opts,
+             const char **positional, struct config *cfg);
+
 /* Shared by the subcommands: create the data dir (0700) if needed and check that it is a
  * writable directory; open the store and apply migrations. Print errors to stderr. */
 int cli_prepare_data_dir(const struct config *cfg);

@@ -91,23 +91,34 @@ static int read_ts(const json_t *v, const char *field, int64_t now, int64_t *out
     return 0;
 }
 
-static const json_t *items_of(struct http_req *r, json_t *body, const char *name)
+/* The common start of both endpoints: parse {"<name>": [1..10,000 items]} and prepare the
+ * write job (which owns the body: the items point into it). NULL after replying 400. */
+static struct ingest_write *ingest_begin(struct http_req *r, const char *name, const json_t **items)
 {
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return NULL;
+    }
     const char *const allowed[] = {name, NULL};
     struct err err;
     err_clear(&err);
+    *items = json_object_get(body, name);
     if (validate_known_fields(body, allowed, "", &err) != 0) {
         http_reply_err(r, &err);
-        return NULL;
-    }
-    const json_t *items = json_object_get(body, name);
-    if (!json_is_array(items) || json_array_size(items) == 0 ||
-        json_array_size(items) > INGEST_MAX_ITEMS) {
+    } else if (!json_is_array(*items) || json_array_size(*items) == 0 ||
+               json_array_size(*items) > INGEST_MAX_ITEMS) {
         http_reply_error(r, ERR_INVALID, name, "%s must be an array of 1 to %d items", name,
                          INGEST_MAX_ITEMS);
-        return NULL;
+    } else {
+        struct ingest_write *iw = xcalloc(1, sizeof(*iw));
+        iw->body = body;
+        iw->w.apply = ingest_apply;
+        iw->w.render = ingest_render;
+        iw->w.cleanup = ingest_cleanup;
+        return iw;
     }
-    return items;
+    json_decref(body);
+    return NULL;
 }
 
 static int read_event(const json_t *o, size_t i, int64_t now, struct store_event *e,
@@ -159,17 +170,11 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
 
 void api_ingest_events(struct http_req *r)
 {
-    json_t *body = http_req_json_body(r);
-    if (body == NULL) {
+    const json_t *items = NULL;
+    struct ingest_write *iw = ingest_begin(r, "events", &items);
+    if (iw == NULL) {
         return;
     }
-    const json_t *items = items_of(r, body, "events");
-    if (items == NULL) {
-        json_decref(body);
-        return;
-    }
-    struct ingest_write *iw = xcalloc(1, sizeof(*iw));
-    iw->body = body;
     iw->n = json_array_size(items);
     iw->events = xcalloc(iw->n, sizeof(*iw->events));
     int64_t now = time_now_ms();
@@ -182,9 +187,6 @@ void api_ingest_events(struct http_req *r)
             return;
         }
     }
-    iw->w.apply = ingest_apply;
-    iw->w.render = ingest_render;
-    iw->w.cleanup = ingest_cleanup;
     api_write_submit(r, &iw->w);
 }
 
@@ -234,17 +236,11 @@ static int read_exposure(const json_t *o, size_t i, int64_t now, const struct sn
 
 void api_ingest_exposures(struct http_req *r)
 {
-    json_t *body = http_req_json_body(r);
-    if (body == NULL) {
+    const json_t *items = NULL;
+    struct ingest_write *iw = ingest_begin(r, "exposures", &items);
+    if (iw == NULL) {
         return;
     }
-    const json_t *items = items_of(r, body, "exposures");
-    if (items == NULL) {
-        json_decref(body);
-        return;
-    }
-    struct ingest_write *iw = xcalloc(1, sizeof(*iw));
-    iw->body = body;
     iw->exposures = true;
     iw->expo = xcalloc(json_array_size(items), sizeof(*iw->expo));
     int64_t now = time_now_ms();
@@ -269,8 +265,5 @@ void api_ingest_exposures(struct http_req *r)
         ingest_cleanup(&iw->w);
         return;
     }
-    iw->w.apply = ingest_apply;
-    iw->w.render = ingest_render;
-    iw->w.cleanup = ingest_cleanup;
     api_write_submit(r, &iw->w);
 }
