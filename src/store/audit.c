@@ -28,10 +28,8 @@ int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct 
     bind_text(st, 6, e->target);
     bind_text(st, 7, e->before_json);
     bind_text(st, 8, e->after_json);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(tx->conn->db, rc, "append audit entry", err);
+    if (conn_step_done(tx->conn, st, "append audit entry", err) != 0) {
+        return -1;
     }
     return 0;
 }

@@ -14,16 +14,6 @@ static struct conn *read_conn(struct store *s, struct store_tx *tx, struct err *
     return tx != NULL ? tx->conn : store_reader(s, err);
 }
 
-static int step_done(struct conn *c, sqlite3_stmt *st, const char *what, struct err *err)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, what, err);
-    }
-    return 0;
-}
-
 /* ---- metrics ---- */
 
 static const char SQL_METRIC_INSERT[] =
@@ -97,7 +87,7 @@ int store_metric_delete(struct store_tx *tx, const char *key, struct err *err)
         return -1;
     }
     bind_text(st, 1, key);
-    if (step_done(tx->conn, st, "delete metric", err) != 0) {
+    if (conn_step_done(tx->conn, st, "delete metric", err) != 0) {
         return -1;
     }
     if (sqlite3_changes(tx->conn->db) == 0) {
@@ -204,7 +194,7 @@ int store_experiment_put(struct store_tx *tx, const char *key, const char *statu
         return -1;
     }
     bind_text(st, 1, key);
-    if (step_done(tx->conn, st, "experiment metrics", err) != 0) {
+    if (conn_step_done(tx->conn, st, "experiment metrics", err) != 0) {
         return -1;
     }
     for (size_t i = 0; i < nmetrics; i++) {
@@ -214,7 +204,7 @@ int store_experiment_put(struct store_tx *tx, const char *key, const char *statu
         }
         bind_text(st, 1, metrics[i]);
         bind_text(st, 2, key);
-        if (step_done(tx->conn, st, "experiment metrics", err) != 0) {
+        if (conn_step_done(tx->conn, st, "experiment metrics", err) != 0) {
             return -1;
         }
     }
@@ -235,7 +225,7 @@ int store_experiment_delete(struct store_tx *tx, const char *key, struct err *er
         return -1;
     }
     bind_text(st, 1, key);
-    if (step_done(tx->conn, st, "delete experiment", err) != 0) {
+    if (conn_step_done(tx->conn, st, "delete experiment", err) != 0) {
         return -1;
     }
     if (sqlite3_changes(tx->conn->db) == 0) {
@@ -270,7 +260,7 @@ static const char SQL_CATALOG_VERSION[] =
 int store_catalog_bump(struct store_tx *tx, struct err *err)
 {
     sqlite3_stmt *st = conn_prepare(tx->conn, SQL_CATALOG_BUMP, err);
-    return st ? step_done(tx->conn, st, "catalog version", err) : -1;
+    return st ? conn_step_done(tx->conn, st, "catalog version", err) : -1;
 }
 
 int store_catalog_version(struct store *s, int64_t *version, struct err *err)

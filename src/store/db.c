@@ -62,6 +62,13 @@ int conn_exec(struct conn *c, const char *sql, struct err *err)
     return 0;
 }
 
+int conn_step_done(struct conn *c, sqlite3_stmt *st, const char *what, struct err *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, what, err);
+}
+
 struct conn *conn_open(const char *path, bool readonly, struct err *err)
 {
     struct conn *c = xcalloc(1, sizeof(*c));

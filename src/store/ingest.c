@@ -469,10 +469,8 @@ static int ingest_exposure(struct ingest *in, const struct store_exposure *x,
         bind_text(st, 2, x->experiment);
         bind_text(st, 3, x->variant);
         sqlite3_bind_int64(st, 4, x->ts);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            return store_sqlite_err(c->db, rc, "insert exposure", err);
+        if (conn_step_done(c, st, "insert exposure", err) != 0) {
+            return -1;
         }
         counts->accepted++;
         expostat(in, x->experiment, x->variant, 1, 0);
@@ -565,10 +563,8 @@ static int attribute_event(struct ingest *in, const struct store_rule *r,
     bind_text(st, 3, r->metric);
     sqlite3_bind_double(st, 4, in_y ? inc : 0.0);
     sqlite3_bind_double(st, 5, in_y ? 0.0 : inc);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(in->c->db, rc, "update user value", err);
+    if (conn_step_done(in->c, st, "update user value", err) != 0) {
+        return -1;
     }
     double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
     double y1 = in_y ? rule_value(r, yraw + inc) : y0;
@@ -590,10 +586,8 @@ static int ingest_event(struct ingest *in, const struct store_event *e,
     sqlite3_bind_int64(st, 3, e->ts);
     sqlite3_bind_double(st, 4, e->value);
     bind_text(st, 5, e->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "insert event", err);
+    if (conn_step_done(c, st, "insert event", err) != 0) {
+        return -1;
     }
     if (sqlite3_changes(c->db) == 0) {
         counts->duplicates++;
@@ -615,6 +609,7 @@ static int ingest_event(struct ingest *in, const struct store_event *e,
         return -1;
     }
     bind_text(st, 1, e->user_id);
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (nux == ux_alloc) {
             ux_alloc = ux_alloc ? ux_alloc * 2 : 16;

@@ -52,10 +52,8 @@ int store_key_insert(struct store_tx *tx, const struct store_key *k, const uint8
     sqlite3_bind_blob(st, 4, hash, 32, SQLITE_TRANSIENT);
     bind_text(st, 5, k->prefix);
     sqlite3_bind_int64(st, 6, k->created_at);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(tx->conn->db, rc, "insert key", err);
+    if (conn_step_done(tx->conn, st, "insert key", err) != 0) {
+        return -1;
     }
     return 0;
 }
@@ -88,10 +86,8 @@ int store_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct st
     }
     sqlite3_bind_int64(st, 1, now);
     bind_text(st, 2, id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(tx->conn->db, rc, "revoke key", err);
+    if (conn_step_done(tx->conn, st, "revoke key", err) != 0) {
+        return -1;
     }
     return 0;
 }

@@ -96,10 +96,8 @@ static int rebuild_rule(struct conn *c, const char *experiment, const struct sto
     sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
     sqlite3_bind_int64(st, 6, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
     sqlite3_bind_int64(st, 7, r->lookback_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "rebuild user values", err);
+    if (conn_step_done(c, st, "rebuild user values", err) != 0) {
+        return -1;
     }
     st = conn_prepare(c, SQL_RB_ZEROS, err);
     if (st == NULL) {
@@ -107,10 +105,8 @@ static int rebuild_rule(struct conn *c, const char *experiment, const struct sto
     }
     bind_text(st, 1, experiment);
     bind_text(st, 2, r->metric);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "rebuild user values", err);
+    if (conn_step_done(c, st, "rebuild user values", err) != 0) {
+        return -1;
     }
     int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
     double cap = r->has_cap ? r->cap : 1e308;
@@ -123,10 +119,8 @@ static int rebuild_rule(struct conn *c, const char *experiment, const struct sto
     sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 4, cap);
     sqlite3_bind_int64(st, 5, stop);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "rebuild statistics", err);
+    if (conn_step_done(c, st, "rebuild statistics", err) != 0) {
+        return -1;
     }
     st = conn_prepare(c, SQL_RB_DAILY, err);
     if (st == NULL) {
@@ -140,10 +134,8 @@ static int rebuild_rule(struct conn *c, const char *experiment, const struct sto
     sqlite3_bind_int64(st, 6, stop);
     sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 8, cap);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "rebuild daily statistics", err);
+    if (conn_step_done(c, st, "rebuild daily statistics", err) != 0) {
+        return -1;
     }
     return 0;
 }
@@ -164,10 +156,8 @@ int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t st
     }
     bind_text(st, 1, experiment);
     sqlite3_bind_int64(st, 2, stop_ts > 0 ? stop_ts : FAR_FUTURE);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "rebuild exposure statistics", err);
+    if (conn_step_done(c, st, "rebuild exposure statistics", err) != 0) {
+        return -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (rebuild_rule(c, experiment, rules[i], err) != 0) {

@@ -50,6 +50,9 @@ void conn_close(struct conn *c);
  * cleared. Borrowed: valid until the connection closes. NULL on error (err filled). */
 sqlite3_stmt *conn_prepare(struct conn *c, const char *sql, struct err *err);
 
+/* Step a statement that returns no rows and reset it: 0, or -1 with err (what = context). */
+int conn_step_done(struct conn *c, sqlite3_stmt *st, const char *what, struct err *err);
+
 /* Execute SQL with no results. */
 int conn_exec(struct conn *c, const char *sql, struct err *err);
 
