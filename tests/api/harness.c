@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,4 +438,29 @@ json_t *http_json(int port, const char *method, const char *path, const char *ke
     json_t *j = resp_json(&r);
     resp_free(&r);
     return j;
+}
+
+long long daemon_db_int(const struct daemon *d, const char *sql, int n, ...)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/bunsen.db", d->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *v = va_arg(ap, const char *);
+        if (v != NULL) {
+            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+        }
+    }
+    va_end(ap);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long x = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return x;
 }

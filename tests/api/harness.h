@@ -37,6 +37,11 @@ void daemon_kill9(struct daemon *d);
 /* Stop if running and remove the data dir. */
 void daemon_cleanup(struct daemon *d);
 
+/* Read the daemon's database (read-only, alongside the running daemon): the integer of the
+ * first column of the first row of sql, with n text parameters bound in order (NULL binds
+ * SQL NULL). Fails the test on any error. */
+long long daemon_db_int(const struct daemon *d, const char *sql, int n, ...);
+
 /* Run `bunsen ARGS...` (NULL-terminated) to completion; returns its exit code and, when
  * out is not NULL, its stdout+stderr (malloc'd, NUL-terminated). */
 int bunsen_run(char **out, const char *const *args);

@@ -9,7 +9,6 @@
  */
 #include "harness.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,30 +118,11 @@ static void expect(const char *exp, const char *user, const char *query, const c
 /* Rows in the exposures table for experiment and user (NULL = any), and variant if set. */
 static long exposures(const char *experiment, const char *user, const char *variant)
 {
-    sqlite3 *db = NULL;
-    char path[400];
-    snprintf(path, sizeof(path), "%s/bunsen.db", D.dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT COUNT(*) FROM exposures WHERE experiment = ?1 "
-                                        "AND (?2 IS NULL OR user_id = ?2) "
-                                        "AND (?3 IS NULL OR variant = ?3)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, experiment, -1, SQLITE_TRANSIENT);
-    if (user != NULL) {
-        sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
-    }
-    if (variant != NULL) {
-        sqlite3_bind_text(st, 3, variant, -1, SQLITE_TRANSIENT);
-    }
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long n = (long)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return (long)daemon_db_int(
+        &D,
+        "SELECT COUNT(*) FROM exposures WHERE experiment = ?1 AND (?2 IS NULL OR user_id = ?2) "
+        "AND (?3 IS NULL OR variant = ?3)",
+        3, experiment, user, variant);
 }
 
 static void test_reasons(void **state)

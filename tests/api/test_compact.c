@@ -5,7 +5,6 @@
  */
 #include "harness.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +24,7 @@ static void post_ok(const char *path, const char *body)
 
 static long long count(const char *sql)
 {
-    sqlite3 *db;
-    char path[400];
-    snprintf(path, sizeof(path), "%s/bunsen.db", D.dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return daemon_db_int(&D, sql, 0);
 }
 
 /* Results without the volatile computed_at. */
