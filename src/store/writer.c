@@ -98,12 +98,10 @@ static void run_group(struct store *s, struct store_job *first)
     }
     uint64_t dt = time_mono_ns() - t0;
     uint64_t n = 0;
-    for (struct store_job *j = first; j != NULL;) {
-        struct store_job *next = j->next; /* done() may free the job */
+    for (struct store_job *j = first; j != NULL; j = j->next) {
         n++;
-        j->done(j->arg, j->rc, &j->err);
-        j = next;
     }
+    /* Counters first: once a done() has run, /metrics and tests must already see its job. */
     hist_observe(&s->writer->batch_size, (double)n);
     hist_observe(&s->writer->commit_seconds, (double)dt / 1e9);
     pthread_mutex_lock(&s->writer->mu);
@@ -117,6 +115,11 @@ static void run_group(struct store *s, struct store_job *first)
         st->failed_commits++;
     }
     pthread_mutex_unlock(&s->writer->mu);
+    for (struct store_job *j = first; j != NULL;) {
+        struct store_job *next = j->next; /* done() may free the job */
+        j->done(j->arg, j->rc, &j->err);
+        j = next;
+    }
     if (!ok) {
         log_json(LOG_ERROR, "group commit failed",
                  json_pack("{s:s, s:I}", "error", err.msg, "jobs", (json_int_t)n));
