@@ -160,10 +160,18 @@ int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc),
     return s->ops->metric_list(s, emit, ctx, err);
 }
 
-int store_metric_users(struct store_tx *tx, const char *metric, char *out, size_t n,
-                       struct err *err)
+int store_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
+                       size_t *n, struct err *err)
 {
-    return tx->store->ops->metric_users(tx, metric, out, n, err);
+    return tx->store->ops->metric_users(tx, metric, include_archived, keys, n, err);
+}
+
+void store_keys_free(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+    }
+    free(keys);
 }
 
 int store_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,

@@ -116,8 +116,8 @@ struct store_ops {
     int (*metric_delete)(struct store_tx *tx, const char *key, struct err *err);
     int (*metric_list)(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
                        struct err *err);
-    int (*metric_users)(struct store_tx *tx, const char *metric, char *out, size_t n,
-                        struct err *err);
+    int (*metric_users)(struct store_tx *tx, const char *metric, bool include_archived,
+                        char ***keys, size_t *n, struct err *err);
     int (*experiment_put)(struct store_tx *tx, const char *key, const char *status, const char *doc,
                           const char *const *metrics, size_t nmetrics, int64_t created_at,
                           int64_t updated_at, bool create, struct err *err);

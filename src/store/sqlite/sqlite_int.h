@@ -95,8 +95,8 @@ int sqlite_metric_get(struct store *s, struct store_tx *tx, const char *key, cha
 int sqlite_metric_delete(struct store_tx *tx, const char *key, struct err *err);
 int sqlite_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
                        struct err *err);
-int sqlite_metric_users(struct store_tx *tx, const char *metric, char *out, size_t n,
-                        struct err *err);
+int sqlite_metric_users(struct store_tx *tx, const char *metric, bool include_archived,
+                        char ***keys, size_t *n, struct err *err);
 int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
                           const char *const *metrics, size_t nmetrics, int64_t created_at,
                           int64_t updated_at, bool create, struct err *err);
