@@ -51,6 +51,7 @@ static const struct opt opts[] = {
     INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
     INT_OPT("--rate-limit-ingest", "BUNSEN_RATE_LIMIT_INGEST", rate_ingest, 0, 10000000),
     INT_OPT("--rate-limit-manage", "BUNSEN_RATE_LIMIT_MANAGE", rate_manage, 0, 10000000),
+    STR_OPT("--database", "BUNSEN_DATABASE", database),
 };
 
 const char config_serve_help[] =
@@ -72,7 +73,9 @@ const char config_serve_help[] =
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
     "                            (BUNSEN_RATE_LIMIT_INGEST, default 500; burst 2 x N)\n"
     "  --rate-limit-manage N     management requests (keys, metrics, experiments writes) per\n"
-    "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n";
+    "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n"
+    "  --database URL            SQLite path or sqlite:PATH, or postgres://... (libpq conninfo;\n"
+    "                            BUNSEN_DATABASE, default <data dir>/bunsen.db)\n";
 
 void config_defaults(struct config *cfg)
 {
@@ -174,5 +177,9 @@ int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct 
 
 void config_db_path(const struct config *cfg, char *out, size_t n)
 {
+    if (cfg->database[0] != '\0') {
+        snprintf(out, n, "%s", cfg->database);
+        return;
+    }
     snprintf(out, n, "%s/bunsen.db", cfg->data_dir);
 }

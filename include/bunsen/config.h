@@ -26,6 +26,8 @@ struct config {
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
     int rate_ingest;          /* --rate-limit-ingest: requests/s per key, 0 = off, def 500 */
     int rate_manage;          /* --rate-limit-manage: requests/s per key, 0 = off, def 100 */
+    char database[1024];      /* --database / BUNSEN_DATABASE: SQLite path, sqlite:PATH or
+                                 postgres:// URL; "" = <data dir>/bunsen.db */
 };
 
 /* The option table, for --help texts: one line per option. */
@@ -42,7 +44,8 @@ int config_from_env(struct config *cfg, struct err *err);
  * value or missing argument (err filled, field = the flag). */
 int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct err *err);
 
-/* Path of the SQLite database inside the data dir, into out (size n). */
+/* The database URL (store_open): --database when given, else the SQLite file inside the
+ * data dir, into out (size n). */
 void config_db_path(const struct config *cfg, char *out, size_t n);
 
 #endif

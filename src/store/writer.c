@@ -43,10 +43,14 @@ static void fail_all(struct store_job *first, const struct err *err)
     }
 }
 
+#define RETRY_MAX 5
+
 /* Run one group in one transaction. Each job's writes are isolated by a savepoint. When an
  * undo fails (ROLLBACK TO or RELEASE), what the transaction holds is unknown: the whole group
- * fails and is rolled back rather than committed. */
-static void run_group(struct store *s, struct store_job *first)
+ * fails and is rolled back rather than committed. A job that failed on a deadlock or a
+ * serialization failure (shared database) was rolled back to its savepoint: it goes back to
+ * the head of the queue (*again) and runs in the next group, whose locks start afresh. */
+static void run_group(struct store *s, struct store_job *first, struct store_job **again)
 {
     const struct store_ops *ops = s->ops;
     struct store_tx tx = {.store = s, .conn = NULL};
@@ -58,7 +62,7 @@ static void run_group(struct store *s, struct store_job *first)
         err_clear(&j->err);
         j->rc = 0;
     }
-    if (ops->tx_begin(s, &tx, &err) != 0) {
+    if (ops->tx_begin(s, &tx, first->barrier, &err) != 0) {
         ok = false;
         fail_all(first, &err);
     } else {
@@ -68,7 +72,7 @@ static void run_group(struct store *s, struct store_job *first)
                 continue;
             }
             if (j->apply(&tx, j->arg, &j->err) != 0) {
-                j->rc = -1;
+                j->rc = ops->tx_retryable(&tx) && j->attempts < RETRY_MAX ? 1 : -1;
                 if (j->err.code == ERR_OK) {
                     err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
                 }
@@ -86,13 +90,17 @@ static void run_group(struct store *s, struct store_job *first)
         }
         if (!ok) {
             ops->tx_rollback(&tx);
+            for (struct store_job *j = first; j != NULL; j = j->next) {
+                j->rc = j->rc > 0 ? 0 : j->rc; /* nothing committed: all fail */
+            }
             fail_all(first, &err);
         }
     }
     uint64_t dt = time_mono_ns() - t0;
     uint64_t n = 0;
+    struct store_job **tail = again;
     for (struct store_job *j = first; j != NULL; j = j->next) {
-        n++;
+        n += j->rc > 0 ? 0 : 1;
     }
     /* Counters first: once a done() has run, /metrics and tests must already see its job. */
     hist_observe(&s->writer->batch_size, (double)n);
@@ -110,7 +118,14 @@ static void run_group(struct store *s, struct store_job *first)
     pthread_mutex_unlock(&s->writer->mu);
     for (struct store_job *j = first; j != NULL;) {
         struct store_job *next = j->next; /* done() may free the job */
-        j->done(j->arg, j->rc, &j->err);
+        if (j->rc > 0) {
+            j->attempts++;
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+        } else {
+            j->done(j->arg, j->rc, &j->err);
+        }
         j = next;
     }
     if (!ok) {
@@ -132,9 +147,10 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
+        /* a barrier job runs alone: the group before it ends before it */
         struct store_job *first = w->head, *last = first;
         int taken = 1;
-        while (last->next != NULL && taken < GROUP_MAX && !last->barrier) {
+        while (last->next != NULL && taken < GROUP_MAX && !last->barrier && !last->next->barrier) {
             last = last->next;
             taken++;
         }
@@ -146,7 +162,26 @@ static void *writer_main(void *arg)
         w->depth -= taken;
         w->stats.queue_depth = w->depth;
         pthread_mutex_unlock(&w->mu);
-        run_group(s, first);
+        struct store_job *again = NULL;
+        run_group(s, first, &again);
+        if (again != NULL) {
+            /* retried jobs keep their place: ahead of everything queued meanwhile */
+            pthread_mutex_lock(&w->mu);
+            struct store_job *end = again;
+            int k = 1;
+            while (end->next != NULL) {
+                end = end->next;
+                k++;
+            }
+            end->next = w->head;
+            w->head = again;
+            if (w->tail == NULL) {
+                w->tail = end;
+            }
+            w->depth += k;
+            w->stats.queue_depth = w->depth;
+            pthread_mutex_unlock(&w->mu);
+        }
     }
     return NULL;
 }
@@ -195,6 +230,7 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
     }
     job->next = NULL;
     job->rc = 0;
+    job->attempts = 0;
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->depth >= w->max) {
         bool stopping = w->stopping;
@@ -250,7 +286,7 @@ int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *ar
 {
     if (s->writer == NULL) {
         struct store_tx tx = {.store = s, .conn = NULL};
-        if (s->ops->tx_begin(s, &tx, err) != 0) {
+        if (s->ops->tx_begin(s, &tx, false, err) != 0) {
             return -1;
         }
         if (apply(&tx, arg, err) != 0 || s->ops->tx_commit(&tx, err) != 0) {
