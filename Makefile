@@ -123,6 +123,7 @@ run: deps
 
 bench: all
 	@sh bench/assign.sh
+	@sh bench/callgrind.sh
 
 format:
 	clang-format -i $(FMT_SRC)
