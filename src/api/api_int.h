@@ -69,6 +69,11 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
                                const struct api_exposure *items, size_t n, int digits,
                                const char *etag);
 
+/* As api_reply_after_exposures with the reply already rendered: text (malloc'd, len bytes)
+ * is taken over. */
+void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
+                                    const struct api_exposure *items, size_t n, const char *etag);
+
 /* Running, or stopped with a released variant: what "every experiment" means for /assign,
  * the GrowthBook payload and bulk OFREP. */
 bool api_experiment_is_live(const struct snapshot_entry *e);

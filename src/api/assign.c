@@ -12,15 +12,20 @@
 #include "api_int.h"
 #include "bunsen/api.h"
 #include "bunsen/assign.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
 #define ASSIGN_MAX_NAMED 100
 #define BUCKET_DIGITS    10
+/* No practical cap on a rendered reply (json_dumps had none): its size is bounded by the
+ * request (100 named experiments) or by the experiments defined. */
+#define REPLY_CAP ((size_t)1 << 40)
 
 struct assign_write {
     struct api_write w;
     char *reply; /* rendered on the request thread: the writer thread only sends it */
+    size_t reply_len;
     char *user_id;
     int64_t ts;
     size_t n;
@@ -50,7 +55,8 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
-    http_reply_bytes(w->req, 200, "application/json; charset=utf-8", aw->reply, strlen(aw->reply));
+    http_reply_json_text(w->req, 200, aw->reply, aw->reply_len);
+    aw->reply = NULL; /* the response owns it now */
     if (aw->etag[0] != '\0') {
         http_reply_revalidate(w->req);
         http_reply_header(w->req, "ETag", aw->etag);
@@ -81,30 +87,68 @@ static json_t *explain_json(const struct assign_result *res)
     return o;
 }
 
-/* Decide for one experiment; returns the assignment object or NULL after err. */
-static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_t len,
-                      const json_t *attrs, bool explain, struct assign_result *res, struct err *err)
+/* Decide for one experiment and append its assignment object to out, without the closing
+ * brace (api_assign_one adds members): {"variant":..,"in_experiment":..,"reason":..,
+ * "bucket":..[,"explain":{..}]. The members and their order are those the jansson tree
+ * had. 0, or -1 after err. */
+static int decide(const struct snapshot_entry *e, const char *user_id, size_t len,
+                  const json_t *attrs, bool explain, struct buf *out, struct assign_result *res,
+                  struct err *err)
 {
     if (assign_decide(&e->a, user_id, len, attrs, res, err) != 0) {
-        return NULL;
+        return -1;
     }
     prom_count_assign(e->user, res->reason);
-    json_t *o =
-        json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
-                  "in_experiment", res->in_experiment, "reason", assign_reason_name(res->reason),
-                  "bucket", res->has_bucket ? json_real(res->bucket) : json_null());
-    if (explain) {
-        json_object_set_new(o, "explain", explain_json(res));
+    const char *variant = e->x.variants[res->variant].key;
+    jsonw_append_raw(out, "{\"variant\":");
+    jsonw_append_string(out, variant, strlen(variant));
+    jsonw_append_raw(out, res->in_experiment ? ",\"in_experiment\":true,\"reason\":\""
+                                             : ",\"in_experiment\":false,\"reason\":\"");
+    jsonw_append_raw(out, assign_reason_name(res->reason)); /* fixed lowercase words */
+    jsonw_append_raw(out, "\",\"bucket\":");
+    if (res->has_bucket) {
+        jsonw_append_real(out, res->bucket, BUCKET_DIGITS);
+    } else {
+        jsonw_append_raw(out, "null");
     }
-    return o;
+    if (explain) {
+        json_t *ex = explain_json(res);
+        jsonw_append_raw(out, ",\"explain\":");
+        jsonw_append_value(out, ex,
+                           JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(BUCKET_DIGITS));
+        json_decref(ex);
+    }
+    return 0;
+}
+
+/* The rendered reply as a malloc'd string for the response (out is emptied). */
+static char *reply_take(struct buf *out, size_t *len)
+{
+    char *text = out->data;
+    *len = out->len;
+    buf_init(out, out->cap);
+    return text;
 }
 
 void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
                                const struct api_exposure *items, size_t n, int digits,
                                const char *etag)
 {
+    char *text =
+        json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
+    json_decref(reply);
+    if (text == NULL) {
+        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
+        return;
+    }
+    api_reply_text_after_exposures(r, text, strlen(text), user_id, items, n, etag);
+}
+
+void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
+                                    const struct api_exposure *items, size_t n, const char *etag)
+{
     if (n == 0) {
-        http_reply_json_digits(r, 200, reply, digits);
+        http_reply_json_text(r, 200, text, len);
         if (etag != NULL) {
             http_reply_revalidate(r);
             http_reply_header(r, "ETag", etag);
@@ -115,13 +159,8 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
-    aw->reply = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
-    json_decref(reply);
-    if (aw->reply == NULL) {
-        free(aw);
-        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
-        return;
-    }
+    aw->reply = text;
+    aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
     aw->ts = time_now_ms();
     snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
@@ -206,23 +245,35 @@ void api_assign(struct http_req *r)
     struct app *app = http_req_app(r);
     unsigned token;
     const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
-    json_t *assignments = json_object();
-    json_t *unknown = json_array();
+    /* The reply is written as it is decided: {"user_id":..,"assignments":{..},"unknown":[..]} */
+    struct buf out, unknown;
+    buf_init(&out, REPLY_CAP);
+    buf_init(&unknown, REPLY_CAP);
+    jsonw_append_raw(&out, "{\"user_id\":");
+    jsonw_append_string(&out, user_id, len);
+    jsonw_append_raw(&out, ",\"assignments\":{");
     size_t cap = json_is_array(names) ? json_array_size(names) : snap->n;
     struct api_exposure *items = xcalloc(cap ? cap : 1, sizeof(*items));
-    size_t nitems = 0;
+    const struct snapshot_entry **decided = xcalloc(cap ? cap : 1, sizeof(*decided));
+    size_t nitems = 0, ndecided = 0;
     int rc = 0;
     size_t count = json_is_array(names) ? json_array_size(names) : snap->n;
     for (size_t i = 0; i < count && rc == 0; i++) {
         const struct snapshot_entry *e;
         if (json_is_array(names)) {
-            const char *k = json_string_value(json_array_get(names, i));
+            const json_t *name = json_array_get(names, i);
+            const char *k = json_string_value(name);
             e = snapshot_find(snap, k);
             if (e == NULL) {
-                json_array_append_new(unknown, json_string(k));
+                jsonw_append_raw(&unknown, unknown.len ? "," : "");
+                jsonw_append_string(&unknown, k, json_string_length(name));
                 continue;
             }
-            if (json_object_get(assignments, k) != NULL) {
+            bool twice = false;
+            for (size_t d = 0; d < ndecided && !twice; d++) {
+                twice = decided[d] == e;
+            }
+            if (twice) {
                 continue; /* named twice */
             }
         } else {
@@ -232,12 +283,15 @@ void api_assign(struct http_req *r)
             }
         }
         struct assign_result res;
-        json_t *o = decide(e, user_id, len, eff, explain, &res, &err);
-        if (o == NULL) {
+        jsonw_append_raw(&out, ndecided ? "," : "");
+        jsonw_append_string(&out, e->x.key, strlen(e->x.key));
+        jsonw_append_raw(&out, ":");
+        if (decide(e, user_id, len, eff, explain, &out, &res, &err) != 0) {
             rc = -1;
             break;
         }
-        json_object_set_new(assignments, e->x.key, o);
+        jsonw_append_raw(&out, "}");
+        decided[ndecided++] = e;
         if (res.in_experiment && log_exposure) {
             snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
             snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
@@ -247,15 +301,19 @@ void api_assign(struct http_req *r)
     }
     snapshot_read_end(app->experiments, token);
     json_decref(eff);
+    jsonw_append_raw(&out, "},\"unknown\":[");
+    buf_append(&out, unknown.data ? unknown.data : "", unknown.len);
+    jsonw_append_raw(&out, "]}");
+    buf_free(&unknown);
+    size_t text_len = 0;
+    char *text = rc == 0 ? reply_take(&out, &text_len) : NULL;
+    buf_free(&out);
     if (rc != 0) {
-        json_decref(assignments);
-        json_decref(unknown);
         http_reply_err(r, &err);
     } else {
-        json_t *reply = json_pack("{s:s, s:o, s:o}", "user_id", user_id, "assignments", assignments,
-                                  "unknown", unknown);
-        api_reply_after_exposures(r, reply, user_id, items, nitems, BUCKET_DIGITS, NULL);
+        api_reply_text_after_exposures(r, text, text_len, user_id, items, nitems, NULL);
     }
+    free(decided);
     free(items);
 out:
     json_decref(body);
@@ -329,12 +387,17 @@ void api_assign_one(struct http_req *r)
     struct assign_result res;
     struct err err;
     err_clear(&err);
-    json_t *o = decide(e, user_id, strlen(user_id), ac.attrs, explain, &res, &err);
+    struct buf out;
+    buf_init(&out, REPLY_CAP);
+    int rc = decide(e, user_id, strlen(user_id), ac.attrs, explain, &out, &res, &err);
     struct api_exposure item;
     size_t n = 0;
-    if (o != NULL) {
-        json_object_set_new(o, "experiment", json_string(e->x.key));
-        json_object_set_new(o, "user_id", json_string(user_id));
+    if (rc == 0) {
+        jsonw_append_raw(&out, ",\"experiment\":");
+        jsonw_append_string(&out, e->x.key, strlen(e->x.key));
+        jsonw_append_raw(&out, ",\"user_id\":");
+        jsonw_append_string(&out, user_id, strlen(user_id));
+        jsonw_append_raw(&out, "}");
         if (res.in_experiment && log_exposure) {
             snprintf(item.experiment, sizeof(item.experiment), "%s", e->x.key);
             snprintf(item.variant, sizeof(item.variant), "%s", e->x.variants[res.variant].key);
@@ -343,11 +406,14 @@ void api_assign_one(struct http_req *r)
     }
     snapshot_read_end(app->experiments, token);
     json_decref(ac.attrs);
-    if (o == NULL) {
+    size_t text_len = 0;
+    char *text = rc == 0 ? reply_take(&out, &text_len) : NULL;
+    buf_free(&out);
+    if (rc != 0) {
         http_reply_err(r, &err);
         return;
     }
-    api_reply_after_exposures(r, o, user_id, &item, n, BUCKET_DIGITS, NULL);
+    api_reply_text_after_exposures(r, text, text_len, user_id, &item, n, NULL);
 }
 
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id)
