@@ -84,17 +84,15 @@ const struct http_route *http_route_match(const struct http_route *routes, size_
     *allowed = 0;
     *nparams = 0;
     struct span ns[HTTP_MAX_PARAMS], vs[HTTP_MAX_PARAMS];
+    /* First the routes of this method (the usual case stops here), then, only when none
+     * matched, every route for the 405 answer's Allow set. */
     for (size_t i = 0; i < nroutes; i++) {
         const struct http_route *rt = &routes[i];
         int n = 0;
-        if (!match_one(rt->path, path, ns, vs, &n)) {
+        if (rt->method != method || !match_one(rt->path, path, ns, vs, &n)) {
             continue;
         }
         *path_matched = true;
-        *allowed |= rt->method | (rt->method == HTTP_GET ? HTTP_HEAD : 0);
-        if (rt->method != method) {
-            continue;
-        }
         /* Each value is preceded by a '/' in path, so values plus NULs fit in scratch. */
         char *out = scratch;
         for (int k = 0; k < n; k++) {
@@ -105,6 +103,14 @@ const struct http_route *http_route_match(const struct http_route *routes, size_
         }
         *nparams = n;
         return rt;
+    }
+    for (size_t i = 0; i < nroutes; i++) {
+        const struct http_route *rt = &routes[i];
+        int n = 0;
+        if (match_one(rt->path, path, ns, vs, &n)) {
+            *path_matched = true;
+            *allowed |= rt->method | (rt->method == HTTP_GET ? HTTP_HEAD : 0);
+        }
     }
     return NULL;
 }
