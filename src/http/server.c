@@ -31,6 +31,12 @@
 
 #define DRAIN_SLACK (64u << 20) /* beyond cap + this, an oversize body drops the connection */
 #define KEY_MAX_LEN 256
+/* libmicrohttpd's per-connection pool (request line, headers, read buffer, reply headers).
+ * MHD zeroes all of it between keep-alive requests (MHD_pool_reset) and again when the read
+ * buffer moves: 64 KiB cost a 64 KiB memset per request, 32 KiB (MHD's default) ~49k
+ * instructions of a 106k /assign. 16 KiB still takes request headers up to ~12 KiB
+ * (beyond: 431) while bodies stream through in pieces. bench/mhd_ref.c uses the same. */
+#define HTTP_CONN_POOL (16u * 1024)
 
 /* Status codes counted separately in bunsen_http_requests_total; others count as "other". */
 static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404,
@@ -445,8 +451,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(32 * 1024) /* MHD's default; 64 KiB cost a 64 KiB memset per request */,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
+        (size_t)HTTP_CONN_POOL, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
+        MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
         ratelimit_free(srv->rl);
