@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         flags, (uint16_t)atoi(argv[1]), NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)atoi(argv[2]), MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(24 * 1024), MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "mhd_ref: cannot start the daemon on port %s\n", argv[1]);
         return 1;

@@ -31,12 +31,13 @@
 
 #define DRAIN_SLACK (64u << 20) /* beyond cap + this, an oversize body drops the connection */
 #define KEY_MAX_LEN 256
-/* libmicrohttpd's per-connection pool (request line, headers, read buffer, reply headers).
- * MHD zeroes all of it between keep-alive requests (MHD_pool_reset) and again when the read
- * buffer moves: 64 KiB cost a 64 KiB memset per request, 32 KiB (MHD's default) ~49k
- * instructions of a 106k /assign. 16 KiB still takes request headers up to ~12 KiB
- * (beyond: 431) while bodies stream through in pieces. bench/mhd_ref.c uses the same. */
-#define HTTP_CONN_POOL (16u * 1024)
+/* libmicrohttpd's per-connection pool (request line, headers, query arguments, read buffer,
+ * reply headers). MHD zeroes all of it between keep-alive requests (MHD_pool_reset) and
+ * again when the read buffer moves: 64 KiB cost a 64 KiB memset per request, 32 KiB (MHD's
+ * default) ~49k instructions of a 106k /assign. 24 KiB is the least that still holds 300
+ * query attributes on GET .../assign (tests/api/test_hostile.c; 20 KiB does not) while
+ * bodies stream through in pieces. bench/mhd_ref.c uses the same. */
+#define HTTP_CONN_POOL (24u * 1024)
 
 /* Status codes counted separately in bunsen_http_requests_total; others count as "other". */
 static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404,
