@@ -16,8 +16,7 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define ASSIGN_MAX_NAMED 100
-#define BUCKET_DIGITS    10
+#define BUCKET_DIGITS 10
 /* No practical cap on a rendered reply (json_dumps had none): its size is bounded by the
  * request (100 named experiments) or by the experiments defined. */
 #define REPLY_CAP ((size_t)1 << 40)
@@ -190,45 +189,52 @@ static int read_bool(struct http_req *r, const json_t *body, const char *name, b
     return 0;
 }
 
-void api_assign(struct http_req *r)
+/* The /assign body through jansson (bodies the fast reader leaves): q borrows from the
+ * returned tree (release with json_decref), or NULL after replying 400. */
+static json_t *assign_body_parse(struct http_req *r, struct assign_query *q)
 {
     json_t *body = http_req_json_body(r);
     if (body == NULL) {
-        return;
+        return NULL;
     }
+    memset(q, 0, sizeof(*q));
     const json_t *uid = json_object_get(body, "user_id");
-    const json_t *attrs = json_object_get(body, "attributes");
+    json_t *attrs = json_object_get(body, "attributes");
     const json_t *names = json_object_get(body, "experiments");
-    bool log_exposure, explain;
     if (!json_is_string(uid) ||
         !text_id_valid(json_string_value(uid), json_string_length(uid), 256)) {
         http_reply_error(r, ERR_INVALID, "user_id",
                          "user_id must be 1 to 256 bytes of UTF-8 text without control "
                          "characters");
-        goto out;
+        goto fail;
     }
     if (attrs != NULL && !json_is_null(attrs) && !json_is_object(attrs)) {
         http_reply_error(r, ERR_INVALID, "attributes", "attributes must be an object");
-        goto out;
+        goto fail;
     }
     if (names != NULL && !json_is_null(names) &&
         (!json_is_array(names) || json_array_size(names) > ASSIGN_MAX_NAMED)) {
         http_reply_error(r, ERR_INVALID, "experiments",
                          "experiments must be an array of at most %d experiment keys",
                          ASSIGN_MAX_NAMED);
-        goto out;
+        goto fail;
     }
     for (size_t i = 0; json_is_array(names) && i < json_array_size(names); i++) {
-        if (!json_is_string(json_array_get(names, i))) {
+        const json_t *name = json_array_get(names, i);
+        if (!json_is_string(name)) {
             char field[48];
             snprintf(field, sizeof(field), "experiments[%zu]", i);
             http_reply_error(r, ERR_INVALID, field, "%s must be a string", field);
-            goto out;
+            goto fail;
         }
+        q->names[i] = json_string_value(name);
+        q->name_lens[i] = json_string_length(name);
+        q->nnames++;
     }
-    if (read_bool(r, body, "log_exposure", true, &log_exposure) != 0 ||
-        read_bool(r, body, "explain", false, &explain) != 0) {
-        goto out;
+    q->named = json_is_array(names);
+    if (read_bool(r, body, "log_exposure", true, &q->log_exposure) != 0 ||
+        read_bool(r, body, "explain", false, &q->explain) != 0) {
+        goto fail;
     }
     const char *const known[] = {"user_id",      "attributes", "experiments",
                                  "log_exposure", "explain",    NULL};
@@ -236,11 +242,40 @@ void api_assign(struct http_req *r)
     err_clear(&err);
     if (validate_known_fields(body, known, "", &err) != 0) {
         http_reply_err(r, &err);
-        goto out;
+        goto fail;
     }
-    const char *user_id = json_string_value(uid);
-    size_t len = json_string_length(uid);
-    json_t *eff = api_attributes_with_id(json_is_null(attrs) ? NULL : attrs, user_id);
+    q->user_id = json_string_value(uid);
+    q->len = json_string_length(uid);
+    q->attrs = json_is_null(attrs) ? NULL : attrs;
+    return body;
+fail:
+    json_decref(body);
+    return NULL;
+}
+
+void api_assign(struct http_req *r)
+{
+    struct assign_query q;
+    char *store = NULL;
+    json_t *fast_attrs = NULL;
+    json_t *body = NULL;
+    size_t body_len = 0;
+    const char *body_text = http_req_body(r, &body_len);
+    if (api_assign_body_read(body_text, body_len, &q, &store, &fast_attrs) != 0) {
+        body = assign_body_parse(r, &q);
+        if (body == NULL) {
+            return;
+        }
+    }
+    const char *user_id = q.user_id;
+    size_t len = q.len;
+    /* "id" goes into the request's own attribute tree (no copy: nothing else holds it) */
+    json_t *eff = q.attrs != NULL ? json_incref(q.attrs) : json_object();
+    if (json_object_get(eff, "id") == NULL) {
+        json_object_set_new(eff, "id", json_string(user_id));
+    }
+    struct err err;
+    err_clear(&err);
 
     struct app *app = http_req_app(r);
     unsigned token;
@@ -252,21 +287,20 @@ void api_assign(struct http_req *r)
     jsonw_append_raw(&out, "{\"user_id\":");
     jsonw_append_string(&out, user_id, len);
     jsonw_append_raw(&out, ",\"assignments\":{");
-    size_t cap = json_is_array(names) ? json_array_size(names) : snap->n;
+    size_t cap = q.named ? q.nnames : snap->n;
     struct api_exposure *items = xcalloc(cap ? cap : 1, sizeof(*items));
     const struct snapshot_entry **decided = xcalloc(cap ? cap : 1, sizeof(*decided));
     size_t nitems = 0, ndecided = 0;
     int rc = 0;
-    size_t count = json_is_array(names) ? json_array_size(names) : snap->n;
+    size_t count = q.named ? q.nnames : snap->n;
     for (size_t i = 0; i < count && rc == 0; i++) {
         const struct snapshot_entry *e;
-        if (json_is_array(names)) {
-            const json_t *name = json_array_get(names, i);
-            const char *k = json_string_value(name);
+        if (q.named) {
+            const char *k = q.names[i];
             e = snapshot_find(snap, k);
             if (e == NULL) {
                 jsonw_append_raw(&unknown, unknown.len ? "," : "");
-                jsonw_append_string(&unknown, k, json_string_length(name));
+                jsonw_append_string(&unknown, k, q.name_lens[i]);
                 continue;
             }
             bool twice = false;
@@ -286,13 +320,13 @@ void api_assign(struct http_req *r)
         jsonw_append_raw(&out, ndecided ? "," : "");
         jsonw_append_string(&out, e->x.key, strlen(e->x.key));
         jsonw_append_raw(&out, ":");
-        if (decide(e, user_id, len, eff, explain, &out, &res, &err) != 0) {
+        if (decide(e, user_id, len, eff, q.explain, &out, &res, &err) != 0) {
             rc = -1;
             break;
         }
         jsonw_append_raw(&out, "}");
         decided[ndecided++] = e;
-        if (res.in_experiment && log_exposure) {
+        if (res.in_experiment && q.log_exposure) {
             snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
             snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
                      e->x.variants[res.variant].key);
@@ -315,7 +349,8 @@ void api_assign(struct http_req *r)
     }
     free(decided);
     free(items);
-out:
+    json_decref(fast_attrs);
+    free(store);
     json_decref(body);
 }
 
