@@ -115,7 +115,8 @@ test: deps
 # The unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= \
-	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+	    SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+	         -fno-omit-frame-pointer" test
 
 run: deps
 	@$(MAKE) --no-print-directory all

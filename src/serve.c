@@ -99,6 +99,26 @@ static int bootstrap_admin(struct app *app)
     return 0;
 }
 
+/* Refuse to serve a database that cannot work: read-only for us, or corrupt (a daemon that
+ * starts and says ready while every write fails is worse than one that does not start). */
+static int check_store(struct store *s)
+{
+    struct err err;
+    err_clear(&err);
+    int rc = store_check(s, 10000, &err);
+    if (rc == 1) {
+        log_msg(LOG_WARN, "the start-up integrity check did not finish within 10 s; skipped");
+    }
+    if (rc >= 0 && store_write_sync(s, store_apply_ready_check, NULL, &err) != 0) {
+        rc = -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "bunsen: cannot serve: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
     static struct app app; /* lives until exit; handlers borrow it */
@@ -122,6 +142,10 @@ int cli_serve(int argc, char **argv)
     }
     app.store = cli_open_store(&app.cfg, true);
     if (app.store == NULL) {
+        return 1;
+    }
+    if (check_store(app.store) != 0) {
+        store_close(app.store);
         return 1;
     }
     if (bootstrap_admin(&app) != 0) {

@@ -97,6 +97,16 @@ void store_writer_get_stats(struct store *s, struct store_writer_stats *out);
 struct buf;
 void store_write_metrics(struct store *s, struct buf *b);
 
+/* Start-up check: the database is writable by this process and passes SQLite's quick_check
+ * within budget_ms (a larger database is not checked to the end). Returns 0 (sound), 1 (too
+ * large to finish the check in time: not known corrupt), -1 with ERR_UNAVAILABLE and a message
+ * (read-only, corrupt). Main connection; call before the writer starts. */
+int store_check(struct store *s, int budget_ms, struct err *err);
+
+/* True once any query of this process met a corrupt page or a file that is not a database:
+ * /readyz then answers 503 until the operator restores a backup. Any thread. */
+bool store_is_corrupt(struct store *s);
+
 /* Cheap liveness/writability probe used by /readyz: a write job that touches one row. */
 int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 

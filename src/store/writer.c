@@ -74,7 +74,7 @@ static void run_group(struct store *s, struct store_job *first)
         }
         fail_all(first, &err);
     } else {
-        for (struct store_job *j = first; j != NULL; j = j->next) {
+        for (struct store_job *j = first; ok && j != NULL; j = j->next) {
             err_clear(&j->err);
             j->rc = 0;
             if (run_cached(c, SQL_SAVEPOINT, &j->err) != 0) {
@@ -86,11 +86,28 @@ static void run_group(struct store *s, struct store_job *first)
                 if (j->err.code == ERR_OK) {
                     err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
                 }
-                run_cached(c, SQL_ROLLBACK_TO, NULL);
+                /* When the undo itself fails, the failed job's writes may still be in the
+                 * transaction: the whole group fails (as SQLite's pager enters its ERROR
+                 * state), never commits. */
+                if (run_cached(c, SQL_ROLLBACK_TO, &err) != 0) {
+                    ok = false;
+                    break;
+                }
             }
-            run_cached(c, SQL_RELEASE, NULL);
+            if (run_cached(c, SQL_RELEASE, &err) != 0) {
+                ok = false;
+            }
         }
-        if (conn_exec(c, "COMMIT", &err) != 0) {
+        if (!ok) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            struct err cause = err;
+            err_set(&err, cause.code == ERR_OK ? ERR_INTERNAL : cause.code, NULL,
+                    "the group transaction was rolled back: %s", cause.msg);
+            for (struct store_job *j = first; j != NULL; j = j->next) {
+                j->rc = 0; /* every job fails, with the group's error */
+            }
+            fail_all(first, &err);
+        } else if (conn_exec(c, "COMMIT", &err) != 0) {
             ok = false;
             sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
             fail_all(first, &err);
