@@ -118,6 +118,21 @@ struct store *store_tx_store(struct store_tx *tx);
  * thread. Used by the reload loop. */
 bool store_changed_externally(struct store *s);
 
+/* ---- Backup (src/store/backup.c) ---- */
+
+struct store_backup_stats {
+    int64_t pages;  /* database pages copied */
+    int64_t bytes;  /* size of the copy */
+    double seconds; /* wall time */
+};
+
+/* Copy the database to the file dest, consistently, while other connections (a serving
+ * daemon) keep writing: the copy holds every transaction committed before the call. The copy
+ * passes quick_check before it replaces dest (atomically, by rename). CLI only: uses the main
+ * connection; call with the writer not running in this process. */
+int store_backup(struct store *s, const char *dest, struct store_backup_stats *out,
+                 struct err *err);
+
 /* ---- API keys (src/store/keys.c) ---------------------------------------------------- */
 
 struct store_key {

@@ -120,7 +120,7 @@ static bool authenticate(struct http_req *r)
     r->role = auth_role_parse(k.role);
     snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
     snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
-    if ((r->route->roles & (unsigned)r->role) == 0) {
+    if (r->route->roles != ROLES_PUBLIC && (r->route->roles & (unsigned)r->role) == 0) {
         http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
                          auth_role_name(r->role), r->route->path);
         return false;
@@ -330,7 +330,10 @@ static void request_begin(struct http_req *r, const char *method)
                  : r->route->body == BODY_NONE ? 0
                                                : r->app->cfg.body_max;
     buf_init(&r->body, cap);
-    if (r->route->roles != ROLES_PUBLIC && !authenticate(r)) {
+    bool key_sent = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL ||
+                    http_req_header(r, "X-API-Key") != NULL;
+    if ((r->route->roles != ROLES_PUBLIC || ((r->route->flags & ROUTE_KEY_OPTIONAL) && key_sent)) &&
+        !authenticate(r)) {
         return;
     }
     if (has_body(r)) {
