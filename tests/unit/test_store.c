@@ -13,7 +13,7 @@
 #include "bunsen/migrations.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
-#include "../../src/store/store_int.h" /* a job that breaks the savepoint stack on purpose */
+#include "../../src/store/sqlite/sqlite_int.h" /* a job that breaks the savepoint stack */
 
 static char dir[64];
 static char db[128];
@@ -200,7 +200,7 @@ static void test_sync_and_lookup(void **state)
     snprintf(k.key.role, sizeof(k.key.role), "admin");
     assert_int_equal(store_write_sync(s, sync_apply, &k, &err), 0); /* direct, no writer */
     int admins = 0;
-    assert_int_equal(store_key_count_admins(s, &admins, &err), 0);
+    assert_int_equal(store_key_count_admins(s, NULL, &admins, &err), 0);
     assert_int_equal(admins, 1);
     assert_int_equal(store_writer_start(s, 10, &err), 0);
     struct kjob k2;
@@ -341,7 +341,7 @@ static int breaking_apply(struct store_tx *tx, void *arg, struct err *err)
     if (store_key_insert(tx, &k->key, k->hash, err) != 0) {
         return -1;
     }
-    sqlite3_exec(tx->conn->db, "RELEASE job", NULL, NULL, NULL);
+    sqlite3_exec(sqlite_tx_db(tx), "RELEASE job", NULL, NULL, NULL);
     return err_set(err, ERR_INVALID, NULL, "failing after breaking the savepoint");
 }
 

@@ -1,6 +1,6 @@
 /*
  * backup.c - `bunsen backup DEST`: a consistent copy of the SQLite database while a daemon
- * serves and writes (store.h store_backup).
+ * serves and writes (store.h store_backup; the adapter's backup op).
  *
  * SQLite's online backup API copies every page in one sqlite3_backup_step(-1): one read
  * transaction, so the copy is the snapshot of the moment it began (in WAL mode readers do not
@@ -11,7 +11,7 @@
  *
  * Threads: the calling thread only (a CLI command); opens its own connections.
  */
-#include "store_int.h"
+#include "sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,8 +33,10 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-int store_backup(struct store *s, const char *dest, struct store_backup_stats *out, struct err *err)
+int sqlite_backup(struct store *store, const char *dest, struct store_backup_stats *out,
+                  struct err *err)
 {
+    struct sqlite_store *s = sqlite_be(store);
     memset(out, 0, sizeof(*out));
     uint64_t t0 = time_mono_ns();
     char tmp[4200];
@@ -80,7 +82,7 @@ int store_backup(struct store *s, const char *dest, struct store_backup_stats *o
     char check[160] = "";
     if (sqlite3_prepare_v2(to, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {
-        column_copy(st, 0, check, sizeof(check));
+        sqlite_column_copy(st, 0, check, sizeof(check));
     }
     sqlite3_finalize(st);
     if (strcmp(check, "ok") != 0) {
