@@ -8,7 +8,8 @@
 BUILD    ?= build
 PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-            libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3 systemd
+            libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3 systemd \
+            curl man-db
 CC       ?= cc
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wcast-qual -Wwrite-strings -Wvla -Wundef -Werror
