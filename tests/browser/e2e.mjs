@@ -444,7 +444,7 @@ T.test('screenshot of the results page', async () => {
     document.getElementById('toasts').replaceChildren();
     window.scrollTo(0, 0);
   });
-  await page.locator('details.data-table').waitFor();
+  await page.locator('.ts-box details.data-table').waitFor();
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   noErrors();
 });

@@ -115,7 +115,8 @@ export function metricFormat(metric, values) {
     for (const [sc, name] of DURATION_SCALES) if (top >= sc || sc === 1) [scale, suffix] = [sc, name];
     suffix = ' ' + suffix;
   }
-  const d = decimalsFor(values, scale);
+  let d = decimalsFor(values, scale);
+  if (u.kind === 'currency' && Math.max(0, ...values.filter(isNum).map(Math.abs)) >= 1) d = Math.min(d, 2); // cents
   const nf = u.kind === 'currency'
     ? new Intl.NumberFormat('en-US', { style: 'currency', currency: u.currency, minimumFractionDigits: d, maximumFractionDigits: d })
     : new Intl.NumberFormat('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
