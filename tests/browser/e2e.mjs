@@ -15,7 +15,7 @@ import { decide, STATE_TEXT } from '../../web/js/decide.js';
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
 const WEB = process.env.BUNSEN_WEB_DIR || 'web';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCREENSHOT = process.env.SCREENSHOT ?? 'docs/img/results.png';
+const SCREENSHOT = process.env.SCREENSHOT || ''; // e.g. docs/img/results.png (README)
 const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of every page, for a human to look at
 const EXP = 'checkout-button';
 
@@ -446,6 +446,13 @@ T.test('screenshot of the results page', async () => {
   });
   await page.locator('.ts-box details.data-table').waitFor();
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  const dir = dirname(SCREENSHOT);
+  await page.locator('#decision').screenshot({ path: `${dir}/decision.png` });
+  await page.locator('#health').screenshot({ path: `${dir}/health.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('#decision-table').waitFor();
+  await page.locator('#decision').screenshot({ path: `${dir}/decision-phone.png` });
+  await page.setViewportSize({ width: 1280, height: 800 });
   noErrors();
 });
 
