@@ -514,6 +514,8 @@ T.test('experiments list: users, headline, SRM icon, filter and search', async (
   const srmRow = page.locator('#experiments-table tr[data-key="srm-demo"]');
   await srmRow.locator('.srm-icon').waitFor();
   assertEq(await row.locator('.srm-icon').count(), 0, 'no SRM icon on a healthy split');
+  assertEq(await text(row.locator('.srm-cell')), 'OK', 'a healthy split says so');
+  assertEq(await text(row.locator('.list-decision')), decide(await admin.get(`/experiments/${EXP}`), r, []).overall.headline, 'the decision in the list');
   await page.getByLabel('Search').fill('banner');
   await page.locator('#list-count', { hasText: '2 experiments' }).waitFor();
   assert(await row.isHidden(), 'search hides non-matching rows');
