@@ -48,6 +48,9 @@ enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE };
 #define ROUTE_CORS   1u /* browser SDK route: CORS headers on every reply (errors included) */
 #define ROUTE_INGEST 2u /* rate-limited per key as ingestion (--rate-limit-ingest) */
 #define ROUTE_MANAGE 4u /* rate-limited per key as management (--rate-limit-manage) */
+#define ROUTE_KEY_OPTIONAL                                                                         \
+    8u /* public route that authenticates a key when one is sent (401 if it is bad): the           \
+          handler sees the role (ROLE_NONE without a key) */
 
 /* One row of the route table. path: segments, "{name}" matches one non-empty segment. */
 struct http_route {
@@ -139,6 +142,9 @@ void http_reply_json(struct http_req *r, int status, json_t *body); /* steals bo
 /* As http_reply_json with reals printed to `digits` significant digits (assignment buckets
  * read better as 0.4821 than 0.48209999999999997). */
 void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits);
+/* Reply with JSON text already rendered: text (malloc'd, len bytes) is taken over, and
+ * freed once sent. Same headers as http_reply_json. */
+void http_reply_json_text(struct http_req *r, int status, char *text, size_t len);
 void http_reply_err(struct http_req *r, const struct err *err);
 void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));

@@ -11,6 +11,18 @@
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 
+/* At most this many query parameters (MHD's 32 KiB connection pool holds a few hundred of its
+ * records; beyond that MHD 0.9.75 cannot even answer). */
+#define HTTP_QUERY_MAX 256
+
+/* A fault found in the request target before MHD parsed the headers (server.c on_uri). */
+enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_NUL_PATH, EARLY_URI_LONG };
+
+/* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 32 KiB connection pool) MHD
+ * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */
+#define HTTP_URI_MAX     8192
+#define HTTP_HEADERS_MAX 16384
+
 /* A request: owned by its MHD connection (*con_cls), created on its first access-handler
  * call and freed in the completed callback (server.c). Handlers use it through http.h. */
 struct http_req {
@@ -35,6 +47,7 @@ struct http_req {
     int status;
     size_t resp_bytes;
     uint64_t t0;
+    enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
 };
 
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
@@ -49,12 +62,17 @@ void ratelimit_free(struct ratelimit *rl);
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s);
 
-/* Verified keys by the hash of their secret, for one second (authcache.c). Thread-safe. */
+/* Verified keys by a keyed tag of their secret, for one second (authcache.c). Thread-safe. */
+#define AUTHCACHE_TAG_LEN 16
 struct authcache;
 struct authcache *authcache_new(void);
 void authcache_free(struct authcache *c);
-bool authcache_get(struct authcache *c, const uint8_t hash[AUTH_HASH_LEN], struct store_key *out);
-void authcache_put(struct authcache *c, const uint8_t hash[AUTH_HASH_LEN],
+/* The cache's tag of a presented secret (SipHash-128 under the cache's random key). */
+void authcache_tag(const struct authcache *c, const char *secret, size_t len,
+                   uint8_t tag[AUTHCACHE_TAG_LEN]);
+bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
+                   struct store_key *out);
+void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    const struct store_key *key);
 void authcache_clear(struct authcache *c);
 

@@ -4,7 +4,9 @@
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge, debounce } from '../dom.js';
-import { fmtInt, fmtDate, fmtPct, fmtPEq, headline, totalUsers, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtDate, fmtPct, fmtPEq, fmtProb, headline, totalUsers, significanceText, VERDICT_TEXT } from '../format.js';
+import { outcomeTag } from './decision.js';
+import { decide } from '../decide.js';
 
 const STATUSES = ['draft', 'running', 'paused', 'stopped', 'archived'];
 
@@ -35,16 +37,15 @@ function headlineCell(x, results) {
   const hl = headline(results, x.primary_metric);
   if (!hl) return h('span', { class: 'muted' }, '—');
   const metricName = hl.metric.name || hl.metric.key;
+  const d = x.status === 'running' || x.status === 'paused' ? decide(x, results, []) : null;
   return h(
     'div',
     { class: 'headline' },
+    d ? h('span', { class: ['list-decision', `decision-text-${d.overall.action}`] }, d.overall.headline) : null,
     h('span', { class: 'headline-metric' }, metricName),
     hl.treatments.map((t) => {
       const v = hl.metric.variants.find((y) => y.key === t.key);
-      const sig =
-        results.method === 'bayesian'
-          ? `chance to beat control ${fmtPct(v.chance_to_beat_control)}`
-          : fmtPEq(results.correction !== 'none' ? v.p_value_adjusted : v.p_value);
+      const sig = results.method === 'bayesian' ? `chance to beat control ${fmtProb(v.chance_to_beat_control)}` : `p = ${significanceText(v, results)}`;
       return h(
         'span',
         { class: ['lift', `verdict-${t.verdict}`], title: `${t.key}: ${VERDICT_TEXT[t.verdict]}, ${sig}` },
@@ -59,7 +60,12 @@ function headlineCell(x, results) {
 }
 
 function srmCell(results) {
-  if (!results || !results.srm || !results.srm.mismatch) return h('span', { class: 'visually-hidden' }, 'no SRM warning');
+  const total = totalUsers(results);
+  if (!results || !results.srm || !total) return h('span', { class: 'muted', title: 'No exposed users yet' }, '—');
+  if (!results.srm.mismatch) {
+    const p = typeof results.srm.p_value === 'number' ? fmtPEq(results.srm.p_value) : 'not tested';
+    return h('span', { class: 'srm-ok', title: `Sample ratio OK (${p})` }, 'OK');
+  }
   const p = fmtPEq(results.srm.p_value);
   return h(
     'span',
@@ -131,7 +137,7 @@ export async function renderExperimentList(ctx) {
       h('th', { scope: 'row', 'data-label': 'Experiment' },
         h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.name || x.key),
         h('div', { class: 'muted small' }, h('code', {}, x.key), x.owner ? ` · ${x.owner}` : '')),
-      h('td', { 'data-label': 'Status' }, statusBadge(x.status)),
+      h('td', { 'data-label': 'Status' }, statusBadge(x.status), outcomeTag(x.conclusion)),
       h('td', { 'data-label': 'Variants' }, x.variants.map((v) => v.key).join(', ')),
       h('td', { 'data-label': 'Started' }, x.started_at ? fmtDate(x.started_at) : h('span', { class: 'muted' }, '—')),
       h('td', { 'data-label': 'Users', class: 'num' }, c.users),
