@@ -154,6 +154,10 @@ struct store *store_tx_store(struct store_tx *tx);
 void store_set_catalog_hook(struct store *s,
                             int (*hook)(void *ctx, int64_t version, struct err *err), void *ctx);
 
+/* Run the catalogue hook now (the committed version is read): for a request that names an
+ * experiment this process does not know yet. 0, or -1 when the hook failed. Any thread. */
+int store_catalog_refresh(struct store *s, struct err *err);
+
 /* Start listening for definition changes made by other processes (PostgreSQL: LISTEN on a
  * dedicated connection; SQLite: nothing, the poll suffices). Calls the catalogue hook. */
 int store_listen(struct store *s, struct err *err);

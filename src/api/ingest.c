@@ -247,19 +247,36 @@ void api_ingest_exposures(struct http_req *r)
     struct err err;
     err_clear(&err);
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
     int rc = 0;
-    for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
-        bool ignore = false;
-        rc = read_exposure(json_array_get(items, i), i, now, snap, &iw->expo[iw->n], &ignore, &err);
-        if (rc == 0 && ignore) {
-            iw->ignored++; /* after the stop: frozen results, nothing to store */
-        } else if (rc == 0) {
-            iw->n++;
+    /* An experiment unknown here, or in another state, may have just changed on another
+     * daemon (shared database): bring the definitions up to date once and look again. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct err e2;
+        bool stale = strstr(err.field, ".experiment") != NULL || strstr(err.field, ".variant");
+        if (attempt > 0 && (!stale || store_catalog_refresh(http_req_app(r)->store, &e2) != 0)) {
+            break;
+        }
+        iw->n = 0;
+        iw->ignored = 0;
+        err_clear(&err);
+        unsigned token;
+        const struct snapshot *snap = snapshot_read_begin(cell, &token);
+        rc = 0;
+        for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
+            bool ignore = false;
+            rc = read_exposure(json_array_get(items, i), i, now, snap, &iw->expo[iw->n], &ignore,
+                               &err);
+            if (rc == 0 && ignore) {
+                iw->ignored++; /* after the stop: frozen results, nothing to store */
+            } else if (rc == 0) {
+                iw->n++;
+            }
+        }
+        snapshot_read_end(cell, token);
+        if (rc == 0) {
+            break;
         }
     }
-    snapshot_read_end(cell, token);
     if (rc != 0) {
         http_reply_err(r, &err);
         ingest_cleanup(&iw->w);

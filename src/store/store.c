@@ -70,6 +70,11 @@ int store_catalog_check(struct store *s, int64_t version, struct err *err)
     return s->catalog_hook != NULL ? s->catalog_hook(s->catalog_ctx, version, err) : 0;
 }
 
+int store_catalog_refresh(struct store *s, struct err *err)
+{
+    return store_catalog_check(s, -1, err);
+}
+
 int store_listen(struct store *s, struct err *err)
 {
     return s->ops->listen != NULL ? s->ops->listen(s, err) : 0;

@@ -571,34 +571,44 @@ static int pg_listen(struct store *s, struct err *err)
 
 /* ---- the writer's transactions ---- */
 
-static const char SQL_BEGIN_SHARED[] =
-    "SELECT pg_advisory_xact_lock_shared(1112887377, 1), COALESCE((SELECT value::bigint FROM "
-    "meta WHERE key = 'catalog_version'), 0)";
-static const char SQL_BEGIN_EXCLUSIVE[] =
-    "SELECT pg_advisory_xact_lock(1112887377, 1), COALESCE((SELECT value::bigint FROM "
-    "meta WHERE key = 'catalog_version'), 0)";
+static void pg_tx_rollback(struct store_tx *tx);
+
+/* The lock and the version in two statements: under READ COMMITTED a statement's snapshot is
+ * taken when it starts, so a version read in the statement that waited for the lock could
+ * predate the definition change that held it. */
+static const char SQL_LOCK_SHARED[] = "SELECT pg_advisory_xact_lock_shared(1112887377, 1)";
+static const char SQL_LOCK_EXCLUSIVE[] = "SELECT pg_advisory_xact_lock(1112887377, 1)";
+static const char SQL_VERSION[] =
+    "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
 
 static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     struct pg_store *p = pg_be(s);
-    if (writer_ready(s, err) != 0) {
-        return -1;
+    for (int attempt = 0;; attempt++) {
+        if (writer_ready(s, err) != 0) {
+            return -1;
+        }
+        if (pg_exec(p->writer, "BEGIN", err) == 0) {
+            break;
+        }
+        /* a connection found dead by BEGIN: nothing was done, reconnect once */
+        if (attempt > 0 || !p->writer->broken) {
+            return -1;
+        }
     }
     tx->conn = p->writer;
-    if (pg_exec(p->writer, "BEGIN", err) != 0) {
+    PGresult *r =
+        pg_run(p->writer, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, err);
+    PQclear(r);
+    if (r == NULL || (r = pg_run(p->writer, SQL_VERSION, 0, NULL, NULL, 0, err)) == NULL) {
+        pg_tx_rollback(tx);
         return -1;
     }
-    PGresult *r = pg_run(p->writer, exclusive ? SQL_BEGIN_EXCLUSIVE : SQL_BEGIN_SHARED, 0, NULL,
-                         NULL, 0, err);
-    if (r == NULL) {
-        pg_exec(p->writer, "ROLLBACK", NULL);
-        return -1;
-    }
-    int64_t version = pg_i64(r, 0, 1);
+    int64_t version = pg_i64(r, 0, 0);
     PQclear(r);
     /* rules older than the committed definitions never attribute: reload them first */
     if (store_catalog_check(s, version, err) != 0) {
-        pg_exec(p->writer, "ROLLBACK", NULL);
+        pg_tx_rollback(tx);
         return -1;
     }
     return 0;
