@@ -115,6 +115,7 @@ static struct ingest_write *ingest_begin(struct http_req *r, const char *name, c
         iw->w.apply = ingest_apply;
         iw->w.render = ingest_render;
         iw->w.cleanup = ingest_cleanup;
+        iw->w.retryable = true; /* ingest_apply starts from zero counts every time */
         return iw;
     }
     json_decref(body);
