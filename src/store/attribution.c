@@ -188,15 +188,18 @@ static void kmap_grow(struct kmap *m)
 /* Index of the tuple (a, b, c) (b, c may be NULL); *added true when it is new. */
 static size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, bool *added)
 {
+    /* the key is "a\0b\0c" (no snprintf: this runs for every row of a batch) */
+    const char *parts[3] = {a, b ? b : "", c ? c : ""};
+    size_t plen[3] = {strlen(parts[0]), strlen(parts[1]), strlen(parts[2])};
+    size_t klen = plen[0] + plen[1] + plen[2] + 2;
     char buf[512];
-    int len = snprintf(buf, sizeof(buf), "%s%c%s%c%s", a, '\0', b ? b : "", '\0', c ? c : "");
-    size_t klen = len < 0 ? 0 : (size_t)len;
-    char *key = buf;
-    char *heap = NULL;
-    if (klen >= sizeof(buf)) {
-        heap = xmalloc(klen + 1);
-        snprintf(heap, klen + 1, "%s%c%s%c%s", a, '\0', b ? b : "", '\0', c ? c : "");
-        key = heap;
+    char *heap = klen >= sizeof(buf) ? xmalloc(klen + 1) : NULL;
+    char *key = heap != NULL ? heap : buf;
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        memcpy(key + at, parts[k], plen[k]);
+        at += plen[k];
+        key[at++] = '\0';
     }
     if (m->n * 2 >= m->nbuckets) {
         kmap_grow(m);
