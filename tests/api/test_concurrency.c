@@ -208,6 +208,17 @@ static void test_stopped_is_frozen(void **state)
     /* what does not touch the results may still change */
     req_ok("PATCH", "/api/v1/experiments/fz", NULL, "{\"name\":\"Renamed\",\"description\":\"d\"}",
            200);
+    /* nor may the definition of a metric it analyses (its display fields may) */
+    expect_error(req("PATCH", "/api/v1/metrics/fz-m", NULL, "{\"event\":\"other\"}", 409, NULL, 0),
+                 "conflict", "event");
+    expect_error(
+        req("PATCH", "/api/v1/metrics/fz-m", NULL, "{\"type\":\"binomial\"}", 409, NULL, 0),
+        "conflict", "type");
+    req_ok("PATCH", "/api/v1/metrics/fz-m", NULL, "{\"name\":\"Frozen M\",\"description\":\"x\"}",
+           200);
+    json_t *m = req("GET", "/api/v1/metrics/fz-m", NULL, NULL, 200, NULL, 0);
+    assert_string_equal(str(m, "event"), "buy");
+    json_decref(m);
     /* archived: no edit at all; its metric cannot be deleted */
     req_ok("POST", "/api/v1/experiments/fz/archive", NULL, NULL, 200);
     req_ok("PATCH", "/api/v1/experiments/fz", NULL, "{\"name\":\"x\"}", 409);
