@@ -43,8 +43,11 @@ static json_t *req(const char *method, const char *path, const char *headers, co
                                   &r),
                      0);
     if (r.status != want) {
-        fail_msg("%s %s [%s] %s: status %d, expected %d: %s", method, path, headers ? headers : "",
-                 body ? body : "", r.status, want, r.body ? r.body : "");
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s %s [%s] %s: status %d, expected %d: %.300s", method, path,
+                 headers ? headers : "", body ? body : "", r.status, want, r.body ? r.body : "");
+        resp_free(&r); /* fail_msg does not return */
+        fail_msg("%s", msg);
     }
     if (etag != NULL && !resp_header(&r, "ETag", etag, n)) {
         etag[0] = '\0';
