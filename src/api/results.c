@@ -103,7 +103,8 @@ static void arms_emit(void *ctx, const struct store_suff *st)
     struct arms *a = ctx;
     int i = experiment_variant_index(a->x, st->variant);
     if (i >= 0) {
-        a->arm[i] = (struct stats_arm){st->n, st->s, st->q, st->sx, st->qx, st->p};
+        a->arm[i] = (struct stats_arm){
+            .n = st->n, .s = st->s, .q = st->q, .sx = st->sx, .qx = st->qx, .p = st->p};
     }
 }
 
@@ -315,7 +316,7 @@ static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, d
      * fold into the first row, days after the end into the last. */
     int64_t d = day < se->first_day ? se->first_day : day > se->last_day ? se->last_day : day;
     size_t row = (size_t)(d - se->first_day);
-    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){n, sum, sumsq, 0, 0, 0};
+    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){.n = n, .s = sum, .q = sumsq};
     se->set[row * se->x->nvariants + (size_t)i] = true;
 }
 
