@@ -33,9 +33,13 @@ int results_params_parse(struct results_params *p, const char *method, const cha
 json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
                         struct err *err);
 
-/* CSV of a results document: header row, then one row per metric x variant, RFC 4180
- * quoting, CRLF line ends. Returns a malloc'd string. */
+/* CSV of a results document: header row, then one row per metric x variant (per slice
+ * under a dimension breakdown) carrying every field of the JSON, RFC 4180 quoting, CRLF
+ * line ends. Returns a malloc'd string. */
 char *results_to_csv(const json_t *results);
+
+/* CSV of a time series document (results_timeseries): one row per day x variant. malloc'd. */
+char *results_timeseries_to_csv(const json_t *timeseries);
 
 /* A human-readable aligned table of a results document (for terminals). malloc'd. */
 char *results_to_table(const json_t *results);

@@ -136,6 +136,13 @@ static void near(const json_t *got, const json_t *want, const char *what)
     }
 }
 
+static void near_d(const json_t *got, double want, const char *what)
+{
+    json_t *w = json_real(want);
+    near(got, w, what);
+    json_decref(w);
+}
+
 static const json_t *treatment(const json_t *res, size_t metric, size_t variant)
 {
     return json_array_get(
@@ -377,6 +384,145 @@ static void test_csv_timeseries_power_errors(void **state)
     assert_int_equal(st, 404);
 }
 
+/* v1.1: the relative verdict, "decision", the complete CSV and the time series as CSV. */
+static void test_decision_verdict_csv(void **state)
+{
+    (void)state;
+    json_t *res = results("winner", "cuped=false&correction=holm");
+    const json_t *v = treatment(res, 0, 1);
+    const json_t *rel = json_object_get(v, "relative_lift");
+    assert_true(json_is_true(json_object_get(rel, "significant")));
+    assert_true(json_is_number(json_object_get(rel, "p_value_adjusted")));
+    assert_string_equal(json_string_value(json_object_get(v, "verdict")), "win");
+    /* decision: the same answer as POST /power from the control's observed rate */
+    const json_t *d = json_object_get(res, "decision");
+    assert_true(json_is_object(d));
+    assert_string_equal(json_string_value(json_object_get(d, "metric")), "conv");
+    near_d(json_object_get(d, "mde"), 0.05, "default mde");
+    double p1 = json_number_value(json_object_get(treatment(res, 0, 0), "mean"));
+    int st;
+    json_t *pw = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                           fmt("{\"metric_type\": \"binomial\", \"baseline\": %.17g, "
+                               "\"mde\": 0.05, \"relative\": true}",
+                               p1),
+                           &st);
+    assert_int_equal(st, 200);
+    json_int_t need = json_integer_value(json_object_get(d, "users_needed_per_variant"));
+    assert_int_equal(need, json_integer_value(json_object_get(pw, "users_per_variant")));
+    json_decref(pw);
+    assert_int_equal(json_integer_value(json_object_get(d, "users_so_far")), 20000);
+    near_d(json_object_get(d, "progress"), fmin(1.0, 10000.0 / (double)need), "progress");
+    assert_true(json_is_null(json_object_get(d, "days_left"))); /* started less than a day ago */
+    assert_true(json_is_string(json_object_get(d, "warning")));
+
+    /* CSV: every JSON field of a treatment has its column, every row has every column */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/winner/results?format=csv&cuped=true&"
+                              "method=bayesian",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    const char *need_cols[] = {"absolute_se",
+                               "relative_se",
+                               "relative_p_value",
+                               "relative_p_value_adjusted",
+                               "relative_significant",
+                               "verdict",
+                               "df",
+                               "z",
+                               "z_p_value",
+                               "cuped_theta",
+                               "cuped_variance_reduction",
+                               "chance_to_beat_control",
+                               "expected_loss",
+                               "srm_p_value",
+                               "srm_chi2",
+                               "srm_mismatch",
+                               "srm_observed",
+                               "srm_expected",
+                               "method",
+                               "alpha",
+                               "correction",
+                               "conflicting_exposures",
+                               "decision_users_needed_per_variant",
+                               "decision_days_left"};
+    char *eol = strstr(r.body, "\r\n");
+    assert_non_null(eol);
+    char *header = strndup(r.body, (size_t)(eol - r.body));
+    for (size_t i = 0; i < sizeof(need_cols) / sizeof(need_cols[0]); i++) {
+        char *pat = strdup(fmt(",%s,", need_cols[i]));
+        char *padded = strdup(fmt(",%s,", header));
+        if (strstr(padded, pat) == NULL) {
+            fail_msg("CSV header lacks %s", need_cols[i]);
+        }
+        free(pat);
+        free(padded);
+    }
+    int commas_header = 0;
+    for (const char *p = header; *p; p++) {
+        commas_header += *p == ',';
+    }
+    /* rows: same number of fields (no quoted commas in this data) */
+    const char *row = eol + 2;
+    int rows = 0;
+    while (*row) {
+        const char *end = strstr(row, "\r\n");
+        assert_non_null(end);
+        int commas = 0;
+        for (const char *p = row; p < end; p++) {
+            commas += *p == ',';
+        }
+        assert_int_equal(commas, commas_header);
+        rows++;
+        row = end + 2;
+    }
+    assert_int_equal(rows, 2);
+    free(header);
+    resp_free(&r);
+
+    /* the time series as CSV, by parameter and by Accept */
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/winner/timeseries?metric=conv&format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    char ct[64];
+    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    assert_string_equal(ct, "text/csv; charset=utf-8");
+    assert_int_equal(strncmp(r.body, "experiment,metric,method,alpha,date,variant,users,mean,", 55),
+                     0);
+    assert_non_null(strstr(r.body, ",v1,10000,0.1127,"));
+    resp_free(&r);
+    const char *raw =
+        fmt("GET /api/v1/experiments/winner/timeseries?metric=conv HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\nAccept: text/csv\r\nConnection: close\r\n\r\n",
+            D.admin_key);
+    assert_int_equal(http_raw(D.port, raw, strlen(raw), &r), 0);
+    assert_int_equal(strncmp(r.body, "experiment,metric,method,", 25), 0);
+    resp_free(&r);
+    json_decref(http_json(D.port, "GET",
+                          "/api/v1/experiments/winner/timeseries?metric=conv&format=xml",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
+
+    /* mde is a validated field of the experiment */
+    json_decref(http_json(D.port, "PATCH", "/api/v1/experiments/winner", D.admin_key,
+                          "{\"mde\": -1}", &st));
+    assert_int_equal(st, 400);
+    json_t *x = http_json(D.port, "PATCH", "/api/v1/experiments/winner", D.admin_key,
+                          "{\"mde\": 0.2}", &st);
+    assert_int_equal(st, 200);
+    near_d(json_object_get(x, "mde"), 0.2, "patched mde");
+    json_decref(x);
+    json_decref(res);
+    res = results("winner", "cuped=false");
+    json_int_t need2 = json_integer_value(
+        json_object_get(json_object_get(res, "decision"), "users_needed_per_variant"));
+    assert_true(need2 > 0 && need2 < need / 10);
+    json_decref(res);
+}
+
 static void test_frozen_at_stop(void **state)
 {
     (void)state;
@@ -413,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_zero_control_and_weights),
         cmocka_unit_test(test_cuped_from_events),
         cmocka_unit_test(test_csv_timeseries_power_errors),
+        cmocka_unit_test(test_decision_verdict_csv),
         cmocka_unit_test(test_frozen_at_stop),
     };
     return cmocka_run_group_tests_name("api_results", tests, setup, teardown);

@@ -101,9 +101,13 @@ export function fmtDateTime(ms) {
  * "flat" (not significant) or "none" (no estimate).
  */
 export function verdict(v, goal) {
-  const est = v && v.absolute_lift ? v.absolute_lift.estimate : null;
+  /* The server's verdict is the relative lift's (the headline), STATS.md. */
+  if (v && typeof v.verdict === 'string') return v.verdict;
+  const est = v && v.relative_lift ? v.relative_lift.estimate : null;
   if (!isNum(est)) return 'none';
-  if (!v.significant) return 'flat';
+  const sig = v.relative_lift && typeof v.relative_lift.significant === 'boolean'
+    ? v.relative_lift.significant : !!v.significant;
+  if (!sig) return 'flat';
   if (est === 0) return 'flat';
   const better = goal === 'decrease' ? est < 0 : est > 0;
   return better ? 'win' : 'loss';
