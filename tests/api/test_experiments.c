@@ -1,6 +1,6 @@
 /*
  * API tests for the catalogue: metrics CRUD (validation fields, duplicate keys, deletion
- * refused while a non-archived experiment uses the metric), experiments CRUD and the
+ * refused while any experiment, archived too, uses the metric), experiments CRUD and the
  * ?status= filter, PATCH rules while running or paused (409 naming the field that would
  * reassign users), DELETE of drafts only, the whole lifecycle table (every status x
  * every action), stop with a released variant, the audit trail of every change, and the
@@ -192,11 +192,11 @@ static void test_metrics_crud(void **state)
     act("uses-m", "start", NULL, 200);
     act("uses-m", "stop", NULL, 200);
     call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
+    /* archived experiments still read their metrics' definitions (API.md v1.1) */
     act("uses-m", "archive", NULL, 200);
-    call_ok("DELETE", "/api/v1/metrics/m-used", NULL, 200);
-    call_ok("DELETE", "/api/v1/metrics/m-guard", NULL, 200);
-    call_err("GET", "/api/v1/metrics/m-used", NULL, 404, "");
-    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 404, "");
+    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
+    call_err("DELETE", "/api/v1/metrics/m-guard", NULL, 409, "key");
+    json_decref(call("GET", "/api/v1/experiments/uses-m/results", NULL, 200));
     /* a metric used only by a draft that is then deleted can go */
     call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-draft\",\"event\":\"e\",\"type\":\"count\"}",
             201);
@@ -345,13 +345,20 @@ static void test_patch_rules(void **state)
                  "released_variant");
         call_err("PATCH", "/api/v1/experiments/patchy", "{\"key\":\"other\"}", 400, "key");
     }
-    /* stopped: reassigning fields may change again; archived: nothing may */
+    /* stopped: the results are frozen (what would change them is 409), other fields may
+     * change; archived: nothing may */
     act("patchy", "stop", NULL, 200);
-    call_ok("PATCH", "/api/v1/experiments/patchy", "{\"seed\":\"s4\"}", 200);
+    x = call("GET", "/api/v1/experiments/patchy", NULL, 200);
+    char seed[80];
+    snprintf(seed, sizeof(seed), "%s", str(x, "seed"));
+    json_decref(x);
+    call_err("PATCH", "/api/v1/experiments/patchy", "{\"seed\":\"s4\"}", 409, "seed");
+    call_ok("PATCH", "/api/v1/experiments/patchy", "{\"owner\":\"after-stop\"}", 200);
     act("patchy", "archive", NULL, 200);
     call_err("PATCH", "/api/v1/experiments/patchy", "{\"name\":\"late\"}", 409, "status");
     x = call("GET", "/api/v1/experiments/patchy", NULL, 200);
-    assert_string_equal(str(x, "seed"), "s4");
+    assert_string_equal(str(x, "seed"), seed);
+    assert_string_equal(str(x, "owner"), "after-stop");
     assert_string_equal(str(x, "name"), "Renamed");
     json_decref(x);
 }
@@ -497,9 +504,11 @@ static void test_stop_release(void **state)
     assert_string_equal(str(x, "released_variant"), "green");
     assert_true(json_integer_value(json_object_get(x, "stopped_at")) > 0);
     json_decref(x);
-    /* a released experiment keeps its released variant through later edits */
-    x = call("PATCH", "/api/v1/experiments/rel",
-             "{\"variants\":[{\"key\":\"green\"},{\"key\":\"control\"}]}", 200);
+    /* a stopped experiment's variants are frozen; it keeps its released variant through
+     * the edits that are allowed */
+    call_err("PATCH", "/api/v1/experiments/rel",
+             "{\"variants\":[{\"key\":\"green\"},{\"key\":\"control\"}]}", 409, "variants");
+    x = call("PATCH", "/api/v1/experiments/rel", "{\"name\":\"Released\"}", 200);
     assert_string_equal(str(x, "released_variant"), "green");
     json_decref(x);
     call_err("PATCH", "/api/v1/experiments/rel",
@@ -522,6 +531,83 @@ static json_t *audit_entry(const json_t *entries, const char *action)
     }
     fail_msg("no audit entry %s", action);
     return NULL;
+}
+
+/* POST /stop {"conclusion": {...}}: validated, stored, listed, audited; a PATCH may set
+ * it later on a stopped experiment only. */
+static void test_stop_conclusion(void **state)
+{
+    (void)state;
+    new_exp("concl", VARS);
+    act("concl", "start", NULL, 200);
+    call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":{\"outcome\":\"great\"}}",
+             400, "conclusion.outcome");
+    call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":{\"notes\":\"x\"}}", 400,
+             "conclusion.outcome");
+    call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":\"won\"}", 400,
+             "conclusion");
+    call_err("POST", "/api/v1/experiments/concl/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"why\":1}}", 400, "conclusion.why");
+    call_err("POST", "/api/v1/experiments/concl/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"notes\":5}}", 400, "conclusion.notes");
+    call_err("POST", "/api/v1/experiments/concl/start", "{\"conclusion\":null}", 400, "conclusion");
+    call_err("PATCH", "/api/v1/experiments/concl", "{\"conclusion\":{\"outcome\":\"won\"}}", 400,
+             "conclusion");
+    assert_string_equal(status_of("concl"), "running");
+    json_t *x = call("POST", "/api/v1/experiments/concl/stop",
+                     "{\"release\":\"green\",\"conclusion\":{\"outcome\":\"won\",\"notes\":"
+                     "\"+4% purchases\\nship green\"}}",
+                     200);
+    json_t *c = json_object_get(x, "conclusion");
+    assert_string_equal(str(c, "outcome"), "won");
+    assert_string_equal(str(c, "notes"), "+4% purchases\nship green");
+    json_int_t at = json_integer_value(json_object_get(c, "concluded_at"));
+    assert_true(at > 0);
+    json_decref(x);
+    /* in the list */
+    json_t *l = call("GET", "/api/v1/experiments?status=stopped", NULL, 200);
+    size_t i;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(l, "experiments"), i, e)
+    {
+        if (strcmp(str(e, "key"), "concl") == 0) {
+            seen = true;
+            assert_string_equal(str(json_object_get(e, "conclusion"), "outcome"), "won");
+        }
+    }
+    assert_true(seen);
+    json_decref(l);
+    /* audited */
+    json_t *a = call("GET", "/api/v1/audit?target_type=experiment&target=concl", NULL, 200);
+    e = audit_entry(json_object_get(a, "entries"), "experiment.stop");
+    assert_true(json_is_null(json_object_get(json_object_get(e, "before"), "conclusion")));
+    assert_string_equal(str(json_object_get(json_object_get(e, "after"), "conclusion"), "outcome"),
+                        "won");
+    json_decref(a);
+    /* a GET body round-trips; a PATCH of the stopped experiment changes it */
+    x = call("GET", "/api/v1/experiments/concl", NULL, 200);
+    char *text = json_dumps(x, JSON_COMPACT);
+    call_ok("PATCH", "/api/v1/experiments/concl", text, 200);
+    free(text);
+    json_decref(x);
+    x = call("GET", "/api/v1/experiments/concl", NULL, 200);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(x, "conclusion"), "concluded_at")), at);
+    json_decref(x);
+    x = call("PATCH", "/api/v1/experiments/concl",
+             "{\"conclusion\":{\"outcome\":\"inconclusive\",\"notes\":\"\"}}", 200);
+    assert_string_equal(str(json_object_get(x, "conclusion"), "outcome"), "inconclusive");
+    json_decref(x);
+    x = call("PATCH", "/api/v1/experiments/concl", "{\"conclusion\":null}", 200);
+    assert_true(json_is_null(json_object_get(x, "conclusion")));
+    json_decref(x);
+    /* no conclusion: null */
+    new_exp("concl2", VARS);
+    act("concl2", "start", NULL, 200);
+    x = call("POST", "/api/v1/experiments/concl2/stop", "{}", 200);
+    assert_true(json_is_null(json_object_get(x, "conclusion")));
+    json_decref(x);
 }
 
 static void test_audit(void **state)
@@ -681,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle_table),
         cmocka_unit_test(test_stop_release),
         cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_stop_conclusion),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),
