@@ -29,10 +29,7 @@ static const char *const experiment_fields[] = {"key",
                                                 "primary_metric",
                                                 "guardrails",
                                                 "sequential_tuning",
-<<<<<<< HEAD
                                                 "mde",
-=======
->>>>>>> main
                                                 "analysis",
                                                 "status",
                                                 "created_at",
@@ -40,10 +37,7 @@ static const char *const experiment_fields[] = {"key",
                                                 "started_at",
                                                 "stopped_at",
                                                 "released_variant",
-<<<<<<< HEAD
-=======
                                                 "conclusion",
->>>>>>> main
                                                 NULL};
 static const char *const variant_fields[] = {"key", "name", "weight", NULL};
 static const char *const namespace_fields[] = {"name", "range", NULL};
