@@ -29,6 +29,10 @@ void results_params_default(const struct experiment *x, struct results_params *p
 int results_params_parse(struct results_params *p, const char *method, const char *alpha,
                          const char *cuped, const char *correction, struct err *err);
 
+/* One variant's stored double-double sums (store_suff) as a stats arm about its own
+ * means (shifted sums, STATS.md "Numerics"); binomial keeps y unshifted. Pure. */
+void results_arm_from_suff(const struct store_suff *st, bool binomial, struct stats_arm *out);
+
 /* The results document of API.md for experiment x (new reference), or NULL with err. */
 json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
                         struct err *err);

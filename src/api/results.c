@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/ddouble.h"
 #include "bunsen/results.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
@@ -95,16 +96,53 @@ static int load_metric(struct store *s, const char *key, struct metric *m, struc
 
 struct arms {
     const struct experiment *x;
+    bool binomial; /* conversions stay unshifted counts */
     struct stats_arm arm[ASSIGN_MAX_VARIANTS];
 };
+
+/*
+ * The stored raw double-double sums as sums about the arm's own means (STATS.md
+ * "Numerics"): with cy = S/n and cx = Sx/n rounded, s = S - n cy, q = Q - 2 cy S + n cy^2,
+ * and likewise sx, qx, p, all in double-double, so that q keeps full precision even when
+ * Q ~ 1e27 and the variance part ~ 1e7. Binomial y stays unshifted (s counts conversions).
+ */
+void results_arm_from_suff(const struct store_suff *st, bool binomial, struct stats_arm *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->n = st->n;
+    struct dd S = {st->s, st->s_lo}, Q = {st->q, st->q_lo};
+    struct dd SX = {st->sx, st->sx_lo}, QX = {st->qx, st->qx_lo}, P = {st->p, st->p_lo};
+    double n = (double)st->n;
+    double cy = 0, cx = 0;
+    if (st->n > 0) {
+        cy = binomial ? 0 : dd_value(S) / n;
+        cx = dd_value(SX) / n;
+    }
+    if (!isfinite(cy) || !isfinite(cx)) {
+        cy = cx = 0;
+    }
+    /* s = S - n cy; q = Q - 2 cy S + n cy^2 */
+    struct dd ncy = dd_mul_d(dd_of(n), cy), ncx = dd_mul_d(dd_of(n), cx);
+    out->s = dd_value(dd_add(S, dd_neg(ncy)));
+    out->q = dd_value(dd_add(dd_add(Q, dd_neg(dd_mul_d(S, 2.0 * cy))), dd_mul_d(ncy, cy)));
+    out->sx = dd_value(dd_add(SX, dd_neg(ncx)));
+    out->qx = dd_value(dd_add(dd_add(QX, dd_neg(dd_mul_d(SX, 2.0 * cx))), dd_mul_d(ncx, cx)));
+    /* p = P - cx S - cy Sx + n cx cy */
+    out->p = dd_value(dd_add(dd_add(P, dd_neg(dd_mul_d(S, cx))),
+                             dd_add(dd_neg(dd_mul_d(SX, cy)), dd_mul_d(ncx, cy))));
+    out->shift_y = cy;
+    out->shift_x = cx;
+    if (binomial) {
+        out->s = dd_value(S); /* exact integer */
+    }
+}
 
 static void arms_emit(void *ctx, const struct store_suff *st)
 {
     struct arms *a = ctx;
     int i = experiment_variant_index(a->x, st->variant);
     if (i >= 0) {
-        a->arm[i] = (struct stats_arm){
-            .n = st->n, .s = st->s, .q = st->q, .sx = st->sx, .qx = st->qx, .p = st->p};
+        results_arm_from_suff(st, a->binomial, &a->arm[i]);
     }
 }
 
@@ -382,8 +420,11 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
         }
         struct metric m;
         struct arms a = {.x = x};
-        if (load_metric(s, key, &m, err) != 0 ||
-            store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+        if (load_metric(s, key, &m, err) != 0) {
+            goto out;
+        }
+        a.binomial = m.type == STATS_METRIC_BINOMIAL;
+        if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
             goto out;
         }
         json_t *mj =

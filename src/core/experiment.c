@@ -13,32 +13,19 @@
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 
-static const char *const experiment_fields[] = {"key",
-                                                "name",
-                                                "description",
-                                                "hypothesis",
-                                                "owner",
-                                                "variants",
-                                                "coverage",
-                                                "seed",
-                                                "hash_version",
-                                                "namespace",
-                                                "targeting",
-                                                "forced",
-                                                "metrics",
-                                                "primary_metric",
-                                                "guardrails",
-                                                "sequential_tuning",
-                                                "mde",
-                                                "analysis",
-                                                "status",
-                                                "created_at",
-                                                "updated_at",
-                                                "started_at",
-                                                "stopped_at",
-                                                "released_variant",
-                                                "conclusion",
-                                                NULL};
+static const char *const experiment_fields[] = {"key",          "name",
+                                                "description",  "hypothesis",
+                                                "owner",        "variants",
+                                                "coverage",     "seed",
+                                                "hash_version", "namespace",
+                                                "targeting",    "forced",
+                                                "metrics",      "primary_metric",
+                                                "guardrails",   "sequential_tuning",
+                                                "mde",          "analysis",
+                                                "status",       "created_at",
+                                                "updated_at",   "started_at",
+                                                "stopped_at",   "released_variant",
+                                                "conclusion",   NULL};
 static const char *const variant_fields[] = {"key", "name", "weight", NULL};
 static const char *const namespace_fields[] = {"name", "range", NULL};
 static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
