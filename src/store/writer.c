@@ -43,59 +43,90 @@ static void fail_all(struct store_job *first, const struct err *err)
     }
 }
 
+/* One attempt at a group's transaction. With savepoints, each job's writes are isolated by
+ * a savepoint: a job that fails leaves nothing and the others commit; when an undo fails
+ * (ROLLBACK TO or RELEASE), what the transaction holds is unknown and the whole group fails
+ * and is rolled back rather than committed. Without (every job retryable), the jobs run
+ * back to back and the first failure rolls the transaction back and returns 1: the caller
+ * runs the group again with savepoints. Returns 0 (committed: each job's rc says how it
+ * went), 1 or -1 (the group failed: fail_all done). */
 #define RETRY_MAX 5
 
-/* Run one group in one transaction. Each job's writes are isolated by a savepoint. When an
- * undo fails (ROLLBACK TO or RELEASE), what the transaction holds is unknown: the whole group
- * fails and is rolled back rather than committed. A job that failed on a deadlock or a
- * serialization failure (shared database) was rolled back to its savepoint: it goes back to
- * the head of the queue (*again) and runs in the next group, whose locks start afresh. */
-static void run_group(struct store *s, struct store_job *first, struct store_job **again)
+static int run_attempt(struct store *s, struct store_job *first, bool savepoints, struct err *err)
 {
     const struct store_ops *ops = s->ops;
     struct store_tx tx = {.store = s, .conn = NULL};
-    struct err err;
-    err_clear(&err);
-    uint64_t t0 = time_mono_ns();
-    bool ok = true;
     for (struct store_job *j = first; j != NULL; j = j->next) {
         err_clear(&j->err);
         j->rc = 0;
     }
-    if (ops->tx_begin(s, &tx, first->barrier, &err) != 0) {
-        ok = false;
-        fail_all(first, &err);
-    } else {
-        for (struct store_job *j = first; j != NULL && ok; j = j->next) {
-            if (ops->tx_savepoint(&tx, &j->err) != 0) {
-                j->rc = -1;
-                continue;
-            }
+    /* a barrier (definition change) runs alone and holds the catalogue exclusively */
+    if (ops->tx_begin(s, &tx, first->barrier, err) != 0) {
+        fail_all(first, err);
+        return -1;
+    }
+    bool ok = true;
+    for (struct store_job *j = first; j != NULL && ok; j = j->next) {
+        if (!savepoints) {
             if (j->apply(&tx, j->arg, &j->err) != 0) {
-                j->rc = ops->tx_retryable(&tx) && j->attempts < RETRY_MAX ? 1 : -1;
-                if (j->err.code == ERR_OK) {
-                    err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
-                }
-                if (ops->tx_rollback_to(&tx, &err) != 0) {
-                    ok = false;
-                    break;
-                }
+                ops->tx_rollback(&tx);
+                return 1;
             }
-            if (ops->tx_release(&tx, &err) != 0) {
+            continue;
+        }
+        if (ops->tx_savepoint(&tx, &j->err) != 0) {
+            j->rc = -1;
+            continue;
+        }
+        if (j->apply(&tx, j->arg, &j->err) != 0) {
+            /* a deadlock or serialization failure (shared database): rolled back to its
+             * savepoint, the job runs again in the next group (run_group) */
+            j->rc = ops->tx_retryable(&tx) && j->attempts < RETRY_MAX ? 1 : -1;
+            if (j->err.code == ERR_OK) {
+                err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
+            }
+            if (ops->tx_rollback_to(&tx, err) != 0) {
                 ok = false;
+                break;
             }
         }
-        if (ok && ops->tx_commit(&tx, &err) != 0) {
+        if (ops->tx_release(&tx, err) != 0) {
             ok = false;
         }
-        if (!ok) {
-            ops->tx_rollback(&tx);
-            for (struct store_job *j = first; j != NULL; j = j->next) {
-                j->rc = j->rc > 0 ? 0 : j->rc; /* nothing committed: all fail */
-            }
-            fail_all(first, &err);
-        }
     }
+    if (ok && ops->tx_commit(&tx, err) != 0) {
+        ok = false;
+    }
+    if (!ok) {
+        ops->tx_rollback(&tx);
+        for (struct store_job *j = first; j != NULL; j = j->next) {
+            j->rc = j->rc > 0 ? 0 : j->rc; /* nothing committed: all fail */
+        }
+        fail_all(first, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run one group in one transaction. A group made only of retryable jobs (one exposure per
+ * /assign, ingestion batches) first runs without per-job savepoints, which cost a statement
+ * journal and two statements per job; if one of its jobs fails, the group runs again with
+ * them, so the outcome of every job is what it would have been. The commit is the same in
+ * both cases: nothing is acknowledged before it is durable. */
+static void run_group(struct store *s, struct store_job *first, struct store_job **again)
+{
+    struct err err;
+    err_clear(&err);
+    uint64_t t0 = time_mono_ns();
+    bool retryable = true;
+    for (struct store_job *j = first; j != NULL; j = j->next) {
+        retryable = retryable && j->retryable;
+    }
+    int rc = run_attempt(s, first, !retryable, &err);
+    if (rc == 1) {
+        rc = run_attempt(s, first, true, &err);
+    }
+    bool ok = rc == 0;
     uint64_t dt = time_mono_ns() - t0;
     uint64_t n = 0;
     struct store_job **tail = again;
