@@ -51,12 +51,21 @@ server_opts() {
 -c deadlock_timeout=100ms -c log_min_messages=warning"
 }
 
-start_server() {
+start_server() { # dir port [any]: "any" retries on other ports when the first is taken
     dir=$1
     port=$2
-    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "$(server_opts "$dir" "$port")" start >/dev/null
-    echo "$port" >"$dir/port"
+    for attempt in 1 2 3 4 5; do
+        if as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 120 \
+            -o "$(server_opts "$dir" "$port")" start >/dev/null 2>&1; then
+            echo "$port" >"$dir/port"
+            return 0
+        fi
+        [ "${3:-}" = any ] || break
+        port=$(free_port)
+    done
+    echo "cluster.sh: the server in $dir did not start:" >&2
+    tail -5 "$dir/log" >&2 2>/dev/null
+    return 1
 }
 
 cmd=${1:-}
@@ -69,8 +78,8 @@ start)
         >"$dir/initdb.log" 2>&1
     # replication connections from loopback for a standby
     echo "host replication postgres 127.0.0.1/32 trust" | as_pg tee -a "$dir/data/pg_hba.conf" >/dev/null
-    start_server "$dir" "$port"
-    echo "postgresql://postgres@127.0.0.1:$port/postgres"
+    start_server "$dir" "$port" any
+    echo "postgresql://postgres@127.0.0.1:$(cat "$dir/port")/postgres"
     ;;
 standby)
     dir=$2
@@ -80,8 +89,8 @@ standby)
     name=$(basename "$dir")
     as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$dir/data" -R \
         -X stream -d "application_name=$name" >"$dir/basebackup.log" 2>&1
-    start_server "$dir" "$port"
-    echo "postgresql://postgres@127.0.0.1:$port/postgres"
+    start_server "$dir" "$port" any
+    echo "postgresql://postgres@127.0.0.1:$(cat "$dir/port")/postgres"
     ;;
 sync)
     dir=$2

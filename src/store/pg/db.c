@@ -67,6 +67,7 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     }
     PQfinish(c->pg);
     memset(c->prepared, 0, sizeof(c->prepared));
+    c->release_pending = false;
     c->pg = PQconnectdb(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
@@ -152,9 +153,13 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
         c->prepared[slot] = sql;
     }
     snprintf(name, sizeof(name), "s%d", slot);
-    int formats[16] = {0};
-    for (int i = 0; i < n && i < 16; i++) {
-        formats[i] = (binary >> i) & 1u;
+    int formats[32] = {0};
+    if (n > 32) {
+        err_set(err, ERR_INTERNAL, NULL, "too many parameters");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        formats[i] = i < 16 ? (int)((binary >> i) & 1u) : 0;
     }
     PGresult *r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -614,9 +619,14 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
     return 0;
 }
 
+/* A job's RELEASE travels with the next job's SAVEPOINT, or with the COMMIT: one round trip
+ * per job for its savepoint instead of two. */
 static int pg_tx_savepoint(struct store_tx *tx, struct err *err)
 {
-    return pg_exec(tx->conn, "SAVEPOINT job", err);
+    struct pg_conn *c = tx->conn;
+    bool release = c->release_pending;
+    c->release_pending = false;
+    return pg_exec(c, release ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job", err);
 }
 
 static int pg_tx_rollback_to(struct store_tx *tx, struct err *err)
@@ -626,19 +636,27 @@ static int pg_tx_rollback_to(struct store_tx *tx, struct err *err)
 
 static int pg_tx_release(struct store_tx *tx, struct err *err)
 {
-    return pg_exec(tx->conn, "RELEASE SAVEPOINT job", err);
+    (void)err;
+    ((struct pg_conn *)tx->conn)->release_pending = true;
+    return 0;
 }
 
 static int pg_tx_commit(struct store_tx *tx, struct err *err)
 {
     /* synchronous_commit as configured on the server (on: durable; with a synchronous
      * standby: replicated) when COMMIT returns */
-    return pg_exec(tx->conn, "COMMIT", err);
+    struct pg_conn *c = tx->conn;
+    bool release = c->release_pending;
+    c->release_pending = false;
+    return pg_exec(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
 }
 
 static void pg_tx_rollback(struct store_tx *tx)
 {
     struct pg_conn *c = tx->conn;
+    if (c != NULL) {
+        c->release_pending = false;
+    }
     if (c != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         pg_exec(c, "ROLLBACK", NULL);
     }

@@ -32,7 +32,8 @@ struct pg_conn {
     PGconn *pg;
     const char *prepared[PG_STMT_SLOTS]; /* SQL text of statement "s<i>" on this connection */
     bool broken;                         /* reconnect before the next use */
-    bool retry; /* the last failure was a deadlock or serialization failure */
+    bool retry;           /* the last failure was a deadlock or serialization failure */
+    bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
 };
 
 struct pg_store {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bunsen/ddouble.h"
 #include "bunsen/util.h"
 #include "pg_int.h"
 
@@ -36,19 +37,81 @@ static const char SQL_RB_USERS[] =
     "FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint";
 static const char SQL_RB_ZEROS[] = "DELETE FROM user_metrics WHERE experiment = $1 AND metric = $2 "
                                    "AND y_raw = 0 AND x_raw = 0";
-/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop ts */
-static const char SQL_RB_STATS[] =
-    "INSERT INTO metric_stats (experiment, metric, variant, slot, n, s, q, sx, qx, p) "
-    "SELECT $1, $2, variant, 0, COUNT(*), COALESCE(SUM(y), 0), COALESCE(SUM(y * y), 0), "
-    " COALESCE(SUM(xv), 0), COALESCE(SUM(xv * xv), 0), COALESCE(SUM(xv * y), 0) FROM ("
-    " SELECT x.variant AS variant, "
-    "  LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "   END) ELSE COALESCE(um.y_raw, 0) END, $4::float8) AS y, "
-    "  LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "   END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) AS xv "
-    " FROM exposures x LEFT JOIN LATERAL (SELECT y_raw, x_raw FROM user_metrics u "
-    "  WHERE u.user_id = x.user_id AND u.experiment = x.experiment AND u.metric = $2 LIMIT 1) "
-    "  um ON true WHERE x.experiment = $1 AND x.ts < $5::bigint) t GROUP BY variant";
+/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop ts: every exposed user's (y, x),
+ * summed in C as double-doubles (as the SQLite adapter) */
+static const char SQL_RB_USERVALS[] =
+    "SELECT x.variant, "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
+    "FROM exposures x LEFT JOIN LATERAL (SELECT y_raw, x_raw FROM user_metrics u "
+    " WHERE u.user_id = x.user_id AND u.experiment = x.experiment AND u.metric = $2 LIMIT 1) "
+    " um ON true WHERE x.experiment = $1 AND x.ts < $5::bigint ORDER BY x.variant COLLATE \"C\"";
+static const char SQL_RB_STATS_PUT[] =
+    "INSERT INTO metric_stats (experiment, metric, variant, slot, n, s, q, sx, qx, p, s_lo, "
+    "q_lo, sx_lo, qx_lo, p_lo) VALUES ($1, $2, $3, 0, $4::bigint, $5::float8, $6::float8, "
+    "$7::float8, $8::float8, $9::float8, $10::float8, $11::float8, $12::float8, $13::float8, "
+    "$14::float8)";
+
+struct rb_sums {
+    char variant[65];
+    int64_t n;
+    struct dd s, q, sx, qx, p;
+};
+
+static int rb_stats_put(struct store_tx *tx, const char *experiment, const char *metric,
+                        const struct rb_sums *a, struct err *err)
+{
+    char num[11][40];
+    snprintf(num[0], sizeof(num[0]), "%" PRId64, a->n);
+    const struct dd *v[] = {&a->s, &a->q, &a->sx, &a->qx, &a->p};
+    for (int i = 0; i < 5; i++) {
+        snprintf(num[1 + i], sizeof(num[0]), "%.17g", v[i]->hi);
+        snprintf(num[6 + i], sizeof(num[0]), "%.17g", v[i]->lo);
+    }
+    const char *p[14] = {experiment, metric, a->variant};
+    for (int i = 0; i < 11; i++) {
+        p[3 + i] = num[i];
+    }
+    return run(tx, SQL_RB_STATS_PUT, 14, p, err);
+}
+
+static int rb_stats(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                    const char *is_bin, const char *cap, const char *stop, struct err *err)
+{
+    const char *v[] = {experiment, r->metric, is_bin, cap, stop};
+    PGresult *res = pg_run(tx->conn, SQL_RB_USERVALS, 5, v, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    struct rb_sums a;
+    memset(&a, 0, sizeof(a));
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        const char *var = PQgetvalue(res, i, 0);
+        if (strcmp(var, a.variant) != 0) {
+            if (a.n > 0) {
+                rc = rb_stats_put(tx, experiment, r->metric, &a, err);
+            }
+            memset(&a, 0, sizeof(a));
+            snprintf(a.variant, sizeof(a.variant), "%s", var);
+        }
+        double y = pg_f64(res, i, 1), x = pg_f64(res, i, 2);
+        a.n++;
+        a.s = dd_add(a.s, dd_of(y));
+        a.q = dd_add(a.q, dd_two_prod(y, y));
+        a.sx = dd_add(a.sx, dd_of(x));
+        a.qx = dd_add(a.qx, dd_two_prod(x, x));
+        a.p = dd_add(a.p, dd_two_prod(x, y));
+    }
+    PQclear(res);
+    if (rc == 0 && a.n > 0) {
+        rc = rb_stats_put(tx, experiment, r->metric, &a, err);
+    }
+    return rc;
+}
+
 /* As rollup.c of SQLite: users count on the day of their first exposure, each event moves y
  * by f(running raw) - f(running raw - inc) on its day.
  * $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial $8 cap */
@@ -85,14 +148,15 @@ static int rebuild_rule(struct store_tx *tx, const char *experiment, const struc
     snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
     const char *vu[] = {experiment, r->metric, r->event, is_sum, win, stop, look};
     const char *vz[] = {experiment, r->metric};
-    const char *vs[] = {experiment, r->metric, is_bin, cap, stop};
+
     const char *vd[] = {experiment, r->metric, r->event, is_sum, win, stop, is_bin, cap};
     /* fresh statistics for the rows just written: the joins below then look users up by key
      * instead of scanning (an unanalyzed table can make the planner scan per row) */
     static const char SQL_ANALYZE[] = "ANALYZE user_metrics";
     return run(tx, SQL_RB_USERS, 7, vu, err) != 0 || run(tx, SQL_RB_ZEROS, 2, vz, err) != 0 ||
                    run(tx, SQL_ANALYZE, 0, NULL, err) != 0 ||
-                   run(tx, SQL_RB_STATS, 5, vs, err) != 0 || run(tx, SQL_RB_DAILY, 8, vd, err) != 0
+                   rb_stats(tx, experiment, r, is_bin, cap, stop, err) != 0 ||
+                   run(tx, SQL_RB_DAILY, 8, vd, err) != 0
                ? -1
                : 0;
 }
@@ -144,24 +208,40 @@ static PGresult *read_rows(struct store *s, const char *sql, int n, const char *
 int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
                    void (*emit)(void *ctx, const struct store_suff *st), void *ctx, struct err *err)
 {
+    /* one row per daemon slot: summed here as double-doubles (a SQL SUM would round) */
     static const char SQL[] =
-        "SELECT variant, SUM(n), SUM(s), SUM(q), SUM(sx), SUM(qx), SUM(p) FROM metric_stats "
-        "WHERE experiment = $1 AND metric = $2 GROUP BY variant ORDER BY variant COLLATE \"C\"";
+        "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats "
+        "WHERE experiment = $1 AND metric = $2 ORDER BY variant COLLATE \"C\", slot";
     const char *v[] = {experiment, metric};
     PGresult *r = read_rows(s, SQL, 2, v, err);
     if (r == NULL) {
         return -1;
     }
-    for (int i = 0; i < PQntuples(r); i++) {
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows;) {
+        const char *variant = PQgetvalue(r, i, 0);
+        int64_t n = 0;
+        struct dd sum[5] = {{0, 0}};
+        int k = i;
+        for (; k < rows && strcmp(PQgetvalue(r, k, 0), variant) == 0; k++) {
+            n += pg_i64(r, k, 1);
+            for (int c = 0; c < 5; c++) {
+                struct dd x = {pg_f64(r, k, 2 + c), pg_f64(r, k, 7 + c)};
+                sum[c] = dd_add(sum[c], x);
+            }
+        }
         struct store_suff x;
-        snprintf(x.variant, sizeof(x.variant), "%s", PQgetvalue(r, i, 0));
-        x.n = pg_i64(r, i, 1);
-        x.s = pg_f64(r, i, 2);
-        x.q = pg_f64(r, i, 3);
-        x.sx = pg_f64(r, i, 4);
-        x.qx = pg_f64(r, i, 5);
-        x.p = pg_f64(r, i, 6);
+        memset(&x, 0, sizeof(x));
+        snprintf(x.variant, sizeof(x.variant), "%s", variant);
+        x.n = n;
+        double *hi[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p};
+        double *lo[] = {&x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        for (int c = 0; c < 5; c++) {
+            *hi[c] = sum[c].hi;
+            *lo[c] = sum[c].lo;
+        }
         emit(ctx, &x);
+        i = k;
     }
     PQclear(r);
     return 0;
@@ -173,8 +253,8 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
                     void *ctx, struct err *err)
 {
     static const char SQL[] =
-        "SELECT variant, day, SUM(dn), SUM(ds), SUM(dq) FROM metric_daily WHERE experiment = $1 "
-        "AND metric = $2 GROUP BY variant, day ORDER BY variant COLLATE \"C\", day";
+        "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE experiment = $1 "
+        "AND metric = $2 ORDER BY variant COLLATE \"C\", day, slot";
     const char *v[] = {experiment, metric};
     PGresult *r = read_rows(s, SQL, 2, v, err);
     if (r == NULL) {
@@ -182,18 +262,27 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
     }
     char cur[65] = "";
     int64_t n = 0;
-    double sum = 0, sumsq = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
+    struct dd sum = {0, 0}, sumsq = {0, 0};
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
         const char *variant = PQgetvalue(r, i, 0);
         if (strcmp(variant, cur) != 0) {
             snprintf(cur, sizeof(cur), "%s", variant);
             n = 0;
-            sum = sumsq = 0;
+            sum = sumsq = dd_of(0);
         }
         n += pg_i64(r, i, 2);
-        sum += pg_f64(r, i, 3);
-        sumsq += pg_f64(r, i, 4);
-        emit(ctx, variant, pg_i64(r, i, 1), n, sum, sumsq);
+        struct dd ds = {pg_f64(r, i, 3), pg_f64(r, i, 5)};
+        struct dd dq = {pg_f64(r, i, 4), pg_f64(r, i, 6)};
+        sum = dd_add(sum, ds);
+        sumsq = dd_add(sumsq, dq);
+        /* one point per day: the slots of a day are summed before it is emitted */
+        int64_t day = pg_i64(r, i, 1);
+        if (i + 1 < rows && strcmp(PQgetvalue(r, i + 1, 0), variant) == 0 &&
+            pg_i64(r, i + 1, 1) == day) {
+            continue;
+        }
+        emit(ctx, variant, day, n, dd_value(sum), dd_value(sumsq));
     }
     PQclear(r);
     return 0;
