@@ -38,11 +38,10 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
                                          aw->ts};
     }
     struct snapshot_cell *cell = http_req_app(w->req)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     struct store_ingest_counts counts = {0};
     int rc = store_ingest_exposures(tx, api_rules_of(snap), x, n, &counts, err);
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     free(x);
     return rc;
 }
@@ -204,8 +203,7 @@ void api_assign(struct http_req *r)
     json_t *eff = api_attributes_with_id(json_is_null(attrs) ? NULL : attrs, user_id);
 
     struct app *app = http_req_app(r);
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *assignments = json_object();
     json_t *unknown = json_array();
     size_t cap = json_is_array(names) ? json_array_size(names) : snap->n;
@@ -245,7 +243,7 @@ void api_assign(struct http_req *r)
             nitems++;
         }
     }
-    snapshot_read_end(app->experiments, token);
+    snapshot_read_end(app->experiments, snap);
     json_decref(eff);
     if (rc != 0) {
         json_decref(assignments);
@@ -317,11 +315,10 @@ void api_assign_one(struct http_req *r)
         json_object_set_new(ac.attrs, "id", json_string(user_id));
     }
     struct app *app = http_req_app(r);
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
     if (e == NULL) {
-        snapshot_read_end(app->experiments, token);
+        snapshot_read_end(app->experiments, snap);
         json_decref(ac.attrs);
         http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
         return;
@@ -341,7 +338,7 @@ void api_assign_one(struct http_req *r)
             n = 1;
         }
     }
-    snapshot_read_end(app->experiments, token);
+    snapshot_read_end(app->experiments, snap);
     json_decref(ac.attrs);
     if (o == NULL) {
         http_reply_err(r, &err);

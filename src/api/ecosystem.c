@@ -158,8 +158,7 @@ void api_features(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n; i++) {
         const struct experiment *x = &snap->entries[i].x;
@@ -167,7 +166,7 @@ void api_features(struct http_req *r)
             json_object_set_new(features, x->key, feature_of(x));
         }
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     /* 17 digits: the SDK must see exactly the weights the daemon hashes with */
     reply_tagged(r, json_pack("{s:o}", "features", features), 17);
 }
@@ -277,13 +276,12 @@ void api_ofrep_flag(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     const struct snapshot_entry *e = flag ? snapshot_find(snap, flag) : NULL;
     struct api_exposure item;
     size_t n = 0;
     json_t *o = e ? ofrep_eval(e, user_id, attrs, &item, &n) : NULL;
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     char uid[257];
     snprintf(uid, sizeof(uid), "%s", user_id);
     json_decref(attrs);
@@ -306,8 +304,7 @@ void api_ofrep_bulk(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     size_t cap = snap->n ? snap->n : 1;
     struct api_exposure *items = xcalloc(cap, sizeof(*items));
     size_t n = 0;
@@ -317,7 +314,7 @@ void api_ofrep_bulk(struct http_req *r)
             json_array_append_new(flags, ofrep_eval(&snap->entries[i], user_id, attrs, items, &n));
         }
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     char uid[257];
     snprintf(uid, sizeof(uid), "%s", user_id);
     json_decref(attrs);
