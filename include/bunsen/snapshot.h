@@ -31,6 +31,7 @@
 struct snapshot_entry {
     struct experiment x;        /* the full definition (owned) */
     struct assign_experiment a; /* hot-path view into x */
+    struct condition *cond;     /* x.targeting compiled by seal (owned), a.compiled */
     const char *keys[ASSIGN_MAX_VARIANTS];
     double weights[ASSIGN_MAX_VARIANTS];
     void *user; /* set by the builder (the experiment's metrics counters), not owned */

@@ -82,9 +82,10 @@ static json_t *explain_json(const struct assign_result *res)
 
 /* Decide for one experiment; returns the assignment object or NULL after err. */
 static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_t len,
-                      const json_t *attrs, bool explain, struct assign_result *res, struct err *err)
+                      const json_t *attrs, struct condition_budget *budget, bool explain,
+                      struct assign_result *res, struct err *err)
 {
-    if (assign_decide(&e->a, user_id, len, attrs, res, err) != 0) {
+    if (assign_decide_budget(&e->a, user_id, len, attrs, budget, res, err) != 0) {
         return NULL;
     }
     prom_count_assign(e->user, res->reason);
@@ -194,15 +195,17 @@ void api_assign(struct http_req *r)
                                  "log_exposure", "explain",    NULL};
     struct err err;
     err_clear(&err);
-    if (validate_known_fields(body, known, "", &err) != 0) {
+    struct app *app = http_req_app(r);
+    if (validate_known_fields(body, known, "", &err) != 0 ||
+        api_attributes_check(app, json_is_null(attrs) ? NULL : attrs, "attributes", &err) != 0) {
         http_reply_err(r, &err);
         goto out;
     }
     const char *user_id = json_string_value(uid);
     size_t len = json_string_length(uid);
     json_t *eff = api_attributes_with_id(json_is_null(attrs) ? NULL : attrs, user_id);
+    struct condition_budget budget = api_eval_budget(app);
 
-    struct app *app = http_req_app(r);
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *assignments = json_object();
     json_t *unknown = json_array();
@@ -230,7 +233,7 @@ void api_assign(struct http_req *r)
             }
         }
         struct assign_result res;
-        json_t *o = decide(e, user_id, len, eff, explain, &res, &err);
+        json_t *o = decide(e, user_id, len, eff, &budget, explain, &res, &err);
         if (o == NULL) {
             rc = -1;
             break;
@@ -315,6 +318,14 @@ void api_assign_one(struct http_req *r)
         json_object_set_new(ac.attrs, "id", json_string(user_id));
     }
     struct app *app = http_req_app(r);
+    struct err err;
+    err_clear(&err);
+    if (api_attributes_check(app, ac.attrs, "attr", &err) != 0) {
+        json_decref(ac.attrs);
+        http_reply_err(r, &err);
+        return;
+    }
+    struct condition_budget budget = api_eval_budget(app);
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
     if (e == NULL) {
@@ -324,9 +335,7 @@ void api_assign_one(struct http_req *r)
         return;
     }
     struct assign_result res;
-    struct err err;
-    err_clear(&err);
-    json_t *o = decide(e, user_id, strlen(user_id), ac.attrs, explain, &res, &err);
+    json_t *o = decide(e, user_id, strlen(user_id), ac.attrs, &budget, explain, &res, &err);
     struct api_exposure item;
     size_t n = 0;
     if (o != NULL) {

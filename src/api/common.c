@@ -81,3 +81,18 @@ int api_query_int(struct http_req *r, const char *name, long lo, long hi, long d
     *out = x;
     return 0;
 }
+
+int api_attributes_check(const struct app *app, const json_t *attrs, const char *prefix,
+                         struct err *err)
+{
+    struct condition_limits lim = {app->cfg.attr_max_bytes, (size_t)app->cfg.attr_max_depth,
+                                   (size_t)app->cfg.attr_max_array,
+                                   (size_t)app->cfg.attr_max_string};
+    return condition_check_attributes(attrs, &lim, prefix, err);
+}
+
+struct condition_budget api_eval_budget(const struct app *app)
+{
+    struct condition_budget b = {.left = app->cfg.eval_budget, .unlimited = false};
+    return b;
+}

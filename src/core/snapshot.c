@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bunsen/condition.h"
 #include "bunsen/util.h"
 
 struct snapshot_cell {
@@ -60,6 +61,8 @@ void snapshot_seal(struct snapshot *s)
     for (size_t i = 0; i < s->n; i++) {
         struct snapshot_entry *e = &s->entries[i];
         experiment_to_assign(&e->x, &e->a, e->keys, e->weights);
+        e->cond = condition_compile(e->x.targeting);
+        e->a.compiled = e->cond;
     }
 }
 
@@ -87,6 +90,7 @@ void snapshot_free(struct snapshot *s)
         return;
     }
     for (size_t i = 0; i < s->n; i++) {
+        condition_free(s->entries[i].cond);
         experiment_clear(&s->entries[i].x);
     }
     if (s->ext_free != NULL) {

@@ -173,7 +173,16 @@ static bool run_case(const json_t *c)
     const json_t *attrs = json_array_get(c, 2);
     bool want = json_is_true(json_array_get(c, 3));
     const json_t *groups = json_array_get(c, 4); /* NULL when absent */
-    return condition_eval(cond, attrs, groups) == want;
+    if (condition_eval(cond, attrs, groups) != want) {
+        return false;
+    }
+    /* the compiled form (hash sets, precompiled regexes) must agree, also under a budget */
+    struct condition *comp = condition_compile(cond);
+    struct condition_budget budget = {.left = CONDITION_BUDGET_DEFAULT};
+    int m = condition_match(comp, attrs, groups, &budget);
+    int u = condition_match(comp, attrs, groups, NULL);
+    condition_free(comp);
+    return m == (want ? 1 : 0) && u == m;
 }
 
 static void test_conformance(void **state)
