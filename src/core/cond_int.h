@@ -58,6 +58,10 @@ const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, 
 const pcre2_code *cond_aux_regex(const struct condition *c, const json_t *j, bool insensitive,
                                  bool *invalid);
 
+/* The compiled condition's match context (match limit set; read-only while matching, so
+ * shared by threads), or NULL when c is NULL. */
+pcre2_match_context *cond_match_context(const struct condition *c);
+
 /* True when the set holds a value === el (toLowerCase-equal for insensitive sets); *steps
  * is increased by the comparisons made beyond the one probe. */
 struct jsval;

@@ -39,9 +39,10 @@ struct aux {
 };
 
 struct condition {
-    const json_t *tree; /* borrowed */
-    struct aux *aux;    /* open addressing by node address, NULL when none */
-    size_t cap;         /* power of two, or 0 */
+    const json_t *tree;      /* borrowed */
+    pcre2_match_context *mc; /* match limit for every regex of this condition, or NULL */
+    struct aux *aux;         /* open addressing by node address, NULL when none */
+    size_t cap;              /* power of two, or 0 */
     size_t n;
 };
 
@@ -323,6 +324,11 @@ static void aux_put(struct condition *c, struct aux a)
     c->n++;
 }
 
+pcre2_match_context *cond_match_context(const struct condition *c)
+{
+    return c != NULL ? c->mc : NULL;
+}
+
 const json_t *cond_tree(const struct condition *c)
 {
     return c != NULL ? c->tree : NULL;
@@ -366,6 +372,12 @@ static void compile_op(struct condition *c, const char *k, size_t kn, const json
                           COND_JS_REGEX_OPTS | (ci ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
         if (re != NULL) {
             (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* interpreted when unsupported */
+            if (c->mc == NULL) {
+                c->mc = pcre2_match_context_create(NULL);
+                if (c->mc != NULL) {
+                    pcre2_set_match_limit(c->mc, COND_REGEX_MATCH_LIMIT);
+                }
+            }
         }
         aux_put(c, (struct aux){v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, re});
     }
@@ -408,6 +420,7 @@ void condition_free(struct condition *c)
         pcre2_code_free(c->aux[i].re);
     }
     free(c->aux);
+    pcre2_match_context_free(c->mc);
     free(c);
 }
 

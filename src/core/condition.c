@@ -67,19 +67,25 @@ static void buf_add(struct ctx *c, struct buf *b, const char *s, size_t n)
     }
 }
 
-/* Run compiled re on subj; 1 match, 0 no match, -1 the match limit was hit. */
-static int regex_run(const pcre2_code *re, const char *subj, size_t sn)
+/* Run compiled re on subj with the match context mc (NULL: one is made here); 1 match, 0 no
+ * match, -1 the match limit was hit. Only "does it match" is needed: one ovector pair. */
+static int regex_run(const pcre2_code *re, pcre2_match_context *mc, const char *subj, size_t sn)
 {
     int rc = PCRE2_ERROR_NOMATCH;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    if (md != NULL && mc != NULL) {
-        pcre2_set_match_limit(mc, COND_REGEX_MATCH_LIMIT);
-        rc = pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, mc);
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    pcre2_match_context *own = mc == NULL ? pcre2_match_context_create(NULL) : NULL;
+    if (own != NULL) {
+        pcre2_set_match_limit(own, COND_REGEX_MATCH_LIMIT);
     }
-    pcre2_match_context_free(mc);
+    if (md != NULL && (mc != NULL || own != NULL)) {
+        rc = pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, mc != NULL ? mc : own);
+    }
+    pcre2_match_context_free(own);
     pcre2_match_data_free(md);
-    return rc >= 0 ? 1 : rc == PCRE2_ERROR_MATCHLIMIT ? -1 : 0;
+    if (rc >= 0) {
+        return 1; /* 0 is "matched, ovector too small": still a match */
+    }
+    return rc == PCRE2_ERROR_MATCHLIMIT ? -1 : 0;
 }
 
 /* Compile pat with opts and run it on subj; false on any error or limit. */
@@ -91,7 +97,7 @@ static bool regex_test(const char *pat, size_t pn, uint32_t opts, const char *su
     if (re == NULL) {
         return false;
     }
-    bool hit = regex_run(re, subj, sn) == 1;
+    bool hit = regex_run(re, NULL, subj, sn) == 1;
     pcre2_code_free(re);
     return hit;
 }
@@ -112,7 +118,7 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
     }
     int rc;
     if (re != NULL) {
-        rc = regex_run(re, subj, sn);
+        rc = regex_run(re, cond_match_context(c->comp), subj, sn);
     } else {
         charge(c, 100); /* a compilation */
         int ec;
@@ -123,7 +129,7 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
         if (tmp == NULL) {
             return false;
         }
-        rc = regex_run(tmp, subj, sn);
+        rc = regex_run(tmp, NULL, subj, sn);
         pcre2_code_free(tmp);
     }
     if (rc < 0) {
