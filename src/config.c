@@ -86,7 +86,7 @@ const char config_serve_help[] =
     "  --rate-limit-manage N     management requests (keys, metrics, experiments writes) per\n"
     "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n"
     "  --rate-limit-assign N     /assign and OFREP requests per second per key, 0 = off\n"
-    "                            (BUNSEN_RATE_LIMIT_ASSIGN, default 10000)\n"
+    "                            (BUNSEN_RATE_LIMIT_ASSIGN, default 50000)\n"
     "  --rate-limit-features N   features payload requests per second per sdk key, 0 = off\n"
     "                            (BUNSEN_RATE_LIMIT_FEATURES, default 10000)\n"
     "  --rate-limit-ip N         unauthenticated requests (health, metrics, dashboard files,\n"
@@ -119,7 +119,7 @@ void config_defaults(struct config *cfg)
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;
     cfg->rate_manage = 100;
-    cfg->rate_assign = 10000;
+    cfg->rate_assign = 50000;
     cfg->rate_features = 10000;
     cfg->rate_ip = 1000;
     cfg->attr_max_bytes = CONDITION_ATTR_MAX_BYTES;

@@ -26,7 +26,7 @@ struct config {
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
     int rate_ingest;          /* --rate-limit-ingest: requests/s per key, 0 = off, def 500 */
     int rate_manage;          /* --rate-limit-manage: requests/s per key, 0 = off, def 100 */
-    int rate_assign;          /* --rate-limit-assign: /assign + OFREP per key, def 10000 */
+    int rate_assign;          /* --rate-limit-assign: /assign + OFREP per key, def 50000 */
     int rate_features;        /* --rate-limit-features: features payload per sdk key, 10000 */
     int rate_ip;              /* --rate-limit-ip: unauthenticated routes per client IP, 1000 */
     size_t attr_max_bytes;    /* --attributes-max-bytes: total attribute size, def 64 KiB */
