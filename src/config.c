@@ -63,13 +63,16 @@ static const struct opt opts[] = {
     INT_OPT("--attributes-max-string", "BUNSEN_ATTRIBUTES_MAX_STRING", attr_max_string, 16,
             1 << 26),
     INT_OPT("--eval-budget", "BUNSEN_EVAL_BUDGET", eval_budget, 1000, 1000000000),
+    STR_OPT("--log-file", "BUNSEN_LOG_FILE", log_file),
+    STR_OPT("--metrics-auth", "BUNSEN_METRICS_AUTH", metrics_auth),
 };
 
 const char config_serve_help[] =
     "  --listen ADDR             address to bind (BUNSEN_LISTEN, default 127.0.0.1)\n"
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
     "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
-    "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web)\n"
+    "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web,\n"
+    "                            <bin>/../share/bunsen/web, PREFIX/share/bunsen/web, ./web)\n"
     "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs)\n"
     "  --log-level L             debug|info|warn|error (BUNSEN_LOG_LEVEL, default info)\n"
     "  --body-max BYTES          request body cap (BUNSEN_BODY_MAX, default 1048576)\n"
@@ -100,7 +103,12 @@ const char config_serve_help[] =
     "  --attributes-max-string N bytes of one attribute string (BUNSEN_ATTRIBUTES_MAX_STRING,\n"
     "                            default 4096)\n"
     "  --eval-budget N           targeting evaluation steps per request (BUNSEN_EVAL_BUDGET,\n"
-    "                            default 50000; beyond: 400)\n";
+    "                            default 50000; beyond: 400)\n"
+    "  --log-file PATH           JSON log lines to PATH instead of stderr, reopened on SIGHUP\n"
+    "                            (BUNSEN_LOG_FILE)\n"
+    "  --metrics-auth public|key GET /metrics: public (per-experiment series only with a key;\n"
+    "                            default) or key (a viewer, editor or admin key required)\n"
+    "                            (BUNSEN_METRICS_AUTH)\n";
 
 void config_defaults(struct config *cfg)
 {
@@ -127,6 +135,7 @@ void config_defaults(struct config *cfg)
     cfg->attr_max_array = CONDITION_ATTR_MAX_ARRAY;
     cfg->attr_max_string = CONDITION_ATTR_MAX_STRING;
     cfg->eval_budget = CONDITION_BUDGET_DEFAULT;
+    snprintf(cfg->metrics_auth, sizeof(cfg->metrics_auth), "public");
 }
 
 static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,

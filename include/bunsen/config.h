@@ -15,7 +15,7 @@ struct config {
     char listen[64];          /* --listen / BUNSEN_LISTEN, default 127.0.0.1 */
     int port;                 /* --port / BUNSEN_PORT, default 8080, 0 = any free port */
     char data_dir[512];       /* --data-dir / BUNSEN_DATA_DIR, default ./data */
-    char web_dir[512];        /* --web-dir / BUNSEN_WEB_DIR, default <exe>/../web or ./web */
+    char web_dir[512];        /* --web-dir / BUNSEN_WEB_DIR, default: see serve.c */
     int threads;              /* --threads / BUNSEN_THREADS, default: number of CPUs */
     enum log_level log_level; /* --log-level / BUNSEN_LOG_LEVEL, default info */
     size_t body_max;          /* --body-max / BUNSEN_BODY_MAX, default 1 MiB */
@@ -34,6 +34,9 @@ struct config {
     int attr_max_array;       /* --attributes-max-array: elements of one array, def 1000 */
     int attr_max_string;      /* --attributes-max-string: bytes of one string, def 4096 */
     int eval_budget;          /* --eval-budget: targeting steps per request, def 200000 */
+    char log_file[512];       /* --log-file / BUNSEN_LOG_FILE, "" = stderr; SIGHUP reopens it */
+    char metrics_auth[16];    /* --metrics-auth / BUNSEN_METRICS_AUTH: "public" (default: no
+                                 per-experiment series without a key) or "key" (a key needed) */
 };
 
 /* The option table, for --help texts: one line per option. */

@@ -180,6 +180,13 @@ struct store_ops {
                             struct err *err);
     /* Add each delta to its roll-up row. */
     int (*rollup_add)(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+
+    /* ---- operations (store.h semantics); these three may be NULL: the facade then answers
+     * "nothing known" (check 0, not corrupt) or, for backup, points to the backend's tools */
+    int (*check)(struct store *s, int budget_ms, struct err *err);
+    bool (*is_corrupt)(struct store *s);
+    int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
+                  struct err *err);
 };
 
 /* The adapters (each compiled in or absent; NULL-free). */
