@@ -68,10 +68,17 @@ json_t *metric_to_json(const struct metric *m);
 
 /* ---- experiments ---- */
 
+/* A variant's or an experiment's value (API.md "Variant values"): any JSON value of at most
+ * this many bytes (compact) and MODEL_MAX_CONDITION_DEPTH levels. */
+#define MODEL_VALUE_MAX_BYTES 65536
+/* hash_attribute / fallback_attribute: an attribute name of 1 to this many bytes. */
+#define MODEL_ATTRIBUTE_MAX 128
+
 struct variant {
     char key[MODEL_KEY_MAX + 1];
     char name[MODEL_NAME_MAX + 1];
     double weight;
+    json_t *value; /* owned; NULL = none (the value is the key) */
 };
 
 struct analysis_defaults {
@@ -107,6 +114,9 @@ struct experiment {
     enum assign_status status;
     int64_t created_at, updated_at, started_at, stopped_at; /* 0 = null */
     int released;                                           /* variant index or -1 */
+    json_t *default_value; /* owned; what users out of the experiment get, NULL = the control's */
+    char hash_attribute[MODEL_ATTRIBUTE_MAX + 1];     /* hashed attribute, default "id" (user_id) */
+    char fallback_attribute[MODEL_ATTRIBUTE_MAX + 1]; /* used when hash_attribute is absent; "" */
 };
 
 /* Read doc into out (which the caller then owns: experiment_clear). MODEL_PATCH starts
@@ -131,6 +141,13 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
  * unknown action). */
 int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,
                           struct err *err);
+
+/* The value of variant i as a new reference: its "value", or its key as a string. */
+json_t *experiment_value_new(const struct experiment *x, int variant);
+/* The value a user gets for an assignment: the variant's value when of_variant (hashed,
+ * forced, released), else the experiment's default_value, else the control's value. New
+ * reference. */
+json_t *experiment_assigned_value(const struct experiment *x, int variant, bool of_variant);
 
 /* Index of the variant with this key, or -1. */
 int experiment_variant_index(const struct experiment *x, const char *key);

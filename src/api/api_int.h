@@ -69,6 +69,11 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
                                const struct api_exposure *items, size_t n, int digits,
                                const char *etag);
 
+/* The value an assignment gives (API.md "Variant values"): the variant's value when hashed,
+ * forced or released, else the experiment's default_value or the control's value. New
+ * reference. */
+json_t *api_assigned_value(const struct experiment *x, const struct assign_result *res);
+
 /* Running, or stopped with a released variant: what "every experiment" means for /assign,
  * the GrowthBook payload and bulk OFREP. */
 bool api_experiment_is_live(const struct snapshot_entry *e);
@@ -77,6 +82,11 @@ bool api_experiment_is_live(const struct snapshot_entry *e);
  * attribute GrowthBook SDKs use), as a new reference. */
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
 
+/* ---- GrowthBook SDK payload (ecosystem.c) ---- */
+
+/* {"features", "savedGroups", "dateUpdated"} from the current snapshot (new reference). */
+json_t *api_growthbook_payload(struct app *app);
+
 /* ---- Prometheus counters (prom.c) ---- */
 
 /* The counters of one experiment (created on first use, kept until prom_free): stored in
@@ -84,5 +94,8 @@ json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
 void *prom_experiment(struct prom *p, const char *key);
 void prom_count_assign(void *experiment_counters, enum assign_reason reason);
 void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest_counts *c);
+/* Exposures logged beside an answer (OFREP): n committed, or n dropped (queue full or the
+ * commit failed). */
+void prom_count_async_exposures(struct prom *p, bool dropped, size_t n);
 
 #endif

@@ -16,7 +16,9 @@
 #include "bunsen/util.h"
 
 #define ASSIGN_MAX_NAMED 100
-#define BUCKET_DIGITS    10
+/* 15 significant digits: buckets (k / 10000) print exactly, and so does every real in a
+ * variant value that a person typed (values needing 16-17 digits are rounded) */
+#define BUCKET_DIGITS 15
 
 struct assign_write {
     struct api_write w;
@@ -93,6 +95,7 @@ static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_
         json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
                   "in_experiment", res->in_experiment, "reason", assign_reason_name(res->reason),
                   "bucket", res->has_bucket ? json_real(res->bucket) : json_null());
+    json_object_set_new(o, "value", api_assigned_value(&e->x, res));
     if (explain) {
         json_object_set_new(o, "explain", explain_json(res));
     }
@@ -128,6 +131,13 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));
     api_write_submit(r, &aw->w);
+}
+
+json_t *api_assigned_value(const struct experiment *x, const struct assign_result *res)
+{
+    bool of_variant = res->reason == ASSIGN_REASON_HASHED || res->reason == ASSIGN_REASON_FORCED ||
+                      res->reason == ASSIGN_REASON_RELEASED;
+    return experiment_assigned_value(x, res->variant, of_variant);
 }
 
 bool api_experiment_is_live(const struct snapshot_entry *e)

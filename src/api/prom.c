@@ -30,6 +30,7 @@ struct prom {
     atomic_uint_fast64_t rows[2];        /* [0] events, [1] exposures accepted */
     atomic_uint_fast64_t duplicates[2];
     atomic_uint_fast64_t conflicts;
+    atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
 };
 
 struct prom *prom_new(void)
@@ -93,6 +94,14 @@ void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest
     atomic_fetch_add_explicit(&p->conflicts, (uint_fast64_t)c->conflicts, memory_order_relaxed);
 }
 
+void prom_count_async_exposures(struct prom *p, bool dropped, size_t n)
+{
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&p->async_exposures[dropped], (uint_fast64_t)n,
+                                  memory_order_relaxed);
+    }
+}
+
 void api_metrics_prom(struct http_req *r)
 {
     struct app *app = http_req_app(r);
@@ -145,6 +154,13 @@ void api_metrics_prom(struct http_req *r)
                        "Exposures naming another variant than the user's first.");
     metrics_write_value(&b, "bunsen_exposure_conflicts_total", "",
                         (double)atomic_load(&p->conflicts));
+    metrics_write_help(&b, "bunsen_ofrep_exposures_total", "counter",
+                       "Exposures of OFREP answers (logged without holding the answer): "
+                       "committed, or dropped when the writer refused or failed them.");
+    metrics_write_value(&b, "bunsen_ofrep_exposures_total", "result=\"committed\"",
+                        (double)atomic_load(&p->async_exposures[0]));
+    metrics_write_value(&b, "bunsen_ofrep_exposures_total", "result=\"dropped\"",
+                        (double)atomic_load(&p->async_exposures[1]));
     store_write_metrics(app->store, &b);
     http_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);
