@@ -25,6 +25,8 @@ static const struct {
     [ERR_RATE] = {"rate_limited", 429},
     [ERR_INTERNAL] = {"internal", 500},
     [ERR_UNAVAILABLE] = {"unavailable", 503},
+    [ERR_PRECONDITION] = {"precondition_failed", 412},
+    [ERR_NOT_IMPLEMENTED] = {"not_implemented", 501},
 };
 
 int err_set(struct err *err, enum err_code code, const char *field, const char *fmt, ...)

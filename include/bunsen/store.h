@@ -182,10 +182,13 @@ int store_metric_delete(struct store_tx *tx, const char *key, struct err *err);
 /* Calls emit(ctx, doc) for every metric, ordered by key. */
 int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
                       struct err *err);
-/* Keys of the non-archived experiments that use the metric, comma-separated into out
- * ("" when none). */
-int store_metric_users(struct store_tx *tx, const char *metric, char *out, size_t n,
-                       struct err *err);
+/* Keys of the experiments that use the metric (archived ones only when include_archived),
+ * ordered by key: a new array *keys of *n malloc'd strings (free with store_keys_free), NULL
+ * when there are none. No limit on their number. */
+int store_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
+                       size_t *n, struct err *err);
+/* Free an array from store_metric_users. NULL ok. */
+void store_keys_free(char **keys, size_t n);
 
 /* Insert or replace an experiment document with its status and the metrics it uses. */
 int store_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,

@@ -33,6 +33,26 @@ void api_write_submit(struct http_req *r, struct api_write *w);
 int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const char *target_type,
               const char *target, const json_t *before, const json_t *after, struct err *err);
 
+/* ---- concurrency control (API.md "Concurrency control") ---- */
+
+/* Room for a strong entity tag: '"' + 32 hex digits + '"' + NUL. */
+#define API_ETAG_LEN 35
+
+/* The strong ETag of a stored document (a definition as stored, byte for byte): a hash of its
+ * text, so that any change (updated_at moves on every write) gives a new tag. */
+void api_etag(const char *doc, char out[API_ETAG_LEN]);
+
+/* Does the If-Match header value (NULL = absent) admit a resource whose tag is etag? Strong
+ * comparison (RFC 9110 13.1.1): "*" or a listed tag equal to etag; weak tags never match. */
+bool api_if_match(const char *header, const char *etag);
+
+/* Does If-None-Match (NULL = absent) match etag (weak comparison)? Then a GET answers 304. */
+bool api_if_none_match(const char *header, const char *etag);
+
+/* Reply 200 with the stored document doc (borrowed) and its ETag, or 304 when the request's
+ * If-None-Match already names that tag. */
+void api_reply_document(struct http_req *r, const char *doc);
+
 /* Parse an integer query parameter in [lo, hi]; absent -> def. Replies 400 and returns -1
  * on a bad value. */
 int api_query_int(struct http_req *r, const char *name, long lo, long hi, long def, long *out);

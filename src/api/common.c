@@ -3,7 +3,10 @@
  * handlers (api_int.h).
  */
 #include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api_int.h"
 #include "bunsen/util.h"
@@ -80,4 +83,76 @@ int api_query_int(struct http_req *r, const char *name, long lo, long hi, long d
     }
     *out = x;
     return 0;
+}
+
+void api_etag(const char *doc, char out[API_ETAG_LEN])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)doc, strlen(doc), NULL, 0);
+    out[0] = '"';
+    for (size_t i = 0; i < sizeof(h); i++) {
+        snprintf(out + 1 + 2 * i, 3, "%02x", h[i]);
+    }
+    out[API_ETAG_LEN - 2] = '"';
+    out[API_ETAG_LEN - 1] = '\0';
+}
+
+/* Does the comma-separated list name "*" or etag (weak tags W/".." too when weak_ok)? */
+static bool tag_list_any(const char *header, const char *etag, bool weak_ok)
+{
+    size_t elen = strlen(etag);
+    const char *p = header;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        const char *start = p;
+        while (*p != '\0' && *p != ',') {
+            p++;
+        }
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        size_t len = (size_t)(end - start);
+        if (len == 1 && start[0] == '*') {
+            return true;
+        }
+        if (len > 2 && start[0] == 'W' && start[1] == '/') {
+            if (!weak_ok) {
+                continue;
+            }
+            start += 2;
+            len -= 2;
+        }
+        if (len == elen && memcmp(start, etag, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool api_if_match(const char *header, const char *etag)
+{
+    return header == NULL || tag_list_any(header, etag, false);
+}
+
+bool api_if_none_match(const char *header, const char *etag)
+{
+    return header != NULL && tag_list_any(header, etag, true);
+}
+
+void api_reply_document(struct http_req *r, const char *doc)
+{
+    char etag[API_ETAG_LEN];
+    api_etag(doc, etag);
+    if (api_if_none_match(http_req_header(r, "If-None-Match"), etag)) {
+        http_reply_empty(r, 304);
+    } else {
+        http_reply_json(r, 200, json_loads(doc, 0, NULL));
+    }
+    http_reply_header(r, "ETag", etag);
 }

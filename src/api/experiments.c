@@ -68,6 +68,8 @@ struct exp_write {
     json_t *body;
     json_t *result;
     int status;
+    char *if_match;          /* the request's If-Match header (copy), NULL when absent */
+    char etag[API_ETAG_LEN]; /* of the document saved, "" when none (delete) */
 };
 
 static void exp_render(struct api_write *w)
@@ -79,6 +81,9 @@ static void exp_render(struct api_write *w)
         log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
     }
     http_reply_json(w->req, ew->status, json_incref(ew->result));
+    if (ew->etag[0] != '\0') {
+        http_reply_header(w->req, "ETag", ew->etag);
+    }
 }
 
 static void exp_cleanup(struct api_write *w)
@@ -86,15 +91,28 @@ static void exp_cleanup(struct api_write *w)
     struct exp_write *ew = (struct exp_write *)w;
     json_decref(ew->body);
     json_decref(ew->result);
+    free(ew->if_match);
     free(ew);
 }
 
-static int load(struct store_tx *tx, const char *key, struct experiment *x, json_t **before,
-                struct err *err)
+/* Load the stored experiment inside the transaction, after checking If-Match (if_match NULL =
+ * unconditional) against the ETag of the stored document: the check and the write are one
+ * transaction, so no other write can slip in between. */
+static int load(struct store_tx *tx, const char *key, const char *if_match, struct experiment *x,
+                json_t **before, struct err *err)
 {
     char *doc = NULL;
     if (store_experiment_get(NULL, tx, key, &doc, err) != 0) {
         return -1;
+    }
+    char etag[API_ETAG_LEN];
+    api_etag(doc, etag);
+    if (!api_if_match(if_match, etag)) {
+        free(doc);
+        return err_set(err, ERR_PRECONDITION, NULL,
+                       "experiment '%s' changed since it was read (If-Match does not match its "
+                       "ETag): reload it and apply the change again",
+                       key);
     }
     json_t *j = json_loads(doc, 0, NULL);
     free(doc);
@@ -148,6 +166,9 @@ static int save(struct store_tx *tx, struct exp_write *ew, const struct experime
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     int rc = store_experiment_put(tx, x->key, assign_status_name(x->status), text, mkeys, nm,
                                   x->created_at, x->updated_at, create, err);
+    if (rc == 0) {
+        api_etag(text, ew->etag);
+    }
     free(text);
     if (rc == 0) {
         rc = api_audit(tx, ew->w.req, action, "experiment", x->key, before, doc, err);
@@ -193,6 +214,23 @@ static bool same_metrics(const struct experiment *a, const struct experiment *b)
     return true;
 }
 
+/* A stopped experiment's results are frozen: what would change them (who got which variant,
+ * the control, the metrics analysed) may not change. Names, descriptions, owner may. */
+static const char *results_change(const struct experiment *cur, const struct experiment *next)
+{
+    const char *field = experiment_reassigning_change(cur, next);
+    if (field != NULL) {
+        return field;
+    }
+    if (!same_metrics(cur, next)) {
+        return "metrics"; /* or guardrails: both are analysed in the results */
+    }
+    if (strcmp(cur->primary_metric, next->primary_metric) != 0) {
+        return "primary_metric";
+    }
+    return NULL;
+}
+
 static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
                        const json_t *before, struct err *err)
 {
@@ -211,6 +249,12 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
                      "changing %s while the experiment is %s would reassign users; stop it and "
                      "start a new experiment instead",
                      field, assign_status_name(cur->status));
+    } else if (cur->status == ASSIGN_STATUS_STOPPED &&
+               (field = results_change(cur, &next)) != NULL) {
+        rc = err_set(err, ERR_CONFLICT, field,
+                     "changing %s of a stopped experiment would rewrite its frozen results; "
+                     "start a new experiment instead",
+                     field);
     }
     if (rc == 0) {
         rc = check_metrics(tx, &next, err);
@@ -291,7 +335,7 @@ static int exp_apply(struct store_tx *tx, struct api_write *w, struct err *err)
     }
     struct experiment cur;
     json_t *before = NULL;
-    if (load(tx, ew->key, &cur, &before, err) != 0) {
+    if (load(tx, ew->key, ew->if_match, &cur, &before, err) != 0) {
         return -1;
     }
     int rc;
@@ -325,6 +369,8 @@ static void submit(struct http_req *r, enum exp_op op, const char *key, const ch
     ew->action = action;
     ew->body = body;
     ew->status = status;
+    const char *if_match = http_req_header(r, "If-Match");
+    ew->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
     ew->w.job.barrier = true; /* later writes must see the reloaded snapshot and rules */
     api_write_submit(r, &ew->w);
 }
@@ -471,6 +517,6 @@ void api_experiments_get(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    http_reply_json(r, 200, json_loads(doc, 0, NULL));
+    api_reply_document(r, doc);
     free(doc);
 }

@@ -15,9 +15,11 @@
 struct metric_write {
     struct api_write w;
     char key[MODEL_KEY_MAX + 1];
-    json_t *body;   /* the request document (create, patch) */
-    json_t *result; /* rendered after commit */
-    int status;     /* HTTP status on success */
+    json_t *body;            /* the request document (create, patch) */
+    json_t *result;          /* rendered after commit */
+    int status;              /* HTTP status on success */
+    char *if_match;          /* the request's If-Match header (copy), NULL when absent */
+    char etag[API_ETAG_LEN]; /* of the document saved, "" when none (delete) */
 };
 
 static void metric_write_render(struct api_write *w)
@@ -29,6 +31,9 @@ static void metric_write_render(struct api_write *w)
         log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
     }
     http_reply_json(w->req, mw->status, json_incref(mw->result));
+    if (mw->etag[0] != '\0') {
+        http_reply_header(w->req, "ETag", mw->etag);
+    }
 }
 
 static void metric_write_cleanup(struct api_write *w)
@@ -36,13 +41,17 @@ static void metric_write_cleanup(struct api_write *w)
     struct metric_write *mw = (struct metric_write *)w;
     json_decref(mw->body);
     json_decref(mw->result);
+    free(mw->if_match);
     free(mw);
 }
 
 static struct metric_write *
-metric_write_new(int (*apply)(struct store_tx *, struct api_write *, struct err *), int status)
+metric_write_new(struct http_req *r,
+                 int (*apply)(struct store_tx *, struct api_write *, struct err *), int status)
 {
     struct metric_write *mw = xcalloc(1, sizeof(*mw));
+    const char *if_match = http_req_header(r, "If-Match");
+    mw->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
     mw->w.apply = apply;
     mw->w.render = metric_write_render;
     mw->w.cleanup = metric_write_cleanup;
@@ -57,6 +66,9 @@ static int save(struct store_tx *tx, struct metric_write *mw, struct metric *m, 
     json_t *doc = metric_to_json(m);
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     int rc = store_metric_put(tx, m->key, text, m->created_at, m->updated_at, create, err);
+    if (rc == 0) {
+        api_etag(text, mw->etag);
+    }
     free(text);
     if (rc == 0) {
         rc = api_audit(tx, mw->w.req, create ? "metric.create" : "metric.update", "metric", m->key,
@@ -95,7 +107,7 @@ void api_metrics_create(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    struct metric_write *mw = metric_write_new(create_apply, 201);
+    struct metric_write *mw = metric_write_new(r, create_apply, 201);
     mw->body = body;
     api_write_submit(r, &mw->w);
 }
@@ -145,17 +157,27 @@ void api_metrics_get(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    http_reply_json(r, 200, json_loads(doc, 0, NULL));
+    api_reply_document(r, doc);
     free(doc);
 }
 
-/* Load the stored metric inside the transaction. */
-static int load(struct store_tx *tx, const char *key, struct metric *m, json_t **before,
-                struct err *err)
+/* Load the stored metric inside the transaction, after checking If-Match (NULL =
+ * unconditional) against the ETag of the stored document. */
+static int load(struct store_tx *tx, const char *key, const char *if_match, struct metric *m,
+                json_t **before, struct err *err)
 {
     char *doc = NULL;
     if (store_metric_get(NULL, tx, key, &doc, err) != 0) {
         return -1;
+    }
+    char etag[API_ETAG_LEN];
+    api_etag(doc, etag);
+    if (!api_if_match(if_match, etag)) {
+        free(doc);
+        return err_set(err, ERR_PRECONDITION, NULL,
+                       "metric '%s' changed since it was read (If-Match does not match its "
+                       "ETag): reload it and apply the change again",
+                       key);
     }
     json_t *j = json_loads(doc, 0, NULL);
     free(doc);
@@ -173,14 +195,16 @@ static int load(struct store_tx *tx, const char *key, struct metric *m, json_t *
  * the catalogue version moves so that every daemon rebuilds its attribution rules. */
 static int rebuild_users(struct store_tx *tx, const char *metric, struct err *err)
 {
-    char users[16384];
-    if (store_metric_users(tx, metric, users, sizeof(users), err) != 0) {
+    char **users = NULL;
+    size_t n = 0;
+    /* archived experiments are not rebuilt: compaction may have removed their raw rows */
+    if (store_metric_users(tx, metric, false, &users, &n, err) != 0) {
         return -1;
     }
-    for (char *save = NULL, *k = strtok_r(users, ", ", &save); k != NULL;
-         k = strtok_r(NULL, ", ", &save)) {
+    for (size_t i = 0; i < n; i++) {
         char *doc = NULL;
-        if (store_experiment_get(NULL, tx, k, &doc, err) != 0) {
+        if (store_experiment_get(NULL, tx, users[i], &doc, err) != 0) {
+            store_keys_free(users, n);
             return -1;
         }
         json_t *j = json_loads(doc, 0, NULL);
@@ -194,9 +218,11 @@ static int rebuild_users(struct store_tx *tx, const char *metric, struct err *er
             experiment_clear(&x);
         }
         if (rc != 0) {
+            store_keys_free(users, n);
             return -1;
         }
     }
+    store_keys_free(users, n);
     return store_catalog_bump(tx, err);
 }
 
@@ -205,7 +231,7 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
     struct metric_write *mw = (struct metric_write *)w;
     struct metric cur, next;
     json_t *before = NULL;
-    if (load(tx, mw->key, &cur, &before, err) != 0) {
+    if (load(tx, mw->key, mw->if_match, &cur, &before, err) != 0) {
         return -1;
     }
     int rc = metric_from_json(mw->body, MODEL_PATCH, &cur, &next, err);
@@ -230,7 +256,7 @@ void api_metrics_patch(struct http_req *r)
     if (body == NULL) {
         return;
     }
-    struct metric_write *mw = metric_write_new(patch_apply, 200);
+    struct metric_write *mw = metric_write_new(r, patch_apply, 200);
     strcpy(mw->key, key);
     mw->body = body;
     api_write_submit(r, &mw->w);
@@ -241,17 +267,20 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
     struct metric_write *mw = (struct metric_write *)w;
     struct metric cur;
     json_t *before = NULL;
-    if (load(tx, mw->key, &cur, &before, err) != 0) {
+    if (load(tx, mw->key, mw->if_match, &cur, &before, err) != 0) {
         return -1;
     }
-    char users[512];
-    int rc = store_metric_users(tx, mw->key, users, sizeof(users), err);
-    if (rc == 0 && users[0] != '\0') {
+    char **users = NULL;
+    size_t n = 0;
+    int rc = store_metric_users(tx, mw->key, true, &users, &n, err);
+    if (rc == 0 && n > 0) {
+        /* archived experiments count: their results still read the metric's definition */
         rc = err_set(err, ERR_CONFLICT, "key",
-                     "metric '%s' is used by experiments (%s): remove it from them or archive "
-                     "them first",
-                     mw->key, users);
+                     "metric '%s' is used by %zu experiment%s (%s%s): remove it from them "
+                     "first",
+                     mw->key, n, n == 1 ? "" : "s", users[0], n > 1 ? ", ..." : "");
     }
+    store_keys_free(users, n);
     if (rc == 0) {
         rc = store_metric_delete(tx, mw->key, err);
     }
@@ -271,7 +300,7 @@ void api_metrics_delete(struct http_req *r)
     if (!key_param(r, key)) {
         return;
     }
-    struct metric_write *mw = metric_write_new(delete_apply, 200);
+    struct metric_write *mw = metric_write_new(r, delete_apply, 200);
     strcpy(mw->key, key);
     api_write_submit(r, &mw->w);
 }

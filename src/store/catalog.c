@@ -25,7 +25,7 @@ static const char SQL_METRIC_DELETE[] = "DELETE FROM metrics WHERE key = ?";
 static const char SQL_METRIC_LIST[] = "SELECT doc FROM metrics ORDER BY key";
 static const char SQL_METRIC_USERS[] =
     "SELECT e.key FROM experiment_metrics m JOIN experiments e ON e.key = m.experiment "
-    "WHERE m.metric = ? AND e.status <> 'archived' ORDER BY e.key";
+    "WHERE m.metric = ?1 AND (?2 OR e.status <> 'archived') ORDER BY e.key";
 
 int store_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
                      int64_t updated_at, bool create, struct err *err)
@@ -121,30 +121,42 @@ int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc),
     return st ? list_docs(c, st, emit, ctx, err) : -1;
 }
 
-int store_metric_users(struct store_tx *tx, const char *metric, char *out, size_t n,
-                       struct err *err)
+int store_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
+                       size_t *n, struct err *err)
 {
-    out[0] = '\0';
+    *keys = NULL;
+    *n = 0;
     sqlite3_stmt *st = conn_prepare(tx->conn, SQL_METRIC_USERS, err);
     if (st == NULL) {
         return -1;
     }
     bind_text(st, 1, metric);
+    sqlite3_bind_int(st, 2, include_archived);
     int rc;
-    size_t used = 0;
+    size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "",
-                         (const char *)sqlite3_column_text(st, 0));
-        if (w < 0 || (size_t)w >= n - used) {
-            break;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *keys = xrealloc(*keys, cap * sizeof(**keys));
         }
-        used += (size_t)w;
+        (*keys)[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 0));
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    if (rc != SQLITE_DONE) {
+        store_keys_free(*keys, *n);
+        *keys = NULL;
+        *n = 0;
         return store_sqlite_err(tx->conn->db, rc, "metric users", err);
     }
     return 0;
+}
+
+void store_keys_free(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+    }
+    free(keys);
 }
 
 /* ---- experiments ---- */

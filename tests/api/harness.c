@@ -396,12 +396,22 @@ int http_raw(int port, const char *raw, size_t len, struct resp *out)
 int http_req_ct(int port, const char *method, const char *path, const char *key,
                 const char *content_type, const char *body, size_t body_len, struct resp *out)
 {
-    size_t cap = 1024 + strlen(path) + body_len;
+    return http_req_hdr(port, method, path, key, NULL, content_type, body, body_len, out);
+}
+
+int http_req_hdr(int port, const char *method, const char *path, const char *key,
+                 const char *headers, const char *content_type, const char *body, size_t body_len,
+                 struct resp *out)
+{
+    size_t cap = 1024 + strlen(path) + body_len + (headers ? strlen(headers) : 0);
     char *req = malloc(cap);
     int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", method,
                      path);
     if (key != NULL) {
         n += snprintf(req + n, cap - (size_t)n, "Authorization: Bearer %s\r\n", key);
+    }
+    if (headers != NULL) {
+        n += snprintf(req + n, cap - (size_t)n, "%s", headers);
     }
     if (body != NULL) {
         if (content_type != NULL) {

@@ -66,6 +66,10 @@ int http_req(int port, const char *method, const char *path, const char *key, co
              struct resp *out);
 int http_req_ct(int port, const char *method, const char *path, const char *key,
                 const char *content_type, const char *body, size_t body_len, struct resp *out);
+/* As http_req_ct with extra header lines ("Name: value\r\n"..., may be NULL). */
+int http_req_hdr(int port, const char *method, const char *path, const char *key,
+                 const char *headers, const char *content_type, const char *body, size_t body_len,
+                 struct resp *out);
 /* Send raw bytes and read the response until the server closes. */
 int http_raw(int port, const char *raw, size_t len, struct resp *out);
 

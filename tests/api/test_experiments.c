@@ -1,6 +1,6 @@
 /*
  * API tests for the catalogue: metrics CRUD (validation fields, duplicate keys, deletion
- * refused while a non-archived experiment uses the metric), experiments CRUD and the
+ * refused while any experiment, archived too, uses the metric), experiments CRUD and the
  * ?status= filter, PATCH rules while running or paused (409 naming the field that would
  * reassign users), DELETE of drafts only, the whole lifecycle table (every status x
  * every action), stop with a released variant, the audit trail of every change, and the
@@ -192,11 +192,11 @@ static void test_metrics_crud(void **state)
     act("uses-m", "start", NULL, 200);
     act("uses-m", "stop", NULL, 200);
     call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
+    /* archived experiments still read their metrics' definitions (API.md v1.1) */
     act("uses-m", "archive", NULL, 200);
-    call_ok("DELETE", "/api/v1/metrics/m-used", NULL, 200);
-    call_ok("DELETE", "/api/v1/metrics/m-guard", NULL, 200);
-    call_err("GET", "/api/v1/metrics/m-used", NULL, 404, "");
-    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 404, "");
+    call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
+    call_err("DELETE", "/api/v1/metrics/m-guard", NULL, 409, "key");
+    json_decref(call("GET", "/api/v1/experiments/uses-m/results", NULL, 200));
     /* a metric used only by a draft that is then deleted can go */
     call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-draft\",\"event\":\"e\",\"type\":\"count\"}",
             201);
@@ -345,13 +345,20 @@ static void test_patch_rules(void **state)
                  "released_variant");
         call_err("PATCH", "/api/v1/experiments/patchy", "{\"key\":\"other\"}", 400, "key");
     }
-    /* stopped: reassigning fields may change again; archived: nothing may */
+    /* stopped: the results are frozen (what would change them is 409), other fields may
+     * change; archived: nothing may */
     act("patchy", "stop", NULL, 200);
-    call_ok("PATCH", "/api/v1/experiments/patchy", "{\"seed\":\"s4\"}", 200);
+    x = call("GET", "/api/v1/experiments/patchy", NULL, 200);
+    char seed[80];
+    snprintf(seed, sizeof(seed), "%s", str(x, "seed"));
+    json_decref(x);
+    call_err("PATCH", "/api/v1/experiments/patchy", "{\"seed\":\"s4\"}", 409, "seed");
+    call_ok("PATCH", "/api/v1/experiments/patchy", "{\"owner\":\"after-stop\"}", 200);
     act("patchy", "archive", NULL, 200);
     call_err("PATCH", "/api/v1/experiments/patchy", "{\"name\":\"late\"}", 409, "status");
     x = call("GET", "/api/v1/experiments/patchy", NULL, 200);
-    assert_string_equal(str(x, "seed"), "s4");
+    assert_string_equal(str(x, "seed"), seed);
+    assert_string_equal(str(x, "owner"), "after-stop");
     assert_string_equal(str(x, "name"), "Renamed");
     json_decref(x);
 }
@@ -497,9 +504,11 @@ static void test_stop_release(void **state)
     assert_string_equal(str(x, "released_variant"), "green");
     assert_true(json_integer_value(json_object_get(x, "stopped_at")) > 0);
     json_decref(x);
-    /* a released experiment keeps its released variant through later edits */
-    x = call("PATCH", "/api/v1/experiments/rel",
-             "{\"variants\":[{\"key\":\"green\"},{\"key\":\"control\"}]}", 200);
+    /* a stopped experiment's variants are frozen; it keeps its released variant through
+     * the edits that are allowed */
+    call_err("PATCH", "/api/v1/experiments/rel",
+             "{\"variants\":[{\"key\":\"green\"},{\"key\":\"control\"}]}", 409, "variants");
+    x = call("PATCH", "/api/v1/experiments/rel", "{\"name\":\"Released\"}", 200);
     assert_string_equal(str(x, "released_variant"), "green");
     json_decref(x);
     call_err("PATCH", "/api/v1/experiments/rel",
