@@ -67,6 +67,13 @@ void api_results(struct http_req *r);    /* GET  /api/v1/experiments/{key}/resul
 void api_timeseries(struct http_req *r); /* GET  /api/v1/experiments/{key}/timeseries */
 void api_power(struct http_req *r);      /* POST /api/v1/power */
 
+/* saved_groups.c: named value lists for $inGroup / $notInGroup (issue 15) */
+void api_saved_groups_create(struct http_req *r); /* POST   /api/v1/saved-groups */
+void api_saved_groups_list(struct http_req *r);   /* GET    /api/v1/saved-groups */
+void api_saved_groups_get(struct http_req *r);    /* GET    /api/v1/saved-groups/{key} */
+void api_saved_groups_patch(struct http_req *r);  /* PATCH  /api/v1/saved-groups/{key} */
+void api_saved_groups_delete(struct http_req *r); /* DELETE /api/v1/saved-groups/{key} */
+
 /* assign.c: the hot path */
 void api_assign(struct http_req *r);     /* POST /api/v1/assign */
 void api_assign_one(struct http_req *r); /* GET  /api/v1/experiments/{key}/assign */

@@ -37,6 +37,8 @@ struct snapshot {
     uint64_t generation;         /* set by snapshot_publish, increasing */
     void *ext;                   /* data the builder attaches (attribution rules) */
     void (*ext_free)(void *ext); /* frees ext with the snapshot; NULL = nothing to free */
+    json_t *saved_groups;        /* saved group key -> document (owned), NULL = none */
+    json_t *group_values;        /* saved group key -> values (owned): what $inGroup reads */
 };
 
 struct snapshot *snapshot_new(void);

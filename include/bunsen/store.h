@@ -323,4 +323,17 @@ int store_exposure_by_variant(struct store *s, const char *experiment,
                               void (*emit)(void *ctx, const char *variant, int64_t users),
                               void *ctx, int64_t *conflicts, struct err *err);
 
+/* ---- Saved groups (src/store/saved_groups.c) --------------------------------------------
+ * Named lists of attribute values for $inGroup / $notInGroup, stored as their API JSON
+ * document (src/core/saved_group.c). Same conventions as the catalogue above: tx inside a
+ * writer apply(), NULL elsewhere. */
+int store_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                          int64_t updated_at, bool create, struct err *err);
+int store_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                          struct err *err);
+int store_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
+/* Calls emit(ctx, doc) for every saved group, ordered by key. */
+int store_saved_group_list(struct store *s, struct store_tx *tx,
+                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+
 #endif

@@ -102,6 +102,15 @@ bool api_experiment_is_live(const struct snapshot_entry *e);
  * attribute GrowthBook SDKs use), as a new reference. */
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
 
+/* ---- saved groups (saved_groups.c) ---- */
+
+/* Load the saved groups into snap (sealed, not yet published) and point every entry's
+ * condition evaluation at them. */
+int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct err *err);
+/* Every $inGroup / $notInGroup of condition (may be NULL) names a stored saved group (read
+ * in tx): 0, or -1 with ERR_INVALID on field "targeting". */
+int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct err *err);
+
 /* ---- GrowthBook SDK payload (ecosystem.c) ---- */
 
 /* {"features", "savedGroups", "dateUpdated"} from the current snapshot (new reference). */

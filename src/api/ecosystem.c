@@ -197,7 +197,14 @@ json_t *api_growthbook_payload(struct app *app)
         }
         updated = x->updated_at > updated ? x->updated_at : updated;
     }
-    json_t *groups = json_object(); /* saved groups: next slice */
+    json_t *groups = snap->group_values ? json_deep_copy(snap->group_values) : json_object();
+    const char *gk;
+    json_t *gd;
+    json_object_foreach(snap->saved_groups, gk, gd)
+    {
+        int64_t t = json_integer_value(json_object_get(gd, "updated_at"));
+        updated = t > updated ? t : updated;
+    }
     snapshot_read_end(app->experiments, token);
     return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",
                      iso_date(updated));

@@ -64,6 +64,16 @@ const struct http_route http_routes[] = {
     {HTTP_POST, "/api/v1/assign", api_assign, BODY_DEFAULT, ROLES_SDK | ROLE_EDITOR, 0},
     {HTTP_GET, "/api/v1/experiments/{key}/assign", api_assign_one, BODY_NONE,
      ROLES_SDK | ROLE_EDITOR, 0},
+
+    /* issue 15: saved groups */
+    {HTTP_POST, "/api/v1/saved-groups", api_saved_groups_create, BODY_DEFAULT, ROLES_EDIT,
+     ROUTE_MANAGE},
+    {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, 0},
+    {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ, 0},
+    {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_DEFAULT, ROLES_EDIT,
+     ROUTE_MANAGE},
+    {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,
+     ROUTE_MANAGE},
 };
 
 const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);
