@@ -24,7 +24,7 @@ GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name main.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/openapi.o
-MIGR     := $(sort $(wildcard migrations/*.sql))
+MIGR     := $(sort $(wildcard migrations/sqlite/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 API_SRC  := $(sort $(wildcard tests/api/test_*.c))
@@ -51,7 +51,7 @@ help:
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 
-$(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h)
+$(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h src/*/*/*_int.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -70,7 +70,7 @@ FORCE:
 
 $(BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
 	@mkdir -p $(dir $@)
-	sh tools/embed_migrations.sh $(MIGR) > $@
+	sh tools/embed_migrations.sh bunsen_migrations $(MIGR) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -71,7 +71,7 @@ static int bootstrap_admin(struct app *app)
     struct err err;
     err_clear(&err);
     int admins = 0;
-    if (store_key_count_admins(app->store, &admins, &err) != 0) {
+    if (store_key_count_admins(app->store, NULL, &admins, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return -1;
     }

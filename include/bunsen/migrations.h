@@ -1,6 +1,7 @@
 /*
- * migrations.h - the schema migrations compiled into the binary from migrations/NNNN_name.sql
- * by tools/embed_migrations.sh (build/gen/migrations.c). Ordered by version.
+ * migrations.h - the schema migrations compiled into the binary from
+ * migrations/sqlite/NNNN_name.sql by tools/embed_migrations.sh (build/gen/migrations.c). Ordered by
+ * version.
  */
 #ifndef BUNSEN_MIGRATIONS_H
 #define BUNSEN_MIGRATIONS_H

@@ -1,22 +1,29 @@
 /*
- * store.h - the SQLite storage core: opening the database, migrations, the
- * single writer with group commit, and per-thread read connections.
+ * store.h - the storage port: every read and write the daemon makes, as backend-neutral,
+ * batch-shaped domain operations. No SQL dialect and no driver type appear here.
  *
  * DESIGN
- * One database file in WAL mode. Every write in the daemon is a `struct store_job`
- * handed to the one writer thread (store_submit). The writer takes all queued jobs,
- * opens one transaction, runs each job's apply() inside its own SAVEPOINT (so a job
- * that fails leaves no partial rows while the others still commit), commits once
- * (synchronous=FULL: the commit is on disk when COMMIT returns) and only then calls
- * each job's done(). HTTP handlers suspend their connection until done() runs, so a
- * 2xx always means "committed". Reads use one connection per thread, opened lazily
- * and closed when the thread exits, with a cache of prepared statements.
+ * store_open(url) picks a backend in one place (src/store/store.c): a path or
+ * `sqlite:PATH` gives the embedded SQLite adapter (src/store/sqlite/), a `postgres://` or
+ * `postgresql://` URL (libpq conninfo) the PostgreSQL adapter (src/store/pg/). The
+ * facade (src/store/) owns what both share: the writer thread with its group commit and
+ * the attribution rules (windows, caps, per-user value deltas, roll-up accumulation),
+ * which call batch-shaped adapter primitives (src/store/store_int.h).
+ *
+ * Every write in the daemon is a `struct store_job` handed to the one writer thread
+ * (store_submit). The writer takes all queued jobs, opens one transaction, runs each
+ * job's apply() inside its own SAVEPOINT (so a job that fails leaves no partial rows while
+ * the others still commit), commits once (durably: the commit is on disk when COMMIT
+ * returns) and only then calls each job's done(). When an undo (ROLLBACK TO, RELEASE)
+ * fails, the whole group fails instead of committing. HTTP handlers suspend their
+ * connection until done() runs, so a 2xx always means "committed". Reads use a connection
+ * of the reading thread (SQLite: one per thread, opened lazily, closed by store_close).
  *
  *     handler --submit--> [queue] --writer thread: BEGIN; SAVEPOINT/apply... ; COMMIT
  *                                              \--> done(job) -> resume connection
  *
- * All SQL lives under src/store/. Thread-safety: store_submit, store_write_sync and
- * the read functions may be called from any thread; open/migrate/close from one.
+ * Thread-safety: store_submit, store_write_sync and the read functions may be called from
+ * any thread; open/migrate/close from one.
  */
 #ifndef BUNSEN_STORE_H
 #define BUNSEN_STORE_H
@@ -29,16 +36,21 @@
 struct store;
 struct store_tx; /* an open write transaction, lent to apply() for its duration */
 
-/* Open (creating if needed) the database at path, set the pragmas, and check that the
- * schema is not newer than this binary (ERR_CONFLICT with a message if it is).
- * Does not migrate. Returns a new store in *out (free with store_close) or -1. */
-int store_open(const char *path, struct store **out, struct err *err);
+/* Open the database named by url: a SQLite path or `sqlite:PATH` (created if needed), or a
+ * `postgres://` / `postgresql://` URL (libpq conninfo). Checks that the schema is not newer
+ * than this binary (ERR_CONFLICT with a message if it is). Does not migrate. Returns a new
+ * store in *out (free with store_close) or -1 (ERR_UNAVAILABLE when the database cannot be
+ * reached, ERR_INVALID for a URL of no known backend). */
+int store_open(const char *url, struct store **out, struct err *err);
+
+/* The backend's name ("sqlite", "postgres"), for logs and metrics. */
+const char *store_backend_name(const struct store *s);
 
 /* Stop the writer if running (draining its queue) and close every connection.
  * Accepts NULL. */
 void store_close(struct store *s);
 
-/* Apply the pending migrations of migrations/ in order, each in its own transaction,
+/* Apply the pending migrations of migrations/<dialect>/ in order, each in its own transaction,
  * recording them in schema_migrations. Safe to run concurrently from two processes.
  * *applied (may be NULL) receives the number applied now. */
 int store_migrate(struct store *s, int *applied, struct err *err);
@@ -103,12 +115,7 @@ int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 /* The store a transaction belongs to. */
 struct store *store_tx_store(struct store_tx *tx);
 
-/* Poll for changes made by other processes (PRAGMA data_version on this thread's read
- * connection). Returns true when the database changed since the previous call on this
- * thread. Used by the reload loop. */
-bool store_changed_externally(struct store *s);
-
-/* ---- API keys (src/store/keys.c) ---------------------------------------------------- */
+/* ---- API keys (the adapters' keys.c) ---------------------------------------------------- */
 
 struct store_key {
     char id[24];
@@ -138,10 +145,12 @@ int store_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store
 int store_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
                    struct err *err);
 
-/* Number of active admin keys (to decide whether to create the bootstrap key). */
-int store_key_count_admins(struct store *s, int *n, struct err *err);
+/* Number of active admin keys (to decide whether to create the bootstrap key, or to refuse
+ * revoking the last one). Inside apply() pass tx (the count sees the transaction's own
+ * writes), elsewhere s and NULL (this thread's read connection). */
+int store_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err);
 
-/* ---- Audit log (src/store/audit.c) -------------------------------------------------- */
+/* ---- Audit log (the adapters' audit.c) -------------------------------------------------- */
 
 struct store_audit {
     int64_t id;
@@ -166,7 +175,7 @@ int store_audit_list(struct store *s, int64_t before_id, const char *target_type
                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                      struct err *err);
 
-/* ---- Catalogue: metrics and experiments (src/store/catalog.c) ------------------------
+/* ---- Catalogue: metrics and experiments (the adapters' catalog.c) ------------------------
  * Definitions are stored as their API JSON text; core/ parses them. Read functions take
  * an optional transaction: inside a writer apply() pass tx (reads see the transaction's
  * own writes), elsewhere NULL (this thread's read connection). Documents returned in
@@ -205,13 +214,8 @@ int store_catalog_version(struct store *s, int64_t *version, struct err *err);
 int store_experiment_list(struct store *s, const char *status,
                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 
-/* ---- Exposures (src/store/catalog.c; ingestion in src/store/ingest.c) ---------- */
-
-/* Count of exposures and the sum of conflicts for an experiment (tests, data quality). */
-int store_exposure_counts(struct store *s, const char *experiment, int64_t *users,
-                          int64_t *conflicts, struct err *err);
-
-/* ---- Ingestion and attribution (src/store/ingest.c, src/store/rollup.c) --------------
+/* ---- Ingestion and attribution (src/store/attribution.c; roll-ups in
+ * the adapters' rollup.c) --------------
  * Attribution rules say which events count toward which experiment's metric and how; the
  * api layer builds them from the experiment and metric definitions (src/api/rules.c) and
  * the writer applies them incrementally as exposures and events arrive. */
@@ -304,7 +308,7 @@ int store_rollup_daily(struct store *s, const char *experiment, const char *metr
                                     double sum, double sumsq),
                        void *ctx, struct err *err);
 
-/* ---- Compaction (src/store/compact.c) ---- */
+/* ---- Compaction (the adapters' compact.c) ---- */
 
 struct store_compact_stats {
     int64_t events;      /* raw events removed */
@@ -313,8 +317,8 @@ struct store_compact_stats {
 };
 
 /* Remove raw rows no result can need any more (see compact.c), in small transactions, then
- * truncate the WAL. horizon_ms: events older than now - horizon of users in no live
- * experiment go. Call from the CLI (main connection; safe while a daemon runs). */
+ * give the space back (SQLite: truncate the WAL). horizon_ms: events older than now - horizon of
+ * users in no live experiment go. Call from the CLI (main connection; safe while a daemon runs). */
 int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                   struct err *err);
 

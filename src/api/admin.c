@@ -148,7 +148,7 @@ static int key_revoke_apply(struct store_tx *tx, struct api_write *w, struct err
     }
     if (strcmp(kr->before.role, "admin") == 0) {
         int admins = 0;
-        if (store_key_count_admins(store_tx_store(tx), &admins, err) != 0) {
+        if (store_key_count_admins(NULL, tx, &admins, err) != 0) {
             return -1;
         }
         if (admins == 0) {

@@ -1,72 +1,188 @@
 /*
- * store_int.h - private structures shared by the files of src/store/: a connection
- * with its prepared-statement cache, the store itself, and SQLite error mapping.
+ * store_int.h - the seam between the store facade (the files of src/store/ itself: writer,
+ * attribution, dispatch) and its backends (src/store/sqlite/, src/store/pg/): the ops table an
+ * adapter implements and the batch-shaped primitives attribution is written against.
+ *
+ * Every primitive takes whole arrays so that a networked backend answers a request in a
+ * few round trips (PostgreSQL: unnest() of array parameters), never one per event; an
+ * embedded backend may simply loop. Strings in the row structs are borrowed for the call.
  */
 #ifndef BUNSEN_STORE_INT_H
 #define BUNSEN_STORE_INT_H
 
-#include <pthread.h>
-#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "bunsen/store.h"
 
-#define STMT_CACHE_SLOTS 64
-
-/* A SQLite connection owned by one thread, with prepared statements cached by the
- * address of their (static) SQL text. */
-struct conn {
-    sqlite3 *db;
-    struct {
-        const char *sql;
-        sqlite3_stmt *stmt;
-    } cache[STMT_CACHE_SLOTS];
-    int64_t data_version;
-    void *scratch; /* a growable buffer for the connection's owner (freed on close) */
-    size_t scratch_size;
-};
-
-struct store_tx {
-    struct conn *conn;
-    struct store *store;
-};
-
 struct writer;
+struct store_ops;
 
 struct store {
-    char *path;
-    struct conn *main;        /* the writer's connection (also used by CLI commands) */
-    pthread_key_t reader_key; /* per-thread read connection */
-    pthread_mutex_t readers_mu;
-    struct conn **readers; /* every reader opened, closed by store_close */
-    size_t nreaders, areaders;
-    struct writer *writer; /* NULL until store_writer_start */
+    const struct store_ops *ops; /* the backend, chosen once by store_open */
+    void *be;                    /* the backend's state (connections, pool) */
+    struct writer *writer;       /* NULL until store_writer_start */
 };
 
-/* Open a connection with the standard pragmas. readonly: query_only=1. */
-struct conn *conn_open(const char *path, bool readonly, struct err *err);
-void conn_close(struct conn *c);
+/* An open write transaction: the backend's writer connection lent for its duration. */
+struct store_tx {
+    struct store *store;
+    void *conn;
+};
 
-/* A cached prepared statement for the static string sql, reset and with bindings
- * cleared. Borrowed: valid until the connection closes. NULL on error (err filled). */
-sqlite3_stmt *conn_prepare(struct conn *c, const char *sql, struct err *err);
+/* ---- rows of the batch primitives ---- */
 
-/* Step a statement that returns no rows and reset it: 0, or -1 with err (what = context). */
-int conn_step_done(struct conn *c, sqlite3_stmt *st, const char *what, struct err *err);
+/* The first exposure of a user to an experiment as attribution leaves it. */
+struct store_xrow {
+    const char *user_id;
+    const char *experiment;
+    const char *variant;
+    int64_t ts;
+    int64_t conflicts_add; /* added to the stored conflicts (the initial value when is_new) */
+    bool is_new;           /* insert (no row yet) rather than update */
+};
 
-/* Execute SQL with no results. */
-int conn_exec(struct conn *c, const char *sql, struct err *err);
+/* A per-user metric key and, for writes, its raw values (present false = delete the row). */
+struct store_umrow {
+    const char *user_id;
+    const char *experiment;
+    const char *metric;
+    double y, x;
+    bool present;
+};
 
-/* This thread's read connection, opened on first use. */
-struct conn *store_reader(struct store *s, struct err *err);
+/* Count and sum of one user's events named event with from <= ts < to. */
+struct store_rawq {
+    const char *user_id;
+    const char *event;
+    int64_t from, to;
+};
 
-/* Map a SQLite result code to an err (disk full, read-only, I/O, busy -> ERR_UNAVAILABLE;
- * constraint -> ERR_CONFLICT; others ERR_INTERNAL). Always returns -1. */
-int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err);
+enum store_delta_kind { DELTA_METRIC_STATS, DELTA_METRIC_DAILY, DELTA_EXPOSURE_STATS };
 
-/* Bind a NUL-terminated text or NULL. */
-int bind_text(sqlite3_stmt *st, int idx, const char *s);
+/* A change of one roll-up row, added to what is stored (created at zero when absent). */
+struct store_delta {
+    enum store_delta_kind kind;
+    const char *experiment;
+    const char *metric; /* NULL for exposure_stats */
+    const char *variant;
+    int64_t day; /* metric_daily only */
+    int64_t dn, dconf;
+    double ds, dq, dsx, dqx, dp;
+};
 
-/* Copy column text into dst (size n), "" when NULL. */
-void column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);
+/* ---- the ops table: one per backend, every function required ---- */
+
+struct store_ops {
+    const char *name;
+
+    /* lifecycle (store.h semantics; open fills s->be from the backend's target string) */
+    int (*open)(struct store *s, const char *target, struct err *err);
+    void (*close)(struct store *s);
+    int (*migrate)(struct store *s, int *applied, struct err *err);
+    int (*schema_version)(struct store *s, int *version, struct err *err);
+
+    /* the writer's transaction on its connection: begin fills tx->conn */
+    int (*tx_begin)(struct store *s, struct store_tx *tx, struct err *err);
+    int (*tx_savepoint)(struct store_tx *tx, struct err *err);
+    int (*tx_rollback_to)(struct store_tx *tx, struct err *err);
+    int (*tx_release)(struct store_tx *tx, struct err *err);
+    int (*tx_commit)(struct store_tx *tx, struct err *err);
+    void (*tx_rollback)(struct store_tx *tx);
+    int (*ready_check)(struct store_tx *tx, struct err *err);
+    /* backend gauges for /metrics (sizes, memory) */
+    void (*write_metrics)(struct store *s, struct buf *b);
+
+    /* keys, audit, catalogue, roll-up reads, compaction: store.h semantics */
+    int (*key_insert)(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
+                      struct err *err);
+    int (*key_revoke)(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
+                      struct err *err);
+    int (*key_find_by_hash)(struct store *s, const uint8_t hash[32], struct store_key *out,
+                            struct err *err);
+    int (*key_list)(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
+                    struct err *err);
+    int (*key_count_admins)(struct store *s, struct store_tx *tx, int *n, struct err *err);
+    int (*audit_append)(struct store_tx *tx, const struct store_audit *e, struct err *err);
+    int (*audit_list)(struct store *s, int64_t before_id, const char *target_type,
+                      const char *target, int limit,
+                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                      struct err *err);
+    int (*metric_put)(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                      int64_t updated_at, bool create, struct err *err);
+    int (*metric_get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                      struct err *err);
+    int (*metric_delete)(struct store_tx *tx, const char *key, struct err *err);
+    int (*metric_list)(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                       struct err *err);
+    int (*metric_users)(struct store_tx *tx, const char *metric, bool include_archived,
+                        char ***keys, size_t *n, struct err *err);
+    int (*experiment_put)(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                          const char *const *metrics, size_t nmetrics, int64_t created_at,
+                          int64_t updated_at, bool create, struct err *err);
+    int (*experiment_get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                          struct err *err);
+    int (*experiment_delete)(struct store_tx *tx, const char *key, struct err *err);
+    int (*experiment_list)(struct store *s, const char *status,
+                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+    int (*catalog_bump)(struct store_tx *tx, struct err *err);
+    int (*catalog_version)(struct store *s, int64_t *version, struct err *err);
+    int (*rollup_rebuild)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                          const struct store_rule *const *rules, size_t n, struct err *err);
+    int (*rollup_read)(struct store *s, const char *experiment, const char *metric,
+                       void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                       struct err *err);
+    int (*rollup_daily)(struct store *s, const char *experiment, const char *metric,
+                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
+                                     double sum, double sumsq),
+                        void *ctx, struct err *err);
+    int (*exposure_by_variant)(struct store *s, const char *experiment,
+                               void (*emit)(void *ctx, const char *variant, int64_t users),
+                               void *ctx, int64_t *conflicts, struct err *err);
+    int (*compact)(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+                   struct err *err);
+
+    /* ---- batch primitives of attribution (src/store/attribution.c), inside apply() ---- */
+
+    /* Serialize per-user work with other writers of the same database (several daemons):
+     * users[0..n) sorted and distinct. A backend with a single writer does nothing. */
+    int (*lock_users)(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
+    /* Insert events in order; inserted[i] false when events[i] repeats a stored idempotency
+     * key (user_id, id), including one earlier in the same array. */
+    int (*events_insert)(struct store_tx *tx, const struct store_event *events, size_t n,
+                         bool *inserted, struct err *err);
+    /* has[i]: users[i] has at least one stored event. */
+    int (*users_with_events)(struct store_tx *tx, const char *const *users, size_t n, bool *has,
+                             struct err *err);
+    /* count[i], sum[i] of the events matching q[i] (sum in stored order where it matters). */
+    int (*events_raw)(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
+                      double *sum, struct err *err);
+    /* The exposures of users[0..n): emit(ctx, i, experiment, variant, ts) per row, a user's
+     * rows ordered by experiment; strings valid during the call. */
+    int (*exposures_of_users)(struct store_tx *tx, const char *const *users, size_t n,
+                              void (*emit)(void *ctx, size_t i, const char *experiment,
+                                           const char *variant, int64_t ts),
+                              void *ctx, struct err *err);
+    /* The stored exposure of each key (user_id, experiment, the other fields ignored):
+     * emit(ctx, i, variant, ts) for the keys that have one. */
+    int (*exposures_get)(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts),
+                         void *ctx, struct err *err);
+    int (*exposures_put)(struct store_tx *tx, const struct store_xrow *rows, size_t n,
+                         struct err *err);
+    /* The stored raw values of each key: emit(ctx, i, y, x) for the keys that have a row. */
+    int (*user_metrics_get)(struct store_tx *tx, const struct store_umrow *keys, size_t n,
+                            void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
+                            struct err *err);
+    /* Set (present) or delete (!present) each row. */
+    int (*user_metrics_put)(struct store_tx *tx, const struct store_umrow *rows, size_t n,
+                            struct err *err);
+    /* Add each delta to its roll-up row. */
+    int (*rollup_add)(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+};
+
+/* The adapters (each compiled in or absent; NULL-free). */
+extern const struct store_ops store_sqlite_ops;
 
 #endif

@@ -4,14 +4,15 @@
  * queued job (up to GROUP_MAX) per transaction, so under load many requests share one
  * fsync and at idle a lone request commits immediately.
  *
- * Threads: any thread calls store_submit(); the writer thread alone touches the main
- * connection while it runs and calls apply() and done().
+ * Backend-neutral: transactions and savepoints go through the backend's ops table.
+ * Threads: any thread calls store_submit(); the writer thread alone uses the backend's
+ * writer connection while it runs and calls apply() and done().
  */
 #include "store_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
 
 #include "bunsen/log.h"
@@ -42,42 +43,27 @@ static void fail_all(struct store_job *first, const struct err *err)
     }
 }
 
-/* Per-job savepoints, prepared once (parsing them per job showed in profiles). */
-static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
-static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
-static const char SQL_RELEASE[] = "RELEASE job";
-
-static int run_cached(struct conn *c, const char *sql, struct err *err)
-{
-    sqlite3_stmt *st = conn_prepare(c, sql, err);
-    if (st == NULL) {
-        return -1;
-    }
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, sql, err);
-}
-
-/* Run one group in one transaction. Each job's writes are isolated by a savepoint. */
+/* Run one group in one transaction. Each job's writes are isolated by a savepoint. When an
+ * undo fails (ROLLBACK TO or RELEASE), what the transaction holds is unknown: the whole group
+ * fails and is rolled back rather than committed. */
 static void run_group(struct store *s, struct store_job *first)
 {
-    struct conn *c = s->main;
-    struct store_tx tx = {.conn = c, .store = s};
+    const struct store_ops *ops = s->ops;
+    struct store_tx tx = {.store = s, .conn = NULL};
     struct err err;
     err_clear(&err);
     uint64_t t0 = time_mono_ns();
     bool ok = true;
-    if (conn_exec(c, "BEGIN IMMEDIATE", &err) != 0) {
+    for (struct store_job *j = first; j != NULL; j = j->next) {
+        err_clear(&j->err);
+        j->rc = 0;
+    }
+    if (ops->tx_begin(s, &tx, &err) != 0) {
         ok = false;
-        for (struct store_job *j = first; j != NULL; j = j->next) {
-            j->rc = 0;
-        }
         fail_all(first, &err);
     } else {
-        for (struct store_job *j = first; j != NULL; j = j->next) {
-            err_clear(&j->err);
-            j->rc = 0;
-            if (run_cached(c, SQL_SAVEPOINT, &j->err) != 0) {
+        for (struct store_job *j = first; j != NULL && ok; j = j->next) {
+            if (ops->tx_savepoint(&tx, &j->err) != 0) {
                 j->rc = -1;
                 continue;
             }
@@ -86,13 +72,20 @@ static void run_group(struct store *s, struct store_job *first)
                 if (j->err.code == ERR_OK) {
                     err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
                 }
-                run_cached(c, SQL_ROLLBACK_TO, NULL);
+                if (ops->tx_rollback_to(&tx, &err) != 0) {
+                    ok = false;
+                    break;
+                }
             }
-            run_cached(c, SQL_RELEASE, NULL);
+            if (ops->tx_release(&tx, &err) != 0) {
+                ok = false;
+            }
         }
-        if (conn_exec(c, "COMMIT", &err) != 0) {
+        if (ok && ops->tx_commit(&tx, &err) != 0) {
             ok = false;
-            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        if (!ok) {
+            ops->tx_rollback(&tx);
             fail_all(first, &err);
         }
     }
@@ -256,16 +249,12 @@ int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *ar
                      void *arg, struct err *err)
 {
     if (s->writer == NULL) {
-        struct store_tx tx = {.conn = s->main, .store = s};
-        if (conn_exec(s->main, "BEGIN IMMEDIATE", err) != 0) {
+        struct store_tx tx = {.store = s, .conn = NULL};
+        if (s->ops->tx_begin(s, &tx, err) != 0) {
             return -1;
         }
-        if (apply(&tx, arg, err) != 0) {
-            sqlite3_exec(s->main->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-        if (conn_exec(s->main, "COMMIT", err) != 0) {
-            sqlite3_exec(s->main->db, "ROLLBACK", NULL, NULL, NULL);
+        if (apply(&tx, arg, err) != 0 || s->ops->tx_commit(&tx, err) != 0) {
+            s->ops->tx_rollback(&tx);
             return -1;
         }
         return 0;
@@ -303,20 +292,6 @@ void store_writer_get_stats(struct store *s, struct store_writer_stats *out)
     pthread_mutex_unlock(&w->mu);
 }
 
-struct store *store_tx_store(struct store_tx *tx)
-{
-    return tx->store;
-}
-
-int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err)
-{
-    (void)arg;
-    return conn_exec(tx->conn,
-                     "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
-                     "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-                     err);
-}
-
 void store_write_metrics(struct store *s, struct buf *b)
 {
     struct store_writer_stats st;
@@ -338,20 +313,5 @@ void store_write_metrics(struct store *s, struct buf *b)
         metrics_write_hist(b, "bunsen_writer_commit_duration_seconds", "",
                            &s->writer->commit_seconds);
     }
-    struct stat sb;
-    double bytes = 0;
-    if (stat(s->path, &sb) == 0) {
-        bytes += (double)sb.st_size;
-    }
-    char wal[600];
-    snprintf(wal, sizeof(wal), "%s-wal", s->path);
-    double wal_bytes = stat(wal, &sb) == 0 ? (double)sb.st_size : 0;
-    metrics_write_help(b, "bunsen_sqlite_memory_bytes", "gauge",
-                       "Memory held by SQLite (page caches: 64 MiB for the writer, 16 MiB per "
-                       "reader at most).");
-    metrics_write_value(b, "bunsen_sqlite_memory_bytes", "", (double)sqlite3_memory_used());
-    metrics_write_help(b, "bunsen_database_size_bytes", "gauge",
-                       "Size of the SQLite database file and of its write-ahead log.");
-    metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
-    metrics_write_value(b, "bunsen_database_size_bytes", "file=\"wal\"", wal_bytes);
+    s->ops->write_metrics(s, b);
 }

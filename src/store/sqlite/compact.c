@@ -1,5 +1,5 @@
 /*
- * compact.c - keeping the database bounded without changing any result (store.h).
+ * compact.c - keeping the SQLite database bounded without changing any result (store.h).
  *
  * Results are read from roll-ups; raw rows are kept only for what can still need them.
  * Compaction removes, in small transactions so that a running daemon is never blocked
@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "bunsen/util.h"
-#include "store_int.h"
+#include "sqlite_int.h"
 
 #define CHUNK 10000
 
@@ -35,9 +35,9 @@ static const char SQL_OLD_EVENTS[] =
     "WHERE x.user_id = events.user_id AND e.status <> 'archived')";
 static const char SQL_MAX_ROWID[] = "SELECT COALESCE(MAX(rowid), 0) FROM events";
 
-static int step_in_tx(struct conn *c, sqlite3_stmt *st, int *changed, struct err *err)
+static int step_in_tx(struct sqlite_conn *c, sqlite3_stmt *st, int *changed, struct err *err)
 {
-    if (conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {
+    if (sqlite_conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {
         sqlite3_reset(st);
         return -1;
     }
@@ -49,7 +49,7 @@ static int step_in_tx(struct conn *c, sqlite3_stmt *st, int *changed, struct err
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    if (conn_exec(c, "COMMIT", err) != 0) {
+    if (sqlite_conn_exec(c, "COMMIT", err) != 0) {
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
@@ -57,10 +57,10 @@ static int step_in_tx(struct conn *c, sqlite3_stmt *st, int *changed, struct err
 }
 
 /* Repeat a chunked DELETE until it deletes less than a chunk; adds to *total. */
-static int delete_chunks(struct conn *c, const char *sql, int64_t *total, struct err *err)
+static int delete_chunks(struct sqlite_conn *c, const char *sql, int64_t *total, struct err *err)
 {
     for (;;) {
-        sqlite3_stmt *st = conn_prepare(c, sql, err);
+        sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
         if (st == NULL) {
             return -1;
         }
@@ -76,16 +76,16 @@ static int delete_chunks(struct conn *c, const char *sql, int64_t *total, struct
     }
 }
 
-static int delete_old_events(struct conn *c, int64_t before, int64_t *total, struct err *err)
+static int delete_old_events(struct sqlite_conn *c, int64_t before, int64_t *total, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(c, SQL_MAX_ROWID, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_MAX_ROWID, err);
     if (st == NULL) {
         return -1;
     }
     int64_t max = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     for (int64_t lo = 0; lo <= max; lo += CHUNK) {
-        st = conn_prepare(c, SQL_OLD_EVENTS, err);
+        st = sqlite_conn_prepare(c, SQL_OLD_EVENTS, err);
         if (st == NULL) {
             return -1;
         }
@@ -101,15 +101,15 @@ static int delete_old_events(struct conn *c, int64_t before, int64_t *total, str
     return 0;
 }
 
-int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
-                  struct err *err)
+int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+                   struct err *err)
 {
-    struct conn *c = s->main;
+    struct sqlite_conn *c = sqlite_be(s)->main;
     *out = (struct store_compact_stats){0};
     if (delete_chunks(c, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
         delete_chunks(c, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
         delete_old_events(c, time_now_ms() - horizon_ms, &out->events, err) != 0) {
         return -1;
     }
-    return conn_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+    return sqlite_conn_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)", err);
 }

@@ -1,5 +1,6 @@
 /*
- * catalog.c - metrics, experiments and exposures tables (store.h). Documents are
+ * catalog.c - the SQLite adapter's metrics and experiments tables and the catalogue version
+ * (store.h). Documents are
  * opaque JSON text here; their meaning lives in src/core/.
  */
 #include <stdio.h>
@@ -7,11 +8,12 @@
 #include <string.h>
 
 #include "bunsen/util.h"
-#include "store_int.h"
+#include "sqlite_int.h"
 
-static struct conn *read_conn(struct store *s, struct store_tx *tx, struct err *err)
+/* Inside apply() the transaction's connection (reads see its writes), else this thread's. */
+static struct sqlite_conn *read_conn(struct store *s, struct store_tx *tx, struct err *err)
 {
-    return tx != NULL ? tx->conn : store_reader(s, err);
+    return tx != NULL ? tx->conn : sqlite_reader(s, err);
 }
 
 /* ---- metrics ---- */
@@ -27,15 +29,16 @@ static const char SQL_METRIC_USERS[] =
     "SELECT e.key FROM experiment_metrics m JOIN experiments e ON e.key = m.experiment "
     "WHERE m.metric = ?1 AND (?2 OR e.status <> 'archived') ORDER BY e.key";
 
-int store_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
-                     int64_t updated_at, bool create, struct err *err)
+int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                      int64_t updated_at, bool create, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, create ? SQL_METRIC_INSERT : SQL_METRIC_UPDATE, err);
+    sqlite3_stmt *st =
+        sqlite_conn_prepare(tx->conn, create ? SQL_METRIC_INSERT : SQL_METRIC_UPDATE, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, key);
-    bind_text(st, 2, doc);
+    sqlite_bind_str(st, 1, key);
+    sqlite_bind_str(st, 2, doc);
     sqlite3_bind_int64(st, 3, created_at);
     sqlite3_bind_int64(st, 4, updated_at);
     int rc = sqlite3_step(st);
@@ -44,22 +47,22 @@ int store_metric_put(struct store_tx *tx, const char *key, const char *doc, int6
         return err_set(err, ERR_CONFLICT, "key", "metric '%s' already exists", key);
     }
     if (rc != SQLITE_DONE) {
-        return store_sqlite_err(tx->conn->db, rc, "save metric", err);
+        return store_sqlite_err(sqlite_tx_db(tx), rc, "save metric", err);
     }
-    if (!create && sqlite3_changes(tx->conn->db) == 0) {
+    if (!create && sqlite3_changes(sqlite_tx_db(tx)) == 0) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no metric '%s'", key);
     }
     return 0;
 }
 
-static int get_doc(struct conn *c, const char *sql, const char *key, const char *what, char **doc,
-                   struct err *err)
+static int get_doc(struct sqlite_conn *c, const char *sql, const char *key, const char *what,
+                   char **doc, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(c, sql, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, key);
+    sqlite_bind_str(st, 1, key);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
@@ -73,31 +76,31 @@ static int get_doc(struct conn *c, const char *sql, const char *key, const char 
     return store_sqlite_err(c->db, rc, what, err);
 }
 
-int store_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
-                     struct err *err)
+int sqlite_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                      struct err *err)
 {
-    struct conn *c = read_conn(s, tx, err);
+    struct sqlite_conn *c = read_conn(s, tx, err);
     return c ? get_doc(c, SQL_METRIC_GET, key, "metric", doc, err) : -1;
 }
 
-int store_metric_delete(struct store_tx *tx, const char *key, struct err *err)
+int sqlite_metric_delete(struct store_tx *tx, const char *key, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_METRIC_DELETE, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_METRIC_DELETE, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, key);
-    if (conn_step_done(tx->conn, st, "delete metric", err) != 0) {
+    sqlite_bind_str(st, 1, key);
+    if (sqlite_conn_step_done(tx->conn, st, "delete metric", err) != 0) {
         return -1;
     }
-    if (sqlite3_changes(tx->conn->db) == 0) {
+    if (sqlite3_changes(sqlite_tx_db(tx)) == 0) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no metric '%s'", key);
     }
     return 0;
 }
 
-static int list_docs(struct conn *c, sqlite3_stmt *st, void (*emit)(void *ctx, const char *doc),
-                     void *ctx, struct err *err)
+static int list_docs(struct sqlite_conn *c, sqlite3_stmt *st,
+                     void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -110,27 +113,27 @@ static int list_docs(struct conn *c, sqlite3_stmt *st, void (*emit)(void *ctx, c
     return 0;
 }
 
-int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
-                      struct err *err)
+int sqlite_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                       struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_METRIC_LIST, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_METRIC_LIST, err);
     return st ? list_docs(c, st, emit, ctx, err) : -1;
 }
 
-int store_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
-                       size_t *n, struct err *err)
+int sqlite_metric_users(struct store_tx *tx, const char *metric, bool include_archived,
+                        char ***keys, size_t *n, struct err *err)
 {
     *keys = NULL;
     *n = 0;
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_METRIC_USERS, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_METRIC_USERS, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, metric);
+    sqlite_bind_str(st, 1, metric);
     sqlite3_bind_int(st, 2, include_archived);
     int rc;
     size_t cap = 0;
@@ -146,17 +149,9 @@ int store_metric_users(struct store_tx *tx, const char *metric, bool include_arc
         store_keys_free(*keys, *n);
         *keys = NULL;
         *n = 0;
-        return store_sqlite_err(tx->conn->db, rc, "metric users", err);
+        return store_sqlite_err(sqlite_tx_db(tx), rc, "metric users", err);
     }
     return 0;
-}
-
-void store_keys_free(char **keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(keys[i]);
-    }
-    free(keys);
 }
 
 /* ---- experiments ---- */
@@ -174,17 +169,17 @@ static const char SQL_EXP_METRICS_CLEAR[] = "DELETE FROM experiment_metrics WHER
 static const char SQL_EXP_METRICS_ADD[] =
     "INSERT OR IGNORE INTO experiment_metrics (metric, experiment) VALUES (?, ?)";
 
-int store_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
-                         const char *const *metrics, size_t nmetrics, int64_t created_at,
-                         int64_t updated_at, bool create, struct err *err)
+int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                          const char *const *metrics, size_t nmetrics, int64_t created_at,
+                          int64_t updated_at, bool create, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, create ? SQL_EXP_INSERT : SQL_EXP_UPDATE, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, create ? SQL_EXP_INSERT : SQL_EXP_UPDATE, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, key);
-    bind_text(st, 2, status);
-    bind_text(st, 3, doc);
+    sqlite_bind_str(st, 1, key);
+    sqlite_bind_str(st, 2, status);
+    sqlite_bind_str(st, 3, doc);
     sqlite3_bind_int64(st, 4, created_at);
     sqlite3_bind_int64(st, 5, updated_at);
     int rc = sqlite3_step(st);
@@ -193,72 +188,72 @@ int store_experiment_put(struct store_tx *tx, const char *key, const char *statu
         return err_set(err, ERR_CONFLICT, "key", "experiment '%s' already exists", key);
     }
     if (rc != SQLITE_DONE) {
-        return store_sqlite_err(tx->conn->db, rc, "save experiment", err);
+        return store_sqlite_err(sqlite_tx_db(tx), rc, "save experiment", err);
     }
-    if (!create && sqlite3_changes(tx->conn->db) == 0) {
+    if (!create && sqlite3_changes(sqlite_tx_db(tx)) == 0) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
     }
-    if (store_catalog_bump(tx, err) != 0) {
+    if (sqlite_catalog_bump(tx, err) != 0) {
         return -1;
     }
-    st = conn_prepare(tx->conn, SQL_EXP_METRICS_CLEAR, err);
+    st = sqlite_conn_prepare(tx->conn, SQL_EXP_METRICS_CLEAR, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, key);
-    if (conn_step_done(tx->conn, st, "experiment metrics", err) != 0) {
+    sqlite_bind_str(st, 1, key);
+    if (sqlite_conn_step_done(tx->conn, st, "experiment metrics", err) != 0) {
         return -1;
     }
     for (size_t i = 0; i < nmetrics; i++) {
-        st = conn_prepare(tx->conn, SQL_EXP_METRICS_ADD, err);
+        st = sqlite_conn_prepare(tx->conn, SQL_EXP_METRICS_ADD, err);
         if (st == NULL) {
             return -1;
         }
-        bind_text(st, 1, metrics[i]);
-        bind_text(st, 2, key);
-        if (conn_step_done(tx->conn, st, "experiment metrics", err) != 0) {
+        sqlite_bind_str(st, 1, metrics[i]);
+        sqlite_bind_str(st, 2, key);
+        if (sqlite_conn_step_done(tx->conn, st, "experiment metrics", err) != 0) {
             return -1;
         }
     }
     return 0;
 }
 
-int store_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
-                         struct err *err)
+int sqlite_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                          struct err *err)
 {
-    struct conn *c = read_conn(s, tx, err);
+    struct sqlite_conn *c = read_conn(s, tx, err);
     return c ? get_doc(c, SQL_EXP_GET, key, "experiment", doc, err) : -1;
 }
 
-int store_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
+int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_EXP_DELETE, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_EXP_DELETE, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, key);
-    if (conn_step_done(tx->conn, st, "delete experiment", err) != 0) {
+    sqlite_bind_str(st, 1, key);
+    if (sqlite_conn_step_done(tx->conn, st, "delete experiment", err) != 0) {
         return -1;
     }
-    if (sqlite3_changes(tx->conn->db) == 0) {
+    if (sqlite3_changes(sqlite_tx_db(tx)) == 0) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
     }
-    return store_catalog_bump(tx, err);
+    return sqlite_catalog_bump(tx, err);
 }
 
-int store_experiment_list(struct store *s, const char *status,
-                          void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+int sqlite_experiment_list(struct store *s, const char *status,
+                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, status ? SQL_EXP_LIST_STATUS : SQL_EXP_LIST_ALL, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, status ? SQL_EXP_LIST_STATUS : SQL_EXP_LIST_ALL, err);
     if (st == NULL) {
         return -1;
     }
     if (status != NULL) {
-        bind_text(st, 1, status);
+        sqlite_bind_str(st, 1, status);
     }
     return list_docs(c, st, emit, ctx, err);
 }
@@ -269,19 +264,19 @@ static const char SQL_CATALOG_BUMP[] =
 static const char SQL_CATALOG_VERSION[] =
     "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_version'), 0)";
 
-int store_catalog_bump(struct store_tx *tx, struct err *err)
+int sqlite_catalog_bump(struct store_tx *tx, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_CATALOG_BUMP, err);
-    return st ? conn_step_done(tx->conn, st, "catalog version", err) : -1;
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_CATALOG_BUMP, err);
+    return st ? sqlite_conn_step_done(tx->conn, st, "catalog version", err) : -1;
 }
 
-int store_catalog_version(struct store *s, int64_t *version, struct err *err)
+int sqlite_catalog_version(struct store *s, int64_t *version, struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_CATALOG_VERSION, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_CATALOG_VERSION, err);
     if (st == NULL) {
         return -1;
     }
@@ -291,34 +286,6 @@ int store_catalog_version(struct store *s, int64_t *version, struct err *err)
         return store_sqlite_err(c->db, rc, "catalog version", err);
     }
     *version = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return 0;
-}
-
-/* ---- exposures ---- */
-
-static const char SQL_EXPO_COUNTS[] =
-    "SELECT COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures WHERE experiment = ?";
-
-int store_exposure_counts(struct store *s, const char *experiment, int64_t *users,
-                          int64_t *conflicts, struct err *err)
-{
-    struct conn *c = store_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = conn_prepare(c, SQL_EXPO_COUNTS, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, experiment);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return store_sqlite_err(c->db, rc, "count exposures", err);
-    }
-    *users = sqlite3_column_int64(st, 0);
-    *conflicts = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     return 0;
 }

@@ -1,8 +1,8 @@
 /*
- * audit.c - the audit_log table: append inside the caller's write transaction, list
- * newest first with keyset paging (store.h).
+ * audit.c - the SQLite adapter's audit_log table: append inside the caller's write transaction,
+ * list newest first with keyset paging (store.h).
  */
-#include "store_int.h"
+#include "sqlite_int.h"
 
 #include "bunsen/util.h"
 
@@ -14,21 +14,21 @@ static const char SQL_LIST[] =
     "FROM audit_log WHERE (?1 = 0 OR id < ?1) AND (?2 IS NULL OR target_type = ?2) "
     "AND (?3 IS NULL OR target = ?3) ORDER BY id DESC LIMIT ?4";
 
-int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)
+int sqlite_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_APPEND, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_APPEND, err);
     if (st == NULL) {
         return -1;
     }
     sqlite3_bind_int64(st, 1, time_now_ms());
-    bind_text(st, 2, e->actor_id);
-    bind_text(st, 3, e->actor_name);
-    bind_text(st, 4, e->action);
-    bind_text(st, 5, e->target_type);
-    bind_text(st, 6, e->target);
-    bind_text(st, 7, e->before_json);
-    bind_text(st, 8, e->after_json);
-    if (conn_step_done(tx->conn, st, "append audit entry", err) != 0) {
+    sqlite_bind_str(st, 2, e->actor_id);
+    sqlite_bind_str(st, 3, e->actor_name);
+    sqlite_bind_str(st, 4, e->action);
+    sqlite_bind_str(st, 5, e->target_type);
+    sqlite_bind_str(st, 6, e->target);
+    sqlite_bind_str(st, 7, e->before_json);
+    sqlite_bind_str(st, 8, e->after_json);
+    if (sqlite_conn_step_done(tx->conn, st, "append audit entry", err) != 0) {
         return -1;
     }
     return 0;
@@ -39,22 +39,22 @@ static const char *col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-int store_audit_list(struct store *s, int64_t before_id, const char *target_type,
-                     const char *target, int limit,
-                     void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
-                     struct err *err)
+int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_type,
+                      const char *target, int limit,
+                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                      struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_LIST, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_LIST, err);
     if (st == NULL) {
         return -1;
     }
     sqlite3_bind_int64(st, 1, before_id);
-    bind_text(st, 2, target_type);
-    bind_text(st, 3, target);
+    sqlite_bind_str(st, 2, target_type);
+    sqlite_bind_str(st, 3, target);
     sqlite3_bind_int(st, 4, limit);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -1,8 +1,8 @@
 /*
- * keys.c - the api_keys table: insert, revoke, look up by hash, list (store.h).
+ * keys.c - the SQLite adapter's api_keys table: insert, revoke, look up by hash, list (store.h).
  * Secrets never reach this file, only their SHA-256.
  */
-#include "store_int.h"
+#include "sqlite_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,41 +31,41 @@ static const char SQL_COUNT_ADMINS[] =
 
 static void row_to_key(sqlite3_stmt *st, struct store_key *k)
 {
-    column_copy(st, 0, k->id, sizeof(k->id));
-    column_copy(st, 1, k->name, sizeof(k->name));
-    column_copy(st, 2, k->role, sizeof(k->role));
-    column_copy(st, 3, k->prefix, sizeof(k->prefix));
+    sqlite_column_copy(st, 0, k->id, sizeof(k->id));
+    sqlite_column_copy(st, 1, k->name, sizeof(k->name));
+    sqlite_column_copy(st, 2, k->role, sizeof(k->role));
+    sqlite_column_copy(st, 3, k->prefix, sizeof(k->prefix));
     k->created_at = sqlite3_column_int64(st, 4);
     k->revoked_at = sqlite3_column_int64(st, 5);
 }
 
-int store_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
-                     struct err *err)
+int sqlite_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
+                      struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_INSERT, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_INSERT, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, k->id);
-    bind_text(st, 2, k->name);
-    bind_text(st, 3, k->role);
+    sqlite_bind_str(st, 1, k->id);
+    sqlite_bind_str(st, 2, k->name);
+    sqlite_bind_str(st, 3, k->role);
     sqlite3_bind_blob(st, 4, hash, 32, SQLITE_TRANSIENT);
-    bind_text(st, 5, k->prefix);
+    sqlite_bind_str(st, 5, k->prefix);
     sqlite3_bind_int64(st, 6, k->created_at);
-    if (conn_step_done(tx->conn, st, "insert key", err) != 0) {
+    if (sqlite_conn_step_done(tx->conn, st, "insert key", err) != 0) {
         return -1;
     }
     return 0;
 }
 
-int store_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
-                     struct err *err)
+int sqlite_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
+                      struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_GET, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_GET, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, id);
+    sqlite_bind_str(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
@@ -73,33 +73,33 @@ int store_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct st
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return store_sqlite_err(tx->conn->db, rc, "read key", err);
+        return store_sqlite_err(sqlite_tx_db(tx), rc, "read key", err);
     }
     row_to_key(st, before);
     sqlite3_reset(st);
     if (before->revoked_at != 0) {
         return err_set(err, ERR_CONFLICT, "id", "key '%s' is already revoked", id);
     }
-    st = conn_prepare(tx->conn, SQL_REVOKE, err);
+    st = sqlite_conn_prepare(tx->conn, SQL_REVOKE, err);
     if (st == NULL) {
         return -1;
     }
     sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, id);
-    if (conn_step_done(tx->conn, st, "revoke key", err) != 0) {
+    sqlite_bind_str(st, 2, id);
+    if (sqlite_conn_step_done(tx->conn, st, "revoke key", err) != 0) {
         return -1;
     }
     return 0;
 }
 
-int store_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
-                           struct err *err)
+int sqlite_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
+                            struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_FIND, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_FIND, err);
     if (st == NULL) {
         return -1;
     }
@@ -123,16 +123,17 @@ int store_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store
     return result;
 }
 
-int store_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
-                   struct err *err)
+int sqlite_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
+                    struct err *err)
 {
     *out = NULL;
     *n = 0;
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, include_revoked ? SQL_LIST_ALL : SQL_LIST_ACTIVE, err);
+    sqlite3_stmt *st =
+        sqlite_conn_prepare(c, include_revoked ? SQL_LIST_ALL : SQL_LIST_ACTIVE, err);
     if (st == NULL) {
         return -1;
     }
@@ -155,16 +156,20 @@ int store_key_list(struct store *s, bool include_revoked, struct store_key **out
     return 0;
 }
 
-int store_key_count_admins(struct store *s, int *n, struct err *err)
+int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(s->main, SQL_COUNT_ADMINS, err);
+    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_COUNT_ADMINS, err);
     if (st == NULL) {
         return -1;
     }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return store_sqlite_err(s->main->db, rc, "count keys", err);
+        return store_sqlite_err(c->db, rc, "count keys", err);
     }
     *n = sqlite3_column_int(st, 0);
     sqlite3_reset(st);

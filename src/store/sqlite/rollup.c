@@ -1,23 +1,23 @@
 /*
- * rollup.c - reading the roll-ups that ingest.c maintains (sufficient statistics, daily
- * series, exposure counts) and rebuilding them from the raw rows with set-based SQL
- * when a definition changes (store.h).
+ * rollup.c - the SQLite adapter: reading the roll-ups that attribution maintains (sufficient
+ * statistics, daily series, exposure counts) and rebuilding them from the raw rows with set-based
+ * SQL when a definition changes (store.h).
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "bunsen/util.h"
-#include "store_int.h"
+#include "sqlite_int.h"
 
 #define FAR_FUTURE ((int64_t)1 << 62)
 
-static int exec_bound(struct conn *c, const char *sql, const char *a, struct err *err)
+static int exec_bound(struct sqlite_conn *c, const char *sql, const char *a, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(c, sql, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, a);
+    sqlite_bind_str(st, 1, a);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "rebuild", err);
@@ -82,81 +82,81 @@ static const char SQL_RB_DAILY[] =
     "    WHERE x.experiment = ?1 AND x.ts < ?6))) "
     "GROUP BY variant, day";
 
-static int rebuild_rule(struct conn *c, const char *experiment, const struct store_rule *r,
+static int rebuild_rule(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
                         struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(c, SQL_RB_USERS, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_USERS, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
-    bind_text(st, 2, r->metric);
-    bind_text(st, 3, r->event);
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite_bind_str(st, 3, r->event);
     sqlite3_bind_int(st, 4, r->type == RULE_SUM);
     sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
     sqlite3_bind_int64(st, 6, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
     sqlite3_bind_int64(st, 7, r->lookback_ms);
-    if (conn_step_done(c, st, "rebuild user values", err) != 0) {
+    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
         return -1;
     }
-    st = conn_prepare(c, SQL_RB_ZEROS, err);
+    st = sqlite_conn_prepare(c, SQL_RB_ZEROS, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
-    bind_text(st, 2, r->metric);
-    if (conn_step_done(c, st, "rebuild user values", err) != 0) {
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
         return -1;
     }
     int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
     double cap = r->has_cap ? r->cap : 1e308;
-    st = conn_prepare(c, SQL_RB_STATS, err);
+    st = sqlite_conn_prepare(c, SQL_RB_STATS, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
-    bind_text(st, 2, r->metric);
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
     sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 4, cap);
     sqlite3_bind_int64(st, 5, stop);
-    if (conn_step_done(c, st, "rebuild statistics", err) != 0) {
+    if (sqlite_conn_step_done(c, st, "rebuild statistics", err) != 0) {
         return -1;
     }
-    st = conn_prepare(c, SQL_RB_DAILY, err);
+    st = sqlite_conn_prepare(c, SQL_RB_DAILY, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
-    bind_text(st, 2, r->metric);
-    bind_text(st, 3, r->event);
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite_bind_str(st, 3, r->event);
     sqlite3_bind_int(st, 4, r->type == RULE_SUM);
     sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
     sqlite3_bind_int64(st, 6, stop);
     sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 8, cap);
-    if (conn_step_done(c, st, "rebuild daily statistics", err) != 0) {
+    if (sqlite_conn_step_done(c, st, "rebuild daily statistics", err) != 0) {
         return -1;
     }
     return 0;
 }
 
-int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
-                         const struct store_rule *const *rules, size_t n, struct err *err)
+int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                          const struct store_rule *const *rules, size_t n, struct err *err)
 {
-    struct conn *c = tx->conn;
+    struct sqlite_conn *c = tx->conn;
     const char *dels[] = {SQL_RB_DEL_UM, SQL_RB_DEL_STATS, SQL_RB_DEL_DAILY, SQL_RB_DEL_EXPOSTAT};
     for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
         if (exec_bound(c, dels[i], experiment, err) != 0) {
             return -1;
         }
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_RB_EXPOSTAT, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_EXPOSTAT, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
+    sqlite_bind_str(st, 1, experiment);
     sqlite3_bind_int64(st, 2, stop_ts > 0 ? stop_ts : FAR_FUTURE);
-    if (conn_step_done(c, st, "rebuild exposure statistics", err) != 0) {
+    if (sqlite_conn_step_done(c, st, "rebuild exposure statistics", err) != 0) {
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -170,24 +170,24 @@ int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t st
 static const char SQL_READ[] = "SELECT variant, n, s, q, sx, qx, p FROM metric_stats "
                                "WHERE experiment = ? AND metric = ? ORDER BY variant";
 
-int store_rollup_read(struct store *s, const char *experiment, const char *metric,
-                      void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
-                      struct err *err)
+int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
+                       void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                       struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_READ, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_READ, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
-    bind_text(st, 2, metric);
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, metric);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_suff x;
-        column_copy(st, 0, x.variant, sizeof(x.variant));
+        sqlite_column_copy(st, 0, x.variant, sizeof(x.variant));
         x.n = sqlite3_column_int64(st, 1);
         x.s = sqlite3_column_double(st, 2);
         x.q = sqlite3_column_double(st, 3);
@@ -203,28 +203,28 @@ int store_rollup_read(struct store *s, const char *experiment, const char *metri
 static const char SQL_DAILY[] = "SELECT variant, day, dn, ds, dq FROM metric_daily "
                                 "WHERE experiment = ? AND metric = ? ORDER BY variant, day";
 
-int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                       void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
-                                    double sum, double sumsq),
-                       void *ctx, struct err *err)
+int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
+                                     double sum, double sumsq),
+                        void *ctx, struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_DAILY, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_DAILY, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
-    bind_text(st, 2, metric);
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, metric);
     char cur[65] = "";
     int64_t n = 0;
     double sum = 0, sumsq = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char variant[65];
-        column_copy(st, 0, variant, sizeof(variant));
+        sqlite_column_copy(st, 0, variant, sizeof(variant));
         if (strcmp(variant, cur) != 0) {
             memcpy(cur, variant, sizeof(cur));
             n = 0;
@@ -242,19 +242,19 @@ int store_rollup_daily(struct store *s, const char *experiment, const char *metr
 static const char SQL_EXPOSED[] = "SELECT variant, users, conflicts FROM exposure_stats "
                                   "WHERE experiment = ? ORDER BY variant";
 
-int store_exposure_by_variant(struct store *s, const char *experiment,
-                              void (*emit)(void *ctx, const char *variant, int64_t users),
-                              void *ctx, int64_t *conflicts, struct err *err)
+int sqlite_exposure_by_variant(struct store *s, const char *experiment,
+                               void (*emit)(void *ctx, const char *variant, int64_t users),
+                               void *ctx, int64_t *conflicts, struct err *err)
 {
-    struct conn *c = store_reader(s, err);
+    struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_EXPOSED, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EXPOSED, err);
     if (st == NULL) {
         return -1;
     }
-    bind_text(st, 1, experiment);
+    sqlite_bind_str(st, 1, experiment);
     *conflicts = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -1,0 +1,446 @@
+/*
+ * db.c - the SQLite adapter's core: opening the database, connection pragmas, the
+ * prepared-statement cache, per-thread read connections, schema migrations
+ * (migrations/sqlite/), the writer's transactions and savepoints, and the ops table that
+ * the facade dispatches through (store_int.h).
+ *
+ * Pragmas: journal_mode=WAL (readers never block the writer), synchronous=FULL on
+ * every connection (a committed group is on disk before any 2xx; group commit keeps
+ * the fsync cost per request small), busy_timeout=5000 (another process, e.g.
+ * `bunsen keys create`, may hold the write lock briefly), foreign_keys=ON.
+ */
+#include "sqlite_int.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bunsen/migrations.h"
+#include "bunsen/metrics.h"
+#include "bunsen/util.h"
+
+int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
+{
+    int primary = rc & 0xff;
+    const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (primary) {
+    case SQLITE_FULL:
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: disk full (%s)", what, detail);
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: database unavailable (%s)", what, detail);
+    case SQLITE_CONSTRAINT:
+        return err_set(err, ERR_CONFLICT, NULL, "%s: %s", what, detail);
+    default:
+        return err_set(err, ERR_INTERNAL, NULL, "%s: %s", what, detail);
+    }
+}
+
+int sqlite_bind_str(sqlite3_stmt *st, int idx, const char *s)
+{
+    if (s == NULL) {
+        return sqlite3_bind_null(st, idx);
+    }
+    return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+void sqlite_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+int sqlite_conn_exec(struct sqlite_conn *c, const char *sql, struct err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(msg);
+        return store_sqlite_err(c->db, rc, "exec", err);
+    }
+    return 0;
+}
+
+int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *what,
+                          struct err *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, what, err);
+}
+
+struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err)
+{
+    struct sqlite_conn *c = xcalloc(1, sizeof(*c));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot open database %s: %s", path,
+                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        goto out_close;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 5000);
+    if (sqlite_conn_exec(
+            c,
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+            err) != 0) {
+        goto out_close;
+    }
+    /* Readers (one per HTTP thread) keep a smaller cache than the writer: the page cache is
+     * most of the daemon's memory, bounded by the sum of these. */
+    if (readonly &&
+        sqlite_conn_exec(c, "PRAGMA query_only=1; PRAGMA cache_size=-16384;", err) != 0) {
+        goto out_close;
+    }
+    return c;
+out_close:
+    sqlite_conn_close(c);
+    return NULL;
+}
+
+void sqlite_conn_close(struct sqlite_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (int i = 0; i < STMT_CACHE_SLOTS; i++) {
+        sqlite3_finalize(c->cache[i].stmt);
+    }
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+sqlite3_stmt *sqlite_conn_prepare(struct sqlite_conn *c, const char *sql, struct err *err)
+{
+    int free_slot = -1;
+    for (int i = 0; i < STMT_CACHE_SLOTS; i++) {
+        if (c->cache[i].sql == sql) {
+            sqlite3_stmt *st = c->cache[i].stmt;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+        if (c->cache[i].sql == NULL && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlite_err(c->db, rc, "prepare", err);
+        return NULL;
+    }
+    /* more distinct statements than slots is a programming error: raise STMT_CACHE_SLOTS */
+    assert(free_slot >= 0);
+    c->cache[free_slot].sql = sql;
+    c->cache[free_slot].stmt = st;
+    return st;
+}
+
+static void reader_forget(void *p)
+{
+    /* Thread exit: the connection stays registered in store->readers and is closed by
+     * store_close (closing here would race with store_close on the same pointer). */
+    (void)p;
+}
+
+struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
+{
+    struct sqlite_store *s = sqlite_be(store);
+    struct sqlite_conn *c = pthread_getspecific(s->reader_key);
+    if (c != NULL) {
+        return c;
+    }
+    c = sqlite_conn_open(s->path, true, err);
+    if (c == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->readers_mu);
+    if (s->nreaders == s->areaders) {
+        s->areaders = s->areaders ? s->areaders * 2 : 16;
+        s->readers = xrealloc(s->readers, s->areaders * sizeof(*s->readers));
+    }
+    s->readers[s->nreaders++] = c;
+    pthread_mutex_unlock(&s->readers_mu);
+    pthread_setspecific(s->reader_key, c);
+    return c;
+}
+
+static const char SQL_CREATE_MIGRATIONS[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+static int version_on(struct sqlite_conn *c, int *version, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_MAX_VERSION, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        store_sqlite_err(c->db, rc, "read schema version", err);
+        sqlite3_reset(st);
+        return -1;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sqlite_schema_version(struct store *s, int *version, struct err *err)
+{
+    return version_on(sqlite_be(s)->main, version, err);
+}
+
+static void sqlite_close(struct store *store)
+{
+    struct sqlite_store *s = sqlite_be(store);
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->nreaders; i++) {
+        sqlite_conn_close(s->readers[i]);
+    }
+    free(s->readers);
+    sqlite_conn_close(s->main);
+    pthread_key_delete(s->reader_key);
+    pthread_mutex_destroy(&s->readers_mu);
+    free(s->path);
+    free(s);
+    store->be = NULL;
+}
+
+static int sqlite_open(struct store *store, const char *path, struct err *err)
+{
+    struct sqlite_store *s = xcalloc(1, sizeof(*s));
+    store->be = s;
+    s->path = xstrdup(path);
+    pthread_mutex_init(&s->readers_mu, NULL);
+    pthread_key_create(&s->reader_key, reader_forget);
+    s->main = sqlite_conn_open(path, false, err);
+    if (s->main == NULL) {
+        goto out_free;
+    }
+    if (sqlite_conn_exec(s->main, SQL_CREATE_MIGRATIONS, err) != 0) {
+        goto out_free;
+    }
+    int version = 0;
+    if (version_on(s->main, &version, err) != 0) {
+        goto out_free;
+    }
+    int newest =
+        bunsen_migrations_count > 0 ? bunsen_migrations[bunsen_migrations_count - 1].version : 0;
+    if (version > newest) {
+        err_set(err, ERR_CONFLICT, NULL,
+                "database %s has schema version %d, newer than this bunsen (%d): upgrade bunsen",
+                path, version, newest);
+        goto out_free;
+    }
+    return 0;
+out_free:
+    sqlite_close(store);
+    return -1;
+}
+
+static const char SQL_HAS_VERSION[] = "SELECT 1 FROM schema_migrations WHERE version = ?";
+static const char SQL_RECORD_VERSION[] =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
+
+static int migrate_one(struct sqlite_conn *c, const struct migration *m, bool *applied,
+                       struct err *err)
+{
+    *applied = false;
+    if (sqlite_conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_HAS_VERSION, err);
+    if (st == NULL) {
+        goto out_rollback;
+    }
+    sqlite3_bind_int(st, 1, m->version);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        return sqlite_conn_exec(c, "COMMIT", err); /* another process applied it meanwhile */
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlite_err(c->db, rc, m->name, err);
+        goto out_rollback;
+    }
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, m->sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, NULL, "migration %s failed: %s", m->name,
+                msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        goto out_rollback;
+    }
+    st = sqlite_conn_prepare(c, SQL_RECORD_VERSION, err);
+    if (st == NULL) {
+        goto out_rollback;
+    }
+    sqlite3_bind_int(st, 1, m->version);
+    sqlite_bind_str(st, 2, m->name);
+    sqlite3_bind_int64(st, 3, time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_sqlite_err(c->db, rc, m->name, err);
+        goto out_rollback;
+    }
+    if (sqlite_conn_exec(c, "COMMIT", err) != 0) {
+        goto out_rollback;
+    }
+    *applied = true;
+    return 0;
+out_rollback:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int sqlite_migrate(struct store *s, int *applied, struct err *err)
+{
+    int n = 0;
+    for (int i = 0; i < bunsen_migrations_count; i++) {
+        bool did = false;
+        if (migrate_one(sqlite_be(s)->main, &bunsen_migrations[i], &did, err) != 0) {
+            return -1;
+        }
+        n += did ? 1 : 0;
+    }
+    *applied = n;
+    return 0;
+}
+
+/* ---- the writer's transactions ---- */
+
+/* Per-job savepoints, prepared once (parsing them per job showed in profiles). */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
+static const char SQL_RELEASE[] = "RELEASE job";
+
+static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    return st != NULL ? sqlite_conn_step_done(c, st, sql, err) : -1;
+}
+
+static int sqlite_tx_begin(struct store *s, struct store_tx *tx, struct err *err)
+{
+    tx->conn = sqlite_be(s)->main;
+    return sqlite_conn_exec(tx->conn, "BEGIN IMMEDIATE", err);
+}
+
+static int sqlite_tx_savepoint(struct store_tx *tx, struct err *err)
+{
+    return run_cached(tx->conn, SQL_SAVEPOINT, err);
+}
+
+static int sqlite_tx_rollback_to(struct store_tx *tx, struct err *err)
+{
+    return run_cached(tx->conn, SQL_ROLLBACK_TO, err);
+}
+
+static int sqlite_tx_release(struct store_tx *tx, struct err *err)
+{
+    return run_cached(tx->conn, SQL_RELEASE, err);
+}
+
+static int sqlite_tx_commit(struct store_tx *tx, struct err *err)
+{
+    return sqlite_conn_exec(tx->conn, "COMMIT", err);
+}
+
+static void sqlite_tx_rollback(struct store_tx *tx)
+{
+    if (tx->conn != NULL && !sqlite3_get_autocommit(sqlite_tx_db(tx))) {
+        sqlite3_exec(sqlite_tx_db(tx), "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+static int sqlite_ready_check(struct store_tx *tx, struct err *err)
+{
+    return sqlite_conn_exec(tx->conn,
+                            "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
+                            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                            err);
+}
+
+static void sqlite_write_metrics(struct store *store, struct buf *b)
+{
+    struct sqlite_store *s = sqlite_be(store);
+    struct stat sb;
+    double bytes = 0;
+    if (stat(s->path, &sb) == 0) {
+        bytes += (double)sb.st_size;
+    }
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", s->path);
+    double wal_bytes = stat(wal, &sb) == 0 ? (double)sb.st_size : 0;
+    metrics_write_help(b, "bunsen_sqlite_memory_bytes", "gauge",
+                       "Memory held by SQLite (page caches: 64 MiB for the writer, 16 MiB per "
+                       "reader at most).");
+    metrics_write_value(b, "bunsen_sqlite_memory_bytes", "", (double)sqlite3_memory_used());
+    metrics_write_help(b, "bunsen_database_size_bytes", "gauge",
+                       "Size of the SQLite database file and of its write-ahead log.");
+    metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
+    metrics_write_value(b, "bunsen_database_size_bytes", "file=\"wal\"", wal_bytes);
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
+    .tx_begin = sqlite_tx_begin,
+    .tx_savepoint = sqlite_tx_savepoint,
+    .tx_rollback_to = sqlite_tx_rollback_to,
+    .tx_release = sqlite_tx_release,
+    .tx_commit = sqlite_tx_commit,
+    .tx_rollback = sqlite_tx_rollback,
+    .ready_check = sqlite_ready_check,
+    .write_metrics = sqlite_write_metrics,
+    .key_insert = sqlite_key_insert,
+    .key_revoke = sqlite_key_revoke,
+    .key_find_by_hash = sqlite_key_find_by_hash,
+    .key_list = sqlite_key_list,
+    .key_count_admins = sqlite_key_count_admins,
+    .audit_append = sqlite_audit_append,
+    .audit_list = sqlite_audit_list,
+    .metric_put = sqlite_metric_put,
+    .metric_get = sqlite_metric_get,
+    .metric_delete = sqlite_metric_delete,
+    .metric_list = sqlite_metric_list,
+    .metric_users = sqlite_metric_users,
+    .experiment_put = sqlite_experiment_put,
+    .experiment_get = sqlite_experiment_get,
+    .experiment_delete = sqlite_experiment_delete,
+    .experiment_list = sqlite_experiment_list,
+    .catalog_bump = sqlite_catalog_bump,
+    .catalog_version = sqlite_catalog_version,
+    .rollup_rebuild = sqlite_rollup_rebuild,
+    .rollup_read = sqlite_rollup_read,
+    .rollup_daily = sqlite_rollup_daily,
+    .exposure_by_variant = sqlite_exposure_by_variant,
+    .compact = sqlite_compact,
+    .lock_users = sqlite_lock_users,
+    .events_insert = sqlite_events_insert,
+    .users_with_events = sqlite_users_with_events,
+    .events_raw = sqlite_events_raw,
+    .exposures_of_users = sqlite_exposures_of_users,
+    .exposures_get = sqlite_exposures_get,
+    .exposures_put = sqlite_exposures_put,
+    .user_metrics_get = sqlite_user_metrics_get,
+    .user_metrics_put = sqlite_user_metrics_put,
+    .rollup_add = sqlite_rollup_add,
+};

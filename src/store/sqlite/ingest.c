@@ -1,0 +1,291 @@
+/*
+ * ingest.c - the SQLite adapter's batch primitives of attribution (store_int.h): events,
+ * exposures, per-user values and roll-up deltas. SQLite is embedded, so a batch is a loop
+ * over cached prepared statements (no round trips to save); the order of the rows is kept,
+ * so that sums come out as row-at-a-time processing gives them. Writer thread only.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "sqlite_int.h"
+
+int sqlite_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
+{
+    /* one writer per database file (BEGIN IMMEDIATE): nothing to serialize further */
+    (void)tx;
+    (void)users;
+    (void)n;
+    (void)err;
+    return 0;
+}
+
+static const char SQL_EVENT_INSERT[] =
+    "INSERT OR IGNORE INTO events (user_id, event, ts, value, id) VALUES (?, ?, ?, ?, ?)";
+
+int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
+                         bool *inserted, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_event *e = &events[i];
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EVENT_INSERT, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, e->user_id);
+        sqlite_bind_str(st, 2, e->event);
+        sqlite3_bind_int64(st, 3, e->ts);
+        sqlite3_bind_double(st, 4, e->value);
+        sqlite_bind_str(st, 5, e->id);
+        if (sqlite_conn_step_done(c, st, "insert event", err) != 0) {
+            return -1;
+        }
+        inserted[i] = sqlite3_changes(c->db) > 0;
+    }
+    return 0;
+}
+
+static const char SQL_USER_HAS_EVENTS[] = "SELECT 1 FROM events WHERE user_id = ? LIMIT 1";
+
+int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
+                             struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_USER_HAS_EVENTS, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, users[i]);
+        int rc = sqlite3_step(st);
+        has[i] = rc == SQLITE_ROW;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            return store_sqlite_err(c->db, rc, "read events", err);
+        }
+    }
+    return 0;
+}
+
+static const char SQL_RAW[] = "SELECT COUNT(*), TOTAL(value) FROM events "
+                              "WHERE user_id = ? AND event = ? AND ts >= ? AND ts < ?";
+
+int sqlite_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
+                      double *sum, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RAW, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, q[i].user_id);
+        sqlite_bind_str(st, 2, q[i].event);
+        sqlite3_bind_int64(st, 3, q[i].from);
+        sqlite3_bind_int64(st, 4, q[i].to);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            count[i] = sqlite3_column_int64(st, 0);
+            sum[i] = sqlite3_column_double(st, 1);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) {
+            return store_sqlite_err(c->db, rc, "read events", err);
+        }
+    }
+    return 0;
+}
+
+static const char SQL_USER_EXPOSURES[] =
+    "SELECT experiment, variant, ts FROM exposures WHERE user_id = ? ORDER BY experiment";
+
+int sqlite_exposures_of_users(struct store_tx *tx, const char *const *users, size_t n,
+                              void (*emit)(void *ctx, size_t i, const char *experiment,
+                                           const char *variant, int64_t ts),
+                              void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_USER_EXPOSURES, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, users[i]);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            emit(ctx, i, (const char *)sqlite3_column_text(st, 0),
+                 (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            return store_sqlite_err(c->db, rc, "read exposures", err);
+        }
+    }
+    return 0;
+}
+
+static const char SQL_EXPO_GET[] =
+    "SELECT variant, ts FROM exposures WHERE user_id = ? AND experiment = ?";
+
+int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts),
+                         void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EXPO_GET, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, keys[i].user_id);
+        sqlite_bind_str(st, 2, keys[i].experiment);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            emit(ctx, i, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            return store_sqlite_err(c->db, rc, "read exposure", err);
+        }
+    }
+    return 0;
+}
+
+static const char SQL_EXPO_INSERT[] =
+    "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_EXPO_SET[] = "UPDATE exposures SET variant = ?3, ts = ?4, "
+                                   "conflicts = conflicts + ?5 WHERE user_id = ?1 AND "
+                                   "experiment = ?2";
+
+int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n,
+                         struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_xrow *x = &rows[i];
+        sqlite3_stmt *st = sqlite_conn_prepare(c, x->is_new ? SQL_EXPO_INSERT : SQL_EXPO_SET, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, x->user_id);
+        sqlite_bind_str(st, 2, x->experiment);
+        sqlite_bind_str(st, 3, x->variant);
+        sqlite3_bind_int64(st, 4, x->ts);
+        sqlite3_bind_int64(st, 5, x->conflicts_add);
+        if (sqlite_conn_step_done(c, st, x->is_new ? "insert exposure" : "update exposure", err) !=
+            0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char SQL_UM_GET[] =
+    "SELECT y_raw, x_raw FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
+static const char SQL_UM_PUT[] = "INSERT OR REPLACE INTO user_metrics (user_id, experiment, "
+                                 "metric, y_raw, x_raw) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_UM_DEL[] =
+    "DELETE FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
+
+int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
+                            void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
+                            struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_UM_GET, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, keys[i].user_id);
+        sqlite_bind_str(st, 2, keys[i].experiment);
+        sqlite_bind_str(st, 3, keys[i].metric);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            emit(ctx, i, sqlite3_column_double(st, 0), sqlite3_column_double(st, 1));
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            return store_sqlite_err(c->db, rc, "read user", err);
+        }
+    }
+    return 0;
+}
+
+int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
+                            struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_umrow *u = &rows[i];
+        sqlite3_stmt *st = sqlite_conn_prepare(c, u->present ? SQL_UM_PUT : SQL_UM_DEL, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, u->user_id);
+        sqlite_bind_str(st, 2, u->experiment);
+        sqlite_bind_str(st, 3, u->metric);
+        if (u->present) {
+            sqlite3_bind_double(st, 4, u->y);
+            sqlite3_bind_double(st, 5, u->x);
+        }
+        if (sqlite_conn_step_done(c, st, "write user", err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char SQL_STATS_ADD[] =
+    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (experiment, metric, variant) DO "
+    "UPDATE SET n = n + ?4, s = s + ?5, q = q + ?6, sx = sx + ?7, qx = qx + ?8, p = p + ?9";
+static const char SQL_DAILY_ADD[] =
+    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (experiment, metric, variant, day) DO "
+    "UPDATE SET dn = dn + ?5, ds = ds + ?6, dq = dq + ?7";
+static const char SQL_EXPOSTAT_ADD[] =
+    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + ?3, "
+    "conflicts = conflicts + ?4";
+
+int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_delta *e = &d[i];
+        const char *sql = e->kind == DELTA_METRIC_STATS   ? SQL_STATS_ADD
+                          : e->kind == DELTA_METRIC_DAILY ? SQL_DAILY_ADD
+                                                          : SQL_EXPOSTAT_ADD;
+        sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_str(st, 1, e->experiment);
+        if (e->kind == DELTA_EXPOSURE_STATS) {
+            sqlite_bind_str(st, 2, e->variant);
+            sqlite3_bind_int64(st, 3, e->dn);
+            sqlite3_bind_int64(st, 4, e->dconf);
+        } else {
+            sqlite_bind_str(st, 2, e->metric);
+            sqlite_bind_str(st, 3, e->variant);
+            int k = 4;
+            if (e->kind == DELTA_METRIC_DAILY) {
+                sqlite3_bind_int64(st, k++, e->day);
+            }
+            sqlite3_bind_int64(st, k++, e->dn);
+            sqlite3_bind_double(st, k++, e->ds);
+            sqlite3_bind_double(st, k++, e->dq);
+            if (e->kind == DELTA_METRIC_STATS) {
+                sqlite3_bind_double(st, k++, e->dsx);
+                sqlite3_bind_double(st, k++, e->dqx);
+                sqlite3_bind_double(st, k, e->dp);
+            }
+        }
+        if (sqlite_conn_step_done(c, st, "update roll-ups", err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

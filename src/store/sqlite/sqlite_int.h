@@ -1,0 +1,147 @@
+/*
+ * sqlite_int.h - private structures shared by the files of the SQLite adapter
+ * (src/store/sqlite/): a connection with its prepared-statement cache, the adapter's
+ * state behind struct store, SQLite error mapping, and the adapter's implementations of
+ * the ops of src/store/store_int.h (the table itself is in db.c).
+ */
+#ifndef BUNSEN_SQLITE_INT_H
+#define BUNSEN_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "../store_int.h"
+
+#define STMT_CACHE_SLOTS 64
+
+/* A SQLite connection owned by one thread, with prepared statements cached by the
+ * address of their (static) SQL text. */
+struct sqlite_conn {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[STMT_CACHE_SLOTS];
+};
+
+/* The adapter's state (store->be). */
+struct sqlite_store {
+    char *path;
+    struct sqlite_conn *main; /* the writer's connection (also used by CLI commands) */
+    pthread_key_t reader_key; /* per-thread read connection */
+    pthread_mutex_t readers_mu;
+    struct sqlite_conn **readers; /* every reader opened, closed by store_close */
+    size_t nreaders, areaders;
+};
+
+static inline struct sqlite_store *sqlite_be(struct store *s)
+{
+    return s->be;
+}
+
+static inline sqlite3 *sqlite_tx_db(struct store_tx *tx)
+{
+    return ((struct sqlite_conn *)tx->conn)->db;
+}
+
+/* Open a connection with the standard pragmas. readonly: query_only=1. */
+struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err);
+void sqlite_conn_close(struct sqlite_conn *c);
+
+/* A cached prepared statement for the static string sql, reset and with bindings
+ * cleared. Borrowed: valid until the connection closes. NULL on error (err filled). */
+sqlite3_stmt *sqlite_conn_prepare(struct sqlite_conn *c, const char *sql, struct err *err);
+
+/* Step a statement that returns no rows and reset it: 0, or -1 with err (what = context). */
+int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *what,
+                          struct err *err);
+
+/* Execute SQL with no results. */
+int sqlite_conn_exec(struct sqlite_conn *c, const char *sql, struct err *err);
+
+/* This thread's read connection, opened on first use. */
+struct sqlite_conn *sqlite_reader(struct store *s, struct err *err);
+
+/* Map a SQLite result code to an err (disk full, read-only, I/O, busy -> ERR_UNAVAILABLE;
+ * constraint -> ERR_CONFLICT; others ERR_INTERNAL). Always returns -1. */
+int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err);
+
+/* Bind a NUL-terminated text or NULL. */
+int sqlite_bind_str(sqlite3_stmt *st, int idx, const char *s);
+
+/* Copy column text into dst (size n), "" when NULL. */
+void sqlite_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);
+
+/* ---- the ops (store_int.h) implemented in keys.c, audit.c, catalog.c, rollup.c,
+ * compact.c and ingest.c ---- */
+int sqlite_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
+                      struct err *err);
+int sqlite_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
+                      struct err *err);
+int sqlite_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
+                            struct err *err);
+int sqlite_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
+                    struct err *err);
+int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err);
+int sqlite_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err);
+int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_type,
+                      const char *target, int limit,
+                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                      struct err *err);
+int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                      int64_t updated_at, bool create, struct err *err);
+int sqlite_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                      struct err *err);
+int sqlite_metric_delete(struct store_tx *tx, const char *key, struct err *err);
+int sqlite_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                       struct err *err);
+int sqlite_metric_users(struct store_tx *tx, const char *metric, bool include_archived,
+                        char ***keys, size_t *n, struct err *err);
+int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                          const char *const *metrics, size_t nmetrics, int64_t created_at,
+                          int64_t updated_at, bool create, struct err *err);
+int sqlite_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                          struct err *err);
+int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
+int sqlite_experiment_list(struct store *s, const char *status,
+                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int sqlite_catalog_bump(struct store_tx *tx, struct err *err);
+int sqlite_catalog_version(struct store *s, int64_t *version, struct err *err);
+int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                          const struct store_rule *const *rules, size_t n, struct err *err);
+int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
+                       void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                       struct err *err);
+int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
+                                     double sum, double sumsq),
+                        void *ctx, struct err *err);
+int sqlite_exposure_by_variant(struct store *s, const char *experiment,
+                               void (*emit)(void *ctx, const char *variant, int64_t users),
+                               void *ctx, int64_t *conflicts, struct err *err);
+int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+                   struct err *err);
+int sqlite_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
+int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
+                         bool *inserted, struct err *err);
+int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
+                             struct err *err);
+int sqlite_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
+                      double *sum, struct err *err);
+int sqlite_exposures_of_users(struct store_tx *tx, const char *const *users, size_t n,
+                              void (*emit)(void *ctx, size_t i, const char *experiment,
+                                           const char *variant, int64_t ts),
+                              void *ctx, struct err *err);
+int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts),
+                         void *ctx, struct err *err);
+int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n,
+                         struct err *err);
+int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
+                            void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
+                            struct err *err);
+int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
+                            struct err *err);
+int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+
+#endif

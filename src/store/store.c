@@ -1,0 +1,247 @@
+/*
+ * store.c - the store facade (store.h): picks the backend from the database URL (the one
+ * place that knows which adapters exist) and forwards every domain operation to it through
+ * its ops table. The writer (writer.c) and attribution (attribution.c) are the facade's
+ * other two files. Threads: as store.h says for each function.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "store_int.h"
+
+/* The backend for url, and the target string handed to it (a path or a conninfo). */
+static const struct store_ops *backend_for(const char *url, const char **target, struct err *err)
+{
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+#ifdef BUNSEN_HAVE_PG
+        *target = url;
+        return &store_pg_ops;
+#else
+        err_set(err, ERR_INVALID, NULL, "this bunsen was built without PostgreSQL support");
+        return NULL;
+#endif
+    }
+    *target = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    if (**target == '\0') {
+        err_set(err, ERR_INVALID, NULL, "empty database path");
+        return NULL;
+    }
+    return &store_sqlite_ops;
+}
+
+int store_open(const char *url, struct store **out, struct err *err)
+{
+    *out = NULL;
+    const char *target = NULL;
+    const struct store_ops *ops = backend_for(url, &target, err);
+    if (ops == NULL) {
+        return -1;
+    }
+    struct store *s = xcalloc(1, sizeof(*s));
+    s->ops = ops;
+    if (ops->open(s, target, err) != 0) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    store_writer_stop(s);
+    s->ops->close(s);
+    free(s);
+}
+
+const char *store_backend_name(const struct store *s)
+{
+    return s->ops->name;
+}
+
+int store_migrate(struct store *s, int *applied, struct err *err)
+{
+    int n = 0;
+    int rc = s->ops->migrate(s, &n, err);
+    if (applied != NULL) {
+        *applied = n;
+    }
+    return rc;
+}
+
+int store_schema_version(struct store *s, int *version, struct err *err)
+{
+    return s->ops->schema_version(s, version, err);
+}
+
+struct store *store_tx_store(struct store_tx *tx)
+{
+    return tx->store;
+}
+
+int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)arg;
+    return tx->store->ops->ready_check(tx, err);
+}
+
+/* ---- keys and audit ---- */
+
+int store_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
+                     struct err *err)
+{
+    return tx->store->ops->key_insert(tx, k, hash, err);
+}
+
+int store_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
+                     struct err *err)
+{
+    return tx->store->ops->key_revoke(tx, id, now, before, err);
+}
+
+int store_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
+                           struct err *err)
+{
+    return s->ops->key_find_by_hash(s, hash, out, err);
+}
+
+int store_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
+                   struct err *err)
+{
+    return s->ops->key_list(s, include_revoked, out, n, err);
+}
+
+int store_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err)
+{
+    struct store *owner = tx != NULL ? tx->store : s;
+    return owner->ops->key_count_admins(owner, tx, n, err);
+}
+
+int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)
+{
+    return tx->store->ops->audit_append(tx, e, err);
+}
+
+int store_audit_list(struct store *s, int64_t before_id, const char *target_type,
+                     const char *target, int limit,
+                     void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                     struct err *err)
+{
+    return s->ops->audit_list(s, before_id, target_type, target, limit, emit, ctx, err);
+}
+
+/* ---- catalogue ---- */
+
+int store_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                     int64_t updated_at, bool create, struct err *err)
+{
+    return tx->store->ops->metric_put(tx, key, doc, created_at, updated_at, create, err);
+}
+
+int store_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                     struct err *err)
+{
+    struct store *owner = tx != NULL ? tx->store : s;
+    return owner->ops->metric_get(owner, tx, key, doc, err);
+}
+
+int store_metric_delete(struct store_tx *tx, const char *key, struct err *err)
+{
+    return tx->store->ops->metric_delete(tx, key, err);
+}
+
+int store_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                      struct err *err)
+{
+    return s->ops->metric_list(s, emit, ctx, err);
+}
+
+int store_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
+                       size_t *n, struct err *err)
+{
+    return tx->store->ops->metric_users(tx, metric, include_archived, keys, n, err);
+}
+
+void store_keys_free(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i]);
+    }
+    free(keys);
+}
+
+int store_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                         const char *const *metrics, size_t nmetrics, int64_t created_at,
+                         int64_t updated_at, bool create, struct err *err)
+{
+    return tx->store->ops->experiment_put(tx, key, status, doc, metrics, nmetrics, created_at,
+                                          updated_at, create, err);
+}
+
+int store_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                         struct err *err)
+{
+    struct store *owner = tx != NULL ? tx->store : s;
+    return owner->ops->experiment_get(owner, tx, key, doc, err);
+}
+
+int store_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
+{
+    return tx->store->ops->experiment_delete(tx, key, err);
+}
+
+int store_experiment_list(struct store *s, const char *status,
+                          void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+{
+    return s->ops->experiment_list(s, status, emit, ctx, err);
+}
+
+int store_catalog_bump(struct store_tx *tx, struct err *err)
+{
+    return tx->store->ops->catalog_bump(tx, err);
+}
+
+int store_catalog_version(struct store *s, int64_t *version, struct err *err)
+{
+    return s->ops->catalog_version(s, version, err);
+}
+
+/* ---- roll-ups and compaction ---- */
+
+int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                         const struct store_rule *const *rules, size_t n, struct err *err)
+{
+    return tx->store->ops->rollup_rebuild(tx, experiment, stop_ts, rules, n, err);
+}
+
+int store_rollup_read(struct store *s, const char *experiment, const char *metric,
+                      void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                      struct err *err)
+{
+    return s->ops->rollup_read(s, experiment, metric, emit, ctx, err);
+}
+
+int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                       void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
+                                    double sum, double sumsq),
+                       void *ctx, struct err *err)
+{
+    return s->ops->rollup_daily(s, experiment, metric, emit, ctx, err);
+}
+
+int store_exposure_by_variant(struct store *s, const char *experiment,
+                              void (*emit)(void *ctx, const char *variant, int64_t users),
+                              void *ctx, int64_t *conflicts, struct err *err)
+{
+    return s->ops->exposure_by_variant(s, experiment, emit, ctx, conflicts, err);
+}
+
+int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+                  struct err *err)
+{
+    return s->ops->compact(s, horizon_ms, out, err);
+}
