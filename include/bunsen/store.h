@@ -340,4 +340,13 @@ int store_saved_group_delete(struct store_tx *tx, const char *key, struct err *e
 int store_saved_group_list(struct store *s, struct store_tx *tx,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 
+/* ---- Encrypted payloads (issue 15) ----
+ * An sdk key created with "encrypt": true has an encryption key (base64 of 16 bytes, the
+ * GrowthBook SDK's decryptionKey): its features payload is served encrypted. */
+int store_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
+                             struct err *err);
+/* The encryption key of active key id into out ("" when it has none). ERR_NOT_FOUND when
+ * the key is unknown or revoked. Any thread. */
+int store_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
+
 #endif

@@ -1,104 +1,63 @@
 /*
- * saved_groups.c - the saved_groups table (store.h "Saved groups"): documents are opaque
- * JSON text here, read by src/core/saved_group.c. Writes run inside a writer transaction;
- * reads use the calling thread's read connection, or the transaction's when given.
+ * saved_groups.c - the facade of issue 15's store functions (store.h "Saved groups",
+ * "Encrypted payloads"): dispatch to the backend chosen by store_open. A backend that has
+ * not implemented them answers ERR_UNAVAILABLE rather than crashing.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "bunsen/util.h"
 #include "store_int.h"
 
-static const char SQL_GROUP_INSERT[] =
-    "INSERT INTO saved_groups (key, doc, created_at, updated_at) VALUES (?, ?, ?, ?)";
-static const char SQL_GROUP_UPDATE[] =
-    "UPDATE saved_groups SET doc = ?2, updated_at = ?4 WHERE key = ?1";
-static const char SQL_GROUP_GET[] = "SELECT doc FROM saved_groups WHERE key = ?";
-static const char SQL_GROUP_DELETE[] = "DELETE FROM saved_groups WHERE key = ?";
-static const char SQL_GROUP_LIST[] = "SELECT doc FROM saved_groups ORDER BY key";
+static int missing(const char *what, struct err *err)
+{
+    return err_set(err, ERR_UNAVAILABLE, NULL, "%s: not supported by this database backend", what);
+}
 
 int store_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
                           int64_t updated_at, bool create, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, create ? SQL_GROUP_INSERT : SQL_GROUP_UPDATE, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, key);
-    bind_text(st, 2, doc);
-    sqlite3_bind_int64(st, 3, created_at);
-    sqlite3_bind_int64(st, 4, updated_at);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return err_set(err, ERR_CONFLICT, "key", "saved group '%s' already exists", key);
-    }
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(tx->conn->db, rc, "save saved group", err);
-    }
-    if (!create && sqlite3_changes(tx->conn->db) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return 0;
+    const struct store_ops *o = tx->store->ops;
+    return o->saved_group_put
+               ? o->saved_group_put(tx, key, doc, created_at, updated_at, create, err)
+               : missing("saved groups", err);
 }
 
 int store_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                           struct err *err)
 {
-    struct conn *c = tx != NULL ? tx->conn : store_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = conn_prepare(c, SQL_GROUP_GET, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
-        return 0;
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return store_sqlite_err(c->db, rc, "read saved group", err);
+    struct store *owner = tx != NULL ? tx->store : s;
+    return owner->ops->saved_group_get ? owner->ops->saved_group_get(owner, tx, key, doc, err)
+                                       : missing("saved groups", err);
 }
 
 int store_saved_group_delete(struct store_tx *tx, const char *key, struct err *err)
 {
-    sqlite3_stmt *st = conn_prepare(tx->conn, SQL_GROUP_DELETE, err);
-    if (st == NULL) {
-        return -1;
-    }
-    bind_text(st, 1, key);
-    if (conn_step_done(tx->conn, st, "delete saved group", err) != 0) {
-        return -1;
-    }
-    if (sqlite3_changes(tx->conn->db) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return 0;
+    const struct store_ops *o = tx->store->ops;
+    return o->saved_group_delete ? o->saved_group_delete(tx, key, err)
+                                 : missing("saved groups", err);
 }
 
 int store_saved_group_list(struct store *s, struct store_tx *tx,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    struct conn *c = tx != NULL ? tx->conn : store_reader(s, err);
-    if (c == NULL) {
-        return -1;
+    struct store *owner = tx != NULL ? tx->store : s;
+    if (owner->ops->saved_group_list == NULL) {
+        return 0; /* no groups: conditions without $inGroup still work */
     }
-    sqlite3_stmt *st = conn_prepare(c, SQL_GROUP_LIST, err);
-    if (st == NULL) {
-        return -1;
+    return owner->ops->saved_group_list(owner, tx, emit, ctx, err);
+}
+
+int store_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
+                             struct err *err)
+{
+    const struct store_ops *o = tx->store->ops;
+    return o->key_set_encryption ? o->key_set_encryption(tx, id, secret, err)
+                                 : missing("encrypted payloads", err);
+}
+
+int store_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err)
+{
+    if (s->ops->key_encryption == NULL) {
+        out[0] = '\0';
+        return 0;
     }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        emit(ctx, (const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "list saved groups", err);
+    return s->ops->key_encryption(s, id, out, n, err);
 }

@@ -180,6 +180,19 @@ struct store_ops {
                             struct err *err);
     /* Add each delta to its roll-up row. */
     int (*rollup_add)(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+
+    /* ---- issue 15: saved groups, encrypted sdk payloads (store.h semantics). A backend
+     * without them leaves them NULL: the facade answers ERR_UNAVAILABLE. ---- */
+    int (*saved_group_put)(struct store_tx *tx, const char *key, const char *doc,
+                           int64_t created_at, int64_t updated_at, bool create, struct err *err);
+    int (*saved_group_get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                           struct err *err);
+    int (*saved_group_delete)(struct store_tx *tx, const char *key, struct err *err);
+    int (*saved_group_list)(struct store *s, struct store_tx *tx,
+                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+    int (*key_set_encryption)(struct store_tx *tx, const char *id, const char *secret,
+                              struct err *err);
+    int (*key_encryption)(struct store *s, const char *id, char *out, size_t n, struct err *err);
 };
 
 /* The adapters (each compiled in or absent; NULL-free). */

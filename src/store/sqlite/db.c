@@ -443,4 +443,10 @@ const struct store_ops store_sqlite_ops = {
     .user_metrics_get = sqlite_user_metrics_get,
     .user_metrics_put = sqlite_user_metrics_put,
     .rollup_add = sqlite_rollup_add,
+    .saved_group_put = sqlite_saved_group_put,
+    .saved_group_get = sqlite_saved_group_get,
+    .saved_group_delete = sqlite_saved_group_delete,
+    .saved_group_list = sqlite_saved_group_list,
+    .key_set_encryption = sqlite_key_set_encryption,
+    .key_encryption = sqlite_key_encryption,
 };

@@ -144,4 +144,16 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
                             struct err *err);
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
 
+/* issue 15 (saved_groups.c): saved groups and the encryption key of sdk keys */
+int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
+                           int64_t created_at, int64_t updated_at, bool create, struct err *err);
+int sqlite_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                           struct err *err);
+int sqlite_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
+int sqlite_saved_group_list(struct store *s, struct store_tx *tx,
+                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int sqlite_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
+                              struct err *err);
+int sqlite_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
+
 #endif
