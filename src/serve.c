@@ -178,6 +178,7 @@ int cli_serve(int argc, char **argv)
             log_json(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
             break;
         }
+        api_sdk_streams_tick(&app); /* keep-alive comments on idle SSE streams */
         /* Another process (or this one) changed the experiments: rebuild the snapshot.
          * Reloading after our own writes too is harmless and keeps one code path. */
         int64_t v = 0;

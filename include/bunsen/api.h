@@ -67,6 +67,14 @@ void api_results(struct http_req *r);    /* GET  /api/v1/experiments/{key}/resul
 void api_timeseries(struct http_req *r); /* GET  /api/v1/experiments/{key}/timeseries */
 void api_power(struct http_req *r);      /* POST /api/v1/power */
 
+/* sdk_stream.c: GrowthBook SDK extras (issue 15) */
+void api_sdk_sub(struct http_req *r);  /* GET  /sub/{sdk_key} (Server-Sent Events) */
+void api_sdk_eval(struct http_req *r); /* POST /api/eval/{sdk_key} (remote evaluation) */
+/* Send the current payload to every stream whose last one differs (after a snapshot
+ * publish), and keep-alive comments to idle streams (once a second from the main loop). */
+void api_sdk_streams_publish(struct app *app);
+void api_sdk_streams_tick(struct app *app);
+
 /* saved_groups.c: named value lists for $inGroup / $notInGroup (issue 15) */
 void api_saved_groups_create(struct http_req *r); /* POST   /api/v1/saved-groups */
 void api_saved_groups_list(struct http_req *r);   /* GET    /api/v1/saved-groups */

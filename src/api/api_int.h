@@ -115,6 +115,23 @@ int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct 
 
 /* {"features", "savedGroups", "dateUpdated"} from the current snapshot (new reference). */
 json_t *api_growthbook_payload(struct app *app);
+/* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
+ * replying 401/403 (or the store's error). */
+int api_sdk_key_of(struct http_req *r, struct store_key *k);
+
+/* ---- encrypted payloads (sdk_stream.c) ---- */
+
+/* Base64 of a 16-byte AES key, with its NUL. */
+#define API_ENC_KEY_LEN 32
+/* A new random AES-128 key as base64 into out. */
+int api_new_encryption_key(char out[API_ENC_KEY_LEN], struct err *err);
+/* GrowthBook's encrypted string of plain[0..len): base64(iv) "." base64(AES-128-CBC), with
+ * key_b64 (base64 of 16 bytes). *out is malloc'd. */
+int api_encrypt_text(const char *key_b64, const char *plain, size_t len, char **out,
+                     struct err *err);
+/* payload (stolen) as a key sees it: itself when enc_key is NULL or "", else
+ * {encryptedFeatures, encryptedSavedGroups, dateUpdated}. New reference or NULL with err. */
+json_t *api_payload_for_key(json_t *payload, const char *enc_key, struct err *err);
 
 /* ---- Prometheus counters (prom.c) ---- */
 

@@ -43,7 +43,8 @@ static void etag_of(const char *scope, const char *text, size_t len, char out[40
     out[34] = '\0';
 }
 
-/* Reply 304 when If-None-Match carries this body's tag, else 200 with the body and tag. */
+/* Reply 304 when If-None-Match carries this body's tag, else 200 with the body and tag.
+ * (body: stolen) */
 static void reply_tagged(struct http_req *r, json_t *body, int digits)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
@@ -147,7 +148,7 @@ static json_t *feature_of(const struct experiment *x)
 
 /* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
  * replying 401/403 (or the store's error). */
-static int sdk_key_of(struct http_req *r, struct store_key *k)
+int api_sdk_key_of(struct http_req *r, struct store_key *k)
 {
     const char *key = http_req_param(r, "sdk_key");
     uint8_t hash[AUTH_HASH_LEN];
@@ -213,11 +214,23 @@ json_t *api_growthbook_payload(struct app *app)
 void api_features(struct http_req *r)
 {
     struct store_key k;
-    if (sdk_key_of(r, &k) != 0) {
+    if (api_sdk_key_of(r, &k) != 0) {
+        return;
+    }
+    struct app *app = http_req_app(r);
+    char enc[API_ENC_KEY_LEN];
+    struct err err;
+    err_clear(&err);
+    json_t *payload = NULL;
+    if (store_key_encryption(app->store, k.id, enc, sizeof(enc), &err) != 0 ||
+        (payload = api_payload_for_key(api_growthbook_payload(app), enc, &err)) == NULL) {
+        http_reply_err(r, &err);
         return;
     }
     /* 17 digits: the SDK must see exactly the weights the daemon hashes with */
-    reply_tagged(r, api_growthbook_payload(http_req_app(r)), 17);
+    reply_tagged(r, payload, 17);
+    /* as the GrowthBook Proxy: the SDK opens GET /sub/{key} when it sees this */
+    http_reply_header(r, "x-sse-support", "enabled");
 }
 
 /* ---- OFREP ----

@@ -52,6 +52,7 @@ int api_experiments_reload(struct app *app, struct err *err)
     }
     if (rc == 0) {
         snapshot_publish(app->experiments, s);
+        api_sdk_streams_publish(app); /* GET /sub subscribers get the new payload */
     } else {
         snapshot_free(s);
     }
