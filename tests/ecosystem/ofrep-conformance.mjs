@@ -37,7 +37,7 @@ const server = await import("@openfeature/server-sdk");
 const web = await import("@openfeature/web-sdk");
 const { OFREPProvider } = await import("@openfeature/ofrep-provider");
 const { OFREPWebProvider } = await import("@openfeature/ofrep-web-provider");
-const { ADMIN, api, brief, createKey, diag, main, ok, skip } = await import("./lib.mjs");
+const { ADMIN, api, brief, createKey, diag, main, ok, skip, stopAll } = await import("./lib.mjs");
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIX = join(here, "..", "fixtures", "ofrep");
@@ -442,4 +442,6 @@ main(async () => {
   diag(`gherkin: ${scenarios.length} scenarios (outlines expanded); server provider ${s.passed}/${s.applicable} applicable pass, web provider ${wr.passed}/${wr.applicable}`);
   await server.OpenFeature.close();
   await web.OpenFeature.close();
+  // later scripts evaluate every live flag: leave none of ours running
+  await stopAll([...TARGETED.map(([key]) => key), "conf-split", "conf-array"]);
 });

@@ -155,7 +155,7 @@ for script in openfeature-server openfeature-web ofrep-conformance growthbook me
     {
         BUNSEN_URL="http://127.0.0.1:$port" BUNSEN_ADMIN_KEY=$(cat "$dir/admin.key") \
             BUNSEN_DB="$dir/bunsen.db" PROMTOOL="$promtool" ECO_SEED="$seed" \
-            timeout 150 node "$here/$script.mjs" 2>&1
+            timeout 300 node "$here/$script.mjs" 2>&1
         echo "__rc=$?"
     } | awk -v n="$n" -v script="$script" -v counts="$dir/counts" '
         /^__rc=/ { rc = substr($0, 6) + 0; next }
