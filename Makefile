@@ -8,7 +8,8 @@
 BUILD    ?= build
 PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-            libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3 libssl-dev
+            libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3 systemd \
+            curl man-db libssl-dev
 CC       ?= cc
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wcast-qual -Wwrite-strings -Wvla -Wundef -Werror
@@ -32,10 +33,17 @@ API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
 API_LIB  := $(BUILD)/tests/api/harness.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SHAREDIR ?= $(PREFIX)/share/bunsen
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/bunsen
+
 PORT     ?= 8080
 DATA_DIR ?= ./data
 
-.PHONY: all deps run test unit api asan format format-check clean help bench
+.PHONY: all deps run test unit api asan format format-check clean help bench install uninstall
 all: $(BUILD)/bunsen
 
 help:
@@ -46,6 +54,8 @@ help:
 	@echo "make format     rewrite sources with clang-format; format-check fails on a diff"
 	@echo "make deps       apt-get install the missing Debian packages (idempotent)"
 	@echo "make fuzz       libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (60) each"
+	@echo "make install    install bunsen, the dashboard, bunsen(1) and the systemd unit under"
+	@echo "                PREFIX ($(PREFIX)), staged under DESTDIR when given"
 	@echo "make clean      remove build/"
 
 deps:
@@ -64,6 +74,15 @@ $(BUILD)/gen/version.h: FORCE
 
 $(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o: \
     $(BUILD)/gen/version.h
+
+# Where `make install` puts the dashboard, compiled in as the last-but-one place the daemon
+# looks for it (serve.c); rewritten only when PREFIX changes.
+$(BUILD)/gen/paths.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define BUNSEN_SHARE_DIR "%s"\n' '$(SHAREDIR)' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(BUILD)/src/serve.o: $(BUILD)/gen/paths.h
 
 .PHONY: FORCE
 FORCE:
@@ -107,19 +126,42 @@ api: $(BUILD)/bunsen $(API_BIN)
 # Node suites (real GrowthBook / OpenFeature SDKs, the dashboard in headless Chromium):
 # their run.sh scripts install what they need and print TAP like the C tests.
 NODE_SUITES ?= tests/sdk/run.sh tests/ecosystem/run.sh tests/browser/run.sh
+# Shell suites: make install into a staging dir, the installed binary, systemd-analyze verify.
+SH_SUITES   ?= tests/ops/install.sh
 
 test: deps
 	@$(MAKE) --no-print-directory unit api
-	@BUNSEN_BIN=$(abspath $(BUILD)/bunsen) sh tests/run.sh $(UNIT_BIN) $(API_BIN) $(NODE_SUITES)
+	@BUNSEN_BIN=$(abspath $(BUILD)/bunsen) sh tests/run.sh $(UNIT_BIN) $(API_BIN) $(SH_SUITES) \
+	    $(NODE_SUITES)
 
 # The unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= \
-	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= SH_SUITES= \
+	    SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+	         -fno-omit-frame-pointer" test
 
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/bunsen serve --listen 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
+
+# The binary, the dashboard under share/bunsen/web, the man page bunsen(1), the systemd unit
+# (ExecStart pointing at BINDIR) and the docs. DESTDIR stages the tree for packaging.
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/bunsen $(DESTDIR)$(BINDIR)/bunsen
+	rm -rf $(DESTDIR)$(SHAREDIR)/web
+	cp -R web $(DESTDIR)$(SHAREDIR)/web
+	find $(DESTDIR)$(SHAREDIR)/web -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
+	install -m 0644 docs/bunsen.1 $(DESTDIR)$(MANDIR)/man1/bunsen.1
+	sed 's|/usr/local/bin/bunsen|$(BINDIR)/bunsen|g' contrib/systemd/bunsen.service \
+	    > $(DESTDIR)$(SHAREDIR)/systemd/bunsen.service
+	install -m 0644 contrib/systemd/bunsen.sysusers $(DESTDIR)$(SHAREDIR)/systemd/bunsen.sysusers
+	install -m 0644 README.md docs/API.md docs/openapi.yaml $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bunsen $(DESTDIR)$(MANDIR)/man1/bunsen.1
+	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
 
 bench: all
 	@sh bench/assign.sh

@@ -51,13 +51,16 @@ static const struct opt opts[] = {
     INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
     INT_OPT("--rate-limit-ingest", "BUNSEN_RATE_LIMIT_INGEST", rate_ingest, 0, 10000000),
     INT_OPT("--rate-limit-manage", "BUNSEN_RATE_LIMIT_MANAGE", rate_manage, 0, 10000000),
+    STR_OPT("--log-file", "BUNSEN_LOG_FILE", log_file),
+    STR_OPT("--metrics-auth", "BUNSEN_METRICS_AUTH", metrics_auth),
 };
 
 const char config_serve_help[] =
     "  --listen ADDR             address to bind (BUNSEN_LISTEN, default 127.0.0.1)\n"
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
     "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
-    "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web)\n"
+    "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web,\n"
+    "                            <bin>/../share/bunsen/web, PREFIX/share/bunsen/web, ./web)\n"
     "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs)\n"
     "  --log-level L             debug|info|warn|error (BUNSEN_LOG_LEVEL, default info)\n"
     "  --body-max BYTES          request body cap (BUNSEN_BODY_MAX, default 1048576)\n"
@@ -72,7 +75,12 @@ const char config_serve_help[] =
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
     "                            (BUNSEN_RATE_LIMIT_INGEST, default 500; burst 2 x N)\n"
     "  --rate-limit-manage N     management requests (keys, metrics, experiments writes) per\n"
-    "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n";
+    "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n"
+    "  --log-file PATH           JSON log lines to PATH instead of stderr, reopened on SIGHUP\n"
+    "                            (BUNSEN_LOG_FILE)\n"
+    "  --metrics-auth public|key GET /metrics: public (per-experiment series only with a key;\n"
+    "                            default) or key (a viewer, editor or admin key required)\n"
+    "                            (BUNSEN_METRICS_AUTH)\n";
 
 void config_defaults(struct config *cfg)
 {
@@ -91,6 +99,7 @@ void config_defaults(struct config *cfg)
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;
     cfg->rate_manage = 100;
+    snprintf(cfg->metrics_auth, sizeof(cfg->metrics_auth), "public");
 }
 
 static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,

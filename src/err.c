@@ -26,7 +26,8 @@ static const struct {
     [ERR_INTERNAL] = {"internal", 500},
     [ERR_UNAVAILABLE] = {"unavailable", 503},
     [ERR_PRECONDITION] = {"precondition_failed", 412},
-    [ERR_NOT_IMPLEMENTED] = {"not_implemented", 501},
+    [ERR_URI_TOO_LONG] = {"uri_too_long", 414},
+    [ERR_HEADERS_TOO_LARGE] = {"header_fields_too_large", 431},
 };
 
 int err_set(struct err *err, enum err_code code, const char *field, const char *fmt, ...)

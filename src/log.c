@@ -1,10 +1,12 @@
 /*
- * log.c - JSON-lines logger on stderr (log.h). The level is a process-wide
- * setting written once at start-up; each line goes out in a single write(2)
- * so lines from different threads never interleave.
+ * log.c - JSON-lines logger on stderr or a file reopened on SIGHUP (log.h). The level is a
+ * process-wide setting written once at start-up; each line goes out in a single write(2) so lines
+ * from different threads never interleave.
  */
 #include "bunsen/log.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 static enum log_level min_level = LOG_INFO;
+static int log_fd = STDERR_FILENO;
+static char log_path[PATH_MAX]; /* "" = stderr */
 static const char *names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
@@ -70,9 +74,36 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
     }
     size_t n = strlen(text);
     text[n] = '\n'; /* json_dumps leaves room: we overwrite the NUL and write n + 1 bytes */
-    ssize_t w = write(STDERR_FILENO, text, n + 1);
+    ssize_t w = write(log_fd, text, n + 1);
     (void)w;
     free(text);
+}
+
+int log_open_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    snprintf(log_path, sizeof(log_path), "%s", path);
+    log_fd = fd;
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (log_path[0] == '\0') {
+        return 0;
+    }
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    /* dup2 swaps the file behind the same descriptor number atomically: a concurrent
+     * write(2) goes to the old file or the new one */
+    int rc = dup2(fd, log_fd) < 0 ? -1 : 0;
+    close(fd);
+    return rc;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

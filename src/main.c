@@ -19,6 +19,7 @@ static const char usage[] = "usage: bunsen <command> [options]\n"
                             "  keys      create, list and revoke API keys\n"
                             "  results   print an experiment's results from the database\n"
                             "  compact   remove raw rows no result needs any more\n"
+                            "  backup    write a consistent copy of the database (online)\n"
                             "  version   print the version\n"
                             "\n"
                             "`bunsen <command> --help` describes a command.\n";
@@ -62,6 +63,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "compact") == 0) {
         return cli_compact(argc, argv);
+    }
+    if (strcmp(cmd, "backup") == 0) {
+        return cli_backup(argc, argv);
     }
     fprintf(stderr, "bunsen: unknown command '%s'\n\n%s", cmd, usage);
     return 2;

@@ -3,7 +3,8 @@
  * the writer and HTTP server, signal handling and graceful shutdown.
  *
  * Threads: the main thread owns start-up and shutdown and otherwise waits for SIGINT /
- * SIGTERM (blocked in every thread, taken with sigtimedwait). Shutdown order:
+ * SIGTERM (stop) and SIGHUP (reopen the log, reload keys and catalogue), all blocked in every
+ * thread and taken with sigtimedwait. Shutdown order:
  * stop accepting -> drain the writer (resumes every suspended request with its reply)
  * -> stop MHD (waits for in-flight handlers) -> checkpoint the WAL -> close.
  */
@@ -26,24 +27,34 @@
 #include "bunsen/http.h"
 #include "bunsen/log.h"
 #include "bunsen/util.h"
+#include "paths.h"   /* generated: build/gen/paths.h (BUNSEN_SHARE_DIR from PREFIX) */
 #include "version.h" /* generated: build/gen/version.h */
 
 static const char serve_usage[] = "usage: bunsen serve [options]\n"
                                   "Run the Bunsen daemon. Options (each also as an environment "
                                   "variable):\n";
 
-/* <dir of the executable>/../web when it exists, else ./web. */
+/* The dashboard: the first directory that exists of <dir of the executable>/../web (a source
+ * tree: build/bunsen), <dir of the executable>/../share/bunsen/web (an installed or staged
+ * `make install`, wherever it was moved), the share directory compiled in from PREFIX, and
+ * ./web. */
 static void default_web_dir(char *out, size_t n)
 {
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    const char *dir = ".";
     if (len > 0) {
         exe[len] = '\0';
-        char candidate[PATH_MAX + 8];
-        snprintf(candidate, sizeof(candidate), "%s/../web", dirname(exe));
+        dir = dirname(exe);
+    }
+    char candidates[3][PATH_MAX + 32];
+    snprintf(candidates[0], sizeof(candidates[0]), "%s/../web", dir);
+    snprintf(candidates[1], sizeof(candidates[1]), "%s/../share/bunsen/web", dir);
+    snprintf(candidates[2], sizeof(candidates[2]), "%s/web", BUNSEN_SHARE_DIR);
+    for (int i = len > 0 ? 0 : 2; i < 3; i++) {
         struct stat st;
-        if (stat(candidate, &st) == 0 && S_ISDIR(st.st_mode)) {
-            snprintf(out, n, "%.*s", (int)n - 1, candidate);
+        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(out, n, "%.*s", (int)n - 1, candidates[i]);
             return;
         }
     }
@@ -88,15 +99,66 @@ static int bootstrap_admin(struct app *app)
         fprintf(stderr, "bunsen: cannot create the bootstrap admin key: %s\n", err.msg);
         return -1;
     }
-    if (write_admin_key_file(app->cfg.data_dir, secret) != 0) {
+    bool saved = write_admin_key_file(app->cfg.data_dir, secret) == 0;
+    if (!saved) {
         fprintf(stderr, "bunsen: warning: cannot write %s: %s\n", path, strerror(errno));
     }
-    fprintf(stderr,
-            "bunsen: created the bootstrap admin key (shown once, also saved to %s):\n"
-            "bunsen: admin key: %s\n",
-            path, secret);
+    /* Secrets never go to the log stream: stderr is often a journal or a log file. The key is
+     * printed only to a terminal; otherwise it is only in the 0600 file. */
+    if (isatty(STDERR_FILENO)) {
+        fprintf(stderr,
+                "bunsen: created the bootstrap admin key (shown once, also saved to %s):\n"
+                "bunsen: admin key: %s\n",
+                path, secret);
+    } else if (saved) {
+        fprintf(stderr,
+                "bunsen: created the bootstrap admin key: it is in %s (mode 0600; printed only "
+                "on a terminal)\n",
+                path);
+    } else {
+        fprintf(stderr, "bunsen: create an admin key with `bunsen keys create --role admin "
+                        "--name NAME` (it is printed on its stdout)\n");
+    }
     sodium_memzero(secret, sizeof(secret));
     return 0;
+}
+
+/* Refuse to serve a database that cannot work: read-only for us, or corrupt (a daemon that
+ * starts and says ready while every write fails is worse than one that does not start). */
+static int check_store(struct store *s)
+{
+    struct err err;
+    err_clear(&err);
+    int rc = store_check(s, 10000, &err);
+    if (rc == 1) {
+        log_msg(LOG_WARN, "the start-up integrity check did not finish within 10 s; skipped");
+    }
+    if (rc >= 0 && store_write_sync(s, store_apply_ready_check, NULL, &err) != 0) {
+        rc = -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "bunsen: cannot serve: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP: reopen the log file (logrotate), forget cached key verifications (a key revoked
+ * or created by another process counts at once) and reload the experiments and metrics
+ * catalogue. Never stops the daemon; a failure is logged and the old state kept. */
+static void reload_on_hup(struct app *app)
+{
+    int log_rc = log_reopen();
+    http_server_forget_keys(app->http);
+    struct err err;
+    err_clear(&err);
+    int cat_rc = api_experiments_reload(app, &err);
+    json_t *f = json_pack("{s:s, s:b, s:b}", "signal", "SIGHUP", "log_reopened", log_rc == 0,
+                          "catalogue_reloaded", cat_rc == 0);
+    if (f != NULL && cat_rc != 0) {
+        json_object_set_new(f, "error", json_string(err.msg));
+    }
+    log_json(log_rc == 0 && cat_rc == 0 ? LOG_INFO : LOG_ERROR, "reloaded", f);
 }
 
 int cli_serve(int argc, char **argv)
@@ -109,6 +171,15 @@ int cli_serve(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     }
     log_set_level(app.cfg.log_level);
+    if (app.cfg.log_file[0] != '\0' && log_open_file(app.cfg.log_file) != 0) {
+        fprintf(stderr, "bunsen: cannot open the log file %s: %s\n", app.cfg.log_file,
+                strerror(errno));
+        return 1;
+    }
+    if (strcmp(app.cfg.metrics_auth, "public") != 0 && strcmp(app.cfg.metrics_auth, "key") != 0) {
+        fprintf(stderr, "bunsen: --metrics-auth must be public or key\n");
+        return 2;
+    }
     if (app.cfg.web_dir[0] == '\0') {
         default_web_dir(app.cfg.web_dir, sizeof(app.cfg.web_dir));
     }
@@ -124,6 +195,10 @@ int cli_serve(int argc, char **argv)
     if (app.store == NULL) {
         return 1;
     }
+    if (check_store(app.store) != 0) {
+        store_close(app.store);
+        return 1;
+    }
     if (bootstrap_admin(&app) != 0) {
         store_close(app.store);
         return 1;
@@ -134,6 +209,7 @@ int cli_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -179,6 +255,10 @@ int cli_serve(int argc, char **argv)
             break;
         }
         api_sdk_streams_tick(&app); /* keep-alive comments on idle SSE streams */
+        if (sig == SIGHUP) {
+            reload_on_hup(&app);
+            continue;
+        }
         /* Another process (or this one) changed the experiments: rebuild the snapshot.
          * Reloading after our own writes too is harmless and keeps one code path. */
         int64_t v = 0;

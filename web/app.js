@@ -4,7 +4,7 @@
 // sign-in form back and returns to the same page afterwards.
 
 import { api, getKey, setKey, clearKey, setUnauthorizedHandler } from './js/api.js';
-import { h, clear, fill, errorBox, loading, parseQuery, nextId } from './js/dom.js';
+import { h, clear, fill, errorBox, loading, parseQuery, nextId, clearToasts } from './js/dom.js';
 import { renderExperimentList } from './js/views/experiments.js';
 import { renderExperimentForm } from './js/views/experiment_form.js';
 import { renderExperiment } from './js/views/experiment.js';
@@ -139,6 +139,7 @@ function renderSignin() {
 
 async function route() {
   const seq = ++state.seq;
+  clearToasts();
   if (!getKey()) {
     state.me = null;
     renderSignin();

@@ -15,6 +15,7 @@ int cli_migrate(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_results(int argc, char **argv); /* `bunsen results KEY`, src/cli.c */
 int cli_compact(int argc, char **argv); /* `bunsen compact`, src/cli.c */
+int cli_backup(int argc, char **argv);  /* `bunsen backup DEST`, src/cli.c */
 
 /* A subcommand's own option: a flag with a value (value != NULL) or a switch (on != NULL).
  * Arrays end with a {NULL} entry. */

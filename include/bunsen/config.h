@@ -15,7 +15,7 @@ struct config {
     char listen[64];          /* --listen / BUNSEN_LISTEN, default 127.0.0.1 */
     int port;                 /* --port / BUNSEN_PORT, default 8080, 0 = any free port */
     char data_dir[512];       /* --data-dir / BUNSEN_DATA_DIR, default ./data */
-    char web_dir[512];        /* --web-dir / BUNSEN_WEB_DIR, default <exe>/../web or ./web */
+    char web_dir[512];        /* --web-dir / BUNSEN_WEB_DIR, default: see serve.c */
     int threads;              /* --threads / BUNSEN_THREADS, default: number of CPUs */
     enum log_level log_level; /* --log-level / BUNSEN_LOG_LEVEL, default info */
     size_t body_max;          /* --body-max / BUNSEN_BODY_MAX, default 1 MiB */
@@ -26,6 +26,9 @@ struct config {
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
     int rate_ingest;          /* --rate-limit-ingest: requests/s per key, 0 = off, def 500 */
     int rate_manage;          /* --rate-limit-manage: requests/s per key, 0 = off, def 100 */
+    char log_file[512];       /* --log-file / BUNSEN_LOG_FILE, "" = stderr; SIGHUP reopens it */
+    char metrics_auth[16];    /* --metrics-auth / BUNSEN_METRICS_AUTH: "public" (default: no
+                                 per-experiment series without a key) or "key" (a key needed) */
 };
 
 /* The option table, for --help texts: one line per option. */

@@ -11,19 +11,20 @@
 
 enum err_code {
     ERR_OK = 0,
-    ERR_INVALID,         /* invalid_argument        400 */
-    ERR_UNAUTH,          /* unauthenticated         401 */
-    ERR_DENIED,          /* permission_denied       403 */
-    ERR_NOT_FOUND,       /* not_found               404 */
-    ERR_METHOD,          /* method_not_allowed      405 */
-    ERR_CONFLICT,        /* conflict                409 */
-    ERR_TOO_LARGE,       /* payload_too_large       413 */
-    ERR_MEDIA_TYPE,      /* unsupported_media_type  415 */
-    ERR_RATE,            /* rate_limited            429 */
-    ERR_INTERNAL,        /* internal                500 */
-    ERR_UNAVAILABLE,     /* unavailable             503 */
-    ERR_PRECONDITION,    /* precondition_failed    412 (If-Match does not match the ETag) */
-    ERR_NOT_IMPLEMENTED, /* not_implemented     501 (e.g. an unknown Transfer-Encoding) */
+    ERR_INVALID,           /* invalid_argument        400 */
+    ERR_UNAUTH,            /* unauthenticated         401 */
+    ERR_DENIED,            /* permission_denied       403 */
+    ERR_NOT_FOUND,         /* not_found               404 */
+    ERR_METHOD,            /* method_not_allowed      405 */
+    ERR_CONFLICT,          /* conflict                409 */
+    ERR_TOO_LARGE,         /* payload_too_large       413 */
+    ERR_MEDIA_TYPE,        /* unsupported_media_type  415 */
+    ERR_RATE,              /* rate_limited            429 */
+    ERR_INTERNAL,          /* internal                500 */
+    ERR_UNAVAILABLE,       /* unavailable             503 */
+    ERR_PRECONDITION,      /* precondition_failed    412 (If-Match does not match the ETag) */
+    ERR_URI_TOO_LONG,      /* uri_too_long        414 */
+    ERR_HEADERS_TOO_LARGE, /* header_fields_too_large 431 */
 };
 
 struct err {

@@ -48,6 +48,9 @@ enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE };
 #define ROUTE_CORS   1u /* browser SDK route: CORS headers on every reply (errors included) */
 #define ROUTE_INGEST 2u /* rate-limited per key as ingestion (--rate-limit-ingest) */
 #define ROUTE_MANAGE 4u /* rate-limited per key as management (--rate-limit-manage) */
+#define ROUTE_KEY_OPTIONAL                                                                         \
+    8u /* public route that authenticates a key when one is sent (401 if it is bad): the           \
+          handler sees the role (ROLE_NONE without a key) */
 
 /* One row of the route table. path: segments, "{name}" matches one non-empty segment. */
 struct http_route {

@@ -1,5 +1,5 @@
 /*
- * log.h - structured logging: one JSON object per line on stderr.
+ * log.h - structured logging: one JSON object per line on stderr (or --log-file).
  *
  * {"ts":"2026-11-28T22:00:00.123Z","level":"info","msg":"...", ...fields}
  * Levels: debug < info < warn < error. Thread-safe (one write(2) per line).
@@ -18,6 +18,13 @@ void log_set_level(enum log_level level);
 /* Parse "debug|info|warn|error"; returns 0, or -1 for an unknown name. */
 int log_parse_level(const char *name, enum log_level *out);
 bool log_enabled(enum log_level level);
+
+/* Write lines to the file at path (appending, created 0600) instead of stderr. Call before
+ * threads start. Returns 0, or -1 with errno. */
+int log_open_file(const char *path);
+/* Reopen the log file (after logrotate moved it; SIGHUP): lines written meanwhile go to the
+ * old file or the new one, never nowhere. No-op when logging to stderr. Returns 0 or -1. */
+int log_reopen(void);
 
 /* Log a message; `fields` (may be NULL, stolen) is merged into the line. */
 void log_json(enum log_level level, const char *msg, json_t *fields);

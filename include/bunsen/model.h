@@ -45,6 +45,18 @@ enum model_mode { MODEL_CREATE, MODEL_PATCH, MODEL_LOAD };
 
 /* ---- metrics ---- */
 
+/* How a metric's values read to a person (the dashboard's tables and charts): plain
+ * (no unit given: binomial means show as percentages, others as numbers), a count of
+ * things, a percentage (values are fractions: 0.12 reads 12%), money in `currency`
+ * (an ISO 4217 code such as "EUR"), or a duration (values in milliseconds). */
+enum metric_unit {
+    METRIC_UNIT_NONE,
+    METRIC_UNIT_COUNT,
+    METRIC_UNIT_PERCENT,
+    METRIC_UNIT_CURRENCY,
+    METRIC_UNIT_DURATION
+};
+
 struct metric {
     char key[MODEL_KEY_MAX + 1];
     char name[MODEL_NAME_MAX + 1];
@@ -57,6 +69,8 @@ struct metric {
     bool has_cap;
     double cap;                   /* > 0: per-user values are winsorized at cap */
     int64_t cuped_lookback_hours; /* >= 0, default 336; 0 = no CUPED covariate */
+    enum metric_unit unit;        /* display only; never changes a result */
+    char currency[4];             /* ISO 4217 code with METRIC_UNIT_CURRENCY, else "" */
     int64_t created_at, updated_at;
 };
 
@@ -80,6 +94,11 @@ struct variant {
     double weight;
     json_t *value; /* owned; NULL = none (the value is the key) */
 };
+
+/* Why an experiment ended, recorded by a person when stopping (POST /stop with
+ * {"conclusion": {"outcome", "notes"}}) or later by a PATCH of the stopped experiment. */
+enum experiment_outcome { OUTCOME_NONE, OUTCOME_WON, OUTCOME_LOST, OUTCOME_INCONCLUSIVE };
+#define MODEL_NOTES_MAX 2000
 
 struct analysis_defaults {
     enum stats_method method;
@@ -117,6 +136,9 @@ struct experiment {
     json_t *default_value; /* owned; what users out of the experiment get, NULL = the control's */
     char hash_attribute[MODEL_ATTRIBUTE_MAX + 1];     /* hashed attribute, default "id" (user_id) */
     char fallback_attribute[MODEL_ATTRIBUTE_MAX + 1]; /* used when hash_attribute is absent; "" */
+    enum experiment_outcome outcome;                  /* OUTCOME_NONE = no conclusion recorded */
+    char *conclusion_notes;                           /* owned when outcome is set, else NULL */
+    int64_t concluded_at; /* when the conclusion was recorded, 0 = none */
 };
 
 /* Read doc into out (which the caller then owns: experiment_clear). MODEL_PATCH starts
@@ -148,6 +170,9 @@ json_t *experiment_value_new(const struct experiment *x, int variant);
  * forced, released), else the experiment's default_value, else the control's value. New
  * reference. */
 json_t *experiment_assigned_value(const struct experiment *x, int variant, bool of_variant);
+/* Read a conclusion object {"outcome": "won|lost|inconclusive", "notes": "..."} (null
+ * clears it) into x, stamped `now`. Errors name "conclusion.outcome" / "conclusion.notes". */
+int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err);
 
 /* Index of the variant with this key, or -1. */
 int experiment_variant_index(const struct experiment *x, const char *key);

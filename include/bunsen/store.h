@@ -109,6 +109,32 @@ void store_writer_get_stats(struct store *s, struct store_writer_stats *out);
 struct buf;
 void store_write_metrics(struct store *s, struct buf *b);
 
+/* Start-up check: the database is writable by this process and sound (SQLite: quick_check
+ * within budget_ms; a larger database is not checked to the end). Returns 0 (sound), 1 (too
+ * large to finish the check in time: not known corrupt), -1 with ERR_UNAVAILABLE and a
+ * message (read-only, corrupt). Call before the writer starts. */
+int store_check(struct store *s, int budget_ms, struct err *err);
+
+/* True once any query of this process met a corrupt database page: /readyz then answers 503
+ * until the operator restores a backup. Any thread. */
+bool store_is_corrupt(struct store *s);
+
+/* ---- Backup ---- */
+
+struct store_backup_stats {
+    int64_t pages;  /* database pages copied */
+    int64_t bytes;  /* size of the copy */
+    double seconds; /* wall time */
+};
+
+/* Copy the database to the file dest, consistently, while other connections (a serving
+ * daemon) keep writing: the copy holds every transaction committed before the call, passes
+ * quick_check, and replaces dest atomically (rename). SQLite only (src/store/sqlite/backup.c;
+ * other backends: ERR_INVALID naming their own tools). CLI: call with no writer running in
+ * this process. */
+int store_backup(struct store *s, const char *dest, struct store_backup_stats *out,
+                 struct err *err);
+
 /* Cheap liveness/writability probe used by /readyz: a write job that touches one row. */
 int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 

@@ -321,6 +321,7 @@ void api_assign_one(struct http_req *r)
         query_bool(r, "explain", false, &explain) != 0) {
         return;
     }
+    log_exposure = log_exposure && http_req_method(r) != HTTP_HEAD; /* HEAD must be safe */
     struct attr_ctx ac = {.attrs = json_object()};
     http_req_each_query(r, collect_attr, &ac);
     if (json_object_get(ac.attrs, "id") == NULL) {

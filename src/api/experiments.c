@@ -324,6 +324,11 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
             }
             next.released = idx;
         }
+        const json_t *con = ew->body ? json_object_get(ew->body, "conclusion") : NULL;
+        if (con != NULL && experiment_read_conclusion(con, &next, now, err) != 0) {
+            experiment_clear(&next);
+            return -1;
+        }
     }
     char action[32];
     snprintf(action, sizeof(action), "experiment.%s", ew->action);
@@ -447,7 +452,8 @@ static void lifecycle(struct http_req *r, const char *action)
         json_t *v;
         json_object_foreach(body, name, v)
         {
-            if (strcmp(action, "stop") != 0 || strcmp(name, "release") != 0) {
+            if (strcmp(action, "stop") != 0 ||
+                (strcmp(name, "release") != 0 && strcmp(name, "conclusion") != 0)) {
                 http_reply_error(r, ERR_INVALID, name, "unknown field '%.60s' for %s", name,
                                  action);
                 json_decref(body);

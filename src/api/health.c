@@ -1,8 +1,8 @@
 /*
  * health.c - operational endpoints: liveness (/healthz: the process answers), readiness
  * (/readyz: a write goes through the writer and commits, so a read-only or full disk
- * reports 503) and the OpenAPI description (/api/v1/openapi.yaml, compiled in from
- * docs/openapi.yaml).
+ * reports 503; so does a database found corrupt by any query) and the OpenAPI description
+ * (/api/v1/openapi.yaml, compiled in from docs/openapi.yaml).
  */
 #include <stdlib.h>
 
@@ -34,6 +34,11 @@ static void ready_cleanup(struct api_write *w)
 
 void api_health_ready(struct http_req *r)
 {
+    if (store_is_corrupt(http_req_app(r)->store)) {
+        http_reply_error(r, ERR_UNAVAILABLE, NULL,
+                         "the database is corrupt: restore it from a backup (see README)");
+        return;
+    }
     struct api_write *w = xcalloc(1, sizeof(*w));
     w->apply = ready_apply;
     w->render = ready_render;

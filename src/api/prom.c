@@ -4,11 +4,15 @@
  * and the writer write their own families (http_server_write_metrics,
  * store_write_metrics). A scrape reads atomics and stats two files: no database query.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "bunsen/api.h"
@@ -102,12 +106,106 @@ void prom_count_async_exposures(struct prom *p, bool dropped, size_t n)
     }
 }
 
+/* The standard process_* families (as Prometheus client libraries export them), from
+ * /proc/self: CPU seconds, resident and virtual memory, open and maximum descriptors, start
+ * time. A family whose source cannot be read is left out. */
+static void write_process_metrics(struct buf *b)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[1024];
+    bool have_stat = f != NULL && fgets(line, sizeof(line), f) != NULL;
+    if (f != NULL) {
+        fclose(f);
+    }
+    /* fields after the ")" that ends the command name: 3 state ... 14 utime 15 stime ...
+     * 22 starttime 23 vsize 24 rss (proc(5)) */
+    const char *rp = have_stat ? strrchr(line, ')') : NULL;
+    unsigned long long v[25] = {0};
+    if (rp != NULL) {
+        const char *q = rp + 2;
+        for (int field = 3; field <= 24 && *q != '\0'; field++) {
+            char *end = NULL;
+            v[field] = strtoull(q, &end, 10);
+            if (end == q) { /* the state letter */
+                end = (char *)(uintptr_t)(q + 1);
+            }
+            q = end;
+            while (*q == ' ') {
+                q++;
+            }
+        }
+    }
+    long ticks = sysconf(_SC_CLK_TCK);
+    long page = sysconf(_SC_PAGESIZE);
+    if (rp != NULL && ticks > 0) {
+        metrics_write_help(b, "process_cpu_seconds_total", "counter",
+                           "Total user and system CPU time spent in seconds.");
+        metrics_write_value(b, "process_cpu_seconds_total", "",
+                            (double)(v[14] + v[15]) / (double)ticks);
+        metrics_write_help(b, "process_resident_memory_bytes", "gauge",
+                           "Resident memory size in bytes.");
+        metrics_write_value(b, "process_resident_memory_bytes", "", (double)v[24] * (double)page);
+        metrics_write_help(b, "process_virtual_memory_bytes", "gauge",
+                           "Virtual memory size in bytes.");
+        metrics_write_value(b, "process_virtual_memory_bytes", "", (double)v[23]);
+        /* start time: boot time (btime of /proc/stat) + starttime ticks */
+        FILE *sf = fopen("/proc/stat", "r");
+        unsigned long long btime = 0;
+        while (sf != NULL && fgets(line, sizeof(line), sf) != NULL) {
+            if (strncmp(line, "btime ", 6) == 0) {
+                btime = strtoull(line + 6, NULL, 10);
+            }
+        }
+        if (sf != NULL) {
+            fclose(sf);
+        }
+        if (btime > 0) {
+            metrics_write_help(b, "process_start_time_seconds", "gauge",
+                               "Start time of the process since unix epoch in seconds.");
+            metrics_write_value(b, "process_start_time_seconds", "",
+                                (double)btime + (double)v[22] / (double)ticks);
+        }
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        int n = 0;
+        for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+            n += e->d_name[0] != '.';
+        }
+        closedir(d);
+        metrics_write_help(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+        metrics_write_value(b, "process_open_fds", "", (double)(n - 1)); /* minus opendir's */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        metrics_write_help(b, "process_max_fds", "gauge",
+                           "Maximum number of open file descriptors.");
+        metrics_write_value(b, "process_max_fds", "", (double)rl.rlim_cur);
+    }
+}
+
+/* GET /metrics. Who sees what (--metrics-auth): "public" (default) answers anyone, but the
+ * per-experiment series (bunsen_assignments_total{experiment=...}, which name experiments and
+ * count their traffic) only for a viewer, editor or admin key; "key" answers only such keys.
+ * An sdk key is not a reader: it sees what the public sees. */
 void api_metrics_prom(struct http_req *r)
 {
     struct app *app = http_req_app(r);
     struct prom *p = app->prom;
+    bool reader = (http_req_role(r) & (unsigned)ROLES_READ) != 0;
+    if (!reader && strcmp(app->cfg.metrics_auth, "key") == 0) {
+        if (http_req_role(r) == ROLE_NONE) {
+            http_reply_error(r, ERR_UNAUTH, NULL,
+                             "/metrics needs a key (--metrics-auth key): send 'Authorization: "
+                             "Bearer <viewer key>'");
+        } else {
+            http_reply_error(r, ERR_DENIED, NULL, "/metrics needs a viewer, editor or admin key");
+        }
+        return;
+    }
     struct buf b;
     buf_init(&b, 64u << 20);
+    write_process_metrics(&b);
     metrics_write_help(&b, "bunsen_build_info", "gauge", "Version of the running daemon.");
     metrics_write_value(&b, "bunsen_build_info",
                         "version=\"" BUNSEN_VERSION "\",revision=\"" BUNSEN_GIT_REV "\"", 1);
@@ -116,9 +214,22 @@ void api_metrics_prom(struct http_req *r)
     metrics_write_value(&b, "bunsen_start_time_seconds", "", (double)app->started_at / 1000.0);
     http_server_write_metrics(app->http, &b);
     metrics_write_help(&b, "bunsen_assignments_total", "counter",
-                       "Assignment decisions by experiment and reason.");
+                       "Assignment decisions by experiment and reason (per experiment only for a "
+                       "reader key; else one series per reason).");
     pthread_mutex_lock(&p->mu);
-    for (struct prom_experiment *e = p->experiments; e != NULL; e = e->next) {
+    uint64_t by_reason[NREASONS] = {0};
+    for (struct prom_experiment *e = p->experiments; !reader && e != NULL; e = e->next) {
+        for (int k = 0; k < NREASONS; k++) {
+            by_reason[k] += atomic_load_explicit(&e->by_reason[k], memory_order_relaxed);
+        }
+    }
+    for (int k = 0; !reader && k < NREASONS; k++) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "reason=\"%s\"",
+                 assign_reason_name((enum assign_reason)k));
+        metrics_write_value(&b, "bunsen_assignments_total", labels, (double)by_reason[k]);
+    }
+    for (struct prom_experiment *e = reader ? p->experiments : NULL; e != NULL; e = e->next) {
         for (int k = 0; k < NREASONS; k++) {
             uint64_t n = atomic_load_explicit(&e->by_reason[k], memory_order_relaxed);
             if (n == 0) {

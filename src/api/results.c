@@ -454,8 +454,10 @@ json_t *results_power(const json_t *req, struct err *err)
         return err_set(err, ERR_INVALID, "variants", "variants must be an integer in [2, 20]"),
                NULL;
     }
-    if (daily < 0) {
-        return err_set(err, ERR_INVALID, "daily_users", "daily_users must be >= 0"), NULL;
+    if (daily < 0 || (daily > 0 && daily < 1) || !isfinite(daily)) {
+        return err_set(err, ERR_INVALID, "daily_users",
+                       "daily_users must be 0 (unknown) or a number of users >= 1"),
+               NULL;
     }
     bool relative = json_is_true(rel);
     double delta = relative ? baseline * mde : mde;
@@ -465,11 +467,20 @@ json_t *results_power(const json_t *req, struct err *err)
     if (rc != 0) {
         return NULL;
     }
+    if (n < 0 || n > INT64_MAX / (int64_t)variants) {
+        return err_set(err, ERR_INVALID, "mde",
+                       "the effect is too small to detect with any number of users"),
+               NULL;
+    }
     int64_t total = n * (int64_t)variants;
     json_t *o = json_pack("{s:I, s:I}", "users_per_variant", (json_int_t)n, "total_users",
                           (json_int_t)total);
-    json_object_set_new(
-        o, "days", daily > 0 ? json_integer((json_int_t)ceil((double)total / daily)) : json_null());
+    /* days as a double first: converting a value beyond int64 is undefined behaviour */
+    double days = daily > 0 ? ceil((double)total / daily) : NAN;
+    json_object_set_new(o, "days",
+                        isfinite(days) && days <= 9007199254740992.0
+                            ? json_integer((json_int_t)days)
+                            : json_null());
     return o;
 }
 

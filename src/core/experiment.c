@@ -39,10 +39,13 @@ static const char *const experiment_fields[] = {"key",
                                                 "default_value",
                                                 "hash_attribute",
                                                 "fallback_attribute",
+                                                "conclusion",
                                                 NULL};
 static const char *const variant_fields[] = {"key", "name", "weight", "value", NULL};
 static const char *const namespace_fields[] = {"name", "range", NULL};
 static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
+static const char *const conclusion_fields[] = {"outcome", "notes", "concluded_at", NULL};
+static const char *const outcome_names[] = {"", "won", "lost", "inconclusive"};
 
 void experiment_clear(struct experiment *x)
 {
@@ -54,6 +57,7 @@ void experiment_clear(struct experiment *x)
     for (size_t i = 0; i < x->nvariants && i < ASSIGN_MAX_VARIANTS; i++) {
         json_decref(x->variants[i].value);
     }
+    free(x->conclusion_notes);
     memset(x, 0, sizeof(*x));
     x->released = -1;
 }
@@ -70,6 +74,76 @@ void experiment_copy(struct experiment *dst, const struct experiment *src)
         dst->variants[i].value =
             src->variants[i].value ? json_deep_copy(src->variants[i].value) : NULL;
     }
+    dst->conclusion_notes = src->conclusion_notes ? xstrdup(src->conclusion_notes) : NULL;
+}
+
+int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err)
+{
+    if (json_is_null(v)) {
+        free(x->conclusion_notes);
+        x->conclusion_notes = NULL;
+        x->outcome = OUTCOME_NONE;
+        x->concluded_at = 0;
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "conclusion",
+                       "conclusion must be an object {\"outcome\": \"won\", \"notes\": \"...\"}");
+    }
+    if (validate_known_fields(v, conclusion_fields, "conclusion", err) != 0) {
+        return -1;
+    }
+    const json_t *o = json_object_get(v, "outcome");
+    size_t i = 1;
+    while (i < sizeof(outcome_names) / sizeof(outcome_names[0]) &&
+           (!json_is_string(o) || strcmp(json_string_value(o), outcome_names[i]) != 0)) {
+        i++;
+    }
+    if (i == sizeof(outcome_names) / sizeof(outcome_names[0])) {
+        return err_set(err, ERR_INVALID, "conclusion.outcome",
+                       "outcome must be won, lost or inconclusive");
+    }
+    const json_t *n = json_object_get(v, "notes");
+    if (n != NULL && !json_is_null(n) &&
+        validate_text(n, "conclusion.notes", 0, MODEL_NOTES_MAX, true, NULL, 0, err) != 0) {
+        return -1;
+    }
+    free(x->conclusion_notes);
+    x->conclusion_notes = xstrdup(json_is_string(n) ? json_string_value(n) : "");
+    x->outcome = (enum experiment_outcome)i;
+    x->concluded_at = now;
+    return 0;
+}
+
+/* A conclusion in a create or PATCH: only a stopped experiment has one; elsewhere it
+ * must be absent or null (a GET body sent back). An unchanged conclusion keeps its time. */
+static int read_conclusion_edit(const json_t *v, enum model_mode mode, struct experiment *out,
+                                struct err *err)
+{
+    if (mode == MODEL_LOAD) {
+        const json_t *t = json_is_object(v) ? json_object_get(v, "concluded_at") : NULL;
+        int rc = experiment_read_conclusion(v, out, 0, err);
+        out->concluded_at = json_is_integer(t) ? json_integer_value(t) : 0;
+        return rc;
+    }
+    if (out->status != ASSIGN_STATUS_STOPPED) {
+        if (json_is_null(v)) {
+            return 0;
+        }
+        return err_set(err, ERR_INVALID, "conclusion",
+                       "a conclusion is recorded when stopping (POST /stop with "
+                       "{\"conclusion\": {\"outcome\": \"won\"}}) or on a stopped experiment");
+    }
+    enum experiment_outcome was = out->outcome;
+    char *notes = out->conclusion_notes ? xstrdup(out->conclusion_notes) : NULL;
+    int64_t at = out->concluded_at;
+    int rc = experiment_read_conclusion(v, out, time_now_ms(), err);
+    if (rc == 0 && out->outcome == was && was != OUTCOME_NONE && notes != NULL &&
+        strcmp(notes, out->conclusion_notes) == 0) {
+        out->concluded_at = at;
+    }
+    free(notes);
+    return rc;
 }
 
 static void experiment_defaults(struct experiment *x)
@@ -671,6 +745,10 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         out->released =
             json_is_string(v) ? experiment_variant_index(out, json_string_value(v)) : -1;
     }
+    if ((v = json_object_get(doc, "conclusion")) != NULL &&
+        read_conclusion_edit(v, mode, out, err) != 0) {
+        goto out_fail;
+    }
     if (check_consistency(out, err) != 0) {
         goto out_fail;
     }
@@ -746,6 +824,12 @@ json_t *experiment_to_json(const struct experiment *x)
     json_object_set_new(o, "fallback_attribute",
                         x->fallback_attribute[0] ? json_string(x->fallback_attribute)
                                                  : json_null());
+    json_object_set_new(o, "conclusion",
+                        x->outcome != OUTCOME_NONE
+                            ? json_pack("{s:s, s:s, s:I}", "outcome", outcome_names[x->outcome],
+                                        "notes", x->conclusion_notes ? x->conclusion_notes : "",
+                                        "concluded_at", (json_int_t)x->concluded_at)
+                            : json_null());
     return o;
 }
 

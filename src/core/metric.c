@@ -11,7 +11,10 @@
 static const char *const metric_fields[] = {
     "key",          "name",       "event",      "type",
     "window_hours", "goal",       "cap",        "cuped_lookback_hours",
-    "description",  "created_at", "updated_at", NULL};
+    "description",  "created_at", "updated_at", "unit",
+    "currency",     NULL};
+
+static const char *const unit_names[] = {"", "count", "percent", "currency", "duration"};
 
 static void metric_defaults(struct metric *m)
 {
@@ -19,6 +22,64 @@ static void metric_defaults(struct metric *m)
     m->type = STATS_METRIC_BINOMIAL;
     m->goal = STATS_GOAL_INCREASE;
     m->cuped_lookback_hours = 336;
+}
+
+/* "unit" and "currency" (model.h enum metric_unit). A currency needs a code and a code
+ * needs the currency unit; a binomial metric is a rate, so only percent (or none) fits. */
+static int metric_read_unit(const json_t *doc, enum model_mode mode, struct metric *out,
+                            struct err *err)
+{
+    const json_t *u = json_object_get(doc, "unit");
+    const json_t *c = json_object_get(doc, "currency");
+    if (u != NULL) {
+        out->unit = METRIC_UNIT_NONE;
+        if (!json_is_null(u)) {
+            size_t i = 1;
+            while (i < sizeof(unit_names) / sizeof(unit_names[0]) &&
+                   (!json_is_string(u) || strcmp(json_string_value(u), unit_names[i]) != 0)) {
+                i++;
+            }
+            if (i == sizeof(unit_names) / sizeof(unit_names[0])) {
+                return err_set(err, ERR_INVALID, "unit",
+                               "unit must be count, percent, currency, duration or null");
+            }
+            out->unit = (enum metric_unit)i;
+        }
+    }
+    if (c != NULL) {
+        out->currency[0] = '\0';
+        if (!json_is_null(c)) {
+            const char *t = json_is_string(c) ? json_string_value(c) : "";
+            bool ok = strlen(t) == 3;
+            for (size_t i = 0; ok && i < 3; i++) {
+                ok = t[i] >= 'A' && t[i] <= 'Z';
+            }
+            if (!ok) {
+                return err_set(err, ERR_INVALID, "currency",
+                               "currency must be a three-letter ISO 4217 code such as EUR or USD");
+            }
+            memcpy(out->currency, t, 4);
+        }
+    } else if (u != NULL && out->unit != METRIC_UNIT_CURRENCY) {
+        out->currency[0] = '\0'; /* a PATCH away from currency drops the code */
+    }
+    if (mode == MODEL_LOAD) {
+        return 0;
+    }
+    if (out->unit == METRIC_UNIT_CURRENCY && out->currency[0] == '\0') {
+        return err_set(err, ERR_INVALID, "currency",
+                       "a currency unit needs its currency code, e.g. \"currency\": \"EUR\"");
+    }
+    if (out->unit != METRIC_UNIT_CURRENCY && out->currency[0] != '\0') {
+        return err_set(err, ERR_INVALID, "currency",
+                       "currency is only for metrics whose unit is currency");
+    }
+    if (out->type == STATS_METRIC_BINOMIAL && out->unit != METRIC_UNIT_NONE &&
+        out->unit != METRIC_UNIT_PERCENT) {
+        return err_set(err, ERR_INVALID, "unit",
+                       "a binomial metric is a conversion rate: its unit is percent (or null)");
+    }
+    return 0;
 }
 
 int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
@@ -120,6 +181,9 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
             return -1;
         }
     }
+    if (metric_read_unit(doc, mode, out, err) != 0) {
+        return -1;
+    }
     if (mode == MODEL_LOAD) {
         json_t *c = json_object_get(doc, "created_at"), *u = json_object_get(doc, "updated_at");
         out->created_at = json_is_integer(c) ? json_integer_value(c) : 0;
@@ -141,6 +205,9 @@ json_t *metric_to_json(const struct metric *m)
     json_object_set_new(o, "cap", m->has_cap ? json_real(m->cap) : json_null());
     json_object_set_new(o, "cuped_lookback_hours", json_integer(m->cuped_lookback_hours));
     json_object_set_new(o, "description", json_string(m->description));
+    json_object_set_new(
+        o, "unit", m->unit != METRIC_UNIT_NONE ? json_string(unit_names[m->unit]) : json_null());
+    json_object_set_new(o, "currency", m->currency[0] ? json_string(m->currency) : json_null());
     json_object_set_new(o, "created_at", json_integer(m->created_at));
     json_object_set_new(o, "updated_at", json_integer(m->updated_at));
     return o;

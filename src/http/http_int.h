@@ -11,6 +11,18 @@
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 
+/* At most this many query parameters (MHD's 32 KiB connection pool holds a few hundred of its
+ * records; beyond that MHD 0.9.75 cannot even answer). */
+#define HTTP_QUERY_MAX 256
+
+/* A fault found in the request target before MHD parsed the headers (server.c on_uri). */
+enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_NUL_PATH, EARLY_URI_LONG };
+
+/* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 32 KiB connection pool) MHD
+ * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */
+#define HTTP_URI_MAX     8192
+#define HTTP_HEADERS_MAX 16384
+
 /* A request: owned by its MHD connection (*con_cls), created on its first access-handler
  * call and freed in the completed callback (server.c). Handlers use it through http.h. */
 struct http_req {
@@ -35,6 +47,7 @@ struct http_req {
     int status;
     size_t resp_bytes;
     uint64_t t0;
+    enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
 };
 
 /* Open streams (stream.c): the set a server owns, at most max at once. close_all ends

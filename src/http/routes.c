@@ -9,7 +9,7 @@
 const struct http_route http_routes[] = {
     {HTTP_GET, "/healthz", api_health_live, BODY_NONE, ROLES_PUBLIC, 0},
     {HTTP_GET, "/readyz", api_health_ready, BODY_NONE, ROLES_PUBLIC, 0},
-    {HTTP_GET, "/metrics", api_metrics_prom, BODY_NONE, ROLES_PUBLIC, 0},
+    {HTTP_GET, "/metrics", api_metrics_prom, BODY_NONE, ROLES_PUBLIC, ROUTE_KEY_OPTIONAL},
     {HTTP_GET, "/api/v1/openapi.yaml", api_openapi, BODY_NONE, ROLES_PUBLIC, 0},
 
     {HTTP_GET, "/api/v1/me", api_me, BODY_NONE, ROLES_READ | ROLE_SDK, 0},

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,8 @@
 #define KEY_MAX_LEN 256
 
 /* Status codes counted separately in bunsen_http_requests_total; others count as "other". */
-static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404,
-                                     405, 409, 413, 415, 429, 500, 503};
+static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
+                                     412, 413, 414, 415, 429, 431, 500, 501, 503};
 #define NSTATUS (sizeof(tracked_status) / sizeof(tracked_status[0]) + 1)
 
 struct route_metrics {
@@ -130,7 +131,7 @@ static bool authenticate(struct http_req *r)
     r->role = auth_role_parse(k.role);
     snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
     snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
-    if ((r->route->roles & (unsigned)r->role) == 0) {
+    if (r->route->roles != ROLES_PUBLIC && (r->route->roles & (unsigned)r->role) == 0) {
         http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
                          auth_role_name(r->role), r->route->path);
         return false;
@@ -171,10 +172,147 @@ static void methods_text(unsigned allowed, char *out, size_t n)
     }
 }
 
+/* What on_uri found wrong before MHD parsed the rest of the request: a static marker object
+ * per kind is handed to on_request through *con_cls (nothing to free if MHD then fails the
+ * request itself). */
+static const char early_markers[4];
+
+static enum early_error early_of(const void *con_cls)
+{
+    if (con_cls == &early_markers[EARLY_URI_LONG]) {
+        return EARLY_URI_LONG;
+    }
+    if (con_cls == &early_markers[EARLY_QUERY]) {
+        return EARLY_QUERY;
+    }
+    if (con_cls == &early_markers[EARLY_NUL_PATH]) {
+        return EARLY_NUL_PATH;
+    }
+    return EARLY_NONE;
+}
+
+/* ---- message framing (RFC 9112 6.3) ----
+ * MHD frames the body by Transfer-Encoding when present, else by the first Content-Length.
+ * A proxy in front may have framed it differently (request smuggling), so every ambiguity is
+ * refused with 400 and the connection closed: Content-Length together with
+ * Transfer-Encoding, Content-Lengths that disagree or are not a plain number, a header with
+ * a NUL byte in it. A transfer coding other than chunked cannot be framed at all: 400 at once
+ * (rather than waiting for a body that MHD cannot delimit; RFC 9112 suggests 501, but the
+ * fault is the client's and a 5xx would page whoever watches the server's error rate). */
+
+struct framing {
+    int content_lengths;   /* Content-Length headers seen */
+    bool lengths_differ;   /* two of them disagree, or one is not digits only */
+    const char *first_len; /* the first value */
+    bool nul;              /* a header name or value holds a NUL byte */
+    size_t bytes;          /* names and values, with 4 bytes per line for ": " and CRLF */
+};
+
+static bool all_digits(const char *v, size_t n)
+{
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* MHD keeps header values in its read buffer and ends each line by overwriting its CR and LF
+ * with NULs (trailing blanks too); it measures values with strlen, so a NUL inside a value
+ * would silently cut it ("X-Key: admin\0junk"). The byte after the terminator tells: a NUL
+ * (the zeroed LF), after any blanks, for an honest value; the rest of the value when a NUL
+ * was inside. (Lines ended by a bare LF have no second NUL and are refused too: RFC 9112 2.2
+ * lets a server reject them, and a bare LF is itself a smuggling vector.) */
+static bool value_ends_line(const char *terminator)
+{
+    const char *p = terminator + 1;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    return *p == '\0' || *p == '\n';
+}
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    struct framing *f = cls;
+    f->bytes += key_size + value_size + 4;
+    if (value != NULL && value_size > 0 && !value_ends_line(value + value_size)) {
+        f->nul = true;
+    }
+    if (key != NULL && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        const char *v = value != NULL ? value : "";
+        if (!all_digits(v, value_size) || (f->first_len != NULL && strcmp(f->first_len, v) != 0)) {
+            f->lengths_differ = true;
+        }
+        if (f->first_len == NULL) {
+            f->first_len = v;
+        }
+        f->content_lengths++;
+    }
+    return MHD_YES;
+}
+
+/* Reply and close when the framing is ambiguous; returns false after replying. */
+static bool framing_ok(struct http_req *r)
+{
+    struct framing f = {0};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, framing_header, &f);
+    const char *te = http_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (f.nul) {
+        http_reply_error(r, ERR_INVALID, NULL, "a header holds a NUL byte");
+    } else if (f.bytes > HTTP_HEADERS_MAX) {
+        http_reply_error(r, ERR_HEADERS_TOO_LARGE, NULL, "the headers exceed %d bytes",
+                         HTTP_HEADERS_MAX);
+    } else if (te != NULL && f.content_lengths > 0) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Content-Length and Transfer-Encoding together are ambiguous (RFC 9112 "
+                         "6.3); send one of them");
+    } else if (f.lengths_differ) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Content-Length must be one decimal number, sent once (or repeated with "
+                         "the same value)");
+    } else if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Transfer-Encoding '%.40s' is not supported; send chunked or a "
+                         "Content-Length",
+                         te);
+    } else {
+        return true;
+    }
+    http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    return false;
+}
+
 /* First call: everything that can be decided from the request line and headers. */
 static void request_begin(struct http_req *r, const char *method)
 {
     r->method = http_method_parse(method);
+    if (r->early == EARLY_QUERY) {
+        http_reply_error(r, ERR_INVALID, NULL, "too many query parameters (at most %d)",
+                         HTTP_QUERY_MAX);
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return;
+    }
+    if (r->early == EARLY_URI_LONG) {
+        http_reply_error(r, ERR_URI_TOO_LONG, NULL, "the request target is longer than %d bytes",
+                         HTTP_URI_MAX);
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return;
+    }
+    if (r->early == EARLY_NUL_PATH) {
+        http_reply_error(r, ERR_INVALID, NULL, "the request target holds a NUL byte");
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return;
+    }
+    if (!framing_ok(r)) {
+        return;
+    }
     enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
     bool path_matched = false;
     unsigned allowed = 0;
@@ -203,7 +341,10 @@ static void request_begin(struct http_req *r, const char *method)
                  : r->route->body == BODY_NONE ? 0
                                                : r->app->cfg.body_max;
     buf_init(&r->body, cap);
-    if (r->route->roles != ROLES_PUBLIC && !authenticate(r)) {
+    bool key_sent = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL ||
+                    http_req_header(r, "X-API-Key") != NULL;
+    if ((r->route->roles != ROLES_PUBLIC || ((r->route->flags & ROUTE_KEY_OPTIONAL) && key_sent)) &&
+        !authenticate(r)) {
         return;
     }
     if (has_body(r)) {
@@ -247,8 +388,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
+    enum early_error early = early_of(r);
+    if (early != EARLY_NONE) {
+        r = NULL;
+    }
     if (r == NULL) {
         r = xcalloc(1, sizeof(*r));
+        r->early = early;
         r->app = srv->app;
         r->srv = srv;
         r->conn = conn;
@@ -300,7 +446,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
-    if (r == NULL) {
+    if (r == NULL || early_of(r) != EARLY_NONE) {
+        *con_cls = NULL; /* MHD failed the request after on_uri: nothing of ours to free */
         return;
     }
     *con_cls = NULL;
@@ -358,6 +505,46 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
         msg[--n] = '\0';
     }
     log_json(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+}
+
+/* Called by MHD with the raw request target, before it splits the query string into
+ * arguments. Each argument takes a record in the connection's 32 KiB memory pool; with
+ * hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
+ * the client waiting for the timeout. Beyond HTTP_QUERY_MAX arguments (or HTTP_URI_MAX bytes)
+ * the query string is made one argument here (its '&' become ';': the target lives in MHD's
+ * writable read buffer, and MHD splits it only after this call) and the request answered
+ * 400 (414).
+ * A NUL byte inside the target (which C strings would silently cut) is refused the same way:
+ * MHD ends the target where the space before "HTTP/" was, so a target whose terminator is not
+ * followed by the protocol version had a NUL inside it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    size_t len = strlen(uri);
+    const char *after = uri + len + 1;
+    while (*after == ' ' || *after == '\t') {
+        after++;
+    }
+    if (strncmp(after, "HTTP/", 5) != 0) {
+        return (void *)(uintptr_t)&early_markers[EARLY_NUL_PATH];
+    }
+    char *q = strchr(uri, '?');
+    int n = 1;
+    for (const char *p = q; p != NULL && *p != '\0'; p++) {
+        n += *p == '&';
+    }
+    enum early_error e = len > HTTP_URI_MAX   ? EARLY_URI_LONG
+                         : n > HTTP_QUERY_MAX ? EARLY_QUERY
+                                              : EARLY_NONE;
+    if (e == EARLY_NONE) {
+        return NULL;
+    }
+    /* MHD has already noted where the query starts: turn it into one argument */
+    for (char *p = q; p != NULL && *p != '\0'; p++) {
+        *p = *p == '&' ? ';' : *p;
+    }
+    return (void *)(uintptr_t)&early_markers[e];
 }
 
 /* Percent-decoding as MHD's default, except that a decoded NUL becomes 0x01: C strings
@@ -459,7 +646,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(32 * 1024) /* MHD's default; 64 KiB cost a 64 KiB memset per request */,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        NULL, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
         ratelimit_free(srv->rl);

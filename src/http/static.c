@@ -3,7 +3,8 @@
  *
  * Only GET/HEAD reach here. A path is served only if every segment is a plain name
  * (no "", ".", "..", no leading dot, no backslash) and the realpath of the file lies
- * inside the realpath of the web directory, so neither "/../", "%2e%2e" (MHD decodes
+ * inside the realpath of the web directory (and it is a regular file: a FIFO or device
+ * is never opened for blocking reads), so neither "/../", "%2e%2e" (MHD decodes
  * it before we see it) nor a symlink pointing out of web/ can escape. "/" is
  * index.html. Responses carry the dashboard's security headers (CSP without inline
  * script, no framing, no referrer, no MIME sniffing).
@@ -102,13 +103,16 @@ void http_serve_static(struct http_req *r, const char *web_dir_real, const char 
         not_found(r);
         return;
     }
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, holding a
+     * worker thread forever; only regular files are served, so it is cleared again below. */
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     if (fd < 0) {
         not_found(r);
         return;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
         close(fd);
         not_found(r);
         return;

@@ -245,3 +245,24 @@ int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stat
 {
     return s->ops->compact(s, horizon_ms, out, err);
 }
+
+int store_check(struct store *s, int budget_ms, struct err *err)
+{
+    return s->ops->check != NULL ? s->ops->check(s, budget_ms, err) : 0;
+}
+
+bool store_is_corrupt(struct store *s)
+{
+    return s->ops->is_corrupt != NULL && s->ops->is_corrupt(s);
+}
+
+int store_backup(struct store *s, const char *dest, struct store_backup_stats *out, struct err *err)
+{
+    if (s->ops->backup == NULL) {
+        return err_set(err, ERR_INVALID, NULL,
+                       "bunsen backup copies SQLite databases; back up %s with its own tools "
+                       "(PostgreSQL: pg_dump or pg_basebackup, see README)",
+                       s->ops->name);
+    }
+    return s->ops->backup(s, dest, out, err);
+}

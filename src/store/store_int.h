@@ -193,6 +193,12 @@ struct store_ops {
     int (*key_set_encryption)(struct store_tx *tx, const char *id, const char *secret,
                               struct err *err);
     int (*key_encryption)(struct store *s, const char *id, char *out, size_t n, struct err *err);
+    /* ---- operations (store.h semantics); these three may be NULL: the facade then answers
+     * "nothing known" (check 0, not corrupt) or, for backup, points to the backend's tools */
+    int (*check)(struct store *s, int budget_ms, struct err *err);
+    bool (*is_corrupt)(struct store *s);
+    int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
+                  struct err *err);
 };
 
 /* The adapters (each compiled in or absent; NULL-free). */

@@ -533,6 +533,83 @@ static json_t *audit_entry(const json_t *entries, const char *action)
     return NULL;
 }
 
+/* POST /stop {"conclusion": {...}}: validated, stored, listed, audited; a PATCH may set
+ * it later on a stopped experiment only. */
+static void test_stop_conclusion(void **state)
+{
+    (void)state;
+    new_exp("concl", VARS);
+    act("concl", "start", NULL, 200);
+    call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":{\"outcome\":\"great\"}}",
+             400, "conclusion.outcome");
+    call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":{\"notes\":\"x\"}}", 400,
+             "conclusion.outcome");
+    call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":\"won\"}", 400,
+             "conclusion");
+    call_err("POST", "/api/v1/experiments/concl/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"why\":1}}", 400, "conclusion.why");
+    call_err("POST", "/api/v1/experiments/concl/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"notes\":5}}", 400, "conclusion.notes");
+    call_err("POST", "/api/v1/experiments/concl/start", "{\"conclusion\":null}", 400, "conclusion");
+    call_err("PATCH", "/api/v1/experiments/concl", "{\"conclusion\":{\"outcome\":\"won\"}}", 400,
+             "conclusion");
+    assert_string_equal(status_of("concl"), "running");
+    json_t *x = call("POST", "/api/v1/experiments/concl/stop",
+                     "{\"release\":\"green\",\"conclusion\":{\"outcome\":\"won\",\"notes\":"
+                     "\"+4% purchases\\nship green\"}}",
+                     200);
+    json_t *c = json_object_get(x, "conclusion");
+    assert_string_equal(str(c, "outcome"), "won");
+    assert_string_equal(str(c, "notes"), "+4% purchases\nship green");
+    json_int_t at = json_integer_value(json_object_get(c, "concluded_at"));
+    assert_true(at > 0);
+    json_decref(x);
+    /* in the list */
+    json_t *l = call("GET", "/api/v1/experiments?status=stopped", NULL, 200);
+    size_t i;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(l, "experiments"), i, e)
+    {
+        if (strcmp(str(e, "key"), "concl") == 0) {
+            seen = true;
+            assert_string_equal(str(json_object_get(e, "conclusion"), "outcome"), "won");
+        }
+    }
+    assert_true(seen);
+    json_decref(l);
+    /* audited */
+    json_t *a = call("GET", "/api/v1/audit?target_type=experiment&target=concl", NULL, 200);
+    e = audit_entry(json_object_get(a, "entries"), "experiment.stop");
+    assert_true(json_is_null(json_object_get(json_object_get(e, "before"), "conclusion")));
+    assert_string_equal(str(json_object_get(json_object_get(e, "after"), "conclusion"), "outcome"),
+                        "won");
+    json_decref(a);
+    /* a GET body round-trips; a PATCH of the stopped experiment changes it */
+    x = call("GET", "/api/v1/experiments/concl", NULL, 200);
+    char *text = json_dumps(x, JSON_COMPACT);
+    call_ok("PATCH", "/api/v1/experiments/concl", text, 200);
+    free(text);
+    json_decref(x);
+    x = call("GET", "/api/v1/experiments/concl", NULL, 200);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(x, "conclusion"), "concluded_at")), at);
+    json_decref(x);
+    x = call("PATCH", "/api/v1/experiments/concl",
+             "{\"conclusion\":{\"outcome\":\"inconclusive\",\"notes\":\"\"}}", 200);
+    assert_string_equal(str(json_object_get(x, "conclusion"), "outcome"), "inconclusive");
+    json_decref(x);
+    x = call("PATCH", "/api/v1/experiments/concl", "{\"conclusion\":null}", 200);
+    assert_true(json_is_null(json_object_get(x, "conclusion")));
+    json_decref(x);
+    /* no conclusion: null */
+    new_exp("concl2", VARS);
+    act("concl2", "start", NULL, 200);
+    x = call("POST", "/api/v1/experiments/concl2/stop", "{}", 200);
+    assert_true(json_is_null(json_object_get(x, "conclusion")));
+    json_decref(x);
+}
+
 static void test_audit(void **state)
 {
     (void)state;
@@ -690,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle_table),
         cmocka_unit_test(test_stop_release),
         cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_stop_conclusion),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),

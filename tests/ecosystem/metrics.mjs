@@ -111,8 +111,8 @@ function histogramProblems(fam, samples) {
   return out;
 }
 
-async function scrape() {
-  const r = await fetch(`${BASE}/metrics`);
+async function scrape(key = ADMIN) {
+  const r = await fetch(`${BASE}/metrics`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
   return { status: r.status, type: r.headers.get("content-type"), text: await r.text() };
 }
 
@@ -148,6 +148,11 @@ main(async () => {
   ok(check.status === 0, `promtool check metrics exits 0 on the scrape`,
     [`exit ${check.status}`, check.out ? `promtool: ${check.out.split("\n").join(" | ").slice(0, 2000)}` : "promtool printed nothing (no lint warnings)"]);
 
+  const anon = await scrape(null);
+  ok(anon.status === 200 && !anon.text.includes(key) && /bunsen_assignments_total\{reason="hashed"\}/.test(anon.text),
+    `GET /metrics without a key: 200, no experiment keys (assignments summed by reason only)`,
+    [`status ${anon.status}`]);
+
   // ---- structure -----------------------------------------------------------------------------
   const p = parse(m.text);
   const dup = [];
@@ -169,6 +174,8 @@ main(async () => {
     bunsen_build_info: "gauge", bunsen_http_requests_total: "counter", bunsen_http_request_duration_seconds: "histogram",
     bunsen_assignments_total: "counter", bunsen_ingested_rows_total: "counter", bunsen_writer_queue_depth: "gauge",
     bunsen_writer_commit_duration_seconds: "histogram", bunsen_writer_commits_total: "counter",
+    process_cpu_seconds_total: "counter", process_resident_memory_bytes: "gauge", process_open_fds: "gauge",
+    process_start_time_seconds: "gauge",
   };
   const wrong = Object.entries(want).filter(([n, t]) => !p.fam.has(n) || p.fam.get(n).type !== t).map(([n, t]) => `${n} (${t})`);
   ok(wrong.length === 0, `the documented families exist with their types: ${Object.keys(want).join(", ")}`, wrong);

@@ -108,6 +108,13 @@ static void test_metric_rules(void **state)
         {M(",\"cuped_lookback_hours\":2.5"), "cuped_lookback_hours"},
         {M(",\"description\":7"), "description"},
         {M(",\"unit\":\"usd\""), "unit"},
+        {M(",\"unit\":\"currency\",\"type\":\"sum\""), "currency"},
+        {M(",\"unit\":\"count\",\"currency\":\"EUR\",\"type\":\"sum\""), "currency"},
+        {M(",\"unit\":\"currency\",\"currency\":\"eur\",\"type\":\"sum\""), "currency"},
+        {M(",\"unit\":\"currency\",\"currency\":\"EURO\",\"type\":\"sum\""), "currency"},
+        {M(",\"unit\":\"currency\",\"currency\":7,\"type\":\"sum\""), "currency"},
+        {M(",\"unit\":\"duration\""), "unit"},
+        {M(",\"unit\":3"), "unit"},
         {"[1]", ""},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -124,6 +131,50 @@ static void test_metric_rules(void **state)
     ev[129] = '\0';
     snprintf(doc, sizeof(doc), "{\"key\":\"k\",\"event\":\"%s\",\"type\":\"sum\"}", ev);
     metric_err(doc, MODEL_CREATE, NULL, "event");
+}
+
+/* Units: display only, validated together with the currency code and the type. */
+static void test_metric_units(void **state)
+{
+    (void)state;
+    struct metric m, p, back;
+    metric_ok(M(""), MODEL_CREATE, NULL, &m);
+    assert_int_equal(m.unit, METRIC_UNIT_NONE);
+    metric_ok(M(",\"unit\":\"percent\""), MODEL_CREATE, NULL, &m);
+    assert_int_equal(m.unit, METRIC_UNIT_PERCENT);
+    metric_ok(M(",\"type\":\"count\",\"unit\":\"count\""), MODEL_CREATE, NULL, &m);
+    assert_int_equal(m.unit, METRIC_UNIT_COUNT);
+    metric_ok(M(",\"type\":\"sum\",\"unit\":\"duration\",\"currency\":null"), MODEL_CREATE, NULL,
+              &m);
+    assert_int_equal(m.unit, METRIC_UNIT_DURATION);
+    metric_ok(M(",\"type\":\"sum\",\"unit\":\"currency\",\"currency\":\"EUR\""), MODEL_CREATE, NULL,
+              &m);
+    assert_int_equal(m.unit, METRIC_UNIT_CURRENCY);
+    assert_string_equal(m.currency, "EUR");
+    /* rendered and read back */
+    json_t *j = metric_to_json(&m);
+    assert_string_equal(json_string_value(json_object_get(j, "unit")), "currency");
+    assert_string_equal(json_string_value(json_object_get(j, "currency")), "EUR");
+    char *text = json_dumps(j, JSON_COMPACT);
+    metric_ok(text, MODEL_LOAD, NULL, &back);
+    assert_int_equal(back.unit, METRIC_UNIT_CURRENCY);
+    assert_string_equal(back.currency, "EUR");
+    free(text);
+    json_decref(j);
+    /* PATCH: another code; away from currency drops the code; null clears */
+    metric_ok("{\"currency\":\"USD\"}", MODEL_PATCH, &m, &p);
+    assert_string_equal(p.currency, "USD");
+    metric_ok("{\"unit\":\"count\"}", MODEL_PATCH, &m, &p);
+    assert_int_equal(p.unit, METRIC_UNIT_COUNT);
+    assert_string_equal(p.currency, "");
+    metric_ok("{\"unit\":null}", MODEL_PATCH, &m, &p);
+    assert_int_equal(p.unit, METRIC_UNIT_NONE);
+    metric_err("{\"type\":\"binomial\"}", MODEL_PATCH, &m, "unit");
+    metric_err("{\"currency\":null}", MODEL_PATCH, &m, "currency");
+    j = metric_to_json(&p);
+    assert_true(json_is_null(json_object_get(j, "unit")));
+    assert_true(json_is_null(json_object_get(j, "currency")));
+    json_decref(j);
 }
 
 static void test_metric_patch_round_trip(void **state)
@@ -171,6 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metric_rules),
         cmocka_unit_test(test_metric_patch_round_trip),
+        cmocka_unit_test(test_metric_units),
     };
     return cmocka_run_group_tests_name("metric", tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "bunsen/migrations.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
+#include "../../src/store/sqlite/sqlite_int.h" /* a job that breaks the savepoint stack */
 
 static char dir[64];
 static char db[128];
@@ -331,12 +332,78 @@ static void test_writer_queue_bound(void **state)
     store_close(s);
 }
 
+/* A job that writes, then destroys its own savepoint (RELEASE job) and fails: the writer's
+ * ROLLBACK TO cannot undo it. The whole group must fail and nothing of it commit: not the
+ * broken job's row, nor the rows of the good jobs around it. */
+static int breaking_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct kjob *k = arg;
+    if (store_key_insert(tx, &k->key, k->hash, err) != 0) {
+        return -1;
+    }
+    sqlite3_exec(sqlite_tx_db(tx), "RELEASE job", NULL, NULL, NULL);
+    return err_set(err, ERR_INVALID, NULL, "failing after breaking the savepoint");
+}
+
+static void test_writer_failed_undo_fails_group(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    static struct kjob jobs[3];
+    make_kjob(&jobs[0], 900, false);
+    make_kjob(&jobs[1], 901, false);
+    jobs[1].job.apply = breaking_apply;
+    make_kjob(&jobs[2], 902, false);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
+            usleep(1000);
+        }
+    }
+    /* the broken job failed; nothing of its group may be in the database */
+    assert_int_equal(jobs[1].done_rc, -1);
+    struct store_key *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(store_key_list(s, true, &keys, &n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(keys[i].id, "key_901");
+    }
+    /* a job is stored exactly when it was told so (those sharing the broken group failed) */
+    for (int i = 0; i < 3; i += 2) {
+        bool stored = false;
+        for (size_t k = 0; k < n; k++) {
+            stored = stored || strcmp(keys[k].id, jobs[i].key.id) == 0;
+        }
+        assert_int_equal(stored, jobs[i].done_rc == 0);
+    }
+    free(keys);
+    /* the writer still works */
+    struct kjob after;
+    make_kjob(&after, 903, false);
+    assert_int_equal(store_submit(s, &after.job, &err), 0);
+    while (!__atomic_load_n(&after.done, __ATOMIC_ACQUIRE)) {
+        usleep(1000);
+    }
+    assert_int_equal(after.done_rc, 0);
+    store_writer_stop(s);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_migrate_from_empty), cmocka_unit_test(test_refuse_newer),
-        cmocka_unit_test(test_writer_savepoints),  cmocka_unit_test(test_sync_and_lookup),
-        cmocka_unit_test(test_revoke_and_audit),   cmocka_unit_test(test_writer_queue_bound),
+        cmocka_unit_test(test_migrate_from_empty),
+        cmocka_unit_test(test_refuse_newer),
+        cmocka_unit_test(test_writer_savepoints),
+        cmocka_unit_test(test_sync_and_lookup),
+        cmocka_unit_test(test_revoke_and_audit),
+        cmocka_unit_test(test_writer_queue_bound),
+        cmocka_unit_test(test_writer_failed_undo_fails_group),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }

@@ -13,7 +13,8 @@
 
 #include <cmocka.h>
 
-/* Path of the shared conformance cases; tests skip with a message when absent. */
-#define CONFORMANCE_CASES "../shared/conformance/growthbook-sdk-cases.json"
+/* The GrowthBook conformance cases, vendored with their MIT notice (tests run from the
+ * repository root). */
+#define CONFORMANCE_CASES "tests/fixtures/growthbook/cases.json"
 
 #endif

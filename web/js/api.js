@@ -2,6 +2,10 @@
 // The key lives in sessionStorage (gone when the tab closes) and goes out as a Bearer
 // token. A 401 clears it and calls the handler the shell registered, which brings back
 // the sign-in form.
+//
+// Concurrency (API.md v1.1): the ETag of every GET of an experiment or metric is kept
+// per document, and every edit of that document (PATCH, DELETE, lifecycle POST) sends it
+// as If-Match. A 412 means someone else changed it since this page loaded it.
 
 const STORE = 'bunsen.apiKey';
 const BASE = 'api/v1'; // relative, so the dashboard also works behind a path prefix
@@ -17,6 +21,18 @@ export class ApiError extends Error {
 }
 
 let onUnauthorized = () => {};
+
+/** The ETag last seen per document path ("/experiments/k", "/metrics/k"). */
+const etags = new Map();
+
+/** The document an API path reads or edits: "/experiments/k/stop" -> "/experiments/k". */
+function docPath(path) {
+  const m = path.match(/^\/(experiments|metrics)\/([^/?]+)(?:\/(start|pause|resume|stop|archive))?(?:\?|$)/);
+  return m && m[2] !== 'new' ? `/${m[1]}/${m[2]}` : null;
+}
+
+export const CHANGED_ELSEWHERE =
+  'This was changed by someone else since you opened it: reload the page to see the latest version, then make your change again.';
 
 export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
@@ -69,6 +85,9 @@ export async function request(method, path, body, opts = {}) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  const doc = docPath(path);
+  const isRead = method === 'GET' && !/\/(results|timeseries)/.test(path);
+  if (doc && method !== 'GET' && etags.has(doc)) headers['If-Match'] = etags.get(doc);
   let res;
   try {
     res = await fetch(BASE + path, init);
@@ -86,14 +105,21 @@ export async function request(method, path, body, opts = {}) {
     const e = new ApiError(
       res.status,
       err && err.code,
-      (err && err.message) || `${res.status} ${res.statusText}`,
+      res.status === 412 ? CHANGED_ELSEWHERE : (err && err.message) || `${res.status} ${res.statusText}`,
       err && err.field
     );
+    if (err && Array.isArray(err.errors)) e.errors = err.errors;
     if (res.status === 401 && !opts.quiet401) {
       clearKey();
       onUnauthorized(e);
     }
     throw e;
+  }
+  if (doc && (isRead || method !== 'GET')) {
+    // a write answers with the new version (or none: then the next GET brings it)
+    const tag = res.headers.get('ETag');
+    if (tag && (isRead || method !== 'DELETE')) etags.set(doc, tag);
+    else etags.delete(doc);
   }
   if (opts.text) return res.text();
   if (res.status === 204) return null;

@@ -179,3 +179,47 @@ export function liftChart(series, dates, { title }) {
   });
   return svg;
 }
+
+/**
+ * Exposures per day: one group of bars per day, one bar per variant (new users that day,
+ * not cumulative). days: [{date, counts: [n per variant]}], keys: variant keys.
+ */
+export function dailyBars(days, keys, { title }) {
+  const small = narrow();
+  const W = small ? 360 : 640;
+  const H = small ? 200 : 220;
+  const m = { l: small ? 48 : 56, r: 10, t: 12, b: 40 };
+  const top = Math.max(1, ...days.flatMap((d) => d.counts.filter(isNum)));
+  const ticks = niceTicks(0, top, 4).filter((t) => t >= 0);
+  const hi = Math.max(top, ticks[ticks.length - 1] || top);
+  const y = (v) => m.t + (1 - v / hi) * (H - m.t - m.b);
+  const n = Math.max(1, days.length);
+  const band = (W - m.l - m.r) / n;
+  const bw = Math.max(1, (band * 0.8) / Math.max(1, keys.length));
+  const titleId = nextId('chart');
+  const svg = s('svg', { class: 'chart bars', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': titleId, preserveAspectRatio: 'xMinYMin meet' });
+  const last = days[days.length - 1];
+  const desc = last ? `Latest day ${last.date}: ${keys.map((k, i) => `${k} ${last.counts[i]}`).join(', ')}` : 'no data';
+  svg.append(s('title', { id: titleId }, `${title}. ${desc}.`));
+  for (const t of ticks) {
+    svg.append(
+      s('line', { class: 'grid', x1: m.l, x2: W - m.r, y1: y(t), y2: y(t) }),
+      s('text', { class: 'tick', x: m.l - 8, y: y(t) + 4, 'text-anchor': 'end' }, t >= 10000 ? `${Math.round(t / 1000)}k` : String(t))
+    );
+  }
+  const every = Math.max(1, Math.ceil(n / (small ? 4 : 7)));
+  days.forEach((d, i) => {
+    const x0 = m.l + i * band + band * 0.1;
+    keys.forEach((k, j) => {
+      const v = d.counts[j];
+      if (!isNum(v) || v <= 0) return;
+      svg.append(s('rect', { class: ['bar', `bar-${j % 6}`], x: x0 + j * bw, y: y(v), width: Math.max(0.5, bw - 0.5), height: Math.max(0, y(0) - y(v)), dataset: { variant: k, date: d.date } }));
+    });
+    if (i % every === 0 || i === n - 1) {
+      svg.append(s('text', { class: 'tick', x: m.l + i * band + band / 2, y: H - m.b + 18, 'text-anchor': 'middle' }, d.date.slice(5)));
+    }
+  });
+  svg.append(s('line', { class: 'axis', x1: m.l, x2: W - m.r, y1: y(0), y2: y(0) }));
+  svg.append(s('text', { class: 'axis-title', x: (m.l + W - m.r) / 2, y: H - 4, 'text-anchor': 'middle' }, 'new exposed users per day (UTC)'));
+  return svg;
+}

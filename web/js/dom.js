@@ -77,21 +77,41 @@ export function announce(msg, kind = 'info') {
   }
   const toasts = document.getElementById('toasts');
   if (toasts) {
-    const t = h('div', { class: ['toast', `toast-${kind}`] }, msg);
+    // in the page flow above the content (never over it), with a dismiss button
+    const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss notification' }, '×');
+    const t = h('div', { class: ['toast', `toast-${kind}`], dataset: { born: String(Date.now()) } }, h('span', {}, msg), close);
+    close.addEventListener('click', () => t.remove());
     toasts.appendChild(t);
     while (toasts.children.length > 3) toasts.firstChild.remove();
-    setTimeout(() => t.remove(), 5000);
+    setTimeout(() => t.remove(), kind === 'error' ? 10000 : 6000);
   }
+}
+
+/**
+ * On navigation: drop the toasts of the page being left. A toast born in the last
+ * second says what the navigation did ("Experiment saved") and stays.
+ */
+export function clearToasts() {
+  const toasts = document.getElementById('toasts');
+  if (!toasts) return;
+  for (const t of [...toasts.children]) if (Date.now() - Number(t.dataset.born || 0) > 1000) t.remove();
 }
 
 /** A block that shows an error (an ApiError or anything with a message). */
 export function errorBox(err, prefix) {
   const msg = err && err.message ? err.message : String(err);
+  const stale = err && err.status === 412;
+  let reload = null;
+  if (stale) {
+    reload = h('button', { type: 'button', class: 'btn btn-small reload-btn' }, 'Reload');
+    reload.addEventListener('click', () => location.reload());
+  }
   return h(
     'div',
-    { class: 'alert alert-error', role: 'alert' },
-    prefix ? h('strong', {}, prefix + ' ') : null,
-    msg
+    { class: ['alert', 'alert-error', stale ? 'alert-stale' : null], role: 'alert' },
+    prefix && !stale ? h('strong', {}, prefix + ' ') : null,
+    msg,
+    reload ? [' ', reload] : null
   );
 }
 

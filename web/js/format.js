@@ -37,25 +37,112 @@ export function fmtPct(x, { signed = false, digits = 1 } = {}) {
   return sign(v, Number(v), signed) + '%';
 }
 
+/** A probability as a percentage that never claims certainty: ">99.9%", "<0.1%", "97.6%". */
+export function fmtProb(p) {
+  if (!isNum(p)) return DASH;
+  if (p > 0.999) return '>99.9%';
+  if (p < 0.001) return '<0.1%';
+  return (p * 100).toFixed(1) + '%';
+}
+
+/** A small non-negative share as a percentage with two significant digits: "0.011%", "<0.001%". */
+export function fmtSmallPct(x) {
+  if (!isNum(x)) return DASH;
+  if (x === 0) return '0%';
+  const v = Math.abs(x) * 100;
+  if (v < 0.001) return '<0.001%';
+  return `${Number(v.toPrecision(2))}%`;
+}
+
+// ---- metric units (the catalogue's "unit": count, percent, currency, duration, or none) ----
+
+/**
+ * How a metric's values read: {kind, currency} where kind is "percent" (values are
+ * fractions), "currency", "duration" (milliseconds), "count" or "number". A binomial metric
+ * without a unit is a rate, hence a percentage.
+ */
+export function unitOf(metric) {
+  const u = metric && metric.unit;
+  if (u === 'currency' && metric.currency) return { kind: 'currency', currency: metric.currency };
+  if (u === 'percent' || u === 'duration' || u === 'count') return { kind: u };
+  if (metric && metric.type === 'binomial') return { kind: 'percent' };
+  return { kind: 'number' };
+}
+
+/** A short name of a unit for headers and hints: "%", "EUR", "ms", "count", "". */
+export function unitLabel(metric) {
+  const u = unitOf(metric);
+  return { percent: '%', currency: u.currency, duration: 'duration', count: 'count', number: '' }[u.kind];
+}
+
+const DURATION_SCALES = [
+  [1, 'ms'],
+  [1000, 's'],
+  [60000, 'min'],
+  [3600000, 'h'],
+];
+
+/** Decimals that give about four significant digits to the largest of `values`. */
+function decimalsFor(values, scale) {
+  const v = values.filter(isNum).map((x) => Math.abs(x) / scale);
+  const top = v.length ? Math.max(...v) : 0;
+  if (!(top > 0)) return 2;
+  return Math.min(6, Math.max(0, 3 - Math.floor(Math.log10(top))));
+}
+
+/**
+ * A formatter for one metric's values, with one precision for the whole table (so that
+ * "7.07" and "11.30" line up instead of "7.073" beside "11.3"). `values` are the numbers
+ * the table will show (means; lifts are formatted to match). Returns
+ * {mean(x), abs(x), absInterval(ci), unit}.
+ */
+export function metricFormat(metric, values) {
+  const u = unitOf(metric);
+  if (u.kind === 'percent') {
+    const d = Math.max(1, decimalsFor(values, 0.01) > 2 ? 3 : 2);
+    const abs = (x) => (isNum(x) ? fmtPct(x, { signed: true, digits: d }).slice(0, -1) + ' pp' : DASH);
+    return {
+      unit: u,
+      mean: (x) => fmtPct(x, { digits: d }),
+      abs,
+      absInterval: (ci) => (Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) ? `[${abs(ci[0])}, ${abs(ci[1])}]` : DASH),
+    };
+  }
+  let scale = 1;
+  let suffix = '';
+  if (u.kind === 'duration') {
+    const top = Math.max(0, ...values.filter(isNum).map(Math.abs));
+    for (const [sc, name] of DURATION_SCALES) if (top >= sc || sc === 1) [scale, suffix] = [sc, name];
+    suffix = ' ' + suffix;
+  }
+  let d = decimalsFor(values, scale);
+  if (u.kind === 'currency' && Math.max(0, ...values.filter(isNum).map(Math.abs)) >= 1) d = Math.min(d, 2); // cents
+  const nf = u.kind === 'currency'
+    ? new Intl.NumberFormat('en-US', { style: 'currency', currency: u.currency, minimumFractionDigits: d, maximumFractionDigits: d })
+    : new Intl.NumberFormat('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  const one = (x, signed) => {
+    if (!isNum(x)) return DASH;
+    let r = Number((x / scale).toFixed(d));
+    if (r === 0) r = 0; // no "-0.00"
+    return sign(nf.format(r), r, signed) + suffix;
+  };
+  return {
+    unit: u,
+    mean: (x) => one(x, false),
+    abs: (x) => one(x, true),
+    absInterval: (ci) => (Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) ? `[${one(ci[0], true)}, ${one(ci[1], true)}]` : DASH),
+  };
+}
+
+/** The formatter of a results metric (`m`, from GET /results) with its catalogue entry. */
+export function resultsFormat(m, catalogueMetric) {
+  const def = { type: m.type, ...(catalogueMetric || {}) };
+  return metricFormat(def, m.variants.map((v) => v.mean));
+}
+
 /** A metric mean: conversion rates as percentages, other means as plain numbers. */
 export function fmtMean(type, x) {
   return type === 'binomial' ? fmtPct(x, { digits: 2 }) : fmtNum(x);
-}
-
-/** An absolute difference of means: percentage points for rates, else a signed number. */
-export function fmtAbs(type, x) {
-  if (!isNum(x)) return DASH;
-  if (type === 'binomial') {
-    const t = fmtPct(x, { signed: true, digits: 2 });
-    return t.slice(0, -1) + ' pp';
-  }
-  return fmtNum(x, { signed: true });
-}
-
-/** An interval of absolute differences: "[+0.21 pp, +10.13 pp]". */
-export function fmtAbsInterval(type, ci) {
-  if (!Array.isArray(ci) || !isNum(ci[0]) || !isNum(ci[1])) return DASH;
-  return `[${fmtAbs(type, ci[0])}, ${fmtAbs(type, ci[1])}]`;
 }
 
 /** An interval [lo, hi] of fractions: "[-17.6%, +151.0%]". */
@@ -96,17 +183,54 @@ export function fmtDateTime(ms) {
 }
 
 /**
- * The verdict of one treatment against control for a metric with a goal:
- * "win" (significant, in the goal's direction), "loss" (significant, against it),
- * "flat" (not significant) or "none" (no estimate).
+ * Is the relative lift (the headline, the interval drawn) significant? Its own verdict
+ * when the server gives one, else its interval excluding 0, else its p-value < alpha
+ * (STATS.md "Multiple comparisons"). With a correction, the adjusted p-value must pass
+ * too. null when there is no interval and no p-value.
  */
-export function verdict(v, goal) {
-  const est = v && v.absolute_lift ? v.absolute_lift.estimate : null;
+export function relSignificant(v, r = {}) {
+  const rl = v && v.relative_lift;
+  if (!rl) return null;
+  const alpha = isNum(r.alpha) ? r.alpha : 0.05;
+  let sig = null;
+  if (typeof rl.significant === 'boolean') sig = rl.significant;
+  else if (Array.isArray(rl.ci) && isNum(rl.ci[0]) && isNum(rl.ci[1])) sig = rl.ci[0] > 0 || rl.ci[1] < 0;
+  else if (isNum(rl.p_value)) sig = rl.p_value < alpha;
+  if (sig && r.correction && r.correction !== 'none' && r.method !== 'bayesian') {
+    const adj = isNum(rl.p_value_adjusted) ? rl.p_value_adjusted : v.p_value_adjusted;
+    if (isNum(adj)) sig = adj < alpha;
+  }
+  return sig;
+}
+
+/**
+ * The verdict of one treatment against control for a metric with a goal, from the
+ * relative lift shown beside it: "win" (significant, in the goal's direction), "loss"
+ * (significant, against it), "flat" (not significant) or "none" (no estimate).
+ * `r` is the results document (alpha, method, correction).
+ */
+export function verdict(v, goal, r = {}) {
+  const est = v && v.relative_lift ? v.relative_lift.estimate : null;
   if (!isNum(est)) return 'none';
-  if (!v.significant) return 'flat';
-  if (est === 0) return 'flat';
+  const sig = relSignificant(v, r);
+  if (!sig || est === 0) return 'flat';
   const better = goal === 'decrease' ? est < 0 : est > 0;
   return better ? 'win' : 'loss';
+}
+
+/**
+ * The significance shown beside the headline: the chance to beat control (Bayesian) or
+ * the relative lift's p-value (adjusted under a correction), falling back to the
+ * comparison's p-value when the relative one is missing.
+ */
+export function significanceText(v, r) {
+  if (r.method === 'bayesian') return fmtProb(v.chance_to_beat_control);
+  const rl = v.relative_lift || {};
+  const adjusted = r.correction && r.correction !== 'none';
+  const p = adjusted
+    ? isNum(rl.p_value_adjusted) ? rl.p_value_adjusted : v.p_value_adjusted
+    : isNum(rl.p_value) ? rl.p_value : v.p_value;
+  return fmtP(p);
 }
 
 export const VERDICT_TEXT = {
@@ -115,6 +239,19 @@ export const VERDICT_TEXT = {
   flat: 'Not significant',
   none: 'No estimate',
 };
+
+/** Whole days between two instants (ms): 0.4 -> 0, 2.7 -> 2. */
+export function daysBetween(from, to) {
+  if (!isNum(from) || !isNum(to)) return null;
+  return Math.max(0, Math.floor((to - from) / 86400000));
+}
+
+/** "less than a day", "1 day", "12 days". */
+export function fmtDays(n) {
+  if (!isNum(n)) return DASH;
+  if (n < 1) return 'less than a day';
+  return `${fmtInt(n)} day${n === 1 ? '' : 's'}`;
+}
 
 /** The confidence level of an alpha: 0.05 -> "95%". */
 export function fmtLevel(alpha) {
@@ -136,8 +273,8 @@ export function headline(results, metricKey) {
     treatments: m.variants.slice(1).map((v) => ({
       key: v.key,
       lift: v.relative_lift ? v.relative_lift.estimate : null,
-      significant: !!v.significant,
-      verdict: verdict(v, m.goal),
+      significant: !!relSignificant(v, results),
+      verdict: verdict(v, m.goal, results),
     })),
   };
 }

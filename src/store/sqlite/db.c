@@ -12,6 +12,7 @@
 #include "sqlite_int.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,26 @@
 #include "bunsen/metrics.h"
 #include "bunsen/util.h"
 
+/* Set once any statement of this process met a corrupt page: from then on /readyz says not
+ * ready (a corrupt database does not heal; the operator restores a backup). */
+static atomic_bool corrupt_seen;
+
+static bool sqlite_is_corrupt(struct store *s)
+{
+    (void)s;
+    return atomic_load(&corrupt_seen);
+}
+
 int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
 {
     int primary = rc & 0xff;
     const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (primary) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        atomic_store(&corrupt_seen, true);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "%s: the database is corrupt (%s): restore it from a backup", what, detail);
     case SQLITE_FULL:
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: disk full (%s)", what, detail);
     case SQLITE_READONLY:
@@ -217,6 +233,45 @@ static void sqlite_close(struct store *store)
     free(s->path);
     free(s);
     store->be = NULL;
+}
+
+/* Progress handler: abort the check once its deadline (monotonic ns) has passed. */
+static int check_deadline(void *arg)
+{
+    return time_mono_ns() > *(const uint64_t *)arg;
+}
+
+static int sqlite_check(struct store *store, int budget_ms, struct err *err)
+{
+    struct sqlite_store *s = sqlite_be(store);
+    if (sqlite3_db_readonly(s->main->db, "main") == 1) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "database %s is read-only for this process (check the owner and mode of "
+                       "the file and its directory)",
+                       s->path);
+    }
+    uint64_t deadline = time_mono_ns() + (uint64_t)budget_ms * 1000000u;
+    sqlite3_progress_handler(s->main->db, 10000, check_deadline, &deadline);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->main->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    char first[160] = "";
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite_column_copy(st, 0, first, sizeof(first));
+    }
+    sqlite3_finalize(st);
+    sqlite3_progress_handler(s->main->db, 0, NULL, NULL);
+    if (rc == SQLITE_INTERRUPT) {
+        return 1; /* too large to check within the budget */
+    }
+    if (rc != SQLITE_ROW) {
+        return store_sqlite_err(s->main->db, rc, "integrity check", err);
+    }
+    if (strcmp(first, "ok") != 0) {
+        atomic_store(&corrupt_seen, true);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "database %s is corrupt (%s): restore it from a backup", s->path, first);
+    }
+    return 0;
 }
 
 static int sqlite_open(struct store *store, const char *path, struct err *err)
@@ -449,4 +504,7 @@ const struct store_ops store_sqlite_ops = {
     .saved_group_list = sqlite_saved_group_list,
     .key_set_encryption = sqlite_key_set_encryption,
     .key_encryption = sqlite_key_encryption,
+    .check = sqlite_check,
+    .is_corrupt = sqlite_is_corrupt,
+    .backup = sqlite_backup,
 };

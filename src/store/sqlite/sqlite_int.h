@@ -72,6 +72,10 @@ int sqlite_bind_str(sqlite3_stmt *st, int idx, const char *s);
 /* Copy column text into dst (size n), "" when NULL. */
 void sqlite_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);
 
+/* The online backup (backup.c). */
+int sqlite_backup(struct store *s, const char *dest, struct store_backup_stats *out,
+                  struct err *err);
+
 /* ---- the ops (store_int.h) implemented in keys.c, audit.c, catalog.c, rollup.c,
  * compact.c and ingest.c ---- */
 int sqlite_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],

@@ -5,9 +5,18 @@ import { api } from '../api.js';
 import { h, fill, errorBox, field, nextId, announce, confirmDialog, showFieldError, clearFieldErrors } from '../dom.js';
 import { fmtDateTime } from '../format.js';
 
-function short(v) {
+/** Timestamps (fields named *_at or ts, in ms) as dates, also inside objects. */
+export function readable(v, name = '') {
+  if (typeof v === 'number' && (/_at$/.test(name) || name === 'ts') && v > 1e11) return fmtDateTime(v);
+  if (Array.isArray(v)) return v.map((y) => readable(y));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, y]) => [k, readable(y, k)]));
+  return v;
+}
+
+function short(v, name) {
   if (v === undefined) return '∅';
-  const t = JSON.stringify(v);
+  const r = readable(v, name);
+  const t = typeof r === 'string' && r !== v ? r : JSON.stringify(r);
   return t.length > 80 ? t.slice(0, 77) + '…' : t;
 }
 
@@ -27,8 +36,8 @@ function entryDetails(e) {
   const diff = changes(e.before, e.after);
   const summaryText = diff.length ? diff.map((d) => d[0]).join(', ') : e.before && !e.after ? 'deleted' : !e.before && e.after ? 'created' : '';
   const body = diff.length
-    ? h('ul', { class: 'diff' }, diff.map(([k, b, a]) => h('li', {}, h('code', {}, k), ': ', h('span', { class: 'before' }, short(b)), ' → ', h('span', { class: 'after' }, short(a)))))
-    : h('pre', { class: 'code' }, JSON.stringify(e.after || e.before || {}, null, 2));
+    ? h('ul', { class: 'diff' }, diff.map(([k, b, a]) => h('li', {}, h('code', {}, k), ': ', h('span', { class: 'before' }, short(b, k)), ' → ', h('span', { class: 'after' }, short(a, k)))))
+    : h('pre', { class: 'code' }, JSON.stringify(readable(e.after || e.before || {}), null, 2));
   return h('details', {}, h('summary', {}, summaryText || 'details'), body);
 }
 

@@ -1,11 +1,15 @@
 // experiment.js - one experiment: header with status and lifecycle buttons, its
 // configuration, and the results block (results.js).
+// Reading order for a person deciding: the decision (decision.js), traffic health
+// (health.js), the conclusion once stopped, then the detailed results.
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge } from '../dom.js';
 import { fmtDateTime, fmtPct } from '../format.js';
-import { lifecycleButtons } from './lifecycle.js';
+import { lifecycleButtons, concludeButton } from './lifecycle.js';
 import { resultsSection } from './results.js';
+import { decisionPanel, conclusionBlock } from './decision.js';
+import { healthSection } from './health.js';
 
 function dl(pairs) {
   return h('dl', { class: 'meta' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
@@ -37,8 +41,9 @@ function configBlock(x) {
 
 export async function renderExperiment(ctx, key) {
   let x;
+  let catalogue = [];
   try {
-    x = await api.getExperiment(key);
+    [x, catalogue] = await Promise.all([api.getExperiment(key), api.listMetrics().catch(() => [])]);
   } catch (err) {
     if (!ctx.alive() || err.status === 401) return;
     ctx.title(key);
@@ -60,7 +65,14 @@ export async function renderExperiment(ctx, key) {
     ctx.can('editor') && x.status !== 'archived'
       ? h('a', { class: 'btn', href: `#/experiments/${encodeURIComponent(x.key)}/edit`, id: 'edit-experiment' }, 'Edit')
       : null,
-    lifecycleButtons(ctx, x, onDone));
+    lifecycleButtons(ctx, x, onDone),
+    concludeButton(ctx, x, onDone));
+  const decision = decisionPanel(x, catalogue);
+  const health = healthSection(ctx, x);
+  const onResults = (r) => {
+    decision.update(r);
+    health.setResults(r);
+  };
 
   fill(ctx.main,
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/experiments' }, 'Experiments'), ' / ', x.key),
@@ -69,6 +81,9 @@ export async function renderExperiment(ctx, key) {
       actions),
     x.hypothesis ? h('p', { class: 'hypothesis' }, h('strong', {}, 'Hypothesis: '), x.hypothesis) : null,
     x.description ? h('p', {}, x.description) : null,
+    conclusionBlock(x),
+    decision.el,
+    health.el,
     dl([
       ['Created', fmtDateTime(x.created_at)],
       x.started_at ? ['Started', fmtDateTime(x.started_at)] : null,
@@ -76,6 +91,6 @@ export async function renderExperiment(ctx, key) {
       x.released_variant ? ['Released to everyone', h('strong', { id: 'released-variant' }, x.released_variant)] : null,
     ]),
     configBlock(x),
-    resultsSection(ctx, x)
+    resultsSection(ctx, x, { catalogue, onResults })
   );
 }

@@ -4,6 +4,7 @@
 
 import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, nextId, announce, showFieldError, clearFieldErrors } from '../dom.js';
+import { keyProblem, showErrors, serverErrors } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 
 const LOCK_REASON = {
@@ -37,6 +38,47 @@ function lockWithin(box, reasonId) {
 
 function lockNote(id, what) {
   return h('p', { class: 'lock-note', id }, h('strong', {}, 'Read-only while the experiment is running or paused: '), LOCK_REASON[what]);
+}
+
+/** Every problem of an experiment body `p` at once, in words ([{field, message}]). */
+export function experimentProblems(p) {
+  const out = [];
+  const add = (field, message) => out.push({ field, message });
+  if (p.key !== undefined) {
+    const k = keyProblem(p.key);
+    if (k) add('key', k);
+  }
+  if (p.name && p.name.length > 200) add('name', 'The name is too long: at most 200 characters.');
+  if (p.variants) {
+    const seen = new Set();
+    p.variants.forEach((v, i) => {
+      const k = keyProblem(v.key, `Variant ${i + 1}’s key`);
+      if (k) add(`variants[${i}].key`, k);
+      else if (seen.has(v.key)) add(`variants[${i}].key`, `Variant ${i + 1}’s key “${v.key}” is used twice: each variant needs its own key.`);
+      seen.add(v.key);
+      if (!(typeof v.weight === 'number' && v.weight >= 0 && v.weight <= 1)) add(`variants[${i}].weight`, `Variant ${i + 1}’s weight must be a percentage from 0 to 100.`);
+    });
+    const total = p.variants.reduce((a, v) => a + (typeof v.weight === 'number' ? v.weight : NaN), 0);
+    if (Number.isFinite(total) && Math.abs(total - 1) > 1e-6) {
+      add(`variants[${p.variants.length - 1}].weight`, `The weights must add up to 100% (the sum is now ${Number((total * 100).toFixed(4))}%).`);
+    }
+  }
+  if (p.namespace) {
+    const [a, b] = p.namespace.range;
+    const ok = (x) => typeof x === 'number' && x >= 0 && x <= 1;
+    if (keyProblem(p.namespace.name, 'The namespace')) add('namespace.name', keyProblem(p.namespace.name, 'The namespace'));
+    if (!ok(a)) add('namespace.range[0]', 'The range start is a number from 0 to 1.');
+    if (!ok(b)) add('namespace.range[1]', 'The range end is a number from 0 to 1.');
+    if (ok(a) && ok(b) && !(a < b)) add('namespace.range', `The range start must be below its end (start < end; now ${a} to ${b}).`);
+  }
+  const users = Object.keys(p.forced || {});
+  if (p._forcedDupes) for (const u of p._forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
+  for (const u of users) if (u.length > 256) add(`forced.${u}`, 'A user id is at most 256 characters.');
+  const al = p.analysis && p.analysis.alpha;
+  if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
+  if (!(typeof p.sequential_tuning === 'number' && p.sequential_tuning >= 1)) add('sequential_tuning', 'Sequential tuning is a number of users, at least 1 (e.g. 5000).');
+  if (typeof p.mde === 'number' && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0.');
+  return out;
 }
 
 const BLANK = {
@@ -80,7 +122,7 @@ export async function renderExperimentForm(ctx, key) {
   const summary = h('div', { class: 'form-errors', tabindex: '-1' });
 
   // ---- basics
-  const keyIn = h('input', { type: 'text', name: 'key', value: x.key, required: true, autocomplete: 'off', spellcheck: 'false', readonly: editing, pattern: '[a-z0-9][a-z0-9_.\\-]{0,63}' });
+  const keyIn = h('input', { type: 'text', name: 'key', value: x.key, required: true, autocomplete: 'off', spellcheck: 'false', readonly: editing });
   const nameIn = h('input', { type: 'text', name: 'name', value: x.name, autocomplete: 'off' });
   const ownerIn = h('input', { type: 'text', name: 'owner', value: x.owner, autocomplete: 'off' });
   const hypoIn = h('textarea', { name: 'hypothesis', rows: 2 });
@@ -297,6 +339,7 @@ export async function renderExperimentForm(ctx, key) {
       description: descIn.value.trim(),
       coverage: Number(covIn.value) / 100,
       forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
+      _forcedDupes: forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i),
       metrics: catalogue.filter((m) => chosen.has(m.key)).map((m) => m.key),
       primary_metric: primarySel.value || null,
       guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
@@ -336,6 +379,9 @@ export async function renderExperimentForm(ctx, key) {
       if (at) at.focus();
       return;
     }
+    const problems = experimentProblems(payload);
+    delete payload._forcedDupes;
+    if (showErrors(form, problems, summary)) return;
     saveBtn.disabled = true;
     try {
       const saved = editing ? await api.updateExperiment(x.key, payload) : await api.createExperiment(payload);
@@ -343,10 +389,12 @@ export async function renderExperimentForm(ctx, key) {
       ctx.navigate(`#/experiments/${encodeURIComponent(saved.key)}`);
     } catch (err) {
       if (err.status === 401) return;
-      summary.append(errorBox(err, err.status === 409 ? 'Conflict:' : 'Not saved:'));
-      const at = err.field ? showFieldError(form, err.field, err.message) : null;
-      if (at) at.focus();
-      else summary.focus();
+      if (err.status === 412 || !err.field) {
+        summary.append(errorBox(err, err.status === 409 ? 'Conflict:' : 'Not saved:'));
+        summary.focus();
+      } else {
+        showErrors(form, serverErrors(err), summary);
+      }
     } finally {
       saveBtn.disabled = false;
     }

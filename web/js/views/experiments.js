@@ -4,7 +4,8 @@
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge, debounce } from '../dom.js';
-import { fmtInt, fmtDate, fmtPct, fmtPEq, headline, totalUsers, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtDate, fmtPct, fmtPEq, fmtProb, headline, totalUsers, significanceText, VERDICT_TEXT } from '../format.js';
+import { outcomeTag } from './decision.js';
 
 const STATUSES = ['draft', 'running', 'paused', 'stopped', 'archived'];
 
@@ -41,10 +42,7 @@ function headlineCell(x, results) {
     h('span', { class: 'headline-metric' }, metricName),
     hl.treatments.map((t) => {
       const v = hl.metric.variants.find((y) => y.key === t.key);
-      const sig =
-        results.method === 'bayesian'
-          ? `chance to beat control ${fmtPct(v.chance_to_beat_control)}`
-          : fmtPEq(results.correction !== 'none' ? v.p_value_adjusted : v.p_value);
+      const sig = results.method === 'bayesian' ? `chance to beat control ${fmtProb(v.chance_to_beat_control)}` : `p = ${significanceText(v, results)}`;
       return h(
         'span',
         { class: ['lift', `verdict-${t.verdict}`], title: `${t.key}: ${VERDICT_TEXT[t.verdict]}, ${sig}` },
@@ -131,7 +129,7 @@ export async function renderExperimentList(ctx) {
       h('th', { scope: 'row', 'data-label': 'Experiment' },
         h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.name || x.key),
         h('div', { class: 'muted small' }, h('code', {}, x.key), x.owner ? ` · ${x.owner}` : '')),
-      h('td', { 'data-label': 'Status' }, statusBadge(x.status)),
+      h('td', { 'data-label': 'Status' }, statusBadge(x.status), outcomeTag(x.conclusion)),
       h('td', { 'data-label': 'Variants' }, x.variants.map((v) => v.key).join(', ')),
       h('td', { 'data-label': 'Started' }, x.started_at ? fmtDate(x.started_at) : h('span', { class: 'muted' }, '—')),
       h('td', { 'data-label': 'Users', class: 'num' }, c.users),

@@ -1,5 +1,7 @@
 // lifecycle.js - start / pause / resume / stop / archive (and delete for drafts), each
-// behind a confirmation dialog that says what will happen to users.
+// behind a confirmation dialog that says what will happen to users. Stopping also
+// records the conclusion (won / lost / inconclusive and notes), which a stopped
+// experiment can get or change later ("Record conclusion").
 
 import { api } from '../api.js';
 import { h, nextId, confirmDialog, announce } from '../dom.js';
@@ -61,6 +63,36 @@ function explain(action, x) {
   }
 }
 
+const OUTCOMES = [
+  ['won', 'Won', 'a variant beat the control; it ships'],
+  ['lost', 'Lost', 'no variant beat the control, or one did harm'],
+  ['inconclusive', 'Inconclusive', 'not enough evidence either way'],
+];
+
+/** Outcome radios and a notes box; returns {el, value()} ({outcome, notes} or null). */
+function conclusionFields(current) {
+  const name = nextId('outcome');
+  const radios = OUTCOMES.map(([v, t, hint]) => {
+    const id = `${name}-${v}`;
+    const input = h('input', { type: 'radio', name, id, value: v, checked: current && current.outcome === v });
+    return { input, el: h('div', { class: 'check' }, input, h('label', { for: id }, h('strong', {}, t), ` — ${hint}`)) };
+  });
+  const notesId = nextId('notes');
+  const notes = h('textarea', { id: notesId, rows: 3, maxlength: '2000', dataset: { field: 'conclusion.notes' } });
+  notes.value = (current && current.notes) || '';
+  const el = h('div', { class: 'conclusion-fields' },
+    h('fieldset', { class: 'checks', dataset: { field: 'conclusion.outcome' } }, h('legend', {}, 'Outcome'), radios.map((r) => r.el)),
+    h('div', { class: 'field' }, h('label', { for: notesId }, 'Notes: what did you learn, what ships?'), notes));
+  return {
+    el,
+    value() {
+      const picked = radios.find((r) => r.input.checked);
+      if (!picked) return null;
+      return { outcome: picked.input.value, notes: notes.value.trim() };
+    },
+  };
+}
+
 /**
  * Show the dialog for `action` on experiment `x`; on confirm perform it.
  * Resolves to the updated experiment, {deleted: true}, or null when cancelled.
@@ -68,6 +100,7 @@ function explain(action, x) {
 export async function runLifecycle(x, action) {
   let result = null;
   let releaseSel = null;
+  let concl = null;
   const body = [...explain(action, x)];
   if (action === 'stop') {
     const id = nextId('release');
@@ -78,6 +111,8 @@ export async function runLifecycle(x, action) {
       x.variants.map((v) => h('option', { value: v.key }, `Release ${v.key}${v.name && v.name !== v.key ? ` (${v.name})` : ''}`))
     );
     body.push(h('div', { class: 'field' }, h('label', { for: id }, 'Release a variant to everyone'), releaseSel));
+    concl = conclusionFields(x.conclusion);
+    body.push(h('p', {}, 'Record how it ended, for whoever reads this experiment later:'), concl.el);
   }
   const ok = await confirmDialog({
     title: `${LABEL[action].replace('…', '')} “${x.name || x.key}”?`,
@@ -91,6 +126,9 @@ export async function runLifecycle(x, action) {
         return;
       }
       const req = releaseSel && releaseSel.value ? { release: releaseSel.value } : {};
+      const c = concl && concl.value();
+      if (concl && !c) throw new Error('Choose an outcome: won, lost or inconclusive.');
+      if (c) req.conclusion = c;
       result = await api.lifecycle(x.key, action, req);
     },
   });
@@ -118,4 +156,31 @@ export function lifecycleButtons(ctx, x, onDone) {
     wrap.append(btn);
   }
   return wrap;
+}
+
+/** "Record conclusion" on a stopped experiment (editors): a dialog, then PATCH. */
+export function concludeButton(ctx, x, onDone) {
+  if (!ctx.can('editor') || x.status !== 'stopped') return null;
+  const btn = h('button', { type: 'button', class: 'btn', id: 'record-conclusion' }, x.conclusion ? 'Edit conclusion' : 'Record conclusion');
+  btn.addEventListener('click', async () => {
+    const concl = conclusionFields(x.conclusion);
+    let result = null;
+    const ok = await confirmDialog({
+      title: `Conclusion of “${x.name || x.key}”`,
+      body: concl.el,
+      confirmLabel: 'Save conclusion',
+      onConfirm: async () => {
+        const c = concl.value();
+        if (!c) throw new Error('Choose an outcome: won, lost or inconclusive.');
+        result = await api.updateExperiment(x.key, { conclusion: c });
+      },
+    });
+    if (!ok) {
+      btn.focus();
+      return;
+    }
+    announce(`Conclusion of ${x.key} saved`, 'ok');
+    onDone(result, 'conclude');
+  });
+  return btn;
 }

@@ -1,77 +1,172 @@
-// power.js - the power calculator: baseline, minimum detectable effect, alpha, power,
-// variants and daily traffic -> users per variant, total users and days (POST /power).
+// power.js - the power calculator: baseline, minimum detectable effect, significance,
+// power, variants and daily traffic -> users per variant, total users and days
+// (POST /power). People type percentages as percentages ("10" for 10%); the page
+// converts them to the API's fractions. It can be prefilled from an experiment: its
+// primary metric's control mean (and spread), its variants, its MDE and the traffic
+// observed so far (#/power?experiment=KEY). Any change clears the previous answer.
 
 import { api } from '../api.js';
-import { h, clear, fill, errorBox, field, showFieldError, clearFieldErrors } from '../dom.js';
-import { fmtInt } from '../format.js';
+import { h, clear, fill, errorBox, field, clearFieldErrors, loading } from '../dom.js';
+import { fmtInt, fmtDays } from '../format.js';
+import { numberOf, showErrors, serverErrors } from '../validate.js';
+import { DEFAULT_MDE } from '../decide.js';
 
-function num(text) {
-  const t = String(text).trim();
-  if (t === '') return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : t;
+const DAY = 86400000;
+
+function pctText(x, digits = 4) {
+  return String(Number((x * 100).toFixed(digits)));
+}
+
+/** Every problem of the inputs at once ([{field, message}]); `v` holds parsed numbers. */
+export function powerProblems(v) {
+  const out = [];
+  const bad = (x) => x === undefined || Number.isNaN(x);
+  if (v.binomial) {
+    if (bad(v.baseline) || !(v.baseline > 0 && v.baseline < 100)) out.push({ field: 'baseline', message: 'The baseline conversion rate is a percentage between 0 and 100, e.g. 10 for 10%.' });
+  } else {
+    if (bad(v.baseline) || (v.relative && v.baseline === 0)) out.push({ field: 'baseline', message: v.relative ? 'The baseline mean is a number other than 0 (a relative effect needs one).' : 'The baseline mean is a number.' });
+    if (bad(v.stddev) || !(v.stddev > 0)) out.push({ field: 'stddev', message: 'The standard deviation is a number above 0 (from a past experiment or this one).' });
+  }
+  if (bad(v.mde) || !(v.mde > 0)) out.push({ field: 'mde', message: v.relative ? 'The effect is a percentage above 0, e.g. 5 for a 5% change.' : 'The effect is a number above 0.' });
+  if (bad(v.alpha) || !(v.alpha > 0 && v.alpha < 50)) out.push({ field: 'alpha', message: 'The significance level is a percentage between 0 and 50, usually 5.' });
+  if (bad(v.power) || !(v.power > 0 && v.power < 100)) out.push({ field: 'power', message: 'Power is a percentage between 0 and 100, usually 80.' });
+  if (bad(v.variants) || !(Number.isInteger(v.variants) && v.variants >= 2 && v.variants <= 20)) out.push({ field: 'variants', message: 'Variants is a whole number from 2 to 20, counting the control.' });
+  if (v.daily_users !== undefined && (Number.isNaN(v.daily_users) || v.daily_users < 0)) out.push({ field: 'daily_users', message: 'Daily users is a number of users, 0 or more (or empty).' });
+  return out;
 }
 
 export async function renderPower(ctx) {
   ctx.title('Power calculator');
+  const expSel = h('select', { id: 'pw-experiment' }, h('option', { value: '' }, 'None: type the numbers'));
   const typeSel = h('select', {}, h('option', { value: 'binomial' }, 'Conversion rate (binomial)'), h('option', { value: 'mean' }, 'Mean (count or sum)'));
-  const baseIn = h('input', { type: 'number', step: 'any', value: '0.1', inputmode: 'decimal' });
+  const baseIn = h('input', { type: 'number', step: 'any', value: '10', inputmode: 'decimal' });
   const sdIn = h('input', { type: 'number', step: 'any', min: '0', value: '', inputmode: 'decimal' });
-  const mdeIn = h('input', { type: 'number', step: 'any', value: '0.05', inputmode: 'decimal' });
+  const mdeIn = h('input', { type: 'number', step: 'any', value: '5', inputmode: 'decimal' });
   const relIn = h('input', { type: 'checkbox', id: 'pw-relative', checked: true, dataset: { field: 'relative' } });
-  const alphaIn = h('input', { type: 'number', step: 'any', min: '0', max: '1', value: '0.05' });
-  const powerIn = h('input', { type: 'number', step: 'any', min: '0', max: '1', value: '0.8' });
+  const alphaIn = h('input', { type: 'number', step: 'any', min: '0', max: '50', value: '5', inputmode: 'decimal' });
+  const powerIn = h('input', { type: 'number', step: 'any', min: '0', max: '100', value: '80', inputmode: 'decimal' });
   const varIn = h('input', { type: 'number', step: '1', min: '2', max: '20', value: '2' });
   const dailyIn = h('input', { type: 'number', step: '1', min: '0', value: '1000' });
 
-  const sdField = field('Standard deviation', sdIn, { field: 'stddev', hint: 'Of the metric per user, e.g. from a past experiment.' });
+  const sdField = field('Standard deviation per user', sdIn, { field: 'stddev', hint: 'From a past experiment, or prefilled from one.' });
   const baseField = field('Baseline', baseIn, { field: 'baseline' });
-  const baseHint = h('p', { class: 'hint' });
-  baseField.wrap.append(baseHint);
-  const mdeHint = h('p', { class: 'hint' });
   const mdeField = field('Minimum detectable effect', mdeIn, { field: 'mde' });
+  const baseLabel = baseField.wrap.querySelector('label');
+  const mdeLabel = mdeField.wrap.querySelector('label');
+  const baseHint = h('p', { class: 'hint' });
+  const mdeHint = h('p', { class: 'hint' });
+  baseField.wrap.append(baseHint);
   mdeField.wrap.append(mdeHint);
+  const context = h('p', { class: 'muted', id: 'pw-context' });
   const describe = () => {
     const bin = typeSel.value === 'binomial';
     sdField.wrap.hidden = bin;
-    baseHint.textContent = bin ? 'Current conversion rate, e.g. 0.10 for 10%.' : 'Current mean per user.';
-    mdeHint.textContent = relIn.checked ? 'Relative change, e.g. 0.05 for +5%.' : bin ? 'Absolute change in the rate, e.g. 0.01 for one point.' : 'Absolute change in the mean.';
+    baseLabel.textContent = bin ? 'Baseline conversion rate (%)' : 'Baseline mean per user';
+    baseHint.textContent = bin ? 'The control’s rate today, e.g. 10 for 10%.' : 'The control’s mean per user today.';
+    mdeLabel.textContent = relIn.checked ? 'Minimum detectable effect (% of the baseline)' : bin ? 'Minimum detectable effect (percentage points)' : 'Minimum detectable effect (in the metric’s unit)';
+    mdeHint.textContent = relIn.checked ? 'The smallest relative change worth detecting, e.g. 5 for ±5%.' : bin ? 'e.g. 1 to detect 10% → 11%.' : 'The smallest change of the mean worth detecting.';
   };
-  typeSel.addEventListener('change', describe);
-  relIn.addEventListener('change', describe);
-  describe();
 
   const out = h('div', { class: 'power-out', 'aria-live': 'polite' });
   const summary = h('div', { class: 'form-errors', tabindex: '-1' });
+  const stale = () => {
+    if (out.firstChild) fill(out, h('p', { class: 'muted', id: 'pw-stale' }, 'The inputs changed: press Calculate for a new answer.'));
+  };
   const form = h('form', { class: 'card power-form', novalidate: true },
     summary,
+    field('Prefill from an experiment', expSel, { field: 'experiment', hint: 'Takes its primary metric, variants, minimum detectable effect and the traffic seen so far.' }).wrap,
+    context,
     h('div', { class: 'grid-3' },
       field('Metric type', typeSel, { field: 'metric_type' }).wrap,
       baseField.wrap,
       sdField.wrap,
       mdeField.wrap,
       h('div', { class: 'field check' }, relIn, h('label', { for: relIn.id }, 'Effect is relative to the baseline')),
-      field('Alpha (false-positive rate)', alphaIn, { field: 'alpha' }).wrap,
-      field('Power', powerIn, { field: 'power', hint: 'Chance of detecting the effect if it is real.' }).wrap,
+      field('Significance level (%)', alphaIn, { field: 'alpha', hint: 'False-positive rate, usually 5.' }).wrap,
+      field('Power (%)', powerIn, { field: 'power', hint: 'Chance of detecting the effect if it is real, usually 80.' }).wrap,
       field('Variants (including control)', varIn, { field: 'variants' }).wrap,
       field('Daily users entering the experiment', dailyIn, { field: 'daily_users' }).wrap),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Calculate')));
+  typeSel.addEventListener('change', describe);
+  relIn.addEventListener('change', describe);
+  form.addEventListener('input', stale);
+  form.addEventListener('change', stale);
+  describe();
+
+  async function prefill(key) {
+    clear(context);
+    if (!key) return;
+    context.append(loading('Reading the experiment…'));
+    let x;
+    let r;
+    let catalogue;
+    try {
+      [x, catalogue] = await Promise.all([api.getExperiment(key), api.listMetrics()]);
+      r = x.status === 'draft' ? null : await api.results(key);
+    } catch (err) {
+      if (err.status === 401 || !ctx.alive()) return;
+      fill(context, errorBox(err, 'Cannot prefill:'));
+      return;
+    }
+    if (!ctx.alive()) return;
+    const pm = x.primary_metric || (x.metrics || [])[0];
+    const def = catalogue.find((m) => m.key === pm);
+    const rm = r && r.metrics.find((m) => m.key === pm);
+    const c = rm && rm.variants[0];
+    typeSel.value = def && def.type === 'binomial' ? 'binomial' : 'mean';
+    relIn.checked = true;
+    mdeIn.value = pctText(typeof x.mde === 'number' ? x.mde : DEFAULT_MDE);
+    varIn.value = String(x.variants.length);
+    alphaIn.value = pctText((x.analysis && x.analysis.alpha) || 0.05);
+    const notes = [];
+    if (c && typeof c.mean === 'number') {
+      baseIn.value = typeSel.value === 'binomial' ? pctText(c.mean, 2) : String(Number(c.mean.toPrecision(6)));
+      if (typeof c.stddev === 'number') sdIn.value = String(Number(c.stddev.toPrecision(6)));
+      notes.push(`baseline from the control’s ${fmtInt(c.users)} users`);
+    } else notes.push('no results yet: type the baseline');
+    const elapsed = x.started_at ? ((x.stopped_at || Date.now()) - x.started_at) / DAY : 0;
+    const users = r ? r.variants.reduce((a, v) => a + v.users, 0) : 0;
+    if (elapsed >= 1 && users > 0) {
+      dailyIn.value = String(Math.round(users / elapsed));
+      notes.push(`daily users from ${fmtInt(users)} users in ${fmtDays(Math.floor(elapsed))}`);
+    } else if (users > 0) notes.push('less than a day of traffic: type the daily users');
+    describe();
+    fill(context, `Prefilled from ${x.name || x.key}, primary metric ${(def && def.name) || pm || 'none'}: ${notes.join('; ')}.`);
+    form.requestSubmit();
+  }
+  expSel.addEventListener('change', () => {
+    ctx.setQuery({ experiment: expSel.value });
+    prefill(expSel.value);
+  });
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
+    const bin = typeSel.value === 'binomial';
+    const v = {
+      binomial: bin,
+      relative: relIn.checked,
+      baseline: numberOf(baseIn.value),
+      stddev: numberOf(sdIn.value),
+      mde: numberOf(mdeIn.value),
+      alpha: numberOf(alphaIn.value),
+      power: numberOf(powerIn.value),
+      variants: numberOf(varIn.value),
+      daily_users: numberOf(dailyIn.value),
+    };
+    clear(out);
+    if (showErrors(form, powerProblems(v), summary)) return;
     const body = {
       metric_type: typeSel.value,
-      baseline: num(baseIn.value),
-      mde: num(mdeIn.value),
-      relative: relIn.checked,
-      alpha: num(alphaIn.value),
-      power: num(powerIn.value),
-      variants: num(varIn.value),
-      daily_users: num(dailyIn.value),
+      baseline: bin ? v.baseline / 100 : v.baseline,
+      mde: v.relative || bin ? v.mde / 100 : v.mde,
+      relative: v.relative,
+      alpha: v.alpha / 100,
+      power: v.power / 100,
+      variants: v.variants,
     };
-    if (typeSel.value === 'mean') body.stddev = num(sdIn.value);
-    for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+    if (v.daily_users !== undefined) body.daily_users = v.daily_users;
+    if (!bin) body.stddev = v.stddev;
     try {
       const r = await api.power(body);
       if (!ctx.alive()) return;
@@ -82,11 +177,7 @@ export async function renderPower(ctx) {
       r.days === null || r.days === undefined ? h('p', { class: 'muted' }, 'Give the daily traffic to estimate the duration.') : null);
     } catch (err) {
       if (err.status === 401) return;
-      clear(out);
-      summary.append(errorBox(err));
-      const at = err.field ? showFieldError(form, err.field, err.message) : null;
-      if (at) at.focus();
-      else summary.focus();
+      showErrors(form, serverErrors(err), summary);
     }
   });
 
@@ -96,5 +187,16 @@ export async function renderPower(ctx) {
     form,
     out
   );
-  form.requestSubmit(); // an answer for the defaults straight away
+  let list = [];
+  try {
+    list = await api.listExperiments();
+  } catch (err) {
+    if (err.status === 401) return;
+  }
+  if (!ctx.alive()) return;
+  for (const x of list.filter((y) => y.status !== 'archived')) {
+    expSel.append(h('option', { value: x.key, selected: x.key === ctx.query.experiment }, `${x.name || x.key} (${x.status})`));
+  }
+  if (ctx.query.experiment && list.some((x) => x.key === ctx.query.experiment)) await prefill(ctx.query.experiment);
+  else form.requestSubmit(); // an answer for the defaults straight away
 }

@@ -4,7 +4,7 @@
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtMean, fmtPct, fmtPctInterval, fmtAbs, fmtAbsInterval, fmtP, fmtPEq, fmtDateTime, fmtLevel, verdict, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, VERDICT_TEXT } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
 
 const METHODS = [
@@ -34,28 +34,15 @@ function apiParams(st) {
   return { method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: st.alpha };
 }
 
-function srmBanner(r) {
-  const srm = r.srm || {};
-  if (srm.mismatch) {
-    const obs = r.variants.map((v, i) => `${v.key} ${fmtInt(srm.observed ? srm.observed[i] : v.users)}`).join(' · ');
-    const exp = (srm.expected || []).map((e) => fmtPct(e)).join(' / ');
-    return h('div', { class: 'alert alert-error srm-banner', role: 'alert' },
-      h('strong', {}, '⚠ Sample ratio mismatch. '),
-      `Observed users ${obs}; expected split ${exp} (${fmtPEq(srm.p_value)}). `,
-      'Assignment or exposure logging is probably broken: do not trust these results until the cause is found.');
-  }
-  if (srm.warning) return h('p', { class: 'alert alert-info' }, `Sample ratio test: ${srm.warning}.`);
-  return null;
-}
-
-function metricTable(m, r) {
+function metricTable(m, r, def) {
+  const f = resultsFormat(m, def);
   const bayes = r.method === 'bayesian';
   const adjusted = r.correction && r.correction !== 'none' && !bayes;
   const level = fmtLevel(r.alpha);
   const cols = [
     ['variant', 'Variant'],
     ['users', 'Users'],
-    ['mean', m.type === 'binomial' ? 'Conversion' : 'Mean'],
+    ['mean', m.type === 'binomial' ? 'Conversion' : `Mean per user${unitLabel(def || m) && unitLabel(def || m) !== '%' ? ` (${unitLabel(def || m)})` : ''}`],
     ['lift', 'Relative lift'],
     ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval`],
     ['abs', 'Absolute lift'],
@@ -65,18 +52,19 @@ function metricTable(m, r) {
   const tbody = h('tbody');
   m.variants.forEach((v, i) => {
     const isControl = i === 0;
-    const vd = isControl ? null : verdict(v, m.goal);
+    const vd = isControl ? null : verdict(v, m.goal, r);
     const rl = v.relative_lift || {};
     const al = v.absolute_lift || {};
-    const pv = bayes ? fmtPct(v.chance_to_beat_control) : fmtP(adjusted ? v.p_value_adjusted : v.p_value);
+    const pv = significanceText(v, r);
+    const conv = m.type === 'binomial' && typeof v.sum === 'number' ? h('span', { class: 'converters' }, `${fmtInt(v.sum)} / ${fmtInt(v.users)} converted`) : null;
     const td = (col, content, cls) => h('td', { 'data-col': col, 'data-label': cols.find((c) => c[0] === col)[1], class: cls }, content);
     tbody.append(h('tr', { class: vd ? `verdict-${vd}` : 'control-row', dataset: { variant: v.key } },
       h('th', { scope: 'row', 'data-col': 'variant' }, v.key, isControl ? h('span', { class: 'tag' }, 'control') : null),
       td('users', fmtInt(v.users), 'num'),
-      td('mean', fmtMean(m.type, v.mean), 'num'),
+      td('mean', [h('span', { class: 'mean-value' }, f.mean(v.mean)), conv], 'num'),
       td('lift', isControl ? '—' : fmtPct(rl.estimate, { signed: true }), 'num'),
       td('ci', isControl ? '—' : fmtPctInterval(rl.ci), 'num'),
-      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, fmtAbs(m.type, al.estimate)), ' ', h('span', { class: 'abs-ci' }, fmtAbsInterval(m.type, al.ci))], 'num'),
+      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ', h('span', { class: 'abs-ci' }, f.absInterval(al.ci))], 'num'),
       td('p', isControl ? '—' : pv, 'num'),
       td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', VERDICT_TEXT[vd]))));
   });
@@ -87,36 +75,46 @@ function metricTable(m, r) {
       tbody));
 }
 
-function metricNotes(m) {
+function metricNotes(m, r, def) {
+  const f = resultsFormat(m, def);
   const notes = [];
+  const control = m.variants[0] || {};
   for (const v of m.variants.slice(1)) {
     if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
     if (v.warning) notes.push(`${v.key}: ${v.warning}.`);
-    if (v.expected_loss !== undefined && v.expected_loss !== null) notes.push(`${v.key}: expected loss if shipped ${fmtMean(m.type, v.expected_loss)}.`);
+    if (typeof v.expected_loss === 'number') {
+      const rel = typeof control.mean === 'number' && control.mean !== 0 ? ` (${fmtSmallPct(v.expected_loss / Math.abs(control.mean))} of the control’s mean)` : '';
+      notes.push(`${v.key}: expected loss if shipped and wrong ${f.abs(v.expected_loss).replace(/^\+/, '')}${rel}.`);
+    }
+    if (r.correction && r.correction !== 'none' && r.method !== 'bayesian' && v.relative_lift && Array.isArray(v.relative_lift.ci) &&
+        (v.relative_lift.ci[0] > 0 || v.relative_lift.ci[1] < 0) && !relSignificant(v, r)) {
+      notes.push(`${v.key}: the interval excludes zero, but not after the ${r.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction for ${r.metrics.length} metrics.`);
+    }
   }
   return notes.length ? h('ul', { class: 'notes' }, notes.map((n) => h('li', {}, n))) : null;
 }
 
-function metricSection(m, r) {
+function metricSection(m, r, def) {
   const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
   const rows = m.variants.slice(1).map((v) => ({
     label: v.key,
     estimate: v.relative_lift ? v.relative_lift.estimate : null,
     lo: v.relative_lift && v.relative_lift.ci ? v.relative_lift.ci[0] : null,
     hi: v.relative_lift && v.relative_lift.ci ? v.relative_lift.ci[1] : null,
-    verdict: verdict(v, m.goal),
+    verdict: verdict(v, m.goal, r),
   }));
   const headId = nextId('metric');
   return h('section', { class: 'metric-result card', 'aria-labelledby': headId, dataset: { metric: m.key } },
     h('h3', { id: headId }, m.name || m.key, ' ',
       h('span', { class: 'tag' }, m.type), ' ',
+      def && def.unit ? [h('span', { class: 'tag tag-unit' }, def.unit === 'currency' ? def.currency : def.unit), ' '] : null,
       h('span', { class: 'tag' }, goal),
       m.guardrail ? [' ', h('span', { class: 'tag tag-guard' }, 'guardrail')] : null),
-    metricTable(m, r),
+    metricTable(m, r, def),
     h('figure', { class: 'forest-figure' },
       forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${fmtLevel(r.alpha)} intervals` }),
       h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${fmtLevel(r.alpha)} interval; the dashed line is no change.`)),
-    metricNotes(m));
+    metricNotes(m, r, def));
 }
 
 function legendFor(keys) {
@@ -190,7 +188,8 @@ async function copyUrl(url, slot) {
 }
 
 /** The results block of experiment `x`; loads itself. */
-export function resultsSection(ctx, x) {
+export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } = {}) {
+  const defs = new Map(catalogue.map((m) => [m.key, m]));
   const st = settingsFrom(ctx, x);
   const section = h('section', { class: 'results', 'aria-labelledby': 'results-h' });
   section.append(h('h2', { id: 'results-h' }, 'Results'));
@@ -255,13 +254,14 @@ export function resultsSection(ctx, x) {
     } catch (err) {
       if (err.status === 401 || !ctx.alive() || mine !== token) return;
       fill(body, errorBox(err, 'Cannot compute the results:'));
+      onResults(null);
       body.setAttribute('aria-busy', 'false');
       return;
     }
     if (!ctx.alive() || mine !== token) return;
     const total = r.variants.reduce((a, v) => a + v.users, 0);
+    onResults(r);
     fill(body,
-      srmBanner(r),
       r.data_quality && r.data_quality.conflicting_exposures > 0
         ? h('p', { class: 'alert alert-warn' }, `${fmtInt(r.data_quality.conflicting_exposures)} users were exposed to more than one variant; each counts in the first.`)
         : null,
@@ -270,11 +270,11 @@ export function resultsSection(ctx, x) {
           `Sequential intervals and p-values stay valid however often you look, so you may stop as soon as a result is significant. They are wider than fixed-horizon ones (tuned for about ${fmtInt(x.sequential_tuning)} users).`)
         : null,
       r.method === 'bayesian'
-        ? h('p', { class: 'muted small' }, 'Bayesian: intervals are credible intervals; “chance to beat control” is the posterior probability that the variant is better in the metric’s goal direction. Corrections do not apply.')
+        ? h('p', { class: 'muted small' }, 'Bayesian: intervals are credible intervals; “chance to beat control” is the posterior probability that the variant is better in the metric’s goal direction; “expected loss” is what you lose on average if you ship it and it is in fact worse. Corrections do not apply.')
         : null,
       h('p', { class: 'muted small computed' },
         `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`),
-      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r))
+      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key)))
     );
     body.setAttribute('aria-busy', 'false');
     if (withSeries && tsSection) loadTimeseries(ctx, x, st, tsBox);

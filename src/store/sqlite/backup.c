@@ -1,0 +1,121 @@
+/*
+ * backup.c - `bunsen backup DEST`: a consistent copy of the SQLite database while a daemon
+ * serves and writes (store.h store_backup; the adapter's backup op).
+ *
+ * SQLite's online backup API copies every page in one sqlite3_backup_step(-1): one read
+ * transaction, so the copy is the snapshot of the moment it began (in WAL mode readers do not
+ * block the writer, nor it them: the daemon keeps committing meanwhile). Every write
+ * acknowledged before the call is in the copy. The copy goes to DEST.tmp, is checked with
+ * quick_check, fsynced, and renamed over DEST, so DEST is never a half-written file. The copy
+ * is a standalone database in rollback-journal mode (no -wal file to carry along).
+ *
+ * Threads: the calling thread only (a CLI command); opens its own connections.
+ */
+#include "sqlite_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bunsen/util.h"
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int sqlite_backup(struct store *store, const char *dest, struct store_backup_stats *out,
+                  struct err *err)
+{
+    struct sqlite_store *s = sqlite_be(store);
+    memset(out, 0, sizeof(*out));
+    uint64_t t0 = time_mono_ns();
+    char tmp[4200];
+    int w = snprintf(tmp, sizeof(tmp), "%s.tmp", dest);
+    if (w < 0 || (size_t)w >= sizeof(tmp)) {
+        return err_set(err, ERR_INVALID, "DEST", "the backup path is too long");
+    }
+    unlink(tmp);
+    sqlite3 *to = NULL;
+    int rc = sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_UNAVAILABLE, "DEST", "cannot create %s: %s", tmp,
+                to ? sqlite3_errmsg(to) : sqlite3_errstr(rc));
+        goto out_close;
+    }
+    sqlite3_busy_timeout(s->main->db, 5000);
+    sqlite3_backup *b = sqlite3_backup_init(to, "main", s->main->db, "main");
+    if (b == NULL) {
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot start the backup: %s", sqlite3_errmsg(to));
+        goto out_close;
+    }
+    /* all pages in one step: one read transaction, one snapshot */
+    do {
+        rc = sqlite3_backup_step(b, -1);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            usleep(10000);
+        }
+    } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    out->pages = sqlite3_backup_pagecount(b);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        store_sqlite_err(to, rc, "backup", err);
+        goto out_close;
+    }
+    /* a standalone file: fold the copied WAL flag back to a rollback journal */
+    char *msg = NULL;
+    if (sqlite3_exec(to, "PRAGMA journal_mode=DELETE", NULL, NULL, &msg) != SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, NULL, "backup: %s", msg ? msg : "journal mode");
+        sqlite3_free(msg);
+        goto out_close;
+    }
+    sqlite3_stmt *st = NULL;
+    char check[160] = "";
+    if (sqlite3_prepare_v2(to, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        sqlite_column_copy(st, 0, check, sizeof(check));
+    }
+    sqlite3_finalize(st);
+    if (strcmp(check, "ok") != 0) {
+        err_set(err, ERR_INTERNAL, NULL, "the copy fails its check (%s): not kept", check);
+        goto out_close;
+    }
+    sqlite3_close(to);
+    to = NULL;
+    if (fsync_path(tmp) != 0 || rename(tmp, dest) != 0) {
+        err_set(err, ERR_UNAVAILABLE, "DEST", "cannot move the copy to %s: %s", dest,
+                strerror(errno));
+        goto out_close;
+    }
+    /* the rename is durable once the directory is */
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", dest);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == dir) {
+        dir[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    fsync_path(dir);
+    struct stat sb;
+    if (stat(dest, &sb) == 0) {
+        out->bytes = (int64_t)sb.st_size;
+    }
+    out->seconds = (double)(time_mono_ns() - t0) / 1e9;
+    return 0;
+out_close:
+    sqlite3_close(to);
+    unlink(tmp);
+    return -1;
+}

@@ -1,0 +1,449 @@
+/*
+ * API tests at the edges of HTTP and of the process, over raw sockets (issue 16): request
+ * smuggling (Content-Length with Transfer-Encoding, two different Content-Lengths: 400 and
+ * the connection closed, the smuggled request never answered), an unknown Transfer-Encoding
+ * and hundreds of query parameters (answered at once, not after the 30 s timeout), NUL bytes
+ * in a header or the request target (400), our JSON 414/431 below MHD's own limits and MHD's
+ * answer beyond them (prompt, connection closed), HEAD on the assign route (no exposure), a
+ * FIFO under the web directory (404 at once, workers never block), POST /power with absurd
+ * daily_users (400, never a garbage integer), and a read-only or corrupt database at start
+ * (the daemon refuses to start). Each answer must come within 3 s.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+static struct daemon D;
+
+static int setup(void **state)
+{
+    (void)state;
+    return daemon_start(&D, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What came back on one connection within the deadline. */
+struct exchange {
+    char data[65536];
+    size_t len;
+    bool closed;    /* the server closed the connection */
+    double seconds; /* until close, or the deadline */
+    int status;     /* of the first response, 0 when none */
+    int responses;  /* "HTTP/1.1 " status lines seen */
+};
+
+/* Send raw bytes (without half-closing: a server that waits for more must show it) and read
+ * until the server closes or timeout_s passes. */
+static void exchange(int port, const char *raw, size_t len, double timeout_s, struct exchange *x)
+{
+    memset(x, 0, sizeof(*x));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    double t0 = now_s();
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t w = send(fd, raw + sent, len - sent, MSG_NOSIGNAL);
+        if (w <= 0) {
+            break; /* the server may answer and close before reading everything */
+        }
+        sent += (size_t)w;
+    }
+    for (;;) {
+        double left = timeout_s - (now_s() - t0);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0) {
+            break;
+        }
+        ssize_t got = recv(fd, x->data + x->len, sizeof(x->data) - 1 - x->len, 0);
+        if (got <= 0) {
+            x->closed = true; /* EOF or reset */
+            break;
+        }
+        x->len += (size_t)got;
+    }
+    x->seconds = now_s() - t0;
+    close(fd);
+    x->data[x->len] = '\0';
+    if (x->len > 12 && strncmp(x->data, "HTTP/1.", 7) == 0) {
+        x->status = atoi(x->data + 9);
+    }
+    for (const char *p = x->data; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9) {
+        x->responses++;
+    }
+}
+
+/* The JSON error code in the exchange's body ("" when none). */
+static const char *body_code(const struct exchange *x)
+{
+    static char code[64];
+    code[0] = '\0';
+    const char *b = strstr(x->data, "\r\n\r\n");
+    json_t *j = b ? json_loads(b + 4, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    snprintf(code, sizeof(code), "%s", c ? c : "");
+    json_decref(j);
+    return code;
+}
+
+static bool header_has(const struct exchange *x, const char *line)
+{
+    const char *end = strstr(x->data, "\r\n\r\n");
+    const char *at = strstr(x->data, line);
+    return at != NULL && end != NULL && at < end;
+}
+
+/* An answer of status with the JSON error code, within 3 s, and the connection closed. */
+static void expect_closed_error(const char *what, const char *raw, size_t len, int status,
+                                const char *code)
+{
+    struct exchange x;
+    exchange(D.port, raw, len, 3.0, &x);
+    if (x.status != status || strcmp(body_code(&x), code) != 0 || !x.closed || x.responses != 1) {
+        fail_msg("%s: status %d code '%s' closed %d responses %d after %.2f s (want %d %s, "
+                 "closed, one response): %.300s",
+                 what, x.status, body_code(&x), x.closed, x.responses, x.seconds, status, code,
+                 x.data);
+    }
+    assert_true(header_has(&x, "Connection: close"));
+}
+
+static char *with_key(const char *fmt_, ...) __attribute__((format(printf, 1, 2)));
+static char *with_key(const char *fmt_, ...)
+{
+    static char buf[8192];
+    va_list ap;
+    va_start(ap, fmt_);
+    vsnprintf(buf, sizeof(buf), fmt_, ap);
+    va_end(ap);
+    return buf;
+}
+
+static void healthy(void)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+}
+
+static void test_smuggling(void **state)
+{
+    (void)state;
+    /* CL + TE: a front proxy framing by Content-Length would see the GET as a second request */
+    const char *raw = with_key("POST /api/v1/power HTTP/1.1\r\nHost: x\r\n"
+                               "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                               D.admin_key);
+    expect_closed_error("CL+TE", raw, strlen(raw), 400, "invalid_argument");
+    /* the same without a key: refused before auth */
+    raw = "POST /api/v1/assign HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+          "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n0\r\n\r\n";
+    expect_closed_error("CL+TE no key", raw, strlen(raw), 400, "invalid_argument");
+    /* two different Content-Lengths */
+    raw = with_key("POST /api/v1/power HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 5\r\n"
+                   "\r\n{}GET /",
+                   D.admin_key);
+    expect_closed_error("two Content-Lengths", raw, strlen(raw), 400, "invalid_argument");
+    /* a list in one Content-Length: MHD refuses it itself (its own body), and closes */
+    struct exchange x;
+    raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\nxx";
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_true(x.status == 400 && x.closed);
+    /* the same Content-Length twice is harmless (RFC 9112 6.3 allows accepting it) */
+    raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n"
+          "Connection: close\r\n\r\n";
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_int_equal(x.status, 200);
+    /* an unknown transfer coding cannot be framed: 400 at once, not after the timeout */
+    raw = with_key("POST /api/v1/power HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+                   D.admin_key);
+    expect_closed_error("TE gzip", raw, strlen(raw), 400, "invalid_argument");
+    raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+    expect_closed_error("TE gzip, chunked", raw, strlen(raw), 400, "invalid_argument");
+    healthy();
+}
+
+static void test_query_params_and_nul(void **state)
+{
+    (void)state;
+    static char raw[40000];
+    int n = snprintf(raw, sizeof(raw), "GET /healthz?a0=1");
+    for (int i = 1; i < 500; i++) {
+        n += snprintf(raw + n, sizeof(raw) - (size_t)n, "&a%d=1", i);
+    }
+    snprintf(raw + n, sizeof(raw) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_closed_error("500 query parameters", raw, strlen(raw), 400, "invalid_argument");
+    /* 200 are fine */
+    n = snprintf(raw, sizeof(raw), "GET /healthz?a0=1");
+    for (int i = 1; i < 200; i++) {
+        n += snprintf(raw + n, sizeof(raw) - (size_t)n, "&a%d=1", i);
+    }
+    snprintf(raw + n, sizeof(raw) - (size_t)n, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    struct exchange x;
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_int_equal(x.status, 200);
+    /* NUL in a header value, in a header name, in the request target */
+    static const char h1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n";
+    expect_closed_error("NUL in a header value", h1, sizeof(h1) - 1, 400, "invalid_argument");
+    /* in a name: MHD refuses the line itself (its own body), and closes */
+    static const char h2[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX\0A: ab\r\n\r\n";
+    exchange(D.port, h2, sizeof(h2) - 1, 3.0, &x);
+    assert_true(x.status == 400 && x.closed);
+    /* a bare LF line end is refused as well (RFC 9112 2.2 allows it; a smuggling vector) */
+    static const char lf[] = "GET /healthz HTTP/1.1\nHost: x\nX-A: ab\n\n";
+    expect_closed_error("bare LF", lf, sizeof(lf) - 1, 400, "invalid_argument");
+    static const char p1[] = "GET /heal\0thz HTTP/1.1\r\nHost: x\r\n\r\n";
+    expect_closed_error("NUL in the path", p1, sizeof(p1) - 1, 400, "invalid_argument");
+    static const char p2[] = "GET /healthz?a=b\0c HTTP/1.1\r\nHost: x\r\n\r\n";
+    expect_closed_error("NUL in the query", p2, sizeof(p2) - 1, 400, "invalid_argument");
+    healthy();
+}
+
+static void test_long_target_and_headers(void **state)
+{
+    (void)state;
+    static char raw[70000];
+    /* 10 KiB target: our JSON 414 */
+    int n = snprintf(raw, sizeof(raw), "GET /");
+    memset(raw + n, 'a', 10000);
+    n += 10000;
+    snprintf(raw + n, sizeof(raw) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_closed_error("10 KiB target", raw, strlen(raw), 414, "uri_too_long");
+    /* 20 KiB of headers: our JSON 431 */
+    n = snprintf(raw, sizeof(raw), "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 5; i++) {
+        n += snprintf(raw + n, sizeof(raw) - (size_t)n, "X-%d: ", i);
+        memset(raw + n, 'b', 4000);
+        n += 4000;
+        n += snprintf(raw + n, sizeof(raw) - (size_t)n, "\r\n");
+    }
+    snprintf(raw + n, sizeof(raw) - (size_t)n, "\r\n");
+    expect_closed_error("20 KiB of headers", raw, strlen(raw), 431, "header_fields_too_large");
+    /* beyond MHD's 32 KiB connection pool MHD answers itself (its own body): at once, closed */
+    n = snprintf(raw, sizeof(raw), "GET /");
+    memset(raw + n, 'a', 40000);
+    n += 40000;
+    snprintf(raw + n, sizeof(raw) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct exchange x;
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_true(x.status == 414 && x.closed);
+    healthy();
+}
+
+static void test_head_assign_logs_nothing(void **state)
+{
+    (void)state;
+    int st = 0;
+    json_decref(http_json(D.port, "POST", "/api/v1/experiments", D.admin_key,
+                          "{\"key\":\"head-x\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}",
+                          &st));
+    assert_int_equal(st, 201);
+    json_decref(
+        http_json(D.port, "POST", "/api/v1/experiments/head-x/start", D.admin_key, NULL, &st));
+    assert_int_equal(st, 200);
+    struct resp r;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(http_req(D.port, "HEAD",
+                                  fmt("/api/v1/experiments/head-x/assign?user_id=u%d", i),
+                                  D.admin_key, NULL, &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    assert_int_equal(
+        daemon_db_int(&D, "SELECT COUNT(*) FROM exposures WHERE experiment = ?1", 1, "head-x"), 0);
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/head-x/assign?user_id=u1",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(
+        daemon_db_int(&D, "SELECT COUNT(*) FROM exposures WHERE experiment = ?1", 1, "head-x"), 1);
+}
+
+static void test_power_absurd(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"1e-300", "-1", "0.5", "1e400"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int st = 0;
+        json_t *j = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                              fmt("{\"metric_type\":\"binomial\",\"baseline\":0.1,\"mde\":0.01,"
+                                  "\"daily_users\":%s}",
+                                  bad[i]),
+                              &st);
+        assert_int_equal(st, 400);
+        json_decref(j);
+    }
+    /* a tiny effect with one user a day: a clean number or null, never negative */
+    int st = 0;
+    json_t *j = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                          "{\"metric_type\":\"binomial\",\"baseline\":0.5,\"mde\":1e-7,"
+                          "\"daily_users\":1}",
+                          &st);
+    assert_true(st == 200 || st == 400);
+    if (st == 200) {
+        json_t *days = json_object_get(j, "days");
+        assert_true(json_is_null(days) || json_integer_value(days) > 0);
+    }
+    json_decref(j);
+    j = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                  "{\"metric_type\":\"binomial\",\"baseline\":0.1,\"mde\":0.01,"
+                  "\"daily_users\":2000}",
+                  &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "days")), 15);
+    json_decref(j);
+}
+
+struct fifo_get {
+    int port;
+    int status;
+};
+
+static void *fifo_get(void *arg)
+{
+    struct fifo_get *g = arg;
+    struct resp r;
+    g->status = http_req(g->port, "GET", "/pipe.js", NULL, NULL, &r) == 0 ? r.status : -1;
+    resp_free(&r);
+    return NULL;
+}
+
+static void test_fifo_in_web_dir(void **state)
+{
+    (void)state;
+    char web[300];
+    snprintf(web, sizeof(web), "%s-web", D.dir);
+    mkdir(web, 0700);
+    FILE *f = fopen(fmt("%s/index.html", web), "w");
+    assert_non_null(f);
+    fputs("<!doctype html><title>t</title>\n", f);
+    fclose(f);
+    assert_int_equal(mkfifo(fmt("%s/pipe.js", web), 0600), 0);
+    struct daemon w;
+    const char *const args[] = {"--web-dir", web, "--threads", "2", NULL};
+    assert_int_equal(daemon_start(&w, args), 0);
+    enum { N = 8 };
+    pthread_t th[N];
+    struct fifo_get g[N];
+    double t0 = now_s();
+    for (int i = 0; i < N; i++) {
+        g[i] = (struct fifo_get){.port = w.port};
+        pthread_create(&th[i], NULL, fifo_get, &g[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(g[i].status, 404);
+    }
+    assert_true(now_s() - t0 < 3.0);
+    struct resp r;
+    assert_int_equal(http_req(w.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(http_req(w.port, "GET", "/", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(daemon_stop(&w), 0);
+    daemon_cleanup(&w);
+    unlink(fmt("%s/pipe.js", web));
+    unlink(fmt("%s/index.html", web));
+    rmdir(web);
+}
+
+/* Overwrite len bytes of the file at offset with pattern. */
+static void scribble(const char *path, long offset, size_t len, int pattern)
+{
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    char *junk = malloc(len);
+    memset(junk, pattern, len);
+    assert_int_equal(pwrite(fd, junk, len, offset), (ssize_t)len);
+    free(junk);
+    close(fd);
+}
+
+static void test_bad_database_at_start(void **state)
+{
+    (void)state;
+    /* a database SQLite may read but not write (file format write version 3 > 2) */
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0); /* checkpointed: the WAL is folded in */
+    char db[300];
+    snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
+    scribble(db, 18, 1, 3);
+    assert_int_equal(daemon_restart(&d, NULL), -1); /* refuses to start */
+    char *out = NULL;
+    const char *const args[] = {"serve", "--port", "0", "--data-dir", d.dir, NULL};
+    int rc = bunsen_run(&out, args);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "cannot"));
+    free(out);
+    scribble(db, 18, 1, 2); /* repaired: starts again */
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    /* now corrupt data pages (the schema on page 1 intact) */
+    for (int i = 0; i < 50; i++) {
+        int st = 0;
+        json_decref(http_json(d.port, "POST", "/api/v1/metrics", d.admin_key,
+                              fmt("{\"key\":\"m%d\",\"event\":\"e\",\"type\":\"count\","
+                                  "\"description\":\"%0200d\"}",
+                                  i, i),
+                              &st));
+        assert_int_equal(st, 201);
+    }
+    assert_int_equal(daemon_stop(&d), 0);
+    struct stat sb;
+    assert_int_equal(stat(db, &sb), 0);
+    scribble(db, 4096 * 2, (size_t)sb.st_size - 4096 * 2, 0x5a);
+    assert_int_equal(daemon_restart(&d, NULL), -1);
+    daemon_cleanup(&d);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_query_params_and_nul),
+        cmocka_unit_test(test_long_target_and_headers),
+        cmocka_unit_test(test_head_assign_logs_nothing),
+        cmocka_unit_test(test_power_absurd),
+        cmocka_unit_test(test_fifo_in_web_dir),
+        cmocka_unit_test(test_bad_database_at_start),
+    };
+    return cmocka_run_group_tests_name("api_edges", tests, setup, teardown);
+}

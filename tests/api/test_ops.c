@@ -1,0 +1,355 @@
+/*
+ * API tests for operating the daemon (issue 16): `bunsen backup` taken while a write load
+ * runs restores to a database that passes integrity_check and holds every write acknowledged
+ * before the backup started (and the restored daemon serves it); SIGHUP reopens the log file
+ * (after a logrotate-style rename), makes a key revoked by another process fail at once,
+ * reloads the catalogue and never stops the daemon; the bootstrap admin key never appears on
+ * a non-terminal stderr or in the log (only in admin.key, mode 0600); /metrics carries the
+ * process_* gauges, hides per-experiment series from anonymous scrapers and, with
+ * --metrics-auth key, needs a reader key.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return calloc(1, 1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+static int status_of(int port, const char *method, const char *path, const char *key,
+                     const char *body)
+{
+    struct resp r;
+    if (http_req(port, method, path, key, body, &r) != 0) {
+        return -1;
+    }
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+static void make_key(const struct daemon *d, const char *role, char *out, size_t n, char *id,
+                     size_t idn)
+{
+    int st = 0;
+    json_t *j = http_json(d->port, "POST", "/api/v1/keys", d->admin_key,
+                          fmt("{\"name\":\"t-%s\",\"role\":\"%s\"}", role, role), &st);
+    assert_int_equal(st, 201);
+    snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
+    if (id != NULL) {
+        snprintf(id, idn, "%s", json_string_value(json_object_get(j, "id")));
+    }
+    json_decref(j);
+}
+
+/* ---- backup under load ---- */
+
+struct load {
+    struct daemon *d;
+    atomic_int acked; /* events 0..acked-1 have been acknowledged (sequential writer) */
+    atomic_bool stop;
+    int failures;
+};
+
+static void *write_load(void *arg)
+{
+    struct load *l = arg;
+    for (int i = 0; !atomic_load(&l->stop); i++) {
+        /* ten events per request, ids b-<request>-<k> */
+        char body[1024];
+        int n = snprintf(body, sizeof(body), "{\"events\":[");
+        for (int k = 0; k < 10; k++) {
+            n += snprintf(body + n, sizeof(body) - (size_t)n,
+                          "%s{\"user_id\":\"u%d\",\"event\":\"buy\",\"id\":\"b-%d-%d\"}",
+                          k ? "," : "", i % 50, i, k);
+        }
+        snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+        if (status_of(l->d->port, "POST", "/api/v1/events", l->d->admin_key, body) != 200) {
+            l->failures++;
+            break;
+        }
+        atomic_store(&l->acked, i + 1);
+    }
+    return NULL;
+}
+
+static long long db_int(const char *path, const char *sql)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static char *db_text(const char *path, const char *sql)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    char *v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void test_backup_under_load(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    struct load l = {.d = &d};
+    pthread_t th;
+    pthread_create(&th, NULL, write_load, &l);
+    while (atomic_load(&l.acked) < 50) {
+        usleep(10000);
+    }
+    int acked_before = atomic_load(&l.acked); /* every request < this was acknowledged */
+    char dest[400];
+    snprintf(dest, sizeof(dest), "%s/backup.db", d.dir);
+    char *out = NULL;
+    const char *const args[] = {"backup", dest, "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    free(out);
+    int acked_after_backup = atomic_load(&l.acked);
+    usleep(200000); /* the load goes on after the backup */
+    atomic_store(&l.stop, true);
+    pthread_join(th, NULL);
+    assert_int_equal(l.failures, 0);
+    assert_true(atomic_load(&l.acked) > acked_after_backup); /* writes went on meanwhile */
+
+    char *check = db_text(dest, "PRAGMA integrity_check");
+    assert_string_equal(check, "ok");
+    free(check);
+    /* every event of every request acknowledged before the backup started is in the copy */
+    long long missing = 0;
+    for (int i = 0; i < acked_before; i++) {
+        char sql[200];
+        snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM events WHERE id LIKE 'b-%d-%%'", i);
+        missing += 10 - db_int(dest, sql);
+    }
+    assert_int_equal(missing, 0);
+    long long in_copy = db_int(dest, "SELECT COUNT(*) FROM events");
+    print_message("# backup under load: %d requests acknowledged before it started, %lld events "
+                  "in the copy, %d requests acknowledged by the end\n",
+                  acked_before, in_copy, atomic_load(&l.acked));
+    assert_true(in_copy >= (long long)acked_before * 10);
+    assert_true(in_copy % 10 == 0); /* whole requests: one transaction each, never half */
+    assert_int_equal(daemon_stop(&d), 0);
+
+    /* restore: the copy as the database of a new data dir; the daemon serves it */
+    struct daemon r;
+    memset(&r, 0, sizeof(r));
+    int w = snprintf(r.dir, sizeof(r.dir), "%.200s-restored", d.dir);
+    assert_true(w > 0 && (size_t)w < sizeof(r.dir));
+    assert_int_equal(mkdir(r.dir, 0700), 0);
+    char cmd[2000];
+    snprintf(cmd, sizeof(cmd), "cp '%.400s' '%.300s/bunsen.db' && cp '%.300s/admin.key' '%.300s/'",
+             dest, r.dir, d.dir, r.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(daemon_restart(&r, NULL), 0);
+    assert_int_equal(status_of(r.port, "GET", "/readyz", NULL, NULL), 200);
+    assert_int_equal(status_of(r.port, "GET", "/api/v1/me", r.admin_key, NULL), 200);
+    assert_int_equal(daemon_db_int(&r, "SELECT COUNT(*) FROM events", 0), in_copy);
+    daemon_cleanup(&r);
+    daemon_cleanup(&d);
+}
+
+/* ---- SIGHUP ---- */
+
+static void test_sighup(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/bunsen-log-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char log[300], rotated[300];
+    snprintf(log, sizeof(log), "%s/bunsen.log", tmpl);
+    snprintf(rotated, sizeof(rotated), "%s/bunsen.log.1", tmpl);
+    struct daemon d;
+    const char *const args[] = {"--log-file", log, "--log-level", "info", NULL};
+    assert_int_equal(daemon_start(&d, args), 0);
+    char sdk[80], sdk_id[40];
+    make_key(&d, "sdk", sdk, sizeof(sdk), sdk_id, sizeof(sdk_id));
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/me", sdk, NULL), 200);
+    /* SIGHUP never stops the daemon (it used to exit with status 129) */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kill(d.pid, SIGHUP), 0);
+        usleep(100000);
+        assert_int_equal(status_of(d.port, "GET", "/healthz", NULL, NULL), 200);
+    }
+    /* logrotate: move the file away, SIGHUP, new lines go to a new file at the old path */
+    assert_int_equal(rename(log, rotated), 0);
+    assert_int_equal(kill(d.pid, SIGHUP), 0);
+    usleep(200000);
+    assert_int_equal(status_of(d.port, "GET", "/healthz?after=rotate", NULL, NULL), 200);
+    usleep(100000);
+    char *old = slurp(rotated), *fresh = slurp(log);
+    assert_non_null(strstr(old, "\"msg\":\"reloaded\""));
+    assert_non_null(strstr(fresh, "\"msg\":\"reloaded\""));
+    assert_non_null(strstr(fresh, "\"route\":\"/healthz\""));
+    assert_null(strstr(old, "\"catalogue_reloaded\":false"));
+    free(old);
+    free(fresh);
+    struct stat sb;
+    assert_int_equal(stat(log, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    /* a key revoked by another process: refused right after SIGHUP (no cached verification) */
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/me", sdk, NULL), 200);
+    char *out = NULL;
+    const char *const rv[] = {"keys", "revoke", sdk_id, "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, rv), 0);
+    free(out);
+    assert_int_equal(kill(d.pid, SIGHUP), 0);
+    usleep(100000);
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/me", sdk, NULL), 401);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+    unlink(log);
+    unlink(rotated);
+    rmdir(tmpl);
+}
+
+/* ---- secrets ---- */
+
+static void test_secret_only_in_key_file(void **state)
+{
+    (void)state;
+    /* the harness points the daemon's stderr at <dir>/stderr.log: not a terminal */
+    char tmpl[] = "/tmp/bunsen-log-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char log[300];
+    snprintf(log, sizeof(log), "%s/log", tmpl);
+    struct daemon d;
+    const char *const args[] = {"--log-file", log, NULL};
+    assert_int_equal(daemon_start(&d, args), 0);
+    assert_true(strlen(d.admin_key) > 20);
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/me", d.admin_key, NULL), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *err = slurp(fmt("%s/stderr.log", d.dir)), *lines = slurp(log);
+    assert_null(strstr(err, d.admin_key));
+    assert_null(strstr(lines, d.admin_key));
+    assert_non_null(strstr(err, "admin.key")); /* says where the key is */
+    free(err);
+    free(lines);
+    struct stat sb;
+    assert_int_equal(stat(fmt("%s/admin.key", d.dir), &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    daemon_cleanup(&d);
+    unlink(log);
+    rmdir(tmpl);
+}
+
+/* ---- /metrics ---- */
+
+static char *scrape(int port, const char *key, int *status)
+{
+    struct resp r;
+    assert_int_equal(http_req(port, "GET", "/metrics", key, NULL, &r), 0);
+    *status = r.status;
+    char *body = strdup(r.body ? r.body : "");
+    resp_free(&r);
+    return body;
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    int st = 0;
+    json_decref(http_json(
+        d.port, "POST", "/api/v1/experiments", d.admin_key,
+        "{\"key\":\"secret-launch\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}", &st));
+    json_decref(http_json(d.port, "POST", "/api/v1/experiments/secret-launch/start", d.admin_key,
+                          NULL, &st));
+    json_decref(
+        http_json(d.port, "POST", "/api/v1/assign", d.admin_key, "{\"user_id\":\"u1\"}", &st));
+    char viewer[80], sdk[80];
+    make_key(&d, "viewer", viewer, sizeof(viewer), NULL, 0);
+    make_key(&d, "sdk", sdk, sizeof(sdk), NULL, 0);
+    char *pub = scrape(d.port, NULL, &st);
+    assert_int_equal(st, 200);
+    static const char *const families[] = {"\nprocess_cpu_seconds_total ",
+                                           "\nprocess_resident_memory_bytes ",
+                                           "\nprocess_virtual_memory_bytes ",
+                                           "\nprocess_open_fds ",
+                                           "\nprocess_max_fds ",
+                                           "\nprocess_start_time_seconds "};
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        if (strstr(pub, families[i]) == NULL) {
+            fail_msg("/metrics lacks%s", families[i]);
+        }
+    }
+    double rss = atof(strstr(pub, "\nprocess_resident_memory_bytes ") + 31);
+    assert_true(rss > 1e6);
+    double start = atof(strstr(pub, "\nprocess_start_time_seconds ") + 28);
+    assert_true(start > 1.7e9);
+    /* anonymous: no experiment keys; an sdk key is not a reader either */
+    assert_null(strstr(pub, "secret-launch"));
+    assert_non_null(strstr(pub, "bunsen_assignments_total{reason=\"hashed\"} 1"));
+    free(pub);
+    char *s = scrape(d.port, sdk, &st);
+    assert_int_equal(st, 200);
+    assert_null(strstr(s, "secret-launch"));
+    free(s);
+    char *v = scrape(d.port, viewer, &st);
+    assert_int_equal(st, 200);
+    assert_non_null(strstr(v, "experiment=\"secret-launch\""));
+    free(v);
+    /* a bad key is refused, not treated as anonymous */
+    free(scrape(d.port, "bsn_not_a_key", &st));
+    assert_int_equal(st, 401);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* --metrics-auth key: a reader key is required */
+    const char *const args[] = {"--metrics-auth", "key", NULL};
+    assert_int_equal(daemon_restart(&d, args), 0);
+    free(scrape(d.port, NULL, &st));
+    assert_int_equal(st, 401);
+    free(scrape(d.port, sdk, &st));
+    assert_int_equal(st, 403);
+    v = scrape(d.port, viewer, &st);
+    assert_int_equal(st, 200);
+    assert_non_null(strstr(v, "process_open_fds"));
+    free(v);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backup_under_load),
+        cmocka_unit_test(test_sighup),
+        cmocka_unit_test(test_secret_only_in_key_file),
+        cmocka_unit_test(test_metrics),
+    };
+    return cmocka_run_group_tests_name("api_ops", tests, NULL, NULL);
+}

@@ -1,0 +1,185 @@
+// decide.js - what a product manager should do with an experiment: ship, keep running or
+// stop, and why. Pure functions (no DOM), so the browser tests import this very file and
+// check that the page says what the results imply.
+//
+// Inputs: the experiment document, a results document (GET /results) and the metrics
+// catalogue. Users needed per variant come from the results' `decision` (the server's
+// power analysis for the experiment's `mde`) when it is there, else from the control
+// arm's observed mean and standard deviation with the normal approximation below.
+
+import { verdict, daysBetween } from './format.js';
+
+const DAY = 86400000;
+export const DEFAULT_MDE = 0.05;
+
+function isNum(x) {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+/** The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normQuantile(p) {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - lo) return -normQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/**
+ * Users per variant to detect a relative change `mde` of the control mean with a two-sided
+ * test at `alpha` and power 0.8: 2 (z(1-alpha/2) + z(0.8))^2 sd^2 / (mde * mean)^2.
+ * null when the control has no usable mean or spread yet.
+ */
+export function usersNeeded(mean, sd, mde, alpha) {
+  if (!isNum(mean) || !isNum(sd) || mean === 0 || sd <= 0 || !(mde > 0)) return null;
+  const z = normQuantile(1 - alpha / 2) + normQuantile(0.8);
+  const delta = mde * Math.abs(mean);
+  return Math.ceil((2 * z * z * sd * sd) / (delta * delta));
+}
+
+function pick(o, names) {
+  for (const n of names) if (o && isNum(o[n])) return o[n];
+  return null;
+}
+
+export const STATE_TEXT = {
+  ship: 'ship candidate',
+  worse: 'worse than control',
+  harm: 'harm on a guardrail',
+  running: 'keep running',
+  'no-effect': 'no effect detected at this power',
+  none: 'no data yet',
+};
+
+/**
+ * The decision for experiment `x` from results `r`. Returns
+ * {daysRunning, running, usersSoFar, perVariant: [{key, users}], needed, neededSource,
+ *  mde, daysLeft, srm: "ok"|"mismatch"|"none", rows: [{variant, state, text, why}],
+ *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why}}.
+ * `now` is the current time in ms (a parameter, for tests).
+ */
+export function decide(x, r, catalogue, now = Date.now()) {
+  const byKey = new Map((catalogue || []).map((m) => [m.key, m]));
+  const start = x.started_at;
+  const end = x.stopped_at || now;
+  const running = x.status === 'running' || x.status === 'paused';
+  const elapsed = isNum(start) ? (end - start) / DAY : null;
+  const out = {
+    daysRunning: isNum(start) ? daysBetween(start, end) : null,
+    running,
+    usersSoFar: null,
+    perVariant: [],
+    needed: null,
+    neededSource: null,
+    mde: isNum(x.mde) ? x.mde : DEFAULT_MDE,
+    daysLeft: null,
+    srm: 'none',
+    rows: [],
+    guardrails: [],
+    overall: { action: 'none', headline: 'Not started', why: 'Start the experiment to collect exposures.' },
+  };
+  if (!r || x.status === 'draft') return out;
+  out.perVariant = r.variants.map((v) => ({ key: v.key, users: v.users || 0 }));
+  out.usersSoFar = out.perVariant.reduce((s, v) => s + v.users, 0);
+  const srm = r.srm || {};
+  out.srm = out.usersSoFar === 0 ? 'none' : srm.mismatch ? 'mismatch' : 'ok';
+
+  // users needed for the experiment's MDE on the primary metric
+  const pm = r.metrics.find((m) => m.key === x.primary_metric);
+  const dec = r.decision || null;
+  if (dec) {
+    if (isNum(dec.mde)) out.mde = dec.mde;
+    out.needed = pick(dec, ['users_needed_per_variant', 'users_per_variant', 'users_needed']);
+    if (out.needed !== null) out.neededSource = 'server';
+    const dl = pick(dec, ['days_left']);
+    if (dl !== null) out.daysLeft = Math.max(0, Math.ceil(dl));
+  }
+  if (out.needed === null && pm && pm.variants.length) {
+    const c = pm.variants[0];
+    out.needed = usersNeeded(c.mean, c.stddev, out.mde, r.alpha || 0.05);
+    if (out.needed !== null) out.neededSource = 'dashboard';
+  }
+  if (out.daysLeft === null && out.needed !== null && running && elapsed !== null && elapsed >= 1) {
+    let worst = 0;
+    for (const v of out.perVariant) {
+      const rate = v.users / elapsed;
+      const missing = Math.max(0, out.needed - v.users);
+      worst = Math.max(worst, missing === 0 ? 0 : rate > 0 ? missing / rate : Infinity);
+    }
+    out.daysLeft = Number.isFinite(worst) ? Math.ceil(worst) : null;
+  }
+  const enough = out.needed !== null && out.perVariant.every((v) => v.users >= out.needed);
+
+  // guardrails that got worse, per variant
+  const harmed = new Map();
+  for (const g of x.guardrails || []) {
+    const gm = r.metrics.find((m) => m.key === g);
+    if (!gm) continue;
+    for (const v of gm.variants.slice(1)) {
+      const vd = verdict(v, gm.goal, r);
+      out.guardrails.push({ metric: g, variant: v.key, verdict: vd });
+      if (vd === 'loss') harmed.set(v.key, (byKey.get(g) && byKey.get(g).name) || g);
+    }
+  }
+
+  const pmName = pm ? (byKey.get(pm.key) && byKey.get(pm.key).name) || pm.key : null;
+  for (const v of pm ? pm.variants.slice(1) : x.variants.slice(1).map((y) => ({ key: y.key }))) {
+    const vd = pm ? verdict(v, pm.goal, r) : 'none';
+    let state;
+    let why;
+    if (harmed.has(v.key)) {
+      state = 'harm';
+      why = `${harmed.get(v.key)} (a guardrail) got significantly worse.`;
+    } else if (vd === 'win') {
+      state = 'ship';
+      why = `${pmName} is significantly better than control.`;
+    } else if (vd === 'loss') {
+      state = 'worse';
+      why = `${pmName} is significantly worse than control.`;
+    } else if (!pm) {
+      state = 'none';
+      why = 'The experiment has no primary metric to decide on.';
+    } else if (enough) {
+      state = 'no-effect';
+      why = `Every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change, and ${pmName} did not move significantly.`;
+    } else {
+      state = 'running';
+      why = out.needed === null
+        ? `Not enough data yet to say how many users ${pmName} needs.`
+        : `${pmName} has not moved significantly yet, and not every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
+    }
+    out.rows.push({ variant: v.key, state, text: STATE_TEXT[state], why });
+  }
+
+  // one recommendation for the page
+  const ship = out.rows.filter((row) => row.state === 'ship');
+  const bad = out.rows.filter((row) => row.state === 'harm' || row.state === 'worse');
+  const wait = out.rows.filter((row) => row.state === 'running' || row.state === 'none');
+  const verb = running ? '' : ' (the experiment has ended)';
+  if (out.srm === 'mismatch') {
+    out.overall = { action: 'fix', headline: 'Do not decide yet: fix the traffic split', why: 'The split of users between variants does not match the weights (sample ratio mismatch), so every result below may be biased. Find the cause (assignment or exposure logging) first.' };
+  } else if (out.usersSoFar === 0) {
+    out.overall = { action: 'wait', headline: 'Wait: no exposures yet', why: 'No user has been exposed yet. Check that your application calls /assign or sends exposures.' };
+  } else if (ship.length) {
+    const best = ship.map((row) => row.variant).join(', ');
+    out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why: ship.map((row) => `${row.variant}: ${row.why}`).join(' ') + (bad.length ? ` Not ${bad.map((row) => row.variant).join(', ')}: ${bad.map((row) => row.why).join(' ')}` : '') };
+  } else if (wait.length && running) {
+    const left = out.daysLeft !== null ? ` about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'}` : '';
+    out.overall = { action: 'wait', headline: `Keep running${left}`, why: wait[0].why + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
+  } else if (wait.length && !bad.length) {
+    out.overall = { action: 'stop', headline: 'Inconclusive: ended before enough data', why: `${wait[0].why} The experiment has ended, so no decision can be drawn from it.` };
+  } else if (bad.length && bad.length === out.rows.length) {
+    out.overall = { action: 'stop', headline: 'Stop: keep the control', why: bad.map((row) => `${row.variant}: ${row.why}`).join(' ') };
+  } else {
+    out.overall = { action: 'stop', headline: 'Stop: no effect detected', why: `${(out.rows.find((row) => row.state === 'no-effect') || out.rows[0] || { why: '' }).why} A real effect, if any, is likely smaller than the ${Math.round(out.mde * 1000) / 10}% the experiment was sized for: keep the control, or ship the cheaper variant.` };
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+// decision.js - the top of the experiment page: one recommendation (ship, keep running,
+// stop, fix) with the reason, the facts behind it (days running, users so far against
+// users needed for the experiment's MDE, days left) and a plain-language state per
+// treatment on the primary metric and its guardrails. The logic is js/decide.js.
+
+import { h, fill, loading, nextId } from '../dom.js';
+import { fmtInt, fmtDays, fmtDateTime } from '../format.js';
+import { decide } from '../decide.js';
+
+const OUTCOME_TEXT = { won: 'Won', lost: 'Lost', inconclusive: 'Inconclusive' };
+
+/** The recorded conclusion of a stopped experiment, or null. */
+export function conclusionBlock(x) {
+  const c = x.conclusion;
+  if (!c) return null;
+  return h('section', { class: ['card', 'conclusion', `conclusion-${c.outcome}`], id: 'conclusion', 'aria-label': 'Conclusion' },
+    h('h2', {}, 'Conclusion: ', h('span', { class: ['outcome', `outcome-${c.outcome}`] }, OUTCOME_TEXT[c.outcome] || c.outcome)),
+    c.notes ? h('p', { class: 'notes-text' }, c.notes) : h('p', { class: 'muted' }, 'No notes.'),
+    h('p', { class: 'muted small' }, `Recorded ${fmtDateTime(c.concluded_at)}.`));
+}
+
+export function outcomeTag(c) {
+  if (!c) return null;
+  return h('span', { class: ['outcome', `outcome-${c.outcome}`], title: c.notes || '' }, OUTCOME_TEXT[c.outcome] || c.outcome);
+}
+
+function fact(label, value, extra, id) {
+  return h('div', {}, h('dt', {}, label), h('dd', { id }, value, extra ? [' ', h('span', { class: 'small muted' }, extra)] : null));
+}
+
+function render(box, x, r, catalogue) {
+  const d = decide(x, r, catalogue);
+  box.className = `card decision decision-${d.overall.action}`;
+  box.dataset.decision = d.overall.action;
+  const mdePct = `${Math.round(d.mde * 1000) / 10}%`;
+  const needTotal = d.needed !== null ? d.needed * d.perVariant.length : null;
+  const progress = needTotal ? Math.min(1, d.usersSoFar / needTotal) : null;
+  const m = r && r.metrics.find((y) => y.key === x.primary_metric);
+  const mName = m ? ((catalogue || []).find((c) => c.key === m.key) || {}).name || m.key : null;
+  const headId = nextId('decision');
+  fill(box,
+    h('h2', { class: 'visually-hidden', id: headId }, 'Decision'),
+    h('p', { class: 'decision-headline', id: 'decision-headline' }, d.overall.headline),
+    h('p', { class: 'decision-why', id: 'decision-why' }, d.overall.why),
+    h('dl', { class: 'facts' },
+      fact('Days running', d.daysRunning === null ? '—' : fmtDays(d.daysRunning), x.status === 'stopped' ? '(ended)' : x.status === 'paused' ? '(paused)' : null, 'days-running'),
+      fact('Users so far', fmtInt(d.usersSoFar), needTotal ? `of ${fmtInt(needTotal)} needed` : null, 'users-so-far'),
+      fact(`Users needed per variant (${mdePct} change)`, d.needed === null ? 'not known yet' : fmtInt(d.needed),
+        d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null, 'users-needed'),
+      fact('Days left', !d.running ? '—' : d.daysLeft === null ? 'after one full day' : d.daysLeft === 0 ? 'none: enough users' : fmtDays(d.daysLeft), null, 'days-left')),
+    progress !== null ? h('div', { class: 'field' },
+      h('label', { for: headId + '-p' }, `Progress to the sample needed to detect a ${mdePct} change in ${mName}`),
+      h('progress', { id: headId + '-p', max: '1', value: String(progress) }, `${Math.round(progress * 100)}%`)) : null,
+    d.rows.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table small', id: 'decision-table' },
+      h('caption', {}, mName ? `State per variant on the primary metric, ${mName}${(x.guardrails || []).length ? ', and its guardrails' : ''}` : 'State per variant'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Variant'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Why'))),
+      h('tbody', {}, d.rows.map((row) => h('tr', { dataset: { variant: row.variant, state: row.state } },
+        h('th', { scope: 'row' }, row.variant),
+        h('td', {}, h('span', { class: ['state', `state-${row.state}`] }, row.text)),
+        h('td', {}, row.why)))))) : null,
+    r && r.method === 'frequentist' && d.overall.action === 'wait'
+      ? h('p', { class: 'muted small' }, 'With the frequentist method, decide once the users needed are reached: looking early and stopping on a lucky day inflates false positives. The sequential method lets you stop as soon as a result is significant.')
+      : null,
+    x.status !== 'draft' ? h('p', { class: 'small' }, h('a', { href: `#/power?experiment=${encodeURIComponent(x.key)}` }, 'Open the power calculator for this experiment')) : null);
+}
+
+/** The decision card; call update(results) whenever the results change. */
+export function decisionPanel(x, catalogue) {
+  const box = h('section', { class: 'card decision', id: 'decision', 'aria-label': 'Decision' });
+  if (x.status === 'draft') {
+    render(box, x, null, catalogue);
+  } else {
+    box.append(loading('Working out the decision…'));
+  }
+  return { el: box, update: (r) => render(box, x, r, catalogue) };
+}
