@@ -198,7 +198,8 @@ json_t *api_growthbook_payload(struct app *app)
         }
         updated = x->updated_at > updated ? x->updated_at : updated;
     }
-    json_t *groups = snap->group_values ? json_deep_copy(snap->group_values) : json_object();
+    /* shared, read-only (jansson's reference counts are atomic): no copy of large groups */
+    json_t *groups = snap->group_values ? json_incref(snap->group_values) : json_object();
     const char *gk;
     json_t *gd;
     json_object_foreach(snap->saved_groups, gk, gd)

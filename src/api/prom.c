@@ -265,6 +265,10 @@ void api_metrics_prom(struct http_req *r)
                        "Exposures naming another variant than the user's first.");
     metrics_write_value(&b, "bunsen_exposure_conflicts_total", "",
                         (double)atomic_load(&p->conflicts));
+    metrics_write_help(&b, "bunsen_sdk_streams", "gauge",
+                       "Open GET /sub/{sdk_key} event streams (at most half of "
+                       "--max-connections).");
+    metrics_write_value(&b, "bunsen_sdk_streams", "", (double)http_server_stream_count(app->http));
     metrics_write_help(&b, "bunsen_ofrep_exposures_total", "counter",
                        "Exposures of OFREP answers (logged without holding the answer): "
                        "committed, or dropped when the writer refused or failed them.");
