@@ -15,7 +15,7 @@ import { decide, STATE_TEXT } from '../../web/js/decide.js';
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
 const WEB = process.env.BUNSEN_WEB_DIR || 'web';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCREENSHOT = process.env.SCREENSHOT ?? 'docs/img/results.png';
+const SCREENSHOT = process.env.SCREENSHOT || ''; // e.g. docs/img/results.png (README)
 const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of every page, for a human to look at
 const EXP = 'checkout-button';
 
@@ -446,6 +446,13 @@ T.test('screenshot of the results page', async () => {
   });
   await page.locator('.ts-box details.data-table').waitFor();
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  const dir = dirname(SCREENSHOT);
+  await page.locator('#decision').screenshot({ path: `${dir}/decision.png` });
+  await page.locator('#health').screenshot({ path: `${dir}/health.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('#decision-table').waitFor();
+  await page.locator('#decision').screenshot({ path: `${dir}/decision-phone.png` });
+  await page.setViewportSize({ width: 1280, height: 800 });
   noErrors();
 });
 
@@ -507,6 +514,8 @@ T.test('experiments list: users, headline, SRM icon, filter and search', async (
   const srmRow = page.locator('#experiments-table tr[data-key="srm-demo"]');
   await srmRow.locator('.srm-icon').waitFor();
   assertEq(await row.locator('.srm-icon').count(), 0, 'no SRM icon on a healthy split');
+  assertEq(await text(row.locator('.srm-cell')), 'OK', 'a healthy split says so');
+  assertEq(await text(row.locator('.list-decision')), decide(await admin.get(`/experiments/${EXP}`), r, []).overall.headline, 'the decision in the list');
   await page.getByLabel('Search').fill('banner');
   await page.locator('#list-count', { hasText: '2 experiments' }).waitFor();
   assert(await row.isHidden(), 'search hides non-matching rows');

@@ -40,8 +40,11 @@ function lockNote(id, what) {
   return h('p', { class: 'lock-note', id }, h('strong', {}, 'Read-only while the experiment is running or paused: '), LOCK_REASON[what]);
 }
 
-/** Every problem of an experiment body `p` at once, in words ([{field, message}]). */
-export function experimentProblems(p) {
+/**
+ * Every problem of an experiment body `p` at once, in words ([{field, message}]).
+ * `forcedDupes` lists forced user ids typed twice (the body's map keeps only one).
+ */
+export function experimentProblems(p, { forcedDupes = [] } = {}) {
   const out = [];
   const add = (field, message) => out.push({ field, message });
   if (p.key !== undefined) {
@@ -72,7 +75,7 @@ export function experimentProblems(p) {
     if (ok(a) && ok(b) && !(a < b)) add('namespace.range', `The range start must be below its end (start < end; now ${a} to ${b}).`);
   }
   const users = Object.keys(p.forced || {});
-  if (p._forcedDupes) for (const u of p._forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
+  for (const u of forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
   for (const u of users) if (u.length > 256) add(`forced.${u}`, 'A user id is at most 256 characters.');
   const al = p.analysis && p.analysis.alpha;
   if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
@@ -339,7 +342,6 @@ export async function renderExperimentForm(ctx, key) {
       description: descIn.value.trim(),
       coverage: Number(covIn.value) / 100,
       forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
-      _forcedDupes: forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i),
       metrics: catalogue.filter((m) => chosen.has(m.key)).map((m) => m.key),
       primary_metric: primarySel.value || null,
       guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
@@ -379,8 +381,8 @@ export async function renderExperimentForm(ctx, key) {
       if (at) at.focus();
       return;
     }
-    const problems = experimentProblems(payload);
-    delete payload._forcedDupes;
+    const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
+    const problems = experimentProblems(payload, { forcedDupes });
     if (showErrors(form, problems, summary)) return;
     saveBtn.disabled = true;
     try {
