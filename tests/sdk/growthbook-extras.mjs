@@ -289,15 +289,24 @@ async function main() {
     let tracked = 0;
     let inExp = 0;
     await pool(sample, async (u, i) => {
-      const seenTracks = [];
-      const gb = new GrowthBook({
-        apiHost: BASE, clientKey: plainKey, remoteEval: true, attributes: u,
-        trackingCallback: (e) => seenTracks.push(e.key),
-      });
-      // generous: the machine may be busy; a load that fails is reported, not compared
-      const res = await gb.init({ timeout: 30000 });
+      let seenTracks = [];
+      let gb = null;
+      let res = null;
+      // A keep-alive socket the server closed while the SDK checks above ran makes the first
+      // POSTs fail in fetch (undici retries only idempotent requests): a new instance
+      // retries, as an application would. A load that still fails is reported.
+      for (let attempt = 0; attempt < 3 && !(res && res.success); attempt++) {
+        if (gb) gb.destroy();
+        seenTracks = [];
+        const tracks = seenTracks;
+        gb = new GrowthBook({
+          apiHost: BASE, clientKey: plainKey, remoteEval: true, attributes: u,
+          trackingCallback: (e) => tracks.push(e.key),
+        });
+        res = await gb.init({ timeout: 30000 });
+      }
       if (!res || !res.success) {
-        initErr.push(`${u.id}: ${JSON.stringify(res)}`);
+        initErr.push(`${u.id}: ${res && res.error ? res.error.message : JSON.stringify(res)}`);
         gb.destroy();
         return;
       }
