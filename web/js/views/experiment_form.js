@@ -80,7 +80,7 @@ export function experimentProblems(p, { forcedDupes = [] } = {}) {
   const al = p.analysis && p.analysis.alpha;
   if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
   if (!(typeof p.sequential_tuning === 'number' && p.sequential_tuning >= 1)) add('sequential_tuning', 'Sequential tuning is a number of users, at least 1 (e.g. 5000).');
-  if (typeof p.mde === 'number' && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0.');
+  if (p.mde !== undefined && p.mde !== null && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0 (e.g. 5 for 5%).');
   return out;
 }
 
@@ -101,8 +101,13 @@ export async function renderExperimentForm(ctx, key) {
   ctx.title(editing ? `Edit ${key}` : 'New experiment');
   let catalogue;
   let x;
+  let others;
   try {
-    [catalogue, x] = await Promise.all([api.listMetrics(), editing ? api.getExperiment(key) : Promise.resolve(null)]);
+    [catalogue, x, others] = await Promise.all([
+      api.listMetrics(),
+      editing ? api.getExperiment(key) : Promise.resolve(null),
+      editing ? Promise.resolve([]) : api.listExperiments().catch(() => []),
+    ]);
   } catch (err) {
     if (!ctx.alive() || err.status === 401) return;
     fill(ctx.main, h('h1', {}, editing ? `Edit ${key}` : 'New experiment'), errorBox(err));
@@ -119,6 +124,8 @@ export async function renderExperimentForm(ctx, key) {
     return;
   }
   const locked = editing && (x.status === 'running' || x.status === 'paused');
+  // the experiment's minimum detectable effect (API v1.1), when this server knows the field
+  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o);
   const lockId = nextId('lock');
 
   const form = h('form', { class: 'exp-form', novalidate: true });
@@ -313,12 +320,14 @@ export async function renderExperimentForm(ctx, key) {
   const cupedIn = h('input', { type: 'checkbox', checked: !!an.cuped, id: nextId('cuped'), dataset: { field: 'analysis.cuped' } });
   const corrSel = h('select', {}, [['none', 'None'], ['holm', 'Holm–Bonferroni'], ['bh', 'Benjamini–Hochberg']].map(([v, t]) => h('option', { value: v, selected: an.correction === v }, t)));
   const tuneIn = h('input', { type: 'number', min: '1', step: 'any', value: String(x.sequential_tuning ?? 5000) });
+  const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: String(Number(((x.mde ?? 0.05) * 100).toFixed(4))) });
   const analysis = h('fieldset', { class: 'section' }, h('legend', {}, 'Analysis defaults'),
     h('div', { class: 'grid-3' },
       field('Method', methodSel, { field: 'analysis.method' }).wrap,
       field('Alpha', alphaIn, { field: 'analysis.alpha', hint: 'False-positive rate, e.g. 0.05.' }).wrap,
       field('Multiple-comparison correction', corrSel, { field: 'analysis.correction' }).wrap,
       field('Sequential tuning', tuneIn, { field: 'sequential_tuning', hint: 'Expected sample size at which sequential intervals are tightest.' }).wrap,
+      hasMde ? field('Minimum detectable effect (%)', mdeIn, { field: 'mde', hint: 'The smallest relative change of the primary metric worth detecting; sets the users needed.' }).wrap : null,
       h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedIn.id }, 'Use CUPED variance reduction'))));
 
   // ---- actions
@@ -346,6 +355,7 @@ export async function renderExperimentForm(ctx, key) {
       primary_metric: primarySel.value || null,
       guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
       sequential_tuning: numOrNull(tuneIn.value),
+      mde: hasMde && numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
