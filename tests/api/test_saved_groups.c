@@ -121,7 +121,9 @@ static void test_crud(void **state)
     json_decref(e);
     /* audited */
     json_t *au = call("GET", "/api/v1/audit?target_type=saved_group", NULL, 200);
-    assert_non_null(strstr(json_dumps(au, 0), "saved_group.update"));
+    char *text = json_dumps(au, 0);
+    assert_non_null(strstr(text, "saved_group.update"));
+    free(text);
     json_decref(au);
 }
 
