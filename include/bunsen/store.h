@@ -315,11 +315,14 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
 int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, struct err *err);
 
-/* Sufficient statistics of one (metric, variant). */
+/* Sufficient statistics of one (metric, variant): raw sums as double-doubles (value =
+ * s + s_lo, ddouble.h), exact enough that moments about any shift keep full precision
+ * whatever the values' magnitude. */
 struct store_suff {
     char variant[65];
     int64_t n;
     double s, q, sx, qx, p;
+    double s_lo, q_lo, sx_lo, qx_lo, p_lo;
 };
 
 /* The stored statistics of experiment/metric, one per variant that has any (emit per row). */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bunsen/ddouble.h"
 #include "bunsen/util.h"
 #include "store_int.h"
 
@@ -258,7 +259,7 @@ struct agg_entry {
     char variant[65];
     int64_t day;
     int64_t dn, dconf;
-    double ds, dq, dsx, dqx, dp;
+    struct dd ds, dq, dsx, dqx, dp; /* double-doubles: exact whatever the magnitude */
 };
 
 /* Zero-initialised = empty. The bucket array is allocated with the first entry, and the
@@ -318,17 +319,19 @@ static void stats_change(struct agg *g, const struct store_rule *r, const char *
                          int64_t day, int dn, double y0, double y1, double x0, double x1)
 {
     struct agg_entry *e = agg_get(g, DELTA_METRIC_STATS, r->experiment, r->metric, variant, 0);
+    struct dd ds = dd_two_sum(y1, -y0);
+    struct dd dq = dd_add(dd_two_prod(y1, y1), dd_neg(dd_two_prod(y0, y0)));
     e->dn += dn;
-    e->ds += y1 - y0;
-    e->dq += y1 * y1 - y0 * y0;
-    e->dsx += x1 - x0;
-    e->dqx += x1 * x1 - x0 * x0;
-    e->dp += x1 * y1 - x0 * y0;
+    e->ds = dd_add(e->ds, ds);
+    e->dq = dd_add(e->dq, dq);
+    e->dsx = dd_add(e->dsx, dd_two_sum(x1, -x0));
+    e->dqx = dd_add(e->dqx, dd_add(dd_two_prod(x1, x1), dd_neg(dd_two_prod(x0, x0))));
+    e->dp = dd_add(e->dp, dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0))));
     if (dn != 0 || y0 != y1) {
         e = agg_get(g, DELTA_METRIC_DAILY, r->experiment, r->metric, variant, day);
         e->dn += dn;
-        e->ds += y1 - y0;
-        e->dq += y1 * y1 - y0 * y0;
+        e->ds = dd_add(e->ds, ds);
+        e->dq = dd_add(e->dq, dq);
     }
 }
 
@@ -353,11 +356,16 @@ static int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err
                                       .day = e->day,
                                       .dn = e->dn,
                                       .dconf = e->dconf,
-                                      .ds = e->ds,
-                                      .dq = e->dq,
-                                      .dsx = e->dsx,
-                                      .dqx = e->dqx,
-                                      .dp = e->dp};
+                                      .ds = e->ds.hi,
+                                      .dq = e->dq.hi,
+                                      .dsx = e->dsx.hi,
+                                      .dqx = e->dqx.hi,
+                                      .dp = e->dp.hi,
+                                      .ds_lo = e->ds.lo,
+                                      .dq_lo = e->dq.lo,
+                                      .dsx_lo = e->dsx.lo,
+                                      .dqx_lo = e->dqx.lo,
+                                      .dp_lo = e->dp.lo};
     }
     if (rc == 0 && n > 0) {
         rc = tx->store->ops->rollup_add(tx, d, n, err);
