@@ -187,8 +187,7 @@ static json_t *iso_date(int64_t ms)
 
 json_t *api_growthbook_payload(struct app *app)
 {
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
     int64_t updated = 0;
     for (size_t i = 0; i < snap->n; i++) {
@@ -207,7 +206,7 @@ json_t *api_growthbook_payload(struct app *app)
         int64_t t = json_integer_value(json_object_get(gd, "updated_at"));
         updated = t > updated ? t : updated;
     }
-    snapshot_read_end(app->experiments, token);
+    snapshot_read_end(app->experiments, snap);
     return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",
                      iso_date(updated));
 }
@@ -322,6 +321,13 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
                     "context.targetingKey must be 1 to 256 bytes of text");
         return NULL;
     }
+    struct err err;
+    err_clear(&err);
+    if (json_is_object(ctx) && api_attributes_check(http_req_app(r), ctx, "context", &err) != 0) {
+        json_decref(root);
+        ofrep_error(r, err_code_status(err.code), flag, "INVALID_CONTEXT", err.msg);
+        return NULL;
+    }
     json_t *attrs = json_is_object(ctx) ? json_copy(ctx) : json_object();
     json_decref(root);
     tk = json_object_get(attrs, "targetingKey");
@@ -336,7 +342,8 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
  * records an exposure item when the user is in the experiment. *status: the HTTP status a
  * single-flag answer has. user_id NULL: the context has no targetingKey. */
 static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, const json_t *attrs,
-                          struct api_exposure *items, size_t *nitems, int *status)
+                          struct condition_budget *budget, struct api_exposure *items,
+                          size_t *nitems, int *status)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
@@ -357,7 +364,8 @@ static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, c
                              "errorDetails",
                              "a running experiment needs context.targetingKey (the user id)");
         }
-    } else if (assign_decide(&e->a, user_id, strlen(user_id), attrs, &res, &err) != 0) {
+    } else if (assign_decide_budget(&e->a, user_id, strlen(user_id), attrs, budget, &res, &err) !=
+               0) {
         *status = 400;
         return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
                          "errorDetails", err.msg);
@@ -420,11 +428,10 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
         x[i] =
             (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant, l->ts};
     }
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(l->app->experiments, &token);
+    const struct snapshot *snap = snapshot_read_begin(l->app->experiments);
     struct store_ingest_counts counts = {0};
     int rc = store_ingest_exposures(tx, api_rules_of(snap), x, l->n, &counts, err);
-    snapshot_read_end(l->app->experiments, token);
+    snapshot_read_end(l->app->experiments, snap);
     free(x);
     return rc;
 }
@@ -479,15 +486,16 @@ void api_ofrep_flag(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    struct condition_budget budget = api_eval_budget(http_req_app(r));
+    const struct snapshot *snap = snapshot_read_begin(cell);
     const struct snapshot_entry *e = flag ? snapshot_find(snap, flag) : NULL;
     struct api_exposure item;
     size_t n = 0;
     int status = 200;
-    json_t *o =
-        e && ofrep_flag_exists(e) ? ofrep_eval(e, user_id, attrs, &item, &n, &status) : NULL;
-    snapshot_read_end(cell, token);
+    json_t *o = e && ofrep_flag_exists(e)
+                    ? ofrep_eval(e, user_id, attrs, &budget, &item, &n, &status)
+                    : NULL;
+    snapshot_read_end(cell, snap);
     if (o == NULL) {
         json_decref(attrs);
         ofrep_error(r, 404, flag, "FLAG_NOT_FOUND", "no experiment with this key");
@@ -508,20 +516,32 @@ void api_ofrep_bulk(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     size_t cap = snap->n ? snap->n : 1;
     struct api_exposure *items = xcalloc(cap, sizeof(*items));
     size_t n = 0;
     json_t *flags = json_array();
+    struct condition_budget budget = api_eval_budget(http_req_app(r));
     for (size_t i = 0; i < snap->n && json_array_size(flags) < OFREP_MAX_FLAGS; i++) {
         if (ofrep_flag_exists(&snap->entries[i])) {
             int status;
             json_array_append_new(
-                flags, ofrep_eval(&snap->entries[i], user_id, attrs, items, &n, &status));
+                flags, ofrep_eval(&snap->entries[i], user_id, attrs, &budget, items, &n, &status));
+        }
+        if (budget.left < 0) {
+            break;
         }
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
+    if (budget.left < 0) {
+        free(items);
+        json_decref(flags);
+        json_decref(attrs);
+        ofrep_error(r, 400, NULL, "INVALID_CONTEXT",
+                    "evaluating the flags for this context exceeds the per-request evaluation "
+                    "budget");
+        return;
+    }
     json_t *body = json_pack("{s:o}", "flags", flags);
     /* The ETag covers the user and the evaluations: an unchanged answer is a 304 and logs
      * nothing new (its exposures were queued when it was first served to this user).

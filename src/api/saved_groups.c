@@ -299,8 +299,7 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
     /* experiment writes are barriers that reload the snapshot before the next job: it
      * holds every committed experiment */
     struct snapshot_cell *cell = http_req_app(w->req)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     const char *user = NULL;
     for (size_t i = 0; i < snap->n && user == NULL; i++) {
         const struct experiment *x = &snap->entries[i].x;
@@ -316,7 +315,7 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
                      "first",
                      gw->key, user, "running or paused");
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     if (rc == 0) {
         rc = store_saved_group_delete(tx, gw->key, err);
     }

@@ -306,8 +306,7 @@ void api_sdk_eval(struct http_req *r)
     char idbuf[32];
     const char *uid = id_of(a, idbuf, sizeof(idbuf));
     struct app *app = http_req_app(r);
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n; i++) {
         const struct snapshot_entry *e = &snap->entries[i];
@@ -315,7 +314,7 @@ void api_sdk_eval(struct http_req *r)
             json_object_set_new(features, e->x.key, eval_feature(e, uid, a));
         }
     }
-    snapshot_read_end(app->experiments, token);
+    snapshot_read_end(app->experiments, snap);
     json_decref(a);
     json_decref(body);
     /* savedGroups stay server-side: the conditions were evaluated here */
