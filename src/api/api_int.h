@@ -76,7 +76,6 @@ int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct e
 /* One chunk of experiment key's running rebuild with its definition as stored in tx. */
 int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err);
 
-
 /* ---- assignment replies shared by /assign and OFREP (assign.c) ---- */
 
 struct snapshot_entry;

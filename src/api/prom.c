@@ -195,8 +195,7 @@ static void rebuild_line(void *ctx, const struct store_rebuild *r)
     char labels[200], key[140];
     metrics_escape(r->experiment, key, sizeof(key));
     snprintf(labels, sizeof(labels), "experiment=\"%s\"", key);
-    metrics_write_value(l->b, "bunsen_rollup_rebuild_progress", labels,
-                        store_rebuild_progress(r));
+    metrics_write_value(l->b, "bunsen_rollup_rebuild_progress", labels, store_rebuild_progress(r));
 }
 
 /* Running roll-up rebuilds (issue 12): their count, and for a reader key one progress gauge

@@ -624,8 +624,8 @@ static void events_walk(const struct store_rules *rules, const struct store_even
                 double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
                 double y1 = in_y ? rule_value(r, yraw + inc) : y0;
                 double x1 = in_y ? x0 : rule_value(r, xraw + inc);
-                stats_change(g, r, e->user_id, xp->variant, (in_y ? e->ts : xp->t0) / DAY_MS, 0,
-                             y0, y1, x0, x1);
+                stats_change(g, r, e->user_id, xp->variant, (in_y ? e->ts : xp->t0) / DAY_MS, 0, y0,
+                             y1, x0, x1);
             }
         }
     }

@@ -139,8 +139,8 @@ static void check_exact(int64_t window_h)
     }
     json_t *r = results();
     assert_null(json_object_get(r, "rebuilding"));
-    const json_t *vars = json_object_get(json_array_get(json_object_get(r, "metrics"), 0),
-                                         "variants");
+    const json_t *vars =
+        json_object_get(json_array_get(json_object_get(r, "metrics"), 0), "variants");
     assert_int_equal(json_array_size(vars), 2);
     for (int v = 0; v < 2; v++) {
         const json_t *o = json_array_get(vars, (size_t)v);
@@ -170,8 +170,8 @@ static int setup(void **state)
     if (daemon_start(&D, ARGS) != 0) {
         return -1;
     }
-    json_t *k = call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"sdk\",\"role\":\"sdk\"}",
-                     201);
+    json_t *k =
+        call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
     snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
     json_decref(k);
     json_decref(call("POST", "/api/v1/metrics", D.admin_key,

@@ -12,8 +12,7 @@
 
 #define FAR_FUTURE ((int64_t)1 << 62)
 
-static int exec_exp(struct sqlite_conn *c, const char *sql, const char *experiment,
-                    struct err *err)
+static int exec_exp(struct sqlite_conn *c, const char *sql, const char *experiment, struct err *err)
 {
     sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
     if (st == NULL) {
@@ -201,7 +200,8 @@ static const char SQL_R_USERS[] =
     " CASE WHEN ?7 > 0 THEN (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END "
     "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
     "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
-    "FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 AND x.user_id > ?8 "
+    "FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
+    "AND x.user_id > ?8 "
     "AND x.user_id <= ?9";
 /* ?1 experiment ?2 metric ?3 after ?4 last */
 static const char SQL_R_ZEROS[] =
@@ -216,7 +216,8 @@ static const char SQL_R_STATS[] =
     "  AS y, "
     "  MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
     "  AS xv "
-    "  FROM exposures x INDEXED BY exposures_experiment_user LEFT JOIN user_metrics um ON um.user_id = x.user_id "
+    "  FROM exposures x INDEXED BY exposures_experiment_user LEFT JOIN user_metrics um ON "
+    "um.user_id = x.user_id "
     "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 "
     "  AND x.ts < ?5 AND x.user_id > ?6 AND x.user_id <= ?7) WHERE 1 "
     "GROUP BY variant ON CONFLICT (experiment, metric, variant) DO UPDATE SET "
@@ -229,7 +230,8 @@ static const char SQL_R_DAILY[] =
     "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
     "SELECT ?1, ?2, variant, day, SUM(dn), TOTAL(dy), TOTAL(dq) FROM ("
     " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS dy, 0.0 AS dq "
-    "  FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 AND x.user_id > ?9 "
+    "  FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
+    "AND x.user_id > ?9 "
     "  AND x.user_id <= ?10 "
     " UNION ALL "
     " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
@@ -240,7 +242,8 @@ static const char SQL_R_DAILY[] =
     "     CASE WHEN ?4 THEN e.value ELSE 1.0 END AS inc, "
     "     SUM(CASE WHEN ?4 THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
     "      ORDER BY e.ts, e.rowid) AS cum "
-    "    FROM exposures x INDEXED BY exposures_experiment_user JOIN events e ON e.user_id = x.user_id AND e.event = ?3 "
+    "    FROM exposures x INDEXED BY exposures_experiment_user JOIN events e ON e.user_id = "
+    "x.user_id AND e.event = ?3 "
     "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
     "    WHERE x.experiment = ?1 AND x.ts < ?6 AND x.user_id > ?9 AND x.user_id <= ?10))) "
     "WHERE 1 GROUP BY variant, day ON CONFLICT (experiment, metric, variant, day) DO UPDATE SET "

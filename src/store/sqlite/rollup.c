@@ -248,8 +248,9 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
 }
 
 static const char SQL_EXPOSED[] =
-    "SELECT variant, users, conflicts FROM exposure_stats WHERE experiment = ?1 AND NOT EXISTS "
-    REBUILDING " UNION ALL SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE "
+    "SELECT variant, users, conflicts FROM exposure_stats WHERE experiment = ?1 AND NOT "
+    "EXISTS " REBUILDING
+    " UNION ALL SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE "
     "experiment = ?1 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_exposure_by_variant(struct store *s, const char *experiment,
