@@ -165,6 +165,7 @@ uninstall:
 
 bench: all
 	@sh bench/assign.sh
+	@sh bench/callgrind.sh
 
 format:
 	clang-format -i $(FMT_SRC)

@@ -7,6 +7,9 @@
  *       then CLIENTS threads each POST BATCHES batches of BATCH events to /api/v1/events
  *       (one request per connection, raw sockets) and prints "http <events> <seconds>
  *       <events/s>".
+ *   ingest expose PORT KEY EXPERIMENT USERS TAG BASE_MS
+ *   ingest events PORT KEY EXPERIMENT CLIENTS BATCHES BATCH USERS TAG BASE_MS
+ *       the two halves of `http` (bench/callgrind.sh counts the second alone).
  *   ingest sqlite DBFILE CLIENTS BATCHES BATCH USERS TAG BASE_MS [TX_ROWS]
  *       inserts the same rows into a new database with the events table and indexes of
  *       migrations/0003_ingestion.sql (WAL, synchronous=FULL, one prepared INSERT OR
@@ -179,11 +182,8 @@ static int expose_all(void)
     return 0;
 }
 
-static int run_http(void)
+static int run_events(void)
 {
-    if (expose_all() != 0) {
-        return 1;
-    }
     pthread_t th[64];
     double t0 = now_s();
     for (int c = 0; c < nclients; c++) {
@@ -196,6 +196,11 @@ static int run_http(void)
     long long rows = (long long)nclients * nbatches * batch;
     printf("http %lld %.3f %.0f\n", rows, dt, (double)rows / dt);
     return failures ? 1 : 0;
+}
+
+static int run_http(void)
+{
+    return expose_all() != 0 ? 1 : run_events();
 }
 
 /* ---- the SQLite ceiling ---- */
@@ -299,6 +304,27 @@ int main(int argc, char **argv)
         t_base = atoll(argv[10]);
         return nclients > 0 && nclients <= 64 ? run_http() : 2;
     }
+    if (argc == 8 && strcmp(argv[1], "expose") == 0) {
+        port = atoi(argv[2]);
+        key = argv[3];
+        experiment = argv[4];
+        nusers = atoi(argv[5]);
+        tag = argv[6];
+        t_base = atoll(argv[7]);
+        return expose_all() == 0 ? 0 : 1;
+    }
+    if (argc == 11 && strcmp(argv[1], "events") == 0) {
+        port = atoi(argv[2]);
+        key = argv[3];
+        experiment = argv[4];
+        nclients = atoi(argv[5]);
+        nbatches = atoi(argv[6]);
+        batch = atoi(argv[7]);
+        nusers = atoi(argv[8]);
+        tag = argv[9];
+        t_base = atoll(argv[10]);
+        return nclients > 0 && nclients <= 64 ? run_events() : 2;
+    }
     if ((argc == 9 || argc == 10) && strcmp(argv[1], "sqlite") == 0) {
         nclients = atoi(argv[3]);
         nbatches = atoi(argv[4]);
@@ -311,6 +337,8 @@ int main(int argc, char **argv)
     }
     fprintf(stderr,
             "usage: ingest http PORT KEY EXPERIMENT CLIENTS BATCHES BATCH USERS TAG BASE_MS\n"
+            "       ingest expose PORT KEY EXPERIMENT USERS TAG BASE_MS\n"
+            "       ingest events PORT KEY EXPERIMENT CLIENTS BATCHES BATCH USERS TAG BASE_MS\n"
             "       ingest sqlite DBFILE CLIENTS BATCHES BATCH USERS TAG BASE_MS [TX_ROWS]\n");
     return 2;
 }

@@ -5,6 +5,7 @@
  * refused by the daemon on its next request).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,12 @@ int cli_backup(int argc, char **argv)
     if (access(db, R_OK) != 0) {
         fprintf(stderr, "bunsen: no database at %s: %s\n", db, strerror(errno));
         return 1;
+    }
+    char real_db[PATH_MAX], real_dest[PATH_MAX];
+    if (realpath(db, real_db) != NULL && realpath(dest, real_dest) != NULL &&
+        strcmp(real_db, real_dest) == 0) {
+        fprintf(stderr, "bunsen: %s is the database itself: back up to another file\n", dest);
+        return 2;
     }
     struct store *s = cli_open_store(&cfg, false);
     if (s == NULL) {

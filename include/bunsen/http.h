@@ -148,6 +148,9 @@ void http_reply_json(struct http_req *r, int status, json_t *body); /* steals bo
 /* As http_reply_json with reals printed to `digits` significant digits (assignment buckets
  * read better as 0.4821 than 0.48209999999999997). */
 void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits);
+/* Reply with JSON text already rendered: text (malloc'd, len bytes) is taken over, and
+ * freed once sent. Same headers as http_reply_json. */
+void http_reply_json_text(struct http_req *r, int status, char *text, size_t len);
 void http_reply_err(struct http_req *r, const struct err *err);
 void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));

@@ -93,6 +93,33 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
                                const struct api_exposure *items, size_t n, int digits,
                                const char *etag);
 
+/* An /assign request once read: strings are NUL-terminated and borrowed (from the body's
+ * jansson tree, or from the fast reader's copy). */
+#define ASSIGN_MAX_NAMED 100
+struct assign_query {
+    const char *user_id; /* valid per text_id_valid(.., 256) */
+    size_t len;
+    json_t *attrs;                       /* NULL: absent or null */
+    bool named;                          /* "experiments" given (as an array) */
+    size_t nnames;                       /* <= ASSIGN_MAX_NAMED */
+    const char *names[ASSIGN_MAX_NAMED]; /* experiment keys as given */
+    size_t name_lens[ASSIGN_MAX_NAMED];  /* their lengths */
+    bool log_exposure;                   /* default true */
+    bool explain;                        /* default false */
+};
+
+/* Read an /assign body of the common shape without a jansson tree for it (assign_body.c):
+ * 0 with q filled, *store (strings, free()) and *attrs (new reference or NULL) to release
+ * after use; -1 when the body is not of that shape (then nothing to release, and the
+ * caller parses it with http_req_json_body() and words any error). */
+int api_assign_body_read(const char *body, size_t len, struct assign_query *q, char **store,
+                         json_t **attrs);
+
+/* As api_reply_after_exposures with the reply already rendered: text (malloc'd, len bytes)
+ * is taken over. */
+void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
+                                    const struct api_exposure *items, size_t n, const char *etag);
+
 /* Running, or stopped with a released variant: what "every experiment" means for /assign,
  * the GrowthBook payload and bulk OFREP. */
 bool api_experiment_is_live(const struct snapshot_entry *e);

@@ -12,15 +12,19 @@
 #include "api_int.h"
 #include "bunsen/api.h"
 #include "bunsen/assign.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define ASSIGN_MAX_NAMED 100
-#define BUCKET_DIGITS    10
+#define BUCKET_DIGITS 10
+/* No practical cap on a rendered reply (json_dumps had none): its size is bounded by the
+ * request (100 named experiments) or by the experiments defined. */
+#define REPLY_CAP ((size_t)1 << 40)
 
 struct assign_write {
     struct api_write w;
     char *reply; /* rendered on the request thread: the writer thread only sends it */
+    size_t reply_len;
     char *user_id;
     int64_t ts;
     size_t n;
@@ -49,7 +53,8 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
-    http_reply_bytes(w->req, 200, "application/json; charset=utf-8", aw->reply, strlen(aw->reply));
+    http_reply_json_text(w->req, 200, aw->reply, aw->reply_len);
+    aw->reply = NULL; /* the response owns it now */
     if (aw->etag[0] != '\0') {
         http_reply_revalidate(w->req);
         http_reply_header(w->req, "ETag", aw->etag);
@@ -80,31 +85,68 @@ static json_t *explain_json(const struct assign_result *res)
     return o;
 }
 
-/* Decide for one experiment; returns the assignment object or NULL after err. */
-static json_t *decide(const struct snapshot_entry *e, const char *user_id, size_t len,
-                      const json_t *attrs, struct condition_budget *budget, bool explain,
-                      struct assign_result *res, struct err *err)
+/* Decide for one experiment and append its assignment object to out, without the closing
+ * brace (api_assign_one adds members): {"variant":..,"in_experiment":..,"reason":..,
+ * "bucket":..[,"explain":{..}]. The members and their order are those the jansson tree
+ * had. 0, or -1 after err. */
+static int decide(const struct snapshot_entry *e, const char *user_id, size_t len,
+                  const json_t *attrs, struct condition_budget *budget, bool explain,
+                  struct buf *out, struct assign_result *res, struct err *err)
 {
     if (assign_decide_budget(&e->a, user_id, len, attrs, budget, res, err) != 0) {
-        return NULL;
+        return -1;
     }
     prom_count_assign(e->user, res->reason);
-    json_t *o =
-        json_pack("{s:s, s:b, s:s, s:o}", "variant", e->x.variants[res->variant].key,
-                  "in_experiment", res->in_experiment, "reason", assign_reason_name(res->reason),
-                  "bucket", res->has_bucket ? json_real(res->bucket) : json_null());
-    if (explain) {
-        json_object_set_new(o, "explain", explain_json(res));
+    const char *variant = e->x.variants[res->variant].key;
+    jsonw_append_raw(out, "{\"variant\":");
+    jsonw_append_string(out, variant, strlen(variant));
+    jsonw_append_raw(out, res->in_experiment ? ",\"in_experiment\":true,\"reason\":\""
+                                             : ",\"in_experiment\":false,\"reason\":\"");
+    jsonw_append_raw(out, assign_reason_name(res->reason)); /* fixed lowercase words */
+    jsonw_append_raw(out, "\",\"bucket\":");
+    if (res->has_bucket) {
+        jsonw_append_real(out, res->bucket, BUCKET_DIGITS);
+    } else {
+        jsonw_append_raw(out, "null");
     }
-    return o;
+    if (explain) {
+        json_t *ex = explain_json(res);
+        jsonw_append_raw(out, ",\"explain\":");
+        jsonw_append_value(out, ex,
+                           JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(BUCKET_DIGITS));
+        json_decref(ex);
+    }
+    return 0;
+}
+
+/* The rendered reply as a malloc'd string for the response (out is emptied). */
+static char *reply_take(struct buf *out, size_t *len)
+{
+    char *text = out->data;
+    *len = out->len;
+    buf_init(out, out->cap);
+    return text;
 }
 
 void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
                                const struct api_exposure *items, size_t n, int digits,
                                const char *etag)
 {
+    char *text =
+        json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
+    json_decref(reply);
+    if (text == NULL) {
+        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
+        return;
+    }
+    api_reply_text_after_exposures(r, text, strlen(text), user_id, items, n, etag);
+}
+
+void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
+                                    const struct api_exposure *items, size_t n, const char *etag)
+{
     if (n == 0) {
-        http_reply_json_digits(r, 200, reply, digits);
+        http_reply_json_text(r, 200, text, len);
         if (etag != NULL) {
             http_reply_revalidate(r);
             http_reply_header(r, "ETag", etag);
@@ -115,13 +157,8 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
-    aw->reply = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
-    json_decref(reply);
-    if (aw->reply == NULL) {
-        free(aw);
-        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
-        return;
-    }
+    aw->reply = text;
+    aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
     aw->ts = time_now_ms();
     snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
@@ -151,79 +188,133 @@ static int read_bool(struct http_req *r, const json_t *body, const char *name, b
     return 0;
 }
 
-void api_assign(struct http_req *r)
+/* The /assign body through jansson (bodies the fast reader leaves): q borrows from the
+ * returned tree (release with json_decref), or NULL after replying 400. */
+static json_t *assign_body_parse(struct http_req *r, struct assign_query *q)
 {
     json_t *body = http_req_json_body(r);
     if (body == NULL) {
-        return;
+        return NULL;
     }
+    memset(q, 0, sizeof(*q));
     const json_t *uid = json_object_get(body, "user_id");
-    const json_t *attrs = json_object_get(body, "attributes");
+    json_t *attrs = json_object_get(body, "attributes");
     const json_t *names = json_object_get(body, "experiments");
-    bool log_exposure, explain;
     if (!json_is_string(uid) ||
         !text_id_valid(json_string_value(uid), json_string_length(uid), 256)) {
         http_reply_error(r, ERR_INVALID, "user_id",
                          "user_id must be 1 to 256 bytes of UTF-8 text without control "
                          "characters");
-        goto out;
+        goto fail;
     }
     if (attrs != NULL && !json_is_null(attrs) && !json_is_object(attrs)) {
         http_reply_error(r, ERR_INVALID, "attributes", "attributes must be an object");
-        goto out;
+        goto fail;
     }
     if (names != NULL && !json_is_null(names) &&
         (!json_is_array(names) || json_array_size(names) > ASSIGN_MAX_NAMED)) {
         http_reply_error(r, ERR_INVALID, "experiments",
                          "experiments must be an array of at most %d experiment keys",
                          ASSIGN_MAX_NAMED);
-        goto out;
+        goto fail;
     }
     for (size_t i = 0; json_is_array(names) && i < json_array_size(names); i++) {
-        if (!json_is_string(json_array_get(names, i))) {
+        const json_t *name = json_array_get(names, i);
+        if (!json_is_string(name)) {
             char field[48];
             snprintf(field, sizeof(field), "experiments[%zu]", i);
             http_reply_error(r, ERR_INVALID, field, "%s must be a string", field);
-            goto out;
+            goto fail;
         }
+        q->names[i] = json_string_value(name);
+        q->name_lens[i] = json_string_length(name);
+        q->nnames++;
     }
-    if (read_bool(r, body, "log_exposure", true, &log_exposure) != 0 ||
-        read_bool(r, body, "explain", false, &explain) != 0) {
-        goto out;
+    q->named = json_is_array(names);
+    if (read_bool(r, body, "log_exposure", true, &q->log_exposure) != 0 ||
+        read_bool(r, body, "explain", false, &q->explain) != 0) {
+        goto fail;
     }
     const char *const known[] = {"user_id",      "attributes", "experiments",
                                  "log_exposure", "explain",    NULL};
     struct err err;
     err_clear(&err);
-    struct app *app = http_req_app(r);
-    if (validate_known_fields(body, known, "", &err) != 0 ||
-        api_attributes_check(app, json_is_null(attrs) ? NULL : attrs, "attributes", &err) != 0) {
+    if (validate_known_fields(body, known, "", &err) != 0) {
         http_reply_err(r, &err);
-        goto out;
+        goto fail;
     }
-    const char *user_id = json_string_value(uid);
-    size_t len = json_string_length(uid);
-    json_t *eff = api_attributes_with_id(json_is_null(attrs) ? NULL : attrs, user_id);
-    struct condition_budget budget = api_eval_budget(app);
+    q->user_id = json_string_value(uid);
+    q->len = json_string_length(uid);
+    q->attrs = json_is_null(attrs) ? NULL : attrs;
+    return body;
+fail:
+    json_decref(body);
+    return NULL;
+}
 
+void api_assign(struct http_req *r)
+{
+    struct assign_query q;
+    char *store = NULL;
+    json_t *fast_attrs = NULL;
+    json_t *body = NULL;
+    size_t body_len = 0;
+    const char *body_text = http_req_body(r, &body_len);
+    if (api_assign_body_read(body_text, body_len, &q, &store, &fast_attrs) != 0) {
+        body = assign_body_parse(r, &q);
+        if (body == NULL) {
+            return;
+        }
+    }
+    const char *user_id = q.user_id;
+    size_t len = q.len;
+    /* "id" goes into the request's own attribute tree (no copy: nothing else holds it) */
+    json_t *eff = q.attrs != NULL ? json_incref(q.attrs) : json_object();
+    if (json_object_get(eff, "id") == NULL) {
+        json_object_set_new(eff, "id", json_string(user_id));
+    }
+    struct err err;
+    err_clear(&err);
+    struct app *app = http_req_app(r);
+    /* both parsers (the fast reader and jansson) end here: the caps apply to either */
+    if (api_attributes_check(app, q.attrs, "attributes", &err) != 0) {
+        http_reply_err(r, &err);
+        json_decref(eff);
+        json_decref(fast_attrs);
+        free(store);
+        json_decref(body);
+        return;
+    }
+    struct condition_budget budget = api_eval_budget(app);
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
-    json_t *assignments = json_object();
-    json_t *unknown = json_array();
-    size_t cap = json_is_array(names) ? json_array_size(names) : snap->n;
+    /* The reply is written as it is decided: {"user_id":..,"assignments":{..},"unknown":[..]} */
+    struct buf out, unknown;
+    buf_init(&out, REPLY_CAP);
+    buf_init(&unknown, REPLY_CAP);
+    jsonw_append_raw(&out, "{\"user_id\":");
+    jsonw_append_string(&out, user_id, len);
+    jsonw_append_raw(&out, ",\"assignments\":{");
+    size_t cap = q.named ? q.nnames : snap->n;
     struct api_exposure *items = xcalloc(cap ? cap : 1, sizeof(*items));
-    size_t nitems = 0;
+    const struct snapshot_entry **decided = xcalloc(cap ? cap : 1, sizeof(*decided));
+    size_t nitems = 0, ndecided = 0;
     int rc = 0;
-    size_t count = json_is_array(names) ? json_array_size(names) : snap->n;
+    size_t count = q.named ? q.nnames : snap->n;
     for (size_t i = 0; i < count && rc == 0; i++) {
         const struct snapshot_entry *e;
-        if (json_is_array(names)) {
-            const char *k = json_string_value(json_array_get(names, i));
+        if (q.named) {
+            const char *k = q.names[i];
             e = snapshot_find(snap, k);
             if (e == NULL) {
-                json_array_append_new(unknown, json_string(k));
+                jsonw_append_raw(&unknown, unknown.len ? "," : "");
+                jsonw_append_string(&unknown, k, q.name_lens[i]);
                 continue;
             }
-            if (json_object_get(assignments, k) != NULL) {
+            bool twice = false;
+            for (size_t d = 0; d < ndecided && !twice; d++) {
+                twice = decided[d] == e;
+            }
+            if (twice) {
                 continue; /* named twice */
             }
         } else {
@@ -233,13 +324,16 @@ void api_assign(struct http_req *r)
             }
         }
         struct assign_result res;
-        json_t *o = decide(e, user_id, len, eff, &budget, explain, &res, &err);
-        if (o == NULL) {
+        jsonw_append_raw(&out, ndecided ? "," : "");
+        jsonw_append_string(&out, e->x.key, strlen(e->x.key));
+        jsonw_append_raw(&out, ":");
+        if (decide(e, user_id, len, eff, &budget, q.explain, &out, &res, &err) != 0) {
             rc = -1;
             break;
         }
-        json_object_set_new(assignments, e->x.key, o);
-        if (res.in_experiment && log_exposure) {
+        jsonw_append_raw(&out, "}");
+        decided[ndecided++] = e;
+        if (res.in_experiment && q.log_exposure) {
             snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
             snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
                      e->x.variants[res.variant].key);
@@ -248,17 +342,22 @@ void api_assign(struct http_req *r)
     }
     snapshot_read_end(app->experiments, snap);
     json_decref(eff);
+    jsonw_append_raw(&out, "},\"unknown\":[");
+    buf_append(&out, unknown.data ? unknown.data : "", unknown.len);
+    jsonw_append_raw(&out, "]}");
+    buf_free(&unknown);
+    size_t text_len = 0;
+    char *text = rc == 0 ? reply_take(&out, &text_len) : NULL;
+    buf_free(&out);
     if (rc != 0) {
-        json_decref(assignments);
-        json_decref(unknown);
         http_reply_err(r, &err);
     } else {
-        json_t *reply = json_pack("{s:s, s:o, s:o}", "user_id", user_id, "assignments", assignments,
-                                  "unknown", unknown);
-        api_reply_after_exposures(r, reply, user_id, items, nitems, BUCKET_DIGITS, NULL);
+        api_reply_text_after_exposures(r, text, text_len, user_id, items, nitems, NULL);
     }
+    free(decided);
     free(items);
-out:
+    json_decref(fast_attrs);
+    free(store);
     json_decref(body);
 }
 
@@ -336,12 +435,17 @@ void api_assign_one(struct http_req *r)
         return;
     }
     struct assign_result res;
-    json_t *o = decide(e, user_id, strlen(user_id), ac.attrs, &budget, explain, &res, &err);
+    struct buf out;
+    buf_init(&out, REPLY_CAP);
+    int rc = decide(e, user_id, strlen(user_id), ac.attrs, &budget, explain, &out, &res, &err);
     struct api_exposure item;
     size_t n = 0;
-    if (o != NULL) {
-        json_object_set_new(o, "experiment", json_string(e->x.key));
-        json_object_set_new(o, "user_id", json_string(user_id));
+    if (rc == 0) {
+        jsonw_append_raw(&out, ",\"experiment\":");
+        jsonw_append_string(&out, e->x.key, strlen(e->x.key));
+        jsonw_append_raw(&out, ",\"user_id\":");
+        jsonw_append_string(&out, user_id, strlen(user_id));
+        jsonw_append_raw(&out, "}");
         if (res.in_experiment && log_exposure) {
             snprintf(item.experiment, sizeof(item.experiment), "%s", e->x.key);
             snprintf(item.variant, sizeof(item.variant), "%s", e->x.variants[res.variant].key);
@@ -350,11 +454,14 @@ void api_assign_one(struct http_req *r)
     }
     snapshot_read_end(app->experiments, snap);
     json_decref(ac.attrs);
-    if (o == NULL) {
+    size_t text_len = 0;
+    char *text = rc == 0 ? reply_take(&out, &text_len) : NULL;
+    buf_free(&out);
+    if (rc != 0) {
         http_reply_err(r, &err);
         return;
     }
-    api_reply_after_exposures(r, o, user_id, &item, n, BUCKET_DIGITS, NULL);
+    api_reply_text_after_exposures(r, text, text_len, user_id, &item, n, NULL);
 }
 
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id)

@@ -3,6 +3,7 @@
  * Writes run inside the writer's transaction: the read-modify-write of a PATCH and the
  * "still used by an experiment?" check of a DELETE see a consistent database.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,59 @@ static int rebuild_users(struct store_tx *tx, const char *metric, struct err *er
     return store_catalog_bump(tx, err);
 }
 
+/* The first field whose change could change a result (anything but the display fields), or
+ * NULL. New fields of the metric document count as results-changing by default. */
+static const char *results_change(const json_t *before, const json_t *after)
+{
+    static const char *const display[] = {"name",     "description", "unit",
+                                          "currency", "created_at",  "updated_at"};
+    const json_t *docs[2] = {after, before};
+    for (int d = 0; d < 2; d++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)(uintptr_t)docs[d], k, v)
+        {
+            bool shown_only = false;
+            for (size_t i = 0; i < sizeof(display) / sizeof(display[0]); i++) {
+                shown_only = shown_only || strcmp(k, display[i]) == 0;
+            }
+            if (!shown_only && !json_equal(v, json_object_get(docs[1 - d], k))) {
+                return k;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* A stopped or archived experiment analyses the metric: its results are frozen (API.md
+ * "Concurrency control"), so the metric's results-changing fields are too. */
+static int check_frozen_users(struct store_tx *tx, const char *metric, const char *field,
+                              struct err *err)
+{
+    char **users = NULL;
+    size_t n = 0;
+    if (store_metric_users(tx, metric, true, &users, &n, err) != 0) {
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *doc = NULL;
+        rc = store_experiment_get(NULL, tx, users[i], &doc, err);
+        json_t *j = rc == 0 ? json_loads(doc, 0, NULL) : NULL;
+        free(doc);
+        const char *st = json_string_value(json_object_get(j, "status"));
+        if (st != NULL && (strcmp(st, "stopped") == 0 || strcmp(st, "archived") == 0)) {
+            rc = err_set(err, ERR_CONFLICT, field,
+                         "changing %s of metric '%s' would rewrite the frozen results of %s "
+                         "experiment '%s': create a new metric instead",
+                         field, metric, st, users[i]);
+        }
+        json_decref(j);
+    }
+    store_keys_free(users, n);
+    return rc;
+}
+
 static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct metric_write *mw = (struct metric_write *)w;
@@ -238,6 +292,10 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
     if (rc == 0) {
         next.updated_at = time_now_ms();
         rc = save(tx, mw, &next, false, before, err);
+    }
+    const char *field = rc == 0 ? results_change(before, mw->result) : NULL;
+    if (field != NULL) {
+        rc = check_frozen_users(tx, mw->key, field, err);
     }
     if (rc == 0) {
         rc = rebuild_users(tx, mw->key, err);

@@ -65,12 +65,17 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */
 size_t ratelimit_entries(struct ratelimit *rl);
 
-/* Verified keys by the hash of their secret, for one second (authcache.c). Thread-safe. */
+/* Verified keys by a keyed tag of their secret, for one second (authcache.c). Thread-safe. */
+#define AUTHCACHE_TAG_LEN 16
 struct authcache;
 struct authcache *authcache_new(void);
 void authcache_free(struct authcache *c);
-bool authcache_get(struct authcache *c, const uint8_t hash[AUTH_HASH_LEN], struct store_key *out);
-void authcache_put(struct authcache *c, const uint8_t hash[AUTH_HASH_LEN],
+/* The cache's tag of a presented secret (SipHash-128 under the cache's random key). */
+void authcache_tag(const struct authcache *c, const char *secret, size_t len,
+                   uint8_t tag[AUTHCACHE_TAG_LEN]);
+bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
+                   struct store_key *out);
+void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    const struct store_key *key);
 void authcache_clear(struct authcache *c);
 

@@ -64,8 +64,12 @@ void http_reply_json_digits(struct http_req *r, int status, json_t *body, int di
         http_reply_bytes(r, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
         return;
     }
-    size_t n = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+    http_reply_json_text(r, status, text, strlen(text));
+}
+
+void http_reply_json_text(struct http_req *r, int status, char *text, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(text);
         log_msg(LOG_ERROR, "cannot allocate a response");
@@ -74,7 +78,7 @@ void http_reply_json_digits(struct http_req *r, int status, json_t *body, int di
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    set_response(r, status, resp, n);
+    set_response(r, status, resp, len);
 }
 
 void http_reply_err(struct http_req *r, const struct err *err)

@@ -28,7 +28,19 @@ struct span {
     size_t len;
 };
 
-/* Does pattern match path? On success *n parameters, their names and values as spans. */
+/* Length of the segment at s (up to '/' or the end). */
+static size_t seg_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '/' && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+/* Does pattern match path? On success *n parameters, their names and values as spans.
+ * Literal segments are compared in one pass (no strcspn): every request tries most of
+ * the table, and most routes fail on their first differing byte. */
 static bool match_one(const char *pattern, const char *path, struct span *names,
                       struct span *values, int *n)
 {
@@ -37,20 +49,28 @@ static bool match_one(const char *pattern, const char *path, struct span *names,
     while (*p == '/' && *s == '/') {
         p++;
         s++;
-        size_t plen = strcspn(p, "/");
-        size_t slen = strcspn(s, "/");
-        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || *n >= HTTP_MAX_PARAMS) {
-                return false;
+        if (p[0] == '{') {
+            size_t plen = seg_len(p);
+            size_t slen = seg_len(s);
+            if (plen >= 2 && p[plen - 1] == '}') {
+                if (slen == 0 || *n >= HTTP_MAX_PARAMS) {
+                    return false;
+                }
+                names[*n] = (struct span){p + 1, plen - 2};
+                values[*n] = (struct span){s, slen};
+                (*n)++;
+                p += plen;
+                s += slen;
+                continue;
             }
-            names[*n] = (struct span){p + 1, plen - 2};
-            values[*n] = (struct span){s, slen};
-            (*n)++;
-        } else if (plen != slen || strncmp(p, s, plen) != 0) {
+        }
+        while (*p != '/' && *p != '\0' && *p == *s) {
+            p++;
+            s++;
+        }
+        if ((*p != '/' && *p != '\0') || (*s != '/' && *s != '\0')) {
             return false;
         }
-        p += plen;
-        s += slen;
     }
     return *p == '\0' && *s == '\0';
 }
@@ -64,17 +84,15 @@ const struct http_route *http_route_match(const struct http_route *routes, size_
     *allowed = 0;
     *nparams = 0;
     struct span ns[HTTP_MAX_PARAMS], vs[HTTP_MAX_PARAMS];
+    /* First the routes of this method (the usual case stops here), then, only when none
+     * matched, every route for the 405 answer's Allow set. */
     for (size_t i = 0; i < nroutes; i++) {
         const struct http_route *rt = &routes[i];
         int n = 0;
-        if (!match_one(rt->path, path, ns, vs, &n)) {
+        if (rt->method != method || !match_one(rt->path, path, ns, vs, &n)) {
             continue;
         }
         *path_matched = true;
-        *allowed |= rt->method | (rt->method == HTTP_GET ? HTTP_HEAD : 0);
-        if (rt->method != method) {
-            continue;
-        }
         /* Each value is preceded by a '/' in path, so values plus NULs fit in scratch. */
         char *out = scratch;
         for (int k = 0; k < n; k++) {
@@ -85,6 +103,14 @@ const struct http_route *http_route_match(const struct http_route *routes, size_
         }
         *nparams = n;
         return rt;
+    }
+    for (size_t i = 0; i < nroutes; i++) {
+        const struct http_route *rt = &routes[i];
+        int n = 0;
+        if (match_one(rt->path, path, ns, vs, &n)) {
+            *path_matched = true;
+            *allowed |= rt->method | (rt->method == HTTP_GET ? HTTP_HEAD : 0);
+        }
     }
     return NULL;
 }

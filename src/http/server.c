@@ -32,6 +32,13 @@
 
 #define DRAIN_SLACK (64u << 20) /* beyond cap + this, an oversize body drops the connection */
 #define KEY_MAX_LEN 256
+/* libmicrohttpd's per-connection pool (request line, headers, query arguments, read buffer,
+ * reply headers). MHD zeroes all of it between keep-alive requests (MHD_pool_reset) and
+ * again when the read buffer moves: 64 KiB cost a 64 KiB memset per request, 32 KiB (MHD's
+ * default) ~49k instructions of a 106k /assign. 24 KiB is the least that still holds 300
+ * query attributes on GET .../assign (tests/api/test_hostile.c; 20 KiB does not) while
+ * bodies stream through in pieces. bench/mhd_ref.c uses the same. */
+#define HTTP_CONN_POOL (24u * 1024)
 
 /* Status codes counted separately in bunsen_http_requests_total; others count as "other". */
 static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
@@ -90,6 +97,14 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
     return false;
 }
 
+/* snprintf(out, n, "%s", s) without the format machinery (twice per request). */
+static void copy_cut(char *out, size_t n, const char *s)
+{
+    size_t len = strnlen(s, n - 1);
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
 static bool authenticate(struct http_req *r)
 {
     const char *key = NULL;
@@ -116,9 +131,14 @@ static bool authenticate(struct http_req *r)
     struct store_key k;
     struct err err;
     err_clear(&err);
-    uint8_t hash[AUTH_HASH_LEN];
-    auth_key_hash(key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, hash);
-    bool cached = len <= KEY_MAX_LEN && authcache_get(r->srv->keys, hash, &k);
+    /* The cache is keyed by a cheap keyed tag; SHA-256 (what the database keeps) only on a
+     * miss. */
+    uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
+    authcache_tag(r->srv->keys, key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, tag);
+    bool cached = len <= KEY_MAX_LEN && authcache_get(r->srv->keys, tag, &k);
+    if (!cached && len <= KEY_MAX_LEN) {
+        auth_key_hash(key, len, hash);
+    }
     if (!cached &&
         (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0)) {
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
@@ -129,11 +149,11 @@ static bool authenticate(struct http_req *r)
         return false;
     }
     if (!cached) {
-        authcache_put(r->srv->keys, hash, &k);
+        authcache_put(r->srv->keys, tag, &k);
     }
     r->role = auth_role_parse(k.role);
-    snprintf(r->key_id, sizeof(r->key_id), "%s", k.id);
-    snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
+    copy_cut(r->key_id, sizeof(r->key_id), k.id);
+    copy_cut(r->key_name, sizeof(r->key_name), k.name);
     if (r->route->roles != ROLES_PUBLIC && (r->route->roles & (unsigned)r->role) == 0) {
         http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
                          auth_role_name(r->role), r->route->path);
@@ -698,9 +718,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(32 * 1024) /* MHD's default; 64 KiB cost a 64 KiB memset per request */,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-        NULL, MHD_OPTION_END);
+        (size_t)HTTP_CONN_POOL, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(fd);
         ratelimit_free(srv->rl);

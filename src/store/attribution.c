@@ -251,7 +251,8 @@ static void grow(void *p, size_t *alloc, size_t need, size_t sz)
 #define AGG_BUCKETS 1024
 
 struct agg_entry {
-    struct agg_entry *next;
+    struct agg_entry *next;  /* in its hash bucket */
+    struct agg_entry *after; /* the next entry made (flush order) */
     enum store_delta_kind kind;
     const char *experiment, *metric; /* borrowed from rules / exposures of this call */
     char variant[65];
@@ -268,8 +269,12 @@ struct rb_cursors {
     char **cursor;
 };
 
+/* Zero-initialised = empty. The bucket array is allocated with the first entry, and the
+ * entries are also chained in the order they were made, so that a call with nothing or
+ * little to aggregate (one /assign exposure) neither zeroes nor scans 1,024 buckets. */
 struct agg {
-    struct agg_entry *buckets[AGG_BUCKETS];
+    struct agg_entry **buckets; /* AGG_BUCKETS heads, NULL until the first entry */
+    struct agg_entry *first, *last;
     const struct rb_cursors *rb; /* NULL or empty: no rebuild runs */
 };
 
@@ -330,6 +335,9 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
                                  const char *metric, const char *variant, int64_t day)
 {
     uint32_t h = agg_hash((int)kind, exp, metric, variant, day);
+    if (g->buckets == NULL) {
+        g->buckets = xcalloc(AGG_BUCKETS, sizeof(*g->buckets));
+    }
     for (struct agg_entry *e = g->buckets[h]; e != NULL; e = e->next) {
         if (e->kind == kind && e->day == day && strcmp(e->experiment, exp) == 0 &&
             (metric == NULL || strcmp(e->metric, metric) == 0) &&
@@ -345,6 +353,12 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
     e->day = day;
     e->next = g->buckets[h];
     g->buckets[h] = e;
+    if (g->last != NULL) {
+        g->last->after = e;
+    } else {
+        g->first = e;
+    }
+    g->last = e;
     return e;
 }
 
@@ -387,36 +401,32 @@ static int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err
 {
     size_t n = 0, alloc = 0;
     struct store_delta *d = NULL;
-    for (int b = 0; b < AGG_BUCKETS; b++) {
-        for (struct agg_entry *e = g->buckets[b]; e != NULL; e = e->next) {
-            grow(&d, &alloc, n + 1, sizeof(*d));
-            d[n++] = (struct store_delta){.kind = e->kind,
-                                          .experiment = e->experiment,
-                                          .metric = e->metric,
-                                          .variant = e->variant,
-                                          .day = e->day,
-                                          .dn = e->dn,
-                                          .dconf = e->dconf,
-                                          .ds = e->ds,
-                                          .dq = e->dq,
-                                          .dsx = e->dsx,
-                                          .dqx = e->dqx,
-                                          .dp = e->dp};
-        }
+    for (struct agg_entry *e = g->first; e != NULL; e = e->after) {
+        grow(&d, &alloc, n + 1, sizeof(*d));
+        d[n++] = (struct store_delta){.kind = e->kind,
+                                      .experiment = e->experiment,
+                                      .metric = e->metric,
+                                      .variant = e->variant,
+                                      .day = e->day,
+                                      .dn = e->dn,
+                                      .dconf = e->dconf,
+                                      .ds = e->ds,
+                                      .dq = e->dq,
+                                      .dsx = e->dsx,
+                                      .dqx = e->dqx,
+                                      .dp = e->dp};
     }
     if (rc == 0 && n > 0) {
         rc = tx->store->ops->rollup_add(tx, d, n, err);
     }
     free(d);
-    for (int b = 0; b < AGG_BUCKETS; b++) {
-        struct agg_entry *e = g->buckets[b];
-        while (e != NULL) {
-            struct agg_entry *next = e->next;
-            free(e);
-            e = next;
-        }
-        g->buckets[b] = NULL;
+    for (struct agg_entry *e = g->first; e != NULL;) {
+        struct agg_entry *after = e->after;
+        free(e);
+        e = after;
     }
+    free(g->buckets);
+    *g = (struct agg){0};
     return rc;
 }
 

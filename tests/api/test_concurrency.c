@@ -43,8 +43,11 @@ static json_t *req(const char *method, const char *path, const char *headers, co
                                   &r),
                      0);
     if (r.status != want) {
-        fail_msg("%s %s [%s] %s: status %d, expected %d: %s", method, path, headers ? headers : "",
-                 body ? body : "", r.status, want, r.body ? r.body : "");
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s %s [%s] %s: status %d, expected %d: %.300s", method, path,
+                 headers ? headers : "", body ? body : "", r.status, want, r.body ? r.body : "");
+        resp_free(&r); /* fail_msg does not return */
+        fail_msg("%s", msg);
     }
     if (etag != NULL && !resp_header(&r, "ETag", etag, n)) {
         etag[0] = '\0';
@@ -208,6 +211,17 @@ static void test_stopped_is_frozen(void **state)
     /* what does not touch the results may still change */
     req_ok("PATCH", "/api/v1/experiments/fz", NULL, "{\"name\":\"Renamed\",\"description\":\"d\"}",
            200);
+    /* nor may the definition of a metric it analyses (its display fields may) */
+    expect_error(req("PATCH", "/api/v1/metrics/fz-m", NULL, "{\"event\":\"other\"}", 409, NULL, 0),
+                 "conflict", "event");
+    expect_error(
+        req("PATCH", "/api/v1/metrics/fz-m", NULL, "{\"type\":\"binomial\"}", 409, NULL, 0),
+        "conflict", "type");
+    req_ok("PATCH", "/api/v1/metrics/fz-m", NULL, "{\"name\":\"Frozen M\",\"description\":\"x\"}",
+           200);
+    json_t *m = req("GET", "/api/v1/metrics/fz-m", NULL, NULL, 200, NULL, 0);
+    assert_string_equal(str(m, "event"), "buy");
+    json_decref(m);
     /* archived: no edit at all; its metric cannot be deleted */
     req_ok("POST", "/api/v1/experiments/fz/archive", NULL, NULL, 200);
     req_ok("PATCH", "/api/v1/experiments/fz", NULL, "{\"name\":\"x\"}", 409);

@@ -9,8 +9,9 @@
 # Exits non-zero on any failure.
 #
 # Knobs: BUNSEN_BIN (daemon binary), CHROMIUM (default /usr/bin/chromium),
-# BUNSEN_KEEP_TEST_DIRS=1 keeps the data dir, SCREENSHOT (default docs/img/results.png,
-# empty to skip), SHOTS_DIR=dir saves a screenshot of every page at both widths,
+# BUNSEN_KEEP_TEST_DIRS=1 keeps the data dir, SCREENSHOT=path/results.png saves the README's
+# screenshots (that full results page, and decision.png, decision-phone.png and health.png
+# beside it; default: none, so that a test run leaves the tree clean), SHOTS_DIR=dir saves a screenshot of every page at both widths,
 # E2E_ONLY=regex runs only the scenarios whose names match (later ones need earlier ones).
 #
 # Usage: sh tests/browser/run.sh                (from the repository root, after `make`)
@@ -69,5 +70,5 @@ fi
 
 cd "$root" || bail "cannot cd to $root"
 BUNSEN_BIN=$bin CHROMIUM=$chromium BUNSEN_WEB_DIR=$root/web \
-    SCREENSHOT=${SCREENSHOT-$root/docs/img/results.png} \
+    SCREENSHOT=${SCREENSHOT-} \
     node "$here/e2e.mjs"

@@ -45,13 +45,17 @@ fuzz-deps:
 fuzz-build: $(FUZZ_BIN)
 
 $(FUZZ_LIB_OBJ): $(FUZZ_BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h) \
-    $(FUZZ_BUILD)/gen/version.h
+    $(FUZZ_BUILD)/gen/version.h $(FUZZ_BUILD)/gen/paths.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/gen/version.h:
 	@mkdir -p $(dir $@)
 	@printf '#define BUNSEN_VERSION "%s"\n#define BUNSEN_GIT_REV "fuzz"\n' '$(VERSION)' > $@
+
+$(FUZZ_BUILD)/gen/paths.h:
+	@mkdir -p $(dir $@)
+	@printf '#define BUNSEN_SHARE_DIR "%s"\n' '$(SHAREDIR)' > $@
 
 $(FUZZ_BUILD)/gen/migrations.c: $(sort $(wildcard migrations/*.sql)) tools/embed_migrations.sh
 	@mkdir -p $(dir $@)

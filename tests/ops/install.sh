@@ -2,7 +2,8 @@
 # tests/ops/install.sh - `make install DESTDIR=... PREFIX=/usr` and what an operator gets:
 # the binary, the dashboard under share/bunsen/web, bunsen(1), the systemd unit; the
 # installed binary, started from a directory without web/, serves the API and the dashboard;
-# the unit passes `systemd-analyze verify` (package systemd, installed by `make deps`).
+# the unit passes `systemd-analyze verify` (package systemd, installed by `make deps`); and
+# no README, doc or test points outside the repository.
 # Prints TAP. Run from the repository root (make test does).
 set -u
 n=0
@@ -91,6 +92,11 @@ else
     n=$((n + 1))
     echo "ok $n - systemd-analyze verify # SKIP systemd-analyze not installed (Debian package systemd; make deps installs it)"
 fi
+
+# a clone of the repository is self-contained: no doc or test points outside it
+out=$(grep -rIln -e '\.\./shared' -e '/work/shared' README.md docs tests --exclude-dir=node_modules 2>/dev/null |
+    grep -v '^tests/ops/install.sh$')
+check "README, docs and tests point nowhere outside the repository (../shared)" "[ -z \"$out\" ]" "$out"
 
 echo "1..$n"
 echo "# $((n - failed)) passed, $failed failed"

@@ -170,7 +170,12 @@ export function decide(x, r, catalogue, now = Date.now()) {
     out.overall = { action: 'wait', headline: 'Wait: no exposures yet', why: 'No user has been exposed yet. Check that your application calls /assign or sends exposures.' };
   } else if (ship.length) {
     const best = ship.map((row) => row.variant).join(', ');
-    out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why: ship.map((row) => `${row.variant}: ${row.why}`).join(' ') + (bad.length ? ` Not ${bad.map((row) => row.variant).join(', ')}: ${bad.map((row) => row.why).join(' ')}` : '') };
+    let why = ship.map((row) => `${row.variant}: ${row.why}`).join(' ') + (bad.length ? ` Not ${bad.map((row) => row.variant).join(', ')}: ${bad.map((row) => row.why).join(' ')}` : '');
+    if (running && !enough && out.needed !== null && r.method !== 'sequential') {
+      // a fixed-horizon test read early: say so rather than let a lucky day decide
+      why += ` Early: ${out.usersSoFar.toLocaleString('en-US')} of the ${(out.needed * out.perVariant.length).toLocaleString('en-US')} users planned so far; confirm at the planned sample${out.daysLeft !== null ? ` (about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'})` : ''} or with the Sequential analysis before shipping.`;
+    }
+    out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why };
   } else if (wait.length && running) {
     const left = out.daysLeft !== null ? ` about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'}` : '';
     out.overall = { action: 'wait', headline: `Keep running${left}`, why: wait[0].why + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };

@@ -205,11 +205,13 @@ export function relSignificant(v, r = {}) {
 
 /**
  * The verdict of one treatment against control for a metric with a goal, from the
- * relative lift shown beside it: "win" (significant, in the goal's direction), "loss"
+ * relative lift shown beside it (the server's `verdict` when it sends one, computed the
+ * same way): "win" (significant, in the goal's direction), "loss"
  * (significant, against it), "flat" (not significant) or "none" (no estimate).
  * `r` is the results document (alpha, method, correction).
  */
 export function verdict(v, goal, r = {}) {
+  if (v && ['win', 'loss', 'flat', 'none'].includes(v.verdict)) return v.verdict; // the server's (API v1.1)
   const est = v && v.relative_lift ? v.relative_lift.estimate : null;
   if (!isNum(est)) return 'none';
   const sig = relSignificant(v, r);

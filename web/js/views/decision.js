@@ -51,13 +51,13 @@ function render(box, x, r, catalogue) {
     progress !== null ? h('div', { class: 'field' },
       h('label', { for: headId + '-p' }, `Progress to the sample needed to detect a ${mdePct} change in ${mName}`),
       h('progress', { id: headId + '-p', max: '1', value: String(progress) }, `${Math.round(progress * 100)}%`)) : null,
-    d.rows.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table small', id: 'decision-table' },
+    d.rows.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table table-cards small', id: 'decision-table' },
       h('caption', {}, mName ? `State per variant on the primary metric, ${mName}${(x.guardrails || []).length ? ', and its guardrails' : ''}` : 'State per variant'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Variant'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Why'))),
       h('tbody', {}, d.rows.map((row) => h('tr', { dataset: { variant: row.variant, state: row.state } },
-        h('th', { scope: 'row' }, row.variant),
-        h('td', {}, h('span', { class: ['state', `state-${row.state}`] }, row.text)),
-        h('td', {}, row.why)))))) : null,
+        h('th', { scope: 'row', 'data-label': 'Variant' }, row.variant),
+        h('td', { 'data-label': 'State' }, h('span', { class: ['state', `state-${row.state}`] }, row.text)),
+        h('td', { 'data-label': 'Why' }, row.why)))))) : null,
     r && r.method === 'frequentist' && d.overall.action === 'wait'
       ? h('p', { class: 'muted small' }, 'With the frequentist method, decide once the users needed are reached: looking early and stopping on a lucky day inflates false positives. The sequential method lets you stop as soon as a result is significant.')
       : null,

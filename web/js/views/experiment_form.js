@@ -40,8 +40,11 @@ function lockNote(id, what) {
   return h('p', { class: 'lock-note', id }, h('strong', {}, 'Read-only while the experiment is running or paused: '), LOCK_REASON[what]);
 }
 
-/** Every problem of an experiment body `p` at once, in words ([{field, message}]). */
-export function experimentProblems(p) {
+/**
+ * Every problem of an experiment body `p` at once, in words ([{field, message}]).
+ * `forcedDupes` lists forced user ids typed twice (the body's map keeps only one).
+ */
+export function experimentProblems(p, { forcedDupes = [] } = {}) {
   const out = [];
   const add = (field, message) => out.push({ field, message });
   if (p.key !== undefined) {
@@ -72,12 +75,12 @@ export function experimentProblems(p) {
     if (ok(a) && ok(b) && !(a < b)) add('namespace.range', `The range start must be below its end (start < end; now ${a} to ${b}).`);
   }
   const users = Object.keys(p.forced || {});
-  if (p._forcedDupes) for (const u of p._forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
+  for (const u of forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
   for (const u of users) if (u.length > 256) add(`forced.${u}`, 'A user id is at most 256 characters.');
   const al = p.analysis && p.analysis.alpha;
   if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
   if (!(typeof p.sequential_tuning === 'number' && p.sequential_tuning >= 1)) add('sequential_tuning', 'Sequential tuning is a number of users, at least 1 (e.g. 5000).');
-  if (typeof p.mde === 'number' && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0.');
+  if (p.mde !== undefined && p.mde !== null && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0 (e.g. 5 for 5%).');
   return out;
 }
 
@@ -98,8 +101,13 @@ export async function renderExperimentForm(ctx, key) {
   ctx.title(editing ? `Edit ${key}` : 'New experiment');
   let catalogue;
   let x;
+  let others;
   try {
-    [catalogue, x] = await Promise.all([api.listMetrics(), editing ? api.getExperiment(key) : Promise.resolve(null)]);
+    [catalogue, x, others] = await Promise.all([
+      api.listMetrics(),
+      editing ? api.getExperiment(key) : Promise.resolve(null),
+      editing ? Promise.resolve([]) : api.listExperiments().catch(() => []),
+    ]);
   } catch (err) {
     if (!ctx.alive() || err.status === 401) return;
     fill(ctx.main, h('h1', {}, editing ? `Edit ${key}` : 'New experiment'), errorBox(err));
@@ -116,6 +124,8 @@ export async function renderExperimentForm(ctx, key) {
     return;
   }
   const locked = editing && (x.status === 'running' || x.status === 'paused');
+  // the experiment's minimum detectable effect (API v1.1), when this server knows the field
+  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o);
   const lockId = nextId('lock');
 
   const form = h('form', { class: 'exp-form', novalidate: true });
@@ -306,12 +316,14 @@ export async function renderExperimentForm(ctx, key) {
   const cupedIn = h('input', { type: 'checkbox', checked: !!an.cuped, id: nextId('cuped'), dataset: { field: 'analysis.cuped' } });
   const corrSel = h('select', {}, [['none', 'None'], ['holm', 'Holm–Bonferroni'], ['bh', 'Benjamini–Hochberg']].map(([v, t]) => h('option', { value: v, selected: an.correction === v }, t)));
   const tuneIn = h('input', { type: 'number', min: '1', step: 'any', value: String(x.sequential_tuning ?? 5000) });
+  const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: String(Number(((x.mde ?? 0.05) * 100).toFixed(4))) });
   const analysis = h('fieldset', { class: 'section' }, h('legend', {}, 'Analysis defaults'),
     h('div', { class: 'grid-3' },
       field('Method', methodSel, { field: 'analysis.method' }).wrap,
       field('Alpha', alphaIn, { field: 'analysis.alpha', hint: 'False-positive rate, e.g. 0.05.' }).wrap,
       field('Multiple-comparison correction', corrSel, { field: 'analysis.correction' }).wrap,
       field('Sequential tuning', tuneIn, { field: 'sequential_tuning', hint: 'Expected sample size at which sequential intervals are tightest.' }).wrap,
+      hasMde ? field('Minimum detectable effect (%)', mdeIn, { field: 'mde', hint: 'The smallest relative change of the primary metric worth detecting; sets the users needed.' }).wrap : null,
       h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedIn.id }, 'Use CUPED variance reduction'))));
 
   // ---- actions
@@ -335,11 +347,11 @@ export async function renderExperimentForm(ctx, key) {
       description: descIn.value.trim(),
       coverage: Number(covIn.value) / 100,
       forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
-      _forcedDupes: forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i),
       metrics: catalogue.filter((m) => chosen.has(m.key)).map((m) => m.key),
       primary_metric: primarySel.value || null,
       guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
       sequential_tuning: numOrNull(tuneIn.value),
+      mde: hasMde && numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
@@ -365,8 +377,8 @@ export async function renderExperimentForm(ctx, key) {
       if (at) at.focus();
       return;
     }
-    const problems = experimentProblems(payload);
-    delete payload._forcedDupes;
+    const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
+    const problems = experimentProblems(payload, { forcedDupes });
     if (showErrors(form, problems, summary)) return;
     saveBtn.disabled = true;
     try {

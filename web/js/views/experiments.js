@@ -6,6 +6,7 @@ import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge, debounce } from '../dom.js';
 import { fmtInt, fmtDate, fmtPct, fmtPEq, fmtProb, headline, totalUsers, significanceText, VERDICT_TEXT } from '../format.js';
 import { outcomeTag } from './decision.js';
+import { decide } from '../decide.js';
 
 const STATUSES = ['draft', 'running', 'paused', 'stopped', 'archived'];
 
@@ -36,9 +37,11 @@ function headlineCell(x, results) {
   const hl = headline(results, x.primary_metric);
   if (!hl) return h('span', { class: 'muted' }, '—');
   const metricName = hl.metric.name || hl.metric.key;
+  const d = x.status === 'running' || x.status === 'paused' ? decide(x, results, []) : null;
   return h(
     'div',
     { class: 'headline' },
+    d ? h('span', { class: ['list-decision', `decision-text-${d.overall.action}`] }, d.overall.headline) : null,
     h('span', { class: 'headline-metric' }, metricName),
     hl.treatments.map((t) => {
       const v = hl.metric.variants.find((y) => y.key === t.key);
@@ -57,7 +60,12 @@ function headlineCell(x, results) {
 }
 
 function srmCell(results) {
-  if (!results || !results.srm || !results.srm.mismatch) return h('span', { class: 'visually-hidden' }, 'no SRM warning');
+  const total = totalUsers(results);
+  if (!results || !results.srm || !total) return h('span', { class: 'muted', title: 'No exposed users yet' }, '—');
+  if (!results.srm.mismatch) {
+    const p = typeof results.srm.p_value === 'number' ? fmtPEq(results.srm.p_value) : 'not tested';
+    return h('span', { class: 'srm-ok', title: `Sample ratio OK (${p})` }, 'OK');
+  }
   const p = fmtPEq(results.srm.p_value);
   return h(
     'span',

@@ -1,0 +1,164 @@
+/*
+ * jsonw.c - JSON text written straight into a buffer (jsonw.h). Owns nothing; the rules
+ * for strings and reals are jansson 2.14's compact output, so that a reply written here
+ * reads the same as one dumped from a tree (tests compare them).
+ */
+#include "bunsen/jsonw.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+int jsonw_append_raw(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int jsonw_append_string(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (buf_append(b, "\"", 1) != 0) {
+        return -1;
+    }
+    size_t run = 0; /* bytes copied as they are, flushed in one append */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        if (buf_append(b, s + run, i - run) != 0) {
+            return -1;
+        }
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t en = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            en = 6;
+        }
+        if (buf_append(b, esc, en) != 0) {
+            return -1;
+        }
+    }
+    if (buf_append(b, s + run, n - run) != 0) {
+        return -1;
+    }
+    return buf_append(b, "\"", 1);
+}
+
+int jsonw_append_int(struct buf *b, long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* A multiple of 1/10000 in [0, 1), such as every assignment bucket, printed without
+ * printf: "%.<digits>g" gives the 4-decimal text for any digits in 4..15. */
+static int append_ten_thousandths(struct buf *b, double v, int digits)
+{
+    if (!(v >= 0 && v < 1) || signbit(v) || digits < 4 || digits > 15) {
+        return 1;
+    }
+    double scaled = v * 10000;
+    long k = lround(scaled);
+    if ((double)k / 10000 != v) {
+        return 1;
+    }
+    if (k == 0) {
+        return buf_append(b, "0.0", 3);
+    }
+    char out[6] = {'0',
+                   '.',
+                   (char)('0' + k / 1000),
+                   (char)('0' + k / 100 % 10),
+                   (char)('0' + k / 10 % 10),
+                   (char)('0' + k % 10)};
+    size_t n = sizeof(out);
+    while (out[n - 1] == '0') {
+        n--;
+    }
+    return buf_append(b, out, n);
+}
+
+int jsonw_append_real(struct buf *b, double v, int digits)
+{
+    if (!isfinite(v)) {
+        return -1;
+    }
+    if (digits < 1 || digits > 17) {
+        digits = 17;
+    }
+    int fast = append_ten_thousandths(b, v, digits);
+    if (fast <= 0) {
+        return fast;
+    }
+    char text[48];
+    int n = snprintf(text, sizeof(text), "%.*g", digits, v);
+    if (n < 0 || (size_t)n >= sizeof(text) - 3) {
+        return -1;
+    }
+    size_t len = (size_t)n;
+    if (strchr(text, '.') == NULL && strchr(text, 'e') == NULL) {
+        memcpy(text + len, ".0", 3); /* stays a real when read back */
+        len += 2;
+    }
+    char *e = strchr(text, 'e');
+    if (e != NULL) {
+        /* "1e+05" -> "1e5", "1e-05" -> "1e-5" */
+        char *from = e + 1, *to = e + 1;
+        if (*from == '-') {
+            from++;
+            to++;
+        } else if (*from == '+') {
+            from++;
+        }
+        while (*from == '0' && from[1] != '\0') {
+            from++;
+        }
+        memmove(to, from, strlen(from) + 1);
+        len = strlen(text);
+    }
+    return buf_append(b, text, len);
+}
+
+static int dump_cb(const char *text, size_t size, void *data)
+{
+    return buf_append(data, text, size);
+}
+
+int jsonw_append_value(struct buf *b, const json_t *v, size_t flags)
+{
+    return json_dump_callback(v, dump_cb, b, flags);
+}
