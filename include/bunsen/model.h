@@ -37,6 +37,8 @@
 #define MODEL_MAX_FORCED          1000
 #define MODEL_MAX_CONDITION_DEPTH 32
 #define MODEL_MAX_CONDITION_BYTES 65536
+/* Default relative minimum detectable effect of an experiment (API.md "Results, v1.1"). */
+#define MODEL_MDE_DEFAULT 0.05
 
 /* How a document is read: a new object (read-only fields must be absent or default),
  * a partial update over an existing one (read-only fields must be absent or unchanged),
@@ -122,6 +124,7 @@ struct experiment {
     size_t nguardrails;
     char guardrails[MODEL_MAX_GUARDRAILS][MODEL_KEY_MAX + 1];
     double sequential_tuning;
+    double mde; /* relative minimum detectable effect for "decision" (default 0.05) */
     struct analysis_defaults analysis;
     enum assign_status status;
     int64_t created_at, updated_at, started_at, stopped_at; /* 0 = null */

@@ -29,13 +29,21 @@ void results_params_default(const struct experiment *x, struct results_params *p
 int results_params_parse(struct results_params *p, const char *method, const char *alpha,
                          const char *cuped, const char *correction, struct err *err);
 
+/* One variant's stored double-double sums (store_suff) as a stats arm about its own
+ * means (shifted sums, STATS.md "Numerics"); binomial keeps y unshifted. Pure. */
+void results_arm_from_suff(const struct store_suff *st, bool binomial, struct stats_arm *out);
+
 /* The results document of API.md for experiment x (new reference), or NULL with err. */
 json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
                         struct err *err);
 
-/* CSV of a results document: header row, then one row per metric x variant, RFC 4180
- * quoting, CRLF line ends. Returns a malloc'd string. */
+/* CSV of a results document: header row, then one row per metric x variant (per slice
+ * under a dimension breakdown) carrying every field of the JSON, RFC 4180 quoting, CRLF
+ * line ends. Returns a malloc'd string. */
 char *results_to_csv(const json_t *results);
+
+/* CSV of a time series document (results_timeseries): one row per day x variant. malloc'd. */
+char *results_timeseries_to_csv(const json_t *timeseries);
 
 /* A human-readable aligned table of a results document (for terminals). malloc'd. */
 char *results_to_table(const json_t *results);

@@ -101,18 +101,32 @@ int stats_correction_parse(const char *name, enum stats_correction *out);
 
 /* One variant's sums for one metric. y is the per-user metric value (STATS.md
  * "Per-user values"), x the CUPED pre-period covariate. Users without events count
- * with 0, so they add to n only. Leave sx, qx, p at 0 when CUPED is not used. */
+ * with 0, so they add to n only. Leave sx, qx, p at 0 when CUPED is not used.
+ * Sums are kept about shifts (cy, cx) so that precision does not depend on the values'
+ * magnitude: s = sum (y - cy), q = sum (y - cy)^2, sx = sum (x - cx), qx = sum (x - cx)^2,
+ * p = sum (x - cx)(y - cy). A shift near the values' mean keeps Q - S^2/n exact; shift 0
+ * (the zero-initialised default) means raw sums. Binomial arms need shift_y = 0 (s counts
+ * conversions). Arms compared with each other may have different shifts. */
 struct stats_arm {
-    int64_t n; /* exposed users, >= 0 */
-    double s;  /* sum y (binomial: conversions, an integer in [0, n]) */
-    double q;  /* sum y^2 (ignored for binomial, where it equals s) */
-    double sx; /* sum x */
-    double qx; /* sum x^2 */
-    double p;  /* sum x*y */
+    int64_t n;      /* exposed users, >= 0 */
+    double s;       /* sum (y - cy) (binomial: conversions, an integer in [0, n]) */
+    double q;       /* sum (y - cy)^2 (ignored for binomial, where it equals s) */
+    double sx;      /* sum (x - cx) */
+    double qx;      /* sum (x - cx)^2 */
+    double p;       /* sum (x - cx)(y - cy) */
+    double shift_y; /* cy; 0 = raw sums */
+    double shift_x; /* cx; 0 = raw sums */
 };
 
-/* Mean and variance of one arm per STATS.md: mean = S/n; variance p(1-p) (binomial)
- * or (Q - S^2/n)/(n-1) (count, sum); stddev = sqrt(variance). */
+/* The raw sum of y, n cy + s (what API.md's "sum" reports). Thread-safe, pure. */
+double stats_arm_sum(const struct stats_arm *arm);
+
+/* The same sums about other shifts (cy, cx): exact algebra, so precise as long as the
+ * shifts are near each other relative to the values' spread. Thread-safe, pure. */
+void stats_arm_reshift(const struct stats_arm *in, double cy, double cx, struct stats_arm *out);
+
+/* Mean and variance of one arm per STATS.md: mean = cy + S/n; variance p(1-p)
+ * (binomial) or (Q - S^2/n)/(n-1) on the shifted sums (count, sum); stddev = sqrt. */
 struct stats_moments {
     struct stats_opt mean;     /* absent when n = 0 */
     struct stats_opt variance; /* absent when n = 0, or n < 2 for count/sum */
@@ -202,7 +216,9 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
  * pB ~ Beta(alpha_b, beta_b), alpha_b an integer >= 1, all parameters >= 1:
  * *chance = P(pB > pA) and *loss = E[max(pA - pB, 0)], by Evan Miller's closed-form
  * sum (log-beta, windowed around its mode, so cost ~ sqrt of the counts), accurate to
- * ~1e-12. Return 0, or -1 for invalid parameters or a non-finite result. Thread-safe.
+ * ~1e-12. The loss is one integral of a positive integrand (no difference of near-equal
+ * terms), so it keeps ~1e-9 relative accuracy however small it is (1e-30 and below).
+ * Return 0, or -1 for invalid parameters or a non-finite result. Thread-safe.
  */
 int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double beta_b, double *chance,
                        double *loss);
@@ -264,12 +280,61 @@ int stats_power_binomial(double p1, double p2, double alpha, double power, int64
                          struct err *err);
 
 /*
- * Users per variant to detect a mean difference delta with per-user stddev sigma:
- * ceil(2 (z(1-alpha/2) + z(power))^2 sigma^2 / delta^2). Return 0 and set *n, or -1 with
- * err (ERR_INVALID) unless sigma > 0, delta != 0, alpha and power in (0, 1), and the
+ * Users per variant to detect a mean difference delta with per-user stddev sigma under the
+ * two-sample t-test (STATS.md "Power"): the smallest n whose power
+ * P(T' > t(1 - alpha/2, df)), T' noncentral t with df = 2(n - 1) and noncentrality
+ * |delta| / (sigma sqrt(2/n)), reaches `power`, i.e. ceil(R's power.t.test(...)$n).
+ * Example: sigma 1, delta 2, alpha 0.05, power 0.8 -> 6. Return 0 and set *n (>= 2), or -1
+ * with err (ERR_INVALID) unless sigma > 0, delta != 0, alpha and power in (0, 1), and the
  * result fits in int64. Thread-safe.
  */
 int stats_power_mean(double sigma, double delta, double alpha, double power, int64_t *n,
                      struct err *err);
+
+/*
+ * Upper tail P(T > t) of the noncentral t distribution with df > 0 degrees of freedom and
+ * noncentrality ncp, by quadrature over the chi-square mixing distribution (absolute error
+ * ~1e-12). Return 0 and set *out, or -1 for invalid input or a failed integration.
+ * Thread-safe.
+ */
+int stats_nct_sf(double t, double df, double ncp, double *out);
+
+/* ---- ratio metrics ------------------------------------------------------------------------ */
+
+/* One variant's sums for a ratio metric (numerator metric y, denominator metric z per
+ * user), about shifts as struct stats_arm: sn = sum (y - cn), qn = sum (y - cn)^2,
+ * sd = sum (z - cd), qd = sum (z - cd)^2, pnd = sum (y - cn)(z - cd). */
+struct stats_ratio_arm {
+    int64_t n;      /* exposed users, >= 0 */
+    double sn;      /* sum (numerator - cn) */
+    double qn;      /* sum (numerator - cn)^2 */
+    double sd;      /* sum (denominator - cd) */
+    double qd;      /* sum (denominator - cd)^2 */
+    double pnd;     /* sum (numerator - cn)(denominator - cd) */
+    double shift_n; /* cn; 0 = raw sums */
+    double shift_d; /* cd; 0 = raw sums */
+};
+
+/*
+ * Moments of a ratio arm by the delta method (as GrowthBook's ratio metrics): with
+ * per-user means mn, md and sample (co)variances vn, vd, cnd (n - 1),
+ * mean = mn / md (= sum num / sum den) and per-user variance
+ * v = vn/md^2 - 2 mn cnd/md^3 + mn^2 vd/md^4, so that SE(mean) = sqrt(v / n).
+ * Mean absent when n = 0 or md = 0; variance absent when n < 2 or md = 0.
+ * Return 0, or -1 with err (ERR_INVALID) for negative n or non-finite sums. Thread-safe.
+ */
+int stats_ratio_moments(const struct stats_ratio_arm *arm, struct stats_moments *out,
+                        struct err *err);
+
+/*
+ * Compare ratio arm b against control a: as stats_compare on the delta-method means and
+ * variances (Welch absolute lift, delta-method relative lift, Gaussian Bayesian, sequential).
+ * cfg->type is ignored; cfg->cuped is not applied to ratios (a warning says so); no z-test.
+ * A denominator mean of 0 in either arm leaves every field absent with a warning.
+ * Return 0 and fill *out, or -1 with err for bad input. Borrows all pointers. Thread-safe.
+ */
+int stats_compare_ratio(const struct stats_config *cfg, const struct stats_ratio_arm *a,
+                        const struct stats_ratio_arm *b, struct stats_comparison *out,
+                        struct err *err);
 
 #endif

@@ -70,6 +70,10 @@ struct store_job {
     /* true: the group commits right after this job, so that its done() runs before any later
      * job's apply() (done() publishes what later jobs read, e.g. the attribution rules) */
     bool barrier;
+    /* true: apply() changes nothing outside the transaction and may run again after a
+     * rollback. A group of such jobs runs without a savepoint per job; should one fail,
+     * the group is rolled back and run again with savepoints (same outcome per job). */
+    bool retryable;
     /* private to the writer */
     struct store_job *next;
     int rc;
@@ -315,11 +319,14 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
 int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, struct err *err);
 
-/* Sufficient statistics of one (metric, variant). */
+/* Sufficient statistics of one (metric, variant): raw sums as double-doubles (value =
+ * s + s_lo, ddouble.h), exact enough that moments about any shift keep full precision
+ * whatever the values' magnitude. */
 struct store_suff {
     char variant[65];
     int64_t n;
     double s, q, sx, qx, p;
+    double s_lo, q_lo, sx_lo, qx_lo, p_lo;
 };
 
 /* The stored statistics of experiment/metric, one per variant that has any (emit per row). */

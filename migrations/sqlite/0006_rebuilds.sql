@@ -29,6 +29,11 @@ CREATE TABLE metric_stats_frozen (
     sx         REAL NOT NULL DEFAULT 0,
     qx         REAL NOT NULL DEFAULT 0,
     p          REAL NOT NULL DEFAULT 0,
+    s_lo       REAL NOT NULL DEFAULT 0,  -- the double-double low parts of 0005
+    q_lo       REAL NOT NULL DEFAULT 0,
+    sx_lo      REAL NOT NULL DEFAULT 0,
+    qx_lo      REAL NOT NULL DEFAULT 0,
+    p_lo       REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (experiment, metric, variant)
 ) WITHOUT ROWID;
 
@@ -40,6 +45,8 @@ CREATE TABLE metric_daily_frozen (
     dn         INTEGER NOT NULL DEFAULT 0,
     ds         REAL NOT NULL DEFAULT 0,
     dq         REAL NOT NULL DEFAULT 0,
+    ds_lo      REAL NOT NULL DEFAULT 0,
+    dq_lo      REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (experiment, metric, variant, day)
 ) WITHOUT ROWID;
 

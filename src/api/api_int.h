@@ -23,6 +23,7 @@ struct api_write {
     int (*apply)(struct store_tx *tx, struct api_write *w, struct err *err);
     void (*render)(struct api_write *w);
     void (*cleanup)(struct api_write *w);
+    bool retryable; /* apply() may run again after a rollback (store_job.retryable) */
 };
 
 /* Suspend r and queue w; the reply is sent after the commit (or an error reply if the

@@ -157,6 +157,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
+    aw->w.retryable = true; /* assign_apply only inserts through the transaction */
     aw->reply = text;
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);

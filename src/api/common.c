@@ -36,6 +36,7 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     w->job.apply = write_apply;
     w->job.done = write_done;
     w->job.arg = w;
+    w->job.retryable = w->retryable;
     struct err err;
     err_clear(&err);
     http_req_suspend(r);

@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/ddouble.h"
 #include "bunsen/results.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
@@ -95,15 +96,53 @@ static int load_metric(struct store *s, const char *key, struct metric *m, struc
 
 struct arms {
     const struct experiment *x;
+    bool binomial; /* conversions stay unshifted counts */
     struct stats_arm arm[ASSIGN_MAX_VARIANTS];
 };
+
+/*
+ * The stored raw double-double sums as sums about the arm's own means (STATS.md
+ * "Numerics"): with cy = S/n and cx = Sx/n rounded, s = S - n cy, q = Q - 2 cy S + n cy^2,
+ * and likewise sx, qx, p, all in double-double, so that q keeps full precision even when
+ * Q ~ 1e27 and the variance part ~ 1e7. Binomial y stays unshifted (s counts conversions).
+ */
+void results_arm_from_suff(const struct store_suff *st, bool binomial, struct stats_arm *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->n = st->n;
+    struct dd S = {st->s, st->s_lo}, Q = {st->q, st->q_lo};
+    struct dd SX = {st->sx, st->sx_lo}, QX = {st->qx, st->qx_lo}, P = {st->p, st->p_lo};
+    double n = (double)st->n;
+    double cy = 0, cx = 0;
+    if (st->n > 0) {
+        cy = binomial ? 0 : dd_value(S) / n;
+        cx = dd_value(SX) / n;
+    }
+    if (!isfinite(cy) || !isfinite(cx)) {
+        cy = cx = 0;
+    }
+    /* s = S - n cy; q = Q - 2 cy S + n cy^2 */
+    struct dd ncy = dd_mul_d(dd_of(n), cy), ncx = dd_mul_d(dd_of(n), cx);
+    out->s = dd_value(dd_add(S, dd_neg(ncy)));
+    out->q = dd_value(dd_add(dd_add(Q, dd_neg(dd_mul_d(S, 2.0 * cy))), dd_mul_d(ncy, cy)));
+    out->sx = dd_value(dd_add(SX, dd_neg(ncx)));
+    out->qx = dd_value(dd_add(dd_add(QX, dd_neg(dd_mul_d(SX, 2.0 * cx))), dd_mul_d(ncx, cx)));
+    /* p = P - cx S - cy Sx + n cx cy */
+    out->p = dd_value(dd_add(dd_add(P, dd_neg(dd_mul_d(S, cx))),
+                             dd_add(dd_neg(dd_mul_d(SX, cy)), dd_mul_d(ncx, cy))));
+    out->shift_y = cy;
+    out->shift_x = cx;
+    if (binomial) {
+        out->s = dd_value(S); /* exact integer */
+    }
+}
 
 static void arms_emit(void *ctx, const struct store_suff *st)
 {
     struct arms *a = ctx;
     int i = experiment_variant_index(a->x, st->variant);
     if (i >= 0) {
-        a->arm[i] = (struct stats_arm){st->n, st->s, st->q, st->sx, st->qx, st->p};
+        results_arm_from_suff(st, a->binomial, &a->arm[i]);
     }
 }
 
@@ -145,11 +184,12 @@ static json_t *srm_json(const struct experiment *x, const int64_t *users, struct
     return o;
 }
 
-/* One metric's block; appends each treatment's p-value slot to the family. */
+/* One metric's block; appends each treatment's absolute p-value to the family
+ * family[0..famcap) and its relative p-value to family[famcap..2 famcap). */
 static json_t *metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
                            const struct arms *a, const struct results_params *p,
-                           struct stats_opt *family, json_t **family_refs, size_t *nfam,
-                           struct err *err)
+                           struct stats_opt *family, size_t famcap, json_t **family_refs,
+                           bool *decrease, size_t *nfam, struct err *err)
 {
     struct stats_config cfg;
     stats_config_default(&cfg);
@@ -169,7 +209,7 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
         }
         json_t *v = json_pack("{s:s, s:I, s:o, s:o, s:f}", "key", x->variants[i].key, "users",
                               (json_int_t)arm->n, "mean", opt(mo.mean), "stddev", opt(mo.stddev),
-                              "sum", arm->s);
+                              "sum", stats_arm_sum(arm));
         json_array_append_new(vars, v);
         if (i == 0) {
             continue;
@@ -196,6 +236,8 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
                             (c.chance_to_beat_control.value > 1 - p->alpha ||
                              c.chance_to_beat_control.value < p->alpha);
             json_object_set_new(v, "significant", json_boolean(decisive));
+            json_object_set_new(json_object_get(v, "relative_lift"), "significant",
+                                json_boolean(decisive));
         }
         if (p->cuped) {
             json_object_set_new(v, "cuped",
@@ -206,13 +248,136 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
             json_object_set_new(v, "warning", json_string(c.warning));
         }
         family[*nfam] = c.absolute.p_value;
+        family[famcap + *nfam] = c.relative.p_value;
         family_refs[*nfam] = v;
+        decrease[*nfam] = m->goal == STATS_GOAL_DECREASE;
         (*nfam)++;
     }
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "key", m->key, "name", m->name, "type",
                           stats_metric_type_name(m->type), "goal", stats_goal_name(m->goal),
                           "guardrail", guardrail, "variants", vars);
     return o;
+}
+
+/*
+ * The verdict shown beside the headline (STATS.md "Multiple comparisons"): the relative
+ * lift's own significance (its adjusted p-value, or under bayesian the chance to beat
+ * control) in the goal's direction: "win", "loss", "flat" (not significant) or "none"
+ * (no relative estimate). The absolute lift's `significant` stays beside it.
+ */
+static const char *verdict_of(const json_t *v, bool decrease)
+{
+    const json_t *rel = json_object_get(v, "relative_lift");
+    const json_t *est = json_object_get(rel, "estimate");
+    if (!json_is_number(est)) {
+        return "none";
+    }
+    if (!json_is_true(json_object_get(rel, "significant")) || json_number_value(est) == 0) {
+        return "flat";
+    }
+    return (json_number_value(est) > 0) != decrease ? "win" : "loss";
+}
+
+/* Index (in metrics, then guardrails) of the decision metric: the primary metric, else the
+ * first metric; nm when there is none. */
+static size_t primary_index(const struct experiment *x)
+{
+    for (size_t i = 0; i < x->nmetrics; i++) {
+        if (strcmp(x->metrics[i], x->primary_metric) == 0) {
+            return i;
+        }
+    }
+    return x->nmetrics > 0 ? 0 : (size_t)-1;
+}
+
+#define DECISION_POWER 0.8
+
+/*
+ * "decision" (API.md "Results, v1.1"): users needed per variant to detect the experiment's
+ * relative mde at its alpha and power 0.8, from the control arm's observed mean and
+ * variance (binomial: power.prop.test; others: the t-test, STATS.md "Power"), how far the
+ * smallest variant is, and days left at each variant's observed exposure rate since the
+ * start (null before one full day, or when stopped).
+ */
+static json_t *decision_json(const struct experiment *x, const struct metric *m,
+                             const struct arms *a, const int64_t *users)
+{
+    char warning[STATS_WARNING_MAX] = "";
+    struct stats_moments mo;
+    struct err err;
+    int64_t need = 0;
+    bool have_need = false;
+    if (stats_arm_moments(m->type, &a->arm[0], &mo, &err) != 0 || !mo.mean.present ||
+        !mo.variance.present) {
+        stats_warning_add(warning, "the control has too few users to estimate the variance");
+    } else if (mo.mean.value == 0) {
+        stats_warning_add(warning, "control mean is 0: a relative effect is undefined");
+    } else if (m->type == STATS_METRIC_BINOMIAL) {
+        double p1 = mo.mean.value, p2 = p1 * (1.0 + x->mde);
+        if (!(p1 < 1) || !(p2 < 1)) {
+            stats_warning_add(warning, "the target rate is not below 1");
+        } else {
+            have_need =
+                stats_power_binomial(p1, p2, x->analysis.alpha, DECISION_POWER, &need, &err) == 0;
+        }
+    } else if (!(mo.stddev.value > 0)) {
+        stats_warning_add(warning, "the control's values do not vary: no variance to plan with");
+    } else {
+        have_need = stats_power_mean(mo.stddev.value, x->mde * fabs(mo.mean.value),
+                                     x->analysis.alpha, DECISION_POWER, &need, &err) == 0;
+    }
+    if (!have_need && warning[0] == '\0') {
+        stats_warning_add(warning, err.msg);
+    }
+    int64_t total = 0, least = -1;
+    for (size_t i = 0; i < x->nvariants; i++) {
+        total += users[i];
+        least = least < 0 || users[i] < least ? users[i] : least;
+    }
+    json_t *d =
+        json_pack("{s:s, s:f, s:f, s:f, s:o, s:I, s:I}", "metric", m->key, "mde", x->mde, "alpha",
+                  x->analysis.alpha, "power", DECISION_POWER, "users_needed_per_variant",
+                  have_need ? json_integer(need) : json_null(), "users_so_far", (json_int_t)total,
+                  "users_smallest_variant", (json_int_t)least);
+    double elapsed_days = 0;
+    if (x->started_at > 0) {
+        int64_t end = x->stopped_at > 0 ? x->stopped_at : time_now_ms();
+        elapsed_days = (double)(end - x->started_at) / (double)DAY_MS;
+    }
+    json_object_set_new(d, "progress",
+                        have_need ? json_real(fmin(1.0, (double)least / (double)need))
+                                  : json_null());
+    json_object_set_new(d, "users_per_day",
+                        elapsed_days >= 1 ? json_real((double)total / elapsed_days) : json_null());
+    json_t *left = json_null();
+    if (have_need && elapsed_days >= 1 && x->stopped_at == 0) {
+        double worst = 0;
+        bool known = true;
+        for (size_t i = 0; i < x->nvariants && known; i++) {
+            double rate = (double)users[i] / elapsed_days;
+            double missing = (double)(need - users[i]);
+            if (missing <= 0) {
+                continue;
+            }
+            known = rate > 0;
+            worst = known ? fmax(worst, missing / rate) : worst;
+        }
+        if (known) {
+            json_decref(left);
+            left = json_integer((json_int_t)ceil(worst));
+        } else {
+            stats_warning_add(warning, "a variant has no exposures yet: no rate to project");
+        }
+    } else if (have_need && x->stopped_at > 0) {
+        stats_warning_add(warning, "the experiment is stopped");
+    } else if (have_need) {
+        stats_warning_add(warning, "days_left needs one full day of exposures");
+    }
+    json_object_set_new(d, "days_left", left);
+    if (warning[0] != '\0') {
+        json_object_set_new(d, "warning", json_string(warning));
+    }
+    return d;
 }
 
 json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
@@ -235,11 +400,14 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
     }
     size_t nm = x->nmetrics + x->nguardrails;
     size_t famcap = nm * x->nvariants + 1;
-    struct stats_opt *family = xcalloc(famcap, sizeof(*family));
+    struct stats_opt *family = xcalloc(2 * famcap, sizeof(*family));
     json_t **refs = xcalloc(famcap, sizeof(*refs));
+    bool *decrease = xcalloc(famcap, sizeof(*decrease));
     size_t nfam = 0;
     json_t *metrics = json_array();
     json_t *result = NULL;
+    json_t *decision = NULL;
+    size_t primary = primary_index(x);
     for (size_t k = 0; k < nm; k++) {
         bool guardrail = k >= x->nmetrics;
         const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
@@ -252,25 +420,40 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
         }
         struct metric m;
         struct arms a = {.x = x};
-        if (load_metric(s, key, &m, err) != 0 ||
-            store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+        if (load_metric(s, key, &m, err) != 0) {
             goto out;
         }
-        json_t *mj = metric_json(x, &m, guardrail, &a, p, family, refs, &nfam, err);
+        a.binomial = m.type == STATS_METRIC_BINOMIAL;
+        if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+            goto out;
+        }
+        json_t *mj =
+            metric_json(x, &m, guardrail, &a, p, family, famcap, refs, decrease, &nfam, err);
         if (mj == NULL) {
             goto out;
         }
         json_array_append_new(metrics, mj);
+        if (k == primary) {
+            decision = decision_json(x, &m, &a, ex.users);
+        }
     }
-    if (stats_adjust_pvalues(p->correction, family, family, nfam, err) != 0) {
+    /* The absolute and the relative p-values are two families, each adjusted alike. */
+    if (stats_adjust_pvalues(p->correction, family, family, nfam, err) != 0 ||
+        stats_adjust_pvalues(p->correction, family + famcap, family + famcap, nfam, err) != 0) {
         goto out;
     }
     for (size_t i = 0; i < nfam; i++) {
+        json_t *rel = json_object_get(refs[i], "relative_lift");
         json_object_set_new(refs[i], "p_value_adjusted", opt(family[i]));
+        json_object_set_new(rel, "p_value_adjusted", opt(family[famcap + i]));
         if (p->method != STATS_METHOD_BAYESIAN) {
+            const struct stats_opt *pr = &family[famcap + i];
             json_object_set_new(refs[i], "significant",
                                 json_boolean(family[i].present && family[i].value < p->alpha));
+            json_object_set_new(rel, "significant",
+                                json_boolean(pr->present && pr->value < p->alpha));
         }
+        json_object_set_new(refs[i], "verdict", json_string(verdict_of(refs[i], decrease[i])));
     }
     result = json_pack(
         "{s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:O, s:{s:I}, s:O, s:O}", "experiment", x->key,
@@ -293,12 +476,17 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
                                       "users_done", (json_int_t)rb.users_done, "users_total",
                                       (json_int_t)rb.users_total));
     }
+    if (result != NULL) {
+        json_object_set_new(result, "decision", decision ? json_incref(decision) : json_null());
+    }
 out:
+    json_decref(decision);
     json_decref(srm);
     json_decref(variants);
     json_decref(metrics);
     free(family);
     free(refs);
+    free(decrease);
     return result;
 }
 
@@ -324,7 +512,7 @@ static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, d
      * fold into the first row, days after the end into the last. */
     int64_t d = day < se->first_day ? se->first_day : day > se->last_day ? se->last_day : day;
     size_t row = (size_t)(d - se->first_day);
-    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){n, sum, sumsq, 0, 0, 0};
+    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){.n = n, .s = sum, .q = sumsq};
     se->set[row * se->x->nvariants + (size_t)i] = true;
 }
 
@@ -560,6 +748,11 @@ void api_results(struct http_req *r)
 
 void api_timeseries(struct http_req *r)
 {
+    const char *format = http_req_query(r, "format");
+    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+        http_reply_error(r, ERR_INVALID, "format", "format must be json or csv");
+        return;
+    }
     struct experiment x;
     if (experiment_of(r, &x) != 0) {
         return;
@@ -574,6 +767,14 @@ void api_timeseries(struct http_req *r)
         (res = results_timeseries(http_req_app(r)->store, &x, http_req_query(r, "metric"), &p,
                                   &err)) == NULL) {
         http_reply_err(r, &err);
+    } else if (wants_csv(r)) {
+        char *csv = results_timeseries_to_csv(res);
+        http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+        char disp[160];
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-timeseries.csv\"", x.key);
+        http_reply_header(r, "Content-Disposition", disp);
+        free(csv);
+        json_decref(res);
     } else {
         http_reply_json(r, 200, res);
     }

@@ -37,7 +37,12 @@ static void scalar_text(const json_t *v, char *out, size_t n)
     } else if (json_is_integer(v)) {
         snprintf(out, n, "%lld", (long long)json_integer_value(v));
     } else if (json_is_real(v)) {
-        snprintf(out, n, "%.10g", json_real_value(v));
+        /* shortest of 15 or 17 digits that reads back as the same double */
+        double x = json_real_value(v);
+        snprintf(out, n, "%.15g", x);
+        if (strtod(out, NULL) != x) {
+            snprintf(out, n, "%.17g", x);
+        }
     } else if (json_is_boolean(v)) {
         snprintf(out, n, "%s", json_is_true(v) ? "true" : "false");
     } else {
@@ -56,57 +61,158 @@ static const json_t *ci_part(const json_t *lift, size_t i)
     return json_array_get(json_object_get(lift, "ci"), i);
 }
 
-static const char *const columns[] = {"experiment",
-                                      "metric",
-                                      "type",
-                                      "goal",
-                                      "variant",
-                                      "users",
-                                      "mean",
-                                      "stddev",
-                                      "sum",
-                                      "absolute_lift",
-                                      "absolute_ci_low",
-                                      "absolute_ci_high",
-                                      "relative_lift",
-                                      "relative_ci_low",
-                                      "relative_ci_high",
-                                      "p_value",
-                                      "p_value_adjusted",
-                                      "significant",
-                                      "chance_to_beat_control",
-                                      "expected_loss",
-                                      "warning"};
-#define NCOLS (sizeof(columns) / sizeof(columns[0]))
+/* Where a column's value lives. */
+enum scope {
+    SC_RESULT,   /* top-level field (a, b = nested) */
+    SC_METRIC,   /* the metric block */
+    SC_VARIANT,  /* the metric's variant entry */
+    SC_CI,       /* variant.a.ci[idx] */
+    SC_SRM,      /* srm.a[variant index] (idx 1) or srm.a (idx 0) */
+    SC_DECISION, /* decision.a, on the decision metric's rows only */
+};
 
-/* Fill row[NCOLS] (each 64 chars... warning longer) for one metric x variant. */
-static void row_values(const json_t *res, const json_t *m, const json_t *v, char row[][400])
+struct column {
+    const char *name;
+    enum scope scope;
+    const char *a, *b;
+    size_t idx;
+};
+
+/*
+ * Every field of the results JSON, one row per metric x variant. The first 21 columns keep
+ * the order of the first CSV release (spreadsheets address them by position); the rest were
+ * appended. Top-level, SRM and decision fields repeat on each row so a row stands alone.
+ * computed_at (the request's clock, not a result) is left out: the same results give the
+ * same CSV bytes.
+ */
+static const struct column columns[] = {
+    {"experiment", SC_RESULT, "experiment", NULL, 0},
+    {"metric", SC_METRIC, "key", NULL, 0},
+    {"type", SC_METRIC, "type", NULL, 0},
+    {"goal", SC_METRIC, "goal", NULL, 0},
+    {"variant", SC_VARIANT, "key", NULL, 0},
+    {"users", SC_VARIANT, "users", NULL, 0},
+    {"mean", SC_VARIANT, "mean", NULL, 0},
+    {"stddev", SC_VARIANT, "stddev", NULL, 0},
+    {"sum", SC_VARIANT, "sum", NULL, 0},
+    {"absolute_lift", SC_VARIANT, "absolute_lift", "estimate", 0},
+    {"absolute_ci_low", SC_CI, "absolute_lift", NULL, 0},
+    {"absolute_ci_high", SC_CI, "absolute_lift", NULL, 1},
+    {"relative_lift", SC_VARIANT, "relative_lift", "estimate", 0},
+    {"relative_ci_low", SC_CI, "relative_lift", NULL, 0},
+    {"relative_ci_high", SC_CI, "relative_lift", NULL, 1},
+    {"p_value", SC_VARIANT, "p_value", NULL, 0},
+    {"p_value_adjusted", SC_VARIANT, "p_value_adjusted", NULL, 0},
+    {"significant", SC_VARIANT, "significant", NULL, 0},
+    {"chance_to_beat_control", SC_VARIANT, "chance_to_beat_control", NULL, 0},
+    {"expected_loss", SC_VARIANT, "expected_loss", NULL, 0},
+    {"warning", SC_VARIANT, "warning", NULL, 0},
+    /* appended in v1.1 */
+    {"metric_name", SC_METRIC, "name", NULL, 0},
+    {"guardrail", SC_METRIC, "guardrail", NULL, 0},
+    {"absolute_se", SC_VARIANT, "absolute_lift", "se", 0},
+    {"relative_se", SC_VARIANT, "relative_lift", "se", 0},
+    {"relative_p_value", SC_VARIANT, "relative_lift", "p_value", 0},
+    {"relative_p_value_adjusted", SC_VARIANT, "relative_lift", "p_value_adjusted", 0},
+    {"relative_significant", SC_VARIANT, "relative_lift", "significant", 0},
+    {"verdict", SC_VARIANT, "verdict", NULL, 0},
+    {"df", SC_VARIANT, "df", NULL, 0},
+    {"z", SC_VARIANT, "z_test", "z", 0},
+    {"z_p_value", SC_VARIANT, "z_test", "p_value", 0},
+    {"cuped_theta", SC_VARIANT, "cuped", "theta", 0},
+    {"cuped_variance_reduction", SC_VARIANT, "cuped", "variance_reduction", 0},
+    {"status", SC_RESULT, "status", NULL, 0},
+    {"method", SC_RESULT, "method", NULL, 0},
+    {"alpha", SC_RESULT, "alpha", NULL, 0},
+    {"cuped", SC_RESULT, "cuped", NULL, 0},
+    {"correction", SC_RESULT, "correction", NULL, 0},
+    {"always_valid", SC_RESULT, "always_valid", NULL, 0},
+    {"frozen_at", SC_RESULT, "frozen_at", NULL, 0},
+    {"dimension", SC_RESULT, "dimension", NULL, 0},
+    {"dimension_value", SC_RESULT, "dimension_value", NULL, 0},
+    {"conflicting_exposures", SC_RESULT, "data_quality", "conflicting_exposures", 0},
+    {"srm_chi2", SC_SRM, "chi2", NULL, 0},
+    {"srm_p_value", SC_SRM, "p_value", NULL, 0},
+    {"srm_mismatch", SC_SRM, "mismatch", NULL, 0},
+    {"srm_observed", SC_SRM, "observed", NULL, 1},
+    {"srm_expected", SC_SRM, "expected", NULL, 1},
+    {"srm_warning", SC_SRM, "warning", NULL, 0},
+    {"decision_mde", SC_DECISION, "mde", NULL, 0},
+    {"decision_power", SC_DECISION, "power", NULL, 0},
+    {"decision_users_needed_per_variant", SC_DECISION, "users_needed_per_variant", NULL, 0},
+    {"decision_users_so_far", SC_DECISION, "users_so_far", NULL, 0},
+    {"decision_progress", SC_DECISION, "progress", NULL, 0},
+    {"decision_users_per_day", SC_DECISION, "users_per_day", NULL, 0},
+    {"decision_days_left", SC_DECISION, "days_left", NULL, 0},
+    {"decision_warning", SC_DECISION, "warning", NULL, 0},
+};
+#define NCOLS    (sizeof(columns) / sizeof(columns[0]))
+#define CELL_MAX 400
+
+/* The JSON value of column c for variant v (index vi) of metric m, or NULL. */
+static const json_t *column_value(const struct column *c, const json_t *res, const json_t *m,
+                                  const json_t *v, size_t vi)
 {
-    const json_t *abs = json_object_get(v, "absolute_lift");
-    const json_t *rel = json_object_get(v, "relative_lift");
-    const json_t *vals[NCOLS] = {json_object_get(res, "experiment"),
-                                 json_object_get(m, "key"),
-                                 json_object_get(m, "type"),
-                                 json_object_get(m, "goal"),
-                                 json_object_get(v, "key"),
-                                 json_object_get(v, "users"),
-                                 json_object_get(v, "mean"),
-                                 json_object_get(v, "stddev"),
-                                 json_object_get(v, "sum"),
-                                 path(v, "absolute_lift", "estimate"),
-                                 ci_part(abs, 0),
-                                 ci_part(abs, 1),
-                                 path(v, "relative_lift", "estimate"),
-                                 ci_part(rel, 0),
-                                 ci_part(rel, 1),
-                                 json_object_get(v, "p_value"),
-                                 json_object_get(v, "p_value_adjusted"),
-                                 json_object_get(v, "significant"),
-                                 json_object_get(v, "chance_to_beat_control"),
-                                 json_object_get(v, "expected_loss"),
-                                 json_object_get(v, "warning")};
+    switch (c->scope) {
+    case SC_RESULT:
+        return path(res, c->a, c->b);
+    case SC_METRIC:
+        return path(m, c->a, c->b);
+    case SC_VARIANT:
+        return path(v, c->a, c->b);
+    case SC_CI:
+        return ci_part(json_object_get(v, c->a), c->idx);
+    case SC_SRM: {
+        const json_t *x = path(res, "srm", c->a);
+        return c->idx ? json_array_get(x, vi) : x;
+    }
+    case SC_DECISION: {
+        const json_t *d = json_object_get(res, "decision");
+        const json_t *dm = json_object_get(d, "metric");
+        if (!json_is_string(dm) || !json_is_string(json_object_get(m, "key")) ||
+            strcmp(json_string_value(dm), json_string_value(json_object_get(m, "key"))) != 0) {
+            return NULL;
+        }
+        return json_object_get(d, c->a);
+    }
+    }
+    return NULL;
+}
+
+/* Fill row[NCOLS] for one metric x variant. */
+static void row_values(const json_t *res, const json_t *m, const json_t *v, size_t vi,
+                       char row[][CELL_MAX])
+{
     for (size_t c = 0; c < NCOLS; c++) {
-        scalar_text(vals[c], row[c], sizeof(row[c]));
+        scalar_text(column_value(&columns[c], res, m, v, vi), row[c], sizeof(row[c]));
+    }
+}
+
+static void csv_row(struct buf *b, char row[][CELL_MAX], size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        if (c) {
+            buf_append(b, ",", 1);
+        }
+        csv_field(b, row[c]);
+    }
+    buf_append(b, "\r\n", 2);
+}
+
+/* Rows of one results document (no header). */
+static void csv_rows(struct buf *b, const json_t *res)
+{
+    size_t i, j;
+    const json_t *m, *v;
+    json_array_foreach(json_object_get(res, "metrics"), i, m)
+    {
+        json_array_foreach(json_object_get(m, "variants"), j, v)
+        {
+            char(*row)[CELL_MAX] = xcalloc(NCOLS, sizeof(*row));
+            row_values(res, m, v, j, row);
+            csv_row(b, row, NCOLS);
+            free(row);
+        }
     }
 }
 
@@ -115,25 +221,20 @@ char *results_to_csv(const json_t *res)
     struct buf b;
     buf_init(&b, RENDER_CAP);
     for (size_t c = 0; c < NCOLS; c++) {
-        buf_printf(&b, "%s%s", c ? "," : "", columns[c]);
+        buf_printf(&b, "%s%s", c ? "," : "", columns[c].name);
     }
     buf_append(&b, "\r\n", 2);
-    size_t i, j;
-    const json_t *m, *v;
-    json_array_foreach(json_object_get(res, "metrics"), i, m)
-    {
-        json_array_foreach(json_object_get(m, "variants"), j, v)
+    const json_t *slices = json_object_get(res, "slices");
+    if (json_is_array(slices)) {
+        /* a dimension breakdown: one results document per value */
+        size_t i;
+        const json_t *s;
+        json_array_foreach(slices, i, s)
         {
-            char row[NCOLS][400];
-            row_values(res, m, v, row);
-            for (size_t c = 0; c < NCOLS; c++) {
-                if (c) {
-                    buf_append(&b, ",", 1);
-                }
-                csv_field(&b, row[c]);
-            }
-            buf_append(&b, "\r\n", 2);
+            csv_rows(&b, s);
         }
+    } else {
+        csv_rows(&b, res);
     }
     if (b.data == NULL) {
         return xstrdup("");
@@ -141,12 +242,24 @@ char *results_to_csv(const json_t *res)
     return b.data;
 }
 
+/* A number for the terminal: 4 significant digits, exponent form when small or large
+ * (a p-value of 5.77e-06 must not read 5.76740927). */
+static void cell_text(const json_t *v, char *out, size_t n)
+{
+    if (json_is_real(v)) {
+        double x = json_real_value(v);
+        snprintf(out, n, "%.4g", x);
+    } else {
+        scalar_text(v, out, n);
+    }
+}
+
 char *results_to_table(const json_t *res)
 {
     struct buf b;
     buf_init(&b, RENDER_CAP);
     char srm_p[64];
-    scalar_text(path(res, "srm", "p_value"), srm_p, sizeof(srm_p));
+    cell_text(path(res, "srm", "p_value"), srm_p, sizeof(srm_p));
     buf_printf(&b, "experiment %s (%s)  method %s  alpha %g  cuped %s  correction %s\n",
                json_string_value(json_object_get(res, "experiment")),
                json_string_value(json_object_get(res, "status")),
@@ -154,16 +267,40 @@ char *results_to_table(const json_t *res)
                json_real_value(json_object_get(res, "alpha")),
                json_is_true(json_object_get(res, "cuped")) ? "on" : "off",
                json_string_value(json_object_get(res, "correction")));
-    buf_printf(&b, "SRM p-value %s%s\n\n", srm_p[0] ? srm_p : "n/a",
+    buf_printf(&b, "SRM p-value %s%s\n", srm_p[0] ? srm_p : "n/a",
                json_is_true(path(res, "srm", "mismatch")) ? "  ** SAMPLE RATIO MISMATCH **" : "");
-    /* columns shown in the table: a readable subset */
-    static const size_t shown[] = {1, 4, 5, 6, 12, 13, 14, 15, 16, 18};
-    static const char *const heads[] = {"metric", "variant", "users", "mean",  "rel.lift",
-                                        "ci.low", "ci.high", "p",     "p.adj", "P(beat)"};
+    const json_t *d = json_object_get(res, "decision");
+    if (json_is_object(d)) {
+        char need[64], prog[64], left[64];
+        cell_text(json_object_get(d, "users_needed_per_variant"), need, sizeof(need));
+        cell_text(json_object_get(d, "progress"), prog, sizeof(prog));
+        cell_text(json_object_get(d, "days_left"), left, sizeof(left));
+        buf_printf(&b,
+                   "decision (%s, mde %g): %s users per variant needed, progress %s, "
+                   "days left %s\n",
+                   json_string_value(json_object_get(d, "metric")),
+                   json_real_value(json_object_get(d, "mde")), need[0] ? need : "n/a",
+                   prog[0] ? prog : "n/a", left[0] ? left : "n/a");
+    }
+    buf_append(&b, "\n", 1);
+    /* the headline is the relative lift: its p-value and verdict beside it (STATS.md) */
+    static const struct column shown[] = {
+        {"metric", SC_METRIC, "key", NULL, 0},
+        {"variant", SC_VARIANT, "key", NULL, 0},
+        {"users", SC_VARIANT, "users", NULL, 0},
+        {"mean", SC_VARIANT, "mean", NULL, 0},
+        {"rel.lift", SC_VARIANT, "relative_lift", "estimate", 0},
+        {"ci.low", SC_CI, "relative_lift", NULL, 0},
+        {"ci.high", SC_CI, "relative_lift", NULL, 1},
+        {"rel.p", SC_VARIANT, "relative_lift", "p_value", 0},
+        {"rel.p.adj", SC_VARIANT, "relative_lift", "p_value_adjusted", 0},
+        {"P(beat)", SC_VARIANT, "chance_to_beat_control", NULL, 0},
+        {"verdict", SC_VARIANT, "verdict", NULL, 0},
+    };
+    static const int widths[] = {16, 12, 9, 11, 10, 10, 10, 10, 10, 8, 8};
     const size_t ns = sizeof(shown) / sizeof(shown[0]);
-    static const int widths[] = {16, 12, 9, 11, 10, 10, 10, 10, 10, 8};
     for (size_t c = 0; c < ns; c++) {
-        buf_printf(&b, "%-*s ", widths[c], heads[c]);
+        buf_printf(&b, "%-*s ", widths[c], shown[c].name);
     }
     buf_append(&b, "\n", 1);
     size_t i, j;
@@ -172,15 +309,67 @@ char *results_to_table(const json_t *res)
     {
         json_array_foreach(json_object_get(m, "variants"), j, v)
         {
-            char row[NCOLS][400];
-            row_values(res, m, v, row);
             for (size_t c = 0; c < ns; c++) {
-                buf_printf(&b, "%-*.*s ", widths[c], widths[c], row[shown[c]]);
+                char cell[CELL_MAX];
+                cell_text(column_value(&shown[c], res, m, v, j), cell, sizeof(cell));
+                buf_printf(&b, "%-*s ", widths[c], cell);
             }
             buf_append(&b, "\n", 1);
-            if (row[20][0] != '\0') {
-                buf_printf(&b, "    note: %s\n", row[20]);
+            const json_t *w = json_object_get(v, "warning");
+            if (json_is_string(w)) {
+                buf_printf(&b, "    note: %s\n", json_string_value(w));
             }
+        }
+    }
+    if (b.data == NULL) {
+        return xstrdup("");
+    }
+    return b.data;
+}
+
+char *results_timeseries_to_csv(const json_t *ts)
+{
+    static const char *const heads[] = {
+        "experiment",    "metric",      "method",          "alpha",
+        "date",          "variant",     "users",           "mean",
+        "absolute_lift", "absolute_se", "absolute_ci_low", "absolute_ci_high",
+        "relative_lift", "relative_se", "relative_ci_low", "relative_ci_high"};
+    const size_t nh = sizeof(heads) / sizeof(heads[0]);
+    struct buf b;
+    buf_init(&b, RENDER_CAP);
+    for (size_t c = 0; c < nh; c++) {
+        buf_printf(&b, "%s%s", c ? "," : "", heads[c]);
+    }
+    buf_append(&b, "\r\n", 2);
+    size_t i, j;
+    const json_t *day, *v;
+    json_array_foreach(json_object_get(ts, "days"), i, day)
+    {
+        json_array_foreach(json_object_get(day, "variants"), j, v)
+        {
+            const json_t *abs = json_object_get(v, "absolute_lift");
+            const json_t *rel = json_object_get(v, "relative_lift");
+            const json_t *vals[] = {json_object_get(ts, "experiment"),
+                                    json_object_get(ts, "metric"),
+                                    json_object_get(ts, "method"),
+                                    json_object_get(ts, "alpha"),
+                                    json_object_get(day, "date"),
+                                    json_object_get(v, "key"),
+                                    json_object_get(v, "users"),
+                                    json_object_get(v, "mean"),
+                                    json_object_get(abs, "estimate"),
+                                    json_object_get(abs, "se"),
+                                    ci_part(abs, 0),
+                                    ci_part(abs, 1),
+                                    json_object_get(rel, "estimate"),
+                                    json_object_get(rel, "se"),
+                                    ci_part(rel, 0),
+                                    ci_part(rel, 1)};
+            char row[sizeof(vals) / sizeof(vals[0])][CELL_MAX];
+            for (size_t c = 0; c < nh; c++) {
+                scalar_text(vals[c], row[c], sizeof(row[c]));
+            }
+            csv_row(&b, row, nh);
         }
     }
     if (b.data == NULL) {

@@ -13,31 +13,19 @@
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 
-static const char *const experiment_fields[] = {"key",
-                                                "name",
-                                                "description",
-                                                "hypothesis",
-                                                "owner",
-                                                "variants",
-                                                "coverage",
-                                                "seed",
-                                                "hash_version",
-                                                "namespace",
-                                                "targeting",
-                                                "forced",
-                                                "metrics",
-                                                "primary_metric",
-                                                "guardrails",
-                                                "sequential_tuning",
-                                                "analysis",
-                                                "status",
-                                                "created_at",
-                                                "updated_at",
-                                                "started_at",
-                                                "stopped_at",
-                                                "released_variant",
-                                                "conclusion",
-                                                NULL};
+static const char *const experiment_fields[] = {"key",          "name",
+                                                "description",  "hypothesis",
+                                                "owner",        "variants",
+                                                "coverage",     "seed",
+                                                "hash_version", "namespace",
+                                                "targeting",    "forced",
+                                                "metrics",      "primary_metric",
+                                                "guardrails",   "sequential_tuning",
+                                                "mde",          "analysis",
+                                                "status",       "created_at",
+                                                "updated_at",   "started_at",
+                                                "stopped_at",   "released_variant",
+                                                "conclusion",   NULL};
 static const char *const variant_fields[] = {"key", "name", "weight", NULL};
 static const char *const namespace_fields[] = {"name", "range", NULL};
 static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
@@ -142,6 +130,7 @@ static void experiment_defaults(struct experiment *x)
     x->coverage = 1.0;
     x->hash_version = 2;
     x->sequential_tuning = STATS_SEQUENTIAL_TUNING_DEFAULT;
+    x->mde = MODEL_MDE_DEFAULT;
     x->analysis.method = STATS_METHOD_FREQUENTIST;
     x->analysis.alpha = STATS_ALPHA_DEFAULT;
     x->analysis.cuped = true;
@@ -650,6 +639,13 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         validate_number(v, "sequential_tuning", 1, 1e12, &out->sequential_tuning, err) != 0) {
         goto out_fail;
     }
+    if ((v = json_object_get(doc, "mde")) != NULL) {
+        if (json_is_null(v)) {
+            out->mde = MODEL_MDE_DEFAULT;
+        } else if (validate_number(v, "mde", 1e-6, 100, &out->mde, err) != 0) {
+            goto out_fail;
+        }
+    }
     if ((v = json_object_get(doc, "analysis")) != NULL &&
         read_analysis(v, &out->analysis, err) != 0) {
         goto out_fail;
@@ -726,6 +722,7 @@ json_t *experiment_to_json(const struct experiment *x)
                         x->primary_metric[0] ? json_string(x->primary_metric) : json_null());
     json_object_set_new(o, "guardrails", key_array(x->guardrails, x->nguardrails));
     json_object_set_new(o, "sequential_tuning", json_real(x->sequential_tuning));
+    json_object_set_new(o, "mde", json_real(x->mde));
     json_object_set_new(o, "analysis",
                         json_pack("{s:s, s:f, s:b, s:s}", "method",
                                   stats_method_name(x->analysis.method), "alpha", x->analysis.alpha,

@@ -24,6 +24,7 @@
 
 #include "bunsen/app.h"
 #include "bunsen/http.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/metrics.h"
 #include "bunsen/store.h"
@@ -550,16 +551,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 mname = methods[i];
             }
         }
-        json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:I}", "method", mname, "route",
-                              r->route ? r->route->path : "static", "status", status, "duration_ms",
-                              ms, "bytes", (json_int_t)r->resp_bytes);
-        if (f != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-            json_object_set_new(f, "terminated", json_integer(toe));
+        /* written as log_json printed the jansson object it used to build (ASCII only) */
+        char line[256]; /* cap one below the size: the buffer never grows (no realloc) */
+        struct buf b = {line, 0, sizeof(line), sizeof(line) - 1};
+        jsonw_append_raw(&b, "\"method\":\"");
+        jsonw_append_raw(&b, mname);
+        jsonw_append_raw(&b, "\",\"route\":");
+        const char *route = r->route ? r->route->path : "static";
+        jsonw_append_string(&b, route, strlen(route));
+        jsonw_append_raw(&b, ",\"status\":");
+        jsonw_append_int(&b, status);
+        jsonw_append_raw(&b, ",\"duration_ms\":");
+        jsonw_append_real(&b, ms, 6);
+        jsonw_append_raw(&b, ",\"bytes\":");
+        jsonw_append_int(&b, (long long)r->resp_bytes);
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+            jsonw_append_raw(&b, ",\"terminated\":");
+            jsonw_append_int(&b, (long long)toe);
         }
-        if (f != NULL && r->key_id[0] != '\0') {
-            json_object_set_new(f, "key_id", json_string(r->key_id));
+        if (r->key_id[0] != '\0') {
+            jsonw_append_raw(&b, ",\"key_id\":");
+            jsonw_append_string(&b, r->key_id, strlen(r->key_id));
         }
-        log_json(LOG_INFO, "request", f);
+        log_members(LOG_INFO, "request", b.data, b.len);
     }
     if (r->resp != NULL) {
         MHD_destroy_response(r->resp);

@@ -13,6 +13,8 @@
  * walk is re-anchored on the exact log-beta value every ANCHOR_EVERY terms.
  * The expected loss follows from the same sum (Stucchio):
  *   E[max(pA - pB, 0)] = aa/(aa+ba) P(Beta(aa+1, ba) > pB) - ab/(ab+bb) P(pA > Beta(ab+1, bb)).
+ * That difference cancels when B is far ahead of A (the loss is then tiny next to both
+ * terms): there the loss is one positive integral instead (loss_integral below).
  * Pure; any thread may enter (GSL special functions via their _e variants).
  */
 #include "bunsen/stats.h"
@@ -20,6 +22,7 @@
 #include <math.h>
 
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_integration.h>
 #include <gsl/gsl_sf_gamma.h>
 
 #define ANCHOR_EVERY 512
@@ -112,6 +115,185 @@ static int prob_b_beats_a(double aa, double ba, double ab, double bb, double *ou
     return 0;
 }
 
+/* ---- expected loss without cancellation ----
+ *
+ * loss = E[max(pA - pB, 0)] = integral_0^1 fA(x) h(x) dx, h(x) = E[max(x - pB, 0)]
+ * (pB ~ Beta(a, b), mean mu). Both factors are positive, so the integral has no
+ * cancellation. h itself, with K(x) = x^a (1-x)^b / (a B(a, b)) and I the regularised
+ * incomplete beta (DLMF 8.17.8, 8.17.20):
+ *   x >= mu - 3 sd:  h = I_x(a, b) (x - mu) + mu K(x)       (mild or no cancellation)
+ *   x <  mu - 3 sd:  h = K(x) sum_{n>=1} u_n (b n + a) / ((a + b)(a + n)),
+ *                    u_1 = x, u_{n+1} = u_n x (a + b + n - 1) / (a + n)   (all terms > 0)
+ * The integrand is log-concave (a product of log-concave functions), hence unimodal: its
+ * log is maximised by golden-section search, the interval where it is within e^-60 of the
+ * peak found by bisection, and the scaled integrand integrated there adaptively. */
+
+#define LOSS_SPAN    60.0
+#define SERIES_MAX   2000000
+#define SERIES_SLOW  2e-3
+#define SERIES_REL   1e-17
+#define LOSS_EPSREL  1e-11
+#define GOLDEN_ITERS 200
+#define BISECT_ITERS 200
+
+struct loss_ctx {
+    double aa, ba; /* pA ~ Beta(aa, ba) */
+    double a, b;   /* pB ~ Beta(a, b) */
+    double lnb_a;  /* ln B(aa, ba) */
+    double lnb_b;  /* ln B(a, b) */
+    double mu, sd; /* pB's mean and stddev */
+    double peak;   /* log integrand at the mode (scaling) */
+    bool failed;   /* a special function failed: fall back */
+};
+
+/* h by the direct formula (GSL's incomplete beta); -1 when GSL fails. */
+static int h_direct(const struct loss_ctx *c, double x, double lk, double *h)
+{
+    gsl_sf_result r;
+    if (gsl_sf_beta_inc_e(c->a, c->b, x, &r) != GSL_SUCCESS) {
+        return -1;
+    }
+    *h = r.val * (x - c->mu) + exp(lk) / (c->a + c->b);
+    return 0;
+}
+
+/* ln h(x) for 0 < x < 1, or -INFINITY when h underflows. The series' terms shrink at
+ * least by r1 = x (a + b) / (a + 1) each, so it needs ~40 / (1 - r1) terms: close to mu it
+ * is too slow, and there the direct formula loses only ~log10(k^2) digits at k sd below
+ * mu. */
+static double log_h(struct loss_ctx *c, double x)
+{
+    double a = c->a, b = c->b;
+    double lk = a * log(x) + b * log1p(-x) - c->lnb_b; /* ln x^a (1-x)^b / B(a, b) */
+    double r1 = x * (a + b) / (a + 1.0);
+    double h;
+    if (x >= c->mu - 3.0 * c->sd || r1 > 1.0 - SERIES_SLOW) {
+        if (h_direct(c, x, lk, &h) == 0 && h > 0) {
+            return log(h);
+        }
+        if (x >= c->mu || r1 >= 1.0) {
+            if (x >= c->mu) {
+                c->failed = true; /* h >= x - mu > 0 here: GSL failed */
+            }
+            return -INFINITY;
+        }
+        /* cancelled to nothing: the series, however long */
+    }
+    double u = x, sum = 0;
+    for (long n = 1; n < SERIES_MAX; n++) {
+        double term = u * (b * (double)n + a) / ((a + b) * (a + (double)n));
+        sum += term;
+        if (term < SERIES_REL * sum) {
+            return lk - log(a) + log(sum);
+        }
+        u *= x * (a + b + (double)n - 1.0) / (a + (double)n);
+    }
+    c->failed = true;
+    return -INFINITY;
+}
+
+/* ln of fA(x) h(x). */
+static double log_integrand(struct loss_ctx *c, double x)
+{
+    if (!(x > 0 && x < 1)) {
+        return -INFINITY;
+    }
+    double lf = (c->aa - 1.0) * log(x) + (c->ba - 1.0) * log1p(-x) - c->lnb_a;
+    return lf + log_h(c, x);
+}
+
+static double scaled_integrand(double x, void *p)
+{
+    struct loss_ctx *c = p;
+    double l = log_integrand(c, x);
+    return l == -INFINITY ? 0 : exp(l - c->peak);
+}
+
+/* x in (lo, hi) where f(x) crosses level, f monotone between lo and hi. */
+static double bisect_level(struct loss_ctx *c, double lo, double hi, double level, bool rising)
+{
+    for (int i = 0; i < BISECT_ITERS && hi - lo > 1e-17; i++) {
+        double mid = 0.5 * (lo + hi);
+        bool above = log_integrand(c, mid) >= level;
+        if (above == rising) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return rising ? lo : hi;
+}
+
+/* E[max(pA - pB, 0)] for pA ~ Beta(aa, ba), pB ~ Beta(ab, bb) as one positive integral. */
+static int loss_integral(double aa, double ba, double ab, double bb, double *out)
+{
+    struct loss_ctx c = {.aa = aa, .ba = ba, .a = ab, .b = bb};
+    gsl_sf_result r1, r2;
+    if (gsl_sf_lnbeta_e(aa, ba, &r1) != GSL_SUCCESS ||
+        gsl_sf_lnbeta_e(ab, bb, &r2) != GSL_SUCCESS) {
+        return -1;
+    }
+    c.lnb_a = r1.val;
+    c.lnb_b = r2.val;
+    c.mu = ab / (ab + bb);
+    c.sd = sqrt(c.mu * (1.0 - c.mu) / (ab + bb + 1.0));
+    /* golden-section search for the mode of the (unimodal) log integrand */
+    const double g = 0.5 * (sqrt(5.0) - 1.0);
+    double lo = 0, hi = 1;
+    double x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo);
+    double f1 = log_integrand(&c, x1), f2 = log_integrand(&c, x2);
+    for (int i = 0; i < GOLDEN_ITERS && hi - lo > 1e-12 * x1 + 1e-300; i++) {
+        if (f1 < f2) {
+            lo = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = lo + g * (hi - lo);
+            f2 = log_integrand(&c, x2);
+        } else {
+            hi = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = hi - g * (hi - lo);
+            f1 = log_integrand(&c, x1);
+        }
+    }
+    double mode = f1 >= f2 ? x1 : x2;
+    c.peak = fmax(f1, f2);
+    if (c.failed) {
+        return -1;
+    }
+    if (c.peak == -INFINITY) {
+        *out = 0;
+        return 0;
+    }
+    double level = c.peak - LOSS_SPAN;
+    double left = log_integrand(&c, 1e-300) >= level ? 0 : bisect_level(&c, 0, mode, level, true);
+    double right =
+        log_integrand(&c, 1 - 1e-16) >= level ? 1 : bisect_level(&c, mode, 1, level, false);
+    gsl_integration_workspace *w = gsl_integration_workspace_alloc(500);
+    if (w == NULL) {
+        return -1;
+    }
+    gsl_function f = {scaled_integrand, &c};
+    double pts[3] = {left, mode, right};
+    double sum = 0;
+    int st = GSL_SUCCESS;
+    for (int k = 0; k < 2 && st == GSL_SUCCESS; k++) {
+        double v = 0, e;
+        if (pts[k + 1] > pts[k]) {
+            st = gsl_integration_qag(&f, pts[k], pts[k + 1], 0, LOSS_EPSREL, 500, GSL_INTEG_GAUSS41,
+                                     w, &v, &e);
+        }
+        sum += v;
+    }
+    gsl_integration_workspace_free(w);
+    if (st != GSL_SUCCESS || c.failed || !isfinite(sum)) {
+        return -1;
+    }
+    *out = exp(c.peak + log(sum));
+    return 0;
+}
+
 int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double beta_b, double *chance,
                        double *loss)
 {
@@ -125,10 +307,21 @@ int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double bet
         prob_b_beats_a(alpha_a, beta_a, alpha_b + 1.0, beta_b, &p_b1) != 0) {
         return -1;
     }
-    double l =
-        alpha_a / (alpha_a + beta_a) * (1.0 - p_a1) - alpha_b / (alpha_b + beta_b) * (1.0 - p_b1);
+    double t1 = alpha_a / (alpha_a + beta_a) * (1.0 - p_a1);
+    double t2 = alpha_b / (alpha_b + beta_b) * (1.0 - p_b1);
+    double l = t1 - t2;
     if (!isfinite(l)) {
         return -1;
+    }
+    /* t1 and t2 carry absolute errors ~1e-15 (each holds a 1 - p) and their difference
+     * ~1e-13 of t1: when the loss falls below 1e-8, or below 1e-5 of t1 (B far ahead of A,
+     * loss down to 1e-30 and beyond), take the positive integral instead. */
+    if (!(l > 1e-5 * t1) || !(l > 1e-8)) {
+        double li;
+        /* should the integral fail (GSL beyond its range), the difference stands */
+        if (loss_integral(alpha_a, beta_a, alpha_b, beta_b, &li) == 0 && isfinite(li)) {
+            l = li;
+        }
     }
     if (chance != NULL) {
         *chance = p_beat;

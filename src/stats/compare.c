@@ -26,6 +26,8 @@
 #define W_CUPED_VR      "variance reduction undefined: unadjusted standard error is 0"
 #define W_BAYES_SE_ZERO "zero standard error: no chance to beat control or expected loss"
 #define W_NUMERIC       "numerical evaluation failed"
+#define W_ZERO_DENOM    "a ratio's denominator mean is 0: ratio undefined"
+#define W_RATIO_CUPED   "CUPED is not applied to ratio metrics"
 
 /* Relative size below which the pooled pre-period variance counts as 0. */
 #define CUPED_VAR_EPS 1e-12
@@ -99,28 +101,36 @@ static void comparison_clear(struct stats_comparison *out)
     out->warning[0] = '\0';
 }
 
-/* Raw moments of one arm with n >= 2 (checked by the caller). */
+/* Raw moments of one arm with n >= 2 (checked by the caller), from sums about the arm's
+ * shifts. Binomial metrics use population moments for the covariate (vx, cxy), as
+ * GrowthBook's stats engine; count and sum use sample moments (n - 1). */
 static void arm_moments_fill(enum stats_metric_type type, const struct stats_arm *a,
                              struct arm_moments *am)
 {
     double n = (double)a->n;
+    double cy = a->s / n; /* centred means */
+    double cx = a->sx / n;
     am->n = n;
-    am->m = a->s / n;
+    am->m = a->shift_y + cy;
+    am->mx = a->shift_x + cx;
     if (type == STATS_METRIC_BINOMIAL) {
         am->v = am->m * (1.0 - am->m);
+        am->vx = a->qx / n - cx * cx;
+        am->cxy = a->p / n - cx * cy;
     } else {
-        am->v = (a->q - a->s * a->s / n) / (n - 1.0);
+        am->v = (a->q - a->s * cy) / (n - 1.0);
+        am->vx = (a->qx - a->sx * cx) / (n - 1.0);
+        am->cxy = (a->p - a->sx * cy) / (n - 1.0);
     }
     am->v = am->v < 0 ? 0 : am->v;
-    am->mx = a->sx / n;
-    am->vx = (a->qx - a->sx * a->sx / n) / (n - 1.0);
     am->vx = am->vx < 0 ? 0 : am->vx;
-    am->cxy = (a->p - a->sx * a->s / n) / (n - 1.0);
     am->ma = am->m;
     am->va = am->v;
 }
 
-/* Pooled CUPED theta over both arms; 0 (with a warning) without pre-period variance. */
+/* Pooled CUPED theta over both arms (b already about a's shifts); 0 (with a warning)
+ * without pre-period variance. Population or sample moments give the same theta (the
+ * n or n - 1 cancels). */
 static double cuped_theta(const struct stats_arm *a, const struct stats_arm *b, char *warning)
 {
     double n = (double)a->n + (double)b->n;
@@ -140,11 +150,14 @@ static double cuped_theta(const struct stats_arm *a, const struct stats_arm *b, 
     return theta;
 }
 
+/* Adjusted variance v + theta^2 vx - 2 theta cxy; a result that is zero up to rounding
+ * (e.g. pre = post) is exactly 0, never a few ulps of noise. */
 static void cuped_adjust(struct arm_moments *am, double theta)
 {
     am->ma = am->m - theta * am->mx;
-    double va = am->v + theta * theta * am->vx - 2.0 * theta * am->cxy;
-    am->va = va < 0 ? 0 : va;
+    double pos = am->v + theta * theta * am->vx;
+    double va = pos - 2.0 * theta * am->cxy;
+    am->va = va <= CUPED_VAR_EPS * (pos + fabs(2.0 * theta * am->cxy)) ? 0 : va;
 }
 
 /*
@@ -245,23 +258,37 @@ static void bayes_beta(enum stats_goal goal, const struct stats_arm *a, const st
     out->expected_loss = stats_opt_of(loss);
 }
 
-/* Relative lift: estimate, SE (raw or CUPED formula) and interval. Requires mA != 0. */
+/* Welch-Satterthwaite df of a variance made of two per-arm parts; absent when both are 0. */
+static struct stats_opt welch_df(double ua, double na, double ub, double nb)
+{
+    double den = ua * ua / (na - 1.0) + ub * ub / (nb - 1.0);
+    return den > 0 ? stats_opt_of((ua + ub) * (ua + ub) / den) : stats_opt_none();
+}
+
+/*
+ * Relative lift: estimate, SE (raw or CUPED formula) and interval. Requires mA != 0.
+ * df is the absolute lift's Welch df; when that is undefined because both adjusted
+ * variances are 0 (CUPED with pre = post) while the relative SE is not, the relative
+ * interval uses the Welch-Satterthwaite df of its own two per-arm variance parts.
+ */
 static void relative_lift(const struct stats_config *cfg, const struct arm_moments *A,
                           const struct arm_moments *B, double theta, struct stats_opt df,
                           struct stats_comparison *out)
 {
     double ma2 = A->m * A->m;
     double r = (B->ma - A->ma) / fabs(A->m);
-    double var_r;
+    double part_b = B->va / (B->n * ma2);
+    double part_a;
     if (theta != 0) {
         double ratio = B->m / A->m;
-        var_r = B->va / (B->n * ma2) +
-                (A->v * ratio * ratio - 2.0 * theta * A->cxy * ratio + theta * theta * A->vx) /
-                    (A->n * ma2);
+        part_a = (A->v * ratio * ratio - 2.0 * theta * A->cxy * ratio + theta * theta * A->vx) /
+                 (A->n * ma2);
     } else {
-        var_r = B->v / (B->n * ma2) + A->v * B->m * B->m / (A->n * ma2 * ma2);
+        part_b = B->v / (B->n * ma2);
+        part_a = A->v * B->m * B->m / (A->n * ma2 * ma2);
     }
-    double se_r = sqrt(var_r < 0 ? 0 : var_r);
+    part_a = part_a < 0 ? 0 : part_a;
+    double se_r = sqrt(part_a + part_b);
     out->relative.estimate = stats_opt_of(r);
     out->relative.se = stats_opt_of(se_r);
     if (!out->relative.estimate.present || !out->relative.se.present) {
@@ -274,7 +301,60 @@ static void relative_lift(const struct stats_config *cfg, const struct arm_momen
         stats_warning_add(out->warning, W_REL_SE_ZERO);
         return;
     }
+    if (!df.present) {
+        df = welch_df(part_a, A->n, part_b, B->n);
+    }
     lift_interval(cfg, &out->relative, r, se_r, df, A->n + B->n, out->warning);
+}
+
+/* Absolute lift (Welch), CUPED variance reduction and relative lift from the arms'
+ * (adjusted) moments; returns the absolute SE. */
+static double compare_moments(const struct stats_config *cfg, const struct arm_moments *A,
+                              const struct arm_moments *B, double theta,
+                              struct stats_comparison *out)
+{
+    double d = B->ma - A->ma;
+    double ua = A->va / A->n, ub = B->va / B->n;
+    double se = sqrt(ua + ub);
+    struct stats_opt df = welch_df(ua, A->n, ub, B->n);
+    out->df = df;
+    out->absolute.estimate = stats_opt_of(d);
+    out->absolute.se = stats_opt_of(se);
+    if (se > 0) {
+        lift_interval(cfg, &out->absolute, d, se, df, A->n + B->n, out->warning);
+    } else {
+        stats_warning_add(out->warning, W_ABS_SE_ZERO);
+    }
+
+    if (cfg->cuped) {
+        double se_raw2 = A->v / A->n + B->v / B->n;
+        if (theta == 0) {
+            out->cuped_variance_reduction = stats_opt_of(0.0);
+        } else if (se_raw2 > 0) {
+            out->cuped_variance_reduction = stats_opt_of(1.0 - (ua + ub) / se_raw2);
+        } else {
+            stats_warning_add(out->warning, W_CUPED_VR);
+        }
+    }
+
+    if (A->m != 0) {
+        relative_lift(cfg, A, B, theta, df, out);
+    } else {
+        stats_warning_add(out->warning, W_ZERO_CONTROL);
+    }
+    return se;
+}
+
+/* Estimates only (an arm with fewer than 2 users). */
+static void estimates_only(double ma, double mb, struct stats_comparison *out)
+{
+    out->absolute.estimate = stats_opt_of(mb - ma);
+    if (ma != 0) {
+        out->relative.estimate = stats_opt_of((mb - ma) / fabs(ma));
+    } else {
+        stats_warning_add(out->warning, W_ZERO_CONTROL);
+    }
+    stats_warning_add(out->warning, W_FEW_USERS);
 }
 
 int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
@@ -291,17 +371,15 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
         stats_warning_add(out->warning, W_NO_USERS);
         return 0;
     }
-    double ma = a->s / (double)a->n;
-    double mb = b->s / (double)b->n;
+    /* pooled CUPED sums need one pair of shifts */
+    struct stats_arm bs = *b;
+    if (b->shift_y != a->shift_y || b->shift_x != a->shift_x) {
+        stats_arm_reshift(b, a->shift_y, a->shift_x, &bs);
+    }
+    double ma = a->shift_y + a->s / (double)a->n;
+    double mb = b->shift_y + b->s / (double)b->n;
     if (a->n < 2 || b->n < 2) {
-        /* the means exist, the tests do not */
-        out->absolute.estimate = stats_opt_of(mb - ma);
-        if (ma != 0) {
-            out->relative.estimate = stats_opt_of((mb - ma) / fabs(ma));
-        } else {
-            stats_warning_add(out->warning, W_ZERO_CONTROL);
-        }
-        stats_warning_add(out->warning, W_FEW_USERS);
+        estimates_only(ma, mb, out);
         return 0;
     }
 
@@ -310,44 +388,12 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
     arm_moments_fill(cfg->type, b, &B);
     double theta = 0.0;
     if (cfg->cuped) {
-        theta = cuped_theta(a, b, out->warning);
+        theta = cuped_theta(a, &bs, out->warning);
         cuped_adjust(&A, theta);
         cuped_adjust(&B, theta);
         out->cuped_theta = stats_opt_of(theta);
     }
-
-    /* absolute lift, Welch */
-    double d = B.ma - A.ma;
-    double ua = A.va / A.n, ub = B.va / B.n;
-    double se = sqrt(ua + ub);
-    double df_den = ua * ua / (A.n - 1.0) + ub * ub / (B.n - 1.0);
-    struct stats_opt df =
-        df_den > 0 ? stats_opt_of((ua + ub) * (ua + ub) / df_den) : stats_opt_none();
-    out->df = df;
-    out->absolute.estimate = stats_opt_of(d);
-    out->absolute.se = stats_opt_of(se);
-    if (se > 0) {
-        lift_interval(cfg, &out->absolute, d, se, df, A.n + B.n, out->warning);
-    } else {
-        stats_warning_add(out->warning, W_ABS_SE_ZERO);
-    }
-
-    if (cfg->cuped) {
-        double se_raw2 = A.v / A.n + B.v / B.n;
-        if (theta == 0) {
-            out->cuped_variance_reduction = stats_opt_of(0.0);
-        } else if (se_raw2 > 0) {
-            out->cuped_variance_reduction = stats_opt_of(1.0 - (ua + ub) / se_raw2);
-        } else {
-            stats_warning_add(out->warning, W_CUPED_VR);
-        }
-    }
-
-    if (A.m != 0) {
-        relative_lift(cfg, &A, &B, theta, df, out);
-    } else {
-        stats_warning_add(out->warning, W_ZERO_CONTROL);
-    }
+    double se = compare_moments(cfg, &A, &B, theta, out);
 
     if (cfg->type == STATS_METRIC_BINOMIAL) {
         ztest(a, b, out);
@@ -357,7 +403,113 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
         if (cfg->type == STATS_METRIC_BINOMIAL && theta == 0) {
             bayes_beta(cfg->goal, a, b, out);
         } else if (se > 0) {
-            bayes_gaussian(cfg->goal, d, se, out);
+            bayes_gaussian(cfg->goal, B.ma - A.ma, se, out);
+        } else {
+            stats_warning_add(out->warning, W_BAYES_SE_ZERO);
+        }
+    }
+    return 0;
+}
+
+/* ---- ratio metrics ---- */
+
+static int ratio_check(const struct stats_ratio_arm *r, struct err *err)
+{
+    if (r == NULL) {
+        return err_set(err, ERR_INVALID, "arm", "missing arm statistics");
+    }
+    if (r->n < 0) {
+        return err_set(err, ERR_INVALID, "arm", "negative user count %lld", (long long)r->n);
+    }
+    if (!isfinite(r->sn) || !isfinite(r->qn) || !isfinite(r->sd) || !isfinite(r->qd) ||
+        !isfinite(r->pnd) || !isfinite(r->shift_n) || !isfinite(r->shift_d)) {
+        return err_set(err, ERR_INVALID, "arm", "non-finite sum in ratio statistics");
+    }
+    return 0;
+}
+
+/* Delta-method moments: 0, or -1 when undefined (n < 2 or a zero denominator mean). */
+static int ratio_fill(const struct stats_ratio_arm *r, double *mean, double *var)
+{
+    double n = (double)r->n;
+    if (r->n < 1) {
+        return -1;
+    }
+    double cn = r->sn / n, cd = r->sd / n;
+    double mn = r->shift_n + cn, md = r->shift_d + cd;
+    if (md == 0) {
+        return -1;
+    }
+    *mean = mn / md;
+    if (r->n < 2) {
+        *var = NAN;
+        return 0;
+    }
+    double vn = (r->qn - r->sn * cn) / (n - 1.0);
+    double vd = (r->qd - r->sd * cd) / (n - 1.0);
+    double cnd = (r->pnd - r->sn * cd) / (n - 1.0);
+    vn = vn < 0 ? 0 : vn;
+    vd = vd < 0 ? 0 : vd;
+    double md2 = md * md;
+    double v = vn / md2 - 2.0 * mn * cnd / (md2 * md) + mn * mn * vd / (md2 * md2);
+    *var = v < 0 ? 0 : v;
+    return 0;
+}
+
+int stats_ratio_moments(const struct stats_ratio_arm *arm, struct stats_moments *out,
+                        struct err *err)
+{
+    out->mean = stats_opt_none();
+    out->variance = stats_opt_none();
+    out->stddev = stats_opt_none();
+    if (ratio_check(arm, err) != 0) {
+        return -1;
+    }
+    double m, v;
+    if (ratio_fill(arm, &m, &v) != 0) {
+        return 0;
+    }
+    out->mean = stats_opt_of(m);
+    if (isfinite(v)) {
+        out->variance = stats_opt_of(v);
+        out->stddev = stats_opt_of(sqrt(v));
+    }
+    return 0;
+}
+
+int stats_compare_ratio(const struct stats_config *cfg, const struct stats_ratio_arm *a,
+                        const struct stats_ratio_arm *b, struct stats_comparison *out,
+                        struct err *err)
+{
+    if (config_check(cfg, err) != 0 || ratio_check(a, err) != 0 || ratio_check(b, err) != 0) {
+        return -1;
+    }
+    comparison_clear(out);
+    out->always_valid = cfg->method == STATS_METHOD_SEQUENTIAL;
+    if (a->n < 1 || b->n < 1) {
+        stats_warning_add(out->warning, W_NO_USERS);
+        return 0;
+    }
+    double ma, va, mb, vb;
+    if (ratio_fill(a, &ma, &va) != 0 || ratio_fill(b, &mb, &vb) != 0) {
+        stats_warning_add(out->warning, W_ZERO_DENOM);
+        return 0;
+    }
+    if (cfg->cuped) {
+        stats_warning_add(out->warning, W_RATIO_CUPED);
+    }
+    if (a->n < 2 || b->n < 2) {
+        estimates_only(ma, mb, out);
+        return 0;
+    }
+    struct arm_moments A = {.n = (double)a->n, .m = ma, .v = va, .ma = ma, .va = va};
+    struct arm_moments B = {.n = (double)b->n, .m = mb, .v = vb, .ma = mb, .va = vb};
+    struct stats_config c = *cfg;
+    c.cuped = false;
+    double se = compare_moments(&c, &A, &B, 0.0, out);
+    if (cfg->method == STATS_METHOD_BAYESIAN) {
+        if (se > 0) {
+            bayes_gaussian(cfg->goal, mb - ma, se, out);
         } else {
             stats_warning_add(out->warning, W_BAYES_SE_ZERO);
         }

@@ -141,10 +141,13 @@ int stats_arm_check(enum stats_metric_type type, const struct stats_arm *arm, st
         return err_set(err, ERR_INVALID, "arm", "negative user count %lld", (long long)arm->n);
     }
     if (!isfinite(arm->s) || !isfinite(arm->q) || !isfinite(arm->sx) || !isfinite(arm->qx) ||
-        !isfinite(arm->p)) {
+        !isfinite(arm->p) || !isfinite(arm->shift_y) || !isfinite(arm->shift_x)) {
         return err_set(err, ERR_INVALID, "arm", "non-finite sum in arm statistics");
     }
     if (type == STATS_METRIC_BINOMIAL) {
+        if (arm->shift_y != 0) {
+            return err_set(err, ERR_INVALID, "arm", "binomial sums must not be shifted");
+        }
         if (arm->s < 0 || arm->s > (double)arm->n || arm->s != floor(arm->s)) {
             return err_set(err, ERR_INVALID, "arm",
                            "binomial conversions %.17g not an integer in [0, %lld]", arm->s,
@@ -169,7 +172,8 @@ int stats_arm_moments(enum stats_metric_type type, const struct stats_arm *arm,
         return 0;
     }
     double n = (double)arm->n;
-    double m = arm->s / n;
+    double c = arm->s / n; /* mean of y - cy */
+    double m = arm->shift_y + c;
     double v;
     if (type == STATS_METRIC_BINOMIAL) {
         v = m * (1.0 - m);
@@ -177,7 +181,7 @@ int stats_arm_moments(enum stats_metric_type type, const struct stats_arm *arm,
         out->mean = stats_opt_of(m);
         return 0;
     } else {
-        v = (arm->q - arm->s * arm->s / n) / (n - 1.0);
+        v = (arm->q - arm->s * c) / (n - 1.0);
     }
     if (v < 0) {
         v = 0; /* rounding in Q - S^2/n when all values are (nearly) equal */
@@ -186,4 +190,26 @@ int stats_arm_moments(enum stats_metric_type type, const struct stats_arm *arm,
     out->variance = stats_opt_of(v);
     out->stddev = stats_opt_of(sqrt(v));
     return 0;
+}
+
+double stats_arm_sum(const struct stats_arm *arm)
+{
+    return (double)arm->n * arm->shift_y + arm->s;
+}
+
+void stats_arm_reshift(const struct stats_arm *in, double cy, double cx, struct stats_arm *out)
+{
+    /* y - cy = (y - in.cy) + dy, x - cx = (x - in.cx) + dx */
+    double n = (double)in->n;
+    double dy = in->shift_y - cy;
+    double dx = in->shift_x - cx;
+    struct stats_arm r = *in;
+    r.s = in->s + n * dy;
+    r.q = in->q + 2.0 * dy * in->s + n * dy * dy;
+    r.sx = in->sx + n * dx;
+    r.qx = in->qx + 2.0 * dx * in->sx + n * dx * dx;
+    r.p = in->p + dy * in->sx + dx * in->s + n * dx * dy;
+    r.shift_y = cy;
+    r.shift_x = cx;
+    *out = r;
 }

@@ -64,7 +64,10 @@ struct store_rawq {
 
 enum store_delta_kind { DELTA_METRIC_STATS, DELTA_METRIC_DAILY, DELTA_EXPOSURE_STATS };
 
-/* A change of one roll-up row, added to what is stored (created at zero when absent). */
+/* A change of one roll-up row, added to what is stored (created at zero when absent). The
+ * sums are double-doubles (value = x + x_lo, ddouble.h): an adapter adds the hi parts with
+ * their rounding errors (TwoSum) to the stored lo parts, so that the stored sums do not
+ * lose precision whatever the values' magnitude (STATS.md "Numerics"). */
 struct store_delta {
     enum store_delta_kind kind;
     const char *experiment;
@@ -73,6 +76,7 @@ struct store_delta {
     int64_t day; /* metric_daily only */
     int64_t dn, dconf;
     double ds, dq, dsx, dqx, dp;
+    double ds_lo, dq_lo, dsx_lo, dqx_lo, dp_lo;
 };
 
 /* ---- the ops table: one per backend, every function required ---- */

@@ -237,14 +237,26 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
     return 0;
 }
 
+/* Double-double sums (ddouble.h): col += hi with its TwoSum rounding error, and the delta's
+ * lo, added to col_lo. SQLite evaluates in IEEE doubles, and every SET expression sees the
+ * row as it was, so this is Knuth's TwoSum of (col, hi). */
+#define DD_ADD(col, hi, lo)                                                                        \
+    col " = " col " + " hi ", " col "_lo = " col "_lo + " lo " + ((" col " - ((" col " + " hi      \
+        ") - ((" col " + " hi ") - " col "))) + (" hi " - ((" col " + " hi ") - " col ")))"
 static const char SQL_STATS_ADD[] =
-    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (experiment, metric, variant) DO "
-    "UPDATE SET n = n + ?4, s = s + ?5, q = q + ?6, sx = sx + ?7, qx = qx + ?8, p = p + ?9";
+    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
+    "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+    "ON CONFLICT (experiment, metric, variant) DO UPDATE SET n = n + ?4, " DD_ADD(
+        "s", "?5",
+        "?10") ", " DD_ADD("q", "?6",
+                           "?11") ", " DD_ADD("sx", "?7",
+                                              "?12") ", " DD_ADD("qx", "?8",
+                                                                 "?13") ", " DD_ADD("p", "?9",
+                                                                                    "?14");
 static const char SQL_DAILY_ADD[] =
-    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (experiment, metric, variant, day) DO "
-    "UPDATE SET dn = dn + ?5, ds = ds + ?6, dq = dq + ?7";
+    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (experiment, metric, variant, day) "
+    "DO UPDATE SET dn = dn + ?5, " DD_ADD("ds", "?6", "?8") ", " DD_ADD("dq", "?7", "?9");
 static const char SQL_EXPOSTAT_ADD[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + ?3, "
@@ -280,7 +292,15 @@ int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n
             if (e->kind == DELTA_METRIC_STATS) {
                 sqlite3_bind_double(st, k++, e->dsx);
                 sqlite3_bind_double(st, k++, e->dqx);
-                sqlite3_bind_double(st, k, e->dp);
+                sqlite3_bind_double(st, k++, e->dp);
+                sqlite3_bind_double(st, k++, e->ds_lo);
+                sqlite3_bind_double(st, k++, e->dq_lo);
+                sqlite3_bind_double(st, k++, e->dsx_lo);
+                sqlite3_bind_double(st, k++, e->dqx_lo);
+                sqlite3_bind_double(st, k, e->dp_lo);
+            } else {
+                sqlite3_bind_double(st, k++, e->ds_lo);
+                sqlite3_bind_double(st, k, e->dq_lo);
             }
         }
         if (sqlite_conn_step_done(c, st, "update roll-ups", err) != 0) {

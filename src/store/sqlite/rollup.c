@@ -4,8 +4,10 @@
  * SQL when a definition changes (store.h).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "bunsen/ddouble.h"
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
@@ -46,19 +48,88 @@ static const char SQL_RB_USERS[] =
 /* user_metrics keeps only non-zero users (no row = 0), as the incremental path does */
 static const char SQL_RB_ZEROS[] =
     "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0";
-/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ts */
-static const char SQL_RB_STATS[] =
-    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
-    "SELECT ?1, ?2, variant, COUNT(*), TOTAL(y), TOTAL(y * y), TOTAL(xv), TOTAL(xv * xv), "
-    " TOTAL(xv * y) FROM (SELECT x.variant AS variant, "
-    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4) "
-    "  AS y, "
-    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
-    "  AS xv "
-    "  FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
-    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 "
-    "  AND x.ts < ?5) "
-    "GROUP BY variant";
+/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ts: every exposed user's (y, x),
+ * summed in C as double-doubles (TOTAL() in doubles cannot keep sum y^2 at 1e12) */
+static const char SQL_RB_USERVALS[] =
+    "SELECT x.variant, "
+    " MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4), "
+    " MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
+    "FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
+    " AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 AND x.ts < ?5 "
+    "ORDER BY x.variant";
+static const char SQL_RB_STATS_PUT[] =
+    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
+    "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
+struct rb_sums {
+    char variant[65];
+    int64_t n;
+    struct dd s, q, sx, qx, p;
+};
+
+static int rb_stats_put(struct sqlite_conn *c, const char *experiment, const char *metric,
+                        const struct rb_sums *a, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_STATS_PUT, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, metric);
+    sqlite_bind_str(st, 3, a->variant);
+    sqlite3_bind_int64(st, 4, a->n);
+    const struct dd *v[] = {&a->s, &a->q, &a->sx, &a->qx, &a->p};
+    for (int i = 0; i < 5; i++) {
+        sqlite3_bind_double(st, 5 + i, v[i]->hi);
+        sqlite3_bind_double(st, 10 + i, v[i]->lo);
+    }
+    return sqlite_conn_step_done(c, st, "rebuild statistics", err);
+}
+
+/* metric_stats of one rule from the users' values, one row per variant with users. */
+static int rb_stats(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
+                    double cap, int64_t stop, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_USERVALS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
+    sqlite3_bind_double(st, 4, cap);
+    sqlite3_bind_int64(st, 5, stop);
+    struct rb_sums a;
+    memset(&a, 0, sizeof(a));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (v == NULL) {
+            continue;
+        }
+        if (strcmp(v, a.variant) != 0) {
+            if (a.n > 0 && rb_stats_put(c, experiment, r->metric, &a, err) != 0) {
+                sqlite3_reset(st);
+                return -1;
+            }
+            memset(&a, 0, sizeof(a));
+            snprintf(a.variant, sizeof(a.variant), "%s", v);
+        }
+        double y = sqlite3_column_double(st, 1), x = sqlite3_column_double(st, 2);
+        a.n++;
+        a.s = dd_add(a.s, dd_of(y));
+        a.q = dd_add(a.q, dd_two_prod(y, y));
+        a.sx = dd_add(a.sx, dd_of(x));
+        a.qx = dd_add(a.qx, dd_two_prod(x, x));
+        a.p = dd_add(a.p, dd_two_prod(x, y));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "rebuild statistics", err);
+    }
+    return a.n > 0 ? rb_stats_put(c, experiment, r->metric, &a, err) : 0;
+}
+
 /* Daily deltas as the incremental path records them: each user counts on the day of the
  * first exposure; each event in the window moves y by f(running raw) - f(running raw - inc)
  * on the event's day (f: binomial 0/1, then the cap), so the days sum to the final S, Q.
@@ -110,16 +181,7 @@ static int rebuild_rule(struct sqlite_conn *c, const char *experiment, const str
     }
     int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
     double cap = r->has_cap ? r->cap : 1e308;
-    st = sqlite_conn_prepare(c, SQL_RB_STATS, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
-    sqlite3_bind_double(st, 4, cap);
-    sqlite3_bind_int64(st, 5, stop);
-    if (sqlite_conn_step_done(c, st, "rebuild statistics", err) != 0) {
+    if (rb_stats(c, experiment, r, cap, stop, err) != 0) {
         return -1;
     }
     st = sqlite_conn_prepare(c, SQL_RB_DAILY, err);
@@ -170,10 +232,10 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
 /* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones. */
 #define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)"
 static const char SQL_READ[] =
-    "SELECT variant, n, s, q, sx, qx, p FROM metric_stats WHERE experiment = ?1 AND metric = ?2 "
-    "AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, n, s, q, sx, qx, p FROM "
-    "metric_stats_frozen WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING
-    " ORDER BY variant";
+    "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats "
+    "WHERE experiment = ?1 AND metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT "
+    "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats_frozen "
+    "WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
@@ -199,6 +261,11 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
         x.sx = sqlite3_column_double(st, 4);
         x.qx = sqlite3_column_double(st, 5);
         x.p = sqlite3_column_double(st, 6);
+        x.s_lo = sqlite3_column_double(st, 7);
+        x.q_lo = sqlite3_column_double(st, 8);
+        x.sx_lo = sqlite3_column_double(st, 9);
+        x.qx_lo = sqlite3_column_double(st, 10);
+        x.p_lo = sqlite3_column_double(st, 11);
         emit(ctx, &x);
     }
     sqlite3_reset(st);
@@ -206,9 +273,9 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
 }
 
 static const char SQL_DAILY[] =
-    "SELECT variant, day, dn, ds, dq FROM metric_daily WHERE experiment = ?1 AND metric = ?2 "
-    "AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq FROM "
-    "metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING
+    "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE experiment = ?1 AND "
+    "metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq, ds_lo, "
+    "dq_lo FROM metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING
     " ORDER BY variant, day";
 
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
@@ -228,7 +295,7 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
     sqlite_bind_str(st, 2, metric);
     char cur[65] = "";
     int64_t n = 0;
-    double sum = 0, sumsq = 0;
+    struct dd sum = {0, 0}, sumsq = {0, 0};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char variant[65];
@@ -236,12 +303,14 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
         if (strcmp(variant, cur) != 0) {
             memcpy(cur, variant, sizeof(cur));
             n = 0;
-            sum = sumsq = 0;
+            sum = sumsq = dd_of(0);
         }
         n += sqlite3_column_int64(st, 2);
-        sum += sqlite3_column_double(st, 3);
-        sumsq += sqlite3_column_double(st, 4);
-        emit(ctx, variant, sqlite3_column_int64(st, 1), n, sum, sumsq);
+        struct dd ds = {sqlite3_column_double(st, 3), sqlite3_column_double(st, 5)};
+        struct dd dq = {sqlite3_column_double(st, 4), sqlite3_column_double(st, 6)};
+        sum = dd_add(sum, ds);
+        sumsq = dd_add(sumsq, dq);
+        emit(ctx, variant, sqlite3_column_int64(st, 1), n, dd_value(sum), dd_value(sumsq));
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read daily statistics", err);

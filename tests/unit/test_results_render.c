@@ -1,0 +1,87 @@
+/*
+ * test_results_render.c - the text forms of a results document (results_render.c): the
+ * terminal table prints small p-values in exponent form and the relative verdict beside the
+ * relative interval; the CSV carries every field, numbers at full precision.
+ */
+#include "unit.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/results.h"
+
+static json_t *doc(void)
+{
+    const char *text =
+        "{\"experiment\": \"e\", \"status\": \"running\", \"method\": \"frequentist\", "
+        "\"alpha\": 0.05, \"cuped\": false, \"correction\": \"none\", \"computed_at\": 1,"
+        "\"srm\": {\"p_value\": 0.41, \"chi2\": 0.6, \"observed\": [10, 12], "
+        "\"expected\": [0.5, 0.5], \"mismatch\": false},"
+        "\"data_quality\": {\"conflicting_exposures\": 0},"
+        "\"decision\": {\"metric\": \"rev\", \"mde\": 0.05, \"power\": 0.8, "
+        "\"users_needed_per_variant\": 1234, \"users_so_far\": 22, \"progress\": 0.0081,"
+        "\"users_per_day\": null, \"days_left\": null},"
+        "\"metrics\": [{\"key\": \"rev\", \"name\": \"Revenue\", \"type\": \"sum\", "
+        "\"goal\": \"increase\", \"guardrail\": false, \"variants\": ["
+        "{\"key\": \"a\", \"users\": 10, \"mean\": 1.5, \"stddev\": 0.5, \"sum\": 15.0},"
+        "{\"key\": \"b\", \"users\": 12, \"mean\": 2.25, \"stddev\": 0.5, \"sum\": 27.0,"
+        " \"absolute_lift\": {\"estimate\": 0.75, \"se\": 0.2, \"ci\": [0.33, 1.17]},"
+        " \"relative_lift\": {\"estimate\": 0.5, \"se\": 0.15, \"ci\": [-0.013, 1.188],"
+        "   \"p_value\": 0.0586, \"p_value_adjusted\": 0.0586, \"significant\": false},"
+        " \"df\": 19.5, \"p_value\": 5.767409271e-06, \"p_value_adjusted\": 5.767409271e-06,"
+        " \"significant\": true, \"verdict\": \"flat\", \"warning\": \"a, \\\"quoted\\\" note\"}"
+        "]}]}";
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    json_t *j = doc();
+    char *t = results_to_table(j);
+    /* the relative p-value and the verdict of the relative interval, not the absolute test */
+    assert_non_null(strstr(t, "0.0586"));
+    assert_non_null(strstr(t, "flat"));
+    assert_non_null(strstr(t, "rel.p"));
+    assert_null(strstr(t, "5.76740927 "));
+    assert_non_null(strstr(t, "1234 users per variant needed"));
+    free(t);
+    /* a small p-value in a column of its own prints in exponent form */
+    json_t *rel = json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "variants"), 1),
+        "relative_lift");
+    json_object_set_new(rel, "p_value", json_real(5.767409271e-06));
+    t = results_to_table(j);
+    assert_non_null(strstr(t, "5.767e-06"));
+    free(t);
+    json_decref(j);
+}
+
+static void test_csv(void **state)
+{
+    (void)state;
+    json_t *j = doc();
+    char *c = results_to_csv(j);
+    assert_int_equal(strncmp(c, "experiment,metric,type,goal,variant,users,mean,stddev,sum,", 58),
+                     0);
+    assert_non_null(strstr(c, ",relative_p_value,"));
+    assert_non_null(strstr(c, ",5.767409271e-06,"));
+    assert_non_null(strstr(c, ",\"a, \"\"quoted\"\" note\","));
+    assert_non_null(strstr(c, ",Revenue,"));
+    assert_non_null(strstr(c, ",1234,")); /* the decision on the decision metric's rows */
+    free(c);
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_csv),
+    };
+    return cmocka_run_group_tests_name("results_render", tests, NULL, NULL);
+}
