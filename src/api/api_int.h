@@ -9,6 +9,7 @@
 
 #include "bunsen/app.h"
 #include "bunsen/assign.h"
+#include "bunsen/condition.h"
 #include "bunsen/http.h"
 #include "bunsen/store.h"
 
@@ -69,9 +70,12 @@ struct snapshot;
 int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
 /* The rules attached to a snapshot (never NULL after api_rules_attach). */
 const struct store_rules *api_rules_of(const struct snapshot *snap);
-/* Recompute one experiment's roll-ups from raw data with its current definition, reading the
- * metrics inside the transaction. Drafts have nothing to rebuild. */
+/* Start rebuilding one experiment's roll-ups from raw data with its current definition
+ * (rules from the metrics as stored in tx): at once for small experiments, else in chunks by
+ * the rebuilder (rebuild.c, store.h "Rebuilds beside ingestion"). Drafts have nothing. */
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
+/* One chunk of experiment key's running rebuild with its definition as stored in tx. */
+int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err);
 
 /* ---- assignment replies shared by /assign and OFREP (assign.c) ---- */
 
@@ -124,6 +128,14 @@ bool api_experiment_is_live(const struct snapshot_entry *e);
 /* attrs (borrowed, may be NULL) plus "id": user_id when attrs has no "id" (the hash
  * attribute GrowthBook SDKs use), as a new reference. */
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
+
+/* Check attrs (borrowed, may be NULL) against the configured caps (API.md "Evaluation
+ * limits"); 0, or -1 with err naming the field under prefix (400, or 413 for the total). */
+int api_attributes_check(const struct app *app, const json_t *attrs, const char *prefix,
+                         struct err *err);
+
+/* A fresh per-request evaluation budget (--eval-budget). */
+struct condition_budget api_eval_budget(const struct app *app);
 
 /* ---- Prometheus counters (prom.c) ---- */
 

@@ -35,13 +35,12 @@ static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *er
 {
     struct ingest_write *iw = (struct ingest_write *)w;
     struct snapshot_cell *cell = http_req_app(w->req)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     memset(&iw->counts, 0, sizeof(iw->counts));
     int rc = iw->exposures
                  ? store_ingest_exposures(tx, api_rules_of(snap), iw->expo, iw->n, &iw->counts, err)
                  : store_ingest_events(tx, api_rules_of(snap), iw->events, iw->n, &iw->counts, err);
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     return rc;
 }
 
@@ -261,8 +260,7 @@ void api_ingest_exposures(struct http_req *r)
     struct err err;
     err_clear(&err);
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     int rc = 0;
     for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
         bool ignore = false;
@@ -273,7 +271,7 @@ void api_ingest_exposures(struct http_req *r)
             iw->n++;
         }
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     if (rc != 0) {
         http_reply_err(r, &err);
         ingest_cleanup(&iw->w);
