@@ -130,15 +130,16 @@ const struct store_rules *api_rules_of(const struct snapshot *snap)
     return snap->ext;
 }
 
-int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
+/* The rules of x from the metrics as stored in tx: *n rules (pointers in ptrs). */
+static int rules_load(struct store_tx *tx, const struct experiment *x, struct store_rule *rules,
+                      const struct store_rule **ptrs, size_t *n, struct err *err)
 {
+    *n = 0;
     if (!has_rules(x)) {
         return 0;
     }
     const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
     size_t nk = metric_keys(x, keys);
-    struct store_rule rules[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
-    const struct store_rule *ptrs[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
     for (size_t k = 0; k < nk; k++) {
         char *doc = NULL;
         if (store_metric_get(NULL, tx, keys[k], &doc, err) != 0) {
@@ -156,5 +157,53 @@ int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct e
         rule_fill(&rules[k], x, &m);
         ptrs[k] = &rules[k];
     }
-    return store_rollup_rebuild(tx, x->key, x->stopped_at, ptrs, nk, err);
+    *n = nk;
+    return 0;
+}
+
+int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
+{
+    if (!has_rules(x)) {
+        return 0;
+    }
+    struct store_rule rules[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    const struct store_rule *ptrs[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    size_t nk = 0;
+    if (rules_load(tx, x, rules, ptrs, &nk, err) != 0) {
+        return -1;
+    }
+    return store_rebuild_start(tx, x->key, x->stopped_at, ptrs, nk, err);
+}
+
+int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err)
+{
+    char *doc = NULL;
+    struct err e2;
+    err_clear(&e2);
+    if (store_experiment_get(NULL, tx, key, &doc, &e2) != 0) {
+        if (e2.code != ERR_NOT_FOUND) {
+            *err = e2;
+            return -1;
+        }
+        /* the experiment is gone (a draft deleted): only its state remains to clear */
+        return store_rebuild_step(tx, key, 0, NULL, 0, finished, err);
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    struct experiment x;
+    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
+    json_decref(j);
+    if (rc != 0) {
+        return -1;
+    }
+    struct store_rule rules[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    const struct store_rule *ptrs[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    size_t nk = 0;
+    rc = rules_load(tx, &x, rules, ptrs, &nk, err);
+    if (rc == 0) {
+        rc = store_rebuild_step(tx, key, x.stopped_at, ptrs, nk, finished, err);
+    }
+    experiment_clear(&x);
+    return rc;
 }
