@@ -86,6 +86,33 @@ static const struct metric *find_metric(const struct metric_set *ms, const char 
     return NULL;
 }
 
+/* Room for every metric and guardrail plus two parts per ratio. */
+#define RULES_KEYS_MAX (3 * (MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS))
+
+/* Append the numerator and denominator of every ratio among keys[0..n) that are not
+ * there yet (keys borrowed from ms); returns the new count. */
+static size_t ratio_parts(const struct metric_set *ms, const char **keys, size_t n)
+{
+    size_t total = n;
+    for (size_t k = 0; k < n; k++) {
+        const struct metric *m = find_metric(ms, keys[k]);
+        if (m == NULL || m->type != STATS_METRIC_RATIO) {
+            continue;
+        }
+        const char *parts[] = {m->numerator, m->denominator};
+        for (int i = 0; i < 2; i++) {
+            bool have = false;
+            for (size_t j = 0; j < total && !have; j++) {
+                have = strcmp(keys[j], parts[i]) == 0;
+            }
+            if (!have && total < RULES_KEYS_MAX) {
+                keys[total++] = parts[i];
+            }
+        }
+    }
+    return total;
+}
+
 static void rules_free(void *p)
 {
     store_rules_free(p);
@@ -105,12 +132,13 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
         if (!has_rules(x)) {
             continue;
         }
-        const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+        const char *keys[RULES_KEYS_MAX];
         size_t nk = metric_keys(x, keys);
+        nk = ratio_parts(&ms, keys, nk);
         for (size_t k = 0; k < nk; k++) {
             const struct metric *m = find_metric(&ms, keys[k]);
-            if (m == NULL) {
-                continue; /* cannot happen: deletion of a used metric is refused */
+            if (m == NULL || m->type == STATS_METRIC_RATIO) {
+                continue; /* a ratio is computed from its parts' rules */
             }
             if (n == alloc) {
                 alloc *= 2;
@@ -130,6 +158,32 @@ const struct store_rules *api_rules_of(const struct snapshot *snap)
     return snap->ext;
 }
 
+static int load_metric_tx(struct store_tx *tx, const char *key, struct metric *m, struct err *err)
+{
+    char *doc = NULL;
+    if (store_metric_get(NULL, tx, key, &doc, err) != 0) {
+        return -1;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
+    json_decref(j);
+    return rc;
+}
+
+static void metric_add_unique(struct metric *ms, size_t *n, const struct metric *m)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(ms[i].key, m->key) == 0) {
+            return;
+        }
+    }
+    if (*n < RULES_KEYS_MAX) {
+        ms[(*n)++] = *m;
+    }
+}
+
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
 {
     if (!has_rules(x)) {
@@ -137,24 +191,41 @@ int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct e
     }
     const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
     size_t nk = metric_keys(x, keys);
-    struct store_rule rules[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
-    const struct store_rule *ptrs[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
-    for (size_t k = 0; k < nk; k++) {
-        char *doc = NULL;
-        if (store_metric_get(NULL, tx, keys[k], &doc, err) != 0) {
-            return -1;
-        }
-        json_t *j = json_loads(doc, 0, NULL);
-        free(doc);
+    /* the experiment's metrics, with each ratio replaced by its parts (deduplicated) */
+    struct metric *ms = xcalloc(RULES_KEYS_MAX, sizeof(*ms));
+    size_t nm = 0;
+    int rc = 0;
+    for (size_t k = 0; k < nk && rc == 0; k++) {
         struct metric m;
-        int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, &m, err)
-                   : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
-        json_decref(j);
+        rc = load_metric_tx(tx, keys[k], &m, err);
         if (rc != 0) {
-            return -1;
+            break;
         }
-        rule_fill(&rules[k], x, &m);
+        if (m.type != STATS_METRIC_RATIO) {
+            metric_add_unique(ms, &nm, &m);
+            continue;
+        }
+        struct metric part;
+        rc = load_metric_tx(tx, m.numerator, &part, err);
+        if (rc == 0) {
+            metric_add_unique(ms, &nm, &part);
+            rc = load_metric_tx(tx, m.denominator, &part, err);
+        }
+        if (rc == 0) {
+            metric_add_unique(ms, &nm, &part);
+        }
+    }
+    struct store_rule *rules = xcalloc(nm ? nm : 1, sizeof(*rules));
+    const struct store_rule **ptrs = xcalloc(nm ? nm : 1, sizeof(*ptrs));
+    for (size_t k = 0; k < nm; k++) {
+        rule_fill(&rules[k], x, &ms[k]);
         ptrs[k] = &rules[k];
     }
-    return store_rollup_rebuild(tx, x->key, x->stopped_at, ptrs, nk, err);
+    if (rc == 0) {
+        rc = store_rollup_rebuild(tx, x->key, x->stopped_at, ptrs, nm, err);
+    }
+    free(rules);
+    free(ptrs);
+    free(ms);
+    return rc;
 }
