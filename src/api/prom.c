@@ -139,22 +139,17 @@ static void write_process_metrics(struct buf *b)
         metrics_write_help(b, "process_virtual_memory_bytes", "gauge",
                            "Virtual memory size in bytes.");
         metrics_write_value(b, "process_virtual_memory_bytes", "", (double)v[23]);
-        /* start time: boot time (btime of /proc/stat) + starttime ticks */
-        FILE *sf = fopen("/proc/stat", "r");
-        unsigned long long btime = 0;
-        while (sf != NULL && fgets(line, sizeof(line), sf) != NULL) {
-            if (strncmp(line, "btime ", 6) == 0) {
-                btime = strtoull(line + 6, NULL, 10);
-            }
-        }
-        if (sf != NULL) {
-            fclose(sf);
-        }
-        if (btime > 0) {
+        /* start time: boot time + starttime ticks. The boot time comes from the clocks,
+         * not /proc/stat, which the systemd unit's ProcSubset=pid hides. */
+        struct timespec real, boot;
+        if (clock_gettime(CLOCK_REALTIME, &real) == 0 &&
+            clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
+            double booted = ((double)real.tv_sec - (double)boot.tv_sec) +
+                            ((double)real.tv_nsec - (double)boot.tv_nsec) / 1e9;
             metrics_write_help(b, "process_start_time_seconds", "gauge",
                                "Start time of the process since unix epoch in seconds.");
             metrics_write_value(b, "process_start_time_seconds", "",
-                                (double)btime + (double)v[22] / (double)ticks);
+                                booted + (double)v[22] / (double)ticks);
         }
     }
     DIR *d = opendir("/proc/self/fd");
