@@ -12,6 +12,8 @@
 #   mhd ref       bench/mhd_ref.c: bare libmicrohttpd configured like Bunsen, same reply
 #   /assign off   POST /api/v1/assign, log_exposure false
 #   /assign on    POST /api/v1/assign, log_exposure true (the writer's group commits included)
+#   access log    /assign off with the access log on (--log-level info, the default; the
+#                 other rows run with warn as bench/assign.sh does)
 #   ingest        POST /api/v1/events, 500-event batches into a running experiment with
 #                 2 metrics (bench/ingest.c), per event; beside the raw SQLite ceiling of
 #                 bench/ingest.sh (same rows, one C loop), per event
@@ -30,7 +32,7 @@ N=${BENCH_CG_REQUESTS:-2000}
 WARM=${BENCH_CG_WARMUP:-200}
 CONNS=${BENCH_CG_CONNECTIONS:-4}
 EVENTS=${BENCH_CG_EVENTS:-4000}
-ONLY=${BENCH_CG_ONLY:-nginx mhd off on ingest}
+ONLY=${BENCH_CG_ONLY:-nginx mhd off on access ingest}
 TOP=${BENCH_CG_TOP:-0}
 
 die() {
@@ -116,10 +118,10 @@ start_server() {
 # ---- servers ----------------------------------------------------------------------------
 EXP=bench-checkout # as bench/assign.sh
 IEXP=bench-ingest  # as bench/ingest.sh: 2 metrics
-start_bunsen() { # name: bunsen with one running experiment, an sdk key ($sdk) and metrics
+start_bunsen() { # name [level]: bunsen with one running experiment, an sdk key ($sdk), metrics
     mkdir -p "$tmp/data-$1"
     start_server "$1" "$bin" serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data-$1" \
-        --log-level warn
+        --log-level "${2:-warn}"
     admin=$(cat "$tmp/data-$1/admin.key")
     B="http://127.0.0.1:$sport"
     api() {
@@ -216,7 +218,7 @@ start_bunsen bunsen
 body=$(sample_reply) || die "a sample /assign failed"
 case $body in *'"in_experiment":true'*) ;; *) die "sample /assign not in the experiment: $body" ;; esac
 case $body in *"'"* | *'\'* | *'|'* | *'&'*) die "unexpected characters in the sample reply: $body" ;; esac
-IR_off=- IR_on=- IR_nginx=- IR_mhd=- IR_ingest=- IR_ceiling=-
+IR_off=- IR_on=- IR_nginx=- IR_mhd=- IR_ingest=- IR_ceiling=- IR_access=-
 SYS_off=- SYS_on=- SYS_nginx=- SYS_mhd=-
 want off && measure off "$sdk" false
 want on && measure on "$sdk" true
@@ -239,6 +241,13 @@ if want ingest; then
 fi
 stop_pid "$spid"
 spid=""
+if want access; then
+    WRAP="$VG --callgrind-out-file=$tmp/cg.out.a"
+    start_bunsen access info
+    measure access "$sdk" false
+    stop_pid "$spid"
+    spid=""
+fi
 if [ -n "$STRACE" ] && { want off || want on; }; then
     WRAP=""
     start_bunsen native
@@ -281,6 +290,7 @@ want nginx && row "nginx static reply" "$IR_nginx" "$SYS_nginx"
 want mhd && row "bare libmicrohttpd (mhd_ref)" "$IR_mhd" "$SYS_mhd"
 want off && row "/assign log_exposure=false" "$IR_off" "$SYS_off"
 want on && row "/assign log_exposure=true" "$IR_on" "$SYS_on"
+want access && row "/assign false, access log on" "$IR_access" "-"
 if want ingest; then
     printf '%-34s %14s %9s\n' "ingestion, per event" "$IR_ingest" "ceiling x$(ratio "$IR_ingest" "$IR_ceiling")"
     printf '%-34s %14s\n' "SQLite ceiling, per event" "$IR_ceiling"

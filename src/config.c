@@ -5,6 +5,8 @@
  */
 #include "bunsen/config.h"
 
+#include "bunsen/condition.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -51,6 +53,16 @@ static const struct opt opts[] = {
     INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
     INT_OPT("--rate-limit-ingest", "BUNSEN_RATE_LIMIT_INGEST", rate_ingest, 0, 10000000),
     INT_OPT("--rate-limit-manage", "BUNSEN_RATE_LIMIT_MANAGE", rate_manage, 0, 10000000),
+    INT_OPT("--rate-limit-assign", "BUNSEN_RATE_LIMIT_ASSIGN", rate_assign, 0, 10000000),
+    INT_OPT("--rate-limit-features", "BUNSEN_RATE_LIMIT_FEATURES", rate_features, 0, 10000000),
+    INT_OPT("--rate-limit-ip", "BUNSEN_RATE_LIMIT_IP", rate_ip, 0, 10000000),
+    SIZE_OPT("--attributes-max-bytes", "BUNSEN_ATTRIBUTES_MAX_BYTES", attr_max_bytes, 256,
+             1L << 26),
+    INT_OPT("--attributes-max-depth", "BUNSEN_ATTRIBUTES_MAX_DEPTH", attr_max_depth, 1, 64),
+    INT_OPT("--attributes-max-array", "BUNSEN_ATTRIBUTES_MAX_ARRAY", attr_max_array, 1, 10000000),
+    INT_OPT("--attributes-max-string", "BUNSEN_ATTRIBUTES_MAX_STRING", attr_max_string, 16,
+            1 << 26),
+    INT_OPT("--eval-budget", "BUNSEN_EVAL_BUDGET", eval_budget, 1000, 1000000000),
     STR_OPT("--log-file", "BUNSEN_LOG_FILE", log_file),
     STR_OPT("--metrics-auth", "BUNSEN_METRICS_AUTH", metrics_auth),
 };
@@ -76,6 +88,22 @@ const char config_serve_help[] =
     "                            (BUNSEN_RATE_LIMIT_INGEST, default 500; burst 2 x N)\n"
     "  --rate-limit-manage N     management requests (keys, metrics, experiments writes) per\n"
     "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n"
+    "  --rate-limit-assign N     /assign and OFREP requests per second per key, 0 = off\n"
+    "                            (BUNSEN_RATE_LIMIT_ASSIGN, default 50000)\n"
+    "  --rate-limit-features N   features payload requests per second per sdk key, 0 = off\n"
+    "                            (BUNSEN_RATE_LIMIT_FEATURES, default 10000)\n"
+    "  --rate-limit-ip N         unauthenticated requests (health, metrics, dashboard files,\n"
+    "                            preflights) per second per client IP, 0 = off\n"
+    "                            (BUNSEN_RATE_LIMIT_IP, default 1000)\n"
+    "  --attributes-max-bytes N  total size of one request's targeting attributes\n"
+    "                            (BUNSEN_ATTRIBUTES_MAX_BYTES, default 65536; beyond: 413)\n"
+    "  --attributes-max-depth N  attribute nesting (BUNSEN_ATTRIBUTES_MAX_DEPTH, default 8)\n"
+    "  --attributes-max-array N  elements of one attribute array (BUNSEN_ATTRIBUTES_MAX_ARRAY,\n"
+    "                            default 1000)\n"
+    "  --attributes-max-string N bytes of one attribute string (BUNSEN_ATTRIBUTES_MAX_STRING,\n"
+    "                            default 4096)\n"
+    "  --eval-budget N           targeting evaluation steps per request (BUNSEN_EVAL_BUDGET,\n"
+    "                            default 50000; beyond: 400)\n"
     "  --log-file PATH           JSON log lines to PATH instead of stderr, reopened on SIGHUP\n"
     "                            (BUNSEN_LOG_FILE)\n"
     "  --metrics-auth public|key GET /metrics: public (per-experiment series only with a key;\n"
@@ -99,6 +127,14 @@ void config_defaults(struct config *cfg)
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;
     cfg->rate_manage = 100;
+    cfg->rate_assign = 50000;
+    cfg->rate_features = 10000;
+    cfg->rate_ip = 1000;
+    cfg->attr_max_bytes = CONDITION_ATTR_MAX_BYTES;
+    cfg->attr_max_depth = CONDITION_ATTR_MAX_DEPTH;
+    cfg->attr_max_array = CONDITION_ATTR_MAX_ARRAY;
+    cfg->attr_max_string = CONDITION_ATTR_MAX_STRING;
+    cfg->eval_budget = CONDITION_BUDGET_DEFAULT;
     snprintf(cfg->metrics_auth, sizeof(cfg->metrics_auth), "public");
 }
 

@@ -5,6 +5,9 @@
  */
 #include "bunsen/log.h"
 
+#include "bunsen/jsonw.h"
+#include "bunsen/util.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -40,20 +43,65 @@ bool log_enabled(enum log_level level)
     return level >= min_level;
 }
 
+/* "2026-11-28T22:00:00.123Z" for now. The date and time up to the second are formatted
+ * once per second and thread (gmtime and snprintf were most of an access-log line). */
+static void format_now(char when[72])
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = ts.tv_sec;
+    }
+    long ms = (long)(ts.tv_nsec / 1000000) % 1000;
+    size_t n = strlen(cached);
+    memcpy(when, cached, n);
+    when[n] = '.';
+    when[n + 1] = (char)('0' + ms / 100);
+    when[n + 2] = (char)('0' + ms / 10 % 10);
+    when[n + 3] = (char)('0' + ms % 10);
+    when[n + 4] = 'Z';
+    when[n + 5] = '\0';
+}
+
+void log_members(enum log_level level, const char *msg, const char *members, size_t len)
+{
+    if (!log_enabled(level)) {
+        return;
+    }
+    char when[72];
+    format_now(when);
+    struct buf b;
+    buf_init(&b, (size_t)1 << 30);
+    jsonw_append_raw(&b, "{\"ts\":\"");
+    jsonw_append_raw(&b, when);
+    jsonw_append_raw(&b, "\",\"level\":\"");
+    jsonw_append_raw(&b, names[level]);
+    jsonw_append_raw(&b, "\",\"msg\":");
+    jsonw_append_string(&b, msg, strlen(msg));
+    if (len > 0) {
+        buf_append(&b, ",", 1);
+        buf_append(&b, members, len);
+    }
+    buf_append(&b, "}\n", 2);
+    ssize_t w = write(log_fd, b.data, b.len);
+    (void)w;
+    buf_free(&b);
+}
+
 void log_json(enum log_level level, const char *msg, json_t *fields)
 {
     if (!log_enabled(level)) {
         json_decref(fields);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[64];
-    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(ts.tv_nsec / 1000000) % 1000);
+    char when[72];
+    format_now(when);
     json_t *line = json_object();
     if (line == NULL) {
         json_decref(fields);

@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "bunsen/condition.h"
 #include "bunsen/err.h"
 #include "bunsen/hash.h"
 
@@ -67,10 +68,12 @@ struct assign_experiment {
                                       * off 1 by more than 0.01 fall back to equal (SDK) */
     double coverage;                 /* share of the namespace that enters, [0, 1] */
     struct assign_namespace ns;
-    const json_t *condition;    /* targeting condition (borrowed), NULL: everyone */
-    const json_t *saved_groups; /* groups for $inGroup (borrowed), NULL: none */
-    const json_t *forced;       /* object user_id -> variant key (borrowed), or NULL */
-    int released;               /* released variant index, or -1 */
+    const json_t *condition;          /* targeting condition (borrowed), NULL: everyone */
+    const struct condition *compiled; /* condition compiled (borrowed), or NULL: evaluate
+                                       * `condition` as it is */
+    const json_t *saved_groups;       /* groups for $inGroup (borrowed), NULL: none */
+    const json_t *forced;             /* object user_id -> variant key (borrowed), or NULL */
+    int released;                     /* released variant index, or -1 */
 };
 
 /* How the decision was reached, for explain output and debugging. */
@@ -110,6 +113,14 @@ void assign_experiment_init(struct assign_experiment *x);
  * "seed" or "namespace" (invalid UTF-8). Thread-safe. */
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);
+
+/* assign_decide, charging the targeting evaluation to budget (NULL = unlimited; shared by
+ * every experiment decided for one request). When the budget runs out: -1 with ERR_INVALID,
+ * field "attributes". */
+struct condition_budget;
+int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
+                         const json_t *attributes, struct condition_budget *budget,
+                         struct assign_result *out, struct err *err);
 
 /* API.md reason string: "hashed", "forced", "released", "not_running",
  * "not_targeted", "namespace", "coverage"; "unknown" out of range. */

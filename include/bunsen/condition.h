@@ -7,13 +7,20 @@
  * (packages/sdk-js/src/mongrule.ts), including JavaScript's loose comparisons
  * between mismatched types; see shared/conformance/README.md.
  *
- * Pure and reentrant: no globals, no caches (a $regex is compiled per evaluation);
- * any number of threads may evaluate the same borrowed trees concurrently.
+ * Two forms: condition_eval() evaluates a json_t condition as it is (tests, validation);
+ * condition_compile() builds, once per experiment definition (snapshot build), a compiled
+ * form with $in/$nin lists as hash sets and regexes compiled once (PCRE2 JIT where
+ * available), and condition_match() evaluates it under a per-request step budget. Both
+ * give the same answers (the conformance tests run both).
+ *
+ * Pure and reentrant: no globals; a compiled condition is immutable after
+ * condition_compile, so any number of threads may evaluate it concurrently.
  */
 #ifndef BUNSEN_CONDITION_H
 #define BUNSEN_CONDITION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -34,5 +41,55 @@
  * would throw (e.g. a null condition) and when CONDITION_MAX_DEPTH is exceeded.
  * Thread-safe; allocates only transient memory (aborts only on OOM, as xmalloc). */
 bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups);
+
+/* A compiled condition (cond_int.h). */
+struct condition;
+
+/* Compile `condition` (borrowed: it must outlive the result; NULL allowed, meaning
+ * "everyone"). Never fails: what cannot be precompiled is evaluated as condition_eval does
+ * (an invalid regex still simply does not match). Free with condition_free. */
+struct condition *condition_compile(const json_t *condition);
+void condition_free(struct condition *c);
+
+/* A per-request evaluation budget in steps (one step ~ 50 ns: one operator, half a set
+ * probe, one comparison of a list scan, 16 bytes of regex subject; a regex that hits its
+ * match limit costs CONDITION_REGEX_LIMIT_STEPS). Shared by every condition evaluated for
+ * one request. */
+struct condition_budget {
+    long left;      /* steps left; < 0 once exhausted */
+    bool unlimited; /* never exhausted (tests, tools) */
+};
+
+/* Default steps per request (--eval-budget): a few ms of the worst operators on one core,
+ * ~50 x what 1,000 running experiments with simple targeting take. */
+#define CONDITION_BUDGET_DEFAULT    50000
+#define CONDITION_REGEX_LIMIT_STEPS 1000
+
+/* Evaluate compiled c against attributes (borrowed, NULL as {}) and saved groups (borrowed,
+ * may be NULL), charging budget (NULL = unlimited). Returns 1 (holds), 0 (does not) or -1
+ * when the budget ran out (the answer is unknown: the caller refuses the request).
+ * Thread-safe. */
+int condition_match(const struct condition *c, const json_t *attributes, const json_t *saved_groups,
+                    struct condition_budget *budget);
+
+/* Caps on the attributes a caller may send (API.md "Evaluation limits"). */
+struct condition_limits {
+    size_t max_bytes;  /* total: key and string bytes + 8 per other value */
+    size_t max_depth;  /* nesting of objects and arrays; the attributes object is 1 */
+    size_t max_array;  /* elements of one array */
+    size_t max_string; /* bytes of one string value or key */
+};
+
+#define CONDITION_ATTR_MAX_BYTES  65536
+#define CONDITION_ATTR_MAX_DEPTH  8
+#define CONDITION_ATTR_MAX_ARRAY  1000
+#define CONDITION_ATTR_MAX_STRING 4096
+
+/* Check attributes (borrowed, NULL ok) against lim. Returns 0, or -1 with err naming the
+ * offending field under `prefix` (e.g. "attributes.tags[3]"): ERR_TOO_LARGE for the total
+ * size, ERR_INVALID for depth, array length and string length. */
+struct err;
+int condition_check_attributes(const json_t *attributes, const struct condition_limits *lim,
+                               const char *prefix, struct err *err);
 
 #endif

@@ -26,6 +26,14 @@ struct config {
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
     int rate_ingest;          /* --rate-limit-ingest: requests/s per key, 0 = off, def 500 */
     int rate_manage;          /* --rate-limit-manage: requests/s per key, 0 = off, def 100 */
+    int rate_assign;          /* --rate-limit-assign: /assign + OFREP per key, def 50000 */
+    int rate_features;        /* --rate-limit-features: features payload per sdk key, 10000 */
+    int rate_ip;              /* --rate-limit-ip: unauthenticated routes per client IP, 1000 */
+    size_t attr_max_bytes;    /* --attributes-max-bytes: total attribute size, def 64 KiB */
+    int attr_max_depth;       /* --attributes-max-depth: nesting, def 8 */
+    int attr_max_array;       /* --attributes-max-array: elements of one array, def 1000 */
+    int attr_max_string;      /* --attributes-max-string: bytes of one string, def 4096 */
+    int eval_budget;          /* --eval-budget: targeting steps per request, def 200000 */
     char log_file[512];       /* --log-file / BUNSEN_LOG_FILE, "" = stderr; SIGHUP reopens it */
     char metrics_auth[16];    /* --metrics-auth / BUNSEN_METRICS_AUTH: "public" (default: no
                                  per-experiment series without a key) or "key" (a key needed) */

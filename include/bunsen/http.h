@@ -42,12 +42,18 @@ enum http_method {
     HTTP_OPTIONS = 64,
 };
 
-enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE };
+/* BODY_ASSIGN: assignment bodies, capped at 4 x --attributes-max-bytes + 16 KiB (JSON
+ * escapes included) so that an oversize attribute set is refused before it is read. */
+enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE, BODY_ASSIGN };
 
 /* Route flags. */
-#define ROUTE_CORS   1u /* browser SDK route: CORS headers on every reply (errors included) */
-#define ROUTE_INGEST 2u /* rate-limited per key as ingestion (--rate-limit-ingest) */
-#define ROUTE_MANAGE 4u /* rate-limited per key as management (--rate-limit-manage) */
+#define ROUTE_CORS   1u  /* browser SDK route: CORS headers on every reply (errors included) */
+#define ROUTE_INGEST 2u  /* rate-limited per key as ingestion (--rate-limit-ingest) */
+#define ROUTE_MANAGE 4u  /* rate-limited per key as management (--rate-limit-manage) */
+#define ROUTE_ASSIGN 16u /* rate-limited per key as assignment (--rate-limit-assign) */
+#define ROUTE_SDK_KEY_PATH                                                                         \
+    32u /* public route with the sdk key in {sdk_key}: limited per that key                        \
+         * (--rate-limit-features) besides the per-IP limit of every public route */
 #define ROUTE_KEY_OPTIONAL                                                                         \
     8u /* public route that authenticates a key when one is sent (401 if it is bad): the           \
           handler sees the role (ROLE_NONE without a key) */

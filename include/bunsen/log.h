@@ -28,6 +28,11 @@ int log_reopen(void);
 
 /* Log a message; `fields` (may be NULL, stolen) is merged into the line. */
 void log_json(enum log_level level, const char *msg, json_t *fields);
+/* Log a message with fields already rendered as JSON object members (`"a":1,"b":"x"`, len
+ * bytes, may be 0), as log_json would print them: for lines written per request (the
+ * access log), without a jansson tree. msg and members must be ASCII (log_json escapes
+ * everything else). */
+void log_members(enum log_level level, const char *msg, const char *members, size_t len);
 /* Log a printf-formatted message with no extra fields. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

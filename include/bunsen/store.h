@@ -70,6 +70,10 @@ struct store_job {
     /* true: the group commits right after this job, so that its done() runs before any later
      * job's apply() (done() publishes what later jobs read, e.g. the attribution rules) */
     bool barrier;
+    /* true: apply() changes nothing outside the transaction and may run again after a
+     * rollback. A group of such jobs runs without a savepoint per job; should one fail,
+     * the group is rolled back and run again with savepoints (same outcome per job). */
+    bool retryable;
     /* private to the writer */
     struct store_job *next;
     int rc;

@@ -9,6 +9,7 @@
 
 #include "bunsen/app.h"
 #include "bunsen/assign.h"
+#include "bunsen/condition.h"
 #include "bunsen/http.h"
 #include "bunsen/store.h"
 
@@ -22,6 +23,7 @@ struct api_write {
     int (*apply)(struct store_tx *tx, struct api_write *w, struct err *err);
     void (*render)(struct api_write *w);
     void (*cleanup)(struct api_write *w);
+    bool retryable; /* apply() may run again after a rollback (store_job.retryable) */
 };
 
 /* Suspend r and queue w; the reply is sent after the commit (or an error reply if the
@@ -123,6 +125,14 @@ bool api_experiment_is_live(const struct snapshot_entry *e);
 /* attrs (borrowed, may be NULL) plus "id": user_id when attrs has no "id" (the hash
  * attribute GrowthBook SDKs use), as a new reference. */
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
+
+/* Check attrs (borrowed, may be NULL) against the configured caps (API.md "Evaluation
+ * limits"); 0, or -1 with err naming the field under prefix (400, or 413 for the total). */
+int api_attributes_check(const struct app *app, const json_t *attrs, const char *prefix,
+                         struct err *err);
+
+/* A fresh per-request evaluation budget (--eval-budget). */
+struct condition_budget api_eval_budget(const struct app *app);
 
 /* ---- Prometheus counters (prom.c) ---- */
 

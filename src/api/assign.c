@@ -42,11 +42,10 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
                                          aw->ts};
     }
     struct snapshot_cell *cell = http_req_app(w->req)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     struct store_ingest_counts counts = {0};
     int rc = store_ingest_exposures(tx, api_rules_of(snap), x, n, &counts, err);
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     free(x);
     return rc;
 }
@@ -91,10 +90,10 @@ static json_t *explain_json(const struct assign_result *res)
  * "bucket":..[,"explain":{..}]. The members and their order are those the jansson tree
  * had. 0, or -1 after err. */
 static int decide(const struct snapshot_entry *e, const char *user_id, size_t len,
-                  const json_t *attrs, bool explain, struct buf *out, struct assign_result *res,
-                  struct err *err)
+                  const json_t *attrs, struct condition_budget *budget, bool explain,
+                  struct buf *out, struct assign_result *res, struct err *err)
 {
-    if (assign_decide(&e->a, user_id, len, attrs, res, err) != 0) {
+    if (assign_decide_budget(&e->a, user_id, len, attrs, budget, res, err) != 0) {
         return -1;
     }
     prom_count_assign(e->user, res->reason);
@@ -158,6 +157,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
+    aw->w.retryable = true; /* assign_apply only inserts through the transaction */
     aw->reply = text;
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
@@ -276,10 +276,18 @@ void api_assign(struct http_req *r)
     }
     struct err err;
     err_clear(&err);
-
     struct app *app = http_req_app(r);
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    /* both parsers (the fast reader and jansson) end here: the caps apply to either */
+    if (api_attributes_check(app, q.attrs, "attributes", &err) != 0) {
+        http_reply_err(r, &err);
+        json_decref(eff);
+        json_decref(fast_attrs);
+        free(store);
+        json_decref(body);
+        return;
+    }
+    struct condition_budget budget = api_eval_budget(app);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     /* The reply is written as it is decided: {"user_id":..,"assignments":{..},"unknown":[..]} */
     struct buf out, unknown;
     buf_init(&out, REPLY_CAP);
@@ -320,7 +328,7 @@ void api_assign(struct http_req *r)
         jsonw_append_raw(&out, ndecided ? "," : "");
         jsonw_append_string(&out, e->x.key, strlen(e->x.key));
         jsonw_append_raw(&out, ":");
-        if (decide(e, user_id, len, eff, q.explain, &out, &res, &err) != 0) {
+        if (decide(e, user_id, len, eff, &budget, q.explain, &out, &res, &err) != 0) {
             rc = -1;
             break;
         }
@@ -333,7 +341,7 @@ void api_assign(struct http_req *r)
             nitems++;
         }
     }
-    snapshot_read_end(app->experiments, token);
+    snapshot_read_end(app->experiments, snap);
     json_decref(eff);
     jsonw_append_raw(&out, "},\"unknown\":[");
     buf_append(&out, unknown.data ? unknown.data : "", unknown.len);
@@ -411,21 +419,26 @@ void api_assign_one(struct http_req *r)
         json_object_set_new(ac.attrs, "id", json_string(user_id));
     }
     struct app *app = http_req_app(r);
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(app->experiments, &token);
+    struct err err;
+    err_clear(&err);
+    if (api_attributes_check(app, ac.attrs, "attr", &err) != 0) {
+        json_decref(ac.attrs);
+        http_reply_err(r, &err);
+        return;
+    }
+    struct condition_budget budget = api_eval_budget(app);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
     if (e == NULL) {
-        snapshot_read_end(app->experiments, token);
+        snapshot_read_end(app->experiments, snap);
         json_decref(ac.attrs);
         http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
         return;
     }
     struct assign_result res;
-    struct err err;
-    err_clear(&err);
     struct buf out;
     buf_init(&out, REPLY_CAP);
-    int rc = decide(e, user_id, strlen(user_id), ac.attrs, explain, &out, &res, &err);
+    int rc = decide(e, user_id, strlen(user_id), ac.attrs, &budget, explain, &out, &res, &err);
     struct api_exposure item;
     size_t n = 0;
     if (rc == 0) {
@@ -440,7 +453,7 @@ void api_assign_one(struct http_req *r)
             n = 1;
         }
     }
-    snapshot_read_end(app->experiments, token);
+    snapshot_read_end(app->experiments, snap);
     json_decref(ac.attrs);
     size_t text_len = 0;
     char *text = rc == 0 ? reply_take(&out, &text_len) : NULL;

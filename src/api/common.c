@@ -36,6 +36,7 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     w->job.apply = write_apply;
     w->job.done = write_done;
     w->job.arg = w;
+    w->job.retryable = w->retryable;
     struct err err;
     err_clear(&err);
     http_req_suspend(r);
@@ -155,4 +156,19 @@ void api_reply_document(struct http_req *r, const char *doc)
         http_reply_json(r, 200, json_loads(doc, 0, NULL));
     }
     http_reply_header(r, "ETag", etag);
+}
+
+int api_attributes_check(const struct app *app, const json_t *attrs, const char *prefix,
+                         struct err *err)
+{
+    struct condition_limits lim = {app->cfg.attr_max_bytes, (size_t)app->cfg.attr_max_depth,
+                                   (size_t)app->cfg.attr_max_array,
+                                   (size_t)app->cfg.attr_max_string};
+    return condition_check_attributes(attrs, &lim, prefix, err);
+}
+
+struct condition_budget api_eval_budget(const struct app *app)
+{
+    struct condition_budget b = {.left = app->cfg.eval_budget, .unlimited = false};
+    return b;
 }

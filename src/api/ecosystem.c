@@ -158,8 +158,7 @@ void api_features(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n; i++) {
         const struct experiment *x = &snap->entries[i].x;
@@ -167,7 +166,7 @@ void api_features(struct http_req *r)
             json_object_set_new(features, x->key, feature_of(x));
         }
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     /* 17 digits: the SDK must see exactly the weights the daemon hashes with */
     reply_tagged(r, json_pack("{s:o}", "features", features), 17);
 }
@@ -231,6 +230,13 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
                     "context.targetingKey must be 1 to 256 bytes of text");
         return NULL;
     }
+    struct err err;
+    err_clear(&err);
+    if (api_attributes_check(http_req_app(r), ctx, "context", &err) != 0) {
+        json_decref(root);
+        ofrep_error(r, err_code_status(err.code), flag, "INVALID_CONTEXT", err.msg);
+        return NULL;
+    }
     json_t *attrs = json_copy(ctx);
     json_decref(root);
     *user_id = json_string_value(json_object_get(attrs, "targetingKey"));
@@ -242,11 +248,12 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
 
 /* Evaluate one flag into an OFREP evaluation object; records an exposure item. */
 static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, const json_t *attrs,
-                          struct api_exposure *items, size_t *nitems)
+                          struct condition_budget *budget, struct api_exposure *items,
+                          size_t *nitems)
 {
     struct assign_result res;
     struct err err;
-    if (assign_decide(&e->a, user_id, strlen(user_id), attrs, &res, &err) != 0) {
+    if (assign_decide_budget(&e->a, user_id, strlen(user_id), attrs, budget, &res, &err) != 0) {
         return json_pack("{s:s, s:s, s:s}", "key", e->x.key, "errorCode", "INVALID_CONTEXT",
                          "errorDetails", err.msg);
     }
@@ -277,13 +284,13 @@ void api_ofrep_flag(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    struct condition_budget budget = api_eval_budget(http_req_app(r));
+    const struct snapshot *snap = snapshot_read_begin(cell);
     const struct snapshot_entry *e = flag ? snapshot_find(snap, flag) : NULL;
     struct api_exposure item;
     size_t n = 0;
-    json_t *o = e ? ofrep_eval(e, user_id, attrs, &item, &n) : NULL;
-    snapshot_read_end(cell, token);
+    json_t *o = e ? ofrep_eval(e, user_id, attrs, &budget, &item, &n) : NULL;
+    snapshot_read_end(cell, snap);
     char uid[257];
     snprintf(uid, sizeof(uid), "%s", user_id);
     json_decref(attrs);
@@ -306,18 +313,31 @@ void api_ofrep_bulk(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    struct condition_budget budget = api_eval_budget(http_req_app(r));
+    const struct snapshot *snap = snapshot_read_begin(cell);
     size_t cap = snap->n ? snap->n : 1;
     struct api_exposure *items = xcalloc(cap, sizeof(*items));
     size_t n = 0;
     json_t *flags = json_array();
     for (size_t i = 0; i < snap->n && json_array_size(flags) < OFREP_MAX_FLAGS; i++) {
         if (api_experiment_is_live(&snap->entries[i])) {
-            json_array_append_new(flags, ofrep_eval(&snap->entries[i], user_id, attrs, items, &n));
+            json_array_append_new(
+                flags, ofrep_eval(&snap->entries[i], user_id, attrs, &budget, items, &n));
+        }
+        if (budget.left < 0) {
+            break;
         }
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
+    if (budget.left < 0) {
+        free(items);
+        json_decref(flags);
+        json_decref(attrs);
+        ofrep_error(r, 400, NULL, "INVALID_CONTEXT",
+                    "evaluating the flags for this context exceeds the per-request evaluation "
+                    "budget");
+        return;
+    }
     char uid[257];
     snprintf(uid, sizeof(uid), "%s", user_id);
     json_decref(attrs);

@@ -781,13 +781,12 @@ static int experiment_of(struct http_req *r, struct experiment *x)
 {
     const char *key = http_req_param(r, "key");
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    unsigned token;
-    const struct snapshot *snap = snapshot_read_begin(cell, &token);
+    const struct snapshot *snap = snapshot_read_begin(cell);
     const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
     if (e != NULL) {
         experiment_copy(x, &e->x);
     }
-    snapshot_read_end(cell, token);
+    snapshot_read_end(cell, snap);
     if (e == NULL) {
         http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
         return -1;

@@ -120,6 +120,26 @@ static int check_experiment(const struct assign_experiment *x, struct err *err)
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err)
 {
+    return assign_decide_budget(x, user_id, len, attributes, NULL, out, err);
+}
+
+/* The targeting condition: 1 holds, 0 not, -1 out of budget. */
+static int targeted(const struct assign_experiment *x, const json_t *attributes,
+                    struct condition_budget *budget)
+{
+    if (x->compiled != NULL) {
+        return condition_match(x->compiled, attributes, x->saved_groups, budget);
+    }
+    if (x->condition == NULL) {
+        return 1;
+    }
+    return condition_eval(x->condition, attributes, x->saved_groups) ? 1 : 0;
+}
+
+int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
+                         const json_t *attributes, struct condition_budget *budget,
+                         struct assign_result *out, struct err *err)
+{
     memset(out, 0, sizeof(*out));
     out->bucket = -1;
     if (len == 0 || !utf8_valid(user_id, len)) {
@@ -159,7 +179,13 @@ int assign_decide(const struct assign_experiment *x, const char *user_id, size_t
                           "namespace: namespace bucket outside [start, end)");
         }
     }
-    if (x->condition != NULL && !condition_eval(x->condition, attributes, x->saved_groups)) {
+    int t = targeted(x, attributes, budget);
+    if (t < 0) {
+        return err_set(err, ERR_INVALID, "attributes",
+                       "evaluating the targeting conditions for these attributes exceeds the "
+                       "per-request evaluation budget");
+    }
+    if (t == 0) {
         return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
                       "not_targeted: targeting condition is false");
     }

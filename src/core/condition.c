@@ -6,7 +6,10 @@
  * semantics included (`value + "" === cond`, `value * 1 === cond`, `<` on mixed
  * types, JSON.stringify equality). jansson is used purely as the in-memory value
  * tree; nothing is parsed or written here. Entered concurrently by request threads:
- * there are no globals and no caches; a $regex is compiled by PCRE2 per evaluation.
+ * there are no globals. With a compiled condition (condcompile.c) the $in-style lists
+ * are probed as hash sets and each $regex is compiled once; without one (condition_eval)
+ * lists are scanned and a $regex is compiled by PCRE2 per evaluation. Every step is
+ * charged to the request's budget; when it runs out the evaluation stops (-1).
  *
  * Where JavaScript would throw (a null or string where a condition object belongs)
  * the evaluation is "poisoned" and the whole condition fails; so does nesting deeper
@@ -25,20 +28,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "bunsen/util.h"
+#include "cond_int.h"
 #include "jsval_int.h"
 
-#define SCRATCH_CAP       (1u << 20) /* cap on one padded version string */
-#define REGEX_MATCH_LIMIT 1000000u
+#define SCRATCH_CAP (1u << 20) /* cap on one padded version string */
 
 struct ctx {
-    const json_t *groups; /* saved groups, may be NULL */
-    int depth;            /* current condition nesting */
-    bool poisoned;        /* JS would throw, or too deep: the condition fails */
+    const struct condition *comp; /* side tables, or NULL (condition_eval) */
+    const json_t *groups;         /* saved groups, may be NULL */
+    int depth;                    /* current condition nesting */
+    bool poisoned;                /* JS would throw, too deep or out of budget: fails */
+    bool exhausted;               /* the budget ran out */
+    bool unlimited;               /* no budget */
+    long left;                    /* steps left */
 };
+
+/* Charge n steps; running out poisons the evaluation. */
+static void charge(struct ctx *c, long n)
+{
+    if (c->unlimited) {
+        return;
+    }
+    c->left -= n;
+    if (c->left < 0) {
+        c->exhausted = true;
+        c->poisoned = true;
+    }
+}
 
 static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond);
 static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value, bool insensitive);
@@ -50,11 +67,26 @@ static void buf_add(struct ctx *c, struct buf *b, const char *s, size_t n)
     }
 }
 
-/* PCRE2 options closest to a JavaScript RegExp without flags: backslash-u escapes, "$"
- * only at the very end, unset backreferences match empty, "[^]" is any character. */
-#define JS_REGEX_OPTS                                                                              \
-    (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF |               \
-     PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C)
+/* Run compiled re on subj with the match context mc (NULL: one is made here); 1 match, 0 no
+ * match, -1 the match limit was hit. Only "does it match" is needed: one ovector pair. */
+static int regex_run(const pcre2_code *re, pcre2_match_context *mc, const char *subj, size_t sn)
+{
+    int rc = PCRE2_ERROR_NOMATCH;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    pcre2_match_context *own = mc == NULL ? pcre2_match_context_create(NULL) : NULL;
+    if (own != NULL) {
+        pcre2_set_match_limit(own, COND_REGEX_MATCH_LIMIT);
+    }
+    if (md != NULL && (mc != NULL || own != NULL)) {
+        rc = pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, mc != NULL ? mc : own);
+    }
+    pcre2_match_context_free(own);
+    pcre2_match_data_free(md);
+    if (rc >= 0) {
+        return 1; /* 0 is "matched, ovector too small": still a match */
+    }
+    return rc == PCRE2_ERROR_MATCHLIMIT ? -1 : 0;
+}
 
 /* Compile pat with opts and run it on subj; false on any error or limit. */
 static bool regex_test(const char *pat, size_t pn, uint32_t opts, const char *subj, size_t sn)
@@ -65,21 +97,49 @@ static bool regex_test(const char *pat, size_t pn, uint32_t opts, const char *su
     if (re == NULL) {
         return false;
     }
-    bool hit = false;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    if (md != NULL && mc != NULL) {
-        pcre2_set_match_limit(mc, REGEX_MATCH_LIMIT);
-        hit = pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, mc) >= 0;
-    }
-    pcre2_match_context_free(mc);
-    pcre2_match_data_free(md);
+    bool hit = regex_run(re, NULL, subj, sn) == 1;
     pcre2_code_free(re);
     return hit;
 }
 
+/* $regex / $regexi on subj: the compiled code when there is one, else compiled here. A
+ * match that hits the limit costs CONDITION_REGEX_LIMIT_STEPS. */
+static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, const char *subj,
+                     size_t sn)
+{
+    charge(c, 1 + (long)(sn / 16));
+    if (c->poisoned) {
+        return false;
+    }
+    bool invalid = false;
+    const pcre2_code *re = cond_aux_regex(c->comp, pattern, insensitive, &invalid);
+    if (invalid) {
+        return false;
+    }
+    int rc;
+    if (re != NULL) {
+        rc = regex_run(re, cond_match_context(c->comp), subj, sn);
+    } else {
+        charge(c, 100); /* a compilation */
+        int ec;
+        PCRE2_SIZE eo;
+        pcre2_code *tmp =
+            pcre2_compile((PCRE2_SPTR)json_string_value(pattern), json_string_length(pattern),
+                          COND_JS_REGEX_OPTS | (insensitive ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
+        if (tmp == NULL) {
+            return false;
+        }
+        rc = regex_run(tmp, NULL, subj, sn);
+        pcre2_code_free(tmp);
+    }
+    if (rc < 0) {
+        charge(c, CONDITION_REGEX_LIMIT_STEPS);
+    }
+    return rc == 1;
+}
+
 /* a.toLowerCase() === b.toLowerCase() (see the file-top note on non-ASCII). */
-static bool ci_equal(const char *a, size_t an, const char *b, size_t bn)
+bool cond_ci_equal(const char *a, size_t an, const char *b, size_t bn)
 {
     bool ascii = true;
     for (size_t i = 0; i < an && ascii; i++) {
@@ -170,17 +230,29 @@ static int version_cmp(struct ctx *c, struct jsval a, const json_t *b)
     return r;
 }
 
-/* isIn(): actual (or any element of an actual array) is in expected. */
-static bool is_in(struct jsval actual, const json_t *expected, bool insensitive)
+/* isIn(): actual (or any element of an actual array) is in expected. A compiled list is
+ * probed as a set; otherwise every pair is compared, one step each. */
+static bool is_in(struct ctx *c, struct jsval actual, const json_t *expected, bool insensitive)
 {
+    const struct cond_set *set = cond_aux_set(c->comp, expected, insensitive);
     size_t n = actual.t == JSVAL_ARR ? json_array_size(actual.j) : 1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !c->poisoned; i++) {
         struct jsval el = actual.t == JSVAL_ARR ? jsval_of(json_array_get(actual.j, i)) : actual;
-        for (size_t k = 0; k < json_array_size(expected); k++) {
+        if (set != NULL) {
+            long steps = 2;
+            bool hit = cond_set_has(set, el, &steps);
+            charge(c, steps);
+            if (hit) {
+                return true;
+            }
+            continue;
+        }
+        charge(c, 1 + (long)json_array_size(expected));
+        for (size_t k = 0; k < json_array_size(expected) && !c->poisoned; k++) {
             struct jsval ex = jsval_of(json_array_get(expected, k));
             if (insensitive && el.t == JSVAL_STR && ex.t == JSVAL_STR) {
-                if (ci_equal(json_string_value(el.j), json_string_length(el.j),
-                             json_string_value(ex.j), json_string_length(ex.j))) {
+                if (cond_ci_equal(json_string_value(el.j), json_string_length(el.j),
+                                  json_string_value(ex.j), json_string_length(ex.j))) {
                     return true;
                 }
             } else if (jsval_strict_equal(el, ex)) {
@@ -296,13 +368,13 @@ static bool eval_op(struct ctx *c, const char *op, size_t on, struct jsval actua
     } else if (OP_IS("$exists")) {
         return jsval_truthy(ex) ? actual.t != JSVAL_NULL : actual.t == JSVAL_NULL;
     } else if (OP_IS("$in") || OP_IS("$ini")) {
-        return json_is_array(expected) && is_in(actual, expected, OP_IS("$ini"));
+        return json_is_array(expected) && is_in(c, actual, expected, OP_IS("$ini"));
     } else if (OP_IS("$nin") || OP_IS("$nini")) {
-        return json_is_array(expected) && !is_in(actual, expected, OP_IS("$nini"));
+        return json_is_array(expected) && !is_in(c, actual, expected, OP_IS("$nini"));
     } else if (OP_IS("$inGroup")) {
-        return is_in(actual, saved_group(c, expected), false);
+        return is_in(c, actual, saved_group(c, expected), false);
     } else if (OP_IS("$notInGroup")) {
-        return !is_in(actual, saved_group(c, expected), false);
+        return !is_in(c, actual, saved_group(c, expected), false);
     } else if (OP_IS("$not")) {
         return !eval_value(c, expected, actual, false);
     } else if (OP_IS("$size")) {
@@ -318,8 +390,7 @@ static bool eval_op(struct ctx *c, const char *op, size_t on, struct jsval actua
         }
         struct jsval_str s;
         jsval_to_string(actual, &s, &c->poisoned);
-        bool hit = regex_test(json_string_value(expected), json_string_length(expected),
-                              JS_REGEX_OPTS | (OP_IS("$regexi") ? PCRE2_CASELESS : 0), s.s, s.n);
+        bool hit = !c->poisoned && regex_op(c, expected, OP_IS("$regexi"), s.s, s.n);
         jsval_str_free(&s);
         return hit;
     } else if (OP_IS("$type")) {
@@ -331,6 +402,7 @@ static bool eval_op(struct ctx *c, const char *op, size_t on, struct jsval actua
 
 static bool enter(struct ctx *c)
 {
+    charge(c, 1);
     if (c->poisoned || ++c->depth > CONDITION_MAX_DEPTH) {
         c->poisoned = true;
         return false;
@@ -350,7 +422,9 @@ static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value, bo
         jsval_to_string(value, &s, &c->poisoned);
         const char *cs = json_string_value(cond);
         size_t cn = json_string_length(cond);
-        ok = insensitive ? ci_equal(s.s, s.n, cs, cn) : (s.n == cn && memcmp(s.s, cs, cn) == 0);
+        charge(c, (long)(s.n / 64));
+        ok =
+            insensitive ? cond_ci_equal(s.s, s.n, cs, cn) : (s.n == cn && memcmp(s.s, cs, cn) == 0);
         jsval_str_free(&s);
     } else if (json_is_number(cond)) {
         ok = jsval_to_number(value, &c->poisoned) == jsval_of(cond).num;
@@ -487,7 +561,27 @@ static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond)
 
 bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups)
 {
-    struct ctx c = {saved_groups, 0, false};
+    struct ctx c = {.comp = NULL, .groups = saved_groups, .unlimited = true};
     bool ok = eval_cond(&c, jsval_of(attributes), condition);
     return ok && !c.poisoned;
+}
+
+int condition_match(const struct condition *comp, const json_t *attributes,
+                    const json_t *saved_groups, struct condition_budget *budget)
+{
+    const json_t *condition = cond_tree(comp);
+    if (condition == NULL) {
+        return 1; /* no targeting: everyone */
+    }
+    struct ctx c = {.comp = comp, .groups = saved_groups};
+    c.unlimited = budget == NULL || budget->unlimited;
+    c.left = budget != NULL ? budget->left : 0;
+    bool ok = eval_cond(&c, jsval_of(attributes), condition);
+    if (budget != NULL && !budget->unlimited) {
+        budget->left = c.left;
+    }
+    if (c.exhausted) {
+        return -1;
+    }
+    return ok && !c.poisoned ? 1 : 0;
 }

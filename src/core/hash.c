@@ -124,10 +124,14 @@ int hash_bucket(const char *seed, size_t seed_len, const char *value, size_t val
         *bucket = (double)(h % 1000u) / 1000.0;
         return 0;
     }
-    char dec[16];
-    int len = snprintf(dec, sizeof(dec), "%" PRIu32, h);
+    char dec[16]; /* h in decimal, written from the end (snprintf cost more than the hashes) */
+    size_t at = sizeof(dec);
+    do {
+        dec[--at] = (char)('0' + h % 10u);
+        h /= 10u;
+    } while (h != 0);
     uint32_t h2 = HASH_FNV1A32_BASIS;
-    (void)hash_fnv1a32_update(&h2, dec, (size_t)len); /* ASCII digits: cannot fail */
+    (void)hash_fnv1a32_update(&h2, dec + at, sizeof(dec) - at); /* ASCII digits: cannot fail */
     *bucket = (double)(h2 % 10000u) / 10000.0;
     return 0;
 }

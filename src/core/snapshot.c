@@ -5,19 +5,28 @@
 #include "bunsen/snapshot.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bunsen/condition.h"
 #include "bunsen/util.h"
 
 struct snapshot_cell {
     _Atomic(struct snapshot *) cur;
-    atomic_uint epoch;
-    atomic_uint_fast64_t readers[2];
-    pthread_mutex_t publish_mu;
-    uint64_t generation;
+    atomic_uint epoch;              /* flipped by the reclaimer only */
+    atomic_uint_fast64_t window[2]; /* readers between "load cur" and "take a ref" */
+    atomic_size_t retired;          /* retired snapshots not yet freed */
+    pthread_mutex_t publish_mu;     /* publishers, one at a time */
+    uint64_t generation;            /* under publish_mu */
+    pthread_mutex_t reclaim_mu;     /* guards pending and stop */
+    pthread_cond_t reclaim_cv;      /* signalled on a new pending snapshot or stop */
+    struct snapshot *pending;       /* retired, the cell's reference not yet dropped */
+    bool stop;
+    pthread_t reclaimer;
 };
 
 struct snapshot *snapshot_new(void)
@@ -52,6 +61,8 @@ void snapshot_seal(struct snapshot *s)
     for (size_t i = 0; i < s->n; i++) {
         struct snapshot_entry *e = &s->entries[i];
         experiment_to_assign(&e->x, &e->a, e->keys, e->weights);
+        e->cond = condition_compile(e->x.targeting);
+        e->a.compiled = e->cond;
     }
 }
 
@@ -79,6 +90,7 @@ void snapshot_free(struct snapshot *s)
         return;
     }
     for (size_t i = 0; i < s->n; i++) {
+        condition_free(s->entries[i].cond);
         experiment_clear(&s->entries[i].x);
     }
     if (s->ext_free != NULL) {
@@ -88,16 +100,68 @@ void snapshot_free(struct snapshot *s)
     free(s);
 }
 
+/* Drop one reference; the last one frees s (and counts a retired snapshot gone). */
+static void snapshot_unref(struct snapshot_cell *c, struct snapshot *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) == 1) {
+        snapshot_free(s);
+        atomic_fetch_sub(&c->retired, 1);
+    }
+}
+
+/* The reclaimer: for each batch of retired snapshots, one grace period for the readers that
+ * may have loaded a retired pointer but not yet counted themselves in its refs, then drop
+ * the cell's reference (readers still holding one free it at their end). */
+static void *reclaim_main(void *arg)
+{
+    struct snapshot_cell *c = arg;
+    pthread_mutex_lock(&c->reclaim_mu);
+    for (;;) {
+        while (c->pending == NULL && !c->stop) {
+            pthread_cond_wait(&c->reclaim_cv, &c->reclaim_mu);
+        }
+        struct snapshot *batch = c->pending;
+        c->pending = NULL;
+        bool stop = c->stop;
+        pthread_mutex_unlock(&c->reclaim_mu);
+        if (batch != NULL) {
+            unsigned e = atomic_fetch_add(&c->epoch, 1);
+            while (atomic_load(&c->window[e & 1]) != 0) {
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = 20000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        while (batch != NULL) {
+            struct snapshot *next = batch->retired;
+            snapshot_unref(c, batch);
+            batch = next;
+        }
+        pthread_mutex_lock(&c->reclaim_mu);
+        if (stop && c->pending == NULL) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->reclaim_mu);
+    return NULL;
+}
+
 struct snapshot_cell *snapshot_cell_new(void)
 {
     struct snapshot_cell *c = xcalloc(1, sizeof(*c));
     struct snapshot *empty = snapshot_new();
     snapshot_seal(empty);
+    atomic_init(&empty->refs, 1);
     atomic_init(&c->cur, empty);
     atomic_init(&c->epoch, 0);
-    atomic_init(&c->readers[0], 0);
-    atomic_init(&c->readers[1], 0);
+    atomic_init(&c->window[0], 0);
+    atomic_init(&c->window[1], 0);
+    atomic_init(&c->retired, 0);
     pthread_mutex_init(&c->publish_mu, NULL);
+    pthread_mutex_init(&c->reclaim_mu, NULL);
+    pthread_cond_init(&c->reclaim_cv, NULL);
+    if (pthread_create(&c->reclaimer, NULL, reclaim_main, c) != 0) {
+        abort(); /* as an allocation failure: no thread, no daemon */
+    }
     return c;
 }
 
@@ -106,41 +170,55 @@ void snapshot_cell_free(struct snapshot_cell *c)
     if (c == NULL) {
         return;
     }
+    pthread_mutex_lock(&c->reclaim_mu);
+    c->stop = true;
+    pthread_cond_signal(&c->reclaim_cv);
+    pthread_mutex_unlock(&c->reclaim_mu);
+    pthread_join(c->reclaimer, NULL);
     snapshot_free(atomic_load(&c->cur));
+    pthread_cond_destroy(&c->reclaim_cv);
+    pthread_mutex_destroy(&c->reclaim_mu);
     pthread_mutex_destroy(&c->publish_mu);
     free(c);
 }
 
 void snapshot_publish(struct snapshot_cell *c, struct snapshot *s)
 {
+    atomic_init(&s->refs, 1); /* the cell's */
     pthread_mutex_lock(&c->publish_mu);
     s->generation = ++c->generation;
     struct snapshot *old = atomic_exchange(&c->cur, s);
-    unsigned e = atomic_fetch_add(&c->epoch, 1);
-    /* Readers that might hold `old` registered under parity e & 1 before the exchange;
-     * new readers register under the other parity, so this counter drains. */
-    while (atomic_load(&c->readers[e & 1]) != 0) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20000};
-        nanosleep(&ts, NULL);
-    }
+    atomic_fetch_add(&c->retired, 1);
+    pthread_mutex_lock(&c->reclaim_mu);
+    old->retired = c->pending;
+    c->pending = old;
+    pthread_cond_signal(&c->reclaim_cv);
+    pthread_mutex_unlock(&c->reclaim_mu);
     pthread_mutex_unlock(&c->publish_mu);
-    snapshot_free(old);
 }
 
-const struct snapshot *snapshot_read_begin(struct snapshot_cell *c, unsigned *token)
+const struct snapshot *snapshot_read_begin(struct snapshot_cell *c)
 {
     for (;;) {
         unsigned e = atomic_load(&c->epoch);
-        atomic_fetch_add(&c->readers[e & 1], 1);
+        atomic_fetch_add(&c->window[e & 1], 1);
         if (atomic_load(&c->epoch) == e) {
-            *token = e & 1;
-            return atomic_load(&c->cur);
+            struct snapshot *s = atomic_load(&c->cur);
+            atomic_fetch_add(&s->refs, 1);
+            atomic_fetch_sub(&c->window[e & 1], 1);
+            return s;
         }
-        atomic_fetch_sub(&c->readers[e & 1], 1); /* a publish raced us: register again */
+        atomic_fetch_sub(&c->window[e & 1], 1); /* the reclaimer flipped: register again */
     }
 }
 
-void snapshot_read_end(struct snapshot_cell *c, unsigned token)
+void snapshot_read_end(struct snapshot_cell *c, const struct snapshot *s)
 {
-    atomic_fetch_sub(&c->readers[token], 1);
+    /* the reference count is the one mutable part of a published snapshot */
+    snapshot_unref(c, (struct snapshot *)(uintptr_t)s);
+}
+
+size_t snapshot_cell_retired(struct snapshot_cell *c)
+{
+    return atomic_load(&c->retired);
 }

@@ -53,7 +53,8 @@ struct http_req {
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
 void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes);
 
-/* Per-key token buckets (ratelimit.c). Classes: 0 ingestion, 1 management. */
+/* Per-key token buckets (ratelimit.c). Classes: RL_CLASS_*. */
+enum { RL_CLASS_INGEST, RL_CLASS_MANAGE, RL_CLASS_ASSIGN, RL_CLASS_FEATURES, RL_CLASS_IP };
 struct ratelimit;
 struct ratelimit *ratelimit_new(void);
 void ratelimit_free(struct ratelimit *rl);
@@ -61,6 +62,8 @@ void ratelimit_free(struct ratelimit *rl);
  * the bucket is empty, with the seconds until a token is available. Thread-safe. */
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s);
+/* Buckets currently held (idle ones are dropped within about a second of going idle). */
+size_t ratelimit_entries(struct ratelimit *rl);
 
 /* Verified keys by a keyed tag of their secret, for one second (authcache.c). Thread-safe. */
 #define AUTHCACHE_TAG_LEN 16

@@ -1,39 +1,62 @@
 /*
- * ratelimit.c - per-key token buckets for the rate-limited route classes (http_int.h).
+ * ratelimit.c - exact per-key token buckets for the rate-limited route classes
+ * (http_int.h).
  *
- * Each (class, key id) has a bucket of `rate` tokens per second with a burst of
- * 2 x rate; a request takes one token or is refused with 429 and Retry-After. Buckets
- * live in a fixed open-addressing table guarded by striped mutexes (the critical section
- * is a few arithmetic operations); a full table degrades to "no limit" rather than
- * refusing service. The hot path (/assign, OFREP, features) is not limited.
+ * Each (class, key) has a bucket of `rate` tokens per second with a burst of 2 x rate; a
+ * request takes one token or is refused with 429 and Retry-After. Every key gets its own
+ * bucket: the table is a chained hash per stripe that grows as needed, so no key ever
+ * shares or misses a bucket. A bucket idle for burst/rate seconds (2 s) is full again,
+ * which is exactly what a new bucket would be, so such entries are dropped by a sweep
+ * (each stripe sweeps itself at most once a second, when it is next used): memory is
+ * bounded by the keys seen in the last couple of seconds, and by RL_MAX_ENTRIES beyond
+ * which a new key is refused (fail closed, never "no limit").
+ * Threads: any; each stripe has its own mutex held for a lookup and a few arithmetic
+ * operations (a sweep walks only that stripe).
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bunsen/util.h"
 #include "http_int.h"
 
-#define RL_SLOTS   4096
-#define RL_STRIPES 64
+#define RL_STRIPES     64
+#define RL_KEY_MAX     72       /* class digit + key id or client address */
+#define RL_MAX_ENTRIES 1000000u /* all stripes together */
 
-struct rl_slot {
-    char key[28]; /* class digit + key id; "" = free */
+struct rl_entry {
+    struct rl_entry *next;
+    uint64_t h;
     double tokens;
-    uint64_t last_ns;
+    double rate;      /* the rate it was last charged at: decides when it is idle */
+    uint64_t last_ns; /* last refill */
+    char key[RL_KEY_MAX];
+};
+
+struct rl_stripe {
+    pthread_mutex_t mu;
+    struct rl_entry **buckets; /* chains; nbuckets is a power of two */
+    size_t nbuckets;
+    size_t n;
+    uint64_t swept_ns;
 };
 
 struct ratelimit {
-    pthread_mutex_t mu[RL_STRIPES];
-    struct rl_slot slots[RL_SLOTS];
+    struct rl_stripe stripes[RL_STRIPES];
+    _Atomic(size_t) total;
 };
 
 struct ratelimit *ratelimit_new(void)
 {
     struct ratelimit *rl = xcalloc(1, sizeof(*rl));
     for (int i = 0; i < RL_STRIPES; i++) {
-        pthread_mutex_init(&rl->mu[i], NULL);
+        pthread_mutex_init(&rl->stripes[i].mu, NULL);
+        rl->stripes[i].nbuckets = 16;
+        rl->stripes[i].buckets = xcalloc(16, sizeof(struct rl_entry *));
     }
     return rl;
 }
@@ -44,9 +67,63 @@ void ratelimit_free(struct ratelimit *rl)
         return;
     }
     for (int i = 0; i < RL_STRIPES; i++) {
-        pthread_mutex_destroy(&rl->mu[i]);
+        struct rl_stripe *st = &rl->stripes[i];
+        for (size_t b = 0; b < st->nbuckets; b++) {
+            for (struct rl_entry *e = st->buckets[b], *next; e != NULL; e = next) {
+                next = e->next;
+                free(e);
+            }
+        }
+        free(st->buckets);
+        pthread_mutex_destroy(&st->mu);
     }
     free(rl);
+}
+
+/* Idle long enough that a refill would fill it: indistinguishable from a new bucket. */
+static bool entry_idle(const struct rl_entry *e, uint64_t now)
+{
+    if (now < e->last_ns) {
+        return false;
+    }
+    double full_after_s = (2 * e->rate - e->tokens) / e->rate;
+    return (double)(now - e->last_ns) / 1e9 >= full_after_s;
+}
+
+static void stripe_sweep(struct ratelimit *rl, struct rl_stripe *st, uint64_t now)
+{
+    st->swept_ns = now;
+    for (size_t b = 0; b < st->nbuckets; b++) {
+        struct rl_entry **pp = &st->buckets[b];
+        while (*pp != NULL) {
+            struct rl_entry *e = *pp;
+            if (entry_idle(e, now)) {
+                *pp = e->next;
+                free(e);
+                st->n--;
+                atomic_fetch_sub(&rl->total, 1);
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
+static void stripe_grow(struct rl_stripe *st)
+{
+    size_t nb = st->nbuckets * 2;
+    struct rl_entry **b = xcalloc(nb, sizeof(*b));
+    for (size_t i = 0; i < st->nbuckets; i++) {
+        for (struct rl_entry *e = st->buckets[i], *next; e != NULL; e = next) {
+            next = e->next;
+            size_t j = (size_t)(e->h >> 6) & (nb - 1);
+            e->next = b[j];
+            b[j] = e;
+        }
+    }
+    free(st->buckets);
+    st->buckets = b;
+    st->nbuckets = nb;
 }
 
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
@@ -56,47 +133,64 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
     if (rl == NULL || rate <= 0) {
         return true;
     }
-    char key[28];
+    char key[RL_KEY_MAX];
     snprintf(key, sizeof(key), "%d%s", cls, key_id);
-    uint32_t h = 2166136261u;
+    uint64_t h = 1469598103934665603ull;
     for (const char *p = key; *p; p++) {
-        h = (h ^ (unsigned char)*p) * 16777619u;
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
     }
-    /* the slots of one probe sequence share a stripe: probe within a 64-slot window */
-    size_t base = (h % (RL_SLOTS / RL_STRIPES)) * RL_STRIPES;
-    pthread_mutex_t *mu = &rl->mu[(base / RL_STRIPES) % RL_STRIPES];
-    uint64_t now = time_mono_ns();
+    struct rl_stripe *st = &rl->stripes[h % RL_STRIPES];
     double burst = 2 * rate;
     bool ok = true;
-    pthread_mutex_lock(mu);
-    struct rl_slot *slot = NULL;
-    for (size_t i = 0; i < RL_STRIPES; i++) {
-        struct rl_slot *s = &rl->slots[base + i];
-        if (strcmp(s->key, key) == 0) {
-            slot = s;
-            break;
-        }
-        if (s->key[0] == '\0') {
-            snprintf(s->key, sizeof(s->key), "%s", key);
-            s->tokens = burst;
-            s->last_ns = now;
-            slot = s;
-            break;
-        }
+    pthread_mutex_lock(&st->mu);
+    /* read the clock under the lock: a time read before it could be older than an entry's
+     * last refill, and an unsigned difference would then look like a very long idle time */
+    uint64_t now = time_mono_ns();
+    if (now > st->swept_ns + 1000000000ull) {
+        stripe_sweep(rl, st, now);
     }
-    if (slot != NULL) {
-        slot->tokens += (double)(now - slot->last_ns) / 1e9 * rate;
-        if (slot->tokens > burst) {
-            slot->tokens = burst;
-        }
-        slot->last_ns = now;
-        if (slot->tokens >= 1) {
-            slot->tokens -= 1;
-        } else {
-            ok = false;
-            *retry_after_s = (1 - slot->tokens) / rate;
-        }
+    size_t b = (size_t)(h >> 6) & (st->nbuckets - 1);
+    struct rl_entry *e = st->buckets[b];
+    while (e != NULL && (e->h != h || strcmp(e->key, key) != 0)) {
+        e = e->next;
     }
-    pthread_mutex_unlock(mu);
+    if (e == NULL) {
+        if (atomic_load(&rl->total) >= RL_MAX_ENTRIES) {
+            pthread_mutex_unlock(&st->mu);
+            *retry_after_s = 1;
+            return false; /* bounded memory: refuse a new key rather than let it through */
+        }
+        if (st->n + 1 > st->nbuckets * 2) {
+            stripe_grow(st);
+            b = (size_t)(h >> 6) & (st->nbuckets - 1);
+        }
+        e = xcalloc(1, sizeof(*e));
+        e->h = h;
+        snprintf(e->key, sizeof(e->key), "%s", key);
+        e->tokens = burst;
+        e->last_ns = now;
+        e->next = st->buckets[b];
+        st->buckets[b] = e;
+        st->n++;
+        atomic_fetch_add(&rl->total, 1);
+    }
+    e->rate = rate;
+    e->tokens += now > e->last_ns ? (double)(now - e->last_ns) / 1e9 * rate : 0;
+    if (e->tokens > burst) {
+        e->tokens = burst;
+    }
+    e->last_ns = now;
+    if (e->tokens >= 1) {
+        e->tokens -= 1;
+    } else {
+        ok = false;
+        *retry_after_s = (1 - e->tokens) / rate;
+    }
+    pthread_mutex_unlock(&st->mu);
     return ok;
+}
+
+size_t ratelimit_entries(struct ratelimit *rl)
+{
+    return rl != NULL ? atomic_load(&rl->total) : 0;
 }

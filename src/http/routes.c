@@ -49,22 +49,24 @@ const struct http_route http_routes[] = {
     {HTTP_POST, "/api/v1/power", api_power, BODY_DEFAULT, ROLES_READ, 0},
     {HTTP_GET, "/api/v1/experiments/{key}/users", api_users_export, BODY_NONE, ROLES_READ, 0},
 
-    {HTTP_GET, "/api/features/{sdk_key}", api_features, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
+    {HTTP_GET, "/api/features/{sdk_key}", api_features, BODY_NONE, ROLES_PUBLIC,
+     ROUTE_CORS | ROUTE_SDK_KEY_PATH},
     {HTTP_OPTIONS, "/api/features/{sdk_key}", api_cors_preflight, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS},
-    {HTTP_POST, "/ofrep/v1/evaluate/flags/{key}", api_ofrep_flag, BODY_DEFAULT, ROLES_SDK,
-     ROUTE_CORS},
+    {HTTP_POST, "/ofrep/v1/evaluate/flags/{key}", api_ofrep_flag, BODY_ASSIGN, ROLES_SDK,
+     ROUTE_CORS | ROUTE_ASSIGN},
     {HTTP_OPTIONS, "/ofrep/v1/evaluate/flags/{key}", api_cors_preflight, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS},
-    {HTTP_POST, "/ofrep/v1/evaluate/flags", api_ofrep_bulk, BODY_DEFAULT, ROLES_SDK, ROUTE_CORS},
+    {HTTP_POST, "/ofrep/v1/evaluate/flags", api_ofrep_bulk, BODY_ASSIGN, ROLES_SDK,
+     ROUTE_CORS | ROUTE_ASSIGN},
     {HTTP_OPTIONS, "/ofrep/v1/evaluate/flags", api_cors_preflight, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS},
 
     {HTTP_POST, "/api/v1/events", api_ingest_events, BODY_INGEST, ROLES_SDK, ROUTE_INGEST},
     {HTTP_POST, "/api/v1/exposures", api_ingest_exposures, BODY_INGEST, ROLES_SDK, ROUTE_INGEST},
-    {HTTP_POST, "/api/v1/assign", api_assign, BODY_DEFAULT, ROLES_SDK | ROLE_EDITOR, 0},
+    {HTTP_POST, "/api/v1/assign", api_assign, BODY_ASSIGN, ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},
     {HTTP_GET, "/api/v1/experiments/{key}/assign", api_assign_one, BODY_NONE,
-     ROLES_SDK | ROLE_EDITOR, 0},
+     ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},
 };
 
 const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);

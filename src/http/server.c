@@ -24,6 +24,7 @@
 
 #include "bunsen/app.h"
 #include "bunsen/http.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/metrics.h"
 #include "bunsen/store.h"
@@ -81,6 +82,20 @@ static bool is_json_type(const char *ct)
         return false;
     }
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Take a token of (cls, name) at rate/s; when refused, reply 429 with Retry-After. */
+static bool rate_take(struct http_req *r, int cls, const char *name, int rate, const char *who)
+{
+    double wait = 0;
+    if (ratelimit_take(r->srv->rl, cls, name, rate, &wait)) {
+        return true;
+    }
+    http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
+    http_reply_header(r, "Retry-After", ra);
+    return false;
 }
 
 /* snprintf(out, n, "%s", s) without the format machinery (twice per request). */
@@ -145,17 +160,50 @@ static bool authenticate(struct http_req *r)
                          auth_role_name(r->role), r->route->path);
         return false;
     }
-    unsigned rl_flags = r->route->flags & (ROUTE_INGEST | ROUTE_MANAGE);
-    double wait = 0;
-    if (rl_flags != 0 && !ratelimit_take(r->srv->rl, rl_flags == ROUTE_INGEST ? 0 : 1, r->key_id,
-                                         rl_flags == ROUTE_INGEST ? r->app->cfg.rate_ingest
-                                                                  : r->app->cfg.rate_manage,
-                                         &wait)) {
-        http_reply_error(r, ERR_RATE, NULL, "too many requests for this key; retry shortly");
-        char ra[24];
-        snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
-        http_reply_header(r, "Retry-After", ra);
+    unsigned f = r->route->flags;
+    const struct config *cfg = &r->app->cfg;
+    if (f & ROUTE_INGEST) {
+        return rate_take(r, RL_CLASS_INGEST, r->key_id, cfg->rate_ingest, "this key");
+    }
+    if (f & ROUTE_MANAGE) {
+        return rate_take(r, RL_CLASS_MANAGE, r->key_id, cfg->rate_manage, "this key");
+    }
+    if (f & ROUTE_ASSIGN) {
+        return rate_take(r, RL_CLASS_ASSIGN, r->key_id, cfg->rate_assign, "this key");
+    }
+    return true;
+}
+
+/* Per-client-IP limit of the routes that need no key (and of unknown paths); public routes
+ * with an sdk key in the path are limited per that key as well (before any key lookup). */
+static bool rate_take_public(struct http_req *r)
+{
+    char ip[INET6_ADDRSTRLEN + 1] = "?";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                      sizeof(ip));
+        } else if (sa->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                      sizeof(ip));
+        }
+    }
+    if (!rate_take(r, RL_CLASS_IP, ip, r->app->cfg.rate_ip, "this client address")) {
         return false;
+    }
+    const char *key = r->route ? http_req_param(r, "sdk_key") : NULL;
+    if (key != NULL && (r->route->flags & ROUTE_SDK_KEY_PATH)) {
+        /* the bucket is named by a hash: no secret is kept in the table */
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = key; *p; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        }
+        char name[24];
+        snprintf(name, sizeof(name), "%016llx", (unsigned long long)h);
+        return rate_take(r, RL_CLASS_FEATURES, name, r->app->cfg.rate_features, "this sdk key");
     }
     return true;
 }
@@ -179,6 +227,21 @@ static void methods_text(unsigned allowed, char *out, size_t n)
             used += (size_t)w;
         }
     }
+}
+
+/* 413 for a body over the route's cap; assignment bodies name what is capped. */
+static void too_large_reply(struct http_req *r)
+{
+    if (r->route != NULL && r->route->body == BODY_ASSIGN) {
+        bool ofrep = strncmp(r->path, "/ofrep/", 7) == 0;
+        http_reply_error(r, ERR_TOO_LARGE, ofrep ? "context" : "attributes",
+                         "the body exceeds the limit of %zu bytes for assignment requests (the "
+                         "attributes may take %zu bytes)",
+                         r->body.cap, r->app->cfg.attr_max_bytes);
+        return;
+    }
+    http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
+                     r->body.cap);
 }
 
 /* What on_uri found wrong before MHD parsed the rest of the request: a static marker object
@@ -329,6 +392,9 @@ static void request_begin(struct http_req *r, const char *method)
     r->route = m ? http_route_match(http_routes, http_routes_count, m, r->path, r->scratch,
                                     r->params, &r->nparams, &path_matched, &allowed)
                  : NULL;
+    if ((r->route == NULL || r->route->roles == ROLES_PUBLIC) && !rate_take_public(r)) {
+        return;
+    }
     if (r->route == NULL) {
         bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
                    strncmp(r->path, "/ofrep/", 7) == 0;
@@ -349,6 +415,9 @@ static void request_begin(struct http_req *r, const char *method)
     size_t cap = r->route->body == BODY_INGEST ? r->app->cfg.ingest_body_max
                  : r->route->body == BODY_NONE ? 0
                                                : r->app->cfg.body_max;
+    if (r->route->body == BODY_ASSIGN && 4 * r->app->cfg.attr_max_bytes + 16384 < cap) {
+        cap = 4 * r->app->cfg.attr_max_bytes + 16384;
+    }
     buf_init(&r->body, cap);
     bool key_sent = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL ||
                     http_req_header(r, "X-API-Key") != NULL;
@@ -368,8 +437,7 @@ static void request_begin(struct http_req *r, const char *method)
         }
         const char *cl = http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > r->body.cap) {
-            http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
-                             r->body.cap);
+            too_large_reply(r);
         }
     }
 }
@@ -434,8 +502,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->too_large) {
-        http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
-                         r->body.cap);
+        too_large_reply(r);
         return queue_reply(r);
     }
     if (r->route == NULL) {
@@ -484,16 +551,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 mname = methods[i];
             }
         }
-        json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:I}", "method", mname, "route",
-                              r->route ? r->route->path : "static", "status", status, "duration_ms",
-                              ms, "bytes", (json_int_t)r->resp_bytes);
-        if (f != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-            json_object_set_new(f, "terminated", json_integer(toe));
+        /* written as log_json printed the jansson object it used to build (ASCII only) */
+        char line[256]; /* cap one below the size: the buffer never grows (no realloc) */
+        struct buf b = {line, 0, sizeof(line), sizeof(line) - 1};
+        jsonw_append_raw(&b, "\"method\":\"");
+        jsonw_append_raw(&b, mname);
+        jsonw_append_raw(&b, "\",\"route\":");
+        const char *route = r->route ? r->route->path : "static";
+        jsonw_append_string(&b, route, strlen(route));
+        jsonw_append_raw(&b, ",\"status\":");
+        jsonw_append_int(&b, status);
+        jsonw_append_raw(&b, ",\"duration_ms\":");
+        jsonw_append_real(&b, ms, 6);
+        jsonw_append_raw(&b, ",\"bytes\":");
+        jsonw_append_int(&b, (long long)r->resp_bytes);
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+            jsonw_append_raw(&b, ",\"terminated\":");
+            jsonw_append_int(&b, (long long)toe);
         }
-        if (f != NULL && r->key_id[0] != '\0') {
-            json_object_set_new(f, "key_id", json_string(r->key_id));
+        if (r->key_id[0] != '\0') {
+            jsonw_append_raw(&b, ",\"key_id\":");
+            jsonw_append_string(&b, r->key_id, strlen(r->key_id));
         }
-        log_json(LOG_INFO, "request", f);
+        log_members(LOG_INFO, "request", b.data, b.len);
     }
     if (r->resp != NULL) {
         MHD_destroy_response(r->resp);

@@ -189,15 +189,18 @@ static void kmap_grow(struct kmap *m)
 /* Index of the tuple (a, b, c) (b, c may be NULL); *added true when it is new. */
 static size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, bool *added)
 {
+    /* the key is "a\0b\0c" (no snprintf: this runs for every row of a batch) */
+    const char *parts[3] = {a, b ? b : "", c ? c : ""};
+    size_t plen[3] = {strlen(parts[0]), strlen(parts[1]), strlen(parts[2])};
+    size_t klen = plen[0] + plen[1] + plen[2] + 2;
     char buf[512];
-    int len = snprintf(buf, sizeof(buf), "%s%c%s%c%s", a, '\0', b ? b : "", '\0', c ? c : "");
-    size_t klen = len < 0 ? 0 : (size_t)len;
-    char *key = buf;
-    char *heap = NULL;
-    if (klen >= sizeof(buf)) {
-        heap = xmalloc(klen + 1);
-        snprintf(heap, klen + 1, "%s%c%s%c%s", a, '\0', b ? b : "", '\0', c ? c : "");
-        key = heap;
+    char *heap = klen >= sizeof(buf) ? xmalloc(klen + 1) : NULL;
+    char *key = heap != NULL ? heap : buf;
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        memcpy(key + at, parts[k], plen[k]);
+        at += plen[k];
+        key[at++] = '\0';
     }
     if (m->n * 2 >= m->nbuckets) {
         kmap_grow(m);
@@ -249,11 +252,12 @@ static void grow(void *p, size_t *alloc, size_t need, size_t sz)
  * summed in memory per key and written once at the end (flush): a 10,000-row batch
  * touches a few dozen roll-up rows instead of tens of thousands. */
 
-#define AGG_BUCKETS 1024
+#define AGG_BUCKETS_MIN 16 /* doubled while entries outnumber buckets */
 
 struct agg_entry {
     struct agg_entry *next;  /* in its hash bucket */
     struct agg_entry *after; /* the next entry made (flush order) */
+    uint32_t hash;           /* agg_hash of the key */
     enum store_delta_kind kind;
     const char *experiment, *metric; /* borrowed from rules / exposures of this call */
     char variant[65];
@@ -262,11 +266,12 @@ struct agg_entry {
     struct dd ds, dq, dsx, dqx, dp; /* double-doubles: exact whatever the magnitude */
 };
 
-/* Zero-initialised = empty. The bucket array is allocated with the first entry, and the
- * entries are also chained in the order they were made, so that a call with nothing or
- * little to aggregate (one /assign exposure) neither zeroes nor scans 1,024 buckets. */
+/* Zero-initialised = empty. The bucket array is allocated with the first entry and grows
+ * with the entries, which are also chained in the order they were made: a call with little
+ * to aggregate (one /assign exposure) neither zeroes nor scans a large table. */
 struct agg {
-    struct agg_entry **buckets; /* AGG_BUCKETS heads, NULL until the first entry */
+    struct agg_entry **buckets; /* nbuckets heads, NULL until the first entry */
+    size_t nbuckets, n;
     struct agg_entry *first, *last;
 };
 
@@ -280,16 +285,31 @@ static uint32_t agg_hash(int kind, const char *a, const char *b, const char *v, 
         }
         h = (h ^ 0xff) * 16777619u;
     }
-    return (h ^ (uint32_t)day ^ (uint32_t)(day >> 32)) % AGG_BUCKETS;
+    return h ^ (uint32_t)day ^ (uint32_t)(day >> 32);
+}
+
+/* Rehash every entry into twice the buckets (or the first AGG_BUCKETS_MIN). */
+static void agg_grow(struct agg *g)
+{
+    size_t nb = g->nbuckets ? g->nbuckets * 2 : AGG_BUCKETS_MIN;
+    free(g->buckets);
+    g->buckets = xcalloc(nb, sizeof(*g->buckets));
+    g->nbuckets = nb;
+    for (struct agg_entry *e = g->first; e != NULL; e = e->after) {
+        size_t b = e->hash % nb;
+        e->next = g->buckets[b];
+        g->buckets[b] = e;
+    }
 }
 
 static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, const char *exp,
                                  const char *metric, const char *variant, int64_t day)
 {
-    uint32_t h = agg_hash((int)kind, exp, metric, variant, day);
-    if (g->buckets == NULL) {
-        g->buckets = xcalloc(AGG_BUCKETS, sizeof(*g->buckets));
+    uint32_t hash = agg_hash((int)kind, exp, metric, variant, day);
+    if (g->n >= g->nbuckets) {
+        agg_grow(g);
     }
+    size_t h = hash % g->nbuckets;
     for (struct agg_entry *e = g->buckets[h]; e != NULL; e = e->next) {
         if (e->kind == kind && e->day == day && strcmp(e->experiment, exp) == 0 &&
             (metric == NULL || strcmp(e->metric, metric) == 0) &&
@@ -303,8 +323,10 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
     e->metric = metric;
     snprintf(e->variant, sizeof(e->variant), "%s", variant);
     e->day = day;
+    e->hash = hash;
     e->next = g->buckets[h];
     g->buckets[h] = e;
+    g->n++;
     if (g->last != NULL) {
         g->last->after = e;
     } else {

@@ -43,52 +43,82 @@ static void fail_all(struct store_job *first, const struct err *err)
     }
 }
 
-/* Run one group in one transaction. Each job's writes are isolated by a savepoint. When an
- * undo fails (ROLLBACK TO or RELEASE), what the transaction holds is unknown: the whole group
- * fails and is rolled back rather than committed. */
-static void run_group(struct store *s, struct store_job *first)
+/* One attempt at a group's transaction. With savepoints, each job's writes are isolated by
+ * a savepoint: a job that fails leaves nothing and the others commit; when an undo fails
+ * (ROLLBACK TO or RELEASE), what the transaction holds is unknown and the whole group fails
+ * and is rolled back rather than committed. Without (every job retryable), the jobs run
+ * back to back and the first failure rolls the transaction back and returns 1: the caller
+ * runs the group again with savepoints. Returns 0 (committed: each job's rc says how it
+ * went), 1 or -1 (the group failed: fail_all done). */
+static int run_attempt(struct store *s, struct store_job *first, bool savepoints, struct err *err)
 {
     const struct store_ops *ops = s->ops;
     struct store_tx tx = {.store = s, .conn = NULL};
-    struct err err;
-    err_clear(&err);
-    uint64_t t0 = time_mono_ns();
-    bool ok = true;
     for (struct store_job *j = first; j != NULL; j = j->next) {
         err_clear(&j->err);
         j->rc = 0;
     }
-    if (ops->tx_begin(s, &tx, &err) != 0) {
-        ok = false;
-        fail_all(first, &err);
-    } else {
-        for (struct store_job *j = first; j != NULL && ok; j = j->next) {
-            if (ops->tx_savepoint(&tx, &j->err) != 0) {
-                j->rc = -1;
-                continue;
-            }
+    if (ops->tx_begin(s, &tx, err) != 0) {
+        fail_all(first, err);
+        return -1;
+    }
+    bool ok = true;
+    for (struct store_job *j = first; j != NULL && ok; j = j->next) {
+        if (!savepoints) {
             if (j->apply(&tx, j->arg, &j->err) != 0) {
-                j->rc = -1;
-                if (j->err.code == ERR_OK) {
-                    err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
-                }
-                if (ops->tx_rollback_to(&tx, &err) != 0) {
-                    ok = false;
-                    break;
-                }
+                ops->tx_rollback(&tx);
+                return 1;
             }
-            if (ops->tx_release(&tx, &err) != 0) {
+            continue;
+        }
+        if (ops->tx_savepoint(&tx, &j->err) != 0) {
+            j->rc = -1;
+            continue;
+        }
+        if (j->apply(&tx, j->arg, &j->err) != 0) {
+            j->rc = -1;
+            if (j->err.code == ERR_OK) {
+                err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
+            }
+            if (ops->tx_rollback_to(&tx, err) != 0) {
                 ok = false;
+                break;
             }
         }
-        if (ok && ops->tx_commit(&tx, &err) != 0) {
+        if (ops->tx_release(&tx, err) != 0) {
             ok = false;
         }
-        if (!ok) {
-            ops->tx_rollback(&tx);
-            fail_all(first, &err);
-        }
     }
+    if (ok && ops->tx_commit(&tx, err) != 0) {
+        ok = false;
+    }
+    if (!ok) {
+        ops->tx_rollback(&tx);
+        fail_all(first, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run one group in one transaction. A group made only of retryable jobs (one exposure per
+ * /assign, ingestion batches) first runs without per-job savepoints, which cost a statement
+ * journal and two statements per job; if one of its jobs fails, the group runs again with
+ * them, so the outcome of every job is what it would have been. The commit is the same in
+ * both cases: nothing is acknowledged before it is durable. */
+static void run_group(struct store *s, struct store_job *first)
+{
+    struct err err;
+    err_clear(&err);
+    uint64_t t0 = time_mono_ns();
+    bool retryable = true;
+    for (struct store_job *j = first; j != NULL; j = j->next) {
+        retryable = retryable && j->retryable;
+    }
+    int rc = run_attempt(s, first, !retryable, &err);
+    if (rc == 1) {
+        rc = run_attempt(s, first, true, &err);
+    }
+    bool ok = rc == 0;
     uint64_t dt = time_mono_ns() - t0;
     uint64_t n = 0;
     for (struct store_job *j = first; j != NULL; j = j->next) {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "bunsen/condition.h"
+#include "bunsen/err.h"
 
 /* [name, condition, attributes, expected, savedGroups?] like the conformance file */
 static const char *const own_cases[] = {
@@ -173,7 +174,16 @@ static bool run_case(const json_t *c)
     const json_t *attrs = json_array_get(c, 2);
     bool want = json_is_true(json_array_get(c, 3));
     const json_t *groups = json_array_get(c, 4); /* NULL when absent */
-    return condition_eval(cond, attrs, groups) == want;
+    if (condition_eval(cond, attrs, groups) != want) {
+        return false;
+    }
+    /* the compiled form (hash sets, precompiled regexes) must agree, also under a budget */
+    struct condition *comp = condition_compile(cond);
+    struct condition_budget budget = {.left = CONDITION_BUDGET_DEFAULT};
+    int m = condition_match(comp, attrs, groups, &budget);
+    int u = condition_match(comp, attrs, groups, NULL);
+    condition_free(comp);
+    return m == (want ? 1 : 0) && u == m;
 }
 
 static void test_conformance(void **state)
@@ -348,12 +358,113 @@ static void test_embedded_nul(void **state)
     json_decref(attrs);
 }
 
+/* The compiled form: sets keep === semantics across types, $ini keeps toLowerCase()
+ * equality (also across non-ASCII case folding), budgets run out with -1. */
+static void test_compiled_sets(void **state)
+{
+    (void)state;
+    json_t *c =
+        json_loads("{\"v\": {\"$in\": [1, -0, \"1\", true, null, \"Ab\", [1], {}]}}", 0, NULL);
+    struct condition *cc = condition_compile(c);
+    const char *yes[] = {"{\"v\": 1}",    "{\"v\": 1.0}", "{\"v\": 0}",          "{\"v\": \"1\"}",
+                         "{\"v\": true}", "{}",           "{\"v\": [7, \"Ab\"]}"};
+    const char *no[] = {"{\"v\": 2}",     "{\"v\": false}",    "{\"v\": \"ab\"}",
+                        "{\"v\": [1.5]}", "{\"v\": \"true\"}", "{\"v\": {}}"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        json_t *a = json_loads(yes[i], 0, NULL);
+        assert_int_equal(condition_match(cc, a, NULL, NULL), 1);
+        assert_true(condition_eval(c, a, NULL));
+        json_decref(a);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        json_t *a = json_loads(no[i], 0, NULL);
+        assert_int_equal(condition_match(cc, a, NULL, NULL), 0);
+        assert_false(condition_eval(c, a, NULL));
+        json_decref(a);
+    }
+    condition_free(cc);
+    json_decref(c);
+    /* $ini: ASCII folding through the set, non-ASCII one by one (KELVIN SIGN folds to k) */
+    c = json_loads("{\"v\": {\"$ini\": [\"HeLLo\", \"\u212a\", \"\u00c9t\u00c9\"]}}", 0, NULL);
+    cc = condition_compile(c);
+    const char *ci[] = {"{\"v\": \"hello\"}", "{\"v\": \"k\"}", "{\"v\": \"\u00e9t\u00e9\"}"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *a = json_loads(ci[i], 0, NULL);
+        assert_int_equal(condition_match(cc, a, NULL, NULL), condition_eval(c, a, NULL) ? 1 : 0);
+        assert_int_equal(condition_match(cc, a, NULL, NULL), 1);
+        json_decref(a);
+    }
+    condition_free(cc);
+    json_decref(c);
+    assert_int_equal(condition_match(NULL, NULL, NULL, NULL), 1); /* no targeting */
+}
+
+static void test_budget(void **state)
+{
+    (void)state;
+    json_t *c = json_loads("{\"tags\": {\"$elemMatch\": {\"$regex\": \"^(a+)+$\"}}}", 0, NULL);
+    json_t *tags = json_array();
+    for (int i = 0; i < 300; i++) {
+        json_array_append_new(tags, json_string("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"));
+    }
+    json_t *a = json_pack("{s:o}", "tags", tags);
+    struct condition *cc = condition_compile(c);
+    struct condition_budget b = {.left = CONDITION_BUDGET_DEFAULT};
+    assert_int_equal(condition_match(cc, a, NULL, &b), -1);
+    assert_true(b.left < 0);
+    /* a budget is shared: a second evaluation on a spent budget fails at once */
+    json_t *one = json_pack("{s:[s]}", "tags", "aaa");
+    assert_int_equal(condition_match(cc, one, NULL, &b), -1);
+    struct condition_budget fresh = {.left = CONDITION_BUDGET_DEFAULT};
+    assert_int_equal(condition_match(cc, one, NULL, &fresh), 1);
+    assert_true(fresh.left > CONDITION_BUDGET_DEFAULT - 100);
+    condition_free(cc);
+    json_decref(one);
+    json_decref(a);
+    json_decref(c);
+}
+
+static void test_attribute_caps(void **state)
+{
+    (void)state;
+    struct condition_limits lim = {1000, 3, 4, 10};
+    struct err err;
+    json_t *a = json_loads("{\"a\": [1, 2, 3, 4], \"b\": {\"c\": \"0123456789\"}}", 0, NULL);
+    assert_int_equal(condition_check_attributes(a, &lim, "attributes", &err), 0);
+    json_decref(a);
+    a = json_loads("{\"a\": [1, 2, 3, 4, 5]}", 0, NULL);
+    assert_int_equal(condition_check_attributes(a, &lim, "attributes", &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_string_equal(err.field, "attributes.a");
+    json_decref(a);
+    a = json_loads("{\"b\": [{\"c\": \"0123456789x\"}]}", 0, NULL);
+    assert_int_equal(condition_check_attributes(a, &lim, "attributes", &err), -1);
+    assert_string_equal(err.field, "attributes.b[0].c");
+    json_decref(a);
+    a = json_loads("{\"b\": {\"c\": {\"d\": {}}}}", 0, NULL);
+    assert_int_equal(condition_check_attributes(a, &lim, "attributes", &err), -1);
+    assert_string_equal(err.field, "attributes.b.c.d");
+    json_decref(a);
+    a = json_object();
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", i);
+        json_object_set_new(a, k, json_string("0123456789"));
+    }
+    assert_int_equal(condition_check_attributes(a, &lim, "attributes", &err), -1);
+    assert_int_equal(err.code, ERR_TOO_LARGE);
+    assert_string_equal(err.field, "attributes");
+    json_decref(a);
+    assert_int_equal(condition_check_attributes(NULL, &lim, "attributes", &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance),  cmocka_unit_test(test_own_cases),
         cmocka_unit_test(test_malformed),    cmocka_unit_test(test_depth_cap),
-        cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_embedded_nul), cmocka_unit_test(test_compiled_sets),
+        cmocka_unit_test(test_budget),       cmocka_unit_test(test_attribute_caps),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }

@@ -104,22 +104,21 @@ static void test_cell_basics(void **state)
 {
     (void)state;
     struct snapshot_cell *c = snapshot_cell_new();
-    unsigned tok;
-    const struct snapshot *s = snapshot_read_begin(c, &tok);
+    const struct snapshot *s = snapshot_read_begin(c);
     assert_int_equal(s->n, 0);
     uint64_t g0 = s->generation;
-    snapshot_read_end(c, tok);
+    snapshot_read_end(c, s);
     snapshot_publish(c, build(1));
-    s = snapshot_read_begin(c, &tok);
+    s = snapshot_read_begin(c);
     assert_int_equal(s->n, EXPERIMENTS);
     uint64_t g1 = s->generation;
     assert_true(g1 > g0);
-    snapshot_read_end(c, tok);
+    snapshot_read_end(c, s);
     snapshot_publish(c, build(2));
-    s = snapshot_read_begin(c, &tok);
+    s = snapshot_read_begin(c);
     assert_true(s->generation > g1);
     assert_string_equal(snapshot_find(s, "exp-03")->x.seed, "tag-2");
-    snapshot_read_end(c, tok);
+    snapshot_read_end(c, s);
     snapshot_cell_free(c);
     snapshot_cell_free(NULL);
 }
@@ -138,8 +137,7 @@ static void *reader(void *arg)
     struct reader_ctx *rc = arg;
     uint64_t last = 0;
     while (!atomic_load(rc->stop)) {
-        unsigned tok;
-        const struct snapshot *s = snapshot_read_begin(rc->cell, &tok);
+        const struct snapshot *s = snapshot_read_begin(rc->cell);
         if (s->generation < last) {
             rc->errors++;
         }
@@ -159,7 +157,7 @@ static void *reader(void *arg)
                 }
             }
         }
-        snapshot_read_end(rc->cell, tok);
+        snapshot_read_end(rc->cell, s);
         atomic_fetch_add(&rc->reads, 1);
     }
     return NULL;
@@ -199,11 +197,10 @@ static void test_publish_under_readers(void **state)
     uint64_t last = 0;
     for (int p = 1; p <= PUBLISHES; p++) {
         snapshot_publish(c, build(p));
-        unsigned tok;
-        const struct snapshot *s = snapshot_read_begin(c, &tok);
+        const struct snapshot *s = snapshot_read_begin(c);
         assert_true(s->generation > last);
         last = s->generation;
-        snapshot_read_end(c, tok);
+        snapshot_read_end(c, s);
         double target = start + 0.3 * p / PUBLISHES;
         double left = target - now_s();
         if (left > 0) {
@@ -220,10 +217,38 @@ static void test_publish_under_readers(void **state)
     }
     assert_true(reads > 0);
     assert_true(last >= PUBLISHES);
-    unsigned tok;
-    const struct snapshot *s = snapshot_read_begin(c, &tok);
+    const struct snapshot *s = snapshot_read_begin(c);
     assert_string_equal(snapshot_find(s, "exp-00")->x.seed, "tag-200");
-    snapshot_read_end(c, tok);
+    snapshot_read_end(c, s);
+    snapshot_cell_free(c);
+}
+
+/* A reader that keeps a snapshot for a long time delays neither publishes nor other
+ * readers; the retired snapshot lives until that reader gives it back, then is freed. */
+static void test_long_reader_never_blocks_publish(void **state)
+{
+    (void)state;
+    struct snapshot_cell *c = snapshot_cell_new();
+    snapshot_publish(c, build(1));
+    const struct snapshot *held = snapshot_read_begin(c);
+    double t0 = now_s();
+    for (int p = 2; p <= 20; p++) {
+        snapshot_publish(c, build(p));
+    }
+    double took = now_s() - t0;
+    assert_true(took < 0.5); /* 19 builds and publishes; with the old wait it never returned */
+    const struct snapshot *s = snapshot_read_begin(c);
+    assert_string_equal(snapshot_find(s, "exp-00")->x.seed, "tag-20");
+    snapshot_read_end(c, s);
+    /* the held one is intact and still retired-but-alive */
+    assert_string_equal(snapshot_find(held, "exp-00")->x.seed, "tag-1");
+    for (int i = 0; i < 200 && snapshot_cell_retired(c) > 1; i++) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 5000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(snapshot_cell_retired(c), 1);
+    snapshot_read_end(c, held);
+    assert_int_equal(snapshot_cell_retired(c), 0);
     snapshot_cell_free(c);
 }
 
@@ -233,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_build_seal_find),
         cmocka_unit_test(test_cell_basics),
         cmocka_unit_test(test_publish_under_readers),
+        cmocka_unit_test(test_long_reader_never_blocks_publish),
     };
     return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }

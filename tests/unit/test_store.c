@@ -101,9 +101,12 @@ struct kjob {
     bool done;
 };
 
+static int kjob_applied; /* apply() calls (the writer thread's; read after the jobs are done) */
+
 static int kjob_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct kjob *k = arg;
+    __atomic_add_fetch(&kjob_applied, 1, __ATOMIC_RELAXED);
     if (store_key_insert(tx, &k->key, k->hash, err) != 0) {
         return -1;
     }
@@ -187,6 +190,60 @@ static int sync_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct kjob *k = arg;
     return kjob_apply(tx, k, err);
+}
+
+/* Groups of retryable jobs run without per-job savepoints; a failing job sends its group
+ * round again with them: every job ends as with savepoints, and nothing of a failed job
+ * stays. */
+static void test_writer_retryable_groups(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    enum { N = 200 };
+    static struct kjob jobs[N];
+    __atomic_store_n(&kjob_applied, 0, __ATOMIC_RELAXED);
+    for (int i = 0; i < N; i++) {
+        make_kjob(&jobs[i], i, i % 7 == 3);
+        jobs[i].job.retryable = true;
+        assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
+            usleep(1000);
+        }
+        assert_int_equal(jobs[i].done_rc, i % 7 == 3 ? -1 : 0);
+    }
+    /* each failing job made its group run twice */
+    assert_true(__atomic_load_n(&kjob_applied, __ATOMIC_RELAXED) > N);
+    struct store_key *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(store_key_list(s, true, &keys, &n, &err), 0);
+    int expect = 0;
+    for (int i = 0; i < N; i++) {
+        expect += i % 7 == 3 ? 0 : 1;
+    }
+    assert_int_equal((int)n, expect);
+    free(keys);
+    /* a group without failures runs once */
+    static struct kjob ok[10];
+    __atomic_store_n(&kjob_applied, 0, __ATOMIC_RELAXED);
+    for (int i = 0; i < 10; i++) {
+        make_kjob(&ok[i], 1000 + i, false);
+        ok[i].job.retryable = true;
+        assert_int_equal(store_submit(s, &ok[i].job, &err), 0);
+    }
+    for (int i = 0; i < 10; i++) {
+        while (!__atomic_load_n(&ok[i].done, __ATOMIC_ACQUIRE)) {
+            usleep(1000);
+        }
+        assert_int_equal(ok[i].done_rc, 0);
+    }
+    assert_int_equal(__atomic_load_n(&kjob_applied, __ATOMIC_RELAXED), 10);
+    store_writer_stop(s);
+    store_close(s);
 }
 
 static void test_sync_and_lookup(void **state)
@@ -400,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_migrate_from_empty),
         cmocka_unit_test(test_refuse_newer),
         cmocka_unit_test(test_writer_savepoints),
+        cmocka_unit_test(test_writer_retryable_groups),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
         cmocka_unit_test(test_writer_queue_bound),

@@ -1,0 +1,506 @@
+/*
+ * condcompile.c - the compiled form of a targeting condition (condition.h, cond_int.h)
+ * and the caps on the attributes a request may bring.
+ *
+ * Owns the side tables of one compiled condition: a hash set per $in/$nin/$ini/$nini
+ * array (so a 7,000-id targeting list is one probe per attribute value, not 7,000
+ * comparisons) and one PCRE2 code per $regex/$regexi pattern, JIT-compiled when the
+ * library supports it (compiled once per experiment definition instead of per
+ * evaluation). Built by the snapshot builder, immutable afterwards: request threads
+ * read it concurrently without locks.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/condition.h"
+#include "bunsen/err.h"
+#include "bunsen/util.h"
+#include "cond_int.h"
+#include "jsval_int.h"
+
+#define WALK_MAX_DEPTH 64 /* as CONDITION_MAX_DEPTH: deeper parts are never evaluated */
+
+struct cond_set_slot {
+    uint64_t h; /* 0 = free (hashes are forced odd) */
+    size_t off; /* key bytes in the arena */
+    size_t len;
+};
+
+enum aux_kind { AUX_SET, AUX_SET_CI, AUX_REGEX, AUX_REGEX_CI };
+
+struct aux {
+    const json_t *node; /* NULL = free slot */
+    enum aux_kind kind;
+    struct cond_set *set;
+    pcre2_code *re; /* NULL with a regex kind: the pattern is invalid */
+};
+
+struct condition {
+    const json_t *tree;      /* borrowed */
+    pcre2_match_context *mc; /* match limit for every regex of this condition, or NULL */
+    struct aux *aux;         /* open addressing by node address, NULL when none */
+    size_t cap;              /* power of two, or 0 */
+    size_t n;
+};
+
+/* ---- hash sets ---- */
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    }
+    return h | 1;
+}
+
+static bool is_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] >= 0x80) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The key of a value: a type tag, then the bytes that decide `===`. Numbers: the bits of
+ * the double with -0 as 0 (NaN never reaches here). Returns the length, at most cap. */
+static size_t key_of_number(double d, char *out)
+{
+    if (d == 0) {
+        d = 0; /* -0 === 0 */
+    }
+    out[0] = 'n';
+    memcpy(out + 1, &d, sizeof(d));
+    return 1 + sizeof(d);
+}
+
+static bool set_find(const struct cond_set *s, const char *k, size_t n)
+{
+    if (s->cap == 0) {
+        return false;
+    }
+    uint64_t h = hash_bytes(k, n);
+    for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        const struct cond_set_slot *sl = &s->slots[i];
+        if (sl->h == 0) {
+            return false;
+        }
+        if (sl->h == h && sl->len == n && memcmp(s->arena + sl->off, k, n) == 0) {
+            return true;
+        }
+    }
+}
+
+static void set_grow(struct cond_set *s);
+
+static void set_add(struct cond_set *s, const char *k, size_t n)
+{
+    if ((s->used + 1) * 2 > s->cap) {
+        set_grow(s);
+    }
+    if (set_find(s, k, n)) {
+        return;
+    }
+    uint64_t h = hash_bytes(k, n);
+    size_t i = h & (s->cap - 1);
+    while (s->slots[i].h != 0) {
+        i = (i + 1) & (s->cap - 1);
+    }
+    if (s->arena_len + n > s->arena_cap) {
+        s->arena_cap = (s->arena_cap + n) * 2;
+        s->arena = xrealloc(s->arena, s->arena_cap);
+    }
+    memcpy(s->arena + s->arena_len, k, n);
+    s->slots[i] = (struct cond_set_slot){h, s->arena_len, n};
+    s->arena_len += n;
+    s->used++;
+}
+
+static void set_grow(struct cond_set *s)
+{
+    size_t old_cap = s->cap;
+    struct cond_set_slot *old = s->slots;
+    s->cap = old_cap ? old_cap * 2 : 16;
+    s->slots = xcalloc(s->cap, sizeof(*s->slots));
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].h != 0) {
+            size_t j = old[i].h & (s->cap - 1);
+            while (s->slots[j].h != 0) {
+                j = (j + 1) & (s->cap - 1);
+            }
+            s->slots[j] = old[i];
+        }
+    }
+    free(old);
+}
+
+/* "s" + the string, ASCII letters lower-cased for insensitive sets, into stack (of
+ * KEY_STACK bytes) when it fits, else into a buffer the caller frees (free(k) when
+ * k != stack). */
+#define KEY_STACK 256
+static char *string_key(const char *p, size_t n, bool lower, size_t *len, char *stack)
+{
+    char *k = n + 1 <= KEY_STACK ? stack : xmalloc(n + 1);
+    k[0] = 's';
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        k[i + 1] = (char)(lower && ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    *len = n + 1;
+    return k;
+}
+
+static struct cond_set *set_build(const json_t *arr, bool insensitive)
+{
+    struct cond_set *s = xcalloc(1, sizeof(*s));
+    s->insensitive = insensitive;
+    size_t n = json_array_size(arr);
+    if (insensitive) {
+        s->strings = xcalloc(n ? n : 1, sizeof(*s->strings));
+        s->nonascii = xcalloc(n ? n : 1, sizeof(*s->nonascii));
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(arr, i);
+        struct jsval x = jsval_of(v);
+        char nk[16];
+        switch (x.t) {
+        case JSVAL_NULL:
+            s->has_null = true;
+            break;
+        case JSVAL_BOOL:
+            if (x.b) {
+                s->has_true = true;
+            } else {
+                s->has_false = true;
+            }
+            break;
+        case JSVAL_NUM:
+            if (!isnan(x.num)) {
+                set_add(s, nk, key_of_number(x.num, nk));
+            }
+            break;
+        case JSVAL_STR: {
+            const char *p = json_string_value(v);
+            size_t pn = json_string_length(v);
+            bool ascii = is_ascii(p, pn);
+            if (insensitive) {
+                s->strings[s->nstrings++] = v;
+                if (!ascii) {
+                    s->nonascii[s->nnonascii++] = v;
+                    break; /* non-ASCII strings are compared one by one */
+                }
+            }
+            size_t kn;
+            char stack[KEY_STACK];
+            char *k = string_key(p, pn, insensitive, &kn, stack);
+            set_add(s, k, kn);
+            if (k != stack) {
+                free(k);
+            }
+            break;
+        }
+        default:
+            break; /* objects and arrays are === only to themselves: never an attribute */
+        }
+    }
+    return s;
+}
+
+static void set_free(struct cond_set *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->slots);
+    free(s->arena);
+    free(s->strings);
+    free(s->nonascii);
+    free(s);
+}
+
+bool cond_set_has(const struct cond_set *s, struct jsval el, long *steps)
+{
+    switch (el.t) {
+    case JSVAL_NULL:
+        return s->has_null;
+    case JSVAL_BOOL:
+        return el.b ? s->has_true : s->has_false;
+    case JSVAL_NUM: {
+        if (isnan(el.num)) {
+            return false;
+        }
+        char nk[16];
+        return set_find(s, nk, key_of_number(el.num, nk));
+    }
+    case JSVAL_STR: {
+        const char *p = json_string_value(el.j);
+        size_t pn = json_string_length(el.j);
+        *steps += (long)(pn / 64);
+        bool ascii = is_ascii(p, pn);
+        if (!s->insensitive || ascii) {
+            size_t kn;
+            char stack[KEY_STACK];
+            char *k = string_key(p, pn, s->insensitive, &kn, stack);
+            bool hit = set_find(s, k, kn);
+            if (k != stack) {
+                free(k);
+            }
+            if (hit || !s->insensitive) {
+                return hit;
+            }
+        }
+        /* toLowerCase() equality across non-ASCII text: compare one by one */
+        const json_t *const *list = ascii ? s->nonascii : s->strings;
+        size_t n = ascii ? s->nnonascii : s->nstrings;
+        for (size_t i = 0; i < n; i++) {
+            *steps += 1;
+            if (cond_ci_equal(p, pn, json_string_value(list[i]), json_string_length(list[i]))) {
+                return true;
+            }
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* ---- side table ---- */
+
+static size_t aux_slot(const struct condition *c, const json_t *node, enum aux_kind kind)
+{
+    uintptr_t h = ((uintptr_t)node >> 4) * 2654435761u + (uintptr_t)kind;
+    return (size_t)h & (c->cap - 1);
+}
+
+static const struct aux *aux_find(const struct condition *c, const json_t *node, enum aux_kind kind)
+{
+    if (c == NULL || c->cap == 0 || node == NULL) {
+        return NULL;
+    }
+    for (size_t i = aux_slot(c, node, kind);; i = (i + 1) & (c->cap - 1)) {
+        const struct aux *a = &c->aux[i];
+        if (a->node == NULL) {
+            return NULL;
+        }
+        if (a->node == node && a->kind == kind) {
+            return a;
+        }
+    }
+}
+
+static void aux_put(struct condition *c, struct aux a);
+
+static void aux_grow(struct condition *c)
+{
+    struct aux *old = c->aux;
+    size_t old_cap = c->cap;
+    c->cap = old_cap ? old_cap * 2 : 16;
+    c->aux = xcalloc(c->cap, sizeof(*c->aux));
+    c->n = 0;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].node != NULL) {
+            aux_put(c, old[i]);
+        }
+    }
+    free(old);
+}
+
+static void aux_put(struct condition *c, struct aux a)
+{
+    if ((c->n + 1) * 2 > c->cap) {
+        aux_grow(c);
+    }
+    size_t i = aux_slot(c, a.node, a.kind);
+    while (c->aux[i].node != NULL) {
+        i = (i + 1) & (c->cap - 1);
+    }
+    c->aux[i] = a;
+    c->n++;
+}
+
+pcre2_match_context *cond_match_context(const struct condition *c)
+{
+    return c != NULL ? c->mc : NULL;
+}
+
+const json_t *cond_tree(const struct condition *c)
+{
+    return c != NULL ? c->tree : NULL;
+}
+
+const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, bool insensitive)
+{
+    const struct aux *a = aux_find(c, j, insensitive ? AUX_SET_CI : AUX_SET);
+    return a != NULL ? a->set : NULL;
+}
+
+const pcre2_code *cond_aux_regex(const struct condition *c, const json_t *j, bool insensitive,
+                                 bool *invalid)
+{
+    const struct aux *a = aux_find(c, j, insensitive ? AUX_REGEX_CI : AUX_REGEX);
+    *invalid = a != NULL && a->re == NULL;
+    return a != NULL ? a->re : NULL;
+}
+
+/* ---- compile ---- */
+
+#define KEY_IS(name) (kn == sizeof(name) - 1 && memcmp(k, name, kn) == 0)
+
+static void compile_op(struct condition *c, const char *k, size_t kn, const json_t *v)
+{
+    if ((KEY_IS("$in") || KEY_IS("$nin") || KEY_IS("$ini") || KEY_IS("$nini")) &&
+        json_is_array(v)) {
+        bool ci = KEY_IS("$ini") || KEY_IS("$nini");
+        if (aux_find(c, v, ci ? AUX_SET_CI : AUX_SET) == NULL) {
+            aux_put(c, (struct aux){v, ci ? AUX_SET_CI : AUX_SET, set_build(v, ci), NULL});
+        }
+    } else if ((KEY_IS("$regex") || KEY_IS("$regexi")) && json_is_string(v)) {
+        bool ci = KEY_IS("$regexi");
+        if (aux_find(c, v, ci ? AUX_REGEX_CI : AUX_REGEX) != NULL) {
+            return;
+        }
+        int ec;
+        PCRE2_SIZE eo;
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)json_string_value(v), json_string_length(v),
+                          COND_JS_REGEX_OPTS | (ci ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
+        if (re != NULL) {
+            (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* interpreted when unsupported */
+            if (c->mc == NULL) {
+                c->mc = pcre2_match_context_create(NULL);
+                if (c->mc != NULL) {
+                    pcre2_set_match_limit(c->mc, COND_REGEX_MATCH_LIMIT);
+                }
+            }
+        }
+        aux_put(c, (struct aux){v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, re});
+    }
+}
+
+static void compile_walk(struct condition *c, const json_t *j, int depth)
+{
+    if (depth > WALK_MAX_DEPTH) {
+        return;
+    }
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            compile_walk(c, json_array_get(j, i), depth + 1);
+        }
+    } else if (json_is_object(j)) {
+        for (void *it = json_object_iter(jsval_unconst(j)); it;
+             it = json_object_iter_next(jsval_unconst(j), it)) {
+            const json_t *v = json_object_iter_value(it);
+            compile_op(c, json_object_iter_key(it), json_object_iter_key_len(it), v);
+            compile_walk(c, v, depth + 1);
+        }
+    }
+}
+
+struct condition *condition_compile(const json_t *condition)
+{
+    struct condition *c = xcalloc(1, sizeof(*c));
+    c->tree = condition;
+    compile_walk(c, condition, 0);
+    return c;
+}
+
+void condition_free(struct condition *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->cap; i++) {
+        set_free(c->aux[i].set);
+        pcre2_code_free(c->aux[i].re);
+    }
+    free(c->aux);
+    pcre2_match_context_free(c->mc);
+    free(c);
+}
+
+/* ---- attribute caps ---- */
+
+struct check {
+    const struct condition_limits *lim;
+    size_t bytes;
+    struct err *err;
+};
+
+/* path: the field name so far (for the error), NUL-terminated in a 64-byte buffer. */
+static int check_value(struct check *ck, const json_t *v, size_t depth, char *path)
+{
+    size_t plen = strlen(path);
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        ck->bytes += n + 2;
+        if (n > ck->lim->max_string) {
+            return err_set(ck->err, ERR_INVALID, path, "%s is longer than %zu bytes", path,
+                           ck->lim->max_string);
+        }
+    } else if (json_is_array(v) || json_is_object(v)) {
+        if (depth > ck->lim->max_depth) {
+            return err_set(ck->err, ERR_INVALID, path, "%s nests deeper than %zu levels", path,
+                           ck->lim->max_depth);
+        }
+        ck->bytes += 2;
+        if (json_is_array(v)) {
+            if (json_array_size(v) > ck->lim->max_array) {
+                return err_set(ck->err, ERR_INVALID, path, "%s has more than %zu elements", path,
+                               ck->lim->max_array);
+            }
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                snprintf(path + plen, 64 - plen, "[%zu]", i);
+                if (check_value(ck, json_array_get(v, i), depth + 1, path) != 0) {
+                    return -1;
+                }
+                path[plen] = '\0';
+            }
+        } else {
+            for (void *it = json_object_iter(jsval_unconst(v)); it;
+                 it = json_object_iter_next(jsval_unconst(v), it)) {
+                size_t kn = json_object_iter_key_len(it);
+                ck->bytes += kn + 3;
+                snprintf(path + plen, 64 - plen, ".%s", json_object_iter_key(it));
+                if (kn > ck->lim->max_string) {
+                    return err_set(ck->err, ERR_INVALID, path,
+                                   "an attribute name is longer than %zu bytes",
+                                   ck->lim->max_string);
+                }
+                if (check_value(ck, json_object_iter_value(it), depth + 1, path) != 0) {
+                    return -1;
+                }
+                path[plen] = '\0';
+            }
+        }
+    } else {
+        ck->bytes += 8;
+    }
+    if (ck->bytes > ck->lim->max_bytes) {
+        path[plen] = '\0';
+        return err_set(ck->err, ERR_TOO_LARGE, path, "the attributes exceed %zu bytes",
+                       ck->lim->max_bytes);
+    }
+    return 0;
+}
+
+int condition_check_attributes(const json_t *attributes, const struct condition_limits *lim,
+                               const char *prefix, struct err *err)
+{
+    if (attributes == NULL) {
+        return 0;
+    }
+    struct check ck = {lim, 0, err};
+    char path[64];
+    snprintf(path, sizeof(path), "%s", prefix);
+    int rc = check_value(&ck, attributes, 1, path);
+    if (rc != 0 && err != NULL && err->code == ERR_TOO_LARGE) {
+        snprintf(err->field, sizeof(err->field), "%s", prefix);
+    }
+    return rc;
+}

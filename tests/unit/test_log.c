@@ -1,0 +1,69 @@
+/* Unit tests for log.c: a line written by log_members (the access log, rendered without a
+ * jansson tree) reads exactly as log_json prints the same fields, timestamp aside. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bunsen/jsonw.h"
+#include "bunsen/log.h"
+
+static void test_members_line_as_log_json(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bunsen-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    log_set_level(LOG_INFO);
+    assert_int_equal(log_open_file(path), 0);
+    static const double ms[] = {0.123456789, 12.5, 1234.56789, 0.0005, 3.0};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+        log_json(LOG_INFO, "request",
+                 json_pack("{s:s, s:s, s:i, s:f, s:I, s:i, s:s}", "method", "POST", "route",
+                           "/api/v1/assign", "status", 200, "duration_ms", ms[i], "bytes",
+                           (json_int_t)151, "terminated", 2, "key_id", "key_0123456789abcdef"));
+        struct buf b;
+        buf_init(&b, 4096);
+        jsonw_append_raw(&b, "\"method\":\"POST\",\"route\":");
+        jsonw_append_string(&b, "/api/v1/assign", 14);
+        jsonw_append_raw(&b, ",\"status\":");
+        jsonw_append_int(&b, 200);
+        jsonw_append_raw(&b, ",\"duration_ms\":");
+        jsonw_append_real(&b, ms[i], 6);
+        jsonw_append_raw(&b, ",\"bytes\":151,\"terminated\":2,\"key_id\":");
+        jsonw_append_string(&b, "key_0123456789abcdef", 20);
+        log_members(LOG_INFO, "request", b.data, b.len);
+        buf_free(&b);
+    }
+    log_members(LOG_INFO, "bare", "", 0);
+    log_json(LOG_INFO, "bare", NULL);
+    log_set_level(LOG_WARN);
+    log_members(LOG_INFO, "not written", "", 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char a[1024], b2[1024];
+    int pairs = 0;
+    while (fgets(a, sizeof(a), f) != NULL) {
+        assert_non_null(fgets(b2, sizeof(b2), f));
+        /* {"ts":"2026-11-28T22:00:00.123Z", is 33 bytes in both */
+        assert_int_equal(strncmp(a, "{\"ts\":\"", 7), 0);
+        assert_int_equal(a[30], 'Z');
+        assert_int_equal(b2[30], 'Z');
+        assert_string_equal(a + 31, b2 + 31);
+        pairs++;
+    }
+    assert_int_equal(pairs, 6);
+    fclose(f);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_members_line_as_log_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
