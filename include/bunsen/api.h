@@ -58,6 +58,13 @@ void api_experiments_archive(struct http_req *r); /* ... /archive */
 struct app;
 int api_experiments_reload(struct app *app, struct err *err);
 
+/* The rebuilder thread (src/api/rebuild.c): drives the running roll-up rebuilds chunk by
+ * chunk through the writer (also those found at start-up: a crash resumes). Start after the
+ * writer, stop before it. NULL ok for stop. */
+struct rebuilder;
+struct rebuilder *api_rebuilder_start(struct app *app);
+void api_rebuilder_stop(struct rebuilder *rb);
+
 /* ingest.c: exposures and events from services */
 void api_ingest_events(struct http_req *r);    /* POST /api/v1/events */
 void api_ingest_exposures(struct http_req *r); /* POST /api/v1/exposures */

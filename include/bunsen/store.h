@@ -372,6 +372,54 @@ int store_rollup_daily(struct store *s, const char *experiment, const char *metr
                                     double sum, double sumsq),
                        void *ctx, struct err *err);
 
+/* ---- Rebuilds beside ingestion (src/store/rebuild.c; the adapters' rebuild.c) ----------
+ * A definition change records a rebuild of the experiment's roll-ups instead of recomputing
+ * them in its own transaction (migration 0006 describes the tables): the last complete
+ * roll-ups are kept (results read them until the rebuild ends), the live ones are rebuilt
+ * in chunks of users in user_id order (binary order), each chunk a short writer job, while
+ * ingestion keeps committing and updates the live roll-ups only of the users already
+ * rebuilt (attribution asks for the cursors in its own transaction, after locking its users).
+ * State lives in the database: after a crash the daemon continues at the cursor. */
+
+struct store_rebuild {
+    char experiment[65];
+    char cursor[257];    /* users <= cursor are rebuilt ("" = none yet) */
+    int64_t users_done;  /* users rebuilt so far */
+    int64_t users_total; /* exposed users when it (re)started */
+    int64_t generation;  /* 1, +1 each time a new change restarted it */
+    int64_t started_at;  /* ms */
+};
+
+/* Progress in [0, 1) of a running rebuild (1 only once it is gone). */
+double store_rebuild_progress(const struct store_rebuild *r);
+
+/* Users per chunk (default 500) and a pause after each chunk (default 0 ms, for tests and
+ * gentle rebuilds); set before the writer starts. Rebuilds of at most chunk_users users
+ * complete inside the transaction that starts them. */
+void store_rebuild_configure(struct store *s, size_t chunk_users, int pause_ms);
+void store_rebuild_settings(const struct store *s, size_t *chunk_users, int *pause_ms);
+
+/* Start (or restart) the rebuild of experiment's roll-ups with its new rules (the
+ * experiment's rules only; stop_ts 0 = running). Inside apply(). Small experiments (at most
+ * chunk_users exposed users) are rebuilt at once. */
+int store_rebuild_start(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                        const struct store_rule *const *rules, size_t n, struct err *err);
+
+/* One chunk of experiment's rebuild with its current rules. *finished: nothing was left (the
+ * rebuild is over and its state removed), or there was no rebuild. Inside apply(). */
+int store_rebuild_step(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                       const struct store_rule *const *rules, size_t n, bool *finished,
+                       struct err *err);
+
+/* Every running rebuild (emit per row, oldest first). Any thread (its read connection). */
+int store_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                       void *ctx, struct err *err);
+
+/* The running rebuild of one experiment: 1 and *out filled, 0 when there is none, -1 on
+ * error. Any thread. */
+int store_rebuild_get(struct store *s, const char *experiment, struct store_rebuild *out,
+                      struct err *err);
+
 /* ---- Compaction (the adapters' compact.c) ---- */
 
 struct store_compact_stats {

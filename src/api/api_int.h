@@ -70,9 +70,12 @@ struct snapshot;
 int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
 /* The rules attached to a snapshot (never NULL after api_rules_attach). */
 const struct store_rules *api_rules_of(const struct snapshot *snap);
-/* Recompute one experiment's roll-ups from raw data with its current definition, reading the
- * metrics inside the transaction. Drafts have nothing to rebuild. */
+/* Start rebuilding one experiment's roll-ups from raw data with its current definition
+ * (rules from the metrics as stored in tx): at once for small experiments, else in chunks by
+ * the rebuilder (rebuild.c, store.h "Rebuilds beside ingestion"). Drafts have nothing. */
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
+/* One chunk of experiment key's running rebuild with its definition as stored in tx. */
+int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err);
 
 /* ---- assignment replies shared by /assign and OFREP (assign.c) ---- */
 

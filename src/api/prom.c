@@ -174,6 +174,42 @@ static void write_process_metrics(struct buf *b)
  * per-experiment series (bunsen_assignments_total{experiment=...}, which name experiments and
  * count their traffic) only for a viewer, editor or admin key; "key" answers only such keys.
  * An sdk key is not a reader: it sees what the public sees. */
+struct rebuild_lines {
+    struct buf *b;
+    int n;
+    bool per_experiment; /* a reader key: one progress series per experiment */
+};
+
+static void rebuild_line(void *ctx, const struct store_rebuild *r)
+{
+    struct rebuild_lines *l = ctx;
+    l->n++;
+    if (!l->per_experiment) {
+        return;
+    }
+    char labels[200], key[140];
+    metrics_escape(r->experiment, key, sizeof(key));
+    snprintf(labels, sizeof(labels), "experiment=\"%s\"", key);
+    metrics_write_value(l->b, "bunsen_rollup_rebuild_progress", labels, store_rebuild_progress(r));
+}
+
+/* Running roll-up rebuilds (issue 12): their count, and for a reader key one progress gauge
+ * per experiment. */
+static void write_rebuilds(struct store *s, struct buf *b, bool reader)
+{
+    struct err err;
+    struct rebuild_lines l = {b, 0, reader};
+    metrics_write_help(b, "bunsen_rollup_rebuild_progress", "gauge",
+                       "Progress (0..1) of a roll-up rebuild after a definition change (per "
+                       "experiment, for a reader key).");
+    if (store_rebuild_list(s, rebuild_line, &l, &err) != 0) {
+        l.n = -1;
+    }
+    metrics_write_help(b, "bunsen_rollup_rebuilds", "gauge",
+                       "Roll-up rebuilds running (results answer from the last complete ones).");
+    metrics_write_value(b, "bunsen_rollup_rebuilds", "", l.n < 0 ? 0 : (double)l.n);
+}
+
 void api_metrics_prom(struct http_req *r)
 {
     struct app *app = http_req_app(r);
@@ -251,6 +287,7 @@ void api_metrics_prom(struct http_req *r)
                        "Exposures naming another variant than the user's first.");
     metrics_write_value(&b, "bunsen_exposure_conflicts_total", "",
                         (double)atomic_load(&p->conflicts));
+    write_rebuilds(app->store, &b, reader);
     store_write_metrics(app->store, &b);
     http_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);

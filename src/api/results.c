@@ -563,6 +563,15 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
     if (result != NULL && x->stopped_at > 0) {
         json_object_set_new(result, "frozen_at", json_integer(x->stopped_at));
     }
+    /* a definition change is being applied: these are the last complete roll-ups */
+    struct store_rebuild rb;
+    struct err rerr;
+    if (result != NULL && store_rebuild_get(s, x->key, &rb, &rerr) == 1) {
+        json_object_set_new(result, "rebuilding",
+                            json_pack("{s:f, s:I, s:I}", "progress", store_rebuild_progress(&rb),
+                                      "users_done", (json_int_t)rb.users_done, "users_total",
+                                      (json_int_t)rb.users_total));
+    }
     if (result != NULL) {
         json_object_set_new(result, "decision", decision ? json_incref(decision) : json_null());
     }

@@ -172,16 +172,53 @@ static int load_metric_tx(struct store_tx *tx, const char *key, struct metric *m
     return rc;
 }
 
-static void metric_add_unique(struct metric *ms, size_t *n, const struct metric *m)
+/* Add m's rule unless its metric already has one (a ratio's part may also be listed). */
+static void rule_add_unique(struct store_rule *rules, const struct store_rule **ptrs, size_t *n,
+                            const struct experiment *x, const struct metric *m)
 {
     for (size_t i = 0; i < *n; i++) {
-        if (strcmp(ms[i].key, m->key) == 0) {
+        if (strcmp(rules[i].metric, m->key) == 0) {
             return;
         }
     }
     if (*n < RULES_KEYS_MAX) {
-        ms[(*n)++] = *m;
+        rule_fill(&rules[*n], x, m);
+        ptrs[*n] = &rules[*n];
+        (*n)++;
     }
+}
+
+/* The rules of x from the metrics as stored in tx, each ratio replaced by its two parts:
+ * *n rules (pointers in ptrs; both arrays hold RULES_KEYS_MAX). */
+static int rules_load(struct store_tx *tx, const struct experiment *x, struct store_rule *rules,
+                      const struct store_rule **ptrs, size_t *n, struct err *err)
+{
+    *n = 0;
+    if (!has_rules(x)) {
+        return 0;
+    }
+    const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+    size_t nk = metric_keys(x, keys);
+    for (size_t k = 0; k < nk; k++) {
+        struct metric m;
+        if (load_metric_tx(tx, keys[k], &m, err) != 0) {
+            return -1;
+        }
+        if (m.type != STATS_METRIC_RATIO) {
+            rule_add_unique(rules, ptrs, n, x, &m);
+            continue;
+        }
+        struct metric part;
+        if (load_metric_tx(tx, m.numerator, &part, err) != 0) {
+            return -1;
+        }
+        rule_add_unique(rules, ptrs, n, x, &part);
+        if (load_metric_tx(tx, m.denominator, &part, err) != 0) {
+            return -1;
+        }
+        rule_add_unique(rules, ptrs, n, x, &part);
+    }
+    return 0;
 }
 
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
@@ -189,43 +226,44 @@ int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct e
     if (!has_rules(x)) {
         return 0;
     }
-    const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
-    size_t nk = metric_keys(x, keys);
-    /* the experiment's metrics, with each ratio replaced by its parts (deduplicated) */
-    struct metric *ms = xcalloc(RULES_KEYS_MAX, sizeof(*ms));
-    size_t nm = 0;
-    int rc = 0;
-    for (size_t k = 0; k < nk && rc == 0; k++) {
-        struct metric m;
-        rc = load_metric_tx(tx, keys[k], &m, err);
-        if (rc != 0) {
-            break;
-        }
-        if (m.type != STATS_METRIC_RATIO) {
-            metric_add_unique(ms, &nm, &m);
-            continue;
-        }
-        struct metric part;
-        rc = load_metric_tx(tx, m.numerator, &part, err);
-        if (rc == 0) {
-            metric_add_unique(ms, &nm, &part);
-            rc = load_metric_tx(tx, m.denominator, &part, err);
-        }
-        if (rc == 0) {
-            metric_add_unique(ms, &nm, &part);
-        }
+    struct store_rule rules[RULES_KEYS_MAX];
+    const struct store_rule *ptrs[RULES_KEYS_MAX];
+    size_t nk = 0;
+    if (rules_load(tx, x, rules, ptrs, &nk, err) != 0) {
+        return -1;
     }
-    struct store_rule *rules = xcalloc(nm ? nm : 1, sizeof(*rules));
-    const struct store_rule **ptrs = xcalloc(nm ? nm : 1, sizeof(*ptrs));
-    for (size_t k = 0; k < nm; k++) {
-        rule_fill(&rules[k], x, &ms[k]);
-        ptrs[k] = &rules[k];
+    return store_rebuild_start(tx, x->key, x->stopped_at, ptrs, nk, err);
+}
+
+int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err)
+{
+    char *doc = NULL;
+    struct err e2;
+    err_clear(&e2);
+    if (store_experiment_get(NULL, tx, key, &doc, &e2) != 0) {
+        if (e2.code != ERR_NOT_FOUND) {
+            *err = e2;
+            return -1;
+        }
+        /* the experiment is gone (a draft deleted): only its state remains to clear */
+        return store_rebuild_step(tx, key, 0, NULL, 0, finished, err);
     }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    struct experiment x;
+    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
+    json_decref(j);
+    if (rc != 0) {
+        return -1;
+    }
+    struct store_rule rules[RULES_KEYS_MAX];
+    const struct store_rule *ptrs[RULES_KEYS_MAX];
+    size_t nk = 0;
+    rc = rules_load(tx, &x, rules, ptrs, &nk, err);
     if (rc == 0) {
-        rc = store_rollup_rebuild(tx, x->key, x->stopped_at, ptrs, nm, err);
+        rc = store_rebuild_step(tx, key, x.stopped_at, ptrs, nk, finished, err);
     }
-    free(rules);
-    free(ptrs);
-    free(ms);
+    experiment_clear(&x);
     return rc;
 }

@@ -23,6 +23,9 @@ struct store {
     const struct store_ops *ops; /* the backend, chosen once by store_open */
     void *be;                    /* the backend's state (connections, pool) */
     struct writer *writer;       /* NULL until store_writer_start */
+    size_t rebuild_chunk;        /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms;        /* pause after each chunk */
+    size_t rebuild_users;        /* users the next chunk takes (adapted, writer thread) */
 };
 
 /* An open write transaction: the backend's writer connection lent for its duration. */
@@ -196,6 +199,38 @@ struct store_ops {
     bool (*is_corrupt)(struct store *s);
     int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
                   struct err *err);
+    /* ---- rebuild primitives (src/store/rebuild.c), inside apply() unless said ---- */
+
+    /* Record a rebuild of experiment (restart it when one runs): keep its last complete
+     * roll-ups (unless a rebuild already kept them), empty the live ones, cursor "".
+     * *users_total: exposed users of the kept roll-ups. */
+    int (*rebuild_begin)(struct store_tx *tx, const char *experiment, int64_t now,
+                         int64_t *users_total, struct err *err);
+    /* The state of experiment's rebuild: 1 (filled), 0 none. tx NULL: s's read connection. */
+    int (*rebuild_get)(struct store *s, struct store_tx *tx, const char *experiment,
+                       struct store_rebuild *out, struct err *err);
+    /* Every rebuild, oldest first (s's read connection). */
+    int (*rebuild_list)(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                        void *ctx, struct err *err);
+    /* The next at most limit exposed users of experiment after `after` in binary order:
+     * emit(ctx, user_id) in order. */
+    int (*rebuild_users_after)(struct store_tx *tx, const char *experiment, const char *after,
+                               size_t limit, void (*emit)(void *ctx, const char *user_id),
+                               void *ctx, struct err *err);
+    /* Recompute the per-user rows of the users in (after, last] from the raw rows with the
+     * rules, and add their contributions to the live roll-ups (stats, daily, exposures). */
+    int (*rebuild_range)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                         const struct store_rule *const *rules, size_t n, const char *after,
+                         const char *last, struct err *err);
+    /* Move the cursor to last, users_done += users. */
+    int (*rebuild_advance)(struct store_tx *tx, const char *experiment, const char *last,
+                           int64_t users, struct err *err);
+    /* The rebuild is complete: drop the kept roll-ups and the state. */
+    int (*rebuild_end)(struct store_tx *tx, const char *experiment, struct err *err);
+    /* The cursor of every running rebuild: emit(ctx, experiment, cursor). */
+    int (*rebuild_cursors)(struct store_tx *tx,
+                           void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                           void *ctx, struct err *err);
 };
 
 /* The adapters (each compiled in or absent; NULL-free). */

@@ -502,4 +502,12 @@ const struct store_ops store_sqlite_ops = {
     .check = sqlite_check,
     .is_corrupt = sqlite_is_corrupt,
     .backup = sqlite_backup,
+    .rebuild_begin = sqlite_rebuild_begin,
+    .rebuild_get = sqlite_rebuild_get,
+    .rebuild_list = sqlite_rebuild_list,
+    .rebuild_users_after = sqlite_rebuild_users_after,
+    .rebuild_range = sqlite_rebuild_range,
+    .rebuild_advance = sqlite_rebuild_advance,
+    .rebuild_end = sqlite_rebuild_end,
+    .rebuild_cursors = sqlite_rebuild_cursors,
 };

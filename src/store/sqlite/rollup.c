@@ -229,9 +229,13 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
     return 0;
 }
 
+/* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones. */
+#define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)"
 static const char SQL_READ[] =
     "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats "
-    "WHERE experiment = ? AND metric = ? ORDER BY variant";
+    "WHERE experiment = ?1 AND metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT "
+    "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats_frozen "
+    "WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
@@ -268,8 +272,11 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read statistics", err);
 }
 
-static const char SQL_DAILY[] = "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily "
-                                "WHERE experiment = ? AND metric = ? ORDER BY variant, day";
+static const char SQL_DAILY[] =
+    "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE experiment = ?1 AND "
+    "metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq, ds_lo, "
+    "dq_lo FROM metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING
+    " ORDER BY variant, day";
 
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
                         void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
@@ -309,8 +316,11 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read daily statistics", err);
 }
 
-static const char SQL_EXPOSED[] = "SELECT variant, users, conflicts FROM exposure_stats "
-                                  "WHERE experiment = ? ORDER BY variant";
+static const char SQL_EXPOSED[] =
+    "SELECT variant, users, conflicts FROM exposure_stats WHERE experiment = ?1 AND NOT "
+    "EXISTS " REBUILDING
+    " UNION ALL SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE "
+    "experiment = ?1 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_exposure_by_variant(struct store *s, const char *experiment,
                                void (*emit)(void *ctx, const char *variant, int64_t users),
