@@ -70,9 +70,10 @@ void api_ingest_events(struct http_req *r);    /* POST /api/v1/events */
 void api_ingest_exposures(struct http_req *r); /* POST /api/v1/exposures */
 
 /* results.c: results, time series, power */
-void api_results(struct http_req *r);    /* GET  /api/v1/experiments/{key}/results */
-void api_timeseries(struct http_req *r); /* GET  /api/v1/experiments/{key}/timeseries */
-void api_power(struct http_req *r);      /* POST /api/v1/power */
+void api_results(struct http_req *r);      /* GET  /api/v1/experiments/{key}/results */
+void api_timeseries(struct http_req *r);   /* GET  /api/v1/experiments/{key}/timeseries */
+void api_power(struct http_req *r);        /* POST /api/v1/power */
+void api_users_export(struct http_req *r); /* GET /api/v1/experiments/{key}/users */
 
 /* sdk_stream.c: GrowthBook SDK extras (issue 15) */
 void api_sdk_sub(struct http_req *r);  /* GET  /sub/{sdk_key} (Server-Sent Events) */

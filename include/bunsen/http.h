@@ -158,6 +158,14 @@ void http_reply_error(struct http_req *r, enum err_code code, const char *field,
 void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
                       size_t len);
 void http_reply_empty(struct http_req *r, int status);
+/* A streamed reply of unknown length (chunked): MHD calls fill(ctx, buf, max) on the
+ * connection's thread whenever the socket can take more; it writes up to max bytes and
+ * returns their number, 0 at the end, or -1 on an error (the connection is closed).
+ * free_ctx(ctx) runs once when MHD is done with the reply (also when the client went
+ * away); ownership of ctx passes to the reply, also when it cannot be built. */
+void http_reply_stream(struct http_req *r, int status, const char *content_type,
+                       long (*fill)(void *ctx, char *buf, size_t max), void *ctx,
+                       void (*free_ctx)(void *ctx));
 /* Add a response header to the reply (call after http_reply_*; copied). */
 void http_reply_header(struct http_req *r, const char *name, const char *value);
 /* Let clients cache the reply and revalidate it (replaces Cache-Control: no-store). */

@@ -69,10 +69,12 @@ struct metric {
     bool has_window;
     int64_t window_hours; /* >= 1 when has_window; no window = until the experiment stops */
     bool has_cap;
-    double cap;                   /* > 0: per-user values are winsorized at cap */
-    int64_t cuped_lookback_hours; /* >= 0, default 336; 0 = no CUPED covariate */
-    enum metric_unit unit;        /* display only; never changes a result */
-    char currency[4];             /* ISO 4217 code with METRIC_UNIT_CURRENCY, else "" */
+    double cap;                        /* > 0: per-user values are winsorized at cap */
+    int64_t cuped_lookback_hours;      /* >= 0, default 336; 0 = no CUPED covariate */
+    enum metric_unit unit;             /* display only; never changes a result */
+    char currency[4];                  /* ISO 4217 code with METRIC_UNIT_CURRENCY, else "" */
+    char numerator[MODEL_KEY_MAX + 1]; /* type ratio: metric keys, else "" */
+    char denominator[MODEL_KEY_MAX + 1];
     int64_t created_at, updated_at;
 };
 

@@ -334,6 +334,37 @@ int store_rollup_read(struct store *s, const char *experiment, const char *metri
                       void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                       struct err *err);
 
+/* One exposed user of an experiment with the raw values (store_rule semantics before the
+ * binomial / cap transform) of one or two metrics; 0 for a user without events. Strings
+ * are valid during the emit call only. */
+struct store_user_row {
+    const char *user_id;
+    const char *variant;
+    int64_t first_exposure; /* ms */
+    double y, x;            /* metric: value in the window, pre-period covariate */
+    double y2, x2;          /* metric2 (0 when NULL) */
+};
+
+/* Where a page of store_users_page ends; zero-initialised = the start. */
+struct store_users_cursor {
+    char variant[65];
+    int64_t ts;
+    char user_id[257];
+    bool started;
+};
+
+/*
+ * One page of the exposed users of experiment (first exposure before stop_ts, 0 = no stop),
+ * ordered by (variant, first exposure, user_id), after *cur, at most limit rows: emit per
+ * row, *cur advanced, *count the rows emitted (< limit: the last page). Each page is its own
+ * short read (keyset pagination), so a caller may stream millions of users in bounded
+ * memory without holding a read transaction. Uses the calling thread's reader connection.
+ */
+int store_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                     const char *metric2, struct store_users_cursor *cur, int limit,
+                     void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                     int *count, struct err *err);
+
 /* Cumulative daily series: emit(ctx, variant, day, n, s, q) per (variant, day) in day order
  * with running totals. */
 int store_rollup_daily(struct store *s, const char *experiment, const char *metric,

@@ -47,6 +47,7 @@ const struct http_route http_routes[] = {
     {HTTP_GET, "/api/v1/experiments/{key}/results", api_results, BODY_NONE, ROLES_READ, 0},
     {HTTP_GET, "/api/v1/experiments/{key}/timeseries", api_timeseries, BODY_NONE, ROLES_READ, 0},
     {HTTP_POST, "/api/v1/power", api_power, BODY_DEFAULT, ROLES_READ, 0},
+    {HTTP_GET, "/api/v1/experiments/{key}/users", api_users_export, BODY_NONE, ROLES_READ, 0},
 
     {HTTP_GET, "/api/features/{sdk_key}", api_features, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS | ROUTE_SDK_KEY_PATH},

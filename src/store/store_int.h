@@ -137,6 +137,11 @@ struct store_ops {
     int (*catalog_version)(struct store *s, int64_t *version, struct err *err);
     int (*rollup_rebuild)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                           const struct store_rule *const *rules, size_t n, struct err *err);
+    /* store_users_page (optional: NULL = not supported by this backend) */
+    int (*users_page)(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                      const char *metric2, struct store_users_cursor *cur, int limit,
+                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                      int *count, struct err *err);
     int (*rollup_read)(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                        struct err *err);

@@ -485,6 +485,7 @@ const struct store_ops store_sqlite_ops = {
     .catalog_version = sqlite_catalog_version,
     .rollup_rebuild = sqlite_rollup_rebuild,
     .rollup_read = sqlite_rollup_read,
+    .users_page = sqlite_users_page,
     .rollup_daily = sqlite_rollup_daily,
     .exposure_by_variant = sqlite_exposure_by_variant,
     .compact = sqlite_compact,
