@@ -183,8 +183,8 @@ struct http_stream;
  * user (owned from here on, freed with free_user when the stream ends) identifies the
  * subscriber. Returns 0, or -1 after replying 503 when the server's cap on open streams
  * (half of --max-connections) is reached. */
-int http_reply_stream(struct http_req *r, const char *content_type, const char *first,
-                      size_t first_len, void *user, void (*free_user)(void *user));
+int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
+                            size_t first_len, void *user, void (*free_user)(void *user));
 /* Call fn(ctx, stream, user) for every open stream, under the streams' lock: fn may only
  * look at user and call http_stream_push. Any thread. */
 void http_server_each_stream(struct http_server *srv,

@@ -9,7 +9,7 @@
  *   encrypted payloads         AES-128-CBC as the SDK's decryptionKey: "iv.ciphertext", both
  *                              base64, PKCS#7 padding (OpenSSL libcrypto)
  *
- * Streams are http_reply_stream()s: a subscriber pins no thread. api_sdk_streams_publish()
+ * Streams are http_reply_event_stream()s: a subscriber pins no thread. api_sdk_streams_publish()
  * runs after every snapshot publish (api_experiments_reload, under its mutex) and sends the
  * new payload to each subscriber whose last one differs; api_sdk_streams_tick() (once a
  * second from the main loop) sends a comment line every 15 s so that proxies keep the
@@ -167,8 +167,8 @@ void api_sdk_sub(struct http_req *r)
     char *first = features_event(plain, sub);
     json_decref(plain);
     sub->last_ms = time_now_ms();
-    http_reply_stream(r, "text/event-stream; charset=utf-8", first ? first : "",
-                      first ? strlen(first) : 0, sub, free);
+    http_reply_event_stream(r, "text/event-stream; charset=utf-8", first ? first : "",
+                            first ? strlen(first) : 0, sub, free);
     free(first);
 }
 

@@ -1,8 +1,8 @@
 /*
- * stream.c - long-lived streamed replies (Server-Sent Events) that pin no thread.
+ * stream.c - long-lived event streams (Server-Sent Events) that pin no thread.
  *
  * DESIGN
- * A stream is a reply whose body MHD pulls through a content-reader callback (chunked, no
+ * An event stream is a reply whose body MHD pulls through a content-reader callback (chunked, no
  * length). When the stream has bytes, the reader hands them over; when it has none, the
  * reader suspends the connection (MHD_suspend_connection, allowed from a content reader)
  * and returns 0, so no MHD thread waits on it. http_stream_push (any thread) appends bytes
@@ -10,7 +10,7 @@
  * response when the connection ends (client gone, write error, shutdown): the free
  * callback unlinks the stream and frees it with its subscriber data.
  *
- *   handler --http_reply_stream--> [set] <--push/each (api thread)-- resume
+ *   handler --http_reply_event_stream--> [set] <--push/each (api thread)-- resume
  *   MHD thread: reader: bytes? copy : closing? end : suspend + return 0
  *   shutdown: close_all marks every stream closing and resumes it; the readers end their
  *   chunked bodies, MHD frees them; the set waits (bounded) until none is left, so that
@@ -149,8 +149,8 @@ static int stream_append(struct http_stream *st, const char *data, size_t len)
     return 0;
 }
 
-int http_reply_stream(struct http_req *r, const char *content_type, const char *first,
-                      size_t first_len, void *user, void (*free_user)(void *user))
+int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
+                            size_t first_len, void *user, void (*free_user)(void *user))
 {
     struct http_streams *set = http_server_streams(r->srv);
     struct http_stream *st = xcalloc(1, sizeof(*st));
