@@ -24,14 +24,14 @@ static int exec_exp(struct sqlite_conn *c, const char *sql, const char *experime
 
 static const char SQL_HAS[] = "SELECT 1 FROM rollup_rebuilds WHERE experiment = ?";
 static const char *const SQL_KEEP[] = {
-    "INSERT INTO metric_stats_frozen (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
-    "q_lo, sx_lo, qx_lo, p_lo) SELECT experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
-    "sx_lo, qx_lo, p_lo FROM metric_stats WHERE experiment = ?",
-    "INSERT INTO metric_daily_frozen (experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo) "
-    "SELECT experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily "
-    "WHERE experiment = ?",
-    "INSERT INTO exposure_stats_frozen (experiment, variant, users, conflicts) "
-    "SELECT experiment, variant, users, conflicts FROM exposure_stats WHERE experiment = ?",
+    ("INSERT INTO metric_stats_frozen (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
+     "q_lo, sx_lo, qx_lo, p_lo) SELECT experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
+     "q_lo, sx_lo, qx_lo, p_lo FROM metric_stats WHERE experiment = ?"),
+    ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, dn, ds, dq, ds_lo, "
+     "dq_lo) SELECT experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo FROM "
+     "metric_daily WHERE experiment = ?"),
+    ("INSERT INTO exposure_stats_frozen (experiment, variant, users, conflicts) "
+     "SELECT experiment, variant, users, conflicts FROM exposure_stats WHERE experiment = ?"),
 };
 static const char *const SQL_EMPTY_LIVE[] = {
     "DELETE FROM metric_stats WHERE experiment = ?",
