@@ -66,6 +66,8 @@ static const struct opt opts[] = {
     STR_OPT("--log-file", "BUNSEN_LOG_FILE", log_file),
     STR_OPT("--metrics-auth", "BUNSEN_METRICS_AUTH", metrics_auth),
     STR_OPT("--database", "BUNSEN_DATABASE", database),
+    INT_OPT("--rebuild-chunk", "BUNSEN_REBUILD_CHUNK", rebuild_chunk, 1, 1000000),
+    INT_OPT("--rebuild-pause-ms", "BUNSEN_REBUILD_PAUSE_MS", rebuild_pause_ms, 0, 60000),
 };
 
 const char config_serve_help[] =
@@ -111,7 +113,11 @@ const char config_serve_help[] =
     "                            default) or key (a viewer, editor or admin key required)\n"
     "                            (BUNSEN_METRICS_AUTH)\n"
     "  --database URL            SQLite path or sqlite:PATH, or postgres://... (libpq conninfo;\n"
-    "                            BUNSEN_DATABASE, default <data dir>/bunsen.db)\n";
+    "                            BUNSEN_DATABASE, default <data dir>/bunsen.db)\n"
+    "  --rebuild-chunk N         users per chunk when roll-ups are rebuilt after a definition\n"
+    "                            change (BUNSEN_REBUILD_CHUNK, default 500)\n"
+    "  --rebuild-pause-ms MS     pause after each rebuild chunk (BUNSEN_REBUILD_PAUSE_MS,\n"
+    "                            default 0)\n";
 
 void config_defaults(struct config *cfg)
 {
@@ -139,6 +145,8 @@ void config_defaults(struct config *cfg)
     cfg->attr_max_string = CONDITION_ATTR_MAX_STRING;
     cfg->eval_budget = CONDITION_BUDGET_DEFAULT;
     snprintf(cfg->metrics_auth, sizeof(cfg->metrics_auth), "public");
+    cfg->rebuild_chunk = 500;
+    cfg->rebuild_pause_ms = 0;
 }
 
 static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,

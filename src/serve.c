@@ -261,9 +261,12 @@ int cli_serve(int argc, char **argv)
         store_close(app.store);
         return 1;
     }
+    store_rebuild_configure(app.store, (size_t)app.cfg.rebuild_chunk, app.cfg.rebuild_pause_ms);
+    struct rebuilder *rebuilder = api_rebuilder_start(&app);
     int port = 0;
     if (http_server_start(&app, &app.cfg, &app.http, &port, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
+        api_rebuilder_stop(rebuilder);
         store_close(app.store);
         return 1;
     }
@@ -285,6 +288,7 @@ int cli_serve(int argc, char **argv)
             log_json(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
             break;
         }
+        api_sdk_streams_tick(&app); /* keep-alive comments on idle SSE streams */
         if (sig == SIGHUP) {
             reload_on_hup(&app);
             continue;
@@ -296,6 +300,7 @@ int cli_serve(int argc, char **argv)
         }
     }
     http_server_quiesce(app.http);
+    api_rebuilder_stop(rebuilder);
     store_writer_stop(app.store);
     http_server_stop(app.http);
     store_close(app.store); /* the last connection to close checkpoints the WAL */

@@ -58,14 +58,37 @@ void api_experiments_archive(struct http_req *r); /* ... /archive */
 struct app;
 int api_experiments_reload(struct app *app, struct err *err);
 
+/* The rebuilder thread (src/api/rebuild.c): drives the running roll-up rebuilds chunk by
+ * chunk through the writer (also those found at start-up: a crash resumes). Start after the
+ * writer, stop before it. NULL ok for stop. */
+struct rebuilder;
+struct rebuilder *api_rebuilder_start(struct app *app);
+void api_rebuilder_stop(struct rebuilder *rb);
+
 /* ingest.c: exposures and events from services */
 void api_ingest_events(struct http_req *r);    /* POST /api/v1/events */
 void api_ingest_exposures(struct http_req *r); /* POST /api/v1/exposures */
 
 /* results.c: results, time series, power */
-void api_results(struct http_req *r);    /* GET  /api/v1/experiments/{key}/results */
-void api_timeseries(struct http_req *r); /* GET  /api/v1/experiments/{key}/timeseries */
-void api_power(struct http_req *r);      /* POST /api/v1/power */
+void api_results(struct http_req *r);      /* GET  /api/v1/experiments/{key}/results */
+void api_timeseries(struct http_req *r);   /* GET  /api/v1/experiments/{key}/timeseries */
+void api_power(struct http_req *r);        /* POST /api/v1/power */
+void api_users_export(struct http_req *r); /* GET /api/v1/experiments/{key}/users */
+
+/* sdk_stream.c: GrowthBook SDK extras (issue 15) */
+void api_sdk_sub(struct http_req *r);  /* GET  /sub/{sdk_key} (Server-Sent Events) */
+void api_sdk_eval(struct http_req *r); /* POST /api/eval/{sdk_key} (remote evaluation) */
+/* Send the current payload to every stream whose last one differs (after a snapshot
+ * publish), and keep-alive comments to idle streams (once a second from the main loop). */
+void api_sdk_streams_publish(struct app *app);
+void api_sdk_streams_tick(struct app *app);
+
+/* saved_groups.c: named value lists for $inGroup / $notInGroup (issue 15) */
+void api_saved_groups_create(struct http_req *r); /* POST   /api/v1/saved-groups */
+void api_saved_groups_list(struct http_req *r);   /* GET    /api/v1/saved-groups */
+void api_saved_groups_get(struct http_req *r);    /* GET    /api/v1/saved-groups/{key} */
+void api_saved_groups_patch(struct http_req *r);  /* PATCH  /api/v1/saved-groups/{key} */
+void api_saved_groups_delete(struct http_req *r); /* DELETE /api/v1/saved-groups/{key} */
 
 /* assign.c: the hot path */
 void api_assign(struct http_req *r);     /* POST /api/v1/assign */

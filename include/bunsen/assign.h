@@ -74,6 +74,11 @@ struct assign_experiment {
     const json_t *saved_groups;       /* groups for $inGroup (borrowed), NULL: none */
     const json_t *forced;             /* object user_id -> variant key (borrowed), or NULL */
     int released;                     /* released variant index, or -1 */
+    /* the attribute whose value is hashed (GrowthBook's hashAttribute), NULL: user_id; and the
+     * one used when it is absent (fallbackAttribute), NULL: none. A user with neither is not
+     * in the experiment (reason not_targeted), as the SDK skips a missing hash attribute. */
+    const char *hash_attribute;
+    const char *fallback_attribute;
 };
 
 /* How the decision was reached, for explain output and debugging. */

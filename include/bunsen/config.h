@@ -33,12 +33,14 @@ struct config {
     int attr_max_depth;       /* --attributes-max-depth: nesting, def 8 */
     int attr_max_array;       /* --attributes-max-array: elements of one array, def 1000 */
     int attr_max_string;      /* --attributes-max-string: bytes of one string, def 4096 */
-    int eval_budget;          /* --eval-budget: targeting steps per request, def 200000 */
+    int eval_budget;          /* --eval-budget: targeting steps per request, def 50000 */
     char log_file[512];       /* --log-file / BUNSEN_LOG_FILE, "" = stderr; SIGHUP reopens it */
     char metrics_auth[16];    /* --metrics-auth / BUNSEN_METRICS_AUTH: "public" (default: no
                                  per-experiment series without a key) or "key" (a key needed) */
     char database[1024];      /* --database / BUNSEN_DATABASE: SQLite path, sqlite:PATH or
                                  postgres:// URL; "" = <data dir>/bunsen.db */
+    int rebuild_chunk;        /* --rebuild-chunk: users per roll-up rebuild chunk, def 500 */
+    int rebuild_pause_ms;     /* --rebuild-pause-ms: pause after each chunk, def 0 */
 };
 
 /* The option table, for --help texts: one line per option. */

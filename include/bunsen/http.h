@@ -158,6 +158,14 @@ void http_reply_error(struct http_req *r, enum err_code code, const char *field,
 void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
                       size_t len);
 void http_reply_empty(struct http_req *r, int status);
+/* A streamed reply of unknown length (chunked): MHD calls fill(ctx, buf, max) on the
+ * connection's thread whenever the socket can take more; it writes up to max bytes and
+ * returns their number, 0 at the end, or -1 on an error (the connection is closed).
+ * free_ctx(ctx) runs once when MHD is done with the reply (also when the client went
+ * away); ownership of ctx passes to the reply, also when it cannot be built. */
+void http_reply_stream(struct http_req *r, int status, const char *content_type,
+                       long (*fill)(void *ctx, char *buf, size_t max), void *ctx,
+                       void (*free_ctx)(void *ctx));
 /* Add a response header to the reply (call after http_reply_*; copied). */
 void http_reply_header(struct http_req *r, const char *name, const char *value);
 /* Let clients cache the reply and revalidate it (replaces Cache-Control: no-store). */
@@ -167,6 +175,25 @@ void http_reply_revalidate(struct http_req *r);
  * http_reply_* and then http_req_resume(r) exactly once. */
 void http_req_suspend(struct http_req *r);
 void http_req_resume(struct http_req *r);
+
+/* Streamed replies (Server-Sent Events; stream.c). The reply stays open and pins no
+ * thread: while it has nothing to send, its connection is suspended. */
+struct http_stream;
+/* Reply 200 with an open stream of content_type whose body starts with first[0..first_len).
+ * user (owned from here on, freed with free_user when the stream ends) identifies the
+ * subscriber. Returns 0, or -1 after replying 503 when the server's cap on open streams
+ * (half of --max-connections) is reached. */
+int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
+                            size_t first_len, void *user, void (*free_user)(void *user));
+/* Call fn(ctx, stream, user) for every open stream, under the streams' lock: fn may only
+ * look at user and call http_stream_push. Any thread. */
+void http_server_each_stream(struct http_server *srv,
+                             void (*fn)(void *ctx, struct http_stream *st, void *user), void *ctx);
+/* Append bytes to a stream (inside http_server_each_stream's fn). 0, or -1 when the stream
+ * is closing or holds 4 MiB unsent (a stalled client). */
+int http_stream_push(struct http_stream *st, const char *data, size_t len);
+/* Open streams now. Any thread. */
+int http_server_stream_count(struct http_server *srv);
 
 /* Serve a file under the web directory for GET path (static.c). Replies 404 for anything
  * outside it (traversal, symlinks out, dotfiles). */

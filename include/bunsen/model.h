@@ -69,10 +69,12 @@ struct metric {
     bool has_window;
     int64_t window_hours; /* >= 1 when has_window; no window = until the experiment stops */
     bool has_cap;
-    double cap;                   /* > 0: per-user values are winsorized at cap */
-    int64_t cuped_lookback_hours; /* >= 0, default 336; 0 = no CUPED covariate */
-    enum metric_unit unit;        /* display only; never changes a result */
-    char currency[4];             /* ISO 4217 code with METRIC_UNIT_CURRENCY, else "" */
+    double cap;                        /* > 0: per-user values are winsorized at cap */
+    int64_t cuped_lookback_hours;      /* >= 0, default 336; 0 = no CUPED covariate */
+    enum metric_unit unit;             /* display only; never changes a result */
+    char currency[4];                  /* ISO 4217 code with METRIC_UNIT_CURRENCY, else "" */
+    char numerator[MODEL_KEY_MAX + 1]; /* type ratio: metric keys, else "" */
+    char denominator[MODEL_KEY_MAX + 1];
     int64_t created_at, updated_at;
 };
 
@@ -84,10 +86,17 @@ json_t *metric_to_json(const struct metric *m);
 
 /* ---- experiments ---- */
 
+/* A variant's or an experiment's value (API.md "Variant values"): any JSON value of at most
+ * this many bytes (compact) and MODEL_MAX_CONDITION_DEPTH levels. */
+#define MODEL_VALUE_MAX_BYTES 65536
+/* hash_attribute / fallback_attribute: an attribute name of 1 to this many bytes. */
+#define MODEL_ATTRIBUTE_MAX 128
+
 struct variant {
     char key[MODEL_KEY_MAX + 1];
     char name[MODEL_NAME_MAX + 1];
     double weight;
+    json_t *value; /* owned; NULL = none (the value is the key) */
 };
 
 /* Why an experiment ended, recorded by a person when stopping (POST /stop with
@@ -129,9 +138,12 @@ struct experiment {
     enum assign_status status;
     int64_t created_at, updated_at, started_at, stopped_at; /* 0 = null */
     int released;                                           /* variant index or -1 */
-    enum experiment_outcome outcome; /* OUTCOME_NONE = no conclusion recorded */
-    char *conclusion_notes;          /* owned when outcome is set, else NULL */
-    int64_t concluded_at;            /* when the conclusion was recorded, 0 = none */
+    json_t *default_value; /* owned; what users out of the experiment get, NULL = the control's */
+    char hash_attribute[MODEL_ATTRIBUTE_MAX + 1];     /* hashed attribute, default "id" (user_id) */
+    char fallback_attribute[MODEL_ATTRIBUTE_MAX + 1]; /* used when hash_attribute is absent; "" */
+    enum experiment_outcome outcome;                  /* OUTCOME_NONE = no conclusion recorded */
+    char *conclusion_notes;                           /* owned when outcome is set, else NULL */
+    int64_t concluded_at; /* when the conclusion was recorded, 0 = none */
 };
 
 /* Read doc into out (which the caller then owns: experiment_clear). MODEL_PATCH starts
@@ -157,6 +169,12 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
 int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,
                           struct err *err);
 
+/* The value of variant i as a new reference: its "value", or its key as a string. */
+json_t *experiment_value_new(const struct experiment *x, int variant);
+/* The value a user gets for an assignment: the variant's value when of_variant (hashed,
+ * forced, released), else the experiment's default_value, else the control's value. New
+ * reference. */
+json_t *experiment_assigned_value(const struct experiment *x, int variant, bool of_variant);
 /* Read a conclusion object {"outcome": "won|lost|inconclusive", "notes": "..."} (null
  * clears it) into x, stamped `now`. Errors name "conclusion.outcome" / "conclusion.notes". */
 int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err);

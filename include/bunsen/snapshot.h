@@ -46,6 +46,8 @@ struct snapshot {
     struct snapshot *retired;    /* next in the cell's reclaim list (snapshot.c only) */
     void *ext;                   /* data the builder attaches (attribution rules) */
     void (*ext_free)(void *ext); /* frees ext with the snapshot; NULL = nothing to free */
+    json_t *saved_groups;        /* saved group key -> document (owned), NULL = none */
+    json_t *group_values;        /* saved group key -> values (owned): what $inGroup reads */
 };
 
 struct snapshot *snapshot_new(void);

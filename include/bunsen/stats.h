@@ -64,6 +64,8 @@ enum stats_metric_type {
     STATS_METRIC_BINOMIAL, /* per-user 0/1; variance p(1-p) */
     STATS_METRIC_COUNT,    /* per-user event count; sample variance */
     STATS_METRIC_SUM,      /* per-user sum of values; sample variance */
+    STATS_METRIC_RATIO,    /* sum(numerator) / sum(denominator), delta method: the ratio
+                              functions only (stats_compare refuses it) */
 };
 
 enum stats_goal {

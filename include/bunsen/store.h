@@ -355,12 +355,91 @@ int store_rollup_read(struct store *s, const char *experiment, const char *metri
                       void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                       struct err *err);
 
+/* One exposed user of an experiment with the raw values (store_rule semantics before the
+ * binomial / cap transform) of one or two metrics; 0 for a user without events. Strings
+ * are valid during the emit call only. */
+struct store_user_row {
+    const char *user_id;
+    const char *variant;
+    int64_t first_exposure; /* ms */
+    double y, x;            /* metric: value in the window, pre-period covariate */
+    double y2, x2;          /* metric2 (0 when NULL) */
+};
+
+/* Where a page of store_users_page ends; zero-initialised = the start. */
+struct store_users_cursor {
+    char variant[65];
+    int64_t ts;
+    char user_id[257];
+    bool started;
+};
+
+/*
+ * One page of the exposed users of experiment (first exposure before stop_ts, 0 = no stop),
+ * ordered by (variant, first exposure, user_id), after *cur, at most limit rows: emit per
+ * row, *cur advanced, *count the rows emitted (< limit: the last page). Each page is its own
+ * short read (keyset pagination), so a caller may stream millions of users in bounded
+ * memory without holding a read transaction. Uses the calling thread's reader connection.
+ */
+int store_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                     const char *metric2, struct store_users_cursor *cur, int limit,
+                     void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                     int *count, struct err *err);
+
 /* Cumulative daily series: emit(ctx, variant, day, n, s, q) per (variant, day) in day order
  * with running totals. */
 int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
                                     double sum, double sumsq),
                        void *ctx, struct err *err);
+
+/* ---- Rebuilds beside ingestion (src/store/rebuild.c; the adapters' rebuild.c) ----------
+ * A definition change records a rebuild of the experiment's roll-ups instead of recomputing
+ * them in its own transaction (migration 0006 describes the tables): the last complete
+ * roll-ups are kept (results read them until the rebuild ends), the live ones are rebuilt
+ * in chunks of users in user_id order (binary order), each chunk a short writer job, while
+ * ingestion keeps committing and updates the live roll-ups only of the users already
+ * rebuilt (attribution asks for the cursors in its own transaction, after locking its users).
+ * State lives in the database: after a crash the daemon continues at the cursor. */
+
+struct store_rebuild {
+    char experiment[65];
+    char cursor[257];    /* users <= cursor are rebuilt ("" = none yet) */
+    int64_t users_done;  /* users rebuilt so far */
+    int64_t users_total; /* exposed users when it (re)started */
+    int64_t generation;  /* 1, +1 each time a new change restarted it */
+    int64_t started_at;  /* ms */
+};
+
+/* Progress in [0, 1) of a running rebuild (1 only once it is gone). */
+double store_rebuild_progress(const struct store_rebuild *r);
+
+/* Users per chunk (default 500) and a pause after each chunk (default 0 ms, for tests and
+ * gentle rebuilds); set before the writer starts. Rebuilds of at most chunk_users users
+ * complete inside the transaction that starts them. */
+void store_rebuild_configure(struct store *s, size_t chunk_users, int pause_ms);
+void store_rebuild_settings(const struct store *s, size_t *chunk_users, int *pause_ms);
+
+/* Start (or restart) the rebuild of experiment's roll-ups with its new rules (the
+ * experiment's rules only; stop_ts 0 = running). Inside apply(). Small experiments (at most
+ * chunk_users exposed users) are rebuilt at once. */
+int store_rebuild_start(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                        const struct store_rule *const *rules, size_t n, struct err *err);
+
+/* One chunk of experiment's rebuild with its current rules. *finished: nothing was left (the
+ * rebuild is over and its state removed), or there was no rebuild. Inside apply(). */
+int store_rebuild_step(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                       const struct store_rule *const *rules, size_t n, bool *finished,
+                       struct err *err);
+
+/* Every running rebuild (emit per row, oldest first). Any thread (its read connection). */
+int store_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                       void *ctx, struct err *err);
+
+/* The running rebuild of one experiment: 1 and *out filled, 0 when there is none, -1 on
+ * error. Any thread. */
+int store_rebuild_get(struct store *s, const char *experiment, struct store_rebuild *out,
+                      struct err *err);
 
 /* ---- Compaction (the adapters' compact.c) ---- */
 
@@ -380,5 +459,27 @@ int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stat
 int store_exposure_by_variant(struct store *s, const char *experiment,
                               void (*emit)(void *ctx, const char *variant, int64_t users),
                               void *ctx, int64_t *conflicts, struct err *err);
+
+/* ---- Saved groups (src/store/saved_groups.c) --------------------------------------------
+ * Named lists of attribute values for $inGroup / $notInGroup, stored as their API JSON
+ * document (src/core/saved_group.c). Same conventions as the catalogue above: tx inside a
+ * writer apply(), NULL elsewhere. */
+int store_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                          int64_t updated_at, bool create, struct err *err);
+int store_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                          struct err *err);
+int store_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
+/* Calls emit(ctx, doc) for every saved group, ordered by key. */
+int store_saved_group_list(struct store *s, struct store_tx *tx,
+                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+
+/* ---- Encrypted payloads (issue 15) ----
+ * An sdk key created with "encrypt": true has an encryption key (base64 of 16 bytes, the
+ * GrowthBook SDK's decryptionKey): its features payload is served encrypted. */
+int store_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
+                             struct err *err);
+/* The encryption key of active key id into out ("" when it has none). ERR_NOT_FOUND when
+ * the key is unknown or revoked. Any thread. */
+int store_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
 
 #endif

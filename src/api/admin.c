@@ -28,12 +28,16 @@ struct key_create {
     struct store_key key;
     uint8_t hash[AUTH_HASH_LEN];
     char secret[AUTH_SECRET_LEN + 1];
+    char enc[API_ENC_KEY_LEN]; /* "encrypt": true - the payload's AES key (base64), else "" */
 };
 
 static int key_create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct key_create *kc = (struct key_create *)w;
     if (store_key_insert(tx, &kc->key, kc->hash, err) != 0) {
+        return -1;
+    }
+    if (kc->enc[0] != '\0' && store_key_set_encryption(tx, kc->key.id, kc->enc, err) != 0) {
         return -1;
     }
     json_t *after = key_json(&kc->key);
@@ -47,6 +51,11 @@ static void key_create_render(struct api_write *w)
     struct key_create *kc = (struct key_create *)w;
     json_t *o = key_json(&kc->key);
     json_object_set_new(o, "key", json_string(kc->secret));
+    if (kc->enc[0] != '\0') {
+        /* the GrowthBook SDK's decryptionKey for this key's payloads */
+        json_object_set_new(o, "encrypt", json_true());
+        json_object_set_new(o, "decryption_key", json_string(kc->enc));
+    }
     http_reply_json(w->req, 201, o);
 }
 
@@ -59,7 +68,7 @@ static void key_create_cleanup(struct api_write *w)
 
 /* Validate {"name", "role"} into k. Shared with `bunsen keys create` through the same
  * rules: name 1..128 bytes of text, role one of the four. */
-static int key_fields(json_t *body, struct store_key *k, struct err *err)
+static int key_fields(json_t *body, struct store_key *k, bool *encrypt, struct err *err)
 {
     json_t *name = json_object_get(body, "name");
     json_t *role = json_object_get(body, "role");
@@ -75,9 +84,18 @@ static int key_fields(json_t *body, struct store_key *k, struct err *err)
     json_t *v;
     json_object_foreach(body, key, v)
     {
-        if (strcmp(key, "name") != 0 && strcmp(key, "role") != 0) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "role") != 0 && strcmp(key, "encrypt") != 0) {
             return err_set(err, ERR_INVALID, key, "unknown field '%s'", key);
         }
+    }
+    json_t *enc = json_object_get(body, "encrypt");
+    if (enc != NULL && !json_is_boolean(enc) && !json_is_null(enc)) {
+        return err_set(err, ERR_INVALID, "encrypt", "encrypt must be true or false");
+    }
+    *encrypt = json_is_true(enc);
+    if (*encrypt && strcmp(json_string_value(role), "sdk") != 0) {
+        return err_set(err, ERR_INVALID, "encrypt",
+                       "encrypt applies to sdk keys (their GrowthBook payload is encrypted)");
     }
     snprintf(k->name, sizeof(k->name), "%s", json_string_value(name));
     snprintf(k->role, sizeof(k->role), "%s", json_string_value(role));
@@ -93,8 +111,10 @@ void api_keys_create(struct http_req *r)
     struct key_create *kc = xcalloc(1, sizeof(*kc));
     struct err err;
     err_clear(&err);
-    if (key_fields(body, &kc->key, &err) != 0 ||
-        auth_key_generate(kc->secret, kc->hash, kc->key.id, &err) != 0) {
+    bool encrypt = false;
+    if (key_fields(body, &kc->key, &encrypt, &err) != 0 ||
+        auth_key_generate(kc->secret, kc->hash, kc->key.id, &err) != 0 ||
+        (encrypt && api_new_encryption_key(kc->enc, &err) != 0)) {
         json_decref(body);
         free(kc);
         http_reply_err(r, &err);

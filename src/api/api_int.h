@@ -70,9 +70,12 @@ struct snapshot;
 int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
 /* The rules attached to a snapshot (never NULL after api_rules_attach). */
 const struct store_rules *api_rules_of(const struct snapshot *snap);
-/* Recompute one experiment's roll-ups from raw data with its current definition, reading the
- * metrics inside the transaction. Drafts have nothing to rebuild. */
+/* Start rebuilding one experiment's roll-ups from raw data with its current definition
+ * (rules from the metrics as stored in tx): at once for small experiments, else in chunks by
+ * the rebuilder (rebuild.c, store.h "Rebuilds beside ingestion"). Drafts have nothing. */
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
+/* One chunk of experiment key's running rebuild with its definition as stored in tx. */
+int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err);
 
 /* ---- assignment replies shared by /assign and OFREP (assign.c) ---- */
 
@@ -90,6 +93,11 @@ struct api_exposure {
 void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
                                const struct api_exposure *items, size_t n, int digits,
                                const char *etag);
+
+/* The value an assignment gives (API.md "Variant values"): the variant's value when hashed,
+ * forced or released, else the experiment's default_value or the control's value. New
+ * reference. */
+json_t *api_assigned_value(const struct experiment *x, const struct assign_result *res);
 
 /* An /assign request once read: strings are NUL-terminated and borrowed (from the body's
  * jansson tree, or from the fast reader's copy). */
@@ -134,6 +142,37 @@ int api_attributes_check(const struct app *app, const json_t *attrs, const char 
 /* A fresh per-request evaluation budget (--eval-budget). */
 struct condition_budget api_eval_budget(const struct app *app);
 
+/* ---- saved groups (saved_groups.c) ---- */
+
+/* Load the saved groups into snap (sealed, not yet published) and point every entry's
+ * condition evaluation at them. */
+int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct err *err);
+/* Every $inGroup / $notInGroup of condition (may be NULL) names a stored saved group (read
+ * in tx): 0, or -1 with ERR_INVALID on field "targeting". */
+int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct err *err);
+
+/* ---- GrowthBook SDK payload (ecosystem.c) ---- */
+
+/* {"features", "savedGroups", "dateUpdated"} from the current snapshot (new reference). */
+json_t *api_growthbook_payload(struct app *app);
+/* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
+ * replying 401/403 (or the store's error). */
+int api_sdk_key_of(struct http_req *r, struct store_key *k);
+
+/* ---- encrypted payloads (sdk_stream.c) ---- */
+
+/* Base64 of a 16-byte AES key, with its NUL. */
+#define API_ENC_KEY_LEN 32
+/* A new random AES-128 key as base64 into out. */
+int api_new_encryption_key(char out[API_ENC_KEY_LEN], struct err *err);
+/* GrowthBook's encrypted string of plain[0..len): base64(iv) "." base64(AES-128-CBC), with
+ * key_b64 (base64 of 16 bytes). *out is malloc'd. */
+int api_encrypt_text(const char *key_b64, const char *plain, size_t len, char **out,
+                     struct err *err);
+/* payload (stolen) as a key sees it: itself when enc_key is NULL or "", else
+ * {encryptedFeatures, encryptedSavedGroups, dateUpdated}. New reference or NULL with err. */
+json_t *api_payload_for_key(json_t *payload, const char *enc_key, struct err *err);
+
 /* ---- Prometheus counters (prom.c) ---- */
 
 /* The counters of one experiment (created on first use, kept until prom_free): stored in
@@ -141,5 +180,8 @@ struct condition_budget api_eval_budget(const struct app *app);
 void *prom_experiment(struct prom *p, const char *key);
 void prom_count_assign(void *experiment_counters, enum assign_reason reason);
 void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest_counts *c);
+/* Exposures logged beside an answer (OFREP): n committed, or n dropped (queue full or the
+ * commit failed). */
+void prom_count_async_exposures(struct prom *p, bool dropped, size_t n);
 
 #endif

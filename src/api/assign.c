@@ -17,6 +17,9 @@
 #include "bunsen/util.h"
 
 #define BUCKET_DIGITS 10
+/* 15 significant digits for the reals of a variant's value: every value a person typed
+ * prints as typed (values needing 16-17 digits are rounded) */
+#define VALUE_DIGITS 15
 /* No practical cap on a rendered reply (json_dumps had none): its size is bounded by the
  * request (100 named experiments) or by the experiments defined. */
 #define REPLY_CAP ((size_t)1 << 40)
@@ -87,7 +90,7 @@ static json_t *explain_json(const struct assign_result *res)
 
 /* Decide for one experiment and append its assignment object to out, without the closing
  * brace (api_assign_one adds members): {"variant":..,"in_experiment":..,"reason":..,
- * "bucket":..[,"explain":{..}]. The members and their order are those the jansson tree
+ * "bucket":..,"value":..[,"explain":{..}]. The members and their order are those the jansson tree
  * had. 0, or -1 after err. */
 static int decide(const struct snapshot_entry *e, const char *user_id, size_t len,
                   const json_t *attrs, struct condition_budget *budget, bool explain,
@@ -109,6 +112,12 @@ static int decide(const struct snapshot_entry *e, const char *user_id, size_t le
     } else {
         jsonw_append_raw(out, "null");
     }
+    json_t *value = api_assigned_value(&e->x, res);
+    jsonw_append_raw(out, ",\"value\":");
+    jsonw_append_value(out, value,
+                       JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+                           JSON_REAL_PRECISION(VALUE_DIGITS));
+    json_decref(value);
     if (explain) {
         json_t *ex = explain_json(res);
         jsonw_append_raw(out, ",\"explain\":");
@@ -166,6 +175,13 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));
     api_write_submit(r, &aw->w);
+}
+
+json_t *api_assigned_value(const struct experiment *x, const struct assign_result *res)
+{
+    bool of_variant = res->reason == ASSIGN_REASON_HASHED || res->reason == ASSIGN_REASON_FORCED ||
+                      res->reason == ASSIGN_REASON_RELEASED;
+    return experiment_assigned_value(x, res->variant, of_variant);
 }
 
 bool api_experiment_is_live(const struct snapshot_entry *e)

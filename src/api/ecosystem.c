@@ -12,6 +12,7 @@
  * the body); If-None-Match with the same tag gets 304.
  */
 #include <sodium.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,8 @@ static void etag_of(const char *scope, const char *text, size_t len, char out[40
     out[34] = '\0';
 }
 
-/* Reply 304 when If-None-Match carries this body's tag, else 200 with the body and tag. */
+/* Reply 304 when If-None-Match carries this body's tag, else 200 with the body and tag.
+ * (body: stolen) */
 static void reply_tagged(struct http_req *r, json_t *body, int digits)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
@@ -95,10 +97,16 @@ static void add_forced_rules(json_t *rules, const struct experiment *x)
             json_decref(ids);
             continue;
         }
-        json_array_append_new(rules, json_pack("{s:s, s:{s:{s:o}}, s:s}", "id", "bunsen-forced",
+        json_array_append_new(rules, json_pack("{s:s, s:{s:{s:o}}, s:o}", "id", "bunsen-forced",
                                                "condition", "id", "$in", ids, "force",
-                                               x->variants[v].key));
+                                               experiment_value_new(x, (int)v)));
     }
+}
+
+/* The value users out of the experiment get: default_value, else the control's value. */
+static json_t *default_of(const struct experiment *x)
+{
+    return experiment_assigned_value(x, 0, false);
 }
 
 static json_t *feature_of(const struct experiment *x)
@@ -106,21 +114,25 @@ static json_t *feature_of(const struct experiment *x)
     json_t *rules = json_array();
     add_forced_rules(rules, x);
     if (x->status == ASSIGN_STATUS_STOPPED && x->released >= 0) {
-        return json_pack("{s:s, s:o}", "defaultValue", x->variants[x->released].key, "rules",
-                         rules);
+        return json_pack("{s:o, s:o}", "defaultValue", experiment_value_new(x, x->released),
+                         "rules", rules);
     }
     if (x->status == ASSIGN_STATUS_RUNNING) {
         json_t *variations = json_array(), *weights = json_array(), *meta = json_array();
         for (size_t i = 0; i < x->nvariants; i++) {
-            json_array_append_new(variations, json_string(x->variants[i].key));
+            json_array_append_new(variations, experiment_value_new(x, (int)i));
             json_array_append_new(weights, json_real(x->variants[i].weight));
             json_array_append_new(meta, json_pack("{s:s, s:s}", "key", x->variants[i].key, "name",
                                                   x->variants[i].name));
         }
-        json_t *rule = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:f, s:o}", "key", x->key,
-                                 "name", x->name, "seed", x->seed, "hashVersion", x->hash_version,
-                                 "hashAttribute", "id", "variations", variations, "weights",
-                                 weights, "coverage", x->coverage, "meta", meta);
+        json_t *rule =
+            json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:f, s:o}", "key", x->key, "name",
+                      x->name, "seed", x->seed, "hashVersion", x->hash_version, "hashAttribute",
+                      x->hash_attribute[0] ? x->hash_attribute : "id", "variations", variations,
+                      "weights", weights, "coverage", x->coverage, "meta", meta);
+        if (x->fallback_attribute[0] != '\0') {
+            json_object_set_new(rule, "fallbackAttribute", json_string(x->fallback_attribute));
+        }
         if (x->has_namespace) {
             json_object_set_new(rule, "namespace",
                                 json_pack("[s, f, f]", x->ns_name, x->ns_start, x->ns_end));
@@ -130,63 +142,145 @@ static json_t *feature_of(const struct experiment *x)
         }
         json_array_append_new(rules, rule);
     }
-    /* paused: everyone gets the control (forced users their variant), as /assign */
-    return json_pack("{s:s, s:o}", "defaultValue", x->variants[0].key, "rules", rules);
+    /* paused: everyone gets the default (forced users their variant), as /assign */
+    return json_pack("{s:o, s:o}", "defaultValue", default_of(x), "rules", rules);
 }
 
-void api_features(struct http_req *r)
+/* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
+ * replying 401/403 (or the store's error). */
+int api_sdk_key_of(struct http_req *r, struct store_key *k)
 {
     const char *key = http_req_param(r, "sdk_key");
     uint8_t hash[AUTH_HASH_LEN];
-    struct store_key k;
     struct err err;
     err_clear(&err);
     size_t len = key ? strlen(key) : 0;
     auth_key_hash(key ? key : "", len > 256 ? 256 : len, hash);
     if (key == NULL || len > 256 ||
-        store_key_find_by_hash(http_req_app(r)->store, hash, &k, &err) != 0) {
+        store_key_find_by_hash(http_req_app(r)->store, hash, k, &err) != 0) {
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
             http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked SDK key");
         }
-        return;
+        return -1;
     }
-    enum role role = auth_role_parse(k.role);
+    enum role role = auth_role_parse(k->role);
     if ((role & ROLES_SDK) == 0) {
         http_reply_error(r, ERR_DENIED, NULL, "the features payload needs an sdk (or admin) key");
-        return;
+        return -1;
     }
-    struct snapshot_cell *cell = http_req_app(r)->experiments;
-    const struct snapshot *snap = snapshot_read_begin(cell);
+    return 0;
+}
+
+/* ISO 8601 UTC text of ms since the epoch, as GrowthBook's dateUpdated. */
+static json_t *iso_date(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[96];
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_string(buf);
+}
+
+json_t *api_growthbook_payload(struct app *app)
+{
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
+    int64_t updated = 0;
     for (size_t i = 0; i < snap->n; i++) {
         const struct experiment *x = &snap->entries[i].x;
         if (api_experiment_is_live(&snap->entries[i]) || x->status == ASSIGN_STATUS_PAUSED) {
             json_object_set_new(features, x->key, feature_of(x));
         }
+        updated = x->updated_at > updated ? x->updated_at : updated;
     }
-    snapshot_read_end(cell, snap);
-    /* 17 digits: the SDK must see exactly the weights the daemon hashes with */
-    reply_tagged(r, json_pack("{s:o}", "features", features), 17);
+    /* shared, read-only (jansson's reference counts are atomic): no copy of large groups */
+    json_t *groups = snap->group_values ? json_incref(snap->group_values) : json_object();
+    const char *gk;
+    json_t *gd;
+    json_object_foreach(snap->saved_groups, gk, gd)
+    {
+        int64_t t = json_integer_value(json_object_get(gd, "updated_at"));
+        updated = t > updated ? t : updated;
+    }
+    snapshot_read_end(app->experiments, snap);
+    return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",
+                     iso_date(updated));
 }
 
-/* ---- OFREP ---- */
+void api_features(struct http_req *r)
+{
+    struct store_key k;
+    if (api_sdk_key_of(r, &k) != 0) {
+        return;
+    }
+    struct app *app = http_req_app(r);
+    char enc[API_ENC_KEY_LEN];
+    struct err err;
+    err_clear(&err);
+    json_t *payload = NULL;
+    if (store_key_encryption(app->store, k.id, enc, sizeof(enc), &err) != 0 ||
+        (payload = api_payload_for_key(api_growthbook_payload(app), enc, &err)) == NULL) {
+        http_reply_err(r, &err);
+        return;
+    }
+    /* 17 digits: the SDK must see exactly the weights the daemon hashes with */
+    reply_tagged(r, payload, 17);
+    /* as the GrowthBook Proxy: the SDK opens GET /sub/{key} when it sees this */
+    http_reply_header(r, "x-sse-support", "enabled");
+}
 
-static const char *ofrep_reason(enum assign_reason reason)
+/* ---- OFREP ----
+ *
+ * Reasons (the protocol's enum: STATIC, TARGETING_MATCH, SPLIT, DISABLED, UNKNOWN):
+ *   hashed      SPLIT; TARGETING_MATCH (with targeting) or STATIC (without) when the hash
+ *               cannot matter: one variant holds the whole range (weight 1, coverage 1,
+ *               no namespace)
+ *   forced      TARGETING_MATCH (a user rule matched)
+ *   released    STATIC
+ *   not_running DISABLED, with no value: the provider uses the code default
+ *   not_targeted STATIC (the flag's default value; OFREP has no DEFAULT)
+ *   namespace, coverage  SPLIT (the hash put the user outside the ranges)
+ * Exposures are logged without holding the answer: one writer job per request, queued
+ * after the reply is built; it commits, or (queue full, database failing) is counted in
+ * bunsen_ofrep_exposures_total{result="dropped"}. */
+
+/* Does the hash decide nothing (the chosen range is all of [0, 1))? */
+static bool ofrep_single_outcome(const struct experiment *x)
+{
+    if (x->has_namespace || x->coverage < 1.0) {
+        return false;
+    }
+    size_t live = 0;
+    for (size_t i = 0; i < x->nvariants; i++) {
+        live += x->variants[i].weight > 0;
+    }
+    return live == 1;
+}
+
+static const char *ofrep_reason(const struct experiment *x, enum assign_reason reason)
 {
     switch (reason) {
     case ASSIGN_REASON_HASHED:
+        if (ofrep_single_outcome(x)) {
+            return x->targeting != NULL ? "TARGETING_MATCH" : "STATIC";
+        }
         return "SPLIT";
     case ASSIGN_REASON_FORCED:
         return "TARGETING_MATCH";
     case ASSIGN_REASON_RELEASED:
+    case ASSIGN_REASON_NOT_TARGETED:
         return "STATIC";
     case ASSIGN_REASON_NOT_RUNNING:
         return "DISABLED";
-    default:
-        return "DEFAULT";
+    case ASSIGN_REASON_NAMESPACE:
+    case ASSIGN_REASON_COVERAGE:
+        return "SPLIT";
     }
+    return "UNKNOWN";
 }
 
 static void ofrep_error(struct http_req *r, int status, const char *key, const char *code,
@@ -199,8 +293,9 @@ static void ofrep_error(struct http_req *r, int status, const char *key, const c
     http_reply_json(r, status, o);
 }
 
-/* Parse {"context": {"targetingKey", ...}}: the attributes (new reference) and the key, or
- * NULL after replying with the protocol's 400. */
+/* Parse {"context": {"targetingKey", ...}}: the attributes (new reference) and the key
+ * (NULL when the context has none: released and disabled flags need none), or NULL after
+ * replying with the protocol's 400. */
 static json_t *ofrep_context(struct http_req *r, const char *flag, const char **user_id)
 {
     size_t len = 0;
@@ -212,19 +307,15 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
         return NULL;
     }
     json_t *ctx = json_object_get(root, "context");
-    if (ctx != NULL && !json_is_object(ctx)) {
+    if (ctx != NULL && !json_is_null(ctx) && !json_is_object(ctx)) {
         json_decref(root);
         ofrep_error(r, 400, flag, "INVALID_CONTEXT", "context must be an object");
         return NULL;
     }
-    const json_t *tk = ctx ? json_object_get(ctx, "targetingKey") : NULL;
-    if (tk == NULL || json_is_null(tk)) {
-        json_decref(root);
-        ofrep_error(r, 400, flag, "TARGETING_KEY_MISSING",
-                    "context.targetingKey (the user id) is required");
-        return NULL;
-    }
-    if (!json_is_string(tk) || !text_id_valid(json_string_value(tk), json_string_length(tk), 256)) {
+    const json_t *tk = json_is_object(ctx) ? json_object_get(ctx, "targetingKey") : NULL;
+    if (tk != NULL && !json_is_null(tk) &&
+        (!json_is_string(tk) ||
+         !text_id_valid(json_string_value(tk), json_string_length(tk), 256))) {
         json_decref(root);
         ofrep_error(r, 400, flag, "INVALID_CONTEXT",
                     "context.targetingKey must be 1 to 256 bytes of text");
@@ -232,48 +323,159 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     }
     struct err err;
     err_clear(&err);
-    if (api_attributes_check(http_req_app(r), ctx, "context", &err) != 0) {
+    if (json_is_object(ctx) && api_attributes_check(http_req_app(r), ctx, "context", &err) != 0) {
         json_decref(root);
         ofrep_error(r, err_code_status(err.code), flag, "INVALID_CONTEXT", err.msg);
         return NULL;
     }
-    json_t *attrs = json_copy(ctx);
+    json_t *attrs = json_is_object(ctx) ? json_copy(ctx) : json_object();
     json_decref(root);
-    *user_id = json_string_value(json_object_get(attrs, "targetingKey"));
-    if (json_object_get(attrs, "id") == NULL) {
+    tk = json_object_get(attrs, "targetingKey");
+    *user_id = json_is_string(tk) ? json_string_value(tk) : NULL;
+    if (*user_id != NULL && json_object_get(attrs, "id") == NULL) {
         json_object_set(attrs, "id", json_object_get(attrs, "targetingKey"));
     }
     return attrs;
 }
 
-/* Evaluate one flag into an OFREP evaluation object; records an exposure item. */
+/* Evaluate one flag into an OFREP evaluation object (success, code default or failure);
+ * records an exposure item when the user is in the experiment. *status: the HTTP status a
+ * single-flag answer has. user_id NULL: the context has no targetingKey. */
 static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, const json_t *attrs,
                           struct condition_budget *budget, struct api_exposure *items,
-                          size_t *nitems)
+                          size_t *nitems, int *status)
 {
+    const struct experiment *x = &e->x;
     struct assign_result res;
     struct err err;
-    if (assign_decide_budget(&e->a, user_id, strlen(user_id), attrs, budget, &res, &err) != 0) {
-        return json_pack("{s:s, s:s, s:s}", "key", e->x.key, "errorCode", "INVALID_CONTEXT",
+    err_clear(&err);
+    *status = 200;
+    if (user_id == NULL) {
+        /* what needs no user: a released variant, a disabled flag */
+        memset(&res, 0, sizeof(res));
+        if (x->status == ASSIGN_STATUS_STOPPED && x->released >= 0) {
+            res.reason = ASSIGN_REASON_RELEASED;
+            res.variant = x->released;
+        } else if (x->status != ASSIGN_STATUS_RUNNING) {
+            res.reason = ASSIGN_REASON_NOT_RUNNING;
+        } else {
+            *status = 400;
+            return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "TARGETING_KEY_MISSING",
+                             "errorDetails",
+                             "a running experiment needs context.targetingKey (the user id)");
+        }
+    } else if (assign_decide_budget(&e->a, user_id, strlen(user_id), attrs, budget, &res, &err) !=
+               0) {
+        *status = 400;
+        return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
                          "errorDetails", err.msg);
     }
     prom_count_assign(e->user, res.reason);
-    const char *variant = e->x.variants[res.variant].key;
     json_t *meta =
-        json_pack("{s:s, s:b, s:s}", "experiment", e->x.key, "in_experiment", res.in_experiment,
+        json_pack("{s:s, s:b, s:s}", "experiment", x->key, "in_experiment", res.in_experiment,
                   "assignment_reason", assign_reason_name(res.reason));
     if (res.has_bucket) {
         json_object_set_new(meta, "bucket", json_real(res.bucket));
     }
+    if (res.reason == ASSIGN_REASON_NOT_RUNNING) {
+        /* the protocol's codeDefaultFlag: no value, the provider answers its code default */
+        return json_pack("{s:s, s:s, s:o}", "key", x->key, "reason", "DISABLED", "metadata", meta);
+    }
+    json_t *value = api_assigned_value(x, &res);
+    if (json_is_array(value)) {
+        /* OFREP types a value as boolean, string, integer, float or object: not an array */
+        json_decref(value);
+        json_decref(meta);
+        *status = 400;
+        return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "GENERAL", "errorDetails",
+                         "the flag's value is a JSON array, which OFREP cannot carry (use an "
+                         "object)");
+    }
+    const char *variant = x->variants[res.variant].key;
     if (res.in_experiment) {
-        snprintf(items[*nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
+        snprintf(items[*nitems].experiment, sizeof(items[0].experiment), "%s", x->key);
         snprintf(items[*nitems].variant, sizeof(items[0].variant), "%s", variant);
         (*nitems)++;
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "key", e->x.key, "reason",
-                     ofrep_reason(res.reason), "variant", variant, "value", variant, "metadata",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o}", "key", x->key, "reason",
+                     ofrep_reason(x, res.reason), "variant", variant, "value", value, "metadata",
                      meta);
 }
+
+/* A flag OFREP knows: every experiment but archived ones (drafts, paused and stopped ones
+ * answer DISABLED), the same set for single and bulk evaluation. */
+static bool ofrep_flag_exists(const struct snapshot_entry *e)
+{
+    return e->x.status != ASSIGN_STATUS_ARCHIVED;
+}
+
+/* ---- exposures logged beside the answer ---- */
+
+struct ofrep_log {
+    struct store_job job;
+    struct app *app;
+    char *user_id;
+    int64_t ts;
+    size_t n;
+    struct api_exposure items[];
+};
+
+static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct ofrep_log *l = arg;
+    struct store_exposure *x = xcalloc(l->n, sizeof(*x));
+    for (size_t i = 0; i < l->n; i++) {
+        x[i] =
+            (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant, l->ts};
+    }
+    const struct snapshot *snap = snapshot_read_begin(l->app->experiments);
+    struct store_ingest_counts counts = {0};
+    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, l->n, &counts, err);
+    snapshot_read_end(l->app->experiments, snap);
+    free(x);
+    return rc;
+}
+
+static void ofrep_log_free(struct ofrep_log *l)
+{
+    free(l->user_id);
+    free(l);
+}
+
+static void ofrep_log_done(void *arg, int rc, const struct err *err)
+{
+    (void)err;
+    struct ofrep_log *l = arg;
+    prom_count_async_exposures(l->app->prom, rc != 0, l->n);
+    ofrep_log_free(l);
+}
+
+/* Queue the exposures of one answer; never waits. */
+static void ofrep_log_exposures(struct http_req *r, const char *user_id,
+                                const struct api_exposure *items, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    struct app *app = http_req_app(r);
+    struct ofrep_log *l = xcalloc(1, sizeof(*l) + n * sizeof(l->items[0]));
+    l->job.apply = ofrep_log_apply;
+    l->job.done = ofrep_log_done;
+    l->job.arg = l;
+    l->app = app;
+    l->user_id = xstrdup(user_id);
+    l->ts = time_now_ms();
+    l->n = n;
+    memcpy(l->items, items, n * sizeof(items[0]));
+    struct err err;
+    err_clear(&err);
+    if (store_submit(app->store, &l->job, &err) != 0) {
+        prom_count_async_exposures(app->prom, true, n);
+        ofrep_log_free(l);
+    }
+}
+
+#define OFREP_DIGITS 15
 
 void api_ofrep_flag(struct http_req *r)
 {
@@ -289,20 +491,21 @@ void api_ofrep_flag(struct http_req *r)
     const struct snapshot_entry *e = flag ? snapshot_find(snap, flag) : NULL;
     struct api_exposure item;
     size_t n = 0;
-    json_t *o = e ? ofrep_eval(e, user_id, attrs, &budget, &item, &n) : NULL;
+    int status = 200;
+    json_t *o = e && ofrep_flag_exists(e)
+                    ? ofrep_eval(e, user_id, attrs, &budget, &item, &n, &status)
+                    : NULL;
     snapshot_read_end(cell, snap);
-    char uid[257];
-    snprintf(uid, sizeof(uid), "%s", user_id);
-    json_decref(attrs);
     if (o == NULL) {
+        json_decref(attrs);
         ofrep_error(r, 404, flag, "FLAG_NOT_FOUND", "no experiment with this key");
         return;
     }
-    if (json_object_get(o, "errorCode") != NULL) {
-        http_reply_json(r, 400, o);
-        return;
+    http_reply_json_digits(r, status, o, OFREP_DIGITS);
+    if (n > 0) {
+        ofrep_log_exposures(r, user_id, &item, n);
     }
-    api_reply_after_exposures(r, o, uid, &item, n, 10, NULL);
+    json_decref(attrs);
 }
 
 void api_ofrep_bulk(struct http_req *r)
@@ -313,16 +516,17 @@ void api_ofrep_bulk(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    struct condition_budget budget = api_eval_budget(http_req_app(r));
     const struct snapshot *snap = snapshot_read_begin(cell);
     size_t cap = snap->n ? snap->n : 1;
     struct api_exposure *items = xcalloc(cap, sizeof(*items));
     size_t n = 0;
     json_t *flags = json_array();
+    struct condition_budget budget = api_eval_budget(http_req_app(r));
     for (size_t i = 0; i < snap->n && json_array_size(flags) < OFREP_MAX_FLAGS; i++) {
-        if (api_experiment_is_live(&snap->entries[i])) {
+        if (ofrep_flag_exists(&snap->entries[i])) {
+            int status;
             json_array_append_new(
-                flags, ofrep_eval(&snap->entries[i], user_id, attrs, &budget, items, &n));
+                flags, ofrep_eval(&snap->entries[i], user_id, attrs, &budget, items, &n, &status));
         }
         if (budget.left < 0) {
             break;
@@ -338,28 +542,33 @@ void api_ofrep_bulk(struct http_req *r)
                     "budget");
         return;
     }
-    char uid[257];
-    snprintf(uid, sizeof(uid), "%s", user_id);
-    json_decref(attrs);
     json_t *body = json_pack("{s:o}", "flags", flags);
     /* The ETag covers the user and the evaluations: an unchanged answer is a 304 and logs
-     * nothing new (its exposures were committed when it was first served to this user).
+     * nothing new (its exposures were queued when it was first served to this user).
      * The user is in the tag because the body does not name them: another user with the
      * same evaluations (same variants and buckets) must not revalidate with it and so
      * skip their own first exposures. */
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *text =
+        json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(OFREP_DIGITS));
+    json_decref(body);
     char tag[40];
-    etag_of(uid, text ? text : "", text ? strlen(text) : 0, tag);
-    free(text);
+    etag_of(user_id ? user_id : "", text ? text : "", text ? strlen(text) : 0, tag);
     const char *inm = http_req_header(r, "If-None-Match");
-    if (inm != NULL && strstr(inm, tag) != NULL) {
-        json_decref(body);
-        free(items);
+    if (text == NULL) {
+        http_reply_json(r, 500, json_pack("{s:s}", "errorDetails", "cannot encode the answer"));
+    } else if (inm != NULL && strstr(inm, tag) != NULL) {
         http_reply_bytes(r, 304, "application/json; charset=utf-8", "", 0);
+    } else {
+        http_reply_bytes(r, 200, "application/json; charset=utf-8", text, strlen(text));
+        if (user_id != NULL) {
+            ofrep_log_exposures(r, user_id, items, n);
+        }
+    }
+    if (text != NULL) {
         http_reply_revalidate(r);
         http_reply_header(r, "ETag", tag);
-        return;
     }
-    api_reply_after_exposures(r, body, uid, items, n, 10, tag);
+    free(text);
     free(items);
+    json_decref(attrs);
 }

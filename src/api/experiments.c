@@ -48,7 +48,11 @@ int api_experiments_reload(struct app *app, struct err *err)
     }
     if (rc == 0) {
         snapshot_seal(s);
+        rc = api_saved_groups_attach(s, app->store, err); /* after seal: binds the views */
+    }
+    if (rc == 0) {
         snapshot_publish(app->experiments, s);
+        api_sdk_streams_publish(app); /* GET /sub subscribers get the new payload */
     } else {
         snapshot_free(s);
     }
@@ -301,6 +305,11 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
     next.updated_at = now;
     if (strcmp(ew->action, "start") == 0) {
         next.started_at = now;
+        /* an operator that cannot be evaluated is a 400 at start (API.md v1.1) */
+        if (api_saved_groups_check(tx, next.targeting, err) != 0) {
+            experiment_clear(&next);
+            return -1;
+        }
     }
     if (strcmp(ew->action, "stop") == 0) {
         next.stopped_at = now;

@@ -83,11 +83,39 @@ static int save(struct store_tx *tx, struct metric_write *mw, struct metric *m, 
     return rc;
 }
 
+/* A ratio's numerator and denominator: existing metrics that are not ratios themselves. */
+static int ratio_parts_check(struct store_tx *tx, const struct metric *m, struct err *err)
+{
+    if (m->type != STATS_METRIC_RATIO) {
+        return 0;
+    }
+    const char *keys[] = {m->numerator, m->denominator};
+    const char *fields[] = {"numerator", "denominator"};
+    for (int i = 0; i < 2; i++) {
+        char *doc = NULL;
+        struct err e2;
+        err_clear(&e2);
+        if (store_metric_get(NULL, tx, keys[i], &doc, &e2) != 0) {
+            return err_set(err, ERR_INVALID, fields[i], "no metric '%s'", keys[i]);
+        }
+        json_t *j = json_loads(doc, 0, NULL);
+        free(doc);
+        const char *type = json_string_value(json_object_get(j, "type"));
+        bool ratio = type != NULL && strcmp(type, "ratio") == 0;
+        json_decref(j);
+        if (ratio) {
+            return err_set(err, ERR_INVALID, fields[i], "'%s' is itself a ratio", keys[i]);
+        }
+    }
+    return 0;
+}
+
 static int create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct metric_write *mw = (struct metric_write *)w;
     struct metric m;
-    if (metric_from_json(mw->body, MODEL_CREATE, NULL, &m, err) != 0) {
+    if (metric_from_json(mw->body, MODEL_CREATE, NULL, &m, err) != 0 ||
+        ratio_parts_check(tx, &m, err) != 0) {
         return -1;
     }
     m.created_at = m.updated_at = time_now_ms();
@@ -289,6 +317,9 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
         return -1;
     }
     int rc = metric_from_json(mw->body, MODEL_PATCH, &cur, &next, err);
+    if (rc == 0) {
+        rc = ratio_parts_check(tx, &next, err);
+    }
     if (rc == 0) {
         next.updated_at = time_now_ms();
         rc = save(tx, mw, &next, false, before, err);

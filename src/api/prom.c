@@ -34,6 +34,7 @@ struct prom {
     atomic_uint_fast64_t rows[2];        /* [0] events, [1] exposures accepted */
     atomic_uint_fast64_t duplicates[2];
     atomic_uint_fast64_t conflicts;
+    atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
 };
 
 struct prom *prom_new(void)
@@ -95,6 +96,14 @@ void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest
     atomic_fetch_add_explicit(&p->duplicates[exposures], (uint_fast64_t)c->duplicates,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&p->conflicts, (uint_fast64_t)c->conflicts, memory_order_relaxed);
+}
+
+void prom_count_async_exposures(struct prom *p, bool dropped, size_t n)
+{
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&p->async_exposures[dropped], (uint_fast64_t)n,
+                                  memory_order_relaxed);
+    }
 }
 
 /* The standard process_* families (as Prometheus client libraries export them), from
@@ -174,6 +183,42 @@ static void write_process_metrics(struct buf *b)
  * per-experiment series (bunsen_assignments_total{experiment=...}, which name experiments and
  * count their traffic) only for a viewer, editor or admin key; "key" answers only such keys.
  * An sdk key is not a reader: it sees what the public sees. */
+struct rebuild_lines {
+    struct buf *b;
+    int n;
+    bool per_experiment; /* a reader key: one progress series per experiment */
+};
+
+static void rebuild_line(void *ctx, const struct store_rebuild *r)
+{
+    struct rebuild_lines *l = ctx;
+    l->n++;
+    if (!l->per_experiment) {
+        return;
+    }
+    char labels[200], key[140];
+    metrics_escape(r->experiment, key, sizeof(key));
+    snprintf(labels, sizeof(labels), "experiment=\"%s\"", key);
+    metrics_write_value(l->b, "bunsen_rollup_rebuild_progress", labels, store_rebuild_progress(r));
+}
+
+/* Running roll-up rebuilds (issue 12): their count, and for a reader key one progress gauge
+ * per experiment. */
+static void write_rebuilds(struct store *s, struct buf *b, bool reader)
+{
+    struct err err;
+    struct rebuild_lines l = {b, 0, reader};
+    metrics_write_help(b, "bunsen_rollup_rebuild_progress", "gauge",
+                       "Progress (0..1) of a roll-up rebuild after a definition change (per "
+                       "experiment, for a reader key).");
+    if (store_rebuild_list(s, rebuild_line, &l, &err) != 0) {
+        l.n = -1;
+    }
+    metrics_write_help(b, "bunsen_rollup_rebuilds", "gauge",
+                       "Roll-up rebuilds running (results answer from the last complete ones).");
+    metrics_write_value(b, "bunsen_rollup_rebuilds", "", l.n < 0 ? 0 : (double)l.n);
+}
+
 void api_metrics_prom(struct http_req *r)
 {
     struct app *app = http_req_app(r);
@@ -251,6 +296,18 @@ void api_metrics_prom(struct http_req *r)
                        "Exposures naming another variant than the user's first.");
     metrics_write_value(&b, "bunsen_exposure_conflicts_total", "",
                         (double)atomic_load(&p->conflicts));
+    metrics_write_help(&b, "bunsen_sdk_streams", "gauge",
+                       "Open GET /sub/{sdk_key} event streams (at most half of "
+                       "--max-connections).");
+    metrics_write_value(&b, "bunsen_sdk_streams", "", (double)http_server_stream_count(app->http));
+    metrics_write_help(&b, "bunsen_ofrep_exposures_total", "counter",
+                       "Exposures of OFREP answers (logged without holding the answer): "
+                       "committed, or dropped when the writer refused or failed them.");
+    metrics_write_value(&b, "bunsen_ofrep_exposures_total", "result=\"committed\"",
+                        (double)atomic_load(&p->async_exposures[0]));
+    metrics_write_value(&b, "bunsen_ofrep_exposures_total", "result=\"dropped\"",
+                        (double)atomic_load(&p->async_exposures[1]));
+    write_rebuilds(app->store, &b, reader);
     store_write_metrics(app->store, &b);
     http_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);

@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/log.h"
 #include "bunsen/ddouble.h"
 #include "bunsen/results.h"
 #include "bunsen/snapshot.h"
@@ -98,6 +99,9 @@ struct arms {
     const struct experiment *x;
     bool binomial; /* conversions stay unshifted counts */
     struct stats_arm arm[ASSIGN_MAX_VARIANTS];
+    bool ratio; /* a ratio metric: rarm instead of arm */
+    struct stats_ratio_arm rarm[ASSIGN_MAX_VARIANTS];
+    double num_sum[ASSIGN_MAX_VARIANTS], den_sum[ASSIGN_MAX_VARIANTS];
 };
 
 /*
@@ -135,6 +139,78 @@ void results_arm_from_suff(const struct store_suff *st, bool binomial, struct st
     if (binomial) {
         out->s = dd_value(S); /* exact integer */
     }
+}
+
+static double user_value(const struct metric *m, double raw);
+
+/* Per-variant double-double sums of a ratio's parts over the exposed users. */
+struct ratio_acc {
+    struct arms *a;
+    const struct metric *num, *den;
+    struct store_suff st[ASSIGN_MAX_VARIANTS]; /* s, q: numerator; sx, qx: denominator */
+};
+
+static void dd_acc(double *hi, double *lo, struct dd add)
+{
+    struct dd v = dd_add((struct dd){*hi, *lo}, add);
+    *hi = v.hi;
+    *lo = v.lo;
+}
+
+static void ratio_row(void *ctx, const struct store_user_row *row)
+{
+    struct ratio_acc *r = ctx;
+    int i = experiment_variant_index(r->a->x, row->variant);
+    if (i < 0) {
+        return;
+    }
+    double y = user_value(r->num, row->y), z = user_value(r->den, row->y2);
+    struct store_suff *st = &r->st[i];
+    st->n++;
+    dd_acc(&st->s, &st->s_lo, dd_of(y));
+    dd_acc(&st->q, &st->q_lo, dd_two_prod(y, y));
+    dd_acc(&st->sx, &st->sx_lo, dd_of(z));
+    dd_acc(&st->qx, &st->qx_lo, dd_two_prod(z, z));
+    dd_acc(&st->p, &st->p_lo, dd_two_prod(y, z));
+}
+
+#define RATIO_PAGE 5000
+
+/*
+ * A ratio metric's arms from its parts' per-user values (numerator y, denominator z):
+ * n, sum y, sum y^2, sum z, sum z^2, sum yz per variant in double-double, then about the
+ * means as stats_ratio_arm (the delta method needs the per-user cross product, which no
+ * per-metric roll-up holds). Reads every exposed user, one page at a time.
+ */
+static int ratio_arms(struct store *s, const struct experiment *x, const struct metric *num,
+                      const struct metric *den, struct arms *a, struct err *err)
+{
+    struct ratio_acc r = {.a = a, .num = num, .den = den};
+    struct store_users_cursor cur;
+    memset(&cur, 0, sizeof(cur));
+    int count = RATIO_PAGE;
+    while (count == RATIO_PAGE) {
+        if (store_users_page(s, x->key, x->stopped_at, num->key, den->key, &cur, RATIO_PAGE,
+                             ratio_row, &r, &count, err) != 0) {
+            return -1;
+        }
+    }
+    a->ratio = true;
+    for (size_t i = 0; i < x->nvariants; i++) {
+        struct stats_arm m;
+        results_arm_from_suff(&r.st[i], false, &m);
+        a->rarm[i] = (struct stats_ratio_arm){.n = m.n,
+                                              .sn = m.s,
+                                              .qn = m.q,
+                                              .sd = m.sx,
+                                              .qd = m.qx,
+                                              .pnd = m.p,
+                                              .shift_n = m.shift_y,
+                                              .shift_d = m.shift_x};
+        a->num_sum[i] = r.st[i].s + r.st[i].s_lo;
+        a->den_sum[i] = r.st[i].sx + r.st[i].sx_lo;
+    }
+    return 0;
 }
 
 static void arms_emit(void *ctx, const struct store_suff *st)
@@ -197,25 +273,33 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
     cfg.goal = m->goal;
     cfg.method = p->method;
     cfg.alpha = p->alpha;
-    cfg.cuped = p->cuped;
+    cfg.cuped = p->cuped && !a->ratio; /* CUPED does not apply to ratios */
     cfg.sequential_tuning = x->sequential_tuning;
     json_t *vars = json_array();
     for (size_t i = 0; i < x->nvariants; i++) {
         const struct stats_arm *arm = &a->arm[i];
         struct stats_moments mo;
-        if (stats_arm_moments(m->type, arm, &mo, err) != 0) {
+        int rc = a->ratio ? stats_ratio_moments(&a->rarm[i], &mo, err)
+                          : stats_arm_moments(m->type, arm, &mo, err);
+        if (rc != 0) {
             json_decref(vars);
             return NULL;
         }
         json_t *v = json_pack("{s:s, s:I, s:o, s:o, s:f}", "key", x->variants[i].key, "users",
-                              (json_int_t)arm->n, "mean", opt(mo.mean), "stddev", opt(mo.stddev),
-                              "sum", stats_arm_sum(arm));
+                              (json_int_t)(a->ratio ? a->rarm[i].n : arm->n), "mean", opt(mo.mean),
+                              "stddev", opt(mo.stddev), "sum",
+                              a->ratio ? a->num_sum[i] : stats_arm_sum(arm));
+        if (a->ratio) {
+            json_object_set_new(v, "denominator_sum", json_real(a->den_sum[i]));
+        }
         json_array_append_new(vars, v);
         if (i == 0) {
             continue;
         }
         struct stats_comparison c;
-        if (stats_compare(&cfg, &a->arm[0], arm, &c, err) != 0) {
+        rc = a->ratio ? stats_compare_ratio(&cfg, &a->rarm[0], &a->rarm[i], &c, err)
+                      : stats_compare(&cfg, &a->arm[0], arm, &c, err);
+        if (rc != 0) {
             json_decref(vars);
             return NULL;
         }
@@ -239,7 +323,7 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
             json_object_set_new(json_object_get(v, "relative_lift"), "significant",
                                 json_boolean(decisive));
         }
-        if (p->cuped) {
+        if (cfg.cuped) {
             json_object_set_new(v, "cuped",
                                 json_pack("{s:o, s:o}", "theta", opt(c.cuped_theta),
                                           "variance_reduction", opt(c.cuped_variance_reduction)));
@@ -256,6 +340,10 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "key", m->key, "name", m->name, "type",
                           stats_metric_type_name(m->type), "goal", stats_goal_name(m->goal),
                           "guardrail", guardrail, "variants", vars);
+    if (a->ratio) {
+        json_object_set_new(o, "numerator", json_string(m->numerator));
+        json_object_set_new(o, "denominator", json_string(m->denominator));
+    }
     return o;
 }
 
@@ -307,8 +395,9 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
     struct err err;
     int64_t need = 0;
     bool have_need = false;
-    if (stats_arm_moments(m->type, &a->arm[0], &mo, &err) != 0 || !mo.mean.present ||
-        !mo.variance.present) {
+    int mrc = a->ratio ? stats_ratio_moments(&a->rarm[0], &mo, &err)
+                       : stats_arm_moments(m->type, &a->arm[0], &mo, &err);
+    if (mrc != 0 || !mo.mean.present || !mo.variance.present) {
         stats_warning_add(warning, "the control has too few users to estimate the variance");
     } else if (mo.mean.value == 0) {
         stats_warning_add(warning, "control mean is 0: a relative effect is undefined");
@@ -424,7 +513,14 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
             goto out;
         }
         a.binomial = m.type == STATS_METRIC_BINOMIAL;
-        if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+        if (m.type == STATS_METRIC_RATIO) {
+            struct metric num, den;
+            if (load_metric(s, m.numerator, &num, err) != 0 ||
+                load_metric(s, m.denominator, &den, err) != 0 ||
+                ratio_arms(s, x, &num, &den, &a, err) != 0) {
+                goto out;
+            }
+        } else if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
             goto out;
         }
         json_t *mj =
@@ -466,6 +562,15 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
     }
     if (result != NULL && x->stopped_at > 0) {
         json_object_set_new(result, "frozen_at", json_integer(x->stopped_at));
+    }
+    /* a definition change is being applied: these are the last complete roll-ups */
+    struct store_rebuild rb;
+    struct err rerr;
+    if (result != NULL && store_rebuild_get(s, x->key, &rb, &rerr) == 1) {
+        json_object_set_new(result, "rebuilding",
+                            json_pack("{s:f, s:I, s:I}", "progress", store_rebuild_progress(&rb),
+                                      "users_done", (json_int_t)rb.users_done, "users_total",
+                                      (json_int_t)rb.users_total));
     }
     if (result != NULL) {
         json_object_set_new(result, "decision", decision ? json_incref(decision) : json_null());
@@ -526,6 +631,12 @@ json_t *results_timeseries(struct store *s, const struct experiment *x, const ch
     struct metric m;
     if (load_metric(s, metric, &m, err) != 0) {
         return NULL;
+    }
+    if (m.type == STATS_METRIC_RATIO) {
+        return err_set(err, ERR_INVALID, "metric",
+                       "no daily series for a ratio metric: ask for its numerator or "
+                       "denominator"),
+               NULL;
     }
     int64_t start = x->started_at > 0 ? x->started_at : x->created_at;
     int64_t end = x->stopped_at > 0 ? x->stopped_at : time_now_ms();
@@ -787,4 +898,144 @@ void api_power(struct http_req *r)
         return;
     }
     http_reply_json(r, 200, res);
+}
+
+/* ---- per-user export (streamed) ---- */
+
+#define USERS_PAGE 1000
+
+/* The state of one streamed export: a page of rendered rows at a time (bounded memory). */
+struct users_export {
+    struct store *store;
+    char experiment[MODEL_KEY_MAX + 1];
+    struct metric m;
+    int64_t stop_ts;
+    bool ndjson;
+    struct store_users_cursor cur;
+    struct buf out; /* rendered, not yet sent */
+    size_t sent;    /* bytes of out already sent */
+    bool done;      /* the last page was read */
+};
+
+/* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
+static double user_value(const struct metric *m, double raw)
+{
+    double v = m->type == STATS_METRIC_BINOMIAL ? (raw > 0 ? 1.0 : 0.0) : raw;
+    return m->has_cap && v > m->cap ? m->cap : v;
+}
+
+static void users_row(void *ctx, const struct store_user_row *row)
+{
+    struct users_export *u = ctx;
+    double y = user_value(&u->m, row->y), x = user_value(&u->m, row->x);
+    if (u->ndjson) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f}", "user_id", row->user_id, "variant",
+                              row->variant, "first_exposure", (json_int_t)row->first_exposure,
+                              "value", y, "pre_value", x);
+        char *text =
+            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+        if (text != NULL) {
+            buf_printf(&u->out, "%s\n", text);
+        }
+        free(text);
+        json_decref(o);
+        return;
+    }
+    /* CSV: user ids may hold commas or quotes (RFC 4180 quoting) */
+    bool quote = strpbrk(row->user_id, ",\"\r\n") != NULL;
+    if (quote) {
+        buf_append(&u->out, "\"", 1);
+        for (const char *p = row->user_id; *p; p++) {
+            buf_append(&u->out, p, 1);
+            if (*p == '"') {
+                buf_append(&u->out, "\"", 1);
+            }
+        }
+        buf_append(&u->out, "\"", 1);
+    } else {
+        buf_append(&u->out, row->user_id, strlen(row->user_id));
+    }
+    buf_printf(&u->out, ",%s,%lld,%.17g,%.17g\r\n", row->variant, (long long)row->first_exposure, y,
+               x);
+}
+
+static long users_fill(void *ctx, char *dst, size_t max)
+{
+    struct users_export *u = ctx;
+    while (u->sent >= u->out.len && !u->done) {
+        u->out.len = 0;
+        u->sent = 0;
+        int count = 0;
+        struct err err;
+        err_clear(&err);
+        if (store_users_page(u->store, u->experiment, u->stop_ts, u->m.key, NULL, &u->cur,
+                             USERS_PAGE, users_row, u, &count, &err) != 0) {
+            log_msg(LOG_ERROR, "users export of %s stopped: %s", u->experiment, err.msg);
+            return -1;
+        }
+        u->done = count < USERS_PAGE;
+    }
+    size_t n = u->out.len - u->sent;
+    if (n == 0) {
+        return 0;
+    }
+    n = n < max ? n : max;
+    memcpy(dst, u->out.data + u->sent, n);
+    u->sent += n;
+    return (long)n;
+}
+
+static void users_free(void *ctx)
+{
+    struct users_export *u = ctx;
+    buf_free(&u->out);
+    free(u);
+}
+
+void api_users_export(struct http_req *r)
+{
+    const char *format = http_req_query(r, "format");
+    const char *accept = http_req_header(r, "Accept");
+    bool ndjson = format ? strcmp(format, "ndjson") == 0
+                         : accept != NULL && strstr(accept, "application/x-ndjson") != NULL;
+    if (format != NULL && !ndjson && strcmp(format, "csv") != 0) {
+        http_reply_error(r, ERR_INVALID, "format", "format must be csv or ndjson");
+        return;
+    }
+    struct experiment x;
+    if (experiment_of(r, &x) != 0) {
+        return;
+    }
+    const char *metric = http_req_query(r, "metric");
+    struct err err;
+    err_clear(&err);
+    struct users_export *u = xcalloc(1, sizeof(*u));
+    if (metric == NULL || !experiment_uses_metric(&x, metric)) {
+        err_set(&err, ERR_INVALID, "metric", "metric must be one of the experiment's metrics");
+    } else if (load_metric(http_req_app(r)->store, metric, &u->m, &err) == 0 &&
+               u->m.type == STATS_METRIC_RATIO) {
+        err_set(&err, ERR_INVALID, "metric",
+                "export a ratio's numerator and denominator (values per user) instead");
+    } else if (err.code == ERR_OK) {
+        u->store = http_req_app(r)->store;
+        snprintf(u->experiment, sizeof(u->experiment), "%s", x.key);
+        u->stop_ts = x.stopped_at;
+        u->ndjson = ndjson;
+        buf_init(&u->out, 64u << 20);
+        if (!ndjson) {
+            buf_printf(&u->out, "user_id,variant,first_exposure,value,pre_value\r\n");
+        }
+        char disp[160];
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s-users.%s\"", x.key, metric,
+                 ndjson ? "ndjson" : "csv");
+        http_reply_stream(
+            r, 200, ndjson ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
+            users_fill, u, users_free);
+        http_reply_header(r, "Content-Disposition", disp);
+        experiment_clear(&x);
+        return;
+    }
+    free(u);
+    http_reply_err(r, &err);
+    experiment_clear(&x);
 }

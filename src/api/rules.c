@@ -86,6 +86,33 @@ static const struct metric *find_metric(const struct metric_set *ms, const char 
     return NULL;
 }
 
+/* Room for every metric and guardrail plus two parts per ratio. */
+#define RULES_KEYS_MAX (3 * (MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS))
+
+/* Append the numerator and denominator of every ratio among keys[0..n) that are not
+ * there yet (keys borrowed from ms); returns the new count. */
+static size_t ratio_parts(const struct metric_set *ms, const char **keys, size_t n)
+{
+    size_t total = n;
+    for (size_t k = 0; k < n; k++) {
+        const struct metric *m = find_metric(ms, keys[k]);
+        if (m == NULL || m->type != STATS_METRIC_RATIO) {
+            continue;
+        }
+        const char *parts[] = {m->numerator, m->denominator};
+        for (int i = 0; i < 2; i++) {
+            bool have = false;
+            for (size_t j = 0; j < total && !have; j++) {
+                have = strcmp(keys[j], parts[i]) == 0;
+            }
+            if (!have && total < RULES_KEYS_MAX) {
+                keys[total++] = parts[i];
+            }
+        }
+    }
+    return total;
+}
+
 static void rules_free(void *p)
 {
     store_rules_free(p);
@@ -105,12 +132,13 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
         if (!has_rules(x)) {
             continue;
         }
-        const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
+        const char *keys[RULES_KEYS_MAX];
         size_t nk = metric_keys(x, keys);
+        nk = ratio_parts(&ms, keys, nk);
         for (size_t k = 0; k < nk; k++) {
             const struct metric *m = find_metric(&ms, keys[k]);
-            if (m == NULL) {
-                continue; /* cannot happen: deletion of a used metric is refused */
+            if (m == NULL || m->type == STATS_METRIC_RATIO) {
+                continue; /* a ratio is computed from its parts' rules */
             }
             if (n == alloc) {
                 alloc *= 2;
@@ -130,31 +158,112 @@ const struct store_rules *api_rules_of(const struct snapshot *snap)
     return snap->ext;
 }
 
-int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
+static int load_metric_tx(struct store_tx *tx, const char *key, struct metric *m, struct err *err)
 {
+    char *doc = NULL;
+    if (store_metric_get(NULL, tx, key, &doc, err) != 0) {
+        return -1;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
+    json_decref(j);
+    return rc;
+}
+
+/* Add m's rule unless its metric already has one (a ratio's part may also be listed). */
+static void rule_add_unique(struct store_rule *rules, const struct store_rule **ptrs, size_t *n,
+                            const struct experiment *x, const struct metric *m)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(rules[i].metric, m->key) == 0) {
+            return;
+        }
+    }
+    if (*n < RULES_KEYS_MAX) {
+        rule_fill(&rules[*n], x, m);
+        ptrs[*n] = &rules[*n];
+        (*n)++;
+    }
+}
+
+/* The rules of x from the metrics as stored in tx, each ratio replaced by its two parts:
+ * *n rules (pointers in ptrs; both arrays hold RULES_KEYS_MAX). */
+static int rules_load(struct store_tx *tx, const struct experiment *x, struct store_rule *rules,
+                      const struct store_rule **ptrs, size_t *n, struct err *err)
+{
+    *n = 0;
     if (!has_rules(x)) {
         return 0;
     }
     const char *keys[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
     size_t nk = metric_keys(x, keys);
-    struct store_rule rules[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
-    const struct store_rule *ptrs[MODEL_MAX_METRICS + MODEL_MAX_GUARDRAILS];
     for (size_t k = 0; k < nk; k++) {
-        char *doc = NULL;
-        if (store_metric_get(NULL, tx, keys[k], &doc, err) != 0) {
-            return -1;
-        }
-        json_t *j = json_loads(doc, 0, NULL);
-        free(doc);
         struct metric m;
-        int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, &m, err)
-                   : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
-        json_decref(j);
-        if (rc != 0) {
+        if (load_metric_tx(tx, keys[k], &m, err) != 0) {
             return -1;
         }
-        rule_fill(&rules[k], x, &m);
-        ptrs[k] = &rules[k];
+        if (m.type != STATS_METRIC_RATIO) {
+            rule_add_unique(rules, ptrs, n, x, &m);
+            continue;
+        }
+        struct metric part;
+        if (load_metric_tx(tx, m.numerator, &part, err) != 0) {
+            return -1;
+        }
+        rule_add_unique(rules, ptrs, n, x, &part);
+        if (load_metric_tx(tx, m.denominator, &part, err) != 0) {
+            return -1;
+        }
+        rule_add_unique(rules, ptrs, n, x, &part);
     }
-    return store_rollup_rebuild(tx, x->key, x->stopped_at, ptrs, nk, err);
+    return 0;
+}
+
+int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err)
+{
+    if (!has_rules(x)) {
+        return 0;
+    }
+    struct store_rule rules[RULES_KEYS_MAX];
+    const struct store_rule *ptrs[RULES_KEYS_MAX];
+    size_t nk = 0;
+    if (rules_load(tx, x, rules, ptrs, &nk, err) != 0) {
+        return -1;
+    }
+    return store_rebuild_start(tx, x->key, x->stopped_at, ptrs, nk, err);
+}
+
+int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err)
+{
+    char *doc = NULL;
+    struct err e2;
+    err_clear(&e2);
+    if (store_experiment_get(NULL, tx, key, &doc, &e2) != 0) {
+        if (e2.code != ERR_NOT_FOUND) {
+            *err = e2;
+            return -1;
+        }
+        /* the experiment is gone (a draft deleted): only its state remains to clear */
+        return store_rebuild_step(tx, key, 0, NULL, 0, finished, err);
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    struct experiment x;
+    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
+    json_decref(j);
+    if (rc != 0) {
+        return -1;
+    }
+    struct store_rule rules[RULES_KEYS_MAX];
+    const struct store_rule *ptrs[RULES_KEYS_MAX];
+    size_t nk = 0;
+    rc = rules_load(tx, &x, rules, ptrs, &nk, err);
+    if (rc == 0) {
+        rc = store_rebuild_step(tx, key, x.stopped_at, ptrs, nk, finished, err);
+    }
+    experiment_clear(&x);
+    return rc;
 }

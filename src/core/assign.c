@@ -10,6 +10,9 @@
  */
 #include "bunsen/assign.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bunsen/condition.h"
@@ -117,6 +120,44 @@ static int check_experiment(const struct assign_experiment *x, struct err *err)
     return 0;
 }
 
+/* The text JavaScript's `seed + value` would append for an attribute value, into buf; NULL
+ * when GrowthBook's SDK would treat it as missing (falsy: "", 0, false, null, absent) or it
+ * is not a scalar we can render as JavaScript does (objects, arrays, non-integral reals
+ * outside what %.17g prints the same way). */
+static const char *hash_text(const json_t *v, char *buf, size_t n, size_t *len)
+{
+    if (json_is_string(v)) {
+        *len = json_string_length(v);
+        return *len > 0 ? json_string_value(v) : NULL;
+    }
+    if (json_is_true(v)) {
+        snprintf(buf, n, "true");
+    } else if (json_is_integer(v) && json_integer_value(v) != 0) {
+        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else if (json_is_real(v) && json_real_value(v) != 0 && isfinite(json_real_value(v))) {
+        double d = json_real_value(v);
+        if (d == (double)(long long)d && d < 1e21 && d > -1e21) {
+            snprintf(buf, n, "%lld", (long long)d);
+        } else {
+            /* shortest text that reads back as d: JavaScript's Number#toString for the
+             * plain (non-exponent) range */
+            for (int prec = 1; prec <= 17; prec++) {
+                snprintf(buf, n, "%.*g", prec, d);
+                if (strtod(buf, NULL) == d) {
+                    break;
+                }
+            }
+            if (strchr(buf, 'e') != NULL) {
+                return NULL;
+            }
+        }
+    } else {
+        return NULL;
+    }
+    *len = strlen(buf);
+    return buf;
+}
+
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err)
 {
@@ -167,9 +208,29 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     if (x->nvariants < 2) {
         return decide(out, ASSIGN_REASON_NOT_RUNNING, 0, "not_running: fewer than 2 variants");
     }
+    /* GrowthBook hashes attributes[hashAttribute] and skips the experiment when it is
+     * missing, before the namespace and the condition (its step 6) */
+    const char *hv = user_id;
+    size_t hlen = len;
+    char hbuf[64];
+    if (x->hash_attribute != NULL) {
+        hv = hash_text(json_object_get(attributes, x->hash_attribute), hbuf, sizeof(hbuf), &hlen);
+        if (hv == NULL && x->fallback_attribute != NULL) {
+            hv = hash_text(json_object_get(attributes, x->fallback_attribute), hbuf, sizeof(hbuf),
+                           &hlen);
+        }
+        if (hv == NULL) {
+            return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
+                          "not_targeted: the hash attribute is missing");
+        }
+        if (!utf8_valid(hv, hlen)) {
+            return err_set(err, ERR_INVALID, x->hash_attribute,
+                           "the hash attribute must be valid UTF-8");
+        }
+    }
     if (x->ns.name != NULL) {
         double nb;
-        if (hash_namespace_bucket(user_id, len, x->ns.name, strlen(x->ns.name), &nb, err) < 0) {
+        if (hash_namespace_bucket(hv, hlen, x->ns.name, strlen(x->ns.name), &nb, err) < 0) {
             return -1;
         }
         out->explain.has_namespace_bucket = true;
@@ -190,7 +251,7 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
                       "not_targeted: targeting condition is false");
     }
     double b;
-    if (hash_bucket(seed, strlen(seed), user_id, len, x->hash_version, &b, err) < 0) {
+    if (hash_bucket(seed, strlen(seed), hv, hlen, x->hash_version, &b, err) < 0) {
         return -1;
     }
     out->has_bucket = true;

@@ -13,20 +13,36 @@
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 
-static const char *const experiment_fields[] = {"key",          "name",
-                                                "description",  "hypothesis",
-                                                "owner",        "variants",
-                                                "coverage",     "seed",
-                                                "hash_version", "namespace",
-                                                "targeting",    "forced",
-                                                "metrics",      "primary_metric",
-                                                "guardrails",   "sequential_tuning",
-                                                "mde",          "analysis",
-                                                "status",       "created_at",
-                                                "updated_at",   "started_at",
-                                                "stopped_at",   "released_variant",
-                                                "conclusion",   NULL};
-static const char *const variant_fields[] = {"key", "name", "weight", NULL};
+static const char *const experiment_fields[] = {"key",
+                                                "name",
+                                                "description",
+                                                "hypothesis",
+                                                "owner",
+                                                "variants",
+                                                "coverage",
+                                                "seed",
+                                                "hash_version",
+                                                "namespace",
+                                                "targeting",
+                                                "forced",
+                                                "metrics",
+                                                "primary_metric",
+                                                "guardrails",
+                                                "sequential_tuning",
+                                                "mde",
+                                                "analysis",
+                                                "status",
+                                                "created_at",
+                                                "updated_at",
+                                                "started_at",
+                                                "stopped_at",
+                                                "released_variant",
+                                                "conclusion",
+                                                "default_value",
+                                                "hash_attribute",
+                                                "fallback_attribute",
+                                                NULL};
+static const char *const variant_fields[] = {"key", "name", "weight", "value", NULL};
 static const char *const namespace_fields[] = {"name", "range", NULL};
 static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
 static const char *const conclusion_fields[] = {"outcome", "notes", "concluded_at", NULL};
@@ -38,6 +54,10 @@ void experiment_clear(struct experiment *x)
     free(x->hypothesis);
     json_decref(x->targeting);
     json_decref(x->forced);
+    json_decref(x->default_value);
+    for (size_t i = 0; i < x->nvariants && i < ASSIGN_MAX_VARIANTS; i++) {
+        json_decref(x->variants[i].value);
+    }
     free(x->conclusion_notes);
     memset(x, 0, sizeof(*x));
     x->released = -1;
@@ -50,6 +70,11 @@ void experiment_copy(struct experiment *dst, const struct experiment *src)
     dst->hypothesis = xstrdup(src->hypothesis ? src->hypothesis : "");
     dst->targeting = src->targeting ? json_deep_copy(src->targeting) : NULL;
     dst->forced = src->forced ? json_deep_copy(src->forced) : NULL;
+    dst->default_value = src->default_value ? json_deep_copy(src->default_value) : NULL;
+    for (size_t i = 0; i < src->nvariants; i++) {
+        dst->variants[i].value =
+            src->variants[i].value ? json_deep_copy(src->variants[i].value) : NULL;
+    }
     dst->conclusion_notes = src->conclusion_notes ? xstrdup(src->conclusion_notes) : NULL;
 }
 
@@ -137,6 +162,44 @@ static void experiment_defaults(struct experiment *x)
     x->analysis.correction = STATS_CORRECTION_NONE;
     x->status = ASSIGN_STATUS_DRAFT;
     x->released = -1;
+    snprintf(x->hash_attribute, sizeof(x->hash_attribute), "id");
+}
+
+/* A variant's or the experiment's value: any JSON value within the size and depth caps
+ * (null = none). *dst (owned) is replaced. */
+static int read_value(const json_t *v, const char *field, json_t **dst, struct err *err)
+{
+    json_decref(*dst);
+    *dst = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (validate_json_depth(v, MODEL_MAX_CONDITION_DEPTH) > MODEL_MAX_CONDITION_DEPTH) {
+        return err_set(err, ERR_INVALID, field, "%s is nested more than %d levels", field,
+                       MODEL_MAX_CONDITION_DEPTH);
+    }
+    size_t size = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (size == 0 || size > MODEL_VALUE_MAX_BYTES) {
+        return err_set(err, ERR_INVALID, field, "%s must be a JSON value of at most %d bytes",
+                       field, MODEL_VALUE_MAX_BYTES);
+    }
+    if (json_is_real(v) && !isfinite(json_real_value(v))) {
+        return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
+    }
+    *dst = json_deep_copy(v);
+    return 0;
+}
+
+/* hash_attribute / fallback_attribute: 1..MODEL_ATTRIBUTE_MAX bytes of text; null resets
+ * (hash_attribute to "id", fallback_attribute to none). */
+static int read_attribute_name(const json_t *v, const char *field, const char *def, char *out,
+                               size_t n, struct err *err)
+{
+    if (json_is_null(v)) {
+        snprintf(out, n, "%s", def);
+        return 0;
+    }
+    return validate_text(v, field, 1, MODEL_ATTRIBUTE_MAX, false, out, n, err);
 }
 
 static int read_long_text(const json_t *v, const char *field, char **dst, struct err *err)
@@ -164,6 +227,12 @@ static int read_variants(const json_t *v, struct experiment *x, struct err *err)
         return err_set(err, ERR_INVALID, "variants", "an experiment has 2 to %d variants",
                        ASSIGN_MAX_VARIANTS);
     }
+    /* the new list replaces the old one (a PATCH starts from a copy of the stored one) */
+    for (size_t i = 0; i < x->nvariants; i++) {
+        json_decref(x->variants[i].value);
+        x->variants[i].value = NULL;
+    }
+    x->nvariants = 0;
     size_t with_weight = 0;
     for (size_t i = 0; i < n; i++) {
         const json_t *o = json_array_get(v, i);
@@ -176,6 +245,12 @@ static int read_variants(const json_t *v, struct experiment *x, struct err *err)
             return -1;
         }
         struct variant *var = &x->variants[i];
+        var->value = NULL;
+        x->nvariants = i + 1; /* from here on experiment_clear frees var->value */
+        snprintf(field, sizeof(field), "variants[%zu].value", i);
+        if (read_value(json_object_get(o, "value"), field, &var->value, err) != 0) {
+            return -1;
+        }
         snprintf(field, sizeof(field), "variants[%zu].key", i);
         const json_t *k = json_object_get(o, "key");
         if (k == NULL) {
@@ -619,6 +694,20 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
     if ((v = json_object_get(doc, "forced")) != NULL && read_forced(v, out, err) != 0) {
         goto out_fail;
     }
+    if ((v = json_object_get(doc, "default_value")) != NULL &&
+        read_value(v, "default_value", &out->default_value, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "hash_attribute")) != NULL &&
+        read_attribute_name(v, "hash_attribute", "id", out->hash_attribute,
+                            sizeof(out->hash_attribute), err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "fallback_attribute")) != NULL &&
+        read_attribute_name(v, "fallback_attribute", "", out->fallback_attribute,
+                            sizeof(out->fallback_attribute), err) != 0) {
+        goto out_fail;
+    }
     if ((v = json_object_get(doc, "metrics")) != NULL &&
         read_key_list(v, "metrics", MODEL_MAX_METRICS, out->metrics, &out->nmetrics, err) != 0) {
         goto out_fail;
@@ -702,9 +791,12 @@ json_t *experiment_to_json(const struct experiment *x)
     json_object_set_new(o, "owner", json_string(x->owner));
     json_t *vars = json_array();
     for (size_t i = 0; i < x->nvariants; i++) {
-        json_array_append_new(vars,
-                              json_pack("{s:s, s:s, s:f}", "key", x->variants[i].key, "name",
-                                        x->variants[i].name, "weight", x->variants[i].weight));
+        json_t *var = json_pack("{s:s, s:s, s:f}", "key", x->variants[i].key, "name",
+                                x->variants[i].name, "weight", x->variants[i].weight);
+        if (x->variants[i].value != NULL) {
+            json_object_set_new(var, "value", json_deep_copy(x->variants[i].value));
+        }
+        json_array_append_new(vars, var);
     }
     json_object_set_new(o, "variants", vars);
     json_object_set_new(o, "coverage", json_real(x->coverage));
@@ -735,6 +827,13 @@ json_t *experiment_to_json(const struct experiment *x)
     json_object_set_new(o, "stopped_at", time_or_null(x->stopped_at));
     json_object_set_new(o, "released_variant",
                         x->released >= 0 ? json_string(x->variants[x->released].key) : json_null());
+    json_object_set_new(o, "default_value",
+                        x->default_value ? json_deep_copy(x->default_value) : json_null());
+    json_object_set_new(o, "hash_attribute",
+                        json_string(x->hash_attribute[0] ? x->hash_attribute : "id"));
+    json_object_set_new(o, "fallback_attribute",
+                        x->fallback_attribute[0] ? json_string(x->fallback_attribute)
+                                                 : json_null());
     json_object_set_new(o, "conclusion",
                         x->outcome != OUTCOME_NONE
                             ? json_pack("{s:s, s:s, s:I}", "outcome", outcome_names[x->outcome],
@@ -742,6 +841,20 @@ json_t *experiment_to_json(const struct experiment *x)
                                         "concluded_at", (json_int_t)x->concluded_at)
                             : json_null());
     return o;
+}
+
+json_t *experiment_value_new(const struct experiment *x, int variant)
+{
+    const struct variant *v = &x->variants[variant];
+    return v->value != NULL ? json_incref(v->value) : json_string(v->key);
+}
+
+json_t *experiment_assigned_value(const struct experiment *x, int variant, bool of_variant)
+{
+    if (!of_variant && x->default_value != NULL) {
+        return json_incref(x->default_value);
+    }
+    return experiment_value_new(x, of_variant ? variant : 0);
 }
 
 static bool json_same(const json_t *a, const json_t *b)
@@ -776,6 +889,12 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
     }
     if (!json_same(a->targeting, b->targeting)) {
         return "targeting";
+    }
+    if (strcmp(a->hash_attribute, b->hash_attribute) != 0) {
+        return "hash_attribute";
+    }
+    if (strcmp(a->fallback_attribute, b->fallback_attribute) != 0) {
+        return "fallback_attribute";
     }
     return NULL;
 }
@@ -856,4 +975,8 @@ void experiment_to_assign(const struct experiment *x, struct assign_experiment *
     a->condition = x->targeting;
     a->forced = x->forced;
     a->released = x->released;
+    a->hash_attribute = strcmp(x->hash_attribute, "id") == 0 || x->hash_attribute[0] == '\0'
+                            ? NULL
+                            : x->hash_attribute;
+    a->fallback_attribute = x->fallback_attribute[0] ? x->fallback_attribute : NULL;
 }

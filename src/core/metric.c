@@ -9,10 +9,10 @@
 #include "bunsen/util.h"
 
 static const char *const metric_fields[] = {
-    "key",          "name",       "event",      "type",
-    "window_hours", "goal",       "cap",        "cuped_lookback_hours",
-    "description",  "created_at", "updated_at", "unit",
-    "currency",     NULL};
+    "key",          "name",       "event",       "type",
+    "window_hours", "goal",       "cap",         "cuped_lookback_hours",
+    "description",  "created_at", "updated_at",  "unit",
+    "currency",     "numerator",  "denominator", NULL};
 
 static const char *const unit_names[] = {"", "count", "percent", "currency", "duration"};
 
@@ -118,11 +118,9 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
     } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
         snprintf(out->name, sizeof(out->name), "%s", out->key);
     }
-    if ((v = json_object_get(doc, "event")) != NULL || mode == MODEL_CREATE) {
-        if (v == NULL) {
-            return err_set(err, ERR_INVALID, "event",
-                           "event (the event name to count) is required");
-        }
+    if ((v = json_object_get(doc, "event")) != NULL && json_is_null(v)) {
+        out->event[0] = '\0'; /* required again below unless a ratio */
+    } else if (v != NULL) {
         if (!json_is_string(v) ||
             !text_id_valid(json_string_value(v), json_string_length(v), 128)) {
             return err_set(err, ERR_INVALID, "event",
@@ -132,7 +130,7 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
     }
     if ((v = json_object_get(doc, "type")) != NULL) {
         if (!json_is_string(v) || stats_metric_type_parse(json_string_value(v), &out->type) != 0) {
-            return err_set(err, ERR_INVALID, "type", "type must be binomial, count or sum");
+            return err_set(err, ERR_INVALID, "type", "type must be binomial, count, sum or ratio");
         }
     } else if (mode == MODEL_CREATE) {
         return err_set(err, ERR_INVALID, "type", "type (binomial, count or sum) is required");
@@ -184,6 +182,37 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
     if (metric_read_unit(doc, mode, out, err) != 0) {
         return -1;
     }
+    /* ratio: numerator / denominator metric keys (their existence is the API's check);
+     * other types count one event */
+    const char *parts[] = {"numerator", "denominator"};
+    char *dst[] = {out->numerator, out->denominator};
+    for (int i = 0; i < 2; i++) {
+        if ((v = json_object_get(doc, parts[i])) != NULL) {
+            if (json_is_null(v)) {
+                dst[i][0] = '\0';
+            } else if (validate_key(v, parts[i], dst[i], err) != 0) {
+                return -1;
+            }
+        }
+    }
+    if (out->type == STATS_METRIC_RATIO) {
+        if (out->numerator[0] == '\0' || out->denominator[0] == '\0') {
+            return err_set(err, ERR_INVALID, out->numerator[0] ? "denominator" : "numerator",
+                           "a ratio metric needs numerator and denominator (metric keys)");
+        }
+        if (strcmp(out->numerator, out->key) == 0 || strcmp(out->denominator, out->key) == 0) {
+            return err_set(err, ERR_INVALID, "numerator", "a ratio cannot refer to itself");
+        }
+    } else {
+        if (out->numerator[0] != '\0' || out->denominator[0] != '\0') {
+            return err_set(err, ERR_INVALID, out->numerator[0] ? "numerator" : "denominator",
+                           "numerator and denominator belong to ratio metrics");
+        }
+        if (out->event[0] == '\0') {
+            return err_set(err, ERR_INVALID, "event",
+                           "event (the event name to count) is required");
+        }
+    }
     if (mode == MODEL_LOAD) {
         json_t *c = json_object_get(doc, "created_at"), *u = json_object_get(doc, "updated_at");
         out->created_at = json_is_integer(c) ? json_integer_value(c) : 0;
@@ -197,8 +226,12 @@ json_t *metric_to_json(const struct metric *m)
     json_t *o = json_object();
     json_object_set_new(o, "key", json_string(m->key));
     json_object_set_new(o, "name", json_string(m->name));
-    json_object_set_new(o, "event", json_string(m->event));
+    json_object_set_new(o, "event", m->event[0] ? json_string(m->event) : json_null());
     json_object_set_new(o, "type", json_string(stats_metric_type_name(m->type)));
+    if (m->type == STATS_METRIC_RATIO) {
+        json_object_set_new(o, "numerator", json_string(m->numerator));
+        json_object_set_new(o, "denominator", json_string(m->denominator));
+    }
     json_object_set_new(o, "window_hours",
                         m->has_window ? json_integer(m->window_hours) : json_null());
     json_object_set_new(o, "goal", json_string(stats_goal_name(m->goal)));

@@ -96,6 +96,8 @@ void snapshot_free(struct snapshot *s)
     if (s->ext_free != NULL) {
         s->ext_free(s->ext);
     }
+    json_decref(s->saved_groups);
+    json_decref(s->group_values);
     free(s->entries);
     free(s);
 }

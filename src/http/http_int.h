@@ -50,6 +50,16 @@ struct http_req {
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
 };
 
+/* Open streams (stream.c): the set a server owns, at most max at once. close_all ends
+ * every stream and waits (bounded) until MHD has freed them: call it before
+ * MHD_stop_daemon, which must never meet a suspended connection. */
+struct http_streams;
+struct http_streams *http_streams_new(int max);
+void http_streams_free(struct http_streams *set);
+void http_streams_close_all(struct http_streams *set);
+int http_streams_count(struct http_streams *set);
+struct http_streams *http_server_streams(struct http_server *srv);
+
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
 void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes);
 

@@ -43,6 +43,53 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
     set_response(r, status, resp, len);
 }
 
+struct stream {
+    long (*fill)(void *ctx, char *buf, size_t max);
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *s = cls;
+    long n = s->fill(s->ctx, buf, max);
+    if (n < 0) {
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    if (s->free_ctx != NULL) {
+        s->free_ctx(s->ctx);
+    }
+    free(s);
+}
+
+void http_reply_stream(struct http_req *r, int status, const char *content_type,
+                       long (*fill)(void *ctx, char *buf, size_t max), void *ctx,
+                       void (*free_ctx)(void *ctx))
+{
+    struct stream *s = xcalloc(1, sizeof(*s));
+    s->fill = fill;
+    s->ctx = ctx;
+    s->free_ctx = free_ctx;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
+    if (resp == NULL) {
+        stream_free(s);
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, status, resp, 0);
+}
+
 /* 15 significant digits: every double prints as a human would write it (0.05, not
  * 0.050000000000000003) and stays far inside the 1e-6 agreement the statistics promise.
  * Payloads that must round-trip doubles bit for bit use http_reply_json_digits(.., 17). */

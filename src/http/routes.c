@@ -47,6 +47,7 @@ const struct http_route http_routes[] = {
     {HTTP_GET, "/api/v1/experiments/{key}/results", api_results, BODY_NONE, ROLES_READ, 0},
     {HTTP_GET, "/api/v1/experiments/{key}/timeseries", api_timeseries, BODY_NONE, ROLES_READ, 0},
     {HTTP_POST, "/api/v1/power", api_power, BODY_DEFAULT, ROLES_READ, 0},
+    {HTTP_GET, "/api/v1/experiments/{key}/users", api_users_export, BODY_NONE, ROLES_READ, 0},
 
     {HTTP_GET, "/api/features/{sdk_key}", api_features, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS | ROUTE_SDK_KEY_PATH},
@@ -66,6 +67,21 @@ const struct http_route http_routes[] = {
     {HTTP_POST, "/api/v1/assign", api_assign, BODY_ASSIGN, ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},
     {HTTP_GET, "/api/v1/experiments/{key}/assign", api_assign_one, BODY_NONE,
      ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},
+
+    /* issue 15: saved groups */
+    {HTTP_POST, "/api/v1/saved-groups", api_saved_groups_create, BODY_DEFAULT, ROLES_EDIT,
+     ROUTE_MANAGE},
+    {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, 0},
+    {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ, 0},
+    {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_DEFAULT, ROLES_EDIT,
+     ROUTE_MANAGE},
+    {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,
+     ROUTE_MANAGE},
+    /* issue 15: GrowthBook SDK streaming and remote evaluation (the key is in the path) */
+    {HTTP_GET, "/sub/{sdk_key}", api_sdk_sub, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
+    {HTTP_OPTIONS, "/sub/{sdk_key}", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
+    {HTTP_POST, "/api/eval/{sdk_key}", api_sdk_eval, BODY_DEFAULT, ROLES_PUBLIC, ROUTE_CORS},
+    {HTTP_OPTIONS, "/api/eval/{sdk_key}", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
 };
 
 const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);

@@ -60,7 +60,18 @@ struct http_server {
     struct route_metrics *routes; /* http_routes_count + 1: the last is static files */
     struct ratelimit *rl;
     struct authcache *keys;
+    struct http_streams *streams; /* open streamed replies (stream.c) */
 };
+
+struct http_streams *http_server_streams(struct http_server *srv)
+{
+    return srv->streams;
+}
+
+int http_server_stream_count(struct http_server *srv)
+{
+    return srv->streams ? http_streams_count(srv->streams) : 0;
+}
 
 /* ---- lifecycle ---- */
 
@@ -727,6 +738,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->routes = xcalloc(http_routes_count + 1, sizeof(*srv->routes));
     srv->rl = ratelimit_new();
     srv->keys = authcache_new();
+    /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
+    srv->streams = http_streams_new(cfg->conn_limit / 2);
     for (size_t i = 0; i <= http_routes_count; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
@@ -745,6 +758,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         close(fd);
         ratelimit_free(srv->rl);
         authcache_free(srv->keys);
+        http_streams_free(srv->streams);
         free(srv->routes);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
@@ -771,10 +785,12 @@ void http_server_stop(struct http_server *srv)
     if (srv == NULL) {
         return;
     }
+    http_streams_close_all(srv->streams); /* MHD_stop_daemon must meet no suspended stream */
     MHD_stop_daemon(srv->d);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
     }
+    http_streams_free(srv->streams);
     ratelimit_free(srv->rl);
     authcache_free(srv->keys);
     free(srv->routes);

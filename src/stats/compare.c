@@ -481,7 +481,9 @@ int stats_compare_ratio(const struct stats_config *cfg, const struct stats_ratio
                         const struct stats_ratio_arm *b, struct stats_comparison *out,
                         struct err *err)
 {
-    if (config_check(cfg, err) != 0 || ratio_check(a, err) != 0 || ratio_check(b, err) != 0) {
+    struct stats_config checked = *cfg;
+    checked.type = STATS_METRIC_SUM; /* any type: the ratio is the type here */
+    if (config_check(&checked, err) != 0 || ratio_check(a, err) != 0 || ratio_check(b, err) != 0) {
         return -1;
     }
     comparison_clear(out);

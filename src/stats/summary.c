@@ -46,7 +46,7 @@ void stats_warning_add(char *w, const char *msg)
 }
 
 /* Names indexed by enum value; the parse functions search the same tables. */
-static const char *const type_names[] = {"binomial", "count", "sum"};
+static const char *const type_names[] = {"binomial", "count", "sum", "ratio"};
 static const char *const goal_names[] = {"increase", "decrease"};
 static const char *const method_names[] = {"frequentist", "bayesian", "sequential"};
 static const char *const correction_names[] = {"none", "holm", "bh"};

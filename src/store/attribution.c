@@ -266,6 +266,14 @@ struct agg_entry {
     struct dd ds, dq, dsx, dqx, dp; /* double-doubles: exact whatever the magnitude */
 };
 
+/* The cursors of the running rebuilds (rebuild.c): a rebuilding experiment's roll-ups take
+ * deltas only for users at or below its cursor. */
+struct rb_cursors {
+    size_t n;
+    char **experiment;
+    char **cursor;
+};
+
 /* Zero-initialised = empty. The bucket array is allocated with the first entry and grows
  * with the entries, which are also chained in the order they were made: a call with little
  * to aggregate (one /assign exposure) neither zeroes nor scans a large table. */
@@ -273,7 +281,48 @@ struct agg {
     struct agg_entry **buckets; /* nbuckets heads, NULL until the first entry */
     size_t nbuckets, n;
     struct agg_entry *first, *last;
+    const struct rb_cursors *rb; /* NULL or empty: no rebuild runs */
 };
+
+static void rb_emit(void *ctx, const char *experiment, const char *cursor)
+{
+    struct rb_cursors *rb = ctx;
+    rb->experiment = xrealloc(rb->experiment, (rb->n + 1) * sizeof(*rb->experiment));
+    rb->cursor = xrealloc(rb->cursor, (rb->n + 1) * sizeof(*rb->cursor));
+    rb->experiment[rb->n] = xstrdup(experiment);
+    rb->cursor[rb->n] = xstrdup(cursor);
+    rb->n++;
+}
+
+/* Read the cursors in this transaction: after lock_users, so that a chunk of another writer
+ * holding one of our users has either committed (its cursor is visible) or not started. */
+static int rb_load(struct store_tx *tx, struct rb_cursors *rb, struct err *err)
+{
+    return tx->store->ops->rebuild_cursors(tx, rb_emit, rb, err);
+}
+
+static void rb_free(struct rb_cursors *rb)
+{
+    for (size_t i = 0; i < rb->n; i++) {
+        free(rb->experiment[i]);
+        free(rb->cursor[i]);
+    }
+    free(rb->experiment);
+    free(rb->cursor);
+    memset(rb, 0, sizeof(*rb));
+}
+
+/* True when user's change must stay out of experiment's roll-ups: a rebuild runs and has
+ * not reached the user (the chunk will read the user's raw rows). */
+static bool rb_skip(const struct agg *g, const char *experiment, const char *user_id)
+{
+    for (size_t i = 0; g->rb != NULL && i < g->rb->n; i++) {
+        if (strcmp(g->rb->experiment[i], experiment) == 0) {
+            return strcmp(user_id, g->rb->cursor[i]) > 0;
+        }
+    }
+    return false;
+}
 
 static uint32_t agg_hash(int kind, const char *a, const char *b, const char *v, int64_t day)
 {
@@ -337,9 +386,13 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
 }
 
 /* Record the change of one user's (y, x) from old to new (dn = users added: -1, 0, 1). */
-static void stats_change(struct agg *g, const struct store_rule *r, const char *variant,
-                         int64_t day, int dn, double y0, double y1, double x0, double x1)
+static void stats_change(struct agg *g, const struct store_rule *r, const char *user_id,
+                         const char *variant, int64_t day, int dn, double y0, double y1, double x0,
+                         double x1)
 {
+    if (rb_skip(g, r->experiment, user_id)) {
+        return;
+    }
     struct agg_entry *e = agg_get(g, DELTA_METRIC_STATS, r->experiment, r->metric, variant, 0);
     struct dd ds = dd_two_sum(y1, -y0);
     struct dd dq = dd_add(dd_two_prod(y1, y1), dd_neg(dd_two_prod(y0, y0)));
@@ -357,8 +410,12 @@ static void stats_change(struct agg *g, const struct store_rule *r, const char *
     }
 }
 
-static void expostat(struct agg *g, const char *exp, const char *variant, int users, int conflicts)
+static void expostat(struct agg *g, const char *exp, const char *user_id, const char *variant,
+                     int users, int conflicts)
 {
+    if (rb_skip(g, exp, user_id)) {
+        return;
+    }
     struct agg_entry *e = agg_get(g, DELTA_EXPOSURE_STATS, exp, NULL, variant, 0);
     e->dn += users;
     e->dconf += conflicts;
@@ -607,8 +664,8 @@ static void events_walk(const struct store_rules *rules, const struct store_even
                 double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
                 double y1 = in_y ? rule_value(r, yraw + inc) : y0;
                 double x1 = in_y ? x0 : rule_value(r, xraw + inc);
-                stats_change(g, r, xp->variant, (in_y ? e->ts : xp->t0) / DAY_MS, 0, y0, y1, x0,
-                             x1);
+                stats_change(g, r, e->user_id, xp->variant, (in_y ? e->ts : xp->t0) / DAY_MS, 0, y0,
+                             y1, x0, x1);
             }
         }
     }
@@ -628,7 +685,9 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
     for (size_t i = 0; i < n; i++) {
         users[i] = events[i].user_id;
     }
-    if (lock_users(tx, users, n, err) != 0 ||
+    struct rb_cursors rb = {0};
+    g.rb = &rb;
+    if (lock_users(tx, users, n, err) != 0 || rb_load(tx, &rb, err) != 0 ||
         ops->events_insert(tx, events, n, inserted, err) != 0) {
         rc = -1;
         goto out;
@@ -664,6 +723,7 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
     rc = um_store(tx, &um, err);
 out:
     rc = agg_flush(tx, &g, rc, err);
+    rb_free(&rb);
     um_free(&um);
     ux_free(&ux);
     free(users);
@@ -736,7 +796,7 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
             snprintf(s->variant, sizeof(s->variant), "%s", x->variant);
             s->row.ts = x->ts;
             counts->accepted++;
-            expostat(g, x->experiment, x->variant, 1, 0);
+            expostat(g, x->experiment, x->user_id, x->variant, 1, 0);
             xop_add(q, 1, x, x->variant, x->ts);
             continue;
         }
@@ -752,7 +812,7 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
         if (x->ts >= kept_ts) {
             /* the kept exposure stays first; a different variant is a conflict */
             if (!same) {
-                expostat(g, x->experiment, kept, 0, 1);
+                expostat(g, x->experiment, x->user_id, kept, 0, 1);
                 s->row.conflicts_add++;
                 s->dirty = true;
             }
@@ -765,8 +825,8 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
         s->row.conflicts_add += same ? 0 : 1;
         s->dirty = true;
         if (!same) {
-            expostat(g, x->experiment, kept, -1, 1);
-            expostat(g, x->experiment, x->variant, 1, 0);
+            expostat(g, x->experiment, x->user_id, kept, -1, 1);
+            expostat(g, x->experiment, x->user_id, x->variant, 1, 0);
         }
         xop_add(q, 1, x, x->variant, x->ts);
     }
@@ -778,6 +838,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
 {
     const struct store_ops *ops = tx->store->ops;
     struct agg g = {0};
+    struct rb_cursors rb = {0};
     struct umset um = {0};
     struct xreq q = {0};
     struct kmap hasmap = {0};
@@ -793,7 +854,8 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     for (size_t i = 0; i < n; i++) {
         users[i] = exposures[i].user_id;
     }
-    if (lock_users(tx, users, n, err) != 0) {
+    g.rb = &rb;
+    if (lock_users(tx, users, n, err) != 0 || rb_load(tx, &rb, err) != 0) {
         goto out;
     }
     /* the stored state of every (user, experiment) of the request */
@@ -914,7 +976,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                     um.rows[m].present = true;
                     um.dirty[m] = true;
                 }
-                stats_change(&g, r, op->variant, day, 1, 0, rule_value(r, yraw), 0,
+                stats_change(&g, r, op->user_id, op->variant, day, 1, 0, rule_value(r, yraw), 0,
                              rule_value(r, xraw));
             } else {
                 size_t m = um_key(&um, op->user_id, r);
@@ -924,7 +986,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                     um.rows[m].present = false;
                     um.dirty[m] = true;
                 }
-                stats_change(&g, r, op->variant, day, -1, rule_value(r, yraw), 0,
+                stats_change(&g, r, op->user_id, op->variant, day, -1, rule_value(r, yraw), 0,
                              rule_value(r, xraw), 0);
             }
         }
@@ -945,6 +1007,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     rc = 0;
 out:
     rc = agg_flush(tx, &g, rc, err);
+    rb_free(&rb);
     kmap_free(&q.keys);
     free(q.st);
     free(q.ops);

@@ -25,6 +25,9 @@ struct store {
     struct writer *writer;       /* NULL until store_writer_start */
     int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
     void *catalog_ctx;
+    size_t rebuild_chunk;        /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms;        /* pause after each chunk */
+    size_t rebuild_users;        /* users the next chunk takes (adapted, writer thread) */
 };
 
 /* For backends: run the catalogue hook (store_set_catalog_hook); 0 when none is set. */
@@ -143,6 +146,11 @@ struct store_ops {
     int (*catalog_version)(struct store *s, int64_t *version, struct err *err);
     int (*rollup_rebuild)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                           const struct store_rule *const *rules, size_t n, struct err *err);
+    /* store_users_page (optional: NULL = not supported by this backend) */
+    int (*users_page)(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                      const char *metric2, struct store_users_cursor *cur, int limit,
+                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                      int *count, struct err *err);
     int (*rollup_read)(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                        struct err *err);
@@ -194,12 +202,56 @@ struct store_ops {
     /* Add each delta to its roll-up row. */
     int (*rollup_add)(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
 
+    /* ---- issue 15: saved groups, encrypted sdk payloads (store.h semantics). A backend
+     * without them leaves them NULL: the facade answers ERR_UNAVAILABLE. ---- */
+    int (*saved_group_put)(struct store_tx *tx, const char *key, const char *doc,
+                           int64_t created_at, int64_t updated_at, bool create, struct err *err);
+    int (*saved_group_get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                           struct err *err);
+    int (*saved_group_delete)(struct store_tx *tx, const char *key, struct err *err);
+    int (*saved_group_list)(struct store *s, struct store_tx *tx,
+                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+    int (*key_set_encryption)(struct store_tx *tx, const char *id, const char *secret,
+                              struct err *err);
+    int (*key_encryption)(struct store *s, const char *id, char *out, size_t n, struct err *err);
     /* ---- operations (store.h semantics); these three may be NULL: the facade then answers
      * "nothing known" (check 0, not corrupt) or, for backup, points to the backend's tools */
     int (*check)(struct store *s, int budget_ms, struct err *err);
     bool (*is_corrupt)(struct store *s);
     int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
                   struct err *err);
+    /* ---- rebuild primitives (src/store/rebuild.c), inside apply() unless said ---- */
+
+    /* Record a rebuild of experiment (restart it when one runs): keep its last complete
+     * roll-ups (unless a rebuild already kept them), empty the live ones, cursor "".
+     * *users_total: exposed users of the kept roll-ups. */
+    int (*rebuild_begin)(struct store_tx *tx, const char *experiment, int64_t now,
+                         int64_t *users_total, struct err *err);
+    /* The state of experiment's rebuild: 1 (filled), 0 none. tx NULL: s's read connection. */
+    int (*rebuild_get)(struct store *s, struct store_tx *tx, const char *experiment,
+                       struct store_rebuild *out, struct err *err);
+    /* Every rebuild, oldest first (s's read connection). */
+    int (*rebuild_list)(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                        void *ctx, struct err *err);
+    /* The next at most limit exposed users of experiment after `after` in binary order:
+     * emit(ctx, user_id) in order. */
+    int (*rebuild_users_after)(struct store_tx *tx, const char *experiment, const char *after,
+                               size_t limit, void (*emit)(void *ctx, const char *user_id),
+                               void *ctx, struct err *err);
+    /* Recompute the per-user rows of the users in (after, last] from the raw rows with the
+     * rules, and add their contributions to the live roll-ups (stats, daily, exposures). */
+    int (*rebuild_range)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                         const struct store_rule *const *rules, size_t n, const char *after,
+                         const char *last, struct err *err);
+    /* Move the cursor to last, users_done += users. */
+    int (*rebuild_advance)(struct store_tx *tx, const char *experiment, const char *last,
+                           int64_t users, struct err *err);
+    /* The rebuild is complete: drop the kept roll-ups and the state. */
+    int (*rebuild_end)(struct store_tx *tx, const char *experiment, struct err *err);
+    /* The cursor of every running rebuild: emit(ctx, experiment, cursor). */
+    int (*rebuild_cursors)(struct store_tx *tx,
+                           void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                           void *ctx, struct err *err);
 };
 
 /* The adapters. */

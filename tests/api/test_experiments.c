@@ -158,7 +158,7 @@ static void test_metrics_crud(void **state)
     call_err("POST", "/api/v1/metrics",
              "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"count\",\"window_hours\":0}", 400,
              "window_hours");
-    call_err("POST", "/api/v1/metrics", "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"ratio\"}", 400,
+    call_err("POST", "/api/v1/metrics", "{\"key\":\"m2\",\"event\":\"e\",\"type\":\"mean\"}", 400,
              "type");
     call_err("POST", "/api/v1/metrics", "{\"key\":\"M2\",\"event\":\"e\",\"type\":\"count\"}", 400,
              "key");

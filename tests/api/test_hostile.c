@@ -989,7 +989,7 @@ static void test_wrong_types(void **state)
         {"key", "1|null|[]|{}|\"Bad Key\"|\"\"|\"-x\"", NULL},
         {"name", "1|true|[]|{}|\"\"", NULL},
         {"event", "1|null|[]|{}|\"\"|\"a\\u0001\"", NULL},
-        {"type", "1|null|[]|\"ratio\"|\"Binomial\"", NULL},
+        {"type", "1|null|[]|\"mean\"|\"Binomial\"", NULL},
         {"window_hours", "\"72\"|true|[]|{}|1.5", NULL},
         {"goal", "1|[]|\"up\"", NULL},
         {"cap", "\"5\"|true|[]|{}", NULL},

@@ -724,6 +724,12 @@ static void test_stop_racing_ingestion(void **state)
         free(i < 3 ? big[i].p : NULL);
     }
     assert_int_equal(events_of("r1"), 1);
+    /* 10,000 users: the stop's rebuild runs in chunks beside ingestion (issue 12) */
+    for (int i = 0; i < 600 && daemon_db_int(&D, "SELECT COUNT(*) FROM rollup_rebuilds", 0) > 0;
+         i++) {
+        usleep(50000);
+    }
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM rollup_rebuilds", 0), 0);
     expect_stats("race", "r_hits", "green", 1, 0, 0, 0, 0, 0);
     expect_stats("race", "r_hits", "control", 9999, 29997, 89991, 0, 0, 0);
 }

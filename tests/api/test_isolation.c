@@ -33,6 +33,14 @@
 static struct daemon D;
 static char sdk_key[64];
 
+/* Under AddressSanitizer (make asan: the daemon is instrumented too, several times slower)
+ * the latency figures are printed but not held to the bounds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LATENCY_BOUNDS 0
+#else
+#define LATENCY_BOUNDS 1
+#endif
+
 #define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
 
 static double now_ms(void)
@@ -319,12 +327,12 @@ static void test_huge_in_array(void **state)
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, field, sizeof(field)), 413);
     assert_string_equal(field, "attributes");
     print_message("# 80,000-element attribute vs 7,000-id $in, /assign: 413 in %.1f ms\n", ms);
-    assert_true(ms < 100);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
     snprintf(body, n, "{\"context\":{\"targetingKey\":\"u1\",\"g\":%s}}", g);
     assert_int_equal(timed_post("/ofrep/v1/evaluate/flags", body, &ms, field, sizeof(field)), 413);
     assert_string_equal(field, "context");
     print_message("# same on bulk OFREP: 413 in %.1f ms\n", ms);
-    assert_true(ms < 100);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
     free(g);
     /* an array over the element cap inside a body under the byte cap: 400 naming it */
     g = id_array(NULL, 5000, 0);
@@ -332,7 +340,7 @@ static void test_huge_in_array(void **state)
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attributes.g");
     print_message("# 5,000-element attribute: 400 in %.1f ms\n", ms);
-    assert_true(ms < 100);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
     free(g);
     /* within the caps: 1,000 elements, one of them in the list */
     g = id_array(NULL, 1000, 106500);
@@ -340,7 +348,7 @@ static void test_huge_in_array(void **state)
              g);
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, NULL, 0), 200);
     print_message("# 1,000-element attribute vs 7,000-id $in: 200 in %.1f ms\n", ms);
-    assert_true(ms < 100);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
     free(g);
     free(body);
 }
@@ -420,7 +428,7 @@ static bool attack_window(const char *what, int n, const char *body, int want)
     double worst_bound = base * 10 > 100 ? base * 10 : 100;
     print_message("# bounds this window: normal p99 < %.1f ms, attack < %.1f ms\n", p99_bound,
                   worst_bound);
-    return worst < worst_bound && p99 < p99_bound;
+    return !LATENCY_BOUNDS || (worst < worst_bound && p99 < p99_bound);
 }
 
 static void test_six_connections_300_elements(void **state)
@@ -450,7 +458,7 @@ static void test_regex_in_elem_match(void **state)
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attributes");
     print_message("# ^(a+)+$ in $elemMatch x 300: 400 (budget) in %.1f ms\n", ms);
-    assert_true(ms < 100);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
     bool ok = false;
     for (int w = 0; w < WINDOWS && !ok; w++) {
         ok = attack_window("regex attackers (two connections)", 2, body, 400);
@@ -488,7 +496,7 @@ static bool writes_window(const char *body)
                   "%.1f ms, max %.1f ms\n",
                   patch[10], patch[19], event[10], event[19]);
     assert_true(statuses_ok);
-    return patch[10] < 100 && event[10] < 100;
+    return !LATENCY_BOUNDS || (patch[10] < 100 && event[10] < 100);
 }
 
 static void test_writes_beside_readers(void **state)

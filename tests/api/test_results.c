@@ -637,6 +637,184 @@ static void test_large_values_and_pre_equals_post(void **state)
     json_decref(res);
 }
 
+/* GET .../users: every exposed user once, streamed over several pages, values summing to
+ * the roll-ups' sums; NDJSON alike. */
+static void test_users_export(void **state)
+{
+    (void)state;
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/winner/users?metric=conv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    char ct[64];
+    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    assert_string_equal(ct, "text/csv; charset=utf-8");
+    assert_int_equal(strncmp(r.body, "user_id,variant,first_exposure,value,pre_value\r\n", 48), 0);
+    long rows = 0;
+    double sum[2] = {0, 0};
+    long users[2] = {0, 0};
+    for (const char *p = strstr(r.body, "\r\n") + 2; *p; rows++) {
+        const char *end = strstr(p, "\r\n");
+        assert_non_null(end);
+        char line[512];
+        snprintf(line, sizeof(line), "%.*s", (int)(end - p), p);
+        char *f2 = strchr(line, ',');
+        assert_non_null(f2);
+        int arm = f2[2] - '0'; /* variant v0 / v1 */
+        char *f3 = strchr(f2 + 1, ',');
+        char *f4 = strchr(f3 + 1, ',');
+        assert_true(arm == 0 || arm == 1);
+        users[arm]++;
+        sum[arm] += strtod(f4 + 1, NULL);
+        p = end + 2;
+    }
+    assert_int_equal(rows, 20000);
+    assert_int_equal(users[0], 10000);
+    assert_int_equal(users[1], 10000);
+    json_t *res = results("winner", "cuped=false");
+    near_d(json_object_get(treatment(res, 0, 0), "sum"), sum[0], "exported control sum");
+    near_d(json_object_get(treatment(res, 0, 1), "sum"), sum[1], "exported treatment sum");
+    json_decref(res);
+    resp_free(&r);
+
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/winner/users?metric=conv&format=ndjson",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    long lines = 0;
+    const char *p = r.body;
+    const char *nl = strchr(p, '\n');
+    assert_non_null(nl);
+    char first[512];
+    snprintf(first, sizeof(first), "%.*s", (int)(nl - p), p);
+    json_t *o = json_loads(first, 0, NULL);
+    assert_non_null(o);
+    assert_true(json_is_string(json_object_get(o, "user_id")));
+    assert_true(json_is_number(json_object_get(o, "value")));
+    assert_true(json_is_number(json_object_get(o, "pre_value")));
+    assert_true(json_is_integer(json_object_get(o, "first_exposure")));
+    json_decref(o);
+    for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        lines++;
+    }
+    assert_int_equal(lines, 20000);
+    resp_free(&r);
+
+    int st;
+    json_decref(http_json(D.port, "GET", "/api/v1/experiments/winner/users?metric=nope",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
+    json_decref(http_json(D.port, "GET", "/api/v1/experiments/winner/users?metric=conv&format=xml",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
+    json_decref(http_json(D.port, "GET", "/api/v1/experiments/nope/users?metric=conv", D.admin_key,
+                          NULL, &st));
+    assert_int_equal(st, 404);
+}
+
+/* A ratio metric (revenue per session) through ingestion: equal to the delta method on the
+ * raw rows (numpy, tests/fixtures/gen_stats.py). */
+static void test_ratio_metric(void **state)
+{
+    (void)state;
+    const json_t *f = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(fixtures, "ratios"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "name")), "raw_revenue_per_session") == 0) {
+            f = c;
+        }
+    }
+    assert_non_null(f);
+    make_metric("rsess", "count");
+    post_ok("/api/v1/metrics", json_pack("{s:s, s:s, s:s, s:n}", "key", "rrev", "event", "rrev",
+                                         "type", "sum", "window_hours"));
+    post_ok("/api/v1/metrics", json_pack("{s:s, s:s, s:s, s:s}", "key", "rev-per-session", "type",
+                                         "ratio", "numerator", "rrev", "denominator", "rsess"));
+    int st;
+    /* parts must exist and not be ratios; numerator/denominator only on ratios */
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                          "{\"key\": \"bad-ratio\", \"type\": \"ratio\", "
+                          "\"numerator\": \"nope\", \"denominator\": \"rsess\"}",
+                          &st));
+    assert_int_equal(st, 400);
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                          "{\"key\": \"bad-ratio\", \"type\": \"ratio\", "
+                          "\"numerator\": \"rev-per-session\", \"denominator\": \"rsess\"}",
+                          &st));
+    assert_int_equal(st, 400);
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                          "{\"key\": \"bad-ratio\", \"type\": \"ratio\"}", &st));
+    assert_int_equal(st, 400);
+    const double w[] = {0.5, 0.5};
+    make_experiment("ratio-exp", "rev-per-session", w, 2);
+    const json_t *raw = json_object_get(f, "raw");
+    long long t0 = now_ms - 2LL * 86400000;
+    for (int arm = 0; arm < 2; arm++) {
+        const json_t *num = json_object_get(raw, arm ? "num_b" : "num_a");
+        const json_t *den = json_object_get(raw, arm ? "den_b" : "den_a");
+        json_t *ex = json_array(), *ev = json_array();
+        size_t u;
+        const json_t *y;
+        json_array_foreach(num, u, y)
+        {
+            const char *uid = fmt("ratio-u%d-%zu", arm, u);
+            json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:I}", "experiment", "ratio-exp",
+                                                "user_id", uid, "variant", fmt("v%d", arm), "ts",
+                                                (json_int_t)t0));
+            int sessions = (int)json_number_value(json_array_get(den, u));
+            for (int k = 0; k < sessions; k++) {
+                json_array_append_new(ev,
+                                      json_pack("{s:s, s:s, s:I}", "user_id", uid, "event", "rsess",
+                                                "ts", (json_int_t)(t0 + 60000 * (k + 1))));
+            }
+            if (json_number_value(y) != 0) {
+                json_array_append_new(ev, json_pack("{s:s, s:s, s:f, s:I}", "user_id", uid, "event",
+                                                    "rrev", "value", json_number_value(y), "ts",
+                                                    (json_int_t)(t0 + 3600000)));
+            }
+        }
+        post_ok("/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+        post_ok("/api/v1/events", json_pack("{s:o}", "events", ev));
+    }
+    json_t *res = results("ratio-exp", "");
+    const json_t *e = json_object_get(f, "expected");
+    const json_t *m = json_array_get(json_object_get(res, "metrics"), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "ratio");
+    assert_string_equal(json_string_value(json_object_get(m, "numerator")), "rrev");
+    const json_t *ctl = treatment(res, 0, 0), *v = treatment(res, 0, 1);
+    near(json_object_get(ctl, "mean"), json_object_get(e, "mean_a"), "ratio mean a");
+    near(json_object_get(v, "mean"), json_object_get(e, "mean_b"), "ratio mean b");
+    json_t *sd = json_real(sqrt(json_number_value(json_object_get(e, "var_a"))));
+    near(json_object_get(ctl, "stddev"), sd, "ratio delta-method stddev a");
+    json_decref(sd);
+    check_against(v, e, "frequentist");
+    near(json_object_get(json_object_get(v, "absolute_lift"), "se"), json_object_get(e, "abs_se"),
+         "ratio abs se");
+    near(json_object_get(v, "df"), json_object_get(e, "df"), "ratio df");
+    assert_null(json_object_get(v, "cuped")); /* CUPED does not apply, and no warning */
+    assert_null(json_object_get(v, "warning"));
+    assert_true(json_is_object(json_object_get(res, "decision")));
+    if (!json_is_integer(
+            json_object_get(json_object_get(res, "decision"), "users_needed_per_variant"))) {
+        char *d = json_dumps(json_object_get(res, "decision"), 0);
+        fail_msg("decision %s", d);
+        free(d);
+    }
+    json_decref(res);
+    /* the Bayesian answer on the same moments */
+    res = results("ratio-exp", "method=bayesian");
+    assert_true(json_is_number(json_object_get(treatment(res, 0, 1), "chance_to_beat_control")));
+    json_decref(res);
+    json_decref(http_json(D.port, "GET",
+                          "/api/v1/experiments/ratio-exp/timeseries?metric=rev-per-session",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
+}
+
 static void test_frozen_at_stop(void **state)
 {
     (void)state;
@@ -675,6 +853,8 @@ int main(void)
         cmocka_unit_test(test_csv_timeseries_power_errors),
         cmocka_unit_test(test_decision_verdict_csv),
         cmocka_unit_test(test_large_values_and_pre_equals_post),
+        cmocka_unit_test(test_users_export),
+        cmocka_unit_test(test_ratio_metric),
         cmocka_unit_test(test_frozen_at_stop),
     };
     return cmocka_run_group_tests_name("api_results", tests, setup, teardown);

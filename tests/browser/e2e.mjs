@@ -646,6 +646,30 @@ T.test('edit a draft: namespace error at the field, forced users, targeting as J
   noErrors();
 });
 
+T.test('variant values: a JSON value per variant, a bad one shows at its field (issue 15)', async () => {
+  await go(page, '/experiments/new');
+  await page.getByRole('heading', { name: 'New experiment' }).waitFor();
+  await page.getByLabel('Key', { exact: true }).fill('typed-values');
+  await page.locator('input[data-field="variants[0].key"]').fill('off');
+  await page.locator('input[data-field="variants[1].key"]').fill('on');
+  await page.getByLabel('Variant 1 value (JSON)').fill('{"color": "red", "size": 2}');
+  await page.getByLabel('Variant 2 value (JSON)').fill('blue'); // not JSON: refused in the form
+  await page.getByRole('button', { name: 'Create experiment' }).click();
+  const bad = page.locator('[aria-invalid="true"]');
+  await bad.first().waitFor();
+  assertEq(await bad.first().getAttribute('data-field'), 'variants[1].value', 'the invalid value is marked');
+  await page.getByLabel('Variant 2 value (JSON)').fill('"blue"');
+  await page.getByRole('button', { name: 'Create experiment' }).click();
+  await page.locator('h1', { hasText: 'typed-values' }).waitFor();
+  const x = await admin.get('/experiments/typed-values');
+  assertEq(JSON.stringify(x.variants.map((v) => v.value)), '[{"color":"red","size":2},"blue"]', 'values stored with their JSON types');
+  // the form shows them back when editing
+  await go(page, '/experiments/typed-values/edit');
+  await page.locator('h1', { hasText: 'Edit' }).waitFor();
+  assertEq(JSON.parse(await page.getByLabel('Variant 1 value (JSON)').inputValue()).color, 'red', 'value shown when editing');
+  noErrors();
+});
+
 T.test('the experiment’s minimum detectable effect is typed in percent', async () => {
   if (!('mde' in (await admin.get('/experiments/draft-idea')))) {
     console.log('# SKIP the server has no experiment mde yet (issue 13)');

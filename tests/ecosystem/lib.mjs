@@ -126,6 +126,18 @@ export async function results(key) {
   return { users, json: r.json };
 }
 
+// results(key), polled until pred(users) holds or ms pass: OFREP logs exposures beside the
+// answer, so they commit a few milliseconds after it.
+export async function resultsWhen(key, pred, ms = 3000) {
+  const until = Date.now() + ms;
+  let r = await results(key);
+  while (!r.error && !pred(r.users) && Date.now() < until) {
+    await new Promise((res) => setTimeout(res, 50));
+    r = await results(key);
+  }
+  return r;
+}
+
 // ---- users ----------------------------------------------------------------------------
 
 export function mulberry32(a) {

@@ -87,7 +87,7 @@ main(async () => {
     ["POST /ofrep/v1/evaluate/flags 200", "/ofrep/v1/evaluate/flags", "post",
       await api("POST", "/ofrep/v1/evaluate/flags", sdk, { context: { targetingKey: "u-2", country: "NL" } })],
     ["POST /ofrep/v1/evaluate/flags 400", "/ofrep/v1/evaluate/flags", "post",
-      await api("POST", "/ofrep/v1/evaluate/flags", sdk, { context: {} })],
+      await api("POST", "/ofrep/v1/evaluate/flags", sdk, { context: "not an object" })],
   ];
   // the schemas are not vacuous: malformed replies fail them
   {

@@ -5,6 +5,9 @@
 #                           error codes, exposures)
 #   openfeature-web.mjs     OpenFeature web SDK + OFREP web provider under Node.js (bulk
 #                           evaluation, ETag/If-None-Match -> 304, localStorage, CORS)
+#   ofrep-conformance.mjs   every OFREP response shape against the protocol's OpenAPI (ajv),
+#                           the OpenFeature gherkin evaluation scenarios through the server
+#                           and web providers (tests/fixtures/ofrep)
 #   growthbook.mjs          GrowthBook SDK on GET /api/features/{clientKey} (10,000 users vs
 #                           /assign; trackingCallback -> POST /exposures vs /assign's own)
 #   metrics.mjs             GET /metrics through `promtool check metrics`, the PromQL and
@@ -144,7 +147,7 @@ echo "# bunsen at http://127.0.0.1:$port/ ($bin); ECO_SEED=$seed; $("$promtool" 
 # without a failing test line gets one.
 n=0
 fails=0
-for script in openfeature-server openfeature-web growthbook metrics openapi; do
+for script in openfeature-server openfeature-web ofrep-conformance growthbook metrics openapi; do
     if [ -n "${ECO_ONLY:-}" ] && ! printf '%s\n' "$script" | grep -Eq "$ECO_ONLY"; then
         continue
     fi
@@ -152,7 +155,7 @@ for script in openfeature-server openfeature-web growthbook metrics openapi; do
     {
         BUNSEN_URL="http://127.0.0.1:$port" BUNSEN_ADMIN_KEY=$(cat "$dir/admin.key") \
             BUNSEN_DB="$dir/bunsen.db" PROMTOOL="$promtool" ECO_SEED="$seed" \
-            timeout 150 node "$here/$script.mjs" 2>&1
+            timeout 300 node "$here/$script.mjs" 2>&1
         echo "__rc=$?"
     } | awk -v n="$n" -v script="$script" -v counts="$dir/counts" '
         /^__rc=/ { rc = substr($0, 6) + 0; next }

@@ -16,7 +16,7 @@
 # Needs clang-14 and libclang-rt-14-dev (Debian): `make fuzz-deps` installs FUZZ_DEB_PKGS.
 #
 # Variables from the main Makefile are used only inside recipes (WARN, PKGS, PKG_CFLAGS,
-# LIBS, VERSION), so the include may sit anywhere in it.
+# LIBS, VERSION, MIGR), so the include may sit anywhere in it.
 
 # Keep the includer's default goal (`make` alone still builds the daemon).
 FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
@@ -44,7 +44,7 @@ fuzz-deps:
 
 fuzz-build: $(FUZZ_BIN)
 
-$(FUZZ_LIB_OBJ): $(FUZZ_BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h) \
+$(FUZZ_LIB_OBJ): $(FUZZ_BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h src/*/*/*_int.h) \
     $(FUZZ_BUILD)/gen/version.h $(FUZZ_BUILD)/gen/paths.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -57,9 +57,9 @@ $(FUZZ_BUILD)/gen/paths.h:
 	@mkdir -p $(dir $@)
 	@printf '#define BUNSEN_SHARE_DIR "%s"\n' '$(SHAREDIR)' > $@
 
-$(FUZZ_BUILD)/gen/migrations.c: $(sort $(wildcard migrations/*.sql)) tools/embed_migrations.sh
+$(FUZZ_BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
 	@mkdir -p $(dir $@)
-	sh tools/embed_migrations.sh $(sort $(wildcard migrations/*.sql)) > $@
+	sh tools/embed_migrations.sh bunsen_migrations $(MIGR) > $@
 
 $(FUZZ_BUILD)/gen/openapi.c: docs/openapi.yaml tools/embed_text.sh
 	@mkdir -p $(dir $@)

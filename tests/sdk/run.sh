@@ -4,7 +4,8 @@
 # Installs Node.js and npm with apt-get when missing, installs the pinned SDK from
 # package-lock.json with `npm ci` when node_modules is missing or older than the lock,
 # starts the real daemon (BUNSEN_BIN, default build/bunsen) on 127.0.0.1 port 0 with a
-# temporary data dir, and runs growthbook-parity.mjs against it. Prints TAP
+# temporary data dir, and runs growthbook-parity.mjs and growthbook-extras.mjs (saved
+# groups, hash attributes, typed values; streamed, encrypted and remote payloads) against it. Prints TAP
 # ("ok N - name" / "not ok N - name") on stdout, so tests/run.sh-style counting works;
 # exits non-zero on any failure. Knobs: PARITY_USERS, PARITY_CONCURRENCY, PARITY_SEED
 # (see growthbook-parity.mjs), BUNSEN_KEEP_TEST_DIRS=1 keeps the data dir.
@@ -47,6 +48,7 @@ major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 # package-lock.json is newer (or the SDK is absent) the tree is stale.
 nm=$here/node_modules
 if [ ! -f "$nm/.package-lock.json" ] || [ ! -f "$nm/@growthbook/growthbook/package.json" ] ||
+    [ ! -f "$nm/eventsource/package.json" ] ||
     [ "$here/package-lock.json" -nt "$nm/.package-lock.json" ] ||
     [ "$here/package.json" -nt "$nm/.package-lock.json" ]; then
     echo "# npm ci in tests/sdk" >&2
@@ -102,6 +104,10 @@ fi
 BUNSEN_URL="http://127.0.0.1:$port" BUNSEN_ADMIN_KEY=$(cat "$dir/admin.key") \
     node "$here/growthbook-parity.mjs"
 rc=$?
+# issue 15: saved groups, hash attributes, typed values; plain, streamed, encrypted, remote
+echo "# --- growthbook-extras.mjs"
+BUNSEN_URL="http://127.0.0.1:$port" BUNSEN_ADMIN_KEY=$(cat "$dir/admin.key") \
+    timeout 600 node "$here/growthbook-extras.mjs" || rc=1
 if ! kill -0 "$pid" 2>/dev/null; then
     echo "# the daemon died during the run; its stderr:"
     sed 's/^/# daemon: /' "$dir/stderr.log"

@@ -193,7 +193,11 @@ static void test_metric_patch_round_trip(void **state)
     metric_ok("{\"name\":null,\"key\":\"buy\"}", MODEL_PATCH, &base, &m);
     assert_string_equal(m.name, "buy");
     metric_err("{\"key\":\"sell\"}", MODEL_PATCH, &base, "key");
-    metric_err("{\"type\":\"ratio\"}", MODEL_PATCH, &base, "type");
+    metric_err("{\"type\":\"ratio\"}", MODEL_PATCH, &base, "numerator");
+    metric_err("{\"type\":\"mean\"}", MODEL_PATCH, &base, "type");
+    metric_err("{\"numerator\":\"a\"}", MODEL_PATCH, &base, "numerator");
+    metric_err("{\"type\":\"ratio\",\"numerator\":\"buy\",\"denominator\":\"b\"}", MODEL_PATCH,
+               &base, "numerator"); /* itself */
     metric_err("{\"event\":null}", MODEL_PATCH, &base, "event");
     metric_err("{\"status\":\"x\"}", MODEL_PATCH, &base, "status");
     /* round trip through the stored form */

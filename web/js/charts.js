@@ -195,7 +195,7 @@ export function dailyBars(days, keys, { title }) {
   const y = (v) => m.t + (1 - v / hi) * (H - m.t - m.b);
   const n = Math.max(1, days.length);
   const band = (W - m.l - m.r) / n;
-  const bw = Math.max(1, (band * 0.8) / Math.max(1, keys.length));
+  const bw = Math.min(36, Math.max(1, (band * 0.8) / Math.max(1, keys.length)));
   const titleId = nextId('chart');
   const svg = s('svg', { class: 'chart bars', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': titleId, preserveAspectRatio: 'xMinYMin meet' });
   const last = days[days.length - 1];
@@ -209,7 +209,7 @@ export function dailyBars(days, keys, { title }) {
   }
   const every = Math.max(1, Math.ceil(n / (small ? 4 : 7)));
   days.forEach((d, i) => {
-    const x0 = m.l + i * band + band * 0.1;
+    const x0 = m.l + i * band + (band - bw * keys.length) / 2; // the group centred on its day
     keys.forEach((k, j) => {
       const v = d.counts[j];
       if (!isNum(v) || v <= 0) return;

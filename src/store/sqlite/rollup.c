@@ -229,9 +229,13 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
     return 0;
 }
 
+/* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones. */
+#define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)"
 static const char SQL_READ[] =
     "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats "
-    "WHERE experiment = ? AND metric = ? ORDER BY variant";
+    "WHERE experiment = ?1 AND metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT "
+    "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats_frozen "
+    "WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
@@ -268,8 +272,11 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read statistics", err);
 }
 
-static const char SQL_DAILY[] = "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily "
-                                "WHERE experiment = ? AND metric = ? ORDER BY variant, day";
+static const char SQL_DAILY[] =
+    "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE experiment = ?1 AND "
+    "metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq, ds_lo, "
+    "dq_lo FROM metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING
+    " ORDER BY variant, day";
 
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
                         void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
@@ -309,8 +316,11 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read daily statistics", err);
 }
 
-static const char SQL_EXPOSED[] = "SELECT variant, users, conflicts FROM exposure_stats "
-                                  "WHERE experiment = ? ORDER BY variant";
+static const char SQL_EXPOSED[] =
+    "SELECT variant, users, conflicts FROM exposure_stats WHERE experiment = ?1 AND NOT "
+    "EXISTS " REBUILDING
+    " UNION ALL SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE "
+    "experiment = ?1 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_exposure_by_variant(struct store *s, const char *experiment,
                                void (*emit)(void *ctx, const char *variant, int64_t users),
@@ -333,4 +343,64 @@ int sqlite_exposure_by_variant(struct store *s, const char *experiment,
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read exposures", err);
+}
+
+/* Keyset pagination over exposures_experiment (experiment, variant, ts) + the primary key's
+ * user_id; ?3 = 0 for the first page. */
+static const char SQL_USERS_PAGE[] =
+    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
+    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0) FROM exposures x "
+    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
+    " AND a.metric = ?2 "
+    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
+    " AND b.metric = ?7 "
+    "WHERE x.experiment = ?1 AND x.ts < ?8 AND (?3 = 0 OR (x.variant, x.ts, x.user_id) > "
+    " (?4, ?5, ?6)) ORDER BY x.variant, x.ts, x.user_id LIMIT ?9";
+
+int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                      const char *metric2, struct store_users_cursor *cur, int limit,
+                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                      int *count, struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_USERS_PAGE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, metric);
+    sqlite3_bind_int(st, 3, cur->started);
+    sqlite_bind_str(st, 4, cur->variant);
+    sqlite3_bind_int64(st, 5, cur->ts);
+    sqlite_bind_str(st, 6, cur->user_id);
+    sqlite_bind_str(st, 7, metric2 ? metric2 : "");
+    sqlite3_bind_int64(st, 8, stop_ts > 0 ? stop_ts : FAR_FUTURE);
+    sqlite3_bind_int(st, 9, limit);
+    *count = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_user_row row = {
+            .user_id = (const char *)sqlite3_column_text(st, 0),
+            .variant = (const char *)sqlite3_column_text(st, 1),
+            .first_exposure = sqlite3_column_int64(st, 2),
+            .y = sqlite3_column_double(st, 3),
+            .x = sqlite3_column_double(st, 4),
+            .y2 = sqlite3_column_double(st, 5),
+            .x2 = sqlite3_column_double(st, 6),
+        };
+        if (row.user_id == NULL || row.variant == NULL) {
+            continue;
+        }
+        emit(ctx, &row);
+        snprintf(cur->variant, sizeof(cur->variant), "%s", row.variant);
+        snprintf(cur->user_id, sizeof(cur->user_id), "%s", row.user_id);
+        cur->ts = row.first_exposure;
+        cur->started = true;
+        (*count)++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "list users", err);
 }

@@ -146,6 +146,41 @@ int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys,
                             struct err *err);
 int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                             struct err *err);
+int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                      const char *metric2, struct store_users_cursor *cur, int limit,
+                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                      int *count, struct err *err);
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+
+/* issue 15 (saved_groups.c): saved groups and the encryption key of sdk keys */
+int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
+                           int64_t created_at, int64_t updated_at, bool create, struct err *err);
+int sqlite_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                           struct err *err);
+int sqlite_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
+int sqlite_saved_group_list(struct store *s, struct store_tx *tx,
+                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int sqlite_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
+                              struct err *err);
+int sqlite_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
+/* rebuild.c */
+int sqlite_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now,
+                         int64_t *users_total, struct err *err);
+int sqlite_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
+                       struct store_rebuild *out, struct err *err);
+int sqlite_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                        void *ctx, struct err *err);
+int sqlite_rebuild_users_after(struct store_tx *tx, const char *experiment, const char *after,
+                               size_t limit, void (*emit)(void *ctx, const char *user_id),
+                               void *ctx, struct err *err);
+int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                         const struct store_rule *const *rules, size_t n, const char *after,
+                         const char *last, struct err *err);
+int sqlite_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last,
+                           int64_t users, struct err *err);
+int sqlite_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err);
+int sqlite_rebuild_cursors(struct store_tx *tx,
+                           void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                           void *ctx, struct err *err);
 
 #endif

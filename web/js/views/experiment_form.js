@@ -150,7 +150,8 @@ export async function renderExperimentForm(ctx, key) {
   );
 
   // ---- variants
-  const variants = x.variants.map((v) => ({ key: v.key, name: v.name || '', weight: v.weight }));
+  // value: the JSON text of the variant's value (issue 15), '' = none (the value is the key)
+  const variants = x.variants.map((v) => ({ key: v.key, name: v.name || '', weight: v.weight, value: v.value === undefined || v.value === null ? '' : JSON.stringify(v.value) }));
   const varRows = h('tbody');
   const sumOut = h('output', { class: 'sum-check', 'aria-live': 'polite' });
   const addVar = h('button', { type: 'button', class: 'btn btn-small' }, 'Add variant');
@@ -172,6 +173,8 @@ export async function renderExperimentForm(ctx, key) {
       const kIn = h('input', { type: 'text', value: v.key, 'aria-label': `Variant ${i + 1} key`, autocomplete: 'off', spellcheck: 'false', dataset: { field: `variants[${i}].key` } });
       const nIn = h('input', { type: 'text', value: v.name, 'aria-label': `Variant ${i + 1} name`, autocomplete: 'off', dataset: { field: `variants[${i}].name` } });
       const wIn = h('input', { type: 'number', value: pctText(v.weight), min: '0', max: '100', step: 'any', inputmode: 'decimal', 'aria-label': `Variant ${i + 1} weight (percent)`, dataset: { field: `variants[${i}].weight` } });
+      const vIn = h('input', { type: 'text', value: v.value, placeholder: 'JSON, e.g. true', 'aria-label': `Variant ${i + 1} value (JSON)`, autocomplete: 'off', spellcheck: 'false', class: 'mono', dataset: { field: `variants[${i}].value` } });
+      vIn.addEventListener('input', () => { v.value = vIn.value; });
       const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove variant ${i + 1}`, disabled: variants.length <= 2 }, '✕');
       kIn.addEventListener('input', () => { v.key = kIn.value.trim(); renderForcedOptions(); });
       nIn.addEventListener('input', () => { v.name = nIn.value; });
@@ -181,6 +184,7 @@ export async function renderExperimentForm(ctx, key) {
         h('td', { class: 'cell' }, kIn, i === 0 ? h('span', { class: 'tag' }, 'control') : null),
         h('td', { class: 'cell' }, nIn),
         h('td', { class: 'cell weight-cell' }, wIn, h('span', { class: 'unit', 'aria-hidden': 'true' }, '%')),
+        h('td', { class: 'cell' }, vIn),
         h('td', { class: 'cell' }, rm)));
       if (i === focusIndex) setTimeout(() => kIn.focus(), 0);
     });
@@ -188,7 +192,7 @@ export async function renderExperimentForm(ctx, key) {
     updateSum();
   };
   addVar.addEventListener('click', () => {
-    variants.push({ key: `variant-${variants.length}`, name: '', weight: 0 });
+    variants.push({ key: `variant-${variants.length}`, name: '', weight: 0, value: '' });
     renderVariants(variants.length - 1);
     renderForcedOptions();
   });
@@ -201,9 +205,9 @@ export async function renderExperimentForm(ctx, key) {
   const variantsBox = h(
     'fieldset', { class: 'section', dataset: { field: 'variants' } }, h('legend', {}, 'Variants'),
     locked ? lockNote(lockId, 'variants') : null,
-    h('p', { class: 'hint' }, 'The first variant is the control. 2 to 20 variants; weights are percentages of the covered traffic.'),
+    h('p', { class: 'hint' }, 'The first variant is the control. 2 to 20 variants; weights are percentages of the covered traffic. A value (any JSON: true, 42, "blue", {"a": 1}) is what SDKs get; empty = the key.'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table variants-table' },
-      h('thead', {}, h('tr', {}, ['Key', 'Name', 'Weight', ''].map((t) => h('th', { scope: 'col' }, t === '' ? h('span', { class: 'visually-hidden' }, 'Remove') : t)))),
+      h('thead', {}, h('tr', {}, ['Key', 'Name', 'Weight', 'Value (JSON)', ''].map((t) => h('th', { scope: 'col' }, t === '' ? h('span', { class: 'visually-hidden' }, 'Remove') : t)))),
       varRows)),
     h('div', { class: 'row-actions' }, addVar, splitBtn, sumOut)
   );
@@ -356,7 +360,17 @@ export async function renderExperimentForm(ctx, key) {
     };
     if (!editing) p.key = keyIn.value.trim();
     if (!locked) {
-      p.variants = variants.map((v) => ({ key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null }));
+      p.variants = variants.map((v, i) => {
+        const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
+        if (v.value.trim() !== '') {
+          try {
+            out.value = JSON.parse(v.value);
+          } catch {
+            throw Object.assign(new Error(`variants[${i}].value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
+          }
+        }
+        return out;
+      });
       p.targeting = tgt.value();
       const nsn = nsName.value.trim();
       p.namespace = nsn ? { name: nsn, range: [numOrNull(nsStart.value), numOrNull(nsEnd.value)] } : null;

@@ -25,8 +25,8 @@ export function metricProblems(body, editing) {
     const k = keyProblem(body.key);
     if (k) out.push({ field: 'key', message: k });
   }
-  if (!body.event) out.push({ field: 'event', message: 'Enter the event name this metric counts (the “event” your application sends).' });
-  else if (body.event.length > 128) out.push({ field: 'event', message: 'The event name is too long: at most 128 characters.' });
+  if (!body.event && TYPES.some(([v]) => v === body.type)) out.push({ field: 'event', message: 'Enter the event name this metric counts (the “event” your application sends).' });
+  else if (body.event && body.event.length > 128) out.push({ field: 'event', message: 'The event name is too long: at most 128 characters.' });
   const w = body.window_hours;
   if (w !== null && !(Number.isInteger(w) && w >= 1 && w <= 87600)) out.push({ field: 'window_hours', message: 'The window is a whole number of hours from 1 to 87,600 (ten years), or empty for “until the experiment stops”.' });
   if (body.cap !== null && !(Number.isFinite(body.cap) && body.cap > 0)) out.push({ field: 'cap', message: 'The cap is a number above 0, or empty for no cap.' });
@@ -103,7 +103,9 @@ export async function renderMetricForm(ctx, key) {
   const keyIn = ro(h('input', { type: 'text', value: m.key, required: true, readonly: editing, autocomplete: 'off', spellcheck: 'false' }));
   const nameIn = ro(h('input', { type: 'text', value: m.name, autocomplete: 'off' }));
   const eventIn = ro(h('input', { type: 'text', value: m.event, required: true, autocomplete: 'off', spellcheck: 'false' }));
-  const typeSel = ro(h('select', {}, TYPES.map(([v, t]) => h('option', { value: v, selected: m.type === v }, t))));
+  // a type this page does not create (e.g. ratio, defined by other metrics) stays as it is
+  const types = TYPES.some(([v]) => v === m.type) ? TYPES : [...TYPES, [m.type, `${m.type} (see the API for its definition)`]];
+  const typeSel = ro(h('select', {}, types.map(([v, t]) => h('option', { value: v, selected: m.type === v }, t))));
   const goalSel = ro(h('select', {}, h('option', { value: 'increase', selected: m.goal === 'increase' }, 'Increase (higher is better)'), h('option', { value: 'decrease', selected: m.goal === 'decrease' }, 'Decrease (lower is better)')));
   const winIn = ro(h('input', { type: 'number', min: '0', step: 'any', value: m.window_hours ?? '', placeholder: 'until the experiment stops' }));
   const capIn = ro(h('input', { type: 'number', step: 'any', value: m.cap ?? '', placeholder: 'no cap' }));
@@ -142,7 +144,7 @@ export async function renderMetricForm(ctx, key) {
     clearFieldErrors(form);
     const body = {
       name: nameIn.value.trim() || (editing ? m.key : keyIn.value.trim()),
-      event: eventIn.value.trim(),
+      event: eventIn.value.trim() || undefined,
       type: typeSel.value,
       goal: goalSel.value,
       window_hours: numOrNull(winIn.value),

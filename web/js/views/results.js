@@ -273,7 +273,11 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
         ? h('p', { class: 'muted small' }, 'Bayesian: intervals are credible intervals; “chance to beat control” is the posterior probability that the variant is better in the metric’s goal direction; “expected loss” is what you lose on average if you ship it and it is in fact worse. Corrections do not apply.')
         : null,
       h('p', { class: 'muted small computed' },
-        `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`),
+        `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`,
+        r.rebuilding
+          ? h('span', { class: 'badge badge-rebuilding', title: 'A definition changed: these are the last complete numbers while the roll-ups are rebuilt in the background.' },
+            `rebuilding ${Math.floor(r.rebuilding.progress * 100)}%`)
+          : null),
       r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key)))
     );
     body.setAttribute('aria-busy', 'false');

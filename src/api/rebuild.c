@@ -1,0 +1,159 @@
+/*
+ * rebuild.c - the rebuilder: one thread that drives the running roll-up rebuilds (store.h
+ * "Rebuilds beside ingestion") chunk by chunk through the writer, each chunk its own short
+ * writer job (store_write_sync), so exposures, events and logged assignments keep
+ * committing between chunks. It looks for work in the database (a definition change
+ * commits the rebuild's state; after a crash the state is still there) a few times a
+ * second when idle.
+ * Threads: its own; started after the writer and stopped before it (serve.c).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/log.h"
+#include "bunsen/util.h"
+
+#define IDLE_MS 200
+
+struct rebuilder {
+    struct app *app;
+    pthread_t th;
+    pthread_mutex_t mu; /* guards stop */
+    pthread_cond_t cv;  /* signalled on stop */
+    bool stop;
+};
+
+struct step {
+    char key[65];
+    bool finished;
+};
+
+static int step_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct step *st = arg;
+    return api_rollup_rebuild_step(tx, st->key, &st->finished, err);
+}
+
+static void first_emit(void *ctx, const struct store_rebuild *r)
+{
+    struct store_rebuild *first = ctx;
+    if (first->experiment[0] == '\0') {
+        *first = *r;
+    }
+}
+
+/* Sleep ms unless stopped; returns true when stopping. */
+static bool nap(struct rebuilder *rb, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&rb->mu);
+    while (!rb->stop && pthread_cond_timedwait(&rb->cv, &rb->mu, &until) == 0) {
+    }
+    bool stop = rb->stop;
+    pthread_mutex_unlock(&rb->mu);
+    return stop;
+}
+
+static void *rebuilder_main(void *arg)
+{
+    struct rebuilder *rb = arg;
+    struct store *s = rb->app->store;
+    size_t chunk;
+    int pause_ms;
+    store_rebuild_settings(s, &chunk, &pause_ms);
+    char current[65] = "";
+    int64_t t0 = 0;
+    for (;;) {
+        struct store_rebuild first;
+        memset(&first, 0, sizeof(first));
+        struct err err;
+        err_clear(&err);
+        if (store_rebuild_list(s, first_emit, &first, &err) != 0) {
+            log_json(LOG_ERROR, "rebuild: cannot list", json_pack("{s:s}", "error", err.msg));
+            if (nap(rb, 1000)) {
+                break;
+            }
+            continue;
+        }
+        if (first.experiment[0] == '\0') {
+            if (nap(rb, IDLE_MS)) {
+                break;
+            }
+            continue;
+        }
+        if (strcmp(current, first.experiment) != 0) {
+            memcpy(current, first.experiment, sizeof(current));
+            t0 = time_now_ms();
+            log_json(LOG_INFO, "rebuild running",
+                     json_pack("{s:s, s:I, s:I}", "experiment", first.experiment, "users_done",
+                               (json_int_t)first.users_done, "users_total",
+                               (json_int_t)first.users_total));
+        }
+        struct step st;
+        memset(&st, 0, sizeof(st));
+        memcpy(st.key, first.experiment, sizeof(st.key));
+        if (store_write_sync(s, step_apply, &st, &err) != 0) {
+            log_json(LOG_ERROR, "rebuild chunk failed",
+                     json_pack("{s:s, s:s}", "experiment", st.key, "error", err.msg));
+            if (nap(rb, 1000)) {
+                break;
+            }
+            continue;
+        }
+        if (st.finished) {
+            log_json(LOG_INFO, "rebuild finished",
+                     json_pack("{s:s, s:I}", "experiment", st.key, "duration_ms",
+                               (json_int_t)(time_now_ms() - t0)));
+            current[0] = '\0';
+        }
+        if (pause_ms > 0 && nap(rb, pause_ms)) {
+            break;
+        }
+        pthread_mutex_lock(&rb->mu);
+        bool stop = rb->stop;
+        pthread_mutex_unlock(&rb->mu);
+        if (stop) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+struct rebuilder *api_rebuilder_start(struct app *app)
+{
+    struct rebuilder *rb = xcalloc(1, sizeof(*rb));
+    rb->app = app;
+    pthread_mutex_init(&rb->mu, NULL);
+    pthread_cond_init(&rb->cv, NULL);
+    if (pthread_create(&rb->th, NULL, rebuilder_main, rb) != 0) {
+        abort(); /* as an allocation failure */
+    }
+    return rb;
+}
+
+void api_rebuilder_stop(struct rebuilder *rb)
+{
+    if (rb == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&rb->mu);
+    rb->stop = true;
+    pthread_cond_signal(&rb->cv);
+    pthread_mutex_unlock(&rb->mu);
+    pthread_join(rb->th, NULL);
+    pthread_cond_destroy(&rb->cv);
+    pthread_mutex_destroy(&rb->mu);
+    free(rb);
+}

@@ -1,0 +1,344 @@
+/*
+ * saved_groups.c - saved groups (API.md v1.1 "Variant values and hashing attribute"):
+ *
+ *   POST   /api/v1/saved-groups          create   {"key", "attribute", "values", "name"?}
+ *   GET    /api/v1/saved-groups          list
+ *   GET    /api/v1/saved-groups/{key}    one (strong ETag)
+ *   PATCH  /api/v1/saved-groups/{key}    change name, attribute, values (If-Match honoured)
+ *   DELETE /api/v1/saved-groups/{key}    409 while a running or paused experiment uses it
+ *
+ * Writes run in the writer's transaction, are audited, bump the catalogue version (so other
+ * daemons reload) and reload the snapshot, which carries the groups for $inGroup /
+ * $notInGroup and for the GrowthBook payload's savedGroups. Request threads only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/log.h"
+#include "bunsen/saved_group.h"
+#include "bunsen/util.h"
+
+/* ---- the snapshot's copy ---- */
+
+static void attach_emit(void *ctx, const char *doc)
+{
+    json_t *groups = ctx;
+    json_t *d = json_loads(doc, 0, NULL);
+    const char *key = json_string_value(json_object_get(d, "key"));
+    if (key != NULL) {
+        json_object_set(groups, key, d);
+    }
+    json_decref(d);
+}
+
+int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct err *err)
+{
+    json_t *groups = json_object();
+    if (store_saved_group_list(store, NULL, attach_emit, groups, err) != 0) {
+        json_decref(groups);
+        return -1;
+    }
+    json_t *values = json_object();
+    const char *key;
+    json_t *d;
+    json_object_foreach(groups, key, d)
+    {
+        json_object_set(values, key, json_object_get(d, "values"));
+    }
+    snap->saved_groups = groups;
+    snap->group_values = values;
+    for (size_t i = 0; i < snap->n; i++) {
+        snap->entries[i].a.saved_groups = values;
+    }
+    return 0;
+}
+
+int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct err *err)
+{
+    json_t *groups = json_object();
+    if (store_saved_group_list(NULL, tx, attach_emit, groups, err) != 0) {
+        json_decref(groups);
+        return -1;
+    }
+    const char *missing = saved_group_missing(condition, groups);
+    int rc = 0;
+    if (missing != NULL && missing[0] == '\0') {
+        rc = err_set(err, ERR_INVALID, "targeting",
+                     "$inGroup / $notInGroup take the key of a saved group (a string)");
+    } else if (missing != NULL) {
+        rc = err_set(err, ERR_INVALID, "targeting",
+                     "targeting uses saved group '%.64s', which does not exist: create it with "
+                     "POST /api/v1/saved-groups first",
+                     missing);
+    }
+    json_decref(groups);
+    return rc;
+}
+
+/* ---- writes ---- */
+
+struct group_write {
+    struct api_write w;
+    char key[MODEL_KEY_MAX + 1];
+    json_t *body;            /* the request document (create, patch) */
+    json_t *result;          /* rendered after commit */
+    int status;              /* HTTP status on success */
+    char *if_match;          /* the request's If-Match (copy), NULL when absent */
+    char etag[API_ETAG_LEN]; /* of the document saved, "" when none (delete) */
+};
+
+static void group_render(struct api_write *w)
+{
+    struct group_write *gw = (struct group_write *)w;
+    struct err err;
+    err_clear(&err);
+    if (api_experiments_reload(http_req_app(w->req), &err) != 0) {
+        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
+    }
+    http_reply_json(w->req, gw->status, json_incref(gw->result));
+    if (gw->etag[0] != '\0') {
+        http_reply_header(w->req, "ETag", gw->etag);
+    }
+}
+
+static void group_cleanup(struct api_write *w)
+{
+    struct group_write *gw = (struct group_write *)w;
+    json_decref(gw->body);
+    json_decref(gw->result);
+    free(gw->if_match);
+    free(gw);
+}
+
+static struct group_write *
+group_write_new(struct http_req *r,
+                int (*apply)(struct store_tx *, struct api_write *, struct err *), int status)
+{
+    struct group_write *gw = xcalloc(1, sizeof(*gw));
+    const char *if_match = http_req_header(r, "If-Match");
+    gw->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
+    gw->w.apply = apply;
+    gw->w.render = group_render;
+    gw->w.cleanup = group_cleanup;
+    gw->status = status;
+    gw->w.job.barrier = true; /* later writes (a start) must see the group */
+    return gw;
+}
+
+static int save(struct store_tx *tx, struct group_write *gw, json_t *doc, bool create,
+                const json_t *before, struct err *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const char *key = json_string_value(json_object_get(doc, "key"));
+    int rc =
+        store_saved_group_put(tx, key, text, json_integer_value(json_object_get(doc, "created_at")),
+                              json_integer_value(json_object_get(doc, "updated_at")), create, err);
+    if (rc == 0) {
+        api_etag(text, gw->etag);
+        rc = api_audit(tx, gw->w.req, create ? "saved_group.create" : "saved_group.update",
+                       "saved_group", key, before, doc, err);
+    }
+    free(text);
+    if (rc == 0) {
+        rc = store_catalog_bump(tx, err);
+    }
+    if (rc == 0) {
+        gw->result = json_incref(doc);
+    }
+    return rc;
+}
+
+static int create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct group_write *gw = (struct group_write *)w;
+    json_t *doc;
+    if (saved_group_from_json(gw->body, MODEL_CREATE, NULL, &doc, err) != 0) {
+        return -1;
+    }
+    int64_t now = time_now_ms();
+    json_object_set_new(doc, "created_at", json_integer(now));
+    json_object_set_new(doc, "updated_at", json_integer(now));
+    int rc = save(tx, gw, doc, true, NULL, err);
+    json_decref(doc);
+    return rc;
+}
+
+void api_saved_groups_create(struct http_req *r)
+{
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    json_t *doc;
+    struct err err;
+    err_clear(&err);
+    if (saved_group_from_json(body, MODEL_CREATE, NULL, &doc, &err) != 0) { /* 400 at once */
+        json_decref(body);
+        http_reply_err(r, &err);
+        return;
+    }
+    json_decref(doc);
+    struct group_write *gw = group_write_new(r, create_apply, 201);
+    gw->body = body;
+    api_write_submit(r, &gw->w);
+}
+
+static void list_emit(void *ctx, const char *doc)
+{
+    json_t *v = json_loads(doc, 0, NULL);
+    if (v != NULL) {
+        json_array_append_new(ctx, v);
+    }
+}
+
+void api_saved_groups_list(struct http_req *r)
+{
+    json_t *arr = json_array();
+    struct err err;
+    err_clear(&err);
+    if (store_saved_group_list(http_req_app(r)->store, NULL, list_emit, arr, &err) != 0) {
+        json_decref(arr);
+        http_reply_err(r, &err);
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{s:o}", "saved_groups", arr));
+}
+
+static bool key_param(struct http_req *r, char *out)
+{
+    const char *key = http_req_param(r, "key");
+    if (key == NULL || !key_valid(key)) {
+        http_reply_error(r, ERR_NOT_FOUND, NULL, "no saved group '%.64s'", key ? key : "");
+        return false;
+    }
+    strcpy(out, key);
+    return true;
+}
+
+void api_saved_groups_get(struct http_req *r)
+{
+    char key[MODEL_KEY_MAX + 1];
+    if (!key_param(r, key)) {
+        return;
+    }
+    char *doc = NULL;
+    struct err err;
+    err_clear(&err);
+    if (store_saved_group_get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
+        http_reply_err(r, &err);
+        return;
+    }
+    api_reply_document(r, doc);
+    free(doc);
+}
+
+/* The stored document (new reference) after checking If-Match against its ETag. */
+static int load(struct store_tx *tx, const char *key, const char *if_match, json_t **out,
+                struct err *err)
+{
+    char *doc = NULL;
+    if (store_saved_group_get(NULL, tx, key, &doc, err) != 0) {
+        return -1;
+    }
+    char etag[API_ETAG_LEN];
+    api_etag(doc, etag);
+    if (!api_if_match(if_match, etag)) {
+        free(doc);
+        return err_set(err, ERR_PRECONDITION, NULL,
+                       "saved group '%s' changed since it was read (If-Match does not match "
+                       "its ETag): reload it and apply the change again",
+                       key);
+    }
+    *out = json_loads(doc, 0, NULL);
+    free(doc);
+    return *out ? 0 : err_set(err, ERR_INTERNAL, NULL, "stored saved group is not JSON");
+}
+
+static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct group_write *gw = (struct group_write *)w;
+    json_t *before = NULL, *next = NULL;
+    if (load(tx, gw->key, gw->if_match, &before, err) != 0) {
+        return -1;
+    }
+    int rc = saved_group_from_json(gw->body, MODEL_PATCH, before, &next, err);
+    if (rc == 0) {
+        json_object_set_new(next, "updated_at", json_integer(time_now_ms()));
+        rc = save(tx, gw, next, false, before, err);
+    }
+    json_decref(next);
+    json_decref(before);
+    return rc;
+}
+
+void api_saved_groups_patch(struct http_req *r)
+{
+    char key[MODEL_KEY_MAX + 1];
+    if (!key_param(r, key)) {
+        return;
+    }
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    struct group_write *gw = group_write_new(r, patch_apply, 200);
+    strcpy(gw->key, key);
+    gw->body = body;
+    api_write_submit(r, &gw->w);
+}
+
+static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+{
+    struct group_write *gw = (struct group_write *)w;
+    json_t *before = NULL;
+    if (load(tx, gw->key, gw->if_match, &before, err) != 0) {
+        return -1;
+    }
+    /* experiment writes are barriers that reload the snapshot before the next job: it
+     * holds every committed experiment */
+    struct snapshot_cell *cell = http_req_app(w->req)->experiments;
+    const struct snapshot *snap = snapshot_read_begin(cell);
+    const char *user = NULL;
+    for (size_t i = 0; i < snap->n && user == NULL; i++) {
+        const struct experiment *x = &snap->entries[i].x;
+        if ((x->status == ASSIGN_STATUS_RUNNING || x->status == ASSIGN_STATUS_PAUSED) &&
+            saved_group_is_used(x->targeting, gw->key)) {
+            user = x->key;
+        }
+    }
+    int rc = 0;
+    if (user != NULL) {
+        rc = err_set(err, ERR_CONFLICT, "key",
+                     "saved group '%s' is used by the targeting of '%s', which is %s: stop it "
+                     "first",
+                     gw->key, user, "running or paused");
+    }
+    snapshot_read_end(cell, snap);
+    if (rc == 0) {
+        rc = store_saved_group_delete(tx, gw->key, err);
+    }
+    if (rc == 0) {
+        rc = api_audit(tx, w->req, "saved_group.delete", "saved_group", gw->key, before, NULL, err);
+    }
+    if (rc == 0) {
+        rc = store_catalog_bump(tx, err);
+    }
+    if (rc == 0) {
+        gw->result = json_pack("{s:s, s:b}", "key", gw->key, "deleted", 1);
+    }
+    json_decref(before);
+    return rc;
+}
+
+void api_saved_groups_delete(struct http_req *r)
+{
+    char key[MODEL_KEY_MAX + 1];
+    if (!key_param(r, key)) {
+        return;
+    }
+    struct group_write *gw = group_write_new(r, delete_apply, 200);
+    strcpy(gw->key, key);
+    api_write_submit(r, &gw->w);
+}

@@ -1,0 +1,323 @@
+/*
+ * sdk_stream.c - the GrowthBook SDK extras (API.md v1.1 "GrowthBook SDK extras"):
+ *
+ *   GET  /sub/{sdk_key}        Server-Sent Events, as the GrowthBook Proxy: a `features`
+ *                              event carrying the whole payload (encrypted for keys created
+ *                              with "encrypt": true) at connection and on every change
+ *   POST /api/eval/{sdk_key}   remote evaluation: {"attributes", ...} -> a payload whose
+ *                              features are already evaluated for that user
+ *   encrypted payloads         AES-128-CBC as the SDK's decryptionKey: "iv.ciphertext", both
+ *                              base64, PKCS#7 padding (OpenSSL libcrypto)
+ *
+ * Streams are http_reply_event_stream()s: a subscriber pins no thread. api_sdk_streams_publish()
+ * runs after every snapshot publish (api_experiments_reload, under its mutex) and sends the
+ * new payload to each subscriber whose last one differs; api_sdk_streams_tick() (once a
+ * second from the main loop) sends a comment line every 15 s so that proxies keep the
+ * connection and a vanished client is noticed. Request threads and the reload paths.
+ */
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/snapshot.h"
+#include "bunsen/util.h"
+
+#define KEEPALIVE_MS 15000
+
+/* ---- encryption ---- */
+
+int api_encrypt_text(const char *key_b64, const char *plain, size_t len, char **out,
+                     struct err *err)
+{
+    unsigned char key[16];
+    size_t klen = 0;
+    if (sodium_base642bin(key, sizeof(key), key_b64, strlen(key_b64), NULL, &klen, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        klen != sizeof(key)) {
+        return err_set(err, ERR_INTERNAL, NULL, "the key's encryption key is not 16 bytes");
+    }
+    /* IV = keyed BLAKE2b of the plaintext: the same payload encrypts the same way, so the
+     * ETag (and 304) keeps working, and different payloads get unrelated IVs */
+    unsigned char iv[16];
+    crypto_generichash(iv, sizeof(iv), (const unsigned char *)plain, len, key, sizeof(key));
+    unsigned char *ct = xmalloc(len + 32);
+    int n1 = 0, n2 = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int ok = c != NULL && EVP_EncryptInit_ex(c, EVP_aes_128_cbc(), NULL, key, iv) == 1 &&
+             EVP_EncryptUpdate(c, ct, &n1, (const unsigned char *)plain, (int)len) == 1 &&
+             EVP_EncryptFinal_ex(c, ct + n1, &n2) == 1;
+    EVP_CIPHER_CTX_free(c);
+    sodium_memzero(key, sizeof(key));
+    if (!ok) {
+        free(ct);
+        return err_set(err, ERR_INTERNAL, NULL, "AES-128-CBC encryption failed");
+    }
+    size_t ivb = sodium_base64_ENCODED_LEN(sizeof(iv), sodium_base64_VARIANT_ORIGINAL);
+    size_t ctb = sodium_base64_ENCODED_LEN((size_t)(n1 + n2), sodium_base64_VARIANT_ORIGINAL);
+    char *s = xmalloc(ivb + ctb + 1);
+    sodium_bin2base64(s, ivb, iv, sizeof(iv), sodium_base64_VARIANT_ORIGINAL);
+    size_t at = strlen(s);
+    s[at++] = '.';
+    sodium_bin2base64(s + at, ctb, ct, (size_t)(n1 + n2), sodium_base64_VARIANT_ORIGINAL);
+    free(ct);
+    *out = s;
+    return 0;
+}
+
+int api_new_encryption_key(char out[API_ENC_KEY_LEN], struct err *err)
+{
+    unsigned char key[16];
+    randombytes_buf(key, sizeof(key));
+    sodium_bin2base64(out, API_ENC_KEY_LEN, key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(key, sizeof(key));
+    (void)err;
+    return 0;
+}
+
+/* payload (stolen) as the key sees it: plain, or {encryptedFeatures, encryptedSavedGroups,
+ * dateUpdated} with enc_key. New reference, or NULL with err. */
+json_t *api_payload_for_key(json_t *payload, const char *enc_key, struct err *err)
+{
+    if (enc_key == NULL || enc_key[0] == '\0') {
+        return payload;
+    }
+    static const char *const parts[][2] = {{"features", "encryptedFeatures"},
+                                           {"savedGroups", "encryptedSavedGroups"}};
+    json_t *o = json_object();
+    for (size_t i = 0; i < 2; i++) {
+        char *plain = json_dumps(json_object_get(payload, parts[i][0]),
+                                 JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+        char *enc = NULL;
+        int rc = plain ? api_encrypt_text(enc_key, plain, strlen(plain), &enc, err)
+                       : err_set(err, ERR_INTERNAL, NULL, "cannot encode the payload");
+        free(plain);
+        if (rc != 0) {
+            json_decref(o);
+            json_decref(payload);
+            return NULL;
+        }
+        json_object_set_new(o, parts[i][1], json_string(enc));
+        free(enc);
+    }
+    json_object_set(o, "dateUpdated", json_object_get(payload, "dateUpdated"));
+    json_decref(payload);
+    return o;
+}
+
+/* ---- streams ---- */
+
+struct subscriber {
+    char key_id[24];
+    char enc[API_ENC_KEY_LEN]; /* "" = plain */
+    char tag[40];              /* ETag of the last payload sent, "" = none */
+    int64_t last_ms;           /* when something was last sent */
+};
+
+/* "event: features\ndata: <payload>\n\n" for sub, or NULL. */
+static char *features_event(json_t *plain, const struct subscriber *sub)
+{
+    struct err err;
+    err_clear(&err);
+    json_t *p = api_payload_for_key(json_incref(plain), sub->enc, &err);
+    if (p == NULL) {
+        return NULL;
+    }
+    char *text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(p);
+    if (text == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(text) + 32;
+    char *ev = xmalloc(n);
+    snprintf(ev, n, "event: features\ndata: %s\n\n", text); /* compact JSON has no newline */
+    free(text);
+    return ev;
+}
+
+/* ETag of the plain payload: what subscribers compare. */
+static void payload_tag(json_t *plain, char out[40])
+{
+    char *text = json_dumps(plain, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    api_etag(text ? text : "", out);
+    free(text);
+}
+
+void api_sdk_sub(struct http_req *r)
+{
+    struct store_key k;
+    if (api_sdk_key_of(r, &k) != 0) {
+        return;
+    }
+    struct app *app = http_req_app(r);
+    struct subscriber *sub = xcalloc(1, sizeof(*sub));
+    snprintf(sub->key_id, sizeof(sub->key_id), "%s", k.id);
+    struct err err;
+    err_clear(&err);
+    if (store_key_encryption(app->store, k.id, sub->enc, sizeof(sub->enc), &err) != 0) {
+        free(sub);
+        http_reply_err(r, &err);
+        return;
+    }
+    json_t *plain = api_growthbook_payload(app);
+    payload_tag(plain, sub->tag);
+    char *first = features_event(plain, sub);
+    json_decref(plain);
+    sub->last_ms = time_now_ms();
+    http_reply_event_stream(r, "text/event-stream; charset=utf-8", first ? first : "",
+                            first ? strlen(first) : 0, sub, free);
+    free(first);
+}
+
+struct publish_ctx {
+    json_t *plain;
+    char tag[40];
+    int64_t now;
+};
+
+static void publish_one(void *ctx, struct http_stream *st, void *user)
+{
+    struct publish_ctx *pc = ctx;
+    struct subscriber *sub = user;
+    if (strcmp(sub->tag, pc->tag) == 0) {
+        return;
+    }
+    char *ev = features_event(pc->plain, sub);
+    if (ev != NULL && http_stream_push(st, ev, strlen(ev)) == 0) {
+        snprintf(sub->tag, sizeof(sub->tag), "%s", pc->tag);
+        sub->last_ms = pc->now;
+    }
+    free(ev);
+}
+
+void api_sdk_streams_publish(struct app *app)
+{
+    if (app->http == NULL || http_server_stream_count(app->http) == 0) {
+        return;
+    }
+    struct publish_ctx pc = {.plain = api_growthbook_payload(app), .now = time_now_ms()};
+    payload_tag(pc.plain, pc.tag);
+    http_server_each_stream(app->http, publish_one, &pc);
+    json_decref(pc.plain);
+}
+
+static void ping_one(void *ctx, struct http_stream *st, void *user)
+{
+    int64_t now = *(const int64_t *)ctx;
+    struct subscriber *sub = user;
+    if (now - sub->last_ms >= KEEPALIVE_MS) {
+        static const char ping[] = ": ping\n\n";
+        http_stream_push(st, ping, sizeof(ping) - 1);
+        sub->last_ms = now;
+    }
+}
+
+void api_sdk_streams_tick(struct app *app)
+{
+    if (app->http == NULL || http_server_stream_count(app->http) == 0) {
+        return;
+    }
+    int64_t now = time_now_ms();
+    http_server_each_stream(app->http, ping_one, &now);
+}
+
+/* ---- remote evaluation ---- */
+
+/* The text of attributes.id as GrowthBook would hash it, into buf; NULL when absent. */
+static const char *id_of(const json_t *attrs, char *buf, size_t n)
+{
+    const json_t *id = json_object_get(attrs, "id");
+    if (json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) <= 256) {
+        return json_string_value(id);
+    }
+    if (json_is_integer(id) && json_integer_value(id) != 0) {
+        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+        return buf;
+    }
+    return NULL;
+}
+
+/* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
+ * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
+ * locally). */
+static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, const json_t *attrs)
+{
+    const struct experiment *x = &e->x;
+    struct assign_result res;
+    struct err err;
+    err_clear(&err);
+    bool decided = false;
+    if (uid != NULL || e->a.hash_attribute != NULL) {
+        /* no id: the forced list cannot match; "\x7f" is no valid user id (control char) */
+        decided =
+            assign_decide(&e->a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, &res, &err) == 0;
+    }
+    if (!decided) {
+        memset(&res, 0, sizeof(res));
+        res.reason = x->status == ASSIGN_STATUS_STOPPED && x->released >= 0
+                         ? ASSIGN_REASON_RELEASED
+                         : ASSIGN_REASON_NOT_TARGETED;
+        res.variant = res.reason == ASSIGN_REASON_RELEASED ? x->released : 0;
+    }
+    json_t *value = api_assigned_value(x, &res);
+    json_t *f = json_pack("{s:O}", "defaultValue", value);
+    if (res.in_experiment) {
+        json_t *variations = json_array(), *meta = json_array();
+        for (size_t i = 0; i < x->nvariants; i++) {
+            json_array_append_new(variations, experiment_value_new(x, (int)i));
+            json_array_append_new(meta, json_pack("{s:s, s:s}", "key", x->variants[i].key, "name",
+                                                  x->variants[i].name));
+        }
+        const char *ha = x->hash_attribute[0] ? x->hash_attribute : "id";
+        json_t *track = json_pack(
+            "{s:{s:s, s:o, s:o, s:s}, s:{s:s, s:O, s:i, s:b, s:b, s:s, s:s, s:f, s:s}}",
+            "experiment", "key", x->key, "variations", variations, "meta", meta, "hashAttribute",
+            ha, "result", "key", x->variants[res.variant].key, "value", value, "variationId",
+            res.variant, "inExperiment", 1, "hashUsed", 1, "hashAttribute", ha, "hashValue",
+            uid ? uid : "", "bucket", res.bucket, "featureId", x->key);
+        json_object_set_new(f, "rules",
+                            json_pack("[{s:s, s:O, s:[o]}]", "id", "bunsen-remote-eval", "force",
+                                      value, "tracks", track));
+    }
+    json_decref(value);
+    return f;
+}
+
+void api_sdk_eval(struct http_req *r)
+{
+    struct store_key k;
+    if (api_sdk_key_of(r, &k) != 0) {
+        return;
+    }
+    json_t *body = http_req_json_body(r);
+    if (body == NULL) {
+        return;
+    }
+    const json_t *attrs = json_object_get(body, "attributes");
+    if (attrs != NULL && !json_is_null(attrs) && !json_is_object(attrs)) {
+        json_decref(body);
+        http_reply_error(r, ERR_INVALID, "attributes", "attributes must be an object");
+        return;
+    }
+    json_t *a = json_is_object(attrs) ? json_incref((json_t *)(uintptr_t)attrs) : json_object();
+    char idbuf[32];
+    const char *uid = id_of(a, idbuf, sizeof(idbuf));
+    struct app *app = http_req_app(r);
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
+    json_t *features = json_object();
+    for (size_t i = 0; i < snap->n; i++) {
+        const struct snapshot_entry *e = &snap->entries[i];
+        if (api_experiment_is_live(e) || e->x.status == ASSIGN_STATUS_PAUSED) {
+            json_object_set_new(features, e->x.key, eval_feature(e, uid, a));
+        }
+    }
+    snapshot_read_end(app->experiments, snap);
+    json_decref(a);
+    json_decref(body);
+    /* savedGroups stay server-side: the conditions were evaluated here */
+    json_t *reply = json_pack("{s:o, s:o}", "features", features, "savedGroups", json_object());
+    http_reply_json_digits(r, 200, reply, 17);
+}

@@ -1,0 +1,398 @@
+/*
+ * rebuild.c - the SQLite adapter's rebuild primitives (store_int.h, src/store/rebuild.c):
+ * the rebuild state, the kept roll-ups (*_frozen, migration 0006) and the chunked recompute
+ * of a range of users, with the set-based statements of rollup.c restricted to the range and
+ * added to the live roll-ups (upserts). Writer thread, except rebuild_get/list on a reader.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "sqlite_int.h"
+
+#define FAR_FUTURE ((int64_t)1 << 62)
+
+static int exec_exp(struct sqlite_conn *c, const char *sql, const char *experiment, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    return sqlite_conn_step_done(c, st, "rebuild", err);
+}
+
+static const char SQL_HAS[] = "SELECT 1 FROM rollup_rebuilds WHERE experiment = ?";
+static const char *const SQL_KEEP[] = {
+    ("INSERT INTO metric_stats_frozen (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
+     "q_lo, sx_lo, qx_lo, p_lo) SELECT experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
+     "q_lo, sx_lo, qx_lo, p_lo FROM metric_stats WHERE experiment = ?"),
+    ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, dn, ds, dq, ds_lo, "
+     "dq_lo) SELECT experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo FROM "
+     "metric_daily WHERE experiment = ?"),
+    ("INSERT INTO exposure_stats_frozen (experiment, variant, users, conflicts) "
+     "SELECT experiment, variant, users, conflicts FROM exposure_stats WHERE experiment = ?"),
+};
+static const char *const SQL_EMPTY_LIVE[] = {
+    "DELETE FROM metric_stats WHERE experiment = ?",
+    "DELETE FROM metric_daily WHERE experiment = ?",
+    "DELETE FROM exposure_stats WHERE experiment = ?",
+};
+static const char *const SQL_DROP_KEPT[] = {
+    "DELETE FROM metric_stats_frozen WHERE experiment = ?",
+    "DELETE FROM metric_daily_frozen WHERE experiment = ?",
+    "DELETE FROM exposure_stats_frozen WHERE experiment = ?",
+    "DELETE FROM rollup_rebuilds WHERE experiment = ?",
+};
+static const char SQL_TOTAL[] =
+    "SELECT COALESCE(SUM(users), 0) FROM exposure_stats_frozen WHERE experiment = ?";
+static const char SQL_STATE_PUT[] =
+    "INSERT INTO rollup_rebuilds (experiment, cursor, users_done, users_total, generation, "
+    "started_at) VALUES (?1, '', 0, ?2, 1, ?3) ON CONFLICT (experiment) DO UPDATE SET "
+    "cursor = '', users_done = 0, users_total = ?2, generation = generation + 1, started_at = ?3";
+
+int sqlite_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now,
+                         int64_t *users_total, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_HAS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "read rebuild state", err);
+    }
+    /* a restarted rebuild keeps the roll-ups kept by the first: the last complete ones */
+    for (size_t i = 0; rc == SQLITE_DONE && i < sizeof(SQL_KEEP) / sizeof(SQL_KEEP[0]); i++) {
+        if (exec_exp(c, SQL_KEEP[i], experiment, err) != 0) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(SQL_EMPTY_LIVE) / sizeof(SQL_EMPTY_LIVE[0]); i++) {
+        if (exec_exp(c, SQL_EMPTY_LIVE[i], experiment, err) != 0) {
+            return -1;
+        }
+    }
+    st = sqlite_conn_prepare(c, SQL_TOTAL, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    rc = sqlite3_step(st);
+    *users_total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        return store_sqlite_err(c->db, rc, "count exposed users", err);
+    }
+    st = sqlite_conn_prepare(c, SQL_STATE_PUT, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite3_bind_int64(st, 2, *users_total);
+    sqlite3_bind_int64(st, 3, now);
+    return sqlite_conn_step_done(c, st, "record rebuild", err);
+}
+
+static const char SQL_GET[] = "SELECT experiment, cursor, users_done, users_total, generation, "
+                              "started_at FROM rollup_rebuilds WHERE experiment = ?";
+static const char SQL_LIST[] = "SELECT experiment, cursor, users_done, users_total, generation, "
+                               "started_at FROM rollup_rebuilds ORDER BY started_at, experiment";
+
+static void row_read(sqlite3_stmt *st, struct store_rebuild *r)
+{
+    sqlite_column_copy(st, 0, r->experiment, sizeof(r->experiment));
+    sqlite_column_copy(st, 1, r->cursor, sizeof(r->cursor));
+    r->users_done = sqlite3_column_int64(st, 2);
+    r->users_total = sqlite3_column_int64(st, 3);
+    r->generation = sqlite3_column_int64(st, 4);
+    r->started_at = sqlite3_column_int64(st, 5);
+}
+
+int sqlite_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
+                       struct store_rebuild *out, struct err *err)
+{
+    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GET, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_read(st, out);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "read rebuild state", err);
+    }
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                        void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_LIST, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_rebuild r;
+        row_read(st, &r);
+        emit(ctx, &r);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "list rebuilds", err);
+}
+
+static const char SQL_USERS_AFTER[] = "SELECT user_id FROM exposures WHERE experiment = ?1 AND "
+                                      "user_id > ?2 ORDER BY user_id LIMIT ?3";
+
+int sqlite_rebuild_users_after(struct store_tx *tx, const char *experiment, const char *after,
+                               size_t limit, void (*emit)(void *ctx, const char *user_id),
+                               void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_USERS_AFTER, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, after);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        emit(ctx, (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "next users to rebuild", err);
+}
+
+/* The range statements. They name the (experiment, user_id) index: without statistics the
+ * planner would rather scan the experiment's whole (experiment, variant, ts) index, once per
+ * chunk, which makes a rebuild quadratic. */
+/* "+experiment": walk the primary key's user_id range, not the experiment's whole index */
+static const char SQL_R_DEL_UM[] =
+    "DELETE FROM user_metrics WHERE +experiment = ?1 AND user_id > ?2 AND user_id <= ?3";
+/* ?1 experiment ?2 stop ?3 after ?4 last */
+static const char SQL_R_EXPOSTAT[] =
+    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
+    "SELECT experiment, variant, COUNT(*), TOTAL(conflicts) FROM exposures INDEXED BY "
+    "exposures_experiment_user WHERE experiment = ?1 "
+    "AND ts < ?2 AND user_id > ?3 AND user_id <= ?4 GROUP BY variant "
+    "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + excluded.users, "
+    "conflicts = conflicts + excluded.conflicts";
+/* ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 lookback ?8 after ?9 last */
+static const char SQL_R_USERS[] =
+    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
+    "SELECT x.user_id, x.experiment, ?2, "
+    " (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END FROM events e "
+    "   WHERE e.user_id = x.user_id AND e.event = ?3 AND e.ts >= x.ts "
+    "   AND e.ts < MIN(x.ts + ?5, ?6)), "
+    " CASE WHEN ?7 > 0 THEN (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END "
+    "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
+    "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
+    "FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
+    "AND x.user_id > ?8 "
+    "AND x.user_id <= ?9";
+/* ?1 experiment ?2 metric ?3 after ?4 last */
+static const char SQL_R_ZEROS[] =
+    "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0 "
+    "AND user_id > ?3 AND user_id <= ?4";
+/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ?6 after ?7 last */
+static const char SQL_R_STATS[] =
+    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
+    "SELECT ?1, ?2, variant, COUNT(*), TOTAL(y), TOTAL(y * y), TOTAL(xv), TOTAL(xv * xv), "
+    " TOTAL(xv * y) FROM (SELECT x.variant AS variant, "
+    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4) "
+    "  AS y, "
+    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
+    "  AS xv "
+    "  FROM exposures x INDEXED BY exposures_experiment_user LEFT JOIN user_metrics um ON "
+    "um.user_id = x.user_id "
+    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 "
+    "  AND x.ts < ?5 AND x.user_id > ?6 AND x.user_id <= ?7) WHERE 1 "
+    "GROUP BY variant ON CONFLICT (experiment, metric, variant) DO UPDATE SET "
+    "n = n + excluded.n, s = s + excluded.s, q = q + excluded.q, sx = sx + excluded.sx, "
+    "qx = qx + excluded.qx, p = p + excluded.p";
+/* rollup.c's daily statement over the range.
+ * ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 is_binomial ?8 cap
+ * ?9 after ?10 last */
+static const char SQL_R_DAILY[] =
+    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
+    "SELECT ?1, ?2, variant, day, SUM(dn), TOTAL(dy), TOTAL(dq) FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS dy, 0.0 AS dq "
+    "  FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
+    "AND x.user_id > ?9 "
+    "  AND x.user_id <= ?10 "
+    " UNION ALL "
+    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    "  SELECT variant, ts, "
+    "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
+    "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
+    "    SELECT x.variant AS variant, e.ts AS ts, "
+    "     CASE WHEN ?4 THEN e.value ELSE 1.0 END AS inc, "
+    "     SUM(CASE WHEN ?4 THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
+    "      ORDER BY e.ts, e.rowid) AS cum "
+    "    FROM exposures x INDEXED BY exposures_experiment_user JOIN events e ON e.user_id = "
+    "x.user_id AND e.event = ?3 "
+    "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
+    "    WHERE x.experiment = ?1 AND x.ts < ?6 AND x.user_id > ?9 AND x.user_id <= ?10))) "
+    "WHERE 1 GROUP BY variant, day ON CONFLICT (experiment, metric, variant, day) DO UPDATE SET "
+    "dn = dn + excluded.dn, ds = ds + excluded.ds, dq = dq + excluded.dq";
+
+static int range_rule(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
+                      const char *after, const char *last, struct err *err)
+{
+    int64_t window = r->window_ms > 0 ? r->window_ms : FAR_FUTURE;
+    int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
+    double cap = r->has_cap ? r->cap : 1e308;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_R_USERS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite_bind_str(st, 3, r->event);
+    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
+    sqlite3_bind_int64(st, 5, window);
+    sqlite3_bind_int64(st, 6, stop);
+    sqlite3_bind_int64(st, 7, r->lookback_ms);
+    sqlite_bind_str(st, 8, after);
+    sqlite_bind_str(st, 9, last);
+    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
+        return -1;
+    }
+    st = sqlite_conn_prepare(c, SQL_R_ZEROS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite_bind_str(st, 3, after);
+    sqlite_bind_str(st, 4, last);
+    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
+        return -1;
+    }
+    st = sqlite_conn_prepare(c, SQL_R_STATS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
+    sqlite3_bind_double(st, 4, cap);
+    sqlite3_bind_int64(st, 5, stop);
+    sqlite_bind_str(st, 6, after);
+    sqlite_bind_str(st, 7, last);
+    if (sqlite_conn_step_done(c, st, "rebuild statistics", err) != 0) {
+        return -1;
+    }
+    st = sqlite_conn_prepare(c, SQL_R_DAILY, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, r->metric);
+    sqlite_bind_str(st, 3, r->event);
+    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
+    sqlite3_bind_int64(st, 5, window);
+    sqlite3_bind_int64(st, 6, stop);
+    sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
+    sqlite3_bind_double(st, 8, cap);
+    sqlite_bind_str(st, 9, after);
+    sqlite_bind_str(st, 10, last);
+    return sqlite_conn_step_done(c, st, "rebuild daily statistics", err);
+}
+
+int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                         const struct store_rule *const *rules, size_t n, const char *after,
+                         const char *last, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_R_DEL_UM, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, after);
+    sqlite_bind_str(st, 3, last);
+    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
+        return -1;
+    }
+    st = sqlite_conn_prepare(c, SQL_R_EXPOSTAT, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite3_bind_int64(st, 2, stop_ts > 0 ? stop_ts : FAR_FUTURE);
+    sqlite_bind_str(st, 3, after);
+    sqlite_bind_str(st, 4, last);
+    if (sqlite_conn_step_done(c, st, "rebuild exposure statistics", err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (range_rule(c, experiment, rules[i], after, last, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char SQL_ADVANCE[] = "UPDATE rollup_rebuilds SET cursor = ?2, users_done = "
+                                  "users_done + ?3 WHERE experiment = ?1";
+
+int sqlite_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last,
+                           int64_t users, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_ADVANCE, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, last);
+    sqlite3_bind_int64(st, 3, users);
+    return sqlite_conn_step_done(c, st, "advance rebuild", err);
+}
+
+int sqlite_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err)
+{
+    for (size_t i = 0; i < sizeof(SQL_DROP_KEPT) / sizeof(SQL_DROP_KEPT[0]); i++) {
+        if (exec_exp(tx->conn, SQL_DROP_KEPT[i], experiment, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char SQL_CURSORS[] = "SELECT experiment, cursor FROM rollup_rebuilds";
+
+int sqlite_rebuild_cursors(struct store_tx *tx,
+                           void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                           void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_CURSORS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        emit(ctx, (const char *)sqlite3_column_text(st, 0),
+             (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read rebuild cursors", err);
+}

@@ -1,0 +1,202 @@
+/*
+ * API tests for saved groups (issue 15): create / list / get / patch / delete with their
+ * errors (duplicate 409, bad values 400 with the field, stale If-Match 412), starting an
+ * experiment whose targeting names a missing group (400 on "targeting"), $inGroup and
+ * $notInGroup in /assign (a PATCH of the group's values applies at once), the GrowthBook
+ * payload's savedGroups, dateUpdated and hashAttribute, and deleting a group in use (409).
+ * One daemon for every test.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct daemon D;
+
+static int setup(void **state)
+{
+    (void)state;
+    return daemon_start(&D, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static json_t *call(const char *method, const char *path, const char *body, int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, D.admin_key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
+                 want, r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static const char *error_field(const json_t *e)
+{
+    const char *f = json_string_value(json_object_get(json_object_get(e, "error"), "field"));
+    return f ? f : "";
+}
+
+/* The variant /assign gives user with attributes (JSON text) in experiment key. */
+static char *variant_of(const char *key, const char *user, const char *attrs)
+{
+    json_t *a = call("POST", "/api/v1/assign",
+                     fmt("{\"user_id\":\"%s\",\"attributes\":%s,\"experiments\":[\"%s\"],"
+                         "\"log_exposure\":false}",
+                         user, attrs, key),
+                     200);
+    const json_t *x = json_object_get(json_object_get(a, "assignments"), key);
+    char *v = strdup(json_string_value(json_object_get(x, "reason")));
+    json_decref(a);
+    return v;
+}
+
+static void test_crud(void **state)
+{
+    (void)state;
+    json_t *g = call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"beta\",\"attribute\":\"id\",\"values\":[\"u-1\",\"u-2\",7]}", 201);
+    assert_string_equal(json_string_value(json_object_get(g, "name")), "beta");
+    assert_int_equal(json_array_size(json_object_get(g, "values")), 3);
+    assert_true(json_integer_value(json_object_get(g, "created_at")) > 0);
+    json_decref(g);
+    json_t *e = call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"beta\",\"attribute\":\"id\",\"values\":[]}", 409);
+    json_decref(e);
+    e = call("POST", "/api/v1/saved-groups",
+             "{\"key\":\"bad\",\"attribute\":\"id\",\"values\":[\"a\",{\"x\":1}]}", 400);
+    assert_string_equal(error_field(e), "values[1]");
+    json_decref(e);
+    e = call("POST", "/api/v1/saved-groups", "{\"key\":\"bad\",\"values\":[]}", 400);
+    assert_string_equal(error_field(e), "attribute");
+    json_decref(e);
+    e = call("POST", "/api/v1/saved-groups", "{\"key\":\"Bad Key\",\"attribute\":\"id\"}", 400);
+    assert_string_equal(error_field(e), "key");
+    json_decref(e);
+
+    /* GET has an ETag; a PATCH with a stale one is 412, with the current one 200 */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/saved-groups/beta", D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    char etag[128];
+    assert_true(resp_header(&r, "ETag", etag, sizeof(etag)));
+    resp_free(&r);
+    char raw[1024];
+    const char *body = "{\"values\":[\"u-1\",\"u-3\"]}";
+    snprintf(raw, sizeof(raw),
+             "PATCH /api/v1/saved-groups/beta HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+             "%s\r\nContent-Type: application/json\r\nIf-Match: \"stale\"\r\nContent-Length: "
+             "%zu\r\nConnection: close\r\n\r\n%s",
+             D.admin_key, strlen(body), body);
+    assert_int_equal(http_raw(D.port, raw, strlen(raw), &r), 0);
+    assert_int_equal(r.status, 412);
+    resp_free(&r);
+    snprintf(raw, sizeof(raw),
+             "PATCH /api/v1/saved-groups/beta HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+             "%s\r\nContent-Type: application/json\r\nIf-Match: %s\r\nContent-Length: "
+             "%zu\r\nConnection: close\r\n\r\n%s",
+             D.admin_key, etag, strlen(body), body);
+    assert_int_equal(http_raw(D.port, raw, strlen(raw), &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    e = call("PATCH", "/api/v1/saved-groups/beta", "{\"key\":\"other\"}", 400);
+    assert_string_equal(error_field(e), "key");
+    json_decref(e);
+
+    json_t *l = call("GET", "/api/v1/saved-groups", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(l, "saved_groups")), 1);
+    json_decref(l);
+    e = call("GET", "/api/v1/saved-groups/nope", NULL, 404);
+    json_decref(e);
+    /* audited */
+    json_t *au = call("GET", "/api/v1/audit?target_type=saved_group", NULL, 200);
+    char *text = json_dumps(au, 0);
+    assert_non_null(strstr(text, "saved_group.update"));
+    free(text);
+    json_decref(au);
+}
+
+static void test_in_group(void **state)
+{
+    (void)state;
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"grp\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                     "\"targeting\":{\"id\":{\"$inGroup\":\"testers\"},\"company\":{"
+                     "\"$notInGroup\":\"blocked\"}}}",
+                     201));
+    /* unknown groups: the experiment cannot start */
+    json_t *e = call("POST", "/api/v1/experiments/grp/start", NULL, 400);
+    assert_string_equal(error_field(e), "targeting");
+    json_decref(e);
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"testers\",\"attribute\":\"id\",\"values\":[\"t-1\",\"t-2\"]}",
+                     201));
+    e = call("POST", "/api/v1/experiments/grp/start", NULL, 400); /* blocked still missing */
+    json_decref(e);
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"blocked\",\"attribute\":\"company\",\"values\":[\"evil\"]}", 201));
+    json_decref(call("POST", "/api/v1/experiments/grp/start", NULL, 200));
+
+    char *r = variant_of("grp", "t-1", "{\"company\":\"acme\"}");
+    assert_string_equal(r, "hashed");
+    free(r);
+    r = variant_of("grp", "t-1", "{\"company\":\"evil\"}");
+    assert_string_equal(r, "not_targeted");
+    free(r);
+    r = variant_of("grp", "t-3", "{}");
+    assert_string_equal(r, "not_targeted");
+    free(r);
+    /* the group's new values apply at once */
+    json_decref(call("PATCH", "/api/v1/saved-groups/testers", "{\"values\":[\"t-3\"]}", 200));
+    r = variant_of("grp", "t-3", "{}");
+    assert_string_equal(r, "hashed");
+    free(r);
+
+    /* the GrowthBook payload carries the groups, dateUpdated, the hash attribute */
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"by-company\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":"
+                     "\"b\",\"value\":2}],\"hash_attribute\":\"company\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/by-company/start", NULL, 200));
+    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"s\",\"role\":\"sdk\"}", 201);
+    json_t *p = call("GET", fmt("/api/features/%s", json_string_value(json_object_get(k, "key"))),
+                     NULL, 200);
+    json_decref(k);
+    const json_t *sg = json_object_get(p, "savedGroups");
+    assert_int_equal(json_array_size(json_object_get(sg, "testers")), 1);
+    assert_int_equal(json_array_size(json_object_get(sg, "blocked")), 1);
+    assert_true(json_is_string(json_object_get(p, "dateUpdated")));
+    const json_t *rule = json_array_get(
+        json_object_get(json_object_get(json_object_get(p, "features"), "by-company"), "rules"), 0);
+    assert_string_equal(json_string_value(json_object_get(rule, "hashAttribute")), "company");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(rule, "variations"), 1)), 2);
+    json_decref(p);
+
+    /* in use by a running experiment: 409; after the stop: deleted */
+    e = call("DELETE", "/api/v1/saved-groups/testers", NULL, 409);
+    json_decref(e);
+    json_decref(call("POST", "/api/v1/experiments/grp/stop", NULL, 200));
+    json_decref(call("DELETE", "/api/v1/saved-groups/testers", NULL, 200));
+    e = call("GET", "/api/v1/saved-groups/testers", NULL, 404);
+    json_decref(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crud),
+        cmocka_unit_test(test_in_group),
+    };
+    return cmocka_run_group_tests_name("api_saved_groups", tests, setup, teardown);
+}

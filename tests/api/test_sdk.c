@@ -1,0 +1,289 @@
+/*
+ * API tests for issue 15 (SDK-facing answers): typed variant values and default_value in
+ * /assign, OFREP answers (typed value, variant = key, reasons from the protocol's enum, a
+ * paused flag DISABLED without a value the same in single and bulk evaluation, a released
+ * flag without targetingKey, archived = FLAG_NOT_FOUND, an array value = GENERAL), and
+ * OFREP latency while the database is locked by another process: every answer < 50 ms
+ * (p99), every exposure committed or counted as dropped in /metrics.
+ * One daemon (writer queue of 64, so a locked database overflows it) for every test.
+ */
+#include "harness.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct daemon D;
+static char SDK[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *const extra[] = {"--writer-queue", "64", NULL};
+    return daemon_start(&D, extra);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
+                       int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
+                 want, r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static json_t *call(const char *method, const char *path, const char *body, int want)
+{
+    return call_as(D.admin_key, method, path, body, want);
+}
+
+static void sdk_key(void)
+{
+    if (SDK[0] != '\0') {
+        return;
+    }
+    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
+    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(k, "key")));
+    json_decref(k);
+}
+
+/* Create key with fields and run the lifecycle actions ("start,pause"). */
+static void new_exp(const char *key, const char *fields, const char *actions)
+{
+    json_decref(call("POST", "/api/v1/experiments", fmt("{\"key\":\"%s\",%s}", key, fields), 201));
+    char acts[128];
+    snprintf(acts, sizeof(acts), "%s", actions ? actions : "");
+    for (char *save = NULL, *a = strtok_r(acts, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        const char *body = NULL;
+        char *eq = strchr(a, '=');
+        if (eq != NULL) { /* stop=VARIANT */
+            *eq = '\0';
+            body = fmt("{\"release\":\"%s\"}", eq + 1);
+        }
+        json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, a), body, 200));
+    }
+}
+
+static void assert_json_text(const json_t *v, const char *want)
+{
+    char *got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    if (got == NULL || strcmp(got, want) != 0) {
+        fail_msg("got %s, want %s", got ? got : "(null)", want);
+    }
+    free(got);
+}
+
+static void test_assign_values(void **state)
+{
+    (void)state;
+    new_exp("typed",
+            "\"variants\":[{\"key\":\"off\",\"value\":false},{\"key\":\"on\",\"value\":"
+            "{\"n\":1.5}}],\"targeting\":{\"country\":\"NL\"},\"default_value\":\"d\","
+            "\"forced\":{\"qa\":\"on\"}",
+            "start");
+    json_t *a = call("POST", "/api/v1/assign",
+                     "{\"user_id\":\"u1\",\"attributes\":{\"country\":\"NL\"},\"experiments\":["
+                     "\"typed\"],\"log_exposure\":false}",
+                     200);
+    const json_t *x = json_object_get(json_object_get(a, "assignments"), "typed");
+    const char *variant = json_string_value(json_object_get(x, "variant"));
+    assert_json_text(json_object_get(x, "value"),
+                     strcmp(variant, "off") == 0 ? "false" : "{\"n\":1.5}");
+    json_decref(a);
+    /* not targeted: the default value */
+    a = call("POST", "/api/v1/assign",
+             "{\"user_id\":\"u1\",\"attributes\":{\"country\":\"BE\"},\"experiments\":[\"typed\"]}",
+             200);
+    x = json_object_get(json_object_get(a, "assignments"), "typed");
+    assert_string_equal(json_string_value(json_object_get(x, "reason")), "not_targeted");
+    assert_json_text(json_object_get(x, "value"), "\"d\"");
+    json_decref(a);
+    /* forced: the forced variant's value; the GET form too */
+    a = call("GET", "/api/v1/experiments/typed/assign?user_id=qa", NULL, 200);
+    assert_json_text(json_object_get(a, "value"), "{\"n\":1.5}");
+    json_decref(a);
+    /* an experiment without values: the value is the variant key (v1) */
+    new_exp("plain", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "start");
+    a = call("GET", "/api/v1/experiments/plain/assign?user_id=u2&log_exposure=false", NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(a, "value")),
+                        json_string_value(json_object_get(a, "variant")));
+    json_decref(a);
+    /* a bad value names its field */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/experiments", D.admin_key,
+                              "{\"key\":\"bad\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\","
+                              "\"value\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]"
+                              "]]]]]]]]]]]]]]}]}",
+                              &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    json_t *e = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "field")),
+                        "variants[1].value");
+    json_decref(e);
+    resp_free(&r);
+}
+
+static void test_ofrep_answers(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("of-num", "\"variants\":[{\"key\":\"one\",\"value\":1},{\"key\":\"two\",\"value\":2}]",
+            "start,stop=two");
+    new_exp("of-paused", "\"variants\":[{\"key\":\"a\",\"value\":true},{\"key\":\"b\"}]",
+            "start,pause");
+    new_exp("of-archived", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "archive");
+    new_exp("of-array",
+            "\"variants\":[{\"key\":\"a\",\"value\":[1]},{\"key\":\"b\",\"value\":[2]}]", "start");
+
+    /* released: typed, STATIC, no targetingKey needed */
+    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-num", "{\"context\":{}}", 200);
+    assert_json_text(o, "{\"key\":\"of-num\",\"metadata\":{\"assignment_reason\":\"released\","
+                        "\"experiment\":\"of-num\",\"in_experiment\":false},\"reason\":\"STATIC\","
+                        "\"value\":2,\"variant\":\"two\"}");
+    json_decref(o);
+    /* paused: DISABLED without value or variant, with or without a key; bulk says the same */
+    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-paused",
+                "{\"context\":{\"targetingKey\":\"u5\"}}", 200);
+    assert_string_equal(json_string_value(json_object_get(o, "reason")), "DISABLED");
+    assert_null(json_object_get(o, "value"));
+    assert_null(json_object_get(o, "variant"));
+    json_t *bulk = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags",
+                           "{\"context\":{\"targetingKey\":\"u5\"}}", 200);
+    const json_t *flags = json_object_get(bulk, "flags");
+    bool found_paused = false, found_archived = false;
+    for (size_t i = 0; i < json_array_size(flags); i++) {
+        const json_t *f = json_array_get(flags, i);
+        const char *k = json_string_value(json_object_get(f, "key"));
+        if (strcmp(k, "of-paused") == 0) {
+            found_paused = true;
+            assert_true(json_equal((json_t *)(uintptr_t)f, o));
+        }
+        found_archived = found_archived || strcmp(k, "of-archived") == 0;
+        if (strcmp(k, "of-array") == 0) {
+            assert_string_equal(json_string_value(json_object_get(f, "errorCode")), "GENERAL");
+        }
+    }
+    assert_true(found_paused);
+    assert_false(found_archived);
+    json_decref(bulk);
+    json_decref(o);
+    /* archived: FLAG_NOT_FOUND; running without targetingKey: TARGETING_KEY_MISSING */
+    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-archived",
+                "{\"context\":{\"targetingKey\":\"u5\"}}", 404);
+    assert_string_equal(json_string_value(json_object_get(o, "errorCode")), "FLAG_NOT_FOUND");
+    json_decref(o);
+    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/typed", "{\"context\":{}}", 400);
+    assert_string_equal(json_string_value(json_object_get(o, "errorCode")),
+                        "TARGETING_KEY_MISSING");
+    assert_string_equal(json_string_value(json_object_get(o, "key")), "typed");
+    json_decref(o);
+    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-array",
+                "{\"context\":{\"targetingKey\":\"u5\"}}", 400);
+    assert_string_equal(json_string_value(json_object_get(o, "errorCode")), "GENERAL");
+    json_decref(o);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The value of a counter line of /metrics ("name{labels} value"), or -1. */
+static double metric(const char *line_prefix)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    double v = -1;
+    const char *p = r.body ? strstr(r.body, line_prefix) : NULL;
+    if (p != NULL) {
+        v = strtod(p + strlen(line_prefix), NULL);
+    }
+    resp_free(&r);
+    return v;
+}
+
+#define LOCKED_EVALS 300
+
+static void test_ofrep_database_locked(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("of-lock", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
+            "start");
+    double c0 = metric("bunsen_ofrep_exposures_total{result=\"committed\"} ");
+    double d0 = metric("bunsen_ofrep_exposures_total{result=\"dropped\"} ");
+    /* another process holds the write lock: the writer waits (busy_timeout), its queue
+     * fills up; reads (the auth cache, the snapshot) go on */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fmt("%s/bunsen.db", D.dir), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    static double lat[LOCKED_EVALS];
+    for (int i = 0; i < LOCKED_EVALS; i++) {
+        struct resp r;
+        double t = now_ms();
+        assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/of-lock", SDK,
+                                  fmt("{\"context\":{\"targetingKey\":\"lock-%d\"}}", i), &r),
+                         0);
+        lat[i] = now_ms() - t;
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    qsort(lat, LOCKED_EVALS, sizeof(lat[0]), cmp_double);
+    double p50 = lat[LOCKED_EVALS / 2], p99 = lat[LOCKED_EVALS * 99 / 100];
+    fprintf(stderr, "# OFREP while the database is locked: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+            p50, p99, lat[LOCKED_EVALS - 1]);
+    assert_true(p99 < 50.0);
+    /* every exposure ends committed or dropped (the writer retries after the lock) */
+    double c = 0, d = 0;
+    for (int i = 0; i < 200; i++) {
+        c = metric("bunsen_ofrep_exposures_total{result=\"committed\"} ") - c0;
+        d = metric("bunsen_ofrep_exposures_total{result=\"dropped\"} ") - d0;
+        if (c + d >= LOCKED_EVALS) {
+            break;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "# exposures: %.0f committed, %.0f dropped of %d\n", c, d, LOCKED_EVALS);
+    assert_int_equal((int)(c + d), LOCKED_EVALS);
+    assert_true(d > 0); /* the queue of 64 overflowed */
+    long long stored =
+        daemon_db_int(&D, "SELECT count(*) FROM exposures WHERE experiment = ?", 1, "of-lock");
+    assert_int_equal(stored, (long long)c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_assign_values),
+        cmocka_unit_test(test_ofrep_answers),
+        cmocka_unit_test(test_ofrep_database_locked),
+    };
+    return cmocka_run_group_tests_name("api_sdk", tests, setup, teardown);
+}

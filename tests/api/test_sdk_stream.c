@@ -1,0 +1,311 @@
+/*
+ * API tests for the GrowthBook SDK extras (issue 15): GET /sub/{sdk_key} (Server-Sent
+ * Events: the payload at connection, a `features` event within 1 s of a change, the cap on
+ * open streams -> 503, a clean and quick shutdown with streams open), keys created with
+ * "encrypt": true (GET /api/features answers encryptedFeatures / encryptedSavedGroups that
+ * decrypt, with the key's decryption_key, to the plain payload's parts), and remote
+ * evaluation POST /api/eval/{sdk_key} (the value /assign gives).
+ * The daemon runs with --max-connections 16 (so at most 8 streams).
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct daemon D;
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *const extra[] = {"--max-connections", "16", NULL};
+    return daemon_start(&D, extra);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    return 0;
+}
+
+static json_t *call(const char *method, const char *path, const char *key, const char *body,
+                    int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
+                 want, r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static char *new_key(bool encrypt, char *dec, size_t n)
+{
+    json_t *k = call("POST", "/api/v1/keys", D.admin_key,
+                     encrypt ? "{\"name\":\"e\",\"role\":\"sdk\",\"encrypt\":true}"
+                             : "{\"name\":\"p\",\"role\":\"sdk\"}",
+                     201);
+    char *key = strdup(json_string_value(json_object_get(k, "key")));
+    if (dec != NULL) {
+        snprintf(dec, n, "%s", json_string_value(json_object_get(k, "decryption_key")));
+    }
+    json_decref(k);
+    return key;
+}
+
+/* ---- a raw SSE client ---- */
+
+struct sse {
+    int fd;
+    char buf[1 << 16];
+    size_t len;
+};
+
+/* Connect and send GET path; returns 0 (the status line is checked by sse_status). */
+static int sse_open(struct sse *s, const char *path)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        return -1;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", path);
+    return write(s->fd, req, (size_t)n) == n ? 0 : -1;
+}
+
+/* Read until needle appears in the buffer (after offset from) or ms pass. */
+static const char *sse_wait(struct sse *s, size_t from, const char *needle, int ms)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        s->buf[s->len] = '\0';
+        const char *hit = strstr(s->buf + from, needle);
+        if (hit != NULL) {
+            return hit;
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0 || s->len + 1 >= sizeof(s->buf)) {
+            return NULL;
+        }
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0) {
+            return NULL;
+        }
+        ssize_t n = read(s->fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+        if (n <= 0) {
+            s->buf[s->len] = '\0';
+            return strstr(s->buf + from, needle);
+        }
+        s->len += (size_t)n;
+    }
+}
+
+static void test_sub_stream(void **state)
+{
+    (void)state;
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"live\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\","
+                     "\"value\":2}],\"default_value\":0}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/live/start", D.admin_key, NULL, 200));
+    char *key = new_key(false, NULL, 0);
+    /* the payload advertises SSE as the GrowthBook Proxy does */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &r), 0);
+    char v[32];
+    assert_true(resp_header(&r, "x-sse-support", v, sizeof(v)));
+    assert_string_equal(v, "enabled");
+    resp_free(&r);
+
+    struct sse s;
+    assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
+    assert_non_null(sse_wait(&s, 0, "\r\n\r\n", 2000));
+    assert_non_null(strstr(s.buf, "200 OK"));
+    assert_non_null(strstr(s.buf, "text/event-stream"));
+    const char *first = sse_wait(&s, 0, "event: features\ndata: {", 2000);
+    assert_non_null(first);
+    assert_non_null(sse_wait(&s, 0, "\"defaultValue\":0", 2000));
+    size_t mark = s.len;
+    /* a change reaches the stream within 1 s */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    json_decref(
+        call("PATCH", "/api/v1/experiments/live", D.admin_key, "{\"default_value\":7}", 200));
+    const char *ev = sse_wait(&s, mark, "\"defaultValue\":7", 1000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_non_null(ev);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "# SSE: a change reached the stream %.1f ms after the PATCH was sent\n", ms);
+    /* an unknown key: 401, no stream */
+    assert_int_equal(http_req(D.port, "GET", "/sub/bsn_nope", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+
+    /* the cap: --max-connections 16 -> 8 streams; the 9th is refused with 503 */
+    struct sse more[7];
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(sse_open(&more[i], fmt("/sub/%s", key)), 0);
+        assert_non_null(sse_wait(&more[i], 0, "event: features", 2000));
+    }
+    struct sse extra;
+    assert_int_equal(sse_open(&extra, fmt("/sub/%s", key)), 0);
+    assert_non_null(sse_wait(&extra, 0, "\r\n\r\n", 2000));
+    assert_non_null(strstr(extra.buf, " 503 "));
+    close(extra.fd);
+    /* requests are still answered while 8 streams are open */
+    json_decref(call("GET", "/api/v1/experiments/live", D.admin_key, NULL, 200));
+    for (int i = 0; i < 7; i++) {
+        close(more[i].fd);
+    }
+
+    /* shutdown with a stream open: the stream ends cleanly and the daemon exits 0, quickly */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = daemon_stop(&D);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "# shutdown with an open stream: exit %d in %.0f ms\n", rc, ms);
+    assert_int_equal(rc, 0);
+    assert_true(ms < 3000);
+    /* the chunked body was terminated (last chunk "0\r\n\r\n") before the socket closed */
+    assert_non_null(sse_wait(&s, mark, "\r\n0\r\n\r\n", 1000));
+    close(s.fd);
+    free(key);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+}
+
+/* Decrypt GrowthBook's "iv.ciphertext" with key_b64 into a new string. */
+static char *decrypt(const char *enc, const char *key_b64)
+{
+    unsigned char key[16], iv[16], ct[1 << 16], pt[1 << 16];
+    size_t kl = 0, il = 0, cl = 0;
+    const char *dot = strchr(enc, '.');
+    assert_non_null(dot);
+    assert_int_equal(sodium_base642bin(key, sizeof(key), key_b64, strlen(key_b64), NULL, &kl, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(sodium_base642bin(iv, sizeof(iv), enc, (size_t)(dot - enc), NULL, &il, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(sodium_base642bin(ct, sizeof(ct), dot + 1, strlen(dot + 1), NULL, &cl, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(kl, 16);
+    assert_int_equal(il, 16);
+    int n1 = 0, n2 = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_128_cbc(), NULL, key, iv), 1);
+    assert_int_equal(EVP_DecryptUpdate(c, pt, &n1, ct, (int)cl), 1);
+    assert_int_equal(EVP_DecryptFinal_ex(c, pt + n1, &n2), 1);
+    EVP_CIPHER_CTX_free(c);
+    pt[n1 + n2] = '\0';
+    return strdup((const char *)pt);
+}
+
+static void test_encrypted_payload(void **state)
+{
+    (void)state;
+    char dec[64];
+    char *ekey = new_key(true, dec, sizeof(dec));
+    char *pkey = new_key(false, NULL, 0);
+    assert_int_equal(strlen(dec), 24); /* base64 of 16 bytes */
+    json_decref(call("POST", "/api/v1/saved-groups", D.admin_key,
+                     "{\"key\":\"vip\",\"attribute\":\"id\",\"values\":[\"u1\"]}", 201));
+    json_t *e = call("GET", fmt("/api/features/%s", ekey), NULL, NULL, 200);
+    json_t *p = call("GET", fmt("/api/features/%s", pkey), NULL, NULL, 200);
+    assert_null(json_object_get(e, "features"));
+    const char *parts[][2] = {{"encryptedFeatures", "features"},
+                              {"encryptedSavedGroups", "savedGroups"}};
+    for (int i = 0; i < 2; i++) {
+        const char *enc = json_string_value(json_object_get(e, parts[i][0]));
+        assert_non_null(enc);
+        char *plain = decrypt(enc, dec);
+        json_t *got = json_loads(plain, 0, NULL);
+        assert_non_null(got);
+        assert_true(json_equal(got, json_object_get(p, parts[i][1])));
+        json_decref(got);
+        free(plain);
+    }
+    assert_true(json_equal(json_object_get(e, "dateUpdated"), json_object_get(p, "dateUpdated")));
+    /* the same payload encrypts the same way: ETag and 304 work for encrypted keys too */
+    json_t *e2 = call("GET", fmt("/api/features/%s", ekey), NULL, NULL, 200);
+    assert_true(json_equal(e, e2));
+    json_decref(e2);
+    json_decref(e);
+    json_decref(p);
+    /* encrypt is for sdk keys, and a boolean */
+    json_decref(call("POST", "/api/v1/keys", D.admin_key,
+                     "{\"name\":\"x\",\"role\":\"viewer\",\"encrypt\":true}", 400));
+    json_decref(call("POST", "/api/v1/keys", D.admin_key,
+                     "{\"name\":\"x\",\"role\":\"sdk\",\"encrypt\":1}", 400));
+    free(ekey);
+    free(pkey);
+}
+
+static void test_remote_eval(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"rem\",\"variants\":[{\"key\":\"a\",\"value\":{\"x\":1}},{\"key\":"
+                     "\"b\",\"value\":{\"x\":2}}],\"targeting\":{\"id\":{\"$inGroup\":\"vip2\"}},"
+                     "\"default_value\":{\"x\":0}}",
+                     201));
+    json_decref(call("POST", "/api/v1/saved-groups", D.admin_key,
+                     "{\"key\":\"vip2\",\"attribute\":\"id\",\"values\":[\"u1\",\"u2\"]}", 201));
+    json_decref(call("POST", "/api/v1/experiments/rem/start", D.admin_key, NULL, 200));
+    const char *const ids[] = {"u1", "u2", "u3"};
+    for (int i = 0; i < 3; i++) {
+        json_t *a = call(
+            "POST", "/api/v1/assign", key,
+            fmt("{\"user_id\":\"%s\",\"experiments\":[\"rem\"],\"log_exposure\":false}", ids[i]),
+            200);
+        const json_t *want =
+            json_object_get(json_object_get(json_object_get(a, "assignments"), "rem"), "value");
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL,
+                          fmt("{\"attributes\":{\"id\":\"%s\"},\"forcedVariations\":{},"
+                              "\"forcedFeatures\":[],\"url\":\"\"}",
+                              ids[i]),
+                          200);
+        const json_t *f = json_object_get(json_object_get(ev, "features"), "rem");
+        assert_true(json_equal(json_object_get(f, "defaultValue"), (json_t *)(uintptr_t)want));
+        /* in the experiment: a force rule that tracks the exposure (trackingCallback) */
+        bool in = json_is_true(json_object_get(
+            json_object_get(json_object_get(a, "assignments"), "rem"), "in_experiment"));
+        assert_int_equal(json_object_get(f, "rules") != NULL, in);
+        assert_int_equal(in, i < 2);
+        json_decref(ev);
+        json_decref(a);
+    }
+    json_decref(call("POST", fmt("/api/eval/%s", key), NULL, "{\"attributes\":[]}", 400));
+    json_decref(call("POST", "/api/eval/bsn_nope", NULL, "{\"attributes\":{}}", 401));
+    free(key);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sub_stream),
+        cmocka_unit_test(test_encrypted_payload),
+        cmocka_unit_test(test_remote_eval),
+    };
+    return cmocka_run_group_tests_name("api_sdk_stream", tests, setup, teardown);
+}

@@ -1,0 +1,341 @@
+// growthbook-extras.mjs - issue 15: the GrowthBook JavaScript SDK against Bunsen with
+// saved groups, a non-`id` hash attribute and typed values, the payload loaded three ways:
+//
+//   plain      GrowthBookClient, GET /api/features/{key}
+//   streamed   GrowthBookClient with streaming: true (GET /sub/{key}, Server-Sent Events,
+//              EventSource from the `eventsource` package): a change made through the API
+//              must reach the SDK within 1 s
+//   encrypted  GrowthBookClient with decryptionKey, for a key created with "encrypt": true
+//   remote     GrowthBook with remoteEval: true (POST /api/eval/{key}), on a sample of users
+//
+// For PARITY_USERS users (default 10000) each SDK's evalFeature(key).value must equal
+// POST /api/v1/assign's "value" (JSON-equal), and whether the SDK put the user in the
+// experiment must equal in_experiment. Started by tests/sdk/run.sh (BUNSEN_URL,
+// BUNSEN_ADMIN_KEY). Output: TAP; exit 1 on failure.
+import { GrowthBook, GrowthBookClient, setPolyfills } from "@growthbook/growthbook";
+import { EventSource } from "eventsource";
+
+setPolyfills({ EventSource });
+
+const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
+const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
+const N_USERS = intEnv("PARITY_USERS", 10000);
+const N_REMOTE = intEnv("REMOTE_USERS", 500);
+const CONCURRENCY = intEnv("PARITY_CONCURRENCY", 32);
+const SEED = intEnv("PARITY_SEED", Math.floor(Math.random() * 2 ** 31));
+const started = Date.now();
+
+function intEnv(name, def) {
+  const v = process.env[name];
+  if (v === undefined || v === "") return def;
+  const n = Number.parseInt(v, 10);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  return n;
+}
+
+let testNo = 0;
+let failures = 0;
+function ok(cond, name, details) {
+  testNo++;
+  if (!cond) failures++;
+  console.log(`${cond ? "ok" : "not ok"} ${testNo} - ${name}`);
+  for (const line of details || []) if (line) console.log(`# ${line}`);
+  return !!cond;
+}
+const diag = (m) => console.log(`# ${m}`);
+
+async function api(method, path, key, body) {
+  const headers = key ? { Authorization: `Bearer ${key}` } : {};
+  let payload;
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  let last;
+  for (let i = 0; i < 3; i++) {
+    try {
+      const res = await fetch(BASE + path, { method, headers, body: payload, signal: AbortSignal.timeout(15000) });
+      const text = await res.text();
+      let json = null;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // left null
+      }
+      return { status: res.status, json, text };
+    } catch (e) {
+      last = e;
+    }
+  }
+  return { status: 0, json: null, text: String(last) };
+}
+
+function mulberry32(a) {
+  return function () {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rnd = mulberry32(SEED);
+const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
+
+const run = `${SEED.toString(36)}${Date.now().toString(36)}`.slice(-8);
+const K = (s) => `x15-${s}-${run}`;
+const COMPANIES = ["acme", "globex", "initech", "umbrella", "hooli", "evil-corp", "spam-inc", "stark", "wayne", "wonka"];
+const BLOCKED = ["evil-corp", "spam-inc"];
+
+function makeUsers() {
+  const users = [];
+  for (let i = 0; i < N_USERS; i++) {
+    const id = `u-${run}-${i}-${Math.floor(rnd() * 1e9).toString(36)}`;
+    const a = { id };
+    const c = rnd();
+    if (c < 0.85) a.company = pick(COMPANIES);
+    else if (c < 0.9) a.company = Math.floor(rnd() * 1000); // a number: hashed as JS prints it
+    else if (c < 0.93) a.company = ""; // falsy: as missing
+    if (rnd() < 0.7) a.device = `d-${Math.floor(rnd() * 1e6)}`;
+    if (rnd() < 0.6) a.country = pick(["NL", "BE", "DE", "US"]);
+    users.push(a);
+  }
+  return users;
+}
+
+function defs(users) {
+  const beta = users.filter(() => rnd() < 0.3).map((u) => u.id);
+  return {
+    groups: [
+      { key: K("beta"), attribute: "id", values: beta },
+      { key: K("blocked"), attribute: "company", values: BLOCKED },
+    ],
+    experiments: [
+      {
+        key: K("bool-group"),
+        variants: [{ key: "off", value: false }, { key: "on", value: true }],
+        targeting: { id: { $inGroup: K("beta") } },
+        default_value: false,
+      },
+      {
+        key: K("by-company"),
+        hash_attribute: "company",
+        variants: [
+          { key: "small", value: { rows: 10, dense: false }, weight: 0.3 },
+          { key: "large", value: { rows: 50, dense: true }, weight: 0.3 },
+          { key: "xl", value: { rows: 100, tags: ["a", "b"] }, weight: 0.4 },
+        ],
+        coverage: 0.8,
+        targeting: { company: { $notInGroup: K("blocked") } },
+        default_value: { rows: 10, dense: false },
+      },
+      {
+        key: K("by-device"),
+        hash_attribute: "device",
+        variants: [{ key: "slow", value: 1.5 }, { key: "fast", value: 2.25 }],
+        namespace: { name: K("ns"), range: [0.1, 0.9] },
+        default_value: 0,
+      },
+      {
+        key: K("strings"),
+        variants: [{ key: "red", value: "#ff0000" }, { key: "green", value: "#00ff00" }, { key: "blue" }],
+        targeting: { $or: [{ country: { $in: ["NL", "BE"] } }, { id: { $inGroup: K("beta") } }] },
+        forced: { [users[0].id]: "blue", [users[1].id]: "green" },
+      },
+    ],
+    paused: { key: K("paused"), variants: [{ key: "a", value: 1 }, { key: "b", value: 2 }], default_value: -1 },
+    released: { key: K("released"), variants: [{ key: "a", value: { v: 1 } }, { key: "b", value: { v: 2 } }] },
+  };
+}
+
+async function setup(d) {
+  const bad = [];
+  const want = async (r, status, what) => {
+    if (r.status !== status) bad.push(`${what}: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+    return r;
+  };
+  for (const g of d.groups) await want(await api("POST", "/api/v1/saved-groups", ADMIN, g), 201, `group ${g.key}`);
+  for (const x of [...d.experiments, d.paused, d.released]) {
+    await want(await api("POST", "/api/v1/experiments", ADMIN, x), 201, `create ${x.key}`);
+    await want(await api("POST", `/api/v1/experiments/${x.key}/start`, ADMIN), 200, `start ${x.key}`);
+  }
+  await want(await api("POST", `/api/v1/experiments/${d.paused.key}/pause`, ADMIN), 200, "pause");
+  await want(await api("POST", `/api/v1/experiments/${d.released.key}/stop`, ADMIN, { release: "b" }), 200, "release");
+  return bad;
+}
+
+async function pool(items, fn, concurrency = CONCURRENCY) {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  }));
+}
+
+const sdkIn = (f) => !!(f && f.source === "experiment" && f.experimentResult && f.experimentResult.inExperiment);
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+async function main() {
+  if (!BASE || !ADMIN) {
+    console.error("BUNSEN_URL and BUNSEN_ADMIN_KEY are required (see tests/sdk/run.sh)");
+    process.exit(2);
+  }
+  diag(`GrowthBook SDK extras against ${BASE}: ${N_USERS} users, remote evaluation on ${N_REMOTE}; PARITY_SEED=${SEED}`);
+  const users = makeUsers();
+  const d = defs(users);
+  const bad = await setup(d);
+  if (!ok(bad.length === 0, "create saved groups and experiments (groups, hash attributes, typed values, paused, released)", bad)) return;
+  const keys = [...d.experiments.map((x) => x.key), d.paused.key, d.released.key];
+
+  const mk = async (name, body) => (await api("POST", "/api/v1/keys", ADMIN, { name: `${name}-${run}`, role: "sdk", ...body })).json;
+  const plainKey = (await mk("plain")).key;
+  const streamKey = (await mk("stream")).key;
+  const enc = await mk("enc", { encrypt: true });
+  ok(enc && enc.encrypt === true && typeof enc.decryption_key === "string" && enc.decryption_key.length === 24,
+    "an sdk key created with encrypt: true comes with a 16-byte decryption_key", [JSON.stringify(enc)]);
+  const raw = await api("GET", `/api/features/${enc.key}`, null);
+  ok(raw.status === 200 && raw.json && typeof raw.json.encryptedFeatures === "string" && !raw.json.features &&
+    typeof raw.json.encryptedSavedGroups === "string" && typeof raw.json.dateUpdated === "string",
+  "its payload is encrypted: encryptedFeatures, encryptedSavedGroups, dateUpdated (no plain features)", [raw.text.slice(0, 200)]);
+
+  const plain = new GrowthBookClient({ apiHost: BASE, clientKey: plainKey });
+  const streamed = new GrowthBookClient({ apiHost: BASE, clientKey: streamKey });
+  const encrypted = new GrowthBookClient({ apiHost: BASE, clientKey: enc.key, decryptionKey: enc.decryption_key });
+  const inits = await Promise.all([plain.init({ timeout: 5000 }), streamed.init({ timeout: 5000, streaming: true }),
+    encrypted.init({ timeout: 5000 })]);
+  ok(inits.every((r) => r && r.success), "the three SDK clients load the payload (plain, streaming, encrypted)",
+    inits.map((r) => JSON.stringify(r)));
+  ok(Object.keys(encrypted.getFeatures()).length >= keys.length && encrypted.getDecryptedPayload().savedGroups &&
+    same(encrypted.getDecryptedPayload().savedGroups, plain.getPayload().savedGroups),
+  "the encrypted payload decrypts to the plain one's features and savedGroups");
+
+  // ---- streaming: a change through the API reaches the streamed SDK within 1 s -----------
+  {
+    await new Promise((res) => setTimeout(res, 300)); // the EventSource connects after init
+    const probe = users.find((u) => !d.groups[0].values.includes(u.id));
+    const before = streamed.evalFeature(d.experiments[0].key, { attributes: probe });
+    const t0 = Date.now();
+    const p = await api("PATCH", `/api/v1/saved-groups/${d.groups[0].key}`, ADMIN, { values: [...d.groups[0].values, probe.id] });
+    let after = before;
+    while (Date.now() - t0 < 3000) {
+      after = streamed.evalFeature(d.experiments[0].key, { attributes: probe });
+      if (sdkIn(after)) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const ms = Date.now() - t0;
+    d.groups[0].values.push(probe.id);
+    ok(p.status === 200 && !sdkIn(before) && sdkIn(after) && ms < 1000,
+      `streaming: a saved group change reaches the SDK in ${ms} ms (< 1000 ms) through GET /sub/{key}`,
+      [`PATCH ${p.status}; before ${JSON.stringify(before.source)} after ${JSON.stringify(after.source)}`]);
+    const t1 = Date.now();
+    const p2 = await api("PATCH", `/api/v1/experiments/${d.paused.key}`, ADMIN, { default_value: -2 });
+    let v = null;
+    while (Date.now() - t1 < 3000) {
+      v = streamed.evalFeature(d.paused.key, { attributes: probe }).value;
+      if (v === -2) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    ok(p2.status === 200 && v === -2 && Date.now() - t1 < 1000,
+      `streaming: an experiment change (default_value) reaches the SDK in ${Date.now() - t1} ms`, [`value ${v}`]);
+    await plain.refreshFeatures();
+    await encrypted.refreshFeatures();
+  }
+
+  // ---- parity on every user ---------------------------------------------------------------
+  const answers = new Array(users.length);
+  const httpErr = [];
+  const t0 = Date.now();
+  await pool(users, async (u, i) => {
+    const { id, ...attributes } = u;
+    const r = await api("POST", "/api/v1/assign", plainKey, { user_id: id, attributes, experiments: keys, log_exposure: false });
+    if (r.status !== 200) httpErr.push(`${id}: ${r.status} ${r.text.slice(0, 200)}`);
+    else answers[i] = r.json.assignments;
+  });
+  diag(`${users.length} /assign answers in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  ok(httpErr.length === 0, `POST /api/v1/assign answered every user`, httpErr.slice(0, 5));
+  const clients = [["plain", plain], ["streamed", streamed], ["encrypted", encrypted]];
+  for (const [name, client] of clients) {
+    const mism = [];
+    const seen = {};
+    for (let i = 0; i < users.length; i++) {
+      const b = answers[i];
+      if (!b) continue;
+      for (const key of keys) {
+        const f = client.evalFeature(key, { attributes: users[i] });
+        const a = b[key];
+        seen[a.reason] = (seen[a.reason] || 0) + 1;
+        if (!same(f.value, a.value) || sdkIn(f) !== a.in_experiment) {
+          if (mism.length < 8) {
+            mism.push(`${key} ${JSON.stringify(users[i])}: /assign ${JSON.stringify(a)} sdk ${JSON.stringify(f.value)} (${f.source}, in ${sdkIn(f)})`);
+          } else mism.push("");
+        }
+      }
+    }
+    const need = ["hashed", "not_targeted", "forced", "released", "not_running", "coverage", "namespace"];
+    const missing = need.filter((r) => !seen[r]);
+    ok(mism.length === 0 && missing.length === 0,
+      `GrowthBook SDK (${name} payload) equals /assign's value and in_experiment for ${users.length} users x ${keys.length} flags`,
+      [`reasons ${JSON.stringify(seen)}`, missing.length ? `never seen: ${missing.join(", ")}` : "",
+        mism.length ? `${mism.length} mismatches:` : "", ...mism.filter(Boolean)]);
+  }
+
+  // ---- remote evaluation ------------------------------------------------------------------
+  {
+    const sample = users.slice(0, N_REMOTE);
+    const mism = [];
+    const initErr = [];
+    let tracked = 0;
+    let inExp = 0;
+    await pool(sample, async (u, i) => {
+      let seenTracks = [];
+      let gb = null;
+      let res = null;
+      // A keep-alive socket the server closed while the SDK checks above ran makes the first
+      // POSTs fail in fetch (undici retries only idempotent requests): a new instance
+      // retries, as an application would. A load that still fails is reported.
+      for (let attempt = 0; attempt < 3 && !(res && res.success); attempt++) {
+        if (gb) gb.destroy();
+        seenTracks = [];
+        const tracks = seenTracks;
+        gb = new GrowthBook({
+          apiHost: BASE, clientKey: plainKey, remoteEval: true, attributes: u,
+          trackingCallback: (e) => tracks.push(e.key),
+        });
+        res = await gb.init({ timeout: 30000 });
+      }
+      if (!res || !res.success) {
+        initErr.push(`${u.id}: ${res && res.error ? res.error.message : JSON.stringify(res)}`);
+        gb.destroy();
+        return;
+      }
+      for (const key of keys) {
+        const a = answers[i] && answers[i][key];
+        if (!a) continue;
+        const v = gb.getFeatureValue(key, null);
+        if (a.in_experiment) inExp++;
+        if (!same(v, a.value) && mism.length < 8) mism.push(`${key} ${JSON.stringify(u)}: /assign ${JSON.stringify(a.value)} remote ${JSON.stringify(v)}`);
+      }
+      tracked += seenTracks.length;
+      gb.destroy();
+    }, 8);
+    ok(mism.length === 0 && tracked === inExp && initErr.length === 0,
+      `remote evaluation (POST /api/eval/{key}, remoteEval: true) equals /assign for ${sample.length} users; trackingCallback fired ${tracked} times = in-experiment evaluations`,
+      [`in-experiment ${inExp}`, initErr.length ? `${initErr.length} loads failed: ${initErr.slice(0, 3).join("; ")}` : "", ...mism]);
+  }
+
+  for (const c of [plain, streamed, encrypted]) c.destroy({ destroyAllStreams: true });
+}
+
+main().then(() => {
+  console.log(`1..${testNo}`);
+  diag(`${testNo - failures} passed, ${failures} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    (failures ? `; reproduce with PARITY_SEED=${SEED}` : ""));
+  process.exitCode = failures ? 1 : 0;
+  setTimeout(() => process.exit(process.exitCode), 200).unref();
+}, (e) => {
+  ok(false, `unexpected error: ${e && e.stack ? e.stack.split("\n").slice(0, 3).join(" | ") : e}`);
+  console.log(`1..${testNo}`);
+  process.exit(1);
+});

@@ -1,0 +1,297 @@
+/* Unit tests for issue 15 in core/: variant values and default_value (reading, limits,
+ * rendering, the MODEL_LOAD round trip, PATCH replacing values, the value an assignment
+ * gives), hash_attribute / fallback_attribute (validation, reassignment, and assign_decide
+ * hashing the attribute as GrowthBook's SDK does: strings as they are, numbers as
+ * JavaScript prints them, falsy values as missing). */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bunsen/assign.h"
+#include "bunsen/hash.h"
+#include "bunsen/model.h"
+
+static json_t *parse(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    if (j == NULL) {
+        fail_msg("bad test JSON '%s': %s", text, je.text);
+    }
+    return j;
+}
+
+/* Read text as a new experiment; returns 0 or -1 with err. */
+static int read_new(const char *text, struct experiment *x, struct err *err)
+{
+    json_t *j = parse(text);
+    int rc = experiment_from_json(j, MODEL_CREATE, NULL, x, err);
+    json_decref(j);
+    return rc;
+}
+
+static void expect_invalid(const char *text, const char *field)
+{
+    struct experiment x;
+    struct err err;
+    err_clear(&err);
+    if (read_new(text, &x, &err) == 0) {
+        experiment_clear(&x);
+        fail_msg("accepted %s", text);
+    }
+    assert_int_equal(err.code, ERR_INVALID);
+    if (strcmp(err.field, field) != 0) {
+        fail_msg("field '%s', want '%s' (%s) for %s", err.field, field, err.msg, text);
+    }
+}
+
+static void assert_json(const json_t *got, const char *want)
+{
+    json_t *w = parse(want);
+    if (!json_equal((json_t *)(uintptr_t)got, w)) {
+        char *g = json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT);
+        fail_msg("got %s, want %s", g, want);
+    }
+    json_decref(w);
+}
+
+#define TYPED                                                                                      \
+    "{\"key\":\"t\",\"variants\":[{\"key\":\"off\",\"value\":false},{\"key\":\"on\","              \
+    "\"value\":{\"color\":\"green\",\"n\":[1,2.5]}},{\"key\":\"plain\"}],"                         \
+    "\"default_value\":\"fallback\"}"
+
+static void test_values_read_and_render(void **state)
+{
+    (void)state;
+    struct experiment x, y;
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(read_new(TYPED, &x, &err), 0);
+    assert_json(x.variants[0].value, "false");
+    assert_json(x.variants[1].value, "{\"color\":\"green\",\"n\":[1,2.5]}");
+    assert_null(x.variants[2].value);
+    assert_json(x.default_value, "\"fallback\"");
+    assert_string_equal(x.hash_attribute, "id");
+    assert_string_equal(x.fallback_attribute, "");
+
+    /* rendered, and read back as stored */
+    json_t *doc = experiment_to_json(&x);
+    json_t *vars = json_object_get(doc, "variants");
+    assert_json(json_object_get(json_array_get(vars, 0), "value"), "false");
+    assert_null(json_object_get(json_array_get(vars, 2), "value")); /* none: absent */
+    assert_json(json_object_get(doc, "default_value"), "\"fallback\"");
+    assert_json(json_object_get(doc, "hash_attribute"), "\"id\"");
+    assert_true(json_is_null(json_object_get(doc, "fallback_attribute")));
+    json_object_set_new(doc, "status", json_string("draft"));
+    assert_int_equal(experiment_from_json(doc, MODEL_LOAD, NULL, &y, &err), 0);
+    json_decref(doc);
+    assert_true(json_equal(x.variants[1].value, y.variants[1].value));
+    assert_true(json_equal(x.default_value, y.default_value));
+
+    /* copies are deep */
+    struct experiment z;
+    experiment_copy(&z, &x);
+    assert_ptr_not_equal(z.variants[1].value, x.variants[1].value);
+    assert_true(json_equal(z.variants[1].value, x.variants[1].value));
+    experiment_clear(&z);
+    experiment_clear(&y);
+    experiment_clear(&x);
+}
+
+static void test_values_assigned(void **state)
+{
+    (void)state;
+    struct experiment x;
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(read_new(TYPED, &x, &err), 0);
+    json_t *v = experiment_assigned_value(&x, 1, true); /* hashed, forced or released */
+    assert_json(v, "{\"color\":\"green\",\"n\":[1,2.5]}");
+    json_decref(v);
+    v = experiment_assigned_value(&x, 2, true); /* a variant without a value: its key */
+    assert_json(v, "\"plain\"");
+    json_decref(v);
+    v = experiment_assigned_value(&x, 0, false); /* out of the experiment: default_value */
+    assert_json(v, "\"fallback\"");
+    json_decref(v);
+    experiment_clear(&x);
+
+    /* without default_value: the control's value, as v1 (its key when it has none) */
+    assert_int_equal(read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"c\",\"value\":0},{\"key\":"
+                              "\"t\",\"value\":1}]}",
+                              &x, &err),
+                     0);
+    v = experiment_assigned_value(&x, 1, false);
+    assert_json(v, "0");
+    json_decref(v);
+    experiment_clear(&x);
+    assert_int_equal(
+        read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"c\"},{\"key\":\"t\"}]}", &x, &err), 0);
+    v = experiment_assigned_value(&x, 1, false);
+    assert_json(v, "\"c\"");
+    json_decref(v);
+    experiment_clear(&x);
+}
+
+static void test_values_limits(void **state)
+{
+    (void)state;
+    /* 40 levels of nesting */
+    char deep[400] = "";
+    for (int i = 0; i < 40; i++) {
+        strcat(deep, "[");
+    }
+    for (int i = 0; i < 40; i++) {
+        strcat(deep, "]");
+    }
+    char text[2000];
+    snprintf(text, sizeof(text),
+             "{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":%s}]}", deep);
+    expect_invalid(text, "variants[1].value");
+    snprintf(text, sizeof(text),
+             "{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"default_value\":%s}",
+             deep);
+    expect_invalid(text, "default_value");
+    /* over 64 KiB */
+    size_t big = MODEL_VALUE_MAX_BYTES + 10;
+    char *huge = malloc(big + 200);
+    int n = snprintf(huge, big + 200, "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":\"");
+    memset(huge + n, 'x', big);
+    snprintf(huge + n + big, 200, "\"},{\"key\":\"b\"}]}");
+    expect_invalid(huge, "variants[0].value");
+    free(huge);
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"hash_attribute\":\"\"}",
+                   "hash_attribute");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"hash_attribute\":7}",
+                   "hash_attribute");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"fallback_attribute\":\"a\\u0001b\"}",
+                   "fallback_attribute");
+    /* an unknown field inside a variant is still refused */
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"valu\":1},{\"key\":\"b\"}]}",
+                   "variants[0].valu");
+}
+
+static void test_values_patch(void **state)
+{
+    (void)state;
+    struct experiment base, next;
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(read_new(TYPED, &base, &err), 0);
+    /* a new variant list replaces the values (the old ones are freed: ASan checks) */
+    json_t *p =
+        parse("{\"variants\":[{\"key\":\"off\",\"value\":0},{\"key\":\"on\",\"value\":1}]}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), 0);
+    json_decref(p);
+    assert_int_equal(next.nvariants, 2);
+    assert_json(next.variants[0].value, "0");
+    assert_json(next.default_value, "\"fallback\"");
+    experiment_clear(&next);
+
+    /* values alone never reassign users; the hash attribute does */
+    p = parse("{\"variants\":[{\"key\":\"off\",\"weight\":0.3333333333333333,\"value\":\"x\"},"
+              "{\"key\":\"on\",\"weight\":0.3333333333333333},{\"key\":\"plain\",\"weight\":"
+              "0.3333333333333333}],\"default_value\":null}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), 0);
+    json_decref(p);
+    assert_null(next.default_value);
+    assert_null(experiment_reassigning_change(&base, &next));
+    experiment_clear(&next);
+    p = parse("{\"hash_attribute\":\"company\"}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), 0);
+    json_decref(p);
+    assert_string_equal(experiment_reassigning_change(&base, &next), "hash_attribute");
+    experiment_clear(&next);
+    p = parse("{\"fallback_attribute\":\"device\"}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), 0);
+    json_decref(p);
+    assert_string_equal(experiment_reassigning_change(&base, &next), "fallback_attribute");
+    experiment_clear(&next);
+    /* a bad value in a PATCH fails without leaking the copy */
+    p = parse("{\"variants\":[{\"key\":\"off\",\"value\":[1]},{\"key\":\"on\",\"valu\":1}]}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), -1);
+    assert_string_equal(err.field, "variants[1].valu");
+    json_decref(p);
+    experiment_clear(&base);
+}
+
+/* Decide for one user with attributes (JSON text) in an experiment with a hash attribute. */
+static struct assign_result decide(const char *hash_attr, const char *fallback, const char *user,
+                                   const char *attrs)
+{
+    static const char *const keys[] = {"a", "b"};
+    struct assign_experiment x;
+    assign_experiment_init(&x);
+    x.key = "exp-h";
+    x.status = ASSIGN_STATUS_RUNNING;
+    x.nvariants = 2;
+    x.variant_keys = keys;
+    x.hash_attribute = hash_attr;
+    x.fallback_attribute = fallback;
+    json_t *a = parse(attrs);
+    struct assign_result res;
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(assign_decide(&x, user, strlen(user), a, &res, &err), 0);
+    json_decref(a);
+    return res;
+}
+
+static double bucket_of(const char *value)
+{
+    double b;
+    struct err err;
+    assert_int_equal(hash_bucket("exp-h", 5, value, strlen(value), 2, &b, &err), 0);
+    return b;
+}
+
+static void test_hash_attribute(void **state)
+{
+    (void)state;
+    struct assign_result r = decide("company", NULL, "u1", "{\"company\":\"acme\"}");
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    assert_true(r.bucket == bucket_of("acme"));
+    /* two users of one company share the bucket */
+    struct assign_result r2 = decide("company", NULL, "u2", "{\"company\":\"acme\"}");
+    assert_true(r2.bucket == r.bucket);
+    /* numbers as JavaScript's seed + value prints them; true as "true" */
+    assert_true(decide("n", NULL, "u", "{\"n\":123}").bucket == bucket_of("123"));
+    assert_true(decide("n", NULL, "u", "{\"n\":12.5}").bucket == bucket_of("12.5"));
+    assert_true(decide("n", NULL, "u", "{\"n\":1e3}").bucket == bucket_of("1000"));
+    assert_true(decide("n", NULL, "u", "{\"n\":true}").bucket == bucket_of("true"));
+    /* missing or falsy: not in the experiment (the SDK skips), the control */
+    const char *const missing[] = {"{}", "{\"company\":\"\"}", "{\"company\":0}",
+                                   "{\"company\":false}", "{\"company\":null}"};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        r = decide("company", NULL, "u1", missing[i]);
+        assert_int_equal(r.reason, ASSIGN_REASON_NOT_TARGETED);
+        assert_int_equal(r.variant, 0);
+        assert_false(r.has_bucket);
+    }
+    /* the fallback attribute when the hash attribute is missing */
+    r = decide("company", "device", "u1", "{\"device\":\"d-9\"}");
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    assert_true(r.bucket == bucket_of("d-9"));
+    r = decide("company", "device", "u1", "{\"company\":\"acme\",\"device\":\"d-9\"}");
+    assert_true(r.bucket == bucket_of("acme"));
+    /* NULL: the user id, as before */
+    r = decide(NULL, NULL, "user-7", "{\"company\":\"acme\"}");
+    assert_true(r.bucket == bucket_of("user-7"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values_read_and_render), cmocka_unit_test(test_values_assigned),
+        cmocka_unit_test(test_values_limits),          cmocka_unit_test(test_values_patch),
+        cmocka_unit_test(test_hash_attribute),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
