@@ -25,9 +25,9 @@ struct store {
     struct writer *writer;       /* NULL until store_writer_start */
     int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
     void *catalog_ctx;
-    size_t rebuild_chunk;        /* users per rebuild chunk (store_rebuild_configure) */
-    int rebuild_pause_ms;        /* pause after each chunk */
-    size_t rebuild_users;        /* users the next chunk takes (adapted, writer thread) */
+    size_t rebuild_chunk; /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms; /* pause after each chunk */
+    size_t rebuild_users; /* users the next chunk takes (adapted, writer thread) */
 };
 
 /* For backends: run the catalogue hook (store_set_catalog_hook); 0 when none is set. */

@@ -697,6 +697,50 @@ static void pg_write_metrics(struct store *s, struct buf *b)
     metrics_write_value(b, "bunsen_pg_rollup_slot", "", p->slot);
 }
 
+/* ---- operations (store.h) ---- */
+
+/* The start-up check: the server answers and takes writes (not a standby). PostgreSQL checks
+ * its own pages (checksums, WAL); there is no quick_check to run from here. */
+static int pg_check(struct store *s, int budget_ms, struct err *err)
+{
+    (void)budget_ms;
+    struct pg_store *p = pg_be(s);
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
+        return -1;
+    }
+    static const char SQL[] = "SELECT pg_is_in_recovery()";
+    PGresult *r = pg_run(p->writer, SQL, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    bool standby = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return standby ? err_set(err, ERR_UNAVAILABLE, NULL,
+                             "the PostgreSQL server is a read-only standby (use "
+                             "target_session_attrs=read-write with every host)")
+                   : 0;
+}
+
+/* Corruption shows as query errors (500s) and in the server's log; the server, not this
+ * process, decides a page is bad. */
+static bool pg_is_corrupt(struct store *s)
+{
+    (void)s;
+    return false;
+}
+
+static int pg_backup(struct store *s, const char *dest, struct store_backup_stats *out,
+                     struct err *err)
+{
+    (void)s;
+    (void)dest;
+    memset(out, 0, sizeof(*out));
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "bunsen backup copies SQLite databases; back PostgreSQL up with pg_dump "
+                   "(logical) or pg_basebackup plus WAL archiving (physical): see README "
+                   "\"Backups\" and docs/SCALING.md");
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -746,4 +790,22 @@ const struct store_ops store_pg_ops = {
     .user_metrics_get = pg_user_metrics_get,
     .user_metrics_put = pg_user_metrics_put,
     .rollup_add = pg_rollup_add,
+    .users_page = pg_users_page,
+    .saved_group_put = pg_saved_group_put,
+    .saved_group_get = pg_saved_group_get,
+    .saved_group_delete = pg_saved_group_delete,
+    .saved_group_list = pg_saved_group_list,
+    .key_set_encryption = pg_key_set_encryption,
+    .key_encryption = pg_key_encryption,
+    .check = pg_check,
+    .is_corrupt = pg_is_corrupt,
+    .backup = pg_backup,
+    .rebuild_begin = pg_rebuild_begin,
+    .rebuild_get = pg_rebuild_get,
+    .rebuild_list = pg_rebuild_list,
+    .rebuild_users_after = pg_rebuild_users_after,
+    .rebuild_range = pg_rebuild_range,
+    .rebuild_advance = pg_rebuild_advance,
+    .rebuild_end = pg_rebuild_end,
+    .rebuild_cursors = pg_rebuild_cursors,
 };

@@ -3,7 +3,7 @@
  * (src/store/pg/): a libpq connection with its prepared statements, the pool of read
  * connections, the adapter's state behind struct store, parameter and array encoding,
  * and the adapter's implementations of the ops of src/store/store_int.h (the table itself
- * is in db.c).
+ * is in db.c; every op is implemented).
  *
  * Every statement is prepared once per connection (named by its slot in the connection's
  * cache, keyed by the address of its static SQL text) and run with PQexecPrepared and
@@ -180,5 +180,40 @@ int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, siz
 int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                         struct err *err);
 int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                  const char *metric2, struct store_users_cursor *cur, int limit,
+                  void (*emit)(void *ctx, const struct store_user_row *row), void *ctx, int *count,
+                  struct err *err);
+
+/* saved_groups.c (issue 15) */
+int pg_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                       int64_t updated_at, bool create, struct err *err);
+int pg_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                       struct err *err);
+int pg_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
+int pg_saved_group_list(struct store *s, struct store_tx *tx,
+                        void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int pg_key_set_encryption(struct store_tx *tx, const char *id, const char *secret, struct err *err);
+int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
+
+/* rebuild.c (issue 12) */
+int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, int64_t *users_total,
+                     struct err *err);
+int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
+                   struct store_rebuild *out, struct err *err);
+int pg_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                    void *ctx, struct err *err);
+int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const char *after,
+                           size_t limit, void (*emit)(void *ctx, const char *user_id), void *ctx,
+                           struct err *err);
+int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                     const struct store_rule *const *rules, size_t n, const char *after,
+                     const char *last, struct err *err);
+int pg_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last, int64_t users,
+                       struct err *err);
+int pg_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err);
+int pg_rebuild_cursors(struct store_tx *tx,
+                       void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                       void *ctx, struct err *err);
 
 #endif

@@ -192,6 +192,10 @@ int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_
     return 0;
 }
 
+/* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones;
+ * one statement, one snapshot: never a mix of both. */
+#define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)"
+
 /* A read on a pooled connection: the result (PQclear it) or NULL. */
 static PGresult *read_rows(struct store *s, const char *sql, int n, const char *const *v,
                            struct err *err)
@@ -210,8 +214,12 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
 {
     /* one row per daemon slot: summed here as double-doubles (a SQL SUM would round) */
     static const char SQL[] =
-        "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats "
-        "WHERE experiment = $1 AND metric = $2 ORDER BY variant COLLATE \"C\", slot";
+        "SELECT * FROM (SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo "
+        "FROM metric_stats WHERE experiment = $1 AND metric = $2 AND NOT EXISTS " REBUILDING
+        " UNION ALL "
+        "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM "
+        "metric_stats_frozen WHERE experiment = $1 AND metric = $2 AND EXISTS " REBUILDING
+        ") u ORDER BY variant COLLATE \"C\"";
     const char *v[] = {experiment, metric};
     PGresult *r = read_rows(s, SQL, 2, v, err);
     if (r == NULL) {
@@ -253,8 +261,11 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
                     void *ctx, struct err *err)
 {
     static const char SQL[] =
-        "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE experiment = $1 "
-        "AND metric = $2 ORDER BY variant COLLATE \"C\", day, slot";
+        "SELECT * FROM (SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE "
+        "experiment = $1 "
+        "AND metric = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, "
+        "dq, ds_lo, dq_lo FROM metric_daily_frozen WHERE experiment = $1 AND metric = $2 AND "
+        "EXISTS " REBUILDING ") u ORDER BY variant COLLATE \"C\", day";
     const char *v[] = {experiment, metric};
     PGresult *r = read_rows(s, SQL, 2, v, err);
     if (r == NULL) {
@@ -293,8 +304,10 @@ int pg_exposure_by_variant(struct store *s, const char *experiment,
                            int64_t *conflicts, struct err *err)
 {
     static const char SQL[] =
-        "SELECT variant, SUM(users), SUM(conflicts) FROM exposure_stats WHERE experiment = $1 "
-        "GROUP BY variant ORDER BY variant COLLATE \"C\"";
+        "SELECT variant, SUM(users), SUM(conflicts) FROM (SELECT variant, users, conflicts "
+        "FROM exposure_stats WHERE experiment = $1 AND NOT EXISTS " REBUILDING " UNION ALL "
+        "SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE experiment = $1 AND "
+        "EXISTS " REBUILDING ") x GROUP BY variant ORDER BY variant COLLATE \"C\"";
     const char *v[] = {experiment};
     PGresult *r = read_rows(s, SQL, 1, v, err);
     if (r == NULL) {
@@ -373,5 +386,60 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
         out->events += strtoll(PQcmdTuples(r), NULL, 10);
         PQclear(r);
     }
+    return 0;
+}
+
+/* Keyset pagination over exposures_experiment (experiment, variant, ts) + user_id; $3 false
+ * for the first page. The order is the database's collation of variant and user_id (byte
+ * order under the C locale the tests use, as SQLite); comparison and ORDER BY use the same
+ * one, so pages never skip or repeat a user. */
+static const char SQL_USERS_PAGE[] =
+    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
+    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0) FROM exposures x "
+    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
+    " AND a.metric = $2 "
+    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
+    " AND b.metric = $7 "
+    "WHERE x.experiment = $1 AND x.ts < $8::bigint AND (NOT $3::bool OR (x.variant, x.ts, "
+    " x.user_id) > ($4, $5::bigint, $6)) ORDER BY x.variant, x.ts, x.user_id LIMIT $9::int";
+
+int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                  const char *metric2, struct store_users_cursor *cur, int limit,
+                  void (*emit)(void *ctx, const struct store_user_row *row), void *ctx, int *count,
+                  struct err *err)
+{
+    char ts[32], stop[32], lim[32];
+    const char *v[] = {experiment,
+                       metric,
+                       cur->started ? "true" : "false",
+                       cur->variant,
+                       I64(ts, cur->ts),
+                       cur->user_id,
+                       metric2 ? metric2 : "",
+                       I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE),
+                       I64(lim, limit)};
+    *count = 0;
+    PGresult *r = read_rows(s, SQL_USERS_PAGE, 9, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_user_row row = {
+            .user_id = PQgetvalue(r, i, 0),
+            .variant = PQgetvalue(r, i, 1),
+            .first_exposure = pg_i64(r, i, 2),
+            .y = pg_f64(r, i, 3),
+            .x = pg_f64(r, i, 4),
+            .y2 = pg_f64(r, i, 5),
+            .x2 = pg_f64(r, i, 6),
+        };
+        emit(ctx, &row);
+        snprintf(cur->variant, sizeof(cur->variant), "%s", row.variant);
+        snprintf(cur->user_id, sizeof(cur->user_id), "%s", row.user_id);
+        cur->ts = row.first_exposure;
+        cur->started = true;
+        (*count)++;
+    }
+    PQclear(r);
     return 0;
 }
