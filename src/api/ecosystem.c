@@ -426,9 +426,8 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
     struct ofrep_log *l = arg;
     struct store_exposure *x = xcalloc(l->n, sizeof(*x));
     for (size_t i = 0; i < l->n; i++) {
-        x[i] =
-            (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant, l->ts,
-                                    l->items[i].dims};
+        x[i] = (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant,
+                                       l->ts, l->items[i].dims};
     }
     const struct snapshot *snap = snapshot_read_begin(l->app->experiments);
     struct store_ingest_counts counts = {0};

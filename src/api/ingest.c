@@ -210,8 +210,8 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
                          const struct snapshot *snap, struct store_exposure *x, char **dims,
                          bool *ignore, struct err *err)
 {
-    static const char *const fields[] = {"experiment", "user_id", "variant", "ts", "attributes",
-                                         NULL};
+    static const char *const fields[] = {"experiment", "user_id",    "variant",
+                                         "ts",         "attributes", NULL};
     char f[64];
     if (!json_is_object(o)) {
         ITEM_FIELD(f, "exposures", i, "");

@@ -603,12 +603,11 @@ static json_t *results_doc(struct store *s, const struct experiment *x,
             decision = decision_json(x, &m, &a, ex.users);
         }
     }
-    result = json_pack("{s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:O, s:O, s:O}", "experiment", x->key,
-                       "status", assign_status_name(x->status), "computed_at",
-                       (json_int_t)time_now_ms(), "method", stats_method_name(p->method), "alpha",
-                       p->alpha, "cuped", p->cuped, "correction",
-                       stats_correction_name(p->correction), "srm", srm, "variants", variants,
-                       "metrics", metrics);
+    result = json_pack(
+        "{s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:O, s:O, s:O}", "experiment", x->key, "status",
+        assign_status_name(x->status), "computed_at", (json_int_t)time_now_ms(), "method",
+        stats_method_name(p->method), "alpha", p->alpha, "cuped", p->cuped, "correction",
+        stats_correction_name(p->correction), "srm", srm, "variants", variants, "metrics", metrics);
     if (result != NULL && sl == NULL) {
         json_object_set_new(result, "data_quality",
                             json_pack("{s:I}", "conflicting_exposures", (json_int_t)conflicts));
@@ -713,7 +712,8 @@ static void slice_stats_emit(void *ctx, const char *value, const struct store_su
     if (i < 0 || value_find(b, value, &at) == NULL) {
         return;
     }
-    struct store_suff *d = &b->slices[b->slice_of[at]].suff[b->metric * b->x->nvariants + (size_t)i];
+    struct store_suff *d =
+        &b->slices[b->slice_of[at]].suff[b->metric * b->x->nvariants + (size_t)i];
     d->n += st->n;
     dd_acc(&d->s, &d->s_lo, (struct dd){st->s, st->s_lo});
     dd_acc(&d->q, &d->q_lo, (struct dd){st->q, st->q_lo});

@@ -528,8 +528,7 @@ static int read_dimensions(const json_t *v, struct experiment *x, struct err *er
         memcpy(names[i], t, len + 1);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(names[i], names[j]) == 0) {
-                return err_set(err, ERR_INVALID, field, "dimension '%s' is listed twice",
-                               names[i]);
+                return err_set(err, ERR_INVALID, field, "dimension '%s' is listed twice", names[i]);
             }
         }
     }

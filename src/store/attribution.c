@@ -263,8 +263,8 @@ struct agg_entry {
     char variant[65];
     int64_t day;
     int64_t dn, dconf;
-    struct dd ds, dq, dsx, dqx, dp;     /* double-doubles: exact whatever the magnitude */
-    const char *dimension, *value;      /* DELTA_SLICE_*: borrowed from the dims cache */
+    struct dd ds, dq, dsx, dqx, dp; /* double-doubles: exact whatever the magnitude */
+    const char *dimension, *value;  /* DELTA_SLICE_*: borrowed from the dims cache */
 };
 
 /* ---- the dimension values of the (user, experiment) pairs of one call ---- */
@@ -557,32 +557,32 @@ static int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err
     for (struct agg_entry *e = g->first; e != NULL; e = e->after) {
         bool slice = e->kind == DELTA_SLICE_STATS || e->kind == DELTA_SLICE_EXPOSURES;
         if (slice && e->dn == 0 && e->ds.hi == 0 && e->dq.hi == 0 && e->dsx.hi == 0 &&
-            e->dqx.hi == 0 && e->dp.hi == 0 && e->ds.lo == 0 && e->dq.lo == 0 &&
-            e->dsx.lo == 0 && e->dqx.lo == 0 && e->dp.lo == 0) {
+            e->dqx.hi == 0 && e->dp.hi == 0 && e->ds.lo == 0 && e->dq.lo == 0 && e->dsx.lo == 0 &&
+            e->dqx.lo == 0 && e->dp.lo == 0) {
             continue; /* e.g. a user who left and joined the same slice */
         }
         struct store_delta **to = slice ? &sd : &d;
         size_t *tn = slice ? &nslice : &n;
         grow(to, slice ? &aslice : &alloc, *tn + 1, sizeof(**to));
         (*to)[(*tn)++] = (struct store_delta){.kind = e->kind,
-                                      .experiment = e->experiment,
-                                      .metric = e->metric,
-                                      .variant = e->variant,
-                                      .day = e->day,
-                                      .dn = e->dn,
-                                      .dconf = e->dconf,
-                                      .ds = e->ds.hi,
-                                      .dq = e->dq.hi,
-                                      .dsx = e->dsx.hi,
-                                      .dqx = e->dqx.hi,
-                                      .dp = e->dp.hi,
-                                      .ds_lo = e->ds.lo,
-                                      .dq_lo = e->dq.lo,
-                                      .dsx_lo = e->dsx.lo,
-                                      .dqx_lo = e->dqx.lo,
-                                      .dp_lo = e->dp.lo,
-                                      .dimension = e->dimension,
-                                      .value = e->value};
+                                              .experiment = e->experiment,
+                                              .metric = e->metric,
+                                              .variant = e->variant,
+                                              .day = e->day,
+                                              .dn = e->dn,
+                                              .dconf = e->dconf,
+                                              .ds = e->ds.hi,
+                                              .dq = e->dq.hi,
+                                              .dsx = e->dsx.hi,
+                                              .dqx = e->dqx.hi,
+                                              .dp = e->dp.hi,
+                                              .ds_lo = e->ds.lo,
+                                              .dq_lo = e->dq.lo,
+                                              .dsx_lo = e->dsx.lo,
+                                              .dqx_lo = e->dqx.lo,
+                                              .dp_lo = e->dp.lo,
+                                              .dimension = e->dimension,
+                                              .value = e->value};
     }
     if (rc == 0 && n > 0) {
         rc = tx->store->ops->rollup_add(tx, d, n, err);
@@ -1041,8 +1041,7 @@ static void dims_parse(struct dims_entry *d, const char *enc)
  * STORE_DIM_VALUES_MAX are, else recorded as STORE_DIM_OTHER (in request order), and the
  * exposure_dims rows written. Also reads the recorded values of replaced exposures.
  */
-static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c,
-                       struct err *err)
+static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c, struct err *err)
 {
     const struct store_ops *ops = tx->store->ops;
     if (ops->dims_put == NULL) {
@@ -1074,8 +1073,9 @@ static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c
             kmap_put(&chk, st->row.experiment, d->name[j], d->value[j], &isnew);
             if (isnew) {
                 grow(&vals, &avals, chk.n, sizeof(*vals));
-                vals[chk.n - 1] = (struct store_dimrow){
-                    .experiment = st->row.experiment, .dimension = d->name[j], .value = d->value[j]};
+                vals[chk.n - 1] = (struct store_dimrow){.experiment = st->row.experiment,
+                                                        .dimension = d->name[j],
+                                                        .value = d->value[j]};
             }
         }
     }

@@ -52,8 +52,7 @@ static const char SQL_DIMS_PUT[] = "INSERT OR IGNORE INTO exposure_dims (user_id
 static const char SQL_VALUES_PUT[] =
     "INSERT OR IGNORE INTO dimension_values (experiment, dimension, value) VALUES (?, ?, ?)";
 
-int sqlite_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
-                    struct err *err)
+int sqlite_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
     for (size_t i = 0; i < n; i++) {
@@ -211,7 +210,8 @@ int sqlite_slice_read(struct store *s, const char *experiment, const char *metri
         struct store_suff x;
         sqlite_column_copy(st, 1, x.variant, sizeof(x.variant));
         x.n = sqlite3_column_int64(st, 2);
-        double *f[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p, &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        double *f[] = {&x.s,    &x.q,    &x.sx,    &x.qx,    &x.p,
+                       &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
         for (int i = 0; i < 10; i++) {
             *f[i] = sqlite3_column_double(st, 3 + i);
         }

@@ -12,7 +12,7 @@
 
 #include "../store_int.h"
 
-#define STMT_CACHE_SLOTS 64
+#define STMT_CACHE_SLOTS 128
 
 /* A SQLite connection owned by one thread, with prepared statements cached by the
  * address of their (static) SQL text. */
