@@ -728,7 +728,7 @@ T.test('dimension breakdowns: set in the form, "Breakdown by" shows each value a
   await go(page, '/experiments/by-country');
   await page.reload(); // the page showed the draft (same URL): render it running
   await waitResults(page, 'frequentist');
-  await page.getByLabel('Breakdown by').selectOption('country');
+  await page.getByLabel('Breakdown by', { exact: true }).selectOption('country');
   await page.getByRole('heading', { name: 'Breakdown by country' }).waitFor();
   assert(/dimension=country/.test(page.url()), 'the breakdown is in the page URL');
   const b = await admin.get('/experiments/by-country/results?dimension=country');
@@ -753,7 +753,7 @@ T.test('dimension breakdowns: set in the form, "Breakdown by" shows each value a
   const de = bh.slices.find((s) => s.dimension_value === 'DE').metrics.find((y) => y.key === 'purchase').variants[1];
   await waitText(page.locator('table.breakdown-table[data-metric="purchase"] tr[data-value="DE"] td').nth(7), fmt.significanceText(de, bh), 'DE adjusted p-value');
   // back to all users: the breakdown goes away
-  await page.getByLabel('Breakdown by').selectOption('');
+  await page.getByLabel('Breakdown by', { exact: true }).selectOption('');
   await page.locator('section.breakdown[hidden]').waitFor({ state: 'attached' });
   noErrors();
 });
