@@ -243,7 +243,8 @@ static const char *id_of(const json_t *attrs, char *buf, size_t n)
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
  * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
  * locally). */
-static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, const json_t *attrs)
+static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, const json_t *attrs,
+                            struct condition_budget *budget, bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
@@ -252,8 +253,12 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, con
     bool decided = false;
     if (uid != NULL || e->a.hash_attribute != NULL) {
         /* no id: the forced list cannot match; "\x7f" is no valid user id (control char) */
-        decided =
-            assign_decide(&e->a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, &res, &err) == 0;
+        decided = assign_decide_budget(&e->a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs,
+                                       budget, &res, &err) == 0;
+        if (!decided && budget->left < 0) {
+            *over_budget = true;
+            return NULL;
+        }
     }
     if (!decided) {
         memset(&res, 0, sizeof(res));
@@ -303,20 +308,41 @@ void api_sdk_eval(struct http_req *r)
         return;
     }
     json_t *a = json_is_object(attrs) ? json_incref((json_t *)(uintptr_t)attrs) : json_object();
+    struct app *app = http_req_app(r);
+    /* the same caps and per-request budget as /assign and OFREP */
+    struct err err;
+    err_clear(&err);
+    if (api_attributes_check(app, a, "attributes", &err) != 0) {
+        json_decref(a);
+        json_decref(body);
+        http_reply_err(r, &err);
+        return;
+    }
     char idbuf[32];
     const char *uid = id_of(a, idbuf, sizeof(idbuf));
-    struct app *app = http_req_app(r);
+    struct condition_budget budget = api_eval_budget(app);
+    bool over_budget = false;
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
-    for (size_t i = 0; i < snap->n; i++) {
+    for (size_t i = 0; i < snap->n && !over_budget; i++) {
         const struct snapshot_entry *e = &snap->entries[i];
         if (api_experiment_is_live(e) || e->x.status == ASSIGN_STATUS_PAUSED) {
-            json_object_set_new(features, e->x.key, eval_feature(e, uid, a));
+            json_t *f = eval_feature(e, uid, a, &budget, &over_budget);
+            if (f != NULL) {
+                json_object_set_new(features, e->x.key, f);
+            }
         }
     }
     snapshot_read_end(app->experiments, snap);
     json_decref(a);
     json_decref(body);
+    if (over_budget) {
+        json_decref(features);
+        http_reply_error(r, ERR_INVALID, "attributes",
+                         "evaluating the targeting conditions for these attributes exceeds the "
+                         "per-request evaluation budget");
+        return;
+    }
     /* savedGroups stay server-side: the conditions were evaluated here */
     json_t *reply = json_pack("{s:o, s:o}", "features", features, "savedGroups", json_object());
     http_reply_json_digits(r, 200, reply, 17);

@@ -78,9 +78,11 @@ const struct http_route http_routes[] = {
     {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,
      ROUTE_MANAGE},
     /* issue 15: GrowthBook SDK streaming and remote evaluation (the key is in the path) */
-    {HTTP_GET, "/sub/{sdk_key}", api_sdk_sub, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
+    {HTTP_GET, "/sub/{sdk_key}", api_sdk_sub, BODY_NONE, ROLES_PUBLIC,
+     ROUTE_CORS | ROUTE_SDK_KEY_PATH},
     {HTTP_OPTIONS, "/sub/{sdk_key}", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
-    {HTTP_POST, "/api/eval/{sdk_key}", api_sdk_eval, BODY_DEFAULT, ROLES_PUBLIC, ROUTE_CORS},
+    {HTTP_POST, "/api/eval/{sdk_key}", api_sdk_eval, BODY_ASSIGN, ROLES_PUBLIC,
+     ROUTE_CORS | ROUTE_SDK_KEY_PATH},
     {HTTP_OPTIONS, "/api/eval/{sdk_key}", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS},
 };
 

@@ -3,12 +3,13 @@
  *
  * Each attack measured before the fix gets a test against the real daemon:
  * - a targeting list of 7,000 ids and an /assign (and OFREP) with an 80,000-element
- *   attribute array (770 KB): refused at once with 400 naming the field; an in-cap
+ *   attribute array (770 KB; also on remote evaluation): refused at once with 413 naming
+ *   the field; an in-cap
  *   1,000-element array answers in well under 100 ms ($in is a hash set);
  * - six connections sending 300-element bodies in a loop while a normal client measures
  *   its /assign p99 (< 10 ms);
  * - ^(a+)+$ inside $elemMatch against 300 long elements: 400 (evaluation budget) fast,
- *   normal /assign p99 still < 10 ms;
+ *   normal /assign p99 still < 10 ms; remote evaluation takes the same budget;
  * - editors' PATCHes and /events writes while heavy assignment traffic reads the
  *   snapshot: each < 100 ms;
  * - attribute caps (array, string, depth, total size) with the offending field named;
@@ -333,6 +334,13 @@ static void test_huge_in_array(void **state)
     assert_string_equal(field, "context");
     print_message("# same on bulk OFREP: 413 in %.1f ms\n", ms);
     assert_true(!LATENCY_BOUNDS || ms < 100);
+    char eval_path[160];
+    snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk_key);
+    snprintf(body, n, "{\"attributes\":{\"id\":\"u1\",\"g\":%s}}", g);
+    assert_int_equal(timed_post(eval_path, body, &ms, field, sizeof(field)), 413);
+    assert_string_equal(field, "attributes");
+    print_message("# same on remote evaluation: 413 in %.1f ms\n", ms);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
     free(g);
     /* an array over the element cap inside a body under the byte cap: 400 naming it */
     g = id_array(NULL, 5000, 0);
@@ -341,6 +349,9 @@ static void test_huge_in_array(void **state)
     assert_string_equal(field, "attributes.g");
     print_message("# 5,000-element attribute: 400 in %.1f ms\n", ms);
     assert_true(!LATENCY_BOUNDS || ms < 100);
+    snprintf(body, n, "{\"attributes\":{\"id\":\"u1\",\"g\":%s}}", g);
+    assert_int_equal(timed_post(eval_path, body, &ms, field, sizeof(field)), 400);
+    assert_string_equal(field, "attributes.g");
     free(g);
     /* within the caps: 1,000 elements, one of them in the list */
     g = id_array(NULL, 1000, 106500);
@@ -459,6 +470,16 @@ static void test_regex_in_elem_match(void **state)
     assert_string_equal(field, "attributes");
     print_message("# ^(a+)+$ in $elemMatch x 300: 400 (budget) in %.1f ms\n", ms);
     assert_true(!LATENCY_BOUNDS || ms < 100);
+    /* remote evaluation (GrowthBook remoteEval) takes the same budget */
+    char eval_path[160];
+    snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk_key);
+    char *eb = malloc(strlen(tags) + 128);
+    sprintf(eb, "{\"attributes\":{\"id\":\"atk\",\"tags\":%s}}", tags);
+    assert_int_equal(timed_post(eval_path, eb, &ms, field, sizeof(field)), 400);
+    assert_string_equal(field, "attributes");
+    print_message("# same on remote evaluation: 400 (budget) in %.1f ms\n", ms);
+    assert_true(!LATENCY_BOUNDS || ms < 100);
+    free(eb);
     bool ok = false;
     for (int w = 0; w < WINDOWS && !ok; w++) {
         ok = attack_window("regex attackers (two connections)", 2, body, 400);

@@ -3,16 +3,18 @@
 #
 # Installs what it needs when missing: Debian's chromium (/usr/bin/chromium) and
 # Node.js/npm with apt-get (through sudo when not root), and playwright-core exactly as
-# package-lock.json pins it (`npm ci`). Then e2e.mjs starts the real daemon (BUNSEN_BIN,
-# default build/bunsen) on a free 127.0.0.1 port with a temporary data dir, drives the
-# dashboard through the scenarios and prints TAP ("ok N - name" / "not ok N - name").
+# package-lock.json pins it (`npm ci`). Then e2e.mjs, and after it every other *.mjs here
+# but lib.mjs (ratio.mjs, ...), each starts the real daemon (BUNSEN_BIN, default
+# build/bunsen) on a free 127.0.0.1 port with a temporary data dir, drives the dashboard
+# through its scenarios and prints TAP ("ok N - name" / "not ok N - name").
 # Exits non-zero on any failure.
 #
 # Knobs: BUNSEN_BIN (daemon binary), CHROMIUM (default /usr/bin/chromium),
 # BUNSEN_KEEP_TEST_DIRS=1 keeps the data dir, SCREENSHOT=path/results.png saves the README's
 # screenshots (that full results page, and decision.png, decision-phone.png and health.png
 # beside it; default: none, so that a test run leaves the tree clean), SHOTS_DIR=dir saves a screenshot of every page at both widths,
-# E2E_ONLY=regex runs only the scenarios whose names match (later ones need earlier ones).
+# E2E_ONLY=regex runs only the scenarios whose names match (later ones need earlier ones),
+# E2E_FILES=regex only the scenario files (e2e.mjs, ratio.mjs, ...) whose names match.
 #
 # Usage: sh tests/browser/run.sh                (from the repository root, after `make`)
 #        BUNSEN_BIN=build/t4/bunsen sh tests/browser/run.sh
@@ -69,6 +71,22 @@ if [ ! -f "$nm/.package-lock.json" ] || [ ! -f "$nm/playwright-core/package.json
 fi
 
 cd "$root" || bail "cannot cd to $root"
-BUNSEN_BIN=$bin CHROMIUM=$chromium BUNSEN_WEB_DIR=$root/web \
-    SCREENSHOT=${SCREENSHOT-} \
-    node "$here/e2e.mjs"
+# e2e.mjs first, then every other scenario file (each starts its own daemon and browser;
+# lib.mjs holds their helpers).
+status=0
+run_one() {
+    if [ -n "${E2E_FILES-}" ] && ! printf '%s\n' "${1##*/}" | grep -Eq "$E2E_FILES"; then
+        return
+    fi
+    BUNSEN_BIN=$bin CHROMIUM=$chromium BUNSEN_WEB_DIR=$root/web \
+        SCREENSHOT=${SCREENSHOT-} \
+        node "$1" || status=1
+}
+run_one "$here/e2e.mjs"
+for t in "$here"/*.mjs; do
+    case ${t##*/} in
+    e2e.mjs | lib.mjs) ;;
+    *) run_one "$t" ;;
+    esac
+done
+exit $status

@@ -239,8 +239,10 @@ async function main() {
     }
     ok(p2.status === 200 && v === -2 && Date.now() - t1 < 1000,
       `streaming: an experiment change (default_value) reaches the SDK in ${Date.now() - t1} ms`, [`value ${v}`]);
-    await plain.refreshFeatures();
-    await encrypted.refreshFeatures();
+    // skipCache: the SDK's in-memory cache may answer a refresh with the payload it loaded at
+    // init (fresh for its staleTTL); the parity below needs the payload after these PATCHes
+    await plain.refreshFeatures({ skipCache: true });
+    await encrypted.refreshFeatures({ skipCache: true });
   }
 
   // ---- parity on every user ---------------------------------------------------------------

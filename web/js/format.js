@@ -140,6 +140,17 @@ export function resultsFormat(m, catalogueMetric) {
   return metricFormat(def, m.variants.map((v) => v.mean));
 }
 
+const partFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+/**
+ * The sums behind a ratio metric's mean for one variant of the results (`sum` of the
+ * numerator, `denominator_sum`), with the parts' keys: "12,345.67 revenue / 321 orders".
+ */
+export function ratioPartsText(v, m) {
+  const one = (x) => (isNum(x) ? sign(partFmt.format(x), x, false) : DASH);
+  return `${one(v.sum)} ${m.numerator} / ${one(v.denominator_sum)} ${m.denominator}`;
+}
+
 /** A metric mean: conversion rates as percentages, other means as plain numbers. */
 export function fmtMean(type, x) {
   return type === 'binomial' ? fmtPct(x, { digits: 2 }) : fmtNum(x);

@@ -69,7 +69,7 @@ export async function renderExperiment(ctx, key) {
     lifecycleButtons(ctx, x, onDone),
     concludeButton(ctx, x, onDone));
   const decision = decisionPanel(x, catalogue);
-  const health = healthSection(ctx, x);
+  const health = healthSection(ctx, x, catalogue);
   const onResults = (r) => {
     decision.update(r);
     health.setResults(r);

@@ -52,20 +52,27 @@ export function dailyExposures(ts, keys) {
   });
 }
 
-/** The health card of experiment `x`; `srmSlot` is filled by the results loader. */
-export function healthSection(ctx, x) {
+/**
+ * The health card of experiment `x`; `srmSlot` is filled by the results loader. The
+ * exposures come from the daily series of a metric that has one (a ratio has none).
+ */
+export function healthSection(ctx, x, catalogue = []) {
   const srmSlot = h('div', { class: 'srm-slot' }, loading('Checking the sample ratio…'));
   const box = h('div', { class: 'exposure-box' });
   const headId = nextId('health');
   const card = h('section', { class: 'card health', 'aria-labelledby': headId, id: 'health' },
     h('h2', { id: headId }, 'Traffic health'), srmSlot, box);
   const keys = x.variants.map((v) => v.key);
-  const metric = x.primary_metric || (x.metrics || [])[0];
+  const ratio = new Set(catalogue.filter((m) => m.type === 'ratio').map((m) => m.key));
+  const used = [x.primary_metric, ...(x.metrics || []), ...(x.guardrails || [])].filter(Boolean);
+  const metric = used.find((k) => !ratio.has(k));
   if (x.status === 'draft') {
     fill(srmSlot, srmStatus(null));
     return { el: card, setResults: () => {} };
   }
-  if (!metric) {
+  if (!metric && used.length) {
+    box.append(h('p', { class: 'muted' }, 'Exposures per day come from a metric’s daily series, and ratio metrics have none: add a ratio’s numerator or denominator to the experiment’s metrics to see them.'));
+  } else if (!metric) {
     box.append(h('p', { class: 'muted' }, 'Add a metric to the experiment to see the exposures per day.'));
   } else {
     box.append(loading('Loading exposures per day…'));

@@ -1,4 +1,7 @@
 // metrics.js - the metrics catalogue: list, create, edit (read-only for viewers), delete.
+// Event metrics (binomial, count, sum) count one event; a ratio metric divides one
+// catalogue metric by another (numerator / denominator, each with its own event, window
+// and cap), so the form swaps the event fields for two selects when the type is ratio.
 
 import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog } from '../dom.js';
@@ -18,20 +21,60 @@ export function unitText(m) {
   return m.unit || (m.type === 'binomial' ? 'percent (rate)' : '—');
 }
 
-/** Every problem of a metric body at once, in words. */
-export function metricProblems(body, editing) {
+/**
+ * The unit a ratio of `num` over `den` (catalogue metrics) reads in, as {unit, currency}:
+ * money over anything else is money per that thing (revenue per order: EUR); money over
+ * the same currency is a share (margin = profit / revenue: percent); a duration over
+ * anything else is a duration per thing (time per page view); anything else is a plain
+ * number (clicks per page view).
+ */
+export function ratioUnit(num, den) {
+  const u = (m) => (m && m.unit) || null;
+  if (u(num) === 'currency' && num.currency) {
+    if (u(den) === 'currency' && den.currency === num.currency) return { unit: 'percent', currency: null };
+    return { unit: 'currency', currency: num.currency };
+  }
+  if (u(num) === 'duration' && u(den) !== 'duration') return { unit: 'duration', currency: null };
+  return { unit: null, currency: null };
+}
+
+/** "revenue / orders" for a ratio metric, its event for the others. */
+export function definitionText(m) {
+  return m.type === 'ratio' ? `${m.numerator} / ${m.denominator}` : m.event || '';
+}
+
+/**
+ * Every problem of a metric body at once, in words. `catalogue` (the metrics as listed)
+ * and `self` (the key of the metric being edited) let a ratio's parts be checked: chosen,
+ * existing, not ratios themselves, different; and a part of a ratio cannot become one.
+ */
+export function metricProblems(body, editing, { catalogue = [], self = null } = {}) {
   const out = [];
   if (!editing) {
     const k = keyProblem(body.key);
     if (k) out.push({ field: 'key', message: k });
   }
-  if (!body.event && TYPES.some(([v]) => v === body.type)) out.push({ field: 'event', message: 'Enter the event name this metric counts (the “event” your application sends).' });
+  if (body.type === 'ratio') {
+    const me = editing ? self : body.key;
+    const byKey = new Map(catalogue.map((m) => [m.key, m]));
+    for (const [f, example] of [['numerator', 'summed above the line (e.g. revenue)'], ['denominator', 'summed below the line (e.g. orders)']]) {
+      const k = body[f];
+      const p = byKey.get(k);
+      if (!k) out.push({ field: f, message: `Choose the ${f}: the metric ${example}.` });
+      else if (catalogue.length && !p) out.push({ field: f, message: `There is no metric “${k}” in the catalogue any more: choose another.` });
+      else if (p && p.type === 'ratio') out.push({ field: f, message: `“${k}” is itself a ratio: choose a binomial, count or sum metric.` });
+      else if (k === me) out.push({ field: f, message: 'A ratio cannot use itself as a part: choose another metric.' });
+      else if (f === 'denominator' && k === body.numerator) out.push({ field: f, message: 'The numerator and the denominator are the same metric, so their ratio is always 1: choose another denominator.' });
+    }
+    const uses = editing ? catalogue.filter((m) => m.type === 'ratio' && m.key !== me && (m.numerator === me || m.denominator === me)) : [];
+    if (uses.length) out.push({ field: 'type', message: `This metric is a part of the ratio ${uses.map((m) => `“${m.key}”`).join(', ')}, so it cannot become a ratio itself: keep its type, or create a new metric.` });
+  } else if (!body.event && EVENT_TYPES.includes(body.type)) out.push({ field: 'event', message: 'Enter the event name this metric counts (the “event” your application sends).' });
   else if (body.event && body.event.length > 128) out.push({ field: 'event', message: 'The event name is too long: at most 128 characters.' });
   const w = body.window_hours;
-  if (w !== null && !(Number.isInteger(w) && w >= 1 && w <= 87600)) out.push({ field: 'window_hours', message: 'The window is a whole number of hours from 1 to 87,600 (ten years), or empty for “until the experiment stops”.' });
-  if (body.cap !== null && !(Number.isFinite(body.cap) && body.cap > 0)) out.push({ field: 'cap', message: 'The cap is a number above 0, or empty for no cap.' });
+  if (w != null && !(Number.isInteger(w) && w >= 1 && w <= 87600)) out.push({ field: 'window_hours', message: 'The window is a whole number of hours from 1 to 87,600 (ten years), or empty for “until the experiment stops”.' });
+  if (body.cap != null && !(Number.isFinite(body.cap) && body.cap > 0)) out.push({ field: 'cap', message: 'The cap is a number above 0, or empty for no cap.' });
   const l = body.cuped_lookback_hours;
-  if (!(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
+  if (l !== undefined && !(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
   if (body.unit === 'currency' && !/^[A-Z]{3}$/.test(body.currency || '')) out.push({ field: 'currency', message: 'Give the currency as its three-letter code, e.g. EUR or USD.' });
   if (body.type === 'binomial' && body.unit && body.unit !== 'percent') out.push({ field: 'unit', message: 'A binomial metric is a conversion rate: choose “By type” or “Percent”.' });
   return out;
@@ -41,7 +84,9 @@ const TYPES = [
   ['binomial', 'Binomial — did the user do it at least once (conversion)'],
   ['count', 'Count — how many times'],
   ['sum', 'Sum — total of the event values (e.g. revenue)'],
+  ['ratio', 'Ratio — one metric divided by another (e.g. revenue per order)'],
 ];
+const EVENT_TYPES = TYPES.filter(([v]) => v !== 'ratio').map(([v]) => v);
 
 function windowText(m) {
   return m.window_hours === null || m.window_hours === undefined ? 'until stop' : `${m.window_hours} h`;
@@ -52,18 +97,21 @@ export async function renderMetrics(ctx) {
   const metrics = await api.listMetrics();
   if (!ctx.alive()) return;
   const canEdit = ctx.can('editor');
+  const names = new Map(metrics.map((m) => [m.key, m.name || m.key]));
   const table = h('table', { class: 'table table-cards', id: 'metrics-table' },
     h('caption', { class: 'visually-hidden' }, 'Metrics catalogue'),
-    h('thead', {}, h('tr', {}, ['Metric', 'Event', 'Type', 'Unit', 'Goal', 'Window', 'Cap', 'CUPED lookback'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, ['Metric', 'Event or ratio', 'Type', 'Unit', 'Goal', 'Window', 'Cap', 'CUPED lookback'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, metrics.map((m) => h('tr', { dataset: { key: m.key } },
       h('th', { scope: 'row', 'data-label': 'Metric' }, h('a', { href: `#/metrics/${encodeURIComponent(m.key)}` }, m.name || m.key), h('div', { class: 'muted small' }, h('code', {}, m.key))),
-      h('td', { 'data-label': 'Event' }, h('code', {}, m.event)),
+      h('td', { 'data-label': 'Event or ratio', class: 'definition', title: m.type === 'ratio' ? `${names.get(m.numerator) || m.numerator} divided by ${names.get(m.denominator) || m.denominator}` : null },
+        m.type === 'ratio' ? [h('code', {}, m.numerator), ' / ', h('code', {}, m.denominator)] : h('code', {}, m.event)),
       h('td', { 'data-label': 'Type' }, m.type),
       h('td', { 'data-label': 'Unit' }, unitText(m)),
       h('td', { 'data-label': 'Goal' }, m.goal === 'decrease' ? '▼ decrease' : '▲ increase'),
-      h('td', { 'data-label': 'Window' }, windowText(m)),
-      h('td', { 'data-label': 'Cap' }, m.cap === null || m.cap === undefined ? '—' : String(m.cap)),
-      h('td', { 'data-label': 'CUPED lookback' }, m.cuped_lookback_hours ? `${m.cuped_lookback_hours} h` : 'off')))));
+      // a ratio's window and cap are its parts'; CUPED does not apply to ratios
+      h('td', { 'data-label': 'Window' }, m.type === 'ratio' ? 'per part' : windowText(m)),
+      h('td', { 'data-label': 'Cap' }, m.type === 'ratio' ? 'per part' : m.cap === null || m.cap === undefined ? '—' : String(m.cap)),
+      h('td', { 'data-label': 'CUPED lookback' }, m.type !== 'ratio' && m.cuped_lookback_hours ? `${m.cuped_lookback_hours} h` : 'off')))));
   fill(ctx.main,
     h('div', { class: 'page-head' }, h('h1', {}, 'Metrics'),
       canEdit ? h('a', { class: 'btn btn-primary', href: '#/metrics/new' }, 'New metric') : null),
@@ -80,6 +128,7 @@ function numOrNull(text) {
 export async function renderMetricForm(ctx, key) {
   const editing = !!key;
   let m = { key: '', name: '', description: '', event: '', type: 'binomial', goal: 'increase', window_hours: null, cap: null, cuped_lookback_hours: 336, unit: null, currency: null };
+  const listing = api.listMetrics().catch(() => []); // for a ratio's parts
   if (editing) {
     try {
       m = await api.getMetric(key);
@@ -88,8 +137,9 @@ export async function renderMetricForm(ctx, key) {
       fill(ctx.main, h('p', { class: 'breadcrumb' }, h('a', { href: '#/metrics' }, 'Metrics')), h('h1', {}, 'Metric not found'), errorBox(err));
       return;
     }
-    if (!ctx.alive()) return;
   }
+  const catalogue = await listing;
+  if (!ctx.alive()) return;
   const readOnly = !ctx.can('editor');
   ctx.title(editing ? m.name || m.key : 'New metric');
 
@@ -103,7 +153,6 @@ export async function renderMetricForm(ctx, key) {
   const keyIn = ro(h('input', { type: 'text', value: m.key, required: true, readonly: editing, autocomplete: 'off', spellcheck: 'false' }));
   const nameIn = ro(h('input', { type: 'text', value: m.name, autocomplete: 'off' }));
   const eventIn = ro(h('input', { type: 'text', value: m.event, required: true, autocomplete: 'off', spellcheck: 'false' }));
-  // a type this page does not create (e.g. ratio, defined by other metrics) stays as it is
   const types = TYPES.some(([v]) => v === m.type) ? TYPES : [...TYPES, [m.type, `${m.type} (see the API for its definition)`]];
   const typeSel = ro(h('select', {}, types.map(([v, t]) => h('option', { value: v, selected: m.type === v }, t))));
   const goalSel = ro(h('select', {}, h('option', { value: 'increase', selected: m.goal === 'increase' }, 'Increase (higher is better)'), h('option', { value: 'decrease', selected: m.goal === 'decrease' }, 'Decrease (lower is better)')));
@@ -119,6 +168,54 @@ export async function renderMetricForm(ctx, key) {
   const descIn = ro(h('textarea', { rows: 2 }));
   descIn.value = m.description || '';
 
+  // ratio: numerator and denominator among the catalogue's other event metrics
+  const byKey = new Map(catalogue.map((c) => [c.key, c]));
+  const partChoices = catalogue.filter((c) => c.type !== 'ratio' && c.key !== m.key);
+  const partSel = (cur) => {
+    const keys = partChoices.map((c) => c.key);
+    if (cur && !keys.includes(cur)) keys.push(cur); // keep what is stored, even if odd
+    return ro(h('select', {}, h('option', { value: '' }, partChoices.length ? 'Choose a metric…' : 'No event metric in the catalogue yet'),
+      keys.map((k) => {
+        const c = byKey.get(k);
+        return h('option', { value: k, selected: cur === k }, c ? `${c.name && c.name !== k ? `${c.name} (${k})` : k} — ${c.type}${c.unit && c.unit !== c.type ? `, ${unitText(c)}` : ''}` : k);
+      })));
+  };
+  const numSel = partSel(m.numerator);
+  const denSel = partSel(m.denominator);
+  const numField = field('Numerator (above the line)', numSel, { field: 'numerator', hint: 'Summed over each variant’s users, e.g. revenue.' });
+  const denField = field('Denominator (below the line)', denSel, { field: 'denominator', hint: 'Summed over the same users, e.g. orders.' });
+  const ratioNote = h('p', { class: 'muted small ratio-note', id: 'ratio-note', 'aria-live': 'polite' });
+  const eventField = field('Event name', eventIn, { field: 'event', hint: 'The `event` of the events that feed this metric.' });
+  const winField = field('Window (hours after first exposure)', winIn, { field: 'window_hours', hint: 'Empty: until the experiment stops.' });
+  const capField = field('Cap per user', capIn, { field: 'cap', hint: 'Winsorize each user’s value at this number. Empty: no cap.' });
+  const lookField = field('CUPED lookback (hours)', lookIn, { field: 'cuped_lookback_hours', hint: 'Pre-exposure period for the CUPED covariate; 0 turns it off.' });
+  const unitField = field('Unit', unitSel, { field: 'unit', hint: 'How values read in tables and charts.' });
+  const unitHint = unitField.wrap.querySelector('.hint');
+  // a new ratio takes its unit from its parts until the person picks one
+  let unitTouched = editing && m.type === 'ratio';
+  unitSel.addEventListener('change', () => { unitTouched = true; });
+  curIn.addEventListener('input', () => { unitTouched = true; });
+  const showType = () => {
+    const ratio = typeSel.value === 'ratio';
+    for (const f of [eventField, winField, capField, lookField]) f.wrap.hidden = ratio;
+    for (const f of [numField, denField]) f.wrap.hidden = !ratio;
+    ratioNote.hidden = !ratio;
+    const num = byKey.get(numSel.value);
+    const den = byKey.get(denSel.value);
+    const sug = ratioUnit(num, den);
+    const sugText = { currency: `${sug.currency}, the numerator’s currency`, percent: 'percent, a share of the same currency', duration: 'duration, the numerator’s' }[sug.unit] || 'a plain number';
+    unitHint.textContent = ratio && num && den ? `How values read in tables and charts. From the parts: ${sugText}.` : 'How values read in tables and charts.';
+    if (ratio && num && den && !unitTouched && !readOnly) {
+      unitSel.value = sug.unit || '';
+      curIn.value = sug.currency || '';
+      showCur();
+    }
+    ratioNote.textContent = ratio
+      ? `Per variant: ${num ? `the sum of ${num.name || num.key}` : 'the numerator’s sum'} over its users divided by ${den ? `the sum of ${den.name || den.key}` : 'the denominator’s sum'} over the same users (delta-method intervals). Each part keeps its own event, window and cap; CUPED does not apply to ratios.`
+      : '';
+  };
+  for (const el of [typeSel, numSel, denSel]) el.addEventListener('change', showType);
+
   const summary = h('div', { class: 'form-errors', tabindex: '-1' });
   const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary' }, editing ? 'Save metric' : 'Create metric');
   const delBtn = editing && !readOnly ? h('button', { type: 'button', class: 'btn btn-danger' }, 'Delete') : null;
@@ -127,14 +224,17 @@ export async function renderMetricForm(ctx, key) {
     h('div', { class: 'grid-2' },
       field('Key', keyIn, { field: 'key', hint: editing ? 'The key cannot change.' : 'Lower-case letters, digits, “_”, “.”, “-”.' }).wrap,
       field('Name', nameIn, { field: 'name' }).wrap,
-      field('Event name', eventIn, { field: 'event', hint: 'The `event` of the events that feed this metric.' }).wrap,
+      eventField.wrap,
       field('Type', typeSel, { field: 'type' }).wrap,
+      numField.wrap,
+      denField.wrap,
       field('Goal', goalSel, { field: 'goal' }).wrap,
-      field('Unit', unitSel, { field: 'unit', hint: 'How values read in tables and charts.' }).wrap,
+      unitField.wrap,
       curField.wrap,
-      field('Window (hours after first exposure)', winIn, { field: 'window_hours', hint: 'Empty: until the experiment stops.' }).wrap,
-      field('Cap per user', capIn, { field: 'cap', hint: 'Winsorize each user’s value at this number. Empty: no cap.' }).wrap,
-      field('CUPED lookback (hours)', lookIn, { field: 'cuped_lookback_hours', hint: 'Pre-exposure period for the CUPED covariate; 0 turns it off.' }).wrap),
+      winField.wrap,
+      capField.wrap,
+      lookField.wrap),
+    ratioNote,
     field('Description', descIn, { field: 'description' }).wrap,
     readOnly ? h('p', { class: 'muted' }, 'Read-only: your role cannot change metrics.') : h('div', { class: 'form-actions' }, saveBtn, h('a', { class: 'btn', href: '#/metrics' }, 'Cancel'), delBtn));
 
@@ -142,20 +242,31 @@ export async function renderMetricForm(ctx, key) {
     e.preventDefault();
     if (readOnly) return;
     clearFieldErrors(form);
+    const ratio = typeSel.value === 'ratio';
     const body = {
       name: nameIn.value.trim() || (editing ? m.key : keyIn.value.trim()),
-      event: eventIn.value.trim() || undefined,
       type: typeSel.value,
       goal: goalSel.value,
-      window_hours: numOrNull(winIn.value),
-      cap: numOrNull(capIn.value),
-      cuped_lookback_hours: numOrNull(lookIn.value) ?? 336,
       description: descIn.value.trim(),
       unit: unitSel.value || null,
       currency: unitSel.value === 'currency' ? curIn.value.trim().toUpperCase() : null,
     };
+    if (ratio) {
+      // the parts carry the event, window, cap and CUPED lookback
+      body.numerator = numSel.value;
+      body.denominator = denSel.value;
+      if (editing && m.event) body.event = null;
+    } else {
+      Object.assign(body, {
+        event: eventIn.value.trim() || undefined,
+        window_hours: numOrNull(winIn.value),
+        cap: numOrNull(capIn.value),
+        cuped_lookback_hours: numOrNull(lookIn.value) ?? 336,
+      });
+      if (editing && m.type === 'ratio') Object.assign(body, { numerator: null, denominator: null });
+    }
     if (!editing) body.key = keyIn.value.trim();
-    if (showErrors(form, metricProblems(body, editing), summary)) return;
+    if (showErrors(form, metricProblems(body, editing, { catalogue, self: m.key }), summary)) return;
     saveBtn.disabled = true;
     try {
       if (editing) await api.updateMetric(m.key, body);
@@ -174,12 +285,18 @@ export async function renderMetricForm(ctx, key) {
   });
   if (delBtn) {
     delBtn.addEventListener('click', async () => {
+      // a ratio's part cannot go while the ratio needs it
+      const ratios = catalogue.filter((c) => c.type === 'ratio' && c.key !== m.key && (c.numerator === m.key || c.denominator === m.key)).map((c) => `“${c.key}”`);
+      const inRatios = ratios.length ? `It is a part of the ratio metric${ratios.length > 1 ? 's' : ''} ${ratios.join(', ')}: delete or change ${ratios.length > 1 ? 'them' : 'it'} first.` : null;
       const ok = await confirmDialog({
         title: `Delete metric “${m.key}”?`,
-        body: h('p', {}, 'Experiments that are not archived must not use it; the server refuses otherwise.'),
+        body: h('p', {}, inRatios || 'Experiments that are not archived must not use it; the server refuses otherwise.'),
         confirmLabel: 'Delete metric',
         danger: true,
-        onConfirm: () => api.deleteMetric(m.key),
+        onConfirm: () => {
+          if (inRatios) throw new Error(`Not deleted. ${inRatios}`);
+          return api.deleteMetric(m.key);
+        },
       });
       if (ok) {
         announce(`Metric ${m.key} deleted`, 'ok');
@@ -188,6 +305,7 @@ export async function renderMetricForm(ctx, key) {
     });
   }
 
+  showType();
   fill(ctx.main,
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/metrics' }, 'Metrics'), editing ? ` / ${m.key}` : null),
     h('h1', {}, editing ? `${readOnly ? '' : 'Edit '}${m.name || m.key}` : 'New metric'),

@@ -4,7 +4,7 @@
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, VERDICT_TEXT } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
 
 const METHODS = [
@@ -43,7 +43,7 @@ function metricTable(m, r, def) {
   const cols = [
     ['variant', 'Variant'],
     ['users', 'Users'],
-    ['mean', m.type === 'binomial' ? 'Conversion' : `Mean per user${unitLabel(def || m) && unitLabel(def || m) !== '%' ? ` (${unitLabel(def || m)})` : ''}`],
+    ['mean', m.type === 'binomial' ? 'Conversion' : `${m.type === 'ratio' ? 'Ratio' : 'Mean per user'}${unitLabel(def || m) && unitLabel(def || m) !== '%' ? ` (${unitLabel(def || m)})` : ''}`],
     ['lift', 'Relative lift'],
     ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval`],
     ['abs', 'Absolute lift'],
@@ -57,7 +57,8 @@ function metricTable(m, r, def) {
     const rl = v.relative_lift || {};
     const al = v.absolute_lift || {};
     const pv = significanceText(v, r);
-    const conv = m.type === 'binomial' && typeof v.sum === 'number' ? h('span', { class: 'converters' }, `${fmtInt(v.sum)} / ${fmtInt(v.users)} converted`) : null;
+    const conv = m.type === 'binomial' && typeof v.sum === 'number' ? h('span', { class: 'converters' }, `${fmtInt(v.sum)} / ${fmtInt(v.users)} converted`)
+      : m.type === 'ratio' ? h('span', { class: 'converters ratio-parts' }, ratioPartsText(v, m)) : null;
     const td = (col, content, cls) => h('td', { 'data-col': col, 'data-label': cols.find((c) => c[0] === col)[1], class: cls }, content);
     tbody.append(h('tr', { class: vd ? `verdict-${vd}` : 'control-row', dataset: { variant: v.key } },
       h('th', { scope: 'row', 'data-col': 'variant' }, v.key, isControl ? h('span', { class: 'tag' }, 'control') : null),
@@ -80,6 +81,7 @@ function metricNotes(m, r, def) {
   const f = resultsFormat(m, def);
   const notes = [];
   const control = m.variants[0] || {};
+  if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
   for (const v of m.variants.slice(1)) {
     if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
     if (v.warning) notes.push(`${v.key}: ${v.warning}.`);
@@ -266,6 +268,12 @@ async function copyUrl(url, slot) {
 export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } = {}) {
   const defs = new Map(catalogue.map((m) => [m.key, m]));
   const st = settingsFrom(ctx, x);
+  // a ratio has no daily series (its parts do): the time series offers the other metrics
+  const series = (x.metrics || []).filter((k) => (defs.get(k) || {}).type !== 'ratio');
+  if (!series.includes(st.metric)) st.metric = series[0] || '';
+  const noSeries = series.length < (x.metrics || []).length
+    ? h('p', { class: 'muted small no-series' }, 'Ratio metrics have no daily series: add a ratio’s numerator or denominator to the experiment’s metrics to follow it day by day.')
+    : null;
   const section = h('section', { class: 'results', 'aria-labelledby': 'results-h' });
   section.append(h('h2', { id: 'results-h' }, 'Results'));
   if (x.status === 'draft') {
@@ -313,15 +321,16 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
   const body = h('div', { class: 'results-body', 'aria-live': 'polite', 'aria-busy': 'false' });
 
   const tsSelId = nextId('tsmetric');
-  const tsSel = h('select', { id: tsSelId }, (x.metrics || []).map((k) => h('option', { value: k, selected: k === st.metric }, k)));
+  const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, k)));
   const tsBox = h('div', { class: 'ts-box' });
   tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox); });
-  const tsSection = (x.metrics || []).length
+  const tsSection = series.length
     ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
       h('h3', { id: 'ts-h' }, 'Cumulative lift over time'),
       h('div', { class: 'field field-inline' }, h('label', { for: tsSelId }, 'Metric'), tsSel),
+      noSeries,
       tsBox)
-    : null;
+    : noSeries;
 
   const sync = () => ctx.setQuery({ method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: ctx.query.alpha, metric: st.metric, dimension: st.dimension || undefined });
 
@@ -365,7 +374,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
       r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key)))
     );
     body.setAttribute('aria-busy', 'false');
-    if (withSeries && tsSection) loadTimeseries(ctx, x, st, tsBox);
+    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox);
     loadBreakdown(ctx, x, st, breakdownBox, defs);
   }
 
