@@ -452,7 +452,6 @@ static void test_writer_failed_undo_fails_group(void **state)
     store_close(s);
 }
 
-
 /* ---- dimension breakdowns: slices equal a recount from the raw rows ---- */
 
 #define SL_USERS 180
@@ -655,8 +654,8 @@ static void test_slices_equal_recount(void **state)
         SU[u].t0 = base + (int64_t)(u % 5) * SL_DAY;
         store_dims_append(&enc[nx], "country", SU[u].country);
         store_dims_append(&enc[nx], "plan", SU[u].plan);
-        xs[nx] = (struct store_exposure){"sx", SU[u].id, SU[u].variant ? "b" : "a", SU[u].t0,
-                                         enc[nx]};
+        xs[nx] =
+            (struct store_exposure){"sx", SU[u].id, SU[u].variant ? "b" : "a", SU[u].t0, enc[nx]};
         nx++;
         if (u % 4 == 0) {
             /* arrives second with an earlier ts: becomes the first exposure, values kept */
@@ -683,8 +682,8 @@ static void test_slices_equal_recount(void **state)
     assert_int_equal(store_write_sync(s, sl_apply, &b1, &err), 0);
     struct sl_batch b2 = {.rules = rules, .x = xs, .nx = nx / 2};
     assert_int_equal(store_write_sync(s, sl_apply, &b2, &err), 0);
-    struct sl_batch b3 = {.rules = rules, .x = xs + nx / 2, .nx = nx - nx / 2, .e = ev + half,
-                          .ne = nse - half};
+    struct sl_batch b3 = {
+        .rules = rules, .x = xs + nx / 2, .nx = nx - nx / 2, .e = ev + half, .ne = nse - half};
     assert_int_equal(store_write_sync(s, sl_apply, &b3, &err), 0);
     sl_check(s, "rev", 0);
     sl_check(s, "buy", 0);
