@@ -6,10 +6,10 @@
 # `make asan` repeats the whole build and test run in build/asan with ASan + UBSan.
 
 BUILD    ?= build
-PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto
+PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto libpq
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3 systemd \
-            curl man-db libssl-dev
+            curl man-db libssl-dev postgresql-15 libpq-dev
 CC       ?= cc
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wcast-qual -Wwrite-strings -Wvla -Wundef -Werror
@@ -26,6 +26,7 @@ GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name main.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/openapi.o
 MIGR     := $(sort $(wildcard migrations/sqlite/*.sql))
+MIGR_PG  := $(sort $(wildcard migrations/postgres/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 API_SRC  := $(sort $(wildcard tests/api/test_*.c))
@@ -87,9 +88,10 @@ $(BUILD)/src/serve.o: $(BUILD)/gen/paths.h
 .PHONY: FORCE
 FORCE:
 
-$(BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
+$(BUILD)/gen/migrations.c: $(MIGR) $(MIGR_PG) tools/embed_migrations.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed_migrations.sh bunsen_migrations $(MIGR) > $@
+	sh tools/embed_migrations.sh bunsen_migrations_pg $(MIGR_PG) | sed 1,2d >> $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -126,17 +128,21 @@ api: $(BUILD)/bunsen $(API_BIN)
 # Node suites (real GrowthBook / OpenFeature SDKs, the dashboard in headless Chromium):
 # their run.sh scripts install what they need and print TAP like the C tests.
 NODE_SUITES ?= tests/sdk/run.sh tests/ecosystem/run.sh tests/browser/run.sh
+# PostgreSQL: the API suites again on a throwaway cluster, then several daemons on one
+# database (tests/pg/*.sh start and stop their own clusters).
+PG_SUITES ?= tests/pg/api.sh
 # Shell suites: make install into a staging dir, the installed binary, systemd-analyze verify.
 SH_SUITES   ?= tests/ops/install.sh
 
 test: deps
 	@$(MAKE) --no-print-directory unit api
 	@BUNSEN_BIN=$(abspath $(BUILD)/bunsen) sh tests/run.sh $(UNIT_BIN) $(API_BIN) $(SH_SUITES) \
+	    $(PG_SUITES) \
 	    $(NODE_SUITES)
 
 # The unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= SH_SUITES= \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= SH_SUITES= PG_SUITES= \
 	    SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
 	         -fno-omit-frame-pointer" test
 

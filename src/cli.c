@@ -59,7 +59,7 @@ int cli_prepare_data_dir(const struct config *cfg)
 
 struct store *cli_open_store(const struct config *cfg, bool migrate)
 {
-    char path[600];
+    char path[1100];
     config_db_path(cfg, path, sizeof(path));
     struct store *s = NULL;
     struct err err;

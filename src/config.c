@@ -65,6 +65,7 @@ static const struct opt opts[] = {
     INT_OPT("--eval-budget", "BUNSEN_EVAL_BUDGET", eval_budget, 1000, 1000000000),
     STR_OPT("--log-file", "BUNSEN_LOG_FILE", log_file),
     STR_OPT("--metrics-auth", "BUNSEN_METRICS_AUTH", metrics_auth),
+    STR_OPT("--database", "BUNSEN_DATABASE", database),
     INT_OPT("--rebuild-chunk", "BUNSEN_REBUILD_CHUNK", rebuild_chunk, 1, 1000000),
     INT_OPT("--rebuild-pause-ms", "BUNSEN_REBUILD_PAUSE_MS", rebuild_pause_ms, 0, 60000),
 };
@@ -111,6 +112,8 @@ const char config_serve_help[] =
     "  --metrics-auth public|key GET /metrics: public (per-experiment series only with a key;\n"
     "                            default) or key (a viewer, editor or admin key required)\n"
     "                            (BUNSEN_METRICS_AUTH)\n"
+    "  --database URL            SQLite path or sqlite:PATH, or postgres://... (libpq conninfo;\n"
+    "                            BUNSEN_DATABASE, default <data dir>/bunsen.db)\n"
     "  --rebuild-chunk N         users per chunk when roll-ups are rebuilt after a definition\n"
     "                            change (BUNSEN_REBUILD_CHUNK, default 500)\n"
     "  --rebuild-pause-ms MS     pause after each rebuild chunk (BUNSEN_REBUILD_PAUSE_MS,\n"
@@ -227,5 +230,9 @@ int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct 
 
 void config_db_path(const struct config *cfg, char *out, size_t n)
 {
+    if (cfg->database[0] != '\0') {
+        snprintf(out, n, "%s", cfg->database);
+        return;
+    }
     snprintf(out, n, "%s/bunsen.db", cfg->data_dir);
 }

@@ -76,6 +76,35 @@ static int write_admin_key_file(const char *data_dir, const char *secret)
     return ok ? 0 : -1;
 }
 
+/* The catalogue version the loaded snapshot (experiments and attribution rules) was built
+ * from, and the hook that keeps it current (store_set_catalog_hook): called by the one-second
+ * poll below, by a shared backend's change listener, and at the start of its write
+ * transactions, so that no ingestion attributes with definitions older than the committed
+ * ones. */
+struct catalog_state {
+    struct app *app;
+    pthread_mutex_t mu;
+    int64_t loaded;
+};
+
+static int catalog_hook(void *ctx, int64_t version, struct err *err)
+{
+    struct catalog_state *cs = ctx;
+    if (version < 0 && store_catalog_version(cs->app->store, &version, err) != 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&cs->mu);
+    int rc = 0;
+    if (version != cs->loaded) {
+        rc = api_experiments_reload(cs->app, err);
+        if (rc == 0) {
+            cs->loaded = version;
+        }
+    }
+    pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
 /* First start with no admin key: create one, print it once, keep it in admin.key. */
 static int bootstrap_admin(struct app *app)
 {
@@ -218,14 +247,16 @@ int cli_serve(int argc, char **argv)
     app.experiments = snapshot_cell_new();
     app.prom = prom_new();
     pthread_mutex_init(&app.reload_mu, NULL);
-    int64_t catalog_version = 0;
-    if (store_catalog_version(app.store, &catalog_version, &err) != 0 ||
-        api_experiments_reload(&app, &err) != 0) {
+    struct catalog_state cs = {.app = &app, .loaded = -1};
+    pthread_mutex_init(&cs.mu, NULL);
+    if (catalog_hook(&cs, -1, &err) != 0) {
         fprintf(stderr, "bunsen: cannot load experiments: %s\n", err.msg);
         store_close(app.store);
         return 1;
     }
-    if (store_writer_start(app.store, app.cfg.writer_queue_max, &err) != 0) {
+    store_set_catalog_hook(app.store, catalog_hook, &cs);
+    if (store_listen(app.store, &err) != 0 ||
+        store_writer_start(app.store, app.cfg.writer_queue_max, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         store_close(app.store);
         return 1;
@@ -264,13 +295,8 @@ int cli_serve(int argc, char **argv)
         }
         /* Another process (or this one) changed the experiments: rebuild the snapshot.
          * Reloading after our own writes too is harmless and keeps one code path. */
-        int64_t v = 0;
-        if (store_catalog_version(app.store, &v, &err) == 0 && v != catalog_version) {
-            catalog_version = v;
-            if (api_experiments_reload(&app, &err) != 0) {
-                log_json(LOG_ERROR, "experiment reload failed",
-                         json_pack("{s:s}", "error", err.msg));
-            }
+        if (catalog_hook(&cs, -1, &err) != 0) {
+            log_json(LOG_ERROR, "experiment reload failed", json_pack("{s:s}", "error", err.msg));
         }
     }
     http_server_quiesce(app.http);
@@ -281,6 +307,7 @@ int cli_serve(int argc, char **argv)
     snapshot_cell_free(app.experiments);
     prom_free(app.prom);
     pthread_mutex_destroy(&app.reload_mu);
+    pthread_mutex_destroy(&cs.mu);
     log_msg(LOG_INFO, "stopped");
     return 0;
 }

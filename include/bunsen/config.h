@@ -37,6 +37,8 @@ struct config {
     char log_file[512];       /* --log-file / BUNSEN_LOG_FILE, "" = stderr; SIGHUP reopens it */
     char metrics_auth[16];    /* --metrics-auth / BUNSEN_METRICS_AUTH: "public" (default: no
                                  per-experiment series without a key) or "key" (a key needed) */
+    char database[1024];      /* --database / BUNSEN_DATABASE: SQLite path, sqlite:PATH or
+                                 postgres:// URL; "" = <data dir>/bunsen.db */
     int rebuild_chunk;        /* --rebuild-chunk: users per roll-up rebuild chunk, def 500 */
     int rebuild_pause_ms;     /* --rebuild-pause-ms: pause after each chunk, def 0 */
 };
@@ -55,7 +57,8 @@ int config_from_env(struct config *cfg, struct err *err);
  * value or missing argument (err filled, field = the flag). */
 int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct err *err);
 
-/* Path of the SQLite database inside the data dir, into out (size n). */
+/* The database URL (store_open): --database when given, else the SQLite file inside the
+ * data dir, into out (size n). */
 void config_db_path(const struct config *cfg, char *out, size_t n);
 
 #endif

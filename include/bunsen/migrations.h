@@ -12,7 +12,9 @@ struct migration {
     const char *sql;  /* the whole file */
 };
 
-extern const struct migration bunsen_migrations[];
+extern const struct migration bunsen_migrations[]; /* SQLite: migrations/sqlite/ */
 extern const int bunsen_migrations_count;
+extern const struct migration bunsen_migrations_pg[]; /* PostgreSQL: migrations/postgres/ */
+extern const int bunsen_migrations_pg_count;
 
 #endif

@@ -67,8 +67,10 @@ struct store_job {
     int (*apply)(struct store_tx *tx, void *arg, struct err *err);
     void (*done)(void *arg, int rc, const struct err *err);
     void *arg;
-    /* true: the group commits right after this job, so that its done() runs before any later
-     * job's apply() (done() publishes what later jobs read, e.g. the attribution rules) */
+    /* true: the job runs alone in its group, which commits right after it, so that its done()
+     * runs before any later job's apply() (done() publishes what later jobs read, e.g. the
+     * attribution rules). Definition changes are barriers: on a shared database their group
+     * holds the catalogue lock exclusively (no other daemon ingests meanwhile). */
     bool barrier;
     /* true: apply() changes nothing outside the transaction and may run again after a
      * rollback. A group of such jobs runs without a savepoint per job; should one fail,
@@ -77,6 +79,7 @@ struct store_job {
     /* private to the writer */
     struct store_job *next;
     int rc;
+    int attempts; /* runs after a deadlock or serialization failure (retried, rolled back) */
     struct err err;
 };
 
@@ -144,6 +147,24 @@ int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 
 /* The store a transaction belongs to. */
 struct store *store_tx_store(struct store_tx *tx);
+
+/* The definitions (experiments, metrics) this process attributes with must never be older
+ * than the committed ones. hook(ctx, version, err) brings them up to date when version (the
+ * committed catalogue version, or -1: read it with store_catalog_version) differs from the
+ * loaded one, and returns 0, or -1 to refuse the writes at hand. A shared backend calls it
+ * at the start of every write transaction (with the catalogue lock held shared, so the
+ * version cannot move until commit) and from its change listener; the daemon's one-second
+ * poll calls it too. Set once, before store_writer_start. */
+void store_set_catalog_hook(struct store *s,
+                            int (*hook)(void *ctx, int64_t version, struct err *err), void *ctx);
+
+/* Run the catalogue hook now (the committed version is read): for a request that names an
+ * experiment this process does not know yet. 0, or -1 when the hook failed. Any thread. */
+int store_catalog_refresh(struct store *s, struct err *err);
+
+/* Start listening for definition changes made by other processes (PostgreSQL: LISTEN on a
+ * dedicated connection; SQLite: nothing, the poll suffices). Calls the catalogue hook. */
+int store_listen(struct store *s, struct err *err);
 
 /* ---- API keys (the adapters' keys.c) ---------------------------------------------------- */
 

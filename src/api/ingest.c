@@ -281,24 +281,44 @@ void api_ingest_exposures(struct http_req *r)
     struct err err;
     err_clear(&err);
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    const struct snapshot *snap = snapshot_read_begin(cell);
     int rc = 0;
-    for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
-        bool ignore = false;
-        rc = read_exposure(r, json_array_get(items, i), i, now, snap, &iw->expo[iw->n],
-                           &iw->dims[iw->n], &ignore, &err);
-        if (rc == 0 && ignore) {
-            iw->ignored++; /* after the stop: frozen results, nothing to store */
-            free(iw->dims[iw->n]);
-            iw->dims[iw->n] = NULL;
-        } else if (rc != 0) {
-            free(iw->dims[iw->n]); /* may hold a value when a later field failed */
-            iw->dims[iw->n] = NULL;
-        } else {
-            iw->n++;
+    /* An experiment unknown here, or in another state, may have just changed on another
+     * daemon (shared database): bring the definitions up to date once and look again. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct err e2;
+        bool stale = strstr(err.field, ".experiment") != NULL || strstr(err.field, ".variant");
+        if (attempt > 0 && (!stale || store_catalog_refresh(http_req_app(r)->store, &e2) != 0)) {
+            break;
+        }
+        for (size_t i = 0; i <= iw->n; i++) {
+            free(iw->dims[i]); /* of the attempt before */
+            iw->dims[i] = NULL;
+        }
+        iw->n = 0;
+        iw->ignored = 0;
+        err_clear(&err);
+        const struct snapshot *snap = snapshot_read_begin(cell);
+        rc = 0;
+        for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
+            bool ignore = false;
+            rc = read_exposure(r, json_array_get(items, i), i, now, snap, &iw->expo[iw->n],
+                               &iw->dims[iw->n], &ignore, &err);
+            if (rc == 0 && ignore) {
+                iw->ignored++; /* after the stop: frozen results, nothing to store */
+                free(iw->dims[iw->n]);
+                iw->dims[iw->n] = NULL;
+            } else if (rc != 0) {
+                free(iw->dims[iw->n]); /* may hold a value when a later field failed */
+                iw->dims[iw->n] = NULL;
+            } else {
+                iw->n++;
+            }
+        }
+        snapshot_read_end(cell, snap);
+        if (rc == 0) {
+            break;
         }
     }
-    snapshot_read_end(cell, snap);
     if (rc != 0) {
         http_reply_err(r, &err);
         ingest_cleanup(&iw->w);

@@ -71,12 +71,19 @@ static size_t slot_of(const uint8_t tag[AUTHCACHE_TAG_LEN])
 
 bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN], struct store_key *out)
 {
+    return authcache_get_stale(c, tag, 0, out);
+}
+
+bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
+                         uint64_t stale_ns, struct store_key *out)
+{
     size_t i = slot_of(tag);
     pthread_mutex_t *mu = &c->mu[i % AC_STRIPES];
     bool hit = false;
     pthread_mutex_lock(mu);
     struct ac_slot *s = &c->slots[i];
-    if (s->expires_ns > time_mono_ns() && sodium_memcmp(s->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+    if (s->expires_ns != 0 && s->expires_ns + stale_ns > time_mono_ns() &&
+        sodium_memcmp(s->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
         *out = s->key;
         hit = true;
     }

@@ -85,6 +85,10 @@ void authcache_tag(const struct authcache *c, const char *secret, size_t len,
                    uint8_t tag[AUTHCACHE_TAG_LEN]);
 bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    struct store_key *out);
+/* As authcache_get, also for an entry expired less than stale_ns ago: while the database
+ * cannot be reached, a key verified recently keeps working (/assign answers from memory). */
+bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
+                         uint64_t stale_ns, struct store_key *out);
 void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    const struct store_key *key);
 void authcache_clear(struct authcache *c);

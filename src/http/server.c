@@ -153,6 +153,12 @@ static bool authenticate(struct http_req *r)
     }
     if (!cached &&
         (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0)) {
+        /* the database is unreachable (failover): a key verified in the last 10 minutes
+         * still authenticates, so reads from memory (/assign) keep answering */
+        if (err.code == ERR_UNAVAILABLE &&
+            authcache_get_stale(r->srv->keys, tag, 600ull * 1000000000ull, &k)) {
+            goto authenticated;
+        }
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
@@ -163,6 +169,7 @@ static bool authenticate(struct http_req *r)
     if (!cached) {
         authcache_put(r->srv->keys, tag, &k);
     }
+authenticated:
     r->role = auth_role_parse(k.role);
     copy_cut(r->key_id, sizeof(r->key_id), k.id);
     copy_cut(r->key_name, sizeof(r->key_name), k.name);

@@ -14,13 +14,8 @@
 static const struct store_ops *backend_for(const char *url, const char **target, struct err *err)
 {
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-#ifdef BUNSEN_HAVE_PG
         *target = url;
         return &store_pg_ops;
-#else
-        err_set(err, ERR_INVALID, NULL, "this bunsen was built without PostgreSQL support");
-        return NULL;
-#endif
     }
     *target = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (**target == '\0') {
@@ -61,6 +56,28 @@ void store_close(struct store *s)
 const char *store_backend_name(const struct store *s)
 {
     return s->ops->name;
+}
+
+void store_set_catalog_hook(struct store *s,
+                            int (*hook)(void *ctx, int64_t version, struct err *err), void *ctx)
+{
+    s->catalog_hook = hook;
+    s->catalog_ctx = ctx;
+}
+
+int store_catalog_check(struct store *s, int64_t version, struct err *err)
+{
+    return s->catalog_hook != NULL ? s->catalog_hook(s->catalog_ctx, version, err) : 0;
+}
+
+int store_catalog_refresh(struct store *s, struct err *err)
+{
+    return store_catalog_check(s, -1, err);
+}
+
+int store_listen(struct store *s, struct err *err)
+{
+    return s->ops->listen != NULL ? s->ops->listen(s, err) : 0;
 }
 
 int store_migrate(struct store *s, int *applied, struct err *err)

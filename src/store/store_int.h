@@ -23,10 +23,15 @@ struct store {
     const struct store_ops *ops; /* the backend, chosen once by store_open */
     void *be;                    /* the backend's state (connections, pool) */
     struct writer *writer;       /* NULL until store_writer_start */
-    size_t rebuild_chunk;        /* users per rebuild chunk (store_rebuild_configure) */
-    int rebuild_pause_ms;        /* pause after each chunk */
-    size_t rebuild_users;        /* users the next chunk takes (adapted, writer thread) */
+    int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
+    void *catalog_ctx;
+    size_t rebuild_chunk; /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms; /* pause after each chunk */
+    size_t rebuild_users; /* users the next chunk takes (adapted, writer thread) */
 };
+
+/* For backends: run the catalogue hook (store_set_catalog_hook); 0 when none is set. */
+int store_catalog_check(struct store *s, int64_t version, struct err *err);
 
 /* An open write transaction: the backend's writer connection lent for its duration. */
 struct store_tx {
@@ -95,7 +100,7 @@ struct store_dimrow {
     const char *value;
 };
 
-/* ---- the ops table: one per backend, every function required ---- */
+/* ---- the ops table: one per backend, every function required unless said ---- */
 
 struct store_ops {
     const char *name;
@@ -103,16 +108,20 @@ struct store_ops {
     /* lifecycle (store.h semantics; open fills s->be from the backend's target string) */
     int (*open)(struct store *s, const char *target, struct err *err);
     void (*close)(struct store *s);
+    int (*listen)(struct store *s, struct err *err); /* NULL: no change notifications */
     int (*migrate)(struct store *s, int *applied, struct err *err);
     int (*schema_version)(struct store *s, int *version, struct err *err);
 
-    /* the writer's transaction on its connection: begin fills tx->conn */
-    int (*tx_begin)(struct store *s, struct store_tx *tx, struct err *err);
+    /* the writer's transaction on its connection: begin fills tx->conn; exclusive: the group
+     * changes definitions (a barrier job), shared otherwise (ingestion, keys, audit) */
+    int (*tx_begin)(struct store *s, struct store_tx *tx, bool exclusive, struct err *err);
     int (*tx_savepoint)(struct store_tx *tx, struct err *err);
     int (*tx_rollback_to)(struct store_tx *tx, struct err *err);
     int (*tx_release)(struct store_tx *tx, struct err *err);
     int (*tx_commit)(struct store_tx *tx, struct err *err);
     void (*tx_rollback)(struct store_tx *tx);
+    /* whether the last failure in tx was a deadlock or serialization failure (cleared) */
+    bool (*tx_retryable)(struct store_tx *tx);
     int (*ready_check)(struct store_tx *tx, struct err *err);
     /* backend gauges for /metrics (sizes, memory) */
     void (*write_metrics)(struct store *s, struct buf *b);
@@ -291,7 +300,8 @@ struct store_ops {
                            void *ctx, struct err *err);
 };
 
-/* The adapters (each compiled in or absent; NULL-free). */
+/* The adapters. */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

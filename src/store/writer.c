@@ -50,6 +50,8 @@ static void fail_all(struct store_job *first, const struct err *err)
  * back to back and the first failure rolls the transaction back and returns 1: the caller
  * runs the group again with savepoints. Returns 0 (committed: each job's rc says how it
  * went), 1 or -1 (the group failed: fail_all done). */
+#define RETRY_MAX 5
+
 static int run_attempt(struct store *s, struct store_job *first, bool savepoints, struct err *err)
 {
     const struct store_ops *ops = s->ops;
@@ -58,7 +60,8 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
         err_clear(&j->err);
         j->rc = 0;
     }
-    if (ops->tx_begin(s, &tx, err) != 0) {
+    /* a barrier (definition change) runs alone and holds the catalogue exclusively */
+    if (ops->tx_begin(s, &tx, first->barrier, err) != 0) {
         fail_all(first, err);
         return -1;
     }
@@ -76,7 +79,9 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
             continue;
         }
         if (j->apply(&tx, j->arg, &j->err) != 0) {
-            j->rc = -1;
+            /* a deadlock or serialization failure (shared database): rolled back to its
+             * savepoint, the job runs again in the next group (run_group) */
+            j->rc = ops->tx_retryable(&tx) && j->attempts < RETRY_MAX ? 1 : -1;
             if (j->err.code == ERR_OK) {
                 err_set(&j->err, ERR_INTERNAL, NULL, "write failed");
             }
@@ -94,6 +99,9 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
     }
     if (!ok) {
         ops->tx_rollback(&tx);
+        for (struct store_job *j = first; j != NULL; j = j->next) {
+            j->rc = j->rc > 0 ? 0 : j->rc; /* nothing committed: all fail */
+        }
         fail_all(first, err);
         return -1;
     }
@@ -105,7 +113,7 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
  * journal and two statements per job; if one of its jobs fails, the group runs again with
  * them, so the outcome of every job is what it would have been. The commit is the same in
  * both cases: nothing is acknowledged before it is durable. */
-static void run_group(struct store *s, struct store_job *first)
+static void run_group(struct store *s, struct store_job *first, struct store_job **again)
 {
     struct err err;
     err_clear(&err);
@@ -121,8 +129,9 @@ static void run_group(struct store *s, struct store_job *first)
     bool ok = rc == 0;
     uint64_t dt = time_mono_ns() - t0;
     uint64_t n = 0;
+    struct store_job **tail = again;
     for (struct store_job *j = first; j != NULL; j = j->next) {
-        n++;
+        n += j->rc > 0 ? 0 : 1;
     }
     /* Counters first: once a done() has run, /metrics and tests must already see its job. */
     hist_observe(&s->writer->batch_size, (double)n);
@@ -140,7 +149,14 @@ static void run_group(struct store *s, struct store_job *first)
     pthread_mutex_unlock(&s->writer->mu);
     for (struct store_job *j = first; j != NULL;) {
         struct store_job *next = j->next; /* done() may free the job */
-        j->done(j->arg, j->rc, &j->err);
+        if (j->rc > 0) {
+            j->attempts++;
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+        } else {
+            j->done(j->arg, j->rc, &j->err);
+        }
         j = next;
     }
     if (!ok) {
@@ -162,9 +178,10 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
+        /* a barrier job runs alone: the group before it ends before it */
         struct store_job *first = w->head, *last = first;
         int taken = 1;
-        while (last->next != NULL && taken < GROUP_MAX && !last->barrier) {
+        while (last->next != NULL && taken < GROUP_MAX && !last->barrier && !last->next->barrier) {
             last = last->next;
             taken++;
         }
@@ -176,7 +193,26 @@ static void *writer_main(void *arg)
         w->depth -= taken;
         w->stats.queue_depth = w->depth;
         pthread_mutex_unlock(&w->mu);
-        run_group(s, first);
+        struct store_job *again = NULL;
+        run_group(s, first, &again);
+        if (again != NULL) {
+            /* retried jobs keep their place: ahead of everything queued meanwhile */
+            pthread_mutex_lock(&w->mu);
+            struct store_job *end = again;
+            int k = 1;
+            while (end->next != NULL) {
+                end = end->next;
+                k++;
+            }
+            end->next = w->head;
+            w->head = again;
+            if (w->tail == NULL) {
+                w->tail = end;
+            }
+            w->depth += k;
+            w->stats.queue_depth = w->depth;
+            pthread_mutex_unlock(&w->mu);
+        }
     }
     return NULL;
 }
@@ -225,6 +261,7 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
     }
     job->next = NULL;
     job->rc = 0;
+    job->attempts = 0;
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->depth >= w->max) {
         bool stopping = w->stopping;
@@ -280,7 +317,7 @@ int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *ar
 {
     if (s->writer == NULL) {
         struct store_tx tx = {.store = s, .conn = NULL};
-        if (s->ops->tx_begin(s, &tx, err) != 0) {
+        if (s->ops->tx_begin(s, &tx, false, err) != 0) {
             return -1;
         }
         if (apply(&tx, arg, err) != 0 || s->ops->tx_commit(&tx, err) != 0) {

@@ -10,7 +10,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,101 @@ const char *fmt(const char *f, ...)
     return buf[i];
 }
 
+/* ---- the backend under test ---- */
+
+bool harness_on_postgres(void)
+{
+    const char *u = getenv("BUNSEN_TEST_DATABASE");
+    return u != NULL &&
+           (strncmp(u, "postgres://", 11) == 0 || strncmp(u, "postgresql://", 13) == 0);
+}
+
+const char *harness_pg_dir(void)
+{
+    const char *d = getenv("BUNSEN_TEST_PGDIR");
+    return d != NULL && *d ? d : NULL;
+}
+
+/* dir -> database URL of every daemon of this process (bunsen_run finds the database of the
+ * --data-dir it is given). */
+#define REG_MAX 32
+static struct {
+    char dir[256];
+    char url[512];
+} reg[REG_MAX];
+
+static const char *url_of_dir(const char *dir)
+{
+    for (int i = 0; i < REG_MAX; i++) {
+        if (reg[i].dir[0] != '\0' && strcmp(reg[i].dir, dir) == 0) {
+            return reg[i].url;
+        }
+    }
+    return NULL;
+}
+
+/* Run one statement on the server of BUNSEN_TEST_DATABASE (its maintenance database). */
+static int admin_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(getenv("BUNSEN_TEST_DATABASE"));
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc != 0) {
+            fprintf(stderr, "harness: %s: %s", sql, PQresultErrorMessage(r));
+        }
+        PQclear(r);
+    } else {
+        fprintf(stderr, "harness: cannot reach %s: %s", getenv("BUNSEN_TEST_DATABASE"),
+                PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* A fresh database for d on the test server: d->db_url. */
+static int create_database(struct daemon *d)
+{
+    static int seq;
+    const char *base = getenv("BUNSEN_TEST_DATABASE");
+    char name[64];
+    snprintf(name, sizeof(name), "bt_%d_%d_%ld", (int)getpid(), ++seq, (long)time(NULL) % 100000);
+    if (admin_exec(fmt("CREATE DATABASE %s", name)) != 0) {
+        return -1;
+    }
+    const char *slash = strrchr(base, '/');
+    const char *q = strchr(slash ? slash : base, '?');
+    int keep = slash && slash > base + 13 ? (int)(slash - base) : (int)strlen(base);
+    snprintf(d->db_url, sizeof(d->db_url), "%.*s/%s%s", keep, base, name, q ? q : "");
+    d->db_owned = true;
+    for (int i = 0; i < REG_MAX; i++) {
+        if (reg[i].dir[0] == '\0') {
+            snprintf(reg[i].dir, sizeof(reg[i].dir), "%s", d->dir);
+            snprintf(reg[i].url, sizeof(reg[i].url), "%s", d->db_url);
+            break;
+        }
+    }
+    return 0;
+}
+
+static void drop_database(struct daemon *d)
+{
+    const char *name = strrchr(d->db_url, '/');
+    if (name == NULL) {
+        return;
+    }
+    char db[128];
+    snprintf(db, sizeof(db), "%.*s", (int)strcspn(name + 1, "?"), name + 1);
+    admin_exec(fmt("DROP DATABASE IF EXISTS %s WITH (FORCE)", db));
+    for (int i = 0; i < REG_MAX; i++) {
+        if (strcmp(reg[i].dir, d->dir) == 0) {
+            reg[i].dir[0] = '\0';
+        }
+    }
+    d->db_url[0] = '\0';
+}
+
 static int spawn(struct daemon *d, const char *const *extra)
 {
     int pfd[2];
@@ -57,6 +154,9 @@ static int spawn(struct daemon *d, const char *const *extra)
         int lf = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (lf >= 0) {
             dup2(lf, STDERR_FILENO);
+        }
+        if (d->db_url[0] != '\0') {
+            setenv("BUNSEN_DATABASE", d->db_url, 1);
         }
         /* Rate limits off by default so that tests can write as fast as they like; a
          * test of the limits passes its own --rate-limit-* (later flags win). */
@@ -141,6 +241,33 @@ int daemon_start(struct daemon *d, const char *const *extra)
     if (mkdtemp(d->dir) == NULL) {
         return -1;
     }
+    if (harness_on_postgres() && create_database(d) != 0) {
+        return -1;
+    }
+    return spawn(d, extra);
+}
+
+int daemon_start_db(struct daemon *d, const char *database, const char *const *extra)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->dir, sizeof(d->dir), "/tmp/bunsen-test-XXXXXX");
+    if (mkdtemp(d->dir) == NULL) {
+        return -1;
+    }
+    if (strcmp(database, "fresh") == 0) {
+        if (create_database(d) != 0) {
+            return -1;
+        }
+    } else if (strcmp(database, "sqlite") != 0) {
+        snprintf(d->db_url, sizeof(d->db_url), "%s", database);
+        for (int i = 0; i < REG_MAX; i++) {
+            if (reg[i].dir[0] == '\0') {
+                snprintf(reg[i].dir, sizeof(reg[i].dir), "%s", d->dir);
+                snprintf(reg[i].url, sizeof(reg[i].url), "%s", d->db_url);
+                break;
+            }
+        }
+    }
     return spawn(d, extra);
 }
 
@@ -179,6 +306,14 @@ void daemon_cleanup(struct daemon *d)
         close(d->out_fd);
         d->out_fd = 0;
     }
+    if (d->db_url[0] != '\0' && d->db_owned && getenv("BUNSEN_KEEP_TEST_DIRS") == NULL) {
+        drop_database(d);
+    }
+    for (int i = 0; i < REG_MAX; i++) {
+        if (d->dir[0] != '\0' && strcmp(reg[i].dir, d->dir) == 0) {
+            reg[i].dir[0] = '\0';
+        }
+    }
     if (d->dir[0] != '\0' && getenv("BUNSEN_KEEP_TEST_DIRS") == NULL) {
         char cmd[400];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
@@ -203,6 +338,11 @@ int bunsen_run(char **out, const char *const *args)
         int n = 1;
         for (int i = 0; args[i] != NULL && n < 62; i++) {
             argv[n++] = args[i];
+            const char *url = NULL;
+            if (strcmp(args[i], "--data-dir") == 0 && args[i + 1] != NULL &&
+                (url = url_of_dir(args[i + 1])) != NULL) {
+                setenv("BUNSEN_DATABASE", url, 1);
+            }
         }
         argv[n] = NULL;
         execv(argv[0], (char *const *)(uintptr_t)argv);
@@ -450,27 +590,154 @@ json_t *http_json(int port, const char *method, const char *path, const char *ke
     return j;
 }
 
-long long daemon_db_int(const struct daemon *d, const char *sql, int n, ...)
+/* sql with ?N (and bare ?) rewritten as $N for PostgreSQL. */
+static const char *pg_sql(const char *sql)
 {
-    char path[400];
+    static _Thread_local char out[2048];
+    size_t o = 0;
+    int next = 1;
+    for (const char *p = sql; *p && o < sizeof(out) - 8; p++) {
+        if (*p != '?') {
+            out[o++] = *p;
+            continue;
+        }
+        if (p[1] >= '0' && p[1] <= '9') {
+            out[o++] = '$';
+            continue;
+        }
+        o += (size_t)snprintf(out + o, sizeof(out) - o, "$%d", next++);
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Run sql on d's PostgreSQL database with n text parameters. */
+static PGresult *pg_query(const struct daemon *d, const char *sql, int n, const char *const *v)
+{
+    PGconn *c = PQconnectdb(d->db_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    /* as many parameters as the statement names (the callers pass spare NULLs) */
+    const char *q = pg_sql(sql);
+    int used = 0;
+    for (const char *p = strchr(q, '$'); p != NULL; p = strchr(p + 1, '$')) {
+        int k = atoi(p + 1);
+        used = k > used ? k : used;
+    }
+    n = used < n ? used : n;
+    Oid types[16];
+    for (int i = 0; i < n && i < 16; i++) {
+        types[i] = 25; /* text */
+    }
+    PGresult *r = PQexecParams(c, q, n, types, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    }
+    PQfinish(c);
+    return r;
+}
+
+static sqlite3_stmt *sqlite_query(const struct daemon *d, sqlite3 **db, const char *sql, int n,
+                                  const char *const *v)
+{
+    char path[300];
     snprintf(path, sizeof(path), "%s/bunsen.db", d->dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(*db, 5000);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    va_list ap;
-    va_start(ap, n);
+    if (sqlite3_prepare_v2(*db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, sqlite3_errmsg(*db));
+    }
     for (int i = 0; i < n; i++) {
-        const char *v = va_arg(ap, const char *);
-        if (v != NULL) {
-            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+        if (v[i] != NULL) {
+            sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_TRANSIENT);
         }
     }
+    return st;
+}
+
+void daemon_db_doubles(const struct daemon *d, const char *sql, double *out, int ncols, int n, ...)
+{
+    const char *v[16] = {0};
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n && i < 16; i++) {
+        v[i] = va_arg(ap, const char *);
+    }
     va_end(ap);
+    for (int i = 0; i < ncols; i++) {
+        out[i] = 0;
+    }
+    if (d->db_url[0] != '\0') {
+        PGresult *r = pg_query(d, sql, n, v);
+        for (int i = 0; PQntuples(r) > 0 && i < ncols; i++) {
+            out[i] = PQgetisnull(r, 0, i) ? 0 : strtod(PQgetvalue(r, 0, i), NULL);
+        }
+        PQclear(r);
+        return;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = sqlite_query(d, &db, sql, n, v);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < ncols; i++) {
+            out[i] = sqlite3_column_double(st, i);
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+long long daemon_db_int(const struct daemon *d, const char *sql, int n, ...)
+{
+    const char *v[16] = {0};
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n && i < 16; i++) {
+        v[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    if (d->db_url[0] != '\0') {
+        PGresult *r = pg_query(d, sql, n, v);
+        assert_true(PQntuples(r) > 0);
+        const char *t = PQgetvalue(r, 0, 0); /* a boolean is 't' / 'f' */
+        long long x = strcmp(t, "t") == 0 ? 1 : strtoll(t, NULL, 10);
+        PQclear(r);
+        return x;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = sqlite_query(d, &db, sql, n, v);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     long long x = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return x;
+}
+
+void daemon_db_rows(const struct daemon *d, const char *sql,
+                    void (*row)(void *ctx, const char *const *cols, int ncols), void *ctx)
+{
+    const char *cols[16];
+    if (d->db_url[0] != '\0') {
+        PGresult *r = pg_query(d, sql, 0, NULL);
+        int nc = PQnfields(r) < 16 ? PQnfields(r) : 16;
+        for (int i = 0; i < PQntuples(r); i++) {
+            for (int k = 0; k < nc; k++) {
+                cols[k] = PQgetvalue(r, i, k);
+            }
+            row(ctx, cols, nc);
+        }
+        PQclear(r);
+        return;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = sqlite_query(d, &db, sql, 0, NULL);
+    int nc = sqlite3_column_count(st) < 16 ? sqlite3_column_count(st) : 16;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int k = 0; k < nc; k++) {
+            const unsigned char *t = sqlite3_column_text(st, k);
+            cols[k] = t ? (const char *)t : "";
+        }
+        row(ctx, cols, nc);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }

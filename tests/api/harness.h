@@ -23,11 +23,26 @@ struct daemon {
     char dir[256];      /* data dir (temporary, removed by daemon_cleanup) */
     char admin_key[64]; /* from <dir>/admin.key */
     int out_fd;         /* read end of the daemon's stdout, kept open so it never blocks */
+    char db_url[512];   /* PostgreSQL runs: the daemon's own database ("" = SQLite in dir) */
+    bool db_owned;      /* db_url was created for this daemon (dropped by daemon_cleanup) */
 };
+
+/* The backend the API tests run against: BUNSEN_TEST_DATABASE unset = SQLite in each
+ * daemon's data dir; a postgres:// URL of a server = a fresh database per daemon_start
+ * (created there, dropped by daemon_cleanup). */
+bool harness_on_postgres(void);
+
+/* The data directory of the test cluster (BUNSEN_TEST_PGDIR, set by tests/pg/api.sh: for
+ * tests/pg/cluster.sh restart), or NULL. */
+const char *harness_pg_dir(void);
 
 /* Start a daemon on a fresh temp data dir; extra args (NULL-terminated list, may be NULL)
  * are appended to `serve`. Returns 0 or -1. */
 int daemon_start(struct daemon *d, const char *const *extra);
+/* As daemon_start on a given database: "sqlite" (SQLite in the data dir whatever the test
+ * backend), "fresh" (a new database on the test server), or a URL shared with other daemons
+ * (not dropped by daemon_cleanup). */
+int daemon_start_db(struct daemon *d, const char *database, const char *const *extra);
 /* Start again on the same data dir (after stop or kill). */
 int daemon_restart(struct daemon *d, const char *const *extra);
 /* SIGTERM and wait; returns the exit status (or -1). */
@@ -38,9 +53,16 @@ void daemon_kill9(struct daemon *d);
 void daemon_cleanup(struct daemon *d);
 
 /* Read the daemon's database (read-only, alongside the running daemon): the integer of the
- * first column of the first row of sql, with n text parameters bound in order (NULL binds
+ * first column of the first row of sql (portable SQL: ?N parameters, which PostgreSQL runs as
+ * $N text), with n text parameters bound in order (NULL binds
  * SQL NULL). Fails the test on any error. */
 long long daemon_db_int(const struct daemon *d, const char *sql, int n, ...);
+/* As daemon_db_int for up to 8 columns of the first row as doubles (SQL NULL = 0; no row =
+ * all 0) into out[0..ncols), and for every row: daemon_db_rows calls row(ctx, cols) with the
+ * row's columns as text (NULL = ""). */
+void daemon_db_doubles(const struct daemon *d, const char *sql, double *out, int ncols, int n, ...);
+void daemon_db_rows(const struct daemon *d, const char *sql,
+                    void (*row)(void *ctx, const char *const *cols, int ncols), void *ctx);
 
 /* Run `bunsen ARGS...` (NULL-terminated) to completion; returns its exit code and, when
  * out is not NULL, its stdout+stderr (malloc'd, NUL-terminated). */

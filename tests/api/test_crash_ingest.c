@@ -10,7 +10,6 @@
 #include "harness.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,54 +125,45 @@ static void setup_experiment(void)
     call_ok("/api/v1/exposures", SDK, body, 200);
 }
 
-static sqlite3 *db_open(void)
+static long long db_int(const char *sql)
 {
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(fmt("%s/bunsen.db", D.dir), &db, SQLITE_OPEN_READONLY, NULL),
-                     SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    return db;
+    return daemon_db_int(&D, sql, 0);
 }
 
-static long long db_int(sqlite3 *db, const char *sql)
+static int stored[CLIENTS][MAX_BATCHES];
+static int unknown_ids;
+
+/* One stored event id "c<client>b<batch>.<i>": counted for its batch. */
+static void count_id(void *ctx, const char *const *cols, int ncols)
 {
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    (void)ctx;
+    (void)ncols;
+    int c = -1, b = -1;
+    if (sscanf(cols[0], "c%db%d.", &c, &b) != 2 || c < 0 || c >= CLIENTS || b < 0 ||
+        b >= batches_sent[c]) {
+        fprintf(stderr, "unexpected event id '%s'\n", cols[0]);
+        unknown_ids++;
+        return;
+    }
+    stored[c][b]++;
 }
 
 /* Events per batch prefix; checks against what the clients saw. */
-static void check_batches(sqlite3 *db, long long *acked_events)
+static void check_batches(long long *acked_events)
 {
-    static int stored[CLIENTS][MAX_BATCHES];
     memset(stored, 0, sizeof(stored));
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT substr(id, 1, instr(id, '.') - 1), COUNT(*) "
-                                        "FROM events WHERE id IS NOT NULL GROUP BY 1",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    int partial = 0, unknown = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int c = -1, b = -1;
-        const char *prefix = (const char *)sqlite3_column_text(st, 0);
-        int n = sqlite3_column_int(st, 1);
-        if (sscanf(prefix, "c%db%d", &c, &b) != 2 || c < 0 || c >= CLIENTS || b < 0 ||
-            b >= batches_sent[c]) {
-            fprintf(stderr, "unexpected batch prefix '%s'\n", prefix);
-            unknown++;
-            continue;
-        }
-        stored[c][b] = n;
-        if (n != BATCH) {
-            fprintf(stderr, "batch %s is partial: %d of %d events\n", prefix, n, BATCH);
-            partial++;
+    unknown_ids = 0;
+    daemon_db_rows(&D, "SELECT id FROM events WHERE id IS NOT NULL", count_id, NULL);
+    int partial = 0, unknown = unknown_ids;
+    for (int c = 0; c < CLIENTS; c++) {
+        for (int b = 0; b < batches_sent[c]; b++) {
+            if (stored[c][b] != 0 && stored[c][b] != BATCH) {
+                fprintf(stderr, "batch c%db%d is partial: %d of %d events\n", c, b, stored[c][b],
+                        BATCH);
+                partial++;
+            }
         }
     }
-    sqlite3_finalize(st);
     int missing = 0, acked = 0, unacked_present = 0, wrong_reply = 0;
     for (int c = 0; c < CLIENTS; c++) {
         for (int b = 0; b < batches_sent[c]; b++) {
@@ -227,28 +217,24 @@ static void test_kill9_during_ingestion(void **state)
         }
         assert_int_equal(daemon_restart(&D, NULL), 0);
     }
-    sqlite3 *db = db_open();
     long long acked_events = 0;
-    check_batches(db, &acked_events);
+    check_batches(&acked_events);
     /* exactly once: ids are globally unique by construction */
-    assert_int_equal(db_int(db, "SELECT COUNT(*) - COUNT(DISTINCT id) FROM events"), 0);
-    assert_true(db_int(db, "SELECT COUNT(*) FROM events") >= acked_events);
+    assert_int_equal(db_int("SELECT COUNT(*) - COUNT(DISTINCT id) FROM events"), 0);
+    assert_true(db_int("SELECT COUNT(*) FROM events") >= acked_events);
     /* the roll-ups moved with the events: S per variant = events in the window */
-    long long want_s = db_int(db, "SELECT COUNT(*) FROM exposures x JOIN events e ON "
-                                  "e.user_id = x.user_id AND e.event = 'ev' AND e.ts >= x.ts "
-                                  "WHERE x.experiment = 'crash'");
-    long long want_sx = db_int(db, "SELECT COUNT(*) FROM exposures x JOIN events e ON "
-                                   "e.user_id = x.user_id AND e.event = 'ev' AND e.ts < x.ts AND "
-                                   "e.ts >= x.ts - 3600000 WHERE x.experiment = 'crash'");
-    assert_int_equal(db_int(db, "SELECT SUM(n) FROM metric_stats WHERE experiment = 'crash'"),
-                     USERS);
-    assert_int_equal(db_int(db, "SELECT SUM(s) FROM metric_stats WHERE experiment = 'crash'"),
-                     want_s);
-    assert_int_equal(db_int(db, "SELECT SUM(sx) FROM metric_stats WHERE experiment = 'crash'"),
+    long long want_s = db_int("SELECT COUNT(*) FROM exposures x JOIN events e ON "
+                              "e.user_id = x.user_id AND e.event = 'ev' AND e.ts >= x.ts "
+                              "WHERE x.experiment = 'crash'");
+    long long want_sx = db_int("SELECT COUNT(*) FROM exposures x JOIN events e ON "
+                               "e.user_id = x.user_id AND e.event = 'ev' AND e.ts < x.ts AND "
+                               "e.ts >= x.ts - 3600000 WHERE x.experiment = 'crash'");
+    assert_int_equal(db_int("SELECT SUM(n) FROM metric_stats WHERE experiment = 'crash'"), USERS);
+    assert_int_equal(db_int("SELECT SUM(s) FROM metric_stats WHERE experiment = 'crash'"), want_s);
+    assert_int_equal(db_int("SELECT SUM(sx) FROM metric_stats WHERE experiment = 'crash'"),
                      want_sx);
-    assert_int_equal(db_int(db, "SELECT SUM(y_raw) FROM user_metrics WHERE experiment = 'crash'"),
+    assert_int_equal(db_int("SELECT SUM(y_raw) FROM user_metrics WHERE experiment = 'crash'"),
                      want_s);
-    sqlite3_close(db);
     assert_int_equal(daemon_stop(&D), 0);
     daemon_cleanup(&D);
 }

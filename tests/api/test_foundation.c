@@ -588,6 +588,9 @@ static void test_admin_key_file(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(stat(D.dir, &st), 0);
     assert_true(strlen(D.admin_key) == 47);
+    if (harness_on_postgres()) {
+        return; /* the data is in the database server, not in the data dir */
+    }
     char db[400];
     snprintf(db, sizeof(db), "%s/bunsen.db", D.dir);
     assert_int_equal(stat(db, &st), 0);

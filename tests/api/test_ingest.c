@@ -19,7 +19,6 @@
 #include "harness.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,29 +117,10 @@ static void post_err(const char *path, const char *body, const char *field)
     post_err_raw(path, body, strlen(body), field);
 }
 
-/* A read-only connection to the daemon's database (WAL: sees every committed write). */
-static sqlite3 *db_open(void)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(fmt("%s/bunsen.db", D.dir), &db, SQLITE_OPEN_READONLY, NULL),
-                     SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
 /* The first column of the first row of sql with ?1 = a, ?2 = b (NULL = unbound). */
 static long long db_int(const char *sql, const char *a, const char *b)
 {
-    sqlite3 *db = db_open();
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return daemon_db_int(&D, sql, 2, a, b);
 }
 
 static long long events_of(const char *user)
@@ -153,24 +133,12 @@ static long long events_of(const char *user)
 static void expect_stats(const char *exp, const char *metric, const char *variant, long long n,
                          double s, double q, double sx, double qx, double p)
 {
-    sqlite3 *db = db_open();
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT n, s, q, sx, qx, p FROM metric_stats WHERE "
-                                        "experiment = ?1 AND metric = ?2 AND variant = ?3",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, exp, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, metric, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, variant, -1, SQLITE_TRANSIENT);
+    /* summed over rows: a shared database keeps one row per writer slot */
     double got[6] = {0}, want[6] = {(double)n, s, q, sx, qx, p};
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < 6; i++) {
-            got[i] = sqlite3_column_double(st, i);
-        }
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    daemon_db_doubles(&D,
+                      "SELECT SUM(n), SUM(s), SUM(q), SUM(sx), SUM(qx), SUM(p) FROM metric_stats "
+                      "WHERE experiment = ?1 AND metric = ?2 AND variant = ?3",
+                      got, 6, 3, exp, metric, variant);
     static const char *const names[] = {"n", "s", "q", "sx", "qx", "p"};
     for (int i = 0; i < 6; i++) {
         double tol = 1e-9 * (want[i] < 0 ? -want[i] : want[i]) + 1e-9;
@@ -404,8 +372,11 @@ static void test_events_item_rules(void **state)
     events_ok(
         fmt("[{\"user_id\":\"%s\",\"event\":\"%s\",\"id\":\"%.128s\"}]", u256, long128, long257), 1,
         0);
-    assert_int_equal(db_int("SELECT COUNT(*) FROM events WHERE length(CAST(user_id AS BLOB)) = 256 "
-                            "AND length(event) = 128 AND length(id) = 128",
+    assert_int_equal(db_int(harness_on_postgres()
+                                ? "SELECT COUNT(*) FROM events WHERE octet_length(user_id) = 256 "
+                                  "AND length(event) = 128 AND length(id) = 128"
+                                : "SELECT COUNT(*) FROM events WHERE length(CAST(user_id AS BLOB)) "
+                                  "= 256 AND length(event) = 128 AND length(id) = 128",
                             NULL, NULL),
                      1);
 }
@@ -425,7 +396,7 @@ static void test_events_values_and_ts(void **state)
         "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"zulu\",\"ts\":\"2024-03-10t10:00:00.25z\"},"
         "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"now\"}]",
         8, 0);
-    const char *q = "SELECT CAST(value * 1000 AS INTEGER) FROM events WHERE user_id = 'vt' AND "
+    const char *q = "SELECT CAST(value * 1000 AS BIGINT) FROM events WHERE user_id = 'vt' AND "
                     "id = ?1";
     assert_int_equal(db_int(q, "null", NULL), 1000);
     assert_int_equal(db_int(q, "absent", NULL), 1000);
@@ -589,7 +560,7 @@ static void test_exposures_first_wins(void **state)
         T + 5000);
     /* exposure_stats follows: x1, x2 control; x3 green; conflicts x1 + x2 */
     const char *users =
-        "SELECT users FROM exposure_stats WHERE experiment = 'expo' AND variant = ?1";
+        "SELECT SUM(users) FROM exposure_stats WHERE experiment = 'expo' AND variant = ?1";
     assert_int_equal(db_int(users, "control", NULL), 2);
     assert_int_equal(db_int(users, "green", NULL), 1);
     assert_int_equal(
@@ -701,9 +672,14 @@ static void *post_main(void *arg)
 {
     const struct post_job *j = arg;
     struct resp r;
-    if (http_req(D.port, "POST", j->path, j->key, j->body, &r) == 0) {
-        resp_free(&r);
+    if (http_req(D.port, "POST", j->path, j->key, j->body, &r) != 0) {
+        fprintf(stderr, "# %s: no reply\n", j->path);
+        return NULL;
     }
+    if (r.status != 200) {
+        fprintf(stderr, "# %s: %d %s\n", j->path, r.status, r.body ? r.body : "");
+    }
+    resp_free(&r);
     return NULL;
 }
 

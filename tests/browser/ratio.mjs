@@ -291,6 +291,26 @@ T.test('results: the ratio of sums per variant, its lift, interval and unit; no 
   await page.setViewportSize({ width: 1280, height: 800 });
 });
 
+T.test('Bayesian and sequential on the ratio: the API’s numbers, the expected loss in EUR', async () => {
+  for (const method of ['bayesian', 'sequential']) {
+    await go(`/experiments/${EXP}?method=${method}`);
+    const header = method === 'bayesian' ? 'Chance to beat control' : 'p-value';
+    await page.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: header }).first().waitFor();
+    const r = await admin.get(`/experiments/${EXP}/results?method=${method}`);
+    const m = r.metrics.find((x) => x.key === RATIO);
+    const v = m.variants[1];
+    const f = fmt.resultsFormat(m, await admin.get(`/metrics/${RATIO}`));
+    assertEq(await text(cell(RATIO, v.key, 'mean').locator('.mean-value')), f.mean(v.mean), `${method}: the ratio`);
+    assertEq(await text(cell(RATIO, v.key, 'ci')), fmt.fmtPctInterval(v.relative_lift.ci), `${method}: interval`);
+    assertEq(await text(cell(RATIO, v.key, 'p')), fmt.significanceText(v, r), `${method}: ${header}`);
+    if (method === 'bayesian') {
+      const notes = await text(page.locator(`section.metric-result[data-metric="${RATIO}"] .notes`));
+      assert(/expected loss if shipped and wrong −?€[\d,.]+/.test(notes), `expected loss in EUR (${notes})`);
+    }
+    noErrors();
+  }
+});
+
 // ------------------------------------------------------------------ main
 
 let failed = 1;

@@ -389,8 +389,9 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
     return st != NULL ? sqlite_conn_step_done(c, st, sql, err) : -1;
 }
 
-static int sqlite_tx_begin(struct store *s, struct store_tx *tx, struct err *err)
+static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
+    (void)exclusive; /* one writer per file: every write transaction is exclusive */
     tx->conn = sqlite_be(s)->main;
     return sqlite_conn_exec(tx->conn, "BEGIN IMMEDIATE", err);
 }
@@ -420,6 +421,12 @@ static void sqlite_tx_rollback(struct store_tx *tx)
     if (tx->conn != NULL && !sqlite3_get_autocommit(sqlite_tx_db(tx))) {
         sqlite3_exec(sqlite_tx_db(tx), "ROLLBACK", NULL, NULL, NULL);
     }
+}
+
+static bool sqlite_tx_retryable(struct store_tx *tx)
+{
+    (void)tx; /* BEGIN IMMEDIATE: no deadlock can reach a job */
+    return false;
 }
 
 static int sqlite_ready_check(struct store_tx *tx, struct err *err)
@@ -463,6 +470,7 @@ const struct store_ops store_sqlite_ops = {
     .tx_release = sqlite_tx_release,
     .tx_commit = sqlite_tx_commit,
     .tx_rollback = sqlite_tx_rollback,
+    .tx_retryable = sqlite_tx_retryable,
     .ready_check = sqlite_ready_check,
     .write_metrics = sqlite_write_metrics,
     .key_insert = sqlite_key_insert,

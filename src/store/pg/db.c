@@ -1,0 +1,811 @@
+/*
+ * db.c - the PostgreSQL adapter's core: libpq connections with per-connection prepared
+ * statements, the pool of read connections, reconnection after a failover, schema
+ * migrations (migrations/postgres/), the writer's transactions and savepoints, the
+ * definition-change listener, and the ops table the facade dispatches through.
+ *
+ * Several daemons share one database. The writer's transaction begins by taking the
+ * catalogue advisory lock in shared mode and reading the committed catalogue version:
+ * when it is newer than the rules this daemon attributes with, the catalogue hook reloads
+ * them before any job runs (definition changes take the same lock exclusively, so no
+ * definition can commit while ingestion holds it: no ingestion applies stale rules).
+ * Definition changes also NOTIFY bunsen_catalog at commit; a listener thread wakes the
+ * hook within milliseconds (the daemon's one-second version poll is the safety net).
+ * Each daemon's writer session owns a roll-up slot (session advisory lock), so daemons add
+ * roll-up deltas to different rows and never wait on each other there.
+ *
+ * Failover: the conninfo may name several hosts with target_session_attrs=read-write.
+ * A connection that fails (lost, admin shutdown, read-only after a demotion) is marked
+ * broken and reopened before its next use, which lands on the current primary; until one
+ * is reachable, writes fail with ERR_UNAVAILABLE (503 + Retry-After), never a 2xx.
+ */
+#include "pg_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include "bunsen/log.h"
+#include "bunsen/metrics.h"
+#include "bunsen/migrations.h"
+#include "bunsen/util.h"
+
+/* ---- connections ---- */
+
+struct pg_conn *pg_conn_open(const char *conninfo, struct err *err)
+{
+    struct pg_conn *c = xcalloc(1, sizeof(*c));
+    c->pg = PQconnectdb(conninfo);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s",
+                c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        pg_conn_close(c);
+        return NULL;
+    }
+    /* ms timestamps and doubles travel as text: every digit of a double round-trips */
+    PGresult *r = PQexec(c->pg, "SET extra_float_digits = 3; SET client_min_messages = warning");
+    PQclear(r);
+    return c;
+}
+
+void pg_conn_close(struct pg_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    PQfinish(c->pg);
+    free(c);
+}
+
+int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
+{
+    if (!c->broken && PQstatus(c->pg) == CONNECTION_OK) {
+        return 0;
+    }
+    PQfinish(c->pg);
+    memset(c->prepared, 0, sizeof(c->prepared));
+    c->release_pending = false;
+    c->pg = PQconnectdb(conninfo);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        c->broken = true;
+        return err_set(err, ERR_UNAVAILABLE, NULL, "no writable PostgreSQL reachable: %s",
+                       c->pg ? PQerrorMessage(c->pg) : "out of memory");
+    }
+    PGresult *r = PQexec(c->pg, "SET extra_float_digits = 3; SET client_min_messages = warning");
+    PQclear(r);
+    c->broken = false;
+    return 0;
+}
+
+static bool sqlstate_is(const PGresult *res, const char *prefix)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return st != NULL && strncmp(st, prefix, strlen(prefix)) == 0;
+}
+
+bool pg_err_is_retry(const PGresult *res)
+{
+    return sqlstate_is(res, "40001") || sqlstate_is(res, "40P01");
+}
+
+int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : "";
+    if (msg == NULL || *msg == '\0') {
+        msg = PQerrorMessage(c->pg);
+    }
+    char clean[160];
+    snprintf(clean, sizeof(clean), "%s", msg);
+    clean[strcspn(clean, "\n")] = '\0';
+    if (PQstatus(c->pg) != CONNECTION_OK || sqlstate_is(res, "08") || sqlstate_is(res, "57P") ||
+        sqlstate_is(res, "25006") || res == NULL) {
+        c->broken = true;
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: database unavailable (%s)", what, clean);
+    }
+    if (pg_err_is_retry(res)) {
+        c->retry = true;
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
+    }
+    if (sqlstate_is(res, "53") || sqlstate_is(res, "55P03")) {
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
+    }
+    if (sqlstate_is(res, "22021")) { /* invalid UTF-8 in a parameter: matches nothing stored */
+        return err_set(err, ERR_NOT_FOUND, NULL, "%s: not valid UTF-8", what);
+    }
+    if (sqlstate_is(res, "23")) {
+        return err_set(err, ERR_CONFLICT, NULL, "%s: %s", what, clean);
+    }
+    return err_set(err, ERR_INTERNAL, NULL, "%s: %s", what, clean);
+}
+
+PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned binary, struct err *err)
+{
+    int slot = -1, free_slot = -1;
+    for (int i = 0; i < PG_STMT_SLOTS; i++) {
+        if (c->prepared[i] == sql) {
+            slot = i;
+            break;
+        }
+        if (c->prepared[i] == NULL && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    char name[16];
+    if (slot < 0) {
+        /* more distinct statements than slots is a programming error: raise PG_STMT_SLOTS */
+        if (free_slot < 0) {
+            err_set(err, ERR_INTERNAL, NULL, "statement cache full");
+            return NULL;
+        }
+        slot = free_slot;
+        snprintf(name, sizeof(name), "s%d", slot);
+        PGresult *p = PQprepare(c->pg, name, sql, n, NULL);
+        if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) {
+            pg_fail(c, p, "prepare", err);
+            PQclear(p);
+            return NULL;
+        }
+        PQclear(p);
+        c->prepared[slot] = sql;
+    }
+    snprintf(name, sizeof(name), "s%d", slot);
+    int formats[32] = {0};
+    if (n > 32) {
+        err_set(err, ERR_INTERNAL, NULL, "too many parameters");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        formats[i] = i < 16 ? (int)((binary >> i) & 1u) : 0;
+    }
+    PGresult *r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        pg_fail(c, r, "query", err);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
+{
+    PGresult *r = PQexec(c->pg, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        pg_fail(c, r, "exec", err);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- the read pool ---- */
+
+struct pg_conn *pg_reader_get(struct store *s, struct err *err)
+{
+    struct pg_store *p = pg_be(s);
+    pthread_mutex_lock(&p->pool_mu);
+    while (p->nidle == 0 && p->nopen >= PG_POOL_MAX) {
+        pthread_cond_wait(&p->pool_cv, &p->pool_mu);
+    }
+    struct pg_conn *c = NULL;
+    if (p->nidle > 0) {
+        c = p->idle[--p->nidle];
+    } else {
+        p->nopen++;
+    }
+    pthread_mutex_unlock(&p->pool_mu);
+    if (c == NULL) {
+        c = xcalloc(1, sizeof(*c));
+        c->broken = true; /* opened by pg_conn_ensure below */
+    }
+    if (pg_conn_ensure(c, p->conninfo, err) != 0) {
+        pg_reader_put(s, c);
+        return NULL;
+    }
+    return c;
+}
+
+void pg_reader_put(struct store *s, struct pg_conn *c)
+{
+    struct pg_store *p = pg_be(s);
+    pthread_mutex_lock(&p->pool_mu);
+    p->idle[p->nidle++] = c;
+    pthread_cond_signal(&p->pool_cv);
+    pthread_mutex_unlock(&p->pool_mu);
+}
+
+struct pg_conn *pg_read_conn(struct store *s, struct store_tx *tx, struct err *err)
+{
+    return tx != NULL ? tx->conn : pg_reader_get(s, err);
+}
+
+void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c)
+{
+    if (tx == NULL && c != NULL) {
+        pg_reader_put(s, c);
+    }
+}
+
+/* ---- parameters and results ---- */
+
+void pg_text_free(struct pg_text *t)
+{
+    free(t->p);
+    memset(t, 0, sizeof(*t));
+}
+
+static void text_put(struct pg_text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->p = xrealloc(t->p, t->cap);
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+void pg_arr_begin(struct pg_text *t)
+{
+    t->len = 0;
+    t->count = 0;
+    text_put(t, "{", 1);
+}
+
+static void arr_sep(struct pg_text *t)
+{
+    if (t->count++ > 0) {
+        text_put(t, ",", 1);
+    }
+}
+
+void pg_arr_str(struct pg_text *t, const char *v)
+{
+    arr_sep(t);
+    if (v == NULL) {
+        text_put(t, "NULL", 4);
+        return;
+    }
+    text_put(t, "\"", 1);
+    const char *run = v;
+    for (const char *q = v; *q; q++) {
+        if (*q == '"' || *q == '\\') {
+            text_put(t, run, (size_t)(q - run));
+            text_put(t, "\\", 1);
+            run = q;
+        }
+    }
+    text_put(t, run, strlen(run));
+    text_put(t, "\"", 1);
+}
+
+void pg_arr_i64(struct pg_text *t, int64_t v)
+{
+    char b[32];
+    arr_sep(t);
+    int w = snprintf(b, sizeof(b), "%" PRId64, v);
+    text_put(t, b, (size_t)w);
+}
+
+void pg_arr_f64(struct pg_text *t, double v)
+{
+    char b[40];
+    arr_sep(t);
+    int w = snprintf(b, sizeof(b), "%.17g", v);
+    text_put(t, b, (size_t)w);
+}
+
+const char *pg_arr_end(struct pg_text *t)
+{
+    text_put(t, "}", 1);
+    return t->p;
+}
+
+void pg_array_strv(struct pg_text *t, const char *const *v, size_t n)
+{
+    pg_arr_begin(t);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(t, v[i]);
+    }
+    pg_arr_end(t);
+}
+
+int64_t pg_i64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+double pg_f64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+const char *pg_str(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* ---- migrations ---- */
+
+static const char SQL_CREATE_MIGRATIONS[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+static int version_on(struct pg_conn *c, int *version, struct err *err)
+{
+    PGresult *r = pg_run(c, SQL_MAX_VERSION, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    *version = (int)pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_schema_version(struct store *s, int *version, struct err *err)
+{
+    struct pg_store *p = pg_be(s);
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
+        return -1;
+    }
+    return version_on(p->writer, version, err);
+}
+
+static int migrate_one(struct pg_conn *c, const struct migration *m, bool *applied, struct err *err)
+{
+    *applied = false;
+    /* one migration at a time across processes: a transaction-scoped advisory lock */
+    if (pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(1112887377, 0)", err) != 0) {
+        pg_exec(c, "ROLLBACK", NULL);
+        return -1;
+    }
+    char ver[16];
+    snprintf(ver, sizeof(ver), "%d", m->version);
+    const char *v1[] = {ver};
+    PGresult *r =
+        pg_run(c, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, v1, NULL, 0, err);
+    if (r == NULL) {
+        goto out_rollback;
+    }
+    bool done = PQntuples(r) > 0;
+    PQclear(r);
+    if (done) {
+        return pg_exec(c, "COMMIT", err);
+    }
+    r = PQexec(c->pg, m->sql);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        err_set(err, ERR_INTERNAL, NULL, "migration %s failed: %s", m->name,
+                r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+        PQclear(r);
+        goto out_rollback;
+    }
+    PQclear(r);
+    char now[32];
+    snprintf(now, sizeof(now), "%" PRId64, time_now_ms());
+    const char *v3[] = {ver, m->name, now};
+    r = pg_run(c,
+               "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1::int, $2, "
+               "$3::bigint)",
+               3, v3, NULL, 0, err);
+    if (r == NULL) {
+        goto out_rollback;
+    }
+    PQclear(r);
+    if (pg_exec(c, "COMMIT", err) != 0) {
+        goto out_rollback;
+    }
+    *applied = true;
+    return 0;
+out_rollback:
+    pg_exec(c, "ROLLBACK", NULL);
+    return -1;
+}
+
+static int pg_migrate(struct store *s, int *applied, struct err *err)
+{
+    struct pg_store *p = pg_be(s);
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
+        return -1;
+    }
+    int n = 0;
+    for (int i = 0; i < bunsen_migrations_pg_count; i++) {
+        bool did = false;
+        if (migrate_one(p->writer, &bunsen_migrations_pg[i], &did, err) != 0) {
+            return -1;
+        }
+        n += did ? 1 : 0;
+    }
+    *applied = n;
+    return 0;
+}
+
+/* ---- the roll-up slot ---- */
+
+/* Claim a slot no other live session holds (session lock, released when the connection
+ * closes). Called on every new writer connection. */
+static int claim_slot(struct pg_store *p, struct err *err)
+{
+    static const char SQL_CLAIM[] =
+        "SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(1112887379, s) "
+        "LIMIT 1";
+    PGresult *r = pg_run(p->writer, SQL_CLAIM, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    /* every slot taken (more than 64 writers): share slot 0; correct, only slower */
+    p->slot = PQntuples(r) > 0 ? (int)pg_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return 0;
+}
+
+/* The writer's connection, reopened (with a fresh slot) after a failure. */
+static int writer_ready(struct store *s, struct err *err)
+{
+    struct pg_store *p = pg_be(s);
+    bool fresh = p->writer->broken || PQstatus(p->writer->pg) != CONNECTION_OK;
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
+        return -1;
+    }
+    return fresh ? claim_slot(p, err) : 0;
+}
+
+/* ---- the definition-change listener ---- */
+
+static void *listener_main(void *arg)
+{
+    struct store *s = arg;
+    struct pg_store *p = pg_be(s);
+    struct pg_conn *c = xcalloc(1, sizeof(*c));
+    c->broken = true;
+    while (!p->stop_listener) {
+        struct err err;
+        if (pg_conn_ensure(c, p->conninfo, &err) != 0 ||
+            pg_exec(c, "LISTEN bunsen_catalog", &err) != 0) {
+            c->broken = true;
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 500000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        while (!p->stop_listener && !c->broken) {
+            int fd = PQsocket(c->pg);
+            fd_set fds;
+            FD_ZERO(&fds);
+            FD_SET(fd, &fds);
+            struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+            if (select(fd + 1, &fds, NULL, NULL, &tv) < 0) {
+                continue;
+            }
+            if (!PQconsumeInput(c->pg)) {
+                c->broken = true;
+                break;
+            }
+            PGnotify *n;
+            bool changed = false;
+            while ((n = PQnotifies(c->pg)) != NULL) {
+                changed = true;
+                PQfreemem(n);
+            }
+            if (changed && store_catalog_check(s, -1, &err) != 0) {
+                log_json(LOG_ERROR, "experiment reload failed",
+                         json_pack("{s:s}", "error", err.msg));
+            }
+        }
+    }
+    pg_conn_close(c);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void pg_close(struct store *s)
+{
+    struct pg_store *p = pg_be(s);
+    if (p == NULL) {
+        return;
+    }
+    if (p->listening) {
+        p->stop_listener = 1;
+        pthread_join(p->listener, NULL);
+    }
+    for (int i = 0; i < p->nidle; i++) {
+        pg_conn_close(p->idle[i]);
+    }
+    pg_conn_close(p->writer);
+    pthread_mutex_destroy(&p->pool_mu);
+    pthread_cond_destroy(&p->pool_cv);
+    free(p->conninfo);
+    free(p);
+    s->be = NULL;
+}
+
+static int pg_open(struct store *s, const char *conninfo, struct err *err)
+{
+    struct pg_store *p = xcalloc(1, sizeof(*p));
+    s->be = p;
+    p->conninfo = xstrdup(conninfo);
+    pthread_mutex_init(&p->pool_mu, NULL);
+    pthread_cond_init(&p->pool_cv, NULL);
+    p->writer = pg_conn_open(conninfo, err);
+    if (p->writer == NULL) {
+        goto out_free;
+    }
+    if (pg_exec(p->writer, SQL_CREATE_MIGRATIONS, err) != 0) {
+        goto out_free;
+    }
+    int version = 0;
+    if (version_on(p->writer, &version, err) != 0) {
+        goto out_free;
+    }
+    int newest = bunsen_migrations_pg_count > 0
+                     ? bunsen_migrations_pg[bunsen_migrations_pg_count - 1].version
+                     : 0;
+    if (version > newest) {
+        err_set(err, ERR_CONFLICT, NULL,
+                "database has schema version %d, newer than this bunsen (%d): upgrade bunsen",
+                version, newest);
+        goto out_free;
+    }
+    if (claim_slot(p, err) != 0) {
+        goto out_free;
+    }
+    return 0;
+out_free:
+    pg_close(s);
+    return -1;
+}
+
+static int pg_listen(struct store *s, struct err *err)
+{
+    struct pg_store *p = pg_be(s);
+    if (p->listening) {
+        return 0;
+    }
+    if (pthread_create(&p->listener, NULL, listener_main, s) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "cannot start the listener thread");
+    }
+    p->listening = true;
+    return 0;
+}
+
+/* ---- the writer's transactions ---- */
+
+static void pg_tx_rollback(struct store_tx *tx);
+
+/* The lock and the version in two statements: under READ COMMITTED a statement's snapshot is
+ * taken when it starts, so a version read in the statement that waited for the lock could
+ * predate the definition change that held it. */
+static const char SQL_LOCK_SHARED[] = "SELECT pg_advisory_xact_lock_shared(1112887377, 1)";
+static const char SQL_LOCK_EXCLUSIVE[] = "SELECT pg_advisory_xact_lock(1112887377, 1)";
+static const char SQL_VERSION[] =
+    "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
+
+static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
+{
+    struct pg_store *p = pg_be(s);
+    for (int attempt = 0;; attempt++) {
+        if (writer_ready(s, err) != 0) {
+            return -1;
+        }
+        if (pg_exec(p->writer, "BEGIN", err) == 0) {
+            break;
+        }
+        /* a connection found dead by BEGIN: nothing was done, reconnect once */
+        if (attempt > 0 || !p->writer->broken) {
+            return -1;
+        }
+    }
+    tx->conn = p->writer;
+    PGresult *r =
+        pg_run(p->writer, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, err);
+    PQclear(r);
+    if (r == NULL || (r = pg_run(p->writer, SQL_VERSION, 0, NULL, NULL, 0, err)) == NULL) {
+        pg_tx_rollback(tx);
+        return -1;
+    }
+    int64_t version = pg_i64(r, 0, 0);
+    PQclear(r);
+    /* rules older than the committed definitions never attribute: reload them first */
+    if (store_catalog_check(s, version, err) != 0) {
+        pg_tx_rollback(tx);
+        return -1;
+    }
+    return 0;
+}
+
+/* A job's RELEASE travels with the next job's SAVEPOINT, or with the COMMIT: one round trip
+ * per job for its savepoint instead of two. */
+static int pg_tx_savepoint(struct store_tx *tx, struct err *err)
+{
+    struct pg_conn *c = tx->conn;
+    bool release = c->release_pending;
+    c->release_pending = false;
+    return pg_exec(c, release ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job", err);
+}
+
+static int pg_tx_rollback_to(struct store_tx *tx, struct err *err)
+{
+    return pg_exec(tx->conn, "ROLLBACK TO SAVEPOINT job", err);
+}
+
+static int pg_tx_release(struct store_tx *tx, struct err *err)
+{
+    (void)err;
+    ((struct pg_conn *)tx->conn)->release_pending = true;
+    return 0;
+}
+
+static int pg_tx_commit(struct store_tx *tx, struct err *err)
+{
+    /* synchronous_commit as configured on the server (on: durable; with a synchronous
+     * standby: replicated) when COMMIT returns */
+    struct pg_conn *c = tx->conn;
+    bool release = c->release_pending;
+    c->release_pending = false;
+    return pg_exec(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
+}
+
+static void pg_tx_rollback(struct store_tx *tx)
+{
+    struct pg_conn *c = tx->conn;
+    if (c != NULL) {
+        c->release_pending = false;
+    }
+    if (c != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        pg_exec(c, "ROLLBACK", NULL);
+    }
+}
+
+static bool pg_tx_retryable(struct store_tx *tx)
+{
+    struct pg_conn *c = tx->conn;
+    bool retry = c != NULL && c->retry;
+    if (c != NULL) {
+        c->retry = false;
+    }
+    return retry;
+}
+
+static int pg_ready_check(struct store_tx *tx, struct err *err)
+{
+    static const char SQL[] =
+        "INSERT INTO meta (key, value) VALUES ('ready_check', '1') ON CONFLICT (key) DO "
+        "UPDATE SET value = (meta.value::bigint + 1)::text";
+    PGresult *r = pg_run(tx->conn, SQL, 0, NULL, NULL, 0, err);
+    PQclear(r);
+    return r != NULL ? 0 : -1;
+}
+
+static void pg_write_metrics(struct store *s, struct buf *b)
+{
+    struct pg_store *p = pg_be(s);
+    pthread_mutex_lock(&p->pool_mu);
+    int open = p->nopen, idle = p->nidle;
+    pthread_mutex_unlock(&p->pool_mu);
+    metrics_write_help(b, "bunsen_pg_pool_connections", "gauge",
+                       "PostgreSQL read connections of this daemon, by state.");
+    metrics_write_value(b, "bunsen_pg_pool_connections", "state=\"open\"", open);
+    metrics_write_value(b, "bunsen_pg_pool_connections", "state=\"idle\"", idle);
+    metrics_write_help(b, "bunsen_pg_rollup_slot", "gauge",
+                       "The roll-up slot this daemon's writer owns.");
+    metrics_write_value(b, "bunsen_pg_rollup_slot", "", p->slot);
+}
+
+/* ---- operations (store.h) ---- */
+
+/* The start-up check: the server answers and takes writes (not a standby). PostgreSQL checks
+ * its own pages (checksums, WAL); there is no quick_check to run from here. */
+static int pg_check(struct store *s, int budget_ms, struct err *err)
+{
+    (void)budget_ms;
+    struct pg_store *p = pg_be(s);
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
+        return -1;
+    }
+    static const char SQL[] = "SELECT pg_is_in_recovery()";
+    PGresult *r = pg_run(p->writer, SQL, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    bool standby = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return standby ? err_set(err, ERR_UNAVAILABLE, NULL,
+                             "the PostgreSQL server is a read-only standby (use "
+                             "target_session_attrs=read-write with every host)")
+                   : 0;
+}
+
+/* Corruption shows as query errors (500s) and in the server's log; the server, not this
+ * process, decides a page is bad. */
+static bool pg_is_corrupt(struct store *s)
+{
+    (void)s;
+    return false;
+}
+
+static int pg_backup(struct store *s, const char *dest, struct store_backup_stats *out,
+                     struct err *err)
+{
+    (void)s;
+    (void)dest;
+    memset(out, 0, sizeof(*out));
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "bunsen backup copies SQLite databases; back PostgreSQL up with pg_dump "
+                   "(logical) or pg_basebackup plus WAL archiving (physical): see README "
+                   "\"Backups\" and docs/SCALING.md");
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgres",
+    .open = pg_open,
+    .close = pg_close,
+    .listen = pg_listen,
+    .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
+    .tx_begin = pg_tx_begin,
+    .tx_savepoint = pg_tx_savepoint,
+    .tx_rollback_to = pg_tx_rollback_to,
+    .tx_release = pg_tx_release,
+    .tx_commit = pg_tx_commit,
+    .tx_rollback = pg_tx_rollback,
+    .tx_retryable = pg_tx_retryable,
+    .ready_check = pg_ready_check,
+    .write_metrics = pg_write_metrics,
+    .key_insert = pg_key_insert,
+    .key_revoke = pg_key_revoke,
+    .key_find_by_hash = pg_key_find_by_hash,
+    .key_list = pg_key_list,
+    .key_count_admins = pg_key_count_admins,
+    .audit_append = pg_audit_append,
+    .audit_list = pg_audit_list,
+    .metric_put = pg_metric_put,
+    .metric_get = pg_metric_get,
+    .metric_delete = pg_metric_delete,
+    .metric_list = pg_metric_list,
+    .metric_users = pg_metric_users,
+    .experiment_put = pg_experiment_put,
+    .experiment_get = pg_experiment_get,
+    .experiment_delete = pg_experiment_delete,
+    .experiment_list = pg_experiment_list,
+    .catalog_bump = pg_catalog_bump,
+    .catalog_version = pg_catalog_version,
+    .rollup_rebuild = pg_rollup_rebuild,
+    .rollup_read = pg_rollup_read,
+    .rollup_daily = pg_rollup_daily,
+    .exposure_by_variant = pg_exposure_by_variant,
+    .compact = pg_compact,
+    .lock_users = pg_lock_users,
+    .events_insert = pg_events_insert,
+    .users_with_events = pg_users_with_events,
+    .events_raw = pg_events_raw,
+    .exposures_of_users = pg_exposures_of_users,
+    .exposures_get = pg_exposures_get,
+    .exposures_put = pg_exposures_put,
+    .user_metrics_get = pg_user_metrics_get,
+    .user_metrics_put = pg_user_metrics_put,
+    .rollup_add = pg_rollup_add,
+    .users_page = pg_users_page,
+    .saved_group_put = pg_saved_group_put,
+    .saved_group_get = pg_saved_group_get,
+    .saved_group_delete = pg_saved_group_delete,
+    .saved_group_list = pg_saved_group_list,
+    .key_set_encryption = pg_key_set_encryption,
+    .key_encryption = pg_key_encryption,
+    .check = pg_check,
+    .is_corrupt = pg_is_corrupt,
+    .backup = pg_backup,
+    .rebuild_begin = pg_rebuild_begin,
+    .rebuild_get = pg_rebuild_get,
+    .rebuild_list = pg_rebuild_list,
+    .rebuild_users_after = pg_rebuild_users_after,
+    .rebuild_range = pg_rebuild_range,
+    .rebuild_advance = pg_rebuild_advance,
+    .rebuild_end = pg_rebuild_end,
+    .rebuild_cursors = pg_rebuild_cursors,
+};

@@ -1,0 +1,457 @@
+/*
+ * ingest.c - the PostgreSQL adapter's batch primitives of attribution (store_int.h).
+ * Each primitive is one or two statements whatever the batch size: the rows travel as
+ * array parameters and come back with their ordinality, so a 10,000-event request costs a
+ * handful of round trips.
+ *
+ * Several daemons: lock_users takes a transaction-scoped advisory lock per user (ordered
+ * by lock key, so two writers never wait on each other in opposite orders within one
+ * request), which serializes every per-user read-modify-write of attribution across
+ * daemons: two first exposures of one user, or an event and an exposure of one user,
+ * arriving on two daemons end as one daemon would store them. Roll-up deltas go to the
+ * rows of this daemon's slot (db.c). Writer thread only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "pg_int.h"
+
+/* Run sql with the array literals of t[0..n) as parameters. */
+static PGresult *run_arrays(struct store_tx *tx, const char *sql, struct pg_text *t, int n,
+                            struct err *err)
+{
+    const char *v[12];
+    for (int i = 0; i < n; i++) {
+        v[i] = t[i].p;
+    }
+    return pg_run(tx->conn, sql, n, v, NULL, 0, err);
+}
+
+static void free_texts(struct pg_text *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pg_text_free(&t[i]);
+    }
+}
+
+int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
+        "FROM unnest($1::text[]) u ORDER BY 1) s";
+    struct pg_text t = {0};
+    pg_array_strv(&t, users, n);
+    PGresult *r = run_arrays(tx, SQL, &t, 1, err);
+    pg_text_free(&t);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+struct idkey {
+    const char *user, *id;
+    size_t i;
+};
+
+static int idkey_cmp(const void *a, const void *b)
+{
+    const struct idkey *x = a, *y = b;
+    int c = strcmp(x->user, y->user);
+    if (c == 0) {
+        c = strcmp(x->id, y->id);
+    }
+    return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* inserted[i] = false for every event repeating the (user, id) of an earlier one. */
+static size_t mark_repeats(const struct store_event *ev, size_t n, bool *inserted)
+{
+    struct idkey *k = xcalloc(n ? n : 1, sizeof(*k));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        inserted[i] = true;
+        if (ev[i].id != NULL) {
+            k[m++] = (struct idkey){.user = ev[i].user_id, .id = ev[i].id, .i = i};
+        }
+    }
+    qsort(k, m, sizeof(*k), idkey_cmp);
+    for (size_t j = 1; j < m; j++) {
+        if (strcmp(k[j].user, k[j - 1].user) == 0 && strcmp(k[j].id, k[j - 1].id) == 0) {
+            inserted[k[j].i] = false;
+        }
+    }
+    free(k);
+    return m;
+}
+
+int pg_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
+                     bool *inserted, struct err *err)
+{
+    static const char SQL_SEEN[] =
+        "SELECT t.i FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(u, id, i) "
+        "WHERE EXISTS (SELECT 1 FROM events e WHERE e.user_id = t.u AND e.id = t.id)";
+    static const char SQL_INSERT[] =
+        "INSERT INTO events (user_id, event, ts, value, id) SELECT * FROM unnest($1::text[], "
+        "$2::text[], $3::bigint[], $4::float8[], $5::text[])";
+    struct pg_text t[5] = {{0}};
+    int rc = -1;
+    size_t with_id = mark_repeats(events, n, inserted);
+    if (with_id > 0) {
+        pg_arr_begin(&t[0]);
+        pg_arr_begin(&t[1]);
+        pg_arr_begin(&t[2]);
+        for (size_t i = 0; i < n; i++) {
+            if (events[i].id == NULL || !inserted[i]) {
+                continue;
+            }
+            pg_arr_str(&t[0], events[i].user_id);
+            pg_arr_str(&t[1], events[i].id);
+            pg_arr_i64(&t[2], (int64_t)i);
+        }
+        pg_arr_end(&t[0]);
+        pg_arr_end(&t[1]);
+        pg_arr_end(&t[2]);
+        PGresult *r = run_arrays(tx, SQL_SEEN, t, 3, err);
+        if (r == NULL) {
+            goto out;
+        }
+        for (int k = 0; k < PQntuples(r); k++) {
+            inserted[pg_i64(r, k, 0)] = false;
+        }
+        PQclear(r);
+    }
+    for (int k = 0; k < 5; k++) {
+        pg_arr_begin(&t[k]);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!inserted[i]) {
+            continue;
+        }
+        pg_arr_str(&t[0], events[i].user_id);
+        pg_arr_str(&t[1], events[i].event);
+        pg_arr_i64(&t[2], events[i].ts);
+        pg_arr_f64(&t[3], events[i].value);
+        pg_arr_str(&t[4], events[i].id);
+        m++;
+    }
+    for (int k = 0; k < 5; k++) {
+        pg_arr_end(&t[k]);
+    }
+    if (m > 0) {
+        PGresult *r = run_arrays(tx, SQL_INSERT, t, 5, err);
+        if (r == NULL) {
+            goto out;
+        }
+        PQclear(r);
+    }
+    rc = 0;
+out:
+    free_texts(t, 5);
+    return rc;
+}
+
+int pg_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
+                         struct err *err)
+{
+    /* a round trip saved: events_raw answers 0 for a user without events anyway */
+    (void)tx;
+    (void)users;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        has[i] = true;
+    }
+    return 0;
+}
+
+int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
+                  double *sum, struct err *err)
+{
+    /* the sum in (ts, arrival) order: the same additions in the same order as SQLite */
+    static const char SQL[] =
+        "SELECT t.i - 1, x.c, x.s FROM unnest($1::text[], $2::text[], $3::bigint[], "
+        "$4::bigint[]) WITH ORDINALITY AS t(u, ev, f, tt, i) CROSS JOIN LATERAL "
+        "(SELECT COUNT(*) AS c, COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) AS s "
+        "FROM events e WHERE e.user_id = t.u AND e.event = t.ev AND e.ts >= t.f "
+        "AND e.ts < t.tt) x";
+    struct pg_text t[4] = {{0}};
+    for (int k = 0; k < 4; k++) {
+        pg_arr_begin(&t[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], q[i].user_id);
+        pg_arr_str(&t[1], q[i].event);
+        pg_arr_i64(&t[2], q[i].from);
+        pg_arr_i64(&t[3], q[i].to);
+    }
+    for (int k = 0; k < 4; k++) {
+        pg_arr_end(&t[k]);
+    }
+    PGresult *r = run_arrays(tx, SQL, t, 4, err);
+    free_texts(t, 4);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        int64_t i = pg_i64(r, k, 0);
+        count[i] = pg_i64(r, k, 1);
+        sum[i] = pg_f64(r, k, 2);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t n,
+                          void (*emit)(void *ctx, size_t i, const char *experiment,
+                                       const char *variant, int64_t ts),
+                          void *ctx, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT t.i - 1, x.experiment, x.variant, x.ts FROM unnest($1::text[]) WITH ORDINALITY "
+        "AS t(u, i) JOIN exposures x ON x.user_id = t.u ORDER BY t.i, x.experiment COLLATE \"C\"";
+    struct pg_text t = {0};
+    pg_array_strv(&t, users, n);
+    PGresult *r = run_arrays(tx, SQL, &t, 1, err);
+    pg_text_free(&t);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        emit(ctx, (size_t)pg_i64(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2),
+             pg_i64(r, k, 3));
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                     void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts), void *ctx,
+                     struct err *err)
+{
+    static const char SQL[] =
+        "SELECT t.i - 1, x.variant, x.ts FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+        "AS t(u, e, i) JOIN exposures x ON x.user_id = t.u AND x.experiment = t.e";
+    struct pg_text t[2] = {{0}};
+    pg_arr_begin(&t[0]);
+    pg_arr_begin(&t[1]);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], keys[i].user_id);
+        pg_arr_str(&t[1], keys[i].experiment);
+    }
+    pg_arr_end(&t[0]);
+    pg_arr_end(&t[1]);
+    PGresult *r = run_arrays(tx, SQL, t, 2, err);
+    free_texts(t, 2);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        emit(ctx, (size_t)pg_i64(r, k, 0), PQgetvalue(r, k, 1), pg_i64(r, k, 2));
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n, struct err *err)
+{
+    static const char SQL_INSERT[] =
+        "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) SELECT * FROM "
+        "unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])";
+    static const char SQL_UPDATE[] =
+        "UPDATE exposures x SET variant = t.v, ts = t.ts, conflicts = x.conflicts + t.c FROM "
+        "unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
+        "AS t(u, e, v, ts, c) WHERE x.user_id = t.u AND x.experiment = t.e";
+    for (int pass = 0; pass < 2; pass++) {
+        bool want_new = pass == 0;
+        struct pg_text t[5] = {{0}};
+        for (int k = 0; k < 5; k++) {
+            pg_arr_begin(&t[k]);
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (rows[i].is_new != want_new) {
+                continue;
+            }
+            pg_arr_str(&t[0], rows[i].user_id);
+            pg_arr_str(&t[1], rows[i].experiment);
+            pg_arr_str(&t[2], rows[i].variant);
+            pg_arr_i64(&t[3], rows[i].ts);
+            pg_arr_i64(&t[4], rows[i].conflicts_add);
+            m++;
+        }
+        for (int k = 0; k < 5; k++) {
+            pg_arr_end(&t[k]);
+        }
+        PGresult *r = m > 0 ? run_arrays(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 5, err) : NULL;
+        free_texts(t, 5);
+        if (m > 0 && r == NULL) {
+            return -1;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
+                        void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
+                        struct err *err)
+{
+    static const char SQL[] =
+        "SELECT t.i - 1, um.y_raw, um.x_raw FROM unnest($1::text[], $2::text[], $3::text[]) "
+        "WITH ORDINALITY AS t(u, e, k, i) JOIN user_metrics um ON um.user_id = t.u AND "
+        "um.experiment = t.e AND um.metric = t.k";
+    struct pg_text t[3] = {{0}};
+    for (int k = 0; k < 3; k++) {
+        pg_arr_begin(&t[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], keys[i].user_id);
+        pg_arr_str(&t[1], keys[i].experiment);
+        pg_arr_str(&t[2], keys[i].metric);
+    }
+    for (int k = 0; k < 3; k++) {
+        pg_arr_end(&t[k]);
+    }
+    PGresult *r = run_arrays(tx, SQL, t, 3, err);
+    free_texts(t, 3);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        emit(ctx, (size_t)pg_i64(r, k, 0), pg_f64(r, k, 1), pg_f64(r, k, 2));
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
+                        struct err *err)
+{
+    static const char SQL_PUT[] =
+        "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) SELECT * FROM "
+        "unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[]) ON CONFLICT "
+        "(user_id, experiment, metric) DO UPDATE SET y_raw = EXCLUDED.y_raw, "
+        "x_raw = EXCLUDED.x_raw";
+    static const char SQL_DEL[] =
+        "DELETE FROM user_metrics um USING unnest($1::text[], $2::text[], $3::text[]) "
+        "AS t(u, e, k) WHERE um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
+    for (int pass = 0; pass < 2; pass++) {
+        bool put = pass == 0;
+        struct pg_text t[5] = {{0}};
+        for (int k = 0; k < 5; k++) {
+            pg_arr_begin(&t[k]);
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (rows[i].present != put) {
+                continue;
+            }
+            pg_arr_str(&t[0], rows[i].user_id);
+            pg_arr_str(&t[1], rows[i].experiment);
+            pg_arr_str(&t[2], rows[i].metric);
+            pg_arr_f64(&t[3], rows[i].y);
+            pg_arr_f64(&t[4], rows[i].x);
+            m++;
+        }
+        for (int k = 0; k < 5; k++) {
+            pg_arr_end(&t[k]);
+        }
+        PGresult *r = m > 0 ? run_arrays(tx, put ? SQL_PUT : SQL_DEL, t, put ? 5 : 3, err) : NULL;
+        free_texts(t, 5);
+        if (m > 0 && r == NULL) {
+            return -1;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
+{
+    /* the three roll-ups in one statement (data-modifying CTEs): one round trip per request;
+     * $1-$14 metric_stats, $15-$23 metric_daily, $24-$25 and $27-$28 exposure_stats, $26 the
+     * slot. Sums are double-doubles: the stored value plus the delta's hi, whose rounding
+     * error (TwoSum, as the SQLite adapter) and the delta's lo go to the *_lo column. */
+    static const char SQL[] =
+        "WITH st AS (INSERT INTO metric_stats AS m (experiment, metric, variant, slot, n, s, q, "
+        "sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT t.e, t.k, t.v, $26::int, t.n, t.s, "
+        "t.q, t.sx, t.qx, t.p, t.sl, t.ql, t.sxl, t.qxl, t.pl FROM unnest($1::text[], "
+        "$2::text[], $3::text[], $4::bigint[], $5::float8[], $6::float8[], $7::float8[], "
+        "$8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], "
+        "$13::float8[], $14::float8[]) AS t(e, k, v, n, s, q, sx, qx, p, sl, ql, sxl, qxl, pl) "
+        "ON CONFLICT (experiment, metric, variant, slot) DO UPDATE SET "
+        "n = m.n + EXCLUDED.n, s = m.s + EXCLUDED.s, s_lo = m.s_lo + EXCLUDED.s_lo + ((m.s - "
+        "((m.s + EXCLUDED.s) - ((m.s + EXCLUDED.s) - m.s))) + (EXCLUDED.s - ((m.s + EXCLUDED."
+        "s) - m.s))), q = m.q + EXCLUDED.q, q_lo = m.q_lo + EXCLUDED.q_lo + ((m.q - ((m.q + E"
+        "XCLUDED.q) - ((m.q + EXCLUDED.q) - m.q))) + (EXCLUDED.q - ((m.q + EXCLUDED.q) - m.q)"
+        ")), sx = m.sx + EXCLUDED.sx, sx_lo = m.sx_lo + EXCLUDED.sx_lo + ((m.sx - ((m.sx + EX"
+        "CLUDED.sx) - ((m.sx + EXCLUDED.sx) - m.sx))) + (EXCLUDED.sx - ((m.sx + EXCLUDED.sx) "
+        "- m.sx))), qx = m.qx + EXCLUDED.qx, qx_lo = m.qx_lo + EXCLUDED.qx_lo + ((m.qx - ((m."
+        "qx + EXCLUDED.qx) - ((m.qx + EXCLUDED.qx) - m.qx))) + (EXCLUDED.qx - ((m.qx + EXCLUD"
+        "ED.qx) - m.qx))), p = m.p + EXCLUDED.p, p_lo = m.p_lo + EXCLUDED.p_lo + ((m.p - ((m."
+        "p + EXCLUDED.p) - ((m.p + EXCLUDED.p) - m.p))) + (EXCLUDED.p - ((m.p + EXCLUDED.p) -"
+        " m.p)))), "
+        "dy AS (INSERT INTO metric_daily AS m (experiment, metric, variant, day, slot, dn, ds, "
+        "dq, ds_lo, dq_lo) SELECT t.e, t.k, t.v, t.d, $26::int, t.n, t.s, t.q, t.sl, t.ql FROM "
+        "unnest($15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], "
+        "$20::float8[], $21::float8[], $22::float8[], $23::float8[]) "
+        "AS t(e, k, v, d, n, s, q, sl, ql) ON CONFLICT (experiment, metric, variant, day, slot) "
+        "DO UPDATE SET "
+        "dn = m.dn + EXCLUDED.dn, ds = m.ds + EXCLUDED.ds, ds_lo = m.ds_lo + EXCLUDED.ds_lo +"
+        " ((m.ds - ((m.ds + EXCLUDED.ds) - ((m.ds + EXCLUDED.ds) - m.ds))) + (EXCLUDED.ds - ("
+        "(m.ds + EXCLUDED.ds) - m.ds))), dq = m.dq + EXCLUDED.dq, dq_lo = m.dq_lo + EXCLUDED."
+        "dq_lo + ((m.dq - ((m.dq + EXCLUDED.dq) - ((m.dq + EXCLUDED.dq) - m.dq))) + (EXCLUDED"
+        ".dq - ((m.dq + EXCLUDED.dq) - m.dq)))) "
+        "INSERT INTO exposure_stats AS m (experiment, variant, slot, users, conflicts) "
+        "SELECT t.e, t.v, $26::int, t.n, t.c FROM unnest($24::text[], $25::text[], "
+        "$27::bigint[], $28::bigint[]) AS t(e, v, n, c) ON CONFLICT (experiment, variant, slot) "
+        "DO UPDATE SET users = m.users + EXCLUDED.users, "
+        "conflicts = m.conflicts + EXCLUDED.conflicts";
+    struct pg_text t[27] = {{0}};
+    for (int k = 0; k < 27; k++) {
+        pg_arr_begin(&t[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_delta *e = &d[i];
+        if (e->kind == DELTA_METRIC_STATS) {
+            pg_arr_str(&t[0], e->experiment);
+            pg_arr_str(&t[1], e->metric);
+            pg_arr_str(&t[2], e->variant);
+            pg_arr_i64(&t[3], e->dn);
+            const double x[] = {e->ds,    e->dq,    e->dsx,    e->dqx,    e->dp,
+                                e->ds_lo, e->dq_lo, e->dsx_lo, e->dqx_lo, e->dp_lo};
+            for (int k = 0; k < 10; k++) {
+                pg_arr_f64(&t[4 + k], x[k]);
+            }
+        } else if (e->kind == DELTA_METRIC_DAILY) {
+            pg_arr_str(&t[14], e->experiment);
+            pg_arr_str(&t[15], e->metric);
+            pg_arr_str(&t[16], e->variant);
+            pg_arr_i64(&t[17], e->day);
+            pg_arr_i64(&t[18], e->dn);
+            pg_arr_f64(&t[19], e->ds);
+            pg_arr_f64(&t[20], e->dq);
+            pg_arr_f64(&t[21], e->ds_lo);
+            pg_arr_f64(&t[22], e->dq_lo);
+        } else {
+            pg_arr_str(&t[23], e->experiment);
+            pg_arr_str(&t[24], e->variant);
+            pg_arr_i64(&t[25], e->dn);
+            pg_arr_i64(&t[26], e->dconf);
+        }
+    }
+    const char *v[28];
+    for (int k = 0; k < 25; k++) {
+        v[k] = pg_arr_end(&t[k]);
+    }
+    char slot[16];
+    snprintf(slot, sizeof(slot), "%d", pg_be(tx->store)->slot);
+    v[25] = slot;
+    v[26] = pg_arr_end(&t[25]);
+    v[27] = pg_arr_end(&t[26]);
+    PGresult *r = pg_run(tx->conn, SQL, 28, v, NULL, 0, err);
+    free_texts(t, 27);
+    PQclear(r);
+    return r ? 0 : -1;
+}

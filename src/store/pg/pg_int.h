@@ -1,0 +1,219 @@
+/*
+ * pg_int.h - private structures shared by the files of the PostgreSQL adapter
+ * (src/store/pg/): a libpq connection with its prepared statements, the pool of read
+ * connections, the adapter's state behind struct store, parameter and array encoding,
+ * and the adapter's implementations of the ops of src/store/store_int.h (the table itself
+ * is in db.c; every op is implemented).
+ *
+ * Every statement is prepared once per connection (named by its slot in the connection's
+ * cache, keyed by the address of its static SQL text) and run with PQexecPrepared and
+ * text parameters; batches travel as array parameters expanded with unnest().
+ */
+#ifndef BUNSEN_PG_INT_H
+#define BUNSEN_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "../store_int.h"
+
+#define PG_STMT_SLOTS 96
+#define PG_POOL_MAX   8
+
+/* Advisory lock keys (class, object): the catalogue lock (shared by ingestion, exclusive
+ * for definition changes), per-user locks (object = hashtext(user_id)) and the roll-up
+ * slot a daemon owns for its session. */
+#define PG_LOCK_CATALOG 0x42550001
+#define PG_LOCK_USER    0x42550002
+#define PG_LOCK_SLOT    0x42550003
+#define PG_SLOTS        64
+
+struct pg_conn {
+    PGconn *pg;
+    const char *prepared[PG_STMT_SLOTS]; /* SQL text of statement "s<i>" on this connection */
+    bool broken;                         /* reconnect before the next use */
+    bool retry;           /* the last failure was a deadlock or serialization failure */
+    bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
+};
+
+struct pg_store {
+    char *conninfo;
+    struct pg_conn *writer; /* the writer thread's connection (and the CLI's) */
+    int slot;               /* the roll-up slot held by the writer's session */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct pg_conn *idle[PG_POOL_MAX];
+    int nidle, nopen;
+    /* the LISTEN connection and its thread (definition changes from other daemons) */
+    pthread_t listener;
+    bool listening;
+    volatile int stop_listener;
+};
+
+static inline struct pg_store *pg_be(struct store *s)
+{
+    return s->be;
+}
+
+/* Open a connection (conninfo: a postgres:// URL or key=value string). NULL + err. */
+struct pg_conn *pg_conn_open(const char *conninfo, struct err *err);
+void pg_conn_close(struct pg_conn *c);
+
+/* Reconnect a broken connection (a failover target may be another host). 0 or -1. */
+int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err);
+
+/* Run the static statement sql with n text parameters (NULL = SQL NULL); binary marks
+ * parameter indexes (bit i) sent as binary of the given lengths (bytea). Returns the
+ * result (PQclear it) or NULL with err filled. */
+PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned binary, struct err *err);
+
+/* Run SQL text with no parameters (several statements allowed). 0 or -1. */
+int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
+
+/* Map a failed result (or the connection's state when res is NULL) to an err:
+ * connection loss, read-only server, admin shutdown, deadlock, serialization failure ->
+ * ERR_UNAVAILABLE; unique violation -> ERR_CONFLICT; others ERR_INTERNAL. Marks the
+ * connection broken when it is. Always returns -1. */
+int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err);
+
+/* Whether the last pg_fail on a transaction was a deadlock or serialization failure. */
+bool pg_err_is_retry(const PGresult *res);
+
+/* A pooled read connection (blocks while all PG_POOL_MAX are busy) and its return. */
+struct pg_conn *pg_reader_get(struct store *s, struct err *err);
+void pg_reader_put(struct store *s, struct pg_conn *c);
+
+/* Inside apply() the transaction's connection, else a pooled reader (put it back with
+ * pg_read_done). */
+struct pg_conn *pg_read_conn(struct store *s, struct store_tx *tx, struct err *err);
+void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c);
+
+/* ---- text encoding of parameters ---- */
+
+/* A growable text buffer for array literals: pg_arr_begin, one pg_arr_* per element,
+ * pg_arr_end (returns the literal, valid until the next use or pg_text_free). Strings are
+ * quoted and escaped ('{"a","b",NULL}'); doubles keep all 17 significant digits. */
+struct pg_text {
+    char *p;
+    size_t len, cap;
+    size_t count;
+};
+void pg_text_free(struct pg_text *t);
+void pg_arr_begin(struct pg_text *t);
+void pg_arr_str(struct pg_text *t, const char *v);
+void pg_arr_i64(struct pg_text *t, int64_t v);
+void pg_arr_f64(struct pg_text *t, double v);
+const char *pg_arr_end(struct pg_text *t);
+void pg_array_strv(struct pg_text *t, const char *const *v, size_t n);
+
+/* Result accessors (text format). */
+int64_t pg_i64(const PGresult *r, int row, int col);
+double pg_f64(const PGresult *r, int row, int col);
+const char *pg_str(const PGresult *r, int row, int col); /* NULL for SQL NULL */
+
+/* ---- the ops (store_int.h) implemented in catalog.c, ingest.c and rollup.c ---- */
+int pg_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
+                  struct err *err);
+int pg_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
+                  struct err *err);
+int pg_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
+                        struct err *err);
+int pg_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
+                struct err *err);
+int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err);
+int pg_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err);
+int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, const char *target,
+                  int limit, void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
+                  struct err *err);
+int pg_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                  int64_t updated_at, bool create, struct err *err);
+int pg_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                  struct err *err);
+int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err);
+int pg_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
+                   struct err *err);
+int pg_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
+                    size_t *n, struct err *err);
+int pg_experiment_put(struct store_tx *tx, const char *key, const char *status, const char *doc,
+                      const char *const *metrics, size_t nmetrics, int64_t created_at,
+                      int64_t updated_at, bool create, struct err *err);
+int pg_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                      struct err *err);
+int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
+int pg_experiment_list(struct store *s, const char *status,
+                       void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int pg_catalog_bump(struct store_tx *tx, struct err *err);
+int pg_catalog_version(struct store *s, int64_t *version, struct err *err);
+int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                      const struct store_rule *const *rules, size_t n, struct err *err);
+int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
+                   void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                   struct err *err);
+int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                    void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
+                                 double sumsq),
+                    void *ctx, struct err *err);
+int pg_exposure_by_variant(struct store *s, const char *experiment,
+                           void (*emit)(void *ctx, const char *variant, int64_t users), void *ctx,
+                           int64_t *conflicts, struct err *err);
+int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+               struct err *err);
+int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
+int pg_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
+                     bool *inserted, struct err *err);
+int pg_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
+                         struct err *err);
+int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
+                  double *sum, struct err *err);
+int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t n,
+                          void (*emit)(void *ctx, size_t i, const char *experiment,
+                                       const char *variant, int64_t ts),
+                          void *ctx, struct err *err);
+int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                     void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts), void *ctx,
+                     struct err *err);
+int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n, struct err *err);
+int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
+                        void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
+                        struct err *err);
+int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
+                        struct err *err);
+int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                  const char *metric2, struct store_users_cursor *cur, int limit,
+                  void (*emit)(void *ctx, const struct store_user_row *row), void *ctx, int *count,
+                  struct err *err);
+
+/* saved_groups.c (issue 15) */
+int pg_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                       int64_t updated_at, bool create, struct err *err);
+int pg_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                       struct err *err);
+int pg_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
+int pg_saved_group_list(struct store *s, struct store_tx *tx,
+                        void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int pg_key_set_encryption(struct store_tx *tx, const char *id, const char *secret, struct err *err);
+int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
+
+/* rebuild.c (issue 12) */
+int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, int64_t *users_total,
+                     struct err *err);
+int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
+                   struct store_rebuild *out, struct err *err);
+int pg_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                    void *ctx, struct err *err);
+int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const char *after,
+                           size_t limit, void (*emit)(void *ctx, const char *user_id), void *ctx,
+                           struct err *err);
+int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                     const struct store_rule *const *rules, size_t n, const char *after,
+                     const char *last, struct err *err);
+int pg_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last, int64_t users,
+                       struct err *err);
+int pg_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err);
+int pg_rebuild_cursors(struct store_tx *tx,
+                       void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                       void *ctx, struct err *err);
+
+#endif

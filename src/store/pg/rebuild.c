@@ -1,0 +1,452 @@
+/*
+ * rebuild.c - the PostgreSQL adapter's rebuild primitives (store_int.h, src/store/rebuild.c):
+ * the rebuild state, the kept roll-ups (*_frozen, migrations/postgres/0006) and the chunked
+ * recompute of a range of users. Writer thread, except rebuild_get/list without a
+ * transaction (a pooled reader).
+ *
+ * User ranges are compared in byte order (COLLATE "C"): the order of SQLite and of the C
+ * code that compares a user id with the cursor (attribution.c, strcmp), whatever the
+ * database's default collation.
+ *
+ * Several daemons: every daemon's rebuilder finds the same rebuild in the database. A chunk
+ * reads the state with FOR UPDATE inside its transaction, so a second daemon's chunk waits
+ * for the first to commit and then starts at the cursor it left (READ COMMITTED re-reads
+ * the row). A definition change (rebuild_begin) holds the catalogue lock exclusively, so
+ * it never runs beside a chunk or an ingestion.
+ *
+ * A range's contributions are computed per variant (statistics summed in C as
+ * double-doubles, as rollup.c) and added with the ingestion path's rollup_add: to this
+ * daemon's slot, with the same TwoSum upserts.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/ddouble.h"
+#include "bunsen/util.h"
+#include "pg_int.h"
+
+#define FAR_FUTURE ((int64_t)1 << 62)
+
+#define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (const char *)(buf))
+
+static int run(struct pg_conn *c, const char *sql, int n, const char *const *v, struct err *err)
+{
+    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+static const char SQL_HAS[] = "SELECT 1 FROM rollup_rebuilds WHERE experiment = $1 FOR UPDATE";
+static const char *const SQL_KEEP[] = {
+    ("INSERT INTO metric_stats_frozen (experiment, metric, variant, slot, n, s, q, sx, qx, p, "
+     "s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT experiment, metric, variant, slot, n, s, q, sx, "
+     "qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats WHERE experiment = $1"),
+    ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, slot, dn, ds, dq, "
+     "ds_lo, dq_lo) SELECT experiment, metric, variant, day, slot, dn, ds, dq, ds_lo, dq_lo "
+     "FROM metric_daily WHERE experiment = $1"),
+    ("INSERT INTO exposure_stats_frozen (experiment, variant, slot, users, conflicts) "
+     "SELECT experiment, variant, slot, users, conflicts FROM exposure_stats "
+     "WHERE experiment = $1"),
+};
+static const char *const SQL_EMPTY_LIVE[] = {
+    "DELETE FROM metric_stats WHERE experiment = $1",
+    "DELETE FROM metric_daily WHERE experiment = $1",
+    "DELETE FROM exposure_stats WHERE experiment = $1",
+};
+static const char *const SQL_DROP_KEPT[] = {
+    "DELETE FROM metric_stats_frozen WHERE experiment = $1",
+    "DELETE FROM metric_daily_frozen WHERE experiment = $1",
+    "DELETE FROM exposure_stats_frozen WHERE experiment = $1",
+    "DELETE FROM rollup_rebuilds WHERE experiment = $1",
+};
+static const char SQL_TOTAL[] =
+    "SELECT COALESCE(SUM(users), 0) FROM exposure_stats_frozen WHERE experiment = $1";
+static const char SQL_STATE_PUT[] =
+    "INSERT INTO rollup_rebuilds AS r (experiment, cursor, users_done, users_total, "
+    "generation, started_at) VALUES ($1, '', 0, $2::bigint, 1, $3::bigint) ON CONFLICT "
+    "(experiment) DO UPDATE SET cursor = '', users_done = 0, users_total = $2::bigint, "
+    "generation = r.generation + 1, started_at = $3::bigint";
+
+int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, int64_t *users_total,
+                     struct err *err)
+{
+    struct pg_conn *c = tx->conn;
+    const char *v1[] = {experiment};
+    PGresult *r = pg_run(c, SQL_HAS, 1, v1, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    bool running = PQntuples(r) > 0;
+    PQclear(r);
+    /* a restarted rebuild keeps the roll-ups kept by the first: the last complete ones */
+    for (size_t i = 0; !running && i < sizeof(SQL_KEEP) / sizeof(SQL_KEEP[0]); i++) {
+        if (run(c, SQL_KEEP[i], 1, v1, err) != 0) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(SQL_EMPTY_LIVE) / sizeof(SQL_EMPTY_LIVE[0]); i++) {
+        if (run(c, SQL_EMPTY_LIVE[i], 1, v1, err) != 0) {
+            return -1;
+        }
+    }
+    r = pg_run(c, SQL_TOTAL, 1, v1, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    *users_total = pg_i64(r, 0, 0);
+    PQclear(r);
+    char total[32], ts[32];
+    const char *v3[] = {experiment, I64(total, *users_total), I64(ts, now)};
+    return run(c, SQL_STATE_PUT, 3, v3, err);
+}
+
+static const char SQL_GET[] = "SELECT experiment, cursor, users_done, users_total, generation, "
+                              "started_at FROM rollup_rebuilds WHERE experiment = $1";
+/* inside a chunk's transaction: chunks of several daemons run one after the other */
+static const char SQL_GET_LOCK[] =
+    "SELECT experiment, cursor, users_done, users_total, generation, started_at FROM "
+    "rollup_rebuilds WHERE experiment = $1 FOR UPDATE";
+static const char SQL_LIST[] =
+    "SELECT experiment, cursor, users_done, users_total, generation, started_at FROM "
+    "rollup_rebuilds ORDER BY started_at, experiment COLLATE \"C\"";
+
+static void row_read(const PGresult *r, int i, struct store_rebuild *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->experiment, sizeof(out->experiment), "%s", PQgetvalue(r, i, 0));
+    snprintf(out->cursor, sizeof(out->cursor), "%s", PQgetvalue(r, i, 1));
+    out->users_done = pg_i64(r, i, 2);
+    out->users_total = pg_i64(r, i, 3);
+    out->generation = pg_i64(r, i, 4);
+    out->started_at = pg_i64(r, i, 5);
+}
+
+int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
+                   struct store_rebuild *out, struct err *err)
+{
+    struct pg_conn *c = pg_read_conn(s, tx, err);
+    if (c == NULL) {
+        return -1;
+    }
+    const char *v[] = {experiment};
+    PGresult *r = pg_run(c, tx != NULL ? SQL_GET_LOCK : SQL_GET, 1, v, NULL, 0, err);
+    pg_read_done(s, tx, c);
+    if (r == NULL) {
+        return -1;
+    }
+    int found = PQntuples(r) > 0;
+    if (found) {
+        row_read(r, 0, out);
+    }
+    PQclear(r);
+    return found;
+}
+
+int pg_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
+                    void *ctx, struct err *err)
+{
+    struct pg_conn *c = pg_reader_get(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    PGresult *r = pg_run(c, SQL_LIST, 0, NULL, NULL, 0, err);
+    pg_reader_put(s, c);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_rebuild rb;
+        row_read(r, i, &rb);
+        emit(ctx, &rb);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* the index exposures_experiment_user is on (experiment, user_id COLLATE "C") */
+static const char SQL_USERS_AFTER[] =
+    "SELECT user_id FROM exposures WHERE experiment = $1 AND user_id COLLATE \"C\" > $2 "
+    "ORDER BY user_id COLLATE \"C\" LIMIT $3::bigint";
+
+int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const char *after,
+                           size_t limit, void (*emit)(void *ctx, const char *user_id), void *ctx,
+                           struct err *err)
+{
+    char lim[32];
+    const char *v[] = {experiment, after, I64(lim, limit)};
+    PGresult *r = pg_run(tx->conn, SQL_USERS_AFTER, 3, v, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        emit(ctx, PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- the range recompute ---- */
+
+/* The range's exposed users are x.user_id in (after, last] in byte order (COLLATE "C"),
+ * found through exposures_experiment_user. */
+
+/* Every per-user row of the range's users (they are exposed: user_metrics has rows only for
+ * exposed users). $1 experiment $2 after $3 last */
+static const char SQL_R_DEL_UM[] =
+    "DELETE FROM user_metrics um USING exposures x WHERE x.experiment = $1 "
+    "AND x.user_id COLLATE \"C\" > $2 AND x.user_id COLLATE \"C\" <= $3 "
+    "AND um.user_id = x.user_id AND um.experiment = $1";
+/* $1 experiment $2 stop $3 after $4 last */
+static const char SQL_R_EXPOSTAT[] =
+    "SELECT variant, COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures x "
+    "WHERE x.experiment = $1 AND x.ts < $2::bigint "
+    "AND x.user_id COLLATE \"C\" > $3 AND x.user_id COLLATE \"C\" <= $4 GROUP BY variant";
+/* As rollup.c's, restricted to the range; rows that would be all zero are not written (the
+ * range's rows were all deleted just before). $1 experiment $2 metric $3 event $4 is_sum
+ * $5 window $6 stop $7 lookback $8 after $9 last */
+static const char SQL_R_USERS[] =
+    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
+    "SELECT user_id, experiment, $2::text, y, xv FROM (SELECT x.user_id, x.experiment, "
+    " (SELECT CASE WHEN $4::bool THEN COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) "
+    "   ELSE COUNT(*) END FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
+    "   AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint)) AS y, "
+    " CASE WHEN $7::bigint > 0 THEN (SELECT CASE WHEN $4::bool THEN "
+    "   COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) ELSE COUNT(*) END "
+    "   FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
+    "   AND e.ts >= x.ts - $7::bigint AND e.ts < x.ts) ELSE 0 END AS xv "
+    " FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint "
+    " AND x.user_id COLLATE \"C\" > $8 AND x.user_id COLLATE \"C\" <= $9) u "
+    "WHERE y <> 0 OR xv <> 0";
+/* Every exposed user's (y, x) of the range. $1 experiment $2 metric $3 is_binomial $4 cap
+ * $5 stop $6 after $7 last */
+static const char SQL_R_USERVALS[] =
+    "SELECT x.variant, "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
+    "FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
+    " AND um.experiment = x.experiment AND um.metric = $2 WHERE x.experiment = $1 "
+    " AND x.ts < $5::bigint AND x.user_id COLLATE \"C\" > $6 "
+    " AND x.user_id COLLATE \"C\" <= $7 ORDER BY x.variant COLLATE \"C\"";
+/* rollup.c's daily statement over the range, returned instead of inserted ($2, the metric,
+ * only typed). $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial
+ * $8 cap $9 after $10 last */
+static const char SQL_R_DAILY[] =
+    "SELECT variant, day, SUM(dn), COALESCE(SUM(dy), 0), COALESCE(SUM(dq), 0) FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS dy, "
+    "  0.0::float8 AS dq FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
+    "  AND x.ts < $6::bigint AND x.user_id COLLATE \"C\" > $9 "
+    "  AND x.user_id COLLATE \"C\" <= $10 "
+    " UNION ALL "
+    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    "  SELECT variant, ts, "
+    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
+    "    $8::float8) AS y1, "
+    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum - inc > 0 THEN 1.0 ELSE 0.0 END) "
+    "    ELSE cum - inc END, $8::float8) AS y0 FROM ("
+    "    SELECT x.variant AS variant, e.ts AS ts, "
+    "     CASE WHEN $4::bool THEN e.value ELSE 1.0 END AS inc, "
+    "     SUM(CASE WHEN $4::bool THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
+    "      ORDER BY e.ts, e.seq) AS cum "
+    "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = $3 "
+    "     AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint) "
+    "    WHERE x.experiment = $1 AND x.ts < $6::bigint AND x.user_id COLLATE \"C\" > $9 "
+    "     AND x.user_id COLLATE \"C\" <= $10) a) b) c GROUP BY variant, day";
+
+/* The deltas of one range, with the strings they borrow. */
+struct deltas {
+    struct store_delta *d;
+    size_t n, alloc;
+    char **strs;
+    size_t nstrs, astrs;
+};
+
+static const char *keep(struct deltas *ds, const char *s)
+{
+    if (ds->nstrs == ds->astrs) {
+        ds->astrs = ds->astrs ? ds->astrs * 2 : 16;
+        ds->strs = xrealloc(ds->strs, ds->astrs * sizeof(*ds->strs));
+    }
+    return ds->strs[ds->nstrs++] = xstrdup(s);
+}
+
+static struct store_delta *push(struct deltas *ds)
+{
+    if (ds->n == ds->alloc) {
+        ds->alloc = ds->alloc ? ds->alloc * 2 : 16;
+        ds->d = xrealloc(ds->d, ds->alloc * sizeof(*ds->d));
+    }
+    struct store_delta *d = &ds->d[ds->n++];
+    memset(d, 0, sizeof(*d));
+    return d;
+}
+
+static void deltas_free(struct deltas *ds)
+{
+    for (size_t i = 0; i < ds->nstrs; i++) {
+        free(ds->strs[i]);
+    }
+    free(ds->strs);
+    free(ds->d);
+}
+
+static void stats_flush(struct deltas *ds, const char *experiment, const char *metric,
+                        const char *variant, int64_t n, const struct dd sum[5])
+{
+    if (n == 0) {
+        return;
+    }
+    struct store_delta *d = push(ds);
+    d->kind = DELTA_METRIC_STATS;
+    d->experiment = experiment;
+    d->metric = metric;
+    d->variant = keep(ds, variant);
+    d->dn = n;
+    d->ds = sum[0].hi, d->ds_lo = sum[0].lo;
+    d->dq = sum[1].hi, d->dq_lo = sum[1].lo;
+    d->dsx = sum[2].hi, d->dsx_lo = sum[2].lo;
+    d->dqx = sum[3].hi, d->dqx_lo = sum[3].lo;
+    d->dp = sum[4].hi, d->dp_lo = sum[4].lo;
+}
+
+static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experiment,
+                      const struct store_rule *r, const char *after, const char *last,
+                      struct err *err)
+{
+    char win[32], stop[32], look[32], cap[40];
+    const char *is_sum = r->type == RULE_SUM ? "true" : "false";
+    const char *is_bin = r->type == RULE_BINOMIAL ? "true" : "false";
+    I64(win, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
+    I64(stop, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
+    I64(look, r->lookback_ms);
+    snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
+    const char *vu[] = {experiment, r->metric, r->event, is_sum, win, stop, look, after, last};
+    if (run(c, SQL_R_USERS, 9, vu, err) != 0) {
+        return -1;
+    }
+    const char *vs[] = {experiment, r->metric, is_bin, cap, stop, after, last};
+    PGresult *res = pg_run(c, SQL_R_USERVALS, 7, vs, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    const char *metric = keep(ds, r->metric);
+    char variant[65] = "";
+    int64_t n = 0;
+    struct dd sum[5];
+    memset(sum, 0, sizeof(sum));
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *var = PQgetvalue(res, i, 0);
+        if (strcmp(var, variant) != 0) {
+            stats_flush(ds, experiment, metric, variant, n, sum);
+            snprintf(variant, sizeof(variant), "%s", var);
+            n = 0;
+            memset(sum, 0, sizeof(sum));
+        }
+        double y = pg_f64(res, i, 1), x = pg_f64(res, i, 2);
+        n++;
+        sum[0] = dd_add(sum[0], dd_of(y));
+        sum[1] = dd_add(sum[1], dd_two_prod(y, y));
+        sum[2] = dd_add(sum[2], dd_of(x));
+        sum[3] = dd_add(sum[3], dd_two_prod(x, x));
+        sum[4] = dd_add(sum[4], dd_two_prod(x, y));
+    }
+    stats_flush(ds, experiment, metric, variant, n, sum);
+    PQclear(res);
+    const char *vd[] = {experiment, r->metric, r->event, is_sum, win,
+                        stop,       is_bin,    cap,      after,  last};
+    res = pg_run(c, SQL_R_DAILY, 10, vd, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct store_delta *d = push(ds);
+        d->kind = DELTA_METRIC_DAILY;
+        d->experiment = experiment;
+        d->metric = metric;
+        d->variant = keep(ds, PQgetvalue(res, i, 0));
+        d->day = pg_i64(res, i, 1);
+        d->dn = pg_i64(res, i, 2);
+        d->ds = pg_f64(res, i, 3);
+        d->dq = pg_f64(res, i, 4);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                     const struct store_rule *const *rules, size_t n, const char *after,
+                     const char *last, struct err *err)
+{
+    struct pg_conn *c = tx->conn;
+    const char *v3[] = {experiment, after, last};
+    if (run(c, SQL_R_DEL_UM, 3, v3, err) != 0) {
+        return -1;
+    }
+    char stop[32];
+    const char *v4[] = {experiment, I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE), after, last};
+    PGresult *res = pg_run(c, SQL_R_EXPOSTAT, 4, v4, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    struct deltas ds = {0};
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct store_delta *d = push(&ds);
+        d->kind = DELTA_EXPOSURE_STATS;
+        d->experiment = experiment;
+        d->variant = keep(&ds, PQgetvalue(res, i, 0));
+        d->dn = pg_i64(res, i, 1);
+        d->dconf = pg_i64(res, i, 2);
+    }
+    PQclear(res);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = range_rule(c, &ds, experiment, rules[i], after, last, err);
+    }
+    if (rc == 0 && ds.n > 0) {
+        rc = pg_rollup_add(tx, ds.d, ds.n, err);
+    }
+    deltas_free(&ds);
+    return rc;
+}
+
+static const char SQL_ADVANCE[] = "UPDATE rollup_rebuilds SET cursor = $2, users_done = "
+                                  "users_done + $3::bigint WHERE experiment = $1";
+
+int pg_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last, int64_t users,
+                       struct err *err)
+{
+    char u[32];
+    const char *v[] = {experiment, last, I64(u, users)};
+    return run(tx->conn, SQL_ADVANCE, 3, v, err);
+}
+
+int pg_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err)
+{
+    const char *v[] = {experiment};
+    for (size_t i = 0; i < sizeof(SQL_DROP_KEPT) / sizeof(SQL_DROP_KEPT[0]); i++) {
+        if (run(tx->conn, SQL_DROP_KEPT[i], 1, v, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char SQL_CURSORS[] = "SELECT experiment, cursor FROM rollup_rebuilds";
+
+int pg_rebuild_cursors(struct store_tx *tx,
+                       void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                       void *ctx, struct err *err)
+{
+    PGresult *r = pg_run(tx->conn, SQL_CURSORS, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        emit(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}

@@ -1,0 +1,445 @@
+/*
+ * rollup.c - the PostgreSQL adapter: reading the roll-ups that attribution maintains (the
+ * slots of every daemon summed), rebuilding them from the raw rows with set-based SQL when
+ * a definition changes, and compaction (store.h). The rebuild writes slot 0.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/ddouble.h"
+#include "bunsen/util.h"
+#include "pg_int.h"
+
+#define FAR_FUTURE ((int64_t)1 << 62)
+
+#define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (const char *)(buf))
+
+static int run(struct store_tx *tx, const char *sql, int n, const char *const *v, struct err *err)
+{
+    PGresult *r = pg_run(tx->conn, sql, n, v, NULL, 0, err);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* $1 experiment $2 metric $3 event $4 is_sum $5 window (ms) $6 stop ts $7 lookback (ms) */
+static const char SQL_RB_USERS[] =
+    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
+    "SELECT x.user_id, x.experiment, $2, "
+    " (SELECT CASE WHEN $4::bool THEN COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) "
+    "   ELSE COUNT(*) END FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
+    "   AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint)), "
+    " CASE WHEN $7::bigint > 0 THEN (SELECT CASE WHEN $4::bool THEN "
+    "   COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) ELSE COUNT(*) END "
+    "   FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
+    "   AND e.ts >= x.ts - $7::bigint AND e.ts < x.ts) ELSE 0 END "
+    "FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint";
+static const char SQL_RB_ZEROS[] = "DELETE FROM user_metrics WHERE experiment = $1 AND metric = $2 "
+                                   "AND y_raw = 0 AND x_raw = 0";
+/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop ts: every exposed user's (y, x),
+ * summed in C as double-doubles (as the SQLite adapter) */
+static const char SQL_RB_USERVALS[] =
+    "SELECT x.variant, "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
+    "FROM exposures x LEFT JOIN LATERAL (SELECT y_raw, x_raw FROM user_metrics u "
+    " WHERE u.user_id = x.user_id AND u.experiment = x.experiment AND u.metric = $2 LIMIT 1) "
+    " um ON true WHERE x.experiment = $1 AND x.ts < $5::bigint ORDER BY x.variant COLLATE \"C\"";
+static const char SQL_RB_STATS_PUT[] =
+    "INSERT INTO metric_stats (experiment, metric, variant, slot, n, s, q, sx, qx, p, s_lo, "
+    "q_lo, sx_lo, qx_lo, p_lo) VALUES ($1, $2, $3, 0, $4::bigint, $5::float8, $6::float8, "
+    "$7::float8, $8::float8, $9::float8, $10::float8, $11::float8, $12::float8, $13::float8, "
+    "$14::float8)";
+
+struct rb_sums {
+    char variant[65];
+    int64_t n;
+    struct dd s, q, sx, qx, p;
+};
+
+static int rb_stats_put(struct store_tx *tx, const char *experiment, const char *metric,
+                        const struct rb_sums *a, struct err *err)
+{
+    char num[11][40];
+    snprintf(num[0], sizeof(num[0]), "%" PRId64, a->n);
+    const struct dd *v[] = {&a->s, &a->q, &a->sx, &a->qx, &a->p};
+    for (int i = 0; i < 5; i++) {
+        snprintf(num[1 + i], sizeof(num[0]), "%.17g", v[i]->hi);
+        snprintf(num[6 + i], sizeof(num[0]), "%.17g", v[i]->lo);
+    }
+    const char *p[14] = {experiment, metric, a->variant};
+    for (int i = 0; i < 11; i++) {
+        p[3 + i] = num[i];
+    }
+    return run(tx, SQL_RB_STATS_PUT, 14, p, err);
+}
+
+static int rb_stats(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                    const char *is_bin, const char *cap, const char *stop, struct err *err)
+{
+    const char *v[] = {experiment, r->metric, is_bin, cap, stop};
+    PGresult *res = pg_run(tx->conn, SQL_RB_USERVALS, 5, v, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    struct rb_sums a;
+    memset(&a, 0, sizeof(a));
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        const char *var = PQgetvalue(res, i, 0);
+        if (strcmp(var, a.variant) != 0) {
+            if (a.n > 0) {
+                rc = rb_stats_put(tx, experiment, r->metric, &a, err);
+            }
+            memset(&a, 0, sizeof(a));
+            snprintf(a.variant, sizeof(a.variant), "%s", var);
+        }
+        double y = pg_f64(res, i, 1), x = pg_f64(res, i, 2);
+        a.n++;
+        a.s = dd_add(a.s, dd_of(y));
+        a.q = dd_add(a.q, dd_two_prod(y, y));
+        a.sx = dd_add(a.sx, dd_of(x));
+        a.qx = dd_add(a.qx, dd_two_prod(x, x));
+        a.p = dd_add(a.p, dd_two_prod(x, y));
+    }
+    PQclear(res);
+    if (rc == 0 && a.n > 0) {
+        rc = rb_stats_put(tx, experiment, r->metric, &a, err);
+    }
+    return rc;
+}
+
+/* As rollup.c of SQLite: users count on the day of their first exposure, each event moves y
+ * by f(running raw) - f(running raw - inc) on its day.
+ * $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial $8 cap */
+static const char SQL_RB_DAILY[] =
+    "INSERT INTO metric_daily (experiment, metric, variant, day, slot, dn, ds, dq) "
+    "SELECT $1, $2, variant, day, 0, SUM(dn), COALESCE(SUM(dy), 0), COALESCE(SUM(dq), 0) FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS dy, "
+    "  0.0::float8 AS dq FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint "
+    " UNION ALL "
+    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    "  SELECT variant, ts, "
+    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
+    "    $8::float8) AS y1, "
+    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum - inc > 0 THEN 1.0 ELSE 0.0 END) "
+    "    ELSE cum - inc END, $8::float8) AS y0 FROM ("
+    "    SELECT x.variant AS variant, e.ts AS ts, "
+    "     CASE WHEN $4::bool THEN e.value ELSE 1.0 END AS inc, "
+    "     SUM(CASE WHEN $4::bool THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
+    "      ORDER BY e.ts, e.seq) AS cum "
+    "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = $3 "
+    "     AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint) "
+    "    WHERE x.experiment = $1 AND x.ts < $6::bigint) a) b) c "
+    "GROUP BY variant, day";
+
+static int rebuild_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                        struct err *err)
+{
+    char win[32], stop[32], look[32], cap[40];
+    const char *is_sum = r->type == RULE_SUM ? "true" : "false";
+    const char *is_bin = r->type == RULE_BINOMIAL ? "true" : "false";
+    I64(win, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
+    I64(stop, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
+    I64(look, r->lookback_ms);
+    snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
+    const char *vu[] = {experiment, r->metric, r->event, is_sum, win, stop, look};
+    const char *vz[] = {experiment, r->metric};
+
+    const char *vd[] = {experiment, r->metric, r->event, is_sum, win, stop, is_bin, cap};
+    /* fresh statistics for the rows just written: the joins below then look users up by key
+     * instead of scanning (an unanalyzed table can make the planner scan per row) */
+    static const char SQL_ANALYZE[] = "ANALYZE user_metrics";
+    return run(tx, SQL_RB_USERS, 7, vu, err) != 0 || run(tx, SQL_RB_ZEROS, 2, vz, err) != 0 ||
+                   run(tx, SQL_ANALYZE, 0, NULL, err) != 0 ||
+                   rb_stats(tx, experiment, r, is_bin, cap, stop, err) != 0 ||
+                   run(tx, SQL_RB_DAILY, 8, vd, err) != 0
+               ? -1
+               : 0;
+}
+
+int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                      const struct store_rule *const *rules, size_t n, struct err *err)
+{
+    static const char SQL_DEL_UM[] = "DELETE FROM user_metrics WHERE experiment = $1";
+    static const char SQL_DEL_STATS[] = "DELETE FROM metric_stats WHERE experiment = $1";
+    static const char SQL_DEL_DAILY[] = "DELETE FROM metric_daily WHERE experiment = $1";
+    static const char SQL_DEL_EXPOSTAT[] = "DELETE FROM exposure_stats WHERE experiment = $1";
+    static const char SQL_EXPOSTAT[] =
+        "INSERT INTO exposure_stats (experiment, variant, slot, users, conflicts) "
+        "SELECT experiment, variant, 0, COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures "
+        "WHERE experiment = $1 AND ts < $2::bigint GROUP BY experiment, variant";
+    const char *v1[] = {experiment};
+    const char *dels[] = {SQL_DEL_UM, SQL_DEL_STATS, SQL_DEL_DAILY, SQL_DEL_EXPOSTAT};
+    for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
+        if (run(tx, dels[i], 1, v1, err) != 0) {
+            return -1;
+        }
+    }
+    char stop[32];
+    const char *v2[] = {experiment, I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE)};
+    if (run(tx, SQL_EXPOSTAT, 2, v2, err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rebuild_rule(tx, experiment, rules[i], err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones;
+ * one statement, one snapshot: never a mix of both. */
+#define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)"
+
+/* A read on a pooled connection: the result (PQclear it) or NULL. */
+static PGresult *read_rows(struct store *s, const char *sql, int n, const char *const *v,
+                           struct err *err)
+{
+    struct pg_conn *c = pg_reader_get(s, err);
+    if (c == NULL) {
+        return NULL;
+    }
+    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
+    pg_reader_put(s, c);
+    return r;
+}
+
+int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
+                   void (*emit)(void *ctx, const struct store_suff *st), void *ctx, struct err *err)
+{
+    /* one row per daemon slot: summed here as double-doubles (a SQL SUM would round) */
+    static const char SQL[] =
+        "SELECT * FROM (SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo "
+        "FROM metric_stats WHERE experiment = $1 AND metric = $2 AND NOT EXISTS " REBUILDING
+        " UNION ALL "
+        "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM "
+        "metric_stats_frozen WHERE experiment = $1 AND metric = $2 AND EXISTS " REBUILDING
+        ") u ORDER BY variant COLLATE \"C\"";
+    const char *v[] = {experiment, metric};
+    PGresult *r = read_rows(s, SQL, 2, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows;) {
+        const char *variant = PQgetvalue(r, i, 0);
+        int64_t n = 0;
+        struct dd sum[5] = {{0, 0}};
+        int k = i;
+        for (; k < rows && strcmp(PQgetvalue(r, k, 0), variant) == 0; k++) {
+            n += pg_i64(r, k, 1);
+            for (int c = 0; c < 5; c++) {
+                struct dd x = {pg_f64(r, k, 2 + c), pg_f64(r, k, 7 + c)};
+                sum[c] = dd_add(sum[c], x);
+            }
+        }
+        struct store_suff x;
+        memset(&x, 0, sizeof(x));
+        snprintf(x.variant, sizeof(x.variant), "%s", variant);
+        x.n = n;
+        double *hi[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p};
+        double *lo[] = {&x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        for (int c = 0; c < 5; c++) {
+            *hi[c] = sum[c].hi;
+            *lo[c] = sum[c].lo;
+        }
+        emit(ctx, &x);
+        i = k;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
+                    void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
+                                 double sumsq),
+                    void *ctx, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT * FROM (SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE "
+        "experiment = $1 "
+        "AND metric = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, "
+        "dq, ds_lo, dq_lo FROM metric_daily_frozen WHERE experiment = $1 AND metric = $2 AND "
+        "EXISTS " REBUILDING ") u ORDER BY variant COLLATE \"C\", day";
+    const char *v[] = {experiment, metric};
+    PGresult *r = read_rows(s, SQL, 2, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    char cur[65] = "";
+    int64_t n = 0;
+    struct dd sum = {0, 0}, sumsq = {0, 0};
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        const char *variant = PQgetvalue(r, i, 0);
+        if (strcmp(variant, cur) != 0) {
+            snprintf(cur, sizeof(cur), "%s", variant);
+            n = 0;
+            sum = sumsq = dd_of(0);
+        }
+        n += pg_i64(r, i, 2);
+        struct dd ds = {pg_f64(r, i, 3), pg_f64(r, i, 5)};
+        struct dd dq = {pg_f64(r, i, 4), pg_f64(r, i, 6)};
+        sum = dd_add(sum, ds);
+        sumsq = dd_add(sumsq, dq);
+        /* one point per day: the slots of a day are summed before it is emitted */
+        int64_t day = pg_i64(r, i, 1);
+        if (i + 1 < rows && strcmp(PQgetvalue(r, i + 1, 0), variant) == 0 &&
+            pg_i64(r, i + 1, 1) == day) {
+            continue;
+        }
+        emit(ctx, variant, day, n, dd_value(sum), dd_value(sumsq));
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_exposure_by_variant(struct store *s, const char *experiment,
+                           void (*emit)(void *ctx, const char *variant, int64_t users), void *ctx,
+                           int64_t *conflicts, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT variant, SUM(users), SUM(conflicts) FROM (SELECT variant, users, conflicts "
+        "FROM exposure_stats WHERE experiment = $1 AND NOT EXISTS " REBUILDING " UNION ALL "
+        "SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE experiment = $1 AND "
+        "EXISTS " REBUILDING ") x GROUP BY variant ORDER BY variant COLLATE \"C\"";
+    const char *v[] = {experiment};
+    PGresult *r = read_rows(s, SQL, 1, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    *conflicts = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        *conflicts += pg_i64(r, i, 2);
+        emit(ctx, PQgetvalue(r, i, 0), pg_i64(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- compaction (same rules as the SQLite adapter's compact.c) ---- */
+
+#define CHUNK 10000
+
+/* Repeat a chunked DELETE (autocommit: one short transaction each) until it deletes less
+ * than a chunk; adds to *total. */
+static int delete_chunks(struct pg_conn *c, const char *sql, int64_t *total, struct err *err)
+{
+    char chunk[16];
+    snprintf(chunk, sizeof(chunk), "%d", CHUNK);
+    const char *v[] = {chunk};
+    for (;;) {
+        PGresult *r = pg_run(c, sql, 1, v, NULL, 0, err);
+        if (r == NULL) {
+            return -1;
+        }
+        int64_t changed = strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        *total += changed;
+        if (changed < CHUNK) {
+            return 0;
+        }
+    }
+}
+
+int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
+               struct err *err)
+{
+    static const char SQL_ARCHIVED_UM[] =
+        "DELETE FROM user_metrics WHERE ctid IN (SELECT ctid FROM user_metrics WHERE "
+        "experiment IN (SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
+    static const char SQL_ARCHIVED_EXPO[] =
+        "DELETE FROM exposures WHERE ctid IN (SELECT ctid FROM exposures WHERE experiment IN "
+        "(SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
+    static const char SQL_MAX_SEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
+    static const char SQL_OLD_EVENTS[] =
+        "DELETE FROM events WHERE seq >= $1::bigint AND seq < $2::bigint AND ts < $3::bigint "
+        "AND NOT EXISTS (SELECT 1 FROM exposures x JOIN experiments e ON e.key = x.experiment "
+        "WHERE x.user_id = events.user_id AND e.status <> 'archived')";
+    struct pg_store *p = pg_be(s);
+    *out = (struct store_compact_stats){0};
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0 ||
+        delete_chunks(p->writer, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
+        delete_chunks(p->writer, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0) {
+        return -1;
+    }
+    PGresult *r = pg_run(p->writer, SQL_MAX_SEQ, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    int64_t max = pg_i64(r, 0, 0);
+    PQclear(r);
+    char before[32];
+    I64(before, time_now_ms() - horizon_ms);
+    for (int64_t lo = 0; lo <= max; lo += CHUNK) {
+        char a[32], b[32];
+        const char *v[] = {I64(a, lo), I64(b, lo + CHUNK), before};
+        r = pg_run(p->writer, SQL_OLD_EVENTS, 3, v, NULL, 0, err);
+        if (r == NULL) {
+            return -1;
+        }
+        out->events += strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* Keyset pagination over exposures_experiment (experiment, variant, ts) + user_id; $3 false
+ * for the first page. The order is the database's collation of variant and user_id (byte
+ * order under the C locale the tests use, as SQLite); comparison and ORDER BY use the same
+ * one, so pages never skip or repeat a user. */
+static const char SQL_USERS_PAGE[] =
+    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
+    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0) FROM exposures x "
+    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
+    " AND a.metric = $2 "
+    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
+    " AND b.metric = $7 "
+    "WHERE x.experiment = $1 AND x.ts < $8::bigint AND (NOT $3::bool OR (x.variant, x.ts, "
+    " x.user_id) > ($4, $5::bigint, $6)) ORDER BY x.variant, x.ts, x.user_id LIMIT $9::int";
+
+int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
+                  const char *metric2, struct store_users_cursor *cur, int limit,
+                  void (*emit)(void *ctx, const struct store_user_row *row), void *ctx, int *count,
+                  struct err *err)
+{
+    char ts[32], stop[32], lim[32];
+    const char *v[] = {experiment,
+                       metric,
+                       cur->started ? "true" : "false",
+                       cur->variant,
+                       I64(ts, cur->ts),
+                       cur->user_id,
+                       metric2 ? metric2 : "",
+                       I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE),
+                       I64(lim, limit)};
+    *count = 0;
+    PGresult *r = read_rows(s, SQL_USERS_PAGE, 9, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_user_row row = {
+            .user_id = PQgetvalue(r, i, 0),
+            .variant = PQgetvalue(r, i, 1),
+            .first_exposure = pg_i64(r, i, 2),
+            .y = pg_f64(r, i, 3),
+            .x = pg_f64(r, i, 4),
+            .y2 = pg_f64(r, i, 5),
+            .x2 = pg_f64(r, i, 6),
+        };
+        emit(ctx, &row);
+        snprintf(cur->variant, sizeof(cur->variant), "%s", row.variant);
+        snprintf(cur->user_id, sizeof(cur->user_id), "%s", row.user_id);
+        cur->ts = row.first_exposure;
+        cur->started = true;
+        (*count)++;
+    }
+    PQclear(r);
+    return 0;
+}

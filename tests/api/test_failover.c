@@ -1,0 +1,234 @@
+/* High availability on PostgreSQL (ARCHITECTURE.md "Scaling out"): a primary and a
+ * synchronous streaming standby on loopback (tests/pg/cluster.sh), two daemons with a
+ * multi-host conninfo (target_session_attrs=read-write). Under ingestion load the primary
+ * stops (immediate mode); while no writable database is reachable /readyz answers 503,
+ * writes 503 with Retry-After, and /assign without logging keeps answering; the standby is
+ * promoted, the daemons continue on it, and every acknowledged batch is there.
+ * Skipped when the API tests run on SQLite (tests/pg/api.sh runs them on PostgreSQL). */
+#include "harness.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NDAEMONS 2
+#define CLIENTS  2
+#define BATCH    50
+#define MAXB     20000
+
+static struct daemon D[NDAEMONS];
+static char SDK[64];
+static char dir[128];
+static long long NOW;
+static atomic_bool stop;
+static unsigned char state[CLIENTS][MAXB]; /* 1 sent, 2 acknowledged */
+static int sent[CLIENTS];
+static int stored[CLIENTS][MAXB];
+static atomic_int replies_503, replies_503_no_retry_after;
+
+/* Run a tests/pg/cluster.sh command; its first output line into out (may be NULL). */
+static int cluster(char *out, size_t n, const char *args)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "sh tests/pg/cluster.sh %s", args);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return -1;
+    }
+    char line[512] = "";
+    if (fgets(line, sizeof(line), p) == NULL) {
+        line[0] = '\0';
+    }
+    int rc = pclose(p);
+    line[strcspn(line, "\n")] = '\0';
+    if (out != NULL) {
+        snprintf(out, n, "%s", line);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+static int port_of(const char *url)
+{
+    const char *c = strrchr(url, ':');
+    return c ? atoi(c + 1) : 0;
+}
+
+static void *client_main(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    while (!atomic_load(&stop) && sent[c] < MAXB) {
+        int b = sent[c]++;
+        char *body = malloc(BATCH * 100 + 32);
+        size_t len = (size_t)sprintf(body, "{\"events\":[");
+        for (int i = 0; i < BATCH; i++) {
+            len += (size_t)sprintf(body + len,
+                                   "%s{\"user_id\":\"f%d\",\"event\":\"fev\",\"ts\":%lld,"
+                                   "\"id\":\"c%db%d.%d\"}",
+                                   i ? "," : "", (b + i) % 40, NOW + i, c, b, i);
+        }
+        sprintf(body + len, "]}");
+        state[c][b] = 1;
+        struct resp r;
+        if (http_req(D[(c + b) % NDAEMONS].port, "POST", "/api/v1/events", SDK, body, &r) == 0) {
+            if (r.status == 200) {
+                state[c][b] = 2;
+            } else if (r.status == 503) {
+                char ra[32];
+                atomic_fetch_add(&replies_503, 1);
+                if (!resp_header(&r, "Retry-After", ra, sizeof(ra))) {
+                    atomic_fetch_add(&replies_503_no_retry_after, 1);
+                }
+                usleep(20000);
+            } else {
+                fprintf(stderr, "# unexpected %d: %s\n", r.status, r.body ? r.body : "");
+            }
+            resp_free(&r);
+        }
+        free(body);
+    }
+    return NULL;
+}
+
+static void count_id(void *ctx, const char *const *cols, int ncols)
+{
+    (void)ctx;
+    (void)ncols;
+    int c = -1, b = -1;
+    if (sscanf(cols[0], "c%db%d.", &c, &b) == 2 && c >= 0 && c < CLIENTS && b >= 0 && b < MAXB) {
+        stored[c][b]++;
+    }
+}
+
+static int status_of(int port, const char *method, const char *path, const char *key,
+                     const char *body)
+{
+    struct resp r;
+    if (http_req(port, method, path, key, body, &r) != 0) {
+        return -1;
+    }
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+static void test_promote_standby_under_load(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    NOW = (long long)time(NULL) * 1000;
+    snprintf(dir, sizeof(dir), "/tmp/bunsen-ha-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    if (getuid() == 0) {
+        assert_int_equal(system(fmt("chmod 755 '%s'", dir)), 0);
+    }
+    char primary[256], standby[256];
+    assert_int_equal(cluster(primary, sizeof(primary), fmt("start '%s/p'", dir)), 0);
+    int pport = port_of(primary);
+    assert_int_equal(cluster(standby, sizeof(standby), fmt("standby '%s/s' %d", dir, pport)), 0);
+    int sport = port_of(standby);
+    assert_int_equal(cluster(NULL, 0, fmt("sync '%s/p' s", dir)), 0);
+    PGconn *c = PQconnectdb(primary);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "CREATE DATABASE ha"));
+    PQfinish(c);
+    const char *url = fmt("postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/ha?"
+                          "target_session_attrs=read-write&connect_timeout=2",
+                          pport, sport);
+    char shared[512];
+    snprintf(shared, sizeof(shared), "%s", url);
+    for (int i = 0; i < NDAEMONS; i++) {
+        assert_int_equal(daemon_start_db(&D[i], shared, NULL), 0);
+    }
+    int st = 0;
+    json_t *j = http_json(D[0].port, "POST", "/api/v1/keys", D[0].admin_key,
+                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
+    assert_int_equal(st, 201);
+    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+    assert_int_equal(status_of(D[0].port, "POST", "/api/v1/experiments", D[0].admin_key,
+                               "{\"key\":\"ha\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+                     201);
+    assert_int_equal(
+        status_of(D[0].port, "POST", "/api/v1/experiments/ha/start", D[0].admin_key, NULL), 200);
+    usleep(300000); /* the other daemon sees the start */
+    const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"ha\"],\"log_exposure\":false}";
+    for (int i = 0; i < NDAEMONS; i++) {
+        assert_int_equal(status_of(D[i].port, "POST", "/api/v1/assign", SDK, assign), 200);
+    }
+
+    atomic_store(&stop, false);
+    pthread_t th[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, client_main, (void *)(intptr_t)i), 0);
+    }
+    usleep(800000);
+    /* the primary goes away: no writable database until the standby is promoted */
+    assert_int_equal(cluster(NULL, 0, fmt("stop '%s/p' immediate", dir)), 0);
+    usleep(1500000); /* past the key cache's one second */
+    int ready_down = status_of(D[0].port, "GET", "/readyz", NULL, NULL);
+    int assign_down = status_of(D[1].port, "POST", "/api/v1/assign", SDK, assign);
+    assert_int_equal(cluster(NULL, 0, fmt("promote '%s/s'", dir)), 0);
+    /* the daemons continue on the new primary */
+    int ready_up = 0;
+    for (int k = 0; k < 100 && ready_up != 200; k++) {
+        usleep(100000);
+        ready_up = status_of(D[0].port, "GET", "/readyz", NULL, NULL);
+    }
+    usleep(1000000);
+    atomic_store(&stop, true);
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+    }
+    int after = 0;
+    for (int i = 0; i < NDAEMONS; i++) {
+        after += status_of(D[i].port, "POST", "/api/v1/events", SDK,
+                           fmt("{\"events\":[{\"user_id\":\"z%d\",\"event\":\"fev\"}]}", i)) == 200;
+    }
+    /* every acknowledged batch is on the promoted standby, whole */
+    struct daemon reader = {0};
+    snprintf(reader.db_url, sizeof(reader.db_url), "postgresql://postgres@127.0.0.1:%d/ha", sport);
+    daemon_db_rows(&reader, "SELECT id FROM events WHERE id IS NOT NULL", count_id, NULL);
+    int acked = 0, missing = 0, partial = 0;
+    for (int cl = 0; cl < CLIENTS; cl++) {
+        for (int b = 0; b < sent[cl]; b++) {
+            partial += stored[cl][b] != 0 && stored[cl][b] != BATCH;
+            if (state[cl][b] == 2) {
+                acked++;
+                missing += stored[cl][b] != BATCH;
+            }
+        }
+    }
+    fprintf(stderr,
+            "# failover: %d batches acknowledged, %d missing on the promoted standby, %d partial; "
+            "%d replies 503 while no primary; /readyz %d then %d; /assign %d during the outage\n",
+            acked, missing, partial, atomic_load(&replies_503), ready_down, ready_up, assign_down);
+    for (int i = NDAEMONS - 1; i >= 0; i--) {
+        daemon_stop(&D[i]);
+        daemon_cleanup(&D[i]);
+    }
+    cluster(NULL, 0, fmt("stop '%s/s' immediate", dir));
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+    assert_true(acked > 0);
+    assert_int_equal(missing, 0);
+    assert_int_equal(partial, 0);
+    assert_int_equal(ready_down, 503);
+    assert_int_equal(ready_up, 200);
+    assert_int_equal(assign_down, 200);
+    assert_int_equal(atomic_load(&replies_503_no_retry_after), 0);
+    assert_int_equal(after, NDAEMONS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_promote_standby_under_load),
+    };
+    return cmocka_run_group_tests_name("api_failover", tests, NULL, NULL);
+}

@@ -1,0 +1,617 @@
+/* Several daemons on one PostgreSQL database (ARCHITECTURE.md "Scaling out"); skipped when
+ * the API tests run on SQLite (tests/pg/api.sh runs them on a throwaway cluster).
+ *
+ * - test_definitions_reach_every_daemon: an experiment started on one daemon is assigned
+ *   by the other two within a second.
+ * - test_mixed_load: 3 daemons ingest one data set (exposures twice per user on different
+ *   daemons at once, events with repeats, exposures logged by /assign) while a metric is
+ *   edited on another daemon; one SQLite daemon is fed the same data. The roll-ups agree
+ *   (counts exact, sums within 1e-9) and every daemon gives every user the same variant.
+ * - test_kill_rounds: 10 rounds of kill -9 of one daemon under load, then an immediate-mode
+ *   PostgreSQL restart under load: every acknowledged batch is stored whole, nothing twice,
+ *   no partial batch, and the roll-ups match the raw rows. */
+#include "harness.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NP      3
+#define USERS   600
+#define LOGGED  450 /* users from here on are exposed through /assign (server time) */
+#define HOUR    3600000LL
+#define BATCHES 4096
+
+static struct daemon P[NP], R;
+static char SDK_P[64], SDK_R[64];
+static long long NOW;
+static bool skipped;
+
+static void post_ok(int port, const char *key, const char *method, const char *path,
+                    const char *body, int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(port, method, path, key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s: status %d: %s", method, path, r.status, r.body ? r.body : "");
+    }
+    resp_free(&r);
+}
+
+static void sdk_key(struct daemon *d, const char *admin, char *out)
+{
+    int st = 0;
+    json_t *j = http_json(d->port, "POST", "/api/v1/keys", admin,
+                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
+    assert_int_equal(st, 201);
+    snprintf(out, 64, "%s", json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+}
+
+static void definitions(int port, const char *admin)
+{
+    post_ok(port, admin, "POST", "/api/v1/metrics",
+            "{\"key\":\"conv\",\"event\":\"purchase\",\"type\":\"binomial\",\"window_hours\":72,"
+            "\"cuped_lookback_hours\":336}",
+            201);
+    post_ok(port, admin, "POST", "/api/v1/metrics",
+            "{\"key\":\"clicks\",\"event\":\"click\",\"type\":\"count\",\"window_hours\":null,"
+            "\"cuped_lookback_hours\":336}",
+            201);
+    post_ok(port, admin, "POST", "/api/v1/metrics",
+            "{\"key\":\"rev\",\"event\":\"purchase\",\"type\":\"sum\",\"window_hours\":168,"
+            "\"cap\":100,\"cuped_lookback_hours\":336}",
+            201);
+    post_ok(port, admin, "POST", "/api/v1/experiments",
+            "{\"key\":\"mx\",\"variants\":[{\"key\":\"control\"},{\"key\":\"treatment\"}],"
+            "\"metrics\":[\"conv\",\"clicks\",\"rev\"]}",
+            201);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skipped = true;
+        return 0;
+    }
+    NOW = (long long)time(NULL) * 1000;
+    if (daemon_start_db(&P[0], "fresh", NULL) != 0) {
+        return -1;
+    }
+    for (int i = 1; i < NP; i++) {
+        if (daemon_start_db(&P[i], P[0].db_url, NULL) != 0) {
+            return -1;
+        }
+    }
+    return daemon_start_db(&R, "sqlite", NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (skipped) {
+        return 0;
+    }
+    int rc = 0;
+    for (int i = NP - 1; i >= 0; i--) {
+        rc |= daemon_stop(&P[i]) == 0 ? 0 : -1;
+        daemon_cleanup(&P[i]);
+    }
+    rc |= daemon_stop(&R) == 0 ? 0 : -1;
+    daemon_cleanup(&R);
+    return rc;
+}
+
+/* The variant of user u in "mx" on daemon port (log_exposure as given). */
+static int assign(int port, const char *key, int u, bool log, char *variant)
+{
+    struct resp r;
+    const char *body = fmt("{\"user_id\":\"u%d\",\"experiments\":[\"mx\"],\"log_exposure\":%s}", u,
+                           log ? "true" : "false");
+    if (http_req(port, "POST", "/api/v1/assign", key, body, &r) != 0) {
+        return -1;
+    }
+    int status = r.status;
+    variant[0] = '\0';
+    json_t *j = resp_json(&r);
+    json_t *x = json_object_get(json_object_get(j, "assignments"), "mx");
+    if (json_is_true(json_object_get(x, "in_experiment"))) {
+        snprintf(variant, 32, "%s", json_string_value(json_object_get(x, "variant")));
+    }
+    json_decref(j);
+    resp_free(&r);
+    return status == 200 ? 0 : -1;
+}
+
+static void test_definitions_reach_every_daemon(void **state)
+{
+    (void)state;
+    if (skipped) {
+        skip();
+    }
+    sdk_key(&P[0], P[0].admin_key, SDK_P);
+    sdk_key(&R, R.admin_key, SDK_R);
+    definitions(P[1].port, P[0].admin_key); /* the admin key lives in the shared database */
+    definitions(R.port, R.admin_key);
+    post_ok(R.port, R.admin_key, "POST", "/api/v1/experiments/mx/start", NULL, 200);
+    char v[32];
+    assert_int_equal(assign(P[2].port, SDK_P, 1, false, v), 0);
+    assert_string_equal(v, ""); /* a draft: nobody is in it yet */
+    uint64_t t0 = (uint64_t)time(NULL);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    post_ok(P[0].port, P[0].admin_key, "POST", "/api/v1/experiments/mx/start", NULL, 200);
+    double worst = 0;
+    for (int i = 1; i < NP; i++) {
+        for (;;) {
+            assert_int_equal(assign(P[i].port, SDK_P, 1, false, v), 0);
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+            if (v[0] != '\0') {
+                worst = ms > worst ? ms : worst;
+                break;
+            }
+            assert_true((uint64_t)time(NULL) - t0 < 10);
+            usleep(5000);
+        }
+    }
+    fprintf(stderr, "# the start on daemon 0 reached the other daemons within %.0f ms\n", worst);
+    assert_true(worst < 1000);
+}
+
+/* ---- the data set ---- */
+
+struct batch {
+    const char *path;
+    char *body;
+};
+
+static struct batch batches[BATCHES];
+static int nbatches;
+static atomic_int next_batch;
+
+struct sb {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct sb *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+static unsigned seed = 12345;
+
+static unsigned rnd(unsigned n)
+{
+    return (unsigned)rand_r(&seed) % n;
+}
+
+static char variants[USERS][32];
+
+/* Exposures (twice for most users: the earlier one must win whichever daemon stores it) and
+ * events (some before the exposure for CUPED, some after; 10% sent twice), in batches of
+ * mixed users, shuffled. */
+static void make_data(void)
+{
+    static struct sb items[2][USERS * 12];
+    int nitems[2] = {0, 0};
+    for (int u = 0; u < LOGGED; u++) {
+        long long t0 = NOW - 48 * HOUR + u * 1000LL;
+        for (int k = 0; k < 2; k++) {
+            struct sb *s = &items[0][nitems[0]++];
+            sb_add(s, fmt("{\"experiment\":\"mx\",\"user_id\":\"u%d\",\"variant\":\"%s\","
+                          "\"ts\":%lld}",
+                          u, variants[u], t0 + k * 60000LL));
+        }
+    }
+    for (int u = 0; u < USERS; u++) {
+        int n = (int)rnd(6);
+        for (int k = 0; k < n; k++) {
+            bool logged = u >= LOGGED;
+            long long ts = logged ? NOW + HOUR + k * 1000LL
+                                  : NOW - 60 * HOUR + (long long)rnd(72) * HOUR + rnd(1000);
+            bool buy = rnd(3) == 0;
+            char value[48] = "";
+            if (buy) {
+                snprintf(value, sizeof(value), ",\"value\":%u.%02u", rnd(150), rnd(100));
+            }
+            const char *e =
+                fmt("{\"user_id\":\"u%d\",\"event\":\"%s\",\"ts\":%lld,\"id\":\"e%d.%d\"%s}", u,
+                    buy ? "purchase" : "click", ts, u, k, value);
+            int copies = rnd(10) == 0 ? 2 : 1;
+            for (int c = 0; c < copies; c++) {
+                sb_add(&items[1][nitems[1]++], e);
+            }
+        }
+    }
+    /* shuffle each kind, then cut into batches of 40 */
+    for (int kind = 0; kind < 2; kind++) {
+        for (int i = nitems[kind] - 1; i > 0; i--) {
+            int j = (int)rnd((unsigned)i + 1);
+            struct sb t = items[kind][i];
+            items[kind][i] = items[kind][j];
+            items[kind][j] = t;
+        }
+        for (int i = 0; i < nitems[kind]; i += 40) {
+            struct sb body = {0};
+            sb_add(&body, kind == 0 ? "{\"exposures\":[" : "{\"events\":[");
+            for (int k = i; k < i + 40 && k < nitems[kind]; k++) {
+                sb_add(&body, k > i ? "," : "");
+                sb_add(&body, items[kind][k].p);
+                free(items[kind][k].p);
+            }
+            sb_add(&body, "]}");
+            assert_true(nbatches < BATCHES);
+            batches[nbatches].path = kind == 0 ? "/api/v1/exposures" : "/api/v1/events";
+            batches[nbatches++].body = body.p;
+        }
+    }
+    /* interleave exposures and events: swap randomly over the whole list */
+    for (int i = nbatches - 1; i > 0; i--) {
+        int j = (int)rnd((unsigned)i + 1);
+        struct batch t = batches[i];
+        batches[i] = batches[j];
+        batches[j] = t;
+    }
+}
+
+/* Send one request until it is acknowledged (a 503 is retried: nothing was committed). */
+static void send_until_ok(int port, const char *key, const char *path, const char *body)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        struct resp r;
+        if (http_req(port, "POST", path, key, body, &r) == 0) {
+            int st = r.status;
+            if (st != 200 && st != 503) {
+                fail_msg("%s: %d %s", path, st, r.body ? r.body : "");
+            }
+            resp_free(&r);
+            if (st == 200) {
+                return;
+            }
+        }
+        usleep(20000);
+    }
+    fail_msg("%s: no 200 after 200 attempts", path);
+}
+
+struct feeder {
+    bool to_reference;
+    unsigned seed;
+};
+
+static void *feed_main(void *arg)
+{
+    struct feeder *f = arg;
+    for (;;) {
+        int i = atomic_fetch_add(&next_batch, 1);
+        if (i >= nbatches + (USERS - LOGGED)) {
+            return NULL;
+        }
+        int port = f->to_reference ? R.port : P[rand_r(&f->seed) % NP].port;
+        const char *key = f->to_reference ? SDK_R : SDK_P;
+        if (i >= nbatches) { /* an exposure logged by /assign */
+            int u = LOGGED + (i - nbatches);
+            char v[32];
+            for (int a = 0; a < 100 && assign(port, key, u, true, v) != 0; a++) {
+                usleep(20000);
+            }
+            continue;
+        }
+        send_until_ok(port, key, batches[i].path, batches[i].body);
+        if (!f->to_reference && i == nbatches / 2 && getenv("MULTI_NO_PATCH") == NULL) {
+            /* a definition edited on one daemon while the others ingest */
+            post_ok(P[1].port, P[0].admin_key, "PATCH", "/api/v1/metrics/rev", "{\"cap\":80}", 200);
+        }
+    }
+}
+
+static void feed(bool to_reference, int threads)
+{
+    atomic_store(&next_batch, 0);
+    pthread_t th[8];
+    struct feeder f[8];
+    for (int i = 0; i < threads; i++) {
+        f[i] = (struct feeder){.to_reference = to_reference, .seed = 77u + (unsigned)i};
+        assert_int_equal(pthread_create(&th[i], NULL, feed_main, &f[i]), 0);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+    }
+}
+
+static void compare_rollups(void)
+{
+    static const char *const metrics[] = {"conv", "clicks", "rev"};
+    static const char *const vs[] = {"control", "treatment"};
+    static const char *const names[] = {"n", "s", "q", "sx", "qx", "p"};
+    for (int m = 0; m < 3; m++) {
+        for (int v = 0; v < 2; v++) {
+            const char *sql = "SELECT SUM(n), SUM(s), SUM(q), SUM(sx), SUM(qx), SUM(p) FROM "
+                              "metric_stats WHERE experiment = 'mx' AND metric = ?1 AND "
+                              "variant = ?2";
+            double got[6], want[6];
+            daemon_db_doubles(&P[0], sql, got, 6, 2, metrics[m], vs[v]);
+            daemon_db_doubles(&R, sql, want, 6, 2, metrics[m], vs[v]);
+            for (int k = 0; k < 6; k++) {
+                bool ok = k == 0 ? got[k] == want[k]
+                                 : fabs(got[k] - want[k]) <= 1e-9 * fmax(1.0, fabs(want[k]));
+                if (!ok) {
+                    fail_msg("%s/%s %s: %.17g on PostgreSQL, %.17g on SQLite", metrics[m], vs[v],
+                             names[k], got[k], want[k]);
+                }
+            }
+        }
+        const char *users = "SELECT SUM(users) FROM exposure_stats WHERE experiment = 'mx' AND "
+                            "variant = ?1";
+        for (int v = 0; v < 2; v++) {
+            assert_int_equal(daemon_db_int(&P[0], users, 1, vs[v]),
+                             daemon_db_int(&R, users, 1, vs[v]));
+        }
+    }
+    assert_int_equal(daemon_db_int(&P[0], "SELECT COUNT(*) FROM events", 0),
+                     daemon_db_int(&R, "SELECT COUNT(*) FROM events", 0));
+    assert_int_equal(daemon_db_int(&P[0], "SELECT COUNT(*) FROM exposures", 0), USERS);
+    assert_int_equal(daemon_db_int(&R, "SELECT COUNT(*) FROM exposures", 0), USERS);
+    assert_int_equal(
+        daemon_db_int(&P[0], "SELECT COALESCE(SUM(conflicts), 0) FROM exposure_stats", 0), 0);
+}
+
+/* A definition change rebuilds the roll-ups beside ingestion (store.h "Rebuilds beside
+ * ingestion"): compare them once no rebuild runs on either database. */
+static void wait_rebuilds(struct daemon *d)
+{
+    for (int i = 0; i < 600; i++) {
+        if (daemon_db_int(d, "SELECT COUNT(*) FROM rollup_rebuilds", 0) == 0) {
+            return;
+        }
+        usleep(50000);
+    }
+    fail_msg("a rebuild did not finish in 30 s");
+}
+
+static void test_mixed_load(void **state)
+{
+    (void)state;
+    if (skipped) {
+        skip();
+    }
+    /* every daemon, and the reference, gives every user the same variant */
+    for (int u = 0; u < USERS; u++) {
+        char v[32];
+        assert_int_equal(assign(R.port, SDK_R, u, false, variants[u]), 0);
+        assert_true(variants[u][0] != '\0');
+        for (int i = 0; i < NP; i++) {
+            if (u % 5 == 0 || i == u % NP) {
+                assert_int_equal(assign(P[i].port, SDK_P, u, false, v), 0);
+                assert_string_equal(v, variants[u]);
+            }
+        }
+    }
+    make_data();
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    feed(false, 6);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    feed(true, 2);
+    if (getenv("MULTI_NO_PATCH") == NULL) {
+        post_ok(R.port, R.admin_key, "PATCH", "/api/v1/metrics/rev", "{\"cap\":80}", 200);
+    }
+    if (getenv("MULTI_END_PATCH") != NULL) {
+        post_ok(P[2].port, P[0].admin_key, "PATCH", "/api/v1/metrics/rev", "{\"cap\":80}", 200);
+        post_ok(R.port, R.admin_key, "PATCH", "/api/v1/metrics/rev", "{\"cap\":80}", 200);
+    }
+    fprintf(stderr, "# %d batches and %d logged assignments through %d daemons in %.1f s\n",
+            nbatches, USERS - LOGGED, NP, secs);
+    wait_rebuilds(&P[0]);
+    wait_rebuilds(&R);
+    compare_rollups();
+    /* the exposures logged through /assign kept the variant every daemon assigns */
+    for (int u = LOGGED; u < USERS; u++) {
+        assert_int_equal(daemon_db_int(&P[0],
+                                       "SELECT COUNT(*) FROM exposures WHERE experiment = 'mx' "
+                                       "AND user_id = ?1 AND variant = ?2",
+                                       2, fmt("u%d", u), variants[u]),
+                         1);
+    }
+    for (int i = 0; i < nbatches; i++) {
+        free(batches[i].body);
+    }
+}
+
+/* ---- kill -9 rounds ---- */
+
+#define KCLIENTS 3
+#define KBATCH   100
+#define KMAX     20000
+#define KUSERS   60
+
+static atomic_bool kstop;
+static unsigned char kstate[KCLIENTS][KMAX]; /* 0 unsent, 1 sent, 2 acked, 3 wrong reply */
+static int ksent[KCLIENTS];
+static int kstored[KCLIENTS][KMAX];
+static int kunknown;
+
+static void *kclient_main(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    unsigned s = 1000u + (unsigned)c;
+    while (!atomic_load(&kstop) && ksent[c] < KMAX) {
+        int b = ksent[c]++;
+        struct sb body = {0};
+        sb_add(&body, "{\"events\":[");
+        for (int i = 0; i < KBATCH; i++) {
+            sb_add(&body, fmt("%s{\"user_id\":\"k%u\",\"event\":\"kev\",\"ts\":%lld,"
+                              "\"id\":\"c%db%d.%d\"}",
+                              i ? "," : "", (unsigned)rand_r(&s) % (KUSERS + 10),
+                              NOW - (long long)(rand_r(&s) % 3600000), c, b, i));
+        }
+        sb_add(&body, "]}");
+        kstate[c][b] = 1;
+        struct resp r;
+        int port = P[(c + b) % NP].port;
+        if (port > 0 && http_req(port, "POST", "/api/v1/events", SDK_P, body.p, &r) == 0) {
+            if (r.status == 200) {
+                json_t *j = resp_json(&r);
+                kstate[c][b] = json_integer_value(json_object_get(j, "accepted")) == KBATCH ? 2 : 3;
+                json_decref(j);
+            }
+            resp_free(&r);
+        } else {
+            usleep(2000);
+        }
+        free(body.p);
+    }
+    return NULL;
+}
+
+static void count_kid(void *ctx, const char *const *cols, int ncols)
+{
+    (void)ctx;
+    (void)ncols;
+    int c = -1, b = -1;
+    if (sscanf(cols[0], "c%db%d.", &c, &b) != 2 || c < 0 || c >= KCLIENTS || b < 0 ||
+        b >= ksent[c]) {
+        kunknown++;
+        return;
+    }
+    kstored[c][b]++;
+}
+
+static void load_round(int ms, void (*during)(int round), int round)
+{
+    atomic_store(&kstop, false);
+    pthread_t th[KCLIENTS];
+    for (int c = 0; c < KCLIENTS; c++) {
+        assert_int_equal(pthread_create(&th[c], NULL, kclient_main, (void *)(intptr_t)c), 0);
+    }
+    usleep((useconds_t)ms * 1000);
+    during(round);
+    usleep(300000); /* keep the load on while the daemon comes back */
+    atomic_store(&kstop, true);
+    for (int c = 0; c < KCLIENTS; c++) {
+        pthread_join(th[c], NULL);
+    }
+}
+
+static void kill_one(int round)
+{
+    int victim = round % NP;
+    daemon_kill9(&P[victim]);
+    P[victim].port = 0;
+    assert_int_equal(daemon_restart(&P[victim], NULL), 0);
+}
+
+static void restart_postgres(int round)
+{
+    (void)round;
+    const char *dir = harness_pg_dir();
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "sh tests/pg/cluster.sh restart '%s' immediate", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_kill_rounds(void **state)
+{
+    (void)state;
+    if (skipped) {
+        skip();
+    }
+    post_ok(P[0].port, P[0].admin_key, "POST", "/api/v1/metrics",
+            "{\"key\":\"kev\",\"event\":\"kev\",\"type\":\"count\",\"window_hours\":null,"
+            "\"cuped_lookback_hours\":1}",
+            201);
+    post_ok(P[0].port, P[0].admin_key, "POST", "/api/v1/experiments",
+            "{\"key\":\"kx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"metrics\":[\"kev\"]}",
+            201);
+    post_ok(P[0].port, P[0].admin_key, "POST", "/api/v1/experiments/kx/start", NULL, 200);
+    struct sb x = {0};
+    sb_add(&x, "{\"exposures\":[");
+    for (int u = 0; u < KUSERS; u++) {
+        sb_add(&x, fmt("%s{\"experiment\":\"kx\",\"user_id\":\"k%d\",\"variant\":\"%s\","
+                       "\"ts\":%lld}",
+                       u ? "," : "", u, u % 2 ? "a" : "b", NOW - (u % 3 ? 1800000 : 7200000)));
+    }
+    sb_add(&x, "]}");
+    send_until_ok(P[1].port, SDK_P, "/api/v1/exposures", x.p);
+    free(x.p);
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 10; round++) {
+        load_round(150 + rand() % 300, kill_one, round);
+    }
+    bool pg_restart = harness_pg_dir() != NULL;
+    if (pg_restart) {
+        load_round(300, restart_postgres, 0);
+    }
+    memset(kstored, 0, sizeof(kstored));
+    daemon_db_rows(&P[0], "SELECT id FROM events WHERE id LIKE 'c%'", count_kid, NULL);
+    int acked = 0, missing = 0, partial = 0, wrong = 0, unacked_present = 0;
+    for (int c = 0; c < KCLIENTS; c++) {
+        for (int b = 0; b < ksent[c]; b++) {
+            int n = kstored[c][b];
+            partial += n != 0 && n != KBATCH;
+            wrong += kstate[c][b] == 3;
+            if (kstate[c][b] >= 2) {
+                acked++;
+                missing += n != KBATCH;
+            } else if (n != 0) {
+                unacked_present++;
+            }
+        }
+    }
+    fprintf(stderr,
+            "# kill: 10 rounds of kill -9%s; %d batches acknowledged, %d committed without a "
+            "reply; %d missing, %d partial, %d unknown\n",
+            pg_restart ? " and an immediate PostgreSQL restart" : "", acked, unacked_present,
+            missing, partial, kunknown);
+    assert_true(acked > 10);
+    assert_int_equal(missing, 0);
+    assert_int_equal(partial, 0);
+    assert_int_equal(wrong, 0);
+    assert_int_equal(kunknown, 0);
+    assert_int_equal(daemon_db_int(&P[0], "SELECT COUNT(*) - COUNT(DISTINCT id) FROM events", 0),
+                     0);
+    /* the roll-ups moved with the raw rows: S = events in the window, Sx = in the lookback */
+    long long want_s = daemon_db_int(&P[0],
+                                     "SELECT COUNT(*) FROM exposures x JOIN events e ON "
+                                     "e.user_id = x.user_id AND e.event = 'kev' AND e.ts >= x.ts "
+                                     "WHERE x.experiment = 'kx'",
+                                     0);
+    long long want_sx = daemon_db_int(&P[0],
+                                      "SELECT COUNT(*) FROM exposures x JOIN events e ON "
+                                      "e.user_id = x.user_id AND e.event = 'kev' AND e.ts < x.ts "
+                                      "AND e.ts >= x.ts - 3600000 WHERE x.experiment = 'kx'",
+                                      0);
+    assert_int_equal(
+        daemon_db_int(&P[0], "SELECT SUM(n) FROM metric_stats WHERE experiment = 'kx'", 0), KUSERS);
+    assert_int_equal(
+        daemon_db_int(&P[0], "SELECT SUM(s) FROM metric_stats WHERE experiment = 'kx'", 0), want_s);
+    assert_int_equal(
+        daemon_db_int(&P[0], "SELECT SUM(sx) FROM metric_stats WHERE experiment = 'kx'", 0),
+        want_sx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_definitions_reach_every_daemon),
+        cmocka_unit_test(test_mixed_load),
+        cmocka_unit_test(test_kill_rounds),
+    };
+    return cmocka_run_group_tests_name("api_multi_daemon", tests, setup, teardown);
+}
