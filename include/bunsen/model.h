@@ -91,6 +91,12 @@ json_t *metric_to_json(const struct metric *m);
 #define MODEL_VALUE_MAX_BYTES 65536
 /* hash_attribute / fallback_attribute: an attribute name of 1 to this many bytes. */
 #define MODEL_ATTRIBUTE_MAX 128
+/* "dimensions": at most this many attribute names to break results down by (API.md
+ * "Results, v1.1"), each 1..MODEL_DIMENSION_NAME_MAX bytes of [A-Za-z0-9_.-]; the value a
+ * user has is recorded at the first exposure, at most MODEL_DIMENSION_VALUE_MAX bytes. */
+#define MODEL_MAX_DIMENSIONS      3
+#define MODEL_DIMENSION_NAME_MAX  64
+#define MODEL_DIMENSION_VALUE_MAX 64
 
 struct variant {
     char key[MODEL_KEY_MAX + 1];
@@ -144,6 +150,8 @@ struct experiment {
     enum experiment_outcome outcome;                  /* OUTCOME_NONE = no conclusion recorded */
     char *conclusion_notes;                           /* owned when outcome is set, else NULL */
     int64_t concluded_at; /* when the conclusion was recorded, 0 = none */
+    size_t ndimensions;   /* attributes recorded at first exposure for breakdowns */
+    char dimensions[MODEL_MAX_DIMENSIONS][MODEL_DIMENSION_NAME_MAX + 1];
 };
 
 /* Read doc into out (which the caller then owns: experiment_clear). MODEL_PATCH starts

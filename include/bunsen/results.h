@@ -37,6 +37,21 @@ void results_arm_from_suff(const struct store_suff *st, bool binomial, struct st
 json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
                         struct err *err);
 
+/* Slices of a dimension breakdown: the most frequent values, the rest as STORE_DIM_OTHER. */
+#define RESULTS_SLICES_MAX 20
+
+/* Whether dimension is one of x's "dimensions". */
+bool results_has_dimension(const struct experiment *x, const char *dimension);
+
+/* The results broken down by one of x's dimensions (API.md "Results, v1.1"): per value (the
+ * RESULTS_SLICES_MAX with most exposed users; the others and the values past the recording cap
+ * together as STORE_DIM_OTHER) a results document as results_compute's, with its own SRM, in
+ * "slices"; one multiple-comparison family over every slice's (metric, treatment) p-values.
+ * Ratio metrics are listed in "metrics_not_broken_down". ERR_INVALID (field "dimension") for a
+ * dimension x does not list. New reference or NULL with err. */
+json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
+                          const struct results_params *p, struct err *err);
+
 /* CSV of a results document: header row, then one row per metric x variant (per slice
  * under a dimension breakdown) carrying every field of the JSON, RFC 4180 quoting, CRLF
  * line ends. Returns a malloc'd string. */

@@ -320,7 +320,48 @@ struct store_exposure {
     const char *user_id;
     const char *variant;
     int64_t ts;
+    /* The user's values of the experiment's dimensions, recorded with the first exposure only
+     * (later exposures never change them): NULL or "" for none, else pairs
+     * name STORE_DIM_SEP value joined by STORE_DIM_PAIR_SEP (store_dims_append). */
+    const char *dims;
 };
+
+/* ---- Dimension breakdowns (issue 13; migration 0007) ----
+ * The values recorded per (user, experiment) at the first exposure feed per-value roll-ups
+ * ("slices") kept by the same writer jobs and the same deltas as the main ones, rebuilt with
+ * them. Distinct values per (experiment, dimension) are capped: past STORE_DIM_VALUES_MAX a
+ * new value is recorded as STORE_DIM_OTHER. A missing attribute is STORE_DIM_NONE. */
+#define STORE_DIMS_MAX       3   /* dimensions per exposure (= MODEL_MAX_DIMENSIONS) */
+#define STORE_DIM_VALUE_MAX  64  /* bytes of a recorded value (longer ones are cut) */
+#define STORE_DIM_VALUES_MAX 100 /* distinct values recorded per (experiment, dimension) */
+#define STORE_DIM_OTHER      "(other)"
+#define STORE_DIM_NONE       "(none)"
+#define STORE_DIM_SEP        '\x1f'
+#define STORE_DIM_PAIR_SEP   '\x1e'
+
+/* Append the pair (name, value) to the encoded dims *buf (malloc'd, NULL = empty): value is
+ * cut to STORE_DIM_VALUE_MAX bytes at a UTF-8 boundary and control characters become '?';
+ * NULL or "" becomes STORE_DIM_NONE. */
+void store_dims_append(char **buf, const char *name, const char *value);
+
+/* True when the backend keeps dimension breakdowns (every backend that has slice ops). */
+bool store_has_slices(const struct store *s);
+
+struct store_suff;
+
+/* The stored per-value statistics of experiment/metric broken down by dimension: emit per
+ * (value, variant) row, ordered by value then variant (the last complete ones during a
+ * rebuild). Any thread. ERR_UNAVAILABLE when the backend has no breakdowns. */
+int store_slice_read(struct store *s, const char *experiment, const char *metric,
+                     const char *dimension,
+                     void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                     void *ctx, struct err *err);
+
+/* Exposed users per (value, variant) of experiment by dimension (emit per row). Any thread. */
+int store_slice_exposures(struct store *s, const char *experiment, const char *dimension,
+                          void (*emit)(void *ctx, const char *value, const char *variant,
+                                       int64_t users),
+                          void *ctx, struct err *err);
 
 struct store_ingest_counts {
     int64_t accepted;   /* rows stored (events) or exposures recorded as first */

@@ -88,7 +88,16 @@ struct snapshot_entry;
 struct api_exposure {
     char experiment[65];
     char variant[65];
+    char *dims; /* owned: api_dims_encode (NULL = none); api_exposures_clear frees */
 };
+
+/* The experiment's dimension values in attrs (borrowed; NULL = none) as store.h encodes
+ * them for store_exposure.dims: strings as they are, numbers and booleans as text, anything
+ * else or absent STORE_DIM_NONE. NULL when x has no dimensions. malloc'd. */
+char *api_dims_encode(const struct experiment *x, const json_t *attrs);
+
+/* Free the dims of items[0..n). */
+void api_exposures_clear(struct api_exposure *items, size_t n);
 
 /* Reply with reply (stolen) now when n == 0, else after the exposures committed; reals in
  * the reply are printed with `digits` significant digits; etag (may be NULL) is sent as

@@ -42,7 +42,7 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
     size_t n = 0;
     for (size_t i = 0; i < aw->n; i++) {
         x[n++] = (struct store_exposure){aw->items[i].experiment, aw->user_id, aw->items[i].variant,
-                                         aw->ts};
+                                         aw->ts, aw->items[i].dims};
     }
     struct snapshot_cell *cell = http_req_app(w->req)->experiments;
     const struct snapshot *snap = snapshot_read_begin(cell);
@@ -98,6 +98,7 @@ static void assign_cleanup(struct api_write *w)
     struct assign_write *aw = (struct assign_write *)w;
     free(aw->reply);
     free(aw->user_id);
+    api_exposures_clear(aw->items, aw->n);
     free(aw);
 }
 
@@ -204,6 +205,9 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));
+    for (size_t i = 0; i < n; i++) {
+        aw->items[i].dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+    }
     api_write_submit(r, &aw->w);
 }
 
@@ -384,6 +388,7 @@ void api_assign(struct http_req *r)
             snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
             snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
                      e->x.variants[res.variant].key);
+            items[nitems].dims = api_dims_encode(&e->x, eff);
             nitems++;
         }
     }
@@ -402,6 +407,7 @@ void api_assign(struct http_req *r)
         api_reply_text_after_exposures(r, text, text_len, user_id, items, nitems, NULL);
     }
     free(decided);
+    api_exposures_clear(items, nitems);
     free(items);
     json_decref(fast_attrs);
     free(store);
@@ -485,7 +491,7 @@ void api_assign_one(struct http_req *r)
     struct buf out;
     buf_init(&out, REPLY_CAP);
     int rc = decide(e, user_id, strlen(user_id), ac.attrs, &budget, explain, &out, &res, &err);
-    struct api_exposure item;
+    struct api_exposure item = {.dims = NULL};
     size_t n = 0;
     if (rc == 0) {
         jsonw_append_raw(&out, ",\"experiment\":");
@@ -496,6 +502,7 @@ void api_assign_one(struct http_req *r)
         if (res.in_experiment && log_exposure) {
             snprintf(item.experiment, sizeof(item.experiment), "%s", e->x.key);
             snprintf(item.variant, sizeof(item.variant), "%s", e->x.variants[res.variant].key);
+            item.dims = api_dims_encode(&e->x, ac.attrs);
             n = 1;
         }
     }
@@ -506,9 +513,11 @@ void api_assign_one(struct http_req *r)
     buf_free(&out);
     if (rc != 0) {
         http_reply_err(r, &err);
+        free(item.dims);
         return;
     }
     api_reply_text_after_exposures(r, text, text_len, user_id, &item, n, NULL);
+    free(item.dims);
 }
 
 json_t *api_attributes_with_id(const json_t *attrs, const char *user_id)

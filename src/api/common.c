@@ -173,3 +173,34 @@ struct condition_budget api_eval_budget(const struct app *app)
     struct condition_budget b = {.left = app->cfg.eval_budget, .unlimited = false};
     return b;
 }
+
+char *api_dims_encode(const struct experiment *x, const json_t *attrs)
+{
+    char *buf = NULL;
+    for (size_t i = 0; i < x->ndimensions; i++) {
+        const json_t *v = attrs != NULL ? json_object_get(attrs, x->dimensions[i]) : NULL;
+        char text[64];
+        const char *value = NULL;
+        if (json_is_string(v)) {
+            value = json_string_value(v);
+        } else if (json_is_integer(v)) {
+            snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            value = text;
+        } else if (json_is_real(v)) {
+            snprintf(text, sizeof(text), "%.15g", json_real_value(v));
+            value = text;
+        } else if (json_is_boolean(v)) {
+            value = json_is_true(v) ? "true" : "false";
+        }
+        store_dims_append(&buf, x->dimensions[i], value);
+    }
+    return buf;
+}
+
+void api_exposures_clear(struct api_exposure *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].dims);
+        items[i].dims = NULL;
+    }
+}

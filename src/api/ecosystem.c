@@ -395,6 +395,7 @@ static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, c
     if (res.in_experiment) {
         snprintf(items[*nitems].experiment, sizeof(items[0].experiment), "%s", x->key);
         snprintf(items[*nitems].variant, sizeof(items[0].variant), "%s", variant);
+        items[*nitems].dims = api_dims_encode(x, attrs);
         (*nitems)++;
     }
     return json_pack("{s:s, s:s, s:s, s:o, s:o}", "key", x->key, "reason",
@@ -425,8 +426,8 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
     struct ofrep_log *l = arg;
     struct store_exposure *x = xcalloc(l->n, sizeof(*x));
     for (size_t i = 0; i < l->n; i++) {
-        x[i] =
-            (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant, l->ts};
+        x[i] = (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant,
+                                       l->ts, l->items[i].dims};
     }
     const struct snapshot *snap = snapshot_read_begin(l->app->experiments);
     struct store_ingest_counts counts = {0};
@@ -439,6 +440,7 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
 static void ofrep_log_free(struct ofrep_log *l)
 {
     free(l->user_id);
+    api_exposures_clear(l->items, l->n);
     free(l);
 }
 
@@ -467,6 +469,9 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     l->ts = time_now_ms();
     l->n = n;
     memcpy(l->items, items, n * sizeof(items[0]));
+    for (size_t i = 0; i < n; i++) {
+        l->items[i].dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+    }
     struct err err;
     err_clear(&err);
     if (store_submit(app->store, &l->job, &err) != 0) {
@@ -489,7 +494,7 @@ void api_ofrep_flag(struct http_req *r)
     struct condition_budget budget = api_eval_budget(http_req_app(r));
     const struct snapshot *snap = snapshot_read_begin(cell);
     const struct snapshot_entry *e = flag ? snapshot_find(snap, flag) : NULL;
-    struct api_exposure item;
+    struct api_exposure item = {.dims = NULL};
     size_t n = 0;
     int status = 200;
     json_t *o = e && ofrep_flag_exists(e)
@@ -505,6 +510,7 @@ void api_ofrep_flag(struct http_req *r)
     if (n > 0) {
         ofrep_log_exposures(r, user_id, &item, n);
     }
+    free(item.dims);
     json_decref(attrs);
 }
 
@@ -534,6 +540,7 @@ void api_ofrep_bulk(struct http_req *r)
     }
     snapshot_read_end(cell, snap);
     if (budget.left < 0) {
+        api_exposures_clear(items, n);
         free(items);
         json_decref(flags);
         json_decref(attrs);
@@ -569,6 +576,7 @@ void api_ofrep_bulk(struct http_req *r)
         http_reply_header(r, "ETag", tag);
     }
     free(text);
+    api_exposures_clear(items, n);
     free(items);
     json_decref(attrs);
 }

@@ -29,6 +29,7 @@ struct ingest_write {
     struct store_ingest_counts counts;
     struct store_event *events;
     struct store_exposure *expo;
+    char **dims; /* per exposure: the owned text expo[i].dims points to */
 };
 
 static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *err)
@@ -63,6 +64,10 @@ static void ingest_cleanup(struct api_write *w)
     json_decref(iw->body);
     free(iw->events);
     free(iw->expo);
+    for (size_t i = 0; iw->dims != NULL && i < iw->n; i++) {
+        free(iw->dims[i]);
+    }
+    free(iw->dims);
     free(iw);
 }
 
@@ -201,10 +206,12 @@ void api_ingest_events(struct http_req *r)
     api_write_submit(r, &iw->w);
 }
 
-static int read_exposure(const json_t *o, size_t i, int64_t now, const struct snapshot *snap,
-                         struct store_exposure *x, bool *ignore, struct err *err)
+static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t now,
+                         const struct snapshot *snap, struct store_exposure *x, char **dims,
+                         bool *ignore, struct err *err)
 {
-    static const char *const fields[] = {"experiment", "user_id", "variant", "ts", NULL};
+    static const char *const fields[] = {"experiment", "user_id",    "variant",
+                                         "ts",         "attributes", NULL};
     char f[64];
     if (!json_is_object(o)) {
         ITEM_FIELD(f, "exposures", i, "");
@@ -244,6 +251,19 @@ static int read_exposure(const json_t *o, size_t i, int64_t now, const struct sn
         return read_ts(v, f, now, &x->ts, err);
     }
     *ignore = e->x.stopped_at > 0 && x->ts >= e->x.stopped_at;
+    /* the values of the experiment's dimensions (recorded if this is the first exposure) */
+    v = json_object_get(o, "attributes");
+    if (v != NULL && !json_is_null(v)) {
+        ITEM_FIELD(f, "exposures", i, ".attributes");
+        if (!json_is_object(v)) {
+            return err_set(err, ERR_INVALID, f, "%s must be an object", f);
+        }
+        if (api_attributes_check(http_req_app(r), v, f, err) != 0) {
+            return -1;
+        }
+    }
+    *dims = api_dims_encode(&e->x, v);
+    x->dims = *dims;
     return 0;
 }
 
@@ -256,6 +276,7 @@ void api_ingest_exposures(struct http_req *r)
     }
     iw->exposures = true;
     iw->expo = xcalloc(json_array_size(items), sizeof(*iw->expo));
+    iw->dims = xcalloc(json_array_size(items) + 1, sizeof(*iw->dims));
     int64_t now = time_now_ms();
     struct err err;
     err_clear(&err);
@@ -269,6 +290,10 @@ void api_ingest_exposures(struct http_req *r)
         if (attempt > 0 && (!stale || store_catalog_refresh(http_req_app(r)->store, &e2) != 0)) {
             break;
         }
+        for (size_t i = 0; i <= iw->n; i++) {
+            free(iw->dims[i]); /* of the attempt before */
+            iw->dims[i] = NULL;
+        }
         iw->n = 0;
         iw->ignored = 0;
         err_clear(&err);
@@ -276,11 +301,16 @@ void api_ingest_exposures(struct http_req *r)
         rc = 0;
         for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
             bool ignore = false;
-            rc = read_exposure(json_array_get(items, i), i, now, snap, &iw->expo[iw->n], &ignore,
-                               &err);
+            rc = read_exposure(r, json_array_get(items, i), i, now, snap, &iw->expo[iw->n],
+                               &iw->dims[iw->n], &ignore, &err);
             if (rc == 0 && ignore) {
                 iw->ignored++; /* after the stop: frozen results, nothing to store */
-            } else if (rc == 0) {
+                free(iw->dims[iw->n]);
+                iw->dims[iw->n] = NULL;
+            } else if (rc != 0) {
+                free(iw->dims[iw->n]); /* may hold a value when a later field failed */
+                iw->dims[iw->n] = NULL;
+            } else {
                 iw->n++;
             }
         }

@@ -469,12 +469,81 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
     return d;
 }
 
-json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
-                        struct err *err)
+/* The multiple-comparison family of one response (STATS.md "Multiple comparisons"): every
+ * (metric, treatment) p-value of it (under a breakdown: of every slice), absolute p-values
+ * in p[0..cap), relative ones in p[cap..2 cap); refs: the variant objects to fill. */
+struct family {
+    struct stats_opt *p;
+    json_t **refs;
+    bool *decrease;
+    size_t cap, n;
+};
+
+static void family_init(struct family *f, size_t cap)
+{
+    f->cap = cap + 1;
+    f->n = 0;
+    f->p = xcalloc(2 * f->cap, sizeof(*f->p));
+    f->refs = xcalloc(f->cap, sizeof(*f->refs));
+    f->decrease = xcalloc(f->cap, sizeof(*f->decrease));
+}
+
+static void family_free(struct family *f)
+{
+    free(f->p);
+    free(f->refs);
+    free(f->decrease);
+}
+
+/* Adjust both families and fill p_value_adjusted, significant and verdict. */
+static int family_finish(struct family *f, const struct results_params *p, struct err *err)
+{
+    /* The absolute and the relative p-values are two families, each adjusted alike. */
+    if (stats_adjust_pvalues(p->correction, f->p, f->p, f->n, err) != 0 ||
+        stats_adjust_pvalues(p->correction, f->p + f->cap, f->p + f->cap, f->n, err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        json_t *rel = json_object_get(f->refs[i], "relative_lift");
+        json_object_set_new(f->refs[i], "p_value_adjusted", opt(f->p[i]));
+        json_object_set_new(rel, "p_value_adjusted", opt(f->p[f->cap + i]));
+        if (p->method != STATS_METHOD_BAYESIAN) {
+            const struct stats_opt *pr = &f->p[f->cap + i];
+            json_object_set_new(f->refs[i], "significant",
+                                json_boolean(f->p[i].present && f->p[i].value < p->alpha));
+            json_object_set_new(rel, "significant",
+                                json_boolean(pr->present && pr->value < p->alpha));
+        }
+        json_object_set_new(f->refs[i], "verdict",
+                            json_string(verdict_of(f->refs[i], f->decrease[i])));
+    }
+    return 0;
+}
+
+/* One value of a dimension breakdown: its exposed users and, per metric k (metrics, then
+ * guardrails) and variant i, its statistics suff[k * nvariants + i]. */
+struct slice {
+    char value[STORE_DIM_VALUE_MAX + 1];
+    int64_t users[ASSIGN_MAX_VARIANTS];
+    int64_t total;
+    struct store_suff *suff;
+};
+
+/*
+ * One results document: of the whole experiment (sl NULL: the main roll-ups, conflicts and
+ * ratio metrics included) or of one slice (its users and statistics; ratio metrics, which
+ * need per-user cross products, are left out). The treatments' p-values join fam; the
+ * caller finishes the family.
+ */
+static json_t *results_doc(struct store *s, const struct experiment *x,
+                           const struct results_params *p, const struct slice *sl,
+                           struct family *fam, struct err *err)
 {
     struct exposed ex = {.x = x};
     int64_t conflicts = 0;
-    if (store_exposure_by_variant(s, x->key, exposed_emit, &ex, &conflicts, err) != 0) {
+    if (sl != NULL) {
+        memcpy(ex.users, sl->users, sizeof(ex.users));
+    } else if (store_exposure_by_variant(s, x->key, exposed_emit, &ex, &conflicts, err) != 0) {
         return NULL;
     }
     json_t *srm = srm_json(x, ex.users, err);
@@ -488,11 +557,6 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
                                         x->variants[i].name, "users", (json_int_t)ex.users[i]));
     }
     size_t nm = x->nmetrics + x->nguardrails;
-    size_t famcap = nm * x->nvariants + 1;
-    struct stats_opt *family = xcalloc(2 * famcap, sizeof(*family));
-    json_t **refs = xcalloc(famcap, sizeof(*refs));
-    bool *decrease = xcalloc(famcap, sizeof(*decrease));
-    size_t nfam = 0;
     json_t *metrics = json_array();
     json_t *result = NULL;
     json_t *decision = NULL;
@@ -513,7 +577,13 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
             goto out;
         }
         a.binomial = m.type == STATS_METRIC_BINOMIAL;
-        if (m.type == STATS_METRIC_RATIO) {
+        if (sl != NULL && m.type == STATS_METRIC_RATIO) {
+            continue;
+        } else if (sl != NULL) {
+            for (size_t i = 0; i < x->nvariants; i++) {
+                results_arm_from_suff(&sl->suff[k * x->nvariants + i], a.binomial, &a.arm[i]);
+            }
+        } else if (m.type == STATS_METRIC_RATIO) {
             struct metric num, den;
             if (load_metric(s, m.numerator, &num, err) != 0 ||
                 load_metric(s, m.denominator, &den, err) != 0 ||
@@ -523,8 +593,8 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
         } else if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
             goto out;
         }
-        json_t *mj =
-            metric_json(x, &m, guardrail, &a, p, family, famcap, refs, decrease, &nfam, err);
+        json_t *mj = metric_json(x, &m, guardrail, &a, p, fam->p, fam->cap, fam->refs,
+                                 fam->decrease, &fam->n, err);
         if (mj == NULL) {
             goto out;
         }
@@ -533,44 +603,20 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
             decision = decision_json(x, &m, &a, ex.users);
         }
     }
-    /* The absolute and the relative p-values are two families, each adjusted alike. */
-    if (stats_adjust_pvalues(p->correction, family, family, nfam, err) != 0 ||
-        stats_adjust_pvalues(p->correction, family + famcap, family + famcap, nfam, err) != 0) {
-        goto out;
-    }
-    for (size_t i = 0; i < nfam; i++) {
-        json_t *rel = json_object_get(refs[i], "relative_lift");
-        json_object_set_new(refs[i], "p_value_adjusted", opt(family[i]));
-        json_object_set_new(rel, "p_value_adjusted", opt(family[famcap + i]));
-        if (p->method != STATS_METHOD_BAYESIAN) {
-            const struct stats_opt *pr = &family[famcap + i];
-            json_object_set_new(refs[i], "significant",
-                                json_boolean(family[i].present && family[i].value < p->alpha));
-            json_object_set_new(rel, "significant",
-                                json_boolean(pr->present && pr->value < p->alpha));
-        }
-        json_object_set_new(refs[i], "verdict", json_string(verdict_of(refs[i], decrease[i])));
-    }
     result = json_pack(
-        "{s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:O, s:{s:I}, s:O, s:O}", "experiment", x->key,
-        "status", assign_status_name(x->status), "computed_at", (json_int_t)time_now_ms(), "method",
+        "{s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:O, s:O, s:O}", "experiment", x->key, "status",
+        assign_status_name(x->status), "computed_at", (json_int_t)time_now_ms(), "method",
         stats_method_name(p->method), "alpha", p->alpha, "cuped", p->cuped, "correction",
-        stats_correction_name(p->correction), "srm", srm, "data_quality", "conflicting_exposures",
-        (json_int_t)conflicts, "variants", variants, "metrics", metrics);
+        stats_correction_name(p->correction), "srm", srm, "variants", variants, "metrics", metrics);
+    if (result != NULL && sl == NULL) {
+        json_object_set_new(result, "data_quality",
+                            json_pack("{s:I}", "conflicting_exposures", (json_int_t)conflicts));
+    }
     if (result != NULL && p->method == STATS_METHOD_SEQUENTIAL) {
         json_object_set_new(result, "always_valid", json_true());
     }
     if (result != NULL && x->stopped_at > 0) {
         json_object_set_new(result, "frozen_at", json_integer(x->stopped_at));
-    }
-    /* a definition change is being applied: these are the last complete roll-ups */
-    struct store_rebuild rb;
-    struct err rerr;
-    if (result != NULL && store_rebuild_get(s, x->key, &rb, &rerr) == 1) {
-        json_object_set_new(result, "rebuilding",
-                            json_pack("{s:f, s:I, s:I}", "progress", store_rebuild_progress(&rb),
-                                      "users_done", (json_int_t)rb.users_done, "users_total",
-                                      (json_int_t)rb.users_total));
     }
     if (result != NULL) {
         json_object_set_new(result, "decision", decision ? json_incref(decision) : json_null());
@@ -580,9 +626,217 @@ out:
     json_decref(srm);
     json_decref(variants);
     json_decref(metrics);
-    free(family);
-    free(refs);
-    free(decrease);
+    return result;
+}
+
+/* A definition change is being applied: these are the last complete roll-ups. */
+static void add_rebuilding(struct store *s, const struct experiment *x, json_t *result)
+{
+    struct store_rebuild rb;
+    struct err rerr;
+    if (result != NULL && store_rebuild_get(s, x->key, &rb, &rerr) == 1) {
+        json_object_set_new(result, "rebuilding",
+                            json_pack("{s:f, s:I, s:I}", "progress", store_rebuild_progress(&rb),
+                                      "users_done", (json_int_t)rb.users_done, "users_total",
+                                      (json_int_t)rb.users_total));
+    }
+}
+
+json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
+                        struct err *err)
+{
+    struct family fam;
+    family_init(&fam, (x->nmetrics + x->nguardrails) * x->nvariants);
+    json_t *result = results_doc(s, x, p, NULL, &fam, err);
+    if (result != NULL && family_finish(&fam, p, err) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
+    family_free(&fam);
+    add_rebuilding(s, x, result);
+    return result;
+}
+
+/* ---- dimension breakdowns ---- */
+
+/* The stored values of a dimension while they are read: every value (at most
+ * STORE_DIM_VALUES_MAX + 2) and the slice each one is reported in. */
+struct breakdown {
+    const struct experiment *x;
+    struct slice *all; /* every stored value */
+    size_t nall, aall;
+    size_t *slice_of; /* per stored value: index in slices */
+    struct slice *slices;
+    size_t nslices;
+    size_t metric; /* the metric k being read */
+};
+
+static struct slice *value_find(struct breakdown *b, const char *value, size_t *at)
+{
+    for (size_t i = 0; i < b->nall; i++) {
+        if (strcmp(b->all[i].value, value) == 0) {
+            *at = i;
+            return &b->all[i];
+        }
+    }
+    return NULL;
+}
+
+static void slice_users_emit(void *ctx, const char *value, const char *variant, int64_t users)
+{
+    struct breakdown *b = ctx;
+    int i = experiment_variant_index(b->x, variant);
+    if (i < 0) {
+        return;
+    }
+    size_t at;
+    struct slice *sl = value_find(b, value, &at);
+    if (sl == NULL) {
+        if (b->nall == b->aall) {
+            b->aall = b->aall ? b->aall * 2 : 16;
+            b->all = xrealloc(b->all, b->aall * sizeof(*b->all));
+        }
+        sl = &b->all[b->nall++];
+        memset(sl, 0, sizeof(*sl));
+        snprintf(sl->value, sizeof(sl->value), "%s", value);
+    }
+    sl->users[i] += users;
+    sl->total += users;
+}
+
+static void slice_stats_emit(void *ctx, const char *value, const struct store_suff *st)
+{
+    struct breakdown *b = ctx;
+    int i = experiment_variant_index(b->x, st->variant);
+    size_t at;
+    if (i < 0 || value_find(b, value, &at) == NULL) {
+        return;
+    }
+    struct store_suff *d =
+        &b->slices[b->slice_of[at]].suff[b->metric * b->x->nvariants + (size_t)i];
+    d->n += st->n;
+    dd_acc(&d->s, &d->s_lo, (struct dd){st->s, st->s_lo});
+    dd_acc(&d->q, &d->q_lo, (struct dd){st->q, st->q_lo});
+    dd_acc(&d->sx, &d->sx_lo, (struct dd){st->sx, st->sx_lo});
+    dd_acc(&d->qx, &d->qx_lo, (struct dd){st->qx, st->qx_lo});
+    dd_acc(&d->p, &d->p_lo, (struct dd){st->p, st->p_lo});
+}
+
+/* Most users first; the special values after the others. */
+static int slice_cmp(const void *a, const void *b)
+{
+    const struct slice *x = a, *y = b;
+    bool sx = strcmp(x->value, STORE_DIM_OTHER) == 0, sy = strcmp(y->value, STORE_DIM_OTHER) == 0;
+    if (sx != sy) {
+        return sx ? 1 : -1;
+    }
+    if (x->total != y->total) {
+        return x->total > y->total ? -1 : 1;
+    }
+    return strcmp(x->value, y->value);
+}
+
+bool results_has_dimension(const struct experiment *x, const char *dimension)
+{
+    for (size_t i = 0; i < x->ndimensions; i++) {
+        if (strcmp(x->dimensions[i], dimension) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
+                          const struct results_params *p, struct err *err)
+{
+    if (dimension == NULL || !results_has_dimension(x, dimension)) {
+        return err_set(err, ERR_INVALID, "dimension",
+                       "dimension must be one of the experiment's dimensions (%zu listed)",
+                       x->ndimensions),
+               NULL;
+    }
+    size_t nm = x->nmetrics + x->nguardrails, nv = x->nvariants;
+    struct breakdown b = {.x = x};
+    json_t *result = NULL, *slices = NULL, *left_out = NULL;
+    struct family fam = {0};
+    if (store_slice_exposures(s, x->key, dimension, slice_users_emit, &b, err) != 0) {
+        goto out;
+    }
+    if (b.nall > 1) {
+        qsort(b.all, b.nall, sizeof(*b.all), slice_cmp);
+    }
+    /* the RESULTS_SLICES_MAX most frequent values, the rest together as STORE_DIM_OTHER */
+    b.slice_of = xcalloc(b.nall ? b.nall : 1, sizeof(*b.slice_of));
+    b.slices = xcalloc(RESULTS_SLICES_MAX + 1, sizeof(*b.slices));
+    size_t other = (size_t)-1;
+    for (size_t i = 0; i < b.nall; i++) {
+        bool fold = b.nslices >= RESULTS_SLICES_MAX || strcmp(b.all[i].value, STORE_DIM_OTHER) == 0;
+        size_t to = fold ? other : b.nslices;
+        if (to == (size_t)-1 || !fold) {
+            to = b.nslices++;
+            b.slices[to] = (struct slice){.total = 0};
+            snprintf(b.slices[to].value, sizeof(b.slices[to].value), "%s",
+                     fold ? STORE_DIM_OTHER : b.all[i].value);
+            b.slices[to].suff = xcalloc(nm * nv + 1, sizeof(struct store_suff));
+            other = fold ? to : other;
+        }
+        b.slice_of[i] = to;
+        for (size_t v = 0; v < nv; v++) {
+            b.slices[to].users[v] += b.all[i].users[v];
+        }
+        b.slices[to].total += b.all[i].total;
+    }
+    left_out = json_array();
+    for (size_t k = 0; k < nm; k++) {
+        bool guardrail = k >= x->nmetrics;
+        const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
+        struct metric m;
+        if (load_metric(s, key, &m, err) != 0) {
+            goto out;
+        }
+        if (m.type == STATS_METRIC_RATIO) {
+            json_array_append_new(left_out, json_string(key));
+            continue;
+        }
+        b.metric = k;
+        if (store_slice_read(s, x->key, key, dimension, slice_stats_emit, &b, err) != 0) {
+            goto out;
+        }
+    }
+    family_init(&fam, b.nslices * nm * nv);
+    slices = json_array();
+    for (size_t i = 0; i < b.nslices; i++) {
+        json_t *doc = results_doc(s, x, p, &b.slices[i], &fam, err);
+        if (doc == NULL) {
+            goto out;
+        }
+        json_object_set_new(doc, "dimension", json_string(dimension));
+        json_object_set_new(doc, "dimension_value", json_string(b.slices[i].value));
+        json_array_append_new(slices, doc);
+    }
+    if (family_finish(&fam, p, err) != 0) {
+        goto out;
+    }
+    result = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:I, s:O, s:O}", "experiment",
+                       x->key, "status", assign_status_name(x->status), "dimension", dimension,
+                       "computed_at", (json_int_t)time_now_ms(), "method",
+                       stats_method_name(p->method), "alpha", p->alpha, "cuped", p->cuped,
+                       "correction", stats_correction_name(p->correction), "values_total",
+                       (json_int_t)b.nall, "slices", slices, "metrics_not_broken_down", left_out);
+    if (result != NULL && p->method == STATS_METHOD_SEQUENTIAL) {
+        json_object_set_new(result, "always_valid", json_true());
+    }
+    add_rebuilding(s, x, result);
+out:
+    for (size_t i = 0; i < b.nslices; i++) {
+        free(b.slices[i].suff);
+    }
+    free(b.slices);
+    free(b.slice_of);
+    free(b.all);
+    family_free(&fam);
+    json_decref(slices);
+    json_decref(left_out);
     return result;
 }
 
@@ -829,10 +1083,13 @@ void api_results(struct http_req *r)
     struct err err;
     err_clear(&err);
     json_t *res = NULL;
+    const char *dimension = http_req_query(r, "dimension");
     if (results_params_parse(&p, http_req_query(r, "method"), http_req_query(r, "alpha"),
                              http_req_query(r, "cuped"), http_req_query(r, "correction"),
                              &err) != 0 ||
-        (res = results_compute(http_req_app(r)->store, &x, &p, &err)) == NULL) {
+        (res = dimension != NULL
+                   ? results_breakdown(http_req_app(r)->store, &x, dimension, &p, &err)
+                   : results_compute(http_req_app(r)->store, &x, &p, &err)) == NULL) {
         http_reply_err(r, &err);
     } else if (wants_csv(r)) {
         char *csv = results_to_csv(res);

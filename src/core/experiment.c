@@ -41,6 +41,7 @@ static const char *const experiment_fields[] = {"key",
                                                 "default_value",
                                                 "hash_attribute",
                                                 "fallback_attribute",
+                                                "dimensions",
                                                 NULL};
 static const char *const variant_fields[] = {"key", "name", "weight", "value", NULL};
 static const char *const namespace_fields[] = {"name", "range", NULL};
@@ -492,6 +493,50 @@ static int read_key_list(const json_t *v, const char *name, size_t max,
     return 0;
 }
 
+/* "dimensions": attribute names (1..MODEL_DIMENSION_NAME_MAX bytes of [A-Za-z0-9_.-]),
+ * distinct, at most MODEL_MAX_DIMENSIONS; null = none. */
+static int read_dimensions(const json_t *v, struct experiment *x, struct err *err)
+{
+    if (json_is_null(v)) {
+        x->ndimensions = 0;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) > MODEL_MAX_DIMENSIONS) {
+        return err_set(err, ERR_INVALID, "dimensions",
+                       "dimensions must be an array of at most %d attribute names",
+                       MODEL_MAX_DIMENSIONS);
+    }
+    char names[MODEL_MAX_DIMENSIONS][MODEL_DIMENSION_NAME_MAX + 1];
+    size_t count = json_array_size(v);
+    for (size_t i = 0; i < count; i++) {
+        char field[64];
+        snprintf(field, sizeof(field), "dimensions[%zu]", i);
+        const json_t *e = json_array_get(v, i);
+        const char *t = json_is_string(e) ? json_string_value(e) : NULL;
+        size_t len = t ? json_string_length(e) : 0;
+        bool ok = t != NULL && len >= 1 && len <= MODEL_DIMENSION_NAME_MAX;
+        for (size_t k = 0; ok && k < len; k++) {
+            char c = t[k];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == '-';
+        }
+        if (!ok) {
+            return err_set(err, ERR_INVALID, field,
+                           "%s must be an attribute name of 1 to %d characters A-Z a-z 0-9 _ . -",
+                           field, MODEL_DIMENSION_NAME_MAX);
+        }
+        memcpy(names[i], t, len + 1);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                return err_set(err, ERR_INVALID, field, "dimension '%s' is listed twice", names[i]);
+            }
+        }
+    }
+    memcpy(x->dimensions, names, sizeof(names));
+    x->ndimensions = count;
+    return 0;
+}
+
 static int read_analysis(const json_t *v, struct analysis_defaults *a, struct err *err)
 {
     if (!json_is_object(v)) {
@@ -717,6 +762,9 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
                       err) != 0) {
         goto out_fail;
     }
+    if ((v = json_object_get(doc, "dimensions")) != NULL && read_dimensions(v, out, err) != 0) {
+        goto out_fail;
+    }
     if ((v = json_object_get(doc, "primary_metric")) != NULL) {
         if (json_is_null(v)) {
             out->primary_metric[0] = '\0';
@@ -813,6 +861,11 @@ json_t *experiment_to_json(const struct experiment *x)
     json_object_set_new(o, "primary_metric",
                         x->primary_metric[0] ? json_string(x->primary_metric) : json_null());
     json_object_set_new(o, "guardrails", key_array(x->guardrails, x->nguardrails));
+    json_t *dims = json_array();
+    for (size_t i = 0; i < x->ndimensions; i++) {
+        json_array_append_new(dims, json_string(x->dimensions[i]));
+    }
+    json_object_set_new(o, "dimensions", dims);
     json_object_set_new(o, "sequential_tuning", json_real(x->sequential_tuning));
     json_object_set_new(o, "mde", json_real(x->mde));
     json_object_set_new(o, "analysis",

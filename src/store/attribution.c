@@ -264,7 +264,83 @@ struct agg_entry {
     int64_t day;
     int64_t dn, dconf;
     struct dd ds, dq, dsx, dqx, dp; /* double-doubles: exact whatever the magnitude */
+    const char *dimension, *value;  /* DELTA_SLICE_*: borrowed from the dims cache */
 };
+
+/* ---- the dimension values of the (user, experiment) pairs of one call ---- */
+
+struct dims_entry {
+    size_t n;
+    char name[STORE_DIMS_MAX][65];
+    char value[STORE_DIMS_MAX][STORE_DIM_VALUE_MAX + 1];
+};
+
+/* (user, experiment) -> values; entries are allocated one by one, so the strings that the
+ * roll-up deltas borrow stay put until the cache is freed (after the flush). */
+struct dims_cache {
+    struct kmap map;
+    struct dims_entry **e; /* per map entry */
+    size_t alloc;
+};
+
+static struct dims_entry *dims_entry_of(struct dims_cache *c, const char *user,
+                                        const char *experiment)
+{
+    bool added = false;
+    size_t i = kmap_put(&c->map, user, experiment, NULL, &added);
+    if (added) {
+        grow(&c->e, &c->alloc, c->map.n, sizeof(*c->e));
+        c->e[i] = xcalloc(1, sizeof(**c->e));
+    }
+    return c->e[i];
+}
+
+static void dims_entry_add(struct dims_entry *d, const char *name, const char *value)
+{
+    for (size_t k = 0; k < d->n; k++) {
+        if (strcmp(d->name[k], name) == 0) {
+            return;
+        }
+    }
+    if (d->n < STORE_DIMS_MAX) {
+        snprintf(d->name[d->n], sizeof(d->name[d->n]), "%s", name);
+        snprintf(d->value[d->n], sizeof(d->value[d->n]), "%s", value);
+        d->n++;
+    }
+}
+
+static void dims_cache_free(struct dims_cache *c)
+{
+    for (size_t i = 0; i < c->map.n; i++) {
+        free(c->e[i]);
+    }
+    free(c->e);
+    kmap_free(&c->map);
+    memset(c, 0, sizeof(*c));
+}
+
+struct dims_load {
+    struct dims_cache *c;
+    const struct store_xrow *keys;
+};
+
+static void dims_found(void *ctx, size_t i, const char *dimension, const char *value)
+{
+    struct dims_load *l = ctx;
+    dims_entry_add(dims_entry_of(l->c, l->keys[i].user_id, l->keys[i].experiment), dimension,
+                   value);
+}
+
+/* Read the recorded values of keys[0..n) into the cache (no-op without slice ops). */
+static int dims_load(struct store_tx *tx, struct dims_cache *c, const struct store_xrow *keys,
+                     size_t n, struct err *err)
+{
+    if (n == 0 || tx->store->ops->dims_get == NULL) {
+        return 0;
+    }
+    struct dims_load l = {.c = c, .keys = keys};
+    return tx->store->ops->dims_get(tx, keys, n, dims_found, &l, err);
+}
 
 /* The cursors of the running rebuilds (rebuild.c): a rebuilding experiment's roll-ups take
  * deltas only for users at or below its cursor. */
@@ -282,6 +358,7 @@ struct agg {
     size_t nbuckets, n;
     struct agg_entry *first, *last;
     const struct rb_cursors *rb; /* NULL or empty: no rebuild runs */
+    struct dims_cache *dims;     /* NULL: no slices (the backend has none) */
 };
 
 static void rb_emit(void *ctx, const char *experiment, const char *cursor)
@@ -324,11 +401,12 @@ static bool rb_skip(const struct agg *g, const char *experiment, const char *use
     return false;
 }
 
-static uint32_t agg_hash(int kind, const char *a, const char *b, const char *v, int64_t day)
+static uint32_t agg_hash(int kind, const char *a, const char *b, const char *v, int64_t day,
+                         const char *dim, const char *val)
 {
     uint32_t h = 2166136261u ^ (uint32_t)kind;
-    const char *parts[] = {a, b ? b : "", v};
-    for (int i = 0; i < 3; i++) {
+    const char *parts[] = {a, b ? b : "", v, dim ? dim : "", val ? val : ""};
+    for (int i = 0; i < 5; i++) {
         for (const char *p = parts[i]; *p; p++) {
             h = (h ^ (unsigned char)*p) * 16777619u;
         }
@@ -351,10 +429,11 @@ static void agg_grow(struct agg *g)
     }
 }
 
-static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, const char *exp,
-                                 const char *metric, const char *variant, int64_t day)
+static struct agg_entry *agg_get_slice(struct agg *g, enum store_delta_kind kind, const char *exp,
+                                       const char *metric, const char *variant, int64_t day,
+                                       const char *dim, const char *val)
 {
-    uint32_t hash = agg_hash((int)kind, exp, metric, variant, day);
+    uint32_t hash = agg_hash((int)kind, exp, metric, variant, day, dim, val);
     if (g->n >= g->nbuckets) {
         agg_grow(g);
     }
@@ -362,7 +441,8 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
     for (struct agg_entry *e = g->buckets[h]; e != NULL; e = e->next) {
         if (e->kind == kind && e->day == day && strcmp(e->experiment, exp) == 0 &&
             (metric == NULL || strcmp(e->metric, metric) == 0) &&
-            strcmp(e->variant, variant) == 0) {
+            strcmp(e->variant, variant) == 0 &&
+            (dim == NULL || (strcmp(e->dimension, dim) == 0 && strcmp(e->value, val) == 0))) {
             return e;
         }
     }
@@ -372,6 +452,8 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
     e->metric = metric;
     snprintf(e->variant, sizeof(e->variant), "%s", variant);
     e->day = day;
+    e->dimension = dim;
+    e->value = val;
     e->hash = hash;
     e->next = g->buckets[h];
     g->buckets[h] = e;
@@ -383,6 +465,23 @@ static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, cons
     }
     g->last = e;
     return e;
+}
+
+static struct agg_entry *agg_get(struct agg *g, enum store_delta_kind kind, const char *exp,
+                                 const char *metric, const char *variant, int64_t day)
+{
+    return agg_get_slice(g, kind, exp, metric, variant, day, NULL, NULL);
+}
+
+/* The recorded dimension values of (user, experiment) in this call, or NULL. */
+static const struct dims_entry *dims_of(const struct agg *g, const char *user_id,
+                                        const char *experiment)
+{
+    if (g->dims == NULL || g->dims->map.n == 0) {
+        return NULL;
+    }
+    struct dims_entry *d = dims_entry_of(g->dims, user_id, experiment);
+    return d->n > 0 ? d : NULL;
 }
 
 /* Record the change of one user's (y, x) from old to new (dn = users added: -1, 0, 1). */
@@ -401,7 +500,21 @@ static void stats_change(struct agg *g, const struct store_rule *r, const char *
     e->dq = dd_add(e->dq, dq);
     e->dsx = dd_add(e->dsx, dd_two_sum(x1, -x0));
     e->dqx = dd_add(e->dqx, dd_add(dd_two_prod(x1, x1), dd_neg(dd_two_prod(x0, x0))));
-    e->dp = dd_add(e->dp, dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0))));
+    struct dd dsx = dd_two_sum(x1, -x0);
+    struct dd dqx = dd_add(dd_two_prod(x1, x1), dd_neg(dd_two_prod(x0, x0)));
+    struct dd dp = dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0)));
+    e->dp = dd_add(e->dp, dp);
+    const struct dims_entry *dims = dims_of(g, user_id, r->experiment);
+    for (size_t k = 0; dims != NULL && k < dims->n; k++) {
+        struct agg_entry *se = agg_get_slice(g, DELTA_SLICE_STATS, r->experiment, r->metric,
+                                             variant, 0, dims->name[k], dims->value[k]);
+        se->dn += dn;
+        se->ds = dd_add(se->ds, ds);
+        se->dq = dd_add(se->dq, dq);
+        se->dsx = dd_add(se->dsx, dsx);
+        se->dqx = dd_add(se->dqx, dqx);
+        se->dp = dd_add(se->dp, dp);
+    }
     if (dn != 0 || y0 != y1) {
         e = agg_get(g, DELTA_METRIC_DAILY, r->experiment, r->metric, variant, day);
         e->dn += dn;
@@ -421,35 +534,64 @@ static void expostat(struct agg *g, const char *exp, const char *user_id, const 
     e->dconf += conflicts;
 }
 
+/* The user joins (sign +1) or leaves (-1) variant's exposed users in each slice. */
+static void slice_users(struct agg *g, const char *exp, const char *user_id, const char *variant,
+                        int sign)
+{
+    if (rb_skip(g, exp, user_id)) {
+        return;
+    }
+    const struct dims_entry *dims = dims_of(g, user_id, exp);
+    for (size_t k = 0; dims != NULL && k < dims->n; k++) {
+        struct agg_entry *e = agg_get_slice(g, DELTA_SLICE_EXPOSURES, exp, NULL, variant, 0,
+                                            dims->name[k], dims->value[k]);
+        e->dn += sign;
+    }
+}
+
 /* Write every accumulated delta in one batch (when rc == 0) and free the accumulator. */
 static int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err)
 {
-    size_t n = 0, alloc = 0;
-    struct store_delta *d = NULL;
+    size_t n = 0, alloc = 0, nslice = 0, aslice = 0;
+    struct store_delta *d = NULL, *sd = NULL;
     for (struct agg_entry *e = g->first; e != NULL; e = e->after) {
-        grow(&d, &alloc, n + 1, sizeof(*d));
-        d[n++] = (struct store_delta){.kind = e->kind,
-                                      .experiment = e->experiment,
-                                      .metric = e->metric,
-                                      .variant = e->variant,
-                                      .day = e->day,
-                                      .dn = e->dn,
-                                      .dconf = e->dconf,
-                                      .ds = e->ds.hi,
-                                      .dq = e->dq.hi,
-                                      .dsx = e->dsx.hi,
-                                      .dqx = e->dqx.hi,
-                                      .dp = e->dp.hi,
-                                      .ds_lo = e->ds.lo,
-                                      .dq_lo = e->dq.lo,
-                                      .dsx_lo = e->dsx.lo,
-                                      .dqx_lo = e->dqx.lo,
-                                      .dp_lo = e->dp.lo};
+        bool slice = e->kind == DELTA_SLICE_STATS || e->kind == DELTA_SLICE_EXPOSURES;
+        if (slice && e->dn == 0 && e->ds.hi == 0 && e->dq.hi == 0 && e->dsx.hi == 0 &&
+            e->dqx.hi == 0 && e->dp.hi == 0 && e->ds.lo == 0 && e->dq.lo == 0 && e->dsx.lo == 0 &&
+            e->dqx.lo == 0 && e->dp.lo == 0) {
+            continue; /* e.g. a user who left and joined the same slice */
+        }
+        struct store_delta **to = slice ? &sd : &d;
+        size_t *tn = slice ? &nslice : &n;
+        grow(to, slice ? &aslice : &alloc, *tn + 1, sizeof(**to));
+        (*to)[(*tn)++] = (struct store_delta){.kind = e->kind,
+                                              .experiment = e->experiment,
+                                              .metric = e->metric,
+                                              .variant = e->variant,
+                                              .day = e->day,
+                                              .dn = e->dn,
+                                              .dconf = e->dconf,
+                                              .ds = e->ds.hi,
+                                              .dq = e->dq.hi,
+                                              .dsx = e->dsx.hi,
+                                              .dqx = e->dqx.hi,
+                                              .dp = e->dp.hi,
+                                              .ds_lo = e->ds.lo,
+                                              .dq_lo = e->dq.lo,
+                                              .dsx_lo = e->dsx.lo,
+                                              .dqx_lo = e->dqx.lo,
+                                              .dp_lo = e->dp.lo,
+                                              .dimension = e->dimension,
+                                              .value = e->value};
     }
     if (rc == 0 && n > 0) {
         rc = tx->store->ops->rollup_add(tx, d, n, err);
     }
+    if (rc == 0 && nslice > 0 && tx->store->ops->slice_add != NULL) {
+        rc = tx->store->ops->slice_add(tx, sd, nslice, err);
+    }
     free(d);
+    free(sd);
     for (struct agg_entry *e = g->first; e != NULL;) {
         struct agg_entry *after = e->after;
         free(e);
@@ -544,6 +686,31 @@ static int lock_users(struct store_tx *tx, const char **users, size_t n, struct 
         }
     }
     return tx->store->ops->lock_users(tx, users, k, err);
+}
+
+/* The recorded dimension values of the (user, experiment) pairs whose values this call
+ * changes (the keys of um). */
+static int dims_load_um(struct store_tx *tx, struct dims_cache *c, const struct umset *um,
+                        struct err *err)
+{
+    if (um->map.n == 0 || tx->store->ops->dims_get == NULL) {
+        return 0;
+    }
+    struct kmap seen = {0};
+    struct store_xrow *keys = xcalloc(um->map.n, sizeof(*keys));
+    size_t n = 0;
+    for (size_t i = 0; i < um->map.n; i++) {
+        bool added = false;
+        kmap_put(&seen, um->rows[i].user_id, um->rows[i].experiment, NULL, &added);
+        if (added) {
+            keys[n].user_id = um->rows[i].user_id;
+            keys[n++].experiment = um->rows[i].experiment;
+        }
+    }
+    int rc = dims_load(tx, c, keys, n, err);
+    kmap_free(&seen);
+    free(keys);
+    return rc;
 }
 
 /* ---- events ---- */
@@ -686,7 +853,9 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
         users[i] = events[i].user_id;
     }
     struct rb_cursors rb = {0};
+    struct dims_cache dims = {0};
     g.rb = &rb;
+    g.dims = &dims;
     if (lock_users(tx, users, n, err) != 0 || rb_load(tx, &rb, err) != 0 ||
         ops->events_insert(tx, events, n, inserted, err) != 0) {
         rc = -1;
@@ -715,7 +884,7 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
     }
     ux_index(&ux);
     events_walk(rules, events, n, inserted, &ux, &um, &g, false);
-    if (um_load(tx, &um, err) != 0) {
+    if (um_load(tx, &um, err) != 0 || dims_load_um(tx, &dims, &um, err) != 0) {
         rc = -1;
         goto out;
     }
@@ -723,6 +892,7 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
     rc = um_store(tx, &um, err);
 out:
     rc = agg_flush(tx, &g, rc, err);
+    dims_cache_free(&dims);
     rb_free(&rb);
     um_free(&um);
     ux_free(&ux);
@@ -739,6 +909,8 @@ struct xstate {
     char variant[65];
     bool exists; /* stored, or first seen in this request */
     bool dirty;
+    bool moved;       /* a stored exposure that this request replaces (its values are read) */
+    const char *dims; /* a new first exposure: its encoded dimension values (request's) */
 };
 
 /* One change of attribution: add (+1) or remove (-1) the user, exposed at t0 to variant,
@@ -795,6 +967,7 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
             s->dirty = true;
             snprintf(s->variant, sizeof(s->variant), "%s", x->variant);
             s->row.ts = x->ts;
+            s->dims = x->dims;
             counts->accepted++;
             expostat(g, x->experiment, x->user_id, x->variant, 1, 0);
             xop_add(q, 1, x, x->variant, x->ts);
@@ -818,7 +991,9 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
             }
             continue;
         }
-        /* An earlier exposure arrived late: it becomes the first one. */
+        /* An earlier exposure arrived late: it becomes the first one (the recorded dimension
+         * values stay those of the exposure recorded first). */
+        s->moved = !s->row.is_new;
         xop_add(q, -1, x, kept, kept_ts);
         snprintf(s->variant, sizeof(s->variant), "%s", x->variant);
         s->row.ts = x->ts;
@@ -832,6 +1007,139 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
     }
 }
 
+static bool dim_special(const char *v)
+{
+    return strcmp(v, STORE_DIM_OTHER) == 0 || strcmp(v, STORE_DIM_NONE) == 0;
+}
+
+/* Parse an encoded dims string (store.h) into d. */
+static void dims_parse(struct dims_entry *d, const char *enc)
+{
+    while (enc != NULL && *enc != '\0') {
+        const char *sep = strchr(enc, STORE_DIM_SEP);
+        if (sep == NULL) {
+            return;
+        }
+        const char *end = strchr(sep + 1, STORE_DIM_PAIR_SEP);
+        size_t nl = (size_t)(sep - enc), vl = end ? (size_t)(end - sep - 1) : strlen(sep + 1);
+        char name[65], value[STORE_DIM_VALUE_MAX + 1];
+        if (nl > 0 && nl < sizeof(name)) {
+            memcpy(name, enc, nl);
+            name[nl] = '\0';
+            vl = vl < STORE_DIM_VALUE_MAX ? vl : STORE_DIM_VALUE_MAX;
+            memcpy(value, sep + 1, vl);
+            value[vl] = '\0';
+            dims_entry_add(d, name, value[0] ? value : STORE_DIM_NONE);
+        }
+        enc = end ? end + 1 : NULL;
+    }
+}
+
+/*
+ * The dimension values of the request's new first exposures: parsed into the cache, each
+ * value not yet registered for its (experiment, dimension) registered while fewer than
+ * STORE_DIM_VALUES_MAX are, else recorded as STORE_DIM_OTHER (in request order), and the
+ * exposure_dims rows written. Also reads the recorded values of replaced exposures.
+ */
+static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c, struct err *err)
+{
+    const struct store_ops *ops = tx->store->ops;
+    if (ops->dims_put == NULL) {
+        return 0;
+    }
+    int rc = -1;
+    struct kmap chk = {0}, cnt = {0};
+    struct store_dimrow *rows = NULL, *vals = NULL, *reg = NULL;
+    size_t nrows = 0, arows = 0, avals = 0, nreg = 0, areg = 0;
+    bool *known = NULL, *added = NULL;
+    int64_t *distinct = NULL, *extra = NULL;
+    size_t nmoved = 0;
+    struct store_xrow *moved = xcalloc(q->keys.n ? q->keys.n : 1, sizeof(*moved));
+    for (size_t k = 0; k < q->keys.n; k++) {
+        struct xstate *st = &q->st[k];
+        if (st->moved) {
+            moved[nmoved++] = st->row;
+        }
+        if (!st->row.is_new || st->dims == NULL || st->dims[0] == '\0') {
+            continue;
+        }
+        struct dims_entry *d = dims_entry_of(c, st->row.user_id, st->row.experiment);
+        dims_parse(d, st->dims);
+        for (size_t j = 0; j < d->n; j++) {
+            if (dim_special(d->value[j])) {
+                continue;
+            }
+            bool isnew = false;
+            kmap_put(&chk, st->row.experiment, d->name[j], d->value[j], &isnew);
+            if (isnew) {
+                grow(&vals, &avals, chk.n, sizeof(*vals));
+                vals[chk.n - 1] = (struct store_dimrow){.experiment = st->row.experiment,
+                                                        .dimension = d->name[j],
+                                                        .value = d->value[j]};
+            }
+        }
+    }
+    if (dims_load(tx, c, moved, nmoved, err) != 0) {
+        goto out;
+    }
+    known = xcalloc(chk.n ? chk.n : 1, sizeof(*known));
+    added = xcalloc(chk.n ? chk.n : 1, sizeof(*added));
+    distinct = xcalloc(chk.n ? chk.n : 1, sizeof(*distinct));
+    if (chk.n > 0 && ops->dim_values_known(tx, vals, chk.n, known, distinct, err) != 0) {
+        goto out;
+    }
+    for (size_t k = 0; k < q->keys.n; k++) {
+        struct xstate *st = &q->st[k];
+        if (!st->row.is_new || st->dims == NULL || st->dims[0] == '\0') {
+            continue;
+        }
+        struct dims_entry *d = dims_entry_of(c, st->row.user_id, st->row.experiment);
+        for (size_t j = 0; j < d->n; j++) {
+            if (!dim_special(d->value[j])) {
+                size_t i = kmap_put(&chk, st->row.experiment, d->name[j], d->value[j], NULL);
+                if (!known[i] && !added[i]) {
+                    bool isnew = false;
+                    size_t e = kmap_put(&cnt, st->row.experiment, d->name[j], NULL, &isnew);
+                    if (isnew) {
+                        extra = xrealloc(extra, cnt.n * sizeof(*extra));
+                        extra[e] = 0;
+                    }
+                    if (distinct[i] + extra[e] < STORE_DIM_VALUES_MAX) {
+                        added[i] = true;
+                        extra[e]++;
+                        grow(&reg, &areg, nreg + 1, sizeof(*reg));
+                        reg[nreg++] = vals[i];
+                    } else {
+                        snprintf(d->value[j], sizeof(d->value[j]), "%s", STORE_DIM_OTHER);
+                    }
+                }
+            }
+            grow(&rows, &arows, nrows + 1, sizeof(*rows));
+            rows[nrows++] = (struct store_dimrow){.user_id = st->row.user_id,
+                                                  .experiment = st->row.experiment,
+                                                  .dimension = d->name[j],
+                                                  .value = d->value[j]};
+        }
+    }
+    if ((nreg > 0 && ops->dim_values_put(tx, reg, nreg, err) != 0) ||
+        (nrows > 0 && ops->dims_put(tx, rows, nrows, err) != 0)) {
+        goto out;
+    }
+    rc = 0;
+out:
+    kmap_free(&chk);
+    kmap_free(&cnt);
+    free(rows);
+    free(vals);
+    free(reg);
+    free(known);
+    free(added);
+    free(distinct);
+    free(extra);
+    free(moved);
+    return rc;
+}
+
 int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                            const struct store_exposure *exposures, size_t n,
                            struct store_ingest_counts *counts, struct err *err)
@@ -839,6 +1147,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     const struct store_ops *ops = tx->store->ops;
     struct agg g = {0};
     struct rb_cursors rb = {0};
+    struct dims_cache dims = {0};
     struct umset um = {0};
     struct xreq q = {0};
     struct kmap hasmap = {0};
@@ -855,6 +1164,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         users[i] = exposures[i].user_id;
     }
     g.rb = &rb;
+    g.dims = &dims;
     if (lock_users(tx, users, n, err) != 0 || rb_load(tx, &rb, err) != 0) {
         goto out;
     }
@@ -879,6 +1189,9 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         goto out;
     }
     exposures_plan(&q, exposures, n, &g, counts);
+    if (dims_record(tx, &q, &dims, err) != 0) {
+        goto out;
+    }
     /* Phase B: what the additions read (events are not changed by this request) and the
      * user values the removals read (as stored before the request). */
     for (size_t o = 0; o < q.nops; o++) {
@@ -960,6 +1273,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         size_t nr = 0;
         const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
         int64_t day = op->t0 / DAY_MS;
+        slice_users(&g, op->experiment, op->user_id, op->variant, op->sign);
         for (size_t i = 0; i < nr; i++) {
             const struct store_rule *r = rs[i];
             double yraw = 0, xraw = 0;
@@ -1007,6 +1321,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     rc = 0;
 out:
     rc = agg_flush(tx, &g, rc, err);
+    dims_cache_free(&dims);
     rb_free(&rb);
     kmap_free(&q.keys);
     free(q.st);

@@ -295,3 +295,69 @@ int store_backup(struct store *s, const char *dest, struct store_backup_stats *o
     }
     return s->ops->backup(s, dest, out, err);
 }
+
+/* ---- dimension breakdowns ---- */
+
+bool store_has_slices(const struct store *s)
+{
+    return s->ops->slice_add != NULL && s->ops->slice_read != NULL;
+}
+
+static int no_slices(struct err *err)
+{
+    return err_set(err, ERR_UNAVAILABLE, "dimension",
+                   "the %s backend keeps no dimension breakdowns", "configured");
+}
+
+int store_slice_read(struct store *s, const char *experiment, const char *metric,
+                     const char *dimension,
+                     void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                     void *ctx, struct err *err)
+{
+    if (s->ops->slice_read == NULL) {
+        return no_slices(err);
+    }
+    return s->ops->slice_read(s, experiment, metric, dimension, emit, ctx, err);
+}
+
+int store_slice_exposures(struct store *s, const char *experiment, const char *dimension,
+                          void (*emit)(void *ctx, const char *value, const char *variant,
+                                       int64_t users),
+                          void *ctx, struct err *err)
+{
+    if (s->ops->slice_exposures == NULL) {
+        return no_slices(err);
+    }
+    return s->ops->slice_exposures(s, experiment, dimension, emit, ctx, err);
+}
+
+void store_dims_append(char **buf, const char *name, const char *value)
+{
+    if (value == NULL || value[0] == '\0') {
+        value = STORE_DIM_NONE;
+    }
+    size_t len = strlen(value);
+    if (len > STORE_DIM_VALUE_MAX) {
+        len = STORE_DIM_VALUE_MAX;
+        /* back to the start of a UTF-8 sequence: never cut a character in two */
+        while (len > 0 && ((unsigned char)value[len] & 0xC0) == 0x80) {
+            len--;
+        }
+    }
+    size_t old = *buf != NULL ? strlen(*buf) : 0;
+    size_t nlen = strlen(name);
+    char *b = xrealloc(*buf, old + nlen + len + 3);
+    size_t at = old;
+    if (old > 0) {
+        b[at++] = STORE_DIM_PAIR_SEP;
+    }
+    memcpy(b + at, name, nlen);
+    at += nlen;
+    b[at++] = STORE_DIM_SEP;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        b[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    b[at] = '\0';
+    *buf = b;
+}

@@ -67,7 +67,13 @@ struct store_rawq {
     int64_t from, to;
 };
 
-enum store_delta_kind { DELTA_METRIC_STATS, DELTA_METRIC_DAILY, DELTA_EXPOSURE_STATS };
+enum store_delta_kind {
+    DELTA_METRIC_STATS,
+    DELTA_METRIC_DAILY,
+    DELTA_EXPOSURE_STATS,
+    DELTA_SLICE_STATS,    /* slice_stats: metric_stats per (dimension, value); ops->slice_add */
+    DELTA_SLICE_EXPOSURES /* slice_exposure_stats: dn users per (dimension, value, variant) */
+};
 
 /* A change of one roll-up row, added to what is stored (created at zero when absent). The
  * sums are double-doubles (value = x + x_lo, ddouble.h): an adapter adds the hi parts with
@@ -82,6 +88,16 @@ struct store_delta {
     int64_t dn, dconf;
     double ds, dq, dsx, dqx, dp;
     double ds_lo, dq_lo, dsx_lo, dqx_lo, dp_lo;
+    const char *dimension, *value; /* DELTA_SLICE_* only */
+};
+
+/* One recorded dimension value: exposure_dims (user_id, experiment, dimension, value), or a
+ * registered distinct value (dimension_values: user_id unused). */
+struct store_dimrow {
+    const char *user_id;
+    const char *experiment;
+    const char *dimension;
+    const char *value;
 };
 
 /* ---- the ops table: one per backend, every function required unless said ---- */
@@ -251,6 +267,36 @@ struct store_ops {
     /* The cursor of every running rebuild: emit(ctx, experiment, cursor). */
     int (*rebuild_cursors)(struct store_tx *tx,
                            void (*emit)(void *ctx, const char *experiment, const char *cursor),
+                           void *ctx, struct err *err);
+    /* rebuild_begin, rebuild_range, rebuild_end and rollup_rebuild treat the slice roll-ups
+     * (slice_stats, slice_exposure_stats) as they treat the main ones. */
+
+    /* ---- dimension breakdowns (issue 13, migration 0007): all NULL in a backend without
+     * them (attribution then keeps no slices and results answer ERR_UNAVAILABLE) ---- */
+    /* The recorded values of each key (user_id, experiment; other fields ignored):
+     * emit(ctx, i, dimension, value) per row. Inside apply(). */
+    int (*dims_get)(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                    void (*emit)(void *ctx, size_t i, const char *dimension, const char *value),
+                    void *ctx, struct err *err);
+    /* Record values (exposure_dims rows; an existing row is kept). */
+    int (*dims_put)(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                    struct err *err);
+    /* For each (experiment, dimension, value): known[i] = registered; distinct[i] = values
+     * registered for (experiment, dimension). */
+    int (*dim_values_known)(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                            bool *known, int64_t *distinct, struct err *err);
+    /* Register (experiment, dimension, value) rows (existing ones kept). */
+    int (*dim_values_put)(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                          struct err *err);
+    /* Add DELTA_SLICE_* deltas to their rows. */
+    int (*slice_add)(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+    int (*slice_read)(struct store *s, const char *experiment, const char *metric,
+                      const char *dimension,
+                      void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                      void *ctx, struct err *err);
+    int (*slice_exposures)(struct store *s, const char *experiment, const char *dimension,
+                           void (*emit)(void *ctx, const char *value, const char *variant,
+                                        int64_t users),
                            void *ctx, struct err *err);
 };
 

@@ -687,6 +687,77 @@ T.test('the experiment’s minimum detectable effect is typed in percent', async
   noErrors();
 });
 
+T.test('dimension breakdowns: set in the form, "Breakdown by" shows each value as the API (issue 13)', async () => {
+  if (!('dimensions' in (await admin.get('/experiments/draft-idea')))) {
+    console.log('# SKIP the server has no experiment dimensions yet (issue 13)');
+    return;
+  }
+  await admin.post('/experiments', { key: 'by-country', name: 'Checkout copy by country', variants: [{ key: 'control' }, { key: 'short' }], metrics: ['purchase', 'revenue'], primary_metric: 'purchase' });
+  await go(page, '/experiments/by-country/edit');
+  await page.getByRole('heading', { name: 'Edit Checkout copy by country' }).waitFor();
+  // four are too many: said at the field, in words, before any request
+  await page.getByLabel('Breakdown dimensions').fill('country, device, plan, browser');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('.field:has([data-field="dimensions"]) .field-error').waitFor();
+  assert(/at most 3/.test(await text(page.locator('.field:has([data-field="dimensions"]) .field-error'))), 'cap explained');
+  await page.getByLabel('Breakdown dimensions').fill('country, device');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('h1 .badge', { hasText: 'draft' }).waitFor();
+  assertEq((await admin.get('/experiments/by-country')).dimensions.join(','), 'country,device', 'dimensions stored');
+  assert((await text(page.locator('.config'))).includes('country, device'), 'shown in the configuration');
+
+  const st = await admin.post('/experiments/by-country/start');
+  const rand = rng(7);
+  const countries = ['NL', 'DE', 'FR', null];
+  const ex = [];
+  const ev = [];
+  for (let i = 0; i < 1200; i++) {
+    const user = `bc-${i}`;
+    const country = countries[i % 4];
+    const variant = rand() < 0.5 ? 'control' : 'short';
+    const attributes = { device: i % 3 ? 'desktop' : 'mobile' };
+    if (country) attributes.country = country;
+    ex.push({ experiment: 'by-country', user_id: user, variant, ts: st.started_at + 1, attributes });
+    const rate = (variant === 'short' && country === 'DE' ? 0.3 : 0.12);
+    if (rand() < rate) ev.push({ user_id: user, event: 'purchase', value: Math.round(2000 + 4000 * rand()) / 100, ts: st.started_at + 2, id: `bc-buy-${i}` });
+  }
+  while (Date.now() < st.started_at + 5) await new Promise((r) => setTimeout(r, 5));
+  await admin.post('/exposures', { exposures: ex });
+  await admin.post('/events', { events: ev });
+
+  await go(page, '/experiments/by-country');
+  await page.reload(); // the page showed the draft (same URL): render it running
+  await waitResults(page, 'frequentist');
+  await page.getByLabel('Breakdown by', { exact: true }).selectOption('country');
+  await page.getByRole('heading', { name: 'Breakdown by country' }).waitFor();
+  assert(/dimension=country/.test(page.url()), 'the breakdown is in the page URL');
+  const b = await admin.get('/experiments/by-country/results?dimension=country');
+  assertEq(b.slices.map((s) => s.dimension_value).sort().join(','), '(none),DE,FR,NL', 'one slice per country and (none)');
+  const table = page.locator('table.breakdown-table[data-metric="purchase"]');
+  await table.waitFor();
+  for (const sl of b.slices) {
+    const m = sl.metrics.find((y) => y.key === 'purchase');
+    const v = m.variants[1];
+    const row = table.locator(`tr[data-value="${sl.dimension_value}"][data-variant="short"]`);
+    const cells = await row.locator('td').allTextContents();
+    const users = sl.variants.reduce((a, y) => a + y.users, 0);
+    assertEq(cells[0].trim(), fmt.fmtInt(users), `${sl.dimension_value}: users`);
+    assert(cells[1].includes(`p = ${sl.srm.p_value.toFixed(2)}`), `${sl.dimension_value}: SRM p-value shown (${cells[1]})`);
+    assertEq(cells[5].trim(), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${sl.dimension_value}: relative lift`);
+    assertEq(cells[7].trim(), fmt.significanceText(v, b), `${sl.dimension_value}: p-value`);
+  }
+  // Holm over every slice: the header says so and the p-values are the API's
+  await page.getByLabel('Correction').selectOption('holm');
+  await page.locator('table.breakdown-table th', { hasText: 'Holm, all slices' }).first().waitFor();
+  const bh = await admin.get('/experiments/by-country/results?dimension=country&correction=holm');
+  const de = bh.slices.find((s) => s.dimension_value === 'DE').metrics.find((y) => y.key === 'purchase').variants[1];
+  await waitText(page.locator('table.breakdown-table[data-metric="purchase"] tr[data-value="DE"] td').nth(7), fmt.significanceText(de, bh), 'DE adjusted p-value');
+  // back to all users: the breakdown goes away
+  await page.getByLabel('Breakdown by', { exact: true }).selectOption('');
+  await page.locator('section.breakdown[hidden]').waitFor({ state: 'attached' });
+  noErrors();
+});
+
 T.test('admin creates an API key (shown once) and revokes it', async () => {
   await go(page, '/keys');
   await page.getByLabel('Name', { exact: true }).fill('checkout-svc');
@@ -888,6 +959,7 @@ const PAGES = [
   ['/experiments/no-effect', 'Footer link colour'],
   ['/experiments/quiet', 'Nobody sees this yet'],
   [`/power?experiment=${EXP}`, 'Power calculator'],
+  ['/experiments/by-country?dimension=country', 'Checkout copy by country'],
   ['/metrics', 'Metrics'],
   ['/metrics/new', 'New metric'],
   ['/metrics/purchase', 'Edit Purchase'],

@@ -2,6 +2,7 @@
  * schema, the writer's group commit with per-job savepoints, sync writes, keys, audit. */
 #include "unit.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -521,6 +522,266 @@ static void test_writer_failed_undo_fails_group(void **state)
     store_close(s);
 }
 
+/* ---- dimension breakdowns: slices equal a recount from the raw rows ---- */
+
+#define SL_USERS 180
+#define SL_DAY   86400000LL
+static const char *const SL_COUNTRY[] = {"NL", "DE", "FR", NULL};
+
+struct sl_user {
+    char id[16];
+    int variant;         /* of the first exposure (earliest ts) */
+    int64_t t0;          /* earliest exposure ts */
+    const char *country; /* recorded with the first exposure stored */
+    const char *plan;
+};
+static struct sl_user SU[SL_USERS];
+
+struct sl_event {
+    int user;
+    const char *name;
+    int64_t ts;
+    double value;
+};
+static struct sl_event SE[SL_USERS * 6];
+static size_t nse;
+
+struct sl_batch {
+    const struct store_rules *rules;
+    struct store_exposure *x;
+    struct store_event *e;
+    size_t nx, ne;
+    bool finished;
+};
+
+static int sl_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct sl_batch *b = arg;
+    struct store_ingest_counts c = {0};
+    if (b->nx > 0 && store_ingest_exposures(tx, b->rules, b->x, b->nx, &c, err) != 0) {
+        return -1;
+    }
+    return b->ne > 0 ? store_ingest_events(tx, b->rules, b->e, b->ne, &c, err) : 0;
+}
+
+static struct store_rules *sl_rules(double cap)
+{
+    struct store_rule *r = calloc(2, sizeof(*r));
+    snprintf(r[0].experiment, sizeof(r[0].experiment), "sx");
+    snprintf(r[0].metric, sizeof(r[0].metric), "rev");
+    snprintf(r[0].event, sizeof(r[0].event), "rev");
+    r[0].type = RULE_SUM;
+    r[0].lookback_ms = 2 * SL_DAY;
+    r[0].has_cap = cap > 0;
+    r[0].cap = cap;
+    r[1] = r[0];
+    snprintf(r[1].metric, sizeof(r[1].metric), "buy");
+    snprintf(r[1].event, sizeof(r[1].event), "buy");
+    r[1].type = RULE_BINOMIAL;
+    r[1].has_cap = false;
+    return store_rules_new(r, 2);
+}
+
+struct sl_read {
+    const char *value;
+    int64_t n[2];
+    double s[2], q[2], sx[2], qx[2], p[2];
+    int64_t users[2];
+};
+
+static void sl_emit(void *ctx, const char *value, const struct store_suff *st)
+{
+    struct sl_read *r = ctx;
+    if (strcmp(value, r->value) != 0) {
+        return;
+    }
+    int v = strcmp(st->variant, "b") == 0;
+    r->n[v] += st->n;
+    r->s[v] += st->s + st->s_lo;
+    r->q[v] += st->q + st->q_lo;
+    r->sx[v] += st->sx + st->sx_lo;
+    r->qx[v] += st->qx + st->qx_lo;
+    r->p[v] += st->p + st->p_lo;
+}
+
+static void sl_users(void *ctx, const char *value, const char *variant, int64_t users)
+{
+    struct sl_read *r = ctx;
+    if (strcmp(value, r->value) == 0) {
+        r->users[strcmp(variant, "b") == 0] += users;
+    }
+}
+
+static void sl_close(double got, double want, const char *what)
+{
+    if (!(fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want)))) {
+        fail_msg("%s: got %.17g want %.17g", what, got, want);
+    }
+}
+
+/* Every slice of both dimensions against the recount of SU/SE for metric (cap 0 = none). */
+static void sl_check(struct store *s, const char *metric, double cap)
+{
+    const char *dims[] = {"country", "plan"};
+    const char *values[][5] = {{"NL", "DE", "FR", "(none)", NULL}, {"free", "pro", NULL}};
+    bool binomial = strcmp(metric, "buy") == 0;
+    for (int d = 0; d < 2; d++) {
+        for (int k = 0; values[d][k] != NULL; k++) {
+            struct sl_read got = {.value = values[d][k]};
+            struct sl_read want = {.value = values[d][k]};
+            struct err err;
+            assert_int_equal(store_slice_read(s, "sx", metric, dims[d], sl_emit, &got, &err), 0);
+            assert_int_equal(store_slice_exposures(s, "sx", dims[d], sl_users, &got, &err), 0);
+            for (int u = 0; u < SL_USERS; u++) {
+                const char *uv = d == 0 ? SU[u].country : SU[u].plan;
+                if (strcmp(uv ? uv : "(none)", values[d][k]) != 0) {
+                    continue;
+                }
+                double y = 0, x = 0;
+                for (size_t e = 0; e < nse; e++) {
+                    if (SE[e].user != u || strcmp(SE[e].name, metric) != 0) {
+                        continue;
+                    }
+                    if (SE[e].ts >= SU[u].t0) {
+                        y += binomial ? 1 : SE[e].value;
+                    } else if (SE[e].ts >= SU[u].t0 - 2 * SL_DAY) {
+                        x += binomial ? 1 : SE[e].value;
+                    }
+                }
+                if (binomial) {
+                    y = y > 0;
+                    x = x > 0;
+                } else if (cap > 0) {
+                    y = y > cap ? cap : y;
+                    x = x > cap ? cap : x;
+                }
+                int v = SU[u].variant;
+                want.n[v]++;
+                want.users[v]++;
+                want.s[v] += y;
+                want.q[v] += y * y;
+                want.sx[v] += x;
+                want.qx[v] += x * x;
+                want.p[v] += x * y;
+            }
+            for (int v = 0; v < 2; v++) {
+                assert_int_equal(got.n[v], want.n[v]);
+                assert_int_equal(got.users[v], want.users[v]);
+                sl_close(got.s[v], want.s[v], "S");
+                sl_close(got.q[v], want.q[v], "Q");
+                sl_close(got.sx[v], want.sx[v], "Sx");
+                sl_close(got.qx[v], want.qx[v], "Qx");
+                sl_close(got.p[v], want.p[v], "P");
+            }
+        }
+    }
+}
+
+static int sl_rebuild_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct sl_batch *b = arg;
+    size_t n = 0;
+    const struct store_rule *const *rs = store_rules_for_experiment(b->rules, "sx", &n);
+    return store_rebuild_start(tx, "sx", 0, rs, n, err);
+}
+
+static int sl_step_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct sl_batch *b = arg;
+    size_t n = 0;
+    bool finished = false;
+    const struct store_rule *const *rs = store_rules_for_experiment(b->rules, "sx", &n);
+    if (store_rebuild_step(tx, "sx", 0, rs, n, &finished, err) != 0) {
+        return -1;
+    }
+    b->finished = finished;
+    return 0;
+}
+
+static void test_slices_equal_recount(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    store_rebuild_configure(s, 7, 0); /* chunks of 7 users */
+    assert_true(store_has_slices(s));
+    unsigned seed = 99;
+    int64_t base = 1700000000000LL;
+    struct store_rules *rules = sl_rules(0);
+    /* per user: up to two exposures (the later-arriving one sometimes earlier, with other
+     * dimension values that must not be recorded), events around them */
+    struct store_exposure *xs = calloc(SL_USERS * 2, sizeof(*xs));
+    char **enc = calloc(SL_USERS * 2, sizeof(*enc));
+    struct store_event *ev = calloc(SL_USERS * 6, sizeof(*ev));
+    size_t nx = 0;
+    for (int u = 0; u < SL_USERS; u++) {
+        seed = seed * 1103515245u + 12345u;
+        snprintf(SU[u].id, sizeof(SU[u].id), "u%03d", u);
+        SU[u].variant = (int)((seed >> 16) % 2);
+        SU[u].country = SL_COUNTRY[(seed >> 18) % 4];
+        SU[u].plan = u % 3 ? "free" : "pro";
+        SU[u].t0 = base + (int64_t)(u % 5) * SL_DAY;
+        store_dims_append(&enc[nx], "country", SU[u].country);
+        store_dims_append(&enc[nx], "plan", SU[u].plan);
+        xs[nx] =
+            (struct store_exposure){"sx", SU[u].id, SU[u].variant ? "b" : "a", SU[u].t0, enc[nx]};
+        nx++;
+        if (u % 4 == 0) {
+            /* arrives second with an earlier ts: becomes the first exposure, values kept */
+            SU[u].t0 -= SL_DAY / 2;
+            store_dims_append(&enc[nx], "country", "ZZ");
+            store_dims_append(&enc[nx], "plan", "gold");
+            xs[nx] = (struct store_exposure){"sx", SU[u].id, SU[u].variant ? "b" : "a", SU[u].t0,
+                                             enc[nx]};
+            nx++;
+        }
+        for (int e = 0; e < 5; e++) {
+            seed = seed * 1103515245u + 12345u;
+            int64_t ts = SU[u].t0 + ((int64_t)((seed >> 16) % 96) - 48) * 3600000LL;
+            double value = 1e9 + (double)((seed >> 8) % 10000) / 100.0;
+            const char *name = e % 3 == 2 ? "buy" : "rev";
+            SE[nse] = (struct sl_event){u, name, ts, value};
+            ev[nse] = (struct store_event){SU[u].id, name, ts, value, NULL};
+            nse++;
+        }
+    }
+    /* half of the events first, then the exposures in two batches, then the rest */
+    size_t half = nse / 2;
+    struct sl_batch b1 = {.rules = rules, .e = ev, .ne = half};
+    assert_int_equal(store_write_sync(s, sl_apply, &b1, &err), 0);
+    struct sl_batch b2 = {.rules = rules, .x = xs, .nx = nx / 2};
+    assert_int_equal(store_write_sync(s, sl_apply, &b2, &err), 0);
+    struct sl_batch b3 = {
+        .rules = rules, .x = xs + nx / 2, .nx = nx - nx / 2, .e = ev + half, .ne = nse - half};
+    assert_int_equal(store_write_sync(s, sl_apply, &b3, &err), 0);
+    sl_check(s, "rev", 0);
+    sl_check(s, "buy", 0);
+    /* a definition change: a cap, rebuilt in chunks; slices equal the recount under it */
+    double cap = 1e9 + 40;
+    struct store_rules *capped = sl_rules(cap);
+    struct sl_batch rb = {.rules = capped};
+    assert_int_equal(store_write_sync(s, sl_rebuild_apply, &rb, &err), 0);
+    int steps = 0;
+    while (!rb.finished) {
+        assert_int_equal(store_write_sync(s, sl_step_apply, &rb, &err), 0);
+        steps++;
+        assert_true(steps < 1000);
+    }
+    assert_true(steps >= SL_USERS / 7);
+    sl_check(s, "rev", cap);
+    sl_check(s, "buy", 0);
+    store_rules_free(capped);
+    store_rules_free(rules);
+    for (size_t i = 0; i < nx; i++) {
+        free(enc[i]);
+    }
+    free(enc);
+    free(xs);
+    free(ev);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_writer_queue_bound),
         cmocka_unit_test(test_writer_apply_batch),
         cmocka_unit_test(test_writer_failed_undo_fails_group),
+        cmocka_unit_test(test_slices_equal_recount),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }

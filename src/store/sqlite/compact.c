@@ -28,6 +28,11 @@ static const char SQL_ARCHIVED_EXPO[] =
     "DELETE FROM exposures WHERE (user_id, experiment) IN (SELECT user_id, experiment FROM "
     "exposures WHERE experiment IN (SELECT key FROM experiments WHERE status = 'archived') "
     "LIMIT ?1)";
+/* the dimension values recorded at first exposure go with the exposures (migration 0007) */
+static const char SQL_ARCHIVED_DIMS[] =
+    "DELETE FROM exposure_dims WHERE (user_id, experiment, dimension) IN (SELECT user_id, "
+    "experiment, dimension FROM exposure_dims WHERE experiment IN (SELECT key FROM experiments "
+    "WHERE status = 'archived') LIMIT ?1)";
 /* events: one window of rowids per transaction, so each row is looked at once */
 static const char SQL_OLD_EVENTS[] =
     "DELETE FROM events WHERE rowid >= ?1 AND rowid < ?2 AND ts < ?3 AND NOT EXISTS "
@@ -106,8 +111,10 @@ int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_sta
 {
     struct sqlite_conn *c = sqlite_be(s)->main;
     *out = (struct store_compact_stats){0};
+    int64_t dims = 0;
     if (delete_chunks(c, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
         delete_chunks(c, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
+        delete_chunks(c, SQL_ARCHIVED_DIMS, &dims, err) != 0 ||
         delete_old_events(c, time_now_ms() - horizon_ms, &out->events, err) != 0) {
         return -1;
     }

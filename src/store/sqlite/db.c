@@ -524,4 +524,11 @@ const struct store_ops store_sqlite_ops = {
     .rebuild_advance = sqlite_rebuild_advance,
     .rebuild_end = sqlite_rebuild_end,
     .rebuild_cursors = sqlite_rebuild_cursors,
+    .dims_get = sqlite_dims_get,
+    .dims_put = sqlite_dims_put,
+    .dim_values_known = sqlite_dim_values_known,
+    .dim_values_put = sqlite_dim_values_put,
+    .slice_add = sqlite_slice_add,
+    .slice_read = sqlite_slice_read,
+    .slice_exposures = sqlite_slice_exposures,
 };

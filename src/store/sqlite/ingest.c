@@ -237,12 +237,6 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
     return 0;
 }
 
-/* Double-double sums (ddouble.h): col += hi with its TwoSum rounding error, and the delta's
- * lo, added to col_lo. SQLite evaluates in IEEE doubles, and every SET expression sees the
- * row as it was, so this is Knuth's TwoSum of (col, hi). */
-#define DD_ADD(col, hi, lo)                                                                        \
-    col " = " col " + " hi ", " col "_lo = " col "_lo + " lo " + ((" col " - ((" col " + " hi      \
-        ") - ((" col " + " hi ") - " col "))) + (" hi " - ((" col " + " hi ") - " col ")))"
 static const char SQL_STATS_ADD[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
     "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "

@@ -32,16 +32,25 @@ static const char *const SQL_KEEP[] = {
      "metric_daily WHERE experiment = ?"),
     ("INSERT INTO exposure_stats_frozen (experiment, variant, users, conflicts) "
      "SELECT experiment, variant, users, conflicts FROM exposure_stats WHERE experiment = ?"),
+    /* the slices of migration 0007 */
+    ("INSERT INTO slice_stats_frozen SELECT experiment, metric, dimension, value, variant, n, s, "
+     "q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM slice_stats WHERE experiment = ?"),
+    ("INSERT INTO slice_exposure_stats_frozen SELECT experiment, dimension, value, variant, "
+     "users FROM slice_exposure_stats WHERE experiment = ?"),
 };
 static const char *const SQL_EMPTY_LIVE[] = {
     "DELETE FROM metric_stats WHERE experiment = ?",
     "DELETE FROM metric_daily WHERE experiment = ?",
     "DELETE FROM exposure_stats WHERE experiment = ?",
+    "DELETE FROM slice_stats WHERE experiment = ?",
+    "DELETE FROM slice_exposure_stats WHERE experiment = ?",
 };
 static const char *const SQL_DROP_KEPT[] = {
     "DELETE FROM metric_stats_frozen WHERE experiment = ?",
     "DELETE FROM metric_daily_frozen WHERE experiment = ?",
     "DELETE FROM exposure_stats_frozen WHERE experiment = ?",
+    "DELETE FROM slice_stats_frozen WHERE experiment = ?",
+    "DELETE FROM slice_exposure_stats_frozen WHERE experiment = ?",
     "DELETE FROM rollup_rebuilds WHERE experiment = ?",
 };
 static const char SQL_TOTAL[] =
@@ -347,7 +356,8 @@ int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t st
             return -1;
         }
     }
-    return 0;
+    /* after the users' rows: the slices read them */
+    return sqlite_slices_range(c, experiment, stop_ts, rules, n, after, last, err);
 }
 
 static const char SQL_ADVANCE[] = "UPDATE rollup_rebuilds SET cursor = ?2, users_done = "

@@ -29,6 +29,9 @@ static const char SQL_RB_DEL_UM[] = "DELETE FROM user_metrics WHERE experiment =
 static const char SQL_RB_DEL_STATS[] = "DELETE FROM metric_stats WHERE experiment = ?";
 static const char SQL_RB_DEL_DAILY[] = "DELETE FROM metric_daily WHERE experiment = ?";
 static const char SQL_RB_DEL_EXPOSTAT[] = "DELETE FROM exposure_stats WHERE experiment = ?";
+static const char SQL_RB_DEL_SLICES[] = "DELETE FROM slice_stats WHERE experiment = ?";
+static const char SQL_RB_DEL_SLICE_USERS[] =
+    "DELETE FROM slice_exposure_stats WHERE experiment = ?";
 /* ?1 experiment ?2 stop ts (or far future): exposures at or after the stop never count */
 static const char SQL_RB_EXPOSTAT[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
@@ -206,7 +209,8 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
                           const struct store_rule *const *rules, size_t n, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
-    const char *dels[] = {SQL_RB_DEL_UM, SQL_RB_DEL_STATS, SQL_RB_DEL_DAILY, SQL_RB_DEL_EXPOSTAT};
+    const char *dels[] = {SQL_RB_DEL_UM,       SQL_RB_DEL_STATS,  SQL_RB_DEL_DAILY,
+                          SQL_RB_DEL_EXPOSTAT, SQL_RB_DEL_SLICES, SQL_RB_DEL_SLICE_USERS};
     for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
         if (exec_bound(c, dels[i], experiment, err) != 0) {
             return -1;
@@ -226,7 +230,7 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
             return -1;
         }
     }
-    return 0;
+    return sqlite_slices_range(c, experiment, stop_ts, rules, n, NULL, NULL, err);
 }
 
 /* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones. */

@@ -12,7 +12,7 @@
 
 #include "../store_int.h"
 
-#define STMT_CACHE_SLOTS 64
+#define STMT_CACHE_SLOTS 128
 
 /* A SQLite connection owned by one thread, with prepared statements cached by the
  * address of their (static) SQL text. */
@@ -182,5 +182,37 @@ int sqlite_rebuild_end(struct store_tx *tx, const char *experiment, struct err *
 int sqlite_rebuild_cursors(struct store_tx *tx,
                            void (*emit)(void *ctx, const char *experiment, const char *cursor),
                            void *ctx, struct err *err);
+
+/* Double-double sums (ddouble.h): col += hi with its TwoSum rounding error, and the delta's
+ * lo, added to col_lo. SQLite evaluates in IEEE doubles, and every SET expression sees the
+ * row as it was, so this is Knuth's TwoSum of (col, hi). */
+#define DD_ADD(col, hi, lo)                                                                        \
+    col " = " col " + " hi ", " col "_lo = " col "_lo + " lo " + ((" col " - ((" col " + " hi      \
+        ") - ((" col " + " hi ") - " col "))) + (" hi " - ((" col " + " hi ") - " col ")))"
+
+/* dimension breakdowns (slices.c) */
+int sqlite_dims_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                    void (*emit)(void *ctx, size_t i, const char *dimension, const char *value),
+                    void *ctx, struct err *err);
+int sqlite_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                    struct err *err);
+int sqlite_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                            bool *known, int64_t *distinct, struct err *err);
+int sqlite_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                          struct err *err);
+int sqlite_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+int sqlite_slice_read(struct store *s, const char *experiment, const char *metric,
+                      const char *dimension,
+                      void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                      void *ctx, struct err *err);
+int sqlite_slice_exposures(struct store *s, const char *experiment, const char *dimension,
+                           void (*emit)(void *ctx, const char *value, const char *variant,
+                                        int64_t users),
+                           void *ctx, struct err *err);
+/* The slice roll-ups of the users in (after, last] (all when both are NULL) recomputed and
+ * added to the live ones, for the rebuilds (rebuild.c, rollup.c). */
+int sqlite_slices_range(struct sqlite_conn *c, const char *experiment, int64_t stop_ts,
+                        const struct store_rule *const *rules, size_t n, const char *after,
+                        const char *last, struct err *err);
 
 #endif

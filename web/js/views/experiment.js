@@ -34,6 +34,7 @@ function configBlock(x) {
       ['Metrics', (x.metrics || []).join(', ') || 'none'],
       ['Primary metric', x.primary_metric || 'none'],
       ['Guardrails', (x.guardrails || []).join(', ') || 'none'],
+      x.dimensions ? ['Breakdown dimensions', x.dimensions.join(', ') || 'none'] : null,
       ['Seed / hash version', `${x.seed} / v${x.hash_version}`],
       ['Sequential tuning', String(x.sequential_tuning)],
     ]));

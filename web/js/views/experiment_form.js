@@ -81,6 +81,12 @@ export function experimentProblems(p, { forcedDupes = [] } = {}) {
   if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
   if (!(typeof p.sequential_tuning === 'number' && p.sequential_tuning >= 1)) add('sequential_tuning', 'Sequential tuning is a number of users, at least 1 (e.g. 5000).');
   if (p.mde !== undefined && p.mde !== null && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0 (e.g. 5 for 5%).');
+  if (Array.isArray(p.dimensions)) {
+    if (p.dimensions.length > 3) add('dimensions', 'Break results down by at most 3 attributes.');
+    const bad = p.dimensions.find((d) => !/^[A-Za-z0-9_.-]{1,64}$/.test(d));
+    if (bad !== undefined) add('dimensions', `“${bad}” is not an attribute name: use letters, digits, _ . - (at most 64).`);
+    else if (new Set(p.dimensions).size !== p.dimensions.length) add('dimensions', 'An attribute is listed twice.');
+  }
   return out;
 }
 
@@ -306,11 +312,15 @@ export async function renderExperimentForm(ctx, key) {
     }
     return box;
   };
+  // dimensions (API v1.1), when this server knows the field
+  const hasDims = editing ? 'dimensions' in x : others.some((o) => 'dimensions' in o) || others.length === 0;
+  const dimsIn = h('input', { type: 'text', name: 'dimensions', autocomplete: 'off', spellcheck: 'false', placeholder: 'country, device', value: (x.dimensions || []).join(', ') });
   const metricsBox = h('fieldset', { class: 'section' }, h('legend', {}, 'Metrics'),
     h('div', { class: 'grid-2' },
       metricChecks(chosen, 'Metrics to analyse', 'metrics', renderPrimary),
       metricChecks(guards, 'Guardrails (must not get worse)', 'guardrails')),
-    field('Primary metric', primarySel, { field: 'primary_metric', hint: 'The decision metric, shown as the headline in the list.' }).wrap);
+    field('Primary metric', primarySel, { field: 'primary_metric', hint: 'The decision metric, shown as the headline in the list.' }).wrap,
+    hasDims ? field('Breakdown dimensions', dimsIn, { field: 'dimensions', hint: 'Up to 3 user attributes, comma-separated (e.g. country, device). Each user’s values are recorded at the first exposure, so results can be broken down by them.' }).wrap : null);
   renderPrimary();
 
   // ---- analysis
@@ -355,6 +365,7 @@ export async function renderExperimentForm(ctx, key) {
       primary_metric: primarySel.value || null,
       guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
       sequential_tuning: numOrNull(tuneIn.value),
+      dimensions: hasDims ? dimsIn.value.split(',').map((d) => d.trim()).filter((d) => d !== '') : undefined,
       mde: hasMde && numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };

@@ -27,6 +27,7 @@ function settingsFrom(ctx, x) {
     correction: CORRECTIONS.some((c) => c[0] === q.correction) ? q.correction : a.correction || 'none',
     alpha: q.alpha && Number(q.alpha) > 0 && Number(q.alpha) < 1 ? Number(q.alpha) : a.alpha || 0.05,
     metric: q.metric || x.primary_metric || (x.metrics || [])[0] || '',
+    dimension: (x.dimensions || []).includes(q.dimension) ? q.dimension : '',
   };
 }
 
@@ -117,6 +118,80 @@ function metricSection(m, r, def) {
       forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${fmtLevel(r.alpha)} intervals` }),
       h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${fmtLevel(r.alpha)} interval; the dashed line is no change.`)),
     metricNotes(m, r, def));
+}
+
+function srmText(srm) {
+  if (!srm || typeof srm.p_value !== 'number') return h('span', { class: 'muted' }, 'no test');
+  return srm.mismatch
+    ? h('span', { class: 'srm-bad' }, `Mismatch, p = ${srm.p_value < 0.0001 ? srm.p_value.toExponential(1) : srm.p_value.toFixed(4)}`)
+    : h('span', { class: 'srm-ok' }, `OK, p = ${srm.p_value.toFixed(2)}`);
+}
+
+/** One table per metric: a row per (value, treatment) of the dimension breakdown `b`. */
+function breakdownTables(b, defs) {
+  const first = b.slices[0];
+  if (!first) return [h('p', { class: 'muted' }, `No exposures recorded with a ${b.dimension} yet (values are recorded at each user’s first exposure).`)];
+  const adjusted = b.correction && b.correction !== 'none' && b.method !== 'bayesian';
+  return first.metrics.map((m0) => {
+    const tbody = h('tbody');
+    for (const sl of b.slices) {
+      const m = sl.metrics.find((y) => y.key === m0.key);
+      if (!m) continue;
+      const f = resultsFormat(m, defs.get(m.key));
+      const users = sl.variants.reduce((a, v) => a + v.users, 0);
+      m.variants.slice(1).forEach((v, i) => {
+        const vd = verdict(v, m.goal, b);
+        const rl = v.relative_lift || {};
+        const ctl = m.variants[0] || {};
+        tbody.append(h('tr', { class: `verdict-${vd}`, dataset: { value: sl.dimension_value, variant: v.key } },
+          i === 0 ? h('th', { scope: 'row', rowspan: String(m.variants.length - 1), 'data-label': b.dimension }, sl.dimension_value) : null,
+          i === 0 ? h('td', { class: 'num', rowspan: String(m.variants.length - 1), 'data-label': 'Users' }, fmtInt(users)) : null,
+          i === 0 ? h('td', { rowspan: String(m.variants.length - 1), 'data-label': 'Sample ratio' }, srmText(sl.srm)) : null,
+          h('td', { 'data-label': 'Variant' }, v.key),
+          h('td', { class: 'num', 'data-label': 'Control' }, f.mean(ctl.mean)),
+          h('td', { class: 'num', 'data-label': 'Variant mean' }, f.mean(v.mean)),
+          h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
+          h('td', { class: 'num', 'data-label': 'Interval' }, fmtPctInterval(rl.ci)),
+          h('td', { class: 'num', 'data-label': 'p-value' }, significanceText(v, b)),
+          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, VERDICT_TEXT[vd]))));
+      });
+    }
+    return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
+      h('table', { class: 'table small breakdown-table', dataset: { metric: m0.key } },
+        h('caption', {}, `${m0.name || m0.key} by ${b.dimension}`),
+        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', `${fmtLevel(b.alpha)} interval`,
+          b.method === 'bayesian' ? 'Chance to beat control' : adjusted ? `p-value (${b.correction === 'holm' ? 'Holm' : 'BH'}, all slices)` : 'p-value', 'Result']
+          .map((t) => h('th', { scope: 'col' }, t)))),
+        tbody));
+  });
+}
+
+async function loadBreakdown(ctx, x, st, box, defs) {
+  if (!st.dimension) {
+    clear(box);
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  fill(box, loading(`Breaking the results down by ${st.dimension}…`));
+  let b;
+  try {
+    b = await api.results(x.key, { ...apiParams(st), dimension: st.dimension });
+  } catch (err) {
+    if (err.status === 401 || !ctx.alive()) return;
+    fill(box, errorBox(err, 'Cannot compute the breakdown:'));
+    return;
+  }
+  if (!ctx.alive() || b.dimension !== st.dimension) return;
+  const mismatched = b.slices.filter((sl) => sl.srm && sl.srm.mismatch).map((sl) => sl.dimension_value);
+  fill(box,
+    h('h3', { id: 'breakdown-h' }, `Breakdown by ${b.dimension}`),
+    h('p', { class: 'muted small' },
+      `${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'} (the 20 largest; the rest as “(other)”; users without the attribute as “(none)”). Values are recorded at each user’s first exposure.`,
+      b.method !== 'bayesian' && b.correction !== 'none' ? ` The ${b.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction counts every slice.` : ' Many slices mean many chances of a fluke: use a correction, and confirm a segment’s result in a new experiment.'),
+    mismatched.length ? h('p', { class: 'alert alert-error' }, `Sample ratio mismatch in ${mismatched.join(', ')}: the split is broken there; do not trust those rows.`) : null,
+    breakdownTables(b, defs),
+    (b.metrics_not_broken_down || []).length ? h('p', { class: 'muted small' }, `Not broken down (ratio metrics): ${b.metrics_not_broken_down.join(', ')}.`) : null);
 }
 
 function legendFor(keys) {
@@ -220,6 +295,14 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
   const corrId = nextId('corr');
   const corrSel = h('select', { id: corrId }, CORRECTIONS.map(([v, t]) => h('option', { value: v, selected: st.correction === v }, t)));
   corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(false); });
+  const dimId = nextId('dim');
+  const dims = x.dimensions || [];
+  const dimSel = dims.length
+    ? h('select', { id: dimId, name: 'dimension' }, h('option', { value: '' }, 'Nothing (all users)'),
+      dims.map((d) => h('option', { value: d, selected: st.dimension === d }, d)))
+    : null;
+  const breakdownBox = h('section', { class: 'card breakdown', 'aria-labelledby': 'breakdown-h', 'aria-live': 'polite', hidden: true });
+  if (dimSel) dimSel.addEventListener('change', () => { st.dimension = dimSel.value; sync(); loadBreakdown(ctx, x, st, breakdownBox, defs); });
   const csvBtn = h('button', { type: 'button', class: 'btn', id: 'download-csv' }, 'Download CSV');
   const copyBtn = h('button', { type: 'button', class: 'btn', id: 'copy-json-url' }, 'Copy JSON URL');
   const copySlot = h('div', { class: 'copy-slot' });
@@ -230,6 +313,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
     methodBox,
     h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedId }, 'CUPED')),
     h('div', { class: 'field' }, h('label', { for: corrId }, 'Correction'), corrSel),
+    dimSel ? h('div', { class: 'field' }, h('label', { for: dimId }, 'Breakdown by'), dimSel) : null,
     h('div', { class: 'results-export' }, csvBtn, copyBtn),
     copySlot);
   controls.addEventListener('submit', (e) => e.preventDefault());
@@ -248,7 +332,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
       tsBox)
     : noSeries;
 
-  const sync = () => ctx.setQuery({ method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: ctx.query.alpha, metric: st.metric });
+  const sync = () => ctx.setQuery({ method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: ctx.query.alpha, metric: st.metric, dimension: st.dimension || undefined });
 
   let token = 0;
   async function reload(withSeries) {
@@ -291,9 +375,10 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
     );
     body.setAttribute('aria-busy', 'false');
     if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox);
+    loadBreakdown(ctx, x, st, breakdownBox, defs);
   }
 
-  add(section, controls, body, tsSection);
+  add(section, controls, body, breakdownBox, tsSection);
   body.append(loading('Computing results…'));
   reload(true);
   return section;
