@@ -69,7 +69,7 @@ static int assign_apply_batch(struct store_tx *tx, void *const *args, size_t n, 
         const struct assign_write *aw = args[i];
         for (size_t j = 0; j < aw->n; j++) {
             x[k++] = (struct store_exposure){aw->items[j].experiment, aw->user_id,
-                                             aw->items[j].variant, aw->ts};
+                                             aw->items[j].variant, aw->ts, aw->items[j].dims};
         }
     }
     const struct assign_write *first = args[0];
