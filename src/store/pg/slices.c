@@ -22,7 +22,7 @@
 static PGresult *run_texts(struct pg_conn *c, const char *sql, struct pg_text *t, int n,
                            struct err *err)
 {
-    const char *v[16];
+    const char *v[16] = {NULL};
     for (int i = 0; i < n; i++) {
         v[i] = pg_arr_end(&t[i]);
     }
