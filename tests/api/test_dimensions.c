@@ -22,13 +22,6 @@
 
 static struct daemon D;
 
-/* The PostgreSQL adapter does not keep dimension breakdowns yet: skip there. */
-#define SKIP_ON_PG()                                                                               \
-    do {                                                                                           \
-        if (getenv("BUNSEN_TEST_DATABASE") != NULL) {                                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
 static long long now_ms;
 static const char *const ARGS[] = {"--rebuild-chunk", "3", NULL};
 
@@ -96,7 +89,6 @@ static const char *error_field(json_t *j)
 static void test_validation(void **state)
 {
     (void)state;
-    SKIP_ON_PG();
     json_t *j =
         call("POST", "/api/v1/experiments",
              exp_doc("dv1", json_pack("{s:[s,s,s,s]}", "dimensions", "a", "b", "c", "d")), 400);
@@ -353,7 +345,6 @@ static void check_recount(const char *dimension, double cap)
 static void test_breakdown_recount(void **state)
 {
     (void)state;
-    SKIP_ON_PG();
     setup_breakdown();
     check_recount("country", 0);
     check_recount("device", 0);
@@ -368,7 +359,6 @@ static void test_breakdown_recount(void **state)
 static void test_corrections_over_slices(void **state)
 {
     (void)state;
-    SKIP_ON_PG();
     /* holm over every slice: the adjusted p-value is at least the raw one times 1, and the
      * smallest raw p-value is multiplied by the family size (slices x metrics x treatments) */
     json_t *res =
@@ -405,7 +395,6 @@ static void test_corrections_over_slices(void **state)
 static void test_bad_requests_and_csv(void **state)
 {
     (void)state;
-    SKIP_ON_PG();
     json_t *j = call("GET", "/api/v1/experiments/dx/results?dimension=planet", NULL, 400);
     assert_string_equal(error_field(j), "dimension");
     json_decref(j);
@@ -437,7 +426,6 @@ static void test_bad_requests_and_csv(void **state)
 static void test_value_caps(void **state)
 {
     (void)state;
-    SKIP_ON_PG();
     call_ok(
         "POST", "/api/v1/experiments",
         exp_doc("dcap", json_pack("{s:[s], s:[s]}", "metrics", "dm_buy", "dimensions", "city")));
@@ -539,7 +527,6 @@ static void wait_rebuilt(void)
 static void test_rebuild_after_metric_edit(void **state)
 {
     (void)state;
-    SKIP_ON_PG();
     /* a cap on revenue: every slice is rebuilt (chunks of 3 users) under it */
     double cap = 1e6 + 150;
     call_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:f}", "cap", cap));

@@ -808,4 +808,11 @@ const struct store_ops store_pg_ops = {
     .rebuild_advance = pg_rebuild_advance,
     .rebuild_end = pg_rebuild_end,
     .rebuild_cursors = pg_rebuild_cursors,
+    .dims_get = pg_dims_get,
+    .dims_put = pg_dims_put,
+    .dim_values_known = pg_dim_values_known,
+    .dim_values_put = pg_dim_values_put,
+    .slice_add = pg_slice_add,
+    .slice_read = pg_slice_read,
+    .slice_exposures = pg_slice_exposures,
 };

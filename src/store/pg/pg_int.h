@@ -17,7 +17,7 @@
 
 #include "../store_int.h"
 
-#define PG_STMT_SLOTS 96
+#define PG_STMT_SLOTS 128
 #define PG_POOL_MAX   8
 
 /* Advisory lock keys (class, object): the catalogue lock (shared by ingestion, exclusive
@@ -215,5 +215,29 @@ int pg_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err)
 int pg_rebuild_cursors(struct store_tx *tx,
                        void (*emit)(void *ctx, const char *experiment, const char *cursor),
                        void *ctx, struct err *err);
+
+/* dimension breakdowns (slices.c) */
+int pg_dims_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                void (*emit)(void *ctx, size_t i, const char *dimension, const char *value),
+                void *ctx, struct err *err);
+int pg_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n, struct err *err);
+int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, size_t n, bool *known,
+                        int64_t *distinct, struct err *err);
+int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                      struct err *err);
+int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+int pg_slice_read(struct store *s, const char *experiment, const char *metric,
+                  const char *dimension,
+                  void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                  void *ctx, struct err *err);
+int pg_slice_exposures(struct store *s, const char *experiment, const char *dimension,
+                       void (*emit)(void *ctx, const char *value, const char *variant,
+                                    int64_t users),
+                       void *ctx, struct err *err);
+/* The slice roll-ups of the users in (after, last] (all when both are NULL) recomputed and
+ * added to this daemon's slot, for the rebuilds (rebuild.c, rollup.c). */
+int pg_slices_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                    const struct store_rule *const *rules, size_t n, const char *after,
+                    const char *last, struct err *err);
 
 #endif

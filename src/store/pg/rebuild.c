@@ -49,16 +49,25 @@ static const char *const SQL_KEEP[] = {
     ("INSERT INTO exposure_stats_frozen (experiment, variant, slot, users, conflicts) "
      "SELECT experiment, variant, slot, users, conflicts FROM exposure_stats "
      "WHERE experiment = $1"),
+    /* the slices of migration 0007 */
+    ("INSERT INTO slice_stats_frozen SELECT experiment, metric, dimension, value, variant, slot, "
+     "n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM slice_stats WHERE experiment = $1"),
+    ("INSERT INTO slice_exposure_stats_frozen SELECT experiment, dimension, value, variant, "
+     "slot, users FROM slice_exposure_stats WHERE experiment = $1"),
 };
 static const char *const SQL_EMPTY_LIVE[] = {
     "DELETE FROM metric_stats WHERE experiment = $1",
     "DELETE FROM metric_daily WHERE experiment = $1",
     "DELETE FROM exposure_stats WHERE experiment = $1",
+    "DELETE FROM slice_stats WHERE experiment = $1",
+    "DELETE FROM slice_exposure_stats WHERE experiment = $1",
 };
 static const char *const SQL_DROP_KEPT[] = {
     "DELETE FROM metric_stats_frozen WHERE experiment = $1",
     "DELETE FROM metric_daily_frozen WHERE experiment = $1",
     "DELETE FROM exposure_stats_frozen WHERE experiment = $1",
+    "DELETE FROM slice_stats_frozen WHERE experiment = $1",
+    "DELETE FROM slice_exposure_stats_frozen WHERE experiment = $1",
     "DELETE FROM rollup_rebuilds WHERE experiment = $1",
 };
 static const char SQL_TOTAL[] =
@@ -409,7 +418,8 @@ int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_t
         rc = pg_rollup_add(tx, ds.d, ds.n, err);
     }
     deltas_free(&ds);
-    return rc;
+    /* after the users' rows: the slices (migration 0007) read them */
+    return rc == 0 ? pg_slices_range(tx, experiment, stop_ts, rules, n, after, last, err) : rc;
 }
 
 static const char SQL_ADVANCE[] = "UPDATE rollup_rebuilds SET cursor = $2, users_done = "

@@ -168,12 +168,16 @@ int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_
     static const char SQL_DEL_STATS[] = "DELETE FROM metric_stats WHERE experiment = $1";
     static const char SQL_DEL_DAILY[] = "DELETE FROM metric_daily WHERE experiment = $1";
     static const char SQL_DEL_EXPOSTAT[] = "DELETE FROM exposure_stats WHERE experiment = $1";
+    static const char SQL_DEL_SLICES[] = "DELETE FROM slice_stats WHERE experiment = $1";
+    static const char SQL_DEL_SLICE_USERS[] =
+        "DELETE FROM slice_exposure_stats WHERE experiment = $1";
     static const char SQL_EXPOSTAT[] =
         "INSERT INTO exposure_stats (experiment, variant, slot, users, conflicts) "
         "SELECT experiment, variant, 0, COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures "
         "WHERE experiment = $1 AND ts < $2::bigint GROUP BY experiment, variant";
     const char *v1[] = {experiment};
-    const char *dels[] = {SQL_DEL_UM, SQL_DEL_STATS, SQL_DEL_DAILY, SQL_DEL_EXPOSTAT};
+    const char *dels[] = {SQL_DEL_UM,       SQL_DEL_STATS,  SQL_DEL_DAILY,
+                          SQL_DEL_EXPOSTAT, SQL_DEL_SLICES, SQL_DEL_SLICE_USERS};
     for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
         if (run(tx, dels[i], 1, v1, err) != 0) {
             return -1;
@@ -189,7 +193,7 @@ int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_
             return -1;
         }
     }
-    return 0;
+    return pg_slices_range(tx, experiment, stop_ts, rules, n, NULL, NULL, err);
 }
 
 /* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones;
@@ -356,6 +360,10 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
     static const char SQL_ARCHIVED_EXPO[] =
         "DELETE FROM exposures WHERE ctid IN (SELECT ctid FROM exposures WHERE experiment IN "
         "(SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
+    /* the dimension values recorded at first exposure go with the exposures (0007) */
+    static const char SQL_ARCHIVED_DIMS[] =
+        "DELETE FROM exposure_dims WHERE ctid IN (SELECT ctid FROM exposure_dims WHERE "
+        "experiment IN (SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
     static const char SQL_MAX_SEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
     static const char SQL_OLD_EVENTS[] =
         "DELETE FROM events WHERE seq >= $1::bigint AND seq < $2::bigint AND ts < $3::bigint "
@@ -363,9 +371,11 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
         "WHERE x.user_id = events.user_id AND e.status <> 'archived')";
     struct pg_store *p = pg_be(s);
     *out = (struct store_compact_stats){0};
+    int64_t dims = 0;
     if (pg_conn_ensure(p->writer, p->conninfo, err) != 0 ||
         delete_chunks(p->writer, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
-        delete_chunks(p->writer, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0) {
+        delete_chunks(p->writer, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
+        delete_chunks(p->writer, SQL_ARCHIVED_DIMS, &dims, err) != 0) {
         return -1;
     }
     PGresult *r = pg_run(p->writer, SQL_MAX_SEQ, 0, NULL, NULL, 0, err);

@@ -1,0 +1,418 @@
+/*
+ * slices.c - the PostgreSQL adapter's dimension breakdowns (store_int.h,
+ * migrations/postgres/0007_dimensions.sql), the twin of src/store/sqlite/slices.c: the values
+ * recorded at first exposure (exposure_dims), the registry of distinct values
+ * (dimension_values), the per-value roll-ups (slice_stats, slice_exposure_stats, rows per
+ * daemon slot as the main roll-ups) that attribution adds deltas to, their reads (the kept
+ * *_frozen copies while a rebuild runs; one row per slot, the caller sums them) and their
+ * recompute from the raw rows for the rebuilds. Batches travel as arrays (unnest). Writer
+ * thread, except the reads (pooled connections).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/ddouble.h"
+#include "bunsen/util.h"
+#include "pg_int.h"
+
+#define FAR_FUTURE ((int64_t)1 << 62)
+
+static PGresult *run_texts(struct pg_conn *c, const char *sql, struct pg_text *t, int n,
+                           struct err *err)
+{
+    const char *v[16] = {NULL};
+    for (int i = 0; i < n; i++) {
+        v[i] = pg_arr_end(&t[i]);
+    }
+    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
+    for (int i = 0; i < n; i++) {
+        pg_text_free(&t[i]);
+    }
+    return r;
+}
+
+static void begin_texts(struct pg_text *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        memset(&t[i], 0, sizeof(t[i]));
+        pg_arr_begin(&t[i]);
+    }
+}
+
+int pg_dims_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
+                void (*emit)(void *ctx, size_t i, const char *dimension, const char *value),
+                void *ctx, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT t.i - 1, d.dimension, d.value FROM unnest($1::text[], $2::text[]) WITH "
+        "ORDINALITY AS t(u, e, i) JOIN exposure_dims d ON d.user_id = t.u AND d.experiment = t.e "
+        "ORDER BY t.i, d.dimension COLLATE \"C\"";
+    struct pg_text t[2];
+    begin_texts(t, 2);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], keys[i].user_id);
+        pg_arr_str(&t[1], keys[i].experiment);
+    }
+    PGresult *r = run_texts(tx->conn, SQL, t, 2, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        emit(ctx, (size_t)pg_i64(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2));
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n, struct err *err)
+{
+    static const char SQL[] =
+        "INSERT INTO exposure_dims (user_id, experiment, dimension, value) SELECT * FROM "
+        "unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING";
+    struct pg_text t[4];
+    begin_texts(t, 4);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], rows[i].user_id);
+        pg_arr_str(&t[1], rows[i].experiment);
+        pg_arr_str(&t[2], rows[i].dimension);
+        pg_arr_str(&t[3], rows[i].value);
+    }
+    PGresult *r = run_texts(tx->conn, SQL, t, 4, err);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, size_t n, bool *known,
+                        int64_t *distinct, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT t.i - 1, EXISTS (SELECT 1 FROM dimension_values v WHERE v.experiment = t.e AND "
+        "v.dimension = t.d AND v.value = t.v), (SELECT COUNT(*) FROM dimension_values v WHERE "
+        "v.experiment = t.e AND v.dimension = t.d) FROM unnest($1::text[], $2::text[], "
+        "$3::text[]) WITH ORDINALITY AS t(e, d, v, i)";
+    struct pg_text t[3];
+    begin_texts(t, 3);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], rows[i].experiment);
+        pg_arr_str(&t[1], rows[i].dimension);
+        pg_arr_str(&t[2], rows[i].value);
+    }
+    PGresult *r = run_texts(tx->conn, SQL, t, 3, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        size_t i = (size_t)pg_i64(r, k, 0);
+        if (i < n) {
+            known[i] = strcmp(PQgetvalue(r, k, 1), "t") == 0;
+            distinct[i] = pg_i64(r, k, 2);
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                      struct err *err)
+{
+    static const char SQL[] = "INSERT INTO dimension_values (experiment, dimension, value) "
+                              "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) "
+                              "ON CONFLICT DO NOTHING";
+    struct pg_text t[3];
+    begin_texts(t, 3);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], rows[i].experiment);
+        pg_arr_str(&t[1], rows[i].dimension);
+        pg_arr_str(&t[2], rows[i].value);
+    }
+    PGresult *r = run_texts(tx->conn, SQL, t, 3, err);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* TwoSum of the stored hi and the delta's hi into *_lo, as the main roll-ups (ingest.c). */
+#define TWO_SUM(c)                                                                                 \
+    c " = m." c " + EXCLUDED." c ", " c "_lo = m." c "_lo + EXCLUDED." c "_lo + ((m." c            \
+      " - ((m." c " + EXCLUDED." c ") - ((m." c " + EXCLUDED." c ") - m." c "))) + (EXCLUDED." c   \
+      " - ((m." c " + EXCLUDED." c ") - m." c ")))"
+
+int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
+{
+    static const char SQL_STATS[] =
+        "INSERT INTO slice_stats AS m (experiment, metric, dimension, value, variant, slot, n, s, "
+        "q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT t.e, t.k, t.d, t.val, t.v, "
+        "$16::int, t.n, t.s, t.q, t.sx, t.qx, t.p, t.sl, t.ql, t.sxl, t.qxl, t.pl FROM "
+        "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
+        "$7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], "
+        "$13::float8[], $14::float8[], $15::float8[], $17::float8[]) AS t(e, k, d, val, v, n, s, "
+        "q, sx, qx, p, sl, ql, sxl, qxl, pl) ON CONFLICT (experiment, metric, dimension, value, "
+        "variant, slot) DO UPDATE SET n = m.n + EXCLUDED.n, " TWO_SUM("s") ", " TWO_SUM(
+            "q") ", " TWO_SUM("sx") ", " TWO_SUM("qx") ", " TWO_SUM("p");
+    static const char SQL_USERS[] =
+        "INSERT INTO slice_exposure_stats AS m (experiment, dimension, value, variant, slot, "
+        "users) SELECT t.e, t.d, t.val, t.v, $6::int, t.n FROM unnest($1::text[], $2::text[], "
+        "$3::text[], $4::text[], $5::bigint[]) AS t(e, d, val, v, n) ON CONFLICT (experiment, "
+        "dimension, value, variant, slot) DO UPDATE SET users = m.users + EXCLUDED.users";
+    char slot[16];
+    snprintf(slot, sizeof(slot), "%d", pg_be(tx->store)->slot);
+    struct pg_text t[16];
+    begin_texts(t, 16);
+    struct pg_text u[5];
+    begin_texts(u, 5);
+    size_t nst = 0, nus = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_delta *e = &d[i];
+        if (e->kind == DELTA_SLICE_STATS) {
+            pg_arr_str(&t[0], e->experiment);
+            pg_arr_str(&t[1], e->metric);
+            pg_arr_str(&t[2], e->dimension);
+            pg_arr_str(&t[3], e->value);
+            pg_arr_str(&t[4], e->variant);
+            pg_arr_i64(&t[5], e->dn);
+            const double x[] = {e->ds,    e->dq,    e->dsx,    e->dqx,    e->dp,
+                                e->ds_lo, e->dq_lo, e->dsx_lo, e->dqx_lo, e->dp_lo};
+            for (int k = 0; k < 10; k++) {
+                pg_arr_f64(&t[6 + k], x[k]);
+            }
+            nst++;
+        } else if (e->kind == DELTA_SLICE_EXPOSURES) {
+            pg_arr_str(&u[0], e->experiment);
+            pg_arr_str(&u[1], e->dimension);
+            pg_arr_str(&u[2], e->value);
+            pg_arr_str(&u[3], e->variant);
+            pg_arr_i64(&u[4], e->dn);
+            nus++;
+        }
+    }
+    int rc = 0;
+    const char *v[17];
+    for (int k = 0; k < 15; k++) {
+        v[k] = pg_arr_end(&t[k]);
+    }
+    v[15] = slot;
+    v[16] = pg_arr_end(&t[15]);
+    if (nst > 0) {
+        PGresult *r = pg_run(tx->conn, SQL_STATS, 17, v, NULL, 0, err);
+        rc = r ? 0 : -1;
+        PQclear(r);
+    }
+    for (int k = 0; k < 16; k++) {
+        pg_text_free(&t[k]);
+    }
+    const char *w[6];
+    for (int k = 0; k < 5; k++) {
+        w[k] = pg_arr_end(&u[k]);
+    }
+    w[5] = slot;
+    if (rc == 0 && nus > 0) {
+        PGresult *r = pg_run(tx->conn, SQL_USERS, 6, w, NULL, 0, err);
+        rc = r ? 0 : -1;
+        PQclear(r);
+    }
+    for (int k = 0; k < 5; k++) {
+        pg_text_free(&u[k]);
+    }
+    return rc;
+}
+
+#define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)"
+#define SLICE_COLS "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo"
+
+static PGresult *read_rows(struct store *s, const char *sql, int n, const char *const *v,
+                           struct err *err)
+{
+    struct pg_conn *c = pg_reader_get(s, err);
+    if (c == NULL) {
+        return NULL;
+    }
+    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
+    pg_reader_put(s, c);
+    return r;
+}
+
+int pg_slice_read(struct store *s, const char *experiment, const char *metric,
+                  const char *dimension,
+                  void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                  void *ctx, struct err *err)
+{
+    /* one row per daemon slot: the caller sums them as double-doubles */
+    static const char SQL[] =
+        "SELECT * FROM (SELECT " SLICE_COLS " FROM slice_stats WHERE experiment = $1 AND "
+        "metric = $2 AND dimension = $3 AND NOT EXISTS " REBUILDING " UNION ALL SELECT " SLICE_COLS
+        " FROM slice_stats_frozen WHERE experiment = $1 AND metric = $2 AND dimension = $3 AND "
+        "EXISTS " REBUILDING ") u ORDER BY value COLLATE \"C\", variant COLLATE \"C\"";
+    const char *v[] = {experiment, metric, dimension};
+    PGresult *r = read_rows(s, SQL, 3, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        struct store_suff x;
+        snprintf(x.variant, sizeof(x.variant), "%s", PQgetvalue(r, k, 1));
+        x.n = pg_i64(r, k, 2);
+        double *f[] = {&x.s,    &x.q,    &x.sx,    &x.qx,    &x.p,
+                       &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        for (int i = 0; i < 10; i++) {
+            *f[i] = pg_f64(r, k, 3 + i);
+        }
+        emit(ctx, PQgetvalue(r, k, 0), &x);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_slice_exposures(struct store *s, const char *experiment, const char *dimension,
+                       void (*emit)(void *ctx, const char *value, const char *variant,
+                                    int64_t users),
+                       void *ctx, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT * FROM (SELECT value, variant, users FROM slice_exposure_stats WHERE experiment = "
+        "$1 AND dimension = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT value, variant, "
+        "users FROM slice_exposure_stats_frozen WHERE experiment = $1 AND dimension = $2 AND "
+        "EXISTS " REBUILDING ") u ORDER BY value COLLATE \"C\", variant COLLATE \"C\"";
+    const char *v[] = {experiment, dimension};
+    PGresult *r = read_rows(s, SQL, 2, v, err);
+    if (r == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        emit(ctx, PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), pg_i64(r, k, 2));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- rebuilds ---- */
+
+/* The users of the range: (after, last] in byte order, or all when $3 is NULL. */
+#define IN_RANGE(n3, n4)                                                                           \
+    " AND ($" n3 "::text IS NULL OR (x.user_id COLLATE \"C\" > $" n3 " AND x.user_id COLLATE "     \
+    "\"C\" <= $" n4 "))"
+/* $1 experiment $2 stop $3 after $4 last */
+static const char SQL_R_USERS[] =
+    "SELECT d.dimension, d.value, x.variant, COUNT(*) FROM exposures x JOIN exposure_dims d ON "
+    "d.user_id = x.user_id AND d.experiment = x.experiment WHERE x.experiment = $1 AND "
+    "x.ts < $2::bigint" IN_RANGE("3", "4") " GROUP BY d.dimension, d.value, x.variant";
+/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop $6 after $7 last */
+static const char SQL_R_VALUES[] =
+    "SELECT d.dimension, d.value, x.variant, "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
+    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
+    "FROM exposures x JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = "
+    "x.experiment LEFT JOIN user_metrics um ON um.user_id = x.user_id AND um.experiment = "
+    "x.experiment AND um.metric = $2 WHERE x.experiment = $1 AND x.ts < $5::bigint" IN_RANGE(
+        "6",
+        "7") " ORDER BY d.dimension COLLATE \"C\", d.value COLLATE \"C\", x.variant COLLATE \"C\"";
+
+struct slice_acc {
+    char dimension[65], value[STORE_DIM_VALUE_MAX + 1], variant[65];
+    int64_t n;
+    struct dd s, q, sx, qx, p;
+};
+
+/* A slice's sums as a delta (strings borrowed from a). */
+static struct store_delta acc_delta(const char *experiment, const char *metric,
+                                    const struct slice_acc *a)
+{
+    return (struct store_delta){.kind = DELTA_SLICE_STATS,
+                                .experiment = experiment,
+                                .metric = metric,
+                                .variant = a->variant,
+                                .dimension = a->dimension,
+                                .value = a->value,
+                                .dn = a->n,
+                                .ds = a->s.hi,
+                                .dq = a->q.hi,
+                                .dsx = a->sx.hi,
+                                .dqx = a->qx.hi,
+                                .dp = a->p.hi,
+                                .ds_lo = a->s.lo,
+                                .dq_lo = a->q.lo,
+                                .dsx_lo = a->sx.lo,
+                                .dqx_lo = a->qx.lo,
+                                .dp_lo = a->p.lo};
+}
+
+static int slices_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                       const char *after, const char *last, struct err *err)
+{
+    char cap[40], stop[32];
+    snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
+    snprintf(stop, sizeof(stop), "%" PRId64, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
+    const char *v[] = {
+        experiment, r->metric, r->type == RULE_BINOMIAL ? "true" : "false", cap, stop, after, last};
+    PGresult *res = pg_run(tx->conn, SQL_R_VALUES, 7, v, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    struct slice_acc *acc = NULL;
+    size_t nacc = 0, aacc = 0;
+    for (int k = 0; k < PQntuples(res); k++) {
+        const char *dim = PQgetvalue(res, k, 0), *val = PQgetvalue(res, k, 1);
+        const char *var = PQgetvalue(res, k, 2);
+        struct slice_acc *a = nacc > 0 ? &acc[nacc - 1] : NULL;
+        if (a == NULL || strcmp(a->dimension, dim) != 0 || strcmp(a->value, val) != 0 ||
+            strcmp(a->variant, var) != 0) {
+            if (nacc == aacc) {
+                aacc = aacc ? aacc * 2 : 16;
+                acc = xrealloc(acc, aacc * sizeof(*acc));
+            }
+            a = &acc[nacc++];
+            memset(a, 0, sizeof(*a));
+            snprintf(a->dimension, sizeof(a->dimension), "%s", dim);
+            snprintf(a->value, sizeof(a->value), "%s", val);
+            snprintf(a->variant, sizeof(a->variant), "%s", var);
+        }
+        double y = pg_f64(res, k, 3), x = pg_f64(res, k, 4);
+        a->n++;
+        a->s = dd_add(a->s, dd_of(y));
+        a->q = dd_add(a->q, dd_two_prod(y, y));
+        a->sx = dd_add(a->sx, dd_of(x));
+        a->qx = dd_add(a->qx, dd_two_prod(x, x));
+        a->p = dd_add(a->p, dd_two_prod(x, y));
+    }
+    PQclear(res);
+    struct store_delta *d = xcalloc(nacc ? nacc : 1, sizeof(*d));
+    for (size_t i = 0; i < nacc; i++) {
+        d[i] = acc_delta(experiment, r->metric, &acc[i]);
+    }
+    int rc = nacc > 0 ? pg_slice_add(tx, d, nacc, err) : 0;
+    free(d);
+    free(acc);
+    return rc;
+}
+
+int pg_slices_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
+                    const struct store_rule *const *rules, size_t n, const char *after,
+                    const char *last, struct err *err)
+{
+    char stop[32];
+    snprintf(stop, sizeof(stop), "%" PRId64, stop_ts > 0 ? stop_ts : FAR_FUTURE);
+    const char *v[] = {experiment, stop, after, last};
+    PGresult *res = pg_run(tx->conn, SQL_R_USERS, 4, v, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    int rows = PQntuples(res);
+    struct store_delta *d = xcalloc(rows > 0 ? (size_t)rows : 1, sizeof(*d));
+    for (int k = 0; k < rows; k++) {
+        d[k] = (struct store_delta){.kind = DELTA_SLICE_EXPOSURES,
+                                    .experiment = experiment,
+                                    .dimension = PQgetvalue(res, k, 0),
+                                    .value = PQgetvalue(res, k, 1),
+                                    .variant = PQgetvalue(res, k, 2),
+                                    .dn = pg_i64(res, k, 3)};
+    }
+    int rc = rows > 0 ? pg_slice_add(tx, d, (size_t)rows, err) : 0;
+    free(d);
+    PQclear(res);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = slices_rule(tx, experiment, rules[i], after, last, err);
+    }
+    return rc;
+}
