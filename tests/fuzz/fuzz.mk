@@ -16,7 +16,7 @@
 # Needs clang-14 and libclang-rt-14-dev (Debian): `make fuzz-deps` installs FUZZ_DEB_PKGS.
 #
 # Variables from the main Makefile are used only inside recipes (WARN, PKGS, PKG_CFLAGS,
-# LIBS, VERSION, MIGR), so the include may sit anywhere in it.
+# LIBS, VERSION, MIGR, MIGR_PG), so the include may sit anywhere in it.
 
 # Keep the includer's default goal (`make` alone still builds the daemon).
 FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
@@ -57,9 +57,10 @@ $(FUZZ_BUILD)/gen/paths.h:
 	@mkdir -p $(dir $@)
 	@printf '#define BUNSEN_SHARE_DIR "%s"\n' '$(SHAREDIR)' > $@
 
-$(FUZZ_BUILD)/gen/migrations.c: $(MIGR) tools/embed_migrations.sh
+$(FUZZ_BUILD)/gen/migrations.c: $(MIGR) $(MIGR_PG) tools/embed_migrations.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed_migrations.sh bunsen_migrations $(MIGR) > $@
+	sh tools/embed_migrations.sh bunsen_migrations_pg $(MIGR_PG) | sed 1,2d >> $@
 
 $(FUZZ_BUILD)/gen/openapi.c: docs/openapi.yaml tools/embed_text.sh
 	@mkdir -p $(dir $@)
