@@ -458,12 +458,14 @@ int cli_backup(int argc, char **argv)
     }
     char db[600];
     config_db_path(&cfg, db, sizeof(db));
-    if (access(db, R_OK) != 0) {
+    /* a URL (postgres://) names no file: its backend answers (PostgreSQL: its own tools) */
+    bool file = strstr(db, "://") == NULL;
+    if (file && access(db, R_OK) != 0) {
         fprintf(stderr, "bunsen: no database at %s: %s\n", db, strerror(errno));
         return 1;
     }
     char real_db[PATH_MAX], real_dest[PATH_MAX];
-    if (realpath(db, real_db) != NULL && realpath(dest, real_dest) != NULL &&
+    if (file && realpath(db, real_db) != NULL && realpath(dest, real_dest) != NULL &&
         strcmp(real_db, real_dest) == 0) {
         fprintf(stderr, "bunsen: %s is the database itself: back up to another file\n", dest);
         return 2;

@@ -76,6 +76,12 @@ struct store_job {
      * rollback. A group of such jobs runs without a savepoint per job; should one fail,
      * the group is rolled back and run again with savepoints (same outcome per job). */
     bool retryable;
+    /* Optional, for retryable jobs: apply several of them in one call. In a group run without
+     * savepoints, consecutive jobs with the same apply_batch run as apply_batch(tx, their
+     * args, n) (one set of database round trips for all, e.g. the exposures of many /assign
+     * requests); if it fails, the group runs again with a savepoint and apply() per job, so
+     * each job's outcome is what apply() alone gives. NULL: apply() alone. */
+    int (*apply_batch)(struct store_tx *tx, void *const *args, size_t n, struct err *err);
     /* private to the writer */
     struct store_job *next;
     int rc;

@@ -24,6 +24,9 @@ struct api_write {
     void (*render)(struct api_write *w);
     void (*cleanup)(struct api_write *w);
     bool retryable; /* apply() may run again after a rollback (store_job.retryable) */
+    /* optional: several writes of one kind in one call, args = their api_write pointers
+     * (store_job.apply_batch) */
+    int (*apply_batch)(struct store_tx *tx, void *const *args, size_t n, struct err *err);
 };
 
 /* Suspend r and queue w; the reply is sent after the commit (or an error reply if the

@@ -53,6 +53,35 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
     return rc;
 }
 
+/* The exposures of several /assign requests of one group in one attribution call
+ * (store_job.apply_batch): one set of round trips for all of them on PostgreSQL, one pass
+ * over the primitives on SQLite. The same rows as assign_apply per request: attribution of
+ * a batch equals attribution request by request (first exposure wins whatever the order). */
+static int assign_apply_batch(struct store_tx *tx, void *const *args, size_t n, struct err *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += ((const struct assign_write *)args[i])->n;
+    }
+    struct store_exposure *x = xcalloc(total ? total : 1, sizeof(*x));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct assign_write *aw = args[i];
+        for (size_t j = 0; j < aw->n; j++) {
+            x[k++] = (struct store_exposure){aw->items[j].experiment, aw->user_id,
+                                             aw->items[j].variant, aw->ts, aw->items[j].dims};
+        }
+    }
+    const struct assign_write *first = args[0];
+    struct snapshot_cell *cell = http_req_app(first->w.req)->experiments;
+    const struct snapshot *snap = snapshot_read_begin(cell);
+    struct store_ingest_counts counts = {0};
+    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, k, &counts, err);
+    snapshot_read_end(cell, snap);
+    free(x);
+    return rc;
+}
+
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
@@ -168,6 +197,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
     aw->w.retryable = true; /* assign_apply only inserts through the transaction */
+    aw->w.apply_batch = assign_apply_batch;
     aw->reply = text;
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);

@@ -52,6 +52,42 @@ static void fail_all(struct store_job *first, const struct err *err)
  * went), 1 or -1 (the group failed: fail_all done). */
 #define RETRY_MAX 5
 
+#define BATCH_MAX 512 /* jobs per apply_batch call */
+
+/* The savepoint-free attempt of run_attempt: consecutive jobs sharing an apply_batch run as
+ * one call. 0 (committed) or 1 (a job failed: rolled back, run again with savepoints) or -1
+ * (the commit failed: fail_all done). */
+static int run_plain(struct store *s, struct store_tx *tx, struct store_job *first, struct err *err)
+{
+    const struct store_ops *ops = s->ops;
+    void *args[BATCH_MAX];
+    for (struct store_job *j = first; j != NULL;) {
+        struct store_job *end = j->next;
+        int rc;
+        if (j->apply_batch != NULL) {
+            size_t n = 0;
+            for (end = j; end != NULL && end->apply_batch == j->apply_batch && n < BATCH_MAX;
+                 end = end->next) {
+                args[n++] = end->arg;
+            }
+            rc = j->apply_batch(tx, args, n, &j->err);
+        } else {
+            rc = j->apply(tx, j->arg, &j->err);
+        }
+        if (rc != 0) {
+            ops->tx_rollback(tx);
+            return 1;
+        }
+        j = end;
+    }
+    if (ops->tx_commit(tx, err) != 0) {
+        ops->tx_rollback(tx);
+        fail_all(first, err);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_attempt(struct store *s, struct store_job *first, bool savepoints, struct err *err)
 {
     const struct store_ops *ops = s->ops;
@@ -65,15 +101,11 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
         fail_all(first, err);
         return -1;
     }
+    if (!savepoints) {
+        return run_plain(s, &tx, first, err);
+    }
     bool ok = true;
     for (struct store_job *j = first; j != NULL && ok; j = j->next) {
-        if (!savepoints) {
-            if (j->apply(&tx, j->arg, &j->err) != 0) {
-                ops->tx_rollback(&tx);
-                return 1;
-            }
-            continue;
-        }
         if (ops->tx_savepoint(&tx, &j->err) != 0) {
             j->rc = -1;
             continue;

@@ -203,17 +203,19 @@ main(async () => {
     let B = null;
     for (let i = 0; B === null && i < 2000000; i++) if (bucket(`${T}-etag-b${i}`) === bucket(A)) B = `${T}-etag-b${i}`;
     const ctx = (id) => ({ context: { targetingKey: id, country: "DE" } });
+    // read before A's request: A's exposure is logged asynchronously too, and may commit
+    // after any later read (A and B share the variant, so both count in the same cell)
+    const before = await results(key);
     const a = await api("POST", "/ofrep/v1/evaluate/flags", sdk, ctx(A));
     const b0 = await api("POST", "/api/v1/assign", sdk, { user_id: B, attributes: { country: "DE" }, experiments: keys, log_exposure: false });
     const sameBody = a.status === 200 && a.json && b0.status === 200 &&
       a.json.flags.every((f) => !b0.json.assignments[f.key] || (b0.json.assignments[f.key].variant === f.value &&
         b0.json.assignments[f.key].bucket === (f.metadata.bucket ?? null)));
-    const before = await results(key);
     const b = await api("POST", "/ofrep/v1/evaluate/flags", sdk, ctx(B), { headers: { "If-None-Match": a.headers.get("etag") } });
     const want = b0.json && b0.json.assignments[key];
     // OFREP logs exposures beside the answer (committed within milliseconds): poll briefly
     let after = await results(key);
-    const logged1 = () => want && want.in_experiment ? (after.users[want.variant] || 0) - (before.users[want.variant] || 0) === 1 : true;
+    const logged1 = () => want && want.in_experiment ? (after.users[want.variant] || 0) - (before.users[want.variant] || 0) === 2 : true;
     for (let i = 0; i < 40 && !logged1(); i++) {
       await new Promise((res) => setTimeout(res, 50));
       after = await results(key);

@@ -390,6 +390,76 @@ static void test_writer_queue_bound(void **state)
     store_close(s);
 }
 
+static atomic_int batch_calls, batch_max;
+
+static int kjob_apply_batch(struct store_tx *tx, void *const *args, size_t n, struct err *err)
+{
+    atomic_fetch_add(&batch_calls, 1);
+    if ((int)n > atomic_load(&batch_max)) {
+        atomic_store(&batch_max, (int)n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (kjob_apply(tx, args[i], err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Retryable jobs with an apply_batch: queued behind a busy writer they form one group and
+ * run as one apply_batch call; when the call fails, the group runs again with a savepoint
+ * and apply() per job: every job ends as alone. */
+static void test_writer_apply_batch(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    for (int round = 0; round < 2; round++) {
+        bool failing = round == 1;
+        atomic_store(&gate_open, false);
+        atomic_int gated;
+        atomic_init(&gated, 0);
+        struct store_job gate = {.apply = gate_apply, .done = gate_done, .arg = &gated};
+        assert_int_equal(store_submit(s, &gate, &err), 0);
+        for (;;) { /* the writer holds the gate alone: the jobs below queue behind it */
+            struct store_writer_stats st;
+            store_writer_get_stats(s, &st);
+            if (st.queue_depth == 0) {
+                break;
+            }
+            usleep(1000);
+        }
+        enum { N = 40 };
+        static struct kjob jobs[N];
+        atomic_store(&batch_calls, 0);
+        atomic_store(&batch_max, 0);
+        for (int i = 0; i < N; i++) {
+            make_kjob(&jobs[i], 2000 + round * 100 + i, failing && i == 17);
+            jobs[i].job.retryable = true;
+            jobs[i].job.apply_batch = kjob_apply_batch;
+            assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+        }
+        atomic_store(&gate_open, true);
+        for (int i = 0; i < N; i++) {
+            while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
+                usleep(1000);
+            }
+            assert_int_equal(jobs[i].done_rc, failing && i == 17 ? -1 : 0);
+        }
+        assert_true(atomic_load(&batch_max) > 1); /* several jobs in one call */
+        assert_true(atomic_load(&batch_calls) < N);
+        struct store_key k;
+        for (int i = 0; i < N; i++) {
+            int rc = store_key_find_by_hash(s, jobs[i].hash, &k, &err);
+            assert_int_equal(rc, failing && i == 17 ? -1 : 0);
+        }
+    }
+    store_writer_stop(s);
+    store_close(s);
+}
+
 /* A job that writes, then destroys its own savepoint (RELEASE job) and fails: the writer's
  * ROLLBACK TO cannot undo it. The whole group must fail and nothing of it commit: not the
  * broken job's row, nor the rows of the good jobs around it. */
@@ -723,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
         cmocka_unit_test(test_writer_queue_bound),
+        cmocka_unit_test(test_writer_apply_batch),
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_slices_equal_recount),
     };

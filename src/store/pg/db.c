@@ -738,7 +738,7 @@ static int pg_backup(struct store *s, const char *dest, struct store_backup_stat
     return err_set(err, ERR_UNAVAILABLE, NULL,
                    "bunsen backup copies SQLite databases; back PostgreSQL up with pg_dump "
                    "(logical) or pg_basebackup plus WAL archiving (physical): see README "
-                   "\"Backups\" and docs/SCALING.md");
+                   "\"Back up\" and docs/SCALING.md");
 }
 
 const struct store_ops store_pg_ops = {
