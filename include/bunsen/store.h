@@ -289,6 +289,7 @@ struct store_rule {
     double cap;          /* per-user values winsorized at cap */
     int64_t lookback_ms; /* CUPED pre-period length, 0 = none */
     int64_t stop_ts;     /* experiment stopped at (ms), 0 = not stopped */
+    bool dims;           /* the experiment lists dimensions: events also move its slices */
 };
 
 /* A set of rules indexed by event name and by experiment. */

@@ -218,6 +218,21 @@ static bool same_metrics(const struct experiment *a, const struct experiment *b)
     return true;
 }
 
+/* The dimensions kept per value: a change rebuilds the slices (events move an experiment's
+ * slices only while it lists dimensions, store_rule.dims). */
+static bool same_dimensions(const struct experiment *a, const struct experiment *b)
+{
+    if (a->ndimensions != b->ndimensions) {
+        return false;
+    }
+    for (size_t i = 0; i < a->ndimensions; i++) {
+        if (strcmp(a->dimensions[i], b->dimensions[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A stopped experiment's results are frozen: what would change them (who got which variant,
  * the control, the metrics analysed) may not change. Names, descriptions, owner may. */
 static const char *results_change(const struct experiment *cur, const struct experiment *next)
@@ -267,7 +282,8 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
         next.updated_at = time_now_ms();
         rc = save(tx, ew, &next, false, "experiment.update", before, err);
     }
-    if (rc == 0 && !same_metrics(cur, &next)) {
+    if (rc == 0 && (!same_metrics(cur, &next) ||
+                    (cur->status != ASSIGN_STATUS_DRAFT && !same_dimensions(cur, &next)))) {
         rc = api_rollup_rebuild(tx, &next, err);
     }
     experiment_clear(&next);

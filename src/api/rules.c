@@ -29,6 +29,7 @@ static void rule_fill(struct store_rule *r, const struct experiment *x, const st
     r->cap = m->cap;
     r->lookback_ms = m->cuped_lookback_hours * HOUR_MS;
     r->stop_ts = x->stopped_at;
+    r->dims = x->ndimensions > 0;
 }
 
 static bool has_rules(const struct experiment *x)

@@ -689,9 +689,10 @@ static int lock_users(struct store_tx *tx, const char **users, size_t n, struct 
 }
 
 /* The recorded dimension values of the (user, experiment) pairs whose values this call
- * changes (the keys of um). */
+ * changes (the keys of um), for the experiments that list dimensions (store_rule.dims): the
+ * others cost no read. Their slices are rebuilt when their dimensions change. */
 static int dims_load_um(struct store_tx *tx, struct dims_cache *c, const struct umset *um,
-                        struct err *err)
+                        const struct store_rules *rules, struct err *err)
 {
     if (um->map.n == 0 || tx->store->ops->dims_get == NULL) {
         return 0;
@@ -700,6 +701,12 @@ static int dims_load_um(struct store_tx *tx, struct dims_cache *c, const struct 
     struct store_xrow *keys = xcalloc(um->map.n, sizeof(*keys));
     size_t n = 0;
     for (size_t i = 0; i < um->map.n; i++) {
+        size_t nr = 0;
+        const struct store_rule *const *rs =
+            store_rules_for_experiment(rules, um->rows[i].experiment, &nr);
+        if (nr == 0 || !rs[0]->dims) {
+            continue;
+        }
         bool added = false;
         kmap_put(&seen, um->rows[i].user_id, um->rows[i].experiment, NULL, &added);
         if (added) {
@@ -884,7 +891,7 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
     }
     ux_index(&ux);
     events_walk(rules, events, n, inserted, &ux, &um, &g, false);
-    if (um_load(tx, &um, err) != 0 || dims_load_um(tx, &dims, &um, err) != 0) {
+    if (um_load(tx, &um, err) != 0 || dims_load_um(tx, &dims, &um, rules, err) != 0) {
         rc = -1;
         goto out;
     }

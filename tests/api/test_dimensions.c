@@ -537,6 +537,27 @@ static void test_rebuild_after_metric_edit(void **state)
     call_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:n}", "cap"));
     wait_rebuilt();
     check_recount("country", 0);
+    /* while no dimension is listed, events do not move the slices; listing them again
+     * rebuilds them from the values recorded at first exposure */
+    call_ok("PATCH", "/api/v1/experiments/dx", json_pack("{s:n}", "dimensions"));
+    wait_rebuilt();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    json_t *ev = json_array();
+    for (int i = 0; i < NU; i += 7) {
+        json_array_append_new(ev, json_pack("{s:s, s:s, s:I, s:f}", "user_id", U[i].id, "event",
+                                            "dm_rev", "ts", (json_int_t)(now - 1), "value", 7.25));
+        U[i].rev += 7.25;
+    }
+    call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
+    json_t *j = call("GET", "/api/v1/experiments/dx/results?dimension=device", NULL, 400);
+    json_decref(j);
+    call_ok("PATCH", "/api/v1/experiments/dx",
+            json_pack("{s:[s, s]}", "dimensions", "country", "device"));
+    wait_rebuilt();
+    check_recount("device", 0);
+    check_recount("country", 0);
 }
 
 int main(void)

@@ -574,6 +574,7 @@ static struct store_rules *sl_rules(double cap)
     r[0].lookback_ms = 2 * SL_DAY;
     r[0].has_cap = cap > 0;
     r[0].cap = cap;
+    r[0].dims = true; /* the experiment lists dimensions */
     r[1] = r[0];
     snprintf(r[1].metric, sizeof(r[1].metric), "buy");
     snprintf(r[1].event, sizeof(r[1].event), "buy");
