@@ -83,6 +83,89 @@ static int save(struct store_tx *tx, struct metric_write *mw, struct metric *m, 
     return rc;
 }
 
+/* ---- ratios: a metric may be the numerator or denominator of ratio metrics ---- */
+
+struct ratio_scan {
+    const char *part;
+    char **keys;
+    size_t n;
+};
+
+static void ratio_scan_one(void *ctx, const char *doc)
+{
+    struct ratio_scan *rs = ctx;
+    json_t *j = json_loads(doc, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *num = json_string_value(json_object_get(j, "numerator"));
+    const char *den = json_string_value(json_object_get(j, "denominator"));
+    const char *key = json_string_value(json_object_get(j, "key"));
+    if (type != NULL && strcmp(type, "ratio") == 0 && key != NULL &&
+        ((num != NULL && strcmp(num, rs->part) == 0) ||
+         (den != NULL && strcmp(den, rs->part) == 0))) {
+        rs->keys = xrealloc(rs->keys, (rs->n + 1) * sizeof(*rs->keys));
+        rs->keys[rs->n++] = xstrdup(key);
+    }
+    json_decref(j);
+}
+
+/* Keys of the ratio metrics that use metric as a part (*keys NULL when none; free with
+ * store_keys_free). Read through the store's readers: catalogue writes are barriers that
+ * commit alone in their group, so every earlier metric write is visible. */
+static int ratios_using(struct api_write *w, const char *metric, char ***keys, size_t *n,
+                        struct err *err)
+{
+    struct ratio_scan rs = {.part = metric};
+    int rc = store_metric_list(http_req_app(w->req)->store, ratio_scan_one, &rs, err);
+    if (rc != 0) {
+        store_keys_free(rs.keys, rs.n);
+        rs.keys = NULL;
+        rs.n = 0;
+    }
+    *keys = rs.keys;
+    *n = rs.n;
+    return rc;
+}
+
+/* The experiments that analyse metric directly or through a ratio that uses it: a new
+ * array without duplicates (store_keys_free). */
+static int metric_users_all(struct store_tx *tx, struct api_write *w, const char *metric,
+                            bool include_archived, char ***keys, size_t *n, struct err *err)
+{
+    char **users = NULL, **ratios = NULL;
+    size_t nu = 0, nr = 0;
+    if (store_metric_users(tx, metric, include_archived, &users, &nu, err) != 0 ||
+        ratios_using(w, metric, &ratios, &nr, err) != 0) {
+        store_keys_free(users, nu);
+        return -1;
+    }
+    for (size_t r = 0; r < nr; r++) {
+        char **more = NULL;
+        size_t nm = 0;
+        if (store_metric_users(tx, ratios[r], include_archived, &more, &nm, err) != 0) {
+            store_keys_free(users, nu);
+            store_keys_free(ratios, nr);
+            return -1;
+        }
+        for (size_t i = 0; i < nm; i++) {
+            bool seen = false;
+            for (size_t k = 0; k < nu && !seen; k++) {
+                seen = strcmp(users[k], more[i]) == 0;
+            }
+            if (seen) {
+                free(more[i]);
+            } else {
+                users = xrealloc(users, (nu + 1) * sizeof(*users));
+                users[nu++] = more[i];
+            }
+        }
+        free(more);
+    }
+    store_keys_free(ratios, nr);
+    *keys = users;
+    *n = nu;
+    return 0;
+}
+
 /* A ratio's numerator and denominator: existing metrics that are not ratios themselves. */
 static int ratio_parts_check(struct store_tx *tx, const struct metric *m, struct err *err)
 {
@@ -91,6 +174,10 @@ static int ratio_parts_check(struct store_tx *tx, const struct metric *m, struct
     }
     const char *keys[] = {m->numerator, m->denominator};
     const char *fields[] = {"numerator", "denominator"};
+    if (strcmp(m->numerator, m->denominator) == 0) {
+        return err_set(err, ERR_INVALID, "denominator",
+                       "the denominator must differ from the numerator ('%s')", m->numerator);
+    }
     for (int i = 0; i < 2; i++) {
         char *doc = NULL;
         struct err e2;
@@ -222,12 +309,13 @@ static int load(struct store_tx *tx, const char *key, const char *if_match, stru
 
 /* The metric's definition changed: every experiment using it recomputes its roll-ups, and
  * the catalogue version moves so that every daemon rebuilds its attribution rules. */
-static int rebuild_users(struct store_tx *tx, const char *metric, struct err *err)
+static int rebuild_users(struct store_tx *tx, struct api_write *w, const char *metric,
+                         struct err *err)
 {
     char **users = NULL;
     size_t n = 0;
     /* archived experiments are not rebuilt: compaction may have removed their raw rows */
-    if (store_metric_users(tx, metric, false, &users, &n, err) != 0) {
+    if (metric_users_all(tx, w, metric, false, &users, &n, err) != 0) {
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -281,12 +369,12 @@ static const char *results_change(const json_t *before, const json_t *after)
 
 /* A stopped or archived experiment analyses the metric: its results are frozen (API.md
  * "Concurrency control"), so the metric's results-changing fields are too. */
-static int check_frozen_users(struct store_tx *tx, const char *metric, const char *field,
-                              struct err *err)
+static int check_frozen_users(struct store_tx *tx, struct api_write *w, const char *metric,
+                              const char *field, struct err *err)
 {
     char **users = NULL;
     size_t n = 0;
-    if (store_metric_users(tx, metric, true, &users, &n, err) != 0) {
+    if (metric_users_all(tx, w, metric, true, &users, &n, err) != 0) {
         return -1;
     }
     int rc = 0;
@@ -320,16 +408,28 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
     if (rc == 0) {
         rc = ratio_parts_check(tx, &next, err);
     }
+    if (rc == 0 && next.type == STATS_METRIC_RATIO && cur.type != STATS_METRIC_RATIO) {
+        char **ratios = NULL;
+        size_t nr = 0;
+        rc = ratios_using(w, mw->key, &ratios, &nr, err);
+        if (rc == 0 && nr > 0) {
+            rc = err_set(err, ERR_INVALID, "type",
+                         "metric '%s' is a part of ratio metric '%s': a ratio cannot be made "
+                         "of ratios",
+                         mw->key, ratios[0]);
+        }
+        store_keys_free(ratios, nr);
+    }
     if (rc == 0) {
         next.updated_at = time_now_ms();
         rc = save(tx, mw, &next, false, before, err);
     }
     const char *field = rc == 0 ? results_change(before, mw->result) : NULL;
     if (field != NULL) {
-        rc = check_frozen_users(tx, mw->key, field, err);
+        rc = check_frozen_users(tx, w, mw->key, field, err);
     }
     if (rc == 0) {
-        rc = rebuild_users(tx, mw->key, err);
+        rc = rebuild_users(tx, w, mw->key, err);
     }
     json_decref(before);
     return rc;
@@ -370,6 +470,19 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
                      mw->key, n, n == 1 ? "" : "s", users[0], n > 1 ? ", ..." : "");
     }
     store_keys_free(users, n);
+    if (rc == 0) {
+        char **ratios = NULL;
+        size_t nr = 0;
+        rc = ratios_using(w, mw->key, &ratios, &nr, err);
+        if (rc == 0 && nr > 0) {
+            rc = err_set(err, ERR_CONFLICT, "key",
+                         "metric '%s' is a part of ratio metric%s %s%s: delete or change %s "
+                         "first",
+                         mw->key, nr == 1 ? "" : "s", ratios[0], nr > 1 ? ", ..." : "",
+                         nr == 1 ? "it" : "them");
+        }
+        store_keys_free(ratios, nr);
+    }
     if (rc == 0) {
         rc = store_metric_delete(tx, mw->key, err);
     }

@@ -813,6 +813,29 @@ static void test_ratio_metric(void **state)
                           "/api/v1/experiments/ratio-exp/timeseries?metric=rev-per-session",
                           D.admin_key, NULL, &st));
     assert_int_equal(st, 400);
+    /* the parts of a ratio in use: not deletable (the results would lose them), not turned
+     * into ratios themselves; a ratio of a metric by itself is refused */
+    json_t *del = http_json(D.port, "DELETE", "/api/v1/metrics/rrev", D.admin_key, NULL, &st);
+    assert_int_equal(st, 409);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(del, "error"), "message")),
+               "rev-per-session"));
+    json_decref(del);
+    json_decref(http_json(D.port, "PATCH", "/api/v1/metrics/rsess", D.admin_key,
+                          "{\"type\": \"ratio\", \"numerator\": \"rrev\", "
+                          "\"denominator\": \"conv\"}",
+                          &st));
+    assert_int_equal(st, 400);
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                          "{\"key\": \"self-ratio\", \"type\": \"ratio\", "
+                          "\"numerator\": \"rrev\", \"denominator\": \"rrev\"}",
+                          &st));
+    assert_int_equal(st, 400);
+    res = results("ratio-exp", "");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(res, "metrics"), 0), "type")),
+                        "ratio");
+    json_decref(res);
 }
 
 static void test_frozen_at_stop(void **state)
