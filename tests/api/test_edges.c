@@ -400,7 +400,25 @@ static void test_bad_database_at_start(void **state)
 {
     (void)state;
     if (harness_on_postgres()) {
-        skip(); /* the SQLite file: PostgreSQL has its own tools */
+        /* PostgreSQL checks its own pages; what a daemon can meet at start is a server it
+         * cannot reach: it refuses to start (exit 1) with the reason, never serves 503s */
+        char dir[] = "/tmp/bunsen-edges-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *out = NULL;
+        const char *const args[] = {"serve",
+                                    "--port",
+                                    "0",
+                                    "--data-dir",
+                                    dir,
+                                    "--database",
+                                    "postgres://127.0.0.1:1/none?connect_timeout=2",
+                                    NULL};
+        int rc = bunsen_run(&out, args);
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(out, "cannot connect to PostgreSQL"));
+        free(out);
+        assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+        return;
     }
     /* a database SQLite may read but not write (file format write version 3 > 2) */
     struct daemon d;
