@@ -1,7 +1,7 @@
 /*
  * saved_groups.c - the facade of issue 15's store functions (store.h "Saved groups",
- * "Encrypted payloads"): dispatch to the backend chosen by store_open. A backend that has
- * not implemented them answers ERR_UNAVAILABLE rather than crashing.
+ * "Encrypted payloads"): dispatch to the backend chosen by store_open. Both backends (SQLite,
+ * PostgreSQL) provide every op; a missing op answers ERR_UNAVAILABLE, never a NULL call.
  */
 #include "bunsen/util.h"
 #include "store_int.h"
