@@ -378,7 +378,10 @@ static int sqlite_migrate(struct store *s, int *applied, struct err *err)
 
 /* ---- the writer's transactions ---- */
 
-/* Per-job savepoints, prepared once (parsing them per job showed in profiles). */
+/* Per-job savepoints, and the group's BEGIN and COMMIT, prepared once (parsing them per job
+ * or per group showed in profiles: ~4,500 instructions per group for BEGIN + COMMIT). */
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
 static const char SQL_RELEASE[] = "RELEASE job";
@@ -393,7 +396,8 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
     tx->conn = sqlite_be(s)->main;
-    return sqlite_conn_exec(tx->conn, "BEGIN IMMEDIATE", err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_BEGIN, err);
+    return st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
 }
 
 static int sqlite_tx_savepoint(struct store_tx *tx, struct err *err)
@@ -413,7 +417,8 @@ static int sqlite_tx_release(struct store_tx *tx, struct err *err)
 
 static int sqlite_tx_commit(struct store_tx *tx, struct err *err)
 {
-    return sqlite_conn_exec(tx->conn, "COMMIT", err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_COMMIT, err);
+    return st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
 }
 
 static void sqlite_tx_rollback(struct store_tx *tx)
