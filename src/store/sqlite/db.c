@@ -66,6 +66,14 @@ int sqlite_bind_str(sqlite3_stmt *st, int idx, const char *s)
     return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
 }
 
+int sqlite_bind_borrowed(sqlite3_stmt *st, int idx, const char *s)
+{
+    if (s == NULL) {
+        return sqlite3_bind_null(st, idx);
+    }
+    return sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
+}
+
 void sqlite_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n)
 {
     const unsigned char *t = sqlite3_column_text(st, col);

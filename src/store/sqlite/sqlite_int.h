@@ -69,6 +69,13 @@ int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err);
 /* Bind a NUL-terminated text or NULL. */
 int sqlite_bind_str(sqlite3_stmt *st, int idx, const char *s);
 
+/* sqlite_bind_str without SQLite's copy (SQLITE_STATIC): s is borrowed and must stay valid
+ * until the statement is reset. For cached statements (sqlite_conn_prepare clears their
+ * bindings before each use, so the pointer left behind is never read again) stepped to the
+ * end within the caller's scope: the writer's batch primitives, where the copy and its
+ * malloc/free showed in profiles. */
+int sqlite_bind_borrowed(sqlite3_stmt *st, int idx, const char *s);
+
 /* Copy column text into dst (size n), "" when NULL. */
 void sqlite_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);
 
