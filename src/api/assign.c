@@ -202,7 +202,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
     aw->ts = time_now_ms();
-    snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
+    str_copy(aw->etag, sizeof(aw->etag), etag ? etag : "");
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));
     for (size_t i = 0; i < n; i++) {
@@ -385,8 +385,8 @@ void api_assign(struct http_req *r)
         jsonw_append_raw(&out, "}");
         decided[ndecided++] = e;
         if (res.in_experiment && q.log_exposure) {
-            snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
-            snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
+            str_copy(items[nitems].experiment, sizeof(items[0].experiment), e->x.key);
+            str_copy(items[nitems].variant, sizeof(items[0].variant),
                      e->x.variants[res.variant].key);
             items[nitems].dims = api_dims_encode(&e->x, eff);
             nitems++;
@@ -500,8 +500,8 @@ void api_assign_one(struct http_req *r)
         jsonw_append_string(&out, user_id, strlen(user_id));
         jsonw_append_raw(&out, "}");
         if (res.in_experiment && log_exposure) {
-            snprintf(item.experiment, sizeof(item.experiment), "%s", e->x.key);
-            snprintf(item.variant, sizeof(item.variant), "%s", e->x.variants[res.variant].key);
+            str_copy(item.experiment, sizeof(item.experiment), e->x.key);
+            str_copy(item.variant, sizeof(item.variant), e->x.variants[res.variant].key);
             item.dims = api_dims_encode(&e->x, ac.attrs);
             n = 1;
         }
