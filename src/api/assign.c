@@ -118,6 +118,26 @@ static json_t *explain_json(const struct assign_result *res)
     return o;
 }
 
+/* Append api_assigned_value(x, res). A variant without a value of its own is worth its key
+ * (experiment_assigned_value): that common case is written without making a jansson string
+ * for it; the bytes are the same (jsonw.h). */
+static void append_assigned_value(struct buf *out, const struct experiment *x,
+                                  const struct assign_result *res)
+{
+    bool of_variant = res->reason == ASSIGN_REASON_HASHED || res->reason == ASSIGN_REASON_FORCED ||
+                      res->reason == ASSIGN_REASON_RELEASED;
+    const struct variant *v = &x->variants[of_variant ? res->variant : 0];
+    if ((of_variant || x->default_value == NULL) && v->value == NULL) {
+        jsonw_append_string(out, v->key, strlen(v->key));
+        return;
+    }
+    json_t *value = api_assigned_value(x, res);
+    jsonw_append_value(out, value,
+                       JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+                           JSON_REAL_PRECISION(VALUE_DIGITS));
+    json_decref(value);
+}
+
 /* Decide for one experiment and append its assignment object to out, without the closing
  * brace (api_assign_one adds members): {"variant":..,"in_experiment":..,"reason":..,
  * "bucket":..,"value":..[,"explain":{..}]. The members and their order are those the jansson tree
@@ -142,12 +162,8 @@ static int decide(const struct snapshot_entry *e, const char *user_id, size_t le
     } else {
         jsonw_append_raw(out, "null");
     }
-    json_t *value = api_assigned_value(&e->x, res);
     jsonw_append_raw(out, ",\"value\":");
-    jsonw_append_value(out, value,
-                       JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
-                           JSON_REAL_PRECISION(VALUE_DIGITS));
-    json_decref(value);
+    append_assigned_value(out, &e->x, res);
     if (explain) {
         json_t *ex = explain_json(res);
         jsonw_append_raw(out, ",\"explain\":");
