@@ -12,10 +12,13 @@
 
 #include "../store_int.h"
 
-#define STMT_CACHE_SLOTS 128
+/* A power of two, at least twice the distinct statements (~100): an open-addressing table
+ * keyed by address stays short to probe. */
+#define STMT_CACHE_SLOTS 256
 
 /* A SQLite connection owned by one thread, with prepared statements cached by the
- * address of their (static) SQL text. */
+ * address of their (static) SQL text (a hash table: slot = hash of the address, linear
+ * probing; entries are never removed). */
 struct sqlite_conn {
     sqlite3 *db;
     struct {
