@@ -271,8 +271,8 @@ int store_catalog_version(struct store *s, int64_t *version, struct err *err);
 int store_experiment_list(struct store *s, const char *status,
                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 
-/* ---- Ingestion and attribution (src/store/attribution.c; roll-ups in
- * the adapters' rollup.c) --------------
+/* ---- Ingestion and attribution (src/store/attribution.c and its attribution_*.c pieces;
+ * roll-ups in the adapters' rollup.c) --------------
  * Attribution rules say which events count toward which experiment's metric and how; the
  * api layer builds them from the experiment and metric definitions (src/api/rules.c) and
  * the writer applies them incrementally as exposures and events arrive. */

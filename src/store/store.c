@@ -1,8 +1,9 @@
 /*
  * store.c - the store facade (store.h): picks the backend from the database URL (the one
  * place that knows which adapters exist) and forwards every domain operation to it through
- * its ops table. The writer (writer.c) and attribution (attribution.c) are the facade's
- * other two files. Threads: as store.h says for each function.
+ * its ops table. The writer (writer.c) and attribution (attribution.c, with its pieces in
+ * attribution_*.c) are the facade's other files beside rebuild.c and saved_groups.c. Threads: as
+ * store.h says for each function.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -180,7 +180,7 @@ struct store_ops {
     int (*compact)(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                    struct err *err);
 
-    /* ---- batch primitives of attribution (src/store/attribution.c), inside apply() ---- */
+    /* ---- batch primitives of attribution (src/store/attribution*.c), inside apply() ---- */
 
     /* Serialize per-user work with other writers of the same database (several daemons):
      * users[0..n) sorted and distinct. A backend with a single writer does nothing. */

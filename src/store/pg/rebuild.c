@@ -5,7 +5,7 @@
  * transaction (a pooled reader).
  *
  * User ranges are compared in byte order (COLLATE "C"): the order of SQLite and of the C
- * code that compares a user id with the cursor (attribution.c, strcmp), whatever the
+ * code that compares a user id with the cursor (attribution_agg.c, strcmp), whatever the
  * database's default collation.
  *
  * Several daemons: every daemon's rebuilder finds the same rebuild in the database. A chunk

@@ -1,0 +1,124 @@
+/*
+ * attribution_rules.c - the attribution rules as attribution reads them (attribution_int.h):
+ * the two indexes of store_rules (store.h: by event, by experiment), the per-user value of
+ * a raw count or sum, the end of a user's metric window. Pure: no I/O. store_rules_new runs
+ * where the snapshot is built (src/api/rules.c); the lookups run on the writer thread
+ * against an immutable set (any thread may read one).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/util.h"
+#include "attribution_int.h"
+
+#define NO_END INT64_MAX
+
+static int rule_cmp_event(const void *a, const void *b)
+{
+    const struct store_rule *x = a, *y = b;
+    int c = strcmp(x->event, y->event);
+    if (c == 0) {
+        c = strcmp(x->experiment, y->experiment);
+    }
+    return c != 0 ? c : strcmp(x->metric, y->metric);
+}
+
+static int rule_cmp_exp(const void *a, const void *b)
+{
+    const struct store_rule *x = *(const struct store_rule *const *)a;
+    const struct store_rule *y = *(const struct store_rule *const *)b;
+    int c = strcmp(x->experiment, y->experiment);
+    return c != 0 ? c : strcmp(x->metric, y->metric);
+}
+
+struct store_rules *store_rules_new(struct store_rule *rules, size_t n)
+{
+    struct store_rules *r = xcalloc(1, sizeof(*r));
+    r->n = n;
+    r->by_event = rules;
+    if (n > 1) {
+        qsort(rules, n, sizeof(*rules), rule_cmp_event);
+    }
+    r->by_exp = xcalloc(n ? n : 1, sizeof(*r->by_exp));
+    for (size_t i = 0; i < n; i++) {
+        r->by_exp[i] = &rules[i];
+    }
+    if (n > 1) {
+        qsort(r->by_exp, n, sizeof(*r->by_exp), rule_cmp_exp);
+    }
+    return r;
+}
+
+void store_rules_free(struct store_rules *r)
+{
+    if (r != NULL) {
+        free(r->by_event);
+        free(r->by_exp);
+        free(r);
+    }
+}
+
+const struct store_rule *const *store_rules_for_experiment(const struct store_rules *r,
+                                                           const char *experiment, size_t *count)
+{
+    *count = 0;
+    if (r == NULL) {
+        return NULL;
+    }
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(r->by_exp[mid]->experiment, experiment) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    size_t end = lo;
+    while (end < r->n && strcmp(r->by_exp[end]->experiment, experiment) == 0) {
+        end++;
+    }
+    *count = end - lo;
+    return r->by_exp + lo;
+}
+
+/* First rule for event name, and how many share it. */
+const struct store_rule *rules_for_event(const struct store_rules *r, const char *event,
+                                         size_t *count)
+{
+    *count = 0;
+    if (r == NULL || r->n == 0) {
+        return NULL;
+    }
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(r->by_event[mid].event, event) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    size_t end = lo;
+    while (end < r->n && strcmp(r->by_event[end].event, event) == 0) {
+        end++;
+    }
+    *count = end - lo;
+    return r->by_event + lo;
+}
+
+/* The per-user value of STATS.md from a raw count or sum: binomial -> 0/1, then the cap. */
+double rule_value(const struct store_rule *r, double raw)
+{
+    double y = r->type == RULE_BINOMIAL ? (raw > 0 ? 1.0 : 0.0) : raw;
+    return r->has_cap && y > r->cap ? r->cap : y;
+}
+
+/* End (exclusive) of the metric window for a user first exposed at t0. */
+int64_t rule_window_end(const struct store_rule *r, int64_t t0)
+{
+    int64_t end = r->window_ms > 0 && t0 <= NO_END - r->window_ms ? t0 + r->window_ms : NO_END;
+    return r->stop_ts > 0 && r->stop_ts < end ? r->stop_ts : end;
+}
