@@ -1,8 +1,8 @@
 /*
  * results_export.c - the per-user export of one metric (GET .../users, CSV or NDJSON),
  * streamed a page of users at a time so that memory stays bounded whatever the number of
- * users. Threads: the MHD worker of the request (handler) and MHD's thread that pulls the
- * stream (users_fill), never both at once; each page on that thread's store reader.
+ * users. Threads: the MHD worker serving the request runs the handler, then the stream's
+ * fill and free callbacks; each page is read on that thread's store reader.
  */
 #include <math.h>
 #include <stdio.h>
