@@ -56,6 +56,13 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+void str_copy(char *dst, size_t size, const char *src)
+{
+    size_t len = strnlen(src, size - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 void buf_init(struct buf *b, size_t cap)
 {
     b->data = NULL;

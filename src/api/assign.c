@@ -118,6 +118,26 @@ static json_t *explain_json(const struct assign_result *res)
     return o;
 }
 
+/* Append api_assigned_value(x, res). A variant without a value of its own is worth its key
+ * (experiment_assigned_value): that common case is written without making a jansson string
+ * for it; the bytes are the same (jsonw.h). */
+static void append_assigned_value(struct buf *out, const struct experiment *x,
+                                  const struct assign_result *res)
+{
+    bool of_variant = res->reason == ASSIGN_REASON_HASHED || res->reason == ASSIGN_REASON_FORCED ||
+                      res->reason == ASSIGN_REASON_RELEASED;
+    const struct variant *v = &x->variants[of_variant ? res->variant : 0];
+    if ((of_variant || x->default_value == NULL) && v->value == NULL) {
+        jsonw_append_string(out, v->key, strlen(v->key));
+        return;
+    }
+    json_t *value = api_assigned_value(x, res);
+    jsonw_append_value(out, value,
+                       JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+                           JSON_REAL_PRECISION(VALUE_DIGITS));
+    json_decref(value);
+}
+
 /* Decide for one experiment and append its assignment object to out, without the closing
  * brace (api_assign_one adds members): {"variant":..,"in_experiment":..,"reason":..,
  * "bucket":..,"value":..[,"explain":{..}]. The members and their order are those the jansson tree
@@ -142,12 +162,8 @@ static int decide(const struct snapshot_entry *e, const char *user_id, size_t le
     } else {
         jsonw_append_raw(out, "null");
     }
-    json_t *value = api_assigned_value(&e->x, res);
     jsonw_append_raw(out, ",\"value\":");
-    jsonw_append_value(out, value,
-                       JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
-                           JSON_REAL_PRECISION(VALUE_DIGITS));
-    json_decref(value);
+    append_assigned_value(out, &e->x, res);
     if (explain) {
         json_t *ex = explain_json(res);
         jsonw_append_raw(out, ",\"explain\":");
@@ -202,7 +218,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
     aw->ts = time_now_ms();
-    snprintf(aw->etag, sizeof(aw->etag), "%s", etag ? etag : "");
+    str_copy(aw->etag, sizeof(aw->etag), etag ? etag : "");
     aw->n = n;
     memcpy(aw->items, items, n * sizeof(items[0]));
     for (size_t i = 0; i < n; i++) {
@@ -385,8 +401,8 @@ void api_assign(struct http_req *r)
         jsonw_append_raw(&out, "}");
         decided[ndecided++] = e;
         if (res.in_experiment && q.log_exposure) {
-            snprintf(items[nitems].experiment, sizeof(items[0].experiment), "%s", e->x.key);
-            snprintf(items[nitems].variant, sizeof(items[0].variant), "%s",
+            str_copy(items[nitems].experiment, sizeof(items[0].experiment), e->x.key);
+            str_copy(items[nitems].variant, sizeof(items[0].variant),
                      e->x.variants[res.variant].key);
             items[nitems].dims = api_dims_encode(&e->x, eff);
             nitems++;
@@ -500,8 +516,8 @@ void api_assign_one(struct http_req *r)
         jsonw_append_string(&out, user_id, strlen(user_id));
         jsonw_append_raw(&out, "}");
         if (res.in_experiment && log_exposure) {
-            snprintf(item.experiment, sizeof(item.experiment), "%s", e->x.key);
-            snprintf(item.variant, sizeof(item.variant), "%s", e->x.variants[res.variant].key);
+            str_copy(item.experiment, sizeof(item.experiment), e->x.key);
+            str_copy(item.variant, sizeof(item.variant), e->x.variants[res.variant].key);
             item.dims = api_dims_encode(&e->x, ac.attrs);
             n = 1;
         }

@@ -466,7 +466,10 @@ static int check_value(struct check *ck, const json_t *v, size_t depth, char *pa
                  it = json_object_iter_next(jsval_unconst(v), it)) {
                 size_t kn = json_object_iter_key_len(it);
                 ck->bytes += kn + 3;
-                snprintf(path + plen, 64 - plen, ".%s", json_object_iter_key(it));
+                if (plen < 63) { /* as snprintf(".%s") gave: cut to the 64 bytes of path */
+                    path[plen] = '.';
+                    str_copy(path + plen + 1, 64 - plen - 1, json_object_iter_key(it));
+                }
                 if (kn > ck->lim->max_string) {
                     return err_set(ck->err, ERR_INVALID, path,
                                    "an attribute name is longer than %zu bytes",
@@ -497,10 +500,10 @@ int condition_check_attributes(const json_t *attributes, const struct condition_
     }
     struct check ck = {lim, 0, err};
     char path[64];
-    snprintf(path, sizeof(path), "%s", prefix);
+    str_copy(path, sizeof(path), prefix);
     int rc = check_value(&ck, attributes, 1, path);
     if (rc != 0 && err != NULL && err->code == ERR_TOO_LARGE) {
-        snprintf(err->field, sizeof(err->field), "%s", prefix);
+        str_copy(err->field, sizeof(err->field), prefix);
     }
     return rc;
 }

@@ -134,7 +134,12 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
         return true;
     }
     char key[RL_KEY_MAX];
-    snprintf(key, sizeof(key), "%d%s", cls, key_id);
+    if (cls >= 0 && cls <= 9) { /* "%d%s" without snprintf: once per request */
+        key[0] = (char)('0' + cls);
+        str_copy(key + 1, sizeof(key) - 1, key_id);
+    } else {
+        snprintf(key, sizeof(key), "%d%s", cls, key_id);
+    }
     uint64_t h = 1469598103934665603ull;
     for (const char *p = key; *p; p++) {
         h = (h ^ (unsigned char)*p) * 1099511628211ull;
@@ -166,7 +171,7 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
         }
         e = xcalloc(1, sizeof(*e));
         e->h = h;
-        snprintf(e->key, sizeof(e->key), "%s", key);
+        str_copy(e->key, sizeof(e->key), key);
         e->tokens = burst;
         e->last_ns = now;
         e->next = st->buckets[b];

@@ -109,14 +109,6 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
     return false;
 }
 
-/* snprintf(out, n, "%s", s) without the format machinery (twice per request). */
-static void copy_cut(char *out, size_t n, const char *s)
-{
-    size_t len = strnlen(s, n - 1);
-    memcpy(out, s, len);
-    out[len] = '\0';
-}
-
 static bool authenticate(struct http_req *r)
 {
     const char *key = NULL;
@@ -171,8 +163,8 @@ static bool authenticate(struct http_req *r)
     }
 authenticated:
     r->role = auth_role_parse(k.role);
-    copy_cut(r->key_id, sizeof(r->key_id), k.id);
-    copy_cut(r->key_name, sizeof(r->key_name), k.name);
+    str_copy(r->key_id, sizeof(r->key_id), k.id);
+    str_copy(r->key_name, sizeof(r->key_name), k.name);
     if (r->route->roles != ROLES_PUBLIC && (r->route->roles & (unsigned)r->role) == 0) {
         http_reply_error(r, ERR_DENIED, NULL, "the '%s' role may not use %s",
                          auth_role_name(r->role), r->route->path);

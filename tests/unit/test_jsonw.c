@@ -119,6 +119,43 @@ static void test_ints_values_and_cap(void **state)
     buf_free(&b);
 }
 
+/* Scalars take jsonw_append_value's own path with JSON_ENCODE_ANY: the same bytes as
+ * jansson's dump of them with the same flags */
+static void test_scalar_values_match_jansson(void **state)
+{
+    (void)state;
+    json_t *vals[] = {json_string("control"),
+                      json_string("quote \" slash / tab\t \x01 caf\xc3\xa9"),
+                      json_stringn("a\0b", 3),
+                      json_integer(0),
+                      json_integer(-9223372036854775807LL - 1),
+                      json_integer(42),
+                      json_real(0.1),
+                      json_real(1e300),
+                      json_real(-2.5),
+                      json_real(100000.0),
+                      json_true(),
+                      json_false(),
+                      json_null()};
+    size_t flagsets[] = {
+        JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15),
+        JSON_COMPACT | JSON_ENCODE_ANY, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ESCAPE_SLASH,
+        JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10)};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        for (size_t f = 0; f < sizeof(flagsets) / sizeof(flagsets[0]); f++) {
+            struct buf b;
+            buf_init(&b, 1024);
+            assert_int_equal(jsonw_append_value(&b, vals[i], flagsets[f]), 0);
+            char *want = json_dumps(vals[i], flagsets[f]);
+            assert_non_null(want);
+            assert_string_equal(b.data, want);
+            free(want);
+            buf_free(&b);
+        }
+        json_decref(vals[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_reals_refuse_nan_and_inf),
         cmocka_unit_test(test_strings_match_jansson),
         cmocka_unit_test(test_ints_values_and_cap),
+        cmocka_unit_test(test_scalar_values_match_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

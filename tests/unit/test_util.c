@@ -1,6 +1,7 @@
 /* Unit tests for util.c: capped buffer, UTF-8 validation, key and id rules. */
 #include "unit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "bunsen/err.h"
@@ -21,6 +22,23 @@ static void test_buf_cap(void **state)
     assert_int_equal(buf_printf(&b, "%d-%s", 42, "x"), 0);
     assert_string_equal(b.data, "42-x");
     buf_free(&b);
+}
+
+/* str_copy gives what snprintf(dst, size, "%s", src) gives, cut or not */
+static void test_str_copy(void **state)
+{
+    (void)state;
+    const char *srcs[] = {"", "a", "abcd", "abcde", "abcdefghij"};
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        for (size_t size = 1; size <= 8; size++) {
+            char want[16], got[16];
+            memset(want, 'x', sizeof(want));
+            memset(got, 'x', sizeof(got));
+            snprintf(want, size, "%s", srcs[i]);
+            str_copy(got, size, srcs[i]);
+            assert_memory_equal(want, got, sizeof(want));
+        }
+    }
 }
 
 static void test_utf8(void **state)
@@ -80,9 +98,8 @@ static void test_err(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_cap),
-        cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_keys_and_ids),
+        cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_str_copy),
+        cmocka_unit_test(test_utf8),    cmocka_unit_test(test_keys_and_ids),
         cmocka_unit_test(test_err),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);

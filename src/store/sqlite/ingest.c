@@ -2,7 +2,9 @@
  * ingest.c - the SQLite adapter's batch primitives of attribution (store_int.h): events,
  * exposures, per-user values and roll-up deltas. SQLite is embedded, so a batch is a loop
  * over cached prepared statements (no round trips to save); the order of the rows is kept,
- * so that sums come out as row-at-a-time processing gives them. Writer thread only.
+ * so that sums come out as row-at-a-time processing gives them. Text is bound borrowed
+ * (sqlite_bind_borrowed): every string here is the caller's and outlives the statement's
+ * step. Writer thread only.
  */
 #include <stdint.h>
 #include <string.h>
@@ -33,11 +35,11 @@ int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, 
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, e->user_id);
-        sqlite_bind_str(st, 2, e->event);
+        sqlite_bind_borrowed(st, 1, e->user_id);
+        sqlite_bind_borrowed(st, 2, e->event);
         sqlite3_bind_int64(st, 3, e->ts);
         sqlite3_bind_double(st, 4, e->value);
-        sqlite_bind_str(st, 5, e->id);
+        sqlite_bind_borrowed(st, 5, e->id);
         if (sqlite_conn_step_done(c, st, "insert event", err) != 0) {
             return -1;
         }
@@ -57,7 +59,7 @@ int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, users[i]);
+        sqlite_bind_borrowed(st, 1, users[i]);
         int rc = sqlite3_step(st);
         has[i] = rc == SQLITE_ROW;
         sqlite3_reset(st);
@@ -80,8 +82,8 @@ int sqlite_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n,
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, q[i].user_id);
-        sqlite_bind_str(st, 2, q[i].event);
+        sqlite_bind_borrowed(st, 1, q[i].user_id);
+        sqlite_bind_borrowed(st, 2, q[i].event);
         sqlite3_bind_int64(st, 3, q[i].from);
         sqlite3_bind_int64(st, 4, q[i].to);
         int rc = sqlite3_step(st);
@@ -111,7 +113,7 @@ int sqlite_exposures_of_users(struct store_tx *tx, const char *const *users, siz
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, users[i]);
+        sqlite_bind_borrowed(st, 1, users[i]);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             emit(ctx, i, (const char *)sqlite3_column_text(st, 0),
@@ -138,8 +140,8 @@ int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, siz
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, keys[i].user_id);
-        sqlite_bind_str(st, 2, keys[i].experiment);
+        sqlite_bind_borrowed(st, 1, keys[i].user_id);
+        sqlite_bind_borrowed(st, 2, keys[i].experiment);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             emit(ctx, i, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
@@ -168,9 +170,9 @@ int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, siz
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, x->user_id);
-        sqlite_bind_str(st, 2, x->experiment);
-        sqlite_bind_str(st, 3, x->variant);
+        sqlite_bind_borrowed(st, 1, x->user_id);
+        sqlite_bind_borrowed(st, 2, x->experiment);
+        sqlite_bind_borrowed(st, 3, x->variant);
         sqlite3_bind_int64(st, 4, x->ts);
         sqlite3_bind_int64(st, 5, x->conflicts_add);
         if (sqlite_conn_step_done(c, st, x->is_new ? "insert exposure" : "update exposure", err) !=
@@ -198,9 +200,9 @@ int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys,
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, keys[i].user_id);
-        sqlite_bind_str(st, 2, keys[i].experiment);
-        sqlite_bind_str(st, 3, keys[i].metric);
+        sqlite_bind_borrowed(st, 1, keys[i].user_id);
+        sqlite_bind_borrowed(st, 2, keys[i].experiment);
+        sqlite_bind_borrowed(st, 3, keys[i].metric);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             emit(ctx, i, sqlite3_column_double(st, 0), sqlite3_column_double(st, 1));
@@ -223,9 +225,9 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, u->user_id);
-        sqlite_bind_str(st, 2, u->experiment);
-        sqlite_bind_str(st, 3, u->metric);
+        sqlite_bind_borrowed(st, 1, u->user_id);
+        sqlite_bind_borrowed(st, 2, u->experiment);
+        sqlite_bind_borrowed(st, 3, u->metric);
         if (u->present) {
             sqlite3_bind_double(st, 4, u->y);
             sqlite3_bind_double(st, 5, u->x);
@@ -268,14 +270,14 @@ int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_str(st, 1, e->experiment);
+        sqlite_bind_borrowed(st, 1, e->experiment);
         if (e->kind == DELTA_EXPOSURE_STATS) {
-            sqlite_bind_str(st, 2, e->variant);
+            sqlite_bind_borrowed(st, 2, e->variant);
             sqlite3_bind_int64(st, 3, e->dn);
             sqlite3_bind_int64(st, 4, e->dconf);
         } else {
-            sqlite_bind_str(st, 2, e->metric);
-            sqlite_bind_str(st, 3, e->variant);
+            sqlite_bind_borrowed(st, 2, e->metric);
+            sqlite_bind_borrowed(st, 3, e->variant);
             int k = 4;
             if (e->kind == DELTA_METRIC_DAILY) {
                 sqlite3_bind_int64(st, k++, e->day);

@@ -12,10 +12,13 @@
 
 #include "../store_int.h"
 
-#define STMT_CACHE_SLOTS 128
+/* A power of two, at least twice the distinct statements (~100): an open-addressing table
+ * keyed by address stays short to probe. */
+#define STMT_CACHE_SLOTS 256
 
 /* A SQLite connection owned by one thread, with prepared statements cached by the
- * address of their (static) SQL text. */
+ * address of their (static) SQL text (a hash table: slot = hash of the address, linear
+ * probing; entries are never removed). */
 struct sqlite_conn {
     sqlite3 *db;
     struct {
@@ -68,6 +71,13 @@ int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err);
 
 /* Bind a NUL-terminated text or NULL. */
 int sqlite_bind_str(sqlite3_stmt *st, int idx, const char *s);
+
+/* sqlite_bind_str without SQLite's copy (SQLITE_STATIC): s is borrowed and must stay valid
+ * until the statement is reset. For cached statements (sqlite_conn_prepare clears their
+ * bindings before each use, so the pointer left behind is never read again) stepped to the
+ * end within the caller's scope: the writer's batch primitives, where the copy and its
+ * malloc/free showed in profiles. */
+int sqlite_bind_borrowed(sqlite3_stmt *st, int idx, const char *s);
 
 /* Copy column text into dst (size n), "" when NULL. */
 void sqlite_column_copy(sqlite3_stmt *st, int col, char *dst, size_t n);
