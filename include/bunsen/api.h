@@ -69,7 +69,7 @@ void api_rebuilder_stop(struct rebuilder *rb);
 void api_ingest_events(struct http_req *r);    /* POST /api/v1/events */
 void api_ingest_exposures(struct http_req *r); /* POST /api/v1/exposures */
 
-/* results.c: results, time series, power */
+/* results.c (+ results_slices.c), results_series.c, results_power.c, results_export.c */
 void api_results(struct http_req *r);      /* GET  /api/v1/experiments/{key}/results */
 void api_timeseries(struct http_req *r);   /* GET  /api/v1/experiments/{key}/timeseries */
 void api_power(struct http_req *r);        /* POST /api/v1/power */

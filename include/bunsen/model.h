@@ -3,9 +3,9 @@
  * (API.md "Metrics", "Experiments"), every validation rule, the experiment lifecycle,
  * and the hot-path view used by assignment.
  *
- * Pure (src/core/metric.c, src/core/experiment.c, src/core/validate.c): no I/O, no
- * globals. jansson is used only as the in-memory value tree of the documents (the same
- * choice as condition.h), since targeting conditions and forced maps are JSON values.
+ * Pure (src/core/metric.c, src/core/experiment.c + experiment_read.c, src/core/validate.c): no I/O,
+ * no globals. jansson is used only as the in-memory value tree of the documents (the same choice as
+ * condition.h), since targeting conditions and forced maps are JSON values.
  *
  * Lifecycle (experiment_transition):
  *

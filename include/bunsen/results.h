@@ -1,7 +1,7 @@
 /*
  * results.h - experiment results from the stored sufficient statistics: the JSON of API.md
  * "Results", its CSV form, the daily time series and sample-size planning. Shared by the
- * HTTP handlers (src/api/results.c) and `bunsen results` (src/cli.c).
+ * HTTP handlers (src/api/results*.c) and `bunsen results` (src/cli.c).
  * Thread-safety: any thread (reads through the calling thread's store connection).
  */
 #ifndef BUNSEN_RESULTS_H

@@ -1,5 +1,10 @@
 /*
- * results.c - results, time series and power (results.h), and their HTTP handlers.
+ * results.c - the results of an experiment (results.h, results_compute) and its HTTP handler
+ * (GET .../results): parameters, arms from the roll-ups (ratio metrics from per-user rows),
+ * SRM, each metric's comparisons, the decision block, the multiple-comparison family.
+ * The per-dimension breakdown (results_slices.c), the time series (results_series.c), power
+ * (results_power.c) and the per-user export (results_export.c) share its pieces through
+ * results_int.h. Threads: the MHD workers (handlers) and the CLI (`bunsen results`).
  *
  * Results are computed from the roll-ups the writer maintains (store_rollup_read): a
  * handful of rows per metric whatever the number of users, then stats/ on each
@@ -19,8 +24,7 @@
 #include "bunsen/results.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
-
-#define DAY_MS 86400000LL
+#include "results_int.h"
 
 void results_params_default(const struct experiment *x, struct results_params *p)
 {
@@ -60,28 +64,28 @@ int results_params_parse(struct results_params *p, const char *method, const cha
     return 0;
 }
 
-static json_t *opt(struct stats_opt o)
+json_t *results_json_opt(struct stats_opt o)
 {
     return o.present ? json_real(o.value) : json_null();
 }
 
-static json_t *lift_json(const struct stats_lift *l, bool with_p)
+json_t *results_json_lift(const struct stats_lift *l, bool with_p)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "estimate", opt(l->estimate));
-    json_object_set_new(o, "se", opt(l->se));
+    json_object_set_new(o, "estimate", results_json_opt(l->estimate));
+    json_object_set_new(o, "se", results_json_opt(l->se));
     json_object_set_new(o, "ci",
                         l->ci_lo.present && l->ci_hi.present
                             ? json_pack("[f, f]", l->ci_lo.value, l->ci_hi.value)
                             : json_null());
     if (with_p) {
-        json_object_set_new(o, "p_value", opt(l->p_value));
+        json_object_set_new(o, "p_value", results_json_opt(l->p_value));
     }
     return o;
 }
 
 /* Load a metric definition (reader connection). */
-static int load_metric(struct store *s, const char *key, struct metric *m, struct err *err)
+int results_load_metric(struct store *s, const char *key, struct metric *m, struct err *err)
 {
     char *doc = NULL;
     if (store_metric_get(s, NULL, key, &doc, err) != 0) {
@@ -141,7 +145,12 @@ void results_arm_from_suff(const struct store_suff *st, bool binomial, struct st
     }
 }
 
-static double user_value(const struct metric *m, double raw);
+/* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
+double results_user_value(const struct metric *m, double raw)
+{
+    double v = m->type == STATS_METRIC_BINOMIAL ? (raw > 0 ? 1.0 : 0.0) : raw;
+    return m->has_cap && v > m->cap ? m->cap : v;
+}
 
 /* Per-variant double-double sums of a ratio's parts over the exposed users. */
 struct ratio_acc {
@@ -150,7 +159,7 @@ struct ratio_acc {
     struct store_suff st[ASSIGN_MAX_VARIANTS]; /* s, q: numerator; sx, qx: denominator */
 };
 
-static void dd_acc(double *hi, double *lo, struct dd add)
+void results_dd_acc(double *hi, double *lo, struct dd add)
 {
     struct dd v = dd_add((struct dd){*hi, *lo}, add);
     *hi = v.hi;
@@ -164,14 +173,14 @@ static void ratio_row(void *ctx, const struct store_user_row *row)
     if (i < 0) {
         return;
     }
-    double y = user_value(r->num, row->y), z = user_value(r->den, row->y2);
+    double y = results_user_value(r->num, row->y), z = results_user_value(r->den, row->y2);
     struct store_suff *st = &r->st[i];
     st->n++;
-    dd_acc(&st->s, &st->s_lo, dd_of(y));
-    dd_acc(&st->q, &st->q_lo, dd_two_prod(y, y));
-    dd_acc(&st->sx, &st->sx_lo, dd_of(z));
-    dd_acc(&st->qx, &st->qx_lo, dd_two_prod(z, z));
-    dd_acc(&st->p, &st->p_lo, dd_two_prod(y, z));
+    results_dd_acc(&st->s, &st->s_lo, dd_of(y));
+    results_dd_acc(&st->q, &st->q_lo, dd_two_prod(y, y));
+    results_dd_acc(&st->sx, &st->sx_lo, dd_of(z));
+    results_dd_acc(&st->qx, &st->qx_lo, dd_two_prod(z, z));
+    results_dd_acc(&st->p, &st->p_lo, dd_two_prod(y, z));
 }
 
 #define RATIO_PAGE 5000
@@ -251,9 +260,9 @@ static json_t *srm_json(const struct experiment *x, const int64_t *users, struct
         json_array_append_new(obs, json_integer(users[i]));
         json_array_append_new(exp, json_real(w[i]));
     }
-    json_t *o =
-        json_pack("{s:o, s:o, s:o, s:o, s:b}", "p_value", opt(srm.p_value), "chi2", opt(srm.chi2),
-                  "observed", obs, "expected", exp, "mismatch", srm.mismatch);
+    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:b}", "p_value", results_json_opt(srm.p_value),
+                          "chi2", results_json_opt(srm.chi2), "observed", obs, "expected", exp,
+                          "mismatch", srm.mismatch);
     if (srm.warning[0] != '\0') {
         json_object_set_new(o, "warning", json_string(srm.warning));
     }
@@ -286,9 +295,9 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
             return NULL;
         }
         json_t *v = json_pack("{s:s, s:I, s:o, s:o, s:f}", "key", x->variants[i].key, "users",
-                              (json_int_t)(a->ratio ? a->rarm[i].n : arm->n), "mean", opt(mo.mean),
-                              "stddev", opt(mo.stddev), "sum",
-                              a->ratio ? a->num_sum[i] : stats_arm_sum(arm));
+                              (json_int_t)(a->ratio ? a->rarm[i].n : arm->n), "mean",
+                              results_json_opt(mo.mean), "stddev", results_json_opt(mo.stddev),
+                              "sum", a->ratio ? a->num_sum[i] : stats_arm_sum(arm));
         if (a->ratio) {
             json_object_set_new(v, "denominator_sum", json_real(a->den_sum[i]));
         }
@@ -303,19 +312,21 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
             json_decref(vars);
             return NULL;
         }
-        json_object_set_new(v, "absolute_lift", lift_json(&c.absolute, false));
-        json_object_set_new(v, "relative_lift", lift_json(&c.relative, true));
-        json_object_set_new(v, "df", opt(c.df));
-        json_object_set_new(v, "p_value", opt(c.absolute.p_value));
+        json_object_set_new(v, "absolute_lift", results_json_lift(&c.absolute, false));
+        json_object_set_new(v, "relative_lift", results_json_lift(&c.relative, true));
+        json_object_set_new(v, "df", results_json_opt(c.df));
+        json_object_set_new(v, "p_value", results_json_opt(c.absolute.p_value));
         json_object_set_new(v, "p_value_adjusted", json_null()); /* filled after the family */
         json_object_set_new(v, "significant", json_false());
         if (m->type == STATS_METRIC_BINOMIAL) {
-            json_object_set_new(
-                v, "z_test", json_pack("{s:o, s:o}", "z", opt(c.z), "p_value", opt(c.z_p_value)));
+            json_object_set_new(v, "z_test",
+                                json_pack("{s:o, s:o}", "z", results_json_opt(c.z), "p_value",
+                                          results_json_opt(c.z_p_value)));
         }
         if (p->method == STATS_METHOD_BAYESIAN) {
-            json_object_set_new(v, "chance_to_beat_control", opt(c.chance_to_beat_control));
-            json_object_set_new(v, "expected_loss", opt(c.expected_loss));
+            json_object_set_new(v, "chance_to_beat_control",
+                                results_json_opt(c.chance_to_beat_control));
+            json_object_set_new(v, "expected_loss", results_json_opt(c.expected_loss));
             bool decisive = c.chance_to_beat_control.present &&
                             (c.chance_to_beat_control.value > 1 - p->alpha ||
                              c.chance_to_beat_control.value < p->alpha);
@@ -325,8 +336,9 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
         }
         if (cfg.cuped) {
             json_object_set_new(v, "cuped",
-                                json_pack("{s:o, s:o}", "theta", opt(c.cuped_theta),
-                                          "variance_reduction", opt(c.cuped_variance_reduction)));
+                                json_pack("{s:o, s:o}", "theta", results_json_opt(c.cuped_theta),
+                                          "variance_reduction",
+                                          results_json_opt(c.cuped_variance_reduction)));
         }
         if (c.warning[0] != '\0') {
             json_object_set_new(v, "warning", json_string(c.warning));
@@ -469,17 +481,7 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
     return d;
 }
 
-/* The multiple-comparison family of one response (STATS.md "Multiple comparisons"): every
- * (metric, treatment) p-value of it (under a breakdown: of every slice), absolute p-values
- * in p[0..cap), relative ones in p[cap..2 cap); refs: the variant objects to fill. */
-struct family {
-    struct stats_opt *p;
-    json_t **refs;
-    bool *decrease;
-    size_t cap, n;
-};
-
-static void family_init(struct family *f, size_t cap)
+void results_family_init(struct family *f, size_t cap)
 {
     f->cap = cap + 1;
     f->n = 0;
@@ -488,7 +490,7 @@ static void family_init(struct family *f, size_t cap)
     f->decrease = xcalloc(f->cap, sizeof(*f->decrease));
 }
 
-static void family_free(struct family *f)
+void results_family_free(struct family *f)
 {
     free(f->p);
     free(f->refs);
@@ -496,7 +498,7 @@ static void family_free(struct family *f)
 }
 
 /* Adjust both families and fill p_value_adjusted, significant and verdict. */
-static int family_finish(struct family *f, const struct results_params *p, struct err *err)
+int results_family_finish(struct family *f, const struct results_params *p, struct err *err)
 {
     /* The absolute and the relative p-values are two families, each adjusted alike. */
     if (stats_adjust_pvalues(p->correction, f->p, f->p, f->n, err) != 0 ||
@@ -505,8 +507,8 @@ static int family_finish(struct family *f, const struct results_params *p, struc
     }
     for (size_t i = 0; i < f->n; i++) {
         json_t *rel = json_object_get(f->refs[i], "relative_lift");
-        json_object_set_new(f->refs[i], "p_value_adjusted", opt(f->p[i]));
-        json_object_set_new(rel, "p_value_adjusted", opt(f->p[f->cap + i]));
+        json_object_set_new(f->refs[i], "p_value_adjusted", results_json_opt(f->p[i]));
+        json_object_set_new(rel, "p_value_adjusted", results_json_opt(f->p[f->cap + i]));
         if (p->method != STATS_METHOD_BAYESIAN) {
             const struct stats_opt *pr = &f->p[f->cap + i];
             json_object_set_new(f->refs[i], "significant",
@@ -520,24 +522,15 @@ static int family_finish(struct family *f, const struct results_params *p, struc
     return 0;
 }
 
-/* One value of a dimension breakdown: its exposed users and, per metric k (metrics, then
- * guardrails) and variant i, its statistics suff[k * nvariants + i]. */
-struct slice {
-    char value[STORE_DIM_VALUE_MAX + 1];
-    int64_t users[ASSIGN_MAX_VARIANTS];
-    int64_t total;
-    struct store_suff *suff;
-};
-
 /*
  * One results document: of the whole experiment (sl NULL: the main roll-ups, conflicts and
  * ratio metrics included) or of one slice (its users and statistics; ratio metrics, which
  * need per-user cross products, are left out). The treatments' p-values join fam; the
  * caller finishes the family.
  */
-static json_t *results_doc(struct store *s, const struct experiment *x,
-                           const struct results_params *p, const struct slice *sl,
-                           struct family *fam, struct err *err)
+json_t *results_compute_doc(struct store *s, const struct experiment *x,
+                            const struct results_params *p, const struct slice *sl,
+                            struct family *fam, struct err *err)
 {
     struct exposed ex = {.x = x};
     int64_t conflicts = 0;
@@ -573,7 +566,7 @@ static json_t *results_doc(struct store *s, const struct experiment *x,
         }
         struct metric m;
         struct arms a = {.x = x};
-        if (load_metric(s, key, &m, err) != 0) {
+        if (results_load_metric(s, key, &m, err) != 0) {
             goto out;
         }
         a.binomial = m.type == STATS_METRIC_BINOMIAL;
@@ -585,8 +578,8 @@ static json_t *results_doc(struct store *s, const struct experiment *x,
             }
         } else if (m.type == STATS_METRIC_RATIO) {
             struct metric num, den;
-            if (load_metric(s, m.numerator, &num, err) != 0 ||
-                load_metric(s, m.denominator, &den, err) != 0 ||
+            if (results_load_metric(s, m.numerator, &num, err) != 0 ||
+                results_load_metric(s, m.denominator, &den, err) != 0 ||
                 ratio_arms(s, x, &num, &den, &a, err) != 0) {
                 goto out;
             }
@@ -630,7 +623,7 @@ out:
 }
 
 /* A definition change is being applied: these are the last complete roll-ups. */
-static void add_rebuilding(struct store *s, const struct experiment *x, json_t *result)
+void results_add_rebuilding(struct store *s, const struct experiment *x, json_t *result)
 {
     struct store_rebuild rb;
     struct err rerr;
@@ -646,401 +639,21 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
                         struct err *err)
 {
     struct family fam;
-    family_init(&fam, (x->nmetrics + x->nguardrails) * x->nvariants);
-    json_t *result = results_doc(s, x, p, NULL, &fam, err);
-    if (result != NULL && family_finish(&fam, p, err) != 0) {
+    results_family_init(&fam, (x->nmetrics + x->nguardrails) * x->nvariants);
+    json_t *result = results_compute_doc(s, x, p, NULL, &fam, err);
+    if (result != NULL && results_family_finish(&fam, p, err) != 0) {
         json_decref(result);
         result = NULL;
     }
-    family_free(&fam);
-    add_rebuilding(s, x, result);
+    results_family_free(&fam);
+    results_add_rebuilding(s, x, result);
     return result;
-}
-
-/* ---- dimension breakdowns ---- */
-
-/* The stored values of a dimension while they are read: every value (at most
- * STORE_DIM_VALUES_MAX + 2) and the slice each one is reported in. */
-struct breakdown {
-    const struct experiment *x;
-    struct slice *all; /* every stored value */
-    size_t nall, aall;
-    size_t *slice_of; /* per stored value: index in slices */
-    struct slice *slices;
-    size_t nslices;
-    size_t metric; /* the metric k being read */
-};
-
-static struct slice *value_find(struct breakdown *b, const char *value, size_t *at)
-{
-    for (size_t i = 0; i < b->nall; i++) {
-        if (strcmp(b->all[i].value, value) == 0) {
-            *at = i;
-            return &b->all[i];
-        }
-    }
-    return NULL;
-}
-
-static void slice_users_emit(void *ctx, const char *value, const char *variant, int64_t users)
-{
-    struct breakdown *b = ctx;
-    int i = experiment_variant_index(b->x, variant);
-    if (i < 0) {
-        return;
-    }
-    size_t at;
-    struct slice *sl = value_find(b, value, &at);
-    if (sl == NULL) {
-        if (b->nall == b->aall) {
-            b->aall = b->aall ? b->aall * 2 : 16;
-            b->all = xrealloc(b->all, b->aall * sizeof(*b->all));
-        }
-        sl = &b->all[b->nall++];
-        memset(sl, 0, sizeof(*sl));
-        snprintf(sl->value, sizeof(sl->value), "%s", value);
-    }
-    sl->users[i] += users;
-    sl->total += users;
-}
-
-static void slice_stats_emit(void *ctx, const char *value, const struct store_suff *st)
-{
-    struct breakdown *b = ctx;
-    int i = experiment_variant_index(b->x, st->variant);
-    size_t at;
-    if (i < 0 || value_find(b, value, &at) == NULL) {
-        return;
-    }
-    struct store_suff *d =
-        &b->slices[b->slice_of[at]].suff[b->metric * b->x->nvariants + (size_t)i];
-    d->n += st->n;
-    dd_acc(&d->s, &d->s_lo, (struct dd){st->s, st->s_lo});
-    dd_acc(&d->q, &d->q_lo, (struct dd){st->q, st->q_lo});
-    dd_acc(&d->sx, &d->sx_lo, (struct dd){st->sx, st->sx_lo});
-    dd_acc(&d->qx, &d->qx_lo, (struct dd){st->qx, st->qx_lo});
-    dd_acc(&d->p, &d->p_lo, (struct dd){st->p, st->p_lo});
-}
-
-/* Most users first; the special values after the others. */
-static int slice_cmp(const void *a, const void *b)
-{
-    const struct slice *x = a, *y = b;
-    bool sx = strcmp(x->value, STORE_DIM_OTHER) == 0, sy = strcmp(y->value, STORE_DIM_OTHER) == 0;
-    if (sx != sy) {
-        return sx ? 1 : -1;
-    }
-    if (x->total != y->total) {
-        return x->total > y->total ? -1 : 1;
-    }
-    return strcmp(x->value, y->value);
-}
-
-bool results_has_dimension(const struct experiment *x, const char *dimension)
-{
-    for (size_t i = 0; i < x->ndimensions; i++) {
-        if (strcmp(x->dimensions[i], dimension) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
-                          const struct results_params *p, struct err *err)
-{
-    if (dimension == NULL || !results_has_dimension(x, dimension)) {
-        return err_set(err, ERR_INVALID, "dimension",
-                       "dimension must be one of the experiment's dimensions (%zu listed)",
-                       x->ndimensions),
-               NULL;
-    }
-    size_t nm = x->nmetrics + x->nguardrails, nv = x->nvariants;
-    struct breakdown b = {.x = x};
-    json_t *result = NULL, *slices = NULL, *left_out = NULL;
-    struct family fam = {0};
-    if (store_slice_exposures(s, x->key, dimension, slice_users_emit, &b, err) != 0) {
-        goto out;
-    }
-    if (b.nall > 1) {
-        qsort(b.all, b.nall, sizeof(*b.all), slice_cmp);
-    }
-    /* the RESULTS_SLICES_MAX most frequent values, the rest together as STORE_DIM_OTHER */
-    b.slice_of = xcalloc(b.nall ? b.nall : 1, sizeof(*b.slice_of));
-    b.slices = xcalloc(RESULTS_SLICES_MAX + 1, sizeof(*b.slices));
-    size_t other = (size_t)-1;
-    for (size_t i = 0; i < b.nall; i++) {
-        bool fold = b.nslices >= RESULTS_SLICES_MAX || strcmp(b.all[i].value, STORE_DIM_OTHER) == 0;
-        size_t to = fold ? other : b.nslices;
-        if (to == (size_t)-1 || !fold) {
-            to = b.nslices++;
-            b.slices[to] = (struct slice){.total = 0};
-            snprintf(b.slices[to].value, sizeof(b.slices[to].value), "%s",
-                     fold ? STORE_DIM_OTHER : b.all[i].value);
-            b.slices[to].suff = xcalloc(nm * nv + 1, sizeof(struct store_suff));
-            other = fold ? to : other;
-        }
-        b.slice_of[i] = to;
-        for (size_t v = 0; v < nv; v++) {
-            b.slices[to].users[v] += b.all[i].users[v];
-        }
-        b.slices[to].total += b.all[i].total;
-    }
-    left_out = json_array();
-    for (size_t k = 0; k < nm; k++) {
-        bool guardrail = k >= x->nmetrics;
-        const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
-        struct metric m;
-        if (load_metric(s, key, &m, err) != 0) {
-            goto out;
-        }
-        if (m.type == STATS_METRIC_RATIO) {
-            json_array_append_new(left_out, json_string(key));
-            continue;
-        }
-        b.metric = k;
-        if (store_slice_read(s, x->key, key, dimension, slice_stats_emit, &b, err) != 0) {
-            goto out;
-        }
-    }
-    family_init(&fam, b.nslices * nm * nv);
-    slices = json_array();
-    for (size_t i = 0; i < b.nslices; i++) {
-        json_t *doc = results_doc(s, x, p, &b.slices[i], &fam, err);
-        if (doc == NULL) {
-            goto out;
-        }
-        json_object_set_new(doc, "dimension", json_string(dimension));
-        json_object_set_new(doc, "dimension_value", json_string(b.slices[i].value));
-        json_array_append_new(slices, doc);
-    }
-    if (family_finish(&fam, p, err) != 0) {
-        goto out;
-    }
-    result = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:I, s:O, s:O}", "experiment",
-                       x->key, "status", assign_status_name(x->status), "dimension", dimension,
-                       "computed_at", (json_int_t)time_now_ms(), "method",
-                       stats_method_name(p->method), "alpha", p->alpha, "cuped", p->cuped,
-                       "correction", stats_correction_name(p->correction), "values_total",
-                       (json_int_t)b.nall, "slices", slices, "metrics_not_broken_down", left_out);
-    if (result != NULL && p->method == STATS_METHOD_SEQUENTIAL) {
-        json_object_set_new(result, "always_valid", json_true());
-    }
-    add_rebuilding(s, x, result);
-out:
-    for (size_t i = 0; i < b.nslices; i++) {
-        free(b.slices[i].suff);
-    }
-    free(b.slices);
-    free(b.slice_of);
-    free(b.all);
-    family_free(&fam);
-    json_decref(slices);
-    json_decref(left_out);
-    return result;
-}
-
-/* ---- time series ---- */
-
-struct series {
-    const struct experiment *x;
-    int64_t first_day, last_day;
-    size_t ndays;
-    struct stats_arm *grid; /* ndays x nvariants running totals (row = day) */
-    bool *set;
-};
-
-static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
-                       double sumsq)
-{
-    struct series *se = ctx;
-    int i = experiment_variant_index(se->x, variant);
-    if (i < 0) {
-        return;
-    }
-    /* Totals arrive in day order; days before the start (exposures timestamped earlier)
-     * fold into the first row, days after the end into the last. */
-    int64_t d = day < se->first_day ? se->first_day : day > se->last_day ? se->last_day : day;
-    size_t row = (size_t)(d - se->first_day);
-    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){.n = n, .s = sum, .q = sumsq};
-    se->set[row * se->x->nvariants + (size_t)i] = true;
-}
-
-static void day_name(int64_t day, char *out, size_t n)
-{
-    time_t t = (time_t)(day * 86400);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, n, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
-json_t *results_timeseries(struct store *s, const struct experiment *x, const char *metric,
-                           const struct results_params *p, struct err *err)
-{
-    if (metric == NULL || !experiment_uses_metric(x, metric)) {
-        return err_set(err, ERR_INVALID, "metric",
-                       "metric must be one of the experiment's metrics"),
-               NULL;
-    }
-    struct metric m;
-    if (load_metric(s, metric, &m, err) != 0) {
-        return NULL;
-    }
-    if (m.type == STATS_METRIC_RATIO) {
-        return err_set(err, ERR_INVALID, "metric",
-                       "no daily series for a ratio metric: ask for its numerator or "
-                       "denominator"),
-               NULL;
-    }
-    int64_t start = x->started_at > 0 ? x->started_at : x->created_at;
-    int64_t end = x->stopped_at > 0 ? x->stopped_at : time_now_ms();
-    struct series se = {.x = x, .first_day = start / DAY_MS, .last_day = end / DAY_MS};
-    if (se.last_day < se.first_day) {
-        se.last_day = se.first_day;
-    }
-    if (se.last_day - se.first_day > 3660) {
-        se.first_day = se.last_day - 3660; /* ten years of days is plenty */
-    }
-    se.ndays = (size_t)(se.last_day - se.first_day + 1);
-    se.grid = xcalloc(se.ndays * x->nvariants, sizeof(*se.grid));
-    se.set = xcalloc(se.ndays * x->nvariants, sizeof(*se.set));
-    json_t *days = NULL;
-    if (store_rollup_daily(s, x->key, metric, daily_emit, &se, err) != 0) {
-        goto out;
-    }
-    struct stats_config cfg;
-    stats_config_default(&cfg);
-    cfg.type = m.type;
-    cfg.goal = m.goal;
-    cfg.method = p->method;
-    cfg.alpha = p->alpha;
-    cfg.sequential_tuning = x->sequential_tuning;
-    days = json_array();
-    for (size_t d = 0; d < se.ndays; d++) {
-        json_t *vars = json_array();
-        for (size_t i = 0; i < x->nvariants; i++) {
-            size_t at = d * x->nvariants + i;
-            if (!se.set[at] && d > 0) {
-                se.grid[at] = se.grid[at - x->nvariants]; /* carry the running total forward */
-            }
-            const struct stats_arm *arm = &se.grid[at];
-            struct stats_moments mo;
-            if (stats_arm_moments(m.type, arm, &mo, err) != 0) {
-                json_decref(vars);
-                json_decref(days);
-                days = NULL;
-                goto out;
-            }
-            json_t *v = json_pack("{s:s, s:I, s:o}", "key", x->variants[i].key, "users",
-                                  (json_int_t)arm->n, "mean", opt(mo.mean));
-            if (i > 0) {
-                struct stats_comparison c;
-                if (stats_compare(&cfg, &se.grid[d * x->nvariants], arm, &c, err) != 0) {
-                    json_decref(v);
-                    json_decref(vars);
-                    json_decref(days);
-                    days = NULL;
-                    goto out;
-                }
-                json_object_set_new(v, "absolute_lift", lift_json(&c.absolute, false));
-                json_object_set_new(v, "relative_lift", lift_json(&c.relative, false));
-            }
-            json_array_append_new(vars, v);
-        }
-        char date[48];
-        day_name(se.first_day + (int64_t)d, date, sizeof(date));
-        json_array_append_new(days, json_pack("{s:s, s:o}", "date", date, "variants", vars));
-    }
-out:
-    free(se.grid);
-    free(se.set);
-    if (days == NULL) {
-        return NULL;
-    }
-    return json_pack("{s:s, s:s, s:s, s:f, s:o}", "experiment", x->key, "metric", metric, "method",
-                     stats_method_name(p->method), "alpha", p->alpha, "days", days);
-}
-
-/* ---- power ---- */
-
-static int num_field(const json_t *req, const char *name, double def, double *out, struct err *err)
-{
-    const json_t *v = json_object_get(req, name);
-    if (v == NULL || json_is_null(v)) {
-        if (isnan(def)) {
-            return err_set(err, ERR_INVALID, name, "%s is required", name);
-        }
-        *out = def;
-        return 0;
-    }
-    return validate_number(v, name, -1e15, 1e15, out, err);
-}
-
-json_t *results_power(const json_t *req, struct err *err)
-{
-    static const char *const fields[] = {"metric_type", "baseline", "mde",      "relative",
-                                         "alpha",       "power",    "variants", "daily_users",
-                                         "stddev",      NULL};
-    if (validate_known_fields(req, fields, "", err) != 0) {
-        return NULL;
-    }
-    const json_t *type = json_object_get(req, "metric_type");
-    bool binomial = json_is_string(type) && strcmp(json_string_value(type), "binomial") == 0;
-    bool mean = json_is_string(type) && strcmp(json_string_value(type), "mean") == 0;
-    if (!binomial && !mean) {
-        return err_set(err, ERR_INVALID, "metric_type", "metric_type must be binomial or mean"),
-               NULL;
-    }
-    const json_t *rel = json_object_get(req, "relative");
-    if (rel != NULL && !json_is_boolean(rel)) {
-        return err_set(err, ERR_INVALID, "relative", "relative must be true or false"), NULL;
-    }
-    double baseline, mde, alpha, power, variants, daily, sigma = 0;
-    if (num_field(req, "baseline", NAN, &baseline, err) || num_field(req, "mde", NAN, &mde, err) ||
-        num_field(req, "alpha", 0.05, &alpha, err) || num_field(req, "power", 0.8, &power, err) ||
-        num_field(req, "variants", 2, &variants, err) ||
-        num_field(req, "daily_users", 0, &daily, err) ||
-        (mean && num_field(req, "stddev", NAN, &sigma, err))) {
-        return NULL;
-    }
-    if (variants < 2 || variants > ASSIGN_MAX_VARIANTS || variants != floor(variants)) {
-        return err_set(err, ERR_INVALID, "variants", "variants must be an integer in [2, 20]"),
-               NULL;
-    }
-    if (daily < 0 || (daily > 0 && daily < 1) || !isfinite(daily)) {
-        return err_set(err, ERR_INVALID, "daily_users",
-                       "daily_users must be 0 (unknown) or a number of users >= 1"),
-               NULL;
-    }
-    bool relative = json_is_true(rel);
-    double delta = relative ? baseline * mde : mde;
-    int64_t n = 0;
-    int rc = binomial ? stats_power_binomial(baseline, baseline + delta, alpha, power, &n, err)
-                      : stats_power_mean(sigma, delta, alpha, power, &n, err);
-    if (rc != 0) {
-        return NULL;
-    }
-    if (n < 0 || n > INT64_MAX / (int64_t)variants) {
-        return err_set(err, ERR_INVALID, "mde",
-                       "the effect is too small to detect with any number of users"),
-               NULL;
-    }
-    int64_t total = n * (int64_t)variants;
-    json_t *o = json_pack("{s:I, s:I}", "users_per_variant", (json_int_t)n, "total_users",
-                          (json_int_t)total);
-    /* days as a double first: converting a value beyond int64 is undefined behaviour */
-    double days = daily > 0 ? ceil((double)total / daily) : NAN;
-    json_object_set_new(o, "days",
-                        isfinite(days) && days <= 9007199254740992.0
-                            ? json_integer((json_int_t)days)
-                            : json_null());
-    return o;
 }
 
 /* ---- HTTP ---- */
 
 /* Copy of the experiment from the snapshot (the definition /assign uses), or 404. */
-static int experiment_of(struct http_req *r, struct experiment *x)
+int results_experiment_of(struct http_req *r, struct experiment *x)
 {
     const char *key = http_req_param(r, "key");
     struct snapshot_cell *cell = http_req_app(r)->experiments;
@@ -1057,7 +670,7 @@ static int experiment_of(struct http_req *r, struct experiment *x)
     return 0;
 }
 
-static bool wants_csv(struct http_req *r)
+bool results_wants_csv(struct http_req *r)
 {
     const char *f = http_req_query(r, "format");
     if (f != NULL) {
@@ -1075,7 +688,7 @@ void api_results(struct http_req *r)
         return;
     }
     struct experiment x;
-    if (experiment_of(r, &x) != 0) {
+    if (results_experiment_of(r, &x) != 0) {
         return;
     }
     struct results_params p;
@@ -1091,7 +704,7 @@ void api_results(struct http_req *r)
                    ? results_breakdown(http_req_app(r)->store, &x, dimension, &p, &err)
                    : results_compute(http_req_app(r)->store, &x, &p, &err)) == NULL) {
         http_reply_err(r, &err);
-    } else if (wants_csv(r)) {
+    } else if (results_wants_csv(r)) {
         char *csv = results_to_csv(res);
         http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
         char disp[128];
@@ -1102,197 +715,5 @@ void api_results(struct http_req *r)
     } else {
         http_reply_json(r, 200, res);
     }
-    experiment_clear(&x);
-}
-
-void api_timeseries(struct http_req *r)
-{
-    const char *format = http_req_query(r, "format");
-    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
-        http_reply_error(r, ERR_INVALID, "format", "format must be json or csv");
-        return;
-    }
-    struct experiment x;
-    if (experiment_of(r, &x) != 0) {
-        return;
-    }
-    struct results_params p;
-    results_params_default(&x, &p);
-    struct err err;
-    err_clear(&err);
-    json_t *res = NULL;
-    if (results_params_parse(&p, http_req_query(r, "method"), http_req_query(r, "alpha"), NULL,
-                             NULL, &err) != 0 ||
-        (res = results_timeseries(http_req_app(r)->store, &x, http_req_query(r, "metric"), &p,
-                                  &err)) == NULL) {
-        http_reply_err(r, &err);
-    } else if (wants_csv(r)) {
-        char *csv = results_timeseries_to_csv(res);
-        http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
-        char disp[160];
-        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-timeseries.csv\"", x.key);
-        http_reply_header(r, "Content-Disposition", disp);
-        free(csv);
-        json_decref(res);
-    } else {
-        http_reply_json(r, 200, res);
-    }
-    experiment_clear(&x);
-}
-
-void api_power(struct http_req *r)
-{
-    json_t *body = http_req_json_body(r);
-    if (body == NULL) {
-        return;
-    }
-    struct err err;
-    err_clear(&err);
-    json_t *res = results_power(body, &err);
-    json_decref(body);
-    if (res == NULL) {
-        http_reply_err(r, &err);
-        return;
-    }
-    http_reply_json(r, 200, res);
-}
-
-/* ---- per-user export (streamed) ---- */
-
-#define USERS_PAGE 1000
-
-/* The state of one streamed export: a page of rendered rows at a time (bounded memory). */
-struct users_export {
-    struct store *store;
-    char experiment[MODEL_KEY_MAX + 1];
-    struct metric m;
-    int64_t stop_ts;
-    bool ndjson;
-    struct store_users_cursor cur;
-    struct buf out; /* rendered, not yet sent */
-    size_t sent;    /* bytes of out already sent */
-    bool done;      /* the last page was read */
-};
-
-/* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
-static double user_value(const struct metric *m, double raw)
-{
-    double v = m->type == STATS_METRIC_BINOMIAL ? (raw > 0 ? 1.0 : 0.0) : raw;
-    return m->has_cap && v > m->cap ? m->cap : v;
-}
-
-static void users_row(void *ctx, const struct store_user_row *row)
-{
-    struct users_export *u = ctx;
-    double y = user_value(&u->m, row->y), x = user_value(&u->m, row->x);
-    if (u->ndjson) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f}", "user_id", row->user_id, "variant",
-                              row->variant, "first_exposure", (json_int_t)row->first_exposure,
-                              "value", y, "pre_value", x);
-        char *text =
-            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
-        if (text != NULL) {
-            buf_printf(&u->out, "%s\n", text);
-        }
-        free(text);
-        json_decref(o);
-        return;
-    }
-    /* CSV: user ids may hold commas or quotes (RFC 4180 quoting) */
-    bool quote = strpbrk(row->user_id, ",\"\r\n") != NULL;
-    if (quote) {
-        buf_append(&u->out, "\"", 1);
-        for (const char *p = row->user_id; *p; p++) {
-            buf_append(&u->out, p, 1);
-            if (*p == '"') {
-                buf_append(&u->out, "\"", 1);
-            }
-        }
-        buf_append(&u->out, "\"", 1);
-    } else {
-        buf_append(&u->out, row->user_id, strlen(row->user_id));
-    }
-    buf_printf(&u->out, ",%s,%lld,%.17g,%.17g\r\n", row->variant, (long long)row->first_exposure, y,
-               x);
-}
-
-static long users_fill(void *ctx, char *dst, size_t max)
-{
-    struct users_export *u = ctx;
-    while (u->sent >= u->out.len && !u->done) {
-        u->out.len = 0;
-        u->sent = 0;
-        int count = 0;
-        struct err err;
-        err_clear(&err);
-        if (store_users_page(u->store, u->experiment, u->stop_ts, u->m.key, NULL, &u->cur,
-                             USERS_PAGE, users_row, u, &count, &err) != 0) {
-            log_msg(LOG_ERROR, "users export of %s stopped: %s", u->experiment, err.msg);
-            return -1;
-        }
-        u->done = count < USERS_PAGE;
-    }
-    size_t n = u->out.len - u->sent;
-    if (n == 0) {
-        return 0;
-    }
-    n = n < max ? n : max;
-    memcpy(dst, u->out.data + u->sent, n);
-    u->sent += n;
-    return (long)n;
-}
-
-static void users_free(void *ctx)
-{
-    struct users_export *u = ctx;
-    buf_free(&u->out);
-    free(u);
-}
-
-void api_users_export(struct http_req *r)
-{
-    const char *format = http_req_query(r, "format");
-    const char *accept = http_req_header(r, "Accept");
-    bool ndjson = format ? strcmp(format, "ndjson") == 0
-                         : accept != NULL && strstr(accept, "application/x-ndjson") != NULL;
-    if (format != NULL && !ndjson && strcmp(format, "csv") != 0) {
-        http_reply_error(r, ERR_INVALID, "format", "format must be csv or ndjson");
-        return;
-    }
-    struct experiment x;
-    if (experiment_of(r, &x) != 0) {
-        return;
-    }
-    const char *metric = http_req_query(r, "metric");
-    struct err err;
-    err_clear(&err);
-    struct users_export *u = xcalloc(1, sizeof(*u));
-    if (metric == NULL || !experiment_uses_metric(&x, metric)) {
-        err_set(&err, ERR_INVALID, "metric", "metric must be one of the experiment's metrics");
-    } else if (load_metric(http_req_app(r)->store, metric, &u->m, &err) == 0 &&
-               u->m.type == STATS_METRIC_RATIO) {
-        err_set(&err, ERR_INVALID, "metric",
-                "export a ratio's numerator and denominator (values per user) instead");
-    } else if (err.code == ERR_OK) {
-        u->store = http_req_app(r)->store;
-        snprintf(u->experiment, sizeof(u->experiment), "%s", x.key);
-        u->stop_ts = x.stopped_at;
-        u->ndjson = ndjson;
-        buf_init(&u->out, 64u << 20);
-        if (!ndjson) {
-            buf_printf(&u->out, "user_id,variant,first_exposure,value,pre_value\r\n");
-        }
-        char disp[160];
-        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s-users.%s\"", x.key, metric,
-                 ndjson ? "ndjson" : "csv");
-        http_reply_stream(
-            r, 200, ndjson ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
-            users_fill, u, users_free);
-        http_reply_header(r, "Content-Disposition", disp);
-        experiment_clear(&x);
-        return;
-    }
-    free(u);
-    http_reply_err(r, &err);
     experiment_clear(&x);
 }

@@ -1,0 +1,153 @@
+/*
+ * results_export.c - the per-user export of one metric (GET .../users, CSV or NDJSON),
+ * streamed a page of users at a time so that memory stays bounded whatever the number of
+ * users. Threads: the MHD worker serving the request runs the handler, then the stream's
+ * fill and free callbacks; each page is read on that thread's store reader.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/log.h"
+#include "bunsen/ddouble.h"
+#include "bunsen/results.h"
+#include "bunsen/snapshot.h"
+#include "bunsen/util.h"
+#include "results_int.h"
+
+/* ---- per-user export (streamed) ---- */
+
+#define USERS_PAGE 1000
+
+/* The state of one streamed export: a page of rendered rows at a time (bounded memory). */
+struct users_export {
+    struct store *store;
+    char experiment[MODEL_KEY_MAX + 1];
+    struct metric m;
+    int64_t stop_ts;
+    bool ndjson;
+    struct store_users_cursor cur;
+    struct buf out; /* rendered, not yet sent */
+    size_t sent;    /* bytes of out already sent */
+    bool done;      /* the last page was read */
+};
+
+static void users_row(void *ctx, const struct store_user_row *row)
+{
+    struct users_export *u = ctx;
+    double y = results_user_value(&u->m, row->y), x = results_user_value(&u->m, row->x);
+    if (u->ndjson) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f}", "user_id", row->user_id, "variant",
+                              row->variant, "first_exposure", (json_int_t)row->first_exposure,
+                              "value", y, "pre_value", x);
+        char *text =
+            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+        if (text != NULL) {
+            buf_printf(&u->out, "%s\n", text);
+        }
+        free(text);
+        json_decref(o);
+        return;
+    }
+    /* CSV: user ids may hold commas or quotes (RFC 4180 quoting) */
+    bool quote = strpbrk(row->user_id, ",\"\r\n") != NULL;
+    if (quote) {
+        buf_append(&u->out, "\"", 1);
+        for (const char *p = row->user_id; *p; p++) {
+            buf_append(&u->out, p, 1);
+            if (*p == '"') {
+                buf_append(&u->out, "\"", 1);
+            }
+        }
+        buf_append(&u->out, "\"", 1);
+    } else {
+        buf_append(&u->out, row->user_id, strlen(row->user_id));
+    }
+    buf_printf(&u->out, ",%s,%lld,%.17g,%.17g\r\n", row->variant, (long long)row->first_exposure, y,
+               x);
+}
+
+static long users_fill(void *ctx, char *dst, size_t max)
+{
+    struct users_export *u = ctx;
+    while (u->sent >= u->out.len && !u->done) {
+        u->out.len = 0;
+        u->sent = 0;
+        int count = 0;
+        struct err err;
+        err_clear(&err);
+        if (store_users_page(u->store, u->experiment, u->stop_ts, u->m.key, NULL, &u->cur,
+                             USERS_PAGE, users_row, u, &count, &err) != 0) {
+            log_msg(LOG_ERROR, "users export of %s stopped: %s", u->experiment, err.msg);
+            return -1;
+        }
+        u->done = count < USERS_PAGE;
+    }
+    size_t n = u->out.len - u->sent;
+    if (n == 0) {
+        return 0;
+    }
+    n = n < max ? n : max;
+    memcpy(dst, u->out.data + u->sent, n);
+    u->sent += n;
+    return (long)n;
+}
+
+static void users_free(void *ctx)
+{
+    struct users_export *u = ctx;
+    buf_free(&u->out);
+    free(u);
+}
+
+void api_users_export(struct http_req *r)
+{
+    const char *format = http_req_query(r, "format");
+    const char *accept = http_req_header(r, "Accept");
+    bool ndjson = format ? strcmp(format, "ndjson") == 0
+                         : accept != NULL && strstr(accept, "application/x-ndjson") != NULL;
+    if (format != NULL && !ndjson && strcmp(format, "csv") != 0) {
+        http_reply_error(r, ERR_INVALID, "format", "format must be csv or ndjson");
+        return;
+    }
+    struct experiment x;
+    if (results_experiment_of(r, &x) != 0) {
+        return;
+    }
+    const char *metric = http_req_query(r, "metric");
+    struct err err;
+    err_clear(&err);
+    struct users_export *u = xcalloc(1, sizeof(*u));
+    if (metric == NULL || !experiment_uses_metric(&x, metric)) {
+        err_set(&err, ERR_INVALID, "metric", "metric must be one of the experiment's metrics");
+    } else if (results_load_metric(http_req_app(r)->store, metric, &u->m, &err) == 0 &&
+               u->m.type == STATS_METRIC_RATIO) {
+        err_set(&err, ERR_INVALID, "metric",
+                "export a ratio's numerator and denominator (values per user) instead");
+    } else if (err.code == ERR_OK) {
+        u->store = http_req_app(r)->store;
+        snprintf(u->experiment, sizeof(u->experiment), "%s", x.key);
+        u->stop_ts = x.stopped_at;
+        u->ndjson = ndjson;
+        buf_init(&u->out, 64u << 20);
+        if (!ndjson) {
+            buf_printf(&u->out, "user_id,variant,first_exposure,value,pre_value\r\n");
+        }
+        char disp[160];
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s-users.%s\"", x.key, metric,
+                 ndjson ? "ndjson" : "csv");
+        http_reply_stream(
+            r, 200, ndjson ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
+            users_fill, u, users_free);
+        http_reply_header(r, "Content-Disposition", disp);
+        experiment_clear(&x);
+        return;
+    }
+    free(u);
+    http_reply_err(r, &err);
+    experiment_clear(&x);
+}

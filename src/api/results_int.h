@@ -1,0 +1,73 @@
+/*
+ * results_int.h - private to the results files of src/api/ (results.c and results_*.c): the
+ * pieces that the normal results, the dimension breakdown, the time series, power and the
+ * per-user export share. Thread-safety: as results.h (any thread, its own store reader);
+ * nothing here keeps state between calls.
+ */
+#ifndef BUNSEN_RESULTS_INT_H
+#define BUNSEN_RESULTS_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_int.h"
+#include "bunsen/ddouble.h"
+#include "bunsen/results.h"
+
+#define DAY_MS 86400000LL
+
+/* An optional statistic as JSON: its value, or null (new reference). */
+json_t *results_json_opt(struct stats_opt o);
+/* A lift object {estimate, se, ci[, p_value]} (new reference). */
+json_t *results_json_lift(const struct stats_lift *l, bool with_p);
+/* Load a metric definition (reader connection). Returns 0 or -1 with err. */
+int results_load_metric(struct store *s, const char *key, struct metric *m, struct err *err);
+/* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
+double results_user_value(const struct metric *m, double raw);
+/* Add a double-double to the double-double (*hi, *lo). */
+void results_dd_acc(double *hi, double *lo, struct dd add);
+
+/* The multiple-comparison family of one response (STATS.md "Multiple comparisons"): every
+ * (metric, treatment) p-value of it (under a breakdown: of every slice), absolute p-values
+ * in p[0..cap), relative ones in p[cap..2 cap); refs: the variant objects to fill. */
+struct family {
+    struct stats_opt *p;
+    json_t **refs;
+    bool *decrease;
+    size_t cap, n;
+};
+
+/* Room for cap p-values (of each kind); free with results_family_free. */
+void results_family_init(struct family *f, size_t cap);
+void results_family_free(struct family *f);
+/* Adjust both families and fill p_value_adjusted, significant and verdict. */
+int results_family_finish(struct family *f, const struct results_params *p, struct err *err);
+
+/* One value of a dimension breakdown: its exposed users and, per metric k (metrics, then
+ * guardrails) and variant i, its statistics suff[k * nvariants + i]. */
+struct slice {
+    char value[STORE_DIM_VALUE_MAX + 1];
+    int64_t users[ASSIGN_MAX_VARIANTS];
+    int64_t total;
+    struct store_suff *suff;
+};
+
+/* One results document: of the whole experiment (sl NULL) or of one slice (ratio metrics
+ * left out). The treatments' p-values join fam; the caller finishes the family. New
+ * reference, or NULL with err. */
+json_t *results_compute_doc(struct store *s, const struct experiment *x,
+                            const struct results_params *p, const struct slice *sl,
+                            struct family *fam, struct err *err);
+/* While a definition change is being applied, add "rebuilding" (progress) to result (may
+ * be NULL: nothing). */
+void results_add_rebuilding(struct store *s, const struct experiment *x, json_t *result);
+
+/* Copy of the experiment {key} from the snapshot (the definition /assign uses) into x, or
+ * a 404 reply and -1. The caller clears x (experiment_clear) after 0. */
+int results_experiment_of(struct http_req *r, struct experiment *x);
+/* Whether the reply should be CSV: ?format=csv, else an Accept naming text/csv. */
+bool results_wants_csv(struct http_req *r);
+
+#endif

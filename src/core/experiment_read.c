@@ -1,0 +1,788 @@
+/*
+ * experiment_read.c - the experiment definition read from its JSON form (model.h
+ * experiment_from_json, experiment_read_conclusion): every field checked with the rules of
+ * API.md "Experiments" (unknown fields, types, ranges, variants and weights, namespace,
+ * targeting operators, forced users, metric lists, dimensions, analysis defaults, the
+ * read-only fields and a conclusion's place in the lifecycle), then their consistency.
+ * Pure: no I/O, no globals; any thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/condition.h"
+#include "bunsen/model.h"
+#include "bunsen/util.h"
+#include "experiment_int.h"
+
+static const char *const experiment_fields[] = {"key",
+                                                "name",
+                                                "description",
+                                                "hypothesis",
+                                                "owner",
+                                                "variants",
+                                                "coverage",
+                                                "seed",
+                                                "hash_version",
+                                                "namespace",
+                                                "targeting",
+                                                "forced",
+                                                "metrics",
+                                                "primary_metric",
+                                                "guardrails",
+                                                "sequential_tuning",
+                                                "mde",
+                                                "analysis",
+                                                "status",
+                                                "created_at",
+                                                "updated_at",
+                                                "started_at",
+                                                "stopped_at",
+                                                "released_variant",
+                                                "conclusion",
+                                                "default_value",
+                                                "hash_attribute",
+                                                "fallback_attribute",
+                                                "dimensions",
+                                                NULL};
+static const char *const variant_fields[] = {"key", "name", "weight", "value", NULL};
+static const char *const namespace_fields[] = {"name", "range", NULL};
+static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
+static const char *const conclusion_fields[] = {"outcome", "notes", "concluded_at", NULL};
+
+int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err)
+{
+    if (json_is_null(v)) {
+        free(x->conclusion_notes);
+        x->conclusion_notes = NULL;
+        x->outcome = OUTCOME_NONE;
+        x->concluded_at = 0;
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "conclusion",
+                       "conclusion must be an object {\"outcome\": \"won\", \"notes\": \"...\"}");
+    }
+    if (validate_known_fields(v, conclusion_fields, "conclusion", err) != 0) {
+        return -1;
+    }
+    const json_t *o = json_object_get(v, "outcome");
+    size_t i = 1;
+    while (i < sizeof(experiment_outcome_names) / sizeof(experiment_outcome_names[0]) &&
+           (!json_is_string(o) || strcmp(json_string_value(o), experiment_outcome_names[i]) != 0)) {
+        i++;
+    }
+    if (i == sizeof(experiment_outcome_names) / sizeof(experiment_outcome_names[0])) {
+        return err_set(err, ERR_INVALID, "conclusion.outcome",
+                       "outcome must be won, lost or inconclusive");
+    }
+    const json_t *n = json_object_get(v, "notes");
+    if (n != NULL && !json_is_null(n) &&
+        validate_text(n, "conclusion.notes", 0, MODEL_NOTES_MAX, true, NULL, 0, err) != 0) {
+        return -1;
+    }
+    free(x->conclusion_notes);
+    x->conclusion_notes = xstrdup(json_is_string(n) ? json_string_value(n) : "");
+    x->outcome = (enum experiment_outcome)i;
+    x->concluded_at = now;
+    return 0;
+}
+
+/* A conclusion in a create or PATCH: only a stopped experiment has one; elsewhere it
+ * must be absent or null (a GET body sent back). An unchanged conclusion keeps its time. */
+static int read_conclusion_edit(const json_t *v, enum model_mode mode, struct experiment *out,
+                                struct err *err)
+{
+    if (mode == MODEL_LOAD) {
+        const json_t *t = json_is_object(v) ? json_object_get(v, "concluded_at") : NULL;
+        int rc = experiment_read_conclusion(v, out, 0, err);
+        out->concluded_at = json_is_integer(t) ? json_integer_value(t) : 0;
+        return rc;
+    }
+    if (out->status != ASSIGN_STATUS_STOPPED) {
+        if (json_is_null(v)) {
+            return 0;
+        }
+        return err_set(err, ERR_INVALID, "conclusion",
+                       "a conclusion is recorded when stopping (POST /stop with "
+                       "{\"conclusion\": {\"outcome\": \"won\"}}) or on a stopped experiment");
+    }
+    enum experiment_outcome was = out->outcome;
+    char *notes = out->conclusion_notes ? xstrdup(out->conclusion_notes) : NULL;
+    int64_t at = out->concluded_at;
+    int rc = experiment_read_conclusion(v, out, time_now_ms(), err);
+    if (rc == 0 && out->outcome == was && was != OUTCOME_NONE && notes != NULL &&
+        strcmp(notes, out->conclusion_notes) == 0) {
+        out->concluded_at = at;
+    }
+    free(notes);
+    return rc;
+}
+
+static void experiment_defaults(struct experiment *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->description = xstrdup("");
+    x->hypothesis = xstrdup("");
+    x->coverage = 1.0;
+    x->hash_version = 2;
+    x->sequential_tuning = STATS_SEQUENTIAL_TUNING_DEFAULT;
+    x->mde = MODEL_MDE_DEFAULT;
+    x->analysis.method = STATS_METHOD_FREQUENTIST;
+    x->analysis.alpha = STATS_ALPHA_DEFAULT;
+    x->analysis.cuped = true;
+    x->analysis.correction = STATS_CORRECTION_NONE;
+    x->status = ASSIGN_STATUS_DRAFT;
+    x->released = -1;
+    snprintf(x->hash_attribute, sizeof(x->hash_attribute), "id");
+}
+
+/* A variant's or the experiment's value: any JSON value within the size and depth caps
+ * (null = none). *dst (owned) is replaced. */
+static int read_value(const json_t *v, const char *field, json_t **dst, struct err *err)
+{
+    json_decref(*dst);
+    *dst = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (validate_json_depth(v, MODEL_MAX_CONDITION_DEPTH) > MODEL_MAX_CONDITION_DEPTH) {
+        return err_set(err, ERR_INVALID, field, "%s is nested more than %d levels", field,
+                       MODEL_MAX_CONDITION_DEPTH);
+    }
+    size_t size = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (size == 0 || size > MODEL_VALUE_MAX_BYTES) {
+        return err_set(err, ERR_INVALID, field, "%s must be a JSON value of at most %d bytes",
+                       field, MODEL_VALUE_MAX_BYTES);
+    }
+    if (json_is_real(v) && !isfinite(json_real_value(v))) {
+        return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
+    }
+    *dst = json_deep_copy(v);
+    return 0;
+}
+
+/* hash_attribute / fallback_attribute: 1..MODEL_ATTRIBUTE_MAX bytes of text; null resets
+ * (hash_attribute to "id", fallback_attribute to none). */
+static int read_attribute_name(const json_t *v, const char *field, const char *def, char *out,
+                               size_t n, struct err *err)
+{
+    if (json_is_null(v)) {
+        snprintf(out, n, "%s", def);
+        return 0;
+    }
+    return validate_text(v, field, 1, MODEL_ATTRIBUTE_MAX, false, out, n, err);
+}
+
+static int read_long_text(const json_t *v, const char *field, char **dst, struct err *err)
+{
+    if (json_is_null(v)) {
+        free(*dst);
+        *dst = xstrdup("");
+        return 0;
+    }
+    if (validate_text(v, field, 0, MODEL_TEXT_MAX, true, NULL, 0, err) != 0) {
+        return -1;
+    }
+    free(*dst);
+    *dst = xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int read_variants(const json_t *v, struct experiment *x, struct err *err)
+{
+    if (!json_is_array(v)) {
+        return err_set(err, ERR_INVALID, "variants", "variants must be an array");
+    }
+    size_t n = json_array_size(v);
+    if (n < 2 || n > ASSIGN_MAX_VARIANTS) {
+        return err_set(err, ERR_INVALID, "variants", "an experiment has 2 to %d variants",
+                       ASSIGN_MAX_VARIANTS);
+    }
+    /* the new list replaces the old one (a PATCH starts from a copy of the stored one) */
+    for (size_t i = 0; i < x->nvariants; i++) {
+        json_decref(x->variants[i].value);
+        x->variants[i].value = NULL;
+    }
+    x->nvariants = 0;
+    size_t with_weight = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *o = json_array_get(v, i);
+        char field[64];
+        snprintf(field, sizeof(field), "variants[%zu]", i);
+        if (!json_is_object(o)) {
+            return err_set(err, ERR_INVALID, field, "%s must be an object", field);
+        }
+        if (validate_known_fields(o, variant_fields, field, err) != 0) {
+            return -1;
+        }
+        struct variant *var = &x->variants[i];
+        var->value = NULL;
+        x->nvariants = i + 1; /* from here on experiment_clear frees var->value */
+        snprintf(field, sizeof(field), "variants[%zu].value", i);
+        if (read_value(json_object_get(o, "value"), field, &var->value, err) != 0) {
+            return -1;
+        }
+        snprintf(field, sizeof(field), "variants[%zu].key", i);
+        const json_t *k = json_object_get(o, "key");
+        if (k == NULL) {
+            return err_set(err, ERR_INVALID, field, "%s is required", field);
+        }
+        if (validate_key(k, field, var->key, err) != 0) {
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(x->variants[j].key, var->key) == 0) {
+                return err_set(err, ERR_INVALID, field, "variant key '%s' is used twice", var->key);
+            }
+        }
+        const json_t *name = json_object_get(o, "name");
+        snprintf(field, sizeof(field), "variants[%zu].name", i);
+        if (name != NULL && !json_is_null(name)) {
+            if (validate_text(name, field, 1, MODEL_NAME_MAX, false, var->name, sizeof(var->name),
+                              err) != 0) {
+                return -1;
+            }
+        } else {
+            snprintf(var->name, sizeof(var->name), "%s", var->key);
+        }
+        const json_t *w = json_object_get(o, "weight");
+        snprintf(field, sizeof(field), "variants[%zu].weight", i);
+        if (w != NULL) {
+            if (validate_number(w, field, 0, 1, &var->weight, err) != 0) {
+                return -1;
+            }
+            with_weight++;
+        }
+    }
+    x->nvariants = n;
+    if (with_weight == 0) {
+        double eq[ASSIGN_MAX_VARIANTS];
+        hash_equal_weights((int)n, eq);
+        for (size_t i = 0; i < n; i++) {
+            x->variants[i].weight = eq[i];
+        }
+        return 0;
+    }
+    if (with_weight != n) {
+        return err_set(err, ERR_INVALID, "variants",
+                       "give a weight to every variant, or to none (equal split)");
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += x->variants[i].weight;
+    }
+    if (fabs(sum - 1.0) > 1e-6) {
+        char field[64];
+        snprintf(field, sizeof(field), "variants[%zu].weight", n - 1);
+        return err_set(err, ERR_INVALID, field, "variant weights must sum to 1 (they sum to %.9g)",
+                       sum);
+    }
+    return 0;
+}
+
+static int read_namespace(const json_t *v, struct experiment *x, struct err *err)
+{
+    if (json_is_null(v)) {
+        x->has_namespace = false;
+        x->ns_name[0] = '\0';
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "namespace",
+                       "namespace must be an object {\"name\", \"range\": [start, end]} or null");
+    }
+    if (validate_known_fields(v, namespace_fields, "namespace", err) != 0) {
+        return -1;
+    }
+    const json_t *name = json_object_get(v, "name");
+    if (name == NULL) {
+        return err_set(err, ERR_INVALID, "namespace.name", "namespace.name is required");
+    }
+    if (validate_key(name, "namespace.name", x->ns_name, err) != 0) {
+        return -1;
+    }
+    const json_t *range = json_object_get(v, "range");
+    if (!json_is_array(range) || json_array_size(range) != 2) {
+        return err_set(err, ERR_INVALID, "namespace.range",
+                       "namespace.range must be [start, end] with 0 <= start < end <= 1");
+    }
+    if (validate_number(json_array_get(range, 0), "namespace.range[0]", 0, 1, &x->ns_start, err) !=
+            0 ||
+        validate_number(json_array_get(range, 1), "namespace.range[1]", 0, 1, &x->ns_end, err) !=
+            0) {
+        return -1;
+    }
+    if (!(x->ns_start < x->ns_end)) {
+        return err_set(err, ERR_INVALID, "namespace.range",
+                       "namespace.range must have start < end");
+    }
+    x->has_namespace = true;
+    return 0;
+}
+
+/* Every "$operator" key in the condition must be one the evaluator knows: an unknown one
+ * would silently match nobody (GrowthBook's rule), which is never what an editor meant. */
+static const char *unknown_operator(const json_t *v)
+{
+    static const char *const ops[] = {
+        "$eq",  "$ne",        "$lt",   "$lte",    "$gt",      "$gte",        "$in",  "$nin",
+        "$all", "$elemMatch", "$size", "$exists", "$type",    "$not",        "$and", "$or",
+        "$nor", "$regex",     "$ini",  "$nini",   "$alli",    "$regexi",     "$veq", "$vne",
+        "$vgt", "$vgte",      "$vlt",  "$vlte",   "$inGroup", "$notInGroup", NULL};
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            const char *bad = unknown_operator(e);
+            if (bad != NULL) {
+                return bad;
+            }
+        }
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        return NULL;
+    }
+    const char *k;
+    json_t *c;
+    json_object_foreach((json_t *)(uintptr_t)v, k, c)
+    {
+        if (k[0] == '$') {
+            bool known = false;
+            for (size_t i = 0; ops[i] != NULL && !known; i++) {
+                known = strcmp(k, ops[i]) == 0;
+            }
+            if (!known) {
+                return k;
+            }
+        }
+        const char *bad = unknown_operator(c);
+        if (bad != NULL) {
+            return bad;
+        }
+    }
+    return NULL;
+}
+
+static int read_targeting(const json_t *v, struct experiment *x, struct err *err)
+{
+    json_decref(x->targeting);
+    x->targeting = NULL;
+    if (json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "targeting",
+                       "targeting must be a condition object (GrowthBook syntax) or null");
+    }
+    if (validate_json_depth(v, MODEL_MAX_CONDITION_DEPTH) > MODEL_MAX_CONDITION_DEPTH) {
+        return err_set(err, ERR_INVALID, "targeting", "targeting is nested more than %d levels",
+                       MODEL_MAX_CONDITION_DEPTH);
+    }
+    const char *bad = unknown_operator(v);
+    if (bad != NULL) {
+        return err_set(err, ERR_INVALID, "targeting",
+                       "unknown operator '%.40s' in targeting (see the condition language in "
+                       "docs/API.md)",
+                       bad);
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    if (len > MODEL_MAX_CONDITION_BYTES) {
+        return err_set(err, ERR_INVALID, "targeting", "targeting is larger than %d bytes",
+                       MODEL_MAX_CONDITION_BYTES);
+    }
+    if (json_object_size(v) > 0) {
+        x->targeting = json_deep_copy(v);
+    }
+    return 0;
+}
+
+/* forced is checked against the variants after everything else is read. */
+static int read_forced(const json_t *v, struct experiment *x, struct err *err)
+{
+    json_decref(x->forced);
+    x->forced = NULL;
+    if (json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "forced",
+                       "forced must be an object {\"user id\": \"variant key\"} or null");
+    }
+    if (json_object_size(v) > MODEL_MAX_FORCED) {
+        return err_set(err, ERR_INVALID, "forced", "at most %d forced users", MODEL_MAX_FORCED);
+    }
+    const char *user;
+    json_t *val;
+    json_object_foreach((json_t *)(uintptr_t)v, user, val)
+    {
+        char field[64];
+        snprintf(field, sizeof(field), "forced.%.40s", user);
+        if (!text_id_valid(user, strlen(user), 256)) {
+            return err_set(err, ERR_INVALID, "forced",
+                           "forced user ids must be 1 to 256 bytes of text");
+        }
+        if (!json_is_string(val)) {
+            return err_set(err, ERR_INVALID, field, "%s must be a variant key", field);
+        }
+    }
+    if (json_object_size(v) > 0) {
+        x->forced = json_deep_copy(v);
+    }
+    return 0;
+}
+
+static int read_key_list(const json_t *v, const char *name, size_t max,
+                         char (*out)[MODEL_KEY_MAX + 1], size_t *n, struct err *err)
+{
+    if (json_is_null(v)) {
+        *n = 0;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) > max) {
+        return err_set(err, ERR_INVALID, name, "%s must be an array of at most %zu metric keys",
+                       name, max);
+    }
+    size_t count = json_array_size(v);
+    for (size_t i = 0; i < count; i++) {
+        char field[64];
+        snprintf(field, sizeof(field), "%s[%zu]", name, i);
+        if (validate_key(json_array_get(v, i), field, out[i], err) != 0) {
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(out[i], out[j]) == 0) {
+                return err_set(err, ERR_INVALID, field, "metric '%s' is listed twice", out[i]);
+            }
+        }
+    }
+    *n = count;
+    return 0;
+}
+
+/* "dimensions": attribute names (1..MODEL_DIMENSION_NAME_MAX bytes of [A-Za-z0-9_.-]),
+ * distinct, at most MODEL_MAX_DIMENSIONS; null = none. */
+static int read_dimensions(const json_t *v, struct experiment *x, struct err *err)
+{
+    if (json_is_null(v)) {
+        x->ndimensions = 0;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) > MODEL_MAX_DIMENSIONS) {
+        return err_set(err, ERR_INVALID, "dimensions",
+                       "dimensions must be an array of at most %d attribute names",
+                       MODEL_MAX_DIMENSIONS);
+    }
+    char names[MODEL_MAX_DIMENSIONS][MODEL_DIMENSION_NAME_MAX + 1];
+    size_t count = json_array_size(v);
+    for (size_t i = 0; i < count; i++) {
+        char field[64];
+        snprintf(field, sizeof(field), "dimensions[%zu]", i);
+        const json_t *e = json_array_get(v, i);
+        const char *t = json_is_string(e) ? json_string_value(e) : NULL;
+        size_t len = t ? json_string_length(e) : 0;
+        bool ok = t != NULL && len >= 1 && len <= MODEL_DIMENSION_NAME_MAX;
+        for (size_t k = 0; ok && k < len; k++) {
+            char c = t[k];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == '-';
+        }
+        if (!ok) {
+            return err_set(err, ERR_INVALID, field,
+                           "%s must be an attribute name of 1 to %d characters A-Z a-z 0-9 _ . -",
+                           field, MODEL_DIMENSION_NAME_MAX);
+        }
+        memcpy(names[i], t, len + 1);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                return err_set(err, ERR_INVALID, field, "dimension '%s' is listed twice", names[i]);
+            }
+        }
+    }
+    memcpy(x->dimensions, names, sizeof(names));
+    x->ndimensions = count;
+    return 0;
+}
+
+static int read_analysis(const json_t *v, struct analysis_defaults *a, struct err *err)
+{
+    if (!json_is_object(v)) {
+        return err_set(err, ERR_INVALID, "analysis",
+                       "analysis must be an object {method, alpha, cuped, correction}");
+    }
+    if (validate_known_fields(v, analysis_fields, "analysis", err) != 0) {
+        return -1;
+    }
+    const json_t *f;
+    if ((f = json_object_get(v, "method")) != NULL &&
+        (!json_is_string(f) || stats_method_parse(json_string_value(f), &a->method) != 0)) {
+        return err_set(err, ERR_INVALID, "analysis.method",
+                       "analysis.method must be frequentist, bayesian or sequential");
+    }
+    if ((f = json_object_get(v, "alpha")) != NULL &&
+        validate_number(f, "analysis.alpha", 1e-6, 0.5, &a->alpha, err) != 0) {
+        return -1;
+    }
+    if ((f = json_object_get(v, "cuped")) != NULL) {
+        if (!json_is_boolean(f)) {
+            return err_set(err, ERR_INVALID, "analysis.cuped", "analysis.cuped must be a boolean");
+        }
+        a->cuped = json_is_true(f);
+    }
+    if ((f = json_object_get(v, "correction")) != NULL &&
+        (!json_is_string(f) || stats_correction_parse(json_string_value(f), &a->correction) != 0)) {
+        return err_set(err, ERR_INVALID, "analysis.correction",
+                       "analysis.correction must be none, holm or bh");
+    }
+    return 0;
+}
+
+/* Read-only fields: accepted when absent or equal to the current value (so that a GET
+ * body can be sent back), else a 400 pointing at the lifecycle endpoints. */
+static int check_read_only(const json_t *doc, const struct experiment *cur, struct err *err)
+{
+    const json_t *v = json_object_get(doc, "status");
+    if (v != NULL && (!json_is_string(v) ||
+                      strcmp(json_string_value(v), assign_status_name(cur->status)) != 0)) {
+        return err_set(err, ERR_INVALID, "status",
+                       "status changes only through /start, /pause, /resume, /stop, /archive");
+    }
+    v = json_object_get(doc, "released_variant");
+    if (v != NULL && !json_is_null(v) &&
+        (cur->released < 0 || !json_is_string(v) ||
+         strcmp(json_string_value(v), cur->variants[cur->released].key) != 0)) {
+        return err_set(err, ERR_INVALID, "released_variant",
+                       "released_variant is set by POST /stop with {\"release\": \"variant\"}");
+    }
+    return 0;
+}
+
+static int64_t opt_time(const json_t *doc, const char *name)
+{
+    const json_t *v = json_object_get(doc, name);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* Cross-field rules once every field is read. */
+static int check_consistency(struct experiment *x, struct err *err)
+{
+    if (x->primary_metric[0] != '\0') {
+        bool found = false;
+        for (size_t i = 0; i < x->nmetrics; i++) {
+            found = found || strcmp(x->metrics[i], x->primary_metric) == 0;
+        }
+        if (!found) {
+            return err_set(err, ERR_INVALID, "primary_metric",
+                           "primary_metric '%s' must be one of the experiment's metrics",
+                           x->primary_metric);
+        }
+    }
+    if (x->forced != NULL) {
+        const char *user;
+        json_t *val;
+        json_object_foreach(x->forced, user, val)
+        {
+            if (experiment_variant_index(x, json_string_value(val)) < 0) {
+                char field[64];
+                snprintf(field, sizeof(field), "forced.%.40s", user);
+                return err_set(err, ERR_INVALID, field, "'%.60s' is not a variant key",
+                               json_string_value(val));
+            }
+        }
+    }
+    return 0;
+}
+
+int experiment_from_json(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                         struct experiment *out, struct err *err)
+{
+    if (!json_is_object(doc)) {
+        return err_set(err, ERR_INVALID, NULL, "an experiment must be a JSON object");
+    }
+    if (validate_known_fields(doc, experiment_fields, "", err) != 0) {
+        return -1;
+    }
+    if (mode == MODEL_PATCH) {
+        experiment_copy(out, base);
+    } else {
+        experiment_defaults(out);
+    }
+    const json_t *v;
+    if ((v = json_object_get(doc, "key")) != NULL || mode != MODEL_PATCH) {
+        char key[MODEL_KEY_MAX + 1];
+        if (v == NULL) {
+            err_set(err, ERR_INVALID, "key", "key is required");
+            goto out_fail;
+        }
+        if (validate_key(v, "key", key, err) != 0) {
+            goto out_fail;
+        }
+        if (mode == MODEL_PATCH && strcmp(key, base->key) != 0) {
+            err_set(err, ERR_INVALID, "key", "an experiment's key cannot change");
+            goto out_fail;
+        }
+        snprintf(out->key, sizeof(out->key), "%s", key);
+    }
+    if (mode != MODEL_LOAD && check_read_only(doc, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "name")) != NULL && !json_is_null(v)) {
+        if (validate_text(v, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name), err) !=
+            0) {
+            goto out_fail;
+        }
+    } else if (mode == MODEL_CREATE || v != NULL) {
+        snprintf(out->name, sizeof(out->name), "%s", out->key);
+    }
+    if ((v = json_object_get(doc, "description")) != NULL &&
+        read_long_text(v, "description", &out->description, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "hypothesis")) != NULL &&
+        read_long_text(v, "hypothesis", &out->hypothesis, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "owner")) != NULL) {
+        if (json_is_null(v)) {
+            out->owner[0] = '\0';
+        } else if (validate_text(v, "owner", 0, MODEL_NAME_MAX, false, out->owner,
+                                 sizeof(out->owner), err) != 0) {
+            goto out_fail;
+        }
+    }
+    if ((v = json_object_get(doc, "variants")) != NULL) {
+        if (read_variants(v, out, err) != 0) {
+            goto out_fail;
+        }
+        /* Responses print 15 significant digits, so a GET body sent back carries weights
+         * such as 0.333333333333333 for a stored 1/3: within 1e-9 of the stored weight of the
+         * same variant, keep the stored double (else an unchanged PATCH would be refused as
+         * reassigning users). */
+        for (size_t i = 0; mode == MODEL_PATCH && i < out->nvariants && i < base->nvariants; i++) {
+            if (strcmp(out->variants[i].key, base->variants[i].key) == 0 &&
+                fabs(out->variants[i].weight - base->variants[i].weight) < 1e-9) {
+                out->variants[i].weight = base->variants[i].weight;
+            }
+        }
+        if (mode == MODEL_PATCH && base->released >= 0) {
+            /* released is an index: follow its key, which every user already gets */
+            const char *rel = base->variants[base->released].key;
+            out->released = experiment_variant_index(out, rel);
+            if (out->released < 0) {
+                err_set(err, ERR_INVALID, "variants", "the released variant '%s' must stay", rel);
+                goto out_fail;
+            }
+        }
+    } else if (mode == MODEL_CREATE) {
+        err_set(err, ERR_INVALID, "variants",
+                "variants (2 to 20, the first is the control) are "
+                "required");
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "coverage")) != NULL &&
+        validate_number(v, "coverage", 0, 1, &out->coverage, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "seed")) != NULL && !json_is_null(v)) {
+        if (validate_text(v, "seed", 1, 256, false, out->seed, sizeof(out->seed), err) != 0) {
+            goto out_fail;
+        }
+    } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
+        snprintf(out->seed, sizeof(out->seed), "%s", out->key);
+    }
+    if ((v = json_object_get(doc, "hash_version")) != NULL) {
+        int64_t hv;
+        if (validate_integer(v, "hash_version", 1, 2, &hv, err) != 0) {
+            goto out_fail;
+        }
+        out->hash_version = (int)hv;
+    }
+    if ((v = json_object_get(doc, "namespace")) != NULL && read_namespace(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "targeting")) != NULL && read_targeting(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "forced")) != NULL && read_forced(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "default_value")) != NULL &&
+        read_value(v, "default_value", &out->default_value, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "hash_attribute")) != NULL &&
+        read_attribute_name(v, "hash_attribute", "id", out->hash_attribute,
+                            sizeof(out->hash_attribute), err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "fallback_attribute")) != NULL &&
+        read_attribute_name(v, "fallback_attribute", "", out->fallback_attribute,
+                            sizeof(out->fallback_attribute), err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "metrics")) != NULL &&
+        read_key_list(v, "metrics", MODEL_MAX_METRICS, out->metrics, &out->nmetrics, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "guardrails")) != NULL &&
+        read_key_list(v, "guardrails", MODEL_MAX_GUARDRAILS, out->guardrails, &out->nguardrails,
+                      err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "dimensions")) != NULL && read_dimensions(v, out, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "primary_metric")) != NULL) {
+        if (json_is_null(v)) {
+            out->primary_metric[0] = '\0';
+        } else if (validate_key(v, "primary_metric", out->primary_metric, err) != 0) {
+            goto out_fail;
+        }
+    }
+    if ((v = json_object_get(doc, "sequential_tuning")) != NULL &&
+        validate_number(v, "sequential_tuning", 1, 1e12, &out->sequential_tuning, err) != 0) {
+        goto out_fail;
+    }
+    if ((v = json_object_get(doc, "mde")) != NULL) {
+        if (json_is_null(v)) {
+            out->mde = MODEL_MDE_DEFAULT;
+        } else if (validate_number(v, "mde", 1e-6, 100, &out->mde, err) != 0) {
+            goto out_fail;
+        }
+    }
+    if ((v = json_object_get(doc, "analysis")) != NULL &&
+        read_analysis(v, &out->analysis, err) != 0) {
+        goto out_fail;
+    }
+    if (mode == MODEL_LOAD) {
+        v = json_object_get(doc, "status");
+        if (!json_is_string(v) ||
+            assign_status_parse(json_string_value(v), &out->status, err) != 0) {
+            err_set(err, ERR_INTERNAL, "status", "stored experiment has no valid status");
+            goto out_fail;
+        }
+        out->created_at = opt_time(doc, "created_at");
+        out->updated_at = opt_time(doc, "updated_at");
+        out->started_at = opt_time(doc, "started_at");
+        out->stopped_at = opt_time(doc, "stopped_at");
+        v = json_object_get(doc, "released_variant");
+        out->released =
+            json_is_string(v) ? experiment_variant_index(out, json_string_value(v)) : -1;
+    }
+    if ((v = json_object_get(doc, "conclusion")) != NULL &&
+        read_conclusion_edit(v, mode, out, err) != 0) {
+        goto out_fail;
+    }
+    if (check_consistency(out, err) != 0) {
+        goto out_fail;
+    }
+    return 0;
+out_fail:
+    experiment_clear(out);
+    return -1;
+}
