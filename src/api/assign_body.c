@@ -78,6 +78,100 @@ static bool read_literal(struct reader *rd, bool *value, bool *is_null)
     return false;
 }
 
+/* A small integer as jansson reads it: -?(0|[1-9][0-9]*), at most 18 digits (no overflow
+ * to check), ending at a delimiter. false for anything else (reals, exponents, leading
+ * zeros, longer numbers: left to jansson). */
+static bool read_small_int(struct reader *rd, json_int_t *v)
+{
+    const char *p = rd->p;
+    bool neg = p < rd->end && *p == '-';
+    p += neg ? 1 : 0;
+    const char *digits = p;
+    json_int_t x = 0;
+    while (p < rd->end && *p >= '0' && *p <= '9' && p - digits < 18) {
+        x = x * 10 + (*p - '0');
+        p++;
+    }
+    size_t nd = (size_t)(p - digits);
+    if (nd == 0 || (p < rd->end && *p >= '0' && *p <= '9') || (nd > 1 && digits[0] == '0')) {
+        return false;
+    }
+    if (p < rd->end && *p != ',' && *p != '}' && *p != ' ' && *p != '\t' && *p != '\n' &&
+        *p != '\r') {
+        return false;
+    }
+    *v = neg ? -x : x;
+    rd->p = p;
+    return true;
+}
+
+/* An attributes object whose values are all plain strings, small integers, true, false or
+ * null (the common shape, {"country":"NL"}), built as json_loadb() builds it (the same
+ * members in the same order) without jansson's lexer. NULL, with rd unmoved, for any other
+ * shape (nesting, reals, escapes, a repeated name, malformed text): the caller then parses
+ * the object with jansson from the same place, which gives the usual value or error. */
+static json_t *read_flat_object(struct reader *rd)
+{
+    struct reader at = *rd;
+    if (at.p >= at.end || *at.p != '{') {
+        return NULL;
+    }
+    at.p++;
+    json_t *o = json_object();
+    if (o == NULL) {
+        return NULL;
+    }
+    skip_ws(&at);
+    if (at.p < at.end && *at.p == '}') {
+        rd->p = at.p + 1;
+        return o;
+    }
+    for (;;) {
+        const char *k = NULL, *s = NULL;
+        size_t kn = 0, sn = 0;
+        skip_ws(&at);
+        if (!read_plain_string(&at, &k, &kn)) {
+            break;
+        }
+        skip_ws(&at);
+        if (at.p >= at.end || *at.p != ':') {
+            break;
+        }
+        at.p++;
+        skip_ws(&at);
+        json_t *v = NULL;
+        bool b = false, is_null = false;
+        json_int_t iv = 0;
+        if (at.p < at.end && *at.p == '"') {
+            v = read_plain_string(&at, &s, &sn) ? json_stringn_nocheck(s, sn) : NULL;
+        } else if (at.p < at.end && (*at.p == '-' || (*at.p >= '0' && *at.p <= '9'))) {
+            v = read_small_int(&at, &iv) ? json_integer(iv) : NULL;
+        } else if (read_literal(&at, &b, &is_null)) {
+            v = is_null ? json_null() : json_boolean(b);
+        }
+        /* a repeated name is refused by the jansson path (JSON_REJECT_DUPLICATES) */
+        if (v == NULL || json_object_getn(o, k, kn) != NULL) {
+            json_decref(v);
+            break;
+        }
+        if (json_object_setn_new_nocheck(o, k, kn, v) != 0) { /* steals v */
+            break;
+        }
+        skip_ws(&at);
+        if (at.p < at.end && *at.p == ',') {
+            at.p++;
+            continue;
+        }
+        if (at.p < at.end && *at.p == '}') {
+            rd->p = at.p + 1;
+            return o;
+        }
+        break;
+    }
+    json_decref(o);
+    return NULL;
+}
+
 enum field { F_USER_ID, F_ATTRIBUTES, F_EXPERIMENTS, F_LOG_EXPOSURE, F_EXPLAIN, F_COUNT };
 
 static int field_of(const char *s, size_t n)
@@ -105,6 +199,11 @@ static bool read_value(struct reader *rd, int field, struct assign_query *q, jso
         }
         if (rd->p >= rd->end || *rd->p != '{') {
             return false;
+        }
+        json_t *flat = read_flat_object(rd);
+        if (flat != NULL) {
+            *attrs = flat;
+            return true;
         }
         /* jansson reads exactly one object here and says how far it got */
         json_error_t jerr;

@@ -81,8 +81,8 @@ static void ux_emit(void *ctx, size_t i, const char *experiment, const char *var
     array_grow(&u->user_of, &a, u->nxs + 1, sizeof(*u->user_of));
     u->axs = a;
     struct user_exposure *x = &u->xs[u->nxs];
-    snprintf(x->experiment, sizeof(x->experiment), "%s", experiment);
-    snprintf(x->variant, sizeof(x->variant), "%s", variant);
+    str_copy(x->experiment, sizeof(x->experiment), experiment);
+    str_copy(x->variant, sizeof(x->variant), variant);
     x->t0 = ts;
     u->user_of[u->nxs++] = i;
 }
@@ -275,7 +275,7 @@ struct xreq {
 static void x_found(void *ctx, size_t i, const char *variant, int64_t ts)
 {
     struct xstate *st = ctx;
-    snprintf(st[i].variant, sizeof(st[i].variant), "%s", variant);
+    str_copy(st[i].variant, sizeof(st[i].variant), variant);
     st[i].row.ts = ts;
     st[i].exists = true;
 }
@@ -289,7 +289,7 @@ static void xop_add(struct xreq *q, int sign, const struct store_exposure *x, co
     o->sign = sign;
     o->user_id = x->user_id;
     o->experiment = x->experiment;
-    snprintf(o->variant, sizeof(o->variant), "%s", variant);
+    str_copy(o->variant, sizeof(o->variant), variant);
     o->t0 = t0;
 }
 
@@ -305,7 +305,7 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
             s->exists = true;
             s->row.is_new = true;
             s->dirty = true;
-            snprintf(s->variant, sizeof(s->variant), "%s", x->variant);
+            str_copy(s->variant, sizeof(s->variant), x->variant);
             s->row.ts = x->ts;
             s->dims = x->dims;
             counts->accepted++;
@@ -335,7 +335,7 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
          * values stay those of the exposure recorded first). */
         s->moved = !s->row.is_new;
         xop_add(q, -1, x, kept, kept_ts);
-        snprintf(s->variant, sizeof(s->variant), "%s", x->variant);
+        str_copy(s->variant, sizeof(s->variant), x->variant);
         s->row.ts = x->ts;
         s->row.conflicts_add += same ? 0 : 1;
         s->dirty = true;
@@ -357,6 +357,16 @@ static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c
 {
     const struct store_ops *ops = tx->store->ops;
     if (ops->dims_put == NULL) {
+        return 0;
+    }
+    /* nothing to record or read (no dimension values, no replaced exposure): return before
+     * the allocations below, as most /assign groups do */
+    bool work = false;
+    for (size_t k = 0; k < q->keys.n && !work; k++) {
+        const struct xstate *st = &q->st[k];
+        work = st->moved || (st->row.is_new && st->dims != NULL && st->dims[0] != '\0');
+    }
+    if (!work) {
         return 0;
     }
     int rc = -1;
@@ -422,7 +432,7 @@ static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c
                         array_grow(&reg, &areg, nreg + 1, sizeof(*reg));
                         reg[nreg++] = vals[i];
                     } else {
-                        snprintf(d->value[j], sizeof(d->value[j]), "%s", STORE_DIM_OTHER);
+                        str_copy(d->value[j], sizeof(d->value[j]), STORE_DIM_OTHER);
                     }
                 }
             }
@@ -552,29 +562,34 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                                     .to = op->t0};
         }
     }
-    /* an empty range reads nothing: leave it out of the batch */
-    struct store_rawq *live = xcalloc(nraw ? nraw : 1, sizeof(*live));
-    size_t *live_of = xcalloc(nraw ? nraw : 1, sizeof(*live_of));
-    size_t nlive = 0;
-    for (size_t i = 0; i < nraw; i++) {
-        if (raw[i].from < raw[i].to) {
-            live_of[nlive] = i;
-            live[nlive++] = raw[i];
+    /* an empty range reads nothing: leave it out of the batch (and with no reads at all,
+     * typical of /assign exposures to experiments without metrics or of users without
+     * events, allocate nothing for them) */
+    int qrc = 0;
+    if (nraw > 0) {
+        struct store_rawq *live = xcalloc(nraw, sizeof(*live));
+        size_t *live_of = xcalloc(nraw, sizeof(*live_of));
+        size_t nlive = 0;
+        for (size_t i = 0; i < nraw; i++) {
+            if (raw[i].from < raw[i].to) {
+                live_of[nlive] = i;
+                live[nlive++] = raw[i];
+            }
         }
+        cnt = xcalloc(nraw, sizeof(*cnt));
+        sum = xcalloc(nraw, sizeof(*sum));
+        int64_t *lcnt = xcalloc(nlive ? nlive : 1, sizeof(*lcnt));
+        double *lsum = xcalloc(nlive ? nlive : 1, sizeof(*lsum));
+        qrc = nlive > 0 ? ops->events_raw(tx, live, nlive, lcnt, lsum, err) : 0;
+        for (size_t i = 0; i < nlive; i++) {
+            cnt[live_of[i]] = lcnt[i];
+            sum[live_of[i]] = lsum[i];
+        }
+        free(live);
+        free(live_of);
+        free(lcnt);
+        free(lsum);
     }
-    cnt = xcalloc(nraw ? nraw : 1, sizeof(*cnt));
-    sum = xcalloc(nraw ? nraw : 1, sizeof(*sum));
-    int64_t *lcnt = xcalloc(nlive ? nlive : 1, sizeof(*lcnt));
-    double *lsum = xcalloc(nlive ? nlive : 1, sizeof(*lsum));
-    int qrc = nlive > 0 ? ops->events_raw(tx, live, nlive, lcnt, lsum, err) : 0;
-    for (size_t i = 0; i < nlive; i++) {
-        cnt[live_of[i]] = lcnt[i];
-        sum[live_of[i]] = lsum[i];
-    }
-    free(live);
-    free(live_of);
-    free(lcnt);
-    free(lsum);
     if (qrc != 0 || um_load(tx, &um, err) != 0) {
         goto out;
     }

@@ -124,7 +124,7 @@ static struct agg_entry *agg_get_slice(struct agg *g, enum store_delta_kind kind
     e->kind = kind;
     e->experiment = exp;
     e->metric = metric;
-    snprintf(e->variant, sizeof(e->variant), "%s", variant);
+    str_copy(e->variant, sizeof(e->variant), variant);
     e->day = day;
     e->dimension = dim;
     e->value = val;

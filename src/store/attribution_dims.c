@@ -31,8 +31,8 @@ static void dims_entry_add(struct dims_entry *d, const char *name, const char *v
         }
     }
     if (d->n < STORE_DIMS_MAX) {
-        snprintf(d->name[d->n], sizeof(d->name[d->n]), "%s", name);
-        snprintf(d->value[d->n], sizeof(d->value[d->n]), "%s", value);
+        str_copy(d->name[d->n], sizeof(d->name[d->n]), name);
+        str_copy(d->value[d->n], sizeof(d->value[d->n]), value);
         d->n++;
     }
 }

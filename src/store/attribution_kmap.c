@@ -32,7 +32,9 @@ static uint64_t kmap_hash(const char *k, size_t len)
 
 static void kmap_grow(struct kmap *m)
 {
-    size_t nb = m->nbuckets ? m->nbuckets * 2 : 256;
+    /* start small: most maps hold the few keys of one /assign group (a 2 KiB calloc per
+     * map showed in profiles, with the fastbin consolidation it triggers in malloc) */
+    size_t nb = m->nbuckets ? m->nbuckets * 2 : 16;
     size_t *b = xcalloc(nb, sizeof(*b));
     for (size_t i = 0; i < m->n; i++) {
         size_t h = (size_t)(kmap_hash(m->e[i].key, m->e[i].len) % nb);
@@ -74,7 +76,7 @@ size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, boo
         }
     }
     if (m->n == m->alloc) {
-        m->alloc = m->alloc ? m->alloc * 2 : 64;
+        m->alloc = m->alloc ? m->alloc * 2 : 8;
         m->e = xrealloc(m->e, m->alloc * sizeof(*m->e));
     }
     struct kmap_entry *e = &m->e[m->n];

@@ -36,6 +36,8 @@ static int setup(void **state)
         "\"targeting\":{\"country\":\"NL\"}}",
         "{\"key\":\"by-id\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"}],"
         "\"targeting\":{\"id\":{\"$exists\":true}}}",
+        "{\"key\":\"flat\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+        "\"targeting\":{\"age\":{\"$gte\":18},\"beta\":true,\"plan\":{\"$exists\":false}}}",
     };
     for (size_t i = 0; i < sizeof(exps) / sizeof(exps[0]); i++) {
         admin_ok("POST", "/api/v1/experiments", exps[i]);
@@ -43,6 +45,7 @@ static int setup(void **state)
     admin_ok("POST", "/api/v1/experiments/plain/start", NULL);
     admin_ok("POST", "/api/v1/experiments/nl-only/start", NULL);
     admin_ok("POST", "/api/v1/experiments/by-id/start", NULL);
+    admin_ok("POST", "/api/v1/experiments/flat/start", NULL);
     int status = 0;
     json_t *k = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
                           "{\"name\":\"t\",\"role\":\"sdk\"}", &status);
@@ -65,6 +68,8 @@ static void assign(const char *body, struct resp *r)
 {
     assert_int_equal(http_req(D.port, "POST", "/api/v1/assign", sdk, body, r), 0);
 }
+
+static void refused(const char *body, const char *field);
 
 /* The two bodies must get identical replies with status want. */
 static void same(const char *fast, const char *slow, int want)
@@ -114,6 +119,43 @@ static void test_same_reply_both_ways(void **state)
          "\"log_exposure\":false}",
          "{\"user_id\":\"caf\\u00e9\",\"attributes\":{\"country\":\"NL\"},\"log_exposure\":false}",
          200);
+}
+
+/* Flat attributes (strings, small integers, booleans, null) are built without jansson's
+ * lexer: targeting must see the same values as through jansson (forced here by an escape
+ * in the user id), whatever the numbers' length */
+static void test_flat_attributes_both_ways(void **state)
+{
+    (void)state;
+    static const char *const attrs[] = {
+        "{\"age\":30,\"beta\":true,\"plan\":null,\"score\":-5}",
+        "{\"age\":17,\"beta\":true}",
+        "{ \"age\" : 18 , \"beta\" : true }",
+        "{\"age\":18,\"beta\":false}",
+        "{\"age\":-0,\"beta\":true}",
+        "{\"age\":123456789012345678,\"beta\":true}",
+        "{\"age\":1234567890123456789,\"beta\":true}",
+        "{\"age\":18.5,\"beta\":true,\"plan\":\"x\"}",
+        "{\"age\":\"30\",\"beta\":true}",
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+        char fast[512], slow[512];
+        snprintf(fast, sizeof(fast),
+                 "{\"user_id\":\"flat-%zu\",\"attributes\":%s,\"experiments\":[\"flat\"],"
+                 "\"log_exposure\":false}",
+                 i, attrs[i]);
+        snprintf(slow, sizeof(slow),
+                 "{\"user_id\":\"flat\\u002d%zu\",\"attributes\":%s,\"experiments\":["
+                 "\"flat\"],\"log_exposure\":false}",
+                 i, attrs[i]);
+        same(fast, slow, 200);
+    }
+    refused("{\"user_id\":\"u\",\"attributes\":{\"age\":0123}}", NULL);
+    refused("{\"user_id\":\"u\",\"attributes\":{\"age\":12345678901234567890123}}", NULL);
+    refused("{\"user_id\":\"u\",\"attributes\":{\"age\":1,\"age\":1}}", NULL);
+    refused("{\"user_id\":\"u\",\"attributes\":{\"age\":-}}", NULL);
+    refused("{\"user_id\":\"u\",\"attributes\":{\"age\":1,}}", NULL);
 }
 
 static void test_exposures_logged_both_ways(void **state)
@@ -175,6 +217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_reply_both_ways),
+        cmocka_unit_test(test_flat_attributes_both_ways),
         cmocka_unit_test(test_exposures_logged_both_ways),
         cmocka_unit_test(test_errors_unchanged),
     };

@@ -239,66 +239,96 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
     return 0;
 }
 
-static const char SQL_STATS_ADD[] =
+/* Roll-up deltas: the row usually exists (one per experiment, metric, variant and day), so
+ * an UPDATE is tried first and the INSERT runs only when it changed nothing (one writer per
+ * file: nothing can insert the row in between). An UPSERT (INSERT ... ON CONFLICT DO
+ * UPDATE) gave the same rows but first attempted the insert: a second B-tree search and
+ * the conflict handling, ~9,700 instructions for one exposure_stats row. The SET
+ * expressions read the row's values before the update, as the UPSERT's did. */
+static const char SQL_STATS_UPD[] =
+    "UPDATE metric_stats SET n = n + ?4, " DD_ADD("s", "?5", "?10") ", " DD_ADD(
+        "q", "?6",
+        "?11") ", " DD_ADD("sx", "?7",
+                           "?12") ", " DD_ADD("qx", "?8",
+                                              "?13") ", " DD_ADD("p", "?9",
+                                                                 "?14") " WHERE experiment = ?1 "
+                                                                        "AND metric = ?2 AND "
+                                                                        "variant = ?3";
+static const char SQL_STATS_INS[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
-    "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
-    "ON CONFLICT (experiment, metric, variant) DO UPDATE SET n = n + ?4, " DD_ADD(
-        "s", "?5",
-        "?10") ", " DD_ADD("q", "?6",
-                           "?11") ", " DD_ADD("sx", "?7",
-                                              "?12") ", " DD_ADD("qx", "?8",
-                                                                 "?13") ", " DD_ADD("p", "?9",
-                                                                                    "?14");
-static const char SQL_DAILY_ADD[] =
+    "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char SQL_DAILY_UPD[] =
+    "UPDATE metric_daily SET dn = dn + ?5, " DD_ADD("ds", "?6", "?8") ", " DD_ADD(
+        "dq", "?7", "?9") " WHERE experiment = ?1 AND metric = ?2 AND variant = ?3 AND day = ?4";
+static const char SQL_DAILY_INS[] =
     "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (experiment, metric, variant, day) "
-    "DO UPDATE SET dn = dn + ?5, " DD_ADD("ds", "?6", "?8") ", " DD_ADD("dq", "?7", "?9");
-static const char SQL_EXPOSTAT_ADD[] =
-    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + ?3, "
-    "conflicts = conflicts + ?4";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_EXPOSTAT_UPD[] =
+    "UPDATE exposure_stats SET users = users + ?3, conflicts = conflicts + ?4 "
+    "WHERE experiment = ?1 AND variant = ?2";
+static const char SQL_EXPOSTAT_INS[] =
+    "INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES (?1, ?2, ?3, ?4)";
+
+static void rollup_bind(sqlite3_stmt *st, const struct store_delta *e)
+{
+    sqlite_bind_borrowed(st, 1, e->experiment);
+    if (e->kind == DELTA_EXPOSURE_STATS) {
+        sqlite_bind_borrowed(st, 2, e->variant);
+        sqlite3_bind_int64(st, 3, e->dn);
+        sqlite3_bind_int64(st, 4, e->dconf);
+        return;
+    }
+    sqlite_bind_borrowed(st, 2, e->metric);
+    sqlite_bind_borrowed(st, 3, e->variant);
+    int k = 4;
+    if (e->kind == DELTA_METRIC_DAILY) {
+        sqlite3_bind_int64(st, k++, e->day);
+    }
+    sqlite3_bind_int64(st, k++, e->dn);
+    sqlite3_bind_double(st, k++, e->ds);
+    sqlite3_bind_double(st, k++, e->dq);
+    if (e->kind == DELTA_METRIC_STATS) {
+        sqlite3_bind_double(st, k++, e->dsx);
+        sqlite3_bind_double(st, k++, e->dqx);
+        sqlite3_bind_double(st, k++, e->dp);
+        sqlite3_bind_double(st, k++, e->ds_lo);
+        sqlite3_bind_double(st, k++, e->dq_lo);
+        sqlite3_bind_double(st, k++, e->dsx_lo);
+        sqlite3_bind_double(st, k++, e->dqx_lo);
+        sqlite3_bind_double(st, k, e->dp_lo);
+    } else {
+        sqlite3_bind_double(st, k++, e->ds_lo);
+        sqlite3_bind_double(st, k, e->dq_lo);
+    }
+}
 
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
     for (size_t i = 0; i < n; i++) {
         const struct store_delta *e = &d[i];
-        const char *sql = e->kind == DELTA_METRIC_STATS   ? SQL_STATS_ADD
-                          : e->kind == DELTA_METRIC_DAILY ? SQL_DAILY_ADD
-                                                          : SQL_EXPOSTAT_ADD;
-        sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+        const char *upd = e->kind == DELTA_METRIC_STATS   ? SQL_STATS_UPD
+                          : e->kind == DELTA_METRIC_DAILY ? SQL_DAILY_UPD
+                                                          : SQL_EXPOSTAT_UPD;
+        const char *ins = e->kind == DELTA_METRIC_STATS   ? SQL_STATS_INS
+                          : e->kind == DELTA_METRIC_DAILY ? SQL_DAILY_INS
+                                                          : SQL_EXPOSTAT_INS;
+        sqlite3_stmt *st = sqlite_conn_prepare(c, upd, err);
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_borrowed(st, 1, e->experiment);
-        if (e->kind == DELTA_EXPOSURE_STATS) {
-            sqlite_bind_borrowed(st, 2, e->variant);
-            sqlite3_bind_int64(st, 3, e->dn);
-            sqlite3_bind_int64(st, 4, e->dconf);
-        } else {
-            sqlite_bind_borrowed(st, 2, e->metric);
-            sqlite_bind_borrowed(st, 3, e->variant);
-            int k = 4;
-            if (e->kind == DELTA_METRIC_DAILY) {
-                sqlite3_bind_int64(st, k++, e->day);
-            }
-            sqlite3_bind_int64(st, k++, e->dn);
-            sqlite3_bind_double(st, k++, e->ds);
-            sqlite3_bind_double(st, k++, e->dq);
-            if (e->kind == DELTA_METRIC_STATS) {
-                sqlite3_bind_double(st, k++, e->dsx);
-                sqlite3_bind_double(st, k++, e->dqx);
-                sqlite3_bind_double(st, k++, e->dp);
-                sqlite3_bind_double(st, k++, e->ds_lo);
-                sqlite3_bind_double(st, k++, e->dq_lo);
-                sqlite3_bind_double(st, k++, e->dsx_lo);
-                sqlite3_bind_double(st, k++, e->dqx_lo);
-                sqlite3_bind_double(st, k, e->dp_lo);
-            } else {
-                sqlite3_bind_double(st, k++, e->ds_lo);
-                sqlite3_bind_double(st, k, e->dq_lo);
-            }
+        rollup_bind(st, e);
+        if (sqlite_conn_step_done(c, st, "update roll-ups", err) != 0) {
+            return -1;
         }
+        if (sqlite3_changes(c->db) > 0) {
+            continue;
+        }
+        st = sqlite_conn_prepare(c, ins, err);
+        if (st == NULL) {
+            return -1;
+        }
+        rollup_bind(st, e);
         if (sqlite_conn_step_done(c, st, "update roll-ups", err) != 0) {
             return -1;
         }
