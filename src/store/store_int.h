@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bunsen/ddouble.h"
 #include "bunsen/store.h"
 
 struct writer;
@@ -303,5 +304,41 @@ struct store_ops {
 /* The adapters. */
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
+
+/* ---- sums of per-user values for the rebuilds of both adapters (src/store/sums.c) ----
+ * A rebuild reads each user's per-user values (y, x) of a rule and sums them in C as
+ * double-doubles (a SQL SUM in doubles cannot keep sum y^2 exact at 1e12). Pure; the caller
+ * owns the structures (any thread, one at a time). */
+
+/* n, sum y, sum y^2, sum x, sum x^2, sum xy of a group of users; zero-initialised = empty. */
+struct store_sums {
+    int64_t n;
+    struct dd s, q, sx, qx, p;
+};
+
+/* Add one user's value y and covariate x. */
+void store_sums_add(struct store_sums *a, double y, double x);
+
+/* The sums of each slice (dimension, value, variant) of one rule over a rebuild range, fed
+ * rows ordered by slice: a row of the last slice adds to it, another starts a new one.
+ * Zero-initialised = empty; free with store_slice_sums_free. */
+struct store_slice_sums {
+    struct store_slice_sum {
+        char dimension[65], value[STORE_DIM_VALUE_MAX + 1], variant[65];
+        struct store_sums sums;
+    } * e;
+    size_t n, alloc;
+};
+
+/* Add one user's (y, x) to the slice (dimension, value, variant) (the strings are copied). */
+void store_slice_sums_add(struct store_slice_sums *ss, const char *dimension, const char *value,
+                          const char *variant, double y, double x);
+
+/* The slices' sums as ss->n DELTA_SLICE_STATS deltas of (experiment, metric): a malloc'd
+ * array (at least one element) whose strings are borrowed from ss, experiment and metric. */
+struct store_delta *store_slice_sums_deltas(const struct store_slice_sums *ss,
+                                            const char *experiment, const char *metric);
+
+void store_slice_sums_free(struct store_slice_sums *ss);
 
 #endif

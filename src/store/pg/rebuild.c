@@ -303,9 +303,9 @@ static void deltas_free(struct deltas *ds)
 }
 
 static void stats_flush(struct deltas *ds, const char *experiment, const char *metric,
-                        const char *variant, int64_t n, const struct dd sum[5])
+                        const char *variant, const struct store_sums *sum)
 {
-    if (n == 0) {
+    if (sum->n == 0) {
         return;
     }
     struct store_delta *d = push(ds);
@@ -313,12 +313,12 @@ static void stats_flush(struct deltas *ds, const char *experiment, const char *m
     d->experiment = experiment;
     d->metric = metric;
     d->variant = keep(ds, variant);
-    d->dn = n;
-    d->ds = sum[0].hi, d->ds_lo = sum[0].lo;
-    d->dq = sum[1].hi, d->dq_lo = sum[1].lo;
-    d->dsx = sum[2].hi, d->dsx_lo = sum[2].lo;
-    d->dqx = sum[3].hi, d->dqx_lo = sum[3].lo;
-    d->dp = sum[4].hi, d->dp_lo = sum[4].lo;
+    d->dn = sum->n;
+    d->ds = sum->s.hi, d->ds_lo = sum->s.lo;
+    d->dq = sum->q.hi, d->dq_lo = sum->q.lo;
+    d->dsx = sum->sx.hi, d->dsx_lo = sum->sx.lo;
+    d->dqx = sum->qx.hi, d->dqx_lo = sum->qx.lo;
+    d->dp = sum->p.hi, d->dp_lo = sum->p.lo;
 }
 
 static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experiment,
@@ -343,26 +343,18 @@ static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experime
     }
     const char *metric = keep(ds, r->metric);
     char variant[65] = "";
-    int64_t n = 0;
-    struct dd sum[5];
-    memset(sum, 0, sizeof(sum));
+    struct store_sums sum;
+    memset(&sum, 0, sizeof(sum));
     for (int i = 0; i < PQntuples(res); i++) {
         const char *var = PQgetvalue(res, i, 0);
         if (strcmp(var, variant) != 0) {
-            stats_flush(ds, experiment, metric, variant, n, sum);
+            stats_flush(ds, experiment, metric, variant, &sum);
             snprintf(variant, sizeof(variant), "%s", var);
-            n = 0;
-            memset(sum, 0, sizeof(sum));
+            memset(&sum, 0, sizeof(sum));
         }
-        double y = pg_f64(res, i, 1), x = pg_f64(res, i, 2);
-        n++;
-        sum[0] = dd_add(sum[0], dd_of(y));
-        sum[1] = dd_add(sum[1], dd_two_prod(y, y));
-        sum[2] = dd_add(sum[2], dd_of(x));
-        sum[3] = dd_add(sum[3], dd_two_prod(x, x));
-        sum[4] = dd_add(sum[4], dd_two_prod(x, y));
+        store_sums_add(&sum, pg_f64(res, i, 1), pg_f64(res, i, 2));
     }
-    stats_flush(ds, experiment, metric, variant, n, sum);
+    stats_flush(ds, experiment, metric, variant, &sum);
     PQclear(res);
     const char *vd[] = {experiment, r->metric, r->event, is_sum, win,
                         stop,       is_bin,    cap,      after,  last};

@@ -5,7 +5,8 @@
  * (dimension_values), the per-value roll-ups (slice_stats, slice_exposure_stats, rows per
  * daemon slot as the main roll-ups) that attribution adds deltas to, their reads (the kept
  * *_frozen copies while a rebuild runs; one row per slot, the caller sums them) and their
- * recompute from the raw rows for the rebuilds. Batches travel as arrays (unnest). Writer
+ * recompute from the raw rows for the rebuilds (summed by src/store/sums.c, shared with the
+ * SQLite adapter: this file keeps only the SQL). Batches travel as arrays (unnest). Writer
  * thread, except the reads (pooled connections).
  */
 #include <inttypes.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bunsen/ddouble.h"
 #include "bunsen/util.h"
 #include "pg_int.h"
 
@@ -309,35 +309,6 @@ static const char SQL_R_VALUES[] =
         "6",
         "7") " ORDER BY d.dimension COLLATE \"C\", d.value COLLATE \"C\", x.variant COLLATE \"C\"";
 
-struct slice_acc {
-    char dimension[65], value[STORE_DIM_VALUE_MAX + 1], variant[65];
-    int64_t n;
-    struct dd s, q, sx, qx, p;
-};
-
-/* A slice's sums as a delta (strings borrowed from a). */
-static struct store_delta acc_delta(const char *experiment, const char *metric,
-                                    const struct slice_acc *a)
-{
-    return (struct store_delta){.kind = DELTA_SLICE_STATS,
-                                .experiment = experiment,
-                                .metric = metric,
-                                .variant = a->variant,
-                                .dimension = a->dimension,
-                                .value = a->value,
-                                .dn = a->n,
-                                .ds = a->s.hi,
-                                .dq = a->q.hi,
-                                .dsx = a->sx.hi,
-                                .dqx = a->qx.hi,
-                                .dp = a->p.hi,
-                                .ds_lo = a->s.lo,
-                                .dq_lo = a->q.lo,
-                                .dsx_lo = a->sx.lo,
-                                .dqx_lo = a->qx.lo,
-                                .dp_lo = a->p.lo};
-}
-
 static int slices_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                        const char *after, const char *last, struct err *err)
 {
@@ -350,40 +321,16 @@ static int slices_rule(struct store_tx *tx, const char *experiment, const struct
     if (res == NULL) {
         return -1;
     }
-    struct slice_acc *acc = NULL;
-    size_t nacc = 0, aacc = 0;
+    struct store_slice_sums ss = {0};
     for (int k = 0; k < PQntuples(res); k++) {
-        const char *dim = PQgetvalue(res, k, 0), *val = PQgetvalue(res, k, 1);
-        const char *var = PQgetvalue(res, k, 2);
-        struct slice_acc *a = nacc > 0 ? &acc[nacc - 1] : NULL;
-        if (a == NULL || strcmp(a->dimension, dim) != 0 || strcmp(a->value, val) != 0 ||
-            strcmp(a->variant, var) != 0) {
-            if (nacc == aacc) {
-                aacc = aacc ? aacc * 2 : 16;
-                acc = xrealloc(acc, aacc * sizeof(*acc));
-            }
-            a = &acc[nacc++];
-            memset(a, 0, sizeof(*a));
-            snprintf(a->dimension, sizeof(a->dimension), "%s", dim);
-            snprintf(a->value, sizeof(a->value), "%s", val);
-            snprintf(a->variant, sizeof(a->variant), "%s", var);
-        }
-        double y = pg_f64(res, k, 3), x = pg_f64(res, k, 4);
-        a->n++;
-        a->s = dd_add(a->s, dd_of(y));
-        a->q = dd_add(a->q, dd_two_prod(y, y));
-        a->sx = dd_add(a->sx, dd_of(x));
-        a->qx = dd_add(a->qx, dd_two_prod(x, x));
-        a->p = dd_add(a->p, dd_two_prod(x, y));
+        store_slice_sums_add(&ss, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
+                             PQgetvalue(res, k, 2), pg_f64(res, k, 3), pg_f64(res, k, 4));
     }
     PQclear(res);
-    struct store_delta *d = xcalloc(nacc ? nacc : 1, sizeof(*d));
-    for (size_t i = 0; i < nacc; i++) {
-        d[i] = acc_delta(experiment, r->metric, &acc[i]);
-    }
-    int rc = nacc > 0 ? pg_slice_add(tx, d, nacc, err) : 0;
+    struct store_delta *d = store_slice_sums_deltas(&ss, experiment, r->metric);
+    int rc = ss.n > 0 ? pg_slice_add(tx, d, ss.n, err) : 0;
     free(d);
-    free(acc);
+    store_slice_sums_free(&ss);
     return rc;
 }
 

@@ -66,8 +66,7 @@ static const char SQL_RB_STATS_PUT[] =
 
 struct rb_sums {
     char variant[65];
-    int64_t n;
-    struct dd s, q, sx, qx, p;
+    struct store_sums sums;
 };
 
 static int rb_stats_put(struct sqlite_conn *c, const char *experiment, const char *metric,
@@ -80,8 +79,8 @@ static int rb_stats_put(struct sqlite_conn *c, const char *experiment, const cha
     sqlite_bind_str(st, 1, experiment);
     sqlite_bind_str(st, 2, metric);
     sqlite_bind_str(st, 3, a->variant);
-    sqlite3_bind_int64(st, 4, a->n);
-    const struct dd *v[] = {&a->s, &a->q, &a->sx, &a->qx, &a->p};
+    sqlite3_bind_int64(st, 4, a->sums.n);
+    const struct dd *v[] = {&a->sums.s, &a->sums.q, &a->sums.sx, &a->sums.qx, &a->sums.p};
     for (int i = 0; i < 5; i++) {
         sqlite3_bind_double(st, 5 + i, v[i]->hi);
         sqlite3_bind_double(st, 10 + i, v[i]->lo);
@@ -111,26 +110,20 @@ static int rb_stats(struct sqlite_conn *c, const char *experiment, const struct 
             continue;
         }
         if (strcmp(v, a.variant) != 0) {
-            if (a.n > 0 && rb_stats_put(c, experiment, r->metric, &a, err) != 0) {
+            if (a.sums.n > 0 && rb_stats_put(c, experiment, r->metric, &a, err) != 0) {
                 sqlite3_reset(st);
                 return -1;
             }
             memset(&a, 0, sizeof(a));
             snprintf(a.variant, sizeof(a.variant), "%s", v);
         }
-        double y = sqlite3_column_double(st, 1), x = sqlite3_column_double(st, 2);
-        a.n++;
-        a.s = dd_add(a.s, dd_of(y));
-        a.q = dd_add(a.q, dd_two_prod(y, y));
-        a.sx = dd_add(a.sx, dd_of(x));
-        a.qx = dd_add(a.qx, dd_two_prod(x, x));
-        a.p = dd_add(a.p, dd_two_prod(x, y));
+        store_sums_add(&a.sums, sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         return store_sqlite_err(c->db, rc, "rebuild statistics", err);
     }
-    return a.n > 0 ? rb_stats_put(c, experiment, r->metric, &a, err) : 0;
+    return a.sums.n > 0 ? rb_stats_put(c, experiment, r->metric, &a, err) : 0;
 }
 
 /* Daily deltas as the incremental path records them: each user counts on the day of the

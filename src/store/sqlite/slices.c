@@ -3,14 +3,14 @@
  * values recorded at first exposure (exposure_dims), the registry of distinct values
  * (dimension_values), the per-value roll-ups (slice_stats, slice_exposure_stats) that
  * attribution adds deltas to, their reads (the kept *_frozen copies while a rebuild runs), and
- * their recompute from the raw rows for the rebuilds. Writer thread, except the reads.
+ * their recompute from the raw rows for the rebuilds (summed by src/store/sums.c, shared with
+ * the PostgreSQL adapter: this file keeps only the SQL). Writer thread, except the reads.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bunsen/ddouble.h"
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
@@ -277,38 +277,6 @@ static const char SQL_R_SLICE_VALUES[] =
     "x.user_id AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 AND "
     "x.ts < ?5 AND x.user_id > ?6 AND x.user_id <= ?7 ORDER BY 1, 2, 3";
 
-struct slice_acc {
-    char dimension[65], value[STORE_DIM_VALUE_MAX + 1], variant[65];
-    int64_t n;
-    struct dd s, q, sx, qx, p;
-};
-
-static int slice_acc_put(struct sqlite_conn *c, const char *experiment, const char *metric,
-                         const struct slice_acc *a, struct err *err)
-{
-    if (a->n == 0) {
-        return 0;
-    }
-    struct store_delta d = {.kind = DELTA_SLICE_STATS,
-                            .experiment = experiment,
-                            .metric = metric,
-                            .variant = a->variant,
-                            .dimension = a->dimension,
-                            .value = a->value,
-                            .dn = a->n,
-                            .ds = a->s.hi,
-                            .dq = a->q.hi,
-                            .dsx = a->sx.hi,
-                            .dqx = a->qx.hi,
-                            .dp = a->p.hi,
-                            .ds_lo = a->s.lo,
-                            .dq_lo = a->q.lo,
-                            .dsx_lo = a->sx.lo,
-                            .dqx_lo = a->qx.lo,
-                            .dp_lo = a->p.lo};
-    return slice_stats_add(c, &d, err);
-}
-
 /* One rule's slices of the range, summed as double-doubles (as the main roll-ups). */
 static int slices_rule(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
                        int64_t stop, const char *after, const char *last, struct err *err)
@@ -325,8 +293,7 @@ static int slices_rule(struct sqlite_conn *c, const char *experiment, const stru
     sqlite_bind_str(st, 6, after);
     sqlite_bind_str(st, 7, last);
     /* the rows are stepped to the end before any write: the statement reads what we add to */
-    struct slice_acc *acc = NULL;
-    size_t nacc = 0, aacc = 0;
+    struct store_slice_sums ss = {0};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *dim = (const char *)sqlite3_column_text(st, 0);
@@ -335,37 +302,21 @@ static int slices_rule(struct sqlite_conn *c, const char *experiment, const stru
         if (dim == NULL || val == NULL || var == NULL) {
             continue;
         }
-        struct slice_acc *a = nacc > 0 ? &acc[nacc - 1] : NULL;
-        if (a == NULL || strcmp(a->dimension, dim) != 0 || strcmp(a->value, val) != 0 ||
-            strcmp(a->variant, var) != 0) {
-            if (nacc == aacc) {
-                aacc = aacc ? aacc * 2 : 16;
-                acc = xrealloc(acc, aacc * sizeof(*acc));
-            }
-            a = &acc[nacc++];
-            memset(a, 0, sizeof(*a));
-            snprintf(a->dimension, sizeof(a->dimension), "%s", dim);
-            snprintf(a->value, sizeof(a->value), "%s", val);
-            snprintf(a->variant, sizeof(a->variant), "%s", var);
-        }
-        double y = sqlite3_column_double(st, 3), x = sqlite3_column_double(st, 4);
-        a->n++;
-        a->s = dd_add(a->s, dd_of(y));
-        a->q = dd_add(a->q, dd_two_prod(y, y));
-        a->sx = dd_add(a->sx, dd_of(x));
-        a->qx = dd_add(a->qx, dd_two_prod(x, x));
-        a->p = dd_add(a->p, dd_two_prod(x, y));
+        store_slice_sums_add(&ss, dim, val, var, sqlite3_column_double(st, 3),
+                             sqlite3_column_double(st, 4));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        free(acc);
+        store_slice_sums_free(&ss);
         return store_sqlite_err(c->db, rc, "rebuild slice statistics", err);
     }
+    struct store_delta *d = store_slice_sums_deltas(&ss, experiment, r->metric);
     int out = 0;
-    for (size_t i = 0; i < nacc && out == 0; i++) {
-        out = slice_acc_put(c, experiment, r->metric, &acc[i], err);
+    for (size_t i = 0; i < ss.n && out == 0; i++) {
+        out = slice_stats_add(c, &d[i], err);
     }
-    free(acc);
+    free(d);
+    store_slice_sums_free(&ss);
     return out;
 }
 

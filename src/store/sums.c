@@ -1,0 +1,77 @@
+/*
+ * sums.c - sums of per-user values for the rebuilds of both adapters (store_int.h): one
+ * group's n and double-double sums of y, y^2, x, x^2, xy, and the per-slice sums of one
+ * rule over a rebuild range with their conversion to slice deltas, so that each adapter's
+ * slices.c and rollup/rebuild code keeps only its SQL. Pure: no I/O; runs on the thread
+ * of the rebuild that owns the structures (the writer, or a rebuild chunk).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/ddouble.h"
+#include "bunsen/util.h"
+#include "store_int.h"
+
+void store_sums_add(struct store_sums *a, double y, double x)
+{
+    a->n++;
+    a->s = dd_add(a->s, dd_of(y));
+    a->q = dd_add(a->q, dd_two_prod(y, y));
+    a->sx = dd_add(a->sx, dd_of(x));
+    a->qx = dd_add(a->qx, dd_two_prod(x, x));
+    a->p = dd_add(a->p, dd_two_prod(x, y));
+}
+
+void store_slice_sums_add(struct store_slice_sums *ss, const char *dimension, const char *value,
+                          const char *variant, double y, double x)
+{
+    struct store_slice_sum *a = ss->n > 0 ? &ss->e[ss->n - 1] : NULL;
+    if (a == NULL || strcmp(a->dimension, dimension) != 0 || strcmp(a->value, value) != 0 ||
+        strcmp(a->variant, variant) != 0) {
+        if (ss->n == ss->alloc) {
+            ss->alloc = ss->alloc ? ss->alloc * 2 : 16;
+            ss->e = xrealloc(ss->e, ss->alloc * sizeof(*ss->e));
+        }
+        a = &ss->e[ss->n++];
+        memset(a, 0, sizeof(*a));
+        snprintf(a->dimension, sizeof(a->dimension), "%s", dimension);
+        snprintf(a->value, sizeof(a->value), "%s", value);
+        snprintf(a->variant, sizeof(a->variant), "%s", variant);
+    }
+    store_sums_add(&a->sums, y, x);
+}
+
+struct store_delta *store_slice_sums_deltas(const struct store_slice_sums *ss,
+                                            const char *experiment, const char *metric)
+{
+    struct store_delta *d = xcalloc(ss->n ? ss->n : 1, sizeof(*d));
+    for (size_t i = 0; i < ss->n; i++) {
+        const struct store_slice_sum *a = &ss->e[i];
+        d[i] = (struct store_delta){.kind = DELTA_SLICE_STATS,
+                                    .experiment = experiment,
+                                    .metric = metric,
+                                    .variant = a->variant,
+                                    .dimension = a->dimension,
+                                    .value = a->value,
+                                    .dn = a->sums.n,
+                                    .ds = a->sums.s.hi,
+                                    .dq = a->sums.q.hi,
+                                    .dsx = a->sums.sx.hi,
+                                    .dqx = a->sums.qx.hi,
+                                    .dp = a->sums.p.hi,
+                                    .ds_lo = a->sums.s.lo,
+                                    .dq_lo = a->sums.q.lo,
+                                    .dsx_lo = a->sums.sx.lo,
+                                    .dqx_lo = a->sums.qx.lo,
+                                    .dp_lo = a->sums.p.lo};
+    }
+    return d;
+}
+
+void store_slice_sums_free(struct store_slice_sums *ss)
+{
+    free(ss->e);
+    memset(ss, 0, sizeof(*ss));
+}
