@@ -91,7 +91,7 @@ trap 'exit 130' INT TERM
 
 # ---- bunsen -----------------------------------------------------------------------------
 mkdir -p "$tmp/data"
-set -- serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn
+set -- serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn --rate-limit-assign 0
 [ -n "${BUNSEN_THREADS:-}" ] && set -- "$@" --threads "$BUNSEN_THREADS"
 $SPIN "$bin" "$@" >"$tmp/bunsen.out" 2>"$tmp/bunsen.err" &
 bpid=$!
