@@ -96,7 +96,7 @@ fi
 # a clone of the repository is self-contained: no doc or test points outside it
 out=$(grep -rIln -e '\.\./shared' -e '/work/shared' README.md docs tests --exclude-dir=node_modules 2>/dev/null |
     grep -v '^tests/ops/install.sh$')
-check "README, docs and tests point nowhere outside the repository (../shared)" "[ -z \"$out\" ]" "$out"
+check "README, docs and tests point nowhere outside the repository (no sibling contracts directory)" "[ -z \"$out\" ]" "$out"
 
 echo "1..$n"
 echo "# $((n - failed)) passed, $failed failed"
