@@ -28,12 +28,14 @@ size_t um_key(struct umset *u, const char *user, const struct store_rule *r)
     return i;
 }
 
-static void um_found(void *ctx, size_t i, double y, double x)
+static void um_found(void *ctx, size_t i, double y, double x, int64_t loc)
 {
     struct store_umrow *row = ctx;
     row[i].y = y;
     row[i].x = x;
     row[i].present = true;
+    row[i].stored = true;
+    row[i].loc = loc;
 }
 
 /* Read the stored values of every key collected so far (before the replay changes any). */

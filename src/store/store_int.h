@@ -58,7 +58,10 @@ struct store_umrow {
     const char *experiment;
     const char *metric;
     double y, x;
-    bool present;
+    bool present; /* the row should exist after the request (a raw value is not zero) */
+    bool stored;  /* it exists now: user_metrics_get found it (under the user's lock) */
+    int64_t loc;  /* where: the backend's address of the stored row (PostgreSQL: its ctid),
+                   * valid while the user's lock is held, 0 when the backend has none */
 };
 
 /* Count and sum of one user's events named event with from <= ts < to. */
@@ -209,11 +212,16 @@ struct store_ops {
                          void *ctx, struct err *err);
     int (*exposures_put)(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err);
-    /* The stored raw values of each key: emit(ctx, i, y, x) for the keys that have a row. */
+    /* The stored raw values of each key: emit(ctx, i, y, x, loc) for the keys that have a
+     * row (loc: see store_umrow). */
     int (*user_metrics_get)(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                            void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
-                            struct err *err);
-    /* Set (present) or delete (!present) each row. */
+                            void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                            void *ctx, struct err *err);
+    /* Set (present) or delete (!present) each row; stored says whether it exists (a row
+     * neither present nor stored is left alone). A row !stored is absent as of this
+     * transaction: user_metrics_get did not find it under the user's lock, or (a first
+     * exposure) the user had no exposure to the experiment, and per-user rows exist only
+     * for exposed users. So a backend may INSERT it without a conflict check. */
     int (*user_metrics_put)(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                             struct err *err);
     /* Add each delta to its roll-up row. */

@@ -293,14 +293,33 @@ int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t 
     return 0;
 }
 
-int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                        void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
-                        struct err *err)
+/* A ctid "(block,offset)" as one integer (block << 16 | offset), and back. */
+static int64_t ctid_pack(const char *s)
 {
+    unsigned long long block = 0, offset = 0;
+    if (sscanf(s, "(%llu,%llu)", &block, &offset) != 2) {
+        return 0;
+    }
+    return (int64_t)(block << 16 | (offset & 0xffff));
+}
+
+static void arr_ctid(struct pg_text *t, int64_t loc)
+{
+    char b[48];
+    snprintf(b, sizeof(b), "(%llu,%llu)", (unsigned long long)((uint64_t)loc >> 16),
+             (unsigned long long)((uint64_t)loc & 0xffff));
+    pg_arr_str(t, b);
+}
+
+int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
+                        void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                        void *ctx, struct err *err)
+{
+    /* the ctid too: the row's update finds it without an index search (user_metrics_put) */
     static const char SQL[] =
-        "SELECT t.i - 1, um.y_raw, um.x_raw FROM unnest($1::text[], $2::text[], $3::text[]) "
-        "WITH ORDINALITY AS t(u, e, k, i) JOIN user_metrics um ON um.user_id = t.u AND "
-        "um.experiment = t.e AND um.metric = t.k";
+        "SELECT t.i - 1, um.y_raw, um.x_raw, um.ctid FROM unnest($1::text[], $2::text[], "
+        "$3::text[]) WITH ORDINALITY AS t(u, e, k, i) JOIN user_metrics um ON um.user_id = t.u "
+        "AND um.experiment = t.e AND um.metric = t.k";
     struct pg_text t[3] = {{0}};
     for (int k = 0; k < 3; k++) {
         pg_arr_begin(&t[k]);
@@ -319,7 +338,8 @@ int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, siz
         return -1;
     }
     for (int k = 0; k < PQntuples(r); k++) {
-        emit(ctx, (size_t)pg_i64(r, k, 0), pg_f64(r, k, 1), pg_f64(r, k, 2));
+        emit(ctx, (size_t)pg_i64(r, k, 0), pg_f64(r, k, 1), pg_f64(r, k, 2),
+             ctid_pack(PQgetvalue(r, k, 3)));
     }
     PQclear(r);
     return 0;
@@ -328,41 +348,61 @@ int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, siz
 int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                         struct err *err)
 {
-    static const char SQL_PUT[] =
+    /* Three plain statements instead of one UPSERT: the caller knows which rows exist and
+     * where (store_int.h: read under the user's lock, which every writer of user_metrics
+     * holds or excludes), so a stored row is updated through its ctid (a TID scan, no index
+     * search) and a new one inserted without the conflict pre-check and speculative
+     * insertion that INSERT ... ON CONFLICT pays per row. Measured on 1,000-row batches:
+     * updates 8.5 -> 4.1 ms, inserts 4.5 -> 3.2 ms (docs/PERFORMANCE.md). A stored row that
+     * is not where it was read (which the locks rule out) fails the request: never a lost
+     * or doubled update. */
+    static const char SQL_INSERT[] =
         "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) SELECT * FROM "
-        "unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[]) ON CONFLICT "
-        "(user_id, experiment, metric) DO UPDATE SET y_raw = EXCLUDED.y_raw, "
-        "x_raw = EXCLUDED.x_raw";
+        "unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[])";
+    static const char SQL_UPDATE[] =
+        "UPDATE user_metrics um SET y_raw = t.y, x_raw = t.x FROM unnest($1::text[], "
+        "$2::text[], $3::text[], $4::float8[], $5::float8[], $6::tid[]) AS t(u, e, k, y, x, c) "
+        "WHERE um.ctid = t.c AND um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
     static const char SQL_DEL[] =
-        "DELETE FROM user_metrics um USING unnest($1::text[], $2::text[], $3::text[]) "
-        "AS t(u, e, k) WHERE um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
-    for (int pass = 0; pass < 2; pass++) {
-        bool put = pass == 0;
-        struct pg_text t[5] = {{0}};
-        for (int k = 0; k < 5; k++) {
+        "DELETE FROM user_metrics um USING unnest($1::text[], $2::text[], $3::text[], "
+        "$4::float8[], $5::float8[], $6::tid[]) AS t(u, e, k, y, x, c) WHERE um.ctid = t.c "
+        "AND um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
+    enum { INSERT, UPDATE, DELETE };
+    static const char *const sql[] = {SQL_INSERT, SQL_UPDATE, SQL_DEL};
+    for (int pass = INSERT; pass <= DELETE; pass++) {
+        struct pg_text t[6] = {{0}};
+        for (int k = 0; k < 6; k++) {
             pg_arr_begin(&t[k]);
         }
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
-            if (rows[i].present != put) {
+            const struct store_umrow *u = &rows[i];
+            int kind = u->present ? (u->stored ? UPDATE : INSERT) : u->stored ? DELETE : -1;
+            if (kind != pass) {
                 continue;
             }
-            pg_arr_str(&t[0], rows[i].user_id);
-            pg_arr_str(&t[1], rows[i].experiment);
-            pg_arr_str(&t[2], rows[i].metric);
-            pg_arr_f64(&t[3], rows[i].y);
-            pg_arr_f64(&t[4], rows[i].x);
+            pg_arr_str(&t[0], u->user_id);
+            pg_arr_str(&t[1], u->experiment);
+            pg_arr_str(&t[2], u->metric);
+            pg_arr_f64(&t[3], u->y);
+            pg_arr_f64(&t[4], u->x);
+            arr_ctid(&t[5], u->loc);
             m++;
         }
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < 6; k++) {
             pg_arr_end(&t[k]);
         }
-        PGresult *r = m > 0 ? run_arrays(tx, put ? SQL_PUT : SQL_DEL, t, put ? 5 : 3, err) : NULL;
-        free_texts(t, 5);
+        PGresult *r = m > 0 ? run_arrays(tx, sql[pass], t, pass == INSERT ? 5 : 6, err) : NULL;
+        free_texts(t, 6);
         if (m > 0 && r == NULL) {
             return -1;
         }
+        bool moved = r != NULL && pass != INSERT && strtoull(PQcmdTuples(r), NULL, 10) != m;
         PQclear(r);
+        if (moved) {
+            err_set(err, ERR_INTERNAL, NULL, "user_metrics: a row moved while its user was locked");
+            return -1;
+        }
     }
     return 0;
 }

@@ -175,8 +175,8 @@ int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t 
                      struct err *err);
 int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n, struct err *err);
 int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                        void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
-                        struct err *err);
+                        void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                        void *ctx, struct err *err);
 int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                         struct err *err);
 int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);

@@ -187,12 +187,16 @@ static const char SQL_UM_GET[] =
     "SELECT y_raw, x_raw FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
 static const char SQL_UM_PUT[] = "INSERT OR REPLACE INTO user_metrics (user_id, experiment, "
                                  "metric, y_raw, x_raw) VALUES (?, ?, ?, ?, ?)";
+/* a stored row: REPLACE would delete and re-insert it, the experiment index entry too */
+static const char SQL_UM_UPD[] =
+    "UPDATE user_metrics SET y_raw = ?4, x_raw = ?5 WHERE user_id = ?1 AND experiment = ?2 "
+    "AND metric = ?3";
 static const char SQL_UM_DEL[] =
     "DELETE FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
 
 int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                            void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
-                            struct err *err)
+                            void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                            void *ctx, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
     for (size_t i = 0; i < n; i++) {
@@ -205,7 +209,7 @@ int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys,
         sqlite_bind_borrowed(st, 3, keys[i].metric);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            emit(ctx, i, sqlite3_column_double(st, 0), sqlite3_column_double(st, 1));
+            emit(ctx, i, sqlite3_column_double(st, 0), sqlite3_column_double(st, 1), 0);
         }
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -221,7 +225,11 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
     struct sqlite_conn *c = tx->conn;
     for (size_t i = 0; i < n; i++) {
         const struct store_umrow *u = &rows[i];
-        sqlite3_stmt *st = sqlite_conn_prepare(c, u->present ? SQL_UM_PUT : SQL_UM_DEL, err);
+        if (!u->present && !u->stored) {
+            continue;
+        }
+        const char *sql = !u->present ? SQL_UM_DEL : u->stored ? SQL_UM_UPD : SQL_UM_PUT;
+        sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
         if (st == NULL) {
             return -1;
         }

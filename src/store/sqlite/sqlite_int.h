@@ -152,8 +152,8 @@ int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, siz
 int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err);
 int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                            void (*emit)(void *ctx, size_t i, double y, double x), void *ctx,
-                            struct err *err);
+                            void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                            void *ctx, struct err *err);
 int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                             struct err *err);
 int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
