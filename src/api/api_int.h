@@ -133,6 +133,24 @@ struct assign_query {
 int api_assign_body_read(const char *body, size_t len, struct assign_query *q, char **store,
                          json_t **attrs);
 
+/* POST /api/v1/events and /exposures: at most this many items per request, timestamps at
+ * most this far in the future (API.md "Ingestion"). */
+#define INGEST_MAX_ITEMS       10000
+#define INGEST_FUTURE_SLACK_MS (7LL * 24 * 3600 * 1000)
+
+/* The events of a POST /api/v1/events body already parsed by jansson (ingest.c): 0 with
+ * *events (free(); its strings are borrowed from body) and *n, or -1 with err naming the
+ * first bad field ("events[17].ts"). now is the time given to events without ts. */
+int api_events_read_json(const json_t *body, int64_t now, struct store_event **events, size_t *n,
+                         struct err *err);
+
+/* The same for a body of the common shape read without jansson (events_body.c): 0 with
+ * *events (free()), *n and *store (free() after the events: their strings point into it);
+ * -1 when the body is not of that shape (nothing to release: the caller takes the jansson
+ * path, which gives the same events for every body read here, or words the error). */
+int api_events_body_read(const char *body, size_t len, int64_t now, struct store_event **events,
+                         size_t *n, char **store);
+
 /* As api_reply_after_exposures with the reply already rendered: text (malloc'd, len bytes)
  * is taken over. */
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,

@@ -17,12 +17,10 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define INGEST_MAX_ITEMS 10000
-#define FUTURE_SLACK_MS  (7LL * 24 * 3600 * 1000)
-
 struct ingest_write {
     struct api_write w;
-    json_t *body; /* owns the strings the items point into */
+    json_t *body; /* owns the strings the items point into (jansson path) */
+    char *text;   /* or this (events_body.c) */
     bool exposures;
     size_t n;
     int64_t ignored; /* exposures after their experiment stopped */
@@ -62,6 +60,7 @@ static void ingest_cleanup(struct api_write *w)
 {
     struct ingest_write *iw = (struct ingest_write *)w;
     json_decref(iw->body);
+    free(iw->text);
     free(iw->events);
     free(iw->expo);
     for (size_t i = 0; iw->dims != NULL && i < iw->n; i++) {
@@ -89,13 +88,39 @@ static int read_ts(const json_t *v, const char *field, int64_t now, int64_t *out
     } else if (validate_integer(v, field, 0, (int64_t)1 << 53, out, err) != 0) {
         return -1;
     }
-    if (*out > now + FUTURE_SLACK_MS) {
+    if (*out > now + INGEST_FUTURE_SLACK_MS) {
         return err_set(err, ERR_INVALID, field, "%s is more than 7 days in the future", field);
     }
     return 0;
 }
 
-/* The common start of both endpoints: parse {"<name>": [1..10,000 items]} and prepare the
+static struct ingest_write *ingest_write_new(void)
+{
+    struct ingest_write *iw = xcalloc(1, sizeof(*iw));
+    iw->w.apply = ingest_apply;
+    iw->w.render = ingest_render;
+    iw->w.cleanup = ingest_cleanup;
+    iw->w.retryable = true; /* ingest_apply starts from zero counts every time */
+    return iw;
+}
+
+/* body is {"<name>": [1..10,000 items]}: *items, or -1 with err. */
+static int ingest_items(const json_t *body, const char *name, const json_t **items, struct err *err)
+{
+    const char *const allowed[] = {name, NULL};
+    *items = json_object_get(body, name);
+    if (validate_known_fields(body, allowed, "", err) != 0) {
+        return -1;
+    }
+    if (!json_is_array(*items) || json_array_size(*items) == 0 ||
+        json_array_size(*items) > INGEST_MAX_ITEMS) {
+        return err_set(err, ERR_INVALID, name, "%s must be an array of 1 to %d items", name,
+                       INGEST_MAX_ITEMS);
+    }
+    return 0;
+}
+
+/* The common start of both endpoints: parse the body, check its shape and prepare the
  * write job (which owns the body: the items point into it). NULL after replying 400. */
 static struct ingest_write *ingest_begin(struct http_req *r, const char *name, const json_t **items)
 {
@@ -103,27 +128,16 @@ static struct ingest_write *ingest_begin(struct http_req *r, const char *name, c
     if (body == NULL) {
         return NULL;
     }
-    const char *const allowed[] = {name, NULL};
     struct err err;
     err_clear(&err);
-    *items = json_object_get(body, name);
-    if (validate_known_fields(body, allowed, "", &err) != 0) {
+    if (ingest_items(body, name, items, &err) != 0) {
         http_reply_err(r, &err);
-    } else if (!json_is_array(*items) || json_array_size(*items) == 0 ||
-               json_array_size(*items) > INGEST_MAX_ITEMS) {
-        http_reply_error(r, ERR_INVALID, name, "%s must be an array of 1 to %d items", name,
-                         INGEST_MAX_ITEMS);
-    } else {
-        struct ingest_write *iw = xcalloc(1, sizeof(*iw));
-        iw->body = body;
-        iw->w.apply = ingest_apply;
-        iw->w.render = ingest_render;
-        iw->w.cleanup = ingest_cleanup;
-        iw->w.retryable = true; /* ingest_apply starts from zero counts every time */
-        return iw;
+        json_decref(body);
+        return NULL;
     }
-    json_decref(body);
-    return NULL;
+    struct ingest_write *iw = ingest_write_new();
+    iw->body = body;
+    return iw;
 }
 
 /* Field names ("events[17].ts") are only formatted for an error: the checks run first with
@@ -184,24 +198,49 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
     return 0;
 }
 
-void api_ingest_events(struct http_req *r)
+int api_events_read_json(const json_t *body, int64_t now, struct store_event **events, size_t *n,
+                         struct err *err)
 {
     const json_t *items = NULL;
-    struct ingest_write *iw = ingest_begin(r, "events", &items);
-    if (iw == NULL) {
+    *events = NULL;
+    *n = 0;
+    if (ingest_items(body, "events", &items, err) != 0) {
+        return -1;
+    }
+    size_t count = json_array_size(items);
+    struct store_event *ev = xcalloc(count, sizeof(*ev));
+    for (size_t i = 0; i < count; i++) {
+        if (read_event(json_array_get(items, i), i, now, &ev[i], err) != 0) {
+            free(ev);
+            return -1;
+        }
+    }
+    *events = ev;
+    *n = count;
+    return 0;
+}
+
+void api_ingest_events(struct http_req *r)
+{
+    int64_t now = time_now_ms();
+    size_t len = 0;
+    const char *text = http_req_body(r, &len);
+    struct ingest_write *iw = ingest_write_new();
+    if (api_events_body_read(text, len, now, &iw->events, &iw->n, &iw->text) == 0) {
+        api_write_submit(r, &iw->w);
         return;
     }
-    iw->n = json_array_size(items);
-    iw->events = xcalloc(iw->n, sizeof(*iw->events));
-    int64_t now = time_now_ms();
+    iw->body = http_req_json_body(r);
     struct err err;
     err_clear(&err);
-    for (size_t i = 0; i < iw->n; i++) {
-        if (read_event(json_array_get(items, i), i, now, &iw->events[i], &err) != 0) {
-            http_reply_err(r, &err);
-            ingest_cleanup(&iw->w);
-            return;
-        }
+    if (iw->body == NULL) {
+        ingest_cleanup(&iw->w);
+        return;
+    }
+    if (api_events_read_json(iw->body, now, &iw->events, &iw->n, &err) != 0) {
+        http_reply_err(r, &err);
+        ingest_cleanup(&iw->w);
+        return;
     }
     api_write_submit(r, &iw->w);
 }

@@ -1,0 +1,169 @@
+/* Unit tests for events_body.c, the fast POST /api/v1/events body reader: every body it
+ * reads gives the events the jansson path (api_events_read_json) gives, and bodies of any
+ * other shape are left to the jansson path. tests/fuzz/fuzz_events_body.c checks the first
+ * property on generated bodies. */
+#include "unit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../src/api/api_int.h"
+
+#define NOW 1764700000000LL
+
+/* Read body both ways; the fast reader must read it (want_fast) or not, and when it does,
+ * agree with jansson event by event. Returns the number of events read. */
+static size_t check_body(const char *body, size_t len, bool want_fast)
+{
+    struct store_event *fast = NULL, *slow = NULL;
+    size_t n = 0, m = 0;
+    char *store = NULL;
+    int rc = api_events_body_read(body, len, NOW, &fast, &n, &store);
+    if (rc != (want_fast ? 0 : -1)) {
+        fail_msg("fast reader %s: %.*s", rc == 0 ? "read" : "did not read", (int)len, body);
+    }
+    if (rc != 0) {
+        return 0;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    assert_non_null(root);
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(api_events_read_json(root, NOW, &slow, &m, &err), 0);
+    assert_int_equal(n, m);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(fast[i].user_id, slow[i].user_id);
+        assert_string_equal(fast[i].event, slow[i].event);
+        assert_true((fast[i].id == NULL) == (slow[i].id == NULL));
+        if (fast[i].id != NULL) {
+            assert_string_equal(fast[i].id, slow[i].id);
+        }
+        assert_int_equal(fast[i].ts, slow[i].ts);
+        assert_memory_equal(&fast[i].value, &slow[i].value, sizeof(double));
+    }
+    free(slow);
+    json_decref(root);
+    free(fast);
+    free(store);
+    return n;
+}
+
+#define READ(s)     check_body(s, strlen(s), true)
+#define NOT_READ(s) check_body(s, strlen(s), false)
+
+static void test_common_shapes_read(void **state)
+{
+    (void)state;
+    assert_int_equal(READ("{\"events\":[{\"user_id\":\"u1\",\"event\":\"purchase\",\"value\":12.5,"
+                          "\"ts\":1764700000000,\"id\":\"o-1\"}]}"),
+                     1);
+    assert_int_equal(READ(" {\n \"events\" : [ {\"event\":\"click\", \"user_id\":\"u1\"} ,\t"
+                          "{\"user_id\":\"u2\",\"event\":\"view\",\"value\":null,\"ts\":null,"
+                          "\"id\":null} ] } \r\n"),
+                     2);
+    /* reals and integers as jansson reads them, at the bounds */
+    assert_int_equal(
+        READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":0.1},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":-0.0},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e15},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":-1000000000000000},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":2.5E-320},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":123456789.123456789e-3},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":0},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2025-12-01T10:00:00.5+01:00\"}"
+             "]}"),
+        8);
+    /* UTF-8 in ids */
+    assert_int_equal(READ("{\"events\":[{\"user_id\":\"\xc3\xa9l\xc3\xa8ve\",\"event\":\"e\"}]}"),
+                     1);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    const char *body = "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]}";
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    char *store = NULL;
+    assert_int_equal(api_events_body_read(body, strlen(body), NOW, &ev, &n, &store), 0);
+    assert_int_equal(n, 1);
+    assert_true(ev[0].value == 1.0);
+    assert_int_equal(ev[0].ts, NOW);
+    assert_null(ev[0].id);
+    free(ev);
+    free(store);
+}
+
+/* Everything else goes to the jansson path, which reads it or words the error. */
+static void test_other_shapes_not_read(void **state)
+{
+    (void)state;
+    NOT_READ("");
+    NOT_READ("[]");
+    NOT_READ("{}");
+    NOT_READ("{\"events\":[]}");
+    NOT_READ("{\"events\":{}}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}],\"x\":1}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]} x");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"},]}");
+    NOT_READ("{\"events\":[{}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\"}]}");                         /* no event */
+    NOT_READ("{\"events\":[{\"user_id\":null,\"event\":\"e\"}]}");          /* null id */
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"x\":1}]}"); /* unknown */
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"user_id\":\"v\",\"event\":\"e\"}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"\\u0075\",\"event\":\"e\"}]}"); /* escape */
+    NOT_READ("{\"events\":[{\"user_id\":\"\",\"event\":\"e\"}]}");        /* empty */
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":\"1\"}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e16}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e999}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":01}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1.}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":.5}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":+1}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1234567890123456789}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":true}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1.5}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":-1}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":9007199254740993}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"yesterday\"}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":4102444800000}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"id\":5}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"\xff\",\"event\":\"e\"}]}"); /* invalid UTF-8 */
+    static const char nul[] = "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]}\0";
+    check_body(nul, sizeof(nul) - 1, false);
+    static const char inner[] = "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1\0}]}";
+    check_body(inner, sizeof(inner) - 1, false);
+}
+
+/* INGEST_MAX_ITEMS events are read; one more is the jansson path's error to word */
+static void test_item_cap(void **state)
+{
+    (void)state;
+    const char *item = "{\"user_id\":\"u\",\"event\":\"e\"}";
+    size_t cap = (INGEST_MAX_ITEMS + 1) * (strlen(item) + 1) + 32;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    for (int extra = 0; extra < 2; extra++) {
+        size_t len = (size_t)snprintf(body, cap, "{\"events\":[");
+        for (int i = 0; i < INGEST_MAX_ITEMS + extra; i++) {
+            len += (size_t)snprintf(body + len, cap - len, "%s%s", i ? "," : "", item);
+        }
+        len += (size_t)snprintf(body + len, cap - len, "]}");
+        assert_int_equal(check_body(body, len, extra == 0), extra == 0 ? INGEST_MAX_ITEMS : 0);
+    }
+    free(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_common_shapes_read),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_other_shapes_not_read),
+        cmocka_unit_test(test_item_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
