@@ -54,6 +54,13 @@ static void fail_all(struct store_job *first, const struct err *err)
 
 #define BATCH_MAX 512 /* jobs per apply_batch call */
 
+/* Before a job's (next) attempt: no outcome yet. */
+static void job_reset(struct store_job *j)
+{
+    err_clear(&j->err);
+    j->rc = 0;
+}
+
 /*
  * The retryable jobs queued while a group's jobs were applied (at most room of them, up to
  * the first barrier or non-retryable job), taken off the queue to join that group's
@@ -68,8 +75,7 @@ static struct store_job *take_joiners(struct writer *w, int room)
     int taken = 0;
     for (struct store_job *j = first; j != NULL && taken < room && j->retryable && !j->barrier;
          j = j->next) {
-        err_clear(&j->err);
-        j->rc = 0;
+        job_reset(j);
         last = j;
         taken++;
     }
@@ -141,8 +147,7 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
     const struct store_ops *ops = s->ops;
     struct store_tx tx = {.store = s, .conn = NULL};
     for (struct store_job *j = first; j != NULL; j = j->next) {
-        err_clear(&j->err);
-        j->rc = 0;
+        job_reset(j);
     }
     /* a barrier (definition change) runs alone and holds the catalogue exclusively */
     if (ops->tx_begin(s, &tx, first->barrier, err) != 0) {
