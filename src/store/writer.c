@@ -54,6 +54,18 @@ static void fail_all(struct store_job *first, const struct err *err)
 
 #define BATCH_MAX 512 /* jobs per apply_batch call */
 
+/* Take the jobs from the queue's head through last (taken of them) off the queue. w->mu held. */
+static void queue_take_head(struct writer *w, struct store_job *last, int taken)
+{
+    w->head = last->next;
+    if (w->head == NULL) {
+        w->tail = NULL;
+    }
+    last->next = NULL;
+    w->depth -= taken;
+    w->stats.queue_depth = w->depth;
+}
+
 /* Before a job's (next) attempt: no outcome yet. */
 static void job_reset(struct store_job *j)
 {
@@ -83,13 +95,7 @@ static struct store_job *take_joiners(struct writer *w, int room)
         pthread_mutex_unlock(&w->mu);
         return NULL;
     }
-    w->head = last->next;
-    if (w->head == NULL) {
-        w->tail = NULL;
-    }
-    last->next = NULL;
-    w->depth -= taken;
-    w->stats.queue_depth = w->depth;
+    queue_take_head(w, last, taken);
     pthread_mutex_unlock(&w->mu);
     return first;
 }
@@ -270,13 +276,7 @@ static void *writer_main(void *arg)
             last = last->next;
             taken++;
         }
-        w->head = last->next;
-        if (w->head == NULL) {
-            w->tail = NULL;
-        }
-        last->next = NULL;
-        w->depth -= taken;
-        w->stats.queue_depth = w->depth;
+        queue_take_head(w, last, taken);
         pthread_mutex_unlock(&w->mu);
         struct store_job *again = NULL;
         run_group(s, first, &again);
