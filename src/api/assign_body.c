@@ -181,10 +181,11 @@ int api_assign_body_read(const char *body, size_t len, struct assign_query *q, c
     q->log_exposure = true;
     *store = NULL;
     *attrs = NULL;
-    /* A NUL byte is never valid JSON text, but jansson's lexer ends its input there, so a
-     * nested "attributes" object read by jansson alone could end early and be taken for a
-     * whole one (found by tests/fuzz/fuzz_assign_body.c): such bodies take the jansson path,
-     * which refuses them. */
+    /* A NUL byte is never valid JSON text, but jansson does not always refuse one (it skips
+     * a NUL right after a number or a literal), so a nested "attributes" object read by
+     * jansson alone could end early and be taken for a whole one (found by
+     * tests/fuzz/fuzz_assign_body.c): such bodies take the jansson path, where
+     * http_req_json_body refuses any NUL byte before jansson sees the body. */
     if (memchr(body, '\0', len) != NULL) {
         return -1;
     }

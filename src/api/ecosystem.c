@@ -300,7 +300,14 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
 {
     size_t len = 0;
     const char *body = http_req_body(r, &len);
-    json_t *root = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : json_object();
+    json_t *root = NULL;
+    if (len == 0) {
+        root = json_object();
+    } else if (memchr(body, '\0', len) == NULL) {
+        /* a raw NUL byte is refused before jansson, which would skip one after a number or a
+         * literal (see http_req_json_body) */
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    }
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
         ofrep_error(r, 400, flag, "PARSE_ERROR", "the body must be a JSON object");

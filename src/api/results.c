@@ -680,19 +680,43 @@ bool results_wants_csv(struct http_req *r)
     return accept != NULL && strstr(accept, "text/csv") != NULL;
 }
 
-void api_results(struct http_req *r)
+int results_request_begin(struct http_req *r, struct experiment *x, struct results_params *p)
 {
     const char *format = http_req_query(r, "format");
     if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
         http_reply_error(r, ERR_INVALID, "format", "format must be json or csv");
+        return -1;
+    }
+    if (results_experiment_of(r, x) != 0) {
+        return -1;
+    }
+    results_params_default(x, p);
+    return 0;
+}
+
+void results_reply_doc(struct http_req *r, const struct experiment *x, json_t *doc,
+                       char *(*to_csv)(const json_t *), const char *name)
+{
+    if (!results_wants_csv(r)) {
+        http_reply_json(r, 200, doc);
         return;
     }
+    char *csv = to_csv(doc);
+    http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+    char disp[160];
+    snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s.csv\"", x->key, name);
+    http_reply_header(r, "Content-Disposition", disp);
+    free(csv);
+    json_decref(doc);
+}
+
+void api_results(struct http_req *r)
+{
     struct experiment x;
-    if (results_experiment_of(r, &x) != 0) {
+    struct results_params p;
+    if (results_request_begin(r, &x, &p) != 0) {
         return;
     }
-    struct results_params p;
-    results_params_default(&x, &p);
     struct err err;
     err_clear(&err);
     json_t *res = NULL;
@@ -704,16 +728,8 @@ void api_results(struct http_req *r)
                    ? results_breakdown(http_req_app(r)->store, &x, dimension, &p, &err)
                    : results_compute(http_req_app(r)->store, &x, &p, &err)) == NULL) {
         http_reply_err(r, &err);
-    } else if (results_wants_csv(r)) {
-        char *csv = results_to_csv(res);
-        http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
-        char disp[128];
-        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-results.csv\"", x.key);
-        http_reply_header(r, "Content-Disposition", disp);
-        free(csv);
-        json_decref(res);
     } else {
-        http_reply_json(r, 200, res);
+        results_reply_doc(r, &x, res, results_to_csv, "results");
     }
     experiment_clear(&x);
 }

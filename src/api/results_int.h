@@ -69,5 +69,13 @@ void results_add_rebuilding(struct store *s, const struct experiment *x, json_t 
 int results_experiment_of(struct http_req *r, struct experiment *x);
 /* Whether the reply should be CSV: ?format=csv, else an Accept naming text/csv. */
 bool results_wants_csv(struct http_req *r);
+/* The start of the results handlers (results, timeseries): ?format must be json or csv
+ * (else a 400 reply), the experiment {key} into x (results_experiment_of: else a 404 reply),
+ * p set to its defaults. 0, or -1 after replying. After 0 the caller clears x. */
+int results_request_begin(struct http_req *r, struct experiment *x, struct results_params *p);
+/* Reply 200 with doc (takes it): CSV rendered by to_csv, as the attachment
+ * "<experiment>-<name>.csv", when results_wants_csv, else the JSON document. */
+void results_reply_doc(struct http_req *r, const struct experiment *x, json_t *doc,
+                       char *(*to_csv)(const json_t *), const char *name);
 
 #endif

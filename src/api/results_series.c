@@ -143,17 +143,11 @@ out:
 
 void api_timeseries(struct http_req *r)
 {
-    const char *format = http_req_query(r, "format");
-    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
-        http_reply_error(r, ERR_INVALID, "format", "format must be json or csv");
-        return;
-    }
     struct experiment x;
-    if (results_experiment_of(r, &x) != 0) {
+    struct results_params p;
+    if (results_request_begin(r, &x, &p) != 0) {
         return;
     }
-    struct results_params p;
-    results_params_default(&x, &p);
     struct err err;
     err_clear(&err);
     json_t *res = NULL;
@@ -162,16 +156,8 @@ void api_timeseries(struct http_req *r)
         (res = results_timeseries(http_req_app(r)->store, &x, http_req_query(r, "metric"), &p,
                                   &err)) == NULL) {
         http_reply_err(r, &err);
-    } else if (results_wants_csv(r)) {
-        char *csv = results_timeseries_to_csv(res);
-        http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
-        char disp[160];
-        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-timeseries.csv\"", x.key);
-        http_reply_header(r, "Content-Disposition", disp);
-        free(csv);
-        json_decref(res);
     } else {
-        http_reply_json(r, 200, res);
+        results_reply_doc(r, &x, res, results_timeseries_to_csv, "timeseries");
     }
     experiment_clear(&x);
 }

@@ -1,5 +1,6 @@
 /*
- * http_int.h - private to src/http/: replying with a ready-made MHD response.
+ * http_int.h - private to src/http/: the request struct, the checks before routing
+ * (framing.c), streams, replying with a ready-made MHD response, rate limits, the key cache.
  */
 #ifndef BUNSEN_HTTP_INT_H
 #define BUNSEN_HTTP_INT_H
@@ -15,7 +16,7 @@
  * records; beyond that MHD 0.9.75 cannot even answer). */
 #define HTTP_QUERY_MAX 256
 
-/* A fault found in the request target before MHD parsed the headers (server.c on_uri). */
+/* A fault found in the request target before MHD parsed the headers (framing.c http_on_uri). */
 enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_NUL_PATH, EARLY_URI_LONG };
 
 /* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 32 KiB connection pool) MHD
@@ -49,6 +50,18 @@ struct http_req {
     uint64_t t0;
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
 };
+
+/* Checks before routing (framing.c). http_on_uri is MHD's URI log callback: it sees the raw
+ * target and returns NULL, or a static marker (never freed) that MHD hands to the first
+ * access-handler call as *con_cls; http_early_of says which fault a *con_cls marks
+ * (EARLY_NONE for anything else, such as a request). http_unescape_no_nul is MHD's unescape
+ * callback: percent-decoding with a decoded NUL turned into 0x01. http_framing_ok replies 400
+ * (or 431) with "Connection: close" and returns false when the headers frame the body
+ * ambiguously, hold a NUL byte or exceed HTTP_HEADERS_MAX. */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+enum early_error http_early_of(const void *con_cls);
+size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);
+bool http_framing_ok(struct http_req *r);
 
 /* Open streams (stream.c): the set a server owns, at most max at once. close_all ends
  * every stream and waits (bounded) until MHD has freed them: call it before

@@ -276,6 +276,16 @@ json_t *http_req_json_body(struct http_req *r)
         http_reply_error(r, ERR_INVALID, NULL, "a JSON object body is required");
         return NULL;
     }
+    /* JSON text never holds a raw NUL byte (inside strings it must be escaped), but jansson
+     * 2.14 skips one that directly follows a number or a literal: its lexer puts back the byte
+     * that ended the token, and a put-back NUL reads as an empty buffer, so {"n":12<NUL>}
+     * parsed as {"n":12}. Refused here, before jansson sees the body. */
+    const char *nul = memchr(body, '\0', len);
+    if (nul != NULL) {
+        http_reply_error(r, ERR_INVALID, NULL, "invalid JSON at byte %zu: a NUL byte",
+                         (size_t)(nul - body));
+        return NULL;
+    }
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {

@@ -313,6 +313,10 @@ struct store_ops {
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
 
+/* A time (ms) after every stored one: what the adapters' SQL compares with when a rule has
+ * no window or an experiment no stop time (0 = none). */
+#define FAR_FUTURE ((int64_t)1 << 62)
+
 /* ---- sums of per-user values for the rebuilds of both adapters (src/store/sums.c) ----
  * A rebuild reads each user's per-user values (y, x) of a rule and sums them in C as
  * double-doubles (a SQL SUM in doubles cannot keep sum y^2 exact at 1e12). Pure; the caller

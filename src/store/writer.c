@@ -54,6 +54,25 @@ static void fail_all(struct store_job *first, const struct err *err)
 
 #define BATCH_MAX 512 /* jobs per apply_batch call */
 
+/* Take the jobs from the queue's head through last (taken of them) off the queue. w->mu held. */
+static void queue_take_head(struct writer *w, struct store_job *last, int taken)
+{
+    w->head = last->next;
+    if (w->head == NULL) {
+        w->tail = NULL;
+    }
+    last->next = NULL;
+    w->depth -= taken;
+    w->stats.queue_depth = w->depth;
+}
+
+/* Before a job's (next) attempt: no outcome yet. */
+static void job_reset(struct store_job *j)
+{
+    err_clear(&j->err);
+    j->rc = 0;
+}
+
 /*
  * The retryable jobs queued while a group's jobs were applied (at most room of them, up to
  * the first barrier or non-retryable job), taken off the queue to join that group's
@@ -68,8 +87,7 @@ static struct store_job *take_joiners(struct writer *w, int room)
     int taken = 0;
     for (struct store_job *j = first; j != NULL && taken < room && j->retryable && !j->barrier;
          j = j->next) {
-        err_clear(&j->err);
-        j->rc = 0;
+        job_reset(j);
         last = j;
         taken++;
     }
@@ -77,13 +95,7 @@ static struct store_job *take_joiners(struct writer *w, int room)
         pthread_mutex_unlock(&w->mu);
         return NULL;
     }
-    w->head = last->next;
-    if (w->head == NULL) {
-        w->tail = NULL;
-    }
-    last->next = NULL;
-    w->depth -= taken;
-    w->stats.queue_depth = w->depth;
+    queue_take_head(w, last, taken);
     pthread_mutex_unlock(&w->mu);
     return first;
 }
@@ -141,8 +153,7 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
     const struct store_ops *ops = s->ops;
     struct store_tx tx = {.store = s, .conn = NULL};
     for (struct store_job *j = first; j != NULL; j = j->next) {
-        err_clear(&j->err);
-        j->rc = 0;
+        job_reset(j);
     }
     /* a barrier (definition change) runs alone and holds the catalogue exclusively */
     if (ops->tx_begin(s, &tx, first->barrier, err) != 0) {
@@ -265,13 +276,7 @@ static void *writer_main(void *arg)
             last = last->next;
             taken++;
         }
-        w->head = last->next;
-        if (w->head == NULL) {
-            w->tail = NULL;
-        }
-        last->next = NULL;
-        w->depth -= taken;
-        w->stats.queue_depth = w->depth;
+        queue_take_head(w, last, taken);
         pthread_mutex_unlock(&w->mu);
         struct store_job *again = NULL;
         run_group(s, first, &again);

@@ -777,6 +777,75 @@ static void test_nul_bytes(void **state)
     check_alive();
 }
 
+/*
+ * A raw NUL byte right after a number or a literal, sent as is. jansson 2.14 skips such a
+ * byte (its lexer puts back the byte that ended the token, and a put-back NUL reads as an
+ * empty buffer), so each body below parsed as if the NUL were not there and got 2xx. Every
+ * route that parses JSON must answer 400 with its error body; the same body without the NUL
+ * is then sent and must succeed, so that the 400 is the NUL's.
+ */
+static void test_nul_after_value(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method;
+        const char *path;
+        int key;          /* 0 admin, 1 sdk */
+        const char *body; /* '@' marks where the NUL byte goes */
+    } cases[] = {
+        {"POST", "/api/v1/assign", 1, "{\"user_id\":\"u\",\"attributes\":{\"a\":{\"n\":12@}}}"},
+        {"POST", "/api/v1/assign", 1, "{\"user_id\":\"u\",\"attributes\":{\"n\":12@}}"},
+        {"POST", "/api/v1/assign", 1, "{\"user_id\":\"u\",\"log_exposure\":false@}"},
+        {"POST", "/api/v1/events", 1,
+         "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":2@}]}"},
+        {"POST", "/api/v1/keys", 0, "{\"name\":\"nul-k\",\"role\":\"sdk\",\"encrypt\":false@}"},
+        {"POST", "/api/v1/metrics", 0,
+         "{\"key\":\"nul-m\",\"event\":\"e\",\"type\":\"count\",\"window_hours\":24@}"},
+        {"PATCH", "/api/v1/experiments/draft-x", 0, "{\"coverage\":0.5@}"},
+        {"POST", "/api/v1/power", 0,
+         "{\"metric_type\":\"binomial\",\"baseline\":0.1,\"mde\":0.01@}"},
+    };
+    char with[256], without[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = strlen(cases[i].body), k = 0;
+        assert_true(n < sizeof(with));
+        for (size_t j = 0; j < n; j++) {
+            with[j] = cases[i].body[j] == '@' ? '\0' : cases[i].body[j];
+            if (cases[i].body[j] != '@') {
+                without[k++] = cases[i].body[j];
+            }
+        }
+        const char *key = cases[i].key ? sdk_key : D.admin_key;
+        expect_ct(cases[i].method, cases[i].path, key, "application/json", with, n, 400, NULL);
+        struct resp r;
+        assert_int_equal(http_req_ct(D.port, cases[i].method, cases[i].path, key,
+                                     "application/json", without, k, &r),
+                         0);
+        if (r.status >= 300) {
+            fail_msg("%s without its NUL: status %d: %.300s",
+                     what(cases[i].method, cases[i].path, without, k), r.status,
+                     r.body ? r.body : "");
+        }
+        resp_free(&r);
+    }
+    /* OFREP parses its context itself: its own 400 (errorCode), not a parse without the NUL */
+    static const char ofrep[] = "{\"context\":{\"targetingKey\":\"u\",\"n\":1\0}}";
+    struct resp r;
+    n_hostile++;
+    assert_int_equal(http_req_ct(D.port, "POST", "/ofrep/v1/evaluate/flags/hx", sdk_key,
+                                 "application/json", ofrep, sizeof(ofrep) - 1, &r),
+                     0);
+    json_t *j = resp_json(&r);
+    const char *code = json_string_value(json_object_get(j, "errorCode"));
+    if (r.status != 400 || code == NULL || strcmp(code, "PARSE_ERROR") != 0) {
+        fail_msg("OFREP with a NUL after a number: status %d: %.300s", r.status,
+                 r.body ? r.body : "");
+    }
+    json_decref(j);
+    resp_free(&r);
+    check_alive();
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -1593,6 +1662,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_invalid_utf8_echoed_in_errors),
         cmocka_unit_test(test_nul_bytes),
+        cmocka_unit_test(test_nul_after_value),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_sql_injection),

@@ -27,8 +27,6 @@
 #include "bunsen/util.h"
 #include "pg_int.h"
 
-#define FAR_FUTURE ((int64_t)1 << 62)
-
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (const char *)(buf))
 
 static int run(struct pg_conn *c, const char *sql, int n, const char *const *v, struct err *err)

@@ -12,8 +12,6 @@
 #include "bunsen/util.h"
 #include "pg_int.h"
 
-#define FAR_FUTURE ((int64_t)1 << 62)
-
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (const char *)(buf))
 
 static int run(struct store_tx *tx, const char *sql, int n, const char *const *v, struct err *err)
@@ -56,16 +54,15 @@ static const char SQL_RB_STATS_PUT[] =
 
 struct rb_sums {
     char variant[65];
-    int64_t n;
-    struct dd s, q, sx, qx, p;
+    struct store_sums sums;
 };
 
 static int rb_stats_put(struct store_tx *tx, const char *experiment, const char *metric,
                         const struct rb_sums *a, struct err *err)
 {
     char num[11][40];
-    snprintf(num[0], sizeof(num[0]), "%" PRId64, a->n);
-    const struct dd *v[] = {&a->s, &a->q, &a->sx, &a->qx, &a->p};
+    snprintf(num[0], sizeof(num[0]), "%" PRId64, a->sums.n);
+    const struct dd *v[] = {&a->sums.s, &a->sums.q, &a->sums.sx, &a->sums.qx, &a->sums.p};
     for (int i = 0; i < 5; i++) {
         snprintf(num[1 + i], sizeof(num[0]), "%.17g", v[i]->hi);
         snprintf(num[6 + i], sizeof(num[0]), "%.17g", v[i]->lo);
@@ -91,22 +88,16 @@ static int rb_stats(struct store_tx *tx, const char *experiment, const struct st
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         const char *var = PQgetvalue(res, i, 0);
         if (strcmp(var, a.variant) != 0) {
-            if (a.n > 0) {
+            if (a.sums.n > 0) {
                 rc = rb_stats_put(tx, experiment, r->metric, &a, err);
             }
             memset(&a, 0, sizeof(a));
             snprintf(a.variant, sizeof(a.variant), "%s", var);
         }
-        double y = pg_f64(res, i, 1), x = pg_f64(res, i, 2);
-        a.n++;
-        a.s = dd_add(a.s, dd_of(y));
-        a.q = dd_add(a.q, dd_two_prod(y, y));
-        a.sx = dd_add(a.sx, dd_of(x));
-        a.qx = dd_add(a.qx, dd_two_prod(x, x));
-        a.p = dd_add(a.p, dd_two_prod(x, y));
+        store_sums_add(&a.sums, pg_f64(res, i, 1), pg_f64(res, i, 2));
     }
     PQclear(res);
-    if (rc == 0 && a.n > 0) {
+    if (rc == 0 && a.sums.n > 0) {
         rc = rb_stats_put(tx, experiment, r->metric, &a, err);
     }
     return rc;

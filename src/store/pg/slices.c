@@ -17,8 +17,6 @@
 #include "bunsen/util.h"
 #include "pg_int.h"
 
-#define FAR_FUTURE ((int64_t)1 << 62)
-
 static PGresult *run_texts(struct pg_conn *c, const char *sql, struct pg_text *t, int n,
                            struct err *err)
 {

@@ -11,8 +11,6 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-#define FAR_FUTURE ((int64_t)1 << 62)
-
 static int exec_bound(struct sqlite_conn *c, const char *sql, const char *a, struct err *err)
 {
     sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);

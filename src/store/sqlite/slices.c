@@ -14,8 +14,6 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-#define FAR_FUTURE ((int64_t)1 << 62)
-
 static const char SQL_DIMS_GET[] =
     "SELECT dimension, value FROM exposure_dims WHERE user_id = ? AND experiment = ?";
 

@@ -1,0 +1,201 @@
+/*
+ * framing.c - the checks a request passes before it is routed (the request lifecycle in
+ * server.c calls them): the raw request target (too many query parameters, too long, a NUL
+ * byte inside it; MHD's URI callback), percent-decoding that never yields a NUL byte, and
+ * the message framing of RFC 9112 6.3 (Content-Length / Transfer-Encoding ambiguities,
+ * NUL bytes in header lines, the header size cap). It owns no state: the target's verdict
+ * travels to the request through a static marker in *con_cls.
+ *
+ * Threads: MHD's polling thread and its pool, on the connection being parsed.
+ */
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bunsen/http.h"
+#include "http_int.h"
+
+/* What http_on_uri found wrong before MHD parsed the rest of the request: a static marker object
+ * per kind is handed to on_request through *con_cls (nothing to free if MHD then fails the
+ * request itself). */
+static const char early_markers[4];
+
+enum early_error http_early_of(const void *con_cls)
+{
+    if (con_cls == &early_markers[EARLY_URI_LONG]) {
+        return EARLY_URI_LONG;
+    }
+    if (con_cls == &early_markers[EARLY_QUERY]) {
+        return EARLY_QUERY;
+    }
+    if (con_cls == &early_markers[EARLY_NUL_PATH]) {
+        return EARLY_NUL_PATH;
+    }
+    return EARLY_NONE;
+}
+
+/* ---- message framing (RFC 9112 6.3) ----
+ * MHD frames the body by Transfer-Encoding when present, else by the first Content-Length.
+ * A proxy in front may have framed it differently (request smuggling), so every ambiguity is
+ * refused with 400 and the connection closed: Content-Length together with
+ * Transfer-Encoding, Content-Lengths that disagree or are not a plain number, a header with
+ * a NUL byte in it. A transfer coding other than chunked cannot be framed at all: 400 at once
+ * (rather than waiting for a body that MHD cannot delimit; RFC 9112 suggests 501, but the
+ * fault is the client's and a 5xx would page whoever watches the server's error rate). */
+
+struct framing {
+    int content_lengths;   /* Content-Length headers seen */
+    bool lengths_differ;   /* two of them disagree, or one is not digits only */
+    const char *first_len; /* the first value */
+    bool nul;              /* a header name or value holds a NUL byte */
+    size_t bytes;          /* names and values, with 4 bytes per line for ": " and CRLF */
+};
+
+static bool all_digits(const char *v, size_t n)
+{
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* MHD keeps header values in its read buffer and ends each line by overwriting its CR and LF
+ * with NULs (trailing blanks too); it measures values with strlen, so a NUL inside a value
+ * would silently cut it ("X-Key: admin\0junk"). The byte after the terminator tells: a NUL
+ * (the zeroed LF), after any blanks, for an honest value; the rest of the value when a NUL
+ * was inside. (Lines ended by a bare LF have no second NUL and are refused too: RFC 9112 2.2
+ * lets a server reject them, and a bare LF is itself a smuggling vector.) */
+static bool value_ends_line(const char *terminator)
+{
+    const char *p = terminator + 1;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    return *p == '\0' || *p == '\n';
+}
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    struct framing *f = cls;
+    f->bytes += key_size + value_size + 4;
+    if (value != NULL && value_size > 0 && !value_ends_line(value + value_size)) {
+        f->nul = true;
+    }
+    if (key != NULL && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        const char *v = value != NULL ? value : "";
+        if (!all_digits(v, value_size) || (f->first_len != NULL && strcmp(f->first_len, v) != 0)) {
+            f->lengths_differ = true;
+        }
+        if (f->first_len == NULL) {
+            f->first_len = v;
+        }
+        f->content_lengths++;
+    }
+    return MHD_YES;
+}
+
+/* Reply and close when the framing is ambiguous; returns false after replying. */
+bool http_framing_ok(struct http_req *r)
+{
+    struct framing f = {0};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, framing_header, &f);
+    const char *te = http_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (f.nul) {
+        http_reply_error(r, ERR_INVALID, NULL, "a header holds a NUL byte");
+    } else if (f.bytes > HTTP_HEADERS_MAX) {
+        http_reply_error(r, ERR_HEADERS_TOO_LARGE, NULL, "the headers exceed %d bytes",
+                         HTTP_HEADERS_MAX);
+    } else if (te != NULL && f.content_lengths > 0) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Content-Length and Transfer-Encoding together are ambiguous (RFC 9112 "
+                         "6.3); send one of them");
+    } else if (f.lengths_differ) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Content-Length must be one decimal number, sent once (or repeated with "
+                         "the same value)");
+    } else if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Transfer-Encoding '%.40s' is not supported; send chunked or a "
+                         "Content-Length",
+                         te);
+    } else {
+        return true;
+    }
+    http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    return false;
+}
+
+/* Called by MHD with the raw request target, before it splits the query string into
+ * arguments. Each argument takes a record in the connection's 32 KiB memory pool; with
+ * hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
+ * the client waiting for the timeout. Beyond HTTP_QUERY_MAX arguments (or HTTP_URI_MAX bytes)
+ * the query string is made one argument here (its '&' become ';': the target lives in MHD's
+ * writable read buffer, and MHD splits it only after this call) and the request answered
+ * 400 (414).
+ * A NUL byte inside the target (which C strings would silently cut) is refused the same way:
+ * MHD ends the target where the space before "HTTP/" was, so a target whose terminator is not
+ * followed by the protocol version had a NUL inside it. */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    size_t len = strlen(uri);
+    const char *after = uri + len + 1;
+    while (*after == ' ' || *after == '\t') {
+        after++;
+    }
+    if (strncmp(after, "HTTP/", 5) != 0) {
+        return (void *)(uintptr_t)&early_markers[EARLY_NUL_PATH];
+    }
+    char *q = strchr(uri, '?');
+    int n = 1;
+    for (const char *p = q; p != NULL && *p != '\0'; p++) {
+        n += *p == '&';
+    }
+    enum early_error e = len > HTTP_URI_MAX   ? EARLY_URI_LONG
+                         : n > HTTP_QUERY_MAX ? EARLY_QUERY
+                                              : EARLY_NONE;
+    if (e == EARLY_NONE) {
+        return NULL;
+    }
+    /* MHD has already noted where the query starts: turn it into one argument */
+    for (char *p = q; p != NULL && *p != '\0'; p++) {
+        *p = *p == '&' ? ';' : *p;
+    }
+    return (void *)(uintptr_t)&early_markers[e];
+}
+
+/* Percent-decoding as MHD's default, except that a decoded NUL becomes 0x01: C strings
+ * would otherwise silently truncate ("/index.html%00.css", "u%00admin"), while 0x01 is a
+ * control character that every validator (paths, ids) rejects. */
+size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r != '\0'; r++) {
+        if (r[0] == '%' && r[1] != '\0' && r[2] != '\0') {
+            char hex[3] = {r[1], r[2], '\0'};
+            char *end = NULL;
+            unsigned long v = strtoul(hex, &end, 16);
+            if (end == hex + 2) {
+                *w++ = v == 0 ? '\x01' : (char)v;
+                r += 2;
+                continue;
+            }
+        }
+        *w++ = *r;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
