@@ -201,6 +201,7 @@ struct kjob {
     uint8_t hash[32];
     bool fail;
     int done_rc;
+    enum err_code done_code; /* err->code given to done() when done_rc != 0 */
     bool done;
 };
 
@@ -221,9 +222,9 @@ static int kjob_apply(struct store_tx *tx, void *arg, struct err *err)
 
 static void kjob_done(void *arg, int rc, const struct err *err)
 {
-    (void)err;
     struct kjob *k = arg;
     k->done_rc = rc;
+    k->done_code = rc != 0 ? err->code : ERR_OK;
     __atomic_store_n(&k->done, true, __ATOMIC_RELEASE);
 }
 
@@ -260,6 +261,7 @@ static void test_writer_savepoints(void **state)
             usleep(1000);
         }
         assert_int_equal(jobs[i].done_rc, i % 7 == 3 ? -1 : 0);
+        assert_int_equal(jobs[i].done_code, i % 7 == 3 ? ERR_INVALID : ERR_OK); /* its own */
     }
     struct store_writer_stats st;
     store_writer_get_stats(s, &st);
@@ -282,6 +284,7 @@ static void test_writer_savepoints(void **state)
         usleep(1000);
     }
     assert_int_equal(dup.done_rc, -1);
+    assert_int_equal(dup.done_code, ERR_CONFLICT); /* a unique violation, on either backend */
     store_writer_stop(s);
     /* after stop, submissions are refused with unavailable */
     assert_int_equal(store_submit(s, &dup.job, &err), -1);
@@ -318,6 +321,7 @@ static void test_writer_retryable_groups(void **state)
             usleep(1000);
         }
         assert_int_equal(jobs[i].done_rc, i % 7 == 3 ? -1 : 0);
+        assert_int_equal(jobs[i].done_code, i % 7 == 3 ? ERR_INVALID : ERR_OK); /* its own */
     }
     /* each failing job made its group run twice */
     assert_true(__atomic_load_n(&kjob_applied, __ATOMIC_RELAXED) > N);
@@ -549,6 +553,7 @@ static void test_writer_apply_batch(void **state)
                 usleep(1000);
             }
             assert_int_equal(jobs[i].done_rc, failing && i == 17 ? -1 : 0);
+            assert_int_equal(jobs[i].done_code, failing && i == 17 ? ERR_INVALID : ERR_OK);
         }
         assert_true(atomic_load(&batch_max) > 1); /* several jobs in one call */
         assert_true(atomic_load(&batch_calls) < N);
