@@ -537,7 +537,6 @@ const struct store_ops store_sqlite_ops = {
     .rollup_daily = sqlite_rollup_daily,
     .exposure_by_variant = sqlite_exposure_by_variant,
     .compact = sqlite_compact,
-    .lock_users = sqlite_lock_users,
     .events_insert = sqlite_events_insert,
     .users_with_events = sqlite_users_with_events,
     .events_raw = sqlite_events_raw,

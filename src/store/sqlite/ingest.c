@@ -12,16 +12,6 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-int sqlite_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
-{
-    /* one writer per database file (BEGIN IMMEDIATE): nothing to serialize further */
-    (void)tx;
-    (void)users;
-    (void)n;
-    (void)err;
-    return 0;
-}
-
 static const char SQL_EVENT_INSERT[] =
     "INSERT OR IGNORE INTO events (user_id, event, ts, value, id) VALUES (?, ?, ?, ?, ?)";
 

@@ -141,7 +141,6 @@ int sqlite_exposure_by_variant(struct store *s, const char *experiment,
                                void *ctx, int64_t *conflicts, struct err *err);
 int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                    struct err *err);
-int sqlite_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
 int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
                          bool *inserted, struct err *err);
 int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
