@@ -1,7 +1,15 @@
 /* Unit tests for the store: migrations from empty, idempotent re-run, refusal of a newer
- * schema, the writer's group commit with per-job savepoints, sync writes, keys, audit. */
+ * schema, the writer's group commit with per-job savepoints, sync writes, keys, audit.
+ *
+ * Both backends: by default each test opens the store on a fresh SQLite file; when
+ * BUNSEN_TEST_DATABASE holds a postgres:// URL (tests/pg/api.sh: the maintenance database
+ * of a throwaway cluster), on a fresh PostgreSQL database created on that server (and
+ * dropped after). The tests talk to the store through store.h; the two that reach under
+ * it (a future version written into schema_migrations, a job that breaks the writer's
+ * savepoint stack) do so in each backend's own terms. */
 #include "unit.h"
 
+#include <libpq-fe.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -14,10 +22,87 @@
 #include "bunsen/migrations.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
-#include "../../src/store/sqlite/sqlite_int.h" /* a job that breaks the savepoint stack */
+#include "../../src/store/pg/pg_int.h"         /* a job that breaks the savepoint stack */
+#include "../../src/store/sqlite/sqlite_int.h" /* the same on SQLite */
 
 static char dir[64];
-static char db[128];
+static char db[128]; /* the SQLite file of the current test */
+
+/* ---- the backend under test ---- */
+
+static bool on_pg;                     /* BUNSEN_TEST_DATABASE names a PostgreSQL server */
+static char pg_base[512];              /* its URL (the maintenance database) */
+static char pg_name[64];               /* the database of the current test, "" when none */
+static char url[sizeof(pg_base) + 64]; /* what store_open() is given: db or the URL */
+
+static void backend_detect(void)
+{
+    const char *u = getenv("BUNSEN_TEST_DATABASE");
+    on_pg =
+        u != NULL && (strncmp(u, "postgres://", 11) == 0 || strncmp(u, "postgresql://", 13) == 0);
+    if (on_pg) {
+        snprintf(pg_base, sizeof(pg_base), "%s", u);
+    }
+}
+
+/* Run one statement over its own connection to conninfo. 0, or -1 with the reason printed. */
+static int server_exec(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+        if (rc != 0) {
+            fprintf(stderr, "test_store: %s: %s", sql, PQresultErrorMessage(r));
+        }
+        PQclear(r);
+    } else {
+        fprintf(stderr, "test_store: cannot reach %s: %s", conninfo, PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* Drop the current test's PostgreSQL database (its sessions too: a failed test may have
+ * left its store open). */
+static void pg_drop_current(void)
+{
+    if (pg_name[0] != '\0') {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_name);
+        server_exec(pg_base, sql);
+        pg_name[0] = '\0';
+    }
+}
+
+/* A new empty database on the server; url = pg_base with its database name replaced (the
+ * query string kept, as tests/api/harness.c does). */
+static int pg_create_fresh(void)
+{
+    static int seq;
+    pg_drop_current();
+    char name[64], sql[128];
+    snprintf(name, sizeof(name), "bunsen_unit_%d_%d", (int)getpid(), ++seq);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    if (server_exec(pg_base, sql) != 0) {
+        return -1;
+    }
+    snprintf(pg_name, sizeof(pg_name), "%s", name);
+    const char *hosts = strstr(pg_base, "://") + 3;
+    int keep = (int)(hosts - pg_base + (ptrdiff_t)strcspn(hosts, "/?")); /* through host:port */
+    const char *query = strchr(hosts, '?');
+    snprintf(url, sizeof(url), "%.*s/%s%s", keep, pg_base, name, query != NULL ? query : "");
+    return 0;
+}
+
+/* The migrations the backend under test applies. */
+static const struct migration *backend_migrations(int *n)
+{
+    *n = on_pg ? bunsen_migrations_pg_count : bunsen_migrations_count;
+    return on_pg ? bunsen_migrations_pg : bunsen_migrations;
+}
 
 static int setup(void **state)
 {
@@ -27,28 +112,39 @@ static int setup(void **state)
         return -1;
     }
     snprintf(db, sizeof(db), "%s/t.db", dir);
-    return 0;
+    /* on PostgreSQL the server must answer, or every test would fail the same way */
+    return on_pg ? server_exec(pg_base, "SELECT 1") : 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    if (on_pg) {
+        pg_drop_current();
+    }
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The store on a fresh, empty database of the backend under test (url names it). */
 static struct store *open_fresh(void)
 {
-    unlink(db);
-    char wal[160];
-    snprintf(wal, sizeof(wal), "%s-wal", db);
-    unlink(wal);
-    snprintf(wal, sizeof(wal), "%s-shm", db);
-    unlink(wal);
+    if (on_pg) {
+        assert_int_equal(pg_create_fresh(), 0);
+    } else {
+        unlink(db);
+        char wal[160];
+        snprintf(wal, sizeof(wal), "%s-wal", db);
+        unlink(wal);
+        snprintf(wal, sizeof(wal), "%s-shm", db);
+        unlink(wal);
+        snprintf(url, sizeof(url), "%s", db);
+    }
     struct store *s = NULL;
     struct err err;
-    assert_int_equal(store_open(db, &s, &err), 0);
+    assert_int_equal(store_open(url, &s, &err), 0);
+    assert_string_equal(store_backend_name(s), on_pg ? "postgres" : "sqlite");
     return s;
 }
 
@@ -57,19 +153,21 @@ static void test_migrate_from_empty(void **state)
     (void)state;
     struct store *s = open_fresh();
     struct err err;
-    int v = -1, applied = -1;
+    int v = -1, applied = -1, count = 0;
+    const struct migration *m = backend_migrations(&count);
+    assert_true(count > 0);
     assert_int_equal(store_schema_version(s, &v, &err), 0);
     assert_int_equal(v, 0);
     assert_int_equal(store_migrate(s, &applied, &err), 0);
-    assert_int_equal(applied, bunsen_migrations_count);
+    assert_int_equal(applied, count);
     assert_int_equal(store_schema_version(s, &v, &err), 0);
-    assert_int_equal(v, bunsen_migrations[bunsen_migrations_count - 1].version);
+    assert_int_equal(v, m[count - 1].version);
     assert_int_equal(store_migrate(s, &applied, &err), 0);
     assert_int_equal(applied, 0);
     store_close(s);
     /* migrations are numbered strictly increasing */
-    for (int i = 1; i < bunsen_migrations_count; i++) {
-        assert_true(bunsen_migrations[i].version > bunsen_migrations[i - 1].version);
+    for (int i = 1; i < count; i++) {
+        assert_true(m[i].version > m[i - 1].version);
     }
 }
 
@@ -80,14 +178,18 @@ static void test_refuse_newer(void **state)
     struct err err;
     assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_close(s);
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_migrations VALUES (100000, 'future', 0)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
+    /* a later bunsen migrated this database: written under the store, in its own dialect */
+    static const char FUTURE[] = "INSERT INTO schema_migrations VALUES (100000, 'future', 0)";
+    if (on_pg) {
+        assert_int_equal(server_exec(url, FUTURE), 0);
+    } else {
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, FUTURE, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+    }
     s = NULL;
-    assert_int_equal(store_open(db, &s, &err), -1);
+    assert_int_equal(store_open(url, &s, &err), -1);
     assert_null(s);
     assert_int_equal(err.code, ERR_CONFLICT);
     assert_non_null(strstr(err.msg, "newer"));
@@ -461,15 +563,26 @@ static void test_writer_apply_batch(void **state)
 }
 
 /* A job that writes, then destroys its own savepoint (RELEASE job) and fails: the writer's
- * ROLLBACK TO cannot undo it. The whole group must fail and nothing of it commit: not the
- * broken job's row, nor the rows of the good jobs around it. */
+ * ROLLBACK TO cannot undo it (SQLite: "no such savepoint"; PostgreSQL: the savepoint does
+ * not exist and the transaction is aborted). The whole group must fail and nothing of it
+ * commit: not the broken job's row, nor the rows of the good jobs around it. */
+static atomic_bool savepoint_broken; /* the RELEASE went through: the scenario happened */
+
 static int breaking_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct kjob *k = arg;
     if (store_key_insert(tx, &k->key, k->hash, err) != 0) {
         return -1;
     }
-    sqlite3_exec(sqlite_tx_db(tx), "RELEASE job", NULL, NULL, NULL);
+    bool released;
+    if (on_pg) {
+        PGresult *r = PQexec(((struct pg_conn *)tx->conn)->pg, "RELEASE SAVEPOINT job");
+        released = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    } else {
+        released = sqlite3_exec(sqlite_tx_db(tx), "RELEASE job", NULL, NULL, NULL) == SQLITE_OK;
+    }
+    atomic_store(&savepoint_broken, released);
     return err_set(err, ERR_INVALID, NULL, "failing after breaking the savepoint");
 }
 
@@ -480,6 +593,7 @@ static void test_writer_failed_undo_fails_group(void **state)
     struct err err;
     assert_int_equal(store_migrate(s, NULL, &err), 0);
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    atomic_store(&savepoint_broken, false);
     static struct kjob jobs[3];
     make_kjob(&jobs[0], 900, false);
     make_kjob(&jobs[1], 901, false);
@@ -494,6 +608,7 @@ static void test_writer_failed_undo_fails_group(void **state)
         }
     }
     /* the broken job failed; nothing of its group may be in the database */
+    assert_true(atomic_load(&savepoint_broken));
     assert_int_equal(jobs[1].done_rc, -1);
     struct store_key *keys = NULL;
     size_t n = 0;
@@ -785,6 +900,7 @@ static void test_slices_equal_recount(void **state)
 
 int main(void)
 {
+    backend_detect();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_from_empty),
         cmocka_unit_test(test_refuse_newer),
@@ -797,5 +913,6 @@ int main(void)
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_slices_equal_recount),
     };
-    return cmocka_run_group_tests_name("store", tests, setup, teardown);
+    return cmocka_run_group_tests_name(on_pg ? "store (postgres)" : "store", tests, setup,
+                                       teardown);
 }
