@@ -235,6 +235,8 @@ static int run_sqlite(const char *path, int tx_rows)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
+    /* as the daemon runs SQLite (src/main.c): no global memory statistics */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (sqlite3_open(path, &db) != SQLITE_OK ||
         exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                  "CREATE TABLE events (user_id TEXT NOT NULL, event TEXT NOT NULL,"

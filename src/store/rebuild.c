@@ -110,7 +110,7 @@ int store_rebuild_step(struct store_tx *tx, const char *experiment, int64_t stop
     } else if (rc == 0) {
         /* in binary order already: the lock order every writer uses */
         const char *last = u.v[u.n - 1];
-        rc = ops->lock_users(tx, (const char *const *)u.v, u.n, err);
+        rc = ops->lock_users != NULL ? ops->lock_users(tx, (const char *const *)u.v, u.n, err) : 0;
         if (rc == 0) {
             rc = ops->rebuild_range(tx, experiment, stop_ts, rules, n, r.cursor, last, err);
         }

@@ -187,7 +187,7 @@ struct store_ops {
     /* ---- batch primitives of attribution (src/store/attribution*.c), inside apply() ---- */
 
     /* Serialize per-user work with other writers of the same database (several daemons):
-     * users[0..n) sorted and distinct. A backend with a single writer does nothing. */
+     * users[0..n) sorted and distinct. NULL in a backend with a single writer. */
     int (*lock_users)(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
     /* Insert events in order; inserted[i] false when events[i] repeats a stored idempotency
      * key (user_id, id), including one earlier in the same array. */

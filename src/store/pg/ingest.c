@@ -18,33 +18,49 @@
 #include "bunsen/util.h"
 #include "pg_int.h"
 
-/* Run sql with the array literals of t[0..n) as parameters. */
-static PGresult *run_arrays(struct store_tx *tx, const char *sql, struct pg_text *t, int n,
-                            struct err *err)
+/* Start the binary arrays b[0..n) with the element types oids[0..n). */
+static void begin_bins(struct pg_bin *b, const unsigned *oids, int n)
 {
-    const char *v[12];
     for (int i = 0; i < n; i++) {
-        v[i] = t[i].p;
+        pg_bin_begin(&b[i], oids[i]);
     }
-    return pg_run(tx->conn, sql, n, v, NULL, 0, err);
 }
 
-static void free_texts(struct pg_text *t, int n)
+/* Run sql with the binary arrays b[0..n) as parameters (pg_bin_end'ed here). */
+static PGresult *run_bins(struct store_tx *tx, const char *sql, struct pg_bin *b, int n,
+                          struct err *err)
+{
+    const char *v[12];
+    int len[12];
+    for (int i = 0; i < n; i++) {
+        v[i] = pg_bin_end(&b[i], &len[i]);
+    }
+    return pg_run(tx->conn, sql, n, v, len, (1u << n) - 1u, err);
+}
+
+static void free_bins(struct pg_bin *b, int n)
 {
     for (int i = 0; i < n; i++) {
-        pg_text_free(&t[i]);
+        pg_bin_free(&b[i]);
     }
 }
+
+#define T PG_OID_TEXT
+#define I PG_OID_INT8
+#define F PG_OID_FLOAT8
 
 int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
 {
     static const char SQL[] =
         "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
         "FROM unnest($1::text[]) u ORDER BY 1) s";
-    struct pg_text t = {0};
-    pg_array_strv(&t, users, n);
-    PGresult *r = run_arrays(tx, SQL, &t, 1, err);
-    pg_text_free(&t);
+    struct pg_bin t = {0};
+    pg_bin_begin(&t, T);
+    for (size_t i = 0; i < n; i++) {
+        pg_bin_str(&t, users[i]);
+    }
+    PGresult *r = run_bins(tx, SQL, &t, 1, err);
+    pg_bin_free(&t);
     PQclear(r);
     return r ? 0 : -1;
 }
@@ -94,25 +110,20 @@ int pg_events_insert(struct store_tx *tx, const struct store_event *events, size
     static const char SQL_INSERT[] =
         "INSERT INTO events (user_id, event, ts, value, id) SELECT * FROM unnest($1::text[], "
         "$2::text[], $3::bigint[], $4::float8[], $5::text[])";
-    struct pg_text t[5] = {{0}};
+    struct pg_bin t[5] = {{0}};
     int rc = -1;
     size_t with_id = mark_repeats(events, n, inserted);
     if (with_id > 0) {
-        pg_arr_begin(&t[0]);
-        pg_arr_begin(&t[1]);
-        pg_arr_begin(&t[2]);
+        begin_bins(t, (const unsigned[]){T, T, I}, 3);
         for (size_t i = 0; i < n; i++) {
             if (events[i].id == NULL || !inserted[i]) {
                 continue;
             }
-            pg_arr_str(&t[0], events[i].user_id);
-            pg_arr_str(&t[1], events[i].id);
-            pg_arr_i64(&t[2], (int64_t)i);
+            pg_bin_str(&t[0], events[i].user_id);
+            pg_bin_str(&t[1], events[i].id);
+            pg_bin_i64(&t[2], (int64_t)i);
         }
-        pg_arr_end(&t[0]);
-        pg_arr_end(&t[1]);
-        pg_arr_end(&t[2]);
-        PGresult *r = run_arrays(tx, SQL_SEEN, t, 3, err);
+        PGresult *r = run_bins(tx, SQL_SEEN, t, 3, err);
         if (r == NULL) {
             goto out;
         }
@@ -121,26 +132,21 @@ int pg_events_insert(struct store_tx *tx, const struct store_event *events, size
         }
         PQclear(r);
     }
-    for (int k = 0; k < 5; k++) {
-        pg_arr_begin(&t[k]);
-    }
+    begin_bins(t, (const unsigned[]){T, T, I, F, T}, 5);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (!inserted[i]) {
             continue;
         }
-        pg_arr_str(&t[0], events[i].user_id);
-        pg_arr_str(&t[1], events[i].event);
-        pg_arr_i64(&t[2], events[i].ts);
-        pg_arr_f64(&t[3], events[i].value);
-        pg_arr_str(&t[4], events[i].id);
+        pg_bin_str(&t[0], events[i].user_id);
+        pg_bin_str(&t[1], events[i].event);
+        pg_bin_i64(&t[2], events[i].ts);
+        pg_bin_f64(&t[3], events[i].value);
+        pg_bin_str(&t[4], events[i].id);
         m++;
     }
-    for (int k = 0; k < 5; k++) {
-        pg_arr_end(&t[k]);
-    }
     if (m > 0) {
-        PGresult *r = run_arrays(tx, SQL_INSERT, t, 5, err);
+        PGresult *r = run_bins(tx, SQL_INSERT, t, 5, err);
         if (r == NULL) {
             goto out;
         }
@@ -148,7 +154,7 @@ int pg_events_insert(struct store_tx *tx, const struct store_event *events, size
     }
     rc = 0;
 out:
-    free_texts(t, 5);
+    free_bins(t, 5);
     return rc;
 }
 
@@ -175,21 +181,16 @@ int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int
         "(SELECT COUNT(*) AS c, COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) AS s "
         "FROM events e WHERE e.user_id = t.u AND e.event = t.ev AND e.ts >= t.f "
         "AND e.ts < t.tt) x";
-    struct pg_text t[4] = {{0}};
-    for (int k = 0; k < 4; k++) {
-        pg_arr_begin(&t[k]);
-    }
+    struct pg_bin t[4] = {{0}};
+    begin_bins(t, (const unsigned[]){T, T, I, I}, 4);
     for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], q[i].user_id);
-        pg_arr_str(&t[1], q[i].event);
-        pg_arr_i64(&t[2], q[i].from);
-        pg_arr_i64(&t[3], q[i].to);
+        pg_bin_str(&t[0], q[i].user_id);
+        pg_bin_str(&t[1], q[i].event);
+        pg_bin_i64(&t[2], q[i].from);
+        pg_bin_i64(&t[3], q[i].to);
     }
-    for (int k = 0; k < 4; k++) {
-        pg_arr_end(&t[k]);
-    }
-    PGresult *r = run_arrays(tx, SQL, t, 4, err);
-    free_texts(t, 4);
+    PGresult *r = run_bins(tx, SQL, t, 4, err);
+    free_bins(t, 4);
     if (r == NULL) {
         return -1;
     }
@@ -210,10 +211,13 @@ int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t 
     static const char SQL[] =
         "SELECT t.i - 1, x.experiment, x.variant, x.ts FROM unnest($1::text[]) WITH ORDINALITY "
         "AS t(u, i) JOIN exposures x ON x.user_id = t.u ORDER BY t.i, x.experiment COLLATE \"C\"";
-    struct pg_text t = {0};
-    pg_array_strv(&t, users, n);
-    PGresult *r = run_arrays(tx, SQL, &t, 1, err);
-    pg_text_free(&t);
+    struct pg_bin t = {0};
+    pg_bin_begin(&t, T);
+    for (size_t i = 0; i < n; i++) {
+        pg_bin_str(&t, users[i]);
+    }
+    PGresult *r = run_bins(tx, SQL, &t, 1, err);
+    pg_bin_free(&t);
     if (r == NULL) {
         return -1;
     }
@@ -232,17 +236,14 @@ int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t 
     static const char SQL[] =
         "SELECT t.i - 1, x.variant, x.ts FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
         "AS t(u, e, i) JOIN exposures x ON x.user_id = t.u AND x.experiment = t.e";
-    struct pg_text t[2] = {{0}};
-    pg_arr_begin(&t[0]);
-    pg_arr_begin(&t[1]);
+    struct pg_bin t[2] = {{0}};
+    begin_bins(t, (const unsigned[]){T, T}, 2);
     for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], keys[i].user_id);
-        pg_arr_str(&t[1], keys[i].experiment);
+        pg_bin_str(&t[0], keys[i].user_id);
+        pg_bin_str(&t[1], keys[i].experiment);
     }
-    pg_arr_end(&t[0]);
-    pg_arr_end(&t[1]);
-    PGresult *r = run_arrays(tx, SQL, t, 2, err);
-    free_texts(t, 2);
+    PGresult *r = run_bins(tx, SQL, t, 2, err);
+    free_bins(t, 2);
     if (r == NULL) {
         return -1;
     }
@@ -264,27 +265,22 @@ int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t 
         "AS t(u, e, v, ts, c) WHERE x.user_id = t.u AND x.experiment = t.e";
     for (int pass = 0; pass < 2; pass++) {
         bool want_new = pass == 0;
-        struct pg_text t[5] = {{0}};
-        for (int k = 0; k < 5; k++) {
-            pg_arr_begin(&t[k]);
-        }
+        struct pg_bin t[5] = {{0}};
+        begin_bins(t, (const unsigned[]){T, T, T, I, I}, 5);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             if (rows[i].is_new != want_new) {
                 continue;
             }
-            pg_arr_str(&t[0], rows[i].user_id);
-            pg_arr_str(&t[1], rows[i].experiment);
-            pg_arr_str(&t[2], rows[i].variant);
-            pg_arr_i64(&t[3], rows[i].ts);
-            pg_arr_i64(&t[4], rows[i].conflicts_add);
+            pg_bin_str(&t[0], rows[i].user_id);
+            pg_bin_str(&t[1], rows[i].experiment);
+            pg_bin_str(&t[2], rows[i].variant);
+            pg_bin_i64(&t[3], rows[i].ts);
+            pg_bin_i64(&t[4], rows[i].conflicts_add);
             m++;
         }
-        for (int k = 0; k < 5; k++) {
-            pg_arr_end(&t[k]);
-        }
-        PGresult *r = m > 0 ? run_arrays(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 5, err) : NULL;
-        free_texts(t, 5);
+        PGresult *r = m > 0 ? run_bins(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 5, err) : NULL;
+        free_bins(t, 5);
         if (m > 0 && r == NULL) {
             return -1;
         }
@@ -303,12 +299,9 @@ static int64_t ctid_pack(const char *s)
     return (int64_t)(block << 16 | (offset & 0xffff));
 }
 
-static void arr_ctid(struct pg_text *t, int64_t loc)
+static void bin_ctid(struct pg_bin *b, int64_t loc)
 {
-    char b[48];
-    snprintf(b, sizeof(b), "(%llu,%llu)", (unsigned long long)((uint64_t)loc >> 16),
-             (unsigned long long)((uint64_t)loc & 0xffff));
-    pg_arr_str(t, b);
+    pg_bin_tid(b, (uint32_t)((uint64_t)loc >> 16), (uint16_t)((uint64_t)loc & 0xffff));
 }
 
 int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
@@ -320,20 +313,15 @@ int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, siz
         "SELECT t.i - 1, um.y_raw, um.x_raw, um.ctid FROM unnest($1::text[], $2::text[], "
         "$3::text[]) WITH ORDINALITY AS t(u, e, k, i) JOIN user_metrics um ON um.user_id = t.u "
         "AND um.experiment = t.e AND um.metric = t.k";
-    struct pg_text t[3] = {{0}};
-    for (int k = 0; k < 3; k++) {
-        pg_arr_begin(&t[k]);
-    }
+    struct pg_bin t[3] = {{0}};
+    begin_bins(t, (const unsigned[]){T, T, T}, 3);
     for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], keys[i].user_id);
-        pg_arr_str(&t[1], keys[i].experiment);
-        pg_arr_str(&t[2], keys[i].metric);
+        pg_bin_str(&t[0], keys[i].user_id);
+        pg_bin_str(&t[1], keys[i].experiment);
+        pg_bin_str(&t[2], keys[i].metric);
     }
-    for (int k = 0; k < 3; k++) {
-        pg_arr_end(&t[k]);
-    }
-    PGresult *r = run_arrays(tx, SQL, t, 3, err);
-    free_texts(t, 3);
+    PGresult *r = run_bins(tx, SQL, t, 3, err);
+    free_bins(t, 3);
     if (r == NULL) {
         return -1;
     }
@@ -370,10 +358,8 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
     enum { INSERT, UPDATE, DELETE };
     static const char *const sql[] = {SQL_INSERT, SQL_UPDATE, SQL_DEL};
     for (int pass = INSERT; pass <= DELETE; pass++) {
-        struct pg_text t[6] = {{0}};
-        for (int k = 0; k < 6; k++) {
-            pg_arr_begin(&t[k]);
-        }
+        struct pg_bin t[6] = {{0}};
+        begin_bins(t, (const unsigned[]){T, T, T, F, F, PG_OID_TID}, 6);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             const struct store_umrow *u = &rows[i];
@@ -381,19 +367,16 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
             if (kind != pass) {
                 continue;
             }
-            pg_arr_str(&t[0], u->user_id);
-            pg_arr_str(&t[1], u->experiment);
-            pg_arr_str(&t[2], u->metric);
-            pg_arr_f64(&t[3], u->y);
-            pg_arr_f64(&t[4], u->x);
-            arr_ctid(&t[5], u->loc);
+            pg_bin_str(&t[0], u->user_id);
+            pg_bin_str(&t[1], u->experiment);
+            pg_bin_str(&t[2], u->metric);
+            pg_bin_f64(&t[3], u->y);
+            pg_bin_f64(&t[4], u->x);
+            bin_ctid(&t[5], u->loc);
             m++;
         }
-        for (int k = 0; k < 6; k++) {
-            pg_arr_end(&t[k]);
-        }
-        PGresult *r = m > 0 ? run_arrays(tx, sql[pass], t, pass == INSERT ? 5 : 6, err) : NULL;
-        free_texts(t, 6);
+        PGresult *r = m > 0 ? run_bins(tx, sql[pass], t, pass == INSERT ? 5 : 6, err) : NULL;
+        free_bins(t, 6);
         if (m > 0 && r == NULL) {
             return -1;
         }
@@ -406,6 +389,10 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
     }
     return 0;
 }
+
+#undef T
+#undef I
+#undef F
 
 int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
 {
@@ -491,7 +478,9 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
     v[26] = pg_arr_end(&t[25]);
     v[27] = pg_arr_end(&t[26]);
     PGresult *r = pg_run(tx->conn, SQL, 28, v, NULL, 0, err);
-    free_texts(t, 27);
+    for (int k = 0; k < 27; k++) {
+        pg_text_free(&t[k]);
+    }
     PQclear(r);
     return r ? 0 : -1;
 }

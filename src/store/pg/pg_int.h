@@ -107,6 +107,31 @@ void pg_arr_f64(struct pg_text *t, double v);
 const char *pg_arr_end(struct pg_text *t);
 void pg_array_strv(struct pg_text *t, const char *const *v, size_t n);
 
+/* The same arrays in PostgreSQL's binary format (array_recv), for the per-event statements
+ * of ingestion: the server copies elements instead of parsing a literal (array_in, and
+ * float8in/int8in per element), and doubles need no printing. pg_bin_begin with the
+ * element type (PG_OID_*), one pg_bin_* per element of that type, pg_bin_end (returns the
+ * bytes, *len their length; valid until the next use or pg_bin_free). The parameter is
+ * sent with format 1 (pg_run's binary mask) to a statement that casts it to that array
+ * type. */
+#define PG_OID_INT8   20u
+#define PG_OID_TEXT   25u
+#define PG_OID_TID    27u
+#define PG_OID_FLOAT8 701u
+struct pg_bin {
+    char *p;
+    size_t len, cap;
+    size_t count;
+    unsigned oid;
+};
+void pg_bin_free(struct pg_bin *b);
+void pg_bin_begin(struct pg_bin *b, unsigned oid);
+void pg_bin_str(struct pg_bin *b, const char *v); /* NULL: an SQL NULL */
+void pg_bin_i64(struct pg_bin *b, int64_t v);
+void pg_bin_f64(struct pg_bin *b, double v);
+void pg_bin_tid(struct pg_bin *b, uint32_t block, uint16_t offset);
+const char *pg_bin_end(struct pg_bin *b, int *len);
+
 /* Result accessors (text format). */
 int64_t pg_i64(const PGresult *r, int row, int col);
 double pg_f64(const PGresult *r, int row, int col);

@@ -97,6 +97,111 @@ void pg_array_strv(struct pg_text *t, const char *const *v, size_t n)
     pg_arr_end(t);
 }
 
+/* ---- binary arrays (array_recv: ndim, has-nulls flag, element type, then per dimension
+ * its length and lower bound, then per element a 4-byte length, -1 for NULL, and the
+ * element's bytes; all integers in network byte order) ---- */
+
+#define BIN_HEADER 20 /* ndim, flags, oid, length, lower bound */
+
+void pg_bin_free(struct pg_bin *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+static void bin_put(struct pg_bin *b, const void *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void bin_u32(struct pg_bin *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    bin_put(b, x, 4);
+}
+
+static void bin_u64(struct pg_bin *b, uint64_t v)
+{
+    bin_u32(b, (uint32_t)(v >> 32));
+    bin_u32(b, (uint32_t)v);
+}
+
+static void bin_set_u32(struct pg_bin *b, size_t at, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    memcpy(b->p + at, x, 4);
+}
+
+void pg_bin_begin(struct pg_bin *b, unsigned oid)
+{
+    b->len = 0;
+    b->count = 0;
+    b->oid = oid;
+    char zero[BIN_HEADER] = {0};
+    bin_put(b, zero, sizeof(zero)); /* filled by pg_bin_end */
+}
+
+void pg_bin_str(struct pg_bin *b, const char *v)
+{
+    b->count++;
+    if (v == NULL) {
+        bin_u32(b, 0xffffffffu);
+        bin_set_u32(b, 4, 1); /* has nulls */
+        return;
+    }
+    size_t n = strlen(v);
+    bin_u32(b, (uint32_t)n);
+    bin_put(b, v, n);
+}
+
+void pg_bin_i64(struct pg_bin *b, int64_t v)
+{
+    b->count++;
+    bin_u32(b, 8);
+    bin_u64(b, (uint64_t)v);
+}
+
+void pg_bin_f64(struct pg_bin *b, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u)); /* IEEE 754 binary64, as float8send */
+    b->count++;
+    bin_u32(b, 8);
+    bin_u64(b, u);
+}
+
+void pg_bin_tid(struct pg_bin *b, uint32_t block, uint16_t offset)
+{
+    b->count++;
+    bin_u32(b, 6);
+    bin_u32(b, block);
+    unsigned char x[2] = {(unsigned char)(offset >> 8), (unsigned char)offset};
+    bin_put(b, x, 2);
+}
+
+const char *pg_bin_end(struct pg_bin *b, int *len)
+{
+    if (b->count == 0) { /* an empty array has no dimensions */
+        b->len = 12;
+        bin_set_u32(b, 0, 0);
+        bin_set_u32(b, 4, 0);
+    } else {
+        bin_set_u32(b, 0, 1);
+        bin_set_u32(b, 16, 1);
+        bin_set_u32(b, 12, (uint32_t)b->count);
+    }
+    bin_set_u32(b, 8, b->oid);
+    *len = (int)b->len;
+    return b->p;
+}
+
 int64_t pg_i64(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);

@@ -181,11 +181,20 @@ static void reader_forget(void *p)
     (void)p;
 }
 
+void sqlite_conn_sample(struct sqlite_conn *c)
+{
+    int cur = 0, hi = 0;
+    if (sqlite3_db_status(c->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) == SQLITE_OK) {
+        atomic_store_explicit(&c->cache_bytes, cur, memory_order_relaxed);
+    }
+}
+
 struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
 {
     struct sqlite_store *s = sqlite_be(store);
     struct sqlite_conn *c = pthread_getspecific(s->reader_key);
     if (c != NULL) {
+        sqlite_conn_sample(c); /* its size after the last use */
         return c;
     }
     c = sqlite_conn_open(s->path, true, err);
@@ -431,7 +440,9 @@ static int sqlite_tx_release(struct store_tx *tx, struct err *err)
 static int sqlite_tx_commit(struct store_tx *tx, struct err *err)
 {
     sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_COMMIT, err);
-    return st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
+    int rc = st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
+    sqlite_conn_sample(tx->conn);
+    return rc;
 }
 
 static void sqlite_tx_rollback(struct store_tx *tx)
@@ -466,10 +477,21 @@ static void sqlite_write_metrics(struct store *store, struct buf *b)
     char wal[600];
     snprintf(wal, sizeof(wal), "%s-wal", s->path);
     double wal_bytes = stat(wal, &sb) == 0 ? (double)sb.st_size : 0;
+    /* SQLite's own total (sqlite3_memory_used) needs its memory statistics, which main.c
+     * turns off: the page caches, sampled by each connection's thread, are most of it */
+    double cache = 0;
+    if (s->main != NULL) {
+        cache += (double)atomic_load_explicit(&s->main->cache_bytes, memory_order_relaxed);
+    }
+    pthread_mutex_lock(&s->readers_mu);
+    for (size_t i = 0; i < s->nreaders; i++) {
+        cache += (double)atomic_load_explicit(&s->readers[i]->cache_bytes, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->readers_mu);
     metrics_write_help(b, "bunsen_sqlite_memory_bytes", "gauge",
-                       "Memory held by SQLite (page caches: 64 MiB for the writer, 16 MiB per "
-                       "reader at most).");
-    metrics_write_value(b, "bunsen_sqlite_memory_bytes", "", (double)sqlite3_memory_used());
+                       "Memory of SQLite's page caches (at most 64 MiB for the writer, 16 MiB per "
+                       "reader), as last sampled by each connection's thread.");
+    metrics_write_value(b, "bunsen_sqlite_memory_bytes", "", cache);
     metrics_write_help(b, "bunsen_database_size_bytes", "gauge",
                        "Size of the SQLite database file and of its write-ahead log.");
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
@@ -515,7 +537,6 @@ const struct store_ops store_sqlite_ops = {
     .rollup_daily = sqlite_rollup_daily,
     .exposure_by_variant = sqlite_exposure_by_variant,
     .compact = sqlite_compact,
-    .lock_users = sqlite_lock_users,
     .events_insert = sqlite_events_insert,
     .users_with_events = sqlite_users_with_events,
     .events_raw = sqlite_events_raw,

@@ -12,16 +12,6 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-int sqlite_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
-{
-    /* one writer per database file (BEGIN IMMEDIATE): nothing to serialize further */
-    (void)tx;
-    (void)users;
-    (void)n;
-    (void)err;
-    return 0;
-}
-
 static const char SQL_EVENT_INSERT[] =
     "INSERT OR IGNORE INTO events (user_id, event, ts, value, id) VALUES (?, ?, ?, ?, ?)";
 
@@ -185,8 +175,11 @@ int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, siz
 
 static const char SQL_UM_GET[] =
     "SELECT y_raw, x_raw FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
-static const char SQL_UM_PUT[] = "INSERT OR REPLACE INTO user_metrics (user_id, experiment, "
-                                 "metric, y_raw, x_raw) VALUES (?, ?, ?, ?, ?)";
+/* a new row (store_int.h: not stored as of this transaction, and this connection is the
+ * only writer): a plain INSERT, whose uniqueness check would fail the request rather than
+ * overwrite if that ever did not hold */
+static const char SQL_UM_PUT[] = "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, "
+                                 "x_raw) VALUES (?, ?, ?, ?, ?)";
 /* a stored row: REPLACE would delete and re-insert it, the experiment index entry too */
 static const char SQL_UM_UPD[] =
     "UPDATE user_metrics SET y_raw = ?4, x_raw = ?5 WHERE user_id = ?1 AND experiment = ?2 "

@@ -21,6 +21,9 @@
  * probing; entries are never removed). */
 struct sqlite_conn {
     sqlite3 *db;
+    /* bytes of its page cache, as last sampled by the thread that owns it (sqlite_conn_sample):
+     * main.c turns SQLite's global memory statistics off (a mutex per allocation) */
+    _Atomic long long cache_bytes;
     struct {
         const char *sql;
         sqlite3_stmt *stmt;
@@ -46,6 +49,9 @@ static inline sqlite3 *sqlite_tx_db(struct store_tx *tx)
 {
     return ((struct sqlite_conn *)tx->conn)->db;
 }
+
+/* Record c's page cache size in c->cache_bytes (for /metrics). The thread using c only. */
+void sqlite_conn_sample(struct sqlite_conn *c);
 
 /* Open a connection with the standard pragmas. readonly: query_only=1. */
 struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err);
@@ -135,7 +141,6 @@ int sqlite_exposure_by_variant(struct store *s, const char *experiment,
                                void *ctx, int64_t *conflicts, struct err *err);
 int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                    struct err *err);
-int sqlite_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
 int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
                          bool *inserted, struct err *err);
 int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
