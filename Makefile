@@ -131,8 +131,8 @@ api: $(BUILD)/bunsen $(API_BIN)
 # Node suites (real GrowthBook / OpenFeature SDKs, the dashboard in headless Chromium):
 # their run.sh scripts install what they need and print TAP like the C tests.
 NODE_SUITES ?= tests/sdk/run.sh tests/ecosystem/run.sh tests/browser/run.sh
-# PostgreSQL: the API suites again on a throwaway cluster, then several daemons on one
-# database (tests/pg/*.sh start and stop their own clusters).
+# PostgreSQL: the store unit test and the API suites again on a throwaway cluster, then
+# several daemons on one database (tests/pg/*.sh start and stop their own clusters).
 PG_SUITES ?= tests/pg/api.sh
 # Shell suites: make install into a staging dir, the installed binary, systemd-analyze verify.
 SH_SUITES   ?= tests/ops/install.sh
