@@ -144,9 +144,10 @@ test: deps
 	    $(PG_SUITES) \
 	    $(NODE_SUITES)
 
-# The unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer, on
+# SQLite and on PostgreSQL (PG_SUITES).
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= SH_SUITES= PG_SUITES= \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 NODE_SUITES= SH_SUITES= \
 	    SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
 	         -fno-omit-frame-pointer" test
 
