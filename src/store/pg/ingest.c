@@ -49,18 +49,26 @@ static void free_bins(struct pg_bin *b, int n)
 #define I PG_OID_INT8
 #define F PG_OID_FLOAT8
 
-int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
+/* Run sql with users[0..n) as its one parameter, a text[]. */
+static PGresult *run_users(struct store_tx *tx, const char *sql, const char *const *users, size_t n,
+                           struct err *err)
 {
-    static const char SQL[] =
-        "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
-        "FROM unnest($1::text[]) u ORDER BY 1) s";
     struct pg_bin t = {0};
     pg_bin_begin(&t, T);
     for (size_t i = 0; i < n; i++) {
         pg_bin_str(&t, users[i]);
     }
-    PGresult *r = run_bins(tx, SQL, &t, 1, err);
+    PGresult *r = run_bins(tx, sql, &t, 1, err);
     pg_bin_free(&t);
+    return r;
+}
+
+int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
+        "FROM unnest($1::text[]) u ORDER BY 1) s";
+    PGresult *r = run_users(tx, SQL, users, n, err);
     PQclear(r);
     return r ? 0 : -1;
 }
@@ -211,13 +219,7 @@ int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t 
     static const char SQL[] =
         "SELECT t.i - 1, x.experiment, x.variant, x.ts FROM unnest($1::text[]) WITH ORDINALITY "
         "AS t(u, i) JOIN exposures x ON x.user_id = t.u ORDER BY t.i, x.experiment COLLATE \"C\"";
-    struct pg_bin t = {0};
-    pg_bin_begin(&t, T);
-    for (size_t i = 0; i < n; i++) {
-        pg_bin_str(&t, users[i]);
-    }
-    PGresult *r = run_bins(tx, SQL, &t, 1, err);
-    pg_bin_free(&t);
+    PGresult *r = run_users(tx, SQL, users, n, err);
     if (r == NULL) {
         return -1;
     }
