@@ -38,11 +38,14 @@ struct kmap {
     size_t *buckets; /* index + 1 of the first entry, 0 = empty */
     size_t nbuckets;
     struct kmap_entry {
-        char *key; /* the parts, each NUL-terminated, back to back */
+        size_t off;    /* the key in text: the parts, each NUL-terminated, back to back */
         size_t len;
-        size_t next; /* index + 1 */
+        uint64_t hash; /* of the key: kept, so that growing rehashes nothing */
+        size_t next;   /* index + 1 */
     } * e;
     size_t n, alloc;
+    char *text; /* every key, one arena (no allocation per key) */
+    size_t text_len, text_alloc;
 };
 
 /* Index of the tuple (a, b, c) (b, c may be NULL; the parts are copied); *added (may be

@@ -1,7 +1,7 @@
 /*
  * attribution_kmap.c - the string-tuple -> dense index map and the array growth that every
  * per-call structure of attribution is built on (attribution_int.h). Owns the copies of
- * its keys. Runs on the writer thread; a map belongs to one ingest call.
+ * its keys (one arena per map). Runs on the writer thread; a map belongs to one ingest call.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,21 +13,10 @@
 
 void kmap_free(struct kmap *m)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->e[i].key);
-    }
     free(m->e);
     free(m->buckets);
+    free(m->text);
     memset(m, 0, sizeof(*m));
-}
-
-static uint64_t kmap_hash(const char *k, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-    }
-    return h;
 }
 
 static void kmap_grow(struct kmap *m)
@@ -37,7 +26,7 @@ static void kmap_grow(struct kmap *m)
     size_t nb = m->nbuckets ? m->nbuckets * 2 : 16;
     size_t *b = xcalloc(nb, sizeof(*b));
     for (size_t i = 0; i < m->n; i++) {
-        size_t h = (size_t)(kmap_hash(m->e[i].key, m->e[i].len) % nb);
+        size_t h = (size_t)(m->e[i].hash % nb);
         m->e[i].next = b[h];
         b[h] = i + 1;
     }
@@ -49,26 +38,32 @@ static void kmap_grow(struct kmap *m)
 /* Index of the tuple (a, b, c) (b, c may be NULL); *added true when it is new. */
 size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, bool *added)
 {
-    /* the key is "a\0b\0c" (no snprintf: this runs for every row of a batch) */
+    /* The key "a\0b\0c\0" is written at the end of the arena and hashed (FNV-1a) as it is
+     * copied; when it is already there the arena is cut back. No allocation per key: this
+     * runs several times for every row of a batch. */
     const char *parts[3] = {a, b ? b : "", c ? c : ""};
     size_t plen[3] = {strlen(parts[0]), strlen(parts[1]), strlen(parts[2])};
     size_t klen = plen[0] + plen[1] + plen[2] + 2;
-    char buf[512];
-    char *heap = klen >= sizeof(buf) ? xmalloc(klen + 1) : NULL;
-    char *key = heap != NULL ? heap : buf;
+    array_grow(&m->text, &m->text_alloc, m->text_len + klen + 1, 1);
+    char *key = m->text + m->text_len;
+    uint64_t hash = 1469598103934665603ull;
     size_t at = 0;
     for (int k = 0; k < 3; k++) {
-        memcpy(key + at, parts[k], plen[k]);
-        at += plen[k];
+        for (size_t i = 0; i < plen[k]; i++) {
+            char ch = parts[k][i];
+            key[at++] = ch;
+            hash = (hash ^ (unsigned char)ch) * 1099511628211ull;
+        }
         key[at++] = '\0';
+        hash *= 1099511628211ull; /* the separator, xor 0 */
     }
     if (m->n * 2 >= m->nbuckets) {
         kmap_grow(m);
     }
-    size_t h = (size_t)(kmap_hash(key, klen) % m->nbuckets);
+    size_t h = (size_t)(hash % m->nbuckets);
     for (size_t i = m->buckets[h]; i != 0; i = m->e[i - 1].next) {
-        if (m->e[i - 1].len == klen && memcmp(m->e[i - 1].key, key, klen) == 0) {
-            free(heap);
+        const struct kmap_entry *e = &m->e[i - 1];
+        if (e->hash == hash && e->len == klen && memcmp(m->text + e->off, key, klen) == 0) {
             if (added != NULL) {
                 *added = false;
             }
@@ -80,13 +75,12 @@ size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, boo
         m->e = xrealloc(m->e, m->alloc * sizeof(*m->e));
     }
     struct kmap_entry *e = &m->e[m->n];
-    e->key = heap != NULL ? heap : xmalloc(klen + 1);
-    if (heap == NULL) {
-        memcpy(e->key, key, klen + 1);
-    }
+    e->off = m->text_len;
     e->len = klen;
+    e->hash = hash;
     e->next = m->buckets[h];
     m->buckets[h] = m->n + 1;
+    m->text_len += klen;
     if (added != NULL) {
         *added = true;
     }

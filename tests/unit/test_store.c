@@ -171,6 +171,120 @@ static void test_migrate_from_empty(void **state)
     }
 }
 
+/* Raw SQL on the database of the current test, in its backend's own terms. */
+static void raw_exec(const char *sql)
+{
+    if (on_pg) {
+        assert_int_equal(server_exec(url, sql), 0);
+        return;
+    }
+    sqlite3 *h;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "test_store: %s: %s\n", sql, msg ? msg : sqlite3_errstr(rc));
+    }
+    sqlite3_free(msg);
+    sqlite3_close(h);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+struct um_seen {
+    int n;
+    char user[8][16];
+    double y[8], x[8];
+};
+
+static void um_seen_row(void *ctx, const struct store_user_row *row)
+{
+    struct um_seen *u = ctx;
+    if (u->n < 8) {
+        snprintf(u->user[u->n], sizeof(u->user[0]), "%s", row->user_id);
+        u->y[u->n] = row->y;
+        u->x[u->n] = row->x;
+        u->n++;
+    }
+}
+
+/* A database migrated by an earlier bunsen (through 0007) keeps its per-user values across
+ * 0008, which re-keys user_metrics (experiment, user_id, metric) and drops its second index. */
+static void test_migrate_0008_keeps_values(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    store_close(s);
+    int count = 0;
+    const struct migration *m = backend_migrations(&count);
+    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+             "applied_at BIGINT NOT NULL)");
+    int applied_before = 0;
+    for (int i = 0; i < count && m[i].version < 8; i++) {
+        raw_exec(m[i].sql);
+        char rec[160];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
+                 m[i].version, m[i].name);
+        raw_exec(rec);
+        applied_before++;
+    }
+    assert_int_equal(applied_before, 7);
+    raw_exec("INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
+             "('u1', 'ex', 'a', 1000, 0), ('u2', 'ex', 'b', 2000, 0), ('u3', 'other', 'a', 3000, 0)");
+    raw_exec("INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
+             "('u1', 'ex', 'm', 2.5, 1.25), ('u2', 'ex', 'm', 7, 0), ('u2', 'ex', 'k', 9, 9), "
+             "('u3', 'other', 'm', 4, 4)");
+    struct err err;
+    s = NULL;
+    assert_int_equal(store_open(url, &s, &err), 0);
+    int applied = -1, v = -1;
+    assert_int_equal(store_migrate(s, &applied, &err), 0);
+    assert_int_equal(applied, count - 7);
+    assert_int_equal(store_schema_version(s, &v, &err), 0);
+    assert_int_equal(v, m[count - 1].version);
+    struct um_seen seen = {0};
+    struct store_users_cursor cur = {0};
+    int n = -1;
+    assert_int_equal(store_users_page(s, "ex", 0, "m", NULL, &cur, 10, um_seen_row, &seen, &n, &err),
+                     0);
+    assert_int_equal(n, 2);
+    assert_string_equal(seen.user[0], "u1");
+    assert_true(seen.y[0] == 2.5 && seen.x[0] == 1.25);
+    assert_string_equal(seen.user[1], "u2");
+    assert_true(seen.y[1] == 7 && seen.x[1] == 0);
+    store_close(s);
+    /* the one key, no second index; a duplicate of a key is still refused */
+    if (on_pg) {
+        assert_int_equal(server_exec(url, "SELECT 1/(1 - COUNT(*))::int FROM pg_indexes WHERE "
+                                          "indexname = 'user_metrics_experiment'"),
+                         0);
+        assert_int_equal(server_exec(url, "SELECT 1/COUNT(*)::int FROM pg_indexes WHERE "
+                                          "indexname = 'user_metrics_pkey' AND indexdef LIKE "
+                                          "'%(experiment, user_id, metric)%'"),
+                         0);
+    } else {
+        raw_exec("CREATE TABLE t_check AS SELECT 1 / (1 - COUNT(*)) AS ok FROM sqlite_master "
+                 "WHERE name = 'user_metrics_experiment'");
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(h,
+                                            "SELECT (SELECT ok FROM t_check), (SELECT COUNT(*) "
+                                            "FROM pragma_index_list('user_metrics'))",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 1);
+        assert_int_equal(sqlite3_column_int(st, 1), 1); /* the primary key alone */
+        sqlite3_finalize(st);
+        assert_int_not_equal(sqlite3_exec(h,
+                                          "INSERT INTO user_metrics (user_id, experiment, metric) "
+                                          "VALUES ('u1', 'ex', 'm')",
+                                          NULL, NULL, NULL),
+                             SQLITE_OK);
+        sqlite3_close(h);
+    }
+}
+
 static void test_refuse_newer(void **state)
 {
     (void)state;
@@ -909,6 +1023,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_from_empty),
         cmocka_unit_test(test_refuse_newer),
+        cmocka_unit_test(test_migrate_0008_keeps_values),
         cmocka_unit_test(test_writer_savepoints),
         cmocka_unit_test(test_writer_retryable_groups),
         cmocka_unit_test(test_sync_and_lookup),

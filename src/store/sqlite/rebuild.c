@@ -189,9 +189,9 @@ int sqlite_rebuild_users_after(struct store_tx *tx, const char *experiment, cons
 /* The range statements. They name the (experiment, user_id) index: without statistics the
  * planner would rather scan the experiment's whole (experiment, variant, ts) index, once per
  * chunk, which makes a rebuild quadratic. */
-/* "+experiment": walk the primary key's user_id range, not the experiment's whole index */
+/* the primary key (experiment, user_id, metric): one range of it (migration 0008) */
 static const char SQL_R_DEL_UM[] =
-    "DELETE FROM user_metrics WHERE +experiment = ?1 AND user_id > ?2 AND user_id <= ?3";
+    "DELETE FROM user_metrics WHERE experiment = ?1 AND user_id > ?2 AND user_id <= ?3";
 /* ?1 experiment ?2 stop ?3 after ?4 last */
 static const char SQL_R_EXPOSTAT[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
