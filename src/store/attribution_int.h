@@ -38,7 +38,7 @@ struct kmap {
     size_t *buckets; /* index + 1 of the first entry, 0 = empty */
     size_t nbuckets;
     struct kmap_entry {
-        size_t off;    /* the key in text: the parts, each NUL-terminated, back to back */
+        size_t off; /* the key in text: the parts, each NUL-terminated, back to back */
         size_t len;
         uint64_t hash; /* of the key: kept, so that growing rehashes nothing */
         size_t next;   /* index + 1 */
