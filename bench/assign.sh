@@ -234,7 +234,10 @@ if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null 2>&1; then
     perf record -g -p "$bpid" -o "$tmp/perf.data" -- sleep "$secs" >"$tmp/perf.log" 2>&1 &
     perf_pid=$!
 fi
+commits() { curl -s "$B/metrics" | awk '/^bunsen_writer_commits_total\{outcome="ok"\}/ { print $2; f = 1 } END { if (!f) print "" }'; }
+k0=$(commits)
 run log-on "$B" "$sdk" true "$bpid"
+k1=$(commits)
 O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS O_CPU=$CPU_US
 stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" \
     "SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'" 2>/dev/null || echo "?")
@@ -255,7 +258,7 @@ printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "bare libmicrohttpd (ref)" "$M_
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R" "$F_CPU"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=true" "$O_RPS" "$O_P50" "$O_P99" "$O_ERR" "$O_R" "$O_CPU"
 echo "(server us/req: CPU time, user + system, of the server's processes per reply: less sensitive to other load than requests/s)"
-echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)"
+echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)$(awk -v a="$k0" -v b="$k1" -v n="$stored" 'BEGIN { if (a != "" && b > a && n + 0 > 0) printf "; %d group commits, %.1f exposures per commit (warm-up included)", b - a, n / (b - a) }')"
 g1=$(verdict "$F_R" ">=" 0.65)
 g2=$(verdict "$O_R" ">=" 0.40)
 C_R=$(ratio "$F_CPU" "$N_CPU")

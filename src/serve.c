@@ -85,6 +85,7 @@ struct catalog_state {
     struct app *app;
     pthread_mutex_t mu;
     int64_t loaded;
+    bool closed; /* shutting down: the HTTP server (SDK streams) may be gone; under mu */
 };
 
 static int catalog_hook(void *ctx, int64_t version, struct err *err)
@@ -95,7 +96,7 @@ static int catalog_hook(void *ctx, int64_t version, struct err *err)
     }
     pthread_mutex_lock(&cs->mu);
     int rc = 0;
-    if (version != cs->loaded) {
+    if (!cs->closed && version != cs->loaded) {
         rc = api_experiments_reload(cs->app, err);
         if (rc == 0) {
             cs->loaded = version;
@@ -302,6 +303,13 @@ int cli_serve(int argc, char **argv)
     http_server_quiesce(app.http);
     api_rebuilder_stop(rebuilder);
     store_writer_stop(app.store);
+    /* A shared backend's listener thread runs the hook until store_close: from here on it
+     * must not reload (the reload publishes to the SDK streams of the server stopped next;
+     * found by ASan on PostgreSQL, a NOTIFY arriving during shutdown). A reload under way
+     * holds cs.mu, so none is running once this returns. */
+    pthread_mutex_lock(&cs.mu);
+    cs.closed = true;
+    pthread_mutex_unlock(&cs.mu);
     http_server_stop(app.http);
     store_close(app.store); /* the last connection to close checkpoints the WAL */
     snapshot_cell_free(app.experiments);
