@@ -434,12 +434,12 @@ int store_users_page(struct store *s, const char *experiment, int64_t stop_ts, c
                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
                      int *count, struct err *err);
 
-/* Cumulative daily series: emit(ctx, variant, day, n, s, q) per (variant, day) in day order
- * with running totals. */
+/* Cumulative daily series: emit(ctx, day, st) per (variant, day) in day order with running
+ * totals: st->variant, n and the double-double sums s (+ s_lo) and q (+ q_lo), the rest 0
+ * (STATS.md numerics: the caller shifts them as for store_rollup_read). */
 int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                       void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
-                                    double sum, double sumsq),
-                       void *ctx, struct err *err);
+                       void (*emit)(void *ctx, int64_t day, const struct store_suff *st), void *ctx,
+                       struct err *err);
 
 /* ---- Rebuilds beside ingestion (src/store/rebuild.c; the adapters' rebuild.c) ----------
  * A definition change records a rebuild of the experiment's roll-ups instead of recomputing

@@ -24,15 +24,15 @@ struct series {
     const struct experiment *x;
     int64_t first_day, last_day;
     size_t ndays;
+    bool binomial;          /* conversions stay unshifted counts */
     struct stats_arm *grid; /* ndays x nvariants running totals (row = day) */
     bool *set;
 };
 
-static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
-                       double sumsq)
+static void daily_emit(void *ctx, int64_t day, const struct store_suff *st)
 {
     struct series *se = ctx;
-    int i = experiment_variant_index(se->x, variant);
+    int i = experiment_variant_index(se->x, st->variant);
     if (i < 0) {
         return;
     }
@@ -40,7 +40,8 @@ static void daily_emit(void *ctx, const char *variant, int64_t day, int64_t n, d
      * fold into the first row, days after the end into the last. */
     int64_t d = day < se->first_day ? se->first_day : day > se->last_day ? se->last_day : day;
     size_t row = (size_t)(d - se->first_day);
-    se->grid[row * se->x->nvariants + (size_t)i] = (struct stats_arm){.n = n, .s = sum, .q = sumsq};
+    /* about the running mean, as the results do (STATS.md numerics) */
+    results_arm_from_suff(st, se->binomial, &se->grid[row * se->x->nvariants + (size_t)i]);
     se->set[row * se->x->nvariants + (size_t)i] = true;
 }
 
@@ -72,7 +73,10 @@ json_t *results_timeseries(struct store *s, const struct experiment *x, const ch
     }
     int64_t start = x->started_at > 0 ? x->started_at : x->created_at;
     int64_t end = x->stopped_at > 0 ? x->stopped_at : time_now_ms();
-    struct series se = {.x = x, .first_day = start / DAY_MS, .last_day = end / DAY_MS};
+    struct series se = {.x = x,
+                        .binomial = m.type == STATS_METRIC_BINOMIAL,
+                        .first_day = start / DAY_MS,
+                        .last_day = end / DAY_MS};
     if (se.last_day < se.first_day) {
         se.last_day = se.first_day;
     }

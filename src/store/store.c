@@ -256,9 +256,8 @@ int store_rollup_read(struct store *s, const char *experiment, const char *metri
 }
 
 int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                       void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
-                                    double sum, double sumsq),
-                       void *ctx, struct err *err)
+                       void (*emit)(void *ctx, int64_t day, const struct store_suff *st), void *ctx,
+                       struct err *err)
 {
     return s->ops->rollup_daily(s, experiment, metric, emit, ctx, err);
 }

@@ -175,8 +175,7 @@ struct store_ops {
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                        struct err *err);
     int (*rollup_daily)(struct store *s, const char *experiment, const char *metric,
-                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
-                                     double sum, double sumsq),
+                        void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
                         void *ctx, struct err *err);
     int (*exposure_by_variant)(struct store *s, const char *experiment,
                                void (*emit)(void *ctx, const char *variant, int64_t users),
@@ -352,5 +351,29 @@ struct store_delta *store_slice_sums_deltas(const struct store_slice_sums *ss,
                                             const char *experiment, const char *metric);
 
 void store_slice_sums_free(struct store_slice_sums *ss);
+
+/* The per-day changes of one rule over a rebuild range (metric_daily: users newly exposed
+ * that day, and each event's change of its user's value from y0 to y1, ds += y1 - y0 and
+ * dq += y1^2 - y0^2 as double-doubles, as attribution's incremental path adds them), fed rows
+ * ordered by (variant, day): a row of the last (variant, day) adds to it, another starts a
+ * new one. Zero-initialised = empty; free with store_daily_sums_free. */
+struct store_daily_sums {
+    struct store_daily_sum {
+        char variant[65];
+        int64_t day, dn;
+        struct dd ds, dq;
+    } * e;
+    size_t n, alloc;
+};
+
+void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int64_t day, int64_t dn,
+                          double y0, double y1);
+
+/* The days' sums as ds->n DELTA_METRIC_DAILY deltas of (experiment, metric): a malloc'd array
+ * (at least one element) whose strings are borrowed from ds, experiment and metric. */
+struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
+                                            const char *experiment, const char *metric);
+
+void store_daily_sums_free(struct store_daily_sums *ds);
 
 #endif

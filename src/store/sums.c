@@ -1,9 +1,10 @@
 /*
  * sums.c - sums of per-user values for the rebuilds of both adapters (store_int.h): one
- * group's n and double-double sums of y, y^2, x, x^2, xy, and the per-slice sums of one
- * rule over a rebuild range with their conversion to slice deltas, so that each adapter's
- * slices.c and rollup/rebuild code keeps only its SQL. Pure: no I/O; runs on the thread
- * of the rebuild that owns the structures (the writer, or a rebuild chunk).
+ * group's n and double-double sums of y, y^2, x, x^2, xy, the per-slice sums of one rule
+ * over a rebuild range, and its per-day (metric_daily) changes, with their conversion to
+ * deltas, so that each adapter's slices.c and rollup/rebuild code keeps only its SQL. Pure:
+ * no I/O; runs on the thread of the rebuild that owns the structures (the writer, or a
+ * rebuild chunk).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -74,4 +75,49 @@ void store_slice_sums_free(struct store_slice_sums *ss)
 {
     free(ss->e);
     memset(ss, 0, sizeof(*ss));
+}
+
+void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int64_t day, int64_t dn,
+                          double y0, double y1)
+{
+    struct store_daily_sum *a = ds->n > 0 ? &ds->e[ds->n - 1] : NULL;
+    if (a == NULL || a->day != day || strcmp(a->variant, variant) != 0) {
+        if (ds->n == ds->alloc) {
+            ds->alloc = ds->alloc ? ds->alloc * 2 : 16;
+            ds->e = xrealloc(ds->e, ds->alloc * sizeof(*ds->e));
+        }
+        a = &ds->e[ds->n++];
+        memset(a, 0, sizeof(*a));
+        snprintf(a->variant, sizeof(a->variant), "%s", variant);
+        a->day = day;
+    }
+    a->dn += dn;
+    a->ds = dd_add(a->ds, dd_two_sum(y1, -y0));
+    a->dq = dd_add(a->dq, dd_add(dd_two_prod(y1, y1), dd_neg(dd_two_prod(y0, y0))));
+}
+
+struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
+                                            const char *experiment, const char *metric)
+{
+    struct store_delta *d = xcalloc(ds->n ? ds->n : 1, sizeof(*d));
+    for (size_t i = 0; i < ds->n; i++) {
+        const struct store_daily_sum *a = &ds->e[i];
+        d[i] = (struct store_delta){.kind = DELTA_METRIC_DAILY,
+                                    .experiment = experiment,
+                                    .metric = metric,
+                                    .variant = a->variant,
+                                    .day = a->day,
+                                    .dn = a->dn,
+                                    .ds = a->ds.hi,
+                                    .dq = a->dq.hi,
+                                    .ds_lo = a->ds.lo,
+                                    .dq_lo = a->dq.lo};
+    }
+    return d;
+}
+
+void store_daily_sums_free(struct store_daily_sums *ds)
+{
+    free(ds->e);
+    memset(ds, 0, sizeof(*ds));
 }

@@ -176,9 +176,8 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
                    void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                    struct err *err);
 int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                    void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
-                                 double sumsq),
-                    void *ctx, struct err *err);
+                    void (*emit)(void *ctx, int64_t day, const struct store_suff *st), void *ctx,
+                    struct err *err);
 int pg_exposure_by_variant(struct store *s, const char *experiment,
                            void (*emit)(void *ctx, const char *variant, int64_t users), void *ctx,
                            int64_t *conflicts, struct err *err);

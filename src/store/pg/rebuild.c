@@ -238,17 +238,18 @@ static const char SQL_R_USERVALS[] =
     " AND um.experiment = x.experiment AND um.metric = $2 WHERE x.experiment = $1 "
     " AND x.ts < $5::bigint AND x.user_id COLLATE \"C\" > $6 "
     " AND x.user_id COLLATE \"C\" <= $7 ORDER BY x.variant COLLATE \"C\"";
-/* rollup.c's daily statement over the range, returned instead of inserted ($2, the metric,
- * only typed). $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial
- * $8 cap $9 after $10 last */
+/* The per-day changes over the range, one row per exposure (dn 1) and per event (its user's
+ * value from y0 to y1), ordered by (variant, day) for store_daily_sums, which sums them as
+ * double-doubles ($2, the metric, only typed). $1 experiment $2 metric $3 event $4 is_sum
+ * $5 window $6 stop $7 is_binomial $8 cap $9 after $10 last */
 static const char SQL_R_DAILY[] =
-    "SELECT variant, day, SUM(dn), COALESCE(SUM(dy), 0), COALESCE(SUM(dq), 0) FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS dy, "
-    "  0.0::float8 AS dq FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
+    "SELECT variant, day, dn, y0, y1 FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS y0, "
+    "  0.0::float8 AS y1 FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
     "  AND x.ts < $6::bigint AND x.user_id COLLATE \"C\" > $9 "
     "  AND x.user_id COLLATE \"C\" <= $10 "
     " UNION ALL "
-    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    " SELECT variant, ts / 86400000, 0, y0, y1 FROM ("
     "  SELECT variant, ts, "
     "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
     "    $8::float8) AS y1, "
@@ -261,7 +262,7 @@ static const char SQL_R_DAILY[] =
     "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = $3 "
     "     AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint) "
     "    WHERE x.experiment = $1 AND x.ts < $6::bigint AND x.user_id COLLATE \"C\" > $9 "
-    "     AND x.user_id COLLATE \"C\" <= $10) a) b) c GROUP BY variant, day";
+    "     AND x.user_id COLLATE \"C\" <= $10) a) b) c ORDER BY variant COLLATE \"C\", day";
 
 /* The deltas of one range, with the strings they borrow. */
 struct deltas {
@@ -360,18 +361,24 @@ static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experime
     if (res == NULL) {
         return -1;
     }
+    struct store_daily_sums days = {0};
     for (int i = 0; i < PQntuples(res); i++) {
+        store_daily_sums_add(&days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
+                             pg_f64(res, i, 3), pg_f64(res, i, 4));
+    }
+    PQclear(res);
+    for (size_t i = 0; i < days.n; i++) {
         struct store_delta *d = push(ds);
         d->kind = DELTA_METRIC_DAILY;
         d->experiment = experiment;
         d->metric = metric;
-        d->variant = keep(ds, PQgetvalue(res, i, 0));
-        d->day = pg_i64(res, i, 1);
-        d->dn = pg_i64(res, i, 2);
-        d->ds = pg_f64(res, i, 3);
-        d->dq = pg_f64(res, i, 4);
+        d->variant = keep(ds, days.e[i].variant);
+        d->day = days.e[i].day;
+        d->dn = days.e[i].dn;
+        d->ds = days.e[i].ds.hi, d->ds_lo = days.e[i].ds.lo;
+        d->dq = days.e[i].dq.hi, d->dq_lo = days.e[i].dq.lo;
     }
-    PQclear(res);
+    store_daily_sums_free(&days);
     return 0;
 }
 

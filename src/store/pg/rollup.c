@@ -104,15 +104,16 @@ static int rb_stats(struct store_tx *tx, const char *experiment, const struct st
 }
 
 /* As rollup.c of SQLite: users count on the day of their first exposure, each event moves y
- * by f(running raw) - f(running raw - inc) on its day.
+ * from y0 = f(running raw - inc) to y1 = f(running raw) on its day; one row each, ordered by
+ * (variant, day), summed as double-doubles by store_daily_sums ($2, the metric, only typed).
  * $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial $8 cap */
 static const char SQL_RB_DAILY[] =
-    "INSERT INTO metric_daily (experiment, metric, variant, day, slot, dn, ds, dq) "
-    "SELECT $1, $2, variant, day, 0, SUM(dn), COALESCE(SUM(dy), 0), COALESCE(SUM(dq), 0) FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS dy, "
-    "  0.0::float8 AS dq FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint "
+    "SELECT variant, day, dn, y0, y1 FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS y0, "
+    "  0.0::float8 AS y1 FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
+    "  AND x.ts < $6::bigint "
     " UNION ALL "
-    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    " SELECT variant, ts / 86400000, 0, y0, y1 FROM ("
     "  SELECT variant, ts, "
     "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
     "    $8::float8) AS y1, "
@@ -125,7 +126,27 @@ static const char SQL_RB_DAILY[] =
     "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = $3 "
     "     AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint) "
     "    WHERE x.experiment = $1 AND x.ts < $6::bigint) a) b) c "
-    "GROUP BY variant, day";
+    "ORDER BY variant COLLATE \"C\", day";
+
+static int rb_daily(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                    const char *const *v, struct err *err)
+{
+    PGresult *res = pg_run(tx->conn, SQL_RB_DAILY, 8, v, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    struct store_daily_sums days = {0};
+    for (int i = 0; i < PQntuples(res); i++) {
+        store_daily_sums_add(&days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
+                             pg_f64(res, i, 3), pg_f64(res, i, 4));
+    }
+    PQclear(res);
+    struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);
+    int rc = days.n > 0 ? pg_rollup_add(tx, d, days.n, err) : 0;
+    free(d);
+    store_daily_sums_free(&days);
+    return rc;
+}
 
 static int rebuild_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                         struct err *err)
@@ -147,7 +168,7 @@ static int rebuild_rule(struct store_tx *tx, const char *experiment, const struc
     return run(tx, SQL_RB_USERS, 7, vu, err) != 0 || run(tx, SQL_RB_ZEROS, 2, vz, err) != 0 ||
                    run(tx, SQL_ANALYZE, 0, NULL, err) != 0 ||
                    rb_stats(tx, experiment, r, is_bin, cap, stop, err) != 0 ||
-                   run(tx, SQL_RB_DAILY, 8, vd, err) != 0
+                   rb_daily(tx, experiment, r, vd, err) != 0
                ? -1
                : 0;
 }
@@ -251,9 +272,8 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
 }
 
 int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                    void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n, double sum,
-                                 double sumsq),
-                    void *ctx, struct err *err)
+                    void (*emit)(void *ctx, int64_t day, const struct store_suff *st), void *ctx,
+                    struct err *err)
 {
     static const char SQL[] =
         "SELECT * FROM (SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE "
@@ -266,18 +286,17 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
     if (r == NULL) {
         return -1;
     }
-    char cur[65] = "";
-    int64_t n = 0;
+    struct store_suff acc = {.variant = ""};
     struct dd sum = {0, 0}, sumsq = {0, 0};
     int rows = PQntuples(r);
     for (int i = 0; i < rows; i++) {
         const char *variant = PQgetvalue(r, i, 0);
-        if (strcmp(variant, cur) != 0) {
-            snprintf(cur, sizeof(cur), "%s", variant);
-            n = 0;
+        if (strcmp(variant, acc.variant) != 0) {
+            snprintf(acc.variant, sizeof(acc.variant), "%s", variant);
+            acc.n = 0;
             sum = sumsq = dd_of(0);
         }
-        n += pg_i64(r, i, 2);
+        acc.n += pg_i64(r, i, 2);
         struct dd ds = {pg_f64(r, i, 3), pg_f64(r, i, 5)};
         struct dd dq = {pg_f64(r, i, 4), pg_f64(r, i, 6)};
         sum = dd_add(sum, ds);
@@ -288,7 +307,8 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
             pg_i64(r, i + 1, 1) == day) {
             continue;
         }
-        emit(ctx, variant, day, n, dd_value(sum), dd_value(sumsq));
+        acc.s = sum.hi, acc.s_lo = sum.lo, acc.q = sumsq.hi, acc.q_lo = sumsq.lo;
+        emit(ctx, day, &acc);
     }
     PQclear(r);
     return 0;

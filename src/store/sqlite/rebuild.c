@@ -5,6 +5,8 @@
  * added to the live roll-ups (upserts). Writer thread, except rebuild_get/list on a reader.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bunsen/util.h"
@@ -217,34 +219,28 @@ static const char SQL_R_USERS[] =
 static const char SQL_R_ZEROS[] =
     "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0 "
     "AND user_id > ?3 AND user_id <= ?4";
-/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ?6 after ?7 last */
-static const char SQL_R_STATS[] =
-    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p) "
-    "SELECT ?1, ?2, variant, COUNT(*), TOTAL(y), TOTAL(y * y), TOTAL(xv), TOTAL(xv * xv), "
-    " TOTAL(xv * y) FROM (SELECT x.variant AS variant, "
-    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4) "
-    "  AS y, "
-    "  MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
-    "  AS xv "
-    "  FROM exposures x INDEXED BY exposures_experiment_user LEFT JOIN user_metrics um ON "
-    "um.user_id = x.user_id "
-    "  AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 "
-    "  AND x.ts < ?5 AND x.user_id > ?6 AND x.user_id <= ?7) WHERE 1 "
-    "GROUP BY variant ON CONFLICT (experiment, metric, variant) DO UPDATE SET "
-    "n = n + excluded.n, s = s + excluded.s, q = q + excluded.q, sx = sx + excluded.sx, "
-    "qx = qx + excluded.qx, p = p + excluded.p";
-/* rollup.c's daily statement over the range.
+/* Every exposed user's (y, x) of the range, by variant: summed in C as double-doubles
+ * (store_sums; a SQL TOTAL of y * y loses the spread of values near 1e12).
+ * ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ?6 after ?7 last */
+static const char SQL_R_USERVALS[] =
+    "SELECT x.variant, "
+    " MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4), "
+    " MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
+    "FROM exposures x INDEXED BY exposures_experiment_user LEFT JOIN user_metrics um ON "
+    "um.user_id = x.user_id AND um.experiment = x.experiment AND um.metric = ?2 "
+    "WHERE x.experiment = ?1 AND x.ts < ?5 AND x.user_id > ?6 AND x.user_id <= ?7 "
+    "ORDER BY x.variant";
+/* rollup.c's daily rows over the range (sqlite_daily_rows_add sums them).
  * ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 is_binomial ?8 cap
  * ?9 after ?10 last */
 static const char SQL_R_DAILY[] =
-    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
-    "SELECT ?1, ?2, variant, day, SUM(dn), TOTAL(dy), TOTAL(dq) FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS dy, 0.0 AS dq "
+    "SELECT variant, day, dn, y0, y1 FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS y0, 0.0 AS y1 "
     "  FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
     "AND x.user_id > ?9 "
     "  AND x.user_id <= ?10 "
     " UNION ALL "
-    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    " SELECT variant, ts / 86400000, 0, y0, y1 FROM ("
     "  SELECT variant, ts, "
     "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
     "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
@@ -256,12 +252,66 @@ static const char SQL_R_DAILY[] =
     "x.user_id AND e.event = ?3 "
     "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
     "    WHERE x.experiment = ?1 AND x.ts < ?6 AND x.user_id > ?9 AND x.user_id <= ?10))) "
-    "WHERE 1 GROUP BY variant, day ON CONFLICT (experiment, metric, variant, day) DO UPDATE SET "
-    "dn = dn + excluded.dn, ds = ds + excluded.ds, dq = dq + excluded.dq";
+    "ORDER BY variant, day";
 
-static int range_rule(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
+/* The variants' sums of the rows of st (SQL_R_USERVALS), added to metric_stats. */
+static int range_stats(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
+                       const char *metric, struct err *err)
+{
+    struct {
+        char variant[65];
+        struct store_sums sums;
+    } *v = NULL;
+    size_t n = 0, alloc = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *var = (const char *)sqlite3_column_text(st, 0);
+        if (n == 0 || strcmp(v[n - 1].variant, var) != 0) {
+            if (n == alloc) {
+                alloc = alloc ? alloc * 2 : 4;
+                v = xrealloc(v, alloc * sizeof(*v));
+            }
+            memset(&v[n], 0, sizeof(v[n]));
+            snprintf(v[n].variant, sizeof(v[n].variant), "%s", var);
+            n++;
+        }
+        store_sums_add(&v[n - 1].sums, sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        struct sqlite_conn *c = tx->conn;
+        return store_sqlite_err(c->db, rc, "rebuild statistics", err);
+    }
+    struct store_delta *d = xcalloc(n ? n : 1, sizeof(*d));
+    for (size_t i = 0; i < n; i++) {
+        const struct store_sums *a = &v[i].sums;
+        d[i] = (struct store_delta){.kind = DELTA_METRIC_STATS,
+                                    .experiment = experiment,
+                                    .metric = metric,
+                                    .variant = v[i].variant,
+                                    .dn = a->n,
+                                    .ds = a->s.hi,
+                                    .dq = a->q.hi,
+                                    .dsx = a->sx.hi,
+                                    .dqx = a->qx.hi,
+                                    .dp = a->p.hi,
+                                    .ds_lo = a->s.lo,
+                                    .dq_lo = a->q.lo,
+                                    .dsx_lo = a->sx.lo,
+                                    .dqx_lo = a->qx.lo,
+                                    .dp_lo = a->p.lo};
+    }
+    int out = n > 0 ? sqlite_rollup_add(tx, d, n, err) : 0;
+    free(d);
+    free(v);
+    return out;
+}
+
+static int range_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                       const char *after, const char *last, struct err *err)
 {
+    struct sqlite_conn *c = tx->conn;
     int64_t window = r->window_ms > 0 ? r->window_ms : FAR_FUTURE;
     int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
     double cap = r->has_cap ? r->cap : 1e308;
@@ -292,7 +342,7 @@ static int range_rule(struct sqlite_conn *c, const char *experiment, const struc
     if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
         return -1;
     }
-    st = sqlite_conn_prepare(c, SQL_R_STATS, err);
+    st = sqlite_conn_prepare(c, SQL_R_USERVALS, err);
     if (st == NULL) {
         return -1;
     }
@@ -303,7 +353,7 @@ static int range_rule(struct sqlite_conn *c, const char *experiment, const struc
     sqlite3_bind_int64(st, 5, stop);
     sqlite_bind_str(st, 6, after);
     sqlite_bind_str(st, 7, last);
-    if (sqlite_conn_step_done(c, st, "rebuild statistics", err) != 0) {
+    if (range_stats(tx, st, experiment, r->metric, err) != 0) {
         return -1;
     }
     st = sqlite_conn_prepare(c, SQL_R_DAILY, err);
@@ -320,7 +370,7 @@ static int range_rule(struct sqlite_conn *c, const char *experiment, const struc
     sqlite3_bind_double(st, 8, cap);
     sqlite_bind_str(st, 9, after);
     sqlite_bind_str(st, 10, last);
-    return sqlite_conn_step_done(c, st, "rebuild daily statistics", err);
+    return sqlite_daily_rows_add(tx, st, experiment, r->metric, err);
 }
 
 int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
@@ -350,7 +400,7 @@ int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t st
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (range_rule(c, experiment, rules[i], after, last, err) != 0) {
+        if (range_rule(tx, experiment, rules[i], after, last, err) != 0) {
             return -1;
         }
     }

@@ -4,6 +4,7 @@
  * SQL when a definition changes (store.h).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,16 +126,17 @@ static int rb_stats(struct sqlite_conn *c, const char *experiment, const struct 
 }
 
 /* Daily deltas as the incremental path records them: each user counts on the day of the
- * first exposure; each event in the window moves y by f(running raw) - f(running raw - inc)
- * on the event's day (f: binomial 0/1, then the cap), so the days sum to the final S, Q.
+ * first exposure; each event in the window moves y from y0 = f(running raw - inc) to
+ * y1 = f(running raw) on the event's day (f: binomial 0/1, then the cap), so the days sum to
+ * the final S, Q. One row each, ordered by (variant, day): sqlite_daily_rows_add sums them as
+ * double-doubles (a SQL TOTAL of y1 * y1 - y0 * y0 loses all of Q's spread at 1e12).
  * ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 is_binomial ?8 cap */
 static const char SQL_RB_DAILY[] =
-    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq) "
-    "SELECT ?1, ?2, variant, day, SUM(dn), TOTAL(dy), TOTAL(dq) FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS dy, 0.0 AS dq "
+    "SELECT variant, day, dn, y0, y1 FROM ("
+    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS y0, 0.0 AS y1 "
     "  FROM exposures x WHERE x.experiment = ?1 AND x.ts < ?6 "
     " UNION ALL "
-    " SELECT variant, ts / 86400000, 0, y1 - y0, y1 * y1 - y0 * y0 FROM ("
+    " SELECT variant, ts / 86400000, 0, y0, y1 FROM ("
     "  SELECT variant, ts, "
     "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
     "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
@@ -145,11 +147,35 @@ static const char SQL_RB_DAILY[] =
     "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = ?3 "
     "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
     "    WHERE x.experiment = ?1 AND x.ts < ?6))) "
-    "GROUP BY variant, day";
+    "ORDER BY variant, day";
 
-static int rebuild_rule(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
+int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
+                          const char *metric, struct err *err)
+{
+    struct store_daily_sums days = {0};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_daily_sums_add(&days, (const char *)sqlite3_column_text(st, 0),
+                             sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                             sqlite3_column_double(st, 3), sqlite3_column_double(st, 4));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_daily_sums_free(&days);
+        struct sqlite_conn *c = tx->conn;
+        return store_sqlite_err(c->db, rc, "rebuild daily statistics", err);
+    }
+    struct store_delta *d = store_daily_sums_deltas(&days, experiment, metric);
+    int out = days.n > 0 ? sqlite_rollup_add(tx, d, days.n, err) : 0;
+    free(d);
+    store_daily_sums_free(&days);
+    return out;
+}
+
+static int rebuild_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                         struct err *err)
 {
+    struct sqlite_conn *c = tx->conn;
     sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_USERS, err);
     if (st == NULL) {
         return -1;
@@ -190,10 +216,7 @@ static int rebuild_rule(struct sqlite_conn *c, const char *experiment, const str
     sqlite3_bind_int64(st, 6, stop);
     sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 8, cap);
-    if (sqlite_conn_step_done(c, st, "rebuild daily statistics", err) != 0) {
-        return -1;
-    }
-    return 0;
+    return sqlite_daily_rows_add(tx, st, experiment, r->metric, err);
 }
 
 int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
@@ -217,7 +240,7 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (rebuild_rule(c, experiment, rules[i], err) != 0) {
+        if (rebuild_rule(tx, experiment, rules[i], err) != 0) {
             return -1;
         }
     }
@@ -274,8 +297,7 @@ static const char SQL_DAILY[] =
     " ORDER BY variant, day";
 
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
-                                     double sum, double sumsq),
+                        void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
                         void *ctx, struct err *err)
 {
     struct sqlite_conn *c = sqlite_reader(s, err);
@@ -288,24 +310,24 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
     }
     sqlite_bind_str(st, 1, experiment);
     sqlite_bind_str(st, 2, metric);
-    char cur[65] = "";
-    int64_t n = 0;
+    struct store_suff acc = {.variant = ""};
     struct dd sum = {0, 0}, sumsq = {0, 0};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char variant[65];
         sqlite_column_copy(st, 0, variant, sizeof(variant));
-        if (strcmp(variant, cur) != 0) {
-            memcpy(cur, variant, sizeof(cur));
-            n = 0;
+        if (strcmp(variant, acc.variant) != 0) {
+            memcpy(acc.variant, variant, sizeof(acc.variant));
+            acc.n = 0;
             sum = sumsq = dd_of(0);
         }
-        n += sqlite3_column_int64(st, 2);
+        acc.n += sqlite3_column_int64(st, 2);
         struct dd ds = {sqlite3_column_double(st, 3), sqlite3_column_double(st, 5)};
         struct dd dq = {sqlite3_column_double(st, 4), sqlite3_column_double(st, 6)};
         sum = dd_add(sum, ds);
         sumsq = dd_add(sumsq, dq);
-        emit(ctx, variant, sqlite3_column_int64(st, 1), n, dd_value(sum), dd_value(sumsq));
+        acc.s = sum.hi, acc.s_lo = sum.lo, acc.q = sumsq.hi, acc.q_lo = sumsq.lo;
+        emit(ctx, sqlite3_column_int64(st, 1), &acc);
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read daily statistics", err);

@@ -133,8 +133,7 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                        struct err *err);
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
-                        void (*emit)(void *ctx, const char *variant, int64_t day, int64_t n,
-                                     double sum, double sumsq),
+                        void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
                         void *ctx, struct err *err);
 int sqlite_exposure_by_variant(struct store *s, const char *experiment,
                                void (*emit)(void *ctx, const char *variant, int64_t users),
@@ -166,6 +165,10 @@ int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, 
                       void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
                       int *count, struct err *err);
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
+/* Step st, whose rows are (variant, day, dn, y0, y1) ordered by (variant, day), and add their
+ * double-double per-day sums (store_daily_sums) to metric_daily (rollup.c; the rebuilds). */
+int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
+                          const char *metric, struct err *err);
 
 /* issue 15 (saved_groups.c): saved groups and the encryption key of sdk keys */
 int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
