@@ -13,6 +13,8 @@
  *   - Arrays grow in place while they are the arena's latest allocation and the block has
  *     room (the common case of one array filled in a loop), else by copy.
  *   - Alignment: every allocation is aligned for any object (max_align_t).
+ *   - Under AddressSanitizer each allocation is followed by a poisoned redzone, so overruns
+ *     are caught as they were for malloc'd arrays.
  *   - Out of memory aborts, as xmalloc does (util.h).
  * Not thread-safe: an arena belongs to the one thread that runs its call.
  */
@@ -31,6 +33,8 @@ struct arena {
     char *end;                  /* end of the current block */
     char *last;                 /* the latest allocation (grown in place), NULL when none */
     struct arena_chunk *chunks; /* the chunks from the heap, newest first */
+    char *lent;                 /* the lent first block (NULL: none), and its size */
+    size_t lent_size;
 };
 
 /*
