@@ -24,9 +24,9 @@
  * Memory: each call owns one arena (bunsen/arena.h) that every structure of the call
  * allocates from, started in a block of ATTRIBUTION_STACK_BLOCK bytes on the call's stack
  * and freed when the call returns. A call of a few /assign exposures fits in that block and
- * makes no allocation at all (a malloc/free pair per array, map and roll-up entry cost ~9%
- * of the writer's instructions, plus glibc's fastbin consolidation on every larger
- * request); a batch of events spills into 64 KiB chunks.
+ * makes no allocation at all (a malloc/free pair per array, map, roll-up entry and cursor
+ * copy, with glibc's fastbin consolidation, cost ~5,600 of the ~43,000 instructions of a
+ * one-exposure call in callgrind); a batch of events spills into 64 KiB chunks.
  */
 #include <stdint.h>
 #include <stdio.h>
