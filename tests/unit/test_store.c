@@ -216,7 +216,8 @@ static void test_migrate_0008_keeps_values(void **state)
     store_close(s);
     int count = 0;
     const struct migration *m = backend_migrations(&count);
-    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+             "NOT NULL, "
              "applied_at BIGINT NOT NULL)");
     int applied_before = 0;
     for (int i = 0; i < count && m[i].version < 8; i++) {
@@ -228,8 +229,9 @@ static void test_migrate_0008_keeps_values(void **state)
         applied_before++;
     }
     assert_int_equal(applied_before, 7);
-    raw_exec("INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
-             "('u1', 'ex', 'a', 1000, 0), ('u2', 'ex', 'b', 2000, 0), ('u3', 'other', 'a', 3000, 0)");
+    raw_exec(
+        "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
+        "('u1', 'ex', 'a', 1000, 0), ('u2', 'ex', 'b', 2000, 0), ('u3', 'other', 'a', 3000, 0)");
     raw_exec("INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
              "('u1', 'ex', 'm', 2.5, 1.25), ('u2', 'ex', 'm', 7, 0), ('u2', 'ex', 'k', 9, 9), "
              "('u3', 'other', 'm', 4, 4)");
@@ -244,8 +246,8 @@ static void test_migrate_0008_keeps_values(void **state)
     struct um_seen seen = {0};
     struct store_users_cursor cur = {0};
     int n = -1;
-    assert_int_equal(store_users_page(s, "ex", 0, "m", NULL, &cur, 10, um_seen_row, &seen, &n, &err),
-                     0);
+    assert_int_equal(
+        store_users_page(s, "ex", 0, "m", NULL, &cur, 10, um_seen_row, &seen, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_string_equal(seen.user[0], "u1");
     assert_true(seen.y[0] == 2.5 && seen.x[0] == 1.25);
