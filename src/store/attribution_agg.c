@@ -3,8 +3,8 @@
  * deltas of metric_stats, metric_daily, exposure_stats and, for users with recorded
  * dimension values, of the slice roll-ups, summed per key in memory and written in one
  * batch per kind at the end (agg_flush); and the cursors of running rebuilds that keep a
- * not-yet-rebuilt user's changes out of a rebuilding experiment's roll-ups.
- * Runs on the writer thread, inside the caller's transaction.
+ * not-yet-rebuilt user's changes out of a rebuilding experiment's roll-ups. Both in the
+ * call's arena. Runs on the writer thread, inside the caller's transaction.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,10 +38,13 @@ struct agg_entry {
 static void rb_emit(void *ctx, const char *experiment, const char *cursor)
 {
     struct rb_cursors *rb = ctx;
-    rb->experiment = xrealloc(rb->experiment, (rb->n + 1) * sizeof(*rb->experiment));
-    rb->cursor = xrealloc(rb->cursor, (rb->n + 1) * sizeof(*rb->cursor));
-    rb->experiment[rb->n] = xstrdup(experiment);
-    rb->cursor[rb->n] = xstrdup(cursor);
+    size_t a = rb->alloc;
+    arena_grow_array(rb->arena, &rb->experiment, &a, rb->n + 1, sizeof(*rb->experiment));
+    a = rb->alloc;
+    arena_grow_array(rb->arena, &rb->cursor, &a, rb->n + 1, sizeof(*rb->cursor));
+    rb->alloc = a;
+    rb->experiment[rb->n] = arena_strdup(rb->arena, experiment);
+    rb->cursor[rb->n] = arena_strdup(rb->arena, cursor);
     rb->n++;
 }
 
@@ -50,17 +53,6 @@ static void rb_emit(void *ctx, const char *experiment, const char *cursor)
 int rb_load(struct store_tx *tx, struct rb_cursors *rb, struct err *err)
 {
     return tx->store->ops->rebuild_cursors(tx, rb_emit, rb, err);
-}
-
-void rb_free(struct rb_cursors *rb)
-{
-    for (size_t i = 0; i < rb->n; i++) {
-        free(rb->experiment[i]);
-        free(rb->cursor[i]);
-    }
-    free(rb->experiment);
-    free(rb->cursor);
-    memset(rb, 0, sizeof(*rb));
 }
 
 /* True when user's change must stay out of experiment's roll-ups: a rebuild runs and has
@@ -93,8 +85,7 @@ static uint32_t agg_hash(int kind, const char *a, const char *b, const char *v, 
 static void agg_grow(struct agg *g)
 {
     size_t nb = g->nbuckets ? g->nbuckets * 2 : AGG_BUCKETS_MIN;
-    free(g->buckets);
-    g->buckets = xcalloc(nb, sizeof(*g->buckets));
+    g->buckets = arena_calloc(g->arena, nb, sizeof(*g->buckets));
     g->nbuckets = nb;
     for (struct agg_entry *e = g->first; e != NULL; e = e->after) {
         size_t b = e->hash % nb;
@@ -120,7 +111,7 @@ static struct agg_entry *agg_get_slice(struct agg *g, enum store_delta_kind kind
             return e;
         }
     }
-    struct agg_entry *e = xcalloc(1, sizeof(*e));
+    struct agg_entry *e = arena_calloc(g->arena, 1, sizeof(*e));
     e->kind = kind;
     e->experiment = exp;
     e->metric = metric;
@@ -223,7 +214,7 @@ void agg_change_slice_users(struct agg *g, const char *exp, const char *user_id,
     }
 }
 
-/* Write every accumulated delta in one batch (when rc == 0) and free the accumulator. */
+/* Write every accumulated delta in one batch (when rc == 0); g is empty afterwards. */
 int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err)
 {
     size_t n = 0, alloc = 0, nslice = 0, aslice = 0;
@@ -237,7 +228,7 @@ int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err)
         }
         struct store_delta **to = slice ? &sd : &d;
         size_t *tn = slice ? &nslice : &n;
-        array_grow(to, slice ? &aslice : &alloc, *tn + 1, sizeof(**to));
+        arena_grow_array(g->arena, to, slice ? &aslice : &alloc, *tn + 1, sizeof(**to));
         (*to)[(*tn)++] = (struct store_delta){.kind = e->kind,
                                               .experiment = e->experiment,
                                               .metric = e->metric,
@@ -264,14 +255,6 @@ int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err)
     if (rc == 0 && nslice > 0 && tx->store->ops->slice_add != NULL) {
         rc = tx->store->ops->slice_add(tx, sd, nslice, err);
     }
-    free(d);
-    free(sd);
-    for (struct agg_entry *e = g->first; e != NULL;) {
-        struct agg_entry *after = e->after;
-        free(e);
-        e = after;
-    }
-    free(g->buckets);
-    *g = (struct agg){0};
+    *g = (struct agg){.arena = g->arena};
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * attribution_dims.c - the recorded dimension values of the (user, experiment) pairs of one
- * ingest call (attribution_int.h): the cache the slice deltas borrow their strings from, its
- * batched reads from the backend, and the parsing of an exposure's encoded values
- * (store.h). Runs on the writer thread, inside the caller's transaction.
+ * ingest call (attribution_int.h): the cache the slice deltas borrow their strings from (in
+ * the call's arena), its batched reads from the backend, and the parsing of an exposure's
+ * encoded values (store.h). Runs on the writer thread, inside the caller's transaction.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,8 +17,8 @@ struct dims_entry *dims_entry_of(struct dims_cache *c, const char *user, const c
     bool added = false;
     size_t i = kmap_put(&c->map, user, experiment, NULL, &added);
     if (added) {
-        array_grow(&c->e, &c->alloc, c->map.n, sizeof(*c->e));
-        c->e[i] = xcalloc(1, sizeof(**c->e));
+        arena_grow_array(c->map.arena, &c->e, &c->alloc, c->map.n, sizeof(*c->e));
+        c->e[i] = arena_calloc(c->map.arena, 1, sizeof(**c->e));
     }
     return c->e[i];
 }
@@ -35,16 +35,6 @@ static void dims_entry_add(struct dims_entry *d, const char *name, const char *v
         str_copy(d->value[d->n], sizeof(d->value[d->n]), value);
         d->n++;
     }
-}
-
-void dims_cache_free(struct dims_cache *c)
-{
-    for (size_t i = 0; i < c->map.n; i++) {
-        free(c->e[i]);
-    }
-    free(c->e);
-    kmap_free(&c->map);
-    memset(c, 0, sizeof(*c));
 }
 
 struct dims_load {
@@ -79,8 +69,8 @@ int dims_load_um(struct store_tx *tx, struct dims_cache *c, const struct umset *
     if (um->map.n == 0 || tx->store->ops->dims_get == NULL) {
         return 0;
     }
-    struct kmap seen = {0};
-    struct store_xrow *keys = xcalloc(um->map.n, sizeof(*keys));
+    struct kmap seen = {.arena = c->map.arena};
+    struct store_xrow *keys = arena_calloc(c->map.arena, um->map.n, sizeof(*keys));
     size_t n = 0;
     for (size_t i = 0; i < um->map.n; i++) {
         size_t nr = 0;
@@ -96,10 +86,7 @@ int dims_load_um(struct store_tx *tx, struct dims_cache *c, const struct umset *
             keys[n++].experiment = um->rows[i].experiment;
         }
     }
-    int rc = dims_load(tx, c, keys, n, err);
-    kmap_free(&seen);
-    free(keys);
-    return rc;
+    return dims_load(tx, c, keys, n, err);
 }
 
 bool dims_is_special(const char *v)

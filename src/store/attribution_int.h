@@ -5,9 +5,14 @@
  * the files share. Nothing here is thread-safe or needs to be: one ingest call runs on the
  * writer thread, inside the caller's transaction, and owns every structure it builds.
  *
+ * Memory: every structure of a call allocates from the call's arena (bunsen/arena.h), which
+ * the call starts in a block on its stack and frees all at once when it returns; a structure
+ * names the arena in its .arena (its map's for those built on a kmap). Nothing here frees:
+ * pointers into any of these structures stay valid until the call's arena_free.
+ *
  *   attribution.c          store_ingest_events / store_ingest_exposures: the phases of a call
  *   attribution_rules.c    the rules index (store.h), per-user value, metric window
- *   attribution_kmap.c     string-tuple -> index map, array growth
+ *   attribution_kmap.c     string-tuple -> index map
  *   attribution_values.c   per-user raw values of a call (user_metrics rows)
  *   attribution_dims.c     recorded dimension values of a call's (user, experiment) pairs
  *   attribution_agg.c      rebuild cursors and the roll-up accumulator (main and slice deltas)
@@ -19,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bunsen/arena.h"
 #include "store_int.h"
 
 /* ---- rules (attribution_rules.c) ---- */
@@ -32,10 +38,11 @@ double rule_value(const struct store_rule *r, double raw);
 int64_t rule_window_end(const struct store_rule *r, int64_t t0);
 
 /* ---- a string-tuple -> index map (attribution_kmap.c; keys of this request: users,
- * exposures, user values). Zero-initialised = empty. */
+ * exposures, user values). Zero-initialised with .arena set = empty. */
 
 struct kmap {
-    size_t *buckets; /* index + 1 of the first entry, 0 = empty */
+    struct arena *arena; /* the call's: tables and keys */
+    size_t *buckets;     /* index + 1 of the first entry, 0 = empty */
     size_t nbuckets;
     struct kmap_entry {
         size_t off; /* the key in text: the parts, each NUL-terminated, back to back */
@@ -44,35 +51,31 @@ struct kmap {
         size_t next;   /* index + 1 */
     } * e;
     size_t n, alloc;
-    char *text; /* every key, one arena (no allocation per key) */
+    char *text; /* every key, back to back (no allocation per key) */
     size_t text_len, text_alloc;
 };
 
 /* Index of the tuple (a, b, c) (b, c may be NULL; the parts are copied); *added (may be
  * NULL) true when it is new. Indexes are dense: 0 .. m->n - 1 in order of insertion. */
 size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, bool *added);
-/* Free the keys and tables; m is empty (zeroed) afterwards. */
-void kmap_free(struct kmap *m);
-/* Grow an array *p of *alloc elements of size sz to hold at least need (xrealloc). */
-void array_grow(void *p, size_t *alloc, size_t need, size_t sz);
 
-/* ---- per-user metric values of this request (attribution_values.c; user_metrics rows) */
+/* ---- per-user metric values of this request (attribution_values.c; user_metrics rows).
+ * Zero-initialised with .map.arena set = empty. */
 
 struct umset {
-    struct kmap map;
+    struct kmap map;          /* (user, experiment, metric) -> row */
     struct store_umrow *rows; /* parallel to map entries; strings borrowed from the request */
     bool *dirty;              /* to be written */
     size_t alloc;
 };
 
 /* The index of the (user, rule's experiment, rule's metric) row, added absent and clean
- * when new. user and the rule's strings are borrowed until um_free. */
+ * when new. user and the rule's strings are borrowed for the call. */
 size_t um_key(struct umset *u, const char *user, const struct store_rule *r);
 /* Read the stored values of every key collected so far (before the replay changes any). */
 int um_load(struct store_tx *tx, struct umset *u, struct err *err);
 /* Write the dirty rows in one batch. */
 int um_store(struct store_tx *tx, struct umset *u, struct err *err);
-void um_free(struct umset *u);
 
 /* ---- the dimension values of the (user, experiment) pairs of one call
  * (attribution_dims.c) ---- */
@@ -84,16 +87,16 @@ struct dims_entry {
 };
 
 /* (user, experiment) -> values; entries are allocated one by one, so the strings that the
- * roll-up deltas borrow stay put until the cache is freed (after the flush). */
+ * roll-up deltas borrow stay put until the call's arena is freed (after the flush).
+ * Zero-initialised with .map.arena set = empty. */
 struct dims_cache {
     struct kmap map;
     struct dims_entry **e; /* per map entry */
     size_t alloc;
 };
 
-/* The entry of (user, experiment), created empty; valid until dims_cache_free. */
+/* The entry of (user, experiment), created empty; valid for the call. */
 struct dims_entry *dims_entry_of(struct dims_cache *c, const char *user, const char *experiment);
-void dims_cache_free(struct dims_cache *c);
 /* Read the recorded values of keys[0..n) into the cache (no-op without slice ops). */
 int dims_load(struct store_tx *tx, struct dims_cache *c, const struct store_xrow *keys, size_t n,
               struct err *err);
@@ -109,19 +112,22 @@ bool dims_is_special(const char *v);
 /* ---- rebuild cursors and the roll-up accumulator (attribution_agg.c) ---- */
 
 /* The cursors of the running rebuilds (rebuild.c): a rebuilding experiment's roll-ups take
- * deltas only for users at or below its cursor. */
+ * deltas only for users at or below its cursor. Zero-initialised with .arena set = empty. */
 struct rb_cursors {
-    size_t n;
+    struct arena *arena; /* the call's: the arrays and the copies of the strings */
+    size_t n, alloc;
     char **experiment;
     char **cursor;
 };
 
 struct agg_entry;
 
-/* Zero-initialised = empty. The bucket array is allocated with the first entry and grows
- * with the entries, which are also chained in the order they were made: a call with little
- * to aggregate (one /assign exposure) neither zeroes nor scans a large table. */
+/* Zero-initialised with .arena set = empty. The bucket array is allocated with the first
+ * entry and grows with the entries, which are also chained in the order they were made: a
+ * call with little to aggregate (one /assign exposure) neither zeroes nor scans a large
+ * table. */
 struct agg {
+    struct arena *arena;        /* the call's: buckets, entries, the flush's batches */
     struct agg_entry **buckets; /* nbuckets heads, NULL until the first entry */
     size_t nbuckets, n;
     struct agg_entry *first, *last;
@@ -132,7 +138,6 @@ struct agg {
 /* Read the cursors in this transaction: after lock_users, so that a chunk of another writer
  * holding one of our users has either committed (its cursor is visible) or not started. */
 int rb_load(struct store_tx *tx, struct rb_cursors *rb, struct err *err);
-void rb_free(struct rb_cursors *rb);
 
 /* Record the change of one user's (y, x) from old to new (dn = users added: -1, 0, 1) in
  * the rule's metric_stats, its slices (the user's recorded dimension values) and
@@ -146,8 +151,8 @@ void agg_change_exposures(struct agg *g, const char *exp, const char *user_id, c
 /* The user joins (sign +1) or leaves (-1) variant's exposed users in each slice. */
 void agg_change_slice_users(struct agg *g, const char *exp, const char *user_id,
                             const char *variant, int sign);
-/* Write every accumulated delta in one batch (when rc == 0) and free the accumulator;
- * returns rc, or -1 when the write fails. */
+/* Write every accumulated delta in one batch (when rc == 0); returns rc, or -1 when the
+ * write fails. g is empty afterwards (its memory stays the call's arena's). */
 int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * attribution_kmap.c - the string-tuple -> dense index map and the array growth that every
- * per-call structure of attribution is built on (attribution_int.h). Owns the copies of
- * its keys (one arena per map). Runs on the writer thread; a map belongs to one ingest call.
+ * attribution_kmap.c - the string-tuple -> dense index map that the per-call structures of
+ * attribution are built on (attribution_int.h). Holds copies of its keys, back to back in
+ * one array; its tables and keys are in the call's arena. Runs on the writer thread; a map
+ * belongs to one ingest call.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,26 +12,17 @@
 #include "bunsen/util.h"
 #include "attribution_int.h"
 
-void kmap_free(struct kmap *m)
-{
-    free(m->e);
-    free(m->buckets);
-    free(m->text);
-    memset(m, 0, sizeof(*m));
-}
-
 static void kmap_grow(struct kmap *m)
 {
     /* start small: most maps hold the few keys of one /assign group (a 2 KiB calloc per
      * map showed in profiles, with the fastbin consolidation it triggers in malloc) */
     size_t nb = m->nbuckets ? m->nbuckets * 2 : 16;
-    size_t *b = xcalloc(nb, sizeof(*b));
+    size_t *b = arena_calloc(m->arena, nb, sizeof(*b));
     for (size_t i = 0; i < m->n; i++) {
         size_t h = (size_t)(m->e[i].hash % nb);
         m->e[i].next = b[h];
         b[h] = i + 1;
     }
-    free(m->buckets);
     m->buckets = b;
     m->nbuckets = nb;
 }
@@ -38,13 +30,13 @@ static void kmap_grow(struct kmap *m)
 /* Index of the tuple (a, b, c) (b, c may be NULL); *added true when it is new. */
 size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, bool *added)
 {
-    /* The key "a\0b\0c\0" is written at the end of the arena and hashed (FNV-1a) as it is
-     * copied; when it is already there the arena is cut back. No allocation per key: this
+    /* The key "a\0b\0c\0" is written at the end of text and hashed (FNV-1a) as it is
+     * copied; when it is already there text_len stays put. No allocation per key: this
      * runs several times for every row of a batch. */
     const char *parts[3] = {a, b ? b : "", c ? c : ""};
     size_t plen[3] = {strlen(parts[0]), strlen(parts[1]), strlen(parts[2])};
     size_t klen = plen[0] + plen[1] + plen[2] + 2;
-    array_grow(&m->text, &m->text_alloc, m->text_len + klen + 1, 1);
+    arena_grow_array(m->arena, &m->text, &m->text_alloc, m->text_len + klen + 1, 1);
     char *key = m->text + m->text_len;
     uint64_t hash = 1469598103934665603ull;
     size_t at = 0;
@@ -70,10 +62,7 @@ size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, boo
             return i - 1;
         }
     }
-    if (m->n == m->alloc) {
-        m->alloc = m->alloc ? m->alloc * 2 : 8;
-        m->e = xrealloc(m->e, m->alloc * sizeof(*m->e));
-    }
+    arena_grow_array(m->arena, &m->e, &m->alloc, m->n + 1, sizeof(*m->e));
     struct kmap_entry *e = &m->e[m->n];
     e->off = m->text_len;
     e->len = klen;
@@ -85,18 +74,4 @@ size_t kmap_put(struct kmap *m, const char *a, const char *b, const char *c, boo
         *added = true;
     }
     return m->n++;
-}
-
-/* Grow an array *p of *alloc elements of size sz to hold at least need. */
-void array_grow(void *p, size_t *alloc, size_t need, size_t sz)
-{
-    if (need <= *alloc) {
-        return;
-    }
-    size_t a = *alloc ? *alloc : 16;
-    while (a < need) {
-        a *= 2;
-    }
-    *(void **)p = xrealloc(*(void **)p, a * sz);
-    *alloc = a;
 }

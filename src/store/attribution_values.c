@@ -1,7 +1,7 @@
 /*
  * attribution_values.c - the per-user raw metric values (user_metrics rows) one ingest call
- * reads, changes and writes back in batches (attribution_int.h). Runs on the writer
- * thread, inside the caller's transaction.
+ * reads, changes and writes back in batches (attribution_int.h), in the call's arena. Runs
+ * on the writer thread, inside the caller's transaction.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,9 +17,9 @@ size_t um_key(struct umset *u, const char *user, const struct store_rule *r)
     size_t i = kmap_put(&u->map, user, r->experiment, r->metric, &added);
     if (added) {
         size_t a = u->alloc;
-        array_grow(&u->rows, &a, u->map.n, sizeof(*u->rows));
+        arena_grow_array(u->map.arena, &u->rows, &a, u->map.n, sizeof(*u->rows));
         a = u->alloc;
-        array_grow(&u->dirty, &a, u->map.n, sizeof(*u->dirty));
+        arena_grow_array(u->map.arena, &u->dirty, &a, u->map.n, sizeof(*u->dirty));
         u->alloc = a;
         u->rows[i] =
             (struct store_umrow){.user_id = user, .experiment = r->experiment, .metric = r->metric};
@@ -50,20 +50,11 @@ int um_load(struct store_tx *tx, struct umset *u, struct err *err)
 int um_store(struct store_tx *tx, struct umset *u, struct err *err)
 {
     size_t n = 0;
-    struct store_umrow *w = xcalloc(u->map.n ? u->map.n : 1, sizeof(*w));
+    struct store_umrow *w = arena_calloc(u->map.arena, u->map.n, sizeof(*w));
     for (size_t i = 0; i < u->map.n; i++) {
         if (u->dirty[i]) {
             w[n++] = u->rows[i];
         }
     }
-    int rc = n > 0 ? tx->store->ops->user_metrics_put(tx, w, n, err) : 0;
-    free(w);
-    return rc;
-}
-
-void um_free(struct umset *u)
-{
-    kmap_free(&u->map);
-    free(u->rows);
-    free(u->dirty);
+    return n > 0 ? tx->store->ops->user_metrics_put(tx, w, n, err) : 0;
 }
