@@ -444,6 +444,33 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
     return rc;
 }
 
+/* The exposures of several answers in one attribution call (store_job.apply_batch), as
+ * /assign's groups are: the same rows as ofrep_log_apply per answer (first exposure wins
+ * whatever the order). */
+static int ofrep_log_apply_batch(struct store_tx *tx, void *const *args, size_t n, struct err *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += ((const struct ofrep_log *)args[i])->n;
+    }
+    struct store_exposure *x = xcalloc(total ? total : 1, sizeof(*x));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ofrep_log *l = args[i];
+        for (size_t j = 0; j < l->n; j++) {
+            x[k++] = (struct store_exposure){l->items[j].experiment, l->user_id,
+                                             l->items[j].variant, l->ts, l->items[j].dims};
+        }
+    }
+    const struct ofrep_log *first = args[0];
+    const struct snapshot *snap = snapshot_read_begin(first->app->experiments);
+    struct store_ingest_counts counts = {0};
+    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, k, &counts, err);
+    snapshot_read_end(first->app->experiments, snap);
+    free(x);
+    return rc;
+}
+
 static void ofrep_log_free(struct ofrep_log *l)
 {
     free(l->user_id);
@@ -469,6 +496,8 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     struct app *app = http_req_app(r);
     struct ofrep_log *l = xcalloc(1, sizeof(*l) + n * sizeof(l->items[0]));
     l->job.apply = ofrep_log_apply;
+    l->job.apply_batch = ofrep_log_apply_batch;
+    l->job.retryable = true; /* ofrep_log_apply only inserts through the transaction */
     l->job.done = ofrep_log_done;
     l->job.arg = l;
     l->app = app;
