@@ -6,7 +6,8 @@
  *
  * Pragmas: journal_mode=WAL (readers never block the writer), synchronous=FULL on
  * every connection (a committed group is on disk before any 2xx; group commit keeps
- * the fsync cost per request small), busy_timeout=5000 (another process, e.g.
+ * the fsync cost per request small; the WAL-write shim walbuf.c relies on it: every
+ * connection opens through it), busy_timeout=5000 (another process, e.g.
  * `bunsen keys create`, may hold the write lock briefly), foreign_keys=ON.
  */
 #include "sqlite_int.h"
@@ -21,6 +22,7 @@
 #include "bunsen/migrations.h"
 #include "bunsen/metrics.h"
 #include "bunsen/util.h"
+#include "bunsen/walbuf.h"
 
 /* Set once any statement of this process met a corrupt page: from then on /readyz says not
  * ready (a corrupt database does not heal; the operator restores a backup). */
@@ -103,7 +105,14 @@ struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err
 {
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    /* through the WAL-write shim (walbuf.c), which the synchronous=FULL below makes sound */
+    int rc = walbuf_register();
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, NULL, "cannot register the SQLite VFS: %s", sqlite3_errstr(rc));
+        free(c);
+        return NULL;
+    }
+    rc = sqlite3_open_v2(path, &c->db, flags, WALBUF_VFS);
     if (rc != SQLITE_OK) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot open database %s: %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
