@@ -348,22 +348,11 @@ static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experime
         return -1;
     }
     struct store_daily_sums days = {0};
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_daily_sums_add(&days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
-                             pg_f64(res, i, 3), pg_f64(res, i, 4));
-    }
+    pg_daily_rows_sum(res, &days);
     PQclear(res);
-    for (size_t i = 0; i < days.n; i++) {
-        struct store_delta *d = push(ds);
-        d->kind = DELTA_METRIC_DAILY;
-        d->experiment = experiment;
-        d->metric = metric;
-        d->variant = keep(ds, days.e[i].variant);
-        d->day = days.e[i].day;
-        d->dn = days.e[i].dn;
-        d->ds = days.e[i].ds.hi, d->ds_lo = days.e[i].ds.lo;
-        d->dq = days.e[i].dq.hi, d->dq_lo = days.e[i].dq.lo;
-    }
+    sd = store_daily_sums_deltas(&days, experiment, metric);
+    append(ds, sd, days.n);
+    free(sd);
     store_daily_sums_free(&days);
     return 0;
 }

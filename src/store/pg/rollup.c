@@ -115,6 +115,14 @@ static const char SQL_RB_DAILY[] =
     "    WHERE x.experiment = $1 AND x.ts < $6::bigint) a) b) c "
     "ORDER BY variant COLLATE \"C\", day";
 
+void pg_daily_rows_sum(const PGresult *res, struct store_daily_sums *days)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        store_daily_sums_add(days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
+                             pg_f64(res, i, 3), pg_f64(res, i, 4));
+    }
+}
+
 static int rb_daily(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                     const char *const *v, struct err *err)
 {
@@ -123,10 +131,7 @@ static int rb_daily(struct store_tx *tx, const char *experiment, const struct st
         return -1;
     }
     struct store_daily_sums days = {0};
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_daily_sums_add(&days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
-                             pg_f64(res, i, 3), pg_f64(res, i, 4));
-    }
+    pg_daily_rows_sum(res, &days);
     PQclear(res);
     struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);
     int rc = days.n > 0 ? pg_rollup_add(tx, d, days.n, err) : 0;
