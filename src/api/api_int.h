@@ -99,6 +99,24 @@ char *api_dims_encode(const struct experiment *x, const json_t *attrs);
 /* Free the dims of items[0..n). */
 void api_exposures_clear(struct api_exposure *items, size_t n);
 
+/* The exposures of one answer: user_id's items[0..n) at ts (all borrowed). */
+struct api_exposure_set {
+    const char *user_id;
+    int64_t ts;
+    const struct api_exposure *items;
+    size_t n;
+};
+
+struct snapshot_cell;
+
+/* Store the exposures of sets[0..n) (common.c) with one store_ingest_exposures call in tx,
+ * attributed with the rules of cell's current snapshot: the same rows as set by set (first
+ * exposure wins whatever the order). Writes only through tx, so that a retryable job
+ * (store_job.retryable, apply_batch) may run it again after a rollback. 0, or -1 with err.
+ * Writer thread. */
+int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
+                         const struct api_exposure_set *sets, size_t n, struct err *err);
+
 /* Reply with reply (stolen) now when n == 0, else after the exposures committed; reals in
  * the reply are printed with `digits` significant digits; etag (may be NULL) is sent as
  * the ETag header. */

@@ -38,19 +38,8 @@ struct assign_write {
 static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct assign_write *aw = (struct assign_write *)w;
-    struct store_exposure *x = xcalloc(aw->n, sizeof(*x));
-    size_t n = 0;
-    for (size_t i = 0; i < aw->n; i++) {
-        x[n++] = (struct store_exposure){aw->items[i].experiment, aw->user_id, aw->items[i].variant,
-                                         aw->ts, aw->items[i].dims};
-    }
-    struct snapshot_cell *cell = http_req_app(w->req)->experiments;
-    const struct snapshot *snap = snapshot_read_begin(cell);
-    struct store_ingest_counts counts = {0};
-    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, n, &counts, err);
-    snapshot_read_end(cell, snap);
-    free(x);
-    return rc;
+    struct api_exposure_set set = {aw->user_id, aw->ts, aw->items, aw->n};
+    return api_exposures_ingest(tx, http_req_app(w->req)->experiments, &set, 1, err);
 }
 
 /* The exposures of several /assign requests of one group in one attribution call
@@ -59,26 +48,14 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
  * a batch equals attribution request by request (first exposure wins whatever the order). */
 static int assign_apply_batch(struct store_tx *tx, void *const *args, size_t n, struct err *err)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        total += ((const struct assign_write *)args[i])->n;
-    }
-    struct store_exposure *x = xcalloc(total ? total : 1, sizeof(*x));
-    size_t k = 0;
+    struct api_exposure_set *sets = xcalloc(n, sizeof(*sets));
     for (size_t i = 0; i < n; i++) {
         const struct assign_write *aw = args[i];
-        for (size_t j = 0; j < aw->n; j++) {
-            x[k++] = (struct store_exposure){aw->items[j].experiment, aw->user_id,
-                                             aw->items[j].variant, aw->ts, aw->items[j].dims};
-        }
+        sets[i] = (struct api_exposure_set){aw->user_id, aw->ts, aw->items, aw->n};
     }
     const struct assign_write *first = args[0];
-    struct snapshot_cell *cell = http_req_app(first->w.req)->experiments;
-    const struct snapshot *snap = snapshot_read_begin(cell);
-    struct store_ingest_counts counts = {0};
-    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, k, &counts, err);
-    snapshot_read_end(cell, snap);
-    free(x);
+    int rc = api_exposures_ingest(tx, http_req_app(first->w.req)->experiments, sets, n, err);
+    free(sets);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
- * common.c - the asynchronous write pattern and small parsing helpers shared by the
- * handlers (api_int.h).
+ * common.c - the asynchronous write pattern, small parsing helpers and the storing of
+ * answers' exposures shared by the handlers (api_int.h).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
 static int write_apply(struct store_tx *tx, void *arg, struct err *err)
@@ -203,4 +204,28 @@ void api_exposures_clear(struct api_exposure *items, size_t n)
         free(items[i].dims);
         items[i].dims = NULL;
     }
+}
+
+int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
+                         const struct api_exposure_set *sets, size_t n, struct err *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += sets[i].n;
+    }
+    struct store_exposure *x = xcalloc(total ? total : 1, sizeof(*x));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct api_exposure_set *e = &sets[i];
+        for (size_t j = 0; j < e->n; j++) {
+            x[k++] = (struct store_exposure){e->items[j].experiment, e->user_id,
+                                             e->items[j].variant, e->ts, e->items[j].dims};
+        }
+    }
+    const struct snapshot *snap = snapshot_read_begin(cell);
+    struct store_ingest_counts counts = {0};
+    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, k, &counts, err);
+    snapshot_read_end(cell, snap);
+    free(x);
+    return rc;
 }

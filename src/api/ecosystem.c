@@ -431,17 +431,8 @@ struct ofrep_log {
 static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct ofrep_log *l = arg;
-    struct store_exposure *x = xcalloc(l->n, sizeof(*x));
-    for (size_t i = 0; i < l->n; i++) {
-        x[i] = (struct store_exposure){l->items[i].experiment, l->user_id, l->items[i].variant,
-                                       l->ts, l->items[i].dims};
-    }
-    const struct snapshot *snap = snapshot_read_begin(l->app->experiments);
-    struct store_ingest_counts counts = {0};
-    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, l->n, &counts, err);
-    snapshot_read_end(l->app->experiments, snap);
-    free(x);
-    return rc;
+    struct api_exposure_set set = {l->user_id, l->ts, l->items, l->n};
+    return api_exposures_ingest(tx, l->app->experiments, &set, 1, err);
 }
 
 /* The exposures of several answers in one attribution call (store_job.apply_batch), as
@@ -449,25 +440,14 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
  * whatever the order). */
 static int ofrep_log_apply_batch(struct store_tx *tx, void *const *args, size_t n, struct err *err)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        total += ((const struct ofrep_log *)args[i])->n;
-    }
-    struct store_exposure *x = xcalloc(total ? total : 1, sizeof(*x));
-    size_t k = 0;
+    struct api_exposure_set *sets = xcalloc(n, sizeof(*sets));
     for (size_t i = 0; i < n; i++) {
         const struct ofrep_log *l = args[i];
-        for (size_t j = 0; j < l->n; j++) {
-            x[k++] = (struct store_exposure){l->items[j].experiment, l->user_id,
-                                             l->items[j].variant, l->ts, l->items[j].dims};
-        }
+        sets[i] = (struct api_exposure_set){l->user_id, l->ts, l->items, l->n};
     }
     const struct ofrep_log *first = args[0];
-    const struct snapshot *snap = snapshot_read_begin(first->app->experiments);
-    struct store_ingest_counts counts = {0};
-    int rc = store_ingest_exposures(tx, api_rules_of(snap), x, k, &counts, err);
-    snapshot_read_end(first->app->experiments, snap);
-    free(x);
+    int rc = api_exposures_ingest(tx, first->app->experiments, sets, n, err);
+    free(sets);
     return rc;
 }
 

@@ -330,6 +330,32 @@ struct store_sums {
 /* Add one user's value y and covariate x. */
 void store_sums_add(struct store_sums *a, double y, double x);
 
+/* The sums as the DELTA_METRIC_STATS delta of (experiment, metric, variant), whose strings
+ * are borrowed. */
+struct store_delta store_sums_delta(const struct store_sums *a, const char *experiment,
+                                    const char *metric, const char *variant);
+
+/* The sums of each variant of one rule over a rebuild range, fed rows ordered by variant: a
+ * row of the last variant adds to it, another starts a new one. Zero-initialised = empty;
+ * free with store_variant_sums_free. */
+struct store_variant_sums {
+    struct store_variant_sum {
+        char variant[65];
+        struct store_sums sums;
+    } * e;
+    size_t n, alloc;
+};
+
+/* Add one user's (y, x) to variant (copied). */
+void store_variant_sums_add(struct store_variant_sums *vs, const char *variant, double y, double x);
+
+/* The variants' sums as vs->n DELTA_METRIC_STATS deltas of (experiment, metric): a malloc'd
+ * array (at least one element) whose strings are borrowed from vs, experiment and metric. */
+struct store_delta *store_variant_sums_deltas(const struct store_variant_sums *vs,
+                                              const char *experiment, const char *metric);
+
+void store_variant_sums_free(struct store_variant_sums *vs);
+
 /* The sums of each slice (dimension, value, variant) of one rule over a rebuild range, fed
  * rows ordered by slice: a row of the last slice adds to it, another starts a new one.
  * Zero-initialised = empty; free with store_slice_sums_free. */

@@ -316,6 +316,21 @@ static void test_cuped_from_events(void **state)
     json_decref(res);
 }
 
+/* The last day (cumulative) of experiment's time series of metric: its second variant's
+ * entry, borrowed from *ts (json_decref it). */
+static const json_t *timeseries_last(const char *experiment, const char *metric, json_t **ts)
+{
+    int st;
+    *ts = http_json(D.port, "GET",
+                    fmt("/api/v1/experiments/%s/timeseries?metric=%s", experiment, metric),
+                    D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *days = json_object_get(*ts, "days");
+    assert_true(json_array_size(days) >= 1);
+    json_t *last = json_array_get(days, json_array_size(days) - 1);
+    return json_array_get(json_object_get(last, "variants"), 1);
+}
+
 static void test_csv_timeseries_power_errors(void **state)
 {
     (void)state;
@@ -343,19 +358,14 @@ static void test_csv_timeseries_power_errors(void **state)
     assert_int_equal(strncmp(r.body, "experiment,", 11), 0);
     resp_free(&r);
 
-    int st;
-    json_t *ts = http_json(D.port, "GET", "/api/v1/experiments/winner/timeseries?metric=conv",
-                           D.admin_key, NULL, &st);
-    assert_int_equal(st, 200);
-    json_t *days = json_object_get(ts, "days");
-    assert_true(json_array_size(days) >= 1);
-    json_t *last = json_array_get(days, json_array_size(days) - 1);
-    json_t *lv = json_array_get(json_object_get(last, "variants"), 1);
+    json_t *ts;
+    const json_t *lv = timeseries_last("winner", "conv", &ts);
     assert_int_equal(json_integer_value(json_object_get(lv, "users")), 10000);
     json_t *mean = json_real(0.1127);
     near(json_object_get(lv, "mean"), mean, "cumulative mean");
     json_decref(mean);
     json_decref(ts);
+    int st;
     json_decref(http_json(D.port, "GET", "/api/v1/experiments/winner/timeseries?metric=nope",
                           D.admin_key, NULL, &st));
     assert_int_equal(st, 400);
@@ -581,15 +591,8 @@ static void ingest_raw_arm(const char *exp, const char *metric, int arm, const j
 static void timeseries_last_se(const char *experiment, const char *metric, const json_t *e,
                                const char *what)
 {
-    int st;
-    json_t *ts = http_json(D.port, "GET",
-                           fmt("/api/v1/experiments/%s/timeseries?metric=%s", experiment, metric),
-                           D.admin_key, NULL, &st);
-    assert_int_equal(st, 200);
-    json_t *days = json_object_get(ts, "days");
-    assert_true(json_array_size(days) >= 1);
-    json_t *last = json_array_get(days, json_array_size(days) - 1);
-    json_t *lv = json_array_get(json_object_get(last, "variants"), 1);
+    json_t *ts;
+    const json_t *lv = timeseries_last(experiment, metric, &ts);
     near(json_object_get(json_object_get(lv, "absolute_lift"), "se"), json_object_get(e, "abs_se"),
          what);
     json_decref(ts);

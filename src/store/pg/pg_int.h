@@ -172,6 +172,11 @@ int pg_catalog_bump(struct store_tx *tx, struct err *err);
 int pg_catalog_version(struct store *s, int64_t *version, struct err *err);
 int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                       const struct store_rule *const *rules, size_t n, struct err *err);
+/* Add the rows of res, (variant, day, dn, y0, y1) ordered by (variant, day), to the
+ * double-double per-day sums days (store_daily_sums; rollup.c, the rebuilds). Unlike SQLite's
+ * sqlite_daily_rows_add it writes nothing: a range (rebuild.c) adds its days' deltas with the
+ * rest of its deltas in one pg_rollup_add. */
+void pg_daily_rows_sum(const PGresult *res, struct store_daily_sums *days);
 int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
                    void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                    struct err *err);

@@ -301,23 +301,14 @@ static void deltas_free(struct deltas *ds)
     free(ds->d);
 }
 
-static void stats_flush(struct deltas *ds, const char *experiment, const char *metric,
-                        const char *variant, const struct store_sums *sum)
+/* Append d[0..n), keeping copies of their variants. */
+static void append(struct deltas *ds, const struct store_delta *d, size_t n)
 {
-    if (sum->n == 0) {
-        return;
+    for (size_t i = 0; i < n; i++) {
+        struct store_delta *e = push(ds);
+        *e = d[i];
+        e->variant = keep(ds, d[i].variant);
     }
-    struct store_delta *d = push(ds);
-    d->kind = DELTA_METRIC_STATS;
-    d->experiment = experiment;
-    d->metric = metric;
-    d->variant = keep(ds, variant);
-    d->dn = sum->n;
-    d->ds = sum->s.hi, d->ds_lo = sum->s.lo;
-    d->dq = sum->q.hi, d->dq_lo = sum->q.lo;
-    d->dsx = sum->sx.hi, d->dsx_lo = sum->sx.lo;
-    d->dqx = sum->qx.hi, d->dqx_lo = sum->qx.lo;
-    d->dp = sum->p.hi, d->dp_lo = sum->p.lo;
 }
 
 static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experiment,
@@ -341,20 +332,15 @@ static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experime
         return -1;
     }
     const char *metric = keep(ds, r->metric);
-    char variant[65] = "";
-    struct store_sums sum;
-    memset(&sum, 0, sizeof(sum));
+    struct store_variant_sums sums = {0};
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *var = PQgetvalue(res, i, 0);
-        if (strcmp(var, variant) != 0) {
-            stats_flush(ds, experiment, metric, variant, &sum);
-            snprintf(variant, sizeof(variant), "%s", var);
-            memset(&sum, 0, sizeof(sum));
-        }
-        store_sums_add(&sum, pg_f64(res, i, 1), pg_f64(res, i, 2));
+        store_variant_sums_add(&sums, PQgetvalue(res, i, 0), pg_f64(res, i, 1), pg_f64(res, i, 2));
     }
-    stats_flush(ds, experiment, metric, variant, &sum);
     PQclear(res);
+    struct store_delta *sd = store_variant_sums_deltas(&sums, experiment, metric);
+    append(ds, sd, sums.n);
+    free(sd);
+    store_variant_sums_free(&sums);
     const char *vd[] = {experiment, r->metric, r->event, is_sum, win,
                         stop,       is_bin,    cap,      after,  last};
     res = pg_run(c, SQL_R_DAILY, 10, vd, NULL, 0, err);
@@ -362,22 +348,11 @@ static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experime
         return -1;
     }
     struct store_daily_sums days = {0};
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_daily_sums_add(&days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
-                             pg_f64(res, i, 3), pg_f64(res, i, 4));
-    }
+    pg_daily_rows_sum(res, &days);
     PQclear(res);
-    for (size_t i = 0; i < days.n; i++) {
-        struct store_delta *d = push(ds);
-        d->kind = DELTA_METRIC_DAILY;
-        d->experiment = experiment;
-        d->metric = metric;
-        d->variant = keep(ds, days.e[i].variant);
-        d->day = days.e[i].day;
-        d->dn = days.e[i].dn;
-        d->ds = days.e[i].ds.hi, d->ds_lo = days.e[i].ds.lo;
-        d->dq = days.e[i].dq.hi, d->dq_lo = days.e[i].dq.lo;
-    }
+    sd = store_daily_sums_deltas(&days, experiment, metric);
+    append(ds, sd, days.n);
+    free(sd);
     store_daily_sums_free(&days);
     return 0;
 }

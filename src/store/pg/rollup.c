@@ -52,13 +52,8 @@ static const char SQL_RB_STATS_PUT[] =
     "$7::float8, $8::float8, $9::float8, $10::float8, $11::float8, $12::float8, $13::float8, "
     "$14::float8)";
 
-struct rb_sums {
-    char variant[65];
-    struct store_sums sums;
-};
-
 static int rb_stats_put(struct store_tx *tx, const char *experiment, const char *metric,
-                        const struct rb_sums *a, struct err *err)
+                        const struct store_variant_sum *a, struct err *err)
 {
     char num[11][40];
     snprintf(num[0], sizeof(num[0]), "%" PRId64, a->sums.n);
@@ -82,24 +77,16 @@ static int rb_stats(struct store_tx *tx, const char *experiment, const struct st
     if (res == NULL) {
         return -1;
     }
-    struct rb_sums a;
-    memset(&a, 0, sizeof(a));
-    int rc = 0;
-    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        const char *var = PQgetvalue(res, i, 0);
-        if (strcmp(var, a.variant) != 0) {
-            if (a.sums.n > 0) {
-                rc = rb_stats_put(tx, experiment, r->metric, &a, err);
-            }
-            memset(&a, 0, sizeof(a));
-            snprintf(a.variant, sizeof(a.variant), "%s", var);
-        }
-        store_sums_add(&a.sums, pg_f64(res, i, 1), pg_f64(res, i, 2));
+    struct store_variant_sums vs = {0};
+    for (int i = 0; i < PQntuples(res); i++) {
+        store_variant_sums_add(&vs, PQgetvalue(res, i, 0), pg_f64(res, i, 1), pg_f64(res, i, 2));
     }
     PQclear(res);
-    if (rc == 0 && a.sums.n > 0) {
-        rc = rb_stats_put(tx, experiment, r->metric, &a, err);
+    int rc = 0;
+    for (size_t i = 0; i < vs.n && rc == 0; i++) {
+        rc = rb_stats_put(tx, experiment, r->metric, &vs.e[i], err);
     }
+    store_variant_sums_free(&vs);
     return rc;
 }
 
@@ -128,6 +115,14 @@ static const char SQL_RB_DAILY[] =
     "    WHERE x.experiment = $1 AND x.ts < $6::bigint) a) b) c "
     "ORDER BY variant COLLATE \"C\", day";
 
+void pg_daily_rows_sum(const PGresult *res, struct store_daily_sums *days)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        store_daily_sums_add(days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
+                             pg_f64(res, i, 3), pg_f64(res, i, 4));
+    }
+}
+
 static int rb_daily(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                     const char *const *v, struct err *err)
 {
@@ -136,10 +131,7 @@ static int rb_daily(struct store_tx *tx, const char *experiment, const struct st
         return -1;
     }
     struct store_daily_sums days = {0};
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_daily_sums_add(&days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
-                             pg_f64(res, i, 3), pg_f64(res, i, 4));
-    }
+    pg_daily_rows_sum(res, &days);
     PQclear(res);
     struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);
     int rc = days.n > 0 ? pg_rollup_add(tx, d, days.n, err) : 0;

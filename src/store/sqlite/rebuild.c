@@ -258,53 +258,22 @@ static const char SQL_R_DAILY[] =
 static int range_stats(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
                        const char *metric, struct err *err)
 {
-    struct {
-        char variant[65];
-        struct store_sums sums;
-    } *v = NULL;
-    size_t n = 0, alloc = 0;
+    struct store_variant_sums vs = {0};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *var = (const char *)sqlite3_column_text(st, 0);
-        if (n == 0 || strcmp(v[n - 1].variant, var) != 0) {
-            if (n == alloc) {
-                alloc = alloc ? alloc * 2 : 4;
-                v = xrealloc(v, alloc * sizeof(*v));
-            }
-            memset(&v[n], 0, sizeof(v[n]));
-            snprintf(v[n].variant, sizeof(v[n].variant), "%s", var);
-            n++;
-        }
-        store_sums_add(&v[n - 1].sums, sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
+        store_variant_sums_add(&vs, (const char *)sqlite3_column_text(st, 0),
+                               sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        free(v);
+        store_variant_sums_free(&vs);
         struct sqlite_conn *c = tx->conn;
         return store_sqlite_err(c->db, rc, "rebuild statistics", err);
     }
-    struct store_delta *d = xcalloc(n ? n : 1, sizeof(*d));
-    for (size_t i = 0; i < n; i++) {
-        const struct store_sums *a = &v[i].sums;
-        d[i] = (struct store_delta){.kind = DELTA_METRIC_STATS,
-                                    .experiment = experiment,
-                                    .metric = metric,
-                                    .variant = v[i].variant,
-                                    .dn = a->n,
-                                    .ds = a->s.hi,
-                                    .dq = a->q.hi,
-                                    .dsx = a->sx.hi,
-                                    .dqx = a->qx.hi,
-                                    .dp = a->p.hi,
-                                    .ds_lo = a->s.lo,
-                                    .dq_lo = a->q.lo,
-                                    .dsx_lo = a->sx.lo,
-                                    .dqx_lo = a->qx.lo,
-                                    .dp_lo = a->p.lo};
-    }
-    int out = n > 0 ? sqlite_rollup_add(tx, d, n, err) : 0;
+    struct store_delta *d = store_variant_sums_deltas(&vs, experiment, metric);
+    int out = vs.n > 0 ? sqlite_rollup_add(tx, d, vs.n, err) : 0;
     free(d);
-    free(v);
+    store_variant_sums_free(&vs);
     return out;
 }
 
