@@ -319,19 +319,25 @@ int cli_keys(int argc, char **argv)
 static const char results_usage[] =
     "usage: bunsen results KEY [--method frequentist|bayesian|sequential] [--alpha A]\n"
     "                          [--cuped true|false] [--correction none|holm|bh]\n"
-    "                          [--format json|csv|table] [--data-dir DIR]\n"
-    "Print an experiment's results from the database (a table on a terminal, JSON otherwise).\n";
+    "                          [--dimension NAME] [--format json|csv|table] [--data-dir DIR]\n"
+    "Print an experiment's results from the database (a table on a terminal, JSON otherwise).\n"
+    "--dimension: broken down by one of the experiment's dimensions, as\n"
+    "GET /api/v1/experiments/KEY/results?dimension=NAME.\n";
 
 int cli_results(int argc, char **argv)
 {
     const char *key = NULL, *method = NULL, *alpha = NULL, *cuped = NULL, *correction = NULL;
-    const char *format = NULL;
+    const char *format = NULL, *dimension = NULL;
     struct config cfg;
     struct err err;
     err_clear(&err);
-    const struct cli_opt opts[] = {{"--method", &method, NULL}, {"--alpha", &alpha, NULL},
-                                   {"--cuped", &cuped, NULL},   {"--correction", &correction, NULL},
-                                   {"--format", &format, NULL}, {NULL, NULL, NULL}};
+    const struct cli_opt opts[] = {{"--method", &method, NULL},
+                                   {"--alpha", &alpha, NULL},
+                                   {"--cuped", &cuped, NULL},
+                                   {"--correction", &correction, NULL},
+                                   {"--dimension", &dimension, NULL},
+                                   {"--format", &format, NULL},
+                                   {NULL, NULL, NULL}};
     int prc = cli_args(argc, argv, 2, results_usage, opts, &key, &cfg);
     if (prc != 0) {
         return prc < 0 ? 0 : prc;
@@ -363,8 +369,11 @@ int cli_results(int argc, char **argv)
         code = 2;
         goto out_clear;
     }
-    if ((res = results_compute(s, &x, &p, &err)) == NULL) {
+    res = dimension != NULL ? results_breakdown(s, &x, dimension, &p, &err)
+                            : results_compute(s, &x, &p, &err);
+    if (res == NULL) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
+        code = err.code == ERR_INVALID ? 2 : 1;
         goto out_clear;
     }
     if (format == NULL) {

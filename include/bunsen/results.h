@@ -60,7 +60,8 @@ char *results_to_csv(const json_t *results);
 /* CSV of a time series document (results_timeseries): one row per day x variant. malloc'd. */
 char *results_timeseries_to_csv(const json_t *timeseries);
 
-/* A human-readable aligned table of a results document (for terminals). malloc'd. */
+/* A human-readable aligned table of a results document (for terminals); of a breakdown
+ * (results_breakdown), each slice's table under a "== DIMENSION = VALUE" heading. malloc'd. */
 char *results_to_table(const json_t *results);
 
 /* Cumulative daily series for one metric (API "timeseries"), or NULL with err

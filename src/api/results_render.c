@@ -254,20 +254,19 @@ static void cell_text(const json_t *v, char *out, size_t n)
     }
 }
 
-char *results_to_table(const json_t *res)
+/* One results document (results_compute's, or one slice of a breakdown) as a table. */
+static void table_one(struct buf *b, const json_t *res)
 {
-    struct buf b;
-    buf_init(&b, RENDER_CAP);
     char srm_p[64];
     cell_text(path(res, "srm", "p_value"), srm_p, sizeof(srm_p));
-    buf_printf(&b, "experiment %s (%s)  method %s  alpha %g  cuped %s  correction %s\n",
+    buf_printf(b, "experiment %s (%s)  method %s  alpha %g  cuped %s  correction %s\n",
                json_string_value(json_object_get(res, "experiment")),
                json_string_value(json_object_get(res, "status")),
                json_string_value(json_object_get(res, "method")),
                json_real_value(json_object_get(res, "alpha")),
                json_is_true(json_object_get(res, "cuped")) ? "on" : "off",
                json_string_value(json_object_get(res, "correction")));
-    buf_printf(&b, "SRM p-value %s%s\n", srm_p[0] ? srm_p : "n/a",
+    buf_printf(b, "SRM p-value %s%s\n", srm_p[0] ? srm_p : "n/a",
                json_is_true(path(res, "srm", "mismatch")) ? "  ** SAMPLE RATIO MISMATCH **" : "");
     const json_t *d = json_object_get(res, "decision");
     if (json_is_object(d)) {
@@ -275,14 +274,14 @@ char *results_to_table(const json_t *res)
         cell_text(json_object_get(d, "users_needed_per_variant"), need, sizeof(need));
         cell_text(json_object_get(d, "progress"), prog, sizeof(prog));
         cell_text(json_object_get(d, "days_left"), left, sizeof(left));
-        buf_printf(&b,
+        buf_printf(b,
                    "decision (%s, mde %g): %s users per variant needed, progress %s, "
                    "days left %s\n",
                    json_string_value(json_object_get(d, "metric")),
                    json_real_value(json_object_get(d, "mde")), need[0] ? need : "n/a",
                    prog[0] ? prog : "n/a", left[0] ? left : "n/a");
     }
-    buf_append(&b, "\n", 1);
+    buf_append(b, "\n", 1);
     /* the headline is the relative lift: its p-value and verdict beside it (STATS.md) */
     static const struct column shown[] = {
         {"metric", SC_METRIC, "key", NULL, 0},
@@ -300,9 +299,9 @@ char *results_to_table(const json_t *res)
     static const int widths[] = {16, 12, 9, 11, 10, 10, 10, 10, 10, 8, 8};
     const size_t ns = sizeof(shown) / sizeof(shown[0]);
     for (size_t c = 0; c < ns; c++) {
-        buf_printf(&b, "%-*s ", widths[c], shown[c].name);
+        buf_printf(b, "%-*s ", widths[c], shown[c].name);
     }
-    buf_append(&b, "\n", 1);
+    buf_append(b, "\n", 1);
     size_t i, j;
     const json_t *m, *v;
     json_array_foreach(json_object_get(res, "metrics"), i, m)
@@ -312,13 +311,47 @@ char *results_to_table(const json_t *res)
             for (size_t c = 0; c < ns; c++) {
                 char cell[CELL_MAX];
                 cell_text(column_value(&shown[c], res, m, v, j), cell, sizeof(cell));
-                buf_printf(&b, "%-*s ", widths[c], cell);
+                buf_printf(b, "%-*s ", widths[c], cell);
             }
-            buf_append(&b, "\n", 1);
+            buf_append(b, "\n", 1);
             const json_t *w = json_object_get(v, "warning");
             if (json_is_string(w)) {
-                buf_printf(&b, "    note: %s\n", json_string_value(w));
+                buf_printf(b, "    note: %s\n", json_string_value(w));
             }
+        }
+    }
+}
+
+char *results_to_table(const json_t *res)
+{
+    struct buf b;
+    buf_init(&b, RENDER_CAP);
+    const json_t *slices = json_object_get(res, "slices");
+    if (!json_is_array(slices)) {
+        table_one(&b, res);
+    } else {
+        /* a breakdown: each slice's table under a heading; one correction family for all */
+        const char *dim = json_string_value(json_object_get(res, "dimension"));
+        buf_printf(&b, "experiment %s by %s: %zu slices of %lld recorded values\n",
+                   json_string_value(json_object_get(res, "experiment")), dim ? dim : "?",
+                   json_array_size(slices),
+                   (long long)json_integer_value(json_object_get(res, "values_total")));
+        const json_t *left = json_object_get(res, "metrics_not_broken_down");
+        size_t i;
+        const json_t *e;
+        if (json_array_size(left) > 0) {
+            buf_printf(&b, "not broken down (ratio metrics):");
+            json_array_foreach(left, i, e)
+            {
+                buf_printf(&b, " %s", json_string_value(e));
+            }
+            buf_append(&b, "\n", 1);
+        }
+        json_array_foreach(slices, i, e)
+        {
+            buf_printf(&b, "\n== %s = %s\n", dim ? dim : "?",
+                       json_string_value(json_object_get(e, "dimension_value")));
+            table_one(&b, e);
         }
     }
     if (b.data == NULL) {

@@ -9,7 +9,8 @@
  * - the cap on distinct values ("(other)"), values cut to 64 bytes, missing -> "(none)";
  * - a metric edit rebuilds the slices in chunks (--rebuild-chunk 3): slices equal the recount
  *   under the new definition;
- * - bad input: unknown dimension, too many dimensions, bad names -> 400 JSON errors; CSV.
+ * - bad input: unknown dimension, too many dimensions, bad names -> 400 JSON errors; CSV;
+ * - `bunsen results --dimension` gives the API's breakdown (JSON and table).
  */
 #include "harness.h"
 
@@ -423,6 +424,57 @@ static void test_bad_requests_and_csv(void **state)
     resp_free(&r);
 }
 
+/* `bunsen results KEY --dimension NAME` (the CLI beside the running daemon) gives the
+ * breakdown the API gives: the same slices with the same users per variant; as a table each
+ * slice under its heading; an unknown dimension exits 2 naming the field. */
+static void test_cli_breakdown(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    const char *args[] = {"results", "dx",         "--dimension", "country", "--format",
+                          "json",    "--data-dir", D.dir,         NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    json_t *cli = json_loads(out, 0, NULL);
+    if (cli == NULL) {
+        fail_msg("not JSON: %s", out);
+    }
+    free(out);
+    json_t *api = call("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(cli, "dimension")), "country");
+    json_t *cs = json_object_get(cli, "slices"), *as = json_object_get(api, "slices");
+    assert_true(json_array_size(as) >= 2);
+    assert_int_equal(json_array_size(cs), json_array_size(as));
+    for (size_t i = 0; i < json_array_size(as); i++) {
+        json_t *c = json_array_get(cs, i), *a = json_array_get(as, i);
+        assert_string_equal(json_string_value(json_object_get(c, "dimension_value")),
+                            json_string_value(json_object_get(a, "dimension_value")));
+        json_t *cm = json_object_get(c, "metrics"), *am = json_object_get(a, "metrics");
+        assert_int_equal(json_array_size(cm), json_array_size(am));
+        for (size_t m = 0; m < json_array_size(am); m++) {
+            json_t *cv = json_object_get(json_array_get(cm, m), "variants");
+            json_t *av = json_object_get(json_array_get(am, m), "variants");
+            assert_int_equal(json_array_size(cv), json_array_size(av));
+            for (size_t v = 0; v < json_array_size(av); v++) {
+                assert_int_equal(
+                    json_integer_value(json_object_get(json_array_get(cv, v), "users")),
+                    json_integer_value(json_object_get(json_array_get(av, v), "users")));
+            }
+        }
+    }
+    json_decref(cli);
+    json_decref(api);
+    const char *table[] = {"results", "dx",         "--dimension", "country", "--format",
+                           "table",   "--data-dir", D.dir,         NULL};
+    assert_int_equal(bunsen_run(&out, table), 0);
+    assert_non_null(strstr(out, "experiment dx by country: "));
+    assert_non_null(strstr(out, "\n== country = US\nexperiment dx "));
+    free(out);
+    const char *bad[] = {"results", "dx", "--dimension", "planet", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, bad), 2);
+    assert_non_null(strstr(out, "dimension"));
+    free(out);
+}
+
 static void test_value_caps(void **state)
 {
     (void)state;
@@ -567,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_breakdown_recount),
         cmocka_unit_test(test_corrections_over_slices),
         cmocka_unit_test(test_bad_requests_and_csv),
+        cmocka_unit_test(test_cli_breakdown),
         cmocka_unit_test(test_value_caps),
         cmocka_unit_test(test_rebuild_after_metric_edit),
     };

@@ -77,10 +77,39 @@ static void test_csv(void **state)
     json_decref(j);
 }
 
+/* A breakdown: a heading, the metrics left out, then each slice's own table under its value. */
+static void test_table_breakdown(void **state)
+{
+    (void)state;
+    json_t *a = doc(), *b = doc();
+    json_object_set_new(a, "dimension_value", json_string("US"));
+    json_object_set_new(b, "dimension_value", json_string("(other)"));
+    json_t *bd = json_pack("{s:s, s:s, s:I, s:[o,o], s:[s]}", "experiment", "checkout", "dimension",
+                           "country", "values_total", (json_int_t)7, "slices", a, b,
+                           "metrics_not_broken_down", "aov");
+    assert_non_null(bd);
+    char *t = results_to_table(bd);
+    assert_non_null(strstr(t, "experiment checkout by country: 2 slices of 7 recorded values\n"));
+    assert_non_null(strstr(t, "not broken down (ratio metrics): aov\n"));
+    const char *us = strstr(t, "\n== country = US\nexperiment ");
+    const char *other = strstr(t, "\n== country = (other)\nexperiment ");
+    assert_non_null(us);
+    assert_non_null(other);
+    assert_true(us < other);
+    /* each slice carries its rows: the relative p-value twice, once per slice */
+    const char *p1 = strstr(us, "0.0586");
+    assert_non_null(p1);
+    assert_true(p1 < other);
+    assert_non_null(strstr(other, "0.0586"));
+    free(t);
+    json_decref(bd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_breakdown),
         cmocka_unit_test(test_csv),
     };
     return cmocka_run_group_tests_name("results_render", tests, NULL, NULL);
