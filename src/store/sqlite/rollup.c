@@ -59,38 +59,12 @@ static const char SQL_RB_USERVALS[] =
     "FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
     " AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 AND x.ts < ?5 "
     "ORDER BY x.variant";
-static const char SQL_RB_STATS_PUT[] =
-    "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
-    "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
-
-struct rb_sums {
-    char variant[65];
-    struct store_sums sums;
-};
-
-static int rb_stats_put(struct sqlite_conn *c, const char *experiment, const char *metric,
-                        const struct rb_sums *a, struct err *err)
-{
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_STATS_PUT, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, metric);
-    sqlite_bind_str(st, 3, a->variant);
-    sqlite3_bind_int64(st, 4, a->sums.n);
-    const struct dd *v[] = {&a->sums.s, &a->sums.q, &a->sums.sx, &a->sums.qx, &a->sums.p};
-    for (int i = 0; i < 5; i++) {
-        sqlite3_bind_double(st, 5 + i, v[i]->hi);
-        sqlite3_bind_double(st, 10 + i, v[i]->lo);
-    }
-    return sqlite_conn_step_done(c, st, "rebuild statistics", err);
-}
-
-/* metric_stats of one rule from the users' values, one row per variant with users. */
-static int rb_stats(struct sqlite_conn *c, const char *experiment, const struct store_rule *r,
+/* metric_stats of one rule from the users' values, one row per variant with users (added
+ * as deltas to the rows the full rebuild just deleted, so each row is its sums). */
+static int rb_stats(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                     double cap, int64_t stop, struct err *err)
 {
+    struct sqlite_conn *c = tx->conn;
     sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_USERVALS, err);
     if (st == NULL) {
         return -1;
@@ -100,29 +74,24 @@ static int rb_stats(struct sqlite_conn *c, const char *experiment, const struct 
     sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 4, cap);
     sqlite3_bind_int64(st, 5, stop);
-    struct rb_sums a;
-    memset(&a, 0, sizeof(a));
+    struct store_variant_sums vs = {0};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        if (v == NULL) {
-            continue;
+        if (v != NULL) {
+            store_variant_sums_add(&vs, v, sqlite3_column_double(st, 1),
+                                   sqlite3_column_double(st, 2));
         }
-        if (strcmp(v, a.variant) != 0) {
-            if (a.sums.n > 0 && rb_stats_put(c, experiment, r->metric, &a, err) != 0) {
-                sqlite3_reset(st);
-                return -1;
-            }
-            memset(&a, 0, sizeof(a));
-            snprintf(a.variant, sizeof(a.variant), "%s", v);
-        }
-        store_sums_add(&a.sums, sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "rebuild statistics", err);
+    int out = rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "rebuild statistics", err);
+    if (out == 0 && vs.n > 0) {
+        struct store_delta *d = store_variant_sums_deltas(&vs, experiment, r->metric);
+        out = sqlite_rollup_add(tx, d, vs.n, err);
+        free(d);
     }
-    return a.sums.n > 0 ? rb_stats_put(c, experiment, r->metric, &a, err) : 0;
+    store_variant_sums_free(&vs);
+    return out;
 }
 
 /* Daily deltas as the incremental path records them: each user counts on the day of the
@@ -201,7 +170,7 @@ static int rebuild_rule(struct store_tx *tx, const char *experiment, const struc
     }
     int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
     double cap = r->has_cap ? r->cap : 1e308;
-    if (rb_stats(c, experiment, r, cap, stop, err) != 0) {
+    if (rb_stats(tx, experiment, r, cap, stop, err) != 0) {
         return -1;
     }
     st = sqlite_conn_prepare(c, SQL_RB_DAILY, err);
