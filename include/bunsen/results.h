@@ -47,8 +47,9 @@ bool results_has_dimension(const struct experiment *x, const char *dimension);
  * RESULTS_SLICES_MAX with most exposed users; the others and the values past the recording cap
  * together as STORE_DIM_OTHER) a results document as results_compute's, with its own SRM, in
  * "slices"; one multiple-comparison family over every slice's (metric, treatment) p-values.
- * Ratio metrics are listed in "metrics_not_broken_down". ERR_INVALID (field "dimension") for a
- * dimension x does not list. New reference or NULL with err. */
+ * Ratio metrics from their parts' per-user values (store_users_page with the dimension);
+ * "metrics_not_broken_down" stays, empty. ERR_INVALID (field "dimension") for a dimension x
+ * does not list. New reference or NULL with err. */
 json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
                           const struct results_params *p, struct err *err);
 

@@ -412,6 +412,7 @@ struct store_user_row {
     int64_t first_exposure; /* ms */
     double y, x;            /* metric: value in the window, pre-period covariate */
     double y2, x2;          /* metric2 (0 when NULL) */
+    const char *dim_value;  /* the user's recorded value of the page's dimension, or NULL */
 };
 
 /* Where a page of store_users_page ends; zero-initialised = the start. */
@@ -428,11 +429,13 @@ struct store_users_cursor {
  * row, *cur advanced, *count the rows emitted (< limit: the last page). Each page is its own
  * short read (keyset pagination), so a caller may stream millions of users in bounded
  * memory without holding a read transaction. Uses the calling thread's reader connection.
+ * dimension (one of the experiment's dimensions, or NULL): only the users with a recorded
+ * value of it (those in its slices), each row with its value in dim_value.
  */
 int store_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                     const char *metric2, struct store_users_cursor *cur, int limit,
-                     void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
-                     int *count, struct err *err);
+                     const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                     int limit, void (*emit)(void *ctx, const struct store_user_row *row),
+                     void *ctx, int *count, struct err *err);
 
 /* Cumulative daily series: emit(ctx, day, st) per (variant, day) in day order with running
  * totals: st->variant, n and the double-double sums s (+ s_lo) and q (+ q_lo), the rest 0

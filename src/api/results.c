@@ -173,14 +173,39 @@ static void ratio_row(void *ctx, const struct store_user_row *row)
     if (i < 0) {
         return;
     }
-    double y = results_user_value(r->num, row->y), z = results_user_value(r->den, row->y2);
-    struct store_suff *st = &r->st[i];
+    results_ratio_add(&r->st[i], r->num, r->den, row->y, row->y2);
+}
+
+void results_ratio_add(struct store_suff *st, const struct metric *num, const struct metric *den,
+                       double num_raw, double den_raw)
+{
+    double y = results_user_value(num, num_raw), z = results_user_value(den, den_raw);
     st->n++;
     results_dd_acc(&st->s, &st->s_lo, dd_of(y));
     results_dd_acc(&st->q, &st->q_lo, dd_two_prod(y, y));
     results_dd_acc(&st->sx, &st->sx_lo, dd_of(z));
     results_dd_acc(&st->qx, &st->qx_lo, dd_two_prod(z, z));
     results_dd_acc(&st->p, &st->p_lo, dd_two_prod(y, z));
+}
+
+/* The ratio arms of a from per-variant sums st[0..nvariants) (results_ratio_add's). */
+static void ratio_arms_from_suff(const struct store_suff *st, struct arms *a)
+{
+    a->ratio = true;
+    for (size_t i = 0; i < a->x->nvariants; i++) {
+        struct stats_arm m;
+        results_arm_from_suff(&st[i], false, &m);
+        a->rarm[i] = (struct stats_ratio_arm){.n = m.n,
+                                              .sn = m.s,
+                                              .qn = m.q,
+                                              .sd = m.sx,
+                                              .qd = m.qx,
+                                              .pnd = m.p,
+                                              .shift_n = m.shift_y,
+                                              .shift_d = m.shift_x};
+        a->num_sum[i] = st[i].s + st[i].s_lo;
+        a->den_sum[i] = st[i].sx + st[i].sx_lo;
+    }
 }
 
 #define RATIO_PAGE 5000
@@ -199,26 +224,12 @@ static int ratio_arms(struct store *s, const struct experiment *x, const struct 
     memset(&cur, 0, sizeof(cur));
     int count = RATIO_PAGE;
     while (count == RATIO_PAGE) {
-        if (store_users_page(s, x->key, x->stopped_at, num->key, den->key, &cur, RATIO_PAGE,
+        if (store_users_page(s, x->key, x->stopped_at, num->key, den->key, NULL, &cur, RATIO_PAGE,
                              ratio_row, &r, &count, err) != 0) {
             return -1;
         }
     }
-    a->ratio = true;
-    for (size_t i = 0; i < x->nvariants; i++) {
-        struct stats_arm m;
-        results_arm_from_suff(&r.st[i], false, &m);
-        a->rarm[i] = (struct stats_ratio_arm){.n = m.n,
-                                              .sn = m.s,
-                                              .qn = m.q,
-                                              .sd = m.sx,
-                                              .qd = m.qx,
-                                              .pnd = m.p,
-                                              .shift_n = m.shift_y,
-                                              .shift_d = m.shift_x};
-        a->num_sum[i] = r.st[i].s + r.st[i].s_lo;
-        a->den_sum[i] = r.st[i].sx + r.st[i].sx_lo;
-    }
+    ratio_arms_from_suff(r.st, a);
     return 0;
 }
 
@@ -571,7 +582,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         }
         a.binomial = m.type == STATS_METRIC_BINOMIAL;
         if (sl != NULL && m.type == STATS_METRIC_RATIO) {
-            continue;
+            ratio_arms_from_suff(&sl->suff[k * x->nvariants], &a);
         } else if (sl != NULL) {
             for (size_t i = 0; i < x->nvariants; i++) {
                 results_arm_from_suff(&sl->suff[k * x->nvariants + i], a.binomial, &a.arm[i]);

@@ -80,7 +80,7 @@ static long users_fill(void *ctx, char *dst, size_t max)
         int count = 0;
         struct err err;
         err_clear(&err);
-        if (store_users_page(u->store, u->experiment, u->stop_ts, u->m.key, NULL, &u->cur,
+        if (store_users_page(u->store, u->experiment, u->stop_ts, u->m.key, NULL, NULL, &u->cur,
                              USERS_PAGE, users_row, u, &count, &err) != 0) {
             log_msg(LOG_ERROR, "users export of %s stopped: %s", u->experiment, err.msg);
             return -1;

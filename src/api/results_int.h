@@ -26,6 +26,11 @@ json_t *results_json_lift(const struct stats_lift *l, bool with_p);
 int results_load_metric(struct store *s, const char *key, struct metric *m, struct err *err);
 /* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
 double results_user_value(const struct metric *m, double raw);
+/* Add one user's ratio parts (num_raw, den_raw: the numerator's and denominator's stored
+ * values, transformed here as results_user_value) to st: n, s/q the numerator's sum and sum
+ * of squares, sx/qx the denominator's, p their cross product, all double-doubles. */
+void results_ratio_add(struct store_suff *st, const struct metric *num, const struct metric *den,
+                       double num_raw, double den_raw);
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);
 
@@ -54,9 +59,9 @@ struct slice {
     struct store_suff *suff;
 };
 
-/* One results document: of the whole experiment (sl NULL) or of one slice (ratio metrics
- * left out). The treatments' p-values join fam; the caller finishes the family. New
- * reference, or NULL with err. */
+/* One results document: of the whole experiment (sl NULL) or of one slice (a ratio metric's
+ * suff holding results_ratio_add's sums). The treatments' p-values join fam; the caller finishes
+ * the family. New reference, or NULL with err. */
 json_t *results_compute_doc(struct store *s, const struct experiment *x,
                             const struct results_params *p, const struct slice *sl,
                             struct family *fam, struct err *err);

@@ -85,6 +85,53 @@ static void slice_stats_emit(void *ctx, const char *value, const struct store_su
     results_dd_acc(&d->p, &d->p_lo, (struct dd){st->p, st->p_lo});
 }
 
+/* A ratio metric's per-user parts into the slice of the user's value (rows of
+ * store_users_page with the breakdown's dimension). */
+struct ratio_rows {
+    struct breakdown *b;
+    const struct metric *num, *den;
+};
+
+static void slice_ratio_row(void *ctx, const struct store_user_row *row)
+{
+    struct ratio_rows *r = ctx;
+    struct breakdown *b = r->b;
+    int i = experiment_variant_index(b->x, row->variant);
+    size_t at;
+    if (i < 0 || row->dim_value == NULL || value_find(b, row->dim_value, &at) == NULL) {
+        return;
+    }
+    struct store_suff *d =
+        &b->slices[b->slice_of[at]].suff[b->metric * b->x->nvariants + (size_t)i];
+    results_ratio_add(d, r->num, r->den, row->y, row->y2);
+}
+
+#define RATIO_SLICE_PAGE 5000
+
+/* A ratio metric per slice: its parts' per-user values, every exposed user with a value of
+ * the dimension read one page at a time (the delta method needs the per-user cross product,
+ * which no roll-up holds), as the whole experiment's results read them. */
+static int slice_ratio(struct store *s, struct breakdown *b, const char *dimension,
+                       const struct metric *m, struct err *err)
+{
+    struct metric num, den;
+    if (results_load_metric(s, m->numerator, &num, err) != 0 ||
+        results_load_metric(s, m->denominator, &den, err) != 0) {
+        return -1;
+    }
+    struct ratio_rows r = {.b = b, .num = &num, .den = &den};
+    struct store_users_cursor cur;
+    memset(&cur, 0, sizeof(cur));
+    int count = RATIO_SLICE_PAGE;
+    while (count == RATIO_SLICE_PAGE) {
+        if (store_users_page(s, b->x->key, b->x->stopped_at, num.key, den.key, dimension, &cur,
+                             RATIO_SLICE_PAGE, slice_ratio_row, &r, &count, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Most users first; the special values after the others. */
 static int slice_cmp(const void *a, const void *b)
 {
@@ -157,12 +204,10 @@ json_t *results_breakdown(struct store *s, const struct experiment *x, const cha
         if (results_load_metric(s, key, &m, err) != 0) {
             goto out;
         }
-        if (m.type == STATS_METRIC_RATIO) {
-            json_array_append_new(left_out, json_string(key));
-            continue;
-        }
         b.metric = k;
-        if (store_slice_read(s, x->key, key, dimension, slice_stats_emit, &b, err) != 0) {
+        if (m.type == STATS_METRIC_RATIO
+                ? slice_ratio(s, &b, dimension, &m, err) != 0
+                : store_slice_read(s, x->key, key, dimension, slice_stats_emit, &b, err) != 0) {
             goto out;
         }
     }

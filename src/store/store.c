@@ -237,15 +237,15 @@ int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t st
 }
 
 int store_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                     const char *metric2, struct store_users_cursor *cur, int limit,
-                     void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
-                     int *count, struct err *err)
+                     const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                     int limit, void (*emit)(void *ctx, const struct store_user_row *row),
+                     void *ctx, int *count, struct err *err)
 {
     if (s->ops->users_page == NULL) {
         return err_set(err, ERR_INTERNAL, NULL, "the %s backend cannot list users", s->ops->name);
     }
-    return s->ops->users_page(s, experiment, stop_ts, metric, metric2, cur, limit, emit, ctx, count,
-                              err);
+    return s->ops->users_page(s, experiment, stop_ts, metric, metric2, dimension, cur, limit, emit,
+                              ctx, count, err);
 }
 
 int store_rollup_read(struct store *s, const char *experiment, const char *metric,

@@ -168,9 +168,9 @@ struct store_ops {
                           const struct store_rule *const *rules, size_t n, struct err *err);
     /* store_users_page (optional: NULL = not supported by this backend) */
     int (*users_page)(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                      const char *metric2, struct store_users_cursor *cur, int limit,
-                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
-                      int *count, struct err *err);
+                      const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                      int limit, void (*emit)(void *ctx, const struct store_user_row *row),
+                      void *ctx, int *count, struct err *err);
     int (*rollup_read)(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                        struct err *err);

@@ -10,6 +10,7 @@
  * - a metric edit rebuilds the slices in chunks (--rebuild-chunk 3): slices equal the recount
  *   under the new definition;
  * - bad input: unknown dimension, too many dimensions, bad names -> 400 JSON errors; CSV;
+ * - ratio metrics per slice from the users' values (recounted);
  * - `bunsen results --dimension` gives the API's breakdown (JSON and table).
  */
 #include "harness.h"
@@ -424,6 +425,80 @@ static void test_bad_requests_and_csv(void **state)
     resp_free(&r);
 }
 
+/* A ratio metric broken down: per slice and variant its users and mean (sum of the
+ * numerator over sum of the denominator) equal the recount of the raw events sent, the
+ * delta-method stddev is a number, every user with a value sits in one slice, and nothing is
+ * listed as not broken down. */
+static void test_ratio_slices(void **state)
+{
+    (void)state;
+    call_ok("POST", "/api/v1/metrics",
+            json_pack("{s:s, s:s, s:s}", "key", "dm_rcount", "event", "dm_rev", "type", "count"));
+    call_ok("POST", "/api/v1/metrics",
+            json_pack("{s:s, s:s, s:s, s:s}", "key", "dm_rpe", "type", "ratio", "numerator",
+                      "dm_rev", "denominator", "dm_rcount"));
+    call_ok("POST", "/api/v1/experiments",
+            json_pack("{s:s, s:[{s:s}, {s:s}], s:[s, s], s:[s]}", "key", "dr", "variants", "key",
+                      "a", "key", "b", "metrics", "dm_rpe", "dm_rev", "dimensions", "country"));
+    call_ok("POST", "/api/v1/experiments/dr/start", json_object());
+    enum { NR = 90 };
+    static const char *const C[] = {"US", "DE", NULL};
+    double num[3][2] = {{0}}, den[3][2] = {{0}};
+    int64_t n[3][2] = {{0}};
+    long long t0 = now_ms - 3600000LL * 3;
+    json_t *ex = json_array(), *ev = json_array();
+    for (int i = 0; i < NR; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "ratio-user-%03d", i);
+        int v = (int)(next_rand() % 2), c = (int)(next_rand() % 3);
+        json_t *attrs = C[c] ? json_pack("{s:s}", "country", C[c]) : json_object();
+        json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:I, s:o}", "experiment", "dr",
+                                            "user_id", id, "variant", v ? "b" : "a", "ts",
+                                            (json_int_t)t0, "attributes", attrs));
+        n[c][v]++;
+        int nev = 1 + (int)(next_rand() % 4);
+        for (int e = 0; e < nev; e++) {
+            double val = (double)(next_rand() % 5000) / 100.0;
+            json_array_append_new(ev, json_pack("{s:s, s:s, s:I, s:f}", "user_id", id, "event",
+                                                "dm_rev", "ts", (json_int_t)(t0 + 1000 + e),
+                                                "value", val));
+            num[c][v] += val;
+            den[c][v] += 1;
+        }
+    }
+    call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+    call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
+    json_t *res = call("GET", "/api/v1/experiments/dr/results?dimension=country", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(res, "metrics_not_broken_down")), 0);
+    assert_int_equal(json_array_size(json_object_get(res, "slices")), 3);
+    for (int c = 0; c < 3; c++) {
+        const json_t *sl = find_slice(res, C[c] ? C[c] : "(none)");
+        assert_non_null(sl);
+        const json_t *m = find_metric(sl, "dm_rpe");
+        assert_non_null(m);
+        assert_string_equal(json_string_value(json_object_get(m, "type")), "ratio");
+        for (int v = 0; v < 2; v++) {
+            const json_t *jv = json_array_get(json_object_get(m, "variants"), (size_t)v);
+            assert_int_equal(json_integer_value(json_object_get(jv, "users")), n[c][v]);
+            assert_close(json_number_value(json_object_get(jv, "mean")), num[c][v] / den[c][v],
+                         "ratio mean");
+            assert_true(json_is_number(json_object_get(jv, "stddev")));
+        }
+        const json_t *t = json_array_get(json_object_get(m, "variants"), 1);
+        assert_true(json_is_number(json_object_get(t, "p_value")));
+    }
+    json_decref(res);
+    /* the whole experiment's ratio over the same users: the slices' sums add up to it */
+    res = call("GET", "/api/v1/experiments/dr/results", NULL, 200);
+    const json_t *m = find_metric(res, "dm_rpe");
+    for (int v = 0; v < 2; v++) {
+        double sn = num[0][v] + num[1][v] + num[2][v], sd = den[0][v] + den[1][v] + den[2][v];
+        const json_t *jv = json_array_get(json_object_get(m, "variants"), (size_t)v);
+        assert_close(json_number_value(json_object_get(jv, "mean")), sn / sd, "whole ratio mean");
+    }
+    json_decref(res);
+}
+
 /* `bunsen results KEY --dimension NAME` (the CLI beside the running daemon) gives the
  * breakdown the API gives: the same slices with the same users per variant; as a table each
  * slice under its heading; an unknown dimension exits 2 naming the field. */
@@ -620,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_corrections_over_slices),
         cmocka_unit_test(test_bad_requests_and_csv),
         cmocka_unit_test(test_cli_breakdown),
+        cmocka_unit_test(test_ratio_slices),
         cmocka_unit_test(test_value_caps),
         cmocka_unit_test(test_rebuild_after_metric_edit),
     };

@@ -247,7 +247,7 @@ static void test_migrate_0008_keeps_values(void **state)
     struct store_users_cursor cur = {0};
     int n = -1;
     assert_int_equal(
-        store_users_page(s, "ex", 0, "m", NULL, &cur, 10, um_seen_row, &seen, &n, &err), 0);
+        store_users_page(s, "ex", 0, "m", NULL, NULL, &cur, 10, um_seen_row, &seen, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_string_equal(seen.user[0], "u1");
     assert_true(seen.y[0] == 2.5 && seen.x[0] == 1.25);

@@ -210,9 +210,9 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
                         struct err *err);
 int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
 int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                  const char *metric2, struct store_users_cursor *cur, int limit,
-                  void (*emit)(void *ctx, const struct store_user_row *row), void *ctx, int *count,
-                  struct err *err);
+                  const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                  int limit, void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                  int *count, struct err *err);
 
 /* saved_groups.c (issue 15) */
 int pg_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,

@@ -415,11 +415,23 @@ static const char SQL_USERS_PAGE[] =
     " AND b.metric = $7 "
     "WHERE x.experiment = $1 AND x.ts < $8::bigint AND (NOT $3::bool OR (x.variant, x.ts, "
     " x.user_id) > ($4, $5::bigint, $6)) ORDER BY x.variant, x.ts, x.user_id LIMIT $9::int";
+/* The same, only users with a recorded value of dimension $10, and the value. */
+static const char SQL_USERS_PAGE_DIM[] =
+    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
+    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0), d.value FROM exposures x "
+    "JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = x.experiment "
+    " AND d.dimension = $10 "
+    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
+    " AND a.metric = $2 "
+    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
+    " AND b.metric = $7 "
+    "WHERE x.experiment = $1 AND x.ts < $8::bigint AND (NOT $3::bool OR (x.variant, x.ts, "
+    " x.user_id) > ($4, $5::bigint, $6)) ORDER BY x.variant, x.ts, x.user_id LIMIT $9::int";
 
 int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                  const char *metric2, struct store_users_cursor *cur, int limit,
-                  void (*emit)(void *ctx, const struct store_user_row *row), void *ctx, int *count,
-                  struct err *err)
+                  const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                  int limit, void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                  int *count, struct err *err)
 {
     char ts[32], stop[32], lim[32];
     const char *v[] = {experiment,
@@ -430,9 +442,11 @@ int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, cons
                        cur->user_id,
                        metric2 ? metric2 : "",
                        I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE),
-                       I64(lim, limit)};
+                       I64(lim, limit),
+                       dimension};
     *count = 0;
-    PGresult *r = read_rows(s, SQL_USERS_PAGE, 9, v, err);
+    PGresult *r = dimension ? read_rows(s, SQL_USERS_PAGE_DIM, 10, v, err)
+                            : read_rows(s, SQL_USERS_PAGE, 9, v, err);
     if (r == NULL) {
         return -1;
     }
@@ -445,6 +459,7 @@ int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, cons
             .x = pg_f64(r, i, 4),
             .y2 = pg_f64(r, i, 5),
             .x2 = pg_f64(r, i, 6),
+            .dim_value = dimension ? PQgetvalue(r, i, 7) : NULL,
         };
         emit(ctx, &row);
         snprintf(cur->variant, sizeof(cur->variant), "%s", row.variant);

@@ -342,19 +342,34 @@ static const char SQL_USERS_PAGE[] =
     " AND b.metric = ?7 "
     "WHERE x.experiment = ?1 AND x.ts < ?8 AND (?3 = 0 OR (x.variant, x.ts, x.user_id) > "
     " (?4, ?5, ?6)) ORDER BY x.variant, x.ts, x.user_id LIMIT ?9";
+/* The same, only users with a recorded value of dimension ?10, and the value. */
+static const char SQL_USERS_PAGE_DIM[] =
+    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
+    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0), d.value FROM exposures x "
+    "JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = x.experiment "
+    " AND d.dimension = ?10 "
+    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
+    " AND a.metric = ?2 "
+    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
+    " AND b.metric = ?7 "
+    "WHERE x.experiment = ?1 AND x.ts < ?8 AND (?3 = 0 OR (x.variant, x.ts, x.user_id) > "
+    " (?4, ?5, ?6)) ORDER BY x.variant, x.ts, x.user_id LIMIT ?9";
 
 int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                      const char *metric2, struct store_users_cursor *cur, int limit,
-                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
-                      int *count, struct err *err)
+                      const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                      int limit, void (*emit)(void *ctx, const struct store_user_row *row),
+                      void *ctx, int *count, struct err *err)
 {
     struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;
     }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_USERS_PAGE, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, dimension ? SQL_USERS_PAGE_DIM : SQL_USERS_PAGE, err);
     if (st == NULL) {
         return -1;
+    }
+    if (dimension != NULL) {
+        sqlite_bind_str(st, 10, dimension);
     }
     sqlite_bind_str(st, 1, experiment);
     sqlite_bind_str(st, 2, metric);
@@ -376,6 +391,7 @@ int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, 
             .x = sqlite3_column_double(st, 4),
             .y2 = sqlite3_column_double(st, 5),
             .x2 = sqlite3_column_double(st, 6),
+            .dim_value = dimension ? (const char *)sqlite3_column_text(st, 7) : NULL,
         };
         if (row.user_id == NULL || row.variant == NULL) {
             continue;

@@ -161,9 +161,9 @@ int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys,
 int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                             struct err *err);
 int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
-                      const char *metric2, struct store_users_cursor *cur, int limit,
-                      void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
-                      int *count, struct err *err);
+                      const char *metric2, const char *dimension, struct store_users_cursor *cur,
+                      int limit, void (*emit)(void *ctx, const struct store_user_row *row),
+                      void *ctx, int *count, struct err *err);
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
 /* Step st, whose rows are (variant, day, dn, y0, y1) ordered by (variant, day), and add their
  * double-double per-day sums (store_daily_sums) to metric_daily (rollup.c; the rebuilds). */

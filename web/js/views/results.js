@@ -190,8 +190,7 @@ async function loadBreakdown(ctx, x, st, box, defs) {
       `${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'} (the 20 largest; the rest as “(other)”; users without the attribute as “(none)”). Values are recorded at each user’s first exposure.`,
       b.method !== 'bayesian' && b.correction !== 'none' ? ` The ${b.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction counts every slice.` : ' Many slices mean many chances of a fluke: use a correction, and confirm a segment’s result in a new experiment.'),
     mismatched.length ? h('p', { class: 'alert alert-error' }, `Sample ratio mismatch in ${mismatched.join(', ')}: the split is broken there; do not trust those rows.`) : null,
-    breakdownTables(b, defs),
-    (b.metrics_not_broken_down || []).length ? h('p', { class: 'muted small' }, `Not broken down (ratio metrics): ${b.metrics_not_broken_down.join(', ')}.`) : null);
+    breakdownTables(b, defs));
 }
 
 function legendFor(keys) {
