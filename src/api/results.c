@@ -210,6 +210,23 @@ static void ratio_arms_from_suff(const struct store_suff *st, struct arms *a)
 
 #define RATIO_PAGE 5000
 
+int results_ratio_scan(struct store *s, const struct experiment *x, const struct metric *num,
+                       const struct metric *den, const char *dimension,
+                       void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                       struct err *err)
+{
+    struct store_users_cursor cur;
+    memset(&cur, 0, sizeof(cur));
+    int count = RATIO_PAGE;
+    while (count == RATIO_PAGE) {
+        if (store_users_page(s, x->key, x->stopped_at, num->key, den->key, dimension, &cur,
+                             RATIO_PAGE, emit, ctx, &count, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * A ratio metric's arms from its parts' per-user values (numerator y, denominator z):
  * n, sum y, sum y^2, sum z, sum z^2, sum yz per variant in double-double, then about the
@@ -220,14 +237,8 @@ static int ratio_arms(struct store *s, const struct experiment *x, const struct 
                       const struct metric *den, struct arms *a, struct err *err)
 {
     struct ratio_acc r = {.a = a, .num = num, .den = den};
-    struct store_users_cursor cur;
-    memset(&cur, 0, sizeof(cur));
-    int count = RATIO_PAGE;
-    while (count == RATIO_PAGE) {
-        if (store_users_page(s, x->key, x->stopped_at, num->key, den->key, NULL, &cur, RATIO_PAGE,
-                             ratio_row, &r, &count, err) != 0) {
-            return -1;
-        }
+    if (results_ratio_scan(s, x, num, den, NULL, ratio_row, &r, err) != 0) {
+        return -1;
     }
     ratio_arms_from_suff(r.st, a);
     return 0;

@@ -31,6 +31,13 @@ double results_user_value(const struct metric *m, double raw);
  * of squares, sx/qx the denominator's, p their cross product, all double-doubles. */
 void results_ratio_add(struct store_suff *st, const struct metric *num, const struct metric *den,
                        double num_raw, double den_raw);
+/* Every exposed user of x (first exposure before its stop) with the stored values of the
+ * ratio's parts num and den, one store_users_page page at a time; with dimension, only the
+ * users with a recorded value of it (row->dim_value). 0, or -1 with err. */
+int results_ratio_scan(struct store *s, const struct experiment *x, const struct metric *num,
+                       const struct metric *den, const char *dimension,
+                       void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
+                       struct err *err);
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);
 

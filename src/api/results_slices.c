@@ -106,8 +106,6 @@ static void slice_ratio_row(void *ctx, const struct store_user_row *row)
     results_ratio_add(d, r->num, r->den, row->y, row->y2);
 }
 
-#define RATIO_SLICE_PAGE 5000
-
 /* A ratio metric per slice: its parts' per-user values, every exposed user with a value of
  * the dimension read one page at a time (the delta method needs the per-user cross product,
  * which no roll-up holds), as the whole experiment's results read them. */
@@ -120,16 +118,7 @@ static int slice_ratio(struct store *s, struct breakdown *b, const char *dimensi
         return -1;
     }
     struct ratio_rows r = {.b = b, .num = &num, .den = &den};
-    struct store_users_cursor cur;
-    memset(&cur, 0, sizeof(cur));
-    int count = RATIO_SLICE_PAGE;
-    while (count == RATIO_SLICE_PAGE) {
-        if (store_users_page(s, b->x->key, b->x->stopped_at, num.key, den.key, dimension, &cur,
-                             RATIO_SLICE_PAGE, slice_ratio_row, &r, &count, err) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return results_ratio_scan(s, b->x, &num, &den, dimension, slice_ratio_row, &r, err);
 }
 
 /* Most users first; the special values after the others. */
