@@ -330,23 +330,14 @@ char *results_to_table(const json_t *res)
     if (!json_is_array(slices)) {
         table_one(&b, res);
     } else {
-        /* a breakdown: each slice's table under a heading; one correction family for all */
+        /* a breakdown: each slice's table under a heading (one correction family for all) */
         const char *dim = json_string_value(json_object_get(res, "dimension"));
         buf_printf(&b, "experiment %s by %s: %zu slices of %lld recorded values\n",
                    json_string_value(json_object_get(res, "experiment")), dim ? dim : "?",
                    json_array_size(slices),
                    (long long)json_integer_value(json_object_get(res, "values_total")));
-        const json_t *left = json_object_get(res, "metrics_not_broken_down");
         size_t i;
         const json_t *e;
-        if (json_array_size(left) > 0) {
-            buf_printf(&b, "not broken down (ratio metrics):");
-            json_array_foreach(left, i, e)
-            {
-                buf_printf(&b, " %s", json_string_value(e));
-            }
-            buf_append(&b, "\n", 1);
-        }
         json_array_foreach(slices, i, e)
         {
             buf_printf(&b, "\n== %s = %s\n", dim ? dim : "?",

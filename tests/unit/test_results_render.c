@@ -77,7 +77,7 @@ static void test_csv(void **state)
     json_decref(j);
 }
 
-/* A breakdown: a heading, the metrics left out, then each slice's own table under its value. */
+/* A breakdown: a heading, then each slice's own table under its value. */
 static void test_table_breakdown(void **state)
 {
     (void)state;
