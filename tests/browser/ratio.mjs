@@ -2,7 +2,8 @@
 // and edits them (numerator and denominator chosen from the catalogue, every problem at
 // once, the unit taken from the parts, If-Match), the catalogue shows "revenue / orders",
 // and the experiment page shows the ratio of sums per variant that this test computes
-// from the events it sends, with no console error at 1280x800 and 390 px.
+// from the events it sends, with no console error at 1280x800 and 390 px, and broken down
+// by a dimension (plan) the ratio per plan as sent.
 // Run through run.sh (its own daemon and Chromium, after e2e.mjs).
 
 import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq, rng } from './lib.mjs';
@@ -200,6 +201,7 @@ T.test('a part of a ratio is not deleted from under it', async () => {
 
 // per variant: [users, sum of revenue, number of orders] as this test sent them
 const truth = {};
+const truthByPlan = {}; // "plan/variant" -> [users, revenue, orders]
 
 T.test('an experiment on the ratio (API): exposures and purchases', async () => {
   await admin.post('/experiments', {
@@ -208,6 +210,7 @@ T.test('an experiment on the ratio (API): exposures and purchases', async () => 
     variants: [{ key: 'control' }, { key: 'bundle' }],
     metrics: [RATIO],
     primary_metric: RATIO,
+    dimensions: ['plan'],
   });
   const st = await admin.post(`/experiments/${EXP}/start`);
   const rand = rng(7);
@@ -216,15 +219,20 @@ T.test('an experiment on the ratio (API): exposures and purchases', async () => 
   for (let i = 0; i < 800; i++) {
     const user = `shopper-${i}`;
     const variant = i % 2 ? 'bundle' : 'control';
-    exposures.push({ experiment: EXP, user_id: user, variant, ts: st.started_at + 1 });
+    const plan = i % 3 ? 'pro' : 'free';
+    exposures.push({ experiment: EXP, user_id: user, variant, ts: st.started_at + 1, attributes: { plan } });
     const s = (truth[variant] ||= [0, 0, 0]);
+    const sp = (truthByPlan[`${plan}/${variant}`] ||= [0, 0, 0]);
     s[0] += 1;
+    sp[0] += 1;
     const orders = Math.floor(rand() * (variant === 'bundle' ? 3.2 : 3));
     for (let k = 0; k < orders; k++) {
       const value = Math.round((variant === 'bundle' ? 30 + 50 * rand() : 25 + 45 * rand()) * 100) / 100;
       events.push({ user_id: user, event: 'purchase', value, ts: st.started_at + 2 + k, id: `${user}-${k}` });
       s[1] += value;
       s[2] += 1;
+      sp[1] += value;
+      sp[2] += 1;
     }
   }
   while (Date.now() < st.started_at + 10) await new Promise((r) => setTimeout(r, 5));
@@ -289,6 +297,33 @@ T.test('results: the ratio of sums per variant, its lift, interval and unit; no 
     }
   }
   await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+T.test('breakdown by plan: the ratio of sums per plan and variant, as sent and as the API', async () => {
+  const b = await admin.get(`/experiments/${EXP}/results?dimension=plan`);
+  assertEq(b.metrics_not_broken_down.length, 0, 'the ratio is broken down');
+  const def = await admin.get(`/metrics/${RATIO}`);
+  await go(`/experiments/${EXP}?dimension=plan`);
+  await page.getByRole('heading', { name: 'Breakdown by plan' }).waitFor();
+  const table = page.locator(`table.breakdown-table[data-metric="${RATIO}"]`);
+  await table.waitFor();
+  assertEq(b.slices.map((s) => s.dimension_value).sort().join(','), 'free,pro', 'one slice per plan');
+  for (const sl of b.slices) {
+    const m = sl.metrics.find((y) => y.key === RATIO);
+    const f = fmt.resultsFormat(m, def);
+    for (const v of m.variants) {
+      const [users, rev, n] = truthByPlan[`${sl.dimension_value}/${v.key}`];
+      assertEq(v.users, users, `${sl.dimension_value}/${v.key}: users`);
+      assert(Math.abs(v.mean - rev / n) < 1e-9 * (rev / n), `${sl.dimension_value}/${v.key}: API mean ${v.mean} = ${rev} / ${n}`);
+    }
+    const cells = await table.locator(`tr[data-value="${sl.dimension_value}"][data-variant="bundle"] td`).allTextContents();
+    const [, crev, cn] = truthByPlan[`${sl.dimension_value}/control`];
+    const [, brev, bn] = truthByPlan[`${sl.dimension_value}/bundle`];
+    assertEq(cells[3].trim(), f.mean(crev / cn), `${sl.dimension_value}: control ratio shown`);
+    assertEq(cells[4].trim(), f.mean(brev / bn), `${sl.dimension_value}: bundle ratio shown`);
+    assertEq(cells[5].trim(), fmt.fmtPct(m.variants[1].relative_lift.estimate, { signed: true }), `${sl.dimension_value}: lift`);
+  }
+  noErrors();
 });
 
 T.test('Bayesian and sequential on the ratio: the API’s numbers, the expected loss in EUR', async () => {
