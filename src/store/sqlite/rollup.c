@@ -333,27 +333,24 @@ int sqlite_exposure_by_variant(struct store *s, const char *experiment,
 
 /* Keyset pagination over exposures_experiment (experiment, variant, ts) + the primary key's
  * user_id; ?3 = 0 for the first page. */
-static const char SQL_USERS_PAGE[] =
-    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
-    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0) FROM exposures x "
-    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
-    " AND a.metric = ?2 "
-    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
+#define USERS_PAGE_COLS                                                                            \
+    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "              \
+    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0)"
+#define USERS_PAGE_VALUES                                                                          \
+    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "           \
+    " AND a.metric = ?2 "                                                                          \
+    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "           \
     " AND b.metric = ?7 "
-    "WHERE x.experiment = ?1 AND x.ts < ?8 AND (?3 = 0 OR (x.variant, x.ts, x.user_id) > "
-    " (?4, ?5, ?6)) ORDER BY x.variant, x.ts, x.user_id LIMIT ?9";
+#define USERS_PAGE_WHERE                                                                           \
+    "WHERE x.experiment = ?1 AND x.ts < ?8 AND (?3 = 0 OR (x.variant, x.ts, x.user_id) > "         \
+    " (?4, ?5, ?6)) ORDER BY x.variant, x.ts, x.user_id LIMIT ?9"
+static const char SQL_USERS_PAGE[] =
+    USERS_PAGE_COLS " FROM exposures x " USERS_PAGE_VALUES USERS_PAGE_WHERE;
 /* The same, only users with a recorded value of dimension ?10, and the value. */
 static const char SQL_USERS_PAGE_DIM[] =
-    "SELECT x.user_id, x.variant, x.ts, COALESCE(a.y_raw, 0), COALESCE(a.x_raw, 0), "
-    " COALESCE(b.y_raw, 0), COALESCE(b.x_raw, 0), d.value FROM exposures x "
-    "JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = x.experiment "
-    " AND d.dimension = ?10 "
-    "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "
-    " AND a.metric = ?2 "
-    "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "
-    " AND b.metric = ?7 "
-    "WHERE x.experiment = ?1 AND x.ts < ?8 AND (?3 = 0 OR (x.variant, x.ts, x.user_id) > "
-    " (?4, ?5, ?6)) ORDER BY x.variant, x.ts, x.user_id LIMIT ?9";
+    USERS_PAGE_COLS ", d.value FROM exposures x "
+                    "JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = x.experiment "
+                    " AND d.dimension = ?10 " USERS_PAGE_VALUES USERS_PAGE_WHERE;
 
 int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
                       const char *metric2, const char *dimension, struct store_users_cursor *cur,
