@@ -460,6 +460,7 @@ struct store_rebuild {
     int64_t users_total; /* exposed users when it (re)started */
     int64_t generation;  /* 1, +1 each time a new change restarted it */
     int64_t started_at;  /* ms */
+    bool ratios_kept;    /* the ratio metrics' sums were kept (store_rebuild_keep_ratios) */
 };
 
 /* Progress in [0, 1) of a running rebuild (1 only once it is gone). */
@@ -482,6 +483,40 @@ int store_rebuild_start(struct store_tx *tx, const char *experiment, int64_t sto
 int store_rebuild_step(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                        const struct store_rule *const *rules, size_t n, bool *finished,
                        struct err *err);
+
+/*
+ * Ratio metrics during a rebuild (migration 0009). A ratio metric is computed from its
+ * parts' per-user values, which the chunks rewrite, not from a roll-up, so its last complete
+ * sums are kept apart: before the first chunk, the daemon's rebuilder sums each ratio metric
+ * per variant (dimension "" and value "") and per value of each of the experiment's
+ * dimensions from the values as they were (no chunk has run: ingestion stores raw rows only
+ * while the cursor is ""), and keeps them with store_rebuild_keep_ratios. Rows with
+ * dimension d, value "" and variant "" are markers: "d was kept" (even with no values).
+ */
+struct store_ratio_sums {
+    const char *metric, *numerator, *denominator;
+    const char *dimension; /* "" = the whole experiment */
+    const char *value;     /* the dimension's value; "" for the whole experiment */
+    struct store_suff st;  /* st.variant "" with value "": the marker of dimension */
+};
+
+/* Keep rows[0..n) as experiment's ratio sums and set ratios_kept, only if its rebuild is in
+ * generation `generation`, no chunk has run (cursor "") and nothing was kept yet; *kept says
+ * whether it happened. Inside apply(). */
+int store_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t generation,
+                              const struct store_ratio_sums *rows, size_t n, bool *kept,
+                              struct err *err);
+
+/* The kept sums of ratio metric (with these parts) for dimension ("" = the whole experiment):
+ * emit(ctx, value, st) per (value, variant) row. Returns 1 when they were kept, 0 when not
+ * (no rebuild, not kept, or kept for other parts), -1 on error. Any thread (read
+ * connection). */
+int store_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
+                             const char *numerator, const char *denominator,
+                             const char *dimension,
+                             void (*emit)(void *ctx, const char *value,
+                                          const struct store_suff *st),
+                             void *ctx, struct err *err);
 
 /* Every running rebuild (emit per row, oldest first). Any thread (its read connection). */
 int store_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),

@@ -79,6 +79,11 @@ const struct store_rules *api_rules_of(const struct snapshot *snap);
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
 /* One chunk of experiment key's running rebuild with its definition as stored in tx. */
 int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err);
+/* Before the first chunk of rebuild rb: sum the experiment's ratio metrics from the users'
+ * values as they were (per variant, and per value of each dimension) and keep them
+ * (store_rebuild_keep_ratios), so that results read them while chunks rewrite the values.
+ * Reads on the calling thread's reader, then one writer job. results.c; the rebuilder. */
+int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct err *err);
 
 /* ---- assignment replies shared by /assign and OFREP (assign.c) ---- */
 

@@ -101,6 +101,17 @@ static void *rebuilder_main(void *arg)
                                (json_int_t)first.users_done, "users_total",
                                (json_int_t)first.users_total));
         }
+        /* before the first chunk of a first generation: keep the ratio metrics' sums (they
+         * come from per-user values, which the chunks rewrite); never a chunk before */
+        if (!first.ratios_kept && first.generation == 1 && first.cursor[0] == '\0' &&
+            results_ratio_keep(s, &first, &err) != 0) {
+            log_json(LOG_ERROR, "rebuild: cannot keep the ratio sums",
+                     json_pack("{s:s, s:s}", "experiment", first.experiment, "error", err.msg));
+            if (nap(rb, 1000)) {
+                break;
+            }
+            continue;
+        }
         struct step st;
         memset(&st, 0, sizeof(st));
         memcpy(st.key, first.experiment, sizeof(st.key));

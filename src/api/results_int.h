@@ -38,6 +38,36 @@ int results_ratio_scan(struct store *s, const struct experiment *x, const struct
                        const struct metric *den, const char *dimension,
                        void (*emit)(void *ctx, const struct store_user_row *row), void *ctx,
                        struct err *err);
+/* A ratio metric's sums per (value, variant): v[k].st[i] for x's variant i (its name in
+ * st[i].variant); one value "" for the whole experiment. */
+struct results_ratio_value {
+    char value[STORE_DIM_VALUE_MAX + 1];
+    struct store_suff st[ASSIGN_MAX_VARIANTS];
+};
+struct results_ratio_sums {
+    const struct experiment *x;
+    const struct metric *num, *den;
+    bool by_value;
+    struct results_ratio_value *v;
+    size_t n, alloc, last;
+};
+void results_ratio_sums_free(struct results_ratio_sums *r);
+/* The sums from the users' stored values as they are now (results_ratio_scan): for the whole
+ * experiment (dimension NULL; every variant present) or per value of dimension. */
+int results_ratio_live(struct store *s, const struct experiment *x, const struct metric *num,
+                       const struct metric *den, const char *dimension,
+                       struct results_ratio_sums *out, struct err *err);
+/* The last complete sums of ratio metric m (parts num, den): live, or kept through a
+ * rebuild (store_rebuild_ratio_read); *available false when neither holds them (the
+ * metric is then reported with RESULTS_RATIO_REBUILDING). Free out after 0. */
+int results_ratio_sums(struct store *s, const struct experiment *x, const struct metric *m,
+                       const struct metric *num, const struct metric *den,
+                       const char *dimension, struct results_ratio_sums *out, bool *available,
+                       struct err *err);
+#define RESULTS_RATIO_REBUILDING                                                                   \
+    "a definition change is being applied and this ratio's last complete sums were not kept: "    \
+    "its statistics return when the rebuild ends"
+
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);
 
@@ -64,6 +94,7 @@ struct slice {
     int64_t users[ASSIGN_MAX_VARIANTS];
     int64_t total;
     struct store_suff *suff;
+    const bool *ratio_unavailable; /* per metric k: a ratio not available (or NULL) */
 };
 
 /* One results document: of the whole experiment (sl NULL) or of one slice (a ratio metric's

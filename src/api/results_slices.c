@@ -32,6 +32,7 @@ struct breakdown {
     struct slice *slices;
     size_t nslices;
     size_t metric; /* the metric k being read */
+    bool *ratio_unavailable; /* per metric k (struct slice) */
 };
 
 static struct slice *value_find(struct breakdown *b, const char *value, size_t *at)
@@ -85,30 +86,9 @@ static void slice_stats_emit(void *ctx, const char *value, const struct store_su
     results_dd_acc(&d->p, &d->p_lo, (struct dd){st->p, st->p_lo});
 }
 
-/* A ratio metric's per-user parts into the slice of the user's value (rows of
- * store_users_page with the breakdown's dimension). */
-struct ratio_rows {
-    struct breakdown *b;
-    const struct metric *num, *den;
-};
-
-static void slice_ratio_row(void *ctx, const struct store_user_row *row)
-{
-    struct ratio_rows *r = ctx;
-    struct breakdown *b = r->b;
-    int i = experiment_variant_index(b->x, row->variant);
-    size_t at;
-    if (i < 0 || row->dim_value == NULL || value_find(b, row->dim_value, &at) == NULL) {
-        return;
-    }
-    struct store_suff *d =
-        &b->slices[b->slice_of[at]].suff[b->metric * b->x->nvariants + (size_t)i];
-    results_ratio_add(d, r->num, r->den, row->y, row->y2);
-}
-
-/* A ratio metric per slice: its parts' per-user values, every exposed user with a value of
- * the dimension read one page at a time (the delta method needs the per-user cross product,
- * which no roll-up holds), as the whole experiment's results read them. */
+/* A ratio metric per slice: its parts' sums per value of the dimension (results_ratio_sums:
+ * from the users' stored values, every exposed user with a value of the dimension, or the
+ * sums kept through a rebuild), added into the slice each value is reported in. */
 static int slice_ratio(struct store *s, struct breakdown *b, const char *dimension,
                        const struct metric *m, struct err *err)
 {
@@ -117,8 +97,19 @@ static int slice_ratio(struct store *s, struct breakdown *b, const char *dimensi
         results_load_metric(s, m->denominator, &den, err) != 0) {
         return -1;
     }
-    struct ratio_rows r = {.b = b, .num = &num, .den = &den};
-    return results_ratio_scan(s, b->x, &num, &den, dimension, slice_ratio_row, &r, err);
+    struct results_ratio_sums r;
+    bool available = false;
+    if (results_ratio_sums(s, b->x, m, &num, &den, dimension, &r, &available, err) != 0) {
+        return -1;
+    }
+    b->ratio_unavailable[b->metric] = !available;
+    for (size_t k = 0; k < r.n; k++) {
+        for (size_t i = 0; i < b->x->nvariants; i++) {
+            slice_stats_emit(b, r.v[k].value, &r.v[k].st[i]);
+        }
+    }
+    results_ratio_sums_free(&r);
+    return 0;
 }
 
 /* Most users first; the special values after the others. */
@@ -167,6 +158,7 @@ json_t *results_breakdown(struct store *s, const struct experiment *x, const cha
     /* the RESULTS_SLICES_MAX most frequent values, the rest together as STORE_DIM_OTHER */
     b.slice_of = xcalloc(b.nall ? b.nall : 1, sizeof(*b.slice_of));
     b.slices = xcalloc(RESULTS_SLICES_MAX + 1, sizeof(*b.slices));
+    b.ratio_unavailable = xcalloc(nm + 1, sizeof(*b.ratio_unavailable));
     size_t other = (size_t)-1;
     for (size_t i = 0; i < b.nall; i++) {
         bool fold = b.nslices >= RESULTS_SLICES_MAX || strcmp(b.all[i].value, STORE_DIM_OTHER) == 0;
@@ -177,6 +169,7 @@ json_t *results_breakdown(struct store *s, const struct experiment *x, const cha
             snprintf(b.slices[to].value, sizeof(b.slices[to].value), "%s",
                      fold ? STORE_DIM_OTHER : b.all[i].value);
             b.slices[to].suff = xcalloc(nm * nv + 1, sizeof(struct store_suff));
+            b.slices[to].ratio_unavailable = b.ratio_unavailable;
             other = fold ? to : other;
         }
         b.slice_of[i] = to;
@@ -229,6 +222,7 @@ out:
         free(b.slices[i].suff);
     }
     free(b.slices);
+    free(b.ratio_unavailable);
     free(b.slice_of);
     free(b.all);
     results_family_free(&fam);

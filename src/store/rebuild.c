@@ -156,6 +156,25 @@ int store_rebuild_start(struct store_tx *tx, const char *experiment, int64_t sto
     return 0; /* grew meanwhile: the rebuilder finishes it */
 }
 
+int store_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t generation,
+                              const struct store_ratio_sums *rows, size_t n, bool *kept,
+                              struct err *err)
+{
+    *kept = false;
+    return tx->store->ops->rebuild_keep_ratios(tx, experiment, generation, rows, n, kept, err);
+}
+
+int store_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
+                             const char *numerator, const char *denominator,
+                             const char *dimension,
+                             void (*emit)(void *ctx, const char *value,
+                                          const struct store_suff *st),
+                             void *ctx, struct err *err)
+{
+    return s->ops->rebuild_ratio_read(s, experiment, metric, numerator, denominator, dimension,
+                                      emit, ctx, err);
+}
+
 int store_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
                        void *ctx, struct err *err)
 {

@@ -272,6 +272,17 @@ struct store_ops {
                            int64_t users, struct err *err);
     /* The rebuild is complete: drop the kept roll-ups and the state. */
     int (*rebuild_end)(struct store_tx *tx, const char *experiment, struct err *err);
+    /* store_rebuild_keep_ratios: the check and the rows, in tx. */
+    int (*rebuild_keep_ratios)(struct store_tx *tx, const char *experiment, int64_t generation,
+                               const struct store_ratio_sums *rows, size_t n, bool *kept,
+                               struct err *err);
+    /* store_rebuild_ratio_read, on s's read connection. */
+    int (*rebuild_ratio_read)(struct store *s, const char *experiment, const char *metric,
+                              const char *numerator, const char *denominator,
+                              const char *dimension,
+                              void (*emit)(void *ctx, const char *value,
+                                           const struct store_suff *st),
+                              void *ctx, struct err *err);
     /* The cursor of every running rebuild: emit(ctx, experiment, cursor). */
     int (*rebuild_cursors)(struct store_tx *tx,
                            void (*emit)(void *ctx, const char *experiment, const char *cursor),

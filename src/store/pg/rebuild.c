@@ -66,6 +66,7 @@ static const char *const SQL_DROP_KEPT[] = {
     "DELETE FROM exposure_stats_frozen WHERE experiment = $1",
     "DELETE FROM slice_stats_frozen WHERE experiment = $1",
     "DELETE FROM slice_exposure_stats_frozen WHERE experiment = $1",
+    "DELETE FROM ratio_kept WHERE experiment = $1", /* migration 0009 */
     "DELETE FROM rollup_rebuilds WHERE experiment = $1",
 };
 static const char SQL_TOTAL[] =
@@ -109,15 +110,13 @@ int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, i
     return run(c, SQL_STATE_PUT, 3, v3, err);
 }
 
-static const char SQL_GET[] = "SELECT experiment, cursor, users_done, users_total, generation, "
-                              "started_at FROM rollup_rebuilds WHERE experiment = $1";
+#define STATE_COLS "experiment, cursor, users_done, users_total, generation, started_at, ratios_kept"
+static const char SQL_GET[] = "SELECT " STATE_COLS " FROM rollup_rebuilds WHERE experiment = $1";
 /* inside a chunk's transaction: chunks of several daemons run one after the other */
 static const char SQL_GET_LOCK[] =
-    "SELECT experiment, cursor, users_done, users_total, generation, started_at FROM "
-    "rollup_rebuilds WHERE experiment = $1 FOR UPDATE";
-static const char SQL_LIST[] =
-    "SELECT experiment, cursor, users_done, users_total, generation, started_at FROM "
-    "rollup_rebuilds ORDER BY started_at, experiment COLLATE \"C\"";
+    "SELECT " STATE_COLS " FROM rollup_rebuilds WHERE experiment = $1 FOR UPDATE";
+static const char SQL_LIST[] = "SELECT " STATE_COLS " FROM rollup_rebuilds ORDER BY started_at, "
+                               "experiment COLLATE \"C\"";
 
 static void row_read(const PGresult *r, int i, struct store_rebuild *out)
 {
@@ -128,6 +127,7 @@ static void row_read(const PGresult *r, int i, struct store_rebuild *out)
     out->users_total = pg_i64(r, i, 3);
     out->generation = pg_i64(r, i, 4);
     out->started_at = pg_i64(r, i, 5);
+    out->ratios_kept = pg_i64(r, i, 6) != 0;
 }
 
 int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
@@ -431,4 +431,103 @@ int pg_rebuild_cursors(struct store_tx *tx,
     }
     PQclear(r);
     return 0;
+}
+
+/* ---- ratio metrics' kept sums (migrations/postgres/0009, store.h) ---- */
+
+/* The row lock of the claim orders it with the chunks (SQL_GET_LOCK): a chunk that moved the
+ * cursor first makes it match nothing (READ COMMITTED re-checks the updated row). */
+static const char SQL_RATIOS_CLAIM[] =
+    "UPDATE rollup_rebuilds SET ratios_kept = 1 WHERE experiment = $1 AND generation = "
+    "$2::bigint AND cursor = '' AND ratios_kept = 0 RETURNING 1";
+static const char SQL_RATIO_PUT[] =
+    "INSERT INTO ratio_kept (experiment, metric, numerator, denominator, dimension, value, "
+    "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT $1, t.* FROM "
+    "unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], "
+    "$14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[]) AS t";
+
+int pg_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t generation,
+                           const struct store_ratio_sums *rows, size_t n, bool *kept,
+                           struct err *err)
+{
+    char g[32];
+    const char *v2[] = {experiment, I64(g, generation)};
+    PGresult *r = pg_run(tx->conn, SQL_RATIOS_CLAIM, 2, v2, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    bool claimed = PQntuples(r) == 1;
+    PQclear(r);
+    if (!claimed || n == 0) {
+        *kept = claimed;
+        return 0;
+    }
+    struct pg_text t[17] = {{0}};
+    for (int k = 0; k < 17; k++) {
+        pg_arr_begin(&t[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_ratio_sums *x = &rows[i];
+        const char *text[] = {x->metric, x->numerator, x->denominator,
+                              x->dimension, x->value, x->st.variant};
+        for (int k = 0; k < 6; k++) {
+            pg_arr_str(&t[k], text[k]);
+        }
+        pg_arr_i64(&t[6], x->st.n);
+        const double f[] = {x->st.s,    x->st.q,    x->st.sx,    x->st.qx,    x->st.p,
+                            x->st.s_lo, x->st.q_lo, x->st.sx_lo, x->st.qx_lo, x->st.p_lo};
+        for (int k = 0; k < 10; k++) {
+            pg_arr_f64(&t[7 + k], f[k]);
+        }
+    }
+    const char *v[18] = {experiment};
+    for (int k = 0; k < 17; k++) {
+        v[k + 1] = pg_arr_end(&t[k]);
+    }
+    int rc = run(tx->conn, SQL_RATIO_PUT, 18, v, err);
+    for (int k = 0; k < 17; k++) {
+        pg_text_free(&t[k]);
+    }
+    *kept = rc == 0;
+    return rc;
+}
+
+static const char SQL_RATIO_GET[] =
+    "SELECT value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM ratio_kept "
+    "WHERE experiment = $1 AND metric = $2 AND numerator = $3 AND denominator = $4 AND "
+    "dimension = $5 ORDER BY value COLLATE \"C\", variant COLLATE \"C\"";
+
+int pg_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
+                          const char *numerator, const char *denominator, const char *dimension,
+                          void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                          void *ctx, struct err *err)
+{
+    struct pg_conn *c = pg_read_conn(s, NULL, err);
+    if (c == NULL) {
+        return -1;
+    }
+    const char *v[] = {experiment, metric, numerator, denominator, dimension};
+    PGresult *r = pg_run(c, SQL_RATIO_GET, 5, v, NULL, 0, err);
+    pg_read_done(s, NULL, c);
+    if (r == NULL) {
+        return -1;
+    }
+    int found = PQntuples(r) > 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_suff x;
+        memset(&x, 0, sizeof(x));
+        snprintf(x.variant, sizeof(x.variant), "%s", PQgetvalue(r, i, 1));
+        if (x.variant[0] == '\0') {
+            continue; /* the marker of a dimension kept */
+        }
+        x.n = pg_i64(r, i, 2);
+        double *f[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p, &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        for (int k = 0; k < 10; k++) {
+            *f[k] = pg_f64(r, i, 3 + k);
+        }
+        emit(ctx, PQgetvalue(r, i, 0), &x);
+    }
+    PQclear(r);
+    return found;
 }

@@ -51,6 +51,7 @@ static const char *const SQL_DROP_KEPT[] = {
     "DELETE FROM exposure_stats_frozen WHERE experiment = ?",
     "DELETE FROM slice_stats_frozen WHERE experiment = ?",
     "DELETE FROM slice_exposure_stats_frozen WHERE experiment = ?",
+    "DELETE FROM ratio_kept WHERE experiment = ?", /* migration 0009 */
     "DELETE FROM rollup_rebuilds WHERE experiment = ?",
 };
 static const char SQL_TOTAL[] =
@@ -106,10 +107,10 @@ int sqlite_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t no
     return sqlite_conn_step_done(c, st, "record rebuild", err);
 }
 
-static const char SQL_GET[] = "SELECT experiment, cursor, users_done, users_total, generation, "
-                              "started_at FROM rollup_rebuilds WHERE experiment = ?";
-static const char SQL_LIST[] = "SELECT experiment, cursor, users_done, users_total, generation, "
-                               "started_at FROM rollup_rebuilds ORDER BY started_at, experiment";
+#define STATE_COLS "experiment, cursor, users_done, users_total, generation, started_at, ratios_kept"
+static const char SQL_GET[] = "SELECT " STATE_COLS " FROM rollup_rebuilds WHERE experiment = ?";
+static const char SQL_LIST[] =
+    "SELECT " STATE_COLS " FROM rollup_rebuilds ORDER BY started_at, experiment";
 
 static void row_read(sqlite3_stmt *st, struct store_rebuild *r)
 {
@@ -119,6 +120,7 @@ static void row_read(sqlite3_stmt *st, struct store_rebuild *r)
     r->users_total = sqlite3_column_int64(st, 3);
     r->generation = sqlite3_column_int64(st, 4);
     r->started_at = sqlite3_column_int64(st, 5);
+    r->ratios_kept = sqlite3_column_int64(st, 6) != 0;
 }
 
 int sqlite_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
@@ -422,4 +424,103 @@ int sqlite_rebuild_cursors(struct store_tx *tx,
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read rebuild cursors", err);
+}
+
+/* ---- ratio metrics' kept sums (migration 0009, store.h store_rebuild_keep_ratios) ---- */
+
+static const char SQL_RATIOS_CLAIM[] =
+    "UPDATE rollup_rebuilds SET ratios_kept = 1 WHERE experiment = ?1 AND generation = ?2 AND "
+    "cursor = '' AND ratios_kept = 0";
+static const char SQL_RATIO_PUT[] =
+    "INSERT INTO ratio_kept (experiment, metric, numerator, denominator, dimension, value, "
+    "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, "
+    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+int sqlite_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t generation,
+                               const struct store_ratio_sums *rows, size_t n, bool *kept,
+                               struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RATIOS_CLAIM, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite3_bind_int64(st, 2, generation);
+    if (sqlite_conn_step_done(c, st, "claim the ratio sums", err) != 0) {
+        return -1;
+    }
+    if (sqlite3_changes(c->db) != 1) {
+        return 0; /* a chunk ran, a restart moved the generation, or they are kept */
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_ratio_sums *r = &rows[i];
+        st = sqlite_conn_prepare(c, SQL_RATIO_PUT, err);
+        if (st == NULL) {
+            return -1;
+        }
+        const char *text[] = {experiment,   r->metric, r->numerator, r->denominator,
+                              r->dimension, r->value,  r->st.variant};
+        for (int k = 0; k < 7; k++) {
+            sqlite_bind_str(st, k + 1, text[k]);
+        }
+        sqlite3_bind_int64(st, 8, r->st.n);
+        const double x[] = {r->st.s,    r->st.q,    r->st.sx,    r->st.qx,    r->st.p,
+                            r->st.s_lo, r->st.q_lo, r->st.sx_lo, r->st.qx_lo, r->st.p_lo};
+        for (int k = 0; k < 10; k++) {
+            sqlite3_bind_double(st, 9 + k, x[k]);
+        }
+        if (sqlite_conn_step_done(c, st, "keep ratio sums", err) != 0) {
+            return -1;
+        }
+    }
+    *kept = true;
+    return 0;
+}
+
+static const char SQL_RATIO_GET[] =
+    "SELECT value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM ratio_kept "
+    "WHERE experiment = ?1 AND metric = ?2 AND numerator = ?3 AND denominator = ?4 AND "
+    "dimension = ?5 ORDER BY value, variant";
+
+int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
+                              const char *numerator, const char *denominator,
+                              const char *dimension,
+                              void (*emit)(void *ctx, const char *value,
+                                           const struct store_suff *st),
+                              void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RATIO_GET, err);
+    if (st == NULL) {
+        return -1;
+    }
+    const char *text[] = {experiment, metric, numerator, denominator, dimension};
+    for (int k = 0; k < 5; k++) {
+        sqlite_bind_str(st, k + 1, text[k]);
+    }
+    int rc, found = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        found = 1;
+        struct store_suff x;
+        memset(&x, 0, sizeof(x));
+        sqlite_column_copy(st, 1, x.variant, sizeof(x.variant));
+        if (x.variant[0] == '\0') {
+            continue; /* the marker of a dimension kept */
+        }
+        x.n = sqlite3_column_int64(st, 2);
+        double *f[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p, &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        for (int k = 0; k < 10; k++) {
+            *f[k] = sqlite3_column_double(st, 3 + k);
+        }
+        emit(ctx, (const char *)sqlite3_column_text(st, 0), &x);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "read kept ratio sums", err);
+    }
+    return found;
 }

@@ -197,6 +197,15 @@ int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t st
 int sqlite_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last,
                            int64_t users, struct err *err);
 int sqlite_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err);
+int sqlite_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t generation,
+                               const struct store_ratio_sums *rows, size_t n, bool *kept,
+                               struct err *err);
+int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
+                              const char *numerator, const char *denominator,
+                              const char *dimension,
+                              void (*emit)(void *ctx, const char *value,
+                                           const struct store_suff *st),
+                              void *ctx, struct err *err);
 int sqlite_rebuild_cursors(struct store_tx *tx,
                            void (*emit)(void *ctx, const char *experiment, const char *cursor),
                            void *ctx, struct err *err);

@@ -1,0 +1,277 @@
+/*
+ * Ratio metrics while a rebuild runs (migration 0009, store.h store_rebuild_keep_ratios).
+ *
+ * A ratio metric is computed from its parts' per-user values, which a rebuild's chunks
+ * rewrite user range by user range. With a tiny chunk and a pause (the rebuild lasts a few
+ * seconds), a metric edit that changes the numerator's window:
+ * - during the rebuild, the ratio's results (the whole experiment and each slice of the
+ *   dimension "plan") are exactly those before the edit, also after more events arrive, and
+ *   carry no warning; the other metric's results stay those before the edit too;
+ * - when it is over, the ratio equals a recompute from every row sent under the new window
+ *   (users exact, sums 1e-9), per variant and per plan.
+ * Runs on both backends (the PostgreSQL pass runs every API test).
+ */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct daemon D;
+static char sdk_key[64];
+
+#define HOUR   3600000LL
+#define MINUTE 60000LL
+#define NUSERS 40
+#define MAXE   16
+#define NPLANS 3
+
+static const char *const ARGS[] = {"--rebuild-chunk", "2", "--rebuild-pause-ms", "40", NULL};
+static const char *const PLANS[NPLANS] = {"free", "pro", "team"};
+
+/* What the test sent: the raw rows a recompute starts from. */
+static struct {
+    int64_t x_ts;
+    int variant; /* 0 control, 1 green */
+    int plan;
+    int nbuy, nview;
+    int64_t buy[MAXE], view[MAXE];
+} U[NUSERS];
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static json_t *call(const char *method, const char *path, const char *key, const char *body,
+                    int want)
+{
+    struct resp r;
+    assert_int_equal(http_req_ct(D.port, method, path, key, "application/json", body,
+                                 body ? strlen(body) : 0, &r),
+                     0);
+    if (r.status != want) {
+        fail_msg("%s %s: status %d, expected %d: %.300s", method, path, r.status, want,
+                 r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
+static void event(int u, const char *name, int64_t offset)
+{
+    int64_t ts = U[u].x_ts + offset;
+    json_decref(call("POST", "/api/v1/events", sdk_key,
+                     fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"%s\",\"ts\":%lld}]}", u,
+                         name, (long long)ts),
+                     200));
+    if (strcmp(name, "buy") == 0) {
+        U[u].buy[U[u].nbuy++] = ts;
+    } else {
+        U[u].view[U[u].nview++] = ts;
+    }
+}
+
+static json_t *results(const char *query)
+{
+    return call("GET", fmt("/api/v1/experiments/rr/results%s", query), D.admin_key, NULL, 200);
+}
+
+/* The users rebuilt so far, or -1 when no rebuild runs. */
+static long long rebuilt_users(void)
+{
+    json_t *r = results("");
+    const json_t *rb = json_object_get(r, "rebuilding");
+    long long done = rb ? (long long)json_integer_value(json_object_get(rb, "users_done")) : -1;
+    json_decref(r);
+    return done;
+}
+
+/* metrics[k] of a results document (new reference). */
+static json_t *metric_of(const json_t *doc, size_t k)
+{
+    return json_incref(json_array_get(json_object_get(doc, "metrics"), k));
+}
+
+/* The ratio block of the whole experiment and of each slice of "plan", in one array. */
+static json_t *ratio_blocks(void)
+{
+    json_t *out = json_array();
+    json_t *r = results("");
+    json_array_append_new(out, metric_of(r, 0));
+    json_array_append_new(out, metric_of(r, 1));
+    json_decref(r);
+    json_t *b = results("?dimension=plan");
+    const json_t *slices = json_object_get(b, "slices");
+    assert_int_equal(json_array_size(slices), NPLANS);
+    for (size_t i = 0; i < json_array_size(slices); i++) {
+        json_array_append_new(out, metric_of(json_array_get(slices, i), 0));
+    }
+    json_decref(b);
+    return out;
+}
+
+/* The ratio's sums per variant (plan -1: all) against a recompute with the buy window. */
+static void check_ratio(const json_t *metric, int plan, int64_t window_h)
+{
+    double n[2] = {0, 0}, num[2] = {0, 0}, den[2] = {0, 0};
+    for (int u = 0; u < NUSERS; u++) {
+        if (plan >= 0 && U[u].plan != plan) {
+            continue;
+        }
+        n[U[u].variant] += 1;
+        for (int k = 0; k < U[u].nbuy; k++) {
+            int64_t t = U[u].buy[k];
+            num[U[u].variant] +=
+                t >= U[u].x_ts && (window_h == 0 || t < U[u].x_ts + window_h * HOUR);
+        }
+        for (int k = 0; k < U[u].nview; k++) {
+            den[U[u].variant] += U[u].view[k] >= U[u].x_ts;
+        }
+    }
+    assert_string_equal(json_string_value(json_object_get(metric, "key")), "r");
+    assert_null(json_object_get(metric, "warning"));
+    const json_t *vars = json_object_get(metric, "variants");
+    assert_int_equal(json_array_size(vars), 2);
+    for (int v = 0; v < 2; v++) {
+        const json_t *o = json_array_get(vars, (size_t)v);
+        long long users = json_integer_value(json_object_get(o, "users"));
+        double s = json_number_value(json_object_get(o, "sum"));
+        double d = json_number_value(json_object_get(o, "denominator_sum"));
+        if (users != (long long)n[v] || fabs(s - num[v]) > 1e-9 || fabs(d - den[v]) > 1e-9) {
+            fail_msg("plan %d variant %d: users %lld sums %.17g / %.17g; recompute %g %g / %g",
+                     plan, v, users, s, d, n[v], num[v], den[v]);
+        }
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (daemon_start(&D, ARGS) != 0) {
+        return -1;
+    }
+    json_t *k =
+        call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
+    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
+    json_decref(k);
+    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
+                     "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
+                     "\"cuped_lookback_hours\":0}",
+                     201));
+    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
+                     "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
+                     "\"cuped_lookback_hours\":0}",
+                     201));
+    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
+                     "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
+                     "\"denominator\":\"v\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"rr\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
+                     "\"metrics\":[\"r\",\"m\"],\"dimensions\":[\"plan\"]}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/rr/start", D.admin_key, NULL, 200));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t t_base = (int64_t)now.tv_sec * 1000 - 48 * HOUR;
+    for (int u = 0; u < NUSERS; u++) {
+        U[u].x_ts = t_base + u * MINUTE;
+        U[u].variant = u % 2;
+        U[u].plan = (u / 2) % NPLANS;
+        json_decref(call("POST", "/api/v1/exposures", sdk_key,
+                         fmt("{\"exposures\":[{\"experiment\":\"rr\",\"user_id\":\"u%03d\","
+                             "\"variant\":\"%s\",\"ts\":%lld,\"attributes\":{\"plan\":\"%s\"}}]}",
+                             u, U[u].variant ? "green" : "control", (long long)U[u].x_ts,
+                             PLANS[U[u].plan]),
+                         200));
+        for (int j = 0; j <= u % 5; j++) {
+            event(u, "buy", j * 37 * MINUTE); /* past 2 h for u % 5 == 4 */
+        }
+        for (int j = 0; j <= u % 4; j++) {
+            event(u, "view", j * 20 * MINUTE);
+        }
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static void test_ratio_through_rebuild(void **state)
+{
+    (void)state;
+    json_t *before = ratio_blocks();
+    check_ratio(json_array_get(before, 0), -1, 0);
+    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"window_hours\":2}", 200));
+    /* wait until chunks have rewritten some users' values */
+    long long done = 0;
+    for (int i = 0; i < 400 && done < 8; i++) {
+        done = rebuilt_users();
+        if (done < 0) {
+            fail_msg("the rebuild ended before it could be read mid-way");
+        }
+        sleep_ms(10);
+    }
+    json_t *during = ratio_blocks();
+    long long after = rebuilt_users();
+    print_message("# read mid-rebuild between %lld and %lld users rebuilt\n", done, after);
+    assert_true(after >= 8);
+    for (size_t i = 0; i < json_array_size(before); i++) {
+        if (!json_equal(json_array_get(before, i), json_array_get(during, i))) {
+            char *a = json_dumps(json_array_get(before, i), JSON_COMPACT);
+            char *b = json_dumps(json_array_get(during, i), JSON_COMPACT);
+            fail_msg("block %zu moved during the rebuild:\nbefore %s\nduring %s", i, a, b);
+        }
+    }
+    json_decref(during);
+    /* rows arriving mid-rebuild do not move the kept sums; they count once at the end */
+    for (int u = 0; u < NUSERS; u += 3) {
+        event(u, "buy", 10 * MINUTE);
+        event(u, "view", 30 * MINUTE);
+    }
+    during = ratio_blocks();
+    if (rebuilt_users() >= 0) {
+        assert_true(json_equal(json_array_get(before, 0), json_array_get(during, 0)));
+    }
+    json_decref(during);
+    json_decref(before);
+    for (int i = 0; i < 600 && rebuilt_users() >= 0; i++) {
+        sleep_ms(50);
+    }
+    assert_true(rebuilt_users() < 0);
+    json_t *end = ratio_blocks();
+    check_ratio(json_array_get(end, 0), -1, 2);
+    json_decref(end);
+    /* per plan: the breakdown's slices by their dimension_value */
+    json_t *b = results("?dimension=plan");
+    const json_t *slices = json_object_get(b, "slices");
+    for (size_t i = 0; i < json_array_size(slices); i++) {
+        const json_t *sl = json_array_get(slices, i);
+        const char *value = json_string_value(json_object_get(sl, "dimension_value"));
+        int plan = -1;
+        for (int p = 0; p < NPLANS; p++) {
+            plan = strcmp(PLANS[p], value) == 0 ? p : plan;
+        }
+        assert_true(plan >= 0);
+        check_ratio(json_array_get(json_object_get(sl, "metrics"), 0), plan, 2);
+    }
+    json_decref(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ratio_through_rebuild),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
