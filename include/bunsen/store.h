@@ -512,8 +512,7 @@ int store_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64
  * (no rebuild, not kept, or kept for other parts), -1 on error. Any thread (read
  * connection). */
 int store_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
-                             const char *numerator, const char *denominator,
-                             const char *dimension,
+                             const char *numerator, const char *denominator, const char *dimension,
                              void (*emit)(void *ctx, const char *value,
                                           const struct store_suff *st),
                              void *ctx, struct err *err);

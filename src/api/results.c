@@ -103,7 +103,7 @@ struct arms {
     const struct experiment *x;
     bool binomial; /* conversions stay unshifted counts */
     struct stats_arm arm[ASSIGN_MAX_VARIANTS];
-    bool ratio; /* a ratio metric: rarm instead of arm */
+    bool ratio;       /* a ratio metric: rarm instead of arm */
     bool unavailable; /* a ratio whose last complete sums cannot be read (a rebuild) */
     struct stats_ratio_arm rarm[ASSIGN_MAX_VARIANTS];
     double num_sum[ASSIGN_MAX_VARIANTS], den_sum[ASSIGN_MAX_VARIANTS];
@@ -260,7 +260,8 @@ int results_ratio_live(struct store *s, const struct experiment *x, const struct
                        const struct metric *den, const char *dimension,
                        struct results_ratio_sums *out, struct err *err)
 {
-    *out = (struct results_ratio_sums){.x = x, .num = num, .den = den, .by_value = dimension != NULL};
+    *out =
+        (struct results_ratio_sums){.x = x, .num = num, .den = den, .by_value = dimension != NULL};
     if (dimension == NULL) {
         sums_of(out, ""); /* every variant, even without users */
     }
@@ -298,9 +299,9 @@ static int ratio_state_read(struct store *s, const char *experiment, struct rati
 static bool ratio_state_same(const struct ratio_state *a, const struct ratio_state *b)
 {
     return a->found == b->found && a->version == b->version &&
-           (!a->found || (a->rb.generation == b->rb.generation &&
-                          a->rb.ratios_kept == b->rb.ratios_kept &&
-                          strcmp(a->rb.cursor, b->rb.cursor) == 0));
+           (!a->found ||
+            (a->rb.generation == b->rb.generation && a->rb.ratios_kept == b->rb.ratios_kept &&
+             strcmp(a->rb.cursor, b->rb.cursor) == 0));
 }
 
 #define RATIO_ATTEMPTS 3
@@ -314,9 +315,8 @@ static bool ratio_state_same(const struct ratio_state *a, const struct ratio_sta
  * again. *available false: neither source holds them (kept for other parts, or not kept).
  */
 int results_ratio_sums(struct store *s, const struct experiment *x, const struct metric *m,
-                       const struct metric *num, const struct metric *den,
-                       const char *dimension, struct results_ratio_sums *out, bool *available,
-                       struct err *err)
+                       const struct metric *num, const struct metric *den, const char *dimension,
+                       struct results_ratio_sums *out, bool *available, struct err *err)
 {
     memset(out, 0, sizeof(*out));
     *available = false;
@@ -499,8 +499,8 @@ int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct e
     }
     if (rc == 0) {
         log_json(LOG_INFO, "rebuild: ratio sums kept",
-                 json_pack("{s:s, s:I, s:b}", "experiment", rb->experiment, "rows",
-                           (json_int_t)k.n, "kept", k.kept));
+                 json_pack("{s:s, s:I, s:b}", "experiment", rb->experiment, "rows", (json_int_t)k.n,
+                           "kept", k.kept));
     }
     for (size_t i = 0; i < k.n; i++) {
         free(k.values[i]);

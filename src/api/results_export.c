@@ -144,6 +144,15 @@ void api_users_export(struct http_req *r)
             r, 200, ndjson ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
             users_fill, u, users_free);
         http_reply_header(r, "Content-Disposition", disp);
+        /* the values are read as stored: a running rebuild has rewritten only some users */
+        struct store_rebuild rb;
+        struct err rerr;
+        if (store_rebuild_get(u->store, x.key, &rb, &rerr) == 1) {
+            char prog[64];
+            snprintf(prog, sizeof(prog), "%lld/%lld", (long long)rb.users_done,
+                     (long long)rb.users_total);
+            http_reply_header(r, "Bunsen-Rebuilding", prog);
+        }
         experiment_clear(&x);
         return;
     }

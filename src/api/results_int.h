@@ -61,11 +61,10 @@ int results_ratio_live(struct store *s, const struct experiment *x, const struct
  * rebuild (store_rebuild_ratio_read); *available false when neither holds them (the
  * metric is then reported with RESULTS_RATIO_REBUILDING). Free out after 0. */
 int results_ratio_sums(struct store *s, const struct experiment *x, const struct metric *m,
-                       const struct metric *num, const struct metric *den,
-                       const char *dimension, struct results_ratio_sums *out, bool *available,
-                       struct err *err);
+                       const struct metric *num, const struct metric *den, const char *dimension,
+                       struct results_ratio_sums *out, bool *available, struct err *err);
 #define RESULTS_RATIO_REBUILDING                                                                   \
-    "a definition change is being applied and this ratio's last complete sums were not kept: "    \
+    "a definition change is being applied and this ratio's last complete sums were not kept: "     \
     "its statistics return when the rebuild ends"
 
 /* Add a double-double to the double-double (*hi, *lo). */

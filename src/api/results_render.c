@@ -145,6 +145,7 @@ static const struct column columns[] = {
     {"decision_users_per_day", SC_DECISION, "users_per_day", NULL, 0},
     {"decision_days_left", SC_DECISION, "days_left", NULL, 0},
     {"decision_warning", SC_DECISION, "warning", NULL, 0},
+    {"metric_warning", SC_METRIC, "warning", NULL, 0}, /* a ratio during a rebuild */
 };
 #define NCOLS    (sizeof(columns) / sizeof(columns[0]))
 #define CELL_MAX 400
@@ -206,6 +207,11 @@ static void csv_rows(struct buf *b, const json_t *res)
     const json_t *m, *v;
     json_array_foreach(json_object_get(res, "metrics"), i, m)
     {
+        const json_t *mw = json_object_get(m, "warning");
+        if (json_is_string(mw)) {
+            buf_printf(b, "note (%s): %s\n", json_string_value(json_object_get(m, "key")),
+                       json_string_value(mw));
+        }
         json_array_foreach(json_object_get(m, "variants"), j, v)
         {
             char(*row)[CELL_MAX] = xcalloc(NCOLS, sizeof(*row));

@@ -31,7 +31,7 @@ struct breakdown {
     size_t *slice_of; /* per stored value: index in slices */
     struct slice *slices;
     size_t nslices;
-    size_t metric; /* the metric k being read */
+    size_t metric;           /* the metric k being read */
     bool *ratio_unavailable; /* per metric k (struct slice) */
 };
 

@@ -278,8 +278,7 @@ struct store_ops {
                                struct err *err);
     /* store_rebuild_ratio_read, on s's read connection. */
     int (*rebuild_ratio_read)(struct store *s, const char *experiment, const char *metric,
-                              const char *numerator, const char *denominator,
-                              const char *dimension,
+                              const char *numerator, const char *denominator, const char *dimension,
                               void (*emit)(void *ctx, const char *value,
                                            const struct store_suff *st),
                               void *ctx, struct err *err);

@@ -1019,6 +1019,143 @@ static void test_slices_equal_recount(void **state)
     store_close(s);
 }
 
+/* ---- ratio sums kept through a rebuild (migration 0009) ---- */
+
+struct rk_job {
+    int64_t generation;
+    const struct store_ratio_sums *rows;
+    size_t n;
+    bool kept;
+};
+
+static int rk_keep_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct rk_job *j = arg;
+    return store_rebuild_keep_ratios(tx, "sx", j->generation, j->rows, j->n, &j->kept, err);
+}
+
+struct rk_read {
+    int rows;
+    struct store_suff last, a; /* the last row, the row of variant "a" */
+    char value[64];
+};
+
+static void rk_emit(void *ctx, const char *value, const struct store_suff *st)
+{
+    struct rk_read *r = ctx;
+    r->rows++;
+    r->last = *st;
+    if (strcmp(st->variant, "a") == 0) {
+        r->a = *st;
+    }
+    snprintf(r->value, sizeof(r->value), "%s", value);
+}
+
+static int rk_read(struct store *s, const char *num, const char *dim, struct rk_read *out)
+{
+    struct err err;
+    memset(out, 0, sizeof(*out));
+    return store_rebuild_ratio_read(s, "sx", "r", num, "buy", dim, rk_emit, out, &err);
+}
+
+static void test_ratio_sums_kept(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    store_rebuild_configure(s, 2, 0); /* more users than a chunk: the rebuild stays running */
+    struct store_rules *rules = sl_rules(0);
+    struct store_exposure xs[6];
+    char ids[6][8];
+    for (int u = 0; u < 6; u++) {
+        snprintf(ids[u], sizeof(ids[u]), "k%d", u);
+        xs[u] = (struct store_exposure){"sx", ids[u], u % 2 ? "b" : "a", 1700000000000LL, NULL};
+    }
+    struct sl_batch b = {.rules = rules, .x = xs, .nx = 6};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    struct sl_batch rb = {.rules = rules};
+    assert_int_equal(store_write_sync(s, sl_rebuild_apply, &rb, &err), 0);
+    struct store_rebuild st;
+    assert_int_equal(store_rebuild_get(s, "sx", &st, &err), 1);
+    assert_int_equal(st.generation, 1);
+    assert_string_equal(st.cursor, "");
+    assert_false(st.ratios_kept);
+    /* sums with low parts that a float column would round away, a marker, a slice */
+    struct store_ratio_sums rows[] = {
+        {"r",
+         "rev",
+         "buy",
+         "",
+         "",
+         {.variant = "a",
+          .n = 3,
+          .s = 1e9 + 0.25,
+          .s_lo = 1e-8,
+          .q = 7,
+          .sx = 2,
+          .qx = 2,
+          .p = 5,
+          .p_lo = -3e-12}},
+        {"r", "rev", "buy", "", "", {.variant = "b", .n = 3, .s = 4}},
+        {"r", "rev", "buy", "plan", "", {.variant = ""}},
+        {"r", "rev", "buy", "plan", "pro", {.variant = "b", .n = 1, .s = 2.5, .sx = 1}},
+    };
+    struct rk_job wrong = {.generation = 2, .rows = rows, .n = 4};
+    assert_int_equal(store_write_sync(s, rk_keep_apply, &wrong, &err), 0);
+    assert_false(wrong.kept); /* not this generation */
+    struct rk_read r;
+    assert_int_equal(rk_read(s, "rev", "", &r), 0);
+    struct rk_job job = {.generation = 1, .rows = rows, .n = 4};
+    assert_int_equal(store_write_sync(s, rk_keep_apply, &job, &err), 0);
+    assert_true(job.kept);
+    assert_int_equal(store_rebuild_get(s, "sx", &st, &err), 1);
+    assert_true(st.ratios_kept);
+    struct rk_job again = {.generation = 1, .rows = rows, .n = 4};
+    assert_int_equal(store_write_sync(s, rk_keep_apply, &again, &err), 0);
+    assert_false(again.kept); /* kept once */
+    /* read back exactly (ordered by value, variant: "b" last) */
+    assert_int_equal(rk_read(s, "rev", "", &r), 1);
+    assert_int_equal(r.rows, 2);
+    assert_string_equal(r.last.variant, "b");
+    /* the double-double parts survive bit for bit */
+    assert_true(r.a.n == 3 && r.a.s == 1e9 + 0.25 && r.a.s_lo == 1e-8 && r.a.q == 7 &&
+                r.a.sx == 2 && r.a.qx == 2 && r.a.p == 5 && r.a.p_lo == -3e-12);
+    assert_int_equal(rk_read(s, "rev", "plan", &r), 1);
+    assert_int_equal(r.rows, 1); /* the marker says "kept", it is not a row */
+    assert_string_equal(r.value, "pro");
+    assert_true(r.last.s == 2.5 && r.last.sx == 1 && r.last.n == 1);
+    assert_int_equal(rk_read(s, "rev", "country", &r), 0); /* a dimension not kept */
+    assert_int_equal(rk_read(s, "buy", "", &r), 0);        /* other parts */
+    /* a restart (a second change) keeps the first generation's sums */
+    assert_int_equal(store_write_sync(s, sl_step_apply, &rb, &err), 0);
+    assert_int_equal(store_write_sync(s, sl_rebuild_apply, &rb, &err), 0);
+    assert_int_equal(store_rebuild_get(s, "sx", &st, &err), 1);
+    assert_int_equal(st.generation, 2);
+    assert_true(st.ratios_kept); /* the first generation's sums stay: the last complete ones */
+    /* the end of the rebuild drops them */
+    for (int i = 0; i < 100 && !rb.finished; i++) {
+        assert_int_equal(store_write_sync(s, sl_step_apply, &rb, &err), 0);
+    }
+    assert_true(rb.finished);
+    assert_int_equal(rk_read(s, "rev", "", &r), 0);
+    assert_int_equal(store_rebuild_get(s, "sx", &st, &err), 0);
+    /* a new rebuild whose first chunk ran before anything was kept: values are half
+     * rewritten, so nothing can be kept any more */
+    rb.finished = false;
+    assert_int_equal(store_write_sync(s, sl_rebuild_apply, &rb, &err), 0);
+    assert_int_equal(store_write_sync(s, sl_step_apply, &rb, &err), 0);
+    assert_int_equal(store_rebuild_get(s, "sx", &st, &err), 1);
+    assert_int_equal(st.generation, 1);
+    assert_string_not_equal(st.cursor, "");
+    struct rk_job late = {.generation = 1, .rows = rows, .n = 4};
+    assert_int_equal(store_write_sync(s, rk_keep_apply, &late, &err), 0);
+    assert_false(late.kept);
+    assert_int_equal(rk_read(s, "rev", "", &r), 0);
+    store_rules_free(rules);
+    store_close(s);
+}
+
 int main(void)
 {
     backend_detect();
@@ -1034,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_writer_apply_batch),
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_slices_equal_recount),
+        cmocka_unit_test(test_ratio_sums_kept),
     };
     return cmocka_run_group_tests_name(on_pg ? "store (postgres)" : "store", tests, setup,
                                        teardown);

@@ -110,7 +110,8 @@ int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, i
     return run(c, SQL_STATE_PUT, 3, v3, err);
 }
 
-#define STATE_COLS "experiment, cursor, users_done, users_total, generation, started_at, ratios_kept"
+#define STATE_COLS                                                                                 \
+    "experiment, cursor, users_done, users_total, generation, started_at, ratios_kept"
 static const char SQL_GET[] = "SELECT " STATE_COLS " FROM rollup_rebuilds WHERE experiment = $1";
 /* inside a chunk's transaction: chunks of several daemons run one after the other */
 static const char SQL_GET_LOCK[] =
@@ -469,8 +470,8 @@ int pg_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t 
     }
     for (size_t i = 0; i < n; i++) {
         const struct store_ratio_sums *x = &rows[i];
-        const char *text[] = {x->metric, x->numerator, x->denominator,
-                              x->dimension, x->value, x->st.variant};
+        const char *text[] = {x->metric,    x->numerator, x->denominator,
+                              x->dimension, x->value,     x->st.variant};
         for (int k = 0; k < 6; k++) {
             pg_arr_str(&t[k], text[k]);
         }
@@ -522,7 +523,8 @@ int pg_rebuild_ratio_read(struct store *s, const char *experiment, const char *m
             continue; /* the marker of a dimension kept */
         }
         x.n = pg_i64(r, i, 2);
-        double *f[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p, &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        double *f[] = {&x.s,    &x.q,    &x.sx,    &x.qx,    &x.p,
+                       &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
         for (int k = 0; k < 10; k++) {
             *f[k] = pg_f64(r, i, 3 + k);
         }

@@ -107,7 +107,8 @@ int sqlite_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t no
     return sqlite_conn_step_done(c, st, "record rebuild", err);
 }
 
-#define STATE_COLS "experiment, cursor, users_done, users_total, generation, started_at, ratios_kept"
+#define STATE_COLS                                                                                 \
+    "experiment, cursor, users_done, users_total, generation, started_at, ratios_kept"
 static const char SQL_GET[] = "SELECT " STATE_COLS " FROM rollup_rebuilds WHERE experiment = ?";
 static const char SQL_LIST[] =
     "SELECT " STATE_COLS " FROM rollup_rebuilds ORDER BY started_at, experiment";
@@ -484,8 +485,7 @@ static const char SQL_RATIO_GET[] =
     "dimension = ?5 ORDER BY value, variant";
 
 int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
-                              const char *numerator, const char *denominator,
-                              const char *dimension,
+                              const char *numerator, const char *denominator, const char *dimension,
                               void (*emit)(void *ctx, const char *value,
                                            const struct store_suff *st),
                               void *ctx, struct err *err)
@@ -512,7 +512,8 @@ int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const cha
             continue; /* the marker of a dimension kept */
         }
         x.n = sqlite3_column_int64(st, 2);
-        double *f[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p, &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
+        double *f[] = {&x.s,    &x.q,    &x.sx,    &x.qx,    &x.p,
+                       &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
         for (int k = 0; k < 10; k++) {
             *f[k] = sqlite3_column_double(st, 3 + k);
         }

@@ -82,6 +82,7 @@ function metricNotes(m, r, def) {
   const notes = [];
   const control = m.variants[0] || {};
   if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
+  if (m.warning) notes.push(`${m.warning}.`);
   for (const v of m.variants.slice(1)) {
     if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
     if (v.warning) notes.push(`${v.key}: ${v.warning}.`);
