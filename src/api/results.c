@@ -817,9 +817,9 @@ int results_family_finish(struct family *f, const struct results_params *p, stru
 
 /*
  * One results document: of the whole experiment (sl NULL: the main roll-ups, conflicts and
- * ratio metrics included) or of one slice (its users and statistics; ratio metrics, which
- * need per-user cross products, are left out). The treatments' p-values join fam; the
- * caller finishes the family.
+ * ratio metrics included) or of one slice (its users and statistics, a ratio metric's from
+ * the sums results_breakdown gathered). The treatments' p-values join fam; the caller
+ * finishes the family.
  */
 json_t *results_compute_doc(struct store *s, const struct experiment *x,
                             const struct results_params *p, const struct slice *sl,
