@@ -13,7 +13,9 @@
 #    from the raw rows (counts exact, sums 1e-9 relative).
 #
 # Usage: sh bench/rebuild.sh [USERS [EVENTS]]   (defaults 1000000 1000000; BENCH_BIN_DIR=DIR
-# uses bunsen, results, rebuild_check and probe from DIR instead of building them)
+# uses bunsen, results, rebuild_check and probe from DIR instead of building them;
+# BENCH_RATIO=1 adds a ratio metric, whose sums the rebuilder keeps before the first chunk:
+# the daemon's log line for it is printed)
 set -eu
 cd "$(dirname "$0")/.."
 users=${1:-1000000}
@@ -44,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 echo "building $users exposed users, $events events..."
 BENCH_NO_REBUILD=1 "$bb/results" "$dir" "$users" "$events"
-"$bb/bunsen" serve --port 0 --data-dir "$dir" --log-level warn >"$dir/out" 2>"$dir/err" &
+"$bb/bunsen" serve --port 0 --data-dir "$dir" --log-level info >"$dir/out" 2>"$dir/err" &
 pid=$!
 port=""
 for _ in $(seq 1 300); do
@@ -77,6 +79,7 @@ touch "$dir/stop"
 wait "$probe" || true
 echo "rebuild: $(awk "BEGIN { printf \"%.1f\", $end - $start }") s (polled every 5 s)"
 echo "probe (one event every 50 ms, during the whole run): $(cat "$dir/probe.out")"
+grep -h '"rebuild: ratio sums kept"' "$dir/out" "$dir/err" || true
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 pid=""

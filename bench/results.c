@@ -10,7 +10,8 @@
  *   - store_rollup_rebuild() (the same statistics recomputed from the raw rows with
  *     set-based SQL: the "plain SQL" reference measured in the same run).
  *
- * usage: results DIR USERS EVENTS      (prints one line of figures)
+ * usage: results DIR USERS EVENTS      (prints one line of figures; BENCH_RATIO=1 adds a
+ *        ratio metric, revenue / pageviews, to the experiment)
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -36,10 +37,17 @@ static const char *metric_docs[] = {
     "{\"key\":\"pageviews\",\"event\":\"pageview\",\"type\":\"count\"}",
     "{\"key\":\"revenue\",\"event\":\"purchase\",\"type\":\"sum\",\"cap\":500,"
     "\"window_hours\":168}",
+    /* with BENCH_RATIO=1: a ratio of two of them (no rule of its own) */
+    "{\"key\":\"rev_per_view\",\"type\":\"ratio\",\"numerator\":\"revenue\","
+    "\"denominator\":\"pageviews\"}",
 };
 static const char experiment_doc[] =
     "{\"key\":\"bench\",\"variants\":[{\"key\":\"control\"},{\"key\":\"treatment\"}],"
     "\"metrics\":[\"purchase\",\"pageviews\",\"revenue\"]}";
+static const char experiment_doc_ratio[] =
+    "{\"key\":\"bench\",\"variants\":[{\"key\":\"control\"},{\"key\":\"treatment\"}],"
+    "\"metrics\":[\"purchase\",\"pageviews\",\"revenue\",\"rev_per_view\"]}";
+static int nmetric_docs = 3;
 
 struct setup {
     struct experiment x;
@@ -48,7 +56,7 @@ struct setup {
 static int setup_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct setup *su = arg;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < nmetric_docs; i++) {
         json_t *j = json_loads(metric_docs[i], 0, NULL);
         struct metric m;
         if (metric_from_json(j, MODEL_CREATE, NULL, &m, err) != 0) {
@@ -67,8 +75,9 @@ static int setup_apply(struct store_tx *tx, void *arg, struct err *err)
     }
     json_t *doc = experiment_to_json(&su->x);
     char *text = json_dumps(doc, JSON_COMPACT);
-    const char *keys[] = {"purchase", "pageviews", "revenue"};
-    int rc = store_experiment_put(tx, "bench", "running", text, keys, 3, 0, 0, true, err);
+    const char *keys[] = {"purchase", "pageviews", "revenue", "rev_per_view"};
+    int rc = store_experiment_put(tx, "bench", "running", text, keys, (size_t)nmetric_docs, 0, 0,
+                                  true, err);
     free(text);
     json_decref(doc);
     return rc;
@@ -128,7 +137,9 @@ int main(int argc, char **argv)
         return 1;
     }
     struct setup su;
-    json_t *ej = json_loads(experiment_doc, 0, NULL);
+    const char *ratio = getenv("BENCH_RATIO");
+    nmetric_docs = ratio != NULL && strcmp(ratio, "1") == 0 ? 4 : 3;
+    json_t *ej = json_loads(nmetric_docs == 4 ? experiment_doc_ratio : experiment_doc, 0, NULL);
     if (experiment_from_json(ej, MODEL_CREATE, NULL, &su.x, &err) != 0) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return 1;

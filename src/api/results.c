@@ -477,6 +477,7 @@ int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct e
     if (rc != 0) {
         return -1;
     }
+    uint64_t t0 = time_mono_ns();
     size_t nm = x.nmetrics + x.nguardrails;
     struct metric *ms = xcalloc(nm + 1, sizeof(*ms));
     struct keep k = {.experiment = rb->experiment, .generation = rb->generation};
@@ -494,13 +495,15 @@ int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct e
             rc = keep_metric(s, &x, &ms[i], &k, err);
         }
     }
+    uint64_t t1 = time_mono_ns();
     if (rc == 0) {
         rc = store_write_sync(s, keep_apply, &k, err);
     }
     if (rc == 0) {
         log_json(LOG_INFO, "rebuild: ratio sums kept",
-                 json_pack("{s:s, s:I, s:b}", "experiment", rb->experiment, "rows", (json_int_t)k.n,
-                           "kept", k.kept));
+                 json_pack("{s:s, s:I, s:b, s:f, s:f}", "experiment", rb->experiment, "rows",
+                           (json_int_t)k.n, "kept", k.kept, "scan_ms", (double)(t1 - t0) / 1e6,
+                           "write_ms", (double)(time_mono_ns() - t1) / 1e6));
     }
     for (size_t i = 0; i < k.n; i++) {
         free(k.values[i]);
