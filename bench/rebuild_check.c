@@ -128,6 +128,9 @@ int main(int argc, char **argv)
             return 1;
         }
         json_decref(mj);
+        if (m.type == STATS_METRIC_RATIO) {
+            continue; /* no rule of its own: its parts are the experiment's metrics here */
+        }
         struct store_rule *r = &rules[nr];
         memset(r, 0, sizeof(*r));
         snprintf(r->experiment, sizeof(r->experiment), "%s", exp);
