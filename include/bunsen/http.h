@@ -54,6 +54,10 @@ enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE, BODY_ASSIGN };
 #define ROUTE_SDK_KEY_PATH                                                                         \
     32u /* public route with the sdk key in {sdk_key}: limited per that key                        \
          * (--rate-limit-features) besides the per-IP limit of every public route */
+#define ROUTE_OFFLOAD                                                                              \
+    64u /* slow read (reads every exposed user for some experiments): the handler runs on the      \
+         * offload threads (src/http/offload.c) while the connection is suspended, so it never     \
+         * holds an MHD worker and the other connections it serves */
 #define ROUTE_KEY_OPTIONAL                                                                         \
     8u /* public route that authenticates a key when one is sent (401 if it is bad): the           \
           handler sees the role (ROLE_NONE without a key) */

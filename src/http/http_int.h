@@ -51,6 +51,20 @@ struct http_req {
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
 };
 
+/* Slow reads off MHD's threads (offload.c, routes flagged ROUTE_OFFLOAD). */
+#define HTTP_OFFLOAD_THREADS 2
+#define HTTP_OFFLOAD_QUEUE   64
+struct http_offload;
+enum http_offload_rc { HTTP_OFFLOAD_QUEUED, HTTP_OFFLOAD_FULL, HTTP_OFFLOAD_STOPPED };
+struct http_offload *http_offload_start(void);
+/* Queue r (suspended here when queued): an offload thread runs its route's handler and
+ * resumes it. FULL: nothing done (answer 503); STOPPED: nothing done (run it inline). */
+enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r);
+/* Run what is queued and join the threads (submit answers STOPPED from then on). */
+void http_offload_stop(struct http_offload *o);
+/* Stop (if not yet) and free: after MHD_stop_daemon. NULL ok. */
+void http_offload_free(struct http_offload *o);
+
 /* Checks before routing (framing.c). http_on_uri is MHD's URI log callback: it sees the raw
  * target and returns NULL, or a static marker (never freed) that MHD hands to the first
  * access-handler call as *con_cls; http_early_of says which fault a *con_cls marks

@@ -44,8 +44,10 @@ const struct http_route http_routes[] = {
     {HTTP_POST, "/api/v1/experiments/{key}/archive", api_experiments_archive, BODY_NONE, ROLES_EDIT,
      ROUTE_MANAGE},
 
-    {HTTP_GET, "/api/v1/experiments/{key}/results", api_results, BODY_NONE, ROLES_READ, 0},
-    {HTTP_GET, "/api/v1/experiments/{key}/timeseries", api_timeseries, BODY_NONE, ROLES_READ, 0},
+    {HTTP_GET, "/api/v1/experiments/{key}/results", api_results, BODY_NONE, ROLES_READ,
+     ROUTE_OFFLOAD},
+    {HTTP_GET, "/api/v1/experiments/{key}/timeseries", api_timeseries, BODY_NONE, ROLES_READ,
+     ROUTE_OFFLOAD},
     {HTTP_POST, "/api/v1/power", api_power, BODY_DEFAULT, ROLES_READ, 0},
     {HTTP_GET, "/api/v1/experiments/{key}/users", api_users_export, BODY_NONE, ROLES_READ, 0},
 

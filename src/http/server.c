@@ -62,6 +62,7 @@ struct http_server {
     struct ratelimit *rl;
     struct authcache *keys;
     struct http_streams *streams; /* open streamed replies (stream.c) */
+    struct http_offload *offload; /* slow reads off MHD's threads (offload.c) */
 };
 
 struct http_streams *http_server_streams(struct http_server *srv)
@@ -403,6 +404,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_serve_static(r, r->app->web_dir_real, r->path);
         return queue_reply(r);
     }
+    if (r->route->flags & ROUTE_OFFLOAD) {
+        enum http_offload_rc orc = http_offload_submit(srv->offload, r);
+        if (orc == HTTP_OFFLOAD_QUEUED) {
+            return MHD_YES; /* an offload thread replies and resumes; do not touch r here */
+        }
+        if (orc == HTTP_OFFLOAD_FULL) {
+            http_reply_error(r, ERR_UNAVAILABLE, NULL,
+                             "too many slow reads (results) are queued; retry shortly");
+            http_reply_header(r, "Retry-After", "1");
+            return queue_reply(r);
+        }
+        /* stopping: run it here */
+    }
     r->route->handler(r);
     if (r->suspended) {
         return MHD_YES; /* the reply comes from another thread; do not touch r->resp here */
@@ -551,6 +565,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->keys = authcache_new();
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
     srv->streams = http_streams_new(cfg->conn_limit / 2);
+    srv->offload = http_offload_start();
     for (size_t i = 0; i <= http_routes_count; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
@@ -570,6 +585,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         ratelimit_free(srv->rl);
         authcache_free(srv->keys);
         http_streams_free(srv->streams);
+        http_offload_free(srv->offload);
         free(srv->routes);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
@@ -597,7 +613,9 @@ void http_server_stop(struct http_server *srv)
         return;
     }
     http_streams_close_all(srv->streams); /* MHD_stop_daemon must meet no suspended stream */
+    http_offload_stop(srv->offload);      /* nor a queued slow read */
     MHD_stop_daemon(srv->d);
+    http_offload_free(srv->offload);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
     }

@@ -14,7 +14,9 @@
  *   snapshot: each < 100 ms;
  * - attribute caps (array, string, depth, total size) with the offending field named;
  * - rate limits: 3,600 sdk keys, every one of them limited; per-IP on public routes; per
- *   sdk key on the features payload.
+ *   sdk key on the features payload;
+ * - results that read every exposed user (a ratio metric over 100,000 users) looped beside
+ *   /assign on a daemon with one MHD thread: /assign stays under a quarter of one read.
  * Latency limits are the issue's own (100 ms per attack request, 10 ms normal p99).
  */
 #include "harness.h"
@@ -659,6 +661,117 @@ static void test_rate_limit_every_key(void **state)
     D = keep;
 }
 
+/* ---- a slow read beside /assign on one MHD thread ---- */
+
+#define SLOW_USERS 100000
+#define SLOW_BATCH 10000
+
+struct slow_reader {
+    pthread_t th;
+    atomic_bool *stop;
+    int calls, bad;
+    double max_ms;
+};
+
+static void *slow_reader_main(void *arg)
+{
+    struct slow_reader *s = arg;
+    while (!atomic_load(s->stop)) {
+        double ms;
+        int st =
+            req_full("GET", "/api/v1/experiments/big/results", D.admin_key, NULL, &ms, NULL, 0);
+        s->bad += st != 200;
+        s->max_ms = ms > s->max_ms ? ms : s->max_ms;
+        s->calls++;
+    }
+    return NULL;
+}
+
+/* The results of an experiment with a ratio metric read every exposed user (hundreds of ms
+ * here, seconds at a million users). With one MHD thread (--threads 1) every connection
+ * shares it: run on it, such a read held every /assign for its whole duration. The route
+ * is offloaded (src/http/offload.c): /assign stays fast while the reads run. */
+static void test_slow_results_beside_assign(void **state)
+{
+    (void)state;
+    struct daemon keep = D;
+    const char *const args[] = {"--threads", "1", "--rate-limit-ingest", "0", NULL};
+    assert_int_equal(daemon_start(&D, args), 0);
+    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
+    char keep_sdk[64];
+    memcpy(keep_sdk, sdk_key, sizeof(keep_sdk));
+    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
+    json_decref(k);
+    json_decref(call("POST", "/api/v1/metrics",
+                     "{\"key\":\"rv\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
+    json_decref(call("POST", "/api/v1/metrics",
+                     "{\"key\":\"pv\",\"event\":\"view\",\"type\":\"count\"}", 201));
+    json_decref(call("POST", "/api/v1/metrics",
+                     "{\"key\":\"rpv\",\"type\":\"ratio\",\"numerator\":\"rv\","
+                     "\"denominator\":\"pv\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"big\"," VARS ",\"metrics\":[\"rpv\"]}", 201));
+    json_decref(call("POST", "/api/v1/experiments/big/start", NULL, 200));
+    json_decref(call("POST", "/api/v1/experiments", "{\"key\":\"small\"," VARS "}", 201));
+    json_decref(call("POST", "/api/v1/experiments/small/start", NULL, 200));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long ts = (long long)now.tv_sec * 1000 - 3600000;
+    size_t cap = (size_t)SLOW_BATCH * 128 + 64;
+    char *body = malloc(cap);
+    for (int first = 0; first < SLOW_USERS; first += SLOW_BATCH) {
+        size_t len = (size_t)snprintf(body, cap, "{\"exposures\":[");
+        for (int i = first; i < first + SLOW_BATCH; i++) {
+            len += (size_t)snprintf(
+                body + len, cap - len,
+                "%s{\"experiment\":\"big\",\"user_id\":\"s%06d\",\"variant\":\"%s\","
+                "\"ts\":%lld}",
+                i > first ? "," : "", i, i % 2 ? "green" : "control", ts);
+        }
+        snprintf(body + len, cap - len, "]}");
+        assert_int_equal(req_full("POST", "/api/v1/exposures", sdk_key, body, NULL, NULL, 0), 200);
+    }
+    free(body);
+    double alone = 0;
+    assert_int_equal(
+        req_full("GET", "/api/v1/experiments/big/results", D.admin_key, NULL, &alone, NULL, 0),
+        200);
+    atomic_bool stop;
+    atomic_store(&stop, false);
+    struct slow_reader rd = {.stop = &stop};
+    assert_int_equal(pthread_create(&rd.th, NULL, slow_reader_main, &rd), 0);
+    double worst = 0;
+    int n = 0;
+    double t_end = now_ms() + 4 * alone + 500;
+    while (now_ms() < t_end || rd.calls < 2) {
+        double ms;
+        int st = timed_post("/api/v1/assign",
+                            fmt("{\"user_id\":\"a-%d\",\"experiments\":[\"small\"],"
+                                "\"log_exposure\":false}",
+                                n),
+                            &ms, NULL, 0);
+        assert_int_equal(st, 200);
+        worst = ms > worst ? ms : worst;
+        n++;
+    }
+    atomic_store(&stop, true);
+    pthread_join(rd.th, NULL);
+    print_message("# results with a ratio over %d users: %.1f ms alone, up to %.1f ms during; "
+                  "%d /assign on the same single MHD thread meanwhile: slowest %.1f ms\n",
+                  SLOW_USERS, alone, rd.max_ms, n, worst);
+    assert_int_equal(rd.bad, 0);
+    assert_true(rd.calls >= 2);
+    if (LATENCY_BOUNDS) {
+        assert_true(alone > 50); /* else the read is not slow enough to show anything */
+        assert_true(worst < alone / 4);
+    }
+    daemon_stop(&D);
+    daemon_cleanup(&D);
+    D = keep;
+    memcpy(sdk_key, keep_sdk, sizeof(keep_sdk));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -671,6 +784,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_regex_in_elem_match),
         cmocka_unit_test(test_writes_beside_readers),
         cmocka_unit_test(test_rate_limit_every_key),
+        cmocka_unit_test(test_slow_results_beside_assign),
     };
     return cmocka_run_group_tests_name("isolation", tests, setup, teardown);
 }

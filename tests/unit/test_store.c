@@ -1067,7 +1067,7 @@ static void test_ratio_sums_kept(void **state)
     store_rebuild_configure(s, 2, 0); /* more users than a chunk: the rebuild stays running */
     struct store_rules *rules = sl_rules(0);
     struct store_exposure xs[6];
-    char ids[6][8];
+    char ids[6][16];
     for (int u = 0; u < 6; u++) {
         snprintf(ids[u], sizeof(ids[u]), "k%d", u);
         xs[u] = (struct store_exposure){"sx", ids[u], u % 2 ? "b" : "a", 1700000000000LL, NULL};

@@ -1,0 +1,113 @@
+/*
+ * offload.c - the threads that run slow reads (routes flagged ROUTE_OFFLOAD: results and
+ * time series, whose ratio metrics read every exposed user) off libmicrohttpd's workers.
+ *
+ * Each MHD pool thread serves many connections: a handler that reads for seconds (the
+ * results of a 1M-user experiment with a ratio metric) would stall every /assign on the
+ * same thread for as long. Instead the server suspends such a request's connection and
+ * queues it here; an offload thread runs its handler (which replies with http_reply_*) and
+ * resumes the connection, and MHD sends the reply. The MHD thread goes back to its other
+ * connections at once.
+ *
+ *   MHD thread: suspend, http_offload_submit --queue--> offload thread: handler, resume
+ *   full queue (HTTP_OFFLOAD_QUEUE): submit refuses; the server answers 503 + Retry-After
+ *   stopping (http_offload_stop, before MHD_stop_daemon): the threads run what is queued,
+ *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
+ *   MHD thread itself; http_offload_free after MHD_stop_daemon
+ *
+ * Threads: http_offload_submit from MHD threads; the offload threads; start/stop from the
+ * thread that starts and stops the server.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "bunsen/util.h"
+#include "http_int.h"
+
+struct http_offload {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled on submit and on stop */
+    struct http_req *q[HTTP_OFFLOAD_QUEUE];
+    size_t head, n;
+    bool stopping;
+    int nthreads;
+    pthread_t th[HTTP_OFFLOAD_THREADS];
+};
+
+static void *offload_main(void *arg)
+{
+    struct http_offload *o = arg;
+    for (;;) {
+        pthread_mutex_lock(&o->mu);
+        while (o->n == 0 && !o->stopping) {
+            pthread_cond_wait(&o->cv, &o->mu);
+        }
+        if (o->n == 0) {
+            pthread_mutex_unlock(&o->mu);
+            return NULL; /* stopping and nothing left */
+        }
+        struct http_req *r = o->q[o->head];
+        o->head = (o->head + 1) % HTTP_OFFLOAD_QUEUE;
+        o->n--;
+        pthread_mutex_unlock(&o->mu);
+        r->route->handler(r); /* replies; offloaded handlers never suspend themselves */
+        http_req_resume(r);
+    }
+}
+
+struct http_offload *http_offload_start(void)
+{
+    struct http_offload *o = xcalloc(1, sizeof(*o));
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->cv, NULL);
+    for (int i = 0; i < HTTP_OFFLOAD_THREADS; i++) {
+        if (pthread_create(&o->th[i], NULL, offload_main, o) != 0) {
+            abort(); /* as an allocation failure */
+        }
+        o->nthreads++;
+    }
+    return o;
+}
+
+enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r)
+{
+    pthread_mutex_lock(&o->mu);
+    enum http_offload_rc rc = o->stopping                  ? HTTP_OFFLOAD_STOPPED
+                              : o->n == HTTP_OFFLOAD_QUEUE ? HTTP_OFFLOAD_FULL
+                                                           : HTTP_OFFLOAD_QUEUED;
+    if (rc == HTTP_OFFLOAD_QUEUED) {
+        /* suspended before another thread can see it (http.h) */
+        http_req_suspend(r);
+        o->q[(o->head + o->n) % HTTP_OFFLOAD_QUEUE] = r;
+        o->n++;
+        pthread_cond_signal(&o->cv);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+void http_offload_stop(struct http_offload *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&o->mu);
+    o->stopping = true;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    for (int i = 0; i < o->nthreads; i++) {
+        pthread_join(o->th[i], NULL);
+    }
+    o->nthreads = 0;
+}
+
+void http_offload_free(struct http_offload *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    http_offload_stop(o);
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+    free(o);
+}
