@@ -10,9 +10,9 @@ import { chromium } from 'playwright-core';
 // ---- the daemon ----
 
 /** Start the daemon on 127.0.0.1 port 0 with a fresh data dir; resolves {url, adminKey, stop}. */
-export async function startDaemon({ bin, webDir }) {
+export async function startDaemon({ bin, webDir, args = [] }) {
   const dir = mkdtempSync(join(tmpdir(), 'bunsen-browser-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1', '--port', '0', '--data-dir', dir, '--web-dir', webDir, '--log-level', 'warn'], {
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1', '--port', '0', '--data-dir', dir, '--web-dir', webDir, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

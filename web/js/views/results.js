@@ -163,7 +163,8 @@ function breakdownTables(b, defs) {
         h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', `${fmtLevel(b.alpha)} interval`,
           b.method === 'bayesian' ? 'Chance to beat control' : adjusted ? `p-value (${b.correction === 'holm' ? 'Holm' : 'BH'}, all slices)` : 'p-value', 'Result']
           .map((t) => h('th', { scope: 'col' }, t)))),
-        tbody));
+        tbody),
+      m0.warning ? h('p', { class: 'muted small breakdown-note' }, `${m0.warning}.`) : null);
   });
 }
 
