@@ -413,17 +413,20 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
     "LEFT JOIN user_metrics a ON a.user_id = x.user_id AND a.experiment = x.experiment "           \
     " AND a.metric = $2 "                                                                          \
     "LEFT JOIN user_metrics b ON b.user_id = x.user_id AND b.experiment = x.experiment "           \
-    " AND b.metric = $7 "
+    " AND b.metric = $6 "
+/* The keyset condition is always there (the first page starts after ("", INT64_MIN, ""),
+ * before every row), so the index scan starts at it rather than filtering from the
+ * experiment's first row on every page (as the SQLite adapter). */
 #define USERS_PAGE_WHERE                                                                           \
-    "WHERE x.experiment = $1 AND x.ts < $8::bigint AND (NOT $3::bool OR (x.variant, x.ts, "        \
-    " x.user_id) > ($4, $5::bigint, $6)) ORDER BY x.variant, x.ts, x.user_id LIMIT $9::int"
+    "WHERE x.experiment = $1 AND x.ts < $7::bigint AND (x.variant, x.ts, x.user_id) > ($3, "       \
+    " $4::bigint, $5) ORDER BY x.variant, x.ts, x.user_id LIMIT $8::int"
 static const char SQL_USERS_PAGE[] =
     USERS_PAGE_COLS " FROM exposures x " USERS_PAGE_VALUES USERS_PAGE_WHERE;
-/* The same, only users with a recorded value of dimension $10, and the value. */
+/* The same, only users with a recorded value of dimension $9, and the value. */
 static const char SQL_USERS_PAGE_DIM[] =
     USERS_PAGE_COLS ", d.value FROM exposures x "
                     "JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = x.experiment "
-                    " AND d.dimension = $10 " USERS_PAGE_VALUES USERS_PAGE_WHERE;
+                    " AND d.dimension = $9 " USERS_PAGE_VALUES USERS_PAGE_WHERE;
 
 int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, const char *metric,
                   const char *metric2, const char *dimension, struct store_users_cursor *cur,
@@ -433,17 +436,16 @@ int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, cons
     char ts[32], stop[32], lim[32];
     const char *v[] = {experiment,
                        metric,
-                       cur->started ? "true" : "false",
-                       cur->variant,
-                       I64(ts, cur->ts),
-                       cur->user_id,
+                       cur->started ? cur->variant : "",
+                       I64(ts, cur->started ? cur->ts : INT64_MIN),
+                       cur->started ? cur->user_id : "",
                        metric2 ? metric2 : "",
                        I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE),
                        I64(lim, limit),
                        dimension};
     *count = 0;
-    PGresult *r = dimension ? read_rows(s, SQL_USERS_PAGE_DIM, 10, v, err)
-                            : read_rows(s, SQL_USERS_PAGE, 9, v, err);
+    PGresult *r = dimension ? read_rows(s, SQL_USERS_PAGE_DIM, 9, v, err)
+                            : read_rows(s, SQL_USERS_PAGE, 8, v, err);
     if (r == NULL) {
         return -1;
     }
