@@ -285,27 +285,32 @@ int pg_slice_exposures(struct store *s, const char *experiment, const char *dime
 
 /* ---- rebuilds ---- */
 
-/* The users of the range: (after, last] in byte order, or all when $3 is NULL. */
+/* The users of the range (after, last] in byte order (index exposures_experiment_user). Two
+ * shapes of each statement, with the range and without (a full rebuild): a "$3 IS NULL OR"
+ * in one statement keeps the range out of the index condition under a generic plan, and
+ * every chunk then reads the whole experiment. */
 #define IN_RANGE(n3, n4)                                                                           \
-    " AND ($" n3 "::text IS NULL OR (x.user_id COLLATE \"C\" > $" n3 " AND x.user_id COLLATE "     \
-    "\"C\" <= $" n4 "))"
-/* $1 experiment $2 stop $3 after $4 last */
-static const char SQL_R_USERS[] =
-    "SELECT d.dimension, d.value, x.variant, COUNT(*) FROM exposures x JOIN exposure_dims d ON "
-    "d.user_id = x.user_id AND d.experiment = x.experiment WHERE x.experiment = $1 AND "
-    "x.ts < $2::bigint" IN_RANGE("3", "4") " GROUP BY d.dimension, d.value, x.variant";
-/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop $6 after $7 last */
-static const char SQL_R_VALUES[] =
-    "SELECT d.dimension, d.value, x.variant, "
-    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
-    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
-    "FROM exposures x JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = "
-    "x.experiment LEFT JOIN user_metrics um ON um.user_id = x.user_id AND um.experiment = "
-    "x.experiment AND um.metric = $2 WHERE x.experiment = $1 AND x.ts < $5::bigint" IN_RANGE(
-        "6",
-        "7") " ORDER BY d.dimension COLLATE \"C\", d.value COLLATE \"C\", x.variant COLLATE \"C\"";
+    " AND x.user_id COLLATE \"C\" > $" n3 " AND x.user_id COLLATE \"C\" <= $" n4
+/* $1 experiment $2 stop [$3 after $4 last] */
+#define R_USERS(range)                                                                             \
+    "SELECT d.dimension, d.value, x.variant, COUNT(*) FROM exposures x JOIN exposure_dims d ON "   \
+    "d.user_id = x.user_id AND d.experiment = x.experiment WHERE x.experiment = $1 AND "           \
+    "x.ts < $2::bigint" range " GROUP BY d.dimension, d.value, x.variant"
+static const char SQL_R_USERS[] = R_USERS(IN_RANGE("3", "4"));
+static const char SQL_R_USERS_ALL[] = R_USERS("");
+/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop [$6 after $7 last] */
+#define R_VALUES(range)                                                                            \
+    "SELECT d.dimension, d.value, x.variant, "                                                     \
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "       \
+    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "                                         \
+    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "       \
+    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "                                          \
+    "FROM exposures x JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = "           \
+    "x.experiment LEFT JOIN user_metrics um ON um.user_id = x.user_id AND um.experiment = "        \
+    "x.experiment AND um.metric = $2 WHERE x.experiment = $1 AND x.ts < $5::bigint" range          \
+    " ORDER BY d.dimension COLLATE \"C\", d.value COLLATE \"C\", x.variant COLLATE \"C\""
+static const char SQL_R_VALUES[] = R_VALUES(IN_RANGE("6", "7"));
+static const char SQL_R_VALUES_ALL[] = R_VALUES("");
 
 static int slices_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                        const char *after, const char *last, struct err *err)
@@ -315,7 +320,8 @@ static int slices_rule(struct store_tx *tx, const char *experiment, const struct
     snprintf(stop, sizeof(stop), "%" PRId64, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
     const char *v[] = {
         experiment, r->metric, r->type == RULE_BINOMIAL ? "true" : "false", cap, stop, after, last};
-    PGresult *res = pg_run(tx->conn, SQL_R_VALUES, 7, v, NULL, 0, err);
+    PGresult *res = after != NULL ? pg_run(tx->conn, SQL_R_VALUES, 7, v, NULL, 0, err)
+                                  : pg_run(tx->conn, SQL_R_VALUES_ALL, 5, v, NULL, 0, err);
     if (res == NULL) {
         return -1;
     }
@@ -339,7 +345,8 @@ int pg_slices_range(struct store_tx *tx, const char *experiment, int64_t stop_ts
     char stop[32];
     snprintf(stop, sizeof(stop), "%" PRId64, stop_ts > 0 ? stop_ts : FAR_FUTURE);
     const char *v[] = {experiment, stop, after, last};
-    PGresult *res = pg_run(tx->conn, SQL_R_USERS, 4, v, NULL, 0, err);
+    PGresult *res = after != NULL ? pg_run(tx->conn, SQL_R_USERS, 4, v, NULL, 0, err)
+                                  : pg_run(tx->conn, SQL_R_USERS_ALL, 2, v, NULL, 0, err);
     if (res == NULL) {
         return -1;
     }
