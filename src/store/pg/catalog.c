@@ -172,7 +172,7 @@ int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, c
 {
     static const char SQL[] =
         "SELECT id, ts, actor_id, actor_name, action, target_type, target, before_json, "
-        "after_json FROM audit_log WHERE ($1::bigint = 0 OR id < $1::bigint) "
+        "after_json FROM audit_log WHERE id < $1::bigint "
         "AND ($2::text IS NULL OR target_type = $2::text) "
         "AND ($3::text IS NULL OR target = $3::text) ORDER BY id DESC LIMIT $4::int";
     struct pg_conn *c = pg_reader_get(s, err);
@@ -180,7 +180,9 @@ int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, c
         return -1;
     }
     char b[32], l[32];
-    const char *v[] = {I64(b, before_id), target_type, target, I64(l, limit)};
+    /* the first page is "before INT64_MAX": the keyset is an index condition, never a filter */
+    const char *v[] = {I64(b, before_id > 0 ? before_id : INT64_MAX), target_type, target,
+                       I64(l, limit)};
     PGresult *r = pg_run(c, SQL, 4, v, NULL, 0, err);
     pg_reader_put(s, c);
     if (r == NULL) {

@@ -2,6 +2,8 @@
  * audit.c - the SQLite adapter's audit_log table: append inside the caller's write transaction,
  * list newest first with keyset paging (store.h).
  */
+#include <stdint.h>
+
 #include "sqlite_int.h"
 
 #include "bunsen/util.h"
@@ -11,7 +13,7 @@ static const char SQL_APPEND[] =
     "before_json, after_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_LIST[] =
     "SELECT id, ts, actor_id, actor_name, action, target_type, target, before_json, after_json "
-    "FROM audit_log WHERE (?1 = 0 OR id < ?1) AND (?2 IS NULL OR target_type = ?2) "
+    "FROM audit_log WHERE id < ?1 AND (?2 IS NULL OR target_type = ?2) "
     "AND (?3 IS NULL OR target = ?3) ORDER BY id DESC LIMIT ?4";
 
 int sqlite_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)
@@ -52,7 +54,7 @@ int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_typ
     if (st == NULL) {
         return -1;
     }
-    sqlite3_bind_int64(st, 1, before_id);
+    sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX); /* a seek, not a filter */
     sqlite_bind_str(st, 2, target_type);
     sqlite_bind_str(st, 3, target);
     sqlite3_bind_int(st, 4, limit);
