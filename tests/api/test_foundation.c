@@ -218,7 +218,21 @@ static void test_audit(void **state)
     /* paging */
     a = http_json(D.port, "GET", "/api/v1/audit?limit=1", D.admin_key, NULL, &st);
     assert_int_equal(st, 200);
-    assert_true(json_integer_value(json_object_get(a, "next_before")) > 0);
+    json_int_t next = json_integer_value(json_object_get(a, "next_before"));
+    assert_true(next > 0);
+    json_int_t first_id =
+        json_integer_value(json_object_get(json_array_get(json_object_get(a, "entries"), 0), "id"));
+    json_decref(a);
+    /* the next page: older entries only, none of the first page's */
+    a = http_json(D.port, "GET", fmt("/api/v1/audit?limit=2&before=%lld", (long long)next),
+                  D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    entries = json_object_get(a, "entries");
+    assert_true(json_array_size(entries) >= 1);
+    for (size_t i = 0; i < json_array_size(entries); i++) {
+        json_int_t eid = json_integer_value(json_object_get(json_array_get(entries, i), "id"));
+        assert_true(eid < next && eid != first_id);
+    }
     json_decref(a);
 }
 
