@@ -799,12 +799,13 @@ static void test_slow_results_beside_assign(void **state)
     }
     /* a burst of such reads: the queue is bounded; beyond it a JSON 503 at once, never a
      * hang (the daemon keeps answering /assign, checked by the others' completion) */
+    /* (not under ASan: each read there takes seconds, and draining 64 of them minutes) */
     struct burst *bs = calloc(BURST, sizeof(*bs));
-    for (int i = 0; i < BURST; i++) {
+    for (int i = 0; LATENCY_BOUNDS && i < BURST; i++) {
         assert_int_equal(pthread_create(&bs[i].th, NULL, burst_main, &bs[i]), 0);
     }
     int ok = 0, busy = 0;
-    for (int i = 0; i < BURST; i++) {
+    for (int i = 0; LATENCY_BOUNDS && i < BURST; i++) {
         pthread_join(bs[i].th, NULL);
         ok += bs[i].status == 200;
         if (bs[i].status == 503) {
@@ -815,9 +816,9 @@ static void test_slow_results_beside_assign(void **state)
     free(bs);
     print_message("# a burst of %d results reads: %d answered, %d refused with 503\n", BURST, ok,
                   busy);
-    assert_int_equal(ok + busy, BURST);
-    assert_true(ok >= 2);
-    if (alone >= 100) {
+    assert_int_equal(ok + busy, LATENCY_BOUNDS ? BURST : 0);
+    assert_true(ok >= 2 || !LATENCY_BOUNDS);
+    if (LATENCY_BOUNDS && alone >= 100) {
         /* 14 reads of >= 100 ms each on two threads outlast the burst's arrival by far */
         assert_true(busy >= 1);
     }
