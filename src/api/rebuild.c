@@ -18,7 +18,8 @@
 #include "bunsen/log.h"
 #include "bunsen/util.h"
 
-#define IDLE_MS 200
+#define IDLE_MS    200
+#define KEEP_TRIES 3 /* attempts at keeping a rebuild's ratio sums before it goes on */
 
 struct rebuilder {
     struct app *app;
@@ -75,6 +76,7 @@ static void *rebuilder_main(void *arg)
     store_rebuild_settings(s, &chunk, &pause_ms);
     char current[65] = "";
     int64_t t0 = 0;
+    int keep_failures = 0; /* of the current experiment's ratio sums */
     for (;;) {
         struct store_rebuild first;
         memset(&first, 0, sizeof(first));
@@ -95,6 +97,7 @@ static void *rebuilder_main(void *arg)
         }
         if (strcmp(current, first.experiment) != 0) {
             memcpy(current, first.experiment, sizeof(current));
+            keep_failures = 0;
             t0 = time_now_ms();
             log_json(LOG_INFO, "rebuild running",
                      json_pack("{s:s, s:I, s:I}", "experiment", first.experiment, "users_done",
@@ -102,11 +105,15 @@ static void *rebuilder_main(void *arg)
                                (json_int_t)first.users_total));
         }
         /* before the first chunk of a first generation: keep the ratio metrics' sums (they
-         * come from per-user values, which the chunks rewrite); never a chunk before */
+         * come from per-user values, which the chunks rewrite); no chunk before, unless
+         * keeping failed KEEP_TRIES times (then the rebuild goes on and its ratios report
+         * that they have no kept sums: a stalled rebuild would be worse) */
         if (!first.ratios_kept && first.generation == 1 && first.cursor[0] == '\0' &&
-            results_ratio_keep(s, &first, &err) != 0) {
+            keep_failures < KEEP_TRIES && results_ratio_keep(s, &first, &err) != 0) {
+            keep_failures++;
             log_json(LOG_ERROR, "rebuild: cannot keep the ratio sums",
-                     json_pack("{s:s, s:s}", "experiment", first.experiment, "error", err.msg));
+                     json_pack("{s:s, s:s, s:i}", "experiment", first.experiment, "error", err.msg,
+                               "attempt", keep_failures));
             if (nap(rb, 1000)) {
                 break;
             }
