@@ -88,6 +88,21 @@ int api_query_int(struct http_req *r, const char *name, long lo, long hi, long d
     return 0;
 }
 
+int api_experiment_load(struct store *s, struct store_tx *tx, const char *key, struct experiment *x,
+                        struct err *err)
+{
+    char *doc = NULL;
+    if (store_experiment_get(s, tx, key, &doc, err) != 0) {
+        return -1;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    free(doc);
+    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, x, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
+    json_decref(j);
+    return rc;
+}
+
 void api_etag(const char *doc, char out[API_ETAG_LEN])
 {
     unsigned char h[16];

@@ -319,17 +319,8 @@ static int rebuild_users(struct store_tx *tx, struct api_write *w, const char *m
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        char *doc = NULL;
-        if (store_experiment_get(NULL, tx, users[i], &doc, err) != 0) {
-            store_keys_free(users, n);
-            return -1;
-        }
-        json_t *j = json_loads(doc, 0, NULL);
-        free(doc);
         struct experiment x;
-        int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
-                   : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
-        json_decref(j);
+        int rc = api_experiment_load(NULL, tx, users[i], &x, err);
         if (rc == 0) {
             rc = api_rollup_rebuild(tx, &x, err);
             experiment_clear(&x);

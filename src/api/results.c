@@ -458,25 +458,17 @@ static int keep_metric(struct store *s, const struct experiment *x, const struct
 
 int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct err *err)
 {
-    char *doc = NULL;
+    struct experiment x;
     struct err e2;
     err_clear(&e2);
-    if (store_experiment_get(s, NULL, rb->experiment, &doc, &e2) != 0) {
+    if (api_experiment_load(s, NULL, rb->experiment, &x, &e2) != 0) {
         if (e2.code == ERR_NOT_FOUND) {
             return 0; /* gone: its next chunk clears the state */
         }
         *err = e2;
         return -1;
     }
-    json_t *j = json_loads(doc, 0, NULL);
-    free(doc);
-    struct experiment x;
-    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
-               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
-    json_decref(j);
-    if (rc != 0) {
-        return -1;
-    }
+    int rc = 0;
     uint64_t t0 = time_mono_ns();
     size_t nm = x.nmetrics + x.nguardrails;
     struct metric *ms = xcalloc(nm + 1, sizeof(*ms));

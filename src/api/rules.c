@@ -238,10 +238,10 @@ int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct e
 
 int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err)
 {
-    char *doc = NULL;
+    struct experiment x;
     struct err e2;
     err_clear(&e2);
-    if (store_experiment_get(NULL, tx, key, &doc, &e2) != 0) {
+    if (api_experiment_load(NULL, tx, key, &x, &e2) != 0) {
         if (e2.code != ERR_NOT_FOUND) {
             *err = e2;
             return -1;
@@ -249,19 +249,10 @@ int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished
         /* the experiment is gone (a draft deleted): only its state remains to clear */
         return store_rebuild_step(tx, key, 0, NULL, 0, finished, err);
     }
-    json_t *j = json_loads(doc, 0, NULL);
-    free(doc);
-    struct experiment x;
-    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, &x, err)
-               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
-    json_decref(j);
-    if (rc != 0) {
-        return -1;
-    }
     struct store_rule rules[RULES_KEYS_MAX];
     const struct store_rule *ptrs[RULES_KEYS_MAX];
     size_t nk = 0;
-    rc = rules_load(tx, &x, rules, ptrs, &nk, err);
+    int rc = rules_load(tx, &x, rules, ptrs, &nk, err);
     if (rc == 0) {
         rc = store_rebuild_step(tx, key, x.stopped_at, ptrs, nk, finished, err);
     }
