@@ -73,13 +73,13 @@ struct snapshot;
 int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
 /* The rules attached to a snapshot (never NULL after api_rules_attach). */
 const struct store_rules *api_rules_of(const struct snapshot *snap);
-/* Start rebuilding one experiment's roll-ups from raw data with its current definition
- * (rules from the metrics as stored in tx): at once for small experiments, else in chunks by
- * the rebuilder (rebuild.c, store.h "Rebuilds beside ingestion"). Drafts have nothing. */
 /* The stored experiment key (tx's connection, or s's reader when tx is NULL), parsed into x
  * (experiment_clear it after 0). -1 with err: ERR_NOT_FOUND when there is none. common.c. */
 int api_experiment_load(struct store *s, struct store_tx *tx, const char *key, struct experiment *x,
                         struct err *err);
+/* Start rebuilding one experiment's roll-ups from raw data with its current definition
+ * (rules from the metrics as stored in tx): at once for small experiments, else in chunks by
+ * the rebuilder (rebuild.c, store.h "Rebuilds beside ingestion"). Drafts have nothing. */
 int api_rollup_rebuild(struct store_tx *tx, const struct experiment *x, struct err *err);
 /* One chunk of experiment key's running rebuild with its definition as stored in tx. */
 int api_rollup_rebuild_step(struct store_tx *tx, const char *key, bool *finished, struct err *err);
