@@ -57,12 +57,12 @@ void results_ratio_sums_free(struct results_ratio_sums *r);
 int results_ratio_live(struct store *s, const struct experiment *x, const struct metric *num,
                        const struct metric *den, const char *dimension,
                        struct results_ratio_sums *out, struct err *err);
-/* The last complete sums of ratio metric m (parts num, den): live, or kept through a
+/* The last complete sums of ratio metric m (its parts loaded here): live, or kept through a
  * rebuild (store_rebuild_ratio_read); *available false when neither holds them (the
  * metric is then reported with RESULTS_RATIO_REBUILDING). Free out after 0. */
 int results_ratio_sums(struct store *s, const struct experiment *x, const struct metric *m,
-                       const struct metric *num, const struct metric *den, const char *dimension,
-                       struct results_ratio_sums *out, bool *available, struct err *err);
+                       const char *dimension, struct results_ratio_sums *out, bool *available,
+                       struct err *err);
 #define RESULTS_RATIO_REBUILDING                                                                   \
     "a definition change is being applied and this ratio's last complete sums were not kept: "     \
     "its statistics return when the rebuild ends"

@@ -92,14 +92,9 @@ static void slice_stats_emit(void *ctx, const char *value, const struct store_su
 static int slice_ratio(struct store *s, struct breakdown *b, const char *dimension,
                        const struct metric *m, struct err *err)
 {
-    struct metric num, den;
-    if (results_load_metric(s, m->numerator, &num, err) != 0 ||
-        results_load_metric(s, m->denominator, &den, err) != 0) {
-        return -1;
-    }
     struct results_ratio_sums r;
     bool available = false;
-    if (results_ratio_sums(s, b->x, m, &num, &den, dimension, &r, &available, err) != 0) {
+    if (results_ratio_sums(s, b->x, m, dimension, &r, &available, err) != 0) {
         return -1;
     }
     b->ratio_unavailable[b->metric] = !available;
