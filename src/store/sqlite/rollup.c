@@ -397,8 +397,8 @@ int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, 
             continue;
         }
         emit(ctx, &row);
-        snprintf(cur->variant, sizeof(cur->variant), "%s", row.variant);
-        snprintf(cur->user_id, sizeof(cur->user_id), "%s", row.user_id);
+        str_copy(cur->variant, sizeof(cur->variant), row.variant);
+        str_copy(cur->user_id, sizeof(cur->user_id), row.user_id);
         cur->ts = row.first_exposure;
         cur->started = true;
         (*count)++;
