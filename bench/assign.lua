@@ -8,6 +8,8 @@
 --   3  experiment key
 --   4  run tag (keeps ids distinct between runs against the same data dir)
 --   5  path (default /api/v1/assign)
+--   6  returning-user pool per thread (default 0: a new user every request); N > 0 cycles
+--      through N users per thread, as a service that assigns returning users does
 -- The same script drives nginx, which ignores the body, so both see identical requests.
 
 local threads = {}
@@ -24,6 +26,10 @@ function init(args)
    experiment = args[3] or "bench"
    tag = args[4] or "0"
    path = args[5] or "/api/v1/assign"
+   pool = tonumber(args[6] or "0") or 0
+   if pool > 0 then
+      tag = "r" -- the same users in the warm-up and the run
+   end
    headers = { ["Content-Type"] = "application/json" }
    if key ~= "-" then
       headers["Authorization"] = "Bearer " .. key
@@ -35,5 +41,9 @@ end
 
 function request()
    counter = counter + 1
-   return wrk.format("POST", path, headers, prefix .. counter .. suffix)
+   local id = counter
+   if pool > 0 then
+      id = counter % pool
+   end
+   return wrk.format("POST", path, headers, prefix .. id .. suffix)
 end

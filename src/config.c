@@ -68,6 +68,7 @@ static const struct opt opts[] = {
     STR_OPT("--database", "BUNSEN_DATABASE", database),
     INT_OPT("--rebuild-chunk", "BUNSEN_REBUILD_CHUNK", rebuild_chunk, 1, 1000000),
     INT_OPT("--rebuild-pause-ms", "BUNSEN_REBUILD_PAUSE_MS", rebuild_pause_ms, 0, 60000),
+    INT_OPT("--exposure-cache", "BUNSEN_EXPOSURE_CACHE", exposure_cache, 0, 100000000),
 };
 
 const char config_serve_help[] =
@@ -117,7 +118,11 @@ const char config_serve_help[] =
     "  --rebuild-chunk N         users per chunk when roll-ups are rebuilt after a definition\n"
     "                            change (BUNSEN_REBUILD_CHUNK, default 500)\n"
     "  --rebuild-pause-ms MS     pause after each rebuild chunk (BUNSEN_REBUILD_PAUSE_MS,\n"
-    "                            default 0)\n";
+    "                            default 0)\n"
+    "  --exposure-cache N        committed first exposures kept in memory, so that a logged\n"
+    "                            assignment repeating one needs no write; 0 = off\n"
+    "                            (BUNSEN_EXPOSURE_CACHE, default 200000 on SQLite, 0 on\n"
+    "                            PostgreSQL)\n";
 
 void config_defaults(struct config *cfg)
 {
@@ -147,6 +152,7 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->metrics_auth, sizeof(cfg->metrics_auth), "public");
     cfg->rebuild_chunk = 500;
     cfg->rebuild_pause_ms = 0;
+    cfg->exposure_cache = -1; /* per backend (serve.c) */
 }
 
 static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,

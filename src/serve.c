@@ -256,6 +256,13 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     store_set_catalog_hook(app.store, catalog_hook, &cs);
+    /* one writer per SQLite file: the cache is exact there; a shared database can change
+     * under it (store.h "Known first exposures") */
+    int pairs = app.cfg.exposure_cache;
+    if (pairs < 0) {
+        pairs = strcmp(store_backend_name(app.store), "sqlite") == 0 ? 200000 : 0;
+    }
+    store_exposed_configure(app.store, (size_t)pairs);
     if (store_listen(app.store, &err) != 0 ||
         store_writer_start(app.store, app.cfg.writer_queue_max, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);

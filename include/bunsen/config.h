@@ -41,6 +41,8 @@ struct config {
                                  postgres:// URL; "" = <data dir>/bunsen.db */
     int rebuild_chunk;        /* --rebuild-chunk: users per roll-up rebuild chunk, def 500 */
     int rebuild_pause_ms;     /* --rebuild-pause-ms: pause after each chunk, def 0 */
+    int exposure_cache;       /* --exposure-cache: known first exposures kept, -1 = per
+                                 backend (200000 on SQLite, 0 on PostgreSQL) */
 };
 
 /* The option table, for --help texts: one line per option. */

@@ -46,6 +46,22 @@ int store_open(const char *url, struct store **out, struct err *err);
 /* The backend's name ("sqlite", "postgres"), for logs and metrics. */
 const char *store_backend_name(const struct store *s);
 
+/* ---- Known first exposures (src/store/exposed.c) ----
+ * The first exposures this daemon knows to be committed, so that a logged assignment that
+ * would only repeat one (same experiment, user and variant, at or after the stored time:
+ * stored as nothing but a duplicate) is answered without a writer job. Kept from the states
+ * each committed store_ingest_exposures left; emptied by store_exposed_clear (every
+ * definition change must call it), by compaction and when full. Exact with one writer per
+ * database; on a shared database another daemon's late exposure to another variant is not
+ * seen, so a repeat here is not counted as a conflict (docs/SCALING.md). */
+
+/* Keep up to pairs entries (about 40 bytes each, 0 = off). Before store_writer_start. */
+void store_exposed_configure(struct store *s, size_t pairs);
+/* Whether a logged exposure of user_id to variant of experiment at ts would change nothing. */
+bool store_exposed_known(struct store *s, const char *experiment, const char *user_id,
+                         const char *variant, int64_t ts);
+void store_exposed_clear(struct store *s);
+
 /* Stop the writer if running (draining its queue) and close every connection.
  * Accepts NULL. */
 void store_close(struct store *s);

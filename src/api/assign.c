@@ -177,7 +177,18 @@ void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *us
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
                                     const struct api_exposure *items, size_t n, const char *etag)
 {
-    if (n == 0) {
+    /* Exposures that would only repeat a committed first exposure change nothing stored
+     * (store.h "Known first exposures"): left out, and with none left the reply goes now. */
+    struct store *store = http_req_app(r)->store;
+    int64_t now = time_now_ms();
+    size_t keep = 0;
+    bool *fresh = n > 0 ? xcalloc(n, sizeof(*fresh)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        fresh[i] = !store_exposed_known(store, items[i].experiment, user_id, items[i].variant, now);
+        keep += fresh[i] ? 1 : 0;
+    }
+    if (keep == 0) {
+        free(fresh);
         http_reply_json_text(r, 200, text, len);
         if (etag != NULL) {
             http_reply_revalidate(r);
@@ -185,7 +196,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
         }
         return;
     }
-    struct assign_write *aw = xcalloc(1, sizeof(*aw) + n * sizeof(aw->items[0]));
+    struct assign_write *aw = xcalloc(1, sizeof(*aw) + keep * sizeof(aw->items[0]));
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
@@ -194,13 +205,16 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->reply = text;
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
-    aw->ts = time_now_ms();
+    aw->ts = now;
     str_copy(aw->etag, sizeof(aw->etag), etag ? etag : "");
-    aw->n = n;
-    memcpy(aw->items, items, n * sizeof(items[0]));
     for (size_t i = 0; i < n; i++) {
-        aw->items[i].dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+        if (fresh[i]) {
+            struct api_exposure *x = &aw->items[aw->n++];
+            *x = items[i];
+            x->dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+        }
     }
+    free(fresh);
     api_write_submit(r, &aw->w);
 }
 

@@ -38,6 +38,9 @@ static void reload_emit(void *ctx, const char *doc)
 int api_experiments_reload(struct app *app, struct err *err)
 {
     pthread_mutex_lock(&app->reload_mu);
+    /* definitions changed (here, in another daemon or process): what was known of stored
+     * first exposures may not hold (an experiment deleted, archived and compacted) */
+    store_exposed_clear(app->store);
     struct snapshot *s = snapshot_new();
     int rc = store_experiment_list(app->store, NULL, reload_emit, s, err);
     if (rc == 0) {

@@ -633,6 +633,13 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     rc = 0;
 out:
     rc = agg_flush(tx, &g, rc, err);
+    /* every pair of the request as it now stands, for the known-exposure cache (exposed.c) */
+    for (size_t k = 0; rc == 0 && tx->exposed != NULL && k < q.keys.n; k++) {
+        if (q.st[k].exists) {
+            exposed_note(tx, q.st[k].row.experiment, q.st[k].row.user_id, q.st[k].variant,
+                         q.st[k].row.ts);
+        }
+    }
     arena_free(&a);
     return rc;
 }

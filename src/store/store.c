@@ -51,7 +51,25 @@ void store_close(struct store *s)
     }
     store_writer_stop(s);
     s->ops->close(s);
+    exposed_free(s->exposed);
     free(s);
+}
+
+void store_exposed_configure(struct store *s, size_t pairs)
+{
+    exposed_free(s->exposed); /* before the writer starts: nothing reads it yet */
+    s->exposed = exposed_new(pairs);
+}
+
+bool store_exposed_known(struct store *s, const char *experiment, const char *user_id,
+                         const char *variant, int64_t ts)
+{
+    return exposed_known(s->exposed, experiment, user_id, variant, ts);
+}
+
+void store_exposed_clear(struct store *s)
+{
+    exposed_clear(s->exposed);
 }
 
 const char *store_backend_name(const struct store *s)
@@ -272,7 +290,9 @@ int store_exposure_by_variant(struct store *s, const char *experiment,
 int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                   struct err *err)
 {
-    return s->ops->compact(s, horizon_ms, out, err);
+    int rc = s->ops->compact(s, horizon_ms, out, err);
+    exposed_clear(s->exposed); /* it deletes the exposures of archived experiments */
+    return rc;
 }
 
 int store_check(struct store *s, int budget_ms, struct err *err)

@@ -26,9 +26,10 @@ struct store {
     struct writer *writer;       /* NULL until store_writer_start */
     int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
     void *catalog_ctx;
-    size_t rebuild_chunk; /* users per rebuild chunk (store_rebuild_configure) */
-    int rebuild_pause_ms; /* pause after each chunk */
-    size_t rebuild_users; /* users the next chunk takes (adapted, writer thread) */
+    size_t rebuild_chunk;    /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms;    /* pause after each chunk */
+    size_t rebuild_users;    /* users the next chunk takes (adapted, writer thread) */
+    struct exposed *exposed; /* known first exposures (exposed.c); NULL = off */
 };
 
 /* For backends: run the catalogue hook (store_set_catalog_hook); 0 when none is set. */
@@ -38,7 +39,29 @@ int store_catalog_check(struct store *s, int64_t version, struct err *err);
 struct store_tx {
     struct store *store;
     void *conn;
+    struct exposed_batch *exposed; /* the group's notes (exposed.c); NULL: none kept */
 };
+
+/* ---- known first exposures (exposed.c; store.h "Known first exposures") ---- */
+
+struct exposed_note;
+/* The (experiment, user) states a group's transaction left, published after its commit. */
+struct exposed_batch {
+    struct exposed_note *notes;
+    size_t n, cap;
+};
+struct exposed *exposed_new(size_t pairs); /* NULL when pairs is 0 */
+void exposed_free(struct exposed *x);
+bool exposed_known(struct exposed *x, const char *experiment, const char *user_id,
+                   const char *variant, int64_t ts);
+void exposed_clear(struct exposed *x);
+/* In a transaction: the first exposure of (experiment, user) is to variant at ts, as this
+ * transaction leaves it (attribution, after its writes succeeded). No-op without a batch. */
+void exposed_note(struct store_tx *tx, const char *experiment, const char *user_id,
+                  const char *variant, int64_t ts);
+void exposed_publish(struct exposed *x, const struct exposed_batch *b);
+void exposed_batch_free(struct exposed_batch *b);
+void exposed_write_metrics(struct exposed *x, struct buf *b);
 
 /* ---- rows of the batch primitives ---- */
 

@@ -148,10 +148,12 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
     return 0;
 }
 
-static int run_attempt(struct store *s, struct store_job *first, bool savepoints, struct err *err)
+static int run_attempt(struct store *s, struct store_job *first, bool savepoints,
+                       struct exposed_batch *seen, struct err *err)
 {
     const struct store_ops *ops = s->ops;
-    struct store_tx tx = {.store = s, .conn = NULL};
+    seen->n = 0; /* an attempt before this one was rolled back */
+    struct store_tx tx = {.store = s, .conn = NULL, .exposed = s->exposed ? seen : NULL};
     for (struct store_job *j = first; j != NULL; j = j->next) {
         job_reset(j);
     }
@@ -213,11 +215,23 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
     for (struct store_job *j = first; j != NULL; j = j->next) {
         retryable = retryable && j->retryable;
     }
-    int rc = run_attempt(s, first, !retryable, &err);
+    struct exposed_batch seen = {0};
+    int rc = run_attempt(s, first, !retryable, &seen, &err);
     if (rc == 1) {
-        rc = run_attempt(s, first, true, &err);
+        rc = run_attempt(s, first, true, &seen, &err);
     }
     bool ok = rc == 0;
+    /* What the transaction left is known only if it committed with every job done: a job
+     * rolled back to its savepoint may have noted states it did not keep. Published before
+     * any done(), so that a caller told "committed" finds it. */
+    bool clean = ok;
+    for (struct store_job *j = first; j != NULL && clean; j = j->next) {
+        clean = j->rc == 0;
+    }
+    if (clean) {
+        exposed_publish(s->exposed, &seen);
+    }
+    exposed_batch_free(&seen);
     uint64_t dt = time_mono_ns() - t0;
     uint64_t n = 0;
     struct store_job **tail = again;
@@ -465,5 +479,6 @@ void store_write_metrics(struct store *s, struct buf *b)
         metrics_write_hist(b, "bunsen_writer_commit_duration_seconds", "",
                            &s->writer->commit_seconds);
     }
+    exposed_write_metrics(s->exposed, b);
     s->ops->write_metrics(s, b);
 }

@@ -439,6 +439,97 @@ static void test_exposure_logging(void **state)
     assert_int_equal(exposures("a-draft", "e-7", NULL), 0);
 }
 
+/* The known-first-exposure cache's lookups of one result ("hit" or "miss") from /metrics. */
+static long cache_lookups(const char *result)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    char want[96];
+    snprintf(want, sizeof(want), "bunsen_exposure_cache_lookups_total{result=\"%s\"} ", result);
+    const char *at = strstr(r.body, want);
+    long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
+    resp_free(&r);
+    return n;
+}
+
+static long exposure_conflicts(const char *experiment, const char *user)
+{
+    return (long)daemon_db_int(
+        &D, "SELECT conflicts FROM exposures WHERE experiment = ?1 AND user_id = ?2", 2, experiment,
+        user);
+}
+
+/* A logged assignment that only repeats a committed first exposure changes nothing stored:
+ * on SQLite (one writer) it is answered from the known-first-exposure cache, without a write
+ * (store.h "Known first exposures"); what it stores is the same either way, including
+ * conflicts after another variant's exposure replaced the first one, and a definition
+ * change empties the cache. On PostgreSQL the cache is off by default. */
+static void test_repeat_exposures(void **state)
+{
+    (void)state;
+    bool cached = !harness_on_postgres();
+    new_exp("rep", VARS, "start");
+    json_t *root;
+    json_t *o = assign1("rep", "\"r-1\"", NULL, &root);
+    char v[16];
+    snprintf(v, sizeof(v), "%s", str(o, "variant"));
+    json_decref(root);
+    assert_int_equal(exposures("rep", "r-1", v), 1);
+    long hits = cache_lookups("hit");
+    if (cached) {
+        assert_true(hits >= 0);
+    } else {
+        assert_int_equal(hits, -1); /* off: no series */
+    }
+    for (int i = 0; i < 3; i++) {
+        o = assign1("rep", "\"r-1\"", NULL, &root);
+        assert_string_equal(str(o, "variant"), v);
+        json_decref(root);
+    }
+    if (cached) {
+        assert_int_equal(cache_lookups("hit"), hits + 3);
+    }
+    assert_int_equal(exposures("rep", "r-1", NULL), 1);
+    assert_int_equal(exposure_conflicts("rep", "r-1"), 0);
+    /* an earlier exposure to the other variant arrives late and becomes the first: a repeat
+     * of the hashed variant is now a conflict, stored as one each time */
+    const char *other = strcmp(v, "control") == 0 ? "green" : "control";
+    json_decref(call("POST", "/api/v1/exposures",
+                     fmt("{\"exposures\":[{\"experiment\":\"rep\",\"user_id\":\"r-1\","
+                         "\"variant\":\"%s\",\"ts\":1000}]}",
+                         other),
+                     200));
+    assert_int_equal(exposures("rep", "r-1", other), 1);
+    assert_int_equal(exposure_conflicts("rep", "r-1"), 1);
+    o = assign1("rep", "\"r-1\"", NULL, &root);
+    json_decref(root);
+    assert_int_equal(exposure_conflicts("rep", "r-1"), 2);
+    o = assign1("rep", "\"r-1\"", NULL, &root);
+    json_decref(root);
+    assert_int_equal(exposure_conflicts("rep", "r-1"), 3);
+    /* a user seen once: known; after a definition change: looked up again (a miss) */
+    o = assign1("rep", "\"r-2\"", NULL, &root);
+    json_decref(root);
+    o = assign1("rep", "\"r-2\"", NULL, &root);
+    json_decref(root);
+    long misses = cache_lookups("miss");
+    json_decref(call("PATCH", "/api/v1/experiments/rep", "{\"name\":\"Repeat\"}", 200));
+    o = assign1("rep", "\"r-2\"", NULL, &root);
+    json_decref(root);
+    if (cached) {
+        assert_int_equal(cache_lookups("miss"), misses + 1);
+    }
+    assert_int_equal(exposures("rep", "r-2", NULL), 1);
+    /* not logged: never looked up */
+    hits = cache_lookups("hit");
+    misses = cache_lookups("miss");
+    o = assign1("rep", "\"r-2\"", ",\"log_exposure\":false", &root);
+    json_decref(root);
+    assert_int_equal(cache_lookups("hit"), hits);
+    assert_int_equal(cache_lookups("miss"), misses);
+}
+
 /* The same users get the same answers after a restart (the snapshot is rebuilt from the
  * store), and exposures written before it are still there. */
 static void test_restart_determinism(void **state)
@@ -481,9 +572,13 @@ static void test_restart_determinism(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reasons),          cmocka_unit_test(test_default_set),
-        cmocka_unit_test(test_explain),          cmocka_unit_test(test_invalid_input),
-        cmocka_unit_test(test_exposure_logging), cmocka_unit_test(test_restart_determinism),
+        cmocka_unit_test(test_reasons),
+        cmocka_unit_test(test_default_set),
+        cmocka_unit_test(test_explain),
+        cmocka_unit_test(test_invalid_input),
+        cmocka_unit_test(test_exposure_logging),
+        cmocka_unit_test(test_repeat_exposures),
+        cmocka_unit_test(test_restart_determinism),
     };
     return cmocka_run_group_tests_name("api_assign", tests, setup, teardown);
 }

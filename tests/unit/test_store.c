@@ -1168,6 +1168,87 @@ static void test_ratio_sums_kept(void **state)
     store_close(s);
 }
 
+/* ---- the known-first-exposure cache (store.h "Known first exposures") ---- */
+
+static int sl_apply_then_fail(struct store_tx *tx, void *arg, struct err *err)
+{
+    if (sl_apply(tx, arg, err) != 0) {
+        return -1;
+    }
+    return err_set(err, ERR_INVALID, NULL, "fails after its exposures were applied");
+}
+
+/* What a committed transaction left is known, nothing of a failed one; a late earlier
+ * exposure overwrites it; store_exposed_clear and a full table empty it. */
+static void test_exposed_known(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    store_exposed_configure(s, 1000);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    struct store_rules *rules = sl_rules(0);
+    struct store_exposure x1[] = {{"sx", "u1", "a", 1000, NULL}, {"sx", "u2", "b", 2000, NULL}};
+    struct sl_batch b = {.rules = rules, .x = x1, .nx = 2};
+    assert_false(store_exposed_known(s, "sx", "u1", "a", 5000));
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    assert_true(store_exposed_known(s, "sx", "u1", "a", 1000)); /* at the stored time */
+    assert_true(store_exposed_known(s, "sx", "u1", "a", 5000));
+    assert_false(store_exposed_known(s, "sx", "u1", "a", 999));  /* earlier: it would move */
+    assert_false(store_exposed_known(s, "sx", "u1", "b", 5000)); /* a conflict to count */
+    assert_false(store_exposed_known(s, "sy", "u1", "a", 5000));
+    assert_false(store_exposed_known(s, "sx", "u3", "a", 5000));
+    assert_true(store_exposed_known(s, "sx", "u2", "b", 2000));
+    /* a repeat leaves the first exposure, and the entry, as they were */
+    struct store_exposure x2[] = {{"sx", "u1", "a", 9000, NULL}};
+    b = (struct sl_batch){.rules = rules, .x = x2, .nx = 1};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    assert_true(store_exposed_known(s, "sx", "u1", "a", 1000));
+    /* an earlier exposure to another variant arriving late replaces the first one */
+    struct store_exposure x3[] = {{"sx", "u1", "b", 500, NULL}};
+    b = (struct sl_batch){.rules = rules, .x = x3, .nx = 1};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    assert_false(store_exposed_known(s, "sx", "u1", "a", 5000));
+    assert_true(store_exposed_known(s, "sx", "u1", "b", 500));
+    /* a job that fails after its exposures were applied leaves nothing known */
+    struct store_exposure x4[] = {{"sx", "u4", "a", 3000, NULL}};
+    b = (struct sl_batch){.rules = rules, .x = x4, .nx = 1};
+    assert_int_equal(store_write_sync(s, sl_apply_then_fail, &b, &err), -1);
+    assert_false(store_exposed_known(s, "sx", "u4", "a", 5000));
+    store_exposed_clear(s);
+    assert_false(store_exposed_known(s, "sx", "u2", "b", 5000));
+    /* full: emptied, then filled again by what comes next */
+    store_writer_stop(s);
+    store_exposed_configure(s, 10); /* 16 slots, at most 12 pairs */
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    char names[13][8];
+    struct store_exposure x5[13];
+    for (int i = 0; i < 13; i++) {
+        snprintf(names[i], sizeof(names[i]), "f%d", i);
+        x5[i] = (struct store_exposure){"sx", names[i], "a", 4000, NULL};
+    }
+    b = (struct sl_batch){.rules = rules, .x = x5, .nx = 12};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    for (int i = 0; i < 12; i++) {
+        assert_true(store_exposed_known(s, "sx", names[i], "a", 4000));
+    }
+    b = (struct sl_batch){.rules = rules, .x = &x5[12], .nx = 1};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    assert_true(store_exposed_known(s, "sx", names[12], "a", 4000));
+    assert_false(store_exposed_known(s, "sx", names[0], "a", 4000));
+    /* off: nothing is known */
+    store_writer_stop(s);
+    store_exposed_configure(s, 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    b = (struct sl_batch){.rules = rules, .x = x1, .nx = 2};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    assert_false(store_exposed_known(s, "sx", "u2", "b", 5000));
+    store_writer_stop(s);
+    store_rules_free(rules);
+    store_close(s);
+}
+
 int main(void)
 {
     backend_detect();
@@ -1184,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_slices_equal_recount),
         cmocka_unit_test(test_ratio_sums_kept),
+        cmocka_unit_test(test_exposed_known),
     };
     return cmocka_run_group_tests_name(on_pg ? "store (postgres)" : "store", tests, setup,
                                        teardown);
