@@ -474,6 +474,7 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
         return;
     }
     struct app *app = http_req_app(r);
+    int64_t now = time_now_ms();
     struct ofrep_log *l = xcalloc(1, sizeof(*l) + n * sizeof(l->items[0]));
     l->job.apply = ofrep_log_apply;
     l->job.apply_batch = ofrep_log_apply_batch;
@@ -482,16 +483,28 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     l->job.arg = l;
     l->app = app;
     l->user_id = xstrdup(user_id);
-    l->ts = time_now_ms();
-    l->n = n;
-    memcpy(l->items, items, n * sizeof(items[0]));
+    l->ts = now;
+    /* a repeat of a committed first exposure stores nothing (store.h "Known first
+     * exposures"): counted as committed, not queued */
     for (size_t i = 0; i < n; i++) {
-        l->items[i].dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+        if (store_exposed_known(app->store, items[i].experiment, user_id, items[i].variant, now)) {
+            continue;
+        }
+        struct api_exposure *x = &l->items[l->n++];
+        *x = items[i];
+        x->dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+    }
+    if (l->n < n) {
+        prom_count_async_exposures(app->prom, false, n - l->n);
+    }
+    if (l->n == 0) {
+        ofrep_log_free(l);
+        return;
     }
     struct err err;
     err_clear(&err);
     if (store_submit(app->store, &l->job, &err) != 0) {
-        prom_count_async_exposures(app->prom, true, n);
+        prom_count_async_exposures(app->prom, true, l->n);
         ofrep_log_free(l);
     }
 }

@@ -295,12 +295,42 @@ static void test_ofrep_database_locked(void **state)
     assert_int_equal(stored, (long long)c);
 }
 
+/* An OFREP answer that repeats a committed first exposure is counted as committed and, with
+ * the known-exposure cache (on by default with SQLite), queues no write; one row either way. */
+static void test_ofrep_repeat_exposure(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("of-rep", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
+            "start");
+    const char *committed = "bunsen_ofrep_exposures_total{result=\"committed\"} ";
+    const char *hit = "bunsen_exposure_cache_lookups_total{result=\"hit\"} ";
+    double c0 = metric(committed);
+    for (int round = 1; round <= 3; round++) {
+        double h0 = metric(hit);
+        json_decref(call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-rep",
+                            "{\"context\":{\"targetingKey\":\"rep-user\"}}", 200));
+        /* logged beside the answer: wait for it to be counted */
+        for (int i = 0; i < 200 && metric(committed) - c0 < round; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        assert_int_equal((int)(metric(committed) - c0), round);
+        if (!harness_on_postgres()) {
+            assert_int_equal((int)(metric(hit) - h0), round == 1 ? 0 : 1);
+        }
+    }
+    assert_int_equal(
+        daemon_db_int(&D, "SELECT count(*) FROM exposures WHERE experiment = ?", 1, "of-rep"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assign_values),
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_ofrep_database_locked),
+        cmocka_unit_test(test_ofrep_repeat_exposure),
     };
     return cmocka_run_group_tests_name("api_sdk", tests, setup, teardown);
 }
