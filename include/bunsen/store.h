@@ -55,7 +55,8 @@ const char *store_backend_name(const struct store *s);
  * database; on a shared database another daemon's late exposure to another variant is not
  * seen, so a repeat here is not counted as a conflict (docs/SCALING.md). */
 
-/* Keep up to pairs entries (about 40 bytes each, 0 = off). Before store_writer_start. */
+/* Keep up to pairs entries (0 = off; 40-107 bytes each: 20 MiB for 200,000). Before
+ * store_writer_start. */
 void store_exposed_configure(struct store *s, size_t pairs);
 /* Whether a logged exposure of user_id to variant of experiment at ts would change nothing. */
 bool store_exposed_known(struct store *s, const char *experiment, const char *user_id,

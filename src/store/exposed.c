@@ -23,9 +23,10 @@
  * by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of experiment "\0" user_id
  * under a random per-process key, with a 64-bit SipHash of the variant beside it; nobody
  * without the key can make two pairs collide, and a chance collision needs 2^64 pairs. Slots
- * of an older generation are empty, so emptying is one increment; when the entries reach
- * three quarters of the slots the table is emptied and fills again (a miss costs only the
- * write the cache would have saved). One mutex: the critical sections probe a few slots.
+ * of an older generation are empty, so emptying is one increment; when the entries reach the
+ * configured number (at most three quarters of the slots) the table is emptied and fills
+ * again (a miss costs only the write the cache would have saved). One mutex: the critical
+ * sections probe a few slots.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -67,7 +68,7 @@ struct exposed *exposed_new(size_t pairs)
     if (pairs == 0) {
         return NULL;
     }
-    size_t slots = 16;
+    size_t slots = 16; /* at least a quarter of them empty: probes stay short, and end */
     while (slots / 4 * 3 < pairs && slots < ((size_t)1 << 40)) {
         slots *= 2;
     }
@@ -76,7 +77,7 @@ struct exposed *exposed_new(size_t pairs)
     pthread_mutex_init(&x->mu, NULL);
     x->slots = xcalloc(slots, sizeof(*x->slots));
     x->mask = slots - 1;
-    x->max = slots / 4 * 3;
+    x->max = pairs < slots / 4 * 3 ? pairs : slots / 4 * 3;
     x->gen = 1;
     return x;
 }

@@ -1220,7 +1220,7 @@ static void test_exposed_known(void **state)
     assert_false(store_exposed_known(s, "sx", "u2", "b", 5000));
     /* full: emptied, then filled again by what comes next */
     store_writer_stop(s);
-    store_exposed_configure(s, 10); /* 16 slots, at most 12 pairs */
+    store_exposed_configure(s, 12); /* 16 slots, 12 pairs */
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     char names[13][8];
     struct store_exposure x5[13];
