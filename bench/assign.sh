@@ -249,10 +249,10 @@ stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" \
 # (store.h "Known first exposures"). Not one of the issue's goals (those send new users).
 POOL=${BENCH_RETURNING:-10000}
 BENCH_RETURNING_SHOW=$POOL
-hits() { curl -s "$B/metrics" | awk '/^bunsen_exposure_cache_lookups_total\{result="hit"\}/ { print $2; f = 1 } END { if (!f) print 0 }'; }
-h0=$(hits)
+lookups() { curl -s "$B/metrics" | awk -v r="$1" '$1 == "bunsen_exposure_cache_lookups_total{result=\"" r "\"}" { print $2; f = 1 } END { if (!f) print 0 }'; }
+h0=$(lookups hit) m0=$(lookups miss)
 run log-ret "$B" "$sdk" true "$bpid"
-h1=$(hits)
+h1=$(lookups hit) m1=$(lookups miss)
 POOL=0
 R_RPS=$RPS R_P50=$P50 R_P99=$P99 R_ERR=$ERRS R_CPU=$CPU_US R_REQS=$REQS
 
@@ -274,7 +274,7 @@ printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=true" "$O
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "  same, returning users" "$R_RPS" "$R_P50" "$R_P99" "$R_ERR" "$(ratio "$R_RPS" "$N_RPS")" "$R_CPU"
 echo "(server us/req: CPU time, user + system, of the server's processes per reply: less sensitive to other load than requests/s)"
 echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)$(awk -v a="$k0" -v b="$k1" -v n="$stored" 'BEGIN { if (a != "" && b > a && n + 0 > 0) printf "; %d group commits, %.1f exposures per commit (warm-up included)", b - a, n / (b - a) }')"
-echo "returning users: $BENCH_RETURNING_SHOW users per wrk thread; $(awk -v a="$h0" -v b="$h1" -v n="$R_REQS" 'BEGIN { if (n + 0 > 0) printf "%.1f%% of the replies answered without a write (known first exposure; warm-up hits included)", 100 * (b - a) / n }')"
+echo "returning users: $BENCH_RETURNING_SHOW users per wrk thread; $(awk -v h="$((h1 - h0))" -v m="$((m1 - m0))" 'BEGIN { if (h + m > 0) printf "%.1f%% of their logged assignments answered without a write (known first exposures; warm-up included)", 100 * h / (h + m); else print "no known-exposure cache in this build" }')"
 g1=$(verdict "$F_R" ">=" 0.65)
 g2=$(verdict "$O_R" ">=" 0.40)
 C_R=$(ratio "$F_CPU" "$N_CPU")
