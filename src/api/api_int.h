@@ -126,13 +126,6 @@ struct snapshot_cell;
 int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
                          const struct api_exposure_set *sets, size_t n, struct err *err);
 
-/* Reply with reply (stolen) now when n == 0, else after the exposures committed; reals in
- * the reply are printed with `digits` significant digits; etag (may be NULL) is sent as
- * the ETag header. */
-void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
-                               const struct api_exposure *items, size_t n, int digits,
-                               const char *etag);
-
 /* The value an assignment gives (API.md "Variant values"): the variant's value when hashed,
  * forced or released, else the experiment's default_value or the control's value. New
  * reference. */
@@ -178,8 +171,10 @@ int api_events_read_json(const json_t *body, int64_t now, struct store_event **e
 int api_events_body_read(const char *body, size_t len, int64_t now, struct store_event **events,
                          size_t *n, char **store);
 
-/* As api_reply_after_exposures with the reply already rendered: text (malloc'd, len bytes)
- * is taken over. */
+/* Reply with text (malloc'd, len bytes, taken over) now when there is nothing to log, else
+ * after the exposures committed; items that only repeat a committed first exposure are left
+ * out (store.h "Known first exposures"), and with none left the reply goes now. etag (may be
+ * NULL) is sent as the ETag header. The caller's items stay the caller's. */
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
                                     const struct api_exposure *items, size_t n, const char *etag);
 

@@ -160,20 +160,6 @@ static char *reply_take(struct buf *out, size_t *len)
     return text;
 }
 
-void api_reply_after_exposures(struct http_req *r, json_t *reply, const char *user_id,
-                               const struct api_exposure *items, size_t n, int digits,
-                               const char *etag)
-{
-    char *text =
-        json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
-    json_decref(reply);
-    if (text == NULL) {
-        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
-        return;
-    }
-    api_reply_text_after_exposures(r, text, strlen(text), user_id, items, n, etag);
-}
-
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
                                     const struct api_exposure *items, size_t n, const char *etag)
 {
