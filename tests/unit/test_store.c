@@ -1222,7 +1222,7 @@ static void test_exposed_known(void **state)
     store_writer_stop(s);
     store_exposed_configure(s, 12); /* 16 slots, 12 pairs */
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
-    char names[13][8];
+    char names[13][16];
     struct store_exposure x5[13];
     for (int i = 0; i < 13; i++) {
         snprintf(names[i], sizeof(names[i]), "f%d", i);
