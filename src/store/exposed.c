@@ -184,6 +184,10 @@ void exposed_publish(struct exposed *x, const struct exposed_batch *b)
     }
     pthread_mutex_lock(&x->mu);
     for (size_t i = 0; i < b->n; i++) {
+        if (i > 0 && i % 256 == 0) { /* a batch of 10,000 exposures: lookups get a turn */
+            pthread_mutex_unlock(&x->mu);
+            pthread_mutex_lock(&x->mu);
+        }
         const struct exposed_note *n = &b->notes[i];
         struct exposed_slot *s = probe(x, n->k0, n->k1);
         if (s->gen != x->gen) {
