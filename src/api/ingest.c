@@ -24,6 +24,7 @@ struct ingest_write {
     bool exposures;
     size_t n;
     int64_t ignored; /* exposures after their experiment stopped */
+    int64_t known;   /* repeats of committed first exposures, left out (drop_known) */
     struct store_ingest_counts counts;
     struct store_event *events;
     struct store_exposure *expo;
@@ -43,17 +44,23 @@ static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *er
     return rc;
 }
 
-static void ingest_render(struct api_write *w)
+static void reply_counts(struct http_req *r, struct ingest_write *iw)
 {
-    struct ingest_write *iw = (struct ingest_write *)w;
-    prom_count_ingest(http_req_app(w->req)->prom, iw->exposures, &iw->counts);
-    json_t *o = json_pack("{s:I, s:I}", "accepted", (json_int_t)iw->counts.accepted, "duplicates",
-                          (json_int_t)iw->counts.duplicates);
+    struct store_ingest_counts c = iw->counts;
+    c.duplicates += iw->known;
+    prom_count_ingest(http_req_app(r)->prom, iw->exposures, &c);
+    json_t *o = json_pack("{s:I, s:I}", "accepted", (json_int_t)c.accepted, "duplicates",
+                          (json_int_t)c.duplicates);
     if (iw->exposures) {
-        json_object_set_new(o, "conflicts", json_integer(iw->counts.conflicts));
+        json_object_set_new(o, "conflicts", json_integer(c.conflicts));
         json_object_set_new(o, "ignored", json_integer(iw->ignored));
     }
-    http_reply_json(w->req, 200, o);
+    http_reply_json(r, 200, o);
+}
+
+static void ingest_render(struct api_write *w)
+{
+    reply_counts(w->req, (struct ingest_write *)w);
 }
 
 static void ingest_cleanup(struct api_write *w)
@@ -306,6 +313,60 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
     return 0;
 }
 
+static int pair_cmp(const void *a, const void *b)
+{
+    const struct store_exposure *x = *(const struct store_exposure *const *)a;
+    const struct store_exposure *y = *(const struct store_exposure *const *)b;
+    int c = strcmp(x->user_id, y->user_id);
+    return c != 0 ? c : strcmp(x->experiment, y->experiment);
+}
+
+/* Leave out the exposures that only repeat a committed first exposure (store.h "Known first
+ * exposures": same variant, at or after the stored time) and are the only one of their
+ * (user, experiment) in the request (another could move the first exposure before them):
+ * each is a duplicate, whatever else the request holds. Order kept; iw->known counts them. */
+static void drop_known(struct store *s, struct ingest_write *iw)
+{
+    bool *known = xcalloc(iw->n + 1, sizeof(*known));
+    size_t nknown = 0;
+    for (size_t i = 0; i < iw->n; i++) {
+        const struct store_exposure *x = &iw->expo[i];
+        known[i] = store_exposed_known(s, x->experiment, x->user_id, x->variant, x->ts);
+        nknown += known[i] ? 1 : 0;
+    }
+    if (nknown > 0 && iw->n > 1) {
+        /* a pair named twice keeps all its items */
+        const struct store_exposure **by = xcalloc(iw->n, sizeof(*by));
+        for (size_t i = 0; i < iw->n; i++) {
+            by[i] = &iw->expo[i];
+        }
+        qsort(by, iw->n, sizeof(*by), pair_cmp);
+        for (size_t i = 0; i + 1 < iw->n; i++) {
+            if (pair_cmp(&by[i], &by[i + 1]) == 0) {
+                known[by[i] - iw->expo] = false;
+                known[by[i + 1] - iw->expo] = false;
+            }
+        }
+        free(by);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < iw->n; i++) {
+        if (known[i]) {
+            free(iw->dims[i]);
+            iw->known++;
+            continue;
+        }
+        iw->expo[k] = iw->expo[i];
+        iw->dims[k] = iw->dims[i];
+        k++;
+    }
+    for (size_t i = k; i < iw->n; i++) {
+        iw->dims[i] = NULL;
+    }
+    iw->n = k;
+    free(known);
+}
+
 void api_ingest_exposures(struct http_req *r)
 {
     const json_t *items = NULL;
@@ -360,6 +421,12 @@ void api_ingest_exposures(struct http_req *r)
     }
     if (rc != 0) {
         http_reply_err(r, &err);
+        ingest_cleanup(&iw->w);
+        return;
+    }
+    drop_known(http_req_app(r)->store, iw);
+    if (iw->n == 0) { /* nothing to store: the counts are known now */
+        reply_counts(r, iw);
         ingest_cleanup(&iw->w);
         return;
     }

@@ -568,6 +568,58 @@ static void test_exposures_first_wins(void **state)
         2);
 }
 
+/* The known-exposure cache's hits from /metrics (-1 when the cache is off: PostgreSQL). */
+static long long cache_hits(void)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
+    const char *want = "bunsen_exposure_cache_lookups_total{result=\"hit\"} ";
+    const char *at = r.body != NULL ? strstr(r.body, want) : NULL;
+    long long n = at != NULL ? strtoll(at + strlen(want), NULL, 10) : -1;
+    resp_free(&r);
+    return n;
+}
+
+/* An exposure that only repeats a committed first exposure is a duplicate: with the
+ * known-exposure cache (SQLite's default) it is counted without a write; the counts and rows
+ * are those of the cache-less path, also when another item of the request moves the first
+ * exposure (a pair named twice is always written). */
+static void test_exposures_known_repeats(void **state)
+{
+    (void)state;
+    long long h0 = cache_hits();
+    exposures_ok(fmt("[%s]", expo("expo", "k1", "control", T)), 1, 0, 0, 0);
+    exposures_ok(fmt("[%s]", expo("expo", "k1", "control", T + 1000)), 0, 1, 0, 0);
+    if (h0 >= 0) {
+        assert_int_equal(cache_hits(), h0 + 1);
+    }
+    /* mixed: a known repeat beside a new user: one row, one duplicate */
+    exposures_ok(fmt("[%s,%s]", expo("expo", "k1", "control", T + 2000),
+                     expo("expo", "k2", "green", T + 2000)),
+                 1, 1, 0, 0);
+    /* the pair named twice: an earlier exposure to green moves the first one, so the known
+     * control repeat beside it is a conflict, not a duplicate */
+    exposures_ok(fmt("[%s,%s]", expo("expo", "k1", "green", T - 1000),
+                     expo("expo", "k1", "control", T + 3000)),
+                 0, 0, 2, 0);
+    assert_int_equal(db_int("SELECT variant = 'green' FROM exposures WHERE experiment = 'expo' "
+                            "AND user_id = ?1",
+                            "k1", NULL),
+                     1);
+    /* what is known follows: control is now a conflict, green a duplicate */
+    exposures_ok(fmt("[%s]", expo("expo", "k1", "control", T + 4000)), 0, 0, 1, 0);
+    exposures_ok(fmt("[%s]", expo("expo", "k1", "green", T + 4000)), 0, 1, 0, 0);
+    /* earlier than the stored time: it would move it, so it is written */
+    exposures_ok(fmt("[%s]", expo("expo", "k2", "green", T + 1000)), 0, 1, 0, 0);
+    assert_int_equal(
+        db_int("SELECT ts FROM exposures WHERE experiment = 'expo' AND user_id = ?1", "k2", NULL),
+        T + 1000);
+    assert_int_equal(db_int("SELECT conflicts FROM exposures WHERE experiment = 'expo' AND "
+                            "user_id = ?1",
+                            "k1", NULL),
+                     3);
+}
+
 /* ---- attribution ---- */
 
 #define H HOUR_MS
@@ -739,11 +791,17 @@ static void test_stop_racing_ingestion(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_events_array_rules),   cmocka_unit_test(test_events_item_rules),
-        cmocka_unit_test(test_events_values_and_ts), cmocka_unit_test(test_events_all_or_nothing),
-        cmocka_unit_test(test_events_idempotency),   cmocka_unit_test(test_exposures_rules),
-        cmocka_unit_test(test_exposures_first_wins), cmocka_unit_test(test_attribution),
-        cmocka_unit_test(test_stop_freezes),         cmocka_unit_test(test_stop_racing_ingestion),
+        cmocka_unit_test(test_events_array_rules),
+        cmocka_unit_test(test_events_item_rules),
+        cmocka_unit_test(test_events_values_and_ts),
+        cmocka_unit_test(test_events_all_or_nothing),
+        cmocka_unit_test(test_events_idempotency),
+        cmocka_unit_test(test_exposures_rules),
+        cmocka_unit_test(test_exposures_first_wins),
+        cmocka_unit_test(test_exposures_known_repeats),
+        cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_stop_freezes),
+        cmocka_unit_test(test_stop_racing_ingestion),
     };
     return cmocka_run_group_tests_name("api_ingest", tests, setup, teardown);
 }
