@@ -21,7 +21,7 @@
  *
  * The table: open addressing with linear probing over a power-of-two array of slots, keyed
  * by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of experiment "\0" user_id
- * under a random per-process key, with a 64-bit SipHash of the variant beside it; nobody
+ * under a random per-process key, with a 64-bit FNV-1a of the variant beside it; nobody
  * without the key can make two pairs collide, and a chance collision needs 2^64 pairs. Slots
  * of an older generation are empty, so emptying is one increment; when the entries reach the
  * configured number (at most three quarters of the slots) the table is emptied and fills
@@ -44,7 +44,7 @@
 
 struct exposed_slot {
     uint64_t k0, k1; /* SipHash-128 of experiment "\0" user_id */
-    uint64_t vh;     /* SipHash-64 of the variant */
+    uint64_t vh;     /* FNV-1a of the variant */
     int64_t ts;      /* the stored first exposure's time */
     uint32_t gen;    /* == the table's generation: in use */
 };
@@ -56,11 +56,6 @@ struct exposed {
     size_t mask, count, max;
     uint32_t gen;
     _Atomic uint64_t hits, misses, clears;
-};
-
-struct exposed_note {
-    uint64_t k0, k1, vh;
-    int64_t ts;
 };
 
 struct exposed *exposed_new(size_t pairs)
@@ -101,15 +96,20 @@ static bool note_of(const struct exposed *x, const char *experiment, const char 
     if (le + 1 + lu > KEY_MAX) {
         return false;
     }
-    unsigned char msg[KEY_MAX], h[crypto_shorthash_siphashx24_BYTES], v[crypto_shorthash_BYTES];
+    unsigned char msg[KEY_MAX], h[crypto_shorthash_siphashx24_BYTES];
     memcpy(msg, experiment, le);
     msg[le] = '\0';
     memcpy(msg + le + 1, user_id, lu);
     crypto_shorthash_siphashx24(h, msg, le + 1 + lu, x->key);
-    crypto_shorthash(v, (const unsigned char *)variant, strlen(variant), x->key);
     memcpy(&out->k0, h, 8);
     memcpy(&out->k1, h + 8, 8);
-    memcpy(&out->vh, v, 8);
+    /* FNV-1a of the variant: it only tells an experiment's few variants apart, whose keys
+     * the experiment's editors choose (no keyed hash needed there) */
+    uint64_t vh = 14695981039346656037ull;
+    for (const unsigned char *c = (const unsigned char *)variant; *c != '\0'; c++) {
+        vh = (vh ^ *c) * 1099511628211ull;
+    }
+    out->vh = vh;
     out->ts = ts;
     return true;
 }
@@ -170,11 +170,15 @@ void exposed_note(struct store_tx *tx, const char *experiment, const char *user_
         !note_of(tx->store->exposed, experiment, user_id, variant, ts, &n)) {
         return;
     }
-    if (b->n == b->cap) {
+    if (b->n < EXPOSED_INLINE) { /* a group of a few /assign requests: no allocation */
+        b->inline_notes[b->n++] = n;
+        return;
+    }
+    if (b->n - EXPOSED_INLINE == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 64;
         b->notes = xrealloc(b->notes, b->cap * sizeof(*b->notes));
     }
-    b->notes[b->n++] = n;
+    b->notes[b->n++ - EXPOSED_INLINE] = n;
 }
 
 void exposed_publish(struct exposed *x, const struct exposed_batch *b)
@@ -188,7 +192,8 @@ void exposed_publish(struct exposed *x, const struct exposed_batch *b)
             pthread_mutex_unlock(&x->mu);
             pthread_mutex_lock(&x->mu);
         }
-        const struct exposed_note *n = &b->notes[i];
+        const struct exposed_note *n =
+            i < EXPOSED_INLINE ? &b->inline_notes[i] : &b->notes[i - EXPOSED_INLINE];
         struct exposed_slot *s = probe(x, n->k0, n->k1);
         if (s->gen != x->gen) {
             if (x->count >= x->max) {
@@ -205,7 +210,8 @@ void exposed_publish(struct exposed *x, const struct exposed_batch *b)
 void exposed_batch_free(struct exposed_batch *b)
 {
     free(b->notes);
-    memset(b, 0, sizeof(*b));
+    b->notes = NULL;
+    b->n = b->cap = 0;
 }
 
 void exposed_write_metrics(struct exposed *x, struct buf *b)

@@ -44,9 +44,15 @@ struct store_tx {
 
 /* ---- known first exposures (exposed.c; store.h "Known first exposures") ---- */
 
-struct exposed_note;
-/* The (experiment, user) states a group's transaction left, published after its commit. */
+struct exposed_note {
+    uint64_t k0, k1, vh; /* the pair's SipHash-128, the variant's hash */
+    int64_t ts;
+};
+#define EXPOSED_INLINE 16
+/* The (experiment, user) states a group's transaction left, published after its commit: the
+ * first EXPOSED_INLINE in the batch itself, the rest in notes. */
 struct exposed_batch {
+    struct exposed_note inline_notes[EXPOSED_INLINE];
     struct exposed_note *notes;
     size_t n, cap;
 };
