@@ -107,6 +107,11 @@ char *api_dims_encode(const struct experiment *x, const json_t *attrs);
 
 /* Free the dims of items[0..n). */
 void api_exposures_clear(struct api_exposure *items, size_t n);
+/* Copy into out (room for n) the items of user_id that are not repeats of a committed first
+ * exposure at now (store.h "Known first exposures": they would store nothing), their dims
+ * duplicated (the caller's stay the caller's). Returns how many were copied. */
+size_t api_exposures_unknown(struct store *s, const char *user_id, int64_t now,
+                             const struct api_exposure *items, size_t n, struct api_exposure *out);
 
 /* The exposures of one answer: user_id's items[0..n) at ts (all borrowed). */
 struct api_exposure_set {
@@ -171,12 +176,11 @@ int api_events_read_json(const json_t *body, int64_t now, struct store_event **e
 int api_events_body_read(const char *body, size_t len, int64_t now, struct store_event **events,
                          size_t *n, char **store);
 
-/* Reply with text (malloc'd, len bytes, taken over) now when there is nothing to log, else
- * after the exposures committed; items that only repeat a committed first exposure are left
- * out (store.h "Known first exposures"), and with none left the reply goes now. etag (may be
- * NULL) is sent as the ETag header. The caller's items stay the caller's. */
+/* Reply with text (malloc'd, len bytes, taken over) after the exposures committed, or now
+ * when there is nothing to log or only repeats of committed first exposures
+ * (api_exposures_unknown). The caller's items stay the caller's. */
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
-                                    const struct api_exposure *items, size_t n, const char *etag);
+                                    const struct api_exposure *items, size_t n);
 
 /* Running, or stopped with a released variant: what "every experiment" means for /assign,
  * the GrowthBook payload and bulk OFREP. */

@@ -31,7 +31,6 @@ struct assign_write {
     char *user_id;
     int64_t ts;
     size_t n;
-    char etag[40]; /* "" = none */
     struct api_exposure items[];
 };
 
@@ -64,10 +63,6 @@ static void assign_render(struct api_write *w)
     struct assign_write *aw = (struct assign_write *)w;
     http_reply_json_text(w->req, 200, aw->reply, aw->reply_len);
     aw->reply = NULL; /* the response owns it now */
-    if (aw->etag[0] != '\0') {
-        http_reply_revalidate(w->req);
-        http_reply_header(w->req, "ETag", aw->etag);
-    }
 }
 
 static void assign_cleanup(struct api_write *w)
@@ -161,28 +156,16 @@ static char *reply_take(struct buf *out, size_t *len)
 }
 
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
-                                    const struct api_exposure *items, size_t n, const char *etag)
+                                    const struct api_exposure *items, size_t n)
 {
-    /* Exposures that would only repeat a committed first exposure change nothing stored
-     * (store.h "Known first exposures"): left out, and with none left the reply goes now. */
-    struct store *store = http_req_app(r)->store;
-    int64_t now = time_now_ms();
-    size_t keep = 0;
-    bool *fresh = n > 0 ? xcalloc(n, sizeof(*fresh)) : NULL;
-    for (size_t i = 0; i < n; i++) {
-        fresh[i] = !store_exposed_known(store, items[i].experiment, user_id, items[i].variant, now);
-        keep += fresh[i] ? 1 : 0;
-    }
-    if (keep == 0) {
-        free(fresh);
+    struct assign_write *aw = xcalloc(1, sizeof(*aw) + n * sizeof(aw->items[0]));
+    aw->ts = time_now_ms();
+    aw->n = api_exposures_unknown(http_req_app(r)->store, user_id, aw->ts, items, n, aw->items);
+    if (aw->n == 0) { /* nothing to log, or only repeats: nothing to write */
+        free(aw);
         http_reply_json_text(r, 200, text, len);
-        if (etag != NULL) {
-            http_reply_revalidate(r);
-            http_reply_header(r, "ETag", etag);
-        }
         return;
     }
-    struct assign_write *aw = xcalloc(1, sizeof(*aw) + keep * sizeof(aw->items[0]));
     aw->w.apply = assign_apply;
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
@@ -191,16 +174,6 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->reply = text;
     aw->reply_len = len;
     aw->user_id = xstrdup(user_id);
-    aw->ts = now;
-    str_copy(aw->etag, sizeof(aw->etag), etag ? etag : "");
-    for (size_t i = 0; i < n; i++) {
-        if (fresh[i]) {
-            struct api_exposure *x = &aw->items[aw->n++];
-            *x = items[i];
-            x->dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
-        }
-    }
-    free(fresh);
     api_write_submit(r, &aw->w);
 }
 
@@ -397,7 +370,7 @@ void api_assign(struct http_req *r)
     if (rc != 0) {
         http_reply_err(r, &err);
     } else {
-        api_reply_text_after_exposures(r, text, text_len, user_id, items, nitems, NULL);
+        api_reply_text_after_exposures(r, text, text_len, user_id, items, nitems);
     }
     free(decided);
     api_exposures_clear(items, nitems);
@@ -509,7 +482,7 @@ void api_assign_one(struct http_req *r)
         free(item.dims);
         return;
     }
-    api_reply_text_after_exposures(r, text, text_len, user_id, &item, n, NULL);
+    api_reply_text_after_exposures(r, text, text_len, user_id, &item, n);
     free(item.dims);
 }
 

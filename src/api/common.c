@@ -221,6 +221,19 @@ void api_exposures_clear(struct api_exposure *items, size_t n)
     }
 }
 
+size_t api_exposures_unknown(struct store *s, const char *user_id, int64_t now,
+                             const struct api_exposure *items, size_t n, struct api_exposure *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!store_exposed_known(s, items[i].experiment, user_id, items[i].variant, now)) {
+            out[k] = items[i];
+            out[k++].dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
+        }
+    }
+    return k;
+}
+
 int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
                          const struct api_exposure_set *sets, size_t n, struct err *err)
 {

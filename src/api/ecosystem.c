@@ -484,16 +484,8 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     l->app = app;
     l->user_id = xstrdup(user_id);
     l->ts = now;
-    /* a repeat of a committed first exposure stores nothing (store.h "Known first
-     * exposures"): counted as committed, not queued */
-    for (size_t i = 0; i < n; i++) {
-        if (store_exposed_known(app->store, items[i].experiment, user_id, items[i].variant, now)) {
-            continue;
-        }
-        struct api_exposure *x = &l->items[l->n++];
-        *x = items[i];
-        x->dims = items[i].dims ? xstrdup(items[i].dims) : NULL; /* the caller's stay */
-    }
+    /* a repeat of a committed first exposure stores nothing: counted as committed, not queued */
+    l->n = api_exposures_unknown(app->store, user_id, now, items, n, l->items);
     if (l->n < n) {
         prom_count_async_exposures(app->prom, false, n - l->n);
     }
