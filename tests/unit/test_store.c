@@ -1031,6 +1031,133 @@ static void test_slices_equal_recount(void **state)
     store_close(s);
 }
 
+/* ---- events in multi-row chunks: which rows an idempotency id kept out ---- */
+
+#define IX_USERS 4
+
+struct ix_job {
+    const struct store_rules *rules;
+    struct store_event *e;
+    size_t n;
+    struct store_ingest_counts c;
+};
+
+static int ix_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct ix_job *j = arg;
+    memset(&j->c, 0, sizeof(j->c));
+    return store_ingest_events(tx, j->rules, j->e, j->n, &j->c, err);
+}
+
+static void ix_read(void *ctx, const struct store_suff *st)
+{
+    *(struct store_suff *)ctx = *st;
+}
+
+/* The SQLite adapter inserts events 64, 16, 4 and 1 rows per statement and tells the rows
+ * that an id kept out from the rowids (ingest.c): batches that cross every chunk size,
+ * with ids repeated from stored rows, from earlier rows of the same chunk and of an earlier
+ * chunk, and rows without an id; accepted, duplicates and the attributed sums must be those
+ * of a row-at-a-time model (values are distinct, so a wrong row shows in S and Q). */
+static void test_events_insert_chunks(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    struct store_rules *rules = sl_rules(0);
+    char users[IX_USERS][8];
+    struct store_exposure xs[IX_USERS];
+    int64_t t0 = 1700000000000LL;
+    for (int u = 0; u < IX_USERS; u++) {
+        snprintf(users[u], sizeof(users[u]), "ix%d", u);
+        xs[u] = (struct store_exposure){"sx", users[u], "a", t0, NULL};
+    }
+    struct sl_batch xb = {.rules = rules, .x = xs, .nx = IX_USERS};
+    assert_int_equal(store_write_sync(s, sl_apply, &xb, &err), 0);
+
+    enum { N1 = 70, N2 = 150, N3 = 3 };
+    static char ids[N1 + N2 + N3][16];
+    struct store_event ev[N1 + N2 + N3];
+    /* model: (user, id) pairs stored so far, and each user's sum of accepted values */
+    static char seen[N1 + N2 + N3][24];
+    size_t nseen = 0;
+    double y[IX_USERS] = {0};
+    for (int i = 0; i < N1 + N2 + N3; i++) {
+        int u = i % IX_USERS;
+        const char *id = ids[i];
+        if (i < N1) {
+            snprintf(ids[i], sizeof(ids[i]), "p%d", i);
+        } else if (i >= N1 + N2) {
+            int j = N1 + (i - N1 - N2) * 5; /* a third batch: all three are repeats */
+            u = ev[j].user_id[2] - '0';
+            memcpy(ids[i], ids[j], sizeof(ids[i]));
+            id = ev[j].id != NULL ? ids[i] : NULL;
+        } else if (i % 11 == 0) {
+            id = NULL;
+        } else if (i % 5 == 0) {
+            int j = (i * 3) % N1; /* stored by the first batch */
+            u = j % IX_USERS;
+            snprintf(ids[i], sizeof(ids[i]), "p%d", j);
+        } else if (i % 7 == 0 && ev[i - 3].id != NULL) {
+            u = ev[i - 3].user_id[2] - '0'; /* an earlier row of this batch, in this chunk or not */
+            memcpy(ids[i], ids[i - 3], sizeof(ids[i]));
+        } else if (i % 13 == 0) {
+            u = ev[i - 66].user_id[2] - '0'; /* 66 rows back: always an earlier chunk */
+            id = ev[i - 66].id;
+            if (id != NULL) {
+                memcpy(ids[i], ids[i - 66], sizeof(ids[i]));
+                id = ids[i];
+            }
+        } else {
+            snprintf(ids[i], sizeof(ids[i]), "q%d", i);
+        }
+        ev[i] = (struct store_event){users[u], "rev", t0 + 1000 + i, (double)(i + 1), id};
+    }
+    long long want_acc[3] = {0}, want_dup[3] = {0};
+    for (int i = 0; i < N1 + N2 + N3; i++) {
+        int b = i < N1 ? 0 : i < N1 + N2 ? 1 : 2;
+        bool dup = false;
+        char key[24];
+        if (ev[i].id != NULL) {
+            snprintf(key, sizeof(key), "%s/%s", ev[i].user_id, ev[i].id);
+            for (size_t k = 0; k < nseen && !dup; k++) {
+                dup = strcmp(seen[k], key) == 0;
+            }
+            if (!dup) {
+                memcpy(seen[nseen++], key, sizeof(key));
+            }
+        }
+        want_dup[b] += dup;
+        want_acc[b] += !dup;
+        if (!dup) {
+            y[ev[i].user_id[2] - '0'] += ev[i].value;
+        }
+    }
+    assert_true(want_dup[1] > 40 && want_acc[1] > 100 && want_dup[2] == N3);
+    size_t at[] = {0, N1, N1 + N2, N1 + N2 + N3};
+    for (int b = 0; b < 3; b++) {
+        struct ix_job j = {.rules = rules, .e = ev + at[b], .n = at[b + 1] - at[b]};
+        assert_int_equal(store_write_sync(s, ix_apply, &j, &err), 0);
+        assert_int_equal(j.c.accepted, want_acc[b]);
+        assert_int_equal(j.c.duplicates, want_dup[b]);
+    }
+    struct store_suff got = {0};
+    assert_int_equal(store_rollup_read(s, "sx", "rev", ix_read, &got, &err), 0);
+    double S = 0, Q = 0;
+    for (int u = 0; u < IX_USERS; u++) {
+        S += y[u];
+        Q += y[u] * y[u];
+    }
+    assert_int_equal(got.n, IX_USERS);
+    sl_close(got.s + got.s_lo, S, "S");
+    sl_close(got.q + got.q_lo, Q, "Q");
+    store_rules_free(rules);
+    store_writer_stop(s);
+    store_close(s);
+}
+
 /* ---- ratio sums kept through a rebuild (migration 0009) ---- */
 
 struct rk_job {
@@ -1266,6 +1393,7 @@ int main(void)
         cmocka_unit_test(test_slices_equal_recount),
         cmocka_unit_test(test_ratio_sums_kept),
         cmocka_unit_test(test_exposed_known),
+        cmocka_unit_test(test_events_insert_chunks),
     };
     return cmocka_run_group_tests_name(on_pg ? "store (postgres)" : "store", tests, setup,
                                        teardown);

@@ -12,28 +12,125 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-static const char SQL_EVENT_INSERT[] =
-    "INSERT OR IGNORE INTO events (user_id, event, ts, value, id) VALUES (?, ?, ?, ?, ?)";
+/* Multi-row statements: one statement per chunk of CHUNK_ROWS rows (then 16, 4 and 1 for the
+ * rest), so that the per-statement work of SQLite (cursors opened and closed, the VDBE halt,
+ * reset) is paid once per chunk. An INSERT of 64 events per statement costs ~14,400
+ * instructions per row against ~19,800 one row at a time (callgrind, the events table with
+ * its two indexes; docs/PERFORMANCE.md "Eighth pass"). The texts are built by the
+ * preprocessor: the statement cache (db.c) is keyed by their address. */
+#define CHUNK_ROWS 64
+#define ROWS4(r)   r "," r "," r "," r
+#define ROWS16(r)  ROWS4(ROWS4(r))
+#define ROWS64(r)  ROWS4(ROWS16(r))
+#define ROW5       "(?,?,?,?,?)"
+
+/* the size of the next chunk when left rows remain, and (*which) the index of its statement
+ * in the {64, 16, 4, 1}-row tables below */
+static size_t chunk_of(size_t left, int *which)
+{
+    static const size_t sizes[] = {CHUNK_ROWS, 16, 4, 1};
+    int w = 0;
+    while (sizes[w] > left) {
+        w++;
+    }
+    *which = w;
+    return sizes[w];
+}
+
+#define EVENT_INSERT "INSERT OR IGNORE INTO events (user_id, event, ts, value, id) VALUES "
+static const char *const SQL_EVENT_INSERT[] = {EVENT_INSERT ROWS64(ROW5), EVENT_INSERT ROWS16(ROW5),
+                                               EVENT_INSERT ROWS4(ROW5), EVENT_INSERT ROW5};
+static const char SQL_EVENT_ROWID[] = "SELECT rowid FROM events WHERE user_id = ? AND id = ?";
+
+/*
+ * Which rows of a chunk the INSERT OR IGNORE stored, when it stored fewer than all (an
+ * idempotency id seen before, or twice in the chunk). The rows one statement inserts get
+ * consecutive rowids after the table's largest (no AUTOINCREMENT, far below the rowid
+ * limit), ending at sqlite3_last_insert_rowid: a row with an id was stored exactly when the
+ * row its (user_id, id) now names has a rowid in that range and no earlier row of the
+ * chunk claimed it. Rows without an id conflict with nothing. The rare path: one point
+ * read per row with an id.
+ */
+static int events_inserted_of(struct sqlite_conn *c, const struct store_event *ev, size_t k,
+                              int changes, bool *inserted, struct err *err)
+{
+    int64_t last = changes > 0 ? sqlite3_last_insert_rowid(c->db) : 0;
+    int64_t first = last - changes + 1;
+    int64_t claimed[CHUNK_ROWS];
+    size_t nclaimed = 0;
+    int found = 0;
+    for (size_t j = 0; j < k; j++) {
+        if (ev[j].id == NULL) {
+            inserted[j] = true;
+            found++;
+            continue;
+        }
+        inserted[j] = false;
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EVENT_ROWID, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite_bind_borrowed(st, 1, ev[j].user_id);
+        sqlite_bind_borrowed(st, 2, ev[j].id);
+        int rc = sqlite3_step(st);
+        int64_t rowid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            return store_sqlite_err(c->db, rc, "read events", err);
+        }
+        if (rc != SQLITE_ROW || changes == 0 || rowid < first || rowid > last) {
+            continue;
+        }
+        bool seen = false;
+        for (size_t i = 0; i < nclaimed && !seen; i++) {
+            seen = claimed[i] == rowid;
+        }
+        if (!seen) {
+            claimed[nclaimed++] = rowid;
+            inserted[j] = true;
+            found++;
+        }
+    }
+    if (found != changes) {
+        err_set(err, ERR_INTERNAL, NULL, "insert events: %d of %zu rows stored, %d identified",
+                changes, k, found);
+        return -1;
+    }
+    return 0;
+}
 
 int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
                          bool *inserted, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
-    for (size_t i = 0; i < n; i++) {
-        const struct store_event *e = &events[i];
-        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EVENT_INSERT, err);
+    for (size_t at = 0; at < n;) {
+        int which = 0;
+        size_t k = chunk_of(n - at, &which);
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EVENT_INSERT[which], err);
         if (st == NULL) {
             return -1;
         }
-        sqlite_bind_borrowed(st, 1, e->user_id);
-        sqlite_bind_borrowed(st, 2, e->event);
-        sqlite3_bind_int64(st, 3, e->ts);
-        sqlite3_bind_double(st, 4, e->value);
-        sqlite_bind_borrowed(st, 5, e->id);
+        for (size_t j = 0; j < k; j++) {
+            const struct store_event *e = &events[at + j];
+            int p = (int)(5 * j);
+            sqlite_bind_borrowed(st, p + 1, e->user_id);
+            sqlite_bind_borrowed(st, p + 2, e->event);
+            sqlite3_bind_int64(st, p + 3, e->ts);
+            sqlite3_bind_double(st, p + 4, e->value);
+            sqlite_bind_borrowed(st, p + 5, e->id);
+        }
         if (sqlite_conn_step_done(c, st, "insert event", err) != 0) {
             return -1;
         }
-        inserted[i] = sqlite3_changes(c->db) > 0;
+        int changes = sqlite3_changes(c->db);
+        if ((size_t)changes == k) {
+            for (size_t j = 0; j < k; j++) {
+                inserted[at + j] = true;
+            }
+        } else if (events_inserted_of(c, events + at, k, changes, inserted + at, err) != 0) {
+            return -1;
+        }
+        at += k;
     }
     return 0;
 }
@@ -175,15 +272,19 @@ int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, siz
 
 static const char SQL_UM_GET[] =
     "SELECT y_raw, x_raw FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
-/* a new row (store_int.h: not stored as of this transaction, and this connection is the
- * only writer): a plain INSERT, whose uniqueness check would fail the request rather than
- * overwrite if that ever did not hold */
-static const char SQL_UM_PUT[] = "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, "
-                                 "x_raw) VALUES (?, ?, ?, ?, ?)";
-/* a stored row: REPLACE would delete and re-insert it, the experiment index entry too */
-static const char SQL_UM_UPD[] =
-    "UPDATE user_metrics SET y_raw = ?4, x_raw = ?5 WHERE user_id = ?1 AND experiment = ?2 "
-    "AND metric = ?3";
+/* New rows (store_int.h: not stored as of this transaction, and this connection is the only
+ * writer): a plain INSERT, whose uniqueness check would fail the request rather than
+ * overwrite if that ever did not hold. Stored rows: REPLACE, which on this table (its
+ * primary key is its only index) replaces the row in place of an UPDATE's search, record
+ * rewrite and halt per row: ~13,800 against ~19,500 instructions per row in 64-row
+ * statements (docs/PERFORMANCE.md "Eighth pass"). Both in chunks, as events are. */
+#define UM_INSERT "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
+#define UM_REPLACE                                                                                 \
+    "REPLACE INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
+static const char *const SQL_UM_PUT[] = {UM_INSERT ROWS64(ROW5), UM_INSERT ROWS16(ROW5),
+                                         UM_INSERT ROWS4(ROW5), UM_INSERT ROW5};
+static const char *const SQL_UM_REPLACE[] = {UM_REPLACE ROWS64(ROW5), UM_REPLACE ROWS16(ROW5),
+                                             UM_REPLACE ROWS4(ROW5), UM_REPLACE ROW5};
 static const char SQL_UM_DEL[] =
     "DELETE FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
 
@@ -212,32 +313,63 @@ int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys,
     return 0;
 }
 
+/* Write the rows that are present and (stored) exist or (!stored) do not, in chunks. */
+static int um_write(struct sqlite_conn *c, const struct store_umrow *rows, size_t n, bool stored,
+                    struct err *err)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) {
+        left += rows[i].present && rows[i].stored == stored;
+    }
+    for (size_t i = 0; left > 0;) {
+        int which = 0;
+        size_t k = chunk_of(left, &which);
+        sqlite3_stmt *st =
+            sqlite_conn_prepare(c, stored ? SQL_UM_REPLACE[which] : SQL_UM_PUT[which], err);
+        if (st == NULL) {
+            return -1;
+        }
+        for (size_t j = 0; j < k; i++) {
+            const struct store_umrow *u = &rows[i];
+            if (!u->present || u->stored != stored) {
+                continue;
+            }
+            int p = (int)(5 * j++);
+            sqlite_bind_borrowed(st, p + 1, u->user_id);
+            sqlite_bind_borrowed(st, p + 2, u->experiment);
+            sqlite_bind_borrowed(st, p + 3, u->metric);
+            sqlite3_bind_double(st, p + 4, u->y);
+            sqlite3_bind_double(st, p + 5, u->x);
+        }
+        if (sqlite_conn_step_done(c, st, "write user", err) != 0) {
+            return -1;
+        }
+        left -= k;
+    }
+    return 0;
+}
+
 int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                             struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
     for (size_t i = 0; i < n; i++) {
         const struct store_umrow *u = &rows[i];
-        if (!u->present && !u->stored) {
+        if (u->present || !u->stored) {
             continue;
         }
-        const char *sql = !u->present ? SQL_UM_DEL : u->stored ? SQL_UM_UPD : SQL_UM_PUT;
-        sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+        sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_UM_DEL, err);
         if (st == NULL) {
             return -1;
         }
         sqlite_bind_borrowed(st, 1, u->user_id);
         sqlite_bind_borrowed(st, 2, u->experiment);
         sqlite_bind_borrowed(st, 3, u->metric);
-        if (u->present) {
-            sqlite3_bind_double(st, 4, u->y);
-            sqlite3_bind_double(st, 5, u->x);
-        }
         if (sqlite_conn_step_done(c, st, "write user", err) != 0) {
             return -1;
         }
     }
-    return 0;
+    return um_write(c, rows, n, true, err) != 0 ? -1 : um_write(c, rows, n, false, err);
 }
 
 /* Roll-up deltas: the row usually exists (one per experiment, metric, variant and day), so
