@@ -278,9 +278,8 @@ static const char SQL_UM_GET[] =
  * primary key is its only index) replaces the row in place of an UPDATE's search, record
  * rewrite and halt per row: ~13,800 against ~19,500 instructions per row in 64-row
  * statements (docs/PERFORMANCE.md "Eighth pass"). Both in chunks, as events are. */
-#define UM_INSERT "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
-#define UM_REPLACE                                                                                 \
-    "REPLACE INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
+#define UM_INSERT  "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
+#define UM_REPLACE "REPLACE INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
 static const char *const SQL_UM_PUT[] = {UM_INSERT ROWS64(ROW5), UM_INSERT ROWS16(ROW5),
                                          UM_INSERT ROWS4(ROW5), UM_INSERT ROW5};
 static const char *const SQL_UM_REPLACE[] = {UM_REPLACE ROWS64(ROW5), UM_REPLACE ROWS16(ROW5),
