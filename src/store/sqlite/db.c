@@ -254,6 +254,7 @@ static void sqlite_close(struct store *store)
     if (s == NULL) {
         return;
     }
+    sqlite_ckpt_detach(s);
     for (size_t i = 0; i < s->nreaders; i++) {
         sqlite_conn_close(s->readers[i]);
     }
@@ -331,6 +332,7 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
                 path, version, newest);
         goto out_free;
     }
+    sqlite_ckpt_attach(s);
     return 0;
 out_free:
     sqlite_close(store);
@@ -505,6 +507,7 @@ static void sqlite_write_metrics(struct store *store, struct buf *b)
                        "Size of the SQLite database file and of its write-ahead log.");
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"wal\"", wal_bytes);
+    sqlite_ckpt_write_metrics(s, b);
 }
 
 const struct store_ops store_sqlite_ops = {

@@ -38,6 +38,7 @@ struct sqlite_store {
     pthread_mutex_t readers_mu;
     struct sqlite_conn **readers; /* every reader opened, closed by store_close */
     size_t nreaders, areaders;
+    struct sqlite_ckpt *ckpt; /* the WAL checkpointer (checkpoint.c) */
 };
 
 static inline struct sqlite_store *sqlite_be(struct store *s)
@@ -67,6 +68,13 @@ int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *w
 
 /* Execute SQL with no results. */
 int sqlite_conn_exec(struct sqlite_conn *c, const char *sql, struct err *err);
+
+/* WAL checkpoints off the writer's thread (checkpoint.c): attach installs the hook on
+ * s->main once it is open; detach stops the checkpointer and removes the hook, before
+ * s->main closes. */
+void sqlite_ckpt_attach(struct sqlite_store *s);
+void sqlite_ckpt_detach(struct sqlite_store *s);
+void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b);
 
 /* This thread's read connection, opened on first use. */
 struct sqlite_conn *sqlite_reader(struct store *s, struct err *err);

@@ -1,0 +1,199 @@
+/*
+ * checkpoint.c - WAL checkpoints of the SQLite adapter off the writer's thread.
+ *
+ * By default SQLite checkpoints inside the commit that brings the WAL past 1,000 frames: the
+ * committing thread reads those frames back, writes them into the database file and
+ * fsyncs it. In Bunsen that thread is the writer, and every request waiting on a group
+ * commit waited for the checkpoint too: in bench/ingest.sh the writer spent a quarter of
+ * its time there (no checkpoint at all: 0.74 of the ceiling against 0.58;
+ * docs/PERFORMANCE.md "Eighth pass").
+ *
+ * Here the writer's connection gets a WAL hook (sqlite3_wal_hook, which also turns off the
+ * automatic checkpoint) that, once the WAL holds CKPT_FRAMES frames after a commit, wakes
+ * a checkpointer thread (started on first need) with a connection of its own. That thread
+ * runs PASSIVE checkpoints: they copy what no reader still needs and never wait for, or
+ * block, the writer.
+ *
+ * SQLite starts the log over only when a write transaction begins with every frame of it
+ * copied, which a busy writer never lets a concurrent checkpoint achieve: each pass ends
+ * behind by the commits made meanwhile, and the log would grow without end. So the writer
+ * finishes the job: when the checkpointer's last pass left at most CKPT_FINISH_FRAMES
+ * frames uncopied (and it is not running), the writer's hook checkpoints those itself, a
+ * small copy and one fsync of the database file, and its next transaction starts the log
+ * over.
+ *
+ * Durability does not change: a commit is durable when its WAL frames are synced, which
+ * the writer still does (synchronous=FULL); a checkpoint only moves committed pages into
+ * the database file and syncs it before the log may be reused.
+ *
+ * A bound: if the checkpointer falls behind (a long reader pins old frames, or the disk
+ * is slower than the writer), the log keeps growing; at CKPT_WRITER_FRAMES the writer
+ * checkpoints in its own hook, as SQLite would have, so the WAL stays bounded.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bunsen/log.h"
+#include "bunsen/metrics.h"
+#include "sqlite_int.h"
+
+/* SQLite's own default threshold (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT) */
+#define CKPT_FRAMES 1000
+/* the writer copies the rest itself when the checkpointer left at most this many */
+#define CKPT_FINISH_FRAMES 256
+/* the writer checkpoints itself past this many frames (~80 MiB of 4 KiB pages) */
+#define CKPT_WRITER_FRAMES 20000
+
+struct sqlite_ckpt {
+    struct sqlite_store *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, pending, running, stop;
+    int pass_log, pass_copied; /* the log's frames and those copied, after the last pass */
+    pthread_t thread;
+    atomic_llong background, by_writer, failed; /* checkpoints run */
+    atomic_llong log_frames;                    /* the WAL's frames after the last commit */
+};
+
+static void ckpt_record(struct sqlite_ckpt *k, int rc, sqlite3 *db, bool writer)
+{
+    if (rc == SQLITE_OK) {
+        atomic_fetch_add(writer ? &k->by_writer : &k->background, 1);
+        return;
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        return; /* another checkpoint (compaction's, or the other side's) is running */
+    }
+    atomic_fetch_add(&k->failed, 1);
+    json_t *f = json_pack("{s:s, s:s}", "by", writer ? "writer" : "checkpointer", "error",
+                          sqlite3_errmsg(db));
+    log_json(LOG_WARN, "wal checkpoint failed", f);
+    json_decref(f);
+}
+
+static void *ckpt_main(void *arg)
+{
+    struct sqlite_ckpt *k = arg;
+    struct err err;
+    struct sqlite_conn *c = sqlite_conn_open(k->s->path, false, &err);
+    if (c != NULL) {
+        /* it reads frames straight from the log: no page cache worth keeping */
+        sqlite_conn_exec(c, "PRAGMA cache_size=-256", &err);
+    } else {
+        json_t *f = json_pack("{s:s}", "error", err.msg);
+        log_json(LOG_WARN, "checkpointer: cannot open the database; the writer checkpoints", f);
+        json_decref(f);
+    }
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (!k->pending && !k->stop) {
+            pthread_cond_wait(&k->cv, &k->mu);
+        }
+        if (k->stop) {
+            break;
+        }
+        k->pending = false;
+        k->running = true;
+        pthread_mutex_unlock(&k->mu);
+        int log = 0, copied = 0, rc = SQLITE_OK;
+        if (c != NULL) {
+            rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+            ckpt_record(k, rc, c->db, false);
+        }
+        pthread_mutex_lock(&k->mu);
+        k->running = false;
+        k->pass_log = rc == SQLITE_OK ? log : 0;
+        k->pass_copied = rc == SQLITE_OK ? copied : 0;
+    }
+    pthread_mutex_unlock(&k->mu);
+    sqlite_conn_close(c);
+    return NULL;
+}
+
+/* After every commit of the writer's connection, its write lock released. */
+static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sqlite_ckpt *k = arg;
+    atomic_store_explicit(&k->log_frames, frames, memory_order_relaxed);
+    if (frames < CKPT_FRAMES) {
+        return SQLITE_OK;
+    }
+    bool by_writer = frames >= CKPT_WRITER_FRAMES;
+    pthread_mutex_lock(&k->mu);
+    if (!k->started && !k->stop) {
+        k->started = pthread_create(&k->thread, NULL, ckpt_main, k) == 0;
+    }
+    if (frames < k->pass_log) {
+        k->pass_log = k->pass_copied = 0; /* the log started over since that pass */
+    }
+    by_writer = by_writer || !k->started ||
+                (!k->running && !k->pending && k->pass_copied > 0 &&
+                 frames - k->pass_copied <= CKPT_FINISH_FRAMES);
+    if (!by_writer) {
+        k->pending = true;
+        pthread_cond_signal(&k->cv);
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (by_writer) {
+        ckpt_record(k, sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL),
+                    db, true);
+    }
+    return SQLITE_OK;
+}
+
+void sqlite_ckpt_attach(struct sqlite_store *s)
+{
+    struct sqlite_ckpt *k = xcalloc(1, sizeof(*k));
+    k->s = s;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    s->ckpt = k;
+    sqlite3_wal_hook(s->main->db, ckpt_hook, k);
+}
+
+void sqlite_ckpt_detach(struct sqlite_store *s)
+{
+    struct sqlite_ckpt *k = s->ckpt;
+    if (k == NULL) {
+        return;
+    }
+    if (s->main != NULL) {
+        sqlite3_wal_hook(s->main->db, NULL, NULL);
+    }
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    bool started = k->started;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    if (started) {
+        pthread_join(k->thread, NULL);
+    }
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+    s->ckpt = NULL;
+}
+
+void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b)
+{
+    struct sqlite_ckpt *k = s->ckpt;
+    if (k == NULL) {
+        return;
+    }
+    metrics_write_help(b, "bunsen_sqlite_checkpoints_total", "counter",
+                       "WAL checkpoints run by the checkpointer thread, or by the writer "
+                       "(the last frames of a pass, or all of them with the log past 20,000).");
+    metrics_write_value(b, "bunsen_sqlite_checkpoints_total", "by=\"checkpointer\"",
+                        (double)atomic_load(&k->background));
+    metrics_write_value(b, "bunsen_sqlite_checkpoints_total", "by=\"writer\"",
+                        (double)atomic_load(&k->by_writer));
+    metrics_write_help(b, "bunsen_sqlite_checkpoint_errors_total", "counter",
+                       "WAL checkpoints that failed (other than finding another one running).");
+    metrics_write_value(b, "bunsen_sqlite_checkpoint_errors_total", "",
+                        (double)atomic_load(&k->failed));
+    metrics_write_help(b, "bunsen_sqlite_wal_frames", "gauge",
+                       "Frames in the write-ahead log after the writer's last commit.");
+    metrics_write_value(b, "bunsen_sqlite_wal_frames", "", (double)atomic_load(&k->log_frames));
+}
