@@ -1211,6 +1211,7 @@ static void test_wal_checkpointer(void **state)
         most = frames > most ? frames : most;
     }
     assert_true(metric_of(s, "bunsen_sqlite_checkpoints_total{by=\"checkpointer\"} ") >= 1);
+    assert_true(metric_of(s, "bunsen_sqlite_checkpoints_total{by=\"writer_full\"} ") == 0);
     assert_true(metric_of(s, "bunsen_sqlite_checkpoint_errors_total ") == 0);
     if (!(written > 8000 && most < written / 3)) {
         fail_msg("frames written %g, most in the log %g", written, most);

@@ -53,22 +53,27 @@ struct sqlite_ckpt {
     bool started, pending, running, stop;
     int pass_log, pass_copied; /* the log's frames and those copied, after the last pass */
     pthread_t thread;
-    atomic_llong background, by_writer, failed; /* checkpoints run */
-    atomic_llong log_frames;                    /* the WAL's frames after the last commit */
+    atomic_llong background, finished, full, failed; /* checkpoints run */
+    atomic_llong log_frames;                         /* the WAL's frames after the last commit */
 };
 
-static void ckpt_record(struct sqlite_ckpt *k, int rc, sqlite3 *db, bool writer)
+enum ckpt_by { BY_CHECKPOINTER, BY_WRITER_FINISH, BY_WRITER_FULL };
+
+static void ckpt_record(struct sqlite_ckpt *k, int rc, sqlite3 *db, enum ckpt_by by)
 {
     if (rc == SQLITE_OK) {
-        atomic_fetch_add(writer ? &k->by_writer : &k->background, 1);
+        atomic_fetch_add(by == BY_CHECKPOINTER    ? &k->background
+                         : by == BY_WRITER_FINISH ? &k->finished
+                                                  : &k->full,
+                         1);
         return;
     }
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
         return; /* another checkpoint (compaction's, or the other side's) is running */
     }
     atomic_fetch_add(&k->failed, 1);
-    json_t *f = json_pack("{s:s, s:s}", "by", writer ? "writer" : "checkpointer", "error",
-                          sqlite3_errmsg(db));
+    json_t *f = json_pack("{s:s, s:s}", "by", by == BY_CHECKPOINTER ? "checkpointer" : "writer",
+                          "error", sqlite3_errmsg(db));
     log_json(LOG_WARN, "wal checkpoint failed", f);
     json_decref(f);
 }
@@ -100,7 +105,7 @@ static void *ckpt_main(void *arg)
         int log = 0, copied = 0, rc = SQLITE_OK;
         if (c != NULL) {
             rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-            ckpt_record(k, rc, c->db, false);
+            ckpt_record(k, rc, c->db, BY_CHECKPOINTER);
         }
         pthread_mutex_lock(&k->mu);
         k->running = false;
@@ -120,7 +125,6 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < CKPT_FRAMES) {
         return SQLITE_OK;
     }
-    bool by_writer = frames >= CKPT_WRITER_FRAMES;
     pthread_mutex_lock(&k->mu);
     if (!k->started && !k->stop) {
         k->started = pthread_create(&k->thread, NULL, ckpt_main, k) == 0;
@@ -128,17 +132,17 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < k->pass_log) {
         k->pass_log = k->pass_copied = 0; /* the log started over since that pass */
     }
-    by_writer = by_writer || !k->started ||
-                (!k->running && !k->pending && k->pass_copied > 0 &&
-                 frames - k->pass_copied <= CKPT_FINISH_FRAMES);
-    if (!by_writer) {
+    bool full = frames >= CKPT_WRITER_FRAMES || !k->started;
+    bool finish = !full && !k->running && !k->pending && k->pass_copied > 0 &&
+                  frames - k->pass_copied <= CKPT_FINISH_FRAMES;
+    if (!full && !finish) {
         k->pending = true;
         pthread_cond_signal(&k->cv);
     }
     pthread_mutex_unlock(&k->mu);
-    if (by_writer) {
+    if (full || finish) {
         ckpt_record(k, sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL),
-                    db, true);
+                    db, full ? BY_WRITER_FULL : BY_WRITER_FINISH);
     }
     return SQLITE_OK;
 }
@@ -183,12 +187,15 @@ void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b)
         return;
     }
     metrics_write_help(b, "bunsen_sqlite_checkpoints_total", "counter",
-                       "WAL checkpoints run by the checkpointer thread, or by the writer "
-                       "(the last frames of a pass, or all of them with the log past 20,000).");
+                       "WAL checkpoints run by the checkpointer thread, by the writer to copy "
+                       "the last frames of a pass, or by the writer in full (the log past "
+                       "20,000 frames: the checkpointer cannot keep up).");
     metrics_write_value(b, "bunsen_sqlite_checkpoints_total", "by=\"checkpointer\"",
                         (double)atomic_load(&k->background));
-    metrics_write_value(b, "bunsen_sqlite_checkpoints_total", "by=\"writer\"",
-                        (double)atomic_load(&k->by_writer));
+    metrics_write_value(b, "bunsen_sqlite_checkpoints_total", "by=\"writer_finish\"",
+                        (double)atomic_load(&k->finished));
+    metrics_write_value(b, "bunsen_sqlite_checkpoints_total", "by=\"writer_full\"",
+                        (double)atomic_load(&k->full));
     metrics_write_help(b, "bunsen_sqlite_checkpoint_errors_total", "counter",
                        "WAL checkpoints that failed (other than finding another one running).");
     metrics_write_value(b, "bunsen_sqlite_checkpoint_errors_total", "",
