@@ -66,6 +66,58 @@ static void test_match(void **state)
     assert_null(match(HTTP_GET, "", p, &n, &pm, &allowed));
 }
 
+/* Repeats answer from the thread's last match (router.c): each must be what the scan gives,
+ * for another method, another table, another parameter value and a longer path alike. */
+static void test_match_repeated(void **state)
+{
+    (void)state;
+    struct http_param p[HTTP_MAX_PARAMS];
+    int n;
+    bool pm;
+    unsigned allowed;
+    for (int round = 0; round < 3; round++) {
+        const struct http_route *rt =
+            match(HTTP_POST, "/api/v1/experiments/abc/start", p, &n, &pm, &allowed);
+        assert_ptr_equal(rt, &routes[3]);
+        assert_int_equal(n, 2);
+        assert_string_equal(p[0].value, "abc");
+        assert_string_equal(p[1].value, "start");
+    }
+    const struct http_route *rt =
+        match(HTTP_POST, "/api/v1/experiments/xyz/stop", p, &n, &pm, &allowed);
+    assert_ptr_equal(rt, &routes[3]);
+    assert_string_equal(p[0].value, "xyz");
+    assert_string_equal(p[1].value, "stop");
+    assert_null(match(HTTP_GET, "/api/v1/experiments/xyz/stop", p, &n, &pm, &allowed));
+    assert_true(pm);
+    assert_int_equal(allowed, HTTP_POST);
+    assert_null(match(HTTP_POST, "/api/v1/experiments/xyz/stop/x", p, &n, &pm, &allowed));
+    assert_false(pm);
+    /* the same path against another table: its own first match */
+    static const struct http_route other[] = {
+        {HTTP_POST, "/api/v1/experiments/{key}/{action}", h_a, BODY_DEFAULT, ROLES_EDIT, 0},
+        {HTTP_POST, "/api/v1/experiments/xyz/stop", h_b, BODY_DEFAULT, ROLES_EDIT, 0},
+    };
+    static char scratch[512];
+    for (int round = 0; round < 2; round++) {
+        rt = http_route_match(other + 1, 1, HTTP_POST, "/api/v1/experiments/xyz/stop", scratch, p,
+                              &n, &pm, &allowed);
+        assert_ptr_equal(rt, &other[1]);
+        assert_int_equal(n, 0);
+        rt = http_route_match(other, 2, HTTP_POST, "/api/v1/experiments/xyz/stop", scratch, p, &n,
+                              &pm, &allowed);
+        assert_ptr_equal(rt, &other[0]);
+        assert_int_equal(n, 2);
+    }
+    /* a path longer than the memo holds still matches */
+    char longp[300] = "/api/v1/experiments/";
+    memset(longp + strlen(longp), 'k', 200);
+    for (int round = 0; round < 2; round++) {
+        assert_ptr_equal(match(HTTP_GET, longp, p, &n, &pm, &allowed), &routes[2]);
+        assert_int_equal(strlen(p[0].value), 200);
+    }
+}
+
 static void test_methods(void **state)
 {
     (void)state;
@@ -130,9 +182,8 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match),
-        cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_key_hashing),
+        cmocka_unit_test(test_match),   cmocka_unit_test(test_match_repeated),
+        cmocka_unit_test(test_methods), cmocka_unit_test(test_key_hashing),
         cmocka_unit_test(test_roles),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
