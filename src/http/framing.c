@@ -47,6 +47,8 @@ enum early_error http_early_of(const void *con_cls)
  * fault is the client's and a 5xx would page whoever watches the server's error rate). */
 
 struct framing {
+    struct http_req *r;    /* its hdr: the first value of each header the server reads */
+    unsigned seen;         /* which of those were seen (a value may be NULL) */
     int content_lengths;   /* Content-Length headers seen */
     bool lengths_differ;   /* two of them disagree, or one is not digits only */
     const char *first_len; /* the first value */
@@ -91,7 +93,27 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
     if (value != NULL && value_size > 0 && !value_ends_line(value + value_size)) {
         f->nul = true;
     }
-    if (key != NULL && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    if (key != NULL) {
+        /* by length first: one strcasecmp at most per header */
+        static const struct {
+            size_t len;
+            const char *name;
+        } want[] = {{9, "X-API-Key"},
+                    {12, MHD_HTTP_HEADER_CONTENT_TYPE},
+                    {13, MHD_HTTP_HEADER_AUTHORIZATION},
+                    {17, MHD_HTTP_HEADER_TRANSFER_ENCODING}};
+        const char **slot[] = {&f->r->hdr.api_key, &f->r->hdr.content_type,
+                               &f->r->hdr.authorization, &f->r->hdr.transfer_encoding};
+        for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+            if (want[i].len == key_size && !(f->seen & (1u << i)) &&
+                strcasecmp(key, want[i].name) == 0) {
+                f->seen |= 1u << i;
+                *slot[i] = value;
+                break;
+            }
+        }
+    }
+    if (key != NULL && key_size == 14 && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         const char *v = value != NULL ? value : "";
         if (!all_digits(v, value_size) || (f->first_len != NULL && strcmp(f->first_len, v) != 0)) {
             f->lengths_differ = true;
@@ -107,9 +129,11 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
 /* Reply and close when the framing is ambiguous; returns false after replying. */
 bool http_framing_ok(struct http_req *r)
 {
-    struct framing f = {0};
+    struct framing f = {.r = r};
+    memset(&r->hdr, 0, sizeof(r->hdr));
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, framing_header, &f);
-    const char *te = http_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    r->hdr.content_length = f.first_len; /* the first Content-Length, NULL when none */
+    const char *te = r->hdr.transfer_encoding;
     if (f.nul) {
         http_reply_error(r, ERR_INVALID, NULL, "a header holds a NUL byte");
     } else if (f.bytes > HTTP_HEADERS_MAX) {

@@ -49,6 +49,12 @@ struct http_req {
     size_t resp_bytes;
     uint64_t t0;
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
+    /* the headers the server itself reads, the first of each name (NULL: absent), gathered
+     * by http_framing_ok's one pass over the headers: a lookup each cost a scan of MHD's
+     * list with strcasecmp, seven per request */
+    struct {
+        const char *content_length, *transfer_encoding, *content_type, *authorization, *api_key;
+    } hdr;
 };
 
 /* Slow reads off MHD's threads (offload.c, routes flagged ROUTE_OFFLOAD). */

@@ -79,9 +79,8 @@ int http_server_stream_count(struct http_server *srv)
 
 static bool has_body(struct http_req *r)
 {
-    const char *cl = http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = http_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (te != NULL) {
+    const char *cl = r->hdr.content_length;
+    if (r->hdr.transfer_encoding != NULL) {
         return true;
     }
     return cl != NULL && strtoull(cl, NULL, 10) > 0;
@@ -114,7 +113,7 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
 static bool authenticate(struct http_req *r)
 {
     const char *key = NULL;
-    const char *authz = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *authz = r->hdr.authorization;
     if (authz != NULL) {
         if (strncasecmp(authz, "Bearer ", 7) != 0) {
             http_reply_error(r, ERR_UNAUTH, NULL,
@@ -126,7 +125,7 @@ static bool authenticate(struct http_req *r)
             key++;
         }
     } else {
-        key = http_req_header(r, "X-API-Key");
+        key = r->hdr.api_key;
     }
     if (key == NULL || *key == '\0') {
         http_reply_error(r, ERR_UNAUTH, NULL,
@@ -314,8 +313,7 @@ static void request_begin(struct http_req *r, const char *method)
         cap = 4 * r->app->cfg.attr_max_bytes + 16384;
     }
     buf_init(&r->body, cap);
-    bool key_sent = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL ||
-                    http_req_header(r, "X-API-Key") != NULL;
+    bool key_sent = r->hdr.authorization != NULL || r->hdr.api_key != NULL;
     if ((r->route->roles != ROLES_PUBLIC || ((r->route->flags & ROUTE_KEY_OPTIONAL) && key_sent)) &&
         !authenticate(r)) {
         return;
@@ -325,12 +323,12 @@ static void request_begin(struct http_req *r, const char *method)
             /* tolerate an empty JSON object on bodiless POSTs such as /start */
             buf_init(&r->body, 4096);
         }
-        if (!is_json_type(http_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        if (!is_json_type(r->hdr.content_type)) {
             http_reply_error(r, ERR_MEDIA_TYPE, NULL,
                              "request bodies must be 'Content-Type: application/json'");
             return;
         }
-        const char *cl = http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = r->hdr.content_length;
         if (cl != NULL && strtoull(cl, NULL, 10) > r->body.cap) {
             too_large_reply(r);
         }
