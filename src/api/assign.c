@@ -23,6 +23,8 @@
 /* No practical cap on a rendered reply (json_dumps had none): its size is bounded by the
  * request (100 named experiments) or by the experiments defined. */
 #define REPLY_CAP ((size_t)1 << 40)
+/* experiments a request may meet before its per-request arrays leave the stack */
+#define ASSIGN_LOCAL_ITEMS 8
 
 struct assign_write {
     struct api_write w;
@@ -312,8 +314,13 @@ void api_assign(struct http_req *r)
     jsonw_append_string(&out, user_id, len);
     jsonw_append_raw(&out, ",\"assignments\":{");
     size_t cap = q.named ? q.nnames : snap->n;
-    struct api_exposure *items = xcalloc(cap ? cap : 1, sizeof(*items));
-    const struct snapshot_entry **decided = xcalloc(cap ? cap : 1, sizeof(*decided));
+    /* a request usually names or meets a few experiments: then its arrays are on the stack */
+    struct api_exposure items_local[ASSIGN_LOCAL_ITEMS];
+    const struct snapshot_entry *decided_local[ASSIGN_LOCAL_ITEMS];
+    bool local = cap <= ASSIGN_LOCAL_ITEMS;
+    struct api_exposure *items = local ? items_local : xcalloc(cap, sizeof(*items));
+    const struct snapshot_entry **decided =
+        local ? decided_local : xcalloc(cap, sizeof(*decided));
     size_t nitems = 0, ndecided = 0;
     int rc = 0;
     size_t count = q.named ? q.nnames : snap->n;
@@ -372,9 +379,11 @@ void api_assign(struct http_req *r)
     } else {
         api_reply_text_after_exposures(r, text, text_len, user_id, items, nitems);
     }
-    free(decided);
     api_exposures_clear(items, nitems);
-    free(items);
+    if (!local) {
+        free(decided);
+        free(items);
+    }
     json_decref(fast_attrs);
     free(store);
     json_decref(body);

@@ -31,9 +31,9 @@ struct http_req {
     struct http_server *srv;
     struct MHD_Connection *conn;
     enum http_method method;
-    char *path;
+    char *path;    /* after the struct, in its allocation */
     const struct http_route *route;
-    char *scratch;
+    char *scratch; /* after path, as long: the router writes parameter values there */
     struct http_param params[HTTP_MAX_PARAMS];
     int nparams;
     struct buf body;

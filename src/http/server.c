@@ -282,7 +282,6 @@ static void request_begin(struct http_req *r, const char *method)
     enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
     bool path_matched = false;
     unsigned allowed = 0;
-    r->scratch = xmalloc(strlen(r->path) + 1);
     r->route = m ? http_route_match(http_routes, http_routes_count, m, r->path, r->scratch,
                                     r->params, &r->nparams, &path_matched, &allowed)
                  : NULL;
@@ -363,13 +362,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = NULL;
     }
     if (r == NULL) {
-        r = xcalloc(1, sizeof(*r));
+        /* one allocation: the request, then its path, then the router's scratch for the
+         * path's parameter values (as long as the path) */
+        size_t plen = strlen(url);
+        r = xcalloc(1, sizeof(*r) + 2 * (plen + 1));
+        r->path = (char *)(r + 1);
+        memcpy(r->path, url, plen + 1);
+        r->scratch = r->path + plen + 1;
         r->early = early;
         r->app = srv->app;
         r->srv = srv;
         r->conn = conn;
         r->t0 = time_mono_ns();
-        r->path = xstrdup(url);
         buf_init(&r->body, 0);
         *con_cls = r;
         request_begin(r, method);
@@ -485,9 +489,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         MHD_destroy_response(r->resp);
     }
     buf_free(&r->body);
-    free(r->scratch);
-    free(r->path);
-    free(r);
+    free(r); /* its path and scratch with it */
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
