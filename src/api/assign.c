@@ -319,8 +319,7 @@ void api_assign(struct http_req *r)
     const struct snapshot_entry *decided_local[ASSIGN_LOCAL_ITEMS];
     bool local = cap <= ASSIGN_LOCAL_ITEMS;
     struct api_exposure *items = local ? items_local : xcalloc(cap, sizeof(*items));
-    const struct snapshot_entry **decided =
-        local ? decided_local : xcalloc(cap, sizeof(*decided));
+    const struct snapshot_entry **decided = local ? decided_local : xcalloc(cap, sizeof(*decided));
     size_t nitems = 0, ndecided = 0;
     int rc = 0;
     size_t count = q.named ? q.nnames : snap->n;
