@@ -1068,7 +1068,7 @@ static void test_events_insert_chunks(void **state)
     assert_int_equal(store_migrate(s, NULL, &err), 0);
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     struct store_rules *rules = sl_rules(0);
-    char users[IX_USERS][8];
+    char users[IX_USERS][16];
     struct store_exposure xs[IX_USERS];
     int64_t t0 = 1700000000000LL;
     for (int u = 0; u < IX_USERS; u++) {
