@@ -31,7 +31,7 @@ struct http_req {
     struct http_server *srv;
     struct MHD_Connection *conn;
     enum http_method method;
-    char *path;    /* after the struct, in its allocation */
+    char *path; /* after the struct, in its allocation */
     const struct http_route *route;
     char *scratch; /* after path, as long: the router writes parameter values there */
     struct http_param params[HTTP_MAX_PARAMS];
