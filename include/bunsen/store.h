@@ -14,13 +14,14 @@
  * (store_submit). The writer takes all queued jobs, opens one transaction, runs each
  * job's apply() inside its own SAVEPOINT (so a job that fails leaves no partial rows while
  * the others still commit), commits once (durably: the commit is on disk when COMMIT
- * returns) and only then calls each job's done(). When an undo (ROLLBACK TO, RELEASE)
+ * returns) and only then has each job's done() called, on its completion thread, while
+ * it starts the next transaction. When an undo (ROLLBACK TO, RELEASE)
  * fails, the whole group fails instead of committing. HTTP handlers suspend their
  * connection until done() runs, so a 2xx always means "committed". Reads use a connection
  * of the reading thread (SQLite: one per thread, opened lazily, closed by store_close).
  *
  *     handler --submit--> [queue] --writer thread: BEGIN; SAVEPOINT/apply... ; COMMIT
- *                                              \--> done(job) -> resume connection
+ *                                   completion thread <--/ done(job) -> resume connection
  *
  * Thread-safety: store_submit, store_write_sync and the read functions may be called from
  * any thread; open/migrate/close from one.
@@ -78,8 +79,9 @@ int store_schema_version(struct store *s, int *version, struct err *err);
 /* One unit of work for the writer. The caller owns the job memory and keeps it alive
  * until done() has been called. apply() runs on the writer thread inside a savepoint
  * of the current group transaction: return 0 to keep its writes, -1 (err filled) to
- * roll them back. done() runs on the writer thread after the group committed (rc 0)
- * or failed (rc -1, err filled; the job's writes are not in the database). */
+ * roll them back. done() runs on the writer's completion thread, in commit order, after
+ * the group committed (rc 0) or failed (rc -1, err filled; the job's writes are not in the
+ * database); meanwhile the writer may already run later groups. */
 struct store_job {
     int (*apply)(struct store_tx *tx, void *arg, struct err *err);
     void (*done)(void *arg, int rc, const struct err *err);

@@ -759,6 +759,77 @@ static void test_writer_failed_undo_fails_group(void **state)
     store_close(s);
 }
 
+/* ---- done() on the completion thread (writer.c) ---- */
+
+#define CJ_JOBS 200
+
+struct cjob {
+    struct store_job job;
+    int index;
+    atomic_bool done;
+};
+
+static atomic_int cj_order[CJ_JOBS];
+static atomic_int cj_ndone;
+static atomic_bool cj_published;      /* set by the barrier's done(), after a pause */
+static atomic_int cj_saw_unpublished; /* later jobs' apply() that ran before it */
+
+static int cj_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)tx;
+    (void)err;
+    struct cjob *j = arg;
+    if (j->index > 0 && !atomic_load(&cj_published)) {
+        atomic_fetch_add(&cj_saw_unpublished, 1);
+    }
+    return 0;
+}
+
+static void cj_done(void *arg, int rc, const struct err *err)
+{
+    (void)err;
+    struct cjob *j = arg;
+    assert_int_equal(rc, 0);
+    if (j->index == 0) {
+        usleep(50000); /* a slow publication: later groups must wait for it */
+        atomic_store(&cj_published, true);
+    }
+    cj_order[atomic_fetch_add(&cj_ndone, 1)] = j->index;
+    atomic_store(&j->done, true);
+}
+
+/* done() calls run in submission (commit) order; a barrier job's done() runs before any
+ * later job's apply() although done() no longer runs on the writer thread; stopping the
+ * writer runs every pending done(). */
+static void test_writer_completion_thread(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    static struct cjob jobs[CJ_JOBS];
+    atomic_store(&cj_ndone, 0);
+    atomic_store(&cj_published, false);
+    atomic_store(&cj_saw_unpublished, 0);
+    for (int i = 0; i < CJ_JOBS; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].index = i;
+        jobs[i].job = (struct store_job){.apply = cj_apply, .done = cj_done, .arg = &jobs[i]};
+        jobs[i].job.barrier = i == 0;
+        jobs[i].job.retryable = i > 0;
+        assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+    }
+    store_writer_stop(s); /* returns once every done() ran */
+    assert_int_equal(atomic_load(&cj_ndone), CJ_JOBS);
+    for (int i = 0; i < CJ_JOBS; i++) {
+        assert_true(atomic_load(&jobs[i].done));
+        assert_int_equal(cj_order[i], i);
+    }
+    assert_int_equal(atomic_load(&cj_saw_unpublished), 0);
+    store_close(s);
+}
+
 /* ---- dimension breakdowns: slices equal a recount from the raw rows ---- */
 
 #define SL_USERS 180
@@ -1463,6 +1534,7 @@ int main(void)
         cmocka_unit_test(test_writer_queue_bound),
         cmocka_unit_test(test_writer_apply_batch),
         cmocka_unit_test(test_writer_failed_undo_fails_group),
+        cmocka_unit_test(test_writer_completion_thread),
         cmocka_unit_test(test_slices_equal_recount),
         cmocka_unit_test(test_ratio_sums_kept),
         cmocka_unit_test(test_exposed_known),
