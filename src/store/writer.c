@@ -11,7 +11,7 @@
  * over and starts the next transaction at once. Each done() of an /assign resumes an HTTP
  * connection (an eventfd write and a mutex in libmicrohttpd): ~100 µs for a group of ~20,
  * which the writer used to spend before its next BEGIN (docs/PERFORMANCE.md "Eighth
- * pass": +8% logged /assign per second). A group with a barrier job waits until its done()
+ * pass": +6% logged /assign per second). A group with a barrier job waits until its done()
  * calls ran before the writer takes the next group (store.h: a barrier's done() runs
  * before any later job's apply()).
  */

@@ -51,6 +51,7 @@ struct sqlite_ckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool started, pending, running, stop;
+    bool broken; /* the checkpointer could not open its connection: the writer checkpoints */
     int pass_log, pass_copied; /* the log's frames and those copied, after the last pass */
     pthread_t thread;
     atomic_llong background, finished, full, failed; /* checkpoints run */
@@ -90,6 +91,10 @@ static void *ckpt_main(void *arg)
         json_t *f = json_pack("{s:s}", "error", err.msg);
         log_json(LOG_WARN, "checkpointer: cannot open the database; the writer checkpoints", f);
         json_decref(f);
+        pthread_mutex_lock(&k->mu);
+        k->broken = true; /* from now on the hook checkpoints as SQLite would */
+        pthread_mutex_unlock(&k->mu);
+        return NULL;
     }
     pthread_mutex_lock(&k->mu);
     for (;;) {
@@ -102,11 +107,9 @@ static void *ckpt_main(void *arg)
         k->pending = false;
         k->running = true;
         pthread_mutex_unlock(&k->mu);
-        int log = 0, copied = 0, rc = SQLITE_OK;
-        if (c != NULL) {
-            rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-            ckpt_record(k, rc, c->db, BY_CHECKPOINTER);
-        }
+        int log = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        ckpt_record(k, rc, c->db, BY_CHECKPOINTER);
         pthread_mutex_lock(&k->mu);
         k->running = false;
         k->pass_log = rc == SQLITE_OK ? log : 0;
@@ -132,7 +135,7 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < k->pass_log) {
         k->pass_log = k->pass_copied = 0; /* the log started over since that pass */
     }
-    bool full = frames >= CKPT_WRITER_FRAMES || !k->started;
+    bool full = frames >= CKPT_WRITER_FRAMES || !k->started || k->broken;
     bool finish = !full && !k->running && !k->pending && k->pass_copied > 0 &&
                   frames - k->pass_copied <= CKPT_FINISH_FRAMES;
     if (!full && !finish) {
