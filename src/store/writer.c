@@ -383,6 +383,26 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Stop the completion thread once it has run every done() handed over, and join it. */
+static void completer_stop(struct writer *w)
+{
+    pthread_mutex_lock(&w->cmu);
+    w->cstop = true;
+    pthread_cond_signal(&w->ccv);
+    pthread_mutex_unlock(&w->cmu);
+    pthread_join(w->cthread, NULL);
+}
+
+static void writer_free(struct writer *w)
+{
+    pthread_mutex_destroy(&w->cmu);
+    pthread_cond_destroy(&w->ccv);
+    pthread_cond_destroy(&w->cidle);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
 int store_writer_start(struct store *s, int queue_max, struct err *err)
 {
     struct writer *w = xcalloc(1, sizeof(*w));
@@ -401,21 +421,12 @@ int store_writer_start(struct store *s, int queue_max, struct err *err)
     s->writer = w;
     if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
         s->writer = NULL;
-        pthread_mutex_lock(&w->cmu);
-        w->cstop = true;
-        pthread_cond_signal(&w->ccv);
-        pthread_mutex_unlock(&w->cmu);
-        pthread_join(w->cthread, NULL);
+        completer_stop(w);
         goto fail;
     }
     return 0;
 fail:
-    pthread_mutex_destroy(&w->cmu);
-    pthread_cond_destroy(&w->ccv);
-    pthread_cond_destroy(&w->cidle);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    free(w);
+    writer_free(w);
     return err_set(err, ERR_INTERNAL, NULL, "cannot start the writer thread");
 }
 
@@ -430,19 +441,9 @@ void store_writer_stop(struct store *s)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
-    /* then every done() handed over runs before the completion thread ends */
-    pthread_mutex_lock(&w->cmu);
-    w->cstop = true;
-    pthread_cond_signal(&w->ccv);
-    pthread_mutex_unlock(&w->cmu);
-    pthread_join(w->cthread, NULL);
+    completer_stop(w); /* every done() handed over runs first */
     s->writer = NULL;
-    pthread_mutex_destroy(&w->cmu);
-    pthread_cond_destroy(&w->ccv);
-    pthread_cond_destroy(&w->cidle);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    free(w);
+    writer_free(w);
 }
 
 int store_submit(struct store *s, struct store_job *job, struct err *err)
