@@ -14,7 +14,9 @@
  * nothing. A state that changes later through this daemon's writer (an earlier exposure that
  * arrives late and replaces it) is published again, overwriting the entry. What can change
  * the stored state otherwise empties the cache: definition changes (every catalogue reload,
- * including one made by another daemon or process) and compaction. Writers this daemon does
+ * including one made by another daemon or process) and compaction; a group that such a
+ * clear overlapped (it began before the clear and publishes after it) publishes nothing, as
+ * its states may predate the change (the epoch). Writers this daemon does
  * not see (other daemons on a shared database) can still replace a first exposure with an
  * earlier one to another variant; then a repeat assignment here is not counted as a conflict,
  * which is why serve.c leaves the cache off on PostgreSQL unless asked (docs/SCALING.md).
@@ -55,6 +57,7 @@ struct exposed {
     struct exposed_slot *slots;
     size_t mask, count, max;
     uint32_t gen;
+    _Atomic uint64_t epoch; /* exposed_clear calls: a batch noted before one is not published */
     _Atomic uint64_t hits, misses, clears;
 };
 
@@ -158,7 +161,13 @@ void exposed_clear(struct exposed *x)
     }
     pthread_mutex_lock(&x->mu);
     clear_locked(x);
+    atomic_fetch_add_explicit(&x->epoch, 1, memory_order_relaxed);
     pthread_mutex_unlock(&x->mu);
+}
+
+uint64_t exposed_epoch(struct exposed *x)
+{
+    return x != NULL ? atomic_load_explicit(&x->epoch, memory_order_relaxed) : 0;
 }
 
 void exposed_note(struct store_tx *tx, const char *experiment, const char *user_id,
@@ -181,7 +190,7 @@ void exposed_note(struct store_tx *tx, const char *experiment, const char *user_
     b->notes[b->n++ - EXPOSED_INLINE] = n;
 }
 
-void exposed_publish(struct exposed *x, const struct exposed_batch *b)
+void exposed_publish(struct exposed *x, const struct exposed_batch *b, uint64_t epoch)
 {
     if (x == NULL || b->n == 0) {
         return;
@@ -191,6 +200,9 @@ void exposed_publish(struct exposed *x, const struct exposed_batch *b)
         if (i > 0 && i % 256 == 0) { /* a batch of 10,000 exposures: lookups get a turn */
             pthread_mutex_unlock(&x->mu);
             pthread_mutex_lock(&x->mu);
+        }
+        if (atomic_load_explicit(&x->epoch, memory_order_relaxed) != epoch) {
+            break; /* emptied since the group committed: its states may no longer hold */
         }
         const struct exposed_note *n =
             i < EXPOSED_INLINE ? &b->inline_notes[i] : &b->notes[i - EXPOSED_INLINE];

@@ -65,7 +65,11 @@ void exposed_clear(struct exposed *x);
  * transaction leaves it (attribution, after its writes succeeded). No-op without a batch. */
 void exposed_note(struct store_tx *tx, const char *experiment, const char *user_id,
                   const char *variant, int64_t ts);
-void exposed_publish(struct exposed *x, const struct exposed_batch *b);
+/* Publish a committed group's notes, unless exposed_clear ran since epoch was read
+ * (exposed_epoch, before the group's transaction began): a definition change or compaction
+ * since may have made them stale. */
+void exposed_publish(struct exposed *x, const struct exposed_batch *b, uint64_t epoch);
+uint64_t exposed_epoch(struct exposed *x); /* 0 when x is NULL */
 void exposed_batch_free(struct exposed_batch *b);
 void exposed_write_metrics(struct exposed *x, struct buf *b);
 

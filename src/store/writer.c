@@ -278,6 +278,7 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
         retryable = retryable && j->retryable;
     }
     struct exposed_batch seen = {0};
+    uint64_t epoch = exposed_epoch(s->exposed); /* a clear from now on makes seen stale */
     int rc = run_attempt(s, first, !retryable, &seen, &err);
     if (rc == 1) {
         rc = run_attempt(s, first, true, &seen, &err);
@@ -291,7 +292,7 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
         clean = j->rc == 0;
     }
     if (clean) {
-        exposed_publish(s->exposed, &seen);
+        exposed_publish(s->exposed, &seen, epoch);
     }
     exposed_batch_free(&seen);
     uint64_t dt = time_mono_ns() - t0;

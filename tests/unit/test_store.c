@@ -1449,8 +1449,19 @@ static int sl_apply_then_fail(struct store_tx *tx, void *arg, struct err *err)
     return err_set(err, ERR_INVALID, NULL, "fails after its exposures were applied");
 }
 
+/* store_exposed_clear in the middle of a group, as a catalogue reload on another thread may
+ * come between a group's transaction and its publishing */
+static struct store *clear_during;
+static int sl_apply_then_clear(struct store_tx *tx, void *arg, struct err *err)
+{
+    int rc = sl_apply(tx, arg, err);
+    store_exposed_clear(clear_during);
+    return rc;
+}
+
 /* What a committed transaction left is known, nothing of a failed one; a late earlier
- * exposure overwrites it; store_exposed_clear and a full table empty it. */
+ * exposure overwrites it; store_exposed_clear and a full table empty it, and a group that a
+ * clear overlapped publishes nothing. */
 static void test_exposed_known(void **state)
 {
     (void)state;
@@ -1489,6 +1500,13 @@ static void test_exposed_known(void **state)
     assert_false(store_exposed_known(s, "sx", "u4", "a", 5000));
     store_exposed_clear(s);
     assert_false(store_exposed_known(s, "sx", "u2", "b", 5000));
+    clear_during = s;
+    struct store_exposure x6[] = {{"sx", "u6", "a", 3000, NULL}};
+    b = (struct sl_batch){.rules = rules, .x = x6, .nx = 1};
+    assert_int_equal(store_write_sync(s, sl_apply_then_clear, &b, &err), 0);
+    assert_false(store_exposed_known(s, "sx", "u6", "a", 5000));
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0); /* the repeat: known now */
+    assert_true(store_exposed_known(s, "sx", "u6", "a", 5000));
     /* full: emptied, then filled again by what comes next */
     store_writer_stop(s);
     store_exposed_configure(s, 12); /* 16 slots, 12 pairs */
