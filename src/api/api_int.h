@@ -142,7 +142,12 @@ json_t *api_assigned_value(const struct experiment *x, const struct assign_resul
 struct assign_query {
     const char *user_id; /* valid per text_id_valid(.., 256) */
     size_t len;
-    json_t *attrs;                       /* NULL: absent or null */
+    json_t *attrs; /* NULL: absent, null, or left unbuilt: */
+    /* a flat "attributes" object the reader left unbuilt (attrs NULL; assign_body.c): its
+     * text in the body (api_assign_attrs_build builds it) and what api_attributes_check
+     * would count of it: the bytes, and the longest name or string value */
+    const char *attrs_text;
+    size_t attrs_len, attrs_bytes, attrs_longest;
     bool named;                          /* "experiments" given (as an array) */
     size_t nnames;                       /* <= ASSIGN_MAX_NAMED */
     const char *names[ASSIGN_MAX_NAMED]; /* experiment keys as given */
@@ -157,6 +162,9 @@ struct assign_query {
  * caller parses it with http_req_json_body() and words any error). */
 int api_assign_body_read(const char *body, size_t len, struct assign_query *q, char **store,
                          json_t **attrs);
+/* The attributes object the reader left unbuilt (q->attrs_text), as jansson would read it:
+ * a new reference, or NULL when there is none. The body must still be alive. */
+json_t *api_assign_attrs_build(const struct assign_query *q);
 
 /* POST /api/v1/events and /exposures: at most this many items per request, timestamps at
  * most this far in the future (API.md "Ingestion"). */

@@ -271,6 +271,42 @@ fail:
     return NULL;
 }
 
+/* The attributes an /assign decides with, built on first use: the request's own object (or
+ * {}), with "id" set to the user id when absent (GrowthBook's default hash attribute). Most
+ * experiments read none, and then the tree is never made. */
+struct assign_attrs {
+    const struct assign_query *q;
+    const char *user_id;
+    json_t *eff; /* NULL until attrs_of */
+};
+
+static const json_t *attrs_of(struct assign_attrs *v)
+{
+    if (v->eff == NULL) {
+        json_t *a = v->q->attrs != NULL        ? json_incref(v->q->attrs)
+                    : v->q->attrs_text != NULL ? api_assign_attrs_build(v->q)
+                                               : json_object();
+        /* "id" goes into the request's own tree (no copy: nothing else holds it) */
+        if (json_object_get(a, "id") == NULL) {
+            json_object_set_new(a, "id", json_string(v->user_id));
+        }
+        v->eff = a;
+    }
+    return v->eff;
+}
+
+/* Whether deciding e, and logging its exposure, reads the attributes: a targeting condition
+ * with members (saved groups are inside it; a.compiled is made for every experiment, from
+ * the same tree, and an empty condition matches without looking), a hash attribute (the
+ * fallback is read only with one), or dimensions recorded with a logged exposure. The core
+ * (assign_decide_budget) reads them for nothing else. */
+static bool reads_attributes(const struct snapshot_entry *e, bool log)
+{
+    const json_t *c = e->a.condition;
+    return (c != NULL && !(json_is_object(c) && json_object_size(c) == 0)) ||
+           e->a.hash_attribute != NULL || (log && e->x.ndimensions > 0);
+}
+
 void api_assign(struct http_req *r)
 {
     struct assign_query q;
@@ -287,23 +323,26 @@ void api_assign(struct http_req *r)
     }
     const char *user_id = q.user_id;
     size_t len = q.len;
-    /* "id" goes into the request's own attribute tree (no copy: nothing else holds it) */
-    json_t *eff = q.attrs != NULL ? json_incref(q.attrs) : json_object();
-    if (json_object_get(eff, "id") == NULL) {
-        json_object_set_new(eff, "id", json_string(user_id));
-    }
     struct err err;
     err_clear(&err);
     struct app *app = http_req_app(r);
-    /* both parsers (the fast reader and jansson) end here: the caps apply to either */
+    /* both parsers (the fast reader and jansson) end here: the caps apply to either. An
+     * object the reader left unbuilt was counted as the check counts: within the caps it
+     * needs no tree; outside, the tree is built so that the check words the error. */
+    const struct config *cfg = &app->cfg;
+    if (q.attrs == NULL && q.attrs_text != NULL &&
+        (q.attrs_bytes > cfg->attr_max_bytes || q.attrs_longest > (size_t)cfg->attr_max_string ||
+         (size_t)cfg->attr_max_depth < 1)) {
+        q.attrs = fast_attrs = api_assign_attrs_build(&q);
+    }
     if (api_attributes_check(app, q.attrs, "attributes", &err) != 0) {
         http_reply_err(r, &err);
-        json_decref(eff);
         json_decref(fast_attrs);
         free(store);
         json_decref(body);
         return;
     }
+    struct assign_attrs attrs = {.q = &q, .user_id = user_id, .eff = NULL};
     struct condition_budget budget = api_eval_budget(app);
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     /* The reply is written as it is decided: {"user_id":..,"assignments":{..},"unknown":[..]} */
@@ -350,7 +389,8 @@ void api_assign(struct http_req *r)
         jsonw_append_raw(&out, ndecided ? "," : "");
         jsonw_append_string(&out, e->x.key, strlen(e->x.key));
         jsonw_append_raw(&out, ":");
-        if (decide(e, user_id, len, eff, &budget, q.explain, &out, &res, &err) != 0) {
+        const json_t *a = reads_attributes(e, q.log_exposure) ? attrs_of(&attrs) : NULL;
+        if (decide(e, user_id, len, a, &budget, q.explain, &out, &res, &err) != 0) {
             rc = -1;
             break;
         }
@@ -360,12 +400,12 @@ void api_assign(struct http_req *r)
             str_copy(items[nitems].experiment, sizeof(items[0].experiment), e->x.key);
             str_copy(items[nitems].variant, sizeof(items[0].variant),
                      e->x.variants[res.variant].key);
-            items[nitems].dims = api_dims_encode(&e->x, eff);
+            items[nitems].dims = api_dims_encode(&e->x, a);
             nitems++;
         }
     }
     snapshot_read_end(app->experiments, snap);
-    json_decref(eff);
+    json_decref(attrs.eff);
     jsonw_append_raw(&out, "},\"unknown\":[");
     buf_append(&out, unknown.data ? unknown.data : "", unknown.len);
     jsonw_append_raw(&out, "]}");

@@ -6,11 +6,14 @@
  * object holds only known fields, "user_id" is the same string, "attributes" is equal
  * (json_equal: same members, same values) or absent/null on both sides, "experiments" the
  * same keys in the same order, and "log_exposure"/"explain" the same booleans (defaults
- * true/false). A body the reader refuses is fine (the jansson path handles it); one it
- * accepts with another meaning would make /assign answer differently by the shape of the
- * bytes. Input: the body itself.
+ * true/false). An "attributes" object left unbuilt is built (api_assign_attrs_build) and
+ * compared the same way, and its counts must be condition_check_attributes' own: the
+ * object passes caps equal to them and fails each cap set one below. A body the reader refuses is
+ * fine (the jansson path handles it); one it accepts with another meaning would make /assign answer
+ * differently by the shape of the bytes. Input: the body itself.
  */
 #include "../../src/api/api_int.h"
+#include "bunsen/condition.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -55,12 +58,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    memcmp(json_string_value(uid), q.user_id, q.len) == 0,
                "user_id differs (fast: %.*s)", (int)q.len, q.user_id);
     json_t *ja = json_object_get(root, "attributes");
+    bool lazy = q.attrs == NULL && q.attrs_text != NULL;
+    json_t *built = lazy ? api_assign_attrs_build(&q) : json_incref(q.attrs);
     if (ja == NULL || json_is_null(ja)) {
-        FUZZ_CHECK(q.attrs == NULL, "attributes read where jansson has %s", "none");
+        FUZZ_CHECK(built == NULL, "attributes read where jansson has %s", "none");
     } else {
-        FUZZ_CHECK(q.attrs != NULL && json_equal(q.attrs, ja), "attributes differ (%s)",
-                   q.attrs ? "unequal" : "missing");
+        FUZZ_CHECK(built != NULL && json_equal(built, ja), "attributes differ (%s)",
+                   built ? "unequal" : "missing");
     }
+    if (lazy) {
+        struct err err;
+        struct condition_limits lim = {q.attrs_bytes, 1, 1, q.attrs_longest};
+        FUZZ_CHECK(condition_check_attributes(built, &lim, "attributes", &err) == 0,
+                   "unbuilt attributes fail the caps of their own counts: %s", err.msg);
+        lim.max_bytes = q.attrs_bytes - 1;
+        FUZZ_CHECK(condition_check_attributes(built, &lim, "attributes", &err) != 0,
+                   "unbuilt attributes counted %zu bytes, more than the check", q.attrs_bytes);
+        lim.max_bytes = q.attrs_bytes;
+        if (q.attrs_longest > 0) {
+            lim.max_string = q.attrs_longest - 1;
+            FUZZ_CHECK(condition_check_attributes(built, &lim, "attributes", &err) != 0,
+                       "unbuilt attributes: longest %zu, longer than the check's", q.attrs_longest);
+        }
+    }
+    json_decref(built);
     json_t *je = json_object_get(root, "experiments");
     if (je == NULL || json_is_null(je)) {
         FUZZ_CHECK(!q.named && q.nnames == 0, "experiments read where jansson has %s", "none");
