@@ -238,9 +238,15 @@ if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null 2>&1; then
     perf_pid=$!
 fi
 commits() { curl -s "$B/metrics" | awk '/^bunsen_writer_commits_total\{outcome="ok"\}/ { print $2; f = 1 } END { if (!f) print "" }'; }
+# seconds the writer spent inside group transactions (BEGIN..COMMIT, fsync included)
+busy() { curl -s "$B/metrics" | awk '$1 == "bunsen_writer_commit_duration_seconds_sum" { print $2; f = 1 } END { if (!f) print "" }'; }
 k0=$(commits)
+w0=$(busy)
+t0=$(date +%s.%N)
 run log-on "$B" "$sdk" true "$bpid"
 k1=$(commits)
+w1=$(busy)
+t1=$(date +%s.%N)
 O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS O_CPU=$CPU_US
 stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" \
     "SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'" 2>/dev/null || echo "?")
@@ -274,6 +280,9 @@ printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=true" "$O
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "  same, returning users" "$R_RPS" "$R_P50" "$R_P99" "$R_ERR" "$(ratio "$R_RPS" "$N_RPS")" "$R_CPU"
 echo "(server us/req: CPU time, user + system, of the server's processes per reply: less sensitive to other load than requests/s)"
 echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)$(awk -v a="$k0" -v b="$k1" -v n="$stored" 'BEGIN { if (a != "" && b > a && n + 0 > 0) printf "; %d group commits, %.1f exposures per commit (warm-up included)", b - a, n / (b - a) }')"
+# the writer's share of the run's wall clock: near 1, the writer (its fsync above all) bounds
+# logged requests/s (docs/PERFORMANCE.md "Ninth pass")
+awk -v a="$w0" -v b="$w1" -v s="$t0" -v e="$t1" -v k0="$k0" -v k1="$k1" 'BEGIN { if (a != "" && b > a && e > s && k1 > k0) printf "writer inside group transactions %.0f%% of the logging-on run (warm-up included), %.0f us per group\n", 100 * (b - a) / (e - s), 1e6 * (b - a) / (k1 - k0) }'
 echo "returning users: $BENCH_RETURNING_SHOW users per wrk thread; $(awk -v h="$((h1 - h0))" -v m="$((m1 - m0))" 'BEGIN { if (h + m > 0) printf "%.1f%% of their logged assignments answered without a write (known first exposures; warm-up included)", 100 * h / (h + m); else print "no known-exposure cache in this build" }')"
 g1=$(verdict "$F_R" ">=" 0.65)
 g2=$(verdict "$O_R" ">=" 0.40)
