@@ -24,6 +24,8 @@
 #   BENCH_RETURNING=10000  users per wrk thread in the extra logging-on run with returning
 #                       users (their repeats need no write)
 #   BENCH_STRICT=1      exit 1 when a goal is missed
+#   BENCH_DATABASE=postgres  the daemon on a throwaway PostgreSQL cluster
+#                       (tests/pg/cluster.sh, as bench/pg.sh) instead of its SQLite default
 # Usage: make && sh bench/assign.sh        (or `make bench`)
 set -u
 
@@ -82,10 +84,15 @@ stop_pid() { # pid: TERM, wait up to 5 s, then KILL
     kill -KILL "$1" 2>/dev/null
     wait "$1" 2>/dev/null
 }
+PG=""
+[ "${BENCH_DATABASE:-sqlite}" = postgres ] && PG=1
+[ -n "$PG" ] || [ "${BENCH_DATABASE:-sqlite}" = sqlite ] ||
+    die "BENCH_DATABASE must be sqlite or postgres"
 cleanup() {
     stop_pid "$npid"
     stop_pid "$mpid"
     stop_pid "$bpid"
+    [ -n "$PG" ] && sh "$root/tests/pg/cluster.sh" stop "$tmp/pg" immediate
     if [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$tmp"; else echo "bench: kept $tmp" >&2; fi
 }
 trap cleanup EXIT
@@ -95,6 +102,12 @@ trap 'exit 130' INT TERM
 mkdir -p "$tmp/data"
 set -- serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn --rate-limit-assign 0
 [ -n "${BUNSEN_THREADS:-}" ] && set -- "$@" --threads "$BUNSEN_THREADS"
+DBURL=""
+if [ -n "$PG" ]; then
+    chmod 755 "$tmp"
+    DBURL=$(sh "$root/tests/pg/cluster.sh" start "$tmp/pg") || die "the PostgreSQL cluster did not start"
+    set -- "$@" --database "$DBURL"
+fi
 $SPIN "$bin" "$@" >"$tmp/bunsen.out" 2>"$tmp/bunsen.err" &
 bpid=$!
 bport=""
@@ -248,8 +261,13 @@ k1=$(commits)
 w1=$(busy)
 t1=$(date +%s.%N)
 O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS O_CPU=$CPU_US
-stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" \
-    "SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'" 2>/dev/null || echo "?")
+q="SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'"
+if [ -n "$PG" ]; then
+    stored=$(runuser -u postgres -- psql "$DBURL" -qAtX -c "$q" 2>/dev/null ||
+        psql "$DBURL" -qAtX -c "$q" 2>/dev/null || echo "?")
+else
+    stored=$(sqlite3 -readonly "$tmp/data/bunsen.db" "$q" 2>/dev/null || echo "?")
+fi
 # returning users (BENCH_RETURNING per wrk thread, default 10,000): the same users again and
 # again, as a service sees them; repeats of a committed first exposure need no write
 # (store.h "Known first exposures"). Not one of the issue's goals (those send new users).
@@ -270,7 +288,7 @@ O_R=$(ratio "$O_RPS" "$N_RPS")
 echo
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);" \
     "load average before the runs: $load0"
-echo "wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; $("$bin" version 2>/dev/null | head -n 1);" \
+echo "wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; $("$bin" version 2>/dev/null | head -n 1) on ${BENCH_DATABASE:-sqlite};" \
     "bunsen threads: ${BUNSEN_THREADS:-default}, nginx workers: ${NGINX_WORKERS:-auto}${SPIN:+; servers on CPUs $BENCH_SERVER_CPUS}${WPIN:+, wrk on CPUs $BENCH_WRK_CPUS}"
 printf '%-28s %11s %8s %8s %7s %9s %13s\n' "target" "requests/s" "p50 ms" "p99 ms" "errors" "vs nginx" "server us/req"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "nginx static reply" "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "1.00" "$N_CPU"
@@ -279,11 +297,12 @@ printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=false" "$
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=true" "$O_RPS" "$O_P50" "$O_P99" "$O_ERR" "$O_R" "$O_CPU"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "  same, returning users" "$R_RPS" "$R_P50" "$R_P99" "$R_ERR" "$(ratio "$R_RPS" "$N_RPS")" "$R_CPU"
 echo "(server us/req: CPU time, user + system, of the server's processes per reply: less sensitive to other load than requests/s)"
+[ -n "$PG" ] && echo "(on PostgreSQL the daemon's alone: the database's processes are not counted)"
 echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)$(awk -v a="$k0" -v b="$k1" -v n="$stored" 'BEGIN { if (a != "" && b > a && n + 0 > 0) printf "; %d group commits, %.1f exposures per commit (warm-up included)", b - a, n / (b - a) }')"
 # the writer's share of the run's wall clock: near 1, the writer (its fsync above all) bounds
 # logged requests/s (docs/PERFORMANCE.md "Ninth pass")
 awk -v a="$w0" -v b="$w1" -v s="$t0" -v e="$t1" -v k0="$k0" -v k1="$k1" 'BEGIN { if (a != "" && b > a && e > s && k1 > k0) printf "writer inside group transactions %.0f%% of the logging-on run (warm-up included), %.0f us per group\n", 100 * (b - a) / (e - s), 1e6 * (b - a) / (k1 - k0) }'
-echo "returning users: $BENCH_RETURNING_SHOW users per wrk thread; $(awk -v h="$((h1 - h0))" -v m="$((m1 - m0))" 'BEGIN { if (h + m > 0) printf "%.1f%% of their logged assignments answered without a write (known first exposures; warm-up included)", 100 * h / (h + m); else print "no known-exposure cache in this build" }')"
+echo "returning users: $BENCH_RETURNING_SHOW users per wrk thread; $(awk -v h="$((h1 - h0))" -v m="$((m1 - m0))" 'BEGIN { if (h + m > 0) printf "%.1f%% of their logged assignments answered without a write (known first exposures; warm-up included)", 100 * h / (h + m); else print "the known-exposure cache is off (its default on PostgreSQL: docs/SCALING.md)" }')"
 g1=$(verdict "$F_R" ">=" 0.65)
 g2=$(verdict "$O_R" ">=" 0.40)
 C_R=$(ratio "$F_CPU" "$N_CPU")
