@@ -168,15 +168,18 @@ static int writer_ready(struct store *s, struct err *err)
  * measured on a fresh database, logged /assign did 7,000 requests/s with every exposure
  * lookup scanning the whole table, and 22,000 with index lookups (docs/PERFORMANCE.md
  * "Ninth pass"). So the listener, every ANALYZE_EVERY_MS, analyzes each table of these
- * lookups that has more than doubled (in pages) since its statistics were taken: a few
- * times in a table's life, never on the writer's connection.
+ * lookups that has more than doubled (in pages) since its statistics were taken, while it
+ * is young (up to 128 MiB: its sample then reads cached pages for milliseconds, and
+ * autovacuum has had its turn by the time a table is larger): a few times in a table's
+ * life, never on the writer's connection. Definition changes meanwhile wait in the
+ * connection; the daemon's one-second catalogue poll does not depend on this thread.
  */
 #define ANALYZE_EVERY_MS 1000
 static const char SQL_GROWN[] =
     "SELECT t FROM unnest(ARRAY['exposures', 'events', 'user_metrics', 'exposure_dims']) t "
     "JOIN pg_class c ON c.oid = to_regclass(t) "
     "WHERE pg_relation_size(c.oid) / current_setting('block_size')::bigint > "
-    "2 * GREATEST(c.relpages, 8)";
+    "2 * GREATEST(c.relpages, 8) AND pg_relation_size(c.oid) <= 134217728";
 
 /* 0, or -1 when a statement failed (logged; the caller waits longer before the next try) */
 static int analyze_grown(struct pg_conn *c)
@@ -219,11 +222,12 @@ static void *listener_main(void *arg)
             nanosleep(&ts, NULL);
             continue;
         }
-        uint64_t analyzed = 0; /* when the next analyze_grown is due */
+        uint64_t next_analyze = 0; /* when analyze_grown is due (monotonic ns) */
         while (!p->stop_listener && !c->broken) {
             uint64_t now = time_mono_ns();
-            if (now >= analyzed) { /* the next check is due: in a second, or a minute */
-                analyzed = now + (analyze_grown(c) == 0 ? ANALYZE_EVERY_MS : 60000) * 1000000ull;
+            if (now >= next_analyze) { /* then again in a second, or a minute after a failure */
+                next_analyze =
+                    now + (analyze_grown(c) == 0 ? ANALYZE_EVERY_MS : 60000) * 1000000ull;
                 continue;
             }
             int fd = PQsocket(c->pg);
