@@ -299,7 +299,8 @@ static const json_t *attrs_of(struct assign_attrs *v)
  * with members (saved groups are inside it; a.compiled is made for every experiment, from
  * the same tree, and an empty condition matches without looking), a hash attribute (the
  * fallback is read only with one), or dimensions recorded with a logged exposure. The core
- * (assign_decide_budget) reads them for nothing else. */
+ * (assign_decide_budget) reads them for nothing else: whatever comes to read them (in the
+ * core or here) must be added to this test, or it would be given NULL. */
 static bool reads_attributes(const struct snapshot_entry *e, bool log)
 {
     const json_t *c = e->a.condition;
