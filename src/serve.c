@@ -307,7 +307,11 @@ int cli_serve(int argc, char **argv)
             log_json(LOG_ERROR, "experiment reload failed", json_pack("{s:s}", "error", err.msg));
         }
     }
-    http_server_quiesce(app.http);
+    /* The listening socket stays open while the writer drains: requests that come meanwhile
+     * are answered, writes with 503 "shutting down" once the writer stops taking jobs.
+     * MHD_quiesce_daemon, which would close it first, races its own epoll workers in
+     * libmicrohttpd 0.9.75 and can abort the process ("Failed to remove listen FD from
+     * epoll set": seen once in CI at a test's SIGTERM, a known MHD defect). */
     api_rebuilder_stop(rebuilder);
     store_writer_stop(app.store);
     /* A shared backend's listener thread runs the hook until store_close: from here on it

@@ -103,8 +103,6 @@ enum http_method http_method_parse(const char *m);
 /* Start serving. *port_out receives the bound port (useful with cfg->port == 0). */
 int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
                       int *port_out, struct err *err);
-/* Stop accepting new connections (first step of a graceful shutdown). */
-void http_server_quiesce(struct http_server *srv);
 /* Stop the daemon (all suspended requests must have been resumed) and free it. NULL ok. */
 void http_server_stop(struct http_server *srv);
 

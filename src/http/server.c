@@ -569,7 +569,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     for (size_t i = 0; i <= http_routes_count; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
-    srv->listen_fd = -1; /* owned by MHD from here on; returned to us by quiesce */
+    srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
@@ -594,17 +594,6 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     *port_out = info ? (int)info->port : cfg->port;
     *out = srv;
     return 0;
-}
-
-void http_server_quiesce(struct http_server *srv)
-{
-    if (srv != NULL && srv->d != NULL) {
-        MHD_socket s = MHD_quiesce_daemon(srv->d);
-        if (s != MHD_INVALID_SOCKET) {
-            close(s);
-            srv->listen_fd = -1;
-        }
-    }
 }
 
 void http_server_stop(struct http_server *srv)
