@@ -24,6 +24,57 @@
 #include "bunsen/util.h"
 #include "json_scan_int.h"
 
+/* One member of a flat object: a plain-string name, then a plain string, a small integer,
+ * true, false or null. */
+struct flat_member {
+    const char *k, *s;
+    size_t kn, sn;
+    enum { FLAT_STRING, FLAT_INT, FLAT_BOOL, FLAT_NULL } kind;
+    json_int_t iv;
+    bool b;
+};
+
+/* The next member of a flat object whose '{' and n members were read: 1 (into m), 0 at its
+ * closing brace (read), -1 when the text is anything else. */
+static int flat_next(struct reader *at, size_t n, struct flat_member *m)
+{
+    skip_ws(at);
+    if (at->p < at->end && *at->p == '}') {
+        at->p++;
+        return 0;
+    }
+    if (n > 0) {
+        if (at->p >= at->end || *at->p != ',') {
+            return -1;
+        }
+        at->p++;
+        skip_ws(at);
+    }
+    if (!read_plain_string(at, &m->k, &m->kn)) {
+        return -1;
+    }
+    skip_ws(at);
+    if (at->p >= at->end || *at->p != ':') {
+        return -1;
+    }
+    at->p++;
+    skip_ws(at);
+    bool is_null = false;
+    if (at->p < at->end && *at->p == '"') {
+        m->kind = FLAT_STRING;
+        return read_plain_string(at, &m->s, &m->sn) ? 1 : -1;
+    }
+    if (at->p < at->end && (*at->p == '-' || (*at->p >= '0' && *at->p <= '9'))) {
+        m->kind = FLAT_INT;
+        return read_small_int(at, &m->iv) ? 1 : -1;
+    }
+    if (!read_literal(at, &m->b, &is_null)) {
+        return -1;
+    }
+    m->kind = is_null ? FLAT_NULL : FLAT_BOOL;
+    return 1;
+}
+
 /* An attributes object whose values are all plain strings, small integers, true, false or
  * null (the common shape, {"country":"NL"}), built as json_loadb() builds it (the same
  * members in the same order) without jansson's lexer. NULL, with rd unmoved, for any other
@@ -40,55 +91,30 @@ static json_t *read_flat_object(struct reader *rd)
     if (o == NULL) {
         return NULL;
     }
-    skip_ws(&at);
-    if (at.p < at.end && *at.p == '}') {
-        rd->p = at.p + 1;
-        return o;
-    }
-    for (;;) {
-        const char *k = NULL, *s = NULL;
-        size_t kn = 0, sn = 0;
-        skip_ws(&at);
-        if (!read_plain_string(&at, &k, &kn)) {
-            break;
-        }
-        skip_ws(&at);
-        if (at.p >= at.end || *at.p != ':') {
-            break;
-        }
-        at.p++;
-        skip_ws(&at);
-        json_t *v = NULL;
-        bool b = false, is_null = false;
-        json_int_t iv = 0;
-        if (at.p < at.end && *at.p == '"') {
-            v = read_plain_string(&at, &s, &sn) ? json_stringn_nocheck(s, sn) : NULL;
-        } else if (at.p < at.end && (*at.p == '-' || (*at.p >= '0' && *at.p <= '9'))) {
-            v = read_small_int(&at, &iv) ? json_integer(iv) : NULL;
-        } else if (read_literal(&at, &b, &is_null)) {
-            v = is_null ? json_null() : json_boolean(b);
-        }
+    struct flat_member m;
+    int r;
+    for (size_t n = 0; (r = flat_next(&at, n, &m)) > 0; n++) {
+        json_t *v = m.kind == FLAT_STRING ? json_stringn_nocheck(m.s, m.sn)
+                    : m.kind == FLAT_INT  ? json_integer(m.iv)
+                    : m.kind == FLAT_NULL ? json_null()
+                                          : json_boolean(m.b);
         /* a repeated name is refused by the jansson path (JSON_REJECT_DUPLICATES) */
-        if (v == NULL || json_object_getn(o, k, kn) != NULL) {
+        if (v == NULL || json_object_getn(o, m.k, m.kn) != NULL) {
             json_decref(v);
+            r = -1;
             break;
         }
-        if (json_object_setn_new_nocheck(o, k, kn, v) != 0) { /* steals v */
+        if (json_object_setn_new_nocheck(o, m.k, m.kn, v) != 0) { /* steals v */
+            r = -1;
             break;
         }
-        skip_ws(&at);
-        if (at.p < at.end && *at.p == ',') {
-            at.p++;
-            continue;
-        }
-        if (at.p < at.end && *at.p == '}') {
-            rd->p = at.p + 1;
-            return o;
-        }
-        break;
     }
-    json_decref(o);
-    return NULL;
+    if (r < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    rd->p = at.p;
+    return o;
 }
 
 /* read_flat_object's shape without building it, for objects of at most FLAT_LAZY_MAX members
@@ -107,63 +133,31 @@ static bool scan_flat_object(struct reader *rd, struct assign_query *q)
     at.p++;
     const char *names[FLAT_LAZY_MAX];
     size_t lens[FLAT_LAZY_MAX], n = 0, bytes = 2, longest = 0;
-    skip_ws(&at);
-    if (at.p < at.end && *at.p == '}') {
-        at.p++;
-        goto done;
-    }
-    for (;;) {
-        const char *k = NULL, *s = NULL;
-        size_t kn = 0, sn = 0;
-        skip_ws(&at);
-        if (n == FLAT_LAZY_MAX || !read_plain_string(&at, &k, &kn)) {
+    struct flat_member m;
+    int r;
+    while ((r = flat_next(&at, n, &m)) > 0) {
+        if (n == FLAT_LAZY_MAX) {
             return false;
         }
         for (size_t i = 0; i < n; i++) {
-            if (lens[i] == kn && memcmp(names[i], k, kn) == 0) {
+            if (lens[i] == m.kn && memcmp(names[i], m.k, m.kn) == 0) {
                 return false;
             }
         }
-        names[n] = k;
-        lens[n++] = kn;
-        bytes += kn + 3;
-        longest = kn > longest ? kn : longest;
-        skip_ws(&at);
-        if (at.p >= at.end || *at.p != ':') {
-            return false;
-        }
-        at.p++;
-        skip_ws(&at);
-        bool b = false, is_null = false;
-        json_int_t iv = 0;
-        if (at.p < at.end && *at.p == '"') {
-            if (!read_plain_string(&at, &s, &sn)) {
-                return false;
-            }
-            bytes += sn + 2;
-            longest = sn > longest ? sn : longest;
-        } else if (at.p < at.end && (*at.p == '-' || (*at.p >= '0' && *at.p <= '9'))) {
-            if (!read_small_int(&at, &iv)) {
-                return false;
-            }
-            bytes += 8;
-        } else if (read_literal(&at, &b, &is_null)) {
-            bytes += 8;
+        names[n] = m.k;
+        lens[n++] = m.kn;
+        bytes += m.kn + 3;
+        longest = m.kn > longest ? m.kn : longest;
+        if (m.kind == FLAT_STRING) {
+            bytes += m.sn + 2;
+            longest = m.sn > longest ? m.sn : longest;
         } else {
-            return false;
+            bytes += 8;
         }
-        skip_ws(&at);
-        if (at.p < at.end && *at.p == ',') {
-            at.p++;
-            continue;
-        }
-        if (at.p < at.end && *at.p == '}') {
-            at.p++;
-            break;
-        }
+    }
+    if (r < 0) {
         return false;
     }
-done:
     q->attrs_text = start;
     q->attrs_len = (size_t)(at.p - start);
     q->attrs_bytes = bytes;
