@@ -11,6 +11,8 @@
 #
 # Knobs: BENCH_CLIENTS=4 (per daemon)  BENCH_BATCHES=10 (per client)  BENCH_BATCH=1000
 #        BENCH_USERS=20000  BENCH_ASSIGN=20000 (requests)  BENCH_CONNS=8
+#        BENCH_PGSTAT=1: load pg_stat_statements and print the 3-daemon phase's statements by
+#        total time (and the CPU time of the daemons and of PostgreSQL in that phase)
 # Usage: make && sh bench/pg.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,6 +51,18 @@ base_url=${url%/*}
 psql_do() { # database sql
     runuser -u postgres -- psql "$base_url/$1" -qAtX -c "$2" 2>/dev/null ||
         psql "$base_url/$1" -qAtX -c "$2"
+}
+PGSTAT=${BENCH_PGSTAT:-}
+if [ -n "$PGSTAT" ]; then
+    psql_do postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+    sh "$root/tests/pg/cluster.sh" restart "$tmp/pg" fast || die "restart with pg_stat_statements"
+fi
+# CPU seconds (user + system) of the processes whose command name is $1, from /proc
+cpu_of() {
+    for s in /proc/[0-9]*/stat; do
+        cat "$s" 2>/dev/null
+    done | awk -v name="($1)" -v hz="$(getconf CLK_TCK)" \
+        '$2 == name { t += $14 + $15 } END { printf "%.2f", t / hz }'
 }
 
 PORT=""
@@ -126,10 +140,16 @@ T1=$PORT
 start_daemon t2 "$base_url/three"
 T2=$PORT
 sleep 1
+if [ -n "$PGSTAT" ]; then
+    psql_do three "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+fi
 for d in 0 1 2; do
     eval port=\$T$d
     "$tmp/ingest" expose "$port" "$SDK" "$EXP" $((USERS / 3)) "t$d" "$base" >/dev/null || die "expose"
 done
+[ -n "$PGSTAT" ] && psql_do three "SELECT pg_stat_statements_reset()" >/dev/null
+cpu_d0=$(cpu_of bunsen)
+cpu_p0=$(cpu_of postgres)
 t_start=$(now_s)
 for d in 0 1 2; do
     eval port=\$T$d
@@ -138,6 +158,15 @@ for d in 0 1 2; do
 done
 wait "$w0" "$w1" "$w2"
 t_end=$(now_s)
+cpu_d1=$(cpu_of bunsen)
+cpu_p1=$(cpu_of postgres)
+if [ -n "$PGSTAT" ]; then # now: later phases use other databases of the same cluster
+    PGSTAT_TOP=$(psql_do three "SELECT round(s.total_exec_time::numeric, 1) || ' | ' || s.calls ||
+        ' | ' || s.rows || ' | ' || round(s.mean_exec_time::numeric, 3) || ' | ' ||
+        left(regexp_replace(s.query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements s
+        JOIN pg_database d ON d.oid = s.dbid AND d.datname = 'three'
+        WHERE s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.total_exec_time DESC LIMIT 14")
+fi
 N3=$(cat "$tmp"/t?.res | awk '{ s += $2 } END { print s }')
 P3_RATE=$(awk -v n="$N3" -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.0f", n / (b - a) }')
 P3_STORED=$(psql_do three "SELECT count(*) FROM events")
@@ -173,4 +202,13 @@ printf '%-52s %10.0f %10s\n' "PostgreSQL ceiling: COPY of $N3 rows" "$C_RATE" "$
 printf '%-52s %10s %10s\n' "/assign with logging, PostgreSQL (requests/s)" "$A_PG" "$(ratio "$A_PG" "$A_SQ")"
 printf '%-52s %10s %10s\n' "/assign with logging, SQLite (requests/s)" "$A_SQ" "1.00"
 echo "3 daemons stored $P3_STORED events of $N3 sent; 3 daemons / COPY ceiling: $(ratio "$P3_RATE" "$C_RATE")"
+if [ -n "$PGSTAT" ]; then
+    echo
+    echo "3-daemon phase: $(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }') s;" \
+        "CPU s: daemons $(awk -v a="$cpu_d0" -v b="$cpu_d1" 'BEGIN { printf "%.2f", b - a }')," \
+        "PostgreSQL $(awk -v a="$cpu_p0" -v b="$cpu_p1" 'BEGIN { printf "%.2f", b - a }')" \
+        "(backends that exited are not counted)"
+    echo "statements of the 3-daemon phase by total time (ms total | calls | rows | ms per call):"
+    echo "$PGSTAT_TOP"
+fi
 echo "goal: 3 daemons on PostgreSQL >= 1 daemon on SQLite: $(awk -v a="$P3_RATE" -v b="$SQ_RATE" 'BEGIN { print (a >= b) ? "met" : "MISSED" }')"

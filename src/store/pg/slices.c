@@ -45,8 +45,9 @@ int pg_dims_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
 {
     static const char SQL[] =
         "SELECT t.i - 1, d.dimension, d.value FROM unnest($1::text[], $2::text[]) WITH "
-        "ORDINALITY AS t(u, e, i) JOIN exposure_dims d ON d.user_id = t.u AND d.experiment = t.e "
-        "ORDER BY t.i, d.dimension COLLATE \"C\"";
+        "ORDINALITY AS t(u, e, i) CROSS JOIN LATERAL (SELECT dimension, value FROM exposure_dims d "
+        "WHERE d.user_id = t.u AND d.experiment = t.e OFFSET 0) d "
+        "ORDER BY t.i, d.dimension COLLATE \"C\""; /* index probes: ingest.c */
     struct pg_text t[2];
     begin_texts(t, 2);
     for (size_t i = 0; i < n; i++) {
