@@ -57,6 +57,13 @@ if [ -n "$PGSTAT" ]; then
     psql_do postgres "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
     sh "$root/tests/pg/cluster.sh" restart "$tmp/pg" fast || die "restart with pg_stat_statements"
 fi
+pgstat_top() { # database: its statements by total time
+    psql_do "$1" "SELECT round(s.total_exec_time::numeric, 1) || ' | ' || s.calls || ' | ' ||
+        s.rows || ' | ' || round(s.mean_exec_time::numeric, 3) || ' | ' ||
+        left(regexp_replace(s.query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements s
+        JOIN pg_database d ON d.oid = s.dbid AND d.datname = '$1'
+        WHERE s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.total_exec_time DESC LIMIT 14"
+}
 # CPU seconds (user + system) of the processes whose command name is $1, from /proc
 cpu_of() {
     for s in /proc/[0-9]*/stat; do
@@ -161,11 +168,7 @@ t_end=$(now_s)
 cpu_d1=$(cpu_of bunsen)
 cpu_p1=$(cpu_of postgres)
 if [ -n "$PGSTAT" ]; then # now: later phases use other databases of the same cluster
-    PGSTAT_TOP=$(psql_do three "SELECT round(s.total_exec_time::numeric, 1) || ' | ' || s.calls ||
-        ' | ' || s.rows || ' | ' || round(s.mean_exec_time::numeric, 3) || ' | ' ||
-        left(regexp_replace(s.query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements s
-        JOIN pg_database d ON d.oid = s.dbid AND d.datname = 'three'
-        WHERE s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.total_exec_time DESC LIMIT 14")
+    PGSTAT_TOP=$(pgstat_top three)
 fi
 N3=$(cat "$tmp"/t?.res | awk '{ s += $2 } END { print s }')
 P3_RATE=$(awk -v n="$N3" -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.0f", n / (b - a) }')
@@ -185,7 +188,12 @@ c_end=$(now_s)
 C_RATE=$(awk -v n="$N3" -v a="$c_start" -v b="$c_end" 'BEGIN { printf "%.0f", n / (b - a) }')
 
 # ---- 5. /assign with exposure logging ----
+if [ -n "$PGSTAT" ]; then
+    psql_do one "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+    psql_do one "SELECT pg_stat_statements_reset()" >/dev/null
+fi
 aout=$("$tmp/load" "$P1" "$P1_SDK" "$EXP" true "$NASSIGN" "$CONNS" pa) || die "assign on pg: $aout"
+[ -n "$PGSTAT" ] && PGSTAT_ASSIGN=$(pgstat_top one)
 A_PG=$(echo "$aout" | awk '{ printf "%.0f", $2 / $3 }')
 aout=$("$tmp/load" "$SQ" "$SQ_SDK" "$EXP" true "$NASSIGN" "$CONNS" sa) || die "assign on sqlite: $aout"
 A_SQ=$(echo "$aout" | awk '{ printf "%.0f", $2 / $3 }')
@@ -210,5 +218,7 @@ if [ -n "$PGSTAT" ]; then
         "(backends that exited are not counted)"
     echo "statements of the 3-daemon phase by total time (ms total | calls | rows | ms per call):"
     echo "$PGSTAT_TOP"
+    echo "statements of the PostgreSQL /assign phase (logging on):"
+    echo "$PGSTAT_ASSIGN"
 fi
 echo "goal: 3 daemons on PostgreSQL >= 1 daemon on SQLite: $(awk -v a="$P3_RATE" -v b="$SQ_RATE" 'BEGIN { print (a >= b) ? "met" : "MISSED" }')"

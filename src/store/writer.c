@@ -202,7 +202,12 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
             j = last->next;
         }
     }
-    if (ops->tx_commit(tx, err) != 0) {
+    int crc = ops->tx_commit(tx, err);
+    if (crc > 0) { /* a deferred write failed: nothing committed, find which job with savepoints */
+        ops->tx_rollback(tx);
+        return 1;
+    }
+    if (crc != 0) {
         ops->tx_rollback(tx);
         fail_all(first, err);
         return -1;

@@ -54,6 +54,9 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     PQfinish(c->pg);
     memset(c->prepared, 0, sizeof(c->prepared));
     c->release_pending = false;
+    c->defer = false;
+    c->deferred_failed = false;
+    c->npending = 0;
     c->pg = PQconnectdb(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
@@ -107,46 +110,202 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
     return err_set(err, ERR_INTERNAL, NULL, "%s: %s", what, clean);
 }
 
-PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
-                 const int *lengths, unsigned binary, struct err *err)
+/* ---- statements, one at a time or pipelined ---- */
+
+/*
+ * Pipelining. On the writer's connection in a savepoint-free group (c->defer), writes and
+ * locks whose results nobody reads are sent in libpq's pipeline mode and left pending; the
+ * next statement that needs a result is sent behind them with a Sync, and one round trip
+ * brings every result back. A logged /assign group went from ~15 round trips (BEGIN, the
+ * catalogue lock, its version, six per attribution call, COMMIT) to ~7
+ * (docs/PERFORMANCE.md "Tenth pass"). The results come back in order; the first failure
+ * is the one reported, and PostgreSQL skips everything after it up to the Sync (each such
+ * result is PGRES_PIPELINE_ABORTED). The results of pending statements are a few bytes
+ * each and at most PG_PENDING_MAX are pending, so the blocking connection cannot fill the
+ * server's output while libpq is still writing.
+ */
+
+static int stmt_formats(int n, unsigned binary, int *formats, struct err *err)
 {
-    int slot = -1, free_slot = -1;
+    if (n > 32) {
+        return err_set(err, ERR_INTERNAL, NULL, "too many parameters");
+    }
+    for (int i = 0; i < n; i++) {
+        formats[i] = i < 16 ? (int)((binary >> i) & 1u) : 0;
+    }
+    return 0;
+}
+
+static void pending_push(struct pg_conn *c, const char *what, int prepare_slot, long long expect,
+                         bool deferred)
+{
+    c->pending[c->npending++] = (struct pg_pending){
+        .what = what, .prepare_slot = prepare_slot, .expect = expect, .deferred = deferred};
+}
+
+/* The slot of sql's prepared statement on c, prepared now if it is new: synchronously, or
+ * sent into the pipeline when one is open. -1 with err filled. */
+static int stmt_slot(struct pg_conn *c, const char *sql, int n, struct err *err)
+{
+    int free_slot = -1;
     for (int i = 0; i < PG_STMT_SLOTS; i++) {
         if (c->prepared[i] == sql) {
-            slot = i;
-            break;
+            return i;
         }
         if (c->prepared[i] == NULL && free_slot < 0) {
             free_slot = i;
         }
     }
+    /* more distinct statements than slots is a programming error: raise PG_STMT_SLOTS */
+    if (free_slot < 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "statement cache full");
+    }
     char name[16];
-    if (slot < 0) {
-        /* more distinct statements than slots is a programming error: raise PG_STMT_SLOTS */
-        if (free_slot < 0) {
-            err_set(err, ERR_INTERNAL, NULL, "statement cache full");
-            return NULL;
+    snprintf(name, sizeof(name), "s%d", free_slot);
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
+        if (PQsendPrepare(c->pg, name, sql, n, NULL) != 1) {
+            return pg_fail(c, NULL, "prepare", err);
         }
-        slot = free_slot;
-        snprintf(name, sizeof(name), "s%d", slot);
+        pending_push(c, "prepare", free_slot, -1, false);
+    } else {
         PGresult *p = PQprepare(c->pg, name, sql, n, NULL);
         if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) {
             pg_fail(c, p, "prepare", err);
             PQclear(p);
-            return NULL;
+            return -1;
         }
         PQclear(p);
-        c->prepared[slot] = sql;
     }
+    c->prepared[free_slot] = sql;
+    return free_slot;
+}
+
+/* Enter pipeline mode (a no-op when in it). */
+static int pipe_open(struct pg_conn *c, struct err *err)
+{
+    if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->pg) != 1) {
+        return pg_fail(c, NULL, "pipeline", err);
+    }
+    return 0;
+}
+
+/* Send sql's prepared statement into the open pipeline (its prepare first if it is new). */
+static int pipe_send(struct pg_conn *c, const char *sql, int n, const char *const *values,
+                     const int *lengths, unsigned binary, struct err *err)
+{
+    int formats[32];
+    int slot = stmt_formats(n, binary, formats, err) == 0 ? stmt_slot(c, sql, n, err) : -1;
+    if (slot < 0) {
+        return -1;
+    }
+    char name[16];
     snprintf(name, sizeof(name), "s%d", slot);
-    int formats[32] = {0};
-    if (n > 32) {
-        err_set(err, ERR_INTERNAL, NULL, "too many parameters");
-        return NULL;
+    if (PQsendQueryPrepared(c->pg, name, n, values, lengths, formats, 0) != 1) {
+        return pg_fail(c, NULL, "query", err);
+    }
+    return 0;
+}
+
+/* The first result of the next pending statement (the rest of its results dropped), or
+ * NULL when the connection gave none. */
+static PGresult *pipe_result(struct pg_conn *c)
+{
+    PGresult *first = NULL, *r;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        if (first == NULL) {
+            first = r;
+        } else {
+            PQclear(r);
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            break; /* out of step with the queue: never followed by a NULL */
+        }
+    }
+    return first;
+}
+
+/*
+ * Send a Sync and read the result of every pending statement, in order. want (may be NULL)
+ * receives the last one's result when all succeeded. 0, or -1 with err set from the first
+ * failure; c->deferred_failed says whether that was a deferred statement that the server
+ * answered with an error (so nothing after it ran).
+ */
+static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
+{
+    int rc = 0, n = c->npending;
+    c->deferred_failed = false;
+    c->npending = 0;
+    if (PQpipelineSync(c->pg) != 1) {
+        return pg_fail(c, NULL, "pipeline", err);
     }
     for (int i = 0; i < n; i++) {
-        formats[i] = i < 16 ? (int)((binary >> i) & 1u) : 0;
+        const struct pg_pending *p = &c->pending[i];
+        PGresult *r = pipe_result(c);
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (!ok && p->prepare_slot >= 0) {
+            c->prepared[p->prepare_slot] = NULL;
+        }
+        if (rc == 0 && ok && p->expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != p->expect) {
+            err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected", p->what,
+                    PQcmdTuples(r), p->expect);
+            c->deferred_failed = p->deferred;
+            rc = -1;
+        } else if (rc == 0 && !ok && st == PGRES_PIPELINE_ABORTED) {
+            rc = err_set(err, ERR_INTERNAL, NULL, "%s: skipped after a failure", p->what);
+        } else if (rc == 0 && !ok) {
+            pg_fail(c, r, p->what, err);
+            c->deferred_failed = p->deferred && st == PGRES_FATAL_ERROR && r != NULL && !c->broken;
+            rc = -1;
+        }
+        if (want != NULL && i == n - 1 && rc == 0) {
+            *want = r;
+        } else {
+            PQclear(r);
+        }
+        if (r == NULL || PQstatus(c->pg) != CONNECTION_OK || st == PGRES_PIPELINE_SYNC) {
+            c->broken = true; /* lost, or out of step: a fresh connection next time */
+            c->deferred_failed = false;
+            if (want != NULL && *want != NULL) {
+                PQclear(*want);
+                *want = NULL;
+            }
+            return rc == 0 ? pg_fail(c, NULL, "pipeline", err) : -1;
+        }
     }
+    PGresult *sync = PQgetResult(c->pg);
+    bool synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || PQexitPipelineMode(c->pg) != 1) {
+        c->broken = true;
+        c->deferred_failed = false;
+        if (want != NULL && *want != NULL) {
+            PQclear(*want);
+            *want = NULL;
+        }
+        return rc == 0 ? pg_fail(c, NULL, "pipeline", err) : -1;
+    }
+    return rc;
+}
+
+PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned binary, struct err *err)
+{
+    if (c->npending > 0) { /* behind deferred statements: one round trip for all */
+        PGresult *r = NULL;
+        if (pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
+            return NULL;
+        }
+        pending_push(c, "query", -1, -1, false);
+        return pipe_flush(c, &r, err) == 0 ? r : NULL;
+    }
+    int formats[32];
+    int slot = stmt_formats(n, binary, formats, err) == 0 ? stmt_slot(c, sql, n, err) : -1;
+    if (slot < 0) {
+        return NULL;
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", slot);
     PGresult *r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -157,8 +316,35 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
     return r;
 }
 
+/* Send the statements of sql ("; "-separated, no parameters) into the open pipeline. */
+static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, struct err *err)
+{
+    while (*sql != '\0') {
+        size_t len = strcspn(sql, ";");
+        char one[64];
+        if (len >= sizeof(one)) {
+            return err_set(err, ERR_INTERNAL, NULL, "statement too long to pipeline");
+        }
+        memcpy(one, sql, len);
+        one[len] = '\0';
+        if (c->npending >= PG_PENDING_MAX) {
+            return err_set(err, ERR_INTERNAL, NULL, "too many statements pending");
+        }
+        if (PQsendQueryParams(c->pg, one, 0, NULL, NULL, NULL, NULL, 0) != 1) {
+            return pg_fail(c, NULL, "exec", err);
+        }
+        pending_push(c, "exec", -1, -1, deferred);
+        sql += len;
+        sql += strspn(sql, "; ");
+    }
+    return 0;
+}
+
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
 {
+    if (c->npending > 0) {
+        return pipe_send_text(c, sql, false, err) == 0 ? pipe_flush(c, NULL, err) : -1;
+    }
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -168,6 +354,48 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
     }
     PQclear(r);
     return 0;
+}
+
+/* Room for one more statement and its prepare, and for a pg_run or pg_exec after them
+ * (two entries each): flush (one round trip) when the queue is nearly full. */
+static int pipe_room(struct pg_conn *c, struct err *err)
+{
+    return c->npending + 4 < PG_PENDING_MAX ? 0 : pipe_flush(c, NULL, err);
+}
+
+int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,
+             const int *lengths, unsigned binary, long long expect, struct err *err)
+{
+    if (!c->defer) {
+        PGresult *r = pg_run(c, sql, n, values, lengths, binary, err);
+        if (r == NULL) {
+            return -1;
+        }
+        int rc = 0;
+        if (expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != expect) {
+            rc = err_set(err, ERR_INTERNAL, NULL, "query: %s rows changed, %lld expected",
+                         PQcmdTuples(r), expect);
+        }
+        PQclear(r);
+        return rc;
+    }
+    if (pipe_room(c, err) != 0 || pipe_open(c, err) != 0 ||
+        pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
+        return -1;
+    }
+    pending_push(c, "query", -1, expect, true);
+    return 0;
+}
+
+int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err)
+{
+    if (!c->defer) {
+        return pg_exec(c, sql, err);
+    }
+    if (pipe_room(c, err) != 0 || pipe_open(c, err) != 0) {
+        return -1;
+    }
+    return pipe_send_text(c, sql, true, err);
 }
 
 /* ---- the read pool ---- */

@@ -345,25 +345,29 @@ static const char SQL_VERSION[] =
 static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     struct pg_store *p = pg_be(s);
+    PGresult *r = NULL;
     for (int attempt = 0;; attempt++) {
         if (writer_ready(s, err) != 0) {
             return -1;
         }
-        if (pg_exec(p->writer, "BEGIN", err) == 0) {
+        struct pg_conn *c = p->writer;
+        tx->conn = c;
+        /* BEGIN and the lock sent with the version read: one round trip (the lock is still
+         * granted before the version's statement starts). Writes are deferred until the
+         * group takes a savepoint (conn.c "Pipelining"). */
+        c->defer = true;
+        if (pg_defer_exec(c, "BEGIN", err) == 0 &&
+            pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
+                     err) == 0 &&
+            (r = pg_run(c, SQL_VERSION, 0, NULL, NULL, 0, err)) != NULL) {
             break;
         }
-        /* a connection found dead by BEGIN: nothing was done, reconnect once */
-        if (attempt > 0 || !p->writer->broken) {
+        bool broken = c->broken;
+        pg_tx_rollback(tx);
+        /* a connection found dead: nothing was done, reconnect once */
+        if (attempt > 0 || !broken) {
             return -1;
         }
-    }
-    tx->conn = p->writer;
-    PGresult *r =
-        pg_run(p->writer, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, err);
-    PQclear(r);
-    if (r == NULL || (r = pg_run(p->writer, SQL_VERSION, 0, NULL, NULL, 0, err)) == NULL) {
-        pg_tx_rollback(tx);
-        return -1;
     }
     int64_t version = pg_i64(r, 0, 0);
     PQclear(r);
@@ -380,6 +384,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
 static int pg_tx_savepoint(struct store_tx *tx, struct err *err)
 {
     struct pg_conn *c = tx->conn;
+    c->defer = false; /* a job's failure is then reported by its own statement */
     bool release = c->release_pending;
     c->release_pending = false;
     return pg_exec(c, release ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job", err);
@@ -404,16 +409,25 @@ static int pg_tx_commit(struct store_tx *tx, struct err *err)
     struct pg_conn *c = tx->conn;
     bool release = c->release_pending;
     c->release_pending = false;
-    return pg_exec(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
+    c->defer = false;
+    int rc = pg_exec(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
+    /* a deferred write sent before the COMMIT failed: the COMMIT was skipped, nothing is
+     * committed, and the group runs again with savepoints (store_int.h) */
+    return rc != 0 && c->deferred_failed ? 1 : rc;
 }
 
 static void pg_tx_rollback(struct store_tx *tx)
 {
     struct pg_conn *c = tx->conn;
-    if (c != NULL) {
-        c->release_pending = false;
+    if (c == NULL) {
+        return;
     }
-    if (c != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+    c->release_pending = false;
+    c->defer = false;
+    if (!c->broken && c->npending > 0) {
+        pg_exec(c, "ROLLBACK", NULL); /* skipped if a pending statement failed: see below */
+    }
+    if (!c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         pg_exec(c, "ROLLBACK", NULL);
     }
 }

@@ -46,6 +46,18 @@ static PGresult *run_bins(struct store_tx *tx, const char *sql, struct pg_bin *b
     return pg_run(tx->conn, sql, n, v, len, (1u << n) - 1u, err);
 }
 
+/* run_bins for a write whose result is not needed: deferred (pg_defer). 0 or -1. */
+static int defer_bins(struct store_tx *tx, const char *sql, struct pg_bin *b, int n,
+                      long long expect, struct err *err)
+{
+    const char *v[12];
+    int len[12];
+    for (int i = 0; i < n; i++) {
+        v[i] = pg_bin_end(&b[i], &len[i]);
+    }
+    return pg_defer(tx->conn, sql, n, v, len, (1u << n) - 1u, expect, err);
+}
+
 static void free_bins(struct pg_bin *b, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -76,9 +88,14 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
     static const char SQL[] =
         "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
         "FROM unnest($1::text[]) u ORDER BY 1) s";
-    PGresult *r = run_users(tx, SQL, users, n, err);
-    PQclear(r);
-    return r ? 0 : -1;
+    struct pg_bin t = {0};
+    pg_bin_begin(&t, T);
+    for (size_t i = 0; i < n; i++) {
+        pg_bin_str(&t, users[i]);
+    }
+    int rc = defer_bins(tx, SQL, &t, 1, -1, err); /* granted before the next statement runs */
+    pg_bin_free(&t);
+    return rc;
 }
 
 struct idkey {
@@ -162,12 +179,8 @@ int pg_events_insert(struct store_tx *tx, const struct store_event *events, size
         pg_bin_str(&t[4], events[i].id);
         m++;
     }
-    if (m > 0) {
-        PGresult *r = run_bins(tx, SQL_INSERT, t, 5, err);
-        if (r == NULL) {
-            goto out;
-        }
-        PQclear(r);
+    if (m > 0 && defer_bins(tx, SQL_INSERT, t, 5, -1, err) != 0) {
+        goto out;
     }
     rc = 0;
 out:
@@ -292,12 +305,11 @@ int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t 
             pg_bin_i64(&t[4], rows[i].conflicts_add);
             m++;
         }
-        PGresult *r = m > 0 ? run_bins(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 5, err) : NULL;
+        int rc = m > 0 ? defer_bins(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 5, -1, err) : 0;
         free_bins(t, 5);
-        if (m > 0 && r == NULL) {
+        if (rc != 0) {
             return -1;
         }
-        PQclear(r);
     }
     return 0;
 }
@@ -389,15 +401,12 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
             bin_ctid(&t[5], u->loc);
             m++;
         }
-        PGresult *r = m > 0 ? run_bins(tx, sql[pass], t, pass == INSERT ? 5 : 6, err) : NULL;
+        /* an update or delete that misses a row fails the request (pg_defer's expect) */
+        int rc = m > 0 ? defer_bins(tx, sql[pass], t, pass == INSERT ? 5 : 6,
+                                    pass == INSERT ? -1 : (long long)m, err)
+                       : 0;
         free_bins(t, 6);
-        if (m > 0 && r == NULL) {
-            return -1;
-        }
-        bool moved = r != NULL && pass != INSERT && strtoull(PQcmdTuples(r), NULL, 10) != m;
-        PQclear(r);
-        if (moved) {
-            err_set(err, ERR_INTERNAL, NULL, "user_metrics: a row moved while its user was locked");
+        if (rc != 0) {
             return -1;
         }
     }
@@ -491,10 +500,9 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
     v[25] = slot;
     v[26] = pg_arr_end(&t[25]);
     v[27] = pg_arr_end(&t[26]);
-    PGresult *r = pg_run(tx->conn, SQL, 28, v, NULL, 0, err);
+    int rc = pg_defer(tx->conn, SQL, 28, v, NULL, 0, -1, err);
     for (int k = 0; k < 27; k++) {
         pg_text_free(&t[k]);
     }
-    PQclear(r);
-    return r ? 0 : -1;
+    return rc;
 }

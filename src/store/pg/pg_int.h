@@ -28,12 +28,29 @@
 #define PG_LOCK_SLOT    0x42550003
 #define PG_SLOTS        64
 
+#define PG_PENDING_MAX 24 /* statements sent and not yet read (pg_defer) */
+
+/* A statement sent in pipeline mode whose result is not read yet (conn.c). */
+struct pg_pending {
+    const char *what; /* for errors */
+    int prepare_slot; /* >= 0: the PQsendPrepare of that slot (unmarked if it fails) */
+    long long expect; /* >= 0: the rows it must have changed, or the flush fails */
+    bool deferred;    /* sent by pg_defer (a write whose result nobody waited for) */
+};
+
 struct pg_conn {
     PGconn *pg;
     const char *prepared[PG_STMT_SLOTS]; /* SQL text of statement "s<i>" on this connection */
     bool broken;                         /* reconnect before the next use */
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
+    /* Pipelining (pg_defer): whether writes may be sent without waiting for their result
+     * (the writer's savepoint-free groups only), the statements sent and not yet read, and
+     * whether the last flush failed on a deferred write (so nothing after it ran) */
+    bool defer;
+    bool deferred_failed;
+    int npending;
+    struct pg_pending pending[PG_PENDING_MAX];
 };
 
 struct pg_store {
@@ -68,8 +85,22 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err);
 PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
                  const int *lengths, unsigned binary, struct err *err);
 
-/* Run SQL text with no parameters (several statements allowed). 0 or -1. */
+/* Run SQL text with no parameters (several statements allowed, separated by "; "). 0 or -1. */
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
+
+/*
+ * A statement whose result the caller does not need (a write, a lock): with c->defer set it
+ * is only sent (libpq pipeline mode) and its result is read with the next statement that
+ * needs one (pg_run, pg_exec), in the same round trip; otherwise it runs now. expect >= 0:
+ * the number of rows it must change, else the statement counts as failed. Returns 0 (sent
+ * or done) or -1 with err filled. A deferred failure is reported by the statement that
+ * reads it, with c->deferred_failed set: nothing sent after it ran (PostgreSQL skips the
+ * rest of a pipeline after an error), so a COMMIT among them did not happen.
+ */
+int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,
+             const int *lengths, unsigned binary, long long expect, struct err *err);
+/* pg_defer for SQL text with no parameters (one statement), e.g. BEGIN. */
+int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err);
 
 /* Map a failed result (or the connection's state when res is NULL) to an err:
  * connection loss, read-only server, admin shutdown, deadlock, serialization failure ->

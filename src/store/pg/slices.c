@@ -31,6 +31,21 @@ static PGresult *run_texts(struct pg_conn *c, const char *sql, struct pg_text *t
     return r;
 }
 
+/* run_texts for a write whose result is not needed: deferred (pg_defer). 0 or -1. */
+static int defer_texts(struct pg_conn *c, const char *sql, struct pg_text *t, int n,
+                       struct err *err)
+{
+    const char *v[16] = {NULL};
+    for (int i = 0; i < n; i++) {
+        v[i] = pg_arr_end(&t[i]);
+    }
+    int rc = pg_defer(c, sql, n, v, NULL, 0, -1, err);
+    for (int i = 0; i < n; i++) {
+        pg_text_free(&t[i]);
+    }
+    return rc;
+}
+
 static void begin_texts(struct pg_text *t, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -78,9 +93,7 @@ int pg_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n, 
         pg_arr_str(&t[2], rows[i].dimension);
         pg_arr_str(&t[3], rows[i].value);
     }
-    PGresult *r = run_texts(tx->conn, SQL, t, 4, err);
-    PQclear(r);
-    return r ? 0 : -1;
+    return defer_texts(tx->conn, SQL, t, 4, err);
 }
 
 int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, size_t n, bool *known,
@@ -126,9 +139,7 @@ int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size
         pg_arr_str(&t[1], rows[i].dimension);
         pg_arr_str(&t[2], rows[i].value);
     }
-    PGresult *r = run_texts(tx->conn, SQL, t, 3, err);
-    PQclear(r);
-    return r ? 0 : -1;
+    return defer_texts(tx->conn, SQL, t, 3, err);
 }
 
 /* TwoSum of the stored hi and the delta's hi into *_lo, as the main roll-ups (ingest.c). */
@@ -193,9 +204,7 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
     v[15] = slot;
     v[16] = pg_arr_end(&t[15]);
     if (nst > 0) {
-        PGresult *r = pg_run(tx->conn, SQL_STATS, 17, v, NULL, 0, err);
-        rc = r ? 0 : -1;
-        PQclear(r);
+        rc = pg_defer(tx->conn, SQL_STATS, 17, v, NULL, 0, -1, err);
     }
     for (int k = 0; k < 16; k++) {
         pg_text_free(&t[k]);
@@ -206,9 +215,7 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
     }
     w[5] = slot;
     if (rc == 0 && nus > 0) {
-        PGresult *r = pg_run(tx->conn, SQL_USERS, 6, w, NULL, 0, err);
-        rc = r ? 0 : -1;
-        PQclear(r);
+        rc = pg_defer(tx->conn, SQL_USERS, 6, w, NULL, 0, -1, err);
     }
     for (int k = 0; k < 5; k++) {
         pg_text_free(&u[k]);
