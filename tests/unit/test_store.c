@@ -759,6 +759,218 @@ static void test_writer_failed_undo_fails_group(void **state)
     store_close(s);
 }
 
+/* ---- writes deferred by the backend (PostgreSQL pipelining, conn.c) ---- */
+
+static atomic_int deferred_seen; /* applies that left a write pending (PostgreSQL) */
+
+/* A key (written at once) then, as the job's last write, a first exposure; dup: an exposure
+ * that is already stored, a unique violation that PostgreSQL reports only with the next
+ * statement or the COMMIT (the write is deferred). */
+static int xjob_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct kjob *k = arg;
+    __atomic_add_fetch(&kjob_applied, 1, __ATOMIC_RELAXED);
+    if (store_key_insert(tx, &k->key, k->hash, err) != 0) {
+        return -1;
+    }
+    struct store_xrow row = {.user_id = k->fail ? "stored" : k->key.id,
+                             .experiment = "e",
+                             .variant = "v",
+                             .ts = 1,
+                             .is_new = true};
+    if (tx->store->ops->exposures_put(tx, &row, 1, err) != 0) {
+        return -1;
+    }
+    if (on_pg && ((struct pg_conn *)tx->conn)->npending > 0) {
+        atomic_fetch_add(&deferred_seen, 1);
+    }
+    return 0;
+}
+
+static int xstored_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)arg;
+    struct store_xrow row = {
+        .user_id = "stored", .experiment = "e", .variant = "v", .ts = 1, .is_new = true};
+    return tx->store->ops->exposures_put(tx, &row, 1, err);
+}
+
+static void xrow_found(void *ctx, size_t i, const char *variant, int64_t ts)
+{
+    (void)i;
+    (void)variant;
+    (void)ts;
+    (*(int *)ctx)++;
+}
+
+struct xcount {
+    const char *user;
+    int found;
+};
+
+static int xcount_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct xcount *x = arg;
+    struct store_xrow key = {.user_id = x->user, .experiment = "e"};
+    x->found = 0;
+    return tx->store->ops->exposures_get(tx, &key, 1, xrow_found, &x->found, err);
+}
+
+static atomic_bool hold_open, hold_entered;
+
+/* A job that holds the writer until hold_open. */
+static int hold_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    atomic_store(&hold_entered, true);
+    while (!atomic_load(&hold_open)) {
+        usleep(1000);
+    }
+    return kjob_apply(tx, arg, err);
+}
+
+static void wait_kjob(struct kjob *k)
+{
+    while (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
+        usleep(1000);
+    }
+}
+
+/* A retryable job whose deferred write fails: reported to that job alone, at the statement
+ * after it or at the COMMIT (a lone job), and nothing of it stays; the others commit. On
+ * SQLite the same failure is immediate: the outcome is the same. */
+static void test_writer_deferred_failure(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_write_sync(s, xstored_apply, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    atomic_store(&deferred_seen, 0);
+    enum { N = 60 };
+    static struct kjob jobs[N];
+    for (int i = 0; i < N; i++) {
+        make_kjob(&jobs[i], 2000 + i, i % 5 == 2);
+        jobs[i].job.apply = xjob_apply;
+        jobs[i].job.retryable = true;
+        assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        wait_kjob(&jobs[i]);
+    }
+    /* then a group of two whose last write fails: that can show only at the COMMIT, and
+     * the first job must still commit (the gate holds the writer while both are queued) */
+    static struct kjob gate, first, last;
+    make_kjob(&gate, 2997, false);
+    gate.job.apply = hold_apply;
+    atomic_store(&hold_open, false);
+    atomic_store(&hold_entered, false);
+    assert_int_equal(store_submit(s, &gate.job, &err), 0);
+    while (!atomic_load(&hold_entered)) {
+        usleep(1000);
+    }
+    make_kjob(&first, 2998, false);
+    make_kjob(&last, 2999, true);
+    first.job.apply = last.job.apply = xjob_apply;
+    first.job.retryable = last.job.retryable = true;
+    assert_int_equal(store_submit(s, &first.job, &err), 0);
+    assert_int_equal(store_submit(s, &last.job, &err), 0);
+    atomic_store(&hold_open, true);
+    wait_kjob(&gate);
+    wait_kjob(&first);
+    wait_kjob(&last);
+    assert_int_equal(first.done_rc, 0);
+    assert_int_equal(last.done_rc, -1);
+    assert_int_equal(last.done_code, ERR_CONFLICT);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(jobs[i].done_rc, i % 5 == 2 ? -1 : 0);
+        assert_int_equal(jobs[i].done_code, i % 5 == 2 ? ERR_CONFLICT : ERR_OK);
+    }
+    if (on_pg) {
+        assert_true(atomic_load(&deferred_seen) > 0); /* the writes were deferred */
+    }
+    /* exactly the jobs told "committed" left their key and their exposure */
+    struct store_key *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(store_key_list(s, true, &keys, &n, &err), 0);
+    assert_int_equal((int)n, N - N / 5 + 2); /* and the gate's and the first's */
+    free(keys);
+    for (int i = 0; i < N; i++) {
+        struct xcount x = {.user = jobs[i].key.id};
+        assert_int_equal(store_write_sync(s, xcount_apply, &x, &err), 0);
+        assert_int_equal(x.found, i % 5 == 2 ? 0 : 1);
+    }
+    store_writer_stop(s);
+    store_close(s);
+}
+
+/* The pipeline itself (PostgreSQL): a failing deferred statement is reported by the next
+ * one and marks deferred_failed; a statement first prepared inside the pipeline that fails
+ * to prepare is prepared again next time; a row count off its expectation fails; the
+ * connection stays usable after each. */
+static void test_pg_pipeline(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    struct pg_conn *c = pg_be(s)->writer;
+    static const char BAD[] = "SELECT 1 / $1::int";
+    static const char ONE[] = "SELECT $1::int + 1";
+    static const char TYPO[] = "SELEC 1";
+    static const char UPD[] = "UPDATE meta SET value = value WHERE key = $1";
+    const char *zero[] = {"0"}, *two[] = {"2"}, *key[] = {"pipeline_test"};
+    assert_int_equal(
+        pg_exec(c, "INSERT INTO meta (key, value) VALUES ('pipeline_test', '1')", &err), 0);
+    c->defer = true;
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    /* one round trip for three statements; the read sees the deferred ones' effects */
+    assert_int_equal(pg_defer(c, ONE, 1, two, NULL, 0, -1, &err), 0);
+    assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
+    assert_true(c->npending >= 2);
+    PGresult *r = pg_run(c, ONE, 1, two, NULL, 0, &err);
+    assert_non_null(r);
+    assert_string_equal(PQgetvalue(r, 0, 0), "3");
+    PQclear(r);
+    assert_int_equal(c->npending, 0);
+    /* a division by zero, deferred: the next statement reports it and did not run */
+    assert_int_equal(pg_defer(c, BAD, 1, zero, NULL, 0, -1, &err), 0);
+    assert_null(pg_run(c, ONE, 1, two, NULL, 0, &err));
+    assert_true(c->deferred_failed);
+    assert_false(c->broken);
+    assert_int_equal(c->npending, 0);
+    assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
+    /* a failing prepare inside the pipeline: not cached, prepared (and failing) again */
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    assert_int_equal(pg_defer(c, TYPO, 0, NULL, NULL, 0, -1, &err), 0);
+    assert_int_equal(pg_exec(c, "COMMIT", &err), -1);
+    assert_false(c->deferred_failed); /* the prepare failed, not a deferred write */
+    for (int i = 0; i < PG_STMT_SLOTS; i++) {
+        assert_true(c->prepared[i] != TYPO);
+    }
+    assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
+    /* a row count off its expectation */
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 2, &err), 0);
+    r = pg_run(c, ONE, 1, two, NULL, 0, &err);
+    assert_null(r);
+    assert_true(c->deferred_failed);
+    assert_non_null(strstr(err.msg, "1 rows changed, 2 expected"));
+    assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
+    /* without defer, pg_defer runs at once */
+    c->defer = false;
+    assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
+    assert_int_equal(c->npending, 0);
+    assert_int_equal(pg_defer(c, BAD, 1, zero, NULL, 0, -1, &err), -1);
+    r = pg_run(c, ONE, 1, two, NULL, 0, &err);
+    assert_non_null(r);
+    PQclear(r);
+    store_close(s);
+}
+
 /* ---- done() on the completion thread (writer.c) ---- */
 
 #define CJ_JOBS 200
@@ -1547,6 +1759,8 @@ int main(void)
         cmocka_unit_test(test_migrate_0008_keeps_values),
         cmocka_unit_test(test_writer_savepoints),
         cmocka_unit_test(test_writer_retryable_groups),
+        cmocka_unit_test(test_writer_deferred_failure),
+        cmocka_unit_test(test_pg_pipeline),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
         cmocka_unit_test(test_writer_queue_bound),
