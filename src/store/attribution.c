@@ -478,7 +478,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     }
     g.rb = &rb;
     g.dims = &dims;
-    if (lock_users(tx, users, n, err) != 0 || rb_load(tx, &rb, err) != 0) {
+    if (lock_users(tx, users, n, err) != 0) {
         goto out;
     }
     /* the stored state of every (user, experiment) of the request */
@@ -496,7 +496,10 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     for (size_t k = 0; k < q.keys.n; k++) {
         keys[k] = q.st[k].row;
     }
-    if (q.keys.n > 0 && ops->exposures_get(tx, keys, q.keys.n, x_found, q.st, err) != 0) {
+    /* the rebuild cursors after the locks, before the plan reads them (rb_skip); after the
+     * exposures read, which on PostgreSQL brings them in its round trip (pg_lock_users) */
+    if ((q.keys.n > 0 && ops->exposures_get(tx, keys, q.keys.n, x_found, q.st, err) != 0) ||
+        rb_load(tx, &rb, err) != 0) {
         goto out;
     }
     exposures_plan(&q, exposures, n, &g, counts);

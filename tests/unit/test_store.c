@@ -936,6 +936,25 @@ static void test_pg_pipeline(void **state)
     assert_string_equal(PQgetvalue(r, 0, 0), "3");
     PQclear(r);
     assert_int_equal(c->npending, 0);
+    /* a prefetch rides along with the next read after deferred statements, once */
+    assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
+    pg_prefetch(c, PG_SQL_CURSORS);
+    assert_null(pg_prefetched(c, PG_SQL_CURSORS)); /* not read yet: dropped */
+    pg_prefetch(c, PG_SQL_CURSORS);
+    r = pg_run(c, ONE, 1, two, NULL, 0, &err);
+    assert_non_null(r);
+    PQclear(r);
+    assert_int_equal(c->npending, 0);
+    assert_null(pg_prefetched(c, ONE)); /* another statement's: not this one */
+    pg_prefetch(c, PG_SQL_CURSORS);
+    assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
+    r = pg_run(c, ONE, 1, two, NULL, 0, &err);
+    PQclear(r);
+    r = pg_prefetched(c, PG_SQL_CURSORS);
+    assert_non_null(r);
+    assert_int_equal(PQnfields(r), 2); /* experiment, cursor */
+    PQclear(r);
+    assert_null(pg_prefetched(c, PG_SQL_CURSORS)); /* handed over once */
     /* a division by zero, deferred: the next statement reports it and did not run */
     assert_int_equal(pg_defer(c, BAD, 1, zero, NULL, 0, -1, &err), 0);
     assert_null(pg_run(c, ONE, 1, two, NULL, 0, &err));

@@ -42,6 +42,7 @@ void pg_conn_close(struct pg_conn *c)
     if (c == NULL) {
         return;
     }
+    pg_prefetch_clear(c);
     PQfinish(c->pg);
     free(c);
 }
@@ -57,6 +58,7 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->defer = false;
     c->deferred_failed = false;
     c->npending = 0;
+    pg_prefetch_clear(c);
     c->pg = PQconnectdb(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
@@ -141,6 +143,31 @@ static void pending_push(struct pg_conn *c, const char *what, int prepare_slot, 
 {
     c->pending[c->npending++] = (struct pg_pending){
         .what = what, .prepare_slot = prepare_slot, .expect = expect, .deferred = deferred};
+}
+
+void pg_prefetch(struct pg_conn *c, const char *sql)
+{
+    pg_prefetch_clear(c);
+    c->prefetch = sql;
+}
+
+PGresult *pg_prefetched(struct pg_conn *c, const char *sql)
+{
+    PGresult *r = NULL;
+    if (c->prefetched != NULL && c->prefetched_sql == sql) {
+        r = c->prefetched;
+        c->prefetched = NULL;
+    }
+    pg_prefetch_clear(c);
+    return r;
+}
+
+void pg_prefetch_clear(struct pg_conn *c)
+{
+    PQclear(c->prefetched);
+    c->prefetched = NULL;
+    c->prefetched_sql = NULL;
+    c->prefetch = NULL;
 }
 
 /* The slot of sql's prepared statement on c, prepared now if it is new: synchronously, or
@@ -260,6 +287,8 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         }
         if (want != NULL && i == n - 1 && rc == 0) {
             *want = r;
+        } else if (p->keep != NULL && ok && rc == 0) {
+            *p->keep = r;
         } else {
             PQclear(r);
         }
@@ -293,6 +322,16 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
 {
     if (c->npending > 0) { /* behind deferred statements: one round trip for all */
         PGresult *r = NULL;
+        const char *pre = c->prefetch;
+        pg_prefetch_clear(c);
+        if (pre != NULL) {
+            if (pipe_send(c, pre, 0, NULL, NULL, 0, err) != 0) {
+                return NULL;
+            }
+            pending_push(c, "prefetch", -1, -1, false);
+            c->pending[c->npending - 1].keep = &c->prefetched;
+            c->prefetched_sql = pre;
+        }
         if (pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
             return NULL;
         }
@@ -342,6 +381,7 @@ static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, str
 
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
 {
+    c->prefetch = NULL;
     if (c->npending > 0) {
         return pipe_send_text(c, sql, false, err) == 0 ? pipe_flush(c, NULL, err) : -1;
     }

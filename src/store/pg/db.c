@@ -356,6 +356,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
          * granted before the version's statement starts). Writes are deferred until the
          * group takes a savepoint (conn.c "Pipelining"). */
         c->defer = true;
+        pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
                      err) == 0 &&
@@ -410,6 +411,7 @@ static int pg_tx_commit(struct store_tx *tx, struct err *err)
     bool release = c->release_pending;
     c->release_pending = false;
     c->defer = false;
+    pg_prefetch_clear(c);
     int rc = pg_exec(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
     /* a deferred write sent before the COMMIT failed: the COMMIT was skipped, nothing is
      * committed, and the group runs again with savepoints (store_int.h) */
@@ -424,6 +426,7 @@ static void pg_tx_rollback(struct store_tx *tx)
     }
     c->release_pending = false;
     c->defer = false;
+    pg_prefetch_clear(c);
     if (!c->broken && c->npending > 0) {
         pg_exec(c, "ROLLBACK", NULL); /* skipped if a pending statement failed: see below */
     }

@@ -95,6 +95,14 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
     }
     int rc = defer_bins(tx, SQL, &t, 1, -1, err); /* granted before the next statement runs */
     pg_bin_free(&t);
+    struct pg_conn *c = tx->conn;
+    if (rc == 0 && c->npending > 0) {
+        /* attribution reads the rebuild cursors after the locks: they ride along with the
+         * next read (pg_rebuild_cursors takes them), saving their round trip */
+        pg_prefetch(c, PG_SQL_CURSORS);
+    } else {
+        pg_prefetch_clear(c);
+    }
     return rc;
 }
 

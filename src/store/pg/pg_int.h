@@ -36,6 +36,7 @@ struct pg_pending {
     int prepare_slot; /* >= 0: the PQsendPrepare of that slot (unmarked if it fails) */
     long long expect; /* >= 0: the rows it must have changed, or the flush fails */
     bool deferred;    /* sent by pg_defer (a write whose result nobody waited for) */
+    PGresult **keep;  /* a prefetch: its result is kept here (c->prefetched) */
 };
 
 struct pg_conn {
@@ -51,6 +52,10 @@ struct pg_conn {
     bool deferred_failed;
     int npending;
     struct pg_pending pending[PG_PENDING_MAX];
+    /* A read without parameters sent with the next pipelined statement that needs a result
+     * (pg_prefetch), and its result once read, for pg_prefetched */
+    const char *prefetch, *prefetched_sql;
+    PGresult *prefetched;
 };
 
 struct pg_store {
@@ -102,11 +107,22 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
 /* pg_defer for SQL text with no parameters (one statement), e.g. BEGIN. */
 int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err);
 
+/* Ask for the static read sql (no parameters) to ride along in front of the next pg_run
+ * that sends pending statements: it runs after them (so after a deferred lock) without a
+ * round trip of its own. pg_prefetched hands its result over (PQclear it) if that happened,
+ * else NULL (run sql then). pg_prefetch_clear drops either (transaction ends, a new lock). */
+void pg_prefetch(struct pg_conn *c, const char *sql);
+PGresult *pg_prefetched(struct pg_conn *c, const char *sql);
+void pg_prefetch_clear(struct pg_conn *c);
+
 /* Map a failed result (or the connection's state when res is NULL) to an err:
  * connection loss, read-only server, admin shutdown, deadlock, serialization failure ->
  * ERR_UNAVAILABLE; unique violation -> ERR_CONFLICT; others ERR_INTERNAL. Marks the
  * connection broken when it is. Always returns -1. */
 int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err);
+
+/* The rebuild cursors read of attribution (rebuild.c), prefetched after the user locks. */
+extern const char PG_SQL_CURSORS[];
 
 /* Whether the last pg_fail on a transaction was a deadlock or serialization failure. */
 bool pg_err_is_retry(const PGresult *res);

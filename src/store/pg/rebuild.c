@@ -417,13 +417,17 @@ int pg_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err)
     return 0;
 }
 
-static const char SQL_CURSORS[] = "SELECT experiment, cursor FROM rollup_rebuilds";
+const char PG_SQL_CURSORS[] = "SELECT experiment, cursor FROM rollup_rebuilds";
 
 int pg_rebuild_cursors(struct store_tx *tx,
                        void (*emit)(void *ctx, const char *experiment, const char *cursor),
                        void *ctx, struct err *err)
 {
-    PGresult *r = pg_run(tx->conn, SQL_CURSORS, 0, NULL, NULL, 0, err);
+    /* read with the first statement after pg_lock_users when that lock was deferred */
+    PGresult *r = pg_prefetched(tx->conn, PG_SQL_CURSORS);
+    if (r == NULL) {
+        r = pg_run(tx->conn, PG_SQL_CURSORS, 0, NULL, NULL, 0, err);
+    }
     if (r == NULL) {
         return -1;
     }
