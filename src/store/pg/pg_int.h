@@ -7,7 +7,8 @@
  *
  * Every statement is prepared once per connection (named by its slot in the connection's
  * cache, keyed by the address of its static SQL text) and run with PQexecPrepared and
- * text parameters; batches travel as array parameters expanded with unnest().
+ * text parameters; batches travel as array parameters expanded with unnest(). In the
+ * writer's savepoint-free groups, writes are pipelined (pg_defer, conn.c "Pipelining").
  */
 #ifndef BUNSEN_PG_INT_H
 #define BUNSEN_PG_INT_H
