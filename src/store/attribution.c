@@ -481,6 +481,16 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     if (lock_users(tx, users, n, err) != 0) {
         goto out;
     }
+    /* phase B asks it of the users exposed to an experiment with metrics */
+    bool any_rules = false;
+    for (size_t i = 0; i < n && !any_rules && ops->users_with_events_ahead != NULL; i++) {
+        size_t nr = 0;
+        store_rules_for_experiment(rules, exposures[i].experiment, &nr);
+        any_rules = nr > 0;
+    }
+    if (any_rules) {
+        ops->users_with_events_ahead(tx, users, n);
+    }
     /* the stored state of every (user, experiment) of the request */
     for (size_t i = 0; i < n; i++) {
         bool added = false;

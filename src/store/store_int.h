@@ -228,9 +228,14 @@ struct store_ops {
      * key (user_id, id), including one earlier in the same array. */
     int (*events_insert)(struct store_tx *tx, const struct store_event *events, size_t n,
                          bool *inserted, struct err *err);
-    /* has[i]: users[i] has at least one stored event. */
+    /* has[i]: users[i] has at least one stored event (true may over-approximate: events_raw
+     * then reads nothing). */
     int (*users_with_events)(struct store_tx *tx, const char *const *users, size_t n, bool *has,
                              struct err *err);
+    /* Optional: users_with_events will be asked about users[0..n) (or some of them) later in
+     * this attribution call, after lock_users: the backend may send that read along with its
+     * next one (PostgreSQL: one round trip fewer). */
+    void (*users_with_events_ahead)(struct store_tx *tx, const char *const *users, size_t n);
     /* count[i], sum[i] of the events matching q[i] (sum in stored order where it matters). */
     int (*events_raw)(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
                       double *sum, struct err *err);

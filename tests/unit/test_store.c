@@ -938,15 +938,15 @@ static void test_pg_pipeline(void **state)
     assert_int_equal(c->npending, 0);
     /* a prefetch rides along with the next read after deferred statements, once */
     assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
-    pg_prefetch(c, PG_SQL_CURSORS);
+    pg_prefetch(c, PG_SQL_CURSORS, NULL, 0);
     assert_null(pg_prefetched(c, PG_SQL_CURSORS)); /* not read yet: dropped */
-    pg_prefetch(c, PG_SQL_CURSORS);
+    pg_prefetch(c, PG_SQL_CURSORS, NULL, 0);
     r = pg_run(c, ONE, 1, two, NULL, 0, &err);
     assert_non_null(r);
     PQclear(r);
     assert_int_equal(c->npending, 0);
     assert_null(pg_prefetched(c, ONE)); /* another statement's: not this one */
-    pg_prefetch(c, PG_SQL_CURSORS);
+    pg_prefetch(c, PG_SQL_CURSORS, NULL, 0);
     assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
     r = pg_run(c, ONE, 1, two, NULL, 0, &err);
     PQclear(r);
@@ -987,6 +987,70 @@ static void test_pg_pipeline(void **state)
     r = pg_run(c, ONE, 1, two, NULL, 0, &err);
     assert_non_null(r);
     PQclear(r);
+    store_close(s);
+}
+
+static int hev_insert(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)arg;
+    struct store_event e = {"has-events", "buy", 1, 1.0, NULL};
+    bool inserted = false;
+    return tx->store->ops->events_insert(tx, &e, 1, &inserted, err);
+}
+
+struct hev {
+    bool has[3];
+    bool ridden; /* the answer came with the exposures read (no round trip of its own) */
+};
+
+static void hev_nothing(void *ctx, size_t i, const char *variant, int64_t ts)
+{
+    (void)ctx;
+    (void)i;
+    (void)variant;
+    (void)ts;
+}
+
+/* users_with_events read ahead, with the exposures read after deferred user locks, as the
+ * exposures path of attribution does */
+static int hev_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct hev *h = arg;
+    const struct store_ops *ops = tx->store->ops;
+    const char *users[] = {"has-events", "no-events"};
+    const char *ask[] = {"no-events", "has-events", "no-events"};
+    struct store_xrow key = {.user_id = "has-events", .experiment = "e"};
+    if (ops->lock_users(tx, users, 2, err) != 0) {
+        return -1;
+    }
+    ops->users_with_events_ahead(tx, users, 2);
+    struct pg_conn *c = tx->conn;
+    int before = c->npending;
+    if (ops->exposures_get(tx, &key, 1, hev_nothing, NULL, err) != 0) {
+        return -1;
+    }
+    h->ridden = before > 0 && c->npending == 0;
+    return ops->users_with_events(tx, ask, 3, h->has, err);
+}
+
+/* PostgreSQL: which users have events, read in the same round trip as the exposures read
+ * after the user locks; exact (a user without events is false, not a "maybe"). */
+static void test_pg_users_with_events_ahead(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_write_sync(s, hev_insert, NULL, &err), 0);
+    struct hev h = {{true, false, true}, false};
+    assert_int_equal(store_write_sync(s, hev_apply, &h, &err), 0);
+    assert_true(h.ridden);
+    assert_false(h.has[0]);
+    assert_true(h.has[1]);
+    assert_false(h.has[2]);
     store_close(s);
 }
 
@@ -1780,6 +1844,7 @@ int main(void)
         cmocka_unit_test(test_writer_retryable_groups),
         cmocka_unit_test(test_writer_deferred_failure),
         cmocka_unit_test(test_pg_pipeline),
+        cmocka_unit_test(test_pg_users_with_events_ahead),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
         cmocka_unit_test(test_writer_queue_bound),

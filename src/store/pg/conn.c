@@ -147,29 +147,50 @@ static void pending_push(struct pg_conn *c, const char *what, int prepare_slot, 
         .what = what, .prepare_slot = prepare_slot, .expect = expect, .deferred = deferred};
 }
 
-void pg_prefetch(struct pg_conn *c, const char *sql)
+static void prefetch_reset(struct pg_prefetch *f)
 {
-    pg_prefetch_clear(c);
-    c->prefetch = sql;
+    PQclear(f->result);
+    free(f->arg);
+    *f = (struct pg_prefetch){0};
+}
+
+void pg_prefetch(struct pg_conn *c, const char *sql, const char *arg, int len)
+{
+    struct pg_prefetch *f = NULL;
+    for (int i = 0; i < PG_PREFETCH_MAX && f == NULL; i++) {
+        f = c->pre[i].sql == sql || c->pre[i].sql == NULL ? &c->pre[i] : NULL;
+    }
+    if (f == NULL) {
+        return; /* every slot taken: the caller reads it itself */
+    }
+    prefetch_reset(f);
+    f->sql = sql;
+    if (arg != NULL) {
+        f->arg = xmalloc(len > 0 ? (size_t)len : 1);
+        memcpy(f->arg, arg, (size_t)len);
+        f->len = len;
+    }
 }
 
 PGresult *pg_prefetched(struct pg_conn *c, const char *sql)
 {
-    PGresult *r = NULL;
-    if (c->prefetched != NULL && c->prefetched_sql == sql) {
-        r = c->prefetched;
-        c->prefetched = NULL;
+    for (int i = 0; i < PG_PREFETCH_MAX; i++) {
+        struct pg_prefetch *f = &c->pre[i];
+        if (f->sql == sql) {
+            PGresult *r = f->result;
+            f->result = NULL;
+            prefetch_reset(f);
+            return r;
+        }
     }
-    pg_prefetch_clear(c);
-    return r;
+    return NULL;
 }
 
 void pg_prefetch_clear(struct pg_conn *c)
 {
-    PQclear(c->prefetched);
-    c->prefetched = NULL;
-    c->prefetched_sql = NULL;
-    c->prefetch = NULL;
+    for (int i = 0; i < PG_PREFETCH_MAX; i++) {
+        prefetch_reset(&c->pre[i]);
+    }
 }
 
 /* The slot of sql's prepared statement on c, prepared now if it is new: synchronously, or
@@ -222,6 +243,9 @@ static int pipe_open(struct pg_conn *c, struct err *err)
 static int pipe_send(struct pg_conn *c, const char *sql, int n, const char *const *values,
                      const int *lengths, unsigned binary, struct err *err)
 {
+    if (c->npending + 2 > PG_PENDING_MAX) { /* its prepare and itself; see pipe_room */
+        return err_set(err, ERR_INTERNAL, NULL, "too many statements pending");
+    }
     int formats[32];
     int slot = stmt_formats(n, binary, formats, err) == 0 ? stmt_slot(c, sql, n, err) : -1;
     if (slot < 0) {
@@ -319,22 +343,32 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
     return rc;
 }
 
+/* Send the prefetches not sent yet into the open pipeline, their results to be kept. */
+static int prefetch_send(struct pg_conn *c, struct err *err)
+{
+    for (int i = 0; i < PG_PREFETCH_MAX; i++) {
+        struct pg_prefetch *f = &c->pre[i];
+        if (f->sql == NULL || f->sent) {
+            continue;
+        }
+        const char *v[1] = {f->arg};
+        int n = f->arg != NULL ? 1 : 0;
+        if (pipe_send(c, f->sql, n, v, &f->len, n ? 1u : 0u, err) != 0) {
+            return -1;
+        }
+        pending_push(c, "prefetch", -1, -1, false);
+        c->pending[c->npending - 1].keep = &f->result;
+        f->sent = true;
+    }
+    return 0;
+}
+
 PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
                  const int *lengths, unsigned binary, struct err *err)
 {
     if (c->npending > 0) { /* behind deferred statements: one round trip for all */
         PGresult *r = NULL;
-        const char *pre = c->prefetch;
-        pg_prefetch_clear(c);
-        if (pre != NULL) {
-            if (pipe_send(c, pre, 0, NULL, NULL, 0, err) != 0) {
-                return NULL;
-            }
-            pending_push(c, "prefetch", -1, -1, false);
-            c->pending[c->npending - 1].keep = &c->prefetched;
-            c->prefetched_sql = pre;
-        }
-        if (pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
+        if (prefetch_send(c, err) != 0 || pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
             return NULL;
         }
         pending_push(c, "query", -1, -1, false);
@@ -383,7 +417,6 @@ static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, str
 
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
 {
-    c->prefetch = NULL;
     if (c->npending > 0) {
         return pipe_send_text(c, sql, false, err) == 0 ? pipe_flush(c, NULL, err) : -1;
     }
@@ -398,11 +431,13 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
     return 0;
 }
 
-/* Room for one more statement and its prepare, and for a pg_run or pg_exec after them
- * (two entries each): flush (one round trip) when the queue is nearly full. */
+/* Room for one more statement and its prepare, and after them for a pg_run with every
+ * prefetch (two entries each: the prepare and the statement): flush (one round trip) when
+ * the queue is nearly full. */
 static int pipe_room(struct pg_conn *c, struct err *err)
 {
-    return c->npending + 4 < PG_PENDING_MAX ? 0 : pipe_flush(c, NULL, err);
+    return c->npending + 2 + 2 * (PG_PREFETCH_MAX + 1) < PG_PENDING_MAX ? 0
+                                                                        : pipe_flush(c, NULL, err);
 }
 
 int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,

@@ -556,6 +556,7 @@ const struct store_ops store_pg_ops = {
     .lock_users = pg_lock_users,
     .events_insert = pg_events_insert,
     .users_with_events = pg_users_with_events,
+    .users_with_events_ahead = pg_users_with_events_ahead,
     .events_raw = pg_events_raw,
     .exposures_of_users = pg_exposures_of_users,
     .exposures_get = pg_exposures_get,

@@ -96,12 +96,11 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
     int rc = defer_bins(tx, SQL, &t, 1, -1, err); /* granted before the next statement runs */
     pg_bin_free(&t);
     struct pg_conn *c = tx->conn;
+    pg_prefetch_clear(c); /* what was read before these locks is not read under them */
     if (rc == 0 && c->npending > 0) {
         /* attribution reads the rebuild cursors after the locks: they ride along with the
          * next read (pg_rebuild_cursors takes them), saving their round trip */
-        pg_prefetch(c, PG_SQL_CURSORS);
-    } else {
-        pg_prefetch_clear(c);
+        pg_prefetch(c, PG_SQL_CURSORS, NULL, 0);
     }
     return rc;
 }
@@ -196,16 +195,58 @@ out:
     return rc;
 }
 
+/* The users of a text[] that have at least one event: an index probe each (events_user). */
+static const char SQL_HAS_EVENTS[] =
+    "SELECT t.u FROM unnest($1::text[]) AS t(u) CROSS JOIN LATERAL (SELECT 1 FROM events e "
+    "WHERE e.user_id = t.u LIMIT 1) e";
+
+void pg_users_with_events_ahead(struct store_tx *tx, const char *const *users, size_t n)
+{
+    struct pg_conn *c = tx->conn;
+    if (c->npending == 0) {
+        return; /* the locks were not deferred: nothing to ride along with */
+    }
+    struct pg_bin t = {0};
+    pg_bin_begin(&t, T);
+    for (size_t i = 0; i < n; i++) {
+        pg_bin_str(&t, users[i]);
+    }
+    int len = 0;
+    const char *v = pg_bin_end(&t, &len);
+    pg_prefetch(c, SQL_HAS_EVENTS, v, len);
+    pg_bin_free(&t);
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int pg_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
                          struct err *err)
 {
-    /* a round trip saved: events_raw answers 0 for a user without events anyway */
-    (void)tx;
-    (void)users;
     (void)err;
-    for (size_t i = 0; i < n; i++) {
-        has[i] = true;
+    /* read with the exposures of this call, under its user locks (pg_users_with_events_ahead,
+     * given every user of the call); without it, "maybe" for every user saves the round
+     * trip: events_raw answers 0 for a user without events anyway */
+    PGresult *r = pg_prefetched(tx->conn, SQL_HAS_EVENTS);
+    if (r == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            has[i] = true;
+        }
+        return 0;
     }
+    int m = PQntuples(r);
+    const char **with = xcalloc(m > 0 ? (size_t)m : 1, sizeof(*with));
+    for (int k = 0; k < m; k++) {
+        with[k] = PQgetvalue(r, k, 0);
+    }
+    qsort(with, (size_t)m, sizeof(*with), str_ptr_cmp);
+    for (size_t i = 0; i < n; i++) {
+        has[i] = m > 0 && bsearch(&users[i], with, (size_t)m, sizeof(*with), str_ptr_cmp) != NULL;
+    }
+    free(with);
+    PQclear(r);
     return 0;
 }
 

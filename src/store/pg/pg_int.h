@@ -29,7 +29,8 @@
 #define PG_LOCK_SLOT    0x42550003
 #define PG_SLOTS        64
 
-#define PG_PENDING_MAX 24 /* statements sent and not yet read (pg_defer) */
+#define PG_PENDING_MAX  24 /* statements sent and not yet read (pg_defer) */
+#define PG_PREFETCH_MAX 2  /* reads waiting to ride along (pg_prefetch) */
 
 /* A statement sent in pipeline mode whose result is not read yet (conn.c). */
 struct pg_pending {
@@ -37,7 +38,7 @@ struct pg_pending {
     int prepare_slot; /* >= 0: the PQsendPrepare of that slot (unmarked if it fails) */
     long long expect; /* >= 0: the rows it must have changed, or the flush fails */
     bool deferred;    /* sent by pg_defer (a write whose result nobody waited for) */
-    PGresult **keep;  /* a prefetch: its result is kept here (c->prefetched) */
+    PGresult **keep;  /* a prefetch: its result is kept here (c->pre[i].result) */
 };
 
 struct pg_conn {
@@ -53,10 +54,15 @@ struct pg_conn {
     bool deferred_failed;
     int npending;
     struct pg_pending pending[PG_PENDING_MAX];
-    /* A read without parameters sent with the next pipelined statement that needs a result
-     * (pg_prefetch), and its result once read, for pg_prefetched */
-    const char *prefetch, *prefetched_sql;
-    PGresult *prefetched;
+    /* Reads sent with the next pipelined statement that needs a result (pg_prefetch), and
+     * their results once read, for pg_prefetched */
+    struct pg_prefetch {
+        const char *sql; /* NULL: a free slot */
+        char *arg;       /* its one binary parameter (owned), or NULL for none */
+        int len;
+        bool sent;
+        PGresult *result;
+    } pre[PG_PREFETCH_MAX];
 };
 
 struct pg_store {
@@ -108,11 +114,13 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
 /* pg_defer for SQL text with no parameters (one statement), e.g. BEGIN. */
 int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err);
 
-/* Ask for the static read sql (no parameters) to ride along in front of the next pg_run
- * that sends pending statements: it runs after them (so after a deferred lock) without a
- * round trip of its own. pg_prefetched hands its result over (PQclear it) if that happened,
- * else NULL (run sql then). pg_prefetch_clear drops either (transaction ends, a new lock). */
-void pg_prefetch(struct pg_conn *c, const char *sql);
+/* Ask for the static read sql to ride along in front of the next pg_run that sends pending
+ * statements: it runs after them (so after a deferred lock) without a round trip of its
+ * own. arg (len bytes, copied; NULL for none) is its one parameter, sent as binary.
+ * pg_prefetched hands its result over (PQclear it) if it was read, else NULL (the caller
+ * runs the read itself, or does without). pg_prefetch_clear drops every prefetch (a
+ * transaction's end, new user locks). */
+void pg_prefetch(struct pg_conn *c, const char *sql, const char *arg, int len);
 PGresult *pg_prefetched(struct pg_conn *c, const char *sql);
 void pg_prefetch_clear(struct pg_conn *c);
 
@@ -239,6 +247,7 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
 int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
 int pg_events_insert(struct store_tx *tx, const struct store_event *events, size_t n,
                      bool *inserted, struct err *err);
+void pg_users_with_events_ahead(struct store_tx *tx, const char *const *users, size_t n);
 int pg_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
                          struct err *err);
 int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
