@@ -120,13 +120,13 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
  * statement that needs a result is sent behind them with a Sync, and one round trip brings
  * every result back; a read that must follow a deferred lock can ride along too (pg_prefetch).
  * A logged /assign group of two attribution calls went from ~16 round trips (BEGIN, the
- * catalogue lock, its version, six per call, COMMIT) to 6: the version read, the exposures read
- * (with the user locks and the rebuild cursors) and the events read of each call, the COMMIT
- * (docs/PERFORMANCE.md "Tenth pass"). The results come back in order; the first failure is the
- * one reported, and PostgreSQL skips everything after it up to the Sync (each such result is
- * PGRES_PIPELINE_ABORTED). The results of pending statements are a few bytes each and at most
- * PG_PENDING_MAX are pending, so the blocking connection cannot fill the server's output while
- * libpq is still writing.
+ * catalogue lock, its version, six per call, COMMIT) to 4: the version read, the exposures read
+ * of each call (with the user locks, the rebuild cursors and which users have events), the
+ * COMMIT; one more per call when a user has events (docs/PERFORMANCE.md "Tenth pass"). The
+ * results come back in order; the first failure is the one reported, and PostgreSQL skips
+ * everything after it up to the Sync (each such result is PGRES_PIPELINE_ABORTED). The results
+ * of pending statements are a few bytes each and at most PG_PENDING_MAX are pending, so the
+ * blocking connection cannot fill the server's output while libpq is still writing.
  */
 
 static int stmt_formats(int n, unsigned binary, int *formats, struct err *err)
