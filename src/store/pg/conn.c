@@ -124,9 +124,10 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
  * of each call (with the user locks, the rebuild cursors and which users have events), the
  * COMMIT; one more per call when a user has events (docs/PERFORMANCE.md "Tenth pass"). The
  * results come back in order; the first failure is the one reported, and PostgreSQL skips
- * everything after it up to the Sync (each such result is PGRES_PIPELINE_ABORTED). The results
- * of pending statements are a few bytes each and at most PG_PENDING_MAX are pending, so the
- * blocking connection cannot fill the server's output while libpq is still writing.
+ * everything after it up to the Sync (each such result is PGRES_PIPELINE_ABORTED). The server
+ * may answer while libpq is still writing a large batch behind: on a blocking connection libpq
+ * reads and buffers input whenever it cannot write (pqSendSome), so neither side waits on the
+ * other's full socket.
  */
 
 static int stmt_formats(int n, unsigned binary, int *formats, struct err *err)

@@ -356,6 +356,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
          * granted before the version's statement starts). Writes are deferred until the
          * group takes a savepoint (conn.c "Pipelining"). */
         c->defer = true;
+        c->retry = false; /* a deadlock of an earlier attempt says nothing of this one */
         pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
