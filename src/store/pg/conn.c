@@ -364,9 +364,19 @@ static int prefetch_send(struct pg_conn *c, struct err *err)
     return 0;
 }
 
+/* Leave pipeline mode when nothing is pending (a send that failed after pipe_open), so that
+ * the synchronous calls below are allowed. */
+static void pipe_idle(struct pg_conn *c)
+{
+    if (c->npending == 0 && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
+        PQexitPipelineMode(c->pg);
+    }
+}
+
 PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
                  const int *lengths, unsigned binary, struct err *err)
 {
+    pipe_idle(c);
     if (c->npending > 0) { /* behind deferred statements: one round trip for all */
         PGresult *r = NULL;
         if (prefetch_send(c, err) != 0 || pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
@@ -418,6 +428,7 @@ static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, str
 
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
 {
+    pipe_idle(c);
     if (c->npending > 0) {
         return pipe_send_text(c, sql, false, err) == 0 ? pipe_flush(c, NULL, err) : -1;
     }
