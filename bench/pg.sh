@@ -65,7 +65,7 @@ pgstat_top() { # database: its statements by total time
         WHERE s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.total_exec_time DESC LIMIT 14"
 }
 # CPU seconds (user + system) of the processes whose command name is $1, from /proc
-cpu_of() {
+cpu_of() { # command name, as /proc shows it (its first 15 characters)
     for s in /proc/[0-9]*/stat; do
         cat "$s" 2>/dev/null
     done | awk -v name="($1)" -v hz="$(getconf CLK_TCK)" \
@@ -155,7 +155,8 @@ for d in 0 1 2; do
     "$tmp/ingest" expose "$port" "$SDK" "$EXP" $((USERS / 3)) "t$d" "$base" >/dev/null || die "expose"
 done
 [ -n "$PGSTAT" ] && psql_do three "SELECT pg_stat_statements_reset()" >/dev/null
-cpu_d0=$(cpu_of bunsen)
+bin_comm=$(basename "$bin" | cut -c1-15)
+cpu_d0=$(cpu_of "$bin_comm")
 cpu_p0=$(cpu_of postgres)
 t_start=$(now_s)
 for d in 0 1 2; do
@@ -165,7 +166,7 @@ for d in 0 1 2; do
 done
 wait "$w0" "$w1" "$w2"
 t_end=$(now_s)
-cpu_d1=$(cpu_of bunsen)
+cpu_d1=$(cpu_of "$bin_comm")
 cpu_p1=$(cpu_of postgres)
 if [ -n "$PGSTAT" ]; then # now: later phases use other databases of the same cluster
     PGSTAT_TOP=$(pgstat_top three)

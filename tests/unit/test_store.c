@@ -165,6 +165,14 @@ static void test_migrate_from_empty(void **state)
     assert_int_equal(v, m[count - 1].version);
     assert_int_equal(store_migrate(s, &applied, &err), 0);
     assert_int_equal(applied, 0);
+    if (on_pg) { /* 0010: room for HOT updates of user values */
+        PGresult *r =
+            PQexec(pg_be(s)->writer->pg, "SELECT array_to_string(reloptions, ',') FROM pg_class "
+                                         "WHERE oid = 'user_metrics'::regclass");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "fillfactor=80");
+        PQclear(r);
+    }
     store_close(s);
     /* migrations are numbered strictly increasing */
     for (int i = 1; i < count; i++) {
