@@ -149,6 +149,15 @@ static struct store *open_fresh(void)
     return s;
 }
 
+/* open_fresh with the schema migrated */
+static struct store *open_migrated(void)
+{
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    return s;
+}
+
 static void test_migrate_from_empty(void **state)
 {
     (void)state;
@@ -922,9 +931,8 @@ static void test_pg_pipeline(void **state)
     if (!on_pg) {
         skip();
     }
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     struct pg_conn *c = pg_be(s)->writer;
     static const char BAD[] = "SELECT 1 / $1::int";
     static const char ONE[] = "SELECT $1::int + 1";
@@ -1049,9 +1057,8 @@ static void test_pg_users_with_events_ahead(void **state)
     if (!on_pg) {
         skip();
     }
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     assert_int_equal(store_write_sync(s, hev_insert, NULL, &err), 0);
     struct hev h = {{true, false, true}, false};
     assert_int_equal(store_write_sync(s, hev_apply, &h, &err), 0);
