@@ -975,6 +975,7 @@ static void test_pg_pipeline(void **state)
     assert_int_equal(pg_defer(c, BAD, 1, zero, NULL, 0, -1, &err), 0);
     assert_null(pg_run(c, ONE, 1, two, NULL, 0, &err));
     assert_true(c->deferred_failed);
+    assert_non_null(strstr(err.msg, "query \"SELECT 1 / $1::int\": ")); /* names its statement */
     assert_false(c->broken);
     assert_int_equal(c->npending, 0);
     assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
@@ -993,13 +994,15 @@ static void test_pg_pipeline(void **state)
     r = pg_run(c, ONE, 1, two, NULL, 0, &err);
     assert_null(r);
     assert_true(c->deferred_failed);
-    assert_non_null(strstr(err.msg, "1 rows changed, 2 expected"));
+    assert_non_null(strstr(
+        err.msg, "\"UPDATE meta SET value = value WHERE key ...\": 1 rows changed, 2 expected"));
     assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
     /* without defer, pg_defer runs at once */
     c->defer = false;
     assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);
     assert_int_equal(c->npending, 0);
     assert_int_equal(pg_defer(c, BAD, 1, zero, NULL, 0, -1, &err), -1);
+    assert_non_null(strstr(err.msg, "query \"SELECT 1 / $1::int\": "));
     r = pg_run(c, ONE, 1, two, NULL, 0, &err);
     assert_non_null(r);
     PQclear(r);

@@ -153,11 +153,35 @@ static int stmt_formats(int n, unsigned binary, int *formats, struct err *err)
     return 0;
 }
 
-static void pending_push(struct pg_conn *c, const char *what, int prepare_slot, long long expect,
-                         bool deferred)
+static void pending_push(struct pg_conn *c, const char *what, const char *sql, int prepare_slot,
+                         long long expect, bool deferred)
 {
-    c->pending[c->npending++] = (struct pg_pending){
-        .what = what, .prepare_slot = prepare_slot, .expect = expect, .deferred = deferred};
+    c->pending[c->npending++] = (struct pg_pending){.what = what,
+                                                    .sql = sql,
+                                                    .prepare_slot = prepare_slot,
+                                                    .expect = expect,
+                                                    .deferred = deferred};
+}
+
+/* What an error names: what, and when sql is known its first words ("query \"UPDATE
+ * user_metrics um SET ...\""), so that a failed statement of a group says which it was. */
+static const char *stmt_label(const char *what, const char *sql, char *buf, size_t cap)
+{
+    if (sql == NULL) {
+        return what;
+    }
+    size_t n = strcspn(sql, "\n");
+    const size_t max = 40;
+    bool cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && sql[n] != ' ') {
+            n--;
+        }
+        n = n > 0 ? n : max;
+    }
+    snprintf(buf, cap, "%s \"%.*s%s\"", what, (int)n, sql, cut ? " ..." : "");
+    return buf;
 }
 
 static void prefetch_reset(struct pg_prefetch *f)
@@ -229,7 +253,7 @@ static int stmt_slot(struct pg_conn *c, const char *sql, int n, struct err *err)
         if (PQsendPrepare(c->pg, name, sql, n, NULL) != 1) {
             return pg_fail(c, NULL, "prepare", err);
         }
-        pending_push(c, "prepare", free_slot, -1, false);
+        pending_push(c, "prepare", sql, free_slot, -1, false);
     } else {
         PGresult *p = PQprepare(c->pg, name, sql, n, NULL);
         if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) {
@@ -267,7 +291,8 @@ static int pipe_send(struct pg_conn *c, const char *sql, int n, const char *cons
     char name[16];
     snprintf(name, sizeof(name), "s%d", slot);
     if (PQsendQueryPrepared(c->pg, name, n, values, lengths, formats, 0) != 1) {
-        return pg_fail(c, NULL, "query", err);
+        char label[96];
+        return pg_fail(c, NULL, stmt_label("query", sql, label, sizeof(label)), err);
     }
     return 0;
 }
@@ -312,15 +337,17 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         if (!ok && p->prepare_slot >= 0) {
             c->prepared[p->prepare_slot] = NULL;
         }
+        char label[96]; /* filled only for an error */
         if (rc == 0 && ok && p->expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != p->expect) {
-            err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected", p->what,
-                    PQcmdTuples(r), p->expect);
+            err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected",
+                    stmt_label(p->what, p->sql, label, sizeof(label)), PQcmdTuples(r), p->expect);
             c->deferred_failed = p->deferred;
             rc = -1;
         } else if (rc == 0 && !ok && st == PGRES_PIPELINE_ABORTED) {
-            rc = err_set(err, ERR_INTERNAL, NULL, "%s: skipped after a failure", p->what);
+            rc = err_set(err, ERR_INTERNAL, NULL, "%s: skipped after a failure",
+                         stmt_label(p->what, p->sql, label, sizeof(label)));
         } else if (rc == 0 && !ok) {
-            pg_fail(c, r, p->what, err);
+            pg_fail(c, r, stmt_label(p->what, p->sql, label, sizeof(label)), err);
             c->deferred_failed = p->deferred && st == PGRES_FATAL_ERROR && r != NULL && !c->broken;
             rc = -1;
         }
@@ -369,7 +396,7 @@ static int prefetch_send(struct pg_conn *c, struct err *err)
         if (pipe_send(c, f->sql, n, v, &f->len, n ? 1u : 0u, err) != 0) {
             return -1;
         }
-        pending_push(c, "prefetch", -1, -1, false);
+        pending_push(c, "prefetch", f->sql, -1, -1, false);
         c->pending[c->npending - 1].keep = &f->result;
         f->sent = true;
     }
@@ -394,7 +421,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
         if (prefetch_send(c, err) != 0 || pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
             return NULL;
         }
-        pending_push(c, "query", -1, -1, false);
+        pending_push(c, "query", sql, -1, -1, false);
         return pipe_flush(c, &r, err) == 0 ? r : NULL;
     }
     int formats[32];
@@ -407,7 +434,8 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
     PGresult *r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        pg_fail(c, r, "query", err);
+        char label[96];
+        pg_fail(c, r, stmt_label("query", sql, label, sizeof(label)), err);
         PQclear(r);
         return NULL;
     }
@@ -431,7 +459,7 @@ static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, str
         if (PQsendQueryParams(c->pg, one, 0, NULL, NULL, NULL, NULL, 0) != 1) {
             return pg_fail(c, NULL, "exec", err);
         }
-        pending_push(c, "exec", -1, -1, deferred);
+        pending_push(c, "exec", NULL, -1, -1, deferred);
         sql += len;
         sql += strspn(sql, "; ");
     }
@@ -474,8 +502,9 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
         }
         int rc = 0;
         if (expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != expect) {
-            rc = err_set(err, ERR_INTERNAL, NULL, "query: %s rows changed, %lld expected",
-                         PQcmdTuples(r), expect);
+            char label[96];
+            rc = err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected",
+                         stmt_label("query", sql, label, sizeof(label)), PQcmdTuples(r), expect);
         }
         PQclear(r);
         return rc;
@@ -484,7 +513,7 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
         pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
         return -1;
     }
-    pending_push(c, "query", -1, expect, true);
+    pending_push(c, "query", sql, -1, expect, true);
     return 0;
 }
 

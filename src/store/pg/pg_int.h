@@ -34,7 +34,8 @@
 
 /* A statement sent in pipeline mode whose result is not read yet (conn.c). */
 struct pg_pending {
-    const char *what; /* for errors */
+    const char *what; /* for errors, with sql's head */
+    const char *sql;  /* the statement (prepared statements only: their text is static) */
     int prepare_slot; /* >= 0: the PQsendPrepare of that slot (unmarked if it fails) */
     long long expect; /* >= 0: the rows it must have changed, or the flush fails */
     bool deferred;    /* sent by pg_defer (a write whose result nobody waited for) */
