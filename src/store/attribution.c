@@ -49,8 +49,9 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int lock_users(struct store_tx *tx, const char **users, size_t n, struct err *err)
+static int lock_users(struct store_tx *tx, const char **users, size_t *nusers, struct err *err)
 {
+    size_t n = *nusers;
     if (n == 0 || tx->store->ops->lock_users == NULL) {
         return 0; /* a single writer: nothing to lock, nothing to sort (~420 instructions per
                    * event on SQLite) */
@@ -62,6 +63,7 @@ static int lock_users(struct store_tx *tx, const char **users, size_t n, struct 
             users[k++] = users[i];
         }
     }
+    *nusers = k; /* users[0..k) now holds each once */
     return tx->store->ops->lock_users(tx, users, k, err);
 }
 
@@ -201,7 +203,8 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
     struct dims_cache dims = {.map.arena = &a};
     g.rb = &rb;
     g.dims = &dims;
-    if (lock_users(tx, users, n, err) != 0 || rb_load(tx, &rb, err) != 0 ||
+    size_t nusers = n;
+    if (lock_users(tx, users, &nusers, err) != 0 || rb_load(tx, &rb, err) != 0 ||
         ops->events_insert(tx, events, n, inserted, err) != 0) {
         rc = -1;
         goto out;
@@ -478,7 +481,8 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     }
     g.rb = &rb;
     g.dims = &dims;
-    if (lock_users(tx, users, n, err) != 0) {
+    size_t nusers = n;
+    if (lock_users(tx, users, &nusers, err) != 0) {
         goto out;
     }
     /* phase B asks it of the users exposed to an experiment with metrics */
@@ -489,7 +493,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         any_rules = nr > 0;
     }
     if (any_rules) {
-        ops->users_with_events_ahead(tx, users, n);
+        ops->users_with_events_ahead(tx, users, nusers);
     }
     /* the stored state of every (user, experiment) of the request */
     for (size_t i = 0; i < n; i++) {

@@ -156,8 +156,9 @@ struct store_ops {
     int (*tx_rollback_to)(struct store_tx *tx, struct err *err);
     int (*tx_release)(struct store_tx *tx, struct err *err);
     /* 0 committed; -1 failed (whether it committed is unknown when the connection was
-     * lost); 1 nothing committed because a write the backend deferred failed (pipelining):
-     * the caller rolls back and runs the group again with savepoints */
+     * lost); 1 known not committed: a write the backend deferred failed (pipelining), or the
+     * transaction had failed before: the caller rolls back and runs the group again with
+     * savepoints */
     int (*tx_commit)(struct store_tx *tx, struct err *err);
     void (*tx_rollback)(struct store_tx *tx);
     /* whether the last failure in tx was a deadlock or serialization failure (cleared) */

@@ -106,12 +106,12 @@ static void fail_all(struct store_job *first, const struct err *err)
 }
 
 /* One attempt at a group's transaction. With savepoints, each job's writes are isolated by
- * a savepoint: a job that fails leaves nothing and the others commit; when an undo fails
- * (ROLLBACK TO or RELEASE), what the transaction holds is unknown and the whole group fails
- * and is rolled back rather than committed. Without (every job retryable), the jobs run
- * back to back and the first failure rolls the transaction back and returns 1: the caller
- * runs the group again with savepoints. Returns 0 (committed: each job's rc says how it
- * went), 1 or -1 (the group failed: fail_all done). */
+ * a savepoint: a job that fails leaves nothing and the others commit; when an undo or a
+ * savepoint fails (ROLLBACK TO, RELEASE, SAVEPOINT), what the transaction holds is unknown
+ * and the whole group fails and is rolled back rather than committed. Without (every job
+ * retryable), the jobs run back to back and the first failure rolls the transaction back and
+ * returns 1: the caller runs the group again with savepoints. Returns 0 (committed: each job's rc
+ * says how it went), 1 or -1 (the group failed: fail_all done). */
 #define RETRY_MAX 5
 
 #define BATCH_MAX 512 /* jobs per apply_batch call */
@@ -235,8 +235,11 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
     bool ok = true;
     for (struct store_job *j = first; j != NULL && ok; j = j->next) {
         if (ops->tx_savepoint(&tx, &j->err) != 0) {
-            j->rc = -1;
-            continue;
+            /* on PostgreSQL the previous job's RELEASE travels with this SAVEPOINT: what the
+             * transaction holds is unknown, as when an undo fails */
+            *err = j->err;
+            ok = false;
+            break;
         }
         if (j->apply(&tx, j->arg, &j->err) != 0) {
             /* a deadlock or serialization failure (shared database): rolled back to its

@@ -997,6 +997,28 @@ static void test_pg_pipeline(void **state)
     assert_non_null(strstr(
         err.msg, "\"UPDATE meta SET value = value WHERE key ...\": 1 rows changed, 2 expected"));
     assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
+    /* a row count off its expectation just before the COMMIT: read before the COMMIT is
+     * sent, so nothing is committed (the writer rolls back and runs the group again) */
+    static const char SET[] = "UPDATE meta SET value = 'changed' WHERE key = $1";
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    assert_int_equal(pg_defer(c, SET, 1, key, NULL, 0, 2, &err), 0);
+    assert_int_equal(pg_commit(c, "COMMIT", &err), 1);
+    assert_non_null(strstr(err.msg, "1 rows changed, 2 expected"));
+    assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
+    r = pg_run(c, "SELECT value FROM meta WHERE key = 'pipeline_test'", 0, NULL, NULL, 0, &err);
+    assert_non_null(r);
+    assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    /* the same expectation met: committed */
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    assert_int_equal(pg_defer(c, SET, 1, key, NULL, 0, 1, &err), 0);
+    assert_int_equal(pg_commit(c, "COMMIT", &err), 0);
+    /* a transaction that failed on the server (a statement's error, the connection fine):
+     * its COMMIT is answered as a ROLLBACK, never reported committed */
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    assert_null(pg_run(c, BAD, 1, zero, NULL, 0, &err));
+    assert_int_equal(pg_commit(c, "COMMIT", &err), 1);
+    assert_non_null(strstr(err.msg, "rolled back"));
     /* without defer, pg_defer runs at once */
     c->defer = false;
     assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 1, &err), 0);

@@ -303,12 +303,13 @@ static PGresult *pipe_result(struct pg_conn *c)
 {
     PGresult *first = NULL, *r;
     while ((r = PQgetResult(c->pg)) != NULL) {
+        bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
         if (first == NULL) {
             first = r;
         } else {
             PQclear(r);
         }
-        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        if (sync) {
             break; /* out of step with the queue: never followed by a NULL */
         }
     }
@@ -514,6 +515,46 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
         return -1;
     }
     pending_push(c, "query", sql, -1, expect, true);
+    return 0;
+}
+
+int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
+{
+    pipe_idle(c);
+    /* A row count is checked here, not by the server: a mismatch found in the COMMIT's own
+     * round trip would be found after the transaction committed. So statements with an
+     * expectation are read first (one more round trip, for the groups that have them). */
+    bool expects = false;
+    for (int i = 0; i < c->npending && !expects; i++) {
+        expects = c->pending[i].expect >= 0;
+    }
+    if (expects && pipe_flush(c, NULL, err) != 0) {
+        return c->deferred_failed ? 1 : -1; /* COMMIT not sent: the caller rolls back */
+    }
+    PGresult *last = NULL;
+    if (c->npending > 0) {
+        if (pipe_send_text(c, sql, false, err) != 0 || pipe_flush(c, &last, err) != 0) {
+            /* a deferred statement failed: PostgreSQL skipped the rest, the COMMIT too */
+            return c->deferred_failed ? 1 : -1;
+        }
+    } else {
+        c->deferred_failed = false;
+        last = PQexec(c->pg, sql);
+        ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+        if (st != PGRES_COMMAND_OK) {
+            pg_fail(c, last, "commit", err);
+            PQclear(last);
+            return -1;
+        }
+    }
+    /* COMMIT of a transaction that had failed (a statement's error the caller did not stop
+     * at) succeeds as a ROLLBACK: never report that as committed */
+    bool committed = strcmp(PQcmdStatus(last), "COMMIT") == 0;
+    PQclear(last);
+    if (!committed) {
+        err_set(err, ERR_INTERNAL, NULL, "commit: the transaction had failed and was rolled back");
+        return 1;
+    }
     return 0;
 }
 

@@ -413,10 +413,9 @@ static int pg_tx_commit(struct store_tx *tx, struct err *err)
     c->release_pending = false;
     c->defer = false;
     pg_prefetch_clear(c);
-    int rc = pg_exec(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
-    /* a deferred write sent before the COMMIT failed: the COMMIT was skipped, nothing is
-     * committed, and the group runs again with savepoints (store_int.h) */
-    return rc != 0 && c->deferred_failed ? 1 : rc;
+    /* 1: nothing committed (a deferred write failed, so the group runs again with
+     * savepoints, store_int.h); -1: failed, perhaps unknown */
+    return pg_commit(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
 }
 
 static void pg_tx_rollback(struct store_tx *tx)

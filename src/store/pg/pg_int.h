@@ -107,11 +107,19 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
  * needs one (pg_run, pg_exec), in the same round trip; otherwise it runs now. expect >= 0:
  * the number of rows it must change, else the statement counts as failed. Returns 0 (sent
  * or done) or -1 with err filled. A deferred failure is reported by the statement that
- * reads it, with c->deferred_failed set: nothing sent after it ran (PostgreSQL skips the
- * rest of a pipeline after an error), so a COMMIT among them did not happen.
+ * reads it, with c->deferred_failed set: a server error skips the rest of the pipeline (so a
+ * COMMIT among them did not happen); a row count off its expectation is found by the client,
+ * after the server ran what followed, which is why pg_commit reads such statements before
+ * it sends the COMMIT.
  */
 int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,
              const int *lengths, unsigned binary, long long expect, struct err *err);
+/* End the transaction with sql (text ending in COMMIT, e.g. "RELEASE SAVEPOINT job; COMMIT")
+ * after whatever is pending. 0: committed. 1: known not committed (a deferred statement
+ * failed or changed other than its expected rows, so the COMMIT was not sent or was skipped;
+ * or the transaction had failed and the server rolled it back), err filled. -1: a failure
+ * whose outcome may be unknown (a lost connection), err filled. */
+int pg_commit(struct pg_conn *c, const char *sql, struct err *err);
 /* pg_defer for SQL text with no parameters (one statement), e.g. BEGIN. */
 int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err);
 
