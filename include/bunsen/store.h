@@ -101,6 +101,11 @@ struct store_job {
      * requests); if it fails, the group runs again with a savepoint and apply() per job, so
      * each job's outcome is what apply() alone gives. NULL: apply() alone. */
     int (*apply_batch)(struct store_tx *tx, void *const *args, size_t n, struct err *err);
+    /* How many users apply() may lock (its items: events, exposures; 0 for none). On a shared
+     * database a transaction locks each user it attributes for, and the lock table is
+     * bounded: the writer keeps the sum of a group's items within the backend's budget (a
+     * job over it runs alone and locks all users at once). An undercount costs a retry. */
+    size_t items;
     /* private to the writer */
     struct store_job *next;
     int rc;

@@ -172,6 +172,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->w.render = assign_render;
     aw->w.cleanup = assign_cleanup;
     aw->w.retryable = true; /* assign_apply only inserts through the transaction */
+    aw->w.items = 1;        /* one user */
     aw->w.apply_batch = assign_apply_batch;
     aw->reply = text;
     aw->reply_len = len;

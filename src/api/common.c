@@ -38,6 +38,7 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     w->job.done = write_done;
     w->job.arg = w;
     w->job.retryable = w->retryable;
+    w->job.items = w->items;
     w->job.apply_batch = w->retryable ? w->apply_batch : NULL;
     struct err err;
     err_clear(&err);

@@ -479,6 +479,7 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     l->job.apply = ofrep_log_apply;
     l->job.apply_batch = ofrep_log_apply_batch;
     l->job.retryable = true; /* ofrep_log_apply only inserts through the transaction */
+    l->job.items = 1;        /* one user */
     l->job.done = ofrep_log_done;
     l->job.arg = l;
     l->app = app;

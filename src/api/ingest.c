@@ -234,6 +234,7 @@ void api_ingest_events(struct http_req *r)
     const char *text = http_req_body(r, &len);
     struct ingest_write *iw = ingest_write_new();
     if (api_events_body_read(text, len, now, &iw->events, &iw->n, &iw->text) == 0) {
+        iw->w.items = iw->n;
         api_write_submit(r, &iw->w);
         return;
     }
@@ -249,6 +250,7 @@ void api_ingest_events(struct http_req *r)
         ingest_cleanup(&iw->w);
         return;
     }
+    iw->w.items = iw->n;
     api_write_submit(r, &iw->w);
 }
 
@@ -430,5 +432,6 @@ void api_ingest_exposures(struct http_req *r)
         ingest_cleanup(&iw->w);
         return;
     }
+    iw->w.items = iw->n;
     api_write_submit(r, &iw->w);
 }

@@ -160,6 +160,9 @@ struct store_ops {
      * transaction had failed before: the caller rolls back and runs the group again with
      * savepoints */
     int (*tx_commit)(struct store_tx *tx, struct err *err);
+    /* optional: the most items (store_job.items) one group may hold, 0 = no bound; asked by
+     * the writer thread before each group (a reconnect may change it) */
+    size_t (*group_items_max)(struct store *s);
     void (*tx_rollback)(struct store_tx *tx);
     /* whether the last failure in tx was a deadlock or serialization failure (cleared) */
     bool (*tx_retryable)(struct store_tx *tx);

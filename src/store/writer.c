@@ -18,6 +18,7 @@
 #include "store_int.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,21 +136,31 @@ static void job_reset(struct store_job *j)
     j->rc = 0;
 }
 
+/* The items (store_job.items) a group may still take after taking `items`; SIZE_MAX when the
+ * backend sets no bound. Writer thread. */
+static size_t items_room(struct store *s, size_t items)
+{
+    size_t max = s->ops->group_items_max != NULL ? s->ops->group_items_max(s) : 0;
+    return max == 0 ? SIZE_MAX : items < max ? max - items : 0;
+}
+
 /*
- * The retryable jobs queued while a group's jobs were applied (at most room of them, up to
- * the first barrier or non-retryable job), taken off the queue to join that group's
- * transaction before its commit: they would otherwise wait for the whole commit, fsync
+ * The retryable jobs queued while a group's jobs were applied (at most room of them and
+ * items_room of items, up to the first barrier or non-retryable job), taken off the queue to join
+ * that group's transaction before its commit: they would otherwise wait for the whole commit, fsync
  * included, before theirs began, and each commit (its fsync above all: ~130 us of CPU in a
  * VM, docs/PERFORMANCE.md) is then shared by more requests. NULL when there are none.
  */
-static struct store_job *take_joiners(struct writer *w, int room)
+static struct store_job *take_joiners(struct writer *w, int room, size_t items_room)
 {
     pthread_mutex_lock(&w->mu);
     struct store_job *first = w->head, *last = NULL;
     int taken = 0;
-    for (struct store_job *j = first; j != NULL && taken < room && j->retryable && !j->barrier;
+    for (struct store_job *j = first;
+         j != NULL && taken < room && j->retryable && !j->barrier && j->items <= items_room;
          j = j->next) {
         job_reset(j);
+        items_room -= j->items;
         last = j;
         taken++;
     }
@@ -195,10 +206,12 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
         j = end;
         if (j == NULL && !joined && !first->barrier && s->writer != NULL) {
             joined = true;
+            size_t items = first->items;
             for (last = first, taken = 1; last->next != NULL; last = last->next) {
                 taken++;
+                items += last->next->items;
             }
-            last->next = take_joiners(s->writer, GROUP_MAX - taken);
+            last->next = take_joiners(s->writer, GROUP_MAX - taken, items_room(s, items));
             j = last->next;
         }
     }
@@ -359,11 +372,15 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        /* a barrier job runs alone: the group before it ends before it */
+        /* a barrier job runs alone: the group before it ends before it; the jobs after the
+         * first fit in the backend's budget of items (store_job.items) */
         struct store_job *first = w->head, *last = first;
         int taken = 1;
-        while (last->next != NULL && taken < GROUP_MAX && !last->barrier && !last->next->barrier) {
+        size_t room = items_room(s, first->items);
+        while (last->next != NULL && taken < GROUP_MAX && !last->barrier && !last->next->barrier &&
+               last->next->items <= room) {
             last = last->next;
+            room -= last->items;
             taken++;
         }
         queue_take_head(w, last, taken);

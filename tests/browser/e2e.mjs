@@ -826,7 +826,11 @@ T.test('audit log lists the changes (admin)', async () => {
   await page.getByLabel('Target type').selectOption('metric');
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.waitForURL(/target_type=metric/);
-  await page.locator('#audit-table tbody tr').first().waitFor();
+  // the unfiltered rows stay until the filtered page replaces them: wait for that
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('#audit-table td[data-label="Action"]')];
+    return cells.length > 0 && cells.every((td) => td.textContent.startsWith('metric.'));
+  }, null, { timeout: 10000 }).catch(() => {});
   const filtered = await page.locator('#audit-table td[data-label="Action"]').allTextContents();
   assert(filtered.length > 0 && filtered.every((a) => a.startsWith('metric.')), 'filter by target type');
   noErrors();

@@ -1094,6 +1094,208 @@ static void test_pg_users_with_events_ahead(void **state)
     store_close(s);
 }
 
+/* ---- the user-lock budget (PostgreSQL, src/store/pg/ingest.c pg_lock_users) ---- */
+
+struct ulock_check {
+    struct pg_conn *watch; /* another session, reading pg_locks */
+    int outcome[4];        /* per step below: 0 as expected, else the step's line */
+};
+
+/* Advisory locks of classid cls in mode (e.g. "ExclusiveLock") held by c's session. */
+static long long held(struct pg_conn *watch, struct pg_conn *c, const char *cls, const char *mode)
+{
+    struct err err;
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", PQbackendPID(c->pg));
+    const char *v[] = {pid, cls, mode};
+    PGresult *r = pg_run(watch,
+                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                         "$1::int AND classid = $2::oid AND mode = $3 AND granted",
+                         3, v, NULL, 0, &err);
+    long long n = r != NULL ? pg_i64(r, 0, 0) : -1;
+    PQclear(r);
+    return n;
+}
+
+#define ULOCK_ALL_CLASS   "1112887380"
+#define ULOCK_USERS_CLASS "1112887378"
+
+/* Step 0: 4 users over a budget of 3, the transaction's first lock: the all-users lock,
+ * exclusive, and no user lock. */
+static int ulock_big(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct ulock_check *u = arg;
+    struct pg_conn *c = tx->conn;
+    const char *users[] = {"a", "b", "c", "d"};
+    if (pg_lock_users(tx, users, 4, err) != 0 || pg_lock_users(tx, users, 2, err) != 0) {
+        return -1;
+    }
+    PQclear(pg_run(c, "SELECT 1", 0, NULL, NULL, 0, err)); /* the deferred locks are taken */
+    u->outcome[0] = held(u->watch, c, ULOCK_ALL_CLASS, "ExclusiveLock") == 1 &&
+                            held(u->watch, c, ULOCK_USERS_CLASS, "ExclusiveLock") == 0
+                        ? 0
+                        : __LINE__;
+    return 0;
+}
+
+/* Steps 1-3: 2 users (the all-users lock shared, then theirs), 2 more (over the budget:
+ * retryable, nothing taken), and a savepoint rolled back, which gives back what it took. */
+static int ulock_small(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct ulock_check *u = arg;
+    struct pg_conn *c = tx->conn;
+    const char *users[] = {"a", "b"}, *more[] = {"c", "d"};
+    if (pg_lock_users(tx, users, 2, err) != 0) {
+        return -1;
+    }
+    PQclear(pg_run(c, "SELECT 1", 0, NULL, NULL, 0, err));
+    u->outcome[1] = held(u->watch, c, ULOCK_ALL_CLASS, "ShareLock") == 1 &&
+                            held(u->watch, c, ULOCK_USERS_CLASS, "ExclusiveLock") == 2
+                        ? 0
+                        : __LINE__;
+    struct err e2;
+    u->outcome[2] = pg_lock_users(tx, more, 2, &e2) == -1 && tx->store->ops->tx_retryable(tx) &&
+                            e2.code == ERR_UNAVAILABLE
+                        ? 0
+                        : __LINE__;
+    return 0;
+}
+
+static int ulock_savepoint(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct ulock_check *u = arg;
+    struct pg_conn *c = tx->conn;
+    const struct store_ops *ops = tx->store->ops;
+    const char *users[] = {"a", "b"};
+    if (ops->tx_savepoint(tx, err) != 0 || pg_lock_users(tx, users, 2, err) != 0 ||
+        ops->tx_rollback_to(tx, err) != 0) {
+        return -1;
+    }
+    bool released = held(u->watch, c, ULOCK_ALL_CLASS, "ShareLock") == 0 &&
+                    held(u->watch, c, ULOCK_USERS_CLASS, "ExclusiveLock") == 0;
+    /* the budget is whole again, and the all-users lock is taken again before any user's */
+    const char *three[] = {"a", "b", "c"};
+    if (pg_lock_users(tx, three, 3, err) != 0) {
+        return -1;
+    }
+    PQclear(pg_run(c, "SELECT 1", 0, NULL, NULL, 0, err));
+    u->outcome[3] = released && held(u->watch, c, ULOCK_ALL_CLASS, "ShareLock") == 1 &&
+                            held(u->watch, c, ULOCK_USERS_CLASS, "ExclusiveLock") == 3
+                        ? 0
+                        : __LINE__;
+    return ops->tx_release(tx, err);
+}
+
+static void test_pg_user_lock_budget(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    struct pg_store *p = pg_be(s);
+    struct ulock_check u = {.watch = pg_conn_open(p->conninfo, &err)};
+    assert_non_null(u.watch);
+    assert_int_equal(store_write_sync(s, ulock_small, &u, &err), 0); /* connects, reads */
+    /* read from the server: a quarter of its lock table (64 x (max_connections + 0)) */
+    assert_true(p->user_lock_budget >= 64 * 100 / 4);
+    p->user_lock_budget = 3;
+    memset(u.outcome, 0, sizeof(u.outcome));
+    assert_int_equal(store_write_sync(s, ulock_big, &u, &err), 0);
+    assert_int_equal(store_write_sync(s, ulock_small, &u, &err), 0);
+    assert_int_equal(store_write_sync(s, ulock_savepoint, &u, &err), 0);
+    for (int i = 0; i < 4; i++) {
+        if (u.outcome[i] != 0) {
+            fail_msg("step %d: line %d", i, u.outcome[i]);
+        }
+    }
+    assert_true(p->user_locks_all >= 1);
+    pg_conn_close(u.watch);
+    store_close(s);
+}
+
+/* The writer keeps a group's items within the backend's budget: jobs of 2 items with a budget
+ * of 3 commit one per transaction, a 1-item job joins a 2-item one. */
+struct txid_job {
+    struct store_job job;
+    long long txid;
+    atomic_bool done;
+};
+
+static int txid_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct txid_job *j = arg;
+    PGresult *r = pg_run(tx->conn, "SELECT txid_current()", 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    j->txid = pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static void txid_done(void *arg, int rc, const struct err *err)
+{
+    (void)err;
+    struct txid_job *j = arg;
+    assert_int_equal(rc, 0);
+    atomic_store(&j->done, true);
+}
+
+static void test_pg_group_items(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    struct txid_job first = {.job = {.apply = txid_apply, .done = txid_done}};
+    first.job.arg = &first;
+    assert_int_equal(store_write_sync(s, txid_apply, &first, &err), 0); /* connected */
+    pg_be(s)->user_lock_budget = 3;
+    assert_int_equal(store_writer_start(s, 100, &err), 0);
+    atomic_store(&gate_open, false);
+    atomic_int gated;
+    atomic_init(&gated, 0);
+    struct store_job gate = {.apply = gate_apply, .done = gate_done, .arg = &gated};
+    assert_int_equal(store_submit(s, &gate, &err), 0);
+    for (;;) { /* the writer holds the gate alone: the jobs below queue behind it */
+        struct store_writer_stats st;
+        store_writer_get_stats(s, &st);
+        if (st.queue_depth == 0) {
+            break;
+        }
+        usleep(1000);
+    }
+    static const size_t items[] = {2, 2, 2, 1, 4, 0};
+    enum { N = sizeof(items) / sizeof(items[0]) };
+    struct txid_job jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (struct txid_job){.job = {.apply = txid_apply, .done = txid_done}};
+        jobs[i].job.arg = &jobs[i];
+        jobs[i].job.items = items[i];
+        jobs[i].job.retryable = true;
+        assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+    }
+    atomic_store(&gate_open, true);
+    for (int i = 0; i < N; i++) {
+        while (!atomic_load(&jobs[i].done)) {
+            usleep(1000);
+        }
+    }
+    store_writer_stop(s);
+    /* [2] [2] [2 1] [4 0]: the first job over the budget takes the group alone but for
+     * jobs without items */
+    assert_true(jobs[0].txid != jobs[1].txid);
+    assert_true(jobs[1].txid != jobs[2].txid);
+    assert_true(jobs[2].txid == jobs[3].txid);
+    assert_true(jobs[3].txid != jobs[4].txid);
+    assert_true(jobs[4].txid == jobs[5].txid);
+    store_close(s);
+}
+
 /* ---- done() on the completion thread (writer.c) ---- */
 
 #define CJ_JOBS 200
@@ -1885,6 +2087,8 @@ int main(void)
         cmocka_unit_test(test_writer_deferred_failure),
         cmocka_unit_test(test_pg_pipeline),
         cmocka_unit_test(test_pg_users_with_events_ahead),
+        cmocka_unit_test(test_pg_user_lock_budget),
+        cmocka_unit_test(test_pg_group_items),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
         cmocka_unit_test(test_writer_queue_bound),

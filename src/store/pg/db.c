@@ -129,21 +129,39 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
 
 /* ---- the roll-up slot ---- */
 
+/* The share of the server's lock table one transaction's user locks may take (ingest.c
+ * pg_lock_users), and the budget before the first connection tells (PostgreSQL's defaults). */
+#define USER_LOCK_SHARE      4
+#define USER_LOCK_BUDGET_MIN 64
+#define USER_LOCK_BUDGET_DEF (64 * 100 / USER_LOCK_SHARE)
+
 /* Claim a slot no other live session holds (session lock, released when the connection
- * closes). Called on every new writer connection. */
+ * closes), and read the size of the server's lock table for the user-lock budget. Called on
+ * every new writer connection (a failover target may be configured otherwise). */
 static int claim_slot(struct pg_store *p, struct err *err)
 {
     static const char SQL_CLAIM[] =
-        "SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(1112887379, s) "
-        "LIMIT 1";
+        "SELECT (SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(1112887379, "
+        "s) LIMIT 1), current_setting('max_locks_per_transaction')::bigint * "
+        "(current_setting('max_connections')::bigint + "
+        "current_setting('max_prepared_transactions')::bigint)";
     PGresult *r = pg_run(p->writer, SQL_CLAIM, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
     /* every slot taken (more than 64 writers): share slot 0; correct, only slower */
-    p->slot = PQntuples(r) > 0 ? (int)pg_i64(r, 0, 0) : 0;
+    p->slot = PQgetisnull(r, 0, 0) ? 0 : (int)pg_i64(r, 0, 0);
+    long long table = pg_i64(r, 0, 1);
     PQclear(r);
+    p->user_lock_budget = table / USER_LOCK_SHARE > USER_LOCK_BUDGET_MIN
+                              ? (size_t)(table / USER_LOCK_SHARE)
+                              : USER_LOCK_BUDGET_MIN;
     return 0;
+}
+
+static size_t pg_group_items_max(struct store *s)
+{
+    return pg_be(s)->user_lock_budget;
 }
 
 /* The writer's connection, reopened (with a fresh slot) after a failure. */
@@ -284,6 +302,7 @@ static void pg_close(struct store *s)
 static int pg_open(struct store *s, const char *conninfo, struct err *err)
 {
     struct pg_store *p = xcalloc(1, sizeof(*p));
+    p->user_lock_budget = USER_LOCK_BUDGET_DEF;
     s->be = p;
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
@@ -357,6 +376,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
          * group takes a savepoint (conn.c "Pipelining"). */
         c->defer = true;
         c->retry = false; /* a deadlock of an earlier attempt says nothing of this one */
+        c->user_locks = PG_ULOCK_NONE;
         pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
@@ -389,12 +409,15 @@ static int pg_tx_savepoint(struct store_tx *tx, struct err *err)
     c->defer = false; /* a job's failure is then reported by its own statement */
     bool release = c->release_pending;
     c->release_pending = false;
+    c->savepoint_user_locks = c->user_locks;
     return pg_exec(c, release ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job", err);
 }
 
 static int pg_tx_rollback_to(struct store_tx *tx, struct err *err)
 {
-    return pg_exec(tx->conn, "ROLLBACK TO SAVEPOINT job", err);
+    struct pg_conn *c = tx->conn;
+    c->user_locks = c->savepoint_user_locks; /* the locks taken since are released */
+    return pg_exec(c, "ROLLBACK TO SAVEPOINT job", err);
 }
 
 static int pg_tx_release(struct store_tx *tx, struct err *err)
@@ -468,6 +491,12 @@ static void pg_write_metrics(struct store *s, struct buf *b)
     metrics_write_help(b, "bunsen_pg_rollup_slot", "gauge",
                        "The roll-up slot this daemon's writer owns.");
     metrics_write_value(b, "bunsen_pg_rollup_slot", "", p->slot);
+    metrics_write_help(b, "bunsen_pg_user_lock_budget", "gauge",
+                       "Users one write transaction of this daemon locks one by one at most.");
+    metrics_write_value(b, "bunsen_pg_user_lock_budget", "", (double)p->user_lock_budget);
+    metrics_write_help(b, "bunsen_pg_all_users_locks_total", "counter",
+                       "Writes over the user-lock budget, which locked all users at once.");
+    metrics_write_value(b, "bunsen_pg_all_users_locks_total", "", (double)p->user_locks_all);
 }
 
 /* ---- operations (store.h) ---- */
@@ -528,6 +557,7 @@ const struct store_ops store_pg_ops = {
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .tx_retryable = pg_tx_retryable,
+    .group_items_max = pg_group_items_max,
     .ready_check = pg_ready_check,
     .write_metrics = pg_write_metrics,
     .key_insert = pg_key_insert,

@@ -16,8 +16,20 @@
  * by lock key, so two writers never wait on each other in opposite orders within one
  * request), which serializes every per-user read-modify-write of attribution across
  * daemons: two first exposures of one user, or an event and an exposure of one user,
- * arriving on two daemons end as one daemon would store them. Roll-up deltas go to the
- * rows of this daemon's slot (db.c). Writer thread only.
+ * arriving on two daemons end as one daemon would store them.
+ *
+ * PostgreSQL keeps those locks in one shared table of max_locks_per_transaction x
+ * (max_connections + max_prepared_transactions) entries for the whole server: with the
+ * defaults ~6,400, and past it every lock fails with "out of shared memory". A 10,000-event
+ * request locks up to 10,000 users, and the writer groups requests. So a transaction locks
+ * users one by one only within a budget (a quarter of that table, pg_store.user_lock_budget,
+ * which the writer also keeps groups within: store_job.items), under the all-users lock in
+ * shared mode; a job over the budget takes the all-users lock exclusively instead (one lock:
+ * it then runs alone among the ingesting transactions of every daemon, as a bulk load). The
+ * all-users lock comes before any user lock in every transaction, and a transaction that
+ * holds it shared never asks for it exclusively (a job that would pass the budget there
+ * fails as retryable and runs first in the next group), so the two modes cannot deadlock. Roll-up
+ * deltas go to the rows of this daemon's slot (db.c). Writer thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,14 +100,37 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
     static const char SQL[] =
         "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
         "FROM unnest($1::text[]) u ORDER BY 1) s";
-    struct pg_bin t = {0};
-    pg_bin_begin(&t, T);
-    for (size_t i = 0; i < n; i++) {
-        pg_bin_str(&t, users[i]);
-    }
-    int rc = defer_bins(tx, SQL, &t, 1, -1, err); /* granted before the next statement runs */
-    pg_bin_free(&t);
+    static const char SQL_ALL_SHARED[] = "SELECT pg_advisory_xact_lock_shared(1112887380, 0)";
+    static const char SQL_ALL[] = "SELECT pg_advisory_xact_lock(1112887380, 0)";
     struct pg_conn *c = tx->conn;
+    struct pg_store *p = pg_be(tx->store);
+    if (c->user_locks == PG_ULOCK_ALL) {
+        return 0; /* every user is this transaction's already */
+    }
+    int rc = 0;
+    if (c->user_locks == PG_ULOCK_NONE && n > p->user_lock_budget) {
+        rc = pg_defer(c, SQL_ALL, 0, NULL, NULL, 0, -1, err);
+        c->user_locks = PG_ULOCK_ALL;
+        p->user_locks_all++;
+    } else if (c->user_locks != PG_ULOCK_NONE && c->user_locks + n > p->user_lock_budget) {
+        c->retry = true; /* the writer runs the job again, first in a later group */
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the transaction holds its budget of %zu user locks", p->user_lock_budget);
+    } else {
+        if (c->user_locks == PG_ULOCK_NONE) {
+            rc = pg_defer(c, SQL_ALL_SHARED, 0, NULL, NULL, 0, -1, err);
+        }
+        struct pg_bin t = {0};
+        pg_bin_begin(&t, T);
+        for (size_t i = 0; i < n; i++) {
+            pg_bin_str(&t, users[i]);
+        }
+        if (rc == 0) {
+            rc = defer_bins(tx, SQL, &t, 1, -1, err); /* granted before the next statement */
+        }
+        pg_bin_free(&t);
+        c->user_locks += n;
+    }
     pg_prefetch_clear(c); /* what was read before these locks is not read under them */
     if (rc == 0 && c->npending > 0) {
         /* attribution reads the rebuild cursors after the locks: they ride along with the

@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #include "../store_int.h"
 
@@ -48,6 +49,11 @@ struct pg_conn {
     bool broken;                         /* reconnect before the next use */
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
+    /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
+     * the all-users lock in shared mode), or PG_ULOCK_ALL (it holds that lock exclusively);
+     * and the same at the current savepoint, restored when the writer rolls back to it
+     * (which releases the locks taken since) */
+    size_t user_locks, savepoint_user_locks;
     /* Pipelining (pg_defer): whether writes may be sent without waiting for their result
      * (the writer's savepoint-free groups only), the statements sent and not yet read, and
      * whether the last flush failed on a deferred write (so nothing after it ran) */
@@ -66,10 +72,18 @@ struct pg_conn {
     } pre[PG_PREFETCH_MAX];
 };
 
+#define PG_ULOCK_NONE 0
+#define PG_ULOCK_ALL  SIZE_MAX
+
 struct pg_store {
     char *conninfo;
     struct pg_conn *writer; /* the writer thread's connection (and the CLI's) */
     int slot;               /* the roll-up slot held by the writer's session */
+    /* Users one transaction locks one by one at most (ingest.c pg_lock_users): a quarter of
+     * the server's lock table, read on each new writer connection; and how many jobs took
+     * the all-users lock instead. Writer thread (the counter is read by /metrics). */
+    _Atomic size_t user_lock_budget;
+    _Atomic long long user_locks_all;
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     struct pg_conn *idle[PG_POOL_MAX];
