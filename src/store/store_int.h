@@ -156,9 +156,9 @@ struct store_ops {
     int (*tx_rollback_to)(struct store_tx *tx, struct err *err);
     int (*tx_release)(struct store_tx *tx, struct err *err);
     /* 0 committed; -1 failed (whether it committed is unknown when the connection was
-     * lost); 1 known not committed: a write the backend deferred failed (pipelining), or the
-     * transaction had failed before: the caller rolls back and runs the group again with
-     * savepoints */
+     * lost); 1 known not committed (a write the backend deferred failed, the transaction
+     * had failed before, or the COMMIT failed): the caller rolls back and runs the group
+     * again with savepoints */
     int (*tx_commit)(struct store_tx *tx, struct err *err);
     /* optional: the most items (store_job.items) one group may hold, 0 = no bound; asked by
      * the writer thread before each group (a reconnect may change it) */

@@ -988,6 +988,13 @@ static void test_pg_pipeline(void **state)
         assert_true(c->prepared[i] != TYPO);
     }
     assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
+    /* the same in the COMMIT's round trip: known not committed (the group runs again with
+     * savepoints), not "unknown" */
+    assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
+    assert_int_equal(pg_defer(c, TYPO, 0, NULL, NULL, 0, -1, &err), 0);
+    assert_int_equal(pg_commit(c, "COMMIT", &err), 1);
+    assert_false(c->broken);
+    assert_int_equal(pg_exec(c, "ROLLBACK", &err), 0);
     /* a row count off its expectation */
     assert_int_equal(pg_exec(c, "BEGIN", &err), 0);
     assert_int_equal(pg_defer(c, UPD, 1, key, NULL, 0, 2, &err), 0);

@@ -529,13 +529,16 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
         expects = c->pending[i].expect >= 0;
     }
     if (expects && pipe_flush(c, NULL, err) != 0) {
-        return c->deferred_failed ? 1 : -1; /* COMMIT not sent: the caller rolls back */
+        return c->broken ? -1 : 1; /* COMMIT not sent: the caller rolls back */
     }
+    /* From here a failure the server answered means the COMMIT did not happen: a statement
+     * before it failed (PostgreSQL skips the rest of a pipeline, or of a multi-statement
+     * text, the COMMIT too) or the COMMIT itself failed (and rolled back). Only a lost
+     * connection leaves the outcome unknown. */
     PGresult *last = NULL;
     if (c->npending > 0) {
         if (pipe_send_text(c, sql, false, err) != 0 || pipe_flush(c, &last, err) != 0) {
-            /* a deferred statement failed: PostgreSQL skipped the rest, the COMMIT too */
-            return c->deferred_failed ? 1 : -1;
+            return c->broken ? -1 : 1;
         }
     } else {
         c->deferred_failed = false;
@@ -544,7 +547,7 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
         if (st != PGRES_COMMAND_OK) {
             pg_fail(c, last, "commit", err);
             PQclear(last);
-            return -1;
+            return c->broken ? -1 : 1;
         }
     }
     /* COMMIT of a transaction that had failed (a statement's error the caller did not stop

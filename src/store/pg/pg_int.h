@@ -129,10 +129,10 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
 int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,
              const int *lengths, unsigned binary, long long expect, struct err *err);
 /* End the transaction with sql (text ending in COMMIT, e.g. "RELEASE SAVEPOINT job; COMMIT")
- * after whatever is pending. 0: committed. 1: known not committed (a deferred statement
- * failed or changed other than its expected rows, so the COMMIT was not sent or was skipped;
- * or the transaction had failed and the server rolled it back), err filled. -1: a failure
- * whose outcome may be unknown (a lost connection), err filled. */
+ * after whatever is pending. 0: committed. 1: known not committed (a statement before the
+ * COMMIT failed or changed other than its expected rows, so the COMMIT was not sent or was
+ * skipped; the COMMIT failed; or the transaction had failed and the server rolled it back),
+ * err filled. -1: the connection was lost, the outcome unknown, err filled. */
 int pg_commit(struct pg_conn *c, const char *sql, struct err *err);
 /* pg_defer for SQL text with no parameters (one statement), e.g. BEGIN. */
 int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err);
