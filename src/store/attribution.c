@@ -123,6 +123,18 @@ static void ux_index(struct user_exposures *u)
         size_t i = u->user_of[r];
         sorted[u->first[i] + fill[i]++] = u->xs[r];
     }
+    /* each user's run in experiment order, which events_walk merges with the rules' (the
+     * backends return them so: then this only checks) */
+    for (size_t i = 0; i < n; i++) {
+        struct user_exposure *run = sorted + u->first[i];
+        for (size_t k = 1; k < u->count[i]; k++) {
+            for (size_t j = k; j > 0 && strcmp(run[j - 1].experiment, run[j].experiment) > 0; j--) {
+                struct user_exposure t = run[j];
+                run[j] = run[j - 1];
+                run[j - 1] = t;
+            }
+        }
+    }
     u->xs = sorted;
 }
 
@@ -153,12 +165,23 @@ static void events_walk(const struct store_rules *rules, const struct store_even
             continue;
         }
         size_t u = kmap_put(&ux->users, e->user_id, NULL, NULL, NULL);
-        for (size_t x = ux->first[u]; x < ux->first[u] + ux->count[u]; x++) {
-            const struct user_exposure *xp = &ux->xs[x];
-            for (size_t k = 0; k < nr; k++) {
-                const struct store_rule *r = &rs[k];
+        /* the user's exposures and the event's rules, both in experiment order, merged: each
+         * exposure meets its experiment's rules (a user has one exposure per experiment), in
+         * linear time however many experiments count the event */
+        const struct user_exposure *xs = &ux->xs[ux->first[u]];
+        size_t nx = ux->count[u], x = 0, k = 0;
+        while (x < nx && k < nr) {
+            int c = strcmp(xs[x].experiment, rs[k].experiment);
+            if (c != 0) {
+                x += c < 0 ? 1 : 0;
+                k += c > 0 ? 1 : 0;
+                continue;
+            }
+            const struct user_exposure *xp = &xs[x++];
+            for (size_t kk = k; kk < nr && strcmp(rs[kk].experiment, xp->experiment) == 0; kk++) {
+                const struct store_rule *r = &rs[kk];
                 bool in_y = false;
-                if (strcmp(r->experiment, xp->experiment) != 0 || !event_counts(r, xp, e, &in_y)) {
+                if (!event_counts(r, xp, e, &in_y)) {
                     continue;
                 }
                 size_t m = um_key(um, e->user_id, r);
