@@ -1,15 +1,18 @@
 /* Unit tests for store/arena.c: the bump allocator of one ingest call (bunsen/arena.h). Its
  * lent first block, the spill into heap chunks, alignment, calloc semantics, array growth in
- * place and by copy, and release (leaks show under `make asan`). */
+ * place and by copy, and release (leaks show under `make asan`). And the key map built on it
+ * (store/attribution_kmap.c): tuples, growth, and buckets that chosen keys cannot flood. */
 #include "unit.h"
 
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bunsen/arena.h"
+#include "../../src/store/attribution_int.h"
 
 static bool is_aligned(const void *p)
 {
@@ -222,13 +225,84 @@ static void test_grow_two_arrays(void **state)
     arena_free(&a);
 }
 
+/* Tuples are keys part by part ("ab","c" is not "a","bc"); a key put again gets its index. */
+static void test_kmap_tuples(void **state)
+{
+    (void)state;
+    struct arena a;
+    arena_init(&a, NULL, 0);
+    struct kmap m = {.arena = &a};
+    bool added = false;
+    assert_int_equal(kmap_put(&m, "ab", "c", NULL, &added), 0);
+    assert_true(added);
+    assert_int_equal(kmap_put(&m, "a", "bc", NULL, &added), 1);
+    assert_true(added);
+    assert_int_equal(kmap_put(&m, "ab", "c", NULL, &added), 0);
+    assert_false(added);
+    assert_int_equal(kmap_put(&m, "ab", "c", "", &added), 0); /* NULL parts are empty */
+    assert_false(added);
+    char k[32];
+    for (int i = 0; i < 5000; i++) { /* growth keeps every index */
+        snprintf(k, sizeof(k), "user-%d", i);
+        assert_int_equal(kmap_put(&m, k, "exp", "metric", &added), (size_t)i + 2);
+        assert_true(added);
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "user-%d", i);
+        assert_int_equal(kmap_put(&m, k, "exp", "metric", &added), (size_t)i + 2);
+        assert_false(added);
+    }
+    arena_free(&a);
+}
+
+/* User ids chosen so that an unkeyed FNV-1a of the key puts all of them in one bucket of a
+ * power-of-two table (its low bits depend only on the input's): the map's keyed hash spreads
+ * them like any others. With FNV-1a, 2,000 such keys made chains of ~500. */
+static void test_kmap_flood(void **state)
+{
+    (void)state;
+    struct arena a;
+    arena_init(&a, NULL, 0);
+    struct kmap m = {.arena = &a};
+    char k[32];
+    int found = 0;
+    for (unsigned long i = 0; found < 2000; i++) {
+        int len = snprintf(k, sizeof(k), "u%lx", i);
+        uint64_t h = 1469598103934665603ull;
+        for (int j = 0; j <= len; j++) { /* the key "u...\0exp\0" as kmap_put laid it out */
+            h = (h ^ (unsigned char)k[j]) * 1099511628211ull;
+        }
+        for (const char *p = "exp"; *p != '\0'; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        }
+        h *= 1099511628211ull;
+        if ((h & 0x3ff) != 0x155) {
+            continue;
+        }
+        found++;
+        kmap_put(&m, k, "exp", NULL, NULL);
+    }
+    assert_int_equal(m.n, 2000);
+    size_t longest = 0;
+    for (size_t b = 0; b < m.nbuckets; b++) {
+        size_t len = 0;
+        for (size_t i = m.buckets[b]; i != 0; i = m.e[i - 1].next) {
+            len++;
+        }
+        longest = len > longest ? len : longest;
+    }
+    assert_true(longest < 32);
+    arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lent_block),      cmocka_unit_test(test_spill_to_chunks),
         cmocka_unit_test(test_no_lent_block),   cmocka_unit_test(test_calloc_zeroes),
         cmocka_unit_test(test_strdup),          cmocka_unit_test(test_grow_array),
-        cmocka_unit_test(test_grow_two_arrays),
+        cmocka_unit_test(test_grow_two_arrays), cmocka_unit_test(test_kmap_tuples),
+        cmocka_unit_test(test_kmap_flood),
     };
     return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
 }
