@@ -1205,8 +1205,21 @@ static void test_pg_user_lock_budget(void **state)
     struct ulock_check u = {.watch = pg_conn_open(p->conninfo, &err)};
     assert_non_null(u.watch);
     assert_int_equal(store_write_sync(s, ulock_small, &u, &err), 0); /* connects, reads */
-    /* read from the server: a quarter of its lock table (64 x (max_connections + 0)) */
+    /* read from the server: a quarter of its lock table (64 x (max_connections + 0)) for
+     * this one writer */
     assert_true(p->user_lock_budget >= 64 * 100 / 4);
+    /* a definition change (a barrier: the catalogue lock exclusively) takes no user lock */
+    struct store_tx bt = {.store = s};
+    assert_int_equal(s->ops->tx_begin(s, &bt, true, &err), 0);
+    const char *five[] = {"a", "b", "c", "d", "e"};
+    size_t budget = p->user_lock_budget;
+    p->user_lock_budget = 3;
+    assert_int_equal(pg_lock_users(&bt, five, 5, &err), 0);
+    PQclear(pg_run(bt.conn, "SELECT 1", 0, NULL, NULL, 0, &err));
+    assert_int_equal(held(u.watch, bt.conn, ULOCK_ALL_CLASS, "ExclusiveLock"), 0);
+    assert_int_equal(held(u.watch, bt.conn, ULOCK_USERS_CLASS, "ExclusiveLock"), 0);
+    s->ops->tx_rollback(&bt);
+    p->user_lock_budget = budget;
     p->user_lock_budget = 3;
     memset(u.outcome, 0, sizeof(u.outcome));
     assert_int_equal(store_write_sync(s, ulock_big, &u, &err), 0);
@@ -1300,6 +1313,60 @@ static void test_pg_group_items(void **state)
     assert_true(jobs[2].txid == jobs[3].txid);
     assert_true(jobs[3].txid != jobs[4].txid);
     assert_true(jobs[4].txid == jobs[5].txid);
+    store_close(s);
+}
+
+static int nothing_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)tx;
+    (void)arg;
+    (void)err;
+    return 0;
+}
+
+/* SQLite: a group holds at most 100,000 items (ten requests at the item cap), so a backlog
+ * never makes one huge transaction: 60,000 + 30,000 commit together, 20,000 + 1 next. */
+static void test_sqlite_group_items(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip(); /* its budget is the lock table's: test_pg_group_items */
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_writer_start(s, 100, &err), 0);
+    atomic_store(&gate_open, false);
+    atomic_int gated, done;
+    atomic_init(&gated, 0);
+    atomic_init(&done, 0);
+    struct store_job gate = {.apply = gate_apply, .done = gate_done, .arg = &gated};
+    assert_int_equal(store_submit(s, &gate, &err), 0);
+    for (;;) {
+        struct store_writer_stats st;
+        store_writer_get_stats(s, &st);
+        if (st.queue_depth == 0) {
+            break;
+        }
+        usleep(1000);
+    }
+    struct store_writer_stats before;
+    store_writer_get_stats(s, &before);
+    static const size_t items[] = {60000, 30000, 20000, 1};
+    struct store_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct store_job){
+            .apply = nothing_apply, .done = gate_done, .arg = &done, .items = items[i]};
+        jobs[i].retryable = true;
+        assert_int_equal(store_submit(s, &jobs[i], &err), 0);
+    }
+    atomic_store(&gate_open, true);
+    while (atomic_load(&done) < 4) {
+        usleep(1000);
+    }
+    struct store_writer_stats after;
+    store_writer_get_stats(s, &after);                   /* counted before any done() runs */
+    assert_int_equal(after.commits - before.commits, 3); /* the gate's, then two */
+    store_writer_stop(s);
     store_close(s);
 }
 
@@ -2096,6 +2163,7 @@ int main(void)
         cmocka_unit_test(test_pg_users_with_events_ahead),
         cmocka_unit_test(test_pg_user_lock_budget),
         cmocka_unit_test(test_pg_group_items),
+        cmocka_unit_test(test_sqlite_group_items),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),
         cmocka_unit_test(test_writer_queue_bound),

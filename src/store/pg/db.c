@@ -129,34 +129,57 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
 
 /* ---- the roll-up slot ---- */
 
-/* The share of the server's lock table one transaction's user locks may take (ingest.c
- * pg_lock_users), and the budget before the first connection tells (PostgreSQL's defaults). */
-#define USER_LOCK_SHARE      4
+/*
+ * The user-lock budget (ingest.c pg_lock_users): advisory locks live in one table that every
+ * session of the server shares, of max_locks_per_transaction x (max_connections +
+ * max_prepared_transactions) entries. Half of it is shared out between the live writers
+ * (the roll-up slots held), a quarter at most each: however many daemons, all of them at
+ * their budget fill half the table. Read on every new writer connection and refreshed by
+ * the listener every second (daemons come and go). Before the first read: the defaults'.
+ */
+#define SQL_LOCK_TABLE                                                                             \
+    "current_setting('max_locks_per_transaction')::bigint * "                                      \
+    "(current_setting('max_connections')::bigint + "                                               \
+    "current_setting('max_prepared_transactions')::bigint)"
+#define SQL_SLOTS_HELD                                                                             \
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1112887379 AND "      \
+    "objsubid = 2 AND granted"
 #define USER_LOCK_BUDGET_MIN 64
-#define USER_LOCK_BUDGET_DEF (64 * 100 / USER_LOCK_SHARE)
+#define USER_LOCK_BUDGET_DEF (64 * 100 / 4)
+
+static size_t lock_budget(long long table, long long writers)
+{
+    long long b = table / (2 * (writers > 2 ? writers : 2));
+    return b > USER_LOCK_BUDGET_MIN ? (size_t)b : USER_LOCK_BUDGET_MIN;
+}
 
 /* Claim a slot no other live session holds (session lock, released when the connection
- * closes), and read the size of the server's lock table for the user-lock budget. Called on
- * every new writer connection (a failover target may be configured otherwise). */
+ * closes), and set the user-lock budget. Called on every new writer connection (a failover
+ * target may be configured otherwise). */
 static int claim_slot(struct pg_store *p, struct err *err)
 {
     static const char SQL_CLAIM[] =
         "SELECT (SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(1112887379, "
-        "s) LIMIT 1), current_setting('max_locks_per_transaction')::bigint * "
-        "(current_setting('max_connections')::bigint + "
-        "current_setting('max_prepared_transactions')::bigint)";
+        "s) LIMIT 1), " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD " AND pid <> pg_backend_pid()) + 1";
     PGresult *r = pg_run(p->writer, SQL_CLAIM, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
     /* every slot taken (more than 64 writers): share slot 0; correct, only slower */
     p->slot = PQgetisnull(r, 0, 0) ? 0 : (int)pg_i64(r, 0, 0);
-    long long table = pg_i64(r, 0, 1);
+    p->user_lock_budget = lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2));
     PQclear(r);
-    p->user_lock_budget = table / USER_LOCK_SHARE > USER_LOCK_BUDGET_MIN
-                              ? (size_t)(table / USER_LOCK_SHARE)
-                              : USER_LOCK_BUDGET_MIN;
     return 0;
+}
+
+/* The listener's refresh of the budget (a failure is the next statement's to report). */
+static void refresh_budget(struct pg_store *p, struct pg_conn *c)
+{
+    PGresult *r = PQexec(c->pg, "SELECT " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD ")");
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        p->user_lock_budget = lock_budget(pg_i64(r, 0, 0), pg_i64(r, 0, 1));
+    }
+    PQclear(r);
 }
 
 static size_t pg_group_items_max(struct store *s)
@@ -244,6 +267,7 @@ static void *listener_main(void *arg)
         while (!p->stop_listener && !c->broken) {
             uint64_t now = time_mono_ns();
             if (now >= next_analyze) { /* then again in a second, or a minute after a failure */
+                refresh_budget(p, c);
                 next_analyze =
                     now + (analyze_grown(c) == 0 ? ANALYZE_EVERY_MS : 60000) * 1000000ull;
                 continue;
@@ -376,7 +400,9 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
          * group takes a savepoint (conn.c "Pipelining"). */
         c->defer = true;
         c->retry = false; /* a deadlock of an earlier attempt says nothing of this one */
-        c->user_locks = PG_ULOCK_NONE;
+        /* a definition change holds the catalogue exclusively: no other write transaction
+         * of any daemon runs meanwhile, so its own (rebuild steps) need no user locks */
+        c->user_locks = exclusive ? PG_ULOCK_ALL : PG_ULOCK_NONE;
         pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,

@@ -22,14 +22,17 @@
  * (max_connections + max_prepared_transactions) entries for the whole server: with the
  * defaults ~6,400, and past it every lock fails with "out of shared memory". A 10,000-event
  * request locks up to 10,000 users, and the writer groups requests. So a transaction locks
- * users one by one only within a budget (a quarter of that table, pg_store.user_lock_budget,
- * which the writer also keeps groups within: store_job.items), under the all-users lock in
- * shared mode; a job over the budget takes the all-users lock exclusively instead (one lock:
- * it then runs alone among the ingesting transactions of every daemon, as a bulk load). The
- * all-users lock comes before any user lock in every transaction, and a transaction that
- * holds it shared never asks for it exclusively (a job that would pass the budget there
- * fails as retryable and runs first in the next group), so the two modes cannot deadlock. Roll-up
- * deltas go to the rows of this daemon's slot (db.c). Writer thread only.
+ * users one by one only within a budget (its daemon's share of that table, db.c
+ * lock_budget, which the writer also keeps groups within: store_job.items), under the
+ * all-users lock in shared mode; a job over the budget takes the all-users lock exclusively
+ * instead (one lock: it then runs alone among the ingesting transactions of every daemon,
+ * as a bulk load). The all-users lock comes before any user lock in every transaction, and
+ * a transaction that holds it shared never asks for it exclusively (a job that would pass
+ * the budget there fails as retryable and runs first in the next group), so the two modes
+ * cannot deadlock. A definition change needs no user locks: it holds the catalogue lock
+ * exclusively (db.c pg_tx_begin).
+ *
+ * Roll-up deltas go to the rows of this daemon's slot (db.c). Writer thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -50,7 +50,8 @@ struct pg_conn {
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
-     * the all-users lock in shared mode), or PG_ULOCK_ALL (it holds that lock exclusively);
+     * the all-users lock in shared mode), or PG_ULOCK_ALL (it holds that lock exclusively,
+     * or the catalogue lock: a definition change);
      * and the same at the current savepoint, restored when the writer rolls back to it
      * (which releases the locks taken since) */
     size_t user_locks, savepoint_user_locks;
@@ -79,9 +80,9 @@ struct pg_store {
     char *conninfo;
     struct pg_conn *writer; /* the writer thread's connection (and the CLI's) */
     int slot;               /* the roll-up slot held by the writer's session */
-    /* Users one transaction locks one by one at most (ingest.c pg_lock_users): a quarter of
-     * the server's lock table, read on each new writer connection; and how many jobs took
-     * the all-users lock instead. Writer thread (the counter is read by /metrics). */
+    /* Users one transaction locks one by one at most (ingest.c pg_lock_users; its share of
+     * the server's lock table, db.c lock_budget), and how many jobs took the all-users lock
+     * instead. Set by the writer and the listener, read by the writer and /metrics. */
     _Atomic size_t user_lock_budget;
     _Atomic long long user_locks_all;
     pthread_mutex_t pool_mu;

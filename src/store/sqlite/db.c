@@ -463,6 +463,16 @@ static void sqlite_tx_rollback(struct store_tx *tx)
     }
 }
 
+/* The items (events, exposures) one group may hold: ten requests at the 10,000-item cap. One
+ * writer locks nothing, but a group's memory (its attribution arenas, the notes of known
+ * first exposures) and the work a savepoint rerun repeats grow with it: without a bound a
+ * backlog of 4,096 such requests would make one transaction of 41 million items. */
+static size_t sqlite_group_items_max(struct store *s)
+{
+    (void)s;
+    return 100000;
+}
+
 static bool sqlite_tx_retryable(struct store_tx *tx)
 {
     (void)tx; /* BEGIN IMMEDIATE: no deadlock can reach a job */
@@ -523,6 +533,7 @@ const struct store_ops store_sqlite_ops = {
     .tx_commit = sqlite_tx_commit,
     .tx_rollback = sqlite_tx_rollback,
     .tx_retryable = sqlite_tx_retryable,
+    .group_items_max = sqlite_group_items_max,
     .ready_check = sqlite_ready_check,
     .write_metrics = sqlite_write_metrics,
     .key_insert = sqlite_key_insert,
