@@ -595,6 +595,25 @@ static void gate_done(void *arg, int rc, const struct err *err)
     }
 }
 
+/* Close the gate and submit gate (a gate_apply job counting into *gated), then wait until
+ * the writer holds it alone: jobs submitted next queue behind it until gate_open is set. */
+static void hold_writer(struct store *s, struct store_job *gate, atomic_int *gated)
+{
+    struct err err;
+    atomic_store(&gate_open, false);
+    atomic_init(gated, 0);
+    *gate = (struct store_job){.apply = gate_apply, .done = gate_done, .arg = gated};
+    assert_int_equal(store_submit(s, gate, &err), 0);
+    for (;;) {
+        struct store_writer_stats st;
+        store_writer_get_stats(s, &st);
+        if (st.queue_depth == 0) {
+            break;
+        }
+        usleep(1000);
+    }
+}
+
 /* A bounded queue: while the writer is busy, submissions beyond queue_max are refused with
  * ERR_UNAVAILABLE (the HTTP layer turns that into 503 + Retry-After) instead of growing. */
 static void test_writer_queue_bound(void **state)
@@ -658,19 +677,9 @@ static void test_writer_apply_batch(void **state)
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     for (int round = 0; round < 2; round++) {
         bool failing = round == 1;
-        atomic_store(&gate_open, false);
         atomic_int gated;
-        atomic_init(&gated, 0);
-        struct store_job gate = {.apply = gate_apply, .done = gate_done, .arg = &gated};
-        assert_int_equal(store_submit(s, &gate, &err), 0);
-        for (;;) { /* the writer holds the gate alone: the jobs below queue behind it */
-            struct store_writer_stats st;
-            store_writer_get_stats(s, &st);
-            if (st.queue_depth == 0) {
-                break;
-            }
-            usleep(1000);
-        }
+        struct store_job gate;
+        hold_writer(s, &gate, &gated); /* the jobs below queue behind it */
         enum { N = 40 };
         static struct kjob jobs[N];
         atomic_store(&batch_calls, 0);
@@ -1276,19 +1285,9 @@ static void test_pg_group_items(void **state)
     assert_int_equal(store_write_sync(s, txid_apply, &first, &err), 0); /* connected */
     pg_be(s)->user_lock_budget = 3;
     assert_int_equal(store_writer_start(s, 100, &err), 0);
-    atomic_store(&gate_open, false);
     atomic_int gated;
-    atomic_init(&gated, 0);
-    struct store_job gate = {.apply = gate_apply, .done = gate_done, .arg = &gated};
-    assert_int_equal(store_submit(s, &gate, &err), 0);
-    for (;;) { /* the writer holds the gate alone: the jobs below queue behind it */
-        struct store_writer_stats st;
-        store_writer_get_stats(s, &st);
-        if (st.queue_depth == 0) {
-            break;
-        }
-        usleep(1000);
-    }
+    struct store_job gate;
+    hold_writer(s, &gate, &gated); /* the jobs below queue behind it */
     static const size_t items[] = {2, 2, 2, 1, 4, 0};
     enum { N = sizeof(items) / sizeof(items[0]) };
     struct txid_job jobs[N];
@@ -1335,20 +1334,10 @@ static void test_sqlite_group_items(void **state)
     struct store *s = open_migrated();
     struct err err;
     assert_int_equal(store_writer_start(s, 100, &err), 0);
-    atomic_store(&gate_open, false);
     atomic_int gated, done;
-    atomic_init(&gated, 0);
     atomic_init(&done, 0);
-    struct store_job gate = {.apply = gate_apply, .done = gate_done, .arg = &gated};
-    assert_int_equal(store_submit(s, &gate, &err), 0);
-    for (;;) {
-        struct store_writer_stats st;
-        store_writer_get_stats(s, &st);
-        if (st.queue_depth == 0) {
-            break;
-        }
-        usleep(1000);
-    }
+    struct store_job gate;
+    hold_writer(s, &gate, &gated);
     struct store_writer_stats before;
     store_writer_get_stats(s, &before);
     static const size_t items[] = {60000, 30000, 20000, 1};
