@@ -68,7 +68,6 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     memset(c->prepared, 0, sizeof(c->prepared));
     c->release_pending = false;
     c->defer = false;
-    c->deferred_failed = false;
     c->npending = 0;
     pg_prefetch_clear(c);
     c->pg = PQconnectdb(conninfo);
@@ -154,13 +153,10 @@ static int stmt_formats(int n, unsigned binary, int *formats, struct err *err)
 }
 
 static void pending_push(struct pg_conn *c, const char *what, const char *sql, int prepare_slot,
-                         long long expect, bool deferred)
+                         long long expect)
 {
-    c->pending[c->npending++] = (struct pg_pending){.what = what,
-                                                    .sql = sql,
-                                                    .prepare_slot = prepare_slot,
-                                                    .expect = expect,
-                                                    .deferred = deferred};
+    c->pending[c->npending++] = (struct pg_pending){
+        .what = what, .sql = sql, .prepare_slot = prepare_slot, .expect = expect};
 }
 
 /* What an error names: what, and when sql is known its first words ("query \"UPDATE
@@ -253,7 +249,7 @@ static int stmt_slot(struct pg_conn *c, const char *sql, int n, struct err *err)
         if (PQsendPrepare(c->pg, name, sql, n, NULL) != 1) {
             return pg_fail(c, NULL, "prepare", err);
         }
-        pending_push(c, "prepare", sql, free_slot, -1, false);
+        pending_push(c, "prepare", sql, free_slot, -1);
     } else {
         PGresult *p = PQprepare(c->pg, name, sql, n, NULL);
         if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) {
@@ -319,13 +315,11 @@ static PGresult *pipe_result(struct pg_conn *c)
 /*
  * Send a Sync and read the result of every pending statement, in order. want (may be NULL)
  * receives the last one's result when all succeeded. 0, or -1 with err set from the first
- * failure; c->deferred_failed says whether that was a deferred statement that the server
- * answered with an error (so nothing after it ran).
+ * failure (c->broken set when the connection was lost or out of step).
  */
 static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
 {
     int rc = 0, n = c->npending;
-    c->deferred_failed = false;
     c->npending = 0;
     if (PQpipelineSync(c->pg) != 1) {
         return pg_fail(c, NULL, "pipeline", err);
@@ -342,14 +336,12 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         if (rc == 0 && ok && p->expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != p->expect) {
             err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected",
                     stmt_label(p->what, p->sql, label, sizeof(label)), PQcmdTuples(r), p->expect);
-            c->deferred_failed = p->deferred;
             rc = -1;
         } else if (rc == 0 && !ok && st == PGRES_PIPELINE_ABORTED) {
             rc = err_set(err, ERR_INTERNAL, NULL, "%s: skipped after a failure",
                          stmt_label(p->what, p->sql, label, sizeof(label)));
         } else if (rc == 0 && !ok) {
             pg_fail(c, r, stmt_label(p->what, p->sql, label, sizeof(label)), err);
-            c->deferred_failed = p->deferred && st == PGRES_FATAL_ERROR && r != NULL && !c->broken;
             rc = -1;
         }
         if (want != NULL && i == n - 1 && rc == 0) {
@@ -361,7 +353,6 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         }
         if (r == NULL || PQstatus(c->pg) != CONNECTION_OK || st == PGRES_PIPELINE_SYNC) {
             c->broken = true; /* lost, or out of step: a fresh connection next time */
-            c->deferred_failed = false;
             if (want != NULL && *want != NULL) {
                 PQclear(*want);
                 *want = NULL;
@@ -374,7 +365,6 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
     PQclear(sync);
     if (!synced || PQexitPipelineMode(c->pg) != 1) {
         c->broken = true;
-        c->deferred_failed = false;
         if (want != NULL && *want != NULL) {
             PQclear(*want);
             *want = NULL;
@@ -397,7 +387,7 @@ static int prefetch_send(struct pg_conn *c, struct err *err)
         if (pipe_send(c, f->sql, n, v, &f->len, n ? 1u : 0u, err) != 0) {
             return -1;
         }
-        pending_push(c, "prefetch", f->sql, -1, -1, false);
+        pending_push(c, "prefetch", f->sql, -1, -1);
         c->pending[c->npending - 1].keep = &f->result;
         f->sent = true;
     }
@@ -422,7 +412,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
         if (prefetch_send(c, err) != 0 || pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
             return NULL;
         }
-        pending_push(c, "query", sql, -1, -1, false);
+        pending_push(c, "query", sql, -1, -1);
         return pipe_flush(c, &r, err) == 0 ? r : NULL;
     }
     int formats[32];
@@ -444,7 +434,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
 }
 
 /* Send the statements of sql ("; "-separated, no parameters) into the open pipeline. */
-static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, struct err *err)
+static int pipe_send_text(struct pg_conn *c, const char *sql, struct err *err)
 {
     while (*sql != '\0') {
         size_t len = strcspn(sql, ";");
@@ -460,7 +450,7 @@ static int pipe_send_text(struct pg_conn *c, const char *sql, bool deferred, str
         if (PQsendQueryParams(c->pg, one, 0, NULL, NULL, NULL, NULL, 0) != 1) {
             return pg_fail(c, NULL, "exec", err);
         }
-        pending_push(c, "exec", NULL, -1, -1, deferred);
+        pending_push(c, "exec", NULL, -1, -1);
         sql += len;
         sql += strspn(sql, "; ");
     }
@@ -471,7 +461,7 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
 {
     pipe_idle(c);
     if (c->npending > 0) {
-        return pipe_send_text(c, sql, false, err) == 0 ? pipe_flush(c, NULL, err) : -1;
+        return pipe_send_text(c, sql, err) == 0 ? pipe_flush(c, NULL, err) : -1;
     }
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -514,7 +504,7 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
         pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
         return -1;
     }
-    pending_push(c, "query", sql, -1, expect, true);
+    pending_push(c, "query", sql, -1, expect);
     return 0;
 }
 
@@ -537,11 +527,10 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
      * connection leaves the outcome unknown. */
     PGresult *last = NULL;
     if (c->npending > 0) {
-        if (pipe_send_text(c, sql, false, err) != 0 || pipe_flush(c, &last, err) != 0) {
+        if (pipe_send_text(c, sql, err) != 0 || pipe_flush(c, &last, err) != 0) {
             return c->broken ? -1 : 1;
         }
     } else {
-        c->deferred_failed = false;
         last = PQexec(c->pg, sql);
         ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK) {
@@ -569,7 +558,7 @@ int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err)
     if (pipe_room(c, err) != 0 || pipe_open(c, err) != 0) {
         return -1;
     }
-    return pipe_send_text(c, sql, true, err);
+    return pipe_send_text(c, sql, err);
 }
 
 /* ---- the read pool ---- */

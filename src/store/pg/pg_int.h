@@ -39,7 +39,6 @@ struct pg_pending {
     const char *sql;  /* the statement (prepared statements only: their text is static) */
     int prepare_slot; /* >= 0: the PQsendPrepare of that slot (unmarked if it fails) */
     long long expect; /* >= 0: the rows it must have changed, or the flush fails */
-    bool deferred;    /* sent by pg_defer (a write whose result nobody waited for) */
     PGresult **keep;  /* a prefetch: its result is kept here (c->pre[i].result) */
 };
 
@@ -56,10 +55,8 @@ struct pg_conn {
      * (which releases the locks taken since) */
     size_t user_locks, savepoint_user_locks;
     /* Pipelining (pg_defer): whether writes may be sent without waiting for their result
-     * (the writer's savepoint-free groups only), the statements sent and not yet read, and
-     * whether the last flush failed on a deferred write (so nothing after it ran) */
+     * (the writer's savepoint-free groups only), and the statements sent and not yet read */
     bool defer;
-    bool deferred_failed;
     int npending;
     struct pg_pending pending[PG_PENDING_MAX];
     /* Reads sent with the next pipelined statement that needs a result (pg_prefetch), and
@@ -122,8 +119,8 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
  * needs one (pg_run, pg_exec), in the same round trip; otherwise it runs now. expect >= 0:
  * the number of rows it must change, else the statement counts as failed. Returns 0 (sent
  * or done) or -1 with err filled. A deferred failure is reported by the statement that
- * reads it, with c->deferred_failed set: a server error skips the rest of the pipeline (so a
- * COMMIT among them did not happen); a row count off its expectation is found by the client,
+ * reads it: a server error skips the rest of the pipeline (so a COMMIT among them did not
+ * happen); a row count off its expectation is found by the client,
  * after the server ran what followed, which is why pg_commit reads such statements before
  * it sends the COMMIT.
  */
