@@ -4,6 +4,8 @@
  */
 #include "bunsen/util.h"
 
+#include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +132,27 @@ int64_t time_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned char hash_secret[crypto_shorthash_KEYBYTES];
+static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+
+static void hash_secret_init(void)
+{
+    if (sodium_init() < 0) {
+        abort(); /* main() initialized it already: cannot happen */
+    }
+    randombytes_buf(hash_secret, sizeof(hash_secret));
+}
+
+uint64_t hash_keyed(const void *p, size_t n)
+{
+    pthread_once(&hash_once, hash_secret_init);
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, p, n, hash_secret);
+    uint64_t v;
+    memcpy(&v, h, sizeof(v));
+    return v;
 }
 
 uint64_t time_mono_ns(void)

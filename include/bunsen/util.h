@@ -37,6 +37,11 @@ void buf_free(struct buf *b);
  * NUL-terminates dst. size must be > 0. */
 void str_copy(char *dst, size_t size, const char *src);
 
+/* A 64-bit hash of p[0..n) keyed with a secret of the process (SipHash-2-4, libsodium's
+ * crypto_shorthash; the secret drawn on first use): for hash tables whose keys come from
+ * outside (user ids, client addresses), so that chosen keys cannot crowd one bucket. */
+uint64_t hash_keyed(const void *p, size_t n);
+
 /* Wall clock in milliseconds since the Unix epoch, and a monotonic clock in ns. */
 int64_t time_now_ms(void);
 uint64_t time_mono_ns(void);

@@ -14,11 +14,10 @@
  * operations (a sweep walks only that stripe).
  *
  * Keys include client addresses, which a client with many (IPv6) addresses chooses: the
- * stripe and the bucket come from a hash keyed with a secret of the limiter (SipHash-2-4),
+ * stripe and the bucket come from a hash keyed with a secret of the process (hash_keyed),
  * so that chosen keys cannot pile into one chain (as with the unkeyed FNV-1a before).
  */
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,13 +52,11 @@ struct rl_stripe {
 struct ratelimit {
     struct rl_stripe stripes[RL_STRIPES];
     _Atomic(size_t) total;
-    unsigned char secret[crypto_shorthash_KEYBYTES];
 };
 
 struct ratelimit *ratelimit_new(void)
 {
     struct ratelimit *rl = xcalloc(1, sizeof(*rl));
-    randombytes_buf(rl->secret, sizeof(rl->secret));
     for (int i = 0; i < RL_STRIPES; i++) {
         pthread_mutex_init(&rl->stripes[i].mu, NULL);
         rl->stripes[i].nbuckets = 16;
@@ -147,10 +144,7 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
     } else {
         snprintf(key, sizeof(key), "%d%s", cls, key_id);
     }
-    unsigned char hb[crypto_shorthash_BYTES];
-    crypto_shorthash(hb, (const unsigned char *)key, strlen(key), rl->secret);
-    uint64_t h;
-    memcpy(&h, hb, sizeof(h));
+    uint64_t h = hash_keyed(key, strlen(key));
     struct rl_stripe *st = &rl->stripes[h % RL_STRIPES];
     double burst = 2 * rate;
     bool ok = true;

@@ -81,6 +81,17 @@ static void test_keys_and_ids(void **state)
     assert_false(text_id_valid("abc", 3, 2));
 }
 
+/* hash_keyed: the same bytes give the same hash within the process, others another; every
+ * byte counts (a key and its prefix differ) */
+static void test_hash_keyed(void **state)
+{
+    (void)state;
+    assert_true(hash_keyed("user-1", 6) == hash_keyed("user-1", 6));
+    assert_true(hash_keyed("user-1", 6) != hash_keyed("user-2", 6));
+    assert_true(hash_keyed("user-1", 6) != hash_keyed("user-1", 5));
+    assert_true(hash_keyed("", 0) == hash_keyed("", 0));
+}
+
 static void test_err(void **state)
 {
     (void)state;
@@ -100,7 +111,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_str_copy),
         cmocka_unit_test(test_utf8),    cmocka_unit_test(test_keys_and_ids),
-        cmocka_unit_test(test_err),
+        cmocka_unit_test(test_err),     cmocka_unit_test(test_hash_keyed),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
