@@ -135,7 +135,9 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
  * max_prepared_transactions) entries. Half of it is shared out between the live writers
  * (the roll-up slots held), a quarter at most each: however many daemons, all of them at
  * their budget fill half the table. Read on every new writer connection and refreshed by
- * the listener every second (daemons come and go). Before the first read: the defaults'.
+ * the listener every BUDGET_EVERY_MS (daemons come and go; reading pg_locks briefly holds
+ * the server's lock-table partitions, so not more often). Before the first read: the
+ * defaults'.
  */
 #define SQL_LOCK_TABLE                                                                             \
     "current_setting('max_locks_per_transaction')::bigint * "                                      \
@@ -145,6 +147,7 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1112887379 AND "      \
     "objsubid = 2 AND granted"
 #define USER_LOCK_BUDGET_MIN 64
+#define BUDGET_EVERY_MS      10000
 #define USER_LOCK_BUDGET_DEF (64 * 100 / 4)
 
 static size_t lock_budget(long long table, long long writers)
@@ -264,10 +267,14 @@ static void *listener_main(void *arg)
             continue;
         }
         uint64_t next_analyze = 0; /* when analyze_grown is due (monotonic ns) */
+        uint64_t next_budget = 0;  /* when refresh_budget is */
         while (!p->stop_listener && !c->broken) {
             uint64_t now = time_mono_ns();
-            if (now >= next_analyze) { /* then again in a second, or a minute after a failure */
+            if (now >= next_budget) {
                 refresh_budget(p, c);
+                next_budget = now + BUDGET_EVERY_MS * 1000000ull;
+            }
+            if (now >= next_analyze) { /* then again in a second, or a minute after a failure */
                 next_analyze =
                     now + (analyze_grown(c) == 0 ? ANALYZE_EVERY_MS : 60000) * 1000000ull;
                 continue;
