@@ -312,6 +312,7 @@ struct store_rule {
     bool has_cap;
     double cap;          /* per-user values winsorized at cap */
     int64_t lookback_ms; /* CUPED pre-period length, 0 = none */
+    int64_t start_ts;    /* experiment started at (ms): earlier days fold into its day */
     int64_t stop_ts;     /* experiment stopped at (ms), 0 = not stopped */
     bool dims;           /* the experiment lists dimensions: events also move its slices */
 };

@@ -28,6 +28,8 @@ static void rule_fill(struct store_rule *r, const struct experiment *x, const st
     r->has_cap = m->has_cap;
     r->cap = m->cap;
     r->lookback_ms = m->cuped_lookback_hours * HOUR_MS;
+    /* as the time series places its first day (results_series.c) */
+    r->start_ts = x->started_at > 0 ? x->started_at : x->created_at;
     r->stop_ts = x->stopped_at;
     r->dims = x->ndimensions > 0;
 }

@@ -36,8 +36,6 @@
 #include "bunsen/util.h"
 #include "attribution_int.h"
 
-#define DAY_MS 86400000
-
 /* The arena's first block, on the stack of store_ingest_* (the writer thread's stack is
  * the default 8 MiB): enough for an /assign group of a few exposures with dimensions. */
 #define ATTRIBUTION_STACK_BLOCK (32 * 1024)
@@ -198,8 +196,8 @@ static void events_walk(const struct store_rules *rules, const struct store_even
                 double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
                 double y1 = in_y ? rule_value(r, yraw + inc) : y0;
                 double x1 = in_y ? x0 : rule_value(r, xraw + inc);
-                agg_change_stats(g, r, e->user_id, xp->variant, (in_y ? e->ts : xp->t0) / DAY_MS, 0,
-                                 y0, y1, x0, x1);
+                agg_change_stats(g, r, e->user_id, xp->variant,
+                                 store_rule_day(r, in_y ? e->ts : xp->t0), 0, y0, y1, x0, x1);
             }
         }
     }
@@ -624,7 +622,6 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         const struct xop *op = &q.ops[o];
         size_t nr = 0;
         const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
-        int64_t day = op->t0 / DAY_MS;
         agg_change_slice_users(&g, op->experiment, op->user_id, op->variant, op->sign);
         for (size_t i = 0; i < nr; i++) {
             const struct store_rule *r = rs[i];
@@ -642,8 +639,8 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                     um.rows[m].present = true;
                     um.dirty[m] = true;
                 }
-                agg_change_stats(&g, r, op->user_id, op->variant, day, 1, 0, rule_value(r, yraw), 0,
-                                 rule_value(r, xraw));
+                agg_change_stats(&g, r, op->user_id, op->variant, store_rule_day(r, op->t0), 1, 0,
+                                 rule_value(r, yraw), 0, rule_value(r, xraw));
             } else {
                 size_t m = um_key(&um, op->user_id, r);
                 if (um.rows[m].present) {
@@ -652,8 +649,8 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                     um.rows[m].present = false;
                     um.dirty[m] = true;
                 }
-                agg_change_stats(&g, r, op->user_id, op->variant, day, -1, rule_value(r, yraw), 0,
-                                 rule_value(r, xraw), 0);
+                agg_change_stats(&g, r, op->user_id, op->variant, store_rule_day(r, op->t0), -1,
+                                 rule_value(r, yraw), 0, rule_value(r, xraw), 0);
             }
         }
     }

@@ -1,9 +1,9 @@
 /*
  * attribution_rules.c - the attribution rules as attribution reads them (attribution_int.h):
  * the two indexes of store_rules (store.h: by event, by experiment), the per-user value of
- * a raw count or sum, the end of a user's metric window. Pure: no I/O. store_rules_new runs
- * where the snapshot is built (src/api/rules.c); the lookups run on the writer thread
- * against an immutable set (any thread may read one).
+ * a raw count or sum, the end of a user's metric window, the roll-up day of a change. Pure: no I/O.
+ * store_rules_new runs where the snapshot is built (src/api/rules.c); the lookups run on the writer
+ * thread against an immutable set (any thread may read one).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "attribution_int.h"
 
 #define NO_END INT64_MAX
+#define DAY_MS 86400000
 
 static int rule_cmp_event(const void *a, const void *b)
 {
@@ -121,4 +122,9 @@ int64_t rule_window_end(const struct store_rule *r, int64_t t0)
 {
     int64_t end = r->window_ms > 0 && t0 <= NO_END - r->window_ms ? t0 + r->window_ms : NO_END;
     return r->stop_ts > 0 && r->stop_ts < end ? r->stop_ts : end;
+}
+
+int64_t store_rule_day(const struct store_rule *r, int64_t ts)
+{
+    return (ts > r->start_ts ? ts : r->start_ts) / DAY_MS;
 }

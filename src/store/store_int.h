@@ -437,8 +437,10 @@ void store_slice_sums_free(struct store_slice_sums *ss);
  * that day, and each event's change of its user's value from y0 to y1, ds += y1 - y0 and
  * dq += y1^2 - y0^2 as double-doubles, as attribution's incremental path adds them), fed rows
  * ordered by (variant, day): a row of the last (variant, day) adds to it, another starts a
- * new one. Zero-initialised = empty; free with store_daily_sums_free. */
+ * new one. Days before first_day add to it (set it to store_rule_day(r, 0)).
+ * Zero-initialised = empty; free with store_daily_sums_free. */
 struct store_daily_sums {
+    int64_t first_day;
     struct store_daily_sum {
         char variant[65];
         int64_t day, dn;
@@ -446,6 +448,11 @@ struct store_daily_sums {
     } * e;
     size_t n, alloc;
 };
+
+/* The metric_daily day of a change at ts (ms) under rule r: changes before the experiment's
+ * start count on its first day, as the time series shows them, so that a request's timestamps
+ * cannot spread one experiment's roll-up over more days than it has run (attribution_rules.c). */
+int64_t store_rule_day(const struct store_rule *r, int64_t ts);
 
 void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int64_t day, int64_t dn,
                           double y0, double y1);

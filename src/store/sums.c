@@ -118,6 +118,7 @@ void store_slice_sums_free(struct store_slice_sums *ss)
 void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int64_t day, int64_t dn,
                           double y0, double y1)
 {
+    day = day < ds->first_day ? ds->first_day : day;
     struct store_daily_sum *a = ds->n > 0 ? &ds->e[ds->n - 1] : NULL;
     if (a == NULL || a->day != day || strcmp(a->variant, variant) != 0) {
         if (ds->n == ds->alloc) {

@@ -41,6 +41,12 @@ const char *fmt(const char *f, ...)
     return buf[i];
 }
 
+void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* ---- the backend under test ---- */
 
 bool harness_on_postgres(void)

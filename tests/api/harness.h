@@ -32,6 +32,9 @@ struct daemon {
  * (created there, dropped by daemon_cleanup). */
 bool harness_on_postgres(void);
 
+/* Sleep ms milliseconds (the tests' wait loops). */
+void sleep_ms(long ms);
+
 /* The data directory of the test cluster (BUNSEN_TEST_PGDIR, set by tests/pg/api.sh: for
  * tests/pg/cluster.sh restart), or NULL. */
 const char *harness_pg_dir(void);

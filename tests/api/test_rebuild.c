@@ -39,12 +39,6 @@ static struct {
 static int nusers;
 static int64_t t_base;
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static json_t *call(const char *method, const char *path, const char *key, const char *body,
                     int want)
 {

@@ -45,12 +45,6 @@ static struct {
     int64_t buy[MAXE], view[MAXE];
 } U[NUSERS];
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static json_t *call(const char *method, const char *path, const char *key, const char *body,
                     int want)
 {

@@ -348,7 +348,7 @@ static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experime
     if (res == NULL) {
         return -1;
     }
-    struct store_daily_sums days = {0};
+    struct store_daily_sums days = {.first_day = store_rule_day(r, 0)};
     pg_daily_rows_sum(res, &days);
     PQclear(res);
     sd = store_daily_sums_deltas(&days, experiment, metric);

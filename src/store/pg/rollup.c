@@ -130,7 +130,7 @@ static int rb_daily(struct store_tx *tx, const char *experiment, const struct st
     if (res == NULL) {
         return -1;
     }
-    struct store_daily_sums days = {0};
+    struct store_daily_sums days = {.first_day = store_rule_day(r, 0)};
     pg_daily_rows_sum(res, &days);
     PQclear(res);
     struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);

@@ -342,7 +342,7 @@ static int range_rule(struct store_tx *tx, const char *experiment, const struct 
     sqlite3_bind_double(st, 8, cap);
     sqlite_bind_str(st, 9, after);
     sqlite_bind_str(st, 10, last);
-    return sqlite_daily_rows_add(tx, st, experiment, r->metric, err);
+    return sqlite_daily_rows_add(tx, st, experiment, r, err);
 }
 
 int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,

@@ -119,9 +119,9 @@ static const char SQL_RB_DAILY[] =
     "ORDER BY variant, day";
 
 int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
-                          const char *metric, struct err *err)
+                          const struct store_rule *r, struct err *err)
 {
-    struct store_daily_sums days = {0};
+    struct store_daily_sums days = {.first_day = store_rule_day(r, 0)};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_daily_sums_add(&days, (const char *)sqlite3_column_text(st, 0),
@@ -134,7 +134,7 @@ int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *exp
         struct sqlite_conn *c = tx->conn;
         return store_sqlite_err(c->db, rc, "rebuild daily statistics", err);
     }
-    struct store_delta *d = store_daily_sums_deltas(&days, experiment, metric);
+    struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);
     int out = days.n > 0 ? sqlite_rollup_add(tx, d, days.n, err) : 0;
     free(d);
     store_daily_sums_free(&days);
@@ -185,7 +185,7 @@ static int rebuild_rule(struct store_tx *tx, const char *experiment, const struc
     sqlite3_bind_int64(st, 6, stop);
     sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
     sqlite3_bind_double(st, 8, cap);
-    return sqlite_daily_rows_add(tx, st, experiment, r->metric, err);
+    return sqlite_daily_rows_add(tx, st, experiment, r, err);
 }
 
 int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,

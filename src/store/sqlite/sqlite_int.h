@@ -174,9 +174,10 @@ int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, 
                       void *ctx, int *count, struct err *err);
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
 /* Step st, whose rows are (variant, day, dn, y0, y1) ordered by (variant, day), and add their
- * double-double per-day sums (store_daily_sums) to metric_daily (rollup.c; the rebuilds). */
+ * double-double per-day sums (store_daily_sums, days from rule r's first) to metric_daily
+ * (rollup.c; the rebuilds). */
 int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
-                          const char *metric, struct err *err);
+                          const struct store_rule *r, struct err *err);
 
 /* issue 15 (saved_groups.c): saved groups and the encryption key of sdk keys */
 int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
