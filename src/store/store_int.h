@@ -155,6 +155,8 @@ struct store_ops {
     int (*tx_savepoint)(struct store_tx *tx, struct err *err);
     int (*tx_rollback_to)(struct store_tx *tx, struct err *err);
     int (*tx_release)(struct store_tx *tx, struct err *err);
+    /* the most jobs the writer runs in one transaction with a savepoint each, 0 = no bound */
+    int savepoint_jobs_max;
     /* 0 committed; -1 failed (whether it committed is unknown when the connection was
      * lost); 1 known not committed (a write the backend deferred failed, the transaction
      * had failed before, or the COMMIT failed): the caller rolls back and runs the group

@@ -144,6 +144,24 @@ static size_t items_room(struct store *s, size_t items)
     return max == 0 ? SIZE_MAX : items < max ? max - items : 0;
 }
 
+/* How many jobs a group run with savepoints may hold (store_ops.savepoint_jobs_max). */
+static int savepoint_jobs_max(const struct store *s)
+{
+    return s->ops->savepoint_jobs_max > 0 ? s->ops->savepoint_jobs_max : GROUP_MAX;
+}
+
+/* Cut the group after its first n jobs: the rest, or NULL when it has no more. */
+static struct store_job *group_cut(struct store_job *first, int n)
+{
+    struct store_job *j = first;
+    for (int i = 1; i < n && j->next != NULL; i++) {
+        j = j->next;
+    }
+    struct store_job *rest = j->next;
+    j->next = NULL;
+    return rest;
+}
+
 /*
  * The retryable jobs queued while a group's jobs were applied (at most room of them and
  * items_room of items, up to the first barrier or non-retryable job), taken off the queue to join
@@ -301,7 +319,11 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
     struct exposed_batch seen = {0};
     uint64_t epoch = exposed_epoch(s->exposed); /* a clear from now on makes seen stale */
     int rc = run_attempt(s, first, !retryable, &seen, &err);
+    /* jobs past the backend's savepoint bound are not run again in this group: they go back
+     * to the queue untried (their attempts unchanged), behind the group's retried jobs */
+    struct store_job *untried = NULL;
     if (rc == 1) {
+        untried = group_cut(first, savepoint_jobs_max(s));
         rc = run_attempt(s, first, true, &seen, &err);
     }
     bool ok = rc == 0;
@@ -352,6 +374,10 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
         }
         j = next;
     }
+    for (struct store_job *j = untried; j != NULL; j = j->next) {
+        job_reset(j);
+    }
+    *tail = untried;
     complete(s->writer, done, done_tail, barrier);
     if (!ok) {
         log_json(LOG_ERROR, "group commit failed",
@@ -373,13 +399,17 @@ static void *writer_main(void *arg)
             break;
         }
         /* a barrier job runs alone: the group before it ends before it; the jobs after the
-         * first fit in the backend's budget of items (store_job.items) */
+         * first fit in the backend's budget of items (store_job.items); a group with a job
+         * that is not retryable runs with savepoints and holds at most the backend's bound */
         struct store_job *first = w->head, *last = first;
         int taken = 1;
+        bool plain = first->retryable;
         size_t room = items_room(s, first->items);
-        while (last->next != NULL && taken < GROUP_MAX && !last->barrier && !last->next->barrier &&
-               last->next->items <= room) {
+        while (last->next != NULL && !last->barrier && !last->next->barrier &&
+               last->next->items <= room &&
+               taken < (plain && last->next->retryable ? GROUP_MAX : savepoint_jobs_max(s))) {
             last = last->next;
+            plain = plain && last->retryable;
             room -= last->items;
             taken++;
         }
@@ -534,6 +564,13 @@ static void sync_done(void *arg, int rc, const struct err *err)
 int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
                      void *arg, struct err *err)
 {
+    return store_write_sync_items(s, apply, arg, 0, err);
+}
+
+int store_write_sync_items(struct store *s,
+                           int (*apply)(struct store_tx *tx, void *arg, struct err *err), void *arg,
+                           size_t items, struct err *err)
+{
     if (s->writer == NULL) {
         struct store_tx tx = {.store = s, .conn = NULL};
         if (s->ops->tx_begin(s, &tx, false, err) != 0) {
@@ -548,7 +585,7 @@ int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *ar
     struct sync_call sc = {.apply = apply, .arg = arg, .finished = false, .rc = -1};
     pthread_mutex_init(&sc.mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
-    struct store_job job = {.apply = sync_apply, .done = sync_done, .arg = &sc};
+    struct store_job job = {.apply = sync_apply, .done = sync_done, .arg = &sc, .items = items};
     int rc = store_submit(s, &job, err);
     if (rc == 0) {
         pthread_mutex_lock(&sc.mu);

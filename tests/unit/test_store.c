@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1247,13 +1248,18 @@ static void test_pg_user_lock_budget(void **state)
  * of 3 commit one per transaction, a 1-item job joins a 2-item one. */
 struct txid_job {
     struct store_job job;
+    bool fail; /* apply() fails (not retryable) */
     long long txid;
+    int rc; /* done()'s */
     atomic_bool done;
 };
 
 static int txid_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct txid_job *j = arg;
+    if (j->fail) {
+        return err_set(err, ERR_INVALID, NULL, "this job fails");
+    }
     PGresult *r = pg_run(tx->conn, "SELECT txid_current()", 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
@@ -1267,7 +1273,7 @@ static void txid_done(void *arg, int rc, const struct err *err)
 {
     (void)err;
     struct txid_job *j = arg;
-    assert_int_equal(rc, 0);
+    j->rc = rc;
     atomic_store(&j->done, true);
 }
 
@@ -1302,6 +1308,7 @@ static void test_pg_group_items(void **state)
         while (!atomic_load(&jobs[i].done)) {
             usleep(1000);
         }
+        assert_int_equal(jobs[i].rc, 0);
     }
     store_writer_stop(s);
     /* [2] [2] [2 1] [4 0]: the first job over the budget takes the group alone but for
@@ -1311,6 +1318,128 @@ static void test_pg_group_items(void **state)
     assert_true(jobs[2].txid == jobs[3].txid);
     assert_true(jobs[3].txid != jobs[4].txid);
     assert_true(jobs[4].txid == jobs[5].txid);
+    store_close(s);
+}
+
+/* PostgreSQL: a transaction runs at most 64 jobs with a savepoint each (pg db.c
+ * savepoint_jobs_max; past 64 subtransactions every snapshot on the server reads
+ * pg_subtrans): a group with a job that is not retryable is cut at 64 when it is formed,
+ * and a savepoint-free group that failed runs its first 64 again with savepoints and puts
+ * the rest back in the queue, where they commit in a later group. */
+static void test_pg_savepoint_groups(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    enum { N = 150, MAX = 64 };
+    static struct txid_job jobs[N];
+    for (int round = 0; round < 2; round++) {
+        atomic_int gated;
+        struct store_job gate;
+        hold_writer(s, &gate, &gated); /* the jobs below queue behind it */
+        for (int i = 0; i < N; i++) {
+            jobs[i] = (struct txid_job){.job = {.apply = txid_apply, .done = txid_done}};
+            jobs[i].job.arg = &jobs[i];
+            /* round 0: the first is not retryable; round 1: all are, and the fourth fails */
+            jobs[i].job.retryable = round == 1 || i > 0;
+            jobs[i].fail = round == 1 && i == 3;
+            assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
+        }
+        atomic_store(&gate_open, true);
+        for (int i = 0; i < N; i++) {
+            while (!atomic_load(&jobs[i].done)) {
+                usleep(1000);
+            }
+            assert_int_equal(jobs[i].rc, jobs[i].fail ? -1 : 0);
+        }
+        long long first = jobs[0].txid;
+        for (int i = 1; i < MAX; i++) {
+            if (!jobs[i].fail) {
+                assert_true(jobs[i].txid == first);
+            }
+        }
+        for (int i = MAX; i < N; i++) {
+            assert_true(jobs[i].txid != first);
+        }
+    }
+    store_writer_stop(s);
+    store_close(s);
+}
+
+/* store_write_sync_items (a rebuild chunk: up to its chunk of users): the writer keeps room
+ * for its users, so its lock call never passes the budget of a group it joined (which would
+ * cost it a retry in the next group: apply() run twice). */
+struct sync_lock {
+    const char *users[2];
+    atomic_int applies;
+};
+
+static int sync_lock_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct sync_lock *sl = arg;
+    atomic_fetch_add(&sl->applies, 1);
+    return pg_lock_users(tx, sl->users, 2, err);
+}
+
+static void sync_lock_done(void *arg, int rc, const struct err *err)
+{
+    (void)arg;
+    (void)err;
+    assert_int_equal(rc, 0);
+}
+
+static void *sync_lock_main(void *arg)
+{
+    struct store *s = arg;
+    static struct sync_lock sl = {.users = {"sync-a", "sync-b"}};
+    struct err err;
+    atomic_init(&sl.applies, 0);
+    int rc = store_write_sync_items(s, sync_lock_apply, &sl, 2, &err);
+    return (void *)(intptr_t)(rc == 0 ? atomic_load(&sl.applies) : -1);
+}
+
+static void test_pg_sync_items(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    struct txid_job first = {.job = {.apply = txid_apply, .done = txid_done}};
+    first.job.arg = &first;
+    assert_int_equal(store_write_sync(s, txid_apply, &first, &err), 0); /* connected */
+    pg_be(s)->user_lock_budget = 3;
+    assert_int_equal(store_writer_start(s, 100, &err), 0);
+    atomic_int gated;
+    struct store_job gate;
+    hold_writer(s, &gate, &gated);
+    /* a retryable job that locks two users, then the sync call of two */
+    struct sync_lock hl = {.users = {"held-a", "held-b"}};
+    atomic_init(&hl.applies, 0);
+    struct store_job held = {
+        .apply = sync_lock_apply, .done = sync_lock_done, .arg = &hl, .items = 2};
+    held.retryable = true;
+    assert_int_equal(store_submit(s, &held, &err), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sync_lock_main, s), 0);
+    for (;;) { /* both queued */
+        struct store_writer_stats st;
+        store_writer_get_stats(s, &st);
+        if (st.queue_depth == 2) {
+            break;
+        }
+        usleep(1000);
+    }
+    atomic_store(&gate_open, true);
+    void *applies = NULL;
+    pthread_join(th, &applies);
+    assert_int_equal((intptr_t)applies, 1);
+    store_writer_stop(s);
     store_close(s);
 }
 
@@ -2151,6 +2280,8 @@ int main(void)
         cmocka_unit_test(test_pg_users_with_events_ahead),
         cmocka_unit_test(test_pg_user_lock_budget),
         cmocka_unit_test(test_pg_group_items),
+        cmocka_unit_test(test_pg_savepoint_groups),
+        cmocka_unit_test(test_pg_sync_items),
         cmocka_unit_test(test_sqlite_group_items),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),

@@ -587,6 +587,9 @@ const struct store_ops store_pg_ops = {
     .tx_savepoint = pg_tx_savepoint,
     .tx_rollback_to = pg_tx_rollback_to,
     .tx_release = pg_tx_release,
+    /* a backend caches the ids of 64 subtransactions (PGPROC_MAX_CACHED_SUBXIDS); past that,
+     * while the transaction runs, every snapshot on the server consults pg_subtrans */
+    .savepoint_jobs_max = 64,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .tx_retryable = pg_tx_retryable,
