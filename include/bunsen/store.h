@@ -216,7 +216,8 @@ int store_key_insert(struct store_tx *tx, const struct store_key *k, const uint8
                      struct err *err);
 
 /* Revoke key id at time now; *before receives the row as it was. ERR_NOT_FOUND when there is
- * no such key, ERR_CONFLICT when it is already revoked. */
+ * no such key, ERR_CONFLICT when it is already revoked. Revocations run one at a time, also
+ * across daemons: a store_key_count_admins after it in tx sees every other one committed. */
 int store_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store_key *before,
                      struct err *err);
 

@@ -435,6 +435,21 @@ static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c
     if (chk.n > 0 && ops->dim_values_known(tx, vals, chk.n, known, distinct, err) != 0) {
         return -1;
     }
+    /* with several writers, a value to register is counted again under the lock of its
+     * (experiment, dimension): only while it still has room, so a warm cap takes no lock */
+    if (ops->dim_values_lock != NULL) {
+        struct store_dimrow *lock = arena_calloc(a, chk.n ? chk.n : 1, sizeof(*lock));
+        size_t nlock = 0;
+        for (size_t i = 0; i < chk.n; i++) {
+            if (!known[i] && distinct[i] < STORE_DIM_VALUES_MAX) {
+                lock[nlock++] = vals[i];
+            }
+        }
+        if (nlock > 0 && (ops->dim_values_lock(tx, lock, nlock, err) != 0 ||
+                          ops->dim_values_known(tx, vals, chk.n, known, distinct, err) != 0)) {
+            return -1;
+        }
+    }
     for (size_t k = 0; k < q->keys.n; k++) {
         struct xstate *st = &q->st[k];
         if (!st->row.is_new || st->dims == NULL || st->dims[0] == '\0') {

@@ -353,6 +353,11 @@ struct store_ops {
     /* Register (experiment, dimension, value) rows (existing ones kept). */
     int (*dim_values_put)(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
                           struct err *err);
+    /* Optional (several writers): lock the registration of new values for the (experiment,
+     * dimension) of each row until the transaction ends, so that a dim_values_known after it
+     * counts every other transaction's registrations (the cap holds for the database). */
+    int (*dim_values_lock)(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                           struct err *err);
     /* Add DELTA_SLICE_* deltas to their rows. */
     int (*slice_add)(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
     int (*slice_read)(struct store *s, const char *experiment, const char *metric,

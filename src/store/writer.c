@@ -398,18 +398,18 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        /* a barrier job runs alone: the group before it ends before it; the jobs after the
-         * first fit in the backend's budget of items (store_job.items); a group with a job
-         * that is not retryable runs with savepoints and holds at most the backend's bound */
+        /* a barrier job runs alone: the group before it ends before it; a job that is not
+         * retryable (a rebuild chunk, an admin write) starts a group, which then runs with
+         * savepoints and holds at most the backend's bound of them (a chunk's locks come
+         * first in its transaction: pg/rebuild.c); the jobs after the first fit in the
+         * backend's budget of items (store_job.items) */
         struct store_job *first = w->head, *last = first;
         int taken = 1;
-        bool plain = first->retryable;
+        int max = first->retryable ? GROUP_MAX : savepoint_jobs_max(s);
         size_t room = items_room(s, first->items);
-        while (last->next != NULL && !last->barrier && !last->next->barrier &&
-               last->next->items <= room &&
-               taken < (plain && last->next->retryable ? GROUP_MAX : savepoint_jobs_max(s))) {
+        while (last->next != NULL && taken < max && !last->barrier && last->next->retryable &&
+               !last->next->barrier && last->next->items <= room) {
             last = last->next;
-            plain = plain && last->retryable;
             room -= last->items;
             taken++;
         }

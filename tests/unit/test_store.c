@@ -1443,6 +1443,250 @@ static void test_pg_sync_items(void **state)
     store_close(s);
 }
 
+/* ---- rebuild chunks beside another daemon's ingestion (pg/rebuild.c pg_rebuild_lock) ---- */
+
+static long long pg_count(const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static void tx_open(struct store *s, struct store_tx *tx, bool exclusive)
+{
+    struct err err;
+    *tx = (struct store_tx){.store = s};
+    assert_int_equal(s->ops->tx_begin(s, tx, exclusive, &err), 0);
+}
+
+static void tx_done(struct store_tx *tx)
+{
+    struct err err;
+    assert_int_equal(tx->store->ops->tx_commit(tx, &err), 0);
+}
+
+struct chunk_run {
+    struct store *s;
+    const struct store_rule *const *rules;
+    size_t n;
+    atomic_bool finished;
+};
+
+/* Daemon A's rebuilder: chunks until the rebuild ends. */
+static void *chunks_main(void *arg)
+{
+    struct chunk_run *cr = arg;
+    struct err err;
+    bool fin = false;
+    for (int i = 0; i < 100 && !fin; i++) {
+        struct store_tx tx;
+        tx_open(cr->s, &tx, false);
+        assert_int_equal(store_rebuild_step(&tx, "e", 0, cr->rules, cr->n, &fin, &err), 0);
+        tx_done(&tx);
+    }
+    atomic_store(&cr->finished, fin);
+    return NULL;
+}
+
+/* Daemon B stores a new user's first exposure inside the range of daemon A's next chunk and
+ * commits only after that chunk began: the chunk must wait for it and count the user (it
+ * was once left behind the cursor, counted nowhere: 10 users of 11 in the roll-ups). */
+static void test_pg_chunk_beside_ingestion(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *a = open_migrated(), *b = NULL;
+    struct err err;
+    assert_int_equal(store_open(url, &b, &err), 0);
+    store_rebuild_configure(a, 4, 0); /* chunks of 4 users */
+    struct store_rule *rl = calloc(1, sizeof(*rl));
+    snprintf(rl->experiment, sizeof(rl->experiment), "e");
+    snprintf(rl->metric, sizeof(rl->metric), "m");
+    snprintf(rl->event, sizeof(rl->event), "buy");
+    rl->type = RULE_COUNT;
+    struct store_rules *rules = store_rules_new(rl, 1);
+    size_t nr = 0;
+    const struct store_rule *const *rs = store_rules_for_experiment(rules, "e", &nr);
+    char ids[10][8];
+    struct store_exposure xs[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "u%02d", i);
+        xs[i] = (struct store_exposure){"e", ids[i], i % 2 ? "b" : "a", 1000 + i, NULL};
+    }
+    struct store_tx tx, tb;
+    struct store_ingest_counts cnt = {0};
+    tx_open(a, &tx, false);
+    assert_int_equal(store_ingest_exposures(&tx, rules, xs, 10, &cnt, &err), 0);
+    tx_done(&tx);
+    tx_open(a, &tx, true); /* a definition change records the rebuild */
+    assert_int_equal(store_rebuild_start(&tx, "e", 0, rs, nr, &err), 0);
+    tx_done(&tx);
+    /* B: u01x, after the cursor (""), inside the first chunk's range, not committed */
+    tx_open(b, &tb, false);
+    struct store_exposure nx = {"e", "u01x", "a", 5000, NULL};
+    memset(&cnt, 0, sizeof(cnt));
+    assert_int_equal(store_ingest_exposures(&tb, rules, &nx, 1, &cnt, &err), 0);
+    struct chunk_run cr = {.s = a, .rules = rs, .n = nr};
+    atomic_init(&cr.finished, false);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, chunks_main, &cr), 0);
+    usleep(300000); /* A's first chunk has begun (and waits for B) */
+    tx_done(&tb);
+    pthread_join(th, NULL);
+    assert_true(atomic_load(&cr.finished));
+    assert_int_equal(pg_count("SELECT count(*) FROM rollup_rebuilds"), 0);
+    assert_int_equal(pg_count("SELECT count(*) FROM exposures WHERE experiment = 'e'"), 11);
+    assert_int_equal(
+        pg_count("SELECT COALESCE(sum(users), 0) FROM exposure_stats WHERE experiment = 'e'"), 11);
+    assert_int_equal(pg_count("SELECT COALESCE(sum(n), 0) FROM metric_stats WHERE experiment = "
+                              "'e' AND metric = 'm'"),
+                     11);
+    store_rules_free(rules);
+    store_close(b);
+    store_close(a);
+}
+
+/* Two daemons revoking the last two admin keys at once: the second revocation waits for the
+ * first and its count of the admins left sees it (with both counts at 1, both revocations
+ * once committed and no admin was left; the API refuses the last one with 409). */
+struct revoke_run {
+    struct store *s;
+    int admins_left;
+};
+
+static void *revoke_main(void *arg)
+{
+    struct revoke_run *rr = arg;
+    struct err err;
+    struct store_tx tx;
+    struct store_key before;
+    tx_open(rr->s, &tx, false);
+    assert_int_equal(store_key_revoke(&tx, "adm_2", 2, &before, &err), 0);
+    assert_int_equal(store_key_count_admins(NULL, &tx, &rr->admins_left, &err), 0);
+    tx_done(&tx);
+    return NULL;
+}
+
+static void test_pg_revoke_last_admins(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *a = open_migrated(), *b = NULL;
+    struct err err;
+    assert_int_equal(store_open(url, &b, &err), 0);
+    struct store_tx tx;
+    tx_open(a, &tx, false);
+    for (int i = 1; i <= 2; i++) {
+        struct store_key k = {.created_at = i};
+        snprintf(k.id, sizeof(k.id), "adm_%d", i);
+        snprintf(k.name, sizeof(k.name), "admin %d", i);
+        snprintf(k.role, sizeof(k.role), "admin");
+        snprintf(k.prefix, sizeof(k.prefix), "p");
+        uint8_t hash[32];
+        auth_key_hash(k.id, strlen(k.id), hash);
+        assert_int_equal(store_key_insert(&tx, &k, hash, &err), 0);
+    }
+    tx_done(&tx);
+    struct store_key before;
+    int left = -1;
+    tx_open(a, &tx, false);
+    assert_int_equal(store_key_revoke(&tx, "adm_1", 1, &before, &err), 0);
+    assert_int_equal(store_key_count_admins(NULL, &tx, &left, &err), 0);
+    assert_int_equal(left, 1);
+    struct revoke_run rr = {.s = b, .admins_left = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, revoke_main, &rr), 0);
+    usleep(300000); /* b's revocation has begun (and waits) */
+    tx_done(&tx);
+    pthread_join(th, NULL);
+    assert_int_equal(rr.admins_left, 0);
+    store_close(b);
+    store_close(a);
+}
+
+/* Two daemons each record 80 new values of one dimension at once: the cap of 100 values per
+ * experiment and dimension holds for the database (the second counts the first's values
+ * under their lock), not per daemon (160 values were once recorded). */
+struct dims_run {
+    struct store *s;
+    const struct store_rules *rules;
+    int from;
+};
+
+static void dims_ingest(struct store_tx *tx, const struct store_rules *rules, int from)
+{
+    enum { N = 80 };
+    char ids[N][16];
+    char *enc[N];
+    struct store_exposure xs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "d%03d", from + i);
+        enc[i] = NULL;
+        store_dims_append(&enc[i], "country", ids[i]);
+        xs[i] = (struct store_exposure){"dx", ids[i], "a", 1000, enc[i]};
+    }
+    struct store_ingest_counts cnt = {0};
+    struct err err;
+    assert_int_equal(store_ingest_exposures(tx, rules, xs, N, &cnt, &err), 0);
+    for (int i = 0; i < N; i++) {
+        free(enc[i]);
+    }
+}
+
+static void *dims_main(void *arg)
+{
+    struct dims_run *dr = arg;
+    struct store_tx tx;
+    tx_open(dr->s, &tx, false);
+    dims_ingest(&tx, dr->rules, dr->from);
+    tx_done(&tx);
+    return NULL;
+}
+
+static void test_pg_dimension_cap_shared(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *a = open_migrated(), *b = NULL;
+    struct err err;
+    assert_int_equal(store_open(url, &b, &err), 0);
+    struct store_rule *rl = calloc(1, sizeof(*rl));
+    snprintf(rl->experiment, sizeof(rl->experiment), "dx");
+    snprintf(rl->metric, sizeof(rl->metric), "m");
+    snprintf(rl->event, sizeof(rl->event), "buy");
+    rl->type = RULE_COUNT;
+    rl->dims = true;
+    struct store_rules *rules = store_rules_new(rl, 1);
+    struct store_tx tx;
+    tx_open(a, &tx, false);
+    dims_ingest(&tx, rules, 0);
+    struct dims_run dr = {.s = b, .rules = rules, .from = 100};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, dims_main, &dr), 0);
+    usleep(300000); /* b's transaction has begun (and waits to register its values) */
+    tx_done(&tx);
+    pthread_join(th, NULL);
+    assert_int_equal(pg_count("SELECT count(*) FROM dimension_values WHERE experiment = 'dx' "
+                              "AND dimension = 'country'"),
+                     STORE_DIM_VALUES_MAX);
+    assert_int_equal(pg_count("SELECT count(*) FROM exposure_dims WHERE experiment = 'dx' AND "
+                              "value = '" STORE_DIM_OTHER "'"),
+                     160 - STORE_DIM_VALUES_MAX);
+    store_rules_free(rules);
+    store_close(b);
+    store_close(a);
+}
+
 static int nothing_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     (void)tx;
@@ -2282,6 +2526,9 @@ int main(void)
         cmocka_unit_test(test_pg_group_items),
         cmocka_unit_test(test_pg_savepoint_groups),
         cmocka_unit_test(test_pg_sync_items),
+        cmocka_unit_test(test_pg_chunk_beside_ingestion),
+        cmocka_unit_test(test_pg_revoke_last_admins),
+        cmocka_unit_test(test_pg_dimension_cap_shared),
         cmocka_unit_test(test_sqlite_group_items),
         cmocka_unit_test(test_sync_and_lookup),
         cmocka_unit_test(test_revoke_and_audit),

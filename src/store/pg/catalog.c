@@ -47,8 +47,17 @@ int pg_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store
         "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
         "WHERE id = $1 FOR UPDATE";
     static const char SQL_REVOKE[] = "UPDATE api_keys SET revoked_at = $1::bigint WHERE id = $2";
+    /* revocations one at a time across daemons: the count of active admins that follows in
+     * the caller's transaction (the last one may not go) then sees every other committed
+     * revocation; two daemons revoking the last two admins at once left none */
+    static const char SQL_LOCK[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 2)";
+    PGresult *r = pg_run(tx->conn, SQL_LOCK, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    PQclear(r);
     const char *v[] = {id};
-    PGresult *r = pg_run(tx->conn, SQL_GET, 1, v, NULL, 0, err);
+    r = pg_run(tx->conn, SQL_GET, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -211,7 +220,7 @@ int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, c
 /* A definition change: serialize with every daemon's ingestion (see db.c). */
 static int lock_catalog(struct store_tx *tx, struct err *err)
 {
-    static const char SQL[] = "SELECT pg_advisory_xact_lock(1112887377, 1)";
+    static const char SQL[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 1)";
     PGresult *r = pg_run(tx->conn, SQL, 0, NULL, NULL, 0, err);
     PQclear(r);
     return r ? 0 : -1;

@@ -63,7 +63,7 @@ static int migrate_one(struct pg_conn *c, const struct migration *m, bool *appli
 {
     *applied = false;
     /* one migration at a time across processes: a transaction-scoped advisory lock */
-    if (pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(1112887377, 0)", err) != 0) {
+    if (pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 0)", err) != 0) {
         pg_exec(c, "ROLLBACK", NULL);
         return -1;
     }
@@ -144,7 +144,8 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
     "(current_setting('max_connections')::bigint + "                                               \
     "current_setting('max_prepared_transactions')::bigint)"
 #define SQL_SLOTS_HELD                                                                             \
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1112887379 AND "      \
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = " PG_LOCK_SLOT        \
+    " AND "                                                                                        \
     "objsubid = 2 AND granted"
 #define USER_LOCK_BUDGET_MIN 64
 #define BUDGET_EVERY_MS      10000
@@ -162,7 +163,8 @@ static size_t lock_budget(long long table, long long writers)
 static int claim_slot(struct pg_store *p, struct err *err)
 {
     static const char SQL_CLAIM[] =
-        "SELECT (SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(1112887379, "
+        "SELECT (SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(" PG_LOCK_SLOT
+        ", "
         "s) LIMIT 1), " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD " AND pid <> pg_backend_pid()) + 1";
     PGresult *r = pg_run(p->writer, SQL_CLAIM, 0, NULL, NULL, 0, err);
     if (r == NULL) {
@@ -387,8 +389,8 @@ static void pg_tx_rollback(struct store_tx *tx);
 /* The lock and the version in two statements: under READ COMMITTED a statement's snapshot is
  * taken when it starts, so a version read in the statement that waited for the lock could
  * predate the definition change that held it. */
-static const char SQL_LOCK_SHARED[] = "SELECT pg_advisory_xact_lock_shared(1112887377, 1)";
-static const char SQL_LOCK_EXCLUSIVE[] = "SELECT pg_advisory_xact_lock(1112887377, 1)";
+static const char SQL_LOCK_SHARED[] = "SELECT pg_advisory_xact_lock_shared(" PG_LOCK_CATALOG ", 1)";
+static const char SQL_LOCK_EXCLUSIVE[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 1)";
 static const char SQL_VERSION[] =
     "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
 
@@ -410,6 +412,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
         /* a definition change holds the catalogue exclusively: no other write transaction
          * of any daemon runs meanwhile, so its own (rebuild steps) need no user locks */
         c->user_locks = exclusive ? PG_ULOCK_ALL : PG_ULOCK_NONE;
+        c->rebuild_locks = exclusive;
         pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
@@ -443,6 +446,7 @@ static int pg_tx_savepoint(struct store_tx *tx, struct err *err)
     bool release = c->release_pending;
     c->release_pending = false;
     c->savepoint_user_locks = c->user_locks;
+    c->savepoint_rebuild_locks = c->rebuild_locks;
     return pg_exec(c, release ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job", err);
 }
 
@@ -450,6 +454,7 @@ static int pg_tx_rollback_to(struct store_tx *tx, struct err *err)
 {
     struct pg_conn *c = tx->conn;
     c->user_locks = c->savepoint_user_locks; /* the locks taken since are released */
+    c->rebuild_locks = c->savepoint_rebuild_locks;
     return pg_exec(c, "ROLLBACK TO SAVEPOINT job", err);
 }
 
@@ -654,6 +659,7 @@ const struct store_ops store_pg_ops = {
     .dims_put = pg_dims_put,
     .dim_values_known = pg_dim_values_known,
     .dim_values_put = pg_dim_values_put,
+    .dim_values_lock = pg_dim_values_lock,
     .slice_add = pg_slice_add,
     .slice_read = pg_slice_read,
     .slice_exposures = pg_slice_exposures,

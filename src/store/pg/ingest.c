@@ -101,14 +101,20 @@ static PGresult *run_users(struct store_tx *tx, const char *sql, const char *con
 int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
 {
     static const char SQL[] =
-        "SELECT pg_advisory_xact_lock(1112887378, h) FROM (SELECT DISTINCT hashtext(u) AS h "
+        "SELECT pg_advisory_xact_lock(" PG_LOCK_USER ", h) FROM (SELECT DISTINCT hashtext(u) AS h "
         "FROM unnest($1::text[]) u ORDER BY 1) s";
-    static const char SQL_ALL_SHARED[] = "SELECT pg_advisory_xact_lock_shared(1112887380, 0)";
-    static const char SQL_ALL[] = "SELECT pg_advisory_xact_lock(1112887380, 0)";
+    static const char SQL_ALL_SHARED[] =
+        "SELECT pg_advisory_xact_lock_shared(" PG_LOCK_ALL_USERS ", 0)";
+    static const char SQL_ALL[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_ALL_USERS ", 0)";
     struct pg_conn *c = tx->conn;
     struct pg_store *p = pg_be(tx->store);
     if (c->user_locks == PG_ULOCK_ALL) {
         return 0; /* every user is this transaction's already */
+    }
+    /* before the user locks: no chunk of a rebuilding experiment runs until this
+     * transaction ends, so the cursors it reads stay true (rebuild.c pg_rebuild_lock) */
+    if (!c->rebuild_locks && pg_rebuild_lock(c, "", err) != 0) {
+        return -1;
     }
     int rc = 0;
     if (c->user_locks == PG_ULOCK_NONE && n > p->user_lock_budget) {

@@ -22,13 +22,20 @@
 #define PG_STMT_SLOTS 128
 #define PG_POOL_MAX   8
 
-/* Advisory lock keys (class, object): the catalogue lock (shared by ingestion, exclusive
- * for definition changes), per-user locks (object = hashtext(user_id)) and the roll-up
- * slot a daemon owns for its session. */
-#define PG_LOCK_CATALOG 0x42550001
-#define PG_LOCK_USER    0x42550002
-#define PG_LOCK_SLOT    0x42550003
-#define PG_SLOTS        64
+/* Advisory lock classes (SQL text; the object in brackets). Every transaction takes them in
+ * this order: the catalogue (1; shared by writes, exclusive for a definition change), a
+ * rebuilding experiment's (hashtext(experiment); shared by ingestion, exclusive for a
+ * rebuild chunk: ingest.c pg_lock_users, rebuild.c), all users (0; shared, exclusive for a
+ * request over the lock budget), users (hashtext(user_id)). Migrations take the catalogue
+ * class's object 0 alone, key revocations its object 2 (after the catalogue's 1); the
+ * registration of a dimension's new values takes (hashtext(experiment, dimension)) after the
+ * user locks; a daemon's writer session holds its roll-up slot (0-63). */
+#define PG_LOCK_CATALOG   "1112887377"
+#define PG_LOCK_USER      "1112887378"
+#define PG_LOCK_SLOT      "1112887379"
+#define PG_LOCK_ALL_USERS "1112887380"
+#define PG_LOCK_REBUILD   "1112887381"
+#define PG_LOCK_DIMENSION "1112887382"
 
 #define PG_PENDING_MAX  24 /* statements sent and not yet read (pg_defer) */
 #define PG_PREFETCH_MAX 2  /* reads waiting to ride along (pg_prefetch) */
@@ -54,6 +61,9 @@ struct pg_conn {
      * and the same at the current savepoint, restored when the writer rolls back to it
      * (which releases the locks taken since) */
     size_t user_locks, savepoint_user_locks;
+    /* whether the transaction holds the rebuilding experiments' locks (pg_lock_users,
+     * pg_rebuild_get; a definition change needs none), and the same at the savepoint */
+    bool rebuild_locks, savepoint_rebuild_locks;
     /* Pipelining (pg_defer): whether writes may be sent without waiting for their result
      * (the writer's savepoint-free groups only), and the statements sent and not yet read */
     bool defer;
@@ -306,6 +316,9 @@ int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, stru
 /* rebuild.c (issue 12) */
 int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, int64_t *users_total,
                      struct err *err);
+/* Take the rebuilding experiments' locks in c's transaction: experiment's exclusively (a
+ * chunk), the others shared ("" for ingestion: all shared). Deferred (conn.c). */
+int pg_rebuild_lock(struct pg_conn *c, const char *experiment, struct err *err);
 int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
                    struct store_rebuild *out, struct err *err);
 int pg_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
@@ -337,6 +350,8 @@ int pg_dims_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
 int pg_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n, struct err *err);
 int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, size_t n, bool *known,
                         int64_t *distinct, struct err *err);
+int pg_dim_values_lock(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                       struct err *err);
 int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
                       struct err *err);
 int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);

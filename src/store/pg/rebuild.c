@@ -131,11 +131,40 @@ static void row_read(const PGresult *r, int i, struct store_rebuild *out)
     out->ratios_kept = pg_i64(r, i, 6) != 0;
 }
 
+/*
+ * Chunks and ingestion on several daemons. A chunk lists the users after the cursor, locks
+ * them and moves the cursor past the last; ingestion leaves a user after the cursor to the
+ * chunks. Another daemon's transaction storing a new user's first exposure inside the
+ * chunk's range, uncommitted while the chunk lists its users, would be left behind the
+ * cursor and counted nowhere (the user locks cannot cover a user nobody has listed). So
+ * every write transaction takes a lock per rebuilding experiment before any user lock:
+ * shared for ingestion, exclusive for the experiment a chunk rebuilds (shared for the
+ * others, whose cursors the group's ingestion reads); a chunk thus waits for every
+ * ingesting transaction that read its cursor, and these wait for the chunk. One statement
+ * takes them in key order, so two chunks of different experiments cannot deadlock.
+ */
+static const char SQL_REBUILD_LOCKS[] =
+    "SELECT CASE WHEN own THEN pg_advisory_xact_lock(" PG_LOCK_REBUILD ", h) ELSE "
+    "pg_advisory_xact_lock_shared(" PG_LOCK_REBUILD ", h) END FROM (SELECT hashtext(experiment) "
+    "AS h, bool_or(experiment = $1) AS own FROM rollup_rebuilds GROUP BY 1 ORDER BY 1) s";
+
+int pg_rebuild_lock(struct pg_conn *c, const char *experiment, struct err *err)
+{
+    const char *v[] = {experiment};
+    c->rebuild_locks = true;
+    return pg_defer(c, SQL_REBUILD_LOCKS, 1, v, NULL, 0, -1, err);
+}
+
 int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
                    struct store_rebuild *out, struct err *err)
 {
     struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
+        return -1;
+    }
+    /* a chunk (tx): this experiment's lock exclusively before its row and its users */
+    if (tx != NULL && !c->rebuild_locks && pg_rebuild_lock(c, experiment, err) != 0) {
+        pg_read_done(s, tx, c);
         return -1;
     }
     const char *v[] = {experiment};

@@ -126,6 +126,22 @@ int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, si
     return 0;
 }
 
+int pg_dim_values_lock(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
+                       struct err *err)
+{
+    static const char SQL[] =
+        "SELECT pg_advisory_xact_lock(" PG_LOCK_DIMENSION ", h) FROM (SELECT DISTINCT "
+        "hashtext(e || chr(31) || d) AS h FROM unnest($1::text[], $2::text[]) AS t(e, d) "
+        "ORDER BY 1) s";
+    struct pg_text t[2];
+    begin_texts(t, 2);
+    for (size_t i = 0; i < n; i++) {
+        pg_arr_str(&t[0], rows[i].experiment);
+        pg_arr_str(&t[1], rows[i].dimension);
+    }
+    return defer_texts(tx->conn, SQL, t, 2, err);
+}
+
 int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
                       struct err *err)
 {
