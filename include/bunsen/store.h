@@ -322,16 +322,26 @@ struct store_rule {
     bool dims;           /* the experiment lists dimensions: events also move its slices */
 };
 
-/* A set of rules indexed by event name and by experiment. */
+/* A set of rules indexed by event name and by experiment, with the stop times of every
+ * stopped experiment (with metrics or not: exposures at or after them are ignored). */
 struct store_rules {
     size_t n;
     struct store_rule *by_event;      /* sorted by (event, experiment) */
     const struct store_rule **by_exp; /* the same rules sorted by (experiment, metric) */
+    size_t nstops;
+    struct store_stop {
+        char experiment[65];
+        int64_t stop_ts; /* ms */
+    } * stops;           /* sorted by experiment */
 };
 
 /* Build the indexes over rules[0..n) (takes ownership of the malloc'd array). */
 struct store_rules *store_rules_new(struct store_rule *rules, size_t n);
 void store_rules_free(struct store_rules *r);
+/* Give r the stop times of the stopped experiments (takes ownership of the malloc'd array). */
+void store_rules_set_stops(struct store_rules *r, struct store_stop *stops, size_t n);
+/* When experiment stopped (ms), 0 when it has not (or r is NULL). */
+int64_t store_rules_stopped_at(const struct store_rules *r, const char *experiment);
 /* The rules of one experiment: *count rules starting at the returned pointer. */
 const struct store_rule *const *store_rules_for_experiment(const struct store_rules *r,
                                                            const char *experiment, size_t *count);
@@ -398,6 +408,7 @@ struct store_ingest_counts {
     int64_t accepted;   /* rows stored (events) or exposures recorded as first */
     int64_t duplicates; /* events skipped by id; repeated exposures to the same variant */
     int64_t conflicts;  /* exposures naming another variant than the user's first */
+    int64_t ignored;    /* exposures at or after their experiment's stop: nothing stored */
 };
 
 /* Store events and update every roll-up they count toward. Inside apply(). */
@@ -407,7 +418,8 @@ int store_ingest_events(struct store_tx *tx, const struct store_rules *rules,
 
 /* Record exposures (first per user and experiment wins; an earlier timestamp arriving late
  * replaces the kept one) and attribute the user's stored events to the experiment's
- * metrics. Inside apply(). */
+ * metrics. Exposures at or after their experiment's stop in rules are ignored (a request
+ * that saw the experiment running may reach the writer after the stop). Inside apply(). */
 int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                            const struct store_exposure *exposures, size_t n,
                            struct store_ingest_counts *counts, struct err *err);

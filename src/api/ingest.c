@@ -53,7 +53,7 @@ static void reply_counts(struct http_req *r, struct ingest_write *iw)
                           (json_int_t)c.duplicates);
     if (iw->exposures) {
         json_object_set_new(o, "conflicts", json_integer(c.conflicts));
-        json_object_set_new(o, "ignored", json_integer(iw->ignored));
+        json_object_set_new(o, "ignored", json_integer(iw->ignored + c.ignored));
     }
     http_reply_json(r, 200, o);
 }

@@ -151,7 +151,19 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
         }
     }
     free(ms.m);
-    snap->ext = store_rules_new(rules, n);
+    struct store_rules *set = store_rules_new(rules, n);
+    /* every stopped experiment's stop, those without metrics too (exposures after it) */
+    size_t nstops = 0;
+    struct store_stop *stops = xcalloc(snap->n ? snap->n : 1, sizeof(*stops));
+    for (size_t i = 0; i < snap->n; i++) {
+        const struct experiment *x = &snap->entries[i].x;
+        if (has_rules(x) && x->stopped_at > 0) {
+            str_copy(stops[nstops].experiment, sizeof(stops[nstops].experiment), x->key);
+            stops[nstops++].stop_ts = x->stopped_at;
+        }
+    }
+    store_rules_set_stops(set, stops, nstops);
+    snap->ext = set;
     snap->ext_free = rules_free;
     return 0;
 }

@@ -510,8 +510,28 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     int64_t *cnt = NULL;
     double *sum = NULL;
     size_t nraw = 0, araw = 0, ahusers = 0;
-    const char **users = arena_calloc(&a, n, sizeof(*users));
     int rc = -1;
+    /* the rules are those of the committed definitions (reloaded as the transaction began):
+     * what the request's snapshot did not know stopped is ignored here */
+    size_t late = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t stop = store_rules_stopped_at(rules, exposures[i].experiment);
+        late += stop > 0 && exposures[i].ts >= stop;
+    }
+    if (late > 0) {
+        struct store_exposure *kept = arena_calloc(&a, n - late ? n - late : 1, sizeof(*kept));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            int64_t stop = store_rules_stopped_at(rules, exposures[i].experiment);
+            if (stop == 0 || exposures[i].ts < stop) {
+                kept[k++] = exposures[i];
+            }
+        }
+        counts->ignored += (int64_t)late;
+        exposures = kept;
+        n = k;
+    }
+    const char **users = arena_calloc(&a, n ? n : 1, sizeof(*users));
     for (size_t i = 0; i < n; i++) {
         users[i] = exposures[i].user_id;
     }

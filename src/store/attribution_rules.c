@@ -1,9 +1,10 @@
 /*
  * attribution_rules.c - the attribution rules as attribution reads them (attribution_int.h):
- * the two indexes of store_rules (store.h: by event, by experiment), the per-user value of
- * a raw count or sum, the end of a user's metric window, the roll-up day of a change. Pure: no I/O.
- * store_rules_new runs where the snapshot is built (src/api/rules.c); the lookups run on the writer
- * thread against an immutable set (any thread may read one).
+ * the two indexes of store_rules (store.h: by event, by experiment) and its stop times, the
+ * per-user value of a raw count or sum, the end of a user's metric window, the roll-up day
+ * of a change. Pure: no I/O. store_rules_new runs where the snapshot is built
+ * (src/api/rules.c); the lookups run on the writer thread against an immutable set (any
+ * thread may read one).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -57,8 +58,36 @@ void store_rules_free(struct store_rules *r)
     if (r != NULL) {
         free(r->by_event);
         free(r->by_exp);
+        free(r->stops);
         free(r);
     }
+}
+
+static int stop_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct store_stop *)a)->experiment,
+                  ((const struct store_stop *)b)->experiment);
+}
+
+void store_rules_set_stops(struct store_rules *r, struct store_stop *stops, size_t n)
+{
+    free(r->stops);
+    if (n > 1) {
+        qsort(stops, n, sizeof(*stops), stop_cmp);
+    }
+    r->stops = stops;
+    r->nstops = n;
+}
+
+int64_t store_rules_stopped_at(const struct store_rules *r, const char *experiment)
+{
+    if (r == NULL || r->nstops == 0) {
+        return 0;
+    }
+    struct store_stop key;
+    str_copy(key.experiment, sizeof(key.experiment), experiment);
+    const struct store_stop *s = bsearch(&key, r->stops, r->nstops, sizeof(key), stop_cmp);
+    return s != NULL ? s->stop_ts : 0;
 }
 
 const struct store_rule *const *store_rules_for_experiment(const struct store_rules *r,

@@ -1443,6 +1443,58 @@ static void test_pg_sync_items(void **state)
     store_close(s);
 }
 
+/* Exposures at or after their experiment's stop, in the rules the writer holds, are ignored
+ * (those of a request that saw the experiment running and reached the writer after the stop,
+ * on this daemon or through another): with metrics or without. */
+static int late_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    struct store_ingest_counts *c = arg;
+    struct store_rule *rl = calloc(1, sizeof(*rl));
+    snprintf(rl->experiment, sizeof(rl->experiment), "withm");
+    snprintf(rl->metric, sizeof(rl->metric), "m");
+    snprintf(rl->event, sizeof(rl->event), "buy");
+    rl->type = RULE_COUNT;
+    rl->stop_ts = 5000;
+    struct store_rules *rules = store_rules_new(rl, 1);
+    struct store_stop *stops = calloc(2, sizeof(*stops));
+    snprintf(stops[0].experiment, sizeof(stops[0].experiment), "withm");
+    stops[0].stop_ts = 5000;
+    snprintf(stops[1].experiment, sizeof(stops[1].experiment), "nom");
+    stops[1].stop_ts = 7000;
+    store_rules_set_stops(rules, stops, 2);
+    assert_int_equal(store_rules_stopped_at(rules, "nom"), 7000);
+    assert_int_equal(store_rules_stopped_at(rules, "running"), 0);
+    const struct store_exposure xs[] = {
+        {"withm", "u1", "a", 5000, NULL}, /* at the stop */
+        {"nom", "u1", "a", 9000, NULL},   /* after it, no metrics */
+        {"running", "u1", "a", 9000, NULL},
+        {"nom", "u2", "b", 6999, NULL}, /* before it */
+    };
+    int rc = store_ingest_exposures(tx, rules, xs, 4, &c[0], err);
+    /* u1's exposures were not stored: one before the stop is its first */
+    const struct store_exposure again[] = {{"withm", "u1", "b", 4000, NULL},
+                                           {"nom", "u1", "b", 6000, NULL}};
+    if (rc == 0) {
+        rc = store_ingest_exposures(tx, rules, again, 2, &c[1], err);
+    }
+    store_rules_free(rules);
+    return rc;
+}
+
+static void test_late_exposures_ignored(void **state)
+{
+    (void)state;
+    struct store *s = open_migrated();
+    struct err err;
+    struct store_ingest_counts c[2] = {{0}};
+    assert_int_equal(store_write_sync(s, late_apply, c, &err), 0);
+    assert_int_equal(c[0].ignored, 2);
+    assert_int_equal(c[0].accepted, 2);
+    assert_int_equal(c[1].accepted, 2);
+    assert_int_equal(c[1].conflicts, 0);
+    store_close(s);
+}
+
 /* ---- rebuild chunks beside another daemon's ingestion (pg/rebuild.c pg_rebuild_lock) ---- */
 
 static long long pg_count(const char *sql)
@@ -2526,6 +2578,7 @@ int main(void)
         cmocka_unit_test(test_pg_group_items),
         cmocka_unit_test(test_pg_savepoint_groups),
         cmocka_unit_test(test_pg_sync_items),
+        cmocka_unit_test(test_late_exposures_ignored),
         cmocka_unit_test(test_pg_chunk_beside_ingestion),
         cmocka_unit_test(test_pg_revoke_last_admins),
         cmocka_unit_test(test_pg_dimension_cap_shared),
