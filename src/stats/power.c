@@ -178,28 +178,43 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
     if (guess > (int64_t)1 << 52) {
         return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
     }
-    double m = guess < 2 ? 2.0 : (double)guess;
+    /* power rises with n: the least n reaching the target, by bisection between a size
+     * that falls short and one that reaches it (the normal answer bounds it within a few
+     * users when power > alpha / 2, but not otherwise: at most ~2 x 53 evaluations) */
     double pw;
-    /* power rises with n: walk up while short of the target, then down while n - 1
-     * still reaches it (a handful of steps from the normal guess) */
-    for (int steps = 0;; steps++) {
-        if (steps > 100000 || t_power(m, effect, alpha, &pw) != 0) {
+    if (t_power(2.0, effect, alpha, &pw) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+    }
+    if (pw >= power) {
+        *n = 2;
+        return 0;
+    }
+    double lo = 2.0, hi = guess > 2 ? (double)guess : 3.0;
+    for (;;) {
+        if (t_power(hi, effect, alpha, &pw) != 0) {
             return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
         }
         if (pw >= power) {
             break;
         }
-        m += 1.0;
+        lo = hi;
+        hi *= 2.0;
+        if (hi > 0x1p53) {
+            return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
+        }
     }
-    while (m > 2.0) {
-        if (t_power(m - 1.0, effect, alpha, &pw) != 0) {
+    while (hi - lo > 1.0) { /* t_power(lo) < power <= t_power(hi) */
+        double mid = floor(lo + (hi - lo) / 2.0);
+        if (t_power(mid, effect, alpha, &pw) != 0) {
             return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
         }
-        if (pw < power) {
-            break;
+        if (pw >= power) {
+            hi = mid;
+        } else {
+            lo = mid;
         }
-        m -= 1.0;
     }
+    double m = hi;
     *n = (int64_t)m;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <jansson.h>
 
@@ -463,6 +464,39 @@ static void test_fixture_power(void **state)
     assert_int_equal(stats_power_mean(1.0, 1e-12, 0.05, 0.8, &n, &err), -1);
 }
 
+/* The power of the two-sample t-test with n users per arm (power.c t_power). */
+static double t_power_at(double n, double effect, double alpha)
+{
+    double df = 2.0 * (n - 1.0), out = 0;
+    assert_int_equal(
+        stats_nct_sf(gsl_cdf_tdist_Qinv(alpha / 2.0, df), df, sqrt(n / 2.0) * effect, &out), 0);
+    return out;
+}
+
+/* stats_power_mean answers the least n reaching the power, also where the normal answer is
+ * far off (a target below alpha / 2: a walk down from it once took minutes for one request,
+ * days with a smaller effect). */
+static void test_power_mean_least_n(void **state)
+{
+    (void)state;
+    static const struct {
+        double effect, alpha, power;
+    } cases[] = {{1e-6, 0.999, 0.001}, {1e-7, 0.999, 0.001}, {0.01, 0.05, 0.06},
+                 {0.3, 0.05, 0.8},     {0.001, 0.5, 0.2},    {2.5, 0.01, 0.99}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t n = 0;
+        struct err err;
+        assert_int_equal(
+            stats_power_mean(1.0, cases[i].effect, cases[i].alpha, cases[i].power, &n, &err), 0);
+        assert_true(n >= 2);
+        assert_true(t_power_at((double)n, cases[i].effect, cases[i].alpha) >= cases[i].power);
+        if (n > 2) {
+            assert_true(t_power_at((double)n - 1, cases[i].effect, cases[i].alpha) <
+                        cases[i].power);
+        }
+    }
+}
+
 /* GrowthBook's published example: 14/28 (control) vs 16/30 with Bernoulli variances. */
 static void test_growthbook_published(void **state)
 {
@@ -776,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_fixture_srm),
         cmocka_unit_test(test_fixture_corrections),
         cmocka_unit_test(test_fixture_power),
+        cmocka_unit_test(test_power_mean_least_n),
         cmocka_unit_test(test_growthbook_published),
         cmocka_unit_test(test_degenerate_small_arms),
         cmocka_unit_test(test_degenerate_constant_values),
