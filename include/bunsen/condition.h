@@ -51,6 +51,14 @@ struct condition;
 struct condition *condition_compile(const json_t *condition);
 void condition_free(struct condition *c);
 
+/* Saved groups (an object of key -> array of values; borrowed: it must outlive the result)
+ * compiled for $inGroup / $notInGroup: each array becomes a set, probed in ~2 budget steps
+ * instead of one per value. Free with condition_free, after every condition bound to it. */
+struct condition *condition_compile_groups(const json_t *saved_groups);
+/* Let compiled condition c find those sets for the arrays of the saved_groups that
+ * condition_match is given (the same object). */
+void condition_bind_groups(struct condition *c, const struct condition *groups);
+
 /* A per-request evaluation budget in steps (one step ~ 50 ns: one operator, half a set
  * probe, one comparison of a list scan, 16 bytes of regex subject; a regex that hits its
  * match limit costs CONDITION_REGEX_LIMIT_STEPS). Shared by every condition evaluated for

@@ -41,13 +41,14 @@ struct snapshot {
     size_t n;
     struct snapshot_entry *entries; /* sorted by key after seal */
     size_t alloc;
-    uint64_t generation;         /* set by snapshot_publish, increasing */
-    _Atomic(size_t) refs;        /* the cell's + readers' references (snapshot.c only) */
-    struct snapshot *retired;    /* next in the cell's reclaim list (snapshot.c only) */
-    void *ext;                   /* data the builder attaches (attribution rules) */
-    void (*ext_free)(void *ext); /* frees ext with the snapshot; NULL = nothing to free */
-    json_t *saved_groups;        /* saved group key -> document (owned), NULL = none */
-    json_t *group_values;        /* saved group key -> values (owned): what $inGroup reads */
+    uint64_t generation;          /* set by snapshot_publish, increasing */
+    _Atomic(size_t) refs;         /* the cell's + readers' references (snapshot.c only) */
+    struct snapshot *retired;     /* next in the cell's reclaim list (snapshot.c only) */
+    void *ext;                    /* data the builder attaches (attribution rules) */
+    void (*ext_free)(void *ext);  /* frees ext with the snapshot; NULL = nothing to free */
+    json_t *saved_groups;         /* saved group key -> document (owned), NULL = none */
+    json_t *group_values;         /* saved group key -> values (owned): what $inGroup reads */
+    struct condition *group_sets; /* group_values compiled, bound to every entry's cond */
 };
 
 struct snapshot *snapshot_new(void);

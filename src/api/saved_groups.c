@@ -49,8 +49,10 @@ int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct e
     }
     snap->saved_groups = groups;
     snap->group_values = values;
+    snap->group_sets = condition_compile_groups(values); /* groups of 100,000 values */
     for (size_t i = 0; i < snap->n; i++) {
         snap->entries[i].a.saved_groups = values;
+        condition_bind_groups(snap->entries[i].cond, snap->group_sets);
     }
     return 0;
 }

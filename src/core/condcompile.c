@@ -44,6 +44,7 @@ struct condition {
     struct aux *aux;         /* open addressing by node address, NULL when none */
     size_t cap;              /* power of two, or 0 */
     size_t n;
+    const struct condition *groups; /* the saved groups' sets (condition_bind_groups) */
 };
 
 /* ---- hash sets ---- */
@@ -337,7 +338,32 @@ const json_t *cond_tree(const struct condition *c)
 const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, bool insensitive)
 {
     const struct aux *a = aux_find(c, j, insensitive ? AUX_SET_CI : AUX_SET);
+    if (a == NULL && c != NULL && c->groups != NULL) {
+        a = aux_find(c->groups, j, insensitive ? AUX_SET_CI : AUX_SET); /* a saved group */
+    }
     return a != NULL ? a->set : NULL;
+}
+
+struct condition *condition_compile_groups(const json_t *saved_groups)
+{
+    struct condition *c = xcalloc(1, sizeof(*c));
+    c->tree = saved_groups;
+    const char *key;
+    const json_t *values;
+    json_object_foreach((json_t *)(uintptr_t)saved_groups, key, values)
+    {
+        if (json_is_array(values) && aux_find(c, values, AUX_SET) == NULL) {
+            aux_put(c, (struct aux){values, AUX_SET, set_build(values, false), NULL});
+        }
+    }
+    return c;
+}
+
+void condition_bind_groups(struct condition *c, const struct condition *groups)
+{
+    if (c != NULL) {
+        c->groups = groups;
+    }
 }
 
 const pcre2_code *cond_aux_regex(const struct condition *c, const json_t *j, bool insensitive,

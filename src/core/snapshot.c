@@ -93,6 +93,7 @@ void snapshot_free(struct snapshot *s)
         condition_free(s->entries[i].cond);
         experiment_clear(&s->entries[i].x);
     }
+    condition_free(s->group_sets);
     if (s->ext_free != NULL) {
         s->ext_free(s->ext);
     }

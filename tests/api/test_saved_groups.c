@@ -192,11 +192,40 @@ static void test_in_group(void **state)
     json_decref(e);
 }
 
+/* A group at its cap of 100,000 values: /assign for members and others (each evaluation once
+ * scanned the list past the per-request budget: 400 for every user). */
+static void test_big_group(void **state)
+{
+    (void)state;
+    size_t cap = 100000 * 12 + 128, len = 0;
+    char *body = malloc(cap);
+    len += (size_t)snprintf(body + len, cap - len,
+                            "{\"key\":\"big\",\"attribute\":\"id\",\"values\":[");
+    for (int i = 0; i < 100000; i++) {
+        len += (size_t)snprintf(body + len, cap - len, "%s\"m%d\"", i ? "," : "", i);
+    }
+    snprintf(body + len, cap - len, "]}");
+    json_decref(call("POST", "/api/v1/saved-groups", body, 201));
+    free(body);
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"bigx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                     "\"targeting\":{\"id\":{\"$inGroup\":\"big\"}}}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/bigx/start", NULL, 200));
+    static const char *const users[] = {"m0", "m99999", "m100000", "x"};
+    for (int i = 0; i < 4; i++) {
+        char *r = variant_of("bigx", users[i], fmt("{\"id\":\"%s\"}", users[i]));
+        assert_string_equal(r, i < 2 ? "hashed" : "not_targeted");
+        free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud),
         cmocka_unit_test(test_in_group),
+        cmocka_unit_test(test_big_group),
     };
     return cmocka_run_group_tests_name("api_saved_groups", tests, setup, teardown);
 }

@@ -182,8 +182,62 @@ static bool run_case(const json_t *c)
     struct condition_budget budget = {.left = CONDITION_BUDGET_DEFAULT};
     int m = condition_match(comp, attrs, groups, &budget);
     int u = condition_match(comp, attrs, groups, NULL);
+    /* and with the saved groups compiled to sets, as the snapshot binds them */
+    struct condition *sets = groups != NULL ? condition_compile_groups(groups) : NULL;
+    condition_bind_groups(comp, sets);
+    struct condition_budget b2 = {.left = CONDITION_BUDGET_DEFAULT};
+    int g = condition_match(comp, attrs, groups, &b2);
     condition_free(comp);
-    return m == (want ? 1 : 0) && u == m;
+    condition_free(sets);
+    return m == (want ? 1 : 0) && u == m && g == m;
+}
+
+/* A saved group at its cap (100,000 values): bound as a set, $inGroup / $notInGroup cost a
+ * probe; scanned, one comparison per value, every evaluation ran out of the default budget
+ * and /assign answered 400 for every user (members, others, users without the attribute). */
+static void test_group_sets(void **state)
+{
+    (void)state;
+    json_t *vals = json_array();
+    for (int i = 0; i < 100000; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "u%d", i);
+        json_array_append_new(vals, json_string(v));
+    }
+    json_array_append_new(vals, json_integer(7));
+    json_array_append_new(vals, json_true());
+    json_t *groups = json_pack("{s:o}", "big", vals);
+    json_t *in = json_pack("{s:{s:s}}", "id", "$inGroup", "big");
+    json_t *out = json_pack("{s:{s:s}}", "id", "$notInGroup", "big");
+    struct condition *sets = condition_compile_groups(groups);
+    struct condition *cin = condition_compile(in), *cout = condition_compile(out);
+    static const char *const attrs[] = {"{\"id\":\"u99999\"}", "{\"id\":\"u100000\"}", "{\"id\":7}",
+                                        "{\"id\":true}",       "{\"id\":false}",       "{}"};
+    static const int member[] = {1, 0, 1, 1, 0, 0};
+    for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+        json_t *a = json_loads(attrs[i], 0, NULL);
+        struct condition_budget b = {.left = CONDITION_BUDGET_DEFAULT};
+        /* unbound: the scan exhausts the budget */
+        if (i == 1) {
+            assert_int_equal(condition_match(cin, a, groups, &b), -1);
+            b.left = CONDITION_BUDGET_DEFAULT;
+        }
+        condition_bind_groups(cin, sets);
+        condition_bind_groups(cout, sets);
+        assert_int_equal(condition_match(cin, a, groups, &b), member[i]);
+        assert_int_equal(condition_match(cout, a, groups, &b), !member[i]);
+        assert_true(b.left > CONDITION_BUDGET_DEFAULT - 100);
+        assert_int_equal(condition_eval(in, a, groups), member[i]);
+        condition_bind_groups(cin, NULL);
+        condition_bind_groups(cout, NULL);
+        json_decref(a);
+    }
+    condition_free(cin);
+    condition_free(cout);
+    condition_free(sets);
+    json_decref(in);
+    json_decref(out);
+    json_decref(groups);
 }
 
 static void test_conformance(void **state)
@@ -465,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_malformed),    cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_embedded_nul), cmocka_unit_test(test_compiled_sets),
         cmocka_unit_test(test_budget),       cmocka_unit_test(test_attribute_caps),
+        cmocka_unit_test(test_group_sets),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }
