@@ -275,6 +275,7 @@ struct xstate {
     bool dirty;
     bool moved;       /* a stored exposure that this request replaces (its values are read) */
     const char *dims; /* a new first exposure: its encoded dimension values (request's) */
+    size_t plus;      /* 1 + the index of this request's +1 op of the pair, 0 when none */
 };
 
 /* One change of attribution: add (+1) or remove (-1) the user, exposed at t0 to variant,
@@ -335,6 +336,7 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
             s->dims = x->dims;
             counts->accepted++;
             agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1, 0);
+            s->plus = q->nops + 1;
             xop_add(q, 1, x, x->variant, x->ts);
             continue;
         }
@@ -359,7 +361,6 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
         /* An earlier exposure arrived late: it becomes the first one (the recorded dimension
          * values stay those of the exposure recorded first). */
         s->moved = !s->row.is_new;
-        xop_add(q, -1, x, kept, kept_ts);
         str_copy(s->variant, sizeof(s->variant), x->variant);
         s->row.ts = x->ts;
         s->row.conflicts_add += same ? 0 : 1;
@@ -368,6 +369,17 @@ static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size
             agg_change_exposures(g, x->experiment, x->user_id, kept, -1, 1);
             agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1, 0);
         }
+        if (s->plus != 0) {
+            /* it replaces a first exposure of this request: removing the user then adding
+             * it again would cancel out, so its +1 moves instead (one read of the user's
+             * events per pair, however many earlier items a request brings) */
+            struct xop *o = &q->ops[s->plus - 1];
+            str_copy(o->variant, sizeof(o->variant), x->variant);
+            o->t0 = x->ts;
+            continue;
+        }
+        xop_add(q, -1, x, kept, kept_ts);
+        s->plus = q->nops + 1;
         xop_add(q, 1, x, x->variant, x->ts);
     }
 }
