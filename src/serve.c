@@ -247,6 +247,7 @@ int cli_serve(int argc, char **argv)
     err_clear(&err);
     app.experiments = snapshot_cell_new();
     app.prom = prom_new();
+    app.payloads = api_payloads_new();
     pthread_mutex_init(&app.reload_mu, NULL);
     struct catalog_state cs = {.app = &app, .loaded = -1};
     pthread_mutex_init(&cs.mu, NULL);
@@ -325,6 +326,7 @@ int cli_serve(int argc, char **argv)
     store_close(app.store); /* the last connection to close checkpoints the WAL */
     snapshot_cell_free(app.experiments);
     prom_free(app.prom);
+    api_payloads_free(app.payloads);
     pthread_mutex_destroy(&app.reload_mu);
     pthread_mutex_destroy(&cs.mu);
     log_msg(LOG_INFO, "stopped");

@@ -6,6 +6,8 @@
 #ifndef BUNSEN_API_H
 #define BUNSEN_API_H
 
+#include <stdint.h>
+
 #include "bunsen/http.h"
 
 /* health.c */
@@ -18,6 +20,13 @@ void api_features(struct http_req *r);       /* GET  /api/features/{sdk_key} */
 void api_ofrep_flag(struct http_req *r);     /* POST /ofrep/v1/evaluate/flags/{key} */
 void api_ofrep_bulk(struct http_req *r);     /* POST /ofrep/v1/evaluate/flags */
 void api_cors_preflight(struct http_req *r); /* OPTIONS on the SDK routes */
+
+/* payload.c: the SDK payload rendered once per snapshot and key, one cache per daemon in
+ * app->payloads */
+struct api_payloads;
+struct api_payloads *api_payloads_new(void);
+void api_payloads_free(struct api_payloads *ps);       /* NULL ok */
+uint64_t api_payload_renders(struct api_payloads *ps); /* payloads rendered so far */
 
 /* prom.c */
 void api_metrics_prom(struct http_req *r); /* GET /metrics (Prometheus) */

@@ -16,6 +16,7 @@
 
 struct http_server;
 struct prom;
+struct api_payloads;
 
 struct app {
     struct config cfg;
@@ -26,6 +27,7 @@ struct app {
     struct snapshot_cell *experiments; /* what /assign reads; see api_experiments_reload */
     pthread_mutex_t reload_mu;         /* one reload at a time, so publishes stay in order */
     struct prom *prom;                 /* counters for GET /metrics (src/api/prom.c) */
+    struct api_payloads *payloads;     /* SDK payloads rendered (src/api/payload.c), or NULL */
 };
 
 #endif

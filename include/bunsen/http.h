@@ -159,6 +159,10 @@ void http_reply_error(struct http_req *r, enum err_code code, const char *field,
 /* Reply with bytes of the given content type (copied). */
 void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
                       size_t len);
+/* The same without a copy: data[0..len) stays valid until release(ctx), which runs once
+ * when MHD is done with the reply (also when it cannot be built). */
+void http_reply_shared(struct http_req *r, int status, const char *content_type, const char *data,
+                       size_t len, void (*release)(void *ctx), void *ctx);
 void http_reply_empty(struct http_req *r, int status);
 /* A streamed reply of unknown length (chunked): MHD calls fill(ctx, buf, max) on the
  * connection's thread whenever the socket can take more; it writes up to max bytes and

@@ -218,8 +218,12 @@ int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct 
 
 /* ---- GrowthBook SDK payload (ecosystem.c) ---- */
 
-/* {"features", "savedGroups", "dateUpdated"} from the current snapshot (new reference). */
-json_t *api_growthbook_payload(struct app *app);
+/* A strong ETag of text: a quoted hex prefix of the SHA-256 of scope (NULL: none; hashed
+ * with its terminating NUL) followed by text[0..len). */
+void api_strong_etag(const char *scope, const char *text, size_t len, char out[40]);
+/* {"features", "savedGroups", "dateUpdated"} of snap (new reference). */
+json_t *api_growthbook_payload_of(const struct snapshot *snap);
+
 /* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
  * replying 401/403 (or the store's error). */
 int api_sdk_key_of(struct http_req *r, struct store_key *k);
@@ -237,6 +241,21 @@ int api_encrypt_text(const char *key_b64, const char *plain, size_t len, char **
 /* payload (stolen) as a key sees it: itself when enc_key is NULL or "", else
  * {encryptedFeatures, encryptedSavedGroups, dateUpdated}. New reference or NULL with err. */
 json_t *api_payload_for_key(json_t *payload, const char *enc_key, struct err *err);
+
+/* ---- the payload as SDKs receive it, rendered once per snapshot and key (payload.c) ---- */
+
+struct api_payload {
+    _Atomic size_t refs;
+    uint64_t generation;       /* of the snapshot rendered */
+    char enc[API_ENC_KEY_LEN]; /* the key's encryption key, "" = plain */
+    char *text;                /* the JSON */
+    size_t len;
+    char tag[40]; /* its ETag (quoted) */
+};
+/* The current snapshot's payload for encryption key enc (NULL or "" = plain), with a
+ * reference the caller drops with api_payload_release; NULL with err. */
+const struct api_payload *api_payload_get(struct app *app, const char *enc, struct err *err);
+void api_payload_release(const struct api_payload *p);
 
 /* ---- Prometheus counters (prom.c) ---- */
 

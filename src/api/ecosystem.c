@@ -25,9 +25,7 @@
 
 #define OFREP_MAX_FLAGS 1000
 
-/* ETag of text: a quoted hex prefix of the SHA-256 of scope (NULL: none; hashed with its
- * terminating NUL) followed by text. */
-static void etag_of(const char *scope, const char *text, size_t len, char out[40])
+void api_strong_etag(const char *scope, const char *text, size_t len, char out[40])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_state st;
@@ -43,27 +41,28 @@ static void etag_of(const char *scope, const char *text, size_t len, char out[40
     out[34] = '\0';
 }
 
-/* Reply 304 when If-None-Match carries this body's tag, else 200 with the body and tag.
- * (body: stolen) */
-static void reply_tagged(struct http_req *r, json_t *body, int digits)
+static void payload_release(void *p)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
-    json_decref(body);
-    if (text == NULL) {
-        http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the response");
-        return;
-    }
-    char tag[40];
-    etag_of(NULL, text, strlen(text), tag);
+    api_payload_release(p);
+}
+
+/* Reply 304 when If-None-Match carries the payload's tag, else 200 with its text (not
+ * copied: the reply holds the reference taken from p). */
+static void reply_payload(struct http_req *r, const struct api_payload *p)
+{
     const char *inm = http_req_header(r, "If-None-Match");
-    if (inm != NULL && (strstr(inm, tag) != NULL || strcmp(inm, "*") == 0)) {
+    if (inm != NULL && (strstr(inm, p->tag) != NULL || strcmp(inm, "*") == 0)) {
         http_reply_bytes(r, 304, "application/json; charset=utf-8", "", 0);
+        http_reply_header(r, "ETag", p->tag);
+        api_payload_release(p);
     } else {
-        http_reply_bytes(r, 200, "application/json; charset=utf-8", text, strlen(text));
+        char tag[sizeof(p->tag)];
+        memcpy(tag, p->tag, sizeof(tag)); /* p may be gone once the reply holds it */
+        http_reply_shared(r, 200, "application/json; charset=utf-8", p->text, p->len,
+                          payload_release, (void *)(uintptr_t)p);
+        http_reply_header(r, "ETag", tag);
     }
     http_reply_revalidate(r);
-    http_reply_header(r, "ETag", tag);
-    free(text);
 }
 
 void api_cors_preflight(struct http_req *r)
@@ -185,9 +184,8 @@ static json_t *iso_date(int64_t ms)
     return json_string(buf);
 }
 
-json_t *api_growthbook_payload(struct app *app)
+json_t *api_growthbook_payload_of(const struct snapshot *snap)
 {
-    const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
     int64_t updated = 0;
     for (size_t i = 0; i < snap->n; i++) {
@@ -206,7 +204,6 @@ json_t *api_growthbook_payload(struct app *app)
         int64_t t = json_integer_value(json_object_get(gd, "updated_at"));
         updated = t > updated ? t : updated;
     }
-    snapshot_read_end(app->experiments, snap);
     return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",
                      iso_date(updated));
 }
@@ -221,14 +218,13 @@ void api_features(struct http_req *r)
     char enc[API_ENC_KEY_LEN];
     struct err err;
     err_clear(&err);
-    json_t *payload = NULL;
+    const struct api_payload *p = NULL;
     if (store_key_encryption(app->store, k.id, enc, sizeof(enc), &err) != 0 ||
-        (payload = api_payload_for_key(api_growthbook_payload(app), enc, &err)) == NULL) {
+        (p = api_payload_get(app, enc, &err)) == NULL) {
         http_reply_err(r, &err);
         return;
     }
-    /* 17 digits: the SDK must see exactly the weights the daemon hashes with */
-    reply_tagged(r, payload, 17);
+    reply_payload(r, p);
     /* as the GrowthBook Proxy: the SDK opens GET /sub/{key} when it sees this */
     http_reply_header(r, "x-sse-support", "enabled");
 }
@@ -581,7 +577,7 @@ void api_ofrep_bulk(struct http_req *r)
         json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(OFREP_DIGITS));
     json_decref(body);
     char tag[40];
-    etag_of(user_id ? user_id : "", text ? text : "", text ? strlen(text) : 0, tag);
+    api_strong_etag(user_id ? user_id : "", text ? text : "", text ? strlen(text) : 0, tag);
     const char *inm = http_req_header(r, "If-None-Match");
     if (text == NULL) {
         http_reply_json(r, 500, json_pack("{s:s}", "errorDetails", "cannot encode the answer"));

@@ -300,6 +300,11 @@ void api_metrics_prom(struct http_req *r)
                        "Open GET /sub/{sdk_key} event streams (at most half of "
                        "--max-connections).");
     metrics_write_value(&b, "bunsen_sdk_streams", "", (double)http_server_stream_count(app->http));
+    metrics_write_help(&b, "bunsen_sdk_payload_renders_total", "counter",
+                       "SDK payloads rendered (once per definitions snapshot and encryption key, "
+                       "shared by GET /api/features and the /sub streams).");
+    metrics_write_value(&b, "bunsen_sdk_payload_renders_total", "",
+                        (double)api_payload_renders(app->payloads));
     metrics_write_help(&b, "bunsen_ofrep_exposures_total", "counter",
                        "Exposures of OFREP answers (logged without holding the answer): "
                        "committed, or dropped when the writer refused or failed them.");

@@ -117,33 +117,16 @@ struct subscriber {
     int64_t last_ms;           /* when something was last sent */
 };
 
-/* "event: features\ndata: <payload>\n\n" for sub, or NULL. */
-static char *features_event(json_t *plain, const struct subscriber *sub)
+/* "event: features\ndata: <payload>\n\n" (compact JSON has no newline): malloc'd, *len. */
+static char *features_event(const struct api_payload *p, size_t *len)
 {
-    struct err err;
-    err_clear(&err);
-    json_t *p = api_payload_for_key(json_incref(plain), sub->enc, &err);
-    if (p == NULL) {
-        return NULL;
-    }
-    char *text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    json_decref(p);
-    if (text == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(text) + 32;
-    char *ev = xmalloc(n);
-    snprintf(ev, n, "event: features\ndata: %s\n\n", text); /* compact JSON has no newline */
-    free(text);
+    static const char head[] = "event: features\ndata: ";
+    *len = sizeof(head) - 1 + p->len + 2;
+    char *ev = xmalloc(*len + 1);
+    memcpy(ev, head, sizeof(head) - 1);
+    memcpy(ev + sizeof(head) - 1, p->text, p->len);
+    memcpy(ev + sizeof(head) - 1 + p->len, "\n\n", 3);
     return ev;
-}
-
-/* ETag of the plain payload: what subscribers compare. */
-static void payload_tag(json_t *plain, char out[40])
-{
-    char *text = json_dumps(plain, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    api_etag(text ? text : "", out);
-    free(text);
 }
 
 void api_sdk_sub(struct http_req *r)
@@ -157,40 +140,70 @@ void api_sdk_sub(struct http_req *r)
     snprintf(sub->key_id, sizeof(sub->key_id), "%s", k.id);
     struct err err;
     err_clear(&err);
-    if (store_key_encryption(app->store, k.id, sub->enc, sizeof(sub->enc), &err) != 0) {
+    const struct api_payload *p = NULL;
+    if (store_key_encryption(app->store, k.id, sub->enc, sizeof(sub->enc), &err) != 0 ||
+        (p = api_payload_get(app, sub->enc, &err)) == NULL) {
         free(sub);
         http_reply_err(r, &err);
         return;
     }
-    json_t *plain = api_growthbook_payload(app);
-    payload_tag(plain, sub->tag);
-    char *first = features_event(plain, sub);
-    json_decref(plain);
+    str_copy(sub->tag, sizeof(sub->tag), p->tag);
+    size_t len = 0;
+    char *first = features_event(p, &len);
+    api_payload_release(p);
     sub->last_ms = time_now_ms();
-    http_reply_event_stream(r, "text/event-stream; charset=utf-8", first ? first : "",
-                            first ? strlen(first) : 0, sub, free);
+    http_reply_event_stream(r, "text/event-stream; charset=utf-8", first, len, sub, free);
     free(first);
 }
 
+/*
+ * Publishing: the payload is rendered once per encryption key in use (api_payload_get, so
+ * also shared with GET /api/features), outside the streams' lock, and each event text is
+ * built once; the pass under the lock only copies it to the subscribers whose last payload
+ * differs. Rendering per subscriber under that lock once held the completion thread (every
+ * write's reply) for seconds with a hundred subscribers of a large payload.
+ */
+#define PUBLISH_KEYS 16 /* distinct encryption keys served per pass; others wait a change */
+
 struct publish_ctx {
-    json_t *plain;
-    char tag[40];
+    size_t nkeys;
+    char enc[PUBLISH_KEYS][API_ENC_KEY_LEN];
+    const struct api_payload *p[PUBLISH_KEYS];
+    char *event[PUBLISH_KEYS];
+    size_t len[PUBLISH_KEYS];
     int64_t now;
 };
+
+static void collect_key(void *ctx, struct http_stream *st, void *user)
+{
+    (void)st;
+    struct publish_ctx *pc = ctx;
+    const struct subscriber *sub = user;
+    for (size_t i = 0; i < pc->nkeys; i++) {
+        if (strcmp(pc->enc[i], sub->enc) == 0) {
+            return;
+        }
+    }
+    if (pc->nkeys < PUBLISH_KEYS) {
+        str_copy(pc->enc[pc->nkeys++], API_ENC_KEY_LEN, sub->enc);
+    }
+}
 
 static void publish_one(void *ctx, struct http_stream *st, void *user)
 {
     struct publish_ctx *pc = ctx;
     struct subscriber *sub = user;
-    if (strcmp(sub->tag, pc->tag) == 0) {
+    for (size_t i = 0; i < pc->nkeys; i++) {
+        if (pc->event[i] == NULL || strcmp(pc->enc[i], sub->enc) != 0) {
+            continue;
+        }
+        if (strcmp(sub->tag, pc->p[i]->tag) != 0 &&
+            http_stream_push(st, pc->event[i], pc->len[i]) == 0) {
+            str_copy(sub->tag, sizeof(sub->tag), pc->p[i]->tag);
+            sub->last_ms = pc->now;
+        }
         return;
     }
-    char *ev = features_event(pc->plain, sub);
-    if (ev != NULL && http_stream_push(st, ev, strlen(ev)) == 0) {
-        snprintf(sub->tag, sizeof(sub->tag), "%s", pc->tag);
-        sub->last_ms = pc->now;
-    }
-    free(ev);
 }
 
 void api_sdk_streams_publish(struct app *app)
@@ -198,10 +211,21 @@ void api_sdk_streams_publish(struct app *app)
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
     }
-    struct publish_ctx pc = {.plain = api_growthbook_payload(app), .now = time_now_ms()};
-    payload_tag(pc.plain, pc.tag);
-    http_server_each_stream(app->http, publish_one, &pc);
-    json_decref(pc.plain);
+    struct publish_ctx *pc = xcalloc(1, sizeof(*pc));
+    pc->now = time_now_ms();
+    http_server_each_stream(app->http, collect_key, pc);
+    for (size_t i = 0; i < pc->nkeys; i++) {
+        struct err err;
+        err_clear(&err);
+        pc->p[i] = api_payload_get(app, pc->enc[i], &err);
+        pc->event[i] = pc->p[i] != NULL ? features_event(pc->p[i], &pc->len[i]) : NULL;
+    }
+    http_server_each_stream(app->http, publish_one, pc);
+    for (size_t i = 0; i < pc->nkeys; i++) {
+        free(pc->event[i]);
+        api_payload_release(pc->p[i]);
+    }
+    free(pc);
 }
 
 static void ping_one(void *ctx, struct http_stream *st, void *user)

@@ -43,6 +43,22 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
     set_response(r, status, resp, len);
 }
 
+void http_reply_shared(struct http_req *r, int status, const char *content_type, const char *data,
+                       size_t len, void (*release)(void *ctx), void *ctx)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)(uintptr_t)data, release, ctx);
+    if (resp == NULL) {
+        release(ctx);
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, status, resp, len);
+}
+
 struct stream {
     long (*fill)(void *ctx, char *buf, size_t max);
     void *ctx;

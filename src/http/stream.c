@@ -91,6 +91,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         st->off += k;
         if (st->off == st->len) {
             st->off = st->len = 0;
+            if (st->cap > 64 * 1024) { /* a large payload sent: hold no copy of it */
+                free(st->data);
+                st->data = NULL;
+                st->cap = 0;
+            }
         }
         n = (ssize_t)k;
     } else if (st->closing) {
@@ -126,10 +131,13 @@ static void stream_free(void *cls)
     free(st);
 }
 
-/* Append bytes; the caller holds the lock. */
+/* Append bytes; the caller holds the lock. A client that has not taken what it was sent
+ * gets no more past STREAM_PENDING_MAX, but one event larger than that is sent when nothing
+ * is pending (a payload with large saved groups was otherwise never sent at all). */
 static int stream_append(struct http_stream *st, const char *data, size_t len)
 {
-    if (st->closing || st->len - st->off + len > STREAM_PENDING_MAX) {
+    size_t pending = st->len - st->off;
+    if (st->closing || (pending > 0 && pending + len > STREAM_PENDING_MAX)) {
         return -1;
     }
     if (st->len + len > st->cap) {

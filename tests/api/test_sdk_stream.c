@@ -192,6 +192,103 @@ static void test_sub_stream(void **state)
     assert_int_equal(daemon_restart(&D, NULL), 0);
 }
 
+/* bunsen_sdk_payload_renders_total from /metrics. */
+static long renders(void)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
+    const char *want = "\nbunsen_sdk_payload_renders_total ";
+    const char *at = strstr(r.body, want);
+    long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
+    resp_free(&r);
+    assert_true(n >= 0);
+    return n;
+}
+
+/* The payload is rendered once per definitions snapshot and key, whatever the requests: a
+ * 200, another 200, a 304 and a new stream share one render; a change renders again. The
+ * replies are byte for byte the same. */
+static void test_payload_rendered_once(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    json_decref(
+        call("PATCH", "/api/v1/experiments/live", D.admin_key, "{\"default_value\":3}", 200));
+    long before = renders();
+    struct resp a, b, c;
+    assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &a), 0);
+    assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &b), 0);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(b.status, 200);
+    assert_true(a.body_len == b.body_len && memcmp(a.body, b.body, a.body_len) == 0);
+    char tag[64];
+    assert_true(resp_header(&a, "ETag", tag, sizeof(tag)));
+    assert_int_equal(http_req_hdr(D.port, "GET", fmt("/api/features/%s", key), NULL,
+                                  fmt("If-None-Match: %s\r\n", tag), NULL, NULL, 0, &c),
+                     0);
+    assert_int_equal(c.status, 304);
+    struct sse s;
+    assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
+    assert_non_null(sse_wait(&s, 0, "\"defaultValue\":3", 2000));
+    close(s.fd);
+    assert_int_equal(renders() - before, 1);
+    json_decref(
+        call("PATCH", "/api/v1/experiments/live", D.admin_key, "{\"default_value\":4}", 200));
+    resp_free(&c);
+    assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &c), 0);
+    assert_non_null(strstr(c.body, "\"defaultValue\":4"));
+    assert_int_equal(renders() - before, 2);
+    resp_free(&a);
+    resp_free(&b);
+    resp_free(&c);
+    free(key);
+}
+
+/* A payload larger than a stream's pending cap (4 MiB: saved groups) still reaches a new
+ * subscriber whole (it was once never sent). */
+static void test_large_payload_streamed(void **state)
+{
+    (void)state;
+    size_t cap = 80000 * 10 + 128;
+    char *body = malloc(cap);
+    for (int g = 0; g < 7; g++) {
+        size_t len =
+            (size_t)snprintf(body, cap, "{\"key\":\"big%d\",\"attribute\":\"id\",\"values\":[", g);
+        for (int i = 0; i < 80000; i++) {
+            len += (size_t)snprintf(body + len, cap - len, "%s\"v%05d\"", i ? "," : "", i);
+        }
+        snprintf(body + len, cap - len, "]}");
+        json_decref(call("POST", "/api/v1/saved-groups", D.admin_key, body, 201));
+    }
+    free(body);
+    char *key = new_key(false, NULL, 0);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &r), 0);
+    size_t want = r.body_len;
+    assert_true(want > (4u << 20));
+    resp_free(&r);
+    struct sse s;
+    assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
+    size_t got = 0;
+    for (int i = 0; i < 2000 && got < want; i++) {
+        struct pollfd p = {.fd = s.fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0) {
+            continue;
+        }
+        ssize_t n = read(s.fd, s.buf, sizeof(s.buf));
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(s.fd);
+    assert_true(got > want); /* headers, the event's framing and the payload */
+    free(key);
+    for (int g = 0; g < 7; g++) {
+        json_decref(call("DELETE", fmt("/api/v1/saved-groups/big%d", g), D.admin_key, NULL, 200));
+    }
+}
+
 /* Decrypt GrowthBook's "iv.ciphertext" with key_b64 into a new string. */
 static char *decrypt(const char *enc, const char *key_b64)
 {
@@ -304,6 +401,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sub_stream),
+        cmocka_unit_test(test_payload_rendered_once),
+        cmocka_unit_test(test_large_payload_streamed),
         cmocka_unit_test(test_encrypted_payload),
         cmocka_unit_test(test_remote_eval),
     };
