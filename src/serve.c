@@ -84,7 +84,6 @@ static int write_admin_key_file(const char *data_dir, const char *secret)
 struct catalog_state {
     struct app *app;
     pthread_mutex_t mu;
-    int64_t loaded;
     bool closed; /* shutting down: the HTTP server (SDK streams) may be gone; under mu */
 };
 
@@ -95,13 +94,8 @@ static int catalog_hook(void *ctx, int64_t version, struct err *err)
         return -1;
     }
     pthread_mutex_lock(&cs->mu);
-    int rc = 0;
-    if (!cs->closed && version != cs->loaded) {
-        rc = api_experiments_reload(cs->app, err);
-        if (rc == 0) {
-            cs->loaded = version;
-        }
-    }
+    /* a reload after this daemon's own change recorded its version already */
+    int rc = cs->closed ? 0 : api_experiments_reload_unless(cs->app, version, err);
     pthread_mutex_unlock(&cs->mu);
     return rc;
 }
@@ -249,7 +243,8 @@ int cli_serve(int argc, char **argv)
     app.prom = prom_new();
     app.payloads = api_payloads_new();
     pthread_mutex_init(&app.reload_mu, NULL);
-    struct catalog_state cs = {.app = &app, .loaded = -1};
+    app.catalog_loaded = -1;
+    struct catalog_state cs = {.app = &app};
     pthread_mutex_init(&cs.mu, NULL);
     if (catalog_hook(&cs, -1, &err) != 0) {
         fprintf(stderr, "bunsen: cannot load experiments: %s\n", err.msg);

@@ -63,9 +63,14 @@ void api_experiments_archive(struct http_req *r); /* ... /archive */
 
 /* Rebuild the assignment snapshot from the store and publish it. Called at start-up,
  * after every committed experiment change, and when another process changed the
- * database. Serialised by app->reload_mu. */
+ * database. Serialised by app->reload_mu; records the catalogue version read before the
+ * definitions (app->catalog_loaded). */
 struct app;
 int api_experiments_reload(struct app *app, struct err *err);
+/* The same unless the published snapshot was loaded at catalogue version `version` (the
+ * poll, a shared database's change listener, a write transaction's start): a daemon does
+ * not reload again for its own change. */
+int api_experiments_reload_unless(struct app *app, int64_t version, struct err *err);
 
 /* The rebuilder thread (src/api/rebuild.c): drives the running roll-up rebuilds chunk by
  * chunk through the writer (also those found at start-up: a crash resumes). Start after the

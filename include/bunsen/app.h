@@ -1,7 +1,8 @@
 /*
  * app.h - the daemon's shared state, created by `bunsen serve` (src/serve.c) and lent
  * to every handler through http_req_app(). Fields are set before the HTTP server
- * starts and are read-only afterwards (the objects they point to do their own locking).
+ * starts and are read-only afterwards (the objects they point to do their own locking),
+ * except catalog_loaded (under reload_mu).
  */
 #ifndef BUNSEN_APP_H
 #define BUNSEN_APP_H
@@ -26,8 +27,9 @@ struct app {
     int64_t started_at;                /* ms */
     struct snapshot_cell *experiments; /* what /assign reads; see api_experiments_reload */
     pthread_mutex_t reload_mu;         /* one reload at a time, so publishes stay in order */
-    struct prom *prom;                 /* counters for GET /metrics (src/api/prom.c) */
-    struct api_payloads *payloads;     /* SDK payloads rendered (src/api/payload.c), or NULL */
+    int64_t catalog_loaded; /* catalogue version of the published snapshot, -1: none (reload_mu) */
+    struct prom *prom;      /* counters for GET /metrics (src/api/prom.c) */
+    struct api_payloads *payloads; /* SDK payloads rendered (src/api/payload.c), or NULL */
 };
 
 #endif

@@ -35,14 +35,19 @@ static void reload_emit(void *ctx, const char *doc)
     json_decref(j);
 }
 
-int api_experiments_reload(struct app *app, struct err *err)
+/* app->reload_mu held */
+static int reload_locked(struct app *app, struct err *err)
 {
-    pthread_mutex_lock(&app->reload_mu);
     /* definitions changed (here, in another daemon or process): what was known of stored
      * first exposures may not hold (an experiment deleted, archived and compacted) */
     store_exposed_clear(app->store);
+    /* the version first: the definitions read next are at least that new */
+    int64_t version = -1;
     struct snapshot *s = snapshot_new();
-    int rc = store_experiment_list(app->store, NULL, reload_emit, s, err);
+    int rc = store_catalog_version(app->store, &version, err);
+    if (rc == 0) {
+        rc = store_experiment_list(app->store, NULL, reload_emit, s, err);
+    }
     if (rc == 0) {
         rc = api_rules_attach(s, app->store, err);
     }
@@ -55,10 +60,26 @@ int api_experiments_reload(struct app *app, struct err *err)
     }
     if (rc == 0) {
         snapshot_publish(app->experiments, s);
+        app->catalog_loaded = version;
         api_sdk_streams_publish(app); /* GET /sub subscribers get the new payload */
     } else {
         snapshot_free(s);
     }
+    return rc;
+}
+
+int api_experiments_reload(struct app *app, struct err *err)
+{
+    pthread_mutex_lock(&app->reload_mu);
+    int rc = reload_locked(app, err);
+    pthread_mutex_unlock(&app->reload_mu);
+    return rc;
+}
+
+int api_experiments_reload_unless(struct app *app, int64_t version, struct err *err)
+{
+    pthread_mutex_lock(&app->reload_mu);
+    int rc = version == app->catalog_loaded ? 0 : reload_locked(app, err);
     pthread_mutex_unlock(&app->reload_mu);
     return rc;
 }
