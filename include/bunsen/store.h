@@ -128,10 +128,6 @@ int store_submit(struct store *s, struct store_job *job, struct err *err);
  * result, or -1 when the commit failed. */
 int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
                      void *arg, struct err *err);
-/* The same for an apply() that may lock up to items users (store_job.items). */
-int store_write_sync_items(struct store *s,
-                           int (*apply)(struct store_tx *tx, void *arg, struct err *err), void *arg,
-                           size_t items, struct err *err);
 
 /* Writer counters for /metrics and tests (a consistent-enough snapshot, no lock held
  * across the read). */

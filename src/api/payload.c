@@ -5,11 +5,13 @@
  * The payload carries every saved group (up to 100,000 values each), so rendering it (JSON
  * text, AES for encrypted keys, the SHA-256 ETag) costs tens of milliseconds per megabyte.
  * It was rendered for every request, 304s included, and for every stream subscriber on
- * every change, on public routes (an sdk key is public in client apps). Now a few rendered
- * payloads are kept, each with a reference count: a request takes one, answers 304 from its
- * tag or sends its text without a copy (http_reply_shared), and drops it when MHD is done;
- * a newer snapshot's payload replaces the oldest. One render at a time (render_mu), so a
- * burst of requests after a change renders once per key, not once per request.
+ * every change, on public routes (an sdk key is public in client apps). Now the rendered
+ * payloads of the current snapshot are kept (one per key in use, PAYLOADS_MAX at most),
+ * each with a reference count: a request takes one, answers 304 from its tag or sends its
+ * text without a copy (http_reply_shared), and drops it when MHD is done; a newer
+ * snapshot's payloads replace the older ones. A request that finds its payload being
+ * rendered waits for that render, so a burst of requests after a change renders once per
+ * key, not once per request; renders of different keys run side by side.
  * Threads: any (request threads, the completion thread's stream publishing).
  */
 #include <pthread.h>
@@ -22,13 +24,21 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define PAYLOADS_KEPT 8
+#define PAYLOADS_MAX 64 /* kept at most (keys in use with the current snapshot) */
+
+/* A payload of the cache: rendered, or being rendered by one thread (p == NULL). */
+struct entry {
+    uint64_t generation;
+    char enc[API_ENC_KEY_LEN];
+    struct api_payload *p; /* the cache's reference; NULL while rendering */
+    uint64_t used;         /* last use, for eviction */
+};
 
 struct api_payloads {
-    pthread_mutex_t mu;        /* the slots */
-    pthread_mutex_t render_mu; /* one render at a time */
-    struct api_payload *slot[PAYLOADS_KEPT];
-    uint64_t used[PAYLOADS_KEPT]; /* last use, for eviction */
+    pthread_mutex_t mu;
+    pthread_cond_t rendered; /* a render ended (its entry filled or dropped) */
+    struct entry e[PAYLOADS_MAX];
+    size_t n;
     uint64_t clock;
     _Atomic uint64_t renders; /* bunsen_sdk_payload_renders_total */
 };
@@ -37,7 +47,7 @@ struct api_payloads *api_payloads_new(void)
 {
     struct api_payloads *ps = xcalloc(1, sizeof(*ps));
     pthread_mutex_init(&ps->mu, NULL);
-    pthread_mutex_init(&ps->render_mu, NULL);
+    pthread_cond_init(&ps->rendered, NULL);
     return ps;
 }
 
@@ -55,59 +65,12 @@ void api_payloads_free(struct api_payloads *ps)
     if (ps == NULL) {
         return;
     }
-    for (int i = 0; i < PAYLOADS_KEPT; i++) {
-        api_payload_release(ps->slot[i]);
+    for (size_t i = 0; i < ps->n; i++) {
+        api_payload_release(ps->e[i].p);
     }
     pthread_mutex_destroy(&ps->mu);
-    pthread_mutex_destroy(&ps->render_mu);
+    pthread_cond_destroy(&ps->rendered);
     free(ps);
-}
-
-/* The kept payload of (generation, enc) with a reference taken, or NULL. */
-static struct api_payload *find(struct api_payloads *ps, uint64_t generation, const char *enc)
-{
-    struct api_payload *found = NULL;
-    pthread_mutex_lock(&ps->mu);
-    for (int i = 0; i < PAYLOADS_KEPT && found == NULL; i++) {
-        struct api_payload *p = ps->slot[i];
-        if (p != NULL && p->generation == generation && strcmp(p->enc, enc) == 0) {
-            atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-            ps->used[i] = ++ps->clock;
-            found = p;
-        }
-    }
-    pthread_mutex_unlock(&ps->mu);
-    return found;
-}
-
-/* Keep p (the cache's own reference): in a free slot, else in place of the least recently
- * used; payloads of older snapshots go (a newer one is what requests ask for now). */
-static void keep(struct api_payloads *ps, struct api_payload *p)
-{
-    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-    struct api_payload *gone[PAYLOADS_KEPT] = {0};
-    pthread_mutex_lock(&ps->mu);
-    int at = -1;
-    for (int i = 0; i < PAYLOADS_KEPT; i++) {
-        if (ps->slot[i] != NULL && ps->slot[i]->generation < p->generation) {
-            gone[i] = ps->slot[i];
-            ps->slot[i] = NULL;
-        }
-        at = at < 0 && ps->slot[i] == NULL ? i : at;
-    }
-    if (at < 0) {
-        at = 0;
-        for (int i = 1; i < PAYLOADS_KEPT; i++) {
-            at = ps->used[i] < ps->used[at] ? i : at;
-        }
-        gone[at] = ps->slot[at];
-    }
-    ps->slot[at] = p;
-    ps->used[at] = ++ps->clock;
-    pthread_mutex_unlock(&ps->mu);
-    for (int i = 0; i < PAYLOADS_KEPT; i++) {
-        api_payload_release(gone[i]);
-    }
 }
 
 /* Render snap's payload for enc ("" = plain): a new payload with one reference, or NULL. */
@@ -133,23 +96,100 @@ static struct api_payload *render(const struct snapshot *snap, const char *enc, 
     return p;
 }
 
+/* The entry of (generation, enc), or NULL. ps->mu held. */
+static struct entry *entry_find(struct api_payloads *ps, uint64_t generation, const char *enc)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        if (ps->e[i].generation == generation && strcmp(ps->e[i].enc, enc) == 0) {
+            return &ps->e[i];
+        }
+    }
+    return NULL;
+}
+
+/* Drop entry i (its payload lives on while requests hold it). ps->mu held. */
+static void entry_drop(struct api_payloads *ps, size_t i)
+{
+    api_payload_release(ps->e[i].p);
+    ps->e[i] = ps->e[--ps->n];
+}
+
+/* A new entry for (generation, enc), marked as being rendered: entries of older snapshots
+ * go first, then (past PAYLOADS_MAX keys) the least recently used rendered one. ps->mu held;
+ * NULL when every entry is being rendered. */
+static struct entry *entry_new(struct api_payloads *ps, uint64_t generation, const char *enc)
+{
+    for (size_t i = ps->n; i-- > 0;) {
+        if (ps->e[i].generation < generation && ps->e[i].p != NULL) {
+            entry_drop(ps, i);
+        }
+    }
+    if (ps->n == PAYLOADS_MAX) {
+        size_t at = PAYLOADS_MAX;
+        for (size_t i = 0; i < ps->n; i++) {
+            if (ps->e[i].p != NULL && (at == PAYLOADS_MAX || ps->e[i].used < ps->e[at].used)) {
+                at = i;
+            }
+        }
+        if (at == PAYLOADS_MAX) {
+            return NULL;
+        }
+        entry_drop(ps, at);
+    }
+    struct entry *e = &ps->e[ps->n++];
+    memset(e, 0, sizeof(*e));
+    e->generation = generation;
+    str_copy(e->enc, sizeof(e->enc), enc);
+    e->used = ++ps->clock;
+    return e;
+}
+
+/* Through the cache: the rendered payload of (snap, enc) with a reference taken. A request
+ * that finds it being rendered waits for that render instead of rendering it again; renders
+ * of different keys run side by side. */
+static struct api_payload *cached(struct api_payloads *ps, const struct snapshot *snap,
+                                  const char *enc, struct err *err)
+{
+    pthread_mutex_lock(&ps->mu);
+    struct entry *e;
+    while ((e = entry_find(ps, snap->generation, enc)) != NULL && e->p == NULL) {
+        pthread_cond_wait(&ps->rendered, &ps->mu);
+    }
+    if (e != NULL) {
+        struct api_payload *p = e->p;
+        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+        e->used = ++ps->clock;
+        pthread_mutex_unlock(&ps->mu);
+        return p;
+    }
+    bool marked = entry_new(ps, snap->generation, enc) != NULL;
+    pthread_mutex_unlock(&ps->mu);
+    struct api_payload *p = render(snap, enc, err);
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&ps->renders, 1, memory_order_relaxed);
+    }
+    if (!marked) {
+        return p; /* every entry being rendered: this one is not kept */
+    }
+    pthread_mutex_lock(&ps->mu);
+    e = entry_find(ps, snap->generation, enc); /* entries move when others are dropped */
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed); /* the cache's */
+        e->p = p;
+    } else {
+        ps->e[e - ps->e] = ps->e[--ps->n]; /* failed: the next request tries again */
+    }
+    pthread_cond_broadcast(&ps->rendered);
+    pthread_mutex_unlock(&ps->mu);
+    return p;
+}
+
 const struct api_payload *api_payload_get(struct app *app, const char *enc, struct err *err)
 {
     enc = enc != NULL ? enc : "";
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
-    struct api_payloads *ps = app->payloads;
-    struct api_payload *p = ps != NULL ? find(ps, snap->generation, enc) : NULL;
-    if (p == NULL && ps != NULL) {
-        pthread_mutex_lock(&ps->render_mu);
-        p = find(ps, snap->generation, enc); /* rendered while this one waited */
-        if (p == NULL && (p = render(snap, enc, err)) != NULL) {
-            atomic_fetch_add_explicit(&ps->renders, 1, memory_order_relaxed);
-            keep(ps, p);
-        }
-        pthread_mutex_unlock(&ps->render_mu);
-    } else if (p == NULL) {
-        p = render(snap, enc, err); /* no cache (tools, tests) */
-    }
+    struct api_payload *p =
+        app->payloads != NULL ? cached(app->payloads, snap, enc, err) : render(snap, enc, err);
     snapshot_read_end(app->experiments, snap);
     return p;
 }

@@ -122,8 +122,7 @@ static void *rebuilder_main(void *arg)
         struct step st;
         memset(&st, 0, sizeof(st));
         memcpy(st.key, first.experiment, sizeof(st.key));
-        /* a chunk locks its users (at most chunk of them): the group keeps room for them */
-        if (store_write_sync_items(s, step_apply, &st, chunk, &err) != 0) {
+        if (store_write_sync(s, step_apply, &st, &err) != 0) {
             log_json(LOG_ERROR, "rebuild chunk failed",
                      json_pack("{s:s, s:s}", "experiment", st.key, "error", err.msg));
             if (nap(rb, 1000)) {

@@ -114,6 +114,7 @@ struct subscriber {
     char key_id[24];
     char enc[API_ENC_KEY_LEN]; /* "" = plain */
     char tag[40];              /* ETag of the last payload sent, "" = none */
+    uint64_t generation;       /* of the snapshot it was rendered from */
     int64_t last_ms;           /* when something was last sent */
 };
 
@@ -148,12 +149,21 @@ void api_sdk_sub(struct http_req *r)
         return;
     }
     str_copy(sub->tag, sizeof(sub->tag), p->tag);
+    uint64_t generation = sub->generation = p->generation;
     size_t len = 0;
     char *first = features_event(p, &len);
     api_payload_release(p);
     sub->last_ms = time_now_ms();
-    http_reply_event_stream(r, "text/event-stream; charset=utf-8", first, len, sub, free);
+    int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", first, len, sub, free);
     free(first);
+    /* a change published between the payload read above and the stream's registration
+     * did not reach this stream: publish again (streams already up to date get nothing) */
+    const struct snapshot *snap = snapshot_read_begin(app->experiments);
+    bool stale = snap->generation != generation;
+    snapshot_read_end(app->experiments, snap);
+    if (rc == 0 && stale) {
+        api_sdk_streams_publish(app);
+    }
 }
 
 /*
@@ -163,14 +173,16 @@ void api_sdk_sub(struct http_req *r)
  * differs. Rendering per subscriber under that lock once held the completion thread (every
  * write's reply) for seconds with a hundred subscribers of a large payload.
  */
-#define PUBLISH_KEYS 16 /* distinct encryption keys served per pass; others wait a change */
+struct publish_key {
+    char enc[API_ENC_KEY_LEN];
+    const struct api_payload *p;
+    char *event;
+    size_t len;
+};
 
 struct publish_ctx {
-    size_t nkeys;
-    char enc[PUBLISH_KEYS][API_ENC_KEY_LEN];
-    const struct api_payload *p[PUBLISH_KEYS];
-    char *event[PUBLISH_KEYS];
-    size_t len[PUBLISH_KEYS];
+    struct publish_key *k;
+    size_t n, alloc;
     int64_t now;
 };
 
@@ -179,27 +191,37 @@ static void collect_key(void *ctx, struct http_stream *st, void *user)
     (void)st;
     struct publish_ctx *pc = ctx;
     const struct subscriber *sub = user;
-    for (size_t i = 0; i < pc->nkeys; i++) {
-        if (strcmp(pc->enc[i], sub->enc) == 0) {
+    for (size_t i = 0; i < pc->n; i++) {
+        if (strcmp(pc->k[i].enc, sub->enc) == 0) {
             return;
         }
     }
-    if (pc->nkeys < PUBLISH_KEYS) {
-        str_copy(pc->enc[pc->nkeys++], API_ENC_KEY_LEN, sub->enc);
+    if (pc->n == pc->alloc) {
+        pc->alloc = pc->alloc ? 2 * pc->alloc : 4;
+        pc->k = xrealloc(pc->k, pc->alloc * sizeof(*pc->k));
     }
+    memset(&pc->k[pc->n], 0, sizeof(pc->k[pc->n]));
+    str_copy(pc->k[pc->n++].enc, API_ENC_KEY_LEN, sub->enc);
 }
 
 static void publish_one(void *ctx, struct http_stream *st, void *user)
 {
     struct publish_ctx *pc = ctx;
     struct subscriber *sub = user;
-    for (size_t i = 0; i < pc->nkeys; i++) {
-        if (pc->event[i] == NULL || strcmp(pc->enc[i], sub->enc) != 0) {
+    for (size_t i = 0; i < pc->n; i++) {
+        const struct publish_key *k = &pc->k[i];
+        if (strcmp(k->enc, sub->enc) != 0) {
             continue;
         }
-        if (strcmp(sub->tag, pc->p[i]->tag) != 0 &&
-            http_stream_push(st, pc->event[i], pc->len[i]) == 0) {
-            str_copy(sub->tag, sizeof(sub->tag), pc->p[i]->tag);
+        /* never an older snapshot's payload after a newer one (publishes may overlap) */
+        if (k->event == NULL || k->p->generation <= sub->generation) {
+            return;
+        }
+        if (strcmp(sub->tag, k->p->tag) == 0) {
+            sub->generation = k->p->generation; /* the same payload: nothing to send */
+        } else if (http_stream_push(st, k->event, k->len) == 0) {
+            str_copy(sub->tag, sizeof(sub->tag), k->p->tag);
+            sub->generation = k->p->generation;
             sub->last_ms = pc->now;
         }
         return;
@@ -211,21 +233,20 @@ void api_sdk_streams_publish(struct app *app)
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
     }
-    struct publish_ctx *pc = xcalloc(1, sizeof(*pc));
-    pc->now = time_now_ms();
-    http_server_each_stream(app->http, collect_key, pc);
-    for (size_t i = 0; i < pc->nkeys; i++) {
+    struct publish_ctx pc = {.now = time_now_ms()};
+    http_server_each_stream(app->http, collect_key, &pc);
+    for (size_t i = 0; i < pc.n; i++) {
         struct err err;
         err_clear(&err);
-        pc->p[i] = api_payload_get(app, pc->enc[i], &err);
-        pc->event[i] = pc->p[i] != NULL ? features_event(pc->p[i], &pc->len[i]) : NULL;
+        pc.k[i].p = api_payload_get(app, pc.k[i].enc, &err);
+        pc.k[i].event = pc.k[i].p != NULL ? features_event(pc.k[i].p, &pc.k[i].len) : NULL;
     }
-    http_server_each_stream(app->http, publish_one, pc);
-    for (size_t i = 0; i < pc->nkeys; i++) {
-        free(pc->event[i]);
-        api_payload_release(pc->p[i]);
+    http_server_each_stream(app->http, publish_one, &pc);
+    for (size_t i = 0; i < pc.n; i++) {
+        free(pc.k[i].event);
+        api_payload_release(pc.k[i].p);
     }
-    free(pc);
+    free(pc.k);
 }
 
 static void ping_one(void *ctx, struct http_stream *st, void *user)

@@ -398,14 +398,15 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        /* a barrier job runs alone: the group before it ends before it; a job that is not
-         * retryable (a rebuild chunk, an admin write) starts a group, which then runs with
-         * savepoints and holds at most the backend's bound of them (a chunk's locks come
-         * first in its transaction: pg/rebuild.c); the jobs after the first fit in the
-         * backend's budget of items (store_job.items) */
+        /* a barrier job runs alone: the group before it ends before it; so does a job that
+         * is not retryable (a rebuild chunk, an admin write): its locks are then the only
+         * ones of its transaction (a chunk holds its experiment's lock exclusively, which
+         * every daemon's ingestion waits for: pg/rebuild.c), and it needs no savepoints
+         * beside others; the jobs after the first fit in the backend's budget of items
+         * (store_job.items) */
         struct store_job *first = w->head, *last = first;
         int taken = 1;
-        int max = first->retryable ? GROUP_MAX : savepoint_jobs_max(s);
+        int max = first->retryable ? GROUP_MAX : 1;
         size_t room = items_room(s, first->items);
         while (last->next != NULL && taken < max && !last->barrier && last->next->retryable &&
                !last->next->barrier && last->next->items <= room) {
@@ -564,13 +565,6 @@ static void sync_done(void *arg, int rc, const struct err *err)
 int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
                      void *arg, struct err *err)
 {
-    return store_write_sync_items(s, apply, arg, 0, err);
-}
-
-int store_write_sync_items(struct store *s,
-                           int (*apply)(struct store_tx *tx, void *arg, struct err *err), void *arg,
-                           size_t items, struct err *err)
-{
     if (s->writer == NULL) {
         struct store_tx tx = {.store = s, .conn = NULL};
         if (s->ops->tx_begin(s, &tx, false, err) != 0) {
@@ -585,7 +579,7 @@ int store_write_sync_items(struct store *s,
     struct sync_call sc = {.apply = apply, .arg = arg, .finished = false, .rc = -1};
     pthread_mutex_init(&sc.mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
-    struct store_job job = {.apply = sync_apply, .done = sync_done, .arg = &sc, .items = items};
+    struct store_job job = {.apply = sync_apply, .done = sync_done, .arg = &sc};
     int rc = store_submit(s, &job, err);
     if (rc == 0) {
         pthread_mutex_lock(&sc.mu);

@@ -485,6 +485,13 @@ int pg_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t 
                            const struct store_ratio_sums *rows, size_t n, bool *kept,
                            struct err *err)
 {
+    /* the rebuild's lock before its row, as a chunk takes them (pg_rebuild_lock): a chunk of
+     * another daemon then never waits for this row while holding the lock its group's
+     * ingestion waits for */
+    if (!((struct pg_conn *)tx->conn)->rebuild_locks &&
+        pg_rebuild_lock(tx->conn, experiment, err) != 0) {
+        return -1;
+    }
     char g[32];
     const char *v2[] = {experiment, I64(g, generation)};
     PGresult *r = pg_run(tx->conn, SQL_RATIOS_CLAIM, 2, v2, NULL, 0, err);
