@@ -179,8 +179,9 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
         return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
     }
     /* power rises with n: the least n reaching the target, by bisection between a size
-     * that falls short and one that reaches it (the normal answer bounds it within a few
-     * users when power > alpha / 2, but not otherwise: at most ~2 x 53 evaluations) */
+     * that falls short and one that reaches it, found by steps doubling away from the
+     * normal answer (a few users off it when power > alpha / 2; far off otherwise, where
+     * the doubling still bounds the search to ~2 x 53 evaluations) */
     double pw;
     if (t_power(2.0, effect, alpha, &pw) != 0) {
         return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
@@ -189,18 +190,39 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
         *n = 2;
         return 0;
     }
-    double lo = 2.0, hi = guess > 2 ? (double)guess : 3.0;
-    for (;;) {
-        if (t_power(hi, effect, alpha, &pw) != 0) {
-            return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+    double g = guess > 2 ? (double)guess : 3.0, lo, hi;
+    if (t_power(g, effect, alpha, &pw) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+    }
+    if (pw >= power) { /* down from the guess: t_power(2) falls short */
+        hi = g;
+        for (double step = 1.0;; step *= 2.0) {
+            lo = hi - step > 2.0 ? hi - step : 2.0;
+            if (lo == 2.0) {
+                break;
+            }
+            if (t_power(lo, effect, alpha, &pw) != 0) {
+                return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+            }
+            if (pw < power) {
+                break;
+            }
+            hi = lo;
         }
-        if (pw >= power) {
-            break;
-        }
-        lo = hi;
-        hi *= 2.0;
-        if (hi > 0x1p53) {
-            return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
+    } else { /* up from it */
+        lo = g;
+        for (double step = 1.0;; step *= 2.0) {
+            hi = lo + step;
+            if (hi > 0x1p53) {
+                return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
+            }
+            if (t_power(hi, effect, alpha, &pw) != 0) {
+                return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+            }
+            if (pw >= power) {
+                break;
+            }
+            lo = hi;
         }
     }
     while (hi - lo > 1.0) { /* t_power(lo) < power <= t_power(hi) */
