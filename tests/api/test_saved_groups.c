@@ -206,7 +206,6 @@ static void test_big_group(void **state)
     }
     snprintf(body + len, cap - len, "]}");
     json_decref(call("POST", "/api/v1/saved-groups", body, 201));
-    free(body);
     json_decref(call("POST", "/api/v1/experiments",
                      "{\"key\":\"bigx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
                      "\"targeting\":{\"id\":{\"$inGroup\":\"big\"}}}",
@@ -218,6 +217,35 @@ static void test_big_group(void **state)
         assert_string_equal(r, i < 2 ? "hashed" : "not_targeted");
         free(r);
     }
+    /* four edits of the whole list: five audit entries of ~1-2 MB each */
+    for (int e = 0; e < 4; e++) {
+        len = (size_t)snprintf(body, cap, "{\"values\":[");
+        for (int i = 0; i < 100000; i++) {
+            len += (size_t)snprintf(body + len, cap - len, "%s\"m%d\"", i ? "," : "",
+                                    i == 99999 ? 99999 + e + 1 : i);
+        }
+        snprintf(body + len, cap - len, "]}");
+        json_decref(call("PATCH", "/api/v1/saved-groups/big", body, 200));
+    }
+    json_decref(call("PATCH", "/api/v1/saved-groups/big", "{\"values\":[\"m0\",\"m99999\"]}", 200));
+    free(body);
+    /* the audit pages end by bytes (8 MiB of documents), next_before continues them */
+    int pages = 0, entries = 0;
+    long long before = 0;
+    do {
+        json_t *a = call(
+            "GET",
+            before ? fmt("/api/v1/audit?target_type=saved_group&target=big&before=%lld", before)
+                   : "/api/v1/audit?target_type=saved_group&target=big",
+            NULL, 200);
+        entries += (int)json_array_size(json_object_get(a, "entries"));
+        const json_t *nb = json_object_get(a, "next_before");
+        before = json_is_integer(nb) ? json_integer_value(nb) : 0;
+        json_decref(a);
+        pages++;
+    } while (before != 0 && pages < 10);
+    assert_int_equal(entries, 6);
+    assert_true(pages >= 2);
 }
 
 int main(void)
