@@ -53,8 +53,11 @@ void condition_free(struct condition *c);
 
 /* Saved groups (an object of key -> array of values; borrowed: it must outlive the result)
  * compiled for $inGroup / $notInGroup: each array becomes a set, probed in ~2 budget steps
- * instead of one per value. Free with condition_free, after every condition bound to it. */
-struct condition *condition_compile_groups(const json_t *saved_groups);
+ * instead of one per value. An array that prev (the groups compiled before, or NULL) has
+ * too, the same node, shares its set. Free with condition_free, after every condition bound
+ * to it. */
+struct condition *condition_compile_groups(const json_t *saved_groups,
+                                           const struct condition *prev);
 /* Let compiled condition c find those sets for the arrays of the saved_groups that
  * condition_match is given (the same object). */
 void condition_bind_groups(struct condition *c, const struct condition *groups);

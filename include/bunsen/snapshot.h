@@ -49,6 +49,7 @@ struct snapshot {
     json_t *saved_groups;         /* saved group key -> document (owned), NULL = none */
     json_t *group_values;         /* saved group key -> values (owned): what $inGroup reads */
     struct condition *group_sets; /* group_values compiled, bound to every entry's cond */
+    json_t *group_hashes;         /* keyed hash of a group's stored text (hex) -> its key (owned) */
 };
 
 struct snapshot *snapshot_new(void);

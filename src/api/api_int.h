@@ -210,8 +210,10 @@ struct condition_budget api_eval_budget(const struct app *app);
 /* ---- saved groups (saved_groups.c) ---- */
 
 /* Load the saved groups into snap (sealed, not yet published) and point every entry's
- * condition evaluation at them. */
-int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct err *err);
+ * condition evaluation at them; the groups prev (the published snapshot, or NULL) has
+ * unchanged are taken from it. */
+int api_saved_groups_attach(struct snapshot *snap, const struct snapshot *prev, struct store *store,
+                            struct err *err);
 /* Every $inGroup / $notInGroup of condition (may be NULL) names a stored saved group (read
  * in tx): 0, or -1 with ERR_INVALID on field "targeting". */
 int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct err *err);

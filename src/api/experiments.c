@@ -56,7 +56,9 @@ static int reload_locked(struct app *app, struct err *err)
     }
     if (rc == 0) {
         snapshot_seal(s);
-        rc = api_saved_groups_attach(s, app->store, err); /* after seal: binds the views */
+        const struct snapshot *prev = snapshot_read_begin(app->experiments);
+        rc = api_saved_groups_attach(s, prev, app->store, err); /* after seal: binds views */
+        snapshot_read_end(app->experiments, prev);
     }
     if (rc == 0) {
         snapshot_publish(app->experiments, s);

@@ -11,6 +11,7 @@
  * daemons reload) and reload the snapshot, which carries the groups for $inGroup /
  * $notInGroup and for the GrowthBook payload's savedGroups. Request threads only.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,36 +21,55 @@
 #include "bunsen/saved_group.h"
 #include "bunsen/util.h"
 
-/* ---- the snapshot's copy ---- */
+/* ---- the snapshot's copy ----
+ * A reload after any definition change reads every group again. A group whose stored
+ * document is the one the previous snapshot parsed (the same keyed hash of its text) is
+ * taken from it as it is, parsed values and compiled set included: a group of 100,000
+ * values costs its parse and its set only when it changes. */
+
+struct attach {
+    json_t *groups, *hashes;     /* this snapshot's */
+    const struct snapshot *prev; /* the published one, or NULL */
+};
 
 static void attach_emit(void *ctx, const char *doc)
 {
-    json_t *groups = ctx;
-    json_t *d = json_loads(doc, 0, NULL);
+    struct attach *at = ctx;
+    char h[17];
+    snprintf(h, sizeof(h), "%016llx", (unsigned long long)hash_keyed(doc, strlen(doc)));
+    const char *was =
+        at->prev ? json_string_value(json_object_get(at->prev->group_hashes, h)) : NULL;
+    json_t *d = was != NULL ? json_incref(json_object_get(at->prev->saved_groups, was))
+                            : json_loads(doc, 0, NULL);
     const char *key = json_string_value(json_object_get(d, "key"));
     if (key != NULL) {
-        json_object_set(groups, key, d);
+        json_object_set(at->groups, key, d);
+        json_object_set_new(at->hashes, h, json_string(key));
     }
     json_decref(d);
 }
 
-int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct err *err)
+int api_saved_groups_attach(struct snapshot *snap, const struct snapshot *prev, struct store *store,
+                            struct err *err)
 {
-    json_t *groups = json_object();
-    if (store_saved_group_list(store, NULL, attach_emit, groups, err) != 0) {
-        json_decref(groups);
+    struct attach at = {.groups = json_object(), .hashes = json_object(), .prev = prev};
+    if (store_saved_group_list(store, NULL, attach_emit, &at, err) != 0) {
+        json_decref(at.groups);
+        json_decref(at.hashes);
         return -1;
     }
     json_t *values = json_object();
     const char *key;
     json_t *d;
-    json_object_foreach(groups, key, d)
+    json_object_foreach(at.groups, key, d)
     {
         json_object_set(values, key, json_object_get(d, "values"));
     }
-    snap->saved_groups = groups;
+    snap->saved_groups = at.groups;
+    snap->group_hashes = at.hashes;
     snap->group_values = values;
-    snap->group_sets = condition_compile_groups(values); /* groups of 100,000 values */
+    /* groups of 100,000 values: sets, shared with prev for the lists kept */
+    snap->group_sets = condition_compile_groups(values, prev ? prev->group_sets : NULL);
     for (size_t i = 0; i < snap->n; i++) {
         snap->entries[i].a.saved_groups = values;
         condition_bind_groups(snap->entries[i].cond, snap->group_sets);
@@ -57,10 +77,21 @@ int api_saved_groups_attach(struct snapshot *snap, struct store *store, struct e
     return 0;
 }
 
+/* The stored groups by key, parsed (the check below reads them in the writer's tx). */
+static void check_emit(void *ctx, const char *doc)
+{
+    json_t *d = json_loads(doc, 0, NULL);
+    const char *key = json_string_value(json_object_get(d, "key"));
+    if (key != NULL) {
+        json_object_set((json_t *)ctx, key, d);
+    }
+    json_decref(d);
+}
+
 int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct err *err)
 {
     json_t *groups = json_object();
-    if (store_saved_group_list(NULL, tx, attach_emit, groups, err) != 0) {
+    if (store_saved_group_list(NULL, tx, check_emit, groups, err) != 0) {
         json_decref(groups);
         return -1;
     }

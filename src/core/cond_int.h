@@ -35,7 +35,8 @@
 /* The values of one $in-style array, as JavaScript `===` (or, for the insensitive
  * operators, as toLowerCase() equality) sees them. */
 struct cond_set {
-    bool insensitive; /* keys of ASCII strings are lower-cased */
+    _Atomic size_t refs; /* a saved group's set is shared by the snapshots that keep it */
+    bool insensitive;    /* keys of ASCII strings are lower-cased */
     bool has_null, has_true, has_false;
     size_t cap; /* slots, a power of two */
     size_t used;

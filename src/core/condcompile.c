@@ -10,6 +10,7 @@
  * read it concurrently without locks.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,7 @@ static char *string_key(const char *p, size_t n, bool lower, size_t *len, char *
 static struct cond_set *set_build(const json_t *arr, bool insensitive)
 {
     struct cond_set *s = xcalloc(1, sizeof(*s));
+    atomic_init(&s->refs, 1);
     s->insensitive = insensitive;
     size_t n = json_array_size(arr);
     if (insensitive) {
@@ -214,7 +216,7 @@ static struct cond_set *set_build(const json_t *arr, bool insensitive)
 
 static void set_free(struct cond_set *s)
 {
-    if (s == NULL) {
+    if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1) {
         return;
     }
     free(s->slots);
@@ -344,7 +346,7 @@ const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, 
     return a != NULL ? a->set : NULL;
 }
 
-struct condition *condition_compile_groups(const json_t *saved_groups)
+struct condition *condition_compile_groups(const json_t *saved_groups, const struct condition *prev)
 {
     struct condition *c = xcalloc(1, sizeof(*c));
     c->tree = saved_groups;
@@ -352,9 +354,14 @@ struct condition *condition_compile_groups(const json_t *saved_groups)
     const json_t *values;
     json_object_foreach((json_t *)(uintptr_t)saved_groups, key, values)
     {
-        if (json_is_array(values) && aux_find(c, values, AUX_SET) == NULL) {
-            aux_put(c, (struct aux){values, AUX_SET, set_build(values, false), NULL});
+        if (!json_is_array(values) || aux_find(c, values, AUX_SET) != NULL) {
+            continue;
         }
+        const struct aux *was = aux_find(prev, values, AUX_SET); /* the same list kept */
+        if (was != NULL) {
+            atomic_fetch_add_explicit(&was->set->refs, 1, memory_order_relaxed);
+        }
+        aux_put(c, (struct aux){values, AUX_SET, was ? was->set : set_build(values, false), NULL});
     }
     return c;
 }

@@ -99,6 +99,7 @@ void snapshot_free(struct snapshot *s)
     }
     json_decref(s->saved_groups);
     json_decref(s->group_values);
+    json_decref(s->group_hashes);
     free(s->entries);
     free(s);
 }

@@ -183,7 +183,7 @@ static bool run_case(const json_t *c)
     int m = condition_match(comp, attrs, groups, &budget);
     int u = condition_match(comp, attrs, groups, NULL);
     /* and with the saved groups compiled to sets, as the snapshot binds them */
-    struct condition *sets = groups != NULL ? condition_compile_groups(groups) : NULL;
+    struct condition *sets = groups != NULL ? condition_compile_groups(groups, NULL) : NULL;
     condition_bind_groups(comp, sets);
     struct condition_budget b2 = {.left = CONDITION_BUDGET_DEFAULT};
     int g = condition_match(comp, attrs, groups, &b2);
@@ -209,7 +209,7 @@ static void test_group_sets(void **state)
     json_t *groups = json_pack("{s:o}", "big", vals);
     json_t *in = json_pack("{s:{s:s}}", "id", "$inGroup", "big");
     json_t *out = json_pack("{s:{s:s}}", "id", "$notInGroup", "big");
-    struct condition *sets = condition_compile_groups(groups);
+    struct condition *sets = condition_compile_groups(groups, NULL);
     struct condition *cin = condition_compile(in), *cout = condition_compile(out);
     static const char *const attrs[] = {"{\"id\":\"u99999\"}", "{\"id\":\"u100000\"}", "{\"id\":7}",
                                         "{\"id\":true}",       "{\"id\":false}",       "{}"};
