@@ -67,9 +67,10 @@ void api_experiments_archive(struct http_req *r); /* ... /archive */
  * definitions (app->catalog_loaded). */
 struct app;
 int api_experiments_reload(struct app *app, struct err *err);
-/* The same unless the published snapshot was loaded at catalogue version `version` (the
- * poll, a shared database's change listener, a write transaction's start): a daemon does
- * not reload again for its own change. */
+/* The same unless the published snapshot was loaded at catalogue version `version` (-1:
+ * the committed one, read under the lock): after a definition change (its own, or seen by
+ * the poll, a shared database's change listener, a write transaction's start) a daemon
+ * loads each version once, whichever of them comes first. SIGHUP forces a reload. */
 int api_experiments_reload_unless(struct app *app, int64_t version, struct err *err);
 
 /* The rebuilder thread (src/api/rebuild.c): drives the running roll-up rebuilds chunk by

@@ -81,7 +81,13 @@ int api_experiments_reload(struct app *app, struct err *err)
 int api_experiments_reload_unless(struct app *app, int64_t version, struct err *err)
 {
     pthread_mutex_lock(&app->reload_mu);
-    int rc = version == app->catalog_loaded ? 0 : reload_locked(app, err);
+    int rc = 0;
+    if (version < 0) {
+        rc = store_catalog_version(app->store, &version, err);
+    }
+    if (rc == 0 && version != app->catalog_loaded) {
+        rc = reload_locked(app, err);
+    }
     pthread_mutex_unlock(&app->reload_mu);
     return rc;
 }
@@ -107,7 +113,7 @@ static void exp_render(struct api_write *w)
     struct exp_write *ew = (struct exp_write *)w;
     struct err err;
     err_clear(&err);
-    if (api_experiments_reload(http_req_app(w->req), &err) != 0) {
+    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) != 0) {
         log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
     }
     http_reply_json(w->req, ew->status, json_incref(ew->result));

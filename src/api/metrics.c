@@ -28,7 +28,8 @@ static void metric_write_render(struct api_write *w)
     struct metric_write *mw = (struct metric_write *)w;
     struct err err;
     err_clear(&err);
-    if (api_experiments_reload(http_req_app(w->req), &err) != 0) { /* rules use metrics */
+    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) !=
+        0) { /* rules use metrics */
         log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
     }
     http_reply_json(w->req, mw->status, json_incref(mw->result));

@@ -127,7 +127,7 @@ static void group_render(struct api_write *w)
     struct group_write *gw = (struct group_write *)w;
     struct err err;
     err_clear(&err);
-    if (api_experiments_reload(http_req_app(w->req), &err) != 0) {
+    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) != 0) {
         log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
     }
     http_reply_json(w->req, gw->status, json_incref(gw->result));
