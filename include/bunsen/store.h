@@ -250,10 +250,13 @@ struct store_audit {
 int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err);
 
 /* List entries newest first: with id < before_id (0 = from the newest), optionally only for
- * one target_type/target (NULL = all), at most limit. Calls emit(ctx, entry) per row; the
- * entry's strings are valid only during the call. */
+ * one target_type/target (NULL = all), at most limit, and no entry past max_bytes of
+ * before/after documents (0 = no bound; the first entry always comes): the documents of
+ * the entries left out are not read. Calls emit(ctx, entry) per row; the entry's strings
+ * are valid only during the call. 0, 1 when the byte bound ended the list (more entries
+ * may follow), or -1 with err. */
 int store_audit_list(struct store *s, int64_t before_id, const char *target_type,
-                     const char *target, int limit,
+                     const char *target, int limit, size_t max_bytes,
                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                      struct err *err);
 

@@ -237,28 +237,14 @@ static json_t *parse_or_null(const char *text)
     return v ? v : json_string(text);
 }
 
-/* A page of entries stops growing past this many bytes of stored documents (saved groups
- * keep up to ~1 MB before and after each change): next_before then continues after the last
- * entry shown. */
+/* A page ends before the entry whose documents would pass this many bytes (saved groups
+ * keep up to ~1 MB before and after each change; the store does not read the documents
+ * past it): next_before then continues after the last entry shown. */
 #define AUDIT_PAGE_BYTES (8u << 20)
-
-struct audit_page {
-    json_t *arr;
-    size_t bytes;
-    bool full; /* an entry was left out for the byte cap */
-};
 
 static void audit_emit(void *ctx, const struct store_audit *e)
 {
-    struct audit_page *pg = ctx;
-    size_t bytes = 256 + (e->before_json ? strlen(e->before_json) : 0) +
-                   (e->after_json ? strlen(e->after_json) : 0);
-    if (pg->full || (json_array_size(pg->arr) > 0 && pg->bytes + bytes > AUDIT_PAGE_BYTES)) {
-        pg->full = true;
-        return;
-    }
-    pg->bytes += bytes;
-    json_t *arr = pg->arr;
+    json_t *arr = ctx;
     json_t *o = json_pack("{s:I, s:I, s:{s:s, s:s}, s:s, s:s, s:s}", "id", (json_int_t)e->id, "ts",
                           (json_int_t)e->ts, "actor", "id", e->actor_id, "name", e->actor_name,
                           "action", e->action, "target_type", e->target_type, "target", e->target);
@@ -278,18 +264,19 @@ void api_audit_list(struct http_req *r)
         return;
     }
     json_t *arr = json_array();
-    struct audit_page pg = {.arr = arr};
     struct err err;
     err_clear(&err);
-    if (store_audit_list(http_req_app(r)->store, before, http_req_query(r, "target_type"),
-                         http_req_query(r, "target"), (int)limit, audit_emit, &pg, &err) != 0) {
+    int rc = store_audit_list(http_req_app(r)->store, before, http_req_query(r, "target_type"),
+                              http_req_query(r, "target"), (int)limit, AUDIT_PAGE_BYTES, audit_emit,
+                              arr, &err);
+    if (rc < 0) {
         json_decref(arr);
         http_reply_err(r, &err);
         return;
     }
     size_t n = json_array_size(arr);
     json_t *next = json_null();
-    if (n == (size_t)limit || pg.full) {
+    if (n > 0 && (n == (size_t)limit || rc == 1)) {
         next = json_integer(json_integer_value(json_object_get(json_array_get(arr, n - 1), "id")));
     }
     http_reply_json(r, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before", next));

@@ -163,11 +163,12 @@ int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct 
 }
 
 int store_audit_list(struct store *s, int64_t before_id, const char *target_type,
-                     const char *target, int limit,
+                     const char *target, int limit, size_t max_bytes,
                      void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                      struct err *err)
 {
-    return s->ops->audit_list(s, before_id, target_type, target, limit, emit, ctx, err);
+    return s->ops->audit_list(s, before_id, target_type, target, limit,
+                              max_bytes > 0 ? max_bytes : SIZE_MAX, emit, ctx, err);
 }
 
 /* ---- catalogue ---- */

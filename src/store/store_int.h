@@ -184,7 +184,7 @@ struct store_ops {
     int (*key_count_admins)(struct store *s, struct store_tx *tx, int *n, struct err *err);
     int (*audit_append)(struct store_tx *tx, const struct store_audit *e, struct err *err);
     int (*audit_list)(struct store *s, int64_t before_id, const char *target_type,
-                      const char *target, int limit,
+                      const char *target, int limit, size_t max_bytes,
                       void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                       struct err *err);
     int (*metric_put)(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,

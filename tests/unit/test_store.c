@@ -566,10 +566,14 @@ static void test_revoke_and_audit(void **state)
     assert_int_equal(store_key_find_by_hash(s, k.hash, &found, &err), -1);
     assert_int_equal(store_write_sync(s, audit_apply, NULL, &err), 0);
     int n = 0;
-    assert_int_equal(store_audit_list(s, 0, NULL, NULL, 10, count_emit, &n, &err), 0);
+    assert_int_equal(store_audit_list(s, 0, NULL, NULL, 10, 0, count_emit, &n, &err), 0);
     assert_int_equal(n, 2);
     n = 0;
-    assert_int_equal(store_audit_list(s, 0, "key", "key_2", 10, count_emit, &n, &err), 0);
+    assert_int_equal(store_audit_list(s, 0, "key", "key_2", 10, 0, count_emit, &n, &err), 0);
+    assert_int_equal(n, 1);
+    /* a byte bound below one entry's documents: the first only, and "more may follow" */
+    n = 0;
+    assert_int_equal(store_audit_list(s, 0, NULL, NULL, 10, 1, count_emit, &n, &err), 1);
     assert_int_equal(n, 1);
     store_close(s);
 }

@@ -176,23 +176,33 @@ int pg_audit_append(struct store_tx *tx, const struct store_audit *e, struct err
 }
 
 int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, const char *target,
-                  int limit, void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
-                  struct err *err)
+                  int limit, size_t max_bytes, void (*emit)(void *ctx, const struct store_audit *e),
+                  void *ctx, struct err *err)
 {
+    /* the page's entries, then the running size of their documents (octet_length reads a
+     * stored document's size, not the document), then only the entries within $5 bytes
+     * (the first always): the documents left out are never fetched. The last column says
+     * whether an entry was left out for the bound. */
     static const char SQL[] =
         "SELECT id, ts, actor_id, actor_name, action, target_type, target, before_json, "
-        "after_json FROM audit_log WHERE id < $1::bigint "
-        "AND ($2::text IS NULL OR target_type = $2::text) "
-        "AND ($3::text IS NULL OR target = $3::text) ORDER BY id DESC LIMIT $4::int";
+        "after_json, (SELECT count(*) FROM (SELECT 1 FROM audit_log WHERE id < $1::bigint "
+        "AND ($2::text IS NULL OR target_type = $2::text) AND ($3::text IS NULL OR target = "
+        "$3::text) ORDER BY id DESC LIMIT $4::int) n) FROM (SELECT *, sum(sz) OVER (ORDER BY id "
+        "DESC) AS run FROM (SELECT *, COALESCE(octet_length(before_json), 0) + "
+        "COALESCE(octet_length(after_json), 0) AS sz FROM audit_log WHERE id < $1::bigint "
+        "AND ($2::text IS NULL OR target_type = $2::text) AND ($3::text IS NULL OR target = "
+        "$3::text) ORDER BY id DESC LIMIT $4::int) l) w WHERE run - sz = 0 OR run <= $5::bigint "
+        "ORDER BY id DESC";
     struct pg_conn *c = pg_reader_get(s, err);
     if (c == NULL) {
         return -1;
     }
-    char b[32], l[32];
+    char b[32], l[32], m[32];
     /* the first page is "before INT64_MAX": the keyset is an index condition, never a filter */
     const char *v[] = {I64(b, before_id > 0 ? before_id : INT64_MAX), target_type, target,
-                       I64(l, limit)};
-    PGresult *r = pg_run(c, SQL, 4, v, NULL, 0, err);
+                       I64(l, limit),
+                       I64(m, max_bytes < INT64_MAX ? (int64_t)max_bytes : INT64_MAX)};
+    PGresult *r = pg_run(c, SQL, 5, v, NULL, 0, err);
     pg_reader_put(s, c);
     if (r == NULL) {
         return -1;
@@ -211,8 +221,9 @@ int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, c
         };
         emit(ctx, &e);
     }
+    bool full = PQntuples(r) > 0 && pg_i64(r, 0, 9) > PQntuples(r);
     PQclear(r);
-    return 0;
+    return full ? 1 : 0;
 }
 
 /* ---- metrics and experiments ---- */

@@ -236,8 +236,8 @@ int pg_key_list(struct store *s, bool include_revoked, struct store_key **out, s
 int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err);
 int pg_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err);
 int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, const char *target,
-                  int limit, void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
-                  struct err *err);
+                  int limit, size_t max_bytes, void (*emit)(void *ctx, const struct store_audit *e),
+                  void *ctx, struct err *err);
 int pg_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
                   int64_t updated_at, bool create, struct err *err);
 int pg_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,

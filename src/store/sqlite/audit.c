@@ -42,7 +42,7 @@ static const char *col(sqlite3_stmt *st, int i)
 }
 
 int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_type,
-                      const char *target, int limit,
+                      const char *target, int limit, size_t max_bytes,
                       void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                       struct err *err)
 {
@@ -59,7 +59,17 @@ int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_typ
     sqlite_bind_str(st, 3, target);
     sqlite3_bind_int(st, 4, limit);
     int rc;
+    size_t bytes = 0;
+    bool full = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* a document is read when asked for: stop at the first that would pass the bound */
+        size_t b = (size_t)sqlite3_column_bytes(st, 7) + (size_t)sqlite3_column_bytes(st, 8);
+        if (bytes > 0 && (bytes >= max_bytes || b > max_bytes - bytes)) {
+            full = true;
+            rc = SQLITE_DONE;
+            break;
+        }
+        bytes += b > 0 ? b : 1;
         struct store_audit e = {
             .id = sqlite3_column_int64(st, 0),
             .ts = sqlite3_column_int64(st, 1),
@@ -77,5 +87,5 @@ int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_typ
     if (rc != SQLITE_DONE) {
         return store_sqlite_err(c->db, rc, "list audit log", err);
     }
-    return 0;
+    return full ? 1 : 0;
 }
