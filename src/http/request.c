@@ -28,11 +28,10 @@ static void set_response(struct http_req *r, int status, struct MHD_Response *re
     r->resp_bytes = bytes;
 }
 
-void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
-                      size_t len)
+/* The reply's headers and resp as r's reply (resp NULL: it could not be allocated). */
+static void set_body(struct http_req *r, int status, struct MHD_Response *resp,
+                     const char *content_type, size_t bytes)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
         log_msg(LOG_ERROR, "cannot allocate a response");
         return;
@@ -40,7 +39,15 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    set_response(r, status, resp, len);
+    set_response(r, status, resp, bytes);
+}
+
+void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
+                      size_t len)
+{
+    set_body(r, status,
+             MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY),
+             content_type, len);
 }
 
 void http_reply_shared(struct http_req *r, int status, const char *content_type, const char *data,
@@ -50,13 +57,8 @@ void http_reply_shared(struct http_req *r, int status, const char *content_type,
         len, (void *)(uintptr_t)data, release, ctx);
     if (resp == NULL) {
         release(ctx);
-        log_msg(LOG_ERROR, "cannot allocate a response");
-        return;
     }
-    MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    set_response(r, status, resp, len);
+    set_body(r, status, resp, content_type, len);
 }
 
 struct stream {
@@ -97,13 +99,8 @@ void http_reply_stream(struct http_req *r, int status, const char *content_type,
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
     if (resp == NULL) {
         stream_free(s);
-        log_msg(LOG_ERROR, "cannot allocate a response");
-        return;
     }
-    MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    set_response(r, status, resp, 0);
+    set_body(r, status, resp, content_type, 0);
 }
 
 /* 15 significant digits: every double prints as a human would write it (0.05, not

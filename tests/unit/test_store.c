@@ -1435,6 +1435,15 @@ static void test_late_exposures_ignored(void **state)
 
 /* ---- rebuild chunks beside another daemon's ingestion (pg/rebuild.c pg_rebuild_lock) ---- */
 
+/* A second store on the current test's database: another daemon, for the race tests. */
+static struct store *open_second(void)
+{
+    struct store *b = NULL;
+    struct err err;
+    assert_int_equal(store_open(url, &b, &err), 0);
+    return b;
+}
+
 static long long pg_count(const char *sql)
 {
     PGconn *c = PQconnectdb(url);
@@ -1491,9 +1500,8 @@ static void test_pg_chunk_beside_ingestion(void **state)
     if (!on_pg) {
         skip();
     }
-    struct store *a = open_migrated(), *b = NULL;
+    struct store *a = open_migrated(), *b = open_second();
     struct err err;
-    assert_int_equal(store_open(url, &b, &err), 0);
     store_rebuild_configure(a, 4, 0); /* chunks of 4 users */
     struct store_rule *rl = calloc(1, sizeof(*rl));
     snprintf(rl->experiment, sizeof(rl->experiment), "e");
@@ -1569,9 +1577,8 @@ static void test_pg_revoke_last_admins(void **state)
     if (!on_pg) {
         skip();
     }
-    struct store *a = open_migrated(), *b = NULL;
+    struct store *a = open_migrated(), *b = open_second();
     struct err err;
-    assert_int_equal(store_open(url, &b, &err), 0);
     struct store_tx tx;
     tx_open(a, &tx, false);
     for (int i = 1; i <= 2; i++) {
@@ -1647,9 +1654,7 @@ static void test_pg_dimension_cap_shared(void **state)
     if (!on_pg) {
         skip();
     }
-    struct store *a = open_migrated(), *b = NULL;
-    struct err err;
-    assert_int_equal(store_open(url, &b, &err), 0);
+    struct store *a = open_migrated(), *b = open_second();
     struct store_rule *rl = calloc(1, sizeof(*rl));
     snprintf(rl->experiment, sizeof(rl->experiment), "dx");
     snprintf(rl->metric, sizeof(rl->metric), "m");
