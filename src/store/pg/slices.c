@@ -80,20 +80,32 @@ int pg_dims_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
     return 0;
 }
 
+/* One text array per field of rows, for fields "u" user_id, "e" experiment, "d" dimension,
+ * "v" value, in the order given (t: at least strlen(fields) entries); returns their number. */
+static int dimrow_texts(struct pg_text *t, const struct store_dimrow *rows, size_t n,
+                        const char *fields)
+{
+    int k = (int)strlen(fields);
+    begin_texts(t, k);
+    for (size_t i = 0; i < n; i++) {
+        for (int f = 0; f < k; f++) {
+            const struct store_dimrow *r = &rows[i];
+            pg_arr_str(&t[f], fields[f] == 'u'   ? r->user_id
+                              : fields[f] == 'e' ? r->experiment
+                              : fields[f] == 'd' ? r->dimension
+                                                 : r->value);
+        }
+    }
+    return k;
+}
+
 int pg_dims_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n, struct err *err)
 {
     static const char SQL[] =
         "INSERT INTO exposure_dims (user_id, experiment, dimension, value) SELECT * FROM "
         "unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING";
     struct pg_text t[4];
-    begin_texts(t, 4);
-    for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], rows[i].user_id);
-        pg_arr_str(&t[1], rows[i].experiment);
-        pg_arr_str(&t[2], rows[i].dimension);
-        pg_arr_str(&t[3], rows[i].value);
-    }
-    return defer_texts(tx->conn, SQL, t, 4, err);
+    return defer_texts(tx->conn, SQL, t, dimrow_texts(t, rows, n, "uedv"), err);
 }
 
 int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, size_t n, bool *known,
@@ -105,13 +117,7 @@ int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, si
         "v.experiment = t.e AND v.dimension = t.d) FROM unnest($1::text[], $2::text[], "
         "$3::text[]) WITH ORDINALITY AS t(e, d, v, i)";
     struct pg_text t[3];
-    begin_texts(t, 3);
-    for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], rows[i].experiment);
-        pg_arr_str(&t[1], rows[i].dimension);
-        pg_arr_str(&t[2], rows[i].value);
-    }
-    PGresult *r = run_texts(tx->conn, SQL, t, 3, err);
+    PGresult *r = run_texts(tx->conn, SQL, t, dimrow_texts(t, rows, n, "edv"), err);
     if (r == NULL) {
         return -1;
     }
@@ -134,12 +140,7 @@ int pg_dim_values_lock(struct store_tx *tx, const struct store_dimrow *rows, siz
         "hashtext(e || chr(31) || d) AS h FROM unnest($1::text[], $2::text[]) AS t(e, d) "
         "ORDER BY 1) s";
     struct pg_text t[2];
-    begin_texts(t, 2);
-    for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], rows[i].experiment);
-        pg_arr_str(&t[1], rows[i].dimension);
-    }
-    return defer_texts(tx->conn, SQL, t, 2, err);
+    return defer_texts(tx->conn, SQL, t, dimrow_texts(t, rows, n, "ed"), err);
 }
 
 int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
@@ -149,13 +150,7 @@ int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size
                               "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) "
                               "ON CONFLICT DO NOTHING";
     struct pg_text t[3];
-    begin_texts(t, 3);
-    for (size_t i = 0; i < n; i++) {
-        pg_arr_str(&t[0], rows[i].experiment);
-        pg_arr_str(&t[1], rows[i].dimension);
-        pg_arr_str(&t[2], rows[i].value);
-    }
-    return defer_texts(tx->conn, SQL, t, 3, err);
+    return defer_texts(tx->conn, SQL, t, dimrow_texts(t, rows, n, "edv"), err);
 }
 
 /* TwoSum of the stored hi and the delta's hi into *_lo, as the main roll-ups (ingest.c). */
