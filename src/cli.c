@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +82,23 @@ struct create_key {
     struct store_key k;
     uint8_t hash[AUTH_HASH_LEN];
     const char *actor;
+    bool first_admin; /* only if there is no active admin key */
+    bool skipped;     /* there was one */
 };
 
 static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct create_key *ck = arg;
+    if (ck->first_admin) {
+        int admins = 0;
+        if (store_key_count_admins(NULL, tx, &admins, err) != 0) {
+            return -1;
+        }
+        ck->skipped = admins > 0;
+        if (ck->skipped) {
+            return 0;
+        }
+    }
     if (store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
         return -1;
     }
@@ -107,7 +120,8 @@ static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
 }
 
 int cli_create_key(struct store *s, const char *name, const char *role, const char *actor,
-                   char secret[AUTH_SECRET_LEN + 1], char id[AUTH_ID_LEN + 1], struct err *err)
+                   bool first_admin, char secret[AUTH_SECRET_LEN + 1], char id[AUTH_ID_LEN + 1],
+                   struct err *err)
 {
     if (name == NULL || !text_id_valid(name, strlen(name), 128)) {
         return err_set(err, ERR_INVALID, "name", "--name must be 1 to 128 characters of text");
@@ -118,6 +132,7 @@ int cli_create_key(struct store *s, const char *name, const char *role, const ch
     struct create_key ck;
     memset(&ck, 0, sizeof(ck));
     ck.actor = actor;
+    ck.first_admin = first_admin;
     if (auth_key_generate(secret, ck.hash, ck.k.id, err) != 0) {
         return -1;
     }
@@ -126,7 +141,12 @@ int cli_create_key(struct store *s, const char *name, const char *role, const ch
     snprintf(ck.k.prefix, sizeof(ck.k.prefix), "%.8s", secret);
     ck.k.created_at = time_now_ms();
     if (store_write_sync(s, create_key_apply, &ck, err) != 0) {
+        sodium_memzero(secret, AUTH_SECRET_LEN + 1);
         return -1;
+    }
+    if (ck.skipped) {
+        sodium_memzero(secret, AUTH_SECRET_LEN + 1);
+        return 1;
     }
     memcpy(id, ck.k.id, AUTH_ID_LEN);
     id[AUTH_ID_LEN] = '\0';
@@ -282,7 +302,7 @@ int cli_keys(int argc, char **argv)
     int code = 0;
     if (create) {
         char secret[AUTH_SECRET_LEN + 1], kid[AUTH_ID_LEN + 1];
-        if (cli_create_key(s, name, role, "cli", secret, kid, &err) != 0) {
+        if (cli_create_key(s, name, role, "cli", false, secret, kid, &err) != 0) {
             fprintf(stderr, "bunsen: %s\n", err.msg);
             code = err.code == ERR_INVALID ? 2 : 1;
         } else {

@@ -118,10 +118,17 @@ static int bootstrap_admin(struct app *app)
         }
         return 0;
     }
+    /* decided again where the key is created: another daemon on the same database may
+     * have created it since the count above */
     char secret[AUTH_SECRET_LEN + 1], id[AUTH_ID_LEN + 1];
-    if (cli_create_key(app->store, "bootstrap-admin", "admin", "system", secret, id, &err) != 0) {
+    int rc =
+        cli_create_key(app->store, "bootstrap-admin", "admin", "system", true, secret, id, &err);
+    if (rc < 0) {
         fprintf(stderr, "bunsen: cannot create the bootstrap admin key: %s\n", err.msg);
         return -1;
+    }
+    if (rc > 0) {
+        return 0; /* another daemon created it: its admin.key has it */
     }
     bool saved = write_admin_key_file(app->cfg.data_dir, secret) == 0;
     if (!saved) {

@@ -37,8 +37,12 @@ int cli_prepare_data_dir(const struct config *cfg);
 struct store *cli_open_store(const struct config *cfg, bool migrate);
 
 /* Create a key directly in the store (writer not running or running: store_write_sync).
- * actor: who did it, for the audit log ("cli", "system"). secret receives the key. */
+ * actor: who did it, for the audit log ("cli", "system"). secret receives the key.
+ * first_admin: create it only if there is no active admin key, decided in the transaction
+ * that creates it (one at a time across daemons sharing the database); returns 1, creating
+ * nothing, when there is one. */
 int cli_create_key(struct store *s, const char *name, const char *role, const char *actor,
-                   char secret[AUTH_SECRET_LEN + 1], char id[AUTH_ID_LEN + 1], struct err *err);
+                   bool first_admin, char secret[AUTH_SECRET_LEN + 1], char id[AUTH_ID_LEN + 1],
+                   struct err *err);
 
 #endif

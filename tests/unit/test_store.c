@@ -1609,6 +1609,133 @@ static void test_pg_revoke_last_admins(void **state)
     store_close(a);
 }
 
+/* Two daemons starting on an empty database: each decides in the transaction that would
+ * create the bootstrap admin key whether there is an admin key (cli_create_key first_admin).
+ * The second's count waits for the first's transaction and sees its key (both counted 0 and
+ * two bootstrap keys were created). */
+struct admins_run {
+    struct store *s;
+    int admins;
+};
+
+static void *admins_main(void *arg)
+{
+    struct admins_run *ar = arg;
+    struct err err;
+    struct store_tx tx;
+    tx_open(ar->s, &tx, false);
+    assert_int_equal(store_key_count_admins(NULL, &tx, &ar->admins, &err), 0);
+    tx_done(&tx);
+    return NULL;
+}
+
+static void test_pg_first_admin_once(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *a = open_migrated(), *b = open_second();
+    struct err err;
+    struct store_tx tx;
+    int admins = -1;
+    tx_open(a, &tx, false);
+    assert_int_equal(store_key_count_admins(NULL, &tx, &admins, &err), 0);
+    assert_int_equal(admins, 0);
+    struct store_key k = {.created_at = 1};
+    snprintf(k.id, sizeof(k.id), "boot_a");
+    snprintf(k.name, sizeof(k.name), "bootstrap-admin");
+    snprintf(k.role, sizeof(k.role), "admin");
+    snprintf(k.prefix, sizeof(k.prefix), "p");
+    uint8_t hash[32];
+    auth_key_hash(k.id, strlen(k.id), hash);
+    assert_int_equal(store_key_insert(&tx, &k, hash, &err), 0);
+    struct admins_run ar = {.s = b, .admins = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, admins_main, &ar), 0);
+    usleep(300000); /* b's count has begun (and waits) */
+    tx_done(&tx);
+    pthread_join(th, NULL);
+    assert_int_equal(ar.admins, 1);
+    store_close(b);
+    store_close(a);
+}
+
+/* Audited writes of two daemons commit in the order of their audit ids: the second append
+ * waits for the first's commit. Before, the later id could commit first, and a reader paging
+ * down with before= at that moment went past the earlier id, which then committed behind it:
+ * an entry the reader never saw. */
+struct audit_run {
+    struct store *s;
+    atomic_bool finished;
+};
+
+static void *audit_main(void *arg)
+{
+    struct audit_run *ar = arg;
+    struct err err;
+    struct store_tx tx;
+    tx_open(ar->s, &tx, false);
+    struct store_audit e = {.actor_id = "b",
+                            .actor_name = "b",
+                            .action = "key.create",
+                            .target_type = "key",
+                            .target = "k_b"};
+    assert_int_equal(store_audit_append(&tx, &e, &err), 0);
+    tx_done(&tx);
+    atomic_store(&ar->finished, true);
+    return NULL;
+}
+
+struct audit_seen {
+    int n;
+    char targets[4][8];
+};
+
+static void seen_emit(void *ctx, const struct store_audit *e)
+{
+    struct audit_seen *as = ctx;
+    if (as->n < 4) {
+        snprintf(as->targets[as->n], sizeof(as->targets[0]), "%s", e->target);
+    }
+    as->n++;
+}
+
+static void test_pg_audit_commit_order(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *a = open_migrated(), *b = open_second();
+    struct err err;
+    struct store_tx tx;
+    tx_open(a, &tx, false);
+    struct store_audit e = {.actor_id = "a",
+                            .actor_name = "a",
+                            .action = "key.create",
+                            .target_type = "key",
+                            .target = "k_a"};
+    assert_int_equal(store_audit_append(&tx, &e, &err), 0);
+    struct audit_run ar = {.s = b};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, audit_main, &ar), 0);
+    usleep(300000); /* b's append has begun (and waits) */
+    struct audit_seen seen = {0};
+    assert_int_equal(store_audit_list(b, 0, NULL, NULL, 10, 0, seen_emit, &seen, &err), 0);
+    assert_false(atomic_load(&ar.finished));
+    assert_int_equal(seen.n, 0); /* nothing committed above a's id while a's is not */
+    tx_done(&tx);
+    pthread_join(th, NULL);
+    seen = (struct audit_seen){0};
+    assert_int_equal(store_audit_list(b, 0, NULL, NULL, 10, 0, seen_emit, &seen, &err), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.targets[0], "k_b"); /* newest first */
+    assert_string_equal(seen.targets[1], "k_a");
+    store_close(b);
+    store_close(a);
+}
+
 /* Two daemons each record 80 new values of one dimension at once: the cap of 100 values per
  * experiment and dimension holds for the database (the second counts the first's values
  * under their lock), not per daemon (160 values were once recorded). */
@@ -2590,6 +2717,8 @@ int main(void)
         cmocka_unit_test(test_moves_read_once),
         cmocka_unit_test(test_pg_chunk_beside_ingestion),
         cmocka_unit_test(test_pg_revoke_last_admins),
+        cmocka_unit_test(test_pg_first_admin_once),
+        cmocka_unit_test(test_pg_audit_commit_order),
         cmocka_unit_test(test_pg_dimension_cap_shared),
         cmocka_unit_test(test_sqlite_group_items),
         cmocka_unit_test(test_sync_and_lookup),

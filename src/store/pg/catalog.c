@@ -26,6 +26,19 @@ static void row_to_key(const PGresult *r, int row, struct store_key *k)
     k->revoked_at = pg_i64(r, row, 5);
 }
 
+/* Key changes that depend on the count of admin keys, one at a time across daemons: a
+ * revocation (the last admin may not go: two daemons revoking the last two at once left none)
+ * and the count inside a transaction (two daemons starting on an empty database each created
+ * a bootstrap admin key). Its own statement: under READ COMMITTED the count that follows
+ * takes its snapshot after the lock is granted, so it sees every change that held it. */
+static int lock_keys(struct store_tx *tx, struct err *err)
+{
+    static const char SQL[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 2)";
+    PGresult *r = pg_run(tx->conn, SQL, 0, NULL, NULL, 0, err);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
 int pg_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
                   struct err *err)
 {
@@ -47,17 +60,11 @@ int pg_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store
         "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
         "WHERE id = $1 FOR UPDATE";
     static const char SQL_REVOKE[] = "UPDATE api_keys SET revoked_at = $1::bigint WHERE id = $2";
-    /* revocations one at a time across daemons: the count of active admins that follows in
-     * the caller's transaction (the last one may not go) then sees every other committed
-     * revocation; two daemons revoking the last two admins at once left none */
-    static const char SQL_LOCK[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 2)";
-    PGresult *r = pg_run(tx->conn, SQL_LOCK, 0, NULL, NULL, 0, err);
-    if (r == NULL) {
+    if (lock_keys(tx, err) != 0) {
         return -1;
     }
-    PQclear(r);
     const char *v[] = {id};
-    r = pg_run(tx->conn, SQL_GET, 1, v, NULL, 0, err);
+    PGresult *r = pg_run(tx->conn, SQL_GET, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -146,6 +153,9 @@ int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err
 {
     static const char SQL[] =
         "SELECT COUNT(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL";
+    if (tx != NULL && lock_keys(tx, err) != 0) {
+        return -1;
+    }
     struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
         return -1;
@@ -167,6 +177,18 @@ int pg_audit_append(struct store_tx *tx, const struct store_audit *e, struct err
     static const char SQL[] =
         "INSERT INTO audit_log (ts, actor_id, actor_name, action, target_type, target, "
         "before_json, after_json) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8)";
+    /* Appends one at a time across daemons, each holding the lock until its commit: ids are
+     * then allocated in commit order, and a reader paging down with before= never passes an
+     * id that commits later (two daemons' admin writes committed out of id order, and an
+     * entry could be skipped by a reader paging at that moment). The last lock its
+     * transaction takes, and audited writes run alone: nothing waits behind it but another
+     * audited write. */
+    static const char SQL_LOCK[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 3)";
+    PGresult *l = pg_run(tx->conn, SQL_LOCK, 0, NULL, NULL, 0, err);
+    if (l == NULL) {
+        return -1;
+    }
+    PQclear(l);
     char ts[32];
     const char *v[] = {I64(ts, time_now_ms()), e->actor_id, e->actor_name,  e->action,
                        e->target_type,         e->target,   e->before_json, e->after_json};

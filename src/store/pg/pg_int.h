@@ -27,9 +27,11 @@
  * rebuilding experiment's (hashtext(experiment); shared by ingestion, exclusive for a
  * rebuild chunk: ingest.c pg_lock_users, rebuild.c), all users (0; shared, exclusive for a
  * request over the lock budget), users (hashtext(user_id)). Migrations take the catalogue
- * class's object 0 alone, key revocations its object 2 (after the catalogue's 1); the
- * registration of a dimension's new values takes (hashtext(experiment, dimension)) after the
- * user locks; a daemon's writer session holds its roll-up slot (0-63). */
+ * class's object 0 alone; key revocations and the count of admin keys inside a transaction
+ * its object 2 (after the catalogue's 1), and the audit log's append its object 3, last (so
+ * audit ids are allocated in commit order); the registration of a dimension's new values
+ * takes (hashtext(experiment, dimension)) after the user locks; a daemon's writer session
+ * holds its roll-up slot (0-63). */
 #define PG_LOCK_CATALOG   "1112887377"
 #define PG_LOCK_USER      "1112887378"
 #define PG_LOCK_SLOT      "1112887379"
