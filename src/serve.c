@@ -282,6 +282,7 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     app.started_at = time_now_ms();
+    struct api_publisher *publisher = api_sdk_streams_start(&app);
     const char *host = app.cfg.listen;
     bool v6 = strchr(host, ':') != NULL;
     printf("bunsen %s listening on http://%s%s%s:%d/\n", BUNSEN_VERSION, v6 ? "[" : "", host,
@@ -299,7 +300,6 @@ int cli_serve(int argc, char **argv)
             log_json(LOG_INFO, "shutting down", json_pack("{s:i}", "signal", sig));
             break;
         }
-        api_sdk_streams_tick(&app); /* keep-alive comments on idle SSE streams */
         if (sig == SIGHUP) {
             reload_on_hup(&app);
             continue;
@@ -324,6 +324,7 @@ int cli_serve(int argc, char **argv)
     pthread_mutex_lock(&cs.mu);
     cs.closed = true;
     pthread_mutex_unlock(&cs.mu);
+    api_sdk_streams_stop(publisher);
     http_server_stop(app.http);
     store_close(app.store); /* the last connection to close checkpoints the WAL */
     snapshot_cell_free(app.experiments);

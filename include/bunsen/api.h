@@ -93,10 +93,16 @@ void api_users_export(struct http_req *r); /* GET /api/v1/experiments/{key}/user
 /* sdk_stream.c: GrowthBook SDK extras (issue 15) */
 void api_sdk_sub(struct http_req *r);  /* GET  /sub/{sdk_key} (Server-Sent Events) */
 void api_sdk_eval(struct http_req *r); /* POST /api/eval/{sdk_key} (remote evaluation) */
-/* Send the current payload to every stream whose last one differs (after a snapshot
- * publish), and keep-alive comments to idle streams (once a second from the main loop). */
+/* The streams' publisher: a thread of its own sends the current payload to every stream
+ * whose last one differs after a snapshot publish, and keep-alive comments to idle streams
+ * (once a second). Start it once the HTTP server runs, stop it before the server stops. */
+struct api_publisher;
+struct api_publisher *api_sdk_streams_start(struct app *app);
+void api_sdk_streams_stop(struct api_publisher *pb); /* NULL ok */
+/* Ask for a publish (after a snapshot publish): returns at once, the publisher renders the
+ * payloads of whatever snapshot is current when it runs (requests made meanwhile coalesce).
+ * Without a publisher (app->publisher NULL) it publishes on the calling thread. */
 void api_sdk_streams_publish(struct app *app);
-void api_sdk_streams_tick(struct app *app);
 
 /* saved_groups.c: named value lists for $inGroup / $notInGroup (issue 15) */
 void api_saved_groups_create(struct http_req *r); /* POST   /api/v1/saved-groups */

@@ -2,7 +2,8 @@
  * app.h - the daemon's shared state, created by `bunsen serve` (src/serve.c) and lent
  * to every handler through http_req_app(). Fields are set before the HTTP server
  * starts and are read-only afterwards (the objects they point to do their own locking),
- * except catalog_loaded (under reload_mu).
+ * except catalog_loaded (under reload_mu) and publisher (atomic: set once the HTTP server
+ * runs, cleared before it stops).
  */
 #ifndef BUNSEN_APP_H
 #define BUNSEN_APP_H
@@ -18,6 +19,7 @@
 struct http_server;
 struct prom;
 struct api_payloads;
+struct api_publisher;
 
 struct app {
     struct config cfg;
@@ -30,6 +32,7 @@ struct app {
     int64_t catalog_loaded; /* catalogue version of the published snapshot, -1: none (reload_mu) */
     struct prom *prom;      /* counters for GET /metrics (src/api/prom.c) */
     struct api_payloads *payloads; /* SDK payloads rendered (src/api/payload.c), or NULL */
+    _Atomic(struct api_publisher *) publisher; /* SDK streams' (src/api/sdk_stream.c), or NULL */
 };
 
 #endif

@@ -9,13 +9,16 @@
  *   encrypted payloads         AES-128-CBC as the SDK's decryptionKey: "iv.ciphertext", both
  *                              base64, PKCS#7 padding (OpenSSL libcrypto)
  *
- * Streams are http_reply_event_stream()s: a subscriber pins no thread. api_sdk_streams_publish()
- * runs after every snapshot publish (api_experiments_reload, under its mutex) and sends the
- * new payload to each subscriber whose last one differs; api_sdk_streams_tick() (once a
- * second from the main loop) sends a comment line every 15 s so that proxies keep the
- * connection and a vanished client is noticed. Request threads and the reload paths.
+ * Streams are http_reply_event_stream()s: a subscriber pins no thread. After every snapshot
+ * publish (api_experiments_reload) api_sdk_streams_publish() wakes the publisher, a thread of
+ * its own, which sends the current payload to each subscriber whose last one differs, and
+ * once a second sends a comment line to streams idle for 15 s, so that proxies keep the
+ * connection and a vanished client is noticed. Request threads, the reload paths and the
+ * publisher.
  */
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,7 +231,7 @@ static void publish_one(void *ctx, struct http_stream *st, void *user)
     }
 }
 
-void api_sdk_streams_publish(struct app *app)
+static void publish_now(struct app *app)
 {
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
@@ -260,13 +263,104 @@ static void ping_one(void *ctx, struct http_stream *st, void *user)
     }
 }
 
-void api_sdk_streams_tick(struct app *app)
+static void keep_alive(struct app *app)
 {
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
     }
     int64_t now = time_now_ms();
     http_server_each_stream(app->http, ping_one, &now);
+}
+
+/*
+ * The publisher. Rendering the payloads of a change (tens of milliseconds per megabyte and
+ * encrypted key, payload.c) once ran inside the reload, under its mutex: on the completion
+ * thread, which holds every write's reply, and on PostgreSQL also at the start of the
+ * writer's transaction when it saw another daemon's change, so the writer waited for it.
+ * Now a reload only sets `pending`; requests made while a publish runs coalesce into one
+ * more, which renders whatever snapshot is current then (never an older one after a newer:
+ * publish_one compares generations).
+ */
+struct api_publisher {
+    struct app *app;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool pending, stop;
+};
+
+static void *publisher_main(void *arg)
+{
+    struct api_publisher *pb = arg;
+    int64_t pinged = time_now_ms();
+    pthread_mutex_lock(&pb->mu);
+    while (!pb->stop) {
+        if (!pb->pending) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&pb->wake, &pb->mu, &until);
+        }
+        bool publish = pb->pending && !pb->stop;
+        pb->pending = false;
+        pthread_mutex_unlock(&pb->mu);
+        if (publish) {
+            publish_now(pb->app);
+        }
+        int64_t now = time_now_ms();
+        if (now - pinged >= 1000) {
+            pinged = now;
+            keep_alive(pb->app);
+        }
+        pthread_mutex_lock(&pb->mu);
+    }
+    pthread_mutex_unlock(&pb->mu);
+    return NULL;
+}
+
+struct api_publisher *api_sdk_streams_start(struct app *app)
+{
+    struct api_publisher *pb = xcalloc(1, sizeof(*pb));
+    pb->app = app;
+    pthread_mutex_init(&pb->mu, NULL);
+    pthread_cond_init(&pb->wake, NULL);
+    if (pthread_create(&pb->thread, NULL, publisher_main, pb) != 0) {
+        pthread_cond_destroy(&pb->wake);
+        pthread_mutex_destroy(&pb->mu);
+        free(pb);
+        return NULL; /* publishes then run on the calling thread */
+    }
+    atomic_store(&app->publisher, pb);
+    return pb;
+}
+
+void api_sdk_streams_stop(struct api_publisher *pb)
+{
+    if (pb == NULL) {
+        return;
+    }
+    atomic_store(&pb->app->publisher, NULL);
+    pthread_mutex_lock(&pb->mu);
+    pb->stop = true;
+    pthread_cond_signal(&pb->wake);
+    pthread_mutex_unlock(&pb->mu);
+    pthread_join(pb->thread, NULL);
+    pthread_cond_destroy(&pb->wake);
+    pthread_mutex_destroy(&pb->mu);
+    free(pb);
+}
+
+void api_sdk_streams_publish(struct app *app)
+{
+    struct api_publisher *pb = atomic_load(&app->publisher);
+    if (pb == NULL) {
+        publish_now(app);
+        return;
+    }
+    pthread_mutex_lock(&pb->mu);
+    pb->pending = true;
+    pthread_cond_signal(&pb->wake);
+    pthread_mutex_unlock(&pb->mu);
 }
 
 /* ---- remote evaluation ---- */
