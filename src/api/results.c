@@ -311,8 +311,15 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
                             (c.chance_to_beat_control.value > 1 - p->alpha ||
                              c.chance_to_beat_control.value < p->alpha);
             json_object_set_new(v, "significant", json_boolean(decisive));
+            /* the verdict is the one of the interval shown beside it (STATS.md): a chance
+             * above 1 - alpha is a one-sided alpha, the interval a two-sided one, so with
+             * d/SE between z(1 - alpha) and z(1 - alpha/2) the chance was decisive while the
+             * interval held 0, and the verdict said "win" beside it */
+            const struct stats_lift *rl = &c.relative;
+            bool excludes_zero = rl->ci_lo.present && rl->ci_hi.present &&
+                                 (rl->ci_lo.value > 0 || rl->ci_hi.value < 0);
             json_object_set_new(json_object_get(v, "relative_lift"), "significant",
-                                json_boolean(decisive));
+                                json_boolean(excludes_zero));
         }
         if (cfg.cuped) {
             json_object_set_new(v, "cuped",

@@ -172,13 +172,13 @@ static void lift_interval(const struct stats_config *cfg, struct stats_lift *l, 
     switch (cfg->method) {
     case STATS_METHOD_FREQUENTIST:
         if (df.present && df.value > 0) {
-            double tq = gsl_cdf_tdist_Pinv(1.0 - cfg->alpha / 2.0, df.value);
+            double tq = gsl_cdf_tdist_Qinv(cfg->alpha / 2.0, df.value);
             half = tq * se;
             p = 2.0 * gsl_cdf_tdist_P(-fabs(est / se), df.value);
         }
         break;
     case STATS_METHOD_BAYESIAN:
-        half = gsl_cdf_ugaussian_Pinv(1.0 - cfg->alpha / 2.0) * se;
+        half = gsl_cdf_ugaussian_Qinv(cfg->alpha / 2.0) * se;
         break;
     case STATS_METHOD_SEQUENTIAL:
         if (stats_sequential_interval(est, se, n, cfg->alpha, cfg->sequential_tuning, &half, &p) !=

@@ -50,7 +50,7 @@ int stats_power_binomial(double p1, double p2, double alpha, double power, int64
     if (!(p2 > 0 && p2 < 1) || p2 == p1) {
         return err_set(err, ERR_INVALID, "mde", "target rate must be in (0, 1) and differ");
     }
-    double za = gsl_cdf_ugaussian_Pinv(1.0 - alpha / 2.0);
+    double za = gsl_cdf_ugaussian_Qinv(alpha / 2.0);
     double zb = gsl_cdf_ugaussian_Pinv(power);
     double pbar = (p1 + p2) / 2.0;
     double num = za * sqrt(2.0 * pbar * (1.0 - pbar)) + zb * sqrt(p1 * (1 - p1) + p2 * (1 - p2));
@@ -170,7 +170,7 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
     }
     /* start from the normal answer; the t answer is at most a few users above it */
     double effect = fabs(delta) / sigma;
-    double z = gsl_cdf_ugaussian_Pinv(1.0 - alpha / 2.0) + gsl_cdf_ugaussian_Pinv(power);
+    double z = gsl_cdf_ugaussian_Qinv(alpha / 2.0) + gsl_cdf_ugaussian_Pinv(power);
     int64_t guess = 0;
     if (users_of(2.0 * z * z / (effect * effect), &guess, err) != 0) {
         return -1;

@@ -1,7 +1,8 @@
 /*
  * srm.c - sample ratio mismatch (STATS.md "Sample ratio mismatch"): Pearson chi-square
  * of the observed users per variant against the intended weights, upper tail with
- * k - 1 degrees of freedom via gsl_cdf_chisq_Q; mismatch when p < 0.001.
+ * k - 1 degrees of freedom via gsl_cdf_chisq_Q (k: the variants of weight > 0; users in a
+ * variant of weight 0 are a mismatch by themselves); mismatch when p < 0.001.
  * Pure; any thread may enter.
  */
 #include "bunsen/stats.h"
@@ -36,7 +37,13 @@ int stats_srm_test(const int64_t *observed, const double *weights, size_t k, str
     if (!(wsum > 0)) {
         return err_set(err, ERR_INVALID, "weights", "weights sum to 0");
     }
-    out->df = (int)k - 1;
+    /* a variant of weight 0 expects no user: it is no cell of the test (a degree of
+     * freedom for it diluted real mismatches), unless users reach it (below) */
+    size_t cells = 0;
+    for (size_t i = 0; i < k; i++) {
+        cells += weights[i] > 0 ? 1 : 0;
+    }
+    out->df = (int)cells - 1;
     if (k < 2) {
         stats_warning_add(out->warning, "a single variant: no sample ratio test");
         return 0;
@@ -59,7 +66,11 @@ int stats_srm_test(const int64_t *observed, const double *weights, size_t k, str
             return 0;
         }
     }
-    double p = gsl_cdf_chisq_Q(chi2, (double)(k - 1));
+    if (cells < 2) {
+        stats_warning_add(out->warning, "a single variant of weight > 0: no sample ratio test");
+        return 0;
+    }
+    double p = gsl_cdf_chisq_Q(chi2, (double)(cells - 1));
     out->chi2 = stats_opt_of(chi2);
     if (!isfinite(p) || p < 0 || p > 1) {
         stats_warning_add(out->warning, "numerical evaluation failed");

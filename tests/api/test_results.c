@@ -210,6 +210,29 @@ static void test_winner_all_methods(void **state)
     }
 }
 
+/* Under bayesian the verdict follows the relative interval shown beside it: 1,000 / 10,000
+ * against 1,078 / 10,000 has a chance to beat control of 0.965 (above 1 - alpha, so
+ * `significant`), but a 95% relative interval of [-0.0098, 0.166] holding 0: the verdict is
+ * "flat" (it said "win" beside that interval). */
+static void test_bayesian_verdict_interval(void **state)
+{
+    (void)state;
+    const double w[] = {0.5, 0.5};
+    make_experiment("bayes-edge", "conv", w, 2);
+    ingest_binomial_arm("bayes-edge", "conv", 0, 10000, 1000);
+    ingest_binomial_arm("bayes-edge", "conv", 1, 10000, 1078);
+    json_t *res = results("bayes-edge", "method=bayesian&cuped=false");
+    const json_t *v = treatment(res, 0, 1);
+    assert_true(fabs(json_real_value(json_object_get(v, "chance_to_beat_control")) - 0.9646) <
+                5e-4);
+    assert_true(json_is_true(json_object_get(v, "significant")));
+    assert_true(json_real_value(ci(v, "relative_lift", 0)) < 0);
+    assert_true(json_real_value(ci(v, "relative_lift", 1)) > 0);
+    assert_true(json_is_false(json_object_get(json_object_get(v, "relative_lift"), "significant")));
+    assert_string_equal(json_string_value(json_object_get(v, "verdict")), "flat");
+    json_decref(res);
+}
+
 static void test_growthbook_published(void **state)
 {
     (void)state;
@@ -903,6 +926,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_winner_all_methods),
         cmocka_unit_test(test_growthbook_published),
+        cmocka_unit_test(test_bayesian_verdict_interval),
         cmocka_unit_test(test_zero_control_and_weights),
         cmocka_unit_test(test_cuped_from_events),
         cmocka_unit_test(test_csv_timeseries_power_errors),

@@ -497,6 +497,33 @@ static void test_power_mean_least_n(void **state)
     }
 }
 
+/* A small alpha: the quantiles are taken of alpha/2's upper tail (Qinv), not of 1 - alpha/2,
+ * which rounds (intervals off by 2e-5 relative at alpha 1e-13) and is 1 below alpha ~1e-16
+ * (an infinite quantile: intervals null, power "not computable"). References: scipy 1.10
+ * norm.isf(5e-18) = 8.573944076720883; R power.prop.test's formula and power.t.test's least n
+ * (scipy nct) at alpha 1e-15 and 1e-17. */
+static void test_small_alpha(void **state)
+{
+    (void)state;
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    cfg.method = STATS_METHOD_BAYESIAN;
+    cfg.alpha = 1e-17;
+    struct stats_arm a = {.n = 28, .s = 14, .q = 14};
+    struct stats_arm b = {.n = 30, .s = 16, .q = 16};
+    struct stats_comparison r;
+    struct err err;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &r, &err), 0);
+    assert_true(r.absolute.ci_hi.present && r.absolute.se.present);
+    double z = (r.absolute.ci_hi.value - r.absolute.estimate.value) / r.absolute.se.value;
+    assert_true(fabs(z - 8.573944076720883) < 1e-9);
+    int64_t n = 0;
+    assert_int_equal(stats_power_binomial(0.10, 0.11, 1e-15, 0.8, &n, &err), 0);
+    assert_int_equal(n, 147819);
+    assert_int_equal(stats_power_mean(1.0, 0.5, 1e-17, 0.8, &n, &err), 0);
+    assert_int_equal(n, 728);
+}
+
 /* GrowthBook's published example: 14/28 (control) vs 16/30 with Bernoulli variances. */
 static void test_growthbook_published(void **state)
 {
@@ -642,6 +669,18 @@ static void test_srm_degenerate(void **state)
     assert_true(s.p_value.present && s.p_value.value == 0 && s.mismatch);
     int64_t o1[1] = {100};
     assert_int_equal(stats_srm_test(o1, w, 1, &s, &err), 0);
+    assert_false(s.p_value.present || s.mismatch);
+    /* an empty variant of weight 0 is no cell: df 1, as scipy's chisquare([1000, 1180],
+     * [1090, 1090]) (p 1.1564619596171556e-4; with df 2 it was 5.9e-4) */
+    int64_t o2[3] = {1000, 1180, 0};
+    assert_int_equal(stats_srm_test(o2, w, 3, &s, &err), 0);
+    assert_int_equal(s.df, 1);
+    assert_true(s.p_value.present && s.mismatch);
+    assert_true(fabs(s.p_value.value - 1.1564619596171556e-4) < 1e-6 * 1.1564619596171556e-4);
+    assert_true(fabs(s.chi2.value - 14.862385321100918) < 1e-9);
+    double w1[3] = {1, 0, 0}; /* one variant of weight > 0: nothing to test */
+    int64_t o4[3] = {50, 0, 0};
+    assert_int_equal(stats_srm_test(o4, w1, 3, &s, &err), 0);
     assert_false(s.p_value.present || s.mismatch);
 }
 
@@ -811,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_fixture_corrections),
         cmocka_unit_test(test_fixture_power),
         cmocka_unit_test(test_power_mean_least_n),
+        cmocka_unit_test(test_small_alpha),
         cmocka_unit_test(test_growthbook_published),
         cmocka_unit_test(test_degenerate_small_arms),
         cmocka_unit_test(test_degenerate_constant_values),
