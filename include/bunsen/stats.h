@@ -154,6 +154,8 @@ struct stats_config {
     double alpha;             /* in (0, 1); intervals are (1 - alpha) */
     bool cuped;               /* apply CUPED using the arms' sx, qx, p */
     double sequential_tuning; /* N* > 0, used by STATS_METHOD_SEQUENTIAL */
+    bool lifts_only;          /* the lifts and their intervals only: no chance to beat control or
+                               * expected loss under bayesian (a time series shows no more) */
 };
 
 /* Binomial, increase, frequentist, alpha 0.05, no CUPED, N* = 5000. Thread-safe. */

@@ -97,6 +97,7 @@ json_t *results_timeseries(struct store *s, const struct experiment *x, const ch
     cfg.method = p->method;
     cfg.alpha = p->alpha;
     cfg.sequential_tuning = x->sequential_tuning;
+    cfg.lifts_only = true; /* a day shows its lifts: no posterior comparison per day */
     days = json_array();
     for (size_t d = 0; d < se.ndays; d++) {
         json_t *vars = json_array();

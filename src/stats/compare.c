@@ -52,6 +52,7 @@ void stats_config_default(struct stats_config *cfg)
     cfg->alpha = STATS_ALPHA_DEFAULT;
     cfg->cuped = false;
     cfg->sequential_tuning = STATS_SEQUENTIAL_TUNING_DEFAULT;
+    cfg->lifts_only = false;
 }
 
 static int config_check(const struct stats_config *cfg, struct err *err)
@@ -255,7 +256,11 @@ static void bayes_beta(enum stats_goal goal, const struct stats_arm *a, const st
         return;
     }
     out->chance_to_beat_control = stats_opt_of(chance);
-    out->expected_loss = stats_opt_of(loss);
+    if (isfinite(loss)) {
+        out->expected_loss = stats_opt_of(loss);
+    } else {
+        stats_warning_add(out->warning, W_NUMERIC); /* the loss could not be had to 1e-6 */
+    }
 }
 
 /* Welch-Satterthwaite df of a variance made of two per-arm parts; absent when both are 0. */
@@ -399,7 +404,7 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
         ztest(a, b, out);
     }
 
-    if (cfg->method == STATS_METHOD_BAYESIAN) {
+    if (cfg->method == STATS_METHOD_BAYESIAN && !cfg->lifts_only) {
         if (cfg->type == STATS_METRIC_BINOMIAL && theta == 0) {
             bayes_beta(cfg->goal, a, b, out);
         } else if (se > 0) {
