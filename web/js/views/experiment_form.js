@@ -219,10 +219,18 @@ export async function renderExperimentForm(ctx, key) {
   );
 
   // ---- traffic: coverage, namespace, seed, hash version
-  const covIn = h('input', { type: 'range', min: '0', max: '100', step: '1', value: String(Math.round((x.coverage ?? 1) * 100)) });
+  // The slider moves in whole percents; a stored coverage finer than that (0.255) is kept,
+  // and shown as it is, until the slider is moved.
+  const coverage0 = x.coverage ?? 1;
+  let covMoved = false;
+  const covIn = h('input', { type: 'range', min: '0', max: '100', step: '1', value: String(Math.round(coverage0 * 100)) });
   const covOut = h('output', { class: 'range-out' });
-  const covText = () => { covOut.textContent = `${covIn.value}%`; covIn.setAttribute('aria-valuetext', `${covIn.value}% of users`); };
-  covIn.addEventListener('input', covText);
+  const covText = () => {
+    const t = covMoved ? covIn.value : pctText(coverage0);
+    covOut.textContent = `${t}%`;
+    covIn.setAttribute('aria-valuetext', `${t}% of users`);
+  };
+  covIn.addEventListener('input', () => { covMoved = true; covText(); });
   covText();
   const covField = field('Coverage', covIn, { field: 'coverage', hint: 'Share of eligible users who enter the experiment; the rest see the control and are not counted.' });
   covField.wrap.querySelector('label').after(covOut);
@@ -330,7 +338,8 @@ export async function renderExperimentForm(ctx, key) {
   const cupedIn = h('input', { type: 'checkbox', checked: !!an.cuped, id: nextId('cuped'), dataset: { field: 'analysis.cuped' } });
   const corrSel = h('select', {}, [['none', 'None'], ['holm', 'Holm–Bonferroni'], ['bh', 'Benjamini–Hochberg']].map(([v, t]) => h('option', { value: v, selected: an.correction === v }, t)));
   const tuneIn = h('input', { type: 'number', min: '1', step: 'any', value: String(x.sequential_tuning ?? 5000) });
-  const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: String(Number(((x.mde ?? 0.05) * 100).toFixed(4))) });
+  const mde0Text = String(Number(((x.mde ?? 0.05) * 100).toFixed(4)));
+  const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: mde0Text });
   const analysis = h('fieldset', { class: 'section' }, h('legend', {}, 'Analysis defaults'),
     h('div', { class: 'grid-3' },
       field('Method', methodSel, { field: 'analysis.method' }).wrap,
@@ -359,14 +368,16 @@ export async function renderExperimentForm(ctx, key) {
       owner: ownerIn.value.trim(),
       hypothesis: hypoIn.value.trim(),
       description: descIn.value.trim(),
-      coverage: Number(covIn.value) / 100,
+      coverage: covMoved ? Number(covIn.value) / 100 : coverage0,
       forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
-      metrics: catalogue.filter((m) => chosen.has(m.key)).map((m) => m.key),
+      // the experiment's own order, newly ticked ones at the end (a Set keeps insertion
+      // order): on a stopped experiment any change of the list is refused
+      metrics: [...chosen],
       primary_metric: primarySel.value || null,
-      guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
+      guardrails: [...guards],
       sequential_tuning: numOrNull(tuneIn.value),
       dimensions: hasDims ? dimsIn.value.split(',').map((d) => d.trim()).filter((d) => d !== '') : undefined,
-      mde: hasMde && numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
+      mde: !hasMde ? undefined : mdeIn.value === mde0Text && x.mde != null ? x.mde : numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
@@ -391,6 +402,22 @@ export async function renderExperimentForm(ctx, key) {
     return p;
   };
 
+  // The payload of the form as loaded: an edit sends only the fields that differ from it,
+  // so a field the user did not touch is never rewritten (a stored value the controls
+  // cannot show exactly, a list in its own order, a field frozen by the status).
+  let loaded = null;
+  if (editing) {
+    try {
+      loaded = buildPayload();
+    } catch {
+      loaded = null; // then every field is sent
+    }
+  }
+  const changedOnly = (p) => {
+    if (!loaded) return p;
+    return Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(loaded[k])));
+  };
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
@@ -405,6 +432,14 @@ export async function renderExperimentForm(ctx, key) {
     const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
     const problems = experimentProblems(payload, { forcedDupes });
     if (showErrors(form, problems, summary)) return;
+    if (editing) {
+      payload = changedOnly(payload);
+      if (Object.keys(payload).length === 0) {
+        announce('Nothing changed', 'ok');
+        ctx.navigate(`#/experiments/${encodeURIComponent(x.key)}`);
+        return;
+      }
+    }
     saveBtn.disabled = true;
     try {
       const saved = editing ? await api.updateExperiment(x.key, payload) : await api.createExperiment(payload);

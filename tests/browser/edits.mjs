@@ -1,0 +1,164 @@
+// edits.mjs - what the dashboard's forms send back: an edit keeps what the user did not
+// touch (the experiment's metric order, a coverage finer than the slider's whole percents,
+// a targeting list whose strings hold commas), a running experiment's variant names and
+// values can change (keys and weights cannot), a conclusion is optional and can be
+// cleared, and the key form creates one key per submit (and encrypted sdk keys, showing
+// the decryption key). Run through run.sh (its own daemon and Chromium).
+
+import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq } from './lib.mjs';
+
+const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
+const WEB = process.env.BUNSEN_WEB_DIR || 'web';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const STOPPED = 'order-stopped';
+const RUNNING = 'order-running';
+const DRAFT = 'city-targeting';
+const TO_STOP = 'stop-quietly';
+// the catalogue lists a-, b-, c- in this order; the experiments list them otherwise
+const METRICS = ['b-visits', 'a-orders'];
+const CITY = { city: { $in: ['Washington, D.C.', 'Paris', 'say "hi"'] }, plan: 'pro' };
+
+const T = tap();
+let daemon;
+let admin;
+let browser;
+let page;
+let watch;
+
+function noErrors(allow = []) {
+  const bad = watch.take(allow);
+  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+}
+
+async function go(hash) {
+  await page.goto(`${daemon.url}/#${hash}`);
+}
+
+async function text(locator) {
+  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
+}
+
+/** Wait until the page's hash, without its query, is `hash` (a saved form goes back to the experiment). */
+async function waitHash(hash) {
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    last = (await page.evaluate(() => location.hash)).split('?')[0];
+    if (last === `#${hash}`) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assertEq(last, `#${hash}`, 'the page after saving');
+}
+
+async function auditCount(key) {
+  return (await admin.get(`/audit?target_type=experiment&target=${key}&limit=100`)).entries.length;
+}
+
+async function openEdit(key) {
+  await go(`/experiments/${key}/edit`);
+  await page.locator('form.exp-form').waitFor();
+}
+
+async function save(key) {
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await waitHash(`/experiments/${key}`);
+  await page.locator('h1 .badge').waitFor();
+}
+
+T.test('metrics, experiments and keys to edit (API)', async () => {
+  await admin.post('/metrics', { key: 'a-orders', event: 'purchase', type: 'count' });
+  await admin.post('/metrics', { key: 'b-visits', event: 'visit', type: 'count' });
+  await admin.post('/metrics', { key: 'c-clicks', event: 'click', type: 'count' });
+  const cat = (await admin.get('/metrics')).metrics.map((m) => m.key);
+  assertEq(JSON.stringify(cat), '["a-orders","b-visits","c-clicks"]', 'the catalogue’s order');
+  const variants = [{ key: 'control', name: 'Control', weight: 0.5 }, { key: 'short', name: 'Short', weight: 0.5, value: 'short-copy' }];
+  await admin.post('/experiments', { key: STOPPED, name: 'Stopped one', variants, metrics: METRICS, guardrails: ['c-clicks', 'a-orders'], primary_metric: 'b-visits' });
+  await admin.post(`/experiments/${STOPPED}/start`);
+  await admin.post(`/experiments/${STOPPED}/stop`);
+  await admin.post('/experiments', { key: RUNNING, name: 'Running one', variants, metrics: METRICS, primary_metric: 'b-visits', coverage: 0.255 });
+  await admin.post(`/experiments/${RUNNING}/start`);
+  await admin.post('/experiments', { key: DRAFT, name: 'City draft', variants, targeting: CITY });
+  await admin.post('/experiments', { key: TO_STOP, name: 'Stop me quietly', variants });
+  await admin.post(`/experiments/${TO_STOP}/start`);
+});
+
+T.test('sign in', async () => {
+  await go('/experiments');
+  await page.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
+  await page.getByLabel('API key').fill(daemon.adminKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
+  noErrors();
+});
+
+T.test('a stopped experiment’s name changes; its metrics, in their own order, are not touched', async () => {
+  await openEdit(STOPPED);
+  await page.getByLabel('Name', { exact: true }).fill('Stopped one, renamed');
+  await save(STOPPED);
+  const x = await admin.get(`/experiments/${STOPPED}`);
+  assertEq(x.name, 'Stopped one, renamed', 'the name saved');
+  assertEq(JSON.stringify(x.metrics), JSON.stringify(METRICS), 'the metrics in their order');
+  assertEq(JSON.stringify(x.guardrails), '["c-clicks","a-orders"]', 'the guardrails in their order');
+  noErrors();
+});
+
+T.test('saving a running experiment unchanged changes nothing; a ticked metric goes last', async () => {
+  const audits = await auditCount(RUNNING);
+  const before = await admin.get(`/experiments/${RUNNING}`);
+  await openEdit(RUNNING);
+  await save(RUNNING);
+  const same = await admin.get(`/experiments/${RUNNING}`);
+  assertEq(same.updated_at, before.updated_at, 'not written');
+  assertEq(await auditCount(RUNNING), audits, 'no audit entry');
+  await openEdit(RUNNING);
+  await page.locator('fieldset[data-field="metrics"]').getByLabel(/c-clicks/).check();
+  await save(RUNNING);
+  const x = await admin.get(`/experiments/${RUNNING}`);
+  assertEq(JSON.stringify(x.metrics), '["b-visits","a-orders","c-clicks"]', 'the stored order, the new metric last');
+  noErrors();
+});
+
+T.test('a coverage finer than whole percents is shown and kept until the slider moves', async () => {
+  await openEdit(RUNNING);
+  assertEq(await text(page.locator('.range-out')), '25.5%', 'the stored coverage shown');
+  await page.getByLabel('Owner').fill('growth-team');
+  await save(RUNNING);
+  let x = await admin.get(`/experiments/${RUNNING}`);
+  assertEq(x.owner, 'growth-team', 'the owner saved');
+  assertEq(x.coverage, 0.255, 'the coverage kept');
+  await openEdit(RUNNING);
+  await page.getByLabel('Coverage').evaluate((el) => {
+    el.value = '40';
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  assertEq(await text(page.locator('.range-out')), '40%', 'the moved slider shown');
+  await save(RUNNING);
+  x = await admin.get(`/experiments/${RUNNING}`);
+  assertEq(x.coverage, 0.4, 'the moved coverage saved');
+  noErrors();
+});
+
+// ------------------------------------------------------------------ main
+
+let failed = 1;
+try {
+  daemon = await startDaemon({ bin: BIN, webDir: WEB });
+  admin = apiClient(daemon.url, daemon.adminKey);
+  browser = await launch(CHROMIUM);
+  page = browser.context.pages()[0] || (await browser.context.newPage());
+  watch = watchPage(page);
+  console.log(`# edits: daemon ${daemon.url}`);
+  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
+  if (!daemon.alive()) {
+    console.log('# the daemon died during the run; its stderr:');
+    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
+    failed += 1;
+  }
+} catch (e) {
+  console.log(`not ok 1 - setup: ${e.message}`);
+  console.log('1..1');
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (daemon) await daemon.stop();
+}
+process.exit(failed ? 1 : 0);
