@@ -138,6 +138,19 @@ T.test('a coverage finer than whole percents is shown and kept until the slider 
   noErrors();
 });
 
+T.test('targeting: a list item holding a comma or a quote stays one value when another rule changes', async () => {
+  await openEdit(DRAFT);
+  assertEq(await page.getByLabel('Rule 1 value').inputValue(), '"Washington, D.C.", Paris, "say \\"hi\\""', 'the list as text, quoted where needed');
+  await page.getByLabel('Rule 2 value').fill('team');
+  const shown = JSON.parse(await page.getByLabel('Condition as JSON').inputValue());
+  assertEq(JSON.stringify(shown.city), JSON.stringify(CITY.city), 'the JSON view keeps the list');
+  await page.getByLabel('Rule 1 value').fill('"Washington, D.C.", Paris, Rome');
+  await save(DRAFT);
+  const x = await admin.get(`/experiments/${DRAFT}`);
+  assertEq(JSON.stringify(x.targeting), '{"city":{"$in":["Washington, D.C.","Paris","Rome"]},"plan":"team"}', 'the targeting saved');
+  noErrors();
+});
+
 // ------------------------------------------------------------------ main
 
 let failed = 1;
