@@ -151,6 +151,56 @@ T.test('targeting: a list item holding a comma or a quote stays one value when a
   noErrors();
 });
 
+T.test('a double-clicked Create key makes one key; the form is empty after', async () => {
+  const before = (await admin.get('/keys')).keys.length;
+  await go('/keys');
+  await page.locator('form.key-form').waitFor();
+  // a slow server: the second click lands while the first request runs
+  const slow = async (route) => {
+    await new Promise((r) => setTimeout(r, 600));
+    await route.continue();
+  };
+  await page.route('**/api/v1/keys', slow);
+  try {
+    await page.locator('form.key-form').getByLabel('Name').fill('checkout-svc');
+    await page.getByRole('button', { name: 'Create key' }).dblclick();
+    await page.locator('.new-key', { hasText: 'checkout-svc' }).waitFor();
+    await page.waitForTimeout(1000);
+  } finally {
+    await page.unroute('**/api/v1/keys', slow);
+  }
+  const keys = (await admin.get('/keys')).keys;
+  assertEq(keys.length, before + 1, 'one key created');
+  assertEq(keys.filter((k) => k.name === 'checkout-svc').length, 1, 'one checkout-svc key');
+  const shown = await page.locator('.new-key input').first().inputValue();
+  assertEq(shown.slice(0, 8), keys.find((k) => k.name === 'checkout-svc').prefix, 'the secret shown is the key’s');
+  assertEq(await page.locator('form.key-form').getByLabel('Name').inputValue(), '', 'the name emptied');
+  noErrors();
+});
+
+T.test('an encrypted sdk key: the decryption key is shown, the payload is encrypted', async () => {
+  await go('/keys');
+  const form = page.locator('form.key-form');
+  await form.waitFor();
+  const enc = form.getByLabel(/^Encrypt/);
+  assert(!(await enc.isVisible()), 'no encrypt box for a viewer key');
+  await form.getByLabel('Name').fill('web-sdk');
+  await form.getByLabel('Role').selectOption('sdk');
+  await enc.check();
+  await page.getByRole('button', { name: 'Create key' }).click();
+  await page.locator('.new-key', { hasText: 'web-sdk' }).waitFor();
+  const inputs = page.locator('.new-key input');
+  assertEq(await inputs.count(), 2, 'the key and its decryption key');
+  const secret = await inputs.nth(0).inputValue();
+  const dec = await inputs.nth(1).inputValue();
+  assertEq(Buffer.from(dec, 'base64').length, 16, 'a 16-byte decryption key');
+  const res = await fetch(`${daemon.url}/api/features/${secret}`);
+  const payload = await res.json();
+  assert(typeof payload.encryptedFeatures === 'string' && !('features' in payload), 'the payload is encrypted');
+  assert(!(await enc.isVisible()), 'the form is back to a viewer key');
+  noErrors();
+});
+
 // ------------------------------------------------------------------ main
 
 let failed = 1;
