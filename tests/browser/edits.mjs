@@ -138,6 +138,28 @@ T.test('a coverage finer than whole percents is shown and kept until the slider 
   noErrors();
 });
 
+T.test('a running experiment’s variant names and values change; keys and weights are locked', async () => {
+  await openEdit(RUNNING);
+  const key = page.getByLabel('Variant 2 key');
+  const weight = page.getByLabel('Variant 2 weight (percent)');
+  const name = page.getByLabel('Variant 2 name');
+  const value = page.getByLabel('Variant 2 value (JSON)');
+  assert(!(await key.isEditable()), 'the key is read-only');
+  assert(!(await weight.isEditable()), 'the weight is read-only');
+  assert(await page.getByRole('button', { name: 'Add variant' }).isDisabled(), 'no variant can be added');
+  assert(await name.isEditable(), 'the name is editable');
+  assert(await value.isEditable(), 'the value is editable');
+  await name.fill('Shorter copy');
+  await value.fill('{"text": "Buy"}');
+  await save(RUNNING);
+  const x = await admin.get(`/experiments/${RUNNING}`);
+  assertEq(x.status, 'running', 'still running');
+  assertEq(x.variants[1].name, 'Shorter copy', 'the name saved');
+  assertEq(JSON.stringify(x.variants[1].value), '{"text":"Buy"}', 'the value saved');
+  assertEq(JSON.stringify(x.variants.map((v) => [v.key, v.weight])), '[["control",0.5],["short",0.5]]', 'keys and weights as they were');
+  noErrors();
+});
+
 T.test('targeting: a list item holding a comma or a quote stays one value when another rule changes', async () => {
   await openEdit(DRAFT);
   assertEq(await page.getByLabel('Rule 1 value').inputValue(), '"Washington, D.C.", Paris, "say \\"hi\\""', 'the list as text, quoted where needed');

@@ -8,7 +8,7 @@ import { keyProblem, showErrors, serverErrors } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 
 const LOCK_REASON = {
-  variants: 'changing variants or weights would move users between variants. Stop it and start a new experiment instead.',
+  variants: 'changing variant keys or weights, or adding or removing variants, would move users between variants. Stop it and start a new experiment instead. Names and values may change.',
   traffic: 'changing the namespace, seed or hash version would reassign users. Coverage may change.',
   targeting: 'changing targeting would change who is in the experiment.',
 };
@@ -25,15 +25,20 @@ function numOrNull(text) {
   return Number.isFinite(n) ? n : t; // a non-number goes to the server, which names the field
 }
 
-/** Make every control inside `box` read-only (text) or disabled (the rest), with a reason. */
-function lockWithin(box, reasonId) {
-  for (const el of box.querySelectorAll('input, select, textarea, button')) {
+/** Make the controls `els` read-only (text) or disabled (the rest), with a reason. */
+function lockControls(els, reasonId) {
+  for (const el of els) {
     if ((el.tagName === 'INPUT' && /^(text|number|search)$/.test(el.type)) || el.tagName === 'TEXTAREA') el.readOnly = true;
     else el.disabled = true;
     const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
     ids.push(reasonId);
     el.setAttribute('aria-describedby', ids.join(' '));
   }
+}
+
+/** Make every control inside `box` read-only or disabled, with a reason. */
+function lockWithin(box, reasonId) {
+  lockControls(box.querySelectorAll('input, select, textarea, button'), reasonId);
 }
 
 function lockNote(id, what) {
@@ -357,7 +362,9 @@ export async function renderExperimentForm(ctx, key) {
   renderVariants();
   renderForced();
   if (locked) {
-    lockWithin(variantsBox, lockId);
+    // names and values may change while running (they move nobody); keys, weights and the
+    // set of variants may not
+    lockControls(variantsBox.querySelectorAll('input[data-field$=".key"], input[data-field$=".weight"], button'), lockId);
     lockWithin(trafficLocked, lockId + '-t');
     lockWithin(tgt.el, lockId + '-g');
   }
@@ -381,18 +388,19 @@ export async function renderExperimentForm(ctx, key) {
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
-    if (!locked) {
-      p.variants = variants.map((v, i) => {
-        const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
-        if (v.value.trim() !== '') {
-          try {
-            out.value = JSON.parse(v.value);
-          } catch {
-            throw Object.assign(new Error(`variants[${i}].value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
-          }
+    // while running, keys and weights are read-only in the form, names and values are not
+    p.variants = variants.map((v, i) => {
+      const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
+      if (v.value.trim() !== '') {
+        try {
+          out.value = JSON.parse(v.value);
+        } catch {
+          throw Object.assign(new Error(`variants[${i}].value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
         }
-        return out;
-      });
+      }
+      return out;
+    });
+    if (!locked) {
       p.targeting = tgt.value();
       const nsn = nsName.value.trim();
       p.namespace = nsn ? { name: nsn, range: [numOrNull(nsStart.value), numOrNull(nsEnd.value)] } : null;
