@@ -173,6 +173,30 @@ T.test('targeting: a list item holding a comma or a quote stays one value when a
   noErrors();
 });
 
+T.test('stopping without a conclusion; a recorded conclusion can be cleared', async () => {
+  await go(`/experiments/${TO_STOP}`);
+  await page.getByRole('button', { name: 'Stop…' }).click();
+  const dlg = page.getByRole('dialog');
+  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'stopped' }).waitFor();
+  let x = await admin.get(`/experiments/${TO_STOP}`);
+  assertEq(x.status, 'stopped', 'stopped');
+  assertEq(x.conclusion, null, 'no conclusion');
+  await page.getByRole('button', { name: 'Record conclusion' }).click();
+  await dlg.getByLabel(/^Lost/).check();
+  await dlg.getByRole('button', { name: 'Save conclusion' }).click();
+  await page.locator('#conclusion', { hasText: 'Lost' }).waitFor();
+  assertEq((await admin.get(`/experiments/${TO_STOP}`)).conclusion.outcome, 'lost', 'recorded');
+  await page.getByRole('button', { name: 'Edit conclusion' }).click();
+  await dlg.getByLabel(/^None/).check();
+  await dlg.getByRole('button', { name: 'Save conclusion' }).click();
+  await page.getByRole('button', { name: 'Record conclusion' }).waitFor();
+  x = await admin.get(`/experiments/${TO_STOP}`);
+  assertEq(x.conclusion, null, 'cleared');
+  assertEq(await page.locator('#conclusion').count(), 0, 'no conclusion shown');
+  noErrors();
+});
+
 T.test('a double-clicked Create key makes one key; the form is empty after', async () => {
   const before = (await admin.get('/keys')).keys.length;
   await go('/keys');
