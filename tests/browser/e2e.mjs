@@ -573,11 +573,12 @@ T.test('stop with release of a variant and a conclusion (won + notes)', async ()
   await dlg.waitFor();
   assert(/every user gets that variant/.test(await text(dlg)), 'stop dialog explains the release');
   await dlg.getByLabel('Release a variant to everyone').selectOption('green');
-  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
-  await dlg.locator('.dialog-error', { hasText: 'Choose an outcome' }).waitFor();
-  assertEq((await admin.get(`/experiments/${EXP}`)).status, 'running', 'not stopped without an outcome');
-  await dlg.getByLabel(/^Won/).check();
+  assert(await dlg.getByLabel(/^None/).isChecked(), 'no outcome preselected (a conclusion is optional)');
   await dlg.getByLabel(/^Notes/).fill('Green: +4 points of purchases.\nBlue hurt latency.');
+  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
+  await dlg.locator('.dialog-error', { hasText: 'Notes belong to an outcome' }).waitFor();
+  assertEq((await admin.get(`/experiments/${EXP}`)).status, 'running', 'not stopped with notes but no outcome');
+  await dlg.getByLabel(/^Won/).check();
   await dlg.getByRole('button', { name: 'Stop experiment' }).click();
   await page.locator('h1 .badge', { hasText: 'stopped' }).waitFor();
   assertEq(await text(page.locator('#released-variant')), 'green', 'released variant shown');

@@ -1,5 +1,6 @@
 // admin.js - admin-only pages: the audit log (filterable, paged) and API keys
-// (list, create with the secret shown once, revoke).
+// (list, create with the secret shown once - and for an encrypted sdk key its decryption
+// key - revoke).
 
 import { api } from '../api.js';
 import { h, fill, errorBox, field, nextId, announce, confirmDialog, showFieldError, clearFieldErrors } from '../dom.js';
@@ -106,6 +107,15 @@ export async function renderKeys(ctx) {
 
   const nameIn = h('input', { type: 'text', autocomplete: 'off', required: true });
   const roleSel = h('select', {}, ['viewer', 'editor', 'admin', 'sdk'].map((r) => h('option', { value: r }, r)));
+  const encIn = h('input', { type: 'checkbox', id: nextId('encrypt'), name: 'encrypt', dataset: { field: 'encrypt' } });
+  const encField = h('div', { class: 'field check', hidden: true }, encIn,
+    h('label', { for: encIn.id }, 'Encrypt this key’s SDK payload (the SDK needs the decryption key shown after creating it)'));
+  const showEnc = () => {
+    encField.hidden = roleSel.value !== 'sdk';
+    if (encField.hidden) encIn.checked = false;
+  };
+  roleSel.addEventListener('change', showEnc);
+  const createBtn = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create key');
   const secret = h('div', { 'aria-live': 'polite' });
   const form = h('form', { class: 'card key-form', novalidate: true },
     h('h2', {}, 'Create a key'),
@@ -113,34 +123,54 @@ export async function renderKeys(ctx) {
     h('div', { class: 'grid-3' },
       field('Name', nameIn, { field: 'name', hint: 'Who or what uses it, e.g. checkout-svc.' }).wrap,
       field('Role', roleSel, { field: 'role', hint: 'sdk keys can only assign and ingest.' }).wrap,
-      h('div', { class: 'field' }, h('span', { class: 'label-spacer', 'aria-hidden': 'true' }, ' '), h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create key'))),
+      h('div', { class: 'field' }, h('span', { class: 'label-spacer', 'aria-hidden': 'true' }, ' '), createBtn)),
+    encField,
     secret);
+
+  /** A read-only copy of `value` with a Copy button, labelled `label`. */
+  const copyRow = (label, value, what) => {
+    const id = nextId('secret');
+    const input = h('input', { id, type: 'text', readonly: true, value, class: 'code' });
+    const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy');
+    copy.setAttribute('aria-label', `Copy the ${what}`);
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+        announce(`${what[0].toUpperCase()}${what.slice(1)} copied`, 'ok');
+      } catch {
+        input.select();
+      }
+    });
+    return { input, el: [h('label', { for: id }, label), h('div', { class: 'copy-row' }, input, copy)] };
+  };
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (createBtn.disabled) return;
     clearFieldErrors(form);
+    // one key per submit: a second click while the first request runs would create a
+    // second key and replace the first one's secret before anyone copied it
+    createBtn.disabled = true;
     try {
-      const k = await api.createKey({ name: nameIn.value.trim(), role: roleSel.value });
-      const id = nextId('secret');
-      const input = h('input', { id, type: 'text', readonly: true, value: k.key, class: 'code' });
-      const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy');
-      copy.addEventListener('click', async () => {
-        try {
-          await navigator.clipboard.writeText(k.key);
-          announce('Key copied', 'ok');
-        } catch {
-          input.select();
-        }
-      });
-      fill(secret, h('div', { class: 'alert alert-ok' },
-        h('label', { for: id }, `New ${k.role} key “${k.name}”. Copy it now: it is not shown again.`),
-        h('div', { class: 'copy-row' }, input, copy)));
-      input.focus();
-      input.select();
+      const body = { name: nameIn.value.trim(), role: roleSel.value };
+      if (body.role === 'sdk' && encIn.checked) body.encrypt = true;
+      const k = await api.createKey(body);
+      const main = copyRow(`New ${k.role} key “${k.name}”. Copy it now: it is not shown again.`, k.key, 'key');
+      const dec = k.decryption_key
+        ? copyRow('Decryption key of its payload (the SDK’s decryptionKey). Copy it now: it is not shown again.', k.decryption_key, 'decryption key')
+        : null;
+      form.reset(); // before the secret is shown: it would empty the secret's inputs too
+      showEnc();
+      fill(secret, h('div', { class: 'alert alert-ok new-key' }, main.el, dec ? dec.el : null));
+      main.input.focus();
+      main.input.select();
       tbody.prepend(keyRow(k));
     } catch (err) {
       if (err.status === 401) return;
       const at = showFieldError(form, err.field || '', err.message);
       if (at) at.focus();
+    } finally {
+      createBtn.disabled = false;
     }
   });
 

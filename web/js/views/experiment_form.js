@@ -8,7 +8,7 @@ import { keyProblem, showErrors, serverErrors } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 
 const LOCK_REASON = {
-  variants: 'changing variants or weights would move users between variants. Stop it and start a new experiment instead.',
+  variants: 'changing variant keys or weights, or adding or removing variants, would move users between variants. Stop it and start a new experiment instead. Names and values may change.',
   traffic: 'changing the namespace, seed or hash version would reassign users. Coverage may change.',
   targeting: 'changing targeting would change who is in the experiment.',
 };
@@ -25,15 +25,20 @@ function numOrNull(text) {
   return Number.isFinite(n) ? n : t; // a non-number goes to the server, which names the field
 }
 
-/** Make every control inside `box` read-only (text) or disabled (the rest), with a reason. */
-function lockWithin(box, reasonId) {
-  for (const el of box.querySelectorAll('input, select, textarea, button')) {
+/** Make the controls `els` read-only (text) or disabled (the rest), with a reason. */
+function lockControls(els, reasonId) {
+  for (const el of els) {
     if ((el.tagName === 'INPUT' && /^(text|number|search)$/.test(el.type)) || el.tagName === 'TEXTAREA') el.readOnly = true;
     else el.disabled = true;
     const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
     ids.push(reasonId);
     el.setAttribute('aria-describedby', ids.join(' '));
   }
+}
+
+/** Make every control inside `box` read-only or disabled, with a reason. */
+function lockWithin(box, reasonId) {
+  lockControls(box.querySelectorAll('input, select, textarea, button'), reasonId);
 }
 
 function lockNote(id, what) {
@@ -219,10 +224,18 @@ export async function renderExperimentForm(ctx, key) {
   );
 
   // ---- traffic: coverage, namespace, seed, hash version
-  const covIn = h('input', { type: 'range', min: '0', max: '100', step: '1', value: String(Math.round((x.coverage ?? 1) * 100)) });
+  // The slider moves in whole percents; a stored coverage finer than that (0.255) is kept,
+  // and shown as it is, until the slider is moved.
+  const coverage0 = x.coverage ?? 1;
+  let covMoved = false;
+  const covIn = h('input', { type: 'range', min: '0', max: '100', step: '1', value: String(Math.round(coverage0 * 100)) });
   const covOut = h('output', { class: 'range-out' });
-  const covText = () => { covOut.textContent = `${covIn.value}%`; covIn.setAttribute('aria-valuetext', `${covIn.value}% of users`); };
-  covIn.addEventListener('input', covText);
+  const covText = () => {
+    const t = covMoved ? covIn.value : pctText(coverage0);
+    covOut.textContent = `${t}%`;
+    covIn.setAttribute('aria-valuetext', `${t}% of users`);
+  };
+  covIn.addEventListener('input', () => { covMoved = true; covText(); });
   covText();
   const covField = field('Coverage', covIn, { field: 'coverage', hint: 'Share of eligible users who enter the experiment; the rest see the control and are not counted.' });
   covField.wrap.querySelector('label').after(covOut);
@@ -330,7 +343,8 @@ export async function renderExperimentForm(ctx, key) {
   const cupedIn = h('input', { type: 'checkbox', checked: !!an.cuped, id: nextId('cuped'), dataset: { field: 'analysis.cuped' } });
   const corrSel = h('select', {}, [['none', 'None'], ['holm', 'Holm–Bonferroni'], ['bh', 'Benjamini–Hochberg']].map(([v, t]) => h('option', { value: v, selected: an.correction === v }, t)));
   const tuneIn = h('input', { type: 'number', min: '1', step: 'any', value: String(x.sequential_tuning ?? 5000) });
-  const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: String(Number(((x.mde ?? 0.05) * 100).toFixed(4))) });
+  const mde0Text = String(Number(((x.mde ?? 0.05) * 100).toFixed(4)));
+  const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: mde0Text });
   const analysis = h('fieldset', { class: 'section' }, h('legend', {}, 'Analysis defaults'),
     h('div', { class: 'grid-3' },
       field('Method', methodSel, { field: 'analysis.method' }).wrap,
@@ -348,7 +362,9 @@ export async function renderExperimentForm(ctx, key) {
   renderVariants();
   renderForced();
   if (locked) {
-    lockWithin(variantsBox, lockId);
+    // names and values may change while running (they move nobody); keys, weights and the
+    // set of variants may not
+    lockControls(variantsBox.querySelectorAll('input[data-field$=".key"], input[data-field$=".weight"], button'), lockId);
     lockWithin(trafficLocked, lockId + '-t');
     lockWithin(tgt.el, lockId + '-g');
   }
@@ -359,29 +375,32 @@ export async function renderExperimentForm(ctx, key) {
       owner: ownerIn.value.trim(),
       hypothesis: hypoIn.value.trim(),
       description: descIn.value.trim(),
-      coverage: Number(covIn.value) / 100,
+      coverage: covMoved ? Number(covIn.value) / 100 : coverage0,
       forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
-      metrics: catalogue.filter((m) => chosen.has(m.key)).map((m) => m.key),
+      // the experiment's own order, newly ticked ones at the end (a Set keeps insertion
+      // order): on a stopped experiment any change of the list is refused
+      metrics: [...chosen],
       primary_metric: primarySel.value || null,
-      guardrails: catalogue.filter((m) => guards.has(m.key)).map((m) => m.key),
+      guardrails: [...guards],
       sequential_tuning: numOrNull(tuneIn.value),
       dimensions: hasDims ? dimsIn.value.split(',').map((d) => d.trim()).filter((d) => d !== '') : undefined,
-      mde: hasMde && numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
+      mde: !hasMde ? undefined : mdeIn.value === mde0Text && x.mde != null ? x.mde : numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
-    if (!locked) {
-      p.variants = variants.map((v, i) => {
-        const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
-        if (v.value.trim() !== '') {
-          try {
-            out.value = JSON.parse(v.value);
-          } catch {
-            throw Object.assign(new Error(`variants[${i}].value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
-          }
+    // while running, keys and weights are read-only in the form, names and values are not
+    p.variants = variants.map((v, i) => {
+      const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
+      if (v.value.trim() !== '') {
+        try {
+          out.value = JSON.parse(v.value);
+        } catch {
+          throw Object.assign(new Error(`variants[${i}].value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
         }
-        return out;
-      });
+      }
+      return out;
+    });
+    if (!locked) {
       p.targeting = tgt.value();
       const nsn = nsName.value.trim();
       p.namespace = nsn ? { name: nsn, range: [numOrNull(nsStart.value), numOrNull(nsEnd.value)] } : null;
@@ -389,6 +408,22 @@ export async function renderExperimentForm(ctx, key) {
       p.hash_version = Number(hashSel.value);
     }
     return p;
+  };
+
+  // The payload of the form as loaded: an edit sends only the fields that differ from it,
+  // so a field the user did not touch is never rewritten (a stored value the controls
+  // cannot show exactly, a list in its own order, a field frozen by the status).
+  let loaded = null;
+  if (editing) {
+    try {
+      loaded = buildPayload();
+    } catch {
+      loaded = null; // then every field is sent
+    }
+  }
+  const changedOnly = (p) => {
+    if (!loaded) return p;
+    return Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(loaded[k])));
   };
 
   form.addEventListener('submit', async (e) => {
@@ -405,6 +440,14 @@ export async function renderExperimentForm(ctx, key) {
     const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
     const problems = experimentProblems(payload, { forcedDupes });
     if (showErrors(form, problems, summary)) return;
+    if (editing) {
+      payload = changedOnly(payload);
+      if (Object.keys(payload).length === 0) {
+        announce('Nothing changed', 'ok');
+        ctx.navigate(`#/experiments/${encodeURIComponent(x.key)}`);
+        return;
+      }
+    }
     saveBtn.disabled = true;
     try {
       const saved = editing ? await api.updateExperiment(x.key, payload) : await api.createExperiment(payload);

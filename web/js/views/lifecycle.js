@@ -1,7 +1,7 @@
 // lifecycle.js - start / pause / resume / stop / archive (and delete for drafts), each
 // behind a confirmation dialog that says what will happen to users. Stopping also
-// records the conclusion (won / lost / inconclusive and notes), which a stopped
-// experiment can get or change later ("Record conclusion").
+// may record the conclusion (won / lost / inconclusive and notes), which a stopped
+// experiment can get, change or clear later ("Record conclusion").
 
 import { api } from '../api.js';
 import { h, nextId, confirmDialog, announce } from '../dom.js';
@@ -64,17 +64,21 @@ function explain(action, x) {
 }
 
 const OUTCOMES = [
+  ['', 'None', 'no conclusion recorded (yet)'],
   ['won', 'Won', 'a variant beat the control; it ships'],
   ['lost', 'Lost', 'no variant beat the control, or one did harm'],
   ['inconclusive', 'Inconclusive', 'not enough evidence either way'],
 ];
 
-/** Outcome radios and a notes box; returns {el, value()} ({outcome, notes} or null). */
+/**
+ * Outcome radios ("None" first) and a notes box; returns {el, value()}: {outcome, notes},
+ * or null for none (value() throws when notes are given without an outcome).
+ */
 function conclusionFields(current) {
   const name = nextId('outcome');
   const radios = OUTCOMES.map(([v, t, hint]) => {
-    const id = `${name}-${v}`;
-    const input = h('input', { type: 'radio', name, id, value: v, checked: current && current.outcome === v });
+    const id = `${name}-${v || 'none'}`;
+    const input = h('input', { type: 'radio', name, id, value: v, checked: (current ? current.outcome : '') === v });
     return { input, el: h('div', { class: 'check' }, input, h('label', { for: id }, h('strong', {}, t), ` — ${hint}`)) };
   });
   const notesId = nextId('notes');
@@ -87,7 +91,10 @@ function conclusionFields(current) {
     el,
     value() {
       const picked = radios.find((r) => r.input.checked);
-      if (!picked) return null;
+      if (!picked || picked.input.value === '') {
+        if (notes.value.trim() !== '') throw new Error('Notes belong to an outcome: choose won, lost or inconclusive, or empty the notes.');
+        return null;
+      }
       return { outcome: picked.input.value, notes: notes.value.trim() };
     },
   };
@@ -112,7 +119,7 @@ export async function runLifecycle(x, action) {
     );
     body.push(h('div', { class: 'field' }, h('label', { for: id }, 'Release a variant to everyone'), releaseSel));
     concl = conclusionFields(x.conclusion);
-    body.push(h('p', {}, 'Record how it ended, for whoever reads this experiment later:'), concl.el);
+    body.push(h('p', {}, 'Record how it ended, for whoever reads this experiment later (optional; it can be recorded after stopping too):'), concl.el);
   }
   const ok = await confirmDialog({
     title: `${LABEL[action].replace('…', '')} “${x.name || x.key}”?`,
@@ -127,7 +134,6 @@ export async function runLifecycle(x, action) {
       }
       const req = releaseSel && releaseSel.value ? { release: releaseSel.value } : {};
       const c = concl && concl.value();
-      if (concl && !c) throw new Error('Choose an outcome: won, lost or inconclusive.');
       if (c) req.conclusion = c;
       result = await api.lifecycle(x.key, action, req);
     },
@@ -170,16 +176,15 @@ export function concludeButton(ctx, x, onDone) {
       body: concl.el,
       confirmLabel: 'Save conclusion',
       onConfirm: async () => {
-        const c = concl.value();
-        if (!c) throw new Error('Choose an outcome: won, lost or inconclusive.');
-        result = await api.updateExperiment(x.key, { conclusion: c });
+        // "None" clears a recorded conclusion
+        result = await api.updateExperiment(x.key, { conclusion: concl.value() });
       },
     });
     if (!ok) {
       btn.focus();
       return;
     }
-    announce(`Conclusion of ${x.key} saved`, 'ok');
+    announce(result.conclusion ? `Conclusion of ${x.key} saved` : `Conclusion of ${x.key} cleared`, 'ok');
     onDone(result, 'conclude');
   });
   return btn;

@@ -35,6 +35,25 @@ function apiParams(st) {
   return { method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: st.alpha };
 }
 
+/** The parameters of the results as shown: with the breakdown's dimension when one is chosen. */
+function exportParams(st) {
+  return st.dimension ? { ...apiParams(st), dimension: st.dimension } : apiParams(st);
+}
+
+/**
+ * A request counter per box: `next()` marks a new request and returns its check, true
+ * while no later request of that box has started (an older, slower answer is dropped).
+ */
+function latest() {
+  let n = 0;
+  return {
+    next() {
+      const mine = ++n;
+      return () => mine === n;
+    },
+  };
+}
+
 function metricTable(m, r, def) {
   const f = resultsFormat(m, def);
   const bayes = r.method === 'bayesian';
@@ -168,7 +187,8 @@ function breakdownTables(b, defs) {
   });
 }
 
-async function loadBreakdown(ctx, x, st, box, defs) {
+async function loadBreakdown(ctx, x, st, box, defs, turn) {
+  const current = turn.next();
   if (!st.dimension) {
     clear(box);
     box.hidden = true;
@@ -180,11 +200,11 @@ async function loadBreakdown(ctx, x, st, box, defs) {
   try {
     b = await api.results(x.key, { ...apiParams(st), dimension: st.dimension });
   } catch (err) {
-    if (err.status === 401 || !ctx.alive()) return;
+    if (err.status === 401 || !ctx.alive() || !current()) return;
     fill(box, errorBox(err, 'Cannot compute the breakdown:'));
     return;
   }
-  if (!ctx.alive() || b.dimension !== st.dimension) return;
+  if (!ctx.alive() || !current()) return;
   const mismatched = b.slices.filter((sl) => sl.srm && sl.srm.mismatch).map((sl) => sl.dimension_value);
   fill(box,
     h('h3', { id: 'breakdown-h' }, `Breakdown by ${b.dimension}`),
@@ -199,17 +219,19 @@ function legendFor(keys) {
   return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', `series-${i % 6}`], 'aria-hidden': 'true' }), k)));
 }
 
-async function loadTimeseries(ctx, x, st, box) {
+async function loadTimeseries(ctx, x, st, box, turn) {
+  const current = turn.next();
+  const metric = st.metric; // the title names the metric of this answer
   fill(box, loading('Loading the time series…'));
   let ts;
   try {
-    ts = await api.timeseries(x.key, { metric: st.metric, method: st.method, alpha: st.alpha });
+    ts = await api.timeseries(x.key, { metric, method: st.method, alpha: st.alpha });
   } catch (err) {
-    if (err.status === 401 || !ctx.alive()) return;
+    if (err.status === 401 || !ctx.alive() || !current()) return;
     fill(box, errorBox(err, 'Cannot load the time series:'));
     return;
   }
-  if (!ctx.alive()) return;
+  if (!ctx.alive() || !current()) return;
   const treat = x.variants.slice(1).map((v) => v.key);
   const dates = ts.days.map((d) => d.date);
   const series = treat.map((k) => ({
@@ -226,7 +248,7 @@ async function loadTimeseries(ctx, x, st, box) {
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
       series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${st.metric} per day with ${fmtLevel(ts.alpha)} intervals` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} intervals` }),
     legendFor(treat),
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
     h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
@@ -235,9 +257,9 @@ async function loadTimeseries(ctx, x, st, box) {
 async function download(x, st, btn) {
   btn.disabled = true;
   try {
-    const csv = await api.resultsCsv(x.key, apiParams(st));
+    const csv = await api.resultsCsv(x.key, exportParams(st));
     const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
-    const a = h('a', { href: url, download: `${x.key}-results.csv`, hidden: true });
+    const a = h('a', { href: url, download: `${x.key}-results${st.dimension ? `-by-${st.dimension}` : ''}.csv`, hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
@@ -302,13 +324,14 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
     ? h('select', { id: dimId, name: 'dimension' }, h('option', { value: '' }, 'Nothing (all users)'),
       dims.map((d) => h('option', { value: d, selected: st.dimension === d }, d)))
     : null;
+  const breakdownTurn = latest();
   const breakdownBox = h('section', { class: 'card breakdown', 'aria-labelledby': 'breakdown-h', 'aria-live': 'polite', hidden: true });
-  if (dimSel) dimSel.addEventListener('change', () => { st.dimension = dimSel.value; sync(); loadBreakdown(ctx, x, st, breakdownBox, defs); });
+  if (dimSel) dimSel.addEventListener('change', () => { st.dimension = dimSel.value; sync(); loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn); });
   const csvBtn = h('button', { type: 'button', class: 'btn', id: 'download-csv' }, 'Download CSV');
   const copyBtn = h('button', { type: 'button', class: 'btn', id: 'copy-json-url' }, 'Copy JSON URL');
   const copySlot = h('div', { class: 'copy-slot' });
   csvBtn.addEventListener('click', () => download(x, st, csvBtn));
-  copyBtn.addEventListener('click', () => copyUrl(api.resultsUrl(x.key, apiParams(st)), copySlot));
+  copyBtn.addEventListener('click', () => copyUrl(api.resultsUrl(x.key, exportParams(st)), copySlot));
 
   const controls = h('form', { class: 'results-controls', 'aria-label': 'Analysis options' },
     methodBox,
@@ -324,7 +347,8 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
   const tsSelId = nextId('tsmetric');
   const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, k)));
   const tsBox = h('div', { class: 'ts-box' });
-  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox); });
+  const tsTurn = latest();
+  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn); });
   const tsSection = series.length
     ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
       h('h3', { id: 'ts-h' }, 'Cumulative lift over time'),
@@ -375,8 +399,8 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
       r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key)))
     );
     body.setAttribute('aria-busy', 'false');
-    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox);
-    loadBreakdown(ctx, x, st, breakdownBox, defs);
+    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox, tsTurn);
+    loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
 
   add(section, controls, body, breakdownBox, tsSection);

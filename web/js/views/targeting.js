@@ -50,17 +50,39 @@ export function parseScalar(text) {
 
 function formatScalar(v) {
   if (typeof v === 'string') {
+    // a comma would split a list item, a quote would start a quoted one: JSON-quote both
+    if (/[,"]/.test(v)) return JSON.stringify(v);
     const back = parseScalar(v);
     return back === v && v.trim() === v ? v : JSON.stringify(v);
   }
   return JSON.stringify(v);
 }
 
+/** A list's text -> its items: split at commas outside "double quotes" (\" escapes). */
+export function splitList(text) {
+  const out = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\' && i + 1 < text.length) {
+      cur += c + text[++i];
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (c === ',' && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
 export function parseValue(text, op) {
   if (op === '$exists' || op === '!$exists') return op === '$exists';
   if (LIST_OPS.has(op)) {
-    return text
-      .split(',')
+    return splitList(text)
       .map((x) => x.trim())
       .filter((x) => x !== '')
       .map(parseScalar);
