@@ -8,6 +8,7 @@
  * stop accepting -> drain the writer (resumes every suspended request with its reply)
  * -> stop MHD (waits for in-flight handlers) -> checkpoint the WAL -> close.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gsl/gsl_errno.h>
@@ -201,6 +202,24 @@ int cli_serve(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
+    /* Signals: blocked before anything can start a thread (opening the store can start
+     * SQLite's checkpointer), so that only the main loop's sigtimedwait sees them: a thread
+     * started with them unblocked took a SIGHUP (logrotate's reload) and the default action
+     * killed the daemon. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* every option checked before the data directory is touched */
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, app.cfg.listen, addr) != 1 &&
+        inet_pton(AF_INET6, app.cfg.listen, addr) != 1) {
+        fprintf(stderr, "bunsen: --listen: '%s' is not an IPv4 or IPv6 address\n", app.cfg.listen);
+        return 2;
+    }
     log_set_level(app.cfg.log_level);
     if (app.cfg.log_file[0] != '\0' && log_open_file(app.cfg.log_file) != 0) {
         fprintf(stderr, "bunsen: cannot open the log file %s: %s\n", app.cfg.log_file,
@@ -234,15 +253,6 @@ int cli_serve(int argc, char **argv)
         store_close(app.store);
         return 1;
     }
-
-    /* Signals: block them before any thread starts so that only sigtimedwait sees them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     struct err err;
     err_clear(&err);

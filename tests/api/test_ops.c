@@ -254,6 +254,69 @@ static void test_sighup(void **state)
     rmdir(tmpl);
 }
 
+/* Every thread of the daemon has SIGINT, SIGTERM and SIGHUP blocked, so only the main
+ * loop's sigtimedwait takes them. A database whose WAL holds 1,000 frames or more (after a
+ * kill -9 under load) once started SQLite's checkpointer before they were blocked: a SIGHUP
+ * delivered to that thread killed the daemon. */
+static bool all_threads_block(pid_t pid)
+{
+    const unsigned long long want =
+        (1ull << (SIGHUP - 1)) | (1ull << (SIGINT - 1)) | (1ull << (SIGTERM - 1));
+    /* the main thread is left out: inside sigtimedwait the kernel shows the signals it
+     * waits for as unblocked */
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd),
+             "cd /proc/%d/task && for t in *; do [ $t = %d ] || cat $t/status; done", (int)pid,
+             (int)pid);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char line[256];
+    int threads = 0;
+    bool ok = true;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long long m = 0;
+        if (sscanf(line, "SigBlk: %llx", &m) == 1) {
+            threads++;
+            ok = ok && (m & want) == want;
+        }
+    }
+    pclose(f);
+    return ok && threads > 0;
+}
+
+static void test_signals_blocked_in_every_thread(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* the checkpointer is SQLite's */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* ~2,000 WAL frames left behind, as a kill -9 under load leaves them */
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(fmt("%s/bunsen.db", d.dir), &h), SQLITE_OK);
+    assert_int_equal(sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h,
+                     "PRAGMA wal_autocheckpoint=0; CREATE TABLE scratch (b BLOB);"
+                     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                     "WHERE i < 2000) INSERT INTO scratch SELECT zeroblob(3000) FROM n;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(h);
+    struct stat sb;
+    assert_int_equal(stat(fmt("%s/bunsen.db-wal", d.dir), &sb), 0);
+    assert_true(sb.st_size > 4000000);
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    assert_true(all_threads_block(d.pid));
+    assert_int_equal(kill(d.pid, SIGHUP), 0);
+    usleep(200000);
+    assert_int_equal(status_of(d.port, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 /* ---- secrets ---- */
 
 static void test_secret_only_in_key_file(void **state)
@@ -367,6 +430,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_under_load),
         cmocka_unit_test(test_sighup),
+        cmocka_unit_test(test_signals_blocked_in_every_thread),
         cmocka_unit_test(test_secret_only_in_key_file),
         cmocka_unit_test(test_metrics),
     };
