@@ -1609,6 +1609,45 @@ static void test_pg_revoke_last_admins(void **state)
     store_close(a);
 }
 
+/* Connections carry Bunsen's defaults (keep-alives, a bound on unacknowledged data) under
+ * the operator's URL, which overrides them. Without them a vanished database host held the
+ * writer for the kernel's ~15-minute retransmission timeout. */
+static const char *conn_option(PGconn *pg, const char *key, char *buf, size_t n)
+{
+    PQconninfoOption *o = PQconninfo(pg);
+    buf[0] = '\0';
+    for (PQconninfoOption *i = o; i != NULL && i->keyword != NULL; i++) {
+        if (strcmp(i->keyword, key) == 0 && i->val != NULL) {
+            snprintf(buf, n, "%s", i->val);
+        }
+    }
+    PQconninfoFree(o);
+    return buf;
+}
+
+static void test_pg_connection_defaults(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct err err;
+    char v[64];
+    struct pg_conn *c = pg_conn_open(url, &err);
+    assert_non_null(c);
+    assert_string_equal(conn_option(c->pg, "keepalives_idle", v, sizeof(v)), "10");
+    assert_string_equal(conn_option(c->pg, "tcp_user_timeout", v, sizeof(v)), "30000");
+    pg_conn_close(c);
+    /* the operator's own value wins */
+    char own[600];
+    snprintf(own, sizeof(own), "%s%stcp_user_timeout=5000", url, strchr(url, '?') ? "&" : "?");
+    c = pg_conn_open(own, &err);
+    assert_non_null(c);
+    assert_string_equal(conn_option(c->pg, "tcp_user_timeout", v, sizeof(v)), "5000");
+    assert_string_equal(conn_option(c->pg, "keepalives", v, sizeof(v)), "1");
+    pg_conn_close(c);
+}
+
 /* Two daemons starting on an empty database: each decides in the transaction that would
  * create the bootstrap admin key whether there is an admin key (cli_create_key first_admin).
  * The second's count waits for the first's transaction and sees its key (both counted 0 and
@@ -2718,6 +2757,7 @@ int main(void)
         cmocka_unit_test(test_pg_chunk_beside_ingestion),
         cmocka_unit_test(test_pg_revoke_last_admins),
         cmocka_unit_test(test_pg_first_admin_once),
+        cmocka_unit_test(test_pg_connection_defaults),
         cmocka_unit_test(test_pg_audit_commit_order),
         cmocka_unit_test(test_pg_dimension_cap_shared),
         cmocka_unit_test(test_sqlite_group_items),

@@ -34,10 +34,28 @@
 static const char SQL_SESSION[] =
     "SET extra_float_digits = 3; SET client_min_messages = warning; SET random_page_cost = 1.1";
 
+/*
+ * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
+ * which overrides them: libpq keeps the last value of a key word, and the URL comes last.
+ * TCP keep-alives (10 s idle, then 3 probes 5 s apart) and a 30 s bound on data the server
+ * has not acknowledged: a database host that vanished (powered off, partitioned away) is
+ * then noticed within ~30 s, its requests answered 503, instead of after the kernel's
+ * retransmission timeout of ~15 minutes, during which the writer and every thread reading
+ * waited. A server that is up but hung (its TCP stack answering) is not caught by these.
+ */
+static PGconn *connect_with_defaults(const char *conninfo)
+{
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *values[] = {"10", "1", "10", "5", "3", "30000", conninfo, NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
 struct pg_conn *pg_conn_open(const char *conninfo, struct err *err)
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
-    c->pg = PQconnectdb(conninfo);
+    c->pg = connect_with_defaults(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s",
                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -70,7 +88,7 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->defer = false;
     c->npending = 0;
     pg_prefetch_clear(c);
-    c->pg = PQconnectdb(conninfo);
+    c->pg = connect_with_defaults(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
         return err_set(err, ERR_UNAVAILABLE, NULL, "no writable PostgreSQL reachable: %s",
