@@ -5,18 +5,56 @@
  * attribution_*.c) are the facade's other files beside rebuild.c and saved_groups.c. Threads: as
  * store.h says for each function.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bunsen/util.h"
 #include "store_int.h"
 
-/* The backend for url, and the target string handed to it (a path or a conninfo). */
+/* Whether url starts with a libpq key word and '=' ("host=db1 dbname=bunsen ..."). */
+static bool is_conninfo(const char *url)
+{
+    size_t n = 0;
+    while ((url[n] >= 'a' && url[n] <= 'z') || url[n] == '_') {
+        n++;
+    }
+    while (n > 0 && url[n] == ' ') {
+        n++;
+    }
+    return n > 0 && url[n] == '=';
+}
+
+/* The length of url's scheme when it starts with "scheme://", else 0. */
+static size_t scheme_len(const char *url)
+{
+    size_t n = 0;
+    while ((url[n] >= 'a' && url[n] <= 'z') || (url[n] >= 'A' && url[n] <= 'Z') ||
+           (n > 0 && ((url[n] >= '0' && url[n] <= '9') || url[n] == '+' || url[n] == '-' ||
+                      url[n] == '.'))) {
+        n++;
+    }
+    return n > 0 && strncmp(url + n, "://", 3) == 0 ? n : 0;
+}
+
+/* The backend for url, and the target string handed to it (a path or a conninfo). A
+ * PostgreSQL URL in any case, or a libpq key=value conninfo, goes to PostgreSQL; any other
+ * scheme is refused (it once became a SQLite file named after it, password included). */
 static const struct store_ops *backend_for(const char *url, const char **target, struct err *err)
 {
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+    size_t sl = scheme_len(url);
+    if ((sl == 8 && strncasecmp(url, "postgres", 8) == 0) ||
+        (sl == 10 && strncasecmp(url, "postgresql", 10) == 0) || is_conninfo(url)) {
         *target = url;
         return &store_pg_ops;
+    }
+    if (sl > 0 && !(sl == 6 && strncasecmp(url, "sqlite", 6) == 0)) {
+        err_set(err, ERR_INVALID, "database",
+                "unsupported database URL scheme '%.*s' (a SQLite path, sqlite:PATH, "
+                "postgres://... or a libpq key=value conninfo)",
+                (int)(sl > 32 ? 32 : sl), url);
+        return NULL;
     }
     *target = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (**target == '\0') {
@@ -34,9 +72,17 @@ int store_open(const char *url, struct store **out, struct err *err)
     if (ops == NULL) {
         return -1;
     }
+    /* libpq knows its schemes in lower case only ("POSTGRES://" was taken as a database
+     * name): the adapter copies what it keeps */
+    char *lowered = xstrdup(target);
+    for (size_t i = 0, n = scheme_len(lowered); i < n; i++) {
+        lowered[i] = (char)(lowered[i] >= 'A' && lowered[i] <= 'Z' ? lowered[i] + 32 : lowered[i]);
+    }
     struct store *s = xcalloc(1, sizeof(*s));
     s->ops = ops;
-    if (ops->open(s, target, err) != 0) {
+    int rc = ops->open(s, lowered, err);
+    free(lowered);
+    if (rc != 0) {
         free(s);
         return -1;
     }

@@ -159,6 +159,41 @@ static struct store *open_migrated(void)
     return s;
 }
 
+/* The database URL picks its backend: a libpq key=value conninfo or a PostgreSQL URL in any
+ * case goes to PostgreSQL, another scheme is refused, and none of them becomes a SQLite file
+ * named after it (with its password) in the working directory, as they once did. */
+static void test_database_urls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        enum err_code code;
+    } cases[] = {
+        {"host=127.0.0.1 port=1 password=SECRETPW dbname=x connect_timeout=1", ERR_UNAVAILABLE},
+        {"POSTGRES://u:SECRETPW@127.0.0.1:1/x?connect_timeout=1", ERR_UNAVAILABLE},
+        {"PostgreSQL://u:SECRETPW@127.0.0.1:1/x?connect_timeout=1", ERR_UNAVAILABLE},
+        {"mysql://u:SECRETPW@127.0.0.1/x", ERR_INVALID},
+    };
+    char tmp[] = "/tmp/bunsen-urls-XXXXXX", cwd[4096];
+    assert_non_null(mkdtemp(tmp));
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(tmp), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct store *s = NULL;
+        struct err err;
+        err_clear(&err);
+        assert_int_equal(store_open(cases[i].url, &s, &err), -1);
+        assert_null(s);
+        assert_int_equal(err.code, cases[i].code);
+        assert_null(strstr(err.msg, "SECRETPW"));
+        if (cases[i].code == ERR_UNAVAILABLE) {
+            assert_non_null(strstr(err.msg, "PostgreSQL"));
+        }
+    }
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rmdir(tmp), 0); /* empty: no SQLite file was created */
+}
+
 static void test_migrate_from_empty(void **state)
 {
     (void)state;
@@ -2741,6 +2776,7 @@ int main(void)
 {
     backend_detect();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_database_urls),
         cmocka_unit_test(test_migrate_from_empty),
         cmocka_unit_test(test_refuse_newer),
         cmocka_unit_test(test_migrate_0008_keeps_values),
