@@ -58,10 +58,22 @@ int cli_prepare_data_dir(const struct config *cfg)
     return 0;
 }
 
-struct store *cli_open_store(const struct config *cfg, bool migrate)
+/* A SQLite database path (not a URL or conninfo) whose file does not exist. */
+static bool sqlite_file_missing(const char *path)
+{
+    const char *p = strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
+    return strstr(p, "://") == NULL && strchr(p, '=') == NULL && access(p, F_OK) != 0;
+}
+
+struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
 {
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
+    if (mode == CLI_STORE_CURRENT && sqlite_file_missing(path)) {
+        fprintf(stderr,
+                "bunsen: no database at %s (start `bunsen serve` or run `bunsen migrate`)\n", path);
+        return NULL;
+    }
     struct store *s = NULL;
     struct err err;
     err_clear(&err);
@@ -69,8 +81,27 @@ struct store *cli_open_store(const struct config *cfg, bool migrate)
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return NULL;
     }
-    int applied = 0;
-    if (migrate && store_migrate(s, &applied, &err) != 0) {
+    int version = 0, newest = store_schema_newest(s);
+    int rc = 0;
+    if (mode == CLI_STORE_MIGRATE) {
+        rc = store_migrate(s, NULL, &err);
+    } else if (mode != CLI_STORE_AS_IS) {
+        rc = store_schema_version(s, &version, &err);
+        if (rc == 0 && version == 0 && mode == CLI_STORE_CURRENT_OR_NEW) {
+            rc = store_migrate(s, NULL, &err); /* a new database */
+        } else if (rc == 0 && version == 0) {
+            rc = err_set(&err, ERR_NOT_FOUND, NULL,
+                         "no Bunsen database at %s (start `bunsen serve` or run `bunsen migrate`)",
+                         path);
+        } else if (rc == 0 && version < newest) {
+            rc = err_set(&err, ERR_CONFLICT, NULL,
+                         "the database is at schema version %d and this bunsen's is %d: run "
+                         "`bunsen migrate` (or start `bunsen serve`, which migrates) first; other "
+                         "commands never change the schema",
+                         version, newest);
+        }
+    }
+    if (rc != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         store_close(s);
         return NULL;
@@ -242,7 +273,7 @@ int cli_migrate(int argc, char **argv)
     if (cli_prepare_data_dir(&cfg) != 0) {
         return 1;
     }
-    struct store *s = cli_open_store(&cfg, false);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
         return 1;
     }
@@ -295,7 +326,7 @@ int cli_keys(int argc, char **argv)
     if (cli_prepare_data_dir(&cfg) != 0) {
         return 1;
     }
-    struct store *s = cli_open_store(&cfg, true);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT_OR_NEW);
     if (s == NULL) {
         return 1;
     }
@@ -367,7 +398,7 @@ int cli_results(int argc, char **argv)
         fputs(results_usage, stderr);
         return 2;
     }
-    struct store *s = cli_open_store(&cfg, true);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -447,7 +478,7 @@ int cli_compact(int argc, char **argv)
             return 2;
         }
     }
-    struct store *s = cli_open_store(&cfg, true);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -499,7 +530,7 @@ int cli_backup(int argc, char **argv)
         fprintf(stderr, "bunsen: %s is the database itself: back up to another file\n", dest);
         return 2;
     }
-    struct store *s = cli_open_store(&cfg, false);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
         return 1;
     }

@@ -241,7 +241,7 @@ int cli_serve(int argc, char **argv)
     if (cli_prepare_data_dir(&app.cfg) != 0) {
         return 1;
     }
-    app.store = cli_open_store(&app.cfg, true);
+    app.store = cli_open_store(&app.cfg, CLI_STORE_MIGRATE);
     if (app.store == NULL) {
         return 1;
     }

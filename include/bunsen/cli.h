@@ -34,7 +34,19 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
 /* Shared by the subcommands: create the data dir (0700) if needed and check that it is a
  * writable directory; open the store and apply migrations. Print errors to stderr. */
 int cli_prepare_data_dir(const struct config *cfg);
-struct store *cli_open_store(const struct config *cfg, bool migrate);
+/* How a subcommand opens the store: MIGRATE applies pending migrations (serve); AS_IS opens
+ * whatever is there (migrate, backup); CURRENT wants an existing database at this binary's
+ * schema (results, compact); CURRENT_OR_NEW also creates and migrates a new one (keys: keys
+ * may be made before the first serve). Only serve and migrate change a schema: an operator's
+ * `bunsen keys list` between installing a new binary and restarting the daemon once
+ * migrated the database under the old daemon, which then refused to start on it. */
+enum cli_store_mode {
+    CLI_STORE_MIGRATE,
+    CLI_STORE_AS_IS,
+    CLI_STORE_CURRENT,
+    CLI_STORE_CURRENT_OR_NEW
+};
+struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode);
 
 /* Create a key directly in the store (writer not running or running: store_write_sync).
  * actor: who did it, for the audit log ("cli", "system"). secret receives the key.

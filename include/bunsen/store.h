@@ -75,6 +75,8 @@ int store_migrate(struct store *s, int *applied, struct err *err);
 
 /* Highest applied migration version (0 for an empty database). */
 int store_schema_version(struct store *s, int *version, struct err *err);
+/* Highest migration version this binary has for s's backend. */
+int store_schema_newest(const struct store *s);
 
 /* One unit of work for the writer. The caller owns the job memory and keeps it alive
  * until done() has been called. apply() runs on the writer thread inside a savepoint

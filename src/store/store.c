@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bunsen/migrations.h"
 #include "bunsen/util.h"
 #include "store_int.h"
 
@@ -88,6 +89,14 @@ int store_open(const char *url, struct store **out, struct err *err)
     }
     *out = s;
     return 0;
+}
+
+int store_schema_newest(const struct store *s)
+{
+    bool pg = s->ops == &store_pg_ops;
+    int n = pg ? bunsen_migrations_pg_count : bunsen_migrations_count;
+    const struct migration *m = pg ? bunsen_migrations_pg : bunsen_migrations;
+    return n > 0 ? m[n - 1].version : 0;
 }
 
 void store_close(struct store *s)

@@ -317,6 +317,69 @@ static void test_signals_blocked_in_every_thread(void **state)
     daemon_cleanup(&d);
 }
 
+/* Only serve and migrate change a schema. `bunsen keys list` with a new binary, between its
+ * install and the daemon's restart, once migrated the database under the old daemon (which
+ * then refused to start on it); `bunsen results` on a mistyped data dir created a database. */
+static int migrations_recorded(const char *db)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM schema_migrations", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int rows = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return rows;
+}
+
+static void test_cli_never_migrates(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* the schema is edited through SQLite below */
+    }
+    char empty[] = "/tmp/bunsen-empty-XXXXXX";
+    assert_non_null(mkdtemp(empty));
+    char *out = NULL;
+    const char *const res[] = {"results", "nope", "--data-dir", empty, NULL};
+    assert_int_not_equal(bunsen_run(&out, res), 0);
+    assert_non_null(strstr(out, "no database"));
+    free(out);
+    struct stat sb;
+    assert_int_not_equal(stat(fmt("%s/bunsen.db", empty), &sb), 0);
+    rmdir(empty);
+
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    char db[400];
+    snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
+    int all = migrations_recorded(db);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "DELETE FROM schema_migrations WHERE version = (SELECT "
+                                  "MAX(version) FROM schema_migrations)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    const char *const keys[] = {"keys", "list", "--data-dir", d.dir, NULL};
+    const char *const compact[] = {"compact", "--data-dir", d.dir, NULL};
+    const char *const *cmds[] = {keys, compact};
+    for (int i = 0; i < 2; i++) {
+        out = NULL;
+        assert_int_not_equal(bunsen_run(&out, cmds[i]), 0);
+        if (strstr(out, "bunsen migrate") == NULL) {
+            fail_msg("%s: %s", cmds[i][0], out);
+        }
+        free(out);
+    }
+    assert_int_equal(migrations_recorded(db), all - 1); /* nothing applied it */
+    daemon_cleanup(&d);
+}
+
 /* ---- secrets ---- */
 
 static void test_secret_only_in_key_file(void **state)
@@ -431,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_backup_under_load),
         cmocka_unit_test(test_sighup),
         cmocka_unit_test(test_signals_blocked_in_every_thread),
+        cmocka_unit_test(test_cli_never_migrates),
         cmocka_unit_test(test_secret_only_in_key_file),
         cmocka_unit_test(test_metrics),
     };
