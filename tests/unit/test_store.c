@@ -2421,6 +2421,30 @@ static double metric_of(struct store *s, const char *series)
  * over instead of growing with everything written (the frames after each commit, from
  * /metrics' gauge: their most is a fraction of all frames written); every row is there
  * after a reopen. */
+/* /readyz's write check fails once a write has failed for a full disk, until a commit
+ * succeeds again: its own one-row write reused space the WAL had and kept succeeding while
+ * every ingestion answered 503 "disk full". */
+static void test_ready_after_disk_full(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_write_sync(s, store_apply_ready_check, NULL, &err), 0);
+    store_sqlite_err(NULL, SQLITE_FULL, "insert events", &err); /* as a failed write maps it */
+    err_clear(&err);
+    assert_int_equal(store_write_sync(s, store_apply_ready_check, NULL, &err), -1);
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "full disk"));
+    struct kjob k;
+    make_kjob(&k, 91, false);
+    assert_int_equal(store_write_sync(s, sync_apply, &k, &err), 0); /* writes work again */
+    assert_int_equal(store_write_sync(s, store_apply_ready_check, NULL, &err), 0);
+    store_close(s);
+}
+
 static void test_wal_checkpointer(void **state)
 {
     (void)state;
@@ -2807,6 +2831,7 @@ int main(void)
         cmocka_unit_test(test_ratio_sums_kept),
         cmocka_unit_test(test_exposed_known),
         cmocka_unit_test(test_events_insert_chunks),
+        cmocka_unit_test(test_ready_after_disk_full),
         cmocka_unit_test(test_wal_checkpointer),
     };
     return cmocka_run_group_tests_name(on_pg ? "store (postgres)" : "store", tests, setup,

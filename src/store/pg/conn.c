@@ -13,10 +13,12 @@
  */
 #include "pg_int.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bunsen/log.h"
 #include "bunsen/util.h"
 
 /* ---- connections ---- */
@@ -77,6 +79,21 @@ void pg_conn_close(struct pg_conn *c)
     free(c);
 }
 
+/* A connection failure's libpq text names hosts and ports: it goes to the log (at most
+ * every 10 s, an outage fails every request), and the error, which replies carry to anyone
+ * with an sdk key or none (/readyz), says only what happened. */
+static void log_connection_failure(const char *detail)
+{
+    static _Atomic int64_t last_ms;
+    int64_t now = time_now_ms(), last = atomic_load(&last_ms);
+    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
+        char clean[512];
+        snprintf(clean, sizeof(clean), "%s", detail);
+        clean[strcspn(clean, "\n")] = '\0';
+        log_json(LOG_WARN, "PostgreSQL connection failed", json_pack("{s:s}", "error", clean));
+    }
+}
+
 int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
 {
     if (!c->broken && PQstatus(c->pg) == CONNECTION_OK) {
@@ -91,8 +108,9 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->pg = connect_with_defaults(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
-        return err_set(err, ERR_UNAVAILABLE, NULL, "no writable PostgreSQL reachable: %s",
-                       c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        log_connection_failure(c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "no writable PostgreSQL reachable (the daemon's log has the reason)");
     }
     PGresult *r = PQexec(c->pg, SQL_SESSION);
     PQclear(r);
@@ -123,7 +141,9 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
     if (PQstatus(c->pg) != CONNECTION_OK || sqlstate_is(res, "08") || sqlstate_is(res, "57P") ||
         sqlstate_is(res, "25006") || res == NULL) {
         c->broken = true;
-        return err_set(err, ERR_UNAVAILABLE, NULL, "%s: database unavailable (%s)", what, clean);
+        log_connection_failure(msg);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "%s: database unavailable (the daemon's log has the reason)", what);
     }
     if (pg_err_is_retry(res)) {
         c->retry = true;

@@ -28,6 +28,14 @@
  * ready (a corrupt database does not heal; the operator restores a backup). */
 static atomic_bool corrupt_seen;
 
+/* Writes refused for a full disk, for /readyz: the probe's own one-row write reuses space the
+ * WAL already has and kept succeeding while every ingestion answered 503 "disk full". A
+ * failure counts until a later commit succeeds or FULL_READY_MS pass without another (the
+ * load balancer that took the daemon out sends it no writes to succeed with). */
+#define FULL_READY_MS 10000
+static _Atomic uint64_t write_seq, full_seq, committed_seq;
+static _Atomic int64_t full_ms;
+
 static bool sqlite_is_corrupt(struct store *s)
 {
     (void)s;
@@ -45,6 +53,8 @@ int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "%s: the database is corrupt (%s): restore it from a backup", what, detail);
     case SQLITE_FULL:
+        atomic_store(&full_ms, time_now_ms());
+        atomic_store(&full_seq, atomic_fetch_add(&write_seq, 1) + 1);
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: disk full (%s)", what, detail);
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
@@ -453,6 +463,9 @@ static int sqlite_tx_commit(struct store_tx *tx, struct err *err)
     sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_COMMIT, err);
     int rc = st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
     sqlite_conn_sample(tx->conn);
+    if (rc == 0) {
+        atomic_store(&committed_seq, atomic_fetch_add(&write_seq, 1) + 1);
+    }
     return rc;
 }
 
@@ -481,6 +494,10 @@ static bool sqlite_tx_retryable(struct store_tx *tx)
 
 static int sqlite_ready_check(struct store_tx *tx, struct err *err)
 {
+    if (atomic_load(&full_seq) > atomic_load(&committed_seq) &&
+        time_now_ms() - atomic_load(&full_ms) < FULL_READY_MS) {
+        return err_set(err, ERR_UNAVAILABLE, NULL, "writes are failing for a full disk");
+    }
     return sqlite_conn_exec(tx->conn,
                             "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
                             "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
