@@ -115,7 +115,7 @@ static int bootstrap_admin(struct app *app)
     snprintf(path, sizeof(path), "%s/admin.key", app->cfg.data_dir);
     if (admins > 0) {
         if (access(path, R_OK) == 0) {
-            fprintf(stderr, "bunsen: admin key: in %s\n", path);
+            log_json(LOG_INFO, "admin key file", json_pack("{s:s}", "path", path));
         }
         return 0;
     }
@@ -133,23 +133,24 @@ static int bootstrap_admin(struct app *app)
     }
     bool saved = write_admin_key_file(app->cfg.data_dir, secret) == 0;
     if (!saved) {
-        fprintf(stderr, "bunsen: warning: cannot write %s: %s\n", path, strerror(errno));
+        log_json(LOG_WARN, "cannot write the admin key file",
+                 json_pack("{s:s, s:s}", "path", path, "error", strerror(errno)));
     }
     /* Secrets never go to the log stream: stderr is often a journal or a log file. The key is
-     * printed only to a terminal; otherwise it is only in the 0600 file. */
+     * printed only to a terminal (plain text, for the person there); otherwise it is only in
+     * the 0600 file, and the log says where (JSON, as every log line). */
     if (isatty(STDERR_FILENO)) {
         fprintf(stderr,
                 "bunsen: created the bootstrap admin key (shown once, also saved to %s):\n"
                 "bunsen: admin key: %s\n",
                 path, secret);
     } else if (saved) {
-        fprintf(stderr,
-                "bunsen: created the bootstrap admin key: it is in %s (mode 0600; printed only "
-                "on a terminal)\n",
-                path);
+        log_json(LOG_INFO, "created the bootstrap admin key (printed only on a terminal)",
+                 json_pack("{s:s}", "path", path));
     } else {
-        fprintf(stderr, "bunsen: create an admin key with `bunsen keys create --role admin "
-                        "--name NAME` (it is printed on its stdout)\n");
+        log_msg(LOG_WARN, "created the bootstrap admin key, but it is in no file: create another "
+                          "with `bunsen keys create --role admin --name NAME` (printed on its "
+                          "stdout)");
     }
     sodium_memzero(secret, sizeof(secret));
     return 0;
