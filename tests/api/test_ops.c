@@ -399,7 +399,7 @@ static void test_secret_only_in_key_file(void **state)
     char *err = slurp(fmt("%s/stderr.log", d.dir)), *lines = slurp(log);
     assert_null(strstr(err, d.admin_key));
     assert_null(strstr(lines, d.admin_key));
-    assert_non_null(strstr(err, "admin.key")); /* says where the key is */
+    assert_non_null(strstr(lines, "admin.key")); /* the log says where the key is */
     free(err);
     free(lines);
     struct stat sb;
