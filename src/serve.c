@@ -145,7 +145,8 @@ static int bootstrap_admin(struct app *app)
                 "bunsen: admin key: %s\n",
                 path, secret);
     } else if (saved) {
-        log_json(LOG_INFO, "created the bootstrap admin key (printed only on a terminal)",
+        /* a warning, so that no level filters it out: the operator must find the key */
+        log_json(LOG_WARN, "created the bootstrap admin key (printed only on a terminal)",
                  json_pack("{s:s}", "path", path));
     } else {
         log_msg(LOG_WARN, "created the bootstrap admin key, but it is in no file: create another "
