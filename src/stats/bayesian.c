@@ -116,6 +116,49 @@ static int prob_b_beats_a(double aa, double ba, double ab, double bb, double *ou
     return 0;
 }
 
+/*
+ * P(X > Y) for X ~ Beta(xa, xb), Y ~ Beta(ya, yb) by the cheapest of four forms of the sum
+ * above: over X's alpha (X as the sum's B), one minus the sum over Y's alpha, or either of
+ * those for the mirrored variables 1 - Y > 1 - X (over Y's beta, or one minus over X's
+ * beta). A sum over alpha runs at most alpha terms, and its terms fall off slowly when the
+ * other posterior's beta is small: Beta(1, 11) against 9e7 conversions of 1e8 walked ~4e7
+ * terms, three times (1.3-4 s for one comparison that a request could ask for per day of a
+ * time series). The smallest integer parameter bounds the walk. At least one parameter must
+ * be an integer.
+ */
+static int p_greater(double xa, double xb, double ya, double yb, double *out)
+{
+    const double n[4] = {xa, ya, yb, xb};
+    int form = -1;
+    for (int f = 0; f < 4; f++) {
+        if (n[f] == floor(n[f]) && n[f] >= 1 && (form < 0 || n[f] < n[form])) {
+            form = f;
+        }
+    }
+    double p = 0;
+    int rc = -1;
+    switch (form) {
+    case 0:
+        rc = prob_b_beats_a(ya, yb, xa, xb, &p);
+        break;
+    case 1:
+        rc = prob_b_beats_a(xa, xb, ya, yb, &p);
+        p = 1.0 - p;
+        break;
+    case 2:
+        rc = prob_b_beats_a(xb, xa, yb, ya, &p);
+        break;
+    case 3:
+        rc = prob_b_beats_a(yb, ya, xb, xa, &p);
+        p = 1.0 - p;
+        break;
+    default:
+        break;
+    }
+    *out = p;
+    return rc;
+}
+
 /* ---- expected loss without cancellation ----
  *
  * loss = E[max(pA - pB, 0)] = integral_0^1 fA(x) h(x) dx, h(x) = E[max(x - pB, 0)]
@@ -373,15 +416,17 @@ int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double bet
         !isfinite(beta_a) || !isfinite(alpha_b) || !isfinite(beta_b) || alpha_b != floor(alpha_b)) {
         return -1;
     }
-    double p_beat, p_a1, p_b1;
-    if (prob_b_beats_a(alpha_a, beta_a, alpha_b, beta_b, &p_beat) != 0 ||
-        prob_b_beats_a(alpha_a + 1.0, beta_a, alpha_b, beta_b, &p_a1) != 0 ||
-        prob_b_beats_a(alpha_a, beta_a, alpha_b + 1.0, beta_b, &p_b1) != 0) {
+    /* P(pB > pA); P(Beta(aa + 1, ba) > pB) and P(pA > Beta(ab + 1, bb)) for the loss */
+    double p_beat, q_a1, q_b1;
+    if (p_greater(alpha_b, beta_b, alpha_a, beta_a, &p_beat) != 0 ||
+        p_greater(alpha_a + 1.0, beta_a, alpha_b, beta_b, &q_a1) != 0 ||
+        p_greater(alpha_a, beta_a, alpha_b + 1.0, beta_b, &q_b1) != 0) {
         return -1;
     }
+    p_beat = p_beat < 0 ? 0 : (p_beat > 1 ? 1 : p_beat);
     double mu_a = alpha_a / (alpha_a + beta_a), mu_b = alpha_b / (alpha_b + beta_b);
-    double t1 = mu_a * (1.0 - p_a1);
-    double t2 = mu_b * (1.0 - p_b1);
+    double t1 = mu_a * q_a1;
+    double t2 = mu_b * q_b1;
     double l = t1 - t2;
     if (!isfinite(l)) {
         return -1;

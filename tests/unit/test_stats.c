@@ -750,6 +750,9 @@ static void test_beta_loss_large_counts(void **state)
         {1, 11, 9000001, 1000001, 8.3339083504968717e-14},
         {1, 11, 1000001, 111112, 8.3384196740843533e-14},
         {100000001, 900000001, 100100001, 899900001, 8.009340087621992e-20},
+        /* no conversion in 10 against 9e7 of 1e8: the sum over B's alpha walked ~4e7 terms
+         * three times (seconds); the smallest parameter's form takes a few */
+        {1, 11, 90000001, 10000001, 8.3333908335049661e-14},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         double c = -1, l = -1;
@@ -757,6 +760,25 @@ static void test_beta_loss_large_counts(void **state)
             stats_beta_compare(cases[i].aa, cases[i].ba, cases[i].ab, cases[i].bb, &c, &l), 0);
         if (!(fabs(l - cases[i].loss) <= 1e-6 * cases[i].loss)) {
             fail_msg("case %zu: loss %.17g, want %.17g", i, l, cases[i].loss);
+        }
+    }
+    /* the chance, against the same exact sums */
+    static const struct {
+        double aa, ba, ab, bb, chance;
+    } chances[] = {
+        {1000001, 9000001, 1010001, 8990001, 0.99999999999994853},
+        {900001, 100001, 901001, 99001, 0.99091852916005511},
+        {90001, 10001, 90501, 9501, 0.9999180849563542},
+        {1001, 9001, 1101, 8901, 0.98945735443171401},
+        {101, 901, 111, 891, 0.76661413631746463},
+    };
+    for (size_t i = 0; i < sizeof(chances) / sizeof(chances[0]); i++) {
+        double c = -1, l = -1;
+        assert_int_equal(
+            stats_beta_compare(chances[i].aa, chances[i].ba, chances[i].ab, chances[i].bb, &c, &l),
+            0);
+        if (!(fabs(c - chances[i].chance) <= 1e-9)) {
+            fail_msg("case %zu: chance %.17g, want %.17g", i, c, chances[i].chance);
         }
     }
 }
