@@ -116,6 +116,12 @@ void assign_experiment_init(struct assign_experiment *x);
  * (empty or invalid UTF-8), "variants" (nvariants 0 or above ASSIGN_MAX_VARIANTS,
  * or variant_keys missing while forced is set), "hash_version", "released_variant",
  * "seed" or "namespace" (invalid UTF-8). Thread-safe. */
+/* The text GrowthBook's JavaScript SDK hashes for an attribute value (`seed + value`), into
+ * buf (64 bytes are enough); NULL when the SDK treats it as missing (falsy: "", 0, false,
+ * null, absent) or renders it otherwise (objects, arrays, reals printed with an exponent).
+ * *len receives its length. */
+const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len);
+
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);
 

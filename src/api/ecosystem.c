@@ -395,6 +395,15 @@ static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, c
                          "object)");
     }
     const char *variant = x->variants[res.variant].key;
+    /* a user outside the experiment gets its default_value when it has one: that is no
+     * variant's value, so no variant is named (the control's key went to the provider's
+     * hooks and telemetry as if the user were in it) */
+    bool of_variant = res.reason == ASSIGN_REASON_HASHED || res.reason == ASSIGN_REASON_FORCED ||
+                      res.reason == ASSIGN_REASON_RELEASED;
+    if (!of_variant && x->default_value != NULL) {
+        return json_pack("{s:s, s:s, s:o, s:o}", "key", x->key, "reason",
+                         ofrep_reason(x, res.reason), "value", value, "metadata", meta);
+    }
     if (res.in_experiment) {
         snprintf(items[*nitems].experiment, sizeof(items[0].experiment), "%s", x->key);
         snprintf(items[*nitems].variant, sizeof(items[0].variant), "%s", variant);

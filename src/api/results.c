@@ -420,11 +420,16 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
     if (!have_need && warning[0] == '\0') {
         stats_warning_add(warning, err.msg);
     }
+    /* the variants that receive users: one of weight 0 stays empty by design and held
+     * progress at 0 and days_left unknown for as long as the experiment ran */
     int64_t total = 0, least = -1;
     for (size_t i = 0; i < x->nvariants; i++) {
         total += users[i];
-        least = least < 0 || users[i] < least ? users[i] : least;
+        if (x->variants[i].weight > 0) {
+            least = least < 0 || users[i] < least ? users[i] : least;
+        }
     }
+    least = least < 0 ? 0 : least;
     json_t *d =
         json_pack("{s:s, s:f, s:f, s:f, s:o, s:I, s:I}", "metric", m->key, "mde", x->mde, "alpha",
                   x->analysis.alpha, "power", DECISION_POWER, "users_needed_per_variant",
@@ -445,6 +450,9 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
         double worst = 0;
         bool known = true;
         for (size_t i = 0; i < x->nvariants && known; i++) {
+            if (!(x->variants[i].weight > 0)) {
+                continue;
+            }
             double rate = (double)users[i] / elapsed_days;
             double missing = (double)(need - users[i]);
             if (missing <= 0) {

@@ -365,25 +365,24 @@ void api_sdk_streams_publish(struct app *app)
 
 /* ---- remote evaluation ---- */
 
-/* The text of attributes.id as GrowthBook would hash it, into buf; NULL when absent. */
-static const char *id_of(const json_t *attrs, char *buf, size_t n)
+/* The text of attributes.id as GrowthBook's SDK hashes it (assign_hash_text: numbers,
+ * true and strings of any length, as JavaScript prints them), into buf; NULL when absent.
+ * Only a string id can match the forced list: the payload forces with {"id": {"$in":
+ * [...]}} of strings, which the SDK compares strictly (the number 42 is not "42"). Before,
+ * 1.5, true or a long id fell back to the default here and were bucketed by the SDK. */
+static const char *id_of(const json_t *attrs, char *buf, size_t n, bool *forceable)
 {
     const json_t *id = json_object_get(attrs, "id");
-    if (json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) <= 256) {
-        return json_string_value(id);
-    }
-    if (json_is_integer(id) && json_integer_value(id) != 0) {
-        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
-        return buf;
-    }
-    return NULL;
+    size_t len = 0;
+    *forceable = json_is_string(id);
+    return assign_hash_text(id, buf, n, &len);
 }
 
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
  * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
  * locally). */
-static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, const json_t *attrs,
-                            struct condition_budget *budget, bool *over_budget)
+static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, bool forceable,
+                            const json_t *attrs, struct condition_budget *budget, bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
@@ -392,8 +391,12 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, con
     bool decided = false;
     if (uid != NULL || e->a.hash_attribute != NULL) {
         /* no id: the forced list cannot match; "\x7f" is no valid user id (control char) */
-        decided = assign_decide_budget(&e->a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs,
-                                       budget, &res, &err) == 0;
+        struct assign_experiment a = e->a;
+        if (!forceable) {
+            a.forced = NULL;
+        }
+        decided = assign_decide_budget(&a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, budget,
+                                       &res, &err) == 0;
         if (!decided && budget->left < 0) {
             *over_budget = true;
             return NULL;
@@ -457,8 +460,9 @@ void api_sdk_eval(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    char idbuf[32];
-    const char *uid = id_of(a, idbuf, sizeof(idbuf));
+    char idbuf[64];
+    bool forceable = false;
+    const char *uid = id_of(a, idbuf, sizeof(idbuf), &forceable);
     struct condition_budget budget = api_eval_budget(app);
     bool over_budget = false;
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -466,7 +470,7 @@ void api_sdk_eval(struct http_req *r)
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
         const struct snapshot_entry *e = &snap->entries[i];
         if (api_experiment_is_live(e) || e->x.status == ASSIGN_STATUS_PAUSED) {
-            json_t *f = eval_feature(e, uid, a, &budget, &over_budget);
+            json_t *f = eval_feature(e, uid, forceable, a, &budget, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);
             }

@@ -124,7 +124,7 @@ static int check_experiment(const struct assign_experiment *x, struct err *err)
  * when GrowthBook's SDK would treat it as missing (falsy: "", 0, false, null, absent) or it
  * is not a scalar we can render as JavaScript does (objects, arrays, non-integral reals
  * outside what %.17g prints the same way). */
-static const char *hash_text(const json_t *v, char *buf, size_t n, size_t *len)
+const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len)
 {
     if (json_is_string(v)) {
         *len = json_string_length(v);
@@ -214,10 +214,11 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     size_t hlen = len;
     char hbuf[64];
     if (x->hash_attribute != NULL) {
-        hv = hash_text(json_object_get(attributes, x->hash_attribute), hbuf, sizeof(hbuf), &hlen);
+        hv = assign_hash_text(json_object_get(attributes, x->hash_attribute), hbuf, sizeof(hbuf),
+                              &hlen);
         if (hv == NULL && x->fallback_attribute != NULL) {
-            hv = hash_text(json_object_get(attributes, x->fallback_attribute), hbuf, sizeof(hbuf),
-                           &hlen);
+            hv = assign_hash_text(json_object_get(attributes, x->fallback_attribute), hbuf,
+                                  sizeof(hbuf), &hlen);
         }
         if (hv == NULL) {
             return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,

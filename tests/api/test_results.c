@@ -420,6 +420,23 @@ static void test_csv_timeseries_power_errors(void **state)
     assert_int_equal(st, 404);
 }
 
+/* The decision counts the variants that receive users: an empty variant of weight 0 held
+ * users_smallest_variant and progress at 0 for as long as the experiment ran. */
+static void test_decision_weight_zero(void **state)
+{
+    (void)state;
+    const double w[] = {0.5, 0.5, 0};
+    make_experiment("w-zero", "conv", w, 3);
+    ingest_binomial_arm("w-zero", "conv", 0, 200, 20);
+    ingest_binomial_arm("w-zero", "conv", 1, 150, 18);
+    json_t *res = results("w-zero", "cuped=false");
+    const json_t *d = json_object_get(res, "decision");
+    assert_int_equal(json_integer_value(json_object_get(d, "users_smallest_variant")), 150);
+    assert_int_equal(json_integer_value(json_object_get(d, "users_so_far")), 350);
+    assert_true(json_number_value(json_object_get(d, "progress")) > 0);
+    json_decref(res);
+}
+
 /* v1.1: the relative verdict, "decision", the complete CSV and the time series as CSV. */
 static void test_decision_verdict_csv(void **state)
 {
@@ -931,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_cuped_from_events),
         cmocka_unit_test(test_csv_timeseries_power_errors),
         cmocka_unit_test(test_decision_verdict_csv),
+        cmocka_unit_test(test_decision_weight_zero),
         cmocka_unit_test(test_large_values_and_pre_equals_post),
         cmocka_unit_test(test_users_export),
         cmocka_unit_test(test_ratio_metric),

@@ -141,6 +141,70 @@ static void test_assign_values(void **state)
     resp_free(&r);
 }
 
+/* A real typed with 16-17 digits is one number everywhere: /assign, OFREP, the SDK payload
+ * and GET (OFREP and /assign printed 3.14159265358979, the payload 3.1415926535897931, and a
+ * GET body PATCHed back changed the stored value). OFREP names no variant for a
+ * default_value. */
+static double number_at(const json_t *v)
+{
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+static void test_values_agree_everywhere(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("pi",
+            "\"variants\":[{\"key\":\"a\",\"value\":3.141592653589793},{\"key\":\"b\","
+            "\"value\":2}],\"default_value\":0.30000000000000004,\"forced\":{\"qa\":\"a\"},"
+            "\"targeting\":{\"country\":\"NL\"}",
+            "start");
+    json_t *g = call("GET", "/api/v1/experiments/pi", NULL, 200);
+    double typed =
+        number_at(json_object_get(json_array_get(json_object_get(g, "variants"), 0), "value"));
+    double dflt = number_at(json_object_get(g, "default_value"));
+    json_t *a =
+        call("GET", "/api/v1/experiments/pi/assign?user_id=qa&log_exposure=false", NULL, 200);
+    assert_true(number_at(json_object_get(a, "value")) == typed);
+    json_decref(a);
+    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/pi",
+                        "{\"context\":{\"targetingKey\":\"qa\"}}", 200);
+    assert_true(number_at(json_object_get(o, "value")) == typed);
+    assert_string_equal(json_string_value(json_object_get(o, "variant")), "a");
+    json_decref(o);
+    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/pi",
+                "{\"context\":{\"targetingKey\":\"u9\",\"country\":\"BE\"}}", 200);
+    assert_true(number_at(json_object_get(o, "value")) == dflt);
+    assert_null(json_object_get(o, "variant")); /* the default is no variant's value */
+    json_decref(o);
+    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    const json_t *f = json_object_get(json_object_get(p, "features"), "pi");
+    assert_true(number_at(json_object_get(f, "defaultValue")) == dflt);
+    const json_t *rules = json_object_get(f, "rules");
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(rules); i++) {
+        const json_t *vs = json_object_get(json_array_get(rules, i), "variations");
+        if (json_array_size(vs) > 0) {
+            assert_true(number_at(json_array_get(vs, 0)) == typed);
+            seen = true;
+        }
+    }
+    assert_true(seen);
+    json_decref(p);
+    /* a GET body PATCHed back changes nothing */
+    json_t *patch = json_pack("{s:O}", "variants", json_object_get(g, "variants"));
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(call("PATCH", "/api/v1/experiments/pi", body, 200));
+    free(body);
+    json_decref(patch);
+    json_t *g2 = call("GET", "/api/v1/experiments/pi", NULL, 200);
+    assert_true(number_at(json_object_get(json_array_get(json_object_get(g2, "variants"), 0),
+                                          "value")) == typed);
+    json_decref(g2);
+    json_decref(g);
+}
+
 static void test_ofrep_answers(void **state)
 {
     (void)state;
@@ -328,6 +392,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assign_values),
+        cmocka_unit_test(test_values_agree_everywhere),
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),

@@ -394,6 +394,52 @@ static void test_remote_eval(void **state)
     }
     json_decref(call("POST", fmt("/api/eval/%s", key), NULL, "{\"attributes\":[]}", 400));
     json_decref(call("POST", "/api/eval/bsn_nope", NULL, "{\"attributes\":{}}", 401));
+    /* an id that is no short string is hashed as the SDK hashes it locally (1.5, true, 300
+     * bytes: they fell back to the default); only a string id is forced (the payload's force
+     * rule compares strictly: the number 42 is not "42") */
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"ids\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":"
+                     "\"c\"}],\"default_value\":\"DEF\",\"forced\":{\"42\":\"c\"}}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/ids/start", D.admin_key, NULL, 200));
+    char long_id[301];
+    memset(long_id, 'L', 300);
+    long_id[300] = '\0';
+    char quoted[304];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", long_id);
+    const char *const texts[] = {"1.5", "true", long_id, "42"};
+    const char *const attrs[] = {"1.5", "true", quoted, "42"};
+    for (int i = 0; i < 4; i++) {
+        /* /assign takes user ids of at most 256 bytes: the long one is checked as bucketed */
+        json_t *a = i == 2
+                        ? NULL
+                        : call("GET",
+                               fmt("/api/v1/experiments/ids/assign?user_id=%s&log_exposure=false",
+                                   texts[i]),
+                               key, NULL, 200);
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL,
+                          fmt("{\"attributes\":{\"id\":%s}}", attrs[i]), 200);
+        const json_t *f = json_object_get(json_object_get(ev, "features"), "ids");
+        const char *got = json_string_value(json_object_get(f, "defaultValue"));
+        if (i == 2) {
+            assert_string_not_equal(got, "DEF");
+        } else if (i < 3) { /* hashed: /assign's variant for the same text */
+            assert_string_equal(json_string_value(json_object_get(a, "reason")), "hashed");
+            assert_string_equal(got, json_string_value(json_object_get(a, "value")));
+        } else { /* /assign forces "42"; the number 42 is hashed */
+            assert_string_equal(json_string_value(json_object_get(a, "reason")), "forced");
+            assert_string_not_equal(got, "DEF");
+            json_t *s = call("POST", fmt("/api/eval/%s", key), NULL,
+                             "{\"attributes\":{\"id\":\"42\"}}", 200);
+            assert_string_equal(
+                json_string_value(json_object_get(
+                    json_object_get(json_object_get(s, "features"), "ids"), "defaultValue")),
+                "c");
+            json_decref(s);
+        }
+        json_decref(ev);
+        json_decref(a);
+    }
     free(key);
 }
 
