@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,7 +62,7 @@ int cli_prepare_data_dir(const struct config *cfg)
 /* A SQLite database path (not a URL or conninfo) whose file does not exist. */
 static bool sqlite_file_missing(const char *path)
 {
-    const char *p = strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
+    const char *p = strncasecmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
     return strstr(p, "://") == NULL && strchr(p, '=') == NULL && access(p, F_OK) != 0;
 }
 

@@ -204,16 +204,17 @@ int cli_serve(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
-    /* Signals: blocked before anything can start a thread (opening the store can start
-     * SQLite's checkpointer), so that only the main loop's sigtimedwait sees them: a thread
-     * started with them unblocked took a SIGHUP (logrotate's reload) and the default action
-     * killed the daemon. */
+    /* Signals belong to the main loop's sigtimedwait: every internal thread starts with
+     * them blocked (thread_start; a checkpointer started while opening the store once took
+     * a SIGHUP, logrotate's reload, and its default action killed the daemon). SIGHUP is
+     * blocked from here on, so a reload during a long start-up migration waits; SIGINT and
+     * SIGTERM still stop the start-up until the main loop takes them over below. */
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
     /* every option checked before the data directory is touched */
     unsigned char addr[sizeof(struct in6_addr)];
@@ -255,6 +256,7 @@ int cli_serve(int argc, char **argv)
         store_close(app.store);
         return 1;
     }
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* SIGINT, SIGTERM: the main loop's from here */
 
     struct err err;
     err_clear(&err);
@@ -338,7 +340,8 @@ int cli_serve(int argc, char **argv)
     pthread_mutex_unlock(&cs.mu);
     api_sdk_streams_stop(publisher);
     http_server_stop(app.http);
-    store_close(app.store); /* the last connection to close checkpoints the WAL */
+    api_sdk_streams_free(publisher); /* no request thread can reach it any more */
+    store_close(app.store);          /* the last connection to close checkpoints the WAL */
     snapshot_cell_free(app.experiments);
     prom_free(app.prom);
     api_payloads_free(app.payloads);

@@ -98,7 +98,10 @@ void api_sdk_eval(struct http_req *r); /* POST /api/eval/{sdk_key} (remote evalu
  * (once a second). Start it once the HTTP server runs, stop it before the server stops. */
 struct api_publisher;
 struct api_publisher *api_sdk_streams_start(struct app *app);
-void api_sdk_streams_stop(struct api_publisher *pb); /* NULL ok */
+/* Stop: its thread ends (requests still running may ask for publishes: nobody serves them);
+ * free once the HTTP server has stopped, so that no request thread holds it. NULL ok. */
+void api_sdk_streams_stop(struct api_publisher *pb);
+void api_sdk_streams_free(struct api_publisher *pb);
 /* Ask for a publish (after a snapshot publish): returns at once, the publisher renders the
  * payloads of whatever snapshot is current when it runs (requests made meanwhile coalesce).
  * Without a publisher (app->publisher NULL) it publishes on the calling thread. */

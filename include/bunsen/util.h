@@ -6,6 +6,7 @@
 #ifndef BUNSEN_UTIL_H
 #define BUNSEN_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,12 @@ uint64_t hash_keyed(const void *p, size_t n);
 
 /* Wall clock in milliseconds since the Unix epoch, and a monotonic clock in ns. */
 int64_t time_now_ms(void);
+
+/* pthread_create with every signal blocked in the new thread (the caller's mask is kept):
+ * signals belong to the main loop's sigtimedwait, and a thread started while they were
+ * unblocked took a SIGHUP (logrotate's reload) whose default action killed the daemon.
+ * 0, or pthread_create's error. */
+int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 uint64_t time_mono_ns(void);
 
 /* Parse an RFC 3339 timestamp ("2025-11-28T12:00:00Z", fractions and +hh:mm offsets) into

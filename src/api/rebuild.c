@@ -155,7 +155,7 @@ struct rebuilder *api_rebuilder_start(struct app *app)
     rb->app = app;
     pthread_mutex_init(&rb->mu, NULL);
     pthread_cond_init(&rb->cv, NULL);
-    if (pthread_create(&rb->th, NULL, rebuilder_main, rb) != 0) {
+    if (thread_start(&rb->th, rebuilder_main, rb) != 0) {
         abort(); /* as an allocation failure */
     }
     return rb;

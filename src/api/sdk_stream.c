@@ -324,7 +324,7 @@ struct api_publisher *api_sdk_streams_start(struct app *app)
     pb->app = app;
     pthread_mutex_init(&pb->mu, NULL);
     pthread_cond_init(&pb->wake, NULL);
-    if (pthread_create(&pb->thread, NULL, publisher_main, pb) != 0) {
+    if (thread_start(&pb->thread, publisher_main, pb) != 0) {
         pthread_cond_destroy(&pb->wake);
         pthread_mutex_destroy(&pb->mu);
         free(pb);
@@ -339,12 +339,19 @@ void api_sdk_streams_stop(struct api_publisher *pb)
     if (pb == NULL) {
         return;
     }
-    atomic_store(&pb->app->publisher, NULL);
     pthread_mutex_lock(&pb->mu);
     pb->stop = true;
     pthread_cond_signal(&pb->wake);
     pthread_mutex_unlock(&pb->mu);
     pthread_join(pb->thread, NULL);
+}
+
+void api_sdk_streams_free(struct api_publisher *pb)
+{
+    if (pb == NULL) {
+        return;
+    }
+    atomic_store(&pb->app->publisher, NULL);
     pthread_cond_destroy(&pb->wake);
     pthread_mutex_destroy(&pb->mu);
     free(pb);

@@ -163,7 +163,7 @@ struct snapshot_cell *snapshot_cell_new(void)
     pthread_mutex_init(&c->publish_mu, NULL);
     pthread_mutex_init(&c->reclaim_mu, NULL);
     pthread_cond_init(&c->reclaim_cv, NULL);
-    if (pthread_create(&c->reclaimer, NULL, reclaim_main, c) != 0) {
+    if (thread_start(&c->reclaimer, reclaim_main, c) != 0) {
         abort(); /* as an allocation failure: no thread, no daemon */
     }
     return c;

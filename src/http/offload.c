@@ -61,7 +61,7 @@ struct http_offload *http_offload_start(void)
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
     for (int i = 0; i < HTTP_OFFLOAD_THREADS; i++) {
-        if (pthread_create(&o->th[i], NULL, offload_main, o) != 0) {
+        if (thread_start(&o->th[i], offload_main, o) != 0) {
             abort(); /* as an allocation failure */
         }
         o->nthreads++;

@@ -14,17 +14,44 @@
 #include "bunsen/util.h"
 #include "store_int.h"
 
-/* Whether url starts with a libpq key word and '=' ("host=db1 dbname=bunsen ..."). */
+/* Whether url is a libpq key=value conninfo ("host=db1 dbname=bunsen ..."): it starts,
+ * after spaces, with one of libpq's usual key words and '=' (a SQLite file "exp=2.db"
+ * stays a path). */
 static bool is_conninfo(const char *url)
 {
+    static const char *const words[] = {"host",
+                                        "hostaddr",
+                                        "port",
+                                        "dbname",
+                                        "user",
+                                        "password",
+                                        "passfile",
+                                        "service",
+                                        "sslmode",
+                                        "options",
+                                        "connect_timeout",
+                                        "application_name",
+                                        "target_session_attrs"};
+    while (*url == ' ') {
+        url++;
+    }
     size_t n = 0;
     while ((url[n] >= 'a' && url[n] <= 'z') || url[n] == '_') {
         n++;
     }
-    while (n > 0 && url[n] == ' ') {
-        n++;
+    size_t k = n;
+    while (url[k] == ' ') {
+        k++;
     }
-    return n > 0 && url[n] == '=';
+    if (url[k] != '=') {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i]) == n && strncmp(url, words[i], n) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* The length of url's scheme when it starts with "scheme://", else 0. */
@@ -57,7 +84,7 @@ static const struct store_ops *backend_for(const char *url, const char **target,
                 (int)(sl > 32 ? 32 : sl), url);
         return NULL;
     }
-    *target = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    *target = strncasecmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (**target == '\0') {
         err_set(err, ERR_INVALID, NULL, "empty database path");
         return NULL;

@@ -472,11 +472,11 @@ int store_writer_start(struct store *s, int queue_max, struct err *err)
     pthread_cond_init(&w->ccv, NULL);
     pthread_cond_init(&w->cidle, NULL);
     w->ctail = &w->chead;
-    if (pthread_create(&w->cthread, NULL, completer_main, w) != 0) {
+    if (thread_start(&w->cthread, completer_main, w) != 0) {
         goto fail;
     }
     s->writer = w;
-    if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+    if (thread_start(&w->thread, writer_main, s) != 0) {
         s->writer = NULL;
         completer_stop(w);
         goto fail;

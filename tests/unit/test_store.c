@@ -173,6 +173,7 @@ static void test_database_urls(void **state)
         {"POSTGRES://u:SECRETPW@127.0.0.1:1/x?connect_timeout=1", ERR_UNAVAILABLE},
         {"PostgreSQL://u:SECRETPW@127.0.0.1:1/x?connect_timeout=1", ERR_UNAVAILABLE},
         {"mysql://u:SECRETPW@127.0.0.1/x", ERR_INVALID},
+        {"  host=127.0.0.1 port=1 connect_timeout=1", ERR_UNAVAILABLE},
     };
     char tmp[] = "/tmp/bunsen-urls-XXXXXX", cwd[4096];
     assert_non_null(mkdtemp(tmp));
@@ -190,8 +191,20 @@ static void test_database_urls(void **state)
             assert_non_null(strstr(err.msg, "PostgreSQL"));
         }
     }
+    /* SQLite paths that merely contain '=' or a scheme's letters stay SQLite files */
+    static const char *const files[][2] = {{"exp=2.db", "exp=2.db"}, {"SQLITE:up.db", "up.db"}};
+    for (size_t i = 0; i < 2; i++) {
+        struct store *s = NULL;
+        struct err err;
+        assert_int_equal(store_open(files[i][0], &s, &err), 0);
+        assert_string_equal(store_backend_name(s), "sqlite");
+        store_close(s);
+        struct stat sb;
+        assert_int_equal(stat(files[i][1], &sb), 0);
+    }
+    assert_int_equal(system("rm -f ./*.db ./*.db-wal ./*.db-shm"), 0);
     assert_int_equal(chdir(cwd), 0);
-    assert_int_equal(rmdir(tmp), 0); /* empty: no SQLite file was created */
+    assert_int_equal(rmdir(tmp), 0); /* empty: no other SQLite file was created */
 }
 
 static void test_migrate_from_empty(void **state)

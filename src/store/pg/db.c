@@ -375,7 +375,7 @@ static int pg_listen(struct store *s, struct err *err)
     if (p->listening) {
         return 0;
     }
-    if (pthread_create(&p->listener, NULL, listener_main, s) != 0) {
+    if (thread_start(&p->listener, listener_main, s) != 0) {
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the listener thread");
     }
     p->listening = true;

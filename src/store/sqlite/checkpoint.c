@@ -37,6 +37,7 @@
 
 #include "bunsen/log.h"
 #include "bunsen/metrics.h"
+#include "bunsen/util.h"
 #include "sqlite_int.h"
 
 /* SQLite's own default threshold (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT) */
@@ -130,7 +131,7 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     }
     pthread_mutex_lock(&k->mu);
     if (!k->started && !k->stop) {
-        k->started = pthread_create(&k->thread, NULL, ckpt_main, k) == 0;
+        k->started = thread_start(&k->thread, ckpt_main, k) == 0;
     }
     if (frames < k->pass_log) {
         k->pass_log = k->pass_copied = 0; /* the log started over since that pass */
