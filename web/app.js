@@ -9,6 +9,7 @@ import { renderExperimentList } from './js/views/experiments.js';
 import { renderExperimentForm } from './js/views/experiment_form.js';
 import { renderExperiment } from './js/views/experiment.js';
 import { renderMetrics, renderMetricForm } from './js/views/metrics.js';
+import { renderSavedGroups, renderSavedGroupForm } from './js/views/saved_groups.js';
 import { renderPower } from './js/views/power.js';
 import { renderAudit, renderKeys } from './js/views/admin.js';
 
@@ -25,6 +26,9 @@ const routes = [
   [/^\/metrics$/, 'metrics', (c) => renderMetrics(c)],
   [/^\/metrics\/new$/, 'metrics', (c) => renderMetricForm(c, null), 'editor'],
   [/^\/metrics\/([^/]+)$/, 'metrics', (c, k) => renderMetricForm(c, k)],
+  [/^\/saved-groups$/, 'saved-groups', (c) => renderSavedGroups(c)],
+  [/^\/saved-groups\/new$/, 'saved-groups', (c) => renderSavedGroupForm(c, null), 'editor'],
+  [/^\/saved-groups\/([^/]+)$/, 'saved-groups', (c, k) => renderSavedGroupForm(c, k)],
   [/^\/power$/, 'power', (c) => renderPower(c)],
   [/^\/audit$/, 'audit', (c) => renderAudit(c), 'admin'],
   [/^\/keys$/, 'keys', (c) => renderKeys(c), 'admin'],

@@ -3,8 +3,8 @@
 // token. A 401 clears it and calls the handler the shell registered, which brings back
 // the sign-in form.
 //
-// Concurrency (API.md v1.1): the ETag of every GET of an experiment or metric is kept
-// per document, and every edit of that document (PATCH, DELETE, lifecycle POST) sends it
+// Concurrency (API.md v1.1): the ETag of every GET of an experiment, metric or saved
+// group is kept per document, and every edit of that document (PATCH, DELETE, lifecycle POST) sends it
 // as If-Match. A 412 means someone else changed it since this page loaded it.
 
 const STORE = 'bunsen.apiKey';
@@ -22,12 +22,12 @@ export class ApiError extends Error {
 
 let onUnauthorized = () => {};
 
-/** The ETag last seen per document path ("/experiments/k", "/metrics/k"). */
+/** The ETag last seen per document path ("/experiments/k", "/metrics/k", "/saved-groups/k"). */
 const etags = new Map();
 
 /** The document an API path reads or edits: "/experiments/k/stop" -> "/experiments/k". */
 function docPath(path) {
-  const m = path.match(/^\/(experiments|metrics)\/([^/?]+)(?:\/(start|pause|resume|stop|archive))?(?:\?|$)/);
+  const m = path.match(/^\/(experiments|metrics|saved-groups)\/([^/?]+)(?:\/(start|pause|resume|stop|archive))?(?:\?|$)/);
   return m && m[2] !== 'new' ? `/${m[1]}/${m[2]}` : null;
 }
 
@@ -153,6 +153,12 @@ export const api = {
     }),
   resultsUrl: (k, params) => apiUrl(`/experiments/${enc(k)}/results`, params),
   timeseries: (k, params) => request('GET', `/experiments/${enc(k)}/timeseries` + qs(params)),
+
+  listSavedGroups: () => request('GET', '/saved-groups').then((r) => r.saved_groups),
+  getSavedGroup: (k) => request('GET', `/saved-groups/${enc(k)}`),
+  createSavedGroup: (g) => request('POST', '/saved-groups', g),
+  updateSavedGroup: (k, g) => request('PATCH', `/saved-groups/${enc(k)}`, g),
+  deleteSavedGroup: (k) => request('DELETE', `/saved-groups/${enc(k)}`),
 
   power: (body) => request('POST', '/power', body),
 

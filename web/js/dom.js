@@ -97,7 +97,10 @@ export function clearToasts() {
   for (const t of [...toasts.children]) if (Date.now() - Number(t.dataset.born || 0) > 1000) t.remove();
 }
 
-/** A block that shows an error (an ApiError or anything with a message). */
+/**
+ * A block that shows an error (an ApiError or anything with a message). `err.link`
+ * ({href, text}) adds a link to the page that fixes it (e.g. a missing saved group).
+ */
 export function errorBox(err, prefix) {
   const msg = err && err.message ? err.message : String(err);
   const stale = err && err.status === 412;
@@ -111,7 +114,8 @@ export function errorBox(err, prefix) {
     { class: ['alert', 'alert-error', stale ? 'alert-stale' : null], role: 'alert' },
     prefix && !stale ? h('strong', {}, prefix + ' ') : null,
     msg,
-    reload ? [' ', reload] : null
+    reload ? [' ', reload] : null,
+    err && err.link ? [' ', h('a', { href: err.link.href }, err.link.text)] : null
   );
 }
 
@@ -151,14 +155,18 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
     );
     const dlg = h('dialog', { 'aria-labelledby': titleId, class: 'dialog' }, form);
     let done = false;
+    const onLeave = () => finish(false);
     const finish = (v) => {
       if (done) return;
       done = true;
+      window.removeEventListener('hashchange', onLeave);
       if (dlg.open) dlg.close();
       dlg.remove();
       resolve(v);
     };
     cancelBtn.addEventListener('click', () => finish(false));
+    // a link inside the dialog (an error's "create it" link) leaves the page: close it
+    window.addEventListener('hashchange', onLeave);
     dlg.addEventListener('cancel', (e) => {
       e.preventDefault();
       finish(false);

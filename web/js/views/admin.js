@@ -14,10 +14,19 @@ export function readable(v, name = '') {
   return v;
 }
 
+/** Long arrays (a saved group's 100,000 values) cut to their first items and a count. */
+function cut(v) {
+  if (Array.isArray(v)) return v.length > 20 ? [...v.slice(0, 20).map(cut), `… ${v.length - 20} more (${v.length} in all)`] : v.map(cut);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, y]) => [k, cut(y)]));
+  return v;
+}
+
 function short(v, name) {
   if (v === undefined) return '∅';
   const r = readable(v, name);
-  const t = typeof r === 'string' && r !== v ? r : JSON.stringify(r);
+  const t = Array.isArray(v) && v.length > 5
+    ? `${v.length} items: ${JSON.stringify(v.slice(0, 5)).slice(1, -1)}, …`
+    : typeof r === 'string' && r !== v ? r : JSON.stringify(r);
   return t.length > 80 ? t.slice(0, 77) + '…' : t;
 }
 
@@ -38,14 +47,14 @@ function entryDetails(e) {
   const summaryText = diff.length ? diff.map((d) => d[0]).join(', ') : e.before && !e.after ? 'deleted' : !e.before && e.after ? 'created' : '';
   const body = diff.length
     ? h('ul', { class: 'diff' }, diff.map(([k, b, a]) => h('li', {}, h('code', {}, k), ': ', h('span', { class: 'before' }, short(b, k)), ' → ', h('span', { class: 'after' }, short(a, k)))))
-    : h('pre', { class: 'code' }, JSON.stringify(readable(e.after || e.before || {}), null, 2));
+    : h('pre', { class: 'code' }, JSON.stringify(readable(cut(e.after || e.before || {})), null, 2));
   return h('details', {}, h('summary', {}, summaryText || 'details'), body);
 }
 
 export async function renderAudit(ctx) {
   ctx.title('Audit log');
   const typeSel = h('select', { id: 'au-type' },
-    [['', 'All'], ['experiment', 'Experiments'], ['metric', 'Metrics'], ['key', 'API keys']].map(([v, t]) => h('option', { value: v, selected: ctx.query.target_type === v }, t)));
+    [['', 'All'], ['experiment', 'Experiments'], ['metric', 'Metrics'], ['saved_group', 'Saved groups'], ['key', 'API keys']].map(([v, t]) => h('option', { value: v, selected: ctx.query.target_type === v }, t)));
   const targetIn = h('input', { id: 'au-target', type: 'search', value: ctx.query.target || '', placeholder: 'key, e.g. checkout-button', autocomplete: 'off' });
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the audit log' },
     h('div', { class: 'field' }, h('label', { for: 'au-type' }, 'Target type'), typeSel),
@@ -87,7 +96,8 @@ export async function renderAudit(ctx) {
         h('td', { 'data-label': 'Action' }, h('code', {}, e.action)),
         h('td', { 'data-label': 'Target' }, e.target_type === 'experiment'
           ? h('a', { href: `#/experiments/${encodeURIComponent(e.target)}` }, e.target)
-          : e.target_type === 'metric' ? h('a', { href: `#/metrics/${encodeURIComponent(e.target)}` }, e.target) : e.target),
+          : e.target_type === 'metric' ? h('a', { href: `#/metrics/${encodeURIComponent(e.target)}` }, e.target)
+            : e.target_type === 'saved_group' && e.action !== 'saved_group.delete' ? h('a', { href: `#/saved-groups/${encodeURIComponent(e.target)}` }, e.target) : e.target),
         h('td', { 'data-label': 'Changes' }, entryDetails(e))));
     }
     count += r.entries.length;

@@ -261,7 +261,7 @@ export async function renderExperimentForm(ctx, key) {
     covField.wrap, locked ? lockNote(lockId + '-t', 'traffic') : null, trafficLocked);
 
   // ---- targeting
-  const tgt = targetingEditor(x.targeting || {}, { locked });
+  const tgt = targetingEditor(x.targeting || {}, { locked, savedGroups: () => api.listSavedGroups().then((gs) => gs.map((g) => g.key)) });
   const targeting = h('fieldset', { class: 'section', dataset: { field: 'targeting-box' } }, h('legend', {}, 'Targeting'),
     locked ? lockNote(lockId + '-g', 'targeting') : null,
     h('p', { class: 'hint' }, 'Rules over the attributes your SDK sends. Values: numbers and true/false are typed; "quote" a value to force text.'),

@@ -101,6 +101,21 @@ function conclusionFields(current) {
 }
 
 /**
+ * A start refused because the targeting names a saved group that does not exist (400,
+ * field targeting, "... saved group 'k', which does not exist: create it with POST
+ * /api/v1/saved-groups first"): the same error, said for the dashboard, with a link to
+ * the saved-groups page that creates it (the key filled in).
+ */
+export function missingGroupLink(err) {
+  const m = err && err.field === 'targeting' && /saved group '([^']*)', which does not exist/.exec(err.message || '');
+  if (!m) return err;
+  const k = m[1];
+  err.message = `The targeting uses the saved group “${k}”, which does not exist: create it, then start again.`;
+  err.link = { href: `#/saved-groups/new?key=${encodeURIComponent(k)}`, text: `Create saved group “${k}”` };
+  return err;
+}
+
+/**
  * Show the dialog for `action` on experiment `x`; on confirm perform it.
  * Resolves to the updated experiment, {deleted: true}, or null when cancelled.
  */
@@ -135,7 +150,11 @@ export async function runLifecycle(x, action) {
       const req = releaseSel && releaseSel.value ? { release: releaseSel.value } : {};
       const c = concl && concl.value();
       if (c) req.conclusion = c;
-      result = await api.lifecycle(x.key, action, req);
+      try {
+        result = await api.lifecycle(x.key, action, req);
+      } catch (err) {
+        throw missingGroupLink(err);
+      }
     },
   });
   if (!ok) return null;

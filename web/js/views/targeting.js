@@ -22,10 +22,27 @@ export const OPERATORS = [
   ['$vgte', 'version at least'],
   ['$vlt', 'version less than'],
   ['$vlte', 'version at most'],
+  ['$inGroup', 'is in saved group'],
+  ['$notInGroup', 'is not in saved group'],
 ];
 const OPS = new Set(OPERATORS.map((o) => o[0]));
 const LIST_OPS = new Set(['$in', '$nin']);
-const STRING_OPS = new Set(['$regex', '$veq', '$vgt', '$vgte', '$vlt', '$vlte']);
+const STRING_OPS = new Set(['$regex', '$veq', '$vgt', '$vgte', '$vlt', '$vlte', '$inGroup', '$notInGroup']);
+const GROUP_OPS = new Set(['$inGroup', '$notInGroup']);
+
+/** The saved-group keys `cond` names through $inGroup / $notInGroup. */
+export function groupKeys(cond, out = new Set(), depth = 0) {
+  if (!cond || typeof cond !== 'object' || depth > 64) return out;
+  if (Array.isArray(cond)) {
+    for (const c of cond) groupKeys(c, out, depth + 1);
+    return out;
+  }
+  for (const [k, v] of Object.entries(cond)) {
+    if (GROUP_OPS.has(k) && typeof v === 'string') out.add(v);
+    else groupKeys(v, out, depth + 1);
+  }
+  return out;
+}
 
 function isPlainObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -168,10 +185,13 @@ export function conditionToRules(cond) {
 }
 
 /**
- * The editor. `initial` is the condition object; `locked` makes everything read-only.
+ * The editor. `initial` is the condition object; `locked` makes everything read-only;
+ * `savedGroups` (optional) returns a promise of the saved groups' keys: asked once the
+ * condition uses a group, it fills the group rules' suggestions and names the groups the
+ * condition uses that do not exist, with a link to create each (a start would be refused).
  * Returns {el, value()} where value() is the condition or throws with a message.
  */
-export function targetingEditor(initial, { locked = false } = {}) {
+export function targetingEditor(initial, { locked = false, savedGroups = null } = {}) {
   let combinator = 'and';
   let rules = [];
   let complex = false;
@@ -206,11 +226,48 @@ export function targetingEditor(initial, { locked = false } = {}) {
   );
   const addBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Add rule');
 
+  // saved groups: suggestions for group rules, and the groups named that do not exist
+  const groupListId = nextId('tgt-groups');
+  const groupList = h('datalist', { id: groupListId });
+  const groupMsg = h('div', { class: 'group-missing', 'aria-live': 'polite' });
+  let groupKeysP = null;
+  const checkGroups = async (cond) => {
+    const named = [...groupKeys(cond)];
+    if (!savedGroups || (!named.length && !rules.some((r) => GROUP_OPS.has(r.op)))) {
+      clear(groupMsg);
+      return;
+    }
+    if (!groupKeysP) {
+      groupKeysP = Promise.resolve(savedGroups()).then((keys) => {
+        for (const k of keys) groupList.append(h('option', { value: k }));
+        return new Set(keys);
+      }, () => null);
+    }
+    const have = await groupKeysP;
+    clear(groupMsg);
+    if (!have) return;
+    const missing = [...groupKeys(currentCondition())].filter((k) => k !== '' && !have.has(k));
+    if (!missing.length) return;
+    groupMsg.append(h('p', { class: 'field-error' },
+      `The saved group${missing.length > 1 ? 's' : ''} ${missing.map((k) => `“${k}”`).join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist: the experiment cannot start until ${missing.length > 1 ? 'they exist' : 'it exists'}. `,
+      missing.map((k, i) => [i ? ', ' : '', h('a', { href: `#/saved-groups/new?key=${encodeURIComponent(k)}`, target: '_blank' }, `create “${k}”`)]),
+      ' (opens in a new tab).'));
+  };
+  const currentCondition = () => {
+    try {
+      const c = JSON.parse(json.value);
+      return isPlainObject(c) ? c : {};
+    } catch {
+      return {};
+    }
+  };
+
   const syncJson = () => {
     const cond = rulesToCondition(combinator, rules);
     json.value = JSON.stringify(cond, null, 2);
     json.removeAttribute('aria-invalid');
     jsonMsg.textContent = '';
+    checkGroups(cond);
   };
 
   const renderRules = () => {
@@ -229,14 +286,17 @@ export function targetingEditor(initial, { locked = false } = {}) {
       const fieldIn = h('input', { type: 'text', value: r.field, 'aria-label': `Rule ${n} attribute`, placeholder: 'attribute, e.g. country', readonly: locked, autocomplete: 'off' });
       const opSel = h('select', { 'aria-label': `Rule ${n} operator`, disabled: locked },
         OPERATORS.map(([v, label]) => h('option', { value: v, selected: v === r.op }, label)));
-      const valIn = h('input', { type: 'text', value: r.value, 'aria-label': `Rule ${n} value`, placeholder: LIST_OPS.has(r.op) ? 'a, b, c' : 'value', readonly: locked, autocomplete: 'off', hidden: r.op === '$exists' || r.op === '!$exists' });
+      const placeholder = (op) => (LIST_OPS.has(op) ? 'a, b, c' : GROUP_OPS.has(op) ? 'saved group key' : 'value');
+      const valIn = h('input', { type: 'text', value: r.value, 'aria-label': `Rule ${n} value`, placeholder: placeholder(r.op), readonly: locked, autocomplete: 'off', list: GROUP_OPS.has(r.op) ? groupListId : null, hidden: r.op === '$exists' || r.op === '!$exists' });
       const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove rule ${n}`, disabled: locked }, '✕');
       fieldIn.addEventListener('input', () => { r.field = fieldIn.value; syncJson(); });
       valIn.addEventListener('input', () => { r.value = valIn.value; syncJson(); });
       opSel.addEventListener('change', () => {
         r.op = opSel.value;
         valIn.hidden = r.op === '$exists' || r.op === '!$exists';
-        valIn.placeholder = LIST_OPS.has(r.op) ? 'a, b, c' : 'value';
+        valIn.placeholder = placeholder(r.op);
+        if (GROUP_OPS.has(r.op)) valIn.setAttribute('list', groupListId);
+        else valIn.removeAttribute('list');
         syncJson();
       });
       rm.addEventListener('click', () => {
@@ -279,9 +339,11 @@ export function targetingEditor(initial, { locked = false } = {}) {
     if (p) ({ combinator, rules } = p);
     jsonMsg.textContent = complex ? 'Valid JSON; the rule editor cannot show it.' : '';
     renderRules();
+    checkGroups(cond);
   });
 
   renderRules();
+  checkGroups(initial || {});
 
   const el = h(
     'div',
@@ -289,7 +351,9 @@ export function targetingEditor(initial, { locked = false } = {}) {
     combo,
     rulesBox,
     h('div', { class: 'row-actions' }, addBtn),
-    h('div', { class: 'field' }, h('label', { for: jsonId }, 'Condition as JSON'), json, jsonMsg)
+    h('div', { class: 'field' }, h('label', { for: jsonId }, 'Condition as JSON'), json, jsonMsg),
+    groupMsg,
+    groupList
   );
 
   return {
