@@ -753,6 +753,10 @@ static void test_beta_loss_large_counts(void **state)
         /* no conversion in 10 against 9e7 of 1e8: the sum over B's alpha walked ~4e7 terms
          * three times (seconds); the smallest parameter's form takes a few */
         {1, 11, 90000001, 10000001, 8.3333908335049661e-14},
+        /* a clear winner with 1e8 users per arm: the integral's logs, taken whole, carried
+         * rounding that varied from point to point and the loss was given up (60 digits:
+         * both terms summed directly) */
+        {90000001, 10000001, 90090001, 9910001, 2.8883384959185938e-106},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         double c = -1, l = -1;
@@ -762,6 +766,11 @@ static void test_beta_loss_large_counts(void **state)
             fail_msg("case %zu: loss %.17g, want %.17g", i, l, cases[i].loss);
         }
     }
+    /* a winner by ~50 standard errors: the loss (~1e-550) is below the smallest double, and
+     * is 0 at once (integrating it took seconds and failed) */
+    double c0 = -1, l0 = -1;
+    assert_int_equal(stats_beta_compare(97000001, 3000001, 97120624, 2879378, &c0, &l0), 0);
+    assert_true(l0 == 0 && c0 == 1);
     /* the chance, against the same exact sums */
     static const struct {
         double aa, ba, ab, bb, chance;
