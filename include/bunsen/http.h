@@ -42,8 +42,9 @@ enum http_method {
     HTTP_OPTIONS = 64,
 };
 
-/* BODY_ASSIGN: assignment bodies, capped at 4 x --attributes-max-bytes + 16 KiB (JSON
- * escapes included) so that an oversize attribute set is refused before it is read. */
+/* BODY_INGEST: --ingest-body-max (ingestion batches, saved groups' value lists); BODY_ASSIGN:
+ * assignment bodies, capped at 4 x --attributes-max-bytes + 16 KiB (JSON escapes included)
+ * so that an oversize attribute set is refused before it is read. */
 enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE, BODY_ASSIGN };
 
 /* Route flags. */

@@ -71,11 +71,12 @@ const struct http_route http_routes[] = {
      ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},
 
     /* issue 15: saved groups */
-    {HTTP_POST, "/api/v1/saved-groups", api_saved_groups_create, BODY_DEFAULT, ROLES_EDIT,
+    /* a group of 100,000 ids is over the default 1 MiB: the ingestion cap (8 MiB) */
+    {HTTP_POST, "/api/v1/saved-groups", api_saved_groups_create, BODY_INGEST, ROLES_EDIT,
      ROUTE_MANAGE},
     {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, 0},
     {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ, 0},
-    {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_DEFAULT, ROLES_EDIT,
+    {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_INGEST, ROLES_EDIT,
      ROUTE_MANAGE},
     {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,
      ROUTE_MANAGE},

@@ -248,12 +248,45 @@ static void test_big_group(void **state)
     assert_true(pages >= 2);
 }
 
+/* 100,000 ids of a dozen characters (~1.4 MB) fit a group's body (it got 413 at the 1 MiB of
+ * other bodies), and ?values=false lists the groups without their values. */
+static void test_group_of_long_ids(void **state)
+{
+    (void)state;
+    size_t cap = 100000 * 16 + 128, len = 0;
+    char *body = malloc(cap);
+    len += (size_t)snprintf(body + len, cap - len,
+                            "{\"key\":\"ids\",\"attribute\":\"id\",\"values\":[");
+    for (int i = 0; i < 100000; i++) {
+        len += (size_t)snprintf(body + len, cap - len, "%s\"user-%06d\"", i ? "," : "", i);
+    }
+    snprintf(body + len, cap - len, "]}");
+    assert_true(len > (1u << 20));
+    json_decref(call("POST", "/api/v1/saved-groups", body, 201));
+    free(body);
+    json_t *l = call("GET", "/api/v1/saved-groups?values=false", NULL, 200);
+    const json_t *arr = json_object_get(l, "saved_groups");
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *g = json_array_get(arr, i);
+        assert_null(json_object_get(g, "values"));
+        if (strcmp(json_string_value(json_object_get(g, "key")), "ids") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(g, "values_count")), 100000);
+            seen = true;
+        }
+    }
+    assert_true(seen);
+    json_decref(l);
+    json_decref(call("GET", "/api/v1/saved-groups?values=maybe", NULL, 400));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud),
         cmocka_unit_test(test_in_group),
         cmocka_unit_test(test_big_group),
+        cmocka_unit_test(test_group_of_long_ids),
     };
     return cmocka_run_group_tests_name("api_saved_groups", tests, setup, teardown);
 }

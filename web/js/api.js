@@ -154,7 +154,8 @@ export const api = {
   resultsUrl: (k, params) => apiUrl(`/experiments/${enc(k)}/results`, params),
   timeseries: (k, params) => request('GET', `/experiments/${enc(k)}/timeseries` + qs(params)),
 
-  listSavedGroups: () => request('GET', '/saved-groups').then((r) => r.saved_groups),
+  /** Without their values: each group has values_count (a table or a list of keys). */
+  listSavedGroups: () => request('GET', '/saved-groups?values=false').then((r) => r.saved_groups),
   getSavedGroup: (k) => request('GET', `/saved-groups/${enc(k)}`),
   createSavedGroup: (g) => request('POST', '/saved-groups', g),
   updateSavedGroup: (k, g) => request('PATCH', `/saved-groups/${enc(k)}`, g),

@@ -17,8 +17,8 @@ import { keyProblem, humanize } from '../validate.js';
 export const MAX_VALUES = 100000;
 /** Bytes of one string value (UTF-8). */
 export const MAX_VALUE_BYTES = 256;
-/** The daemon's default request body cap (--body-max), for a warning only. */
-const DEFAULT_BODY_MAX = 1048576;
+/** The daemon's default cap of a saved group's body (--ingest-body-max), for a warning only. */
+const DEFAULT_BODY_MAX = 8 * 1048576; // --ingest-body-max: a group's body may take that much
 
 const MODES = [
   ['text', 'Text', 'each line is stored as a string: 123 is stored as "123" and matches an attribute sent as the string "123", not the number 123'],
@@ -184,7 +184,7 @@ export async function renderSavedGroups(ctx) {
     h('tbody', {}, groups.map((g) => h('tr', { dataset: { key: g.key } },
       h('th', { scope: 'row', 'data-label': 'Group' }, h('a', { href: `#/saved-groups/${encodeURIComponent(g.key)}` }, g.name || g.key), h('div', { class: 'muted small' }, h('code', {}, g.key))),
       h('td', { 'data-label': 'Attribute' }, h('code', {}, g.attribute)),
-      h('td', { 'data-label': 'Values', class: 'num' }, fmtInt((g.values || []).length)),
+      h('td', { 'data-label': 'Values', class: 'num' }, fmtInt(g.values_count ?? (g.values || []).length)),
       h('td', { 'data-label': 'Updated' }, fmtDateTime(g.updated_at))))));
   fill(ctx.main,
     h('div', { class: 'page-head' }, h('h1', {}, 'Saved groups'),
@@ -277,7 +277,7 @@ export async function renderSavedGroupForm(ctx, key) {
     if (last.problemCount) parts.push(last.problemCount === 1 ? '1 problem' : `${fmtInt(last.problemCount)} problems`);
     if (!readOnly) {
       const bytes = JSON.stringify(last.values).length; // characters: a lower bound of the bytes
-      if (bytes > DEFAULT_BODY_MAX * 0.95) parts.push(`about ${(bytes / 1048576).toFixed(1)} MiB to send: above the server’s default request limit of 1 MiB (--body-max) it refuses with 413`);
+      if (bytes > DEFAULT_BODY_MAX * 0.95) parts.push(`about ${(bytes / 1048576).toFixed(1)} MiB to send: above the server’s default limit of 8 MiB for a group (--ingest-body-max) it refuses with 413`);
     }
     countEl.textContent = parts.join(' · ');
     countEl.classList.toggle('bad', last.problemCount > 0);
