@@ -209,8 +209,9 @@ static int revoke_key_apply(struct store_tx *tx, void *arg, struct err *err)
     return store_audit_append(tx, &e, err);
 }
 
-static const char migrate_usage[] = "usage: bunsen migrate [--data-dir DIR]\n"
-                                    "Apply pending schema migrations to DIR/bunsen.db.\n";
+static const char migrate_usage[] =
+    "usage: bunsen migrate [--data-dir DIR] [--database URL]\n"
+    "Apply pending schema migrations to DIR/bunsen.db (or --database).\n";
 
 int cli_args(int argc, char **argv, int start, const char *usage, const struct cli_opt *opts,
              const char **positional, struct config *cfg)
@@ -295,6 +296,7 @@ static const char keys_usage[] =
     "usage: bunsen keys create --role admin|editor|viewer|sdk --name NAME [--data-dir DIR]\n"
     "       bunsen keys list [--all] [--data-dir DIR]\n"
     "       bunsen keys revoke ID [--data-dir DIR]\n"
+    "(each also takes --database URL, as bunsen serve)\n"
     "Manage API keys directly in the database. A new key is printed once.\n";
 
 int cli_keys(int argc, char **argv)
@@ -372,6 +374,7 @@ static const char results_usage[] =
     "usage: bunsen results KEY [--method frequentist|bayesian|sequential] [--alpha A]\n"
     "                          [--cuped true|false] [--correction none|holm|bh]\n"
     "                          [--dimension NAME] [--format json|csv|table] [--data-dir DIR]\n"
+    "                          [--database URL]\n"
     "Print an experiment's results from the database (a table on a terminal, JSON otherwise).\n"
     "--dimension: broken down by one of the experiment's dimensions, as\n"
     "GET /api/v1/experiments/KEY/results?dimension=NAME.\n";
@@ -453,7 +456,7 @@ out:
 }
 
 static const char compact_usage[] =
-    "usage: bunsen compact [--horizon-days N] [--data-dir DIR]\n"
+    "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
     "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
     "and events older than N days (default 400, at least 15) of users in no live experiment.\n"
     "Results do not change. Safe while the daemon runs.\n";

@@ -101,7 +101,8 @@ main(async () => {
     clientKey: sdk,
     trackingCallback: (experiment, result) => {
       tracked++;
-      exposures.push({ experiment: experiment.key, user_id: String(result.hashValue), variant: result.value, ts: Date.now() });
+      // result.key: the Bunsen variant key (result.value is the typed value, no variant key)
+      exposures.push({ experiment: experiment.key, user_id: String(result.hashValue), variant: result.key, ts: Date.now() });
     },
   });
   const init = await gb.init({ timeout: 5000 });
