@@ -137,6 +137,51 @@ export function watchPage(page) {
   };
 }
 
+/** No browser error beyond those `allow` matches since the last take. */
+export function assertNoBrowserErrors(watch, allow = []) {
+  const bad = watch.take(allow);
+  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+}
+
+/** A locator's text with its white space collapsed. */
+export async function textOf(locator) {
+  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * A browser suite's frame: its own daemon (extra `args`), an admin API client, Chromium
+ * with one page and a watch on its errors, handed to `ready` before T runs (E2E_ONLY picks
+ * scenarios; each starts with no errors left over from the last); then everything is
+ * stopped and the process exits with the outcome.
+ */
+export async function runSuite(T, { bin, webDir, chromium: exe, label, args = [] }, ready) {
+  let failed = 1;
+  let daemon;
+  let browser;
+  try {
+    daemon = await startDaemon({ bin, webDir, args });
+    const admin = apiClient(daemon.url, daemon.adminKey);
+    browser = await launch(exe);
+    const page = browser.context.pages()[0] || (await browser.context.newPage());
+    const watch = watchPage(page);
+    ready({ daemon, admin, browser, page, watch });
+    console.log(`# ${label}: daemon ${daemon.url}`);
+    failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
+    if (!daemon.alive()) {
+      console.log('# the daemon died during the run; its stderr:');
+      for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
+      failed += 1;
+    }
+  } catch (e) {
+    console.log(`not ok 1 - setup: ${e.message}`);
+    console.log('1..1');
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    if (daemon) await daemon.stop();
+  }
+  process.exit(failed ? 1 : 0);
+}
+
 // ---- TAP ----
 
 export function tap() {

@@ -6,7 +6,7 @@
 // by a dimension (plan) the ratio per plan as sent.
 // Run through run.sh (its own daemon and Chromium, after e2e.mjs).
 
-import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq, rng } from './lib.mjs';
+import { tap, assert, assertEq, rng, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
@@ -24,17 +24,14 @@ let page;
 let watch;
 
 function noErrors(allow = []) {
-  const bad = watch.take(allow);
-  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+  assertNoBrowserErrors(watch, allow);
 }
 
 async function go(hash) {
   await page.goto(`${daemon.url}/#${hash}`);
 }
 
-async function text(locator) {
-  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
-}
+const text = textOf;
 
 function cell(metric, variant, col) {
   return page.locator(`table.results-table[data-metric="${metric}"] tr[data-variant="${variant}"] [data-col="${col}"]`);
@@ -348,25 +345,6 @@ T.test('Bayesian and sequential on the ratio: the API’s numbers, the expected 
 
 // ------------------------------------------------------------------ main
 
-let failed = 1;
-try {
-  daemon = await startDaemon({ bin: BIN, webDir: WEB });
-  admin = apiClient(daemon.url, daemon.adminKey);
-  browser = await launch(CHROMIUM);
-  page = browser.context.pages()[0] || (await browser.context.newPage());
-  watch = watchPage(page);
-  console.log(`# ratio metrics: daemon ${daemon.url}`);
-  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
-  if (!daemon.alive()) {
-    console.log('# the daemon died during the run; its stderr:');
-    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
-    failed += 1;
-  }
-} catch (e) {
-  console.log(`not ok 1 - setup: ${e.message}`);
-  console.log('1..1');
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) await daemon.stop();
-}
-process.exit(failed ? 1 : 0);
+await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'ratio metrics' }, (s) => {
+  ({ daemon, admin, browser, page, watch } = s);
+});

@@ -6,7 +6,7 @@
 // The daemon runs with 2 users per chunk and 3 s between chunks, so the rebuild lasts long
 // enough to look at. Run through run.sh (its own daemon and Chromium).
 
-import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq } from './lib.mjs';
+import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
 
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
 const WEB = process.env.BUNSEN_WEB_DIR || 'web';
@@ -23,17 +23,14 @@ let page;
 let watch;
 
 function noErrors(allow = []) {
-  const bad = watch.take(allow);
-  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+  assertNoBrowserErrors(watch, allow);
 }
 
 async function go(hash) {
   await page.goto(`${daemon.url}/#${hash}`);
 }
 
-async function text(locator) {
-  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
-}
+const text = textOf;
 
 let before; // the kept ratio's block before the definition change
 
@@ -112,25 +109,6 @@ T.test('breakdown while rebuilding: the added ratio’s note under its table', a
 
 // ------------------------------------------------------------------ main
 
-let failed = 1;
-try {
-  daemon = await startDaemon({ bin: BIN, webDir: WEB, args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '3000'] });
-  admin = apiClient(daemon.url, daemon.adminKey);
-  browser = await launch(CHROMIUM);
-  page = browser.context.pages()[0] || (await browser.context.newPage());
-  watch = watchPage(page);
-  console.log(`# rebuilds: daemon ${daemon.url}`);
-  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
-  if (!daemon.alive()) {
-    console.log('# the daemon died during the run; its stderr:');
-    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
-    failed += 1;
-  }
-} catch (e) {
-  console.log(`not ok 1 - setup: ${e.message}`);
-  console.log('1..1');
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) await daemon.stop();
-}
-process.exit(failed ? 1 : 0);
+await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'rebuilds', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '3000'] }, (s) => {
+  ({ daemon, admin, browser, page, watch } = s);
+});

@@ -5,7 +5,7 @@
 // (its own daemon and Chromium).
 
 import { readFileSync } from 'node:fs';
-import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq } from './lib.mjs';
+import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
@@ -22,17 +22,14 @@ let page;
 let watch;
 
 function noErrors(allow = []) {
-  const bad = watch.take(allow);
-  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+  assertNoBrowserErrors(watch, allow);
 }
 
 async function go(hash) {
   await page.goto(`${daemon.url}/#${hash}`);
 }
 
-async function text(locator) {
-  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
-}
+const text = textOf;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -146,25 +143,6 @@ T.test('with a breakdown chosen, the CSV and the JSON URL are the breakdown’s'
 
 // ------------------------------------------------------------------ main
 
-let failed = 1;
-try {
-  daemon = await startDaemon({ bin: BIN, webDir: WEB });
-  admin = apiClient(daemon.url, daemon.adminKey);
-  browser = await launch(CHROMIUM);
-  page = browser.context.pages()[0] || (await browser.context.newPage());
-  watch = watchPage(page);
-  console.log(`# results requests: daemon ${daemon.url}`);
-  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
-  if (!daemon.alive()) {
-    console.log('# the daemon died during the run; its stderr:');
-    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
-    failed += 1;
-  }
-} catch (e) {
-  console.log(`not ok 1 - setup: ${e.message}`);
-  console.log('1..1');
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) await daemon.stop();
-}
-process.exit(failed ? 1 : 0);
+await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'results requests' }, (s) => {
+  ({ daemon, admin, browser, page, watch } = s);
+});

@@ -8,7 +8,7 @@
 // while a running experiment uses the group, then done; the audit filter. Run through
 // run.sh (its own daemon and Chromium).
 
-import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq } from './lib.mjs';
+import { watchPage, tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
 
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
 const WEB = process.env.BUNSEN_WEB_DIR || 'web';
@@ -28,17 +28,14 @@ let page;
 let watch;
 
 function noErrors(allow = []) {
-  const bad = watch.take(allow);
-  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+  assertNoBrowserErrors(watch, allow);
 }
 
 async function go(hash, p = page) {
   await p.goto(`${daemon.url}/#${hash}`);
 }
 
-async function text(locator) {
-  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
-}
+const text = textOf;
 
 async function waitHash(hash, p = page) {
   let last = '';
@@ -348,25 +345,6 @@ T.test('delete: 409 while a running experiment uses it, then deleted; the audit 
 
 // ------------------------------------------------------------------ main
 
-let failed = 1;
-try {
-  daemon = await startDaemon({ bin: BIN, webDir: WEB });
-  admin = apiClient(daemon.url, daemon.adminKey);
-  browser = await launch(CHROMIUM);
-  page = browser.context.pages()[0] || (await browser.context.newPage());
-  watch = watchPage(page);
-  console.log(`# saved_groups: daemon ${daemon.url}`);
-  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
-  if (!daemon.alive()) {
-    console.log('# the daemon died during the run; its stderr:');
-    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
-    failed += 1;
-  }
-} catch (e) {
-  console.log(`not ok 1 - setup: ${e.message}`);
-  console.log('1..1');
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) await daemon.stop();
-}
-process.exit(failed ? 1 : 0);
+await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'saved_groups' }, (s) => {
+  ({ daemon, admin, browser, page, watch } = s);
+});
