@@ -8,7 +8,7 @@
 
 import { readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { startDaemon, apiClient, launch, watchPage, tap, assert, assertEq, rng } from './lib.mjs';
+import { watchPage, tap, assert, assertEq, rng, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 import { decide, STATE_TEXT } from '../../web/js/decide.js';
 
@@ -30,8 +30,7 @@ const ALLOW_400 = [/status of 400/];
 const ALLOW_401 = [/status of 401/];
 
 function noErrors(allow = []) {
-  const bad = watch.take(allow);
-  assert(bad.length === 0, `unexpected browser errors:\n${bad.map((e) => `  ${e.kind}: ${e.text}`).join('\n')}`);
+  assertNoBrowserErrors(watch, allow);
 }
 
 async function go(p, hash) {
@@ -56,9 +55,7 @@ async function waitText(locator, expected, msg) {
   assertEq(last, expected, msg);
 }
 
-async function text(locator) {
-  return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
-}
+const text = textOf;
 
 /** The results page's table cell of (metric, variant, column). */
 function cell(p, metric, variant, col) {
@@ -1017,26 +1014,6 @@ T.test('keyboard: skip link first, then the navigation', async () => {
 
 // ------------------------------------------------------------------ main
 
-let failed = 1;
-try {
-  daemon = await startDaemon({ bin: BIN, webDir: WEB });
-  admin = apiClient(daemon.url, daemon.adminKey);
-  browser = await launch(CHROMIUM);
-  page = browser.context.pages()[0] || (await browser.context.newPage());
-  watch = watchPage(page);
-  console.log(`# daemon ${daemon.url}, chromium ${browser.context.browser() ? browser.context.browser().version() : CHROMIUM}`);
-  // a scenario that failed half-way must not leave its browser errors to the next one
-  failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
-  if (!daemon.alive()) {
-    console.log('# the daemon died during the run; its stderr:');
-    for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
-    failed += 1;
-  }
-} catch (e) {
-  console.log(`not ok 1 - setup: ${e.message}`);
-  console.log('1..1');
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) await daemon.stop();
-}
-process.exit(failed ? 1 : 0);
+await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'e2e' }, (s) => {
+  ({ daemon, admin, browser, page, watch } = s);
+});

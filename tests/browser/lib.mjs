@@ -165,7 +165,8 @@ export async function runSuite(T, { bin, webDir, chromium: exe, label, args = []
     const page = browser.context.pages()[0] || (await browser.context.newPage());
     const watch = watchPage(page);
     ready({ daemon, admin, browser, page, watch });
-    console.log(`# ${label}: daemon ${daemon.url}`);
+    const version = browser.context.browser() ? browser.context.browser().version() : exe;
+    console.log(`# ${label}: daemon ${daemon.url}, chromium ${version}`);
     failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
     if (!daemon.alive()) {
       console.log('# the daemon died during the run; its stderr:');
