@@ -168,9 +168,10 @@ static int p_greater(double xa, double xb, double ya, double yb, double *out)
  *   x >= mu - 3 sd:  h = I_x(a, b) (x - mu) + mu K(x)       (mild or no cancellation)
  *   x <  mu - 3 sd:  h = K(x) sum_{n>=1} u_n (b n + a) / ((a + b)(a + n)),
  *                    u_1 = x, u_{n+1} = u_n x (a + b + n - 1) / (a + n)   (all terms > 0)
- * The integrand is log-concave (a product of log-concave functions), hence unimodal: its
- * log is maximised by golden-section search, the interval where it is within e^-60 of the
- * peak found by bisection, and the scaled integrand integrated there adaptively. */
+ * I comes from beta_inc_cf, and both logs are centred (centred_log) so that large counts
+ * keep their precision. The integrand is log-concave (a product of log-concave functions), hence
+ * unimodal: its log is maximised by golden-section search, the interval where it is within e^-60 of
+ * the peak found by bisection, and the scaled integrand integrated there adaptively. */
 
 #define LOSS_SPAN    60.0
 #define SERIES_MAX   2000000
@@ -181,8 +182,8 @@ static int p_greater(double xa, double xb, double ya, double yb, double *out)
 #define GOLDEN_ITERS 200
 #define BISECT_ITERS 200
 
-/* A density's log, ln x^(p-1+s) (1-x)^(q-1+s) / B(p, q) with s = 0 or 1, as its value at a
- * reference point m (once) plus the change from m: p and q reach 1e8 and more, and
+/* The log of a density's kernel, p ln x + q ln(1 - x) - lnorm, as its value at a reference
+ * point m (once) plus the change from m: p and q reach 1e8 and more, and
  * p ln x + q ln(1 - x) computed whole carries ~eps p of rounding that changes from one x to
  * the next (4e-8 at 1e8 users: qag could not meet its tolerance and the loss was given up),
  * while the change from m, p log1p((x - m) / m) + ..., is small and exact to eps of itself.
