@@ -420,8 +420,10 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
     if (field != NULL) {
         rc = check_frozen_users(tx, w, mw->key, field, err);
     }
+    /* a display-only edit (name, description, unit) changes no result: no rebuild (every
+     * experiment using the metric, stopped ones included, was rebuilt for a new name) */
     if (rc == 0) {
-        rc = rebuild_users(tx, w, mw->key, err);
+        rc = field != NULL ? rebuild_users(tx, w, mw->key, err) : store_catalog_bump(tx, err);
     }
     json_decref(before);
     return rc;

@@ -245,6 +245,22 @@ static void test_rows_during_rebuild(void **state)
     check_exact(2);
 }
 
+/* A display-only edit (the metric's name) rebuilds nothing: the results are never marked
+ * rebuilding (every experiment using the metric was rebuilt for a new name). */
+static void test_rename_rebuilds_nothing(void **state)
+{
+    (void)state;
+    wait_rebuilt();
+    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"name\":\"Renamed\"}", 200));
+    json_t *after = results();
+    assert_null(json_object_get(after, "rebuilding"));
+    json_decref(after);
+    struct resp m;
+    assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &m), 0);
+    assert_non_null(strstr(m.body, "bunsen_rollup_rebuilds 0"));
+    resp_free(&m);
+}
+
 static void test_kill9_mid_rebuild(void **state)
 {
     (void)state;
@@ -276,6 +292,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_during_rebuild),
+        cmocka_unit_test(test_rename_rebuilds_nothing),
         cmocka_unit_test(test_kill9_mid_rebuild),
     };
     return cmocka_run_group_tests_name("rebuild", tests, setup, teardown);
