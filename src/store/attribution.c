@@ -141,6 +141,12 @@ static void ux_index(struct user_exposures *u)
 static bool event_counts(const struct store_rule *r, const struct user_exposure *ux,
                          const struct store_event *e, bool *in_y)
 {
+    /* a first exposure at or after the stop is in no result (the stop's rebuild left it
+     * out): its events move nothing (a pre-period event once moved the CUPED sums) */
+    if (r->stop_ts > 0 && ux->t0 >= r->stop_ts) {
+        *in_y = false;
+        return false;
+    }
     *in_y = e->ts >= ux->t0 && e->ts < rule_window_end(r, ux->t0);
     bool in_x = r->lookback_ms > 0 && e->ts < ux->t0 && e->ts >= ux->t0 - r->lookback_ms;
     return *in_y || in_x;
@@ -321,12 +327,30 @@ static void xop_add(struct xreq *q, int sign, const struct store_exposure *x, co
 
 /* Phase A: the request in order against the exposure states; attribution changes become
  * ops, exposure-count changes go to the roll-ups. */
-static void exposures_plan(struct xreq *q, const struct store_exposure *xs, size_t n, struct agg *g,
+static void exposures_plan(struct xreq *q, const struct store_rules *rules,
+                           const struct store_exposure *xs, size_t n, struct agg *g,
                            struct store_ingest_counts *counts)
 {
     for (size_t i = 0; i < n; i++) {
         const struct store_exposure *x = &xs[i];
         struct xstate *s = &q->st[kmap_put(&q->keys, x->user_id, x->experiment, NULL, NULL)];
+        int64_t stop = s->exists ? store_rules_stopped_at(rules, x->experiment) : 0;
+        if (stop > 0 && s->row.ts >= stop) {
+            /* The stored first exposure is at or after the stop: the stop's rebuild left it
+             * out of every result, so this earlier one (exposures at or after the stop never
+             * get here) is the user's first counted exposure. Treated as a replacement it
+             * removed a user the roll-ups never had (-1 users: results answered 400). Its
+             * recorded dimension values are read as for a replacement (moved). */
+            s->moved = true;
+            str_copy(s->variant, sizeof(s->variant), x->variant);
+            s->row.ts = x->ts;
+            s->dirty = true;
+            counts->accepted++;
+            agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1, 0);
+            s->plus = q->nops + 1;
+            xop_add(q, 1, x, x->variant, x->ts);
+            continue;
+        }
         if (!s->exists) {
             s->exists = true;
             s->row.is_new = true;
@@ -584,7 +608,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         rb_load(tx, &rb, err) != 0) {
         goto out;
     }
-    exposures_plan(&q, exposures, n, &g, counts);
+    exposures_plan(&q, rules, exposures, n, &g, counts);
     if (dims_record(tx, &q, &dims, err) != 0) {
         goto out;
     }

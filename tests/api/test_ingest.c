@@ -716,6 +716,42 @@ static void test_stop_freezes(void **state)
                      2);
 }
 
+/* A user whose stored first exposure is at or after the stop is in no result (the stop's
+ * rebuild left it out). An earlier exposure of that user arriving after the stop makes it a
+ * user of the results, once; before, it was taken for a replacement of a counted exposure:
+ * the other variant lost a user it never had (-1 users, and results answered 400), and the
+ * user was never added. */
+static void test_stop_uncounted_exposure(void **state)
+{
+    (void)state;
+    admin_ok("POST", "/api/v1/experiments",
+             "{\"key\":\"unc\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
+             "\"metrics\":[\"f_taps\"]}",
+             201);
+    admin_ok("POST", "/api/v1/experiments/unc/start", NULL, 200);
+    long long now = (long long)time(NULL) * 1000;
+    exposures_ok(fmt("[%s,%s,%s]", expo("unc", "v1", "control", now - H),
+                     expo("unc", "v2", "control", now + H), expo("unc", "v3", "green", now + H)),
+                 3, 0, 0, 0);
+    events_ok(fmt("[%s,%s,%s]", ev("v1", "tap", NULL, now - 10, NULL),
+                  ev("v2", "tap", NULL, now - 10, NULL), ev("v3", "tap", NULL, now - 10, NULL)),
+              3, 0);
+    admin_ok("POST", "/api/v1/experiments/unc/stop", NULL, 200);
+    expect_stats("unc", "f_taps", "control", 1, 1, 1, 0, 0, 0);
+    expect_stats("unc", "f_taps", "green", 0, 0, 0, 0, 0, 0);
+    /* earlier exposures of the two users left out: both now counted, in control */
+    exposures_ok(fmt("[%s,%s]", expo("unc", "v2", "control", now - 2 * H),
+                     expo("unc", "v3", "control", now - 2 * H)),
+                 2, 0, 0, 0);
+    expect_stats("unc", "f_taps", "control", 3, 3, 3, 0, 0, 0);
+    expect_stats("unc", "f_taps", "green", 0, 0, 0, 0, 0, 0);
+    json_t *r = call_as(D.admin_key, "GET", "/api/v1/experiments/unc/results", NULL, 200);
+    const json_t *vars = json_object_get(r, "variants");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vars, 0), "users")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vars, 1), "users")), 0);
+    json_decref(r);
+}
+
 struct post_job {
     const char *path, *key, *body;
     int status; /* the reply's, 0 for none */
@@ -950,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_exposures_known_repeats),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_stop_freezes),
+        cmocka_unit_test(test_stop_uncounted_exposure),
         cmocka_unit_test(test_stop_racing_ingestion),
         cmocka_unit_test(test_big_batches_at_once),
         cmocka_unit_test(test_days_before_start),
