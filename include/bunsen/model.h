@@ -218,5 +218,10 @@ int validate_integer(const json_t *v, const char *field, int64_t lo, int64_t hi,
                      struct err *err);
 /* Depth of a JSON value (scalars 0). Stops counting at limit + 1. */
 int validate_json_depth(const json_t *v, int limit);
+/* Every real in v (recursively) rounded to `digits` significant digits, in place. Variant
+ * values and default_value keep 15, what replies print (the SDK payload prints 17): a value
+ * typed with 16-17 digits (3.141592653589793) was two numbers across protocols, and a GET
+ * body PATCHed back changed the stored one. */
+void validate_round_reals(json_t *v, int digits);
 
 #endif

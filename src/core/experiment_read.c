@@ -140,34 +140,6 @@ static void experiment_defaults(struct experiment *x)
 
 /* A variant's or the experiment's value: any JSON value within the size and depth caps
  * (null = none). *dst (owned) is replaced. */
-/* Every real of a value kept to 15 significant digits, in place. Replies print values
- * with 15 (so that 0.1 reads 0.1) and the SDK payload with 17: a value typed with 16 or 17
- * digits (3.141592653589793) once came back as 3.14159265358979 from OFREP and /assign and
- * as 3.1415926535897931 from the payload (two numbers), and a GET body PATCHed back changed
- * the stored one. Rounded here, every protocol carries the same double. */
-static void round_reals(json_t *v)
-{
-    if (json_is_real(v)) {
-        char text[40];
-        snprintf(text, sizeof(text), "%.15g", json_real_value(v));
-        json_real_set(v, strtod(text, NULL));
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e)
-        {
-            round_reals(e);
-        }
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *e;
-        json_object_foreach(v, k, e)
-        {
-            round_reals(e);
-        }
-    }
-}
-
 static int read_value(const json_t *v, const char *field, json_t **dst, struct err *err)
 {
     json_decref(*dst);
@@ -188,7 +160,7 @@ static int read_value(const json_t *v, const char *field, json_t **dst, struct e
         return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
     }
     *dst = json_deep_copy(v);
-    round_reals(*dst);
+    validate_round_reals(*dst, 15); /* as replies print them: see model.h */
     return 0;
 }
 

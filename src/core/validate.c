@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bunsen/model.h"
@@ -143,4 +144,27 @@ int validate_json_depth(const json_t *v, int limit)
         return deepest > 0 ? deepest : 1;
     }
     return 0;
+}
+
+void validate_round_reals(json_t *v, int digits)
+{
+    if (json_is_real(v)) {
+        char text[40];
+        snprintf(text, sizeof(text), "%.*g", digits, json_real_value(v));
+        json_real_set(v, strtod(text, NULL));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            validate_round_reals(e, digits);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e)
+        {
+            validate_round_reals(e, digits);
+        }
+    }
 }
