@@ -202,8 +202,14 @@ static void events_walk(const struct store_rules *rules, const struct store_even
                 double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
                 double y1 = in_y ? rule_value(r, yraw + inc) : y0;
                 double x1 = in_y ? x0 : rule_value(r, xraw + inc);
-                agg_change_stats(g, r, e->user_id, xp->variant,
-                                 store_rule_day(r, in_y ? e->ts : xp->t0), 0, y0, y1, x0, x1);
+                /* on the day of the user's first exposure, as everything of the user: the
+                 * series is by exposure day (a day holds the users exposed by its end, with
+                 * their values), so the order events arrive in and a moved exposure change
+                 * no day but the exposure's, as a rebuild books them (booked on the event's
+                 * day, a late earlier event or a moved exposure left the days differing from
+                 * a rebuild's, and a day's binomial count could go to -1: 400) */
+                agg_change_stats(g, r, e->user_id, xp->variant, store_rule_day(r, xp->t0), 0, y0,
+                                 y1, x0, x1);
             }
         }
     }

@@ -90,8 +90,8 @@ static int rb_stats(struct store_tx *tx, const char *experiment, const struct st
     return rc;
 }
 
-/* As rollup.c of SQLite: users count on the day of their first exposure, each event moves y
- * from y0 = f(running raw - inc) to y1 = f(running raw) on its day; one row each, ordered by
+/* As rollup.c of SQLite: users count on the day of their first exposure, and each event moves
+ * y from y0 = f(running raw - inc) to y1 = f(running raw) on that day too; one row each, ordered by
  * (variant, day), summed as double-doubles by store_daily_sums ($2, the metric, only typed).
  * $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial $8 cap */
 static const char SQL_RB_DAILY[] =
@@ -100,13 +100,13 @@ static const char SQL_RB_DAILY[] =
     "  0.0::float8 AS y1 FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
     "  AND x.ts < $6::bigint "
     " UNION ALL "
-    " SELECT variant, ts / 86400000, 0, y0, y1 FROM ("
-    "  SELECT variant, ts, "
+    " SELECT variant, t0 / 86400000, 0, y0, y1 FROM ("
+    "  SELECT variant, t0, "
     "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
     "    $8::float8) AS y1, "
     "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum - inc > 0 THEN 1.0 ELSE 0.0 END) "
     "    ELSE cum - inc END, $8::float8) AS y0 FROM ("
-    "    SELECT x.variant AS variant, e.ts AS ts, "
+    "    SELECT x.variant AS variant, x.ts AS t0, "
     "     CASE WHEN $4::bool THEN e.value ELSE 1.0 END AS inc, "
     "     SUM(CASE WHEN $4::bool THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
     "      ORDER BY e.ts, e.seq) AS cum "

@@ -95,21 +95,22 @@ static int rb_stats(struct store_tx *tx, const char *experiment, const struct st
 }
 
 /* Daily deltas as the incremental path records them: each user counts on the day of the
- * first exposure; each event in the window moves y from y0 = f(running raw - inc) to
- * y1 = f(running raw) on the event's day (f: binomial 0/1, then the cap), so the days sum to
- * the final S, Q. One row each, ordered by (variant, day): sqlite_daily_rows_add sums them as
- * double-doubles (a SQL TOTAL of y1 * y1 - y0 * y0 loses all of Q's spread at 1e12).
- * ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 is_binomial ?8 cap */
+ * first exposure, and so does each event in the window, moving y from y0 = f(running raw -
+ * inc) to y1 = f(running raw) (f: binomial 0/1, then the cap): a user's day holds its final
+ * value whatever order its events came in, and the days sum to the final S, Q. One row each,
+ * ordered by (variant, day): sqlite_daily_rows_add sums them as double-doubles (a SQL TOTAL of y1 *
+ * y1 - y0 * y0 loses all of Q's spread at 1e12). ?1 experiment ?2 metric ?3 event ?4 is_sum ?5
+ * window ?6 stop ?7 is_binomial ?8 cap */
 static const char SQL_RB_DAILY[] =
     "SELECT variant, day, dn, y0, y1 FROM ("
     " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS y0, 0.0 AS y1 "
     "  FROM exposures x WHERE x.experiment = ?1 AND x.ts < ?6 "
     " UNION ALL "
-    " SELECT variant, ts / 86400000, 0, y0, y1 FROM ("
-    "  SELECT variant, ts, "
+    " SELECT variant, t0 / 86400000, 0, y0, y1 FROM ("
+    "  SELECT variant, t0, "
     "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
     "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
-    "    SELECT x.variant AS variant, e.ts AS ts, "
+    "    SELECT x.variant AS variant, x.ts AS t0, "
     "     CASE WHEN ?4 THEN e.value ELSE 1.0 END AS inc, "
     "     SUM(CASE WHEN ?4 THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
     "      ORDER BY e.ts, e.rowid) AS cum "
