@@ -1671,25 +1671,67 @@ static void test_pg_chunk_beside_ingestion(void **state)
     store_close(a);
 }
 
+/* Another daemon's transaction, on a thread: opens one on s, runs body, commits, sets done.
+ * other_start returns once it has had 300 ms to begin (and, in these tests, to wait for the
+ * caller's open transaction); other_join waits for its commit. */
+struct other_tx {
+    struct store *s;
+    void (*body)(struct store_tx *tx, void *arg);
+    void *arg;
+    atomic_bool done;
+    pthread_t th;
+};
+
+static void *other_main(void *p)
+{
+    struct other_tx *o = p;
+    struct store_tx tx;
+    tx_open(o->s, &tx, false);
+    o->body(&tx, o->arg);
+    tx_done(&tx);
+    atomic_store(&o->done, true);
+    return NULL;
+}
+
+static void other_start(struct other_tx *o, struct store *s,
+                        void (*body)(struct store_tx *tx, void *arg), void *arg)
+{
+    o->s = s;
+    o->body = body;
+    o->arg = arg;
+    atomic_init(&o->done, false);
+    assert_int_equal(pthread_create(&o->th, NULL, other_main, o), 0);
+    usleep(300000);
+}
+
+static void other_join(struct other_tx *o)
+{
+    pthread_join(o->th, NULL);
+}
+
+/* An active admin key id in tx. */
+static void insert_admin(struct store_tx *tx, const char *id, int64_t created_at)
+{
+    struct err err;
+    struct store_key k = {.created_at = created_at};
+    snprintf(k.id, sizeof(k.id), "%s", id);
+    snprintf(k.name, sizeof(k.name), "admin %s", id);
+    snprintf(k.role, sizeof(k.role), "admin");
+    snprintf(k.prefix, sizeof(k.prefix), "p");
+    uint8_t hash[32];
+    auth_key_hash(k.id, strlen(k.id), hash);
+    assert_int_equal(store_key_insert(tx, &k, hash, &err), 0);
+}
+
 /* Two daemons revoking the last two admin keys at once: the second revocation waits for the
  * first and its count of the admins left sees it (with both counts at 1, both revocations
  * once committed and no admin was left; the API refuses the last one with 409). */
-struct revoke_run {
-    struct store *s;
-    int admins_left;
-};
-
-static void *revoke_main(void *arg)
+static void revoke_body(struct store_tx *tx, void *arg)
 {
-    struct revoke_run *rr = arg;
     struct err err;
-    struct store_tx tx;
     struct store_key before;
-    tx_open(rr->s, &tx, false);
-    assert_int_equal(store_key_revoke(&tx, "adm_2", 2, &before, &err), 0);
-    assert_int_equal(store_key_count_admins(NULL, &tx, &rr->admins_left, &err), 0);
-    tx_done(&tx);
-    return NULL;
+    assert_int_equal(store_key_revoke(tx, "adm_2", 2, &before, &err), 0);
+    assert_int_equal(store_key_count_admins(NULL, tx, arg, &err), 0);
 }
 
 static void test_pg_revoke_last_admins(void **state)
@@ -1702,16 +1744,8 @@ static void test_pg_revoke_last_admins(void **state)
     struct err err;
     struct store_tx tx;
     tx_open(a, &tx, false);
-    for (int i = 1; i <= 2; i++) {
-        struct store_key k = {.created_at = i};
-        snprintf(k.id, sizeof(k.id), "adm_%d", i);
-        snprintf(k.name, sizeof(k.name), "admin %d", i);
-        snprintf(k.role, sizeof(k.role), "admin");
-        snprintf(k.prefix, sizeof(k.prefix), "p");
-        uint8_t hash[32];
-        auth_key_hash(k.id, strlen(k.id), hash);
-        assert_int_equal(store_key_insert(&tx, &k, hash, &err), 0);
-    }
+    insert_admin(&tx, "adm_1", 1);
+    insert_admin(&tx, "adm_2", 2);
     tx_done(&tx);
     struct store_key before;
     int left = -1;
@@ -1719,13 +1753,12 @@ static void test_pg_revoke_last_admins(void **state)
     assert_int_equal(store_key_revoke(&tx, "adm_1", 1, &before, &err), 0);
     assert_int_equal(store_key_count_admins(NULL, &tx, &left, &err), 0);
     assert_int_equal(left, 1);
-    struct revoke_run rr = {.s = b, .admins_left = -1};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, revoke_main, &rr), 0);
-    usleep(300000); /* b's revocation has begun (and waits) */
+    int b_left = -1;
+    struct other_tx o;
+    other_start(&o, b, revoke_body, &b_left); /* b's revocation waits for a's */
     tx_done(&tx);
-    pthread_join(th, NULL);
-    assert_int_equal(rr.admins_left, 0);
+    other_join(&o);
+    assert_int_equal(b_left, 0);
     store_close(b);
     store_close(a);
 }
@@ -1773,20 +1806,10 @@ static void test_pg_connection_defaults(void **state)
  * create the bootstrap admin key whether there is an admin key (cli_create_key first_admin).
  * The second's count waits for the first's transaction and sees its key (both counted 0 and
  * two bootstrap keys were created). */
-struct admins_run {
-    struct store *s;
-    int admins;
-};
-
-static void *admins_main(void *arg)
+static void count_admins_body(struct store_tx *tx, void *arg)
 {
-    struct admins_run *ar = arg;
     struct err err;
-    struct store_tx tx;
-    tx_open(ar->s, &tx, false);
-    assert_int_equal(store_key_count_admins(NULL, &tx, &ar->admins, &err), 0);
-    tx_done(&tx);
-    return NULL;
+    assert_int_equal(store_key_count_admins(NULL, tx, arg, &err), 0);
 }
 
 static void test_pg_first_admin_once(void **state)
@@ -1802,21 +1825,13 @@ static void test_pg_first_admin_once(void **state)
     tx_open(a, &tx, false);
     assert_int_equal(store_key_count_admins(NULL, &tx, &admins, &err), 0);
     assert_int_equal(admins, 0);
-    struct store_key k = {.created_at = 1};
-    snprintf(k.id, sizeof(k.id), "boot_a");
-    snprintf(k.name, sizeof(k.name), "bootstrap-admin");
-    snprintf(k.role, sizeof(k.role), "admin");
-    snprintf(k.prefix, sizeof(k.prefix), "p");
-    uint8_t hash[32];
-    auth_key_hash(k.id, strlen(k.id), hash);
-    assert_int_equal(store_key_insert(&tx, &k, hash, &err), 0);
-    struct admins_run ar = {.s = b, .admins = -1};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, admins_main, &ar), 0);
-    usleep(300000); /* b's count has begun (and waits) */
+    insert_admin(&tx, "boot_a", 1);
+    int b_admins = -1;
+    struct other_tx o;
+    other_start(&o, b, count_admins_body, &b_admins); /* b's count waits for a's key */
     tx_done(&tx);
-    pthread_join(th, NULL);
-    assert_int_equal(ar.admins, 1);
+    other_join(&o);
+    assert_int_equal(b_admins, 1);
     store_close(b);
     store_close(a);
 }
@@ -1825,26 +1840,15 @@ static void test_pg_first_admin_once(void **state)
  * waits for the first's commit. Before, the later id could commit first, and a reader paging
  * down with before= at that moment went past the earlier id, which then committed behind it:
  * an entry the reader never saw. */
-struct audit_run {
-    struct store *s;
-    atomic_bool finished;
-};
-
-static void *audit_main(void *arg)
+static void audit_body(struct store_tx *tx, void *arg)
 {
-    struct audit_run *ar = arg;
     struct err err;
-    struct store_tx tx;
-    tx_open(ar->s, &tx, false);
-    struct store_audit e = {.actor_id = "b",
-                            .actor_name = "b",
+    struct store_audit e = {.actor_id = arg,
+                            .actor_name = arg,
                             .action = "key.create",
                             .target_type = "key",
-                            .target = "k_b"};
-    assert_int_equal(store_audit_append(&tx, &e, &err), 0);
-    tx_done(&tx);
-    atomic_store(&ar->finished, true);
-    return NULL;
+                            .target = arg};
+    assert_int_equal(store_audit_append(tx, &e, &err), 0);
 }
 
 struct audit_seen {
@@ -1871,22 +1875,16 @@ static void test_pg_audit_commit_order(void **state)
     struct err err;
     struct store_tx tx;
     tx_open(a, &tx, false);
-    struct store_audit e = {.actor_id = "a",
-                            .actor_name = "a",
-                            .action = "key.create",
-                            .target_type = "key",
-                            .target = "k_a"};
-    assert_int_equal(store_audit_append(&tx, &e, &err), 0);
-    struct audit_run ar = {.s = b};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, audit_main, &ar), 0);
-    usleep(300000); /* b's append has begun (and waits) */
+    char ka[] = "k_a", kb[] = "k_b";
+    audit_body(&tx, ka);
+    struct other_tx o;
+    other_start(&o, b, audit_body, kb); /* b's append waits for a's commit */
     struct audit_seen seen = {0};
     assert_int_equal(store_audit_list(b, 0, NULL, NULL, 10, 0, seen_emit, &seen, &err), 0);
-    assert_false(atomic_load(&ar.finished));
+    assert_false(atomic_load(&o.done));
     assert_int_equal(seen.n, 0); /* nothing committed above a's id while a's is not */
     tx_done(&tx);
-    pthread_join(th, NULL);
+    other_join(&o);
     seen = (struct audit_seen){0};
     assert_int_equal(store_audit_list(b, 0, NULL, NULL, 10, 0, seen_emit, &seen, &err), 0);
     assert_int_equal(seen.n, 2);
