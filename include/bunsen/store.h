@@ -560,6 +560,23 @@ int store_rebuild_ratio_read(struct store *s, const char *experiment, const char
                                           const struct store_suff *st),
                              void *ctx, struct err *err);
 
+/*
+ * The metric definitions the kept roll-ups were built with (migration 0011). A metric edit
+ * that rebuilds experiment records the metric's document as it was before the edit, only
+ * if a rebuild of experiment is running and nothing is recorded for (experiment, metric)
+ * yet: a restarted rebuild keeps the roll-ups of the first, so it keeps their definitions.
+ * Dropped with the kept roll-ups when the rebuild ends. Inside apply(), after the rebuild
+ * was started in the same transaction.
+ */
+int store_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
+                              const char *doc, struct err *err);
+
+/* The document of metric recorded for experiment's running rebuild: 1 and *doc (malloc'd),
+ * 0 when none is recorded (no rebuild, or the metric did not change), -1 on error. Any
+ * thread (read connection). */
+int store_rebuild_metric_get(struct store *s, const char *experiment, const char *metric,
+                             char **doc, struct err *err);
+
 /* Every running rebuild (emit per row, oldest first). Any thread (its read connection). */
 int store_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
                        void *ctx, struct err *err);

@@ -309,9 +309,11 @@ static int load(struct store_tx *tx, const char *key, const char *if_match, stru
 }
 
 /* The metric's definition changed: every experiment using it recomputes its roll-ups, and
- * the catalogue version moves so that every daemon rebuilds its attribution rules. */
+ * the catalogue version moves so that every daemon rebuilds its attribution rules. Where
+ * the recompute runs beside ingestion, the definition before the change (`before`) is
+ * recorded with the kept roll-ups: results read them with it until the rebuild ends. */
 static int rebuild_users(struct store_tx *tx, struct api_write *w, const char *metric,
-                         struct err *err)
+                         const json_t *before, struct err *err)
 {
     char **users = NULL;
     size_t n = 0;
@@ -319,6 +321,7 @@ static int rebuild_users(struct store_tx *tx, struct api_write *w, const char *m
     if (metric_users_all(tx, w, metric, false, &users, &n, err) != 0) {
         return -1;
     }
+    char *doc = n > 0 ? json_dumps(before, JSON_COMPACT) : NULL;
     for (size_t i = 0; i < n; i++) {
         struct experiment x;
         int rc = api_experiment_load(NULL, tx, users[i], &x, err);
@@ -326,11 +329,16 @@ static int rebuild_users(struct store_tx *tx, struct api_write *w, const char *m
             rc = api_rollup_rebuild(tx, &x, err);
             experiment_clear(&x);
         }
+        if (rc == 0) {
+            rc = store_rebuild_keep_metric(tx, users[i], metric, doc, err);
+        }
         if (rc != 0) {
+            free(doc);
             store_keys_free(users, n);
             return -1;
         }
     }
+    free(doc);
     store_keys_free(users, n);
     return store_catalog_bump(tx, err);
 }
@@ -423,7 +431,8 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
     /* a display-only edit (name, description, unit) changes no result: no rebuild (every
      * experiment using the metric, stopped ones included, was rebuilt for a new name) */
     if (rc == 0) {
-        rc = field != NULL ? rebuild_users(tx, w, mw->key, err) : store_catalog_bump(tx, err);
+        rc = field != NULL ? rebuild_users(tx, w, mw->key, before, err)
+                           : store_catalog_bump(tx, err);
     }
     json_decref(before);
     return rc;

@@ -84,18 +84,49 @@ json_t *results_json_lift(const struct stats_lift *l, bool with_p)
     return o;
 }
 
-/* Load a metric definition (reader connection). */
-int results_load_metric(struct store *s, const char *key, struct metric *m, struct err *err)
+static int metric_parse(const char *doc, struct metric *m, struct err *err)
+{
+    json_t *j = json_loads(doc, 0, NULL);
+    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
+               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
+    json_decref(j);
+    return rc;
+}
+
+/*
+ * Load a metric definition (reader connection) as experiment's results read it: while a
+ * rebuild of experiment runs, results read the roll-ups kept when it began, so the fields
+ * that made them (event, type, window, cap, CUPED look-back, parts) are those recorded with
+ * them (store_rebuild_metric_get), and the others (name, description, unit, goal) today's.
+ * experiment NULL: today's definition.
+ */
+int results_load_metric(struct store *s, const char *experiment, const char *key, struct metric *m,
+                        struct err *err)
 {
     char *doc = NULL;
     if (store_metric_get(s, NULL, key, &doc, err) != 0) {
         return -1;
     }
-    json_t *j = json_loads(doc, 0, NULL);
+    int rc = metric_parse(doc, m, err);
     free(doc);
-    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
-               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
-    json_decref(j);
+    doc = NULL;
+    int kept =
+        rc == 0 && experiment != NULL ? store_rebuild_metric_get(s, experiment, key, &doc, err) : 0;
+    struct metric then;
+    if (kept == 1 && metric_parse(doc, &then, err) == 0) {
+        snprintf(m->event, sizeof(m->event), "%s", then.event);
+        m->type = then.type;
+        m->has_window = then.has_window;
+        m->window_hours = then.window_hours;
+        m->has_cap = then.has_cap;
+        m->cap = then.cap;
+        m->cuped_lookback_hours = then.cuped_lookback_hours;
+        memcpy(m->numerator, then.numerator, sizeof(m->numerator));
+        memcpy(m->denominator, then.denominator, sizeof(m->denominator));
+    } else if (kept != 0) {
+        rc = -1;
+    }
+    free(doc);
     return rc;
 }
 
@@ -564,7 +595,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         }
         struct metric m;
         struct arms a = {.x = x};
-        if (results_load_metric(s, key, &m, err) != 0) {
+        if (results_load_metric(s, x->key, key, &m, err) != 0) {
             goto out;
         }
         a.binomial = m.type == STATS_METRIC_BINOMIAL;

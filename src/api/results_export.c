@@ -124,7 +124,7 @@ void api_users_export(struct http_req *r)
     struct users_export *u = xcalloc(1, sizeof(*u));
     if (metric == NULL || !experiment_uses_metric(&x, metric)) {
         err_set(&err, ERR_INVALID, "metric", "metric must be one of the experiment's metrics");
-    } else if (results_load_metric(http_req_app(r)->store, metric, &u->m, &err) == 0 &&
+    } else if (results_load_metric(http_req_app(r)->store, NULL, metric, &u->m, &err) == 0 &&
                u->m.type == STATS_METRIC_RATIO) {
         err_set(&err, ERR_INVALID, "metric",
                 "export a ratio's numerator and denominator (values per user) instead");

@@ -23,7 +23,8 @@ json_t *results_json_opt(struct stats_opt o);
 /* A lift object {estimate, se, ci[, p_value]} (new reference). */
 json_t *results_json_lift(const struct stats_lift *l, bool with_p);
 /* Load a metric definition (reader connection). Returns 0 or -1 with err. */
-int results_load_metric(struct store *s, const char *key, struct metric *m, struct err *err);
+int results_load_metric(struct store *s, const char *experiment, const char *key, struct metric *m,
+                        struct err *err);
 /* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
 double results_user_value(const struct metric *m, double raw);
 /* Add one user's ratio parts (num_raw, den_raw: the numerator's and denominator's stored

@@ -207,8 +207,8 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
     memset(out, 0, sizeof(*out));
     *available = false;
     struct metric num, den;
-    if (results_load_metric(s, m->numerator, &num, err) != 0 ||
-        results_load_metric(s, m->denominator, &den, err) != 0) {
+    if (results_load_metric(s, x->key, m->numerator, &num, err) != 0 ||
+        results_load_metric(s, x->key, m->denominator, &den, err) != 0) {
         return -1;
     }
     int rc = ratio_sums(s, x, m, &num, &den, dimension, out, available, err);
@@ -256,8 +256,8 @@ static int keep_metric(struct store *s, const struct experiment *x, const struct
                        struct keep *k, struct err *err)
 {
     struct metric num, den;
-    if (results_load_metric(s, m->numerator, &num, err) != 0 ||
-        results_load_metric(s, m->denominator, &den, err) != 0) {
+    if (results_load_metric(s, x->key, m->numerator, &num, err) != 0 ||
+        results_load_metric(s, x->key, m->denominator, &den, err) != 0) {
         return -1;
     }
     for (size_t d = 0; d <= x->ndimensions; d++) {
@@ -308,7 +308,7 @@ int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct e
         if (seen) {
             continue;
         }
-        rc = results_load_metric(s, key, &ms[i], err);
+        rc = results_load_metric(s, x.key, key, &ms[i], err);
         if (rc == 0 && ms[i].type == STATS_METRIC_RATIO) {
             rc = keep_metric(s, &x, &ms[i], &k, err);
         }

@@ -62,7 +62,7 @@ json_t *results_timeseries(struct store *s, const struct experiment *x, const ch
                NULL;
     }
     struct metric m;
-    if (results_load_metric(s, metric, &m, err) != 0) {
+    if (results_load_metric(s, x->key, metric, &m, err) != 0) {
         return NULL;
     }
     if (m.type == STATS_METRIC_RATIO) {

@@ -178,7 +178,7 @@ json_t *results_breakdown(struct store *s, const struct experiment *x, const cha
         bool guardrail = k >= x->nmetrics;
         const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
         struct metric m;
-        if (results_load_metric(s, key, &m, err) != 0) {
+        if (results_load_metric(s, x->key, key, &m, err) != 0) {
             goto out;
         }
         b.metric = k;

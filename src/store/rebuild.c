@@ -164,6 +164,19 @@ int store_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64
     return tx->store->ops->rebuild_keep_ratios(tx, experiment, generation, rows, n, kept, err);
 }
 
+int store_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
+                              const char *doc, struct err *err)
+{
+    return tx->store->ops->rebuild_keep_metric(tx, experiment, metric, doc, err);
+}
+
+int store_rebuild_metric_get(struct store *s, const char *experiment, const char *metric,
+                             char **doc, struct err *err)
+{
+    *doc = NULL;
+    return s->ops->rebuild_metric_get(s, experiment, metric, doc, err);
+}
+
 int store_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
                              const char *numerator, const char *denominator, const char *dimension,
                              void (*emit)(void *ctx, const char *value,

@@ -329,6 +329,11 @@ struct store_ops {
                               void (*emit)(void *ctx, const char *value,
                                            const struct store_suff *st),
                               void *ctx, struct err *err);
+    /* store_rebuild_keep_metric in tx; store_rebuild_metric_get on s's read connection. */
+    int (*rebuild_keep_metric)(struct store_tx *tx, const char *experiment, const char *metric,
+                               const char *doc, struct err *err);
+    int (*rebuild_metric_get)(struct store *s, const char *experiment, const char *metric,
+                              char **doc, struct err *err);
     /* The cursor of every running rebuild: emit(ctx, experiment, cursor). */
     int (*rebuild_cursors)(struct store_tx *tx,
                            void (*emit)(void *ctx, const char *experiment, const char *cursor),

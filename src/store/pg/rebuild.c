@@ -66,7 +66,8 @@ static const char *const SQL_DROP_KEPT[] = {
     "DELETE FROM exposure_stats_frozen WHERE experiment = $1",
     "DELETE FROM slice_stats_frozen WHERE experiment = $1",
     "DELETE FROM slice_exposure_stats_frozen WHERE experiment = $1",
-    "DELETE FROM ratio_kept WHERE experiment = $1", /* migration 0009 */
+    "DELETE FROM ratio_kept WHERE experiment = $1",          /* migration 0009 */
+    "DELETE FROM rebuild_metric_defs WHERE experiment = $1", /* migration 0011 */
     "DELETE FROM rollup_rebuilds WHERE experiment = $1",
 };
 static const char SQL_TOTAL[] =
@@ -569,6 +570,43 @@ int pg_rebuild_ratio_read(struct store *s, const char *experiment, const char *m
             *f[k] = pg_f64(r, i, 3 + k);
         }
         emit(ctx, PQgetvalue(r, i, 0), &x);
+    }
+    PQclear(r);
+    return found;
+}
+
+/* ---- the kept roll-ups' metric definitions (migration 0011, store_rebuild_keep_metric) ---- */
+
+static const char SQL_DEF_KEEP[] =
+    "INSERT INTO rebuild_metric_defs (experiment, metric, doc) SELECT $1::text, $2::text, "
+    "$3::text WHERE EXISTS (SELECT 1 FROM rollup_rebuilds WHERE experiment = $1::text) "
+    "ON CONFLICT (experiment, metric) DO NOTHING";
+static const char SQL_DEF_GET[] =
+    "SELECT doc FROM rebuild_metric_defs WHERE experiment = $1 AND metric = $2";
+
+int pg_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
+                           const char *doc, struct err *err)
+{
+    const char *v[] = {experiment, metric, doc};
+    return run(tx->conn, SQL_DEF_KEEP, 3, v, err);
+}
+
+int pg_rebuild_metric_get(struct store *s, const char *experiment, const char *metric, char **doc,
+                          struct err *err)
+{
+    struct pg_conn *c = pg_read_conn(s, NULL, err);
+    if (c == NULL) {
+        return -1;
+    }
+    const char *v[] = {experiment, metric};
+    PGresult *r = pg_run(c, SQL_DEF_GET, 2, v, NULL, 0, err);
+    pg_read_done(s, NULL, c);
+    if (r == NULL) {
+        return -1;
+    }
+    int found = PQntuples(r) > 0;
+    if (found) {
+        *doc = xstrdup(PQgetvalue(r, 0, 0));
     }
     PQclear(r);
     return found;

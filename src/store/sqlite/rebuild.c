@@ -51,7 +51,8 @@ static const char *const SQL_DROP_KEPT[] = {
     "DELETE FROM exposure_stats_frozen WHERE experiment = ?",
     "DELETE FROM slice_stats_frozen WHERE experiment = ?",
     "DELETE FROM slice_exposure_stats_frozen WHERE experiment = ?",
-    "DELETE FROM ratio_kept WHERE experiment = ?", /* migration 0009 */
+    "DELETE FROM ratio_kept WHERE experiment = ?",          /* migration 0009 */
+    "DELETE FROM rebuild_metric_defs WHERE experiment = ?", /* migration 0011 */
     "DELETE FROM rollup_rebuilds WHERE experiment = ?",
 };
 static const char SQL_TOTAL[] =
@@ -524,4 +525,51 @@ int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const cha
         return store_sqlite_err(c->db, rc, "read kept ratio sums", err);
     }
     return found;
+}
+
+/* ---- the kept roll-ups' metric definitions (migration 0011, store_rebuild_keep_metric) ---- */
+
+static const char SQL_DEF_KEEP[] =
+    "INSERT INTO rebuild_metric_defs (experiment, metric, doc) SELECT ?1, ?2, ?3 WHERE EXISTS "
+    "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1) ON CONFLICT (experiment, metric) "
+    "DO NOTHING";
+static const char SQL_DEF_GET[] =
+    "SELECT doc FROM rebuild_metric_defs WHERE experiment = ?1 AND metric = ?2";
+
+int sqlite_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
+                               const char *doc, struct err *err)
+{
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_DEF_KEEP, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, metric);
+    sqlite_bind_str(st, 3, doc);
+    return sqlite_conn_step_done(c, st, "keep a metric definition", err);
+}
+
+int sqlite_rebuild_metric_get(struct store *s, const char *experiment, const char *metric,
+                              char **doc, struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_DEF_GET, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, experiment);
+    sqlite_bind_str(st, 2, metric);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "read a kept metric definition", err);
+    }
+    return rc == SQLITE_ROW;
 }

@@ -209,6 +209,10 @@ int sqlite_rebuild_end(struct store_tx *tx, const char *experiment, struct err *
 int sqlite_rebuild_keep_ratios(struct store_tx *tx, const char *experiment, int64_t generation,
                                const struct store_ratio_sums *rows, size_t n, bool *kept,
                                struct err *err);
+int sqlite_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
+                               const char *doc, struct err *err);
+int sqlite_rebuild_metric_get(struct store *s, const char *experiment, const char *metric,
+                              char **doc, struct err *err);
 int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const char *metric,
                               const char *numerator, const char *denominator, const char *dimension,
                               void (*emit)(void *ctx, const char *value,
