@@ -106,6 +106,9 @@ void api_sdk_streams_free(struct api_publisher *pb);
  * payloads of whatever snapshot is current when it runs (requests made meanwhile coalesce).
  * Without a publisher (app->publisher NULL) it publishes on the calling thread. */
 void api_sdk_streams_publish(struct app *app);
+/* A key was revoked here: end its open streams now (the publisher also checks the keys of
+ * every stream once a second, for revocations elsewhere). Any thread. */
+void api_sdk_streams_keys_changed(struct app *app);
 
 /* saved_groups.c: named value lists for $inGroup / $notInGroup (issue 15) */
 void api_saved_groups_create(struct http_req *r); /* POST   /api/v1/saved-groups */

@@ -193,14 +193,20 @@ struct http_stream;
 int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
                             size_t first_len, void *user, void (*free_user)(void *user));
 /* Call fn(ctx, stream, user) for every open stream, under the streams' lock: fn may only
- * look at user and call http_stream_push. Any thread. */
+ * look at user and call http_stream_push or http_stream_close. Any thread. */
 void http_server_each_stream(struct http_server *srv,
                              void (*fn)(void *ctx, struct http_stream *st, void *user), void *ctx);
 /* Append bytes to a stream (inside http_server_each_stream's fn). 0, or -1 when the stream
  * is closing or holds 4 MiB unsent (a stalled client). */
 int http_stream_push(struct http_stream *st, const char *data, size_t len);
+/* End a stream once what it holds is sent (inside http_server_each_stream's fn). */
+void http_stream_close(struct http_stream *st);
 /* Open streams now. Any thread. */
 int http_server_stream_count(struct http_server *srv);
+
+/* Hide API keys in a log text, in place (never longer): the path segment after /sub/,
+ * /api/features/ and /api/eval/, and any token starting "bsn_". */
+void http_log_redact(char *msg);
 
 /* Serve a file under the web directory for GET path (static.c). Replies 404 for anything
  * outside it (traversal, symlinks out, dotfiles). */

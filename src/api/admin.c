@@ -191,6 +191,7 @@ static void key_revoke_render(struct api_write *w)
 {
     struct key_revoke *kr = (struct key_revoke *)w;
     http_server_forget_keys(http_req_app(w->req)->http); /* 401 from the next request on */
+    api_sdk_streams_keys_changed(http_req_app(w->req));  /* and its streams end */
     struct store_key after = kr->before;
     after.revoked_at = kr->now;
     http_reply_json(w->req, 200, key_json(&after));

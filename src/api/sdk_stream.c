@@ -13,8 +13,11 @@
  * publish (api_experiments_reload) api_sdk_streams_publish() wakes the publisher, a thread of
  * its own, which sends the current payload to each subscriber whose last one differs, and
  * once a second sends a comment line to streams idle for 15 s, so that proxies keep the
- * connection and a vanished client is noticed. Request threads, the reload paths and the
- * publisher.
+ * connection and a vanished client is noticed. Once a second, and at once after a
+ * revocation through this daemon (api_sdk_streams_keys_changed), it also ends the streams
+ * whose key is no longer active: a revoked key gets nothing more, as it gets 401 for every
+ * request (a revocation on another daemon or by the CLI: within about a second). Request
+ * threads, the reload paths and the publisher.
  */
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -263,6 +266,48 @@ static void ping_one(void *ctx, struct http_stream *st, void *user)
     }
 }
 
+/* The active keys, sorted by id, for close_revoked. */
+struct active_keys {
+    struct store_key *k;
+    size_t n;
+};
+
+static int key_id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct store_key *)a)->id, ((const struct store_key *)b)->id);
+}
+
+static void close_revoked(void *ctx, struct http_stream *st, void *user)
+{
+    const struct active_keys *ak = ctx;
+    const struct subscriber *sub = user;
+    struct store_key probe;
+    memset(&probe, 0, sizeof(probe));
+    str_copy(probe.id, sizeof(probe.id), sub->key_id);
+    if (bsearch(&probe, ak->k, ak->n, sizeof(*ak->k), key_id_cmp) == NULL) {
+        http_stream_close(st);
+    }
+}
+
+/* End the streams of keys revoked (or deleted) since they subscribed. When the keys cannot
+ * be read (the database is unreachable), every stream stays, as keys verified recently
+ * keep authenticating then (SCALING.md). */
+static void check_keys(struct app *app)
+{
+    if (app->http == NULL || http_server_stream_count(app->http) == 0) {
+        return;
+    }
+    struct active_keys ak = {0};
+    struct err err;
+    err_clear(&err);
+    if (store_key_list(app->store, false, &ak.k, &ak.n, &err) != 0) {
+        return;
+    }
+    qsort(ak.k, ak.n, sizeof(*ak.k), key_id_cmp);
+    http_server_each_stream(app->http, close_revoked, &ak);
+    free(ak.k);
+}
+
 static void keep_alive(struct app *app)
 {
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
@@ -287,6 +332,7 @@ struct api_publisher {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     bool pending, stop;
+    bool keys_changed; /* a revocation: check the streams' keys now */
 };
 
 static void *publisher_main(void *arg)
@@ -295,19 +341,23 @@ static void *publisher_main(void *arg)
     int64_t pinged = time_now_ms();
     pthread_mutex_lock(&pb->mu);
     while (!pb->stop) {
-        if (!pb->pending) {
+        if (!pb->pending && !pb->keys_changed) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 1;
             pthread_cond_timedwait(&pb->wake, &pb->mu, &until);
         }
         bool publish = pb->pending && !pb->stop;
-        pb->pending = false;
+        bool keys = pb->keys_changed && !pb->stop;
+        pb->pending = pb->keys_changed = false;
         pthread_mutex_unlock(&pb->mu);
+        int64_t now = time_now_ms();
+        if (keys || now - pinged >= 1000) {
+            check_keys(pb->app); /* before a publish: a revoked key gets no more payloads */
+        }
         if (publish) {
             publish_now(pb->app);
         }
-        int64_t now = time_now_ms();
         if (now - pinged >= 1000) {
             pinged = now;
             keep_alive(pb->app);
@@ -366,6 +416,19 @@ void api_sdk_streams_publish(struct app *app)
     }
     pthread_mutex_lock(&pb->mu);
     pb->pending = true;
+    pthread_cond_signal(&pb->wake);
+    pthread_mutex_unlock(&pb->mu);
+}
+
+void api_sdk_streams_keys_changed(struct app *app)
+{
+    struct api_publisher *pb = atomic_load(&app->publisher);
+    if (pb == NULL) {
+        check_keys(app);
+        return;
+    }
+    pthread_mutex_lock(&pb->mu);
+    pb->keys_changed = true;
     pthread_cond_signal(&pb->wake);
     pthread_mutex_unlock(&pb->mu);
 }

@@ -7,12 +7,14 @@
  * AUTHCACHE_TTL_NS; only successful lookups are cached. The tag costs ~300 instructions where
  * the SHA-256 the database needs costs ~4,000, and is as good a cache key: without the
  * process's SipHash key nobody can make another secret's tag equal a cached one. Revoking through
- * the API clears the cache at once (http_server_forget_keys); a revocation by `bunsen keys revoke`
+ * the API clears the cache at once (http_server_forget_keys), and a lookup that began before
+ * the clear puts nothing (the epoch); a revocation by `bunsen keys revoke`
  * in another process takes effect within the TTL. Striped mutexes; the critical sections copy a few
  * bytes.
  */
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "bunsen/util.h"
@@ -32,6 +34,7 @@ struct authcache {
     unsigned char siphash_key[crypto_shorthash_siphashx24_KEYBYTES];
     pthread_mutex_t mu[AC_STRIPES];
     struct ac_slot slots[AC_SLOTS];
+    _Atomic uint64_t epoch; /* clears so far */
 };
 
 struct authcache *authcache_new(void)
@@ -91,12 +94,23 @@ bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LE
     return hit;
 }
 
+uint64_t authcache_epoch(struct authcache *c)
+{
+    return atomic_load(&c->epoch);
+}
+
 void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
-                   const struct store_key *key)
+                   const struct store_key *key, uint64_t epoch)
 {
     size_t i = slot_of(tag);
     pthread_mutex_t *mu = &c->mu[i % AC_STRIPES];
     pthread_mutex_lock(mu);
+    /* a clear moves the epoch before it empties this stripe under its mutex: either the
+     * clear sees this entry and empties it, or this put sees the new epoch */
+    if (atomic_load(&c->epoch) != epoch) {
+        pthread_mutex_unlock(mu);
+        return;
+    }
     struct ac_slot *s = &c->slots[i];
     memcpy(s->tag, tag, AUTHCACHE_TAG_LEN);
     s->key = *key;
@@ -106,6 +120,7 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
 
 void authcache_clear(struct authcache *c)
 {
+    atomic_fetch_add(&c->epoch, 1);
     for (int k = 0; k < AC_STRIPES; k++) {
         pthread_mutex_lock(&c->mu[k]);
         for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {

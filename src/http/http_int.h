@@ -122,8 +122,12 @@ bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
  * cannot be reached, a key verified recently keeps working (/assign answers from memory). */
 bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                          uint64_t stale_ns, struct store_key *out);
+/* The cache's clear count: read it before the database lookup whose answer is put. */
+uint64_t authcache_epoch(struct authcache *c);
+/* Cache key under tag, unless the cache was cleared since epoch (authcache_epoch before the
+ * lookup): a lookup that raced a revocation must not put the revoked key back. */
 void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
-                   const struct store_key *key);
+                   const struct store_key *key, uint64_t epoch);
 void authcache_clear(struct authcache *c);
 
 #endif

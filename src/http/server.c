@@ -141,6 +141,7 @@ static bool authenticate(struct http_req *r)
     uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
     authcache_tag(r->srv->keys, key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, tag);
     bool cached = len <= KEY_MAX_LEN && authcache_get(r->srv->keys, tag, &k);
+    uint64_t epoch = authcache_epoch(r->srv->keys);
     if (!cached && len <= KEY_MAX_LEN) {
         auth_key_hash(key, len, hash);
     }
@@ -160,7 +161,7 @@ static bool authenticate(struct http_req *r)
         return false;
     }
     if (!cached) {
-        authcache_put(r->srv->keys, tag, &k);
+        authcache_put(r->srv->keys, tag, &k, epoch);
     }
 authenticated:
     r->role = auth_role_parse(k.role);
@@ -492,11 +493,48 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r); /* its path and scratch with it */
 }
 
+static bool key_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+void http_log_redact(char *msg)
+{
+    /* the routes that carry a key in their path, and any key-shaped token elsewhere */
+    static const char *const marks[] = {"/sub/", "/api/features/", "/api/eval/", "bsn_"};
+    static const char hidden[] = "[redacted]";
+    for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++) {
+        size_t ml = strlen(marks[m]);
+        for (char *p = strstr(msg, marks[m]); p != NULL; p = strstr(p, marks[m])) {
+            char *from = p + ml, *to = from;
+            while (*to != '\0' && *to != '/' && *to != '?' && *to != '\'' && *to != '"' &&
+                   *to != ' ' && (m < 3 || key_char(*to))) {
+                to++;
+            }
+            if (to > from && strncmp(from, hidden, sizeof(hidden) - 1) != 0) {
+                size_t tail = strlen(to) + 1;
+                size_t room = sizeof(hidden) - 1;
+                if ((size_t)(to - from) >= room) { /* the message never grows */
+                    memcpy(from, hidden, room);
+                    memmove(from + room, to, tail);
+                } else {
+                    memset(from, '*', (size_t)(to - from));
+                }
+            }
+            p = from;
+        }
+    }
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* MHD's texts can hold the request's URL, and sdk keys travel in some paths: a key
+     * never goes to the log (SECURITY.md) */
+    http_log_redact(msg);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';

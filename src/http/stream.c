@@ -214,6 +214,16 @@ int http_stream_push(struct http_stream *st, const char *data, size_t len)
     return stream_append(st, data, len);
 }
 
+void http_stream_close(struct http_stream *st)
+{
+    /* called from http_server_each_stream's callback: the set's lock is held */
+    st->closing = true;
+    if (st->suspended) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+}
+
 void http_server_each_stream(struct http_server *srv,
                              void (*fn)(void *ctx, struct http_stream *st, void *user), void *ctx)
 {

@@ -443,6 +443,37 @@ static void test_remote_eval(void **state)
     free(key);
 }
 
+/* Revoking a key ends its open streams (they got every later payload before); the streams
+ * of other keys go on. */
+static void test_revoked_key_stream_ends(void **state)
+{
+    (void)state;
+    json_t *k =
+        call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"gone\",\"role\":\"sdk\"}", 201);
+    char *key = strdup(json_string_value(json_object_get(k, "key")));
+    char *id = strdup(json_string_value(json_object_get(k, "id")));
+    json_decref(k);
+    char *other = new_key(false, NULL, 0);
+    struct sse s, o;
+    assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
+    assert_int_equal(sse_open(&o, fmt("/sub/%s", other)), 0);
+    assert_non_null(sse_wait(&s, 0, "event: features", 2000));
+    assert_non_null(sse_wait(&o, 0, "event: features", 2000));
+    size_t mark = s.len, omark = o.len;
+    json_decref(call("DELETE", fmt("/api/v1/keys/%s", id), D.admin_key, NULL, 200));
+    /* the chunked body ends (last chunk) and the connection closes */
+    assert_non_null(sse_wait(&s, mark - 2, "\r\n0\r\n\r\n", 5000));
+    json_decref(
+        call("PATCH", "/api/v1/experiments/live", D.admin_key, "{\"default_value\":11}", 200));
+    assert_non_null(sse_wait(&o, omark, "\"defaultValue\":11", 2000));
+    assert_null(strstr(s.buf + mark, "\"defaultValue\":11"));
+    close(s.fd);
+    close(o.fd);
+    free(key);
+    free(id);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_large_payload_streamed),
         cmocka_unit_test(test_encrypted_payload),
         cmocka_unit_test(test_remote_eval),
+        cmocka_unit_test(test_revoked_key_stream_ends),
     };
     return cmocka_run_group_tests_name("api_sdk_stream", tests, setup, teardown);
 }

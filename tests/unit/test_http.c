@@ -176,6 +176,33 @@ static void test_roles(void **state)
     assert_true((ROLES_SDK & ROLE_SDK) != 0);
 }
 
+static void redacted(const char *in, const char *want)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", in);
+    http_log_redact(buf);
+    assert_string_equal(buf, want);
+}
+
+/* MHD's log texts name the URL: the keys in /sub/{key} and the like never reach the log */
+static void test_log_redact(void **state)
+{
+    (void)state;
+    redacted("Failed to send the chunked response body for the request for `/sub/"
+             "bsn_8E5Sgv_abcDEF-123xyz'. Closing connection.",
+             "Failed to send the chunked response body for the request for `/sub/[redacted]'. "
+             "Closing connection.");
+    redacted("for `/api/features/bsn_abcdefghijklmnop?x=1'", "for `/api/features/[redacted]?x=1'");
+    redacted("for `/api/eval/bsn_abcdefghijklmnop'", "for `/api/eval/[redacted]'");
+    redacted("Authorization: Bearer bsn_abcdefghijklmnopqrs ends",
+             "Authorization: Bearer bsn_[redacted] ends");
+    redacted("/sub/short'", "/sub/*****'"); /* shorter than the mark: starred in place */
+    redacted("/sub/bsn_0123456789abcdef/sub/bsn_fedcba9876543210",
+             "/sub/[redacted]/sub/[redacted]");
+    redacted("no secrets here: /api/v1/experiments", "no secrets here: /api/v1/experiments");
+    redacted("", "");
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -184,7 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match),   cmocka_unit_test(test_match_repeated),
         cmocka_unit_test(test_methods), cmocka_unit_test(test_key_hashing),
-        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_roles),   cmocka_unit_test(test_log_redact),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
