@@ -20,6 +20,7 @@
 #include "api_int.h"
 #include "bunsen/api.h"
 #include "bunsen/auth.h"
+#include "bunsen/saved_group.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
@@ -184,24 +185,42 @@ static json_t *iso_date(int64_t ms)
     return json_string(buf);
 }
 
+static bool in_payload(const struct snapshot_entry *e)
+{
+    return api_experiment_is_live(e) || e->x.status == ASSIGN_STATUS_PAUSED;
+}
+
 json_t *api_growthbook_payload_of(const struct snapshot *snap)
 {
     json_t *features = json_object();
     int64_t updated = 0;
     for (size_t i = 0; i < snap->n; i++) {
         const struct experiment *x = &snap->entries[i].x;
-        if (api_experiment_is_live(&snap->entries[i]) || x->status == ASSIGN_STATUS_PAUSED) {
+        if (in_payload(&snap->entries[i])) {
             json_object_set_new(features, x->key, feature_of(x));
         }
         updated = x->updated_at > updated ? x->updated_at : updated;
     }
-    /* shared, read-only (jansson's reference counts are atomic): no copy of large groups */
-    json_t *groups = snap->group_values ? json_incref(snap->group_values) : json_object();
+    /* Only the groups that a feature of the payload targets with: the payload is public (an
+     * sdk key is in every browser), and groups hold ids and emails that sdk keys may not list
+     * (GET /saved-groups is 403 to them). The value arrays are shared, read-only (jansson's
+     * reference counts are atomic): no copy of large groups. */
+    json_t *groups = json_object();
     const char *gk;
-    json_t *gd;
-    json_object_foreach(snap->saved_groups, gk, gd)
+    json_t *gv;
+    json_object_foreach(snap->group_values, gk, gv)
     {
-        int64_t t = json_integer_value(json_object_get(gd, "updated_at"));
+        bool used = false;
+        for (size_t i = 0; !used && i < snap->n; i++) {
+            used = in_payload(&snap->entries[i]) && snap->entries[i].x.targeting != NULL &&
+                   saved_group_is_used(snap->entries[i].x.targeting, gk);
+        }
+        if (!used) {
+            continue;
+        }
+        json_object_set(groups, gk, gv);
+        int64_t t = json_integer_value(
+            json_object_get(json_object_get(snap->saved_groups, gk), "updated_at"));
         updated = t > updated ? t : updated;
     }
     return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",

@@ -3,7 +3,8 @@
  * errors (duplicate 409, bad values 400 with the field, stale If-Match 412), starting an
  * experiment whose targeting names a missing group (400 on "targeting"), $inGroup and
  * $notInGroup in /assign (a PATCH of the group's values applies at once), the GrowthBook
- * payload's savedGroups, dateUpdated and hashAttribute, and deleting a group in use (409).
+ * payload's savedGroups (only the groups its features use), dateUpdated and hashAttribute,
+ * and deleting a group in use (409).
  * One daemon for every test.
  */
 #include "harness.h"
@@ -169,6 +170,12 @@ static void test_in_group(void **state)
                      "\"b\",\"value\":2}],\"hash_attribute\":\"company\"}",
                      201));
     json_decref(call("POST", "/api/v1/experiments/by-company/start", NULL, 200));
+    /* a group no feature of the payload targets with is not published: the payload is
+     * public, and sdk keys may not list groups (403) */
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"payroll\",\"attribute\":\"email\",\"values\":"
+                     "[\"ceo@example.com\"]}",
+                     201));
     json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"s\",\"role\":\"sdk\"}", 201);
     json_t *p = call("GET", fmt("/api/features/%s", json_string_value(json_object_get(k, "key"))),
                      NULL, 200);
@@ -176,6 +183,8 @@ static void test_in_group(void **state)
     const json_t *sg = json_object_get(p, "savedGroups");
     assert_int_equal(json_array_size(json_object_get(sg, "testers")), 1);
     assert_int_equal(json_array_size(json_object_get(sg, "blocked")), 1);
+    assert_null(json_object_get(sg, "payroll"));
+    assert_int_equal(json_object_size(sg), 2);
     assert_true(json_is_string(json_object_get(p, "dateUpdated")));
     const json_t *rule = json_array_get(
         json_object_get(json_object_get(json_object_get(p, "features"), "by-company"), "rules"), 0);
