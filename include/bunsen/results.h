@@ -53,6 +53,11 @@ bool results_has_dimension(const struct experiment *x, const char *dimension);
 json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
                           const struct results_params *p, struct err *err);
 
+/* A text cell of a CSV export into out: prefixed with ' when it starts with = + - @ tab or
+ * CR, which spreadsheets run as a formula (user ids, dimension values and names come from
+ * outside). Numbers are never passed through it. */
+void results_csv_text_cell(const char *text, char *out, size_t n);
+
 /* CSV of a results document: header row, then one row per metric x variant (per slice
  * under a dimension breakdown) carrying every field of the JSON, RFC 4180 quoting, CRLF
  * line ends. Returns a malloc'd string. */

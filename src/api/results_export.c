@@ -53,10 +53,13 @@ static void users_row(void *ctx, const struct store_user_row *row)
         json_decref(o);
         return;
     }
-    /* CSV: user ids may hold commas or quotes (RFC 4180 quoting) */
+    /* CSV: user ids may hold commas or quotes (RFC 4180 quoting), and may start like a
+     * spreadsheet formula (any sdk key sends them): such a cell starts with ' as in the
+     * results CSV (results_csv_text_cell); NDJSON has them exactly */
     bool quote = strpbrk(row->user_id, ",\"\r\n") != NULL;
+    bool formula = row->user_id[0] != '\0' && strchr("=+-@\t\r", row->user_id[0]) != NULL;
     if (quote) {
-        buf_append(&u->out, "\"", 1);
+        buf_append(&u->out, formula ? "\"'" : "\"", formula ? 2 : 1);
         for (const char *p = row->user_id; *p; p++) {
             buf_append(&u->out, p, 1);
             if (*p == '"') {
@@ -65,6 +68,9 @@ static void users_row(void *ctx, const struct store_user_row *row)
         }
         buf_append(&u->out, "\"", 1);
     } else {
+        if (formula) {
+            buf_append(&u->out, "'", 1);
+        }
         buf_append(&u->out, row->user_id, strlen(row->user_id));
     }
     buf_printf(&u->out, ",%s,%lld,%.17g,%.17g\r\n", row->variant, (long long)row->first_exposure, y,

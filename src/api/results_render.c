@@ -29,6 +29,14 @@ static void csv_field(struct buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
+void results_csv_text_cell(const char *text, char *out, size_t n)
+{
+    /* a spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
+     * injection"): user ids and dimension values come from any sdk key */
+    bool formula = text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL;
+    snprintf(out, n, "%s%s", formula ? "'" : "", text);
+}
+
 /* A JSON scalar as CSV/table text: null -> "". */
 static void scalar_text(const json_t *v, char *out, size_t n)
 {
@@ -180,12 +188,18 @@ static const json_t *column_value(const struct column *c, const json_t *res, con
     return NULL;
 }
 
-/* Fill row[NCOLS] for one metric x variant. */
+/* Fill row[NCOLS] for one metric x variant. Text cells pass results_csv_text_cell (names
+ * and dimension values come from users). */
 static void row_values(const json_t *res, const json_t *m, const json_t *v, size_t vi,
                        char row[][CELL_MAX])
 {
     for (size_t c = 0; c < NCOLS; c++) {
-        scalar_text(column_value(&columns[c], res, m, v, vi), row[c], sizeof(row[c]));
+        const json_t *x = column_value(&columns[c], res, m, v, vi);
+        if (json_is_string(x)) {
+            results_csv_text_cell(json_string_value(x), row[c], sizeof(row[c]));
+        } else {
+            scalar_text(x, row[c], sizeof(row[c]));
+        }
     }
 }
 

@@ -637,6 +637,44 @@ static void test_value_caps(void **state)
     json_decref(j);
 }
 
+/* Cells that a spreadsheet would run as formulas (user ids and dimension values come from
+ * any sdk key) start with ' in both CSV exports; numbers keep their sign; NDJSON is exact. */
+static void test_csv_formula_cells(void **state)
+{
+    (void)state;
+    call_ok("POST", "/api/v1/experiments",
+            exp_doc("dfx", json_pack("{s:[s], s:[s]}", "metrics", "dm_buy", "dimensions", "city")));
+    call_ok("POST", "/api/v1/experiments/dfx/start", json_object());
+    call_ok("POST", "/api/v1/exposures",
+            json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s, s:{s:s}}]}", "exposures",
+                      "experiment", "dfx", "user_id", "=HYPERLINK(\"http://x/\",\"y\")", "variant",
+                      "control", "attributes", "city", "@SUM(A1)", "experiment", "dfx", "user_id",
+                      "-5", "variant", "treatment", "attributes", "city", "+1"));
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/dfx/results?dimension=city&format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, ",city,'@SUM(A1),"));
+    assert_non_null(strstr(r.body, ",city,'+1,"));
+    assert_null(strstr(r.body, ",@SUM"));
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/dfx/users?metric=dm_buy",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\r\n\"'=HYPERLINK(\"\"http://x/\"\",\"\"y\"\")\",control,"));
+    assert_non_null(strstr(r.body, "\r\n'-5,treatment,"));
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/dfx/users?metric=dm_buy&format=ndjson",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_non_null(strstr(r.body, "\"user_id\":\"-5\""));
+    resp_free(&r);
+}
+
 static void wait_rebuilt(void)
 {
     for (int i = 0; i < 600; i++) {
@@ -697,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_cli_breakdown),
         cmocka_unit_test(test_ratio_slices),
         cmocka_unit_test(test_value_caps),
+        cmocka_unit_test(test_csv_formula_cells),
         cmocka_unit_test(test_rebuild_after_metric_edit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
