@@ -133,8 +133,10 @@ void api_keys_create(struct http_req *r)
 
 void api_keys_list(struct http_req *r)
 {
-    const char *inc = http_req_query(r, "include_revoked");
-    bool include_revoked = inc != NULL && strcmp(inc, "true") == 0;
+    bool include_revoked;
+    if (api_query_bool(r, "include_revoked", false, &include_revoked) != 0) {
+        return; /* "1", "yes" or "TRUE" listed the active keys only, silently */
+    }
     struct store_key *keys = NULL;
     size_t n = 0;
     struct err err;

@@ -62,6 +62,9 @@ void api_reply_document(struct http_req *r, const char *doc);
 /* Parse an integer query parameter in [lo, hi]; absent -> def. Replies 400 and returns -1
  * on a bad value. */
 int api_query_int(struct http_req *r, const char *name, long lo, long hi, long def, long *out);
+/* Boolean query parameter name: true/1 or false/0, def when absent; anything else replies
+ * 400 (field name) and returns -1. */
+int api_query_bool(struct http_req *r, const char *name, bool def, bool *out);
 
 /* ---- attribution rules (rules.c) ----
  * The store attributes events to metrics by rules derived from the definitions: one per

@@ -432,37 +432,22 @@ void api_assign(struct http_req *r)
 
 struct attr_ctx {
     json_t *attrs;
+    const char *bad; /* the first attr.* parameter that is not UTF-8 (its name or value) */
 };
 
 static void collect_attr(void *ctx, const char *key, const char *value)
 {
     struct attr_ctx *ac = ctx;
     if (strncmp(key, "attr.", 5) == 0 && key[5] != '\0') {
-        /* json_string refuses invalid UTF-8: such an attribute is simply absent */
+        /* json_string refuses invalid UTF-8, as the POST body's JSON parser does: 400 */
         json_t *v = json_string(value);
-        if (v != NULL) {
-            json_object_set_new(ac->attrs, key + 5, v);
+        if (v == NULL || !utf8_valid(key, strlen(key))) {
+            json_decref(v);
+            ac->bad = ac->bad ? ac->bad : key;
+            return;
         }
+        json_object_set_new(ac->attrs, key + 5, v);
     }
-}
-
-static int query_bool(struct http_req *r, const char *name, bool def, bool *out)
-{
-    const char *v = http_req_query(r, name);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
-        *out = true;
-        return 0;
-    }
-    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
-        *out = false;
-        return 0;
-    }
-    http_reply_error(r, ERR_INVALID, name, "%s must be true or false", name);
-    return -1;
 }
 
 void api_assign_one(struct http_req *r)
@@ -476,13 +461,19 @@ void api_assign_one(struct http_req *r)
                          "without control characters");
         return;
     }
-    if (query_bool(r, "log_exposure", true, &log_exposure) != 0 ||
-        query_bool(r, "explain", false, &explain) != 0) {
+    if (api_query_bool(r, "log_exposure", true, &log_exposure) != 0 ||
+        api_query_bool(r, "explain", false, &explain) != 0) {
         return;
     }
     log_exposure = log_exposure && http_req_method(r) != HTTP_HEAD; /* HEAD must be safe */
     struct attr_ctx ac = {.attrs = json_object()};
     http_req_each_query(r, collect_attr, &ac);
+    if (ac.bad != NULL) {
+        http_reply_error(r, ERR_INVALID, "attr",
+                         "attr.* query parameters (names and values) must be UTF-8 text");
+        json_decref(ac.attrs);
+        return;
+    }
     if (json_object_get(ac.attrs, "id") == NULL) {
         json_object_set_new(ac.attrs, "id", json_string(user_id));
     }

@@ -89,6 +89,25 @@ int api_query_int(struct http_req *r, const char *name, long lo, long hi, long d
     return 0;
 }
 
+int api_query_bool(struct http_req *r, const char *name, bool def, bool *out)
+{
+    const char *v = http_req_query(r, name);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+        *out = false;
+        return 0;
+    }
+    http_reply_error(r, ERR_INVALID, name, "%s must be true or false", name);
+    return -1;
+}
+
 int api_experiment_load(struct store *s, struct store_tx *tx, const char *key, struct experiment *x,
                         struct err *err)
 {

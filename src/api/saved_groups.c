@@ -242,13 +242,12 @@ static void list_emit(void *ctx, const char *doc)
  * cap were ~10 MB for a table of names. */
 void api_saved_groups_list(struct http_req *r)
 {
-    const char *values = http_req_query(r, "values");
-    if (values != NULL && strcmp(values, "true") != 0 && strcmp(values, "false") != 0) {
-        http_reply_error(r, ERR_INVALID, "values", "values must be true or false");
+    bool values;
+    if (api_query_bool(r, "values", true, &values) != 0) {
         return;
     }
     json_t *arr = json_array();
-    struct list_ctx lc = {.arr = arr, .values = values == NULL || strcmp(values, "true") == 0};
+    struct list_ctx lc = {.arr = arr, .values = values};
     struct err err;
     err_clear(&err);
     if (store_saved_group_list(http_req_app(r)->store, NULL, list_emit, &lc, &err) != 0) {

@@ -648,10 +648,13 @@ static void test_invalid_utf8(void **state)
     expect("GET", "/api/v1/experiments/hx/assign?user_id=%FF%FE", sdk_key, NULL, 400, "user_id");
     expect("GET", "/api/v1/experiments/hx/assign?user_id=%C0%AF", sdk_key, NULL, 400, "user_id");
     expect("GET", "/api/v1/experiments?status=%FF", D.admin_key, NULL, 400, "status");
-    /* an attribute that is not UTF-8 is dropped, the request answered */
-    n_hostile++;
-    json_decref(
-        ok("GET", "/api/v1/experiments/hx/assign?user_id=u&attr.c=%FF", sdk_key, NULL, 200));
+    /* booleans in the query are true/1 or false/0 on every route ("yes" listed active keys) */
+    expect("GET", "/api/v1/keys?include_revoked=yes", D.admin_key, NULL, 400, "include_revoked");
+    expect("GET", "/api/v1/saved-groups?values=TRUE", D.admin_key, NULL, 400, "values");
+    /* an attribute that is not UTF-8 (value or name) is a 400, as in a POST body (it was
+     * dropped and the user evaluated without it) */
+    expect("GET", "/api/v1/experiments/hx/assign?user_id=u&attr.c=%FF", sdk_key, NULL, 400, "attr");
+    expect("GET", "/api/v1/experiments/hx/assign?user_id=u&attr.%FF=x", sdk_key, NULL, 400, "attr");
     check_alive();
 }
 
