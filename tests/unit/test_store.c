@@ -1802,6 +1802,91 @@ static void test_pg_connection_defaults(void **state)
     pg_conn_close(c);
 }
 
+static char *show(PGconn *pg, const char *name)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SHOW %s", name);
+    PGresult *r = PQexec(pg, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    char *v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* The server's side of a daemon that stops answering: a transaction left idle is ended after
+ * 10 s and a silent client is probed (a frozen daemon held the catalogue lock and its users'
+ * locks until it came back, stalling every other daemon's writes), unless the operator set
+ * them; a definition change waits at most 5 s for the catalogue. */
+static void test_pg_session_defaults(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    PGconn *w = pg_be(s)->writer->pg;
+    char *v = show(w, "idle_in_transaction_session_timeout");
+    assert_string_equal(v, "10s");
+    free(v);
+    struct store_tx tx;
+    tx_open(s, &tx, true);
+    v = show(w, "lock_timeout");
+    assert_string_equal(v, "5s");
+    free(v);
+    tx_done(&tx);
+    v = show(w, "lock_timeout");
+    assert_string_equal(v, "0");
+    free(v);
+    store_close(s);
+    /* the operator's own setting (here in the URL's options) wins */
+    char own[700];
+    snprintf(own, sizeof(own), "%s%soptions=-c%%20idle_in_transaction_session_timeout%%3D3s", url,
+             strchr(url, '?') ? "&" : "?");
+    struct err err;
+    struct pg_conn *c = pg_conn_open(own, &err);
+    assert_non_null(c);
+    v = show(c->pg, "idle_in_transaction_session_timeout");
+    assert_string_equal(v, "3s");
+    free(v);
+    pg_conn_close(c);
+}
+
+/* A pooled read connection whose server session ended (a restart, a failover, an idle drop)
+ * is found out by its next statement: a read outside a transaction runs again on a new
+ * connection. It answered 503, and authentication then accepted keys verified in the last
+ * 10 minutes from memory, a key revoked meanwhile on another daemon included. */
+static void test_pg_reader_session_lost(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct store_tx tx;
+    tx_open(s, &tx, true);
+    insert_admin(&tx, "key_lost1", 1000);
+    tx_done(&tx);
+    uint8_t hash[32];
+    auth_key_hash("key_lost1", 9, hash);
+    struct store_key k;
+    struct err err;
+    assert_int_equal(store_key_find_by_hash(s, hash, &k, &err), 0); /* a pooled reader now */
+    /* end every session of this database but the one asking */
+    PGconn *admin = PQconnectdb(url);
+    PGresult *r = PQexec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                "datname = current_database() AND pid <> pg_backend_pid()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(PQntuples(r) >= 1);
+    PQclear(r);
+    PQfinish(admin);
+    err_clear(&err);
+    if (store_key_find_by_hash(s, hash, &k, &err) != 0) {
+        fail_msg("the read after the sessions ended failed: %s", err.msg);
+    }
+    assert_string_equal(k.id, "key_lost1");
+    store_close(s);
+}
+
 /* Two daemons starting on an empty database: each decides in the transaction that would
  * create the bootstrap admin key whether there is an admin key (cli_create_key first_admin).
  * The second's count waits for the first's transaction and sees its key (both counted 0 and
@@ -2903,6 +2988,8 @@ int main(void)
         cmocka_unit_test(test_pg_revoke_last_admins),
         cmocka_unit_test(test_pg_first_admin_once),
         cmocka_unit_test(test_pg_connection_defaults),
+        cmocka_unit_test(test_pg_session_defaults),
+        cmocka_unit_test(test_pg_reader_session_lost),
         cmocka_unit_test(test_pg_audit_commit_order),
         cmocka_unit_test(test_pg_dimension_cap_shared),
         cmocka_unit_test(test_sqlite_group_items),

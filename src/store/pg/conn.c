@@ -32,9 +32,22 @@
  * 40,000: 12.6 ms instead of 2.7 for the user values update of a batch (docs/PERFORMANCE.md
  * "Tenth pass"). An operator's own setting for the role or database is overridden for
  * these sessions only.
+ * And the server's side of what a daemon that stops answering leaves behind, unless the
+ * operator set them (for the role, the database or in the URL's options): the writer is
+ * inside a transaction almost all the time under load, holding the catalogue lock shared
+ * and its users' locks, so a frozen daemon (SIGSTOP, a paused VM) or a vanished host held
+ * them until it came back or the server's TCP stack gave up (~2 h), and every other daemon's
+ * writes and definition changes queued behind them. Now a transaction left idle for 10 s
+ * is ended by the server (a daemon's transactions run statement after statement; one that
+ * was cut answers 503 and nothing acknowledged is lost), and the server probes a silent
+ * client after 10 s (tcp_keepalives_*, tcp_user_timeout).
  */
 static const char SQL_SESSION[] =
-    "SET extra_float_digits = 3; SET client_min_messages = warning; SET random_page_cost = 1.1";
+    "SET extra_float_digits = 3; SET client_min_messages = warning; SET random_page_cost = 1.1; "
+    "SELECT set_config(name, v, false) FROM (VALUES "
+    "('idle_in_transaction_session_timeout', '10s'), ('tcp_keepalives_idle', '10'), "
+    "('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3'), "
+    "('tcp_user_timeout', '30000')) AS d(name, v) WHERE current_setting(name) = '0'";
 
 /*
  * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
@@ -460,8 +473,29 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
     }
     char name[16];
     snprintf(name, sizeof(name), "s%d", slot);
+    /* A pooled connection idle between reads can have lost its server session (a failover
+     * or restart, idle_session_timeout, a firewall's idle drop, pg_terminate_backend), which
+     * libpq learns only from the next statement. A read outside a transaction is run again
+     * once on a new connection: taken for an outage, it answered 503, and authentication
+     * then fell back to keys verified in the last 10 minutes, revoked ones included. */
+    bool again = c->pooled && c->conninfo != NULL && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
     PGresult *r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && again &&
+        PQstatus(c->pg) != CONNECTION_OK) {
+        PQclear(r);
+        c->broken = true;
+        if (pg_conn_ensure(c, c->conninfo, err) != 0) {
+            return NULL;
+        }
+        slot = stmt_slot(c, sql, n, err);
+        if (slot < 0) {
+            return NULL;
+        }
+        snprintf(name, sizeof(name), "s%d", slot);
+        r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
+        st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         char label[96];
         pg_fail(c, r, stmt_label("query", sql, label, sizeof(label)), err);
@@ -618,6 +652,8 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
     if (c == NULL) {
         c = xcalloc(1, sizeof(*c));
         c->broken = true; /* opened by pg_conn_ensure below */
+        c->pooled = true;
+        c->conninfo = p->conninfo;
     }
     if (pg_conn_ensure(c, p->conninfo, err) != 0) {
         pg_reader_put(s, c);

@@ -391,6 +391,12 @@ static void pg_tx_rollback(struct store_tx *tx);
  * predate the definition change that held it. */
 static const char SQL_LOCK_SHARED[] = "SELECT pg_advisory_xact_lock_shared(" PG_LOCK_CATALOG ", 1)";
 static const char SQL_LOCK_EXCLUSIVE[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 1)";
+/* A definition change waits at most 5 s for the catalogue: while an exclusive request
+ * waits, PostgreSQL queues every later shared request (every daemon's writes) behind it, so
+ * behind a holder that stopped answering (a frozen daemon, until the server ends its idle
+ * transaction: conn.c SQL_SESSION) every writer stalled as long. After 5 s the change
+ * answers 503 (lock_not_available) and the others go on. For the change's transaction. */
+static const char SQL_LOCK_WAIT[] = "SELECT set_config('lock_timeout', '5s', true)";
 static const char SQL_VERSION[] =
     "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
 
@@ -415,6 +421,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
         c->rebuild_locks = exclusive;
         pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
+            (!exclusive || pg_defer(c, SQL_LOCK_WAIT, 0, NULL, NULL, 0, -1, err) == 0) &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
                      err) == 0 &&
             (r = pg_run(c, SQL_VERSION, 0, NULL, NULL, 0, err)) != NULL) {

@@ -109,7 +109,10 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
     struct pg_conn *c = tx->conn;
     struct pg_store *p = pg_be(tx->store);
     if (c->user_locks == PG_ULOCK_ALL) {
-        return 0; /* every user is this transaction's already */
+        /* every user is this transaction's already; a read left from an earlier call (for
+         * other users) must not answer this one's, as below */
+        pg_prefetch_clear(c);
+        return 0;
     }
     /* before the user locks: no chunk of a rebuilding experiment runs until this
      * transaction ends, so the cursors it reads stay true (rebuild.c pg_rebuild_lock) */

@@ -55,6 +55,10 @@ struct pg_conn {
     PGconn *pg;
     const char *prepared[PG_STMT_SLOTS]; /* SQL text of statement "s<i>" on this connection */
     bool broken;                         /* reconnect before the next use */
+    /* a read pool connection (pg_reader_get) and the conninfo to reopen it with: a statement
+     * outside a transaction that finds its server session gone reconnects and runs again */
+    bool pooled;
+    const char *conninfo;
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
