@@ -276,7 +276,7 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
         ITEM_FIELD(f, "exposures", i, ".experiment");
         return err_set(err, ERR_INVALID, f, "%s is not a known experiment key", f);
     }
-    if (e->x.status == ASSIGN_STATUS_DRAFT || e->x.status == ASSIGN_STATUS_ARCHIVED) {
+    if (e->x.status == ASSIGN_STATUS_DRAFT) {
         ITEM_FIELD(f, "exposures", i, ".experiment");
         return err_set(err, ERR_INVALID, f, "experiment '%s' is %s: it takes no exposures",
                        e->x.key, assign_status_name(e->x.status));
@@ -298,7 +298,10 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
         ITEM_FIELD(f, "exposures", i, ".ts");
         return read_ts(v, f, now, &x->ts, err);
     }
-    *ignore = e->x.stopped_at > 0 && x->ts >= e->x.stopped_at;
+    /* an archived experiment's results are frozen too (and its raw rows may be compacted):
+     * an SDK holding an old payload that logs late must not lose its whole batch to a 400 */
+    *ignore =
+        e->x.status == ASSIGN_STATUS_ARCHIVED || (e->x.stopped_at > 0 && x->ts >= e->x.stopped_at);
     /* the values of the experiment's dimensions (recorded if this is the first exposure) */
     v = json_object_get(o, "attributes");
     if (v != NULL && !json_is_null(v)) {

@@ -8,7 +8,8 @@
  * - all-or-nothing batches (checked in the database, read-only), 10,000 items in one
  *   body above the 1 MiB default cap;
  * - idempotency by (user_id, id) within a batch, across requests and across a restart;
- * - POST /api/v1/exposures: unknown experiment or variant, draft and archived experiments,
+ * - POST /api/v1/exposures: unknown experiment or variant, draft experiments (400), archived
+ *   ones (ignored),
  *   duplicates and conflicts, an earlier exposure arriving late, exposures after the stop;
  * - attribution through the API, compared with hand-computed metric_stats rows: events
  *   before/inside/after the window and at its edges, the CUPED pre-period, events stored
@@ -503,8 +504,8 @@ static void test_exposures_rules(void **state)
         {"{\"experiment\":5,\"user_id\":\"u\",\"variant\":\"control\"}", "exposures[1].experiment"},
         {"{\"experiment\":\"drafty\",\"user_id\":\"u\",\"variant\":\"control\"}",
          "exposures[1].experiment"},
-        {"{\"experiment\":\"arch\",\"user_id\":\"u\",\"variant\":\"control\"}",
-         "exposures[1].experiment"},
+        {"{\"experiment\":\"arch\",\"user_id\":\"u\",\"variant\":\"blue\"}",
+         "exposures[1].variant"},
         {"{\"experiment\":\"expo\",\"user_id\":\"u\",\"variant\":\"blue\"}",
          "exposures[1].variant"},
         {"{\"experiment\":\"expo\",\"user_id\":\"u\"}", "exposures[1].variant"},
@@ -525,6 +526,16 @@ static void test_exposures_rules(void **state)
         post_err(P, fmt("{\"exposures\":[%s,%s]}", ok, bad[i].item), bad[i].field);
     }
     assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE user_id = 'xv'", NULL, NULL), 0);
+    /* an archived experiment's exposure (an SDK's cached payload, logged late) is ignored,
+     * not a 400 that dropped the rest of its batch with it */
+    admin_ok("POST", "/api/v1/experiments",
+             "{\"key\":\"live2\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]}", 201);
+    admin_ok("POST", "/api/v1/experiments/live2/start", NULL, 200);
+    exposures_ok(
+        fmt("[%s,%s]", expo("live2", "xa", "control", NOW), expo("arch", "xa", "control", NOW)), 1,
+        0, 0, 1);
+    assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'arch'", NULL, NULL),
+                     0);
 }
 
 static void test_exposures_first_wins(void **state)
