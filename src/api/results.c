@@ -477,7 +477,8 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
     json_object_set_new(d, "users_per_day",
                         elapsed_days >= 1 ? json_real((double)total / elapsed_days) : json_null());
     json_t *left = json_null();
-    if (have_need && elapsed_days >= 1 && x->stopped_at == 0) {
+    bool paused = x->status == ASSIGN_STATUS_PAUSED;
+    if (have_need && elapsed_days >= 1 && x->stopped_at == 0 && !paused) {
         double worst = 0;
         bool known = true;
         for (size_t i = 0; i < x->nvariants && known; i++) {
@@ -500,6 +501,9 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
         }
     } else if (have_need && x->stopped_at > 0) {
         stats_warning_add(warning, "the experiment is stopped");
+    } else if (have_need && paused) {
+        /* no users arrive while paused: a rate from before would promise a date */
+        stats_warning_add(warning, "the experiment is paused: no projection until it resumes");
     } else if (have_need) {
         stats_warning_add(warning, "days_left needs one full day of exposures");
     }

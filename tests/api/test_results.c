@@ -435,6 +435,19 @@ static void test_decision_weight_zero(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "users_so_far")), 350);
     assert_true(json_number_value(json_object_get(d, "progress")) > 0);
     json_decref(res);
+    /* paused: no projection (no users arrive; the rate from before promised a date) */
+    int st = 0;
+    json_decref(
+        http_json(D.port, "POST", "/api/v1/experiments/w-zero/pause", D.admin_key, NULL, &st));
+    assert_int_equal(st, 200);
+    res = results("w-zero", "cuped=false");
+    d = json_object_get(res, "decision");
+    assert_true(json_is_null(json_object_get(d, "days_left")));
+    assert_non_null(strstr(json_string_value(json_object_get(d, "warning")), "paused"));
+    json_decref(res);
+    json_decref(
+        http_json(D.port, "POST", "/api/v1/experiments/w-zero/resume", D.admin_key, NULL, &st));
+    assert_int_equal(st, 200);
 }
 
 /* v1.1: the relative verdict, "decision", the complete CSV and the time series as CSV. */
