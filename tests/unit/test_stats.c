@@ -899,6 +899,54 @@ static void test_names_and_warnings(void **state)
     assert_true(o.present && o.value == -0.5);
 }
 
+/* Tiny values: the Welch df and the relative SE are free of the scale. Squares of
+ * per-arm variance parts underflowed at values ~1e-90 (df, intervals and p-values null,
+ * the relative lift null) and made the relative SE wrong at ~1e-81 (mA^4 subnormal). */
+static void arm_of(const double *y, size_t n, double scale, struct stats_arm *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->n = (int64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        a->s += y[i] * scale;
+        a->q += (y[i] * scale) * (y[i] * scale);
+    }
+}
+
+static void test_scale_free(void **state)
+{
+    (void)state;
+    double ya[20], yb[20];
+    for (int i = 0; i < 20; i++) {
+        ya[i] = 1.0 + (double)((i * 37) % 20) / 20.0;
+        yb[i] = 1.1 + (double)((i * 53) % 20) / 19.0;
+    }
+    const double scales[] = {1e-90, 1e-81};
+    for (size_t k = 0; k < 2; k++) {
+        struct stats_config cfg;
+        stats_config_default(&cfg);
+        cfg.type = STATS_METRIC_SUM;
+        cfg.cuped = false;
+        struct stats_arm a1, b1, as, bs;
+        arm_of(ya, 20, 1.0, &a1);
+        arm_of(yb, 20, 1.0, &b1);
+        arm_of(ya, 20, scales[k], &as);
+        arm_of(yb, 20, scales[k], &bs);
+        struct stats_comparison c1, cs;
+        struct err err;
+        assert_int_equal(stats_compare(&cfg, &a1, &b1, &c1, &err), 0);
+        assert_int_equal(stats_compare(&cfg, &as, &bs, &cs, &err), 0);
+        assert_true(cs.df.present && cs.absolute.p_value.present && cs.relative.se.present &&
+                    cs.relative.p_value.present && cs.relative.ci_lo.present);
+        assert_true(fabs(cs.df.value - c1.df.value) <= 1e-12 * c1.df.value);
+        assert_true(fabs(cs.absolute.p_value.value - c1.absolute.p_value.value) <= 1e-12);
+        assert_true(fabs(cs.relative.se.value - c1.relative.se.value) <=
+                    1e-12 * c1.relative.se.value);
+        assert_true(fabs(cs.relative.estimate.value - c1.relative.estimate.value) <=
+                    1e-12 * fabs(c1.relative.estimate.value));
+        assert_string_equal(cs.warning, "");
+    }
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -922,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_sequential_interval),
         cmocka_unit_test(test_no_nan_fuzz),
         cmocka_unit_test(test_names_and_warnings),
+        cmocka_unit_test(test_scale_free),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
