@@ -127,6 +127,9 @@ json_t *results_timeseries(struct store *s, const struct experiment *x, const ch
                 }
                 json_object_set_new(v, "absolute_lift", results_json_lift(&c.absolute, false));
                 json_object_set_new(v, "relative_lift", results_json_lift(&c.relative, false));
+                if (c.warning[0] != '\0') { /* each null says why (STATS.md) */
+                    json_object_set_new(v, "warning", json_string(c.warning));
+                }
             }
             json_array_append_new(vars, v);
         }

@@ -150,13 +150,18 @@ json_t *results_breakdown(struct store *s, const struct experiment *x, const cha
     if (b.nall > 1) {
         qsort(b.all, b.nall, sizeof(*b.all), slice_cmp);
     }
-    /* the RESULTS_SLICES_MAX most frequent values, the rest together as STORE_DIM_OTHER */
+    /* the RESULTS_SLICES_MAX most frequent values, the rest together as STORE_DIM_OTHER;
+     * the users without the attribute always as STORE_DIM_NONE (it took one of the slots,
+     * and when rarer than the last value its users went into (other) unsaid) */
     b.slice_of = xcalloc(b.nall ? b.nall : 1, sizeof(*b.slice_of));
-    b.slices = xcalloc(RESULTS_SLICES_MAX + 1, sizeof(*b.slices));
+    b.slices = xcalloc(RESULTS_SLICES_MAX + 2, sizeof(*b.slices));
     b.ratio_unavailable = xcalloc(nm + 1, sizeof(*b.ratio_unavailable));
-    size_t other = (size_t)-1;
+    size_t other = (size_t)-1, named = 0;
     for (size_t i = 0; i < b.nall; i++) {
-        bool fold = b.nslices >= RESULTS_SLICES_MAX || strcmp(b.all[i].value, STORE_DIM_OTHER) == 0;
+        bool none = strcmp(b.all[i].value, STORE_DIM_NONE) == 0;
+        bool fold =
+            !none && (named >= RESULTS_SLICES_MAX || strcmp(b.all[i].value, STORE_DIM_OTHER) == 0);
+        named += !none && !fold;
         size_t to = fold ? other : b.nslices;
         if (to == (size_t)-1 || !fold) {
             to = b.nslices++;

@@ -573,14 +573,21 @@ static void test_value_caps(void **state)
                                     "cap-long", "variant", "control", "attributes", "city", longv));
     json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:{s:i}}", "experiment", "dcap", "user_id",
                                         "cap-num", "variant", "control", "attributes", "city", 42));
+    /* one user without the attribute: as rare as any city, it is still its own slice */
+    json_array_append_new(ex, json_pack("{s:s, s:s, s:s}", "experiment", "dcap", "user_id",
+                                        "cap-none", "variant", "treatment"));
     call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
     json_t *res = call("GET", "/api/v1/experiments/dcap/results?dimension=city", NULL, 200);
-    /* 100 registered + "(other)": the 20 largest shown, the rest folded into "(other)" */
-    assert_int_equal(json_integer_value(json_object_get(res, "values_total")), 101);
+    /* 100 registered + "(other)": the 20 largest shown, the rest folded into "(other)", and
+     * "(none)" beside them (it took a slot, or went into "(other)" when rarer) */
     size_t n = json_array_size(json_object_get(res, "slices"));
-    assert_int_equal(n, 21);
+    assert_int_equal(n, 22);
     const json_t *other = find_slice(res, "(other)");
     assert_non_null(other);
+    const json_t *none = find_slice(res, "(none)");
+    assert_non_null(none);
+    const json_t *nobs = json_object_get(json_object_get(none, "srm"), "observed");
+    assert_int_equal(json_integer_value(json_array_get(nobs, 1)), 1);
     int64_t users = 0;
     size_t i;
     const json_t *sl;
@@ -590,7 +597,7 @@ static void test_value_caps(void **state)
         users +=
             json_integer_value(json_array_get(obs, 0)) + json_integer_value(json_array_get(obs, 1));
     }
-    assert_int_equal(users, 112);
+    assert_int_equal(users, 113);
     json_decref(res);
     /* the cut value as recorded: 64 bytes */
     long long cut = daemon_db_int(&D,

@@ -435,6 +435,15 @@ static void test_decision_weight_zero(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "users_so_far")), 350);
     assert_true(json_number_value(json_object_get(d, "progress")) > 0);
     json_decref(res);
+    /* the time series says why the empty variant's lifts are null, as results do */
+    json_t *ts;
+    timeseries_last("w-zero", "conv", &ts);
+    const json_t *days = json_object_get(ts, "days");
+    const json_t *empty = json_array_get(
+        json_object_get(json_array_get(days, json_array_size(days) - 1), "variants"), 2);
+    assert_true(json_is_null(json_object_get(json_object_get(empty, "absolute_lift"), "estimate")));
+    assert_non_null(json_string_value(json_object_get(empty, "warning")));
+    json_decref(ts);
     /* paused: no projection (no users arrive; the rate from before promised a date) */
     int st = 0;
     json_decref(
