@@ -435,7 +435,9 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
     } else if (mo.mean.value == 0) {
         stats_warning_add(warning, "control mean is 0: a relative effect is undefined");
     } else if (m->type == STATS_METRIC_BINOMIAL) {
-        double p1 = mo.mean.value, p2 = p1 * (1.0 + x->mde);
+        /* the target in the metric's direction: the binomial sample size is not symmetric */
+        double mde = m->goal == STATS_GOAL_DECREASE ? -x->mde : x->mde;
+        double p1 = mo.mean.value, p2 = p1 * (1.0 + mde);
         if (!(p1 < 1) || !(p2 < 1)) {
             stats_warning_add(warning, "the target rate is not below 1");
         } else {

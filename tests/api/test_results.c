@@ -459,6 +459,33 @@ static void test_decision_weight_zero(void **state)
     assert_int_equal(st, 200);
 }
 
+/* The decision plans a metric with goal "decrease" for a decrease of the mde (the binomial
+ * sample size is not symmetric: it planned an increase). */
+static void test_decision_decrease(void **state)
+{
+    (void)state;
+    post_ok("/api/v1/metrics", json_pack("{s:s, s:s, s:s, s:s}", "key", "churn", "event", "churn",
+                                         "type", "binomial", "goal", "decrease"));
+    const double w[] = {0.5, 0.5};
+    make_experiment("down", "churn", w, 2);
+    ingest_binomial_arm("down", "churn", 0, 400, 120);
+    ingest_binomial_arm("down", "churn", 1, 400, 110);
+    json_t *res = results("down", "cuped=false");
+    const json_t *d = json_object_get(res, "decision");
+    double p1 = json_number_value(json_object_get(treatment(res, 0, 0), "mean"));
+    int st;
+    json_t *pw = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                           fmt("{\"metric_type\": \"binomial\", \"baseline\": %.17g, "
+                               "\"mde\": -0.05, \"relative\": true}",
+                               p1),
+                           &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(d, "users_needed_per_variant")),
+                     json_integer_value(json_object_get(pw, "users_per_variant")));
+    json_decref(pw);
+    json_decref(res);
+}
+
 /* v1.1: the relative verdict, "decision", the complete CSV and the time series as CSV. */
 static void test_decision_verdict_csv(void **state)
 {
@@ -971,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_csv_timeseries_power_errors),
         cmocka_unit_test(test_decision_verdict_csv),
         cmocka_unit_test(test_decision_weight_zero),
+        cmocka_unit_test(test_decision_decrease),
         cmocka_unit_test(test_large_values_and_pre_equals_post),
         cmocka_unit_test(test_users_export),
         cmocka_unit_test(test_ratio_metric),
