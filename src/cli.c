@@ -458,8 +458,28 @@ out:
 static const char compact_usage[] =
     "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
     "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
-    "and events older than N days (default 400, at least 15) of users in no live experiment.\n"
-    "Results do not change. Safe while the daemon runs.\n";
+    "and events older than N days (default 400, at least 15, and longer than every metric's\n"
+    "CUPED look-back) of users in no live experiment. Results do not change. Safe while the\n"
+    "daemon runs.\n";
+
+struct lookback {
+    int64_t hours;
+    char metric[MODEL_KEY_MAX + 1];
+};
+
+static void longest_lookback(void *ctx, const char *doc)
+{
+    struct lookback *lb = ctx;
+    json_t *j = json_loads(doc, 0, NULL);
+    struct metric m;
+    struct err err;
+    if (j != NULL && metric_from_json(j, MODEL_LOAD, NULL, &m, &err) == 0 &&
+        m.cuped_lookback_hours > lb->hours) {
+        lb->hours = m.cuped_lookback_hours;
+        str_copy(lb->metric, sizeof(lb->metric), m.key);
+    }
+    json_decref(j);
+}
 
 int cli_compact(int argc, char **argv)
 {
@@ -485,6 +505,23 @@ int cli_compact(int argc, char **argv)
     struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
+    }
+    /* a user exposed tomorrow reads the events of its metrics' CUPED look-back before the
+     * exposure: the horizon must reach past the longest one, or compaction takes covariate
+     * events from future results (a look-back may be 365 days, the horizon 15) */
+    struct lookback lb = {0};
+    if (store_metric_list(s, longest_lookback, &lb, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        store_close(s);
+        return 1;
+    }
+    if ((int64_t)days * 24 < lb.hours + 24) {
+        fprintf(stderr,
+                "bunsen: --horizon-days %ld is within metric '%s''s CUPED look-back of %lld "
+                "hours: use at least %lld days\n",
+                days, lb.metric, (long long)lb.hours, (long long)(lb.hours / 24 + 2));
+        store_close(s);
+        return 2;
     }
     struct store_compact_stats st;
     int code = 0;

@@ -127,6 +127,17 @@ static void test_compact_keeps_results(void **state)
     post_ok("/api/v1/events", "{\"events\":[{\"user_id\":\"live-1\",\"event\":\"buy\"}]}");
     const char *bad[] = {"compact", "--horizon-days", "3", "--data-dir", D.dir, NULL};
     assert_int_equal(bunsen_run(NULL, bad), 2);
+    /* a horizon within a metric's CUPED look-back is refused: a user exposed later reads
+     * the events before its exposure */
+    post_ok("/api/v1/metrics", "{\"key\":\"yearly\",\"event\":\"buy\",\"type\":\"sum\","
+                               "\"cuped_lookback_hours\":8760}");
+    long long kept = count("SELECT COUNT(*) FROM events");
+    assert_int_equal(bunsen_run(&out, again), 2);
+    assert_non_null(strstr(out, "yearly"));
+    free(out);
+    assert_int_equal(count("SELECT COUNT(*) FROM events"), kept);
+    const char *year[] = {"compact", "--horizon-days", "367", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(NULL, year), 0);
     assert_int_equal(daemon_stop(&D), 0);
     daemon_cleanup(&D);
 }
