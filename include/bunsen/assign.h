@@ -117,8 +117,10 @@ void assign_experiment_init(struct assign_experiment *x);
  * or variant_keys missing while forced is set), "hash_version", "released_variant",
  * "seed" or "namespace" (invalid UTF-8). Thread-safe. */
 /* The text GrowthBook's JavaScript SDK hashes for an attribute value (`seed + value`), into
- * buf (64 bytes are enough); NULL when the SDK treats it as missing (falsy: "", 0, false,
- * null, absent) or renders it otherwise (objects, arrays, reals printed with an exponent).
+ * buf (32 bytes are enough); NULL when the SDK treats it as missing (falsy: "", 0, false,
+ * null, absent) or hashes no scalar (objects, arrays). Numbers as JavaScript's String() of
+ * the double the value is: integers past 2^53 rounded to it, shortest digits, the exponent
+ * form below 1e-6 and from 1e21. A string is returned as it is (borrowed from v), else buf.
  * *len receives its length. */
 const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len);
 
