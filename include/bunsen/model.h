@@ -168,7 +168,8 @@ void experiment_copy(struct experiment *dst, const struct experiment *src);
 
 /* When a running or paused experiment changes from a to b: the name of the first field
  * whose change would reassign users ("variants", "seed", "hash_version", "namespace",
- * "targeting"), or NULL when none does. */
+ * "targeting", "hash_attribute", "fallback_attribute", and last "coverage" when b's is
+ * lower: users already exposed would leave their variant), or NULL when none does. */
 const char *experiment_reassigning_change(const struct experiment *a, const struct experiment *b);
 
 /* The lifecycle action ("start", "pause", "resume", "stop", "archive") from status `from`:

@@ -270,8 +270,8 @@ static bool same_dimensions(const struct experiment *a, const struct experiment 
 static const char *results_change(const struct experiment *cur, const struct experiment *next)
 {
     const char *field = experiment_reassigning_change(cur, next);
-    if (field != NULL) {
-        return field;
+    if (field != NULL && strcmp(field, "coverage") != 0) {
+        return field; /* coverage decides nothing once stopped: it may change */
     }
     if (!same_metrics(cur, next)) {
         return "metrics"; /* or guardrails: both are analysed in the results */
@@ -295,7 +295,14 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
     int rc = 0;
     const char *field = NULL;
     if ((cur->status == ASSIGN_STATUS_RUNNING || cur->status == ASSIGN_STATUS_PAUSED) &&
-        (field = experiment_reassigning_change(cur, &next)) != NULL) {
+        (field = experiment_reassigning_change(cur, &next)) != NULL &&
+        strcmp(field, "coverage") == 0) {
+        rc = err_set(err, ERR_CONFLICT, field,
+                     "lowering coverage while the experiment is %s moves exposed users out of "
+                     "their variant while results still count them there; pause or stop it, or "
+                     "start a new experiment (raising is allowed)",
+                     assign_status_name(cur->status));
+    } else if (field != NULL) {
         rc = err_set(err, ERR_CONFLICT, field,
                      "changing %s while the experiment is %s would reassign users; stop it and "
                      "start a new experiment instead",

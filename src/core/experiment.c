@@ -182,6 +182,12 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
     if (strcmp(a->fallback_attribute, b->fallback_attribute) != 0) {
         return "fallback_attribute";
     }
+    /* each variant's range is [W_i, W_i + coverage * w_i): a lower coverage cuts the end off
+     * every range, and the users there (exposed, counted in that variant) leave it; a higher
+     * one only lengthens the ranges, taking in users who were out (never exposed) */
+    if (b->coverage < a->coverage) {
+        return "coverage";
+    }
     return NULL;
 }
 

@@ -700,9 +700,12 @@ static void test_reassigning_change(void **state)
         {"{\"targeting\":null}", "targeting"},
         {"{\"targeting\":{}}", "targeting"},
         {"{\"targeting\":{\"country\":\"NL\"}}", "targeting"},
+        /* a lower coverage (0.8 before) takes exposed users out of their variant */
+        {"{\"coverage\":0.3}", "coverage"},
+        {"{\"coverage\":0}", "coverage"},
         /* none of these reassign anybody */
         {"{\"name\":\"Renamed\",\"description\":\"x\",\"hypothesis\":\"y\",\"owner\":\"z\"}", NULL},
-        {"{\"coverage\":0.3}", NULL},
+        {"{\"coverage\":0.8}", NULL},
         {"{\"coverage\":1}", NULL},
         {"{\"forced\":{\"qa-2\":\"control\"}}", NULL},
         {"{\"forced\":null}", NULL},
