@@ -16,6 +16,9 @@
  * Order of checks (API.md "Hashing", as GrowthBook's SDK):
  *   forced user -> released variant / not running -> namespace -> targeting
  *   -> hash (coverage and weights).
+ * Before them, archived: not running for everyone (forced users and a released variant
+ * included), as it is absent from the SDK payload and OFREP's flags. A forced user of a
+ * draft, paused or stopped experiment gets the forced variant (QA before the start).
  */
 #ifndef BUNSEN_ASSIGN_H
 #define BUNSEN_ASSIGN_H
@@ -44,7 +47,8 @@ enum assign_reason {
     ASSIGN_REASON_HASHED,       /* in the experiment: the bucket fell in a variant range */
     ASSIGN_REASON_FORCED,       /* user listed in `forced` (QA): not in the experiment */
     ASSIGN_REASON_RELEASED,     /* stopped with a released variant: everyone gets it */
-    ASSIGN_REASON_NOT_RUNNING,  /* draft, paused, stopped or archived (or < 2 variants) */
+    ASSIGN_REASON_NOT_RUNNING,  /* draft, paused, stopped without a release, or archived
+                                 * (or < 2 variants) */
     ASSIGN_REASON_NOT_TARGETED, /* the targeting condition is false */
     ASSIGN_REASON_NAMESPACE,    /* outside the experiment's namespace range */
     ASSIGN_REASON_COVERAGE,     /* the bucket fell outside every variant range */

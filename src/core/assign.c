@@ -5,7 +5,8 @@
  * snapshot) and fills a caller-owned result. Entered concurrently by every request
  * thread; no globals, no I/O. The order of checks is API.md's (GrowthBook's SDK):
  * forced, not running / released, namespace, targeting, then the hash against the
- * variant ranges (coverage and weights). Buckets and ranges come from hash.c, so a
+ * variant ranges (coverage and weights); an archived experiment is decided before all of
+ * them (not running, for everyone). Buckets and ranges come from hash.c, so a
  * GrowthBook SDK given the same definition computes the same variant.
  */
 #include "bunsen/assign.h"
@@ -187,6 +188,12 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     out->explain.hash_version = x->hash_version;
     out->explain.hash_input = x->hash_version == 2 ? "seed + user_id" : "user_id + seed";
 
+    /* an archived experiment serves nothing, to anyone: it is gone from the SDK payload and
+     * from OFREP (FLAG_NOT_FOUND), so /assign answers as for one not running, even for the
+     * forced users and the released variant a stopped one served */
+    if (x->status == ASSIGN_STATUS_ARCHIVED) {
+        return decide(out, ASSIGN_REASON_NOT_RUNNING, 0, "not_running: archived");
+    }
     int f = forced_variant(x, user_id, len);
     if (f >= 0) {
         return decide(out, ASSIGN_REASON_FORCED, f, "forced: user_id is listed in forced");

@@ -3,7 +3,7 @@
 // a targeting list whose strings hold commas), a running experiment's coverage may go up but
 // not down (the page's check and the server's 409 beside the slider), its variant names and
 // values can change (keys and weights cannot), a conclusion is optional and can be
-// cleared, and the key form creates one key per submit (and encrypted sdk keys, showing
+// cleared, archiving warns that a released variant stops being served, and the key form creates one key per submit (and encrypted sdk keys, showing
 // the decryption key). Run through run.sh (its own daemon and Chromium).
 
 import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
@@ -236,6 +236,32 @@ T.test('stopping without a conclusion; a recorded conclusion can be cleared', as
   x = await admin.get(`/experiments/${TO_STOP}`);
   assertEq(x.conclusion, null, 'cleared');
   assertEq(await page.locator('#conclusion').count(), 0, 'no conclusion shown');
+  noErrors();
+});
+
+T.test('archiving: the dialog says services lose the released variant, and /assign agrees', async () => {
+  const REL = 'released-then-archived';
+  await admin.post('/experiments', { key: REL, name: 'Released, then archived', variants: [{ key: 'control' }, { key: 'short' }] });
+  await admin.post(`/experiments/${REL}/start`);
+  await admin.post(`/experiments/${REL}/stop`, { release: 'short' });
+  const dlg = page.getByRole('dialog');
+  // stopped without a release: nothing to lose but the control
+  await go(`/experiments/${TO_STOP}`);
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await dlg.waitFor();
+  assert(/get nothing from it/.test(await text(dlg)), 'the dialog says the experiment serves nothing');
+  assertEq(await dlg.locator('#archive-release').count(), 0, 'no release warning without a release');
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+  await dlg.waitFor({ state: 'hidden' });
+  await go(`/experiments/${REL}`);
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await dlg.waitFor();
+  const said = await text(dlg.locator('#archive-release'));
+  assert(/stop getting the released variant \(short\)/.test(said) && /code default/.test(said), `the dialog warns about the release: ${said}`);
+  await dlg.getByRole('button', { name: 'Archive experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'archived' }).waitFor();
+  const a = await admin.post('/assign', { user_id: 'after-archive', experiments: [REL] });
+  assertEq(`${a.assignments[REL].variant} ${a.assignments[REL].reason}`, 'control not_running', 'the released variant is no longer served');
   noErrors();
 });
 
