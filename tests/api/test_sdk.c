@@ -3,7 +3,8 @@
  * /assign, OFREP answers (typed value, variant = key, reasons from the protocol's enum, a
  * paused flag DISABLED without a value the same in single and bulk evaluation, a released
  * flag without targetingKey, archived = FLAG_NOT_FOUND, an array value = GENERAL), an
- * archived experiment serving nothing on any path (its release and forced users neither), and
+ * archived experiment serving nothing on any path (its release and forced users neither),
+ * forced users of drafts served by the payload and remote evaluation as by /assign, and
  * OFREP latency while the database is locked by another process: every answer < 50 ms
  * (p99), every exposure committed or counted as dropped in /metrics.
  * One daemon (writer queue of 64, so a locked database overflows it) for every test.
@@ -351,6 +352,71 @@ static void test_archived_serves_nothing(void **state)
     assert_null(payload_feature("arch-rel"));
 }
 
+/* A forced user of a draft (or of an experiment stopped without a release) gets the forced
+ * variant: API.md checks forced before "not running", as GrowthBook's SDK does (QA before the
+ * start). /assign and OFREP (TARGETING_MATCH) did; the payload left such experiments out, so a
+ * GrowthBook SDK gave the QA user its fallback. Now the payload lists them with their force
+ * rules alone and a null defaultValue (everyone else: the SDK's fallback, as OFREP's
+ * DISABLED), and remote evaluation agrees. A draft without forced users stays out. */
+static void test_forced_users_of_drafts(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("dr-forced",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":7}],"
+            "\"forced\":{\"qa-b\":\"b\"}",
+            NULL);
+    new_exp("st-forced",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"forced\":{\"qa-b\":\"b\"}",
+            "start,stop");
+    new_exp("dr-plain", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", NULL);
+    const char *keys[] = {"dr-forced", "st-forced"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *root;
+        const json_t *x = assigned(&root, "qa-b", keys[k]);
+        assert_string_equal(str_at(x, "reason"), "forced");
+        assert_string_equal(str_at(x, "variant"), "b");
+        json_decref(root);
+        x = assigned(&root, "u1", keys[k]);
+        assert_string_equal(str_at(x, "reason"), "not_running");
+        json_decref(root);
+        json_t *o = call_as(SDK, "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
+                            "{\"context\":{\"targetingKey\":\"qa-b\"}}", 200);
+        assert_string_equal(str_at(o, "reason"), "TARGETING_MATCH");
+        assert_string_equal(str_at(o, "variant"), "b");
+        json_decref(o);
+        o = call_as(SDK, "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
+                    "{\"context\":{\"targetingKey\":\"u1\"}}", 200);
+        assert_string_equal(str_at(o, "reason"), "DISABLED");
+        assert_null(json_object_get(o, "value"));
+        json_decref(o);
+        /* the payload: the force rule, no experiment rule, null for everyone else */
+        json_t *f = payload_feature(keys[k]);
+        if (f == NULL) {
+            fail_msg("%s (with forced users) is not in the payload", keys[k]);
+        }
+        assert_true(json_is_null(json_object_get(f, "defaultValue")));
+        const json_t *rules = json_object_get(f, "rules");
+        assert_int_equal(json_array_size(rules), 1);
+        const json_t *rule = json_array_get(rules, 0);
+        assert_json_text(json_object_get(rule, "condition"), "{\"id\":{\"$in\":[\"qa-b\"]}}");
+        assert_json_text(json_object_get(rule, "force"), k == 0 ? "7" : "\"b\"");
+        json_decref(f);
+        /* remote evaluation: the forced value for qa-b, null for anyone else */
+        f = remote_feature(keys[k], "qa-b");
+        assert_non_null(f);
+        assert_json_text(json_object_get(f, "defaultValue"), k == 0 ? "7" : "\"b\"");
+        json_decref(f);
+        f = remote_feature(keys[k], "u1");
+        assert_non_null(f);
+        assert_true(json_is_null(json_object_get(f, "defaultValue")));
+        assert_null(json_object_get(f, "rules"));
+        json_decref(f);
+    }
+    assert_null(payload_feature("dr-plain"));
+    assert_null(remote_feature("dr-plain", "u1"));
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -481,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_values_agree_everywhere),
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_archived_serves_nothing),
+        cmocka_unit_test(test_forced_users_of_drafts),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),
     };
