@@ -172,6 +172,11 @@ void experiment_copy(struct experiment *dst, const struct experiment *src);
  * lower: users already exposed would leave their variant), or NULL when none does. */
 const char *experiment_reassigning_change(const struct experiment *a, const struct experiment *b);
 
+/* Would a and b share users of a namespace: both in the namespace of one name, with ranges
+ * [start, end) that intersect? Experiments in one namespace exclude each other only while
+ * their ranges are disjoint. */
+bool experiment_namespaces_overlap(const struct experiment *a, const struct experiment *b);
+
 /* The lifecycle action ("start", "pause", "resume", "stop", "archive") from status `from`:
  * 0 with *to, or -1 with ERR_CONFLICT for an illegal transition (ERR_NOT_FOUND for an
  * unknown action). */

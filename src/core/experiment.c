@@ -191,6 +191,13 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
     return NULL;
 }
 
+bool experiment_namespaces_overlap(const struct experiment *a, const struct experiment *b)
+{
+    /* half-open ranges [start, end): [0, 0.5) and [0.5, 1) share no bucket */
+    return a->has_namespace && b->has_namespace && strcmp(a->ns_name, b->ns_name) == 0 &&
+           a->ns_start < b->ns_end && b->ns_start < a->ns_end;
+}
+
 int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,
                           struct err *err)
 {

@@ -756,6 +756,51 @@ static void test_coverage_lowered(void **state)
     json_decref(x);
 }
 
+/* A namespace excludes its experiments from each other only with disjoint ranges: starting
+ * (or resuming) one whose range overlaps a running or paused experiment's in the same
+ * namespace is a 409 naming it. Before, A [0, 0.6) and B [0.4, 1) both ran and a user in
+ * bucket 0.464 was in both. Drafts may overlap; touching ranges [0, 0.6) [0.6, 1) do not. */
+static void test_namespace_overlap(void **state)
+{
+    (void)state;
+#define NS_EXP(range) VARS ",\"namespace\":{\"name\":\"checkout\",\"range\":" range "}"
+    new_exp("ns-a", NS_EXP("[0,0.6]"));
+    new_exp("ns-b", NS_EXP("[0.4,1]")); /* a draft may overlap */
+    new_exp("ns-c", NS_EXP("[0.6,1]"));
+    new_exp("ns-d", NS_EXP("[0.5,0.6]"));
+    new_exp("ns-other", VARS ",\"namespace\":{\"name\":\"search\",\"range\":[0,1]}");
+    new_exp("ns-none", VARS);
+    act("ns-a", "start", NULL, 200);
+    json_t *e = call("POST", "/api/v1/experiments/ns-b/start", NULL, 409);
+    json_t *err = json_object_get(e, "error");
+    assert_string_equal(str(err, "code"), "conflict");
+    assert_string_equal(str(err, "field"), "namespace");
+    const char *msg = str(err, "message");
+    if (strstr(msg, "'ns-a' (running)") == NULL || strstr(msg, "[0, 0.6)") == NULL ||
+        strstr(msg, "checkout") == NULL) {
+        fail_msg("the 409 does not name the overlapping experiment and its range: %s", msg);
+    }
+    json_decref(e);
+    assert_string_equal(status_of("ns-b"), "draft");
+    /* touching ranges, another namespace, no namespace: all start */
+    act("ns-c", "start", NULL, 200);
+    act("ns-other", "start", NULL, 200);
+    act("ns-none", "start", NULL, 200);
+    /* a paused experiment keeps its range: [0.5, 0.6) meets ns-a's alone */
+    act("ns-a", "pause", NULL, 200);
+    e = call("POST", "/api/v1/experiments/ns-d/start", NULL, 409);
+    err = json_object_get(e, "error");
+    assert_string_equal(str(err, "field"), "namespace");
+    assert_non_null(strstr(str(err, "message"), "(paused)"));
+    json_decref(e);
+    act("ns-a", "resume", NULL, 200); /* nothing else overlaps it: resumes */
+    /* once stopped, the range is free */
+    act("ns-a", "stop", NULL, 200);
+    act("ns-c", "stop", NULL, 200);
+    act("ns-b", "start", NULL, 200);
+#undef NS_EXP
+}
+
 /* The GET body of a running experiment with weights and coverage 1/3 (printed with 15
  * digits) can be sent back unchanged: no 409 for a "change" that is only rounding. */
 static void test_round_trip_running(void **state)
@@ -840,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),
         cmocka_unit_test(test_coverage_lowered),
+        cmocka_unit_test(test_namespace_overlap),
     };
     return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
 }

@@ -260,7 +260,7 @@ export async function renderExperimentForm(ctx, key) {
   const hashSel = h('select', {}, [2, 1].map((v) => h('option', { value: String(v), selected: x.hash_version === v }, v === 2 ? '2 (recommended)' : '1 (legacy)')));
   const trafficLocked = h('div', { class: 'locked-group' },
     h('div', { class: 'grid-3', dataset: { field: 'namespace' } },
-      field('Namespace', nsName, { field: 'namespace.name', hint: 'Experiments in one namespace with disjoint ranges never share users. Empty: none.' }).wrap,
+      field('Namespace', nsName, { field: 'namespace.name', hint: 'Experiments in one namespace with disjoint ranges never share users; one whose range overlaps a running or paused experiment’s cannot start. Empty: none.' }).wrap,
       h('div', { class: 'field-pair', dataset: { field: 'namespace.range' } },
         field('Range start', nsStart, { field: 'namespace.range[0]' }).wrap,
         field('Range end', nsEnd, { field: 'namespace.range[1]' }).wrap)),
