@@ -16,6 +16,9 @@
  * Order of checks (API.md "Hashing", as GrowthBook's SDK):
  *   forced user -> released variant / not running -> namespace -> targeting
  *   -> hash (coverage and weights).
+ * Before them, archived: not running for everyone (forced users and a released variant
+ * included), as it is absent from the SDK payload and OFREP's flags. A forced user of a
+ * draft, paused or stopped experiment gets the forced variant (QA before the start).
  */
 #ifndef BUNSEN_ASSIGN_H
 #define BUNSEN_ASSIGN_H
@@ -44,7 +47,8 @@ enum assign_reason {
     ASSIGN_REASON_HASHED,       /* in the experiment: the bucket fell in a variant range */
     ASSIGN_REASON_FORCED,       /* user listed in `forced` (QA): not in the experiment */
     ASSIGN_REASON_RELEASED,     /* stopped with a released variant: everyone gets it */
-    ASSIGN_REASON_NOT_RUNNING,  /* draft, paused, stopped or archived (or < 2 variants) */
+    ASSIGN_REASON_NOT_RUNNING,  /* draft, paused, stopped without a release, or archived
+                                 * (or < 2 variants) */
     ASSIGN_REASON_NOT_TARGETED, /* the targeting condition is false */
     ASSIGN_REASON_NAMESPACE,    /* outside the experiment's namespace range */
     ASSIGN_REASON_COVERAGE,     /* the bucket fell outside every variant range */
@@ -117,8 +121,10 @@ void assign_experiment_init(struct assign_experiment *x);
  * or variant_keys missing while forced is set), "hash_version", "released_variant",
  * "seed" or "namespace" (invalid UTF-8). Thread-safe. */
 /* The text GrowthBook's JavaScript SDK hashes for an attribute value (`seed + value`), into
- * buf (64 bytes are enough); NULL when the SDK treats it as missing (falsy: "", 0, false,
- * null, absent) or renders it otherwise (objects, arrays, reals printed with an exponent).
+ * buf (32 bytes are enough); NULL when the SDK treats it as missing (falsy: "", 0, false,
+ * null, absent) or hashes no scalar (objects, arrays). Numbers as JavaScript's String() of
+ * the double the value is: integers past 2^53 rounded to it, shortest digits, the exponent
+ * form below 1e-6 and from 1e21. A string is returned as it is (borrowed from v), else buf.
  * *len receives its length. */
 const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len);
 

@@ -168,8 +168,14 @@ void experiment_copy(struct experiment *dst, const struct experiment *src);
 
 /* When a running or paused experiment changes from a to b: the name of the first field
  * whose change would reassign users ("variants", "seed", "hash_version", "namespace",
- * "targeting"), or NULL when none does. */
+ * "targeting", "hash_attribute", "fallback_attribute", and last "coverage" when b's is
+ * lower: users already exposed would leave their variant), or NULL when none does. */
 const char *experiment_reassigning_change(const struct experiment *a, const struct experiment *b);
+
+/* Would a and b share users of a namespace: both in the namespace of one name, with ranges
+ * [start, end) that intersect? Experiments in one namespace exclude each other only while
+ * their ranges are disjoint. */
+bool experiment_namespaces_overlap(const struct experiment *a, const struct experiment *b);
 
 /* The lifecycle action ("start", "pause", "resume", "stop", "archive") from status `from`:
  * 0 with *to, or -1 with ERR_CONFLICT for an illegal transition (ERR_NOT_FOUND for an

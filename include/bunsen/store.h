@@ -297,8 +297,12 @@ int store_experiment_delete(struct store_tx *tx, const char *key, struct err *er
  * once a second by the daemon to notice changes made by another process. */
 int store_catalog_bump(struct store_tx *tx, struct err *err);
 int store_catalog_version(struct store *s, int64_t *version, struct err *err);
-/* Calls emit(ctx, doc) for every experiment (status NULL = all), ordered by key. */
-int store_experiment_list(struct store *s, const char *status,
+/* Calls emit(ctx, doc) for every experiment (status NULL = all), ordered by key. Inside a
+ * writer apply() pass tx: a definition change's transaction holds the catalogue (SQLite's
+ * write lock, PostgreSQL's catalogue lock taken exclusively at BEGIN), so what it reads is
+ * every committed definition and none can commit until it ends (a check across experiments,
+ * e.g. namespace overlap, holds against other daemons). NULL: a read connection. */
+int store_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 
 /* ---- Ingestion and attribution (src/store/attribution.c and its attribution_*.c pieces;

@@ -194,9 +194,13 @@ int api_events_body_read(const char *body, size_t len, int64_t now, struct store
 void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, const char *user_id,
                                     const struct api_exposure *items, size_t n);
 
-/* Running, or stopped with a released variant: what "every experiment" means for /assign,
- * the GrowthBook payload and bulk OFREP. */
+/* Running, or stopped with a released variant (never archived): what "every experiment"
+ * means for /assign (experiments omitted). */
 bool api_experiment_is_live(const struct snapshot_entry *e);
+
+/* A feature of the GrowthBook payload (and of remote evaluation): live, paused, or a draft
+ * or stopped experiment with forced users (served to them alone); never archived. */
+bool api_experiment_in_payload(const struct snapshot_entry *e);
 
 /* attrs (borrowed, may be NULL) plus "id": user_id when attrs has no "id" (the hash
  * attribute GrowthBook SDKs use), as a new reference. */

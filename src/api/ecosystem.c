@@ -142,8 +142,26 @@ static json_t *feature_of(const struct experiment *x)
         }
         json_array_append_new(rules, rule);
     }
-    /* paused: everyone gets the default (forced users their variant), as /assign */
+    if (x->status == ASSIGN_STATUS_DRAFT || x->status == ASSIGN_STATUS_STOPPED) {
+        /* a draft or one stopped without a release, listed for its forced users only (QA):
+         * everyone else gets null, the SDK's fallback, as OFREP's DISABLED code default */
+        return json_pack("{s:n, s:o}", "defaultValue", "rules", rules);
+    }
+    /* running (users out of it) and paused (everyone): the default, forced users their
+     * variant, as /assign */
     return json_pack("{s:o, s:o}", "defaultValue", default_of(x), "rules", rules);
+}
+
+bool api_experiment_in_payload(const struct snapshot_entry *e)
+{
+    const struct experiment *x = &e->x;
+    if (api_experiment_is_live(e) || x->status == ASSIGN_STATUS_PAUSED) {
+        return true;
+    }
+    /* forced users get their variant from /assign and OFREP in any status but archived
+     * (API.md: forced is checked before "not running"), so from the SDK too */
+    return x->status != ASSIGN_STATUS_ARCHIVED && x->forced != NULL &&
+           json_object_size(x->forced) > 0;
 }
 
 /* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
@@ -185,18 +203,13 @@ static json_t *iso_date(int64_t ms)
     return json_string(buf);
 }
 
-static bool in_payload(const struct snapshot_entry *e)
-{
-    return api_experiment_is_live(e) || e->x.status == ASSIGN_STATUS_PAUSED;
-}
-
 json_t *api_growthbook_payload_of(const struct snapshot *snap)
 {
     json_t *features = json_object();
     int64_t updated = 0;
     for (size_t i = 0; i < snap->n; i++) {
         const struct experiment *x = &snap->entries[i].x;
-        if (in_payload(&snap->entries[i])) {
+        if (api_experiment_in_payload(&snap->entries[i])) {
             json_object_set_new(features, x->key, feature_of(x));
         }
         updated = x->updated_at > updated ? x->updated_at : updated;
@@ -212,7 +225,8 @@ json_t *api_growthbook_payload_of(const struct snapshot *snap)
     {
         bool used = false;
         for (size_t i = 0; !used && i < snap->n; i++) {
-            used = in_payload(&snap->entries[i]) && snap->entries[i].x.targeting != NULL &&
+            used = api_experiment_in_payload(&snap->entries[i]) &&
+                   snap->entries[i].x.targeting != NULL &&
                    saved_group_is_used(snap->entries[i].x.targeting, gk);
         }
         if (!used) {
@@ -435,7 +449,7 @@ static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, c
 }
 
 /* A flag OFREP knows: every experiment but archived ones (drafts, paused and stopped ones
- * answer DISABLED), the same set for single and bulk evaluation. */
+ * answer DISABLED, but to their forced users), the same set for single and bulk evaluation. */
 static bool ofrep_flag_exists(const struct snapshot_entry *e)
 {
     return e->x.status != ASSIGN_STATUS_ARCHIVED;

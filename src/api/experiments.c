@@ -46,7 +46,7 @@ static int reload_locked(struct app *app, struct err *err)
     struct snapshot *s = snapshot_new();
     int rc = store_catalog_version(app->store, &version, err);
     if (rc == 0) {
-        rc = store_experiment_list(app->store, NULL, reload_emit, s, err);
+        rc = store_experiment_list(app->store, NULL, NULL, reload_emit, s, err);
     }
     if (rc == 0) {
         rc = api_rules_attach(s, app->store, err);
@@ -270,8 +270,8 @@ static bool same_dimensions(const struct experiment *a, const struct experiment 
 static const char *results_change(const struct experiment *cur, const struct experiment *next)
 {
     const char *field = experiment_reassigning_change(cur, next);
-    if (field != NULL) {
-        return field;
+    if (field != NULL && strcmp(field, "coverage") != 0) {
+        return field; /* coverage decides nothing once stopped: it may change */
     }
     if (!same_metrics(cur, next)) {
         return "metrics"; /* or guardrails: both are analysed in the results */
@@ -295,7 +295,14 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
     int rc = 0;
     const char *field = NULL;
     if ((cur->status == ASSIGN_STATUS_RUNNING || cur->status == ASSIGN_STATUS_PAUSED) &&
-        (field = experiment_reassigning_change(cur, &next)) != NULL) {
+        (field = experiment_reassigning_change(cur, &next)) != NULL &&
+        strcmp(field, "coverage") == 0) {
+        rc = err_set(err, ERR_CONFLICT, field,
+                     "lowering coverage while the experiment is %s moves exposed users out of "
+                     "their variant while results still count them there; pause or stop it, or "
+                     "start a new experiment (raising is allowed)",
+                     assign_status_name(cur->status));
+    } else if (field != NULL) {
         rc = err_set(err, ERR_CONFLICT, field,
                      "changing %s while the experiment is %s would reassign users; stop it and "
                      "start a new experiment instead",
@@ -339,6 +346,65 @@ static int apply_delete(struct store_tx *tx, struct exp_write *ew, const struct 
     return 0;
 }
 
+/* Finding a running or paused experiment whose namespace range overlaps x's. */
+struct ns_scan {
+    const struct experiment *x;
+    char key[MODEL_KEY_MAX + 1]; /* the first found, "" when none */
+    char status[16];
+    double start, end;
+};
+
+static void ns_scan_emit(void *ctx, const char *doc)
+{
+    struct ns_scan *scan = ctx;
+    if (scan->key[0] != '\0') {
+        return;
+    }
+    json_t *j = json_loads(doc, 0, NULL);
+    struct experiment other;
+    struct err err;
+    err_clear(&err);
+    if (j == NULL || experiment_from_json(j, MODEL_LOAD, NULL, &other, &err) != 0) {
+        json_decref(j); /* unreadable: the snapshot skips it too (reload_emit), it serves no one */
+        return;
+    }
+    if (strcmp(other.key, scan->x->key) != 0 && experiment_namespaces_overlap(scan->x, &other)) {
+        str_copy(scan->key, sizeof(scan->key), other.key);
+        str_copy(scan->status, sizeof(scan->status), assign_status_name(other.status));
+        scan->start = other.ns_start;
+        scan->end = other.ns_end;
+    }
+    experiment_clear(&other);
+    json_decref(j);
+}
+
+/* Starting or resuming x: no running or paused experiment of its namespace may hold a range
+ * overlapping x's, or a user in both ranges would be in both experiments (a namespace's
+ * whole point is mutual exclusion). Drafts may overlap (they hash no one in). Read in the
+ * transaction, which holds the catalogue (store_experiment_list): two daemons starting two
+ * overlapping experiments at once cannot both pass. */
+static int check_namespace(struct store *s, struct store_tx *tx, const struct experiment *x,
+                           struct err *err)
+{
+    if (!x->has_namespace) {
+        return 0;
+    }
+    struct ns_scan scan = {.x = x};
+    static const char *const live[] = {"running", "paused"};
+    for (size_t i = 0; i < 2 && scan.key[0] == '\0'; i++) {
+        if (store_experiment_list(s, tx, live[i], ns_scan_emit, &scan, err) != 0) {
+            return -1;
+        }
+    }
+    if (scan.key[0] == '\0') {
+        return 0;
+    }
+    return err_set(err, ERR_CONFLICT, "namespace",
+                   "'%s' (%s) holds [%g, %g) of namespace '%s', which overlaps [%g, %g): a user "
+                   "could be in both; stop it first or use a disjoint range",
+                   scan.key, scan.status, scan.start, scan.end, x->ns_name, x->ns_start, x->ns_end);
+}
+
 static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
                            const json_t *before, struct err *err)
 {
@@ -358,6 +424,11 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
             experiment_clear(&next);
             return -1;
         }
+    }
+    if (to == ASSIGN_STATUS_RUNNING &&
+        check_namespace(http_req_app(ew->w.req)->store, tx, &next, err) != 0) {
+        experiment_clear(&next); /* start and resume */
+        return -1;
     }
     if (strcmp(ew->action, "stop") == 0) {
         next.stopped_at = now;
@@ -559,7 +630,7 @@ void api_experiments_list(struct http_req *r)
         return;
     }
     json_t *arr = json_array();
-    if (store_experiment_list(http_req_app(r)->store, status, list_emit, arr, &err) != 0) {
+    if (store_experiment_list(http_req_app(r)->store, NULL, status, list_emit, arr, &err) != 0) {
         json_decref(arr);
         http_reply_err(r, &err);
         return;

@@ -479,6 +479,13 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, boo
                          : ASSIGN_REASON_NOT_TARGETED;
         res.variant = res.reason == ASSIGN_REASON_RELEASED ? x->released : 0;
     }
+    bool forced_only =
+        x->status == ASSIGN_STATUS_DRAFT || (x->status == ASSIGN_STATUS_STOPPED && x->released < 0);
+    if (forced_only && !(decided && res.reason == ASSIGN_REASON_FORCED)) {
+        /* listed for its forced users only (api_experiment_in_payload): the rest get null,
+         * the SDK's fallback, as in the payload */
+        return json_pack("{s:n}", "defaultValue");
+    }
     json_t *value = api_assigned_value(x, &res);
     json_t *f = json_pack("{s:O}", "defaultValue", value);
     if (res.in_experiment) {
@@ -539,7 +546,7 @@ void api_sdk_eval(struct http_req *r)
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
         const struct snapshot_entry *e = &snap->entries[i];
-        if (api_experiment_is_live(e) || e->x.status == ASSIGN_STATUS_PAUSED) {
+        if (api_experiment_in_payload(e)) {
             json_t *f = eval_feature(e, uid, forceable, a, &budget, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);

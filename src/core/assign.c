@@ -5,7 +5,8 @@
  * snapshot) and fills a caller-owned result. Entered concurrently by every request
  * thread; no globals, no I/O. The order of checks is API.md's (GrowthBook's SDK):
  * forced, not running / released, namespace, targeting, then the hash against the
- * variant ranges (coverage and weights). Buckets and ranges come from hash.c, so a
+ * variant ranges (coverage and weights); an archived experiment is decided before all of
+ * them (not running, for everyone). Buckets and ranges come from hash.c, so a
  * GrowthBook SDK given the same definition computes the same variant.
  */
 #include "bunsen/assign.h"
@@ -17,6 +18,7 @@
 
 #include "bunsen/condition.h"
 #include "bunsen/util.h"
+#include "jsval_int.h"
 
 void assign_experiment_init(struct assign_experiment *x)
 {
@@ -122,35 +124,27 @@ static int check_experiment(const struct assign_experiment *x, struct err *err)
 
 /* The text JavaScript's `seed + value` would append for an attribute value, into buf; NULL
  * when GrowthBook's SDK would treat it as missing (falsy: "", 0, false, null, absent) or it
- * is not a scalar we can render as JavaScript does (objects, arrays, non-integral reals
- * outside what %.17g prints the same way). */
+ * is not a scalar (objects, arrays). A number is first the double JavaScript holds (an
+ * integer past 2^53 rounds: 9007199254740993 is 9007199254740992), then Number#toString's
+ * text of it (shortest digits, an exponent below 1e-6 and from 1e21: "1e-7", "1e+21"). */
 const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len)
 {
     if (json_is_string(v)) {
         *len = json_string_length(v);
         return *len > 0 ? json_string_value(v) : NULL;
     }
+    double d;
     if (json_is_true(v)) {
         snprintf(buf, n, "true");
     } else if (json_is_integer(v) && json_integer_value(v) != 0) {
-        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    } else if (json_is_real(v) && json_real_value(v) != 0 && isfinite(json_real_value(v))) {
-        double d = json_real_value(v);
-        if (d == (double)(long long)d && d < 1e21 && d > -1e21) {
-            snprintf(buf, n, "%lld", (long long)d);
-        } else {
-            /* shortest text that reads back as d: JavaScript's Number#toString for the
-             * plain (non-exponent) range */
-            for (int prec = 1; prec <= 17; prec++) {
-                snprintf(buf, n, "%.*g", prec, d);
-                if (strtod(buf, NULL) == d) {
-                    break;
-                }
-            }
-            if (strchr(buf, 'e') != NULL) {
-                return NULL;
-            }
-        }
+        d = (double)json_integer_value(v); /* nearest, ties to even: as JSON.parse reads it */
+        char num[32];
+        jsval_number_to_string(d, num);
+        snprintf(buf, n, "%s", num);
+    } else if (json_is_real(v) && (d = json_real_value(v)) != 0 && isfinite(d)) {
+        char num[32];
+        jsval_number_to_string(d, num);
+        snprintf(buf, n, "%s", num);
     } else {
         return NULL;
     }
@@ -194,6 +188,12 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     out->explain.hash_version = x->hash_version;
     out->explain.hash_input = x->hash_version == 2 ? "seed + user_id" : "user_id + seed";
 
+    /* an archived experiment serves nothing, to anyone: it is gone from the SDK payload and
+     * from OFREP (FLAG_NOT_FOUND), so /assign answers as for one not running, even for the
+     * forced users and the released variant a stopped one served */
+    if (x->status == ASSIGN_STATUS_ARCHIVED) {
+        return decide(out, ASSIGN_REASON_NOT_RUNNING, 0, "not_running: archived");
+    }
     int f = forced_variant(x, user_id, len);
     if (f >= 0) {
         return decide(out, ASSIGN_REASON_FORCED, f, "forced: user_id is listed in forced");

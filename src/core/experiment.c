@@ -182,7 +182,20 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
     if (strcmp(a->fallback_attribute, b->fallback_attribute) != 0) {
         return "fallback_attribute";
     }
+    /* each variant's range is [W_i, W_i + coverage * w_i): a lower coverage cuts the end off
+     * every range, and the users there (exposed, counted in that variant) leave it; a higher
+     * one only lengthens the ranges, taking in users who were out (never exposed) */
+    if (b->coverage < a->coverage) {
+        return "coverage";
+    }
     return NULL;
+}
+
+bool experiment_namespaces_overlap(const struct experiment *a, const struct experiment *b)
+{
+    /* half-open ranges [start, end): [0, 0.5) and [0.5, 1) share no bucket */
+    return a->has_namespace && b->has_namespace && strcmp(a->ns_name, b->ns_name) == 0 &&
+           a->ns_start < b->ns_end && b->ns_start < a->ns_end;
 }
 
 int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,

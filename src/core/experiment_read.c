@@ -685,9 +685,15 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
                 "required");
         goto out_fail;
     }
-    if ((v = json_object_get(doc, "coverage")) != NULL &&
-        validate_number(v, "coverage", 0, 1, &out->coverage, err) != 0) {
-        goto out_fail;
+    if ((v = json_object_get(doc, "coverage")) != NULL) {
+        if (validate_number(v, "coverage", 0, 1, &out->coverage, err) != 0) {
+            goto out_fail;
+        }
+        /* as the weights above: a GET body sent back has 15 digits of a coverage stored with
+         * 17 (1/3), which must not read as a lower coverage (refused while running) */
+        if (mode == MODEL_PATCH && fabs(out->coverage - base->coverage) < 1e-9) {
+            out->coverage = base->coverage;
+        }
     }
     if ((v = json_object_get(doc, "seed")) != NULL && !json_is_null(v)) {
         if (validate_text(v, "seed", 1, 256, false, out->seed, sizeof(out->seed), err) != 0) {

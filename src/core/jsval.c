@@ -70,7 +70,37 @@ struct jsval jsval_number(double d)
     return v;
 }
 
-/* JavaScript Number.prototype.toString(): shortest round-trip digits, JS layout. */
+/* The decimal one unit above tmp's last digit ("%.*e" text of positive digits), into up:
+ * 1.29e+05 -> 1.30e+05, 9.99e+05 -> 1.00e+06. */
+static void decimal_next_up(const char *tmp, char *up, size_t n)
+{
+    char digits[20];
+    int k = 0;
+    const char *q = tmp;
+    for (; *q != '\0' && *q != 'e'; q++) {
+        if (*q >= '0' && *q <= '9' && k < 18) {
+            digits[k++] = *q;
+        }
+    }
+    int exp10 = atoi(q + 1);
+    int i = k - 1;
+    while (i >= 0 && digits[i] == '9') {
+        digits[i--] = '0';
+    }
+    if (i >= 0) {
+        digits[i]++;
+    } else {
+        digits[0] = '1'; /* 9.99 -> 10.0: one digit more before the point */
+        exp10++;
+    }
+    snprintf(up, n, "%c%s%.*se%d", digits[0], k > 1 ? "." : "", k - 1, digits + 1, exp10);
+}
+
+/* JavaScript Number.prototype.toString(): shortest round-trip digits, JS layout.
+ * At each length the digits nearest to d are tried, and when they fall below d and miss
+ * it, the next ones up: at a power of two the doubles below are twice as dense as those
+ * above, so the digits above may read back as d while the nearer ones below do not (2^-1016
+ * is 7.120236347223045e-307 in JavaScript, not the 17 digits of the nearest-only search). */
 size_t jsval_number_to_string(double d, char out[32])
 {
     if (isnan(d)) {
@@ -90,7 +120,14 @@ size_t jsval_number_to_string(double d, char out[32])
     char tmp[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d) {
+        double near = strtod(tmp, NULL);
+        if (near == d) {
+            break;
+        }
+        char up[40];
+        decimal_next_up(tmp, up, sizeof(up));
+        if (near < d && strtod(up, NULL) == d) {
+            memcpy(tmp, up, sizeof(tmp));
             break;
         }
     }

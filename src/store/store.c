@@ -313,10 +313,10 @@ int store_experiment_delete(struct store_tx *tx, const char *key, struct err *er
     return tx->store->ops->experiment_delete(tx, key, err);
 }
 
-int store_experiment_list(struct store *s, const char *status,
+int store_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                           void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    return s->ops->experiment_list(s, status, emit, ctx, err);
+    return s->ops->experiment_list(s, tx, status, emit, ctx, err);
 }
 
 int store_catalog_bump(struct store_tx *tx, struct err *err)

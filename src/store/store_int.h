@@ -202,7 +202,7 @@ struct store_ops {
     int (*experiment_get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
                           struct err *err);
     int (*experiment_delete)(struct store_tx *tx, const char *key, struct err *err);
-    int (*experiment_list)(struct store *s, const char *status,
+    int (*experiment_list)(struct store *s, struct store_tx *tx, const char *status,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
     int (*catalog_bump)(struct store_tx *tx, struct err *err);
     int (*catalog_version)(struct store *s, int64_t *version, struct err *err);

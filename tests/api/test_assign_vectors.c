@@ -152,6 +152,13 @@ static void create_doc(json_t *doc, bool paused)
     json_decref(doc);
 }
 
+/* Stop experiment key: the cases reuse one namespace ("namespace1") with overlapping
+ * ranges, and a range overlapping a running or paused experiment's cannot start. */
+static void stop_exp(const char *key)
+{
+    json_decref(call("POST", fmt("/api/v1/experiments/%s/stop", key), NULL, 200));
+}
+
 /* The `hash` and `inNamespace` sections, read back through the API: the bucket of an
  * in-experiment user and the namespace decision. */
 static void test_hash_vectors(void **state)
@@ -206,6 +213,7 @@ static void test_hash_vectors(void **state)
                      str(o, "reason"));
         }
         json_decref(res);
+        stop_exp(key);
     }
     json_decref(root);
 }
@@ -322,6 +330,9 @@ static void test_conformance_run(void **state)
                      str(o, "variant"), str(o, "reason"), want);
         }
         json_decref(res);
+        if (ns != NULL) {
+            stop_exp(key);
+        }
         applied++;
     }
     print_message("run: %zu cases replayed through the API\n", applied);

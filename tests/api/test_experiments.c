@@ -293,7 +293,7 @@ static void test_patch_rules(void **state)
                       "\"weight\":0.5}],\"metrics\":[\"purchase\"]");
     /* a draft may change anything */
     json_t *x = call("PATCH", "/api/v1/experiments/patchy",
-                     "{\"seed\":\"s2\",\"hash_version\":1,\"targeting\":{\"a\":1},"
+                     "{\"seed\":\"s2\",\"hash_version\":1,\"targeting\":{\"a\":1},\"coverage\":0.4,"
                      "\"namespace\":{\"name\":\"n\",\"range\":[0,0.5]},\"variants\":[{\"key\":"
                      "\"control\"},{\"key\":\"green\"},{\"key\":\"blue\"}]}",
                      200);
@@ -328,7 +328,7 @@ static void test_patch_rules(void **state)
             assert_non_null(strstr(str(err, "message"), "reassign"));
             json_decref(e);
         }
-        /* allowed: name, coverage, forced, metrics (and the rest) */
+        /* allowed: name, a higher coverage, forced, metrics (and the rest) */
         x = call("PATCH", "/api/v1/experiments/patchy",
                  "{\"name\":\"Renamed\",\"coverage\":0.5,\"forced\":{\"qa\":\"green\"},"
                  "\"metrics\":[\"purchase\",\"revenue\"],\"description\":\"d\",\"variants\":["
@@ -689,15 +689,128 @@ static void test_unknown_operator(void **state)
                      201));
 }
 
-/* The GET body of a running experiment with weights 1/3 (printed with 15 digits) can be
- * sent back unchanged: no 409 for a "change" that is only rounding. */
+/* Coverage while running or paused: lowering it cuts the end off every variant's range, so
+ * users already exposed to a variant would be served the control while the results still
+ * count them in it: 409 naming coverage. Raising it (and an unchanged value) is allowed;
+ * once stopped, coverage decides nothing and may change. */
+static void test_coverage_lowered(void **state)
+{
+    (void)state;
+    new_exp("cover", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"coverage\":0.6");
+    act("cover", "start", NULL, 200);
+    /* the users exposed to b before the change */
+    char users[64][16];
+    size_t nb = 0;
+    for (int i = 0; i < 64 && nb < 8; i++) {
+        json_t *a = call("POST", "/api/v1/assign",
+                         fmt("{\"user_id\":\"c-%d\",\"experiments\":[\"cover\"]}", i), 200);
+        json_t *o = json_object_get(json_object_get(a, "assignments"), "cover");
+        if (strcmp(str(o, "reason"), "hashed") == 0 && strcmp(str(o, "variant"), "b") == 0) {
+            snprintf(users[nb++], sizeof(users[0]), "c-%d", i);
+        }
+        json_decref(a);
+    }
+    assert_true(nb >= 4);
+    const char *states[] = {"running", "paused"};
+    for (int s = 0; s < 2; s++) {
+        if (s == 1) {
+            act("cover", "pause", NULL, 200);
+        }
+        json_t *e = call("PATCH", "/api/v1/experiments/cover", "{\"coverage\":0.2}", 409);
+        json_t *err = json_object_get(e, "error");
+        assert_string_equal(str(err, "code"), "conflict");
+        assert_string_equal(str(err, "field"), "coverage");
+        const char *msg = str(err, "message");
+        if (strstr(msg, states[s]) == NULL || strstr(msg, "exposed users") == NULL ||
+            strstr(msg, "pause or stop") == NULL || strstr(msg, "new experiment") == NULL) {
+            fail_msg("the 409 does not say why and what to do: %s", msg);
+        }
+        json_decref(e);
+        /* with another allowed field in the same body: nothing is written */
+        call_err("PATCH", "/api/v1/experiments/cover", "{\"name\":\"N\",\"coverage\":0.59}", 409,
+                 "coverage");
+        json_t *x = call("GET", "/api/v1/experiments/cover", NULL, 200);
+        assert_true(json_real_value(json_object_get(x, "coverage")) == 0.6);
+        assert_string_equal(str(x, "name"), "cover");
+        json_decref(x);
+    }
+    act("cover", "resume", NULL, 200);
+    /* every user exposed to b still gets b */
+    for (size_t i = 0; i < nb; i++) {
+        json_t *a =
+            call("GET", fmt("/api/v1/experiments/cover/assign?user_id=%s", users[i]), NULL, 200);
+        assert_string_equal(str(a, "variant"), "b");
+        assert_string_equal(str(a, "reason"), "hashed");
+        json_decref(a);
+    }
+    /* raising it, or sending it unchanged, is allowed */
+    json_t *x = call("PATCH", "/api/v1/experiments/cover", "{\"coverage\":0.6}", 200);
+    json_decref(x);
+    x = call("PATCH", "/api/v1/experiments/cover", "{\"coverage\":0.9}", 200);
+    assert_true(json_real_value(json_object_get(x, "coverage")) == 0.9);
+    json_decref(x);
+    /* stopped: coverage decides nothing any more */
+    act("cover", "stop", NULL, 200);
+    x = call("PATCH", "/api/v1/experiments/cover", "{\"coverage\":0.1}", 200);
+    assert_true(json_real_value(json_object_get(x, "coverage")) == 0.1);
+    json_decref(x);
+}
+
+/* A namespace excludes its experiments from each other only with disjoint ranges: starting
+ * (or resuming) one whose range overlaps a running or paused experiment's in the same
+ * namespace is a 409 naming it. Before, A [0, 0.6) and B [0.4, 1) both ran and a user in
+ * bucket 0.464 was in both. Drafts may overlap; touching ranges [0, 0.6) [0.6, 1) do not. */
+static void test_namespace_overlap(void **state)
+{
+    (void)state;
+#define NS_EXP(range) VARS ",\"namespace\":{\"name\":\"checkout\",\"range\":" range "}"
+    new_exp("ns-a", NS_EXP("[0,0.6]"));
+    new_exp("ns-b", NS_EXP("[0.4,1]")); /* a draft may overlap */
+    new_exp("ns-c", NS_EXP("[0.6,1]"));
+    new_exp("ns-d", NS_EXP("[0.5,0.6]"));
+    new_exp("ns-other", VARS ",\"namespace\":{\"name\":\"search\",\"range\":[0,1]}");
+    new_exp("ns-none", VARS);
+    act("ns-a", "start", NULL, 200);
+    json_t *e = call("POST", "/api/v1/experiments/ns-b/start", NULL, 409);
+    json_t *err = json_object_get(e, "error");
+    assert_string_equal(str(err, "code"), "conflict");
+    assert_string_equal(str(err, "field"), "namespace");
+    const char *msg = str(err, "message");
+    if (strstr(msg, "'ns-a' (running)") == NULL || strstr(msg, "[0, 0.6)") == NULL ||
+        strstr(msg, "checkout") == NULL) {
+        fail_msg("the 409 does not name the overlapping experiment and its range: %s", msg);
+    }
+    json_decref(e);
+    assert_string_equal(status_of("ns-b"), "draft");
+    /* touching ranges, another namespace, no namespace: all start */
+    act("ns-c", "start", NULL, 200);
+    act("ns-other", "start", NULL, 200);
+    act("ns-none", "start", NULL, 200);
+    /* a paused experiment keeps its range: [0.5, 0.6) meets ns-a's alone */
+    act("ns-a", "pause", NULL, 200);
+    e = call("POST", "/api/v1/experiments/ns-d/start", NULL, 409);
+    err = json_object_get(e, "error");
+    assert_string_equal(str(err, "field"), "namespace");
+    assert_non_null(strstr(str(err, "message"), "(paused)"));
+    json_decref(e);
+    act("ns-a", "resume", NULL, 200); /* nothing else overlaps it: resumes */
+    /* once stopped, the range is free */
+    act("ns-a", "stop", NULL, 200);
+    act("ns-c", "stop", NULL, 200);
+    act("ns-b", "start", NULL, 200);
+#undef NS_EXP
+}
+
+/* The GET body of a running experiment with weights and coverage 1/3 (printed with 15
+ * digits) can be sent back unchanged: no 409 for a "change" that is only rounding. */
 static void test_round_trip_running(void **state)
 {
     (void)state;
     json_decref(call("POST", "/api/v1/experiments",
                      "{\"key\":\"thirds\",\"variants\":[{\"key\":\"a\",\"weight\":"
                      "0.3333333333333333},{\"key\":\"b\",\"weight\":0.3333333333333333},"
-                     "{\"key\":\"c\",\"weight\":0.3333333333333334}]}",
+                     "{\"key\":\"c\",\"weight\":0.3333333333333334}],"
+                     "\"coverage\":0.3333333333333333}",
                      201));
     act("thirds", "start", NULL, 200);
     json_t *got = call("GET", "/api/v1/experiments/thirds", NULL, 200);
@@ -771,6 +884,8 @@ int main(void)
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),
+        cmocka_unit_test(test_coverage_lowered),
+        cmocka_unit_test(test_namespace_overlap),
     };
     return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
 }

@@ -2,7 +2,9 @@
  * API tests for issue 15 (SDK-facing answers): typed variant values and default_value in
  * /assign, OFREP answers (typed value, variant = key, reasons from the protocol's enum, a
  * paused flag DISABLED without a value the same in single and bulk evaluation, a released
- * flag without targetingKey, archived = FLAG_NOT_FOUND, an array value = GENERAL), and
+ * flag without targetingKey, archived = FLAG_NOT_FOUND, an array value = GENERAL), an
+ * archived experiment serving nothing on any path (its release and forced users neither),
+ * forced users of drafts served by the payload and remote evaluation as by /assign, and
  * OFREP latency while the database is locked by another process: every answer < 50 ms
  * (p99), every exposure committed or counted as dropped in /metrics.
  * One daemon (writer queue of 64, so a locked database overflows it) for every test.
@@ -265,6 +267,156 @@ static void test_ofrep_answers(void **state)
     json_decref(o);
 }
 
+/* The assignment object of experiment key in a POST /assign answer for user (NULL: the
+ * experiment was not in the answer); the answer is freed by the caller through *root. */
+static const json_t *assigned(json_t **root, const char *user, const char *named)
+{
+    *root = call("POST", "/api/v1/assign",
+                 named ? fmt("{\"user_id\":\"%s\",\"experiments\":[\"%s\"],\"log_exposure\":false}",
+                             user, named)
+                       : fmt("{\"user_id\":\"%s\",\"log_exposure\":false}", user),
+                 200);
+    return json_object_get(json_object_get(*root, "assignments"), named ? named : "");
+}
+
+static const char *str_at(const json_t *o, const char *name)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    return v ? v : "(none)";
+}
+
+/* The feature key of the GrowthBook payload, and of a remote evaluation for user id (NULL
+ * when absent); new references. */
+static json_t *payload_feature(const char *key)
+{
+    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    json_t *f = json_incref(json_object_get(json_object_get(p, "features"), key));
+    json_decref(p);
+    return f;
+}
+
+static json_t *remote_feature(const char *key, const char *id)
+{
+    json_t *p = call_as(NULL, "POST", fmt("/api/eval/%s", SDK),
+                        fmt("{\"attributes\":{\"id\":\"%s\"}}", id), 200);
+    json_t *f = json_incref(json_object_get(json_object_get(p, "features"), key));
+    json_decref(p);
+    return f;
+}
+
+/* An archived experiment serves nothing on any path, whatever it served when stopped (a
+ * released variant, forced users): /assign named or GET answers not_running with the
+ * control, the list without names leaves it out, OFREP says FLAG_NOT_FOUND, the payload and
+ * remote evaluation have no feature. Before, a named /assign and the GET form kept serving
+ * the released variant that OFREP and the payload no longer had. */
+static void test_archived_serves_nothing(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("arch-rel",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"forced\":{\"qa-a\":\"a\"}",
+            "start,stop=b");
+    json_t *root;
+    const json_t *x = assigned(&root, "u1", "arch-rel");
+    assert_string_equal(str_at(x, "reason"), "released"); /* stopped: everyone gets b */
+    json_decref(root);
+    json_t *f = payload_feature("arch-rel");
+    assert_string_equal(json_string_value(json_object_get(f, "defaultValue")), "b");
+    json_decref(f);
+    json_decref(call("POST", "/api/v1/experiments/arch-rel/archive", NULL, 200));
+    const char *users[] = {"u1", "qa-a"};
+    for (size_t i = 0; i < 2; i++) {
+        x = assigned(&root, users[i], "arch-rel");
+        if (strcmp(str_at(x, "reason"), "not_running") != 0 ||
+            strcmp(str_at(x, "variant"), "a") != 0 ||
+            !json_is_false(json_object_get(x, "in_experiment"))) {
+            char *t = json_dumps(x, JSON_COMPACT);
+            fail_msg("archived, /assign for %s: %s", users[i], t ? t : "?");
+        }
+        assert_string_equal(str_at(x, "value"), "a");
+        json_decref(root);
+        json_t *g =
+            call("GET", fmt("/api/v1/experiments/arch-rel/assign?user_id=%s", users[i]), NULL, 200);
+        assert_string_equal(str_at(g, "reason"), "not_running");
+        assert_string_equal(str_at(g, "variant"), "a");
+        json_decref(g);
+        x = assigned(&root, users[i], NULL);
+        assert_null(json_object_get(json_object_get(root, "assignments"), "arch-rel"));
+        json_decref(root);
+        json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/arch-rel",
+                            fmt("{\"context\":{\"targetingKey\":\"%s\"}}", users[i]), 404);
+        assert_string_equal(str_at(o, "errorCode"), "FLAG_NOT_FOUND");
+        json_decref(o);
+        assert_null(remote_feature("arch-rel", users[i]));
+    }
+    assert_null(payload_feature("arch-rel"));
+}
+
+/* A forced user of a draft (or of an experiment stopped without a release) gets the forced
+ * variant: API.md checks forced before "not running", as GrowthBook's SDK does (QA before the
+ * start). /assign and OFREP (TARGETING_MATCH) did; the payload left such experiments out, so a
+ * GrowthBook SDK gave the QA user its fallback. Now the payload lists them with their force
+ * rules alone and a null defaultValue (everyone else: the SDK's fallback, as OFREP's
+ * DISABLED), and remote evaluation agrees. A draft without forced users stays out. */
+static void test_forced_users_of_drafts(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("dr-forced",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":7}],"
+            "\"forced\":{\"qa-b\":\"b\"}",
+            NULL);
+    new_exp("st-forced",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"forced\":{\"qa-b\":\"b\"}",
+            "start,stop");
+    new_exp("dr-plain", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", NULL);
+    const char *keys[] = {"dr-forced", "st-forced"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *root;
+        const json_t *x = assigned(&root, "qa-b", keys[k]);
+        assert_string_equal(str_at(x, "reason"), "forced");
+        assert_string_equal(str_at(x, "variant"), "b");
+        json_decref(root);
+        x = assigned(&root, "u1", keys[k]);
+        assert_string_equal(str_at(x, "reason"), "not_running");
+        json_decref(root);
+        json_t *o = call_as(SDK, "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
+                            "{\"context\":{\"targetingKey\":\"qa-b\"}}", 200);
+        assert_string_equal(str_at(o, "reason"), "TARGETING_MATCH");
+        assert_string_equal(str_at(o, "variant"), "b");
+        json_decref(o);
+        o = call_as(SDK, "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
+                    "{\"context\":{\"targetingKey\":\"u1\"}}", 200);
+        assert_string_equal(str_at(o, "reason"), "DISABLED");
+        assert_null(json_object_get(o, "value"));
+        json_decref(o);
+        /* the payload: the force rule, no experiment rule, null for everyone else */
+        json_t *f = payload_feature(keys[k]);
+        if (f == NULL) {
+            fail_msg("%s (with forced users) is not in the payload", keys[k]);
+        }
+        assert_true(json_is_null(json_object_get(f, "defaultValue")));
+        const json_t *rules = json_object_get(f, "rules");
+        assert_int_equal(json_array_size(rules), 1);
+        const json_t *rule = json_array_get(rules, 0);
+        assert_json_text(json_object_get(rule, "condition"), "{\"id\":{\"$in\":[\"qa-b\"]}}");
+        assert_json_text(json_object_get(rule, "force"), k == 0 ? "7" : "\"b\"");
+        json_decref(f);
+        /* remote evaluation: the forced value for qa-b, null for anyone else */
+        f = remote_feature(keys[k], "qa-b");
+        assert_non_null(f);
+        assert_json_text(json_object_get(f, "defaultValue"), k == 0 ? "7" : "\"b\"");
+        json_decref(f);
+        f = remote_feature(keys[k], "u1");
+        assert_non_null(f);
+        assert_true(json_is_null(json_object_get(f, "defaultValue")));
+        assert_null(json_object_get(f, "rules"));
+        json_decref(f);
+    }
+    assert_null(payload_feature("dr-plain"));
+    assert_null(remote_feature("dr-plain", "u1"));
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -394,6 +546,8 @@ int main(void)
         cmocka_unit_test(test_assign_values),
         cmocka_unit_test(test_values_agree_everywhere),
         cmocka_unit_test(test_ofrep_answers),
+        cmocka_unit_test(test_archived_serves_nothing),
+        cmocka_unit_test(test_forced_users_of_drafts),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),
     };

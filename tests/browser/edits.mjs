@@ -1,8 +1,9 @@
 // edits.mjs - what the dashboard's forms send back: an edit keeps what the user did not
 // touch (the experiment's metric order, a coverage finer than the slider's whole percents,
-// a targeting list whose strings hold commas), a running experiment's variant names and
+// a targeting list whose strings hold commas), a running experiment's coverage may go up but
+// not down (the page's check and the server's 409 beside the slider), its variant names and
 // values can change (keys and weights cannot), a conclusion is optional and can be
-// cleared, and the key form creates one key per submit (and encrypted sdk keys, showing
+// cleared, archiving warns that a released variant stops being served, and the key form creates one key per submit (and encrypted sdk keys, showing
 // the decryption key). Run through run.sh (its own daemon and Chromium).
 
 import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
@@ -135,6 +136,50 @@ T.test('a coverage finer than whole percents is shown and kept until the slider 
   noErrors();
 });
 
+/** Move the coverage slider to `pct` percent. */
+async function slideCoverage(pct) {
+  await page.getByLabel('Coverage').evaluate((el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, pct);
+}
+
+T.test('a running experiment’s coverage goes up, not down: the page says why, and so does the server’s 409', async () => {
+  const coverageError = page.locator('.field:has([data-field="coverage"]) .field-error');
+  const audits = await auditCount(RUNNING);
+  await openEdit(RUNNING);
+  await slideCoverage(10);
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await coverageError.waitFor();
+  const said = await text(coverageError);
+  assert(/only go up/.test(said) && /already exposed/.test(said) && /pause or stop it/.test(said), `the page says why and what to do: ${said}`);
+  assertEq(await auditCount(RUNNING), audits, 'nothing sent');
+  assertEq((await admin.get(`/experiments/${RUNNING}`)).coverage, 0.4, 'the coverage unchanged');
+  // a form loaded before the start (here: the GET answered as if it were a draft) lets the
+  // slider go down; the server's 409 lands next to the coverage, in its words
+  const asDraft = async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    await route.fulfill({ response: res, json: { ...body, status: 'draft' } });
+  };
+  await go('/experiments');
+  await page.route(`**/api/v1/experiments/${RUNNING}`, asDraft);
+  try {
+    await openEdit(RUNNING);
+    assert(await page.getByLabel('Seed').isEditable(), 'the form thinks it is a draft');
+  } finally {
+    await page.unroute(`**/api/v1/experiments/${RUNNING}`, asDraft);
+  }
+  await slideCoverage(10);
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await coverageError.filter({ hasText: /lowering coverage/ }).waitFor();
+  const server = await text(coverageError);
+  assert(/lowering coverage while the experiment is running/.test(server) && /pause or stop it/.test(server), `the server's reason shown at the coverage: ${server}`);
+  assertEq((await admin.get(`/experiments/${RUNNING}`)).coverage, 0.4, 'still unchanged');
+  await go('/experiments');
+  noErrors([/status of 409/]);
+});
+
 T.test('a running experiment’s variant names and values change; keys and weights are locked', async () => {
   await openEdit(RUNNING);
   const key = page.getByLabel('Variant 2 key');
@@ -191,6 +236,32 @@ T.test('stopping without a conclusion; a recorded conclusion can be cleared', as
   x = await admin.get(`/experiments/${TO_STOP}`);
   assertEq(x.conclusion, null, 'cleared');
   assertEq(await page.locator('#conclusion').count(), 0, 'no conclusion shown');
+  noErrors();
+});
+
+T.test('archiving: the dialog says services lose the released variant, and /assign agrees', async () => {
+  const REL = 'released-then-archived';
+  await admin.post('/experiments', { key: REL, name: 'Released, then archived', variants: [{ key: 'control' }, { key: 'short' }] });
+  await admin.post(`/experiments/${REL}/start`);
+  await admin.post(`/experiments/${REL}/stop`, { release: 'short' });
+  const dlg = page.getByRole('dialog');
+  // stopped without a release: nothing to lose but the control
+  await go(`/experiments/${TO_STOP}`);
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await dlg.waitFor();
+  assert(/get nothing from it/.test(await text(dlg)), 'the dialog says the experiment serves nothing');
+  assertEq(await dlg.locator('#archive-release').count(), 0, 'no release warning without a release');
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+  await dlg.waitFor({ state: 'hidden' });
+  await go(`/experiments/${REL}`);
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await dlg.waitFor();
+  const said = await text(dlg.locator('#archive-release'));
+  assert(/stop getting the released variant \(short\)/.test(said) && /code default/.test(said), `the dialog warns about the release: ${said}`);
+  await dlg.getByRole('button', { name: 'Archive experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'archived' }).waitFor();
+  const a = await admin.post('/assign', { user_id: 'after-archive', experiments: [REL] });
+  assertEq(`${a.assignments[REL].variant} ${a.assignments[REL].reason}`, 'control not_running', 'the released variant is no longer served');
   noErrors();
 });
 

@@ -12,6 +12,8 @@
 //   as /assign with log_exposure true: every SDK-fed experiment has an /assign-fed twin
 //   (same definition and seed, another key); the results endpoint's users per variant
 //   agree, and with BUNSEN_DB and the sqlite3 CLI the exposure rows (user, variant) too.
+//   A namespaced definition's twin holds the same range of the same namespace, which may not
+//   run beside its original: it runs in a second pass, once the original is stopped.
 // - The payload has a strong ETag (If-None-Match -> 304); an unknown client key is 401
 //   and the SDK falls back to defaults.
 import { spawnSync } from "node:child_process";
@@ -81,17 +83,22 @@ main(async () => {
   const setup = [];
   for (const def of DEFS) {
     setup.push([def.key, await setupExperiment(def)]);
-    setup.push([twinOf(def.key), await setupExperiment({ ...def, key: twinOf(def.key) })]);
+    const twin = { ...def, key: twinOf(def.key) };
+    // ranges of running experiments in one namespace may not overlap: a namespaced twin is a
+    // draft until the second pass
+    setup.push([twin.key, def.namespace ? await api("POST", "/api/v1/experiments", ADMIN, { name: twin.key, ...twin }) : await setupExperiment(twin)]);
   }
   setup.push([PAUSED.key, await setupExperiment(PAUSED, "paused")]);
   setup.push([RELEASED.key, await setupExperiment(RELEASED, "released:b")]);
-  const bad = setup.filter(([, r]) => r.status !== 200);
+  const bad = setup.filter(([, r]) => r.status !== 200 && r.status !== 201);
   if (!ok(bad.length === 0, `create ${setup.length} experiments: ${DEFS.length} definitions, an /assign-fed twin of each, paused, released`,
     bad.map(([k, r]) => `${k}: ${brief(r)}`))) {
     return;
   }
   const sdkKeys = [...DEFS.map((d) => d.key), PAUSED.key, RELEASED.key];
   const twinKeys = DEFS.map((d) => twinOf(d.key));
+  const nsDefs = DEFS.filter((d) => d.namespace);
+  const firstTwins = DEFS.filter((d) => !d.namespace).map((d) => twinOf(d.key));
 
   // ---- the payload -------------------------------------------------------------------------
   const exposures = [];
@@ -135,6 +142,7 @@ main(async () => {
   const sources = Object.fromEntries(sdkKeys.map((k) => [k, {}]));
   const reasons = Object.fromEntries(sdkKeys.map((k) => [k, {}]));
   const nsBoth = [];
+  const nsLocal = new Map(); // user id -> {u, local}: the namespaced twins' second pass
   let flushing = Promise.resolve();
   const flushErrors = [];
   let posted = 0;
@@ -167,7 +175,7 @@ main(async () => {
     flush(false);
     const [a, t] = await Promise.all([
       api("POST", "/api/v1/assign", sdk, { user_id: u.id, attributes: u.attrs, experiments: sdkKeys, log_exposure: false }, { retry: true }),
-      api("POST", "/api/v1/assign", sdk, { user_id: u.id, attributes: u.attrs, experiments: twinKeys, log_exposure: true }),
+      api("POST", "/api/v1/assign", sdk, { user_id: u.id, attributes: u.attrs, experiments: firstTwins, log_exposure: true }),
     ]);
     if (a.status !== 200 || t.status !== 200) {
       httpErr.push(`${u.id}: ${brief(a.status !== 200 ? a : t)}`);
@@ -186,7 +194,8 @@ main(async () => {
       if (p.length) mism[key].push(`${JSON.stringify(u.id)} ${JSON.stringify(u.attrs)}: ${p.join("; ")}`);
       if (inExp[key] && want.in_experiment) inExp[key].push(want.variant);
     }
-    for (const def of DEFS) {
+    nsLocal.set(u.id, { u, local });
+    for (const def of DEFS.filter((d) => !d.namespace)) {
       const tw = t.json.assignments[twinOf(def.key)];
       if (!tw || tw.variant !== local[def.key].value || tw.in_experiment !== local[def.key].inExp) {
         twinMism.push(`${JSON.stringify(u.id)} ${twinOf(def.key)}: ${JSON.stringify(tw)} vs SDK ${JSON.stringify(local[def.key])}`);
@@ -215,6 +224,27 @@ main(async () => {
         never.length ? `never seen: ${never.join(", ")}` : "", mism[key].length ? `${mism[key].length} mismatches, first:` : "", ...mism[key].slice(0, 6)]);
   }
   ok(nsBoth.length === 0, `the two experiments on one namespace never share a user`, nsBoth.slice(0, 5));
+  // the second pass: the namespaced originals stop (their SDK exposures are all posted), their
+  // twins start and are asked for every user
+  await stopAll(nsDefs.map((d) => d.key));
+  for (const d of nsDefs) {
+    const r = await api("POST", `/api/v1/experiments/${twinOf(d.key)}/start`, ADMIN);
+    if (r.status !== 200) httpErr.push(`start ${twinOf(d.key)}: ${brief(r)}`);
+  }
+  await pool([...nsLocal.values()], CONCURRENCY, async ({ u, local }) => {
+    const t = await api("POST", "/api/v1/assign", sdk, { user_id: u.id, attributes: u.attrs, experiments: nsDefs.map((d) => twinOf(d.key)), log_exposure: true });
+    if (t.status !== 200) {
+      httpErr.push(`${u.id}: ${brief(t)}`);
+      return;
+    }
+    for (const def of nsDefs) {
+      const tw = t.json.assignments[twinOf(def.key)];
+      if (!tw || tw.variant !== local[def.key].value || tw.in_experiment !== local[def.key].inExp) {
+        twinMism.push(`${JSON.stringify(u.id)} ${twinOf(def.key)}: ${JSON.stringify(tw)} vs SDK ${JSON.stringify(local[def.key])}`);
+      }
+    }
+  });
+  ok(httpErr.length === 0, `the namespaced twins started after their originals stopped, and answered every user`, httpErr.slice(0, 5));
   ok(twinMism.length === 0, `each twin (same definition and seed) assigns as the SDK evaluates its original`, twinMism.slice(0, 5));
 
   // ---- exposures: trackingCallback -> POST /exposures vs /assign log_exposure ---------------

@@ -283,6 +283,29 @@ async function main() {
         mism.length ? `${mism.length} mismatches:` : "", ...mism.filter(Boolean)]);
   }
 
+  // ---- a draft's forced (QA) users ---------------------------------------------------------
+  // API.md checks forced users before "not running" (GrowthBook's order), so /assign and
+  // OFREP serve them in a draft; the payload lists the draft for them alone (force rules,
+  // a null defaultValue: everyone else gets the SDK's fallback, as OFREP's DISABLED)
+  {
+    const qa = users[2];
+    const other = users[3];
+    const draft = { key: K("draft-qa"), variants: [{ key: "a", value: 1 }, { key: "b", value: 2 }], forced: { [qa.id]: "b" } };
+    const c = await api("POST", "/api/v1/experiments", ADMIN, draft);
+    await plain.refreshFeatures({ skipCache: true });
+    const got = [];
+    for (const u of [qa, other]) {
+      const { id, ...attributes } = u;
+      const r = await api("POST", "/api/v1/assign", plainKey, { user_id: id, attributes, experiments: [draft.key], log_exposure: false });
+      const f = plain.evalFeature(draft.key, { attributes: u });
+      got.push({ assign: r.json && r.json.assignments[draft.key], sdk: f.value, fallback: plain.getFeatureValue(draft.key, "code-default", { attributes: u }) });
+    }
+    ok(c.status === 201 && got[0].assign.reason === "forced" && got[0].sdk === 2 && got[0].assign.value === 2 &&
+      got[1].assign.reason === "not_running" && got[1].sdk === null && got[1].fallback === "code-default",
+    "a draft: its forced user gets the forced value from the SDK as from /assign; everyone else the SDK's fallback",
+    [JSON.stringify(got)]);
+  }
+
   // ---- remote evaluation ------------------------------------------------------------------
   {
     const sample = users.slice(0, N_REMOTE);

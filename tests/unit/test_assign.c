@@ -129,7 +129,9 @@ static void test_forced_and_released(void **state)
     /* unknown variant key or non-string: ignored, hashed as usual */
     assert_int_equal(decide_ok(&x, "3", NULL).reason, ASSIGN_REASON_HASHED);
     assert_int_equal(decide_ok(&x, "4", NULL).reason, ASSIGN_REASON_HASHED);
-    /* forced comes before not running and before released */
+    /* forced comes before not running and before released (a draft's QA users too) */
+    x.status = ASSIGN_STATUS_DRAFT;
+    assert_int_equal(decide_ok(&x, "2", NULL).reason, ASSIGN_REASON_FORCED);
     x.status = ASSIGN_STATUS_PAUSED;
     assert_int_equal(decide_ok(&x, "2", NULL).reason, ASSIGN_REASON_FORCED);
     x.status = ASSIGN_STATUS_STOPPED;
@@ -150,6 +152,16 @@ static void test_forced_and_released(void **state)
         assert_false(r.in_experiment);
         assert_false(r.has_bucket);
     }
+    /* archived serves nothing: not the released variant, not the forced one */
+    x.status = ASSIGN_STATUS_ARCHIVED;
+    for (int i = 0; i < 9; i++) {
+        char id[2] = {(char)('1' + i), '\0'};
+        r = decide_ok(&x, id, NULL);
+        assert_int_equal(r.reason, ASSIGN_REASON_NOT_RUNNING);
+        assert_int_equal(r.variant, 0);
+        assert_false(r.in_experiment);
+    }
+    x.status = ASSIGN_STATUS_STOPPED;
     /* released comes before namespace and targeting */
     x.ns.name = "ns";
     x.ns.start = 0;

@@ -700,9 +700,12 @@ static void test_reassigning_change(void **state)
         {"{\"targeting\":null}", "targeting"},
         {"{\"targeting\":{}}", "targeting"},
         {"{\"targeting\":{\"country\":\"NL\"}}", "targeting"},
+        /* a lower coverage (0.8 before) takes exposed users out of their variant */
+        {"{\"coverage\":0.3}", "coverage"},
+        {"{\"coverage\":0}", "coverage"},
         /* none of these reassign anybody */
         {"{\"name\":\"Renamed\",\"description\":\"x\",\"hypothesis\":\"y\",\"owner\":\"z\"}", NULL},
-        {"{\"coverage\":0.3}", NULL},
+        {"{\"coverage\":0.8}", NULL},
         {"{\"coverage\":1}", NULL},
         {"{\"forced\":{\"qa-2\":\"control\"}}", NULL},
         {"{\"forced\":null}", NULL},
@@ -777,6 +780,52 @@ static void test_transition_table(void **state)
     assert_int_equal(e.code, ERR_NOT_FOUND);
 }
 
+/* An experiment document with this key and namespace (JSON text). */
+static const char *fmt_ns(const char *key, const char *ns)
+{
+    static char buf[2][256];
+    static int which;
+    which ^= 1;
+    snprintf(buf[which], sizeof(buf[0]),
+             "{\"key\":\"%s\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"namespace\":%s}",
+             key, ns);
+    return buf[which];
+}
+
+/* Namespaces exclude their experiments from each other only with disjoint ranges:
+ * [start, end) half-open, same name. */
+static void test_namespaces_overlap(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool overlap;
+    } cases[] = {
+        {"{\"name\":\"checkout\",\"range\":[0,0.6]}", "{\"name\":\"checkout\",\"range\":[0.4,1]}",
+         true},
+        {"{\"name\":\"checkout\",\"range\":[0,0.5]}", "{\"name\":\"checkout\",\"range\":[0.5,1]}",
+         false},
+        {"{\"name\":\"checkout\",\"range\":[0.5,1]}", "{\"name\":\"checkout\",\"range\":[0,0.5]}",
+         false},
+        {"{\"name\":\"checkout\",\"range\":[0.2,0.3]}", "{\"name\":\"checkout\",\"range\":[0,1]}",
+         true},
+        {"{\"name\":\"checkout\",\"range\":[0,1]}", "{\"name\":\"search\",\"range\":[0,1]}", false},
+        {"{\"name\":\"checkout\",\"range\":[0,1]}", "null", false},
+        {"null", "null", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct experiment a, b;
+        exp_ok(fmt_ns("na", cases[i].a), &a);
+        exp_ok(fmt_ns("nb", cases[i].b), &b);
+        if (experiment_namespaces_overlap(&a, &b) != cases[i].overlap ||
+            experiment_namespaces_overlap(&b, &a) != cases[i].overlap) {
+            fail_msg("%s and %s: overlap should be %d", cases[i].a, cases[i].b, cases[i].overlap);
+        }
+        experiment_clear(&a);
+        experiment_clear(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_experiment_targeting), cmocka_unit_test(test_experiment_read_only),
         cmocka_unit_test(test_experiment_patch),     cmocka_unit_test(test_experiment_round_trip),
         cmocka_unit_test(test_reassigning_change),   cmocka_unit_test(test_transition_table),
+        cmocka_unit_test(test_namespaces_overlap),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

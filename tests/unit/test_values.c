@@ -286,12 +286,72 @@ static void test_hash_attribute(void **state)
     assert_true(r.bucket == bucket_of("user-7"));
 }
 
+/* assign_hash_text of one JSON value (text), or NULL. */
+static const char *hash_text(const char *json, char buf[64])
+{
+    json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+    assert_non_null(v);
+    size_t len = 0;
+    const char *t = assign_hash_text(v, buf, 64, &len);
+    if (t != NULL && t != buf) {
+        snprintf(buf, 64, "%.*s", (int)len, t);
+        t = buf;
+    }
+    json_decref(v);
+    return t;
+}
+
+/* Numbers hash as the GrowthBook JavaScript SDK's `seed + value` prints them: the double
+ * JSON.parse makes of the text, then String() of it. Expected texts and buckets from node:
+ * String(x) and hash("exp-h", x, 2) of the SDK's FNV-1a (tests/sdk). */
+static void test_hash_numbers_as_javascript(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *js;
+        double bucket; /* hash("exp-h", js, 2) */
+    } cases[] = {
+        {"9007199254740993", "9007199254740992", 0.469}, /* past 2^53: the double it becomes */
+        {"9007199254740995", "9007199254740996", 0.8547},
+        {"1e-7", "1e-7", 0.0908}, /* below 1e-6: exponent form */
+        {"1.5e-7", "1.5e-7", 0.1526},
+        {"-1e-7", "-1e-7", 0.7093},
+        {"0.000001", "0.000001", 0.0561},
+        {"1e21", "1e+21", 0.6359}, /* from 1e21: exponent form with its sign */
+        {"1e20", "100000000000000000000", 0.8463},
+        {"1.2345678901234568e20", "123456789012345680000", 0.9226},
+        {"1.7976931348623157e308", "1.7976931348623157e+308", 0.3459},
+        /* 2^-1017, a power of two: the shortest digits lie above it, where the doubles are
+         * sparser (16 digits; a search of the nearest digits only found 17) */
+        {"7.1202363472230444e-307", "7.120236347223045e-307", 0.1763},
+        {"0.1", "0.1", 0.5428},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[64];
+        const char *t = hash_text(cases[i].json, buf);
+        if (t == NULL || strcmp(t, cases[i].js) != 0) {
+            fail_msg("%s: hashed as %s, JavaScript prints %s", cases[i].json, t ? t : "(none)",
+                     cases[i].js);
+        }
+        char attrs[128];
+        snprintf(attrs, sizeof(attrs), "{\"uid\":%s}", cases[i].json);
+        struct assign_result r = decide("uid", NULL, "u", attrs);
+        assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+        if (r.bucket != cases[i].bucket) {
+            fail_msg("%s: bucket %.4f, the SDK's %.4f", cases[i].json, r.bucket, cases[i].bucket);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values_read_and_render), cmocka_unit_test(test_values_assigned),
-        cmocka_unit_test(test_values_limits),          cmocka_unit_test(test_values_patch),
+        cmocka_unit_test(test_values_read_and_render),
+        cmocka_unit_test(test_values_assigned),
+        cmocka_unit_test(test_values_limits),
+        cmocka_unit_test(test_values_patch),
         cmocka_unit_test(test_hash_attribute),
+        cmocka_unit_test(test_hash_numbers_as_javascript),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -338,16 +338,17 @@ int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
     return write_one(tx, SQL, 1, v, "metric", key, err);
 }
 
-static int list_docs(struct store *s, const char *sql, const char *arg,
+/* tx NULL: a read connection */
+static int list_docs(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
                      void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    struct pg_conn *c = pg_reader_get(s, err);
+    struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
         return -1;
     }
     const char *v[] = {arg};
     PGresult *r = pg_run(c, sql, arg ? 1 : 0, v, NULL, 0, err);
-    pg_reader_put(s, c);
+    pg_read_done(s, tx, c);
     if (r == NULL) {
         return -1;
     }
@@ -362,7 +363,7 @@ int pg_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), vo
                    struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM metrics ORDER BY key COLLATE \"C\"";
-    return list_docs(s, SQL, NULL, emit, ctx, err);
+    return list_docs(s, NULL, SQL, NULL, emit, ctx, err);
 }
 
 int pg_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
@@ -463,13 +464,13 @@ int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
     return pg_catalog_bump(tx, err);
 }
 
-int pg_experiment_list(struct store *s, const char *status,
+int pg_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                        void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
     static const char SQL_ALL[] = "SELECT doc FROM experiments ORDER BY key COLLATE \"C\"";
     static const char SQL_STATUS[] =
         "SELECT doc FROM experiments WHERE status = $1 ORDER BY key COLLATE \"C\"";
-    return list_docs(s, status ? SQL_STATUS : SQL_ALL, status, emit, ctx, err);
+    return list_docs(s, tx, status ? SQL_STATUS : SQL_ALL, status, emit, ctx, err);
 }
 
 int pg_catalog_bump(struct store_tx *tx, struct err *err)

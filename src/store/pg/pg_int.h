@@ -259,7 +259,7 @@ int pg_experiment_put(struct store_tx *tx, const char *key, const char *status, 
 int pg_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                       struct err *err);
 int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
-int pg_experiment_list(struct store *s, const char *status,
+int pg_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                        void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 int pg_catalog_bump(struct store_tx *tx, struct err *err);
 int pg_catalog_version(struct store *s, int64_t *version, struct err *err);

@@ -241,10 +241,10 @@ int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *e
     return sqlite_catalog_bump(tx, err);
 }
 
-int sqlite_experiment_list(struct store *s, const char *status,
+int sqlite_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
+    struct sqlite_conn *c = read_conn(s, tx, err);
     if (c == NULL) {
         return -1;
     }

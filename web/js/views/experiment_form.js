@@ -9,7 +9,7 @@ import { targetingEditor } from './targeting.js';
 
 const LOCK_REASON = {
   variants: 'changing variant keys or weights, or adding or removing variants, would move users between variants. Stop it and start a new experiment instead. Names and values may change.',
-  traffic: 'changing the namespace, seed or hash version would reassign users. Coverage may change.',
+  traffic: 'changing the namespace, seed or hash version would reassign users. Coverage may go up, not down.',
   targeting: 'changing targeting would change who is in the experiment.',
 };
 
@@ -49,9 +49,21 @@ function lockNote(id, what) {
  * Every problem of an experiment body `p` at once, in words ([{field, message}]).
  * `forcedDupes` lists forced user ids typed twice (the body's map keeps only one).
  */
-export function experimentProblems(p, { forcedDupes = [] } = {}) {
+/**
+ * Why a running or paused experiment's coverage may not go below what it is: users already
+ * exposed to a variant would leave it while the results still count them there (the API
+ * answers 409). `status` is the experiment's, `was` its coverage (0-1).
+ */
+export function coverageDownProblem(status, was) {
+  const what = status === 'paused' ? 'stop it' : 'pause or stop it';
+  return `While the experiment is ${status}, coverage can only go up (it is ${pctText(was)}%): lowering it would move users already exposed to a variant out of it, while the results still count them there. To send fewer users into it, ${what}, or start a new experiment.`;
+}
+
+export function experimentProblems(p, { forcedDupes = [], running = null } = {}) {
   const out = [];
   const add = (field, message) => out.push({ field, message });
+  // running: {status, coverage} of a running or paused experiment as loaded
+  if (running && typeof p.coverage === 'number' && p.coverage < running.coverage) add('coverage', coverageDownProblem(running.status, running.coverage));
   if (p.key !== undefined) {
     const k = keyProblem(p.key);
     if (k) add('key', k);
@@ -237,7 +249,7 @@ export async function renderExperimentForm(ctx, key) {
   };
   covIn.addEventListener('input', () => { covMoved = true; covText(); });
   covText();
-  const covField = field('Coverage', covIn, { field: 'coverage', hint: 'Share of eligible users who enter the experiment; the rest see the control and are not counted.' });
+  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest see the control and are not counted.${locked ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
   covField.wrap.querySelector('label').after(covOut);
 
   const ns = x.namespace || { name: '', range: [0, 1] };
@@ -248,7 +260,7 @@ export async function renderExperimentForm(ctx, key) {
   const hashSel = h('select', {}, [2, 1].map((v) => h('option', { value: String(v), selected: x.hash_version === v }, v === 2 ? '2 (recommended)' : '1 (legacy)')));
   const trafficLocked = h('div', { class: 'locked-group' },
     h('div', { class: 'grid-3', dataset: { field: 'namespace' } },
-      field('Namespace', nsName, { field: 'namespace.name', hint: 'Experiments in one namespace with disjoint ranges never share users. Empty: none.' }).wrap,
+      field('Namespace', nsName, { field: 'namespace.name', hint: 'Experiments in one namespace with disjoint ranges never share users; one whose range overlaps a running or paused experiment’s cannot start. Empty: none.' }).wrap,
       h('div', { class: 'field-pair', dataset: { field: 'namespace.range' } },
         field('Range start', nsStart, { field: 'namespace.range[0]' }).wrap,
         field('Range end', nsEnd, { field: 'namespace.range[1]' }).wrap)),
@@ -438,7 +450,7 @@ export async function renderExperimentForm(ctx, key) {
       return;
     }
     const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
-    const problems = experimentProblems(payload, { forcedDupes });
+    const problems = experimentProblems(payload, { forcedDupes, running: locked ? { status: x.status, coverage: coverage0 } : null });
     if (showErrors(form, problems, summary)) return;
     if (editing) {
       payload = changedOnly(payload);

@@ -50,11 +50,14 @@ function explain(action, x) {
         p(`Without a release every user gets the control (${control}). If you release a variant, every user gets that variant from now on (no exposures are logged).`),
       ];
     case 'archive':
+      // an archived experiment serves nothing (API.md): not its released variant, not its
+      // forced users; OpenFeature and GrowthBook SDKs fall back to their code default
       return [
         p('The experiment is hidden from the default list and can no longer be edited or started.'),
         x.released_variant
-          ? p(`A request that names this experiment still gets the released variant (${x.released_variant}); requests for all running experiments no longer include it.`)
-          : p(`A request that names this experiment gets the control (${control}).`),
+          ? h('p', { class: 'alert alert-warn', id: 'archive-release' },
+            `Services will stop getting the released variant (${x.released_variant}) and get their code default instead: OpenFeature answers “flag not found”, GrowthBook SDKs no longer find the feature, and /assign answers the control (${control}). Make ${x.released_variant} the default in the services’ code before archiving.`)
+          : p(`Services get nothing from it any more: OpenFeature and GrowthBook SDKs use their code default, and /assign answers the control (${control}), forced users included.`),
       ];
     case 'delete':
       return [p('The draft is deleted for good. No user has seen it, so nobody is affected.')];
