@@ -261,6 +261,16 @@ static void test_large_payload_streamed(void **state)
         json_decref(call("POST", "/api/v1/saved-groups", D.admin_key, body, 201));
     }
     free(body);
+    /* the payload carries only the groups its features target with */
+    json_decref(
+        call("POST", "/api/v1/experiments", D.admin_key,
+             "{\"key\":\"bigx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+             "\"targeting\":{\"$or\":[{\"id\":{\"$inGroup\":\"big0\"}},{\"id\":{\"$inGroup\":"
+             "\"big1\"}},{\"id\":{\"$inGroup\":\"big2\"}},{\"id\":{\"$inGroup\":\"big3\"}},"
+             "{\"id\":{\"$inGroup\":\"big4\"}},{\"id\":{\"$inGroup\":\"big5\"}},{\"id\":"
+             "{\"$inGroup\":\"big6\"}}]}}",
+             201));
+    json_decref(call("POST", "/api/v1/experiments/bigx/start", D.admin_key, NULL, 200));
     char *key = new_key(false, NULL, 0);
     struct resp r;
     assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &r), 0);
@@ -284,6 +294,7 @@ static void test_large_payload_streamed(void **state)
     close(s.fd);
     assert_true(got > want); /* headers, the event's framing and the payload */
     free(key);
+    json_decref(call("POST", "/api/v1/experiments/bigx/stop", D.admin_key, NULL, 200));
     for (int g = 0; g < 7; g++) {
         json_decref(call("DELETE", fmt("/api/v1/saved-groups/big%d", g), D.admin_key, NULL, 200));
     }
