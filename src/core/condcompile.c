@@ -4,7 +4,8 @@
  *
  * Owns the side tables of one compiled condition: a hash set per $in/$nin/$ini/$nini
  * array (so a 7,000-id targeting list is one probe per attribute value, not 7,000
- * comparisons) and one PCRE2 code per $regex/$regexi pattern, JIT-compiled when the
+ * comparisons) and one PCRE2 code per $regex/$regexi pattern (condregex.c: bounded by the
+ * budget), JIT-compiled when the
  * library supports it (compiled once per experiment definition instead of per
  * evaluation). Built by the snapshot builder, immutable afterwards: request threads
  * read it concurrently without locks.
@@ -36,14 +37,13 @@ struct aux {
     const json_t *node; /* NULL = free slot */
     enum aux_kind kind;
     struct cond_set *set;
-    pcre2_code *re; /* NULL with a regex kind: the pattern is invalid */
+    struct cond_regex re; /* a regex kind: re.code NULL when the pattern is invalid */
 };
 
 struct condition {
-    const json_t *tree;      /* borrowed */
-    pcre2_match_context *mc; /* match limit for every regex of this condition, or NULL */
-    struct aux *aux;         /* open addressing by node address, NULL when none */
-    size_t cap;              /* power of two, or 0 */
+    const json_t *tree; /* borrowed */
+    struct aux *aux;    /* open addressing by node address, NULL when none */
+    size_t cap;         /* power of two, or 0 */
     size_t n;
     const struct condition *groups; /* the saved groups' sets (condition_bind_groups) */
 };
@@ -327,11 +327,6 @@ static void aux_put(struct condition *c, struct aux a)
     c->n++;
 }
 
-pcre2_match_context *cond_match_context(const struct condition *c)
-{
-    return c != NULL ? c->mc : NULL;
-}
-
 const json_t *cond_tree(const struct condition *c)
 {
     return c != NULL ? c->tree : NULL;
@@ -361,7 +356,7 @@ struct condition *condition_compile_groups(const json_t *saved_groups, const str
         if (was != NULL) {
             atomic_fetch_add_explicit(&was->set->refs, 1, memory_order_relaxed);
         }
-        aux_put(c, (struct aux){values, AUX_SET, was ? was->set : set_build(values, false), NULL});
+        aux_put(c, (struct aux){values, AUX_SET, was ? was->set : set_build(values, false), {0}});
     }
     return c;
 }
@@ -373,12 +368,12 @@ void condition_bind_groups(struct condition *c, const struct condition *groups)
     }
 }
 
-const pcre2_code *cond_aux_regex(const struct condition *c, const json_t *j, bool insensitive,
-                                 bool *invalid)
+const struct cond_regex *cond_aux_regex(const struct condition *c, const json_t *j,
+                                        bool insensitive, bool *invalid)
 {
     const struct aux *a = aux_find(c, j, insensitive ? AUX_REGEX_CI : AUX_REGEX);
-    *invalid = a != NULL && a->re == NULL;
-    return a != NULL ? a->re : NULL;
+    *invalid = a != NULL && a->re.code == NULL;
+    return a != NULL && a->re.code != NULL ? &a->re : NULL;
 }
 
 /* ---- compile ---- */
@@ -391,28 +386,16 @@ static void compile_op(struct condition *c, const char *k, size_t kn, const json
         json_is_array(v)) {
         bool ci = KEY_IS("$ini") || KEY_IS("$nini");
         if (aux_find(c, v, ci ? AUX_SET_CI : AUX_SET) == NULL) {
-            aux_put(c, (struct aux){v, ci ? AUX_SET_CI : AUX_SET, set_build(v, ci), NULL});
+            aux_put(c, (struct aux){v, ci ? AUX_SET_CI : AUX_SET, set_build(v, ci), {0}});
         }
     } else if ((KEY_IS("$regex") || KEY_IS("$regexi")) && json_is_string(v)) {
         bool ci = KEY_IS("$regexi");
         if (aux_find(c, v, ci ? AUX_REGEX_CI : AUX_REGEX) != NULL) {
             return;
         }
-        int ec;
-        PCRE2_SIZE eo;
-        pcre2_code *re =
-            pcre2_compile((PCRE2_SPTR)json_string_value(v), json_string_length(v),
-                          COND_JS_REGEX_OPTS | (ci ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
-        if (re != NULL) {
-            (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* interpreted when unsupported */
-            if (c->mc == NULL) {
-                c->mc = pcre2_match_context_create(NULL);
-                if (c->mc != NULL) {
-                    pcre2_set_match_limit(c->mc, COND_REGEX_MATCH_LIMIT);
-                }
-            }
-        }
-        aux_put(c, (struct aux){v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, re});
+        struct aux a = {v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, {0}};
+        (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, &a.re, NULL);
+        aux_put(c, a); /* re.code NULL: invalid, the operator does not match */
     }
 }
 
@@ -450,10 +433,9 @@ void condition_free(struct condition *c)
     }
     for (size_t i = 0; i < c->cap; i++) {
         set_free(c->aux[i].set);
-        pcre2_code_free(c->aux[i].re);
+        cond_regex_clear(&c->aux[i].re);
     }
     free(c->aux);
-    pcre2_match_context_free(c->mc);
     free(c);
 }
 

@@ -42,6 +42,7 @@ struct ctx {
     bool exhausted;               /* the budget ran out */
     bool unlimited;               /* no budget */
     long left;                    /* steps left */
+    struct cond_regex_scratch rx; /* PCRE2 match data and context, made on the first regex */
 };
 
 /* Charge n steps; running out poisons the evaluation. */
@@ -67,75 +68,54 @@ static void buf_add(struct ctx *c, struct buf *b, const char *s, size_t n)
     }
 }
 
-/* Run compiled re on subj with the match context mc (NULL: one is made here); 1 match, 0 no
- * match, -1 the match limit was hit. Only "does it match" is needed: one ovector pair. */
-static int regex_run(const pcre2_code *re, pcre2_match_context *mc, const char *subj, size_t sn)
-{
-    int rc = PCRE2_ERROR_NOMATCH;
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    pcre2_match_context *own = mc == NULL ? pcre2_match_context_create(NULL) : NULL;
-    if (own != NULL) {
-        pcre2_set_match_limit(own, COND_REGEX_MATCH_LIMIT);
-    }
-    if (md != NULL && (mc != NULL || own != NULL)) {
-        rc = pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, mc != NULL ? mc : own);
-    }
-    pcre2_match_context_free(own);
-    pcre2_match_data_free(md);
-    if (rc >= 0) {
-        return 1; /* 0 is "matched, ovector too small": still a match */
-    }
-    return rc == PCRE2_ERROR_MATCHLIMIT ? -1 : 0;
-}
-
-/* Compile pat with opts and run it on subj; false on any error or limit. */
+/* Compile pat with opts and run it on subj; false on any error. (cond_ci_equal's literal,
+ * anchored at both ends: one start position, linear.) */
 static bool regex_test(const char *pat, size_t pn, uint32_t opts, const char *subj, size_t sn)
 {
     int ec;
     PCRE2_SIZE eo;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, pn, opts, &ec, &eo, NULL);
-    if (re == NULL) {
-        return false;
-    }
-    bool hit = regex_run(re, NULL, subj, sn) == 1;
+    pcre2_match_data *md = re != NULL ? pcre2_match_data_create(1, NULL) : NULL;
+    bool hit = md != NULL && pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, NULL) >= 0;
+    pcre2_match_data_free(md);
     pcre2_code_free(re);
     return hit;
 }
 
-/* $regex / $regexi on subj: the compiled code when there is one, else compiled here. A
- * match that hits the limit costs CONDITION_REGEX_LIMIT_STEPS. */
+/* $regex / $regexi on subj: the compiled pattern when there is one, else compiled here (100
+ * steps). The work is bounded by the budget left and charged as it is done (condregex.c);
+ * a budget that cannot pay for the answer is spent, and the evaluation fails. */
 static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, const char *subj,
                      size_t sn)
 {
-    charge(c, 1 + (long)(sn / 16));
+    charge(c, 1);
     if (c->poisoned) {
         return false;
     }
     bool invalid = false;
-    const pcre2_code *re = cond_aux_regex(c->comp, pattern, insensitive, &invalid);
+    const struct cond_regex *re = cond_aux_regex(c->comp, pattern, insensitive, &invalid);
+    struct cond_regex own = {0};
     if (invalid) {
         return false;
     }
-    int rc;
-    if (re != NULL) {
-        rc = regex_run(re, cond_match_context(c->comp), subj, sn);
-    } else {
+    if (re == NULL) {
         charge(c, 100); /* a compilation */
-        int ec;
-        PCRE2_SIZE eo;
-        pcre2_code *tmp =
-            pcre2_compile((PCRE2_SPTR)json_string_value(pattern), json_string_length(pattern),
-                          COND_JS_REGEX_OPTS | (insensitive ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
-        if (tmp == NULL) {
+        if (c->poisoned ||
+            cond_regex_compile(json_string_value(pattern), json_string_length(pattern), insensitive,
+                               &own, NULL) != 0) {
             return false;
         }
-        rc = regex_run(tmp, NULL, subj, sn);
-        pcre2_code_free(tmp);
+        re = &own;
     }
+    long cost = 0;
+    int rc = cond_regex_match(re, &c->rx, subj, sn, c->unlimited, c->left, &cost);
+    cond_regex_clear(&own);
+    charge(c, cost);
     if (rc < 0) {
-        charge(c, CONDITION_REGEX_LIMIT_STEPS);
+        c->exhausted = true;
+        c->poisoned = true;
     }
-    return rc == 1;
+    return rc == 1 && !c->poisoned;
 }
 
 /* a.toLowerCase() === b.toLowerCase() (see the file-top note on non-ASCII). */
@@ -563,6 +543,7 @@ bool condition_eval(const json_t *condition, const json_t *attributes, const jso
 {
     struct ctx c = {.comp = NULL, .groups = saved_groups, .unlimited = true};
     bool ok = eval_cond(&c, jsval_of(attributes), condition);
+    cond_regex_scratch_free(&c.rx);
     return ok && !c.poisoned;
 }
 
@@ -577,6 +558,7 @@ int condition_match(const struct condition *comp, const json_t *attributes,
     c.unlimited = budget == NULL || budget->unlimited;
     c.left = budget != NULL ? budget->left : 0;
     bool ok = eval_cond(&c, jsval_of(attributes), condition);
+    cond_regex_scratch_free(&c.rx);
     if (budget != NULL && !budget->unlimited) {
         budget->left = c.left;
     }

@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -99,6 +100,18 @@ static const char *const own_cases[] = {
     "[\"$regex dot on non-ascii\", {\"n\": {\"$regex\": \"^.$\"}}, {\"n\": \"\\u00e9\"}, true]",
     "[\"$regex \\\\d is ascii\", {\"n\": {\"$regex\": \"^\\\\d+$\"}}, {\"n\": \"\\u0663\"}, false]",
     "[\"$regex empty negated class\", {\"n\": {\"$regex\": \"^[^]$\"}}, {\"n\": \"x\"}, true]",
+    "[\"$regex lookbehind sees before the start\", {\"n\": {\"$regex\": \"(?<=a)b\"}}, {\"n\": "
+    "\"ab\"}, true]",
+    "[\"$regex negative lookbehind\", {\"n\": {\"$regex\": \"(?<!a)b\"}}, {\"n\": \"ab\"}, false]",
+    "[\"$regex caret only at the start\", {\"n\": {\"$regex\": \"^b\"}}, {\"n\": \"ab\"}, false]",
+    "[\"$regex caret in one branch\", {\"n\": {\"$regex\": \"^a|c\"}}, {\"n\": \"bc\"}, true]",
+    "[\"$regex anchored branches\", {\"n\": {\"$regex\": \"^a|^b\"}}, {\"n\": \"cb\"}, false]",
+    "[\"$regex word boundary\", {\"n\": {\"$regex\": \"\\\\bb\"}}, {\"n\": \"a b\"}, true]",
+    "[\"$regex no word boundary\", {\"n\": {\"$regex\": \"\\\\bb\"}}, {\"n\": \"ab\"}, false]",
+    "[\"$regex dollar at the end\", {\"n\": {\"$regex\": \"b$\"}}, {\"n\": \"ab\"}, true]",
+    "[\"$regex empty pattern\", {\"n\": {\"$regex\": \"\"}}, {\"n\": \"x\"}, true]",
+    "[\"$regex match at the last position\", {\"n\": {\"$regex\": \"(iPhone|Android)$\"}}, "
+    "{\"n\": \"Mozilla (Linux; Android\"}, true]",
     "[\"$regexi non-ascii\", {\"n\": {\"$regexi\": \"^\\u00e9$\"}}, {\"n\": \"\\u00c9\"}, true]",
     "[\"$size on missing\", {\"n\": {\"$size\": 0}}, {}, false]",
     "[\"$size string cond\", {\"n\": {\"$size\": \"2\"}}, {\"n\": [1, 2]}, true]",
@@ -478,6 +491,90 @@ static void test_budget(void **state)
     json_decref(c);
 }
 
+/* {"$or": [{attr: {"$regex": pattern}} x n]} */
+static json_t *regex_or(const char *attr, const char *pattern, int n)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(list, json_pack("{s:{s:s}}", attr, "$regex", pattern));
+    }
+    return json_pack("{s:o}", "$or", list);
+}
+
+/* {attr: n bytes of fill, then tail} */
+static json_t *long_attr(const char *attr, size_t n, const char *fill, const char *tail)
+{
+    size_t fl = strlen(fill), tl = strlen(tail);
+    char *v = malloc(n + tl + 1);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = fill[i % fl];
+    }
+    memcpy(v + n, tail, tl + 1);
+    json_t *a = json_pack("{s:s}", attr, v);
+    free(v);
+    return a;
+}
+
+/* One condition evaluated under a fresh default budget: its answer and the steps it used. */
+static int match_used(const json_t *cond, const json_t *attrs, long *used)
+{
+    struct condition *cc = condition_compile(cond);
+    struct condition_budget b = {.left = CONDITION_BUDGET_DEFAULT};
+    int m = condition_match(cc, attrs, NULL, &b);
+    condition_free(cc);
+    *used = CONDITION_BUDGET_DEFAULT - b.left;
+    return m;
+}
+
+/* A regex's work is bounded over the whole subject, not per start position: PCRE2's match
+ * limit started again at every position, so (?:a|a){1,12}c stayed under it at each of the
+ * 4,096 positions of "aaa...abc" (~100 ms a condition with the JIT) and was charged 257 steps
+ * for its 16-byte subject slices; 150 such clauses took 15 s and the budget never ran out.
+ * Now each clause pays for the PCRE2 steps it takes (checked by steps, not time). */
+static void test_regex_whole_subject(void **state)
+{
+    (void)state;
+    json_t *ua = long_attr("ua", 4094, "a", "bc");
+    /* one clause: the per-operation limit stops it (no match), and it pays for reaching it */
+    json_t *one = regex_or("ua", "(?:a|a){1,12}c", 1);
+    long used = 0;
+    assert_int_equal(match_used(one, ua, &used), 0);
+    assert_true(used >= 1500); /* 26,384 PCRE2 steps at 16 a budget step (was 257) */
+    assert_false(condition_eval(one, ua, NULL));
+    /* 20 clauses: more work than a request's budget pays for */
+    json_t *many = regex_or("ua", "(?:a|a){1,12}c", 20);
+    assert_int_equal(match_used(many, ua, &used), -1);
+    /* a budget nearly spent stops the first clause */
+    struct condition *cc = condition_compile(one);
+    struct condition_budget low = {.left = 300};
+    assert_int_equal(condition_match(cc, ua, NULL, &low), -1);
+    condition_free(cc);
+    /* reading the subject from every position inside a lookahead (no counted step) */
+    json_t *digits = long_attr("d", 4096, "1,", "");
+    json_t *look = regex_or("d", "(?![\\d,]*)", 20);
+    assert_int_equal(match_used(look, digits, &used), -1);
+    /* a fixed repeat reads 2,048 characters at each position without a counted step */
+    json_t *wide = regex_or("d", "[\\d,]{2048}(?:x|y)", 20);
+    assert_int_equal(match_used(wide, digits, &used), -1);
+    /* an ordinary pattern on a long subject: matches at the end, well within the budget */
+    json_t *end = long_attr("ua", 4000, "Mozilla ", "Android 14");
+    json_t *plain = regex_or("ua", "(iPhone|Android) 1[0-9]", 1);
+    assert_int_equal(match_used(plain, end, &used), 1);
+    assert_true(used < 1000);
+    json_t *anch = regex_or("ua", "^Mozilla", 1);
+    assert_int_equal(match_used(anch, end, &used), 1);
+    assert_true(used < 20);
+    json_decref(anch);
+    json_decref(plain);
+    json_decref(end);
+    json_decref(wide);
+    json_decref(look);
+    json_decref(digits);
+    json_decref(many);
+    json_decref(one);
+    json_decref(ua);
+}
+
 static void test_attribute_caps(void **state)
 {
     (void)state;
@@ -519,7 +616,7 @@ int main(void)
         cmocka_unit_test(test_malformed),    cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_embedded_nul), cmocka_unit_test(test_compiled_sets),
         cmocka_unit_test(test_budget),       cmocka_unit_test(test_attribute_caps),
-        cmocka_unit_test(test_group_sets),
+        cmocka_unit_test(test_group_sets),   cmocka_unit_test(test_regex_whole_subject),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }
