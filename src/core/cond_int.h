@@ -71,17 +71,13 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
  * operators, as toLowerCase() equality) sees them. */
 struct cond_set {
     _Atomic size_t refs; /* a saved group's set is shared by the snapshots that keep it */
-    bool insensitive;    /* keys of ASCII strings are lower-cased */
+    bool insensitive;    /* string keys are lower-cased (JavaScript's toLowerCase()) */
     bool has_null, has_true, has_false;
     size_t cap; /* slots, a power of two */
     size_t used;
     struct cond_set_slot *slots; /* open addressing, linear probing */
     char *arena;                 /* key bytes */
     size_t arena_len, arena_cap;
-    const json_t **strings; /* insensitive only: every string, for non-ASCII probes */
-    size_t nstrings;
-    const json_t **nonascii; /* insensitive only: the non-ASCII strings */
-    size_t nnonascii;
 };
 
 /* The condition tree a compiled condition was built from (NULL: no targeting). */
@@ -95,11 +91,15 @@ const struct cond_regex *cond_aux_regex(const struct condition *c, const json_t 
                                         bool insensitive, bool *invalid);
 
 /* True when the set holds a value === el (toLowerCase-equal for insensitive sets); *steps
- * is increased by the comparisons made beyond the one probe. */
+ * is increased by the bytes hashed and folded beyond the one probe. */
 struct jsval;
 bool cond_set_has(const struct cond_set *s, struct jsval el, long *steps);
 
-/* a.toLowerCase() === b.toLowerCase() (see condition.c on non-ASCII). */
-bool cond_ci_equal(const char *a, size_t an, const char *b, size_t bn);
+/* Budget steps to lower-case n bytes of s (jsval_lower): 1 per 64 ASCII bytes, 1 per 16
+ * otherwise (~20 ns a non-ASCII code point). */
+long cond_fold_steps(const char *s, size_t n);
+
+/* The lower-cased text of the string node j of an $alli list (compiled once), or NULL. */
+const char *cond_aux_lower(const struct condition *c, const json_t *j, size_t *n);
 
 #endif
