@@ -42,6 +42,14 @@
  * Thread-safe; allocates only transient memory (aborts only on OOM, as xmalloc). */
 bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups);
 
+/* Check that every "$regex" / "$regexi" in condition (borrowed; NULL ok) can be evaluated:
+ * its value is a pattern string that PCRE2 compiles in Bunsen's form (core/condregex.c).
+ * Returns 0, or -1 with err (ERR_INVALID, field "targeting") naming the first one that cannot:
+ * where it is (e.g. targeting.$or[1].ua.$regex), the pattern and PCRE2's reason. Such an
+ * operator never matches (GrowthBook's SDK catches the error and answers false). Thread-safe. */
+struct err;
+int condition_check_regexes(const json_t *condition, struct err *err);
+
 /* A compiled condition (cond_int.h). */
 struct condition;
 

@@ -438,6 +438,61 @@ void condition_free(struct condition *c)
     free(c);
 }
 
+/* ---- validation ---- */
+
+/* The "$regex" / "$regexi" of v and below (path: where v is, NUL-terminated in 96 bytes). */
+static int check_regex_walk(const json_t *v, char *path, int depth, struct err *err)
+{
+    if (depth > WALK_MAX_DEPTH) {
+        return 0; /* never evaluated (and refused by the depth check of the reader) */
+    }
+    size_t plen = strlen(path);
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            snprintf(path + plen, 96 - plen, "[%zu]", i);
+            if (check_regex_walk(json_array_get(v, i), path, depth + 1, err) != 0) {
+                return -1;
+            }
+            path[plen] = '\0';
+        }
+        return 0;
+    }
+    for (void *it = json_is_object(v) ? json_object_iter(jsval_unconst(v)) : NULL; it;
+         it = json_object_iter_next(jsval_unconst(v), it)) {
+        const char *k = json_object_iter_key(it);
+        size_t kn = json_object_iter_key_len(it);
+        const json_t *val = json_object_iter_value(it);
+        snprintf(path + plen, 96 - plen, ".%.*s", (int)(kn < 40 ? kn : 40), k);
+        if (KEY_IS("$regex") || KEY_IS("$regexi")) {
+            struct cond_regex re;
+            struct err why;
+            err_clear(&why);
+            if (!json_is_string(val)) {
+                return err_set(err, ERR_INVALID, "targeting",
+                               "%s takes a pattern string (it cannot be evaluated)", path);
+            }
+            if (cond_regex_compile(json_string_value(val), json_string_length(val),
+                                   KEY_IS("$regexi"), &re, &why) != 0) {
+                return err_set(err, ERR_INVALID, "targeting",
+                               "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
+                               json_string_value(val), why.msg);
+            }
+            cond_regex_clear(&re);
+        }
+        if (check_regex_walk(val, path, depth + 1, err) != 0) {
+            return -1;
+        }
+        path[plen] = '\0';
+    }
+    return 0;
+}
+
+int condition_check_regexes(const json_t *condition, struct err *err)
+{
+    char path[96] = "targeting";
+    return condition == NULL ? 0 : check_regex_walk(condition, path, 0, err);
+}
+
 /* ---- attribute caps ---- */
 
 struct check {
