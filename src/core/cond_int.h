@@ -51,12 +51,13 @@ struct cond_regex_scratch {
     pcre2_match_context *mc;
 };
 
-/* Compile pattern pat[0..n) ($regexi: insensitive) into out. Returns 0, or -1 with err (may
- * be NULL; field "targeting") saying why PCRE2 refused it or why it cannot be bounded; out
- * then holds nothing. Free with cond_regex_clear (accepts a cleared or failed one). */
+/* Compile pattern pat[0..n) ($regexi: insensitive) into out, JIT-compiled when jit (for a
+ * pattern matched more than once). Returns 0, or -1 with err (may be NULL; field "targeting")
+ * saying why PCRE2 refused it or why it cannot be bounded; out then holds nothing. Free with
+ * cond_regex_clear (accepts a cleared or failed one). */
 struct err;
-int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
-                       struct err *err);
+int cond_regex_compile(const char *pat, size_t n, bool insensitive, bool jit,
+                       struct cond_regex *out, struct err *err);
 void cond_regex_clear(struct cond_regex *r);
 void cond_regex_scratch_free(struct cond_regex_scratch *s);
 

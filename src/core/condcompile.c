@@ -381,7 +381,8 @@ static void compile_op(struct condition *c, const char *k, size_t kn, const json
             return;
         }
         struct aux a = {v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, {0}, NULL, 0};
-        (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, &a.re, NULL);
+        (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, true, &a.re,
+                                 NULL);
         aux_put(c, a); /* re.code NULL: invalid, the operator does not match */
     } else if (KEY_IS("$alli") && json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -472,7 +473,7 @@ static int check_regex_walk(const json_t *v, char *path, int depth, struct err *
                                "%s takes a pattern string (it cannot be evaluated)", path);
             }
             if (cond_regex_compile(json_string_value(val), json_string_length(val),
-                                   KEY_IS("$regexi"), &re, &why) != 0) {
+                                   KEY_IS("$regexi"), false, &re, &why) != 0) {
                 return err_set(err, ERR_INVALID, "targeting",
                                "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
                                json_string_value(val), why.msg);

@@ -199,8 +199,8 @@ static pcre2_code *compile_wrapped(const char *p, size_t n, uint32_t opts, uint3
     return re;
 }
 
-int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
-                       struct err *err)
+int cond_regex_compile(const char *pat, size_t n, bool insensitive, bool jit,
+                       struct cond_regex *out, struct err *err)
 {
     memset(out, 0, sizeof(*out));
     uint32_t opts = COND_JS_REGEX_OPTS | PCRE2_NO_AUTO_POSSESS | (insensitive ? PCRE2_CASELESS : 0);
@@ -229,7 +229,7 @@ int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_
                            "setting or an unterminated \\Q or comment)");
         }
     }
-    out->jit = pcre2_jit_compile(out->code, PCRE2_JIT_COMPLETE) == 0;
+    out->jit = jit && pcre2_jit_compile(out->code, PCRE2_JIT_COMPLETE) == 0;
     size_t lead = lead_len(pat, n); /* (*UTF) and the like are no verbs */
     out->scans = may_scan(pat + lead, n - lead);
     uint64_t w = 1 + width_of(pat, n) / WIDTH_PER_WEIGHT;
@@ -268,7 +268,8 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
     uint64_t per_step = r->jit ? UNITS_PER_STEP_JIT : UNITS_PER_STEP_INTERP;
     uint64_t weight = r->weight + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
     uint64_t op_cap = COND_REGEX_MATCH_LIMIT + (uint64_t)COND_REGEX_LIMIT_PER_BYTE * sn;
-    uint64_t payable = unlimited || left <= 0 ? 0 : (uint64_t)left * per_step / weight;
+    uint64_t can = left > (1L << 40) ? (uint64_t)1 << 40 : (uint64_t)left; /* no overflow */
+    uint64_t payable = unlimited || left <= 0 ? 0 : can * per_step / weight;
     uint64_t limit = r->wrapped ? 2 * (uint64_t)sn + 64 : 64; /* a plain scan; one start */
     uint64_t spent = 0;
     uint32_t check = 0;
