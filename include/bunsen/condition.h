@@ -42,6 +42,14 @@
  * Thread-safe; allocates only transient memory (aborts only on OOM, as xmalloc). */
 bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups);
 
+/* Check that every "$regex" / "$regexi" in condition (borrowed; NULL ok) can be evaluated:
+ * its value is a pattern string that PCRE2 compiles in Bunsen's form (core/condregex.c).
+ * Returns 0, or -1 with err (ERR_INVALID, field "targeting") naming the first one that cannot:
+ * where it is (e.g. targeting.$or[1].ua.$regex), the pattern and PCRE2's reason. Such an
+ * operator never matches (GrowthBook's SDK catches the error and answers false). Thread-safe. */
+struct err;
+int condition_check_regexes(const json_t *condition, struct err *err);
+
 /* A compiled condition (cond_int.h). */
 struct condition;
 
@@ -63,9 +71,10 @@ struct condition *condition_compile_groups(const json_t *saved_groups,
 void condition_bind_groups(struct condition *c, const struct condition *groups);
 
 /* A per-request evaluation budget in steps (one step ~ 50 ns: one operator, half a set
- * probe, one comparison of a list scan, 16 bytes of regex subject; a regex that hits its
- * match limit costs CONDITION_REGEX_LIMIT_STEPS). Shared by every condition evaluated for
- * one request. */
+ * probe, one comparison of a list scan; a regex pays for the PCRE2 backtracking steps it
+ * takes over its whole subject, 16 to a step with the JIT, more for wide patterns and for
+ * patterns that can read the subject between counted steps: core/condregex.c). Shared by
+ * every condition evaluated for one request. */
 struct condition_budget {
     long left;      /* steps left; < 0 once exhausted */
     bool unlimited; /* never exhausted (tests, tools) */
@@ -73,8 +82,7 @@ struct condition_budget {
 
 /* Default steps per request (--eval-budget): a few ms of the worst operators on one core,
  * ~50 x what 1,000 running experiments with simple targeting take. */
-#define CONDITION_BUDGET_DEFAULT    50000
-#define CONDITION_REGEX_LIMIT_STEPS 1000
+#define CONDITION_BUDGET_DEFAULT 50000
 
 /* Evaluate compiled c against attributes (borrowed, NULL as {}) and saved groups (borrowed,
  * may be NULL), charging budget (NULL = unlimited). Returns 1 (holds), 0 (does not) or -1

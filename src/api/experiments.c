@@ -13,6 +13,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/condition.h"
 #include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/util.h"
@@ -419,8 +420,10 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
     next.updated_at = now;
     if (strcmp(ew->action, "start") == 0) {
         next.started_at = now;
-        /* an operator that cannot be evaluated is a 400 at start (API.md v1.1) */
-        if (api_saved_groups_check(tx, next.targeting, err) != 0) {
+        /* an operator that cannot be evaluated is a 400 at start (API.md v1.1): a missing
+         * saved group, or a $regex stored before patterns were checked when written */
+        if (condition_check_regexes(next.targeting, err) != 0 ||
+            api_saved_groups_check(tx, next.targeting, err) != 0) {
             experiment_clear(&next);
             return -1;
         }

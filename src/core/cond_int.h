@@ -29,24 +29,56 @@
     (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF |               \
      PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C)
 
-/* Backtracking steps one regex match may take (PCRE2 match limit). */
-#define COND_REGEX_MATCH_LIMIT 10000u /* ~50 us with the JIT */
+/* Backtracking steps (PCRE2's match limit) one $regex operation may take over its whole
+ * subject, every start position together: this many plus COND_REGEX_LIMIT_PER_BYTE per subject
+ * byte (a plain scan takes one or two a byte). Beyond it the operator does not match. */
+#define COND_REGEX_MATCH_LIMIT    10000u
+#define COND_REGEX_LIMIT_PER_BYTE 4u
+
+/* A $regex / $regexi pattern compiled for bounded matching (condregex.c). */
+struct cond_regex {
+    pcre2_code *code; /* anchored: the pattern itself when PCRE2 anchors it, else
+                         "(?s:.*?)(?:pattern)", so the match limit covers every start */
+    uint32_t weight;  /* budget weight of one PCRE2 step: 1 + the pattern's width / 256 */
+    bool scans;       /* can read the subject without counted steps: weight + subject / 32 */
+    bool jit;         /* code is JIT-compiled (16 PCRE2 steps a budget step, else 2) */
+    bool wrapped;     /* code is the prefixed form (a scan takes a step or two a byte) */
+};
+
+/* Per-evaluation scratch for cond_regex_match (made on first use, cond_regex_scratch_free). */
+struct cond_regex_scratch {
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+};
+
+/* Compile pattern pat[0..n) ($regexi: insensitive) into out, JIT-compiled when jit (for a
+ * pattern matched more than once). Returns 0, or -1 with err (may be NULL; field "targeting")
+ * saying why PCRE2 refused it or why it cannot be bounded; out then holds nothing. Free with
+ * cond_regex_clear (accepts a cleared or failed one). */
+struct err;
+int cond_regex_compile(const char *pat, size_t n, bool insensitive, bool jit,
+                       struct cond_regex *out, struct err *err);
+void cond_regex_clear(struct cond_regex *r);
+void cond_regex_scratch_free(struct cond_regex_scratch *s);
+
+/* Does r match subj[0..sn)? left: budget steps left (ignored when unlimited). Adds the steps
+ * it took to *cost (the caller charges them). Returns 1 match, 0 no match (also at the
+ * operation's limit, and for a subject that is not UTF-8), -1 when `left` could not pay for
+ * the work the answer needs (the caller's budget is then spent). Thread-safe for distinct s. */
+int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, const char *subj,
+                     size_t sn, bool unlimited, long left, long *cost);
 
 /* The values of one $in-style array, as JavaScript `===` (or, for the insensitive
  * operators, as toLowerCase() equality) sees them. */
 struct cond_set {
     _Atomic size_t refs; /* a saved group's set is shared by the snapshots that keep it */
-    bool insensitive;    /* keys of ASCII strings are lower-cased */
+    bool insensitive;    /* string keys are lower-cased (JavaScript's toLowerCase()) */
     bool has_null, has_true, has_false;
     size_t cap; /* slots, a power of two */
     size_t used;
     struct cond_set_slot *slots; /* open addressing, linear probing */
     char *arena;                 /* key bytes */
     size_t arena_len, arena_cap;
-    const json_t **strings; /* insensitive only: every string, for non-ASCII probes */
-    size_t nstrings;
-    const json_t **nonascii; /* insensitive only: the non-ASCII strings */
-    size_t nnonascii;
 };
 
 /* The condition tree a compiled condition was built from (NULL: no targeting). */
@@ -56,19 +88,19 @@ const json_t *cond_tree(const struct condition *c);
 const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, bool insensitive);
 /* Compiled regex for the string node j, or NULL when there is none; *invalid is set when the
  * pattern was compiled and found invalid (the operator then does not match). */
-const pcre2_code *cond_aux_regex(const struct condition *c, const json_t *j, bool insensitive,
-                                 bool *invalid);
-
-/* The compiled condition's match context (match limit set; read-only while matching, so
- * shared by threads), or NULL when c is NULL. */
-pcre2_match_context *cond_match_context(const struct condition *c);
+const struct cond_regex *cond_aux_regex(const struct condition *c, const json_t *j,
+                                        bool insensitive, bool *invalid);
 
 /* True when the set holds a value === el (toLowerCase-equal for insensitive sets); *steps
- * is increased by the comparisons made beyond the one probe. */
+ * is increased by the bytes hashed and folded beyond the one probe. */
 struct jsval;
 bool cond_set_has(const struct cond_set *s, struct jsval el, long *steps);
 
-/* a.toLowerCase() === b.toLowerCase() (see condition.c on non-ASCII). */
-bool cond_ci_equal(const char *a, size_t an, const char *b, size_t bn);
+/* Budget steps to lower-case n bytes of s (jsval_lower): 1 per 64 ASCII bytes, 1 per 16
+ * otherwise (~20 ns a non-ASCII code point). */
+long cond_fold_steps(const char *s, size_t n);
+
+/* The lower-cased text of the string node j of an $alli list (compiled once), or NULL. */
+const char *cond_aux_lower(const struct condition *c, const json_t *j, size_t *n);
 
 #endif

@@ -4,10 +4,11 @@
  *
  * Owns the side tables of one compiled condition: a hash set per $in/$nin/$ini/$nini
  * array (so a 7,000-id targeting list is one probe per attribute value, not 7,000
- * comparisons) and one PCRE2 code per $regex/$regexi pattern, JIT-compiled when the
- * library supports it (compiled once per experiment definition instead of per
- * evaluation). Built by the snapshot builder, immutable afterwards: request threads
- * read it concurrently without locks.
+ * comparisons; $ini/$nini strings keyed lower-cased), each $alli string lower-cased, and one
+ * PCRE2 code per $regex/$regexi pattern (condregex.c: bounded by the budget), JIT-compiled
+ * when the library supports it (compiled once per experiment definition instead of per
+ * evaluation). Built by the snapshot builder, immutable afterwards: request threads read it
+ * concurrently without locks.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -30,20 +31,21 @@ struct cond_set_slot {
     size_t len;
 };
 
-enum aux_kind { AUX_SET, AUX_SET_CI, AUX_REGEX, AUX_REGEX_CI };
+enum aux_kind { AUX_SET, AUX_SET_CI, AUX_REGEX, AUX_REGEX_CI, AUX_LOWER };
 
 struct aux {
     const json_t *node; /* NULL = free slot */
     enum aux_kind kind;
     struct cond_set *set;
-    pcre2_code *re; /* NULL with a regex kind: the pattern is invalid */
+    struct cond_regex re; /* a regex kind: re.code NULL when the pattern is invalid */
+    char *lower;          /* AUX_LOWER: the string lower-cased (owned) */
+    size_t lower_n;
 };
 
 struct condition {
-    const json_t *tree;      /* borrowed */
-    pcre2_match_context *mc; /* match limit for every regex of this condition, or NULL */
-    struct aux *aux;         /* open addressing by node address, NULL when none */
-    size_t cap;              /* power of two, or 0 */
+    const json_t *tree; /* borrowed */
+    struct aux *aux;    /* open addressing by node address, NULL when none */
+    size_t cap;         /* power of two, or 0 */
     size_t n;
     const struct condition *groups; /* the saved groups' sets (condition_bind_groups) */
 };
@@ -141,20 +143,27 @@ static void set_grow(struct cond_set *s)
     free(old);
 }
 
-/* "s" + the string, ASCII letters lower-cased for insensitive sets, into stack (of
- * KEY_STACK bytes) when it fits, else into a buffer the caller frees (free(k) when
+/* "s" + the string, lower-cased (JavaScript's toLowerCase()) for insensitive sets, into stack
+ * (of KEY_STACK bytes) when it fits, else into a buffer the caller frees (free(k) when
  * k != stack). */
 #define KEY_STACK 256
 static char *string_key(const char *p, size_t n, bool lower, size_t *len, char *stack)
 {
-    char *k = n + 1 <= KEY_STACK ? stack : xmalloc(n + 1);
+    size_t room = 1 + (lower ? JSVAL_LOWER_MAX(n) : n);
+    char *k = room <= KEY_STACK ? stack : xmalloc(room);
     k[0] = 's';
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        k[i + 1] = (char)(lower && ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    if (lower) {
+        *len = 1 + jsval_lower(p, n, k + 1);
+    } else {
+        memcpy(k + 1, p, n);
+        *len = n + 1;
     }
-    *len = n + 1;
     return k;
+}
+
+long cond_fold_steps(const char *s, size_t n)
+{
+    return (long)(is_ascii(s, n) ? n / 64 : n / 16);
 }
 
 static struct cond_set *set_build(const json_t *arr, bool insensitive)
@@ -163,10 +172,6 @@ static struct cond_set *set_build(const json_t *arr, bool insensitive)
     atomic_init(&s->refs, 1);
     s->insensitive = insensitive;
     size_t n = json_array_size(arr);
-    if (insensitive) {
-        s->strings = xcalloc(n ? n : 1, sizeof(*s->strings));
-        s->nonascii = xcalloc(n ? n : 1, sizeof(*s->nonascii));
-    }
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(arr, i);
         struct jsval x = jsval_of(v);
@@ -188,19 +193,10 @@ static struct cond_set *set_build(const json_t *arr, bool insensitive)
             }
             break;
         case JSVAL_STR: {
-            const char *p = json_string_value(v);
-            size_t pn = json_string_length(v);
-            bool ascii = is_ascii(p, pn);
-            if (insensitive) {
-                s->strings[s->nstrings++] = v;
-                if (!ascii) {
-                    s->nonascii[s->nnonascii++] = v;
-                    break; /* non-ASCII strings are compared one by one */
-                }
-            }
             size_t kn;
             char stack[KEY_STACK];
-            char *k = string_key(p, pn, insensitive, &kn, stack);
+            char *k =
+                string_key(json_string_value(v), json_string_length(v), insensitive, &kn, stack);
             set_add(s, k, kn);
             if (k != stack) {
                 free(k);
@@ -221,8 +217,6 @@ static void set_free(struct cond_set *s)
     }
     free(s->slots);
     free(s->arena);
-    free(s->strings);
-    free(s->nonascii);
     free(s);
 }
 
@@ -243,30 +237,15 @@ bool cond_set_has(const struct cond_set *s, struct jsval el, long *steps)
     case JSVAL_STR: {
         const char *p = json_string_value(el.j);
         size_t pn = json_string_length(el.j);
-        *steps += (long)(pn / 64);
-        bool ascii = is_ascii(p, pn);
-        if (!s->insensitive || ascii) {
-            size_t kn;
-            char stack[KEY_STACK];
-            char *k = string_key(p, pn, s->insensitive, &kn, stack);
-            bool hit = set_find(s, k, kn);
-            if (k != stack) {
-                free(k);
-            }
-            if (hit || !s->insensitive) {
-                return hit;
-            }
+        *steps += (long)(pn / 64) + (s->insensitive ? cond_fold_steps(p, pn) : 0);
+        size_t kn;
+        char stack[KEY_STACK];
+        char *k = string_key(p, pn, s->insensitive, &kn, stack);
+        bool hit = set_find(s, k, kn);
+        if (k != stack) {
+            free(k);
         }
-        /* toLowerCase() equality across non-ASCII text: compare one by one */
-        const json_t *const *list = ascii ? s->nonascii : s->strings;
-        size_t n = ascii ? s->nnonascii : s->nstrings;
-        for (size_t i = 0; i < n; i++) {
-            *steps += 1;
-            if (cond_ci_equal(p, pn, json_string_value(list[i]), json_string_length(list[i]))) {
-                return true;
-            }
-        }
-        return false;
+        return hit;
     }
     default:
         return false;
@@ -327,11 +306,6 @@ static void aux_put(struct condition *c, struct aux a)
     c->n++;
 }
 
-pcre2_match_context *cond_match_context(const struct condition *c)
-{
-    return c != NULL ? c->mc : NULL;
-}
-
 const json_t *cond_tree(const struct condition *c)
 {
     return c != NULL ? c->tree : NULL;
@@ -361,7 +335,8 @@ struct condition *condition_compile_groups(const json_t *saved_groups, const str
         if (was != NULL) {
             atomic_fetch_add_explicit(&was->set->refs, 1, memory_order_relaxed);
         }
-        aux_put(c, (struct aux){values, AUX_SET, was ? was->set : set_build(values, false), NULL});
+        aux_put(c, (struct aux){
+                       values, AUX_SET, was ? was->set : set_build(values, false), {0}, NULL, 0});
     }
     return c;
 }
@@ -373,12 +348,19 @@ void condition_bind_groups(struct condition *c, const struct condition *groups)
     }
 }
 
-const pcre2_code *cond_aux_regex(const struct condition *c, const json_t *j, bool insensitive,
-                                 bool *invalid)
+const struct cond_regex *cond_aux_regex(const struct condition *c, const json_t *j,
+                                        bool insensitive, bool *invalid)
 {
     const struct aux *a = aux_find(c, j, insensitive ? AUX_REGEX_CI : AUX_REGEX);
-    *invalid = a != NULL && a->re == NULL;
-    return a != NULL ? a->re : NULL;
+    *invalid = a != NULL && a->re.code == NULL;
+    return a != NULL && a->re.code != NULL ? &a->re : NULL;
+}
+
+const char *cond_aux_lower(const struct condition *c, const json_t *j, size_t *n)
+{
+    const struct aux *a = aux_find(c, j, AUX_LOWER);
+    *n = a != NULL ? a->lower_n : 0;
+    return a != NULL ? a->lower : NULL;
 }
 
 /* ---- compile ---- */
@@ -391,28 +373,28 @@ static void compile_op(struct condition *c, const char *k, size_t kn, const json
         json_is_array(v)) {
         bool ci = KEY_IS("$ini") || KEY_IS("$nini");
         if (aux_find(c, v, ci ? AUX_SET_CI : AUX_SET) == NULL) {
-            aux_put(c, (struct aux){v, ci ? AUX_SET_CI : AUX_SET, set_build(v, ci), NULL});
+            aux_put(c, (struct aux){v, ci ? AUX_SET_CI : AUX_SET, set_build(v, ci), {0}, NULL, 0});
         }
     } else if ((KEY_IS("$regex") || KEY_IS("$regexi")) && json_is_string(v)) {
         bool ci = KEY_IS("$regexi");
         if (aux_find(c, v, ci ? AUX_REGEX_CI : AUX_REGEX) != NULL) {
             return;
         }
-        int ec;
-        PCRE2_SIZE eo;
-        pcre2_code *re =
-            pcre2_compile((PCRE2_SPTR)json_string_value(v), json_string_length(v),
-                          COND_JS_REGEX_OPTS | (ci ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
-        if (re != NULL) {
-            (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* interpreted when unsupported */
-            if (c->mc == NULL) {
-                c->mc = pcre2_match_context_create(NULL);
-                if (c->mc != NULL) {
-                    pcre2_set_match_limit(c->mc, COND_REGEX_MATCH_LIMIT);
-                }
+        struct aux a = {v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, {0}, NULL, 0};
+        (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, true, &a.re,
+                                 NULL);
+        aux_put(c, a); /* re.code NULL: invalid, the operator does not match */
+    } else if (KEY_IS("$alli") && json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            const json_t *e = json_array_get(v, i);
+            if (!json_is_string(e) || aux_find(c, e, AUX_LOWER) != NULL) {
+                continue;
             }
+            size_t n = json_string_length(e);
+            struct aux a = {e, AUX_LOWER, NULL, {0}, xmalloc(JSVAL_LOWER_MAX(n)), 0};
+            a.lower_n = jsval_lower(json_string_value(e), n, a.lower);
+            aux_put(c, a);
         }
-        aux_put(c, (struct aux){v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, re});
     }
 }
 
@@ -450,11 +432,66 @@ void condition_free(struct condition *c)
     }
     for (size_t i = 0; i < c->cap; i++) {
         set_free(c->aux[i].set);
-        pcre2_code_free(c->aux[i].re);
+        cond_regex_clear(&c->aux[i].re);
+        free(c->aux[i].lower);
     }
     free(c->aux);
-    pcre2_match_context_free(c->mc);
     free(c);
+}
+
+/* ---- validation ---- */
+
+/* The "$regex" / "$regexi" of v and below (path: where v is, NUL-terminated in 96 bytes). */
+static int check_regex_walk(const json_t *v, char *path, int depth, struct err *err)
+{
+    if (depth > WALK_MAX_DEPTH) {
+        return 0; /* never evaluated (and refused by the depth check of the reader) */
+    }
+    size_t plen = strlen(path);
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            snprintf(path + plen, 96 - plen, "[%zu]", i);
+            if (check_regex_walk(json_array_get(v, i), path, depth + 1, err) != 0) {
+                return -1;
+            }
+            path[plen] = '\0';
+        }
+        return 0;
+    }
+    for (void *it = json_is_object(v) ? json_object_iter(jsval_unconst(v)) : NULL; it;
+         it = json_object_iter_next(jsval_unconst(v), it)) {
+        const char *k = json_object_iter_key(it);
+        size_t kn = json_object_iter_key_len(it);
+        const json_t *val = json_object_iter_value(it);
+        snprintf(path + plen, 96 - plen, ".%.*s", (int)(kn < 40 ? kn : 40), k);
+        if (KEY_IS("$regex") || KEY_IS("$regexi")) {
+            struct cond_regex re;
+            struct err why;
+            err_clear(&why);
+            if (!json_is_string(val)) {
+                return err_set(err, ERR_INVALID, "targeting",
+                               "%s takes a pattern string (it cannot be evaluated)", path);
+            }
+            if (cond_regex_compile(json_string_value(val), json_string_length(val),
+                                   KEY_IS("$regexi"), false, &re, &why) != 0) {
+                return err_set(err, ERR_INVALID, "targeting",
+                               "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
+                               json_string_value(val), why.msg);
+            }
+            cond_regex_clear(&re);
+        }
+        if (check_regex_walk(val, path, depth + 1, err) != 0) {
+            return -1;
+        }
+        path[plen] = '\0';
+    }
+    return 0;
+}
+
+int condition_check_regexes(const json_t *condition, struct err *err)
+{
+    char path[96] = "targeting";
+    return condition == NULL ? 0 : check_regex_walk(condition, path, 0, err);
 }
 
 /* ---- attribute caps ---- */

@@ -16,9 +16,9 @@
  * than CONDITION_MAX_DEPTH, so hostile input cannot overflow the stack.
  * JavaScript's value semantics (ToString, ToNumber, ===, <, JSON.stringify equality)
  * live in jsval.c (private header jsval_int.h) to keep each file short.
- * Known gaps, all outside the conformance cases: case-insensitive string equality of
- * non-ASCII text uses Unicode simple case folding (PCRE2) rather than toLowerCase(),
- * and PCRE2 stands in for the JavaScript regex engine.
+ * The insensitive operators compare toLowerCase() of both sides (jslower.c; lists folded
+ * once when compiled, attributes once per operation). Known gap, outside the conformance
+ * cases: PCRE2 stands in for the JavaScript regex engine.
  */
 #include "bunsen/condition.h"
 
@@ -42,6 +42,7 @@ struct ctx {
     bool exhausted;               /* the budget ran out */
     bool unlimited;               /* no budget */
     long left;                    /* steps left */
+    struct cond_regex_scratch rx; /* PCRE2 match data and context, made on the first regex */
 };
 
 /* Charge n steps; running out poisons the evaluation. */
@@ -58,7 +59,7 @@ static void charge(struct ctx *c, long n)
 }
 
 static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond);
-static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value, bool insensitive);
+static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value);
 
 static void buf_add(struct ctx *c, struct buf *b, const char *s, size_t n)
 {
@@ -67,103 +68,84 @@ static void buf_add(struct ctx *c, struct buf *b, const char *s, size_t n)
     }
 }
 
-/* Run compiled re on subj with the match context mc (NULL: one is made here); 1 match, 0 no
- * match, -1 the match limit was hit. Only "does it match" is needed: one ovector pair. */
-static int regex_run(const pcre2_code *re, pcre2_match_context *mc, const char *subj, size_t sn)
-{
-    int rc = PCRE2_ERROR_NOMATCH;
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    pcre2_match_context *own = mc == NULL ? pcre2_match_context_create(NULL) : NULL;
-    if (own != NULL) {
-        pcre2_set_match_limit(own, COND_REGEX_MATCH_LIMIT);
-    }
-    if (md != NULL && (mc != NULL || own != NULL)) {
-        rc = pcre2_match(re, (PCRE2_SPTR)subj, sn, 0, 0, md, mc != NULL ? mc : own);
-    }
-    pcre2_match_context_free(own);
-    pcre2_match_data_free(md);
-    if (rc >= 0) {
-        return 1; /* 0 is "matched, ovector too small": still a match */
-    }
-    return rc == PCRE2_ERROR_MATCHLIMIT ? -1 : 0;
-}
-
-/* Compile pat with opts and run it on subj; false on any error or limit. */
-static bool regex_test(const char *pat, size_t pn, uint32_t opts, const char *subj, size_t sn)
-{
-    int ec;
-    PCRE2_SIZE eo;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, pn, opts, &ec, &eo, NULL);
-    if (re == NULL) {
-        return false;
-    }
-    bool hit = regex_run(re, NULL, subj, sn) == 1;
-    pcre2_code_free(re);
-    return hit;
-}
-
-/* $regex / $regexi on subj: the compiled code when there is one, else compiled here. A
- * match that hits the limit costs CONDITION_REGEX_LIMIT_STEPS. */
+/* $regex / $regexi on subj: the compiled pattern when there is one, else compiled here (100
+ * steps). The work is bounded by the budget left and charged as it is done (condregex.c);
+ * a budget that cannot pay for the answer is spent, and the evaluation fails. */
 static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, const char *subj,
                      size_t sn)
 {
-    charge(c, 1 + (long)(sn / 16));
+    charge(c, 1);
     if (c->poisoned) {
         return false;
     }
     bool invalid = false;
-    const pcre2_code *re = cond_aux_regex(c->comp, pattern, insensitive, &invalid);
+    const struct cond_regex *re = cond_aux_regex(c->comp, pattern, insensitive, &invalid);
+    struct cond_regex own = {0};
     if (invalid) {
         return false;
     }
-    int rc;
-    if (re != NULL) {
-        rc = regex_run(re, cond_match_context(c->comp), subj, sn);
-    } else {
+    if (re == NULL) {
         charge(c, 100); /* a compilation */
-        int ec;
-        PCRE2_SIZE eo;
-        pcre2_code *tmp =
-            pcre2_compile((PCRE2_SPTR)json_string_value(pattern), json_string_length(pattern),
-                          COND_JS_REGEX_OPTS | (insensitive ? PCRE2_CASELESS : 0), &ec, &eo, NULL);
-        if (tmp == NULL) {
+        if (c->poisoned ||
+            cond_regex_compile(json_string_value(pattern), json_string_length(pattern), insensitive,
+                               false, &own, NULL) != 0) {
             return false;
         }
-        rc = regex_run(tmp, NULL, subj, sn);
-        pcre2_code_free(tmp);
+        re = &own;
     }
+    long cost = 0;
+    int rc = cond_regex_match(re, &c->rx, subj, sn, c->unlimited, c->left, &cost);
+    cond_regex_clear(&own);
+    charge(c, cost);
     if (rc < 0) {
-        charge(c, CONDITION_REGEX_LIMIT_STEPS);
+        c->exhausted = true;
+        c->poisoned = true;
     }
-    return rc == 1;
+    return rc == 1 && !c->poisoned;
 }
 
-/* a.toLowerCase() === b.toLowerCase() (see the file-top note on non-ASCII). */
-bool cond_ci_equal(const char *a, size_t an, const char *b, size_t bn)
+/* A string lower-cased for the insensitive operators (JavaScript's toLowerCase(), jslower.c):
+ * in `stack` when it fits, else in `heap`, or borrowed from the compiled condition. Not to be
+ * copied once filled (s may point into stack). */
+struct folded {
+    const char *s; /* NULL until folded */
+    size_t n;
+    char *heap; /* owned, or NULL */
+    char stack[128];
+};
+
+/* Fold text[0..n) into f, charging the bytes folded. */
+static void fold(struct ctx *c, struct folded *f, const char *text, size_t n)
 {
-    bool ascii = true;
-    for (size_t i = 0; i < an && ascii; i++) {
-        ascii = (unsigned char)a[i] < 0x80;
+    charge(c, cond_fold_steps(text, n));
+    size_t room = JSVAL_LOWER_MAX(n);
+    char *w = room <= sizeof(f->stack) ? f->stack : xmalloc(room);
+    f->heap = w != f->stack ? w : NULL;
+    f->n = jsval_lower(text, n, w);
+    f->s = w;
+}
+
+static void fold_free(struct folded *f)
+{
+    free(f->heap);
+    f->heap = NULL;
+    f->s = NULL;
+}
+
+/* The lower-cased string node ex: compiled once ($alli lists) or folded now into f. */
+static void fold_node(struct ctx *c, struct folded *f, const json_t *ex)
+{
+    f->heap = NULL;
+    f->s = cond_aux_lower(c->comp, ex, &f->n);
+    if (f->s == NULL) {
+        fold(c, f, json_string_value(ex), json_string_length(ex));
     }
-    for (size_t i = 0; i < bn && ascii; i++) {
-        ascii = (unsigned char)b[i] < 0x80;
-    }
-    if (!ascii) {
-        uint32_t lit = PCRE2_UTF | PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_ANCHORED;
-        return regex_test(a, an, lit | PCRE2_ENDANCHORED, b, bn);
-    }
-    if (an != bn) {
-        return false;
-    }
-    for (size_t i = 0; i < an; i++) {
-        char x = a[i], y = b[i];
-        x = (char)(x >= 'A' && x <= 'Z' ? x + 32 : x);
-        y = (char)(y >= 'A' && y <= 'Z' ? y + 32 : y);
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
+}
+
+static bool folded_equal(struct ctx *c, const struct folded *a, const struct folded *b)
+{
+    charge(c, (long)(a->n / 64));
+    return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
 }
 
 /* GrowthBook paddedVersionString() into out: drop a leading "v" and "+build",
@@ -205,8 +187,8 @@ static void padded_version(struct ctx *c, struct jsval v, struct buf *out)
         if (p > 0) {
             buf_add(c, out, "-", 1);
         }
-        for (size_t pad = k - i; digits && k > i && pad < 5; pad++) {
-            buf_add(c, out, " ", 1);
+        if (digits && k > i && k - i < 5) {
+            buf_add(c, out, "    ", 5 - (k - i));
         }
         buf_add(c, out, s + i, k - i);
         i = k + 1;
@@ -224,6 +206,7 @@ static int version_cmp(struct ctx *c, struct jsval a, const json_t *b)
     buf_init(&y, SCRATCH_CAP);
     padded_version(c, a, &x);
     padded_version(c, jsval_of(b), &y);
+    charge(c, (long)((x.len + y.len) / 16)); /* both padded, then compared */
     int r = jsval_utf16_cmp(x.data ? x.data : "", x.len, y.data ? y.data : "", y.len);
     buf_free(&x);
     buf_free(&y);
@@ -248,16 +231,28 @@ static bool is_in(struct ctx *c, struct jsval actual, const json_t *expected, bo
             continue;
         }
         charge(c, 1 + (long)json_array_size(expected));
-        for (size_t k = 0; k < json_array_size(expected) && !c->poisoned; k++) {
+        bool fold_el = insensitive && el.t == JSVAL_STR;
+        struct folded fe = {0};
+        if (fold_el) {
+            fold(c, &fe, json_string_value(el.j), json_string_length(el.j)); /* once */
+        }
+        bool hit = false;
+        for (size_t k = 0; k < json_array_size(expected) && !c->poisoned && !hit; k++) {
             struct jsval ex = jsval_of(json_array_get(expected, k));
-            if (insensitive && el.t == JSVAL_STR && ex.t == JSVAL_STR) {
-                if (cond_ci_equal(json_string_value(el.j), json_string_length(el.j),
-                                  json_string_value(ex.j), json_string_length(ex.j))) {
-                    return true;
-                }
-            } else if (jsval_strict_equal(el, ex)) {
-                return true;
+            if (fold_el && ex.t == JSVAL_STR) {
+                struct folded fx;
+                fold(c, &fx, json_string_value(ex.j), json_string_length(ex.j));
+                hit = folded_equal(c, &fe, &fx);
+                fold_free(&fx);
+            } else {
+                hit = jsval_strict_equal(el, ex);
             }
+        }
+        if (fold_el) {
+            fold_free(&fe);
+        }
+        if (hit && !c->poisoned) {
+            return true;
         }
     }
     return false;
@@ -302,12 +297,52 @@ static bool elem_match(struct ctx *c, struct jsval actual, const json_t *expecte
     bool op = is_operator_object(expected);
     for (size_t i = 0; i < json_array_size(actual.j); i++) {
         struct jsval el = jsval_of(json_array_get(actual.j, i));
-        if (jsval_truthy(el) &&
-            (op ? eval_value(c, expected, el, false) : eval_cond(c, el, expected))) {
+        if (jsval_truthy(el) && (op ? eval_value(c, expected, el) : eval_cond(c, el, expected))) {
             return true;
         }
     }
     return false;
+}
+
+/* $alli: a string condition compares String(element).toLowerCase() with the condition's
+ * (folded once when compiled); each element is folded once per operation, when first needed. */
+static bool is_in_all_ci(struct ctx *c, const json_t *actual, const json_t *expected)
+{
+    size_t na = json_array_size(actual);
+    struct folded *fa = xcalloc(na ? na : 1, sizeof(*fa));
+    bool all = true;
+    for (size_t i = 0; i < json_array_size(expected) && all && !c->poisoned; i++) {
+        const json_t *e = json_array_get(expected, i);
+        bool passed = false;
+        if (!json_is_string(e)) { /* insensitivity only changes string conditions */
+            for (size_t j = 0; j < na && !passed; j++) {
+                passed = eval_value(c, e, jsval_of(json_array_get(actual, j)));
+            }
+            all = passed;
+            continue;
+        }
+        struct folded fe;
+        fold_node(c, &fe, e);
+        for (size_t j = 0; j < na && !passed && !c->poisoned; j++) {
+            charge(c, 1);
+            if (fa[j].s == NULL) {
+                struct jsval_str sv;
+                jsval_to_string(jsval_of(json_array_get(actual, j)), &sv, &c->poisoned);
+                fold(c, &fa[j], sv.s, sv.n);
+                jsval_str_free(&sv);
+            }
+            passed = folded_equal(c, &fa[j], &fe);
+        }
+        fold_free(&fe);
+        all = passed;
+    }
+    for (size_t j = 0; j < na; j++) {
+        if (fa[j].s != NULL) {
+            fold_free(&fa[j]);
+        }
+    }
+    free(fa);
+    return all && !c->poisoned;
 }
 
 static bool is_in_all(struct ctx *c, struct jsval actual, const json_t *expected, bool insensitive)
@@ -315,11 +350,14 @@ static bool is_in_all(struct ctx *c, struct jsval actual, const json_t *expected
     if (actual.t != JSVAL_ARR) {
         return false;
     }
+    if (insensitive) {
+        return is_in_all_ci(c, actual.j, expected);
+    }
     for (size_t i = 0; i < json_array_size(expected); i++) {
         bool passed = false;
         for (size_t j = 0; j < json_array_size(actual.j) && !passed; j++) {
-            passed = eval_value(c, json_array_get(expected, i),
-                                jsval_of(json_array_get(actual.j, j)), insensitive);
+            passed =
+                eval_value(c, json_array_get(expected, i), jsval_of(json_array_get(actual.j, j)));
         }
         if (!passed) {
             return false;
@@ -376,10 +414,10 @@ static bool eval_op(struct ctx *c, const char *op, size_t on, struct jsval actua
     } else if (OP_IS("$notInGroup")) {
         return !is_in(c, actual, saved_group(c, expected), false);
     } else if (OP_IS("$not")) {
-        return !eval_value(c, expected, actual, false);
+        return !eval_value(c, expected, actual);
     } else if (OP_IS("$size")) {
         return actual.t == JSVAL_ARR &&
-               eval_value(c, expected, jsval_number((double)json_array_size(actual.j)), false);
+               eval_value(c, expected, jsval_number((double)json_array_size(actual.j)));
     } else if (OP_IS("$elemMatch")) {
         return elem_match(c, actual, expected);
     } else if (OP_IS("$all") || OP_IS("$alli")) {
@@ -410,8 +448,9 @@ static bool enter(struct ctx *c)
     return true;
 }
 
-/* evalConditionValue(): a literal or an operator object against one value. */
-static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value, bool insensitive)
+/* evalConditionValue(): a literal or an operator object against one value (its insensitive
+ * form, for $alli's strings, is is_in_all_ci). */
+static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value)
 {
     if (!enter(c)) {
         return false;
@@ -423,8 +462,7 @@ static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value, bo
         const char *cs = json_string_value(cond);
         size_t cn = json_string_length(cond);
         charge(c, (long)(s.n / 64));
-        ok =
-            insensitive ? cond_ci_equal(s.s, s.n, cs, cn) : (s.n == cn && memcmp(s.s, cs, cn) == 0);
+        ok = s.n == cn && memcmp(s.s, cs, cn) == 0;
         jsval_str_free(&s);
     } else if (json_is_number(cond)) {
         ok = jsval_to_number(value, &c->poisoned) == jsval_of(cond).num;
@@ -534,7 +572,7 @@ static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond)
         for (size_t i = 0; i < json_array_size(cond) && ok; i++) {
             char k[24];
             int kn = snprintf(k, sizeof(k), "%zu", i);
-            ok = eval_value(c, json_array_get(cond, i), get_path(obj, k, (size_t)kn), false);
+            ok = eval_value(c, json_array_get(cond, i), get_path(obj, k, (size_t)kn));
         }
     } else if (json_is_object(cond)) {
         for (void *it = json_object_iter(jsval_unconst(cond)); it && ok;
@@ -551,7 +589,7 @@ static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond)
             } else if (KEY_IS("$not")) {
                 ok = !eval_cond(c, obj, v);
             } else {
-                ok = eval_value(c, v, get_path(obj, k, kn), false);
+                ok = eval_value(c, v, get_path(obj, k, kn));
             }
         }
     } /* numbers and booleans have no entries: true */
@@ -563,6 +601,7 @@ bool condition_eval(const json_t *condition, const json_t *attributes, const jso
 {
     struct ctx c = {.comp = NULL, .groups = saved_groups, .unlimited = true};
     bool ok = eval_cond(&c, jsval_of(attributes), condition);
+    cond_regex_scratch_free(&c.rx);
     return ok && !c.poisoned;
 }
 
@@ -577,6 +616,7 @@ int condition_match(const struct condition *comp, const json_t *attributes,
     c.unlimited = budget == NULL || budget->unlimited;
     c.left = budget != NULL ? budget->left : 0;
     bool ok = eval_cond(&c, jsval_of(attributes), condition);
+    cond_regex_scratch_free(&c.rx);
     if (budget != NULL && !budget->unlimited) {
         budget->left = c.left;
     }

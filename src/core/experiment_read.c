@@ -368,7 +368,11 @@ static const char *unknown_operator(const json_t *v)
     return NULL;
 }
 
-static int read_targeting(const json_t *v, struct experiment *x, struct err *err)
+/* targeting: checked when written (create, PATCH), not when a stored one is loaded: one
+ * stored before a check existed (an invalid $regex) still loads, matches nobody, and is
+ * refused at start (experiments.c). */
+static int read_targeting(const json_t *v, enum model_mode mode, struct experiment *x,
+                          struct err *err)
 {
     json_decref(x->targeting);
     x->targeting = NULL;
@@ -396,6 +400,9 @@ static int read_targeting(const json_t *v, struct experiment *x, struct err *err
     if (len > MODEL_MAX_CONDITION_BYTES) {
         return err_set(err, ERR_INVALID, "targeting", "targeting is larger than %d bytes",
                        MODEL_MAX_CONDITION_BYTES);
+    }
+    if (mode != MODEL_LOAD && condition_check_regexes(v, err) != 0) {
+        return -1; /* an operator that cannot be evaluated (API.md v1.1) */
     }
     if (json_object_size(v) > 0) {
         x->targeting = json_deep_copy(v);
@@ -712,7 +719,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
     if ((v = json_object_get(doc, "namespace")) != NULL && read_namespace(v, out, err) != 0) {
         goto out_fail;
     }
-    if ((v = json_object_get(doc, "targeting")) != NULL && read_targeting(v, out, err) != 0) {
+    if ((v = json_object_get(doc, "targeting")) != NULL && read_targeting(v, mode, out, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "forced")) != NULL && read_forced(v, out, err) != 0) {

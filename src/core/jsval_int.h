@@ -74,4 +74,12 @@ bool jsval_is_index_key(const char *k, size_t n);
 /* JSON.stringify(a) === JSON.stringify(b), without building either string. */
 bool jsval_stringify_equal(struct jsval a, const json_t *b, bool *failed);
 
+/* Room jsval_lower needs for n bytes of text (a code point at most grows from 2 bytes to 3). */
+#define JSVAL_LOWER_MAX(n) ((n) + (n) / 2 + 4)
+
+/* JavaScript's text.toLowerCase() of UTF-8 text[0..n) into out (at least JSVAL_LOWER_MAX(n)
+ * bytes; not NUL-terminated); returns its length. Bytes that are not UTF-8 are copied.
+ * jslower.c. */
+size_t jsval_lower(const char *text, size_t n, char *out);
+
 #endif

@@ -730,6 +730,47 @@ long long daemon_db_int(const struct daemon *d, const char *sql, int n, ...)
     return x;
 }
 
+void daemon_db_exec(const struct daemon *d, const char *sql, int n, ...)
+{
+    const char *v[16] = {0};
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n && i < 16; i++) {
+        v[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    if (d->db_url[0] != '\0') {
+        PGconn *c = PQconnectdb(d->db_url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexecParams(c, pg_sql(sql), n, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+        }
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    char path[300];
+    snprintf(path, sizeof(path), "%s/bunsen.db", d->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    }
+    for (int i = 0; i < n; i++) {
+        if (v[i] != NULL) {
+            sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_TRANSIENT);
+        }
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 void daemon_db_rows(const struct daemon *d, const char *sql,
                     void (*row)(void *ctx, const char *const *cols, int ncols), void *ctx)
 {

@@ -67,6 +67,10 @@ void daemon_db_doubles(const struct daemon *d, const char *sql, double *out, int
 void daemon_db_rows(const struct daemon *d, const char *sql,
                     void (*row)(void *ctx, const char *const *cols, int ncols), void *ctx);
 
+/* Write to the daemon's database (stopped: a test standing in for rows an older version
+ * wrote): sql with n text parameters, as daemon_db_int. Fails the test on any error. */
+void daemon_db_exec(const struct daemon *d, const char *sql, int n, ...);
+
 /* Run `bunsen ARGS...` (NULL-terminated) to completion; returns its exit code and, when
  * out is not NULL, its stdout+stderr (malloc'd, NUL-terminated). */
 int bunsen_run(char **out, const char *const *args);

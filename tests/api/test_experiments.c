@@ -3,8 +3,10 @@
  * refused while any experiment, archived too, uses the metric), experiments CRUD and the
  * ?status= filter, PATCH rules while running or paused (409 naming the field that would
  * reassign users), DELETE of drafts only, the whole lifecycle table (every status x
- * every action), stop with a released variant, the audit trail of every change, and the
- * role checks. One daemon is shared by every test (group setup).
+ * every action), stop with a released variant, the audit trail of every change, the
+ * role checks, and targeting that cannot be evaluated (unknown operators, invalid $regex
+ * patterns, also as stored by an older version). One daemon is shared by every test (group
+ * setup).
  */
 #include "harness.h"
 
@@ -803,6 +805,65 @@ static void test_namespace_overlap(void **state)
 
 /* The GET body of a running experiment with weights and coverage 1/3 (printed with 15
  * digits) can be sent back unchanged: no 409 for a "change" that is only rounding. */
+/* A $regex that cannot be evaluated is a 400 when written (create, PATCH) and at start
+ * (API.md v1.1), naming where it is and the pattern; one stored before the check existed
+ * still loads, matches nobody and does not block other edits. */
+static void test_invalid_regex(void **state)
+{
+    (void)state;
+    json_t *j = call("POST", "/api/v1/experiments",
+                     "{\"key\":\"bad-re\"," VARS ",\"targeting\":{\"$or\":[{\"a\":1},"
+                     "{\"ua\":{\"$regex\":\"(unclosed\"}}]}}",
+                     400);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_string_equal(str(json_object_get(j, "error"), "field"), "targeting");
+    assert_non_null(strstr(msg, "targeting.$or[1].ua.$regex"));
+    assert_non_null(strstr(msg, "(unclosed"));
+    json_decref(j);
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-re\"," VARS ",\"targeting\":{\"ua\":{\"$regexi\":\"[z-a]\"}}}", 400,
+             "targeting");
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"bad-re\"," VARS ",\"targeting\":{\"ua\":{\"$regex\":7}}}", 400,
+             "targeting");
+    /* two experiments whose stored pattern becomes invalid, as an older version kept it */
+    const char *good = "\"targeting\":{\"ua\":{\"$regex\":\"^ok\"}}";
+    new_exp("re-draft", fmt("%s,%s", VARS, good));
+    new_exp("re-running", fmt("%s,%s", VARS, good));
+    act("re-running", "start", NULL, 200);
+    call_err("PATCH", "/api/v1/experiments/re-draft",
+             "{\"targeting\":{\"ua\":{\"$regex\":\"a{2,1}\"}}}", 400, "targeting");
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   "UPDATE experiments SET doc = replace(doc, '\"^ok\"', '\"(unclosed\"') "
+                   "WHERE key IN ('re-draft', 're-running')",
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    j = call("GET", "/api/v1/experiments/re-running", NULL, 200); /* loaded */
+    assert_string_equal(str(json_object_get(json_object_get(j, "targeting"), "ua"), "$regex"),
+                        "(unclosed");
+    json_decref(j);
+    j = call("POST", "/api/v1/assign",
+             "{\"user_id\":\"u-1\",\"attributes\":{\"ua\":\"ok\"},\"experiments\":"
+             "[\"re-running\"],\"log_exposure\":false}",
+             200);
+    json_t *as = json_object_get(json_object_get(j, "assignments"), "re-running");
+    assert_true(json_is_false(json_object_get(as, "in_experiment")));
+    assert_string_equal(str(as, "reason"), "not_targeted");
+    json_decref(j);
+    j = call("POST", "/api/v1/experiments/re-draft/start", NULL, 400);
+    msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_non_null(strstr(msg, "targeting.ua.$regex"));
+    assert_non_null(strstr(msg, "(unclosed"));
+    json_decref(j);
+    assert_string_equal(status_of("re-draft"), "draft");
+    call_ok("PATCH", "/api/v1/experiments/re-draft", "{\"name\":\"Renamed\"}", 200);
+    call_ok("PATCH", "/api/v1/experiments/re-draft", fmt("{%s}", good), 200);
+    act("re-draft", "start", NULL, 200);
+}
+
+/* The GET body of a running experiment with weights 1/3 (printed with 15 digits) can be
+ * sent back unchanged: no 409 for a "change" that is only rounding. */
 static void test_round_trip_running(void **state)
 {
     (void)state;
@@ -886,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_running),
         cmocka_unit_test(test_coverage_lowered),
         cmocka_unit_test(test_namespace_overlap),
+        cmocka_unit_test(test_invalid_regex),
     };
     return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
 }

@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -82,6 +83,37 @@ static const char *const own_cases[] = {
     "[\"$ini non-ascii\", {\"n\": {\"$ini\": [\"\\u00e9t\\u00e9\"]}}, {\"n\": "
     "\"\\u00c9T\\u00c9\"}, true]",
     "[\"$nini non-ascii\", {\"n\": {\"$nini\": [\"\\u00e9\"]}}, {\"n\": \"\\u00c9\"}, false]",
+    "[\"$ini final sigma\", {\"n\": {\"$ini\": [\"\\u039f\\u0394\\u039f\\u03a3\"]}}, {\"n\": "
+    "\"\\u03bf\\u03b4\\u03bf\\u03c2\"}, true]",
+    "[\"$ini final sigma is not sigma\", {\"n\": {\"$ini\": [\"\\u039f\\u0394\\u039f\\u03a3\"]}}, "
+    "{\"n\": \"\\u03bf\\u03b4\\u03bf\\u03c3\"}, false]",
+    "[\"$ini lone capital sigma\", {\"n\": {\"$ini\": [\"\\u03a3\"]}}, {\"n\": \"\\u03c2\"}, "
+    "false]",
+    "[\"$ini sigma before a combining mark\", {\"n\": {\"$ini\": [\"\\u0391\\u03a3\\u0301\"]}}, "
+    "{\"n\": \"\\u03b1\\u03c2\\u0301\"}, true]",
+    "[\"$ini sigma inside a word\", {\"n\": {\"$ini\": [\"\\u0391\\u03a3\\u0391\"]}}, {\"n\": "
+    "\"\\u03b1\\u03c3\\u03b1\"}, true]",
+    "[\"$ini sigma after a full stop\", {\"n\": {\"$ini\": [\"A.\\u03a3\"]}}, {\"n\": "
+    "\"a.\\u03c3\"}, false]",
+    "[\"$ini long s is not s\", {\"n\": {\"$ini\": [\"s\"]}}, {\"n\": \"\\u017f\"}, false]",
+    "[\"$ini dotted capital I\", {\"n\": {\"$ini\": [\"i\\u0307\"]}}, {\"n\": \"\\u0130\"}, true]",
+    "[\"$ini dotted capital I is not i\", {\"n\": {\"$ini\": [\"i\"]}}, {\"n\": \"\\u0130\"}, "
+    "false]",
+    "[\"$ini kelvin sign\", {\"n\": {\"$ini\": [\"k\"]}}, {\"n\": \"\\u212a\"}, true]",
+    "[\"$ini capital sharp s\", {\"n\": {\"$ini\": [\"\\u00df\"]}}, {\"n\": \"\\u1e9e\"}, true]",
+    "[\"$ini deseret\", {\"n\": {\"$ini\": [\"\\ud801\\udc28\"]}}, {\"n\": \"\\ud801\\udc00\"}, "
+    "true]",
+    "[\"$ini cherokee\", {\"n\": {\"$ini\": [\"\\uab70\"]}}, {\"n\": \"\\u13a0\"}, true]",
+    "[\"$ini titlecase dz\", {\"n\": {\"$ini\": [\"\\u01c5\"]}}, {\"n\": \"\\u01c6\"}, true]",
+    "[\"$ini grows a byte\", {\"n\": {\"$ini\": [\"\\u2c65\"]}}, {\"n\": \"\\u023a\"}, true]",
+    "[\"$nini dotted capital I\", {\"n\": {\"$nini\": [\"i\\u0307\"]}}, {\"n\": \"\\u0130\"}, "
+    "false]",
+    "[\"$alli final sigma\", {\"n\": {\"$alli\": [\"\\u039f\\u0394\\u039f\\u03a3\", \"X\"]}}, "
+    "{\"n\": [\"x\", \"\\u03bf\\u03b4\\u03bf\\u03c2\"]}, true]",
+    "[\"$alli final sigma is not sigma\", {\"n\": {\"$alli\": "
+    "[\"\\u039f\\u0394\\u039f\\u03a3\"]}}, {\"n\": [\"\\u03bf\\u03b4\\u03bf\\u03c3\"]}, false]",
+    "[\"$alli number element\", {\"n\": {\"$alli\": [\"1\"]}}, {\"n\": [1]}, true]",
+    "[\"$alli operator condition\", {\"n\": {\"$alli\": [{\"$gt\": 1}]}}, {\"n\": [2]}, true]",
     "[\"$alli loose numbers\", {\"n\": {\"$alli\": [1]}}, {\"n\": [\"1\"]}, true]",
     "[\"$all empty\", {\"n\": {\"$all\": []}}, {\"n\": []}, true]",
     "[\"$all not array expected\", {\"n\": {\"$all\": \"a\"}}, {\"n\": [\"a\"]}, false]",
@@ -99,6 +131,18 @@ static const char *const own_cases[] = {
     "[\"$regex dot on non-ascii\", {\"n\": {\"$regex\": \"^.$\"}}, {\"n\": \"\\u00e9\"}, true]",
     "[\"$regex \\\\d is ascii\", {\"n\": {\"$regex\": \"^\\\\d+$\"}}, {\"n\": \"\\u0663\"}, false]",
     "[\"$regex empty negated class\", {\"n\": {\"$regex\": \"^[^]$\"}}, {\"n\": \"x\"}, true]",
+    "[\"$regex lookbehind sees before the start\", {\"n\": {\"$regex\": \"(?<=a)b\"}}, {\"n\": "
+    "\"ab\"}, true]",
+    "[\"$regex negative lookbehind\", {\"n\": {\"$regex\": \"(?<!a)b\"}}, {\"n\": \"ab\"}, false]",
+    "[\"$regex caret only at the start\", {\"n\": {\"$regex\": \"^b\"}}, {\"n\": \"ab\"}, false]",
+    "[\"$regex caret in one branch\", {\"n\": {\"$regex\": \"^a|c\"}}, {\"n\": \"bc\"}, true]",
+    "[\"$regex anchored branches\", {\"n\": {\"$regex\": \"^a|^b\"}}, {\"n\": \"cb\"}, false]",
+    "[\"$regex word boundary\", {\"n\": {\"$regex\": \"\\\\bb\"}}, {\"n\": \"a b\"}, true]",
+    "[\"$regex no word boundary\", {\"n\": {\"$regex\": \"\\\\bb\"}}, {\"n\": \"ab\"}, false]",
+    "[\"$regex dollar at the end\", {\"n\": {\"$regex\": \"b$\"}}, {\"n\": \"ab\"}, true]",
+    "[\"$regex empty pattern\", {\"n\": {\"$regex\": \"\"}}, {\"n\": \"x\"}, true]",
+    "[\"$regex match at the last position\", {\"n\": {\"$regex\": \"(iPhone|Android)$\"}}, "
+    "{\"n\": \"Mozilla (Linux; Android\"}, true]",
     "[\"$regexi non-ascii\", {\"n\": {\"$regexi\": \"^\\u00e9$\"}}, {\"n\": \"\\u00c9\"}, true]",
     "[\"$size on missing\", {\"n\": {\"$size\": 0}}, {}, false]",
     "[\"$size string cond\", {\"n\": {\"$size\": \"2\"}}, {\"n\": [1, 2]}, true]",
@@ -478,6 +522,164 @@ static void test_budget(void **state)
     json_decref(c);
 }
 
+/* {"$or": [{attr: {"$regex": pattern}} x n]} */
+static json_t *regex_or(const char *attr, const char *pattern, int n)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(list, json_pack("{s:{s:s}}", attr, "$regex", pattern));
+    }
+    return json_pack("{s:o}", "$or", list);
+}
+
+/* {attr: n bytes of fill, then tail} */
+static json_t *long_attr(const char *attr, size_t n, const char *fill, const char *tail)
+{
+    size_t fl = strlen(fill), tl = strlen(tail);
+    char *v = malloc(n + tl + 1);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = fill[i % fl];
+    }
+    memcpy(v + n, tail, tl + 1);
+    json_t *a = json_pack("{s:s}", attr, v);
+    free(v);
+    return a;
+}
+
+/* One condition evaluated under a fresh default budget: its answer and the steps it used. */
+static int match_used(const json_t *cond, const json_t *attrs, long *used)
+{
+    struct condition *cc = condition_compile(cond);
+    struct condition_budget b = {.left = CONDITION_BUDGET_DEFAULT};
+    int m = condition_match(cc, attrs, NULL, &b);
+    condition_free(cc);
+    *used = CONDITION_BUDGET_DEFAULT - b.left;
+    return m;
+}
+
+/* A regex's work is bounded over the whole subject, not per start position: PCRE2's match
+ * limit started again at every position, so (?:a|a){1,12}c stayed under it at each of the
+ * 4,096 positions of "aaa...abc" (~100 ms a condition with the JIT) and was charged 257 steps
+ * for its 16-byte subject slices; 150 such clauses took 15 s and the budget never ran out.
+ * Now each clause pays for the PCRE2 steps it takes (checked by steps, not time). */
+static void test_regex_whole_subject(void **state)
+{
+    (void)state;
+    json_t *ua = long_attr("ua", 4094, "a", "bc");
+    /* one clause: the per-operation limit stops it (no match), and it pays for reaching it */
+    json_t *one = regex_or("ua", "(?:a|a){1,12}c", 1);
+    long used = 0;
+    assert_int_equal(match_used(one, ua, &used), 0);
+    assert_true(used >= 1500); /* 26,384 PCRE2 steps at 16 a budget step (was 257) */
+    assert_false(condition_eval(one, ua, NULL));
+    /* 20 clauses: more work than a request's budget pays for */
+    json_t *many = regex_or("ua", "(?:a|a){1,12}c", 20);
+    assert_int_equal(match_used(many, ua, &used), -1);
+    /* a budget nearly spent stops the first clause */
+    struct condition *cc = condition_compile(one);
+    struct condition_budget low = {.left = 300};
+    assert_int_equal(condition_match(cc, ua, NULL, &low), -1);
+    condition_free(cc);
+    /* reading the subject from every position inside a lookahead (no counted step) */
+    json_t *digits = long_attr("d", 4096, "1,", "");
+    json_t *look = regex_or("d", "(?![\\d,]*)", 20);
+    assert_int_equal(match_used(look, digits, &used), -1);
+    /* a fixed repeat reads 2,048 characters at each position without a counted step */
+    json_t *wide = regex_or("d", "[\\d,]{2048}(?:x|y)", 20);
+    assert_int_equal(match_used(wide, digits, &used), -1);
+    /* an ordinary pattern on a long subject: matches at the end, well within the budget */
+    json_t *end = long_attr("ua", 4000, "Mozilla ", "Android 14");
+    json_t *plain = regex_or("ua", "(iPhone|Android) 1[0-9]", 1);
+    assert_int_equal(match_used(plain, end, &used), 1);
+    assert_true(used < 1000);
+    json_t *anch = regex_or("ua", "^Mozilla", 1);
+    assert_int_equal(match_used(anch, end, &used), 1);
+    assert_true(used < 20);
+    json_decref(anch);
+    json_decref(plain);
+    json_decref(end);
+    json_decref(wide);
+    json_decref(look);
+    json_decref(digits);
+    json_decref(many);
+    json_decref(one);
+    json_decref(ua);
+}
+
+/* {"city": [n strings of k "é"] + tail} */
+static json_t *accents(int n, int k, const char *tail)
+{
+    char *v = malloc((size_t)k * 2 + 1);
+    for (int i = 0; i < k; i++) {
+        memcpy(v + 2 * i, "\xc3\xa9", 2);
+    }
+    v[2 * k] = '\0';
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(arr, json_string(v));
+    }
+    if (tail != NULL) {
+        json_array_append_new(arr, json_string(tail));
+    }
+    free(v);
+    return json_pack("{s:o}", "city", arr);
+}
+
+/* The insensitive operators fold case once and pay by the bytes folded; version operators pay
+ * by the bytes padded. $ini compared a non-ASCII attribute with every non-ASCII list value
+ * by compiling it as a PCRE2 pattern (1 step each, ~68 us for 4 KB: 15 strings of 2,040 "é"
+ * against 1,000 "Zürich<n>" took 0.98 s); a version string cost 1 step at any length (1,800
+ * clauses against a 4 KB version: 0.30 s). Checked by steps. */
+static void test_fold_and_version_charges(void **state)
+{
+    (void)state;
+    json_t *list = json_array();
+    for (int i = 0; i < 1000; i++) {
+        json_array_append_new(list, json_sprintf("Z\xc3\xbcrich%d", i));
+    }
+    json_t *ini = json_pack("{s:{s:o}}", "city", "$ini", list);
+    json_t *lng = accents(15, 2040, NULL), *shrt = accents(15, 2, NULL);
+    long used_long = 0, used_short = 0;
+    assert_int_equal(match_used(ini, lng, &used_long), 0);
+    assert_int_equal(match_used(ini, shrt, &used_short), 0);
+    assert_true(used_short < 100);               /* one probe each, not 1,000 comparisons */
+    assert_true(used_long - used_short >= 3000); /* 15 x 4,080 bytes folded, 16 a step */
+    json_t *hit = json_pack("{s:s}", "city", "Z\xc3\x9cRICH999");
+    assert_int_equal(match_used(ini, hit, &used_short), 1);
+    /* $alli: each element folded once for the whole operation */
+    json_t *alli = json_pack("{s:{s:[s,s]}}", "city", "$alli", "X", "x");
+    json_t *tail = accents(15, 2040, "x");
+    assert_int_equal(match_used(alli, tail, &used_long), 1);
+    assert_true(used_long >= 15 * 4080 / 16 && used_long < 2 * 15 * 4080 / 16);
+    /* a version operator pays for the bytes it pads */
+    char *v = malloc(4097);
+    for (int i = 0; i < 4096; i++) {
+        v[i] = i % 2 ? '.' : '2';
+    }
+    v[4095] = '2';
+    v[4096] = '\0';
+    json_t *ver = json_pack("{s:s}", "v", v);
+    json_t *one = json_pack("{s:{s:s}}", "v", "$vgt", "1.2.3");
+    assert_int_equal(match_used(one, ver, &used_long), 1);
+    assert_true(used_long >= 500);
+    json_t *clauses = json_array();
+    for (int i = 0; i < 1800; i++) {
+        json_array_append_new(clauses, json_incref(one));
+    }
+    json_t *and = json_pack("{s:o}", "$and", clauses);
+    assert_int_equal(match_used(and, ver, &used_long), -1);
+    json_decref(and);
+    json_decref(one);
+    json_decref(ver);
+    free(v);
+    json_decref(tail);
+    json_decref(alli);
+    json_decref(hit);
+    json_decref(shrt);
+    json_decref(lng);
+    json_decref(ini);
+}
+
 static void test_attribute_caps(void **state)
 {
     (void)state;
@@ -515,11 +717,17 @@ static void test_attribute_caps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),  cmocka_unit_test(test_own_cases),
-        cmocka_unit_test(test_malformed),    cmocka_unit_test(test_depth_cap),
-        cmocka_unit_test(test_embedded_nul), cmocka_unit_test(test_compiled_sets),
-        cmocka_unit_test(test_budget),       cmocka_unit_test(test_attribute_caps),
+        cmocka_unit_test(test_conformance),
+        cmocka_unit_test(test_own_cases),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_compiled_sets),
+        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_attribute_caps),
         cmocka_unit_test(test_group_sets),
+        cmocka_unit_test(test_regex_whole_subject),
+        cmocka_unit_test(test_fold_and_version_charges),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }

@@ -444,6 +444,45 @@ static void test_experiment_targeting(void **state)
     experiment_clear(&x);
     json_decref(doc);
     free(s);
+    /* a $regex that cannot be evaluated is refused when written, wherever it is; a stored one
+     * still loads (it matches nobody, and start refuses it) */
+    static const char *const bad[] = {
+        "{\"ua\":{\"$regex\":\"(unclosed\"}}",
+        "{\"ua\":{\"$regexi\":\"[z-a]\"}}",
+        "{\"ua\":{\"$regex\":1}}",
+        "{\"$or\":[{\"a\":1},{\"tags\":{\"$elemMatch\":{\"$regex\":\"a{2,1}\"}}}]}",
+        "{\"ua\":{\"$not\":{\"$regex\":\"\\\\\"}}}",
+        "{\"ua\":{\"$regex\":\"(*NOTEMPTY)a\"}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        doc_err(base_with("targeting", bad[i]), MODEL_CREATE, NULL, "targeting");
+        json_t *stored = base_with("targeting", bad[i]);
+        json_object_set_new(stored, "status", json_string("running"));
+        assert_int_equal(experiment_from_json(stored, MODEL_LOAD, NULL, &x, &e), 0);
+        experiment_clear(&x);
+        json_decref(stored);
+    }
+    static const char *const good[] = {
+        "{\"ua\":{\"$regex\":\"^Mozilla\"}}",
+        "{\"ua\":{\"$regex\":\"(*UTF)(*LIMIT_MATCH=100)a|b\"}}",
+        "{\"ua\":{\"$regex\":\"(?x)a # a comment\"}}",
+        "{\"ua\":{\"$regexi\":\"a\\\\Qb\"}}",
+        "{\"$and\":[{\"ua\":{\"$regex\":\"(?<=a)b\\\\b\"}},{\"n\":{\"$in\":[\"(\"]}}]}",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        json_t *g = base_with("targeting", good[i]);
+        if (experiment_from_json(g, MODEL_CREATE, NULL, &x, &e) != 0) {
+            fail_msg("%s refused: %s", good[i], e.msg);
+        }
+        experiment_clear(&x);
+        json_decref(g);
+    }
+    doc = base_with("targeting", "{\"$or\":[{\"a\":1},{\"ua\":{\"$regex\":\"(x\"}}]}");
+    assert_int_equal(experiment_from_json(doc, MODEL_CREATE, NULL, &x, &e), -1);
+    assert_non_null(strstr(e.msg, "targeting.$or[1].ua.$regex"));
+    assert_non_null(strstr(e.msg, "\"(x\""));
+    assert_non_null(strstr(e.msg, "missing closing parenthesis"));
+    json_decref(doc);
     /* validate_json_depth: scalars 0, {} and [] 1, nesting adds one per level */
     json_t *d = parse("{\"a\":[{\"b\":1}],\"c\":{}}");
     assert_int_equal(validate_json_depth(json_object_get(d, "c"), 5), 1);
