@@ -263,7 +263,8 @@ T.test('100,000 values: a count, one textarea, no element per value', async () =
   await paste(nums.slice(0, 100000).join('\n'));
   await count().filter({ hasText: '100,000 values' }).waitFor();
   const checkMs = Date.now() - t1;
-  assert(checkMs < 3000, `counted and checked in ${checkMs} ms`);
+  // measured, not asserted (no timed assertions in tests: the machine is shared)
+  console.log(`# 100,000 values counted and checked in ${checkMs} ms`);
   await page.getByRole('button', { name: 'Create saved group' }).click();
   await waitHash('/saved-groups');
   await page.locator(`#groups-table tr[data-key="${BIG}"] td[data-label="Values"]`, { hasText: '100,000' }).waitFor();
@@ -272,7 +273,7 @@ T.test('100,000 values: a count, one textarea, no element per value', async () =
   await openGroup(BIG);
   await page.locator('p.muted.small', { hasText: '100,000 values' }).waitFor();
   const ms = Date.now() - t0;
-  assert(ms < 5000, `the page opened in ${ms} ms`);
+  console.log(`# the page with 100,000 values opened in ${ms} ms`);
   const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
   assert(nodes < 1000, `${nodes} elements on the page`);
   assertEq((await values().inputValue()).split('\n').length, 100000, 'the values in the textarea');
