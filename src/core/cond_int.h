@@ -4,7 +4,7 @@
  *
  * A compiled condition keeps the condition's json_t tree (borrowed) and adds side
  * tables keyed by the address of a node of that tree: a hash set for the array of every
- * $in/$nin/$ini/$nini, a compiled (JIT where available) PCRE2 code for the string of every
+ * $in/$nin/$ini/$nini, a compiled (interpreted, counted) PCRE2 code for the string of every
  * $regex/$regexi. The evaluator walks the same tree as before and asks for the side
  * entry of the node it is at; no entry (or no compiled condition) means "do it the slow
  * way", which keeps one set of semantics for both.
@@ -41,7 +41,6 @@ struct cond_regex {
                          "(?s:.*?)(?:pattern)", so the match limit covers every start */
     uint32_t weight;  /* budget weight of one PCRE2 step: 1 + the pattern's width / 256 */
     bool scans;       /* can read the subject without counted steps: weight + subject / 32 */
-    bool jit;         /* code is JIT-compiled (16 PCRE2 steps a budget step, else 2) */
     bool wrapped;     /* code is the prefixed form (a scan takes a step or two a byte) */
 };
 
@@ -51,13 +50,13 @@ struct cond_regex_scratch {
     pcre2_match_context *mc;
 };
 
-/* Compile pattern pat[0..n) ($regexi: insensitive) into out, JIT-compiled when jit (for a
- * pattern matched more than once). Returns 0, or -1 with err (may be NULL; field "targeting")
+/* Compile pattern pat[0..n) ($regexi: insensitive) into out (never JIT-compiled: see
+ * condregex.c). Returns 0, or -1 with err (may be NULL; field "targeting")
  * saying why PCRE2 refused it or why it cannot be bounded; out then holds nothing. Free with
  * cond_regex_clear (accepts a cleared or failed one). */
 struct err;
-int cond_regex_compile(const char *pat, size_t n, bool insensitive, bool jit,
-                       struct cond_regex *out, struct err *err);
+int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
+                       struct err *err);
 void cond_regex_clear(struct cond_regex *r);
 void cond_regex_scratch_free(struct cond_regex_scratch *s);
 

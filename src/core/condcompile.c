@@ -5,9 +5,9 @@
  * Owns the side tables of one compiled condition: a hash set per $in/$nin/$ini/$nini
  * array (so a 7,000-id targeting list is one probe per attribute value, not 7,000
  * comparisons; $ini/$nini strings keyed lower-cased), each $alli string lower-cased, and one
- * PCRE2 code per $regex/$regexi pattern (condregex.c: bounded by the budget), JIT-compiled
- * when the library supports it (compiled once per experiment definition instead of per
- * evaluation). Built by the snapshot builder, immutable afterwards: request threads read it
+ * PCRE2 code per $regex/$regexi pattern (condregex.c: bounded by the budget; interpreted,
+ * as the JIT does not count every step), compiled once per experiment definition instead of
+ * per evaluation. Built by the snapshot builder, immutable afterwards: request threads read it
  * concurrently without locks.
  */
 #include <math.h>
@@ -381,8 +381,7 @@ static void compile_op(struct condition *c, const char *k, size_t kn, const json
             return;
         }
         struct aux a = {v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, {0}, NULL, 0};
-        (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, true, &a.re,
-                                 NULL);
+        (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, &a.re, NULL);
         aux_put(c, a); /* re.code NULL: invalid, the operator does not match */
     } else if (KEY_IS("$alli") && json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -473,7 +472,7 @@ static int check_regex_walk(const json_t *v, char *path, int depth, struct err *
                                "%s takes a pattern string (it cannot be evaluated)", path);
             }
             if (cond_regex_compile(json_string_value(val), json_string_length(val),
-                                   KEY_IS("$regexi"), false, &re, &why) != 0) {
+                                   KEY_IS("$regexi"), &re, &why) != 0) {
                 return err_set(err, ERR_INVALID, "targeting",
                                "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
                                json_string_value(val), why.msg);

@@ -88,7 +88,7 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
         charge(c, 100); /* a compilation */
         if (c->poisoned ||
             cond_regex_compile(json_string_value(pattern), json_string_length(pattern), insensitive,
-                               false, &own, NULL) != 0) {
+                               &own, NULL) != 0) {
             return false;
         }
         re = &own;
