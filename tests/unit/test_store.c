@@ -1828,6 +1828,11 @@ static void test_pg_session_defaults(void **state)
     char *v = show(w, "idle_in_transaction_session_timeout");
     assert_string_equal(v, "10s");
     free(v);
+    if (strstr(url, "host=/") == NULL && strstr(url, "@/") == NULL) { /* TCP, as in tests */
+        v = show(w, "tcp_keepalives_idle"); /* read back as the kernel's 7200 when unset */
+        assert_string_equal(v, "10");
+        free(v);
+    }
     struct store_tx tx;
     tx_open(s, &tx, true);
     v = show(w, "lock_timeout");
@@ -1840,13 +1845,18 @@ static void test_pg_session_defaults(void **state)
     store_close(s);
     /* the operator's own setting (here in the URL's options) wins */
     char own[700];
-    snprintf(own, sizeof(own), "%s%soptions=-c%%20idle_in_transaction_session_timeout%%3D3s", url,
-             strchr(url, '?') ? "&" : "?");
+    snprintf(own, sizeof(own),
+             "%s%soptions=-c%%20idle_in_transaction_session_timeout%%3D3s%%20-c%%20"
+             "tcp_user_timeout%%3D0",
+             url, strchr(url, '?') ? "&" : "?");
     struct err err;
     struct pg_conn *c = pg_conn_open(own, &err);
     assert_non_null(c);
     v = show(c->pg, "idle_in_transaction_session_timeout");
     assert_string_equal(v, "3s");
+    free(v);
+    v = show(c->pg, "tcp_user_timeout"); /* an explicit 0 is the operator's too */
+    assert_string_equal(v, "0");
     free(v);
     pg_conn_close(c);
 }

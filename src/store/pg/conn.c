@@ -33,7 +33,9 @@
  * "Tenth pass"). An operator's own setting for the role or database is overridden for
  * these sessions only.
  * And the server's side of what a daemon that stops answering leaves behind, unless the
- * operator set them (for the role, the database or in the URL's options): the writer is
+ * operator set them (for the role, the database, the server's configuration or in the URL's
+ * options: pg_settings.source is then not 'default'; over TCP the keep-alives read back as
+ * the kernel's values, never 0, so the value itself cannot tell): the writer is
  * inside a transaction almost all the time under load, holding the catalogue lock shared
  * and its users' locks, so a frozen daemon (SIGSTOP, a paused VM) or a vanished host held
  * them until it came back or the server's TCP stack gave up (~2 h), and every other daemon's
@@ -44,10 +46,11 @@
  */
 static const char SQL_SESSION[] =
     "SET extra_float_digits = 3; SET client_min_messages = warning; SET random_page_cost = 1.1; "
-    "SELECT set_config(name, v, false) FROM (VALUES "
+    "SELECT set_config(d.name, d.v, false) FROM (VALUES "
     "('idle_in_transaction_session_timeout', '10s'), ('tcp_keepalives_idle', '10'), "
     "('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3'), "
-    "('tcp_user_timeout', '30000')) AS d(name, v) WHERE current_setting(name) = '0'";
+    "('tcp_user_timeout', '30000')) AS d(name, v) JOIN pg_settings s ON s.name = d.name "
+    "WHERE s.source = 'default'";
 
 /*
  * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
