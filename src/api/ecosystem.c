@@ -225,9 +225,10 @@ json_t *api_growthbook_payload_of(const struct snapshot *snap)
     {
         bool used = false;
         for (size_t i = 0; !used && i < snap->n; i++) {
-            used = api_experiment_in_payload(&snap->entries[i]) &&
-                   snap->entries[i].x.targeting != NULL &&
-                   saved_group_is_used(snap->entries[i].x.targeting, gk);
+            /* only a running experiment's rule carries its targeting (feature_of) */
+            const struct snapshot_entry *e = &snap->entries[i];
+            used = api_experiment_in_payload(e) && e->x.status == ASSIGN_STATUS_RUNNING &&
+                   e->x.targeting != NULL && saved_group_is_used(e->x.targeting, gk);
         }
         if (!used) {
             continue;

@@ -177,9 +177,16 @@ static void test_in_group(void **state)
                      "[\"ceo@example.com\"]}",
                      201));
     json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"s\",\"role\":\"sdk\"}", 201);
-    json_t *p = call("GET", fmt("/api/features/%s", json_string_value(json_object_get(k, "key"))),
-                     NULL, 200);
+    char *features = strdup(fmt("/api/features/%s", json_string_value(json_object_get(k, "key"))));
     json_decref(k);
+    /* paused, its rule carries no condition: its groups are not published either */
+    json_decref(call("POST", "/api/v1/experiments/grp/pause", NULL, 200));
+    json_t *p = call("GET", features, NULL, 200);
+    assert_null(json_object_get(json_object_get(p, "savedGroups"), "testers"));
+    json_decref(p);
+    json_decref(call("POST", "/api/v1/experiments/grp/resume", NULL, 200));
+    p = call("GET", features, NULL, 200);
+    free(features);
     const json_t *sg = json_object_get(p, "savedGroups");
     assert_int_equal(json_array_size(json_object_get(sg, "testers")), 1);
     assert_int_equal(json_array_size(json_object_get(sg, "blocked")), 1);
