@@ -519,7 +519,7 @@ int cli_compact(int argc, char **argv)
         fprintf(stderr,
                 "bunsen: --horizon-days %ld is within metric '%s''s CUPED look-back of %lld "
                 "hours: use at least %lld days\n",
-                days, lb.metric, (long long)lb.hours, (long long)(lb.hours / 24 + 2));
+                days, lb.metric, (long long)lb.hours, (long long)((lb.hours + 24 + 23) / 24));
         store_close(s);
         return 2;
     }

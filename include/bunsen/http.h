@@ -199,7 +199,7 @@ void http_server_each_stream(struct http_server *srv,
 /* Append bytes to a stream (inside http_server_each_stream's fn). 0, or -1 when the stream
  * is closing or holds 4 MiB unsent (a stalled client). */
 int http_stream_push(struct http_stream *st, const char *data, size_t len);
-/* End a stream once what it holds is sent (inside http_server_each_stream's fn). */
+/* End a stream now, dropping what it holds unsent (inside http_server_each_stream's fn). */
 void http_stream_close(struct http_stream *st);
 /* Open streams now. Any thread. */
 int http_server_stream_count(struct http_server *srv);

@@ -57,6 +57,8 @@ json_t *results_breakdown(struct store *s, const struct experiment *x, const cha
  * CR, which spreadsheets run as a formula (user ids, dimension values and names come from
  * outside). Numbers are never passed through it. */
 void results_csv_text_cell(const char *text, char *out, size_t n);
+/* Whether a text cell starts like a formula (= + - @ tab CR): the test of both exports. */
+bool results_csv_formula_start(const char *text);
 
 /* CSV of a results document: header row, then one row per metric x variant (per slice
  * under a dimension breakdown) carrying every field of the JSON, RFC 4180 quoting, CRLF

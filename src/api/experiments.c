@@ -300,9 +300,10 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
         strcmp(field, "coverage") == 0) {
         rc = err_set(err, ERR_CONFLICT, field,
                      "lowering coverage while the experiment is %s moves exposed users out of "
-                     "their variant while results still count them there; pause or stop it, or "
-                     "start a new experiment (raising is allowed)",
-                     assign_status_name(cur->status));
+                     "their variant while results still count them there; %s, or start a new "
+                     "experiment (raising is allowed)",
+                     assign_status_name(cur->status),
+                     cur->status == ASSIGN_STATUS_PAUSED ? "stop it" : "pause or stop it");
     } else if (field != NULL) {
         rc = err_set(err, ERR_CONFLICT, field,
                      "changing %s while the experiment is %s would reassign users; stop it and "

@@ -57,7 +57,7 @@ static void users_row(void *ctx, const struct store_user_row *row)
      * spreadsheet formula (any sdk key sends them): such a cell starts with ' as in the
      * results CSV (results_csv_text_cell); NDJSON has them exactly */
     bool quote = strpbrk(row->user_id, ",\"\r\n") != NULL;
-    bool formula = row->user_id[0] != '\0' && strchr("=+-@\t\r", row->user_id[0]) != NULL;
+    bool formula = results_csv_formula_start(row->user_id);
     if (quote) {
         buf_append(&u->out, formula ? "\"'" : "\"", formula ? 2 : 1);
         for (const char *p = row->user_id; *p; p++) {

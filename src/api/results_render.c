@@ -29,12 +29,16 @@ static void csv_field(struct buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
-void results_csv_text_cell(const char *text, char *out, size_t n)
+bool results_csv_formula_start(const char *text)
 {
     /* a spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
      * injection"): user ids and dimension values come from any sdk key */
-    bool formula = text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL;
-    snprintf(out, n, "%s%s", formula ? "'" : "", text);
+    return text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL;
+}
+
+void results_csv_text_cell(const char *text, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s", results_csv_formula_start(text) ? "'" : "", text);
 }
 
 /* A JSON scalar as CSV/table text: null -> "". */

@@ -216,7 +216,10 @@ int http_stream_push(struct http_stream *st, const char *data, size_t len)
 
 void http_stream_close(struct http_stream *st)
 {
-    /* called from http_server_each_stream's callback: the set's lock is held */
+    /* called from http_server_each_stream's callback: the set's lock is held. What is still
+     * queued is dropped (a revoked key gets no payload queued before the revocation; an
+     * event cut short has no blank line, and SSE clients discard it) */
+    st->len = st->off = 0;
     st->closing = true;
     if (st->suspended) {
         st->suspended = false;

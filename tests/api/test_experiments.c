@@ -724,7 +724,7 @@ static void test_coverage_lowered(void **state)
         assert_string_equal(str(err, "field"), "coverage");
         const char *msg = str(err, "message");
         if (strstr(msg, states[s]) == NULL || strstr(msg, "exposed users") == NULL ||
-            strstr(msg, "pause or stop") == NULL || strstr(msg, "new experiment") == NULL) {
+            strstr(msg, "stop it") == NULL || strstr(msg, "new experiment") == NULL) {
             fail_msg("the 409 does not say why and what to do: %s", msg);
         }
         json_decref(e);

@@ -581,8 +581,10 @@ static const char SQL_DEF_KEEP[] =
     "INSERT INTO rebuild_metric_defs (experiment, metric, doc) SELECT $1::text, $2::text, "
     "$3::text WHERE EXISTS (SELECT 1 FROM rollup_rebuilds WHERE experiment = $1::text) "
     "ON CONFLICT (experiment, metric) DO NOTHING";
+/* only while the rebuild runs (see the SQLite adapter's rebuild.c) */
 static const char SQL_DEF_GET[] =
-    "SELECT doc FROM rebuild_metric_defs WHERE experiment = $1 AND metric = $2";
+    "SELECT doc FROM rebuild_metric_defs WHERE experiment = $1 AND metric = $2 AND EXISTS "
+    "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)";
 
 int pg_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
                            const char *doc, struct err *err)

@@ -533,8 +533,11 @@ static const char SQL_DEF_KEEP[] =
     "INSERT INTO rebuild_metric_defs (experiment, metric, doc) SELECT ?1, ?2, ?3 WHERE EXISTS "
     "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1) ON CONFLICT (experiment, metric) "
     "DO NOTHING";
+/* only while the rebuild runs: a row left behind (an older daemon ended the rebuild during a
+ * rolling upgrade, not knowing this table) must not hold results to an old definition */
 static const char SQL_DEF_GET[] =
-    "SELECT doc FROM rebuild_metric_defs WHERE experiment = ?1 AND metric = ?2";
+    "SELECT doc FROM rebuild_metric_defs WHERE experiment = ?1 AND metric = ?2 AND EXISTS "
+    "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)";
 
 int sqlite_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
                                const char *doc, struct err *err)
