@@ -459,7 +459,8 @@ static const char compact_usage[] =
     "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
     "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
     "and events older than N days (default 400, at least 15, and longer than every metric's\n"
-    "CUPED look-back) of users in no live experiment. Results do not change. Safe while the\n"
+    "CUPED look-back plus a day) of users in no live experiment. Results do not change. Safe while "
+    "the\n"
     "daemon runs.\n";
 
 struct lookback {
@@ -517,8 +518,8 @@ int cli_compact(int argc, char **argv)
     }
     if ((int64_t)days * 24 < lb.hours + 24) {
         fprintf(stderr,
-                "bunsen: --horizon-days %ld is within metric '%s''s CUPED look-back of %lld "
-                "hours: use at least %lld days\n",
+                "bunsen: --horizon-days %ld is within the CUPED look-back of metric '%s' (%lld "
+                "hours) plus a day: use at least %lld days\n",
                 days, lb.metric, (long long)lb.hours, (long long)((lb.hours + 24 + 23) / 24));
         store_close(s);
         return 2;

@@ -39,7 +39,7 @@ function explain(action, x) {
       ];
     case 'pause':
       return [
-        p(`Every user will get the control (${control}) and no new exposures are logged. Data collected so far is kept.`),
+        p(`Users will get the control (${control}) from /assign, the experiment’s default value from GrowthBook SDKs and their code default from OpenFeature; users in the forced list keep their variant. No new exposures are logged. Data collected so far is kept.`),
         p('When you resume, each user is hashed to the same variant as before.'),
       ];
     case 'resume':
@@ -47,7 +47,7 @@ function explain(action, x) {
     case 'stop':
       return [
         p('The experiment ends: no new exposures are logged and the results are final. This cannot be undone.'),
-        p(`Without a release every user gets the control (${control}). If you release a variant, every user gets that variant from now on (no exposures are logged).`),
+        p(`Without a release users get the control (${control}) from /assign and their code default from SDKs and OpenFeature. If you release a variant, every user gets that variant from now on (no exposures are logged). Either way users in the forced list keep their variant.`),
       ];
     case 'archive':
       // an archived experiment serves nothing (API.md): not its released variant, not its
