@@ -2,6 +2,7 @@
  * results_render.c - a results document as CSV (RFC 4180, for spreadsheets) and as an
  * aligned text table (for `bunsen results` on a terminal) (results.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,15 @@ static void csv_field(struct buf *b, const char *s)
 bool results_csv_formula_start(const char *text)
 {
     /* a spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
-     * injection"): user ids and dimension values come from any sdk key */
-    return text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL;
+     * injection"): user ids and dimension values come from any sdk key. A plain number
+     * ("-7", "+1.5e3": nothing a formula could do) keeps its text */
+    if (text[0] == '\0' || strchr("=+-@\t\r", text[0]) == NULL) {
+        return false;
+    }
+    char *end = NULL;
+    double v = strtod(text, &end);
+    bool number = end != text && *end == '\0' && isfinite(v) && text[1] >= '.' && text[1] <= '9';
+    return !number;
 }
 
 void results_csv_text_cell(const char *text, char *out, size_t n)
