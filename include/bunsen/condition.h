@@ -42,6 +42,11 @@
  * Thread-safe; allocates only transient memory (aborts only on OOM, as xmalloc). */
 bool condition_eval(const json_t *condition, const json_t *attributes, const json_t *saved_groups);
 
+/* The first "$operator" key in condition (borrowed; any JSON) that the evaluator does not
+ * know, or NULL. An unknown one would silently match nobody (GrowthBook's rule), which is
+ * never what an editor meant: experiment targeting refuses it. Thread-safe. */
+const char *condition_unknown_operator(const json_t *condition);
+
 /* Check that every "$regex" / "$regexi" in condition (borrowed; NULL ok) can be evaluated:
  * its value is a pattern string that PCRE2 compiles in Bunsen's form (core/condregex.c).
  * Returns 0, or -1 with err (ERR_INVALID, field "targeting") naming the first one that cannot:

@@ -487,6 +487,50 @@ static int check_regex_walk(const json_t *v, char *path, int depth, struct err *
     return 0;
 }
 
+/* The operators condition.c evaluates (kept beside it: a new operator is added to both). */
+const char *condition_unknown_operator(const json_t *v)
+{
+    static const char *const ops[] = {
+        "$eq",  "$ne",        "$lt",   "$lte",    "$gt",      "$gte",        "$in",  "$nin",
+        "$all", "$elemMatch", "$size", "$exists", "$type",    "$not",        "$and", "$or",
+        "$nor", "$regex",     "$ini",  "$nini",   "$alli",    "$regexi",     "$veq", "$vne",
+        "$vgt", "$vgte",      "$vlt",  "$vlte",   "$inGroup", "$notInGroup", NULL};
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            const char *bad = condition_unknown_operator(e);
+            if (bad != NULL) {
+                return bad;
+            }
+        }
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        return NULL;
+    }
+    const char *k;
+    json_t *c;
+    json_object_foreach((json_t *)(uintptr_t)v, k, c)
+    {
+        if (k[0] == '$') {
+            bool known = false;
+            for (size_t i = 0; ops[i] != NULL && !known; i++) {
+                known = strcmp(k, ops[i]) == 0;
+            }
+            if (!known) {
+                return k;
+            }
+        }
+        const char *bad = condition_unknown_operator(c);
+        if (bad != NULL) {
+            return bad;
+        }
+    }
+    return NULL;
+}
+
 int condition_check_regexes(const json_t *condition, struct err *err)
 {
     char path[96] = "targeting";

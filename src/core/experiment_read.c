@@ -323,51 +323,6 @@ static int read_namespace(const json_t *v, struct experiment *x, struct err *err
     return 0;
 }
 
-/* Every "$operator" key in the condition must be one the evaluator knows: an unknown one
- * would silently match nobody (GrowthBook's rule), which is never what an editor meant. */
-static const char *unknown_operator(const json_t *v)
-{
-    static const char *const ops[] = {
-        "$eq",  "$ne",        "$lt",   "$lte",    "$gt",      "$gte",        "$in",  "$nin",
-        "$all", "$elemMatch", "$size", "$exists", "$type",    "$not",        "$and", "$or",
-        "$nor", "$regex",     "$ini",  "$nini",   "$alli",    "$regexi",     "$veq", "$vne",
-        "$vgt", "$vgte",      "$vlt",  "$vlte",   "$inGroup", "$notInGroup", NULL};
-    if (json_is_array(v)) {
-        size_t i;
-        const json_t *e;
-        json_array_foreach(v, i, e)
-        {
-            const char *bad = unknown_operator(e);
-            if (bad != NULL) {
-                return bad;
-            }
-        }
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        return NULL;
-    }
-    const char *k;
-    json_t *c;
-    json_object_foreach((json_t *)(uintptr_t)v, k, c)
-    {
-        if (k[0] == '$') {
-            bool known = false;
-            for (size_t i = 0; ops[i] != NULL && !known; i++) {
-                known = strcmp(k, ops[i]) == 0;
-            }
-            if (!known) {
-                return k;
-            }
-        }
-        const char *bad = unknown_operator(c);
-        if (bad != NULL) {
-            return bad;
-        }
-    }
-    return NULL;
-}
-
 /* targeting: checked when written (create, PATCH), not when a stored one is loaded: one
  * stored before a check existed (an invalid $regex) still loads, matches nobody, and is
  * refused at start (experiments.c). */
@@ -387,7 +342,7 @@ static int read_targeting(const json_t *v, enum model_mode mode, struct experime
         return err_set(err, ERR_INVALID, "targeting", "targeting is nested more than %d levels",
                        MODEL_MAX_CONDITION_DEPTH);
     }
-    const char *bad = unknown_operator(v);
+    const char *bad = condition_unknown_operator(v);
     if (bad != NULL) {
         return err_set(err, ERR_INVALID, "targeting",
                        "unknown operator '%.40s' in targeting (see the condition language in "

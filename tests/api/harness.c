@@ -630,7 +630,9 @@ static const char *pg_sql(const char *sql)
 }
 
 /* Run sql on d's PostgreSQL database with n text parameters. */
-static PGresult *pg_query(const struct daemon *d, const char *sql, int n, const char *const *v)
+/* Run sql with text parameters v[0..n); fails the test unless its status is want. */
+static PGresult *pg_run_want(const struct daemon *d, const char *sql, int n, const char *const *v,
+                             ExecStatusType want)
 {
     PGconn *c = PQconnectdb(d->db_url);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
@@ -647,19 +649,25 @@ static PGresult *pg_query(const struct daemon *d, const char *sql, int n, const 
         types[i] = 25; /* text */
     }
     PGresult *r = PQexecParams(c, q, n, types, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (PQresultStatus(r) != want) {
         fail_msg("%s: %s", sql, PQresultErrorMessage(r));
     }
     PQfinish(c);
     return r;
 }
 
-static sqlite3_stmt *sqlite_query(const struct daemon *d, sqlite3 **db, const char *sql, int n,
-                                  const char *const *v)
+static PGresult *pg_query(const struct daemon *d, const char *sql, int n, const char *const *v)
+{
+    return pg_run_want(d, sql, n, v, PGRES_TUPLES_OK);
+}
+
+/* sql prepared on the daemon's SQLite file (opened with flags) with text parameters bound. */
+static sqlite3_stmt *sqlite_prepare(const struct daemon *d, sqlite3 **db, int flags,
+                                    const char *sql, int n, const char *const *v)
 {
     char path[300];
     snprintf(path, sizeof(path), "%s/bunsen.db", d->dir);
-    assert_int_equal(sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(path, db, flags, NULL), SQLITE_OK);
     sqlite3_busy_timeout(*db, 5000);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(*db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -671,6 +679,12 @@ static sqlite3_stmt *sqlite_query(const struct daemon *d, sqlite3 **db, const ch
         }
     }
     return st;
+}
+
+static sqlite3_stmt *sqlite_query(const struct daemon *d, sqlite3 **db, const char *sql, int n,
+                                  const char *const *v)
+{
+    return sqlite_prepare(d, db, SQLITE_OPEN_READONLY, sql, n, v);
 }
 
 void daemon_db_doubles(const struct daemon *d, const char *sql, double *out, int ncols, int n, ...)
@@ -740,30 +754,11 @@ void daemon_db_exec(const struct daemon *d, const char *sql, int n, ...)
     }
     va_end(ap);
     if (d->db_url[0] != '\0') {
-        PGconn *c = PQconnectdb(d->db_url);
-        assert_int_equal(PQstatus(c), CONNECTION_OK);
-        PGresult *r = PQexecParams(c, pg_sql(sql), n, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-        }
-        PQclear(r);
-        PQfinish(c);
+        PQclear(pg_run_want(d, sql, n, v, PGRES_COMMAND_OK));
         return;
     }
-    char path[300];
-    snprintf(path, sizeof(path), "%s/bunsen.db", d->dir);
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    }
-    for (int i = 0; i < n; i++) {
-        if (v[i] != NULL) {
-            sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_TRANSIENT);
-        }
-    }
+    sqlite3_stmt *st = sqlite_prepare(d, &db, SQLITE_OPEN_READWRITE, sql, n, v);
     if (sqlite3_step(st) != SQLITE_DONE) {
         fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     }
