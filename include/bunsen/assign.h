@@ -87,9 +87,11 @@ struct assign_experiment {
 
 /* How the decision was reached, for explain output and debugging. */
 struct assign_explain {
-    const char *seed;       /* the seed used (borrowed from the experiment) */
-    int hash_version;       /* 1 or 2 */
-    const char *hash_input; /* "seed + user_id" (v2) or "user_id + seed" (v1) */
+    const char *seed; /* the seed used (borrowed from the experiment) */
+    int hash_version; /* 1 or 2 */
+    /* the attribute whose value was hashed (borrowed from the experiment): its
+     * hash_attribute, or its fallback_attribute when the first is missing; NULL: user_id */
+    const char *hash_attribute;
     bool has_namespace_bucket;
     double namespace_bucket; /* hash("__" + ns.name, user_id, 1) when computed */
     size_t nranges;          /* ranges[] filled when the bucket was computed */

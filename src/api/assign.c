@@ -83,12 +83,24 @@ static json_t *explain_json(const struct assign_result *res)
     for (size_t i = 0; i < ex->nranges; i++) {
         json_array_append_new(ranges, json_pack("[f, f]", ex->ranges[i].start, ex->ranges[i].end));
     }
-    json_t *o = json_pack(
-        "{s:s, s:i, s:s, s:o, s:o, s:o, s:s}", "seed", ex->seed ? ex->seed : "", "hash_version",
-        ex->hash_version, "hash_input", ex->hash_input ? ex->hash_input : "", "bucket",
-        res->has_bucket ? json_real(res->bucket) : json_null(), "namespace_bucket",
-        ex->has_namespace_bucket ? json_real(ex->namespace_bucket) : json_null(), "ranges", ranges,
-        "rule", ex->rule ? ex->rule : "");
+    /* what was hashed, in the order it was: "seed + user_id" (version 2) or
+     * "attributes.company + seed" (version 1 with hash_attribute company) */
+    const char *name = ex->hash_attribute;
+    char what[MODEL_ATTRIBUTE_MAX + 16];
+    char input[sizeof(what) + 16];
+    if (name != NULL) {
+        snprintf(what, sizeof(what), "attributes.%s", name);
+    } else {
+        snprintf(what, sizeof(what), "user_id");
+    }
+    snprintf(input, sizeof(input), ex->hash_version == 1 ? "%s + seed" : "seed + %s", what);
+    json_t *o =
+        json_pack("{s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:s}", "seed", ex->seed ? ex->seed : "",
+                  "hash_version", ex->hash_version, "hash_attribute", name != NULL ? name : "id",
+                  "hash_input", input, "bucket",
+                  res->has_bucket ? json_real(res->bucket) : json_null(), "namespace_bucket",
+                  ex->has_namespace_bucket ? json_real(ex->namespace_bucket) : json_null(),
+                  "ranges", ranges, "rule", ex->rule ? ex->rule : "");
     return o;
 }
 

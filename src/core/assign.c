@@ -186,7 +186,6 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     const char *seed = x->seed != NULL ? x->seed : x->key;
     out->explain.seed = seed;
     out->explain.hash_version = x->hash_version;
-    out->explain.hash_input = x->hash_version == 2 ? "seed + user_id" : "user_id + seed";
 
     /* an archived experiment serves nothing, to anyone: it is gone from the SDK payload and
      * from OFREP (FLAG_NOT_FOUND), so /assign answers as for one not running, even for the
@@ -216,9 +215,11 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     if (x->hash_attribute != NULL) {
         hv = assign_hash_text(json_object_get(attributes, x->hash_attribute), hbuf, sizeof(hbuf),
                               &hlen);
+        out->explain.hash_attribute = x->hash_attribute;
         if (hv == NULL && x->fallback_attribute != NULL) {
             hv = assign_hash_text(json_object_get(attributes, x->fallback_attribute), hbuf,
                                   sizeof(hbuf), &hlen);
+            out->explain.hash_attribute = x->fallback_attribute;
         }
         if (hv == NULL) {
             return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,

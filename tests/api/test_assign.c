@@ -286,6 +286,27 @@ static void test_explain(void **state)
     json_decref(root);
     json_t *g = call("GET", "/api/v1/experiments/ex-v1/assign?user_id=u-5&explain=true", NULL, 200);
     assert_string_equal(str(json_object_get(g, "explain"), "seed"), "sd");
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_attribute"), "id");
+    json_decref(g);
+    /* with hash_attribute and fallback_attribute, explain names the attribute that was
+     * hashed: the first when present, else the fallback */
+    new_exp("ex-attr", VARS ",\"hash_attribute\":\"company\",\"fallback_attribute\":\"device\"",
+            "start");
+    g = call("GET",
+             "/api/v1/experiments/ex-attr/assign?user_id=u-5&attr.company=acme&attr.device=d1"
+             "&explain=true",
+             NULL, 200);
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_attribute"), "company");
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_input"),
+                        "seed + attributes.company");
+    assert_int_equal(hash_bucket("ex-attr", 7, "acme", 4, 2, &b, NULL), 0);
+    assert_true(json_real_value(json_object_get(g, "bucket")) == b);
+    json_decref(g);
+    g = call("GET", "/api/v1/experiments/ex-attr/assign?user_id=u-5&attr.device=d1&explain=true",
+             NULL, 200);
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_attribute"), "device");
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_input"),
+                        "seed + attributes.device");
     json_decref(g);
 }
 
