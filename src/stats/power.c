@@ -55,6 +55,14 @@ int stats_power_binomial(double p1, double p2, double alpha, double power, int64
     double pbar = (p1 + p2) / 2.0;
     double num = za * sqrt(2.0 * pbar * (1.0 - pbar)) + zb * sqrt(p1 * (1 - p1) + p2 * (1 - p2));
     double dd = p2 - p1;
+    if (!(num > 0)) {
+        /* a target power below about alpha / 2 (zb < -za): the formula's power,
+         * Phi((sqrt(n) |dd| - za sqrt(2 pbar qbar)) / sqrt(p1 q1 + p2 q2)), exceeds it at
+         * any n, so the least n is the least there is; squaring num would answer a larger n
+         * the lower the target (2,400 users for power 0.001, 0 for 0.025) */
+        *n = 1;
+        return 0;
+    }
     return users_of(num * num / (dd * dd), n, err);
 }
 
