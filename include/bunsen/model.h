@@ -143,7 +143,11 @@ struct experiment {
     struct analysis_defaults analysis;
     enum assign_status status;
     int64_t created_at, updated_at, started_at, stopped_at; /* 0 = null */
-    int released;                                           /* variant index or -1 */
+    /* time spent paused: paused_at is when the current pause began (0 = not paused),
+     * paused_ms the length of the pauses that ended (at resume or stop). Running time =
+     * (stopped_at or now) - started_at - paused_ms - (now - paused_at while paused). */
+    int64_t paused_at, paused_ms;
+    int released;          /* variant index or -1 */
     json_t *default_value; /* owned; what users out of the experiment get, NULL = the control's */
     char hash_attribute[MODEL_ATTRIBUTE_MAX + 1];     /* hashed attribute, default "id" (user_id) */
     char fallback_attribute[MODEL_ATTRIBUTE_MAX + 1]; /* used when hash_attribute is absent; "" */
@@ -198,6 +202,10 @@ int experiment_variant_index(const struct experiment *x, const char *key);
 
 /* Does the experiment use metric key (as a metric or guardrail)? */
 bool experiment_uses_metric(const struct experiment *x, const char *key);
+
+/* How long x has run, in ms, as of now: from started_at to stopped_at (or now), less its
+ * pauses (paused_ms, and the current one). 0 when never started or on a clock gone back. */
+int64_t experiment_running_ms(const struct experiment *x, int64_t now);
 
 /* Fill the hot-path view; keys/weights are arrays of ASSIGN_MAX_VARIANTS owned by the caller
  * and, like x, must outlive a. */

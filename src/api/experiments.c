@@ -419,6 +419,14 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
     int64_t now = time_now_ms();
     next.status = to;
     next.updated_at = now;
+    if (to == ASSIGN_STATUS_PAUSED) {
+        next.paused_at = now;
+    } else if (cur->status == ASSIGN_STATUS_PAUSED) {
+        /* resume or stop: the pause ends (one begun before pauses were recorded, or under
+         * a clock that stepped back, adds nothing) */
+        next.paused_ms += cur->paused_at > 0 && now > cur->paused_at ? now - cur->paused_at : 0;
+        next.paused_at = 0;
+    }
     if (strcmp(ew->action, "start") == 0) {
         next.started_at = now;
         /* an operator that cannot be evaluated is a 400 at start (API.md v1.1): a missing

@@ -417,8 +417,8 @@ static size_t primary_index(const struct experiment *x)
  * "decision" (API.md "Results, v1.1"): users needed per variant to detect the experiment's
  * relative mde at its alpha and power 0.8, from the control arm's observed mean and
  * variance (binomial: power.prop.test; others: the t-test, STATS.md "Power"), how far the
- * smallest variant is, and days left at each variant's observed exposure rate since the
- * start (null before one full day, or when stopped).
+ * smallest variant is, and days left at each variant's observed exposure rate over the
+ * time it ran, pauses left out (null before one full day, while paused, or when stopped).
  */
 static json_t *decision_json(const struct experiment *x, const struct metric *m,
                              const struct arms *a, const int64_t *users)
@@ -468,14 +468,13 @@ static json_t *decision_json(const struct experiment *x, const struct metric *m,
                   x->analysis.alpha, "power", DECISION_POWER, "users_needed_per_variant",
                   have_need ? json_integer(need) : json_null(), "users_so_far", (json_int_t)total,
                   "users_smallest_variant", (json_int_t)least);
-    double elapsed_days = 0;
-    if (x->started_at > 0) {
-        int64_t end = x->stopped_at > 0 ? x->stopped_at : time_now_ms();
-        elapsed_days = (double)(end - x->started_at) / (double)DAY_MS;
-    }
+    /* the time it ran: no users arrive while paused, so a pause would lower the rate */
+    double elapsed_days = (double)experiment_running_ms(x, time_now_ms()) / (double)DAY_MS;
     json_object_set_new(d, "progress",
                         have_need ? json_real(fmin(1.0, (double)least / (double)need))
                                   : json_null());
+    /* whole days, as the dashboard's "Days running": the reply stays the same all day */
+    json_object_set_new(d, "days_running", json_integer((json_int_t)floor(elapsed_days)));
     json_object_set_new(d, "users_per_day",
                         elapsed_days >= 1 ? json_real((double)total / elapsed_days) : json_null());
     json_t *left = json_null();

@@ -162,6 +162,7 @@ static const struct column columns[] = {
     {"decision_users_needed_per_variant", SC_DECISION, "users_needed_per_variant", NULL, 0},
     {"decision_users_so_far", SC_DECISION, "users_so_far", NULL, 0},
     {"decision_progress", SC_DECISION, "progress", NULL, 0},
+    {"decision_days_running", SC_DECISION, "days_running", NULL, 0},
     {"decision_users_per_day", SC_DECISION, "users_per_day", NULL, 0},
     {"decision_days_left", SC_DECISION, "days_left", NULL, 0},
     {"decision_warning", SC_DECISION, "warning", NULL, 0},

@@ -110,6 +110,8 @@ json_t *experiment_to_json(const struct experiment *x)
     json_object_set_new(o, "updated_at", json_integer(x->updated_at));
     json_object_set_new(o, "started_at", time_or_null(x->started_at));
     json_object_set_new(o, "stopped_at", time_or_null(x->stopped_at));
+    json_object_set_new(o, "paused_at", time_or_null(x->paused_at));
+    json_object_set_new(o, "paused_ms", json_integer(x->paused_ms));
     json_object_set_new(o, "released_variant",
                         x->released >= 0 ? json_string(x->variants[x->released].key) : json_null());
     json_object_set_new(o, "default_value",
@@ -235,6 +237,20 @@ int experiment_variant_index(const struct experiment *x, const char *key)
         }
     }
     return -1;
+}
+
+int64_t experiment_running_ms(const struct experiment *x, int64_t now)
+{
+    if (x->started_at <= 0) {
+        return 0;
+    }
+    int64_t end = x->stopped_at > 0 ? x->stopped_at : now;
+    int64_t paused = x->paused_ms > 0 ? x->paused_ms : 0;
+    if (x->paused_at > 0 && x->stopped_at == 0 && end > x->paused_at) {
+        paused += end - x->paused_at;
+    }
+    int64_t ran = end - x->started_at - paused;
+    return ran > 0 ? ran : 0;
 }
 
 bool experiment_uses_metric(const struct experiment *x, const char *key)

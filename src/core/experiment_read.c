@@ -39,6 +39,8 @@ static const char *const experiment_fields[] = {"key",
                                                 "updated_at",
                                                 "started_at",
                                                 "stopped_at",
+                                                "paused_at",
+                                                "paused_ms",
                                                 "released_variant",
                                                 "conclusion",
                                                 "default_value",
@@ -739,6 +741,8 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         out->updated_at = opt_time(doc, "updated_at");
         out->started_at = opt_time(doc, "started_at");
         out->stopped_at = opt_time(doc, "stopped_at");
+        out->paused_at = opt_time(doc, "paused_at");
+        out->paused_ms = opt_time(doc, "paused_ms");
         v = json_object_get(doc, "released_variant");
         out->released =
             json_is_string(v) ? experiment_variant_index(out, json_string_value(v)) : -1;

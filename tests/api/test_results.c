@@ -454,9 +454,38 @@ static void test_decision_weight_zero(void **state)
     assert_true(json_is_null(json_object_get(d, "days_left")));
     assert_non_null(strstr(json_string_value(json_object_get(d, "warning")), "paused"));
     json_decref(res);
+    json_t *x = http_json(D.port, "GET", "/api/v1/experiments/w-zero", D.admin_key, NULL, &st);
+    int64_t paused_at = json_integer_value(json_object_get(x, "paused_at"));
+    assert_true(paused_at > 0);
+    json_decref(x);
+    usleep(30000);
     json_decref(
         http_json(D.port, "POST", "/api/v1/experiments/w-zero/resume", D.admin_key, NULL, &st));
     assert_int_equal(st, 200);
+    /* the pause is recorded (at least the 30 ms slept), and the rate leaves it out: a run
+     * of 10 days with 4 days paused is 6 days running, 350 users are 58.3 a day */
+    x = http_json(D.port, "GET", "/api/v1/experiments/w-zero", D.admin_key, NULL, &st);
+    assert_true(json_is_null(json_object_get(x, "paused_at")));
+    int64_t paused_ms = json_integer_value(json_object_get(x, "paused_ms"));
+    int64_t started_at = json_integer_value(json_object_get(x, "started_at"));
+    assert_true(paused_ms >= 30);
+    json_decref(x);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   fmt("UPDATE experiments SET doc = replace(replace(doc, '\"started_at\":%lld', "
+                       "'\"started_at\":%lld'), '\"paused_ms\":%lld', '\"paused_ms\":%lld') "
+                       "WHERE key = 'w-zero'",
+                       (long long)started_at, (long long)(started_at - 10 * 86400000LL),
+                       (long long)paused_ms, (long long)(paused_ms + 4 * 86400000LL)),
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    res = results("w-zero", "cuped=false");
+    d = json_object_get(res, "decision");
+    assert_int_equal(json_integer_value(json_object_get(d, "days_running")), 6);
+    double rate = json_number_value(json_object_get(d, "users_per_day"));
+    assert_true(fabs(rate * 6 / 350 - 1) < 1e-3); /* 6 days and the seconds this test ran */
+    assert_true(json_integer_value(json_object_get(d, "days_left")) > 0);
+    json_decref(res);
 }
 
 /* The decision plans a metric with goal "decrease" for a decrease of the mde (the binomial

@@ -10,7 +10,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { watchPage, tap, assert, assertEq, rng, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
-import { decide, STATE_TEXT } from '../../web/js/decide.js';
+import { decide, runningMs, STATE_TEXT } from '../../web/js/decide.js';
 
 const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
 const WEB = process.env.BUNSEN_WEB_DIR || 'web';
@@ -132,6 +132,22 @@ async function compareDecision(p, key, params = {}) {
 }
 
 // ------------------------------------------------------------------ scenarios
+
+T.test('days running and days left leave pauses out (pure decide.js)', async () => {
+  const D = 86400000;
+  const now = 100 * D;
+  const x = { key: 'p', status: 'running', started_at: now - 10 * D, stopped_at: null, paused_at: null, paused_ms: 4 * D, primary_metric: 'm', mde: 0.05, variants: [{ key: 'a' }, { key: 'b' }] };
+  assertEq(runningMs(x, now), 6 * D, 'ten days less four paused');
+  assertEq(runningMs({ ...x, status: 'paused', paused_at: now - D }, now), 5 * D, 'the current pause too');
+  assertEq(runningMs({ ...x, status: 'stopped', stopped_at: now - 2 * D }, now), 4 * D, 'up to the stop');
+  assertEq(runningMs({ ...x, started_at: null }, now), null, 'never started');
+  // 600 users per variant in 6 days running is 100 a day: 1,000 more need 10 days
+  const r = { alpha: 0.05, variants: [{ key: 'a', users: 600 }, { key: 'b', users: 600 }], metrics: [], decision: { metric: 'm', mde: 0.05, users_needed_per_variant: 1600, days_left: null } };
+  const d = decide(x, r, [], now);
+  assertEq(d.daysRunning, 6, 'days running');
+  assertEq(d.daysLeft, 10, 'days left at the rate while running');
+  assertEq(decide({ ...x, status: 'paused', paused_at: now - D }, r, [], now).daysLeft, null, 'no projection while paused');
+});
 
 T.test('the dashboard loads, asks for a key, and has no inline script', async () => {
   const res = await fetch(`${daemon.url}/`);

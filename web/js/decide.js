@@ -60,6 +60,19 @@ export const STATE_TEXT = {
 };
 
 /**
+ * How long experiment `x` has run as of `now`, in ms, its pauses left out (no users
+ * arrive while paused): (stopped_at or now) - started_at - paused_ms - the current pause.
+ * Null when never started.
+ */
+export function runningMs(x, now = Date.now()) {
+  if (!isNum(x.started_at)) return null;
+  const end = x.stopped_at || now;
+  let paused = isNum(x.paused_ms) ? x.paused_ms : 0;
+  if (isNum(x.paused_at) && !x.stopped_at && end > x.paused_at) paused += end - x.paused_at;
+  return Math.max(0, end - x.started_at - paused);
+}
+
+/**
  * The decision for experiment `x` from results `r`. Returns
  * {daysRunning, running, usersSoFar, perVariant: [{key, users}], needed, neededSource,
  *  mde, daysLeft, srm: "ok"|"mismatch"|"none", rows: [{variant, state, text, why}],
@@ -68,12 +81,11 @@ export const STATE_TEXT = {
  */
 export function decide(x, r, catalogue, now = Date.now()) {
   const byKey = new Map((catalogue || []).map((m) => [m.key, m]));
-  const start = x.started_at;
-  const end = x.stopped_at || now;
+  const ran = runningMs(x, now);
   const running = x.status === 'running' || x.status === 'paused';
-  const elapsed = isNum(start) ? (end - start) / DAY : null;
+  const elapsed = ran === null ? null : ran / DAY;
   const out = {
-    daysRunning: isNum(start) ? daysBetween(start, end) : null,
+    daysRunning: ran === null ? null : daysBetween(0, ran),
     running,
     usersSoFar: null,
     perVariant: [],
@@ -107,7 +119,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
     out.needed = usersNeeded(c.mean, c.stddev, out.mde, r.alpha || 0.05);
     if (out.needed !== null) out.neededSource = 'dashboard';
   }
-  if (out.daysLeft === null && out.needed !== null && running && elapsed !== null && elapsed >= 1) {
+  // no projection while paused (no users arrive), as the server's days_left
+  if (out.daysLeft === null && out.needed !== null && x.status === 'running' && elapsed !== null && elapsed >= 1) {
     let worst = 0;
     for (const v of out.perVariant) {
       const rate = v.users / elapsed;

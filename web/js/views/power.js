@@ -9,7 +9,7 @@ import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, clearFieldErrors, loading } from '../dom.js';
 import { fmtInt, fmtDays } from '../format.js';
 import { numberOf, showErrors, serverErrors } from '../validate.js';
-import { DEFAULT_MDE } from '../decide.js';
+import { DEFAULT_MDE, runningMs } from '../decide.js';
 
 const DAY = 86400000;
 
@@ -124,7 +124,7 @@ export async function renderPower(ctx) {
       if (typeof c.stddev === 'number') sdIn.value = String(Number(c.stddev.toPrecision(6)));
       notes.push(`baseline from the control’s ${fmtInt(c.users)} users`);
     } else notes.push('no results yet: type the baseline');
-    const elapsed = x.started_at ? ((x.stopped_at || Date.now()) - x.started_at) / DAY : 0;
+    const elapsed = (runningMs(x) || 0) / DAY;
     const users = r ? r.variants.reduce((a, v) => a + v.users, 0) : 0;
     if (elapsed >= 1 && users > 0) {
       dailyIn.value = String(Math.round(users / elapsed));
