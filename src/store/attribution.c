@@ -310,12 +310,21 @@ struct xreq {
     size_t nops, aops;
 };
 
-static void x_found(void *ctx, size_t i, const char *variant, int64_t ts)
+static void x_found(void *ctx, size_t i, const char *variant, int64_t ts, int64_t conflict_ts)
 {
     struct xstate *st = ctx;
     str_copy(st[i].variant, sizeof(st[i].variant), variant);
     st[i].row.ts = ts;
+    st[i].row.conflict_ts = conflict_ts;
     st[i].exists = true;
+}
+
+/* Does the user of s count as conflicting in the roll-ups: exposed to another variant than
+ * the counted first one before the stop (stop 0: not stopped)? */
+static bool x_conflicting(const struct xstate *s, int64_t stop)
+{
+    return s->exists && s->row.conflict_ts != STORE_NO_CONFLICT &&
+           (stop == 0 || (s->row.ts < stop && s->row.conflict_ts < stop));
 }
 
 static void xop_add(struct xreq *q, int sign, const struct store_exposure *x, const char *variant,
@@ -332,7 +341,14 @@ static void xop_add(struct xreq *q, int sign, const struct store_exposure *x, co
 }
 
 /* Phase A: the request in order against the exposure states; attribution changes become
- * ops, exposure-count changes go to the roll-ups. */
+ * ops, exposure-count changes go to the roll-ups.
+ *
+ * What is stored per (user, experiment) does not depend on the order exposures arrive in:
+ * the first exposure is the earliest (on a tie, the least variant key), and conflict_ts is
+ * the earliest time of an exposure to another variant than the first. A user counts in the
+ * roll-ups' conflicts (data_quality.conflicting_exposures) while conflict_ts < the stop, in
+ * the first exposure's variant. The request's own counts (duplicates, conflicts) say what
+ * each item was as it arrived. */
 static void exposures_plan(struct xreq *q, const struct store_rules *rules,
                            const struct store_exposure *xs, size_t n, struct agg *g,
                            struct store_ingest_counts *counts)
@@ -340,16 +356,24 @@ static void exposures_plan(struct xreq *q, const struct store_rules *rules,
     for (size_t i = 0; i < n; i++) {
         const struct store_exposure *x = &xs[i];
         struct xstate *s = &q->st[kmap_put(&q->keys, x->user_id, x->experiment, NULL, NULL)];
-        int64_t stop = s->exists ? store_rules_stopped_at(rules, x->experiment) : 0;
-        if (stop > 0 && s->row.ts >= stop) {
+        int64_t stop = store_rules_stopped_at(rules, x->experiment);
+        /* the user's conflict as the roll-ups count it before this item (in the kept
+         * variant), moved below when the item changes it or the variant */
+        bool was_conflicting = x_conflicting(s, stop);
+        if (s->exists && stop > 0 && s->row.ts >= stop) {
             /* The stored first exposure is at or after the stop: the stop's rebuild left it
              * out of every result, so this earlier one (exposures at or after the stop never
              * get here) is the user's first counted exposure. Treated as a replacement it
              * removed a user the roll-ups never had (-1 users: results answered 400). Its
-             * recorded dimension values are read as for a replacement (moved). */
+             * recorded dimension values are read as for a replacement (moved). The stored
+             * one, at or after the stop, is a conflict that never counts (conflict_ts >=
+             * stop), as it would have been ignored had it arrived after this one. */
             s->moved = true;
+            bool same = strcmp(s->variant, x->variant) == 0;
+            int64_t later = same ? s->row.conflict_ts : s->row.ts;
             str_copy(s->variant, sizeof(s->variant), x->variant);
             s->row.ts = x->ts;
+            s->row.conflict_ts = later;
             s->dirty = true;
             counts->accepted++;
             agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1, 0);
@@ -363,6 +387,7 @@ static void exposures_plan(struct xreq *q, const struct store_rules *rules,
             s->dirty = true;
             str_copy(s->variant, sizeof(s->variant), x->variant);
             s->row.ts = x->ts;
+            s->row.conflict_ts = STORE_NO_CONFLICT;
             s->dims = x->dims;
             counts->accepted++;
             agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1, 0);
@@ -379,26 +404,39 @@ static void exposures_plan(struct xreq *q, const struct store_rules *rules,
         } else {
             counts->conflicts++;
         }
-        if (x->ts >= kept_ts) {
+        if (x->ts > kept_ts || (x->ts == kept_ts && strcmp(x->variant, kept) >= 0)) {
             /* the kept exposure stays first; a different variant is a conflict */
             if (!same) {
-                agg_change_exposures(g, x->experiment, x->user_id, kept, 0, 1);
                 s->row.conflicts_add++;
+                if (x->ts < s->row.conflict_ts) {
+                    s->row.conflict_ts = x->ts;
+                }
                 s->dirty = true;
+                bool now_conflicting = x_conflicting(s, stop);
+                if (now_conflicting && !was_conflicting) {
+                    agg_change_exposures(g, x->experiment, x->user_id, kept, 0, 1);
+                }
             }
             continue;
         }
         /* An earlier exposure arrived late: it becomes the first one (the recorded dimension
-         * values stay those of the exposure recorded first). */
+         * values stay those of the exposure recorded first). Every other exposure of the
+         * user is at or after the kept one, so the kept one is the earliest to another
+         * variant when the variants differ. */
         s->moved = !s->row.is_new;
         str_copy(s->variant, sizeof(s->variant), x->variant);
         s->row.ts = x->ts;
         s->row.conflicts_add += same ? 0 : 1;
-        s->dirty = true;
         if (!same) {
-            agg_change_exposures(g, x->experiment, x->user_id, kept, -1, 1);
-            agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1, 0);
+            s->row.conflict_ts = kept_ts;
         }
+        s->dirty = true;
+        bool now_conflicting = x_conflicting(s, stop);
+        if (!same) { /* the user moves to x's variant, with its conflict */
+            agg_change_exposures(g, x->experiment, x->user_id, kept, -1, was_conflicting ? -1 : 0);
+            agg_change_exposures(g, x->experiment, x->user_id, x->variant, 1,
+                                 now_conflicting ? 1 : 0);
+        } /* else the same variant earlier: the conflict and its time are as they were */
         if (s->plus != 0) {
             /* it replaces a first exposure of this request: removing the user then adding
              * it again would cancel out, so its +1 moves instead (one read of the user's

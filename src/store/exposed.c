@@ -18,8 +18,11 @@
  * clear overlapped (it began before the clear and publishes after it) publishes nothing, as
  * its states may predate the change (the epoch). Writers this daemon does
  * not see (other daemons on a shared database) can still replace a first exposure with an
- * earlier one to another variant; then a repeat assignment here is not counted as a conflict,
- * which is why serve.c leaves the cache off on PostgreSQL unless asked (docs/SCALING.md).
+ * earlier one to another variant; a repeat assignment here then changes nothing that
+ * results read either (the user already counts as conflicting, since the replaced exposure,
+ * no later than the repeat, is its earliest to another variant: migration 0012), only the
+ * raw count of conflicting arrivals in exposures.conflicts. serve.c leaves the cache off on
+ * PostgreSQL unless asked (docs/SCALING.md).
  *
  * The table: open addressing with linear probing over a power-of-two array of slots, keyed
  * by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of experiment "\0" user_id

@@ -75,6 +75,10 @@ void exposed_write_metrics(struct exposed *x, struct buf *b);
 
 /* ---- rows of the batch primitives ---- */
 
+/* conflict_ts of a user never exposed to another variant than the first (NULL in the
+ * database) */
+#define STORE_NO_CONFLICT INT64_MAX
+
 /* The first exposure of a user to an experiment as attribution leaves it. */
 struct store_xrow {
     const char *user_id;
@@ -82,7 +86,11 @@ struct store_xrow {
     const char *variant;
     int64_t ts;
     int64_t conflicts_add; /* added to the stored conflicts (the initial value when is_new) */
-    bool is_new;           /* insert (no row yet) rather than update */
+    /* the earliest time the user was exposed to another variant than `variant`, or
+     * STORE_NO_CONFLICT (migration 0012): set, not added. A user counts as conflicting in
+     * the roll-ups while conflict_ts < the experiment's stop. */
+    int64_t conflict_ts;
+    bool is_new; /* insert (no row yet) rather than update */
 };
 
 /* A per-user metric key and, for writes, its raw values (present false = delete the row). */
@@ -252,9 +260,10 @@ struct store_ops {
                                            const char *variant, int64_t ts),
                               void *ctx, struct err *err);
     /* The stored exposure of each key (user_id, experiment, the other fields ignored):
-     * emit(ctx, i, variant, ts) for the keys that have one. */
+     * emit(ctx, i, variant, ts, conflict_ts) for the keys that have one. */
     int (*exposures_get)(struct store_tx *tx, const struct store_xrow *keys, size_t n,
-                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts),
+                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts,
+                                      int64_t conflict_ts),
                          void *ctx, struct err *err);
     int (*exposures_put)(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err);

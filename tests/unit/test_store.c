@@ -354,6 +354,61 @@ static void test_migrate_0008_keeps_values(void **state)
     }
 }
 
+/* Migration 0012 recounts conflicting exposures as users (before the stop): an experiment's
+ * roll-ups counted arrivals (3 for one user), and stored users whose first exposure is at or
+ * after the stop are in no count. */
+static void xusers_emit2(void *ctx, const char *variant, int64_t users)
+{
+    (void)variant;
+    *(int64_t *)ctx += users;
+}
+
+static void test_migrate_0012_conflict_users(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    store_close(s);
+    int count = 0;
+    const struct migration *m = backend_migrations(&count);
+    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+             "NOT NULL, applied_at BIGINT NOT NULL)");
+    int applied_before = 0;
+    for (int i = 0; i < count && m[i].version < 12; i++) {
+        raw_exec(m[i].sql);
+        char rec[160];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
+                 m[i].version, m[i].name);
+        raw_exec(rec);
+        applied_before++;
+    }
+    assert_int_equal(applied_before, 11);
+    raw_exec("INSERT INTO experiments (key, status, doc, created_at, updated_at) VALUES "
+             "('run', 'running', '{\"stopped_at\":null}', 0, 0), "
+             "('stp', 'stopped', '{\"stopped_at\":5000}', 0, 0)");
+    raw_exec("INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
+             "('u1', 'run', 'a', 1000, 3), ('u2', 'run', 'b', 2000, 1), "
+             "('u3', 'run', 'a', 3000, 0), ('u1', 'stp', 'a', 1000, 2), "
+             "('u2', 'stp', 'a', 6000, 1)");
+    raw_exec("INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES "
+             "('run', 'a', 2, 3), ('run', 'b', 1, 1), ('stp', 'a', 1, 2)");
+    struct err err;
+    s = NULL;
+    assert_int_equal(store_open(url, &s, &err), 0);
+    int applied = -1;
+    assert_int_equal(store_migrate(s, &applied, &err), 0);
+    int64_t users = 0, conflicts = -1;
+    assert_int_equal(store_exposure_by_variant(s, "run", xusers_emit2, &users, &conflicts, &err),
+                     0);
+    assert_int_equal(users, 3);
+    assert_int_equal(conflicts, 2);
+    users = 0;
+    assert_int_equal(store_exposure_by_variant(s, "stp", xusers_emit2, &users, &conflicts, &err),
+                     0);
+    assert_int_equal(users, 1);
+    assert_int_equal(conflicts, 1);
+    store_close(s);
+}
+
 static void test_refuse_newer(void **state)
 {
     (void)state;
@@ -869,16 +924,21 @@ static int xjob_apply(struct store_tx *tx, void *arg, struct err *err)
 static int xstored_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     (void)arg;
-    struct store_xrow row = {
-        .user_id = "stored", .experiment = "e", .variant = "v", .ts = 1, .is_new = true};
+    struct store_xrow row = {.user_id = "stored",
+                             .experiment = "e",
+                             .variant = "v",
+                             .ts = 1,
+                             .conflict_ts = STORE_NO_CONFLICT,
+                             .is_new = true};
     return tx->store->ops->exposures_put(tx, &row, 1, err);
 }
 
-static void xrow_found(void *ctx, size_t i, const char *variant, int64_t ts)
+static void xrow_found(void *ctx, size_t i, const char *variant, int64_t ts, int64_t cts)
 {
     (void)i;
     (void)variant;
     (void)ts;
+    (void)cts;
     (*(int *)ctx)++;
 }
 
@@ -1112,12 +1172,13 @@ struct hev {
     bool ridden; /* the answer came with the exposures read (no round trip of its own) */
 };
 
-static void hev_nothing(void *ctx, size_t i, const char *variant, int64_t ts)
+static void hev_nothing(void *ctx, size_t i, const char *variant, int64_t ts, int64_t cts)
 {
     (void)ctx;
     (void)i;
     (void)variant;
     (void)ts;
+    (void)cts;
 }
 
 /* users_with_events read ahead, with the exposures read after deferred user locks, as the
@@ -1609,6 +1670,167 @@ static void test_daily_by_exposure_day(void **state)
     /* day 0 already holds a's three users and two conversions; b has u4 from day 1 */
     assert_non_null(strstr(inc.t, "20000 a 3 2 2;"));
     store_rules_free(rules);
+    store_close(s);
+}
+
+/* What is stored of a user's exposures does not depend on their arrival order: the first is
+ * the earliest (on a tie, the least variant key), and a user exposed to another variant
+ * before the stop counts once in conflicting_exposures, in its first variant, as a rebuild
+ * counts it. The count used to be of arrivals that differed from the first as it then was
+ * (control@20, v1@10, control@0 counted 2; in time order 1), and a tie went to the first
+ * to arrive. */
+struct xusers {
+    int64_t users[2]; /* control, v1 */
+};
+
+static void xusers_emit(void *ctx, const char *variant, int64_t users)
+{
+    struct xusers *u = ctx;
+    u->users[strcmp(variant, "control") == 0 ? 0 : 1] += users;
+}
+
+static void conflicts_of(struct store *s, const char *exp, int64_t *total, struct xusers *u)
+{
+    struct err err;
+    *u = (struct xusers){{0, 0}};
+    assert_int_equal(store_exposure_by_variant(s, exp, xusers_emit, u, total, &err), 0);
+}
+
+static void test_conflicts_order_free(void **state)
+{
+    (void)state;
+    struct store *s = open_migrated();
+    struct err err;
+    const int64_t t = 20000LL * 86400000;
+    struct store_rule *rl = calloc(1, sizeof(*rl));
+    snprintf(rl->experiment, sizeof(rl->experiment), "cx");
+    snprintf(rl->metric, sizeof(rl->metric), "n");
+    snprintf(rl->event, sizeof(rl->event), "buy");
+    rl->type = RULE_COUNT;
+    rl->start_ts = t;
+    struct store_rules *rules = store_rules_new(rl, 1);
+    size_t nr = 0;
+    const struct store_rule *const *rs = store_rules_for_experiment(rules, "cx", &nr);
+    /* each user's exposures in arrival order, one request each, then all again in one */
+    static const struct {
+        const char *user, *variants[4];
+        int64_t at[4];
+    } seq[] = {
+        {"u1", {"control", "v1", "control"}, {0, 10, 20}},
+        {"u2", {"control", "v1", "control"}, {20, 10, 0}},
+        {"u3", {"v1", "control", "control"}, {10, 20, 0}},
+        {"u4", {"v1", "control", "v1", "control"}, {30, 20, 10, 0}},
+        {"u5", {"control", "v1"}, {5, 5}},
+        {"u6", {"v1", "control"}, {5, 5}}, /* a tie: control, the least key, is first */
+        {"u7", {"control", "control"}, {10, 0}},
+        {"u8", {"v1"}, {0}},
+    };
+    struct store_tx tx;
+    struct store_ingest_counts cnt = {0};
+    tx_open(s, &tx, false);
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        for (size_t j = 0; j < 4 && seq[i].variants[j] != NULL; j++) {
+            struct store_exposure x = {"cx", seq[i].user, seq[i].variants[j], t + seq[i].at[j],
+                                       NULL};
+            assert_int_equal(store_ingest_exposures(&tx, rules, &x, 1, &cnt, &err), 0);
+        }
+    }
+    tx_done(&tx);
+    int64_t conflicts = 0;
+    struct xusers u;
+    conflicts_of(s, "cx", &conflicts, &u);
+    assert_int_equal(conflicts, 6); /* u1-u6: every user who saw both */
+    assert_int_equal(u.users[0], 7);
+    assert_int_equal(u.users[1], 1);
+    /* the same in one request, users interleaved and reversed: the same state */
+    struct store_exposure all[32];
+    size_t n = 0;
+    for (size_t j = 4; j-- > 0;) {
+        for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+            if (seq[i].variants[j] != NULL) {
+                all[n++] = (struct store_exposure){"cy", seq[i].user, seq[i].variants[j],
+                                                   t + seq[i].at[j], NULL};
+            }
+        }
+    }
+    tx_open(s, &tx, false);
+    assert_int_equal(store_ingest_exposures(&tx, rules, all, n, &cnt, &err), 0);
+    tx_done(&tx);
+    int64_t conflicts_y = 0;
+    struct xusers uy;
+    conflicts_of(s, "cy", &conflicts_y, &uy);
+    assert_int_equal(conflicts_y, 6);
+    assert_int_equal(uy.users[0], 7);
+    /* a rebuild counts the same from the rows */
+    tx_open(s, &tx, true);
+    assert_int_equal(store_rebuild_start(&tx, "cx", 0, rs, nr, &err), 0);
+    tx_done(&tx);
+    bool fin = false;
+    for (int i = 0; i < 100 && !fin; i++) {
+        tx_open(s, &tx, false);
+        assert_int_equal(store_rebuild_step(&tx, "cx", 0, rs, nr, &fin, &err), 0);
+        tx_done(&tx);
+    }
+    assert_true(fin);
+    conflicts_of(s, "cx", &conflicts, &u);
+    assert_int_equal(conflicts, 6);
+    assert_int_equal(u.users[0], 7);
+    /* stopped at t + 8: exposures to another variant from then on never count, whether
+     * they arrived before the stop or not: u1-u4's earliest other variant is v1@10, u5's and
+     * u6's v1 and control@5 */
+    tx_open(s, &tx, true);
+    assert_int_equal(store_rebuild_start(&tx, "cx", t + 8, rs, nr, &err), 0);
+    tx_done(&tx);
+    fin = false;
+    for (int i = 0; i < 100 && !fin; i++) {
+        tx_open(s, &tx, false);
+        assert_int_equal(store_rebuild_step(&tx, "cx", t + 8, rs, nr, &fin, &err), 0);
+        tx_done(&tx);
+    }
+    conflicts_of(s, "cx", &conflicts, &u);
+    assert_int_equal(u.users[0], 7);
+    assert_int_equal(conflicts, 2);
+    store_rules_free(rules);
+    store_close(s);
+}
+
+/* An exposure to another variant after the stop, stored before the stop was known, does not
+ * make the user conflicting once the stop's rebuild ran, as it would not had it arrived after
+ * the stop (ignored). */
+static void test_conflict_after_stop(void **state)
+{
+    (void)state;
+    struct store *s = open_migrated();
+    struct err err;
+    const int64_t t = 20000LL * 86400000;
+    struct store_rules *running = store_rules_new(NULL, 0);
+    struct store_tx tx;
+    struct store_ingest_counts cnt = {0};
+    struct store_exposure xs[] = {{"sx", "u1", "control", t, NULL},
+                                  {"sx", "u1", "v1", t + 200, NULL},
+                                  {"sx", "u2", "control", t, NULL},
+                                  {"sx", "u2", "v1", t + 50, NULL}};
+    tx_open(s, &tx, false);
+    assert_int_equal(store_ingest_exposures(&tx, running, xs, 4, &cnt, &err), 0);
+    tx_done(&tx);
+    int64_t conflicts = 0;
+    struct xusers u;
+    conflicts_of(s, "sx", &conflicts, &u);
+    assert_int_equal(conflicts, 2);
+    /* stopped at t + 100: u1's v1@200 no longer counts, u2's v1@50 does */
+    tx_open(s, &tx, true);
+    assert_int_equal(store_rebuild_start(&tx, "sx", t + 100, NULL, 0, &err), 0);
+    tx_done(&tx);
+    bool fin = false;
+    for (int i = 0; i < 100 && !fin; i++) {
+        tx_open(s, &tx, false);
+        assert_int_equal(store_rebuild_step(&tx, "sx", t + 100, NULL, 0, &fin, &err), 0);
+        tx_done(&tx);
+    }
+    conflicts_of(s, "sx", &conflicts, &u);
+    assert_int_equal(conflicts, 1);
+    assert_int_equal(u.users[0], 2);
+    store_rules_free(running);
     store_close(s);
 }
 
@@ -2994,6 +3216,9 @@ int main(void)
         cmocka_unit_test(test_late_exposures_ignored),
         cmocka_unit_test(test_moves_read_once),
         cmocka_unit_test(test_daily_by_exposure_day),
+        cmocka_unit_test(test_migrate_0012_conflict_users),
+        cmocka_unit_test(test_conflicts_order_free),
+        cmocka_unit_test(test_conflict_after_stop),
         cmocka_unit_test(test_pg_chunk_beside_ingestion),
         cmocka_unit_test(test_pg_revoke_last_admins),
         cmocka_unit_test(test_pg_first_admin_once),

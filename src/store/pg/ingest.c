@@ -351,13 +351,14 @@ int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t 
 }
 
 int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
-                     void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts), void *ctx,
-                     struct err *err)
+                     void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts,
+                                  int64_t conflict_ts),
+                     void *ctx, struct err *err)
 {
     static const char SQL[] =
-        "SELECT t.i - 1, x.variant, x.ts FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
-        "AS t(u, e, i) CROSS JOIN LATERAL (SELECT variant, ts FROM exposures x "
-        "WHERE x.user_id = t.u AND x.experiment = t.e LIMIT 1) x";
+        "SELECT t.i - 1, x.variant, x.ts, x.conflict_ts FROM unnest($1::text[], $2::text[]) "
+        "WITH ORDINALITY AS t(u, e, i) CROSS JOIN LATERAL (SELECT variant, ts, conflict_ts "
+        "FROM exposures x WHERE x.user_id = t.u AND x.experiment = t.e LIMIT 1) x";
     struct pg_bin t[2] = {{0}};
     begin_bins(t, (const unsigned[]){T, T}, 2);
     for (size_t i = 0; i < n; i++) {
@@ -370,7 +371,8 @@ int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t 
         return -1;
     }
     for (int k = 0; k < PQntuples(r); k++) {
-        emit(ctx, (size_t)pg_i64(r, k, 0), PQgetvalue(r, k, 1), pg_i64(r, k, 2));
+        emit(ctx, (size_t)pg_i64(r, k, 0), PQgetvalue(r, k, 1), pg_i64(r, k, 2),
+             PQgetisnull(r, k, 3) ? STORE_NO_CONFLICT : pg_i64(r, k, 3));
     }
     PQclear(r);
     return 0;
@@ -378,17 +380,21 @@ int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t 
 
 int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n, struct err *err)
 {
+    /* conflict_ts travels as STORE_NO_CONFLICT (INT64_MAX) for NULL */
     static const char SQL_INSERT[] =
-        "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) SELECT * FROM "
-        "unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])";
+        "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts, conflict_ts) "
+        "SELECT u, e, v, ts, c, NULLIF(k, 9223372036854775807) FROM unnest($1::text[], "
+        "$2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+        "AS t(u, e, v, ts, c, k)";
     static const char SQL_UPDATE[] =
-        "UPDATE exposures x SET variant = t.v, ts = t.ts, conflicts = x.conflicts + t.c FROM "
-        "unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) "
-        "AS t(u, e, v, ts, c) WHERE x.user_id = t.u AND x.experiment = t.e";
+        "UPDATE exposures x SET variant = t.v, ts = t.ts, conflicts = x.conflicts + t.c, "
+        "conflict_ts = NULLIF(t.k, 9223372036854775807) FROM unnest($1::text[], $2::text[], "
+        "$3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(u, e, v, ts, c, k) "
+        "WHERE x.user_id = t.u AND x.experiment = t.e";
     for (int pass = 0; pass < 2; pass++) {
         bool want_new = pass == 0;
-        struct pg_bin t[5] = {{0}};
-        begin_bins(t, (const unsigned[]){T, T, T, I, I}, 5);
+        struct pg_bin t[6] = {{0}};
+        begin_bins(t, (const unsigned[]){T, T, T, I, I, I}, 6);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             if (rows[i].is_new != want_new) {
@@ -399,10 +405,11 @@ int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t 
             pg_bin_str(&t[2], rows[i].variant);
             pg_bin_i64(&t[3], rows[i].ts);
             pg_bin_i64(&t[4], rows[i].conflicts_add);
+            pg_bin_i64(&t[5], rows[i].conflict_ts);
             m++;
         }
-        int rc = m > 0 ? defer_bins(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 5, -1, err) : 0;
-        free_bins(t, 5);
+        int rc = m > 0 ? defer_bins(tx, want_new ? SQL_INSERT : SQL_UPDATE, t, 6, -1, err) : 0;
+        free_bins(t, 6);
         if (rc != 0) {
             return -1;
         }

@@ -294,8 +294,9 @@ int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t 
                                        const char *variant, int64_t ts),
                           void *ctx, struct err *err);
 int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
-                     void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts), void *ctx,
-                     struct err *err);
+                     void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts,
+                                  int64_t conflict_ts),
+                     void *ctx, struct err *err);
 int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n, struct err *err);
 int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
                         void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),

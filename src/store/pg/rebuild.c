@@ -238,7 +238,8 @@ static const char SQL_R_DEL_UM[] =
     "AND um.user_id = x.user_id AND um.experiment = $1";
 /* $1 experiment $2 stop $3 after $4 last */
 static const char SQL_R_EXPOSTAT[] =
-    "SELECT variant, COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures x "
+    "SELECT variant, COUNT(*), COUNT(*) FILTER (WHERE x.conflict_ts < $2::bigint) "
+    "FROM exposures x "
     "WHERE x.experiment = $1 AND x.ts < $2::bigint "
     "AND x.user_id COLLATE \"C\" > $3 AND x.user_id COLLATE \"C\" <= $4 GROUP BY variant";
 /* As rollup.c's, restricted to the range; rows that would be all zero are not written (the

@@ -177,8 +177,9 @@ int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_
         "DELETE FROM slice_exposure_stats WHERE experiment = $1";
     static const char SQL_EXPOSTAT[] =
         "INSERT INTO exposure_stats (experiment, variant, slot, users, conflicts) "
-        "SELECT experiment, variant, 0, COUNT(*), COALESCE(SUM(conflicts), 0) FROM exposures "
-        "WHERE experiment = $1 AND ts < $2::bigint GROUP BY experiment, variant";
+        "SELECT experiment, variant, 0, COUNT(*), COUNT(*) FILTER (WHERE conflict_ts < "
+        "$2::bigint) FROM exposures WHERE experiment = $1 AND ts < $2::bigint "
+        "GROUP BY experiment, variant";
     const char *v1[] = {experiment};
     const char *dels[] = {SQL_DEL_UM,       SQL_DEL_STATS,  SQL_DEL_DAILY,
                           SQL_DEL_EXPOSTAT, SQL_DEL_SLICES, SQL_DEL_SLICE_USERS};

@@ -215,10 +215,11 @@ int sqlite_exposures_of_users(struct store_tx *tx, const char *const *users, siz
 }
 
 static const char SQL_EXPO_GET[] =
-    "SELECT variant, ts FROM exposures WHERE user_id = ? AND experiment = ?";
+    "SELECT variant, ts, conflict_ts FROM exposures WHERE user_id = ? AND experiment = ?";
 
 int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
-                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts),
+                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts,
+                                      int64_t conflict_ts),
                          void *ctx, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
@@ -231,7 +232,9 @@ int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, siz
         sqlite_bind_borrowed(st, 2, keys[i].experiment);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            emit(ctx, i, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+            emit(ctx, i, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+                 sqlite3_column_type(st, 2) == SQLITE_NULL ? STORE_NO_CONFLICT
+                                                           : sqlite3_column_int64(st, 2));
         }
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -242,10 +245,11 @@ int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, siz
 }
 
 static const char SQL_EXPO_INSERT[] =
-    "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts, conflict_ts) "
+    "VALUES (?, ?, ?, ?, ?, ?)";
 static const char SQL_EXPO_SET[] = "UPDATE exposures SET variant = ?3, ts = ?4, "
-                                   "conflicts = conflicts + ?5 WHERE user_id = ?1 AND "
-                                   "experiment = ?2";
+                                   "conflicts = conflicts + ?5, conflict_ts = ?6 "
+                                   "WHERE user_id = ?1 AND experiment = ?2";
 
 int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err)
@@ -262,6 +266,11 @@ int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, siz
         sqlite_bind_borrowed(st, 3, x->variant);
         sqlite3_bind_int64(st, 4, x->ts);
         sqlite3_bind_int64(st, 5, x->conflicts_add);
+        if (x->conflict_ts == STORE_NO_CONFLICT) {
+            sqlite3_bind_null(st, 6);
+        } else {
+            sqlite3_bind_int64(st, 6, x->conflict_ts);
+        }
         if (sqlite_conn_step_done(c, st, x->is_new ? "insert exposure" : "update exposure", err) !=
             0) {
             return -1;

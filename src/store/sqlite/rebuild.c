@@ -201,7 +201,7 @@ static const char SQL_R_DEL_UM[] =
 /* ?1 experiment ?2 stop ?3 after ?4 last */
 static const char SQL_R_EXPOSTAT[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
-    "SELECT experiment, variant, COUNT(*), TOTAL(conflicts) FROM exposures INDEXED BY "
+    "SELECT experiment, variant, COUNT(*), TOTAL(conflict_ts < ?2) FROM exposures INDEXED BY "
     "exposures_experiment_user WHERE experiment = ?1 "
     "AND ts < ?2 AND user_id > ?3 AND user_id <= ?4 GROUP BY variant "
     "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + excluded.users, "

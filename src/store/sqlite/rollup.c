@@ -34,8 +34,8 @@ static const char SQL_RB_DEL_SLICE_USERS[] =
 /* ?1 experiment ?2 stop ts (or far future): exposures at or after the stop never count */
 static const char SQL_RB_EXPOSTAT[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
-    "SELECT experiment, variant, COUNT(*), TOTAL(conflicts) FROM exposures WHERE experiment = ?1 "
-    "AND ts < ?2 GROUP BY variant";
+    "SELECT experiment, variant, COUNT(*), TOTAL(conflict_ts < ?2) FROM exposures "
+    "WHERE experiment = ?1 AND ts < ?2 GROUP BY variant";
 /* ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window (ms) ?6 stop ts ?7 lookback (ms) */
 static const char SQL_RB_USERS[] =
     "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "

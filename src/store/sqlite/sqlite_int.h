@@ -159,7 +159,8 @@ int sqlite_exposures_of_users(struct store_tx *tx, const char *const *users, siz
                                            const char *variant, int64_t ts),
                               void *ctx, struct err *err);
 int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t n,
-                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts),
+                         void (*emit)(void *ctx, size_t i, const char *variant, int64_t ts,
+                                      int64_t conflict_ts),
                          void *ctx, struct err *err);
 int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err);
