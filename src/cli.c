@@ -458,10 +458,15 @@ out:
 static const char compact_usage[] =
     "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
     "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
-    "and events older than N days (default 400, at least 15, and longer than every metric's\n"
-    "CUPED look-back plus a day) of users in no live experiment. Results do not change. Safe while "
-    "the\n"
-    "daemon runs.\n";
+    "and events older than N days (default 400, at least 15, and at least every metric's CUPED\n"
+    "look-back plus 7 days) of users in no live experiment. Results do not change, unless an\n"
+    "exposure arrives more than N days minus the longest look-back after its timestamp (7 days\n"
+    "at the least N): its pre-period then misses the removed events. Safe while the daemon\n"
+    "runs.\n";
+
+/* how late an exposure may arrive (after its timestamp) without finding its pre-period
+ * compacted: the horizon keeps this beyond the longest CUPED look-back */
+#define COMPACT_LATE_HOURS (7 * 24)
 
 struct lookback {
     int64_t hours;
@@ -509,18 +514,23 @@ int cli_compact(int argc, char **argv)
     }
     /* a user exposed tomorrow reads the events of its metrics' CUPED look-back before the
      * exposure: the horizon must reach past the longest one, or compaction takes covariate
-     * events from future results (a look-back may be 365 days, the horizon 15) */
+     * events from future results (a look-back may be 365 days, the horizon 15). An exposure
+     * may also arrive late, timestamped in the past (clients that batch, offline devices):
+     * one that arrives more than horizon - look-back after its time finds its pre-period
+     * compacted, so the horizon keeps a week beyond the longest look-back (a day once made an
+     * exposure two days late lose its covariate) */
     struct lookback lb = {0};
     if (store_metric_list(s, longest_lookback, &lb, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         store_close(s);
         return 1;
     }
-    if ((int64_t)days * 24 < lb.hours + 24) {
+    if ((int64_t)days * 24 < lb.hours + COMPACT_LATE_HOURS) {
         fprintf(stderr,
                 "bunsen: --horizon-days %ld is within the CUPED look-back of metric '%s' (%lld "
-                "hours) plus a day: use at least %lld days\n",
-                days, lb.metric, (long long)lb.hours, (long long)((lb.hours + 24 + 23) / 24));
+                "hours) plus 7 days for late exposures: use at least %lld days\n",
+                days, lb.metric, (long long)lb.hours,
+                (long long)((lb.hours + COMPACT_LATE_HOURS + 23) / 24));
         store_close(s);
         return 2;
     }
