@@ -505,7 +505,7 @@ struct store_rebuild {
     char cursor[257];    /* users <= cursor are rebuilt ("" = none yet) */
     int64_t users_done;  /* users rebuilt so far */
     int64_t users_total; /* exposed users when it (re)started */
-    int64_t generation;  /* 1, +1 each time a new change restarted it */
+    int64_t generation;  /* 1, +1 each time a new change restarted it after a chunk ran */
     int64_t started_at;  /* ms */
     bool ratios_kept;    /* the ratio metrics' sums were kept (store_rebuild_keep_ratios) */
 };

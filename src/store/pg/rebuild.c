@@ -76,7 +76,8 @@ static const char SQL_STATE_PUT[] =
     "INSERT INTO rollup_rebuilds AS r (experiment, cursor, users_done, users_total, "
     "generation, started_at) VALUES ($1, '', 0, $2::bigint, 1, $3::bigint) ON CONFLICT "
     "(experiment) DO UPDATE SET cursor = '', users_done = 0, users_total = $2::bigint, "
-    "generation = r.generation + 1, started_at = $3::bigint";
+    "generation = r.generation + CASE WHEN r.cursor <> '' THEN 1 ELSE 0 END, "
+    "started_at = $3::bigint";
 
 int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, int64_t *users_total,
                      struct err *err)

@@ -57,10 +57,15 @@ static const char *const SQL_DROP_KEPT[] = {
 };
 static const char SQL_TOTAL[] =
     "SELECT COALESCE(SUM(users), 0) FROM exposure_stats_frozen WHERE experiment = ?";
+/* a restart moves the generation only when a chunk ran (the cursor moved): before one, the
+ * per-user values are still all those of before the first change, so the ratio sums can
+ * still be kept from them (store.h store_rebuild_keep_ratios); two quick edits left a ratio
+ * without kept sums for the whole rebuild */
 static const char SQL_STATE_PUT[] =
     "INSERT INTO rollup_rebuilds (experiment, cursor, users_done, users_total, generation, "
     "started_at) VALUES (?1, '', 0, ?2, 1, ?3) ON CONFLICT (experiment) DO UPDATE SET "
-    "cursor = '', users_done = 0, users_total = ?2, generation = generation + 1, started_at = ?3";
+    "cursor = '', users_done = 0, users_total = ?2, generation = generation + "
+    "(cursor <> ''), started_at = ?3";
 
 int sqlite_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now,
                          int64_t *users_total, struct err *err)
