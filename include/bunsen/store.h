@@ -53,8 +53,11 @@ const char *store_backend_name(const struct store *s);
  * stored as nothing but a duplicate) is answered without a writer job. Kept from the states
  * each committed store_ingest_exposures left; emptied by store_exposed_clear (every
  * definition change must call it), by compaction and when full. Exact with one writer per
- * database; on a shared database another daemon's late exposure to another variant is not
- * seen, so a repeat here is not counted as a conflict (docs/SCALING.md). */
+ * database. On a shared database another daemon's late exposure to another variant is not
+ * seen (harmless since migration 0012: the user already counts as conflicting), nor is its
+ * definition change until the notification arrives: an experiment deleted and created again
+ * under the same key there meanwhile would have a first exposure answered from a stale
+ * entry, unwritten. Hence off by default on PostgreSQL (docs/SCALING.md). */
 
 /* Keep up to pairs entries (0 = off; 40-107 bytes each: 20 MiB for 200,000). Before
  * store_writer_start. */

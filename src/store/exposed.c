@@ -21,8 +21,10 @@
  * earlier one to another variant; a repeat assignment here then changes nothing that
  * results read either (the user already counts as conflicting, since the replaced exposure,
  * no later than the repeat, is its earliest to another variant: migration 0012), only the
- * raw count of conflicting arrivals in exposures.conflicts. serve.c leaves the cache off on
- * PostgreSQL unless asked (docs/SCALING.md).
+ * raw count of conflicting arrivals in exposures.conflicts. What it cannot see in time is
+ * another daemon's definition change (until its notification arrives: an experiment deleted
+ * and created again under the same key could have a first exposure taken for a repeat), so
+ * serve.c leaves the cache off on PostgreSQL unless asked (docs/SCALING.md).
  *
  * The table: open addressing with linear probing over a power-of-two array of slots, keyed
  * by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of experiment "\0" user_id
