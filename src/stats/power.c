@@ -179,6 +179,12 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
     /* start from the normal answer; the t answer is at most a few users above it */
     double effect = fabs(delta) / sigma;
     double z = gsl_cdf_ugaussian_Qinv(alpha / 2.0) + gsl_cdf_ugaussian_Pinv(power);
+    if (!(z > 0)) {
+        /* a target at or below alpha / 2: the test of level alpha has that power with the
+         * least sample there is (the normal answer is 0 users, which is not a guess) */
+        *n = 2;
+        return 0;
+    }
     int64_t guess = 0;
     if (users_of(2.0 * z * z / (effect * effect), &guess, err) != 0) {
         return -1;

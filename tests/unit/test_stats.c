@@ -466,6 +466,12 @@ static void test_fixture_power(void **state)
         prev = n;
     }
     assert_int_equal(prev, 1);
+    /* means: at or below alpha / 2, the least size (2); power 0.025 at alpha 0.05 made the
+     * normal guess 0 users, "not computable" */
+    assert_int_equal(stats_power_mean(5.0, 1.0, 0.05, 0.025, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(stats_power_mean(5.0, 1.0, 0.1, 0.05, &n, &err), 0);
+    assert_int_equal(n, 2);
     assert_int_equal(err.code, ERR_INVALID);
     assert_int_equal(stats_power_binomial(0.0, 0.1, 0.05, 0.8, &n, &err), -1);
     assert_int_equal(stats_power_binomial(0.1, 0.11, 1.0, 0.8, &n, &err), -1);
