@@ -329,8 +329,20 @@ static void request_begin(struct http_req *r, const char *method)
             return;
         }
         const char *cl = r->hdr.content_length;
-        if (cl != NULL && strtoull(cl, NULL, 10) > r->body.cap) {
-            too_large_reply(r);
+        unsigned long long claimed = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (claimed > r->body.cap) {
+            /* Most HTTP clients send the whole body before they read the reply: a 413 sent
+             * at once, with the connection closed behind it, reached them as a broken pipe
+             * (an SDK retried the same oversized batch). So a body up to DRAIN_SLACK beyond
+             * the cap is read and dropped, then answered 413; a client that waits for
+             * "100 Continue" (curl) or claims more than that gets the 413 at once. */
+            const char *expect =
+                MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (claimed > r->body.cap + DRAIN_SLACK || expect != NULL) {
+                too_large_reply(r);
+            } else {
+                r->too_large = true;
+            }
         }
     }
 }

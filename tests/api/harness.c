@@ -513,7 +513,8 @@ static int parse_response(char *buf, size_t len, struct resp *out)
  * A complete request must not half-close: libmicrohttpd may take the EOF, read while the
  * handler is suspended (a write waiting for its commit), for an aborted request and close
  * the socket without the reply (test_sdk_stream's PATCH under load). */
-static int http_send(int port, const char *raw, size_t len, bool half_close, struct resp *out)
+static int http_send_mode(int port, const char *raw, size_t len, bool half_close, bool strict,
+                          struct resp *out)
 {
     memset(out, 0, sizeof(*out));
     int fd = connect_local(port);
@@ -521,8 +522,11 @@ static int http_send(int port, const char *raw, size_t len, bool half_close, str
         return -1;
     }
     /* The server may answer (413) and close before we finish sending: ignore send errors
-     * and read whatever came back. */
-    (void)send_all(fd, raw, len);
+     * and read whatever came back, unless strict (a client that fails on them) */
+    if (send_all(fd, raw, len) != 0 && strict) {
+        close(fd);
+        return -1;
+    }
     if (half_close) {
         shutdown(fd, SHUT_WR);
     }
@@ -546,9 +550,19 @@ static int http_send(int port, const char *raw, size_t len, bool half_close, str
     return rc;
 }
 
+static int http_send(int port, const char *raw, size_t len, bool half_close, struct resp *out)
+{
+    return http_send_mode(port, raw, len, half_close, false, out);
+}
+
 int http_raw(int port, const char *raw, size_t len, struct resp *out)
 {
     return http_send(port, raw, len, true, out);
+}
+
+int http_raw_strict(int port, const char *raw, size_t len, struct resp *out)
+{
+    return http_send_mode(port, raw, len, false, true, out);
 }
 
 int http_req_ct(int port, const char *method, const char *path, const char *key,

@@ -101,6 +101,10 @@ int http_req_hdr(int port, const char *method, const char *path, const char *key
                  struct resp *out);
 /* Send raw bytes and read the response until the server closes. */
 int http_raw(int port, const char *raw, size_t len, struct resp *out);
+/* The same as a client that writes its whole request before it reads the reply and fails
+ * when it cannot (most HTTP libraries): -1 when the server stopped reading (broken pipe,
+ * reset). */
+int http_raw_strict(int port, const char *raw, size_t len, struct resp *out);
 
 /* Convenience: request and return parsed JSON (NULL on failure); *status receives the code. */
 json_t *http_json(int port, const char *method, const char *path, const char *key, const char *body,
