@@ -238,6 +238,12 @@ json_t *api_growthbook_payload_of(const struct snapshot *snap)
             json_object_get(json_object_get(snap->saved_groups, gk), "updated_at"));
         updated = t > updated ? t : updated;
     }
+    /* the catalogue's change time moves on every change, deletes too (the SDK ignores a
+     * payload whose dateUpdated it has cached); the rows' latest only until the first
+     * change stamps one */
+    if (snap->changed_at > 0) {
+        updated = snap->changed_at;
+    }
     return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",
                      iso_date(updated));
 }

@@ -417,6 +417,59 @@ static void test_forced_users_of_drafts(void **state)
     assert_null(remote_feature("dr-plain", "u1"));
 }
 
+/* The payload's dateUpdated (malloc'd). */
+static char *payload_date(void)
+{
+    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    const char *d = json_string_value(json_object_get(p, "dateUpdated"));
+    assert_non_null(d);
+    char *out = strdup(d);
+    json_decref(p);
+    return out;
+}
+
+/* The payload's dateUpdated moves forward on every change, deletes too: the GrowthBook SDK
+ * ignores a payload whose dateUpdated equals the one it has cached (SSE and refetch). It was
+ * the latest updated_at of the rows that still exist, so deleting the newest experiment (a
+ * draft with forced users) moved it back, and deleting another left it where it was: SDKs
+ * kept serving the deleted experiment's forced variant. Two deletes in a row (likely in one
+ * millisecond) move it too, and a saved group's. */
+static void test_payload_date_moves_on_delete(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("date-old",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"forced\":{\"qa-a\":\"a\"}",
+            NULL);
+    new_exp("date-new",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"forced\":{\"qa-b\":\"b\"}",
+            NULL);
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"date-g\",\"attribute\":\"id\",\"values\":[\"u1\"]}", 201));
+    json_t *f = payload_feature("date-new");
+    assert_non_null(f);
+    json_decref(f);
+    char *d0 = payload_date();
+    json_decref(call("DELETE", "/api/v1/experiments/date-new", NULL, 200));
+    assert_null(payload_feature("date-new"));
+    char *d1 = payload_date();
+    json_decref(call("DELETE", "/api/v1/experiments/date-old", NULL, 200));
+    assert_null(payload_feature("date-old"));
+    char *d2 = payload_date();
+    json_decref(call("DELETE", "/api/v1/saved-groups/date-g", NULL, 200));
+    char *d3 = payload_date();
+    if (!(strcmp(d1, d0) > 0 && strcmp(d2, d1) > 0 && strcmp(d3, d2) > 0)) {
+        fail_msg("dateUpdated %s -> delete -> %s -> delete -> %s -> group delete -> %s", d0, d1, d2,
+                 d3);
+    }
+    free(d0);
+    free(d1);
+    free(d2);
+    free(d3);
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -548,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_archived_serves_nothing),
         cmocka_unit_test(test_forced_users_of_drafts),
+        cmocka_unit_test(test_payload_date_moves_on_delete),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),
     };
