@@ -593,6 +593,62 @@ static void test_ofrep_repeat_exposure(void **state)
         daemon_db_int(&D, "SELECT count(*) FROM exposures WHERE experiment = ?", 1, "of-rep"), 1);
 }
 
+#define BULK_DRAFTS 1001
+
+/* OFREP bulk evaluation answers every flag the single-flag route knows: it stopped at 1,000
+ * (a running experiment past the 1,000th non-archived one was missing, though the single
+ * route, /assign and the payload served it). Targeting over the evaluation budget is a 400
+ * INVALID_CONTEXT, no partial list. Last in the file: it leaves 1,000 drafts behind. */
+static void test_ofrep_bulk_every_flag(void **state)
+{
+    (void)state;
+    sdk_key();
+    for (int i = 0; i < BULK_DRAFTS; i++) {
+        json_decref(call("POST", "/api/v1/experiments",
+                         fmt("{\"key\":\"bulk-%04d\",\"variants\":[{\"key\":\"a\"},"
+                             "{\"key\":\"b\"}]}",
+                             i),
+                         201));
+    }
+    new_exp("zz-bulk-last", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "start");
+    json_t *bulk = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags",
+                           "{\"context\":{\"targetingKey\":\"u1\"}}", 200);
+    const json_t *flags = json_object_get(bulk, "flags");
+    size_t drafts = 0;
+    bool last = false;
+    for (size_t i = 0; i < json_array_size(flags); i++) {
+        const char *k = str_at(json_array_get(flags, i), "key");
+        drafts += strncmp(k, "bulk-", 5) == 0;
+        if (strcmp(k, "zz-bulk-last") == 0) {
+            last = true;
+            assert_string_equal(str_at(json_array_get(flags, i), "reason"), "SPLIT");
+        }
+    }
+    if (drafts != BULK_DRAFTS || !last) {
+        fail_msg("bulk: %zu flags, %zu of the %d drafts, zz-bulk-last %s", json_array_size(flags),
+                 drafts, BULK_DRAFTS, last ? "in" : "missing");
+    }
+    json_decref(bulk);
+    /* over the budget: the error, no flags */
+    new_exp("zz-bulk-regex",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"targeting\":{\"tags\":{\"$elemMatch\":{\"$regex\":\"^(a+)+$\"}}}",
+            "start");
+    char *body = malloc(300 * 40 + 64);
+    assert_non_null(body);
+    size_t len = (size_t)sprintf(body, "{\"context\":{\"targetingKey\":\"u1\",\"tags\":[");
+    for (int i = 0; i < 300; i++) {
+        len += (size_t)sprintf(body + len, "%s\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"", i ? "," : "");
+    }
+    sprintf(body + len, "]}}");
+    json_t *e = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags", body, 400);
+    assert_string_equal(str_at(e, "errorCode"), "INVALID_CONTEXT");
+    assert_non_null(strstr(str_at(e, "errorDetails"), "budget"));
+    assert_null(json_object_get(e, "flags"));
+    json_decref(e);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_payload_date_moves_on_delete),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),
+        cmocka_unit_test(test_ofrep_bulk_every_flag),
     };
     return cmocka_run_group_tests_name("api_sdk", tests, setup, teardown);
 }
