@@ -436,16 +436,17 @@ void api_sdk_streams_keys_changed(struct app *app)
 /* ---- remote evaluation ---- */
 
 /* The text of attributes.id as GrowthBook's SDK hashes it (assign_hash_text: numbers,
- * true and strings of any length, as JavaScript prints them), into buf; NULL when absent.
+ * true, strings of any length, arrays and objects, as JavaScript prints them), in t; NULL
+ * when absent.
  * Only a string id can match the forced list: the payload forces with {"id": {"$in":
  * [...]}} of strings, which the SDK compares strictly (the number 42 is not "42"). Before,
  * 1.5, true or a long id fell back to the default here and were bucketed by the SDK. */
-static const char *id_of(const json_t *attrs, char *buf, size_t n, bool *forceable)
+static const char *id_of(const json_t *attrs, struct assign_text *t, bool *forceable)
 {
     const json_t *id = json_object_get(attrs, "id");
     size_t len = 0;
     *forceable = json_is_string(id);
-    return assign_hash_text(id, buf, n, &len);
+    return assign_hash_text(id, t, &len);
 }
 
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
@@ -537,9 +538,9 @@ void api_sdk_eval(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    char idbuf[64];
+    struct assign_text idtext = {0};
     bool forceable = false;
-    const char *uid = id_of(a, idbuf, sizeof(idbuf), &forceable);
+    const char *uid = id_of(a, &idtext, &forceable);
     struct condition_budget budget = api_eval_budget(app);
     bool over_budget = false;
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -554,6 +555,7 @@ void api_sdk_eval(struct http_req *r)
         }
     }
     snapshot_read_end(app->experiments, snap);
+    assign_text_free(&idtext);
     json_decref(a);
     json_decref(body);
     if (over_budget) {

@@ -1,5 +1,6 @@
 // growthbook-extras.mjs - issue 15: the GrowthBook JavaScript SDK against Bunsen with
-// saved groups, a non-`id` hash attribute and typed values, the payload loaded three ways:
+// saved groups, a non-`id` hash attribute (strings, numbers, arrays and objects as values)
+// and typed values, the payload loaded three ways:
 //
 //   plain      GrowthBookClient, GET /api/features/{key}
 //   streamed   GrowthBookClient with streaming: true (GET /sub/{key}, Server-Sent Events,
@@ -96,6 +97,8 @@ function makeUsers() {
     if (c < 0.85) a.company = pick(COMPANIES);
     else if (c < 0.9) a.company = Math.floor(rnd() * 1000); // a number: hashed as JS prints it
     else if (c < 0.93) a.company = ""; // falsy: as missing
+    // arrays and objects are truthy (even empty): hashed as String(value) prints them
+    else if (c < 0.97) a.company = pick([[pick(COMPANIES)], [], [null], ["a", 1, true, null, [2, 3]], { n: 1 }, {}]);
     if (rnd() < 0.7) a.device = `d-${Math.floor(rnd() * 1e6)}`;
     if (rnd() < 0.6) a.country = pick(["NL", "BE", "DE", "US"]);
     users.push(a);
