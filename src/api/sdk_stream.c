@@ -497,12 +497,17 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, boo
                                                   x->variants[i].name));
         }
         const char *ha = x->hash_attribute[0] ? x->hash_attribute : "id";
+        /* the result names what was hashed, as the SDK's local evaluation does: the
+         * attribute (its fallback when that was used) and its value as sent (a number stays
+         * a number); it said the user id whatever was hashed */
+        const char *used = res.explain.hash_attribute ? res.explain.hash_attribute : "id";
+        json_t *hv = json_incref(json_object_get(attrs, used));
         json_t *track = json_pack(
-            "{s:{s:s, s:o, s:o, s:s}, s:{s:s, s:O, s:i, s:b, s:b, s:s, s:s, s:f, s:s}}",
+            "{s:{s:s, s:o, s:o, s:s}, s:{s:s, s:O, s:i, s:b, s:b, s:s, s:o, s:f, s:s}}",
             "experiment", "key", x->key, "variations", variations, "meta", meta, "hashAttribute",
             ha, "result", "key", x->variants[res.variant].key, "value", value, "variationId",
-            res.variant, "inExperiment", 1, "hashUsed", 1, "hashAttribute", ha, "hashValue",
-            uid ? uid : "", "bucket", res.bucket, "featureId", x->key);
+            res.variant, "inExperiment", 1, "hashUsed", 1, "hashAttribute", used, "hashValue",
+            hv ? hv : json_string(""), "bucket", res.bucket, "featureId", x->key);
         json_object_set_new(f, "rules",
                             json_pack("[{s:s, s:O, s:[o]}]", "id", "bunsen-remote-eval", "force",
                                       value, "tracks", track));

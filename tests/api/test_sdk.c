@@ -417,6 +417,60 @@ static void test_forced_users_of_drafts(void **state)
     assert_null(remote_feature("dr-plain", "u1"));
 }
 
+/* The tracked result of feature key in a remote evaluation for attrs (JSON), as text. */
+static char *remote_track(const char *key, const char *attrs)
+{
+    json_t *p =
+        call_as(NULL, "POST", fmt("/api/eval/%s", SDK), fmt("{\"attributes\":%s}", attrs), 200);
+    const json_t *f = json_object_get(json_object_get(p, "features"), key);
+    const json_t *t = json_array_get(
+        json_object_get(json_array_get(json_object_get(f, "rules"), 0), "tracks"), 0);
+    const json_t *res = json_object_get(t, "result");
+    json_t *o = json_pack("{s:O?, s:O?}", "hashAttribute", json_object_get(res, "hashAttribute"),
+                          "hashValue", json_object_get(res, "hashValue"));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    json_decref(p);
+    return s;
+}
+
+/* Remote evaluation's tracked result names what was hashed, as the SDK's local evaluation
+ * does (hashAttribute, and hashValue as the attribute's value was sent): it said the user id
+ * whatever was hashed, and the experiment's hash_attribute when its fallback was used. */
+static void test_remote_eval_hash_value(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("rem-company",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"hash_attribute\":\"company\",\"fallback_attribute\":\"device\"",
+            "start");
+    new_exp("rem-id", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "start");
+    static const struct {
+        const char *key, *attrs, *want;
+    } cases[] = {
+        {"rem-company", "{\"id\":\"user-1\",\"company\":\"acme\",\"device\":\"d-9\"}",
+         "{\"hashAttribute\":\"company\",\"hashValue\":\"acme\"}"},
+        {"rem-company", "{\"id\":\"user-1\",\"device\":\"d-9\"}",
+         "{\"hashAttribute\":\"device\",\"hashValue\":\"d-9\"}"},
+        {"rem-company", "{\"id\":\"user-1\",\"company\":42}",
+         "{\"hashAttribute\":\"company\",\"hashValue\":42}"},
+        {"rem-company", "{\"id\":\"user-1\",\"company\":[\"a\",1]}",
+         "{\"hashAttribute\":\"company\",\"hashValue\":[\"a\",1]}"},
+        {"rem-id", "{\"id\":\"user-1\",\"company\":\"acme\"}",
+         "{\"hashAttribute\":\"id\",\"hashValue\":\"user-1\"}"},
+        {"rem-id", "{\"id\":7}", "{\"hashAttribute\":\"id\",\"hashValue\":7}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = remote_track(cases[i].key, cases[i].attrs);
+        if (got == NULL || strcmp(got, cases[i].want) != 0) {
+            fail_msg("%s for %s: tracked %s, want %s", cases[i].key, cases[i].attrs,
+                     got ? got : "(none)", cases[i].want);
+        }
+        free(got);
+    }
+}
+
 /* The payload's dateUpdated (malloc'd). */
 static char *payload_date(void)
 {
@@ -658,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_archived_serves_nothing),
         cmocka_unit_test(test_forced_users_of_drafts),
         cmocka_unit_test(test_payload_date_moves_on_delete),
+        cmocka_unit_test(test_remote_eval_hash_value),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),
         cmocka_unit_test(test_ofrep_bulk_every_flag),

@@ -330,7 +330,7 @@ async function main() {
         const tracks = seenTracks;
         gb = new GrowthBook({
           apiHost: BASE, clientKey: plainKey, remoteEval: true, attributes: u,
-          trackingCallback: (e) => tracks.push(e.key),
+          trackingCallback: (e, r) => tracks.push({ key: e.key, hashAttribute: r.hashAttribute, hashValue: r.hashValue }),
         });
         res = await gb.init({ timeout: 30000 });
       }
@@ -347,10 +347,17 @@ async function main() {
         if (!same(v, a.value) && mism.length < 8) mism.push(`${key} ${JSON.stringify(u)}: /assign ${JSON.stringify(a.value)} remote ${JSON.stringify(v)}`);
       }
       tracked += seenTracks.length;
+      // the tracked result names what was hashed, as the SDK's local evaluation reports it
+      for (const t of seenTracks) {
+        const r = plain.evalFeature(t.key, { attributes: u }).experimentResult || {};
+        if (!same([t.hashAttribute, t.hashValue], [r.hashAttribute, r.hashValue]) && mism.length < 8) {
+          mism.push(`${t.key} ${JSON.stringify(u)}: remote tracked ${JSON.stringify([t.hashAttribute, t.hashValue])} local ${JSON.stringify([r.hashAttribute, r.hashValue])}`);
+        }
+      }
       gb.destroy();
     }, 8);
     ok(mism.length === 0 && tracked === inExp && initErr.length === 0,
-      `remote evaluation (POST /api/eval/{key}, remoteEval: true) equals /assign for ${sample.length} users; trackingCallback fired ${tracked} times = in-experiment evaluations`,
+      `remote evaluation (POST /api/eval/{key}, remoteEval: true) equals /assign for ${sample.length} users; trackingCallback fired ${tracked} times = in-experiment evaluations, with the hashAttribute and hashValue of local evaluation`,
       [`in-experiment ${inExp}`, initErr.length ? `${initErr.length} loads failed: ${initErr.slice(0, 3).join("; ")}` : "", ...mism]);
   }
 
