@@ -122,13 +122,26 @@ void assign_experiment_init(struct assign_experiment *x);
  * (empty or invalid UTF-8), "variants" (nvariants 0 or above ASSIGN_MAX_VARIANTS,
  * or variant_keys missing while forced is set), "hash_version", "released_variant",
  * "seed" or "namespace" (invalid UTF-8). Thread-safe. */
-/* The text GrowthBook's JavaScript SDK hashes for an attribute value (`seed + value`), into
- * buf (32 bytes are enough); NULL when the SDK treats it as missing (falsy: "", 0, false,
- * null, absent) or hashes no scalar (objects, arrays). Numbers as JavaScript's String() of
- * the double the value is: integers past 2^53 rounded to it, shortest digits, the exponent
- * form below 1e-6 and from 1e21. A string is returned as it is (borrowed from v), else buf.
- * *len receives its length. */
-const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len);
+/* Where assign_hash_text puts a text that is not v's own string: a scalar's in buf, an
+ * array's in heap (malloc'd, of any length). Zero it before use ({0}); assign_text_free
+ * gives heap back. */
+struct assign_text {
+    char buf[32]; /* a number's or true's text */
+    char *heap;   /* an array's text (malloc'd), NULL when none */
+};
+
+/* The text GrowthBook's JavaScript SDK hashes for an attribute value (`seed + value`, so
+ * JavaScript's String(value)); NULL when the SDK treats it as missing (falsy: "", 0, false,
+ * null, absent). Numbers as String() of the double the value is: integers past 2^53 rounded
+ * to it, shortest digits, the exponent form below 1e-6 and from 1e21. Arrays and objects are
+ * truthy, even empty: an object is "[object Object]", an array its elements' texts joined
+ * with "," (Array#join: null as "", false "false", 0 "0", a nested array the same way), so []
+ * and [null] are "". A string is returned as it is (borrowed from v), a scalar's text in
+ * t->buf, an array's in t->heap (its length bounded only by v's). *len receives the length.
+ * Thread-safe. */
+const char *assign_hash_text(const json_t *v, struct assign_text *t, size_t *len);
+/* Free t->heap (and set it NULL). */
+void assign_text_free(struct assign_text *t);
 
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);

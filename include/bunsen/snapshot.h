@@ -42,6 +42,8 @@ struct snapshot {
     struct snapshot_entry *entries; /* sorted by key after seal */
     size_t alloc;
     uint64_t generation;          /* set by snapshot_publish, increasing */
+    int64_t changed_at;           /* catalogue change time it was loaded at (ms, set by the
+                                   * builder; 0 unknown): the payload's dateUpdated */
     _Atomic(size_t) refs;         /* the cell's + readers' references (snapshot.c only) */
     struct snapshot *retired;     /* next in the cell's reclaim list (snapshot.c only) */
     void *ext;                    /* data the builder attaches (attribution rules) */

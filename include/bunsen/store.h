@@ -297,9 +297,14 @@ int store_experiment_get(struct store *s, struct store_tx *tx, const char *key, 
                          struct err *err);
 int store_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
 /* The catalogue version: bumped by every experiment write (in the same transaction), read
- * once a second by the daemon to notice changes made by another process. */
+ * once a second by the daemon to notice changes made by another process. A bump also stamps
+ * the catalogue's change time (ms): now, or one more than the last stamp when that is not
+ * earlier (clocks of several daemons), so every change, a delete too, moves it forward. */
 int store_catalog_bump(struct store_tx *tx, struct err *err);
 int store_catalog_version(struct store *s, int64_t *version, struct err *err);
+/* The version and the change time one transaction committed together (*changed_at 0: no
+ * change stamped yet, a database from before the stamp). */
+int store_catalog_stamp(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
 /* Calls emit(ctx, doc) for every experiment (status NULL = all), ordered by key. Inside a
  * writer apply() pass tx: a definition change's transaction holds the catalogue (SQLite's
  * write lock, PostgreSQL's catalogue lock taken exclusively at BEGIN), so what it reads is

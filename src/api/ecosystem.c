@@ -24,8 +24,6 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define OFREP_MAX_FLAGS 1000
-
 void api_strong_etag(const char *scope, const char *text, size_t len, char out[40])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
@@ -237,6 +235,12 @@ json_t *api_growthbook_payload_of(const struct snapshot *snap)
         int64_t t = json_integer_value(
             json_object_get(json_object_get(snap->saved_groups, gk), "updated_at"));
         updated = t > updated ? t : updated;
+    }
+    /* the catalogue's change time moves on every change, deletes too (the SDK ignores a
+     * payload whose dateUpdated it has cached); the rows' latest only until the first
+     * change stamps one */
+    if (snap->changed_at > 0) {
+        updated = snap->changed_at;
     }
     return json_pack("{s:o, s:o, s:o}", "features", features, "savedGroups", groups, "dateUpdated",
                      iso_date(updated));
@@ -588,8 +592,12 @@ void api_ofrep_bulk(struct http_req *r)
     struct api_exposure *items = xcalloc(cap, sizeof(*items));
     size_t n = 0;
     json_t *flags = json_array();
+    /* every flag, as the single-flag route knows them: no cap on their number (it silently
+     * ended the list at 1,000). The work is one hash per flag, linear in the catalogue as
+     * /assign without names and the payload are, plus targeting charged to the request's
+     * budget: a request that exceeds it is a 400, never a partial list */
     struct condition_budget budget = api_eval_budget(http_req_app(r));
-    for (size_t i = 0; i < snap->n && json_array_size(flags) < OFREP_MAX_FLAGS; i++) {
+    for (size_t i = 0; i < snap->n; i++) {
         if (ofrep_flag_exists(&snap->entries[i])) {
             int status;
             json_array_append_new(

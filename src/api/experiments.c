@@ -42,10 +42,13 @@ static int reload_locked(struct app *app, struct err *err)
     /* definitions changed (here, in another daemon or process): what was known of stored
      * first exposures may not hold (an experiment deleted, archived and compacted) */
     store_exposed_clear(app->store);
-    /* the version first: the definitions read next are at least that new */
+    /* the version first: the definitions read next are at least that new. So is the change
+     * time read with it: a payload may carry an older dateUpdated than its definitions for
+     * one reload (the version then differs and the next reload stamps it), never a newer one
+     * over older definitions, which an SDK that cached that date would never replace */
     int64_t version = -1;
     struct snapshot *s = snapshot_new();
-    int rc = store_catalog_version(app->store, &version, err);
+    int rc = store_catalog_stamp(app->store, &version, &s->changed_at, err);
     if (rc == 0) {
         rc = store_experiment_list(app->store, NULL, NULL, reload_emit, s, err);
     }

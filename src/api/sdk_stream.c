@@ -436,16 +436,17 @@ void api_sdk_streams_keys_changed(struct app *app)
 /* ---- remote evaluation ---- */
 
 /* The text of attributes.id as GrowthBook's SDK hashes it (assign_hash_text: numbers,
- * true and strings of any length, as JavaScript prints them), into buf; NULL when absent.
+ * true, strings of any length, arrays and objects, as JavaScript prints them), in t; NULL
+ * when absent.
  * Only a string id can match the forced list: the payload forces with {"id": {"$in":
  * [...]}} of strings, which the SDK compares strictly (the number 42 is not "42"). Before,
  * 1.5, true or a long id fell back to the default here and were bucketed by the SDK. */
-static const char *id_of(const json_t *attrs, char *buf, size_t n, bool *forceable)
+static const char *id_of(const json_t *attrs, struct assign_text *t, bool *forceable)
 {
     const json_t *id = json_object_get(attrs, "id");
     size_t len = 0;
     *forceable = json_is_string(id);
-    return assign_hash_text(id, buf, n, &len);
+    return assign_hash_text(id, t, &len);
 }
 
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
@@ -496,12 +497,17 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, boo
                                                   x->variants[i].name));
         }
         const char *ha = x->hash_attribute[0] ? x->hash_attribute : "id";
+        /* the result names what was hashed, as the SDK's local evaluation does: the
+         * attribute (its fallback when that was used) and its value as sent (a number stays
+         * a number); it said the user id whatever was hashed */
+        const char *used = res.explain.hash_attribute ? res.explain.hash_attribute : "id";
+        json_t *hv = json_incref(json_object_get(attrs, used));
         json_t *track = json_pack(
-            "{s:{s:s, s:o, s:o, s:s}, s:{s:s, s:O, s:i, s:b, s:b, s:s, s:s, s:f, s:s}}",
+            "{s:{s:s, s:o, s:o, s:s}, s:{s:s, s:O, s:i, s:b, s:b, s:s, s:o, s:f, s:s}}",
             "experiment", "key", x->key, "variations", variations, "meta", meta, "hashAttribute",
             ha, "result", "key", x->variants[res.variant].key, "value", value, "variationId",
-            res.variant, "inExperiment", 1, "hashUsed", 1, "hashAttribute", ha, "hashValue",
-            uid ? uid : "", "bucket", res.bucket, "featureId", x->key);
+            res.variant, "inExperiment", 1, "hashUsed", 1, "hashAttribute", used, "hashValue",
+            hv ? hv : json_string(""), "bucket", res.bucket, "featureId", x->key);
         json_object_set_new(f, "rules",
                             json_pack("[{s:s, s:O, s:[o]}]", "id", "bunsen-remote-eval", "force",
                                       value, "tracks", track));
@@ -537,9 +543,9 @@ void api_sdk_eval(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    char idbuf[64];
+    struct assign_text idtext = {0};
     bool forceable = false;
-    const char *uid = id_of(a, idbuf, sizeof(idbuf), &forceable);
+    const char *uid = id_of(a, &idtext, &forceable);
     struct condition_budget budget = api_eval_budget(app);
     bool over_budget = false;
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -554,6 +560,7 @@ void api_sdk_eval(struct http_req *r)
         }
     }
     snapshot_read_end(app->experiments, snap);
+    assign_text_free(&idtext);
     json_decref(a);
     json_decref(body);
     if (over_budget) {

@@ -122,34 +122,75 @@ static int check_experiment(const struct assign_experiment *x, struct err *err)
     return 0;
 }
 
-/* The text JavaScript's `seed + value` would append for an attribute value, into buf; NULL
- * when GrowthBook's SDK would treat it as missing (falsy: "", 0, false, null, absent) or it
- * is not a scalar (objects, arrays). A number is first the double JavaScript holds (an
- * integer past 2^53 rounds: 9007199254740993 is 9007199254740992), then Number#toString's
- * text of it (shortest digits, an exponent below 1e-6 and from 1e21: "1e-7", "1e+21"). */
-const char *assign_hash_text(const json_t *v, char *buf, size_t n, size_t *len)
+/* String(v) of a scalar JavaScript prints as text (a number is first the double JavaScript
+ * holds: an integer past 2^53 rounds, 9007199254740993 is 9007199254740992; then
+ * Number#toString: shortest digits, an exponent below 1e-6 and from 1e21, "1e-7", "1e+21"),
+ * into out; its length. null is "" (as Array#join prints it). */
+static size_t scalar_text(const json_t *v, char out[32])
+{
+    if (json_is_integer(v)) {
+        /* nearest double, ties to even: as JSON.parse reads it */
+        return jsval_number_to_string((double)json_integer_value(v), out);
+    }
+    if (json_is_real(v)) {
+        return jsval_number_to_string(json_real_value(v), out);
+    }
+    str_copy(out, 32, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "");
+    return strlen(out);
+}
+
+/* Append String(v) as Array#join prints an element: nested arrays joined the same way,
+ * objects "[object Object]". Recursion as deep as v's nesting (attributes are capped). */
+static void join_text(struct buf *b, const json_t *v)
+{
+    if (json_is_string(v)) {
+        buf_append(b, json_string_value(v), json_string_length(v));
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i > 0) {
+                buf_append(b, ",", 1);
+            }
+            join_text(b, json_array_get(v, i));
+        }
+    } else if (json_is_object(v)) {
+        buf_append(b, "[object Object]", 15);
+    } else {
+        char num[32];
+        buf_append(b, num, scalar_text(v, num));
+    }
+}
+
+const char *assign_hash_text(const json_t *v, struct assign_text *t, size_t *len)
 {
     if (json_is_string(v)) {
         *len = json_string_length(v);
         return *len > 0 ? json_string_value(v) : NULL;
     }
-    double d;
-    if (json_is_true(v)) {
-        snprintf(buf, n, "true");
-    } else if (json_is_integer(v) && json_integer_value(v) != 0) {
-        d = (double)json_integer_value(v); /* nearest, ties to even: as JSON.parse reads it */
-        char num[32];
-        jsval_number_to_string(d, num);
-        snprintf(buf, n, "%s", num);
-    } else if (json_is_real(v) && (d = json_real_value(v)) != 0 && isfinite(d)) {
-        char num[32];
-        jsval_number_to_string(d, num);
-        snprintf(buf, n, "%s", num);
-    } else {
-        return NULL;
+    if (json_is_object(v)) {
+        *len = 15;
+        return "[object Object]";
     }
-    *len = strlen(buf);
-    return buf;
+    if (json_is_array(v)) {
+        struct buf b;
+        buf_init(&b, SIZE_MAX - 1);
+        buf_append(&b, "", 0); /* data for [] too */
+        join_text(&b, v);
+        free(t->heap);
+        t->heap = b.data;
+        *len = b.len;
+        return t->heap;
+    }
+    if (!json_is_true(v) && !(json_is_number(v) && json_number_value(v) != 0)) {
+        return NULL; /* falsy: false, 0, null, absent */
+    }
+    *len = scalar_text(v, t->buf);
+    return t->buf;
+}
+
+void assign_text_free(struct assign_text *t)
+{
+    free(t->heap);
+    t->heap = NULL;
 }
 
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
@@ -169,6 +210,50 @@ static int targeted(const struct assign_experiment *x, const json_t *attributes,
         return 1;
     }
     return condition_eval(x->condition, attributes, x->saved_groups) ? 1 : 0;
+}
+
+/* The decision after the hash value is known (hv[0..hlen)): namespace, targeting, then the
+ * bucket against the variant ranges. */
+static int decide_hashed(const struct assign_experiment *x, const char *seed, const char *hv,
+                         size_t hlen, const json_t *attributes, struct condition_budget *budget,
+                         struct assign_result *out, struct err *err)
+{
+    if (x->ns.name != NULL) {
+        double nb;
+        if (hash_namespace_bucket(hv, hlen, x->ns.name, strlen(x->ns.name), &nb, err) < 0) {
+            return -1;
+        }
+        out->explain.has_namespace_bucket = true;
+        out->explain.namespace_bucket = nb;
+        if (!(nb >= x->ns.start && nb < x->ns.end)) {
+            return decide(out, ASSIGN_REASON_NAMESPACE, 0,
+                          "namespace: namespace bucket outside [start, end)");
+        }
+    }
+    int t = targeted(x, attributes, budget);
+    if (t < 0) {
+        return err_set(err, ERR_INVALID, "attributes",
+                       "evaluating the targeting conditions for these attributes exceeds the "
+                       "per-request evaluation budget");
+    }
+    if (t == 0) {
+        return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
+                      "not_targeted: targeting condition is false");
+    }
+    double b;
+    if (hash_bucket(seed, strlen(seed), hv, hlen, x->hash_version, &b, err) < 0) {
+        return -1;
+    }
+    out->has_bucket = true;
+    out->bucket = b;
+    out->explain.nranges = hash_bucket_ranges((int)x->nvariants, x->coverage, x->weights,
+                                              x->weights ? x->nvariants : 0, out->explain.ranges);
+    int v = hash_choose_variation(b, out->explain.ranges, out->explain.nranges);
+    if (v < 0) {
+        return decide(out, ASSIGN_REASON_COVERAGE, 0,
+                      "coverage: bucket outside every variant range");
+    }
+    return decide(out, ASSIGN_REASON_HASHED, v, "hashed: bucket inside the variant's range");
 }
 
 int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
@@ -211,14 +296,12 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
      * missing, before the namespace and the condition (its step 6) */
     const char *hv = user_id;
     size_t hlen = len;
-    char hbuf[64];
+    struct assign_text text = {0};
     if (x->hash_attribute != NULL) {
-        hv = assign_hash_text(json_object_get(attributes, x->hash_attribute), hbuf, sizeof(hbuf),
-                              &hlen);
+        hv = assign_hash_text(json_object_get(attributes, x->hash_attribute), &text, &hlen);
         out->explain.hash_attribute = x->hash_attribute;
         if (hv == NULL && x->fallback_attribute != NULL) {
-            hv = assign_hash_text(json_object_get(attributes, x->fallback_attribute), hbuf,
-                                  sizeof(hbuf), &hlen);
+            hv = assign_hash_text(json_object_get(attributes, x->fallback_attribute), &text, &hlen);
             out->explain.hash_attribute = x->fallback_attribute;
         }
         if (hv == NULL) {
@@ -226,44 +309,12 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
                           "not_targeted: the hash attribute is missing");
         }
         if (!utf8_valid(hv, hlen)) {
+            assign_text_free(&text);
             return err_set(err, ERR_INVALID, x->hash_attribute,
                            "the hash attribute must be valid UTF-8");
         }
     }
-    if (x->ns.name != NULL) {
-        double nb;
-        if (hash_namespace_bucket(hv, hlen, x->ns.name, strlen(x->ns.name), &nb, err) < 0) {
-            return -1;
-        }
-        out->explain.has_namespace_bucket = true;
-        out->explain.namespace_bucket = nb;
-        if (!(nb >= x->ns.start && nb < x->ns.end)) {
-            return decide(out, ASSIGN_REASON_NAMESPACE, 0,
-                          "namespace: namespace bucket outside [start, end)");
-        }
-    }
-    int t = targeted(x, attributes, budget);
-    if (t < 0) {
-        return err_set(err, ERR_INVALID, "attributes",
-                       "evaluating the targeting conditions for these attributes exceeds the "
-                       "per-request evaluation budget");
-    }
-    if (t == 0) {
-        return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
-                      "not_targeted: targeting condition is false");
-    }
-    double b;
-    if (hash_bucket(seed, strlen(seed), hv, hlen, x->hash_version, &b, err) < 0) {
-        return -1;
-    }
-    out->has_bucket = true;
-    out->bucket = b;
-    out->explain.nranges = hash_bucket_ranges((int)x->nvariants, x->coverage, x->weights,
-                                              x->weights ? x->nvariants : 0, out->explain.ranges);
-    int v = hash_choose_variation(b, out->explain.ranges, out->explain.nranges);
-    if (v < 0) {
-        return decide(out, ASSIGN_REASON_COVERAGE, 0,
-                      "coverage: bucket outside every variant range");
-    }
-    return decide(out, ASSIGN_REASON_HASHED, v, "hashed: bucket inside the variant's range");
+    int rc = decide_hashed(x, seed, hv, hlen, attributes, budget, out, err);
+    assign_text_free(&text);
+    return rc;
 }

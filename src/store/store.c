@@ -326,7 +326,12 @@ int store_catalog_bump(struct store_tx *tx, struct err *err)
 
 int store_catalog_version(struct store *s, int64_t *version, struct err *err)
 {
-    return s->ops->catalog_version(s, version, err);
+    return s->ops->catalog_version(s, version, NULL, err);
+}
+
+int store_catalog_stamp(struct store *s, int64_t *version, int64_t *changed_at, struct err *err)
+{
+    return s->ops->catalog_version(s, version, changed_at, err);
 }
 
 /* ---- roll-ups and compaction ---- */

@@ -213,7 +213,7 @@ struct store_ops {
     int (*experiment_list)(struct store *s, struct store_tx *tx, const char *status,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
     int (*catalog_bump)(struct store_tx *tx, struct err *err);
-    int (*catalog_version)(struct store *s, int64_t *version, struct err *err);
+    int (*catalog_version)(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
     int (*rollup_rebuild)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                           const struct store_rule *const *rules, size_t n, struct err *err);
     /* store_users_page (optional: NULL = not supported by this backend) */

@@ -3,6 +3,9 @@
  *
  * - test_definitions_reach_every_daemon: an experiment started on one daemon is assigned
  *   by the other two within a second.
+ * - test_payload_date_every_daemon: a draft with forced users deleted on one daemon: every
+ *   daemon's GrowthBook payload drops it with one dateUpdated, later than before (the SDK
+ *   ignores a payload whose date it has cached).
  * - test_mixed_load: 3 daemons ingest one data set (exposures twice per user on different
  *   daemons at once, events with repeats, exposures logged by /assign) while a metric is
  *   edited on another daemon; one SQLite daemon is fed the same data. The roll-ups agree
@@ -165,6 +168,48 @@ static void test_definitions_reach_every_daemon(void **state)
     }
     fprintf(stderr, "# the start on daemon 0 reached the other daemons within %.0f ms\n", worst);
     assert_true(worst < 1000);
+}
+
+/* The payload of daemon port: whether it has feature key, and its dateUpdated (out). */
+static bool payload_has(int port, const char *key, char *date)
+{
+    int st = 0;
+    json_t *p = http_json(port, "GET", fmt("/api/features/%s", SDK_P), NULL, NULL, &st);
+    assert_int_equal(st, 200);
+    snprintf(date, 32, "%s", json_string_value(json_object_get(p, "dateUpdated")));
+    bool has = json_object_get(json_object_get(p, "features"), key) != NULL;
+    json_decref(p);
+    return has;
+}
+
+static void test_payload_date_every_daemon(void **state)
+{
+    (void)state;
+    if (skipped) {
+        skip();
+    }
+    post_ok(P[0].port, P[0].admin_key, "POST", "/api/v1/experiments",
+            "{\"key\":\"md-date\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"forced\":{\"qa\":\"b\"}}",
+            201);
+    char before[NP][32], after[NP][32];
+    for (int i = 0; i < NP; i++) {
+        for (int n = 0; !payload_has(P[i].port, "md-date", before[i]); n++) {
+            assert_true(n < 1000);
+            sleep_ms(10);
+        }
+    }
+    post_ok(P[2].port, P[0].admin_key, "DELETE", "/api/v1/experiments/md-date", NULL, 200);
+    for (int i = 0; i < NP; i++) {
+        for (int n = 0; payload_has(P[i].port, "md-date", after[i]); n++) {
+            assert_true(n < 1000);
+            sleep_ms(10);
+        }
+        if (strcmp(after[i], before[i]) <= 0 || strcmp(after[i], after[0]) != 0) {
+            fail_msg("daemon %d: dateUpdated %s before the delete, %s after (daemon 0: %s)", i,
+                     before[i], after[i], after[0]);
+        }
+    }
 }
 
 /* ---- the data set ---- */
@@ -689,6 +734,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_definitions_reach_every_daemon),
+        cmocka_unit_test(test_payload_date_every_daemon),
         cmocka_unit_test(test_mixed_load),
         cmocka_unit_test(test_kill_rounds),
         cmocka_unit_test(test_namespace_starts_race),

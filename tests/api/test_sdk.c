@@ -417,6 +417,113 @@ static void test_forced_users_of_drafts(void **state)
     assert_null(remote_feature("dr-plain", "u1"));
 }
 
+/* The tracked result of feature key in a remote evaluation for attrs (JSON), as text. */
+static char *remote_track(const char *key, const char *attrs)
+{
+    json_t *p =
+        call_as(NULL, "POST", fmt("/api/eval/%s", SDK), fmt("{\"attributes\":%s}", attrs), 200);
+    const json_t *f = json_object_get(json_object_get(p, "features"), key);
+    const json_t *t = json_array_get(
+        json_object_get(json_array_get(json_object_get(f, "rules"), 0), "tracks"), 0);
+    const json_t *res = json_object_get(t, "result");
+    json_t *o = json_pack("{s:O?, s:O?}", "hashAttribute", json_object_get(res, "hashAttribute"),
+                          "hashValue", json_object_get(res, "hashValue"));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    json_decref(p);
+    return s;
+}
+
+/* Remote evaluation's tracked result names what was hashed, as the SDK's local evaluation
+ * does (hashAttribute, and hashValue as the attribute's value was sent): it said the user id
+ * whatever was hashed, and the experiment's hash_attribute when its fallback was used. */
+static void test_remote_eval_hash_value(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("rem-company",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"hash_attribute\":\"company\",\"fallback_attribute\":\"device\"",
+            "start");
+    new_exp("rem-id", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "start");
+    static const struct {
+        const char *key, *attrs, *want;
+    } cases[] = {
+        {"rem-company", "{\"id\":\"user-1\",\"company\":\"acme\",\"device\":\"d-9\"}",
+         "{\"hashAttribute\":\"company\",\"hashValue\":\"acme\"}"},
+        {"rem-company", "{\"id\":\"user-1\",\"device\":\"d-9\"}",
+         "{\"hashAttribute\":\"device\",\"hashValue\":\"d-9\"}"},
+        {"rem-company", "{\"id\":\"user-1\",\"company\":42}",
+         "{\"hashAttribute\":\"company\",\"hashValue\":42}"},
+        {"rem-company", "{\"id\":\"user-1\",\"company\":[\"a\",1]}",
+         "{\"hashAttribute\":\"company\",\"hashValue\":[\"a\",1]}"},
+        {"rem-id", "{\"id\":\"user-1\",\"company\":\"acme\"}",
+         "{\"hashAttribute\":\"id\",\"hashValue\":\"user-1\"}"},
+        {"rem-id", "{\"id\":7}", "{\"hashAttribute\":\"id\",\"hashValue\":7}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = remote_track(cases[i].key, cases[i].attrs);
+        if (got == NULL || strcmp(got, cases[i].want) != 0) {
+            fail_msg("%s for %s: tracked %s, want %s", cases[i].key, cases[i].attrs,
+                     got ? got : "(none)", cases[i].want);
+        }
+        free(got);
+    }
+}
+
+/* The payload's dateUpdated (malloc'd). */
+static char *payload_date(void)
+{
+    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    const char *d = json_string_value(json_object_get(p, "dateUpdated"));
+    assert_non_null(d);
+    char *out = strdup(d);
+    json_decref(p);
+    return out;
+}
+
+/* The payload's dateUpdated moves forward on every change, deletes too: the GrowthBook SDK
+ * ignores a payload whose dateUpdated equals the one it has cached (SSE and refetch). It was
+ * the latest updated_at of the rows that still exist, so deleting the newest experiment (a
+ * draft with forced users) moved it back, and deleting another left it where it was: SDKs
+ * kept serving the deleted experiment's forced variant. Two deletes in a row (likely in one
+ * millisecond) move it too, and a saved group's. */
+static void test_payload_date_moves_on_delete(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("date-old",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"forced\":{\"qa-a\":\"a\"}",
+            NULL);
+    new_exp("date-new",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"forced\":{\"qa-b\":\"b\"}",
+            NULL);
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"date-g\",\"attribute\":\"id\",\"values\":[\"u1\"]}", 201));
+    json_t *f = payload_feature("date-new");
+    assert_non_null(f);
+    json_decref(f);
+    char *d0 = payload_date();
+    json_decref(call("DELETE", "/api/v1/experiments/date-new", NULL, 200));
+    assert_null(payload_feature("date-new"));
+    char *d1 = payload_date();
+    json_decref(call("DELETE", "/api/v1/experiments/date-old", NULL, 200));
+    assert_null(payload_feature("date-old"));
+    char *d2 = payload_date();
+    json_decref(call("DELETE", "/api/v1/saved-groups/date-g", NULL, 200));
+    char *d3 = payload_date();
+    if (!(strcmp(d1, d0) > 0 && strcmp(d2, d1) > 0 && strcmp(d3, d2) > 0)) {
+        fail_msg("dateUpdated %s -> delete -> %s -> delete -> %s -> group delete -> %s", d0, d1, d2,
+                 d3);
+    }
+    free(d0);
+    free(d1);
+    free(d2);
+    free(d3);
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -540,6 +647,62 @@ static void test_ofrep_repeat_exposure(void **state)
         daemon_db_int(&D, "SELECT count(*) FROM exposures WHERE experiment = ?", 1, "of-rep"), 1);
 }
 
+#define BULK_DRAFTS 1001
+
+/* OFREP bulk evaluation answers every flag the single-flag route knows: it stopped at 1,000
+ * (a running experiment past the 1,000th non-archived one was missing, though the single
+ * route, /assign and the payload served it). Targeting over the evaluation budget is a 400
+ * INVALID_CONTEXT, no partial list. Last in the file: it leaves 1,000 drafts behind. */
+static void test_ofrep_bulk_every_flag(void **state)
+{
+    (void)state;
+    sdk_key();
+    for (int i = 0; i < BULK_DRAFTS; i++) {
+        json_decref(call("POST", "/api/v1/experiments",
+                         fmt("{\"key\":\"bulk-%04d\",\"variants\":[{\"key\":\"a\"},"
+                             "{\"key\":\"b\"}]}",
+                             i),
+                         201));
+    }
+    new_exp("zz-bulk-last", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "start");
+    json_t *bulk = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags",
+                           "{\"context\":{\"targetingKey\":\"u1\"}}", 200);
+    const json_t *flags = json_object_get(bulk, "flags");
+    size_t drafts = 0;
+    bool last = false;
+    for (size_t i = 0; i < json_array_size(flags); i++) {
+        const char *k = str_at(json_array_get(flags, i), "key");
+        drafts += strncmp(k, "bulk-", 5) == 0;
+        if (strcmp(k, "zz-bulk-last") == 0) {
+            last = true;
+            assert_string_equal(str_at(json_array_get(flags, i), "reason"), "SPLIT");
+        }
+    }
+    if (drafts != BULK_DRAFTS || !last) {
+        fail_msg("bulk: %zu flags, %zu of the %d drafts, zz-bulk-last %s", json_array_size(flags),
+                 drafts, BULK_DRAFTS, last ? "in" : "missing");
+    }
+    json_decref(bulk);
+    /* over the budget: the error, no flags */
+    new_exp("zz-bulk-regex",
+            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+            "\"targeting\":{\"tags\":{\"$elemMatch\":{\"$regex\":\"^(a+)+$\"}}}",
+            "start");
+    char *body = malloc(300 * 40 + 64);
+    assert_non_null(body);
+    size_t len = (size_t)sprintf(body, "{\"context\":{\"targetingKey\":\"u1\",\"tags\":[");
+    for (int i = 0; i < 300; i++) {
+        len += (size_t)sprintf(body + len, "%s\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"", i ? "," : "");
+    }
+    sprintf(body + len, "]}}");
+    json_t *e = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags", body, 400);
+    assert_string_equal(str_at(e, "errorCode"), "INVALID_CONTEXT");
+    assert_non_null(strstr(str_at(e, "errorDetails"), "budget"));
+    assert_null(json_object_get(e, "flags"));
+    json_decref(e);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,8 +711,11 @@ int main(void)
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_archived_serves_nothing),
         cmocka_unit_test(test_forced_users_of_drafts),
+        cmocka_unit_test(test_payload_date_moves_on_delete),
+        cmocka_unit_test(test_remote_eval_hash_value),
         cmocka_unit_test(test_ofrep_database_locked),
         cmocka_unit_test(test_ofrep_repeat_exposure),
+        cmocka_unit_test(test_ofrep_bulk_every_flag),
     };
     return cmocka_run_group_tests_name("api_sdk", tests, setup, teardown);
 }

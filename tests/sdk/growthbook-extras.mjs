@@ -1,5 +1,6 @@
 // growthbook-extras.mjs - issue 15: the GrowthBook JavaScript SDK against Bunsen with
-// saved groups, a non-`id` hash attribute and typed values, the payload loaded three ways:
+// saved groups, a non-`id` hash attribute (strings, numbers, arrays and objects as values)
+// and typed values, the payload loaded three ways:
 //
 //   plain      GrowthBookClient, GET /api/features/{key}
 //   streamed   GrowthBookClient with streaming: true (GET /sub/{key}, Server-Sent Events,
@@ -96,6 +97,8 @@ function makeUsers() {
     if (c < 0.85) a.company = pick(COMPANIES);
     else if (c < 0.9) a.company = Math.floor(rnd() * 1000); // a number: hashed as JS prints it
     else if (c < 0.93) a.company = ""; // falsy: as missing
+    // arrays and objects are truthy (even empty): hashed as String(value) prints them
+    else if (c < 0.97) a.company = pick([[pick(COMPANIES)], [], [null], ["a", 1, true, null, [2, 3]], { n: 1 }, {}]);
     if (rnd() < 0.7) a.device = `d-${Math.floor(rnd() * 1e6)}`;
     if (rnd() < 0.6) a.country = pick(["NL", "BE", "DE", "US"]);
     users.push(a);
@@ -327,7 +330,7 @@ async function main() {
         const tracks = seenTracks;
         gb = new GrowthBook({
           apiHost: BASE, clientKey: plainKey, remoteEval: true, attributes: u,
-          trackingCallback: (e) => tracks.push(e.key),
+          trackingCallback: (e, r) => tracks.push({ key: e.key, hashAttribute: r.hashAttribute, hashValue: r.hashValue }),
         });
         res = await gb.init({ timeout: 30000 });
       }
@@ -344,10 +347,17 @@ async function main() {
         if (!same(v, a.value) && mism.length < 8) mism.push(`${key} ${JSON.stringify(u)}: /assign ${JSON.stringify(a.value)} remote ${JSON.stringify(v)}`);
       }
       tracked += seenTracks.length;
+      // the tracked result names what was hashed, as the SDK's local evaluation reports it
+      for (const t of seenTracks) {
+        const r = plain.evalFeature(t.key, { attributes: u }).experimentResult || {};
+        if (!same([t.hashAttribute, t.hashValue], [r.hashAttribute, r.hashValue]) && mism.length < 8) {
+          mism.push(`${t.key} ${JSON.stringify(u)}: remote tracked ${JSON.stringify([t.hashAttribute, t.hashValue])} local ${JSON.stringify([r.hashAttribute, r.hashValue])}`);
+        }
+      }
       gb.destroy();
     }, 8);
     ok(mism.length === 0 && tracked === inExp && initErr.length === 0,
-      `remote evaluation (POST /api/eval/{key}, remoteEval: true) equals /assign for ${sample.length} users; trackingCallback fired ${tracked} times = in-experiment evaluations`,
+      `remote evaluation (POST /api/eval/{key}, remoteEval: true) equals /assign for ${sample.length} users; trackingCallback fired ${tracked} times = in-experiment evaluations, with the hashAttribute and hashValue of local evaluation`,
       [`in-experiment ${inExp}`, initErr.length ? `${initErr.length} loads failed: ${initErr.slice(0, 3).join("; ")}` : "", ...mism]);
   }
 

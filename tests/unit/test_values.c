@@ -292,11 +292,13 @@ static const char *hash_text(const char *json, char buf[64])
     json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
     assert_non_null(v);
     size_t len = 0;
-    const char *t = assign_hash_text(v, buf, 64, &len);
-    if (t != NULL && t != buf) {
+    struct assign_text text = {0};
+    const char *t = assign_hash_text(v, &text, &len);
+    if (t != NULL) {
         snprintf(buf, 64, "%.*s", (int)len, t);
         t = buf;
     }
+    assign_text_free(&text);
     json_decref(v);
     return t;
 }
@@ -343,6 +345,78 @@ static void test_hash_numbers_as_javascript(void **state)
     }
 }
 
+/* An array or object as the hash attribute is hashed as the SDK's `seed + value` prints it
+ * (String(value)): arrays are truthy even empty and joined with "," (Array#join: null as "",
+ * nested arrays joined, objects "[object Object]"). It was treated as missing (not_targeted)
+ * while the SDK, given the same payload, put the user in the experiment. Texts and buckets
+ * from node: String(v), hash("exp-h", v, 2) and hash("__ns", v, 1) of the SDK (tests/sdk). */
+static void test_hash_arrays_as_javascript(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *js;
+        double bucket, ns_bucket; /* hash("exp-h", v, 2), hash("__ns", v, 1) */
+    } cases[] = {
+        {"[\"acme\"]", "acme", 0.9958, 0.326},
+        {"[]", "", 0.7593, 0.06},
+        {"[null]", "", 0.7593, 0.06},
+        {"[\"a\",\"b\"]", "a,b", 0.8677, 0.215},
+        {"[1,1e21,0.1,true,false,null,\"x\"]", "1,1e+21,0.1,true,false,,x", 0.3313, 0.715},
+        {"[[1,[2,3]],{\"n\":1},[]]", "1,2,3,[object Object],", 0.3085, 0.772},
+        {"{\"n\":1}", "[object Object]", 0.1545, 0.118},
+        {"{}", "[object Object]", 0.1545, 0.118},
+        {"[0]", "0", 0.4543, 0.47},
+        {"[-0.0]", "0", 0.4543, 0.47},
+        {"[9007199254740993]", "9007199254740992", 0.469, 0.607},
+        {"[\"\u00e9\u4e2d\U0001F600\",1e-7]", "\u00e9\u4e2d\U0001F600,1e-7", 0.721, 0.745},
+        {"[[[]],[null,null]]", ",,", 0.4005, 0.94},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[64];
+        const char *t = hash_text(cases[i].json, buf);
+        if (t == NULL || strcmp(t, cases[i].js) != 0) {
+            fail_msg("%s: hashed as '%s', JavaScript prints '%s'", cases[i].json, t ? t : "(none)",
+                     cases[i].js);
+        }
+        char attrs[128];
+        snprintf(attrs, sizeof(attrs), "{\"uid\":%s}", cases[i].json);
+        struct assign_result r = decide("uid", NULL, "u", attrs);
+        assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+        if (r.bucket != cases[i].bucket) {
+            fail_msg("%s: bucket %.4f, the SDK's %.4f", cases[i].json, r.bucket, cases[i].bucket);
+        }
+        double nb;
+        struct err err;
+        assert_int_equal(hash_namespace_bucket(t, strlen(t), "ns", 2, &nb, &err), 0);
+        if (nb != cases[i].ns_bucket) {
+            fail_msg("%s: namespace bucket %.4f, the SDK's %.4f", cases[i].json, nb,
+                     cases[i].ns_bucket);
+        }
+    }
+    /* the fallback is used only when the hash attribute is falsy: [] is not */
+    struct assign_result r = decide("company", "device", "u", "{\"company\":[],\"device\":\"d\"}");
+    assert_true(r.bucket == bucket_of(""));
+    assert_string_equal(r.explain.hash_attribute, "company");
+    /* a long array: the text is as long as it takes (1,000 elements of 60 bytes) */
+    json_t *arr = json_array();
+    char *joined = malloc(1000 * 61);
+    size_t len = 0;
+    for (int i = 0; i < 1000; i++) {
+        char el[61];
+        snprintf(el, sizeof(el), "%060d", i);
+        json_array_append_new(arr, json_string(el));
+        len += (size_t)sprintf(joined + len, "%s%s", i ? "," : "", el);
+    }
+    json_t *attrs = json_pack("{s:o}", "uid", arr);
+    char *text = json_dumps(attrs, JSON_COMPACT);
+    r = decide("uid", NULL, "u", text);
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    assert_true(r.bucket == bucket_of(joined));
+    free(text);
+    free(joined);
+    json_decref(attrs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_values_patch),
         cmocka_unit_test(test_hash_attribute),
         cmocka_unit_test(test_hash_numbers_as_javascript),
+        cmocka_unit_test(test_hash_arrays_as_javascript),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

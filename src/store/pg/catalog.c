@@ -475,13 +475,20 @@ int pg_experiment_list(struct store *s, struct store_tx *tx, const char *status,
 
 int pg_catalog_bump(struct store_tx *tx, struct err *err)
 {
+    /* catalog_changed_at: the last change's time (ms), strictly increasing whatever the
+     * daemons' clocks (one more than the last when a clock is behind), the GrowthBook
+     * payload's dateUpdated (deletes move it too, which no row's updated_at can say) */
     static const char SQL[] =
-        "INSERT INTO meta (key, value) VALUES ('catalog_version', '1') ON CONFLICT (key) DO "
-        "UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value";
+        "INSERT INTO meta (key, value) VALUES ('catalog_version', '1'), ('catalog_changed_at', $1) "
+        "ON CONFLICT (key) DO UPDATE SET value = CASE meta.key WHEN 'catalog_version' THEN "
+        "(meta.value::bigint + 1)::text ELSE GREATEST(meta.value::bigint + 1, "
+        "excluded.value::bigint)::text END";
     if (lock_catalog(tx, err) != 0) {
         return -1;
     }
-    PGresult *r = pg_run(tx->conn, SQL, 0, NULL, NULL, 0, err);
+    char now[32];
+    const char *v[] = {I64(now, time_now_ms())};
+    PGresult *r = pg_run(tx->conn, SQL, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -493,10 +500,12 @@ int pg_catalog_bump(struct store_tx *tx, struct err *err)
     return r ? 0 : -1;
 }
 
-int pg_catalog_version(struct store *s, int64_t *version, struct err *err)
+int pg_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err)
 {
+    /* one statement: the pair one transaction committed */
     static const char SQL[] =
-        "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
+        "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0), "
+        "COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_changed_at'), 0)";
     struct pg_conn *c = pg_reader_get(s, err);
     if (c == NULL) {
         return -1;
@@ -507,6 +516,9 @@ int pg_catalog_version(struct store *s, int64_t *version, struct err *err)
         return -1;
     }
     *version = pg_i64(r, 0, 0);
+    if (changed_at != NULL) {
+        *changed_at = pg_i64(r, 0, 1);
+    }
     PQclear(r);
     return 0;
 }

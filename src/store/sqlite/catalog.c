@@ -258,19 +258,29 @@ int sqlite_experiment_list(struct store *s, struct store_tx *tx, const char *sta
     return list_docs(c, st, emit, ctx, err);
 }
 
+/* catalog_changed_at: the last change's time (ms), strictly increasing whatever the
+ * processes' clocks (one more than the last when a clock is behind), the GrowthBook
+ * payload's dateUpdated (deletes move it too, which no row's updated_at can say) */
 static const char SQL_CATALOG_BUMP[] =
-    "INSERT INTO meta (key, value) VALUES ('catalog_version', '1') ON CONFLICT (key) DO UPDATE "
-    "SET value = CAST(value AS INTEGER) + 1";
+    "INSERT INTO meta (key, value) VALUES ('catalog_version', '1'), ('catalog_changed_at', ?1) "
+    "ON CONFLICT (key) DO UPDATE SET value = CASE key WHEN 'catalog_version' THEN "
+    "CAST(value AS INTEGER) + 1 ELSE MAX(CAST(value AS INTEGER) + 1, CAST(excluded.value AS "
+    "INTEGER)) END";
 static const char SQL_CATALOG_VERSION[] =
-    "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_version'), 0)";
+    "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_version'), 0), "
+    "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_changed_at'), 0)";
 
 int sqlite_catalog_bump(struct store_tx *tx, struct err *err)
 {
     sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_CATALOG_BUMP, err);
-    return st ? sqlite_conn_step_done(tx->conn, st, "catalog version", err) : -1;
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, time_now_ms());
+    return sqlite_conn_step_done(tx->conn, st, "catalog version", err);
 }
 
-int sqlite_catalog_version(struct store *s, int64_t *version, struct err *err)
+int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err)
 {
     struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
@@ -286,6 +296,9 @@ int sqlite_catalog_version(struct store *s, int64_t *version, struct err *err)
         return store_sqlite_err(c->db, rc, "catalog version", err);
     }
     *version = sqlite3_column_int64(st, 0);
+    if (changed_at != NULL) {
+        *changed_at = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
     return 0;
 }

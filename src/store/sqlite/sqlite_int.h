@@ -134,7 +134,7 @@ int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *e
 int sqlite_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
 int sqlite_catalog_bump(struct store_tx *tx, struct err *err);
-int sqlite_catalog_version(struct store *s, int64_t *version, struct err *err);
+int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
 int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                           const struct store_rule *const *rules, size_t n, struct err *err);
 int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
