@@ -79,8 +79,9 @@ struct assign_experiment {
     const json_t *forced;             /* object user_id -> variant key (borrowed), or NULL */
     int released;                     /* released variant index, or -1 */
     /* the attribute whose value is hashed (GrowthBook's hashAttribute), NULL: user_id; and the
-     * one used when it is absent (fallbackAttribute), NULL: none. A user with neither is not
-     * in the experiment (reason not_targeted), as the SDK skips a missing hash attribute. */
+     * one used when it is absent (fallbackAttribute), NULL: none; "id" as the fallback is the
+     * user id too. A user with neither is not in the experiment (reason not_targeted), as the
+     * SDK skips a missing hash attribute. */
     const char *hash_attribute;
     const char *fallback_attribute;
 };

@@ -266,12 +266,22 @@ void api_audit_list(struct http_req *r)
         api_query_int(r, "before", 0, (long)(~0UL >> 1), 0, &before) != 0) {
         return;
     }
+    const char *type = http_req_query(r, "target_type");
+    static const char *const types[] = {"key", "metric", "experiment", "saved_group"};
+    bool known = type == NULL;
+    for (size_t i = 0; !known && i < sizeof(types) / sizeof(types[0]); i++) {
+        known = strcmp(type, types[i]) == 0;
+    }
+    if (!known) {
+        http_reply_error(r, ERR_INVALID, "target_type",
+                         "target_type must be key, metric, experiment or saved_group");
+        return;
+    }
     json_t *arr = json_array();
     struct err err;
     err_clear(&err);
-    int rc = store_audit_list(http_req_app(r)->store, before, http_req_query(r, "target_type"),
-                              http_req_query(r, "target"), (int)limit, AUDIT_PAGE_BYTES, audit_emit,
-                              arr, &err);
+    int rc = store_audit_list(http_req_app(r)->store, before, type, http_req_query(r, "target"),
+                              (int)limit, AUDIT_PAGE_BYTES, audit_emit, arr, &err);
     if (rc < 0) {
         json_decref(arr);
         http_reply_err(r, &err);

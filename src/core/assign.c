@@ -300,9 +300,16 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     if (x->hash_attribute != NULL) {
         hv = assign_hash_text(json_object_get(attributes, x->hash_attribute), &text, &hlen);
         out->explain.hash_attribute = x->hash_attribute;
-        if (hv == NULL && x->fallback_attribute != NULL) {
+        if (hv == NULL && x->fallback_attribute != NULL &&
+            strcmp(x->fallback_attribute, "id") == 0) {
+            /* "id" is the user id, as for hash_attribute (experiment_to_assign) */
+            hv = user_id;
+            hlen = len;
+            out->explain.hash_attribute = NULL;
+        } else if (hv == NULL && x->fallback_attribute != NULL) {
             hv = assign_hash_text(json_object_get(attributes, x->fallback_attribute), &text, &hlen);
-            out->explain.hash_attribute = x->fallback_attribute;
+            /* explain names the attribute hashed; with neither present, the first */
+            out->explain.hash_attribute = hv != NULL ? x->fallback_attribute : x->hash_attribute;
         }
         if (hv == NULL) {
             return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,

@@ -308,6 +308,22 @@ static void test_explain(void **state)
     assert_string_equal(str(json_object_get(g, "explain"), "hash_input"),
                         "seed + attributes.device");
     json_decref(g);
+    /* neither: nothing hashed, explain names the first (it named the fallback) */
+    g = call("GET", "/api/v1/experiments/ex-attr/assign?user_id=u-5&explain=true", NULL, 200);
+    assert_string_equal(str(g, "reason"), "not_targeted");
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_attribute"), "company");
+    json_decref(g);
+    /* "id" as the fallback is the user id, as hash_attribute "id" is (it hashed attributes.id,
+     * so a client sending another id there moved the user) */
+    new_exp("ex-fid", VARS ",\"hash_attribute\":\"company\",\"fallback_attribute\":\"id\"",
+            "start");
+    g = call("GET", "/api/v1/experiments/ex-fid/assign?user_id=u-5&attr.id=zzz&explain=true", NULL,
+             200);
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_attribute"), "id");
+    assert_string_equal(str(json_object_get(g, "explain"), "hash_input"), "seed + user_id");
+    assert_int_equal(hash_bucket("ex-fid", 6, "u-5", 3, 2, &b, NULL), 0);
+    assert_true(json_real_value(json_object_get(g, "bucket")) == b);
+    json_decref(g);
 }
 
 /* Expect 400 with this field. */

@@ -648,6 +648,10 @@ static void test_audit(void **state)
     a = call("GET", "/api/v1/audit?target_type=experiment&target=audited", NULL, 200);
     assert_int_equal(json_array_size(json_object_get(a, "entries")), 7);
     json_decref(a);
+    /* an unknown target_type is a 400, as every other enumerated parameter (it listed
+     * nothing); saved_group is one */
+    call_err("GET", "/api/v1/audit?target_type=bogus", NULL, 400, "target_type");
+    json_decref(call("GET", "/api/v1/audit?target_type=saved_group", NULL, 200));
     a = call("GET", "/api/v1/audit?target_type=experiment&target=audit-del", NULL, 200);
     entries = json_object_get(a, "entries");
     assert_int_equal(json_array_size(entries), 2);
