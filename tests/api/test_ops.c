@@ -4,7 +4,9 @@
  * before the backup started (and the restored daemon serves it); SIGHUP reopens the log file
  * (after a logrotate-style rename), makes a key revoked by another process fail at once,
  * reloads the catalogue and never stops the daemon; the bootstrap admin key never appears on
- * a non-terminal stderr or in the log (only in admin.key, mode 0600); /metrics carries the
+ * a non-terminal stderr or in the log (only in admin.key, mode 0600); a SQLite file deleted or
+ * replaced under the daemon makes /readyz 503 and is logged once, and creates no new empty
+ * database; /metrics carries the
  * process_* gauges, hides per-experiment series from anonymous scrapers and, with
  * --metrics-auth key, needs a reader key.
  */
@@ -380,6 +382,61 @@ static void test_cli_never_migrates(void **state)
     daemon_cleanup(&d);
 }
 
+/* ---- the database file deleted or replaced under the daemon ---- */
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* /readyz said 200 while every keyed request got 500 "no such table", a reader opened after
+ * the deletion left a new empty bunsen.db (the next start took it for a new database), and
+ * nothing was logged. */
+static void test_db_file_lost(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* a file of the SQLite backend */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                               "{\"key\":\"lost\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+                     201);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
+    char db[400], moved[400];
+    snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
+    snprintf(moved, sizeof(moved), "%s/moved.db", d.dir);
+    assert_int_equal(rename(db, moved), 0); /* as rm would, for the path */
+    for (int i = 0; i < 2; i++) {
+        struct resp r;
+        assert_int_equal(http_req(d.port, "GET", "/readyz", NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 503);
+        assert_non_null(strstr(r.body, "deleted or replaced"));
+        resp_free(&r);
+    }
+    /* results run on an offload thread whose read connection opens now: no new file, a 503 */
+    assert_int_equal(
+        status_of(d.port, "GET", "/api/v1/experiments/lost/results", d.admin_key, NULL), 503);
+    struct stat sb;
+    assert_int_not_equal(stat(db, &sb), 0);
+    /* put back: ready again; replaced by a copy (a new file): not ready */
+    assert_int_equal(rename(moved, db), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
+    assert_int_equal(system(fmt("cp '%s' '%s' && mv '%s' '%s'", db, moved, moved, db)), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 503);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* one error line per loss, whether /readyz or the one-second poll found it */
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_int_equal(count_of(log, "deleted or replaced under the daemon"), 2);
+    free(log);
+    daemon_cleanup(&d);
+}
+
 /* ---- secrets ---- */
 
 static void test_secret_only_in_key_file(void **state)
@@ -495,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_sighup),
         cmocka_unit_test(test_signals_blocked_in_every_thread),
         cmocka_unit_test(test_cli_never_migrates),
+        cmocka_unit_test(test_db_file_lost),
         cmocka_unit_test(test_secret_only_in_key_file),
         cmocka_unit_test(test_metrics),
     };
