@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,11 +58,11 @@ int cli_prepare_data_dir(const struct config *cfg)
     return 0;
 }
 
-/* A SQLite database path (not a URL or conninfo) whose file does not exist. */
-static bool sqlite_file_missing(const char *path)
+/* A SQLite database (not a PostgreSQL URL or conninfo) whose file does not exist. */
+static bool sqlite_file_missing(const char *url)
 {
-    const char *p = strncasecmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
-    return strstr(p, "://") == NULL && strchr(p, '=') == NULL && access(p, F_OK) != 0;
+    const char *file = store_url_sqlite_file(url);
+    return file != NULL && access(file, F_OK) != 0;
 }
 
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
@@ -560,14 +559,14 @@ int cli_backup(int argc, char **argv)
     }
     char db[600];
     config_db_path(&cfg, db, sizeof(db));
-    /* a URL (postgres://) names no file: its backend answers (PostgreSQL: its own tools) */
-    bool file = strstr(db, "://") == NULL;
-    if (file && access(db, R_OK) != 0) {
-        fprintf(stderr, "bunsen: no database at %s: %s\n", db, strerror(errno));
+    /* a PostgreSQL URL or conninfo names no file: its backend answers (its own tools) */
+    const char *file = store_url_sqlite_file(db);
+    if (file != NULL && access(file, R_OK) != 0) {
+        fprintf(stderr, "bunsen: no database at %s: %s\n", file, strerror(errno));
         return 1;
     }
     char real_db[PATH_MAX], real_dest[PATH_MAX];
-    if (file && realpath(db, real_db) != NULL && realpath(dest, real_dest) != NULL &&
+    if (file != NULL && realpath(file, real_db) != NULL && realpath(dest, real_dest) != NULL &&
         strcmp(real_db, real_dest) == 0) {
         fprintf(stderr, "bunsen: %s is the database itself: back up to another file\n", dest);
         return 2;

@@ -137,6 +137,20 @@ static void test_backup_under_load(void **state)
         assert_int_equal(bunsen_run(&msg, pg), 1);
         assert_non_null(strstr(msg, "pg_dump"));
         free(msg);
+        /* the same database as a libpq key=value conninfo (it was taken for a missing file) */
+        char user[64], host[64], dbname[64];
+        int pgport = 0;
+        assert_int_equal(sscanf(d.db_url, "postgresql://%63[^@]@%63[^:]:%d/%63[^?]", user, host,
+                                &pgport, dbname),
+                         4);
+        const char *const kv[] = {
+            "backup", fmt("%s/backup.db", d.dir), "--database",
+            fmt("host=%s port=%d user=%s dbname=%s", host, pgport, user, dbname), NULL};
+        assert_int_equal(bunsen_run(&msg, kv), 1);
+        if (strstr(msg, "pg_dump") == NULL) {
+            fail_msg("%s", msg);
+        }
+        free(msg);
         assert_int_equal(daemon_stop(&d), 0);
         daemon_cleanup(&d);
         return;
@@ -158,6 +172,17 @@ static void test_backup_under_load(void **state)
     /* the database itself is never a destination */
     const char *const self[] = {"backup", fmt("%s/bunsen.db", d.dir), "--data-dir", d.dir, NULL};
     assert_int_equal(bunsen_run(&out, self), 2);
+    free(out);
+    /* --database sqlite:PATH names the same file (it was refused: "no database at sqlite:...") */
+    const char *url = fmt("sqlite:%s/bunsen.db", d.dir);
+    const char *const prefixed[] = {"backup", fmt("%s/backup2.db", d.dir), "--database", url, NULL};
+    if (bunsen_run(&out, prefixed) != 0) {
+        fail_msg("%s", out);
+    }
+    free(out);
+    const char *const prefixed_self[] = {"backup", fmt("%s/bunsen.db", d.dir), "--database", url,
+                                         NULL};
+    assert_int_equal(bunsen_run(&out, prefixed_self), 2);
     free(out);
     usleep(200000); /* the load goes on after the backup */
     atomic_store(&l.stop, true);
