@@ -588,6 +588,19 @@ static void test_metrics(void **state)
     double start = atof(strstr(pub, "\nprocess_start_time_seconds ") + 28);
     double now = (double)time(NULL);
     assert_true(start > now - 120 && start <= now + 1); /* this daemon started just now */
+    /* the same value in every scrape (computed per scrape from two clocks, it jittered) */
+    const char *line = strstr(pub, "\nprocess_start_time_seconds ");
+    char first[80];
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(line + 1, "\n"), line + 1);
+    for (int i = 0; i < 10; i++) {
+        char *again = scrape(d.port, NULL, &st);
+        const char *l = strstr(again, "\nprocess_start_time_seconds ");
+        assert_non_null(l);
+        if (strncmp(l + 1, first, strlen(first)) != 0 || l[1 + strlen(first)] != '\n') {
+            fail_msg("scrape %d: '%.*s', first '%s'", i, (int)strcspn(l + 1, "\n"), l + 1, first);
+        }
+        free(again);
+    }
     /* anonymous: no experiment keys; an sdk key is not a reader either */
     assert_null(strstr(pub, "secret-launch"));
     assert_non_null(strstr(pub, "bunsen_assignments_total{reason=\"hashed\"} 1"));
