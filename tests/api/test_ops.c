@@ -567,6 +567,10 @@ static void test_metrics(void **state)
                           NULL, &st));
     json_decref(
         http_json(d.port, "POST", "/api/v1/assign", d.admin_key, "{\"user_id\":\"u1\"}", &st));
+    /* requests no route took: labelled as sent, not as static GETs */
+    assert_int_equal(status_of(d.port, "POST", "/healthz", NULL, NULL), 405);
+    assert_int_equal(status_of(d.port, "PROPFIND", "/", NULL, NULL), 405);
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/nope", NULL, NULL), 404);
     char viewer[80], sdk[80];
     make_key(&d, "viewer", viewer, sizeof(viewer), NULL, 0);
     make_key(&d, "sdk", sdk, sizeof(sdk), NULL, 0);
@@ -601,6 +605,17 @@ static void test_metrics(void **state)
         }
         free(again);
     }
+    static const char *const unmatched[] = {
+        "route=\"unmatched\",method=\"POST\",code=\"405\"} 1",
+        "route=\"unmatched\",method=\"other\",code=\"405\"} 1",
+        "route=\"unmatched\",method=\"GET\",code=\"404\"} 1",
+        "bunsen_http_request_duration_seconds_count{route=\"unmatched\",method=\"POST\"} 1"};
+    for (size_t i = 0; i < sizeof(unmatched) / sizeof(unmatched[0]); i++) {
+        if (strstr(pub, unmatched[i]) == NULL) {
+            fail_msg("/metrics lacks %s", unmatched[i]);
+        }
+    }
+    assert_null(strstr(pub, "route=\"static\",method=\"GET\",code=\"405\""));
     /* anonymous: no experiment keys; an sdk key is not a reader either */
     assert_null(strstr(pub, "secret-launch"));
     assert_non_null(strstr(pub, "bunsen_assignments_total{reason=\"hashed\"} 1"));
