@@ -87,9 +87,7 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
         rc = store_migrate(s, NULL, &err);
     } else if (mode != CLI_STORE_AS_IS) {
         rc = store_schema_version(s, &version, &err);
-        if (rc == 0 && version == 0 && mode == CLI_STORE_CURRENT_OR_NEW) {
-            rc = store_migrate(s, NULL, &err); /* a new database */
-        } else if (rc == 0 && version == 0) {
+        if (rc == 0 && version == 0) {
             rc = err_set(&err, ERR_NOT_FOUND, NULL,
                          "no Bunsen database at %s (start `bunsen serve` or run `bunsen migrate`)",
                          path);
@@ -296,7 +294,8 @@ static const char keys_usage[] =
     "       bunsen keys list [--all] [--data-dir DIR]\n"
     "       bunsen keys revoke ID [--data-dir DIR]\n"
     "(each also takes --database URL, as bunsen serve)\n"
-    "Manage API keys directly in the database. A new key is printed once.\n";
+    "Manage API keys directly in an existing database (`bunsen migrate` creates one before\n"
+    "the first serve). A new key is printed once.\n";
 
 int cli_keys(int argc, char **argv)
 {
@@ -325,10 +324,9 @@ int cli_keys(int argc, char **argv)
         fputs(keys_usage, stderr);
         return 2;
     }
-    if (cli_prepare_data_dir(&cfg) != 0) {
-        return 1;
-    }
-    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT_OR_NEW);
+    /* an existing database only: on a mistyped --data-dir, `keys create` made a new database
+     * and minted a key no daemon would see (`bunsen migrate` makes one before the first serve) */
+    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
     }

@@ -346,7 +346,8 @@ static void test_signals_blocked_in_every_thread(void **state)
 
 /* Only serve and migrate change a schema. `bunsen keys list` with a new binary, between its
  * install and the daemon's restart, once migrated the database under the old daemon (which
- * then refused to start on it); `bunsen results` on a mistyped data dir created a database. */
+ * then refused to start on it); `bunsen results` and `bunsen keys` on a mistyped data dir
+ * created a database (keys create: with a key no daemon saw). */
 static int migrations_recorded(const char *db)
 {
     sqlite3 *h = NULL;
@@ -376,6 +377,31 @@ static void test_cli_never_migrates(void **state)
     free(out);
     struct stat sb;
     assert_int_not_equal(stat(fmt("%s/bunsen.db", empty), &sb), 0);
+    /* keys on a mistyped data dir: `keys create` made a database and a key no daemon saw */
+    const char *typo = fmt("%s/typo", empty);
+    const char *const klist[] = {"keys", "list", "--data-dir", typo, NULL};
+    const char *const kcreate[] = {"keys", "create",     "--role", "admin", "--name",
+                                   "x",    "--data-dir", typo,     NULL};
+    const char *const krevoke[] = {"keys",       "revoke", "key_0123456789abcdef",
+                                   "--data-dir", typo,     NULL};
+    const char *const *kcmds[] = {klist, kcreate, krevoke};
+    for (int i = 0; i < 3; i++) {
+        out = NULL;
+        assert_int_equal(bunsen_run(&out, kcmds[i]), 1);
+        if (strstr(out, "no database") == NULL || strstr(out, "bunsen migrate") == NULL) {
+            fail_msg("keys %s: %s", kcmds[i][1], out);
+        }
+        free(out);
+    }
+    assert_int_not_equal(stat(typo, &sb), 0); /* not even the directory */
+    /* keys before the first serve: `bunsen migrate` makes the database */
+    const char *const mig[] = {"migrate", "--data-dir", typo, NULL};
+    assert_int_equal(bunsen_run(&out, mig), 0);
+    free(out);
+    assert_int_equal(bunsen_run(&out, kcreate), 0);
+    assert_non_null(strstr(out, "bsn_"));
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", typo)), 0);
     rmdir(empty);
 
     struct daemon d;
