@@ -216,10 +216,7 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
     struct err err;
     err_clear(&err);
     config_defaults(cfg);
-    if (config_from_env(cfg, &err) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
-        return 2;
-    }
+    config_from_env(cfg);
     for (int i = start; i < argc;) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -258,6 +255,13 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
             fprintf(stderr, "bunsen: unknown argument '%s'\n%s", a, usage);
             return 2;
         }
+    }
+    /* a bad BUNSEN_* value matters only when the command uses it and no flag overrode it:
+     * every command uses these two; serve checks the rest itself */
+    static const char *const used[] = {"--data-dir", "--database", NULL};
+    if (config_env_error(cfg, used, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
     }
     return 0;
 }

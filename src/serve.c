@@ -249,6 +249,11 @@ int cli_serve(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
+    struct err env_err;
+    if (config_env_error(&app.cfg, NULL, &env_err) != 0) { /* serve uses every option */
+        fprintf(stderr, "bunsen: %s\n", env_err.msg);
+        return 2;
+    }
     /* Signals belong to the main loop's sigtimedwait: every internal thread starts with
      * them blocked (thread_start; a checkpointer started while opening the store once took
      * a SIGHUP, logrotate's reload, and its default action killed the daemon). SIGHUP is

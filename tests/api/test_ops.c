@@ -528,11 +528,24 @@ static void test_one_daemon_per_file(void **state)
         }
         free(out);
     }
+    /* a bad BUNSEN_PORT is no error for a command that does not use it (keys) nor when a flag
+     * sets the port (the harness passes --port 0); it was fatal for both (exit 2) */
+    setenv("BUNSEN_PORT", "abc", 1);
+    char *out = NULL;
+    if (bunsen_run(&out, list) != 0) {
+        fail_msg("keys list with BUNSEN_PORT=abc: %s", out);
+    }
+    free(out);
     /* the lock goes with the process, however it ends */
     daemon_kill9(&d);
     assert_int_equal(daemon_restart(&d, NULL), 0);
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
     assert_int_equal(daemon_stop(&d), 0);
+    const char *const serve[] = {"serve", "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, serve), 2); /* it would listen on it: still refused */
+    assert_non_null(strstr(out, "BUNSEN_PORT"));
+    free(out);
+    unsetenv("BUNSEN_PORT");
     assert_int_equal(daemon_restart(&d, NULL), 0);
     assert_int_equal(daemon_stop(&d), 0);
     daemon_cleanup(&d);
