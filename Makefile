@@ -21,7 +21,10 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# safe.directory: `sudo make install` in a clone another user owns (root's git refuses it,
+# "dubious ownership"); the recipe of version.h below keeps the revision it has when git fails
+GIT_REV  := $(shell git -c safe.directory='$(CURDIR)' rev-parse --short HEAD 2>/dev/null || \
+              echo unknown)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -name main.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/openapi.o
@@ -70,11 +73,14 @@ $(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h src/*/
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # VERSION and the git revision, rewritten only when they change (so `bunsen version` is
-# never stale and nothing else rebuilds). Included by the few files that print them.
+# never stale and nothing else rebuilds). Included by the few files that print them. When git
+# cannot tell the revision (no git, or it refuses the clone) a version.h of the same VERSION is
+# kept: `make && sudo make install` once rebuilt objects as root and installed "(unknown)".
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
 	@printf '#define BUNSEN_VERSION "%s"\n#define BUNSEN_GIT_REV "%s"\n' '$(VERSION)' '$(GIT_REV)' > $@.tmp
-	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+	@if [ '$(GIT_REV)' = unknown ] && grep -qs 'BUNSEN_VERSION "$(VERSION)"' $@; then :; \
+	 else cmp -s $@.tmp $@ || mv $@.tmp $@; fi; rm -f $@.tmp
 
 $(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o: \
     $(BUILD)/gen/version.h

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,11 +58,11 @@ int cli_prepare_data_dir(const struct config *cfg)
     return 0;
 }
 
-/* A SQLite database path (not a URL or conninfo) whose file does not exist. */
-static bool sqlite_file_missing(const char *path)
+/* A SQLite database (not a PostgreSQL URL or conninfo) whose file does not exist. */
+static bool sqlite_file_missing(const char *url)
 {
-    const char *p = strncasecmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
-    return strstr(p, "://") == NULL && strchr(p, '=') == NULL && access(p, F_OK) != 0;
+    const char *file = store_url_sqlite_file(url);
+    return file != NULL && access(file, F_OK) != 0;
 }
 
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
@@ -88,9 +87,7 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
         rc = store_migrate(s, NULL, &err);
     } else if (mode != CLI_STORE_AS_IS) {
         rc = store_schema_version(s, &version, &err);
-        if (rc == 0 && version == 0 && mode == CLI_STORE_CURRENT_OR_NEW) {
-            rc = store_migrate(s, NULL, &err); /* a new database */
-        } else if (rc == 0 && version == 0) {
+        if (rc == 0 && version == 0) {
             rc = err_set(&err, ERR_NOT_FOUND, NULL,
                          "no Bunsen database at %s (start `bunsen serve` or run `bunsen migrate`)",
                          path);
@@ -219,10 +216,7 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
     struct err err;
     err_clear(&err);
     config_defaults(cfg);
-    if (config_from_env(cfg, &err) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
-        return 2;
-    }
+    config_from_env(cfg);
     for (int i = start; i < argc;) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -262,6 +256,13 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
             return 2;
         }
     }
+    /* a bad BUNSEN_* value matters only when the command uses it and no flag overrode it:
+     * every command uses these two; serve checks the rest itself */
+    static const char *const used[] = {"--data-dir", "--database", NULL};
+    if (config_env_error(cfg, used, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
     return 0;
 }
 
@@ -297,7 +298,8 @@ static const char keys_usage[] =
     "       bunsen keys list [--all] [--data-dir DIR]\n"
     "       bunsen keys revoke ID [--data-dir DIR]\n"
     "(each also takes --database URL, as bunsen serve)\n"
-    "Manage API keys directly in the database. A new key is printed once.\n";
+    "Manage API keys directly in an existing database (`bunsen migrate` creates one before\n"
+    "the first serve). A new key is printed once.\n";
 
 int cli_keys(int argc, char **argv)
 {
@@ -326,10 +328,9 @@ int cli_keys(int argc, char **argv)
         fputs(keys_usage, stderr);
         return 2;
     }
-    if (cli_prepare_data_dir(&cfg) != 0) {
-        return 1;
-    }
-    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT_OR_NEW);
+    /* an existing database only: on a mistyped --data-dir, `keys create` made a new database
+     * and minted a key no daemon would see (`bunsen migrate` makes one before the first serve) */
+    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -570,14 +571,14 @@ int cli_backup(int argc, char **argv)
     }
     char db[600];
     config_db_path(&cfg, db, sizeof(db));
-    /* a URL (postgres://) names no file: its backend answers (PostgreSQL: its own tools) */
-    bool file = strstr(db, "://") == NULL;
-    if (file && access(db, R_OK) != 0) {
-        fprintf(stderr, "bunsen: no database at %s: %s\n", db, strerror(errno));
+    /* a PostgreSQL URL or conninfo names no file: its backend answers (its own tools) */
+    const char *file = store_url_sqlite_file(db);
+    if (file != NULL && access(file, R_OK) != 0) {
+        fprintf(stderr, "bunsen: no database at %s: %s\n", file, strerror(errno));
         return 1;
     }
     char real_db[PATH_MAX], real_dest[PATH_MAX];
-    if (file && realpath(db, real_db) != NULL && realpath(dest, real_dest) != NULL &&
+    if (file != NULL && realpath(file, real_db) != NULL && realpath(dest, real_dest) != NULL &&
         strcmp(real_db, real_dest) == 0) {
         fprintf(stderr, "bunsen: %s is the database itself: back up to another file\n", dest);
         return 2;

@@ -195,13 +195,39 @@ static int opt_set(struct config *cfg, const struct opt *o, const char *value, c
     return err_set(err, ERR_INTERNAL, who, "unknown option kind");
 }
 
-int config_from_env(struct config *cfg, struct err *err)
+_Static_assert(sizeof(opts) / sizeof(opts[0]) <= 64, "one bit per option in env_invalid");
+
+void config_from_env(struct config *cfg)
 {
+    struct err err;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const char *v = getenv(opts[i].env);
-        if (v != NULL && *v != '\0' && opt_set(cfg, &opts[i], v, opts[i].env, err) != 0) {
-            return -1;
+        if (v != NULL && *v != '\0' && opt_set(cfg, &opts[i], v, opts[i].env, &err) != 0) {
+            cfg->env_invalid |= 1ull << i; /* opt_set left the default */
         }
+    }
+}
+
+int config_env_error(const struct config *cfg, const char *const *used, struct err *err)
+{
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if ((cfg->env_invalid & (1ull << i)) == 0) {
+            continue;
+        }
+        bool wanted = used == NULL;
+        for (size_t k = 0; !wanted && used[k] != NULL; k++) {
+            wanted = strcmp(used[k], opts[i].flag) == 0;
+        }
+        if (!wanted) {
+            continue;
+        }
+        /* the message as config_from_env met it, on a copy (opt_set fails again) */
+        struct config scratch = *cfg;
+        const char *v = getenv(opts[i].env);
+        if (v == NULL || opt_set(&scratch, &opts[i], v, opts[i].env, err) == 0) {
+            err_set(err, ERR_INVALID, opts[i].env, "%s: not a valid value", opts[i].env);
+        }
+        return -1;
     }
     return 0;
 }
@@ -229,6 +255,7 @@ int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct 
         if (opt_set(cfg, o, value, o->flag, err) != 0) {
             return -1;
         }
+        cfg->env_invalid &= ~(1ull << k); /* flags win, over a bad variable too */
         ++*i;
         return 1;
     }

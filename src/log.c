@@ -1,7 +1,9 @@
 /*
  * log.c - JSON-lines logger on stderr or a file reopened on SIGHUP (log.h). The level is a
  * process-wide setting written once at start-up; each line goes out in a single write(2) so lines
- * from different threads never interleave.
+ * from different threads never interleave. A short write (a full disk, a file size limit)
+ * leaves a line without its end: the next line starts with a newline, in the same write, so
+ * that it is not glued to the half line.
  */
 #include "bunsen/log.h"
 
@@ -9,6 +11,8 @@
 #include "bunsen/util.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/uio.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +25,23 @@ static enum log_level min_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
 static char log_path[PATH_MAX]; /* "" = stderr */
 static const char *names[] = {"debug", "info", "warn", "error"};
+static atomic_bool cut_line; /* the last write ended inside a line */
+
+/* One line (n bytes, its newline included) in one writev(2), after a newline when the last
+ * write was cut short. */
+static void write_line(char *line, size_t n)
+{
+    static char newline[] = "\n";
+    bool cut = atomic_exchange(&cut_line, false);
+    size_t prefix = cut ? 1 : 0;
+    struct iovec iov[2] = {{.iov_base = newline, .iov_len = 1}, {.iov_base = line, .iov_len = n}};
+    ssize_t w = writev(log_fd, iov + 1 - prefix, (int)(1 + prefix));
+    size_t written = w < 0 ? 0 : (size_t)w;
+    /* nothing written: still cut as it was; the line begun but not ended: cut now */
+    if (written < prefix || (written > prefix && written < n + prefix)) {
+        atomic_store(&cut_line, true);
+    }
+}
 
 void log_set_level(enum log_level level)
 {
@@ -89,8 +110,7 @@ void log_members(enum log_level level, const char *msg, const char *members, siz
         buf_append(&b, members, len);
     }
     buf_append(&b, "}\n", 2);
-    ssize_t w = write(log_fd, b.data, b.len);
-    (void)w;
+    write_line(b.data, b.len);
     buf_free(&b);
 }
 
@@ -122,8 +142,7 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
     }
     size_t n = strlen(text);
     text[n] = '\n'; /* json_dumps leaves room: we overwrite the NUL and write n + 1 bytes */
-    ssize_t w = write(log_fd, text, n + 1);
-    (void)w;
+    write_line(text, n + 1);
     free(text);
 }
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,6 +158,50 @@ static int bootstrap_admin(struct app *app)
     return 0;
 }
 
+/* One daemon per SQLite file: the writer is its only writer and the known-exposure cache is
+ * exact only then. An exclusive flock(2) on <database>.lock, held until the process ends (the
+ * kernel drops it on any exit, kill -9 included); a second `bunsen serve` on the same file is
+ * refused. A file of its own: SQLite's POSIX locks on the database file are dropped by any
+ * close() of another descriptor of it in this process. The CLI commands take no lock: SQLite
+ * coordinates their transactions with the daemon's. Returns 0 (locked, not SQLite, or no
+ * lock file could be made: a warning) or -1 (held by another daemon: said on stderr). */
+static int lock_sqlite_file(const struct config *cfg)
+{
+    char url[1100], path[1200];
+    config_db_path(cfg, url, sizeof(url));
+    const char *file = store_url_sqlite_file(url);
+    if (file == NULL) {
+        return 0; /* PostgreSQL: several daemons share it by design */
+    }
+    snprintf(path, sizeof(path), "%s.lock", file);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        log_json(LOG_WARN,
+                 "cannot create the lock file: a second daemon on this database would "
+                 "not be refused",
+                 json_pack("{s:s, s:s}", "path", path, "error", strerror(errno)));
+        return 0;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            fprintf(stderr,
+                    "bunsen: another bunsen serve is running on the database %s (it holds %s): "
+                    "one daemon per SQLite file (several daemons need PostgreSQL: "
+                    "docs/SCALING.md)\n",
+                    file, path);
+            return -1;
+        }
+        log_json(LOG_WARN,
+                 "cannot lock the lock file: a second daemon on this database would "
+                 "not be refused",
+                 json_pack("{s:s, s:s}", "path", path, "error", strerror(e)));
+        return 0;
+    }
+    return 0; /* fd stays open, and the lock held, until exit */
+}
+
 /* Refuse to serve a database that cannot work: read-only for us, or corrupt (a daemon that
  * starts and says ready while every write fails is worse than one that does not start). */
 static int check_store(struct store *s)
@@ -204,6 +249,11 @@ int cli_serve(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
+    struct err env_err;
+    if (config_env_error(&app.cfg, NULL, &env_err) != 0) { /* serve uses every option */
+        fprintf(stderr, "bunsen: %s\n", env_err.msg);
+        return 2;
+    }
     /* Signals belong to the main loop's sigtimedwait: every internal thread starts with
      * them blocked (thread_start; a checkpointer started while opening the store once took
      * a SIGHUP, logrotate's reload, and its default action killed the daemon). SIGHUP is
@@ -241,7 +291,7 @@ int cli_serve(int argc, char **argv)
         log_msg(LOG_WARN, "web directory %s not found: the dashboard is not served",
                 app.cfg.web_dir);
     }
-    if (cli_prepare_data_dir(&app.cfg) != 0) {
+    if (cli_prepare_data_dir(&app.cfg) != 0 || lock_sqlite_file(&app.cfg) != 0) {
         return 1;
     }
     app.store = cli_open_store(&app.cfg, CLI_STORE_MIGRATE);

@@ -27,6 +27,8 @@ struct cli_opt {
 
 /* Parse argv[start..): defaults, BUNSEN_* variables, then the subcommand's opts, the config
  * flags of config.h and at most one positional argument (when positional is not NULL).
+ * A bad BUNSEN_* value is an error (2) here only for --data-dir and --database, when no flag
+ * set them: a command that uses more options checks them (config_env_error).
  * Returns 0, -1 after printing usage for --help (exit 0), or 2 after a usage error message. */
 int cli_args(int argc, char **argv, int start, const char *usage, const struct cli_opt *opts,
              const char **positional, struct config *cfg);
@@ -36,16 +38,12 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
 int cli_prepare_data_dir(const struct config *cfg);
 /* How a subcommand opens the store: MIGRATE applies pending migrations (serve); AS_IS opens
  * whatever is there (migrate, backup); CURRENT wants an existing database at this binary's
- * schema (results, compact); CURRENT_OR_NEW also creates and migrates a new one (keys: keys
- * may be made before the first serve). Only serve and migrate change a schema: an operator's
+ * schema (keys, results, compact: on a mistyped data dir they neither create a database nor a
+ * key no daemon sees; `bunsen migrate` creates one, for keys before the first serve). Only
+ * serve and migrate change a schema: an operator's
  * `bunsen keys list` between installing a new binary and restarting the daemon once
  * migrated the database under the old daemon, which then refused to start on it. */
-enum cli_store_mode {
-    CLI_STORE_MIGRATE,
-    CLI_STORE_AS_IS,
-    CLI_STORE_CURRENT,
-    CLI_STORE_CURRENT_OR_NEW
-};
+enum cli_store_mode { CLI_STORE_MIGRATE, CLI_STORE_AS_IS, CLI_STORE_CURRENT };
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode);
 
 /* Create a key directly in the store (writer not running or running: store_write_sync).

@@ -7,6 +7,7 @@
 #define BUNSEN_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bunsen/err.h"
 #include "bunsen/log.h"
@@ -43,6 +44,8 @@ struct config {
     int rebuild_pause_ms;     /* --rebuild-pause-ms: pause after each chunk, def 0 */
     int exposure_cache;       /* --exposure-cache: known first exposures kept, -1 = per
                                  backend (200000 on SQLite, 0 on PostgreSQL) */
+    uint64_t env_invalid;     /* bit k: option k's BUNSEN_* value was not valid and no flag
+                                 has set the option since (config_env_error) */
 };
 
 /* The option table, for --help texts: one line per option. */
@@ -51,8 +54,15 @@ extern const char config_serve_help[];
 /* Fill cfg with the defaults. */
 void config_defaults(struct config *cfg);
 
-/* Apply BUNSEN_* environment variables. Returns 0, or -1 with err naming the variable. */
-int config_from_env(struct config *cfg, struct err *err);
+/* Apply BUNSEN_* environment variables. A value that is not valid leaves the default and is
+ * remembered, not fatal: a flag may set the option (flags win), or the command may not use it
+ * (`bunsen keys list` with BUNSEN_PORT=abc); config_env_error reports it otherwise. */
+void config_from_env(struct config *cfg);
+
+/* After the flags: the first option among used (a NULL-terminated list of flags, NULL = all)
+ * whose BUNSEN_* value was not valid and that no flag set: -1 with err naming the variable
+ * (field and message as a bad flag's), else 0. */
+int config_env_error(const struct config *cfg, const char *const *used, struct err *err);
 
 /* Try to consume one flag at argv[*i] ("--port 8080" or "--port=8080"), advancing *i past
  * its value. Returns 1 when consumed, 0 when argv[*i] is not a config flag, -1 on a bad

@@ -44,6 +44,11 @@ struct store_tx; /* an open write transaction, lent to apply() for its duration 
  * reached, ERR_INVALID for a URL of no known backend). */
 int store_open(const char *url, struct store **out, struct err *err);
 
+/* The SQLite file a database URL names, without opening it: the path within url (borrowed,
+ * after an optional `sqlite:`), or NULL when url names a PostgreSQL database (a URL or a
+ * libpq key=value conninfo) or nothing store_open takes (store_open says why). */
+const char *store_url_sqlite_file(const char *url);
+
 /* The backend's name ("sqlite", "postgres"), for logs and metrics. */
 const char *store_backend_name(const struct store *s);
 

@@ -1,7 +1,8 @@
 /*
  * health.c - operational endpoints: liveness (/healthz: the process answers), readiness
  * (/readyz: a write goes through the writer and commits, so a read-only or full disk
- * reports 503; so does a database found corrupt by any query) and the OpenAPI description
+ * reports 503; so does a database found corrupt by any query, or a SQLite file deleted or
+ * replaced under the daemon: the adapter's ready check) and the OpenAPI description
  * (/api/v1/openapi.yaml, compiled in from docs/openapi.yaml).
  */
 #include <stdlib.h>

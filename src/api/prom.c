@@ -35,12 +35,63 @@ struct prom {
     atomic_uint_fast64_t duplicates[2];
     atomic_uint_fast64_t conflicts;
     atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
+    double start_time; /* process_start_time_seconds, read once by prom_new; < 0: unknown */
 };
+
+/* Fields 3..24 of /proc/self/stat into v[3..24] (the ones after the ")" that ends the command
+ * name: 3 state ... 14 utime 15 stime ... 22 starttime 23 vsize 24 rss, proc(5)); false when
+ * it cannot be read. */
+static bool read_proc_stat(unsigned long long v[25])
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[1024];
+    bool have_stat = f != NULL && fgets(line, sizeof(line), f) != NULL;
+    if (f != NULL) {
+        fclose(f);
+    }
+    const char *rp = have_stat ? strrchr(line, ')') : NULL;
+    if (rp == NULL) {
+        return false;
+    }
+    const char *q = rp + 2;
+    for (int field = 3; field <= 24 && *q != '\0'; field++) {
+        char *end = NULL;
+        v[field] = strtoull(q, &end, 10);
+        if (end == q) { /* the state letter */
+            end = (char *)(uintptr_t)(q + 1);
+        }
+        q = end;
+        while (*q == ' ') {
+            q++;
+        }
+    }
+    return true;
+}
+
+/* The process's start time in seconds since the epoch, or -1: boot time + starttime ticks.
+ * Once, at start: the boot time derived from the clocks (CLOCK_REALTIME - CLOCK_BOOTTIME) moves
+ * by a few microseconds between two readings, so a gauge computed per scrape jittered. The
+ * boot time comes from the clocks, not /proc/stat, which the systemd unit's ProcSubset=pid
+ * hides. */
+static double process_start_time(void)
+{
+    unsigned long long v[25] = {0};
+    long ticks = sysconf(_SC_CLK_TCK);
+    struct timespec real, boot;
+    if (!read_proc_stat(v) || ticks <= 0 || clock_gettime(CLOCK_REALTIME, &real) != 0 ||
+        clock_gettime(CLOCK_BOOTTIME, &boot) != 0) {
+        return -1;
+    }
+    double booted = ((double)real.tv_sec - (double)boot.tv_sec) +
+                    ((double)real.tv_nsec - (double)boot.tv_nsec) / 1e9;
+    return booted + (double)v[22] / (double)ticks;
+}
 
 struct prom *prom_new(void)
 {
     struct prom *p = xcalloc(1, sizeof(*p));
     pthread_mutex_init(&p->mu, NULL);
+    p->start_time = process_start_time();
     return p;
 }
 
@@ -108,36 +159,15 @@ void prom_count_async_exposures(struct prom *p, bool dropped, size_t n)
 
 /* The standard process_* families (as Prometheus client libraries export them), from
  * /proc/self: CPU seconds, resident and virtual memory, open and maximum descriptors, start
- * time. A family whose source cannot be read is left out. */
-static void write_process_metrics(struct buf *b)
+ * time (start_time, as prom_new read it; < 0: left out). A family whose source cannot be read
+ * is left out. */
+static void write_process_metrics(struct buf *b, double start_time)
 {
-    FILE *f = fopen("/proc/self/stat", "r");
-    char line[1024];
-    bool have_stat = f != NULL && fgets(line, sizeof(line), f) != NULL;
-    if (f != NULL) {
-        fclose(f);
-    }
-    /* fields after the ")" that ends the command name: 3 state ... 14 utime 15 stime ...
-     * 22 starttime 23 vsize 24 rss (proc(5)) */
-    const char *rp = have_stat ? strrchr(line, ')') : NULL;
     unsigned long long v[25] = {0};
-    if (rp != NULL) {
-        const char *q = rp + 2;
-        for (int field = 3; field <= 24 && *q != '\0'; field++) {
-            char *end = NULL;
-            v[field] = strtoull(q, &end, 10);
-            if (end == q) { /* the state letter */
-                end = (char *)(uintptr_t)(q + 1);
-            }
-            q = end;
-            while (*q == ' ') {
-                q++;
-            }
-        }
-    }
+    bool have_stat = read_proc_stat(v);
     long ticks = sysconf(_SC_CLK_TCK);
     long page = sysconf(_SC_PAGESIZE);
-    if (rp != NULL && ticks > 0) {
+    if (have_stat && ticks > 0) {
         metrics_write_help(b, "process_cpu_seconds_total", "counter",
                            "Total user and system CPU time spent in seconds.");
         metrics_write_value(b, "process_cpu_seconds_total", "",
@@ -148,18 +178,11 @@ static void write_process_metrics(struct buf *b)
         metrics_write_help(b, "process_virtual_memory_bytes", "gauge",
                            "Virtual memory size in bytes.");
         metrics_write_value(b, "process_virtual_memory_bytes", "", (double)v[23]);
-        /* start time: boot time + starttime ticks. The boot time comes from the clocks,
-         * not /proc/stat, which the systemd unit's ProcSubset=pid hides. */
-        struct timespec real, boot;
-        if (clock_gettime(CLOCK_REALTIME, &real) == 0 &&
-            clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
-            double booted = ((double)real.tv_sec - (double)boot.tv_sec) +
-                            ((double)real.tv_nsec - (double)boot.tv_nsec) / 1e9;
-            metrics_write_help(b, "process_start_time_seconds", "gauge",
-                               "Start time of the process since unix epoch in seconds.");
-            metrics_write_value(b, "process_start_time_seconds", "",
-                                booted + (double)v[22] / (double)ticks);
-        }
+    }
+    if (start_time >= 0) {
+        metrics_write_help(b, "process_start_time_seconds", "gauge",
+                           "Start time of the process since unix epoch in seconds.");
+        metrics_write_value(b, "process_start_time_seconds", "", start_time);
     }
     DIR *d = opendir("/proc/self/fd");
     if (d != NULL) {
@@ -236,7 +259,7 @@ void api_metrics_prom(struct http_req *r)
     }
     struct buf b;
     buf_init(&b, 64u << 20);
-    write_process_metrics(&b);
+    write_process_metrics(&b, p->start_time);
     metrics_write_help(&b, "bunsen_build_info", "gauge", "Version of the running daemon.");
     metrics_write_value(&b, "bunsen_build_info",
                         "version=\"" BUNSEN_VERSION "\",revision=\"" BUNSEN_GIT_REV "\"", 1);

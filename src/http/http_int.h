@@ -49,6 +49,7 @@ struct http_req {
     size_t resp_bytes;
     uint64_t t0;
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
+    bool unmatched; /* no route and not a static file (unknown method, 404/405): metrics say so */
     /* the headers the server itself reads, the first of each name (NULL: absent), gathered
      * by http_framing_ok's one pass over the headers: a lookup each cost a scan of MHD's
      * list with strcasecmp, seven per request */

@@ -52,13 +52,19 @@ struct route_metrics {
     struct histogram latency;
 };
 
+#define SLOT_STATIC    http_routes_count
+#define SLOT_UNMATCHED (http_routes_count + 1)
+#define NSLOTS         (http_routes_count + 1 + 8)
+
 struct http_server {
     struct MHD_Daemon *d;
     struct app *app;
     int listen_fd;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
-    struct route_metrics *routes; /* http_routes_count + 1: the last is static files */
+    /* one per route, then static files (SLOT_STATIC), then requests no route or static file
+     * took, by method (SLOT_UNMATCHED + the method's bit index, + 7 for any other method) */
+    struct route_metrics *routes;
     struct ratelimit *rl;
     struct authcache *keys;
     struct http_streams *streams; /* open streamed replies (stream.c) */
@@ -286,12 +292,13 @@ static void request_begin(struct http_req *r, const char *method)
     r->route = m ? http_route_match(http_routes, http_routes_count, m, r->path, r->scratch,
                                     r->params, &r->nparams, &path_matched, &allowed)
                  : NULL;
+    bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
+               strncmp(r->path, "/ofrep/", 7) == 0;
+    r->unmatched = r->route == NULL && (path_matched || r->method == 0 || api || m != HTTP_GET);
     if ((r->route == NULL || r->route->roles == ROLES_PUBLIC) && !rate_take_public(r)) {
         return;
     }
     if (r->route == NULL) {
-        bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
-                   strncmp(r->path, "/ofrep/", 7) == 0;
         if (path_matched || r->method == 0) {
             char allow[96];
             methods_text(allowed, allow, sizeof(allow));
@@ -455,8 +462,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (status >= 100 && status < 600) {
         atomic_fetch_add(&srv->by_class[status / 100], 1);
     }
-    struct route_metrics *rm =
-        &srv->routes[r->route ? (size_t)(r->route - http_routes) : http_routes_count];
+    size_t slot = r->route ? (size_t)(r->route - http_routes) : SLOT_STATIC;
+    if (r->route == NULL && r->unmatched) {
+        slot = SLOT_UNMATCHED + 7;
+        for (size_t i = 0; i < 7; i++) {
+            slot = r->method == (enum http_method)(1u << i) ? SLOT_UNMATCHED + i : slot;
+        }
+    }
+    struct route_metrics *rm = &srv->routes[slot];
     size_t si = NSTATUS - 1;
     for (size_t i = 0; i + 1 < NSTATUS; i++) {
         if (tracked_status[i] == status) {
@@ -480,7 +493,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         jsonw_append_raw(&b, "\"method\":\"");
         jsonw_append_raw(&b, mname);
         jsonw_append_raw(&b, "\",\"route\":");
-        const char *route = r->route ? r->route->path : "static";
+        const char *route = r->route ? r->route->path : r->unmatched ? "unmatched" : "static";
         jsonw_append_string(&b, route, strlen(route));
         jsonw_append_raw(&b, ",\"status\":");
         jsonw_append_int(&b, status);
@@ -610,13 +623,13 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
-    srv->routes = xcalloc(http_routes_count + 1, sizeof(*srv->routes));
+    srv->routes = xcalloc(NSLOTS, sizeof(*srv->routes));
     srv->rl = ratelimit_new();
     srv->keys = authcache_new();
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
     srv->streams = http_streams_new(cfg->conn_limit / 2);
     srv->offload = http_offload_start();
-    for (size_t i = 0; i <= http_routes_count; i++) {
+    for (size_t i = 0; i < NSLOTS; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
     srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */
@@ -699,8 +712,27 @@ static const char *method_name(enum http_method m)
         return "DELETE";
     case HTTP_HEAD:
         return "HEAD";
-    default:
+    case HTTP_OPTIONS:
         return "OPTIONS";
+    default:
+        return "other";
+    }
+}
+
+/* The route and method labels of a metrics slot: a route's own; "static" GET (HEAD as GET,
+ * as on the routes); "unmatched" with the method sent (a known one, else "other"). */
+static void slot_labels(size_t i, const char **route, const char **method)
+{
+    if (i < http_routes_count) {
+        *route = http_routes[i].path;
+        *method = method_name(http_routes[i].method);
+    } else if (i == SLOT_STATIC) {
+        *route = "static";
+        *method = "GET";
+    } else {
+        *route = "unmatched";
+        *method = method_name(
+            (enum http_method)(i - SLOT_UNMATCHED < 7 ? 1u << (i - SLOT_UNMATCHED) : 0));
     }
 }
 
@@ -708,9 +740,9 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
 {
     metrics_write_help(b, "bunsen_http_requests_total", "counter",
                        "HTTP requests by route, method and status code.");
-    for (size_t i = 0; i <= http_routes_count; i++) {
-        const char *route = i < http_routes_count ? http_routes[i].path : "static";
-        const char *method = i < http_routes_count ? method_name(http_routes[i].method) : "GET";
+    for (size_t i = 0; i < NSLOTS; i++) {
+        const char *route, *method;
+        slot_labels(i, &route, &method);
         for (size_t k = 0; k < NSTATUS; k++) {
             uint64_t n = atomic_load_explicit(&srv->routes[i].by_status[k], memory_order_relaxed);
             if (n == 0) {
@@ -729,7 +761,7 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
     }
     metrics_write_help(b, "bunsen_http_request_duration_seconds", "histogram",
                        "Time from the request's first byte to its completion, by route.");
-    for (size_t i = 0; i <= http_routes_count; i++) {
+    for (size_t i = 0; i < NSLOTS; i++) {
         const struct histogram *h = &srv->routes[i].latency;
         uint64_t total = 0;
         for (int k = 0; k <= h->nbounds; k++) {
@@ -739,9 +771,9 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
             continue;
         }
         char labels[200];
-        snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"",
-                 i < http_routes_count ? http_routes[i].path : "static",
-                 i < http_routes_count ? method_name(http_routes[i].method) : "GET");
+        const char *route, *method;
+        slot_labels(i, &route, &method);
+        snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"", route, method);
         metrics_write_hist(b, "bunsen_http_request_duration_seconds", labels, h);
     }
 }

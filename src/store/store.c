@@ -92,6 +92,13 @@ static const struct store_ops *backend_for(const char *url, const char **target,
     return &store_sqlite_ops;
 }
 
+const char *store_url_sqlite_file(const char *url)
+{
+    const char *target = NULL;
+    struct err err;
+    return backend_for(url, &target, &err) == &store_sqlite_ops ? target : NULL;
+}
+
 int store_open(const char *url, struct store **out, struct err *err)
 {
     *out = NULL;

@@ -4,7 +4,9 @@
  * before the backup started (and the restored daemon serves it); SIGHUP reopens the log file
  * (after a logrotate-style rename), makes a key revoked by another process fail at once,
  * reloads the catalogue and never stops the daemon; the bootstrap admin key never appears on
- * a non-terminal stderr or in the log (only in admin.key, mode 0600); /metrics carries the
+ * a non-terminal stderr or in the log (only in admin.key, mode 0600); a SQLite file deleted or
+ * replaced under the daemon makes /readyz 503 and is logged once, and creates no new empty
+ * database; /metrics carries the
  * process_* gauges, hides per-experiment series from anonymous scrapers and, with
  * --metrics-auth key, needs a reader key.
  */
@@ -135,6 +137,20 @@ static void test_backup_under_load(void **state)
         assert_int_equal(bunsen_run(&msg, pg), 1);
         assert_non_null(strstr(msg, "pg_dump"));
         free(msg);
+        /* the same database as a libpq key=value conninfo (it was taken for a missing file) */
+        char user[64], host[64], dbname[64];
+        int pgport = 0;
+        assert_int_equal(sscanf(d.db_url, "postgresql://%63[^@]@%63[^:]:%d/%63[^?]", user, host,
+                                &pgport, dbname),
+                         4);
+        const char *const kv[] = {
+            "backup", fmt("%s/backup.db", d.dir), "--database",
+            fmt("host=%s port=%d user=%s dbname=%s", host, pgport, user, dbname), NULL};
+        assert_int_equal(bunsen_run(&msg, kv), 1);
+        if (strstr(msg, "pg_dump") == NULL) {
+            fail_msg("%s", msg);
+        }
+        free(msg);
         assert_int_equal(daemon_stop(&d), 0);
         daemon_cleanup(&d);
         return;
@@ -156,6 +172,17 @@ static void test_backup_under_load(void **state)
     /* the database itself is never a destination */
     const char *const self[] = {"backup", fmt("%s/bunsen.db", d.dir), "--data-dir", d.dir, NULL};
     assert_int_equal(bunsen_run(&out, self), 2);
+    free(out);
+    /* --database sqlite:PATH names the same file (it was refused: "no database at sqlite:...") */
+    const char *url = fmt("sqlite:%s/bunsen.db", d.dir);
+    const char *const prefixed[] = {"backup", fmt("%s/backup2.db", d.dir), "--database", url, NULL};
+    if (bunsen_run(&out, prefixed) != 0) {
+        fail_msg("%s", out);
+    }
+    free(out);
+    const char *const prefixed_self[] = {"backup", fmt("%s/bunsen.db", d.dir), "--database", url,
+                                         NULL};
+    assert_int_equal(bunsen_run(&out, prefixed_self), 2);
     free(out);
     usleep(200000); /* the load goes on after the backup */
     atomic_store(&l.stop, true);
@@ -319,7 +346,8 @@ static void test_signals_blocked_in_every_thread(void **state)
 
 /* Only serve and migrate change a schema. `bunsen keys list` with a new binary, between its
  * install and the daemon's restart, once migrated the database under the old daemon (which
- * then refused to start on it); `bunsen results` on a mistyped data dir created a database. */
+ * then refused to start on it); `bunsen results` and `bunsen keys` on a mistyped data dir
+ * created a database (keys create: with a key no daemon saw). */
 static int migrations_recorded(const char *db)
 {
     sqlite3 *h = NULL;
@@ -349,6 +377,31 @@ static void test_cli_never_migrates(void **state)
     free(out);
     struct stat sb;
     assert_int_not_equal(stat(fmt("%s/bunsen.db", empty), &sb), 0);
+    /* keys on a mistyped data dir: `keys create` made a database and a key no daemon saw */
+    const char *typo = fmt("%s/typo", empty);
+    const char *const klist[] = {"keys", "list", "--data-dir", typo, NULL};
+    const char *const kcreate[] = {"keys", "create",     "--role", "admin", "--name",
+                                   "x",    "--data-dir", typo,     NULL};
+    const char *const krevoke[] = {"keys",       "revoke", "key_0123456789abcdef",
+                                   "--data-dir", typo,     NULL};
+    const char *const *kcmds[] = {klist, kcreate, krevoke};
+    for (int i = 0; i < 3; i++) {
+        out = NULL;
+        assert_int_equal(bunsen_run(&out, kcmds[i]), 1);
+        if (strstr(out, "no database") == NULL || strstr(out, "bunsen migrate") == NULL) {
+            fail_msg("keys %s: %s", kcmds[i][1], out);
+        }
+        free(out);
+    }
+    assert_int_not_equal(stat(typo, &sb), 0); /* not even the directory */
+    /* keys before the first serve: `bunsen migrate` makes the database */
+    const char *const mig[] = {"migrate", "--data-dir", typo, NULL};
+    assert_int_equal(bunsen_run(&out, mig), 0);
+    free(out);
+    assert_int_equal(bunsen_run(&out, kcreate), 0);
+    assert_non_null(strstr(out, "bsn_"));
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", typo)), 0);
     rmdir(empty);
 
     struct daemon d;
@@ -377,6 +430,124 @@ static void test_cli_never_migrates(void **state)
         free(out);
     }
     assert_int_equal(migrations_recorded(db), all - 1); /* nothing applied it */
+    daemon_cleanup(&d);
+}
+
+/* ---- the database file deleted or replaced under the daemon ---- */
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* /readyz said 200 while every keyed request got 500 "no such table", a reader opened after
+ * the deletion left a new empty bunsen.db (the next start took it for a new database), and
+ * nothing was logged. */
+static void test_db_file_lost(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* a file of the SQLite backend */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                               "{\"key\":\"lost\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+                     201);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
+    char db[400], moved[400];
+    snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
+    snprintf(moved, sizeof(moved), "%s/moved.db", d.dir);
+    assert_int_equal(rename(db, moved), 0); /* as rm would, for the path */
+    for (int i = 0; i < 2; i++) {
+        struct resp r;
+        assert_int_equal(http_req(d.port, "GET", "/readyz", NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 503);
+        assert_non_null(strstr(r.body, "deleted or replaced"));
+        resp_free(&r);
+    }
+    /* results run on an offload thread whose read connection opens now: no new file, a 503 */
+    assert_int_equal(
+        status_of(d.port, "GET", "/api/v1/experiments/lost/results", d.admin_key, NULL), 503);
+    struct stat sb;
+    assert_int_not_equal(stat(db, &sb), 0);
+    /* put back: ready again; replaced by a copy (a new file): not ready */
+    assert_int_equal(rename(moved, db), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
+    assert_int_equal(system(fmt("cp '%s' '%s' && mv '%s' '%s'", db, moved, moved, db)), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 503);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* one error line per loss, whether /readyz or the one-second poll found it */
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_int_equal(count_of(log, "deleted or replaced under the daemon"), 2);
+    free(log);
+    daemon_cleanup(&d);
+}
+
+/* ---- one daemon per SQLite file ---- */
+
+/* A second `bunsen serve` on the same SQLite file started silently (the known-exposure cache
+ * is exact only with one writer per file); the CLI commands go on working beside the daemon. */
+static void test_one_daemon_per_file(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* several daemons share a PostgreSQL database by design */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    struct daemon second;
+    memset(&second, 0, sizeof(second));
+    snprintf(second.dir, sizeof(second.dir), "%s", d.dir);
+    if (daemon_restart(&second, NULL) == 0) { /* it started: stop it, then fail */
+        daemon_stop(&second);
+        close(second.out_fd);
+        fail_msg("a second daemon started on %s/bunsen.db", d.dir);
+    }
+    close(second.out_fd);
+    char *err = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(err, "another bunsen serve is running on the database"));
+    free(err);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
+    /* the CLI commands while the daemon runs */
+    const char *const list[] = {"keys", "list", "--data-dir", d.dir, NULL};
+    const char *const create[] = {"keys", "create",     "--role", "sdk", "--name",
+                                  "cli",  "--data-dir", d.dir,    NULL};
+    const char *const migrate[] = {"migrate", "--data-dir", d.dir, NULL};
+    const char *const compact[] = {"compact", "--data-dir", d.dir, NULL};
+    const char *const backup[] = {"backup", fmt("%s/copy.db", d.dir), "--data-dir", d.dir, NULL};
+    const char *const *cmds[] = {list, create, migrate, compact, backup};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char *out = NULL;
+        if (bunsen_run(&out, cmds[i]) != 0) {
+            fail_msg("%s while the daemon runs: %s", cmds[i][0], out);
+        }
+        free(out);
+    }
+    /* a bad BUNSEN_PORT is no error for a command that does not use it (keys) nor when a flag
+     * sets the port (the harness passes --port 0); it was fatal for both (exit 2) */
+    setenv("BUNSEN_PORT", "abc", 1);
+    char *out = NULL;
+    if (bunsen_run(&out, list) != 0) {
+        fail_msg("keys list with BUNSEN_PORT=abc: %s", out);
+    }
+    free(out);
+    /* the lock goes with the process, however it ends */
+    daemon_kill9(&d);
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    const char *const serve[] = {"serve", "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, serve), 2); /* it would listen on it: still refused */
+    assert_non_null(strstr(out, "BUNSEN_PORT"));
+    free(out);
+    unsetenv("BUNSEN_PORT");
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0);
     daemon_cleanup(&d);
 }
 
@@ -435,6 +606,10 @@ static void test_metrics(void **state)
                           NULL, &st));
     json_decref(
         http_json(d.port, "POST", "/api/v1/assign", d.admin_key, "{\"user_id\":\"u1\"}", &st));
+    /* requests no route took: labelled as sent, not as static GETs */
+    assert_int_equal(status_of(d.port, "POST", "/healthz", NULL, NULL), 405);
+    assert_int_equal(status_of(d.port, "PROPFIND", "/", NULL, NULL), 405);
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/nope", NULL, NULL), 404);
     char viewer[80], sdk[80];
     make_key(&d, "viewer", viewer, sizeof(viewer), NULL, 0);
     make_key(&d, "sdk", sdk, sizeof(sdk), NULL, 0);
@@ -456,6 +631,30 @@ static void test_metrics(void **state)
     double start = atof(strstr(pub, "\nprocess_start_time_seconds ") + 28);
     double now = (double)time(NULL);
     assert_true(start > now - 120 && start <= now + 1); /* this daemon started just now */
+    /* the same value in every scrape (computed per scrape from two clocks, it jittered) */
+    const char *line = strstr(pub, "\nprocess_start_time_seconds ");
+    char first[80];
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(line + 1, "\n"), line + 1);
+    for (int i = 0; i < 10; i++) {
+        char *again = scrape(d.port, NULL, &st);
+        const char *l = strstr(again, "\nprocess_start_time_seconds ");
+        assert_non_null(l);
+        if (strncmp(l + 1, first, strlen(first)) != 0 || l[1 + strlen(first)] != '\n') {
+            fail_msg("scrape %d: '%.*s', first '%s'", i, (int)strcspn(l + 1, "\n"), l + 1, first);
+        }
+        free(again);
+    }
+    static const char *const unmatched[] = {
+        "route=\"unmatched\",method=\"POST\",code=\"405\"} 1",
+        "route=\"unmatched\",method=\"other\",code=\"405\"} 1",
+        "route=\"unmatched\",method=\"GET\",code=\"404\"} 1",
+        "bunsen_http_request_duration_seconds_count{route=\"unmatched\",method=\"POST\"} 1"};
+    for (size_t i = 0; i < sizeof(unmatched) / sizeof(unmatched[0]); i++) {
+        if (strstr(pub, unmatched[i]) == NULL) {
+            fail_msg("/metrics lacks %s", unmatched[i]);
+        }
+    }
+    assert_null(strstr(pub, "route=\"static\",method=\"GET\",code=\"405\""));
     /* anonymous: no experiment keys; an sdk key is not a reader either */
     assert_null(strstr(pub, "secret-launch"));
     assert_non_null(strstr(pub, "bunsen_assignments_total{reason=\"hashed\"} 1"));
@@ -495,6 +694,8 @@ int main(void)
         cmocka_unit_test(test_sighup),
         cmocka_unit_test(test_signals_blocked_in_every_thread),
         cmocka_unit_test(test_cli_never_migrates),
+        cmocka_unit_test(test_db_file_lost),
+        cmocka_unit_test(test_one_daemon_per_file),
         cmocka_unit_test(test_secret_only_in_key_file),
         cmocka_unit_test(test_metrics),
     };

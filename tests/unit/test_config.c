@@ -1,5 +1,6 @@
 /* Unit tests for config.c: defaults, flags in both spellings, environment variables,
- * and clear errors naming the flag or variable. */
+ * and clear errors naming the flag or variable (a bad variable only when it is used and no
+ * flag overrides it). */
 #include "unit.h"
 
 #include <stdio.h>
@@ -78,12 +79,25 @@ static void test_env(void **state)
     struct err err;
     setenv("BUNSEN_PORT", "9090", 1);
     setenv("BUNSEN_BODY_MAX", "4096", 1);
-    assert_int_equal(config_from_env(&cfg, &err), 0);
+    config_from_env(&cfg);
+    assert_int_equal(config_env_error(&cfg, NULL, &err), 0);
     assert_int_equal(cfg.port, 9090);
     assert_int_equal(cfg.body_max, 4096);
+    config_defaults(&cfg);
     setenv("BUNSEN_PORT", "-1", 1);
-    assert_int_equal(config_from_env(&cfg, &err), -1);
+    config_from_env(&cfg);
+    assert_int_equal(cfg.port, 8080); /* the default stays */
+    assert_int_equal(config_env_error(&cfg, NULL, &err), -1);
     assert_string_equal(err.field, "BUNSEN_PORT");
+    assert_non_null(strstr(err.msg, "got '-1'"));
+    /* not fatal for a command that does not use it (`bunsen keys list`) */
+    const char *const used[] = {"--data-dir", "--database", NULL};
+    assert_int_equal(config_env_error(&cfg, used, &err), 0);
+    /* nor when a flag sets the option: flags win (`bunsen serve --port 20408` exited 2) */
+    const char *const flag[] = {"--port", "20408"};
+    assert_int_equal(parse_const(&cfg, 2, flag, &err), 0);
+    assert_int_equal(config_env_error(&cfg, NULL, &err), 0);
+    assert_int_equal(cfg.port, 20408);
     unsetenv("BUNSEN_PORT");
     unsetenv("BUNSEN_BODY_MAX");
 }

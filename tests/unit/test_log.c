@@ -1,14 +1,66 @@
 /* Unit tests for log.c: a line written by log_members (the access log, rendered without a
- * jansson tree) reads exactly as log_json prints the same fields, timestamp aside. */
+ * jansson tree) reads exactly as log_json prints the same fields, timestamp aside; after a
+ * short write the next line starts on a line of its own. */
 #include "unit.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bunsen/jsonw.h"
 #include "bunsen/log.h"
+
+/* A short write (full disk; here a file size limit) cut a line: the next line was glued to the
+ * half line, and neither parsed. It now starts on a line of its own. */
+static void test_line_after_short_write(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bunsen-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    log_set_level(LOG_INFO);
+    assert_int_equal(log_open_file(path), 0);
+    log_msg(LOG_INFO, "first");
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)sb.st_size + 20; /* the next line stops after 20 bytes */
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    log_msg(LOG_INFO, "cut short by the size limit");
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    log_msg(LOG_INFO, "after");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lines++;
+        json_t *j = json_loads(line, 0, NULL);
+        if (lines == 2) {
+            assert_null(j);                         /* the half line */
+            assert_int_equal(strlen(line), 20 + 1); /* ended by the next line's newline */
+        } else {
+            if (j == NULL) {
+                fail_msg("line %d does not parse: %s", lines, line);
+            }
+            assert_string_equal(json_string_value(json_object_get(j, "msg")),
+                                lines == 1 ? "first" : "after");
+        }
+        json_decref(j);
+    }
+    fclose(f);
+    assert_int_equal(lines, 3);
+    unlink(path);
+}
 
 static void test_members_line_as_log_json(void **state)
 {
@@ -64,6 +116,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members_line_as_log_json),
+        cmocka_unit_test(test_line_after_short_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

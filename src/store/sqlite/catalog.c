@@ -282,6 +282,10 @@ int sqlite_catalog_bump(struct store_tx *tx, struct err *err)
 
 int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err)
 {
+    /* serve.c's one-second poll comes here: a database file deleted or replaced under the
+     * daemon is logged within a second, even when nothing probes /readyz (which reports it) */
+    struct err lost;
+    (void)sqlite_file_check(sqlite_be(s), &lost);
     struct sqlite_conn *c = sqlite_reader(s, err);
     if (c == NULL) {
         return -1;

@@ -13,12 +13,14 @@
 #include "sqlite_int.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bunsen/log.h"
 #include "bunsen/migrations.h"
 #include "bunsen/metrics.h"
 #include "bunsen/util.h"
@@ -114,7 +116,10 @@ int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *w
 struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    /* Only the writer's connection creates the file: a reader opened after the database was
+     * deleted under the daemon once left a new empty bunsen.db there (every query "no such
+     * table"; the next start took it for a new database and minted a new admin key). */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
     /* through the WAL-write shim (walbuf.c), which the synchronous=FULL below makes sound */
     int rc = walbuf_register();
     if (rc != SQLITE_OK) {
@@ -206,6 +211,26 @@ void sqlite_conn_sample(struct sqlite_conn *c)
     if (sqlite3_db_status(c->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) == SQLITE_OK) {
         atomic_store_explicit(&c->cache_bytes, cur, memory_order_relaxed);
     }
+}
+
+int sqlite_file_check(struct sqlite_store *s, struct err *err)
+{
+    struct stat sb;
+    bool same = stat(s->path, &sb) == 0 ? sb.st_dev == s->dev && sb.st_ino == s->ino
+                                        : errno != ENOENT && errno != ENOTDIR;
+    if (same) {
+        atomic_store(&s->file_lost, false); /* put back (renamed to its old name) */
+        return 0;
+    }
+    if (!atomic_exchange(&s->file_lost, true)) {
+        log_json(LOG_ERROR, "the database file was deleted or replaced under the daemon",
+                 json_pack("{s:s, s:s}", "path", s->path, "action",
+                           "stop the daemon, put the database back (README Restore), start it"));
+    }
+    /* the path only in the log: /readyz is public (docs/SECURITY.md) */
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "the database file was deleted or replaced while the daemon ran: stop the "
+                   "daemon, put the database back (README \"Restore\") and start it");
 }
 
 struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
@@ -327,6 +352,13 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     if (s->main == NULL) {
         goto out_free;
     }
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot stat database %s: %s", path, strerror(errno));
+        goto out_free;
+    }
+    s->dev = sb.st_dev;
+    s->ino = sb.st_ino;
     if (sqlite_conn_exec(s->main, SQL_CREATE_MIGRATIONS, err) != 0) {
         goto out_free;
     }
@@ -494,6 +526,10 @@ static bool sqlite_tx_retryable(struct store_tx *tx)
 
 static int sqlite_ready_check(struct store_tx *tx, struct err *err)
 {
+    /* the writer keeps writing to a deleted or replaced file without an error */
+    if (sqlite_file_check(sqlite_be(tx->store), err) != 0) {
+        return -1;
+    }
     if (atomic_load(&full_seq) > atomic_load(&committed_seq) &&
         time_now_ms() - atomic_load(&full_ms) < FULL_READY_MS) {
         return err_set(err, ERR_UNAVAILABLE, NULL, "writes are failing for a full disk");

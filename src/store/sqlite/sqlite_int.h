@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <sys/types.h>
 
 #include "../store_int.h"
 
@@ -39,6 +41,9 @@ struct sqlite_store {
     struct sqlite_conn **readers; /* every reader opened, closed by store_close */
     size_t nreaders, areaders;
     struct sqlite_ckpt *ckpt; /* the WAL checkpointer (checkpoint.c) */
+    dev_t dev;                /* the database file's identity when opened: a file deleted */
+    ino_t ino;                /* or replaced under the daemon is found (sqlite_file_check) */
+    atomic_bool file_lost;    /* the file was found gone or replaced (logged once per loss) */
 };
 
 static inline struct sqlite_store *sqlite_be(struct store *s)
@@ -75,6 +80,12 @@ int sqlite_conn_exec(struct sqlite_conn *c, const char *sql, struct err *err);
 void sqlite_ckpt_attach(struct sqlite_store *s);
 void sqlite_ckpt_detach(struct sqlite_store *s);
 void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b);
+
+/* 0 while s->path still names the file opened at start; otherwise -1 with err
+ * (ERR_UNAVAILABLE: the file was deleted or replaced, so this process writes to a file no
+ * one will find again and new readers would not see its writes), logging one error line
+ * (with the path) when the loss is first found. Any thread. */
+int sqlite_file_check(struct sqlite_store *s, struct err *err);
 
 /* This thread's read connection, opened on first use. */
 struct sqlite_conn *sqlite_reader(struct store *s, struct err *err);
