@@ -76,8 +76,7 @@ static void ckpt_record(struct sqlite_ckpt *k, int rc, sqlite3 *db, enum ckpt_by
     atomic_fetch_add(&k->failed, 1);
     json_t *f = json_pack("{s:s, s:s}", "by", by == BY_CHECKPOINTER ? "checkpointer" : "writer",
                           "error", sqlite3_errmsg(db));
-    log_json(LOG_WARN, "wal checkpoint failed", f);
-    json_decref(f);
+    log_json(LOG_WARN, "wal checkpoint failed", f); /* takes f */
 }
 
 static void *ckpt_main(void *arg)
@@ -91,7 +90,6 @@ static void *ckpt_main(void *arg)
     } else {
         json_t *f = json_pack("{s:s}", "error", err.msg);
         log_json(LOG_WARN, "checkpointer: cannot open the database; the writer checkpoints", f);
-        json_decref(f);
         pthread_mutex_lock(&k->mu);
         k->broken = true; /* from now on the hook checkpoints as SQLite would */
         pthread_mutex_unlock(&k->mu);
