@@ -95,6 +95,18 @@ void http_reply_stream(struct http_req *r, int status, const char *content_type,
     s->fill = fill;
     s->ctx = ctx;
     s->free_ctx = free_ctx;
+    if (r->method == HTTP_HEAD) {
+        /* the headers alone: libmicrohttpd sends a chunked response's last chunk even to
+         * HEAD, and a keep-alive client read those 5 bytes as the next reply. ctx is freed
+         * with the response, as a stream's is (the caller may still read it) */
+        struct MHD_Response *head =
+            MHD_create_response_from_buffer_with_free_callback_cls(0, NULL, stream_free, s);
+        if (head == NULL) {
+            stream_free(s);
+        }
+        set_body(r, status, head, content_type, 0);
+        return;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
     if (resp == NULL) {

@@ -300,6 +300,17 @@ static void request_begin(struct http_req *r, const char *method)
     }
     if (r->route == NULL) {
         if (path_matched || r->method == 0) {
+            if (r->method == 0) {
+                /* a method the server does not know (TRACE, PROPFIND): Allow lists the path's
+                 * methods all the same (RFC 9110 15.5.6); a path no route has serves static
+                 * files, GET and HEAD */
+                bool matched = false;
+                (void)http_route_match(http_routes, http_routes_count, (enum http_method)0, r->path,
+                                       r->scratch, r->params, &r->nparams, &matched, &allowed);
+                if (!matched) {
+                    allowed = HTTP_GET | HTTP_HEAD;
+                }
+            }
             char allow[96];
             methods_text(allowed, allow, sizeof(allow));
             http_reply_error(r, ERR_METHOD, NULL, "method %.16s is not allowed on %.100s", method,

@@ -160,6 +160,24 @@ static int stream_append(struct http_stream *st, const char *data, size_t len)
 int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
                             size_t first_len, void *user, void (*free_user)(void *user))
 {
+    if (r->method == HTTP_HEAD) {
+        /* the headers alone, no stream (as http_reply_stream: libmicrohttpd would end the
+         * chunked body even for HEAD) */
+        if (free_user != NULL) {
+            free_user(user);
+        }
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL) {
+            http_reply_error(r, ERR_INTERNAL, NULL, "cannot allocate a response");
+            return -1;
+        }
+        MHD_add_response_header(resp, "Content-Type", content_type);
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        http_reply_response(r, 200, resp, 0);
+        return 0;
+    }
     struct http_streams *set = http_server_streams(r->srv);
     struct http_stream *st = xcalloc(1, sizeof(*st));
     st->set = set;

@@ -294,6 +294,44 @@ static void test_head_assign_logs_nothing(void **state)
         daemon_db_int(&D, "SELECT COUNT(*) FROM exposures WHERE experiment = ?1", 1, "head-x"), 1);
 }
 
+/* HEAD on a streamed reply (the per-user export, an SDK stream) sends the headers alone:
+ * libmicrohttpd ended the chunked body ("0\r\n\r\n") even for HEAD, and a keep-alive client
+ * read those bytes as the start of the next reply. Pipelined here: HEAD, then GET /healthz. */
+static void test_head_streams(void **state)
+{
+    (void)state;
+    int st;
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                          "{\"key\":\"hm\",\"event\":\"buy\",\"type\":\"count\"}", &st));
+    assert_int_equal(st, 201);
+    json_decref(http_json(D.port, "POST", "/api/v1/experiments", D.admin_key,
+                          "{\"key\":\"head-u\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                          "\"metrics\":[\"hm\"]}",
+                          &st));
+    assert_int_equal(st, 201);
+    json_t *k = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
+                          "{\"name\":\"head-sdk\",\"role\":\"sdk\"}", &st);
+    assert_int_equal(st, 201);
+    char sdk[128];
+    snprintf(sdk, sizeof(sdk), "%s", json_string_value(json_object_get(k, "key")));
+    json_decref(k);
+    const char *paths[] = {"/api/v1/experiments/head-u/users?metric=hm", fmt("/sub/%s", sdk)};
+    for (int i = 0; i < 2; i++) {
+        const char *raw = fmt("HEAD %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                              "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              paths[i], D.admin_key);
+        struct exchange x;
+        exchange(D.port, raw, strlen(raw), 5.0, &x);
+        assert_int_equal(x.status, 200);
+        /* the HEAD reply's headers end, then the next reply begins at once */
+        const char *next = strstr(x.data, "\r\n\r\n");
+        assert_non_null(next);
+        if (strncmp(next + 4, "HTTP/1.1 200", 12) != 0) {
+            fail_msg("after HEAD %s: %.40s", paths[i], next + 4);
+        }
+    }
+}
+
 static void test_power_absurd(void **state)
 {
     (void)state;
@@ -462,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_query_params_and_nul),
         cmocka_unit_test(test_long_target_and_headers),
         cmocka_unit_test(test_head_assign_logs_nothing),
+        cmocka_unit_test(test_head_streams),
         cmocka_unit_test(test_power_absurd),
         cmocka_unit_test(test_fifo_in_web_dir),
         cmocka_unit_test(test_bad_database_at_start),

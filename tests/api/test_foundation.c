@@ -257,6 +257,14 @@ static void test_error_statuses(void **state)
     /* unknown method */
     assert_int_equal(http_req(D.port, "BREW", "/api/v1/keys", D.admin_key, NULL, &r), 0);
     assert_true(r.status == 405 || r.status == 501);
+    /* with the path's methods in Allow all the same (RFC 9110; it had none) */
+    assert_true(resp_header(&r, "Allow", allow, sizeof(allow)));
+    assert_non_null(strstr(allow, "POST"));
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "TRACE", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_true(resp_header(&r, "Allow", allow, sizeof(allow)));
+    assert_string_equal(allow, "GET, HEAD");
     resp_free(&r);
     /* 400 bad JSON, wrong type, duplicate keys */
     const char *bad[] = {"{", "[1,2]", "\"x\"", "{\"name\":\"a\",\"name\":\"b\",\"role\":\"sdk\"}",
