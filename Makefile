@@ -6,7 +6,7 @@
 # `make asan` repeats the whole build and test run in build/asan with ASan + UBSan.
 
 BUILD    ?= build
-PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto libpq
+PKGS     := libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libgsl-dev libsodium-dev libpcre2-dev libcmocka-dev clang-format sqlite3 systemd \
             curl man-db libssl-dev postgresql-15 libpq-dev

@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pkgs="libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto libpq"
+pkgs="libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq"
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
     -I"$root/include" $(pkg-config --cflags $pkgs) -o "$tmp/eval" "$here/eval.c" \

@@ -26,7 +26,7 @@ if [ -z "$bb" ]; then
     bb=build/bench
     mkdir -p "$bb"
     cp build/bunsen "$bb/bunsen"
-    pkgs="libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto libpq"
+    pkgs="libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq"
     for driver in results rebuild_check; do
         # shellcheck disable=SC2046
         cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Iinclude \

@@ -18,7 +18,7 @@ make -s all build/libbunsen.a
 mkdir -p build/bench
 cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Iinclude \
     $(pkg-config --cflags jansson sqlite3 gsl) -o build/bench/results bench/results.c \
-    build/libbunsen.a $(pkg-config --libs libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-8 libcrypto libpq) \
+    build/libbunsen.a $(pkg-config --libs libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq) \
     -lm -pthread
 command -v curl >/dev/null 2>&1 || { echo "bench: curl is needed" >&2; exit 1; }
 SIZES=${BENCH_SIZES:-"100000:500000 1000000:5000000"}

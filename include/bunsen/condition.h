@@ -9,8 +9,9 @@
  *
  * Two forms: condition_eval() evaluates a json_t condition as it is (tests, validation);
  * condition_compile() builds, once per experiment definition (snapshot build), a compiled
- * form with $in/$nin lists as hash sets and regexes compiled once (PCRE2 JIT where
- * available), and condition_match() evaluates it under a per-request step budget. Both
+ * form with $in/$nin lists as hash sets and regexes compiled once (JavaScript patterns
+ * rewritten for PCRE2, interpreted), and condition_match() evaluates it under a per-request
+ * step budget. Both
  * give the same answers (the conformance tests run both).
  *
  * Pure and reentrant: no globals; a compiled condition is immutable after
@@ -48,9 +49,10 @@ bool condition_eval(const json_t *condition, const json_t *attributes, const jso
 const char *condition_unknown_operator(const json_t *condition);
 
 /* Check that every "$regex" / "$regexi" in condition (borrowed; NULL ok) can be evaluated:
- * its value is a pattern string that PCRE2 compiles in Bunsen's form (core/condregex.c).
- * Returns 0, or -1 with err (ERR_INVALID, field "targeting") naming the first one that cannot:
- * where it is (e.g. targeting.$or[1].ua.$regex), the pattern and PCRE2's reason. Such an
+ * its value is a pattern string JavaScript's RegExp accepts and PCRE2 can run
+ * (core/jsregex.c, core/condregex.c). Returns 0, or -1 with err (ERR_INVALID, field
+ * "targeting") naming the first one that cannot: where it is (e.g.
+ * targeting.$or[1].ua.$regex), the pattern and the reason. Such an
  * operator never matches (GrowthBook's SDK catches the error and answers false). Thread-safe. */
 struct err;
 int condition_check_regexes(const json_t *condition, struct err *err);
@@ -77,7 +79,7 @@ void condition_bind_groups(struct condition *c, const struct condition *groups);
 
 /* A per-request evaluation budget in steps (one step ~ 50 ns: one operator, half a set
  * probe, one comparison of a list scan; a regex pays for the PCRE2 backtracking steps it
- * takes over its whole subject, 16 to a step with the JIT, more for wide patterns and for
+ * takes over its whole subject, 4 to a step interpreted, more for wide patterns and for
  * patterns that can read the subject between counted steps: core/condregex.c). Shared by
  * every condition evaluated for one request. */
 struct condition_budget {

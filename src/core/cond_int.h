@@ -5,9 +5,10 @@
  * A compiled condition keeps the condition's json_t tree (borrowed) and adds side
  * tables keyed by the address of a node of that tree: a hash set for the array of every
  * $in/$nin/$ini/$nini, a compiled (interpreted, counted) PCRE2 code for the string of every
- * $regex/$regexi. The evaluator walks the same tree as before and asks for the side
- * entry of the node it is at; no entry (or no compiled condition) means "do it the slow
- * way", which keeps one set of semantics for both.
+ * $regex/$regexi (its JavaScript pattern rewritten by jsregex.c for PCRE2's 16-bit library). The
+ * evaluator walks the same tree as before and asks for the side entry of the node it is at; no
+ * entry (or no compiled condition) means "do it the slow way", which keeps one set of semantics for
+ * both.
  */
 #ifndef BUNSEN_CORE_COND_INT_H
 #define BUNSEN_CORE_COND_INT_H
@@ -20,14 +21,15 @@
 
 #include "bunsen/condition.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
+#define PCRE2_CODE_UNIT_WIDTH 16
 #include <pcre2.h>
 
-/* PCRE2 options closest to a JavaScript RegExp without flags: backslash-u escapes, "$"
- * only at the very end, unset backreferences match empty, "[^]" is any character. */
+/* PCRE2 options for a pattern jsregex_translate() wrote: UTF-16 code units one at a time (no
+ * UTF, no Unicode properties: \b and case folding are ASCII, the rest is spelled out), unset
+ * backreferences match empty, "[]" matches nothing and "[^]" any unit, as in JavaScript. */
 #define COND_JS_REGEX_OPTS                                                                         \
-    (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF |               \
-     PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C)
+    (PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_MATCH_UNSET_BACKREF | PCRE2_ALLOW_EMPTY_CLASS |     \
+     PCRE2_NEVER_BACKSLASH_C)
 
 /* Backtracking steps (PCRE2's match limit) one $regex operation may take over its whole
  * subject, every start position together: this many plus COND_REGEX_LIMIT_PER_BYTE per subject
@@ -48,11 +50,13 @@ struct cond_regex {
 struct cond_regex_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mc;
+    uint16_t *text; /* the subject in UTF-16 */
+    size_t cap;     /* units text holds */
 };
 
-/* Compile pattern pat[0..n) ($regexi: insensitive) into out (never JIT-compiled: see
- * condregex.c). Returns 0, or -1 with err (may be NULL; field "targeting")
- * saying why PCRE2 refused it or why it cannot be bounded; out then holds nothing. Free with
+/* Compile pattern pat[0..n) ($regexi: insensitive), a JavaScript pattern, into out (never
+ * JIT-compiled: see condregex.c). Returns 0, or -1 with err (may be NULL; field "targeting")
+ * saying why JavaScript or PCRE2 refuses it; out then holds nothing. Free with
  * cond_regex_clear (accepts a cleared or failed one). */
 struct err;
 int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
@@ -66,6 +70,18 @@ void cond_regex_scratch_free(struct cond_regex_scratch *s);
  * the work the answer needs (the caller's budget is then spent). Thread-safe for distinct s. */
 int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, const char *subj,
                      size_t sn, bool unlimited, long left, long *cost);
+
+/* The JavaScript pattern pat[0..n) (UTF-8) as new RegExp(pat) reads it (insensitive:
+ * new RegExp(pat, "i")), rewritten as a PCRE2 pattern for the 16-bit library with
+ * COND_JS_REGEX_OPTS (plus PCRE2_CASELESS when insensitive) over UTF-16 code units (jsregex.c).
+ * Returns 0 and *out (malloc'd, the caller frees), *out_n units; or -1 with err (may be NULL,
+ * field "targeting": JavaScript's reason and the code unit offset) when JavaScript throws. */
+int jsregex_translate(const char *pat, size_t n, bool insensitive, uint16_t **out, size_t *out_n,
+                      struct err *err);
+
+/* UTF-8 s[0..n) as UTF-16 into *buf (grown to n + 1 units when *cap is smaller; the caller
+ * frees it), *len units. Returns 0, or -1 when s is not well-formed UTF-8. */
+int jsregex_utf16(const char *s, size_t n, uint16_t **buf, size_t *cap, size_t *len);
 
 /* The values of one $in-style array, as JavaScript `===` (or, for the insensitive
  * operators, as toLowerCase() equality) sees them. */

@@ -17,8 +17,9 @@
  * JavaScript's value semantics (ToString, ToNumber, ===, <, JSON.stringify equality)
  * live in jsval.c (private header jsval_int.h) to keep each file short.
  * The insensitive operators compare toLowerCase() of both sides (jslower.c; lists folded
- * once when compiled, attributes once per operation). Known gap, outside the conformance
- * cases: PCRE2 stands in for the JavaScript regex engine.
+ * once when compiled, attributes once per operation). $regex / $regexi patterns are
+ * JavaScript's, rewritten for PCRE2 over UTF-16 code units (jsregex.c; the few differences
+ * left are listed there and in docs/API.md).
  */
 #include "bunsen/condition.h"
 

@@ -2,20 +2,23 @@
  * condregex.c - $regex / $regexi patterns compiled so that matching them is bounded by the
  * request's evaluation budget (cond_int.h struct cond_regex).
  *
+ * A pattern is JavaScript's (the SDK's new RegExp(pattern) / new RegExp(pattern, "i")):
+ * jsregex.c rewrites it for PCRE2's 16-bit library, which runs it without PCRE2_UTF over the
+ * subject's UTF-16 code units, as JavaScript without the "u" flag does.
+ *
  * Why a pattern is not simply run unanchored under PCRE2's match limit: that limit counts the
  * backtracking steps of one start position and starts again at zero at the next, so a pattern
  * that stays just under it at every position of a 4 KB subject did ~4,000 x 10,000 steps
  * (100 ms with the JIT, 1.5 s interpreted) for one condition, and no limit was ever reported.
  * So a pattern is matched as one anchored attempt that walks the start positions itself:
  *
- *   pattern PCRE2 anchors anyway (every branch starts with ^, \A or \G): as it is, one start;
+ *   pattern PCRE2 anchors anyway (every branch starts with ^): as it is, one start;
  *   any other:  (?s:.*?)(?:pattern)  compiled PCRE2_ANCHORED
  *
- * The lazy prefix moves the start one character at a time, each move a counted step, and the
+ * The lazy prefix moves the start one code unit at a time, each move a counted step, and the
  * match limit now covers all start positions together. The subject is the same, so
- * lookbehind, ^, $, \b, \A and \G see the same text and positions as in an unanchored search
- * (PCRE2-only verbs such as (*PRUNE) and (*SKIP), which JavaScript rejects, act on the one
- * attempt). Auto-possessification is off, so a greedy run that fails gives its characters
+ * lookbehind, ^, $ and \b see the same text and positions as in an unanchored search.
+ * Auto-possessification is off, so a greedy run that fails gives its characters
  * back one counted step at a time instead of failing at once (a run that is possessive by
  * the optimiser is re-read from every start position without a step being counted).
  *
@@ -24,13 +27,12 @@
  * (COND_REGEX_MATCH_LIMIT + COND_REGEX_LIMIT_PER_BYTE per subject byte: hitting it is "no
  * match", as before) and to what the budget left can pay; each run is charged its whole limit,
  * so the charge is at most twice the work plus one first run. A step of PCRE2 is weighted by
- * what it may read besides: the pattern's width (its length times its counted repeats) and,
- * for patterns that can read the subject without counted steps (lookahead, atomic groups,
- * possessive quantifiers, backreferences, recursion, conditions, verbs, together with an
- * unbounded quantifier), the subject's length.
+ * what it may read besides: the pattern's width (its length or its rewrite's, times its
+ * counted repeats) and, for patterns that can read the subject without counted steps (a
+ * lookahead or a back-reference together with an unbounded quantifier), the subject's length.
  *
  * Pure; a compiled regex is immutable and read by any number of threads; the scratch
- * (match data and context) belongs to one evaluation.
+ * (match data and context, the subject in UTF-16) belongs to one evaluation.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,59 +53,6 @@
 #define WIDTH_PER_WEIGHT      256 /* pattern width read per step at weight 1 */
 #define SCAN_PER_WEIGHT       32  /* subject bytes read per step at weight 1 */
 
-/* Start-of-pattern settings that must stay first (they are refused inside a group); moved in
- * front of the prefix. Others ((*NOTEMPTY), verbs) stay where they are. */
-static const char *const lead_items[] = {"UTF",
-                                         "UTF8",
-                                         "UCP",
-                                         "NO_AUTO_POSSESS",
-                                         "NO_DOTSTAR_ANCHOR",
-                                         "NO_JIT",
-                                         "CR",
-                                         "LF",
-                                         "CRLF",
-                                         "ANYCRLF",
-                                         "ANY",
-                                         "NUL",
-                                         "BSR_ANYCRLF",
-                                         "BSR_UNICODE",
-                                         "NO_START_OPT",
-                                         NULL};
-static const char *const lead_limits[] = {
-    "LIMIT_HEAP=", "LIMIT_MATCH=", "LIMIT_DEPTH=", "LIMIT_RECURSION=", NULL};
-
-/* Length of the start-of-pattern settings at the head of p. */
-static size_t lead_len(const char *p, size_t n)
-{
-    size_t at = 0;
-    for (;;) {
-        if (at + 2 >= n || p[at] != '(' || p[at + 1] != '*') {
-            return at;
-        }
-        const char *close = memchr(p + at + 2, ')', n - at - 2);
-        if (close == NULL) {
-            return at;
-        }
-        const char *name = p + at + 2;
-        size_t nn = (size_t)(close - name);
-        bool known = false;
-        for (size_t i = 0; lead_items[i] != NULL && !known; i++) {
-            known = strlen(lead_items[i]) == nn && memcmp(lead_items[i], name, nn) == 0;
-        }
-        for (size_t i = 0; lead_limits[i] != NULL && !known; i++) {
-            size_t ln = strlen(lead_limits[i]);
-            known = nn > ln && memcmp(lead_limits[i], name, ln) == 0;
-            for (size_t k = ln; known && k < nn; k++) {
-                known = name[k] >= '0' && name[k] <= '9';
-            }
-        }
-        if (!known) {
-            return at;
-        }
-        at = (size_t)(close - p) + 1;
-    }
-}
-
 static bool has(const char *p, size_t n, const char *s)
 {
     size_t sn = strlen(s);
@@ -115,22 +64,20 @@ static bool has(const char *p, size_t n, const char *s)
     return false;
 }
 
-/* Conservative (text, escapes not parsed: a false hit only costs more): can the pattern read
- * the subject far without a counted step? It needs a construct that does not give characters
- * back one at a time and an unbounded quantifier to read with. */
+/* Conservative (text of the JavaScript pattern, escapes not parsed: a false hit only costs
+ * more): can the pattern read the subject far without a counted step? It needs a construct
+ * that does not give characters back one at a time (a lookahead, a back-reference; JavaScript
+ * has no atomic group, possessive quantifier, recursion or verb) and an unbounded quantifier
+ * to read with. */
 static bool may_scan(const char *p, size_t n)
 {
-    static const char *const atomic[] = {"(?=", "(?!", "(?>", "(*",  "(?(", "(?R",
-                                         "(?&", "(?P", "(?+", "(?-", "\\g", "\\k",
-                                         "*+",  "++",  "?+",  "}+",  NULL};
+    static const char *const atomic[] = {"(?=", "(?!", "\\k", NULL};
     bool construct = false;
     for (size_t i = 0; atomic[i] != NULL && !construct; i++) {
         construct = has(p, n, atomic[i]);
     }
     for (size_t i = 0; i + 1 < n && !construct; i++) {
-        construct =
-            (p[i] == '\\' && p[i + 1] >= '1' && p[i + 1] <= '9') ||
-            (p[i] == '(' && p[i + 1] == '?' && i + 2 < n && p[i + 2] >= '0' && p[i + 2] <= '9');
+        construct = p[i] == '\\' && p[i + 1] >= '1' && p[i + 1] <= '9';
     }
     if (!construct) {
         return false;
@@ -143,10 +90,11 @@ static bool may_scan(const char *p, size_t n)
     return false;
 }
 
-/* The pattern's width: its length times (1 + the sum of the numbers after a "{" or a ","),
+/* The pattern's width: len (the longer of the pattern and its rewrite, whose classes are
+ * scanned range by range) times (1 + the sum of the numbers after a "{" or a "," of p),
  * saturated; a bound on what one attempt may read between counted steps when nothing scans
  * (a fixed repeat such as [0-9]{2000} reads its characters without a counted step). */
-static uint64_t width_of(const char *p, size_t n)
+static uint64_t width_of(const char *p, size_t n, size_t len)
 {
     const uint64_t max = 100000000;
     uint64_t counts = 0;
@@ -160,46 +108,31 @@ static uint64_t width_of(const char *p, size_t n)
         }
         counts = counts + v > max ? max : counts + v;
     }
-    return (uint64_t)n * (1 + counts);
+    return (uint64_t)len * (1 + counts);
 }
 
-static pcre2_code *compile_text(const char *p, size_t n, uint32_t opts, int *ec, PCRE2_SIZE *eo)
+static pcre2_code *compile_units(const uint16_t *p, size_t n, uint32_t opts, int *ec,
+                                 PCRE2_SIZE *eo)
 {
     return pcre2_compile((PCRE2_SPTR)p, n, opts, ec, eo, NULL);
 }
 
-static uint32_t capture_count(const pcre2_code *re)
+/* "(?s:.*?)(?:pattern)" of a rewritten pattern (whole groups: it cannot swallow the ")"). */
+static pcre2_code *compile_wrapped(const uint16_t *p, size_t n, uint32_t opts)
 {
-    uint32_t c = 0;
-    (void)pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &c);
-    return c;
-}
-
-/* "(?s:.*?)(?:pattern)" with the start-of-pattern settings kept first. The closing parenthesis
- * can be swallowed by an unterminated \Q or a # comment under (?x); then "\E)" or "\n)" close
- * it. Returns the code, or NULL when no form compiles to the pattern's groups. */
-static pcre2_code *compile_wrapped(const char *p, size_t n, uint32_t opts, uint32_t groups)
-{
-    static const char *const suffixes[] = {")", "\\E)", "\n)"};
     static const char prefix[] = "(?s:.*?)(?:";
-    size_t lead = lead_len(p, n);
-    char *w = xmalloc(n + sizeof(prefix) + 4);
-    memcpy(w, p, lead);
-    memcpy(w + lead, prefix, sizeof(prefix) - 1);
-    memcpy(w + lead + sizeof(prefix) - 1, p + lead, n - lead);
-    size_t base = n + sizeof(prefix) - 1;
-    pcre2_code *re = NULL;
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]) && re == NULL; i++) {
-        size_t sn = strlen(suffixes[i]);
-        memcpy(w + base, suffixes[i], sn);
-        int ec;
-        PCRE2_SIZE eo;
-        re = compile_text(w, base + sn, opts | PCRE2_ANCHORED, &ec, &eo);
-        if (re != NULL && capture_count(re) != groups) {
-            pcre2_code_free(re);
-            re = NULL;
-        }
+    size_t pn = sizeof(prefix) - 1;
+    uint16_t *w = xmalloc((n + pn + 1) * sizeof(*w));
+    for (size_t i = 0; i < pn; i++) {
+        w[i] = (uint16_t)prefix[i];
     }
+    if (n > 0) {
+        memcpy(w + pn, p, n * sizeof(*w));
+    }
+    w[pn + n] = ')';
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *re = compile_units(w, n + pn + 1, opts | PCRE2_ANCHORED, &ec, &eo);
     free(w);
     return re;
 }
@@ -208,17 +141,29 @@ int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_
                        struct err *err)
 {
     memset(out, 0, sizeof(*out));
+    uint16_t *js = NULL;
+    size_t jn = 0;
+    if (jsregex_translate(pat, n, insensitive, &js, &jn, err) != 0) {
+        return -1;
+    }
     uint32_t opts = COND_JS_REGEX_OPTS | PCRE2_NO_AUTO_POSSESS | (insensitive ? PCRE2_CASELESS : 0);
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *plain = compile_text(pat, n, opts, &ec, &eo);
+    pcre2_code *plain = compile_units(js, jn, opts, &ec, &eo);
     if (plain == NULL) {
-        PCRE2_UCHAR msg[120];
-        if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0) {
-            str_copy((char *)msg, sizeof(msg), "invalid pattern");
+        free(js);
+        PCRE2_UCHAR msg[120]; /* 16-bit units; PCRE2's messages are ASCII */
+        char text[120];
+        if (pcre2_get_error_message(ec, msg, sizeof(msg) / sizeof(msg[0])) < 0) {
+            msg[0] = 0;
         }
-        return err_set(err, ERR_INVALID, "targeting", "%s at offset %zu", (const char *)msg,
-                       (size_t)eo);
+        size_t i = 0;
+        for (; i + 1 < sizeof(text) && msg[i] != 0; i++) {
+            text[i] = msg[i] < 0x80 ? (char)msg[i] : '?';
+        }
+        text[i] = '\0';
+        return err_set(err, ERR_INVALID, "targeting", "%s (not supported here)",
+                       i > 0 ? text : "invalid pattern");
     }
     uint32_t all = 0;
     (void)pcre2_pattern_info(plain, PCRE2_INFO_ALLOPTIONS, &all);
@@ -226,17 +171,17 @@ int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_
         out->code = plain; /* one start position: the match limit already covers it all */
     } else {
         out->wrapped = true;
-        out->code = compile_wrapped(pat, n, opts, capture_count(plain));
+        out->code = compile_wrapped(js, jn, opts);
         pcre2_code_free(plain);
         if (out->code == NULL) {
+            free(js);
             return err_set(err, ERR_INVALID, "targeting",
-                           "the pattern cannot be matched within a budget (a start-of-pattern "
-                           "setting or an unterminated \\Q or comment)");
+                           "the pattern cannot be matched within a budget");
         }
     }
-    size_t lead = lead_len(pat, n); /* (*UTF) and the like are no verbs */
-    out->scans = may_scan(pat + lead, n - lead);
-    uint64_t w = 1 + width_of(pat, n) / WIDTH_PER_WEIGHT;
+    free(js);
+    out->scans = may_scan(pat, n);
+    uint64_t w = 1 + width_of(pat, n, n > jn ? n : jn) / WIDTH_PER_WEIGHT;
     out->weight = w > 1000000 ? 1000000 : (uint32_t)w;
     return 0;
 }
@@ -253,8 +198,11 @@ void cond_regex_scratch_free(struct cond_regex_scratch *s)
 {
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mc);
+    free(s->text);
     s->md = NULL;
     s->mc = NULL;
+    s->text = NULL;
+    s->cap = 0;
 }
 
 int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, const char *subj,
@@ -266,8 +214,9 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
     if (s->mc == NULL) {
         s->mc = pcre2_match_context_create(NULL);
     }
-    if (s->md == NULL || s->mc == NULL) {
-        return 0;
+    size_t units = 0;
+    if (s->md == NULL || s->mc == NULL || jsregex_utf16(subj, sn, &s->text, &s->cap, &units) != 0) {
+        return 0; /* a subject that is not UTF-8 (JSON strings are) does not match */
     }
     uint64_t per_step = UNITS_PER_STEP_INTERP;
     uint64_t weight = r->weight + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
@@ -276,7 +225,6 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
     uint64_t payable = unlimited || left <= 0 ? 0 : can * per_step / weight;
     uint64_t limit = r->wrapped ? 2 * (uint64_t)sn + 64 : 64; /* a plain scan; one start */
     uint64_t spent = 0;
-    uint32_t check = 0;
     int ret;
     for (;;) {
         uint64_t run = limit < op_cap ? limit : op_cap;
@@ -290,12 +238,12 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
         int rc = PCRE2_ERROR_MATCHLIMIT;
         if (run > 0) {
             pcre2_set_match_limit(s->mc, (uint32_t)run);
-            rc = pcre2_match(r->code, (PCRE2_SPTR)subj, sn, 0, check, s->md, s->mc);
+            rc = pcre2_match(r->code, s->text, units, 0, 0, s->md, s->mc);
         }
         spent += run;
         if (rc != PCRE2_ERROR_MATCHLIMIT) {
-            /* >= 0 a match (0: ovector too small); otherwise no match, also for a subject
-             * that is not UTF-8 or a heap limit reached, as JavaScript's false */
+            /* >= 0 a match (0: ovector too small); otherwise no match, also for a heap
+             * limit reached, as JavaScript's false */
             ret = rc >= 0 ? 1 : 0;
             break;
         }
@@ -303,7 +251,6 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
             ret = by_budget ? -1 : 0; /* the operation's limit: no match */
             break;
         }
-        check = PCRE2_NO_UTF_CHECK; /* the first run checked the subject */
         limit = run * 2;
     }
     *cost += (long)((spent * weight + per_step - 1) / per_step);

@@ -13,6 +13,8 @@
 #include "bunsen/condition.h"
 #include "bunsen/err.h"
 
+#define REGEX_CASES "tests/fixtures/growthbook/regex_cases.json"
+
 /* [name, condition, attributes, expected, savedGroups?] like the conformance file */
 static const char *const own_cases[] = {
     "[\"number cond, numeric string\", {\"n\": 8}, {\"n\": \"8\"}, true]",
@@ -328,6 +330,34 @@ static void test_own_cases(void **state)
         }
         json_decref(c);
     }
+    assert_int_equal(failed, 0);
+}
+
+/* $regex / $regexi as the SDK's new RegExp(pattern[, "i"]) matches, no "u" flag: "." and \s
+ * as JavaScript has them, UTF-16 code units, PCRE-only syntax read as JavaScript reads it (a
+ * letter, or a SyntaxError that matches nobody), case folding by Canonicalize (no ß/ẞ, Kelvin
+ * or long s). Expected values recorded from the SDK by tests/sdk/gen_regex_cases.mjs; PCRE2
+ * with UTF answered 61 of them otherwise ("." matched "\r", \s missed U+00A0, "^.$" matched
+ * an emoji, \Z was the end, (?i) was a flag, $regexi folded "k" with the Kelvin sign). */
+static void test_js_regex_cases(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *cases = json_load_file(REGEX_CASES, 0, &jerr);
+    if (cases == NULL) {
+        fail_msg("%s: %s (run the tests from the repository root)", REGEX_CASES, jerr.text);
+    }
+    assert_true(json_array_size(cases) > 100);
+    size_t i, failed = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        if (!run_case(c)) {
+            print_message("regex case failed: %s\n", json_string_value(json_array_get(c, 0)));
+            failed++;
+        }
+    }
+    json_decref(cases);
     assert_int_equal(failed, 0);
 }
 
@@ -729,17 +759,12 @@ static void test_attribute_caps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),
-        cmocka_unit_test(test_own_cases),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_depth_cap),
-        cmocka_unit_test(test_embedded_nul),
-        cmocka_unit_test(test_compiled_sets),
-        cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_attribute_caps),
-        cmocka_unit_test(test_group_sets),
-        cmocka_unit_test(test_regex_whole_subject),
-        cmocka_unit_test(test_fold_and_version_charges),
+        cmocka_unit_test(test_conformance),         cmocka_unit_test(test_own_cases),
+        cmocka_unit_test(test_js_regex_cases),      cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_depth_cap),           cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_compiled_sets),       cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_attribute_caps),      cmocka_unit_test(test_group_sets),
+        cmocka_unit_test(test_regex_whole_subject), cmocka_unit_test(test_fold_and_version_charges),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }

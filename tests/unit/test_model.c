@@ -453,6 +453,12 @@ static void test_experiment_targeting(void **state)
         "{\"$or\":[{\"a\":1},{\"tags\":{\"$elemMatch\":{\"$regex\":\"a{2,1}\"}}}]}",
         "{\"ua\":{\"$not\":{\"$regex\":\"\\\\\"}}}",
         "{\"ua\":{\"$regex\":\"(*NOTEMPTY)a\"}}",
+        /* what PCRE2 reads and JavaScript's new RegExp throws on (the SDK never matches) */
+        "{\"ua\":{\"$regex\":\"(*UTF)(*LIMIT_MATCH=100)a|b\"}}",
+        "{\"ua\":{\"$regex\":\"(?x)a # a comment\"}}",
+        "{\"ua\":{\"$regexi\":\"(?i)abc\"}}",
+        "{\"ua\":{\"$regex\":\"a++\"}}",
+        "{\"ua\":{\"$regex\":\"(?<n>a)(?<n>b)\"}}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         doc_err(base_with("targeting", bad[i]), MODEL_CREATE, NULL, "targeting");
@@ -464,9 +470,8 @@ static void test_experiment_targeting(void **state)
     }
     static const char *const good[] = {
         "{\"ua\":{\"$regex\":\"^Mozilla\"}}",
-        "{\"ua\":{\"$regex\":\"(*UTF)(*LIMIT_MATCH=100)a|b\"}}",
-        "{\"ua\":{\"$regex\":\"(?x)a # a comment\"}}",
-        "{\"ua\":{\"$regexi\":\"a\\\\Qb\"}}",
+        "{\"ua\":{\"$regexi\":\"a\\\\Qb\"}}", /* \Q is Q in JavaScript */
+        "{\"ua\":{\"$regex\":\"\\\\Z{\"}}",   /* Z and a literal brace */
         "{\"$and\":[{\"ua\":{\"$regex\":\"(?<=a)b\\\\b\"}},{\"n\":{\"$in\":[\"(\"]}}]}",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
