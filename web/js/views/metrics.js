@@ -290,7 +290,8 @@ export async function renderMetricForm(ctx, key) {
       const inRatios = ratios.length ? `It is a part of the ratio metric${ratios.length > 1 ? 's' : ''} ${ratios.join(', ')}: delete or change ${ratios.length > 1 ? 'them' : 'it'} first.` : null;
       const ok = await confirmDialog({
         title: `Delete metric “${m.key}”?`,
-        body: h('p', {}, inRatios || 'Experiments that are not archived must not use it; the server refuses otherwise.'),
+        // archived and stopped experiments block it too, for good: their results read it
+        body: h('p', {}, inRatios || 'No experiment may use it, archived and stopped ones included; the server refuses otherwise. A draft, running or paused experiment can drop it in its edit form; a stopped or archived one keeps its metrics, so a metric it uses stays (rename it, or create a new metric for new experiments).'),
         confirmLabel: 'Delete metric',
         danger: true,
         onConfirm: () => {

