@@ -81,6 +81,52 @@ T.test('sign in', async () => {
   noErrors();
 });
 
+T.test('metric form: a mistyped number is “not a number” beside its field, and nothing is sent', async () => {
+  await admin.post('/metrics', { key: 'capped', event: 'purchase', type: 'sum', cap: 500, window_hours: 72 });
+  await go('/metrics/capped');
+  await page.locator('form.metric-form').waitFor();
+  const writes = recordWrites();
+  await typeNumber(page.locator('[data-field="cap"]'), '4e');
+  await typeNumber(page.locator('[data-field="window_hours"]'), '5-');
+  await page.getByRole('button', { name: 'Save metric' }).click();
+  assert(/not a number/.test(await fieldError('cap')), 'beside the cap');
+  assert(/not a number/.test(await fieldError('window_hours')), 'beside the window');
+  await sleep(300);
+  writes.stop();
+  assertEq(writes.sent.length, 0, `nothing sent (${writes.sent})`);
+  const m = await admin.get('/metrics/capped');
+  assertEq(m.cap, 500, 'cap kept');
+  assertEq(m.window_hours, 72, 'window kept');
+  noErrors();
+});
+
+T.test('experiment form: a mistyped MDE or weight is refused beside it, never left out', async () => {
+  await admin.post('/experiments', { key: 'typo', name: 'Typo', variants: [{ key: 'a' }, { key: 'b' }], mde: 0.05 });
+  await go('/experiments/typo/edit');
+  await page.locator('form.exp-form').waitFor();
+  const writes = recordWrites();
+  await typeNumber(page.locator('[data-field="mde"]'), '1e400');
+  await typeNumber(page.locator('[data-field="variants[1].weight"]'), '5-');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  assert(/not a number/.test(await fieldError('mde')), 'beside the MDE');
+  assert(/not a number/.test(await fieldError('variants[1].weight')), 'beside the weight');
+  await sleep(300);
+  writes.stop();
+  assertEq(writes.sent.length, 0, `nothing sent (${writes.sent})`);
+  assertEq((await admin.get('/experiments/typo')).mde, 0.05, 'mde kept');
+  noErrors();
+});
+
+T.test('power calculator: a mistyped daily traffic is refused, not read as “none”', async () => {
+  await go('/power');
+  await page.locator('#pw-users').waitFor();
+  await typeNumber(page.getByLabel('Daily users entering the experiment'), '4e');
+  await page.getByRole('button', { name: 'Calculate' }).click();
+  assert(/not a number/.test(await fieldError('daily_users')), 'beside the daily users');
+  assertEq(await page.locator('#pw-users').count(), 0, 'no answer');
+  noErrors();
+});
+
 T.test('deleting a metric an archived experiment uses: the dialog and the 409 say it stays', async () => {
   await admin.post('/metrics', { key: 'latency', event: 'page', type: 'sum' });
   await admin.post('/experiments', { key: 'old-checkout', variants: [{ key: 'a' }, { key: 'b' }], metrics: ['latency'] });

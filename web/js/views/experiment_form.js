@@ -3,8 +3,8 @@
 // runs, the fields that would reassign users are read-only with the reason shown.
 
 import { api } from '../api.js';
-import { h, clear, fill, errorBox, field, nextId, announce, showFieldError, clearFieldErrors } from '../dom.js';
-import { keyProblem, showErrors, serverErrors } from '../validate.js';
+import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
+import { keyProblem, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 
 const LOCK_REASON = {
@@ -441,16 +441,17 @@ export async function renderExperimentForm(ctx, key) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
+    // a mistyped number reads as "": never send it as null or leave the field out
+    const badNumbers = badNumberProblems(form);
     let payload;
     try {
       payload = buildPayload();
     } catch (err) {
-      const at = showFieldError(form, err.field || '', err.message);
-      if (at) at.focus();
+      showErrors(form, mergeProblems(badNumbers, [{ field: err.field || '', message: err.message }]), summary);
       return;
     }
     const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
-    const problems = experimentProblems(payload, { forcedDupes, running: locked ? { status: x.status, coverage: coverage0 } : null });
+    const problems = mergeProblems(badNumbers, experimentProblems(payload, { forcedDupes, running: locked ? { status: x.status, coverage: coverage0 } : null }));
     if (showErrors(form, problems, summary)) return;
     if (editing) {
       payload = changedOnly(payload);

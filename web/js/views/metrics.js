@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog } from '../dom.js';
-import { keyProblem, numberOf, showErrors, serverErrors } from '../validate.js';
+import { keyProblem, numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 
 const UNITS = [
   ['', 'By type (rates as %, others as numbers)'],
@@ -266,7 +266,8 @@ export async function renderMetricForm(ctx, key) {
       if (editing && m.type === 'ratio') Object.assign(body, { numerator: null, denominator: null });
     }
     if (!editing) body.key = keyIn.value.trim();
-    if (showErrors(form, metricProblems(body, editing, { catalogue, self: m.key }), summary)) return;
+    // a mistyped number reads as "": never send it as an empty cap or window
+    if (showErrors(form, mergeProblems(badNumberProblems(form), metricProblems(body, editing, { catalogue, self: m.key })), summary)) return;
     saveBtn.disabled = true;
     try {
       if (editing) await api.updateMetric(m.key, body);

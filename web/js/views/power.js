@@ -8,7 +8,7 @@
 import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, clearFieldErrors, loading } from '../dom.js';
 import { fmtInt, fmtDays } from '../format.js';
-import { numberOf, showErrors, serverErrors } from '../validate.js';
+import { numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { DEFAULT_MDE, runningMs } from '../decide.js';
 
 const DAY = 86400000;
@@ -155,7 +155,7 @@ export async function renderPower(ctx) {
       daily_users: numberOf(dailyIn.value),
     };
     clear(out);
-    if (showErrors(form, powerProblems(v), summary)) return;
+    if (showErrors(form, mergeProblems(badNumberProblems(form), powerProblems(v)), summary)) return;
     const body = {
       metric_type: typeSel.value,
       baseline: bin ? v.baseline / 100 : v.baseline,
