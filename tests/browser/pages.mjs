@@ -127,6 +127,30 @@ T.test('power calculator: a mistyped daily traffic is refused, not read as “no
   noErrors();
 });
 
+T.test('an emptied experiment name is saved as the key; an edit that changes nothing says so', async () => {
+  await admin.post('/experiments', { key: 'rename-me', name: 'Old name', variants: [{ key: 'a' }, { key: 'b' }] });
+  await go('/experiments/rename-me/edit');
+  await page.locator('form.exp-form').waitFor();
+  let writes = recordWrites();
+  await page.locator('[data-field="name"]').fill('');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('#toasts', { hasText: 'Experiment saved' }).waitFor();
+  writes.stop();
+  assertEq(writes.sent.length, 1, `one PATCH (${writes.sent})`);
+  assert(writes.sent[0].endsWith('{"name":"rename-me"}'), `the key as the name (${writes.sent[0]})`);
+  assertEq((await admin.get('/experiments/rename-me')).name, 'rename-me', 'stored name');
+  // now the name is the key: emptying it again changes nothing, and nothing is sent
+  await go('/experiments/rename-me/edit');
+  await page.locator('form.exp-form').waitFor();
+  writes = recordWrites();
+  await page.locator('[data-field="name"]').fill('');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('#toasts', { hasText: 'Nothing changed' }).waitFor();
+  writes.stop();
+  assertEq(writes.sent.length, 0, `nothing sent (${writes.sent})`);
+  noErrors();
+});
+
 T.test('deleting a metric an archived experiment uses: the dialog and the 409 say it stays', async () => {
   await admin.post('/metrics', { key: 'latency', event: 'page', type: 'sum' });
   await admin.post('/experiments', { key: 'old-checkout', variants: [{ key: 'a' }, { key: 'b' }], metrics: ['latency'] });

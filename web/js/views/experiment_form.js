@@ -166,7 +166,7 @@ export async function renderExperimentForm(ctx, key) {
     'fieldset', { class: 'section' }, h('legend', {}, 'Basics'),
     h('div', { class: 'grid-2' },
       field('Key', keyIn, { field: 'key', hint: editing ? 'The key cannot change.' : 'Lower-case letters, digits, “_”, “.”, “-”; used by SDKs.' }).wrap,
-      field('Name', nameIn, { field: 'name' }).wrap,
+      field('Name', nameIn, { field: 'name', hint: 'Empty: the key.' }).wrap,
       field('Owner', ownerIn, { field: 'owner', hint: 'Who to ask about this experiment.' }).wrap),
     field('Hypothesis', hypoIn, { field: 'hypothesis', hint: 'What change do you expect, and why?' }).wrap,
     field('Description', descIn, { field: 'description' }).wrap
@@ -383,7 +383,8 @@ export async function renderExperimentForm(ctx, key) {
 
   const buildPayload = () => {
     const p = {
-      name: nameIn.value.trim() || undefined,
+      // empty: the key, as on create (the API refuses "" and sets null to the key)
+      name: nameIn.value.trim() || (editing ? x.key : undefined),
       owner: ownerIn.value.trim(),
       hypothesis: hypoIn.value.trim(),
       description: descIn.value.trim(),
@@ -435,7 +436,8 @@ export async function renderExperimentForm(ctx, key) {
   }
   const changedOnly = (p) => {
     if (!loaded) return p;
-    return Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(loaded[k])));
+    // a field left out (undefined) is not a change: it is not sent at all
+    return Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(loaded[k])));
   };
 
   form.addEventListener('submit', async (e) => {
