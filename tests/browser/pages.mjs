@@ -81,6 +81,20 @@ T.test('sign in', async () => {
   noErrors();
 });
 
+T.test('a fresh install’s New experiment form has the MDE field, and sends it', async () => {
+  assertEq((await admin.get('/experiments?status=archived')).experiments.length, 0, 'no experiment yet');
+  await go('/experiments/new');
+  await page.locator('form.exp-form').waitFor();
+  assertEq(await page.locator('[data-field="mde"]').count(), 1, 'the MDE field with no experiment on the server');
+  await page.getByLabel('Key', { exact: true }).fill('first-one');
+  await page.locator('[data-field="mde"]').fill('2');
+  await page.getByRole('button', { name: 'Create experiment' }).click();
+  await page.locator('h1 .badge').waitFor();
+  const x = await admin.get('/experiments/first-one');
+  assertEq(x.mde, 0.02, 'mde as typed');
+  noErrors();
+});
+
 T.test('metric form: a mistyped number is “not a number” beside its field, and nothing is sent', async () => {
   await admin.post('/metrics', { key: 'capped', event: 'purchase', type: 'sum', cap: 500, window_hours: 72 });
   await go('/metrics/capped');

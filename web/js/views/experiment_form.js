@@ -147,8 +147,10 @@ export async function renderExperimentForm(ctx, key) {
     return;
   }
   const locked = editing && (x.status === 'running' || x.status === 'paused');
-  // the experiment's minimum detectable effect (API v1.1), when this server knows the field
-  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o);
+  // the experiment's minimum detectable effect (API v1.1), when this server knows the field;
+  // with no experiment yet there is nothing to tell, and this dashboard ships with a server
+  // that knows it (as dimensions below)
+  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o) || others.length === 0;
   const lockId = nextId('lock');
 
   const form = h('form', { class: 'exp-form', novalidate: true });
