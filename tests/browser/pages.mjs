@@ -81,17 +81,19 @@ T.test('sign in', async () => {
   noErrors();
 });
 
-T.test('a fresh install’s New experiment form has the MDE field, and sends it', async () => {
+T.test('a fresh install’s New experiment form has the MDE and default value fields, and sends them', async () => {
   assertEq((await admin.get('/experiments?status=archived')).experiments.length, 0, 'no experiment yet');
   await go('/experiments/new');
   await page.locator('form.exp-form').waitFor();
   assertEq(await page.locator('[data-field="mde"]').count(), 1, 'the MDE field with no experiment on the server');
   await page.getByLabel('Key', { exact: true }).fill('first-one');
   await page.locator('[data-field="mde"]').fill('2');
+  await page.locator('[data-field="default_value"]').fill('"grey"');
   await page.getByRole('button', { name: 'Create experiment' }).click();
   await page.locator('h1 .badge').waitFor();
   const x = await admin.get('/experiments/first-one');
   assertEq(x.mde, 0.02, 'mde as typed');
+  assertEq(x.default_value, 'grey', 'default value as typed');
   noErrors();
 });
 
@@ -184,6 +186,28 @@ T.test('deleting a metric an archived experiment uses: the dialog and the 409 sa
   assert(!/remove it from them/.test(msg), 'not an impossible instruction');
   await dlg.getByRole('button', { name: 'Cancel' }).click();
   noErrors([/status of 409/]);
+});
+
+T.test('the configuration shows values, the default value, the hashed attribute, MDE and analysis', async () => {
+  await admin.post('/experiments', {
+    key: 'dv', variants: [{ key: 'control', value: 'blue' }, { key: 'b', value: 'green' }], coverage: 0.01,
+    default_value: 'legacy-grey', hash_attribute: 'device_id', fallback_attribute: 'account_id', mde: 0.03,
+  });
+  await go('/experiments/dv');
+  await page.locator('details.config summary').click();
+  const t = await text(page.locator('details.config'));
+  for (const want of ['"blue"', '"green"', '"legacy-grey"', 'device_id', 'account_id', '3% (relative', 'frequentist, alpha 0.05, CUPED on, correction none', 'the rest get the default value']) {
+    assert(t.includes(want), `shows ${want} (${t})`);
+  }
+  assert(!/the rest see the control/.test(t), 'not “the control” for users out of coverage');
+  const tg = await text(page.locator('#config-targeting'));
+  assert(/everyone with device_id or account_id/.test(tg), `targeting says who is never in (${tg})`);
+  await go('/experiments/dv/edit');
+  await page.locator('form.exp-form').waitFor();
+  const hint = await text(page.locator('.field:has([data-field="coverage"]) .hint'));
+  assert(/default value/.test(hint) && !/see the control/.test(hint), `coverage hint (${hint})`);
+  assertEq(await page.locator('[data-field="default_value"]').inputValue(), '"legacy-grey"', 'the default value in the form');
+  noErrors();
 });
 
 // ------------------------------------------------------------------ main

@@ -227,6 +227,9 @@ export async function renderExperimentForm(ctx, key) {
     announce(`Weights split evenly: ${pctText(1 / variants.length)}% each`);
   });
 
+  // what users out of the experiment get (API v1.1); may change while running
+  const dvIn = h('input', { type: 'text', class: 'mono', value: x.default_value === undefined || x.default_value === null ? '' : JSON.stringify(x.default_value), placeholder: 'JSON, e.g. "grey"; empty: the control’s value', autocomplete: 'off', spellcheck: 'false' });
+  const dvField = field('Default value (JSON)', dvIn, { field: 'default_value', hint: 'What users not in the experiment get from /assign and SDKs: out of coverage, not targeted, or while paused. Empty: the control’s value.' });
   const variantsBox = h(
     'fieldset', { class: 'section', dataset: { field: 'variants' } }, h('legend', {}, 'Variants'),
     locked ? lockNote(lockId, 'variants') : null,
@@ -234,7 +237,8 @@ export async function renderExperimentForm(ctx, key) {
     h('div', { class: 'table-wrap' }, h('table', { class: 'table variants-table' },
       h('thead', {}, h('tr', {}, ['Key', 'Name', 'Weight', 'Value (JSON)', ''].map((t) => h('th', { scope: 'col' }, t === '' ? h('span', { class: 'visually-hidden' }, 'Remove') : t)))),
       varRows)),
-    h('div', { class: 'row-actions' }, addVar, splitBtn, sumOut)
+    h('div', { class: 'row-actions' }, addVar, splitBtn, sumOut),
+    dvField.wrap
   );
 
   // ---- traffic: coverage, namespace, seed, hash version
@@ -251,7 +255,7 @@ export async function renderExperimentForm(ctx, key) {
   };
   covIn.addEventListener('input', () => { covMoved = true; covText(); });
   covText();
-  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest see the control and are not counted.${locked ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
+  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest get the default value (under Variants), else the control’s value, and are not counted.${locked ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
   covField.wrap.querySelector('label').after(covOut);
 
   const ns = x.namespace || { name: '', range: [0, 1] };
@@ -403,6 +407,14 @@ export async function renderExperimentForm(ctx, key) {
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
+    const dv = dvIn.value.trim();
+    if (dv !== '') {
+      try {
+        p.default_value = JSON.parse(dv);
+      } catch {
+        throw Object.assign(new Error('The default value must be JSON (a string needs quotes: "grey")'), { field: 'default_value' });
+      }
+    } else if (editing) p.default_value = null; // sent only when it was set (the edit sends changes)
     // while running, keys and weights are read-only in the form, names and values are not
     p.variants = variants.map((v, i) => {
       const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
