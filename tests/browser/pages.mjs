@@ -188,6 +188,72 @@ T.test('deleting a metric an archived experiment uses: the dialog and the 409 sa
   noErrors([/status of 409/]);
 });
 
+T.test('decide(): unequal weights count the smallest variant, not a total (pure)', async () => {
+  const { decide, totalNeeded } = await import('../../web/js/decide.js');
+  assert(typeof totalNeeded === 'function', 'decide.js exports totalNeeded');
+  const x = { key: 's', status: 'running', started_at: Date.now() - 3600000, primary_metric: 'm', mde: 0.5, guardrails: [], variants: [{ key: 'control', weight: 0.8 }, { key: 'b', weight: 0.1 }, { key: 'c', weight: 0.1 }] };
+  assertEq(totalNeeded(x, 686), 6860, 'the least weight reaches 686 at 6,860 users');
+  assertEq(totalNeeded({ variants: [{ weight: 0.333333 }, { weight: 0.333333 }, { weight: 0.333334 }] }, 686), 2058, 'equal thirds: needed x 3');
+  assertEq(totalNeeded({ variants: [{ weight: 0.5 }, { weight: 0.5 }, { weight: 0 }] }, 100), 200, 'a variant of weight 0 waits for nothing');
+  const win = { estimate: 0.6, ci: [0.2, 1.0], p_value: 0.001, significant: true };
+  const r = {
+    method: 'frequentist', alpha: 0.05, srm: { mismatch: false, p_value: 0.5 },
+    variants: [{ key: 'control', users: 2400 }, { key: 'b', users: 300 }, { key: 'c', users: 300 }],
+    metrics: [{ key: 'm', type: 'binomial', goal: 'increase', variants: [
+      { key: 'control', mean: 0.1, stddev: 0.3, users: 2400 },
+      { key: 'b', mean: 0.16, users: 300, relative_lift: win, verdict: 'win' },
+      { key: 'c', mean: 0.16, users: 300, relative_lift: win, verdict: 'win' }] }],
+    decision: { metric: 'm', mde: 0.5, users_needed_per_variant: 686, users_so_far: 3000, users_smallest_variant: 300, progress: 300 / 686, days_left: null },
+  };
+  const d = decide(x, r, []);
+  assertEq(d.smallest, 300, 'smallest variant');
+  assertEq(d.progress, 300 / 686, 'the server’s progress');
+  assertEq(d.neededTotal, 6860, 'total needed');
+  assert(/^Ship/.test(d.overall.headline), d.overall.headline);
+  assert(d.overall.why.includes('Early: the smallest variant has 300 of the 686 users planned per variant'), `early, by the smallest variant (${d.overall.why})`);
+  assert(!/3,000 of the 2,058/.test(d.overall.why), 'not a total against needed x variants');
+});
+
+T.test('decision panel with weights 80/10/10: the smallest variant’s progress, as the API', async () => {
+  await admin.post('/metrics', { key: 'skew_conv', event: 'skew_buy', type: 'binomial' });
+  await admin.post('/experiments', { key: 'skew', variants: [{ key: 'control', weight: 0.8 }, { key: 'b', weight: 0.1 }, { key: 'c', weight: 0.1 }], metrics: ['skew_conv'], primary_metric: 'skew_conv', mde: 0.5 });
+  await admin.post('/experiments/skew/start');
+  const exposures = [];
+  const events = [];
+  let i = 0;
+  for (const [v, n] of [['control', 2400], ['b', 300], ['c', 300]]) {
+    for (let j = 0; j < n; j++, i++) {
+      exposures.push({ experiment: 'skew', user_id: `s${i}`, variant: v });
+      if (j % 10 === 0) events.push({ user_id: `s${i}`, event: 'skew_buy' });
+    }
+  }
+  await admin.post('/exposures', { exposures });
+  await admin.post('/events', { events });
+  const dec = (await admin.get('/experiments/skew/results')).decision;
+  assert(dec.progress < 1 && dec.users_smallest_variant === 300, `the API: ${JSON.stringify(dec)}`);
+  const need = dec.users_needed_per_variant;
+  await go('/experiments/skew');
+  const bar = page.locator('#decision progress');
+  await bar.waitFor();
+  assertEq(Number(await bar.getAttribute('value')), dec.progress, 'the bar is the API’s progress');
+  const so = await text(page.locator('#users-so-far'));
+  assert(so.includes(`smallest variant: 300 of ${fmt.fmtInt(need)} needed`), `users so far (${so})`);
+  const needed = await text(page.locator('#users-needed'));
+  assert(needed.includes(`${fmt.fmtInt(Math.ceil(need / 0.1))} in total`) && /least weight, 10%/.test(needed), `the total, from the least weight (${needed})`);
+  noErrors();
+});
+
+T.test('power calculator prefilled from an experiment of unequal weights: the smallest variant’s total', async () => {
+  await go('/power?experiment=skew');
+  await page.locator('#pw-weights').waitFor();
+  const upv = Number((await text(page.locator('#pw-users'))).replace(/,/g, ''));
+  assertEq(await text(page.locator('#pw-total')), fmt.fmtInt(Math.ceil(upv / 0.1)), 'users per variant / the least weight');
+  assert(/smallest variant/.test(await text(page.locator('#pw-total-label'))), 'the label says whose total');
+  const daily = Number(await page.getByLabel('Daily users entering the experiment').inputValue());
+  if (daily > 0) assertEq(await text(page.locator('#pw-days')), fmt.fmtInt(Math.ceil(Math.ceil(upv / 0.1) / daily)), 'days from that total');
+  noErrors();
+});
+
 T.test('the configuration shows values, the default value, the hashed attribute, MDE and analysis', async () => {
   await admin.post('/experiments', {
     key: 'dv', variants: [{ key: 'control', value: 'blue' }, { key: 'b', value: 'green' }], coverage: 0.01,
