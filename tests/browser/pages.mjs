@@ -276,6 +276,35 @@ T.test('the configuration shows values, the default value, the hashed attribute,
   noErrors();
 });
 
+T.test('results while rebuilding: the page asks again and shows the new numbers when it ends', async () => {
+  await admin.post('/metrics', { key: 'spend', event: 'purchase', type: 'sum' });
+  await admin.post('/experiments', { key: 'pricing', variants: [{ key: 'control' }, { key: 'cheap' }], metrics: ['spend'] });
+  const st = await admin.post('/experiments/pricing/start');
+  const exposures = [];
+  const events = [];
+  for (let i = 0; i < 40; i++) {
+    exposures.push({ experiment: 'pricing', user_id: `p${i}`, variant: i % 2 ? 'cheap' : 'control', ts: st.started_at + 1 });
+    events.push({ user_id: `p${i}`, event: 'purchase', value: 10 * (1 + (i % 5)), ts: st.started_at + 2 });
+  }
+  while (Date.now() < st.started_at + 10) await sleep(5);
+  await admin.post('/exposures', { exposures });
+  await admin.post('/events', { events });
+  const before = (await admin.get('/experiments/pricing/results')).metrics[0].variants[0].mean;
+  await admin.patch('/metrics/spend', { cap: 15 });
+  await go('/experiments/pricing');
+  await page.locator('.badge-rebuilding').waitFor();
+  await page.evaluate(() => { window.__samePage = true; });
+  const meanCell = page.locator('table.results-table[data-metric="spend"] tr[data-variant="control"] [data-col="mean"] .mean-value');
+  const fmtMean = (r) => fmt.resultsFormat(r.metrics[0], { key: 'spend', type: 'sum' }).mean(r.metrics[0].variants[0].mean);
+  let r;
+  await until(async () => !(r = await admin.get('/experiments/pricing/results')).rebuilding, 'the rebuild ends', 600);
+  assert(r.metrics[0].variants[0].mean !== before, 'the cap changed the mean');
+  await until(async () => (await page.locator('.badge-rebuilding').count()) === 0, 'the badge goes when the rebuild ends', 100);
+  assertEq(await text(meanCell), fmtMean(r), 'the new mean, without a reload');
+  assert(await page.evaluate(() => window.__samePage === true), 'the same page (no reload)');
+  noErrors();
+});
+
 // ------------------------------------------------------------------ main
 
 await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'review pages', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '600'] }, (s) => {
