@@ -71,13 +71,14 @@ async function fieldError(name) {
 
 // ------------------------------------------------------------------ scenarios
 
-T.test('sign in', async () => {
+T.test('sign-in moves the focus to the page’s heading', async () => {
   await go('/experiments');
   await page.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
   await page.getByLabel('API key').fill(daemon.adminKey);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
   await page.getByRole('heading', { name: 'Experiments', exact: true }).waitFor();
+  await until(() => page.evaluate(() => document.activeElement && document.activeElement.tagName === 'H1' && document.activeElement.textContent === 'Experiments'), 'the h1 has the focus after sign-in');
   noErrors();
 });
 
@@ -94,6 +95,19 @@ T.test('a fresh install’s New experiment form has the MDE and default value fi
   const x = await admin.get('/experiments/first-one');
   assertEq(x.mde, 0.02, 'mde as typed');
   assertEq(x.default_value, 'grey', 'default value as typed');
+  noErrors();
+});
+
+T.test('when every experiment is archived the list says so, with a way to show them', async () => {
+  await admin.post('/experiments', { key: 'to-archive', variants: [{ key: 'a' }, { key: 'b' }] });
+  for (const x of (await admin.get('/experiments')).experiments) if (x.status !== 'archived') await admin.post(`/experiments/${x.key}/archive`);
+  await go('/experiments');
+  const empty = page.locator('.list-body .empty');
+  await empty.filter({ hasText: /\w/ }).waitFor();
+  const t = await text(empty);
+  assert(/archived/.test(t) && !/No experiments yet/.test(t), `says they are archived (${t})`);
+  await page.locator('#show-archived').click();
+  await page.locator('#experiments-table tr[data-key="to-archive"]').waitFor();
   noErrors();
 });
 
@@ -302,6 +316,40 @@ T.test('results while rebuilding: the page asks again and shows the new numbers 
   await until(async () => (await page.locator('.badge-rebuilding').count()) === 0, 'the badge goes when the rebuild ends', 100);
   assertEq(await text(meanCell), fmtMean(r), 'the new mean, without a reload');
   assert(await page.evaluate(() => window.__samePage === true), 'the same page (no reload)');
+  noErrors();
+});
+
+T.test('a 390 px phone: 64-character keys and long names wrap, the page never scrolls sideways', async () => {
+  await admin.post('/experiments', { key: LONG, name: 'N'.repeat(120), variants: [{ key: `v${'v'.repeat(63)}` }, { key: 'b' }], metrics: ['spend'], dimensions: ['country'] });
+  const st = await admin.post(`/experiments/${LONG}/start`);
+  const exposures = [];
+  for (let i = 0; i < 60; i++) exposures.push({ experiment: LONG, user_id: `l${i}`, variant: i % 2 ? 'b' : `v${'v'.repeat(63)}`, ts: st.started_at + 1, attributes: { country: i % 3 ? 'NL' : 'W'.repeat(64) } });
+  while (Date.now() < st.started_at + 10) await sleep(5);
+  await admin.post('/exposures', { exposures });
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    for (const hash of [`/experiments/${LONG}`, `/experiments/${LONG}/edit`]) {
+      await go(hash);
+      await page.locator('h1').filter({ hasText: /N{10}/ }).waitFor();
+      await page.waitForLoadState('networkidle');
+      const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      assert(w.scroll <= w.client, `${hash}: no sideways scroll (${w.scroll} > ${w.client})`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+  noErrors();
+});
+
+T.test('breakdown: a slice’s SRM p reads as the main panel’s, 4 decimals', async () => {
+  const b = await admin.get(`/experiments/${LONG}/results?dimension=country`);
+  await go(`/experiments/${LONG}?dimension=country`);
+  await page.locator('table.breakdown-table').first().waitFor();
+  for (const sl of b.slices) {
+    const cell = page.locator(`table.breakdown-table tr[data-value="${sl.dimension_value}"] td[data-label="Sample ratio"]`).first();
+    const want = `${sl.srm.mismatch ? 'Mismatch' : 'OK'}, ${fmt.fmtPEq(sl.srm.p_value)}`;
+    assertEq(await text(cell), want, `${sl.dimension_value}'s SRM`);
+  }
   noErrors();
 });
 

@@ -6,7 +6,7 @@
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, VERDICT_TEXT } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
 
 const METHODS = [
@@ -151,9 +151,10 @@ function rebuildingText(r) {
 
 function srmText(srm) {
   if (!srm || typeof srm.p_value !== 'number') return h('span', { class: 'muted' }, 'no test');
+  // as the traffic health panel: 4 decimals ("p = 0.0030"), "p < 0.0001" below
   return srm.mismatch
-    ? h('span', { class: 'srm-bad' }, `Mismatch, p = ${srm.p_value < 0.0001 ? srm.p_value.toExponential(1) : srm.p_value.toFixed(4)}`)
-    : h('span', { class: 'srm-ok' }, `OK, p = ${srm.p_value.toFixed(2)}`);
+    ? h('span', { class: 'srm-bad' }, `Mismatch, ${fmtPEq(srm.p_value)}`)
+    : h('span', { class: 'srm-ok' }, `OK, ${fmtPEq(srm.p_value)}`);
 }
 
 /** One table per metric: a row per (value, treatment) of the dimension breakdown `b`. */
