@@ -123,6 +123,8 @@ function renderSignin() {
       setKey(key);
       state.me = me;
       state.signinReason = '';
+      // the sign-in form is gone with the focus in it: the page's heading takes it
+      state.rendered = true;
       route();
     } catch (err) {
       const msg = err.status === 401 ? 'That key was not accepted: it is unknown or revoked.' : err.message;

@@ -466,10 +466,13 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
     size_t n = 0;
     int rc = store_metric_users(tx, mw->key, true, &users, &n, err);
     if (rc == 0 && n > 0) {
-        /* archived experiments count: their results still read the metric's definition */
+        /* archived experiments count: their results still read the metric's definition.
+         * Stopped and archived ones can no longer drop a metric, so "remove it from them"
+         * would send the caller to an edit that is refused. */
         rc = err_set(err, ERR_CONFLICT, "key",
-                     "metric '%s' is used by %zu experiment%s (%s%s): remove it from them "
-                     "first",
+                     "metric '%s' is used by %zu experiment%s (%s%s): drafts, running and "
+                     "paused ones can drop it; stopped and archived ones keep it (make a new "
+                     "metric instead)",
                      mw->key, n, n == 1 ? "" : "s", users[0], n > 1 ? ", ..." : "");
     }
     store_keys_free(users, n);

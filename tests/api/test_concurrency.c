@@ -225,8 +225,13 @@ static void test_stopped_is_frozen(void **state)
     /* archived: no edit at all; its metric cannot be deleted */
     req_ok("POST", "/api/v1/experiments/fz/archive", NULL, NULL, 200);
     req_ok("PATCH", "/api/v1/experiments/fz", NULL, "{\"name\":\"x\"}", 409);
-    expect_error(req("DELETE", "/api/v1/metrics/fz-m", NULL, NULL, 409, NULL, 0), "conflict",
-                 "key");
+    json_t *del = req("DELETE", "/api/v1/metrics/fz-m", NULL, NULL, 409, NULL, 0);
+    /* not "remove it from them first": an archived experiment's metrics cannot change */
+    const char *why = json_string_value(json_object_get(json_object_get(del, "error"), "message"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "stopped and archived ones keep it"));
+    assert_null(strstr(why, "remove it from them"));
+    expect_error(del, "conflict", "key");
     json_decref(req("GET", "/api/v1/experiments/fz/results", NULL, NULL, 200, NULL, 0));
     req_ok("DELETE", "/api/v1/metrics/fz-m2", NULL, NULL, 200); /* unused: goes */
 }

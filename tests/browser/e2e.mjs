@@ -756,7 +756,7 @@ T.test('dimension breakdowns: set in the form, "Breakdown by" shows each value a
     const cells = await row.locator('td').allTextContents();
     const users = sl.variants.reduce((a, y) => a + y.users, 0);
     assertEq(cells[0].trim(), fmt.fmtInt(users), `${sl.dimension_value}: users`);
-    assert(cells[1].includes(`p = ${sl.srm.p_value.toFixed(2)}`), `${sl.dimension_value}: SRM p-value shown (${cells[1]})`);
+    assert(cells[1].includes(fmt.fmtPEq(sl.srm.p_value)), `${sl.dimension_value}: SRM p-value shown as the health panel's (${cells[1]})`);
     assertEq(cells[5].trim(), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${sl.dimension_value}: relative lift`);
     assertEq(cells[7].trim(), fmt.significanceText(v, b), `${sl.dimension_value}: p-value`);
   }

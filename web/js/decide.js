@@ -73,9 +73,39 @@ export function runningMs(x, now = Date.now()) {
 }
 
 /**
+ * The least positive weight of experiment `x`'s variants (a variant of weight 0 gets no
+ * users and waits for none), or null when it has none.
+ */
+export function leastWeight(x) {
+  const ws = (x.variants || []).map((v) => v.weight).filter((w) => isNum(w) && w > 0);
+  return ws.length ? Math.min(...ws) : null;
+}
+
+/**
+ * Total users when each of the variants with a weight above 0 has `needed`: the variant of
+ * the least weight reaches it last, at needed / that weight (needed x variants only when the
+ * weights are equal). Null when it cannot be known.
+ */
+export function totalNeeded(x, needed) {
+  const ws = (x.variants || []).map((v) => v.weight).filter((w) => isNum(w) && w > 0);
+  if (!isNum(needed) || ws.length === 0) return null;
+  const least = Math.min(...ws);
+  // equal weights stored as 0.333333 and 0.333334: needed x variants, not one more
+  if (!unequalWeights(x)) return needed * ws.length;
+  return Math.ceil(needed / least);
+}
+
+/** Whether the weights of `x`'s variants that get users differ. */
+export function unequalWeights(x) {
+  const ws = (x.variants || []).map((v) => v.weight).filter((w) => isNum(w) && w > 0);
+  return ws.some((w) => Math.abs(w - ws[0]) > 1e-4 * ws[0]);
+}
+
+/**
  * The decision for experiment `x` from results `r`. Returns
- * {daysRunning, running, usersSoFar, perVariant: [{key, users}], needed, neededSource,
- *  mde, daysLeft, srm: "ok"|"mismatch"|"none", rows: [{variant, state, text, why}],
+ * {daysRunning, running, usersSoFar, perVariant: [{key, users}], smallest, progress, needed,
+ *  neededTotal, neededSource, mde, daysLeft, srm: "ok"|"mismatch"|"none",
+ *  rows: [{variant, state, text, why}],
  *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why}}.
  * `now` is the current time in ms (a parameter, for tests).
  */
@@ -89,7 +119,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
     running,
     usersSoFar: null,
     perVariant: [],
+    smallest: null, // users of the variant (weight above 0) that has the fewest
+    progress: null, // smallest / needed, at most 1 (the server's decision.progress)
     needed: null,
+    neededTotal: null, // total users when every variant has `needed` (totalNeeded)
     neededSource: null,
     mde: isNum(x.mde) ? x.mde : DEFAULT_MDE,
     daysLeft: null,
@@ -101,6 +134,11 @@ export function decide(x, r, catalogue, now = Date.now()) {
   if (!r || x.status === 'draft') return out;
   out.perVariant = r.variants.map((v) => ({ key: v.key, users: v.users || 0 }));
   out.usersSoFar = out.perVariant.reduce((s, v) => s + v.users, 0);
+  // the variants that receive users, as the server counts them: one of weight 0 stays
+  // empty by design and waits for nothing
+  const weightOf = new Map((x.variants || []).map((v) => [v.key, v.weight]));
+  const live = out.perVariant.filter((v) => !(weightOf.get(v.key) === 0));
+  out.smallest = live.length ? Math.min(...live.map((v) => v.users)) : 0;
   const srm = r.srm || {};
   out.srm = out.usersSoFar === 0 ? 'none' : srm.mismatch ? 'mismatch' : 'ok';
 
@@ -113,23 +151,31 @@ export function decide(x, r, catalogue, now = Date.now()) {
     if (out.needed !== null) out.neededSource = 'server';
     const dl = pick(dec, ['days_left']);
     if (dl !== null) out.daysLeft = Math.max(0, Math.ceil(dl));
+    const least = pick(dec, ['users_smallest_variant']);
+    if (least !== null) out.smallest = least;
+    const pr = pick(dec, ['progress']);
+    if (pr !== null) out.progress = Math.min(1, Math.max(0, pr));
   }
   if (out.needed === null && pm && pm.variants.length) {
     const c = pm.variants[0];
     out.needed = usersNeeded(c.mean, c.stddev, out.mde, r.alpha || 0.05);
     if (out.needed !== null) out.neededSource = 'dashboard';
   }
+  if (out.needed !== null) {
+    if (out.progress === null) out.progress = out.needed > 0 ? Math.min(1, out.smallest / out.needed) : 1;
+    out.neededTotal = totalNeeded(x, out.needed);
+  }
   // no projection while paused (no users arrive), as the server's days_left
   if (out.daysLeft === null && out.needed !== null && x.status === 'running' && elapsed !== null && elapsed >= 1) {
     let worst = 0;
-    for (const v of out.perVariant) {
+    for (const v of live) {
       const rate = v.users / elapsed;
       const missing = Math.max(0, out.needed - v.users);
       worst = Math.max(worst, missing === 0 ? 0 : rate > 0 ? missing / rate : Infinity);
     }
     out.daysLeft = Number.isFinite(worst) ? Math.ceil(worst) : null;
   }
-  const enough = out.needed !== null && out.perVariant.every((v) => v.users >= out.needed);
+  const enough = out.needed !== null && out.smallest >= out.needed;
 
   // guardrails that got worse, per variant
   const harmed = new Map();
@@ -186,7 +232,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
     let why = ship.map((row) => `${row.variant}: ${row.why}`).join(' ') + (bad.length ? ` Not ${bad.map((row) => row.variant).join(', ')}: ${bad.map((row) => row.why).join(' ')}` : '');
     if (running && !enough && out.needed !== null && r.method !== 'sequential') {
       // a fixed-horizon test read early: say so rather than let a lucky day decide
-      why += ` Early: ${out.usersSoFar.toLocaleString('en-US')} of the ${(out.needed * out.perVariant.length).toLocaleString('en-US')} users planned so far; confirm at the planned sample${out.daysLeft !== null ? ` (about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'})` : ''} or with the Sequential analysis before shipping.`;
+      // the smallest variant decides: with unequal weights a total says nothing of it
+      why += ` Early: the smallest variant has ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant; confirm at the planned sample${out.daysLeft !== null ? ` (about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'})` : ''} or with the Sequential analysis before shipping.`;
     }
     out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why };
   } else if (wait.length && running) {

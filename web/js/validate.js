@@ -34,6 +34,30 @@ export function numberOf(text) {
 }
 
 /**
+ * The number inputs of `form` holding text that is not a number. Chromium lets a person
+ * type "4e", "5-" or "1e400" into <input type="number"> and then reports its value as ""
+ * (validity.badInput), which would read as an empty field: a cap removed, a default put
+ * back. One {field, message} per such input that is shown and enabled (a hidden or
+ * disabled one is not sent), `field` its data-field. A form checks this before it reads
+ * any value and sends nothing while the list is not empty.
+ */
+export function badNumberProblems(form) {
+  const out = [];
+  for (const el of form.querySelectorAll('input[type="number"]')) {
+    if (!el.validity || !el.validity.badInput || el.disabled || el.closest('[hidden]')) continue;
+    const label = (el.labels && el.labels[0] ? el.labels[0].textContent : el.getAttribute('aria-label') || 'This field').trim();
+    out.push({ field: el.dataset.field || '', message: `${label}: not a number. Correct what was typed (digits, one “.”, no letters).` });
+  }
+  return out;
+}
+
+/** `problems` without those on a field that `first` already names (a bad number says it best). */
+export function mergeProblems(first, problems) {
+  const named = new Set(first.map((p) => p.field));
+  return [...first, ...problems.filter((p) => !named.has(p.field))];
+}
+
+/**
  * Show `errors` ([{field, message}]) next to their controls in `form`, with a summary
  * saying how many there are; focus the first. Returns true when there were errors.
  */

@@ -1,11 +1,12 @@
 // decision.js - the top of the experiment page: one recommendation (ship, keep running,
-// stop, fix) with the reason, the facts behind it (days running, users so far against
-// users needed for the experiment's MDE, days left) and a plain-language state per
-// treatment on the primary metric and its guardrails. The logic is js/decide.js.
+// stop, fix) with the reason, the facts behind it (days running, users so far and the
+// smallest variant's against the users needed per variant for the experiment's MDE, days
+// left) and a plain-language state per treatment on the primary metric and its guardrails.
+// The logic is js/decide.js.
 
 import { h, fill, loading, nextId } from '../dom.js';
 import { fmtInt, fmtDays, fmtDateTime } from '../format.js';
-import { decide } from '../decide.js';
+import { decide, leastWeight, unequalWeights } from '../decide.js';
 
 const OUTCOME_TEXT = { won: 'Won', lost: 'Lost', inconclusive: 'Inconclusive' };
 
@@ -33,8 +34,13 @@ function render(box, x, r, catalogue) {
   box.className = `card decision decision-${d.overall.action}`;
   box.dataset.decision = d.overall.action;
   const mdePct = `${Math.round(d.mde * 1000) / 10}%`;
-  const needTotal = d.needed !== null ? d.needed * d.perVariant.length : null;
-  const progress = needTotal ? Math.min(1, d.usersSoFar / needTotal) : null;
+  // the smallest variant (the server's decision.progress): a total hides a variant that
+  // lags when the weights differ
+  const progress = d.progress;
+  const uneven = unequalWeights(x);
+  const totalNote = d.neededTotal === null ? null
+    : uneven ? `(${fmtInt(d.neededTotal)} in total: the variant of the least weight, ${Number((leastWeight(x) * 100).toFixed(2))}%, gets there last)`
+      : `(${fmtInt(d.neededTotal)} in total)`;
   const m = r && r.metrics.find((y) => y.key === x.primary_metric);
   const mName = m ? ((catalogue || []).find((c) => c.key === m.key) || {}).name || m.key : null;
   const headId = nextId('decision');
@@ -44,12 +50,12 @@ function render(box, x, r, catalogue) {
     h('p', { class: 'decision-why', id: 'decision-why' }, d.overall.why),
     h('dl', { class: 'facts' },
       fact('Days running', d.daysRunning === null ? '—' : fmtDays(d.daysRunning), x.status === 'stopped' ? '(ended)' : x.status === 'paused' ? '(paused)' : null, 'days-running'),
-      fact('Users so far', fmtInt(d.usersSoFar), needTotal ? `of ${fmtInt(needTotal)} needed` : null, 'users-so-far'),
+      fact('Users so far', fmtInt(d.usersSoFar), d.needed !== null ? `smallest variant: ${fmtInt(d.smallest)} of ${fmtInt(d.needed)} needed` : null, 'users-so-far'),
       fact(`Users needed per variant (${mdePct} change)`, d.needed === null ? 'not known yet' : fmtInt(d.needed),
-        d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null, 'users-needed'),
+        [totalNote, d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null].filter(Boolean).join(' ') || null, 'users-needed'),
       fact('Days left', !d.running ? '—' : d.daysLeft === null ? 'after one full day' : d.daysLeft === 0 ? 'none: enough users' : fmtDays(d.daysLeft), null, 'days-left')),
     progress !== null ? h('div', { class: 'field' },
-      h('label', { for: headId + '-p' }, `Progress to the sample needed to detect a ${mdePct} change in ${mName}`),
+      h('label', { for: headId + '-p' }, `Progress of the smallest variant to the sample needed to detect a ${mdePct} change in ${mName}`),
       h('progress', { id: headId + '-p', max: '1', value: String(progress) }, `${Math.round(progress * 100)}%`)) : null,
     d.rows.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table table-cards small', id: 'decision-table' },
       h('caption', {}, mName ? `State per variant on the primary metric, ${mName}${(x.guardrails || []).length ? ', and its guardrails' : ''}` : 'State per variant'),

@@ -15,26 +15,52 @@ function dl(pairs) {
   return h('dl', { class: 'meta' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
+/** A variant's or the default value as JSON, cut at 120 characters (a value may be 64 KiB). */
+function valueText(v) {
+  const t = JSON.stringify(v);
+  return h('code', { class: 'value-json', title: t.length > 120 ? t : null }, t.length > 120 ? `${t.slice(0, 119)}…` : t);
+}
+
+/** Who is hashed: the user id, or an attribute (with its fallback) that a user may lack. */
+function hashedText(x) {
+  const ha = x.hash_attribute || 'id';
+  if (ha === 'id') return 'the user id';
+  return [h('code', {}, ha), x.fallback_attribute ? [', else ', h('code', {}, x.fallback_attribute)] : null,
+    ` (users without ${x.fallback_attribute ? 'either' : 'it'} are never in the experiment)`];
+}
+
 function configBlock(x) {
   const tgt = x.targeting && Object.keys(x.targeting).length ? JSON.stringify(x.targeting, null, 2) : null;
   const forced = Object.entries(x.forced || {});
+  const byAttr = x.hash_attribute && x.hash_attribute !== 'id';
+  const an = x.analysis || null;
+  const hasDefault = x.default_value !== undefined && x.default_value !== null;
+  // what users out of the experiment get (API.md: the default value, else the control's)
+  const outside = hasDefault ? 'the default value' : `the control’s value (${x.variants[0].key})`;
+  const attrs = [h('code', {}, x.hash_attribute), x.fallback_attribute ? [' or ', h('code', {}, x.fallback_attribute)] : null];
   return h('details', { class: 'card config' },
     h('summary', {}, 'Configuration'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table small' },
       h('caption', { class: 'visually-hidden' }, 'Variants'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Variant'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'num' }, 'Weight'))),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Variant'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'num' }, 'Weight'), h('th', { scope: 'col' }, 'Value'))),
       h('tbody', {}, x.variants.map((v, i) => h('tr', {},
         h('th', { scope: 'row' }, h('code', {}, v.key), i === 0 ? h('span', { class: 'tag' }, 'control') : null),
-        h('td', {}, v.name), h('td', { class: 'num' }, fmtPct(v.weight, { digits: 2 }))))))),
+        h('td', {}, v.name), h('td', { class: 'num' }, fmtPct(v.weight, { digits: 2 })),
+        h('td', { dataset: { col: 'value' } }, v.value === undefined || v.value === null ? h('span', { class: 'muted' }, 'its key') : valueText(v.value))))))),
     dl([
-      ['Coverage', fmtPct(x.coverage, { digits: 0 })],
+      ['Coverage', `${fmtPct(x.coverage, { digits: 0 })}${x.coverage < 1 ? `; the rest get ${outside} and are not counted` : ''}`],
+      ['Default value', h('span', { id: 'config-default' }, hasDefault ? valueText(x.default_value) : `none: users not in the experiment get the control’s value`)],
       ['Namespace', x.namespace ? `${x.namespace.name} [${x.namespace.range[0]}, ${x.namespace.range[1]})` : 'none'],
-      ['Targeting', tgt ? h('pre', { class: 'code' }, tgt) : 'everyone'],
+      ['Targeting', h('span', { id: 'config-targeting' }, tgt ? h('pre', { class: 'code' }, tgt) : null,
+        tgt ? (byAttr ? ['and only users with ', attrs] : null) : byAttr ? ['everyone with ', attrs] : 'everyone')],
+      ['Hashed on', h('span', { id: 'config-hashed' }, hashedText(x))],
       ['Forced users', forced.length ? forced.map(([u, v]) => `${u} → ${v}`).join(', ') : 'none'],
       ['Metrics', (x.metrics || []).join(', ') || 'none'],
       ['Primary metric', x.primary_metric || 'none'],
       ['Guardrails', (x.guardrails || []).join(', ') || 'none'],
+      typeof x.mde === 'number' ? ['Minimum detectable effect', `${Number((x.mde * 100).toFixed(4))}% (relative, on the primary metric)`] : null,
       x.dimensions ? ['Breakdown dimensions', x.dimensions.join(', ') || 'none'] : null,
+      an ? ['Analysis defaults', `${an.method}, alpha ${an.alpha}, CUPED ${an.cuped ? 'on' : 'off'}, correction ${an.correction}`] : null,
       ['Seed / hash version', `${x.seed} / v${x.hash_version}`],
       ['Sequential tuning', String(x.sequential_tuning)],
     ]));

@@ -3,8 +3,8 @@
 // runs, the fields that would reassign users are read-only with the reason shown.
 
 import { api } from '../api.js';
-import { h, clear, fill, errorBox, field, nextId, announce, showFieldError, clearFieldErrors } from '../dom.js';
-import { keyProblem, showErrors, serverErrors } from '../validate.js';
+import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
+import { keyProblem, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 
 const LOCK_REASON = {
@@ -147,8 +147,10 @@ export async function renderExperimentForm(ctx, key) {
     return;
   }
   const locked = editing && (x.status === 'running' || x.status === 'paused');
-  // the experiment's minimum detectable effect (API v1.1), when this server knows the field
-  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o);
+  // the experiment's minimum detectable effect (API v1.1), when this server knows the field;
+  // with no experiment yet there is nothing to tell, and this dashboard ships with a server
+  // that knows it (as dimensions below)
+  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o) || others.length === 0;
   const lockId = nextId('lock');
 
   const form = h('form', { class: 'exp-form', novalidate: true });
@@ -166,7 +168,7 @@ export async function renderExperimentForm(ctx, key) {
     'fieldset', { class: 'section' }, h('legend', {}, 'Basics'),
     h('div', { class: 'grid-2' },
       field('Key', keyIn, { field: 'key', hint: editing ? 'The key cannot change.' : 'Lower-case letters, digits, “_”, “.”, “-”; used by SDKs.' }).wrap,
-      field('Name', nameIn, { field: 'name' }).wrap,
+      field('Name', nameIn, { field: 'name', hint: 'Empty: the key.' }).wrap,
       field('Owner', ownerIn, { field: 'owner', hint: 'Who to ask about this experiment.' }).wrap),
     field('Hypothesis', hypoIn, { field: 'hypothesis', hint: 'What change do you expect, and why?' }).wrap,
     field('Description', descIn, { field: 'description' }).wrap
@@ -225,6 +227,9 @@ export async function renderExperimentForm(ctx, key) {
     announce(`Weights split evenly: ${pctText(1 / variants.length)}% each`);
   });
 
+  // what users out of the experiment get (API v1.1); may change while running
+  const dvIn = h('input', { type: 'text', class: 'mono', value: x.default_value === undefined || x.default_value === null ? '' : JSON.stringify(x.default_value), placeholder: 'JSON, e.g. "grey"; empty: the control’s value', autocomplete: 'off', spellcheck: 'false' });
+  const dvField = field('Default value (JSON)', dvIn, { field: 'default_value', hint: 'What users not in the experiment get from /assign and SDKs: out of coverage, not targeted, or while paused. Empty: the control’s value.' });
   const variantsBox = h(
     'fieldset', { class: 'section', dataset: { field: 'variants' } }, h('legend', {}, 'Variants'),
     locked ? lockNote(lockId, 'variants') : null,
@@ -232,7 +237,8 @@ export async function renderExperimentForm(ctx, key) {
     h('div', { class: 'table-wrap' }, h('table', { class: 'table variants-table' },
       h('thead', {}, h('tr', {}, ['Key', 'Name', 'Weight', 'Value (JSON)', ''].map((t) => h('th', { scope: 'col' }, t === '' ? h('span', { class: 'visually-hidden' }, 'Remove') : t)))),
       varRows)),
-    h('div', { class: 'row-actions' }, addVar, splitBtn, sumOut)
+    h('div', { class: 'row-actions' }, addVar, splitBtn, sumOut),
+    dvField.wrap
   );
 
   // ---- traffic: coverage, namespace, seed, hash version
@@ -249,7 +255,7 @@ export async function renderExperimentForm(ctx, key) {
   };
   covIn.addEventListener('input', () => { covMoved = true; covText(); });
   covText();
-  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest see the control and are not counted.${locked ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
+  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest get the default value (under Variants), else the control’s value, and are not counted.${locked ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
   covField.wrap.querySelector('label').after(covOut);
 
   const ns = x.namespace || { name: '', range: [0, 1] };
@@ -383,7 +389,8 @@ export async function renderExperimentForm(ctx, key) {
 
   const buildPayload = () => {
     const p = {
-      name: nameIn.value.trim() || undefined,
+      // empty: the key, as on create (the API refuses "" and sets null to the key)
+      name: nameIn.value.trim() || (editing ? x.key : undefined),
       owner: ownerIn.value.trim(),
       hypothesis: hypoIn.value.trim(),
       description: descIn.value.trim(),
@@ -400,6 +407,14 @@ export async function renderExperimentForm(ctx, key) {
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
+    const dv = dvIn.value.trim();
+    if (dv !== '') {
+      try {
+        p.default_value = JSON.parse(dv);
+      } catch {
+        throw Object.assign(new Error('The default value must be JSON (a string needs quotes: "grey")'), { field: 'default_value' });
+      }
+    } else if (editing) p.default_value = null; // sent only when it was set (the edit sends changes)
     // while running, keys and weights are read-only in the form, names and values are not
     p.variants = variants.map((v, i) => {
       const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
@@ -435,22 +450,24 @@ export async function renderExperimentForm(ctx, key) {
   }
   const changedOnly = (p) => {
     if (!loaded) return p;
-    return Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(loaded[k])));
+    // a field left out (undefined) is not a change: it is not sent at all
+    return Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(loaded[k])));
   };
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
+    // a mistyped number reads as "": never send it as null or leave the field out
+    const badNumbers = badNumberProblems(form);
     let payload;
     try {
       payload = buildPayload();
     } catch (err) {
-      const at = showFieldError(form, err.field || '', err.message);
-      if (at) at.focus();
+      showErrors(form, mergeProblems(badNumbers, [{ field: err.field || '', message: err.message }]), summary);
       return;
     }
     const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
-    const problems = experimentProblems(payload, { forcedDupes, running: locked ? { status: x.status, coverage: coverage0 } : null });
+    const problems = mergeProblems(badNumbers, experimentProblems(payload, { forcedDupes, running: locked ? { status: x.status, coverage: coverage0 } : null }));
     if (showErrors(form, problems, summary)) return;
     if (editing) {
       payload = changedOnly(payload);

@@ -113,6 +113,7 @@ export async function renderExperimentList(ctx) {
     return;
   }
   if (!ctx.alive()) return;
+  const archived = status ? 0 : experiments.filter((x) => x.status === 'archived').length;
   if (!status) experiments = experiments.filter((x) => x.status !== 'archived');
   experiments.sort((a, b) => (b.started_at || b.created_at) - (a.started_at || a.created_at));
 
@@ -172,9 +173,15 @@ export async function renderExperimentList(ctx) {
       if (ok) shown++;
     }
     count.textContent = `${shown} experiment${shown === 1 ? '' : 's'}${needle ? ` matching “${needle}”` : ''}`;
-    empty.textContent = experiments.length === 0
-      ? (status ? `No ${status} experiments.` : 'No experiments yet.')
-      : shown === 0 ? 'No experiment matches the search.' : '';
+    // every experiment archived is not "none yet": say where they are
+    if (experiments.length === 0 && archived > 0) {
+      fill(empty, `${archived === 1 ? 'The only experiment is' : `All ${archived} experiments are`} archived, and archived experiments are hidden here: `,
+        h('a', { href: '#/experiments?status=archived', id: 'show-archived' }, 'show the archived experiments'), ' (Status: archived).');
+    } else {
+      empty.textContent = experiments.length === 0
+        ? (status ? `No ${status} experiments.` : 'No experiments yet.')
+        : shown === 0 ? 'No experiment matches the search.' : '';
+    }
     empty.hidden = shown > 0;
   };
 

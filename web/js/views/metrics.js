@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog } from '../dom.js';
-import { keyProblem, numberOf, showErrors, serverErrors } from '../validate.js';
+import { keyProblem, numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 
 const UNITS = [
   ['', 'By type (rates as %, others as numbers)'],
@@ -266,7 +266,8 @@ export async function renderMetricForm(ctx, key) {
       if (editing && m.type === 'ratio') Object.assign(body, { numerator: null, denominator: null });
     }
     if (!editing) body.key = keyIn.value.trim();
-    if (showErrors(form, metricProblems(body, editing, { catalogue, self: m.key }), summary)) return;
+    // a mistyped number reads as "": never send it as an empty cap or window
+    if (showErrors(form, mergeProblems(badNumberProblems(form), metricProblems(body, editing, { catalogue, self: m.key })), summary)) return;
     saveBtn.disabled = true;
     try {
       if (editing) await api.updateMetric(m.key, body);
@@ -290,7 +291,8 @@ export async function renderMetricForm(ctx, key) {
       const inRatios = ratios.length ? `It is a part of the ratio metric${ratios.length > 1 ? 's' : ''} ${ratios.join(', ')}: delete or change ${ratios.length > 1 ? 'them' : 'it'} first.` : null;
       const ok = await confirmDialog({
         title: `Delete metric “${m.key}”?`,
-        body: h('p', {}, inRatios || 'Experiments that are not archived must not use it; the server refuses otherwise.'),
+        // archived and stopped experiments block it too, for good: their results read it
+        body: h('p', {}, inRatios || 'No experiment may use it, archived and stopped ones included; the server refuses otherwise. A draft, running or paused experiment can drop it in its edit form; a stopped or archived one keeps its metrics, so a metric it uses stays (rename it, or create a new metric for new experiments).'),
         confirmLabel: 'Delete metric',
         danger: true,
         onConfirm: () => {

@@ -4,12 +4,15 @@
 // converts them to the API's fractions. It can be prefilled from an experiment: its
 // primary metric's control mean (and spread), its variants, its MDE and the traffic
 // observed so far (#/power?experiment=KEY). Any change clears the previous answer.
+// The API's total is users per variant x variants, right for equal weights; for an
+// experiment whose weights differ the page shows the total at which its variant of the
+// least weight has the users needed (users per variant / that weight), and days from it.
 
 import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, clearFieldErrors, loading } from '../dom.js';
 import { fmtInt, fmtDays } from '../format.js';
-import { numberOf, showErrors, serverErrors } from '../validate.js';
-import { DEFAULT_MDE, runningMs } from '../decide.js';
+import { numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
+import { DEFAULT_MDE, runningMs, totalNeeded, unequalWeights, leastWeight } from '../decide.js';
 
 const DAY = 86400000;
 
@@ -93,7 +96,10 @@ export async function renderPower(ctx) {
   form.addEventListener('change', stale);
   describe();
 
+  // the prefilled experiment when its weights differ (its totals are the smallest variant's)
+  let weighted = null;
   async function prefill(key) {
+    weighted = null;
     clear(context);
     if (!key) return;
     context.append(loading('Reading the experiment…'));
@@ -130,6 +136,10 @@ export async function renderPower(ctx) {
       dailyIn.value = String(Math.round(users / elapsed));
       notes.push(`daily users from ${fmtInt(users)} users in ${fmtDays(Math.floor(elapsed))}`);
     } else if (users > 0) notes.push('less than a day of traffic: type the daily users');
+    if (unequalWeights(x)) {
+      weighted = x;
+      notes.push(`weights ${x.variants.map((y) => `${Number((y.weight * 100).toFixed(2))}%`).join(' / ')}: the total is the one at which the variant of the least weight has the users needed`);
+    }
     describe();
     fill(context, `Prefilled from ${x.name || x.key}, primary metric ${(def && def.name) || pm || 'none'}: ${notes.join('; ')}.`);
     form.requestSubmit();
@@ -155,7 +165,7 @@ export async function renderPower(ctx) {
       daily_users: numberOf(dailyIn.value),
     };
     clear(out);
-    if (showErrors(form, powerProblems(v), summary)) return;
+    if (showErrors(form, mergeProblems(badNumberProblems(form), powerProblems(v)), summary)) return;
     const body = {
       metric_type: typeSel.value,
       baseline: bin ? v.baseline / 100 : v.baseline,
@@ -167,14 +177,25 @@ export async function renderPower(ctx) {
     };
     if (v.daily_users !== undefined) body.daily_users = v.daily_users;
     if (!bin) body.stddev = v.stddev;
+    // the prefilled experiment's weights, while the variants are still its own
+    const w = weighted && v.variants === weighted.variants.length ? weighted : null;
     try {
       const r = await api.power(body);
       if (!ctx.alive()) return;
+      let total = r.total_users;
+      let days = r.days === undefined ? null : r.days;
+      let totalLabel = 'Total users';
+      if (w) {
+        total = totalNeeded(w, r.users_per_variant);
+        days = v.daily_users > 0 ? Math.ceil(total / v.daily_users) : null;
+        totalLabel = `Total users, for the smallest variant (weight ${Number((leastWeight(w) * 100).toFixed(2))}%)`;
+      }
       fill(out, h('dl', { class: 'power-result' },
         h('div', {}, h('dt', {}, 'Users per variant'), h('dd', { id: 'pw-users' }, fmtInt(r.users_per_variant))),
-        h('div', {}, h('dt', {}, 'Total users'), h('dd', { id: 'pw-total' }, fmtInt(r.total_users))),
-        h('div', {}, h('dt', {}, 'Days'), h('dd', { id: 'pw-days' }, r.days === null || r.days === undefined ? '—' : fmtInt(r.days)))),
-      r.days === null || r.days === undefined ? h('p', { class: 'muted' }, 'Give the daily traffic to estimate the duration.') : null);
+        h('div', {}, h('dt', { id: 'pw-total-label' }, totalLabel), h('dd', { id: 'pw-total' }, fmtInt(total))),
+        h('div', {}, h('dt', {}, 'Days'), h('dd', { id: 'pw-days' }, days === null ? '—' : fmtInt(days)))),
+      w ? h('p', { class: 'muted', id: 'pw-weights' }, `The weights of ${w.name || w.key} differ: users per variant × variants (${fmtInt(r.total_users)}) would be right only for equal weights; its variant of the least weight reaches ${fmtInt(r.users_per_variant)} users last.`) : null,
+      days === null ? h('p', { class: 'muted' }, 'Give the daily traffic to estimate the duration.') : null);
     } catch (err) {
       if (err.status === 401) return;
       showErrors(form, serverErrors(err), summary);

@@ -1,10 +1,12 @@
 // results.js - the results of one experiment: SRM banner, method / CUPED / correction
 // toggles, per metric a table and a forest plot, the cumulative lift over time, CSV
-// download and the JSON URL. The toggles live in the page's query string.
+// download and the JSON URL. The toggles live in the page's query string. While the
+// roll-ups rebuild after a definition change, the page looks again every few seconds and
+// shows the new numbers when the rebuild ends.
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, VERDICT_TEXT } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
 
 const METHODS = [
@@ -140,11 +142,19 @@ function metricSection(m, r, def) {
     metricNotes(m, r, def));
 }
 
+/** Milliseconds between two looks at results that are rebuilding. */
+const REBUILD_POLL_MS = 3000;
+
+function rebuildingText(r) {
+  return `rebuilding ${Math.floor(r.rebuilding.progress * 100)}%`;
+}
+
 function srmText(srm) {
   if (!srm || typeof srm.p_value !== 'number') return h('span', { class: 'muted' }, 'no test');
+  // as the traffic health panel: 4 decimals ("p = 0.0030"), "p < 0.0001" below
   return srm.mismatch
-    ? h('span', { class: 'srm-bad' }, `Mismatch, p = ${srm.p_value < 0.0001 ? srm.p_value.toExponential(1) : srm.p_value.toFixed(4)}`)
-    : h('span', { class: 'srm-ok' }, `OK, p = ${srm.p_value.toFixed(2)}`);
+    ? h('span', { class: 'srm-bad' }, `Mismatch, ${fmtPEq(srm.p_value)}`)
+    : h('span', { class: 'srm-ok' }, `OK, ${fmtPEq(srm.p_value)}`);
 }
 
 /** One table per metric: a row per (value, treatment) of the dimension breakdown `b`. */
@@ -359,9 +369,42 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
 
   const sync = () => ctx.setQuery({ method: st.method, cuped: String(st.cuped), correction: st.correction, alpha: ctx.query.alpha, metric: st.metric, dimension: st.dimension || undefined });
 
+  // While a definition change rebuilds the roll-ups the results are the last complete ones
+  // with a "rebuilding" badge: ask again every few seconds (not while the tab is hidden, and
+  // never once the page is left), move the badge on, and show the new numbers (with their
+  // series and breakdown) when the rebuild ends.
+  let pollTimer = null;
+  let rebuildBadge = null;
+  const schedulePoll = () => {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, REBUILD_POLL_MS);
+  };
+  async function poll() {
+    pollTimer = null;
+    if (!ctx.alive() || !section.isConnected) return;
+    if (document.hidden) {
+      document.addEventListener('visibilitychange', poll, { once: true });
+      return;
+    }
+    const mine = token; // a reload started meanwhile answers instead
+    let r;
+    try {
+      r = await api.results(x.key, apiParams(st));
+    } catch (err) {
+      if (err.status !== 401 && ctx.alive() && mine === token) schedulePoll();
+      return;
+    }
+    if (!ctx.alive() || mine !== token) return;
+    if (r.rebuilding) {
+      if (rebuildBadge) rebuildBadge.textContent = rebuildingText(r);
+      schedulePoll();
+    } else reload(true);
+  }
+
   let token = 0;
   async function reload(withSeries) {
     sync();
+    clearTimeout(pollTimer);
     const mine = ++token;
     body.setAttribute('aria-busy', 'true');
     cupedIn.disabled = false;
@@ -379,6 +422,10 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
     if (!ctx.alive() || mine !== token) return;
     const total = r.variants.reduce((a, v) => a + v.users, 0);
     onResults(r);
+    rebuildBadge = r.rebuilding
+      ? h('span', { class: 'badge badge-rebuilding', title: 'A definition changed: these are the last complete numbers while the roll-ups are rebuilt in the background. They update here when it ends.' },
+        rebuildingText(r))
+      : null;
     fill(body,
       r.data_quality && r.data_quality.conflicting_exposures > 0
         ? h('p', { class: 'alert alert-warn' }, `${fmtInt(r.data_quality.conflicting_exposures)} users were exposed to more than one variant; each counts in the first.`)
@@ -392,13 +439,11 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
         : null,
       h('p', { class: 'muted small computed' },
         `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`,
-        r.rebuilding
-          ? h('span', { class: 'badge badge-rebuilding', title: 'A definition changed: these are the last complete numbers while the roll-ups are rebuilt in the background.' },
-            `rebuilding ${Math.floor(r.rebuilding.progress * 100)}%`)
-          : null),
+        rebuildBadge),
       r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key)))
     );
     body.setAttribute('aria-busy', 'false');
+    if (r.rebuilding) schedulePoll();
     if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox, tsTurn);
     loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
