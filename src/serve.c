@@ -167,11 +167,34 @@ static int bootstrap_admin(struct app *app)
  * lock file could be made: a warning) or -1 (held by another daemon: said on stderr). */
 static int lock_sqlite_file(const struct config *cfg)
 {
-    char url[1100], path[1200];
+    char url[1100], path[PATH_MAX + 8];
     config_db_path(cfg, url, sizeof(url));
     const char *file = store_url_sqlite_file(url);
     if (file == NULL) {
         return 0; /* PostgreSQL: several daemons share it by design */
+    }
+    /* named after the file itself, not the path given: a symbolic link to the database (or
+     * a second path to its directory) got a lock of its own, and two daemons wrote one file */
+    char real[PATH_MAX];
+    if (realpath(file, real) != NULL) {
+        file = real;
+    } else {
+        /* not created yet: the directory's real path and the name */
+        char dir[PATH_MAX], rdir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", file);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash != NULL ? slash + 1 : file;
+        if (slash != NULL) {
+            *slash = '\0';
+        }
+        size_t dl, bl = strlen(base);
+        if (realpath(slash != NULL ? (dir[0] ? dir : "/") : ".", rdir) != NULL &&
+            (dl = strcmp(rdir, "/") == 0 ? 0 : strlen(rdir)) + bl + 2 < sizeof(real)) {
+            memcpy(real, rdir, dl);
+            real[dl] = '/';
+            memcpy(real + dl + 1, base, bl + 1);
+            file = real;
+        }
     }
     snprintf(path, sizeof(path), "%s.lock", file);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -10,8 +10,9 @@
 -- `conflicts` stays the raw number of such arrivals.
 --
 -- Rows with conflicts before this migration get conflict_ts = ts (the time of the
--- conflicting exposure was not kept), and the per-variant roll-ups are recounted as users,
--- except for an experiment whose rebuild is under way (its chunks recount them).
+-- conflicting exposure was not kept), and the per-variant roll-ups are recounted as users.
+-- For an experiment whose rebuild is under way the live roll-ups hold only the users up to
+-- its cursor (binary order; its chunks count the others), so only those are recounted.
 ALTER TABLE exposures ADD COLUMN conflict_ts INTEGER;
 UPDATE exposures SET conflict_ts = ts WHERE conflicts > 0;
 UPDATE exposure_stats SET conflicts = (
@@ -19,5 +20,6 @@ UPDATE exposure_stats SET conflicts = (
     WHERE x.experiment = exposure_stats.experiment AND x.variant = exposure_stats.variant
       AND x.conflict_ts IS NOT NULL
       AND x.ts < COALESCE((SELECT json_extract(e.doc, '$.stopped_at') FROM experiments e
-                           WHERE e.key = exposure_stats.experiment), 9223372036854775807))
-WHERE experiment NOT IN (SELECT experiment FROM rollup_rebuilds);
+                           WHERE e.key = exposure_stats.experiment), 9223372036854775807)
+      AND x.user_id <= COALESCE((SELECT r.cursor FROM rollup_rebuilds r
+                                 WHERE r.experiment = exposure_stats.experiment), x.user_id));

@@ -97,12 +97,17 @@ void http_reply_stream(struct http_req *r, int status, const char *content_type,
     s->free_ctx = free_ctx;
     if (r->method == HTTP_HEAD) {
         /* the headers alone: libmicrohttpd sends a chunked response's last chunk even to
-         * HEAD, and a keep-alive client read those 5 bytes as the next reply. ctx is freed
-         * with the response, as a stream's is (the caller may still read it) */
+         * HEAD, and a keep-alive client read those 5 bytes as the next reply. Nor may a HEAD
+         * reply say Content-Length: 0 for a body GET would send (RFC 9110 8.6). So the
+         * length stays unknown, without chunked encoding, and the connection ends the
+         * (empty) reply (HTTP/1.0-compatible framing). ctx is freed with the response, as a
+         * stream's is (the caller may still read it). */
         struct MHD_Response *head =
-            MHD_create_response_from_buffer_with_free_callback_cls(0, NULL, stream_free, s);
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, s, stream_free);
         if (head == NULL) {
             stream_free(s);
+        } else {
+            MHD_set_response_options(head, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
         }
         set_body(r, status, head, content_type, 0);
         return;

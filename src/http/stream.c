@@ -157,6 +157,16 @@ static int stream_append(struct http_stream *st, const char *data, size_t len)
     return 0;
 }
 
+/* The body of a HEAD reply: none. */
+static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
                             size_t first_len, void *user, void (*free_user)(void *user))
 {
@@ -167,11 +177,14 @@ int http_reply_event_stream(struct http_req *r, const char *content_type, const 
             free_user(user);
         }
         struct MHD_Response *resp =
-            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, head_read, NULL, NULL);
         if (resp == NULL) {
             http_reply_error(r, ERR_INTERNAL, NULL, "cannot allocate a response");
             return -1;
         }
+        /* no Content-Length: 0 for a body GET would send (RFC 9110 8.6), no chunked end:
+         * the closed connection ends the empty reply (http_reply_stream) */
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
         MHD_add_response_header(resp, "Content-Type", content_type);
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

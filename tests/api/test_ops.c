@@ -509,7 +509,23 @@ static void test_one_daemon_per_file(void **state)
         fail_msg("a second daemon started on %s/bunsen.db", d.dir);
     }
     close(second.out_fd);
+    second.out_fd = -1; /* closed: spawn would close the number again */
     char *err = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(err, "another bunsen serve is running on the database"));
+    free(err);
+    /* nor through a symbolic link to the file: the lock is the file's, not the path's */
+    char link[600];
+    snprintf(link, sizeof(link), "%s/link.db", d.dir);
+    assert_int_equal(symlink(fmt("%s/bunsen.db", d.dir), link), 0);
+    const char *const via_link[] = {"--database", link, NULL};
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    if (daemon_restart(&second, via_link) == 0) {
+        daemon_stop(&second);
+        close(second.out_fd);
+        fail_msg("a second daemon started on %s", link);
+    }
+    close(second.out_fd);
+    err = slurp(fmt("%s/stderr.log", d.dir));
     assert_non_null(strstr(err, "another bunsen serve is running on the database"));
     free(err);
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);

@@ -384,13 +384,18 @@ static void test_migrate_0012_conflict_users(void **state)
     assert_int_equal(applied_before, 11);
     raw_exec("INSERT INTO experiments (key, status, doc, created_at, updated_at) VALUES "
              "('run', 'running', '{\"stopped_at\":null}', 0, 0), "
-             "('stp', 'stopped', '{\"stopped_at\":5000}', 0, 0)");
+             "('stp', 'stopped', '{\"stopped_at\":5000}', 0, 0), "
+             "('reb', 'running', '{\"stopped_at\":null}', 0, 0)");
+    /* reb is mid-rebuild: its chunks did the users up to u2, whose counts are live */
+    raw_exec(
+        "INSERT INTO rollup_rebuilds (experiment, cursor, started_at) VALUES ('reb', 'u2', 0)");
     raw_exec("INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
              "('u1', 'run', 'a', 1000, 3), ('u2', 'run', 'b', 2000, 1), "
              "('u3', 'run', 'a', 3000, 0), ('u1', 'stp', 'a', 1000, 2), "
-             "('u2', 'stp', 'a', 6000, 1)");
+             "('u2', 'stp', 'a', 6000, 1), ('u1', 'reb', 'a', 1000, 3), "
+             "('u3', 'reb', 'a', 1000, 2)");
     raw_exec("INSERT INTO exposure_stats (experiment, variant, users, conflicts) VALUES "
-             "('run', 'a', 2, 3), ('run', 'b', 1, 1), ('stp', 'a', 1, 2)");
+             "('run', 'a', 2, 3), ('run', 'b', 1, 1), ('stp', 'a', 1, 2), ('reb', 'a', 1, 3)");
     struct err err;
     s = NULL;
     assert_int_equal(store_open(url, &s, &err), 0);
@@ -407,6 +412,11 @@ static void test_migrate_0012_conflict_users(void **state)
     assert_int_equal(users, 1);
     assert_int_equal(conflicts, 1);
     store_close(s);
+    /* mid-rebuild: u1 (done) recounted as one user, u3 left to the chunks (it was skipped,
+     * and u1 kept its 3 arrivals) */
+    raw_exec("CREATE TABLE t_check (ok INTEGER CHECK (ok = 1))");
+    raw_exec("INSERT INTO t_check SELECT SUM(conflicts) FROM exposure_stats WHERE "
+             "experiment = 'reb'");
 }
 
 static void test_refuse_newer(void **state)
