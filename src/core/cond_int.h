@@ -36,14 +36,28 @@
  * byte (a plain scan takes one or two a byte). Beyond it the operator does not match. */
 #define COND_REGEX_MATCH_LIMIT    10000u
 #define COND_REGEX_LIMIT_PER_BYTE 4u
+/* ... plus n^2 for a subject of n code units (a greedy run giving its characters back from
+ * every start position), at most this many, and with a budget no more than a third of what
+ * it has left pays for (condregex.c cond_regex_match) */
+#define COND_REGEX_GIVEBACK_MAX 100000u
+
+/* The heap one $regex match may take for its backtracking frames (PCRE2's heap limit, KiB;
+ * its default is 20 GB): beyond it the evaluation is over budget. */
+#define COND_REGEX_HEAP_KIB 8192u
 
 /* A $regex / $regexi pattern compiled for bounded matching (condregex.c). */
 struct cond_regex {
     pcre2_code *code; /* anchored: the pattern itself when PCRE2 anchors it, else
                          "(?s:.*?)(?:pattern)", so the match limit covers every start */
-    uint32_t weight;  /* budget weight of one PCRE2 step: 1 + the pattern's width / 256 */
-    bool scans;       /* can read the subject without counted steps: weight + subject / 32 */
-    bool wrapped;     /* code is the prefixed form (a scan takes a step or two a byte) */
+    /* budget weight of one PCRE2 step: 1 + (the pattern's width + the bytes of a
+     * backtracking frame) / 256, where the width is len * (1 + its repeat counts, each no
+     * more than the subject's length), computed per subject (cond_regex_match) */
+    uint32_t len;         /* the longer of the pattern and its rewrite */
+    uint32_t nrepeats;    /* counted repeats {n}, {n,}, {n,m} */
+    uint64_t counts;      /* the sum of their counts (each at most 65,535) */
+    uint32_t frame_bytes; /* 16 per capture group: PCRE2 copies a frame at each step */
+    bool scans;           /* can read the subject without counted steps: weight + subject / 32 */
+    bool wrapped;         /* code is the prefixed form (a scan takes a step or two a byte) */
 };
 
 /* Per-evaluation scratch for cond_regex_match (made on first use, cond_regex_scratch_free). */

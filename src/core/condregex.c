@@ -90,25 +90,54 @@ static bool may_scan(const char *p, size_t n)
     return false;
 }
 
-/* The pattern's width: len (the longer of the pattern and its rewrite, whose classes are
- * scanned range by range) times (1 + the sum of the numbers after a "{" or a "," of p),
- * saturated; a bound on what one attempt may read between counted steps when nothing scans
- * (a fixed repeat such as [0-9]{2000} reads its characters without a counted step). */
-static uint64_t width_of(const char *p, size_t n, size_t len)
+/* The counted repeats of a JavaScript pattern: {n}, {n,} and {n,m} that are quantifiers
+ * (not escaped, not inside a class, well formed; JavaScript reads any other brace as a
+ * literal), how many and the sum of their counts, each at most 65,535 (a larger bound is
+ * unbounded in the rewrite, a larger minimum refused). Literal text such as ",94105" or
+ * "\{123" was counted once, and a pattern on short values used up a request's budget. */
+static void repeats_of(const char *p, size_t n, uint32_t *nrep, uint64_t *counts)
 {
-    const uint64_t max = 100000000;
-    uint64_t counts = 0;
-    for (size_t i = 1; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9' || (p[i - 1] != '{' && p[i - 1] != ',')) {
+    *nrep = 0;
+    *counts = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\') {
+            i++; /* the escaped character */
             continue;
         }
-        uint64_t v = 0;
-        for (; i < n && p[i] >= '0' && p[i] <= '9' && v < max; i++) {
-            v = v * 10 + (uint64_t)(p[i] - '0');
+        if (in_class) {
+            in_class = p[i] != ']';
+            continue;
         }
-        counts = counts + v > max ? max : counts + v;
+        if (p[i] == '[') {
+            in_class = true;
+            continue;
+        }
+        if (p[i] != '{') {
+            continue;
+        }
+        uint64_t lo = 0, hi = 0;
+        size_t k = i + 1, d = 0;
+        for (; k < n && p[k] >= '0' && p[k] <= '9'; k++, d++) {
+            lo = lo < 1000000 ? lo * 10 + (uint64_t)(p[k] - '0') : lo;
+        }
+        if (d == 0 || k >= n) {
+            continue;
+        }
+        if (p[k] == ',') {
+            k++;
+            for (; k < n && p[k] >= '0' && p[k] <= '9'; k++) {
+                hi = hi < 1000000 ? hi * 10 + (uint64_t)(p[k] - '0') : hi;
+            }
+        }
+        if (k >= n || p[k] != '}') {
+            continue;
+        }
+        uint64_t c = (lo > hi ? lo : hi);
+        *counts += c > 65535 ? 65535 : c;
+        (*nrep)++;
+        i = k;
     }
-    return (uint64_t)len * (1 + counts);
 }
 
 static pcre2_code *compile_units(const uint16_t *p, size_t n, uint32_t opts, int *ec,
@@ -181,8 +210,12 @@ int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_
     }
     free(js);
     out->scans = may_scan(pat, n);
-    uint64_t w = 1 + width_of(pat, n, n > jn ? n : jn) / WIDTH_PER_WEIGHT;
-    out->weight = w > 1000000 ? 1000000 : (uint32_t)w;
+    size_t len = n > jn ? n : jn;
+    out->len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+    repeats_of(pat, n, &out->nrepeats, &out->counts);
+    uint32_t groups = 0;
+    (void)pcre2_pattern_info(out->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+    out->frame_bytes = groups > 1000000 ? 16000000 : 16 * groups;
     return 0;
 }
 
@@ -213,16 +246,38 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
     }
     if (s->mc == NULL) {
         s->mc = pcre2_match_context_create(NULL);
+        if (s->mc != NULL) {
+            pcre2_set_heap_limit(s->mc, COND_REGEX_HEAP_KIB);
+        }
     }
     size_t units = 0;
     if (s->md == NULL || s->mc == NULL || jsregex_utf16(subj, sn, &s->text, &s->cap, &units) != 0) {
         return 0; /* a subject that is not UTF-8 (JSON strings are) does not match */
     }
     uint64_t per_step = UNITS_PER_STEP_INTERP;
-    uint64_t weight = r->weight + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
-    uint64_t op_cap = COND_REGEX_MATCH_LIMIT + (uint64_t)COND_REGEX_LIMIT_PER_BYTE * sn;
+    /* what one step may read besides: the pattern's width, its repeats read no further than
+     * the subject is long (x{0,65535} on "ab" reads two), and the frame PCRE2 copies */
+    uint64_t reach = (uint64_t)r->nrepeats * units;
+    uint64_t width = (uint64_t)r->len * (1 + (r->counts < reach ? r->counts : reach));
+    uint64_t w = 1 + (width + r->frame_bytes) / WIDTH_PER_WEIGHT;
+    uint64_t weight = (w > 1000000 ? 1000000 : w) + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
     uint64_t can = left > (1L << 40) ? (uint64_t)1 << 40 : (uint64_t)left; /* no overflow */
     uint64_t payable = unlimited || left <= 0 ? 0 : can * per_step / weight;
+    /* the operation's own limit: a plain scan's linear allowance, plus room for a greedy run
+     * that gives its characters back from every start position (~n^2 steps for n units:
+     * \d+x on 150 digits needs ~20,000, and the linear limit answered "no match" where
+     * JavaScript matches). With a budget, that room comes out of a third of what the budget
+     * left pays for (the doubling runs spend up to twice the limit), so that one costly
+     * operation does not match rather than spend the whole budget (a 400 for every
+     * experiment of the request); without one, at most COND_REGEX_GIVEBACK_MAX. */
+    uint64_t linear = COND_REGEX_MATCH_LIMIT + (uint64_t)COND_REGEX_LIMIT_PER_BYTE * sn;
+    uint64_t giveback = (uint64_t)units * units;
+    uint64_t op_cap =
+        linear + (giveback < COND_REGEX_GIVEBACK_MAX ? giveback : COND_REGEX_GIVEBACK_MAX);
+    if (!unlimited) {
+        uint64_t share = payable / 3 > linear ? payable / 3 : linear;
+        op_cap = op_cap < share ? op_cap : share;
+    }
     uint64_t limit = r->wrapped ? 2 * (uint64_t)sn + 64 : 64; /* a plain scan; one start */
     uint64_t spent = 0;
     int ret;
@@ -241,9 +296,14 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
             rc = pcre2_match(r->code, s->text, units, 0, 0, s->md, s->mc);
         }
         spent += run;
+        if (rc == PCRE2_ERROR_HEAPLIMIT) {
+            /* the backtracking frames outgrew COND_REGEX_HEAP_KIB: as costly as a request
+             * may be (2,000 empty groups made one request hold 400 MB) */
+            ret = unlimited ? 0 : -1;
+            break;
+        }
         if (rc != PCRE2_ERROR_MATCHLIMIT) {
-            /* >= 0 a match (0: ovector too small); otherwise no match, also for a heap
-             * limit reached, as JavaScript's false */
+            /* >= 0 a match (0: ovector too small); otherwise no match */
             ret = rc >= 0 ? 1 : 0;
             break;
         }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 
@@ -648,6 +649,63 @@ static void test_regex_whole_subject(void **state)
     json_decref(ua);
 }
 
+/* Costs a regex is charged for what it does (review helper-50):
+ * - a greedy run that gives its characters back from every start position is quadratic but
+ *   cheap: \d+x on 150 digits and y1x matches, as in JavaScript (the linear per-operation
+ *   limit answered "no match");
+ * - digits that are not repeat counts ("^US,94105": literal text) and counts beyond the
+ *   subject's length (x{0,65535} on "ab") are not charged as widths: such a pattern used up
+ *   the whole budget on short values, a 400 for every /assign;
+ * - capture groups make each PCRE2 step copy a bigger frame: 2,000 groups made one request
+ *   hold ~400 MB; each step is charged for them, and the frames' heap is limited. */
+static void test_regex_costs(void **state)
+{
+    (void)state;
+    long used = 0;
+    json_t *digits = long_attr("s", 150, "1", "y1x");
+    json_t *dx = regex_or("s", "\\d+x", 1);
+    assert_int_equal(match_used(dx, digits, &used), 1);
+    json_t *amp = long_attr("s", 200, "a", "&b=ok");
+    json_t *wok = regex_or("s", "\\w+=ok", 1);
+    assert_int_equal(match_used(wok, amp, &used), 1);
+    json_t *de = json_pack("{s:s}", "s", "DE,10115");
+    json_t *us = regex_or("s", "^US,94105", 1);
+    assert_int_equal(match_used(us, de, &used), 0);
+    assert_true(used < 200);
+    json_t *ab = json_pack("{s:s}", "s", "ab");
+    json_t *wide = regex_or("s", "x{0,65535}", 1);
+    assert_int_equal(match_used(wide, ab, &used), 1);
+    assert_true(used < 200);
+    json_t *missing = json_object(); /* compared as "undefined" */
+    assert_int_equal(match_used(us, missing, &used), 0);
+    assert_true(used < 200);
+    char *groups = malloc(2000 * 2 + 16);
+    for (int i = 0; i < 2000; i++) {
+        memcpy(groups + 2 * i, "()", 2);
+    }
+    strcpy(groups + 4000, "(?:a|b)*c");
+    json_t *many = regex_or("s", groups, 1);
+    json_t *as = long_attr("s", 4000, "a", "");
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    assert_int_equal(match_used(many, as, &used), -1);
+    getrusage(RUSAGE_SELF, &ru1);
+    /* peak resident growth in KiB: bounded by the heap limit (it was ~400 MB) */
+    assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 100 * 1024);
+    free(groups);
+    json_decref(as);
+    json_decref(many);
+    json_decref(missing);
+    json_decref(wide);
+    json_decref(ab);
+    json_decref(us);
+    json_decref(de);
+    json_decref(wok);
+    json_decref(amp);
+    json_decref(dx);
+    json_decref(digits);
+}
+
 /* {"city": [n strings of k "é"] + tail} */
 static json_t *accents(int n, int k, const char *tail)
 {
@@ -765,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_compiled_sets),       cmocka_unit_test(test_budget),
         cmocka_unit_test(test_attribute_caps),      cmocka_unit_test(test_group_sets),
         cmocka_unit_test(test_regex_whole_subject), cmocka_unit_test(test_fold_and_version_charges),
+        cmocka_unit_test(test_regex_costs),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }
