@@ -251,6 +251,14 @@ static int check_store(struct store *s)
 static void reload_on_hup(struct app *app)
 {
     int log_rc = log_reopen();
+    if (log_rc != 0) {
+        /* the line below goes to the file that could not be reopened (moved, or its
+         * directory gone): say it where an operator looks too (the journal) */
+        fprintf(stderr,
+                "bunsen: SIGHUP: cannot reopen the log file %s: %s; logging on to the "
+                "file that was open\n",
+                app->cfg.log_file, strerror(errno));
+    }
     http_server_forget_keys(app->http);
     struct err err;
     err_clear(&err);

@@ -274,11 +274,19 @@ static void test_sighup(void **state)
     assert_int_equal(kill(d.pid, SIGHUP), 0);
     usleep(100000);
     assert_int_equal(status_of(d.port, "GET", "/api/v1/me", sdk, NULL), 401);
-    assert_int_equal(daemon_stop(&d), 0);
-    daemon_cleanup(&d);
+    /* the log's directory gone: the failed reopen is said on stderr (the journal), not only
+     * in the file that could not be reopened */
     unlink(log);
     unlink(rotated);
-    rmdir(tmpl);
+    assert_int_equal(rmdir(tmpl), 0);
+    assert_int_equal(kill(d.pid, SIGHUP), 0);
+    usleep(200000);
+    assert_int_equal(status_of(d.port, "GET", "/healthz", NULL, NULL), 200);
+    char *err = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(err, "cannot reopen the log file"));
+    free(err);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
 }
 
 /* Every thread of the daemon has SIGINT, SIGTERM and SIGHUP blocked, so only the main
