@@ -1610,6 +1610,24 @@ static void *chunks_main(void *arg)
     return NULL;
 }
 
+/* Rebuild experiment's roll-ups to the end (store_rebuild_start, then its chunks). */
+static void rebuild_all(struct store *s, const char *experiment, int64_t stop,
+                        const struct store_rule *const *rs, size_t nr)
+{
+    struct store_tx tx;
+    struct err err;
+    tx_open(s, &tx, true);
+    assert_int_equal(store_rebuild_start(&tx, experiment, stop, rs, nr, &err), 0);
+    tx_done(&tx);
+    bool fin = false;
+    for (int i = 0; i < 100 && !fin; i++) {
+        tx_open(s, &tx, false);
+        assert_int_equal(store_rebuild_step(&tx, experiment, stop, rs, nr, &fin, &err), 0);
+        tx_done(&tx);
+    }
+    assert_true(fin);
+}
+
 /* The daily roll-up is by exposure day: a user's day holds the user and the user's value,
  * booked by ingestion in any order and by a rebuild alike. An event stored before its user's
  * exposure, conversions arriving out of order and an exposure moved earlier to another
@@ -1665,16 +1683,7 @@ static void test_daily_by_exposure_day(void **state)
     tx_done(&tx);
     struct day_text inc = {0}, reb = {0};
     assert_int_equal(store_rollup_daily(s, "dx", "conv", day_emit, &inc, &err), 0);
-    tx_open(s, &tx, true);
-    assert_int_equal(store_rebuild_start(&tx, "dx", 0, rs, nr, &err), 0);
-    tx_done(&tx);
-    bool fin = false;
-    for (int i = 0; i < 100 && !fin; i++) {
-        tx_open(s, &tx, false);
-        assert_int_equal(store_rebuild_step(&tx, "dx", 0, rs, nr, &fin, &err), 0);
-        tx_done(&tx);
-    }
-    assert_true(fin);
+    rebuild_all(s, "dx", 0, rs, nr);
     assert_int_equal(store_rollup_daily(s, "dx", "conv", day_emit, &reb, &err), 0);
     assert_string_equal(inc.t, reb.t);
     /* day 0 already holds a's three users and two conversions; b has u4 from day 1 */
@@ -1772,31 +1781,14 @@ static void test_conflicts_order_free(void **state)
     assert_int_equal(conflicts_y, 6);
     assert_int_equal(uy.users[0], 7);
     /* a rebuild counts the same from the rows */
-    tx_open(s, &tx, true);
-    assert_int_equal(store_rebuild_start(&tx, "cx", 0, rs, nr, &err), 0);
-    tx_done(&tx);
-    bool fin = false;
-    for (int i = 0; i < 100 && !fin; i++) {
-        tx_open(s, &tx, false);
-        assert_int_equal(store_rebuild_step(&tx, "cx", 0, rs, nr, &fin, &err), 0);
-        tx_done(&tx);
-    }
-    assert_true(fin);
+    rebuild_all(s, "cx", 0, rs, nr);
     conflicts_of(s, "cx", &conflicts, &u);
     assert_int_equal(conflicts, 6);
     assert_int_equal(u.users[0], 7);
     /* stopped at t + 8: exposures to another variant from then on never count, whether
      * they arrived before the stop or not: u1-u4's earliest other variant is v1@10, u5's and
      * u6's v1 and control@5 */
-    tx_open(s, &tx, true);
-    assert_int_equal(store_rebuild_start(&tx, "cx", t + 8, rs, nr, &err), 0);
-    tx_done(&tx);
-    fin = false;
-    for (int i = 0; i < 100 && !fin; i++) {
-        tx_open(s, &tx, false);
-        assert_int_equal(store_rebuild_step(&tx, "cx", t + 8, rs, nr, &fin, &err), 0);
-        tx_done(&tx);
-    }
+    rebuild_all(s, "cx", t + 8, rs, nr);
     conflicts_of(s, "cx", &conflicts, &u);
     assert_int_equal(u.users[0], 7);
     assert_int_equal(conflicts, 2);
@@ -1828,15 +1820,7 @@ static void test_conflict_after_stop(void **state)
     conflicts_of(s, "sx", &conflicts, &u);
     assert_int_equal(conflicts, 2);
     /* stopped at t + 100: u1's v1@200 no longer counts, u2's v1@50 does */
-    tx_open(s, &tx, true);
-    assert_int_equal(store_rebuild_start(&tx, "sx", t + 100, NULL, 0, &err), 0);
-    tx_done(&tx);
-    bool fin = false;
-    for (int i = 0; i < 100 && !fin; i++) {
-        tx_open(s, &tx, false);
-        assert_int_equal(store_rebuild_step(&tx, "sx", t + 100, NULL, 0, &fin, &err), 0);
-        tx_done(&tx);
-    }
+    rebuild_all(s, "sx", t + 100, NULL, 0);
     conflicts_of(s, "sx", &conflicts, &u);
     assert_int_equal(conflicts, 1);
     assert_int_equal(u.users[0], 2);
