@@ -179,8 +179,25 @@ static int lock_sqlite_file(const struct config *cfg)
     if (realpath(file, real) != NULL) {
         file = real;
     } else {
-        /* not created yet: the directory's real path and the name */
-        char dir[PATH_MAX], rdir[PATH_MAX];
+        /* not created yet: the directory's real path and the name; of a link's target when
+         * the path is a link to a file not created yet (links to links: one level) */
+        char dir[PATH_MAX], rdir[PATH_MAX], target[PATH_MAX];
+        struct stat ls;
+        ssize_t tl = lstat(file, &ls) == 0 && S_ISLNK(ls.st_mode)
+                         ? readlink(file, target, sizeof(target) - 1)
+                         : -1;
+        if (tl > 0) {
+            target[tl] = '\0';
+            const char *ls_slash = strrchr(file, '/');
+            size_t dn = ls_slash != NULL ? (size_t)(ls_slash - file) + 1 : 0;
+            size_t tn = (size_t)tl;
+            if (target[0] != '/' && dn + tn < sizeof(dir)) { /* relative to the link's dir */
+                memcpy(dir, file, dn);
+                memcpy(dir + dn, target, tn + 1);
+                memcpy(target, dir, dn + tn + 1);
+            }
+            file = target;
+        }
         snprintf(dir, sizeof(dir), "%s", file);
         char *slash = strrchr(dir, '/');
         const char *base = slash != NULL ? slash + 1 : file;

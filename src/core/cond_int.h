@@ -36,10 +36,10 @@
  * byte (a plain scan takes one or two a byte). Beyond it the operator does not match. */
 #define COND_REGEX_MATCH_LIMIT    10000u
 #define COND_REGEX_LIMIT_PER_BYTE 4u
-/* ... plus n^2 for a subject of n code units (a greedy run giving its characters back from
- * every start position), at most this many, and with a budget no more than a third of what
- * it has left pays for (condregex.c cond_regex_match) */
-#define COND_REGEX_GIVEBACK_MAX 100000u
+/* ... plus 4 n^2 for a subject of n code units (a greedy run giving its characters back from
+ * every start position), at most this many, and with a budget no more than half of what it
+ * has left pays for; the runs of one operation together (condregex.c cond_regex_match) */
+#define COND_REGEX_GIVEBACK_MAX 400000u
 
 /* The heap one $regex match may take for its backtracking frames (PCRE2's heap limit, KiB;
  * its default is 20 GB): beyond it the evaluation is over budget. */

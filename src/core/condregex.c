@@ -263,29 +263,44 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
     uint64_t weight = (w > 1000000 ? 1000000 : w) + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
     uint64_t can = left > (1L << 40) ? (uint64_t)1 << 40 : (uint64_t)left; /* no overflow */
     uint64_t payable = unlimited || left <= 0 ? 0 : can * per_step / weight;
-    /* the operation's own limit: a plain scan's linear allowance, plus room for a greedy run
-     * that gives its characters back from every start position (~n^2 steps for n units:
-     * \d+x on 150 digits needs ~20,000, and the linear limit answered "no match" where
-     * JavaScript matches). With a budget, that room comes out of a third of what the budget
-     * left pays for (the doubling runs spend up to twice the limit), so that one costly
-     * operation does not match rather than spend the whole budget (a 400 for every
-     * experiment of the request); without one, at most COND_REGEX_GIVEBACK_MAX. */
+    /* the operation's own limit, on its runs together: a plain scan's linear allowance,
+     * plus room for a greedy run that gives its characters back from every start position
+     * (~n^2 steps for n units, 4 n^2 as the runs double from a scan's: \d+x on 150 digits
+     * needs ~22,000 in one run, and the linear limit answered "no match" where JavaScript
+     * matches). With a budget, at most half of what it has left pays for (or the linear
+     * allowance, if more), so that one costly operation does not match rather than spend
+     * the whole budget (a 400 for every experiment of the request); without one, at most
+     * COND_REGEX_GIVEBACK_MAX more. */
     uint64_t linear = COND_REGEX_MATCH_LIMIT + (uint64_t)COND_REGEX_LIMIT_PER_BYTE * sn;
-    uint64_t giveback = (uint64_t)units * units;
+    uint64_t giveback = 4 * (uint64_t)units * units;
     uint64_t op_cap =
         linear + (giveback < COND_REGEX_GIVEBACK_MAX ? giveback : COND_REGEX_GIVEBACK_MAX);
     if (!unlimited) {
-        uint64_t share = payable / 3 > linear ? payable / 3 : linear;
+        uint64_t share = payable / 2 > linear ? payable / 2 : linear;
         op_cap = op_cap < share ? op_cap : share;
     }
     uint64_t limit = r->wrapped ? 2 * (uint64_t)sn + 64 : 64; /* a plain scan; one start */
+    /* A run may also read the subject once without a counted step (a greedy repeat that
+     * then matches gives nothing back), each unit checked against the pattern's classes:
+     * a class of 20,000 characters outside Latin-1 is a list PCRE2 walks per unit (13.6 ms
+     * for 1,365 units, charged 3,763 steps). So a long pattern pays that read per run too,
+     * in steps of this weight: units x (len / 256) / weight. */
+    uint64_t read = (uint64_t)units * (r->len / WIDTH_PER_WEIGHT) / weight;
     uint64_t spent = 0;
     int ret;
     for (;;) {
-        uint64_t run = limit < op_cap ? limit : op_cap;
-        bool by_budget = !unlimited && payable - spent < run;
+        /* op_cap bounds the operation's runs together (they were bounded one by one, so
+         * the doubling runs spent nearly three times it: one costly regex took 72-95% of
+         * the budget); a run smaller than the one before cannot get further */
+        uint64_t room = op_cap > spent ? op_cap - spent : 0;
+        uint64_t run = limit < room ? limit : room;
+        if (spent > 0 && run < limit) {
+            ret = 0; /* the operation's limit: no match */
+            break;
+        }
+        bool by_budget = !unlimited && payable - spent < run + read;
         if (by_budget) {
-            run = payable - spent;
+            run = payable - spent > read ? payable - spent - read : 0;
         }
         if (run > UINT32_MAX) {
             run = UINT32_MAX;
@@ -295,7 +310,7 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
             pcre2_set_match_limit(s->mc, (uint32_t)run);
             rc = pcre2_match(r->code, s->text, units, 0, 0, s->md, s->mc);
         }
-        spent += run;
+        spent += run + (run > 0 ? read : 0);
         if (rc == PCRE2_ERROR_HEAPLIMIT) {
             /* the backtracking frames outgrew COND_REGEX_HEAP_KIB: as costly as a request
              * may be (2,000 empty groups made one request hold 400 MB) */
@@ -307,7 +322,7 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
             ret = rc >= 0 ? 1 : 0;
             break;
         }
-        if (by_budget || run >= op_cap) {
+        if (by_budget || spent >= op_cap) {
             ret = by_budget ? -1 : 0; /* the operation's limit: no match */
             break;
         }

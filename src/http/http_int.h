@@ -39,6 +39,7 @@ struct http_req {
     struct buf body;
     size_t drained;
     bool too_large;
+    bool reply_after_body; /* an early reply (401, 403, 415) waits until the body is read */
     bool suspended;
     bool queued;
     enum role role;

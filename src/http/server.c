@@ -92,6 +92,22 @@ static bool has_body(struct http_req *r)
     return cl != NULL && strtoull(cl, NULL, 10) > 0;
 }
 
+/* An early reply to a request that sends a body within its cap (401, 403, 415) waits until
+ * the body is read and dropped: most HTTP clients send the whole body before they read the
+ * reply, and one answered at once with the connection closed got a broken pipe, not the
+ * 401 (an SDK with a revoked key retried its batch for ever). A client that waits for
+ * "100 Continue" is answered at once; so is one whose body is over the cap (the 413 path)
+ * or has none. */
+static void reply_after_body(struct http_req *r)
+{
+    const char *cl = r->hdr.content_length;
+    bool within = cl != NULL ? strtoull(cl, NULL, 10) <= r->body.cap : r->body.cap > 0;
+    if (r->resp != NULL && has_body(r) && within &&
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) == NULL) {
+        r->reply_after_body = true;
+    }
+}
+
 static bool is_json_type(const char *ct)
 {
     static const char want[] = "application/json";
@@ -334,6 +350,7 @@ static void request_begin(struct http_req *r, const char *method)
     bool key_sent = r->hdr.authorization != NULL || r->hdr.api_key != NULL;
     if ((r->route->roles != ROLES_PUBLIC || ((r->route->flags & ROUTE_KEY_OPTIONAL) && key_sent)) &&
         !authenticate(r)) {
+        reply_after_body(r);
         return;
     }
     if (has_body(r)) {
@@ -344,6 +361,7 @@ static void request_begin(struct http_req *r, const char *method)
         if (!is_json_type(r->hdr.content_type)) {
             http_reply_error(r, ERR_MEDIA_TYPE, NULL,
                              "request bodies must be 'Content-Type: application/json'");
+            reply_after_body(r);
             return;
         }
         const char *cl = r->hdr.content_length;
@@ -408,12 +426,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&r->body, 0);
         *con_cls = r;
         request_begin(r, method);
-        return r->resp != NULL ? queue_reply(r) : MHD_YES;
+        return r->resp != NULL && !r->reply_after_body ? queue_reply(r) : MHD_YES;
     }
     if (r->suspended) {
         /* resumed after an asynchronous reply */
         r->suspended = false;
         return queue_reply(r);
+    }
+    if (*upload_data_size > 0 && r->reply_after_body) {
+        r->drained += *upload_data_size; /* dropped: the reply is ready */
+        *upload_data_size = 0;
+        return r->drained > r->body.cap ? MHD_NO : MHD_YES;
+    }
+    if (r->reply_after_body) {
+        return queue_reply(r); /* the body is read */
     }
     if (*upload_data_size > 0) {
         if (!r->too_large && buf_append(&r->body, upload_data, *upload_data_size) != 0) {

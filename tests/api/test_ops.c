@@ -572,6 +572,25 @@ static void test_one_daemon_per_file(void **state)
     unsetenv("BUNSEN_PORT");
     assert_int_equal(daemon_restart(&d, NULL), 0);
     assert_int_equal(daemon_stop(&d), 0);
+    /* a link to a database not created yet: the lock is the target's too (the link got one
+     * of its own, and a daemon on the target's path started beside it) */
+    char target[600], dangling[600];
+    snprintf(target, sizeof(target), "%s/later.db", d.dir);
+    snprintf(dangling, sizeof(dangling), "%s/dangling.db", d.dir);
+    assert_int_equal(symlink("later.db", dangling), 0);
+    const char *const via_dangling[] = {"--database", dangling, NULL};
+    assert_int_equal(daemon_restart(&d, via_dangling), 0);
+    const char *const on_target[] = {"--database", target, NULL};
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    if (daemon_restart(&second, on_target) == 0) {
+        daemon_stop(&second);
+        close(second.out_fd);
+        second.out_fd = -1;
+        fail_msg("a second daemon started on %s beside one on a link to it", target);
+    }
+    close(second.out_fd);
+    second.out_fd = -1;
+    assert_int_equal(daemon_stop(&d), 0);
     daemon_cleanup(&d);
 }
 

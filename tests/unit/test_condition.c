@@ -679,6 +679,44 @@ static void test_regex_costs(void **state)
     json_t *missing = json_object(); /* compared as "undefined" */
     assert_int_equal(match_used(us, missing, &used), 0);
     assert_true(used < 200);
+    /* one costly regex spends at most half of the budget left, its runs together (they were
+     * bounded one by one: 72-95% of it, and three experiments with (\w+\s?)+$ made every
+     * /assign of an Instagram user agent a 400); three still leave room */
+    json_t *ua = long_attr("ua", 270, "Mozilla/5.0 (iPhone; CPU OS 14_0 like Mac OS X) ", "");
+    json_t *one = regex_or("ua", "(\\w+\\s?)+$", 1);
+    assert_true(match_used(one, ua, &used) >= 0);
+    assert_true(used <= CONDITION_BUDGET_DEFAULT / 2 + 100);
+    json_t *three = regex_or("ua", "(\\w+\\s?)+$", 3);
+    assert_true(match_used(three, ua, &used) >= 0);
+    json_t *as4k = long_attr("ua", 4094, "a", "bc");
+    json_t *two = regex_or("ua", "(?:a|a){1,12}c", 2);
+    assert_int_equal(match_used(two, as4k, &used), 0);
+    json_decref(two);
+    json_decref(as4k);
+    json_decref(three);
+    json_decref(one);
+    json_decref(ua);
+    /* a class of 20,000 characters outside Latin-1 (a list PCRE2 walks per unit) read
+     * greedily to a match gives nothing back: ~13 ms for 1,365 units of its last member,
+     * charged 3,763 steps; each run now pays the read by the pattern's length */
+    char *cls = malloc(20000 * 3 + 16);
+    size_t cl = 0;
+    cls[cl++] = '^';
+    cls[cl++] = '[';
+    for (unsigned c = 0x800; c < 0x800 + 2 * 20000; c += 2) {
+        cls[cl++] = (char)(0xe0 | (c >> 12));
+        cls[cl++] = (char)(0x80 | ((c >> 6) & 0x3f));
+        cls[cl++] = (char)(0x80 | (c & 0x3f));
+    }
+    memcpy(cls + cl, "]*$", 4);
+    char last[4] = {(char)(0xe0 | (0xa63e >> 12)), (char)(0x80 | ((0xa63e >> 6) & 0x3f)),
+                    (char)(0x80 | (0xa63e & 0x3f)), 0};
+    json_t *big = regex_or("s", cls, 1);
+    json_t *lastchars = long_attr("s", 1365 * 3, last, "");
+    assert_int_equal(match_used(big, lastchars, &used), -1);
+    json_decref(lastchars);
+    json_decref(big);
+    free(cls);
     char *groups = malloc(2000 * 2 + 16);
     for (int i = 0; i < 2000; i++) {
         memcpy(groups + 2 * i, "()", 2);
