@@ -3,8 +3,9 @@
  * server.c calls them): the raw request target (too many query parameters, too long, a NUL
  * byte inside it; MHD's URI callback), percent-decoding that never yields a NUL byte, and
  * the message framing of RFC 9112 6.3 (Content-Length / Transfer-Encoding ambiguities,
- * NUL bytes in header lines, the header size cap). It owns no state: the target's verdict
- * travels to the request through a static marker in *con_cls.
+ * NUL bytes in header lines, the header size cap); after routing, the body's admission
+ * (the route's cap, Content-Type, when an early reply waits for the body). It owns no state: the
+ * target's verdict travels to the request through a static marker in *con_cls.
  *
  * Threads: MHD's polling thread and its pool, on the connection being parsed.
  */
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bunsen/app.h"
 #include "bunsen/http.h"
 #include "http_int.h"
 
@@ -222,4 +224,90 @@ size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s)
     }
     *w = '\0';
     return (size_t)(w - s);
+}
+
+/* ---- the body's admission ---- */
+
+static bool has_body(struct http_req *r)
+{
+    const char *cl = r->hdr.content_length;
+    if (r->hdr.transfer_encoding != NULL) {
+        return true;
+    }
+    return cl != NULL && strtoull(cl, NULL, 10) > 0;
+}
+
+/* An early reply to a request that sends a body within its cap (401, 403, 415) waits until
+ * the body is read and dropped: most HTTP clients send the whole body before they read the
+ * reply, and one answered at once with the connection closed got a broken pipe, not the
+ * 401 (an SDK with a revoked key retried its batch for ever). A client that waits for
+ * "100 Continue" is answered at once; so is one whose body is over the cap (the 413 path)
+ * or has none. */
+void http_reply_after_body(struct http_req *r)
+{
+    const char *cl = r->hdr.content_length;
+    bool within = cl != NULL ? strtoull(cl, NULL, 10) <= r->body.cap : r->body.cap > 0;
+    if (r->resp != NULL && has_body(r) && within &&
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) == NULL) {
+        r->reply_after_body = true;
+    }
+}
+
+static bool is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    size_t n = sizeof(want) - 1;
+    if (ct == NULL || strncasecmp(ct, want, n) != 0) {
+        return false;
+    }
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* 413 for a body over the route's cap; assignment bodies name what is capped. */
+void http_too_large_reply(struct http_req *r)
+{
+    if (r->route != NULL && r->route->body == BODY_ASSIGN) {
+        bool ofrep = strncmp(r->path, "/ofrep/", 7) == 0;
+        http_reply_error(r, ERR_TOO_LARGE, ofrep ? "context" : "attributes",
+                         "the body exceeds the limit of %zu bytes for assignment requests (the "
+                         "attributes may take %zu bytes)",
+                         r->body.cap, r->app->cfg.attr_max_bytes);
+        return;
+    }
+    http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
+                     r->body.cap);
+}
+
+/* After routing and authentication: the body's admission. A body on a bodiless route may be
+ * an empty JSON object; any body must be JSON (415); one over the route's cap is 413. */
+void http_body_admit(struct http_req *r)
+{
+    if (has_body(r)) {
+        if (r->route->body == BODY_NONE) {
+            /* tolerate an empty JSON object on bodiless POSTs such as /start */
+            buf_init(&r->body, 4096);
+        }
+        if (!is_json_type(r->hdr.content_type)) {
+            http_reply_error(r, ERR_MEDIA_TYPE, NULL,
+                             "request bodies must be 'Content-Type: application/json'");
+            http_reply_after_body(r);
+            return;
+        }
+        const char *cl = r->hdr.content_length;
+        unsigned long long claimed = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (claimed > r->body.cap) {
+            /* Most HTTP clients send the whole body before they read the reply: a 413 sent
+             * at once, with the connection closed behind it, reached them as a broken pipe
+             * (an SDK retried the same oversized batch). So a body up to DRAIN_SLACK beyond
+             * the cap is read and dropped, then answered 413; a client that waits for
+             * "100 Continue" (curl) or claims more than that gets the 413 at once. */
+            const char *expect =
+                MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (claimed > r->body.cap + DRAIN_SLACK || expect != NULL) {
+                http_too_large_reply(r);
+            } else {
+                r->too_large = true;
+            }
+        }
+    }
 }

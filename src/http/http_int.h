@@ -84,6 +84,14 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum early_error http_early_of(const void *con_cls);
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);
 bool http_framing_ok(struct http_req *r);
+/* Beyond a route's cap + this, an oversize body drops the connection (no 413 after it). */
+#define DRAIN_SLACK (64u << 20)
+/* After routing and authentication (framing.c): admit the request's body or reply 413/415. */
+void http_body_admit(struct http_req *r);
+/* 413 for a body over the route's cap; assignment bodies name what is capped. */
+void http_too_large_reply(struct http_req *r);
+/* An early reply (401, 403, 415) to a request with a body within its cap waits for it. */
+void http_reply_after_body(struct http_req *r);
 
 /* Open streams (stream.c): the set a server owns, at most max at once. close_all ends
  * every stream and waits (bounded) until MHD has freed them: call it before

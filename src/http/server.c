@@ -2,8 +2,8 @@
  * server.c - the libmicrohttpd daemon and the request lifecycle described in http.h:
  * routing, auth, rate limits, body caps, Content-Type, suspend/resume, the access log and
  * the HTTP metrics. The request object's API for handlers (replies, accessors) is in
- * request.c; the checks of the request target and header framing before routing are in
- * framing.c.
+ * request.c; the checks of the request target and header framing before routing, and the
+ * body's admission after it (caps, Content-Type, draining), are in framing.c.
  *
  * Threads: MHD's polling thread and its pool call on_request/on_completed; handlers
  * run on pool threads. A request is owned by its connection (*con_cls) and freed only
@@ -32,7 +32,6 @@
 #include "bunsen/util.h"
 #include "http_int.h"
 
-#define DRAIN_SLACK (64u << 20) /* beyond cap + this, an oversize body drops the connection */
 #define KEY_MAX_LEN 256
 /* libmicrohttpd's per-connection pool (request line, headers, query arguments, read buffer,
  * reply headers). MHD zeroes all of it between keep-alive requests (MHD_pool_reset) and
@@ -82,41 +81,6 @@ int http_server_stream_count(struct http_server *srv)
 }
 
 /* ---- lifecycle ---- */
-
-static bool has_body(struct http_req *r)
-{
-    const char *cl = r->hdr.content_length;
-    if (r->hdr.transfer_encoding != NULL) {
-        return true;
-    }
-    return cl != NULL && strtoull(cl, NULL, 10) > 0;
-}
-
-/* An early reply to a request that sends a body within its cap (401, 403, 415) waits until
- * the body is read and dropped: most HTTP clients send the whole body before they read the
- * reply, and one answered at once with the connection closed got a broken pipe, not the
- * 401 (an SDK with a revoked key retried its batch for ever). A client that waits for
- * "100 Continue" is answered at once; so is one whose body is over the cap (the 413 path)
- * or has none. */
-static void reply_after_body(struct http_req *r)
-{
-    const char *cl = r->hdr.content_length;
-    bool within = cl != NULL ? strtoull(cl, NULL, 10) <= r->body.cap : r->body.cap > 0;
-    if (r->resp != NULL && has_body(r) && within &&
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) == NULL) {
-        r->reply_after_body = true;
-    }
-}
-
-static bool is_json_type(const char *ct)
-{
-    static const char want[] = "application/json";
-    size_t n = sizeof(want) - 1;
-    if (ct == NULL || strncasecmp(ct, want, n) != 0) {
-        return false;
-    }
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
 
 /* Take a token of (cls, name) at rate/s; when refused, reply 429 with Retry-After. */
 static bool rate_take(struct http_req *r, int cls, const char *name, int rate, const char *who)
@@ -263,21 +227,6 @@ static void methods_text(unsigned allowed, char *out, size_t n)
     }
 }
 
-/* 413 for a body over the route's cap; assignment bodies name what is capped. */
-static void too_large_reply(struct http_req *r)
-{
-    if (r->route != NULL && r->route->body == BODY_ASSIGN) {
-        bool ofrep = strncmp(r->path, "/ofrep/", 7) == 0;
-        http_reply_error(r, ERR_TOO_LARGE, ofrep ? "context" : "attributes",
-                         "the body exceeds the limit of %zu bytes for assignment requests (the "
-                         "attributes may take %zu bytes)",
-                         r->body.cap, r->app->cfg.attr_max_bytes);
-        return;
-    }
-    http_reply_error(r, ERR_TOO_LARGE, NULL, "the body exceeds the limit of %zu bytes",
-                     r->body.cap);
-}
-
 /* First call: everything that can be decided from the request line and headers. */
 static void request_begin(struct http_req *r, const char *method)
 {
@@ -350,37 +299,10 @@ static void request_begin(struct http_req *r, const char *method)
     bool key_sent = r->hdr.authorization != NULL || r->hdr.api_key != NULL;
     if ((r->route->roles != ROLES_PUBLIC || ((r->route->flags & ROUTE_KEY_OPTIONAL) && key_sent)) &&
         !authenticate(r)) {
-        reply_after_body(r);
+        http_reply_after_body(r);
         return;
     }
-    if (has_body(r)) {
-        if (r->route->body == BODY_NONE) {
-            /* tolerate an empty JSON object on bodiless POSTs such as /start */
-            buf_init(&r->body, 4096);
-        }
-        if (!is_json_type(r->hdr.content_type)) {
-            http_reply_error(r, ERR_MEDIA_TYPE, NULL,
-                             "request bodies must be 'Content-Type: application/json'");
-            reply_after_body(r);
-            return;
-        }
-        const char *cl = r->hdr.content_length;
-        unsigned long long claimed = cl != NULL ? strtoull(cl, NULL, 10) : 0;
-        if (claimed > r->body.cap) {
-            /* Most HTTP clients send the whole body before they read the reply: a 413 sent
-             * at once, with the connection closed behind it, reached them as a broken pipe
-             * (an SDK retried the same oversized batch). So a body up to DRAIN_SLACK beyond
-             * the cap is read and dropped, then answered 413; a client that waits for
-             * "100 Continue" (curl) or claims more than that gets the 413 at once. */
-            const char *expect =
-                MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-            if (claimed > r->body.cap + DRAIN_SLACK || expect != NULL) {
-                too_large_reply(r);
-            } else {
-                r->too_large = true;
-            }
-        }
-    }
+    http_body_admit(r);
 }
 
 static enum MHD_Result queue_reply(struct http_req *r)
@@ -456,7 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->too_large) {
-        too_large_reply(r);
+        http_too_large_reply(r);
         return queue_reply(r);
     }
     if (r->route == NULL) {
