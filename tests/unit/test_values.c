@@ -303,6 +303,24 @@ static const char *hash_text(const char *json, char buf[64])
     return t;
 }
 
+/* json (a hash attribute's value) hashes as the text js, which JavaScript prints, and gives
+ * the SDK's bucket for experiment exp-h; returns the text (in buf or borrowed). */
+static const char *check_hashed_as(const char *json, const char *js, double bucket, char *buf)
+{
+    const char *t = hash_text(json, buf);
+    if (t == NULL || strcmp(t, js) != 0) {
+        fail_msg("%s: hashed as '%s', JavaScript prints '%s'", json, t ? t : "(none)", js);
+    }
+    char attrs[128];
+    snprintf(attrs, sizeof(attrs), "{\"uid\":%s}", json);
+    struct assign_result r = decide("uid", NULL, "u", attrs);
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    if (r.bucket != bucket) {
+        fail_msg("%s: bucket %.4f, the SDK's %.4f", json, r.bucket, bucket);
+    }
+    return t;
+}
+
 /* Numbers hash as the GrowthBook JavaScript SDK's `seed + value` prints them: the double
  * JSON.parse makes of the text, then String() of it. Expected texts and buckets from node:
  * String(x) and hash("exp-h", x, 2) of the SDK's FNV-1a (tests/sdk). */
@@ -330,18 +348,7 @@ static void test_hash_numbers_as_javascript(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[64];
-        const char *t = hash_text(cases[i].json, buf);
-        if (t == NULL || strcmp(t, cases[i].js) != 0) {
-            fail_msg("%s: hashed as %s, JavaScript prints %s", cases[i].json, t ? t : "(none)",
-                     cases[i].js);
-        }
-        char attrs[128];
-        snprintf(attrs, sizeof(attrs), "{\"uid\":%s}", cases[i].json);
-        struct assign_result r = decide("uid", NULL, "u", attrs);
-        assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
-        if (r.bucket != cases[i].bucket) {
-            fail_msg("%s: bucket %.4f, the SDK's %.4f", cases[i].json, r.bucket, cases[i].bucket);
-        }
+        check_hashed_as(cases[i].json, cases[i].js, cases[i].bucket, buf);
     }
 }
 
@@ -373,18 +380,7 @@ static void test_hash_arrays_as_javascript(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[64];
-        const char *t = hash_text(cases[i].json, buf);
-        if (t == NULL || strcmp(t, cases[i].js) != 0) {
-            fail_msg("%s: hashed as '%s', JavaScript prints '%s'", cases[i].json, t ? t : "(none)",
-                     cases[i].js);
-        }
-        char attrs[128];
-        snprintf(attrs, sizeof(attrs), "{\"uid\":%s}", cases[i].json);
-        struct assign_result r = decide("uid", NULL, "u", attrs);
-        assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
-        if (r.bucket != cases[i].bucket) {
-            fail_msg("%s: bucket %.4f, the SDK's %.4f", cases[i].json, r.bucket, cases[i].bucket);
-        }
+        const char *t = check_hashed_as(cases[i].json, cases[i].js, cases[i].bucket, buf);
         double nb;
         struct err err;
         assert_int_equal(hash_namespace_bucket(t, strlen(t), "ns", 2, &nb, &err), 0);
