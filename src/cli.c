@@ -81,6 +81,7 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return NULL;
     }
+    store_set_db_timeout(s, cfg->db_timeout_s * 1000);
     int version = 0, newest = store_schema_newest(s);
     int rc = 0;
     if (mode == CLI_STORE_MIGRATE) {

@@ -69,9 +69,11 @@ static const struct opt opts[] = {
     INT_OPT("--rebuild-chunk", "BUNSEN_REBUILD_CHUNK", rebuild_chunk, 1, 1000000),
     INT_OPT("--rebuild-pause-ms", "BUNSEN_REBUILD_PAUSE_MS", rebuild_pause_ms, 0, 60000),
     INT_OPT("--exposure-cache", "BUNSEN_EXPOSURE_CACHE", exposure_cache, 0, 100000000),
+    INT_OPT("--db-timeout", "BUNSEN_DB_TIMEOUT", db_timeout_s, 0, 86400),
 };
 
-const char config_serve_help[] =
+/* the options' help, in two literals (C11 promises literals of up to 4,095 bytes) */
+static const char help_serve[] =
     "  --listen ADDR             address to bind (BUNSEN_LISTEN, default 127.0.0.1)\n"
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
     "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
@@ -112,7 +114,8 @@ const char config_serve_help[] =
     "                            (BUNSEN_LOG_FILE)\n"
     "  --metrics-auth public|key GET /metrics: public (per-experiment series only with a key;\n"
     "                            default) or key (a viewer, editor or admin key required)\n"
-    "                            (BUNSEN_METRICS_AUTH)\n"
+    "                            (BUNSEN_METRICS_AUTH)\n";
+static const char help_store[] =
     "  --database URL            SQLite path or sqlite:PATH, or PostgreSQL: postgres://... or\n"
     "                            libpq key=value conninfo (BUNSEN_DATABASE, default\n"
     "                            <data dir>/bunsen.db)\n"
@@ -123,7 +126,11 @@ const char config_serve_help[] =
     "  --exposure-cache N        committed first exposures kept in memory, so that a logged\n"
     "                            assignment repeating one needs no write; 0 = off\n"
     "                            (BUNSEN_EXPOSURE_CACHE, default 200000 on SQLite, 0 on\n"
-    "                            PostgreSQL)\n";
+    "                            PostgreSQL)\n"
+    "  --db-timeout S            PostgreSQL: seconds a statement may wait for the server's\n"
+    "                            answer before the request gets 503, 0 = forever\n"
+    "                            (BUNSEN_DB_TIMEOUT, default 30; migrations always wait)\n";
+const char *const config_serve_help[] = {help_serve, help_store, NULL};
 
 void config_defaults(struct config *cfg)
 {
@@ -154,6 +161,7 @@ void config_defaults(struct config *cfg)
     cfg->rebuild_chunk = 500;
     cfg->rebuild_pause_ms = 0;
     cfg->exposure_cache = -1; /* per backend (serve.c) */
+    cfg->db_timeout_s = 30;
 }
 
 static int opt_set(struct config *cfg, const struct opt *o, const char *value, const char *who,

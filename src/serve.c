@@ -291,8 +291,11 @@ static void reload_on_hup(struct app *app)
 int cli_serve(int argc, char **argv)
 {
     static struct app app; /* lives until exit; handlers borrow it */
-    char usage[4096];
-    snprintf(usage, sizeof(usage), "%s%s", serve_usage, config_serve_help);
+    char usage[8192];
+    size_t used = (size_t)snprintf(usage, sizeof(usage), "%s", serve_usage);
+    for (int i = 0; config_serve_help[i] != NULL && used < sizeof(usage); i++) {
+        used += (size_t)snprintf(usage + used, sizeof(usage) - used, "%s", config_serve_help[i]);
+    }
     int rc = cli_args(argc, argv, 2, usage, NULL, NULL, &app.cfg);
     if (rc != 0) {
         return rc < 0 ? 0 : rc;

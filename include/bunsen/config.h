@@ -44,12 +44,14 @@ struct config {
     int rebuild_pause_ms;     /* --rebuild-pause-ms: pause after each chunk, def 0 */
     int exposure_cache;       /* --exposure-cache: known first exposures kept, -1 = per
                                  backend (200000 on SQLite, 0 on PostgreSQL) */
+    int db_timeout_s;         /* --db-timeout: seconds to wait for the database server's
+                                 answer to one statement, 0 = forever, def 30 */
     uint64_t env_invalid;     /* bit k: option k's BUNSEN_* value was not valid and no flag
                                  has set the option since (config_env_error) */
 };
 
 /* The option table, for --help texts: one line per option. */
-extern const char config_serve_help[];
+extern const char *const config_serve_help[]; /* its parts, NULL-terminated */
 
 /* Fill cfg with the defaults. */
 void config_defaults(struct config *cfg);

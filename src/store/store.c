@@ -183,6 +183,13 @@ int store_catalog_refresh(struct store *s, struct err *err)
     return store_catalog_check(s, -1, err);
 }
 
+void store_set_db_timeout(struct store *s, int ms)
+{
+    if (s->ops->set_db_timeout != NULL) {
+        s->ops->set_db_timeout(s, ms);
+    }
+}
+
 int store_listen(struct store *s, struct err *err)
 {
     return s->ops->listen != NULL ? s->ops->listen(s, err) : 0;

@@ -154,6 +154,7 @@ struct store_ops {
     int (*open)(struct store *s, const char *target, struct err *err);
     void (*close)(struct store *s);
     int (*listen)(struct store *s, struct err *err); /* NULL: no change notifications */
+    void (*set_db_timeout)(struct store *s, int ms); /* NULL: no server to wait for */
     int (*migrate)(struct store *s, int *applied, struct err *err);
     int (*schema_version)(struct store *s, int *version, struct err *err);
 

@@ -7,6 +7,8 @@
  * Skipped when the API tests run on SQLite (tests/pg/api.sh runs them on PostgreSQL). */
 #include "harness.h"
 
+#define HUNG_EVENT "{\"events\":[{\"user_id\":\"u1\",\"event\":\"hev\",\"id\":\"h%d\"}]}"
+
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -232,10 +234,113 @@ static void test_promote_standby_under_load(void **state_)
     assert_int_equal(after, NDAEMONS);
 }
 
+/* Signal every process of the cluster in cdir (the postmaster and its backends). */
+static void cluster_signal(const char *cdir, const char *sig)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/data/postmaster.pid", cdir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long pid = 0;
+    assert_int_equal(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    assert_int_equal(system(fmt("pkill -%s -P %ld; kill -%s %ld", sig, pid, sig, pid)), 0);
+}
+
+/* A server that is up but does not answer (its processes stopped here; a stuck disk or a
+ * synchronous standby gone do the same): the TCP keep-alives do not see it, as its kernel
+ * still answers. Every statement waits at most --db-timeout for the answer, so writes and
+ * /readyz answer 503 (they waited forever, the client's 20 s timeout here), /assign without
+ * logging answers from memory, and once the server runs again writes are acknowledged
+ * again, none lost. */
+static void test_hung_server(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char hdir[128];
+    snprintf(hdir, sizeof(hdir), "/tmp/bunsen-hung-XXXXXX");
+    assert_non_null(mkdtemp(hdir));
+    if (getuid() == 0) {
+        assert_int_equal(system(fmt("chmod 755 '%s'", hdir)), 0);
+    }
+    char server[256];
+    assert_int_equal(cluster(server, sizeof(server), fmt("start '%s/p'", hdir)), 0);
+    PGconn *c = PQconnectdb(server);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "CREATE DATABASE hung"));
+    PQfinish(c);
+    struct daemon d;
+    const char *extra[] = {"--db-timeout", "2", NULL};
+    assert_int_equal(
+        daemon_start_db(
+            &d, fmt("postgresql://postgres@127.0.0.1:%d/hung?connect_timeout=2", port_of(server)),
+            extra),
+        0);
+    int st = 0;
+    json_t *j = http_json(d.port, "POST", "/api/v1/keys", d.admin_key,
+                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
+    assert_int_equal(st, 201);
+    char sdk[64];
+    snprintf(sdk, sizeof(sdk), "%s", json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                               "{\"key\":\"hx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+                     201);
+    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments/hx/start", d.admin_key, NULL),
+                     200);
+    const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"hx\"],\"log_exposure\":false}";
+    int before = status_of(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 0));
+
+    cluster_signal(fmt("%s/p", hdir), "STOP");
+    struct resp w;
+    int write_down = http_req(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 1), &w) == 0
+                         ? w.status
+                         : -1; /* -1: no answer within the client's 20 s */
+    char ra[32] = "";
+    if (write_down > 0) {
+        resp_header(&w, "Retry-After", ra, sizeof(ra));
+        resp_free(&w);
+    }
+    int ready_down = status_of(d.port, "GET", "/readyz", NULL, NULL);
+    int assign_down = status_of(d.port, "POST", "/api/v1/assign", sdk, assign);
+    cluster_signal(fmt("%s/p", hdir), "CONT");
+
+    int write_up = 0;
+    for (int k = 0; k < 60 && write_up != 200; k++) {
+        write_up = status_of(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 2));
+        if (write_up != 200) {
+            usleep(250000);
+        }
+    }
+    int ready_up = status_of(d.port, "GET", "/readyz", NULL, NULL);
+    long long stored_h0 = daemon_db_int(&d, "SELECT count(*) FROM events WHERE id = 'h0'", 0);
+    long long stored_h2 = daemon_db_int(&d, "SELECT count(*) FROM events WHERE id = 'h2'", 0);
+    fprintf(stderr,
+            "# hung server: write %d (Retry-After %s), /readyz %d, /assign %d; after: write %d, "
+            "/readyz %d\n",
+            write_down, ra, ready_down, assign_down, write_up, ready_up);
+    daemon_stop(&d);
+    daemon_cleanup(&d);
+    cluster(NULL, 0, fmt("stop '%s/p' immediate", hdir));
+    assert_int_equal(system(fmt("rm -rf '%s'", hdir)), 0);
+    assert_int_equal(before, 200);
+    assert_int_equal(write_down, 503);
+    assert_string_equal(ra, "1");
+    assert_int_equal(ready_down, 503);
+    assert_int_equal(assign_down, 200);
+    assert_int_equal(write_up, 200);
+    assert_int_equal(ready_up, 200);
+    assert_int_equal(stored_h0, 1);
+    assert_int_equal(stored_h2, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_promote_standby_under_load),
+        cmocka_unit_test(test_hung_server),
     };
     return cmocka_run_group_tests_name("api_failover", tests, NULL, NULL);
 }

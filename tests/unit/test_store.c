@@ -1334,7 +1334,7 @@ static void test_pg_user_lock_budget(void **state)
     struct store *s = open_migrated();
     struct err err;
     struct pg_store *p = pg_be(s);
-    struct ulock_check u = {.watch = pg_conn_open(p->conninfo, &err)};
+    struct ulock_check u = {.watch = pg_conn_open(p->conninfo, NULL, &err)};
     assert_non_null(u.watch);
     assert_int_equal(store_write_sync(s, ulock_small, &u, &err), 0); /* connects, reads */
     /* read from the server: a quarter of its lock table (64 x (max_connections + 0)) for
@@ -2003,7 +2003,7 @@ static void test_pg_connection_defaults(void **state)
     }
     struct err err;
     char v[64];
-    struct pg_conn *c = pg_conn_open(url, &err);
+    struct pg_conn *c = pg_conn_open(url, NULL, &err);
     assert_non_null(c);
     assert_string_equal(conn_option(c->pg, "keepalives_idle", v, sizeof(v)), "10");
     assert_string_equal(conn_option(c->pg, "tcp_user_timeout", v, sizeof(v)), "30000");
@@ -2011,7 +2011,7 @@ static void test_pg_connection_defaults(void **state)
     /* the operator's own value wins */
     char own[600];
     snprintf(own, sizeof(own), "%s%stcp_user_timeout=5000", url, strchr(url, '?') ? "&" : "?");
-    c = pg_conn_open(own, &err);
+    c = pg_conn_open(own, NULL, &err);
     assert_non_null(c);
     assert_string_equal(conn_option(c->pg, "tcp_user_timeout", v, sizeof(v)), "5000");
     assert_string_equal(conn_option(c->pg, "keepalives", v, sizeof(v)), "1");
@@ -2066,7 +2066,7 @@ static void test_pg_session_defaults(void **state)
              "tcp_user_timeout%%3D0",
              url, strchr(url, '?') ? "&" : "?");
     struct err err;
-    struct pg_conn *c = pg_conn_open(own, &err);
+    struct pg_conn *c = pg_conn_open(own, NULL, &err);
     assert_non_null(c);
     v = show(c->pg, "idle_in_transaction_session_timeout");
     assert_string_equal(v, "3s");
@@ -2074,6 +2074,77 @@ static void test_pg_session_defaults(void **state)
     v = show(c->pg, "tcp_user_timeout"); /* an explicit 0 is the operator's too */
     assert_string_equal(v, "0");
     free(v);
+    pg_conn_close(c);
+}
+
+/* A server that does not answer (stopped, its disk stuck, a synchronous standby gone: here
+ * pg_sleep) held the writer, and every request behind it, for as long as it lasted. Each
+ * way a statement is read (one prepared statement, a pipelined group's flush, SQL text, a
+ * prepare) gives up after the connection's answer timeout with ERR_UNAVAILABLE, and the
+ * connection is reopened before its next use. */
+static void test_pg_answer_timeout(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    _Atomic int limit = 300;
+    struct err err;
+    struct pg_conn *c = pg_conn_open(url, &limit, &err);
+    assert_non_null(c);
+    static const char SLEEP[] = "SELECT pg_sleep(3)";
+    static const char SLEEP_ARG[] = "SELECT pg_sleep($1::float8)";
+    static const char ONE[] = "SELECT 1";
+    for (int way = 0; way < 4; way++) {
+        uint64_t t0 = time_mono_ns();
+        err_clear(&err);
+        int rc = 0;
+        if (way == 0) { /* a prepared statement (its prepare answered in time) */
+            const char *v[] = {"3"};
+            PGresult *r = pg_run(c, SLEEP_ARG, 1, v, NULL, 0, &err);
+            rc = r != NULL ? 0 : -1;
+            PQclear(r);
+        } else if (way == 1) { /* deferred writes read with the next statement */
+            c->defer = true;
+            assert_int_equal(pg_defer(c, SLEEP, 0, NULL, NULL, 0, -1, &err), 0);
+            PGresult *r = pg_run(c, ONE, 0, NULL, NULL, 0, &err);
+            rc = r != NULL ? 0 : -1;
+            PQclear(r);
+            c->defer = false;
+        } else if (way == 2) { /* SQL text */
+            rc = pg_exec(c, "SELECT 1; SELECT pg_sleep(3)", &err);
+        } else { /* the prepare itself: the server waits on a lock held elsewhere */
+            assert_int_equal(server_exec(url, "CREATE TABLE IF NOT EXISTS t_answer (x int)"), 0);
+            PGconn *holder = PQconnectdb(url);
+            PGresult *l = PQexec(holder, "BEGIN; LOCK TABLE t_answer IN ACCESS EXCLUSIVE MODE");
+            assert_int_equal(PQresultStatus(l), PGRES_COMMAND_OK);
+            PQclear(l);
+            static const char COUNT[] = "SELECT count(*) FROM t_answer";
+            PGresult *r = pg_run(c, COUNT, 0, NULL, NULL, 0, &err);
+            rc = r != NULL ? 0 : -1;
+            PQclear(r);
+            PQfinish(holder);
+        }
+        double s = (double)(time_mono_ns() - t0) / 1e9;
+        fprintf(stderr, "# way %d: %d after %.2f s: %s\n", way, rc, s, err.msg);
+        assert_int_equal(rc, -1);
+        assert_int_equal(err.code, ERR_UNAVAILABLE);
+        assert_non_null(strstr(err.msg, "did not answer in time"));
+        assert_true(s < 2.5); /* not the 3 s the server takes */
+        assert_true(c->broken);
+        /* reopened, it answers what it is asked */
+        assert_int_equal(pg_conn_ensure(c, url, &err), 0);
+        PGresult *r = pg_run(c, ONE, 0, NULL, NULL, 0, &err);
+        assert_non_null(r);
+        assert_string_equal(PQgetvalue(r, 0, 0), "1");
+        PQclear(r);
+    }
+    /* no timeout: the answer is awaited */
+    limit = 0;
+    const char *v[] = {"0.5"};
+    PGresult *r = pg_run(c, SLEEP_ARG, 1, v, NULL, 0, &err);
+    assert_non_null(r);
+    PQclear(r);
     pg_conn_close(c);
 }
 
@@ -3218,6 +3289,7 @@ int main(void)
         cmocka_unit_test(test_pg_first_admin_once),
         cmocka_unit_test(test_pg_connection_defaults),
         cmocka_unit_test(test_pg_session_defaults),
+        cmocka_unit_test(test_pg_answer_timeout),
         cmocka_unit_test(test_pg_reader_session_lost),
         cmocka_unit_test(test_pg_audit_commit_order),
         cmocka_unit_test(test_pg_dimension_cap_shared),

@@ -13,6 +13,8 @@
  */
 #include "pg_int.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +61,8 @@ static const char SQL_SESSION[] =
  * has not acknowledged: a database host that vanished (powered off, partitioned away) is
  * then noticed within ~30 s, its requests answered 503, instead of after the kernel's
  * retransmission timeout of ~15 minutes, during which the writer and every thread reading
- * waited. A server that is up but hung (its TCP stack answering) is not caught by these.
+ * waited. A server that is up but hung (its TCP stack answering) is not caught by these:
+ * the answer timeout below is for that.
  */
 static PGconn *connect_with_defaults(const char *conninfo)
 {
@@ -70,9 +73,107 @@ static PGconn *connect_with_defaults(const char *conninfo)
     return PQconnectdbParams(keys, values, 1);
 }
 
-struct pg_conn *pg_conn_open(const char *conninfo, struct err *err)
+/*
+ * Waiting for the server's answer, with a deadline. libpq's own waits (PQexec, PQgetResult)
+ * last as long as the server takes: one that is up but does not answer (its processes
+ * stopped, its disk stuck, a synchronous standby gone while commits wait for it) held the
+ * writer, and every write, /readyz and a SIGTERM drain behind it, for as long as it lasted;
+ * the TCP settings above do not see it, as the server's kernel still acknowledges. Every
+ * statement's answer is now awaited for at most the store's answer timeout
+ * (--db-timeout, default 30 s; 0 waits forever; migrations always wait): past it, the
+ * connection is abandoned (its server session ends when the server notices) and the caller
+ * gets ERR_UNAVAILABLE, so requests answer 503 and nothing unanswered is acknowledged.
+ * A transaction whose COMMIT was cut off may still commit: every write is safe to apply
+ * twice (ids and first exposures are idempotent), so a client's retry is. Sending is
+ * bounded by tcp_user_timeout (a server that stops reading leaves our data unacknowledged).
+ * 0 once a result can be read without blocking (or the connection failed: PQgetResult then
+ * says so), -1 when the deadline passed (c->broken and c->timed_out set).
+ */
+static int await_answer(struct pg_conn *c)
+{
+    int limit = c->timeout_ms != NULL && !c->no_deadline ? atomic_load(c->timeout_ms) : 0;
+    if (limit <= 0 || !PQisBusy(c->pg)) {
+        return 0;
+    }
+    uint64_t deadline = time_mono_ns() + (uint64_t)limit * 1000000u;
+    while (PQisBusy(c->pg)) {
+        uint64_t now = time_mono_ns();
+        if (now >= deadline) {
+            c->broken = true;
+            c->timed_out = true;
+            return -1;
+        }
+        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+        if (pfd.fd < 0) {
+            return 0;
+        }
+        uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
+        int n = poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
+        if (n < 0 && errno != EINTR) {
+            return 0;
+        }
+        if (n > 0 && !PQconsumeInput(c->pg)) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* PQgetResult within the deadline: NULL when the deadline passed (or no result is left). */
+static PGresult *next_result(struct pg_conn *c)
+{
+    return await_answer(c) == 0 ? PQgetResult(c->pg) : NULL;
+}
+
+/* The end of PQexec's work for a query sent with PQsend*: every result read, the last one
+ * returned (the error, when a statement of a multi-statement text failed: the rest is
+ * skipped). NULL when the connection failed before any result or the deadline passed. */
+static PGresult *last_result(struct pg_conn *c)
+{
+    PGresult *last = NULL, *r;
+    while ((r = next_result(c)) != NULL) {
+        PQclear(last);
+        last = r;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH ||
+            PQstatus(c->pg) == CONNECTION_BAD) {
+            break;
+        }
+    }
+    if (c->timed_out) {
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+PGresult *pg_exec_result(struct pg_conn *c, const char *sql)
+{
+    return PQsendQuery(c->pg, sql) == 1 ? last_result(c) : NULL;
+}
+
+static PGresult *exec_prepared(struct pg_conn *c, const char *name, int n,
+                               const char *const *values, const int *lengths, const int *formats)
+{
+    return PQsendQueryPrepared(c->pg, name, n, values, lengths, formats, 0) == 1 ? last_result(c)
+                                                                                 : NULL;
+}
+
+/* Close c's libpq connection. One whose server stopped answering may have a full socket
+ * buffer: PQfinish's goodbye must not wait on it. */
+static void abandon(struct pg_conn *c)
+{
+    if (c->timed_out && c->pg != NULL) {
+        PQsetnonblocking(c->pg, 1);
+    }
+    PQfinish(c->pg);
+    c->pg = NULL;
+}
+
+struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms, struct err *err)
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
+    c->timeout_ms = timeout_ms;
     c->pg = connect_with_defaults(conninfo);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s",
@@ -80,8 +181,12 @@ struct pg_conn *pg_conn_open(const char *conninfo, struct err *err)
         pg_conn_close(c);
         return NULL;
     }
-    PGresult *r = PQexec(c->pg, SQL_SESSION);
-    PQclear(r);
+    PQclear(pg_exec_result(c, SQL_SESSION));
+    if (c->timed_out) {
+        pg_fail(c, NULL, "session set-up", err);
+        pg_conn_close(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -91,7 +196,7 @@ void pg_conn_close(struct pg_conn *c)
         return;
     }
     pg_prefetch_clear(c);
-    PQfinish(c->pg);
+    abandon(c);
     free(c);
 }
 
@@ -115,7 +220,8 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     if (!c->broken && PQstatus(c->pg) == CONNECTION_OK) {
         return 0;
     }
-    PQfinish(c->pg);
+    abandon(c);
+    c->timed_out = false;
     memset(c->prepared, 0, sizeof(c->prepared));
     c->release_pending = false;
     c->defer = false;
@@ -128,9 +234,11 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "no writable PostgreSQL reachable (the daemon's log has the reason)");
     }
-    PGresult *r = PQexec(c->pg, SQL_SESSION);
-    PQclear(r);
-    c->broken = false;
+    PQclear(pg_exec_result(c, SQL_SESSION));
+    c->broken = c->timed_out;
+    if (c->broken) {
+        return pg_fail(c, NULL, "session set-up", err);
+    }
     return 0;
 }
 
@@ -154,6 +262,14 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
     char clean[160];
     snprintf(clean, sizeof(clean), "%s", msg);
     clean[strcspn(clean, "\n")] = '\0';
+    if (c->timed_out) {
+        char why[96];
+        snprintf(why, sizeof(why), "PostgreSQL did not answer within %d ms",
+                 c->timeout_ms != NULL ? atomic_load(c->timeout_ms) : 0);
+        log_connection_failure(why);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "%s: the database did not answer in time (the daemon's log has more)", what);
+    }
     if (PQstatus(c->pg) != CONNECTION_OK || sqlstate_is(res, "08") || sqlstate_is(res, "57P") ||
         sqlstate_is(res, "25006") || res == NULL) {
         c->broken = true;
@@ -305,7 +421,7 @@ static int stmt_slot(struct pg_conn *c, const char *sql, int n, struct err *err)
         }
         pending_push(c, "prepare", sql, free_slot, -1);
     } else {
-        PGresult *p = PQprepare(c->pg, name, sql, n, NULL);
+        PGresult *p = PQsendPrepare(c->pg, name, sql, n, NULL) == 1 ? last_result(c) : NULL;
         if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) {
             pg_fail(c, p, "prepare", err);
             PQclear(p);
@@ -352,7 +468,7 @@ static int pipe_send(struct pg_conn *c, const char *sql, int n, const char *cons
 static PGresult *pipe_result(struct pg_conn *c)
 {
     PGresult *first = NULL, *r;
-    while ((r = PQgetResult(c->pg)) != NULL) {
+    while ((r = next_result(c)) != NULL) {
         bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
         if (first == NULL) {
             first = r;
@@ -362,6 +478,10 @@ static PGresult *pipe_result(struct pg_conn *c)
         if (sync) {
             break; /* out of step with the queue: never followed by a NULL */
         }
+    }
+    if (c->timed_out) {
+        PQclear(first);
+        return NULL;
     }
     return first;
 }
@@ -414,7 +534,7 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
             return rc == 0 ? pg_fail(c, NULL, "pipeline", err) : -1;
         }
     }
-    PGresult *sync = PQgetResult(c->pg);
+    PGresult *sync = next_result(c);
     bool synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
     if (!synced || PQexitPipelineMode(c->pg) != 1) {
@@ -482,7 +602,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
      * once on a new connection: taken for an outage, it answered 503, and authentication
      * then fell back to keys verified in the last 10 minutes, revoked ones included. */
     bool again = c->pooled && c->conninfo != NULL && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
-    PGresult *r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
+    PGresult *r = exec_prepared(c, name, n, values, lengths, formats);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && again &&
         PQstatus(c->pg) != CONNECTION_OK) {
@@ -496,7 +616,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
             return NULL;
         }
         snprintf(name, sizeof(name), "s%d", slot);
-        r = PQexecPrepared(c->pg, name, n, values, lengths, formats, 0);
+        r = exec_prepared(c, name, n, values, lengths, formats);
         st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -538,7 +658,7 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err)
     if (c->npending > 0) {
         return pipe_send_text(c, sql, err) == 0 ? pipe_flush(c, NULL, err) : -1;
     }
-    PGresult *r = PQexec(c->pg, sql);
+    PGresult *r = pg_exec_result(c, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         pg_fail(c, r, "exec", err);
@@ -606,7 +726,7 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
             return c->broken ? -1 : 1;
         }
     } else {
-        last = PQexec(c->pg, sql);
+        last = pg_exec_result(c, sql);
         ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK) {
             pg_fail(c, last, "commit", err);
@@ -657,6 +777,7 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
         c->broken = true; /* opened by pg_conn_ensure below */
         c->pooled = true;
         c->conninfo = p->conninfo;
+        c->timeout_ms = &p->timeout_ms;
     }
     if (pg_conn_ensure(c, p->conninfo, err) != 0) {
         pg_reader_put(s, c);

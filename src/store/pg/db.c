@@ -115,16 +115,18 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
     if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
         return -1;
     }
-    int n = 0;
-    for (int i = 0; i < bunsen_migrations_pg_count; i++) {
+    /* a migration (an index built on a large table) or the wait for another process's takes
+     * as long as it takes: no answer timeout */
+    int n = 0, rc = 0;
+    p->writer->no_deadline = true;
+    for (int i = 0; i < bunsen_migrations_pg_count && rc == 0; i++) {
         bool did = false;
-        if (migrate_one(p->writer, &bunsen_migrations_pg[i], &did, err) != 0) {
-            return -1;
-        }
+        rc = migrate_one(p->writer, &bunsen_migrations_pg[i], &did, err);
         n += did ? 1 : 0;
     }
+    p->writer->no_deadline = false;
     *applied = n;
-    return 0;
+    return rc;
 }
 
 /* ---- the roll-up slot ---- */
@@ -180,7 +182,7 @@ static int claim_slot(struct pg_store *p, struct err *err)
 /* The listener's refresh of the budget (a failure is the next statement's to report). */
 static void refresh_budget(struct pg_store *p, struct pg_conn *c)
 {
-    PGresult *r = PQexec(c->pg, "SELECT " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD ")");
+    PGresult *r = pg_exec_result(c, "SELECT " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD ")");
     if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         p->user_lock_budget = lock_budget(pg_i64(r, 0, 0), pg_i64(r, 0, 1));
     }
@@ -231,7 +233,7 @@ static const char SQL_GROWN[] =
 static int analyze_grown(struct pg_conn *c)
 {
     struct err err;
-    PGresult *r = PQexec(c->pg, SQL_GROWN);
+    PGresult *r = pg_exec_result(c, SQL_GROWN);
     if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_fail(c, r, "table sizes", &err); /* a lost connection: the loop reconnects */
         PQclear(r);
@@ -259,6 +261,7 @@ static void *listener_main(void *arg)
     struct pg_store *p = pg_be(s);
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->broken = true;
+    c->timeout_ms = &p->timeout_ms;
     while (!p->stop_listener) {
         struct err err;
         if (pg_conn_ensure(c, p->conninfo, &err) != 0 ||
@@ -311,6 +314,11 @@ static void *listener_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+static void pg_set_db_timeout(struct store *s, int ms)
+{
+    pg_be(s)->timeout_ms = ms > 0 ? ms : 0;
+}
+
 static void pg_close(struct store *s)
 {
     struct pg_store *p = pg_be(s);
@@ -340,7 +348,8 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
     pthread_cond_init(&p->pool_cv, NULL);
-    p->writer = pg_conn_open(conninfo, err);
+    p->timeout_ms = PG_TIMEOUT_MS_DEF;
+    p->writer = pg_conn_open(conninfo, &p->timeout_ms, err);
     if (p->writer == NULL) {
         goto out_free;
     }
@@ -593,6 +602,7 @@ const struct store_ops store_pg_ops = {
     .open = pg_open,
     .close = pg_close,
     .listen = pg_listen,
+    .set_db_timeout = pg_set_db_timeout,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
     .tx_begin = pg_tx_begin,

@@ -19,8 +19,9 @@
 
 #include "../store_int.h"
 
-#define PG_STMT_SLOTS 128
-#define PG_POOL_MAX   8
+#define PG_STMT_SLOTS     128
+#define PG_POOL_MAX       8
+#define PG_TIMEOUT_MS_DEF 30000 /* the answer timeout (store_set_db_timeout) by default */
 
 /* Advisory lock classes (SQL text; the object in brackets). Every transaction takes them in
  * this order: the catalogue (1; shared by writes, exclusive for a definition change), a
@@ -59,6 +60,12 @@ struct pg_conn {
      * outside a transaction that finds its server session gone reconnects and runs again */
     bool pooled;
     const char *conninfo;
+    /* How long to wait for the server's answer to a statement (conn.c await_answer): the
+     * store's setting (pg_store.timeout_ms; NULL or <= 0 waits forever), not applied while
+     * no_deadline is set (migrations); timed_out: the last wait passed it (c->broken too) */
+    const _Atomic int *timeout_ms;
+    bool no_deadline;
+    bool timed_out;
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
@@ -91,6 +98,7 @@ struct pg_conn {
 
 struct pg_store {
     char *conninfo;
+    _Atomic int timeout_ms; /* the answer timeout of every connection (store_set_db_timeout) */
     struct pg_conn *writer; /* the writer thread's connection (and the CLI's) */
     int slot;               /* the roll-up slot held by the writer's session */
     /* Users one transaction locks one by one at most (ingest.c pg_lock_users; its share of
@@ -113,8 +121,9 @@ static inline struct pg_store *pg_be(struct store *s)
     return s->be;
 }
 
-/* Open a connection (conninfo: a postgres:// URL or key=value string). NULL + err. */
-struct pg_conn *pg_conn_open(const char *conninfo, struct err *err);
+/* Open a connection (conninfo: a postgres:// URL or key=value string) whose statements wait
+ * for an answer at most *timeout_ms (NULL: forever). NULL + err. */
+struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms, struct err *err);
 void pg_conn_close(struct pg_conn *c);
 
 /* Reconnect a broken connection (a failover target may be another host). 0 or -1. */
@@ -125,6 +134,10 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err);
  * result (PQclear it) or NULL with err filled. */
 PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
                  const int *lengths, unsigned binary, struct err *err);
+
+/* PQexec within the connection's answer timeout: the last result, or NULL when the query
+ * could not be sent, no result came, or the timeout passed (c->timed_out). */
+PGresult *pg_exec_result(struct pg_conn *c, const char *sql);
 
 /* Run SQL text with no parameters (several statements allowed, separated by "; "). 0 or -1. */
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
