@@ -166,6 +166,18 @@ int store_check(struct store *s, int budget_ms, struct err *err);
  * until the operator restores a backup. Any thread. */
 bool store_is_corrupt(struct store *s);
 
+/* ---- A consistent read ----
+ * The reads of the calling thread between store_read_begin and store_read_end see one
+ * committed state of the database: a document assembled from several reads (results: the
+ * exposed users, each metric's roll-ups, a ratio's users, the rebuild's progress) never
+ * mixes states from before and after a commit. SQLite: one read transaction on the
+ * thread's read connection; PostgreSQL: one REPEATABLE READ, READ ONLY transaction on a
+ * read connection the thread holds until store_read_end. Keep it short (SQLite cannot
+ * checkpoint the WAL past it; PostgreSQL ends a transaction idle for 10 s). Not nested.
+ * 0, or -1 with err filled (the reads could not have run either). Any thread. */
+int store_read_begin(struct store *s, struct err *err);
+void store_read_end(struct store *s);
+
 /* ---- Backup ---- */
 
 struct store_backup_stats {

@@ -670,15 +670,23 @@ void results_add_rebuilding(struct store *s, const struct experiment *x, json_t 
 json_t *results_compute(struct store *s, const struct experiment *x, const struct results_params *p,
                         struct err *err)
 {
+    /* the exposed users, every metric's roll-ups, a ratio's users and the rebuild's
+     * progress from one committed state (store.h "A consistent read"): read one after the
+     * other during ingestion, they disagreed (users [0, 0] at the top, [25, 25] in the
+     * metrics below) */
+    if (store_read_begin(s, err) != 0) {
+        return NULL;
+    }
     struct family fam;
     results_family_init(&fam, (x->nmetrics + x->nguardrails) * x->nvariants);
     json_t *result = results_compute_doc(s, x, p, NULL, &fam, err);
+    results_add_rebuilding(s, x, result);
+    store_read_end(s);
     if (result != NULL && results_family_finish(&fam, p, err) != 0) {
         json_decref(result);
         result = NULL;
     }
     results_family_free(&fam);
-    results_add_rebuilding(s, x, result);
     return result;
 }
 

@@ -53,8 +53,8 @@ static void day_name(int64_t day, char *out, size_t n)
     snprintf(out, n, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-json_t *results_timeseries(struct store *s, const struct experiment *x, const char *metric,
-                           const struct results_params *p, struct err *err)
+static json_t *timeseries_read(struct store *s, const struct experiment *x, const char *metric,
+                               const struct results_params *p, struct err *err)
 {
     if (metric == NULL || !experiment_uses_metric(x, metric)) {
         return err_set(err, ERR_INVALID, "metric",
@@ -145,6 +145,18 @@ out:
     }
     return json_pack("{s:s, s:s, s:s, s:f, s:o}", "experiment", x->key, "metric", metric, "method",
                      stats_method_name(p->method), "alpha", p->alpha, "days", days);
+}
+
+/* Every day and variant from one consistent state (store.h "A consistent read"). */
+json_t *results_timeseries(struct store *s, const struct experiment *x, const char *metric,
+                           const struct results_params *p, struct err *err)
+{
+    if (store_read_begin(s, err) != 0) {
+        return NULL;
+    }
+    json_t *result = timeseries_read(s, x, metric, p, err);
+    store_read_end(s);
+    return result;
 }
 
 /* ---- HTTP ---- */

@@ -131,8 +131,8 @@ bool results_has_dimension(const struct experiment *x, const char *dimension)
     return false;
 }
 
-json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
-                          const struct results_params *p, struct err *err)
+static json_t *breakdown_read(struct store *s, const struct experiment *x, const char *dimension,
+                              const struct results_params *p, struct err *err)
 {
     if (dimension == NULL || !results_has_dimension(x, dimension)) {
         return err_set(err, ERR_INVALID, "dimension",
@@ -228,5 +228,17 @@ out:
     results_family_free(&fam);
     json_decref(slices);
     json_decref(left_out);
+    return result;
+}
+
+/* One consistent state for every slice (store.h "A consistent read"). */
+json_t *results_breakdown(struct store *s, const struct experiment *x, const char *dimension,
+                          const struct results_params *p, struct err *err)
+{
+    if (store_read_begin(s, err) != 0) {
+        return NULL;
+    }
+    json_t *result = breakdown_read(s, x, dimension, p, err);
+    store_read_end(s);
     return result;
 }

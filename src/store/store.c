@@ -183,6 +183,16 @@ int store_catalog_refresh(struct store *s, struct err *err)
     return store_catalog_check(s, -1, err);
 }
 
+int store_read_begin(struct store *s, struct err *err)
+{
+    return s->ops->read_begin(s, err);
+}
+
+void store_read_end(struct store *s)
+{
+    s->ops->read_end(s);
+}
+
 void store_set_db_timeout(struct store *s, int ms)
 {
     if (s->ops->set_db_timeout != NULL) {

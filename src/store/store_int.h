@@ -153,8 +153,10 @@ struct store_ops {
     /* lifecycle (store.h semantics; open fills s->be from the backend's target string) */
     int (*open)(struct store *s, const char *target, struct err *err);
     void (*close)(struct store *s);
-    int (*listen)(struct store *s, struct err *err); /* NULL: no change notifications */
-    void (*set_db_timeout)(struct store *s, int ms); /* NULL: no server to wait for */
+    int (*listen)(struct store *s, struct err *err);     /* NULL: no change notifications */
+    void (*set_db_timeout)(struct store *s, int ms);     /* NULL: no server to wait for */
+    int (*read_begin)(struct store *s, struct err *err); /* store.h "A consistent read" */
+    void (*read_end)(struct store *s);
     int (*migrate)(struct store *s, int *applied, struct err *err);
     int (*schema_version)(struct store *s, int *version, struct err *err);
 

@@ -335,6 +335,7 @@ static void pg_close(struct store *s)
     pg_conn_close(p->writer);
     pthread_mutex_destroy(&p->pool_mu);
     pthread_cond_destroy(&p->pool_cv);
+    pthread_key_delete(p->pinned_key);
     free(p->conninfo);
     free(p);
     s->be = NULL;
@@ -348,6 +349,7 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
     pthread_cond_init(&p->pool_cv, NULL);
+    pthread_key_create(&p->pinned_key, NULL);
     p->timeout_ms = PG_TIMEOUT_MS_DEF;
     p->writer = pg_conn_open(conninfo, &p->timeout_ms, err);
     if (p->writer == NULL) {
@@ -603,6 +605,8 @@ const struct store_ops store_pg_ops = {
     .close = pg_close,
     .listen = pg_listen,
     .set_db_timeout = pg_set_db_timeout,
+    .read_begin = pg_read_begin,
+    .read_end = pg_read_end,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
     .tx_begin = pg_tx_begin,

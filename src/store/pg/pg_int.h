@@ -108,6 +108,9 @@ struct pg_store {
     _Atomic long long user_locks_all;
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
+    /* the read connection a thread holds between store_read_begin and store_read_end
+     * (conn.c pg_read_begin): pg_reader_get gives it, pg_reader_put keeps it */
+    pthread_key_t pinned_key;
     struct pg_conn *idle[PG_POOL_MAX];
     int nidle, nopen;
     /* the LISTEN connection and its thread (definition changes from other daemons) */
@@ -134,6 +137,10 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err);
  * result (PQclear it) or NULL with err filled. */
 PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
                  const int *lengths, unsigned binary, struct err *err);
+
+/* store.h "A consistent read" (conn.c). */
+int pg_read_begin(struct store *s, struct err *err);
+void pg_read_end(struct store *s);
 
 /* PQexec within the connection's answer timeout: the last result, or NULL when the query
  * could not be sent, no result came, or the timeout passed (c->timed_out). */

@@ -573,8 +573,27 @@ static void sqlite_write_metrics(struct store *store, struct buf *b)
     sqlite_ckpt_write_metrics(s, b);
 }
 
+/* store.h "A consistent read": a read transaction on the thread's connection (WAL: its
+ * snapshot is taken by the first read and kept until COMMIT) */
+static int sqlite_read_begin(struct store *store, struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(store, err);
+    return c != NULL ? sqlite_conn_exec(c, "BEGIN", err) : -1;
+}
+
+static void sqlite_read_end(struct store *store)
+{
+    struct err err;
+    struct sqlite_conn *c = sqlite_reader(store, &err);
+    if (c != NULL && !sqlite3_get_autocommit(c->db) && sqlite_conn_exec(c, "COMMIT", &err) != 0) {
+        sqlite_conn_exec(c, "ROLLBACK", &err);
+    }
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
+    .read_begin = sqlite_read_begin,
+    .read_end = sqlite_read_end,
     .open = sqlite_open,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
