@@ -168,6 +168,9 @@ struct stats_lift {
     struct stats_opt ci_lo; /* interval per method: Welch t, Bayesian z, or sequential CS */
     struct stats_opt ci_hi;
     struct stats_opt p_value; /* two-sided; absent under bayesian (not applicable) */
+    struct stats_opt df;      /* frequentist: the t distribution's df of ci and p_value (the
+                                 comparison's Welch df, or the relative lift's own when that is
+                                 undefined); absent under the other methods */
 };
 
 /*
@@ -237,6 +240,17 @@ int stats_beta_compare(double alpha_a, double beta_a, double alpha_b, double bet
 int stats_sequential_interval(double est, double se, double n, double alpha, double tuning,
                               double *halfwidth, double *p_value);
 
+/*
+ * The confidence sequence's half-width for estimate est after n users whose always-valid
+ * p-value (stats_sequential_interval) would be p: with L(a) = ln(sqrt(n rho^2 + 1) / a),
+ * |est| sqrt(L(alpha) / L(p)) (0 when p = 0). p = 1 gives the narrowest standard error
+ * whose p-value is 1 (the formula caps it there). Return 0, or -1 when an input is out of
+ * range (p outside [0, 1], n < 1, alpha outside (0, 1), tuning <= 0, est not finite) or the
+ * result is not finite. Thread-safe.
+ */
+int stats_sequential_halfwidth_for_p(double est, double n, double alpha, double tuning, double p,
+                                     double *halfwidth);
+
 /* ---- sample ratio mismatch ---------------------------------------------------------------- */
 
 struct stats_srm {
@@ -269,6 +283,35 @@ int stats_srm_test(const int64_t *observed, const double *weights, size_t k, str
  */
 int stats_adjust_pvalues(enum stats_correction method, const struct stats_opt *p,
                          struct stats_opt *adj, size_t m, struct err *err);
+
+/* The multiplicity-adjusted interval of one lift (stats_adjusted_interval). */
+struct stats_adjusted_ci {
+    struct stats_opt lo; /* the ends when bounded; both absent when unbounded or undefined */
+    struct stats_opt hi;
+    bool unbounded; /* the whole line: the adjusted p-value is 1 (frequentist) */
+};
+
+/*
+ * The interval of lift l adjusted for multiplicity as its p-value is (STATS.md "Multiple
+ * comparisons"), as GrowthBook reports adjusted intervals: the standard error that gives the
+ * adjusted p-value p_adj under the test's own distribution, then the method's interval with
+ * it, so that the interval excludes 0 exactly when p_adj < alpha.
+ *   frequentist  SE_adj = |est| / t(1 - p_adj/2, df), est +- t(1 - alpha/2, df) SE_adj
+ *                (df: l->df); p_adj = 1 (also est = 0) needs an infinite SE: unbounded.
+ *   sequential   the SE whose always-valid p-value is p_adj, then the confidence sequence
+ *                with it: est +- |est| sqrt(ln(sqrt(n rho^2 + 1)/alpha) /
+ *                ln(sqrt(n rho^2 + 1)/p_adj)), n = nA + nB users (the formula's p is capped
+ *                at 1: for p_adj = 1 this is the narrowest such SE).
+ * The result is never narrower than l's own interval (a correction never lowers a p-value,
+ * so that only matters where the sequential p-value is capped at 1, or p_adj = 0). To the
+ * last bit at the threshold, p_adj decides: an end is moved by the least amount so that
+ * the interval holds 0 exactly when p_adj >= alpha.
+ * Undefined (both ends absent, unbounded false) under bayesian (no p-values), without an
+ * estimate, an interval of l, or p_adj, or when p_adj is outside [0, 1]. Never NaN or
+ * infinite ends. cfg gives method, alpha and sequential_tuning. Thread-safe, pure.
+ */
+void stats_adjusted_interval(const struct stats_config *cfg, const struct stats_lift *l, double n,
+                             struct stats_opt p_adj, struct stats_adjusted_ci *out);
 
 /* ---- power / sample size ------------------------------------------------------------------- */
 

@@ -280,12 +280,11 @@ static json_t *srm_json(const struct experiment *x, const int64_t *users, struct
     return o;
 }
 
-/* One metric's block; appends each treatment's absolute p-value to the family
- * family[0..famcap) and its relative p-value to family[famcap..2 famcap). */
+/* One metric's block; appends each treatment (its p-values, lifts, variant object) to the
+ * family fam. */
 static json_t *metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
-                           const struct arms *a, const struct results_params *p,
-                           struct stats_opt *family, size_t famcap, json_t **family_refs,
-                           bool *decrease, size_t *nfam, struct err *err)
+                           const struct arms *a, const struct results_params *p, struct family *fam,
+                           struct err *err)
 {
     struct stats_config cfg;
     stats_config_default(&cfg);
@@ -361,11 +360,17 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
         if (c.warning[0] != '\0') {
             json_object_set_new(v, "warning", json_string(c.warning));
         }
-        family[*nfam] = c.absolute.p_value;
-        family[famcap + *nfam] = c.relative.p_value;
-        family_refs[*nfam] = v;
-        decrease[*nfam] = m->goal == STATS_GOAL_DECREASE;
-        (*nfam)++;
+        size_t k = fam->n++;
+        fam->p[k] = c.absolute.p_value;
+        fam->p[fam->cap + k] = c.relative.p_value;
+        fam->refs[k] = v;
+        fam->decrease[k] = m->goal == STATS_GOAL_DECREASE;
+        fam->member[k] =
+            (struct family_member){.abs = c.absolute,
+                                   .rel = c.relative,
+                                   .users = a->ratio ? (double)a->rarm[0].n + (double)a->rarm[i].n
+                                                     : (double)a->arm[0].n + (double)arm->n,
+                                   .tuning = x->sequential_tuning};
     }
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "key", m->key, "name", m->name, "type",
                           stats_metric_type_name(m->type), "goal", stats_goal_name(m->goal),
@@ -382,9 +387,11 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
 
 /*
  * The verdict shown beside the headline (STATS.md "Multiple comparisons"): the relative
- * lift's own significance (its adjusted p-value, or under bayesian the chance to beat
- * control) in the goal's direction: "win", "loss", "flat" (not significant) or "none"
- * (no relative estimate). The absolute lift's `significant` stays beside it.
+ * lift's own significance in the goal's direction: "win", "loss", "flat" (not significant)
+ * or "none" (no relative estimate). That significance is the one of the interval shown
+ * beside it: its adjusted p-value under a correction, whose interval is ci_adjusted (which
+ * excludes 0 exactly then), else its p-value (its ci), or under bayesian its ci excluding 0.
+ * The absolute lift's `significant` stays beside it.
  */
 static const char *verdict_of(const json_t *v, bool decrease)
 {
@@ -522,6 +529,7 @@ void results_family_init(struct family *f, size_t cap)
     f->p = xcalloc(2 * f->cap, sizeof(*f->p));
     f->refs = xcalloc(f->cap, sizeof(*f->refs));
     f->decrease = xcalloc(f->cap, sizeof(*f->decrease));
+    f->member = xcalloc(f->cap, sizeof(*f->member));
 }
 
 void results_family_free(struct family *f)
@@ -529,9 +537,43 @@ void results_family_free(struct family *f)
     free(f->p);
     free(f->refs);
     free(f->decrease);
+    free(f->member);
 }
 
-/* Adjust both families and fill p_value_adjusted, significant and verdict. */
+/*
+ * Under a correction, lift (the variant v's absolute_lift or relative_lift object) gets
+ * ci_adjusted: the interval that goes with its adjusted p-value (stats_adjusted_interval),
+ * so that the verdict from that p-value never sits beside an interval that says otherwise.
+ * [low, high]; [null, null] when unbounded (the adjusted p-value is 1 under the t test:
+ * v's warning says so); null when undefined (bayesian, no adjusted p-value).
+ */
+static void ci_adjusted_set(json_t *v, json_t *lift, const struct results_params *p,
+                            const struct family_member *fm, const struct stats_lift *l,
+                            struct stats_opt p_adj)
+{
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    cfg.method = p->method;
+    cfg.alpha = p->alpha;
+    cfg.sequential_tuning = fm->tuning;
+    struct stats_adjusted_ci ci;
+    stats_adjusted_interval(&cfg, l, fm->users, p_adj, &ci);
+    if (ci.lo.present && ci.hi.present) {
+        json_object_set_new(lift, "ci_adjusted", json_pack("[f, f]", ci.lo.value, ci.hi.value));
+        return;
+    }
+    json_object_set_new(lift, "ci_adjusted", ci.unbounded ? json_pack("[n, n]") : json_null());
+    if (ci.unbounded) {
+        const char *had = json_string_value(json_object_get(v, "warning"));
+        char w[STATS_WARNING_MAX];
+        snprintf(w, sizeof(w), "%s", had != NULL ? had : "");
+        stats_warning_add(w, "an adjusted p-value is 1: its adjusted interval is unbounded");
+        json_object_set_new(v, "warning", json_string(w));
+    }
+}
+
+/* Adjust both families and fill p_value_adjusted, significant, verdict and, under a
+ * correction, each lift's ci_adjusted. */
 int results_family_finish(struct family *f, const struct results_params *p, struct err *err)
 {
     /* The absolute and the relative p-values are two families, each adjusted alike. */
@@ -549,6 +591,12 @@ int results_family_finish(struct family *f, const struct results_params *p, stru
                                 json_boolean(f->p[i].present && f->p[i].value < p->alpha));
             json_object_set_new(rel, "significant",
                                 json_boolean(pr->present && pr->value < p->alpha));
+        }
+        if (p->correction != STATS_CORRECTION_NONE) {
+            const struct family_member *fm = &f->member[i];
+            ci_adjusted_set(f->refs[i], json_object_get(f->refs[i], "absolute_lift"), p, fm,
+                            &fm->abs, f->p[i]);
+            ci_adjusted_set(f->refs[i], rel, p, fm, &fm->rel, f->p[f->cap + i]);
         }
         json_object_set_new(f->refs[i], "verdict",
                             json_string(verdict_of(f->refs[i], f->decrease[i])));
@@ -618,8 +666,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         } else if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
             goto out;
         }
-        json_t *mj = metric_json(x, &m, guardrail, &a, p, fam->p, fam->cap, fam->refs,
-                                 fam->decrease, &fam->n, err);
+        json_t *mj = metric_json(x, &m, guardrail, &a, p, fam, err);
         if (mj == NULL) {
             goto out;
         }

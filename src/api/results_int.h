@@ -71,20 +71,30 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);
 
+/* What one member's adjusted intervals are computed from (results_family_finish). */
+struct family_member {
+    struct stats_lift abs, rel; /* the comparison's lifts: estimates, intervals, df */
+    double users;               /* nA + nB, the sequential interval's n */
+    double tuning;              /* the experiment's sequential N* */
+};
+
 /* The multiple-comparison family of one response (STATS.md "Multiple comparisons"): every
  * (metric, treatment) p-value of it (under a breakdown: of every slice), absolute p-values
- * in p[0..cap), relative ones in p[cap..2 cap); refs: the variant objects to fill. */
+ * in p[0..cap), relative ones in p[cap..2 cap); refs: the variant objects to fill; member:
+ * each one's lifts, for the adjusted intervals. */
 struct family {
     struct stats_opt *p;
     json_t **refs;
     bool *decrease;
+    struct family_member *member;
     size_t cap, n;
 };
 
 /* Room for cap p-values (of each kind); free with results_family_free. */
 void results_family_init(struct family *f, size_t cap);
 void results_family_free(struct family *f);
-/* Adjust both families and fill p_value_adjusted, significant and verdict. */
+/* Adjust both families and fill p_value_adjusted, significant, verdict and, under a
+ * correction, each lift's ci_adjusted (the interval shown beside the verdict). */
 int results_family_finish(struct family *f, const struct results_params *p, struct err *err);
 
 /* One value of a dimension breakdown: its exposed users and, per metric k (metrics, then

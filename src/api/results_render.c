@@ -81,12 +81,25 @@ static const json_t *ci_part(const json_t *lift, size_t i)
     return json_array_get(json_object_get(lift, "ci"), i);
 }
 
+/* An end of a lift's ci_adjusted that is unbounded (the array is there, the end null) reads
+ * "-inf" / "inf" (as strtod and spreadsheets' importers read them): true and out filled. */
+static bool ci_adjusted_unbounded(const json_t *lift, size_t i, char *out, size_t n)
+{
+    const json_t *ci = json_object_get(lift, "ci_adjusted");
+    if (!json_is_array(ci) || !json_is_null(json_array_get(ci, i))) {
+        return false;
+    }
+    snprintf(out, n, "%s", i == 0 ? "-inf" : "inf");
+    return true;
+}
+
 /* Where a column's value lives. */
 enum scope {
     SC_RESULT,   /* top-level field (a, b = nested) */
     SC_METRIC,   /* the metric block */
     SC_VARIANT,  /* the metric's variant entry */
     SC_CI,       /* variant.a.ci[idx] */
+    SC_CI_ADJ,   /* variant.a.ci_adjusted[idx] (an unbounded end: -inf, inf) */
     SC_SRM,      /* srm.a[variant index] (idx 1) or srm.a (idx 0) */
     SC_DECISION, /* decision.a, on the decision metric's rows only */
 };
@@ -167,6 +180,11 @@ static const struct column columns[] = {
     {"decision_days_left", SC_DECISION, "days_left", NULL, 0},
     {"decision_warning", SC_DECISION, "warning", NULL, 0},
     {"metric_warning", SC_METRIC, "warning", NULL, 0}, /* a ratio during a rebuild */
+    /* under a correction, the intervals of the adjusted p-values (empty without one) */
+    {"absolute_ci_adjusted_low", SC_CI_ADJ, "absolute_lift", NULL, 0},
+    {"absolute_ci_adjusted_high", SC_CI_ADJ, "absolute_lift", NULL, 1},
+    {"relative_ci_adjusted_low", SC_CI_ADJ, "relative_lift", NULL, 0},
+    {"relative_ci_adjusted_high", SC_CI_ADJ, "relative_lift", NULL, 1},
 };
 #define NCOLS    (sizeof(columns) / sizeof(columns[0]))
 #define CELL_MAX 400
@@ -184,6 +202,8 @@ static const json_t *column_value(const struct column *c, const json_t *res, con
         return path(v, c->a, c->b);
     case SC_CI:
         return ci_part(json_object_get(v, c->a), c->idx);
+    case SC_CI_ADJ:
+        return json_array_get(path(v, c->a, "ci_adjusted"), c->idx);
     case SC_SRM: {
         const json_t *x = path(res, "srm", c->a);
         return c->idx ? json_array_get(x, vi) : x;
@@ -208,6 +228,11 @@ static void row_values(const json_t *res, const json_t *m, const json_t *v, size
 {
     for (size_t c = 0; c < NCOLS; c++) {
         const json_t *x = column_value(&columns[c], res, m, v, vi);
+        if (columns[c].scope == SC_CI_ADJ &&
+            ci_adjusted_unbounded(json_object_get(v, columns[c].a), columns[c].idx, row[c],
+                                  sizeof(row[c]))) {
+            continue;
+        }
         if (json_is_string(x)) {
             results_csv_text_cell(json_string_value(x), row[c], sizeof(row[c]));
         } else {
@@ -315,7 +340,13 @@ static void table_one(struct buf *b, const json_t *res)
                    prog[0] ? prog : "n/a", left[0] ? left : "n/a");
     }
     buf_append(b, "\n", 1);
-    /* the headline is the relative lift: its p-value and verdict beside it (STATS.md) */
+    /* the headline is the relative lift: its p-value and verdict beside it (STATS.md); under
+     * a correction its interval is the adjusted one, the interval of the adjusted p-value
+     * that the verdict comes from, and says so */
+    const json_t *corr = json_object_get(res, "correction");
+    bool adjusted = json_is_string(corr) && strcmp(json_string_value(corr), "none") != 0 &&
+                    !(json_is_string(json_object_get(res, "method")) &&
+                      strcmp(json_string_value(json_object_get(res, "method")), "bayesian") == 0);
     static const struct column shown[] = {
         {"metric", SC_METRIC, "key", NULL, 0},
         {"variant", SC_VARIANT, "key", NULL, 0},
@@ -329,10 +360,21 @@ static void table_one(struct buf *b, const json_t *res)
         {"P(beat)", SC_VARIANT, "chance_to_beat_control", NULL, 0},
         {"verdict", SC_VARIANT, "verdict", NULL, 0},
     };
-    static const int widths[] = {16, 12, 9, 11, 10, 10, 10, 10, 10, 8, 8};
+    static const struct column adj_low = {"adj.ci.low", SC_CI_ADJ, "relative_lift", NULL, 0};
+    static const struct column adj_high = {"adj.ci.high", SC_CI_ADJ, "relative_lift", NULL, 1};
+    static const int widths[] = {16, 12, 9, 11, 10, 11, 11, 10, 10, 8, 8};
     const size_t ns = sizeof(shown) / sizeof(shown[0]);
+    const struct column *cols[sizeof(shown) / sizeof(shown[0])];
+    if (adjusted) {
+        buf_printf(b,
+                   "adj.ci: the relative lift's interval adjusted for the %s correction, "
+                   "as its p-value; the verdict follows it\n",
+                   json_string_value(corr));
+    }
     for (size_t c = 0; c < ns; c++) {
-        buf_printf(b, "%-*s ", widths[c], shown[c].name);
+        cols[c] =
+            adjusted && shown[c].scope == SC_CI ? (shown[c].idx ? &adj_high : &adj_low) : &shown[c];
+        buf_printf(b, "%-*s ", widths[c], cols[c]->name);
     }
     buf_append(b, "\n", 1);
     size_t i, j;
@@ -343,7 +385,11 @@ static void table_one(struct buf *b, const json_t *res)
         {
             for (size_t c = 0; c < ns; c++) {
                 char cell[CELL_MAX];
-                cell_text(column_value(&shown[c], res, m, v, j), cell, sizeof(cell));
+                if (cols[c]->scope != SC_CI_ADJ ||
+                    !ci_adjusted_unbounded(json_object_get(v, cols[c]->a), cols[c]->idx, cell,
+                                           sizeof(cell))) {
+                    cell_text(column_value(cols[c], res, m, v, j), cell, sizeof(cell));
+                }
                 buf_printf(b, "%-*s ", widths[c], cell);
             }
             buf_append(b, "\n", 1);

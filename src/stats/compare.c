@@ -85,6 +85,7 @@ static void lift_clear(struct stats_lift *l)
     l->ci_lo = stats_opt_none();
     l->ci_hi = stats_opt_none();
     l->p_value = stats_opt_none();
+    l->df = stats_opt_none();
 }
 
 static void comparison_clear(struct stats_comparison *out)
@@ -176,6 +177,7 @@ static void lift_interval(const struct stats_config *cfg, struct stats_lift *l, 
             double tq = gsl_cdf_tdist_Qinv(cfg->alpha / 2.0, df.value);
             half = tq * se;
             p = 2.0 * gsl_cdf_tdist_P(-fabs(est / se), df.value);
+            l->df = df; /* what an adjusted interval inverts (stats_adjusted_interval) */
         }
         break;
     case STATS_METHOD_BAYESIAN:

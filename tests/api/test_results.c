@@ -4,10 +4,12 @@
  * fixtures (tests/fixtures/stats_reference.json), and check that GET .../results returns
  * the reference numbers (1e-6 relative + 1e-9 absolute). Also: GrowthBook's published
  * binomial example, CUPED from real pre-period events, SRM, CSV, time series, power,
- * parameter validation and results frozen at stop.
+ * parameter validation and results frozen at stop; under a correction, the adjusted
+ * intervals beside the verdicts (API and `bunsen results --format table`).
  */
 #include "harness.h"
 
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -988,6 +990,199 @@ static void test_ratio_metric(void **state)
     json_decref(res);
 }
 
+/* Whether a lift's ci_adjusted excludes 0 (unbounded ends, null, do not). */
+static bool adj_excludes_zero(const json_t *lift)
+{
+    const json_t *c = json_object_get(lift, "ci_adjusted");
+    const json_t *lo = json_array_get(c, 0), *hi = json_array_get(c, 1);
+    return (json_is_number(lo) && json_number_value(lo) > 0) ||
+           (json_is_number(hi) && json_number_value(hi) < 0);
+}
+
+/* One lift under a correction: ci_adjusted excludes 0 exactly when its adjusted p-value is
+ * below alpha (its `significant`), holds the unadjusted ci, and is the interval of the SE
+ * that gives the adjusted p-value (frequentist: estimate +- t(1 - alpha/2, df) |estimate| /
+ * t(1 - p_adj/2, df)); [null, null] only for an adjusted p-value of 1, with a warning. */
+static void check_adjusted_lift(const json_t *v, const json_t *lift, const json_t *p_adj,
+                                const json_t *sig, double alpha, bool frequentist, const char *what)
+{
+    const json_t *ca = json_object_get(lift, "ci_adjusted");
+    if (!json_is_array(ca) || json_array_size(ca) != 2) {
+        fail_msg("%s: no ci_adjusted", what);
+    }
+    assert_true(json_is_number(p_adj));
+    double pa = json_number_value(p_adj);
+    if ((pa < alpha) != json_is_true(sig) || json_is_true(sig) != adj_excludes_zero(lift)) {
+        fail_msg("%s: p_adj %.6g, significant %d, ci_adjusted excludes 0: %d", what, pa,
+                 json_is_true(sig), adj_excludes_zero(lift));
+    }
+    const json_t *lo = json_array_get(ca, 0), *hi = json_array_get(ca, 1);
+    if (json_is_null(lo) || json_is_null(hi)) {
+        assert_true(json_is_null(lo) && json_is_null(hi));
+        assert_true(frequentist && pa == 1);
+        assert_non_null(strstr(json_string_value(json_object_get(v, "warning")),
+                               "adjusted interval is unbounded"));
+        return;
+    }
+    double est = json_number_value(json_object_get(lift, "estimate"));
+    double l = json_number_value(lo), h = json_number_value(hi);
+    const json_t *raw = json_object_get(lift, "ci");
+    double rl = json_number_value(json_array_get(raw, 0)),
+           rh = json_number_value(json_array_get(raw, 1));
+    double tol = 1e-9 * (fabs(est) + (h - l));
+    if (!(l <= rl + tol && h >= rh - tol) || fabs((l + h) / 2 - est) > tol) {
+        fail_msg("%s: ci_adjusted [%.10g, %.10g] around %.10g does not hold ci [%.10g, %.10g]",
+                 what, l, h, est, rl, rh);
+    }
+    if (frequentist) {
+        double df = json_number_value(json_object_get(v, "df"));
+        double hw = fabs(est) * gsl_cdf_tdist_Qinv(alpha / 2, df) / gsl_cdf_tdist_Qinv(pa / 2, df);
+        hw = fmax(hw, (rh - rl) / 2);
+        near_d(lo, est - hw, what);
+        near_d(hi, est + hw, what);
+    }
+}
+
+/* Every treatment of res: both lifts checked, and the verdict is the one of the relative
+ * ci_adjusted shown beside it. */
+static void check_adjusted(const json_t *res, double alpha, bool frequentist)
+{
+    size_t i, j;
+    const json_t *m, *v;
+    json_array_foreach(json_object_get(res, "metrics"), i, m)
+    {
+        json_array_foreach(json_object_get(m, "variants"), j, v)
+        {
+            if (j == 0) {
+                assert_null(json_object_get(json_object_get(v, "relative_lift"), "ci_adjusted"));
+                continue;
+            }
+            const char *what = fmt("%s/%s", json_string_value(json_object_get(m, "key")),
+                                   json_string_value(json_object_get(v, "key")));
+            char name[128];
+            snprintf(name, sizeof(name), "%s", what);
+            const json_t *rel = json_object_get(v, "relative_lift");
+            check_adjusted_lift(v, json_object_get(v, "absolute_lift"),
+                                json_object_get(v, "p_value_adjusted"),
+                                json_object_get(v, "significant"), alpha, frequentist, name);
+            check_adjusted_lift(v, rel, json_object_get(rel, "p_value_adjusted"),
+                                json_object_get(rel, "significant"), alpha, frequentist, name);
+            const char *vd = json_string_value(json_object_get(v, "verdict"));
+            if ((strcmp(vd, "flat") != 0) != adj_excludes_zero(rel)) {
+                fail_msg("%s: verdict %s beside a relative ci_adjusted that %s 0", name, vd,
+                         adj_excludes_zero(rel) ? "excludes" : "holds");
+            }
+        }
+    }
+}
+
+/* The reviewer's case: a relative interval excluding 0 (p 0.02) whose Holm-adjusted p-value
+ * is above alpha gave the verdict "flat" beside that interval, in the API and in `bunsen
+ * results --correction holm --format table`. Under a correction each lift now has
+ * ci_adjusted, the interval of its adjusted p-value, and the verdict is the one of it: under
+ * holm and bh, frequentist and sequential, for every metric and treatment. */
+static void test_correction_intervals(void **state)
+{
+    (void)state;
+    const char *keys[] = {"mc_a", "mc_b", "mc_c", "mc_d"};
+    const int conv[4][3] = {{100, 140, 100}, {100, 200, 110}, {100, 90, 95}, {100, 60, 105}};
+    for (int k = 0; k < 4; k++) {
+        make_metric(keys[k], k == 2 ? "count" : "binomial");
+    }
+    post_ok("/api/v1/experiments",
+            json_pack("{s:s, s:[{s:s, s:f}, {s:s, s:f}, {s:s, s:f}], s:[s, s, s, s]}", "key",
+                      "multi", "variants", "key", "v0", "weight", 0.25, "key", "v1", "weight", 0.25,
+                      "key", "v2", "weight", 0.5, "metrics", keys[0], keys[1], keys[2], keys[3]));
+    post_ok("/api/v1/experiments/multi/start", json_object());
+    for (int k = 0; k < 4; k++) {
+        for (int arm = 0; arm < 3; arm++) {
+            ingest_binomial_arm("multi", keys[k], arm, 1000, conv[k][arm]);
+        }
+    }
+    json_t *res = results("multi", "cuped=false&correction=holm");
+    const json_t *a1 = treatment(res, 0, 1);
+    const json_t *rel = json_object_get(a1, "relative_lift");
+    /* the unadjusted interval excludes 0, the adjusted p-value is above alpha */
+    assert_true(json_number_value(ci(a1, "relative_lift", 0)) > 0);
+    assert_true(json_number_value(json_object_get(rel, "p_value")) < 0.05);
+    assert_true(json_number_value(json_object_get(rel, "p_value_adjusted")) > 0.05);
+    assert_string_equal(json_string_value(json_object_get(a1, "verdict")), "flat");
+    const json_t *adj = json_object_get(rel, "ci_adjusted");
+    assert_true(json_number_value(json_array_get(adj, 0)) < 0);
+    assert_true(json_number_value(json_array_get(adj, 1)) > 0);
+    /* a lift of exactly 0: p = 1, adjusted 1, an unbounded adjusted interval */
+    const json_t *a2 = treatment(res, 0, 2);
+    assert_true(json_is_null(
+        json_array_get(json_object_get(json_object_get(a2, "relative_lift"), "ci_adjusted"), 0)));
+    /* significant after the correction: a win and a loss */
+    assert_string_equal(json_string_value(json_object_get(treatment(res, 1, 1), "verdict")), "win");
+    assert_string_equal(json_string_value(json_object_get(treatment(res, 3, 1), "verdict")),
+                        "loss");
+    check_adjusted(res, 0.05, true);
+    json_decref(res);
+    const char *cases[][2] = {{"cuped=false&correction=bh", "f"},
+                              {"cuped=false&correction=holm&alpha=0.1", "f"},
+                              {"cuped=false&correction=holm&method=sequential", "s"},
+                              {"cuped=false&correction=bh&method=sequential", "s"}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        res = results("multi", cases[c][0]);
+        check_adjusted(res, json_number_value(json_object_get(res, "alpha")),
+                       cases[c][1][0] == 'f');
+        json_decref(res);
+    }
+    /* without a correction, no adjusted interval (ci is the interval of the verdict); under
+     * bayesian no p-values, so none to adjust */
+    res = results("multi", "cuped=false&correction=none");
+    assert_null(
+        json_object_get(json_object_get(treatment(res, 0, 1), "relative_lift"), "ci_adjusted"));
+    json_decref(res);
+    res = results("multi", "cuped=false&correction=holm&method=bayesian");
+    assert_true(json_is_null(
+        json_object_get(json_object_get(treatment(res, 0, 1), "relative_lift"), "ci_adjusted")));
+    json_decref(res);
+
+    /* the CLI table shows the adjusted interval beside the verdict, labelled so */
+    char *out = NULL;
+    const char *args[] = {"results",  "multi", "--correction", "holm", "--cuped", "false",
+                          "--format", "table", "--data-dir",   D.dir,  NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    assert_non_null(strstr(out, "adj.ci.low"));
+    assert_non_null(strstr(out, "adj.ci.high"));
+    assert_null(strstr(out, " ci.low"));
+    const char *row = strstr(out, "\nmc_a             v1 ");
+    if (row == NULL) {
+        fail_msg("no mc_a/v1 row in\n%s", out);
+    }
+    char metric[32], variant[32], lo[32], hi[32], verdict[32];
+    double users, mean, lift, p, padj;
+    assert_int_equal(sscanf(row, "%31s %31s %lf %lf %lf %31s %31s %lf %lf %31s", metric, variant,
+                            &users, &mean, &lift, lo, hi, &p, &padj, verdict),
+                     10);
+    assert_true(strtod(lo, NULL) < 0 && strtod(hi, NULL) > 0); /* the adjusted one: holds 0 */
+    assert_string_equal(verdict, "flat");
+    row = strstr(out, "\nmc_a             v2 ");
+    assert_non_null(row);
+    assert_int_equal(sscanf(row, "%31s %31s %lf %lf %lf %31s %31s", metric, variant, &users, &mean,
+                            &lift, lo, hi),
+                     7);
+    assert_string_equal(lo, "-inf");
+    assert_string_equal(hi, "inf");
+    free(out);
+
+    /* CSV: the adjusted ends in their columns */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/multi/results?format=csv&cuped=false&"
+                              "correction=holm",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, ",absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
+                                   "relative_ci_adjusted_low,relative_ci_adjusted_high"));
+    assert_non_null(strstr(r.body, ",-inf,inf\r\n"));
+    resp_free(&r);
+}
+
 static void test_frozen_at_stop(void **state)
 {
     (void)state;
@@ -1031,6 +1226,7 @@ int main(void)
         cmocka_unit_test(test_large_values_and_pre_equals_post),
         cmocka_unit_test(test_users_export),
         cmocka_unit_test(test_ratio_metric),
+        cmocka_unit_test(test_correction_intervals),
         cmocka_unit_test(test_frozen_at_stop),
     };
     return cmocka_run_group_tests_name("api_results", tests, setup, teardown);

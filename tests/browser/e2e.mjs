@@ -91,19 +91,24 @@ async function compareResults(p, params) {
       checked += 2;
       if (i === 0) continue;
       assertEq(await text(cell(p, m.key, v.key, 'lift')), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${m.key}/${v.key} lift`);
+      // under a correction the adjusted intervals (ci_adjusted), the intervals of the verdicts
+      const shownRel = fmt.shownInterval(v.relative_lift, r);
+      const shownAbs = fmt.shownInterval(v.absolute_lift, r);
+      assertEq(shownRel.adjusted, fmt.isAdjusted(r), `${m.key}/${v.key}: adjusted interval exactly under a correction`);
       const ciText = await text(cell(p, m.key, v.key, 'ci'));
-      assertEq(ciText, fmt.fmtPctInterval(v.relative_lift.ci), `${m.key}/${v.key} interval`);
-      assertEq(await text(cell(p, m.key, v.key, 'abs')), `${f.abs(v.absolute_lift.estimate)} ${f.absInterval(v.absolute_lift.ci)}`, `${m.key}/${v.key} absolute lift`);
+      assertEq(ciText, fmt.fmtShownPct(shownRel), `${m.key}/${v.key} interval`);
+      assertEq(await text(cell(p, m.key, v.key, 'abs')), `${f.abs(v.absolute_lift.estimate)} ${shownAbs.unbounded ? fmt.UNBOUNDED_INTERVAL : f.absInterval(shownAbs.ci)}`, `${m.key}/${v.key} absolute lift`);
       const pv = fmt.significanceText(v, r);
       assertEq(await text(cell(p, m.key, v.key, 'p')), pv, `${m.key}/${v.key} ${r.method === 'bayesian' ? 'chance to beat control' : 'p-value'}`);
       assert(pv !== '100.0%' && pv !== '0.0%', `${m.key}/${v.key}: never a certainty (${pv})`);
       const vd = fmt.verdict(v, m.goal, r);
       const shown = await text(cell(p, m.key, v.key, 'verdict'));
       assert(shown.endsWith(fmt.VERDICT_TEXT[vd]), `${m.key}/${v.key} verdict ${vd} (shown ${shown})`);
-      // the verdict is the one of the interval drawn beside it (STATS.md)
-      const ci = v.relative_lift.ci;
-      if (Array.isArray(ci) && ci[0] < 0 && ci[1] > 0) assert(shown.endsWith('Not significant'), `${m.key}/${v.key}: ${shown} beside ${ciText}, which crosses 0`);
-      if (Array.isArray(ci) && (ci[0] > 0 || ci[1] < 0) && (r.correction === 'none' || r.method === 'bayesian')) assert(!shown.endsWith('Not significant'), `${m.key}/${v.key}: not significant beside ${ciText}`);
+      // the verdict is the one of the interval drawn beside it (STATS.md), also under a
+      // correction (the adjusted interval)
+      const ci = shownRel.ci;
+      if (shownRel.unbounded || (Array.isArray(ci) && ci[0] < 0 && ci[1] > 0)) assert(shown.endsWith('Not significant'), `${m.key}/${v.key}: ${shown} beside ${ciText}, which crosses 0`);
+      if (Array.isArray(ci) && (ci[0] > 0 || ci[1] < 0)) assert(!shown.endsWith('Not significant'), `${m.key}/${v.key}: not significant beside ${ciText}`);
       checked += 5;
     }
     assertEq(decimals.size, 1, `${m.key}: one precision for every mean`);

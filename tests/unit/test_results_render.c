@@ -1,7 +1,8 @@
 /*
  * test_results_render.c - the text forms of a results document (results_render.c): the
  * terminal table prints small p-values in exponent form and the relative verdict beside the
- * relative interval; the CSV carries every field, numbers at full precision.
+ * relative interval (under a correction the adjusted one); the CSV carries every field,
+ * numbers at full precision.
  */
 #include "unit.h"
 
@@ -104,12 +105,90 @@ static void test_table_breakdown(void **state)
     json_decref(bd);
 }
 
+/* The doc's treatment under a Holm correction, the reviewer's case: an unadjusted relative
+ * interval excluding 0 beside "flat" (adjusted p 0.2024), its adjusted interval holding 0;
+ * the absolute lift's adjusted interval unbounded. */
+static json_t *holm_doc(void)
+{
+    json_t *j = doc();
+    json_object_set_new(j, "correction", json_string("holm"));
+    json_t *v = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "variants"), 1);
+    json_t *rel = json_object_get(v, "relative_lift");
+    json_object_set_new(rel, "ci", json_pack("[f, f]", 0.02167, 0.3263));
+    json_object_set_new(rel, "p_value", json_real(0.0253));
+    json_object_set_new(rel, "p_value_adjusted", json_real(0.2024));
+    json_object_set_new(rel, "ci_adjusted", json_pack("[f, f]", -0.0925, 0.4405));
+    json_object_set_new(json_object_get(v, "absolute_lift"), "ci_adjusted", json_pack("[n, n]"));
+    return j;
+}
+
+/* Under a correction the table shows the adjusted interval beside the verdict, labelled so
+ * (it showed the unadjusted one, excluding 0, beside "flat"); an unbounded end reads -inf /
+ * inf. */
+static void test_table_adjusted(void **state)
+{
+    (void)state;
+    json_t *j = holm_doc();
+    char *t = results_to_table(j);
+    assert_non_null(strstr(t, "adj.ci.low  adj.ci.high"));
+    assert_non_null(strstr(t, "adjusted for the holm correction"));
+    assert_null(strstr(t, "0.02167"));
+    const char *row = strstr(t, "\nrev              b ");
+    assert_non_null(row);
+    assert_non_null(strstr(row, " -0.0925 "));
+    assert_non_null(strstr(row, " 0.4405 "));
+    assert_non_null(strstr(row, " flat "));
+    free(t);
+    /* without a correction, the interval (and its heading) as before */
+    json_object_set_new(j, "correction", json_string("none"));
+    t = results_to_table(j);
+    assert_null(strstr(t, "adj.ci"));
+    assert_non_null(strstr(t, " ci.low "));
+    assert_non_null(strstr(t, "0.02167"));
+    free(t);
+    /* an unbounded relative interval */
+    json_object_set_new(j, "correction", json_string("bh"));
+    json_t *v = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "variants"), 1);
+    json_object_set_new(json_object_get(v, "relative_lift"), "ci_adjusted", json_pack("[n, n]"));
+    t = results_to_table(j);
+    assert_non_null(strstr(t, " -inf        inf "));
+    free(t);
+    json_decref(j);
+}
+
+/* The CSV carries ci_adjusted in four appended columns; unbounded ends read -inf, inf;
+ * without a correction they are empty. */
+static void test_csv_adjusted(void **state)
+{
+    (void)state;
+    json_t *j = holm_doc();
+    char *c = results_to_csv(j);
+    const char *eol = strstr(c, "\r\n");
+    assert_non_null(eol);
+    assert_true(eol - c > 100);
+    assert_int_equal(strncmp(eol - 101,
+                             "absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
+                             "relative_ci_adjusted_low,relative_ci_adjusted_high",
+                             101),
+                     0);
+    assert_non_null(strstr(c, ",-inf,inf,-0.0925,0.4405\r\n"));
+    free(c);
+    json_decref(j);
+    j = doc();
+    c = results_to_csv(j);
+    assert_non_null(strstr(c, ",,,,\r\n"));
+    free(c);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_table_breakdown),
-        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_table),        cmocka_unit_test(test_table_breakdown),
+        cmocka_unit_test(test_csv),          cmocka_unit_test(test_table_adjusted),
+        cmocka_unit_test(test_csv_adjusted),
     };
     return cmocka_run_group_tests_name("results_render", tests, NULL, NULL);
 }

@@ -821,6 +821,137 @@ static void test_sequential_interval(void **state)
     assert_int_equal(stats_sequential_interval(0, 0.1, 10, 0.05, 0, &hw, &p), -1);
 }
 
+/* Whether an adjusted interval excludes 0. */
+static bool adj_excludes(const struct stats_adjusted_ci *a)
+{
+    return a->lo.present && a->hi.present && (a->lo.value > 0 || a->hi.value < 0);
+}
+
+/* The multiplicity-adjusted interval (STATS.md "Multiple comparisons"): the reviewer's case (a
+ * relative interval excluding 0 with p 0.02, Holm-adjusted 8 p above alpha) gets an interval
+ * that holds 0; the interval is the one of the SE that gives the adjusted p-value under the
+ * test's distribution (t with the lift's df; the confidence sequence); excludes 0 exactly when
+ * p_adj < alpha, to the last bit; p_adj = 1 and an estimate of 0 are unbounded under the t
+ * test, never NaN; undefined under bayesian or without an adjusted p-value. */
+static void test_adjusted_interval(void **state)
+{
+    (void)state;
+    struct err err;
+    struct stats_config cfg;
+    stats_config_default(&cfg);
+    struct stats_arm a = {.n = 1000, .s = 100}, b = {.n = 1000, .s = 140};
+    struct stats_comparison c;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &c, &err), 0);
+    const struct stats_lift *r = &c.relative;
+    assert_true(r->ci_lo.value > 0 && r->p_value.value < 0.05 && 8 * r->p_value.value > 0.05);
+    assert_true(r->df.present && r->df.value == c.df.value);
+    double est = r->estimate.value, df = r->df.value;
+    struct stats_adjusted_ci adj;
+    stats_adjusted_interval(&cfg, r, 2000, stats_opt_of(8 * r->p_value.value), &adj);
+    assert_true(adj.lo.present && adj.hi.present && !adj.unbounded);
+    assert_true(adj.lo.value < 0 && adj.hi.value > 0); /* holds 0 beside a "flat" */
+    double hw = est * gsl_cdf_tdist_Qinv(0.025, df) / gsl_cdf_tdist_Qinv(4 * r->p_value.value, df);
+    assert_true(near(adj.lo.value, est - hw, 1e-12, 0) && near(adj.hi.value, est + hw, 1e-12, 0));
+    /* the SE of that interval gives back the adjusted p-value under the t test */
+    double se_adj = hw / gsl_cdf_tdist_Qinv(0.025, df);
+    assert_true(near(2 * gsl_cdf_tdist_P(-est / se_adj, df), 8 * r->p_value.value, 1e-9, 0));
+    /* unadjusted p: the unadjusted interval */
+    stats_adjusted_interval(&cfg, r, 2000, r->p_value, &adj);
+    assert_true(near(adj.lo.value, r->ci_lo.value, 1e-9, 0));
+    assert_true(near(adj.hi.value, r->ci_hi.value, 1e-9, 0));
+    /* excludes 0 exactly when p_adj < alpha, at the threshold to the last bit, and at other
+     * alphas; p_adj = 0 keeps the unadjusted interval */
+    const double alphas[] = {0.05, 0.1, 0.01};
+    for (size_t k = 0; k < 3; k++) {
+        cfg.alpha = alphas[k];
+        struct stats_comparison ck;
+        assert_int_equal(stats_compare(&cfg, &a, &b, &ck, &err), 0);
+        const double ps[] = {0,
+                             ck.relative.p_value.value,
+                             nextafter(alphas[k], 0),
+                             alphas[k],
+                             nextafter(alphas[k], 1),
+                             0.5,
+                             nextafter(1, 0)};
+        for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+            double raw = ck.relative.p_value.value;
+            if (ps[i] < raw && (ps[i] > 0 || raw >= alphas[k])) {
+                continue; /* a correction never lowers a p-value (0 stands for an underflow) */
+            }
+            stats_adjusted_interval(&cfg, &ck.relative, 2000, stats_opt_of(ps[i]), &adj);
+            if (adj.unbounded) {
+                assert_false(ps[i] < alphas[k]);
+                continue;
+            }
+            assert_true(adj.lo.present && isfinite(adj.lo.value) && isfinite(adj.hi.value));
+            if (adj_excludes(&adj) != (ps[i] < alphas[k])) {
+                fail_msg("alpha %g, p_adj %.17g: [%.17g, %.17g]", alphas[k], ps[i], adj.lo.value,
+                         adj.hi.value);
+            }
+            assert_true(adj.lo.value <= ck.relative.ci_lo.value + 1e-12 &&
+                        adj.hi.value >= ck.relative.ci_hi.value - 1e-12);
+        }
+    }
+    cfg.alpha = 0.05;
+    /* p_adj = 1: no finite SE gives it, unbounded; an estimate of 0 (p = 1) likewise */
+    stats_adjusted_interval(&cfg, r, 2000, stats_opt_of(1), &adj);
+    assert_true(adj.unbounded && !adj.lo.present && !adj.hi.present);
+    struct stats_comparison z;
+    assert_int_equal(stats_compare(&cfg, &a, &a, &z, &err), 0);
+    assert_true(z.relative.estimate.value == 0 && z.relative.p_value.value == 1);
+    stats_adjusted_interval(&cfg, &z.relative, 2000, z.relative.p_value, &adj);
+    assert_true(adj.unbounded && !adj.lo.present);
+    /* undefined: bayesian (no p-values), no adjusted p-value, one outside [0, 1] */
+    stats_adjusted_interval(&cfg, r, 2000, stats_opt_none(), &adj);
+    assert_true(!adj.unbounded && !adj.lo.present && !adj.hi.present);
+    stats_adjusted_interval(&cfg, r, 2000, stats_opt_of(1.5), &adj);
+    assert_true(!adj.unbounded && !adj.lo.present);
+    cfg.method = STATS_METHOD_BAYESIAN;
+    assert_int_equal(stats_compare(&cfg, &a, &b, &c, &err), 0);
+    stats_adjusted_interval(&cfg, &c.relative, 2000, stats_opt_of(0.2), &adj);
+    assert_true(!adj.unbounded && !adj.lo.present);
+
+    /* sequential: the SE whose always-valid p-value is p_adj, then the confidence sequence */
+    cfg.method = STATS_METHOD_SEQUENTIAL;
+    struct stats_arm bb = {.n = 1000, .s = 200};
+    assert_int_equal(stats_compare(&cfg, &a, &bb, &c, &err), 0);
+    r = &c.relative;
+    double p8 = fmin(1, 8 * r->p_value.value);
+    stats_adjusted_interval(&cfg, r, 2000, stats_opt_of(p8), &adj);
+    assert_true(adj.lo.present && adj.lo.value > 0); /* 8 p = 0.011: still significant */
+    double hw_adj = (adj.hi.value - adj.lo.value) / 2,
+           hw_raw = (r->ci_hi.value - r->ci_lo.value) / 2;
+    double p_back, hw_back;
+    assert_int_equal(stats_sequential_interval(r->estimate.value, r->se.value * hw_adj / hw_raw,
+                                               2000, 0.05, cfg.sequential_tuning, &hw_back,
+                                               &p_back),
+                     0);
+    assert_true(near(p_back, p8, 1e-9, 0) && near(hw_back, hw_adj, 1e-9, 0));
+    stats_adjusted_interval(&cfg, r, 2000, r->p_value, &adj);
+    assert_true(near(adj.lo.value, r->ci_lo.value, 1e-9, 0));
+    /* a capped p-value of 1: never narrower than the unadjusted interval, holds 0, finite */
+    struct stats_arm b2 = {.n = 1000, .s = 110};
+    assert_int_equal(stats_compare(&cfg, &a, &b2, &c, &err), 0);
+    assert_true(c.relative.p_value.value == 1);
+    stats_adjusted_interval(&cfg, &c.relative, 2000, stats_opt_of(1), &adj);
+    assert_true(adj.lo.present && !adj.unbounded && !adj_excludes(&adj));
+    assert_true(adj.lo.value <= c.relative.ci_lo.value && adj.hi.value >= c.relative.ci_hi.value);
+    stats_adjusted_interval(&cfg, &z.relative, 2000, stats_opt_of(1), &adj);
+    assert_true(adj.lo.present && !adj_excludes(&adj));
+    /* sweeps: never NaN, excludes 0 exactly when p_adj < alpha */
+    for (int i = 0; i <= 1000; i++) {
+        double pa = i / 1000.0;
+        stats_adjusted_interval(&cfg, &c.relative, 2000, stats_opt_of(pa), &adj);
+        assert_true(adj.lo.present && isfinite(adj.lo.value) && isfinite(adj.hi.value));
+        assert_true(adj_excludes(&adj) == (pa < 0.05));
+    }
+    double h;
+    assert_int_equal(stats_sequential_halfwidth_for_p(0.1, 2000, 0.05, 5000, -0.1, &h), -1);
+    assert_int_equal(stats_sequential_halfwidth_for_p(0.1, 0, 0.05, 5000, 0.1, &h), -1);
+    assert_int_equal(stats_sequential_halfwidth_for_p(0.1, 2000, 0.05, 5000, 0, &h), 0);
+    assert_true(h == 0);
+}
+
 /* Random and extreme inputs across every method and option: never NaN or Infinity,
  * every absent test field explained by a warning. */
 static void test_no_nan_fuzz(void **state)
@@ -984,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_beta_compare),
         cmocka_unit_test(test_beta_loss_large_counts),
         cmocka_unit_test(test_sequential_interval),
+        cmocka_unit_test(test_adjusted_interval),
         cmocka_unit_test(test_no_nan_fuzz),
         cmocka_unit_test(test_names_and_warnings),
         cmocka_unit_test(test_scale_free),

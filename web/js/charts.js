@@ -49,8 +49,9 @@ function tickLabel(v) {
 }
 
 /**
- * Forest plot. rows: [{label, estimate, lo, hi, verdict}], values as fractions.
- * `title` names the chart for assistive technology.
+ * Forest plot. rows: [{label, estimate, lo, hi, verdict, unbounded}], values as fractions;
+ * `unbounded` (an adjusted interval of an adjusted p-value of 1): a dashed line across the
+ * whole axis, with open ends. `title` names the chart for assistive technology.
  */
 export function forestPlot(rows, { title }) {
   const small = narrow();
@@ -73,7 +74,7 @@ export function forestPlot(rows, { title }) {
     preserveAspectRatio: 'xMinYMin meet',
   });
   const desc = rows
-    .map((r) => `${r.label}: ${fmtPct(r.estimate, { signed: true })} (${isNum(r.lo) ? `${fmtPct(r.lo, { signed: true })} to ${fmtPct(r.hi, { signed: true })}` : 'no interval'})`)
+    .map((r) => `${r.label}: ${fmtPct(r.estimate, { signed: true })} (${r.unbounded ? 'unbounded interval' : isNum(r.lo) ? `${fmtPct(r.lo, { signed: true })} to ${fmtPct(r.hi, { signed: true })}` : 'no interval'})`)
     .join('; ');
   svg.append(s('title', { id: titleId }, `${title}. ${desc || 'No treatment variants.'}`));
 
@@ -90,7 +91,9 @@ export function forestPlot(rows, { title }) {
     const cy = top + i * rowH + rowH / 2;
     const g = s('g', { class: ['forest-row', `verdict-${r.verdict}`], dataset: { variant: r.label } });
     g.append(s('text', { class: 'label', x: left - 10, y: cy + 4, 'text-anchor': 'end' }, r.label.length > (small ? 10 : 16) ? r.label.slice(0, small ? 9 : 15) + '…' : r.label));
-    if (isNum(r.lo) && isNum(r.hi)) {
+    if (r.unbounded) {
+      g.append(s('line', { class: ['ci', 'ci-unbounded'], x1: left, x2: W - right, y1: cy, y2: cy }));
+    } else if (isNum(r.lo) && isNum(r.hi)) {
       g.append(
         s('line', { class: 'ci', x1: x(r.lo), x2: x(r.hi), y1: cy, y2: cy }),
         s('line', { class: 'ci', x1: x(r.lo), x2: x(r.lo), y1: cy - 6, y2: cy + 6 }),

@@ -162,6 +162,41 @@ export function fmtPctInterval(ci) {
   return `[${fmtPct(ci[0], { signed: true })}, ${fmtPct(ci[1], { signed: true })}]`;
 }
 
+/** The text of an unbounded interval (an adjusted p-value of 1 under the t test). */
+export const UNBOUNDED_INTERVAL = `[${MINUS}\u221e, +\u221e]`;
+
+/** Whether `r` (a results document) shows multiplicity-adjusted intervals: a correction on,
+ * outside bayesian (which has no p-values to adjust). */
+export function isAdjusted(r = {}) {
+  return !!r.correction && r.correction !== 'none' && r.method !== 'bayesian';
+}
+
+/** The correction's short name: "Holm", "BH". */
+export function correctionName(c) {
+  return c === 'holm' ? 'Holm' : c === 'bh' ? 'BH' : c;
+}
+
+/**
+ * The interval shown beside a verdict (STATS.md "Multiple comparisons"): under a correction
+ * the lift's `ci_adjusted`, the interval of the adjusted p-value that the verdict follows
+ * (it excludes 0 exactly when that p-value is below alpha; [null, null] is unbounded), else
+ * its `ci`. Returns {ci, adjusted, unbounded}; ci null when there is none.
+ */
+export function shownInterval(lift, r = {}) {
+  const l = lift || {};
+  if (isAdjusted(r) && Object.prototype.hasOwnProperty.call(l, 'ci_adjusted')) {
+    const c = l.ci_adjusted;
+    const unbounded = Array.isArray(c) && c[0] === null && c[1] === null;
+    return { ci: Array.isArray(c) && !unbounded ? c : null, adjusted: true, unbounded };
+  }
+  return { ci: Array.isArray(l.ci) ? l.ci : null, adjusted: false, unbounded: false };
+}
+
+/** A shown interval (shownInterval) of fractions as text: fmtPctInterval, or unbounded. */
+export function fmtShownPct(shown) {
+  return shown.unbounded ? UNBOUNDED_INTERVAL : fmtPctInterval(shown.ci);
+}
+
 /** A p-value: 4 decimals, "<0.0001" below that. */
 export function fmtP(p) {
   if (!isNum(p)) return DASH;

@@ -1,12 +1,14 @@
 // results.js - the results of one experiment: SRM banner, method / CUPED / correction
 // toggles, per metric a table and a forest plot, the cumulative lift over time, CSV
-// download and the JSON URL. The toggles live in the page's query string. While the
+// download and the JSON URL. Under a correction the intervals shown (table, forest plot,
+// breakdown) are the adjusted ones, the intervals of the adjusted p-values that the
+// verdicts beside them follow. The toggles live in the page's query string. While the
 // roll-ups rebuild after a definition change, the page looks again every few seconds and
 // shows the new numbers when the rebuild ends.
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL, VERDICT_TEXT } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
 
 const METHODS = [
@@ -59,16 +61,16 @@ function latest() {
 function metricTable(m, r, def) {
   const f = resultsFormat(m, def);
   const bayes = r.method === 'bayesian';
-  const adjusted = r.correction && r.correction !== 'none' && !bayes;
+  const adjusted = isAdjusted(r);
   const level = fmtLevel(r.alpha);
   const cols = [
     ['variant', 'Variant'],
     ['users', 'Users'],
     ['mean', m.type === 'binomial' ? 'Conversion' : `${m.type === 'ratio' ? 'Ratio' : 'Mean per user'}${unitLabel(def || m) && unitLabel(def || m) !== '%' ? ` (${unitLabel(def || m)})` : ''}`],
     ['lift', 'Relative lift'],
-    ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval`],
-    ['abs', 'Absolute lift'],
-    ['p', bayes ? 'Chance to beat control' : adjusted ? `p-value (${r.correction === 'holm' ? 'Holm' : 'BH'})` : 'p-value'],
+    ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval${adjusted ? ` (${correctionName(r.correction)}-adjusted)` : ''}`],
+    ['abs', adjusted ? `Absolute lift (${correctionName(r.correction)}-adjusted interval)` : 'Absolute lift'],
+    ['p', bayes ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(r.correction)})` : 'p-value'],
     ['verdict', 'Result'],
   ];
   const tbody = h('tbody');
@@ -77,6 +79,8 @@ function metricTable(m, r, def) {
     const vd = isControl ? null : verdict(v, m.goal, r);
     const rl = v.relative_lift || {};
     const al = v.absolute_lift || {};
+    const rci = shownInterval(rl, r);
+    const aci = shownInterval(al, r);
     const pv = significanceText(v, r);
     const conv = m.type === 'binomial' && typeof v.sum === 'number' ? h('span', { class: 'converters' }, `${fmtInt(v.sum)} / ${fmtInt(v.users)} converted`)
       : m.type === 'ratio' ? h('span', { class: 'converters ratio-parts' }, ratioPartsText(v, m)) : null;
@@ -86,8 +90,8 @@ function metricTable(m, r, def) {
       td('users', fmtInt(v.users), 'num'),
       td('mean', [h('span', { class: 'mean-value' }, f.mean(v.mean)), conv], 'num'),
       td('lift', isControl ? '—' : fmtPct(rl.estimate, { signed: true }), 'num'),
-      td('ci', isControl ? '—' : fmtPctInterval(rl.ci), 'num'),
-      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ', h('span', { class: 'abs-ci' }, f.absInterval(al.ci))], 'num'),
+      td('ci', isControl ? '—' : fmtShownPct(rci), 'num'),
+      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ', h('span', { class: 'abs-ci' }, aci.unbounded ? UNBOUNDED_INTERVAL : f.absInterval(aci.ci))], 'num'),
       td('p', isControl ? '—' : pv, 'num'),
       td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', VERDICT_TEXT[vd]))));
   });
@@ -111,9 +115,10 @@ function metricNotes(m, r, def) {
       const rel = typeof control.mean === 'number' && control.mean !== 0 ? ` (${fmtSmallPct(v.expected_loss / Math.abs(control.mean))} of the control’s mean)` : '';
       notes.push(`${v.key}: expected loss if shipped and wrong ${f.abs(v.expected_loss).replace(/^\+/, '')}${rel}.`);
     }
-    if (r.correction && r.correction !== 'none' && r.method !== 'bayesian' && v.relative_lift && Array.isArray(v.relative_lift.ci) &&
+    if (isAdjusted(r) && v.relative_lift && Array.isArray(v.relative_lift.ci) &&
         (v.relative_lift.ci[0] > 0 || v.relative_lift.ci[1] < 0) && !relSignificant(v, r)) {
-      notes.push(`${v.key}: the interval excludes zero, but not after the ${r.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction for ${r.metrics.length} metrics.`);
+      const n = r.metrics.reduce((a, y) => a + Math.max(0, y.variants.length - 1), 0);
+      notes.push(`${v.key}: the unadjusted interval ${fmtPctInterval(v.relative_lift.ci)} excludes zero, but not after the ${r.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction over ${n} comparisons.`);
     }
   }
   return notes.length ? h('ul', { class: 'notes' }, notes.map((n) => h('li', {}, n))) : null;
@@ -121,13 +126,18 @@ function metricNotes(m, r, def) {
 
 function metricSection(m, r, def) {
   const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
-  const rows = m.variants.slice(1).map((v) => ({
-    label: v.key,
-    estimate: v.relative_lift ? v.relative_lift.estimate : null,
-    lo: v.relative_lift && v.relative_lift.ci ? v.relative_lift.ci[0] : null,
-    hi: v.relative_lift && v.relative_lift.ci ? v.relative_lift.ci[1] : null,
-    verdict: verdict(v, m.goal, r),
-  }));
+  const rows = m.variants.slice(1).map((v) => {
+    const shown = shownInterval(v.relative_lift, r);
+    return {
+      label: v.key,
+      estimate: v.relative_lift ? v.relative_lift.estimate : null,
+      lo: shown.ci ? shown.ci[0] : null,
+      hi: shown.ci ? shown.ci[1] : null,
+      unbounded: shown.unbounded,
+      verdict: verdict(v, m.goal, r),
+    };
+  });
+  const kind = isAdjusted(r) ? `${fmtLevel(r.alpha)} ${correctionName(r.correction)}-adjusted` : fmtLevel(r.alpha);
   const headId = nextId('metric');
   return h('section', { class: 'metric-result card', 'aria-labelledby': headId, dataset: { metric: m.key } },
     h('h3', { id: headId }, m.name || m.key, ' ',
@@ -137,8 +147,8 @@ function metricSection(m, r, def) {
       m.guardrail ? [' ', h('span', { class: 'tag tag-guard' }, 'guardrail')] : null),
     metricTable(m, r, def),
     h('figure', { class: 'forest-figure' },
-      forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${fmtLevel(r.alpha)} intervals` }),
-      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${fmtLevel(r.alpha)} interval; the dashed line is no change.`)),
+      forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${kind} intervals` }),
+      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`)),
     metricNotes(m, r, def));
 }
 
@@ -161,7 +171,7 @@ function srmText(srm) {
 function breakdownTables(b, defs) {
   const first = b.slices[0];
   if (!first) return [h('p', { class: 'muted' }, `No exposures recorded with a ${b.dimension} yet (values are recorded at each user’s first exposure).`)];
-  const adjusted = b.correction && b.correction !== 'none' && b.method !== 'bayesian';
+  const adjusted = isAdjusted(b);
   return first.metrics.map((m0) => {
     const tbody = h('tbody');
     for (const sl of b.slices) {
@@ -181,7 +191,7 @@ function breakdownTables(b, defs) {
           h('td', { class: 'num', 'data-label': 'Control' }, f.mean(ctl.mean)),
           h('td', { class: 'num', 'data-label': 'Variant mean' }, f.mean(v.mean)),
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
-          h('td', { class: 'num', 'data-label': 'Interval' }, fmtPctInterval(rl.ci)),
+          h('td', { class: 'num', 'data-label': 'Interval' }, fmtShownPct(shownInterval(rl, b))),
           h('td', { class: 'num', 'data-label': 'p-value' }, significanceText(v, b)),
           h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, VERDICT_TEXT[vd]))));
       });
@@ -189,8 +199,8 @@ function breakdownTables(b, defs) {
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
       h('table', { class: 'table small breakdown-table', dataset: { metric: m0.key } },
         h('caption', {}, `${m0.name || m0.key} by ${b.dimension}`),
-        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', `${fmtLevel(b.alpha)} interval`,
-          b.method === 'bayesian' ? 'Chance to beat control' : adjusted ? `p-value (${b.correction === 'holm' ? 'Holm' : 'BH'}, all slices)` : 'p-value', 'Result']
+        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', `${fmtLevel(b.alpha)} interval${adjusted ? ` (${correctionName(b.correction)}-adjusted)` : ''}`,
+          b.method === 'bayesian' ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(b.correction)}, all slices)` : 'p-value', 'Result']
           .map((t) => h('th', { scope: 'col' }, t)))),
         tbody),
       m0.warning ? h('p', { class: 'muted small breakdown-note' }, `${m0.warning}.`) : null);
