@@ -108,7 +108,10 @@ int stats_correction_parse(const char *name, enum stats_correction *out);
  * magnitude: s = sum (y - cy), q = sum (y - cy)^2, sx = sum (x - cx), qx = sum (x - cx)^2,
  * p = sum (x - cx)(y - cy). A shift near the values' mean keeps Q - S^2/n exact; shift 0
  * (the zero-initialised default) means raw sums. Binomial arms need shift_y = 0 (s counts
- * conversions). Arms compared with each other may have different shifts. */
+ * conversions). Arms compared with each other may have different shifts.
+ * The *_lo fields are what the doubles miss when the sums are double-double (hi + lo, as
+ * the roll-ups keep them; results_arm_from_suff fills them): CUPED's adjusted variance is
+ * a small remainder of q, qx and p (y close to x) and needs them; 0 for plain doubles. */
 struct stats_arm {
     int64_t n;      /* exposed users, >= 0 */
     double s;       /* sum (y - cy) (binomial: conversions, an integer in [0, n]) */
@@ -118,14 +121,15 @@ struct stats_arm {
     double p;       /* sum (x - cx)(y - cy) */
     double shift_y; /* cy; 0 = raw sums */
     double shift_x; /* cx; 0 = raw sums */
+    double s_lo;    /* s's low part (double-double s + s_lo), 0 = none */
+    double q_lo;    /* q's low part */
+    double sx_lo;   /* sx's low part */
+    double qx_lo;   /* qx's low part */
+    double p_lo;    /* p's low part */
 };
 
 /* The raw sum of y, n cy + s (what API.md's "sum" reports). Thread-safe, pure. */
 double stats_arm_sum(const struct stats_arm *arm);
-
-/* The same sums about other shifts (cy, cx): exact algebra, so precise as long as the
- * shifts are near each other relative to the values' spread. Thread-safe, pure. */
-void stats_arm_reshift(const struct stats_arm *in, double cy, double cx, struct stats_arm *out);
 
 /* Mean and variance of one arm per STATS.md: mean = cy + S/n; variance p(1-p)
  * (binomial) or (Q - S^2/n)/(n-1) on the shifted sums (count, sum); stddev = sqrt. */

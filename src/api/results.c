@@ -140,11 +140,43 @@ struct arms {
     double num_sum[ASSIGN_MAX_VARIANTS], den_sum[ASSIGN_MAX_VARIANTS];
 };
 
+/* sum (u - cu)(v - cv) = Puv - cv Su - cu Sv + n cu cv from the raw double-double sums,
+ * exactly until the final rounding to double-double: its terms are the size of the raw sums
+ * (1e26 for values of 1e12) and cancel to the centred one (1e5), whose double-double must be
+ * precise relative to itself (CUPED's adjusted variance is a small remainder of it). */
+static struct dd centred_product(struct dd puv, struct dd su, double cu, struct dd sv, double cv,
+                                 double n)
+{
+    struct dd_expansion e = {.n = 0};
+    dd_expansion_add(&e, puv.lo);
+    dd_expansion_add(&e, puv.hi);
+    dd_expansion_add_prod(&e, -cv, su.lo);
+    dd_expansion_add_prod(&e, -cv, su.hi);
+    dd_expansion_add_prod(&e, -cu, sv.lo);
+    dd_expansion_add_prod(&e, -cu, sv.hi);
+    struct dd c2 = dd_two_prod(cu, cv);
+    dd_expansion_add_prod(&e, n, c2.lo);
+    dd_expansion_add_prod(&e, n, c2.hi);
+    return dd_expansion_value(&e);
+}
+
+/* sum (u - cu) = Su - n cu, exactly until the final rounding. */
+static struct dd centred_sum(struct dd su, double cu, double n)
+{
+    struct dd_expansion e = {.n = 0};
+    dd_expansion_add(&e, su.lo);
+    dd_expansion_add(&e, su.hi);
+    dd_expansion_add_prod(&e, -n, cu);
+    return dd_expansion_value(&e);
+}
+
 /*
  * The stored raw double-double sums as sums about the arm's own means (STATS.md
  * "Numerics"): with cy = S/n and cx = Sx/n rounded, s = S - n cy, q = Q - 2 cy S + n cy^2,
- * and likewise sx, qx, p, all in double-double, so that q keeps full precision even when
- * Q ~ 1e27 and the variance part ~ 1e7. Binomial y stays unshifted (s counts conversions).
+ * and likewise sx, qx, p, each exact until rounded to double-double (hi and lo both kept),
+ * so that q keeps full precision even when Q ~ 1e27 and the variance part ~ 1e7, and CUPED's
+ * remainder of q, qx and p (~1 for values of 1e12 with y close to x) all of its own.
+ * Binomial y stays unshifted (s counts conversions).
  */
 void results_arm_from_suff(const struct store_suff *st, bool binomial, struct stats_arm *out)
 {
@@ -161,20 +193,23 @@ void results_arm_from_suff(const struct store_suff *st, bool binomial, struct st
     if (!isfinite(cy) || !isfinite(cx)) {
         cy = cx = 0;
     }
-    /* s = S - n cy; q = Q - 2 cy S + n cy^2 */
-    struct dd ncy = dd_mul_d(dd_of(n), cy), ncx = dd_mul_d(dd_of(n), cx);
-    out->s = dd_value(dd_add(S, dd_neg(ncy)));
-    out->q = dd_value(dd_add(dd_add(Q, dd_neg(dd_mul_d(S, 2.0 * cy))), dd_mul_d(ncy, cy)));
-    out->sx = dd_value(dd_add(SX, dd_neg(ncx)));
-    out->qx = dd_value(dd_add(dd_add(QX, dd_neg(dd_mul_d(SX, 2.0 * cx))), dd_mul_d(ncx, cx)));
-    /* p = P - cx S - cy Sx + n cx cy */
-    out->p = dd_value(dd_add(dd_add(P, dd_neg(dd_mul_d(S, cx))),
-                             dd_add(dd_neg(dd_mul_d(SX, cy)), dd_mul_d(ncx, cy))));
+    struct dd s = binomial ? dd_two_sum(S.hi, S.lo) /* exact integer */ : centred_sum(S, cy, n);
+    struct dd q = centred_product(Q, S, cy, S, cy, n);
+    struct dd sx = centred_sum(SX, cx, n);
+    struct dd qx = centred_product(QX, SX, cx, SX, cx, n);
+    struct dd p = centred_product(P, S, cy, SX, cx, n);
+    out->s = s.hi;
+    out->s_lo = s.lo;
+    out->q = q.hi;
+    out->q_lo = q.lo;
+    out->sx = sx.hi;
+    out->sx_lo = sx.lo;
+    out->qx = qx.hi;
+    out->qx_lo = qx.lo;
+    out->p = p.hi;
+    out->p_lo = p.lo;
     out->shift_y = cy;
     out->shift_x = cx;
-    if (binomial) {
-        out->s = dd_value(S); /* exact integer */
-    }
 }
 
 /* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */

@@ -16,6 +16,8 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
 
+#include "bunsen/ddouble.h"
+
 #define W_NO_USERS      "an arm has no users: no estimate or test"
 #define W_FEW_USERS     "an arm has fewer than 2 users: no test"
 #define W_ZERO_CONTROL  "control mean is 0: relative lift undefined"
@@ -29,19 +31,32 @@
 #define W_ZERO_DENOM    "a ratio's denominator mean is 0: ratio undefined"
 #define W_RATIO_CUPED   "CUPED is not applied to ratio metrics"
 
-/* Relative size below which the pooled pre-period variance counts as 0. */
-#define CUPED_VAR_EPS 1e-12
+/* A CUPED sum (the pooled pre-period variance, an adjusted variance) at or below this
+ * fraction (2^-98, ~3e-30) of the magnitude of the terms it is formed from is 0: the
+ * rounding of the double-double arithmetic (~2^-106 of the terms per operation, a few dozen
+ * operations) stays below it; anything the sums can tell from 0 is above. */
+#define CUPED_DD_EPS 0x1p-98
 
 /* One arm's moments as the tests use them. */
 struct arm_moments {
-    double n;   /* users */
-    double m;   /* raw mean */
-    double v;   /* raw variance (Bernoulli or sample) */
-    double mx;  /* covariate mean */
-    double vx;  /* covariate sample variance */
-    double cxy; /* sample covariance of covariate and metric */
-    double ma;  /* CUPED-adjusted mean (= m without CUPED) */
-    double va;  /* CUPED-adjusted variance (= v without CUPED) */
+    double n;  /* users */
+    double m;  /* raw mean */
+    double v;  /* raw variance (Bernoulli or sample) */
+    double va; /* CUPED-adjusted variance (= v without CUPED) */
+    double ta; /* CUPED: the control arm's variance part of the relative SE (STATS.md), the
+                * variance of (mB/mA) y - theta x; unused otherwise */
+};
+
+/* One arm's CUPED sums in double-double, about the arm's own means: the corrected sums
+ * syy = sum (y - my)^2, sxx = sum (x - mx)^2, sxy = sum (x - mx)(y - my), so that the
+ * adjusted variance, a small remainder of them when y is close to x, is formed without
+ * cancellation in double (STATS.md "CUPED"; docs/STATISTICS.md). */
+struct arm_cuped {
+    double n;                      /* users */
+    double ddof;                   /* the variances' divisor: n (binomial), n - 1 */
+    struct dd my, mx;              /* means of y and x */
+    struct dd syy, sxx, sxy;       /* corrected sums */
+    double mag_yy, mag_xx, mag_xy; /* size of the terms each was formed from (rounding) */
 };
 
 void stats_config_default(struct stats_config *cfg)
@@ -104,62 +119,87 @@ static void comparison_clear(struct stats_comparison *out)
 }
 
 /* Raw moments of one arm with n >= 2 (checked by the caller), from sums about the arm's
- * shifts. Binomial metrics use population moments for the covariate (vx, cxy), as
- * GrowthBook's stats engine; count and sum use sample moments (n - 1). */
+ * shifts. */
 static void arm_moments_fill(enum stats_metric_type type, const struct stats_arm *a,
                              struct arm_moments *am)
 {
     double n = (double)a->n;
-    double cy = a->s / n; /* centred means */
-    double cx = a->sx / n;
+    double cy = a->s / n; /* centred mean */
     am->n = n;
     am->m = a->shift_y + cy;
-    am->mx = a->shift_x + cx;
     if (type == STATS_METRIC_BINOMIAL) {
         am->v = am->m * (1.0 - am->m);
-        am->vx = a->qx / n - cx * cx;
-        am->cxy = a->p / n - cx * cy;
     } else {
         am->v = (a->q - a->s * cy) / (n - 1.0);
-        am->vx = (a->qx - a->sx * cx) / (n - 1.0);
-        am->cxy = (a->p - a->sx * cy) / (n - 1.0);
     }
     am->v = am->v < 0 ? 0 : am->v;
-    am->vx = am->vx < 0 ? 0 : am->vx;
-    am->ma = am->m;
     am->va = am->v;
+    am->ta = 0;
 }
 
-/* Pooled CUPED theta over both arms (b already about a's shifts); 0 (with a warning)
- * without pre-period variance. Population or sample moments give the same theta (the
- * n or n - 1 cancels). */
-static double cuped_theta(const struct stats_arm *a, const struct stats_arm *b, char *warning)
+/* A sum's double-double value (hi + lo need not be normalised). */
+static struct dd arm_dd(double hi, double lo)
 {
-    double n = (double)a->n + (double)b->n;
-    double sx = a->sx + b->sx;
-    double sy = a->s + b->s;
-    double qx = a->qx + b->qx;
-    double den = qx - sx * sx / n;
-    if (!(den > CUPED_VAR_EPS * qx) || !(den > 0)) {
+    return dd_two_sum(hi, lo);
+}
+
+/* The CUPED sums of one arm with n >= 2. Binomial metrics use population moments (divisor
+ * n), as GrowthBook's stats engine; count and sum sample moments (n - 1). */
+static void arm_cuped_fill(enum stats_metric_type type, const struct stats_arm *a,
+                           struct arm_cuped *c)
+{
+    double n = (double)a->n;
+    struct dd s = arm_dd(a->s, a->s_lo), sx = arm_dd(a->sx, a->sx_lo);
+    struct dd q = type == STATS_METRIC_BINOMIAL ? s : arm_dd(a->q, a->q_lo); /* 0/1: y^2 = y */
+    struct dd qx = arm_dd(a->qx, a->qx_lo), p = arm_dd(a->p, a->p_lo);
+    struct dd cy = dd_div(s, dd_of(n)), cx = dd_div(sx, dd_of(n)); /* means about the shifts */
+    c->n = n;
+    c->ddof = type == STATS_METRIC_BINOMIAL ? n : n - 1.0;
+    c->my = dd_add(dd_of(a->shift_y), cy);
+    c->mx = dd_add(dd_of(a->shift_x), cx);
+    c->syy = dd_sub(q, dd_mul(s, cy));
+    c->sxx = dd_sub(qx, dd_mul(sx, cx));
+    c->sxy = dd_sub(p, dd_mul(sx, cy));
+    c->mag_yy = fabs(q.hi) + fabs(s.hi * cy.hi);
+    c->mag_xx = fabs(qx.hi) + fabs(sx.hi * cx.hi);
+    c->mag_xy = fabs(p.hi) + fabs(sx.hi * cy.hi);
+}
+
+/* Pooled CUPED theta over both arms (STATS.md), with the pooled corrected sums merged
+ * Chan-style, sxx = sxxA + sxxB + nA nB / N (mxB - mxA)^2 and sxy likewise, so that the arms'
+ * shifts need not agree. 0 (with a warning) without pre-period variance. Population or
+ * sample moments give the same theta (the n or n - 1 cancels). */
+static struct dd cuped_theta(const struct arm_cuped *A, const struct arm_cuped *B, char *warning)
+{
+    struct dd w = dd_div(dd_two_prod(A->n, B->n), dd_of(A->n + B->n));
+    struct dd dmx = dd_sub(B->mx, A->mx), dmy = dd_sub(B->my, A->my);
+    struct dd between = dd_mul(w, dd_mul(dmx, dmx));
+    struct dd sxx = dd_add(dd_add(A->sxx, B->sxx), between);
+    struct dd sxy = dd_add(dd_add(A->sxy, B->sxy), dd_mul(w, dd_mul(dmx, dmy)));
+    if (!(sxx.hi > CUPED_DD_EPS * (A->mag_xx + B->mag_xx + between.hi))) {
         stats_warning_add(warning, W_NO_PRE);
-        return 0.0;
+        return dd_of(0.0);
     }
-    double theta = (a->p + b->p - sx * sy / n) / den;
-    if (!isfinite(theta)) {
+    struct dd theta = dd_div(sxy, sxx);
+    if (!isfinite(theta.hi) || !isfinite(theta.lo)) {
         stats_warning_add(warning, W_NO_PRE);
-        return 0.0;
+        return dd_of(0.0);
     }
     return theta;
 }
 
-/* Adjusted variance v + theta^2 vx - 2 theta cxy; a result that is zero up to rounding
- * (e.g. pre = post) is exactly 0, never a few ulps of noise. */
-static void cuped_adjust(struct arm_moments *am, double theta)
+/*
+ * The variance of k y - t x in one arm, (k^2 syy - 2 k t sxy + t^2 sxx) / ddof: with k = 1
+ * the adjusted variance v + theta^2 vx - 2 theta cxy, with k = mB/mA the control arm's part
+ * of the relative SE. A sum that is rounding noise (pre = post) is exactly 0.
+ */
+static double cuped_variance(const struct arm_cuped *c, struct dd k, struct dd t)
 {
-    am->ma = am->m - theta * am->mx;
-    double pos = am->v + theta * theta * am->vx;
-    double va = pos - 2.0 * theta * am->cxy;
-    am->va = va <= CUPED_VAR_EPS * (pos + fabs(2.0 * theta * am->cxy)) ? 0 : va;
+    struct dd r = dd_sub(dd_mul(dd_mul(k, k), c->syy), dd_mul_d(dd_mul(dd_mul(k, t), c->sxy), 2.0));
+    r = dd_add(r, dd_mul(dd_mul(t, t), c->sxx));
+    double ak = fabs(k.hi), at = fabs(t.hi);
+    double mag = ak * ak * c->mag_yy + 2.0 * ak * at * c->mag_xy + at * at * c->mag_xx;
+    return r.hi > CUPED_DD_EPS * mag ? r.hi / c->ddof : 0.0;
 }
 
 /*
@@ -297,9 +337,7 @@ static void relative_lift(const struct stats_config *cfg, const struct arm_momen
     double part_b = B->va / ma2 / B->n;
     double part_a;
     if (theta != 0) {
-        part_a = (A->v / ma2 * ratio * ratio - 2.0 * theta * (A->cxy / ma2) * ratio +
-                  theta * theta * (A->vx / ma2)) /
-                 A->n;
+        part_a = A->ta / ma2 / A->n;
     } else {
         part_b = B->v / ma2 / B->n;
         part_a = A->v / ma2 * ratio * ratio / A->n;
@@ -386,11 +424,6 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
         stats_warning_add(out->warning, W_NO_USERS);
         return 0;
     }
-    /* pooled CUPED sums need one pair of shifts */
-    struct stats_arm bs = *b;
-    if (b->shift_y != a->shift_y || b->shift_x != a->shift_x) {
-        stats_arm_reshift(b, a->shift_y, a->shift_x, &bs);
-    }
     double na = (double)a->n, nb = (double)b->n;
     double ma = a->shift_y + a->s / na;
     /* The differences of the means from the shifts and the centred sums: mB - mA rounded
@@ -398,7 +431,6 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
      * 1e12 was off by 1e-5 relative, more with a small lift). The shifts' difference is
      * exact when they are within a factor of 2 (Sterbenz); the centred parts are small. */
     double dy = (b->shift_y - a->shift_y) + (b->s / nb - a->s / na);
-    double dx = (b->shift_x - a->shift_x) + (b->sx / nb - a->sx / na);
     if (a->n < 2 || b->n < 2) {
         estimates_only(ma, dy, out);
         return 0;
@@ -408,13 +440,31 @@ int stats_compare(const struct stats_config *cfg, const struct stats_arm *a,
     arm_moments_fill(cfg->type, a, &A);
     arm_moments_fill(cfg->type, b, &B);
     double theta = 0.0;
+    double d = dy; /* m~B - m~A */
     if (cfg->cuped) {
-        theta = cuped_theta(a, &bs, out->warning);
-        cuped_adjust(&A, theta);
-        cuped_adjust(&B, theta);
+        /* in double-double from the arms' double-double sums: the adjusted variance is
+         * what is left of v + theta^2 vx - 2 theta cxy, 1e-13 of its terms when y is close
+         * to x (in double, for x up to 1e6 and y = x +- 5 for one user in 20, the SE was
+         * off by up to 6e-4, and 0 with a warning for y = x +- 0.5) */
+        struct arm_cuped ca, cb;
+        arm_cuped_fill(cfg->type, a, &ca);
+        arm_cuped_fill(cfg->type, b, &cb);
+        struct dd th = cuped_theta(&ca, &cb, out->warning);
+        theta = th.hi;
+        if (theta != 0) {
+            struct dd one = dd_of(1.0);
+            A.va = cuped_variance(&ca, one, th);
+            B.va = cuped_variance(&cb, one, th);
+            if (A.m != 0) { /* else no relative lift */
+                A.ta = cuped_variance(&ca, dd_div(cb.my, ca.my), th);
+            }
+            /* (myB - myA) - theta (mxB - mxA): from theta and the differences each rounded
+             * to double it was off by 5e-8 relative, the lift being 4e-9 of the means'
+             * difference there */
+            d = dd_sub(dd_sub(cb.my, ca.my), dd_mul(th, dd_sub(cb.mx, ca.mx))).hi;
+        }
         out->cuped_theta = stats_opt_of(theta);
     }
-    double d = dy - theta * dx; /* m~B - m~A */
     double se = compare_moments(cfg, &A, &B, d, theta, out);
 
     if (cfg->type == STATS_METRIC_BINOMIAL) {
@@ -529,8 +579,8 @@ int stats_compare_ratio(const struct stats_config *cfg, const struct stats_ratio
         estimates_only(ma, mb - ma, out);
         return 0;
     }
-    struct arm_moments A = {.n = (double)a->n, .m = ma, .v = va, .ma = ma, .va = va};
-    struct arm_moments B = {.n = (double)b->n, .m = mb, .v = vb, .ma = mb, .va = vb};
+    struct arm_moments A = {.n = (double)a->n, .m = ma, .v = va, .va = va};
+    struct arm_moments B = {.n = (double)b->n, .m = mb, .v = vb, .va = vb};
     struct stats_config c = *cfg;
     c.cuped = false;
     double se = compare_moments(&c, &A, &B, mb - ma, 0.0, out);

@@ -141,7 +141,9 @@ int stats_arm_check(enum stats_metric_type type, const struct stats_arm *arm, st
         return err_set(err, ERR_INVALID, "arm", "negative user count %lld", (long long)arm->n);
     }
     if (!isfinite(arm->s) || !isfinite(arm->q) || !isfinite(arm->sx) || !isfinite(arm->qx) ||
-        !isfinite(arm->p) || !isfinite(arm->shift_y) || !isfinite(arm->shift_x)) {
+        !isfinite(arm->p) || !isfinite(arm->shift_y) || !isfinite(arm->shift_x) ||
+        !isfinite(arm->s_lo) || !isfinite(arm->q_lo) || !isfinite(arm->sx_lo) ||
+        !isfinite(arm->qx_lo) || !isfinite(arm->p_lo)) {
         return err_set(err, ERR_INVALID, "arm", "non-finite sum in arm statistics");
     }
     if (type == STATS_METRIC_BINOMIAL) {
@@ -195,21 +197,4 @@ int stats_arm_moments(enum stats_metric_type type, const struct stats_arm *arm,
 double stats_arm_sum(const struct stats_arm *arm)
 {
     return (double)arm->n * arm->shift_y + arm->s;
-}
-
-void stats_arm_reshift(const struct stats_arm *in, double cy, double cx, struct stats_arm *out)
-{
-    /* y - cy = (y - in.cy) + dy, x - cx = (x - in.cx) + dx */
-    double n = (double)in->n;
-    double dy = in->shift_y - cy;
-    double dx = in->shift_x - cx;
-    struct stats_arm r = *in;
-    r.s = in->s + n * dy;
-    r.q = in->q + 2.0 * dy * in->s + n * dy * dy;
-    r.sx = in->sx + n * dx;
-    r.qx = in->qx + 2.0 * dx * in->sx + n * dx * dx;
-    r.p = in->p + dy * in->sx + dx * in->s + n * dx * dy;
-    r.shift_y = cy;
-    r.shift_x = cx;
-    *out = r;
 }

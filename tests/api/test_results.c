@@ -789,6 +789,77 @@ static void test_large_values_and_pre_equals_post(void **state)
     json_decref(res);
 }
 
+/* CUPED whose adjusted variance is a small remainder of the sums, end to end (STATS.md
+ * "CUPED", "Numerics"): 200 users alternating variants, pre value x, y = x but +- delta for
+ * every 20th user of an arm, ingested as events. Formed in double from the rounded sums the
+ * SE was 0 with a warning (x up to 1e6, delta 0.5). Exact values from Python fractions on the
+ * same per-user values: tests/fixtures/gen_cuped_exact.py (its LCG is repeated here); also in
+ * tests/unit/test_stats.c test_cuped_cancellation. */
+static void test_cuped_cancellation_end_to_end(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        uint64_t seed;
+        long long lo, hi;
+        double delta;
+        double theta, d, se, df, se_r; /* exact */
+    } cases[] = {
+        {"cupedwide", 2024, 0, 1000000, 0.5, 1.0000000029093588, 3.999536060013024e-05,
+         0.015874677569048461, 197.9999986839774, 0.0013732359910841397},
+        {"cuped1e12", 7, 999999999900, 1000000000100, 0.5, 1.0001527105601016,
+         -0.0008261641301499608, 0.015829610570953462, 197.96743841437564, 1.5829610572606188e-14},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        make_metric(cases[k].key, "sum");
+        const double w[] = {0.5, 0.5};
+        make_experiment(cases[k].key, cases[k].key, w, 2);
+        json_t *ys[2] = {json_array(), json_array()}, *xs[2] = {json_array(), json_array()};
+        uint64_t seed = cases[k].seed;
+        for (int i = 0; i < 200; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            double x =
+                (double)(cases[k].lo +
+                         (long long)((seed >> 33) % (uint64_t)(cases[k].hi - cases[k].lo + 1)));
+            int j = i / 2; /* the user's index in its arm */
+            double y = j % 40 == 0 ? x + cases[k].delta : j % 40 == 20 ? x - cases[k].delta : x;
+            json_array_append_new(ys[i % 2], json_real(y));
+            json_array_append_new(xs[i % 2], json_real(x));
+        }
+        for (int arm = 0; arm < 2; arm++) {
+            ingest_raw_arm(cases[k].key, cases[k].key, arm, ys[arm], xs[arm]);
+            json_decref(ys[arm]);
+            json_decref(xs[arm]);
+        }
+        json_t *res = results(cases[k].key, "method=frequentist&cuped=true");
+        const json_t *v = treatment(res, 0, 1);
+        const struct {
+            const char *what;
+            const json_t *got;
+            double want;
+        } q[] = {
+            {"abs se", json_object_get(json_object_get(v, "absolute_lift"), "se"), cases[k].se},
+            {"df", json_object_get(v, "df"), cases[k].df},
+            {"theta", json_object_get(json_object_get(v, "cuped"), "theta"), cases[k].theta},
+            {"abs estimate", json_object_get(json_object_get(v, "absolute_lift"), "estimate"),
+             cases[k].d},
+            {"rel se", json_object_get(json_object_get(v, "relative_lift"), "se"), cases[k].se_r},
+        };
+        for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+            double g = json_number_value(q[i].got);
+            if (!json_is_number(q[i].got) || fabs(g - q[i].want) > 1e-9 * fabs(q[i].want)) {
+                fail_msg("%s: %s %.17g, exact %.17g", cases[k].key, q[i].what, g, q[i].want);
+            }
+        }
+        if (json_object_get(v, "warning") != NULL ||
+            !json_is_number(json_object_get(v, "p_value"))) {
+            fail_msg("%s: warning %s", cases[k].key,
+                     json_string_value(json_object_get(v, "warning")));
+        }
+        json_decref(res);
+    }
+}
+
 /* GET .../users: every exposed user once, streamed over several pages, values summing to
  * the roll-ups' sums; NDJSON alike. */
 static void test_users_export(void **state)
@@ -1224,6 +1295,7 @@ int main(void)
         cmocka_unit_test(test_decision_weight_zero),
         cmocka_unit_test(test_decision_decrease),
         cmocka_unit_test(test_large_values_and_pre_equals_post),
+        cmocka_unit_test(test_cuped_cancellation_end_to_end),
         cmocka_unit_test(test_users_export),
         cmocka_unit_test(test_ratio_metric),
         cmocka_unit_test(test_correction_intervals),
