@@ -7,6 +7,7 @@
  * parameter validation and results frozen at stop.
  */
 #include "harness.h"
+#include "results_csv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -611,6 +612,15 @@ static void test_decision_verdict_csv(void **state)
     assert_int_equal(rows, 2);
     free(header);
     resp_free(&r);
+    /* every field of the JSON has its column and its value, whatever the parameters: the
+     * Bayesian and CUPED fields, z_test, the decision (its alpha the experiment's, not the
+     * request's), the variants' names */
+    const char *const queries[] = {"?cuped=true&method=bayesian", "?cuped=false&correction=holm",
+                                   "?method=sequential&alpha=0.1", ""};
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        json_decref(results_csv_check(D.port, D.admin_key,
+                                      fmt("/api/v1/experiments/winner/results%s", queries[i])));
+    }
 
     /* the time series as CSV, by parameter and by Accept */
     assert_int_equal(http_req(D.port, "GET",
@@ -947,6 +957,10 @@ static void test_ratio_metric(void **state)
     near(json_object_get(v, "df"), json_object_get(e, "df"), "ratio df");
     assert_null(json_object_get(v, "cuped")); /* CUPED does not apply, and no warning */
     assert_null(json_object_get(v, "warning"));
+    /* the CSV carries the ratio's fields too: its parts and each variant's denominator sum */
+    json_t *same = results_csv_check(D.port, D.admin_key, "/api/v1/experiments/ratio-exp/results");
+    assert_non_null(json_object_get(treatment(same, 0, 1), "denominator_sum"));
+    json_decref(same);
     assert_true(json_is_object(json_object_get(res, "decision")));
     if (!json_is_integer(
             json_object_get(json_object_get(res, "decision"), "users_needed_per_variant"))) {
