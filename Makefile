@@ -37,7 +37,7 @@ API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
 # Suites that need PostgreSQL (several daemons on one database, failover): they run only in
 # the PostgreSQL pass (tests/pg/api.sh), not as skips in the SQLite one.
 PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_failover
-API_LIB  := $(BUILD)/tests/api/harness.o
+API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/results_csv.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]
@@ -127,7 +127,12 @@ $(BUILD)/tests/api/harness.o: tests/api/harness.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
-$(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/harness.h
+$(BUILD)/tests/api/results_csv.o: tests/api/results_csv.c tests/api/results_csv.h tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
+$(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/harness.h \
+                     tests/api/results_csv.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -o $@ $< $(API_LIB) $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 

@@ -95,9 +95,11 @@ static bool ci_adjusted_unbounded(const json_t *lift, size_t i, char *out, size_
 
 /* Where a column's value lives. */
 enum scope {
-    SC_RESULT,   /* top-level field (a, b = nested) */
+    SC_RESULT,   /* top-level field of the results document (a, b = nested) */
+    SC_TOP,      /* top-level field of the response: a breakdown's, not its slice's */
     SC_METRIC,   /* the metric block */
     SC_VARIANT,  /* the metric's variant entry */
+    SC_ARM,      /* variants[variant index].a: the document's list of variants */
     SC_CI,       /* variant.a.ci[idx] */
     SC_CI_ADJ,   /* variant.a.ci_adjusted[idx] (an unbounded end: -inf, inf) */
     SC_SRM,      /* srm.a[variant index] (idx 1) or srm.a (idx 0) */
@@ -114,9 +116,13 @@ struct column {
 /*
  * Every field of the results JSON, one row per metric x variant. The first 21 columns keep
  * the order of the first CSV release (spreadsheets address them by position); the rest were
- * appended. Top-level, SRM and decision fields repeat on each row so a row stands alone.
- * computed_at (the request's clock, not a result) is left out: the same results give the
- * same CSV bytes.
+ * appended, and new ones are appended after them. Top-level, SRM, decision and rebuild
+ * fields repeat on each row so a row stands alone. Carried by another column:
+ * decision.metric (the decision columns are filled on that metric's rows only),
+ * variants[].key and variants[].users (variant, srm_observed). Left out: computed_at (the
+ * request's clock, not a result: the same results give the same CSV bytes) and a
+ * breakdown's metrics_not_broken_down (always empty). tests/api/results_csv.c checks every
+ * field of real documents against these columns.
  */
 static const struct column columns[] = {
     {"experiment", SC_RESULT, "experiment", NULL, 0},
@@ -180,6 +186,17 @@ static const struct column columns[] = {
     {"decision_days_left", SC_DECISION, "days_left", NULL, 0},
     {"decision_warning", SC_DECISION, "warning", NULL, 0},
     {"metric_warning", SC_METRIC, "warning", NULL, 0}, /* a ratio during a rebuild */
+    /* appended later: fields of the JSON the columns above had left out */
+    {"variant_name", SC_ARM, "name", NULL, 0},
+    {"numerator", SC_METRIC, "numerator", NULL, 0}, /* ratio metrics */
+    {"denominator", SC_METRIC, "denominator", NULL, 0},
+    {"denominator_sum", SC_VARIANT, "denominator_sum", NULL, 0},
+    {"decision_alpha", SC_DECISION, "alpha", NULL, 0}, /* the experiment's, not ?alpha */
+    {"decision_users_smallest_variant", SC_DECISION, "users_smallest_variant", NULL, 0},
+    {"values_total", SC_TOP, "values_total", NULL, 0}, /* a breakdown */
+    {"rebuilding_progress", SC_TOP, "rebuilding", "progress", 0},
+    {"rebuilding_users_done", SC_TOP, "rebuilding", "users_done", 0},
+    {"rebuilding_users_total", SC_TOP, "rebuilding", "users_total", 0},
     /* under a correction, the intervals of the adjusted p-values (empty without one) */
     {"absolute_ci_adjusted_low", SC_CI_ADJ, "absolute_lift", NULL, 0},
     {"absolute_ci_adjusted_high", SC_CI_ADJ, "absolute_lift", NULL, 1},
@@ -189,17 +206,22 @@ static const struct column columns[] = {
 #define NCOLS    (sizeof(columns) / sizeof(columns[0]))
 #define CELL_MAX 400
 
-/* The JSON value of column c for variant v (index vi) of metric m, or NULL. */
-static const json_t *column_value(const struct column *c, const json_t *res, const json_t *m,
-                                  const json_t *v, size_t vi)
+/* The JSON value of column c for variant v (index vi) of metric m of results document res
+ * (a slice of the response top, or top itself), or NULL. */
+static const json_t *column_value(const struct column *c, const json_t *top, const json_t *res,
+                                  const json_t *m, const json_t *v, size_t vi)
 {
     switch (c->scope) {
     case SC_RESULT:
         return path(res, c->a, c->b);
+    case SC_TOP:
+        return path(top, c->a, c->b);
     case SC_METRIC:
         return path(m, c->a, c->b);
     case SC_VARIANT:
         return path(v, c->a, c->b);
+    case SC_ARM:
+        return path(json_array_get(json_object_get(res, "variants"), vi), c->a, c->b);
     case SC_CI:
         return ci_part(json_object_get(v, c->a), c->idx);
     case SC_CI_ADJ:
@@ -223,11 +245,11 @@ static const json_t *column_value(const struct column *c, const json_t *res, con
 
 /* Fill row[NCOLS] for one metric x variant. Text cells pass results_csv_text_cell (names
  * and dimension values come from users). */
-static void row_values(const json_t *res, const json_t *m, const json_t *v, size_t vi,
-                       char row[][CELL_MAX])
+static void row_values(const json_t *top, const json_t *res, const json_t *m, const json_t *v,
+                       size_t vi, char row[][CELL_MAX])
 {
     for (size_t c = 0; c < NCOLS; c++) {
-        const json_t *x = column_value(&columns[c], res, m, v, vi);
+        const json_t *x = column_value(&columns[c], top, res, m, v, vi);
         if (columns[c].scope == SC_CI_ADJ &&
             ci_adjusted_unbounded(json_object_get(v, columns[c].a), columns[c].idx, row[c],
                                   sizeof(row[c]))) {
@@ -252,22 +274,19 @@ static void csv_row(struct buf *b, char row[][CELL_MAX], size_t n)
     buf_append(b, "\r\n", 2);
 }
 
-/* Rows of one results document (no header). */
-static void csv_rows(struct buf *b, const json_t *res)
+/* Rows of one results document res of the response top (no header). Nothing but rows: a
+ * metric's warning is its metric_warning column (a line of text among the rows was a row of
+ * one field to a CSV reader). */
+static void csv_rows(struct buf *b, const json_t *top, const json_t *res)
 {
     size_t i, j;
     const json_t *m, *v;
     json_array_foreach(json_object_get(res, "metrics"), i, m)
     {
-        const json_t *mw = json_object_get(m, "warning");
-        if (json_is_string(mw)) {
-            buf_printf(b, "note (%s): %s\n", json_string_value(json_object_get(m, "key")),
-                       json_string_value(mw));
-        }
         json_array_foreach(json_object_get(m, "variants"), j, v)
         {
             char(*row)[CELL_MAX] = xcalloc(NCOLS, sizeof(*row));
-            row_values(res, m, v, j, row);
+            row_values(top, res, m, v, j, row);
             csv_row(b, row, NCOLS);
             free(row);
         }
@@ -289,10 +308,10 @@ char *results_to_csv(const json_t *res)
         const json_t *s;
         json_array_foreach(slices, i, s)
         {
-            csv_rows(&b, s);
+            csv_rows(&b, res, s);
         }
     } else {
-        csv_rows(&b, res);
+        csv_rows(&b, res, res);
     }
     if (b.data == NULL) {
         return xstrdup("");
@@ -381,6 +400,11 @@ static void table_one(struct buf *b, const json_t *res)
     const json_t *m, *v;
     json_array_foreach(json_object_get(res, "metrics"), i, m)
     {
+        const json_t *mw = json_object_get(m, "warning");
+        if (json_is_string(mw)) {
+            buf_printf(b, "note (%s): %s\n", json_string_value(json_object_get(m, "key")),
+                       json_string_value(mw));
+        }
         json_array_foreach(json_object_get(m, "variants"), j, v)
         {
             for (size_t c = 0; c < ns; c++) {
@@ -388,7 +412,7 @@ static void table_one(struct buf *b, const json_t *res)
                 if (cols[c]->scope != SC_CI_ADJ ||
                     !ci_adjusted_unbounded(json_object_get(v, cols[c]->a), cols[c]->idx, cell,
                                            sizeof(cell))) {
-                    cell_text(column_value(cols[c], res, m, v, j), cell, sizeof(cell));
+                    cell_text(column_value(cols[c], res, res, m, v, j), cell, sizeof(cell));
                 }
                 buf_printf(b, "%-*s ", widths[c], cell);
             }

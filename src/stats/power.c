@@ -6,6 +6,7 @@
  */
 #include "bunsen/stats.h"
 
+#include <float.h>
 #include <math.h>
 
 #include <gsl/gsl_cdf.h>
@@ -13,14 +14,14 @@
 #include <gsl/gsl_integration.h>
 #include <gsl/gsl_sf_gamma.h>
 
-/* ceil(x) as users, or -1 with err when x is not a usable count. */
+/* ceil(x) as users, or -1 with err when x is not a usable count (inf: too many). */
 static int users_of(double x, int64_t *n, struct err *err)
 {
-    if (!isfinite(x) || x <= 0) {
+    if (isnan(x) || x <= 0) {
         return err_set(err, ERR_INVALID, NULL, "sample size is not computable");
     }
     double c = ceil(x);
-    if (c >= 9.0e18) {
+    if (!(c < 9.0e18)) {
         return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
     }
     *n = (int64_t)c;
@@ -63,7 +64,14 @@ int stats_power_binomial(double p1, double p2, double alpha, double power, int64
         *n = 1;
         return 0;
     }
-    return users_of(num * num / (dd * dd), n, err);
+    /* (num / dd)^2: dd^2 is 0 below |dd| 1e-154 (a size of inf, "not computable" with no
+     * field, for what is an effect too small); a square that is 0 is a size below one user */
+    double ratio = num / dd, x = ratio * ratio;
+    if (!(x > 0)) {
+        *n = 1;
+        return 0;
+    }
+    return users_of(x, n, err);
 }
 
 /* Integrand of the noncentral t upper tail: Phi(ncp - t sqrt(u/df)) times the chi-square
@@ -152,12 +160,48 @@ int stats_nct_sf(double t, double df, double ncp, double *out)
     return 0;
 }
 
+/*
+ * Student's t quantile of upper tail q with df degrees of freedom. GSL's inverse answers
+ * inf where the quantile is large but finite (q 5e-301: df 4 to 12, df 4 1.565e75, df 10
+ * 2.749e30; q 5e-311: df 12 and 16, 8.568e19), while its tail function Q holds there
+ * (c t^-df, down to the least doubles): then the root of Q(t) = q by bisection of log t
+ * (about 60 halvings of [1, DBL_MAX] to 1e-15 relative; the values above agree with
+ * mpmath's at 40 digits to 8). Such a critical value is no reason to take the power as 0:
+ * an effect of 5.3e19 at alpha 1e-310 has power 0.96 at df 16. Infinite only when
+ * Q(DBL_MAX) is still above q.
+ */
+static double t_quantile_upper(double q, double df)
+{
+    double t = gsl_cdf_tdist_Qinv(q, df);
+    if (isfinite(t) || !(q > 0) || !(gsl_cdf_tdist_Q(1.0, df) >= q)) {
+        return t;
+    }
+    if (!(gsl_cdf_tdist_Q(DBL_MAX, df) < q)) {
+        return INFINITY;
+    }
+    double lo = 1.0, hi = DBL_MAX; /* Q(lo) >= q > Q(hi) */
+    for (int i = 0; i < 200 && hi > lo * (1.0 + 4.0 * DBL_EPSILON); i++) {
+        double mid = sqrt(lo) * sqrt(hi);
+        if (gsl_cdf_tdist_Q(mid, df) >= q) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return hi;
+}
+
 /* R's power.t.test body (strict = FALSE): the upper tail beyond the two-sided critical
- * value, df = 2(n - 1), ncp = sqrt(n/2) delta/sigma. */
+ * value, df = 2(n - 1), ncp = sqrt(n/2) delta/sigma. A critical value beyond every double
+ * has power 0: the search goes on to larger n. */
 static int t_power(double n, double effect, double alpha, double *out)
 {
     double df = 2.0 * (n - 1.0);
-    double crit = gsl_cdf_tdist_Qinv(alpha / 2.0, df);
+    double crit = t_quantile_upper(alpha / 2.0, df);
+    if (crit == INFINITY) {
+        *out = 0;
+        return 0;
+    }
     if (!isfinite(crit)) {
         return -1;
     }
@@ -179,19 +223,20 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
     /* start from the normal answer; the t answer is at most a few users above it */
     double effect = fabs(delta) / sigma;
     double z = gsl_cdf_ugaussian_Qinv(alpha / 2.0) + gsl_cdf_ugaussian_Pinv(power);
-    if (!(z > 0)) {
+    if (!(z > 0) || effect == INFINITY) {
         /* a target at or below alpha / 2: the test of level alpha has that power with the
-         * least sample there is (the normal answer is 0 users, which is not a guess) */
+         * least sample there is (the normal answer is 0 users, which is not a guess); an
+         * effect beyond every double (stddev 1e-300) is found by it too (ncp inf) */
         *n = 2;
         return 0;
     }
-    int64_t guess = 0;
-    if (users_of(2.0 * z * z / (effect * effect), &guess, err) != 0) {
-        return -1;
-    }
-    if (guess > (int64_t)1 << 52) {
+    /* (z / effect)^2, not z^2 / effect^2: an effect of 1e200 squared is inf (a guess of 0
+     * users, "not computable"), one of 1e-200 squared is 0 (inf users) */
+    double ratio = z / effect, normal = 2.0 * ratio * ratio;
+    if (!(normal <= 0x1p52)) {
         return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
     }
+    int64_t guess = (int64_t)ceil(normal);
     /* power rises with n: the least n reaching the target, by bisection between a size
      * that falls short and one that reaches it, found by steps doubling away from the
      * normal answer (a few users off it when power > alpha / 2; far off otherwise, where

@@ -14,6 +14,7 @@
  * - `bunsen results --dimension` gives the API's breakdown (JSON and table).
  */
 #include "harness.h"
+#include "results_csv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -423,6 +424,9 @@ static void test_bad_requests_and_csv(void **state)
     json_decref(res);
     assert_int_equal(lines, 1 + slices * 2 /* metrics */ * 2 /* variants */);
     resp_free(&r);
+    /* every field of the breakdown (its values_total, each slice's) has its column */
+    json_decref(
+        results_csv_check(D.port, D.admin_key, "/api/v1/experiments/dx/results?dimension=country"));
 }
 
 /* A ratio metric broken down: per slice and variant its users and mean (sum of the
@@ -497,6 +501,9 @@ static void test_ratio_slices(void **state)
         assert_close(json_number_value(json_object_get(jv, "mean")), sn / sd, "whole ratio mean");
     }
     json_decref(res);
+    /* the CSV of the ratio's breakdown: its parts and denominator sums per slice */
+    json_decref(
+        results_csv_check(D.port, D.admin_key, "/api/v1/experiments/dr/results?dimension=country"));
 }
 
 /* `bunsen results KEY --dimension NAME` (the CLI beside the running daemon) gives the

@@ -10,6 +10,8 @@
  * - when it is over, the ratio equals a recompute from every row sent under the new window
  *   (users exact, sums 1e-9), per variant and per plan;
  * - the per-user export carries Bunsen-Rebuilding while the rebuild runs, not after;
+ * - the CSV of the results mid-rebuild carries every field of their JSON (results_csv.h):
+ *   the rebuild's progress, the ratio's parts and denominator sums, a ratio's warning;
  * - a ratio added by a change made mid-rebuild (which restarts it) has no kept sums: a
  *   warning and no statistics until the end, while the ratio kept before keeps its numbers;
  * - the kept sums are read with the definitions they were built with (a part's new cap, a
@@ -17,6 +19,7 @@
  * Runs on both backends (the PostgreSQL pass runs every API test).
  */
 #include "harness.h"
+#include "results_csv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -224,9 +227,15 @@ static void test_ratio_through_rebuild(void **state)
         sleep_ms(10);
     }
     json_t *during = ratio_blocks();
+    /* the CSV carries the rebuild (progress, users) and the ratio's fields, whole and per plan */
+    json_t *csv_doc = results_csv_check(D.port, D.admin_key, "/api/v1/experiments/rr/results");
+    bool csv_mid = json_object_get(csv_doc, "rebuilding") != NULL;
+    json_decref(csv_doc);
+    json_decref(
+        results_csv_check(D.port, D.admin_key, "/api/v1/experiments/rr/results?dimension=plan"));
     long long after = rebuilt_users();
     print_message("# read mid-rebuild between %lld and %lld users rebuilt\n", done, after);
-    if (after < 0) {
+    if (after < 0 || !csv_mid) {
         fail_msg("the rebuild ended during the read: the machine is too slow for this test's "
                  "pace (--rebuild-pause-ms)");
     }
@@ -322,6 +331,11 @@ static void test_ratio_added_mid_rebuild(void **state)
         assert_non_null(
             json_object_get(json_array_get(json_object_get(sl, "metrics"), 2), "warning"));
         json_decref(b);
+        /* and the CSV, in its metric_warning column (a line of its own among the rows was a
+         * row of one field) */
+        json_decref(results_csv_check(D.port, D.admin_key, "/api/v1/experiments/rr/results"));
+        json_decref(results_csv_check(D.port, D.admin_key,
+                                      "/api/v1/experiments/rr/results?dimension=plan"));
     } else {
         print_message("# the rebuild ended before the read: nothing to check mid-way\n");
     }

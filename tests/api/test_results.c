@@ -8,6 +8,7 @@
  * intervals beside the verdicts (API and `bunsen results --format table`).
  */
 #include "harness.h"
+#include "results_csv.h"
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -409,6 +410,16 @@ static void test_csv_timeseries_power_errors(void **state)
                           "{\"metric_type\": \"binomial\", \"baseline\": 1.5, \"mde\": 0.01}",
                           &st));
     assert_int_equal(st, 400);
+    /* an alpha whose t quantile GSL cannot invert at small n (it answered 500, "power
+     * computation failed"): the least n as R's power.t.test (mpmath: 52 has power 0.9956,
+     * 51 has 0.7091; test_stats test_power_tiny_alpha) */
+    pw = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
+                   "{\"metric_type\":\"mean\",\"baseline\":100,\"mde\":200,\"stddev\":0.1,"
+                   "\"alpha\":1e-300,\"power\":0.8}",
+                   &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(pw, "users_per_variant")), 52);
+    json_decref(pw);
 
     const char *bad[] = {"method=magic", "alpha=2",      "alpha=abc",
                          "cuped=maybe",  "correction=x", "format=xml"};
@@ -613,6 +624,15 @@ static void test_decision_verdict_csv(void **state)
     assert_int_equal(rows, 2);
     free(header);
     resp_free(&r);
+    /* every field of the JSON has its column and its value, whatever the parameters: the
+     * Bayesian and CUPED fields, z_test, the decision (its alpha the experiment's, not the
+     * request's), the variants' names */
+    const char *const queries[] = {"?cuped=true&method=bayesian", "?cuped=false&correction=holm",
+                                   "?method=sequential&alpha=0.1", ""};
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        json_decref(results_csv_check(D.port, D.admin_key,
+                                      fmt("/api/v1/experiments/winner/results%s", queries[i])));
+    }
 
     /* the time series as CSV, by parameter and by Accept */
     assert_int_equal(http_req(D.port, "GET",
@@ -1020,6 +1040,10 @@ static void test_ratio_metric(void **state)
     near(json_object_get(v, "df"), json_object_get(e, "df"), "ratio df");
     assert_null(json_object_get(v, "cuped")); /* CUPED does not apply, and no warning */
     assert_null(json_object_get(v, "warning"));
+    /* the CSV carries the ratio's fields too: its parts and each variant's denominator sum */
+    json_t *same = results_csv_check(D.port, D.admin_key, "/api/v1/experiments/ratio-exp/results");
+    assert_non_null(json_object_get(treatment(same, 0, 1), "denominator_sum"));
+    json_decref(same);
     assert_true(json_is_object(json_object_get(res, "decision")));
     if (!json_is_integer(
             json_object_get(json_object_get(res, "decision"), "users_needed_per_variant"))) {

@@ -78,6 +78,64 @@ static void test_csv(void **state)
     json_decref(j);
 }
 
+/* The columns appended for fields the CSV had left out: the variants' names, the decision's
+ * alpha and smallest variant, and a breakdown's own fields (values_total, a rebuild's
+ * progress) on every row of every slice. A metric's warning is its metric_warning cell, not
+ * a line of text among the rows (a row of one field to a CSV reader); the table notes it. */
+static void test_csv_appended_columns(void **state)
+{
+    (void)state;
+    json_t *a = doc(), *b = doc();
+    for (int i = 0; i < 2; i++) {
+        json_t *d = i ? b : a;
+        json_object_set_new(d, "variants",
+                            json_pack("[{s:s, s:s, s:i}, {s:s, s:s, s:i}]", "key", "a", "name",
+                                      "Control", "users", 10, "key", "b", "name", "Green", "users",
+                                      12));
+        json_t *dec = json_object_get(d, "decision");
+        json_object_set_new(dec, "alpha", json_real(0.01));
+        json_object_set_new(dec, "users_smallest_variant", json_integer(10));
+        json_object_set_new(d, "dimension", json_string("country"));
+        json_object_set_new(d, "dimension_value", json_string(i ? "DE" : "US"));
+    }
+    json_t *m = json_array_get(json_object_get(a, "metrics"), 0);
+    json_object_set_new(m, "warning", json_string("kept sums missing: back after the rebuild"));
+    json_t *bd = json_pack("{s:s, s:s, s:I, s:[o,o], s:[], s:{s:f, s:I, s:I}}", "experiment", "e",
+                           "dimension", "country", "values_total", (json_int_t)7, "slices", a, b,
+                           "metrics_not_broken_down", "rebuilding", "progress", 0.25, "users_done",
+                           (json_int_t)10, "users_total", (json_int_t)40);
+    assert_non_null(bd);
+    char *c = results_to_csv(bd);
+    const char *appended = ",metric_warning,variant_name,numerator,denominator,denominator_sum,"
+                           "decision_alpha,decision_users_smallest_variant,values_total,"
+                           "rebuilding_progress,rebuilding_users_done,rebuilding_users_total,"
+                           "absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
+                           "relative_ci_adjusted_low,relative_ci_adjusted_high\r\n";
+    const char *eol = strstr(c, "\r\n");
+    assert_non_null(eol);
+    assert_int_equal(strncmp(eol + 2 - strlen(appended), appended, strlen(appended)), 0);
+    /* US, then DE: a row per variant, each with the breakdown's fields */
+    assert_non_null(strstr(c, ",kept sums missing: back after the rebuild,Control,,,,0.01,10,7,"
+                              "0.25,10,40,,,,\r\n"));
+    assert_non_null(strstr(c, ",kept sums missing: back after the rebuild,Green,,,,0.01,10,7,"
+                              "0.25,10,40,,,,\r\n"));
+    assert_non_null(strstr(c, ",,Green,,,,0.01,10,7,0.25,10,40,,,,\r\n"));
+    assert_null(strstr(c, "note ("));
+    int lines = 0;
+    for (const char *p = c; *p; p++) {
+        if (*p == '\n') {
+            assert_true(p > c && p[-1] == '\r');
+            lines++;
+        }
+    }
+    assert_int_equal(lines, 1 + 2 * 2); /* the header, 2 slices x 2 variants */
+    free(c);
+    char *t = results_to_table(bd);
+    assert_non_null(strstr(t, "note (rev): kept sums missing: back after the rebuild\n"));
+    free(t);
+    json_decref(bd);
+}
+
 /* A breakdown: a heading, then each slice's own table under its value. */
 static void test_table_breakdown(void **state)
 {
@@ -188,7 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),        cmocka_unit_test(test_table_breakdown),
         cmocka_unit_test(test_csv),          cmocka_unit_test(test_table_adjusted),
-        cmocka_unit_test(test_csv_adjusted),
+        cmocka_unit_test(test_csv_adjusted), cmocka_unit_test(test_csv_appended_columns),
     };
     return cmocka_run_group_tests_name("results_render", tests, NULL, NULL);
 }
