@@ -58,6 +58,7 @@ struct cond_regex {
     uint32_t frame_bytes; /* 16 per capture group: PCRE2 copies a frame at each step */
     bool scans;           /* can read the subject without counted steps: weight + subject / 32 */
     bool wrapped;         /* code is the prefixed form (a scan takes a step or two a byte) */
+    struct regex_entry *shared; /* the cache entry that owns code (condregex.c), or NULL */
 };
 
 /* Per-evaluation scratch for cond_regex_match (made on first use, cond_regex_scratch_free). */
@@ -71,11 +72,16 @@ struct cond_regex_scratch {
 /* Compile pattern pat[0..n) ($regexi: insensitive), a JavaScript pattern, into out (never
  * JIT-compiled: see condregex.c). Returns 0, or -1 with err (may be NULL; field "targeting")
  * saying why JavaScript or PCRE2 refuses it; out then holds nothing. Free with
- * cond_regex_clear (accepts a cleared or failed one). */
+ * cond_regex_clear (accepts a cleared or failed one). A pattern compiled while another
+ * compiled copy of it is alive shares that copy's code (a process-wide cache of the live
+ * patterns): a reload of the definitions compiles only the patterns that are new. */
 struct err;
 int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
                        struct err *err);
 void cond_regex_clear(struct cond_regex *r);
+/* Live patterns in the cache, and patterns compiled since the process started (tests). */
+size_t cond_regex_cache_live(void);
+uint64_t cond_regex_cache_compiles(void);
 void cond_regex_scratch_free(struct cond_regex_scratch *s);
 
 /* Does r match subj[0..sn)? left: budget steps left (ignored when unlimited). Adds the steps

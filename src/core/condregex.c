@@ -34,6 +34,7 @@
  * Pure; a compiled regex is immutable and read by any number of threads; the scratch
  * (match data and context, the subject in UTF-16) belongs to one evaluation.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,8 +167,8 @@ static pcre2_code *compile_wrapped(const uint16_t *p, size_t n, uint32_t opts)
     return re;
 }
 
-int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
-                       struct err *err)
+static int compile_uncached(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
+                            struct err *err)
 {
     memset(out, 0, sizeof(*out));
     uint16_t *js = NULL;
@@ -219,12 +220,162 @@ int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_
     return 0;
 }
 
+/*
+ * The cache of live patterns. Every reload of the definitions (after any catalogue write, in
+ * this daemon or another) compiles every experiment's targeting again; translating and
+ * compiling a pattern costs ~10 us to ms, and 100 archived experiments of 800 patterns each
+ * made every write wait ~0.9 s for the reload (and ingestion with it: the reload runs in the
+ * writer's completion of the write). A pattern that some compiled condition still holds is
+ * shared instead: an entry per (pattern, insensitive) with a count of its holders, removed
+ * with the last (compiled code is immutable and matched by any number of threads at once).
+ * Keyed by a keyed hash (patterns come from editors; chains cannot be made long on purpose).
+ */
+struct regex_entry {
+    struct regex_entry *next;
+    uint64_t hash;
+    size_t n;
+    bool insensitive;
+    size_t refs;
+    struct cond_regex re; /* re.shared NULL: the entry's own copy */
+    char pat[];
+};
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct regex_entry **cache_slots; /* power of two, or NULL */
+static size_t cache_cap, cache_n;
+static uint64_t cache_compiles;
+
+static uint64_t pattern_hash(const char *pat, size_t n, bool insensitive)
+{
+    return hash_keyed(pat, n) ^ (insensitive ? 0x9E3779B97F4A7C15ull : 0);
+}
+
+/* The entry of the pattern, or NULL. Under cache_mu. */
+static struct regex_entry *cache_find(uint64_t h, const char *pat, size_t n, bool insensitive)
+{
+    if (cache_cap == 0) {
+        return NULL;
+    }
+    for (struct regex_entry *e = cache_slots[h & (cache_cap - 1)]; e != NULL; e = e->next) {
+        if (e->hash == h && e->n == n && e->insensitive == insensitive &&
+            memcmp(e->pat, pat, n) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Under cache_mu. */
+static void cache_insert(struct regex_entry *e)
+{
+    if (cache_n + 1 > cache_cap) {
+        size_t cap = cache_cap ? cache_cap * 2 : 64;
+        struct regex_entry **slots = xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < cache_cap; i++) {
+            for (struct regex_entry *x = cache_slots[i], *next; x != NULL; x = next) {
+                next = x->next;
+                x->next = slots[x->hash & (cap - 1)];
+                slots[x->hash & (cap - 1)] = x;
+            }
+        }
+        free(cache_slots);
+        cache_slots = slots;
+        cache_cap = cap;
+    }
+    struct regex_entry **slot = &cache_slots[e->hash & (cache_cap - 1)];
+    e->next = *slot;
+    *slot = e;
+    cache_n++;
+}
+
+/* A holder more of e's code, copied into out. Under cache_mu. */
+static void cache_take(struct regex_entry *e, struct cond_regex *out)
+{
+    e->refs++;
+    *out = e->re;
+    out->shared = e;
+}
+
+int cond_regex_compile(const char *pat, size_t n, bool insensitive, struct cond_regex *out,
+                       struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    uint64_t h = pattern_hash(pat, n, insensitive);
+    pthread_mutex_lock(&cache_mu);
+    struct regex_entry *e = cache_find(h, pat, n, insensitive);
+    if (e != NULL) {
+        cache_take(e, out);
+    }
+    pthread_mutex_unlock(&cache_mu);
+    if (e != NULL) {
+        return 0;
+    }
+    /* compiled outside the lock (it may take milliseconds); a refused pattern is not kept
+     * (refusing it again is as cheap as finding it would be, mostly) */
+    struct cond_regex re;
+    if (compile_uncached(pat, n, insensitive, &re, err) != 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&cache_mu);
+    cache_compiles++;
+    e = cache_find(h, pat, n, insensitive); /* another thread compiled it meanwhile */
+    if (e == NULL) {
+        e = xmalloc(sizeof(*e) + (n > 0 ? n : 1));
+        *e = (struct regex_entry){.hash = h, .n = n, .insensitive = insensitive, .re = re};
+        memcpy(e->pat, pat, n);
+        cache_insert(e);
+        re.code = NULL;
+    }
+    cache_take(e, out);
+    pthread_mutex_unlock(&cache_mu);
+    pcre2_code_free(re.code); /* the copy that lost the race, or NULL */
+    return 0;
+}
+
 void cond_regex_clear(struct cond_regex *r)
 {
-    if (r != NULL) {
-        pcre2_code_free(r->code);
-        r->code = NULL;
+    if (r == NULL) {
+        return;
     }
+    struct regex_entry *e = r->shared;
+    if (e == NULL) {
+        pcre2_code_free(r->code);
+    } else {
+        pthread_mutex_lock(&cache_mu);
+        if (--e->refs == 0) {
+            struct regex_entry **p = &cache_slots[e->hash & (cache_cap - 1)];
+            while (*p != e) {
+                p = &(*p)->next;
+            }
+            *p = e->next;
+            cache_n--;
+        } else {
+            e = NULL;
+        }
+        pthread_mutex_unlock(&cache_mu);
+        if (e != NULL) {
+            pcre2_code_free(e->re.code);
+            free(e);
+        }
+    }
+    r->code = NULL;
+    r->shared = NULL;
+}
+
+size_t cond_regex_cache_live(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    size_t n = cache_n;
+    pthread_mutex_unlock(&cache_mu);
+    return n;
+}
+
+uint64_t cond_regex_cache_compiles(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    uint64_t n = cache_compiles;
+    pthread_mutex_unlock(&cache_mu);
+    return n;
 }
 
 void cond_regex_scratch_free(struct cond_regex_scratch *s)
