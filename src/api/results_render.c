@@ -460,7 +460,8 @@ char *results_timeseries_to_csv(const json_t *ts)
         "experiment",    "metric",      "method",          "alpha",
         "date",          "variant",     "users",           "mean",
         "absolute_lift", "absolute_se", "absolute_ci_low", "absolute_ci_high",
-        "relative_lift", "relative_se", "relative_ci_low", "relative_ci_high"};
+        "relative_lift", "relative_se", "relative_ci_low", "relative_ci_high",
+        "warning"};
     const size_t nh = sizeof(heads) / sizeof(heads[0]);
     struct buf b;
     buf_init(&b, RENDER_CAP);
@@ -491,10 +492,15 @@ char *results_timeseries_to_csv(const json_t *ts)
                                     json_object_get(rel, "estimate"),
                                     json_object_get(rel, "se"),
                                     ci_part(rel, 0),
-                                    ci_part(rel, 1)};
+                                    ci_part(rel, 1),
+                                    json_object_get(v, "warning")};
             char row[sizeof(vals) / sizeof(vals[0])][CELL_MAX];
             for (size_t c = 0; c < nh; c++) {
-                scalar_text(vals[c], row[c], sizeof(row[c]));
+                if (json_is_string(vals[c])) { /* keys and names come from users */
+                    results_csv_text_cell(json_string_value(vals[c]), row[c], sizeof(row[c]));
+                } else {
+                    scalar_text(vals[c], row[c], sizeof(row[c]));
+                }
             }
             csv_row(&b, row, nh);
         }

@@ -241,12 +241,36 @@ static void test_csv_adjusted(void **state)
     json_decref(j);
 }
 
+/* The time series CSV carries each day's warning (why its nulls are null), as the JSON. */
+static void test_timeseries_csv_warning(void **state)
+{
+    (void)state;
+    json_t *ts = json_pack(
+        "{s:s, s:s, s:s, s:f, s:[{s:s, s:[{s:s, s:I, s:f}, {s:s, s:I, s:n, s:{s:n, s:n, s:[n, n]}, "
+        "s:{s:n, s:n, s:[n, n]}, s:s}]}]}",
+        "experiment", "e", "metric", "m", "method", "frequentist", "alpha", 0.05, "days", "date",
+        "2026-12-01", "variants", "key", "a", "users", (json_int_t)3, "mean", 0.5, "key", "b",
+        "users", (json_int_t)0, "mean", "absolute_lift", "estimate", "se", "ci", "relative_lift",
+        "estimate", "se", "ci", "warning", "no users in this variant, yet");
+    assert_non_null(ts);
+    char *c = results_timeseries_to_csv(ts);
+    assert_non_null(strstr(c, ",relative_ci_high,warning\r\n"));
+    assert_non_null(strstr(c, ",b,0,,,,,,,,,,\"no users in this variant, yet\"\r\n"));
+    assert_non_null(strstr(c, ",a,3,0.5,,,,,,,,,\r\n"));
+    free(c);
+    json_decref(ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),        cmocka_unit_test(test_table_breakdown),
-        cmocka_unit_test(test_csv),          cmocka_unit_test(test_table_adjusted),
-        cmocka_unit_test(test_csv_adjusted), cmocka_unit_test(test_csv_appended_columns),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_breakdown),
+        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_table_adjusted),
+        cmocka_unit_test(test_csv_adjusted),
+        cmocka_unit_test(test_csv_appended_columns),
+        cmocka_unit_test(test_timeseries_csv_warning),
     };
     return cmocka_run_group_tests_name("results_render", tests, NULL, NULL);
 }
