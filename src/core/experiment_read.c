@@ -141,8 +141,9 @@ static void experiment_defaults(struct experiment *x)
 }
 
 /* A variant's or the experiment's value: any JSON value within the size and depth caps
- * (null = none). *dst (owned) is replaced. */
-static int read_value(const json_t *v, const char *field, json_t **dst, struct err *err)
+ * (null = none), its reals rounded to MODEL_REAL_DIGITS. *dst (owned) is replaced. */
+static int read_value(const json_t *v, enum model_mode mode, const char *field, json_t **dst,
+                      struct err *err)
 {
     json_decref(*dst);
     *dst = NULL;
@@ -161,8 +162,16 @@ static int read_value(const json_t *v, const char *field, json_t **dst, struct e
     if (json_is_real(v) && !isfinite(json_real_value(v))) {
         return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
     }
-    *dst = json_deep_copy(v);
-    validate_round_reals(*dst, 15); /* as replies print them: see model.h */
+    json_t *copy = json_deep_copy(v);
+    if (validate_round_reals(copy, MODEL_REAL_DIGITS, field, err) != 0) {
+        json_decref(copy); /* 1.7976931348623157e308: inf at 15 digits */
+        if (mode != MODEL_LOAD) {
+            return -1;
+        }
+        err_clear(err);
+        copy = json_deep_copy(v); /* stored before the check: served as it is */
+    }
+    *dst = copy;
     return 0;
 }
 
@@ -193,7 +202,8 @@ static int read_long_text(const json_t *v, const char *field, char **dst, struct
     return 0;
 }
 
-static int read_variants(const json_t *v, struct experiment *x, struct err *err)
+static int read_variants(const json_t *v, enum model_mode mode, struct experiment *x,
+                         struct err *err)
 {
     if (!json_is_array(v)) {
         return err_set(err, ERR_INVALID, "variants", "variants must be an array");
@@ -224,7 +234,7 @@ static int read_variants(const json_t *v, struct experiment *x, struct err *err)
         var->value = NULL;
         x->nvariants = i + 1; /* from here on experiment_clear frees var->value */
         snprintf(field, sizeof(field), "variants[%zu].value", i);
-        if (read_value(json_object_get(o, "value"), field, &var->value, err) != 0) {
+        if (read_value(json_object_get(o, "value"), mode, field, &var->value, err) != 0) {
             return -1;
         }
         snprintf(field, sizeof(field), "variants[%zu].key", i);
@@ -360,6 +370,16 @@ static int read_targeting(const json_t *v, enum model_mode mode, struct experime
     }
     if (mode != MODEL_LOAD && condition_check_regexes(v, err) != 0) {
         return -1; /* an operator that cannot be evaluated (API.md v1.1) */
+    }
+    if (mode != MODEL_LOAD) {
+        /* a threshold such as 1.7976931348623157e308 is printed as 1.79769313486232e308,
+         * which reads back as no number: a GET body could not be sent back */
+        json_t *rounded = json_deep_copy(v);
+        int rc = validate_round_reals(rounded, MODEL_REAL_DIGITS, "targeting", err);
+        json_decref(rounded);
+        if (rc != 0) {
+            return -1;
+        }
     }
     if (json_object_size(v) > 0) {
         x->targeting = json_deep_copy(v);
@@ -621,7 +641,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
     }
     if ((v = json_object_get(doc, "variants")) != NULL) {
-        if (read_variants(v, out, err) != 0) {
+        if (read_variants(v, mode, out, err) != 0) {
             goto out_fail;
         }
         /* Responses print 15 significant digits, so a GET body sent back carries weights
@@ -683,7 +703,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         goto out_fail;
     }
     if ((v = json_object_get(doc, "default_value")) != NULL &&
-        read_value(v, "default_value", &out->default_value, err) != 0) {
+        read_value(v, mode, "default_value", &out->default_value, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "hash_attribute")) != NULL &&

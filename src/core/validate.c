@@ -146,25 +146,61 @@ int validate_json_depth(const json_t *v, int limit)
     return 0;
 }
 
-void validate_round_reals(json_t *v, int digits)
+bool validate_round_real(double x, int digits, double *out)
+{
+    char text[40];
+    snprintf(text, sizeof(text), "%.*g", digits, x);
+    double r = strtod(text, NULL);
+    if (!isfinite(r)) {
+        return false; /* 1.7976931348623157e308 prints as 1.79769313486232e308: inf */
+    }
+    *out = r;
+    return true;
+}
+
+/* validate_round_reals of v, whose path (for the message) is path[0..len) of a buffer of
+ * cap bytes. */
+static int round_reals_at(json_t *v, int digits, const char *field, char *path, size_t len,
+                          size_t cap, struct err *err)
 {
     if (json_is_real(v)) {
-        char text[40];
-        snprintf(text, sizeof(text), "%.*g", digits, json_real_value(v));
-        json_real_set(v, strtod(text, NULL));
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
+        double r;
+        if (!validate_round_real(json_real_value(v), digits, &r)) {
+            return err_set(err, ERR_INVALID, field,
+                           "%s is %.17g: at %d significant digits (what replies print) that is "
+                           "beyond the largest number, 1.79769313486231e308",
+                           path, json_real_value(v), digits);
+        }
+        json_real_set(v, r);
+        return 0;
+    }
+    size_t i;
+    json_t *e;
+    const char *k;
+    if (json_is_array(v)) {
         json_array_foreach(v, i, e)
         {
-            validate_round_reals(e, digits);
+            snprintf(path + len, cap - len, "[%zu]", i);
+            if (round_reals_at(e, digits, field, path, strlen(path), cap, err) != 0) {
+                return -1;
+            }
         }
     } else if (json_is_object(v)) {
-        const char *k;
-        json_t *e;
         json_object_foreach(v, k, e)
         {
-            validate_round_reals(e, digits);
+            snprintf(path + len, cap - len, ".%.40s", k);
+            if (round_reals_at(e, digits, field, path, strlen(path), cap, err) != 0) {
+                return -1;
+            }
         }
     }
+    path[len] = '\0';
+    return 0;
+}
+
+int validate_round_reals(json_t *v, int digits, const char *field, struct err *err)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s", field);
+    return round_reals_at(v, digits, field, path, strlen(path), sizeof(path), err);
 }

@@ -222,6 +222,61 @@ static void test_values_patch(void **state)
     experiment_clear(&base);
 }
 
+/* Rounding to the 15 digits replies print (validate_round_real, validate_round_reals): a real
+ * that rounds beyond the largest double (1.7976931348623157e308 is 1.79769313486232e308 at 15
+ * digits) is refused with its field and path, where json_real_set(inf) failed silently and
+ * kept the unrounded number. */
+static void test_values_round_near_max(void **state)
+{
+    (void)state;
+    double r = 7;
+    assert_false(validate_round_real(1.7976931348623157e308, 15, &r));
+    assert_false(validate_round_real(-1.7976931348623157e308, 15, &r));
+    assert_false(validate_round_real(1.7976931348623155e308, 15, &r));
+    assert_true(r == 7); /* untouched */
+    assert_true(validate_round_real(1.7976931348623099e308, 15, &r));
+    assert_true(r == 1.79769313486231e308);
+    assert_true(validate_round_real(0.12345678901234567, 15, &r));
+    assert_true(r == 0.123456789012346);
+    assert_true(validate_round_real(4.9e-324, 15, &r) && r > 0); /* the least denormal stays */
+
+    json_t *v = parse("{\"a\":[1,2.5,0.30000000000000004],\"b\":{\"c\":3.141592653589793}}");
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(validate_round_reals(v, 15, "default_value", &err), 0);
+    assert_json(v, "{\"a\":[1,2.5,0.3],\"b\":{\"c\":3.14159265358979}}");
+    json_decref(v);
+    v = parse("{\"a\":[1,{\"b\":-1.7976931348623157e308}]}");
+    assert_int_equal(validate_round_reals(v, 15, "targeting", &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_string_equal(err.field, "targeting");
+    assert_non_null(strstr(err.msg, "targeting.a[1].b is -1.7976931348623157e+308"));
+    json_decref(v);
+
+    /* where definitions are read: the field of each */
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1.7976931348623157e308},"
+                   "{\"key\":\"b\"}]}",
+                   "variants[0].value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":"
+                   "[{\"x\":1.7976931348623157e308}]}]}",
+                   "variants[1].value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"default_value\":-1.7976931348623157e308}",
+                   "default_value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"targeting\":{\"score\":{\"$lt\":1.7976931348623157e308}}}",
+                   "targeting");
+    /* a stored one (an older version kept it) still loads */
+    json_t *doc = parse("{\"key\":\"k\",\"status\":\"running\",\"variants\":[{\"key\":\"a\","
+                        "\"value\":1.7976931348623157e308},{\"key\":\"b\"}],\"targeting\":"
+                        "{\"score\":{\"$lt\":1.7976931348623157e308}}}");
+    struct experiment x;
+    assert_int_equal(experiment_from_json(doc, MODEL_LOAD, NULL, &x, &err), 0);
+    assert_true(json_real_value(x.variants[0].value) == 1.7976931348623157e308); /* as stored */
+    experiment_clear(&x);
+    json_decref(doc);
+}
+
 /* Decide for one user with attributes (JSON text) in an experiment with a hash attribute. */
 static struct assign_result decide(const char *hash_attr, const char *fallback, const char *user,
                                    const char *attrs)
@@ -420,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_values_assigned),
         cmocka_unit_test(test_values_limits),
         cmocka_unit_test(test_values_patch),
+        cmocka_unit_test(test_values_round_near_max),
         cmocka_unit_test(test_hash_attribute),
         cmocka_unit_test(test_hash_numbers_as_javascript),
         cmocka_unit_test(test_hash_arrays_as_javascript),
