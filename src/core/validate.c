@@ -90,6 +90,43 @@ int validate_number(const json_t *v, const char *field, double lo, double hi, do
     return 0;
 }
 
+int validate_real(const json_t *v, enum model_mode mode, const char *field, double lo, double hi,
+                  double *out, struct err *err)
+{
+    double x;
+    if (validate_number(v, field, lo, hi, &x, err) != 0) {
+        return -1;
+    }
+    if (mode == MODEL_LOAD) {
+        *out = x; /* as stored: what an older version stored is evaluated as it was */
+        return 0;
+    }
+    /* bounds of at most 15 digits are their own rounding, and rounding keeps the order: the
+     * rounded number is within them too */
+    if (!validate_round_real(x, MODEL_REAL_DIGITS, out)) {
+        return err_set(err, ERR_INVALID, field, "%s must be a number in [%g, %g]", field, lo, hi);
+    }
+    return 0;
+}
+
+double validate_keep_real(double written, double stored)
+{
+    double r;
+    return validate_round_real(stored, MODEL_REAL_DIGITS, &r) && r == written ? stored : written;
+}
+
+bool validate_same_rounded(const json_t *written, const json_t *stored)
+{
+    if (written == NULL || stored == NULL) {
+        return written == stored;
+    }
+    json_t *r = json_deep_copy(stored);
+    bool same = validate_round_reals(r, MODEL_REAL_DIGITS, "", NULL) == 0 &&
+                json_equal((json_t *)(uintptr_t)written, r);
+    json_decref(r);
+    return same;
+}
+
 int validate_integer(const json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
                      struct err *err)
 {
