@@ -141,8 +141,9 @@ static void experiment_defaults(struct experiment *x)
 }
 
 /* A variant's or the experiment's value: any JSON value within the size and depth caps
- * (null = none). *dst (owned) is replaced. */
-static int read_value(const json_t *v, const char *field, json_t **dst, struct err *err)
+ * (null = none), its reals rounded to MODEL_REAL_DIGITS. *dst (owned) is replaced. */
+static int read_value(const json_t *v, enum model_mode mode, const char *field, json_t **dst,
+                      struct err *err)
 {
     json_decref(*dst);
     *dst = NULL;
@@ -161,8 +162,16 @@ static int read_value(const json_t *v, const char *field, json_t **dst, struct e
     if (json_is_real(v) && !isfinite(json_real_value(v))) {
         return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
     }
-    *dst = json_deep_copy(v);
-    validate_round_reals(*dst, 15); /* as replies print them: see model.h */
+    json_t *copy = json_deep_copy(v);
+    if (validate_round_reals(copy, MODEL_REAL_DIGITS, field, err) != 0) {
+        json_decref(copy); /* 1.7976931348623157e308: inf at 15 digits */
+        if (mode != MODEL_LOAD) {
+            return -1;
+        }
+        err_clear(err);
+        copy = json_deep_copy(v); /* stored before the check: served as it is */
+    }
+    *dst = copy;
     return 0;
 }
 
@@ -193,7 +202,8 @@ static int read_long_text(const json_t *v, const char *field, char **dst, struct
     return 0;
 }
 
-static int read_variants(const json_t *v, struct experiment *x, struct err *err)
+static int read_variants(const json_t *v, enum model_mode mode, struct experiment *x,
+                         struct err *err)
 {
     if (!json_is_array(v)) {
         return err_set(err, ERR_INVALID, "variants", "variants must be an array");
@@ -224,7 +234,7 @@ static int read_variants(const json_t *v, struct experiment *x, struct err *err)
         var->value = NULL;
         x->nvariants = i + 1; /* from here on experiment_clear frees var->value */
         snprintf(field, sizeof(field), "variants[%zu].value", i);
-        if (read_value(json_object_get(o, "value"), field, &var->value, err) != 0) {
+        if (read_value(json_object_get(o, "value"), mode, field, &var->value, err) != 0) {
             return -1;
         }
         snprintf(field, sizeof(field), "variants[%zu].key", i);
@@ -285,7 +295,8 @@ static int read_variants(const json_t *v, struct experiment *x, struct err *err)
     return 0;
 }
 
-static int read_namespace(const json_t *v, struct experiment *x, struct err *err)
+static int read_namespace(const json_t *v, enum model_mode mode, struct experiment *x,
+                          struct err *err)
 {
     if (json_is_null(v)) {
         x->has_namespace = false;
@@ -311,10 +322,10 @@ static int read_namespace(const json_t *v, struct experiment *x, struct err *err
         return err_set(err, ERR_INVALID, "namespace.range",
                        "namespace.range must be [start, end] with 0 <= start < end <= 1");
     }
-    if (validate_number(json_array_get(range, 0), "namespace.range[0]", 0, 1, &x->ns_start, err) !=
-            0 ||
-        validate_number(json_array_get(range, 1), "namespace.range[1]", 0, 1, &x->ns_end, err) !=
-            0) {
+    if (validate_real(json_array_get(range, 0), mode, "namespace.range[0]", 0, 1, &x->ns_start,
+                      err) != 0 ||
+        validate_real(json_array_get(range, 1), mode, "namespace.range[1]", 0, 1, &x->ns_end,
+                      err) != 0) {
         return -1;
     }
     if (!(x->ns_start < x->ns_end)) {
@@ -361,8 +372,20 @@ static int read_targeting(const json_t *v, enum model_mode mode, struct experime
     if (mode != MODEL_LOAD && condition_check_regexes(v, err) != 0) {
         return -1; /* an operator that cannot be evaluated (API.md v1.1) */
     }
-    if (json_object_size(v) > 0) {
-        x->targeting = json_deep_copy(v);
+    /* written: its reals rounded to the 15 digits replies print, so that a GET shows the
+     * thresholds that are evaluated, and the SDK payload (which prints 17) carries the same
+     * numbers; one that rounds past the largest double (1.7976931348623157e308 prints as
+     * 1.79769313486232e308, no number to a JSON reader) is refused. Loaded: as stored. */
+    json_t *copy = json_deep_copy(v);
+    if (mode != MODEL_LOAD &&
+        validate_round_reals(copy, MODEL_REAL_DIGITS, "targeting", err) != 0) {
+        json_decref(copy);
+        return -1;
+    }
+    if (json_object_size(copy) > 0) {
+        x->targeting = copy;
+    } else {
+        json_decref(copy);
     }
     return 0;
 }
@@ -474,7 +497,8 @@ static int read_dimensions(const json_t *v, struct experiment *x, struct err *er
     return 0;
 }
 
-static int read_analysis(const json_t *v, struct analysis_defaults *a, struct err *err)
+static int read_analysis(const json_t *v, enum model_mode mode, struct analysis_defaults *a,
+                         struct err *err)
 {
     if (!json_is_object(v)) {
         return err_set(err, ERR_INVALID, "analysis",
@@ -490,7 +514,7 @@ static int read_analysis(const json_t *v, struct analysis_defaults *a, struct er
                        "analysis.method must be frequentist, bayesian or sequential");
     }
     if ((f = json_object_get(v, "alpha")) != NULL &&
-        validate_number(f, "analysis.alpha", 1e-6, 0.5, &a->alpha, err) != 0) {
+        validate_real(f, mode, "analysis.alpha", 1e-6, 0.5, &a->alpha, err) != 0) {
         return -1;
     }
     if ((f = json_object_get(v, "cuped")) != NULL) {
@@ -621,7 +645,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
     }
     if ((v = json_object_get(doc, "variants")) != NULL) {
-        if (read_variants(v, out, err) != 0) {
+        if (read_variants(v, mode, out, err) != 0) {
             goto out_fail;
         }
         /* Responses print 15 significant digits, so a GET body sent back carries weights
@@ -673,17 +697,33 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
         out->hash_version = (int)hv;
     }
-    if ((v = json_object_get(doc, "namespace")) != NULL && read_namespace(v, out, err) != 0) {
-        goto out_fail;
+    if ((v = json_object_get(doc, "namespace")) != NULL) {
+        if (read_namespace(v, mode, out, err) != 0) {
+            goto out_fail;
+        }
+        /* as the weights: the GET body of a range stored with 17 digits (by a version before
+         * the rounding) shows 15, which is no change (refused while running) */
+        if (mode == MODEL_PATCH && base->has_namespace && out->has_namespace) {
+            out->ns_start = validate_keep_real(out->ns_start, base->ns_start);
+            out->ns_end = validate_keep_real(out->ns_end, base->ns_end);
+        }
     }
-    if ((v = json_object_get(doc, "targeting")) != NULL && read_targeting(v, mode, out, err) != 0) {
-        goto out_fail;
+    if ((v = json_object_get(doc, "targeting")) != NULL) {
+        if (read_targeting(v, mode, out, err) != 0) {
+            goto out_fail;
+        }
+        /* the same for thresholds stored with 17 digits: kept, so what is evaluated (and the
+         * SDK payload) does not move for a GET body sent back */
+        if (mode == MODEL_PATCH && validate_same_rounded(out->targeting, base->targeting)) {
+            json_decref(out->targeting);
+            out->targeting = base->targeting ? json_deep_copy(base->targeting) : NULL;
+        }
     }
     if ((v = json_object_get(doc, "forced")) != NULL && read_forced(v, out, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "default_value")) != NULL &&
-        read_value(v, "default_value", &out->default_value, err) != 0) {
+        read_value(v, mode, "default_value", &out->default_value, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "hash_attribute")) != NULL &&
@@ -716,19 +756,25 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
     }
     if ((v = json_object_get(doc, "sequential_tuning")) != NULL &&
-        validate_number(v, "sequential_tuning", 1, 1e12, &out->sequential_tuning, err) != 0) {
+        validate_real(v, mode, "sequential_tuning", 1, 1e12, &out->sequential_tuning, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "mde")) != NULL) {
         if (json_is_null(v)) {
             out->mde = MODEL_MDE_DEFAULT;
-        } else if (validate_number(v, "mde", 1e-6, 100, &out->mde, err) != 0) {
+        } else if (validate_real(v, mode, "mde", 1e-6, 100, &out->mde, err) != 0) {
             goto out_fail;
         }
     }
     if ((v = json_object_get(doc, "analysis")) != NULL &&
-        read_analysis(v, &out->analysis, err) != 0) {
+        read_analysis(v, mode, &out->analysis, err) != 0) {
         goto out_fail;
+    }
+    if (mode == MODEL_PATCH) { /* stored with 17 digits, sent back with the 15 shown: kept */
+        out->sequential_tuning =
+            validate_keep_real(out->sequential_tuning, base->sequential_tuning);
+        out->mde = validate_keep_real(out->mde, base->mde);
+        out->analysis.alpha = validate_keep_real(out->analysis.alpha, base->analysis.alpha);
     }
     if (mode == MODEL_LOAD) {
         v = json_object_get(doc, "status");

@@ -155,11 +155,17 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
         if (json_is_null(v)) {
             out->has_cap = false;
             out->cap = 0;
-        } else if (validate_number(v, "cap", 0, 1e300, &out->cap, err) != 0) {
+        } else if (validate_real(v, mode, "cap", 0, 1e300, &out->cap, err) != 0) {
             return -1;
         } else if (out->cap <= 0) {
             return err_set(err, ERR_INVALID, "cap", "cap must be greater than 0 (or null)");
         } else {
+            /* written with the 15 digits a GET shows; a cap stored with 17 (by a version
+             * before the rounding) sent back with those 15 is no change: it stays, and
+             * neither rebuilds the roll-ups nor touches frozen results */
+            if (mode == MODEL_PATCH && base->has_cap) {
+                out->cap = validate_keep_real(out->cap, base->cap);
+            }
             out->has_cap = true;
         }
     }

@@ -13,8 +13,18 @@
 static const char *const group_fields[] = {"key",         "name",       "attribute",  "values",
                                            "description", "created_at", "updated_at", NULL};
 
-static int read_values(const json_t *v, json_t *out, struct err *err)
+/* values (v, borrowed) into out: written (given is true), each real rounded to the 15 digits
+ * replies print, so that a GET shows the numbers $inGroup compares with, refusing one that
+ * rounds past the largest double; the stored list (stored, borrowed, may be NULL) kept when
+ * v is it rounded (a GET body sent back of a list stored with 17 digits by an older
+ * version). Not given (a PATCH without values): the stored list as it is. */
+static int read_values(const json_t *v, bool given, const json_t *stored, json_t *out,
+                       struct err *err)
 {
+    if (!given) {
+        json_object_set_new(out, "values", json_deep_copy(v));
+        return 0;
+    }
     if (!json_is_array(v)) {
         return err_set(err, ERR_INVALID, "values", "values must be an array of strings or numbers");
     }
@@ -22,22 +32,32 @@ static int read_values(const json_t *v, json_t *out, struct err *err)
         return err_set(err, ERR_INVALID, "values", "a saved group has at most %d values",
                        SAVED_GROUP_MAX_VALUES);
     }
+    json_t *copy = json_deep_copy(v);
     size_t i;
-    const json_t *e;
-    json_array_foreach(v, i, e)
+    json_t *e;
+    json_array_foreach(copy, i, e)
     {
         char field[48];
         snprintf(field, sizeof(field), "values[%zu]", i);
         if (json_is_string(e)) {
             if (validate_text(e, field, 0, 256, false, NULL, 0, err) != 0) {
+                json_decref(copy);
                 return -1;
             }
         } else if (!json_is_number(e) || (json_is_real(e) && !isfinite(json_real_value(e)))) {
+            json_decref(copy);
             return err_set(err, ERR_INVALID, field, "%s must be a string or a finite number",
                            field);
+        } else if (validate_round_reals(e, MODEL_REAL_DIGITS, field, err) != 0) {
+            json_decref(copy);
+            return -1;
         }
     }
-    json_object_set_new(out, "values", json_deep_copy(v));
+    if (stored != NULL && validate_same_rounded(copy, stored)) {
+        json_decref(copy);
+        copy = json_deep_copy(stored);
+    }
+    json_object_set_new(out, "values", copy);
     return 0;
 }
 
@@ -98,6 +118,7 @@ int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t 
         goto out_fail;
     }
     const json_t *vals = json_object_get(doc, "values");
+    bool given = vals != NULL && mode != MODEL_LOAD;
     if (vals == NULL && pb != NULL) {
         vals = json_object_get(pb, "values");
     }
@@ -105,7 +126,7 @@ int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t 
         err_set(err, ERR_INVALID, "values", "values is required");
         goto out_fail;
     }
-    if (read_values(vals, o, err) != 0) {
+    if (read_values(vals, given, pb ? json_object_get(pb, "values") : NULL, o, err) != 0) {
         goto out_fail;
     }
     const json_t *times = mode == MODEL_LOAD ? doc : base;

@@ -4,9 +4,11 @@
  * ?status= filter, PATCH rules while running or paused (409 naming the field that would
  * reassign users), DELETE of drafts only, the whole lifecycle table (every status x
  * every action), stop with a released variant, the audit trail of every change, the
- * role checks, and targeting that cannot be evaluated (unknown operators, invalid $regex
- * patterns, also as stored by an older version). One daemon is shared by every test (group
- * setup).
+ * role checks, targeting that cannot be evaluated (unknown operators, invalid $regex
+ * patterns, also as stored by an older version), and the reals of definitions (targeting,
+ * namespace range, a metric's cap) stored with the 15 digits a GET shows, so that a GET body
+ * sent back is no change, also of definitions stored with 17 digits by an older version. One
+ * daemon is shared by every test (group setup).
  */
 #include "harness.h"
 
@@ -890,6 +892,246 @@ static void test_round_trip_running(void **state)
              409, "variants");
 }
 
+/* ---- reals of a definition: stored with the 15 digits a GET shows ---- */
+
+/* The number at path ("targeting.score.$gt", "namespace.range.1": keys, or indexes in
+ * arrays) of v. */
+static double num_at(const json_t *v, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *t = strtok_r(buf, ".", &save); t; t = strtok_r(NULL, ".", &save)) {
+        v = json_is_array(v) ? json_array_get(v, strtoul(t, NULL, 10)) : json_object_get(v, t);
+    }
+    if (!json_is_number(v)) {
+        fail_msg("no number at %s", path);
+    }
+    return json_number_value(v);
+}
+
+static void first_row(void *ctx, const char *const *cols, int ncols)
+{
+    json_t **out = ctx; /* the first row's first two columns as JSON */
+    if (out[0] != NULL) {
+        return;
+    }
+    for (int i = 0; i < ncols && i < 2; i++) {
+        out[i] = json_loads(cols[i], 0, NULL);
+    }
+}
+
+/* The stored document of key in table (experiments, metrics), with every digit stored. */
+static json_t *stored_doc(const char *table, const char *key)
+{
+    json_t *doc[2] = {NULL, NULL};
+    daemon_db_rows(&D, fmt("SELECT doc FROM %s WHERE key = '%s'", table, key), first_row, doc);
+    assert_non_null(doc[0]);
+    return doc[0];
+}
+
+/* The stored number at path of key in table. */
+static double stored_num(const char *table, const char *key, const char *path)
+{
+    json_t *doc = stored_doc(table, key);
+    double x = num_at(doc, path);
+    json_decref(doc);
+    return x;
+}
+
+/* GET path and PATCH its body back, the numbers as the reply printed them. */
+static void patch_back(const char *path, int want)
+{
+    json_t *got = call("GET", path, NULL, 200);
+    char *body = json_dumps(got, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(got);
+    json_decref(call("PATCH", path, body, want));
+    free(body);
+}
+
+/* The cap of metric key before and after its last update, as the audit log stored them. */
+static void audited_caps(const char *key, double *before, double *after)
+{
+    json_t *docs[2] = {NULL, NULL};
+    daemon_db_rows(&D,
+                   fmt("SELECT before_json, after_json FROM audit_log WHERE target_type = "
+                       "'metric' AND target = '%s' AND action = 'metric.update' ORDER BY id DESC",
+                       key),
+                   first_row, docs);
+    assert_non_null(docs[0]);
+    assert_non_null(docs[1]);
+    *before = num_at(docs[0], "cap");
+    *after = num_at(docs[1], "cap");
+    json_decref(docs[0]);
+    json_decref(docs[1]);
+}
+
+/* The reason /assign gives the user with attribute score (JSON number text) in key. */
+static const char *reason_of(const char *key, const char *score)
+{
+    static char reason[32];
+    json_t *a = call("POST", "/api/v1/assign",
+                     fmt("{\"user_id\":\"u-1\",\"attributes\":{\"score\":%s},\"experiments\":"
+                         "[\"%s\"],\"log_exposure\":false}",
+                         score, key),
+                     200);
+    snprintf(reason, sizeof(reason), "%s",
+             str(json_object_get(json_object_get(a, "assignments"), key), "reason"));
+    json_decref(a);
+    return reason;
+}
+
+/* The $gt of key's targeting on score in the SDK payload (the rule with a condition). */
+static double payload_threshold(const char *sdk, const char *key)
+{
+    json_t *p = call_as(sdk, "GET", fmt("/api/features/%s", sdk), NULL, 200);
+    const json_t *rules =
+        json_object_get(json_object_get(json_object_get(p, "features"), key), "rules");
+    double x = -1;
+    for (size_t i = 0; i < json_array_size(rules); i++) {
+        const json_t *c = json_object_get(json_array_get(rules, i), "condition");
+        if (c != NULL) {
+            x = num_at(c, "score.$gt");
+        }
+    }
+    json_decref(p);
+    assert_true(x >= 0);
+    return x;
+}
+
+/* Reals sent with 16-17 digits in targeting, the namespace range and a metric's cap were
+ * stored so and shown with 15: the GET body of a running experiment PATCHed back was a 409
+ * (targeting, namespace), that of a metric used by a stopped experiment a 409 (frozen
+ * results), and used by a running one it changed the cap (123.45678901234567 to
+ * 123.45678901234599) and rebuilt the roll-ups. They are stored rounded to the 15 digits a
+ * GET shows, so that what is shown is what is evaluated and served to SDKs. */
+static void test_reals_rounded_when_written(void **state)
+{
+    (void)state;
+    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"rt-sdk\",\"role\":\"sdk\"}", 201);
+    char sdk[128];
+    snprintf(sdk, sizeof(sdk), "%s", str(k, "key"));
+    json_decref(k);
+
+    new_exp("rt-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.12345678901234567}}");
+    act("rt-target", "start", NULL, 200);
+    json_t *g = call("GET", "/api/v1/experiments/rt-target", NULL, 200);
+    assert_true(num_at(g, "targeting.score.$gt") == 0.123456789012346);
+    json_decref(g);
+    patch_back("/api/v1/experiments/rt-target", 200);
+    assert_true(stored_num("experiments", "rt-target", "targeting.score.$gt") == 0.123456789012346);
+    /* evaluated as shown: above the number sent, below the one shown: not targeted */
+    assert_string_equal(reason_of("rt-target", "0.1234567890123458"), "not_targeted");
+    assert_string_not_equal(reason_of("rt-target", "0.1234567890123461"), "not_targeted");
+    /* and the SDK evaluates that number too */
+    assert_true(payload_threshold(sdk, "rt-target") == 0.123456789012346);
+    /* a change is still one */
+    call_err("PATCH", "/api/v1/experiments/rt-target", "{\"targeting\":{\"score\":{\"$gt\":0.2}}}",
+             409, "targeting");
+
+    new_exp("rt-ns", VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.33333333333333331]}");
+    act("rt-ns", "start", NULL, 200);
+    patch_back("/api/v1/experiments/rt-ns", 200);
+    assert_true(stored_num("experiments", "rt-ns", "namespace.range.1") == 0.333333333333333);
+    call_err("PATCH", "/api/v1/experiments/rt-ns",
+             "{\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.5]}}", 409, "namespace");
+    /* a range that is empty at 15 digits */
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"rt-empty\"," VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":"
+             "[0.1234567890123451,0.1234567890123452]}}",
+             400, "namespace.range");
+
+    /* the analysis settings too */
+    new_exp("rt-analysis", VARS ",\"mde\":0.033333333333333333,\"sequential_tuning\":"
+                                "1234.5678901234567,\"analysis\":{\"alpha\":0.033333333333333333}");
+    json_t *doc = stored_doc("experiments", "rt-analysis");
+    assert_true(num_at(doc, "mde") == 0.0333333333333333);
+    assert_true(num_at(doc, "sequential_tuning") == 1234.56789012346);
+    assert_true(num_at(doc, "analysis.alpha") == 0.0333333333333333);
+    json_decref(doc);
+
+    /* a metric's cap: used by a stopped experiment (frozen) and by a running one */
+    call_ok("POST", "/api/v1/metrics",
+            "{\"key\":\"rt-cap-frozen\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":"
+            "123.45678901234567}",
+            201);
+    call_ok("POST", "/api/v1/metrics",
+            "{\"key\":\"rt-cap-live\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":"
+            "123.45678901234567}",
+            201);
+    new_exp("rt-cap-a", VARS ",\"metrics\":[\"rt-cap-frozen\"]");
+    act("rt-cap-a", "start", NULL, 200);
+    act("rt-cap-a", "stop", NULL, 200);
+    new_exp("rt-cap-b", VARS ",\"metrics\":[\"rt-cap-live\"]");
+    act("rt-cap-b", "start", NULL, 200);
+    patch_back("/api/v1/metrics/rt-cap-frozen", 200);
+    patch_back("/api/v1/metrics/rt-cap-live", 200);
+    double before, after;
+    audited_caps("rt-cap-live", &before, &after);
+    assert_true(before == after); /* no change: no rebuild */
+    assert_true(after == 123.456789012346);
+    call_err("PATCH", "/api/v1/metrics/rt-cap-frozen", "{\"cap\":100}", 409, "cap");
+}
+
+/* Definitions stored with 17 digits by a version before the rounding: shown with 15, their
+ * GET body sent back is no change (no 409, no rebuild), and what is evaluated stays the
+ * stored number, on the server and in the SDK payload alike. */
+static void test_reals_stored_unrounded(void **state)
+{
+    (void)state;
+    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"old-sdk\",\"role\":\"sdk\"}", 201);
+    char sdk[128];
+    snprintf(sdk, sizeof(sdk), "%s", str(k, "key"));
+    json_decref(k);
+    /* written with numbers of a few digits, then given 17 in the database */
+    new_exp("old-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.0625}}");
+    act("old-target", "start", NULL, 200);
+    new_exp("old-ns", VARS ",\"namespace\":{\"name\":\"old-ns\",\"range\":[0,0.4375]}");
+    act("old-ns", "start", NULL, 200);
+    call_ok("POST", "/api/v1/metrics",
+            "{\"key\":\"old-cap-frozen\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":77.125}", 201);
+    call_ok("POST", "/api/v1/metrics",
+            "{\"key\":\"old-cap-live\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":77.125}", 201);
+    new_exp("old-cap-a", VARS ",\"metrics\":[\"old-cap-frozen\"]");
+    act("old-cap-a", "start", NULL, 200);
+    act("old-cap-a", "stop", NULL, 200);
+    new_exp("old-cap-b", VARS ",\"metrics\":[\"old-cap-live\"]");
+    act("old-cap-b", "start", NULL, 200);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   "UPDATE experiments SET doc = replace(replace(doc, '0.0625', "
+                   "'0.12345678901234567'), '0.4375', '0.33333333333333331') WHERE key IN "
+                   "('old-target', 'old-ns')",
+                   0);
+    daemon_db_exec(&D,
+                   "UPDATE metrics SET doc = replace(doc, '77.125', '123.45678901234567') WHERE "
+                   "key IN ('old-cap-frozen', 'old-cap-live')",
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+
+    json_t *g = call("GET", "/api/v1/experiments/old-target", NULL, 200);
+    assert_true(num_at(g, "targeting.score.$gt") == 0.123456789012346); /* shown with 15 */
+    json_decref(g);
+    patch_back("/api/v1/experiments/old-target", 200);
+    assert_true(stored_num("experiments", "old-target", "targeting.score.$gt") ==
+                0.12345678901234567);
+    /* evaluated as stored, by the server and the SDK */
+    assert_string_not_equal(reason_of("old-target", "0.1234567890123458"), "not_targeted");
+    assert_true(payload_threshold(sdk, "old-target") == 0.12345678901234567);
+    patch_back("/api/v1/experiments/old-ns", 200);
+    assert_true(stored_num("experiments", "old-ns", "namespace.range.1") == 0.33333333333333331);
+
+    patch_back("/api/v1/metrics/old-cap-frozen", 200);
+    patch_back("/api/v1/metrics/old-cap-live", 200);
+    double before, after;
+    audited_caps("old-cap-live", &before, &after);
+    assert_true(before == 123.45678901234567);
+    assert_true(after == 123.45678901234567);
+    assert_true(stored_num("metrics", "old-cap-frozen", "cap") == 123.45678901234567);
+    /* a change written now is rounded */
+    call_ok("PATCH", "/api/v1/metrics/old-cap-live", "{\"cap\":0.12345678901234567}", 200);
+    assert_true(stored_num("metrics", "old-cap-live", "cap") == 0.123456789012346);
+}
+
 static void test_roles(void **state)
 {
     (void)state;
@@ -949,6 +1191,8 @@ int main(void)
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),
+        cmocka_unit_test(test_reals_rounded_when_written),
+        cmocka_unit_test(test_reals_stored_unrounded),
         cmocka_unit_test(test_coverage_lowered),
         cmocka_unit_test(test_namespace_overlap),
         cmocka_unit_test(test_invalid_regex),

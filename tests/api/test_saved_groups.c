@@ -4,7 +4,7 @@
  * experiment whose targeting names a missing group (400 on "targeting"), $inGroup and
  * $notInGroup in /assign (a PATCH of the group's values applies at once), the GrowthBook
  * payload's savedGroups (only the groups its features use), dateUpdated and hashAttribute,
- * and deleting a group in use (409).
+ * deleting a group in use (409), and its numbers stored with the 15 digits a GET shows.
  * One daemon for every test.
  */
 #include "harness.h"
@@ -296,13 +296,83 @@ static void test_group_of_long_ids(void **state)
     json_decref(call("GET", "/api/v1/saved-groups?values=maybe", NULL, 400));
 }
 
+static void first_doc(void *ctx, const char *const *cols, int ncols)
+{
+    json_t **out = ctx;
+    if (*out == NULL && ncols > 0) {
+        *out = json_loads(cols[0], 0, NULL);
+    }
+}
+
+/* values[i] of group key as stored (every digit). */
+static double stored_value(const char *key, size_t i)
+{
+    json_t *doc = NULL;
+    daemon_db_rows(&D, fmt("SELECT doc FROM saved_groups WHERE key = '%s'", key), first_doc, &doc);
+    assert_non_null(doc);
+    const json_t *v = json_array_get(json_object_get(doc, "values"), i);
+    assert_true(json_is_real(v));
+    double x = json_real_value(v);
+    json_decref(doc);
+    return x;
+}
+
+/* A group's numbers are stored with the 15 digits a GET shows, so $inGroup matches what the
+ * group shows; one past the largest double at 15 digits is refused. A list stored with 17
+ * digits by an older version, sent back as a GET shows it, is kept as it is. */
+static void test_group_reals(void **state)
+{
+    (void)state;
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"scores\",\"attribute\":\"score\",\"values\":[\"a\","
+                     "0.12345678901234567,2]}",
+                     201));
+    json_t *g = call("GET", "/api/v1/saved-groups/scores", NULL, 200);
+    assert_true(json_real_value(json_array_get(json_object_get(g, "values"), 1)) ==
+                0.123456789012346);
+    json_decref(g);
+    assert_true(stored_value("scores", 1) == 0.123456789012346);
+    json_t *e = call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"huge\",\"attribute\":\"score\",\"values\":[1,"
+                     "-1.7976931348623157e308]}",
+                     400);
+    assert_string_equal(error_field(e), "values[1]");
+    json_decref(e);
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"by-score\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                     "\"targeting\":{\"score\":{\"$inGroup\":\"scores\"}}}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/by-score/start", NULL, 200));
+    char *r = variant_of("by-score", "u-1", "{\"score\":0.123456789012346}");
+    assert_string_equal(r, "hashed");
+    free(r);
+
+    /* stored with 17 digits: its GET body sent back keeps them */
+    json_decref(call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"old-scores\",\"attribute\":\"score\",\"values\":[0.8125]}", 201));
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   "UPDATE saved_groups SET doc = replace(doc, '0.8125', '0.12345678901234567') "
+                   "WHERE key = 'old-scores'",
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    g = call("GET", "/api/v1/saved-groups/old-scores", NULL, 200);
+    char *body = json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(g);
+    json_decref(call("PATCH", "/api/v1/saved-groups/old-scores", body, 200));
+    free(body);
+    assert_true(stored_value("old-scores", 0) == 0.12345678901234567);
+    /* a PATCH of its name alone keeps them too */
+    json_decref(call("PATCH", "/api/v1/saved-groups/old-scores", "{\"name\":\"Old\"}", 200));
+    assert_true(stored_value("old-scores", 0) == 0.12345678901234567);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crud),
-        cmocka_unit_test(test_in_group),
-        cmocka_unit_test(test_big_group),
-        cmocka_unit_test(test_group_of_long_ids),
+        cmocka_unit_test(test_crud),        cmocka_unit_test(test_in_group),
+        cmocka_unit_test(test_big_group),   cmocka_unit_test(test_group_of_long_ids),
+        cmocka_unit_test(test_group_reals),
     };
     return cmocka_run_group_tests_name("api_saved_groups", tests, setup, teardown);
 }

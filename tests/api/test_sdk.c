@@ -4,7 +4,8 @@
  * paused flag DISABLED without a value the same in single and bulk evaluation, a released
  * flag without targetingKey, archived = FLAG_NOT_FOUND, an array value = GENERAL), an
  * archived experiment serving nothing on any path (its release and forced users neither),
- * forced users of drafts served by the payload and remote evaluation as by /assign, and
+ * forced users of drafts served by the payload and remote evaluation as by /assign, reals
+ * whose 15 digits round past the largest double refused where written, and
  * OFREP latency while the database is locked by another process: every answer < 50 ms
  * (p99), every exposure committed or counted as dropped in /metrics.
  * One daemon (writer queue of 64, so a locked database overflows it) for every test.
@@ -205,6 +206,109 @@ static void test_values_agree_everywhere(void **state)
                                           "value")) == typed);
     json_decref(g2);
     json_decref(g);
+}
+
+/* The error of a request that must answer 400: its field, and its message contains want. */
+static void refused_400(const char *method, const char *path, const char *body, const char *field,
+                        const char *want)
+{
+    json_t *j = call(method, path, body, 400);
+    const json_t *e = json_object_get(j, "error");
+    const char *f = json_string_value(json_object_get(e, "field"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (f == NULL || strcmp(f, field) != 0 || msg == NULL || strstr(msg, want) == NULL) {
+        fail_msg("%s %s %s: field '%s' (want '%s'), message '%s' (want '%s' in it)", method, path,
+                 body, f ? f : "", field, msg ? msg : "", want);
+    }
+    json_decref(j);
+}
+
+/* A real whose 15 significant digits (what replies print) round beyond the largest double:
+ * 1.7976931348623157e308 printed as 1.79769313486232e308, which reads back as no number
+ * (JSON readers overflow), so a GET body could not be PATCHed back, /assign and OFREP sent
+ * it while the SDK payload sent 1.7976931348623157e308. Refused where it is written (variant
+ * values, default_value, targeting) with the field named; the largest number that rounds to
+ * a finite one is one number on every path. */
+static void test_reals_near_max(void **state)
+{
+    (void)state;
+    sdk_key();
+    static const struct {
+        const char *fields, *field, *path;
+    } bad[] = {
+        {"\"variants\":[{\"key\":\"control\",\"value\":1.7976931348623157e308},{\"key\":\"b\","
+         "\"value\":1}],\"targeting\":{\"a\":{\"$lt\":1.7976931348623157e308}}",
+         "variants[0].value", "variants[0].value is 1.7976931348623157e+308"},
+        {"\"variants\":[{\"key\":\"control\"},{\"key\":\"b\",\"value\":{\"n\":[1,"
+         "-1.7976931348623157e308]}}]",
+         "variants[1].value", "variants[1].value.n[1]"},
+        {"\"variants\":[{\"key\":\"control\"},{\"key\":\"b\"}],\"default_value\":"
+         "1.7976931348623157e308",
+         "default_value", "default_value"},
+        {"\"variants\":[{\"key\":\"control\"},{\"key\":\"b\"}],\"targeting\":{\"a\":{\"$lt\":"
+         "1.7976931348623157e308}}",
+         "targeting", "targeting.a.$lt"},
+        {"\"variants\":[{\"key\":\"control\"},{\"key\":\"b\"}],\"targeting\":{\"$or\":[{\"a\":"
+         "{\"$in\":[1,1.7976931348623157e308]}}]}",
+         "targeting", "targeting.$or[0].a.$in[1]"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        refused_400("POST", "/api/v1/experiments", fmt("{\"key\":\"bigv\",%s}", bad[i].fields),
+                    bad[i].field, bad[i].path);
+    }
+    new_exp("bigv", "\"variants\":[{\"key\":\"control\"},{\"key\":\"b\"}]", NULL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        refused_400("PATCH", "/api/v1/experiments/bigv", fmt("{%s}", bad[i].fields), bad[i].field,
+                    bad[i].path);
+    }
+    json_decref(call("DELETE", "/api/v1/experiments/bigv", NULL, 200));
+
+    /* the largest that rounds to a finite number: one number everywhere, a GET body goes
+     * back unchanged */
+    const double big = 1.79769313486231e308;
+    new_exp("bigok",
+            "\"variants\":[{\"key\":\"control\",\"value\":1.7976931348623099e308},{\"key\":\"b\","
+            "\"value\":1}],\"targeting\":{\"a\":{\"$lt\":1.7976931348623099e308}},"
+            "\"forced\":{\"qa\":\"control\"}",
+            "start");
+    json_t *g = call("GET", "/api/v1/experiments/bigok", NULL, 200);
+    assert_non_null(g); /* every number in it reads back */
+    assert_true(number_at(json_object_get(json_array_get(json_object_get(g, "variants"), 0),
+                                          "value")) == big);
+    assert_true(number_at(json_object_get(json_object_get(json_object_get(g, "targeting"), "a"),
+                                          "$lt")) == big);
+    char *body = json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(call("PATCH", "/api/v1/experiments/bigok", body, 200));
+    free(body);
+    json_decref(g);
+    json_t *a = call("POST", "/api/v1/assign",
+                     "{\"user_id\":\"qa\",\"attributes\":{\"a\":1},\"experiments\":[\"bigok\"],"
+                     "\"log_exposure\":false}",
+                     200);
+    assert_true(number_at(json_object_get(
+                    json_object_get(json_object_get(a, "assignments"), "bigok"), "value")) == big);
+    json_decref(a);
+    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/bigok",
+                        "{\"context\":{\"targetingKey\":\"qa\"}}", 200);
+    assert_true(number_at(json_object_get(o, "value")) == big);
+    json_decref(o);
+    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    const json_t *rules =
+        json_object_get(json_object_get(json_object_get(p, "features"), "bigok"), "rules");
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(rules); i++) {
+        const json_t *rule = json_array_get(rules, i);
+        const json_t *vs = json_object_get(rule, "variations");
+        if (json_array_size(vs) > 0) {
+            assert_true(number_at(json_array_get(vs, 0)) == big);
+            assert_true(
+                number_at(json_object_get(json_object_get(json_object_get(rule, "condition"), "a"),
+                                          "$lt")) == big);
+            seen = true;
+        }
+    }
+    assert_true(seen);
+    json_decref(p);
 }
 
 static void test_ofrep_answers(void **state)
@@ -708,6 +812,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assign_values),
         cmocka_unit_test(test_values_agree_everywhere),
+        cmocka_unit_test(test_reals_near_max),
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_archived_serves_nothing),
         cmocka_unit_test(test_forced_users_of_drafts),

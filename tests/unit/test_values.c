@@ -1,8 +1,9 @@
 /* Unit tests for issue 15 in core/: variant values and default_value (reading, limits,
  * rendering, the MODEL_LOAD round trip, PATCH replacing values, the value an assignment
- * gives), hash_attribute / fallback_attribute (validation, reassignment, and assign_decide
- * hashing the attribute as GrowthBook's SDK does: strings as they are, numbers as
- * JavaScript prints them, falsy values as missing). */
+ * gives), the reals of definitions rounded to the 15 digits replies print, hash_attribute /
+ * fallback_attribute (validation, reassignment, and assign_decide hashing the attribute as
+ * GrowthBook's SDK does: strings as they are, numbers as JavaScript prints them, falsy values as
+ * missing). */
 #include "unit.h"
 
 #include <stdio.h>
@@ -222,6 +223,171 @@ static void test_values_patch(void **state)
     experiment_clear(&base);
 }
 
+/* Rounding to the 15 digits replies print (validate_round_real, validate_round_reals): a real
+ * that rounds beyond the largest double (1.7976931348623157e308 is 1.79769313486232e308 at 15
+ * digits) is refused with its field and path, where json_real_set(inf) failed silently and
+ * kept the unrounded number. */
+static void test_values_round_near_max(void **state)
+{
+    (void)state;
+    double r = 7;
+    assert_false(validate_round_real(1.7976931348623157e308, 15, &r));
+    assert_false(validate_round_real(-1.7976931348623157e308, 15, &r));
+    assert_false(validate_round_real(1.7976931348623155e308, 15, &r));
+    assert_true(r == 7); /* untouched */
+    assert_true(validate_round_real(1.7976931348623099e308, 15, &r));
+    assert_true(r == 1.79769313486231e308);
+    assert_true(validate_round_real(0.12345678901234567, 15, &r));
+    assert_true(r == 0.123456789012346);
+    assert_true(validate_round_real(4.9e-324, 15, &r) && r > 0); /* the least denormal stays */
+
+    json_t *v = parse("{\"a\":[1,2.5,0.30000000000000004],\"b\":{\"c\":3.141592653589793}}");
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(validate_round_reals(v, 15, "default_value", &err), 0);
+    assert_json(v, "{\"a\":[1,2.5,0.3],\"b\":{\"c\":3.14159265358979}}");
+    json_decref(v);
+    v = parse("{\"a\":[1,{\"b\":-1.7976931348623157e308}]}");
+    assert_int_equal(validate_round_reals(v, 15, "targeting", &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_string_equal(err.field, "targeting");
+    assert_non_null(strstr(err.msg, "targeting.a[1].b is -1.7976931348623157e+308"));
+    json_decref(v);
+
+    /* where definitions are read: the field of each */
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1.7976931348623157e308},"
+                   "{\"key\":\"b\"}]}",
+                   "variants[0].value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":"
+                   "[{\"x\":1.7976931348623157e308}]}]}",
+                   "variants[1].value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"default_value\":-1.7976931348623157e308}",
+                   "default_value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"targeting\":{\"score\":{\"$lt\":1.7976931348623157e308}}}",
+                   "targeting");
+    /* a stored one (an older version kept it) still loads */
+    json_t *doc = parse("{\"key\":\"k\",\"status\":\"running\",\"variants\":[{\"key\":\"a\","
+                        "\"value\":1.7976931348623157e308},{\"key\":\"b\"}],\"targeting\":"
+                        "{\"score\":{\"$lt\":1.7976931348623157e308}}}");
+    struct experiment x;
+    assert_int_equal(experiment_from_json(doc, MODEL_LOAD, NULL, &x, &err), 0);
+    assert_true(json_real_value(x.variants[0].value) == 1.7976931348623157e308); /* as stored */
+    experiment_clear(&x);
+    json_decref(doc);
+}
+
+/* The doc rendered and read back as a PATCH body with the 15 digits replies print. */
+static json_t *as_get_body(json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(doc);
+    json_t *j = parse(text);
+    free(text);
+    return j;
+}
+
+/* The reals of a definition other than values (targeting, the namespace range, mde,
+ * sequential_tuning, analysis.alpha, a metric's cap) are rounded to 15 digits when written
+ * and kept as stored when loaded; a PATCH whose number is the stored one rounded (a GET
+ * body of a definition stored with 17 digits) keeps the stored one: no change. */
+static void test_definition_reals(void **state)
+{
+    (void)state;
+    struct err err;
+    err_clear(&err);
+    double r;
+    json_t *v = json_real(0.12345678901234567);
+    assert_int_equal(validate_real(v, MODEL_CREATE, "x", 0, 1, &r, &err), 0);
+    assert_true(r == 0.123456789012346);
+    assert_int_equal(validate_real(v, MODEL_PATCH, "x", 0, 1, &r, &err), 0);
+    assert_true(r == 0.123456789012346);
+    assert_int_equal(validate_real(v, MODEL_LOAD, "x", 0, 1, &r, &err), 0);
+    assert_true(r == 0.12345678901234567);
+    json_decref(v);
+    assert_true(validate_keep_real(0.123456789012346, 0.12345678901234567) == 0.12345678901234567);
+    assert_true(validate_keep_real(0.2, 0.12345678901234567) == 0.2);
+    json_t *a = parse("{\"s\":{\"$gt\":0.123456789012346},\"t\":[1,\"x\"]}");
+    json_t *b = parse("{\"s\":{\"$gt\":0.12345678901234567},\"t\":[1,\"x\"]}");
+    assert_true(validate_same_rounded(a, b));
+    assert_false(validate_same_rounded(b, a)); /* written is compared as it is */
+    assert_false(validate_same_rounded(a, NULL));
+    assert_true(validate_same_rounded(NULL, NULL));
+    json_decref(a);
+    json_decref(b);
+
+    /* written: rounded */
+    struct experiment x, base, next;
+    assert_int_equal(
+        read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"targeting\":"
+                 "{\"score\":{\"$gt\":0.12345678901234567}},\"namespace\":{\"name\":\"n\","
+                 "\"range\":[0.11111111111111111,0.33333333333333331]},\"mde\":"
+                 "0.033333333333333333,\"sequential_tuning\":1234.5678901234567,\"analysis\":"
+                 "{\"alpha\":0.033333333333333333}}",
+                 &x, &err),
+        0);
+    assert_true(json_real_value(json_object_get(json_object_get(x.targeting, "score"), "$gt")) ==
+                0.123456789012346);
+    assert_true(x.ns_start == 0.111111111111111 && x.ns_end == 0.333333333333333);
+    assert_true(x.mde == 0.0333333333333333);
+    assert_true(x.sequential_tuning == 1234.56789012346);
+    assert_true(x.analysis.alpha == 0.0333333333333333);
+    experiment_clear(&x);
+
+    /* stored with 17 digits: loaded as stored, its GET body is no change */
+    json_t *doc = parse("{\"key\":\"k\",\"name\":\"k\",\"seed\":\"k\",\"status\":\"running\","
+                        "\"variants\":[{\"key\":\"a\"},"
+                        "{\"key\":\"b\"}],\"targeting\":{\"score\":{\"$gt\":0.12345678901234567}},"
+                        "\"namespace\":{\"name\":\"n\",\"range\":[0.11111111111111111,"
+                        "0.33333333333333331]},\"mde\":0.033333333333333333,"
+                        "\"sequential_tuning\":1234.5678901234567,\"analysis\":{\"alpha\":"
+                        "0.033333333333333333}}");
+    assert_int_equal(experiment_from_json(doc, MODEL_LOAD, NULL, &base, &err), 0);
+    json_decref(doc);
+    assert_true(base.ns_end == 0.33333333333333331);
+    json_t *body = as_get_body(experiment_to_json(&base));
+    if (experiment_from_json(body, MODEL_PATCH, &base, &next, &err) != 0) {
+        fail_msg("%s: %s", err.field, err.msg);
+    }
+    json_decref(body);
+    assert_null(experiment_reassigning_change(&base, &next));
+    assert_true(json_equal(next.targeting, base.targeting));
+    assert_true(next.ns_start == base.ns_start && next.ns_end == base.ns_end);
+    assert_true(next.mde == base.mde && next.sequential_tuning == base.sequential_tuning &&
+                next.analysis.alpha == base.analysis.alpha);
+    experiment_clear(&next);
+    /* a real change is one, rounded */
+    body = parse("{\"targeting\":{\"score\":{\"$gt\":0.22222222222222221}},\"namespace\":{"
+                 "\"name\":\"n\",\"range\":[0.11111111111111111,0.5]}}");
+    assert_int_equal(experiment_from_json(body, MODEL_PATCH, &base, &next, &err), 0);
+    json_decref(body);
+    assert_string_equal(experiment_reassigning_change(&base, &next), "namespace");
+    assert_true(next.ns_start == base.ns_start); /* the unchanged end of it kept */
+    assert_true(json_real_value(json_object_get(json_object_get(next.targeting, "score"), "$gt")) ==
+                0.222222222222222);
+    experiment_clear(&next);
+    experiment_clear(&base);
+
+    /* a metric's cap */
+    struct metric m, mb, mn;
+    doc = parse("{\"key\":\"m\",\"name\":\"m\",\"event\":\"e\",\"type\":\"sum\",\"cap\":123."
+                "45678901234567}");
+    assert_int_equal(metric_from_json(doc, MODEL_CREATE, NULL, &m, &err), 0);
+    assert_true(m.cap == 123.456789012346);
+    assert_int_equal(metric_from_json(doc, MODEL_LOAD, NULL, &mb, &err), 0);
+    json_decref(doc);
+    assert_true(mb.cap == 123.45678901234567);
+    body = as_get_body(metric_to_json(&mb));
+    assert_int_equal(metric_from_json(body, MODEL_PATCH, &mb, &mn, &err), 0);
+    json_decref(body);
+    assert_true(mn.cap == mb.cap);
+    body = parse("{\"cap\":99.999999999999999}");
+    assert_int_equal(metric_from_json(body, MODEL_PATCH, &mb, &mn, &err), 0);
+    json_decref(body);
+    assert_true(mn.cap == 100);
+}
+
 /* Decide for one user with attributes (JSON text) in an experiment with a hash attribute. */
 static struct assign_result decide(const char *hash_attr, const char *fallback, const char *user,
                                    const char *attrs)
@@ -420,6 +586,8 @@ int main(void)
         cmocka_unit_test(test_values_assigned),
         cmocka_unit_test(test_values_limits),
         cmocka_unit_test(test_values_patch),
+        cmocka_unit_test(test_values_round_near_max),
+        cmocka_unit_test(test_definition_reals),
         cmocka_unit_test(test_hash_attribute),
         cmocka_unit_test(test_hash_numbers_as_javascript),
         cmocka_unit_test(test_hash_arrays_as_javascript),
