@@ -129,7 +129,8 @@ static const char help_store[] =
     "                            PostgreSQL)\n"
     "  --db-timeout S            PostgreSQL: seconds a statement may wait for the server's\n"
     "                            answer before the request gets 503, 0 = forever\n"
-    "                            (BUNSEN_DB_TIMEOUT, default 30; migrations always wait)\n";
+    "                            (BUNSEN_DB_TIMEOUT, default 30; a COMMIT and migrations\n"
+    "                            always wait)\n";
 const char *const config_serve_help[] = {help_serve, help_store, NULL};
 
 void config_defaults(struct config *cfg)

@@ -217,7 +217,7 @@ int store_catalog_refresh(struct store *s, struct err *err);
 /* How long a statement may wait for the database server's answer (PostgreSQL; ms, 0 or less
  * waits forever; default 30 s): past it the connection is given up and the caller gets
  * ERR_UNAVAILABLE (503), so a server that hangs does not hang the writer and every request
- * behind it. Migrations are never cut. SQLite: nothing (no server). Any thread. */
+ * behind it. A COMMIT and migrations are never cut. SQLite: nothing (no server). Any thread. */
 void store_set_db_timeout(struct store *s, int ms);
 
 /* Start listening for definition changes made by other processes (PostgreSQL: LISTEN on a

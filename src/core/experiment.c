@@ -193,11 +193,21 @@ const char *experiment_reassigning_change(const struct experiment *a, const stru
     return NULL;
 }
 
+/* A range end as written now (MODEL_REAL_DIGITS): an end stored with 17 digits by an earlier
+ * version (0.3333333333333333) and its neighbour's start written since (0.333333333333333,
+ * the most a client can send now) touch, they do not overlap. */
+static double ns_end_rounded(double x)
+{
+    double r = x;
+    return validate_round_real(x, MODEL_REAL_DIGITS, &r) ? r : x;
+}
+
 bool experiment_namespaces_overlap(const struct experiment *a, const struct experiment *b)
 {
     /* half-open ranges [start, end): [0, 0.5) and [0.5, 1) share no bucket */
     return a->has_namespace && b->has_namespace && strcmp(a->ns_name, b->ns_name) == 0 &&
-           a->ns_start < b->ns_end && b->ns_start < a->ns_end;
+           ns_end_rounded(a->ns_start) < ns_end_rounded(b->ns_end) &&
+           ns_end_rounded(b->ns_start) < ns_end_rounded(a->ns_end);
 }
 
 int experiment_transition(enum assign_status from, const char *action, enum assign_status *to,

@@ -868,6 +868,19 @@ static void test_namespaces_overlap(void **state)
         experiment_clear(&a);
         experiment_clear(&b);
     }
+    /* a range end stored with 17 digits by an earlier version (1/3 as a double) and its
+     * neighbour's start as a client can write it now (15 digits) touch: no overlap (a 409
+     * on start refused an exact split made before the upgrade) */
+    struct experiment a, b;
+    exp_ok(fmt_ns("na", "{\"name\":\"thirds\",\"range\":[0,0.5]}"), &a);
+    exp_ok(fmt_ns("nb", "{\"name\":\"thirds\",\"range\":[0.333333333333333,0.6]}"), &b);
+    a.ns_end = 1.0 / 3.0; /* as stored before the rounding */
+    assert_false(experiment_namespaces_overlap(&a, &b));
+    assert_false(experiment_namespaces_overlap(&b, &a));
+    b.ns_start = 0.33333333333333; /* one digit less: a real overlap */
+    assert_true(experiment_namespaces_overlap(&a, &b));
+    experiment_clear(&a);
+    experiment_clear(&b);
 }
 
 int main(void)

@@ -2005,6 +2005,16 @@ static void test_pg_connection_defaults(void **state)
     char v[64];
     struct pg_conn *c = pg_conn_open(url, NULL, &err);
     assert_non_null(c);
+    assert_string_equal(conn_option(c->pg, "connect_timeout", v, sizeof(v)), "10");
+    pg_conn_close(c);
+    /* a connection waits no longer than a statement (--db-timeout 3) */
+    _Atomic int limit = 3000;
+    c = pg_conn_open(url, &limit, &err);
+    assert_non_null(c);
+    assert_string_equal(conn_option(c->pg, "connect_timeout", v, sizeof(v)), "3");
+    pg_conn_close(c);
+    c = pg_conn_open(url, NULL, &err);
+    assert_non_null(c);
     assert_string_equal(conn_option(c->pg, "keepalives_idle", v, sizeof(v)), "10");
     assert_string_equal(conn_option(c->pg, "tcp_user_timeout", v, sizeof(v)), "30000");
     pg_conn_close(c);
@@ -2043,6 +2053,11 @@ static void test_pg_session_defaults(void **state)
     PGconn *w = pg_be(s)->writer->pg;
     char *v = show(w, "idle_in_transaction_session_timeout");
     assert_string_equal(v, "10s");
+    free(v);
+    /* a statement whose client gave up (the answer timeout) ends within 2 s, its locks and
+     * connection slot with it, instead of when it ends by itself */
+    v = show(w, "client_connection_check_interval");
+    assert_string_equal(v, "2s");
     free(v);
     if (strstr(url, "host=/") == NULL && strstr(url, "@/") == NULL) { /* TCP, as in tests */
         v = show(w, "tcp_keepalives_idle"); /* read back as the kernel's 7200 when unset */

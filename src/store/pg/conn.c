@@ -44,14 +44,19 @@
  * writes and definition changes queued behind them. Now a transaction left idle for 10 s
  * is ended by the server (a daemon's transactions run statement after statement; one that
  * was cut answers 503 and nothing acknowledged is lost), and the server probes a silent
- * client after 10 s (tcp_keepalives_*, tcp_user_timeout).
+ * client after 10 s (tcp_keepalives_*, tcp_user_timeout). And a statement this daemon
+ * gave up waiting for (await_answer) is ended by the server within 2 s
+ * (client_connection_check_interval, PostgreSQL 14 and later): left running, each held its
+ * locks and a connection slot while the next statement opened another (a review counted 64
+ * sessions after 60 s of a table locked elsewhere).
  */
 static const char SQL_SESSION[] =
     "SET extra_float_digits = 3; SET client_min_messages = warning; SET random_page_cost = 1.1; "
     "SELECT set_config(d.name, d.v, false) FROM (VALUES "
     "('idle_in_transaction_session_timeout', '10s'), ('tcp_keepalives_idle', '10'), "
     "('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3'), "
-    "('tcp_user_timeout', '30000')) AS d(name, v) JOIN pg_settings s ON s.name = d.name "
+    "('tcp_user_timeout', '30000'), ('client_connection_check_interval', '2s')) "
+    "AS d(name, v) JOIN pg_settings s ON s.name = d.name "
     "WHERE s.source = 'default'";
 
 /*
@@ -64,28 +69,33 @@ static const char SQL_SESSION[] =
  * waited. A server that is up but hung (its TCP stack answering) is not caught by these:
  * the answer timeout below is for that.
  */
-static PGconn *connect_with_defaults(const char *conninfo)
+static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *timeout_ms)
 {
     static const char *const keys[] = {
         "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
         "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
-    const char *values[] = {"10", "1", "10", "5", "3", "30000", conninfo, NULL};
+    /* a connection waits no longer than a statement would (--db-timeout; libpq's least is 2) */
+    int limit = timeout_ms != NULL ? atomic_load(timeout_ms) : 0;
+    int secs = limit > 0 && limit < 10000 ? (limit + 999) / 1000 : 10;
+    char connect_timeout[16];
+    snprintf(connect_timeout, sizeof(connect_timeout), "%d", secs < 2 ? 2 : secs);
+    const char *values[] = {connect_timeout, "1", "10", "5", "3", "30000", conninfo, NULL};
     return PQconnectdbParams(keys, values, 1);
 }
 
 /*
  * Waiting for the server's answer, with a deadline. libpq's own waits (PQexec, PQgetResult)
  * last as long as the server takes: one that is up but does not answer (its processes
- * stopped, its disk stuck, a synchronous standby gone while commits wait for it) held the
- * writer, and every write, /readyz and a SIGTERM drain behind it, for as long as it lasted;
- * the TCP settings above do not see it, as the server's kernel still acknowledges. Every
- * statement's answer is now awaited for at most the store's answer timeout
- * (--db-timeout, default 30 s; 0 waits forever; migrations always wait): past it, the
- * connection is abandoned (its server session ends when the server notices) and the caller
- * gets ERR_UNAVAILABLE, so requests answer 503 and nothing unanswered is acknowledged.
- * A transaction whose COMMIT was cut off may still commit: every write is safe to apply
- * twice (ids and first exposures are idempotent), so a client's retry is. Sending is
- * bounded by tcp_user_timeout (a server that stops reading leaves our data unacknowledged).
+ * stopped, its disk stuck) held the writer, and every write, /readyz and a SIGTERM drain
+ * behind it, for as long as it lasted; the TCP settings above do not see it, as the
+ * server's kernel still acknowledges. Every statement's answer but a COMMIT's is now
+ * awaited for at most the store's answer timeout (--db-timeout, default 30 s; 0 waits
+ * forever; migrations always wait): past it, the connection is abandoned (the server ends
+ * the statement within client_connection_check_interval, SQL_SESSION) and the caller gets
+ * ERR_UNAVAILABLE, so requests answer 503 and nothing unanswered is acknowledged. A COMMIT
+ * is awaited without one (pg_commit): cut off, it may commit all the same, and the client's
+ * retry of a 503 would store an event without an id twice. Sending is bounded by
+ * tcp_user_timeout (a server that stops reading leaves our data unacknowledged).
  * 0 once a result can be read without blocking (or the connection failed: PQgetResult then
  * says so), -1 when the deadline passed (c->broken and c->timed_out set).
  */
@@ -174,7 +184,7 @@ struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->timeout_ms = timeout_ms;
-    c->pg = connect_with_defaults(conninfo);
+    c->pg = connect_with_defaults(conninfo, timeout_ms);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s",
                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -227,7 +237,7 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->defer = false;
     c->npending = 0;
     pg_prefetch_clear(c);
-    c->pg = connect_with_defaults(conninfo);
+    c->pg = connect_with_defaults(conninfo, c->timeout_ms);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
         log_connection_failure(c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -720,20 +730,30 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
      * before it failed (PostgreSQL skips the rest of a pipeline, or of a multi-statement
      * text, the COMMIT too) or the COMMIT itself failed (and rolled back). Only a lost
      * connection leaves the outcome unknown. */
+    /* The COMMIT's answer is awaited however long it takes (no --db-timeout): a COMMIT cut
+     * off after it was sent may commit all the same (a synchronous standby gone: committed
+     * locally, waiting for it), and a 503 would have the client send again what was stored,
+     * counted twice for events without an id. A lost connection still ends the wait (the
+     * outcome then unknown, as docs/SCALING.md says); the statements before it keep their
+     * deadline, so a server that stopped answering is found there. */
     PGresult *last = NULL;
+    c->no_deadline = true;
     if (c->npending > 0) {
         if (pipe_send_text(c, sql, err) != 0 || pipe_flush(c, &last, err) != 0) {
+            c->no_deadline = false;
             return c->broken ? -1 : 1;
         }
     } else {
         last = pg_exec_result(c, sql);
         ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK) {
+            c->no_deadline = false;
             pg_fail(c, last, "commit", err);
             PQclear(last);
             return c->broken ? -1 : 1;
         }
     }
+    c->no_deadline = false;
     /* COMMIT of a transaction that had failed (a statement's error the caller did not stop
      * at) succeeds as a ROLLBACK: never report that as committed */
     bool committed = strcmp(PQcmdStatus(last), "COMMIT") == 0;
@@ -820,7 +840,7 @@ int pg_read_begin(struct store *s, struct err *err)
         return -1;
     }
     if (pg_exec(c, SQL_BEGIN_READ, err) != 0 &&
-        (!c->broken || pg_conn_ensure(c, p->conninfo, err) != 0 ||
+        (!c->broken || c->timed_out || pg_conn_ensure(c, p->conninfo, err) != 0 ||
          pg_exec(c, SQL_BEGIN_READ, err) != 0)) {
         pg_reader_put(s, c);
         return -1;
