@@ -459,12 +459,12 @@ out:
 
 static const char compact_usage[] =
     "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
-    "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
-    "and events older than N days (default 400, at least 15, and at least every metric's CUPED\n"
-    "look-back plus 7 days) of users in no live experiment. Results do not change, unless an\n"
-    "exposure arrives more than N days minus the longest look-back after its timestamp (7 days\n"
-    "at the least N): its pre-period then misses the removed events. Safe while the daemon\n"
-    "runs.\n";
+    "Remove raw rows that no result can need any more: per-user rows of archived experiments\n"
+    "(kept while the roll-up rebuild their stop started is still running), and events older\n"
+    "than N days (default 400, at least 15, and at least every metric's CUPED look-back plus 7\n"
+    "days) of users in no live experiment. Results do not change, unless an exposure arrives\n"
+    "more than N days minus the longest look-back after its timestamp (7 days at the least\n"
+    "N): its pre-period then misses the removed events. Safe while the daemon runs.\n";
 
 /* how late an exposure may arrive (after its timestamp) without finding its pre-period
  * compacted: the horizon keeps this beyond the longest CUPED look-back */
@@ -545,6 +545,12 @@ int cli_compact(int argc, char **argv)
         printf("removed %lld events, %lld exposures and %lld per-user values of archived "
                "experiments\n",
                (long long)st.events, (long long)st.exposures, (long long)st.user_values);
+        if (st.rebuilding > 0) {
+            /* archived before the rebuild of its stop ended: the rebuild reads those rows */
+            printf("kept the per-user rows of %lld archived experiment%s still rebuilding its "
+                   "roll-ups: run compact again once the rebuild has finished\n",
+                   (long long)st.rebuilding, st.rebuilding == 1 ? "" : "s");
+        }
     }
     store_close(s);
     return code;

@@ -627,6 +627,7 @@ struct store_compact_stats {
     int64_t events;      /* raw events removed */
     int64_t exposures;   /* exposures of archived experiments removed */
     int64_t user_values; /* per-user metric rows of archived experiments removed */
+    int64_t rebuilding;  /* archived experiments kept whole: their rebuild is still running */
 };
 
 /* Remove raw rows no result can need any more (see compact.c), in small transactions, then

@@ -4,11 +4,15 @@
  * Results are read from roll-ups; raw rows are kept only for what can still need them.
  * Compaction removes, in small transactions so that a running daemon is never blocked
  * for long:
- *   1. per-user rows (exposures, user_metrics) of archived experiments: their roll-ups
- *      stay, so their results are unchanged, and archived experiments are never rebuilt;
- *   2. events older than the horizon of users with no exposure in any non-archived
- *      experiment: no existing exposure can count them, and a future exposure (t0 >= now)
- *      looks back at most `horizon` (>= the longest CUPED lookback + slack);
+ *   1. per-user rows (exposures, user_metrics) of archived experiments whose roll-ups are
+ *      complete: their roll-ups stay, so their results are unchanged, and an archived
+ *      experiment is never rebuilt again. One archived while the rebuild of its stop is still
+ *      running (archiving does not wait for it) is left alone: the rebuild recomputes its
+ *      roll-ups from these rows, and removing them under it left 32 of 5,000 users;
+ *   2. events older than the horizon of users with no exposure in any live experiment (not
+ *      archived, or archived and still rebuilding): no existing exposure can count them, and
+ *      a future exposure (t0 >= now) looks back at most `horizon` (>= the longest CUPED
+ *      lookback + slack);
  * then checkpoints and truncates the WAL. Idempotency keys of removed events are
  * forgotten: a retry arriving after the horizon would be stored again.
  */
@@ -19,25 +23,32 @@
 
 #define CHUNK 10000
 
+/* archived experiments whose roll-ups are complete (no rebuild row): checked in the
+ * deleting transaction, and an archived experiment never starts a rebuild again */
+#define DONE_ARCHIVED                                                                              \
+    "(SELECT key FROM experiments WHERE status = 'archived' AND key NOT IN (SELECT experiment "    \
+    "FROM rollup_rebuilds))"
 /* WITHOUT ROWID tables: delete by primary key, a chunk at a time (row-value IN). */
 static const char SQL_ARCHIVED_UM[] =
     "DELETE FROM user_metrics WHERE (user_id, experiment, metric) IN (SELECT user_id, "
-    "experiment, metric FROM user_metrics WHERE experiment IN (SELECT key FROM experiments "
-    "WHERE status = 'archived') LIMIT ?1)";
+    "experiment, metric FROM user_metrics WHERE experiment IN " DONE_ARCHIVED " LIMIT ?1)";
 static const char SQL_ARCHIVED_EXPO[] =
     "DELETE FROM exposures WHERE (user_id, experiment) IN (SELECT user_id, experiment FROM "
-    "exposures WHERE experiment IN (SELECT key FROM experiments WHERE status = 'archived') "
-    "LIMIT ?1)";
+    "exposures WHERE experiment IN " DONE_ARCHIVED " LIMIT ?1)";
 /* the dimension values recorded at first exposure go with the exposures (migration 0007) */
 static const char SQL_ARCHIVED_DIMS[] =
     "DELETE FROM exposure_dims WHERE (user_id, experiment, dimension) IN (SELECT user_id, "
-    "experiment, dimension FROM exposure_dims WHERE experiment IN (SELECT key FROM experiments "
-    "WHERE status = 'archived') LIMIT ?1)";
+    "experiment, dimension FROM exposure_dims WHERE experiment IN " DONE_ARCHIVED " LIMIT ?1)";
 /* events: one window of rowids per transaction, so each row is looked at once */
 static const char SQL_OLD_EVENTS[] =
     "DELETE FROM events WHERE rowid >= ?1 AND rowid < ?2 AND ts < ?3 AND NOT EXISTS "
     "(SELECT 1 FROM exposures x JOIN experiments e ON e.key = x.experiment "
-    "WHERE x.user_id = events.user_id AND e.status <> 'archived')";
+    "WHERE x.user_id = events.user_id AND (e.status <> 'archived' OR e.key IN (SELECT "
+    "experiment FROM rollup_rebuilds)))";
+/* the archived experiments left alone because their rebuild is still running */
+static const char SQL_REBUILDING[] =
+    "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key IN (SELECT experiment "
+    "FROM rollup_rebuilds)";
 static const char SQL_MAX_ROWID[] = "SELECT COALESCE(MAX(rowid), 0) FROM events";
 
 static int step_in_tx(struct sqlite_conn *c, sqlite3_stmt *st, int *changed, struct err *err)
@@ -112,6 +123,16 @@ int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_sta
     struct sqlite_conn *c = sqlite_be(s)->main;
     *out = (struct store_compact_stats){0};
     int64_t dims = 0;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_REBUILDING, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    out->rebuilding = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        return store_sqlite_err(c->db, rc, "compact", err);
+    }
     if (delete_chunks(c, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
         delete_chunks(c, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
         delete_chunks(c, SQL_ARCHIVED_DIMS, &dims, err) != 0 ||
