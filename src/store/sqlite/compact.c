@@ -17,11 +17,20 @@
  * forgotten: a retry arriving after the horizon would be stored again.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-#define CHUNK 10000
+/* Rows per transaction: a few ms of the write lock (bench/compact.sh). The daemon's writer
+ * waits for the lock meanwhile; after each transaction compaction leaves the lock free for as
+ * long as it held it, and at least PAUSE_MIN_MS, more than the busy handler's interval
+ * (SQLITE_BUSY_POLL_MS, db.c), so a waiting writer takes it then: a writer waits at most about
+ * one chunk, and compaction takes at most half of the write lock's time. 10,000-row chunks
+ * back to back, free for microseconds between them, kept the writer waiting 2-5 s (once a
+ * 503 "database is locked") under SQLite's own busy handler, which retried every 100 ms. */
+#define CHUNK        SQLITE_COMPACT_CHUNK
+#define PAUSE_MIN_MS (2 * SQLITE_BUSY_POLL_MS)
 
 /* archived experiments whose roll-ups are complete (no rebuild row): checked in the
  * deleting transaction, and an archived experiment never starts a rebuild again */
@@ -51,12 +60,24 @@ static const char SQL_REBUILDING[] =
     "FROM rollup_rebuilds)";
 static const char SQL_MAX_ROWID[] = "SELECT COALESCE(MAX(rowid), 0) FROM events";
 
+/* Sleep as long as the last transaction held the write lock (since t0), at least
+ * PAUSE_MIN_MS. */
+static void yield_lock(uint64_t t0)
+{
+    uint64_t held = time_mono_ns() - t0, least = (uint64_t)PAUSE_MIN_MS * 1000000u;
+    uint64_t ns = held > least ? held : least;
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    nanosleep(&ts, NULL);
+}
+
+/* One statement in its own write transaction, then yield_lock. */
 static int step_in_tx(struct sqlite_conn *c, sqlite3_stmt *st, int *changed, struct err *err)
 {
     if (sqlite_conn_exec(c, "BEGIN IMMEDIATE", err) != 0) {
         sqlite3_reset(st);
         return -1;
     }
+    uint64_t t0 = time_mono_ns(); /* the lock is held from here */
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     *changed = sqlite3_changes(c->db);
@@ -69,6 +90,7 @@ static int step_in_tx(struct sqlite_conn *c, sqlite3_stmt *st, int *changed, str
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
+    yield_lock(t0);
     return 0;
 }
 
