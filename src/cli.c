@@ -551,6 +551,19 @@ int cli_compact(int argc, char **argv)
                    "roll-ups: run compact again once the rebuild has finished\n",
                    (long long)st.rebuilding, st.rebuilding == 1 ? "" : "s");
         }
+        if (st.wal_busy) {
+            /* the rows are gone, but not the space: say so, and fail, so that a scheduled run
+             * is looked at */
+            char path[1100];
+            config_db_path(&cfg, path, sizeof(path));
+            fprintf(stderr,
+                    "bunsen: the write-ahead log (%s-wal: %lld frames, %lld copied into the "
+                    "database) could not be checkpointed and truncated: readers or another "
+                    "writer kept it busy; run `bunsen compact` again (the daemon also cuts it "
+                    "back to 80 MiB once it starts the log over)\n",
+                    path, (long long)st.wal_frames, (long long)st.wal_copied);
+            code = 1;
+        }
     }
     store_close(s);
     return code;

@@ -628,11 +628,17 @@ struct store_compact_stats {
     int64_t exposures;   /* exposures of archived experiments removed */
     int64_t user_values; /* per-user metric rows of archived experiments removed */
     int64_t rebuilding;  /* archived experiments kept whole: their rebuild is still running */
+    /* SQLite: the WAL could not be checkpointed and truncated at the end (readers or another
+     * writer kept it busy through every try); its frames then and those copied */
+    bool wal_busy;
+    int64_t wal_frames, wal_copied;
 };
 
 /* Remove raw rows no result can need any more (see compact.c), in small transactions, then
- * give the space back (SQLite: truncate the WAL). horizon_ms: events older than now - horizon of
- * users in no live experiment go. Call from the CLI (main connection; safe while a daemon runs). */
+ * give the space back (SQLite: checkpoint and truncate the WAL; out->wal_busy when that could
+ * not complete, the rows being removed all the same: 0 is returned). horizon_ms: events older
+ * than now - horizon of users in no live experiment go. Call from the CLI (main connection;
+ * safe while a daemon runs). */
 int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                   struct err *err);
 

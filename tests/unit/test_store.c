@@ -3067,6 +3067,35 @@ static void test_compact_yields_to_writer(void **state)
     store_close(s);
 }
 
+/* SQLite keeps a WAL file at its largest unless journal_size_limit is set: one that compaction
+ * under load left at 292 MB stayed that size while the daemon ran, though the writer started
+ * the log over. Every connection that writes cuts a log it starts over back to the log's bound
+ * under load (SQLITE_CKPT_WRITER_FRAMES frames); readers cannot start it over. */
+static void test_wal_size_limit(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    struct sqlite_conn *conns[] = {sqlite_be(s)->main, sqlite_conn_open(db, false, &err),
+                                   sqlite_conn_open(db, true, &err)};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(conns[i]);
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(
+            sqlite3_prepare_v2(conns[i]->db, "PRAGMA journal_size_limit", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        long long limit = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        assert_int_equal(limit, i < 2 ? SQLITE_WAL_LIMIT_BYTES : -1);
+    }
+    sqlite_conn_close(conns[1]);
+    sqlite_conn_close(conns[2]);
+    store_close(s);
+}
+
 /* ---- ratio sums kept through a rebuild (migration 0009) ---- */
 
 struct rk_job {
@@ -3414,6 +3443,7 @@ int main(void)
         cmocka_unit_test(test_ready_after_disk_full),
         cmocka_unit_test(test_wal_checkpointer),
         cmocka_unit_test(test_compact_yields_to_writer),
+        cmocka_unit_test(test_wal_size_limit),
     };
     return cmocka_run_group_tests_name(on_pg ? "store (postgres)" : "store", tests, setup,
                                        teardown);

@@ -13,7 +13,8 @@
  *      archived, or archived and still rebuilding): no existing exposure can count them, and
  *      a future exposure (t0 >= now) looks back at most `horizon` (>= the longest CUPED
  *      lookback + slack);
- * then checkpoints and truncates the WAL. Idempotency keys of removed events are
+ * then checkpoints and truncates the WAL (checkpoint_truncate: reported when readers keep it
+ * from completing). Idempotency keys of removed events are
  * forgotten: a retry arriving after the horizon would be stored again.
  */
 #include <stdio.h>
@@ -31,6 +32,11 @@
  * 503 "database is locked") under SQLite's own busy handler, which retried every 100 ms. */
 #define CHUNK        SQLITE_COMPACT_CHUNK
 #define PAUSE_MIN_MS (2 * SQLITE_BUSY_POLL_MS)
+
+/* the final checkpoint: tries, how long each may hold off writers, the pause between them */
+#define CKPT_TRIES    10
+#define CKPT_WAIT_MS  100
+#define CKPT_PAUSE_MS 250
 
 /* archived experiments whose roll-ups are complete (no rebuild row): checked in the
  * deleting transaction, and an archived experiment never starts a rebuild again */
@@ -139,6 +145,50 @@ static int delete_old_events(struct sqlite_conn *c, int64_t before, int64_t *tot
     return 0;
 }
 
+/* Give the space back: copy the WAL into the database and truncate it. A TRUNCATE checkpoint
+ * holds off writers (the daemon's) while it waits for the readers of older frames, so each try
+ * waits CKPT_WAIT_MS at most, after a PASSIVE pass that copies what it can without holding
+ * anyone off (little is left to copy under the lock); between tries the daemon writes.
+ * The result used to be ignored: under load the checkpoint did not complete and compact said
+ * nothing, leaving a 292 MB WAL. Now out->wal_busy says so (0 is still returned: the rows are
+ * gone). */
+static int checkpoint_truncate(struct sqlite_conn *c, struct store_compact_stats *out,
+                               struct err *err)
+{
+    int log = -1, copied = -1;
+    for (int i = 0; i < CKPT_TRIES; i++) {
+        if (i > 0) {
+            struct timespec ts = {0, CKPT_PAUSE_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        if (rc == SQLITE_OK) {
+            int saved = c->busy_ms;
+            c->busy_ms = CKPT_WAIT_MS;
+            int l = -1, n = -1;
+            rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &l, &n);
+            c->busy_ms = saved;
+            if (rc == SQLITE_OK) {
+                out->wal_busy = false;
+                out->wal_frames = out->wal_copied = 0;
+                return 0;
+            }
+            if (l >= 0) {
+                log = l;
+                copied = n;
+            }
+        }
+        /* busy: another checkpoint running (the daemon's), a reader, a writer */
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            return store_sqlite_err(c->db, rc, "compact: checkpoint", err);
+        }
+    }
+    out->wal_busy = true;
+    out->wal_frames = log;
+    out->wal_copied = copied;
+    return 0;
+}
+
 int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                    struct err *err)
 {
@@ -161,5 +211,5 @@ int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_sta
         delete_old_events(c, time_now_ms() - horizon_ms, &out->events, err) != 0) {
         return -1;
     }
-    return sqlite_conn_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+    return checkpoint_truncate(c, out, err);
 }

@@ -163,6 +163,15 @@ struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err
             err) != 0) {
         goto out_close;
     }
+    /* a connection that starts the log over cuts the file back to the log's bound under load
+     * (sqlite_int.h): a WAL grown past it (compaction under load: 292 MB) stayed that large */
+    if (!readonly) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", SQLITE_WAL_LIMIT_BYTES);
+        if (sqlite_conn_exec(c, sql, err) != 0) {
+            goto out_close;
+        }
+    }
     /* Readers (one per HTTP thread) keep a smaller cache than the writer: the page cache is
      * most of the daemon's memory, bounded by the sum of these. */
     if (readonly &&

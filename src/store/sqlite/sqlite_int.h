@@ -74,6 +74,14 @@ void sqlite_conn_sample(struct sqlite_conn *c);
 #define SQLITE_BUSY_MS      5000
 #define SQLITE_BUSY_POLL_MS 2
 
+/* The writer checkpoints in its own commit past this many WAL frames (checkpoint.c): the
+ * log's bound under load. A log that was started over is cut back to this size
+ * (journal_size_limit, every connection that writes): SQLite otherwise keeps the file at its
+ * largest, and one that compaction under load left at 292 MB stayed so until the daemon
+ * stopped. */
+#define SQLITE_CKPT_WRITER_FRAMES 20000
+#define SQLITE_WAL_LIMIT_BYTES    (SQLITE_CKPT_WRITER_FRAMES * (4096LL + 24))
+
 /* Rows compaction deletes per transaction at most (compact.c). */
 #define SQLITE_COMPACT_CHUNK 2000
 
