@@ -126,7 +126,10 @@ struct store_job {
 /* Start the writer thread with a bound of queue_max pending jobs. */
 int store_writer_start(struct store *s, int queue_max, struct err *err);
 
-/* Stop accepting jobs, finish the queued ones, join the writer thread. Idempotent. */
+/* Stop accepting jobs, finish the queued ones, join the writer thread. Idempotent. The
+ * stopped writer stays until store_close (or the next store_writer_start): store_submit and
+ * store_write_sync, from any thread, then answer ERR_UNAVAILABLE "the server is shutting
+ * down" (serve.c stops the writer while the HTTP server still takes requests). */
 void store_writer_stop(struct store *s);
 
 /* Queue a job. Returns 0 (done() will be called exactly once), or -1 with
@@ -134,7 +137,8 @@ void store_writer_stop(struct store *s);
 int store_submit(struct store *s, struct store_job *job, struct err *err);
 
 /* Run apply(tx, arg) in a committed transaction and wait for it: through the writer when
- * it runs, directly on the calling thread otherwise (CLI commands). Returns apply's
+ * one was started (refused once it stopped), directly on the calling thread when none was
+ * (CLI commands). Returns apply's
  * result, or -1 when the commit failed. */
 int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
                      void *arg, struct err *err);

@@ -138,7 +138,7 @@ void store_close(struct store *s)
     if (s == NULL) {
         return;
     }
-    store_writer_stop(s);
+    store_writer_release(s);
     s->ops->close(s);
     exposed_free(s->exposed);
     free(s);
