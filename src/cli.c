@@ -264,6 +264,14 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return 2;
     }
+    /* a database no backend takes (mysql://...) is a usage error, found before a command
+     * creates the data directory (serve and migrate did, then exited 1) */
+    char path[1100];
+    config_db_path(cfg, path, sizeof(path));
+    if (store_url_check(path, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
     return 0;
 }
 

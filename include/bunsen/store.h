@@ -44,6 +44,12 @@ struct store_tx; /* an open write transaction, lent to apply() for its duration 
  * reached, ERR_INVALID for a URL of no known backend). */
 int store_open(const char *url, struct store **out, struct err *err);
 
+/* Whether store_open takes url (a SQLite path or sqlite:PATH, a PostgreSQL URL or libpq
+ * conninfo), without opening anything: 0, or -1 with err (ERR_INVALID: an unsupported
+ * scheme, an empty path). The CLI checks --database with it before it touches the data
+ * directory. */
+int store_url_check(const char *url, struct err *err);
+
 /* The SQLite file a database URL names, without opening it: the path within url (borrowed,
  * after an optional `sqlite:`), or NULL when url names a PostgreSQL database (a URL or a
  * libpq key=value conninfo) or nothing store_open takes (store_open says why). */

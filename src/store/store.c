@@ -92,6 +92,12 @@ static const struct store_ops *backend_for(const char *url, const char **target,
     return &store_sqlite_ops;
 }
 
+int store_url_check(const char *url, struct err *err)
+{
+    const char *target = NULL;
+    return backend_for(url, &target, err) != NULL ? 0 : -1;
+}
+
 const char *store_url_sqlite_file(const char *url)
 {
     const char *target = NULL;
