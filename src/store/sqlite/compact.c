@@ -14,8 +14,8 @@
  *      a future exposure (t0 >= now) looks back at most `horizon` (>= the longest CUPED
  *      lookback + slack);
  * then checkpoints and truncates the WAL (checkpoint_truncate: reported when readers keep it
- * from completing). Idempotency keys of removed events are
- * forgotten: a retry arriving after the horizon would be stored again.
+ * from completing). Idempotency keys of removed events are forgotten: a retry arriving after
+ * the horizon would be stored again.
  */
 #include <stdio.h>
 #include <time.h>
@@ -54,12 +54,16 @@ static const char SQL_ARCHIVED_EXPO[] =
 static const char SQL_ARCHIVED_DIMS[] =
     "DELETE FROM exposure_dims WHERE (user_id, experiment, dimension) IN (SELECT user_id, "
     "experiment, dimension FROM exposure_dims WHERE experiment IN " DONE_ARCHIVED " LIMIT ?1)";
-/* events: one window of rowids per transaction, so each row is looked at once */
-static const char SQL_OLD_EVENTS[] =
-    "DELETE FROM events WHERE rowid >= ?1 AND rowid < ?2 AND ts < ?3 AND NOT EXISTS "
-    "(SELECT 1 FROM exposures x JOIN experiments e ON e.key = x.experiment "
-    "WHERE x.user_id = events.user_id AND (e.status <> 'archived' OR e.key IN (SELECT "
-    "experiment FROM rollup_rebuilds)))";
+/* events: one window of rowids per transaction, so each row is looked at once; a window with
+ * none to remove is found by a read, without taking the write lock or pausing (a large events
+ * table with few old rows is mostly such windows) */
+#define OLD_EVENTS                                                                                 \
+    "FROM events WHERE rowid >= ?1 AND rowid < ?2 AND ts < ?3 AND NOT EXISTS "                     \
+    "(SELECT 1 FROM exposures x JOIN experiments e ON e.key = x.experiment "                       \
+    "WHERE x.user_id = events.user_id AND (e.status <> 'archived' OR e.key IN (SELECT "            \
+    "experiment FROM rollup_rebuilds)))"
+static const char SQL_OLD_EVENTS[] = "DELETE " OLD_EVENTS;
+static const char SQL_OLD_EVENTS_ANY[] = "SELECT EXISTS (SELECT 1 " OLD_EVENTS ")";
 /* the archived experiments left alone because their rebuild is still running */
 static const char SQL_REBUILDING[] =
     "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key IN (SELECT experiment "
@@ -129,6 +133,22 @@ static int delete_old_events(struct sqlite_conn *c, int64_t before, int64_t *tot
     int64_t max = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     for (int64_t lo = 0; lo <= max; lo += CHUNK) {
+        st = sqlite_conn_prepare(c, SQL_OLD_EVENTS_ANY, err);
+        if (st == NULL) {
+            return -1;
+        }
+        sqlite3_bind_int64(st, 1, lo);
+        sqlite3_bind_int64(st, 2, lo + CHUNK);
+        sqlite3_bind_int64(st, 3, before);
+        int rc = sqlite3_step(st);
+        bool any = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) {
+            return store_sqlite_err(c->db, rc, "compact", err);
+        }
+        if (!any) {
+            continue;
+        }
         st = sqlite_conn_prepare(c, SQL_OLD_EVENTS, err);
         if (st == NULL) {
             return -1;
