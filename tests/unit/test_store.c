@@ -772,7 +772,7 @@ static void test_writer_queue_bound(void **state)
 struct ws_ctx {
     struct store *s;
     atomic_bool quit, stopped;
-    atomic_int accepted, finished, refused, wrong;
+    atomic_int accepted, finished, late, wrong; /* late: refused after the stop */
 };
 
 static int ws_apply(struct store_tx *tx, void *arg, struct err *err)
@@ -810,7 +810,9 @@ static void *ws_submitter(void *arg)
             continue; /* done() frees it */
         }
         free(j);
-        atomic_fetch_add(&c->refused, 1);
+        if (after) {
+            atomic_fetch_add(&c->late, 1);
+        }
         /* refused once the writer stops: "shutting down", as the HTTP layer answers it */
         if (err.code != ERR_UNAVAILABLE || (after && strstr(err.msg, "shutting down") == NULL &&
                                             strstr(err.msg, "queue is full") == NULL)) {
@@ -845,7 +847,10 @@ static void test_writer_stop_beside_submits(void **state)
         nanosleep(&ts, NULL);
         store_writer_stop(s);
         atomic_store(&c.stopped, true);
-        nanosleep(&ts, NULL); /* they go on submitting to the stopped writer */
+        /* they go on submitting to the stopped writer */
+        for (int i = 0; i < 100000 && atomic_load(&c.late) < 4 * THREADS; i++) {
+            nanosleep(&ts, NULL);
+        }
         atomic_store(&c.quit, true);
         for (int i = 0; i < THREADS; i++) {
             pthread_join(t[i], NULL);
@@ -856,7 +861,7 @@ static void test_writer_stop_beside_submits(void **state)
             fail_msg("round %d: %d refusals after the stop were not 'shutting down'", r,
                      atomic_load(&c.wrong));
         }
-        assert_true(atomic_load(&c.refused) > 0);
+        assert_true(atomic_load(&c.late) >= 4 * THREADS);
     }
     ws_current = NULL;
     store_close(s);
@@ -3095,10 +3100,12 @@ static long long cw_left(sqlite3 *c)
  * compaction deletes in chunks. Compaction committed 10,000-row chunks back to back, leaving
  * the lock free for microseconds between them, and the writer, whose busy handler (SQLite's)
  * retried every 100 ms, waited 2-5 s (once past its 5 s limit: a 503). Here a writer opened as
- * the daemon's (sqlite_conn_open: its busy handler) writes beside a compaction of 300,000 rows
- * and counts the rows compaction removed while it waited for the lock: it must get the lock
- * at the end of the chunk under way (or, if it missed that pause, the next), never after
- * more. Without the pauses between chunks a write waited through 5-25 chunks of 10,000. */
+ * the daemon's (sqlite_conn_open: its busy handler) writes beside a compaction of 200,000 rows
+ * and counts the rows compaction removed between its count before BEGIN IMMEDIATE and the
+ * lock: the chunk under way, one more committed while the count itself ran (a few ms, more
+ * under ASan: 2 chunks were seen there), and a third if the writer missed a pause; never
+ * more. Without the pauses between chunks (or with SQLite's busy handler) a write waited
+ * through 50,000-300,000 rows. */
 static void test_compact_yields_to_writer(void **state)
 {
     (void)state;
@@ -3113,10 +3120,10 @@ static void test_compact_yields_to_writer(void **state)
         sqlite3_exec(raw,
                      "INSERT INTO experiments VALUES ('gone', 'archived', '{}', 0, 0);"
                      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < "
-                     "149999) INSERT INTO exposures (user_id, experiment, variant, ts) "
+                     "99999) INSERT INTO exposures (user_id, experiment, variant, ts) "
                      "SELECT printf('gone-%08d', i), 'gone', 'a', 0 FROM n;"
                      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < "
-                     "149999) INSERT INTO events (user_id, event, ts, value) "
+                     "99999) INSERT INTO events (user_id, event, ts, value) "
                      "SELECT printf('old-%08d', i), 'buy', 0, 1 FROM n;",
                      NULL, NULL, NULL),
         SQLITE_OK);
@@ -3152,9 +3159,9 @@ static void test_compact_yields_to_writer(void **state)
                   "during one wait (the longest wait %.1f ms)\n",
                   writes, waited, most, longest);
     assert_int_equal(c.rc, 0);
-    assert_int_equal(c.st.exposures, 150000);
-    assert_int_equal(c.st.events, 150000);
-    if (most > 2 * SQLITE_COMPACT_CHUNK) {
+    assert_int_equal(c.st.exposures, 100000);
+    assert_int_equal(c.st.events, 100000);
+    if (most > 3 * SQLITE_COMPACT_CHUNK) {
         fail_msg("a write waited while compaction removed %lld rows (chunks of %d)", most,
                  SQLITE_COMPACT_CHUNK);
     }
