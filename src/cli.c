@@ -264,6 +264,14 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return 2;
     }
+    /* a database no backend takes (mysql://...) is a usage error, found before a command
+     * creates the data directory (serve and migrate did, then exited 1) */
+    char path[1100];
+    config_db_path(cfg, path, sizeof(path));
+    if (store_url_check(path, &err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 2;
+    }
     return 0;
 }
 
@@ -459,12 +467,12 @@ out:
 
 static const char compact_usage[] =
     "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
-    "Remove raw rows that no result can need any more: per-user rows of archived experiments,\n"
-    "and events older than N days (default 400, at least 15, and at least every metric's CUPED\n"
-    "look-back plus 7 days) of users in no live experiment. Results do not change, unless an\n"
-    "exposure arrives more than N days minus the longest look-back after its timestamp (7 days\n"
-    "at the least N): its pre-period then misses the removed events. Safe while the daemon\n"
-    "runs.\n";
+    "Remove raw rows that no result can need any more: per-user rows of archived experiments\n"
+    "(kept while the roll-up rebuild their stop started is still running), and events older\n"
+    "than N days (default 400, at least 15, and at least every metric's CUPED look-back plus 7\n"
+    "days) of users in no live experiment. Results do not change, unless an exposure arrives\n"
+    "more than N days minus the longest look-back after its timestamp (7 days at the least\n"
+    "N): its pre-period then misses the removed events. Safe while the daemon runs.\n";
 
 /* how late an exposure may arrive (after its timestamp) without finding its pre-period
  * compacted: the horizon keeps this beyond the longest CUPED look-back */
@@ -545,6 +553,25 @@ int cli_compact(int argc, char **argv)
         printf("removed %lld events, %lld exposures and %lld per-user values of archived "
                "experiments\n",
                (long long)st.events, (long long)st.exposures, (long long)st.user_values);
+        if (st.rebuilding > 0) {
+            /* archived before the rebuild of its stop ended: the rebuild reads those rows */
+            printf("kept the per-user rows of %lld archived experiment%s still rebuilding its "
+                   "roll-ups: run compact again once the rebuild has finished\n",
+                   (long long)st.rebuilding, st.rebuilding == 1 ? "" : "s");
+        }
+        if (st.wal_busy) {
+            /* the rows are gone, but not the space: say so, and fail, so that a scheduled run
+             * is looked at */
+            char path[1100];
+            config_db_path(&cfg, path, sizeof(path));
+            fprintf(stderr,
+                    "bunsen: the write-ahead log (%s-wal: %lld frames, %lld copied into the "
+                    "database) could not be checkpointed and truncated: readers or another "
+                    "writer kept it busy; run `bunsen compact` again (the daemon also cuts it "
+                    "back to 80 MiB once it starts the log over)\n",
+                    path, (long long)st.wal_frames, (long long)st.wal_copied);
+            code = 1;
+        }
     }
     store_close(s);
     return code;

@@ -431,6 +431,8 @@ int cli_serve(int argc, char **argv)
      * libmicrohttpd 0.9.75 and can abort the process ("Failed to remove listen FD from
      * epoll set": seen once in CI at a test's SIGTERM, a known MHD defect). */
     api_rebuilder_stop(rebuilder);
+    /* the stopped writer stays until store_close, after the HTTP server stopped: a request
+     * still submitting meets it and is refused, not freed memory */
     store_writer_stop(app.store);
     /* A shared backend's listener thread runs the hook until store_close: from here on it
      * must not reload (the reload publishes to the SDK streams of the server stopped next;

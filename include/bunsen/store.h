@@ -44,6 +44,12 @@ struct store_tx; /* an open write transaction, lent to apply() for its duration 
  * reached, ERR_INVALID for a URL of no known backend). */
 int store_open(const char *url, struct store **out, struct err *err);
 
+/* Whether store_open takes url (a SQLite path or sqlite:PATH, a PostgreSQL URL or libpq
+ * conninfo), without opening anything: 0, or -1 with err (ERR_INVALID: an unsupported
+ * scheme, an empty path). The CLI checks --database with it before it touches the data
+ * directory. */
+int store_url_check(const char *url, struct err *err);
+
 /* The SQLite file a database URL names, without opening it: the path within url (borrowed,
  * after an optional `sqlite:`), or NULL when url names a PostgreSQL database (a URL or a
  * libpq key=value conninfo) or nothing store_open takes (store_open says why). */
@@ -126,7 +132,10 @@ struct store_job {
 /* Start the writer thread with a bound of queue_max pending jobs. */
 int store_writer_start(struct store *s, int queue_max, struct err *err);
 
-/* Stop accepting jobs, finish the queued ones, join the writer thread. Idempotent. */
+/* Stop accepting jobs, finish the queued ones, join the writer thread. Idempotent. The
+ * stopped writer stays until store_close (or the next store_writer_start): store_submit and
+ * store_write_sync, from any thread, then answer ERR_UNAVAILABLE "the server is shutting
+ * down" (serve.c stops the writer while the HTTP server still takes requests). */
 void store_writer_stop(struct store *s);
 
 /* Queue a job. Returns 0 (done() will be called exactly once), or -1 with
@@ -134,7 +143,8 @@ void store_writer_stop(struct store *s);
 int store_submit(struct store *s, struct store_job *job, struct err *err);
 
 /* Run apply(tx, arg) in a committed transaction and wait for it: through the writer when
- * it runs, directly on the calling thread otherwise (CLI commands). Returns apply's
+ * one was started (refused once it stopped), directly on the calling thread when none was
+ * (CLI commands). Returns apply's
  * result, or -1 when the commit failed. */
 int store_write_sync(struct store *s, int (*apply)(struct store_tx *tx, void *arg, struct err *err),
                      void *arg, struct err *err);
@@ -627,11 +637,18 @@ struct store_compact_stats {
     int64_t events;      /* raw events removed */
     int64_t exposures;   /* exposures of archived experiments removed */
     int64_t user_values; /* per-user metric rows of archived experiments removed */
+    int64_t rebuilding;  /* archived experiments kept whole: their rebuild is still running */
+    /* SQLite: the WAL could not be checkpointed and truncated at the end (readers or another
+     * writer kept it busy through every try); its frames then and those copied */
+    bool wal_busy;
+    int64_t wal_frames, wal_copied;
 };
 
 /* Remove raw rows no result can need any more (see compact.c), in small transactions, then
- * give the space back (SQLite: truncate the WAL). horizon_ms: events older than now - horizon of
- * users in no live experiment go. Call from the CLI (main connection; safe while a daemon runs). */
+ * give the space back (SQLite: checkpoint and truncate the WAL; out->wal_busy when that could
+ * not complete, the rows being removed all the same: 0 is returned). horizon_ms: events older
+ * than now - horizon of users in no live experiment go. Call from the CLI (main connection;
+ * safe while a daemon runs). */
 int store_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                   struct err *err);
 

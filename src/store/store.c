@@ -92,6 +92,12 @@ static const struct store_ops *backend_for(const char *url, const char **target,
     return &store_sqlite_ops;
 }
 
+int store_url_check(const char *url, struct err *err)
+{
+    const char *target = NULL;
+    return backend_for(url, &target, err) != NULL ? 0 : -1;
+}
+
 const char *store_url_sqlite_file(const char *url)
 {
     const char *target = NULL;
@@ -138,7 +144,7 @@ void store_close(struct store *s)
     if (s == NULL) {
         return;
     }
-    store_writer_stop(s);
+    store_writer_release(s);
     s->ops->close(s);
     exposed_free(s->exposed);
     free(s);

@@ -23,7 +23,8 @@ struct store_ops;
 struct store {
     const struct store_ops *ops; /* the backend, chosen once by store_open */
     void *be;                    /* the backend's state (connections, pool) */
-    struct writer *writer;       /* NULL until store_writer_start */
+    struct writer *writer;       /* NULL until store_writer_start; a stopped one stays until
+                                    store_writer_release (store_close, the next start) */
     int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
     void *catalog_ctx;
     size_t rebuild_chunk;    /* users per rebuild chunk (store_rebuild_configure) */
@@ -31,6 +32,10 @@ struct store {
     size_t rebuild_users;    /* users the next chunk takes (adapted, writer thread) */
     struct exposed *exposed; /* known first exposures (exposed.c); NULL = off */
 };
+
+/* Stop the writer (store_writer_stop) and free it: no thread may submit any more (store_close,
+ * after the HTTP server stopped; store_writer_start). */
+void store_writer_release(struct store *s);
 
 /* For backends: run the catalogue hook (store_set_catalog_hook); 0 when none is set. */
 int store_catalog_check(struct store *s, int64_t version, struct err *err);

@@ -35,7 +35,8 @@ struct writer {
     pthread_cond_t cv;
     struct store_job *head, *tail;
     int depth, max;
-    bool stopping;
+    bool stopping; /* store_submit refuses from here on ("shutting down") */
+    bool joined;   /* its threads are joined (store_writer_stop's thread alone reads it) */
     struct store_writer_stats stats;
     struct histogram batch_size;     /* jobs per group transaction */
     struct histogram commit_seconds; /* BEGIN .. COMMIT */
@@ -462,6 +463,7 @@ static void writer_free(struct writer *w)
 
 int store_writer_start(struct store *s, int queue_max, struct err *err)
 {
+    store_writer_release(s); /* a stopped one (no thread can submit to it any more) */
     struct writer *w = xcalloc(1, sizeof(*w));
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -490,7 +492,7 @@ fail:
 void store_writer_stop(struct store *s)
 {
     struct writer *w = s->writer;
-    if (w == NULL) {
+    if (w == NULL || w->joined) {
         return;
     }
     pthread_mutex_lock(&w->mu);
@@ -499,8 +501,19 @@ void store_writer_stop(struct store *s)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     completer_stop(w); /* every done() handed over runs first */
-    s->writer = NULL;
-    writer_free(w);
+    w->joined = true;
+    /* not freed here: HTTP threads may still be in store_submit with this writer (serve.c
+     * stops the writer before the HTTP server; it once was freed here, and a request
+     * submitting at that moment locked freed memory). store_writer_release frees it. */
+}
+
+void store_writer_release(struct store *s)
+{
+    store_writer_stop(s);
+    if (s->writer != NULL) {
+        writer_free(s->writer);
+        s->writer = NULL;
+    }
 }
 
 int store_submit(struct store *s, struct store_job *job, struct err *err)

@@ -5,9 +5,11 @@
  */
 #include "harness.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static struct daemon D;
@@ -149,10 +151,141 @@ static void test_compact_keeps_results(void **state)
     daemon_cleanup(&D);
 }
 
+/* The metric's users and sum per variant, as text ("a:30:300 b:30:310"). */
+static char *metric_text(const char *exp)
+{
+    int st;
+    json_t *j = http_json(D.port, "GET", fmt("/api/v1/experiments/%s/results", exp), D.admin_key,
+                          NULL, &st);
+    assert_int_equal(st, 200);
+    const json_t *vs =
+        json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "variants");
+    assert_true(json_array_size(vs) == 2);
+    char *t = strdup(fmt(
+        "%s:%lld:%g %s:%lld:%g", json_string_value(json_object_get(json_array_get(vs, 0), "key")),
+        (long long)json_integer_value(json_object_get(json_array_get(vs, 0), "users")),
+        json_number_value(json_object_get(json_array_get(vs, 0), "sum")),
+        json_string_value(json_object_get(json_array_get(vs, 1), "key")),
+        (long long)json_integer_value(json_object_get(json_array_get(vs, 1), "users")),
+        json_number_value(json_object_get(json_array_get(vs, 1), "sum"))));
+    json_decref(j);
+    return t;
+}
+
+/* Archiving does not wait for the rebuild that a stop starts (it recomputes the per-user rows
+ * from the raw ones, up to the stop time): compaction must leave such an experiment's rows
+ * alone until the rebuild has finished. Removing them under it left 32 of 5,000 users in the
+ * results once it had; old events of its users were taken too (no live exposure). */
+static void test_compact_spares_rebuilding(void **state)
+{
+    (void)state;
+    /* a rebuild that stays under way: one chunk of 10 users a minute */
+    const char *const slow[] = {"--rebuild-chunk", "10", "--rebuild-pause-ms", "60000", NULL};
+    assert_int_equal(daemon_start(&D, slow), 0);
+    long long old = (long long)time(NULL) * 1000 - 40LL * 86400000;
+    post_ok("/api/v1/metrics", "{\"key\":\"buy\",\"event\":\"buy\",\"type\":\"sum\"}");
+    post_ok("/api/v1/experiments", "{\"key\":\"rb\",\"variants\":[{\"key\":\"a\"},"
+                                   "{\"key\":\"b\"}],\"metrics\":[\"buy\"]}");
+    post_ok("/api/v1/experiments/rb/start", "{}");
+    ingest("rb", 300, old); /* events older than the 30-day horizon */
+    char *before = metric_text("rb");
+    post_ok("/api/v1/experiments/rb/stop", "{}");
+    post_ok("/api/v1/experiments/rb/archive", "{}");
+    assert_int_equal(count("SELECT COUNT(*) FROM rollup_rebuilds WHERE experiment = 'rb'"), 1);
+
+    char *out = NULL;
+    const char *args[] = {"compact", "--horizon-days", "30", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    assert_non_null(strstr(out, "kept the per-user rows of 1 archived experiment still "
+                                "rebuilding"));
+    free(out);
+    assert_int_equal(count("SELECT COUNT(*) FROM exposures WHERE experiment = 'rb'"), 300);
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE user_id LIKE 'rb-%'"), 200);
+
+    /* let the rebuild finish: its results are those before the stop */
+    assert_int_equal(daemon_stop(&D), 0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    for (int i = 0; i < 600 && count("SELECT COUNT(*) FROM rollup_rebuilds") > 0; i++) {
+        sleep_ms(50);
+    }
+    assert_int_equal(count("SELECT COUNT(*) FROM rollup_rebuilds"), 0);
+    char *rebuilt = metric_text("rb");
+    assert_string_equal(rebuilt, before);
+    assert_non_null(strstr(rebuilt, "a:150:"));
+
+    /* now its rows can go, and the results stay */
+    assert_int_equal(bunsen_run(&out, args), 0);
+    assert_null(strstr(out, "kept"));
+    free(out);
+    assert_int_equal(count("SELECT COUNT(*) FROM exposures WHERE experiment = 'rb'"), 0);
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE user_id LIKE 'rb-%'"), 0);
+    char *after = metric_text("rb");
+    assert_string_equal(after, before);
+    free(after);
+    free(rebuilt);
+    free(before);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_cleanup(&D);
+}
+
+/* The size of the daemon's WAL file (0 when there is none). */
+static long long wal_bytes(void)
+{
+    struct stat st;
+    return stat(fmt("%s/bunsen.db-wal", D.dir), &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* SQLite: compaction ends with a checkpoint that copies the WAL into the database and
+ * truncates it. A reader still reading an older snapshot keeps it from completing; compact
+ * ignored the checkpoint's result and said nothing (a 292 MB WAL was left under load). Now it
+ * tries for a while, then says so and exits 1 (the rows are removed all the same); once the
+ * reader is gone a second run truncates the WAL. */
+static void test_compact_reports_wal_left(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* PostgreSQL's WAL is the server's */
+    }
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    long long old = (long long)time(NULL) * 1000 - 40LL * 86400000;
+    post_ok("/api/v1/metrics", "{\"key\":\"buy\",\"event\":\"buy\",\"type\":\"sum\"}");
+    post_ok("/api/v1/experiments", "{\"key\":\"gone\",\"variants\":[{\"key\":\"a\"},"
+                                   "{\"key\":\"b\"}],\"metrics\":[\"buy\"]}");
+    post_ok("/api/v1/experiments/gone/start", "{}");
+    ingest("gone", 300, old);
+    post_ok("/api/v1/experiments/gone/stop", "{}");
+    post_ok("/api/v1/experiments/gone/archive", "{}");
+    /* a long reader: a read transaction on the snapshot before compaction */
+    sqlite3 *rd = NULL;
+    assert_int_equal(sqlite3_open_v2(fmt("%s/bunsen.db", D.dir), &rd, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(rd, "BEGIN; SELECT COUNT(*) FROM exposures", NULL, NULL, NULL),
+                     SQLITE_OK);
+    char *out = NULL;
+    const char *args[] = {"compact", "--horizon-days", "30", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, args), 1);
+    assert_non_null(strstr(out, "removed 200 events, 300 exposures"));
+    assert_non_null(strstr(out, "could not be checkpointed and truncated"));
+    free(out);
+    assert_int_equal(count("SELECT COUNT(*) FROM exposures WHERE experiment = 'gone'"), 0);
+    assert_true(wal_bytes() > 0);
+    sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(rd);
+    /* nothing left to remove; the checkpoint completes */
+    assert_int_equal(bunsen_run(&out, args), 0);
+    assert_non_null(strstr(out, "removed 0 events, 0 exposures"));
+    free(out);
+    assert_int_equal(wal_bytes(), 0);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_cleanup(&D);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compact_keeps_results),
+        cmocka_unit_test(test_compact_spares_rebuilding),
+        cmocka_unit_test(test_compact_reports_wal_left),
     };
     return cmocka_run_group_tests_name("api_compact", tests, NULL, NULL);
 }

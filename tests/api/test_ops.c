@@ -441,6 +441,59 @@ static void test_cli_never_migrates(void **state)
     daemon_cleanup(&d);
 }
 
+/* A --database no backend takes is a usage error (exit 2, README "Configuration") found
+ * before anything is touched: `serve --database mysql://... --data-dir NEW/sub` created the
+ * data directory, then exited 1 (serve.c checks every option before the data directory). The
+ * same for every subcommand, for BUNSEN_DATABASE, and for an empty sqlite: path. */
+static void test_database_scheme_usage(void **state)
+{
+    (void)state;
+    char base[] = "/tmp/bunsen-scheme-XXXXXX";
+    assert_non_null(mkdtemp(base));
+    const char *dir = fmt("%s/newdir/sub", base);
+    char d[300];
+    snprintf(d, sizeof(d), "%s", dir);
+    const char *url = "mysql://u:pw@127.0.0.1/x";
+    const char *const serve[] = {"serve", "--port", "0", "--database", url, "--data-dir", d, NULL};
+    const char *const migrate[] = {"migrate", "--database", url, "--data-dir", d, NULL};
+    const char *const klist[] = {"keys", "list", "--database", url, "--data-dir", d, NULL};
+    const char *const kcreate[] = {"keys",       "create", "--role",     "admin", "--name", "x",
+                                   "--database", url,      "--data-dir", d,       NULL};
+    const char *const results[] = {"results", "e", "--database", url, "--data-dir", d, NULL};
+    const char *const compact[] = {"compact", "--database", url, "--data-dir", d, NULL};
+    const char *const backup[] = {
+        "backup", fmt("%s/b.db", base), "--database", url, "--data-dir", d, NULL};
+    const char *const empty[] = {"serve",   "--port",     "0", "--database",
+                                 "sqlite:", "--data-dir", d,   NULL};
+    const char *const *cmds[] = {serve, migrate, klist, kcreate, results, compact, backup, empty};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char *out = NULL;
+        int rc = bunsen_run(&out, cmds[i]);
+        const char *want =
+            i < 7 ? "unsupported database URL scheme 'mysql'" : "empty database path";
+        if (rc != 2 || strstr(out, want) == NULL) {
+            fail_msg("%s (%zu): exit %d: %s", cmds[i][0], i, rc, out);
+        }
+        free(out);
+        struct stat sb;
+        if (stat(fmt("%s/newdir", base), &sb) == 0) {
+            fail_msg("%s (%zu) created the data directory", cmds[i][0], i);
+        }
+    }
+    /* the variable too (no flag overrides it) */
+    setenv("BUNSEN_DATABASE", url, 1);
+    const char *const env_serve[] = {"serve", "--port", "0", "--data-dir", d, NULL};
+    char *out = NULL;
+    int rc = bunsen_run(&out, env_serve);
+    unsetenv("BUNSEN_DATABASE");
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "unsupported database URL scheme"));
+    free(out);
+    struct stat sb;
+    assert_int_not_equal(stat(fmt("%s/newdir", base), &sb), 0);
+    rmdir(base);
+}
+
 /* ---- the database file deleted or replaced under the daemon ---- */
 
 static int count_of(const char *hay, const char *needle)
@@ -737,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_sighup),
         cmocka_unit_test(test_signals_blocked_in_every_thread),
         cmocka_unit_test(test_cli_never_migrates),
+        cmocka_unit_test(test_database_scheme_usage),
         cmocka_unit_test(test_db_file_lost),
         cmocka_unit_test(test_one_daemon_per_file),
         cmocka_unit_test(test_secret_only_in_key_file),

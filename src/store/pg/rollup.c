@@ -355,34 +355,52 @@ static int delete_chunks(struct pg_conn *c, const char *sql, int64_t *total, str
     }
 }
 
+/* archived experiments whose roll-ups are complete: one archived while the rebuild of its
+ * stop still runs keeps its rows until that rebuild ends (compact.c) */
+#define DONE_ARCHIVED                                                                              \
+    "(SELECT key FROM experiments WHERE status = 'archived' AND key NOT IN (SELECT experiment "    \
+    "FROM rollup_rebuilds))"
+
 int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                struct err *err)
 {
     static const char SQL_ARCHIVED_UM[] =
         "DELETE FROM user_metrics WHERE ctid IN (SELECT ctid FROM user_metrics WHERE "
-        "experiment IN (SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
+        "experiment IN " DONE_ARCHIVED " LIMIT $1::int)";
     static const char SQL_ARCHIVED_EXPO[] =
-        "DELETE FROM exposures WHERE ctid IN (SELECT ctid FROM exposures WHERE experiment IN "
-        "(SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
+        "DELETE FROM exposures WHERE ctid IN (SELECT ctid FROM exposures WHERE experiment "
+        "IN " DONE_ARCHIVED " LIMIT $1::int)";
     /* the dimension values recorded at first exposure go with the exposures (0007) */
     static const char SQL_ARCHIVED_DIMS[] =
         "DELETE FROM exposure_dims WHERE ctid IN (SELECT ctid FROM exposure_dims WHERE "
-        "experiment IN (SELECT key FROM experiments WHERE status = 'archived') LIMIT $1::int)";
+        "experiment IN " DONE_ARCHIVED " LIMIT $1::int)";
     static const char SQL_MAX_SEQ[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
     static const char SQL_OLD_EVENTS[] =
         "DELETE FROM events WHERE seq >= $1::bigint AND seq < $2::bigint AND ts < $3::bigint "
         "AND NOT EXISTS (SELECT 1 FROM exposures x JOIN experiments e ON e.key = x.experiment "
-        "WHERE x.user_id = events.user_id AND e.status <> 'archived')";
+        "WHERE x.user_id = events.user_id AND (e.status <> 'archived' OR e.key IN (SELECT "
+        "experiment FROM rollup_rebuilds)))";
+    static const char SQL_REBUILDING[] =
+        "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key IN (SELECT "
+        "experiment FROM rollup_rebuilds)";
     struct pg_store *p = pg_be(s);
     *out = (struct store_compact_stats){0};
     int64_t dims = 0;
-    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0 ||
-        delete_chunks(p->writer, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
+    if (pg_conn_ensure(p->writer, p->conninfo, err) != 0) {
+        return -1;
+    }
+    PGresult *r = pg_run(p->writer, SQL_REBUILDING, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    out->rebuilding = pg_i64(r, 0, 0);
+    PQclear(r);
+    if (delete_chunks(p->writer, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
         delete_chunks(p->writer, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
         delete_chunks(p->writer, SQL_ARCHIVED_DIMS, &dims, err) != 0) {
         return -1;
     }
-    PGresult *r = pg_run(p->writer, SQL_MAX_SEQ, 0, NULL, NULL, 0, err);
+    r = pg_run(p->writer, SQL_MAX_SEQ, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

@@ -52,7 +52,7 @@ int sqlite_backup(struct store *store, const char *dest, struct store_backup_sta
                 to ? sqlite3_errmsg(to) : sqlite3_errstr(rc));
         goto out_close;
     }
-    sqlite3_busy_timeout(s->main->db, 5000);
+    /* s->main waits for locks with the adapter's busy handler (db.c), as every connection */
     sqlite3_backup *b = sqlite3_backup_init(to, "main", s->main->db, "main");
     if (b == NULL) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot start the backup: %s", sqlite3_errmsg(to));

@@ -45,7 +45,7 @@
 /* the writer copies the rest itself when the checkpointer left at most this many */
 #define CKPT_FINISH_FRAMES 256
 /* the writer checkpoints itself past this many frames (~80 MiB of 4 KiB pages) */
-#define CKPT_WRITER_FRAMES 20000
+#define CKPT_WRITER_FRAMES SQLITE_CKPT_WRITER_FRAMES
 
 struct sqlite_ckpt {
     struct sqlite_store *s;

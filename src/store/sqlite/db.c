@@ -7,8 +7,9 @@
  * Pragmas: journal_mode=WAL (readers never block the writer), synchronous=FULL on
  * every connection (a committed group is on disk before any 2xx; group commit keeps
  * the fsync cost per request small; the WAL-write shim walbuf.c relies on it: every
- * connection opens through it), busy_timeout=5000 (another process, e.g.
- * `bunsen keys create`, may hold the write lock briefly), foreign_keys=ON.
+ * connection opens through it), a busy handler that retries every 2 ms for 5 s (another
+ * process, e.g. `bunsen keys create` or `bunsen compact`, may hold the write lock briefly;
+ * sqlite_int.h SQLITE_BUSY_MS), foreign_keys=ON.
  */
 #include "sqlite_int.h"
 
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bunsen/log.h"
 #include "bunsen/migrations.h"
@@ -113,6 +115,24 @@ int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *w
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, what, err);
 }
 
+/* The busy handler of every connection (sqlite_int.h SQLITE_BUSY_MS): n is the number of
+ * times it was called before for the same wait. */
+static int busy_wait(void *arg, int n)
+{
+    struct sqlite_conn *c = arg;
+    uint64_t now = time_mono_ns();
+    if (n == 0) {
+        c->busy_since_ns = now;
+    }
+    if (now - c->busy_since_ns >= (uint64_t)c->busy_ms * 1000000u) {
+        return 0; /* SQLITE_BUSY */
+    }
+    /* the first tries sooner: most waits are for one short transaction */
+    struct timespec ts = {0, n < 8 ? 250000L : SQLITE_BUSY_POLL_MS * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
@@ -134,13 +154,23 @@ struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err
         goto out_close;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, 5000);
+    c->busy_ms = SQLITE_BUSY_MS;
+    sqlite3_busy_handler(c->db, busy_wait, c);
     if (sqlite_conn_exec(
             c,
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
             "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
             err) != 0) {
         goto out_close;
+    }
+    /* a connection that starts the log over cuts the file back to the log's bound under load
+     * (sqlite_int.h): a WAL grown past it (compaction under load: 292 MB) stayed that large */
+    if (!readonly) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", SQLITE_WAL_LIMIT_BYTES);
+        if (sqlite_conn_exec(c, sql, err) != 0) {
+            goto out_close;
+        }
     }
     /* Readers (one per HTTP thread) keep a smaller cache than the writer: the page cache is
      * most of the daemon's memory, bounded by the sum of these. */

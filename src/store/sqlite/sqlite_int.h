@@ -23,6 +23,10 @@
  * probing; entries are never removed). */
 struct sqlite_conn {
     sqlite3 *db;
+    /* the busy handler (db.c): how long a lock is waited for (SQLITE_BUSY_MS unless a test
+     * shortens it), and since when the current wait lasts */
+    int busy_ms;
+    uint64_t busy_since_ns;
     /* bytes of its page cache, as last sampled by the thread that owns it (sqlite_conn_sample):
      * main.c turns SQLite's global memory statistics off (a mutex per allocation) */
     _Atomic long long cache_bytes;
@@ -58,6 +62,28 @@ static inline sqlite3 *sqlite_tx_db(struct store_tx *tx)
 
 /* Record c's page cache size in c->cache_bytes (for /metrics). The thread using c only. */
 void sqlite_conn_sample(struct sqlite_conn *c);
+
+/* A connection that finds the database locked by another (another process: the CLI beside
+ * the daemon, or the daemon beside `bunsen compact`) tries again every SQLITE_BUSY_POLL_MS
+ * for up to SQLITE_BUSY_MS, then fails with SQLITE_BUSY (ERR_UNAVAILABLE, a 503 for a
+ * request). SQLite's own handler (sqlite3_busy_timeout) backs off to 100 ms between tries and
+ * missed every gap between another process's transactions shorter than that: a daemon's
+ * writer waited 2-5 s, once past the limit, behind compaction's back-to-back chunks. A
+ * process that takes the write lock repeatedly leaves it free for more than
+ * SQLITE_BUSY_POLL_MS between transactions (compact.c), so a waiting writer gets it then. */
+#define SQLITE_BUSY_MS      5000
+#define SQLITE_BUSY_POLL_MS 2
+
+/* The writer checkpoints in its own commit past this many WAL frames (checkpoint.c): the
+ * log's bound under load. A log that was started over is cut back to this size
+ * (journal_size_limit, every connection that writes): SQLite otherwise keeps the file at its
+ * largest, and one that compaction under load left at 292 MB stayed so until the daemon
+ * stopped. */
+#define SQLITE_CKPT_WRITER_FRAMES 20000
+#define SQLITE_WAL_LIMIT_BYTES    (SQLITE_CKPT_WRITER_FRAMES * (4096LL + 24))
+
+/* Rows compaction deletes per transaction at most (compact.c). */
+#define SQLITE_COMPACT_CHUNK 2000
 
 /* Open a connection with the standard pragmas. readonly: query_only=1. */
 struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err);
