@@ -34,10 +34,39 @@
 
 /* ---- migrations ---- */
 
-static const char SQL_CREATE_MIGRATIONS[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+#define SQL_CREATE_MIGRATIONS                                                                      \
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "                  \
+    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
 static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+/* The migrations' table, created if missing. Under the lock of the migrations (migrate_one):
+ * two sessions running CREATE TABLE IF NOT EXISTS at once both find no table, and the second
+ * fails on the catalogue's unique index (pg_type_typname_nsp_index), so of several daemons
+ * started at once on an empty database some exited. Looked up first without the lock, so
+ * that opening a migrated database does not wait for another process's migration. */
+static int ensure_migrations_table(struct pg_conn *c, struct err *err)
+{
+    static const char SQL_EXISTS[] = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+    PGresult *r = pg_run(c, SQL_EXISTS, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (exists) {
+        return 0;
+    }
+    c->no_deadline = true; /* the lock waits for another process's migration, however long */
+    int rc = pg_exec(c,
+                     "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG
+                     ", 0); " SQL_CREATE_MIGRATIONS "; COMMIT",
+                     err);
+    c->no_deadline = false;
+    if (rc != 0) {
+        pg_exec(c, "ROLLBACK", NULL);
+    }
+    return rc;
+}
 
 static int version_on(struct pg_conn *c, int *version, struct err *err)
 {
@@ -355,7 +384,7 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     if (p->writer == NULL) {
         goto out_free;
     }
-    if (pg_exec(p->writer, SQL_CREATE_MIGRATIONS, err) != 0) {
+    if (ensure_migrations_table(p->writer, err) != 0) {
         goto out_free;
     }
     int version = 0;
