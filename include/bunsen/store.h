@@ -122,6 +122,14 @@ struct store_job {
      * bounded: the writer keeps the sum of a group's items within the backend's budget (a
      * job over it runs alone and locks all users at once). An undercount costs a retry. */
     size_t items;
+    /* Optional, for retryable jobs that lock users (items > 0): emit(ctx, user_id) for every
+     * user apply() will lock (repeats allowed; the strings stay valid until done()). On a
+     * shared database the writer locks the users of all of a group's jobs in one statement,
+     * in one global order, before the first job runs: two daemons' groups then never wait
+     * for each other's users in opposite orders (a deadlock, detected by PostgreSQL only
+     * after deadlock_timeout). A user apply() locks that is not listed is taken only if no
+     * other transaction holds it; else the job runs again, first in a later group. */
+    void (*users)(void *arg, void (*emit)(void *ctx, const char *user_id), void *ctx);
     /* private to the writer */
     struct store_job *next;
     int rc;

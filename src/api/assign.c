@@ -60,6 +60,13 @@ static int assign_apply_batch(struct store_tx *tx, void *const *args, size_t n, 
     return rc;
 }
 
+/* store_job.users: the one user */
+static void assign_users(struct api_write *w, void (*emit)(void *ctx, const char *user_id),
+                         void *ctx)
+{
+    emit(ctx, ((const struct assign_write *)w)->user_id);
+}
+
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
@@ -185,6 +192,7 @@ void api_reply_text_after_exposures(struct http_req *r, char *text, size_t len, 
     aw->w.cleanup = assign_cleanup;
     aw->w.retryable = true; /* assign_apply only inserts through the transaction */
     aw->w.items = 1;        /* one user */
+    aw->w.users = assign_users;
     aw->w.apply_batch = assign_apply_batch;
     aw->reply = text;
     aw->reply_len = len;

@@ -18,6 +18,12 @@ static int write_apply(struct store_tx *tx, void *arg, struct err *err)
     return w->apply(tx, w, err);
 }
 
+static void write_users(void *arg, void (*emit)(void *ctx, const char *user_id), void *ctx)
+{
+    struct api_write *w = arg;
+    w->users(w, emit, ctx);
+}
+
 static void write_done(void *arg, int rc, const struct err *err)
 {
     struct api_write *w = arg;
@@ -39,6 +45,7 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     w->job.arg = w;
     w->job.retryable = w->retryable;
     w->job.items = w->items;
+    w->job.users = w->users != NULL ? write_users : NULL;
     w->job.apply_batch = w->retryable ? w->apply_batch : NULL;
     struct err err;
     err_clear(&err);

@@ -494,6 +494,12 @@ static int ofrep_log_apply_batch(struct store_tx *tx, void *const *args, size_t 
     return rc;
 }
 
+/* store_job.users: the one user */
+static void ofrep_log_users(void *arg, void (*emit)(void *ctx, const char *user_id), void *ctx)
+{
+    emit(ctx, ((const struct ofrep_log *)arg)->user_id);
+}
+
 static void ofrep_log_free(struct ofrep_log *l)
 {
     free(l->user_id);
@@ -523,6 +529,7 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     l->job.apply_batch = ofrep_log_apply_batch;
     l->job.retryable = true; /* ofrep_log_apply only inserts through the transaction */
     l->job.items = 1;        /* one user */
+    l->job.users = ofrep_log_users;
     l->job.done = ofrep_log_done;
     l->job.arg = l;
     l->app = app;

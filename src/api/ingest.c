@@ -44,6 +44,16 @@ static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *er
     return rc;
 }
 
+/* store_job.users: the user of every item (store_ingest_* lock them all) */
+static void ingest_users(struct api_write *w, void (*emit)(void *ctx, const char *user_id),
+                         void *ctx)
+{
+    const struct ingest_write *iw = (const struct ingest_write *)w;
+    for (size_t i = 0; i < iw->n; i++) {
+        emit(ctx, iw->exposures ? iw->expo[i].user_id : iw->events[i].user_id);
+    }
+}
+
 static void reply_counts(struct http_req *r, struct ingest_write *iw)
 {
     struct store_ingest_counts c = iw->counts;
@@ -108,6 +118,7 @@ static struct ingest_write *ingest_write_new(void)
     iw->w.render = ingest_render;
     iw->w.cleanup = ingest_cleanup;
     iw->w.retryable = true; /* ingest_apply starts from zero counts every time */
+    iw->w.users = ingest_users;
     return iw;
 }
 

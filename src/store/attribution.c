@@ -40,13 +40,17 @@
  * the default 8 MiB): enough for an /assign group of a few exposures with dimensions. */
 #define ATTRIBUTION_STACK_BLOCK (32 * 1024)
 
-/* Sorted distinct users of a request, for lock_users (a fixed order avoids deadlocks
- * between writers that lock overlapping sets). */
+/* Sorted distinct users of a request, for lock_users. */
 static int str_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Lock the users of a call (store_int.h lock_users): users[0..*nusers) sorted and made
+ * distinct in place (*nusers updated), then the backend asked for those the writer did not
+ * lock for the whole group already (tx->users_locked: the users every job of the group
+ * declared, taken in one statement before the first job; the backend takes the others only
+ * where free, so that no transaction waits for a user while it holds others). */
 static int lock_users(struct store_tx *tx, const char **users, size_t *nusers, struct err *err)
 {
     size_t n = *nusers;
@@ -62,7 +66,24 @@ static int lock_users(struct store_tx *tx, const char **users, size_t *nusers, s
         }
     }
     *nusers = k; /* users[0..k) now holds each once */
-    return tx->store->ops->lock_users(tx, users, k, err);
+    if (tx->nusers_locked == 0) {
+        return tx->store->ops->lock_users(tx, users, k, err);
+    }
+    /* both sorted: one merge finds the users not locked yet */
+    const char **rest = xcalloc(k, sizeof(*rest));
+    size_t m = 0, j = 0;
+    for (size_t i = 0; i < k; i++) {
+        int c = -1;
+        while (j < tx->nusers_locked && (c = strcmp(tx->users_locked[j], users[i])) < 0) {
+            j++;
+        }
+        if (j == tx->nusers_locked || c != 0) {
+            rest[m++] = users[i];
+        }
+    }
+    int rc = tx->store->ops->lock_users(tx, rest, m, err);
+    free(rest);
+    return rc;
 }
 
 /* ---- events ---- */

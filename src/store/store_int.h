@@ -45,6 +45,11 @@ struct store_tx {
     struct store *store;
     void *conn;
     struct exposed_batch *exposed; /* the group's notes (exposed.c); NULL: none kept */
+    /* The users the writer locked for the whole group before its first job (store_job.users,
+     * backends with lock_users only): sorted (strcmp), distinct, owned by the writer for the
+     * transaction. Attribution's lock_users asks the backend only for the others. */
+    const char **users_locked;
+    size_t nusers_locked;
 };
 
 /* ---- known first exposures (exposed.c; store.h "Known first exposures") ---- */
@@ -184,6 +189,10 @@ struct store_ops {
     void (*tx_rollback)(struct store_tx *tx);
     /* whether the last failure in tx was a deadlock or serialization failure (cleared) */
     bool (*tx_retryable)(struct store_tx *tx);
+    /* optional: whether the last failure in tx left the transaction as the failing job found
+     * it (a lock another transaction holds, refused before the job wrote anything: lock_users),
+     * so that the writer goes on with the group without it (cleared) */
+    bool (*tx_intact)(struct store_tx *tx);
     int (*ready_check)(struct store_tx *tx, struct err *err);
     /* backend gauges for /metrics (sizes, memory) */
     void (*write_metrics)(struct store *s, struct buf *b);
@@ -244,8 +253,15 @@ struct store_ops {
     /* ---- batch primitives of attribution (src/store/attribution*.c), inside apply() ---- */
 
     /* Serialize per-user work with other writers of the same database (several daemons):
-     * users[0..n) sorted and distinct. NULL in a backend with a single writer. */
+     * users[0..n) sorted and distinct, none of them in tx->users_locked (n may then be 0: the
+     * call still marks where the reads under the locks begin). NULL in a backend with a
+     * single writer. Lock order: a transaction waits for user locks only in its first call
+     * (the writer's, for the whole group), which takes them in one global order; in a later
+     * call it takes only users no other transaction holds, and otherwise the call, or the
+     * read after it, fails as retryable with the transaction intact (tx_intact): the job ran
+     * no write, and runs again first in a later group. */
     int (*lock_users)(struct store_tx *tx, const char *const *users, size_t n, struct err *err);
+
     /* Insert events in order; inserted[i] false when events[i] repeats a stored idempotency
      * key (user_id, id), including one earlier in the same array. */
     int (*events_insert)(struct store_tx *tx, const struct store_event *events, size_t n,

@@ -255,6 +255,11 @@ int daemon_start(struct daemon *d, const char *const *extra)
 
 int daemon_start_db(struct daemon *d, const char *database, const char *const *extra)
 {
+    return daemon_prepare_db(d, database) == 0 ? spawn(d, extra) : -1;
+}
+
+int daemon_prepare_db(struct daemon *d, const char *database)
+{
     memset(d, 0, sizeof(*d));
     snprintf(d->dir, sizeof(d->dir), "/tmp/bunsen-test-XXXXXX");
     if (mkdtemp(d->dir) == NULL) {
@@ -274,7 +279,7 @@ int daemon_start_db(struct daemon *d, const char *database, const char *const *e
             }
         }
     }
-    return spawn(d, extra);
+    return 0;
 }
 
 int daemon_restart(struct daemon *d, const char *const *extra)

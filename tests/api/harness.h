@@ -46,6 +46,9 @@ int daemon_start(struct daemon *d, const char *const *extra);
  * backend), "fresh" (a new database on the test server), or a URL shared with other daemons
  * (not dropped by daemon_cleanup). */
 int daemon_start_db(struct daemon *d, const char *database, const char *const *extra);
+/* daemon_start_db without the start: the data dir and database are ready, daemon_restart
+ * starts it (e.g. several at once from threads). */
+int daemon_prepare_db(struct daemon *d, const char *database);
 /* Start again on the same data dir (after stop or kill). */
 int daemon_restart(struct daemon *d, const char *const *extra);
 /* SIGTERM and wait; returns the exit status (or -1). */

@@ -287,8 +287,12 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "%s: database unavailable (the daemon's log has the reason)", what);
     }
+    c->intact = false;
     if (pg_err_is_retry(res)) {
         c->retry = true;
+        if (c->owner != NULL && sqlstate_is(res, "40P01")) {
+            c->owner->deadlocks++;
+        }
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
     }
     if (sqlstate_is(res, "53") || sqlstate_is(res, "55P03")) {
@@ -337,6 +341,17 @@ static void pending_push(struct pg_conn *c, const char *what, const char *sql, i
 {
     c->pending[c->npending++] = (struct pg_pending){
         .what = what, .sql = sql, .prepare_slot = prepare_slot, .expect = expect};
+}
+
+/* The failure of a pg_defer_try that refused locks (rows of it). */
+static int refused(struct pg_conn *c, long long rows, struct err *err)
+{
+    c->retry = true;
+    if (c->owner != NULL) {
+        c->owner->lock_refusals++;
+    }
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "%lld locks of this write are held by another write: it runs again", rows);
 }
 
 /* What an error names: what, and when sql is known its first words ("query \"UPDATE
@@ -504,7 +519,9 @@ static PGresult *pipe_result(struct pg_conn *c)
 static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
 {
     int rc = 0, n = c->npending;
+    bool refusal = false, other = false; /* which failures: c->intact */
     c->npending = 0;
+    c->intact = false;
     if (PQpipelineSync(c->pg) != 1) {
         return pg_fail(c, NULL, "pipeline", err);
     }
@@ -516,8 +533,15 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         if (!ok && p->prepare_slot >= 0) {
             c->prepared[p->prepare_slot] = NULL;
         }
+        bool off =
+            ok && !p->refusals && p->expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != p->expect;
+        other = other || !ok || off;
         char label[96]; /* filled only for an error */
-        if (rc == 0 && ok && p->expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != p->expect) {
+        if (ok && p->refusals && PQntuples(r) > 0) {
+            /* no server error: what followed ran, reads only (pg_defer reads this first) */
+            refusal = true;
+            rc = rc == 0 ? refused(c, PQntuples(r), err) : rc;
+        } else if (rc == 0 && off) {
             err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected",
                     stmt_label(p->what, p->sql, label, sizeof(label)), PQcmdTuples(r), p->expect);
             rc = -1;
@@ -555,6 +579,7 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         }
         return rc == 0 ? pg_fail(c, NULL, "pipeline", err) : -1;
     }
+    c->intact = refusal && !other;
     return rc;
 }
 
@@ -688,9 +713,24 @@ static int pipe_room(struct pg_conn *c, struct err *err)
                                                                         : pipe_flush(c, NULL, err);
 }
 
+/* Whether a pg_defer_try is pending: its result is read before any other statement is
+ * deferred behind it. */
+static bool try_pending(const struct pg_conn *c)
+{
+    for (int i = 0; i < c->npending; i++) {
+        if (c->pending[i].refusals) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,
              const int *lengths, unsigned binary, long long expect, struct err *err)
 {
+    if (c->defer && try_pending(c) && pipe_flush(c, NULL, err) != 0) {
+        return -1;
+    }
     if (!c->defer) {
         PGresult *r = pg_run(c, sql, n, values, lengths, binary, err);
         if (r == NULL) {
@@ -710,6 +750,28 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
         return -1;
     }
     pending_push(c, "query", sql, -1, expect);
+    return 0;
+}
+
+int pg_defer_try(struct pg_conn *c, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned binary, struct err *err)
+{
+    if (!c->defer) {
+        PGresult *r = pg_run(c, sql, n, values, lengths, binary, err);
+        if (r == NULL) {
+            return -1;
+        }
+        int rows = PQntuples(r);
+        PQclear(r);
+        c->intact = rows > 0;
+        return rows > 0 ? refused(c, rows, err) : 0;
+    }
+    if (pipe_room(c, err) != 0 || pipe_open(c, err) != 0 ||
+        pipe_send(c, sql, n, values, lengths, binary, err) != 0) {
+        return -1;
+    }
+    pending_push(c, "lock", sql, -1, 0); /* an expectation: pg_commit reads it first */
+    c->pending[c->npending - 1].refusals = true;
     return 0;
 }
 

@@ -34,10 +34,39 @@
 
 /* ---- migrations ---- */
 
-static const char SQL_CREATE_MIGRATIONS[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+#define SQL_CREATE_MIGRATIONS                                                                      \
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "                  \
+    "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
 static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+/* The migrations' table, created if missing. Under the lock of the migrations (migrate_one):
+ * two sessions running CREATE TABLE IF NOT EXISTS at once both find no table, and the second
+ * fails on the catalogue's unique index (pg_type_typname_nsp_index), so of several daemons
+ * started at once on an empty database some exited. Looked up first without the lock, so
+ * that opening a migrated database does not wait for another process's migration. */
+static int ensure_migrations_table(struct pg_conn *c, struct err *err)
+{
+    static const char SQL_EXISTS[] = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+    PGresult *r = pg_run(c, SQL_EXISTS, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (exists) {
+        return 0;
+    }
+    c->no_deadline = true; /* the lock waits for another process's migration, however long */
+    int rc = pg_exec(c,
+                     "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG
+                     ", 0); " SQL_CREATE_MIGRATIONS "; COMMIT",
+                     err);
+    c->no_deadline = false;
+    if (rc != 0) {
+        pg_exec(c, "ROLLBACK", NULL);
+    }
+    return rc;
+}
 
 static int version_on(struct pg_conn *c, int *version, struct err *err)
 {
@@ -355,7 +384,8 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     if (p->writer == NULL) {
         goto out_free;
     }
-    if (pg_exec(p->writer, SQL_CREATE_MIGRATIONS, err) != 0) {
+    p->writer->owner = p;
+    if (ensure_migrations_table(p->writer, err) != 0) {
         goto out_free;
     }
     int version = 0;
@@ -430,6 +460,8 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
          * of any daemon runs meanwhile, so its own (rebuild steps) need no user locks */
         c->user_locks = exclusive ? PG_ULOCK_ALL : PG_ULOCK_NONE;
         c->rebuild_locks = exclusive;
+        c->dim_locks = false;
+        c->intact = false;
         pg_prefetch_clear(c);
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
             (!exclusive || pg_defer(c, SQL_LOCK_WAIT, 0, NULL, NULL, 0, -1, err) == 0) &&
@@ -465,6 +497,7 @@ static int pg_tx_savepoint(struct store_tx *tx, struct err *err)
     c->release_pending = false;
     c->savepoint_user_locks = c->user_locks;
     c->savepoint_rebuild_locks = c->rebuild_locks;
+    c->savepoint_dim_locks = c->dim_locks;
     return pg_exec(c, release ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job", err);
 }
 
@@ -473,6 +506,7 @@ static int pg_tx_rollback_to(struct store_tx *tx, struct err *err)
     struct pg_conn *c = tx->conn;
     c->user_locks = c->savepoint_user_locks; /* the locks taken since are released */
     c->rebuild_locks = c->savepoint_rebuild_locks;
+    c->dim_locks = c->savepoint_dim_locks;
     return pg_exec(c, "ROLLBACK TO SAVEPOINT job", err);
 }
 
@@ -514,6 +548,17 @@ static void pg_tx_rollback(struct store_tx *tx)
     }
 }
 
+static bool pg_tx_intact(struct store_tx *tx)
+{
+    struct pg_conn *c = tx->conn;
+    bool intact = c != NULL && c->intact && !c->broken;
+    if (c != NULL && intact) {
+        c->intact = false;
+        c->retry = false;
+    }
+    return intact;
+}
+
 static bool pg_tx_retryable(struct store_tx *tx)
 {
     struct pg_conn *c = tx->conn;
@@ -553,6 +598,14 @@ static void pg_write_metrics(struct store *s, struct buf *b)
     metrics_write_help(b, "bunsen_pg_all_users_locks_total", "counter",
                        "Writes over the user-lock budget, which locked all users at once.");
     metrics_write_value(b, "bunsen_pg_all_users_locks_total", "", (double)p->user_locks_all);
+    metrics_write_help(b, "bunsen_pg_deadlocks_total", "counter",
+                       "Deadlocks PostgreSQL reported to this daemon's writer (its "
+                       "transaction rolled back and run again).");
+    metrics_write_value(b, "bunsen_pg_deadlocks_total", "", (double)p->deadlocks);
+    metrics_write_help(b, "bunsen_pg_lock_refusals_total", "counter",
+                       "Writes put off to a later group because another transaction held a "
+                       "user or dimension lock they would have waited for out of order.");
+    metrics_write_value(b, "bunsen_pg_lock_refusals_total", "", (double)p->lock_refusals);
 }
 
 /* ---- operations (store.h) ---- */
@@ -619,6 +672,7 @@ const struct store_ops store_pg_ops = {
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .tx_retryable = pg_tx_retryable,
+    .tx_intact = pg_tx_intact,
     .group_items_max = pg_group_items_max,
     .ready_check = pg_ready_check,
     .write_metrics = pg_write_metrics,

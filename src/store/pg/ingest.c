@@ -12,11 +12,16 @@
  * rows: 13.7 ms instead of 1.7 ms for the idempotency check of a 1,000-event request at
  * 120,000 events (docs/PERFORMANCE.md "Tenth pass"), and growing with the table.
  *
- * Several daemons: lock_users takes a transaction-scoped advisory lock per user (ordered
- * by lock key, so two writers never wait on each other in opposite orders within one
- * request), which serializes every per-user read-modify-write of attribution across
- * daemons: two first exposures of one user, or an event and an exposure of one user,
- * arriving on two daemons end as one daemon would store them.
+ * Several daemons: lock_users takes a transaction-scoped advisory lock per user, which
+ * serializes every per-user read-modify-write of attribution across daemons: two first
+ * exposures of one user, or an event and an exposure of one user, arriving on two daemons
+ * end as one daemon would store them. A transaction waits for user locks in one statement
+ * only, its first (the writer's for the whole group: writer.c lock_group), which takes
+ * them ordered by lock key; later ones take only users no other transaction holds
+ * (pg_try_advisory_xact_lock) and otherwise fail as retryable. So two daemons never wait
+ * for each other's users in opposite orders: one group of a daemon used to lock its jobs'
+ * users job after job, and a group of another daemon holding the same users in the other
+ * order deadlocked with it until PostgreSQL's deadlock_timeout (1 s by default) ran out.
  *
  * PostgreSQL keeps those locks in one shared table of max_locks_per_transaction x
  * (max_connections + max_prepared_transactions) entries for the whole server: with the
@@ -98,6 +103,17 @@ static PGresult *run_users(struct store_tx *tx, const char *sql, const char *con
     return r;
 }
 
+/* After user locks: what was read before them is not read under them; attribution reads
+ * the rebuild cursors next, which ride along with its next read (pg_rebuild_cursors takes
+ * them), saving their round trip, when the locks were deferred. */
+static void after_user_locks(struct pg_conn *c)
+{
+    pg_prefetch_clear(c);
+    if (c->npending > 0) {
+        pg_prefetch(c, PG_SQL_CURSORS, NULL, 0);
+    }
+}
+
 int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struct err *err)
 {
     static const char SQL[] =
@@ -106,6 +122,10 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
     static const char SQL_ALL_SHARED[] =
         "SELECT pg_advisory_xact_lock_shared(" PG_LOCK_ALL_USERS ", 0)";
     static const char SQL_ALL[] = "SELECT pg_advisory_xact_lock(" PG_LOCK_ALL_USERS ", 0)";
+    /* the users whose lock another transaction holds */
+    static const char SQL_TRY[] =
+        "SELECT u FROM unnest($1::text[]) u WHERE NOT pg_try_advisory_xact_lock(" PG_LOCK_USER
+        ", hashtext(u))";
     struct pg_conn *c = tx->conn;
     struct pg_store *p = pg_be(tx->store);
     if (c->user_locks == PG_ULOCK_ALL) {
@@ -114,24 +134,52 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
         pg_prefetch_clear(c);
         return 0;
     }
-    /* before the user locks: no chunk of a rebuilding experiment runs until this
-     * transaction ends, so the cursors it reads stay true (rebuild.c pg_rebuild_lock) */
-    if (!c->rebuild_locks && pg_rebuild_lock(c, "", err) != 0) {
-        return -1;
+    if (c->user_locks != PG_ULOCK_NONE) {
+        /* The transaction holds user locks (the group's, writer.c): waiting now for one that
+         * another transaction holds could close a cycle with it (it waits for ours). So
+         * these are taken only where free (pg_defer_try: the refusal is found with the read
+         * that follows, before the job writes anything), and the job otherwise runs again,
+         * first in a later group, whose first statement waits for its users in order. */
+        if (n > 0 && c->user_locks + n > p->user_lock_budget) {
+            c->retry = true; /* the writer runs the job again, first in a later group */
+            c->intact = true;
+            return err_set(err, ERR_UNAVAILABLE, NULL,
+                           "the transaction holds its budget of %zu user locks",
+                           (size_t)p->user_lock_budget);
+        }
+        if (n > 0) {
+            struct pg_bin t = {0};
+            pg_bin_begin(&t, T);
+            for (size_t i = 0; i < n; i++) {
+                pg_bin_str(&t, users[i]);
+            }
+            int len = 0;
+            const char *v = pg_bin_end(&t, &len);
+            int rc = pg_defer_try(c, SQL_TRY, 1, &v, &len, 1u, err);
+            pg_bin_free(&t);
+            if (rc != 0) {
+                return -1;
+            }
+            c->user_locks += n;
+        }
+        after_user_locks(c);
+        return 0;
     }
-    int rc = 0;
-    if (c->user_locks == PG_ULOCK_NONE && n > p->user_lock_budget) {
+    if (n == 0) {
+        pg_prefetch_clear(c);
+        return 0;
+    }
+    /* The transaction's first user locks: they may wait, in one global order (the all-users
+     * lock, then each user's by its hash, in one statement). Before them the rebuilding
+     * experiments' locks: no chunk of a rebuilding experiment runs until this transaction
+     * ends, so the cursors it reads stay true (rebuild.c pg_rebuild_lock). */
+    int rc = c->rebuild_locks ? 0 : pg_rebuild_lock(c, "", err);
+    if (rc == 0 && n > p->user_lock_budget) {
         rc = pg_defer(c, SQL_ALL, 0, NULL, NULL, 0, -1, err);
         c->user_locks = PG_ULOCK_ALL;
         p->user_locks_all++;
-    } else if (c->user_locks != PG_ULOCK_NONE && c->user_locks + n > p->user_lock_budget) {
-        c->retry = true; /* the writer runs the job again, first in a later group */
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "the transaction holds its budget of %zu user locks", p->user_lock_budget);
-    } else {
-        if (c->user_locks == PG_ULOCK_NONE) {
-            rc = pg_defer(c, SQL_ALL_SHARED, 0, NULL, NULL, 0, -1, err);
-        }
+    } else if (rc == 0) {
+        rc = pg_defer(c, SQL_ALL_SHARED, 0, NULL, NULL, 0, -1, err);
         struct pg_bin t = {0};
         pg_bin_begin(&t, T);
         for (size_t i = 0; i < n; i++) {
@@ -141,15 +189,13 @@ int pg_lock_users(struct store_tx *tx, const char *const *users, size_t n, struc
             rc = defer_bins(tx, SQL, &t, 1, -1, err); /* granted before the next statement */
         }
         pg_bin_free(&t);
-        c->user_locks += n;
+        c->user_locks = n;
     }
-    pg_prefetch_clear(c); /* what was read before these locks is not read under them */
-    if (rc == 0 && c->npending > 0) {
-        /* attribution reads the rebuild cursors after the locks: they ride along with the
-         * next read (pg_rebuild_cursors takes them), saving their round trip */
-        pg_prefetch(c, PG_SQL_CURSORS, NULL, 0);
+    if (rc != 0) {
+        return -1;
     }
-    return rc;
+    after_user_locks(c);
+    return 0;
 }
 
 struct idkey {

@@ -27,12 +27,16 @@
  * this order: the catalogue (1; shared by writes, exclusive for a definition change), a
  * rebuilding experiment's (hashtext(experiment); shared by ingestion, exclusive for a
  * rebuild chunk: ingest.c pg_lock_users, rebuild.c), all users (0; shared, exclusive for a
- * request over the lock budget), users (hashtext(user_id)). Migrations take the catalogue
+ * request over the lock budget), users (hashtext(user_id)), dimensions (hashtext(experiment,
+ * dimension): the registration of a dimension's new values). A transaction waits for the
+ * locks of a class in one statement, in key order; past it, it takes more of that class (a
+ * later job's users or dimensions, a late joiner's users) only where no other transaction
+ * holds them (pg_try_advisory_xact_lock; else the job runs again in a later group): so no
+ * two transactions wait for each other, whatever the daemons. Migrations take the catalogue
  * class's object 0 alone; key revocations and the count of admin keys inside a transaction
  * its object 2 (after the catalogue's 1), and the audit log's append its object 3, last (so
- * audit ids are allocated in commit order); the registration of a dimension's new values
- * takes (hashtext(experiment, dimension)) after the user locks; a daemon's writer session
- * holds its roll-up slot (0-63). */
+ * audit ids are allocated in commit order); these writes run alone in their transaction; a
+ * daemon's writer session holds its roll-up slot (0-63). */
 #define PG_LOCK_CATALOG   "1112887377"
 #define PG_LOCK_USER      "1112887378"
 #define PG_LOCK_SLOT      "1112887379"
@@ -49,6 +53,7 @@ struct pg_pending {
     const char *sql;  /* the statement (prepared statements only: their text is static) */
     int prepare_slot; /* >= 0: the PQsendPrepare of that slot (unmarked if it fails) */
     long long expect; /* >= 0: the rows it must have changed, or the flush fails */
+    bool refusals;    /* a pg_defer_try: its rows are locks refused (expect 0) */
     PGresult **keep;  /* a prefetch: its result is kept here (c->pre[i].result) */
 };
 
@@ -77,6 +82,15 @@ struct pg_conn {
     /* whether the transaction holds the rebuilding experiments' locks (pg_lock_users,
      * pg_rebuild_get; a definition change needs none), and the same at the savepoint */
     bool rebuild_locks, savepoint_rebuild_locks;
+    /* whether the transaction holds dimension locks (slices.c pg_dim_values_lock), and the
+     * same at the savepoint */
+    bool dim_locks, savepoint_dim_locks;
+    /* The last failure was a lock refused by pg_defer_try, and nothing else: the transaction
+     * is as the failing job found it (db.c pg_tx_intact). */
+    bool intact;
+    /* the store whose counters (deadlocks, refusals) this connection adds to: the writer's
+     * connection; else NULL */
+    struct pg_store *owner;
     /* Pipelining (pg_defer): whether writes may be sent without waiting for their result
      * (the writer's savepoint-free groups only), and the statements sent and not yet read */
     bool defer;
@@ -106,6 +120,11 @@ struct pg_store {
      * instead. Set by the writer and the listener, read by the writer and /metrics. */
     _Atomic size_t user_lock_budget;
     _Atomic long long user_locks_all;
+    /* Deadlocks the server reported to this daemon's writer (40P01), and the jobs put off to
+     * a later group because another transaction held a lock they would otherwise have waited
+     * for out of order (pg_defer_try). For /metrics. */
+    _Atomic long long deadlocks;
+    _Atomic long long lock_refusals;
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     /* the read connection a thread holds between store_read_begin and store_read_end
@@ -162,6 +181,13 @@ int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
  */
 int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *values,
              const int *lengths, unsigned binary, long long expect, struct err *err);
+/* pg_defer for a statement that takes locks without waiting (pg_try_advisory_xact_lock) and
+ * returns a row per lock refused. Refused locks fail it, when its result is read (with the
+ * next statement that reads one, or now when not deferred), with ERR_UNAVAILABLE, c->retry
+ * and c->intact set when nothing else failed. Until then no write is sent after it (a
+ * pg_defer first reads it): a refusal is found before the caller writes anything. */
+int pg_defer_try(struct pg_conn *c, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned binary, struct err *err);
 /* End the transaction with sql (text ending in COMMIT, e.g. "RELEASE SAVEPOINT job; COMMIT")
  * after whatever is pending. 0: committed. 1: known not committed (a statement before the
  * COMMIT failed or changed other than its expected rows, so the COMMIT was not sent or was

@@ -132,6 +132,13 @@ int pg_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows, si
     return 0;
 }
 
+/* The locks of (experiment, dimension) pairs whose new values a call registers. They come
+ * after every user lock of the transaction's first user-lock statement, and the first call
+ * of a transaction waits for them in one statement, in key order. A later call (another job
+ * of the group) holds some already: waiting then could close a cycle with a transaction of
+ * another daemon holding these and waiting for ours (its jobs in the other order), so it
+ * takes them only where free and otherwise fails as retryable (the job runs again, first in
+ * a later group). New values are registered until a dimension has 100: rarely contended. */
 int pg_dim_values_lock(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
                        struct err *err)
 {
@@ -139,8 +146,23 @@ int pg_dim_values_lock(struct store_tx *tx, const struct store_dimrow *rows, siz
         "SELECT pg_advisory_xact_lock(" PG_LOCK_DIMENSION ", h) FROM (SELECT DISTINCT "
         "hashtext(e || chr(31) || d) AS h FROM unnest($1::text[], $2::text[]) AS t(e, d) "
         "ORDER BY 1) s";
+    static const char SQL_TRY[] =
+        "SELECT h FROM (SELECT DISTINCT hashtext(e || chr(31) || d) AS h FROM "
+        "unnest($1::text[], $2::text[]) AS t(e, d)) s WHERE NOT "
+        "pg_try_advisory_xact_lock(" PG_LOCK_DIMENSION ", h)";
+    struct pg_conn *c = tx->conn;
     struct pg_text t[2];
-    return defer_texts(tx->conn, SQL, t, dimrow_texts(t, rows, n, "ed"), err);
+    int k = dimrow_texts(t, rows, n, "ed");
+    if (!c->dim_locks) {
+        c->dim_locks = true;
+        return defer_texts(c, SQL, t, k, err);
+    }
+    /* a refusal is found with the read that follows (dim_values_known), before any write */
+    const char *v[2] = {pg_arr_end(&t[0]), pg_arr_end(&t[1])};
+    int rc = pg_defer_try(c, SQL_TRY, 2, v, NULL, 0, err);
+    pg_text_free(&t[0]);
+    pg_text_free(&t[1]);
+    return rc;
 }
 
 int pg_dim_values_put(struct store_tx *tx, const struct store_dimrow *rows, size_t n,
