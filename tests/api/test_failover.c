@@ -261,6 +261,9 @@ static void *commit_wait_main(void *arg)
                      ? r.status
                      : -1;
     if (cw->status > 0) {
+        if (cw->status != 200) {
+            fprintf(stderr, "# the waiting commit: %d %s\n", r.status, r.body ? r.body : "");
+        }
         resp_free(&r);
     }
     return NULL;

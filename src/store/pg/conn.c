@@ -796,8 +796,12 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
      * off after it was sent may commit all the same (a synchronous standby gone: committed
      * locally, waiting for it), and a 503 would have the client send again what was stored,
      * counted twice for events without an id. A lost connection still ends the wait (the
-     * outcome then unknown, as docs/SCALING.md says); the statements before it keep their
-     * deadline, so a server that stopped answering is found there. */
+     * outcome then unknown, as docs/SCALING.md says). The writes pipelined with it are
+     * awaited alike: the server sends their answers only with the COMMIT's (at the Sync),
+     * so a deadline on them would cut the COMMIT's wait too (a review measured it: 503,
+     * stored). So a write held by a lock taken elsewhere (LOCK TABLE, VACUUM FULL) waits as
+     * long as that lock; the round trips before this one keep the deadline, which finds a
+     * server that stopped answering before the group's last round trip. */
     PGresult *last = NULL;
     c->no_deadline = true;
     if (c->npending > 0) {
