@@ -1,7 +1,8 @@
 /*
  * conn.c - the PostgreSQL adapter's libpq connections: opening one, reopening a broken one,
  * the per-connection cache of prepared statements (pg_run), the mapping of a failed result
- * to an err code (pg_fail), and the pool of read connections (at most PG_POOL_MAX open).
+ * to an err code (pg_fail), and the answer timeout (await_answer). The pool of read
+ * connections and the consistent reads are in pool.c.
  *
  * Failover: the conninfo may name several hosts with target_session_attrs=read-write.
  * A connection that fails (lost, admin shutdown, read-only after a demotion) is marked
@@ -9,7 +10,7 @@
  * is reachable, writes fail with ERR_UNAVAILABLE (503 + Retry-After), never a 2xx.
  *
  * Threads: a connection is used by one thread at a time (the writer's, or a reader's between
- * pg_reader_get and pg_reader_put); the pool is guarded by its mutex.
+ * pg_reader_get and pg_reader_put).
  */
 #include "pg_int.h"
 
@@ -840,106 +841,4 @@ int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err)
         return -1;
     }
     return pipe_send_text(c, sql, err);
-}
-
-/* ---- the read pool ---- */
-
-struct pg_conn *pg_reader_get(struct store *s, struct err *err)
-{
-    struct pg_store *p = pg_be(s);
-    struct pg_conn *pinned = pthread_getspecific(p->pinned_key);
-    if (pinned != NULL) { /* inside store_read_begin: its transaction, or nothing */
-        if (pinned->broken) {
-            err_set(err, ERR_UNAVAILABLE, NULL,
-                    "database unavailable (the daemon's log has the reason)");
-            return NULL;
-        }
-        return pinned;
-    }
-    pthread_mutex_lock(&p->pool_mu);
-    while (p->nidle == 0 && p->nopen >= PG_POOL_MAX) {
-        pthread_cond_wait(&p->pool_cv, &p->pool_mu);
-    }
-    struct pg_conn *c = NULL;
-    if (p->nidle > 0) {
-        c = p->idle[--p->nidle];
-    } else {
-        p->nopen++;
-    }
-    pthread_mutex_unlock(&p->pool_mu);
-    if (c == NULL) {
-        c = xcalloc(1, sizeof(*c));
-        c->broken = true; /* opened by pg_conn_ensure below */
-        c->pooled = true;
-        c->conninfo = p->conninfo;
-        c->timeout_ms = &p->timeout_ms;
-    }
-    if (pg_conn_ensure(c, p->conninfo, err) != 0) {
-        pg_reader_put(s, c);
-        return NULL;
-    }
-    return c;
-}
-
-void pg_reader_put(struct store *s, struct pg_conn *c)
-{
-    struct pg_store *p = pg_be(s);
-    if (c == pthread_getspecific(p->pinned_key)) {
-        return; /* held until pg_read_end */
-    }
-    pthread_mutex_lock(&p->pool_mu);
-    p->idle[p->nidle++] = c;
-    pthread_cond_signal(&p->pool_cv);
-    pthread_mutex_unlock(&p->pool_mu);
-}
-
-/* store.h "A consistent read". A pooled connection whose session was lost while idle (a
- * restart, a failover) fails its BEGIN: it is reopened and asked once more, as pg_run does
- * for a read outside a transaction. */
-static const char SQL_BEGIN_READ[] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
-
-int pg_read_begin(struct store *s, struct err *err)
-{
-    struct pg_store *p = pg_be(s);
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    if (pg_exec(c, SQL_BEGIN_READ, err) != 0 &&
-        (!c->broken || c->timed_out || pg_conn_ensure(c, p->conninfo, err) != 0 ||
-         pg_exec(c, SQL_BEGIN_READ, err) != 0)) {
-        pg_reader_put(s, c);
-        return -1;
-    }
-    pthread_setspecific(p->pinned_key, c);
-    return 0;
-}
-
-void pg_read_end(struct store *s)
-{
-    struct pg_store *p = pg_be(s);
-    struct pg_conn *c = pthread_getspecific(p->pinned_key);
-    if (c == NULL) {
-        return;
-    }
-    pthread_setspecific(p->pinned_key, NULL);
-    /* read only: COMMIT and ROLLBACK end it alike; a failed read left it aborted, which
-     * COMMIT ends too */
-    if (!c->broken &&
-        (pg_exec(c, "COMMIT", NULL) != 0 || PQtransactionStatus(c->pg) != PQTRANS_IDLE)) {
-        c->broken = true;
-    }
-    pg_reader_put(s, c);
-}
-
-struct pg_conn *pg_read_conn(struct store *s, struct store_tx *tx, struct err *err)
-{
-    return tx != NULL ? tx->conn : pg_reader_get(s, err);
-}
-
-void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c)
-{
-    if (tx == NULL && c != NULL) {
-        pg_reader_put(s, c);
-    }
 }
