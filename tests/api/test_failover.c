@@ -275,6 +275,13 @@ static void *commit_wait_main(void *arg)
  * /readyz answer 503 (they waited forever, the client's 20 s timeout here), /assign without
  * logging answers from memory, and once the server runs again writes are acknowledged
  * again, none lost. */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void test_hung_server(void **state_)
 {
     (void)state_;
@@ -314,6 +321,37 @@ static void test_hung_server(void **state_)
                      200);
     const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"hx\"],\"log_exposure\":false}";
     int before = status_of(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 0));
+
+    /* A lock another session holds on Bunsen's tables (LOCK TABLE, VACUUM FULL): a write
+     * waiting for it in its group's last round trip (sent with the COMMIT, awaited without
+     * --db-timeout) waited as long as the lock was held. The server's lock_timeout
+     * (--db-timeout + 1 s) ends it: 503, nothing stored. */
+    PGconn *lk = PQconnectdb(fmt("postgresql://postgres@127.0.0.1:%d/hung", port_of(server)));
+    assert_int_equal(PQstatus(lk), CONNECTION_OK);
+    PGresult *lr = PQexec(lk, "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+    PQclear(lr);
+    uint64_t t0 = now_ms();
+    struct resp lw;
+    int write_locked = http_req(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 4), &lw) == 0
+                           ? lw.status
+                           : -1;
+    char lra[32] = "";
+    if (write_locked > 0) {
+        resp_header(&lw, "Retry-After", lra, sizeof(lra));
+        resp_free(&lw);
+    }
+    uint64_t locked_ms = now_ms() - t0;
+    PQclear(PQexec(lk, "COMMIT"));
+    PQfinish(lk);
+    sleep_ms(500); /* a write still waiting (the defect) commits now */
+    long long stored_h4 = daemon_db_int(&d, "SELECT count(*) FROM events WHERE id = 'h4'", 0);
+    fprintf(stderr,
+            "# a lock held elsewhere: write %d after %llu ms (Retry-After %s), stored %lld\n",
+            write_locked, (unsigned long long)locked_ms, lra, stored_h4);
+    assert_int_equal(write_locked, 503);
+    assert_string_equal(lra, "1");
+    assert_int_equal(stored_h4, 0);
 
     cluster_signal(fmt("%s/p", hdir), "STOP");
     struct resp w;

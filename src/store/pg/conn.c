@@ -808,7 +808,12 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
     if (c->npending > 0) {
         if (pipe_send_text(c, sql, err) != 0 || pipe_flush(c, &last, err) != 0) {
             c->no_deadline = false;
-            return c->broken ? -1 : 1;
+            /* nothing committed; a write that failed is run again with savepoints to find
+             * it, unless the database ended it for want of a lock or of resources (the
+             * writer's lock_timeout, db.c SQL_LOCK_BOUND): every job then waited alike, and
+             * each would again, one after the other. The group answers 503. */
+            bool unavailable = err != NULL && err->code == ERR_UNAVAILABLE && !c->retry;
+            return c->broken || unavailable ? -1 : 1;
         }
     } else {
         last = pg_exec_result(c, sql);

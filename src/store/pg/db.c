@@ -438,6 +438,15 @@ static const char SQL_LOCK_EXCLUSIVE[] = "SELECT pg_advisory_xact_lock(" PG_LOCK
  * transaction: conn.c SQL_SESSION) every writer stalled as long. After 5 s the change
  * answers 503 (lock_not_available) and the others go on. For the change's transaction. */
 static const char SQL_LOCK_WAIT[] = "SELECT set_config('lock_timeout', '5s', true)";
+/* Any other write transaction waits for a lock at most the answer timeout (--db-timeout)
+ * and a second, told to the server: a write held by a lock another session took on
+ * Bunsen's tables (LOCK TABLE, VACUUM FULL, an operator's long transaction) was awaited
+ * without a deadline when it travelled with the COMMIT (conn.c pg_commit), however long
+ * the lock was held. Now the server ends it with lock_not_available, the pipeline skips the
+ * COMMIT, and the group answers 503 with nothing stored. The second more lets the client's
+ * deadline end the other round trips first, as before (a job's statement ended by the
+ * server instead would fail that job alone, and each job after it would wait as long). */
+static const char SQL_LOCK_BOUND[] = "SELECT set_config('lock_timeout', $1, true)";
 static const char SQL_VERSION[] =
     "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
 
@@ -463,8 +472,14 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
         c->dim_locks = false;
         c->intact = false;
         pg_prefetch_clear(c);
+        int limit = atomic_load(&p->timeout_ms);
+        char ms[24];
+        snprintf(ms, sizeof(ms), "%lld", (long long)limit + 1000);
+        const char *bound[] = {ms};
         if (pg_defer_exec(c, "BEGIN", err) == 0 &&
-            (!exclusive || pg_defer(c, SQL_LOCK_WAIT, 0, NULL, NULL, 0, -1, err) == 0) &&
+            (exclusive   ? pg_defer(c, SQL_LOCK_WAIT, 0, NULL, NULL, 0, -1, err) == 0
+             : limit > 0 ? pg_defer(c, SQL_LOCK_BOUND, 1, bound, NULL, 0, -1, err) == 0
+                         : true) &&
             pg_defer(c, exclusive ? SQL_LOCK_EXCLUSIVE : SQL_LOCK_SHARED, 0, NULL, NULL, 0, -1,
                      err) == 0 &&
             (r = pg_run(c, SQL_VERSION, 0, NULL, NULL, 0, err)) != NULL) {
