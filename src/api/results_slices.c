@@ -107,13 +107,21 @@ static int slice_ratio(struct store *s, struct breakdown *b, const char *dimensi
     return 0;
 }
 
+/* The rank of a value among the special ones: named values 0, then STORE_DIM_OTHER, then
+ * STORE_DIM_NONE (docs/API.md: the top values, "(other)", "(none)"; a client taking the
+ * first slices as the top values found "(none)" among them when it was frequent). */
+static int special_rank(const char *value)
+{
+    return strcmp(value, STORE_DIM_OTHER) == 0 ? 1 : strcmp(value, STORE_DIM_NONE) == 0 ? 2 : 0;
+}
+
 /* Most users first; the special values after the others. */
 static int slice_cmp(const void *a, const void *b)
 {
     const struct slice *x = a, *y = b;
-    bool sx = strcmp(x->value, STORE_DIM_OTHER) == 0, sy = strcmp(y->value, STORE_DIM_OTHER) == 0;
+    int sx = special_rank(x->value), sy = special_rank(y->value);
     if (sx != sy) {
-        return sx ? 1 : -1;
+        return sx > sy ? 1 : -1;
     }
     if (x->total != y->total) {
         return x->total > y->total ? -1 : 1;

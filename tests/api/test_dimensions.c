@@ -355,7 +355,11 @@ static void test_breakdown_recount(void **state)
     json_t *res = call("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
     assert_null(find_slice(res, "ZZ"));
     assert_non_null(find_slice(res, "US"));
-    assert_non_null(find_slice(res, "(none)"));
+    const json_t *none = find_slice(res, "(none)");
+    assert_non_null(none);
+    /* "(none)" after the values however many users it has */
+    const json_t *slices = json_object_get(res, "slices");
+    assert_ptr_equal(json_array_get(slices, json_array_size(slices) - 1), none);
     json_decref(res);
 }
 
@@ -593,6 +597,9 @@ static void test_value_caps(void **state)
     assert_non_null(other);
     const json_t *none = find_slice(res, "(none)");
     assert_non_null(none);
+    /* in the documented order: the 20 values, "(other)", "(none)" */
+    assert_ptr_equal(json_array_get(json_object_get(res, "slices"), 20), other);
+    assert_ptr_equal(json_array_get(json_object_get(res, "slices"), 21), none);
     const json_t *nobs = json_object_get(json_object_get(none, "srm"), "observed");
     assert_int_equal(json_integer_value(json_array_get(nobs, 1)), 1);
     int64_t users = 0;
