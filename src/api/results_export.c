@@ -128,8 +128,13 @@ void api_users_export(struct http_req *r)
     struct err err;
     err_clear(&err);
     struct users_export *u = xcalloc(1, sizeof(*u));
-    if (metric == NULL || !experiment_uses_metric(&x, metric)) {
-        err_set(&err, ERR_INVALID, "metric", "metric must be one of the experiment's metrics");
+    int recorded =
+        metric != NULL ? results_metric_recorded(http_req_app(r)->store, &x, metric, &err) : 0;
+    if (recorded < 0) {
+        /* err says why */
+    } else if (recorded == 0) {
+        err_set(&err, ERR_INVALID, "metric",
+                "metric must be one of the experiment's metrics or a part of its ratios");
     } else if (results_load_metric(http_req_app(r)->store, NULL, metric, &u->m, &err) == 0 &&
                u->m.type == STATS_METRIC_RATIO) {
         err_set(&err, ERR_INVALID, "metric",

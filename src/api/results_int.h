@@ -25,6 +25,11 @@ json_t *results_json_lift(const struct stats_lift *l, bool with_p);
 /* Load a metric definition (reader connection). Returns 0 or -1 with err. */
 int results_load_metric(struct store *s, const char *experiment, const char *key, struct metric *m,
                         struct err *err);
+/* Whether key has per-user values and daily roll-ups for experiment x: one of its metrics or
+ * guardrails, or the numerator or denominator of a ratio among them (the export and the
+ * time series of a ratio's data). 1 yes, 0 no, -1 with err. */
+int results_metric_recorded(struct store *s, const struct experiment *x, const char *key,
+                            struct err *err);
 /* The per-user value as STATS.md defines it from the raw value (binomial 0/1, cap). */
 double results_user_value(const struct metric *m, double raw);
 /* Add one user's ratio parts (num_raw, den_raw: the numerator's and denominator's stored

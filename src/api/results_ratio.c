@@ -17,6 +17,26 @@
 #include "bunsen/util.h"
 #include "results_int.h"
 
+int results_metric_recorded(struct store *s, const struct experiment *x, const char *key,
+                            struct err *err)
+{
+    if (experiment_uses_metric(x, key)) {
+        return 1;
+    }
+    for (size_t i = 0; i < x->nmetrics + x->nguardrails; i++) {
+        const char *k = i < x->nmetrics ? x->metrics[i] : x->guardrails[i - x->nmetrics];
+        struct metric m;
+        if (results_load_metric(s, x->key, k, &m, err) != 0) {
+            return -1;
+        }
+        if (m.type == STATS_METRIC_RATIO &&
+            (strcmp(m.numerator, key) == 0 || strcmp(m.denominator, key) == 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void results_ratio_add(struct store_suff *st, const struct metric *num, const struct metric *den,
                        double num_raw, double den_raw)
 {

@@ -56,9 +56,13 @@ static void day_name(int64_t day, char *out, size_t n)
 static json_t *timeseries_read(struct store *s, const struct experiment *x, const char *metric,
                                const struct results_params *p, struct err *err)
 {
-    if (metric == NULL || !experiment_uses_metric(x, metric)) {
+    int recorded = metric != NULL ? results_metric_recorded(s, x, metric, err) : 0;
+    if (recorded < 0) {
+        return NULL;
+    }
+    if (recorded == 0) {
         return err_set(err, ERR_INVALID, "metric",
-                       "metric must be one of the experiment's metrics"),
+                       "metric must be one of the experiment's metrics or a part of its ratios"),
                NULL;
     }
     struct metric m;

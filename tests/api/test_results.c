@@ -1060,6 +1060,44 @@ static void test_ratio_metric(void **state)
                           "/api/v1/experiments/ratio-exp/timeseries?metric=rev-per-session",
                           D.admin_key, NULL, &st));
     assert_int_equal(st, 400);
+    /* ...but its parts have a series and a per-user export of their own, also when the
+     * experiment lists only the ratio (they were "not one of the experiment's metrics") */
+    json_t *parts_ts =
+        http_json(D.port, "GET", "/api/v1/experiments/ratio-exp/timeseries?metric=rrev",
+                  D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_true(json_array_size(json_object_get(parts_ts, "days")) > 0);
+    json_decref(parts_ts);
+    struct resp ur;
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/ratio-exp/users?metric=rsess",
+                              D.admin_key, NULL, &ur),
+                     0);
+    assert_int_equal(ur.status, 200);
+    double sessions_a = 0, sessions_csv = 0;
+    const json_t *den_a = json_object_get(raw, "den_a");
+    json_array_foreach(den_a, i, c)
+    {
+        sessions_a += json_number_value(c);
+    }
+    for (char *line = strstr(ur.body, "\r\n"); line != NULL; line = strstr(line + 2, "\r\n")) {
+        char uid[64], variant[16];
+        long long first;
+        double value;
+        if (sscanf(line + 2, "%63[^,],%15[^,],%lld,%lf", uid, variant, &first, &value) == 4 &&
+            strcmp(variant, "v0") == 0) {
+            sessions_csv += value;
+        }
+    }
+    resp_free(&ur);
+    assert_true(sessions_a > 0);
+    assert_true(fabs(sessions_csv - sessions_a) < 1e-9);
+    /* a metric neither listed nor a part of a listed ratio stays refused */
+    json_decref(http_json(D.port, "GET", "/api/v1/experiments/ratio-exp/users?metric=conv",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
+    json_decref(http_json(D.port, "GET", "/api/v1/experiments/ratio-exp/timeseries?metric=conv",
+                          D.admin_key, NULL, &st));
+    assert_int_equal(st, 400);
     /* the parts of a ratio in use: not deletable (the results would lose them), not turned
      * into ratios themselves; a ratio of a metric by itself is refused */
     json_t *del = http_json(D.port, "DELETE", "/api/v1/metrics/rrev", D.admin_key, NULL, &st);
