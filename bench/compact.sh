@@ -20,46 +20,17 @@ set -eu
 cd "$(dirname "$0")/.."
 users=${1:-2000000}
 events=${2:-2000000}
-bb=${BENCH_BIN_DIR:-}
-if [ -z "$bb" ]; then
-    make -s all build/libbunsen.a
-    bb=build/bench
-    mkdir -p "$bb"
-    cp build/bunsen "$bb/bunsen"
-    pkgs="libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq"
-    # shellcheck disable=SC2046
-    cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Iinclude \
-        $(pkg-config --cflags $pkgs) -o "$bb/results" bench/results.c build/libbunsen.a \
-        $(pkg-config --libs $pkgs) -lm -pthread
-    cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -o "$bb/probe" bench/probe.c
-fi
-for tool in curl sqlite3; do
-    command -v $tool >/dev/null 2>&1 || { echo "bench: $tool is needed" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_build results probe
+bench_need curl sqlite3
 
-dir=$(mktemp -d /tmp/bunsen-compact-XXXXXX)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
+bench_tmp compact
 echo "building $users exposed users, $events events..."
 BENCH_NO_REBUILD=1 "$bb/results" "$dir" "$users" "$events" >/dev/null
 sqlite3 "$dir/bunsen.db" "UPDATE experiments SET status = 'archived', doc = json_set(doc, \
 '\$.status', 'archived') WHERE key = 'bench'"
-"$bb/bunsen" serve --port 0 --data-dir "$dir" --log-level warn >"$dir/out" 2>"$dir/err" &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-admin=$(cat "$dir/admin.key")
-base="http://127.0.0.1:$port"
-sdk=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-    -d '{"name":"probe","role":"sdk"}' "$base/api/v1/keys" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+bench_serve "$bb/bunsen" "$dir" --log-level warn
+sdk=$(bench_sdk_key probe)
 "$bb/probe" "$port" "$sdk" 20 "$dir/stop" >"$dir/probe.out" &
 probe=$!
 (
@@ -99,6 +70,4 @@ for l in $load; do wait "$l" || true; done
 echo "compact: $(awk "BEGIN { printf \"%.1f\", $end - $start }") s, exit $rc: $(cat "$dir/compact.out")"
 echo "probe (one event every 20 ms, during the whole run): $(cat "$dir/probe.out")"
 echo "WAL: largest $(sort -n "$dir/wal" | tail -1) bytes, after $(stat -c %s "$dir/bunsen.db-wal" 2>/dev/null || echo 0) bytes"
-kill "$pid"
-wait "$pid" 2>/dev/null || true
-pid=""
+bench_stop

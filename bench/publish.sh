@@ -27,28 +27,17 @@ if [ -z "$bin" ]; then
     bin=build/bunsen
 fi
 cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -o "$bb/probe" bench/probe.c
-command -v curl >/dev/null 2>&1 || { echo "bench: curl is needed" >&2; exit 1; }
+. bench/lib.sh
+bench_need curl
 
-dir=$(mktemp -d /tmp/bunsen-publish-XXXXXX)
-pid=""
+bench_tmp publish
 subs=""
 cleanup() {
     for s in $subs; do kill "$s" 2>/dev/null || true; done
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$dir"
+    bench_cleanup
 }
 trap cleanup EXIT
-"$bin" serve --port 0 --data-dir "$dir" >"$dir/out" 2>"$dir/err" &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "bench: the daemon did not start" >&2; cat "$dir/err" >&2; exit 1; }
-admin=$(cat "$dir/admin.key")
-base="http://127.0.0.1:$port"
+bench_serve "$bin" "$dir"
 api() { # METHOD PATH [BODY or @FILE]
     curl -s -X "$1" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
         ${3:+-d "$3"} "$base$2"

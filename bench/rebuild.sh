@@ -20,44 +20,15 @@ set -eu
 cd "$(dirname "$0")/.."
 users=${1:-1000000}
 events=${2:-1000000}
-bb=${BENCH_BIN_DIR:-}
-if [ -z "$bb" ]; then
-    make -s all build/libbunsen.a
-    bb=build/bench
-    mkdir -p "$bb"
-    cp build/bunsen "$bb/bunsen"
-    pkgs="libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq"
-    for driver in results rebuild_check; do
-        # shellcheck disable=SC2046
-        cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Iinclude \
-            $(pkg-config --cflags $pkgs) -o "$bb/$driver" "bench/$driver.c" build/libbunsen.a \
-            $(pkg-config --libs $pkgs) -lm -pthread
-    done
-    cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -o "$bb/probe" bench/probe.c
-fi
-command -v curl >/dev/null 2>&1 || { echo "bench: curl is needed" >&2; exit 1; }
+. bench/lib.sh
+bench_build results rebuild_check probe
+bench_need curl
 
-dir=$(mktemp -d /tmp/bunsen-rebuild-XXXXXX)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
+bench_tmp rebuild
 echo "building $users exposed users, $events events..."
 BENCH_NO_REBUILD=1 "$bb/results" "$dir" "$users" "$events"
-"$bb/bunsen" serve --port 0 --data-dir "$dir" --log-level info >"$dir/out" 2>"$dir/err" &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-admin=$(cat "$dir/admin.key")
-base="http://127.0.0.1:$port"
-sdk=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-    -d '{"name":"probe","role":"sdk"}' "$base/api/v1/keys" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+bench_serve "$bb/bunsen" "$dir" --log-level info
+sdk=$(bench_sdk_key probe)
 "$bb/probe" "$port" "$sdk" 50 "$dir/stop" >"$dir/probe.out" &
 probe=$!
 sleep 2 # a baseline before the edit
@@ -80,7 +51,5 @@ wait "$probe" || true
 echo "rebuild: $(awk "BEGIN { printf \"%.1f\", $end - $start }") s (polled every 5 s)"
 echo "probe (one event every 50 ms, during the whole run): $(cat "$dir/probe.out")"
 grep -h '"rebuild: ratio sums kept"' "$dir/out" "$dir/err" || true
-kill "$pid"
-wait "$pid" 2>/dev/null || true
-pid=""
+bench_stop
 "$bb/rebuild_check" "$dir/bunsen.db" bench

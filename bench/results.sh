@@ -20,32 +20,24 @@ cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Iinclude \
     $(pkg-config --cflags jansson sqlite3 gsl) -o build/bench/results bench/results.c \
     build/libbunsen.a $(pkg-config --libs libmicrohttpd jansson sqlite3 gsl libsodium libpcre2-16 libcrypto libpq) \
     -lm -pthread
-command -v curl >/dev/null 2>&1 || { echo "bench: curl is needed" >&2; exit 1; }
+. bench/lib.sh
+bench_need curl
 SIZES=${BENCH_SIZES:-"100000:500000 1000000:5000000"}
 for size in $SIZES; do
     users=${size%%:*}
     events=${size##*:}
     dir=$(mktemp -d /tmp/bunsen-bench-XXXXXX)
     build/bench/results "$dir" "$users" "$events"
-    build/bunsen serve --port 0 --data-dir "$dir" --log-level warn >"$dir/out" 2>"$dir/err" &
-    pid=$!
-    port=""
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    key=$(cat "$dir/admin.key")
+    bench_serve build/bunsen "$dir" --log-level warn
     url="http://127.0.0.1:$port/api/v1/experiments/bench/results"
-    curl -s -o /dev/null -H "Authorization: Bearer $key" "$url"
+    curl -s -o /dev/null -H "Authorization: Bearer $admin" "$url"
     times=""
     for _ in 1 2 3 4 5 6 7 8 9; do
-        t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $key" "$url")
+        t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $admin" "$url")
         times="$times $t"
     done
     median=$(echo $times | tr ' ' '\n' | sort -n | sed -n 5p)
     echo "users=$users http_results_ms=$(awk "BEGIN { printf \"%.2f\", $median * 1000 }")"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    bench_stop
     rm -rf "$dir"
 done

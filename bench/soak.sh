@@ -13,25 +13,14 @@ make -s all
 mkdir -p build/bench
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o build/bench/soak bench/soak.c -pthread
 command -v sqlite3 >/dev/null 2>&1 || { echo "soak: needs the sqlite3 CLI" >&2; exit 1; }
-dir=$(mktemp -d /tmp/bunsen-soak-XXXXXX)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+bench_tmp soak
 
 start() {
-    : >"$dir/out"
-    build/bunsen serve --port 0 --data-dir "$dir" --log-level warn \
-        --rate-limit-ingest 0 --rate-limit-manage 0 >"$dir/out" 2>>"$dir/err" &
-    pid=$!
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
+    bench_serve build/bunsen "$dir" --log-level warn --rate-limit-ingest 0 --rate-limit-manage 0
     echo "$port" >"$dir/port"
 }
 start
-admin=$(cat "$dir/admin.key")
 api="http://127.0.0.1:$(cat "$dir/port")/api/v1"
 H="Authorization: Bearer $admin"
 J="Content-Type: application/json"
@@ -61,9 +50,7 @@ while kill -0 "$driver" 2>/dev/null; do
 done
 wait "$driver"
 cat "$dir/result"
-kill "$pid"
-wait "$pid" 2>/dev/null || true
-pid=""
+bench_stop
 acked=$(wc -l <"$dir/acked")
 sqlite3 "$dir/bunsen.db" -cmd "CREATE TEMP TABLE acked (id TEXT)" -cmd ".import $dir/acked acked" \
     "SELECT 'acknowledged=' || (SELECT COUNT(*) FROM acked) || ' missing=' ||

@@ -6,34 +6,16 @@
 // verdict is "Not significant"; an adjusted p-value of 1 reads as an unbounded interval.
 // Run through run.sh (its own daemon and Chromium).
 
-import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import { suite, assert, assertEq } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const EXP = 'many-metrics';
 const METRICS = ['mc_a', 'mc_b', 'mc_c', 'mc_d'];
 // converters of 1,000 users per variant (v0 the control): mc_a/v1 +40% with p 0.02, mc_a/v2
 // exactly the control's (p 1), mc_b/v1 and mc_d/v1 significant after any correction
 const CONV = { mc_a: [100, 140, 100], mc_b: [100, 200, 110], mc_c: [100, 90, 95], mc_d: [100, 60, 105] };
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
-
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash) {
-  await page.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
+const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'adjusted intervals' });
 
 function cell(metric, variant, col) {
   return page.locator(`table.results-table[data-metric="${metric}"] tr[data-variant="${variant}"] [data-col="${col}"]`);
@@ -180,6 +162,4 @@ T.test('breakdown under Holm: each slice’s adjusted interval, labelled so', as
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'adjusted intervals' }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

@@ -8,40 +8,22 @@
 
 import { readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { watchPage, tap, assert, assertEq, rng, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import { suite, signIn, watchPage, assert, assertEq, rng } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 import { decide, runningMs, STATE_TEXT } from '../../web/js/decide.js';
 
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = process.env.SCREENSHOT || ''; // e.g. docs/img/results.png (README)
 const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of every page, for a human to look at
 const EXP = 'checkout-button';
 
-const T = tap();
-let daemon;
-let admin; // API client with the admin key
-let browser;
-let page; // the admin's page
-let watch;
+// admin: an API client with the admin key; page: the admin's page
+const { T, daemon, admin, browser, page, noErrors, text, run } = await suite({ label: 'e2e' });
 
 const ALLOW_400 = [/status of 400/];
 const ALLOW_401 = [/status of 401/];
 
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
 async function go(p, hash) {
   await p.goto(`${daemon.url}/#${hash}`);
-}
-
-async function signIn(p, key) {
-  await p.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
-  await p.getByLabel('API key').fill(key);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
 }
 
 /** Wait until `locator`'s text is `expected` (for values that update in place). */
@@ -54,8 +36,6 @@ async function waitText(locator, expected, msg) {
   }
   assertEq(last, expected, msg);
 }
-
-const text = textOf;
 
 /** The results page's table cell of (metric, variant, column). */
 function cell(p, metric, variant, col) {
@@ -1035,6 +1015,4 @@ T.test('keyboard: skip link first, then the navigation', async () => {
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'e2e' }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

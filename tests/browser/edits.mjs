@@ -6,11 +6,7 @@
 // cleared, archiving warns that a released variant stops being served, and the key form creates one key per submit (and encrypted sdk keys, showing
 // the decryption key). Run through run.sh (its own daemon and Chromium).
 
-import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
-
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+import { suite, assert, assertEq } from './lib.mjs';
 
 const STOPPED = 'order-stopped';
 const RUNNING = 'order-running';
@@ -20,33 +16,7 @@ const TO_STOP = 'stop-quietly';
 const METRICS = ['b-visits', 'a-orders'];
 const CITY = { city: { $in: ['Washington, D.C.', 'Paris', 'say "hi"'] }, plan: 'pro' };
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
-
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash) {
-  await page.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
-
-/** Wait until the page's hash, without its query, is `hash` (a saved form goes back to the experiment). */
-async function waitHash(hash) {
-  let last = '';
-  for (let i = 0; i < 100; i++) {
-    last = (await page.evaluate(() => location.hash)).split('?')[0];
-    if (last === `#${hash}`) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assertEq(last, `#${hash}`, 'the page after saving');
-}
+const { T, daemon, admin, page, go, waitHash, noErrors, text, run } = await suite({ label: 'edits' });
 
 async function auditCount(key) {
   return (await admin.get(`/audit?target_type=experiment&target=${key}&limit=100`)).entries.length;
@@ -317,6 +287,4 @@ T.test('an encrypted sdk key: the decryption key is shown, the payload is encryp
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'edits' }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

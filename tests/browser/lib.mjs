@@ -148,39 +148,91 @@ export async function textOf(locator) {
   return ((await locator.textContent()) || '').replace(/\s+/g, ' ').trim();
 }
 
+/** Sign in on page `p` with `key` and wait for the header's role. */
+export async function signIn(p, key) {
+  await p.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
+  await p.getByLabel('API key').fill(key);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
+}
+
+/** Wait until page `p`'s hash, without its query, is `hash` (a saved form goes back to its list or experiment). */
+export async function waitHash(p, hash) {
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    last = (await p.evaluate(() => location.hash)).split('?')[0];
+    if (last === `#${hash}`) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assertEq(last, `#${hash}`, 'the page');
+}
+
 /**
- * A browser suite's frame: its own daemon (extra `args`), an admin API client, Chromium
- * with one page and a watch on its errors, handed to `ready` before T runs (E2E_ONLY picks
- * scenarios; each starts with no errors left over from the last); then everything is
- * stopped and the process exits with the outcome.
+ * A browser suite's frame, started at once (`const { T, page, ... } = await suite({ label })`
+ * at the top of the suite): its own daemon (BUNSEN_BIN, BUNSEN_WEB_DIR, extra `args`), an
+ * admin API client, Chromium (CHROMIUM) with one page and a watch on its errors, a TAP
+ * runner T for the scenarios, and the helpers the suites share: go(hash, p = page) opens
+ * the dashboard at #hash, waitHash(hash, p = page) waits for the page to be there,
+ * noErrors(allow) fails on a browser error `allow` does not match, text is textOf. A
+ * setup that fails prints "not ok 1 - setup" and exits. After the scenarios, `await run()`
+ * runs them (E2E_ONLY picks scenarios; each starts with no errors left over from the last),
+ * stops everything and exits with the outcome.
  */
-export async function runSuite(T, { bin, webDir, chromium: exe, label, args = [] }, ready) {
-  let failed = 1;
+export async function suite({ label, args = [] }) {
+  const bin = process.env.BUNSEN_BIN || 'build/bunsen';
+  const webDir = process.env.BUNSEN_WEB_DIR || 'web';
+  const exe = process.env.CHROMIUM || '/usr/bin/chromium';
   let daemon;
   let browser;
+  const stop = async () => {
+    if (browser) await browser.close().catch(() => {});
+    if (daemon) await daemon.stop();
+  };
+  let page;
   try {
     daemon = await startDaemon({ bin, webDir, args });
-    const admin = apiClient(daemon.url, daemon.adminKey);
     browser = await launch(exe);
-    const page = browser.context.pages()[0] || (await browser.context.newPage());
-    const watch = watchPage(page);
-    ready({ daemon, admin, browser, page, watch });
-    const version = browser.context.browser() ? browser.context.browser().version() : exe;
-    console.log(`# ${label}: daemon ${daemon.url}, chromium ${version}`);
-    failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
-    if (!daemon.alive()) {
-      console.log('# the daemon died during the run; its stderr:');
-      for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
-      failed += 1;
-    }
+    page = browser.context.pages()[0] || (await browser.context.newPage());
   } catch (e) {
     console.log(`not ok 1 - setup: ${e.message}`);
     console.log('1..1');
-  } finally {
-    if (browser) await browser.close().catch(() => {});
-    if (daemon) await daemon.stop();
+    await stop();
+    process.exit(1);
   }
-  process.exit(failed ? 1 : 0);
+  const watch = watchPage(page);
+  const T = tap();
+  const version = browser.context.browser() ? browser.context.browser().version() : exe;
+  console.log(`# ${label}: daemon ${daemon.url}, chromium ${version}`);
+  return {
+    T,
+    daemon,
+    admin: apiClient(daemon.url, daemon.adminKey),
+    browser,
+    page,
+    watch,
+    text: textOf,
+    noErrors(allow = []) {
+      assertNoBrowserErrors(watch, allow);
+    },
+    async go(hash, p = page) {
+      await p.goto(`${daemon.url}/#${hash}`);
+    },
+    waitHash: (hash, p = page) => waitHash(p, hash),
+    async run() {
+      let failed = 1;
+      try {
+        failed = await T.run({ only: process.env.E2E_ONLY, beforeEach: () => watch.take() });
+        if (!daemon.alive()) {
+          console.log('# the daemon died during the run; its stderr:');
+          for (const l of daemon.stderr().split('\n')) console.log(`# daemon: ${l}`);
+          failed += 1;
+        }
+      } finally {
+        await stop();
+      }
+      process.exit(failed ? 1 : 0);
+    },
+  };
 }
 
 // ---- TAP ----

@@ -10,30 +10,13 @@
 // The daemon rebuilds 2 users per chunk with 600 ms between chunks, so a rebuild of 40
 // users lasts long enough to watch. Run through run.sh (its own daemon and Chromium).
 
-import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import { suite, assert, assertEq } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const LONG = `long-key-${'k'.repeat(55)}`; // 64 characters
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
+const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'review pages', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '600'] });
 
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash) {
-  await page.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until `fn()` is true (polling every 100 ms, at most `tries` times). */
@@ -355,6 +338,4 @@ T.test('breakdown: a slice’s SRM p reads as the main panel’s, 4 decimals', a
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'review pages', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '600'] }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

@@ -6,32 +6,14 @@
 // by a dimension (plan) the ratio per plan as sent.
 // Run through run.sh (its own daemon and Chromium, after e2e.mjs).
 
-import { tap, assert, assertEq, rng, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import { suite, assert, assertEq, rng } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of the pages, for a human to look at
 const EXP = 'bundle-offer';
 const RATIO = 'revenue-per-order';
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
-
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash) {
-  await page.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
+const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'ratio metrics' });
 
 function cell(metric, variant, col) {
   return page.locator(`table.results-table[data-metric="${metric}"] tr[data-variant="${variant}"] [data-col="${col}"]`);
@@ -345,6 +327,4 @@ T.test('Bayesian and sequential on the ratio: the API’s numbers, the expected 
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'ratio metrics' }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

@@ -6,31 +6,13 @@
 // The daemon runs with 2 users per chunk and 3 s between chunks, so the rebuild lasts long
 // enough to look at. Run through run.sh (its own daemon and Chromium).
 
-import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import { suite, assert, assertEq } from './lib.mjs';
 
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const EXP = 'checkout-copy';
 const KEPT = 'orders-per-visit';
 const ADDED = 'visits-per-order';
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
-
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash) {
-  await page.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
+const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'rebuilds', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '3000'] });
 
 let before; // the kept ratio's block before the definition change
 
@@ -109,6 +91,4 @@ T.test('breakdown while rebuilding: the added ratio’s note under its table', a
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'rebuilds', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '3000'] }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

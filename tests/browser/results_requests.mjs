@@ -5,31 +5,13 @@
 // (its own daemon and Chromium).
 
 import { readFileSync } from 'node:fs';
-import { tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
+import { suite, assert, assertEq } from './lib.mjs';
 import * as fmt from '../../web/js/format.js';
 
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const EXP = 'late-answers';
 const SLOW_MS = 2500;
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
-
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash) {
-  await page.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
+const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'results requests' });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -143,6 +125,4 @@ T.test('with a breakdown chosen, the CSV and the JSON URL are the breakdown’s'
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'results requests' }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();

@@ -8,11 +8,7 @@
 // while a running experiment uses the group, then done; the audit filter. Run through
 // run.sh (its own daemon and Chromium).
 
-import { watchPage, tap, assert, assertEq, runSuite, assertNoBrowserErrors, textOf } from './lib.mjs';
-
-const BIN = process.env.BUNSEN_BIN || 'build/bunsen';
-const WEB = process.env.BUNSEN_WEB_DIR || 'web';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+import { suite, signIn, watchPage, assert, assertEq } from './lib.mjs';
 
 const GROUP = 'beta-testers';
 const EXP = 'beta-banner';
@@ -20,39 +16,7 @@ const MISSING = 'vip-accounts';
 const VIP_EXP = 'vip-offer';
 const BIG = 'big-accounts';
 
-const T = tap();
-let daemon;
-let admin;
-let browser;
-let page;
-let watch;
-
-function noErrors(allow = []) {
-  assertNoBrowserErrors(watch, allow);
-}
-
-async function go(hash, p = page) {
-  await p.goto(`${daemon.url}/#${hash}`);
-}
-
-const text = textOf;
-
-async function waitHash(hash, p = page) {
-  let last = '';
-  for (let i = 0; i < 100; i++) {
-    last = (await p.evaluate(() => location.hash)).split('?')[0];
-    if (last === `#${hash}`) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assertEq(last, `#${hash}`, 'the page');
-}
-
-async function signIn(p, key) {
-  await p.getByRole('heading', { name: 'Sign in to Bunsen' }).waitFor();
-  await p.getByLabel('API key').fill(key);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.locator('#who-role').filter({ hasText: /\w/ }).waitFor();
-}
+const { T, daemon, admin, browser, page, go, waitHash, noErrors, text, run } = await suite({ label: 'saved_groups' });
 
 /** /assign for one user (no exposure logged): is the user in EXP? */
 async function inExp(exp, userId, attributes = {}) {
@@ -346,6 +310,4 @@ T.test('delete: 409 while a running experiment uses it, then deleted; the audit 
 
 // ------------------------------------------------------------------ main
 
-await runSuite(T, { bin: BIN, webDir: WEB, chromium: CHROMIUM, label: 'saved_groups' }, (s) => {
-  ({ daemon, admin, browser, page, watch } = s);
-});
+await run();
