@@ -39,6 +39,15 @@ static bool has_rules(const struct experiment *x)
     return x->status != ASSIGN_STATUS_DRAFT;
 }
 
+/* Whether ingestion attributes events to x: not to an archived experiment, whose results are
+ * frozen (its exposures are ignored too, ingest.c; and `bunsen compact` may have removed its
+ * users' values, so a late event counted before a compaction and not after). A rebuild that
+ * was running when it was archived still ends with its rules (has_rules). */
+static bool attributes_events(const struct experiment *x)
+{
+    return has_rules(x) && x->status != ASSIGN_STATUS_ARCHIVED;
+}
+
 /* The metric keys of x: metrics then guardrails (a key in both counts once). */
 static size_t metric_keys(const struct experiment *x, const char **out)
 {
@@ -132,7 +141,7 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
     struct store_rule *rules = xcalloc(alloc, sizeof(*rules));
     for (size_t i = 0; i < snap->n; i++) {
         const struct experiment *x = &snap->entries[i].x;
-        if (!has_rules(x)) {
+        if (!attributes_events(x)) {
             continue;
         }
         const char *keys[RULES_KEYS_MAX];

@@ -725,6 +725,15 @@ static void test_stop_freezes(void **state)
     expect_stats("frz", "f_taps", "green", 1, 2, 4, 0, 0, 0);
     assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'frz'", NULL, NULL),
                      2);
+    /* archived, the results are frozen for good: late events from before the stop (which
+     * count while it is stopped) change nothing, as late exposures (they did, until bunsen
+     * compact removed the users' values, after which the same events did not) */
+    admin_ok("POST", "/api/v1/experiments/frz/archive", NULL, 200);
+    events_ok(fmt("[%s,%s]", ev("f1", "tap", NULL, stop - 2, NULL),
+                  ev("f4", "tap", NULL, stop - 3, NULL)),
+              2, 0);
+    expect_stats("frz", "f_taps", "control", 1, 2, 4, 0, 0, 0);
+    expect_stats("frz", "f_taps", "green", 1, 2, 4, 0, 0, 0);
 }
 
 /* A user whose stored first exposure is at or after the stop is in no result (the stop's
