@@ -227,6 +227,77 @@ static void test_backup_under_load(void **state)
     daemon_cleanup(&d);
 }
 
+/* `bunsen backup DEST` refused only DEST == the database: onto its -wal it reported success,
+ * and the rename of the copy over the daemon's write-ahead log destroyed acknowledged writes.
+ * Every file that belongs to the database is refused (exit 2), however DEST is spelled and
+ * whether it exists or not, and so is a DEST whose DEST.tmp (written first, unlinked) is the
+ * database. */
+static void test_backup_onto_database_files(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* bunsen backup copies SQLite files */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(status_of(d.port, "POST", "/api/v1/events", d.admin_key,
+                                   fmt("{\"events\":[{\"user_id\":\"u%d\",\"event\":\"buy\","
+                                       "\"id\":\"w%d\"}]}",
+                                       i, i)),
+                         200);
+    }
+    const char *base = strrchr(d.dir, '/') + 1;
+    char alias[300];
+    snprintf(alias, sizeof(alias), "%s-alias", d.dir);
+    assert_int_equal(symlink(d.dir, alias), 0);
+    assert_int_equal(symlink("bunsen.db-journal", fmt("%s/dangling", d.dir)), 0);
+    char dests[9][600];
+    snprintf(dests[0], sizeof(dests[0]), "%s/bunsen.db-wal", d.dir);
+    snprintf(dests[1], sizeof(dests[1]), "%s/bunsen.db-shm", d.dir);
+    snprintf(dests[2], sizeof(dests[2]), "%s/bunsen.db-journal", d.dir); /* not there */
+    snprintf(dests[3], sizeof(dests[3]), "%s/bunsen.db.lock", d.dir);
+    snprintf(dests[4], sizeof(dests[4]), "%s/../%s/bunsen.db-wal", d.dir, base);
+    snprintf(dests[5], sizeof(dests[5]), "%s/bunsen.db-wal", alias);
+    snprintf(dests[6], sizeof(dests[6]), "%s/./bunsen.db", alias);
+    snprintf(dests[7], sizeof(dests[7]), "%s/dangling", d.dir);
+    snprintf(dests[8], sizeof(dests[8]), "%s/bunsen.db-journal", alias);
+    struct stat sb;
+    assert_int_equal(stat(dests[0], &sb), 0); /* the daemon's log is there */
+    for (int i = 0; i < 9; i++) {
+        char *out = NULL;
+        const char *const args[] = {"backup", dests[i], "--data-dir", d.dir, NULL};
+        int rc = bunsen_run(&out, args);
+        if (rc != 2 || strstr(out, "back up to another file") == NULL) {
+            fail_msg("backup onto %s: exit %d: %s", dests[i], rc, out);
+        }
+        free(out);
+    }
+    assert_int_not_equal(lstat(dests[2], &sb), 0); /* nothing created either */
+    /* a file beside the database is fine */
+    char *out = NULL;
+    const char *const ok[] = {"backup", fmt("%s/bunsen.db-copy", d.dir), "--data-dir", d.dir, NULL};
+    if (bunsen_run(&out, ok) != 0) {
+        fail_msg("backup beside the database: %s", out);
+    }
+    free(out);
+    /* every acknowledged write is still there after a restart */
+    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    assert_int_equal(daemon_db_int(&d, "SELECT COUNT(*) FROM events WHERE id LIKE 'w%'", 0), 20);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* DEST.tmp is where the copy is written first (unlinked before): a database named x.tmp */
+    char tmpdb[600];
+    snprintf(tmpdb, sizeof(tmpdb), "%s/x.tmp", d.dir);
+    assert_int_equal(system(fmt("cp '%s/bunsen.db' '%s'", d.dir, tmpdb)), 0);
+    const char *const viatmp[] = {"backup", fmt("%s/x", d.dir), "--database", tmpdb, NULL};
+    assert_int_equal(bunsen_run(&out, viatmp), 2);
+    free(out);
+    assert_int_equal(stat(tmpdb, &sb), 0);
+    unlink(alias);
+    daemon_cleanup(&d);
+}
+
 /* ---- SIGHUP ---- */
 
 static void test_sighup(void **state)
@@ -857,6 +928,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_under_load),
+        cmocka_unit_test(test_backup_onto_database_files),
         cmocka_unit_test(test_sighup),
         cmocka_unit_test(test_signals_blocked_in_every_thread),
         cmocka_unit_test(test_cli_never_migrates),
