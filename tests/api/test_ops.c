@@ -6,8 +6,9 @@
  * reloads the catalogue and never stops the daemon; the bootstrap admin key never appears on
  * a non-terminal stderr or in the log (only in admin.key, mode 0600); a SQLite file deleted or
  * replaced under the daemon makes /readyz 503 and is logged once, and creates no new empty
- * database; /metrics carries the
- * process_* gauges, hides per-experiment series from anonymous scrapers and, with
+ * database, and no reply names the file; `bunsen backup` refuses the database's own files as
+ * DEST; a key revoked by the CLI is not taken back from the key cache in an outage; /metrics
+ * carries the process_* gauges, hides per-experiment series from anonymous scrapers and, with
  * --metrics-auth key, needs a reader key.
  */
 #include "harness.h"
@@ -690,6 +691,56 @@ static void test_revoked_key_in_outage(void **state)
     daemon_cleanup(&d);
 }
 
+/* A read connection opens lazily on each pool thread: once the database file was moved away,
+ * a thread that had none yet answered an unauthenticated GET /api/features/{anything} 503
+ * "cannot open database /tmp/.../bunsen.db: unable to open database file" (and a keyed
+ * request the same). The reply says what happened; the path goes to the log. */
+static void test_db_path_not_in_replies(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* a file of the SQLite backend */
+    }
+    struct daemon d;
+    const char *const extra[] = {"--threads", "8", NULL};
+    assert_int_equal(daemon_start(&d, extra), 0);
+    assert_int_equal(status_of(d.port, "GET", "/api/features/anything", NULL, NULL), 401);
+    char db[400], moved[400];
+    snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
+    snprintf(moved, sizeof(moved), "%s/elsewhere.db", d.dir);
+    assert_int_equal(rename(db, moved), 0);
+    int unavailable = 0, i;
+    char leaked[600] = "";
+    for (i = 0; i < 400 && (i < 40 || unavailable < 8); i++) {
+        struct resp r;
+        int rc = i % 2 ? http_req(d.port, "GET", "/api/features/anything", NULL, NULL, &r)
+                       : http_req(d.port, "GET", "/api/v1/me", "bsn_not-a-key", NULL, &r);
+        assert_int_equal(rc, 0);
+        if (r.status == 503) {
+            unavailable++;
+            if (strstr(r.body, "/") != NULL && leaked[0] == '\0') {
+                snprintf(leaked, sizeof(leaked), "%s", r.body);
+            }
+            assert_non_null(strstr(r.body, "cannot open the database"));
+        } else {
+            assert_int_equal(r.status, 401);
+        }
+        resp_free(&r);
+    }
+    assert_int_equal(rename(moved, db), 0);
+    print_message("# the database moved away: %d of %d requests answered 503\n", unavailable, i);
+    assert_true(unavailable > 0);
+    if (leaked[0] != '\0') {
+        fail_msg("a reply names a path: %s", leaked);
+    }
+    assert_int_equal(daemon_stop(&d), 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(log, "cannot open a read connection to the database"));
+    assert_non_null(strstr(log, db)); /* the operator gets the path */
+    free(log);
+    daemon_cleanup(&d);
+}
+
 /* ---- one daemon per SQLite file ---- */
 
 /* A second `bunsen serve` on the same SQLite file started silently (the known-exposure cache
@@ -935,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_database_scheme_usage),
         cmocka_unit_test(test_db_file_lost),
         cmocka_unit_test(test_revoked_key_in_outage),
+        cmocka_unit_test(test_db_path_not_in_replies),
         cmocka_unit_test(test_one_daemon_per_file),
         cmocka_unit_test(test_secret_only_in_key_file),
         cmocka_unit_test(test_metrics),
