@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bunsen/api.h"
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
 #include "bunsen/model.h"
@@ -132,9 +133,7 @@ static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
     if (store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
         return -1;
     }
-    json_t *a =
-        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ck->k.id, "name", ck->k.name, "role",
-                  ck->k.role, "prefix", ck->k.prefix, "created_at", (json_int_t)ck->k.created_at);
+    json_t *a = api_key_json(&ck->k); /* the document the API's key.create records */
     char *text = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(a);
     struct store_audit e = {.actor_id = ck->actor,
@@ -197,14 +196,25 @@ static int revoke_key_apply(struct store_tx *tx, void *arg, struct err *err)
     if (store_key_revoke(tx, rk->id, now, &rk->before, err) != 0) {
         return -1;
     }
+    /* the documents the API's key.revoke records: the key before, and after with revoked_at */
+    struct store_key after = rk->before;
+    after.revoked_at = now;
+    json_t *b = api_key_json(&rk->before), *a = api_key_json(&after);
+    char *before_text = b ? json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *after_text = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(b);
+    json_decref(a);
     struct store_audit e = {.actor_id = "cli",
                             .actor_name = "cli",
                             .action = "key.revoke",
                             .target_type = "key",
                             .target = rk->id,
-                            .before_json = NULL,
-                            .after_json = NULL};
-    return store_audit_append(tx, &e, err);
+                            .before_json = before_text,
+                            .after_json = after_text};
+    int rc = store_audit_append(tx, &e, err);
+    free(before_text);
+    free(after_text);
+    return rc;
 }
 
 static const char migrate_usage[] =

@@ -361,6 +361,96 @@ static void test_sighup(void **state)
     daemon_cleanup(&d);
 }
 
+/* The audit entry of a revocation: `bunsen keys revoke` recorded key.revoke with no documents
+ * (before and after null) where DELETE /api/v1/keys/{id} records the key before and after
+ * (revoked_at set). Both record the same now, whoever revokes; and `bunsen keys create` the
+ * API's key.create document (it lacked revoked_at). */
+static json_t *audit_entry(const struct daemon *d, const char *id, const char *action)
+{
+    int st = 0;
+    json_t *j = http_json(d->port, "GET", fmt("/api/v1/audit?target_type=key&target=%s", id),
+                          d->admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *entries = json_object_get(j, "entries"), *e;
+    size_t i;
+    json_array_foreach(entries, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "action")), action) == 0) {
+            json_incref(e);
+            json_decref(j);
+            return e;
+        }
+    }
+    fail_msg("no %s entry for %s", action, id);
+    return NULL;
+}
+
+static void test_cli_revoke_audit(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    char by_api[80], api_id[40], by_cli[80], cli_id[40];
+    make_key(&d, "sdk", by_api, sizeof(by_api), api_id, sizeof(api_id));
+    make_key(&d, "viewer", by_cli, sizeof(by_cli), cli_id, sizeof(cli_id));
+    assert_int_equal(status_of(d.port, "DELETE", fmt("/api/v1/keys/%s", api_id), d.admin_key, NULL),
+                     200);
+    char *out = NULL;
+    const char *const rv[] = {"keys", "revoke", cli_id, "--data-dir", d.dir, NULL};
+    if (bunsen_run(&out, rv) != 0) {
+        fail_msg("keys revoke: %s", out);
+    }
+    free(out);
+    json_t *api = audit_entry(&d, api_id, "key.revoke"),
+           *cli = audit_entry(&d, cli_id, "key.revoke");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(cli, "actor"), "id")),
+                        "cli");
+    const char *const fields[] = {"id", "name", "role", "prefix", "created_at", "revoked_at"};
+    json_t *entries[] = {api, cli};
+    const char *ids[] = {api_id, cli_id}, *roles[] = {"sdk", "viewer"};
+    for (int k = 0; k < 2; k++) {
+        json_t *before = json_object_get(entries[k], "before");
+        json_t *after = json_object_get(entries[k], "after");
+        if (!json_is_object(before) || !json_is_object(after)) {
+            fail_msg("%s: before/after not documents: %s", k ? "cli" : "api",
+                     json_dumps(entries[k], JSON_COMPACT));
+        }
+        /* the same fields, in both */
+        assert_int_equal(json_object_size(before), 6);
+        assert_int_equal(json_object_size(after), 6);
+        for (size_t f = 0; f < 6; f++) {
+            assert_non_null(json_object_get(before, fields[f]));
+            assert_non_null(json_object_get(after, fields[f]));
+        }
+        assert_string_equal(json_string_value(json_object_get(before, "id")), ids[k]);
+        assert_string_equal(json_string_value(json_object_get(before, "role")), roles[k]);
+        assert_true(json_is_null(json_object_get(before, "revoked_at")));
+        assert_true(json_integer_value(json_object_get(after, "revoked_at")) > 0);
+        assert_int_equal(json_integer_value(json_object_get(after, "created_at")),
+                         json_integer_value(json_object_get(before, "created_at")));
+    }
+    json_decref(api);
+    json_decref(cli);
+    /* a key created by the CLI: the document the API's key.create records */
+    const char *const create[] = {"keys", "create",     "--role", "sdk", "--name",
+                                  "c2",   "--data-dir", d.dir,    NULL};
+    assert_int_equal(bunsen_run(&out, create), 0);
+    char created[40] = "";
+    const char *idl = strstr(out, "id:");
+    assert_non_null(idl);
+    assert_int_equal(sscanf(idl, "id: %39s", created), 1);
+    free(out);
+    json_t *made = audit_entry(&d, created, "key.create");
+    json_t *after = json_object_get(made, "after");
+    assert_true(json_is_null(json_object_get(made, "before")));
+    assert_int_equal(json_object_size(after), 6);
+    assert_string_equal(json_string_value(json_object_get(after, "name")), "c2");
+    assert_true(json_is_null(json_object_get(after, "revoked_at")));
+    json_decref(made);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 /* Every thread of the daemon has SIGINT, SIGTERM and SIGHUP blocked, so only the main
  * loop's sigtimedwait takes them. A database whose WAL holds 1,000 frames or more (after a
  * kill -9 under load) once started SQLite's checkpointer before they were blocked: a SIGHUP
@@ -981,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_backup_under_load),
         cmocka_unit_test(test_backup_onto_database_files),
         cmocka_unit_test(test_sighup),
+        cmocka_unit_test(test_cli_revoke_audit),
         cmocka_unit_test(test_signals_blocked_in_every_thread),
         cmocka_unit_test(test_cli_never_migrates),
         cmocka_unit_test(test_database_scheme_usage),
