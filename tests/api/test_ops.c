@@ -1054,6 +1054,12 @@ static void test_metrics(void **state)
     assert_int_equal(daemon_restart(&d, args), 0);
     free(scrape(d.port, NULL, &st));
     assert_int_equal(st, 401);
+    struct resp r;
+    char challenge[64] = "";
+    assert_int_equal(http_req(d.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_true(resp_header(&r, "WWW-Authenticate", challenge, sizeof(challenge)));
+    assert_string_equal(challenge, "Bearer realm=\"bunsen\"");
+    resp_free(&r);
     free(scrape(d.port, sdk, &st));
     assert_int_equal(st, 403);
     v = scrape(d.port, viewer, &st);
