@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bunsen/api.h"
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
 #include "bunsen/model.h"
@@ -132,9 +133,7 @@ static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
     if (store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
         return -1;
     }
-    json_t *a =
-        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ck->k.id, "name", ck->k.name, "role",
-                  ck->k.role, "prefix", ck->k.prefix, "created_at", (json_int_t)ck->k.created_at);
+    json_t *a = api_key_json(&ck->k); /* the document the API's key.create records */
     char *text = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(a);
     struct store_audit e = {.actor_id = ck->actor,
@@ -197,14 +196,25 @@ static int revoke_key_apply(struct store_tx *tx, void *arg, struct err *err)
     if (store_key_revoke(tx, rk->id, now, &rk->before, err) != 0) {
         return -1;
     }
+    /* the documents the API's key.revoke records: the key before, and after with revoked_at */
+    struct store_key after = rk->before;
+    after.revoked_at = now;
+    json_t *b = api_key_json(&rk->before), *a = api_key_json(&after);
+    char *before_text = b ? json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *after_text = a ? json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(b);
+    json_decref(a);
     struct store_audit e = {.actor_id = "cli",
                             .actor_name = "cli",
                             .action = "key.revoke",
                             .target_type = "key",
                             .target = rk->id,
-                            .before_json = NULL,
-                            .after_json = NULL};
-    return store_audit_append(tx, &e, err);
+                            .before_json = before_text,
+                            .after_json = after_text};
+    int rc = store_audit_append(tx, &e, err);
+    free(before_text);
+    free(after_text);
+    return rc;
 }
 
 static const char migrate_usage[] =
@@ -581,9 +591,70 @@ static const char backup_usage[] =
     "usage: bunsen backup DEST [--data-dir DIR]\n"
     "Write a consistent copy of DIR/bunsen.db to DEST with SQLite's online backup API, safe\n"
     "while the daemon serves and writes: the copy holds every write acknowledged before the\n"
-    "command started. DEST is replaced only by a complete, checked copy. Restore: stop the\n"
-    "daemon, copy DEST to DIR/bunsen.db, remove DIR/bunsen.db-wal and -shm, start it.\n"
+    "command started. DEST is replaced only by a complete, checked copy; it may not be the\n"
+    "database or a file beside it that belongs to it (-wal, -shm, -journal, .lock).\n"
+    "Restore: stop the daemon, copy DEST to DIR/bunsen.db, remove DIR/bunsen.db-wal and\n"
+    "-shm, start it.\n"
     "(PostgreSQL: use pg_dump or pg_basebackup; see README.)\n";
+
+/* The real path of p's directory entry: its directory's real path and its name (a link at p
+ * itself is not followed: a rename replaces the link). false when the directory cannot be
+ * resolved. */
+static bool entry_real(const char *p, char *out, size_t n)
+{
+    char dir[PATH_MAX], rdir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", p);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash != NULL ? p + (slash - dir) + 1 : p;
+    if (slash != NULL) {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    if (realpath(slash != NULL ? dir : ".", rdir) == NULL) {
+        return false;
+    }
+    int w = snprintf(out, n, "%s/%s", strcmp(rdir, "/") == 0 ? "" : rdir, base);
+    return w > 0 && (size_t)w < n;
+}
+
+/* The file of the database, or one of the files SQLite and the daemon keep beside it, that
+ * dest (or the dest.tmp the copy is written to first, then unlinked or renamed) names,
+ * however it is spelled (links, "..", a directory reached by two paths): the backup's rename
+ * over it would destroy acknowledged writes (a WAL replaced by a copy of the database). NULL
+ * when it names none. */
+static const char *backup_dest_clash(const char *db_file, const char *dest)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".lock"};
+    static const char *const what[] = {"the database", "its write-ahead log",
+                                       "its shared-memory "
+                                       "index",
+                                       "its rollback journal", "the daemon's lock file"};
+    char db[PATH_MAX], tmp[PATH_MAX + 8];
+    path_real(db_file, db, sizeof(db));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", dest);
+    const char *const paths[] = {dest, tmp};
+    for (size_t p = 0; p < 2; p++) {
+        char names[2][PATH_MAX];
+        int nn = 0;
+        if (path_real(paths[p], names[nn], sizeof(names[nn]))) {
+            nn++;
+        }
+        if (entry_real(paths[p], names[nn], sizeof(names[nn]))) {
+            nn++;
+        }
+        size_t dl = strlen(db);
+        for (int k = 0; k < nn; k++) {
+            if (strncmp(names[k], db, dl) != 0) {
+                continue;
+            }
+            for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+                if (strcmp(names[k] + dl, suffix[i]) == 0) {
+                    return what[i];
+                }
+            }
+        }
+    }
+    return NULL;
+}
 
 int cli_backup(int argc, char **argv)
 {
@@ -605,10 +676,12 @@ int cli_backup(int argc, char **argv)
         fprintf(stderr, "bunsen: no database at %s: %s\n", file, strerror(errno));
         return 1;
     }
-    char real_db[PATH_MAX], real_dest[PATH_MAX];
-    if (file != NULL && realpath(file, real_db) != NULL && realpath(dest, real_dest) != NULL &&
-        strcmp(real_db, real_dest) == 0) {
-        fprintf(stderr, "bunsen: %s is the database itself: back up to another file\n", dest);
+    const char *clash = file != NULL ? backup_dest_clash(file, dest) : NULL;
+    if (clash != NULL) {
+        fprintf(stderr,
+                "bunsen: %s is %s (or its .tmp would be): the copy would replace it; back up "
+                "to another file\n",
+                dest, clash);
         return 2;
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);

@@ -176,43 +176,8 @@ static int lock_sqlite_file(const struct config *cfg)
     /* named after the file itself, not the path given: a symbolic link to the database (or
      * a second path to its directory) got a lock of its own, and two daemons wrote one file */
     char real[PATH_MAX];
-    if (realpath(file, real) != NULL) {
-        file = real;
-    } else {
-        /* not created yet: the directory's real path and the name; of a link's target when
-         * the path is a link to a file not created yet (links to links: one level) */
-        char dir[PATH_MAX], rdir[PATH_MAX], target[PATH_MAX];
-        struct stat ls;
-        ssize_t tl = lstat(file, &ls) == 0 && S_ISLNK(ls.st_mode)
-                         ? readlink(file, target, sizeof(target) - 1)
-                         : -1;
-        if (tl > 0) {
-            target[tl] = '\0';
-            const char *ls_slash = strrchr(file, '/');
-            size_t dn = ls_slash != NULL ? (size_t)(ls_slash - file) + 1 : 0;
-            size_t tn = (size_t)tl;
-            if (target[0] != '/' && dn + tn < sizeof(dir)) { /* relative to the link's dir */
-                memcpy(dir, file, dn);
-                memcpy(dir + dn, target, tn + 1);
-                memcpy(target, dir, dn + tn + 1);
-            }
-            file = target;
-        }
-        snprintf(dir, sizeof(dir), "%s", file);
-        char *slash = strrchr(dir, '/');
-        const char *base = slash != NULL ? slash + 1 : file;
-        if (slash != NULL) {
-            *slash = '\0';
-        }
-        size_t dl, bl = strlen(base);
-        if (realpath(slash != NULL ? (dir[0] ? dir : "/") : ".", rdir) != NULL &&
-            (dl = strcmp(rdir, "/") == 0 ? 0 : strlen(rdir)) + bl + 2 < sizeof(real)) {
-            memcpy(real, rdir, dl);
-            real[dl] = '/';
-            memcpy(real + dl + 1, base, bl + 1);
-            file = real;
-        }
-    }
+    path_real(file, real, sizeof(real));
+    file = real;
     snprintf(path, sizeof(path), "%s.lock", file);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {

@@ -4,6 +4,7 @@
  */
 #include "bunsen/util.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -345,4 +348,49 @@ int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
     int rc = pthread_create(t, NULL, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+bool path_real(const char *file, char *out, size_t n)
+{
+    char real[PATH_MAX];
+    if (realpath(file, real) != NULL) {
+        snprintf(out, n, "%s", real);
+        return strlen(real) < n;
+    }
+    /* not created yet: the directory's real path and the name; of a link's target when the
+     * path is a link to a file not created yet (links to links: one level) */
+    char dir[PATH_MAX], rdir[PATH_MAX], target[PATH_MAX];
+    struct stat ls;
+    ssize_t tl = lstat(file, &ls) == 0 && S_ISLNK(ls.st_mode)
+                     ? readlink(file, target, sizeof(target) - 1)
+                     : -1;
+    if (tl > 0) {
+        target[tl] = '\0';
+        const char *ls_slash = strrchr(file, '/');
+        size_t dn = ls_slash != NULL ? (size_t)(ls_slash - file) + 1 : 0;
+        size_t tn = (size_t)tl;
+        if (target[0] != '/' && dn + tn < sizeof(dir)) { /* relative to the link's dir */
+            memcpy(dir, file, dn);
+            memcpy(dir + dn, target, tn + 1);
+            memcpy(target, dir, dn + tn + 1);
+        }
+        file = target;
+    }
+    snprintf(dir, sizeof(dir), "%s", file);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash != NULL ? slash + 1 : file;
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    size_t dl, bl = strlen(base);
+    if (realpath(slash != NULL ? (dir[0] ? dir : "/") : ".", rdir) != NULL &&
+        (dl = strcmp(rdir, "/") == 0 ? 0 : strlen(rdir)) + bl + 2 < sizeof(real) &&
+        dl + bl + 2 <= n) {
+        memcpy(out, rdir, dl);
+        out[dl] = '/';
+        memcpy(out + dl + 1, base, bl + 1);
+        return true;
+    }
+    snprintf(out, n, "%s", file);
+    return false;
 }

@@ -41,6 +41,11 @@ void api_keys_list(struct http_req *r);   /* GET    /api/v1/keys */
 void api_keys_revoke(struct http_req *r); /* DELETE /api/v1/keys/{id} */
 void api_me(struct http_req *r);          /* GET    /api/v1/me */
 void api_audit_list(struct http_req *r);  /* GET    /api/v1/audit */
+/* A key's document (API.md "Keys": id, name, role, prefix, created_at, revoked_at), new
+ * reference: the replies and the key.create / key.revoke audit entries' before and after, of
+ * the API and of `bunsen keys` alike. */
+struct store_key;
+json_t *api_key_json(const struct store_key *k);
 
 /* metrics.c: the metrics catalogue */
 void api_metrics_create(struct http_req *r); /* POST   /api/v1/metrics */

@@ -111,6 +111,13 @@ void http_server_stop(struct http_server *srv);
  * goes to the database and gets 401). Thread-safe. */
 void http_server_forget_keys(struct http_server *srv);
 
+/* Drop the cached verifications, fresh or expired, of every key not in active (n keys sorted
+ * by id with strcmp; borrowed): the daemon's once-a-second key check, so that a key revoked
+ * by another process is not accepted from the cache while the database is unreachable, even
+ * if it was not presented since. Thread-safe. */
+struct store_key;
+void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n);
+
 /* Counters for /metrics. */
 struct http_stats {
     uint64_t requests;

@@ -71,4 +71,12 @@ bool key_valid(const char *s);
  * the rule for user ids (max 256) and event names (max 128). */
 bool text_id_valid(const char *s, size_t len, size_t max);
 
+/* The path that names file's directory entry after every symbolic link: realpath(3) when
+ * file exists; else the real path of its directory and its name, and for a symbolic link to
+ * a file not created yet its target's (one level; relative to the link's directory). Two
+ * paths of one file, existing or to be created, give the same text. Writes out (n bytes,
+ * PATH_MAX or more) and returns true; when the directory cannot be resolved either, writes
+ * file (or the link's target) unresolved and returns false. */
+bool path_real(const char *file, char *out, size_t n);
+
 #endif

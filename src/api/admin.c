@@ -10,7 +10,7 @@
 #include "bunsen/auth.h"
 #include "bunsen/util.h"
 
-static json_t *key_json(const struct store_key *k)
+json_t *api_key_json(const struct store_key *k)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", k->id, "name", k->name, "role",
                           k->role, "prefix", k->prefix, "created_at", (json_int_t)k->created_at);
@@ -40,7 +40,7 @@ static int key_create_apply(struct store_tx *tx, struct api_write *w, struct err
     if (kc->enc[0] != '\0' && store_key_set_encryption(tx, kc->key.id, kc->enc, err) != 0) {
         return -1;
     }
-    json_t *after = key_json(&kc->key);
+    json_t *after = api_key_json(&kc->key);
     int rc = api_audit(tx, w->req, "key.create", "key", kc->key.id, NULL, after, err);
     json_decref(after);
     return rc;
@@ -49,7 +49,7 @@ static int key_create_apply(struct store_tx *tx, struct api_write *w, struct err
 static void key_create_render(struct api_write *w)
 {
     struct key_create *kc = (struct key_create *)w;
-    json_t *o = key_json(&kc->key);
+    json_t *o = api_key_json(&kc->key);
     json_object_set_new(o, "key", json_string(kc->secret));
     if (kc->enc[0] != '\0') {
         /* the GrowthBook SDK's decryptionKey for this key's payloads */
@@ -147,7 +147,7 @@ void api_keys_list(struct http_req *r)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(arr, key_json(&keys[i]));
+        json_array_append_new(arr, api_key_json(&keys[i]));
     }
     free(keys);
     http_reply_json(r, 200, json_pack("{s:o}", "keys", arr));
@@ -179,10 +179,10 @@ static int key_revoke_apply(struct store_tx *tx, struct api_write *w, struct err
                            kr->id);
         }
     }
-    json_t *before = key_json(&kr->before);
+    json_t *before = api_key_json(&kr->before);
     struct store_key after = kr->before;
     after.revoked_at = kr->now;
-    json_t *after_j = key_json(&after);
+    json_t *after_j = api_key_json(&after);
     int rc = api_audit(tx, w->req, "key.revoke", "key", kr->id, before, after_j, err);
     json_decref(before);
     json_decref(after_j);
@@ -196,7 +196,7 @@ static void key_revoke_render(struct api_write *w)
     api_sdk_streams_keys_changed(http_req_app(w->req));  /* and its streams end */
     struct store_key after = kr->before;
     after.revoked_at = kr->now;
-    http_reply_json(w->req, 200, key_json(&after));
+    http_reply_json(w->req, 200, api_key_json(&after));
 }
 
 static void free_write(struct api_write *w)

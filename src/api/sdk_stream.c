@@ -16,7 +16,8 @@
  * connection and a vanished client is noticed. Once a second, and at once after a
  * revocation through this daemon (api_sdk_streams_keys_changed), it also ends the streams
  * whose key is no longer active: a revoked key gets nothing more, as it gets 401 for every
- * request (a revocation on another daemon or by the CLI: within about a second). Request
+ * request (a revocation on another daemon or by the CLI: within about a second); the same
+ * check drops such keys from the HTTP layer's key cache, stream or none. Request
  * threads, the reload paths and the publisher.
  */
 #include <openssl/evp.h>
@@ -289,12 +290,15 @@ static void close_revoked(void *ctx, struct http_stream *st, void *user)
     }
 }
 
-/* End the streams of keys revoked (or deleted) since they subscribed. When the keys cannot
- * be read (the database is unreachable), every stream stays, as keys verified recently
- * keep authenticating then (SCALING.md). */
+/* Drop the cached verifications of keys revoked (or deleted), by this process or another,
+ * and end the streams of those keys. With no stream open too: a cached verification is what
+ * authenticates a key while the database is unreachable (SCALING.md), so one of a key revoked
+ * by `bunsen keys revoke` or another daemon must go while the database can still say so.
+ * When the keys cannot be read (the database is unreachable), the cache and every stream
+ * stay. */
 static void check_keys(struct app *app)
 {
-    if (app->http == NULL || http_server_stream_count(app->http) == 0) {
+    if (app->http == NULL) {
         return;
     }
     struct active_keys ak = {0};
@@ -304,7 +308,10 @@ static void check_keys(struct app *app)
         return;
     }
     qsort(ak.k, ak.n, sizeof(*ak.k), key_id_cmp);
-    http_server_each_stream(app->http, close_revoked, &ak);
+    http_server_retain_keys(app->http, ak.k, ak.n);
+    if (http_server_stream_count(app->http) > 0) {
+        http_server_each_stream(app->http, close_revoked, &ak);
+    }
     free(ak.k);
 }
 

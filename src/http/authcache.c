@@ -11,6 +11,12 @@
  * the clear puts nothing (the epoch); a revocation by `bunsen keys revoke`
  * in another process takes effect within the TTL. Striped mutexes; the critical sections copy a few
  * bytes.
+ *
+ * An entry outlives its TTL: while the database is unreachable it still authenticates for a
+ * while (authcache_get_stale). So an entry must not outlive its key either: a lookup that
+ * finds no active key empties the presented key's slot (authcache_forget), and the daemon's
+ * key check, once a second, empties the slots of keys no longer active (authcache_retain),
+ * whether or not they were presented since the revocation.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -116,6 +122,36 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
     s->key = *key;
     s->expires_ns = time_mono_ns() + AUTHCACHE_TTL_NS;
     pthread_mutex_unlock(mu);
+}
+
+void authcache_forget(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN])
+{
+    size_t i = slot_of(tag);
+    pthread_mutex_t *mu = &c->mu[i % AC_STRIPES];
+    pthread_mutex_lock(mu);
+    struct ac_slot *s = &c->slots[i];
+    if (s->expires_ns != 0 && sodium_memcmp(s->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+        s->expires_ns = 0;
+    }
+    pthread_mutex_unlock(mu);
+}
+
+size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key *k, void *ctx),
+                        void *ctx)
+{
+    size_t dropped = 0;
+    for (int k = 0; k < AC_STRIPES; k++) {
+        pthread_mutex_lock(&c->mu[k]);
+        for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {
+            /* expired entries too: they are the ones an outage would still accept */
+            if (c->slots[i].expires_ns != 0 && !keep(&c->slots[i].key, ctx)) {
+                c->slots[i].expires_ns = 0;
+                dropped++;
+            }
+        }
+        pthread_mutex_unlock(&c->mu[k]);
+    }
+    return dropped;
 }
 
 void authcache_clear(struct authcache *c)

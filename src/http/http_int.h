@@ -138,6 +138,13 @@ uint64_t authcache_epoch(struct authcache *c);
  * lookup): a lookup that raced a revocation must not put the revoked key back. */
 void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    const struct store_key *key, uint64_t epoch);
+/* Empty tag's entry, expired or not (a lookup found no active key for it: a stale entry
+ * must not authenticate it during an outage). */
+void authcache_forget(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN]);
+/* Empty every entry, expired or not, whose key keep(key, ctx) refuses (called under a stripe
+ * mutex: it must not call back into the cache). Returns the number emptied. */
+size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key *k, void *ctx),
+                        void *ctx);
 void authcache_clear(struct authcache *c);
 
 #endif

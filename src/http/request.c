@@ -176,6 +176,10 @@ void http_reply_err(struct http_req *r, const struct err *err)
     if (code == ERR_UNAVAILABLE) {
         http_reply_header(r, "Retry-After", "1"); /* transient: queue full, disk, lock */
     }
+    if (code == ERR_UNAUTH) {
+        /* RFC 9110 11.6.1: a 401 says how to authenticate; every 401 is made here */
+        http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"bunsen\"");
+    }
 }
 
 void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,

@@ -134,7 +134,8 @@ static bool authenticate(struct http_req *r)
     if (!cached &&
         (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0)) {
         /* the database is unreachable (failover): a key verified in the last 10 minutes
-         * still authenticates, so reads from memory (/assign) keep answering */
+         * still authenticates, so reads from memory (/assign) keep answering, unless it was
+         * found revoked since (a lookup here, or the once-a-second key check) */
         if (err.code == ERR_UNAVAILABLE &&
             authcache_get_stale(r->srv->keys, tag, 600ull * 1000000000ull, &k)) {
             goto authenticated;
@@ -142,6 +143,11 @@ static bool authenticate(struct http_req *r)
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
+            /* no active key: a verification cached before the revocation must not
+             * authenticate it again in an outage (the stale read above) */
+            if (len <= KEY_MAX_LEN) {
+                authcache_forget(r->srv->keys, tag);
+            }
             http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked API key");
         }
         return false;
@@ -641,6 +647,35 @@ void http_server_forget_keys(struct http_server *srv)
 {
     if (srv != NULL) {
         authcache_clear(srv->keys);
+    }
+}
+
+struct active_keys {
+    const struct store_key *k;
+    size_t n;
+};
+
+static int key_id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct store_key *)a)->id, ((const struct store_key *)b)->id);
+}
+
+static bool key_is_active(const struct store_key *k, void *ctx)
+{
+    const struct active_keys *ak = ctx;
+    return ak->n > 0 && bsearch(k, ak->k, ak->n, sizeof(*ak->k), key_id_cmp) != NULL;
+}
+
+void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n)
+{
+    if (srv == NULL) {
+        return;
+    }
+    struct active_keys ak = {active, n};
+    size_t dropped = authcache_retain(srv->keys, key_is_active, &ak);
+    if (dropped > 0) {
+        log_json(LOG_DEBUG, "dropped cached verifications of keys no longer active",
+                 json_pack("{s:I}", "keys", (json_int_t)dropped));
     }
 }
 

@@ -3,7 +3,8 @@
  * multi-host conninfo (target_session_attrs=read-write). Under ingestion load the primary
  * stops (immediate mode); while no writable database is reachable /readyz answers 503,
  * writes 503 with Retry-After, and /assign without logging keeps answering; the standby is
- * promoted, the daemons continue on it, and every acknowledged batch is there.
+ * promoted, the daemons continue on it, and every acknowledged batch is there. A key
+ * revoked by the CLI is not taken back from the key cache while the server is down.
  * Skipped when the API tests run on SQLite (tests/pg/api.sh runs them on PostgreSQL). */
 #include "harness.h"
 
@@ -413,11 +414,98 @@ static void test_hung_server(void **state_)
     assert_int_equal(stored_h3, 1);
 }
 
+/* Keys verified in the last 10 minutes authenticate from the cache while the database is
+ * unreachable, so that /assign keeps answering. That once included keys revoked by
+ * `bunsen keys revoke` (or another daemon): one this daemon had looked up and found revoked
+ * (the 401 left its cached verification), and one not presented since the revocation. Both
+ * answered 200 on /assign and OFREP once the server stopped. Now a lookup that finds no
+ * active key forgets the key, and the once-a-second key check drops keys no longer active
+ * from the cache: 503 for both, while a key still active keeps answering. */
+static void test_revoked_key_in_outage(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip(); /* tests/api/test_ops.c test_revoked_key_in_outage: the SQLite outage */
+    }
+    char rdir[128];
+    snprintf(rdir, sizeof(rdir), "/tmp/bunsen-rk-XXXXXX");
+    assert_non_null(mkdtemp(rdir));
+    if (getuid() == 0) {
+        assert_int_equal(system(fmt("chmod 755 '%s'", rdir)), 0);
+    }
+    char server[256];
+    assert_int_equal(cluster(server, sizeof(server), fmt("start '%s/p'", rdir)), 0);
+    PGconn *c = PQconnectdb(server);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "CREATE DATABASE revoked"));
+    PQfinish(c);
+    char url[300];
+    snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d/revoked?connect_timeout=2",
+             port_of(server));
+    struct daemon d;
+    const char *extra[] = {"--db-timeout", "2", NULL};
+    assert_int_equal(daemon_start_db(&d, url, extra), 0);
+    char keys[3][64], ids[3][40];
+    for (int i = 0; i < 3; i++) {
+        int st = 0;
+        json_t *j = http_json(d.port, "POST", "/api/v1/keys", d.admin_key,
+                              fmt("{\"name\":\"k%d\",\"role\":\"sdk\"}", i), &st);
+        assert_int_equal(st, 201);
+        snprintf(keys[i], sizeof(keys[i]), "%s", json_string_value(json_object_get(j, "key")));
+        snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(j, "id")));
+        json_decref(j);
+    }
+    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                               "{\"key\":\"rx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+                     201);
+    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments/rx/start", d.admin_key, NULL),
+                     200);
+    const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"rx\"],\"log_exposure\":false}";
+    const char *ofrep = "{\"context\":{\"targetingKey\":\"u1\"}}";
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(status_of(d.port, "POST", "/api/v1/assign", keys[i], assign), 200);
+    }
+    /* keys 0 (presented after the revocation) and 1 (not) revoked by the CLI; 2 stays */
+    for (int i = 0; i < 2; i++) {
+        char *out = NULL;
+        const char *const rv[] = {"keys", "revoke", ids[i], "--database", url, NULL};
+        if (bunsen_run(&out, rv) != 0) {
+            fail_msg("keys revoke: %s", out);
+        }
+        free(out);
+    }
+    sleep_ms(1500); /* the cache's 1 s */
+    int seen_up = status_of(d.port, "POST", "/api/v1/assign", keys[0], assign);
+    int kept_up = status_of(d.port, "POST", "/api/v1/assign", keys[2], assign);
+    assert_int_equal(cluster(NULL, 0, fmt("stop '%s/p' immediate", rdir)), 0);
+    int down[3][2];
+    for (int i = 0; i < 3; i++) {
+        down[i][0] = status_of(d.port, "POST", "/api/v1/assign", keys[i], assign);
+        down[i][1] = status_of(d.port, "POST", "/ofrep/v1/evaluate/flags/rx", keys[i], ofrep);
+    }
+    fprintf(stderr,
+            "# revoked keys in an outage: presented after the revocation %d, then /assign %d, "
+            "OFREP %d; not presented: /assign %d, OFREP %d; an active key: %d, %d\n",
+            seen_up, down[0][0], down[0][1], down[1][0], down[1][1], down[2][0], down[2][1]);
+    daemon_stop(&d);
+    daemon_cleanup(&d);
+    assert_int_equal(system(fmt("rm -rf '%s'", rdir)), 0);
+    assert_int_equal(seen_up, 401);
+    assert_int_equal(kept_up, 200);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(down[i][0], 503);
+        assert_int_equal(down[i][1], 503);
+    }
+    assert_int_equal(down[2][0], 200); /* the outage still serves keys that are active */
+    assert_int_equal(down[2][1], 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_promote_standby_under_load),
         cmocka_unit_test(test_hung_server),
+        cmocka_unit_test(test_revoked_key_in_outage),
     };
     return cmocka_run_group_tests_name("api_failover", tests, NULL, NULL);
 }

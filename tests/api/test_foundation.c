@@ -97,6 +97,56 @@ static void test_unauthenticated(void **state)
     resp_free(&r);
 }
 
+/* Every 401 says how to authenticate (RFC 9110 11.6.1: a 401 carries WWW-Authenticate); none
+ * did. The key routes (no key, a bad scheme, an unknown key, with a body too), an sdk key in
+ * the path (GrowthBook payload, SSE, remote evaluation) and OFREP. A 403 (a key of the wrong
+ * role) does not. */
+static void expect_challenge(struct resp *r, const char *what)
+{
+    char v[128] = "";
+    if (r->status != 401 || !resp_header(r, "WWW-Authenticate", v, sizeof(v)) ||
+        strcmp(v, "Bearer realm=\"bunsen\"") != 0) {
+        fail_msg("%s: status %d, WWW-Authenticate '%s'", what, r->status, v);
+    }
+    resp_free(r);
+}
+
+static void test_www_authenticate(void **state)
+{
+    (void)state;
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", NULL, NULL, &r), 0);
+    expect_challenge(&r, "no key");
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", "bsn_garbage", NULL, &r), 0);
+    expect_challenge(&r, "unknown key");
+    const char raw[] = "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\n"
+                       "Connection: close\r\n\r\n";
+    assert_int_equal(http_raw(D.port, raw, sizeof(raw) - 1, &r), 0);
+    expect_challenge(&r, "Basic scheme");
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/events", "bsn_garbage",
+                              "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}]}", &r),
+                     0);
+    expect_challenge(&r, "unknown key with a body");
+    assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/x", "bsn_garbage",
+                              "{\"context\":{\"targetingKey\":\"u\"}}", &r),
+                     0);
+    expect_challenge(&r, "OFREP");
+    assert_int_equal(http_req(D.port, "GET", "/api/features/bsn_garbage", NULL, NULL, &r), 0);
+    expect_challenge(&r, "features payload");
+    assert_int_equal(http_req(D.port, "GET", "/sub/bsn_garbage", NULL, NULL, &r), 0);
+    expect_challenge(&r, "SSE");
+    assert_int_equal(http_req(D.port, "POST", "/api/eval/bsn_garbage", NULL,
+                              "{\"attributes\":{\"id\":\"u\"}}", &r),
+                     0);
+    expect_challenge(&r, "remote evaluation");
+    char sdk[64];
+    make_key("sdk", sdk, sizeof(sdk), NULL, 0);
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", sdk, NULL, &r), 0);
+    assert_int_equal(r.status, 403);
+    assert_false(resp_header(&r, "WWW-Authenticate", (char[8]){0}, 8));
+    resp_free(&r);
+}
+
 static void test_role_matrix(void **state)
 {
     (void)state;
@@ -673,6 +723,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_unauthenticated),
+        cmocka_unit_test(test_www_authenticate),
         cmocka_unit_test(test_role_matrix),
         cmocka_unit_test(test_keys_lifecycle),
         cmocka_unit_test(test_audit),

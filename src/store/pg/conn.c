@@ -355,12 +355,14 @@ static int refused(struct pg_conn *c, long long rows, struct err *err)
                    "%lld locks of this write are held by another write: it runs again", rows);
 }
 
-/* What an error names: what, and when sql is known its first words ("query \"UPDATE
- * user_metrics um SET ...\""), so that a failed statement of a group says which it was. */
-static const char *stmt_label(const char *what, const char *sql, char *buf, size_t cap)
+/* A failed statement's error names it by what alone ("query", "prepare"): replies carry the
+ * error (an sdk key's write, /readyz), and no SQL goes to callers. An unexpected failure
+ * (ERR_INTERNAL) is logged with the statement's first words ("UPDATE user_metrics um SET
+ * ..."), so that the log says which statement of a group it was. Returns rc. */
+static int stmt_failed(const char *sql, const struct err *err, int rc)
 {
-    if (sql == NULL) {
-        return what;
+    if (sql == NULL || err->code != ERR_INTERNAL) {
+        return rc;
     }
     size_t n = strcspn(sql, "\n");
     const size_t max = 40;
@@ -372,8 +374,11 @@ static const char *stmt_label(const char *what, const char *sql, char *buf, size
         }
         n = n > 0 ? n : max;
     }
-    snprintf(buf, cap, "%s \"%.*s%s\"", what, (int)n, sql, cut ? " ..." : "");
-    return buf;
+    char first[64];
+    snprintf(first, sizeof(first), "%.*s%s", (int)n, sql, cut ? " ..." : "");
+    log_json(LOG_ERROR, "PostgreSQL statement failed",
+             json_pack("{s:s, s:s}", "statement", first, "error", err->msg));
+    return rc;
 }
 
 static void prefetch_reset(struct pg_prefetch *f)
@@ -483,8 +488,7 @@ static int pipe_send(struct pg_conn *c, const char *sql, int n, const char *cons
     char name[16];
     snprintf(name, sizeof(name), "s%d", slot);
     if (PQsendQueryPrepared(c->pg, name, n, values, lengths, formats, 0) != 1) {
-        char label[96];
-        return pg_fail(c, NULL, stmt_label("query", sql, label, sizeof(label)), err);
+        return stmt_failed(sql, err, pg_fail(c, NULL, "query", err));
     }
     return 0;
 }
@@ -537,21 +541,21 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         bool off =
             ok && !p->refusals && p->expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != p->expect;
         other = other || !ok || off;
-        char label[96]; /* filled only for an error */
         if (ok && p->refusals && PQntuples(r) > 0) {
             /* no server error: what followed ran, reads only (pg_defer reads this first) */
             refusal = true;
             rc = rc == 0 ? refused(c, PQntuples(r), err) : rc;
         } else if (rc == 0 && off) {
-            err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected",
-                    stmt_label(p->what, p->sql, label, sizeof(label)), PQcmdTuples(r), p->expect);
-            rc = -1;
+            err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected", p->what,
+                    PQcmdTuples(r), p->expect);
+            rc = stmt_failed(p->sql, err, -1);
         } else if (rc == 0 && !ok && st == PGRES_PIPELINE_ABORTED) {
-            rc = err_set(err, ERR_INTERNAL, NULL, "%s: skipped after a failure",
-                         stmt_label(p->what, p->sql, label, sizeof(label)));
+            rc = stmt_failed(
+                p->sql, err,
+                err_set(err, ERR_INTERNAL, NULL, "%s: skipped after a failure", p->what));
         } else if (rc == 0 && !ok) {
-            pg_fail(c, r, stmt_label(p->what, p->sql, label, sizeof(label)), err);
-            rc = -1;
+            pg_fail(c, r, p->what, err);
+            rc = stmt_failed(p->sql, err, -1);
         }
         if (want != NULL && i == n - 1 && rc == 0) {
             *want = r;
@@ -656,8 +660,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
         st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char label[96];
-        pg_fail(c, r, stmt_label("query", sql, label, sizeof(label)), err);
+        stmt_failed(sql, err, pg_fail(c, r, "query", err));
         PQclear(r);
         return NULL;
     }
@@ -739,9 +742,10 @@ int pg_defer(struct pg_conn *c, const char *sql, int n, const char *const *value
         }
         int rc = 0;
         if (expect >= 0 && strtoll(PQcmdTuples(r), NULL, 10) != expect) {
-            char label[96];
-            rc = err_set(err, ERR_INTERNAL, NULL, "%s: %s rows changed, %lld expected",
-                         stmt_label("query", sql, label, sizeof(label)), PQcmdTuples(r), expect);
+            rc = stmt_failed(sql, err,
+                             err_set(err, ERR_INTERNAL, NULL,
+                                     "query: %s rows changed, %lld expected", PQcmdTuples(r),
+                                     expect));
         }
         PQclear(r);
         return rc;

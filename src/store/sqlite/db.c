@@ -263,6 +263,22 @@ int sqlite_file_check(struct sqlite_store *s, struct err *err)
                    "daemon, put the database back (README \"Restore\") and start it");
 }
 
+/* A read connection opens on a request's thread, so its error reaches the reply, which may go
+ * to anyone (an sdk key in the path, no key at all): the path of the database and SQLite's
+ * text go to the log (at most every 10 s: an outage fails every request), the reply says what
+ * happened only (docs/SECURITY.md "What public replies say"). */
+static void reader_open_failed(struct err *err)
+{
+    static _Atomic int64_t last_ms;
+    int64_t now = time_now_ms(), last = atomic_load(&last_ms);
+    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
+        log_json(LOG_ERROR, "cannot open a read connection to the database",
+                 json_pack("{s:s}", "error", err->msg));
+    }
+    enum err_code code = err->code;
+    err_set(err, code, NULL, "cannot open the database (the daemon's log has the reason)");
+}
+
 struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
 {
     struct sqlite_store *s = sqlite_be(store);
@@ -273,6 +289,7 @@ struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
     }
     c = sqlite_conn_open(s->path, true, err);
     if (c == NULL) {
+        reader_open_failed(err);
         return NULL;
     }
     pthread_mutex_lock(&s->readers_mu);
