@@ -78,7 +78,7 @@ static const char help_serve[] =
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
     "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
     "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web,\n"
-    "                            <bin>/../share/bunsen/web, PREFIX/share/bunsen/web, ./web)\n"
+    "                            <bin>/../share/bunsen/web, ./web)\n"
     "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs)\n"
     "  --log-level L             debug|info|warn|error (BUNSEN_LOG_LEVEL, default info)\n"
     "  --body-max BYTES          request body cap (BUNSEN_BODY_MAX, default 1048576)\n"
