@@ -224,13 +224,26 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
             fputs(usage, stdout);
             return -1;
         }
+        /* --opt VALUE or --opt=VALUE, as the shared options (config_parse_flag) */
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t alen = eq != NULL ? (size_t)(eq - a) : strlen(a);
         const struct cli_opt *o = opts;
-        while (o != NULL && o->flag != NULL && strcmp(o->flag, a) != 0) {
+        while (o != NULL && o->flag != NULL &&
+               (strlen(o->flag) != alen || strncmp(o->flag, a, alen) != 0)) {
             o++;
         }
         if (o != NULL && o->flag != NULL) {
+            if (o->on != NULL && eq != NULL) {
+                fprintf(stderr, "bunsen: %s takes no value\n", o->flag);
+                return 2;
+            }
             if (o->on != NULL) {
                 *o->on = true;
+                i++;
+                continue;
+            }
+            if (eq != NULL) {
+                *o->value = eq + 1;
                 i++;
                 continue;
             }
@@ -578,12 +591,13 @@ int cli_compact(int argc, char **argv)
 }
 
 static const char backup_usage[] =
-    "usage: bunsen backup DEST [--data-dir DIR]\n"
+    "usage: bunsen backup DEST [--data-dir DIR] [--database PATH]\n"
     "Write a consistent copy of DIR/bunsen.db to DEST with SQLite's online backup API, safe\n"
     "while the daemon serves and writes: the copy holds every write acknowledged before the\n"
     "command started. DEST is replaced only by a complete, checked copy. Restore: stop the\n"
     "daemon, copy DEST to DIR/bunsen.db, remove DIR/bunsen.db-wal and -shm, start it.\n"
-    "(PostgreSQL: use pg_dump or pg_basebackup; see README.)\n";
+    "--database: the SQLite file to copy instead of DIR/bunsen.db (PostgreSQL: use pg_dump\n"
+    "or pg_basebackup; see README).\n";
 
 int cli_backup(int argc, char **argv)
 {

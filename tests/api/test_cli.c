@@ -2,7 +2,14 @@
  * The command line as an operator meets it (review of operations):
  * - `bunsen backup` interrupted during the copy (SIGTERM, SIGINT, SIGHUP: a ^C, a cron or
  *   systemd timeout) removes DEST.tmp and DEST.tmp-journal and exits 1 (both were left
- *   behind); a stale pair from a SIGKILL is removed by the next backup, which succeeds.
+ *   behind); a stale pair from a SIGKILL is removed by the next backup, which succeeds;
+ * - every option each subcommand's --help lists is in bunsen(1) (docs/bunsen.1), and every
+ *   serve option in README's table: they drifted (results --alpha, --cuped; serve
+ *   --rebuild-*, --exposure-cache; README without --rate-limit-assign and others);
+ * - a subcommand's own options take --opt=VALUE as the shared ones do (--role=sdk,
+ *   --format=csv, --horizon-days=400 were unknown arguments); a flag without a value
+ *   refuses one (--all=1, exit 2).
+ * Run from the repository root (make test does), for docs/ and README.md.
  */
 #include "harness.h"
 
@@ -167,10 +174,140 @@ static void test_backup_interrupted(void **state)
     daemon_cleanup(&d);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fail_msg("cannot read %s (run from the repository root): %s", path, strerror(errno));
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = calloc(1, (size_t)n + 1);
+    size_t got = fread(text, 1, (size_t)n, f);
+    text[got] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* text with roff's escaped hyphens ("\-") as plain ones, in place */
+static void unescape_hyphens(char *text)
+{
+    char *w = text;
+    for (const char *r = text; *r != '\0'; r++) {
+        if (r[0] == '\\' && r[1] == '-') {
+            continue;
+        }
+        *w++ = *r;
+    }
+    *w = '\0';
+}
+
+/* Whether text holds the option opt as a whole word (not the start of a longer one). */
+static bool has_option(const char *text, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = strstr(text, opt); p != NULL; p = strstr(p + 1, opt)) {
+        char next = p[n];
+        if (!(next == '-' || (next >= 'a' && next <= 'z') || (next >= '0' && next <= '9'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_help_options_documented(void **state)
+{
+    (void)state;
+    char *man = slurp("docs/bunsen.1");
+    unescape_hyphens(man);
+    char *readme = slurp("README.md");
+    static const char *const cmds[] = {"serve",   "migrate", "keys",   "results",
+                                       "compact", "backup",  "version"};
+    int checked = 0;
+    for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+        char *out = NULL;
+        const char *const args[] = {cmds[c], "--help", NULL};
+        assert_int_equal(bunsen_run(&out, args), 0);
+        for (const char *p = strstr(out, "--"); p != NULL; p = strstr(p, "--")) {
+            char opt[64];
+            size_t n = 2;
+            while (n < sizeof(opt) - 1 &&
+                   (p[n] == '-' || (p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9'))) {
+                n++;
+            }
+            memcpy(opt, p, n);
+            opt[n] = '\0';
+            p += n;
+            if (n < 4) {
+                continue;
+            }
+            checked++;
+            if (!has_option(man, opt)) {
+                fail_msg("bunsen %s --help lists %s, which docs/bunsen.1 does not", cmds[c], opt);
+            }
+            if (strcmp(cmds[c], "serve") == 0 && strcmp(opt, "--help") != 0 &&
+                !has_option(readme, fmt("`%s", opt))) {
+                fail_msg("bunsen serve --help lists %s, which README's option table does not", opt);
+            }
+        }
+        free(out);
+    }
+    print_message("# %d options of --help found in bunsen(1)\n", checked);
+    assert_true(checked > 40);
+    free(man);
+    free(readme);
+}
+
+/* `bunsen keys create --role=sdk --name=ci`, `keys list --all`, `results KEY
+ * --format=csv`, `compact --horizon-days=400`: each subcommand option takes --opt=VALUE. */
+static void test_option_equals_value(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    int st = 0;
+    json_decref(http_json(d.port, "POST", "/api/v1/metrics", d.admin_key,
+                          "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\"}", &st));
+    assert_int_equal(st, 201);
+    json_decref(http_json(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                          "{\"key\":\"eq\",\"variants\":[{\"key\":\"control\"},"
+                          "{\"key\":\"green\"}],\"metrics\":[\"m\"]}",
+                          &st));
+    assert_int_equal(st, 201);
+    char *out = NULL;
+    const char *const create[] = {"keys",       "create", "--role=sdk", "--name=ci-key",
+                                  "--data-dir", d.dir,    NULL};
+    assert_int_equal(bunsen_run(&out, create), 0);
+    assert_non_null(strstr(out, "role: sdk"));
+    free(out);
+    const char *const list[] = {"keys", "list", "--all", "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, list), 0);
+    assert_non_null(strstr(out, "ci-key"));
+    free(out);
+    const char *const all_value[] = {"keys", "list", "--all=1", "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, all_value), 2);
+    assert_non_null(strstr(out, "--all takes no value"));
+    free(out);
+    const char *const results[] = {
+        "results",           "eq",         "--format=csv", "--alpha=0.1", "--cuped=false",
+        "--method=bayesian", "--data-dir", d.dir,          NULL};
+    assert_int_equal(bunsen_run(&out, results), 0);
+    assert_non_null(strstr(out, "experiment,"));
+    free(out);
+    const char *const compact[] = {"compact", "--horizon-days=400", "--data-dir", d.dir, NULL};
+    assert_int_equal(bunsen_run(&out, compact), 0);
+    free(out);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_interrupted),
+        cmocka_unit_test(test_help_options_documented),
+        cmocka_unit_test(test_option_equals_value),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
