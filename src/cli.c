@@ -485,7 +485,8 @@ static const char compact_usage[] =
     "than N days (default 400, at least 15, and at least every metric's CUPED look-back plus 7\n"
     "days) of users in no live experiment. Results do not change, unless an exposure arrives\n"
     "more than N days minus the longest look-back after its timestamp (7 days at the least\n"
-    "N): its pre-period then misses the removed events. Safe while the daemon runs.\n";
+    "N): its pre-period then misses the removed events. Safe while the daemon runs. A\n"
+    "database that fails the integrity check serve makes at start is left alone (exit 1).\n";
 
 /* how late an exposure may arrive (after its timestamp) without finding its pre-period
  * compacted: the horizon keeps this beyond the longest CUPED look-back */
@@ -534,6 +535,18 @@ int cli_compact(int argc, char **argv)
     struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
+    }
+    /* the check serve makes before it serves (bounded: 10 s of quick_check on SQLite):
+     * deleting rows from a corrupt database can only make it worse, and serve refuses it */
+    int check = store_check(s, 10000, &err);
+    if (check < 0) {
+        fprintf(stderr, "bunsen: cannot compact: %s\n", err.msg);
+        store_close(s);
+        return 1;
+    }
+    if (check == 1) {
+        fprintf(stderr, "bunsen: the integrity check did not finish within 10 s; compacting "
+                        "without it\n");
     }
     /* a user exposed tomorrow reads the events of its metrics' CUPED look-back before the
      * exposure: the horizon must reach past the longest one, or compaction takes covariate
