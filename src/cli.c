@@ -271,8 +271,10 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
         }
     }
     /* a bad BUNSEN_* value matters only when the command uses it and no flag overrode it:
-     * every command uses these two; serve checks the rest itself */
+     * every command uses these two, and --db-timeout on PostgreSQL (cli_open_store; it ran
+     * with the default); serve checks the rest itself */
     static const char *const used[] = {"--data-dir", "--database", NULL};
+    static const char *const used_pg[] = {"--db-timeout", NULL};
     if (config_env_error(cfg, used, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return 2;
@@ -281,7 +283,8 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
      * creates the data directory (serve and migrate did, then exited 1) */
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
-    if (store_url_check(path, &err) != 0) {
+    if (store_url_check(path, &err) != 0 ||
+        (store_url_sqlite_file(path) == NULL && config_env_error(cfg, used_pg, &err) != 0)) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return 2;
     }

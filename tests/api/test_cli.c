@@ -9,6 +9,12 @@
  * - a subcommand's own options take --opt=VALUE as the shared ones do (--role=sdk,
  *   --format=csv, --horizon-days=400 were unknown arguments); a flag without a value
  *   refuses one (--all=1, exit 2).
+ * - usage errors exit 2 and touch nothing: `bunsen version extra` and `version --bogus`
+ *   (exit 0, printing the version); `serve --log-file F --metrics-auth nope` (exit 2 after
+ *   creating F); a bad --listen or --metrics-auth from its BUNSEN_* variable names the
+ *   variable (it named the flag); BUNSEN_DB_TIMEOUT=abc with a PostgreSQL --database stops
+ *   keys/results/... (they ran with the default), and stops nothing on SQLite, which does
+ *   not use it.
  * Run from the repository root (make test does), for docs/ and README.md.
  */
 #include "harness.h"
@@ -302,12 +308,94 @@ static void test_option_equals_value(void **state)
     daemon_cleanup(&d);
 }
 
+/* bunsen args with VAR=value in its environment (NULL: none); exit code, *out its output. */
+static int run_env(const char *var, const char *value, char **out, const char *const *args)
+{
+    if (var != NULL) {
+        setenv(var, value, 1);
+    }
+    int rc = bunsen_run(out, args);
+    if (var != NULL) {
+        unsetenv(var);
+    }
+    return rc;
+}
+
+static void expect_usage_error(const char *var, const char *value, const char *const *args,
+                               const char *says, const char *not_says)
+{
+    char *out = NULL;
+    int rc = run_env(var, value, &out, args);
+    if (rc != 2 || strstr(out, says) == NULL ||
+        (not_says != NULL && strstr(out, not_says) != NULL)) {
+        fail_msg("bunsen %s ... (%s=%s): exit %d, expected 2 saying '%s'%s%s: %s", args[0],
+                 var ? var : "-", var ? value : "", rc, says, not_says ? " and not " : "",
+                 not_says ? not_says : "", out);
+    }
+    free(out);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-cli-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = NULL;
+    const char *const version[] = {"version", NULL};
+    assert_int_equal(bunsen_run(&out, version), 0);
+    assert_non_null(strstr(out, "bunsen "));
+    free(out);
+    const char *const version_help[] = {"version", "--help", NULL};
+    assert_int_equal(bunsen_run(NULL, version_help), 0);
+    const char *const version_extra[] = {"version", "extra", NULL};
+    expect_usage_error(NULL, NULL, version_extra, "unknown argument 'extra'", NULL);
+    const char *const version_bogus[] = {"version", "--bogus", NULL};
+    expect_usage_error(NULL, NULL, version_bogus, "unknown argument '--bogus'", NULL);
+
+    /* every option checked before anything is touched: the log file, the data directory */
+    char log[300], data[300];
+    snprintf(log, sizeof(log), "%s/lf.log", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *const bad_auth[] = {"serve", "--port",     "0",  "--log-file",
+                                    log,     "--data-dir", data, "--metrics-auth",
+                                    "nope",  NULL};
+    expect_usage_error(NULL, NULL, bad_auth, "--metrics-auth", NULL);
+    const char *const bad_listen[] = {"serve",      "--port", "0",        "--log-file", log,
+                                      "--data-dir", data,     "--listen", "bogus",      NULL};
+    expect_usage_error(NULL, NULL, bad_listen, "--listen: 'bogus'", NULL);
+    const char *const serve[] = {"serve", "--port",     "0",  "--log-file",
+                                 log,     "--data-dir", data, NULL};
+    expect_usage_error("BUNSEN_METRICS_AUTH", "nope", serve, "BUNSEN_METRICS_AUTH", "--metrics");
+    /* the value came from the variable: the message names it, not the flag */
+    expect_usage_error("BUNSEN_LISTEN", "bogus", serve, "BUNSEN_LISTEN: 'bogus'", "--listen");
+    if (access(log, F_OK) == 0 || access(data, F_OK) == 0) {
+        fail_msg("a usage error of serve left %s%s", access(log, F_OK) == 0 ? log : "",
+                 access(data, F_OK) == 0 ? data : "");
+    }
+
+    /* --db-timeout is used by every command on PostgreSQL: a bad variable stops it there */
+    const char *const pg_list[] = {"keys", "list", "--database",
+                                   "postgresql://127.0.0.1:1/none?connect_timeout=1", NULL};
+    expect_usage_error("BUNSEN_DB_TIMEOUT", "abc", pg_list, "BUNSEN_DB_TIMEOUT", NULL);
+    /* and on SQLite, which does not use it, stops nothing */
+    char db[300];
+    snprintf(db, sizeof(db), "%s/sqlite", dir);
+    const char *const migrate[] = {
+        "migrate", "--data-dir", db, "--database", fmt("%s/bunsen.db", db), NULL};
+    assert_int_equal(bunsen_run(NULL, migrate), 0);
+    const char *const list[] = {"keys", "list", "--database", fmt("%s/bunsen.db", db), NULL};
+    assert_int_equal(run_env("BUNSEN_DB_TIMEOUT", "abc", &out, list), 0);
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_interrupted),
         cmocka_unit_test(test_help_options_documented),
         cmocka_unit_test(test_option_equals_value),
+        cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
