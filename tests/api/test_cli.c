@@ -32,6 +32,16 @@
 #include <time.h>
 #include <unistd.h>
 
+static struct daemon D; /* the test's daemon: stopped by cleanup() even when a check fails */
+
+static int cleanup(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    memset(&D, 0, sizeof(D));
+    return 0;
+}
+
 static const char *bin(void)
 {
     const char *b = getenv("BUNSEN_BIN");
@@ -129,18 +139,17 @@ static void test_backup_interrupted(void **state)
     if (harness_on_postgres()) {
         skip(); /* bunsen backup copies SQLite files */
     }
-    struct daemon d;
-    assert_int_equal(daemon_start(&d, NULL), 0);
-    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    assert_int_equal(daemon_stop(&D), 0);
     int mb = 64;
-    pad_database(&d, mb);
+    pad_database(&D, mb);
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++) {
         bool done = false;
         for (int tries = 0; tries < 4 && !done; tries++) {
-            done = backup_interrupted(&d, sigs[k]);
+            done = backup_interrupted(&D, sigs[k]);
             if (!done && mb < 512) {
-                pad_database(&d, mb);
+                pad_database(&D, mb);
                 mb *= 2;
             }
         }
@@ -150,8 +159,8 @@ static void test_backup_interrupted(void **state)
     }
     /* a stale pair (SIGKILL): the next backup removes it and succeeds */
     char dest[400];
-    snprintf(dest, sizeof(dest), "%s/stale.db", d.dir);
-    const char *const args[] = {"backup", dest, "--data-dir", d.dir, NULL};
+    snprintf(dest, sizeof(dest), "%s/stale.db", D.dir);
+    const char *const args[] = {"backup", dest, "--data-dir", D.dir, NULL};
     pid_t pid = spawn(args);
     char journal[450];
     snprintf(journal, sizeof(journal), "%s.tmp-journal", dest);
@@ -177,7 +186,6 @@ static void test_backup_interrupted(void **state)
     } else {
         print_message("# the copy ended before SIGKILL: no stale pair to check\n");
     }
-    daemon_cleanup(&d);
 }
 
 static char *slurp(const char *path)
@@ -270,42 +278,40 @@ static void test_help_options_documented(void **state)
 static void test_option_equals_value(void **state)
 {
     (void)state;
-    struct daemon d;
-    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_start(&D, NULL), 0);
     int st = 0;
-    json_decref(http_json(d.port, "POST", "/api/v1/metrics", d.admin_key,
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
                           "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\"}", &st));
     assert_int_equal(st, 201);
-    json_decref(http_json(d.port, "POST", "/api/v1/experiments", d.admin_key,
+    json_decref(http_json(D.port, "POST", "/api/v1/experiments", D.admin_key,
                           "{\"key\":\"eq\",\"variants\":[{\"key\":\"control\"},"
                           "{\"key\":\"green\"}],\"metrics\":[\"m\"]}",
                           &st));
     assert_int_equal(st, 201);
     char *out = NULL;
     const char *const create[] = {"keys",       "create", "--role=sdk", "--name=ci-key",
-                                  "--data-dir", d.dir,    NULL};
+                                  "--data-dir", D.dir,    NULL};
     assert_int_equal(bunsen_run(&out, create), 0);
     assert_non_null(strstr(out, "role: sdk"));
     free(out);
-    const char *const list[] = {"keys", "list", "--all", "--data-dir", d.dir, NULL};
+    const char *const list[] = {"keys", "list", "--all", "--data-dir", D.dir, NULL};
     assert_int_equal(bunsen_run(&out, list), 0);
     assert_non_null(strstr(out, "ci-key"));
     free(out);
-    const char *const all_value[] = {"keys", "list", "--all=1", "--data-dir", d.dir, NULL};
+    const char *const all_value[] = {"keys", "list", "--all=1", "--data-dir", D.dir, NULL};
     assert_int_equal(bunsen_run(&out, all_value), 2);
     assert_non_null(strstr(out, "--all takes no value"));
     free(out);
     const char *const results[] = {
         "results",           "eq",         "--format=csv", "--alpha=0.1", "--cuped=false",
-        "--method=bayesian", "--data-dir", d.dir,          NULL};
+        "--method=bayesian", "--data-dir", D.dir,          NULL};
     assert_int_equal(bunsen_run(&out, results), 0);
     assert_non_null(strstr(out, "experiment,"));
     free(out);
-    const char *const compact[] = {"compact", "--horizon-days=400", "--data-dir", d.dir, NULL};
+    const char *const compact[] = {"compact", "--horizon-days=400", "--data-dir", D.dir, NULL};
     assert_int_equal(bunsen_run(&out, compact), 0);
     free(out);
-    assert_int_equal(daemon_stop(&d), 0);
-    daemon_cleanup(&d);
+    assert_int_equal(daemon_stop(&D), 0);
 }
 
 /* bunsen args with VAR=value in its environment (NULL: none); exit code, *out its output. */
@@ -392,9 +398,9 @@ static void test_usage_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backup_interrupted),
+        cmocka_unit_test_teardown(test_backup_interrupted, cleanup),
         cmocka_unit_test(test_help_options_documented),
-        cmocka_unit_test(test_option_equals_value),
+        cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
