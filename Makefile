@@ -85,15 +85,6 @@ $(BUILD)/gen/version.h: FORCE
 $(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o: \
     $(BUILD)/gen/version.h
 
-# Where `make install` puts the dashboard, compiled in as the last-but-one place the daemon
-# looks for it (serve.c); rewritten only when PREFIX changes.
-$(BUILD)/gen/paths.h: FORCE
-	@mkdir -p $(dir $@)
-	@printf '#define BUNSEN_SHARE_DIR "%s"\n' '$(SHAREDIR)' > $@.tmp
-	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
-
-$(BUILD)/src/serve.o: $(BUILD)/gen/paths.h
-
 .PHONY: FORCE
 FORCE:
 
@@ -167,7 +158,10 @@ run: deps
 	$(BUILD)/bunsen serve --listen 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
 
 # The binary, the dashboard under share/bunsen/web, the man page bunsen(1), the systemd unit
-# (ExecStart pointing at BINDIR) and the docs. DESTDIR stages the tree for packaging.
+# (ExecStart pointing at BINDIR) and the docs. DESTDIR stages the tree for packaging. Nothing
+# of PREFIX is compiled in (the daemon finds its dashboard next to its binary, serve.c), so
+# `sudo make install PREFIX=...` after `make` copies what was built and compiles nothing as
+# root (a PREFIX compiled in rebuilt serve.o and relinked, leaving root-owned build files).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(DOCDIR)

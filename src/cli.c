@@ -234,13 +234,26 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
             fputs(usage, stdout);
             return -1;
         }
+        /* --opt VALUE or --opt=VALUE, as the shared options (config_parse_flag) */
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t alen = eq != NULL ? (size_t)(eq - a) : strlen(a);
         const struct cli_opt *o = opts;
-        while (o != NULL && o->flag != NULL && strcmp(o->flag, a) != 0) {
+        while (o != NULL && o->flag != NULL &&
+               (strlen(o->flag) != alen || strncmp(o->flag, a, alen) != 0)) {
             o++;
         }
         if (o != NULL && o->flag != NULL) {
+            if (o->on != NULL && eq != NULL) {
+                fprintf(stderr, "bunsen: %s takes no value\n", o->flag);
+                return 2;
+            }
             if (o->on != NULL) {
                 *o->on = true;
+                i++;
+                continue;
+            }
+            if (eq != NULL) {
+                *o->value = eq + 1;
                 i++;
                 continue;
             }
@@ -268,8 +281,10 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
         }
     }
     /* a bad BUNSEN_* value matters only when the command uses it and no flag overrode it:
-     * every command uses these two; serve checks the rest itself */
+     * every command uses these two, and --db-timeout on PostgreSQL (cli_open_store; it ran
+     * with the default); serve checks the rest itself */
     static const char *const used[] = {"--data-dir", "--database", NULL};
+    static const char *const used_pg[] = {"--db-timeout", NULL};
     if (config_env_error(cfg, used, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return 2;
@@ -278,7 +293,8 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
      * creates the data directory (serve and migrate did, then exited 1) */
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
-    if (store_url_check(path, &err) != 0) {
+    if (store_url_check(path, &err) != 0 ||
+        (store_url_sqlite_file(path) == NULL && config_env_error(cfg, used_pg, &err) != 0)) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return 2;
     }
@@ -482,7 +498,8 @@ static const char compact_usage[] =
     "than N days (default 400, at least 15, and at least every metric's CUPED look-back plus 7\n"
     "days) of users in no live experiment. Results do not change, unless an exposure arrives\n"
     "more than N days minus the longest look-back after its timestamp (7 days at the least\n"
-    "N): its pre-period then misses the removed events. Safe while the daemon runs.\n";
+    "N): its pre-period then misses the removed events. Safe while the daemon runs. A\n"
+    "database that fails the integrity check serve makes at start is left alone (exit 1).\n";
 
 /* how late an exposure may arrive (after its timestamp) without finding its pre-period
  * compacted: the horizon keeps this beyond the longest CUPED look-back */
@@ -531,6 +548,18 @@ int cli_compact(int argc, char **argv)
     struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
+    }
+    /* the check serve makes before it serves (bounded: 10 s of quick_check on SQLite):
+     * deleting rows from a corrupt database can only make it worse, and serve refuses it */
+    int check = store_check(s, 10000, &err);
+    if (check < 0) {
+        fprintf(stderr, "bunsen: cannot compact: %s\n", err.msg);
+        store_close(s);
+        return 1;
+    }
+    if (check == 1) {
+        fprintf(stderr, "bunsen: the integrity check did not finish within 10 s; compacting "
+                        "without it\n");
     }
     /* a user exposed tomorrow reads the events of its metrics' CUPED look-back before the
      * exposure: the horizon must reach past the longest one, or compaction takes covariate
@@ -588,14 +617,15 @@ int cli_compact(int argc, char **argv)
 }
 
 static const char backup_usage[] =
-    "usage: bunsen backup DEST [--data-dir DIR]\n"
+    "usage: bunsen backup DEST [--data-dir DIR] [--database PATH]\n"
     "Write a consistent copy of DIR/bunsen.db to DEST with SQLite's online backup API, safe\n"
     "while the daemon serves and writes: the copy holds every write acknowledged before the\n"
     "command started. DEST is replaced only by a complete, checked copy; it may not be the\n"
     "database or a file beside it that belongs to it (-wal, -shm, -journal, .lock).\n"
     "Restore: stop the daemon, copy DEST to DIR/bunsen.db, remove DIR/bunsen.db-wal and\n"
     "-shm, start it.\n"
-    "(PostgreSQL: use pg_dump or pg_basebackup; see README.)\n";
+    "--database: the SQLite file to copy instead of DIR/bunsen.db (PostgreSQL: use pg_dump\n"
+    "or pg_basebackup; see README).\n";
 
 /* The real path of p's directory entry: its directory's real path and its name (a link at p
  * itself is not followed: a rename replaces the link). false when the directory cannot be

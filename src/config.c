@@ -7,6 +7,7 @@
 
 #include "bunsen/condition.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,7 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_LEVEL };
+/* OPT_ADDR: an IPv4 or IPv6 address (--listen); OPT_AUTH: public|key (--metrics-auth). Every
+ * value is checked here, for a flag and a variable alike, so that a command refuses a bad one
+ * (naming the flag or the variable it came from) before it touches anything. */
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_LEVEL, OPT_ADDR, OPT_AUTH };
 
 struct opt {
     const char *flag;
@@ -39,7 +43,8 @@ struct opt {
     }
 
 static const struct opt opts[] = {
-    STR_OPT("--listen", "BUNSEN_LISTEN", listen),
+    {"--listen", "BUNSEN_LISTEN", OPT_ADDR, offsetof(struct config, listen),
+     sizeof(((struct config *)0)->listen), 0, 0},
     INT_OPT("--port", "BUNSEN_PORT", port, 0, 65535),
     STR_OPT("--data-dir", "BUNSEN_DATA_DIR", data_dir),
     STR_OPT("--web-dir", "BUNSEN_WEB_DIR", web_dir),
@@ -64,7 +69,8 @@ static const struct opt opts[] = {
             1 << 26),
     INT_OPT("--eval-budget", "BUNSEN_EVAL_BUDGET", eval_budget, 1000, 1000000000),
     STR_OPT("--log-file", "BUNSEN_LOG_FILE", log_file),
-    STR_OPT("--metrics-auth", "BUNSEN_METRICS_AUTH", metrics_auth),
+    {"--metrics-auth", "BUNSEN_METRICS_AUTH", OPT_AUTH, offsetof(struct config, metrics_auth),
+     sizeof(((struct config *)0)->metrics_auth), 0, 0},
     STR_OPT("--database", "BUNSEN_DATABASE", database),
     INT_OPT("--rebuild-chunk", "BUNSEN_REBUILD_CHUNK", rebuild_chunk, 1, 1000000),
     INT_OPT("--rebuild-pause-ms", "BUNSEN_REBUILD_PAUSE_MS", rebuild_pause_ms, 0, 60000),
@@ -78,7 +84,7 @@ static const char help_serve[] =
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
     "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
     "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web,\n"
-    "                            <bin>/../share/bunsen/web, PREFIX/share/bunsen/web, ./web)\n"
+    "                            <bin>/../share/bunsen/web, ./web)\n"
     "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs)\n"
     "  --log-level L             debug|info|warn|error (BUNSEN_LOG_LEVEL, default info)\n"
     "  --body-max BYTES          request body cap (BUNSEN_BODY_MAX, default 1048576)\n"
@@ -169,7 +175,19 @@ static int opt_set(struct config *cfg, const struct opt *o, const char *value, c
                    struct err *err)
 {
     char *base = (char *)cfg + o->offset;
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (o->kind == OPT_ADDR && inet_pton(AF_INET, value, addr) != 1 &&
+        inet_pton(AF_INET6, value, addr) != 1) {
+        return err_set(err, ERR_INVALID, who, "%s: '%.64s' is not an IPv4 or IPv6 address", who,
+                       value);
+    }
+    if (o->kind == OPT_AUTH && strcmp(value, "public") != 0 && strcmp(value, "key") != 0) {
+        return err_set(err, ERR_INVALID, who, "%s: expected public or key, got '%.64s'", who,
+                       value);
+    }
     switch (o->kind) {
+    case OPT_ADDR: /* checked above; kept as text */
+    case OPT_AUTH:
     case OPT_STR: {
         size_t n = strlen(value);
         if (n == 0 || n >= o->size) {

@@ -47,9 +47,15 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        if (argc > 2 && strcmp(argv[2], "--help") == 0) {
-            puts("usage: bunsen version\nPrint the version and the git revision.");
+        static const char version_usage[] =
+            "usage: bunsen version\nPrint the version and the git revision.\n";
+        if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            fputs(version_usage, stdout);
             return 0;
+        }
+        if (argc > 2) { /* a usage error, as every command's (it printed the version, exit 0) */
+            fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[2], version_usage);
+            return 2;
         }
         printf("bunsen %s (%s)\n", BUNSEN_VERSION, BUNSEN_GIT_REV);
         return 0;

@@ -29,7 +29,6 @@
 #include "bunsen/http.h"
 #include "bunsen/log.h"
 #include "bunsen/util.h"
-#include "paths.h"   /* generated: build/gen/paths.h (BUNSEN_SHARE_DIR from PREFIX) */
 #include "version.h" /* generated: build/gen/version.h */
 
 static const char serve_usage[] = "usage: bunsen serve [options]\n"
@@ -38,8 +37,8 @@ static const char serve_usage[] = "usage: bunsen serve [options]\n"
 
 /* The dashboard: the first directory that exists of <dir of the executable>/../web (a source
  * tree: build/bunsen), <dir of the executable>/../share/bunsen/web (an installed or staged
- * `make install`, wherever it was moved), the share directory compiled in from PREFIX, and
- * ./web. */
+ * `make install`, wherever it was moved), and ./web. No PREFIX is compiled in: `make install`
+ * with another PREFIX than the build's would recompile as root (Makefile, install). */
 static void default_web_dir(char *out, size_t n)
 {
     char exe[PATH_MAX];
@@ -49,11 +48,10 @@ static void default_web_dir(char *out, size_t n)
         exe[len] = '\0';
         dir = dirname(exe);
     }
-    char candidates[3][PATH_MAX + 32];
+    char candidates[2][PATH_MAX + 32];
     snprintf(candidates[0], sizeof(candidates[0]), "%s/../web", dir);
     snprintf(candidates[1], sizeof(candidates[1]), "%s/../share/bunsen/web", dir);
-    snprintf(candidates[2], sizeof(candidates[2]), "%s/web", BUNSEN_SHARE_DIR);
-    for (int i = len > 0 ? 0 : 2; i < 3; i++) {
+    for (int i = 0; len > 0 && i < 2; i++) {
         struct stat st;
         if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode)) {
             snprintf(out, n, "%.*s", (int)n - 1, candidates[i]);
@@ -282,22 +280,14 @@ int cli_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    /* every option checked before the data directory is touched */
-    unsigned char addr[sizeof(struct in6_addr)];
-    if (inet_pton(AF_INET, app.cfg.listen, addr) != 1 &&
-        inet_pton(AF_INET6, app.cfg.listen, addr) != 1) {
-        fprintf(stderr, "bunsen: --listen: '%s' is not an IPv4 or IPv6 address\n", app.cfg.listen);
-        return 2;
-    }
+    /* every option was checked above (config.c, the address and --metrics-auth too, naming
+     * the flag or the variable): nothing is touched before, not even the log file (a bad
+     * --metrics-auth exited 2 after creating it) */
     log_set_level(app.cfg.log_level);
     if (app.cfg.log_file[0] != '\0' && log_open_file(app.cfg.log_file) != 0) {
         fprintf(stderr, "bunsen: cannot open the log file %s: %s\n", app.cfg.log_file,
                 strerror(errno));
         return 1;
-    }
-    if (strcmp(app.cfg.metrics_auth, "public") != 0 && strcmp(app.cfg.metrics_auth, "key") != 0) {
-        fprintf(stderr, "bunsen: --metrics-auth must be public or key\n");
-        return 2;
     }
     if (app.cfg.web_dir[0] == '\0') {
         default_web_dir(app.cfg.web_dir, sizeof(app.cfg.web_dir));

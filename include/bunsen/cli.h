@@ -27,6 +27,7 @@ struct cli_opt {
 
 /* Parse argv[start..): defaults, BUNSEN_* variables, then the subcommand's opts, the config
  * flags of config.h and at most one positional argument (when positional is not NULL).
+ * Every option with a value takes it as `--opt VALUE` or `--opt=VALUE`.
  * A bad BUNSEN_* value is an error (2) here only for --data-dir and --database, when no flag
  * set them: a command that uses more options checks them (config_env_error).
  * Returns 0, -1 after printing usage for --help (exit 0), or 2 after a usage error message. */

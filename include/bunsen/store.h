@@ -625,7 +625,9 @@ int store_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const
                               const char *doc, struct err *err);
 
 /* The document of metric recorded for experiment's running rebuild: 1 and *doc (malloc'd),
- * 0 when none is recorded (no rebuild, or the metric did not change), -1 on error. Any
+ * 0 when none is recorded (no rebuild, or the metric did not change), 2 when the rebuild's
+ * definitions were never recorded (begun by a version before migration 0011, marked by
+ * 0013: its kept roll-ups were built with definitions nobody knows), -1 on error. Any
  * thread (read connection). */
 int store_rebuild_metric_get(struct store *s, const char *experiment, const char *metric,
                              char **doc, struct err *err);

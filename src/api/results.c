@@ -98,11 +98,14 @@ static int metric_parse(const char *doc, struct metric *m, struct err *err)
  * rebuild of experiment runs, results read the roll-ups kept when it began, so the fields
  * that made them (event, type, window, cap, CUPED look-back, parts) are those recorded with
  * them (store_rebuild_metric_get), and the others (name, description, unit, goal) today's.
- * experiment NULL: today's definition.
+ * experiment NULL: today's definition. A rebuild begun by a version that recorded none
+ * (migration 0013): today's, *unknown set; read with it, a count metric made binomial
+ * answered 400 "binomial conversions ... not an integer" for the whole results.
  */
-int results_load_metric(struct store *s, const char *experiment, const char *key, struct metric *m,
-                        struct err *err)
+int results_load_metric_kept(struct store *s, const char *experiment, const char *key,
+                             struct metric *m, bool *unknown, struct err *err)
 {
+    *unknown = false;
     char *doc = NULL;
     if (store_metric_get(s, NULL, key, &doc, err) != 0) {
         return -1;
@@ -123,6 +126,8 @@ int results_load_metric(struct store *s, const char *experiment, const char *key
         m->cuped_lookback_hours = then.cuped_lookback_hours;
         memcpy(m->numerator, then.numerator, sizeof(m->numerator));
         memcpy(m->denominator, then.denominator, sizeof(m->denominator));
+    } else if (kept == 2) {
+        *unknown = true;
     } else if (kept != 0) {
         rc = -1;
     }
@@ -130,12 +135,32 @@ int results_load_metric(struct store *s, const char *experiment, const char *key
     return rc;
 }
 
+int results_load_metric(struct store *s, const char *experiment, const char *key, struct metric *m,
+                        struct err *err)
+{
+    bool unknown = false;
+    if (results_load_metric_kept(s, experiment, key, m, &unknown, err) != 0) {
+        return -1;
+    }
+    if (unknown) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "experiment '%.64s' is being rebuilt from a definition change begun by "
+                       "an earlier version of Bunsen, which did not record the definition of "
+                       "metric '%.64s' its kept statistics were computed with: they return when "
+                       "the rebuild ends",
+                       experiment, key);
+    }
+    return 0;
+}
+
 struct arms {
     const struct experiment *x;
     bool binomial; /* conversions stay unshifted counts */
     struct stats_arm arm[ASSIGN_MAX_VARIANTS];
-    bool ratio;       /* a ratio metric: rarm instead of arm */
-    bool unavailable; /* a ratio whose last complete sums cannot be read (a rebuild) */
+    bool ratio; /* a ratio metric: rarm instead of arm */
+    /* why the metric has no statistics (a warning), or NULL: a ratio whose last complete
+     * sums cannot be read (a rebuild), kept roll-ups of unknown definitions, a misfit */
+    const char *unavailable;
     struct stats_ratio_arm rarm[ASSIGN_MAX_VARIANTS];
     double num_sum[ASSIGN_MAX_VARIANTS], den_sum[ASSIGN_MAX_VARIANTS];
 };
@@ -263,7 +288,7 @@ static int ratio_arms(struct store *s, const struct experiment *x, const struct 
     struct store_suff zero[ASSIGN_MAX_VARIANTS];
     memset(zero, 0, sizeof(zero));
     ratio_arms_from_suff(available && r.n > 0 ? r.v[0].st : zero, a);
-    a->unavailable = !available;
+    a->unavailable = available ? NULL : RESULTS_RATIO_REBUILDING;
     results_ratio_sums_free(&r);
     return 0;
 }
@@ -313,6 +338,27 @@ static json_t *srm_json(const struct experiment *x, const int64_t *users, struct
         json_object_set_new(o, "warning", json_string(srm.warning));
     }
     return o;
+}
+
+/* Stored sums that m's definition cannot hold (kept roll-ups read with a definition they
+ * were not built with, a damaged row) are the server's fault, not the request's: the metric
+ * is reported without statistics and a warning (it answered 400 "binomial conversions ...
+ * not an integer" for the whole results), the details logged. */
+static void arms_fit(const struct experiment *x, const struct metric *m, const struct slice *sl,
+                     struct arms *a)
+{
+    for (size_t i = 0; !a->ratio && a->unavailable == NULL && i < x->nvariants; i++) {
+        struct err why;
+        err_clear(&why);
+        if (stats_arm_check(m->type, &a->arm[i], &why) != 0) {
+            log_json(LOG_ERROR, "results: stored statistics do not fit the metric's definition",
+                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "experiment", x->key, "metric", m->key,
+                               "variant", x->variants[i].key, "slice", sl != NULL ? sl->value : "",
+                               "error", why.msg));
+            memset(a->arm, 0, sizeof(a->arm));
+            a->unavailable = RESULTS_SUMS_MISFIT;
+        }
+    }
 }
 
 /* One metric's block; appends each treatment (its p-values, lifts, variant object) to the
@@ -414,8 +460,8 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
         json_object_set_new(o, "numerator", json_string(m->numerator));
         json_object_set_new(o, "denominator", json_string(m->denominator));
     }
-    if (a->unavailable) {
-        json_object_set_new(o, "warning", json_string(RESULTS_RATIO_REBUILDING));
+    if (a->unavailable != NULL) {
+        json_object_set_new(o, "warning", json_string(a->unavailable));
     }
     return o;
 }
@@ -683,13 +729,23 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         }
         struct metric m;
         struct arms a = {.x = x};
-        if (results_load_metric(s, x->key, key, &m, err) != 0) {
+        bool unknown = false;
+        if (results_load_metric_kept(s, x->key, key, &m, &unknown, err) != 0) {
             goto out;
         }
         a.binomial = m.type == STATS_METRIC_BINOMIAL;
-        if (sl != NULL && m.type == STATS_METRIC_RATIO) {
+        if (unknown) {
+            struct store_suff zero[ASSIGN_MAX_VARIANTS];
+            memset(zero, 0, sizeof(zero));
+            if (m.type == STATS_METRIC_RATIO) {
+                ratio_arms_from_suff(zero, &a);
+            }
+            a.unavailable = RESULTS_KEPT_UNKNOWN;
+        } else if (sl != NULL && m.type == STATS_METRIC_RATIO) {
             ratio_arms_from_suff(&sl->suff[k * x->nvariants], &a);
-            a.unavailable = sl->ratio_unavailable != NULL && sl->ratio_unavailable[k];
+            a.unavailable = sl->ratio_unavailable != NULL && sl->ratio_unavailable[k]
+                                ? RESULTS_RATIO_REBUILDING
+                                : NULL;
         } else if (sl != NULL) {
             for (size_t i = 0; i < x->nvariants; i++) {
                 results_arm_from_suff(&sl->suff[k * x->nvariants + i], a.binomial, &a.arm[i]);
@@ -701,6 +757,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         } else if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
             goto out;
         }
+        arms_fit(x, &m, sl, &a);
         json_t *mj = metric_json(x, &m, guardrail, &a, p, fam, err);
         if (mj == NULL) {
             goto out;

@@ -22,7 +22,14 @@
 json_t *results_json_opt(struct stats_opt o);
 /* A lift object {estimate, se, ci[, p_value]} (new reference). */
 json_t *results_json_lift(const struct stats_lift *l, bool with_p);
-/* Load a metric definition (reader connection). Returns 0 or -1 with err. */
+/* Load a metric definition (reader connection) as experiment's results read it (results.c;
+ * experiment NULL: today's). *unknown: experiment's rebuild kept its roll-ups with
+ * definitions nobody recorded (store_rebuild_metric_get 2): m is today's definition, which
+ * its kept roll-ups must not be read with. Returns 0 or -1 with err. */
+int results_load_metric_kept(struct store *s, const char *experiment, const char *key,
+                             struct metric *m, bool *unknown, struct err *err);
+/* results_load_metric_kept, failing with ERR_UNAVAILABLE (503) when the definitions are
+ * unknown (the time series: no statistics to show until the rebuild ends). */
 int results_load_metric(struct store *s, const char *experiment, const char *key, struct metric *m,
                         struct err *err);
 /* Whether key has per-user values and daily roll-ups for experiment x: one of its metrics or
@@ -72,6 +79,17 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
 #define RESULTS_RATIO_REBUILDING                                                                   \
     "a definition change is being applied and this ratio's last complete sums were not kept: "     \
     "its statistics return when the rebuild ends"
+/* A metric of a rebuild begun by a version that did not record the definitions its kept
+ * roll-ups were built with (store_rebuild_metric_get 2). */
+#define RESULTS_KEPT_UNKNOWN                                                                       \
+    "a definition change begun by an earlier version of Bunsen is being applied, which did "       \
+    "not record the definition this metric's last complete statistics were computed with: its "    \
+    "statistics return when the rebuild ends"
+/* Stored sums that the metric's definition cannot hold (a count above the users for a
+ * binomial metric): reported without statistics, the details in the log. */
+#define RESULTS_SUMS_MISFIT                                                                        \
+    "the statistics stored for this metric do not fit its definition (the server log says "        \
+    "why): none are shown"
 
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);

@@ -227,8 +227,9 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
     memset(out, 0, sizeof(*out));
     *available = false;
     struct metric num, den;
-    if (results_load_metric(s, x->key, m->numerator, &num, err) != 0 ||
-        results_load_metric(s, x->key, m->denominator, &den, err) != 0) {
+    bool unknown = false; /* the ratio's kept sums hold values, read without the parts' types */
+    if (results_load_metric_kept(s, x->key, m->numerator, &num, &unknown, err) != 0 ||
+        results_load_metric_kept(s, x->key, m->denominator, &den, &unknown, err) != 0) {
         return -1;
     }
     int rc = ratio_sums(s, x, m, &num, &den, dimension, out, available, err);
@@ -276,8 +277,9 @@ static int keep_metric(struct store *s, const struct experiment *x, const struct
                        struct keep *k, struct err *err)
 {
     struct metric num, den;
-    if (results_load_metric(s, x->key, m->numerator, &num, err) != 0 ||
-        results_load_metric(s, x->key, m->denominator, &den, err) != 0) {
+    bool unknown = false; /* the ratio's kept sums hold values, read without the parts' types */
+    if (results_load_metric_kept(s, x->key, m->numerator, &num, &unknown, err) != 0 ||
+        results_load_metric_kept(s, x->key, m->denominator, &den, &unknown, err) != 0) {
         return -1;
     }
     for (size_t d = 0; d <= x->ndimensions; d++) {
@@ -328,7 +330,8 @@ int results_ratio_keep(struct store *s, const struct store_rebuild *rb, struct e
         if (seen) {
             continue;
         }
-        rc = results_load_metric(s, x.key, key, &ms[i], err);
+        bool unknown = false; /* today's definitions: the values are still those before */
+        rc = results_load_metric_kept(s, x.key, key, &ms[i], &unknown, err);
         if (rc == 0 && ms[i].type == STATS_METRIC_RATIO) {
             rc = keep_metric(s, &x, &ms[i], &k, err);
         }

@@ -191,8 +191,12 @@ static json_t *breakdown_read(struct store *s, const struct experiment *x, const
         bool guardrail = k >= x->nmetrics;
         const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
         struct metric m;
-        if (results_load_metric(s, x->key, key, &m, err) != 0) {
+        bool unknown = false;
+        if (results_load_metric_kept(s, x->key, key, &m, &unknown, err) != 0) {
             goto out;
+        }
+        if (unknown) {
+            continue; /* no statistics until the rebuild ends (results_compute_doc) */
         }
         b.metric = k;
         if (m.type == STATS_METRIC_RATIO

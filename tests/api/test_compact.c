@@ -1,7 +1,8 @@
 /*
  * `bunsen compact` while the daemon runs: it removes old events of users in no live
  * experiment and the per-user rows of archived experiments, keeps everything a result
- * can need, and changes no result (archived, stopped and running experiments alike).
+ * can need, and changes no result (archived, stopped and running experiments alike); it
+ * leaves a database that fails serve's integrity check alone (exit 1).
  */
 #include "harness.h"
 
@@ -280,12 +281,58 @@ static void test_compact_reports_wal_left(void **state)
     daemon_cleanup(&D);
 }
 
+/* A database that fails the quick_check serve makes at start (serve refuses it): compact
+ * deleted its rows and exited 0. It now runs the same bounded check first and exits 1,
+ * removing nothing. */
+static void test_compact_refuses_corrupt(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* PostgreSQL checks its own pages */
+    }
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    long long old = (long long)time(NULL) * 1000 - 40LL * 86400000;
+    json_t *ev = json_array();
+    for (int i = 0; i < 50; i++) {
+        json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", fmt("stranger-%d", i),
+                                            "event", "buy", "ts", (json_int_t)old));
+    }
+    json_t *jev = json_pack("{s:o}", "events", ev);
+    char *t = json_dumps(jev, 0);
+    json_decref(jev);
+    post_ok("/api/v1/events", t);
+    free(t);
+    assert_int_equal(daemon_stop(&D), 0);
+    /* quick_check fails (a NULL where the schema says NOT NULL), every row still readable */
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(fmt("%s/bunsen.db", D.dir), &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "CREATE TABLE damaged (x); INSERT INTO damaged VALUES (NULL); "
+                                  "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = "
+                                  "'CREATE TABLE damaged (x NOT NULL)' WHERE name = 'damaged'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    long long events = count("SELECT COUNT(*) FROM events");
+    assert_int_equal(events, 50);
+    char *out = NULL;
+    const char *args[] = {"compact", "--horizon-days", "30", "--data-dir", D.dir, NULL};
+    int rc = bunsen_run(&out, args);
+    if (rc != 1 || strstr(out, "corrupt") == NULL) {
+        fail_msg("compact of a corrupt database: exit %d, expected 1 saying so: %s", rc, out);
+    }
+    free(out);
+    assert_int_equal(count("SELECT COUNT(*) FROM events"), events);
+    daemon_cleanup(&D);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compact_keeps_results),
         cmocka_unit_test(test_compact_spares_rebuilding),
         cmocka_unit_test(test_compact_reports_wal_left),
+        cmocka_unit_test(test_compact_refuses_corrupt),
     };
     return cmocka_run_group_tests_name("api_compact", tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
 # tests/ops/install.sh - `make install DESTDIR=... PREFIX=/usr` and what an operator gets:
 # the binary (naming the git revision, also when git refuses the clone at install time:
 # `sudo make install` in a clone another user owns), the dashboard under share/bunsen/web,
-# bunsen(1), the systemd unit; the installed binary, started from a directory without web/, serves the API and the dashboard;
+# bunsen(1), the systemd unit; `make install` with another PREFIX than the build's compiles
+# nothing; the installed binary, started from a directory without web/, serves the API and the dashboard;
 # the unit passes `systemd-analyze verify` (package systemd, installed by `make deps`); and
 # no README, doc or test points outside the repository.
 # Prints TAP. Run from the repository root (make test does).
@@ -28,6 +29,15 @@ else
     not_ok "make install DESTDIR=... PREFIX=/usr" "$(tail -5 "$tmp/make.log" | tr '\n' ' ')"
 fi
 check "the binary: usr/bin/bunsen, executable" "[ -x '$stage/usr/bin/bunsen' ]"
+# `make && sudo make install PREFIX=/usr`: another PREFIX than the build's compiled nothing
+# again (a PREFIX compiled into serve.o made root rebuild and relink, leaving root-owned files
+# in build/); install copies what was built
+touch "$tmp/marker0"
+make -s install DESTDIR="$tmp/stage0" PREFIX=/opt/elsewhere >"$tmp/make0.log" 2>&1
+newer=$(find build -newer "$tmp/marker0" -type f ! -name '*.tmp' 2>/dev/null | head -5 | tr '\n' ' ')
+check "make install with another PREFIX rebuilds nothing (nothing in build/ newer)" \
+    "[ -x '$tmp/stage0/opt/elsewhere/bin/bunsen' ] && [ -z '$newer' ]" \
+    "rewritten: $newer $(tail -3 "$tmp/make0.log" | tr '\n' ' ')"
 rev=$(git rev-parse --short HEAD 2>/dev/null)
 if [ -n "$rev" ]; then
     check "the installed binary names the revision ($rev)" \

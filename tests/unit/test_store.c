@@ -355,6 +355,51 @@ static void test_migrate_0008_keeps_values(void **state)
     }
 }
 
+/* Migration 0013 marks the rebuilds under way whose kept roll-ups' definitions nobody
+ * recorded (begun before 0011, which records them): store_rebuild_metric_get answers 2 for
+ * every metric of such a rebuild (results then withhold the kept statistics instead of
+ * reading them with today's definitions: 400 for a count metric made binomial), 1 with the
+ * document for a rebuild that recorded one, 0 for that rebuild's other metrics. */
+static void test_migrate_0013_unrecorded_definitions(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    store_close(s);
+    int count = 0;
+    const struct migration *m = backend_migrations(&count);
+    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+             "NOT NULL, applied_at BIGINT NOT NULL)");
+    for (int i = 0; i < count && m[i].version < 13; i++) {
+        raw_exec(m[i].sql);
+        char rec[160];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
+                 m[i].version, m[i].name);
+        raw_exec(rec);
+    }
+    raw_exec(
+        "INSERT INTO rollup_rebuilds (experiment, cursor, started_at) VALUES ('old', 'u2', 0), "
+        "('rec', 'u1', 0)");
+    raw_exec("INSERT INTO rebuild_metric_defs (experiment, metric, doc) VALUES ('rec', 'm', "
+             "'{\"key\":\"m\"}')");
+    struct err err;
+    s = NULL;
+    assert_int_equal(store_open(url, &s, &err), 0);
+    int applied = -1;
+    assert_int_equal(store_migrate(s, &applied, &err), 0);
+    assert_true(applied >= 1);
+    char *doc = NULL;
+    assert_int_equal(store_rebuild_metric_get(s, "old", "m", &doc, &err), 2);
+    assert_null(doc);
+    assert_int_equal(store_rebuild_metric_get(s, "rec", "m", &doc, &err), 1);
+    assert_string_equal(doc, "{\"key\":\"m\"}");
+    free(doc);
+    doc = NULL;
+    assert_int_equal(store_rebuild_metric_get(s, "rec", "v", &doc, &err), 0);
+    assert_int_equal(store_rebuild_metric_get(s, "none", "m", &doc, &err), 0);
+    assert_null(doc);
+    store_close(s);
+}
+
 /* Migration 0012 recounts conflicting exposures as users (before the stop): an experiment's
  * roll-ups counted arrivals (3 for one user), and stored users whose first exposure is at or
  * after the stop are in no count. */
@@ -3584,6 +3629,7 @@ int main(void)
         cmocka_unit_test(test_moves_read_once),
         cmocka_unit_test(test_daily_by_exposure_day),
         cmocka_unit_test(test_migrate_0012_conflict_users),
+        cmocka_unit_test(test_migrate_0013_unrecorded_definitions),
         cmocka_unit_test(test_conflicts_order_free),
         cmocka_unit_test(test_conflict_after_stop),
         cmocka_unit_test(test_pg_chunk_beside_ingestion),

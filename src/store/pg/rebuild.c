@@ -74,7 +74,8 @@ static const char SQL_TOTAL[] =
     "SELECT COALESCE(SUM(users), 0) FROM exposure_stats_frozen WHERE experiment = $1";
 static const char SQL_STATE_PUT[] =
     "INSERT INTO rollup_rebuilds AS r (experiment, cursor, users_done, users_total, "
-    "generation, started_at) VALUES ($1, '', 0, $2::bigint, 1, $3::bigint) ON CONFLICT "
+    "generation, started_at, defs_unknown) VALUES ($1, '', 0, $2::bigint, 1, $3::bigint, 0) "
+    "ON CONFLICT "
     "(experiment) DO UPDATE SET cursor = '', users_done = 0, users_total = $2::bigint, "
     "generation = r.generation + CASE WHEN r.cursor <> '' THEN 1 ELSE 0 END, "
     "started_at = $3::bigint";
@@ -583,10 +584,11 @@ static const char SQL_DEF_KEEP[] =
     "INSERT INTO rebuild_metric_defs (experiment, metric, doc) SELECT $1::text, $2::text, "
     "$3::text WHERE EXISTS (SELECT 1 FROM rollup_rebuilds WHERE experiment = $1::text) "
     "ON CONFLICT (experiment, metric) DO NOTHING";
-/* only while the rebuild runs (see the SQLite adapter's rebuild.c) */
+/* only while the rebuild runs; defs_unknown: migration 0013 (see the SQLite adapter's
+ * rebuild.c) */
 static const char SQL_DEF_GET[] =
-    "SELECT doc FROM rebuild_metric_defs WHERE experiment = $1 AND metric = $2 AND EXISTS "
-    "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)";
+    "SELECT r.defs_unknown, d.doc FROM rollup_rebuilds r LEFT JOIN rebuild_metric_defs d ON "
+    "d.experiment = r.experiment AND d.metric = $2 WHERE r.experiment = $1";
 
 int pg_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
                            const char *doc, struct err *err)
@@ -608,9 +610,12 @@ int pg_rebuild_metric_get(struct store *s, const char *experiment, const char *m
     if (r == NULL) {
         return -1;
     }
-    int found = PQntuples(r) > 0;
-    if (found) {
-        *doc = xstrdup(PQgetvalue(r, 0, 0));
+    int found = 0;
+    if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
+        found = 2;
+    } else if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 1)) {
+        *doc = xstrdup(PQgetvalue(r, 0, 1));
+        found = 1;
     }
     PQclear(r);
     return found;

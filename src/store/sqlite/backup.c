@@ -8,13 +8,18 @@
  * acknowledged before the call is in the copy. The copy goes to DEST.tmp, is checked with
  * quick_check, fsynced, and renamed over DEST, so DEST is never a half-written file. The copy
  * is a standalone database in rollback-journal mode (no -wal file to carry along).
+ * SIGINT, SIGTERM and SIGHUP during the copy remove DEST.tmp and its DEST.tmp-journal and
+ * end the process with status 1 (a ^C or a timeout of cron or systemd left both behind);
+ * a stale pair from a SIGKILL is removed by the next backup to the same DEST.
  *
- * Threads: the calling thread only (a CLI command); opens its own connections.
+ * Threads: the calling thread only (a CLI command: the process's only thread, which owns
+ * its signal dispositions while this runs); opens its own connections.
  */
 #include "sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,18 +38,88 @@ static int fsync_path(const char *path)
     return rc;
 }
 
+/* The copy's files, for the signal handler (set before it is installed). */
+static char tmp_path[4200], journal_path[4220];
+static const int copy_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define NSIG_COPY (sizeof(copy_signals) / sizeof(copy_signals[0]))
+
+static void on_copy_signal(int sig)
+{
+    (void)sig;
+    /* async-signal-safe only: the connection writing them dies with the process */
+    unlink(journal_path);
+    unlink(tmp_path);
+    static const char msg[] = "bunsen: backup interrupted: the partial copy was removed\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
+    _exit(1);
+}
+
+/* Install the handler (on) for each signal not ignored (nohup keeps SIGHUP ignored), or
+ * put back what was there. */
+static void copy_signals_set(bool on, struct sigaction *saved)
+{
+    for (size_t i = 0; i < NSIG_COPY; i++) {
+        if (!on) {
+            sigaction(copy_signals[i], &saved[i], NULL);
+            continue;
+        }
+        sigaction(copy_signals[i], NULL, &saved[i]);
+        if (saved[i].sa_handler != SIG_IGN) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = on_copy_signal;
+            sigfillset(&sa.sa_mask);
+            sigaction(copy_signals[i], &sa, NULL);
+        }
+    }
+}
+
+/* Hold the copy's signals (old: the mask before, when not NULL). */
+static void copy_signals_hold(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NSIG_COPY; i++) {
+        sigaddset(&set, copy_signals[i]);
+    }
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static int backup_copy(struct sqlite_store *s, const char *dest, struct store_backup_stats *out,
+                       struct err *err);
+
 int sqlite_backup(struct store *store, const char *dest, struct store_backup_stats *out,
                   struct err *err)
 {
     struct sqlite_store *s = sqlite_be(store);
     memset(out, 0, sizeof(*out));
-    uint64_t t0 = time_mono_ns();
-    char tmp[4200];
-    int w = snprintf(tmp, sizeof(tmp), "%s.tmp", dest);
-    if (w < 0 || (size_t)w >= sizeof(tmp)) {
+    int w = snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", dest);
+    if (w < 0 || (size_t)w >= sizeof(tmp_path)) {
         return err_set(err, ERR_INVALID, "DEST", "the backup path is too long");
     }
-    unlink(tmp);
+    snprintf(journal_path, sizeof(journal_path), "%s-journal", tmp_path);
+    /* a copy killed by SIGKILL: its journal would be taken for the new copy's hot journal */
+    unlink(journal_path);
+    unlink(tmp_path);
+    struct sigaction saved[NSIG_COPY];
+    sigset_t mask;
+    copy_signals_hold(&mask);
+    copy_signals_set(true, saved);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    int rc = backup_copy(s, dest, out, err);
+    /* one that came once the copy was becoming DEST acts now, as it would have without us */
+    copy_signals_hold(NULL);
+    copy_signals_set(false, saved);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    return rc;
+}
+
+static int backup_copy(struct sqlite_store *s, const char *dest, struct store_backup_stats *out,
+                       struct err *err)
+{
+    uint64_t t0 = time_mono_ns();
+    const char *tmp = tmp_path;
     sqlite3 *to = NULL;
     int rc = sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
@@ -91,7 +166,14 @@ int sqlite_backup(struct store *store, const char *dest, struct store_backup_sta
     }
     sqlite3_close(to);
     to = NULL;
-    if (fsync_path(tmp) != 0 || rename(tmp, dest) != 0) {
+    if (fsync_path(tmp) != 0) {
+        err_set(err, ERR_UNAVAILABLE, "DEST", "cannot sync the copy %s: %s", tmp, strerror(errno));
+        goto out_close;
+    }
+    /* a signal now must not remove the copy as it becomes DEST: held until DEST is whole
+     * (sqlite_backup lets it act then) */
+    copy_signals_hold(NULL);
+    if (rename(tmp, dest) != 0) {
         err_set(err, ERR_UNAVAILABLE, "DEST", "cannot move the copy to %s: %s", dest,
                 strerror(errno));
         goto out_close;

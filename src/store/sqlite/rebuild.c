@@ -63,7 +63,8 @@ static const char SQL_TOTAL[] =
  * without kept sums for the whole rebuild */
 static const char SQL_STATE_PUT[] =
     "INSERT INTO rollup_rebuilds (experiment, cursor, users_done, users_total, generation, "
-    "started_at) VALUES (?1, '', 0, ?2, 1, ?3) ON CONFLICT (experiment) DO UPDATE SET "
+    "started_at, defs_unknown) VALUES (?1, '', 0, ?2, 1, ?3, 0) ON CONFLICT (experiment) DO UPDATE "
+    "SET "
     "cursor = '', users_done = 0, users_total = ?2, generation = generation + "
     "(cursor <> ''), started_at = ?3";
 
@@ -539,10 +540,11 @@ static const char SQL_DEF_KEEP[] =
     "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1) ON CONFLICT (experiment, metric) "
     "DO NOTHING";
 /* only while the rebuild runs: a row left behind (an older daemon ended the rebuild during a
- * rolling upgrade, not knowing this table) must not hold results to an old definition */
+ * rolling upgrade, not knowing this table) must not hold results to an old definition; a
+ * rebuild whose definitions were not recorded (migration 0013) answers defs_unknown */
 static const char SQL_DEF_GET[] =
-    "SELECT doc FROM rebuild_metric_defs WHERE experiment = ?1 AND metric = ?2 AND EXISTS "
-    "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)";
+    "SELECT r.defs_unknown, d.doc FROM rollup_rebuilds r LEFT JOIN rebuild_metric_defs d ON "
+    "d.experiment = r.experiment AND d.metric = ?2 WHERE r.experiment = ?1";
 
 int sqlite_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const char *metric,
                                const char *doc, struct err *err)
@@ -571,13 +573,16 @@ int sqlite_rebuild_metric_get(struct store *s, const char *experiment, const cha
     }
     sqlite_bind_str(st, 1, experiment);
     sqlite_bind_str(st, 2, metric);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0) {
+        found = 2;
+    } else if (rc == SQLITE_ROW && sqlite3_column_type(st, 1) != SQLITE_NULL) {
+        *doc = xstrdup((const char *)sqlite3_column_text(st, 1));
+        found = 1;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         return store_sqlite_err(c->db, rc, "read a kept metric definition", err);
     }
-    return rc == SQLITE_ROW;
+    return found;
 }

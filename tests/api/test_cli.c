@@ -1,0 +1,407 @@
+/*
+ * The command line as an operator meets it (review of operations):
+ * - `bunsen backup` interrupted during the copy (SIGTERM, SIGINT, SIGHUP: a ^C, a cron or
+ *   systemd timeout) removes DEST.tmp and DEST.tmp-journal and exits 1 (both were left
+ *   behind); a stale pair from a SIGKILL is removed by the next backup, which succeeds;
+ * - every option each subcommand's --help lists is in bunsen(1) (docs/bunsen.1), and every
+ *   serve option in README's table: they drifted (results --alpha, --cuped; serve
+ *   --rebuild-*, --exposure-cache; README without --rate-limit-assign and others);
+ * - a subcommand's own options take --opt=VALUE as the shared ones do (--role=sdk,
+ *   --format=csv, --horizon-days=400 were unknown arguments); a flag without a value
+ *   refuses one (--all=1, exit 2).
+ * - usage errors exit 2 and touch nothing: `bunsen version extra` and `version --bogus`
+ *   (exit 0, printing the version); `serve --log-file F --metrics-auth nope` (exit 2 after
+ *   creating F); a bad --listen or --metrics-auth from its BUNSEN_* variable names the
+ *   variable (it named the flag); BUNSEN_DB_TIMEOUT=abc with a PostgreSQL --database stops
+ *   keys/results/... (they ran with the default), and stops nothing on SQLite, which does
+ *   not use it.
+ * Run from the repository root (make test does), for docs/ and README.md.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct daemon D; /* the test's daemon: stopped by cleanup() even when a check fails */
+
+static int cleanup(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    memset(&D, 0, sizeof(D));
+    return 0;
+}
+
+static const char *bin(void)
+{
+    const char *b = getenv("BUNSEN_BIN");
+    return b != NULL ? b : "build/bunsen";
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Start `bunsen args...` with stdout and stderr to /dev/null; its pid. */
+static pid_t spawn(const char *const *args)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[32] = {bin()};
+        int n = 1;
+        for (int i = 0; args[i] != NULL && n < 31; i++) {
+            argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Grow the (stopped) daemon's database by mb MiB: a copy that lasts long enough to interrupt. */
+static void pad_database(const struct daemon *d, int mb)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(fmt("%s/bunsen.db", d->dir), &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  fmt("CREATE TABLE IF NOT EXISTS pad (b BLOB); WITH RECURSIVE "
+                                      "n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < "
+                                      "%d) INSERT INTO pad SELECT zeroblob(1048576) FROM n",
+                                      mb),
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+}
+
+/* `bunsen backup` interrupted by sig once its copy has begun (DEST.tmp-journal exists):
+ * exit 1, neither DEST nor its temporary files left. Returns false when the copy ended
+ * before it could be interrupted (the caller grows the database and tries again). */
+static bool backup_interrupted(const struct daemon *d, int sig)
+{
+    char dest[400];
+    snprintf(dest, sizeof(dest), "%s/killed.db", d->dir);
+    const char *const args[] = {"backup", dest, "--data-dir", d->dir, NULL};
+    const char *journal = fmt("%s.tmp-journal", dest);
+    char journal_path[450];
+    snprintf(journal_path, sizeof(journal_path), "%s", journal);
+    pid_t pid = spawn(args);
+    assert_true(pid > 0);
+    bool seen = false;
+    for (int i = 0; i < 40000 && !seen; i++) { /* 20 s */
+        seen = exists(journal_path);
+        if (!seen) {
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                unlink(dest);
+                return false; /* done before we saw it */
+            }
+            usleep(500);
+        }
+    }
+    assert_true(seen);
+    assert_int_equal(kill(pid, sig), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (exists(dest)) {
+        /* the signal came after the copy was complete and became DEST: not a partial copy */
+        unlink(dest);
+        return false;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
+        fail_msg("backup killed by signal %d: status 0x%x, expected exit 1", sig, status);
+    }
+    if (exists(fmt("%s.tmp", dest)) || exists(journal_path)) {
+        fail_msg("signal %d left %s%s behind", sig, exists(fmt("%s.tmp", dest)) ? "DEST.tmp " : "",
+                 exists(journal_path) ? "DEST.tmp-journal" : "");
+    }
+    return true;
+}
+
+static void test_backup_interrupted(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* bunsen backup copies SQLite files */
+    }
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    assert_int_equal(daemon_stop(&D), 0);
+    int mb = 64;
+    pad_database(&D, mb);
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++) {
+        bool done = false;
+        for (int tries = 0; tries < 4 && !done; tries++) {
+            done = backup_interrupted(&D, sigs[k]);
+            if (!done && mb < 512) {
+                pad_database(&D, mb);
+                mb *= 2;
+            }
+        }
+        if (!done) {
+            fail_msg("the backup of %d MiB always ended before signal %d", mb, sigs[k]);
+        }
+    }
+    /* a stale pair (SIGKILL): the next backup removes it and succeeds */
+    char dest[400];
+    snprintf(dest, sizeof(dest), "%s/stale.db", D.dir);
+    const char *const args[] = {"backup", dest, "--data-dir", D.dir, NULL};
+    pid_t pid = spawn(args);
+    char journal[450];
+    snprintf(journal, sizeof(journal), "%s.tmp-journal", dest);
+    for (int i = 0; i < 40000 && !exists(journal); i++) {
+        usleep(500);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    if (exists(journal)) {
+        char *out = NULL;
+        assert_int_equal(bunsen_run(&out, args), 0);
+        free(out);
+        assert_false(exists(journal));
+        assert_false(exists(fmt("%s.tmp", dest)));
+        sqlite3 *h = NULL;
+        assert_int_equal(sqlite3_open(dest, &h), SQLITE_OK);
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+    } else {
+        print_message("# the copy ended before SIGKILL: no stale pair to check\n");
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fail_msg("cannot read %s (run from the repository root): %s", path, strerror(errno));
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = calloc(1, (size_t)n + 1);
+    size_t got = fread(text, 1, (size_t)n, f);
+    text[got] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* text with roff's escaped hyphens ("\-") as plain ones, in place */
+static void unescape_hyphens(char *text)
+{
+    char *w = text;
+    for (const char *r = text; *r != '\0'; r++) {
+        if (r[0] == '\\' && r[1] == '-') {
+            continue;
+        }
+        *w++ = *r;
+    }
+    *w = '\0';
+}
+
+/* Whether text holds the option opt as a whole word (not the start of a longer one). */
+static bool has_option(const char *text, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = strstr(text, opt); p != NULL; p = strstr(p + 1, opt)) {
+        char next = p[n];
+        if (!(next == '-' || (next >= 'a' && next <= 'z') || (next >= '0' && next <= '9'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_help_options_documented(void **state)
+{
+    (void)state;
+    char *man = slurp("docs/bunsen.1");
+    unescape_hyphens(man);
+    char *readme = slurp("README.md");
+    static const char *const cmds[] = {"serve",   "migrate", "keys",   "results",
+                                       "compact", "backup",  "version"};
+    int checked = 0;
+    for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+        char *out = NULL;
+        const char *const args[] = {cmds[c], "--help", NULL};
+        assert_int_equal(bunsen_run(&out, args), 0);
+        for (const char *p = strstr(out, "--"); p != NULL; p = strstr(p, "--")) {
+            char opt[64];
+            size_t n = 2;
+            while (n < sizeof(opt) - 1 &&
+                   (p[n] == '-' || (p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9'))) {
+                n++;
+            }
+            memcpy(opt, p, n);
+            opt[n] = '\0';
+            p += n;
+            if (n < 4) {
+                continue;
+            }
+            checked++;
+            if (!has_option(man, opt)) {
+                fail_msg("bunsen %s --help lists %s, which docs/bunsen.1 does not", cmds[c], opt);
+            }
+            if (strcmp(cmds[c], "serve") == 0 && strcmp(opt, "--help") != 0 &&
+                !has_option(readme, fmt("`%s", opt))) {
+                fail_msg("bunsen serve --help lists %s, which README's option table does not", opt);
+            }
+        }
+        free(out);
+    }
+    print_message("# %d options of --help found in bunsen(1)\n", checked);
+    assert_true(checked > 40);
+    free(man);
+    free(readme);
+}
+
+/* `bunsen keys create --role=sdk --name=ci`, `keys list --all`, `results KEY
+ * --format=csv`, `compact --horizon-days=400`: each subcommand option takes --opt=VALUE. */
+static void test_option_equals_value(void **state)
+{
+    (void)state;
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    int st = 0;
+    json_decref(http_json(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                          "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\"}", &st));
+    assert_int_equal(st, 201);
+    json_decref(http_json(D.port, "POST", "/api/v1/experiments", D.admin_key,
+                          "{\"key\":\"eq\",\"variants\":[{\"key\":\"control\"},"
+                          "{\"key\":\"green\"}],\"metrics\":[\"m\"]}",
+                          &st));
+    assert_int_equal(st, 201);
+    char *out = NULL;
+    const char *const create[] = {"keys",       "create", "--role=sdk", "--name=ci-key",
+                                  "--data-dir", D.dir,    NULL};
+    assert_int_equal(bunsen_run(&out, create), 0);
+    assert_non_null(strstr(out, "role: sdk"));
+    free(out);
+    const char *const list[] = {"keys", "list", "--all", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, list), 0);
+    assert_non_null(strstr(out, "ci-key"));
+    free(out);
+    const char *const all_value[] = {"keys", "list", "--all=1", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, all_value), 2);
+    assert_non_null(strstr(out, "--all takes no value"));
+    free(out);
+    const char *const results[] = {
+        "results",           "eq",         "--format=csv", "--alpha=0.1", "--cuped=false",
+        "--method=bayesian", "--data-dir", D.dir,          NULL};
+    assert_int_equal(bunsen_run(&out, results), 0);
+    assert_non_null(strstr(out, "experiment,"));
+    free(out);
+    const char *const compact[] = {"compact", "--horizon-days=400", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, compact), 0);
+    free(out);
+    assert_int_equal(daemon_stop(&D), 0);
+}
+
+/* bunsen args with VAR=value in its environment (NULL: none); exit code, *out its output. */
+static int run_env(const char *var, const char *value, char **out, const char *const *args)
+{
+    if (var != NULL) {
+        setenv(var, value, 1);
+    }
+    int rc = bunsen_run(out, args);
+    if (var != NULL) {
+        unsetenv(var);
+    }
+    return rc;
+}
+
+static void expect_usage_error(const char *var, const char *value, const char *const *args,
+                               const char *says, const char *not_says)
+{
+    char *out = NULL;
+    int rc = run_env(var, value, &out, args);
+    if (rc != 2 || strstr(out, says) == NULL ||
+        (not_says != NULL && strstr(out, not_says) != NULL)) {
+        fail_msg("bunsen %s ... (%s=%s): exit %d, expected 2 saying '%s'%s%s: %s", args[0],
+                 var ? var : "-", var ? value : "", rc, says, not_says ? " and not " : "",
+                 not_says ? not_says : "", out);
+    }
+    free(out);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-cli-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = NULL;
+    const char *const version[] = {"version", NULL};
+    assert_int_equal(bunsen_run(&out, version), 0);
+    assert_non_null(strstr(out, "bunsen "));
+    free(out);
+    const char *const version_help[] = {"version", "--help", NULL};
+    assert_int_equal(bunsen_run(NULL, version_help), 0);
+    const char *const version_extra[] = {"version", "extra", NULL};
+    expect_usage_error(NULL, NULL, version_extra, "unknown argument 'extra'", NULL);
+    const char *const version_bogus[] = {"version", "--bogus", NULL};
+    expect_usage_error(NULL, NULL, version_bogus, "unknown argument '--bogus'", NULL);
+
+    /* every option checked before anything is touched: the log file, the data directory */
+    char log[300], data[300];
+    snprintf(log, sizeof(log), "%s/lf.log", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *const bad_auth[] = {"serve", "--port",     "0",  "--log-file",
+                                    log,     "--data-dir", data, "--metrics-auth",
+                                    "nope",  NULL};
+    expect_usage_error(NULL, NULL, bad_auth, "--metrics-auth", NULL);
+    const char *const bad_listen[] = {"serve",      "--port", "0",        "--log-file", log,
+                                      "--data-dir", data,     "--listen", "bogus",      NULL};
+    expect_usage_error(NULL, NULL, bad_listen, "--listen: 'bogus'", NULL);
+    const char *const serve[] = {"serve", "--port",     "0",  "--log-file",
+                                 log,     "--data-dir", data, NULL};
+    expect_usage_error("BUNSEN_METRICS_AUTH", "nope", serve, "BUNSEN_METRICS_AUTH", "--metrics");
+    /* the value came from the variable: the message names it, not the flag */
+    expect_usage_error("BUNSEN_LISTEN", "bogus", serve, "BUNSEN_LISTEN: 'bogus'", "--listen");
+    if (access(log, F_OK) == 0 || access(data, F_OK) == 0) {
+        fail_msg("a usage error of serve left %s%s", access(log, F_OK) == 0 ? log : "",
+                 access(data, F_OK) == 0 ? data : "");
+    }
+
+    /* --db-timeout is used by every command on PostgreSQL: a bad variable stops it there */
+    const char *const pg_list[] = {"keys", "list", "--database",
+                                   "postgresql://127.0.0.1:1/none?connect_timeout=1", NULL};
+    expect_usage_error("BUNSEN_DB_TIMEOUT", "abc", pg_list, "BUNSEN_DB_TIMEOUT", NULL);
+    /* and on SQLite, which does not use it, stops nothing */
+    char db[300];
+    snprintf(db, sizeof(db), "%s/sqlite", dir);
+    const char *const migrate[] = {
+        "migrate", "--data-dir", db, "--database", fmt("%s/bunsen.db", db), NULL};
+    assert_int_equal(bunsen_run(NULL, migrate), 0);
+    const char *const list[] = {"keys", "list", "--database", fmt("%s/bunsen.db", db), NULL};
+    assert_int_equal(run_env("BUNSEN_DB_TIMEOUT", "abc", &out, list), 0);
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_backup_interrupted, cleanup),
+        cmocka_unit_test(test_help_options_documented),
+        cmocka_unit_test_teardown(test_option_equals_value, cleanup),
+        cmocka_unit_test(test_usage_errors),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
