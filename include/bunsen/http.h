@@ -186,19 +186,39 @@ void http_req_resume(struct http_req *r);
 /* Streamed replies (Server-Sent Events; stream.c). The reply stays open and pins no
  * thread: while it has nothing to send, its connection is suspended. */
 struct http_stream;
-/* Reply 200 with an open stream of content_type whose body starts with first[0..first_len).
- * user (owned from here on, freed with free_user when the stream ends) identifies the
- * subscriber. Returns 0, or -1 after replying 503 when the server's cap on open streams
- * (half of --max-connections) is reached. */
-int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
-                            size_t first_len, void *user, void (*free_user)(void *user));
+/* An event a stream sends without a copy (one text shared by every subscriber):
+ * data[0..len) stays valid until release(ctx) (release NULL: static bytes). */
+struct http_shared {
+    const char *data;
+    size_t len;
+    void (*release)(void *ctx);
+    void *ctx;
+};
+/* Reply 200 with an open stream of content_type whose body starts with the event first
+ * (NULL or empty: none; its reference passes to the stream, also on failure). user (owned
+ * from here on, freed with free_user when the stream ends) identifies the subscriber.
+ * Returns 0, or -1 after replying 503 when the server's cap on open streams (half of
+ * --max-connections) is reached. */
+int http_reply_event_stream(struct http_req *r, const char *content_type,
+                            const struct http_shared *first, void *user,
+                            void (*free_user)(void *user));
 /* Call fn(ctx, stream, user) for every open stream, under the streams' lock: fn may only
- * look at user and call http_stream_push or http_stream_close. Any thread. */
+ * look at user and call http_stream_push, http_stream_ping or http_stream_close. Any
+ * thread. */
 void http_server_each_stream(struct http_server *srv,
                              void (*fn)(void *ctx, struct http_stream *st, void *user), void *ctx);
-/* Append bytes to a stream (inside http_server_each_stream's fn). 0, or -1 when the stream
- * is closing or holds 4 MiB unsent (a stalled client). */
-int http_stream_push(struct http_stream *st, const char *data, size_t len);
+/* Queue an event (inside http_server_each_stream's fn); each event supersedes the ones
+ * before it (a whole payload). A stream holds at most two: the event being sent and the
+ * newest one queued after it, which a newer push replaces (releasing it) before it is
+ * begun. So a client that reads slowly skips to the latest event when it drains, and a
+ * stalled one pins at most two shared texts, never a copy. ev's reference passes to the
+ * stream: released once sent or replaced, or when the stream ends (release may run under
+ * the streams' lock). 0, or -1 when the stream is closing (ev released). */
+int http_stream_push(struct http_stream *st, const struct http_shared *ev);
+/* Queue data[0..len) (static bytes: a keep-alive comment) only when the stream has
+ * nothing to send (inside http_server_each_stream's fn): 0 when queued, -1 when not (bytes
+ * pending, which need no keep-alive, or closing). */
+int http_stream_ping(struct http_stream *st, const char *data, size_t len);
 /* End a stream now, dropping what it holds unsent (inside http_server_each_stream's fn). */
 void http_stream_close(struct http_stream *st);
 /* Open streams now. Any thread. */

@@ -124,16 +124,17 @@ struct subscriber {
     int64_t last_ms;           /* when something was last sent */
 };
 
-/* "event: features\ndata: <payload>\n\n" (compact JSON has no newline): malloc'd, *len. */
-static char *features_event(const struct api_payload *p, size_t *len)
+static void payload_unref(void *p)
 {
-    static const char head[] = "event: features\ndata: ";
-    *len = sizeof(head) - 1 + p->len + 2;
-    char *ev = xmalloc(*len + 1);
-    memcpy(ev, head, sizeof(head) - 1);
-    memcpy(ev + sizeof(head) - 1, p->text, p->len);
-    memcpy(ev + sizeof(head) - 1 + p->len, "\n\n", 3);
-    return ev;
+    api_payload_release(p);
+}
+
+/* The `features` event of p, sharing p's text: takes a reference for the stream. */
+static struct http_shared features_event(const struct api_payload *p)
+{
+    struct api_payload *q = (struct api_payload *)(uintptr_t)p;
+    atomic_fetch_add_explicit(&q->refs, 1, memory_order_relaxed);
+    return (struct http_shared){p->event, p->event_len, payload_unref, q};
 }
 
 void api_sdk_sub(struct http_req *r)
@@ -156,12 +157,10 @@ void api_sdk_sub(struct http_req *r)
     }
     str_copy(sub->tag, sizeof(sub->tag), p->tag);
     uint64_t generation = sub->generation = p->generation;
-    size_t len = 0;
-    char *first = features_event(p, &len);
+    struct http_shared first = features_event(p);
     api_payload_release(p);
     sub->last_ms = time_now_ms();
-    int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", first, len, sub, free);
-    free(first);
+    int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", &first, sub, free);
     /* a change published between the payload read above and the stream's registration
      * did not reach this stream: publish again (streams already up to date get nothing) */
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -174,16 +173,17 @@ void api_sdk_sub(struct http_req *r)
 
 /*
  * Publishing: the payload is rendered once per encryption key in use (api_payload_get, so
- * also shared with GET /api/features), outside the streams' lock, and each event text is
- * built once; the pass under the lock only copies it to the subscribers whose last payload
- * differs. Rendering per subscriber under that lock once held the completion thread (every
- * write's reply) for seconds with a hundred subscribers of a large payload.
+ * also shared with GET /api/features, its event text included), outside the streams' lock;
+ * the pass under the lock only hands a reference to it to the subscribers whose last
+ * payload differs. Rendering per subscriber under that lock once held the completion
+ * thread (every write's reply) for seconds with a hundred subscribers of a large payload.
+ * A push is never refused for a slow reader: it replaces the event the stream had queued
+ * (http_stream_push), so the subscriber gets this payload once it drains, and its tag is
+ * this payload's from now on.
  */
 struct publish_key {
     char enc[API_ENC_KEY_LEN];
     const struct api_payload *p;
-    char *event;
-    size_t len;
 };
 
 struct publish_ctx {
@@ -220,12 +220,13 @@ static void publish_one(void *ctx, struct http_stream *st, void *user)
             continue;
         }
         /* never an older snapshot's payload after a newer one (publishes may overlap) */
-        if (k->event == NULL || k->p->generation <= sub->generation) {
+        if (k->p == NULL || k->p->generation <= sub->generation) {
             return;
         }
+        struct http_shared ev;
         if (strcmp(sub->tag, k->p->tag) == 0) {
             sub->generation = k->p->generation; /* the same payload: nothing to send */
-        } else if (http_stream_push(st, k->event, k->len) == 0) {
+        } else if (ev = features_event(k->p), http_stream_push(st, &ev) == 0) {
             str_copy(sub->tag, sizeof(sub->tag), k->p->tag);
             sub->generation = k->p->generation;
             sub->last_ms = pc->now;
@@ -245,11 +246,9 @@ static void publish_now(struct app *app)
         struct err err;
         err_clear(&err);
         pc.k[i].p = api_payload_get(app, pc.k[i].enc, &err);
-        pc.k[i].event = pc.k[i].p != NULL ? features_event(pc.k[i].p, &pc.k[i].len) : NULL;
     }
     http_server_each_stream(app->http, publish_one, &pc);
     for (size_t i = 0; i < pc.n; i++) {
-        free(pc.k[i].event);
         api_payload_release(pc.k[i].p);
     }
     free(pc.k);
@@ -260,8 +259,9 @@ static void ping_one(void *ctx, struct http_stream *st, void *user)
     int64_t now = *(const int64_t *)ctx;
     struct subscriber *sub = user;
     if (now - sub->last_ms >= KEEPALIVE_MS) {
+        /* none while an event is being sent: its bytes keep the connection busy */
         static const char ping[] = ": ping\n\n";
-        http_stream_push(st, ping, sizeof(ping) - 1);
+        http_stream_ping(st, ping, sizeof(ping) - 1);
         sub->last_ms = now;
     }
 }
