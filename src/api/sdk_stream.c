@@ -461,10 +461,17 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, boo
     err_clear(&err);
     bool decided = false;
     if (uid != NULL || e->a.hash_attribute != NULL) {
-        /* no id: the forced list cannot match; "\x7f" is no valid user id (control char) */
+        /* no id: the forced list cannot match; "\x7f" is no valid user id (control char),
+         * never hashed: a fallback_attribute "id" (the user id) is missing too, so a user
+         * without the hash attribute is skipped, as the SDK skips it (it bucketed every
+         * anonymous visitor by that placeholder) */
         struct assign_experiment a = e->a;
         if (!forceable) {
             a.forced = NULL;
+        }
+        if (uid == NULL && a.fallback_attribute != NULL &&
+            strcmp(a.fallback_attribute, "id") == 0) {
+            a.fallback_attribute = NULL;
         }
         decided = assign_decide_budget(&a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, budget,
                                        &res, &err) == 0;

@@ -577,6 +577,49 @@ static void test_remote_eval(void **state)
     free(key);
 }
 
+/* A visitor without the hash attribute nor attributes.id is out of an experiment whose
+ * fallback_attribute is "id", as the SDK evaluates it locally (remote evaluation hashed a
+ * placeholder id: every anonymous visitor got one variant, tracked with hashValue ""). */
+static void test_remote_eval_anonymous(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"anon\",\"variants\":[{\"key\":\"a\",\"value\":\"A\"},{\"key\":"
+                     "\"b\",\"value\":\"B\"}],\"hash_attribute\":\"company\","
+                     "\"fallback_attribute\":\"id\",\"default_value\":\"OUT\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/anon/start", D.admin_key, NULL, 200));
+    const char *const out[] = {"{}", "{\"attributes\":{}}", "{\"attributes\":{\"country\":\"NL\"}}",
+                               "{\"attributes\":{\"company\":\"\"}}",
+                               "{\"attributes\":{\"company\":null,\"id\":\"\"}}"};
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL, out[i], 200);
+        const json_t *f = json_object_get(json_object_get(ev, "features"), "anon");
+        const char *v = json_string_value(json_object_get(f, "defaultValue"));
+        if (v == NULL || strcmp(v, "OUT") != 0 || json_object_get(f, "rules") != NULL) {
+            fail_msg("%s: %s, expected OUT and no rule", out[i], json_dumps(f, JSON_COMPACT));
+        }
+        json_decref(ev);
+    }
+    /* the hash attribute, or the id as its fallback: in the experiment, tracked with it */
+    const char *const in[][2] = {{"{\"attributes\":{\"company\":\"acme\"}}", "company"},
+                                 {"{\"attributes\":{\"id\":\"u1\"}}", "id"},
+                                 {"{\"attributes\":{\"company\":\"\",\"id\":\"u1\"}}", "id"}};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL, in[i][0], 200);
+        const json_t *f = json_object_get(json_object_get(ev, "features"), "anon");
+        const json_t *rule = json_array_get(json_object_get(f, "rules"), 0);
+        const json_t *track = json_array_get(json_object_get(rule, "tracks"), 0);
+        const json_t *res = json_object_get(json_object_get(track, "result"), "hashAttribute");
+        assert_string_not_equal(json_string_value(json_object_get(f, "defaultValue")), "OUT");
+        assert_string_equal(json_string_value(res), in[i][1]);
+        json_decref(ev);
+    }
+    json_decref(call("POST", "/api/v1/experiments/anon/stop", D.admin_key, NULL, 200));
+    free(key);
+}
+
 /* Revoking a key ends its open streams (they got every later payload before); the streams
  * of other keys go on. */
 static void test_revoked_key_stream_ends(void **state)
@@ -617,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_stalled_subscribers),
         cmocka_unit_test(test_encrypted_payload),
         cmocka_unit_test(test_remote_eval),
+        cmocka_unit_test(test_remote_eval_anonymous),
         cmocka_unit_test(test_revoked_key_stream_ends),
     };
     return cmocka_run_group_tests_name("api_sdk_stream", tests, setup, teardown);
