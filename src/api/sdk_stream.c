@@ -435,50 +435,79 @@ void api_sdk_streams_keys_changed(struct app *app)
 
 /* ---- remote evaluation ---- */
 
-/* The text of attributes.id as GrowthBook's SDK hashes it (assign_hash_text: numbers,
- * true, strings of any length, arrays and objects, as JavaScript prints them), in t; NULL
- * when absent.
- * Only a string id can match the forced list: the payload forces with {"id": {"$in":
- * [...]}} of strings, which the SDK compares strictly (the number 42 is not "42"). Before,
- * 1.5, true or a long id fell back to the default here and were bucketed by the SDK. */
-static const char *id_of(const json_t *attrs, struct assign_text *t, bool *forceable)
+/* attributes.id as GrowthBook's SDK sees it evaluating the payload locally. */
+struct remote_id {
+    const json_t *id; /* attributes.id (borrowed), NULL when absent */
+    const char *text; /* what it hashes (assign_hash_text: numbers and true as JavaScript
+                       * prints them, strings of any length, arrays joined, "" for []),
+                       * NULL when missing or falsy */
+    size_t len;
+    struct assign_text t;
+};
+
+/* The variant a's forced list gives the string s, or -1 (also for an entry naming no
+ * variant, which the payload has no force rule for). */
+static int forced_variant_of(const struct assign_experiment *a, const json_t *s)
 {
-    const json_t *id = json_object_get(attrs, "id");
-    size_t len = 0;
-    *forceable = json_is_string(id);
-    return assign_hash_text(id, t, &len);
+    const json_t *v = json_object_getn(a->forced, json_string_value(s), json_string_length(s));
+    if (!json_is_string(v)) {
+        return -1;
+    }
+    for (size_t i = 0; i < a->nvariants; i++) {
+        if (a->variant_keys[i] != NULL && strcmp(a->variant_keys[i], json_string_value(v)) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* The forced user whose variant the payload's force rules give this id, or NULL. The
+ * payload has one rule per variant, in variant order, {"id": {"$in": [its users]}}, which
+ * the SDK matches strictly (the number 42 is not "42") and, for an array id, by
+ * intersection: ["qa-1"] is forced as "qa-1" is, and of several listed elements the first
+ * rule's (lowest variant) wins. Only a string id was forced before. */
+static const char *forced_user(const struct assign_experiment *a, const json_t *id)
+{
+    if (a->forced == NULL || a->variant_keys == NULL) {
+        return NULL;
+    }
+    if (json_is_string(id)) {
+        return forced_variant_of(a, id) >= 0 ? json_string_value(id) : NULL;
+    }
+    const char *best = NULL;
+    int best_v = -1;
+    size_t i;
+    const json_t *el;
+    json_array_foreach(id, i, el)
+    {
+        int v = json_is_string(el) ? forced_variant_of(a, el) : -1;
+        if (v >= 0 && (best_v < 0 || v < best_v)) {
+            best = json_string_value(el);
+            best_v = v;
+        }
+    }
+    return best;
 }
 
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
  * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
- * locally). */
-static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, bool forceable,
+ * locally). The decision is the SDK's local one (assign_decide_sdk): a missing or falsy id
+ * leaves the user out of what hashes the id (a placeholder id was hashed: every anonymous
+ * visitor was bucketed through a fallback_attribute "id"), and an id the SDK hashes as ""
+ * (an empty array) is hashed so (it failed as an empty user id: every feature, even ones
+ * hashed on another attribute, fell back to its default). */
+static json_t *eval_feature(const struct snapshot_entry *e, const struct remote_id *rid,
                             const json_t *attrs, struct condition_budget *budget, bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
     struct err err;
     err_clear(&err);
-    bool decided = false;
-    if (uid != NULL || e->a.hash_attribute != NULL) {
-        /* no id: the forced list cannot match; "\x7f" is no valid user id (control char),
-         * never hashed: a fallback_attribute "id" (the user id) is missing too, so a user
-         * without the hash attribute is skipped, as the SDK skips it (it bucketed every
-         * anonymous visitor by that placeholder) */
-        struct assign_experiment a = e->a;
-        if (!forceable) {
-            a.forced = NULL;
-        }
-        if (uid == NULL && a.fallback_attribute != NULL &&
-            strcmp(a.fallback_attribute, "id") == 0) {
-            a.fallback_attribute = NULL;
-        }
-        decided = assign_decide_budget(&a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, budget,
-                                       &res, &err) == 0;
-        if (!decided && budget->left < 0) {
-            *over_budget = true;
-            return NULL;
-        }
+    bool decided = assign_decide_sdk(&e->a, forced_user(&e->a, rid->id), rid->text, rid->len, attrs,
+                                     budget, &res, &err) == 0;
+    if (!decided && budget->left < 0) {
+        *over_budget = true;
+        return NULL;
     }
     if (!decided) {
         memset(&res, 0, sizeof(res));
@@ -550,9 +579,8 @@ void api_sdk_eval(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    struct assign_text idtext = {0};
-    bool forceable = false;
-    const char *uid = id_of(a, &idtext, &forceable);
+    struct remote_id rid = {.id = json_object_get(a, "id")};
+    rid.text = assign_hash_text(rid.id, &rid.t, &rid.len);
     struct condition_budget budget = api_eval_budget(app);
     bool over_budget = false;
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -560,14 +588,14 @@ void api_sdk_eval(struct http_req *r)
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
         const struct snapshot_entry *e = &snap->entries[i];
         if (api_experiment_in_payload(e)) {
-            json_t *f = eval_feature(e, uid, forceable, a, &budget, &over_budget);
+            json_t *f = eval_feature(e, &rid, a, &budget, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);
             }
         }
     }
     snapshot_read_end(app->experiments, snap);
-    assign_text_free(&idtext);
+    assign_text_free(&rid.t);
     json_decref(a);
     json_decref(body);
     if (over_budget) {

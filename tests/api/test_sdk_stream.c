@@ -620,6 +620,88 @@ static void test_remote_eval_anonymous(void **state)
     free(key);
 }
 
+/* The value of feature fk in a remote evaluation of attrs (JSON text), as JSON text, and
+ * whether it carries a tracked rule. */
+static char *remote_value(const char *key, const char *fk, const char *attrs, bool *tracked)
+{
+    json_t *ev =
+        call("POST", fmt("/api/eval/%s", key), NULL, fmt("{\"attributes\":%s}", attrs), 200);
+    const json_t *f = json_object_get(json_object_get(ev, "features"), fk);
+    assert_non_null(f);
+    char *v = json_dumps(json_object_get(f, "defaultValue"), JSON_COMPACT | JSON_ENCODE_ANY);
+    *tracked = json_object_get(f, "rules") != NULL;
+    json_decref(ev);
+    return v;
+}
+
+/* An array id as the SDK evaluates the payload locally: the force rule's $in intersects it
+ * (["qa-1"] is forced as "qa-1"; only a string id was), and [] is hashed as "" (it was an
+ * empty user id: every feature fell back to its default, even those hashed on another
+ * attribute). */
+static void test_remote_eval_array_ids(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"arrf\",\"variants\":[{\"key\":\"a\",\"value\":\"A\"},{\"key\":"
+                     "\"b\",\"value\":\"B\"},{\"key\":\"c\",\"value\":\"C\"}],"
+                     "\"default_value\":\"DEF\",\"forced\":{\"qa-1\":\"c\",\"qa-2\":\"b\"}}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/arrf/start", D.admin_key, NULL, 200));
+    /* the same seed hashed on another attribute: the bucket of "" for [] */
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"arrh\",\"seed\":\"arrf\",\"hash_attribute\":\"h\",\"variants\":"
+                     "[{\"key\":\"a\",\"value\":\"A\"},{\"key\":\"b\",\"value\":\"B\"},{\"key\":"
+                     "\"c\",\"value\":\"C\"}],\"default_value\":\"DEF\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/arrh/start", D.admin_key, NULL, 200));
+    bool tracked = false;
+    static const struct {
+        const char *attrs, *want;
+    } forced[] = {
+        {"{\"id\":[\"qa-1\"]}", "\"C\""},
+        {"{\"id\":[\"x\",\"qa-1\"]}", "\"C\""},
+        {"{\"id\":[\"qa-1\",\"qa-2\"]}", "\"B\""}, /* b's rule comes first in the payload */
+        {"{\"id\":\"qa-2\"}", "\"B\""},
+    };
+    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++) {
+        char *v = remote_value(key, "arrf", forced[i].attrs, &tracked);
+        if (strcmp(v, forced[i].want) != 0 || tracked) {
+            fail_msg("%s: %s (tracked %d), expected %s forced", forced[i].attrs, v, tracked,
+                     forced[i].want);
+        }
+        free(v);
+    }
+    /* [] hashes "" (in the experiment: full coverage), with either attribute, as [""] does */
+    char *a = remote_value(key, "arrf", "{\"id\":[]}", &tracked);
+    assert_true(tracked);
+    assert_string_not_equal(a, "\"DEF\"");
+    bool tracked_h = false;
+    char *b = remote_value(key, "arrh", "{\"id\":[],\"h\":[]}", &tracked_h);
+    char *c = remote_value(key, "arrh", "{\"h\":[\"\"]}", &tracked_h);
+    assert_string_equal(a, b);
+    assert_string_equal(a, c);
+    free(a);
+    free(b);
+    free(c);
+    /* features hashed on another attribute are decided whatever the id */
+    int in = 0;
+    for (int i = 0; i < 20; i++) {
+        char *h = remote_value(key, "arrh", fmt("{\"id\":[],\"h\":\"user-%d\"}", i), &tracked_h);
+        char *want =
+            remote_value(key, "arrh", fmt("{\"id\":\"x\",\"h\":\"user-%d\"}", i), &tracked);
+        assert_string_equal(h, want);
+        assert_int_equal(tracked_h, tracked);
+        in += tracked;
+        free(h);
+        free(want);
+    }
+    assert_true(in > 0);
+    json_decref(call("POST", "/api/v1/experiments/arrf/stop", D.admin_key, NULL, 200));
+    json_decref(call("POST", "/api/v1/experiments/arrh/stop", D.admin_key, NULL, 200));
+    free(key);
+}
+
 /* Revoking a key ends its open streams (they got every later payload before); the streams
  * of other keys go on. */
 static void test_revoked_key_stream_ends(void **state)
@@ -661,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_encrypted_payload),
         cmocka_unit_test(test_remote_eval),
         cmocka_unit_test(test_remote_eval_anonymous),
+        cmocka_unit_test(test_remote_eval_array_ids),
         cmocka_unit_test(test_revoked_key_stream_ends),
     };
     return cmocka_run_group_tests_name("api_sdk_stream", tests, setup, teardown);
