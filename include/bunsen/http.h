@@ -142,9 +142,15 @@ enum role http_req_role(const struct http_req *r);
 const char *http_req_key_id(const struct http_req *r);
 const char *http_req_key_name(const struct http_req *r);
 
-/* Parse the body as a JSON object. Returns a new reference, or NULL after replying 400
- * (the handler then simply returns). */
+/* Parse the body as a JSON object (http_json_loadb). Returns a new reference, or NULL after
+ * replying 400 (the handler then simply returns). */
 json_t *http_req_json_body(struct http_req *r);
+/* Parse JSON text as every request body is parsed: json_loadb with flags
+ * (JSON_REJECT_DUPLICATES for bodies), except that an integer beyond jansson's 64-bit range
+ * (JavaScript prints 1e20 as 100000000000000000000) is read as the real it stands for where
+ * jansson refuses the whole text ("too big integer"); integers in range stay integers.
+ * Returns a new reference, or NULL with err (may be NULL) filled. Thread-safe. */
+json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 
 /* Replies: exactly one per request. */
 void http_reply_json(struct http_req *r, int status, json_t *body); /* steals body */

@@ -340,7 +340,7 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     } else if (memchr(body, '\0', len) == NULL) {
         /* a raw NUL byte is refused before jansson, which would skip one after a number or a
          * literal (see http_req_json_body) */
-        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     }
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
