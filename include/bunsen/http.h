@@ -171,6 +171,11 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
 void http_reply_shared(struct http_req *r, int status, const char *content_type, const char *data,
                        size_t len, void (*release)(void *ctx), void *ctx);
 void http_reply_empty(struct http_req *r, int status);
+/* Reply 304 Not Modified to a conditional GET whose 200 would carry len bytes: no body, and
+ * a Content-Length of len (RFC 9110 8.6: a 304 carries none or the 200's; libmicrohttpd
+ * 0.9.75 always sends one, but to end the reply by closing the connection), without the
+ * representation's Content-Type. Add the ETag after it. */
+void http_reply_not_modified(struct http_req *r, size_t len);
 /* A streamed reply of unknown length (chunked): MHD calls fill(ctx, buf, max) on the
  * connection's thread whenever the socket can take more; it writes up to max bytes and
  * returns their number, 0 at the end, or -1 on an error (the connection is closed).

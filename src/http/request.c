@@ -196,6 +196,31 @@ void http_reply_empty(struct http_req *r, int status)
     http_reply_bytes(r, status, "text/plain; charset=utf-8", "", 0);
 }
 
+/* The body of a 304: never read (MHD sends a 304's headers alone). */
+static ssize_t not_modified_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+void http_reply_not_modified(struct http_req *r, size_t len)
+{
+    /* a response of the 200's size whose body is never read: MHD sends "Content-Length:
+     * len" (an empty response said 0, which RFC 9110 forbids unless the 200 is empty) */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, 1024, not_modified_read, NULL, NULL);
+    if (resp == NULL) {
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, 304, resp, 0);
+}
+
 void http_reply_revalidate(struct http_req *r)
 {
     if (r->resp != NULL) {

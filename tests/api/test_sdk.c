@@ -378,6 +378,51 @@ static void test_big_integers(void **state)
     json_decref(call("POST", "/api/v1/experiments/bigint/stop", NULL, 200));
 }
 
+/* A 200 to method path (body: POST) as key, then the same with If-None-Match: its tag: a 304
+ * whose Content-Length is the 200's, without a body or a Content-Type. */
+static void not_modified_as_200(const char *key, const char *method, const char *path,
+                                const char *body)
+{
+    struct resp a, b;
+    assert_int_equal(http_req(D.port, method, path, key, body, &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_true(a.body_len > 2);
+    char tag[80], cl[32], ct[80];
+    assert_true(resp_header(&a, "ETag", tag, sizeof(tag)));
+    assert_int_equal(http_req_hdr(D.port, method, path, key, fmt("If-None-Match: %s\r\n", tag),
+                                  body ? "application/json" : NULL, body, body ? strlen(body) : 0,
+                                  &b),
+                     0);
+    assert_int_equal(b.status, 304);
+    assert_true(resp_header(&b, "Content-Length", cl, sizeof(cl)));
+    if (strtoul(cl, NULL, 10) != a.body_len) {
+        fail_msg("%s %s: 304 with Content-Length %s, the 200 has %zu bytes", method, path, cl,
+                 a.body_len);
+    }
+    assert_int_equal(b.body_len, 0);
+    assert_false(resp_header(&b, "Content-Type", ct, sizeof(ct)));
+    char tag2[80];
+    assert_true(resp_header(&b, "ETag", tag2, sizeof(tag2)));
+    assert_string_equal(tag2, tag);
+    resp_free(&a);
+    resp_free(&b);
+}
+
+/* A 304 says Content-Length: the 200's (RFC 9110 8.6: that or none; it said 0) on every
+ * route that revalidates: the SDK payload, OFREP bulk evaluation and the definitions. */
+static void test_not_modified_length(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("nm", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
+            "start");
+    not_modified_as_200(NULL, "GET", fmt("/api/features/%s", SDK), NULL);
+    not_modified_as_200(SDK, "POST", "/ofrep/v1/evaluate/flags",
+                        "{\"context\":{\"targetingKey\":\"u1\"}}");
+    not_modified_as_200(D.admin_key, "GET", "/api/v1/experiments/nm", NULL);
+    json_decref(call("POST", "/api/v1/experiments/nm/stop", NULL, 200));
+}
+
 static void test_ofrep_answers(void **state)
 {
     (void)state;
@@ -881,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_values_agree_everywhere),
         cmocka_unit_test(test_reals_near_max),
         cmocka_unit_test(test_big_integers),
+        cmocka_unit_test(test_not_modified_length),
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_archived_serves_nothing),
         cmocka_unit_test(test_forced_users_of_drafts),
