@@ -154,6 +154,17 @@ struct condition_budget;
 int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
                          const json_t *attributes, struct condition_budget *budget,
                          struct assign_result *out, struct err *err);
+/* As assign_decide_budget for a user known by its attributes alone, as GrowthBook's SDK
+ * evaluates the payload locally (remote evaluation, POST /api/eval): id[0..len) is the text
+ * the SDK hashes for attributes.id (assign_hash_text: "" for an empty array, which is
+ * hashed), NULL when that is missing or falsy (then an experiment hashed on the id, or on a
+ * missing hash attribute with the fallback "id", leaves the user out: not_targeted).
+ * forced, when not NULL, is the key of x->forced the payload's force rules match for the
+ * user (NUL-terminated; the caller finds it: the SDK compares strictly and intersects
+ * arrays). -1 with err as assign_decide_budget, "attributes" for an id that is not UTF-8. */
+int assign_decide_sdk(const struct assign_experiment *x, const char *forced, const char *id,
+                      size_t len, const json_t *attributes, struct condition_budget *budget,
+                      struct assign_result *out, struct err *err);
 
 /* API.md reason string: "hashed", "forced", "released", "not_running",
  * "not_targeted", "namespace", "coverage"; "unknown" out of range. */

@@ -149,9 +149,15 @@ enum role http_req_role(const struct http_req *r);
 const char *http_req_key_id(const struct http_req *r);
 const char *http_req_key_name(const struct http_req *r);
 
-/* Parse the body as a JSON object. Returns a new reference, or NULL after replying 400
- * (the handler then simply returns). */
+/* Parse the body as a JSON object (http_json_loadb). Returns a new reference, or NULL after
+ * replying 400 (the handler then simply returns). */
 json_t *http_req_json_body(struct http_req *r);
+/* Parse JSON text as every request body is parsed: json_loadb with flags
+ * (JSON_REJECT_DUPLICATES for bodies), except that an integer beyond jansson's 64-bit range
+ * (JavaScript prints 1e20 as 100000000000000000000) is read as the real it stands for where
+ * jansson refuses the whole text ("too big integer"); integers in range stay integers.
+ * Returns a new reference, or NULL with err (may be NULL) filled. Thread-safe. */
+json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 
 /* Replies: exactly one per request. */
 void http_reply_json(struct http_req *r, int status, json_t *body); /* steals body */
@@ -172,6 +178,11 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
 void http_reply_shared(struct http_req *r, int status, const char *content_type, const char *data,
                        size_t len, void (*release)(void *ctx), void *ctx);
 void http_reply_empty(struct http_req *r, int status);
+/* Reply 304 Not Modified to a conditional GET whose 200 would carry len bytes: no body, and
+ * a Content-Length of len (RFC 9110 8.6: a 304 carries none or the 200's; libmicrohttpd
+ * 0.9.75 always sends one, but to end the reply by closing the connection), without the
+ * representation's Content-Type. Add the ETag after it. */
+void http_reply_not_modified(struct http_req *r, size_t len);
 /* A streamed reply of unknown length (chunked): MHD calls fill(ctx, buf, max) on the
  * connection's thread whenever the socket can take more; it writes up to max bytes and
  * returns their number, 0 at the end, or -1 on an error (the connection is closed).
@@ -193,19 +204,39 @@ void http_req_resume(struct http_req *r);
 /* Streamed replies (Server-Sent Events; stream.c). The reply stays open and pins no
  * thread: while it has nothing to send, its connection is suspended. */
 struct http_stream;
-/* Reply 200 with an open stream of content_type whose body starts with first[0..first_len).
- * user (owned from here on, freed with free_user when the stream ends) identifies the
- * subscriber. Returns 0, or -1 after replying 503 when the server's cap on open streams
- * (half of --max-connections) is reached. */
-int http_reply_event_stream(struct http_req *r, const char *content_type, const char *first,
-                            size_t first_len, void *user, void (*free_user)(void *user));
+/* An event a stream sends without a copy (one text shared by every subscriber):
+ * data[0..len) stays valid until release(ctx) (release NULL: static bytes). */
+struct http_shared {
+    const char *data;
+    size_t len;
+    void (*release)(void *ctx);
+    void *ctx;
+};
+/* Reply 200 with an open stream of content_type whose body starts with the event first
+ * (NULL or empty: none; its reference passes to the stream, also on failure). user (owned
+ * from here on, freed with free_user when the stream ends) identifies the subscriber.
+ * Returns 0, or -1 after replying 503 when the server's cap on open streams (half of
+ * --max-connections) is reached. */
+int http_reply_event_stream(struct http_req *r, const char *content_type,
+                            const struct http_shared *first, void *user,
+                            void (*free_user)(void *user));
 /* Call fn(ctx, stream, user) for every open stream, under the streams' lock: fn may only
- * look at user and call http_stream_push or http_stream_close. Any thread. */
+ * look at user and call http_stream_push, http_stream_ping or http_stream_close. Any
+ * thread. */
 void http_server_each_stream(struct http_server *srv,
                              void (*fn)(void *ctx, struct http_stream *st, void *user), void *ctx);
-/* Append bytes to a stream (inside http_server_each_stream's fn). 0, or -1 when the stream
- * is closing or holds 4 MiB unsent (a stalled client). */
-int http_stream_push(struct http_stream *st, const char *data, size_t len);
+/* Queue an event (inside http_server_each_stream's fn); each event supersedes the ones
+ * before it (a whole payload). A stream holds at most two: the event being sent and the
+ * newest one queued after it, which a newer push replaces (releasing it) before it is
+ * begun. So a client that reads slowly skips to the latest event when it drains, and a
+ * stalled one pins at most two shared texts, never a copy. ev's reference passes to the
+ * stream: released once sent or replaced, or when the stream ends (release may run under
+ * the streams' lock). 0, or -1 when the stream is closing (ev released). */
+int http_stream_push(struct http_stream *st, const struct http_shared *ev);
+/* Queue data[0..len) (static bytes: a keep-alive comment) only when the stream has
+ * nothing to send (inside http_server_each_stream's fn): 0 when queued, -1 when not (bytes
+ * pending, which need no keep-alive, or closing). */
+int http_stream_ping(struct http_stream *st, const char *data, size_t len);
 /* End a stream now, dropping what it holds unsent (inside http_server_each_stream's fn). */
 void http_stream_close(struct http_stream *st);
 /* Open streams now. Any thread. */

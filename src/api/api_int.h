@@ -259,8 +259,10 @@ struct api_payload {
     _Atomic size_t refs;
     uint64_t generation;       /* of the snapshot rendered */
     char enc[API_ENC_KEY_LEN]; /* the key's encryption key, "" = plain */
-    char *text;                /* the JSON */
+    char *text;                /* the JSON (inside event) */
     size_t len;
+    char *event; /* the SSE event carrying it: "event: features\ndata: <text>\n\n" */
+    size_t event_len;
     char tag[40]; /* its ETag (quoted) */
 };
 /* The current snapshot's payload for encryption key enc (NULL or "" = plain), with a

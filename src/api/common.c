@@ -195,7 +195,17 @@ void api_reply_document(struct http_req *r, const char *doc)
     char etag[API_ETAG_LEN];
     api_etag(doc, etag);
     if (api_if_none_match(http_req_header(r, "If-None-Match"), etag)) {
-        http_reply_empty(r, 304);
+        /* the 200's length, which a 304's Content-Length must equal (it said 0) */
+        json_t *j = json_loads(doc, 0, NULL);
+        char *text =
+            j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
+        json_decref(j);
+        if (text == NULL) {
+            http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the document");
+            return;
+        }
+        http_reply_not_modified(r, strlen(text));
+        free(text);
     } else {
         http_reply_json(r, 200, json_loads(doc, 0, NULL));
     }

@@ -51,7 +51,7 @@ static void reply_payload(struct http_req *r, const struct api_payload *p)
 {
     const char *inm = http_req_header(r, "If-None-Match");
     if (inm != NULL && (strstr(inm, p->tag) != NULL || strcmp(inm, "*") == 0)) {
-        http_reply_bytes(r, 304, "application/json; charset=utf-8", "", 0);
+        http_reply_not_modified(r, p->len);
         http_reply_header(r, "ETag", p->tag);
         api_payload_release(p);
     } else {
@@ -340,7 +340,7 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     } else if (memchr(body, '\0', len) == NULL) {
         /* a raw NUL byte is refused before jansson, which would skip one after a number or a
          * literal (see http_req_json_body) */
-        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     }
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
@@ -640,7 +640,7 @@ void api_ofrep_bulk(struct http_req *r)
     if (text == NULL) {
         http_reply_json(r, 500, json_pack("{s:s}", "errorDetails", "cannot encode the answer"));
     } else if (inm != NULL && strstr(inm, tag) != NULL) {
-        http_reply_bytes(r, 304, "application/json; charset=utf-8", "", 0);
+        http_reply_not_modified(r, strlen(text));
     } else {
         http_reply_bytes(r, 200, "application/json; charset=utf-8", text, strlen(text));
         if (user_id != NULL) {

@@ -8,7 +8,9 @@
  * every change, on public routes (an sdk key is public in client apps). Now the rendered
  * payloads of the current snapshot are kept (one per key in use, PAYLOADS_MAX at most),
  * each with a reference count: a request takes one, answers 304 from its tag or sends its
- * text without a copy (http_reply_shared), and drops it when MHD is done; a newer
+ * text without a copy (http_reply_shared), and drops it when MHD is done; a /sub stream
+ * holds one while it sends or queues the payload's event (framed around the same text); a
+ * newer
  * snapshot's payloads replace the older ones. A request that finds its payload being
  * rendered waits for that render, so a burst of requests after a change renders once per
  * key, not once per request; renders of different keys run side by side.
@@ -55,7 +57,7 @@ void api_payload_release(const struct api_payload *cp)
 {
     struct api_payload *p = (struct api_payload *)(uintptr_t)cp;
     if (p != NULL && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
-        free(p->text);
+        free(p->event);
         free(p);
     }
 }
@@ -89,13 +91,23 @@ static struct api_payload *render(const struct snapshot *snap, const char *enc, 
     if (text == NULL) {
         return err_set(err, ERR_INTERNAL, NULL, "cannot encode the payload"), NULL;
     }
+    /* the /sub streams' event framed around the text once, so that GET /api/features and
+     * every subscriber share one copy (compact JSON has no newline) */
+    static const char head[] = "event: features\ndata: ";
+    size_t len = strlen(text);
     struct api_payload *p = xcalloc(1, sizeof(*p));
     atomic_init(&p->refs, 1);
     p->generation = snap->generation;
     str_copy(p->enc, sizeof(p->enc), enc);
-    p->text = text;
-    p->len = strlen(text);
-    api_strong_etag(NULL, text, p->len, p->tag);
+    p->event_len = sizeof(head) - 1 + len + 2;
+    p->event = xmalloc(p->event_len + 1);
+    memcpy(p->event, head, sizeof(head) - 1);
+    memcpy(p->event + sizeof(head) - 1, text, len);
+    memcpy(p->event + sizeof(head) - 1 + len, "\n\n", 3);
+    free(text);
+    p->text = p->event + sizeof(head) - 1;
+    p->len = len;
+    api_strong_etag(NULL, p->text, p->len, p->tag);
     return p;
 }
 

@@ -125,16 +125,17 @@ struct subscriber {
     int64_t last_ms;           /* when something was last sent */
 };
 
-/* "event: features\ndata: <payload>\n\n" (compact JSON has no newline): malloc'd, *len. */
-static char *features_event(const struct api_payload *p, size_t *len)
+static void payload_unref(void *p)
 {
-    static const char head[] = "event: features\ndata: ";
-    *len = sizeof(head) - 1 + p->len + 2;
-    char *ev = xmalloc(*len + 1);
-    memcpy(ev, head, sizeof(head) - 1);
-    memcpy(ev + sizeof(head) - 1, p->text, p->len);
-    memcpy(ev + sizeof(head) - 1 + p->len, "\n\n", 3);
-    return ev;
+    api_payload_release(p);
+}
+
+/* The `features` event of p, sharing p's text: takes a reference for the stream. */
+static struct http_shared features_event(const struct api_payload *p)
+{
+    struct api_payload *q = (struct api_payload *)(uintptr_t)p;
+    atomic_fetch_add_explicit(&q->refs, 1, memory_order_relaxed);
+    return (struct http_shared){p->event, p->event_len, payload_unref, q};
 }
 
 void api_sdk_sub(struct http_req *r)
@@ -157,12 +158,10 @@ void api_sdk_sub(struct http_req *r)
     }
     str_copy(sub->tag, sizeof(sub->tag), p->tag);
     uint64_t generation = sub->generation = p->generation;
-    size_t len = 0;
-    char *first = features_event(p, &len);
+    struct http_shared first = features_event(p);
     api_payload_release(p);
     sub->last_ms = time_now_ms();
-    int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", first, len, sub, free);
-    free(first);
+    int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", &first, sub, free);
     /* a change published between the payload read above and the stream's registration
      * did not reach this stream: publish again (streams already up to date get nothing) */
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -175,16 +174,17 @@ void api_sdk_sub(struct http_req *r)
 
 /*
  * Publishing: the payload is rendered once per encryption key in use (api_payload_get, so
- * also shared with GET /api/features), outside the streams' lock, and each event text is
- * built once; the pass under the lock only copies it to the subscribers whose last payload
- * differs. Rendering per subscriber under that lock once held the completion thread (every
- * write's reply) for seconds with a hundred subscribers of a large payload.
+ * also shared with GET /api/features, its event text included), outside the streams' lock;
+ * the pass under the lock only hands a reference to it to the subscribers whose last
+ * payload differs. Rendering per subscriber under that lock once held the completion
+ * thread (every write's reply) for seconds with a hundred subscribers of a large payload.
+ * A push is never refused for a slow reader: it replaces the event the stream had queued
+ * (http_stream_push), so the subscriber gets this payload once it drains, and its tag is
+ * this payload's from now on.
  */
 struct publish_key {
     char enc[API_ENC_KEY_LEN];
     const struct api_payload *p;
-    char *event;
-    size_t len;
 };
 
 struct publish_ctx {
@@ -221,12 +221,13 @@ static void publish_one(void *ctx, struct http_stream *st, void *user)
             continue;
         }
         /* never an older snapshot's payload after a newer one (publishes may overlap) */
-        if (k->event == NULL || k->p->generation <= sub->generation) {
+        if (k->p == NULL || k->p->generation <= sub->generation) {
             return;
         }
+        struct http_shared ev;
         if (strcmp(sub->tag, k->p->tag) == 0) {
             sub->generation = k->p->generation; /* the same payload: nothing to send */
-        } else if (http_stream_push(st, k->event, k->len) == 0) {
+        } else if (ev = features_event(k->p), http_stream_push(st, &ev) == 0) {
             str_copy(sub->tag, sizeof(sub->tag), k->p->tag);
             sub->generation = k->p->generation;
             sub->last_ms = pc->now;
@@ -246,11 +247,9 @@ static void publish_now(struct app *app)
         struct err err;
         err_clear(&err);
         pc.k[i].p = api_payload_get(app, pc.k[i].enc, &err);
-        pc.k[i].event = pc.k[i].p != NULL ? features_event(pc.k[i].p, &pc.k[i].len) : NULL;
     }
     http_server_each_stream(app->http, publish_one, &pc);
     for (size_t i = 0; i < pc.n; i++) {
-        free(pc.k[i].event);
         api_payload_release(pc.k[i].p);
     }
     free(pc.k);
@@ -261,8 +260,9 @@ static void ping_one(void *ctx, struct http_stream *st, void *user)
     int64_t now = *(const int64_t *)ctx;
     struct subscriber *sub = user;
     if (now - sub->last_ms >= KEEPALIVE_MS) {
+        /* none while an event is being sent: its bytes keep the connection busy */
         static const char ping[] = ": ping\n\n";
-        http_stream_push(st, ping, sizeof(ping) - 1);
+        http_stream_ping(st, ping, sizeof(ping) - 1);
         sub->last_ms = now;
     }
 }
@@ -442,43 +442,79 @@ void api_sdk_streams_keys_changed(struct app *app)
 
 /* ---- remote evaluation ---- */
 
-/* The text of attributes.id as GrowthBook's SDK hashes it (assign_hash_text: numbers,
- * true, strings of any length, arrays and objects, as JavaScript prints them), in t; NULL
- * when absent.
- * Only a string id can match the forced list: the payload forces with {"id": {"$in":
- * [...]}} of strings, which the SDK compares strictly (the number 42 is not "42"). Before,
- * 1.5, true or a long id fell back to the default here and were bucketed by the SDK. */
-static const char *id_of(const json_t *attrs, struct assign_text *t, bool *forceable)
+/* attributes.id as GrowthBook's SDK sees it evaluating the payload locally. */
+struct remote_id {
+    const json_t *id; /* attributes.id (borrowed), NULL when absent */
+    const char *text; /* what it hashes (assign_hash_text: numbers and true as JavaScript
+                       * prints them, strings of any length, arrays joined, "" for []),
+                       * NULL when missing or falsy */
+    size_t len;
+    struct assign_text t;
+};
+
+/* The variant a's forced list gives the string s, or -1 (also for an entry naming no
+ * variant, which the payload has no force rule for). */
+static int forced_variant_of(const struct assign_experiment *a, const json_t *s)
 {
-    const json_t *id = json_object_get(attrs, "id");
-    size_t len = 0;
-    *forceable = json_is_string(id);
-    return assign_hash_text(id, t, &len);
+    const json_t *v = json_object_getn(a->forced, json_string_value(s), json_string_length(s));
+    if (!json_is_string(v)) {
+        return -1;
+    }
+    for (size_t i = 0; i < a->nvariants; i++) {
+        if (a->variant_keys[i] != NULL && strcmp(a->variant_keys[i], json_string_value(v)) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* The forced user whose variant the payload's force rules give this id, or NULL. The
+ * payload has one rule per variant, in variant order, {"id": {"$in": [its users]}}, which
+ * the SDK matches strictly (the number 42 is not "42") and, for an array id, by
+ * intersection: ["qa-1"] is forced as "qa-1" is, and of several listed elements the first
+ * rule's (lowest variant) wins. Only a string id was forced before. */
+static const char *forced_user(const struct assign_experiment *a, const json_t *id)
+{
+    if (a->forced == NULL || a->variant_keys == NULL) {
+        return NULL;
+    }
+    if (json_is_string(id)) {
+        return forced_variant_of(a, id) >= 0 ? json_string_value(id) : NULL;
+    }
+    const char *best = NULL;
+    int best_v = -1;
+    size_t i;
+    const json_t *el;
+    json_array_foreach(id, i, el)
+    {
+        int v = json_is_string(el) ? forced_variant_of(a, el) : -1;
+        if (v >= 0 && (best_v < 0 || v < best_v)) {
+            best = json_string_value(el);
+            best_v = v;
+        }
+    }
+    return best;
 }
 
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
  * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
- * locally). */
-static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, bool forceable,
+ * locally). The decision is the SDK's local one (assign_decide_sdk): a missing or falsy id
+ * leaves the user out of what hashes the id (a placeholder id was hashed: every anonymous
+ * visitor was bucketed through a fallback_attribute "id"), and an id the SDK hashes as ""
+ * (an empty array) is hashed so (it failed as an empty user id: every feature, even ones
+ * hashed on another attribute, fell back to its default). */
+static json_t *eval_feature(const struct snapshot_entry *e, const struct remote_id *rid,
                             const json_t *attrs, struct condition_budget *budget, bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
     struct err err;
     err_clear(&err);
-    bool decided = false;
-    if (uid != NULL || e->a.hash_attribute != NULL) {
-        /* no id: the forced list cannot match; "\x7f" is no valid user id (control char) */
-        struct assign_experiment a = e->a;
-        if (!forceable) {
-            a.forced = NULL;
-        }
-        decided = assign_decide_budget(&a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, budget,
-                                       &res, &err) == 0;
-        if (!decided && budget->left < 0) {
-            *over_budget = true;
-            return NULL;
-        }
+    bool decided = assign_decide_sdk(&e->a, forced_user(&e->a, rid->id), rid->text, rid->len, attrs,
+                                     budget, &res, &err) == 0;
+    if (!decided && budget->left < 0) {
+        *over_budget = true;
+        return NULL;
     }
     if (!decided) {
         memset(&res, 0, sizeof(res));
@@ -550,9 +586,8 @@ void api_sdk_eval(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    struct assign_text idtext = {0};
-    bool forceable = false;
-    const char *uid = id_of(a, &idtext, &forceable);
+    struct remote_id rid = {.id = json_object_get(a, "id")};
+    rid.text = assign_hash_text(rid.id, &rid.t, &rid.len);
     struct condition_budget budget = api_eval_budget(app);
     bool over_budget = false;
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
@@ -560,14 +595,14 @@ void api_sdk_eval(struct http_req *r)
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
         const struct snapshot_entry *e = &snap->entries[i];
         if (api_experiment_in_payload(e)) {
-            json_t *f = eval_feature(e, uid, forceable, a, &budget, &over_budget);
+            json_t *f = eval_feature(e, &rid, a, &budget, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);
             }
         }
     }
     snapshot_read_end(app->experiments, snap);
-    assign_text_free(&idtext);
+    assign_text_free(&rid.t);
     json_decref(a);
     json_decref(body);
     if (over_budget) {

@@ -256,15 +256,12 @@ static int decide_hashed(const struct assign_experiment *x, const char *seed, co
     return decide(out, ASSIGN_REASON_HASHED, v, "hashed: bucket inside the variant's range");
 }
 
-int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
-                         const json_t *attributes, struct condition_budget *budget,
-                         struct assign_result *out, struct err *err)
+/* The decision: forced[0..flen) the forced-list key to look up (NULL: none), id[0..len)
+ * the user id's text to hash (NULL: missing, and hashing on it skips the user). */
+static int decide_user(const struct assign_experiment *x, const char *forced, size_t flen,
+                       const char *id, size_t len, const json_t *attributes,
+                       struct condition_budget *budget, struct assign_result *out, struct err *err)
 {
-    memset(out, 0, sizeof(*out));
-    out->bucket = -1;
-    if (len == 0 || !utf8_valid(user_id, len)) {
-        return err_set(err, ERR_INVALID, "user_id", "user_id must be non-empty valid UTF-8");
-    }
     if (check_experiment(x, err) < 0) {
         return -1;
     }
@@ -278,7 +275,7 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     if (x->status == ASSIGN_STATUS_ARCHIVED) {
         return decide(out, ASSIGN_REASON_NOT_RUNNING, 0, "not_running: archived");
     }
-    int f = forced_variant(x, user_id, len);
+    int f = forced != NULL ? forced_variant(x, forced, flen) : -1;
     if (f >= 0) {
         return decide(out, ASSIGN_REASON_FORCED, f, "forced: user_id is listed in forced");
     }
@@ -294,7 +291,7 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
     }
     /* GrowthBook hashes attributes[hashAttribute] and skips the experiment when it is
      * missing, before the namespace and the condition (its step 6) */
-    const char *hv = user_id;
+    const char *hv = id;
     size_t hlen = len;
     struct assign_text text = {0};
     if (x->hash_attribute != NULL) {
@@ -303,7 +300,7 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
         if (hv == NULL && x->fallback_attribute != NULL &&
             strcmp(x->fallback_attribute, "id") == 0) {
             /* "id" is the user id, as for hash_attribute (experiment_to_assign) */
-            hv = user_id;
+            hv = id;
             hlen = len;
             out->explain.hash_attribute = NULL;
         } else if (hv == NULL && x->fallback_attribute != NULL) {
@@ -312,6 +309,9 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
             out->explain.hash_attribute = hv != NULL ? x->fallback_attribute : x->hash_attribute;
         }
         if (hv == NULL) {
+            if (out->explain.hash_attribute == NULL) { /* fell back to a missing id */
+                out->explain.hash_attribute = x->hash_attribute;
+            }
             return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
                           "not_targeted: the hash attribute is missing");
         }
@@ -320,8 +320,35 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
             return err_set(err, ERR_INVALID, x->hash_attribute,
                            "the hash attribute must be valid UTF-8");
         }
+    } else if (hv == NULL) {
+        return decide(out, ASSIGN_REASON_NOT_TARGETED, 0, "not_targeted: the user id is missing");
     }
     int rc = decide_hashed(x, seed, hv, hlen, attributes, budget, out, err);
     assign_text_free(&text);
     return rc;
+}
+
+int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
+                         const json_t *attributes, struct condition_budget *budget,
+                         struct assign_result *out, struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->bucket = -1;
+    if (len == 0 || !utf8_valid(user_id, len)) {
+        return err_set(err, ERR_INVALID, "user_id", "user_id must be non-empty valid UTF-8");
+    }
+    return decide_user(x, user_id, len, user_id, len, attributes, budget, out, err);
+}
+
+int assign_decide_sdk(const struct assign_experiment *x, const char *forced, const char *id,
+                      size_t len, const json_t *attributes, struct condition_budget *budget,
+                      struct assign_result *out, struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->bucket = -1;
+    if (id != NULL && !utf8_valid(id, len)) {
+        return err_set(err, ERR_INVALID, "attributes", "attributes.id must be valid UTF-8");
+    }
+    return decide_user(x, forced, forced != NULL ? strlen(forced) : 0, id, len, attributes, budget,
+                       out, err);
 }

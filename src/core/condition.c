@@ -298,7 +298,9 @@ static bool elem_match(struct ctx *c, struct jsval actual, const json_t *expecte
     bool op = is_operator_object(expected);
     for (size_t i = 0; i < json_array_size(actual.j); i++) {
         struct jsval el = jsval_of(json_array_get(actual.j, i));
-        if (jsval_truthy(el) && (op ? eval_value(c, expected, el) : eval_cond(c, el, expected))) {
+        /* only null elements are skipped (SDK 1.8.0: `(actual[i] ?? null) !== null`); 0, ""
+         * and false are tested (they were skipped as falsy, as older SDKs did) */
+        if (el.t != JSVAL_NULL && (op ? eval_value(c, expected, el) : eval_cond(c, el, expected))) {
             return true;
         }
     }

@@ -200,6 +200,31 @@ void http_reply_empty(struct http_req *r, int status)
     http_reply_bytes(r, status, "text/plain; charset=utf-8", "", 0);
 }
 
+/* The body of a 304: never read (MHD sends a 304's headers alone). */
+static ssize_t not_modified_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+void http_reply_not_modified(struct http_req *r, size_t len)
+{
+    /* a response of the 200's size whose body is never read: MHD sends "Content-Length:
+     * len" (an empty response said 0, which RFC 9110 forbids unless the 200 is empty) */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, 1024, not_modified_read, NULL, NULL);
+    if (resp == NULL) {
+        log_msg(LOG_ERROR, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    set_response(r, 304, resp, 0);
+}
+
 void http_reply_revalidate(struct http_req *r)
 {
     if (r->resp != NULL) {
@@ -302,6 +327,112 @@ const char *http_req_key_name(const struct http_req *r)
     return r->key_name;
 }
 
+/* The digits of an integer token s[0..n) (-?[0-9]+) beyond json_int_t's range? */
+static bool int_token_overflows(const char *s, size_t n)
+{
+    bool neg = n > 0 && s[0] == '-';
+    const char *d = s + neg;
+    size_t nd = n - neg;
+    if (nd == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        if (d[i] < '0' || d[i] > '9') {
+            return false; /* a real, or no number: jansson's to read */
+        }
+    }
+    static const char max[] = "9223372036854775807", min[] = "9223372036854775808";
+    if (nd != sizeof(max) - 1) {
+        return nd > sizeof(max) - 1;
+    }
+    return memcmp(d, neg ? min : max, nd) > 0;
+}
+
+/* text with ".0" after every integer token beyond json_int_t's range (so jansson reads it
+ * as a real), malloc'd with *out_len; NULL when there is none. A lexer of JSON's tokens only
+ * as far as it needs: strings (with their escapes) are copied as they are, and a number is
+ * a run of number characters outside them. */
+static char *big_ints_as_reals(const char *text, size_t len, size_t *out_len)
+{
+    char *out = NULL;
+    size_t at = 0, cap = 0, copied = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < len && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.' || text[j] == 'e' ||
+                           text[j] == 'E' || text[j] == '+' || text[j] == '-')) {
+            j++;
+        }
+        if (int_token_overflows(text + i, j - i)) {
+            if (out == NULL) {
+                cap = len + len / 8 + 8; /* two bytes per integer of 19+ digits */
+                out = xmalloc(cap + 1);
+            }
+            if (at + (j - copied) + 2 > cap) {
+                cap = 2 * cap + (j - copied) + 2;
+                out = xrealloc(out, cap + 1);
+            }
+            memcpy(out + at, text + copied, j - copied);
+            at += j - copied;
+            memcpy(out + at, ".0", 2);
+            at += 2;
+            copied = j;
+        }
+        i = j - 1;
+    }
+    if (out == NULL) {
+        return NULL;
+    }
+    if (at + (len - copied) > cap) {
+        out = xrealloc(out, at + (len - copied) + 1);
+    }
+    memcpy(out + at, text + copied, len - copied);
+    at += len - copied;
+    out[at] = '\0';
+    *out_len = at;
+    return out;
+}
+
+json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    json_error_t local;
+    if (err == NULL) {
+        err = &local;
+    }
+    json_t *j = json_loadb(text, len, flags, err);
+    if (j != NULL || json_error_code(err) != json_error_numeric_overflow) {
+        return j;
+    }
+    /* JSON has one kind of number and JavaScript clients send integers past 2^63 as it
+     * prints them (1e20: 100000000000000000000); jansson refused the whole body for one.
+     * Read them as reals, as JSON_DECODE_INT_AS_REAL would, but only them: an integer field
+     * beside one (hash_version, limits) stays an integer. */
+    size_t n = 0;
+    char *again = big_ints_as_reals(text, len, &n);
+    if (again == NULL) {
+        return NULL; /* a real beyond the double range: jansson's error stands */
+    }
+    j = json_loadb(again, n, flags, err);
+    free(again);
+    return j;
+}
+
 json_t *http_req_json_body(struct http_req *r)
 {
     size_t len = 0;
@@ -321,7 +452,7 @@ json_t *http_req_json_body(struct http_req *r)
         return NULL;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         http_reply_error(r, ERR_INVALID, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
                          jerr.column, jerr.text);

@@ -138,6 +138,8 @@ static void test_flat_attributes_both_ways(void **state)
         "{\"age\":-0,\"beta\":true}",
         "{\"age\":123456789012345678,\"beta\":true}",
         "{\"age\":1234567890123456789,\"beta\":true}",
+        /* past 2^63: a real (it refused the request), the same both ways */
+        "{\"age\":12345678901234567890123,\"beta\":true}",
         "{\"age\":18.5,\"beta\":true,\"plan\":\"x\"}",
         "{\"age\":\"30\",\"beta\":true}",
         "{}",
@@ -155,7 +157,6 @@ static void test_flat_attributes_both_ways(void **state)
         same(fast, slow, 200);
     }
     refused("{\"user_id\":\"u\",\"attributes\":{\"age\":0123}}", NULL);
-    refused("{\"user_id\":\"u\",\"attributes\":{\"age\":12345678901234567890123}}", NULL);
     refused("{\"user_id\":\"u\",\"attributes\":{\"age\":1,\"age\":1}}", NULL);
     refused("{\"user_id\":\"u\",\"attributes\":{\"age\":-}}", NULL);
     refused("{\"user_id\":\"u\",\"attributes\":{\"age\":1,}}", NULL);

@@ -311,6 +311,118 @@ static void test_reals_near_max(void **state)
     json_decref(p);
 }
 
+/* Integers past 2^63 are reals in every body (JavaScript prints 1e20 as
+ * 100000000000000000000): jansson refused such a body whole ("too big integer"): /assign,
+ * remote evaluation, saved groups and variant values answered 400, OFREP a PARSE_ERROR
+ * saying the body was no JSON object. Stored, they keep 15 digits as every real does. */
+static void test_big_integers(void **state)
+{
+    (void)state;
+    sdk_key();
+    json_t *g = call("POST", "/api/v1/saved-groups",
+                     "{\"key\":\"bigints\",\"attribute\":\"n\",\"values\":[100000000000000000000,"
+                     "9223372036854775808,9223372036854775807]}",
+                     201);
+    const json_t *vals = json_object_get(g, "values");
+    assert_true(number_at(json_array_get(vals, 0)) == 1e20);
+    assert_true(number_at(json_array_get(vals, 1)) == 9.22337203685478e18); /* 15 digits */
+    assert_true(json_is_integer(json_array_get(vals, 2)));
+    json_decref(g);
+    /* an integer field beside them stays an integer (hash_version) */
+    new_exp("bigint",
+            "\"variants\":[{\"key\":\"control\",\"value\":100000000000000000000},{\"key\":\"b\","
+            "\"value\":{\"n\":-100000000000000000000}}],\"hash_version\":2,\"default_value\":0,"
+            "\"targeting\":{\"n\":{\"$inGroup\":\"bigints\"}}",
+            "start");
+    json_t *x = call("GET", "/api/v1/experiments/bigint", NULL, 200);
+    assert_true(number_at(json_object_get(json_array_get(json_object_get(x, "variants"), 0),
+                                          "value")) == 1e20);
+    json_decref(x);
+    /* /assign (its fast reader leaves such numbers to jansson) */
+    json_t *a = call("POST", "/api/v1/assign",
+                     "{\"user_id\":\"u1\",\"attributes\":{\"n\":100000000000000000000},"
+                     "\"experiments\":[\"bigint\"],\"log_exposure\":false}",
+                     200);
+    const json_t *as = json_object_get(json_object_get(a, "assignments"), "bigint");
+    assert_true(json_is_true(json_object_get(as, "in_experiment")));
+    json_decref(a);
+    a = call("POST", "/api/v1/assign",
+             "{\"user_id\":\"u1\",\"attributes\":{\"n\":1,\"big\":[123456789012345678901234567890,"
+             "{\"x\":-99999999999999999999}]},\"experiments\":[\"bigint\"],\"log_exposure\":false}",
+             200);
+    as = json_object_get(json_object_get(a, "assignments"), "bigint");
+    assert_string_equal(json_string_value(json_object_get(as, "reason")), "not_targeted");
+    json_decref(a);
+    /* OFREP, single and bulk */
+    const char *ctx = "{\"context\":{\"targetingKey\":\"u1\",\"n\":100000000000000000000}}";
+    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/bigint", ctx, 200);
+    assert_string_equal(json_string_value(json_object_get(o, "reason")), "SPLIT");
+    json_decref(o);
+    json_decref(call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/bigint",
+                        "{\"context\":{\"targetingKey\":\"u1\",\"n\":9223372036854775808}}", 200));
+    json_decref(call_as(SDK, "POST", "/ofrep/v1/evaluate/flags", ctx, 200));
+    /* remote evaluation */
+    json_t *ev = call_as(NULL, "POST", fmt("/api/eval/%s", SDK),
+                         "{\"attributes\":{\"id\":\"u1\",\"n\":100000000000000000000}}", 200);
+    const json_t *f = json_object_get(json_object_get(ev, "features"), "bigint");
+    assert_non_null(json_object_get(f, "rules"));
+    json_decref(ev);
+    /* a number past the double range is still refused, as the number it is */
+    json_t *e =
+        call("POST", "/api/v1/assign",
+             "{\"user_id\":\"u1\",\"attributes\":{\"n\":1e400},\"experiments\":[\"bigint\"]}", 400);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(e, "error"), "message")),
+               "real number overflow"));
+    json_decref(e);
+    json_decref(call("POST", "/api/v1/experiments/bigint/stop", NULL, 200));
+}
+
+/* A 200 to method path (body: POST) as key, then the same with If-None-Match: its tag: a 304
+ * whose Content-Length is the 200's, without a body or a Content-Type. */
+static void not_modified_as_200(const char *key, const char *method, const char *path,
+                                const char *body)
+{
+    struct resp a, b;
+    assert_int_equal(http_req(D.port, method, path, key, body, &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_true(a.body_len > 2);
+    char tag[80], cl[32], ct[80];
+    assert_true(resp_header(&a, "ETag", tag, sizeof(tag)));
+    assert_int_equal(http_req_hdr(D.port, method, path, key, fmt("If-None-Match: %s\r\n", tag),
+                                  body ? "application/json" : NULL, body, body ? strlen(body) : 0,
+                                  &b),
+                     0);
+    assert_int_equal(b.status, 304);
+    assert_true(resp_header(&b, "Content-Length", cl, sizeof(cl)));
+    if (strtoul(cl, NULL, 10) != a.body_len) {
+        fail_msg("%s %s: 304 with Content-Length %s, the 200 has %zu bytes", method, path, cl,
+                 a.body_len);
+    }
+    assert_int_equal(b.body_len, 0);
+    assert_false(resp_header(&b, "Content-Type", ct, sizeof(ct)));
+    char tag2[80];
+    assert_true(resp_header(&b, "ETag", tag2, sizeof(tag2)));
+    assert_string_equal(tag2, tag);
+    resp_free(&a);
+    resp_free(&b);
+}
+
+/* A 304 says Content-Length: the 200's (RFC 9110 8.6: that or none; it said 0) on every
+ * route that revalidates: the SDK payload, OFREP bulk evaluation and the definitions. */
+static void test_not_modified_length(void **state)
+{
+    (void)state;
+    sdk_key();
+    new_exp("nm", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
+            "start");
+    not_modified_as_200(NULL, "GET", fmt("/api/features/%s", SDK), NULL);
+    not_modified_as_200(SDK, "POST", "/ofrep/v1/evaluate/flags",
+                        "{\"context\":{\"targetingKey\":\"u1\"}}");
+    not_modified_as_200(D.admin_key, "GET", "/api/v1/experiments/nm", NULL);
+    json_decref(call("POST", "/api/v1/experiments/nm/stop", NULL, 200));
+}
+
 static void test_ofrep_answers(void **state)
 {
     (void)state;
@@ -813,6 +925,8 @@ int main(void)
         cmocka_unit_test(test_assign_values),
         cmocka_unit_test(test_values_agree_everywhere),
         cmocka_unit_test(test_reals_near_max),
+        cmocka_unit_test(test_big_integers),
+        cmocka_unit_test(test_not_modified_length),
         cmocka_unit_test(test_ofrep_answers),
         cmocka_unit_test(test_archived_serves_nothing),
         cmocka_unit_test(test_forced_users_of_drafts),

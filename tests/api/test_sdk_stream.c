@@ -1,7 +1,8 @@
 /*
  * API tests for the GrowthBook SDK extras (issue 15): GET /sub/{sdk_key} (Server-Sent
  * Events: the payload at connection, a `features` event within 1 s of a change, the cap on
- * open streams -> 503, a clean and quick shutdown with streams open), keys created with
+ * open streams -> 503, a clean and quick shutdown with streams open, stalled subscribers
+ * that hold no copy of the payload and get the latest one once they read), keys created with
  * "encrypt": true (GET /api/features answers encryptedFeatures / encryptedSavedGroups that
  * decrypt, with the key's decryption_key, to the plain payload's parts), and remote
  * evaluation POST /api/eval/{sdk_key} (the value /assign gives).
@@ -244,8 +245,8 @@ static void test_payload_rendered_once(void **state)
     free(key);
 }
 
-/* A payload larger than a stream's pending cap (4 MiB: saved groups) still reaches a new
- * subscriber whole (it was once never sent). */
+/* A payload larger than 4 MiB (saved groups) reaches a new subscriber whole (it was once
+ * never sent, when a stream refused more than 4 MiB unsent). */
 static void test_large_payload_streamed(void **state)
 {
     (void)state;
@@ -298,6 +299,128 @@ static void test_large_payload_streamed(void **state)
     for (int g = 0; g < 7; g++) {
         json_decref(call("DELETE", fmt("/api/v1/saved-groups/big%d", g), D.admin_key, NULL, 200));
     }
+}
+
+/* The daemon's resident memory in KiB (VmRSS). */
+static long daemon_rss_kb(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)D.pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long kb = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+        }
+    }
+    fclose(f);
+    assert_true(kb > 0);
+    return kb;
+}
+
+/* A subscriber that reads nothing: a 4 KiB receive buffer, set before connecting. */
+static int sse_open_stalled(struct sse *s, const char *path)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        return -1;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    return write(s->fd, req, (size_t)n) == n ? 0 : -1;
+}
+
+/* Read a stream (discarding what it reads) until needle has passed or ms pass; true when it
+ * did. The last bytes are kept across reads so that a needle split between two is found. */
+static bool sse_drain_until(struct sse *s, const char *needle, int ms)
+{
+    size_t nl = strlen(needle), keep = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+            return false;
+        }
+        ssize_t n = read(s->fd, s->buf + keep, sizeof(s->buf) - 1 - keep);
+        if (n <= 0) {
+            return false;
+        }
+        size_t len = keep + (size_t)n;
+        s->buf[len] = '\0';
+        if (strstr(s->buf, needle) != NULL) {
+            return true;
+        }
+        keep = len < nl ? len : nl;
+        memmove(s->buf, s->buf + len - keep, keep);
+    }
+}
+
+/* Subscribers that stop reading: the payload's text is shared, not copied into each
+ * stream (six stalled subscribers of a 5 MB payload took 6 copies, 300 took 780 MB), and
+ * once one drains it gets the latest payload (the changes made while it was stalled were
+ * refused for good past 4 MiB unsent: it stayed on an old payload). */
+static void test_stalled_subscribers(void **state)
+{
+    (void)state;
+    enum { NVAL = 100000, NSUB = 6 };
+    size_t cap = (size_t)NVAL * 56 + 128;
+    char *body = malloc(cap);
+    size_t len =
+        (size_t)snprintf(body, cap, "{\"key\":\"slowg\",\"attribute\":\"id\",\"values\":[");
+    for (int i = 0; i < NVAL; i++) {
+        len += (size_t)snprintf(body + len, cap - len, "%s\"subscriber-%040d\"", i ? "," : "", i);
+    }
+    snprintf(body + len, cap - len, "]}");
+    json_decref(call("POST", "/api/v1/saved-groups", D.admin_key, body, 201));
+    free(body);
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"slowx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                     "\"targeting\":{\"id\":{\"$inGroup\":\"slowg\"}},\"default_value\":\"v0\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/slowx/start", D.admin_key, NULL, 200));
+    char *key = new_key(false, NULL, 0);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", fmt("/api/features/%s", key), NULL, NULL, &r), 0);
+    size_t payload = r.body_len;
+    assert_true(payload > (5u << 20));
+    resp_free(&r);
+    sleep_ms(200);
+    long before = daemon_rss_kb();
+    struct sse s[NSUB];
+    for (int i = 0; i < NSUB; i++) {
+        assert_int_equal(sse_open_stalled(&s[i], fmt("/sub/%s", key)), 0);
+    }
+    sleep_ms(1000);
+    long after = daemon_rss_kb();
+    fprintf(stderr,
+            "# %d stalled subscribers of a %zu-byte payload: daemon RSS %ld -> %ld KiB (+%ld)\n",
+            NSUB, payload, before, after, after - before);
+    /* a copy per stream (what the kernel and MHD's buffer did not take): +14 MB before */
+    assert_true(after - before < 4 * 1024);
+    /* changes while they read nothing; then each reads, and ends on the latest payload */
+    for (int v = 1; v <= 4; v++) {
+        json_decref(call("PATCH", "/api/v1/experiments/slowx", D.admin_key,
+                         fmt("{\"default_value\":\"v%d\"}", v), 200));
+        sleep_ms(300);
+    }
+    for (int i = 0; i < NSUB; i++) {
+        assert_true(sse_drain_until(&s[i], "\"defaultValue\":\"v4\"", 20000));
+        close(s[i].fd);
+    }
+    free(key);
+    json_decref(call("POST", "/api/v1/experiments/slowx/stop", D.admin_key, NULL, 200));
+    json_decref(call("POST", "/api/v1/experiments/slowx/archive", D.admin_key, NULL, 200));
+    json_decref(call("DELETE", "/api/v1/saved-groups/slowg", D.admin_key, NULL, 200));
 }
 
 /* Decrypt GrowthBook's "iv.ciphertext" with key_b64 into a new string. */
@@ -454,6 +577,131 @@ static void test_remote_eval(void **state)
     free(key);
 }
 
+/* A visitor without the hash attribute nor attributes.id is out of an experiment whose
+ * fallback_attribute is "id", as the SDK evaluates it locally (remote evaluation hashed a
+ * placeholder id: every anonymous visitor got one variant, tracked with hashValue ""). */
+static void test_remote_eval_anonymous(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"anon\",\"variants\":[{\"key\":\"a\",\"value\":\"A\"},{\"key\":"
+                     "\"b\",\"value\":\"B\"}],\"hash_attribute\":\"company\","
+                     "\"fallback_attribute\":\"id\",\"default_value\":\"OUT\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/anon/start", D.admin_key, NULL, 200));
+    const char *const out[] = {"{}", "{\"attributes\":{}}", "{\"attributes\":{\"country\":\"NL\"}}",
+                               "{\"attributes\":{\"company\":\"\"}}",
+                               "{\"attributes\":{\"company\":null,\"id\":\"\"}}"};
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL, out[i], 200);
+        const json_t *f = json_object_get(json_object_get(ev, "features"), "anon");
+        const char *v = json_string_value(json_object_get(f, "defaultValue"));
+        if (v == NULL || strcmp(v, "OUT") != 0 || json_object_get(f, "rules") != NULL) {
+            fail_msg("%s: %s, expected OUT and no rule", out[i], json_dumps(f, JSON_COMPACT));
+        }
+        json_decref(ev);
+    }
+    /* the hash attribute, or the id as its fallback: in the experiment, tracked with it */
+    const char *const in[][2] = {{"{\"attributes\":{\"company\":\"acme\"}}", "company"},
+                                 {"{\"attributes\":{\"id\":\"u1\"}}", "id"},
+                                 {"{\"attributes\":{\"company\":\"\",\"id\":\"u1\"}}", "id"}};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL, in[i][0], 200);
+        const json_t *f = json_object_get(json_object_get(ev, "features"), "anon");
+        const json_t *rule = json_array_get(json_object_get(f, "rules"), 0);
+        const json_t *track = json_array_get(json_object_get(rule, "tracks"), 0);
+        const json_t *res = json_object_get(json_object_get(track, "result"), "hashAttribute");
+        assert_string_not_equal(json_string_value(json_object_get(f, "defaultValue")), "OUT");
+        assert_string_equal(json_string_value(res), in[i][1]);
+        json_decref(ev);
+    }
+    json_decref(call("POST", "/api/v1/experiments/anon/stop", D.admin_key, NULL, 200));
+    free(key);
+}
+
+/* The value of feature fk in a remote evaluation of attrs (JSON text), as JSON text, and
+ * whether it carries a tracked rule. */
+static char *remote_value(const char *key, const char *fk, const char *attrs, bool *tracked)
+{
+    json_t *ev =
+        call("POST", fmt("/api/eval/%s", key), NULL, fmt("{\"attributes\":%s}", attrs), 200);
+    const json_t *f = json_object_get(json_object_get(ev, "features"), fk);
+    assert_non_null(f);
+    char *v = json_dumps(json_object_get(f, "defaultValue"), JSON_COMPACT | JSON_ENCODE_ANY);
+    *tracked = json_object_get(f, "rules") != NULL;
+    json_decref(ev);
+    return v;
+}
+
+/* An array id as the SDK evaluates the payload locally: the force rule's $in intersects it
+ * (["qa-1"] is forced as "qa-1"; only a string id was), and [] is hashed as "" (it was an
+ * empty user id: every feature fell back to its default, even those hashed on another
+ * attribute). */
+static void test_remote_eval_array_ids(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"arrf\",\"variants\":[{\"key\":\"a\",\"value\":\"A\"},{\"key\":"
+                     "\"b\",\"value\":\"B\"},{\"key\":\"c\",\"value\":\"C\"}],"
+                     "\"default_value\":\"DEF\",\"forced\":{\"qa-1\":\"c\",\"qa-2\":\"b\"}}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/arrf/start", D.admin_key, NULL, 200));
+    /* the same seed hashed on another attribute: the bucket of "" for [] */
+    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                     "{\"key\":\"arrh\",\"seed\":\"arrf\",\"hash_attribute\":\"h\",\"variants\":"
+                     "[{\"key\":\"a\",\"value\":\"A\"},{\"key\":\"b\",\"value\":\"B\"},{\"key\":"
+                     "\"c\",\"value\":\"C\"}],\"default_value\":\"DEF\"}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/arrh/start", D.admin_key, NULL, 200));
+    bool tracked = false;
+    static const struct {
+        const char *attrs, *want;
+    } forced[] = {
+        {"{\"id\":[\"qa-1\"]}", "\"C\""},
+        {"{\"id\":[\"x\",\"qa-1\"]}", "\"C\""},
+        {"{\"id\":[\"qa-1\",\"qa-2\"]}", "\"B\""}, /* b's rule comes first in the payload */
+        {"{\"id\":\"qa-2\"}", "\"B\""},
+    };
+    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++) {
+        char *v = remote_value(key, "arrf", forced[i].attrs, &tracked);
+        if (strcmp(v, forced[i].want) != 0 || tracked) {
+            fail_msg("%s: %s (tracked %d), expected %s forced", forced[i].attrs, v, tracked,
+                     forced[i].want);
+        }
+        free(v);
+    }
+    /* [] hashes "" (in the experiment: full coverage), with either attribute, as [""] does */
+    char *a = remote_value(key, "arrf", "{\"id\":[]}", &tracked);
+    assert_true(tracked);
+    assert_string_not_equal(a, "\"DEF\"");
+    bool tracked_h = false;
+    char *b = remote_value(key, "arrh", "{\"id\":[],\"h\":[]}", &tracked_h);
+    char *c = remote_value(key, "arrh", "{\"h\":[\"\"]}", &tracked_h);
+    assert_string_equal(a, b);
+    assert_string_equal(a, c);
+    free(a);
+    free(b);
+    free(c);
+    /* features hashed on another attribute are decided whatever the id */
+    int in = 0;
+    for (int i = 0; i < 20; i++) {
+        char *h = remote_value(key, "arrh", fmt("{\"id\":[],\"h\":\"user-%d\"}", i), &tracked_h);
+        char *want =
+            remote_value(key, "arrh", fmt("{\"id\":\"x\",\"h\":\"user-%d\"}", i), &tracked);
+        assert_string_equal(h, want);
+        assert_int_equal(tracked_h, tracked);
+        in += tracked;
+        free(h);
+        free(want);
+    }
+    assert_true(in > 0);
+    json_decref(call("POST", "/api/v1/experiments/arrf/stop", D.admin_key, NULL, 200));
+    json_decref(call("POST", "/api/v1/experiments/arrh/stop", D.admin_key, NULL, 200));
+    free(key);
+}
+
 /* Revoking a key ends its open streams (they got every later payload before); the streams
  * of other keys go on. */
 static void test_revoked_key_stream_ends(void **state)
@@ -491,8 +739,11 @@ int main(void)
         cmocka_unit_test(test_sub_stream),
         cmocka_unit_test(test_payload_rendered_once),
         cmocka_unit_test(test_large_payload_streamed),
+        cmocka_unit_test(test_stalled_subscribers),
         cmocka_unit_test(test_encrypted_payload),
         cmocka_unit_test(test_remote_eval),
+        cmocka_unit_test(test_remote_eval_anonymous),
+        cmocka_unit_test(test_remote_eval_array_ids),
         cmocka_unit_test(test_revoked_key_stream_ends),
     };
     return cmocka_run_group_tests_name("api_sdk_stream", tests, setup, teardown);

@@ -361,6 +361,53 @@ async function main() {
       [`in-experiment ${inExp}`, initErr.length ? `${initErr.length} loads failed: ${initErr.slice(0, 3).join("; ")}` : "", ...mism]);
   }
 
+  // ---- remote evaluation of ids /assign cannot take, against local evaluation -------------
+  // The same payload evaluated by the SDK locally and by the daemon (POST /api/eval/{key},
+  // whose answer the SDK evaluates as its payload): ids that are arrays (the force rule's
+  // $in intersects them; [] is hashed as ""), numbers, objects, falsy ones, none at all,
+  // with and without the hash attribute. An experiment whose fallback_attribute is "id" is
+  // compared for users without an id only (with one, Bunsen hashes the fallback where the
+  // SDK without a sticky-bucket service skips the user: INTEGRATIONS.md).
+  {
+    const anon = { key: K("anon"), hash_attribute: "company", fallback_attribute: "id", default_value: "OUT",
+      variants: [{ key: "a", value: "A" }, { key: "b", value: "B" }] };
+    const made = await api("POST", "/api/v1/experiments", ADMIN, anon);
+    const started2 = await api("POST", `/api/v1/experiments/${anon.key}/start`, ADMIN);
+    const payload = (await api("GET", `/api/features/${plainKey}`, null)).json;
+    const local = new GrowthBookClient({});
+    local.initSync({ payload });
+    const f0 = users[0].id, f1 = users[1].id; // forced to blue and green in "strings"
+    const ids = [[f0], ["x", f0], [f1, f0], [f0, f1], [], [""], [null], [42], 42, 1.5, true, { a: 1 },
+      "x".repeat(300), "", 0, false, null, undefined, f0];
+    const rest = [{}, { company: "acme", country: "NL" }, { company: "" }, { company: [] }, { country: "BE" }];
+    const mism = [];
+    let compared = 0;
+    for (const id of ids) {
+      for (const r of rest) {
+        const u = id === undefined ? { ...r } : { id, ...r };
+        const rem = await api("POST", `/api/eval/${plainKey}`, null, { attributes: u });
+        if (rem.status !== 200) {
+          mism.push(`${JSON.stringify(u)}: HTTP ${rem.status} ${rem.text.slice(0, 120)}`);
+          continue;
+        }
+        const remote = new GrowthBookClient({});
+        remote.initSync({ payload: rem.json });
+        for (const key of [...keys, anon.key]) {
+          if (key === anon.key && u.id) continue;
+          const l = local.evalFeature(key, { attributes: u });
+          const g = remote.evalFeature(key, { attributes: u });
+          compared++;
+          if (!same(l.value, g.value) || sdkIn(l) !== (g.source === "force" && g.ruleId === "bunsen-remote-eval")) {
+            if (mism.length < 8) mism.push(`${key} ${JSON.stringify(u).slice(0, 80)}: local ${JSON.stringify(l.value)} (${l.source}) remote ${JSON.stringify(g.value)} (${g.source} ${g.ruleId || ""})`);
+          }
+        }
+      }
+    }
+    ok(made.status === 201 && started2.status === 200 && mism.length === 0 && compared > 500,
+      `remote evaluation equals the SDK's local evaluation of the same payload for ${compared} evaluations of odd ids (arrays, [], numbers, objects, falsy, none) and anonymous visitors`,
+      mism);
+  }
+
   for (const c of [plain, streamed, encrypted]) c.destroy({ destroyAllStreams: true });
 }
 

@@ -173,6 +173,54 @@ static void test_forced_and_released(void **state)
     json_decref(forced);
 }
 
+/* assign_decide_sdk, remote evaluation's form: a missing id (NULL) is out of what hashes the
+ * id, also through a fallback_attribute "id" (the user had been given a placeholder id, which
+ * was hashed); an id the SDK hashes as "" (an empty array) is hashed; a forced key given is
+ * forced, whatever the id hashed. */
+static void test_decide_sdk(void **state)
+{
+    (void)state;
+    struct assign_experiment x;
+    my_test(&x);
+    json_t *forced = json_pack("{s:s}", "qa", "green");
+    x.forced = forced;
+    json_t *none = json_object();
+    json_t *company = json_pack("{s:s}", "company", "acme");
+    struct assign_result r;
+    struct err e;
+    err_clear(&e);
+    /* hashed on the id: no id, not targeted; "" hashed as the SDK hashes it */
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, 0, none, NULL, &r, &e), 0);
+    assert_int_equal(r.reason, ASSIGN_REASON_NOT_TARGETED);
+    assert_false(r.in_experiment);
+    assert_int_equal(assign_decide_sdk(&x, NULL, "", 0, none, NULL, &r, &e), 0);
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    assert_true(r.bucket >= 0 && r.bucket < 1);
+    double empty_bucket = r.bucket;
+    /* a forced key: forced, whatever the id */
+    assert_int_equal(assign_decide_sdk(&x, "qa", "", 0, none, NULL, &r, &e), 0);
+    assert_int_equal(r.reason, ASSIGN_REASON_FORCED);
+    assert_int_equal(r.variant, 1);
+    /* hash attribute "company", fallback "id" */
+    x.hash_attribute = "company";
+    x.fallback_attribute = "id";
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, 0, none, NULL, &r, &e), 0);
+    assert_int_equal(r.reason, ASSIGN_REASON_NOT_TARGETED);
+    assert_string_equal(r.explain.hash_attribute, "company");
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, 0, company, NULL, &r, &e), 0);
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    assert_int_equal(assign_decide_sdk(&x, NULL, "", 0, none, NULL, &r, &e), 0);
+    assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
+    assert_null(r.explain.hash_attribute); /* the id */
+    assert_true(r.bucket == empty_bucket);
+    /* /assign's form is unchanged: an empty user id is an error */
+    assert_int_equal(assign_decide_budget(&x, "", 0, none, NULL, &r, &e), -1);
+    assert_string_equal(e.field, "user_id");
+    json_decref(forced);
+    json_decref(none);
+    json_decref(company);
+}
+
 static void test_order(void **state)
 {
     (void)state;
@@ -393,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_not_running),  cmocka_unit_test(test_forced_and_released),
         cmocka_unit_test(test_order),        cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_conformance_run),
+        cmocka_unit_test(test_decide_sdk),
     };
     return cmocka_run_group_tests_name("assign", tests, NULL, NULL);
 }

@@ -157,8 +157,25 @@ static const char *const own_cases[] = {
     "[\"$type non-string\", {\"n\": {\"$type\": 1}}, {\"n\": 1}, false]",
     "[\"$not with literal\", {\"n\": {\"$not\": 5}}, {\"n\": 4}, true]",
     "[\"$not nested twice\", {\"n\": {\"$not\": {\"$not\": {\"$gt\": 3}}}}, {\"n\": 4}, true]",
-    "[\"$elemMatch skips falsy\", {\"n\": {\"$elemMatch\": {\"$exists\": true}}}, {\"n\": [0, "
-    "\"\", false, null]}, false]",
+    "[\"$elemMatch tests falsy elements\", {\"n\": {\"$elemMatch\": {\"$exists\": true}}}, "
+    "{\"n\": [0, \"\", false, null]}, true]",
+    "[\"$elemMatch skips null\", {\"n\": {\"$elemMatch\": {\"$exists\": true}}}, {\"n\": [null]}, "
+    "false]",
+    "[\"$elemMatch skips null for $eq null\", {\"n\": {\"$elemMatch\": {\"$eq\": null}}}, {\"n\": "
+    "[null]}, false]",
+    "[\"$elemMatch zero element\", {\"n\": {\"$elemMatch\": {\"$eq\": 0}}}, {\"n\": [0]}, true]",
+    "[\"$elemMatch empty string element\", {\"n\": {\"$elemMatch\": {\"$eq\": \"\"}}}, {\"n\": "
+    "[\"\"]}, true]",
+    "[\"$elemMatch false element\", {\"n\": {\"$elemMatch\": {\"$eq\": false}}}, {\"n\": "
+    "[false]}, true]",
+    "[\"$elemMatch $type of zero\", {\"n\": {\"$elemMatch\": {\"$type\": \"number\"}}}, {\"n\": "
+    "[0]}, true]",
+    "[\"$elemMatch $inGroup zero\", {\"n\": {\"$elemMatch\": {\"$inGroup\": \"g\"}}}, {\"n\": "
+    "[0]}, true, {\"g\": [0]}]",
+    "[\"$elemMatch $inGroup empty string\", {\"n\": {\"$elemMatch\": {\"$inGroup\": \"g\"}}}, "
+    "{\"n\": [\"\"]}, true, {\"g\": [\"\"]}]",
+    "[\"$elemMatch path of a zero element\", {\"n\": {\"$elemMatch\": {\"a\": null}}}, {\"n\": "
+    "[0]}, true]",
     "[\"$elemMatch truthy\", {\"n\": {\"$elemMatch\": {\"$exists\": true}}}, {\"n\": [0, 1]}, "
     "true]",
     "[\"$elemMatch array condition\", {\"n\": {\"$elemMatch\": [\"x\"]}}, {\"n\": [[\"x\"]]}, "

@@ -1,8 +1,11 @@
 /* Unit tests for the pure parts of http/: route matching (parameters, 404 vs 405 and the
- * Allow set), method parsing, and the API key helpers of auth.c. */
+ * Allow set), method parsing, the API key helpers of auth.c, and the bodies' JSON reader
+ * (integers past 64 bits). */
 #include "unit.h"
 
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bunsen/auth.h"
@@ -203,15 +206,64 @@ static void test_log_redact(void **state)
     redacted("", "");
 }
 
+/* http_json_loadb(text) dumped compactly (sorted keys), or "ERR: <jansson's text>". */
+static void loads_as(const char *text, const char *want)
+{
+    json_error_t jerr;
+    json_t *j = http_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &jerr);
+    char got[512];
+    if (j == NULL) {
+        snprintf(got, sizeof(got), "ERR: %s", jerr.text);
+    } else {
+        char *d = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        snprintf(got, sizeof(got), "%s", d);
+        free(d);
+        json_decref(j);
+    }
+    if (strncmp(got, want, strlen(want)) != 0) {
+        fail_msg("%s: got %s, want %s", text, got, want);
+    }
+}
+
+/* Integers past jansson's 64-bit range (JavaScript prints 1e20 as 100000000000000000000)
+ * are reals; they refused the whole body. Everything else reads as json_loadb reads it. */
+static void test_json_big_integers(void **state)
+{
+    (void)state;
+    loads_as("{\"n\":100000000000000000000}", "{\"n\":1e20}");
+    loads_as("{\"n\":9223372036854775808,\"v\":2}", "{\"n\":9.2233720368547758e18,\"v\":2}");
+    loads_as("{\"n\":-9223372036854775809}", "{\"n\":-9.2233720368547758e18}");
+    /* the range's ends stay integers, beside a big one too */
+    loads_as("{\"a\":9223372036854775807,\"b\":-9223372036854775808,\"c\":[1e2,"
+             "123456789012345678901234567890]}",
+             "{\"a\":9223372036854775807,\"b\":-9223372036854775808,\"c\":[100.0,"
+             "1.2345678901234568e29]}");
+    /* digits inside strings are text, escaped quotes included */
+    loads_as("{\"s\":\"99999999999999999999 \\\" 99999999999999999999\",\"n\":"
+             "99999999999999999999}",
+             "{\"n\":1e20,\"s\":\"99999999999999999999 \\\" 99999999999999999999\"}");
+    loads_as("{\"99999999999999999999\":99999999999999999999}", "{\"99999999999999999999\":1e20}");
+    /* other errors stay errors */
+    loads_as("{\"n\":1e400}", "ERR: real number overflow");
+    loads_as("{\"n\":99999999999999999999,\"n\":1}", "ERR: duplicate object key");
+    loads_as("{\"n\":099999999999999999999}", "ERR: ");
+    loads_as("{\"n\":99999999999999999999", "ERR: ");
+    loads_as("[1, 2", "ERR: ");
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match),   cmocka_unit_test(test_match_repeated),
-        cmocka_unit_test(test_methods), cmocka_unit_test(test_key_hashing),
-        cmocka_unit_test(test_roles),   cmocka_unit_test(test_log_redact),
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_match_repeated),
+        cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_key_hashing),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_log_redact),
+        cmocka_unit_test(test_json_big_integers),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
