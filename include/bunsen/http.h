@@ -148,6 +148,11 @@ const char *http_req_body(const struct http_req *r, size_t *len);
 enum role http_req_role(const struct http_req *r);
 const char *http_req_key_id(const struct http_req *r);
 const char *http_req_key_name(const struct http_req *r);
+/* The active key whose secret is key, through the daemon's key cache (as requests with an
+ * Authorization header are verified): 0 with *k; -1 with err, ERR_UNAVAILABLE/ERR_INTERNAL
+ * when the database could not say (and no verification of the last 10 minutes stands in),
+ * another code when there is no such active key. */
+int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err);
 
 /* Parse the body as a JSON object (http_json_loadb). Returns a new reference, or NULL after
  * replying 400 (the handler then simply returns). */

@@ -269,6 +269,9 @@ struct api_payload {
  * reference the caller drops with api_payload_release; NULL with err. */
 const struct api_payload *api_payload_get(struct app *app, const char *enc, struct err *err);
 void api_payload_release(const struct api_payload *p);
+/* The encryption key ("" = plain) of sdk key id into out; while the database is unreachable
+ * the last one read (payload.c). 0, or -1 with err. */
+int api_key_encryption(struct app *app, const char *id, char *out, size_t n, struct err *err);
 
 /* ---- Prometheus counters (prom.c) ---- */
 

@@ -26,7 +26,8 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define PAYLOADS_MAX 64 /* kept at most (keys in use with the current snapshot) */
+#define PAYLOADS_MAX  64  /* kept at most (keys in use with the current snapshot) */
+#define ENC_KNOWN_MAX 256 /* encryption keys remembered for an outage (api_key_encryption) */
 
 /* A payload of the cache: rendered, or being rendered by one thread (p == NULL). */
 struct entry {
@@ -43,7 +44,45 @@ struct api_payloads {
     size_t n;
     uint64_t clock;
     _Atomic uint64_t renders; /* bunsen_sdk_payload_renders_total */
+    struct {
+        char id[24];
+        char enc[API_ENC_KEY_LEN];
+    } known[ENC_KNOWN_MAX]; /* the last read of each key's encryption key, round robin */
+    size_t nknown, next_known;
 };
+
+/*
+ * The encryption key of sdk key id ("" = plain), read from the database; while the
+ * database is unreachable, the last one read for it. The key itself is verified from the
+ * key cache then (http_req_key_verify: a key verified in the last 10 minutes), so the SDK
+ * routes answer the payload in memory as /assign answers from it: they answered 503.
+ */
+int api_key_encryption(struct app *app, const char *id, char *out, size_t n, struct err *err)
+{
+    struct api_payloads *ps = app->payloads;
+    int rc = store_key_encryption(app->store, id, out, n, err);
+    if (ps == NULL || (rc != 0 && err->code != ERR_UNAVAILABLE)) {
+        return rc;
+    }
+    pthread_mutex_lock(&ps->mu);
+    size_t i = 0;
+    while (i < ps->nknown && strcmp(ps->known[i].id, id) != 0) {
+        i++;
+    }
+    if (rc == 0) {
+        if (i == ps->nknown) {
+            i = ps->nknown < ENC_KNOWN_MAX ? ps->nknown++ : ps->next_known++ % ENC_KNOWN_MAX;
+        }
+        str_copy(ps->known[i].id, sizeof(ps->known[i].id), id);
+        str_copy(ps->known[i].enc, sizeof(ps->known[i].enc), out);
+    } else if (i < ps->nknown) {
+        str_copy(out, n, ps->known[i].enc);
+        err_clear(err);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return rc;
+}
 
 struct api_payloads *api_payloads_new(void)
 {

@@ -150,7 +150,7 @@ void api_sdk_sub(struct http_req *r)
     struct err err;
     err_clear(&err);
     const struct api_payload *p = NULL;
-    if (store_key_encryption(app->store, k.id, sub->enc, sizeof(sub->enc), &err) != 0 ||
+    if (api_key_encryption(app, k.id, sub->enc, sizeof(sub->enc), &err) != 0 ||
         (p = api_payload_get(app, sub->enc, &err)) == NULL) {
         free(sub);
         http_reply_err(r, &err);

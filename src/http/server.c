@@ -96,6 +96,43 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
     return false;
 }
 
+/* A key's secret to its active key (authenticate, and the {sdk_key} of the SDK routes). */
+int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err)
+{
+    size_t len = strlen(key);
+    /* The cache is keyed by a cheap keyed tag; SHA-256 (what the database keeps) only on a
+     * miss. */
+    uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
+    authcache_tag(r->srv->keys, key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, tag);
+    if (len <= KEY_MAX_LEN && authcache_get(r->srv->keys, tag, k)) {
+        return 0;
+    }
+    if (len > KEY_MAX_LEN) {
+        return err_set(err, ERR_UNAUTH, NULL, "unknown or revoked API key");
+    }
+    uint64_t epoch = authcache_epoch(r->srv->keys);
+    auth_key_hash(key, len, hash);
+    if (store_key_find_by_hash(r->app->store, hash, k, err) != 0) {
+        /* the database is unreachable (failover): a key verified in the last 10 minutes
+         * still authenticates, so reads from memory (/assign, the SDK payload) keep
+         * answering, unless it was found revoked since (a lookup here, or the once-a-second
+         * key check) */
+        if (err->code == ERR_UNAVAILABLE &&
+            authcache_get_stale(r->srv->keys, tag, 600ull * 1000000000ull, k)) {
+            err_clear(err);
+            return 0;
+        }
+        if (err->code != ERR_UNAVAILABLE && err->code != ERR_INTERNAL) {
+            /* no active key: a verification cached before the revocation must not
+             * authenticate it again in an outage (the stale read above) */
+            authcache_forget(r->srv->keys, tag);
+        }
+        return -1;
+    }
+    authcache_put(r->srv->keys, tag, k, epoch);
+    return 0;
+}
+
 static bool authenticate(struct http_req *r)
 {
     const char *key = NULL;
@@ -118,44 +155,17 @@ static bool authenticate(struct http_req *r)
                          "an API key is required: send 'Authorization: Bearer <key>'");
         return false;
     }
-    size_t len = strlen(key);
     struct store_key k;
     struct err err;
     err_clear(&err);
-    /* The cache is keyed by a cheap keyed tag; SHA-256 (what the database keeps) only on a
-     * miss. */
-    uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
-    authcache_tag(r->srv->keys, key, len > KEY_MAX_LEN ? KEY_MAX_LEN : len, tag);
-    bool cached = len <= KEY_MAX_LEN && authcache_get(r->srv->keys, tag, &k);
-    uint64_t epoch = authcache_epoch(r->srv->keys);
-    if (!cached && len <= KEY_MAX_LEN) {
-        auth_key_hash(key, len, hash);
-    }
-    if (!cached &&
-        (len > KEY_MAX_LEN || store_key_find_by_hash(r->app->store, hash, &k, &err) != 0)) {
-        /* the database is unreachable (failover): a key verified in the last 10 minutes
-         * still authenticates, so reads from memory (/assign) keep answering, unless it was
-         * found revoked since (a lookup here, or the once-a-second key check) */
-        if (err.code == ERR_UNAVAILABLE &&
-            authcache_get_stale(r->srv->keys, tag, 600ull * 1000000000ull, &k)) {
-            goto authenticated;
-        }
+    if (http_req_key_verify(r, key, &k, &err) != 0) {
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
-            /* no active key: a verification cached before the revocation must not
-             * authenticate it again in an outage (the stale read above) */
-            if (len <= KEY_MAX_LEN) {
-                authcache_forget(r->srv->keys, tag);
-            }
             http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked API key");
         }
         return false;
     }
-    if (!cached) {
-        authcache_put(r->srv->keys, tag, &k, epoch);
-    }
-authenticated:
     r->role = auth_role_parse(k.role);
     str_copy(r->key_id, sizeof(r->key_id), k.id);
     str_copy(r->key_name, sizeof(r->key_name), k.name);

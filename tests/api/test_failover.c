@@ -477,12 +477,34 @@ static void test_revoked_key_in_outage(void **state_)
     sleep_ms(1500); /* the cache's 1 s */
     int seen_up = status_of(d.port, "POST", "/api/v1/assign", keys[0], assign);
     int kept_up = status_of(d.port, "POST", "/api/v1/assign", keys[2], assign);
+    /* the GrowthBook routes name the key in the path: an encrypted one too (its encryption
+     * key read from the database before the outage) */
+    int st = 0;
+    json_t *ek = http_json(d.port, "POST", "/api/v1/keys", d.admin_key,
+                           "{\"name\":\"enc\",\"role\":\"sdk\",\"encrypt\":true}", &st);
+    assert_int_equal(st, 201);
+    char enc_key[64];
+    snprintf(enc_key, sizeof(enc_key), "%s", json_string_value(json_object_get(ek, "key")));
+    json_decref(ek);
+    const char *eval = "{\"attributes\":{\"id\":\"u1\"}}";
+    int sdk_up[3] = {status_of(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
+                     status_of(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
+                     status_of(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval)};
     assert_int_equal(cluster(NULL, 0, fmt("stop '%s/p' immediate", rdir)), 0);
     int down[3][2];
     for (int i = 0; i < 3; i++) {
         down[i][0] = status_of(d.port, "POST", "/api/v1/assign", keys[i], assign);
         down[i][1] = status_of(d.port, "POST", "/ofrep/v1/evaluate/flags/rx", keys[i], ofrep);
     }
+    /* the payload in memory for a key verified before (they answered 503), not for one
+     * revoked */
+    int sdk_down[4] = {status_of(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
+                       status_of(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
+                       status_of(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval),
+                       status_of(d.port, "GET", fmt("/api/features/%s", keys[0]), NULL, NULL)};
+    fprintf(stderr,
+            "# SDK routes in an outage: features %d (encrypted %d), eval %d, a revoked key %d\n",
+            sdk_down[0], sdk_down[1], sdk_down[2], sdk_down[3]);
     fprintf(stderr,
             "# revoked keys in an outage: presented after the revocation %d, then /assign %d, "
             "OFREP %d; not presented: /assign %d, OFREP %d; an active key: %d, %d\n",
@@ -498,6 +520,11 @@ static void test_revoked_key_in_outage(void **state_)
     }
     assert_int_equal(down[2][0], 200); /* the outage still serves keys that are active */
     assert_int_equal(down[2][1], 200);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sdk_up[i], 200);
+        assert_int_equal(sdk_down[i], 200);
+    }
+    assert_true(sdk_down[3] == 503 || sdk_down[3] == 401);
 }
 
 int main(void)
