@@ -654,9 +654,7 @@ static bool entry_real(const char *p, char *out, size_t n)
 static const char *backup_dest_clash(const char *db_file, const char *dest)
 {
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".lock"};
-    static const char *const what[] = {"the database", "its write-ahead log",
-                                       "its shared-memory "
-                                       "index",
+    static const char *const what[] = {"the database", "its write-ahead log", "its shm index",
                                        "its rollback journal", "the daemon's lock file"};
     char db[PATH_MAX], tmp[PATH_MAX + 8];
     path_real(db_file, db, sizeof(db));
