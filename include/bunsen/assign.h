@@ -75,7 +75,6 @@ struct assign_experiment {
     const json_t *condition;          /* targeting condition (borrowed), NULL: everyone */
     const struct condition *compiled; /* condition compiled (borrowed), or NULL: evaluate
                                        * `condition` as it is */
-    const json_t *saved_groups;       /* groups for $inGroup (borrowed), NULL: none */
     const json_t *forced;             /* object user_id -> variant key (borrowed), or NULL */
     int released;                     /* released variant index, or -1 */
     /* the attribute whose value is hashed (GrowthBook's hashAttribute), NULL: user_id; and the
@@ -147,13 +146,16 @@ void assign_text_free(struct assign_text *t);
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);
 
-/* assign_decide, charging the targeting evaluation to budget (NULL = unlimited; shared by
- * every experiment decided for one request). When the budget runs out: -1 with ERR_INVALID,
- * field "attributes". */
+/* assign_decide, with the saved groups that $inGroup / $notInGroup read (compiled by
+ * condition_compile_groups, borrowed; NULL: none) and charging the targeting evaluation to
+ * budget (NULL = unlimited; shared by every experiment decided for one request). The groups
+ * are not part of x: the snapshots that share an experiment's definition each pass their own
+ * (snapshot.h). When the budget runs out: -1 with ERR_INVALID, field "attributes". */
 struct condition_budget;
-int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
-                         const json_t *attributes, struct condition_budget *budget,
-                         struct assign_result *out, struct err *err);
+int assign_decide_budget(const struct assign_experiment *x, const struct condition *groups,
+                         const char *user_id, size_t len, const json_t *attributes,
+                         struct condition_budget *budget, struct assign_result *out,
+                         struct err *err);
 
 /* API.md reason string: "hashed", "forced", "released", "not_running",
  * "not_targeted", "namespace", "coverage"; "unknown" out of range. */

@@ -218,9 +218,9 @@ struct condition_budget api_eval_budget(const struct app *app);
 
 /* ---- saved groups (saved_groups.c) ---- */
 
-/* Load the saved groups into snap (sealed, not yet published) and point every entry's
- * condition evaluation at them; the groups prev (the published snapshot, or NULL) has
- * unchanged are taken from it. */
+/* Load the saved groups into snap (sealed, not yet published): its group_sets are what every
+ * entry's targeting is evaluated with (assign_decide_budget); the groups prev (the published
+ * snapshot, or NULL) has unchanged are taken from it. */
 int api_saved_groups_attach(struct snapshot *snap, const struct snapshot *prev, struct store *store,
                             struct err *err);
 /* Every $inGroup / $notInGroup of condition (may be NULL) names a stored saved group (read

@@ -131,7 +131,7 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
     size_t alloc = 16, n = 0;
     struct store_rule *rules = xcalloc(alloc, sizeof(*rules));
     for (size_t i = 0; i < snap->n; i++) {
-        const struct experiment *x = &snap->entries[i].x;
+        const struct experiment *x = &snap->entries[i]->x;
         if (!has_rules(x)) {
             continue;
         }
@@ -156,7 +156,7 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
     size_t nstops = 0;
     struct store_stop *stops = xcalloc(snap->n ? snap->n : 1, sizeof(*stops));
     for (size_t i = 0; i < snap->n; i++) {
-        const struct experiment *x = &snap->entries[i].x;
+        const struct experiment *x = &snap->entries[i]->x;
         if (has_rules(x) && x->stopped_at > 0) {
             str_copy(stops[nstops].experiment, sizeof(stops[nstops].experiment), x->key);
             stops[nstops++].stop_ts = x->stopped_at;

@@ -452,8 +452,9 @@ static const char *id_of(const json_t *attrs, struct assign_text *t, bool *force
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
  * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
  * locally). */
-static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, bool forceable,
-                            const json_t *attrs, struct condition_budget *budget, bool *over_budget)
+static json_t *eval_feature(const struct snapshot *snap, const struct snapshot_entry *e,
+                            const char *uid, bool forceable, const json_t *attrs,
+                            struct condition_budget *budget, bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
@@ -466,8 +467,8 @@ static json_t *eval_feature(const struct snapshot_entry *e, const char *uid, boo
         if (!forceable) {
             a.forced = NULL;
         }
-        decided = assign_decide_budget(&a, uid ? uid : "\x7f", uid ? strlen(uid) : 1, attrs, budget,
-                                       &res, &err) == 0;
+        decided = assign_decide_budget(&a, snap->group_sets, uid ? uid : "\x7f",
+                                       uid ? strlen(uid) : 1, attrs, budget, &res, &err) == 0;
         if (!decided && budget->left < 0) {
             *over_budget = true;
             return NULL;
@@ -551,9 +552,9 @@ void api_sdk_eval(struct http_req *r)
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
-        const struct snapshot_entry *e = &snap->entries[i];
+        const struct snapshot_entry *e = snap->entries[i];
         if (api_experiment_in_payload(e)) {
-            json_t *f = eval_feature(e, uid, forceable, a, &budget, &over_budget);
+            json_t *f = eval_feature(snap, e, uid, forceable, a, &budget, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);
             }

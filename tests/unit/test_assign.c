@@ -23,6 +23,19 @@ static void my_test(struct assign_experiment *x)
     x->variant_keys = keys2;
 }
 
+static struct assign_result decide_groups(const struct assign_experiment *x,
+                                          const struct condition *groups, const char *id,
+                                          const json_t *attrs)
+{
+    struct assign_result r;
+    struct err e;
+    err_clear(&e);
+    if (assign_decide_budget(x, groups, id, strlen(id), attrs, NULL, &r, &e) != 0) {
+        fail_msg("assign_decide_budget(%s): %s %s", id, e.field, e.msg);
+    }
+    return r;
+}
+
 static struct assign_result decide_ok(const struct assign_experiment *x, const char *id,
                                       const json_t *attrs)
 {
@@ -360,11 +373,22 @@ static void test_conformance_run(void **state)
             x.ns.end = json_number_value(json_array_get(ns, 2));
         }
         x.condition = json_object_get(exp, "condition");
-        x.saved_groups = json_object_get(ctx, "savedGroups");
+        const json_t *saved = json_object_get(ctx, "savedGroups");
+        struct condition *groups = saved != NULL ? condition_compile_groups(saved, NULL) : NULL;
         const json_t *attrs = json_object_get(ctx, "attributes");
         const char *id = json_string_value(json_object_get(attrs, "id"));
 
-        struct assign_result r = decide_ok(&x, id, attrs);
+        /* as the JSON is (condition_eval), then compiled as a snapshot has it */
+        struct assign_result r = decide_groups(&x, groups, id, attrs);
+        struct condition *comp = condition_compile(x.condition);
+        x.compiled = comp;
+        struct assign_result rc = decide_groups(&x, groups, id, attrs);
+        condition_free(comp);
+        condition_free(groups);
+        if (rc.variant != r.variant || rc.reason != r.reason) {
+            print_message("run case compiled differs: %s\n", name);
+            failed++;
+        }
         applied++;
         const json_t *want = json_array_get(c, 3);
         bool in_exp = json_is_true(json_array_get(c, 4));
