@@ -61,8 +61,11 @@ struct snapshot {
     size_t n;
     struct snapshot_entry **entries; /* sorted by key after seal; each may be shared */
     size_t alloc;
-    struct snapshot_entry **by_doc; /* entries with a doc_hash by it (open addressing, built
-                                     * by seal; by_doc_cap a power of two, 0: none) */
+    struct snapshot_doc {
+        uint64_t hash; /* the entry's doc_hash (here: a probe reads no entry), 0 = free */
+        struct snapshot_entry *e;
+    } * by_doc; /* entries with a doc_hash by it (open addressing, built by seal;
+                 * by_doc_cap a power of two, 0: none) */
     size_t by_doc_cap;
     uint64_t generation;          /* set by snapshot_publish, increasing */
     int64_t changed_at;           /* catalogue change time it was loaded at (ms, set by the

@@ -75,7 +75,8 @@ int api_query_bool(struct http_req *r, const char *name, bool def, bool *out);
 struct experiment;
 struct snapshot;
 
-/* Attach rules built from snap's experiments and the metrics catalogue to snap (ext). */
+/* Attach rules built from snap's experiments and the metrics catalogue to snap (ext). snap is
+ * sealed (its experiments in key order) and not yet published. */
 int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
 /* The rules attached to a snapshot (never NULL after api_rules_attach). */
 const struct store_rules *api_rules_of(const struct snapshot *snap);

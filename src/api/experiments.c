@@ -77,10 +77,10 @@ static int reload_locked(struct app *app, struct err *err)
         rc = store_experiment_list(app->store, NULL, NULL, reload_emit, &rl, err);
     }
     if (rc == 0) {
+        snapshot_seal(s);
         rc = api_rules_attach(s, app->store, err);
     }
     if (rc == 0) {
-        snapshot_seal(s);
         rc = api_saved_groups_attach(s, prev, app->store, err);
     }
     snapshot_read_end(app->experiments, prev);

@@ -65,10 +65,10 @@ static struct snapshot_entry *by_doc_find(const struct snapshot *prev, uint64_t 
     if (prev == NULL || prev->by_doc_cap == 0 || h == 0) {
         return NULL;
     }
-    for (size_t i = (size_t)h & (prev->by_doc_cap - 1); prev->by_doc[i] != NULL;
+    for (size_t i = (size_t)h & (prev->by_doc_cap - 1); prev->by_doc[i].hash != 0;
          i = (i + 1) & (prev->by_doc_cap - 1)) {
-        if (prev->by_doc[i]->doc_hash == h) {
-            return prev->by_doc[i];
+        if (prev->by_doc[i].hash == h) {
+            return prev->by_doc[i].e;
         }
     }
     return NULL;
@@ -108,10 +108,10 @@ static void by_doc_build(struct snapshot *s)
             continue; /* a second entry of one text (never from a store) keeps the first */
         }
         size_t i = (size_t)e->doc_hash & (cap - 1);
-        while (s->by_doc[i] != NULL) {
+        while (s->by_doc[i].hash != 0) {
             i = (i + 1) & (cap - 1);
         }
-        s->by_doc[i] = e;
+        s->by_doc[i] = (struct snapshot_doc){e->doc_hash, e};
     }
 }
 
