@@ -82,12 +82,12 @@ static double run(const struct snapshot *s, const json_t *attrs, bool compiled, 
     double t0 = now_us();
     int in = 0;
     for (size_t i = 0; i < s->n; i++) {
-        struct assign_experiment a = s->entries[i].a;
+        struct assign_experiment a = s->entries[i]->a;
         if (!compiled) {
             a.compiled = NULL;
         }
         struct assign_result r;
-        if (assign_decide_budget(&a, "user-4242", 9, attrs, &b, &r, NULL) != 0) {
+        if (assign_decide_budget(&a, NULL, "user-4242", 9, attrs, &b, &r, NULL) != 0) {
             fprintf(stderr, "eval: decide failed\n");
             exit(1);
         }
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "eval: experiment %d: %s %s\n", i, err.field, err.msg);
             return 1;
         }
-        snapshot_add(s, &x);
+        snapshot_add(s, &x, 0);
         json_decref(doc);
     }
     double t0 = now_us();

@@ -75,7 +75,6 @@ struct assign_experiment {
     const json_t *condition;          /* targeting condition (borrowed), NULL: everyone */
     const struct condition *compiled; /* condition compiled (borrowed), or NULL: evaluate
                                        * `condition` as it is */
-    const json_t *saved_groups;       /* groups for $inGroup (borrowed), NULL: none */
     const json_t *forced;             /* object user_id -> variant key (borrowed), or NULL */
     int released;                     /* released variant index, or -1 */
     /* the attribute whose value is hashed (GrowthBook's hashAttribute), NULL: user_id; and the
@@ -147,13 +146,16 @@ void assign_text_free(struct assign_text *t);
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);
 
-/* assign_decide, charging the targeting evaluation to budget (NULL = unlimited; shared by
- * every experiment decided for one request). When the budget runs out: -1 with ERR_INVALID,
- * field "attributes". */
+/* assign_decide, with the saved groups that $inGroup / $notInGroup read (compiled by
+ * condition_compile_groups, borrowed; NULL: none) and charging the targeting evaluation to
+ * budget (NULL = unlimited; shared by every experiment decided for one request). The groups
+ * are not part of x: the snapshots that share an experiment's definition each pass their own
+ * (snapshot.h). When the budget runs out: -1 with ERR_INVALID, field "attributes". */
 struct condition_budget;
-int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
-                         const json_t *attributes, struct condition_budget *budget,
-                         struct assign_result *out, struct err *err);
+int assign_decide_budget(const struct assign_experiment *x, const struct condition *groups,
+                         const char *user_id, size_t len, const json_t *attributes,
+                         struct condition_budget *budget, struct assign_result *out,
+                         struct err *err);
 /* As assign_decide_budget for a user known by its attributes alone, as GrowthBook's SDK
  * evaluates the payload locally (remote evaluation, POST /api/eval): id[0..len) is the text
  * the SDK hashes for attributes.id (assign_hash_text: "" for an empty array, which is
@@ -162,9 +164,9 @@ int assign_decide_budget(const struct assign_experiment *x, const char *user_id,
  * forced, when not NULL, is the key of x->forced the payload's force rules match for the
  * user (NUL-terminated; the caller finds it: the SDK compares strictly and intersects
  * arrays). -1 with err as assign_decide_budget, "attributes" for an id that is not UTF-8. */
-int assign_decide_sdk(const struct assign_experiment *x, const char *forced, const char *id,
-                      size_t len, const json_t *attributes, struct condition_budget *budget,
-                      struct assign_result *out, struct err *err);
+int assign_decide_sdk(const struct assign_experiment *x, const struct condition *groups,
+                      const char *forced, const char *id, size_t len, const json_t *attributes,
+                      struct condition_budget *budget, struct assign_result *out, struct err *err);
 
 /* API.md reason string: "hashed", "forced", "released", "not_running",
  * "not_targeted", "namespace", "coverage"; "unknown" out of range. */

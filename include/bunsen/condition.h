@@ -69,13 +69,14 @@ void condition_free(struct condition *c);
 /* Saved groups (an object of key -> array of values; borrowed: it must outlive the result)
  * compiled for $inGroup / $notInGroup: each array becomes a set, probed in ~2 budget steps
  * instead of one per value. An array that prev (the groups compiled before, or NULL) has
- * too, the same node, shares its set. Free with condition_free, after every condition bound
- * to it. */
+ * too, the same node, shares its set. The result is what condition_match is given; it is
+ * not bound to any condition, so one compiled condition can be evaluated against different
+ * groups (the snapshots that share an experiment's definition each have their own). Free
+ * with condition_free, after the last evaluation given it. */
 struct condition *condition_compile_groups(const json_t *saved_groups,
                                            const struct condition *prev);
-/* Let compiled condition c find those sets for the arrays of the saved_groups that
- * condition_match is given (the same object). */
-void condition_bind_groups(struct condition *c, const struct condition *groups);
+/* The saved groups object compiled groups were made from (borrowed), or NULL for NULL. */
+const json_t *condition_groups_object(const struct condition *groups);
 
 /* A per-request evaluation budget in steps (one step ~ 50 ns: one operator, half a set
  * probe, one comparison of a list scan; a regex pays for the PCRE2 backtracking steps it
@@ -91,12 +92,12 @@ struct condition_budget {
  * ~50 x what 1,000 running experiments with simple targeting take. */
 #define CONDITION_BUDGET_DEFAULT 50000
 
-/* Evaluate compiled c against attributes (borrowed, NULL as {}) and saved groups (borrowed,
- * may be NULL), charging budget (NULL = unlimited). Returns 1 (holds), 0 (does not) or -1
- * when the budget ran out (the answer is unknown: the caller refuses the request).
- * Thread-safe. */
-int condition_match(const struct condition *c, const json_t *attributes, const json_t *saved_groups,
-                    struct condition_budget *budget);
+/* Evaluate compiled c against attributes (borrowed, NULL as {}) and the saved groups
+ * compiled by condition_compile_groups (borrowed; NULL: none, $inGroup sees no group),
+ * charging budget (NULL = unlimited). Returns 1 (holds), 0 (does not) or -1 when the budget
+ * ran out (the answer is unknown: the caller refuses the request). Thread-safe. */
+int condition_match(const struct condition *c, const json_t *attributes,
+                    const struct condition *groups, struct condition_budget *budget);
 
 /* Caps on the attributes a caller may send (API.md "Evaluation limits"). */
 struct condition_limits {

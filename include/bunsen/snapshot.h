@@ -16,31 +16,57 @@
  * a grace period (flip the epoch, wait for the old parity's window counter to drain, as
  * in userspace RCU). The publisher exchanges the pointer, queues the old snapshot for the
  * reclaimer and returns: it never waits for any reader.
+ * Experiments are shared between snapshots (struct snapshot_entry): a snapshot holds a
+ * reference on each of its entries, and the entries of a snapshot a builder takes into the
+ * next one stay alive as long as either holds them. Taking one happens while the builder
+ * holds the previous snapshot (a reference: its entries' counts are at least one), so a
+ * count never rises from zero; entries are never written after their first seal, and the
+ * publish's pointer exchange orders their building before any reader's load.
  *
  * Pure data structure (src/core/snapshot.c): no I/O. Thread-safety as described.
  */
 #ifndef BUNSEN_SNAPSHOT_H
 #define BUNSEN_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bunsen/assign.h"
 #include "bunsen/model.h"
 
+/* One experiment's definition as assignment reads it. An entry is a function of the stored
+ * text it was read from (doc_hash) and is shared, by reference count, by every snapshot built
+ * while that text stays the same: a reload parses and compiles only the experiments whose
+ * stored text changed. So an entry holds nothing that belongs to one snapshot: the saved
+ * groups its targeting reads are the snapshot's (group_sets, passed to assign_decide_budget),
+ * and the attribution rules are the snapshot's (ext). Immutable once sealed (readers of
+ * several snapshots read it concurrently without locks); before its first seal only its
+ * builder touches it. */
 struct snapshot_entry {
     struct experiment x;        /* the full definition (owned) */
     struct assign_experiment a; /* hot-path view into x */
     struct condition *cond;     /* x.targeting compiled by seal (owned), a.compiled */
     const char *keys[ASSIGN_MAX_VARIANTS];
     double weights[ASSIGN_MAX_VARIANTS];
-    void *user; /* set by the builder (the experiment's metrics counters), not owned */
+    void *user;           /* set by the builder before seal (the experiment's metrics counters: one
+                           * per key, the same for every entry of that key), not owned */
+    uint64_t doc_hash;    /* hash_keyed of the stored text x was read from; 0: none (never
+                           * taken into another snapshot) */
+    bool sealed;          /* views and cond built (snapshot.c only) */
+    _Atomic(size_t) refs; /* the snapshots holding it (snapshot.c only) */
 };
 
 struct snapshot {
     size_t n;
-    struct snapshot_entry *entries; /* sorted by key after seal */
+    struct snapshot_entry **entries; /* sorted by key after seal; each may be shared */
     size_t alloc;
+    struct snapshot_doc {
+        uint64_t hash; /* the entry's doc_hash (here: a probe reads no entry), 0 = free */
+        struct snapshot_entry *e;
+    } * by_doc; /* entries with a doc_hash by it (open addressing, built by seal;
+                 * by_doc_cap a power of two, 0: none) */
+    size_t by_doc_cap;
     uint64_t generation;          /* set by snapshot_publish, increasing */
     int64_t changed_at;           /* catalogue change time it was loaded at (ms, set by the
                                    * builder; 0 unknown): the payload's dateUpdated */
@@ -50,17 +76,27 @@ struct snapshot {
     void (*ext_free)(void *ext);  /* frees ext with the snapshot; NULL = nothing to free */
     json_t *saved_groups;         /* saved group key -> document (owned), NULL = none */
     json_t *group_values;         /* saved group key -> values (owned): what $inGroup reads */
-    struct condition *group_sets; /* group_values compiled, bound to every entry's cond */
+    struct condition *group_sets; /* group_values compiled (owned), NULL = none: what every
+                                   * entry's targeting is evaluated with (assign_decide_budget) */
     json_t *group_hashes;         /* keyed hash of a group's stored text (hex) -> its key (owned) */
 };
 
 struct snapshot *snapshot_new(void);
-/* Add an experiment; takes ownership of *x's contents (x is zeroed). Before seal only. */
-void snapshot_add(struct snapshot *s, struct experiment *x);
-/* Sort and build the assignment views. After this the snapshot is read-only. */
+/* Add an experiment read from a stored text whose hash_keyed is doc_hash (0: unknown, the
+ * entry is never taken into another snapshot); takes ownership of *x's contents (x is
+ * zeroed). Before seal only. Returns the new entry: the builder may set its user until seal. */
+struct snapshot_entry *snapshot_add(struct snapshot *s, struct experiment *x, uint64_t doc_hash);
+/* Add prev's entry read from the stored text of hash doc_hash (not 0), shared as it is (no
+ * parse, no compile): it is a function of that text. prev is sealed and held by the caller
+ * (a reader reference, or ownership) for the call; NULL ok. Before seal only. Returns false,
+ * adding nothing, when prev has no such entry. */
+bool snapshot_add_from(struct snapshot *s, const struct snapshot *prev, uint64_t doc_hash);
+/* Sort and build the assignment views of the entries added new (those taken from another
+ * snapshot have theirs). After this the snapshot is read-only. */
 void snapshot_seal(struct snapshot *s);
 /* Entry by experiment key (binary search), or NULL. */
 const struct snapshot_entry *snapshot_find(const struct snapshot *s, const char *key);
+/* Free s and every entry no other snapshot holds. Any thread. */
 void snapshot_free(struct snapshot *s);
 
 struct snapshot_cell;

@@ -75,7 +75,8 @@ int api_query_bool(struct http_req *r, const char *name, bool def, bool *out);
 struct experiment;
 struct snapshot;
 
-/* Attach rules built from snap's experiments and the metrics catalogue to snap (ext). */
+/* Attach rules built from snap's experiments and the metrics catalogue to snap (ext). snap is
+ * sealed (its experiments in key order) and not yet published. */
 int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err);
 /* The rules attached to a snapshot (never NULL after api_rules_attach). */
 const struct store_rules *api_rules_of(const struct snapshot *snap);
@@ -218,9 +219,9 @@ struct condition_budget api_eval_budget(const struct app *app);
 
 /* ---- saved groups (saved_groups.c) ---- */
 
-/* Load the saved groups into snap (sealed, not yet published) and point every entry's
- * condition evaluation at them; the groups prev (the published snapshot, or NULL) has
- * unchanged are taken from it. */
+/* Load the saved groups into snap (sealed, not yet published): its group_sets are what every
+ * entry's targeting is evaluated with (assign_decide_budget); the groups prev (the published
+ * snapshot, or NULL) has unchanged are taken from it. */
 int api_saved_groups_attach(struct snapshot *snap, const struct snapshot *prev, struct store *store,
                             struct err *err);
 /* Every $inGroup / $notInGroup of condition (may be NULL) names a stored saved group (read

@@ -135,11 +135,11 @@ static void append_assigned_value(struct buf *out, const struct experiment *x,
  * brace (api_assign_one adds members): {"variant":..,"in_experiment":..,"reason":..,
  * "bucket":..,"value":..[,"explain":{..}]. The members and their order are those the jansson tree
  * had. 0, or -1 after err. */
-static int decide(const struct snapshot_entry *e, const char *user_id, size_t len,
-                  const json_t *attrs, struct condition_budget *budget, bool explain,
+static int decide(const struct snapshot *snap, const struct snapshot_entry *e, const char *user_id,
+                  size_t len, const json_t *attrs, struct condition_budget *budget, bool explain,
                   struct buf *out, struct assign_result *res, struct err *err)
 {
-    if (assign_decide_budget(&e->a, user_id, len, attrs, budget, res, err) != 0) {
+    if (assign_decide_budget(&e->a, snap->group_sets, user_id, len, attrs, budget, res, err) != 0) {
         return -1;
     }
     prom_count_assign(e->user, res->reason);
@@ -402,7 +402,7 @@ void api_assign(struct http_req *r)
                 continue; /* named twice */
             }
         } else {
-            e = &snap->entries[i];
+            e = snap->entries[i];
             if (!api_experiment_is_live(e)) {
                 continue;
             }
@@ -412,7 +412,7 @@ void api_assign(struct http_req *r)
         jsonw_append_string(&out, e->x.key, strlen(e->x.key));
         jsonw_append_raw(&out, ":");
         const json_t *a = reads_attributes(e, q.log_exposure) ? attrs_of(&attrs) : NULL;
-        if (decide(e, user_id, len, a, &budget, q.explain, &out, &res, &err) != 0) {
+        if (decide(snap, e, user_id, len, a, &budget, q.explain, &out, &res, &err) != 0) {
             rc = -1;
             break;
         }
@@ -517,7 +517,8 @@ void api_assign_one(struct http_req *r)
     struct assign_result res;
     struct buf out;
     buf_init(&out, REPLY_CAP);
-    int rc = decide(e, user_id, strlen(user_id), ac.attrs, &budget, explain, &out, &res, &err);
+    int rc =
+        decide(snap, e, user_id, strlen(user_id), ac.attrs, &budget, explain, &out, &res, &err);
     struct api_exposure item = {.dims = NULL};
     size_t n = 0;
     if (rc == 0) {

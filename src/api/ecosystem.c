@@ -204,8 +204,8 @@ json_t *api_growthbook_payload_of(const struct snapshot *snap)
     json_t *features = json_object();
     int64_t updated = 0;
     for (size_t i = 0; i < snap->n; i++) {
-        const struct experiment *x = &snap->entries[i].x;
-        if (api_experiment_in_payload(&snap->entries[i])) {
+        const struct experiment *x = &snap->entries[i]->x;
+        if (api_experiment_in_payload(snap->entries[i])) {
             json_object_set_new(features, x->key, feature_of(x));
         }
         updated = x->updated_at > updated ? x->updated_at : updated;
@@ -222,7 +222,7 @@ json_t *api_growthbook_payload_of(const struct snapshot *snap)
         bool used = false;
         for (size_t i = 0; !used && i < snap->n; i++) {
             /* only a running experiment's rule carries its targeting (feature_of) */
-            const struct snapshot_entry *e = &snap->entries[i];
+            const struct snapshot_entry *e = snap->entries[i];
             used = api_experiment_in_payload(e) && e->x.status == ASSIGN_STATUS_RUNNING &&
                    e->x.targeting != NULL && saved_group_is_used(e->x.targeting, gk);
         }
@@ -380,9 +380,9 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
 /* Evaluate one flag into an OFREP evaluation object (success, code default or failure);
  * records an exposure item when the user is in the experiment. *status: the HTTP status a
  * single-flag answer has. user_id NULL: the context has no targetingKey. */
-static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, const json_t *attrs,
-                          struct condition_budget *budget, struct api_exposure *items,
-                          size_t *nitems, int *status)
+static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_entry *e,
+                          const char *user_id, const json_t *attrs, struct condition_budget *budget,
+                          struct api_exposure *items, size_t *nitems, int *status)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
@@ -403,8 +403,8 @@ static json_t *ofrep_eval(const struct snapshot_entry *e, const char *user_id, c
                              "errorDetails",
                              "a running experiment needs context.targetingKey (the user id)");
         }
-    } else if (assign_decide_budget(&e->a, user_id, strlen(user_id), attrs, budget, &res, &err) !=
-               0) {
+    } else if (assign_decide_budget(&e->a, snap->group_sets, user_id, strlen(user_id), attrs,
+                                    budget, &res, &err) != 0) {
         *status = 400;
         return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
                          "errorDetails", err.msg);
@@ -568,7 +568,7 @@ void api_ofrep_flag(struct http_req *r)
     size_t n = 0;
     int status = 200;
     json_t *o = e && ofrep_flag_exists(e)
-                    ? ofrep_eval(e, user_id, attrs, &budget, &item, &n, &status)
+                    ? ofrep_eval(snap, e, user_id, attrs, &budget, &item, &n, &status)
                     : NULL;
     snapshot_read_end(cell, snap);
     if (o == NULL) {
@@ -603,10 +603,10 @@ void api_ofrep_bulk(struct http_req *r)
      * budget: a request that exceeds it is a 400, never a partial list */
     struct condition_budget budget = api_eval_budget(http_req_app(r));
     for (size_t i = 0; i < snap->n; i++) {
-        if (ofrep_flag_exists(&snap->entries[i])) {
+        if (ofrep_flag_exists(snap->entries[i])) {
             int status;
-            json_array_append_new(
-                flags, ofrep_eval(&snap->entries[i], user_id, attrs, &budget, items, &n, &status));
+            json_array_append_new(flags, ofrep_eval(snap, snap->entries[i], user_id, attrs, &budget,
+                                                    items, &n, &status));
         }
         if (budget.left < 0) {
             break;

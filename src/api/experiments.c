@@ -1,6 +1,7 @@
 /*
  * experiments.c - experiment definitions and their lifecycle (API.md "Experiments"),
- * and the reload of the assignment snapshot after every change.
+ * and the reload of the assignment snapshot after every change (which parses again only
+ * the experiments whose stored text changed).
  *
  * Every write is one writer job whose apply() reads the stored experiment, applies the
  * change with the rules of core/experiment.c, checks the catalogue (metrics exist), saves
@@ -18,17 +19,36 @@
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 
-/* ---- snapshot reload ---- */
+/* ---- snapshot reload ----
+ * A reload after any definition change reads every stored experiment's text. One whose
+ * text is the one the published snapshot read (the same keyed hash) is taken from it as it
+ * is, definition, views and compiled targeting included (snapshot_add_from): a change costs
+ * the parse and compile of what changed, not of the catalogue. What depends on more than one
+ * experiment's own text is built again for every snapshot: the attribution rules (metric
+ * definitions: api_rules_attach) and the saved groups the targeting reads
+ * (api_saved_groups_attach). */
+
+struct reload {
+    struct snapshot *s;          /* being built */
+    const struct snapshot *prev; /* the published one (a reader reference), its entries reused */
+    struct prom *prom;
+};
 
 static void reload_emit(void *ctx, const char *doc)
 {
-    struct snapshot *s = ctx;
+    struct reload *rl = ctx;
+    uint64_t h = hash_keyed(doc, strlen(doc));
+    h += h == 0; /* 0 means "no text" */
+    if (snapshot_add_from(rl->s, rl->prev, h)) {
+        return;
+    }
     json_t *j = json_loads(doc, 0, NULL);
     struct experiment x;
     struct err err;
     err_clear(&err);
     if (j != NULL && experiment_from_json(j, MODEL_LOAD, NULL, &x, &err) == 0) {
-        snapshot_add(s, &x);
+        struct snapshot_entry *e = snapshot_add(rl->s, &x, h);
+        e->user = prom_experiment(rl->prom, e->x.key);
     } else {
         log_json(LOG_ERROR, "skipping an unreadable stored experiment",
                  json_pack("{s:s}", "error", err.msg));
@@ -48,22 +68,22 @@ static int reload_locked(struct app *app, struct err *err)
      * over older definitions, which an SDK that cached that date would never replace */
     int64_t version = -1;
     struct snapshot *s = snapshot_new();
+    /* held to the end: the entries taken from it stay alive meanwhile, and the saved groups
+     * compiled for it share their sets */
+    const struct snapshot *prev = snapshot_read_begin(app->experiments);
+    struct reload rl = {.s = s, .prev = prev, .prom = app->prom};
     int rc = store_catalog_stamp(app->store, &version, &s->changed_at, err);
     if (rc == 0) {
-        rc = store_experiment_list(app->store, NULL, NULL, reload_emit, s, err);
-    }
-    if (rc == 0) {
-        rc = api_rules_attach(s, app->store, err);
-    }
-    for (size_t i = 0; rc == 0 && i < s->n; i++) {
-        s->entries[i].user = prom_experiment(app->prom, s->entries[i].x.key);
+        rc = store_experiment_list(app->store, NULL, NULL, reload_emit, &rl, err);
     }
     if (rc == 0) {
         snapshot_seal(s);
-        const struct snapshot *prev = snapshot_read_begin(app->experiments);
-        rc = api_saved_groups_attach(s, prev, app->store, err); /* after seal: binds views */
-        snapshot_read_end(app->experiments, prev);
+        rc = api_rules_attach(s, app->store, err);
     }
+    if (rc == 0) {
+        rc = api_saved_groups_attach(s, prev, app->store, err);
+    }
+    snapshot_read_end(app->experiments, prev);
     if (rc == 0) {
         snapshot_publish(app->experiments, s);
         app->catalog_loaded = version;

@@ -25,13 +25,19 @@
 struct prom_experiment {
     char key[65];
     atomic_uint_fast64_t by_reason[NREASONS];
-    struct prom_experiment *next;
+    struct prom_experiment *next; /* the next older one (the scrape's order) */
+    uint64_t hash;                /* hash_keyed of key (the index's probe) */
 };
 
 struct prom {
     pthread_mutex_t mu;
     struct prom_experiment *experiments; /* newest first; never removed while running */
-    atomic_uint_fast64_t rows[2];        /* [0] events, [1] exposures accepted */
+    /* the same experiments by key (open addressing, linear probing; cap a power of two, at
+     * most half full): a reload asks for every experiment's counters, and a scan of the list
+     * per experiment made a reload of 2,000 experiments 2,000 x 1,000 string compares */
+    struct prom_experiment **index;
+    size_t cap, n;
+    atomic_uint_fast64_t rows[2]; /* [0] events, [1] exposures accepted */
     atomic_uint_fast64_t duplicates[2];
     atomic_uint_fast64_t conflicts;
     atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
@@ -105,8 +111,19 @@ void prom_free(struct prom *p)
         free(e);
         e = next;
     }
+    free(p->index);
     pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+/* Put e into the index (p->mu held; a free slot exists: the index is at most half full). */
+static void index_put(struct prom *p, struct prom_experiment *e)
+{
+    size_t i = (size_t)e->hash & (p->cap - 1);
+    while (p->index[i] != NULL) {
+        i = (i + 1) & (p->cap - 1);
+    }
+    p->index[i] = e;
 }
 
 void *prom_experiment(struct prom *p, const char *key)
@@ -114,16 +131,34 @@ void *prom_experiment(struct prom *p, const char *key)
     if (p == NULL) {
         return NULL;
     }
+    char k[sizeof(((struct prom_experiment *)NULL)->key)];
+    snprintf(k, sizeof(k), "%s", key); /* as stored: keys are at most 64 bytes */
+    uint64_t h = hash_keyed(k, strlen(k));
     pthread_mutex_lock(&p->mu);
-    struct prom_experiment *e = p->experiments;
-    while (e != NULL && strcmp(e->key, key) != 0) {
-        e = e->next;
+    struct prom_experiment *e = NULL;
+    for (size_t i = (size_t)h & (p->cap - 1); p->cap > 0 && p->index[i] != NULL;
+         i = (i + 1) & (p->cap - 1)) {
+        if (p->index[i]->hash == h && strcmp(p->index[i]->key, k) == 0) {
+            e = p->index[i];
+            break;
+        }
     }
     if (e == NULL) {
         e = xcalloc(1, sizeof(*e));
-        snprintf(e->key, sizeof(e->key), "%s", key);
+        memcpy(e->key, k, sizeof(k));
+        e->hash = h;
         e->next = p->experiments;
         p->experiments = e;
+        if ((p->n + 1) * 2 > p->cap) {
+            free(p->index);
+            p->cap = p->cap ? p->cap * 2 : 64;
+            p->index = xcalloc(p->cap, sizeof(*p->index));
+            for (struct prom_experiment *o = e->next; o != NULL; o = o->next) {
+                index_put(p, o);
+            }
+        }
+        index_put(p, e);
+        p->n++;
     }
     pthread_mutex_unlock(&p->mu);
     return e;

@@ -18,9 +18,9 @@
 static void rule_fill(struct store_rule *r, const struct experiment *x, const struct metric *m)
 {
     memset(r, 0, sizeof(*r));
-    snprintf(r->experiment, sizeof(r->experiment), "%s", x->key);
-    snprintf(r->metric, sizeof(r->metric), "%s", m->key);
-    snprintf(r->event, sizeof(r->event), "%s", m->event);
+    str_copy(r->experiment, sizeof(r->experiment), x->key);
+    str_copy(r->metric, sizeof(r->metric), m->key);
+    str_copy(r->event, sizeof(r->event), m->event);
     r->type = m->type == STATS_METRIC_BINOMIAL ? RULE_BINOMIAL
               : m->type == STATS_METRIC_COUNT  ? RULE_COUNT
                                                : RULE_SUM;
@@ -88,14 +88,47 @@ static void metric_emit(void *ctx, const char *doc)
     json_decref(j);
 }
 
+static int metric_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct metric *)a)->key, ((const struct metric *)b)->key);
+}
+
+/* The metric of key in ms (sorted by key: metric_sort), or NULL. */
 static const struct metric *find_metric(const struct metric_set *ms, const char *key)
 {
-    for (size_t i = 0; i < ms->n; i++) {
-        if (strcmp(ms->m[i].key, key) == 0) {
-            return &ms->m[i];
+    size_t lo = 0, hi = ms->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(key, ms->m[mid].key);
+        if (c == 0) {
+            return &ms->m[mid];
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
     }
     return NULL;
+}
+
+static void metric_sort(struct metric_set *ms)
+{
+    if (ms->n > 1) {
+        qsort(ms->m, ms->n, sizeof(*ms->m), metric_cmp);
+    }
+}
+
+/* Sort the rules of one experiment by metric (a few: insertion). */
+static void rules_by_metric(struct store_rule *r, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && strcmp(r[j - 1].metric, r[j].metric) > 0; j--) {
+            struct store_rule t = r[j];
+            r[j] = r[j - 1];
+            r[j - 1] = t;
+        }
+    }
 }
 
 /* Room for every metric and guardrail plus two parts per ratio. */
@@ -137,16 +170,20 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
         free(ms.m);
         return -1;
     }
-    size_t alloc = 16, n = 0;
-    struct store_rule *rules = xcalloc(alloc, sizeof(*rules));
+    metric_sort(&ms);
+    /* the experiments in key order (snap is sealed), each one's rules by metric: the order
+     * store_rules_new indexes in linear time */
+    size_t alloc = 16 + 2 * snap->n, n = 0;
+    struct store_rule *rules = xmalloc(alloc * sizeof(*rules));
     for (size_t i = 0; i < snap->n; i++) {
-        const struct experiment *x = &snap->entries[i].x;
+        const struct experiment *x = &snap->entries[i]->x;
         if (!attributes_events(x)) {
             continue;
         }
         const char *keys[RULES_KEYS_MAX];
         size_t nk = metric_keys(x, keys);
         nk = ratio_parts(&ms, keys, nk);
+        size_t from = n;
         for (size_t k = 0; k < nk; k++) {
             const struct metric *m = find_metric(&ms, keys[k]);
             if (m == NULL || m->type == STATS_METRIC_RATIO) {
@@ -158,6 +195,7 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
             }
             rule_fill(&rules[n++], x, m);
         }
+        rules_by_metric(rules + from, n - from);
     }
     free(ms.m);
     struct store_rules *set = store_rules_new(rules, n);
@@ -165,7 +203,7 @@ int api_rules_attach(struct snapshot *snap, struct store *store, struct err *err
     size_t nstops = 0;
     struct store_stop *stops = xcalloc(snap->n ? snap->n : 1, sizeof(*stops));
     for (size_t i = 0; i < snap->n; i++) {
-        const struct experiment *x = &snap->entries[i].x;
+        const struct experiment *x = &snap->entries[i]->x;
         if (has_rules(x) && x->stopped_at > 0) {
             str_copy(stops[nstops].experiment, sizeof(stops[nstops].experiment), x->key);
             stops[nstops++].stop_ts = x->stopped_at;

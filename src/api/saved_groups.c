@@ -68,12 +68,10 @@ int api_saved_groups_attach(struct snapshot *snap, const struct snapshot *prev, 
     snap->saved_groups = at.groups;
     snap->group_hashes = at.hashes;
     snap->group_values = values;
-    /* groups of 100,000 values: sets, shared with prev for the lists kept */
+    /* groups of 100,000 values: sets, shared with prev for the lists kept. Every entry's
+     * targeting is evaluated with them (assign_decide_budget): not bound into the entries,
+     * which other snapshots, with other groups, share */
     snap->group_sets = condition_compile_groups(values, prev ? prev->group_sets : NULL);
-    for (size_t i = 0; i < snap->n; i++) {
-        snap->entries[i].a.saved_groups = values;
-        condition_bind_groups(snap->entries[i].cond, snap->group_sets);
-    }
     return 0;
 }
 
@@ -354,7 +352,7 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
     const struct snapshot *snap = snapshot_read_begin(cell);
     const char *user = NULL;
     for (size_t i = 0; i < snap->n && user == NULL; i++) {
-        const struct experiment *x = &snap->entries[i].x;
+        const struct experiment *x = &snap->entries[i]->x;
         if ((x->status == ASSIGN_STATUS_RUNNING || x->status == ASSIGN_STATUS_PAUSED) &&
             saved_group_is_used(x->targeting, gw->key)) {
             user = x->key;

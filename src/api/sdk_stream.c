@@ -503,15 +503,16 @@ static const char *forced_user(const struct assign_experiment *a, const json_t *
  * visitor was bucketed through a fallback_attribute "id"), and an id the SDK hashes as ""
  * (an empty array) is hashed so (it failed as an empty user id: every feature, even ones
  * hashed on another attribute, fell back to its default). */
-static json_t *eval_feature(const struct snapshot_entry *e, const struct remote_id *rid,
-                            const json_t *attrs, struct condition_budget *budget, bool *over_budget)
+static json_t *eval_feature(const struct snapshot *snap, const struct snapshot_entry *e,
+                            const struct remote_id *rid, const json_t *attrs,
+                            struct condition_budget *budget, bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
     struct err err;
     err_clear(&err);
-    bool decided = assign_decide_sdk(&e->a, forced_user(&e->a, rid->id), rid->text, rid->len, attrs,
-                                     budget, &res, &err) == 0;
+    bool decided = assign_decide_sdk(&e->a, snap->group_sets, forced_user(&e->a, rid->id),
+                                     rid->text, rid->len, attrs, budget, &res, &err) == 0;
     if (!decided && budget->left < 0) {
         *over_budget = true;
         return NULL;
@@ -593,9 +594,9 @@ void api_sdk_eval(struct http_req *r)
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
-        const struct snapshot_entry *e = &snap->entries[i];
+        const struct snapshot_entry *e = snap->entries[i];
         if (api_experiment_in_payload(e)) {
-            json_t *f = eval_feature(e, &rid, a, &budget, &over_budget);
+            json_t *f = eval_feature(snap, e, &rid, a, &budget, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);
             }

@@ -196,27 +196,28 @@ void assign_text_free(struct assign_text *t)
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err)
 {
-    return assign_decide_budget(x, user_id, len, attributes, NULL, out, err);
+    return assign_decide_budget(x, NULL, user_id, len, attributes, NULL, out, err);
 }
 
 /* The targeting condition: 1 holds, 0 not, -1 out of budget. */
-static int targeted(const struct assign_experiment *x, const json_t *attributes,
-                    struct condition_budget *budget)
+static int targeted(const struct assign_experiment *x, const struct condition *groups,
+                    const json_t *attributes, struct condition_budget *budget)
 {
     if (x->compiled != NULL) {
-        return condition_match(x->compiled, attributes, x->saved_groups, budget);
+        return condition_match(x->compiled, attributes, groups, budget);
     }
     if (x->condition == NULL) {
         return 1;
     }
-    return condition_eval(x->condition, attributes, x->saved_groups) ? 1 : 0;
+    return condition_eval(x->condition, attributes, condition_groups_object(groups)) ? 1 : 0;
 }
 
 /* The decision after the hash value is known (hv[0..hlen)): namespace, targeting, then the
  * bucket against the variant ranges. */
-static int decide_hashed(const struct assign_experiment *x, const char *seed, const char *hv,
-                         size_t hlen, const json_t *attributes, struct condition_budget *budget,
-                         struct assign_result *out, struct err *err)
+static int decide_hashed(const struct assign_experiment *x, const struct condition *groups,
+                         const char *seed, const char *hv, size_t hlen, const json_t *attributes,
+                         struct condition_budget *budget, struct assign_result *out,
+                         struct err *err)
 {
     if (x->ns.name != NULL) {
         double nb;
@@ -230,7 +231,7 @@ static int decide_hashed(const struct assign_experiment *x, const char *seed, co
                           "namespace: namespace bucket outside [start, end)");
         }
     }
-    int t = targeted(x, attributes, budget);
+    int t = targeted(x, groups, attributes, budget);
     if (t < 0) {
         return err_set(err, ERR_INVALID, "attributes",
                        "evaluating the targeting conditions for these attributes exceeds the "
@@ -257,10 +258,12 @@ static int decide_hashed(const struct assign_experiment *x, const char *seed, co
 }
 
 /* The decision: forced[0..flen) the forced-list key to look up (NULL: none), id[0..len)
- * the user id's text to hash (NULL: missing, and hashing on it skips the user). */
-static int decide_user(const struct assign_experiment *x, const char *forced, size_t flen,
-                       const char *id, size_t len, const json_t *attributes,
-                       struct condition_budget *budget, struct assign_result *out, struct err *err)
+ * the user id's text to hash (NULL: missing, and hashing on it skips the user); groups the
+ * saved groups $inGroup reads (assign_decide_budget). */
+static int decide_user(const struct assign_experiment *x, const struct condition *groups,
+                       const char *forced, size_t flen, const char *id, size_t len,
+                       const json_t *attributes, struct condition_budget *budget,
+                       struct assign_result *out, struct err *err)
 {
     if (check_experiment(x, err) < 0) {
         return -1;
@@ -323,32 +326,33 @@ static int decide_user(const struct assign_experiment *x, const char *forced, si
     } else if (hv == NULL) {
         return decide(out, ASSIGN_REASON_NOT_TARGETED, 0, "not_targeted: the user id is missing");
     }
-    int rc = decide_hashed(x, seed, hv, hlen, attributes, budget, out, err);
+    int rc = decide_hashed(x, groups, seed, hv, hlen, attributes, budget, out, err);
     assign_text_free(&text);
     return rc;
 }
 
-int assign_decide_budget(const struct assign_experiment *x, const char *user_id, size_t len,
-                         const json_t *attributes, struct condition_budget *budget,
-                         struct assign_result *out, struct err *err)
+int assign_decide_budget(const struct assign_experiment *x, const struct condition *groups,
+                         const char *user_id, size_t len, const json_t *attributes,
+                         struct condition_budget *budget, struct assign_result *out,
+                         struct err *err)
 {
     memset(out, 0, sizeof(*out));
     out->bucket = -1;
     if (len == 0 || !utf8_valid(user_id, len)) {
         return err_set(err, ERR_INVALID, "user_id", "user_id must be non-empty valid UTF-8");
     }
-    return decide_user(x, user_id, len, user_id, len, attributes, budget, out, err);
+    return decide_user(x, groups, user_id, len, user_id, len, attributes, budget, out, err);
 }
 
-int assign_decide_sdk(const struct assign_experiment *x, const char *forced, const char *id,
-                      size_t len, const json_t *attributes, struct condition_budget *budget,
-                      struct assign_result *out, struct err *err)
+int assign_decide_sdk(const struct assign_experiment *x, const struct condition *groups,
+                      const char *forced, const char *id, size_t len, const json_t *attributes,
+                      struct condition_budget *budget, struct assign_result *out, struct err *err)
 {
     memset(out, 0, sizeof(*out));
     out->bucket = -1;
     if (id != NULL && !utf8_valid(id, len)) {
         return err_set(err, ERR_INVALID, "attributes", "attributes.id must be valid UTF-8");
     }
-    return decide_user(x, forced, forced != NULL ? strlen(forced) : 0, id, len, attributes, budget,
-                       out, err);
+    return decide_user(x, groups, forced, forced != NULL ? strlen(forced) : 0, id, len, attributes,
+                       budget, out, err);
 }

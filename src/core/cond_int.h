@@ -119,8 +119,11 @@ struct cond_set {
 /* The condition tree a compiled condition was built from (NULL: no targeting). */
 const json_t *cond_tree(const struct condition *c);
 
-/* Set for the $in-style array node j (insensitive: of $ini/$nini), or NULL. c may be NULL. */
-const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, bool insensitive);
+/* Set for the $in-style array node j (insensitive: of $ini/$nini): c's own, else the one
+ * groups (saved groups compiled by condition_compile_groups) has for a group's array; or NULL.
+ * c and groups may be NULL. */
+const struct cond_set *cond_aux_set(const struct condition *c, const struct condition *groups,
+                                    const json_t *j, bool insensitive);
 /* Compiled regex for the string node j, or NULL when there is none; *invalid is set when the
  * pattern was compiled and found invalid (the operator then does not match). */
 const struct cond_regex *cond_aux_regex(const struct condition *c, const json_t *j,

@@ -47,7 +47,6 @@ struct condition {
     struct aux *aux;    /* open addressing by node address, NULL when none */
     size_t cap;         /* power of two, or 0 */
     size_t n;
-    const struct condition *groups; /* the saved groups' sets (condition_bind_groups) */
 };
 
 /* ---- hash sets ---- */
@@ -311,11 +310,12 @@ const json_t *cond_tree(const struct condition *c)
     return c != NULL ? c->tree : NULL;
 }
 
-const struct cond_set *cond_aux_set(const struct condition *c, const json_t *j, bool insensitive)
+const struct cond_set *cond_aux_set(const struct condition *c, const struct condition *groups,
+                                    const json_t *j, bool insensitive)
 {
     const struct aux *a = aux_find(c, j, insensitive ? AUX_SET_CI : AUX_SET);
-    if (a == NULL && c != NULL && c->groups != NULL) {
-        a = aux_find(c->groups, j, insensitive ? AUX_SET_CI : AUX_SET); /* a saved group */
+    if (a == NULL) {
+        a = aux_find(groups, j, insensitive ? AUX_SET_CI : AUX_SET); /* a saved group */
     }
     return a != NULL ? a->set : NULL;
 }
@@ -341,11 +341,9 @@ struct condition *condition_compile_groups(const json_t *saved_groups, const str
     return c;
 }
 
-void condition_bind_groups(struct condition *c, const struct condition *groups)
+const json_t *condition_groups_object(const struct condition *groups)
 {
-    if (c != NULL) {
-        c->groups = groups;
-    }
+    return groups != NULL ? groups->tree : NULL;
 }
 
 const struct cond_regex *cond_aux_regex(const struct condition *c, const json_t *j,

@@ -38,6 +38,7 @@
 struct ctx {
     const struct condition *comp; /* side tables, or NULL (condition_eval) */
     const json_t *groups;         /* saved groups, may be NULL */
+    const struct condition *sets; /* groups compiled (condition_match), or NULL: scanned */
     int depth;                    /* current condition nesting */
     bool poisoned;                /* JS would throw, too deep or out of budget: fails */
     bool exhausted;               /* the budget ran out */
@@ -218,7 +219,7 @@ static int version_cmp(struct ctx *c, struct jsval a, const json_t *b)
  * probed as a set; otherwise every pair is compared, one step each. */
 static bool is_in(struct ctx *c, struct jsval actual, const json_t *expected, bool insensitive)
 {
-    const struct cond_set *set = cond_aux_set(c->comp, expected, insensitive);
+    const struct cond_set *set = cond_aux_set(c->comp, c->sets, expected, insensitive);
     size_t n = actual.t == JSVAL_ARR ? json_array_size(actual.j) : 1;
     for (size_t i = 0; i < n && !c->poisoned; i++) {
         struct jsval el = actual.t == JSVAL_ARR ? jsval_of(json_array_get(actual.j, i)) : actual;
@@ -609,13 +610,13 @@ bool condition_eval(const json_t *condition, const json_t *attributes, const jso
 }
 
 int condition_match(const struct condition *comp, const json_t *attributes,
-                    const json_t *saved_groups, struct condition_budget *budget)
+                    const struct condition *groups, struct condition_budget *budget)
 {
     const json_t *condition = cond_tree(comp);
     if (condition == NULL) {
         return 1; /* no targeting: everyone */
     }
-    struct ctx c = {.comp = comp, .groups = saved_groups};
+    struct ctx c = {.comp = comp, .groups = condition_groups_object(groups), .sets = groups};
     c.unlimited = budget == NULL || budget->unlimited;
     c.left = budget != NULL ? budget->left : 0;
     bool ok = eval_cond(&c, jsval_of(attributes), condition);

@@ -1,6 +1,7 @@
 /*
- * snapshot.c - immutable experiment sets and their lock-free publication (see the
- * DESIGN note in snapshot.h).
+ * snapshot.c - immutable experiment sets and their lock-free publication, with the
+ * experiments shared between the sets by reference count (see the DESIGN note in
+ * snapshot.h).
  */
 #include "bunsen/snapshot.h"
 
@@ -34,23 +35,84 @@ struct snapshot *snapshot_new(void)
     return xcalloc(1, sizeof(struct snapshot));
 }
 
-void snapshot_add(struct snapshot *s, struct experiment *x)
+static void entry_append(struct snapshot *s, struct snapshot_entry *e)
 {
     if (s->n == s->alloc) {
         s->alloc = s->alloc ? s->alloc * 2 : 16;
         s->entries = xrealloc(s->entries, s->alloc * sizeof(*s->entries));
     }
-    struct snapshot_entry *e = &s->entries[s->n++];
-    memset(e, 0, sizeof(*e));
+    s->entries[s->n++] = e;
+}
+
+struct snapshot_entry *snapshot_add(struct snapshot *s, struct experiment *x, uint64_t doc_hash)
+{
+    struct snapshot_entry *e = xmalloc(sizeof(*e));
     e->x = *x;
     memset(x, 0, sizeof(*x));
     x->released = -1;
+    e->cond = NULL;
+    e->user = NULL;
+    e->doc_hash = doc_hash;
+    e->sealed = false;
+    atomic_init(&e->refs, 1);
+    entry_append(s, e);
+    return e;
+}
+
+/* prev's entry read from the text of hash h, or NULL. */
+static struct snapshot_entry *by_doc_find(const struct snapshot *prev, uint64_t h)
+{
+    if (prev == NULL || prev->by_doc_cap == 0 || h == 0) {
+        return NULL;
+    }
+    for (size_t i = (size_t)h & (prev->by_doc_cap - 1); prev->by_doc[i].hash != 0;
+         i = (i + 1) & (prev->by_doc_cap - 1)) {
+        if (prev->by_doc[i].hash == h) {
+            return prev->by_doc[i].e;
+        }
+    }
+    return NULL;
+}
+
+bool snapshot_add_from(struct snapshot *s, const struct snapshot *prev, uint64_t doc_hash)
+{
+    struct snapshot_entry *e = by_doc_find(prev, doc_hash);
+    if (e == NULL) {
+        return false;
+    }
+    /* prev holds e (its count is at least one) and the caller holds prev: the count cannot
+     * reach zero meanwhile. Relaxed: the entry was published (sealed) before prev was. */
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    entry_append(s, e);
+    return true;
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
-    const struct snapshot_entry *x = a, *y = b;
-    return strcmp(x->x.key, y->x.key);
+    const struct snapshot_entry *const *x = a, *const *y = b;
+    return strcmp((*x)->x.key, (*y)->x.key);
+}
+
+/* Index the entries that have a doc hash (at most half full). */
+static void by_doc_build(struct snapshot *s)
+{
+    size_t cap = 16;
+    while (cap < 2 * s->n) {
+        cap *= 2;
+    }
+    s->by_doc = xcalloc(cap, sizeof(*s->by_doc));
+    s->by_doc_cap = cap;
+    for (size_t k = 0; k < s->n; k++) {
+        struct snapshot_entry *e = s->entries[k];
+        if (e->doc_hash == 0 || by_doc_find(s, e->doc_hash) != NULL) {
+            continue; /* a second entry of one text (never from a store) keeps the first */
+        }
+        size_t i = (size_t)e->doc_hash & (cap - 1);
+        while (s->by_doc[i].hash != 0) {
+            i = (i + 1) & (cap - 1);
+        }
+        s->by_doc[i] = (struct snapshot_doc){e->doc_hash, e};
+    }
 }
 
 void snapshot_seal(struct snapshot *s)
@@ -59,11 +121,16 @@ void snapshot_seal(struct snapshot *s)
         qsort(s->entries, s->n, sizeof(*s->entries), entry_cmp);
     }
     for (size_t i = 0; i < s->n; i++) {
-        struct snapshot_entry *e = &s->entries[i];
+        struct snapshot_entry *e = s->entries[i];
+        if (e->sealed) {
+            continue; /* taken from another snapshot: readers of that one read it now */
+        }
         experiment_to_assign(&e->x, &e->a, e->keys, e->weights);
         e->cond = condition_compile(e->x.targeting);
         e->a.compiled = e->cond;
+        e->sealed = true;
     }
+    by_doc_build(s);
 }
 
 const struct snapshot_entry *snapshot_find(const struct snapshot *s, const char *key)
@@ -71,9 +138,9 @@ const struct snapshot_entry *snapshot_find(const struct snapshot *s, const char 
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(key, s->entries[mid].x.key);
+        int c = strcmp(key, s->entries[mid]->x.key);
         if (c == 0) {
-            return &s->entries[mid];
+            return s->entries[mid];
         }
         if (c < 0) {
             hi = mid;
@@ -84,14 +151,24 @@ const struct snapshot_entry *snapshot_find(const struct snapshot *s, const char 
     return NULL;
 }
 
+/* Drop s's reference on e; the last one frees it. acq_rel: the frees see every write the
+ * other holders made (there are none after the first seal, but the builder's are). */
+static void entry_unref(struct snapshot_entry *e)
+{
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        condition_free(e->cond);
+        experiment_clear(&e->x);
+        free(e);
+    }
+}
+
 void snapshot_free(struct snapshot *s)
 {
     if (s == NULL) {
         return;
     }
     for (size_t i = 0; i < s->n; i++) {
-        condition_free(s->entries[i].cond);
-        experiment_clear(&s->entries[i].x);
+        entry_unref(s->entries[i]);
     }
     condition_free(s->group_sets);
     if (s->ext_free != NULL) {
@@ -100,6 +177,7 @@ void snapshot_free(struct snapshot *s)
     json_decref(s->saved_groups);
     json_decref(s->group_values);
     json_decref(s->group_hashes);
+    free(s->by_doc);
     free(s->entries);
     free(s);
 }

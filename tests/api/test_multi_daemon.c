@@ -6,6 +6,9 @@
  * - test_payload_date_every_daemon: a draft with forced users deleted on one daemon: every
  *   daemon's GrowthBook payload drops it with one dateUpdated, later than before (the SDK
  *   ignores a payload whose date it has cached).
+ * - test_edits_reach_every_daemon: an experiment's text changed, a saved group's values changed,
+ *   a draft deleted and an experiment archived, each on another daemon: every daemon answers
+ *   the new definitions (each reparses only what changed and keeps the rest).
  * - test_mixed_load: 3 daemons ingest one data set (exposures twice per user on different
  *   daemons at once, events with repeats, exposures logged by /assign) while a metric is
  *   edited on another daemon; one SQLite daemon is fed the same data. The roll-ups agree
@@ -215,6 +218,95 @@ static void test_payload_date_every_daemon(void **state)
                      before[i], after[i], after[0]);
         }
     }
+}
+
+/* The reason daemon port gives user (attributes: JSON text) in experiment key; "" when the
+ * daemon does not know key. */
+static void reason_on(int port, const char *key, const char *user, const char *attrs, char *out)
+{
+    struct resp r;
+    assert_int_equal(http_req(port, "POST", "/api/v1/assign", P[0].admin_key,
+                              fmt("{\"user_id\":\"%s\",\"attributes\":%s,\"experiments\":[\"%s\"],"
+                                  "\"log_exposure\":false}",
+                                  user, attrs, key),
+                              &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    const json_t *x = json_object_get(json_object_get(j, "assignments"), key);
+    snprintf(out, 32, "%s", x ? json_string_value(json_object_get(x, "reason")) : "");
+    json_decref(j);
+    resp_free(&r);
+}
+
+/* Every daemon comes to answer want for (key, user, attrs) within 5 s. */
+static void reach_all(const char *key, const char *user, const char *attrs, const char *want)
+{
+    for (int i = 0; i < NP; i++) {
+        char got[32] = "";
+        for (int n = 0; n < 500; n++) {
+            reason_on(P[i].port, key, user, attrs, got);
+            if (strcmp(got, want) == 0) {
+                break;
+            }
+            sleep_ms(10);
+        }
+        if (strcmp(got, want) != 0) {
+            fail_msg("daemon %d: %s for %s %s is '%s' after 5 s, expected '%s'", i, key, user,
+                     attrs, got, want);
+        }
+    }
+}
+
+/* Each daemon reloads by parsing again only the experiments whose stored text changed: a
+ * change made on another daemon (an experiment's text, a saved group's values, a delete, an
+ * archive) reaches every daemon while the experiments around it are kept. */
+static void test_edits_reach_every_daemon(void **state)
+{
+    (void)state;
+    if (skipped) {
+        skip();
+    }
+    const char *admin = P[0].admin_key;
+    post_ok(P[0].port, admin, "POST", "/api/v1/saved-groups",
+            "{\"key\":\"md-g\",\"attribute\":\"id\",\"values\":[\"g1\"]}", 201);
+    static const char *const defs[] = {
+        "{\"key\":\"md-r1\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}",
+        "{\"key\":\"md-r2\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+        "\"targeting\":{\"id\":{\"$inGroup\":\"md-g\"}}}",
+        "{\"key\":\"md-r3\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+        "\"forced\":{\"qa\":\"b\"}}",
+        "{\"key\":\"md-r4\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+        "\"forced\":{\"qa\":\"b\"}}",
+    };
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+        post_ok(P[i % NP].port, admin, "POST", "/api/v1/experiments", defs[i], 201);
+    }
+    post_ok(P[1].port, admin, "POST", "/api/v1/experiments/md-r1/start", NULL, 200);
+    post_ok(P[2].port, admin, "POST", "/api/v1/experiments/md-r2/start", NULL, 200);
+    post_ok(P[0].port, admin, "POST", "/api/v1/experiments/md-r4/start", NULL, 200);
+    reach_all("md-r1", "qa", "{}", "hashed");
+    reach_all("md-r2", "g1", "{}", "hashed");
+    reach_all("md-r2", "g2", "{}", "not_targeted");
+    reach_all("md-r3", "qa", "{}", "forced");
+    reach_all("md-r4", "qa", "{}", "forced");
+    /* md-r1's text changes on daemon 1: qa forced into b */
+    post_ok(P[1].port, admin, "PATCH", "/api/v1/experiments/md-r1", "{\"forced\":{\"qa\":\"b\"}}",
+            200);
+    reach_all("md-r1", "qa", "{}", "forced");
+    /* the group's values change on daemon 2: md-r2's text does not */
+    post_ok(P[2].port, admin, "PATCH", "/api/v1/saved-groups/md-g", "{\"values\":[\"g2\"]}", 200);
+    reach_all("md-r2", "g2", "{}", "hashed");
+    reach_all("md-r2", "g1", "{}", "not_targeted");
+    /* the draft deleted on daemon 0, md-r4 archived on daemon 1 */
+    post_ok(P[0].port, admin, "DELETE", "/api/v1/experiments/md-r3", NULL, 200);
+    post_ok(P[1].port, admin, "POST", "/api/v1/experiments/md-r4/stop", NULL, 200);
+    post_ok(P[1].port, admin, "POST", "/api/v1/experiments/md-r4/archive", NULL, 200);
+    reach_all("md-r3", "qa", "{}", "");
+    reach_all("md-r4", "qa", "{}", "not_running");
+    /* the ones kept through all of it answer as before */
+    reach_all("md-r1", "qa", "{}", "forced");
+    reach_all("md-r2", "g2", "{}", "hashed");
 }
 
 /* ---- the data set ---- */
@@ -1000,6 +1092,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_definitions_reach_every_daemon),
         cmocka_unit_test(test_payload_date_every_daemon),
+        cmocka_unit_test(test_edits_reach_every_daemon),
         cmocka_unit_test(test_mixed_load),
         cmocka_unit_test(test_kill_rounds),
         cmocka_unit_test(test_namespace_starts_race),

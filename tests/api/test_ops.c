@@ -9,7 +9,7 @@
  * database, and no reply names the file; `bunsen backup` refuses the database's own files as
  * DEST; a key revoked by the CLI is not taken back from the key cache in an outage; /metrics
  * carries the process_* gauges, hides per-experiment series from anonymous scrapers and, with
- * --metrics-auth key, needs a reader key.
+ * --metrics-auth key, needs a reader key; each experiment keeps its own assignment series.
  */
 #include "harness.h"
 
@@ -1070,6 +1070,62 @@ static void test_metrics(void **state)
     daemon_cleanup(&d);
 }
 
+/* The per-experiment assignment counters are found by key at every reload (prom.c's index,
+ * which grows past 32 experiments): each experiment keeps its own series, across reloads and
+ * across the index's growth, and no series is doubled. */
+static void test_metrics_per_experiment(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    enum { NEXP = 70 };
+    int st = 0;
+    for (int i = 0; i < NEXP; i++) {
+        json_decref(http_json(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                              fmt("{\"key\":\"pe-%02d\",\"variants\":[{\"key\":\"a\"},{"
+                                  "\"key\":\"b\"}]}",
+                                  i),
+                              &st));
+        assert_int_equal(st, 201);
+        json_decref(http_json(d.port, "POST", fmt("/api/v1/experiments/pe-%02d/start", i),
+                              d.admin_key, NULL, &st));
+        assert_int_equal(st, 200);
+        /* experiment i is decided i % 5 + 1 times before all of them exist, once after */
+        for (int k = 0; k <= i % 5; k++) {
+            json_decref(http_json(d.port, "POST", "/api/v1/assign", d.admin_key,
+                                  fmt("{\"user_id\":\"u%d\",\"experiments\":[\"pe-%02d\"]}", k, i),
+                                  &st));
+            assert_int_equal(st, 200);
+        }
+    }
+    json_decref(
+        http_json(d.port, "POST", "/api/v1/assign", d.admin_key, "{\"user_id\":\"z\"}", &st));
+    assert_int_equal(st, 200);
+    char *m = scrape(d.port, d.admin_key, &st);
+    assert_int_equal(st, 200);
+    for (int i = 0; i < NEXP; i++) {
+        char prefix[120];
+        snprintf(prefix, sizeof(prefix), "bunsen_assignments_total{experiment=\"pe-%02d\",", i);
+        double total = 0;
+        int lines = 0;
+        for (const char *p = strstr(m, prefix); p != NULL; p = strstr(p + 1, prefix)) {
+            const char *reason = p + strlen(prefix);
+            total += atof(strchr(reason, ' ') + 1);
+            lines++;
+            if (strncmp(reason, "reason=\"hashed\"}", 16) != 0 &&
+                strncmp(reason, "reason=\"coverage\"}", 18) != 0) {
+                fail_msg("pe-%02d: %.*s", i, (int)strcspn(p, "\n"), p);
+            }
+        }
+        if (total != i % 5 + 2 || lines < 1 || lines > 2) {
+            fail_msg("pe-%02d: %g decisions in %d series, want %d", i, total, lines, i % 5 + 2);
+        }
+    }
+    free(m);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1087,6 +1143,7 @@ int main(void)
         cmocka_unit_test(test_one_daemon_per_file),
         cmocka_unit_test(test_secret_only_in_key_file),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_metrics_per_experiment),
     };
     return cmocka_run_group_tests_name("api_ops", tests, NULL, NULL);
 }

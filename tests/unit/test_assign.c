@@ -23,6 +23,19 @@ static void my_test(struct assign_experiment *x)
     x->variant_keys = keys2;
 }
 
+static struct assign_result decide_groups(const struct assign_experiment *x,
+                                          const struct condition *groups, const char *id,
+                                          const json_t *attrs)
+{
+    struct assign_result r;
+    struct err e;
+    err_clear(&e);
+    if (assign_decide_budget(x, groups, id, strlen(id), attrs, NULL, &r, &e) != 0) {
+        fail_msg("assign_decide_budget(%s): %s %s", id, e.field, e.msg);
+    }
+    return r;
+}
+
 static struct assign_result decide_ok(const struct assign_experiment *x, const char *id,
                                       const json_t *attrs)
 {
@@ -190,31 +203,31 @@ static void test_decide_sdk(void **state)
     struct err e;
     err_clear(&e);
     /* hashed on the id: no id, not targeted; "" hashed as the SDK hashes it */
-    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, 0, none, NULL, &r, &e), 0);
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, NULL, 0, none, NULL, &r, &e), 0);
     assert_int_equal(r.reason, ASSIGN_REASON_NOT_TARGETED);
     assert_false(r.in_experiment);
-    assert_int_equal(assign_decide_sdk(&x, NULL, "", 0, none, NULL, &r, &e), 0);
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, "", 0, none, NULL, &r, &e), 0);
     assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
     assert_true(r.bucket >= 0 && r.bucket < 1);
     double empty_bucket = r.bucket;
     /* a forced key: forced, whatever the id */
-    assert_int_equal(assign_decide_sdk(&x, "qa", "", 0, none, NULL, &r, &e), 0);
+    assert_int_equal(assign_decide_sdk(&x, NULL, "qa", "", 0, none, NULL, &r, &e), 0);
     assert_int_equal(r.reason, ASSIGN_REASON_FORCED);
     assert_int_equal(r.variant, 1);
     /* hash attribute "company", fallback "id" */
     x.hash_attribute = "company";
     x.fallback_attribute = "id";
-    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, 0, none, NULL, &r, &e), 0);
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, NULL, 0, none, NULL, &r, &e), 0);
     assert_int_equal(r.reason, ASSIGN_REASON_NOT_TARGETED);
     assert_string_equal(r.explain.hash_attribute, "company");
-    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, 0, company, NULL, &r, &e), 0);
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, NULL, 0, company, NULL, &r, &e), 0);
     assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
-    assert_int_equal(assign_decide_sdk(&x, NULL, "", 0, none, NULL, &r, &e), 0);
+    assert_int_equal(assign_decide_sdk(&x, NULL, NULL, "", 0, none, NULL, &r, &e), 0);
     assert_int_equal(r.reason, ASSIGN_REASON_HASHED);
     assert_null(r.explain.hash_attribute); /* the id */
     assert_true(r.bucket == empty_bucket);
     /* /assign's form is unchanged: an empty user id is an error */
-    assert_int_equal(assign_decide_budget(&x, "", 0, none, NULL, &r, &e), -1);
+    assert_int_equal(assign_decide_budget(&x, NULL, "", 0, none, NULL, &r, &e), -1);
     assert_string_equal(e.field, "user_id");
     json_decref(forced);
     json_decref(none);
@@ -408,11 +421,22 @@ static void test_conformance_run(void **state)
             x.ns.end = json_number_value(json_array_get(ns, 2));
         }
         x.condition = json_object_get(exp, "condition");
-        x.saved_groups = json_object_get(ctx, "savedGroups");
+        const json_t *saved = json_object_get(ctx, "savedGroups");
+        struct condition *groups = saved != NULL ? condition_compile_groups(saved, NULL) : NULL;
         const json_t *attrs = json_object_get(ctx, "attributes");
         const char *id = json_string_value(json_object_get(attrs, "id"));
 
-        struct assign_result r = decide_ok(&x, id, attrs);
+        /* as the JSON is (condition_eval), then compiled as a snapshot has it */
+        struct assign_result r = decide_groups(&x, groups, id, attrs);
+        struct condition *comp = condition_compile(x.condition);
+        x.compiled = comp;
+        struct assign_result rc = decide_groups(&x, groups, id, attrs);
+        condition_free(comp);
+        condition_free(groups);
+        if (rc.variant != r.variant || rc.reason != r.reason) {
+            print_message("run case compiled differs: %s\n", name);
+            failed++;
+        }
         applied++;
         const json_t *want = json_array_get(c, 3);
         bool in_exp = json_is_true(json_array_get(c, 4));

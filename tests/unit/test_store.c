@@ -1694,6 +1694,80 @@ static void test_pg_savepoint_groups(void **state)
     store_close(s);
 }
 
+/* store_rules_new indexes rules given in (experiment, metric) order in linear time (a
+ * reload's order) and any other order with two sorts: both give the same indexes, by
+ * (event, experiment, metric) and by (experiment, metric), and the same lookups. */
+static void test_rules_index(void **state)
+{
+    (void)state;
+    enum { NX = 60, NM = 5 };
+    static const char *const events[] = {"view", "buy", "b", "buy2", "", "click", "a"};
+    struct store_rule *in_order = calloc(NX * NM, sizeof(*in_order));
+    size_t n = 0;
+    unsigned seed = 7;
+    for (int x = 0; x < NX; x++) {
+        int nm = 1 + (int)((unsigned)rand_r(&seed) % NM);
+        for (int m = 0; m < nm; m++) {
+            struct store_rule *r = &in_order[n++];
+            snprintf(r->experiment, sizeof(r->experiment), "x%03d", x);
+            snprintf(r->metric, sizeof(r->metric), "m%d", m);
+            snprintf(r->event, sizeof(r->event), "%s",
+                     events[(unsigned)rand_r(&seed) % (sizeof(events) / sizeof(events[0]))]);
+            r->start_ts = x * 100 + m; /* tells the rules apart */
+        }
+    }
+    struct store_rule *shuffled = malloc(n * sizeof(*shuffled));
+    memcpy(shuffled, in_order, n * sizeof(*shuffled));
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)rand_r(&seed) % (i + 1);
+        struct store_rule t = shuffled[i];
+        shuffled[i] = shuffled[j];
+        shuffled[j] = t;
+    }
+    struct store_rules *a = store_rules_new(in_order, n); /* linear */
+    struct store_rules *b = store_rules_new(shuffled, n); /* sorted */
+    assert_int_equal(a->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a->by_event[i].start_ts, b->by_event[i].start_ts);
+        assert_int_equal(a->by_exp[i]->start_ts, b->by_exp[i]->start_ts);
+        if (i > 0) {
+            const struct store_rule *p = &a->by_event[i - 1], *q = &a->by_event[i];
+            int c = strcmp(p->event, q->event);
+            if (c == 0) {
+                c = strcmp(p->experiment, q->experiment);
+            }
+            if (c == 0) {
+                c = strcmp(p->metric, q->metric);
+            }
+            assert_true(c < 0);
+        }
+    }
+    for (int x = 0; x < NX; x++) {
+        char key[16];
+        snprintf(key, sizeof(key), "x%03d", x);
+        size_t na = 0, nb = 0;
+        const struct store_rule *const *ra = store_rules_for_experiment(a, key, &na);
+        const struct store_rule *const *rb = store_rules_for_experiment(b, key, &nb);
+        assert_true(na >= 1);
+        assert_int_equal(na, nb);
+        for (size_t k = 0; k < na; k++) {
+            assert_int_equal(ra[k]->start_ts, rb[k]->start_ts);
+            assert_string_equal(ra[k]->experiment, key);
+        }
+    }
+    store_rules_free(a);
+    store_rules_free(b);
+    /* one rule, none */
+    struct store_rule *one = calloc(1, sizeof(*one));
+    snprintf(one->experiment, sizeof(one->experiment), "solo");
+    struct store_rules *c = store_rules_new(one, 1);
+    size_t nc = 0;
+    assert_non_null(store_rules_for_experiment(c, "solo", &nc));
+    assert_int_equal(nc, 1);
+    store_rules_free(c);
+    store_rules_free(store_rules_new(NULL, 0));
+}
+
 /* Exposures at or after their experiment's stop, in the rules the writer holds, are ignored
  * (those of a request that saw the experiment running and reached the writer after the stop,
  * on this daemon or through another): with metrics or without. */
@@ -3614,6 +3688,7 @@ int main(void)
     backend_detect();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_database_urls),
+        cmocka_unit_test(test_rules_index),
         cmocka_unit_test(test_migrate_from_empty),
         cmocka_unit_test(test_refuse_newer),
         cmocka_unit_test(test_migrate_0008_keeps_values),
