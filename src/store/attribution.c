@@ -214,15 +214,22 @@ static void events_walk(const struct store_rules *rules, const struct store_even
                     continue;
                 }
                 struct store_umrow *row = &um->rows[m];
-                double yraw = row->present ? row->y : 0, xraw = row->present ? row->x : 0;
+                if (!row->present) {
+                    /* no row: 0 (one this request deleted may hold its old values) */
+                    row->y = row->x = (struct exactsum_parts){{0, 0, 0}};
+                }
+                /* the raw value is the exact sum of the event values, rounded once
+                 * (exactsum.h): its rounded value p[0] does not depend on the order events
+                 * arrive in, and is what a first exposure or a rebuild computes. The roll-ups
+                 * move by the change of the per-user value made of p[0], so they stay the
+                 * sums of the stored values (the deltas telescope to the last one). */
                 double inc = r->type == RULE_SUM ? e->value : 1.0;
-                row->y = yraw + (in_y ? inc : 0.0);
-                row->x = xraw + (in_y ? 0.0 : inc);
+                double y0 = store_rule_value(r, row->y.p[0]), x0 = store_rule_value(r, row->x.p[0]);
+                exactsum_parts_add(in_y ? &row->y : &row->x, inc);
                 row->present = true;
                 um->dirty[m] = true;
-                double y0 = rule_value(r, yraw), x0 = rule_value(r, xraw);
-                double y1 = in_y ? rule_value(r, yraw + inc) : y0;
-                double x1 = in_y ? x0 : rule_value(r, xraw + inc);
+                double y1 = in_y ? store_rule_value(r, row->y.p[0]) : y0;
+                double x1 = in_y ? x0 : store_rule_value(r, row->x.p[0]);
                 /* on the day of the user's first exposure, as everything of the user: the
                  * series is by exposure day (a day holds the users exposed by its end, with
                  * their values), so the order events arrive in and a moved exposure change
@@ -609,7 +616,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     bool *has = NULL;
     struct store_rawq *raw = NULL;
     int64_t *cnt = NULL;
-    double *sum = NULL;
+    struct exactsum_parts *sum = NULL;
     size_t nraw = 0, araw = 0, ahusers = 0;
     int rc = -1;
     /* the rules are those of the committed definitions (reloaded as the transaction began):
@@ -742,7 +749,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         cnt = arena_calloc(&a, nraw, sizeof(*cnt));
         sum = arena_calloc(&a, nraw, sizeof(*sum));
         int64_t *lcnt = arena_calloc(&a, nlive, sizeof(*lcnt));
-        double *lsum = arena_calloc(&a, nlive, sizeof(*lsum));
+        struct exactsum_parts *lsum = arena_calloc(&a, nlive, sizeof(*lsum));
         qrc = nlive > 0 ? ops->events_raw(tx, live, nlive, lcnt, lsum, err) : 0;
         for (size_t i = 0; i < nlive; i++) {
             cnt[live_of[i]] = lcnt[i];
@@ -761,14 +768,24 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
         agg_change_slice_users(&g, op->experiment, op->user_id, op->variant, op->sign);
         for (size_t i = 0; i < nr; i++) {
             const struct store_rule *r = rs[i];
-            double yraw = 0, xraw = 0;
+            /* the raw values: exact sums in canonical parts (events_raw), as the events path
+             * would have left them whatever their order; counts are exact doubles */
+            struct exactsum_parts yraw = {{0, 0, 0}}, xraw = {{0, 0, 0}};
             if (op->sign > 0) {
                 if (has[op->has]) {
                     size_t y = op->q + 2 * i, x = y + 1;
-                    yraw = r->type == RULE_SUM ? sum[y] : (double)cnt[y];
-                    xraw = r->lookback_ms > 0 ? (r->type == RULE_SUM ? sum[x] : (double)cnt[x]) : 0;
+                    if (r->type == RULE_SUM) {
+                        yraw = sum[y];
+                    } else {
+                        yraw.p[0] = (double)cnt[y];
+                    }
+                    if (r->lookback_ms > 0 && r->type == RULE_SUM) {
+                        xraw = sum[x];
+                    } else if (r->lookback_ms > 0) {
+                        xraw.p[0] = (double)cnt[x];
+                    }
                 }
-                if (yraw != 0 || xraw != 0) {
+                if (yraw.p[0] != 0 || xraw.p[0] != 0) {
                     size_t m = um_key(&um, op->user_id, r);
                     um.rows[m].y = yraw;
                     um.rows[m].x = xraw;
@@ -776,7 +793,7 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                     um.dirty[m] = true;
                 }
                 agg_change_stats(&g, r, op->user_id, op->variant, store_rule_day(r, op->t0), 1, 0,
-                                 rule_value(r, yraw), 0, rule_value(r, xraw));
+                                 store_rule_value(r, yraw.p[0]), 0, store_rule_value(r, xraw.p[0]));
             } else {
                 size_t m = um_key(&um, op->user_id, r);
                 if (um.rows[m].present) {
@@ -786,7 +803,8 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                     um.dirty[m] = true;
                 }
                 agg_change_stats(&g, r, op->user_id, op->variant, store_rule_day(r, op->t0), -1,
-                                 rule_value(r, yraw), 0, rule_value(r, xraw), 0);
+                                 store_rule_value(r, yraw.p[0]), 0, store_rule_value(r, xraw.p[0]),
+                                 0);
             }
         }
     }

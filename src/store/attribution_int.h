@@ -32,8 +32,6 @@
 /* First rule for event name, and how many share it (*count; 0 and NULL when none). */
 const struct store_rule *rules_for_event(const struct store_rules *r, const char *event,
                                          size_t *count);
-/* The per-user value of STATS.md from a raw count or sum: binomial -> 0/1, then the cap. */
-double rule_value(const struct store_rule *r, double raw);
 /* End (exclusive) of the metric window for a user first exposed at t0. */
 int64_t rule_window_end(const struct store_rule *r, int64_t t0);
 

@@ -250,7 +250,7 @@ const struct store_rule *rules_for_event(const struct store_rules *r, const char
 }
 
 /* The per-user value of STATS.md from a raw count or sum: binomial -> 0/1, then the cap. */
-double rule_value(const struct store_rule *r, double raw)
+double store_rule_value(const struct store_rule *r, double raw)
 {
     double y = r->type == RULE_BINOMIAL ? (raw > 0 ? 1.0 : 0.0) : raw;
     return r->has_cap && y > r->cap ? r->cap : y;

@@ -1,6 +1,7 @@
 /*
- * attribution_values.c - the per-user raw metric values (user_metrics rows) one ingest call
- * reads, changes and writes back in batches (attribution_int.h), in the call's arena. Runs
+ * attribution_values.c - the per-user raw metric values (user_metrics rows: exact sums in
+ * canonical parts, exactsum.h) one ingest call reads, changes and writes back in batches
+ * (attribution_int.h), in the call's arena. Runs
  * on the writer thread, inside the caller's transaction.
  */
 #include <stdint.h>
@@ -28,11 +29,12 @@ size_t um_key(struct umset *u, const char *user, const struct store_rule *r)
     return i;
 }
 
-static void um_found(void *ctx, size_t i, double y, double x, int64_t loc)
+static void um_found(void *ctx, size_t i, const struct exactsum_parts *y,
+                     const struct exactsum_parts *x, int64_t loc)
 {
     struct store_umrow *row = ctx;
-    row[i].y = y;
-    row[i].x = x;
+    row[i].y = *y;
+    row[i].x = *x;
     row[i].present = true;
     row[i].stored = true;
     row[i].loc = loc;

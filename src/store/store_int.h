@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "bunsen/ddouble.h"
+#include "bunsen/exactsum.h"
 #include "bunsen/store.h"
 
 struct writer;
@@ -103,19 +104,24 @@ struct store_xrow {
     bool is_new; /* insert (no row yet) rather than update */
 };
 
-/* A per-user metric key and, for writes, its raw values (present false = delete the row). */
+/* A per-user metric key and, for writes, its raw values (present false = delete the row).
+ * A raw value is the exact sum of the counted events' values (or their count) in canonical
+ * parts (exactsum.h; user_metrics y_raw, x_raw and the low parts, migration 0014): y.p[0] is the
+ * value, the sum rounded once, whatever the order the events came in and whichever path
+ * summed them (an event as it arrives, a first exposure, a rebuild). */
 struct store_umrow {
     const char *user_id;
     const char *experiment;
     const char *metric;
-    double y, x;
+    struct exactsum_parts y, x;
     bool present; /* the row should exist after the request (a raw value is not zero) */
     bool stored;  /* it exists now: user_metrics_get found it (under the user's lock) */
     int64_t loc;  /* where: the backend's address of the stored row (PostgreSQL: its ctid),
                    * valid while the user's lock is held, 0 when the backend has none */
 };
 
-/* Count and sum of one user's events named event with from <= ts < to. */
+/* Count and sum (exactsum.h, canonical parts) of one user's events named event with
+ * from <= ts < to. */
 struct store_rawq {
     const char *user_id;
     const char *event;
@@ -274,9 +280,10 @@ struct store_ops {
      * this attribution call, after lock_users: the backend may send that read along with its
      * next one (PostgreSQL: one round trip fewer). */
     void (*users_with_events_ahead)(struct store_tx *tx, const char *const *users, size_t n);
-    /* count[i], sum[i] of the events matching q[i] (sum in stored order where it matters). */
+    /* count[i], sum[i] of the events matching q[i]: the sum exact, rounded once into its
+     * canonical parts (exactsum.h), so that it does not depend on the order of the rows. */
     int (*events_raw)(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
-                      double *sum, struct err *err);
+                      struct exactsum_parts *sum, struct err *err);
     /* The exposures of users[0..n): emit(ctx, i, experiment, variant, ts) per row, a user's
      * rows ordered by experiment; strings valid during the call. */
     int (*exposures_of_users)(struct store_tx *tx, const char *const *users, size_t n,
@@ -292,9 +299,10 @@ struct store_ops {
     int (*exposures_put)(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err);
     /* The stored raw values of each key: emit(ctx, i, y, x, loc) for the keys that have a
-     * row (loc: see store_umrow). */
+     * row (y, x borrowed for the call; loc: see store_umrow). */
     int (*user_metrics_get)(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                            void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                            void (*emit)(void *ctx, size_t i, const struct exactsum_parts *y,
+                                         const struct exactsum_parts *x, int64_t loc),
                             void *ctx, struct err *err);
     /* Set (present) or delete (!present) each row; stored says whether it exists (a row
      * neither present nor stored is left alone). A row !stored is absent as of this
@@ -417,9 +425,14 @@ extern const struct store_ops store_pg_ops;
 #define FAR_FUTURE ((int64_t)1 << 62)
 
 /* ---- sums of per-user values for the rebuilds of both adapters (src/store/sums.c) ----
- * A rebuild reads each user's per-user values (y, x) of a rule and sums them in C as
- * double-doubles (a SQL SUM in doubles cannot keep sum y^2 exact at 1e12). Pure; the caller
- * owns the structures (any thread, one at a time). */
+ * A rebuild computes each user's raw values (y, x) of a rule in C, exactly (store_rule_users:
+ * neither SQLite's TOTAL nor PostgreSQL's float8 sum is exact, nor is float8::numeric),
+ * and sums the per-user values in C as double-doubles (a SQL SUM in doubles cannot keep
+ * sum y^2 exact at 1e12). Pure; the caller owns the structures (any thread, one at a time). */
+
+/* The per-user value of STATS.md from a raw count or sum (its rounded value, p[0]):
+ * binomial -> 0/1, then the cap (attribution_rules.c). */
+double store_rule_value(const struct store_rule *r, double raw);
 
 /* n, sum y, sum y^2, sum x, sum x^2, sum xy of a group of users; zero-initialised = empty. */
 struct store_sums {
@@ -479,10 +492,12 @@ struct store_delta *store_slice_sums_deltas(const struct store_slice_sums *ss,
 void store_slice_sums_free(struct store_slice_sums *ss);
 
 /* The per-day changes of one rule over a rebuild range (metric_daily: users newly exposed
- * that day, and each event's change of its user's value from y0 to y1, ds += y1 - y0 and
- * dq += y1^2 - y0^2 as double-doubles, as attribution's incremental path adds them), fed rows
- * ordered by (variant, day): a row of the last (variant, day) adds to it, another starts a
- * new one. Days before first_day add to it (set it to store_rule_day(r, 0)).
+ * that day, and each change of a user's value from y0 to y1, ds += y1 - y0 and
+ * dq += y1^2 - y0^2 as double-doubles, as attribution's incremental path adds them; a rebuild
+ * adds each user's value once, from 0, on the day of the first exposure, where the
+ * incremental path books every change of the user), fed rows ordered by (variant, day): a row
+ * of the last (variant, day) adds to it, another starts a new one. Days before first_day add
+ * to it (set it to store_rule_day(r, 0)).
  * Zero-initialised = empty; free with store_daily_sums_free. */
 struct store_daily_sums {
     int64_t first_day;
@@ -508,5 +523,45 @@ struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
                                             const char *experiment, const char *metric);
 
 void store_daily_sums_free(struct store_daily_sums *ds);
+
+/*
+ * One rule's per-user raw values over a rebuild range, from the raw rows, as attribution
+ * keeps them (exact sums in canonical parts: the same parts as events added one by one in
+ * any order), and what the range adds to the roll-ups. Fed the rows of the range's exposures
+ * (first exposure before the stop), each joined with its user's events of the rule's event in
+ * [t0 - lookback, window end) or with none, ordered by (variant, t0, user): a user's rows
+ * then follow each other, and so do a variant's and a day's. Both adapters' rebuilds, full
+ * and chunked, go through it, so the values do not depend on the backend either.
+ * Start with store_rule_users_begin, end with store_rule_users_end, free with
+ * store_rule_users_free.
+ */
+struct store_rule_users {
+    const struct store_rule *rule; /* borrowed */
+    /* the user being read */
+    char *user;           /* malloc'd; NULL before the first row */
+    char variant[65];     /* the user's */
+    int64_t t0;           /* the user's first exposure */
+    struct exactsum y, x; /* sums of the values in the window and the lookback */
+    int64_t ny, nx;       /* counts of events in them */
+    /* the result */
+    struct store_umrow *rows; /* the non-zero users' rows to insert (present, !stored; user_id
+                               * user_ids[i], experiment and metric the rule's) */
+    char **user_ids;          /* malloc'd */
+    size_t nrows, arows;
+    struct store_variant_sums stats; /* per variant: the users' (y, x) values */
+    struct store_daily_sums days;    /* per (variant, day of t0): users and their y values */
+};
+
+void store_rule_users_begin(struct store_rule_users *u, const struct store_rule *r);
+
+/* One row: user_id exposed to variant at t0; has_event false for a user without events in
+ * the windows (LEFT JOIN), else the event's ts and value. Strings are copied. */
+void store_rule_users_add(struct store_rule_users *u, const char *user_id, const char *variant,
+                          int64_t t0, bool has_event, int64_t ts, double value);
+
+/* After the last row: the last user's values. */
+void store_rule_users_end(struct store_rule_users *u);
+
+void store_rule_users_free(struct store_rule_users *u);
 
 #endif

@@ -1,9 +1,10 @@
 /*
- * sums.c - sums of per-user values for the rebuilds of both adapters (store_int.h): one
+ * sums.c - per-user values and their sums for the rebuilds of both adapters (store_int.h): one
  * group's n and double-double sums of y, y^2, x, x^2, xy (and their metric_stats delta), the
  * per-variant and per-slice sums of one rule over a rebuild range, and its per-day
- * (metric_daily) changes, with their conversion to deltas, so that each adapter's slices.c
- * and rollup/rebuild code keeps only its SQL. Pure: no I/O; runs on the thread of the
+ * (metric_daily) changes, with their conversion to deltas; and the users' raw values of a
+ * rule from its raw rows (store_rule_users), so that each adapter's slices.c and
+ * rollup/rebuild code keeps only its SQL. Pure: no I/O; runs on the thread of the
  * rebuild that owns the structures (the writer, or a rebuild chunk).
  */
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "bunsen/ddouble.h"
+#include "bunsen/exactsum.h"
 #include "bunsen/util.h"
 #include "store_int.h"
 
@@ -159,4 +161,91 @@ void store_daily_sums_free(struct store_daily_sums *ds)
 {
     free(ds->e);
     memset(ds, 0, sizeof(*ds));
+}
+
+/* ---- one rule's per-user values over a rebuild range ---- */
+
+void store_rule_users_begin(struct store_rule_users *u, const struct store_rule *r)
+{
+    memset(u, 0, sizeof(*u));
+    u->rule = r;
+    u->days.first_day = store_rule_day(r, 0);
+}
+
+/* The user read so far: its row (when a value is not 0) and its share of the roll-ups. */
+static void rule_user_close(struct store_rule_users *u)
+{
+    if (u->user == NULL) {
+        return;
+    }
+    const struct store_rule *r = u->rule;
+    struct exactsum_parts y = {{0, 0, 0}}, x = {{0, 0, 0}};
+    if (r->type == RULE_SUM) {
+        y = exactsum_parts(&u->y);
+        x = exactsum_parts(&u->x);
+    } else {
+        y.p[0] = (double)u->ny;
+        x.p[0] = (double)u->nx;
+    }
+    if (y.p[0] != 0 || x.p[0] != 0) {
+        if (u->nrows == u->arows) {
+            u->arows = u->arows ? u->arows * 2 : 64;
+            u->rows = xrealloc(u->rows, u->arows * sizeof(*u->rows));
+            u->user_ids = xrealloc(u->user_ids, u->arows * sizeof(*u->user_ids));
+        }
+        u->user_ids[u->nrows] = u->user;
+        u->rows[u->nrows++] = (struct store_umrow){.user_id = u->user,
+                                                   .experiment = r->experiment,
+                                                   .metric = r->metric,
+                                                   .y = y,
+                                                   .x = x,
+                                                   .present = true};
+    } else {
+        free(u->user);
+    }
+    u->user = NULL;
+    double yv = store_rule_value(r, y.p[0]), xv = store_rule_value(r, x.p[0]);
+    store_variant_sums_add(&u->stats, u->variant, yv, xv);
+    /* the user's whole value on the day of its first exposure, where the incremental path
+     * books each of its changes (they add up to the same value) */
+    store_daily_sums_add(&u->days, u->variant, store_rule_day(r, u->t0), 1, 0, yv);
+}
+
+void store_rule_users_add(struct store_rule_users *u, const char *user_id, const char *variant,
+                          int64_t t0, bool has_event, int64_t ts, double value)
+{
+    if (u->user == NULL || strcmp(u->user, user_id) != 0) {
+        rule_user_close(u);
+        u->user = xstrdup(user_id);
+        snprintf(u->variant, sizeof(u->variant), "%s", variant);
+        u->t0 = t0;
+        exactsum_init(&u->y);
+        exactsum_init(&u->x);
+        u->ny = u->nx = 0;
+    }
+    if (!has_event) {
+        return;
+    }
+    /* the query gave the events in [t0 - lookback, window end): before t0, the lookback */
+    bool in_y = ts >= t0;
+    exactsum_add(in_y ? &u->y : &u->x, value);
+    *(in_y ? &u->ny : &u->nx) += 1;
+}
+
+void store_rule_users_end(struct store_rule_users *u)
+{
+    rule_user_close(u);
+}
+
+void store_rule_users_free(struct store_rule_users *u)
+{
+    for (size_t i = 0; i < u->nrows; i++) {
+        free(u->user_ids[i]);
+    }
+    free(u->user_ids);
+    free(u->rows);
+    free(u->user);
+    store_variant_sums_free(&u->stats);
+    store_daily_sums_free(&u->days);
+    memset(u, 0, sizeof(*u));
 }

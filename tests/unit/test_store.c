@@ -3525,11 +3525,11 @@ static void test_ratio_sums_kept(void **state)
  * key once held the writer for minutes with such a request for a user with many events.
  * The roll-ups equal those of the last item alone. */
 static int (*real_events_raw)(struct store_tx *tx, const struct store_rawq *q, size_t n,
-                              int64_t *count, double *sum, struct err *err);
+                              int64_t *count, struct exactsum_parts *sum, struct err *err);
 static size_t raw_ranges;
 
 static int counting_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n,
-                               int64_t *count, double *sum, struct err *err)
+                               int64_t *count, struct exactsum_parts *sum, struct err *err)
 {
     raw_ranges += n;
     return real_events_raw(tx, q, n, count, sum, err);
@@ -3584,6 +3584,146 @@ static void test_moves_read_once(void **state)
     }
     assert_int_equal(got[0][1].n, 1); /* the last item's variant: b */
     store_rules_free(rules);
+}
+
+/* ---- raw values: exact sums, the same on every path (exactsum.h) ---- */
+
+/* Migration 0014 adds the low parts of the raw values (exact sums): a value stored before it
+ * (0.125, a double sum that had lost 0.025) is kept as it was, the events path adds to it,
+ * and the next rebuild recomputes it from the stored events. */
+static void test_migrate_0014_keeps_values(void **state)
+{
+    (void)state;
+    struct store *s = open_fresh();
+    store_close(s);
+    int count = 0;
+    const struct migration *m = backend_migrations(&count);
+    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+             "NOT NULL, applied_at BIGINT NOT NULL)");
+    int applied_before = 0;
+    for (int i = 0; i < count && m[i].version < 14; i++) {
+        raw_exec(m[i].sql);
+        char rec[160];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
+                 m[i].version, m[i].name);
+        raw_exec(rec);
+        applied_before++;
+    }
+    assert_int_equal(applied_before, 13);
+    raw_exec("INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
+             "('mu', 'sx', 'a', 864000000, 0)");
+    raw_exec("INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
+             "('mu', 'sx', 'rev', 0.125, 0)");
+    struct err err;
+    s = NULL;
+    assert_int_equal(store_open(url, &s, &err), 0);
+    int applied = -1;
+    assert_int_equal(store_migrate(s, &applied, &err), 0);
+    assert_int_equal(applied, count - 13);
+    struct store_rules *rules = sl_rules(0);
+    struct store_event e = {"mu", "rev", 864000000 + 3600000, 1.0, NULL};
+    struct sl_batch b = {.rules = rules, .e = &e, .ne = 1};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    struct um_seen seen = {0};
+    struct store_users_cursor cur = {0};
+    int n = -1;
+    assert_int_equal(
+        store_users_page(s, "sx", 0, "rev", NULL, NULL, &cur, 10, um_seen_row, &seen, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_true(seen.y[0] == 1.125 && seen.x[0] == 0);
+    /* rebuilt from the one event stored */
+    assert_int_equal(store_write_sync(s, sl_full_apply, &b, &err), 0);
+    memset(&seen, 0, sizeof(seen));
+    memset(&cur, 0, sizeof(cur));
+    assert_int_equal(
+        store_users_page(s, "sx", 0, "rev", NULL, NULL, &cur, 10, um_seen_row, &seen, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_true(seen.y[0] == 1.0);
+    store_rules_free(rules);
+    store_close(s);
+}
+
+struct ev_read {
+    struct store_suff st[2]; /* rev: variants a, b */
+    double y[2], x[2];       /* users ea, eb */
+};
+
+static void ev_suff(void *ctx, const struct store_suff *st)
+{
+    ((struct ev_read *)ctx)->st[st->variant[0] == 'b'] = *st;
+}
+
+static void ev_user(void *ctx, const struct store_user_row *row)
+{
+    struct ev_read *r = ctx;
+    int u = strcmp(row->user_id, "eb") == 0;
+    r->y[u] = row->y;
+    r->x[u] = row->x;
+}
+
+static void ev_check(struct store *s, const char *when)
+{
+    struct ev_read r;
+    memset(&r, 0, sizeof(r));
+    struct err err;
+    struct store_users_cursor cur = {.started = false};
+    int count = 0;
+    assert_int_equal(store_rollup_read(s, "sx", "rev", ev_suff, &r, &err), 0);
+    assert_int_equal(
+        store_users_page(s, "sx", 0, "rev", NULL, NULL, &cur, 10, ev_user, &r, &count, &err), 0);
+    assert_int_equal(count, 2);
+    /* ea: 0.1, 1e15, -1e15 one by one, 1e12, 0.07, -1e12 before its exposure; eb: 1e15, 0.06,
+     * 0.01, -1e15 before its exposure arrived */
+    const double y[2] = {0.1, 0.06 + 0.01}, x[2] = {0.07, 0};
+    for (int v = 0; v < 2; v++) {
+        double sv = r.st[v].s + r.st[v].s_lo, sx = r.st[v].sx + r.st[v].sx_lo;
+        if (r.y[v] != y[v] || r.x[v] != x[v] || r.st[v].n != 1 || sv != y[v] || sx != x[v]) {
+            fail_msg("%s, user %d: value %.17g pre %.17g, sums %.17g %.17g; expected %.17g %.17g",
+                     when, v, r.y[v], r.x[v], sv, sx, y[v], x[v]);
+        }
+    }
+}
+
+/* A raw value is the exact sum of its events' values rounded once, on every path: events one
+ * by one after the exposure (in the window and the look-back), a first exposure over stored
+ * events, the full rebuild and the chunked one (both backends: tests/pg/api.sh). TOTAL() and
+ * the running double gave 0.125 for 0.1 + 1e15 - 1e15, and 0.06995 for 1e12 + 0.07 - 1e12. */
+static void test_raw_values_exact(void **state)
+{
+    (void)state;
+    struct store *s = open_migrated();
+    struct err err;
+    struct store_rules *rules = sl_rules(0);
+    int64_t t0 = 10 * SL_DAY;
+    struct store_exposure xa = {"sx", "ea", "a", t0, NULL}, xb = {"sx", "eb", "b", t0, NULL};
+    struct sl_batch b = {.rules = rules, .x = &xa, .nx = 1};
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    const double ya[] = {0.1, 1e15, -1e15}, xv[] = {1e12, 0.07, -1e12};
+    for (int i = 0; i < 3; i++) {
+        struct store_event e[2] = {{"ea", "rev", t0 + 3600000 * (i + 1), ya[i], NULL},
+                                   {"ea", "rev", t0 - 3600000 * (i + 1), xv[i], NULL}};
+        struct sl_batch be = {.rules = rules, .e = e, .ne = 2};
+        assert_int_equal(store_write_sync(s, sl_apply, &be, &err), 0);
+    }
+    const double yb[] = {1e15, 0.06, 0.01, -1e15};
+    for (int i = 0; i < 4; i++) {
+        struct store_event e = {"eb", "rev", t0 + 3600000 * (i + 1), yb[i], NULL};
+        struct sl_batch be = {.rules = rules, .e = &e, .ne = 1};
+        assert_int_equal(store_write_sync(s, sl_apply, &be, &err), 0);
+    }
+    b.x = &xb;
+    assert_int_equal(store_write_sync(s, sl_apply, &b, &err), 0);
+    ev_check(s, "as ingested");
+    assert_int_equal(store_write_sync(s, sl_full_apply, &b, &err), 0);
+    ev_check(s, "full rebuild");
+    assert_int_equal(store_write_sync(s, sl_rebuild_apply, &b, &err), 0);
+    for (int i = 0; i < 100 && !b.finished; i++) {
+        assert_int_equal(store_write_sync(s, sl_step_apply, &b, &err), 0);
+    }
+    assert_true(b.finished);
+    ev_check(s, "chunked rebuild");
+    store_rules_free(rules);
+    store_close(s);
 }
 
 static int sl_apply_then_fail(struct store_tx *tx, void *arg, struct err *err)
@@ -3692,6 +3832,7 @@ int main(void)
         cmocka_unit_test(test_migrate_from_empty),
         cmocka_unit_test(test_refuse_newer),
         cmocka_unit_test(test_migrate_0008_keeps_values),
+        cmocka_unit_test(test_migrate_0014_keeps_values),
         cmocka_unit_test(test_writer_savepoints),
         cmocka_unit_test(test_writer_retryable_groups),
         cmocka_unit_test(test_writer_deferred_failure),
@@ -3725,6 +3866,7 @@ int main(void)
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_writer_completion_thread),
         cmocka_unit_test(test_slices_equal_recount),
+        cmocka_unit_test(test_raw_values_exact),
         cmocka_unit_test(test_ratio_sums_kept),
         cmocka_unit_test(test_exposed_known),
         cmocka_unit_test(test_events_insert_chunks),

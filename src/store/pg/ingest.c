@@ -344,15 +344,16 @@ int pg_users_with_events(struct store_tx *tx, const char *const *users, size_t n
 }
 
 int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
-                  double *sum, struct err *err)
+                  struct exactsum_parts *sum, struct err *err)
 {
-    /* the sum in (ts, arrival) order: the same additions in the same order as SQLite */
+    /* the values themselves, summed here exactly (exactsum.h): PostgreSQL has no exact sum of
+     * float8 (sum() adds doubles; float8::numeric keeps 15 digits, so 0.30000000000000004
+     * becomes 0.3), and the values as text read back exactly (extra_float_digits = 3) */
     static const char SQL[] =
-        "SELECT t.i - 1, x.c, x.s FROM unnest($1::text[], $2::text[], $3::bigint[], "
+        "SELECT t.i - 1, x.value FROM unnest($1::text[], $2::text[], $3::bigint[], "
         "$4::bigint[]) WITH ORDINALITY AS t(u, ev, f, tt, i) CROSS JOIN LATERAL "
-        "(SELECT COUNT(*) AS c, COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) AS s "
-        "FROM events e WHERE e.user_id = t.u AND e.event = t.ev AND e.ts >= t.f "
-        "AND e.ts < t.tt) x";
+        "(SELECT e.value FROM events e WHERE e.user_id = t.u AND e.event = t.ev AND "
+        "e.ts >= t.f AND e.ts < t.tt) x ORDER BY t.i";
     struct pg_bin t[4] = {{0}};
     begin_bins(t, (const unsigned[]){T, T, I, I}, 4);
     for (size_t i = 0; i < n; i++) {
@@ -366,10 +367,21 @@ int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int
     if (r == NULL) {
         return -1;
     }
-    for (int k = 0; k < PQntuples(r); k++) {
+    for (size_t i = 0; i < n; i++) {
+        count[i] = 0;
+        sum[i] = (struct exactsum_parts){{0, 0, 0}};
+    }
+    struct exactsum acc;
+    int rows = PQntuples(r);
+    for (int k = 0; k < rows;) {
+        /* the rows of query i follow each other */
         int64_t i = pg_i64(r, k, 0);
-        count[i] = pg_i64(r, k, 1);
-        sum[i] = pg_f64(r, k, 2);
+        exactsum_init(&acc);
+        for (; k < rows && pg_i64(r, k, 0) == i; k++) {
+            exactsum_add(&acc, pg_f64(r, k, 1));
+            count[i]++;
+        }
+        sum[i] = exactsum_parts(&acc);
     }
     PQclear(r);
     return 0;
@@ -479,15 +491,17 @@ static void bin_ctid(struct pg_bin *b, int64_t loc)
 }
 
 int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                        void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                        void (*emit)(void *ctx, size_t i, const struct exactsum_parts *y,
+                                     const struct exactsum_parts *x, int64_t loc),
                         void *ctx, struct err *err)
 {
     /* the ctid too: the row's update finds it without an index search (user_metrics_put) */
     static const char SQL[] =
-        "SELECT t.i - 1, um.y_raw, um.x_raw, um.ctid FROM unnest($1::text[], $2::text[], "
-        "$3::text[]) WITH ORDINALITY AS t(u, e, k, i) CROSS JOIN LATERAL (SELECT y_raw, x_raw, "
-        "ctid FROM user_metrics um WHERE um.user_id = t.u AND um.experiment = t.e "
-        "AND um.metric = t.k LIMIT 1) um";
+        "SELECT t.i - 1, um.y_raw, um.y_lo, um.y_lo2, um.x_raw, um.x_lo, um.x_lo2, um.ctid "
+        "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(u, e, k, i) "
+        "CROSS JOIN LATERAL (SELECT y_raw, y_lo, y_lo2, x_raw, x_lo, x_lo2, ctid FROM "
+        "user_metrics um WHERE um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k "
+        "LIMIT 1) um";
     struct pg_bin t[3] = {{0}};
     begin_bins(t, (const unsigned[]){T, T, T}, 3);
     for (size_t i = 0; i < n; i++) {
@@ -501,8 +515,12 @@ int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, siz
         return -1;
     }
     for (int k = 0; k < PQntuples(r); k++) {
-        emit(ctx, (size_t)pg_i64(r, k, 0), pg_f64(r, k, 1), pg_f64(r, k, 2),
-             ctid_pack(PQgetvalue(r, k, 3)));
+        struct exactsum_parts y, x;
+        for (int j = 0; j < EXACTSUM_PARTS; j++) {
+            y.p[j] = pg_f64(r, k, 1 + j);
+            x.p[j] = pg_f64(r, k, 1 + EXACTSUM_PARTS + j);
+        }
+        emit(ctx, (size_t)pg_i64(r, k, 0), &y, &x, ctid_pack(PQgetvalue(r, k, 7)));
     }
     PQclear(r);
     return 0;
@@ -519,22 +537,30 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
      * updates 8.5 -> 4.1 ms, inserts 4.5 -> 3.2 ms (docs/PERFORMANCE.md). A stored row that
      * is not where it was read (which the locks rule out) fails the request: never a lost
      * or doubled update. */
+#define UM_ARRAYS                                                                                  \
+    "unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], "        \
+    "$7::float8[], $8::float8[], $9::float8[]"
+    /* the low parts of a raw value (exactsum.h) are nearly always 0, stored as NULL (a bit of
+     * the row's null bitmap, where a float8 takes 8 bytes; migration 0014) */
     static const char SQL_INSERT[] =
-        "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) SELECT * FROM "
-        "unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[])";
+        "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, y_lo, y_lo2, x_raw, x_lo, "
+        "x_lo2) SELECT u, e, k, y, NULLIF(y1, 0), NULLIF(y2, 0), x, NULLIF(x1, 0), "
+        "NULLIF(x2, 0) FROM " UM_ARRAYS ") AS t(u, e, k, y, y1, y2, x, x1, x2)";
     static const char SQL_UPDATE[] =
-        "UPDATE user_metrics um SET y_raw = t.y, x_raw = t.x FROM unnest($1::text[], "
-        "$2::text[], $3::text[], $4::float8[], $5::float8[], $6::tid[]) AS t(u, e, k, y, x, c) "
-        "WHERE um.ctid = t.c AND um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
+        "UPDATE user_metrics um SET y_raw = t.y, y_lo = NULLIF(t.y1, 0), y_lo2 = NULLIF(t.y2, 0), "
+        "x_raw = t.x, x_lo = NULLIF(t.x1, 0), x_lo2 = NULLIF(t.x2, 0) FROM " UM_ARRAYS
+        ", $10::tid[]) AS t(u, e, k, y, y1, y2, x, x1, x2, c) WHERE um.ctid = t.c AND "
+        "um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
     static const char SQL_DEL[] =
-        "DELETE FROM user_metrics um USING unnest($1::text[], $2::text[], $3::text[], "
-        "$4::float8[], $5::float8[], $6::tid[]) AS t(u, e, k, y, x, c) WHERE um.ctid = t.c "
-        "AND um.user_id = t.u AND um.experiment = t.e AND um.metric = t.k";
+        "DELETE FROM user_metrics um USING " UM_ARRAYS ", $10::tid[]) AS t(u, e, k, y, y1, y2, "
+        "x, x1, x2, c) WHERE um.ctid = t.c AND um.user_id = t.u AND um.experiment = t.e AND "
+        "um.metric = t.k";
+#undef UM_ARRAYS
     enum { INSERT, UPDATE, DELETE };
     static const char *const sql[] = {SQL_INSERT, SQL_UPDATE, SQL_DEL};
     for (int pass = INSERT; pass <= DELETE; pass++) {
-        struct pg_bin t[6] = {{0}};
-        begin_bins(t, (const unsigned[]){T, T, T, F, F, PG_OID_TID}, 6);
+        struct pg_bin t[10] = {{0}};
+        begin_bins(t, (const unsigned[]){T, T, T, F, F, F, F, F, F, PG_OID_TID}, 10);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             const struct store_umrow *u = &rows[i];
@@ -545,16 +571,18 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
             pg_bin_str(&t[0], u->user_id);
             pg_bin_str(&t[1], u->experiment);
             pg_bin_str(&t[2], u->metric);
-            pg_bin_f64(&t[3], u->y);
-            pg_bin_f64(&t[4], u->x);
-            bin_ctid(&t[5], u->loc);
+            for (int k = 0; k < EXACTSUM_PARTS; k++) {
+                pg_bin_f64(&t[3 + k], u->y.p[k]);
+                pg_bin_f64(&t[6 + k], u->x.p[k]);
+            }
+            bin_ctid(&t[9], u->loc);
             m++;
         }
         /* an update or delete that misses a row fails the request (pg_defer's expect) */
-        int rc = m > 0 ? defer_bins(tx, sql[pass], t, pass == INSERT ? 5 : 6,
+        int rc = m > 0 ? defer_bins(tx, sql[pass], t, pass == INSERT ? 9 : 10,
                                     pass == INSERT ? -1 : (long long)m, err)
                        : 0;
-        free_bins(t, 6);
+        free_bins(t, 10);
         if (rc != 0) {
             return -1;
         }

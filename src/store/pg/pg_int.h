@@ -311,11 +311,12 @@ int pg_catalog_bump(struct store_tx *tx, struct err *err);
 int pg_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
 int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                       const struct store_rule *const *rules, size_t n, struct err *err);
-/* Add the rows of res, (variant, day, dn, y0, y1) ordered by (variant, day), to the
- * double-double per-day sums days (store_daily_sums; rollup.c, the rebuilds). Unlike SQLite's
- * sqlite_daily_rows_add it writes nothing: a range (rebuild.c) adds its days' deltas with the
- * rest of its deltas in one pg_rollup_add. */
-void pg_daily_rows_sum(const PGresult *res, struct store_daily_sums *days);
+/* One rule's users over the whole experiment (after NULL) or the users in (after, last]: their
+ * raw values from the raw rows into u (store_rule_users, begun by the caller; ended here),
+ * and their user_metrics rows written (the caller deleted the old ones). rebuild.c; the full
+ * rebuild of rollup.c too. */
+int pg_rule_users(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                  const char *after, const char *last, struct store_rule_users *u, struct err *err);
 int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
                    void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                    struct err *err);
@@ -334,7 +335,7 @@ void pg_users_with_events_ahead(struct store_tx *tx, const char *const *users, s
 int pg_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
                          struct err *err);
 int pg_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
-                  double *sum, struct err *err);
+                  struct exactsum_parts *sum, struct err *err);
 int pg_exposures_of_users(struct store_tx *tx, const char *const *users, size_t n,
                           void (*emit)(void *ctx, size_t i, const char *experiment,
                                        const char *variant, int64_t ts),
@@ -345,7 +346,8 @@ int pg_exposures_get(struct store_tx *tx, const struct store_xrow *keys, size_t 
                      void *ctx, struct err *err);
 int pg_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n, struct err *err);
 int pg_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                        void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                        void (*emit)(void *ctx, size_t i, const struct exactsum_parts *y,
+                                     const struct exactsum_parts *x, int64_t loc),
                         void *ctx, struct err *err);
 int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                         struct err *err);

@@ -244,59 +244,44 @@ static const char SQL_R_EXPOSTAT[] =
     "FROM exposures x "
     "WHERE x.experiment = $1 AND x.ts < $2::bigint "
     "AND x.user_id COLLATE \"C\" > $3 AND x.user_id COLLATE \"C\" <= $4 GROUP BY variant";
-/* As rollup.c's, restricted to the range; rows that would be all zero are not written (the
- * range's rows were all deleted just before). $1 experiment $2 metric $3 event $4 is_sum
- * $5 window $6 stop $7 lookback $8 after $9 last */
-static const char SQL_R_USERS[] =
-    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
-    "SELECT user_id, experiment, $2::text, y, xv FROM (SELECT x.user_id, x.experiment, "
-    " (SELECT CASE WHEN $4::bool THEN COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) "
-    "   ELSE COUNT(*) END FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
-    "   AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint)) AS y, "
-    " CASE WHEN $7::bigint > 0 THEN (SELECT CASE WHEN $4::bool THEN "
-    "   COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) ELSE COUNT(*) END "
-    "   FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
-    "   AND e.ts >= x.ts - $7::bigint AND e.ts < x.ts) ELSE 0 END AS xv "
-    " FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint "
-    " AND x.user_id COLLATE \"C\" > $8 AND x.user_id COLLATE \"C\" <= $9) u "
-    "WHERE y <> 0 OR xv <> 0";
-/* Every exposed user's (y, x) of the range. $1 experiment $2 metric $3 is_binomial $4 cap
- * $5 stop $6 after $7 last */
-static const char SQL_R_USERVALS[] =
-    "SELECT x.variant, "
-    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
-    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
-    "FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
-    " AND um.experiment = x.experiment AND um.metric = $2 WHERE x.experiment = $1 "
-    " AND x.ts < $5::bigint AND x.user_id COLLATE \"C\" > $6 "
-    " AND x.user_id COLLATE \"C\" <= $7 ORDER BY x.variant COLLATE \"C\"";
-/* The per-day changes over the range, one row per exposure (dn 1) and per event (its user's
- * value from y0 to y1), ordered by (variant, day) for store_daily_sums, which sums them as
- * double-doubles ($2, the metric, only typed). $1 experiment $2 metric $3 event $4 is_sum
- * $5 window $6 stop $7 is_binomial $8 cap $9 after $10 last */
-static const char SQL_R_DAILY[] =
-    "SELECT variant, day, dn, y0, y1 FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS y0, "
-    "  0.0::float8 AS y1 FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
-    "  AND x.ts < $6::bigint AND x.user_id COLLATE \"C\" > $9 "
-    "  AND x.user_id COLLATE \"C\" <= $10 "
-    " UNION ALL "
-    " SELECT variant, t0 / 86400000, 0, y0, y1 FROM ("
-    "  SELECT variant, t0, "
-    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
-    "    $8::float8) AS y1, "
-    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum - inc > 0 THEN 1.0 ELSE 0.0 END) "
-    "    ELSE cum - inc END, $8::float8) AS y0 FROM ("
-    "    SELECT x.variant AS variant, x.ts AS t0, "
-    "     CASE WHEN $4::bool THEN e.value ELSE 1.0 END AS inc, "
-    "     SUM(CASE WHEN $4::bool THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
-    "      ORDER BY e.ts, e.seq) AS cum "
-    "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = $3 "
-    "     AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint) "
-    "    WHERE x.experiment = $1 AND x.ts < $6::bigint AND x.user_id COLLATE \"C\" > $9 "
-    "     AND x.user_id COLLATE \"C\" <= $10) a) b) c ORDER BY variant COLLATE \"C\", day";
+/* One rule's rows for store_rule_users: every user exposed before the stop with each of its
+ * events of the rule's event in [t0 - lookback, window end) (or one row without an event),
+ * over the whole experiment or (PG_RANGE) the users in (after, last].
+ * $1 experiment $2 event $3 window $4 stop $5 lookback [$6 after $7 last] */
+#define PG_RULE_ROWS(range)                                                                        \
+    "SELECT x.user_id, x.variant, x.ts, e.ts, e.value FROM exposures x LEFT JOIN events e ON "     \
+    "e.user_id = x.user_id AND e.event = $2 AND e.ts >= x.ts - $5::bigint AND e.ts < "             \
+    "LEAST(x.ts + $3::bigint, $4::bigint) WHERE x.experiment = $1 AND x.ts < $4::bigint " range    \
+    " ORDER BY x.variant, x.ts, x.user_id"
+#define PG_RANGE "AND x.user_id COLLATE \"C\" > $6 AND x.user_id COLLATE \"C\" <= $7"
+
+int pg_rule_users(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                  const char *after, const char *last, struct store_rule_users *u, struct err *err)
+{
+    static const char SQL_ALL[] = PG_RULE_ROWS("");
+    static const char SQL_RANGE[] = PG_RULE_ROWS(PG_RANGE);
+    char win[32], stop[32], look[32];
+    const char *v[] = {experiment,
+                       r->event,
+                       I64(win, r->window_ms > 0 ? r->window_ms : FAR_FUTURE),
+                       I64(stop, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE),
+                       I64(look, r->lookback_ms),
+                       after,
+                       last};
+    PGresult *res = pg_run(tx->conn, after ? SQL_RANGE : SQL_ALL, after ? 7 : 5, v, NULL, 0, err);
+    if (res == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        bool has_event = !PQgetisnull(res, i, 3);
+        store_rule_users_add(u, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), pg_i64(res, i, 2),
+                             has_event, has_event ? pg_i64(res, i, 3) : 0,
+                             has_event ? pg_f64(res, i, 4) : 0);
+    }
+    PQclear(res);
+    store_rule_users_end(u);
+    return u->nrows > 0 ? pg_user_metrics_put(tx, u->rows, u->nrows, err) : 0;
+}
 
 /* The deltas of one range, with the strings they borrow. */
 struct deltas {
@@ -345,49 +330,24 @@ static void append(struct deltas *ds, const struct store_delta *d, size_t n)
     }
 }
 
-static int range_rule(struct pg_conn *c, struct deltas *ds, const char *experiment,
+static int range_rule(struct store_tx *tx, struct deltas *ds, const char *experiment,
                       const struct store_rule *r, const char *after, const char *last,
                       struct err *err)
 {
-    char win[32], stop[32], look[32], cap[40];
-    const char *is_sum = r->type == RULE_SUM ? "true" : "false";
-    const char *is_bin = r->type == RULE_BINOMIAL ? "true" : "false";
-    I64(win, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
-    I64(stop, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
-    I64(look, r->lookback_ms);
-    snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
-    const char *vu[] = {experiment, r->metric, r->event, is_sum, win, stop, look, after, last};
-    if (run(c, SQL_R_USERS, 9, vu, err) != 0) {
-        return -1;
-    }
-    const char *vs[] = {experiment, r->metric, is_bin, cap, stop, after, last};
-    PGresult *res = pg_run(c, SQL_R_USERVALS, 7, vs, NULL, 0, err);
-    if (res == NULL) {
+    struct store_rule_users u;
+    store_rule_users_begin(&u, r);
+    if (pg_rule_users(tx, experiment, r, after, last, &u, err) != 0) {
+        store_rule_users_free(&u);
         return -1;
     }
     const char *metric = keep(ds, r->metric);
-    struct store_variant_sums sums = {0};
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_variant_sums_add(&sums, PQgetvalue(res, i, 0), pg_f64(res, i, 1), pg_f64(res, i, 2));
-    }
-    PQclear(res);
-    struct store_delta *sd = store_variant_sums_deltas(&sums, experiment, metric);
-    append(ds, sd, sums.n);
+    struct store_delta *sd = store_variant_sums_deltas(&u.stats, experiment, metric);
+    append(ds, sd, u.stats.n);
     free(sd);
-    store_variant_sums_free(&sums);
-    const char *vd[] = {experiment, r->metric, r->event, is_sum, win,
-                        stop,       is_bin,    cap,      after,  last};
-    res = pg_run(c, SQL_R_DAILY, 10, vd, NULL, 0, err);
-    if (res == NULL) {
-        return -1;
-    }
-    struct store_daily_sums days = {.first_day = store_rule_day(r, 0)};
-    pg_daily_rows_sum(res, &days);
-    PQclear(res);
-    sd = store_daily_sums_deltas(&days, experiment, metric);
-    append(ds, sd, days.n);
+    sd = store_daily_sums_deltas(&u.days, experiment, metric);
+    append(ds, sd, u.days.n);
     free(sd);
-    store_daily_sums_free(&days);
+    store_rule_users_free(&u);
     return 0;
 }
 
@@ -418,7 +378,7 @@ int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_t
     PQclear(res);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = range_rule(c, &ds, experiment, rules[i], after, last, err);
+        rc = range_rule(tx, &ds, experiment, rules[i], after, last, err);
     }
     if (rc == 0 && ds.n > 0) {
         rc = pg_rollup_add(tx, ds.d, ds.n, err);

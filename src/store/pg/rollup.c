@@ -21,31 +21,6 @@ static int run(struct store_tx *tx, const char *sql, int n, const char *const *v
     return r ? 0 : -1;
 }
 
-/* $1 experiment $2 metric $3 event $4 is_sum $5 window (ms) $6 stop ts $7 lookback (ms) */
-static const char SQL_RB_USERS[] =
-    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
-    "SELECT x.user_id, x.experiment, $2, "
-    " (SELECT CASE WHEN $4::bool THEN COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) "
-    "   ELSE COUNT(*) END FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
-    "   AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint)), "
-    " CASE WHEN $7::bigint > 0 THEN (SELECT CASE WHEN $4::bool THEN "
-    "   COALESCE(SUM(e.value ORDER BY e.ts, e.seq), 0) ELSE COUNT(*) END "
-    "   FROM events e WHERE e.user_id = x.user_id AND e.event = $3 "
-    "   AND e.ts >= x.ts - $7::bigint AND e.ts < x.ts) ELSE 0 END "
-    "FROM exposures x WHERE x.experiment = $1 AND x.ts < $6::bigint";
-static const char SQL_RB_ZEROS[] = "DELETE FROM user_metrics WHERE experiment = $1 AND metric = $2 "
-                                   "AND y_raw = 0 AND x_raw = 0";
-/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop ts: every exposed user's (y, x),
- * summed in C as double-doubles (as the SQLite adapter) */
-static const char SQL_RB_USERVALS[] =
-    "SELECT x.variant, "
-    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "
-    " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "
-    "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "
-    "FROM exposures x LEFT JOIN LATERAL (SELECT y_raw, x_raw FROM user_metrics u "
-    " WHERE u.user_id = x.user_id AND u.experiment = x.experiment AND u.metric = $2 LIMIT 1) "
-    " um ON true WHERE x.experiment = $1 AND x.ts < $5::bigint ORDER BY x.variant COLLATE \"C\"";
 static const char SQL_RB_STATS_PUT[] =
     "INSERT INTO metric_stats (experiment, metric, variant, slot, n, s, q, sx, qx, p, s_lo, "
     "q_lo, sx_lo, qx_lo, p_lo) VALUES ($1, $2, $3, 0, $4::bigint, $5::float8, $6::float8, "
@@ -69,100 +44,30 @@ static int rb_stats_put(struct store_tx *tx, const char *experiment, const char 
     return run(tx, SQL_RB_STATS_PUT, 14, p, err);
 }
 
-static int rb_stats(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                    const char *is_bin, const char *cap, const char *stop, struct err *err)
-{
-    const char *v[] = {experiment, r->metric, is_bin, cap, stop};
-    PGresult *res = pg_run(tx->conn, SQL_RB_USERVALS, 5, v, NULL, 0, err);
-    if (res == NULL) {
-        return -1;
-    }
-    struct store_variant_sums vs = {0};
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_variant_sums_add(&vs, PQgetvalue(res, i, 0), pg_f64(res, i, 1), pg_f64(res, i, 2));
-    }
-    PQclear(res);
-    int rc = 0;
-    for (size_t i = 0; i < vs.n && rc == 0; i++) {
-        rc = rb_stats_put(tx, experiment, r->metric, &vs.e[i], err);
-    }
-    store_variant_sums_free(&vs);
-    return rc;
-}
-
-/* As rollup.c of SQLite: users count on the day of their first exposure, and each event moves
- * y from y0 = f(running raw - inc) to y1 = f(running raw) on that day too; one row each, ordered by
- * (variant, day), summed as double-doubles by store_daily_sums ($2, the metric, only typed).
- * $1 experiment $2 metric $3 event $4 is_sum $5 window $6 stop $7 is_binomial $8 cap */
-static const char SQL_RB_DAILY[] =
-    "SELECT variant, day, dn, y0, y1 FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0::float8 AS y0, "
-    "  0.0::float8 AS y1 FROM exposures x WHERE x.experiment = $1 AND $2::text IS NOT NULL "
-    "  AND x.ts < $6::bigint "
-    " UNION ALL "
-    " SELECT variant, t0 / 86400000, 0, y0, y1 FROM ("
-    "  SELECT variant, t0, "
-    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum > 0 THEN 1.0 ELSE 0.0 END) ELSE cum END, "
-    "    $8::float8) AS y1, "
-    "   LEAST(CASE WHEN $7::bool THEN (CASE WHEN cum - inc > 0 THEN 1.0 ELSE 0.0 END) "
-    "    ELSE cum - inc END, $8::float8) AS y0 FROM ("
-    "    SELECT x.variant AS variant, x.ts AS t0, "
-    "     CASE WHEN $4::bool THEN e.value ELSE 1.0 END AS inc, "
-    "     SUM(CASE WHEN $4::bool THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
-    "      ORDER BY e.ts, e.seq) AS cum "
-    "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = $3 "
-    "     AND e.ts >= x.ts AND e.ts < LEAST(x.ts + $5::bigint, $6::bigint) "
-    "    WHERE x.experiment = $1 AND x.ts < $6::bigint) a) b) c "
-    "ORDER BY variant COLLATE \"C\", day";
-
-void pg_daily_rows_sum(const PGresult *res, struct store_daily_sums *days)
-{
-    for (int i = 0; i < PQntuples(res); i++) {
-        store_daily_sums_add(days, PQgetvalue(res, i, 0), pg_i64(res, i, 1), pg_i64(res, i, 2),
-                             pg_f64(res, i, 3), pg_f64(res, i, 4));
-    }
-}
-
-static int rb_daily(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                    const char *const *v, struct err *err)
-{
-    PGresult *res = pg_run(tx->conn, SQL_RB_DAILY, 8, v, NULL, 0, err);
-    if (res == NULL) {
-        return -1;
-    }
-    struct store_daily_sums days = {.first_day = store_rule_day(r, 0)};
-    pg_daily_rows_sum(res, &days);
-    PQclear(res);
-    struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);
-    int rc = days.n > 0 ? pg_rollup_add(tx, d, days.n, err) : 0;
-    free(d);
-    store_daily_sums_free(&days);
-    return rc;
-}
-
+/* The users' raw values from the raw rows (pg_rule_users, as a rebuild's chunk computes them),
+ * then metric_stats (slot 0) and metric_daily from them. */
 static int rebuild_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                         struct err *err)
 {
-    char win[32], stop[32], look[32], cap[40];
-    const char *is_sum = r->type == RULE_SUM ? "true" : "false";
-    const char *is_bin = r->type == RULE_BINOMIAL ? "true" : "false";
-    I64(win, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
-    I64(stop, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
-    I64(look, r->lookback_ms);
-    snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
-    const char *vu[] = {experiment, r->metric, r->event, is_sum, win, stop, look};
-    const char *vz[] = {experiment, r->metric};
-
-    const char *vd[] = {experiment, r->metric, r->event, is_sum, win, stop, is_bin, cap};
-    /* fresh statistics for the rows just written: the joins below then look users up by key
-     * instead of scanning (an unanalyzed table can make the planner scan per row) */
+    /* fresh statistics for the rows just written: the slices' joins then look users up by
+     * key instead of scanning (an unanalyzed table can make the planner scan per row) */
     static const char SQL_ANALYZE[] = "ANALYZE user_metrics";
-    return run(tx, SQL_RB_USERS, 7, vu, err) != 0 || run(tx, SQL_RB_ZEROS, 2, vz, err) != 0 ||
-                   run(tx, SQL_ANALYZE, 0, NULL, err) != 0 ||
-                   rb_stats(tx, experiment, r, is_bin, cap, stop, err) != 0 ||
-                   rb_daily(tx, experiment, r, vd, err) != 0
-               ? -1
-               : 0;
+    struct store_rule_users u;
+    store_rule_users_begin(&u, r);
+    int rc = pg_rule_users(tx, experiment, r, NULL, NULL, &u, err);
+    if (rc == 0) {
+        rc = run(tx, SQL_ANALYZE, 0, NULL, err);
+    }
+    for (size_t i = 0; i < u.stats.n && rc == 0; i++) {
+        rc = rb_stats_put(tx, experiment, r->metric, &u.stats.e[i], err);
+    }
+    if (rc == 0 && u.days.n > 0) {
+        struct store_delta *d = store_daily_sums_deltas(&u.days, experiment, r->metric);
+        rc = pg_rollup_add(tx, d, u.days.n, err);
+        free(d);
+    }
+    store_rule_users_free(&u);
+    return rc;
 }
 
 int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,

@@ -23,6 +23,7 @@
 #define ROWS16(r)  ROWS4(ROWS4(r))
 #define ROWS64(r)  ROWS4(ROWS16(r))
 #define ROW5       "(?,?,?,?,?)"
+#define ROW6       "(?,?,?,?,?,?)"
 
 /* the size of the next chunk when left rows remain, and (*which) the index of its statement
  * in the {64, 16, 4, 1}-row tables below */
@@ -157,13 +158,17 @@ int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size
     return 0;
 }
 
-static const char SQL_RAW[] = "SELECT COUNT(*), TOTAL(value) FROM events "
-                              "WHERE user_id = ? AND event = ? AND ts >= ? AND ts < ?";
+/* The values, summed in C exactly (exactsum.h): SQL's TOTAL adds doubles in index order,
+ * which is neither the order the events arrived in nor exact (0.1 + 1e15 - 1e15 gave 0.125,
+ * where the events path keeps 0.1). */
+static const char SQL_RAW[] =
+    "SELECT value FROM events WHERE user_id = ? AND event = ? AND ts >= ? AND ts < ?";
 
 int sqlite_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
-                      double *sum, struct err *err)
+                      struct exactsum_parts *sum, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
+    struct exactsum acc;
     for (size_t i = 0; i < n; i++) {
         sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RAW, err);
         if (st == NULL) {
@@ -173,15 +178,19 @@ int sqlite_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n,
         sqlite_bind_borrowed(st, 2, q[i].event);
         sqlite3_bind_int64(st, 3, q[i].from);
         sqlite3_bind_int64(st, 4, q[i].to);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            count[i] = sqlite3_column_int64(st, 0);
-            sum[i] = sqlite3_column_double(st, 1);
+        exactsum_init(&acc);
+        int64_t k = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            exactsum_add(&acc, sqlite3_column_double(st, 0));
+            k++;
         }
         sqlite3_reset(st);
-        if (rc != SQLITE_ROW) {
+        if (rc != SQLITE_DONE) {
             return store_sqlite_err(c->db, rc, "read events", err);
         }
+        count[i] = k;
+        sum[i] = exactsum_parts(&acc);
     }
     return 0;
 }
@@ -279,25 +288,68 @@ int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, siz
     return 0;
 }
 
-static const char SQL_UM_GET[] =
-    "SELECT y_raw, x_raw FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
+/* The low parts of a row's raw values (exactsum.h; lo_parts, migration 0014): y.p[1], y.p[2],
+ * x.p[1], x.p[2] up to the last one that is not 0, 8 bytes each, little-endian (a sum of
+ * cents that is not a double: 8 bytes); NULL when all are 0, as for every count. One column
+ * rather than four: each column of this table costs every event's write (the REPLACE of a
+ * 9-column row took ~1,500 instructions more than that of a 6-column one). */
+#define LO_PARTS_MAX 4
+
+/* Encode u's low parts into out; their length in bytes (0: all are 0, NULL). */
+static int lo_parts_encode(const struct store_umrow *u, unsigned char *out)
+{
+    const double v[LO_PARTS_MAX] = {u->y.p[1], u->y.p[2], u->x.p[1], u->x.p[2]};
+    int n = LO_PARTS_MAX;
+    while (n > 0 && v[n - 1] == 0) {
+        n--;
+    }
+    for (int k = 0; k < n; k++) {
+        uint64_t b;
+        memcpy(&b, &v[k], sizeof(b));
+        for (int j = 0; j < 8; j++) {
+            out[8 * k + j] = (unsigned char)(b >> (8 * j));
+        }
+    }
+    return 8 * n;
+}
+
+/* Decode column col of st (lo_parts) into the low parts of y and x (those absent are 0). */
+static void lo_parts_decode(sqlite3_stmt *st, int col, struct exactsum_parts *y,
+                            struct exactsum_parts *x)
+{
+    const unsigned char *in = sqlite3_column_blob(st, col);
+    int n = in != NULL ? sqlite3_column_bytes(st, col) / 8 : 0;
+    double *v[LO_PARTS_MAX] = {&y->p[1], &y->p[2], &x->p[1], &x->p[2]};
+    for (int k = 0; k < LO_PARTS_MAX; k++) {
+        uint64_t b = 0;
+        for (int j = 0; k < n && j < 8; j++) {
+            b |= (uint64_t)in[8 * k + j] << (8 * j);
+        }
+        memcpy(v[k], &b, sizeof(b));
+    }
+}
+
+static const char SQL_UM_GET[] = "SELECT y_raw, x_raw, lo_parts FROM user_metrics WHERE "
+                                 "user_id = ? AND experiment = ? AND metric = ?";
 /* New rows (store_int.h: not stored as of this transaction, and this connection is the only
  * writer): a plain INSERT, whose uniqueness check would fail the request rather than
  * overwrite if that ever did not hold. Stored rows: REPLACE, which on this table (its
  * primary key is its only index) replaces the row in place of an UPDATE's search, record
  * rewrite and halt per row: ~13,800 against ~19,500 instructions per row in 64-row
  * statements (docs/PERFORMANCE.md "Eighth pass"). Both in chunks, as events are. */
-#define UM_INSERT  "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
-#define UM_REPLACE "REPLACE INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
-static const char *const SQL_UM_PUT[] = {UM_INSERT ROWS64(ROW5), UM_INSERT ROWS16(ROW5),
-                                         UM_INSERT ROWS4(ROW5), UM_INSERT ROW5};
-static const char *const SQL_UM_REPLACE[] = {UM_REPLACE ROWS64(ROW5), UM_REPLACE ROWS16(ROW5),
-                                             UM_REPLACE ROWS4(ROW5), UM_REPLACE ROW5};
+#define UM_COLS    "(user_id, experiment, metric, y_raw, x_raw, lo_parts) VALUES "
+#define UM_INSERT  "INSERT INTO user_metrics " UM_COLS
+#define UM_REPLACE "REPLACE INTO user_metrics " UM_COLS
+static const char *const SQL_UM_PUT[] = {UM_INSERT ROWS64(ROW6), UM_INSERT ROWS16(ROW6),
+                                         UM_INSERT ROWS4(ROW6), UM_INSERT ROW6};
+static const char *const SQL_UM_REPLACE[] = {UM_REPLACE ROWS64(ROW6), UM_REPLACE ROWS16(ROW6),
+                                             UM_REPLACE ROWS4(ROW6), UM_REPLACE ROW6};
 static const char SQL_UM_DEL[] =
     "DELETE FROM user_metrics WHERE user_id = ? AND experiment = ? AND metric = ?";
 
 int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                            void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                            void (*emit)(void *ctx, size_t i, const struct exactsum_parts *y,
+                                         const struct exactsum_parts *x, int64_t loc),
                             void *ctx, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
@@ -311,7 +363,11 @@ int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys,
         sqlite_bind_borrowed(st, 3, keys[i].metric);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            emit(ctx, i, sqlite3_column_double(st, 0), sqlite3_column_double(st, 1), 0);
+            struct exactsum_parts y, x;
+            y.p[0] = sqlite3_column_double(st, 0);
+            x.p[0] = sqlite3_column_double(st, 1);
+            lo_parts_decode(st, 2, &y, &x);
+            emit(ctx, i, &y, &x, 0);
         }
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -329,6 +385,7 @@ static int um_write(struct sqlite_conn *c, const struct store_umrow *rows, size_
     for (size_t i = 0; i < n; i++) {
         left += rows[i].present && rows[i].stored == stored;
     }
+    unsigned char lo[CHUNK_ROWS][8 * LO_PARTS_MAX]; /* bound static: they outlive the step */
     for (size_t i = 0; left > 0;) {
         int which = 0;
         size_t k = chunk_of(left, &which);
@@ -342,12 +399,19 @@ static int um_write(struct sqlite_conn *c, const struct store_umrow *rows, size_
             if (!u->present || u->stored != stored) {
                 continue;
             }
-            int p = (int)(5 * j++);
+            int p = (int)(6 * j);
             sqlite_bind_borrowed(st, p + 1, u->user_id);
             sqlite_bind_borrowed(st, p + 2, u->experiment);
             sqlite_bind_borrowed(st, p + 3, u->metric);
-            sqlite3_bind_double(st, p + 4, u->y);
-            sqlite3_bind_double(st, p + 5, u->x);
+            sqlite3_bind_double(st, p + 4, u->y.p[0]);
+            sqlite3_bind_double(st, p + 5, u->x.p[0]);
+            int len = lo_parts_encode(u, lo[j]);
+            if (len > 0) {
+                sqlite3_bind_blob(st, p + 6, lo[j], len, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_null(st, p + 6);
+            }
+            j++;
         }
         if (sqlite_conn_step_done(c, st, "write user", err) != 0) {
             return -1;

@@ -212,144 +212,30 @@ static const char SQL_R_EXPOSTAT[] =
     "AND ts < ?2 AND user_id > ?3 AND user_id <= ?4 GROUP BY variant "
     "ON CONFLICT (experiment, variant) DO UPDATE SET users = users + excluded.users, "
     "conflicts = conflicts + excluded.conflicts";
-/* ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 lookback ?8 after ?9 last */
-static const char SQL_R_USERS[] =
-    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
-    "SELECT x.user_id, x.experiment, ?2, "
-    " (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END FROM events e "
-    "   WHERE e.user_id = x.user_id AND e.event = ?3 AND e.ts >= x.ts "
-    "   AND e.ts < MIN(x.ts + ?5, ?6)), "
-    " CASE WHEN ?7 > 0 THEN (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END "
-    "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
-    "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
-    "FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
-    "AND x.user_id > ?8 "
-    "AND x.user_id <= ?9";
-/* ?1 experiment ?2 metric ?3 after ?4 last */
-static const char SQL_R_ZEROS[] =
-    "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0 "
-    "AND user_id > ?3 AND user_id <= ?4";
-/* Every exposed user's (y, x) of the range, by variant: summed in C as double-doubles
- * (store_sums; a SQL TOTAL of y * y loses the spread of values near 1e12).
- * ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ?6 after ?7 last */
-static const char SQL_R_USERVALS[] =
-    "SELECT x.variant, "
-    " MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4), "
-    " MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
-    "FROM exposures x INDEXED BY exposures_experiment_user LEFT JOIN user_metrics um ON "
-    "um.user_id = x.user_id AND um.experiment = x.experiment AND um.metric = ?2 "
-    "WHERE x.experiment = ?1 AND x.ts < ?5 AND x.user_id > ?6 AND x.user_id <= ?7 "
-    "ORDER BY x.variant";
-/* rollup.c's daily rows over the range (sqlite_daily_rows_add sums them).
- * ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window ?6 stop ?7 is_binomial ?8 cap
- * ?9 after ?10 last */
-static const char SQL_R_DAILY[] =
-    "SELECT variant, day, dn, y0, y1 FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS y0, 0.0 AS y1 "
-    "  FROM exposures x INDEXED BY exposures_experiment_user WHERE x.experiment = ?1 AND x.ts < ?6 "
-    "AND x.user_id > ?9 "
-    "  AND x.user_id <= ?10 "
-    " UNION ALL "
-    " SELECT variant, t0 / 86400000, 0, y0, y1 FROM ("
-    "  SELECT variant, t0, "
-    "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
-    "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
-    "    SELECT x.variant AS variant, x.ts AS t0, "
-    "     CASE WHEN ?4 THEN e.value ELSE 1.0 END AS inc, "
-    "     SUM(CASE WHEN ?4 THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
-    "      ORDER BY e.ts, e.rowid) AS cum "
-    "    FROM exposures x INDEXED BY exposures_experiment_user JOIN events e ON e.user_id = "
-    "x.user_id AND e.event = ?3 "
-    "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
-    "    WHERE x.experiment = ?1 AND x.ts < ?6 AND x.user_id > ?9 AND x.user_id <= ?10))) "
-    "ORDER BY variant, day";
-
-/* The variants' sums of the rows of st (SQL_R_USERVALS), added to metric_stats. */
-static int range_stats(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
-                       const char *metric, struct err *err)
-{
-    struct store_variant_sums vs = {0};
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_variant_sums_add(&vs, (const char *)sqlite3_column_text(st, 0),
-                               sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        store_variant_sums_free(&vs);
-        struct sqlite_conn *c = tx->conn;
-        return store_sqlite_err(c->db, rc, "rebuild statistics", err);
-    }
-    struct store_delta *d = store_variant_sums_deltas(&vs, experiment, metric);
-    int out = vs.n > 0 ? sqlite_rollup_add(tx, d, vs.n, err) : 0;
-    free(d);
-    store_variant_sums_free(&vs);
-    return out;
-}
+/* rollup.c's rows over the range (sqlite_rule_users reads them).
+ * ?1 experiment ?2 event ?3 window ?4 stop ?5 lookback ?6 after ?7 last */
+static const char SQL_R_ROWS[] =
+    "SELECT x.user_id, x.variant, x.ts, e.ts, e.value FROM exposures x INDEXED BY "
+    "exposures_experiment_user LEFT JOIN events e ON e.user_id = x.user_id AND e.event = ?2 "
+    "AND e.ts >= x.ts - ?5 AND e.ts < MIN(x.ts + ?3, ?4) WHERE x.experiment = ?1 AND x.ts < ?4 "
+    "AND x.user_id > ?6 AND x.user_id <= ?7 ORDER BY x.variant, x.ts, x.user_id";
 
 static int range_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                       const char *after, const char *last, struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
-    int64_t window = r->window_ms > 0 ? r->window_ms : FAR_FUTURE;
-    int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
-    double cap = r->has_cap ? r->cap : 1e308;
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_R_USERS, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_R_ROWS, err);
     if (st == NULL) {
         return -1;
     }
     sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite_bind_str(st, 3, r->event);
-    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
-    sqlite3_bind_int64(st, 5, window);
-    sqlite3_bind_int64(st, 6, stop);
-    sqlite3_bind_int64(st, 7, r->lookback_ms);
-    sqlite_bind_str(st, 8, after);
-    sqlite_bind_str(st, 9, last);
-    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
-        return -1;
-    }
-    st = sqlite_conn_prepare(c, SQL_R_ZEROS, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite_bind_str(st, 3, after);
-    sqlite_bind_str(st, 4, last);
-    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
-        return -1;
-    }
-    st = sqlite_conn_prepare(c, SQL_R_USERVALS, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
-    sqlite3_bind_double(st, 4, cap);
-    sqlite3_bind_int64(st, 5, stop);
+    sqlite_bind_str(st, 2, r->event);
+    sqlite3_bind_int64(st, 3, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
+    sqlite3_bind_int64(st, 4, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
+    sqlite3_bind_int64(st, 5, r->lookback_ms);
     sqlite_bind_str(st, 6, after);
     sqlite_bind_str(st, 7, last);
-    if (range_stats(tx, st, experiment, r->metric, err) != 0) {
-        return -1;
-    }
-    st = sqlite_conn_prepare(c, SQL_R_DAILY, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite_bind_str(st, 3, r->event);
-    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
-    sqlite3_bind_int64(st, 5, window);
-    sqlite3_bind_int64(st, 6, stop);
-    sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
-    sqlite3_bind_double(st, 8, cap);
-    sqlite_bind_str(st, 9, after);
-    sqlite_bind_str(st, 10, last);
-    return sqlite_daily_rows_add(tx, st, experiment, r, err);
+    return sqlite_rule_users(tx, st, experiment, r, err);
 }
 
 int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,

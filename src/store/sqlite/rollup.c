@@ -36,109 +36,45 @@ static const char SQL_RB_EXPOSTAT[] =
     "INSERT INTO exposure_stats (experiment, variant, users, conflicts) "
     "SELECT experiment, variant, COUNT(*), TOTAL(conflict_ts < ?2) FROM exposures "
     "WHERE experiment = ?1 AND ts < ?2 GROUP BY variant";
-/* ?1 experiment ?2 metric ?3 event ?4 is_sum ?5 window (ms) ?6 stop ts ?7 lookback (ms) */
-static const char SQL_RB_USERS[] =
-    "INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) "
-    "SELECT x.user_id, x.experiment, ?2, "
-    " (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END FROM events e "
-    "   WHERE e.user_id = x.user_id AND e.event = ?3 AND e.ts >= x.ts "
-    "   AND e.ts < MIN(x.ts + ?5, ?6)), "
-    " CASE WHEN ?7 > 0 THEN (SELECT CASE WHEN ?4 THEN TOTAL(e.value) ELSE COUNT(*) END "
-    "   FROM events e WHERE e.user_id = x.user_id AND e.event = ?3 "
-    "   AND e.ts >= x.ts - ?7 AND e.ts < x.ts) ELSE 0 END "
-    "FROM exposures x WHERE x.experiment = ?1 AND x.ts < ?6";
-/* user_metrics keeps only non-zero users (no row = 0), as the incremental path does */
-static const char SQL_RB_ZEROS[] =
-    "DELETE FROM user_metrics WHERE experiment = ?1 AND metric = ?2 AND y_raw = 0 AND x_raw = 0";
-/* ?1 experiment ?2 metric ?3 is_binomial ?4 cap ?5 stop ts: every exposed user's (y, x),
- * summed in C as double-doubles (TOTAL() in doubles cannot keep sum y^2 at 1e12) */
-static const char SQL_RB_USERVALS[] =
-    "SELECT x.variant, "
-    " MIN(CASE WHEN ?3 THEN (COALESCE(um.y_raw, 0) > 0) ELSE COALESCE(um.y_raw, 0) END, ?4), "
-    " MIN(CASE WHEN ?3 THEN (COALESCE(um.x_raw, 0) > 0) ELSE COALESCE(um.x_raw, 0) END, ?4) "
-    "FROM exposures x LEFT JOIN user_metrics um ON um.user_id = x.user_id "
-    " AND um.experiment = x.experiment AND um.metric = ?2 WHERE x.experiment = ?1 AND x.ts < ?5 "
-    "ORDER BY x.variant";
-/* metric_stats of one rule from the users' values, one row per variant with users (added
- * as deltas to the rows the full rebuild just deleted, so each row is its sums). */
-static int rb_stats(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                    double cap, int64_t stop, struct err *err)
+/* ?1 experiment ?2 event ?3 window (ms) ?4 stop ts ?5 lookback (ms): every user exposed before
+ * the stop with each of its events of the rule's event in [t0 - lookback, window end) (or one
+ * row without an event), for sqlite_rule_users */
+static const char SQL_RB_ROWS[] =
+    "SELECT x.user_id, x.variant, x.ts, e.ts, e.value FROM exposures x LEFT JOIN events e ON "
+    "e.user_id = x.user_id AND e.event = ?2 AND e.ts >= x.ts - ?5 AND e.ts < MIN(x.ts + ?3, ?4) "
+    "WHERE x.experiment = ?1 AND x.ts < ?4 ORDER BY x.variant, x.ts, x.user_id";
+
+int sqlite_rule_users(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
+                      const struct store_rule *r, struct err *err)
 {
-    struct sqlite_conn *c = tx->conn;
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_USERVALS, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite3_bind_int(st, 3, r->type == RULE_BINOMIAL);
-    sqlite3_bind_double(st, 4, cap);
-    sqlite3_bind_int64(st, 5, stop);
-    struct store_variant_sums vs = {0};
+    struct store_rule_users u;
+    store_rule_users_begin(&u, r);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(st, 0);
-        if (v != NULL) {
-            store_variant_sums_add(&vs, v, sqlite3_column_double(st, 1),
-                                   sqlite3_column_double(st, 2));
-        }
-    }
-    sqlite3_reset(st);
-    int out = rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "rebuild statistics", err);
-    if (out == 0 && vs.n > 0) {
-        struct store_delta *d = store_variant_sums_deltas(&vs, experiment, r->metric);
-        out = sqlite_rollup_add(tx, d, vs.n, err);
-        free(d);
-    }
-    store_variant_sums_free(&vs);
-    return out;
-}
-
-/* Daily deltas as the incremental path records them: each user counts on the day of the
- * first exposure, and so does each event in the window, moving y from y0 = f(running raw -
- * inc) to y1 = f(running raw) (f: binomial 0/1, then the cap): a user's day holds its final
- * value whatever order its events came in, and the days sum to the final S, Q. One row each,
- * ordered by (variant, day): sqlite_daily_rows_add sums them as double-doubles (a SQL TOTAL of y1 *
- * y1 - y0 * y0 loses all of Q's spread at 1e12). ?1 experiment ?2 metric ?3 event ?4 is_sum ?5
- * window ?6 stop ?7 is_binomial ?8 cap */
-static const char SQL_RB_DAILY[] =
-    "SELECT variant, day, dn, y0, y1 FROM ("
-    " SELECT x.variant AS variant, x.ts / 86400000 AS day, 1 AS dn, 0.0 AS y0, 0.0 AS y1 "
-    "  FROM exposures x WHERE x.experiment = ?1 AND x.ts < ?6 "
-    " UNION ALL "
-    " SELECT variant, t0 / 86400000, 0, y0, y1 FROM ("
-    "  SELECT variant, t0, "
-    "   MIN(CASE WHEN ?7 THEN (cum > 0) ELSE cum END, ?8) AS y1, "
-    "   MIN(CASE WHEN ?7 THEN (cum - inc > 0) ELSE cum - inc END, ?8) AS y0 FROM ("
-    "    SELECT x.variant AS variant, x.ts AS t0, "
-    "     CASE WHEN ?4 THEN e.value ELSE 1.0 END AS inc, "
-    "     SUM(CASE WHEN ?4 THEN e.value ELSE 1.0 END) OVER (PARTITION BY e.user_id "
-    "      ORDER BY e.ts, e.rowid) AS cum "
-    "    FROM exposures x JOIN events e ON e.user_id = x.user_id AND e.event = ?3 "
-    "     AND e.ts >= x.ts AND e.ts < MIN(x.ts + ?5, ?6) "
-    "    WHERE x.experiment = ?1 AND x.ts < ?6))) "
-    "ORDER BY variant, day";
-
-int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
-                          const struct store_rule *r, struct err *err)
-{
-    struct store_daily_sums days = {.first_day = store_rule_day(r, 0)};
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_daily_sums_add(&days, (const char *)sqlite3_column_text(st, 0),
-                             sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                             sqlite3_column_double(st, 3), sqlite3_column_double(st, 4));
+        bool has_event = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        store_rule_users_add(&u, (const char *)sqlite3_column_text(st, 0),
+                             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+                             has_event, sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        store_daily_sums_free(&days);
+        store_rule_users_free(&u);
         struct sqlite_conn *c = tx->conn;
-        return store_sqlite_err(c->db, rc, "rebuild daily statistics", err);
+        return store_sqlite_err(c->db, rc, "rebuild user values", err);
     }
-    struct store_delta *d = store_daily_sums_deltas(&days, experiment, r->metric);
-    int out = days.n > 0 ? sqlite_rollup_add(tx, d, days.n, err) : 0;
-    free(d);
-    store_daily_sums_free(&days);
+    store_rule_users_end(&u);
+    struct store_delta *stats = store_variant_sums_deltas(&u.stats, experiment, r->metric);
+    struct store_delta *days = store_daily_sums_deltas(&u.days, experiment, r->metric);
+    int out = u.nrows > 0 ? sqlite_user_metrics_put(tx, u.rows, u.nrows, err) : 0;
+    if (out == 0 && u.stats.n > 0) {
+        out = sqlite_rollup_add(tx, stats, u.stats.n, err);
+    }
+    if (out == 0 && u.days.n > 0) {
+        out = sqlite_rollup_add(tx, days, u.days.n, err);
+    }
+    free(stats);
+    free(days);
+    store_rule_users_free(&u);
     return out;
 }
 
@@ -146,47 +82,16 @@ static int rebuild_rule(struct store_tx *tx, const char *experiment, const struc
                         struct err *err)
 {
     struct sqlite_conn *c = tx->conn;
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_USERS, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_ROWS, err);
     if (st == NULL) {
         return -1;
     }
     sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite_bind_str(st, 3, r->event);
-    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
-    sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
-    sqlite3_bind_int64(st, 6, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
-    sqlite3_bind_int64(st, 7, r->lookback_ms);
-    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
-        return -1;
-    }
-    st = sqlite_conn_prepare(c, SQL_RB_ZEROS, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    if (sqlite_conn_step_done(c, st, "rebuild user values", err) != 0) {
-        return -1;
-    }
-    int64_t stop = r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE;
-    double cap = r->has_cap ? r->cap : 1e308;
-    if (rb_stats(tx, experiment, r, cap, stop, err) != 0) {
-        return -1;
-    }
-    st = sqlite_conn_prepare(c, SQL_RB_DAILY, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->metric);
-    sqlite_bind_str(st, 3, r->event);
-    sqlite3_bind_int(st, 4, r->type == RULE_SUM);
-    sqlite3_bind_int64(st, 5, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
-    sqlite3_bind_int64(st, 6, stop);
-    sqlite3_bind_int(st, 7, r->type == RULE_BINOMIAL);
-    sqlite3_bind_double(st, 8, cap);
-    return sqlite_daily_rows_add(tx, st, experiment, r, err);
+    sqlite_bind_str(st, 2, r->event);
+    sqlite3_bind_int64(st, 3, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
+    sqlite3_bind_int64(st, 4, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
+    sqlite3_bind_int64(st, 5, r->lookback_ms);
+    return sqlite_rule_users(tx, st, experiment, r, err);
 }
 
 int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,

@@ -190,7 +190,7 @@ int sqlite_events_insert(struct store_tx *tx, const struct store_event *events, 
 int sqlite_users_with_events(struct store_tx *tx, const char *const *users, size_t n, bool *has,
                              struct err *err);
 int sqlite_events_raw(struct store_tx *tx, const struct store_rawq *q, size_t n, int64_t *count,
-                      double *sum, struct err *err);
+                      struct exactsum_parts *sum, struct err *err);
 int sqlite_exposures_of_users(struct store_tx *tx, const char *const *users, size_t n,
                               void (*emit)(void *ctx, size_t i, const char *experiment,
                                            const char *variant, int64_t ts),
@@ -202,7 +202,8 @@ int sqlite_exposures_get(struct store_tx *tx, const struct store_xrow *keys, siz
 int sqlite_exposures_put(struct store_tx *tx, const struct store_xrow *rows, size_t n,
                          struct err *err);
 int sqlite_user_metrics_get(struct store_tx *tx, const struct store_umrow *keys, size_t n,
-                            void (*emit)(void *ctx, size_t i, double y, double x, int64_t loc),
+                            void (*emit)(void *ctx, size_t i, const struct exactsum_parts *y,
+                                         const struct exactsum_parts *x, int64_t loc),
                             void *ctx, struct err *err);
 int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, size_t n,
                             struct err *err);
@@ -211,11 +212,12 @@ int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, 
                       int limit, void (*emit)(void *ctx, const struct store_user_row *row),
                       void *ctx, int *count, struct err *err);
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err);
-/* Step st, whose rows are (variant, day, dn, y0, y1) ordered by (variant, day), and add their
- * double-double per-day sums (store_daily_sums, days from rule r's first) to metric_daily
- * (rollup.c; the rebuilds). */
-int sqlite_daily_rows_add(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
-                          const struct store_rule *r, struct err *err);
+/* Step st, whose rows are (user_id, variant, t0, event ts or NULL, value) of one rule over a
+ * rebuild range, ordered by (variant, t0, user_id) (store_rule_users), and write the users'
+ * raw values (user_metrics rows, the range's were deleted before) and add their sums to
+ * metric_stats and metric_daily (rollup.c; the rebuilds). */
+int sqlite_rule_users(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
+                      const struct store_rule *r, struct err *err);
 
 /* issue 15 (saved_groups.c): saved groups and the encryption key of sdk keys */
 int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,

@@ -1,0 +1,15 @@
+-- 0014_user_value_parts: a user's raw value is the exact sum of its events' values, rounded
+-- once, whatever the order they arrived in and whichever path summed them.
+--
+-- y_raw (x_raw) was a double: the events path added each value as it arrived, a first
+-- exposure and a rebuild summed the stored events in SQL (TOTAL, in index order), so the
+-- value depended on the order and the path: 0.1, 1e15, -1e15 sent one by one kept 0.125, and
+-- a rebuild that changed no event's window made it 0.1. A raw value is now the exact sum in
+-- three doubles (src/stats/exactsum.c): y_raw the sum rounded once (what every reader uses,
+-- as before), then what y_raw misses, rounded, and what both miss, rounded; likewise for x.
+-- The four low parts are mostly 0: they are kept in one column, lo_parts, NULL when all are
+-- 0, else y's two and x's two up to the last that is not 0, each a little-endian IEEE double
+-- (8 to 32 bytes), as each column costs every event's write of the row. Rows written before
+-- keep their value (their low parts 0: the value is a sum exactly) until the experiment's
+-- next rebuild computes it from the events.
+ALTER TABLE user_metrics ADD COLUMN lo_parts BLOB;
