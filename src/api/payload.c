@@ -61,6 +61,12 @@ int api_key_encryption(struct app *app, const char *id, char *out, size_t n, str
 {
     struct api_payloads *ps = app->payloads;
     int rc = store_key_encryption(app->store, id, out, n, err);
+    if (rc != 0 && err->code == ERR_NOT_FOUND) {
+        /* revoked since the key cache verified it (up to its 1 s, or the once-a-second key
+         * check): what the key's verification answers, never the key's id */
+        err_clear(err);
+        return err_set(err, ERR_UNAUTH, NULL, "unknown or revoked SDK key");
+    }
     if (ps == NULL || (rc != 0 && err->code != ERR_UNAVAILABLE)) {
         return rc;
     }

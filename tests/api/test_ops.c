@@ -781,6 +781,39 @@ static void test_revoked_key_in_outage(void **state)
     daemon_cleanup(&d);
 }
 
+/* A key revoked elsewhere (the CLI, another daemon) is still in the key cache for up to a
+ * second: GET /api/features and /sub with it answered 404 "no active key 'key_...'" (its id,
+ * from the encryption key's read) instead of the 401 every revoked key gets. Several keys, each
+ * revoked right after it was cached, so that some land inside the cache's second. */
+static void test_revoked_sdk_key_in_cache(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    int statuses[4][6];
+    for (int k = 0; k < 6; k++) {
+        char key[80], id[40];
+        make_key(&d, "sdk", key, sizeof(key), id, sizeof(id));
+        assert_int_equal(status_of(d.port, "GET", fmt("/api/features/%s", key), NULL, NULL), 200);
+        char *out = NULL;
+        const char *const rv[] = {"keys", "revoke", id, "--data-dir", d.dir, NULL};
+        if (bunsen_run(&out, rv) != 0) {
+            fail_msg("keys revoke: %s", out);
+        }
+        free(out);
+        for (int i = 0; i < 4; i++) {
+            statuses[i][k] = status_of(d.port, "GET", fmt("/api/features/%s", key), NULL, NULL);
+        }
+    }
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+    for (int k = 0; k < 6; k++) {
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(statuses[i][k], 401);
+        }
+    }
+}
+
 /* A read connection opens lazily on each pool thread: once the database file was moved away,
  * a thread that had none yet answered an unauthenticated GET /api/features/{anything} 503
  * "cannot open database /tmp/.../bunsen.db: unable to open database file" (and a keyed
@@ -1139,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_database_scheme_usage),
         cmocka_unit_test(test_db_file_lost),
         cmocka_unit_test(test_revoked_key_in_outage),
+        cmocka_unit_test(test_revoked_sdk_key_in_cache),
         cmocka_unit_test(test_db_path_not_in_replies),
         cmocka_unit_test(test_one_daemon_per_file),
         cmocka_unit_test(test_secret_only_in_key_file),
