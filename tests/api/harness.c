@@ -627,6 +627,22 @@ json_t *http_json(int port, const char *method, const char *path, const char *ke
     return j;
 }
 
+json_t *harness_call(int port, const char *method, const char *path, const char *key,
+                     const char *body, int want)
+{
+    struct resp r;
+    assert_int_equal(
+        http_req_ct(port, method, path, key, "application/json", body, body ? strlen(body) : 0, &r),
+        0);
+    if (r.status != want) {
+        fail_msg("%s %s: status %d, expected %d: %.300s", method, path, r.status, want,
+                 r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    return j;
+}
+
 /* sql with ?N (and bare ?) rewritten as $N for PostgreSQL. */
 static const char *pg_sql(const char *sql)
 {

@@ -113,6 +113,11 @@ int http_raw_strict(int port, const char *raw, size_t len, struct resp *out);
 json_t *http_json(int port, const char *method, const char *path, const char *key, const char *body,
                   int *status);
 
+/* As http_json, failing the test on an I/O error or a status other than want: the parsed
+ * body (new reference; NULL when it is not JSON). */
+json_t *harness_call(int port, const char *method, const char *path, const char *key,
+                     const char *body, int want);
+
 /* printf into a static-per-thread buffer (for paths). */
 const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 

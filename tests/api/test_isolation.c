@@ -140,15 +140,7 @@ static int req_full(const char *method, const char *path, const char *key, const
 
 static json_t *call(const char *method, const char *path, const char *body, int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, D.admin_key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s: status %d, expected %d: %.300s", method, path, r.status, want,
-                 r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, D.admin_key, body, want);
 }
 
 /* n ids first.. as a JSON array (malloc'd): strings "<prefix><i>", or numbers when prefix is

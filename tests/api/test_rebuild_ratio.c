@@ -53,17 +53,7 @@ static struct {
 static json_t *call(const char *method, const char *path, const char *key, const char *body,
                     int want)
 {
-    struct resp r;
-    assert_int_equal(http_req_ct(D.port, method, path, key, "application/json", body,
-                                 body ? strlen(body) : 0, &r),
-                     0);
-    if (r.status != want) {
-        fail_msg("%s %s: status %d, expected %d: %.300s", method, path, r.status, want,
-                 r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, want);
 }
 
 static void event(int u, const char *name, int64_t offset)

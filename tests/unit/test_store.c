@@ -258,6 +258,29 @@ static void raw_exec(const char *sql)
     assert_int_equal(rc, SQLITE_OK);
 }
 
+/* A database as a version before `below` left it: a fresh store's file (or database) emptied
+ * by open_fresh, then every migration numbered below `below` run and recorded by hand, as
+ * that version's store_migrate did. Asserts the migrations are numbered 1..below-1. */
+static void replay_migrations_below(int below)
+{
+    struct store *s = open_fresh();
+    store_close(s);
+    int count = 0;
+    const struct migration *m = backend_migrations(&count);
+    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+             "NOT NULL, applied_at BIGINT NOT NULL)");
+    int applied = 0;
+    for (int i = 0; i < count && m[i].version < below; i++) {
+        raw_exec(m[i].sql);
+        char rec[160];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
+                 m[i].version, m[i].name);
+        raw_exec(rec);
+        applied++;
+    }
+    assert_int_equal(applied, below - 1);
+}
+
 struct um_seen {
     int n;
     char user[8][16];
@@ -280,23 +303,10 @@ static void um_seen_row(void *ctx, const struct store_user_row *row)
 static void test_migrate_0008_keeps_values(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
-    store_close(s);
     int count = 0;
     const struct migration *m = backend_migrations(&count);
-    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-             "NOT NULL, "
-             "applied_at BIGINT NOT NULL)");
-    int applied_before = 0;
-    for (int i = 0; i < count && m[i].version < 8; i++) {
-        raw_exec(m[i].sql);
-        char rec[160];
-        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
-                 m[i].version, m[i].name);
-        raw_exec(rec);
-        applied_before++;
-    }
-    assert_int_equal(applied_before, 7);
+    replay_migrations_below(8);
+    struct store *s = NULL;
     raw_exec(
         "INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
         "('u1', 'ex', 'a', 1000, 0), ('u2', 'ex', 'b', 2000, 0), ('u3', 'other', 'a', 3000, 0)");
@@ -363,19 +373,10 @@ static void test_migrate_0008_keeps_values(void **state)
 static void test_migrate_0013_unrecorded_definitions(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
-    store_close(s);
     int count = 0;
-    const struct migration *m = backend_migrations(&count);
-    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-             "NOT NULL, applied_at BIGINT NOT NULL)");
-    for (int i = 0; i < count && m[i].version < 13; i++) {
-        raw_exec(m[i].sql);
-        char rec[160];
-        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
-                 m[i].version, m[i].name);
-        raw_exec(rec);
-    }
+    backend_migrations(&count);
+    replay_migrations_below(13);
+    struct store *s = NULL;
     raw_exec(
         "INSERT INTO rollup_rebuilds (experiment, cursor, started_at) VALUES ('old', 'u2', 0), "
         "('rec', 'u1', 0)");
@@ -412,22 +413,10 @@ static void xusers_emit2(void *ctx, const char *variant, int64_t users)
 static void test_migrate_0012_conflict_users(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
-    store_close(s);
     int count = 0;
-    const struct migration *m = backend_migrations(&count);
-    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-             "NOT NULL, applied_at BIGINT NOT NULL)");
-    int applied_before = 0;
-    for (int i = 0; i < count && m[i].version < 12; i++) {
-        raw_exec(m[i].sql);
-        char rec[160];
-        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
-                 m[i].version, m[i].name);
-        raw_exec(rec);
-        applied_before++;
-    }
-    assert_int_equal(applied_before, 11);
+    backend_migrations(&count);
+    replay_migrations_below(12);
+    struct store *s = NULL;
     raw_exec("INSERT INTO experiments (key, status, doc, created_at, updated_at) VALUES "
              "('run', 'running', '{\"stopped_at\":null}', 0, 0), "
              "('stp', 'stopped', '{\"stopped_at\":5000}', 0, 0), "
@@ -3594,22 +3583,10 @@ static void test_moves_read_once(void **state)
 static void test_migrate_0014_keeps_values(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
-    store_close(s);
     int count = 0;
-    const struct migration *m = backend_migrations(&count);
-    raw_exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-             "NOT NULL, applied_at BIGINT NOT NULL)");
-    int applied_before = 0;
-    for (int i = 0; i < count && m[i].version < 14; i++) {
-        raw_exec(m[i].sql);
-        char rec[160];
-        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', 0)",
-                 m[i].version, m[i].name);
-        raw_exec(rec);
-        applied_before++;
-    }
-    assert_int_equal(applied_before, 13);
+    backend_migrations(&count);
+    replay_migrations_below(14);
+    struct store *s = NULL;
     raw_exec("INSERT INTO exposures (user_id, experiment, variant, ts, conflicts) VALUES "
              "('mu', 'sx', 'a', 864000000, 0)");
     raw_exec("INSERT INTO user_metrics (user_id, experiment, metric, y_raw, x_raw) VALUES "
