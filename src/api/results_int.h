@@ -130,6 +130,26 @@ struct slice {
     const bool *ratio_unavailable; /* per metric k: a ratio not available (or NULL) */
 };
 
+/* The statistics inputs of one metric, one per variant (results.c fills them from the
+ * roll-ups or, for a ratio metric, the per-user sums). */
+struct arms {
+    const struct experiment *x;
+    bool binomial; /* conversions stay unshifted counts */
+    struct stats_arm arm[ASSIGN_MAX_VARIANTS];
+    bool ratio; /* a ratio metric: rarm instead of arm */
+    /* why the metric has no statistics (a warning), or NULL: a ratio whose last complete
+     * sums cannot be read (a rebuild), kept roll-ups of unknown definitions, a misfit */
+    const char *unavailable;
+    struct stats_ratio_arm rarm[ASSIGN_MAX_VARIANTS];
+    double num_sum[ASSIGN_MAX_VARIANTS], den_sum[ASSIGN_MAX_VARIANTS];
+};
+
+/* "decision" (API.md "Results, v1.1") for metric m with arms a and the exposed users per
+ * variant: the users needed at the experiment's mde, alpha and power 0.8, the progress and
+ * the days left. New reference. */
+json_t *results_decision_json(const struct experiment *x, const struct metric *m,
+                              const struct arms *a, const int64_t *users);
+
 /* One results document: of the whole experiment (sl NULL) or of one slice (a ratio metric's
  * suff holding results_ratio_add's sums). The treatments' p-values join fam; the caller finishes
  * the family. New reference, or NULL with err. */

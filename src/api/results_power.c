@@ -1,6 +1,7 @@
 /*
  * results_power.c - sample-size planning (results.h results_power, STATS.md "Power") and
- * its HTTP handler (POST /power). Pure but for the reply: no store access.
+ * its HTTP handler (POST /power), and the results' "decision" block, the same planning from
+ * the control arm's observed moments (results_decision_json). No store access.
  * Threads: the MHD workers.
  */
 #include <math.h>
@@ -111,4 +112,110 @@ void api_power(struct http_req *r)
         return;
     }
     http_reply_json(r, 200, res);
+}
+
+/* ---- decision ---- */
+
+#define DECISION_POWER 0.8
+
+/*
+ * "decision" (API.md "Results, v1.1"): users needed per variant to detect the experiment's
+ * relative mde at its alpha and power 0.8, from the control arm's observed mean and
+ * variance (binomial: power.prop.test; others: the t-test, STATS.md "Power"), how far the
+ * smallest variant is, and days left at each variant's observed exposure rate over the
+ * time it ran, pauses left out (null before one full day, while paused, or when stopped).
+ */
+json_t *results_decision_json(const struct experiment *x, const struct metric *m,
+                              const struct arms *a, const int64_t *users)
+{
+    char warning[STATS_WARNING_MAX] = "";
+    struct stats_moments mo;
+    struct err err;
+    int64_t need = 0;
+    bool have_need = false;
+    int mrc = a->ratio ? stats_ratio_moments(&a->rarm[0], &mo, &err)
+                       : stats_arm_moments(m->type, &a->arm[0], &mo, &err);
+    if (mrc != 0 || !mo.mean.present || !mo.variance.present) {
+        stats_warning_add(warning, "the control has too few users to estimate the variance");
+    } else if (mo.mean.value == 0) {
+        stats_warning_add(warning, "control mean is 0: a relative effect is undefined");
+    } else if (m->type == STATS_METRIC_BINOMIAL) {
+        /* the target in the metric's direction: the binomial sample size is not symmetric */
+        double mde = m->goal == STATS_GOAL_DECREASE ? -x->mde : x->mde;
+        double p1 = mo.mean.value, p2 = p1 * (1.0 + mde);
+        if (!(p1 < 1) || !(p2 < 1)) {
+            stats_warning_add(warning, "the target rate is not below 1");
+        } else {
+            have_need =
+                stats_power_binomial(p1, p2, x->analysis.alpha, DECISION_POWER, &need, &err) == 0;
+        }
+    } else if (!(mo.stddev.value > 0)) {
+        stats_warning_add(warning, "the control's values do not vary: no variance to plan with");
+    } else {
+        have_need = stats_power_mean(mo.stddev.value, x->mde * fabs(mo.mean.value),
+                                     x->analysis.alpha, DECISION_POWER, &need, &err) == 0;
+    }
+    if (!have_need && warning[0] == '\0') {
+        stats_warning_add(warning, err.msg);
+    }
+    /* the variants that receive users: one of weight 0 stays empty by design and held
+     * progress at 0 and days_left unknown for as long as the experiment ran */
+    int64_t total = 0, least = -1;
+    for (size_t i = 0; i < x->nvariants; i++) {
+        total += users[i];
+        if (x->variants[i].weight > 0) {
+            least = least < 0 || users[i] < least ? users[i] : least;
+        }
+    }
+    least = least < 0 ? 0 : least;
+    json_t *d =
+        json_pack("{s:s, s:f, s:f, s:f, s:o, s:I, s:I}", "metric", m->key, "mde", x->mde, "alpha",
+                  x->analysis.alpha, "power", DECISION_POWER, "users_needed_per_variant",
+                  have_need ? json_integer(need) : json_null(), "users_so_far", (json_int_t)total,
+                  "users_smallest_variant", (json_int_t)least);
+    /* the time it ran: no users arrive while paused, so a pause would lower the rate */
+    double elapsed_days = (double)experiment_running_ms(x, time_now_ms()) / (double)DAY_MS;
+    json_object_set_new(d, "progress",
+                        have_need ? json_real(fmin(1.0, (double)least / (double)need))
+                                  : json_null());
+    /* whole days, as the dashboard's "Days running": the reply stays the same all day */
+    json_object_set_new(d, "days_running", json_integer((json_int_t)floor(elapsed_days)));
+    json_object_set_new(d, "users_per_day",
+                        elapsed_days >= 1 ? json_real((double)total / elapsed_days) : json_null());
+    json_t *left = json_null();
+    bool paused = x->status == ASSIGN_STATUS_PAUSED;
+    if (have_need && elapsed_days >= 1 && x->stopped_at == 0 && !paused) {
+        double worst = 0;
+        bool known = true;
+        for (size_t i = 0; i < x->nvariants && known; i++) {
+            if (!(x->variants[i].weight > 0)) {
+                continue;
+            }
+            double rate = (double)users[i] / elapsed_days;
+            double missing = (double)(need - users[i]);
+            if (missing <= 0) {
+                continue;
+            }
+            known = rate > 0;
+            worst = known ? fmax(worst, missing / rate) : worst;
+        }
+        if (known) {
+            json_decref(left);
+            left = json_integer((json_int_t)ceil(worst));
+        } else {
+            stats_warning_add(warning, "a variant has no exposures yet: no rate to project");
+        }
+    } else if (have_need && x->stopped_at > 0) {
+        stats_warning_add(warning, "the experiment is stopped");
+    } else if (have_need && paused) {
+        /* no users arrive while paused: a rate from before would promise a date */
+        stats_warning_add(warning, "the experiment is paused: no projection until it resumes");
+    } else if (have_need) {
+        stats_warning_add(warning, "days_left needs one full day of exposures");
+    }
+    json_object_set_new(d, "days_left", left);
+    if (warning[0] != '\0') {
+        json_object_set_new(d, "warning", json_string(warning));
+    }
+    return d;
 }
