@@ -1,6 +1,8 @@
 /*
  * api_int.h - helpers shared by the handlers in src/api/: the asynchronous write
- * pattern (suspend -> writer commits -> render -> resume) and audit-entry building.
+ * pattern (suspend -> writer commits -> render -> resume), the write, read and If-Match
+ * checked load of one catalogue document (experiments, metrics, saved groups), and
+ * audit-entry building.
  */
 #ifndef BUNSEN_API_INT_H
 #define BUNSEN_API_INT_H
@@ -11,6 +13,7 @@
 #include "bunsen/assign.h"
 #include "bunsen/condition.h"
 #include "bunsen/http.h"
+#include "bunsen/model.h"
 #include "bunsen/store.h"
 
 /* A write request. Embed as the first member of a handler's own struct, allocate it with
@@ -67,6 +70,65 @@ int api_query_int(struct http_req *r, const char *name, long lo, long hi, long d
 /* Boolean query parameter name: true/1 or false/0, def when absent; anything else replies
  * 400 (field name) and returns -1. */
 int api_query_bool(struct http_req *r, const char *name, bool def, bool *out);
+
+/* ---- catalogue documents: experiments, metrics, saved groups (common.c) ----
+ * Each kind is stored as JSON text by key and named in messages by its kind ("experiment",
+ * "metric", "saved group"). get is the kind's store reader (store_experiment_get,
+ * store_metric_get, store_saved_group_get): tx's connection, or s's reader when tx is
+ * NULL; 0 with *doc (malloc'd), or -1 with err (ERR_NOT_FOUND "no <kind> '<key>'"). */
+
+/* A write of one catalogue document. Use it as it is, or embed it first in a kind's own
+ * struct; made by api_doc_write_new, queued with api_write_submit(r, &dw->w). Its render
+ * (after the commit) reloads the snapshot (definitions, attribution rules and saved groups
+ * all come from the catalogue), then replies status with result and, when a document was
+ * saved, its ETag; its cleanup frees body, result, if_match and the struct. */
+struct api_doc_write {
+    struct api_write w;
+    char key[MODEL_KEY_MAX + 1]; /* the {key} path parameter, "" for a create */
+    json_t *body;                /* the request document (create, patch; owned), or NULL */
+    json_t *result;              /* rendered after commit (owned; apply sets it) */
+    int status;                  /* HTTP status on success */
+    char *if_match;              /* the request's If-Match header (copy), NULL when absent */
+    char etag[API_ETAG_LEN];     /* of the document saved (apply sets it), "" when none */
+};
+
+/* A zeroed write of size bytes (>= sizeof(struct api_doc_write): the struct that embeds one
+ * first) for r, with key (NULL for a create) and r's If-Match copied, apply and status set.
+ * A barrier (store_job.barrier): later writes see the snapshot reloaded after it. */
+struct api_doc_write *api_doc_write_new(struct http_req *r, size_t size, const char *key,
+                                        int (*apply)(struct store_tx *tx, struct api_write *w,
+                                                     struct err *err),
+                                        int status);
+
+/* Inside apply(): the stored document key (get, in tx) as a new reference in *doc, after
+ * checking if_match (NULL = unconditional) against its ETag: the check and the write are one
+ * transaction, so that no other write can slip in between. -1 with err: the getter's,
+ * ERR_PRECONDITION when If-Match does not admit the stored document, ERR_INTERNAL when it
+ * is not JSON. */
+int api_doc_load(struct store_tx *tx, const char *kind,
+                 int (*get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                            struct err *err),
+                 const char *key, const char *if_match, json_t **doc, struct err *err);
+
+/* The {key} path parameter of r (borrowed from r), or NULL after replying 404 "no <kind>
+ * '<key>'" when it is not a valid key. */
+const char *api_key_param(struct http_req *r, const char *kind);
+
+/* PATCH (with_body) or DELETE .../{key} with a plain api_doc_write that apply makes: the key
+ * checked (api_key_param), for a PATCH the JSON body read (http_req_json_body, which replies
+ * 400 itself), then the write queued; it replies 200 after the commit. */
+void api_doc_submit(struct http_req *r, const char *kind, bool with_body,
+                    int (*apply)(struct store_tx *tx, struct api_write *w, struct err *err));
+
+/* GET .../{key}: the stored document (get, on the calling thread's reader) with its ETag
+ * (api_reply_document), or the store's error (404 when there is none). */
+void api_doc_get(struct http_req *r, const char *kind,
+                 int (*get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                            struct err *err));
+
+/* An emit callback for the store's list functions: appends each document, parsed, to the
+ * JSON array ctx (one that does not parse is left out). */
+void api_doc_list_append(void *ctx, const char *doc);
 
 /* ---- attribution rules (rules.c) ----
  * The store attributes events to metrics by rules derived from the definitions: one per

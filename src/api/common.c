@@ -1,7 +1,9 @@
 /*
- * common.c - the asynchronous write pattern, small parsing helpers and the storing of
- * answers' exposures shared by the handlers (api_int.h).
+ * common.c - the asynchronous write pattern, the catalogue documents' shared write, read
+ * and If-Match checked load, small parsing helpers and the storing of answers' exposures
+ * shared by the handlers (api_int.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "bunsen/api.h"
+#include "bunsen/log.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
@@ -210,6 +214,127 @@ void api_reply_document(struct http_req *r, const char *doc)
         http_reply_json(r, 200, json_loads(doc, 0, NULL));
     }
     http_reply_header(r, "ETag", etag);
+}
+
+/* ---- catalogue documents ---- */
+
+static void doc_write_render(struct api_write *w)
+{
+    struct api_doc_write *dw = (struct api_doc_write *)w;
+    struct err err;
+    err_clear(&err);
+    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) != 0) {
+        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
+    }
+    http_reply_json(w->req, dw->status, json_incref(dw->result));
+    if (dw->etag[0] != '\0') {
+        http_reply_header(w->req, "ETag", dw->etag);
+    }
+}
+
+static void doc_write_cleanup(struct api_write *w)
+{
+    struct api_doc_write *dw = (struct api_doc_write *)w;
+    json_decref(dw->body);
+    json_decref(dw->result);
+    free(dw->if_match);
+    free(dw);
+}
+
+struct api_doc_write *api_doc_write_new(struct http_req *r, size_t size, const char *key,
+                                        int (*apply)(struct store_tx *tx, struct api_write *w,
+                                                     struct err *err),
+                                        int status)
+{
+    assert(size >= sizeof(struct api_doc_write));
+    struct api_doc_write *dw = xcalloc(1, size);
+    if (key != NULL) {
+        snprintf(dw->key, sizeof(dw->key), "%s", key);
+    }
+    const char *if_match = http_req_header(r, "If-Match");
+    dw->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
+    dw->w.apply = apply;
+    dw->w.render = doc_write_render;
+    dw->w.cleanup = doc_write_cleanup;
+    dw->status = status;
+    dw->w.job.barrier = true; /* later writes see the reloaded snapshot, rules and groups */
+    return dw;
+}
+
+int api_doc_load(struct store_tx *tx, const char *kind,
+                 int (*get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                            struct err *err),
+                 const char *key, const char *if_match, json_t **doc, struct err *err)
+{
+    char *text = NULL;
+    if (get(NULL, tx, key, &text, err) != 0) {
+        return -1;
+    }
+    char etag[API_ETAG_LEN];
+    api_etag(text, etag);
+    if (!api_if_match(if_match, etag)) {
+        free(text);
+        return err_set(err, ERR_PRECONDITION, NULL,
+                       "%s '%s' changed since it was read (If-Match does not match its ETag): "
+                       "reload it and apply the change again",
+                       kind, key);
+    }
+    *doc = json_loads(text, 0, NULL);
+    free(text);
+    return *doc ? 0 : err_set(err, ERR_INTERNAL, NULL, "stored %s is not JSON", kind);
+}
+
+const char *api_key_param(struct http_req *r, const char *kind)
+{
+    const char *key = http_req_param(r, "key");
+    if (key == NULL || !key_valid(key)) {
+        http_reply_error(r, ERR_NOT_FOUND, NULL, "no %s '%.64s'", kind, key ? key : "");
+        return NULL;
+    }
+    return key;
+}
+
+void api_doc_submit(struct http_req *r, const char *kind, bool with_body,
+                    int (*apply)(struct store_tx *tx, struct api_write *w, struct err *err))
+{
+    const char *key = api_key_param(r, kind);
+    if (key == NULL) {
+        return;
+    }
+    json_t *body = NULL;
+    if (with_body && (body = http_req_json_body(r)) == NULL) {
+        return;
+    }
+    struct api_doc_write *dw = api_doc_write_new(r, sizeof(*dw), key, apply, 200);
+    dw->body = body;
+    api_write_submit(r, &dw->w);
+}
+
+void api_doc_get(struct http_req *r, const char *kind,
+                 int (*get)(struct store *s, struct store_tx *tx, const char *key, char **doc,
+                            struct err *err))
+{
+    const char *key = api_key_param(r, kind);
+    if (key == NULL) {
+        return;
+    }
+    char *doc = NULL;
+    struct err err;
+    err_clear(&err);
+    if (get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
+        http_reply_err(r, &err);
+        return;
+    }
+    api_reply_document(r, doc);
+    free(doc);
+}
+
+void api_doc_list_append(void *ctx, const char *doc)
+{
+    json_t *v = json_loads(doc, 0, NULL);
+    if (v != NULL) {
+        json_array_append_new(ctx, v);
+    }
 }
 
 int api_attributes_check(const struct app *app, const json_t *attrs, const char *prefix,

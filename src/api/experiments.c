@@ -121,69 +121,26 @@ int api_experiments_reload_unless(struct app *app, int64_t version, struct err *
 enum exp_op { OP_CREATE, OP_PATCH, OP_DELETE, OP_LIFECYCLE };
 
 struct exp_write {
-    struct api_write w;
+    struct api_doc_write dw; /* key "" for a create */
     enum exp_op op;
-    char key[MODEL_KEY_MAX + 1];
     const char *action; /* lifecycle: "start", ... (static) */
-    json_t *body;
-    json_t *result;
-    int status;
-    char *if_match;          /* the request's If-Match header (copy), NULL when absent */
-    char etag[API_ETAG_LEN]; /* of the document saved, "" when none (delete) */
 };
 
-static void exp_render(struct api_write *w)
-{
-    struct exp_write *ew = (struct exp_write *)w;
-    struct err err;
-    err_clear(&err);
-    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) != 0) {
-        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
-    }
-    http_reply_json(w->req, ew->status, json_incref(ew->result));
-    if (ew->etag[0] != '\0') {
-        http_reply_header(w->req, "ETag", ew->etag);
-    }
-}
-
-static void exp_cleanup(struct api_write *w)
-{
-    struct exp_write *ew = (struct exp_write *)w;
-    json_decref(ew->body);
-    json_decref(ew->result);
-    free(ew->if_match);
-    free(ew);
-}
-
-/* Load the stored experiment inside the transaction, after checking If-Match (if_match NULL =
- * unconditional) against the ETag of the stored document: the check and the write are one
- * transaction, so no other write can slip in between. */
+/* The stored experiment inside the transaction, after checking If-Match (NULL =
+ * unconditional) against the ETag of the stored document (api_doc_load); *before: the
+ * document. */
 static int load(struct store_tx *tx, const char *key, const char *if_match, struct experiment *x,
                 json_t **before, struct err *err)
 {
-    char *doc = NULL;
-    if (store_experiment_get(NULL, tx, key, &doc, err) != 0) {
+    if (api_doc_load(tx, "experiment", store_experiment_get, key, if_match, before, err) != 0) {
         return -1;
     }
-    char etag[API_ETAG_LEN];
-    api_etag(doc, etag);
-    if (!api_if_match(if_match, etag)) {
-        free(doc);
-        return err_set(err, ERR_PRECONDITION, NULL,
-                       "experiment '%s' changed since it was read (If-Match does not match its "
-                       "ETag): reload it and apply the change again",
-                       key);
+    if (experiment_from_json(*before, MODEL_LOAD, NULL, x, err) != 0) {
+        json_decref(*before);
+        *before = NULL;
+        return -1;
     }
-    json_t *j = json_loads(doc, 0, NULL);
-    free(doc);
-    int rc = j ? experiment_from_json(j, MODEL_LOAD, NULL, x, err)
-               : err_set(err, ERR_INTERNAL, NULL, "stored experiment is not JSON");
-    if (rc == 0) {
-        *before = j;
-    } else {
-        json_decref(j);
-    }
-    return rc;
+    return 0;
 }
 
 /* Every metric and guardrail must be in the catalogue. */
@@ -227,14 +184,14 @@ static int save(struct store_tx *tx, struct exp_write *ew, const struct experime
     int rc = store_experiment_put(tx, x->key, assign_status_name(x->status), text, mkeys, nm,
                                   x->created_at, x->updated_at, create, err);
     if (rc == 0) {
-        api_etag(text, ew->etag);
+        api_etag(text, ew->dw.etag);
     }
     free(text);
     if (rc == 0) {
-        rc = api_audit(tx, ew->w.req, action, "experiment", x->key, before, doc, err);
+        rc = api_audit(tx, ew->dw.w.req, action, "experiment", x->key, before, doc, err);
     }
     if (rc == 0) {
-        ew->result = doc;
+        ew->dw.result = doc;
     } else {
         json_decref(doc);
     }
@@ -244,7 +201,7 @@ static int save(struct store_tx *tx, struct exp_write *ew, const struct experime
 static int apply_create(struct store_tx *tx, struct exp_write *ew, struct err *err)
 {
     struct experiment x;
-    if (experiment_from_json(ew->body, MODEL_CREATE, NULL, &x, err) != 0) {
+    if (experiment_from_json(ew->dw.body, MODEL_CREATE, NULL, &x, err) != 0) {
         return -1;
     }
     x.created_at = x.updated_at = time_now_ms();
@@ -313,7 +270,7 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
         return err_set(err, ERR_CONFLICT, "status", "archived experiments cannot be edited");
     }
     struct experiment next;
-    if (experiment_from_json(ew->body, MODEL_PATCH, cur, &next, err) != 0) {
+    if (experiment_from_json(ew->dw.body, MODEL_PATCH, cur, &next, err) != 0) {
         return -1;
     }
     int rc = 0;
@@ -362,12 +319,12 @@ static int apply_delete(struct store_tx *tx, struct exp_write *ew, const struct 
                        "only draft experiments can be deleted (this one is %s; archive it)",
                        assign_status_name(cur->status));
     }
-    if (store_experiment_delete(tx, ew->key, err) != 0 ||
-        api_audit(tx, ew->w.req, "experiment.delete", "experiment", ew->key, before, NULL, err) !=
-            0) {
+    if (store_experiment_delete(tx, ew->dw.key, err) != 0 ||
+        api_audit(tx, ew->dw.w.req, "experiment.delete", "experiment", ew->dw.key, before, NULL,
+                  err) != 0) {
         return -1;
     }
-    ew->result = json_pack("{s:s, s:b}", "key", ew->key, "deleted", 1);
+    ew->dw.result = json_pack("{s:s, s:b}", "key", ew->dw.key, "deleted", 1);
     return 0;
 }
 
@@ -461,13 +418,13 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
         }
     }
     if (to == ASSIGN_STATUS_RUNNING &&
-        check_namespace(http_req_app(ew->w.req)->store, tx, &next, err) != 0) {
+        check_namespace(http_req_app(ew->dw.w.req)->store, tx, &next, err) != 0) {
         experiment_clear(&next); /* start and resume */
         return -1;
     }
     if (strcmp(ew->action, "stop") == 0) {
         next.stopped_at = now;
-        const json_t *rel = ew->body ? json_object_get(ew->body, "release") : NULL;
+        const json_t *rel = ew->dw.body ? json_object_get(ew->dw.body, "release") : NULL;
         if (rel != NULL && !json_is_null(rel)) {
             int idx =
                 json_is_string(rel) ? experiment_variant_index(&next, json_string_value(rel)) : -1;
@@ -478,7 +435,7 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
             }
             next.released = idx;
         }
-        const json_t *con = ew->body ? json_object_get(ew->body, "conclusion") : NULL;
+        const json_t *con = ew->dw.body ? json_object_get(ew->dw.body, "conclusion") : NULL;
         if (con != NULL && experiment_read_conclusion(con, &next, now, err) != 0) {
             experiment_clear(&next);
             return -1;
@@ -503,7 +460,7 @@ static int exp_apply(struct store_tx *tx, struct api_write *w, struct err *err)
     }
     struct experiment cur;
     json_t *before = NULL;
-    if (load(tx, ew->key, ew->if_match, &cur, &before, err) != 0) {
+    if (load(tx, ew->dw.key, ew->dw.if_match, &cur, &before, err) != 0) {
         return -1;
     }
     int rc;
@@ -526,31 +483,12 @@ static int exp_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 static void submit(struct http_req *r, enum exp_op op, const char *key, const char *action,
                    json_t *body, int status)
 {
-    struct exp_write *ew = xcalloc(1, sizeof(*ew));
-    ew->w.apply = exp_apply;
-    ew->w.render = exp_render;
-    ew->w.cleanup = exp_cleanup;
+    struct exp_write *ew =
+        (struct exp_write *)api_doc_write_new(r, sizeof(*ew), key, exp_apply, status);
     ew->op = op;
-    if (key != NULL) {
-        snprintf(ew->key, sizeof(ew->key), "%s", key);
-    }
     ew->action = action;
-    ew->body = body;
-    ew->status = status;
-    const char *if_match = http_req_header(r, "If-Match");
-    ew->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
-    ew->w.job.barrier = true; /* later writes must see the reloaded snapshot and rules */
-    api_write_submit(r, &ew->w);
-}
-
-static const char *key_param(struct http_req *r)
-{
-    const char *key = http_req_param(r, "key");
-    if (key == NULL || !key_valid(key)) {
-        http_reply_error(r, ERR_NOT_FOUND, NULL, "no experiment '%.64s'", key ? key : "");
-        return NULL;
-    }
-    return key;
+    ew->dw.body = body;
+    api_write_submit(r, &ew->dw.w);
 }
 
 void api_experiments_create(struct http_req *r)
@@ -573,7 +511,7 @@ void api_experiments_create(struct http_req *r)
 
 void api_experiments_patch(struct http_req *r)
 {
-    const char *key = key_param(r);
+    const char *key = api_key_param(r, "experiment");
     json_t *body = key ? http_req_json_body(r) : NULL;
     if (body != NULL) {
         submit(r, OP_PATCH, key, NULL, body, 200);
@@ -582,7 +520,7 @@ void api_experiments_patch(struct http_req *r)
 
 void api_experiments_delete(struct http_req *r)
 {
-    const char *key = key_param(r);
+    const char *key = api_key_param(r, "experiment");
     if (key != NULL) {
         submit(r, OP_DELETE, key, NULL, NULL, 200);
     }
@@ -590,7 +528,7 @@ void api_experiments_delete(struct http_req *r)
 
 static void lifecycle(struct http_req *r, const char *action)
 {
-    const char *key = key_param(r);
+    const char *key = api_key_param(r, "experiment");
     if (key == NULL) {
         return;
     }
@@ -645,14 +583,6 @@ void api_experiments_archive(struct http_req *r)
 
 /* ---- reads ---- */
 
-static void list_emit(void *ctx, const char *doc)
-{
-    json_t *v = json_loads(doc, 0, NULL);
-    if (v != NULL) {
-        json_array_append_new(ctx, v);
-    }
-}
-
 void api_experiments_list(struct http_req *r)
 {
     const char *status = http_req_query(r, "status");
@@ -665,7 +595,8 @@ void api_experiments_list(struct http_req *r)
         return;
     }
     json_t *arr = json_array();
-    if (store_experiment_list(http_req_app(r)->store, NULL, status, list_emit, arr, &err) != 0) {
+    if (store_experiment_list(http_req_app(r)->store, NULL, status, api_doc_list_append, arr,
+                              &err) != 0) {
         json_decref(arr);
         http_reply_err(r, &err);
         return;
@@ -675,17 +606,5 @@ void api_experiments_list(struct http_req *r)
 
 void api_experiments_get(struct http_req *r)
 {
-    const char *key = key_param(r);
-    if (key == NULL) {
-        return;
-    }
-    char *doc = NULL;
-    struct err err;
-    err_clear(&err);
-    if (store_experiment_get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
-        http_reply_err(r, &err);
-        return;
-    }
-    api_reply_document(r, doc);
-    free(doc);
+    api_doc_get(r, "experiment", store_experiment_get);
 }

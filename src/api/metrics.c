@@ -9,60 +9,10 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
-#include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 
-struct metric_write {
-    struct api_write w;
-    char key[MODEL_KEY_MAX + 1];
-    json_t *body;            /* the request document (create, patch) */
-    json_t *result;          /* rendered after commit */
-    int status;              /* HTTP status on success */
-    char *if_match;          /* the request's If-Match header (copy), NULL when absent */
-    char etag[API_ETAG_LEN]; /* of the document saved, "" when none (delete) */
-};
-
-static void metric_write_render(struct api_write *w)
-{
-    struct metric_write *mw = (struct metric_write *)w;
-    struct err err;
-    err_clear(&err);
-    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) !=
-        0) { /* rules use metrics */
-        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
-    }
-    http_reply_json(w->req, mw->status, json_incref(mw->result));
-    if (mw->etag[0] != '\0') {
-        http_reply_header(w->req, "ETag", mw->etag);
-    }
-}
-
-static void metric_write_cleanup(struct api_write *w)
-{
-    struct metric_write *mw = (struct metric_write *)w;
-    json_decref(mw->body);
-    json_decref(mw->result);
-    free(mw->if_match);
-    free(mw);
-}
-
-static struct metric_write *
-metric_write_new(struct http_req *r,
-                 int (*apply)(struct store_tx *, struct api_write *, struct err *), int status)
-{
-    struct metric_write *mw = xcalloc(1, sizeof(*mw));
-    const char *if_match = http_req_header(r, "If-Match");
-    mw->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
-    mw->w.apply = apply;
-    mw->w.render = metric_write_render;
-    mw->w.cleanup = metric_write_cleanup;
-    mw->status = status;
-    mw->w.job.barrier = true; /* later writes must see the reloaded rules */
-    return mw;
-}
-
-static int save(struct store_tx *tx, struct metric_write *mw, struct metric *m, bool create,
+static int save(struct store_tx *tx, struct api_doc_write *mw, struct metric *m, bool create,
                 const json_t *before, struct err *err)
 {
     json_t *doc = metric_to_json(m);
@@ -200,7 +150,7 @@ static int ratio_parts_check(struct store_tx *tx, const struct metric *m, struct
 
 static int create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
-    struct metric_write *mw = (struct metric_write *)w;
+    struct api_doc_write *mw = (struct api_doc_write *)w;
     struct metric m;
     if (metric_from_json(mw->body, MODEL_CREATE, NULL, &m, err) != 0 ||
         ratio_parts_check(tx, &m, err) != 0) {
@@ -224,17 +174,9 @@ void api_metrics_create(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    struct metric_write *mw = metric_write_new(r, create_apply, 201);
+    struct api_doc_write *mw = api_doc_write_new(r, sizeof(*mw), NULL, create_apply, 201);
     mw->body = body;
     api_write_submit(r, &mw->w);
-}
-
-static void list_emit(void *ctx, const char *doc)
-{
-    json_t *v = json_loads(doc, 0, NULL);
-    if (v != NULL) {
-        json_array_append_new(ctx, v);
-    }
 }
 
 void api_metrics_list(struct http_req *r)
@@ -242,7 +184,7 @@ void api_metrics_list(struct http_req *r)
     json_t *arr = json_array();
     struct err err;
     err_clear(&err);
-    if (store_metric_list(http_req_app(r)->store, list_emit, arr, &err) != 0) {
+    if (store_metric_list(http_req_app(r)->store, api_doc_list_append, arr, &err) != 0) {
         json_decref(arr);
         http_reply_err(r, &err);
         return;
@@ -250,62 +192,25 @@ void api_metrics_list(struct http_req *r)
     http_reply_json(r, 200, json_pack("{s:o}", "metrics", arr));
 }
 
-static bool key_param(struct http_req *r, char *out)
-{
-    const char *key = http_req_param(r, "key");
-    if (key == NULL || !key_valid(key)) {
-        http_reply_error(r, ERR_NOT_FOUND, NULL, "no metric '%.64s'", key ? key : "");
-        return false;
-    }
-    strcpy(out, key);
-    return true;
-}
-
 void api_metrics_get(struct http_req *r)
 {
-    char key[MODEL_KEY_MAX + 1];
-    if (!key_param(r, key)) {
-        return;
-    }
-    char *doc = NULL;
-    struct err err;
-    err_clear(&err);
-    if (store_metric_get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
-        http_reply_err(r, &err);
-        return;
-    }
-    api_reply_document(r, doc);
-    free(doc);
+    api_doc_get(r, "metric", store_metric_get);
 }
 
-/* Load the stored metric inside the transaction, after checking If-Match (NULL =
- * unconditional) against the ETag of the stored document. */
+/* The stored metric inside the transaction, after checking If-Match (NULL = unconditional)
+ * against the ETag of the stored document (api_doc_load); *before: the document. */
 static int load(struct store_tx *tx, const char *key, const char *if_match, struct metric *m,
                 json_t **before, struct err *err)
 {
-    char *doc = NULL;
-    if (store_metric_get(NULL, tx, key, &doc, err) != 0) {
+    if (api_doc_load(tx, "metric", store_metric_get, key, if_match, before, err) != 0) {
         return -1;
     }
-    char etag[API_ETAG_LEN];
-    api_etag(doc, etag);
-    if (!api_if_match(if_match, etag)) {
-        free(doc);
-        return err_set(err, ERR_PRECONDITION, NULL,
-                       "metric '%s' changed since it was read (If-Match does not match its "
-                       "ETag): reload it and apply the change again",
-                       key);
+    if (metric_from_json(*before, MODEL_LOAD, NULL, m, err) != 0) {
+        json_decref(*before);
+        *before = NULL;
+        return -1;
     }
-    json_t *j = json_loads(doc, 0, NULL);
-    free(doc);
-    int rc = j ? metric_from_json(j, MODEL_LOAD, NULL, m, err)
-               : err_set(err, ERR_INTERNAL, NULL, "stored metric is not JSON");
-    if (rc == 0 && before != NULL) {
-        *before = j;
-    } else {
-        json_decref(j);
-    }
-    return rc;
+    return 0;
 }
 
 /* The metric's definition changed: every experiment using it recomputes its roll-ups, and
@@ -398,7 +303,7 @@ static int check_frozen_users(struct store_tx *tx, struct api_write *w, const ch
 
 static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
-    struct metric_write *mw = (struct metric_write *)w;
+    struct api_doc_write *mw = (struct api_doc_write *)w;
     struct metric cur, next;
     json_t *before = NULL;
     if (load(tx, mw->key, mw->if_match, &cur, &before, err) != 0) {
@@ -440,23 +345,12 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
 
 void api_metrics_patch(struct http_req *r)
 {
-    char key[MODEL_KEY_MAX + 1];
-    if (!key_param(r, key)) {
-        return;
-    }
-    json_t *body = http_req_json_body(r);
-    if (body == NULL) {
-        return;
-    }
-    struct metric_write *mw = metric_write_new(r, patch_apply, 200);
-    strcpy(mw->key, key);
-    mw->body = body;
-    api_write_submit(r, &mw->w);
+    api_doc_submit(r, "metric", true, patch_apply);
 }
 
 static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
-    struct metric_write *mw = (struct metric_write *)w;
+    struct api_doc_write *mw = (struct api_doc_write *)w;
     struct metric cur;
     json_t *before = NULL;
     if (load(tx, mw->key, mw->if_match, &cur, &before, err) != 0) {
@@ -504,11 +398,5 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
 
 void api_metrics_delete(struct http_req *r)
 {
-    char key[MODEL_KEY_MAX + 1];
-    if (!key_param(r, key)) {
-        return;
-    }
-    struct metric_write *mw = metric_write_new(r, delete_apply, 200);
-    strcpy(mw->key, key);
-    api_write_submit(r, &mw->w);
+    api_doc_submit(r, "metric", false, delete_apply);
 }

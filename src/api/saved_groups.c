@@ -17,7 +17,6 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
-#include "bunsen/log.h"
 #include "bunsen/saved_group.h"
 #include "bunsen/util.h"
 
@@ -110,55 +109,7 @@ int api_saved_groups_check(struct store_tx *tx, const json_t *condition, struct 
 
 /* ---- writes ---- */
 
-struct group_write {
-    struct api_write w;
-    char key[MODEL_KEY_MAX + 1];
-    json_t *body;            /* the request document (create, patch) */
-    json_t *result;          /* rendered after commit */
-    int status;              /* HTTP status on success */
-    char *if_match;          /* the request's If-Match (copy), NULL when absent */
-    char etag[API_ETAG_LEN]; /* of the document saved, "" when none (delete) */
-};
-
-static void group_render(struct api_write *w)
-{
-    struct group_write *gw = (struct group_write *)w;
-    struct err err;
-    err_clear(&err);
-    if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) != 0) {
-        log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
-    }
-    http_reply_json(w->req, gw->status, json_incref(gw->result));
-    if (gw->etag[0] != '\0') {
-        http_reply_header(w->req, "ETag", gw->etag);
-    }
-}
-
-static void group_cleanup(struct api_write *w)
-{
-    struct group_write *gw = (struct group_write *)w;
-    json_decref(gw->body);
-    json_decref(gw->result);
-    free(gw->if_match);
-    free(gw);
-}
-
-static struct group_write *
-group_write_new(struct http_req *r,
-                int (*apply)(struct store_tx *, struct api_write *, struct err *), int status)
-{
-    struct group_write *gw = xcalloc(1, sizeof(*gw));
-    const char *if_match = http_req_header(r, "If-Match");
-    gw->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
-    gw->w.apply = apply;
-    gw->w.render = group_render;
-    gw->w.cleanup = group_cleanup;
-    gw->status = status;
-    gw->w.job.barrier = true; /* later writes (a start) must see the group */
-    return gw;
-}
-
-static int save(struct store_tx *tx, struct group_write *gw, json_t *doc, bool create,
+static int save(struct store_tx *tx, struct api_doc_write *gw, json_t *doc, bool create,
                 const json_t *before, struct err *err)
 {
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -183,7 +134,7 @@ static int save(struct store_tx *tx, struct group_write *gw, json_t *doc, bool c
 
 static int create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
-    struct group_write *gw = (struct group_write *)w;
+    struct api_doc_write *gw = (struct api_doc_write *)w;
     json_t *doc;
     if (saved_group_from_json(gw->body, MODEL_CREATE, NULL, &doc, err) != 0) {
         return -1;
@@ -211,7 +162,7 @@ void api_saved_groups_create(struct http_req *r)
         return;
     }
     json_decref(doc);
-    struct group_write *gw = group_write_new(r, create_apply, 201);
+    struct api_doc_write *gw = api_doc_write_new(r, sizeof(*gw), NULL, create_apply, 201);
     gw->body = body;
     api_write_submit(r, &gw->w);
 }
@@ -256,61 +207,17 @@ void api_saved_groups_list(struct http_req *r)
     http_reply_json(r, 200, json_pack("{s:o}", "saved_groups", arr));
 }
 
-static bool key_param(struct http_req *r, char *out)
-{
-    const char *key = http_req_param(r, "key");
-    if (key == NULL || !key_valid(key)) {
-        http_reply_error(r, ERR_NOT_FOUND, NULL, "no saved group '%.64s'", key ? key : "");
-        return false;
-    }
-    strcpy(out, key);
-    return true;
-}
-
 void api_saved_groups_get(struct http_req *r)
 {
-    char key[MODEL_KEY_MAX + 1];
-    if (!key_param(r, key)) {
-        return;
-    }
-    char *doc = NULL;
-    struct err err;
-    err_clear(&err);
-    if (store_saved_group_get(http_req_app(r)->store, NULL, key, &doc, &err) != 0) {
-        http_reply_err(r, &err);
-        return;
-    }
-    api_reply_document(r, doc);
-    free(doc);
-}
-
-/* The stored document (new reference) after checking If-Match against its ETag. */
-static int load(struct store_tx *tx, const char *key, const char *if_match, json_t **out,
-                struct err *err)
-{
-    char *doc = NULL;
-    if (store_saved_group_get(NULL, tx, key, &doc, err) != 0) {
-        return -1;
-    }
-    char etag[API_ETAG_LEN];
-    api_etag(doc, etag);
-    if (!api_if_match(if_match, etag)) {
-        free(doc);
-        return err_set(err, ERR_PRECONDITION, NULL,
-                       "saved group '%s' changed since it was read (If-Match does not match "
-                       "its ETag): reload it and apply the change again",
-                       key);
-    }
-    *out = json_loads(doc, 0, NULL);
-    free(doc);
-    return *out ? 0 : err_set(err, ERR_INTERNAL, NULL, "stored saved group is not JSON");
+    api_doc_get(r, "saved group", store_saved_group_get);
 }
 
 static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
-    struct group_write *gw = (struct group_write *)w;
+    struct api_doc_write *gw = (struct api_doc_write *)w;
     json_t *before = NULL, *next = NULL;
-    if (load(tx, gw->key, gw->if_match, &before, err) != 0) {
+    if (api_doc_load(tx, "saved group", store_saved_group_get, gw->key, gw->if_match, &before,
+                     err) != 0) {
         return -1;
     }
     int rc = saved_group_from_json(gw->body, MODEL_PATCH, before, &next, err);
@@ -325,25 +232,15 @@ static int patch_apply(struct store_tx *tx, struct api_write *w, struct err *err
 
 void api_saved_groups_patch(struct http_req *r)
 {
-    char key[MODEL_KEY_MAX + 1];
-    if (!key_param(r, key)) {
-        return;
-    }
-    json_t *body = http_req_json_body(r);
-    if (body == NULL) {
-        return;
-    }
-    struct group_write *gw = group_write_new(r, patch_apply, 200);
-    strcpy(gw->key, key);
-    gw->body = body;
-    api_write_submit(r, &gw->w);
+    api_doc_submit(r, "saved group", true, patch_apply);
 }
 
 static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
-    struct group_write *gw = (struct group_write *)w;
+    struct api_doc_write *gw = (struct api_doc_write *)w;
     json_t *before = NULL;
-    if (load(tx, gw->key, gw->if_match, &before, err) != 0) {
+    if (api_doc_load(tx, "saved group", store_saved_group_get, gw->key, gw->if_match, &before,
+                     err) != 0) {
         return -1;
     }
     /* experiment writes are barriers that reload the snapshot before the next job: it
@@ -384,11 +281,5 @@ static int delete_apply(struct store_tx *tx, struct api_write *w, struct err *er
 
 void api_saved_groups_delete(struct http_req *r)
 {
-    char key[MODEL_KEY_MAX + 1];
-    if (!key_param(r, key)) {
-        return;
-    }
-    struct group_write *gw = group_write_new(r, delete_apply, 200);
-    strcpy(gw->key, key);
-    api_write_submit(r, &gw->w);
+    api_doc_submit(r, "saved group", false, delete_apply);
 }

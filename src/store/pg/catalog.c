@@ -1,7 +1,9 @@
 /*
  * catalog.c - the PostgreSQL adapter's keys, audit log, metrics, experiments and
- * catalogue version (store.h). A definition change takes the catalogue advisory lock
- * exclusively (ingestion holds it shared: see db.c) and NOTIFYs the other daemons.
+ * catalogue version (store.h), and the reads and writes of a catalogue document by key
+ * (pg_doc_get, pg_doc_list, pg_write_one), which saved_groups.c uses too. A
+ * definition change takes the catalogue advisory lock exclusively (ingestion holds it
+ * shared: see db.c) and NOTIFYs the other daemons.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -259,9 +261,8 @@ static int lock_catalog(struct store_tx *tx, struct err *err)
     return r ? 0 : -1;
 }
 
-/* Run a write that affects one row by key; ERR_NOT_FOUND (what, key) when none. */
-static int write_one(struct store_tx *tx, const char *sql, int n, const char *const *v,
-                     const char *what, const char *key, struct err *err)
+int pg_write_one(struct store_tx *tx, const char *sql, int n, const char *const *v,
+                 const char *what, const char *key, bool insert, struct err *err)
 {
     PGresult *r = pg_run(tx->conn, sql, n, v, NULL, 0, err);
     if (r == NULL) {
@@ -269,7 +270,11 @@ static int write_one(struct store_tx *tx, const char *sql, int n, const char *co
     }
     bool none = strcmp(PQcmdTuples(r), "0") == 0;
     PQclear(r);
-    return none ? err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key) : 0;
+    if (!none) {
+        return 0;
+    }
+    return insert ? err_set(err, ERR_CONFLICT, "key", "%s '%s' already exists", what, key)
+                  : err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
 }
 
 int pg_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
@@ -286,20 +291,11 @@ int pg_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t
     }
     char c[32], u[32];
     const char *v[] = {key, doc, I64(c, created_at), I64(u, updated_at)};
-    if (create) {
-        PGresult *r = pg_run(tx->conn, SQL_INSERT, 4, v, NULL, 0, err);
-        if (r == NULL) {
-            return -1;
-        }
-        bool dup = strcmp(PQcmdTuples(r), "0") == 0;
-        PQclear(r);
-        return dup ? err_set(err, ERR_CONFLICT, "key", "metric '%s' already exists", key) : 0;
-    }
-    return write_one(tx, SQL_UPDATE, 4, v, "metric", key, err);
+    return pg_write_one(tx, create ? SQL_INSERT : SQL_UPDATE, 4, v, "metric", key, create, err);
 }
 
-static int get_doc(struct store *s, struct store_tx *tx, const char *sql, const char *key,
-                   const char *what, char **doc, struct err *err)
+int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
+               const char *key, char **doc, struct err *err)
 {
     struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
@@ -325,7 +321,7 @@ int pg_metric_get(struct store *s, struct store_tx *tx, const char *key, char **
                   struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM metrics WHERE key = $1";
-    return get_doc(s, tx, SQL, key, "metric", doc, err);
+    return pg_doc_get(s, tx, SQL, "metric", key, doc, err);
 }
 
 int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -335,12 +331,11 @@ int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
         return -1;
     }
     const char *v[] = {key};
-    return write_one(tx, SQL, 1, v, "metric", key, err);
+    return pg_write_one(tx, SQL, 1, v, "metric", key, false, err);
 }
 
-/* tx NULL: a read connection */
-static int list_docs(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
-                     void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
+                void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
     struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
@@ -363,7 +358,7 @@ int pg_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), vo
                    struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM metrics ORDER BY key COLLATE \"C\"";
-    return list_docs(s, NULL, SQL, NULL, emit, ctx, err);
+    return pg_doc_list(s, NULL, SQL, NULL, emit, ctx, err);
 }
 
 int pg_metric_users(struct store_tx *tx, const char *metric, bool include_archived, char ***keys,
@@ -407,20 +402,9 @@ int pg_experiment_put(struct store_tx *tx, const char *key, const char *status, 
     }
     char c[32], u[32];
     const char *v[] = {key, status, doc, I64(c, created_at), I64(u, updated_at)};
-    if (create) {
-        PGresult *r = pg_run(tx->conn, SQL_INSERT, 5, v, NULL, 0, err);
-        if (r == NULL) {
-            return -1;
-        }
-        bool dup = strcmp(PQcmdTuples(r), "0") == 0;
-        PQclear(r);
-        if (dup) {
-            return err_set(err, ERR_CONFLICT, "key", "experiment '%s' already exists", key);
-        }
-    } else if (write_one(tx, SQL_UPDATE, 5, v, "experiment", key, err) != 0) {
-        return -1;
-    }
-    if (pg_catalog_bump(tx, err) != 0) {
+    if (pg_write_one(tx, create ? SQL_INSERT : SQL_UPDATE, 5, v, "experiment", key, create, err) !=
+            0 ||
+        pg_catalog_bump(tx, err) != 0) {
         return -1;
     }
     static const char SQL_CLEAR[] = "DELETE FROM experiment_metrics WHERE experiment = $1";
@@ -448,7 +432,7 @@ int pg_experiment_get(struct store *s, struct store_tx *tx, const char *key, cha
                       struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM experiments WHERE key = $1";
-    return get_doc(s, tx, SQL, key, "experiment", doc, err);
+    return pg_doc_get(s, tx, SQL, "experiment", key, doc, err);
 }
 
 int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -458,7 +442,7 @@ int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
         return -1;
     }
     const char *v[] = {key};
-    if (write_one(tx, SQL, 1, v, "experiment", key, err) != 0) {
+    if (pg_write_one(tx, SQL, 1, v, "experiment", key, false, err) != 0) {
         return -1;
     }
     return pg_catalog_bump(tx, err);
@@ -470,7 +454,7 @@ int pg_experiment_list(struct store *s, struct store_tx *tx, const char *status,
     static const char SQL_ALL[] = "SELECT doc FROM experiments ORDER BY key COLLATE \"C\"";
     static const char SQL_STATUS[] =
         "SELECT doc FROM experiments WHERE status = $1 ORDER BY key COLLATE \"C\"";
-    return list_docs(s, tx, status ? SQL_STATUS : SQL_ALL, status, emit, ctx, err);
+    return pg_doc_list(s, tx, status ? SQL_STATUS : SQL_ALL, status, emit, ctx, err);
 }
 
 int pg_catalog_bump(struct store_tx *tx, struct err *err)

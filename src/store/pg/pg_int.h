@@ -276,6 +276,22 @@ int64_t pg_i64(const PGresult *r, int row, int col);
 double pg_f64(const PGresult *r, int row, int col);
 const char *pg_str(const PGresult *r, int row, int col); /* NULL for SQL NULL */
 
+/* ---- catalogue documents (catalog.c; metrics, experiments, saved groups) ----
+ * JSON text by key; what names the kind in messages ("metric", "saved group"). */
+
+/* Run sql (n parameters v), a write of the row of key, which must change it: when it changed
+ * none, ERR_CONFLICT "<what> '<key>' already exists" for an insert (sql an INSERT .. ON
+ * CONFLICT DO NOTHING), else ERR_NOT_FOUND "no <what> '<key>'". */
+int pg_write_one(struct store_tx *tx, const char *sql, int n, const char *const *v,
+                 const char *what, const char *key, bool insert, struct err *err);
+/* The document sql ($1 = key) selects, in tx or (tx NULL) on a pooled reader: *doc malloc'd,
+ * or ERR_NOT_FOUND "no <what> '<key>'". */
+int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
+               const char *key, char **doc, struct err *err);
+/* emit every document sql selects ($1 = arg unless NULL), in tx or on a pooled reader. */
+int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
+                void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+
 /* ---- the ops (store_int.h) implemented in catalog.c, ingest.c and rollup.c ---- */
 int pg_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
                   struct err *err);

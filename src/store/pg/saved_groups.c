@@ -2,9 +2,10 @@
  * saved_groups.c - the PostgreSQL adapter's part of issue 15 (migrations/postgres/0004): the
  * saved_groups table (store.h "Saved groups"; documents are opaque JSON text here, read by
  * src/core/saved_group.c) and the encryption key of sdk keys (api_keys.encryption_key).
- * Writes run inside the writer's transaction (the api layer bumps the catalogue version in
- * the same one, so every daemon reloads its snapshot); reads use a pooled connection, or
- * the transaction's.
+ * The groups are catalogue documents read and written with catalog.c's helpers, as the
+ * metrics. Writes run inside the writer's transaction (the api layer bumps the catalogue
+ * version in the same one, so every daemon reloads its snapshot); reads use a pooled
+ * connection, or the transaction's.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,19 +16,6 @@
 #include "pg_int.h"
 
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (const char *)(buf))
-
-/* Run a write; *changed: the rows it affected. 0 or -1. */
-static int write_rows(struct pg_conn *c, const char *sql, int n, const char *const *v,
-                      int64_t *changed, struct err *err)
-{
-    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
-    if (r == NULL) {
-        return -1;
-    }
-    *changed = strtoll(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    return 0;
-}
 
 int pg_saved_group_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
                        int64_t updated_at, bool create, struct err *err)
@@ -40,81 +28,36 @@ int pg_saved_group_put(struct store_tx *tx, const char *key, const char *doc, in
         "$3::bigint IS NOT NULL";
     char c[32], u[32];
     const char *v[] = {key, doc, I64(c, created_at), I64(u, updated_at)};
-    int64_t changed = 0;
-    if (write_rows(tx->conn, create ? SQL_INSERT : SQL_UPDATE, 4, v, &changed, err) != 0) {
-        return -1;
-    }
-    if (changed == 0) {
-        return create ? err_set(err, ERR_CONFLICT, "key", "saved group '%s' already exists", key)
-                      : err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return 0;
+    return pg_write_one(tx, create ? SQL_INSERT : SQL_UPDATE, 4, v, "saved group", key, create,
+                        err);
 }
 
 int pg_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                        struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM saved_groups WHERE key = $1";
-    struct pg_conn *c = pg_read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    const char *v[] = {key};
-    PGresult *r = pg_run(c, SQL, 1, v, NULL, 0, err);
-    pg_read_done(s, tx, c);
-    if (r == NULL) {
-        return -1;
-    }
-    int rc = 0;
-    if (PQntuples(r) == 0) {
-        rc = err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    } else {
-        *doc = xstrdup(PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-    return rc;
+    return pg_doc_get(s, tx, SQL, "saved group", key, doc, err);
 }
 
 int pg_saved_group_delete(struct store_tx *tx, const char *key, struct err *err)
 {
     static const char SQL[] = "DELETE FROM saved_groups WHERE key = $1";
     const char *v[] = {key};
-    int64_t changed = 0;
-    if (write_rows(tx->conn, SQL, 1, v, &changed, err) != 0) {
-        return -1;
-    }
-    return changed == 0 ? err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key) : 0;
+    return pg_write_one(tx, SQL, 1, v, "saved group", key, false, err);
 }
 
 int pg_saved_group_list(struct store *s, struct store_tx *tx,
                         void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM saved_groups ORDER BY key COLLATE \"C\"";
-    struct pg_conn *c = pg_read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, SQL, 0, NULL, NULL, 0, err);
-    pg_read_done(s, tx, c);
-    if (r == NULL) {
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        emit(ctx, PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    return 0;
+    return pg_doc_list(s, tx, SQL, NULL, emit, ctx, err);
 }
 
 int pg_key_set_encryption(struct store_tx *tx, const char *id, const char *secret, struct err *err)
 {
     static const char SQL[] = "UPDATE api_keys SET encryption_key = $2 WHERE id = $1";
     const char *v[] = {id, secret};
-    int64_t changed = 0;
-    if (write_rows(tx->conn, SQL, 2, v, &changed, err) != 0) {
-        return -1;
-    }
-    return changed == 0 ? err_set(err, ERR_NOT_FOUND, NULL, "no key '%s'", id) : 0;
+    return pg_write_one(tx, SQL, 2, v, "key", id, false, err);
 }
 
 int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err)

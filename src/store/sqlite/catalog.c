@@ -1,7 +1,8 @@
 /*
- * catalog.c - the SQLite adapter's metrics and experiments tables and the catalogue version
- * (store.h). Documents are
- * opaque JSON text here; their meaning lives in src/core/.
+ * catalog.c - the SQLite adapter's metrics and experiments tables, the catalogue version
+ * (store.h), and the reads and writes of a catalogue document by key (sqlite_doc_*), which
+ * saved_groups.c uses for the saved groups too. Documents are opaque JSON text here; their
+ * meaning lives in src/core/.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,31 @@ static const char SQL_METRIC_USERS[] =
     "SELECT e.key FROM experiment_metrics m JOIN experiments e ON e.key = m.experiment "
     "WHERE m.metric = ?1 AND (?2 OR e.status <> 'archived') ORDER BY e.key";
 
-int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
-                      int64_t updated_at, bool create, struct err *err)
+/* Step st, a bound insert (create) or update of the row of key, and say what it did. */
+static int step_put(struct store_tx *tx, sqlite3_stmt *st, const char *what, const char *key,
+                    bool create, struct err *err)
 {
-    sqlite3_stmt *st =
-        sqlite_conn_prepare(tx->conn, create ? SQL_METRIC_INSERT : SQL_METRIC_UPDATE, err);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return err_set(err, ERR_CONFLICT, "key", "%s '%s' already exists", what, key);
+    }
+    if (rc != SQLITE_DONE) {
+        char op[64];
+        snprintf(op, sizeof(op), "save %s", what);
+        return store_sqlite_err(sqlite_tx_db(tx), rc, op, err);
+    }
+    if (!create && sqlite3_changes(sqlite_tx_db(tx)) == 0) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
+    }
+    return 0;
+}
+
+int sqlite_doc_put(struct store_tx *tx, const char *sql, const char *what, const char *key,
+                   const char *doc, int64_t created_at, int64_t updated_at, bool create,
+                   struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, sql, err);
     if (st == NULL) {
         return -1;
     }
@@ -41,23 +62,23 @@ int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int
     sqlite_bind_str(st, 2, doc);
     sqlite3_bind_int64(st, 3, created_at);
     sqlite3_bind_int64(st, 4, updated_at);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return err_set(err, ERR_CONFLICT, "key", "metric '%s' already exists", key);
-    }
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(sqlite_tx_db(tx), rc, "save metric", err);
-    }
-    if (!create && sqlite3_changes(sqlite_tx_db(tx)) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no metric '%s'", key);
-    }
-    return 0;
+    return step_put(tx, st, what, key, create, err);
 }
 
-static int get_doc(struct sqlite_conn *c, const char *sql, const char *key, const char *what,
-                   char **doc, struct err *err)
+int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t created_at,
+                      int64_t updated_at, bool create, struct err *err)
 {
+    return sqlite_doc_put(tx, create ? SQL_METRIC_INSERT : SQL_METRIC_UPDATE, "metric", key, doc,
+                          created_at, updated_at, create, err);
+}
+
+int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
+                   const char *op, const char *key, char **doc, struct err *err)
+{
+    struct sqlite_conn *c = read_conn(s, tx, err);
+    if (c == NULL) {
+        return -1;
+    }
     sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
     if (st == NULL) {
         return -1;
@@ -73,42 +94,61 @@ static int get_doc(struct sqlite_conn *c, const char *sql, const char *key, cons
     if (rc == SQLITE_DONE) {
         return err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
     }
-    return store_sqlite_err(c->db, rc, what, err);
+    return store_sqlite_err(c->db, rc, op, err);
 }
 
 int sqlite_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                       struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    return c ? get_doc(c, SQL_METRIC_GET, key, "metric", doc, err) : -1;
+    return sqlite_doc_get(s, tx, SQL_METRIC_GET, "metric", "metric", key, doc, err);
 }
 
-int sqlite_metric_delete(struct store_tx *tx, const char *key, struct err *err)
+int sqlite_doc_delete(struct store_tx *tx, const char *sql, const char *what, const char *key,
+                      struct err *err)
 {
-    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_METRIC_DELETE, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, sql, err);
     if (st == NULL) {
         return -1;
     }
     sqlite_bind_str(st, 1, key);
-    if (sqlite_conn_step_done(tx->conn, st, "delete metric", err) != 0) {
+    char op[64];
+    snprintf(op, sizeof(op), "delete %s", what);
+    if (sqlite_conn_step_done(tx->conn, st, op, err) != 0) {
         return -1;
     }
     if (sqlite3_changes(sqlite_tx_db(tx)) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no metric '%s'", key);
+        return err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
     }
     return 0;
 }
 
-static int list_docs(struct sqlite_conn *c, sqlite3_stmt *st,
-                     void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+int sqlite_metric_delete(struct store_tx *tx, const char *key, struct err *err)
 {
+    return sqlite_doc_delete(tx, SQL_METRIC_DELETE, "metric", key, err);
+}
+
+int sqlite_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
+                    const char *op, void (*emit)(void *ctx, const char *doc), void *ctx,
+                    struct err *err)
+{
+    struct sqlite_conn *c = read_conn(s, tx, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    if (st == NULL) {
+        return -1;
+    }
+    if (arg != NULL) {
+        sqlite_bind_str(st, 1, arg);
+    }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         emit(ctx, (const char *)sqlite3_column_text(st, 0));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        return store_sqlite_err(c->db, rc, "list", err);
+        return store_sqlite_err(c->db, rc, op, err);
     }
     return 0;
 }
@@ -116,12 +156,7 @@ static int list_docs(struct sqlite_conn *c, sqlite3_stmt *st,
 int sqlite_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
                        struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_METRIC_LIST, err);
-    return st ? list_docs(c, st, emit, ctx, err) : -1;
+    return sqlite_doc_list(s, NULL, SQL_METRIC_LIST, NULL, "list", emit, ctx, err);
 }
 
 int sqlite_metric_users(struct store_tx *tx, const char *metric, bool include_archived,
@@ -182,18 +217,8 @@ int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *stat
     sqlite_bind_str(st, 3, doc);
     sqlite3_bind_int64(st, 4, created_at);
     sqlite3_bind_int64(st, 5, updated_at);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return err_set(err, ERR_CONFLICT, "key", "experiment '%s' already exists", key);
-    }
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(sqlite_tx_db(tx), rc, "save experiment", err);
-    }
-    if (!create && sqlite3_changes(sqlite_tx_db(tx)) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
-    }
-    if (sqlite_catalog_bump(tx, err) != 0) {
+    if (step_put(tx, st, "experiment", key, create, err) != 0 ||
+        sqlite_catalog_bump(tx, err) != 0) {
         return -1;
     }
     st = sqlite_conn_prepare(tx->conn, SQL_EXP_METRICS_CLEAR, err);
@@ -221,22 +246,13 @@ int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *stat
 int sqlite_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                           struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    return c ? get_doc(c, SQL_EXP_GET, key, "experiment", doc, err) : -1;
+    return sqlite_doc_get(s, tx, SQL_EXP_GET, "experiment", "experiment", key, doc, err);
 }
 
 int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
 {
-    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_EXP_DELETE, err);
-    if (st == NULL) {
+    if (sqlite_doc_delete(tx, SQL_EXP_DELETE, "experiment", key, err) != 0) {
         return -1;
-    }
-    sqlite_bind_str(st, 1, key);
-    if (sqlite_conn_step_done(tx->conn, st, "delete experiment", err) != 0) {
-        return -1;
-    }
-    if (sqlite3_changes(sqlite_tx_db(tx)) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no experiment '%s'", key);
     }
     return sqlite_catalog_bump(tx, err);
 }
@@ -244,18 +260,8 @@ int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *e
 int sqlite_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, status ? SQL_EXP_LIST_STATUS : SQL_EXP_LIST_ALL, err);
-    if (st == NULL) {
-        return -1;
-    }
-    if (status != NULL) {
-        sqlite_bind_str(st, 1, status);
-    }
-    return list_docs(c, st, emit, ctx, err);
+    return sqlite_doc_list(s, tx, status ? SQL_EXP_LIST_STATUS : SQL_EXP_LIST_ALL, status, "list",
+                           emit, ctx, err);
 }
 
 /* catalog_changed_at: the last change's time (ms), strictly increasing whatever the

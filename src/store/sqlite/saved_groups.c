@@ -1,8 +1,9 @@
 /*
  * saved_groups.c - the SQLite adapter's part of issue 15: the saved_groups table (store.h
  * "Saved groups"; documents are opaque JSON text here, read by src/core/saved_group.c) and
- * the encryption key of sdk keys (api_keys.encryption_key). Writes run inside a writer
- * transaction; reads use the calling thread's read connection, or the transaction's.
+ * the encryption key of sdk keys (api_keys.encryption_key). The groups are catalogue
+ * documents read and written by catalog.c's sqlite_doc_* like the metrics. Writes run inside
+ * a writer transaction; reads use the calling thread's read connection, or the transaction's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,87 +23,25 @@ static const char SQL_GROUP_LIST[] = "SELECT doc FROM saved_groups ORDER BY key"
 int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
                            int64_t created_at, int64_t updated_at, bool create, struct err *err)
 {
-    sqlite3_stmt *st =
-        sqlite_conn_prepare(tx->conn, create ? SQL_GROUP_INSERT : SQL_GROUP_UPDATE, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, key);
-    sqlite_bind_str(st, 2, doc);
-    sqlite3_bind_int64(st, 3, created_at);
-    sqlite3_bind_int64(st, 4, updated_at);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return err_set(err, ERR_CONFLICT, "key", "saved group '%s' already exists", key);
-    }
-    if (rc != SQLITE_DONE) {
-        return store_sqlite_err(sqlite_tx_db(tx), rc, "save saved group", err);
-    }
-    if (!create && sqlite3_changes(sqlite_tx_db(tx)) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return 0;
+    return sqlite_doc_put(tx, create ? SQL_GROUP_INSERT : SQL_GROUP_UPDATE, "saved group", key, doc,
+                          created_at, updated_at, create, err);
 }
 
 int sqlite_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                            struct err *err)
 {
-    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_GET, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
-        return 0;
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return store_sqlite_err(c->db, rc, "read saved group", err);
+    return sqlite_doc_get(s, tx, SQL_GROUP_GET, "saved group", "read saved group", key, doc, err);
 }
 
 int sqlite_saved_group_delete(struct store_tx *tx, const char *key, struct err *err)
 {
-    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_GROUP_DELETE, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, key);
-    if (sqlite_conn_step_done(tx->conn, st, "delete saved group", err) != 0) {
-        return -1;
-    }
-    if (sqlite3_changes(sqlite_tx_db(tx)) == 0) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return 0;
+    return sqlite_doc_delete(tx, SQL_GROUP_DELETE, "saved group", key, err);
 }
 
 int sqlite_saved_group_list(struct store *s, struct store_tx *tx,
                             void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_LIST, err);
-    if (st == NULL) {
-        return -1;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        emit(ctx, (const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "list saved groups", err);
+    return sqlite_doc_list(s, tx, SQL_GROUP_LIST, NULL, "list saved groups", emit, ctx, err);
 }
 
 static const char SQL_KEY_SET_ENC[] = "UPDATE api_keys SET encryption_key = ?2 WHERE id = ?1";

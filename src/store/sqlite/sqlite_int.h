@@ -170,6 +170,27 @@ int sqlite_experiment_get(struct store *s, struct store_tx *tx, const char *key,
 int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *err);
 int sqlite_experiment_list(struct store *s, struct store_tx *tx, const char *status,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+/* Catalogue documents (catalog.c; metrics, experiments, saved groups): JSON text by key. what
+ * names the kind in messages ("metric", "saved group"); a database failure is worded by
+ * store_sqlite_err with op (get, list) or "save <what>" / "delete <what>". Insert (create) or
+ * update with sql, whose ?1..?4 are key, doc, created_at, updated_at: ERR_CONFLICT "<what>
+ * '<key>' already exists" for an insert of a stored key, ERR_NOT_FOUND "no <what> '<key>'"
+ * for an update of none. */
+int sqlite_doc_put(struct store_tx *tx, const char *sql, const char *what, const char *key,
+                   const char *doc, int64_t created_at, int64_t updated_at, bool create,
+                   struct err *err);
+/* The document sql (?1 = key) selects, on tx's connection or (tx NULL) this thread's reader:
+ * *doc malloc'd, or ERR_NOT_FOUND "no <what> '<key>'". */
+int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
+                   const char *op, const char *key, char **doc, struct err *err);
+/* Delete with sql (?1 = key): ERR_NOT_FOUND "no <what> '<key>'" when no row went. */
+int sqlite_doc_delete(struct store_tx *tx, const char *sql, const char *what, const char *key,
+                      struct err *err);
+/* emit every document sql selects (?1 = arg unless NULL), on tx's connection or this
+ * thread's reader. */
+int sqlite_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
+                    const char *op, void (*emit)(void *ctx, const char *doc), void *ctx,
+                    struct err *err);
 int sqlite_catalog_bump(struct store_tx *tx, struct err *err);
 int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
 int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
