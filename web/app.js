@@ -168,7 +168,13 @@ async function route() {
   for (const r of routes) {
     const m = path.match(r[0]);
     if (m) {
-      match = { route: r, args: m.slice(1).map(decodeURIComponent) };
+      try {
+        match = { route: r, args: m.slice(1).map(decodeURIComponent) };
+      } catch {
+        // a broken escape (#/experiments/%E0%A4%A) names no page: "Page not found", not
+        // an URIError that leaves the previous page on screen
+        match = null;
+      }
       break;
     }
   }

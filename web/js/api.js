@@ -17,7 +17,17 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code || 'unknown';
     this.field = field || null;
+    this.retryAfter = null; // seconds, from a 503's or 429's Retry-After
   }
+}
+
+/** Retry-After in seconds (delta-seconds or an HTTP date), or null. */
+export function retryAfterSeconds(value, now = Date.now()) {
+  if (value === null || value === undefined || String(value).trim() === '') return null;
+  const t = String(value).trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const at = Date.parse(t);
+  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null;
 }
 
 let onUnauthorized = () => {};
@@ -74,11 +84,13 @@ export function apiUrl(path, params) {
 
 /**
  * One request. `opts.key` overrides the stored key (sign-in checks a key before
- * keeping it); `opts.text` returns the body as text; `opts.quiet401` does not sign out.
+ * keeping it); `opts.text` returns the body as text; `opts.file` returns {blob, filename,
+ * headers} (a download: the name from Content-Disposition); `opts.quiet401` does not sign
+ * out. An error is an ApiError, with `retryAfter` when the server sent Retry-After.
  */
 export async function request(method, path, body, opts = {}) {
   const key = opts.key || getKey();
-  const headers = { Accept: opts.text ? 'text/csv' : 'application/json' };
+  const headers = { Accept: opts.accept || (opts.text ? 'text/csv' : 'application/json') };
   if (key) headers.Authorization = 'Bearer ' + key;
   const init = { method, headers, cache: 'no-store', credentials: 'omit' };
   if (body !== undefined) {
@@ -109,6 +121,7 @@ export async function request(method, path, body, opts = {}) {
       err && err.field
     );
     if (err && Array.isArray(err.errors)) e.errors = err.errors;
+    e.retryAfter = retryAfterSeconds(res.headers.get('Retry-After'));
     if (res.status === 401 && !opts.quiet401) {
       clearKey();
       onUnauthorized(e);
@@ -122,6 +135,10 @@ export async function request(method, path, body, opts = {}) {
     else etags.delete(doc);
   }
   if (opts.text) return res.text();
+  if (opts.file) {
+    const m = /filename="([^"]*)"/.exec(res.headers.get('Content-Disposition') || '');
+    return { blob: await res.blob(), filename: m ? m[1] : null, headers: res.headers };
+  }
   if (res.status === 204) return null;
   return res.json();
 }
@@ -153,6 +170,28 @@ export const api = {
     }),
   resultsUrl: (k, params) => apiUrl(`/experiments/${enc(k)}/results`, params),
   timeseries: (k, params) => request('GET', `/experiments/${enc(k)}/timeseries` + qs(params)),
+  /** The time series as a CSV file ({blob, filename, headers}). */
+  timeseriesCsv: (k, params) =>
+    request('GET', `/experiments/${enc(k)}/timeseries` + qs({ ...params, format: 'csv' }), undefined, {
+      file: true,
+      accept: 'text/csv',
+    }),
+  /** The per-user export of one metric (format csv or ndjson) as a file; streamed by the server. */
+  usersExport: (k, params) =>
+    request('GET', `/experiments/${enc(k)}/users` + qs(params), undefined, {
+      file: true,
+      accept: params && params.format === 'ndjson' ? 'application/x-ndjson' : 'text/csv',
+    }),
+  usersUrl: (k, params) => apiUrl(`/experiments/${enc(k)}/users`, params),
+  /** One user's assignment in experiment `k`, explained, never logged as an exposure. */
+  explainAssignment: (k, userId, attributes) =>
+    request('POST', '/assign', {
+      user_id: userId,
+      attributes: attributes || {},
+      experiments: [k],
+      explain: true,
+      log_exposure: false,
+    }),
 
   /** Without their values: each group has values_count (a table or a list of keys). */
   listSavedGroups: () => request('GET', '/saved-groups?values=false').then((r) => r.saved_groups),

@@ -107,7 +107,8 @@ export function unequalWeights(x) {
  *  neededTotal, neededSource, mde, daysLeft, srm: "ok"|"mismatch"|"none",
  *  rows: [{variant, state, text, why}],
  *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why}}.
- * `now` is the current time in ms (a parameter, for tests).
+ * `r` null: "Not started" for a draft, action "unavailable" for any other status (its
+ * results failed). `now` is the current time in ms (a parameter, for tests).
  */
 export function decide(x, r, catalogue, now = Date.now()) {
   const byKey = new Map((catalogue || []).map((m) => [m.key, m]));
@@ -131,7 +132,13 @@ export function decide(x, r, catalogue, now = Date.now()) {
     guardrails: [],
     overall: { action: 'none', headline: 'Not started', why: 'Start the experiment to collect exposures.' },
   };
-  if (!r || x.status === 'draft') return out;
+  if (x.status === 'draft') return out;
+  if (!r) {
+    // started, but its results could not be read (503 while the server is busy...):
+    // not "not started", and not "no exposures" either
+    out.overall = { action: 'unavailable', headline: 'Decision unavailable', why: 'The results could not be computed, so the page cannot say what to do yet.' };
+    return out;
+  }
   out.perVariant = r.variants.map((v) => ({ key: v.key, users: v.users || 0 }));
   out.usersSoFar = out.perVariant.reduce((s, v) => s + v.users, 0);
   // the variants that receive users, as the server counts them: one of weight 0 stays
@@ -225,6 +232,11 @@ export function decide(x, r, catalogue, now = Date.now()) {
   const verb = running ? '' : ' (the experiment has ended)';
   if (out.srm === 'mismatch') {
     out.overall = { action: 'fix', headline: 'Do not decide yet: fix the traffic split', why: 'The split of users between variants does not match the weights (sample ratio mismatch), so every result below may be biased. Find the cause (assignment or exposure logging) first.' };
+  } else if (out.usersSoFar === 0 && !running) {
+    // ended before anyone saw it: waiting or checking /assign no longer helps
+    out.overall = { action: 'none', headline: 'Ended with no exposures', why: 'No user was exposed before the experiment stopped, so there is nothing to decide. To test the idea, start a new experiment and check that your application calls /assign or sends exposures.' };
+  } else if (out.usersSoFar === 0 && x.status === 'paused') {
+    out.overall = { action: 'wait', headline: 'Paused with no exposures yet', why: 'No user has been exposed, and none will be while the experiment is paused: resume it, then check that your application calls /assign or sends exposures.' };
   } else if (out.usersSoFar === 0) {
     out.overall = { action: 'wait', headline: 'Wait: no exposures yet', why: 'No user has been exposed yet. Check that your application calls /assign or sends exposures.' };
   } else if (ship.length) {

@@ -37,6 +37,15 @@ export function fmtPct(x, { signed = false, digits = 1 } = {}) {
   return sign(v, Number(v), signed) + '%';
 }
 
+/**
+ * A share that was typed as a percentage (coverage, a weight) as the form shows it: up to
+ * four decimals, no trailing zeros: 0.004 -> "0.4%", 0.995 -> "99.5%", 0.255 -> "25.5%".
+ */
+export function fmtSharePct(x) {
+  if (!isNum(x)) return DASH;
+  return `${Number((x * 100).toFixed(4))}%`;
+}
+
 /** A probability as a percentage that never claims certainty: ">99.9%", "<0.1%", "97.6%". */
 export function fmtProb(p) {
   if (!isNum(p)) return DASH;

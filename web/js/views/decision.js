@@ -70,7 +70,46 @@ function render(box, x, r, catalogue) {
     x.status !== 'draft' ? h('p', { class: 'small' }, h('a', { href: `#/power?experiment=${encodeURIComponent(x.key)}` }, 'Open the power calculator for this experiment')) : null);
 }
 
-/** The decision card; call update(results) whenever the results change. */
+/**
+ * What a failed results read means for the reader (`consequence`: what cannot be done),
+ * its reason, then whether the page asks again by itself (`retryIn` seconds).
+ */
+export function unavailableText({ error, retryIn }, consequence = 'this cannot be decided yet') {
+  const why = error && error.message ? error.message : 'the server did not answer';
+  const next = retryIn !== null && retryIn !== undefined
+    ? ` Trying again in ${retryIn} second${retryIn === 1 ? '' : 's'}.`
+    : '';
+  return `The results could not be computed (${why.replace(/\.$/, '')}), so ${consequence}.${next}`;
+}
+
+/** A "Try again" button calling `retry`, or null. */
+export function retryButton(retry, id) {
+  if (!retry) return null;
+  const btn = h('button', { type: 'button', class: 'btn btn-small', id }, 'Try again');
+  btn.addEventListener('click', () => {
+    btn.disabled = true;
+    retry();
+  });
+  return btn;
+}
+
+/** The card while the results fail: not "not started", not "no exposures". */
+function renderUnavailable(box, x, catalogue, info) {
+  const d = decide(x, null, catalogue);
+  box.className = 'card decision decision-unavailable';
+  box.dataset.decision = d.overall.action;
+  fill(box,
+    h('h2', { class: 'visually-hidden' }, 'Decision'),
+    h('p', { class: 'decision-headline', id: 'decision-headline' }, d.overall.headline),
+    h('p', { class: 'decision-why', id: 'decision-why' }, unavailableText(info)),
+    info.retryIn === null || info.retryIn === undefined ? retryButton(info.retry, 'decision-retry') : null);
+}
+
+/**
+ * The decision card; call update(results) whenever the results change, and
+ * unavailable({error, retryIn, retry}) when they fail (retryIn: seconds until the page asks
+ * again by itself, or null; retry: asks now).
+ */
 export function decisionPanel(x, catalogue) {
   const box = h('section', { class: 'card decision', id: 'decision', 'aria-label': 'Decision' });
   if (x.status === 'draft') {
@@ -78,5 +117,9 @@ export function decisionPanel(x, catalogue) {
   } else {
     box.append(loading('Working out the decision…'));
   }
-  return { el: box, update: (r) => render(box, x, r, catalogue) };
+  return {
+    el: box,
+    update: (r) => render(box, x, r, catalogue),
+    unavailable: (info) => renderUnavailable(box, x, catalogue, info),
+  };
 }

@@ -1,15 +1,16 @@
 // experiment.js - one experiment: header with status and lifecycle buttons, its
-// configuration, and the results block (results.js).
+// configuration, "check a user" (check_user.js), and the results block (results.js).
 // Reading order for a person deciding: the decision (decision.js), traffic health
 // (health.js), the conclusion once stopped, then the detailed results.
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge } from '../dom.js';
-import { fmtDateTime, fmtPct } from '../format.js';
+import { fmtDateTime, fmtPct, fmtSharePct } from '../format.js';
 import { lifecycleButtons, concludeButton } from './lifecycle.js';
 import { resultsSection } from './results.js';
 import { decisionPanel, conclusionBlock } from './decision.js';
 import { healthSection } from './health.js';
+import { checkUserBlock } from './check_user.js';
 
 function dl(pairs) {
   return h('dl', { class: 'meta' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
@@ -48,7 +49,7 @@ function configBlock(x) {
         h('td', {}, v.name), h('td', { class: 'num' }, fmtPct(v.weight, { digits: 2 })),
         h('td', { dataset: { col: 'value' } }, v.value === undefined || v.value === null ? h('span', { class: 'muted' }, 'its key') : valueText(v.value))))))),
     dl([
-      ['Coverage', `${fmtPct(x.coverage, { digits: 0 })}${x.coverage < 1 ? `; the rest get ${outside} and are not counted` : ''}`],
+      ['Coverage', `${fmtSharePct(x.coverage)}${x.coverage < 1 ? `; the rest get ${outside} and are not counted` : ''}`],
       ['Default value', h('span', { id: 'config-default' }, hasDefault ? valueText(x.default_value) : `none: users not in the experiment get the control’s value`)],
       ['Namespace', x.namespace ? `${x.namespace.name} [${x.namespace.range[0]}, ${x.namespace.range[1]})` : 'none'],
       ['Targeting', h('span', { id: 'config-targeting' }, tgt ? h('pre', { class: 'code' }, tgt) : null,
@@ -100,6 +101,10 @@ export async function renderExperiment(ctx, key) {
     decision.update(r);
     health.setResults(r);
   };
+  const onUnavailable = (info) => {
+    decision.unavailable(info);
+    health.setUnavailable(info);
+  };
 
   fill(ctx.main,
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/experiments' }, 'Experiments'), ' / ', x.key),
@@ -107,7 +112,7 @@ export async function renderExperiment(ctx, key) {
       h('div', {}, h('h1', {}, x.name || x.key, ' ', statusBadge(x.status)), h('p', { class: 'muted' }, h('code', {}, x.key), x.owner ? ` · owner ${x.owner}` : '')),
       actions),
     x.hypothesis ? h('p', { class: 'hypothesis' }, h('strong', {}, 'Hypothesis: '), x.hypothesis) : null,
-    x.description ? h('p', {}, x.description) : null,
+    x.description ? h('p', { class: 'description' }, x.description) : null,
     conclusionBlock(x),
     decision.el,
     health.el,
@@ -118,6 +123,7 @@ export async function renderExperiment(ctx, key) {
       x.released_variant ? ['Released to everyone', h('strong', { id: 'released-variant' }, x.released_variant)] : null,
     ]),
     configBlock(x),
-    resultsSection(ctx, x, { catalogue, onResults })
+    checkUserBlock(ctx, x),
+    resultsSection(ctx, x, { catalogue, onResults, onUnavailable })
   );
 }

@@ -1,6 +1,7 @@
-// experiments.js - the experiments list: status filter, search, and per row the status,
-// variants, start date, users so far, the primary metric's headline and an SRM warning
-// (the last three from each experiment's results, fetched a few at a time).
+// experiments.js - the experiments list: status filter, search, pages of PAGE_SIZE rows,
+// and per row the status, variants, start date, users so far, the primary metric's headline
+// and an SRM warning. The last three come from each experiment's results, fetched a few at
+// a time for the rows of the page shown only, and never once the page is left.
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge, debounce } from '../dom.js';
@@ -9,6 +10,8 @@ import { outcomeTag } from './decision.js';
 import { decide } from '../decide.js';
 
 const STATUSES = ['draft', 'running', 'paused', 'stopped', 'archived'];
+export const PAGE_SIZE = 25;
+const IN_FLIGHT = 4;
 
 function matches(x, q) {
   if (!q) return true;
@@ -20,16 +23,31 @@ function matches(x, q) {
     .every((w) => hay.includes(w));
 }
 
-/** Run `fn` over `items` with at most `limit` in flight. */
-async function pool(items, limit, fn) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]);
+/**
+ * Loads results for the rows `wanted()` returns (recomputed after every answer, so a page
+ * left or a search changed drops what is no longer shown), at most `limit` at a time, until
+ * `live()` is false. `load(x)` fetches one; returns {pump}: call it when `wanted()` changes.
+ */
+function resultsLoader({ wanted, live, limit, load }) {
+  const busy = new Set();
+  let stopped = false;
+  const pump = () => {
+    if (stopped || !live()) return;
+    for (const x of wanted()) {
+      if (busy.size >= limit) break;
+      if (busy.has(x.key)) continue;
+      busy.add(x.key);
+      load(x)
+        .catch((err) => {
+          if (err && err.status === 401) stopped = true; // signed out: the shell shows sign-in
+        })
+        .finally(() => {
+          busy.delete(x.key);
+          pump();
+        });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return { pump };
 }
 
 function headlineCell(x, results) {
@@ -87,6 +105,7 @@ export async function renderExperimentList(ctx) {
   );
   const search = h('input', { id: 'f-search', type: 'search', name: 'q', value: q, placeholder: 'key, name, owner…', autocomplete: 'off' });
   const count = h('p', { class: 'muted', role: 'status', id: 'list-count' });
+  let page = Math.max(1, Math.floor(Number(ctx.query.page)) || 1);
   const body = h('div', { class: 'list-body' });
 
   const header = h(
@@ -162,16 +181,25 @@ export async function renderExperimentList(ctx) {
     tbody
   );
   const empty = h('p', { class: 'empty' });
+  const prevBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'page-prev' }, '← Previous');
+  const nextBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'page-next' }, 'Next →');
+  const pageText = h('span', { id: 'page-status' });
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of experiments' }, prevBtn, pageText, nextBtn);
 
+  // the rows on screen: the current page of those matching the search
+  let shownRows = [];
   const apply = () => {
     const needle = search.value.trim();
-    let shown = 0;
-    for (const x of experiments) {
-      const tr = rows.get(x.key);
-      const ok = matches(x, needle);
-      tr.hidden = !ok;
-      if (ok) shown++;
-    }
+    const matching = experiments.filter((x) => matches(x, needle));
+    const shown = matching.length;
+    const pages = Math.max(1, Math.ceil(shown / PAGE_SIZE));
+    page = Math.min(Math.max(1, page), pages);
+    shownRows = matching.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+    tbody.replaceChildren(...shownRows.map((x) => rows.get(x.key)));
+    pager.hidden = pages === 1;
+    prevBtn.disabled = page === 1;
+    nextBtn.disabled = page === pages;
+    pageText.textContent = `Page ${page} of ${pages} (${(page - 1) * PAGE_SIZE + 1}–${(page - 1) * PAGE_SIZE + shownRows.length})`;
     count.textContent = `${shown} experiment${shown === 1 ? '' : 's'}${needle ? ` matching “${needle}”` : ''}`;
     // every experiment archived is not "none yet": say where they are
     if (experiments.length === 0 && archived > 0) {
@@ -185,9 +213,41 @@ export async function renderExperimentList(ctx) {
     empty.hidden = shown > 0;
   };
 
-  for (const x of experiments) tbody.append(renderRow(x));
-  body.append(h('div', { class: 'table-wrap' }, table), empty);
-  apply();
+  for (const x of experiments) renderRow(x);
+  body.append(h('div', { class: 'table-wrap' }, table), empty, pager);
+  const query = () => ({ status: statusSel.value, q: search.value.trim(), page: page > 1 ? String(page) : undefined });
+
+  // Results (users, headline, SRM) of the started experiments on the page shown.
+  const loader = resultsLoader({
+    wanted: () => shownRows.filter((x) => x.status !== 'draft' && !results.has(x.key)),
+    live: () => ctx.alive() && table.isConnected,
+    limit: IN_FLIGHT,
+    load: async (x) => {
+      let r = null;
+      try {
+        r = await api.results(x.key);
+      } catch (err) {
+        if (err.status === 401) throw err;
+        r = null;
+      }
+      if (!ctx.alive()) return;
+      results.set(x.key, r);
+      renderRow(x);
+    },
+  });
+  const show = () => {
+    apply();
+    loader.pump();
+  };
+  const turn = (by) => {
+    page += by;
+    show();
+    ctx.setQuery(query());
+    table.scrollIntoView({ block: 'start' });
+  };
+  prevBtn.addEventListener('click', () => turn(-1));
+  nextBtn.addEventListener('click', () => turn(1));
+  show();
 
   statusSel.addEventListener('change', () => {
     // a new status asks the server again (GET /experiments?status=)
@@ -197,23 +257,9 @@ export async function renderExperimentList(ctx) {
     ctx.navigate(`#/experiments${q.toString() ? '?' + q : ''}`);
   });
   search.addEventListener('input', debounce(() => {
-    apply();
-    ctx.setQuery({ status: statusSel.value, q: search.value.trim() });
-  }, 150));
-
-  // Results (users, headline, SRM) for everything that has started.
-  const started = experiments.filter((x) => x.status !== 'draft');
-  await pool(started, 4, async (x) => {
-    let r = null;
-    try {
-      r = await api.results(x.key);
-    } catch (err) {
-      if (err.status === 401) throw err;
-      r = null;
-    }
     if (!ctx.alive()) return;
-    results.set(x.key, r);
-    const tr = renderRow(x);
-    tr.hidden = !matches(x, search.value.trim());
-  });
+    page = 1;
+    show();
+    ctx.setQuery(query());
+  }, 150));
 }

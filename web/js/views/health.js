@@ -1,11 +1,14 @@
 // health.js - is the experiment's traffic healthy? The sample-ratio check, always shown
-// ("OK, p = 0.43" or a red banner), and the new exposed users per variant per day (chart
-// and table), derived from the cumulative users of the time series.
+// ("OK, p = 0.43" or a red banner, "unavailable" while the results fail), and the new
+// exposed users per variant per day (chart and table), derived from the cumulative users of
+// the time series (asked again after a 503 as retry.js says).
 
 import { api } from '../api.js';
 import { h, fill, errorBox, loading, nextId } from '../dom.js';
 import { fmtInt, fmtPct, fmtPEq } from '../format.js';
 import { dailyBars } from '../charts.js';
+import { retryDelay } from '../retry.js';
+import { unavailableText, retryButton } from './decision.js';
 
 /** The sample-ratio status of results `r`: a line when healthy, a red banner when not. */
 export function srmStatus(r) {
@@ -32,6 +35,14 @@ export function srmStatus(r) {
   return h('p', { class: 'srm-status', id: 'srm-status', dataset: { srm: 'ok' } },
     'Sample ratio: ', h('span', { class: 'srm-ok' }, `✓ OK, ${fmtPEq(srm.p_value)}`),
     h('span', { class: 'muted' }, ` (observed ${observed}; expected ${expected})`));
+}
+
+/** The sample-ratio line while the results fail ({error, retryIn, retry} as decisionPanel's). */
+export function srmUnavailable(info) {
+  return h('div', { class: 'alert alert-warn srm-status', id: 'srm-status', dataset: { srm: 'unavailable' } },
+    h('strong', {}, 'Sample ratio: unavailable. '),
+    unavailableText(info, 'the split cannot be checked yet'),
+    info.retryIn === null || info.retryIn === undefined ? [' ', retryButton(info.retry, 'srm-retry')] : null);
 }
 
 /**
@@ -68,7 +79,7 @@ export function healthSection(ctx, x, catalogue = []) {
   const metric = used.find((k) => !ratio.has(k));
   if (x.status === 'draft') {
     fill(srmSlot, srmStatus(null));
-    return { el: card, setResults: () => {} };
+    return { el: card, setResults: () => {}, setUnavailable: () => {} };
   }
   if (!metric && used.length) {
     box.append(h('p', { class: 'muted' }, 'Exposures per day come from a metric’s daily series, and ratio metrics have none: add a ratio’s numerator or denominator to the experiment’s metrics to see them.'));
@@ -76,7 +87,8 @@ export function healthSection(ctx, x, catalogue = []) {
     box.append(h('p', { class: 'muted' }, 'Add a metric to the experiment to see the exposures per day.'));
   } else {
     box.append(loading('Loading exposures per day…'));
-    api.timeseries(x.key, { metric }).then((ts) => {
+    let attempt = 0;
+    const load = () => api.timeseries(x.key, { metric }).then((ts) => {
       if (!ctx.alive()) return;
       const days = dailyExposures(ts, keys);
       const table = h('table', { class: 'table small', id: 'exposures-table' },
@@ -92,8 +104,26 @@ export function healthSection(ctx, x, catalogue = []) {
         h('details', { class: 'data-table', open: days.length <= 7 }, h('summary', {}, 'Exposures per day as a table'), h('div', { class: 'table-wrap' }, table)));
     }).catch((err) => {
       if (err.status === 401 || !ctx.alive()) return;
-      fill(box, errorBox(err, 'Cannot load the exposures per day:'));
+      const wait = retryDelay(err, attempt);
+      const again = () => {
+        if (!ctx.alive() || !card.isConnected) return;
+        fill(box, loading('Loading exposures per day…'));
+        load();
+      };
+      fill(box, errorBox(err, 'Cannot load the exposures per day:'),
+        wait === null
+          ? retryButton(() => { attempt = 0; again(); }, 'exposures-retry')
+          : h('p', { class: 'muted small' }, `Trying again in ${wait} second${wait === 1 ? '' : 's'}.`));
+      if (wait !== null) {
+        attempt += 1;
+        setTimeout(again, wait * 1000);
+      }
     });
+    load();
   }
-  return { el: card, setResults: (r) => fill(srmSlot, srmStatus(r)) };
+  return {
+    el: card,
+    setResults: (r) => fill(srmSlot, srmStatus(r)),
+    setUnavailable: (info) => fill(srmSlot, srmUnavailable(info)),
+  };
 }

@@ -5,6 +5,7 @@
 
 import { api } from '../api.js';
 import { h, nextId, confirmDialog, announce } from '../dom.js';
+import { fmtSharePct } from '../format.js';
 
 /** The actions an experiment in `status` allows, in display order. */
 export function actionsFor(status) {
@@ -34,7 +35,7 @@ function explain(action, x) {
   switch (action) {
     case 'start':
       return [
-        p(`Users who match the targeting${x.coverage < 1 ? ` (${Math.round(x.coverage * 100)}% of them)` : ''} will be split between ${variantList(x)}, and their exposures logged.`),
+        p(`Users who match the targeting${x.coverage < 1 ? ` (${fmtSharePct(x.coverage)} of them)` : ''} will be split between ${variantList(x)}, and their exposures logged.`),
         p('From then on the variants, weights, seed, hash version, namespace and targeting are locked, because changing them would move users between variants.'),
       ];
     case 'pause':

@@ -3,7 +3,9 @@
 // (POST /power). People type percentages as percentages ("10" for 10%); the page
 // converts them to the API's fractions. It can be prefilled from an experiment: its
 // primary metric's control mean (and spread), its variants, its MDE and the traffic
-// observed so far (#/power?experiment=KEY). Any change clears the previous answer.
+// observed so far (#/power?experiment=KEY), shown to 6 significant digits and computed with
+// the exact numbers while left as shown, so that it agrees with the decision panel. Any
+// change clears the previous answer.
 // The API's total is users per variant x variants, right for equal weights; for an
 // experiment whose weights differ the page shows the total at which its variant of the
 // least weight has the users needed (users per variant / that weight), and days from it.
@@ -98,8 +100,20 @@ export async function renderPower(ctx) {
 
   // the prefilled experiment when its weights differ (its totals are the smallest variant's)
   let weighted = null;
+  // input -> {shown, sent, type}: a prefilled number is shown rounded and sent exact
+  // (`sent`, in the API's units) while the input still shows it for the same metric type
+  const exact = new Map();
+  const prefillNumber = (input, shown, sent) => {
+    input.value = shown;
+    exact.set(input, { shown, sent, type: typeSel.value });
+  };
+  const exactOf = (input) => {
+    const e = exact.get(input);
+    return e && e.shown === input.value && e.type === typeSel.value ? e.sent : undefined;
+  };
   async function prefill(key) {
     weighted = null;
+    exact.clear();
     clear(context);
     if (!key) return;
     context.append(loading('Reading the experiment…'));
@@ -126,8 +140,11 @@ export async function renderPower(ctx) {
     alphaIn.value = pctText((x.analysis && x.analysis.alpha) || 0.05);
     const notes = [];
     if (c && typeof c.mean === 'number') {
-      baseIn.value = typeSel.value === 'binomial' ? pctText(c.mean, 2) : String(Number(c.mean.toPrecision(6)));
-      if (typeof c.stddev === 'number') sdIn.value = String(Number(c.stddev.toPrecision(6)));
+      // shown to 6 significant digits, sent exact: two decimals of a percent (0.4449% ->
+      // 0.44) moved the users needed away from the decision panel's, which uses the mean
+      if (typeSel.value === 'binomial') prefillNumber(baseIn, String(Number((c.mean * 100).toPrecision(6))), c.mean);
+      else prefillNumber(baseIn, String(Number(c.mean.toPrecision(6))), c.mean);
+      if (typeof c.stddev === 'number') prefillNumber(sdIn, String(Number(c.stddev.toPrecision(6))), c.stddev);
       notes.push(`baseline from the control’s ${fmtInt(c.users)} users`);
     } else notes.push('no results yet: type the baseline');
     const elapsed = (runningMs(x) || 0) / DAY;
@@ -168,7 +185,7 @@ export async function renderPower(ctx) {
     if (showErrors(form, mergeProblems(badNumberProblems(form), powerProblems(v)), summary)) return;
     const body = {
       metric_type: typeSel.value,
-      baseline: bin ? v.baseline / 100 : v.baseline,
+      baseline: exactOf(baseIn) ?? (bin ? v.baseline / 100 : v.baseline),
       mde: v.relative || bin ? v.mde / 100 : v.mde,
       relative: v.relative,
       alpha: v.alpha / 100,
@@ -176,7 +193,7 @@ export async function renderPower(ctx) {
       variants: v.variants,
     };
     if (v.daily_users !== undefined) body.daily_users = v.daily_users;
-    if (!bin) body.stddev = v.stddev;
+    if (!bin) body.stddev = exactOf(sdIn) ?? v.stddev;
     // the prefilled experiment's weights, while the variants are still its own
     const w = weighted && v.variants === weighted.variants.length ? weighted : null;
     try {

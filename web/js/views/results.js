@@ -4,12 +4,16 @@
 // breakdown) are the adjusted ones, the intervals of the adjusted p-values that the
 // verdicts beside them follow. The toggles live in the page's query string. While the
 // roll-ups rebuild after a definition change, the page looks again every few seconds and
-// shows the new numbers when the rebuild ends.
+// shows the new numbers when the rebuild ends. When the results fail (503 while the server
+// is busy) the page asks again as retry.js says and tells the decision and health panels
+// (onUnavailable), which then say "unavailable" rather than "not started".
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
 import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL, VERDICT_TEXT } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
+import { retryDelay } from '../retry.js';
+import { saveFile, seriesCsvButton, usersExportBlock } from './downloads.js';
 
 const METHODS = [
   ['frequentist', 'Frequentist'],
@@ -278,12 +282,7 @@ async function download(x, st, btn) {
   btn.disabled = true;
   try {
     const csv = await api.resultsCsv(x.key, exportParams(st));
-    const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
-    const a = h('a', { href: url, download: `${x.key}-results${st.dimension ? `-by-${st.dimension}` : ''}.csv`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    saveFile(new Blob([csv], { type: 'text/csv' }), `${x.key}-results${st.dimension ? `-by-${st.dimension}` : ''}.csv`);
     announce('CSV downloaded', 'ok');
   } catch (err) {
     if (err.status !== 401) announce(`CSV download failed: ${err.message}`, 'error');
@@ -307,8 +306,12 @@ async function copyUrl(url, slot) {
   }
 }
 
-/** The results block of experiment `x`; loads itself. */
-export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } = {}) {
+/**
+ * The results block of experiment `x`; loads itself. `onResults(r)` gets every results
+ * document shown; `onUnavailable({error, retryIn, retry})` each failure (retryIn: seconds
+ * until the page asks again by itself, null when it will not; retry(): ask now).
+ */
+export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, onUnavailable = () => {} } = {}) {
   const defs = new Map(catalogue.map((m) => [m.key, m]));
   const st = settingsFrom(ctx, x);
   // a ratio has no daily series (its parts do): the time series offers the other metrics
@@ -369,10 +372,11 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
   const tsBox = h('div', { class: 'ts-box' });
   const tsTurn = latest();
   tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn); });
+  const tsCsv = seriesCsvButton(x, () => ({ metric: st.metric, method: st.method, alpha: st.alpha }));
   const tsSection = series.length
     ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
       h('h3', { id: 'ts-h' }, 'Cumulative lift over time'),
-      h('div', { class: 'field field-inline' }, h('label', { for: tsSelId }, 'Metric'), tsSel),
+      h('div', { class: 'ts-head' }, h('div', { class: 'field field-inline' }, h('label', { for: tsSelId }, 'Metric'), tsSel), tsCsv),
       noSeries,
       tsBox)
     : noSeries;
@@ -411,10 +415,29 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
     } else reload(true);
   }
 
+  // A failed read is asked again after the server's Retry-After (retry.js: a few times, at
+  // least a second apart, never once the page is left, not while the tab is hidden); a
+  // change of the options or "Try again" starts the count again.
+  let retryTimer = null;
+  let attempts = 0;
+  const retryLater = (withSeries, mine, wait) => {
+    retryTimer = setTimeout(function again() {
+      retryTimer = null;
+      if (!ctx.alive() || !section.isConnected || mine !== token) return;
+      if (document.hidden) {
+        document.addEventListener('visibilitychange', again, { once: true });
+        return;
+      }
+      reload(withSeries, true);
+    }, wait * 1000);
+  };
+
   let token = 0;
-  async function reload(withSeries) {
+  async function reload(withSeries, isRetry = false) {
     sync();
     clearTimeout(pollTimer);
+    clearTimeout(retryTimer);
+    if (!isRetry) attempts = 0;
     const mine = ++token;
     body.setAttribute('aria-busy', 'true');
     cupedIn.disabled = false;
@@ -424,12 +447,23 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
       r = await api.results(x.key, apiParams(st));
     } catch (err) {
       if (err.status === 401 || !ctx.alive() || mine !== token) return;
-      fill(body, errorBox(err, 'Cannot compute the results:'));
-      onResults(null);
+      const wait = retryDelay(err, attempts);
+      const retry = () => reload(withSeries);
+      const info = { error: err, retryIn: wait, retry: wait === null ? retry : null };
+      const againBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'results-retry' }, 'Try again');
+      againBtn.addEventListener('click', retry);
+      fill(body, errorBox(err, 'Cannot compute the results:'),
+        wait === null ? againBtn : h('p', { class: 'muted small results-retry-note' }, `Trying again in ${wait} second${wait === 1 ? '' : 's'}.`));
+      onUnavailable(info);
       body.setAttribute('aria-busy', 'false');
+      if (wait !== null) {
+        attempts += 1;
+        retryLater(withSeries, mine, wait);
+      }
       return;
     }
     if (!ctx.alive() || mine !== token) return;
+    attempts = 0;
     const total = r.variants.reduce((a, v) => a + v.users, 0);
     onResults(r);
     rebuildBadge = r.rebuilding
@@ -458,7 +492,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {} } 
     loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
 
-  add(section, controls, body, breakdownBox, tsSection);
+  add(section, controls, body, breakdownBox, tsSection, usersExportBlock(x, catalogue));
   body.append(loading('Computing results…'));
   reload(true);
   return section;
