@@ -851,7 +851,7 @@ T.test('audit diffs show dates, not epoch milliseconds; the stop shows its concl
   noErrors();
 });
 
-T.test('If-Match on edits: a concurrent change shows "changed by someone else: reload"', async () => {
+T.test('If-Match on edits: a concurrent change shows the latest version, with my colliding change beside it', async () => {
   const res = await fetch(`${daemon.url}/api/v1/experiments/draft-idea`, { headers: { Authorization: `Bearer ${daemon.adminKey}` } });
   if (!res.headers.get('etag')) {
     console.log('# SKIP the server sends no ETag yet (issue 16)');
@@ -868,18 +868,17 @@ T.test('If-Match on edits: a concurrent change shows "changed by someone else: r
     await admin.patch('/experiments/draft-idea', { owner: 'someone-else@example.com' });
     await page.getByLabel('Owner').fill('me@example.com');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    const alert = page.locator('.alert-stale');
+    const alert = page.locator('.merge-note');
     await alert.waitFor();
-    assert(/changed by someone else/.test(await text(alert)) && /reload/i.test(await text(alert)), 'says what happened and what to do');
-    assert(await alert.getByRole('button', { name: 'Reload' }).isVisible(), 'a reload button');
+    assert(/Someone else changed this experiment/.test(await text(alert)) && /save again/i.test(await text(alert)), 'says what happened and what to do');
+    assert(/Owner: yours was “me@example.com”/.test(await text(alert)), 'my value shown, not dropped');
     assertEq((await admin.get('/experiments/draft-idea')).owner, 'someone-else@example.com', 'the other change is kept');
-    await alert.getByRole('button', { name: 'Reload' }).click();
-    await page.getByRole('heading', { name: 'Edit Free shipping banner' }).waitFor();
-    assertEq(await page.getByLabel('Owner').inputValue(), 'someone-else@example.com', 'reload shows the latest');
-    await page.getByLabel('Owner').fill('me@example.com');
+    assertEq(await page.getByLabel('Owner').inputValue(), 'someone-else@example.com', 'the form shows the latest');
+    await alert.getByRole('button', { name: 'Use mine (Owner)' }).click();
+    assertEq(await page.getByLabel('Owner').inputValue(), 'me@example.com', 'mine, on request');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.locator('h1 .badge', { hasText: 'draft' }).waitFor();
-    assertEq((await admin.get('/experiments/draft-idea')).owner, 'me@example.com', 'saved after the reload');
+    assertEq((await admin.get('/experiments/draft-idea')).owner, 'me@example.com', 'saved after Use mine');
     // every edit sent a tag: the PATCHes above, and a metric edit
     await go(page, '/metrics/latency');
     await page.getByRole('heading', { name: 'Edit Latency' }).waitFor();

@@ -16,7 +16,7 @@ const TO_STOP = 'stop-quietly';
 const METRICS = ['b-visits', 'a-orders'];
 const CITY = { city: { $in: ['Washington, D.C.', 'Paris', 'say "hi"'] }, plan: 'pro' };
 
-const { T, daemon, admin, page, go, waitHash, noErrors, text, run } = await suite({ label: 'edits' });
+const { T, daemon, admin, page, go, goDiscarding, waitHash, noErrors, text, run } = await suite({ label: 'edits' });
 
 async function auditCount(key) {
   return (await admin.get(`/audit?target_type=experiment&target=${key}&limit=100`)).entries.length;
@@ -132,7 +132,7 @@ T.test('a running experiment’s coverage goes up, not down: the page says why, 
     const body = await res.json();
     await route.fulfill({ response: res, json: { ...body, status: 'draft' } });
   };
-  await go('/experiments');
+  await goDiscarding('/experiments');
   await page.route(`**/api/v1/experiments/${RUNNING}`, asDraft);
   try {
     await openEdit(RUNNING);
@@ -146,7 +146,7 @@ T.test('a running experiment’s coverage goes up, not down: the page says why, 
   const server = await text(coverageError);
   assert(/lowering coverage while the experiment is running/.test(server) && /pause or stop it/.test(server), `the server's reason shown at the coverage: ${server}`);
   assertEq((await admin.get(`/experiments/${RUNNING}`)).coverage, 0.4, 'still unchanged');
-  await go('/experiments');
+  await goDiscarding('/experiments');
   noErrors([/status of 409/]);
 });
 

@@ -173,6 +173,7 @@ export async function waitHash(p, hash) {
  * admin API client, Chromium (CHROMIUM) with one page and a watch on its errors, a TAP
  * runner T for the scenarios, and the helpers the suites share: go(hash, p = page) opens
  * the dashboard at #hash, waitHash(hash, p = page) waits for the page to be there,
+ * goDiscarding(hash, p = page) opens #hash from a form with changes not saved (Leave),
  * noErrors(allow) fails on a browser error `allow` does not match, text is textOf. A
  * setup that fails prints "not ok 1 - setup" and exits. After the scenarios, `await run()`
  * runs them (E2E_ONLY picks scenarios; each starts with no errors left over from the last),
@@ -218,6 +219,12 @@ export async function suite({ label, args = [] }) {
       await p.goto(`${daemon.url}/#${hash}`);
     },
     waitHash: (hash, p = page) => waitHash(p, hash),
+    /** go(hash) away from a form holding changes not saved: the page asks, this answers Leave. */
+    async goDiscarding(hash, p = page) {
+      await p.goto(`${daemon.url}/#${hash}`);
+      await p.getByRole('dialog').getByRole('button', { name: 'Leave without saving' }).click();
+      await waitHash(p, hash);
+    },
     async run() {
       let failed = 1;
       try {

@@ -15,7 +15,7 @@ import * as fmt from '../../web/js/format.js';
 
 const LONG = `long-key-${'k'.repeat(55)}`; // 64 characters
 
-const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'review pages', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '600'] });
+const { T, daemon, admin, page, go, goDiscarding, noErrors, text, run } = await suite({ label: 'review pages', args: ['--rebuild-chunk', '2', '--rebuild-pause-ms', '600'] });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -127,6 +127,7 @@ T.test('experiment form: a mistyped MDE or weight is refused beside it, never le
   writes.stop();
   assertEq(writes.sent.length, 0, `nothing sent (${writes.sent})`);
   assertEq((await admin.get('/experiments/typo')).mde, 0.05, 'mde kept');
+  await goDiscarding('/experiments'); // the typos are changes not saved: leaving asks
   noErrors();
 });
 

@@ -1,22 +1,17 @@
 // experiment_form.js - create and edit an experiment. Server validation errors land
-// next to the control their `field` names ("variants[1].weight"); while an experiment
-// runs, the fields that would reassign users are read-only with the reason shown.
+// next to the control their `field` names ("variants[1].weight"); the fields the API
+// refuses to change in the experiment's status (experiment_rules.js: a running or paused
+// experiment's assignment, a stopped one's results too) are read-only with the reason
+// shown. Leaving the form with changes not saved asks first (leave.js); when someone else
+// saved the experiment meanwhile (412), the form reloads it and puts the person's changes
+// back on top where they do not collide, showing those that do.
 
 import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
-import { keyProblem, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
+import { showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
-
-const LOCK_REASON = {
-  variants: 'changing variant keys or weights, or adding or removing variants, would move users between variants. Stop it and start a new experiment instead. Names and values may change.',
-  traffic: 'changing the namespace, seed or hash version would reassign users. Coverage may go up, not down.',
-  targeting: 'changing targeting would change who is in the experiment.',
-};
-
-function pctText(w) {
-  if (typeof w !== 'number' || !Number.isFinite(w)) return '';
-  return String(Number((w * 100).toFixed(4)));
-}
+import { guardLeaving } from '../leave.js';
+import { pctText, frozenFields, coverageOnlyUp, lockReason, experimentProblems, mergeEdits } from './experiment_rules.js';
 
 function numOrNull(text) {
   const t = String(text).trim();
@@ -41,72 +36,6 @@ function lockWithin(box, reasonId) {
   lockControls(box.querySelectorAll('input, select, textarea, button'), reasonId);
 }
 
-function lockNote(id, what) {
-  return h('p', { class: 'lock-note', id }, h('strong', {}, 'Read-only while the experiment is running or paused: '), LOCK_REASON[what]);
-}
-
-/**
- * Every problem of an experiment body `p` at once, in words ([{field, message}]).
- * `forcedDupes` lists forced user ids typed twice (the body's map keeps only one).
- */
-/**
- * Why a running or paused experiment's coverage may not go below what it is: users already
- * exposed to a variant would leave it while the results still count them there (the API
- * answers 409). `status` is the experiment's, `was` its coverage (0-1).
- */
-export function coverageDownProblem(status, was) {
-  const what = status === 'paused' ? 'stop it' : 'pause or stop it';
-  return `While the experiment is ${status}, coverage can only go up (it is ${pctText(was)}%): lowering it would move users already exposed to a variant out of it, while the results still count them there. To send fewer users into it, ${what}, or start a new experiment.`;
-}
-
-export function experimentProblems(p, { forcedDupes = [], running = null } = {}) {
-  const out = [];
-  const add = (field, message) => out.push({ field, message });
-  // running: {status, coverage} of a running or paused experiment as loaded
-  if (running && typeof p.coverage === 'number' && p.coverage < running.coverage) add('coverage', coverageDownProblem(running.status, running.coverage));
-  if (p.key !== undefined) {
-    const k = keyProblem(p.key);
-    if (k) add('key', k);
-  }
-  if (p.name && p.name.length > 200) add('name', 'The name is too long: at most 200 characters.');
-  if (p.variants) {
-    const seen = new Set();
-    p.variants.forEach((v, i) => {
-      const k = keyProblem(v.key, `Variant ${i + 1}’s key`);
-      if (k) add(`variants[${i}].key`, k);
-      else if (seen.has(v.key)) add(`variants[${i}].key`, `Variant ${i + 1}’s key “${v.key}” is used twice: each variant needs its own key.`);
-      seen.add(v.key);
-      if (!(typeof v.weight === 'number' && v.weight >= 0 && v.weight <= 1)) add(`variants[${i}].weight`, `Variant ${i + 1}’s weight must be a percentage from 0 to 100.`);
-    });
-    const total = p.variants.reduce((a, v) => a + (typeof v.weight === 'number' ? v.weight : NaN), 0);
-    if (Number.isFinite(total) && Math.abs(total - 1) > 1e-6) {
-      add(`variants[${p.variants.length - 1}].weight`, `The weights must add up to 100% (the sum is now ${Number((total * 100).toFixed(4))}%).`);
-    }
-  }
-  if (p.namespace) {
-    const [a, b] = p.namespace.range;
-    const ok = (x) => typeof x === 'number' && x >= 0 && x <= 1;
-    if (keyProblem(p.namespace.name, 'The namespace')) add('namespace.name', keyProblem(p.namespace.name, 'The namespace'));
-    if (!ok(a)) add('namespace.range[0]', 'The range start is a number from 0 to 1.');
-    if (!ok(b)) add('namespace.range[1]', 'The range end is a number from 0 to 1.');
-    if (ok(a) && ok(b) && !(a < b)) add('namespace.range', `The range start must be below its end (start < end; now ${a} to ${b}).`);
-  }
-  const users = Object.keys(p.forced || {});
-  for (const u of forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
-  for (const u of users) if (u.length > 256) add(`forced.${u}`, 'A user id is at most 256 characters.');
-  const al = p.analysis && p.analysis.alpha;
-  if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
-  if (!(typeof p.sequential_tuning === 'number' && p.sequential_tuning >= 1)) add('sequential_tuning', 'Sequential tuning is a number of users, at least 1 (e.g. 5000).');
-  if (p.mde !== undefined && p.mde !== null && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0 (e.g. 5 for 5%).');
-  if (Array.isArray(p.dimensions)) {
-    if (p.dimensions.length > 3) add('dimensions', 'Break results down by at most 3 attributes.');
-    const bad = p.dimensions.find((d) => !/^[A-Za-z0-9_.-]{1,64}$/.test(d));
-    if (bad !== undefined) add('dimensions', `“${bad}” is not an attribute name: use letters, digits, _ . - (at most 64).`);
-    else if (new Set(p.dimensions).size !== p.dimensions.length) add('dimensions', 'An attribute is listed twice.');
-  }
-  return out;
-}
-
 const BLANK = {
   key: '', name: '', description: '', hypothesis: '', owner: '',
   variants: [
@@ -116,7 +45,19 @@ const BLANK = {
   coverage: 1, seed: '', hash_version: 2, namespace: null, targeting: {}, forced: {},
   metrics: [], primary_metric: null, guardrails: [], sequential_tuning: 5000,
   analysis: { method: 'frequentist', alpha: 0.05, cuped: true, correction: 'none' },
+  hash_attribute: 'id', fallback_attribute: null,
   status: 'draft',
+};
+
+// what the merge notice calls each field of the body
+const FIELD_LABEL = {
+  name: 'Name', owner: 'Owner', hypothesis: 'Hypothesis', description: 'Description',
+  variants: 'Variants', default_value: 'Default value', coverage: 'Coverage', namespace: 'Namespace',
+  seed: 'Seed', hash_version: 'Hash version', hash_attribute: 'Hashed attribute',
+  fallback_attribute: 'Fallback attribute', targeting: 'Targeting', forced: 'Forced users',
+  metrics: 'Metrics', guardrails: 'Guardrails', primary_metric: 'Primary metric',
+  dimensions: 'Breakdown dimensions', sequential_tuning: 'Sequential tuning',
+  mde: 'Minimum detectable effect', analysis: 'Analysis defaults',
 };
 
 export async function renderExperimentForm(ctx, key) {
@@ -146,12 +87,186 @@ export async function renderExperimentForm(ctx, key) {
     );
     return;
   }
-  const locked = editing && (x.status === 'running' || x.status === 'paused');
-  // the experiment's minimum detectable effect (API v1.1), when this server knows the field;
-  // with no experiment yet there is nothing to tell, and this dashboard ships with a server
-  // that knows it (as dimensions below)
-  const hasMde = editing ? 'mde' in x : others.some((o) => 'mde' in o) || others.length === 0;
+  // v1.1 fields this server may not know: with no experiment yet there is nothing to tell,
+  // and this dashboard ships with a server that knows them
+  const knows = (f) => (editing ? f in x : others.some((o) => f in o) || others.length === 0);
+  const env = { editing, catalogue, hasMde: knows('mde'), hasDims: knows('dimensions'), hasHashAttr: knows('hash_attribute') };
+  showForm(ctx, env, x, x, null);
+}
+
+/**
+ * Render the form into the page: `doc` is what it shows, `stored` the experiment as the
+ * server has it (its status decides the locks; an edit sends what differs from it), `note`
+ * the merge after a 412 ({mine, apply, conflicts, frozen}) or null.
+ */
+function showForm(ctx, env, doc, stored, note) {
+  const { editing } = env;
+  const f = buildForm(env, doc, stored, { live: true });
+  // the version loaded (for a new experiment: the blank form), read from controls as the
+  // shown form reads its own, so an untouched field is never a change
+  const base = doc === stored ? f : buildForm(env, stored, stored, { live: false });
+  let baseline;
+  try {
+    baseline = base.buildPayload();
+  } catch {
+    baseline = null; // then an edit sends every field
+  }
+  // the fields of payload `p` that differ from the version loaded
+  const changed = (p) => (baseline ? Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(baseline[k]))) : p);
+  const release = guardLeaving(f.form, () => !baseline || Object.keys(changed(f.buildPayload())).length > 0);
+
+  // re-render with the person's changes so far kept, plus `extra` (fields to set)
+  const rerender = (nextEnv, extra, nextNote) => {
+    let mine;
+    try {
+      mine = changed(f.buildPayload());
+    } catch {
+      mine = note ? note.apply : {}; // a field that cannot be read: the last re-applied edits
+    }
+    const { key, status, ...edits } = mine;
+    showForm(ctx, nextEnv, { ...stored, ...(key === undefined ? {} : { key }), ...edits, ...extra }, stored, nextNote);
+  };
+  f.onReloadMetrics(async () => {
+    try {
+      const catalogue = await api.listMetrics();
+      if (!ctx.alive()) return;
+      rerender({ ...env, catalogue }, {}, note);
+      announce(`Metrics reloaded: ${catalogue.length} in the catalogue`, 'ok');
+    } catch (err) {
+      if (err.status !== 401) announce(`The metrics could not be reloaded: ${err.message}`, 'error');
+    }
+  });
+
+  const noteEl = note ? mergeNote(note, (field) => rerender(env, { [field]: note.mine[field] }, { ...note, apply: { ...note.apply, [field]: note.mine[field] }, conflicts: note.conflicts.filter((c) => c !== field) })) : null;
+
+  const afterStale = async (mine) => {
+    let fresh;
+    try {
+      fresh = await api.getExperiment(stored.key);
+    } catch (err) {
+      if (err.status === 401 || !ctx.alive()) return;
+      f.summary.append(errorBox({ message: `Someone else changed this experiment since you opened it, and its latest version cannot be loaded (${err.message}). Nothing was saved; your changes are still in the form.` }));
+      f.summary.focus();
+      return;
+    }
+    if (!ctx.alive()) return;
+    if (fresh.status === 'archived') {
+      f.summary.append(errorBox({ message: 'Someone else archived this experiment since you opened it: archived experiments cannot be edited, so nothing was saved. Your changes are still in the form.' }));
+      f.summary.focus();
+      return;
+    }
+    let now;
+    try {
+      now = buildForm(env, fresh, fresh, { live: false }).buildPayload();
+    } catch {
+      now = {};
+    }
+    const merged = mergeEdits(baseline || {}, now, mine, fresh.status);
+    showForm(ctx, env, { ...fresh, ...merged.apply }, fresh, { mine, ...merged });
+    const shown = ctx.main.querySelector('.merge-note');
+    if (shown) shown.focus();
+  };
+
+  f.form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(f.form);
+    // a mistyped number reads as "": never send it as null or leave the field out
+    const badNumbers = badNumberProblems(f.form);
+    let payload;
+    try {
+      payload = f.buildPayload();
+    } catch (err) {
+      showErrors(f.form, mergeProblems(badNumbers, [{ field: err.field || '', message: err.message }]), f.summary);
+      return;
+    }
+    const running = editing && coverageOnlyUp(stored.status) ? { status: stored.status, coverage: stored.coverage ?? 1 } : null;
+    const problems = mergeProblems(badNumbers, experimentProblems(payload, { forcedDupes: f.forcedDupes(), running }));
+    if (showErrors(f.form, problems, f.summary)) return;
+    if (editing) {
+      payload = changed(payload);
+      if (Object.keys(payload).length === 0) {
+        release();
+        announce('Nothing changed', 'ok');
+        ctx.navigate(`#/experiments/${encodeURIComponent(stored.key)}`);
+        return;
+      }
+    }
+    f.saveBtn.disabled = true;
+    try {
+      const saved = editing ? await api.updateExperiment(stored.key, payload) : await api.createExperiment(payload);
+      release();
+      announce(editing ? 'Experiment saved' : 'Experiment created', 'ok');
+      ctx.navigate(`#/experiments/${encodeURIComponent(saved.key)}`);
+    } catch (err) {
+      if (err.status === 401) return;
+      if (err.status === 412 && editing) {
+        await afterStale(payload);
+      } else if (!err.field) {
+        f.summary.append(errorBox(err, err.status === 409 ? 'Conflict:' : 'Not saved:'));
+        f.summary.focus();
+      } else {
+        showErrors(f.form, serverErrors(err), f.summary);
+      }
+    } finally {
+      f.saveBtn.disabled = false;
+    }
+  });
+
+  fill(ctx.main,
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/experiments' }, 'Experiments'), editing ? [' / ', h('a', { href: `#/experiments/${encodeURIComponent(stored.key)}` }, stored.key)] : null),
+    h('h1', {}, editing ? `Edit ${stored.name || stored.key}` : 'New experiment'),
+    editing ? h('p', { class: 'muted' }, `Status: ${stored.status}`) : null,
+    noteEl,
+    f.form
+  );
+}
+
+/** A value as the merge notice shows it: text in quotes, the rest as JSON, cut when long. */
+function shownValue(v) {
+  const t = typeof v === 'string' ? `“${v}”` : v === undefined ? '(none)' : JSON.stringify(v);
+  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
+}
+
+/**
+ * The notice after a 412: what was put back, what both sides changed (the latest shown,
+ * the person's value beside a "Use mine" button: `useMine(field)`), what the latest status
+ * refuses.
+ */
+function mergeNote(note, useMine) {
+  const names = (fs) => fs.map((x) => FIELD_LABEL[x] || x).join(', ');
+  const applied = Object.keys(note.apply);
+  return h('div', { class: 'alert alert-warn merge-note', role: 'alert', tabindex: '-1' },
+    h('p', {}, h('strong', {}, 'Someone else changed this experiment since you opened it'), ', so nothing was saved. The form now shows the latest version',
+      applied.length ? [' with your changes put back: ', names(applied)] : '', '. Check it and save again.'),
+    note.conflicts.length ? [
+      h('p', {}, 'Changed by both of you; the form shows theirs:'),
+      h('ul', {}, note.conflicts.map((c) => h('li', {}, `${FIELD_LABEL[c] || c}: yours was `, h('code', { class: 'merge-value' }, shownValue(note.mine[c])), ' ',
+        h('button', { type: 'button', class: 'btn btn-small', onclick: () => useMine(c) }, `Use mine (${FIELD_LABEL[c] || c})`)))),
+    ] : null,
+    note.frozen.length ? [
+      h('p', {}, 'Not put back:'),
+      h('ul', {}, note.frozen.map((z) => h('li', {}, `${FIELD_LABEL[z.field] || z.field} (${z.why}): yours was `, h('code', { class: 'merge-value' }, shownValue(note.mine[z.field]))))),
+    ] : null);
+}
+
+/**
+ * The form's controls for `doc`, locked as `stored.status` requires. `live` false builds a
+ * copy that is never shown (to read the payload of a version): it asks the server nothing.
+ * Returns {form, summary, saveBtn, buildPayload(), forcedDupes(), onReloadMetrics(fn)}.
+ */
+function buildForm(env, doc, stored, { live }) {
+  const { editing, catalogue, hasMde, hasDims, hasHashAttr } = env;
+  const x = doc;
+  const status = editing ? stored.status : 'draft';
+  const frozen = frozenFields(status);
+  const assignLocked = frozen.has('variants');
+  const resultsLocked = frozen.has('metrics');
+  const upOnly = coverageOnlyUp(status);
   const lockId = nextId('lock');
+  const lockNote = (id, what) => {
+    const { lead, reason } = lockReason(status, what);
+    return h('p', { class: 'lock-note', id }, h('strong', {}, lead), reason);
+  };
 
   const form = h('form', { class: 'exp-form', novalidate: true });
   const summary = h('div', { class: 'form-errors', tabindex: '-1' });
@@ -168,15 +283,17 @@ export async function renderExperimentForm(ctx, key) {
     'fieldset', { class: 'section' }, h('legend', {}, 'Basics'),
     h('div', { class: 'grid-2' },
       field('Key', keyIn, { field: 'key', hint: editing ? 'The key cannot change.' : 'Lower-case letters, digits, “_”, “.”, “-”; used by SDKs.' }).wrap,
-      field('Name', nameIn, { field: 'name', hint: 'Empty: the key.' }).wrap,
+      field('Name', nameIn, { field: 'name', hint: 'Empty: the key. At most 200 bytes (UTF-8).' }).wrap,
       field('Owner', ownerIn, { field: 'owner', hint: 'Who to ask about this experiment.' }).wrap),
     field('Hypothesis', hypoIn, { field: 'hypothesis', hint: 'What change do you expect, and why?' }).wrap,
     field('Description', descIn, { field: 'description' }).wrap
   );
 
   // ---- variants
-  // value: the JSON text of the variant's value (issue 15), '' = none (the value is the key)
-  const variants = x.variants.map((v) => ({ key: v.key, name: v.name || '', weight: v.weight, value: v.value === undefined || v.value === null ? '' : JSON.stringify(v.value) }));
+  // id: stable while keys are typed, so a forced user stays with its variant through a
+  // rename; value: the JSON text of the variant's value, '' = none (the value is the key)
+  let vids = 0;
+  const variants = x.variants.map((v) => ({ id: ++vids, key: v.key, name: v.name || '', weight: v.weight, value: v.value === undefined || v.value === null ? '' : JSON.stringify(v.value) }));
   const varRows = h('tbody');
   const sumOut = h('output', { class: 'sum-check', 'aria-live': 'polite' });
   const addVar = h('button', { type: 'button', class: 'btn btn-small' }, 'Add variant');
@@ -204,7 +321,13 @@ export async function renderExperimentForm(ctx, key) {
       kIn.addEventListener('input', () => { v.key = kIn.value.trim(); renderForcedOptions(); });
       nIn.addEventListener('input', () => { v.name = nIn.value; });
       wIn.addEventListener('input', () => { v.weight = wIn.value.trim() === '' ? NaN : Number(wIn.value) / 100; updateSum(); });
-      rm.addEventListener('click', () => { variants.splice(i, 1); renderVariants(Math.max(0, i - 1)); renderForcedOptions(); });
+      rm.addEventListener('click', () => {
+        variants.splice(i, 1);
+        renderVariants(Math.max(0, i - 1));
+        renderForcedOptions();
+        const orphans = forced.filter((r) => r.vid === v.id && r.user !== '').map((r) => `“${r.user}”`);
+        if (orphans.length) announce(`Variant “${v.key}” was removed: choose another variant for the forced user${orphans.length > 1 ? 's' : ''} ${orphans.join(', ')}.`, 'error');
+      });
       varRows.append(h('tr', {},
         h('td', { class: 'cell' }, kIn, i === 0 ? h('span', { class: 'tag' }, 'control') : null),
         h('td', { class: 'cell' }, nIn),
@@ -217,7 +340,7 @@ export async function renderExperimentForm(ctx, key) {
     updateSum();
   };
   addVar.addEventListener('click', () => {
-    variants.push({ key: `variant-${variants.length}`, name: '', weight: 0, value: '' });
+    variants.push({ id: ++vids, key: `variant-${variants.length}`, name: '', weight: 0, value: '' });
     renderVariants(variants.length - 1);
     renderForcedOptions();
   });
@@ -232,7 +355,7 @@ export async function renderExperimentForm(ctx, key) {
   const dvField = field('Default value (JSON)', dvIn, { field: 'default_value', hint: 'What users not in the experiment get from /assign and SDKs: out of coverage, not targeted, or while paused. Empty: the control’s value.' });
   const variantsBox = h(
     'fieldset', { class: 'section', dataset: { field: 'variants' } }, h('legend', {}, 'Variants'),
-    locked ? lockNote(lockId, 'variants') : null,
+    assignLocked ? lockNote(lockId, 'variants') : null,
     h('p', { class: 'hint' }, 'The first variant is the control. 2 to 20 variants; weights are percentages of the covered traffic. A value (any JSON: true, 42, "blue", {"a": 1}) is what SDKs get; empty = the key.'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table variants-table' },
       h('thead', {}, h('tr', {}, ['Key', 'Name', 'Weight', 'Value (JSON)', ''].map((t) => h('th', { scope: 'col' }, t === '' ? h('span', { class: 'visually-hidden' }, 'Remove') : t)))),
@@ -241,7 +364,7 @@ export async function renderExperimentForm(ctx, key) {
     dvField.wrap
   );
 
-  // ---- traffic: coverage, namespace, seed, hash version
+  // ---- traffic: coverage, namespace, hashing
   // The slider moves in whole percents; a stored coverage finer than that (0.255) is kept,
   // and shown as it is, until the slider is moved.
   const coverage0 = x.coverage ?? 1;
@@ -255,46 +378,66 @@ export async function renderExperimentForm(ctx, key) {
   };
   covIn.addEventListener('input', () => { covMoved = true; covText(); });
   covText();
-  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest get the default value (under Variants), else the control’s value, and are not counted.${locked ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
+  const covField = field('Coverage', covIn, { field: 'coverage', hint: `Share of eligible users who enter the experiment; the rest get the default value (under Variants), else the control’s value, and are not counted.${upOnly ? ' While it runs or is paused it may only go up: lowering it would take users already exposed out of their variant.' : ''}` });
   covField.wrap.querySelector('label').after(covOut);
 
   const ns = x.namespace || { name: '', range: [0, 1] };
   const nsName = h('input', { type: 'text', value: ns.name, autocomplete: 'off', spellcheck: 'false' });
   const nsStart = h('input', { type: 'number', min: '0', max: '1', step: 'any', value: String(ns.range[0]) });
   const nsEnd = h('input', { type: 'number', min: '0', max: '1', step: 'any', value: String(ns.range[1]) });
-  const seedIn = h('input', { type: 'text', value: editing ? x.seed : '', placeholder: 'defaults to the key', autocomplete: 'off', spellcheck: 'false' });
+  const seedIn = h('input', { type: 'text', value: editing ? x.seed : x.seed || '', placeholder: 'defaults to the key', autocomplete: 'off', spellcheck: 'false' });
   const hashSel = h('select', {}, [2, 1].map((v) => h('option', { value: String(v), selected: x.hash_version === v }, v === 2 ? '2 (recommended)' : '1 (legacy)')));
+  const hashAttrIn = h('input', { type: 'text', value: x.hash_attribute || 'id', autocomplete: 'off', spellcheck: 'false' });
+  const fallbackIn = h('input', { type: 'text', value: x.fallback_attribute || '', placeholder: 'none', autocomplete: 'off', spellcheck: 'false' });
+  // open when it holds something other than the defaults, so a stored choice is seen
+  const hashingOpen = (x.hash_attribute && x.hash_attribute !== 'id') || !!x.fallback_attribute;
   const trafficLocked = h('div', { class: 'locked-group' },
     h('div', { class: 'grid-3', dataset: { field: 'namespace' } },
       field('Namespace', nsName, { field: 'namespace.name', hint: 'Experiments in one namespace with disjoint ranges never share users; one whose range overlaps a running or paused experiment’s cannot start. Empty: none.' }).wrap,
       h('div', { class: 'field-pair', dataset: { field: 'namespace.range' } },
         field('Range start', nsStart, { field: 'namespace.range[0]' }).wrap,
         field('Range end', nsEnd, { field: 'namespace.range[1]' }).wrap)),
-    h('details', { class: 'advanced', open: false },
+    h('details', { class: 'advanced', open: hashingOpen },
       h('summary', {}, 'Hashing (advanced)'),
       h('div', { class: 'grid-2' },
+        hasHashAttr ? field('Hashed attribute', hashAttrIn, { field: 'hash_attribute', hint: 'The attribute whose value picks the variant (GrowthBook’s hashAttribute): id is the user id; company_id would give everyone in a company the same variant. A user without it is not in the experiment.' }).wrap : null,
+        hasHashAttr ? field('Fallback attribute', fallbackIn, { field: 'fallback_attribute', hint: 'Hashed when the first is missing, e.g. device_id before sign-in. Empty: none.' }).wrap : null,
         field('Seed', seedIn, { field: 'seed' }).wrap,
         field('Hash version', hashSel, { field: 'hash_version' }).wrap)));
   const traffic = h('fieldset', { class: 'section' }, h('legend', {}, 'Traffic'),
-    covField.wrap, locked ? lockNote(lockId + '-t', 'traffic') : null, trafficLocked);
+    covField.wrap, assignLocked ? lockNote(lockId + '-t', 'traffic') : null, trafficLocked);
 
   // ---- targeting
-  const tgt = targetingEditor(x.targeting || {}, { locked, savedGroups: () => api.listSavedGroups().then((gs) => gs.map((g) => g.key)) });
+  const savedGroups = live ? () => api.listSavedGroups().then((gs) => gs.map((g) => g.key)) : null;
+  const tgt = targetingEditor(x.targeting || {}, { locked: assignLocked, savedGroups });
   const targeting = h('fieldset', { class: 'section', dataset: { field: 'targeting-box' } }, h('legend', {}, 'Targeting'),
-    locked ? lockNote(lockId + '-g', 'targeting') : null,
-    h('p', { class: 'hint' }, 'Rules over the attributes your SDK sends. Values: numbers and true/false are typed; "quote" a value to force text.'),
+    assignLocked ? lockNote(lockId + '-g', 'targeting') : null,
+    h('p', { class: 'hint' }, 'Rules over the attributes your SDK sends. Values: numbers and true/false are typed (007 stays text: a leading zero keeps it); "quote" a value to force text.'),
     tgt.el);
 
-  // ---- forced users
-  const forced = Object.entries(x.forced || {}).map(([user, variant]) => ({ user, variant }));
+  // ---- forced users: each row holds its variant's id, so a renamed variant keeps its
+  // users and a removed one leaves them without a variant (an error, never the control)
+  const forced = Object.entries(x.forced || {}).map(([user, key]) => {
+    const v = variants.find((w) => w.key === key);
+    return { user, vid: v ? v.id : null };
+  });
+  const keyOf = (vid) => {
+    const v = variants.find((w) => w.id === vid);
+    return v ? v.key : null;
+  };
   const forcedRows = h('div', { class: 'forced-rows' });
   const addForced = h('button', { type: 'button', class: 'btn btn-small' }, 'Add forced user');
   const selects = [];
   function renderForcedOptions() {
-    for (const { sel, row } of selects) {
-      const cur = row.variant;
-      fill(sel, ...variants.map((v) => h('option', { value: v.key, selected: v.key === cur }, v.key || '(no key)')));
-      if (!variants.some((v) => v.key === cur)) row.variant = sel.value;
+    for (const { sel, row, msg } of selects) {
+      const has = variants.some((v) => v.id === row.vid);
+      fill(sel,
+        has ? null : h('option', { value: '', selected: true }, '(choose a variant)'),
+        ...variants.map((v) => h('option', { value: String(v.id), selected: v.id === row.vid }, v.key || '(no key)')));
+      msg.textContent = has ? '' : 'Its variant was removed: choose another.';
+      msg.hidden = has;
+      if (has) sel.removeAttribute('aria-invalid');
+      else sel.setAttribute('aria-invalid', 'true');
     }
   }
   const renderForced = (focusLast) => {
@@ -303,18 +446,20 @@ export async function renderExperimentForm(ctx, key) {
     if (forced.length === 0) forcedRows.append(h('p', { class: 'muted' }, 'No forced users.'));
     forced.forEach((row, i) => {
       const uIn = h('input', { type: 'text', value: row.user, 'aria-label': `Forced user ${i + 1} id`, autocomplete: 'off', spellcheck: 'false', dataset: { field: `forced.${row.user}` } });
-      const sel = h('select', { 'aria-label': `Forced user ${i + 1} variant` });
+      const msgId = nextId('forced-msg');
+      const sel = h('select', { 'aria-label': `Forced user ${i + 1} variant`, 'aria-describedby': msgId });
+      const msg = h('p', { class: 'forced-orphan', id: msgId, hidden: true });
       const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove forced user ${i + 1}` }, '✕');
       uIn.addEventListener('input', () => { row.user = uIn.value.trim(); uIn.dataset.field = `forced.${row.user}`; });
-      sel.addEventListener('change', () => { row.variant = sel.value; });
+      sel.addEventListener('change', () => { row.vid = sel.value === '' ? null : Number(sel.value); renderForcedOptions(); });
       rm.addEventListener('click', () => { forced.splice(i, 1); renderForced(); addForced.focus(); });
-      selects.push({ sel, row });
-      forcedRows.append(h('div', { class: 'forced-row cell' }, uIn, h('span', { 'aria-hidden': 'true' }, '→'), sel, rm));
+      selects.push({ sel, row, msg });
+      forcedRows.append(h('div', { class: 'forced-row cell' }, uIn, h('span', { 'aria-hidden': 'true' }, '→'), sel, rm, msg));
       if (focusLast && i === forced.length - 1) setTimeout(() => uIn.focus(), 0);
     });
     renderForcedOptions();
   };
-  addForced.addEventListener('click', () => { forced.push({ user: '', variant: variants[0].key }); renderForced(true); });
+  addForced.addEventListener('click', () => { forced.push({ user: '', vid: variants[0].id }); renderForced(true); });
   const forcedBox = h('fieldset', { class: 'section', dataset: { field: 'forced' } }, h('legend', {}, 'Forced users (QA)'),
     h('p', { class: 'hint' }, 'These users always get the chosen variant and are never counted in results.'),
     forcedRows, h('div', { class: 'row-actions' }, addForced));
@@ -329,11 +474,12 @@ export async function renderExperimentForm(ctx, key) {
     fill(primarySel, h('option', { value: '' }, '(none)'), ...opts.map((m) => h('option', { value: m.key, selected: m.key === cur }, m.name && m.name !== m.key ? `${m.name} (${m.key})` : m.key)));
     if (!opts.some((m) => m.key === cur) && opts.length) primarySel.value = opts[0].key;
   };
+  const reloadBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Reload the metrics');
+  // a new tab: this form and what is typed in it stay
+  const newMetric = () => h('a', { href: '#/metrics/new', target: '_blank' }, 'Create a metric');
   const metricChecks = (set, legend, fieldName, onChange) => {
     const box = h('fieldset', { class: 'checks', dataset: { field: fieldName } }, h('legend', {}, legend));
-    if (catalogue.length === 0) {
-      box.append(h('p', { class: 'muted' }, 'The catalogue is empty. ', h('a', { href: '#/metrics/new' }, 'Create a metric'), ' first.'));
-    }
+    if (catalogue.length === 0) box.append(h('p', { class: 'muted' }, 'The catalogue is empty. ', newMetric(), ' first (opens in a new tab).'));
     for (const m of catalogue) {
       const id = nextId('m');
       const cb = h('input', { type: 'checkbox', id, value: m.key, checked: set.has(m.key) });
@@ -343,14 +489,16 @@ export async function renderExperimentForm(ctx, key) {
     }
     return box;
   };
-  // dimensions (API v1.1), when this server knows the field
-  const hasDims = editing ? 'dimensions' in x : others.some((o) => 'dimensions' in o) || others.length === 0;
   const dimsIn = h('input', { type: 'text', name: 'dimensions', autocomplete: 'off', spellcheck: 'false', placeholder: 'country, device', value: (x.dimensions || []).join(', ') });
+  const checksBox = h('div', { class: 'grid-2' },
+    metricChecks(chosen, 'Metrics to analyse', 'metrics', renderPrimary),
+    metricChecks(guards, 'Guardrails (must not get worse)', 'guardrails'));
+  const primaryField = field('Primary metric', primarySel, { field: 'primary_metric', hint: 'The decision metric, shown as the headline in the list.' });
   const metricsBox = h('fieldset', { class: 'section' }, h('legend', {}, 'Metrics'),
-    h('div', { class: 'grid-2' },
-      metricChecks(chosen, 'Metrics to analyse', 'metrics', renderPrimary),
-      metricChecks(guards, 'Guardrails (must not get worse)', 'guardrails')),
-    field('Primary metric', primarySel, { field: 'primary_metric', hint: 'The decision metric, shown as the headline in the list.' }).wrap,
+    resultsLocked ? lockNote(lockId + '-m', 'metrics') : null,
+    checksBox,
+    resultsLocked ? null : h('p', { class: 'hint metric-missing' }, 'Missing one? ', newMetric(), ' (opens in a new tab), then ', reloadBtn, ' — what you typed here stays.'),
+    primaryField.wrap,
     hasDims ? field('Breakdown dimensions', dimsIn, { field: 'dimensions', hint: 'Up to 3 user attributes, comma-separated (e.g. country, device). Each user’s values are recorded at the first exposure, so results can be broken down by them.' }).wrap : null);
   renderPrimary();
 
@@ -374,39 +522,45 @@ export async function renderExperimentForm(ctx, key) {
 
   // ---- actions
   const saveBtn = h('button', { type: 'submit', class: 'btn btn-primary' }, editing ? 'Save changes' : 'Create experiment');
-  const cancel = h('a', { class: 'btn', href: editing ? `#/experiments/${encodeURIComponent(x.key)}` : '#/experiments' }, 'Cancel');
+  const cancel = h('a', { class: 'btn', href: editing ? `#/experiments/${encodeURIComponent(stored.key)}` : '#/experiments' }, 'Cancel');
 
   form.append(summary, basics, variantsBox, traffic, targeting, forcedBox, metricsBox, analysis, h('div', { class: 'form-actions' }, saveBtn, cancel));
   renderVariants();
   renderForced();
-  if (locked) {
-    // names and values may change while running (they move nobody); keys, weights and the
-    // set of variants may not
+  if (assignLocked) {
+    // names and values may change (they move nobody); keys, weights and the set of
+    // variants may not
     lockControls(variantsBox.querySelectorAll('input[data-field$=".key"], input[data-field$=".weight"], button'), lockId);
     lockWithin(trafficLocked, lockId + '-t');
     lockWithin(tgt.el, lockId + '-g');
+  }
+  if (resultsLocked) {
+    lockWithin(checksBox, lockId + '-m');
+    lockControls([primarySel], lockId + '-m');
   }
 
   const buildPayload = () => {
     const p = {
       // empty: the key, as on create (the API refuses "" and sets null to the key)
-      name: nameIn.value.trim() || (editing ? x.key : undefined),
+      name: nameIn.value.trim() || (editing ? stored.key : undefined),
       owner: ownerIn.value.trim(),
       hypothesis: hypoIn.value.trim(),
       description: descIn.value.trim(),
       coverage: covMoved ? Number(covIn.value) / 100 : coverage0,
-      forced: Object.fromEntries(forced.filter((f) => f.user !== '').map((f) => [f.user, f.variant])),
-      // the experiment's own order, newly ticked ones at the end (a Set keeps insertion
-      // order): on a stopped experiment any change of the list is refused
-      metrics: [...chosen],
-      primary_metric: primarySel.value || null,
-      guardrails: [...guards],
+      // a user whose variant was removed holds null: experimentProblems() names it
+      forced: Object.fromEntries(forced.filter((r) => r.user !== '').map((r) => [r.user, keyOf(r.vid)])),
       sequential_tuning: numOrNull(tuneIn.value),
       dimensions: hasDims ? dimsIn.value.split(',').map((d) => d.trim()).filter((d) => d !== '') : undefined,
       mde: !hasMde ? undefined : mdeIn.value === mde0Text && x.mde != null ? x.mde : numOrNull(mdeIn.value) !== null ? Number(numOrNull(mdeIn.value)) / 100 : undefined,
       analysis: { method: methodSel.value, alpha: numOrNull(alphaIn.value), cuped: cupedIn.checked, correction: corrSel.value },
     };
     if (!editing) p.key = keyIn.value.trim();
+    if (!resultsLocked) {
+      // the experiment's own order, newly ticked ones at the end (a Set keeps insertion order)
+      p.metrics = [...chosen];
+      p.primary_metric = primarySel.value || null;
+      p.guardrails = [...guards];
+    }
     const dv = dvIn.value.trim();
     if (dv !== '') {
       try {
@@ -415,7 +569,7 @@ export async function renderExperimentForm(ctx, key) {
         throw Object.assign(new Error('The default value must be JSON (a string needs quotes: "grey")'), { field: 'default_value' });
       }
     } else if (editing) p.default_value = null; // sent only when it was set (the edit sends changes)
-    // while running, keys and weights are read-only in the form, names and values are not
+    // while locked, keys and weights are read-only in the form, names and values are not
     p.variants = variants.map((v, i) => {
       const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
       if (v.value.trim() !== '') {
@@ -427,78 +581,26 @@ export async function renderExperimentForm(ctx, key) {
       }
       return out;
     });
-    if (!locked) {
+    if (!assignLocked) {
       p.targeting = tgt.value();
       const nsn = nsName.value.trim();
       p.namespace = nsn ? { name: nsn, range: [numOrNull(nsStart.value), numOrNull(nsEnd.value)] } : null;
       if (seedIn.value.trim()) p.seed = seedIn.value.trim();
       p.hash_version = Number(hashSel.value);
+      if (hasHashAttr) {
+        p.hash_attribute = hashAttrIn.value.trim() || 'id';
+        p.fallback_attribute = fallbackIn.value.trim() || null;
+      }
     }
     return p;
   };
 
-  // The payload of the form as loaded: an edit sends only the fields that differ from it,
-  // so a field the user did not touch is never rewritten (a stored value the controls
-  // cannot show exactly, a list in its own order, a field frozen by the status).
-  let loaded = null;
-  if (editing) {
-    try {
-      loaded = buildPayload();
-    } catch {
-      loaded = null; // then every field is sent
-    }
-  }
-  const changedOnly = (p) => {
-    if (!loaded) return p;
-    // a field left out (undefined) is not a change: it is not sent at all
-    return Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(loaded[k])));
+  return {
+    form,
+    summary,
+    saveBtn,
+    buildPayload,
+    forcedDupes: () => forced.map((r) => r.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i),
+    onReloadMetrics: (fn) => reloadBtn.addEventListener('click', fn),
   };
-
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFieldErrors(form);
-    // a mistyped number reads as "": never send it as null or leave the field out
-    const badNumbers = badNumberProblems(form);
-    let payload;
-    try {
-      payload = buildPayload();
-    } catch (err) {
-      showErrors(form, mergeProblems(badNumbers, [{ field: err.field || '', message: err.message }]), summary);
-      return;
-    }
-    const forcedDupes = forced.map((f) => f.user).filter((u, i, all) => u !== '' && all.indexOf(u) !== i);
-    const problems = mergeProblems(badNumbers, experimentProblems(payload, { forcedDupes, running: locked ? { status: x.status, coverage: coverage0 } : null }));
-    if (showErrors(form, problems, summary)) return;
-    if (editing) {
-      payload = changedOnly(payload);
-      if (Object.keys(payload).length === 0) {
-        announce('Nothing changed', 'ok');
-        ctx.navigate(`#/experiments/${encodeURIComponent(x.key)}`);
-        return;
-      }
-    }
-    saveBtn.disabled = true;
-    try {
-      const saved = editing ? await api.updateExperiment(x.key, payload) : await api.createExperiment(payload);
-      announce(editing ? 'Experiment saved' : 'Experiment created', 'ok');
-      ctx.navigate(`#/experiments/${encodeURIComponent(saved.key)}`);
-    } catch (err) {
-      if (err.status === 401) return;
-      if (err.status === 412 || !err.field) {
-        summary.append(errorBox(err, err.status === 409 ? 'Conflict:' : 'Not saved:'));
-        summary.focus();
-      } else {
-        showErrors(form, serverErrors(err), summary);
-      }
-    } finally {
-      saveBtn.disabled = false;
-    }
-  });
-
-  fill(ctx.main,
-    h('p', { class: 'breadcrumb' }, h('a', { href: '#/experiments' }, 'Experiments'), editing ? [' / ', h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.key)] : null),
-    h('h1', {}, editing ? `Edit ${x.name || x.key}` : 'New experiment'),
-    editing ? h('p', { class: 'muted' }, `Status: ${x.status}`) : null,
-    form
-  );
 }

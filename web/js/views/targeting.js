@@ -48,10 +48,14 @@ function isPlainObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** Text typed as a value -> JSON value: numbers, true/false/null, "quoted" strings. */
+/**
+ * Text typed as a value -> JSON value: numbers, true/false/null, "quoted" strings. Digits
+ * with a leading zero (007, 02134, but not 0 or 0.5) stay text: zip codes and ids, whose
+ * zeros a number would lose.
+ */
 export function parseScalar(text) {
   const t = text.trim();
-  if (/^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return Number(t);
+  if (/^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) && !/^-?0\d/.test(t)) return Number(t);
   if (t === 'true') return true;
   if (t === 'false') return false;
   if (t === 'null') return null;
@@ -106,6 +110,21 @@ export function parseValue(text, op) {
   }
   if (STRING_OPS.has(op)) return text.trim();
   return parseScalar(text);
+}
+
+const ORDER_OPS = new Set(['$gt', '$gte', '$lt', '$lte']);
+
+/**
+ * What a rule's typed value is read as, when part of it is not text (a number, true, false,
+ * null) and the operator compares equality: "Read as 1000 (a number)...", else ''.
+ */
+export function typedNote(text, op) {
+  if (STRING_OPS.has(op) || ORDER_OPS.has(op) || op === '$exists' || op === '!$exists' || text.trim() === '') return '';
+  const v = parseValue(text, op);
+  const typed = (Array.isArray(v) ? v : [v]).filter((x) => typeof x !== 'string');
+  if (!typed.length) return '';
+  const kind = (x) => (x === null ? 'null' : typeof x === 'number' ? 'a number' : 'true/false');
+  return `Read as ${typed.map((x) => `${JSON.stringify(x)} (${kind(x)})`).join(', ')}: "quote" a value to match it as text.`;
 }
 
 export function formatValue(v, op) {
@@ -289,10 +308,19 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
       const placeholder = (op) => (LIST_OPS.has(op) ? 'a, b, c' : GROUP_OPS.has(op) ? 'saved group key' : 'value');
       const valIn = h('input', { type: 'text', value: r.value, 'aria-label': `Rule ${n} value`, placeholder: placeholder(r.op), readonly: locked, autocomplete: 'off', list: GROUP_OPS.has(r.op) ? groupListId : null, hidden: r.op === '$exists' || r.op === '!$exists' });
       const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove rule ${n}`, disabled: locked }, '✕');
+      // how the value is typed, beside it: 1e3 and true are no text
+      const typed = h('p', { class: 'hint rule-typed', id: nextId('rule-typed'), 'aria-live': 'polite' });
+      const showTyped = () => {
+        typed.textContent = typedNote(r.value, r.op);
+        typed.hidden = typed.textContent === '';
+      };
+      showTyped();
+      valIn.setAttribute('aria-describedby', typed.id);
       fieldIn.addEventListener('input', () => { r.field = fieldIn.value; syncJson(); });
-      valIn.addEventListener('input', () => { r.value = valIn.value; syncJson(); });
+      valIn.addEventListener('input', () => { r.value = valIn.value; showTyped(); syncJson(); });
       opSel.addEventListener('change', () => {
         r.op = opSel.value;
+        showTyped();
         valIn.hidden = r.op === '$exists' || r.op === '!$exists';
         valIn.placeholder = placeholder(r.op);
         if (GROUP_OPS.has(r.op)) valIn.setAttribute('list', groupListId);
@@ -307,7 +335,7 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
       });
       rulesBox.append(h('div', { class: 'rule-row' },
         h('span', { class: 'rule-join', 'aria-hidden': 'true' }, i === 0 ? 'where' : combinator.toUpperCase()),
-        fieldIn, opSel, valIn, rm));
+        fieldIn, opSel, valIn, rm, typed));
     });
   };
 

@@ -1,0 +1,190 @@
+// experiment_rules.js - what an experiment body may hold and which of its fields the API
+// refuses to change in each status (API.md "Experiments": a running or paused experiment's
+// assignment fields, a stopped one's results too), in words; and the three-way merge that
+// keeps a person's edits when someone else saved the experiment first (a 412). Pure: no DOM.
+
+import { keyProblem } from '../validate.js';
+
+const utf8 = new TextEncoder();
+
+/** The length of `s` in UTF-8 bytes: the server's limits count bytes, not characters. */
+export function byteLength(s) {
+  return utf8.encode(String(s)).length;
+}
+
+/** A share (0-1) as the percentage text the form shows, at most 4 decimals. */
+export function pctText(w) {
+  if (typeof w !== 'number' || !Number.isFinite(w)) return '';
+  return String(Number((w * 100).toFixed(4)));
+}
+
+// Fields whose change would reassign users: refused while running or paused, and once
+// stopped (they would rewrite the frozen results). Variant names and values are not in it.
+const ASSIGNMENT = ['variants', 'seed', 'hash_version', 'namespace', 'targeting', 'hash_attribute', 'fallback_attribute'];
+// Fields that decide the results: refused once stopped.
+const RESULTS = ['metrics', 'guardrails', 'primary_metric'];
+
+/** The fields the API refuses to change for an experiment in `status` (a Set). */
+export function frozenFields(status) {
+  if (status === 'running' || status === 'paused') return new Set(ASSIGNMENT);
+  if (status === 'stopped') return new Set([...ASSIGNMENT, ...RESULTS]);
+  return new Set();
+}
+
+/** Can coverage only go up in `status` (lowering it moves exposed users out of their variant)? */
+export function coverageOnlyUp(status) {
+  return status === 'running' || status === 'paused';
+}
+
+/**
+ * Why a group of fields is read-only in `status` ('running', 'paused', 'stopped'): `what`
+ * is 'variants', 'traffic', 'targeting' or 'metrics'. Returns {lead, reason}.
+ */
+export function lockReason(status, what) {
+  if (status === 'stopped') {
+    const lead = 'Read-only: the experiment is stopped and its results are frozen. ';
+    return {
+      lead,
+      reason: {
+        variants: 'Changing variant keys or weights, or adding or removing variants, would rewrite them: start a new experiment instead. Names and values may change.',
+        traffic: 'Changing the namespace, seed, hash version or hashed attribute would rewrite them. Coverage may change: it assigns no one any more.',
+        targeting: 'Changing targeting would rewrite them.',
+        metrics: 'Changing the metrics, guardrails or primary metric would rewrite them: start a new experiment to analyse others. Breakdown dimensions may change.',
+      }[what],
+    };
+  }
+  return {
+    lead: 'Read-only while the experiment is running or paused: ',
+    reason: {
+      variants: 'changing variant keys or weights, or adding or removing variants, would move users between variants. Stop it and start a new experiment instead. Names and values may change.',
+      traffic: 'changing the namespace, seed, hash version or hashed attribute would reassign users. Coverage may go up, not down.',
+      targeting: 'changing targeting would change who is in the experiment.',
+      metrics: '',
+    }[what],
+  };
+}
+
+/**
+ * Why a running or paused experiment's coverage may not go below what it is: users already
+ * exposed to a variant would leave it while the results still count them there (the API
+ * answers 409). `status` is the experiment's, `was` its coverage (0-1).
+ */
+export function coverageDownProblem(status, was) {
+  const what = status === 'paused' ? 'stop it' : 'pause or stop it';
+  return `While the experiment is ${status}, coverage can only go up (it is ${pctText(was)}%): lowering it would move users already exposed to a variant out of it, while the results still count them there. To send fewer users into it, ${what}, or start a new experiment.`;
+}
+
+function tooLong(what, s, max) {
+  const n = byteLength(s);
+  if (n <= max) return null;
+  const more = n > s.length ? ` (now ${n}: an accented letter takes 2 bytes, most other scripts 3, an emoji 4)` : ` (now ${n})`;
+  return `${what} is too long: at most ${max} bytes of UTF-8${more}.`;
+}
+
+const ATTRIBUTE_MAX = 128; // MODEL_ATTRIBUTE_MAX: hash_attribute, fallback_attribute
+
+/**
+ * Every problem of an experiment body `p` at once, in words ([{field, message}]).
+ * `forcedDupes` lists forced user ids typed twice (the body's map keeps only one);
+ * `running` is {status, coverage} of a running or paused experiment as stored.
+ */
+export function experimentProblems(p, { forcedDupes = [], running = null } = {}) {
+  const out = [];
+  const add = (field, message) => {
+    if (message) out.push({ field, message });
+  };
+  if (running && typeof p.coverage === 'number' && p.coverage < running.coverage) add('coverage', coverageDownProblem(running.status, running.coverage));
+  if (p.key !== undefined) add('key', keyProblem(p.key));
+  if (p.name) add('name', tooLong('The name', p.name, 200));
+  if (p.owner) add('owner', tooLong('The owner', p.owner, 200));
+  if (p.hypothesis) add('hypothesis', tooLong('The hypothesis', p.hypothesis, 10000));
+  if (p.description) add('description', tooLong('The description', p.description, 10000));
+  const keys = new Set();
+  if (p.variants) {
+    p.variants.forEach((v, i) => {
+      const k = keyProblem(v.key, `Variant ${i + 1}’s key`);
+      if (k) add(`variants[${i}].key`, k);
+      else if (keys.has(v.key)) add(`variants[${i}].key`, `Variant ${i + 1}’s key “${v.key}” is used twice: each variant needs its own key.`);
+      keys.add(v.key);
+      if (v.name) add(`variants[${i}].name`, tooLong(`Variant ${i + 1}’s name`, v.name, 200));
+      if (!(typeof v.weight === 'number' && v.weight >= 0 && v.weight <= 1)) add(`variants[${i}].weight`, `Variant ${i + 1}’s weight must be a percentage from 0 to 100.`);
+    });
+    const total = p.variants.reduce((a, v) => a + (typeof v.weight === 'number' ? v.weight : NaN), 0);
+    if (Number.isFinite(total) && Math.abs(total - 1) > 1e-6) {
+      add(`variants[${p.variants.length - 1}].weight`, `The weights must add up to 100% (the sum is now ${Number((total * 100).toFixed(4))}%).`);
+    }
+  }
+  if (p.namespace) {
+    const [a, b] = p.namespace.range;
+    const ok = (x) => typeof x === 'number' && x >= 0 && x <= 1;
+    add('namespace.name', keyProblem(p.namespace.name, 'The namespace'));
+    if (!ok(a)) add('namespace.range[0]', 'The range start is a number from 0 to 1.');
+    if (!ok(b)) add('namespace.range[1]', 'The range end is a number from 0 to 1.');
+    if (ok(a) && ok(b) && !(a < b)) add('namespace.range', `The range start must be below its end (start < end; now ${a} to ${b}).`);
+  }
+  for (const f of ['hash_attribute', 'fallback_attribute']) {
+    const v = p[f];
+    if (typeof v !== 'string') continue;
+    const what = f === 'hash_attribute' ? 'The hashed attribute' : 'The fallback attribute';
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(v)) add(f, `${what} cannot contain a control character (a tab, a line break).`);
+    else add(f, tooLong(what, v, ATTRIBUTE_MAX));
+  }
+  for (const u of forcedDupes) add(`forced.${u}`, `The forced user “${u}” is listed twice.`);
+  for (const [u, variant] of Object.entries(p.forced || {})) {
+    add(`forced.${u}`, tooLong('A forced user id', u, 256));
+    if (p.variants && !keys.has(variant)) add(`forced.${u}`, `Choose a variant for the forced user “${u}”: the one it had was removed.`);
+  }
+  const al = p.analysis && p.analysis.alpha;
+  if (!(typeof al === 'number' && al > 0 && al < 1)) add('analysis.alpha', 'Alpha is the false-positive rate, a number between 0 and 1 (e.g. 0.05).');
+  if (!(typeof p.sequential_tuning === 'number' && p.sequential_tuning >= 1)) add('sequential_tuning', 'Sequential tuning is a number of users, at least 1 (e.g. 5000).');
+  if (p.mde !== undefined && p.mde !== null && !(p.mde > 0 && p.mde < 10)) add('mde', 'The minimum detectable effect is a percentage above 0 (e.g. 5 for 5%).');
+  if (Array.isArray(p.dimensions)) {
+    if (p.dimensions.length > 3) add('dimensions', 'Break results down by at most 3 attributes.');
+    const bad = p.dimensions.find((d) => !/^[A-Za-z0-9_.-]{1,64}$/.test(d));
+    if (bad !== undefined) add('dimensions', `“${bad}” is not an attribute name: use letters, digits, _ . - (at most 64).`);
+    else if (new Set(p.dimensions).size !== p.dimensions.length) add('dimensions', 'An attribute is listed twice.');
+  }
+  return out;
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Do two payload variant lists differ in what assigns users (keys, weights, how many)? */
+function variantsReassign(a, b) {
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return true;
+  return a.some((v, i) => v.key !== b[i].key || Math.abs(v.weight - b[i].weight) > 1e-9);
+}
+
+/**
+ * Someone else saved the experiment after this form loaded it (the API's 412). Which of
+ * the user's changes can go on top of the latest version? `was` is the form's payload of
+ * the version it loaded, `now` of the latest, `mine` the changed fields the user sent,
+ * `status` the latest status. Returns {apply, conflicts, frozen}: `apply` the fields to
+ * re-apply (the other side left them as they were, or made the same change); `conflicts`
+ * the fields both changed, differently (the latest is kept, the user's shown); `frozen`
+ * the fields the latest status refuses to change ([{field, why}]).
+ */
+export function mergeEdits(was, now, mine, status) {
+  const frozen = frozenFields(status);
+  const apply = {};
+  const conflicts = [];
+  const refused = [];
+  for (const [f, v] of Object.entries(mine)) {
+    if (same(v, now[f])) continue; // made on both sides, or nothing left to do
+    if (f === 'variants' && frozen.has(f) && variantsReassign(v, now[f])) {
+      refused.push({ field: f, why: `the experiment is now ${status}: variant keys and weights cannot change` });
+      continue;
+    }
+    if (f !== 'variants' && frozen.has(f)) {
+      refused.push({ field: f, why: `the experiment is now ${status}: ${f.replace(/_/g, ' ')} cannot change` });
+      continue;
+    }
+    if (f === 'coverage' && coverageOnlyUp(status) && typeof v === 'number' && v < now.coverage) {
+      refused.push({ field: f, why: `the experiment is now ${status}: coverage can only go up (it is ${pctText(now.coverage)}%)` });
+      continue;
+    }
+    if (!same(was[f], now[f])) conflicts.push(f);
+    else apply[f] = v;
+  }
+  return { apply, conflicts, frozen: refused };
+}
