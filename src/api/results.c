@@ -43,10 +43,10 @@ int results_params_parse(struct results_params *p, const char *method, const cha
                        "method must be frequentist, bayesian or sequential");
     }
     if (alpha != NULL) {
-        char *end = NULL;
-        double a = strtod(alpha, &end);
-        if (end == alpha || *end != '\0' || !(a > 0 && a < 1)) {
-            return err_set(err, ERR_INVALID, "alpha", "alpha must be a number in (0, 1)");
+        double a = 0;
+        if (real_parse_decimal(alpha, strlen(alpha), &a) != 0 || !(a > 0 && a < 1)) {
+            return err_set(err, ERR_INVALID, "alpha",
+                           "alpha must be a decimal number in (0, 1), such as 0.05");
         }
         p->alpha = a;
     }
