@@ -5,6 +5,7 @@
 #include "bunsen/util.h"
 
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -241,6 +242,46 @@ bool key_valid(const char *s)
         }
     }
     return true;
+}
+
+int real_parse_decimal(const char *s, size_t len, double *out)
+{
+    /* -?(D+(.D*)?|.D+)([eE][-+]?D+)? : what strtod reads beyond it (hexadecimal, inf, nan,
+     * leading space, a locale's separators) is refused before strtod sees the text */
+    size_t i = len > 0 && s[0] == '-' ? 1 : 0, digits = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        digits++;
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            digits++;
+        }
+    }
+    if (digits == 0) {
+        return -1;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i += i + 1 < len && (s[i + 1] == '-' || s[i + 1] == '+') ? 2 : 1;
+        size_t exp = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            exp++;
+        }
+        if (exp == 0) {
+            return -1;
+        }
+    }
+    if (i != len || len > 400) {
+        return -1;
+    }
+    char text[401];
+    memcpy(text, s, len);
+    text[len] = '\0';
+    double v = strtod(text, NULL);
+    if (v == HUGE_VAL || v == -HUGE_VAL) {
+        return -1; /* beyond the largest double */
+    }
+    *out = v;
+    return 0;
 }
 
 bool text_id_valid(const char *s, size_t len, size_t max)

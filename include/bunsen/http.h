@@ -139,6 +139,15 @@ const char *http_req_param(const struct http_req *r, const char *name);
 /* Query-string argument (decoded) or NULL; header value or NULL. Valid during the request. */
 const char *http_req_query(const struct http_req *r, const char *name);
 const char *http_req_header(const struct http_req *r, const char *name);
+/* Content negotiation (accept.c): the index in types[0..n) (media types such as
+ * "application/json", "text/csv") that the Accept header value accept prefers: the highest
+ * q-value of the most specific media range matching each (exact, then "type/ *", then
+ * "* / *"), a tie to the type named more specifically, else to the lower index; 0 (the
+ * route's default) without a header, when it accepts none of them, or on a full tie. A range
+ * with a malformed q counts as absent. http_req_accept_pick reads the request's Accept lines
+ * (several are one list). */
+size_t http_accept_pick(const char *accept, const char *const *types, size_t n);
+size_t http_req_accept_pick(const struct http_req *r, const char *const *types, size_t n);
 /* Iterate over query arguments: calls fn(ctx, key, value) for each. */
 void http_req_each_query(const struct http_req *r,
                          void (*fn)(void *ctx, const char *key, const char *value), void *ctx);

@@ -82,7 +82,10 @@ struct metric {
     int64_t created_at, updated_at;
 };
 
-/* Read doc into out. MODEL_PATCH requires base (the stored metric); others ignore it. */
+/* Read doc into out. MODEL_PATCH requires base (the stored metric); others ignore it. A
+ * ratio metric with an event, window_hours, cap or non-default cuped_lookback_hours of its
+ * own (its parts carry theirs) is refused by MODEL_CREATE and MODEL_PATCH; MODEL_LOAD reads
+ * such a ratio stored by an earlier version as it is. */
 int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
                      struct metric *out, struct err *err);
 /* The API representation (new reference). */

@@ -67,6 +67,12 @@ void utf8_repair(char *s);
 /* True when s matches ^[a-z0-9][a-z0-9_.-]{0,63}$ (experiment, metric, variant keys). */
 bool key_valid(const char *s);
 
+/* Read s[0..len) as a plain decimal number (-?digits[.digits][e[+-]digits], also ".5" and
+ * "5."): 0 with *out, or -1 for anything else strtod would take (hexadecimal "0x1p-4",
+ * "inf", "nan", white space, a sign "+") and for a number beyond the largest double. For
+ * numbers in query parameters and headers. */
+int real_parse_decimal(const char *s, size_t len, double *out);
+
 /* True when s is 1..max bytes of valid UTF-8 with no control characters (C0, DEL, C1):
  * the rule for user ids (max 256) and event names (max 128). */
 bool text_id_valid(const char *s, size_t len, size_t max);

@@ -259,6 +259,19 @@ static void audit_emit(void *ctx, const struct store_audit *e)
     json_array_append_new(arr, o);
 }
 
+/* An audit entry's target is the key of what changed (experiment, metric, saved group) or an
+ * API key's id ("key_" and 16 hex digits, auth.c), which is a key by the same pattern: a target
+ * that is neither finds nothing, so it is a 400 naming `target` (a control character or 5,000
+ * bytes of text was a 200 with no entries). */
+static bool audit_target_valid(const char *type, const char *target)
+{
+    if (type == NULL || strcmp(type, "key") != 0) {
+        return key_valid(target);
+    }
+    return strlen(target) == AUTH_ID_LEN && strncmp(target, "key_", 4) == 0 &&
+           strspn(target + 4, "0123456789abcdef") == AUTH_ID_LEN - 4;
+}
+
 void api_audit_list(struct http_req *r)
 {
     long limit, before;
@@ -277,11 +290,22 @@ void api_audit_list(struct http_req *r)
                          "target_type must be key, metric, experiment or saved_group");
         return;
     }
+    const char *target = http_req_query(r, "target");
+    if (target != NULL && !audit_target_valid(type, target)) {
+        http_reply_error(r, ERR_INVALID, "target",
+                         type != NULL && strcmp(type, "key") == 0
+                             ? "target must be a key id (key_ and 16 hexadecimal digits) when "
+                               "target_type is key"
+                             : "target must be an experiment, metric or saved group key (or a "
+                               "key id): 1-64 characters of a-z 0-9 _ . - starting with a letter "
+                               "or digit");
+        return;
+    }
     json_t *arr = json_array();
     struct err err;
     err_clear(&err);
-    int rc = store_audit_list(http_req_app(r)->store, before, type, http_req_query(r, "target"),
-                              (int)limit, AUDIT_PAGE_BYTES, audit_emit, arr, &err);
+    int rc = store_audit_list(http_req_app(r)->store, before, type, target, (int)limit,
+                              AUDIT_PAGE_BYTES, audit_emit, arr, &err);
     if (rc < 0) {
         json_decref(arr);
         http_reply_err(r, &err);

@@ -88,10 +88,13 @@ int api_query_int(struct http_req *r, const char *name, long lo, long hi, long d
         *out = def;
         return 0;
     }
+    /* decimal digits only (strtol alone also takes white space and a "+") */
+    bool digits = strspn(v + (v[0] == '-'), "0123456789") == strlen(v + (v[0] == '-')) &&
+                  v[v[0] == '-'] != '\0';
     char *end = NULL;
     errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno != 0 || *end != '\0' || x < lo || x > hi) {
+    long x = digits ? strtol(v, &end, 10) : 0;
+    if (!digits || errno != 0 || x < lo || x > hi) {
         http_reply_error(r, ERR_INVALID, name, "'%s' must be an integer in [%ld, %ld]", name, lo,
                          hi);
         return -1;

@@ -247,7 +247,10 @@ static bool same_dimensions(const struct experiment *a, const struct experiment 
 }
 
 /* A stopped experiment's results are frozen: what would change them (who got which variant,
- * the control, the metrics analysed) may not change. Names, descriptions, owner may. */
+ * the control, the metrics analysed, and how they are analysed: the analysis defaults the
+ * results are read with, the sequential tuning, the mde of the decision block) may not
+ * change. Names, descriptions, owner may; another analysis is a query away (?method=,
+ * ?alpha=, ?cuped=, ?correction= on the results), without touching the frozen one. */
 static const char *results_change(const struct experiment *cur, const struct experiment *next)
 {
     const char *field = experiment_reassigning_change(cur, next);
@@ -260,7 +263,22 @@ static const char *results_change(const struct experiment *cur, const struct exp
     if (strcmp(cur->primary_metric, next->primary_metric) != 0) {
         return "primary_metric";
     }
-    return NULL;
+    const struct analysis_defaults *a = &cur->analysis, *b = &next->analysis;
+    return a->method != b->method                              ? "analysis.method"
+           : a->alpha != b->alpha                              ? "analysis.alpha"
+           : a->cuped != b->cuped                              ? "analysis.cuped"
+           : a->correction != b->correction                    ? "analysis.correction"
+           : cur->sequential_tuning != next->sequential_tuning ? "sequential_tuning"
+           : cur->mde != next->mde                             ? "mde"
+                                                               : NULL;
+}
+
+/* Sequential p-values and intervals are always valid for a mixture fixed before the first
+ * look (STATS.md "Sequential"): a tuning changed once users are exposed could be picked after
+ * seeing the data, so it is fixed at the start. */
+static bool tuning_change(const struct experiment *cur, const struct experiment *next)
+{
+    return cur->status != ASSIGN_STATUS_DRAFT && cur->sequential_tuning != next->sequential_tuning;
 }
 
 static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,
@@ -292,9 +310,17 @@ static int apply_patch(struct store_tx *tx, struct exp_write *ew, const struct e
     } else if (cur->status == ASSIGN_STATUS_STOPPED &&
                (field = results_change(cur, &next)) != NULL) {
         rc = err_set(err, ERR_CONFLICT, field,
-                     "changing %s of a stopped experiment would rewrite its frozen results; "
-                     "start a new experiment instead",
-                     field);
+                     "changing %s of a stopped experiment would rewrite its frozen results; %s",
+                     field,
+                     strncmp(field, "analysis.", 9) == 0
+                         ? "read another analysis with ?method=, ?alpha=, ?cuped= or "
+                           "?correction= on its results instead"
+                         : "start a new experiment instead");
+    } else if (tuning_change(cur, &next)) {
+        rc = err_set(err, ERR_CONFLICT, "sequential_tuning",
+                     "changing sequential_tuning once the experiment has started would void the "
+                     "always-valid guarantee of its sequential results (the tuning must be fixed "
+                     "before the first look); start a new experiment instead");
     }
     if (rc == 0) {
         rc = check_metrics(tx, &next, err);

@@ -43,10 +43,10 @@ int results_params_parse(struct results_params *p, const char *method, const cha
                        "method must be frequentist, bayesian or sequential");
     }
     if (alpha != NULL) {
-        char *end = NULL;
-        double a = strtod(alpha, &end);
-        if (end == alpha || *end != '\0' || !(a > 0 && a < 1)) {
-            return err_set(err, ERR_INVALID, "alpha", "alpha must be a number in (0, 1)");
+        double a = 0;
+        if (real_parse_decimal(alpha, strlen(alpha), &a) != 0 || !(a > 0 && a < 1)) {
+            return err_set(err, ERR_INVALID, "alpha",
+                           "alpha must be a decimal number in (0, 1), such as 0.05");
         }
         p->alpha = a;
     }
@@ -633,12 +633,12 @@ int results_experiment_of(struct http_req *r, struct experiment *x)
 
 bool results_wants_csv(struct http_req *r)
 {
+    static const char *const types[] = {"application/json", "text/csv"};
     const char *f = http_req_query(r, "format");
     if (f != NULL) {
         return strcmp(f, "csv") == 0;
     }
-    const char *accept = http_req_header(r, "Accept");
-    return accept != NULL && strstr(accept, "text/csv") != NULL;
+    return http_req_accept_pick(r, types, 2) == 1;
 }
 
 int results_request_begin(struct http_req *r, struct experiment *x, struct results_params *p)
@@ -658,17 +658,22 @@ int results_request_begin(struct http_req *r, struct experiment *x, struct resul
 void results_reply_doc(struct http_req *r, const struct experiment *x, json_t *doc,
                        char *(*to_csv)(const json_t *), const char *name)
 {
+    /* without ?format the reply depends on Accept: a cache must keep one per Accept */
+    bool negotiated = http_req_query(r, "format") == NULL;
     if (!results_wants_csv(r)) {
         http_reply_json(r, 200, doc);
-        return;
+    } else {
+        char *csv = to_csv(doc);
+        http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+        char disp[160];
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s.csv\"", x->key, name);
+        http_reply_header(r, "Content-Disposition", disp);
+        free(csv);
+        json_decref(doc);
     }
-    char *csv = to_csv(doc);
-    http_reply_bytes(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
-    char disp[160];
-    snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s.csv\"", x->key, name);
-    http_reply_header(r, "Content-Disposition", disp);
-    free(csv);
-    json_decref(doc);
+    if (negotiated) {
+        http_reply_header(r, "Vary", "Accept");
+    }
 }
 
 void api_results(struct http_req *r)

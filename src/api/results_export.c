@@ -112,10 +112,9 @@ static void users_free(void *ctx)
 
 void api_users_export(struct http_req *r)
 {
+    static const char *const types[] = {"text/csv", "application/x-ndjson"};
     const char *format = http_req_query(r, "format");
-    const char *accept = http_req_header(r, "Accept");
-    bool ndjson = format ? strcmp(format, "ndjson") == 0
-                         : accept != NULL && strstr(accept, "application/x-ndjson") != NULL;
+    bool ndjson = format ? strcmp(format, "ndjson") == 0 : http_req_accept_pick(r, types, 2) == 1;
     if (format != NULL && !ndjson && strcmp(format, "csv") != 0) {
         http_reply_error(r, ERR_INVALID, "format", "format must be csv or ndjson");
         return;
@@ -155,6 +154,9 @@ void api_users_export(struct http_req *r)
             r, 200, ndjson ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
             users_fill, u, users_free);
         http_reply_header(r, "Content-Disposition", disp);
+        if (format == NULL) {
+            http_reply_header(r, "Vary", "Accept"); /* the format came from Accept */
+        }
         /* the values are read as stored: a running rebuild has rewritten only some users */
         struct store_rebuild rb;
         struct err rerr;

@@ -163,14 +163,16 @@ void results_add_rebuilding(struct store *s, const struct experiment *x, json_t 
 /* Copy of the experiment {key} from the snapshot (the definition /assign uses) into x, or
  * a 404 reply and -1. The caller clears x (experiment_clear) after 0. */
 int results_experiment_of(struct http_req *r, struct experiment *x);
-/* Whether the reply should be CSV: ?format=csv, else an Accept naming text/csv. */
+/* Whether the reply should be CSV: ?format=csv, else an Accept that prefers text/csv to
+ * application/json (http_req_accept_pick: q-values, then the more specific range). */
 bool results_wants_csv(struct http_req *r);
 /* The start of the results handlers (results, timeseries): ?format must be json or csv
  * (else a 400 reply), the experiment {key} into x (results_experiment_of: else a 404 reply),
  * p set to its defaults. 0, or -1 after replying. After 0 the caller clears x. */
 int results_request_begin(struct http_req *r, struct experiment *x, struct results_params *p);
 /* Reply 200 with doc (takes it): CSV rendered by to_csv, as the attachment
- * "<experiment>-<name>.csv", when results_wants_csv, else the JSON document. */
+ * "<experiment>-<name>.csv", when results_wants_csv, else the JSON document; with
+ * "Vary: Accept" when no ?format chose. */
 void results_reply_doc(struct http_req *r, const struct experiment *x, json_t *doc,
                        char *(*to_csv)(const json_t *), const char *name);
 

@@ -274,22 +274,42 @@ static void csv_row(struct buf *b, char row[][CELL_MAX], size_t n)
     buf_append(b, "\r\n", 2);
 }
 
+static void csv_one_row(struct buf *b, const json_t *top, const json_t *res, const json_t *m,
+                        const json_t *v, size_t vi)
+{
+    char(*row)[CELL_MAX] = xcalloc(NCOLS, sizeof(*row));
+    row_values(top, res, m, v, vi, row);
+    csv_row(b, row, NCOLS);
+    free(row);
+}
+
 /* Rows of one results document res of the response top (no header). Nothing but rows: a
  * metric's warning is its metric_warning column (a line of text among the rows was a row of
- * one field to a CSV reader). */
+ * one field to a CSV reader). Without metrics, one row per variant with the metric columns
+ * empty: the variants, the sample-ratio check and the data quality are results too. */
 static void csv_rows(struct buf *b, const json_t *top, const json_t *res)
 {
     size_t i, j;
     const json_t *m, *v;
-    json_array_foreach(json_object_get(res, "metrics"), i, m)
+    const json_t *metrics = json_object_get(res, "metrics");
+    json_array_foreach(metrics, i, m)
     {
         json_array_foreach(json_object_get(m, "variants"), j, v)
         {
-            char(*row)[CELL_MAX] = xcalloc(NCOLS, sizeof(*row));
-            row_values(top, res, m, v, j, row);
-            csv_row(b, row, NCOLS);
-            free(row);
+            csv_one_row(b, top, res, m, v, j);
         }
+    }
+    if (json_array_size(metrics) > 0) {
+        return;
+    }
+    json_array_foreach(json_object_get(res, "variants"), j, v)
+    {
+        /* the variant column is the variant's key; every other metric column stays empty */
+        json_t *only_key = json_pack("{s:O}", "key", json_object_get(v, "key"));
+        json_t *no_metric = json_object();
+        csv_one_row(b, top, res, no_metric, only_key, j);
+        json_decref(only_key);
+        json_decref(no_metric);
     }
 }
 

@@ -14,6 +14,9 @@ static const char *const metric_fields[] = {
     "description",  "created_at", "updated_at",  "unit",
     "currency",     "numerator",  "denominator", NULL};
 
+/* API.md "Metrics": two weeks before the first exposure */
+#define METRIC_CUPED_LOOKBACK_DEFAULT 336
+
 static const char *const unit_names[] = {"", "count", "percent", "currency", "duration"};
 
 static void metric_defaults(struct metric *m)
@@ -21,7 +24,7 @@ static void metric_defaults(struct metric *m)
     memset(m, 0, sizeof(*m));
     m->type = STATS_METRIC_BINOMIAL;
     m->goal = STATS_GOAL_INCREASE;
-    m->cuped_lookback_hours = 336;
+    m->cuped_lookback_hours = METRIC_CUPED_LOOKBACK_DEFAULT;
 }
 
 /* "unit" and "currency" (model.h enum metric_unit). A currency needs a code and a code
@@ -78,6 +81,32 @@ static int metric_read_unit(const json_t *doc, enum model_mode mode, struct metr
         out->unit != METRIC_UNIT_PERCENT) {
         return err_set(err, ERR_INVALID, "unit",
                        "a binomial metric is a conversion rate: its unit is percent (or null)");
+    }
+    return 0;
+}
+
+/* A ratio's value is sum(numerator) / sum(denominator) per variant: the event, window, cap
+ * and CUPED look-back that count are its parts' (results_ratio.c), so a ratio of its own with
+ * any of them would be stored and silently ignored. Create and PATCH refuse them (400 naming
+ * the field; null, and the default look-back, are what a GET shows and may be sent back). A
+ * PATCH checks what it sends, and when it makes a metric a ratio also what the metric had
+ * (null them in the same PATCH); a ratio stored with them by an earlier version still loads
+ * (MODEL_LOAD never calls this) and keeps them through PATCHes that do not name them. */
+static int ratio_own_fields_check(const json_t *doc, enum model_mode mode,
+                                  const struct metric *base, const struct metric *m,
+                                  struct err *err)
+{
+    bool all = mode == MODEL_CREATE || base->type != STATS_METRIC_RATIO;
+    const char *const names[] = {"event", "window_hours", "cap", "cuped_lookback_hours"};
+    const bool set[] = {m->event[0] != '\0', m->has_window, m->has_cap,
+                        m->cuped_lookback_hours != METRIC_CUPED_LOOKBACK_DEFAULT};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (set[i] && (all || json_object_get(doc, names[i]) != NULL)) {
+            return err_set(err, ERR_INVALID, names[i],
+                           "a ratio metric takes no %s of its own: its numerator and denominator "
+                           "metrics carry theirs (send null, or leave it out)",
+                           names[i]);
+        }
     }
     return 0;
 }
@@ -171,7 +200,7 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
     }
     if ((v = json_object_get(doc, "cuped_lookback_hours")) != NULL) {
         if (json_is_null(v)) {
-            out->cuped_lookback_hours = 336;
+            out->cuped_lookback_hours = METRIC_CUPED_LOOKBACK_DEFAULT;
         } else if (validate_integer(v, "cuped_lookback_hours", 0, 24 * 365,
                                     &out->cuped_lookback_hours, err) != 0) {
             return -1;
@@ -208,6 +237,9 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
         }
         if (strcmp(out->numerator, out->key) == 0 || strcmp(out->denominator, out->key) == 0) {
             return err_set(err, ERR_INVALID, "numerator", "a ratio cannot refer to itself");
+        }
+        if (mode != MODEL_LOAD && ratio_own_fields_check(doc, mode, base, out, err) != 0) {
+            return -1;
         }
     } else {
         if (out->numerator[0] != '\0' || out->denominator[0] != '\0') {

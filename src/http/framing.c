@@ -1,9 +1,10 @@
 /*
  * framing.c - the checks a request passes before it is routed (the request lifecycle in
  * server.c calls them): the raw request target (too many query parameters, too long, a NUL
- * byte inside it; MHD's URI callback), percent-decoding that never yields a NUL byte, and
- * the message framing of RFC 9112 6.3 (Content-Length / Transfer-Encoding ambiguities,
- * NUL bytes in header lines, the header size cap); after routing, the body's admission
+ * byte inside it; MHD's URI callback), a query parameter given twice, percent-decoding that
+ * never yields a NUL byte, and the message framing of RFC 9112 6.3 (Content-Length /
+ * Transfer-Encoding ambiguities, NUL bytes in header lines, the header size cap); after
+ * routing, the body's admission
  * (the route's cap, Content-Type, when an early reply waits for the body). It owns no state: the
  * target's verdict travels to the request through a static marker in *con_cls.
  *
@@ -128,7 +129,59 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-/* Reply and close when the framing is ambiguous; returns false after replying. */
+/* ---- repeated query parameters ----
+ * `?alpha=0.05&alpha=0.1`: MHD's lookup gives the first value, a walk over every argument
+ * (attr.* of GET .../assign) the last, so which one counted depended on the route. One rule
+ * for every route instead: a name given twice is a 400 naming it, before routing. No client
+ * of ours sends one (the dashboard builds queries with URLSearchParams.set; GrowthBook SDKs
+ * and OFREP providers send no query at all); a list is one value (`?experiments=a,b`). */
+
+struct query_names {
+    const char *names[HTTP_QUERY_MAX + 1];
+    size_t n;
+    const char *repeated; /* the first name seen twice, NULL when none */
+};
+
+static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct query_names *q = cls;
+    for (size_t i = 0; key != NULL && i < q->n; i++) {
+        if (strcmp(q->names[i], key) == 0) {
+            q->repeated = key;
+            return MHD_NO;
+        }
+    }
+    if (key != NULL && q->n < sizeof(q->names) / sizeof(q->names[0])) {
+        q->names[q->n++] = key;
+    }
+    return MHD_YES;
+}
+
+/* true, or false after replying 400 with the repeated parameter as `field` (http_on_uri caps
+ * the arguments at HTTP_QUERY_MAX, so the quadratic scan stays below 33,000 comparisons). */
+static bool query_unique_ok(struct http_req *r)
+{
+    struct query_names q = {.n = 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_name, &q);
+    if (q.repeated == NULL) {
+        return true;
+    }
+    char shown[80];
+    str_copy(shown, sizeof(shown), q.repeated);
+    utf8_repair(shown);
+    for (char *c = shown; *c != '\0'; c++) {
+        *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+    }
+    http_reply_error(r, ERR_INVALID, shown,
+                     "the query parameter '%s' is given more than once: give it once", shown);
+    return false;
+}
+
+/* Reply and close when the framing is ambiguous; returns false after replying (a repeated
+ * query parameter too, without closing). */
 bool http_framing_ok(struct http_req *r)
 {
     struct framing f = {.r = r};
@@ -155,7 +208,7 @@ bool http_framing_ok(struct http_req *r)
                          "Content-Length",
                          te);
     } else {
-        return true;
+        return query_unique_ok(r); /* the message is framed: no need to close */
     }
     http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     return false;

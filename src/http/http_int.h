@@ -79,7 +79,8 @@ void http_offload_free(struct http_offload *o);
  * (EARLY_NONE for anything else, such as a request). http_unescape_no_nul is MHD's unescape
  * callback: percent-decoding with a decoded NUL turned into 0x01. http_framing_ok replies 400
  * (or 431) with "Connection: close" and returns false when the headers frame the body
- * ambiguously, hold a NUL byte or exceed HTTP_HEADERS_MAX. */
+ * ambiguously, hold a NUL byte or exceed HTTP_HEADERS_MAX, and 400 (connection kept) when a
+ * query parameter is given twice. */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum early_error http_early_of(const void *con_cls);
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);

@@ -374,18 +374,27 @@ static void walk_value(struct walk *w, json_t *v, const char *path, struct place
     check_leaf(w, path, &pl, v);
 }
 
-/* The rows the CSV should have, in its order: slice x metric x variant. */
+/* The rows the CSV should have, in its order: slice x metric x variant; a document without
+ * metrics has one row per variant (metric columns empty: no leaf of the JSON fills them). */
 static size_t rows_expected(const json_t *doc, int slice, struct row_of *rows, size_t n)
 {
     size_t i, j;
     const json_t *m, *v;
-    json_array_foreach(json_object_get(doc, "metrics"), i, m)
+    const json_t *metrics = json_object_get(doc, "metrics");
+    json_array_foreach(metrics, i, m)
     {
         json_array_foreach(json_object_get(m, "variants"), j, v)
         {
             assert_true(n < MAX_ROWS);
             rows[n++] = (struct row_of){slice, (int)i, (int)j,
                                         json_string_value(json_object_get(m, "key"))};
+        }
+    }
+    if (json_array_size(metrics) == 0) {
+        json_array_foreach(json_object_get(doc, "variants"), j, v)
+        {
+            assert_true(n < MAX_ROWS);
+            rows[n++] = (struct row_of){slice, -1, (int)j, NULL};
         }
     }
     return n;

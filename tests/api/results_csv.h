@@ -12,7 +12,8 @@
  * GET path (a results URL, with or without a query; also ?dimension=) as JSON and with
  * format=csv, and check, failing the test otherwise, that:
  * - the CSV is RFC 4180: a header, then rows of as many fields, each ended by CRLF, one per
- *   (slice, metric, variant) of the JSON in its order, and nothing else;
+ *   (slice, metric, variant) of the JSON in its order (per (slice, variant) for a document
+ *   without metrics), and nothing else;
  * - every leaf field of the JSON (walked generically: a field the JSON gains fails here
  *   until it has its column) maps to a column of the header (results_render.c's table;
  *   the few fields carried by another column or left out are listed in results_csv.c);

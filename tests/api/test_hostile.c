@@ -1333,14 +1333,13 @@ static void test_sql_injection(void **state)
     expect_4xx("GET", "/api/v1/experiments/hx/timeseries?metric=x'%20OR%201=1--", D.admin_key,
                NULL);
     n_hostile++;
-    /* an unknown target_type is refused; an injection in target matches nothing */
+    /* an unknown target_type is refused; so is a target that is no key or key id (an
+     * injection never reaches the store) */
     expect("GET", "/api/v1/audit?target_type=key'--&target=x", D.admin_key, NULL, 400,
            "target_type");
-    n_hostile++;
-    json_t *audit =
-        ok("GET", "/api/v1/audit?target_type=key&target=x'%20OR%201=1--", D.admin_key, NULL, 200);
-    assert_int_equal(json_array_size(json_object_get(audit, "entries")), 0);
-    json_decref(audit);
+    expect("GET", "/api/v1/audit?target_type=key&target=x'%20OR%201=1--", D.admin_key, NULL, 400,
+           "target");
+    expect("GET", "/api/v1/audit?target=x'%20OR%201=1--", D.admin_key, NULL, 400, "target");
     check_alive();
 }
 
@@ -1404,10 +1403,18 @@ static void test_long_urls_and_headers(void **state)
     expect("GET", segs, D.admin_key, NULL, 404, NULL);
     free(segs);
     /* 250 attributes fit MHD's 32 KiB per-connection pool; more than 256 query parameters
-     * are refused with 400 at once (test_edges.c) */
-    char *params = repeat("/api/v1/experiments/hx/assign?user_id=u", "&attr.a=1", 250, "");
+     * are refused with 400 at once (test_edges.c), and so is a name given twice (one rule on
+     * every route) */
+    char *params = must_malloc(64 + 250 * 16);
+    size_t plen = (size_t)sprintf(params, "/api/v1/experiments/hx/assign?user_id=u");
+    for (int i = 0; i < 250; i++) {
+        plen += (size_t)sprintf(params + plen, "&attr.a%d=1", i);
+    }
     n_hostile++;
     json_decref(ok("GET", params, sdk_key, NULL, 200));
+    free(params);
+    params = repeat("/api/v1/experiments/hx/assign?user_id=u", "&attr.a=1", 250, "");
+    expect("GET", params, sdk_key, NULL, 400, "attr.a");
     free(params);
     /* beyond MHD's 32 KiB connection pool: MHD's own 4xx (or a closed connection) */
     char *raw =

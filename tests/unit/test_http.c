@@ -1,6 +1,6 @@
 /* Unit tests for the pure parts of http/: route matching (parameters, 404 vs 405 and the
- * Allow set), method parsing, the API key helpers of auth.c, and the bodies' JSON reader
- * (integers past 64 bits). */
+ * Allow set), method parsing, the API key helpers of auth.c, the bodies' JSON reader
+ * (integers past 64 bits) and content negotiation (Accept media ranges and q-values). */
 #include "unit.h"
 
 #include <sodium.h>
@@ -251,6 +251,55 @@ static void test_json_big_integers(void **state)
     loads_as("[1, 2", "ERR: ");
 }
 
+static void test_accept_pick(void **state)
+{
+    (void)state;
+    static const char *const types[] = {"application/json", "text/csv"};
+    static const struct {
+        const char *accept;
+        size_t want;
+    } cases[] = {
+        {NULL, 0},
+        {"", 0},
+        {"  ", 0},
+        {"text/csv", 1},
+        {"text/csv;q=0, application/json", 0},
+        {"application/json, text/csv;q=0.1", 0},
+        {"text/csv;q=0.1, application/json;q=0.05", 1},
+        {"*/*", 0},
+        {"text/*", 1},
+        {"text/*;q=0.5, application/*;q=0.4", 1},
+        {"text/csv, */*", 1},
+        {"text/csv, application/json", 0},
+        {"application/*, text/csv", 1},
+        {"text/csv;q=0, text/*", 0}, /* the most specific range decides: csv refused */
+        {"text/html, image/png", 0},
+        {"text/csv ; q = 0.3 , application/json ; q = 0.2", 1},
+        {"Text/CSV;Q=1", 1},
+        {"text/csv;charset=utf-8;q=0.9, application/json;q=0.8", 1},
+        {"text/csv;q=1.5, application/json;q=0.1", 0}, /* q out of range: the range is ignored */
+        {"text/csv;q=inf, application/json;q=0.1", 0},
+        {"text/csv;q=, application/json;q=0.1", 0},
+        {",,text/csv,,", 1},
+        {"text, csv", 0},
+        {"text/csv/x", 0},
+        {"text/csvx", 0},
+        {"text/cs", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t got = http_accept_pick(cases[i].accept, types, 2);
+        if (got != cases[i].want) {
+            fail_msg("Accept: %s picked %s, expected %s",
+                     cases[i].accept ? cases[i].accept : "(none)", types[got],
+                     types[cases[i].want]);
+        }
+    }
+    static const char *const three[] = {"text/csv", "application/x-ndjson", "application/json"};
+    assert_int_equal(http_accept_pick("application/*", three, 3), 1); /* a tie: the lower index */
+    assert_int_equal(http_accept_pick("application/json", three, 3), 2);
+    assert_int_equal(http_accept_pick("text/csv", three, 0), 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -264,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_log_redact),
         cmocka_unit_test(test_json_big_integers),
+        cmocka_unit_test(test_accept_pick),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

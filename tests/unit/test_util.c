@@ -1,4 +1,5 @@
-/* Unit tests for util.c: capped buffer, UTF-8 validation, key and id rules. */
+/* Unit tests for util.c: capped buffer, UTF-8 validation, key and id rules, plain decimal
+ * numbers (query parameters). */
 #include "unit.h"
 
 #include <stdio.h>
@@ -81,6 +82,36 @@ static void test_keys_and_ids(void **state)
     assert_false(text_id_valid("abc", 3, 2));
 }
 
+/* real_parse_decimal: plain decimals only, never what strtod reads beyond them */
+static void test_real_parse_decimal(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        double value;
+    } good[] = {{"0.05", 0.05}, {".05", 0.05}, {"5.", 5},  {"5e-2", 0.05}, {"5E+2", 500},
+                {"-1.5", -1.5}, {"0", 0},      {"007", 7}, {"1e-400", 0},  {"12345", 12345}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        double v = -99;
+        if (real_parse_decimal(good[i].text, strlen(good[i].text), &v) != 0 || v != good[i].value) {
+            fail_msg("'%s' read as %g, expected %g", good[i].text, v, good[i].value);
+        }
+    }
+    static const char *const bad[] = {"",      "0x1p-4", "0X10",  "inf", "-inf", "nan", "NAN(1)",
+                                      " 1",    "1 ",     "+1",    "1e",  "e1",   ".",   "-",
+                                      "1.2.3", "1,5",    "1e999", "--1", "1e+",  "\t1", "0x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        double v = -99;
+        if (real_parse_decimal(bad[i], strlen(bad[i]), &v) == 0) {
+            fail_msg("'%s' read as %g, expected a refusal", bad[i], v);
+        }
+    }
+    /* the length bounds the text: "0.5;q" read up to 3 bytes */
+    double v = 0;
+    assert_int_equal(real_parse_decimal("0.5;q", 3, &v), 0);
+    assert_true(v == 0.5);
+}
+
 /* hash_keyed: the same bytes give the same hash within the process, others another; every
  * byte counts (a key and its prefix differ) */
 static void test_hash_keyed(void **state)
@@ -109,9 +140,13 @@ static void test_err(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_str_copy),
-        cmocka_unit_test(test_utf8),    cmocka_unit_test(test_keys_and_ids),
-        cmocka_unit_test(test_err),     cmocka_unit_test(test_hash_keyed),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_str_copy),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_keys_and_ids),
+        cmocka_unit_test(test_err),
+        cmocka_unit_test(test_hash_keyed),
+        cmocka_unit_test(test_real_parse_decimal),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -509,14 +509,18 @@ function buildForm(env, doc, stored, { live }) {
   const cupedIn = h('input', { type: 'checkbox', checked: !!an.cuped, id: nextId('cuped'), dataset: { field: 'analysis.cuped' } });
   const corrSel = h('select', {}, [['none', 'None'], ['holm', 'Holm–Bonferroni'], ['bh', 'Benjamini–Hochberg']].map(([v, t]) => h('option', { value: v, selected: an.correction === v }, t)));
   const tuneIn = h('input', { type: 'number', min: '1', step: 'any', value: String(x.sequential_tuning ?? 5000) });
+  // fixed at the start: sequential results are always valid only for a tuning chosen before the first look (the API answers 409)
+  const tuneFixed = editing && x.status !== 'draft';
+  if (tuneFixed) tuneIn.readOnly = true;
   const mde0Text = String(Number(((x.mde ?? 0.05) * 100).toFixed(4)));
   const mdeIn = h('input', { type: 'number', min: '0', step: 'any', inputmode: 'decimal', value: mde0Text });
   const analysis = h('fieldset', { class: 'section' }, h('legend', {}, 'Analysis defaults'),
+    resultsLocked ? lockNote(lockId + '-a', 'analysis') : null,
     h('div', { class: 'grid-3' },
       field('Method', methodSel, { field: 'analysis.method' }).wrap,
       field('Alpha', alphaIn, { field: 'analysis.alpha', hint: 'False-positive rate, e.g. 0.05.' }).wrap,
       field('Multiple-comparison correction', corrSel, { field: 'analysis.correction' }).wrap,
-      field('Sequential tuning', tuneIn, { field: 'sequential_tuning', hint: 'Expected sample size at which sequential intervals are tightest.' }).wrap,
+      field('Sequential tuning', tuneIn, { field: 'sequential_tuning', hint: tuneFixed ? 'Fixed once the experiment has started: sequential results stay valid at every look only with the tuning chosen before the first.' : 'Expected sample size at which sequential intervals are tightest.' }).wrap,
       hasMde ? field('Minimum detectable effect (%)', mdeIn, { field: 'mde', hint: 'The smallest relative change of the primary metric worth detecting; sets the users needed.' }).wrap : null,
       h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedIn.id }, 'Use CUPED variance reduction'))));
 
@@ -537,6 +541,7 @@ function buildForm(env, doc, stored, { live }) {
   if (resultsLocked) {
     lockWithin(checksBox, lockId + '-m');
     lockControls([primarySel], lockId + '-m');
+    lockControls([methodSel, alphaIn, corrSel, cupedIn, mdeIn], lockId + '-a');
   }
 
   const buildPayload = () => {

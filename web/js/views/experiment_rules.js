@@ -22,12 +22,15 @@ export function pctText(w) {
 // stopped (they would rewrite the frozen results). Variant names and values are not in it.
 const ASSIGNMENT = ['variants', 'seed', 'hash_version', 'namespace', 'targeting', 'hash_attribute', 'fallback_attribute'];
 // Fields that decide the results: refused once stopped.
-const RESULTS = ['metrics', 'guardrails', 'primary_metric'];
+const RESULTS = ['metrics', 'guardrails', 'primary_metric', 'analysis', 'mde'];
+// Fixed once started: sequential results are always valid only with the tuning chosen
+// before the first look.
+const STARTED = ['sequential_tuning'];
 
 /** The fields the API refuses to change for an experiment in `status` (a Set). */
 export function frozenFields(status) {
-  if (status === 'running' || status === 'paused') return new Set(ASSIGNMENT);
-  if (status === 'stopped') return new Set([...ASSIGNMENT, ...RESULTS]);
+  if (status === 'running' || status === 'paused') return new Set([...ASSIGNMENT, ...STARTED]);
+  if (status === 'stopped') return new Set([...ASSIGNMENT, ...STARTED, ...RESULTS]);
   return new Set();
 }
 
@@ -50,6 +53,7 @@ export function lockReason(status, what) {
         traffic: 'Changing the namespace, seed, hash version or hashed attribute would rewrite them. Coverage may change: it assigns no one any more.',
         targeting: 'Changing targeting would rewrite them.',
         metrics: 'Changing the metrics, guardrails or primary metric would rewrite them: start a new experiment to analyse others. Breakdown dimensions may change.',
+        analysis: 'Changing the analysis defaults or the MDE would rewrite them: other methods, alphas and corrections are a choice on the results page.',
       }[what],
     };
   }
@@ -60,6 +64,7 @@ export function lockReason(status, what) {
       traffic: 'changing the namespace, seed, hash version or hashed attribute would reassign users. Coverage may go up, not down.',
       targeting: 'changing targeting would change who is in the experiment.',
       metrics: '',
+      analysis: '',
     }[what],
   };
 }

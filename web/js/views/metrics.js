@@ -255,7 +255,9 @@ export async function renderMetricForm(ctx, key) {
       // the parts carry the event, window, cap and CUPED lookback
       body.numerator = numSel.value;
       body.denominator = denSel.value;
-      if (editing && m.event) body.event = null;
+      // a metric made a ratio drops its own (the server refuses them on a ratio)
+      if (editing && m.type !== 'ratio') Object.assign(body, { event: null, window_hours: null, cap: null, cuped_lookback_hours: null });
+      else if (editing && m.event) body.event = null;
     } else {
       Object.assign(body, {
         event: eventIn.value.trim() || undefined,
