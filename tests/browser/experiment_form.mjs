@@ -118,10 +118,10 @@ T.test('a removed variant leaves its forced users without one: an error, never t
   noErrors();
 });
 
-T.test('a stopped experiment: variants, traffic, hashing, targeting and metrics are locked with the reason; the name changes', async () => {
+T.test('a stopped experiment: variants, traffic, hashing, targeting, metrics and analysis are locked with the reason; the name changes', async () => {
   await openEdit(STOPPED);
   const notes = await page.locator('.lock-note').allTextContents();
-  assertEq(notes.length, 4, `a reason for variants, traffic, targeting, metrics (${notes.join(' | ')})`);
+  assertEq(notes.length, 5, `a reason for variants, traffic, targeting, metrics, analysis (${notes.join(' | ')})`);
   assert(notes.every((n) => /stopped/.test(n) && /frozen/.test(n)), `each says the results are frozen: ${notes.join(' | ')}`);
   assert(!(await page.getByLabel('Variant 2 key').isEditable()), 'variant keys read-only');
   assert(!(await page.getByLabel('Variant 2 weight (percent)').isEditable()), 'weights read-only');
@@ -132,6 +132,9 @@ T.test('a stopped experiment: variants, traffic, hashing, targeting and metrics 
   assert(await page.locator('fieldset[data-field="metrics"]').getByLabel(/orders/).isDisabled(), 'metrics locked');
   assert(await page.locator('fieldset[data-field="guardrails"]').getByLabel(/visits/).isDisabled(), 'guardrails locked');
   assert(await page.getByLabel('Primary metric').isDisabled(), 'primary metric locked');
+  assert(await page.getByLabel('Method').isDisabled(), 'analysis method locked');
+  assert(!(await page.getByLabel('Alpha').isEditable()), 'alpha read-only');
+  assert(!(await page.getByLabel('Sequential tuning').isEditable()), 'sequential tuning read-only');
   assert(await page.getByLabel('Coverage').isEnabled(), 'coverage may change once stopped');
   const metricNote = page.locator('.lock-note', { hasText: 'metrics' });
   const noteId = await metricNote.getAttribute('id');
