@@ -53,6 +53,7 @@ static const struct opt opts[] = {
     SIZE_OPT("--body-max", "BUNSEN_BODY_MAX", body_max, 1024, 1L << 30),
     SIZE_OPT("--ingest-body-max", "BUNSEN_INGEST_BODY_MAX", ingest_body_max, 1024, 1L << 30),
     INT_OPT("--conn-timeout", "BUNSEN_CONN_TIMEOUT", conn_timeout_s, 1, 3600),
+    INT_OPT("--request-timeout", "BUNSEN_REQUEST_TIMEOUT", request_timeout_s, 1, 3600),
     INT_OPT("--max-connections", "BUNSEN_MAX_CONNECTIONS", conn_limit, 16, 1000000),
     INT_OPT("--per-ip-connections", "BUNSEN_PER_IP_CONNECTIONS", per_ip_limit, 0, 1000000),
     INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
@@ -91,9 +92,12 @@ static const char help_serve[] =
     "  --ingest-body-max BYTES   cap for /exposures and /events (BUNSEN_INGEST_BODY_MAX,\n"
     "                            default 8388608)\n"
     "  --conn-timeout S          idle connection timeout (BUNSEN_CONN_TIMEOUT, default 30)\n"
+    "  --request-timeout S       a request's headers must arrive within S seconds (of the\n"
+    "                            connection, or of the request line), its body then within S\n"
+    "                            more plus 1 s per 8 KiB (BUNSEN_REQUEST_TIMEOUT, default 10)\n"
     "  --max-connections N       total connection cap (BUNSEN_MAX_CONNECTIONS, default 4096)\n"
     "  --per-ip-connections N    per-client-IP cap, 0 = none (BUNSEN_PER_IP_CONNECTIONS,\n"
-    "                            default 0)\n"
+    "                            default 256)\n"
     "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
     "                            default 10000)\n"
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
@@ -151,8 +155,9 @@ void config_defaults(struct config *cfg)
     cfg->body_max = 1u << 20;
     cfg->ingest_body_max = 8u << 20;
     cfg->conn_timeout_s = 30;
+    cfg->request_timeout_s = 10;
     cfg->conn_limit = 4096;
-    cfg->per_ip_limit = 0;
+    cfg->per_ip_limit = 256;
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;
     cfg->rate_manage = 100;

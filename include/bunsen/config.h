@@ -21,9 +21,12 @@ struct config {
     enum log_level log_level; /* --log-level / BUNSEN_LOG_LEVEL, default info */
     size_t body_max;          /* --body-max / BUNSEN_BODY_MAX, default 1 MiB */
     size_t ingest_body_max;   /* --ingest-body-max / BUNSEN_INGEST_BODY_MAX, default 8 MiB */
-    int conn_timeout_s;       /* --conn-timeout / BUNSEN_CONN_TIMEOUT, default 30 s */
+    int conn_timeout_s;       /* --conn-timeout / BUNSEN_CONN_TIMEOUT: idle, default 30 s */
+    int request_timeout_s;    /* --request-timeout / BUNSEN_REQUEST_TIMEOUT: a request's
+                                 headers, then its body (+1 s per 8 KiB), default 10 s */
     int conn_limit;           /* --max-connections / BUNSEN_MAX_CONNECTIONS, default 4096 */
-    int per_ip_limit;         /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, 0 = off */
+    int per_ip_limit;         /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, default
+                                 256, 0 = off */
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */
     int rate_ingest;          /* --rate-limit-ingest: requests/s per key, 0 = off, def 500 */
     int rate_manage;          /* --rate-limit-manage: requests/s per key, 0 = off, def 100 */

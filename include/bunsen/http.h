@@ -9,6 +9,9 @@
  *   last call    run the handler, which either replies at once (http_reply_*) or suspends
  *                (http_req_suspend) and replies later from another thread, then resumes
  *   completed    access-log line, free the request
+ * The headers, then the body, must arrive within --request-timeout (the body 1 s more per
+ * 8 KiB), else 408 and the connection is closed (src/http/deadline.c); a request read in full
+ * has no deadline (suspended replies, streams).
  *
  * Threads: MHD's internal polling thread with a thread pool calls handlers; a handler
  * may hand its request to another thread only between http_req_suspend() and
@@ -98,6 +101,11 @@ const struct http_route *http_route_match(const struct http_route *routes, size_
 
 /* "GET" -> HTTP_GET, unknown -> 0. */
 enum http_method http_method_parse(const char *m);
+/* HTTP_GET -> "GET"; 0 or a set of several -> "other". Static text. */
+const char *http_method_name(enum http_method m);
+/* An Allow header's text for a set of methods ("GET, HEAD, POST"), into out (size n, cut at
+ * a whole name when too small). */
+void http_methods_text(unsigned allowed, char *out, size_t n);
 
 /* ---- the server ---- */
 

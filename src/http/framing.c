@@ -215,8 +215,8 @@ bool http_framing_ok(struct http_req *r)
 }
 
 /* Called by MHD with the raw request target, before it splits the query string into
- * arguments. Each argument takes a record in the connection's 32 KiB memory pool; with
- * hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
+ * arguments. Each argument takes a record in the connection's 24 KiB memory pool (HTTP_CONN_POOL);
+ * with hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
  * the client waiting for the timeout. Beyond HTTP_QUERY_MAX arguments (or HTTP_URI_MAX bytes)
  * the query string is made one argument here (its '&' become ';': the target lives in MHD's
  * writable read buffer, and MHD splits it only after this call) and the request answered
@@ -227,7 +227,7 @@ bool http_framing_ok(struct http_req *r)
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls;
-    (void)conn;
+    http_conn_request_line(http_conn_of(conn)); /* a request has begun: its headers are due */
     size_t len = strlen(uri);
     const char *after = uri + len + 1;
     while (*after == ' ' || *after == '\t') {
@@ -306,14 +306,25 @@ void http_reply_after_body(struct http_req *r)
     }
 }
 
+/* application/json, with any parameters (charset), and blanks (SP, HTAB) around the type and
+ * before a ';' (RFC 9110 5.5, 8.3.1): "application/json\t" is JSON, "application/jsonx" and
+ * "application/json x" are not. */
 static bool is_json_type(const char *ct)
 {
     static const char want[] = "application/json";
     size_t n = sizeof(want) - 1;
-    if (ct == NULL || strncasecmp(ct, want, n) != 0) {
+    if (ct == NULL) {
         return false;
     }
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    if (strncasecmp(ct, want, n) != 0) {
+        return false;
+    }
+    for (ct += n; *ct == ' ' || *ct == '\t'; ct++) {
+    }
+    return *ct == '\0' || *ct == ';';
 }
 
 /* 413 for a body over the route's cap; assignment bodies name what is capped. */

@@ -1,6 +1,7 @@
 /*
  * http_int.h - private to src/http/: the request struct, the checks before routing
- * (framing.c), streams, replying with a ready-made MHD response, rate limits, the key cache.
+ * (framing.c), request deadlines (deadline.c), streams, replying with a ready-made MHD response,
+ * rate limits, the key cache.
  */
 #ifndef BUNSEN_HTTP_INT_H
 #define BUNSEN_HTTP_INT_H
@@ -12,14 +13,14 @@
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 
-/* At most this many query parameters (MHD's 32 KiB connection pool holds a few hundred of its
+/* At most this many query parameters (MHD's 24 KiB connection pool holds a few hundred of its
  * records; beyond that MHD 0.9.75 cannot even answer). */
 #define HTTP_QUERY_MAX 256
 
 /* A fault found in the request target before MHD parsed the headers (framing.c http_on_uri). */
 enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_NUL_PATH, EARLY_URI_LONG };
 
-/* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 32 KiB connection pool) MHD
+/* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 24 KiB connection pool) MHD
  * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */
 #define HTTP_URI_MAX     8192
 #define HTTP_HEADERS_MAX 16384
@@ -49,6 +50,7 @@ struct http_req {
     int status;
     size_t resp_bytes;
     uint64_t t0;
+    struct http_conn *dl;   /* the connection's deadline (deadline.c); NULL: untracked */
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
     bool unmatched; /* no route and not a static file (unknown method, 404/405): metrics say so */
     /* the headers the server itself reads, the first of each name (NULL: absent), gathered
@@ -93,6 +95,37 @@ void http_body_admit(struct http_req *r);
 void http_too_large_reply(struct http_req *r);
 /* An early reply (401, 403, 415) to a request with a body within its cap waits for it. */
 void http_reply_after_body(struct http_req *r);
+
+/* Request deadlines (deadline.c): a request's headers, and its body, must arrive in time
+ * (--request-timeout), however slowly a client trickles them. A set per server: _new before
+ * MHD_start_daemon (http_deadlines_notify is its MHD_OPTION_NOTIFY_CONNECTION, with the set as
+ * closure), _start once the daemon runs, _free after MHD_stop_daemon (NULL ok). The
+ * http_conn_* calls come from the request lifecycle on the connection's own thread, with
+ * http_conn_of(conn) (NULL: untracked, every call a no-op); those returning bool return false
+ * when the deadline has already passed and the connection is being closed: drop the request
+ * (MHD_NO). */
+#define HTTP_BODY_MIN_RATE 8192 /* bytes/s a body must keep up, after a --request-timeout */
+struct http_deadlines;
+struct http_conn;
+struct http_deadlines *http_deadlines_new(unsigned request_s, unsigned idle_s);
+int http_deadlines_start(struct http_deadlines *s);
+void http_deadlines_free(struct http_deadlines *s);
+void http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe);
+void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b);
+struct http_conn *http_conn_of(struct MHD_Connection *conn);
+/* the request line is read (MHD's URI callback): its headers are due within T */
+void http_conn_request_line(struct http_conn *c);
+/* first call at now: the body is due (T + its bytes / HTTP_BODY_MIN_RATE), or nothing when a
+ * reply is queued at once */
+bool http_conn_headers_read(struct http_conn *c, uint64_t now, bool reply_queued);
+/* n more body bytes read */
+bool http_conn_body_read(struct http_conn *c, size_t n);
+/* the last call: the request is read, no deadline until its reply is sent */
+bool http_conn_request_read(struct http_conn *c);
+/* the reply is sent at now (completed callback): a kept-alive connection's next request is
+ * due within max(--request-timeout, --conn-timeout) */
+void http_conn_reply_sent(struct http_conn *c, uint64_t now);
 
 /* Open streams (stream.c): the set a server owns, at most max at once. close_all ends
  * every stream and waits (bounded) until MHD has freed them: call it before

@@ -1,8 +1,10 @@
 /*
- * router.c - matching a method and path against the route table (http.h). Pure:
+ * router.c - matching a method and path against the route table (http.h), and the
+ * methods' names both ways (a request's method, an Allow header, the metrics' labels). Pure:
  * parameter values are copied into a caller-provided scratch buffer. Patterns are
  * '/'-separated; "{name}" matches exactly one non-empty segment.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "bunsen/http.h"
@@ -21,6 +23,49 @@ enum http_method http_method_parse(const char *m)
         }
     }
     return 0;
+}
+
+const char *http_method_name(enum http_method m)
+{
+    switch (m) {
+    case HTTP_GET:
+        return "GET";
+    case HTTP_POST:
+        return "POST";
+    case HTTP_PUT:
+        return "PUT";
+    case HTTP_PATCH:
+        return "PATCH";
+    case HTTP_DELETE:
+        return "DELETE";
+    case HTTP_HEAD:
+        return "HEAD";
+    case HTTP_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "other";
+    }
+}
+
+void http_methods_text(unsigned allowed, char *out, size_t n)
+{
+    static const struct {
+        enum http_method m;
+        const char *name;
+    } names[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+                 {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
+                 {HTTP_OPTIONS, "OPTIONS"}};
+    out[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (allowed & names[i].m) {
+            int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", names[i].name);
+            if (w < 0 || (size_t)w >= n - used) {
+                break;
+            }
+            used += (size_t)w;
+        }
+    }
 }
 
 struct span {

@@ -3,7 +3,8 @@
  * routing, auth, rate limits, body caps, Content-Type, suspend/resume, the access log and
  * the HTTP metrics. The request object's API for handlers (replies, accessors) is in
  * request.c; the checks of the request target and header framing before routing, and the
- * body's admission after it (caps, Content-Type, draining), are in framing.c.
+ * body's admission after it (caps, Content-Type, draining), are in framing.c; the deadline
+ * each request's headers and body must meet, which the lifecycle moves, is in deadline.c.
  *
  * Threads: MHD's polling thread and its pool call on_request/on_completed; handlers
  * run on pool threads. A request is owned by its connection (*con_cls) and freed only
@@ -66,8 +67,9 @@ struct http_server {
     struct route_metrics *routes;
     struct ratelimit *rl;
     struct authcache *keys;
-    struct http_streams *streams; /* open streamed replies (stream.c) */
-    struct http_offload *offload; /* slow reads off MHD's threads (offload.c) */
+    struct http_streams *streams;     /* open streamed replies (stream.c) */
+    struct http_offload *offload;     /* slow reads off MHD's threads (offload.c) */
+    struct http_deadlines *deadlines; /* each request's deadline (deadline.c) */
 };
 
 struct http_streams *http_server_streams(struct http_server *srv)
@@ -133,27 +135,55 @@ int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k
     return 0;
 }
 
+/* A header value without the blanks (SP, HTAB) around it, which RFC 9110 5.5 says are not part
+ * of it (libmicrohttpd keeps trailing ones): its start, its length in *n. */
+static const char *header_trim(const char *v, size_t *n)
+{
+    while (*v == ' ' || *v == '\t') {
+        v++;
+    }
+    size_t len = strlen(v);
+    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
+        len--;
+    }
+    *n = len;
+    return v;
+}
+
 static bool authenticate(struct http_req *r)
 {
-    const char *key = NULL;
-    const char *authz = r->hdr.authorization;
-    if (authz != NULL) {
-        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+    size_t n = 0;
+    const char *v = NULL;
+    if (r->hdr.authorization != NULL) {
+        v = header_trim(r->hdr.authorization, &n);
+        if (n < 6 || strncasecmp(v, "Bearer", 6) != 0 || (n > 6 && v[6] != ' ' && v[6] != '\t')) {
             http_reply_error(r, ERR_UNAUTH, NULL,
                              "the Authorization header must be 'Bearer <key>'");
             return false;
         }
-        key = authz + 7;
-        while (*key == ' ') {
-            key++;
+        v += 6;
+        n -= 6;
+        while (n > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            n--;
         }
-    } else {
-        key = r->hdr.api_key;
+    } else if (r->hdr.api_key != NULL) {
+        v = header_trim(r->hdr.api_key, &n);
     }
-    if (key == NULL || *key == '\0') {
+    if (n == 0) {
         http_reply_error(r, ERR_UNAUTH, NULL,
                          "an API key is required: send 'Authorization: Bearer <key>'");
         return false;
+    }
+    /* the key as sent when nothing follows it, else a trimmed copy (one longer than any key
+     * stays longer, and unknown) */
+    char copy[KEY_MAX_LEN + 2];
+    const char *key = v;
+    if (v[n] != '\0') {
+        n = n < sizeof(copy) - 1 ? n : sizeof(copy) - 1;
+        memcpy(copy, v, n);
+        copy[n] = '\0';
+        key = copy;
     }
     struct store_key k;
     struct err err;
@@ -222,27 +252,6 @@ static bool rate_take_public(struct http_req *r)
     return true;
 }
 
-static void methods_text(unsigned allowed, char *out, size_t n)
-{
-    static const struct {
-        enum http_method m;
-        const char *name;
-    } names[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
-                 {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
-                 {HTTP_OPTIONS, "OPTIONS"}};
-    out[0] = '\0';
-    size_t used = 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (allowed & names[i].m) {
-            int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", names[i].name);
-            if (w < 0 || (size_t)w >= n - used) {
-                break;
-            }
-            used += (size_t)w;
-        }
-    }
-}
-
 /* First call: everything that can be decided from the request line and headers. */
 static void request_begin(struct http_req *r, const char *method)
 {
@@ -293,7 +302,7 @@ static void request_begin(struct http_req *r, const char *method)
                 }
             }
             char allow[96];
-            methods_text(allowed, allow, sizeof(allow));
+            http_methods_text(allowed, allow, sizeof(allow));
             http_reply_error(r, ERR_METHOD, NULL, "method %.16s is not allowed on %.100s", method,
                              r->path);
             if (allow[0] != '\0') {
@@ -361,15 +370,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv = srv;
         r->conn = conn;
         r->t0 = time_mono_ns();
+        r->dl = http_conn_of(conn);
         buf_init(&r->body, 0);
         *con_cls = r;
         request_begin(r, method);
-        return r->resp != NULL && !r->reply_after_body ? queue_reply(r) : MHD_YES;
+        bool at_once = r->resp != NULL && !r->reply_after_body;
+        if (!http_conn_headers_read(r->dl, r->t0, at_once)) {
+            return MHD_NO; /* the headers came too late: the connection is being closed */
+        }
+        return at_once ? queue_reply(r) : MHD_YES;
     }
     if (r->suspended) {
         /* resumed after an asynchronous reply */
         r->suspended = false;
         return queue_reply(r);
+    }
+    if (*upload_data_size > 0 ? !http_conn_body_read(r->dl, *upload_data_size)
+                              : !http_conn_request_read(r->dl)) {
+        return MHD_NO; /* the body did not keep up: the connection is being closed */
     }
     if (*upload_data_size > 0 && r->reply_after_body) {
         r->drained += *upload_data_size; /* dropped: the reply is ready */
@@ -432,6 +450,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     *con_cls = NULL;
+    uint64_t now = time_mono_ns();
+    http_conn_reply_sent(r->dl, now);
     int status = r->queued ? r->status : 0;
     atomic_fetch_add(&srv->requests, 1);
     if (status >= 100 && status < 600) {
@@ -452,16 +472,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         }
     }
     atomic_fetch_add_explicit(&rm->by_status[si], 1, memory_order_relaxed);
-    hist_observe(&rm->latency, (double)(time_mono_ns() - r->t0) / 1e9);
+    hist_observe(&rm->latency, (double)(now - r->t0) / 1e9);
     if (log_enabled(LOG_INFO)) {
-        double ms = (double)(time_mono_ns() - r->t0) / 1e6;
-        static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
-        const char *mname = "OTHER";
-        for (int i = 0; i < 7; i++) {
-            if (r->method == (enum http_method)(1 << i)) {
-                mname = methods[i];
-            }
-        }
+        double ms = (double)(now - r->t0) / 1e6;
+        const char *mname = r->method != 0 ? http_method_name(r->method) : "OTHER";
         /* written as log_json printed the jansson object it used to build (ASCII only) */
         char line[256]; /* cap one below the size: the buffer never grows (no realloc) */
         struct buf b = {line, 0, sizeof(line), sizeof(line) - 1};
@@ -604,6 +618,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
     srv->streams = http_streams_new(cfg->conn_limit / 2);
     srv->offload = http_offload_start();
+    srv->deadlines =
+        http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     for (size_t i = 0; i < NSLOTS; i++) {
         hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
@@ -615,11 +631,20 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        http_deadlines_notify, srv->deadlines, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HTTP_CONN_POOL, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_no_nul, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL, MHD_OPTION_END);
+    if (srv->d != NULL && http_deadlines_start(srv->deadlines) != 0) {
+        MHD_stop_daemon(srv->d);
+        srv->d = NULL;
+        fd = -1; /* MHD_stop_daemon closed it */
+    }
     if (srv->d == NULL) {
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
+        http_deadlines_free(srv->deadlines);
         ratelimit_free(srv->rl);
         authcache_free(srv->keys);
         http_streams_free(srv->streams);
@@ -642,6 +667,7 @@ void http_server_stop(struct http_server *srv)
     http_streams_close_all(srv->streams); /* MHD_stop_daemon must meet no suspended stream */
     http_offload_stop(srv->offload);      /* nor a queued slow read */
     MHD_stop_daemon(srv->d);
+    http_deadlines_free(srv->deadlines); /* after MHD: its connections are closed */
     http_offload_free(srv->offload);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
@@ -701,41 +727,19 @@ void http_server_get_stats(struct http_server *srv, struct http_stats *out)
     }
 }
 
-static const char *method_name(enum http_method m)
-{
-    switch (m) {
-    case HTTP_GET:
-        return "GET";
-    case HTTP_POST:
-        return "POST";
-    case HTTP_PUT:
-        return "PUT";
-    case HTTP_PATCH:
-        return "PATCH";
-    case HTTP_DELETE:
-        return "DELETE";
-    case HTTP_HEAD:
-        return "HEAD";
-    case HTTP_OPTIONS:
-        return "OPTIONS";
-    default:
-        return "other";
-    }
-}
-
 /* The route and method labels of a metrics slot: a route's own; "static" GET (HEAD as GET,
  * as on the routes); "unmatched" with the method sent (a known one, else "other"). */
 static void slot_labels(size_t i, const char **route, const char **method)
 {
     if (i < http_routes_count) {
         *route = http_routes[i].path;
-        *method = method_name(http_routes[i].method);
+        *method = http_method_name(http_routes[i].method);
     } else if (i == SLOT_STATIC) {
         *route = "static";
         *method = "GET";
     } else {
         *route = "unmatched";
-        *method = method_name(
+        *method = http_method_name(
             (enum http_method)(i - SLOT_UNMATCHED < 7 ? 1u << (i - SLOT_UNMATCHED) : 0));
     }
 }
@@ -780,4 +784,5 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
         snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"", route, method);
         metrics_write_hist(b, "bunsen_http_request_duration_seconds", labels, h);
     }
+    http_deadlines_write_metrics(srv->deadlines, b);
 }

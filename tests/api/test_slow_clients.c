@@ -1,0 +1,340 @@
+/*
+ * API tests of slow and crowding clients (review rev-api finding 1): a request's headers, and
+ * its body, must arrive within --request-timeout (the body may take 1 s more per 8 KiB),
+ * however they are trickled, so that tricklers filling --max-connections free their slots and
+ * a fresh client is served; what must not be cut is not (an SSE stream, an idle kept-alive
+ * connection, a slow but steady upload); and one client address holds at most
+ * --per-ip-connections connections (default 256).
+ * The daemon runs with --request-timeout 2, --max-connections 16 and 2 threads; a second one
+ * with the defaults.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define T_S   2  /* --request-timeout */
+#define CONNS 16 /* --max-connections */
+
+static struct daemon D;
+static struct daemon BIG; /* the defaults: test_per_ip_default */
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *const extra[] = {
+        "--request-timeout", "2", "--max-connections", "16", "--threads", "2", NULL};
+    return daemon_start(&D, extra) == 0 && daemon_start(&BIG, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    daemon_cleanup(&BIG);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A TCP connection to port from the loopback address src ("127.0.0.1", "127.0.0.2", ...), or
+ * -1. */
+static int open_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &a.sin_addr);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool send_text(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    return send(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n;
+}
+
+/* Read what fd has within ms into buf (appending at *len, NUL-terminated); -1 when the peer
+ * has closed (end of file or reset), else 0. */
+static int read_some(int fd, char *buf, size_t cap, size_t *len, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, ms) > 0) {
+        ssize_t n = recv(fd, buf + *len, cap - 1 - *len, MSG_DONTWAIT);
+        if (n <= 0) {
+            buf[*len] = '\0';
+            return -1;
+        }
+        *len += (size_t)n;
+        buf[*len] = '\0';
+        ms = 0;
+    }
+    return 0;
+}
+
+/* Tricklers on every connection slot: each sends a request line, then a header line every
+ * 250 ms, never the blank line. Without a deadline over the whole request (the idle timeout
+ * restarts at every line) they held the server for as long as they went on, and a fresh
+ * client was never served. Each is answered 408 and closed once T has passed; the fresh
+ * client waiting meanwhile is served right after. */
+static void test_trickled_headers(void **state)
+{
+    (void)state;
+    int fds[CONNS];
+    char got[CONNS][512];
+    size_t glen[CONNS] = {0};
+    double cut[CONNS];
+    double t0 = now_s();
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = open_from("127.0.0.1", D.port);
+        assert_true(fds[i] >= 0);
+        assert_true(send_text(fds[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+        cut[i] = 0;
+        got[i][0] = '\0';
+    }
+    sleep_ms(200); /* the tricklers hold the slots before the probe comes */
+    int probe = -1;
+    char pbuf[2048];
+    size_t plen = 0;
+    double served = 0;
+    while (now_s() - t0 < 8 && (served == 0 || probe >= 0)) {
+        for (int i = 0; i < CONNS; i++) {
+            if (cut[i] > 0) {
+                continue;
+            }
+            (void)send_text(fds[i], "X-Slow: 1\r\n");
+            if (read_some(fds[i], got[i], sizeof(got[i]), &glen[i], 0) < 0) {
+                cut[i] = now_s() - t0;
+            }
+        }
+        if (probe < 0 && served == 0) {
+            probe = open_from("127.0.0.1", D.port);
+            assert_true(probe >= 0);
+            plen = 0;
+            (void)send_text(probe, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        }
+        if (probe >= 0 && read_some(probe, pbuf, sizeof(pbuf), &plen, 0) < 0) {
+            /* refused at the cap (closed at once), or served: try again until served */
+            if (strncmp(pbuf, "HTTP/1.1 200", 12) == 0) {
+                served = now_s() - t0;
+            }
+            close(probe);
+            probe = -1;
+        }
+        sleep_ms(250);
+    }
+    fprintf(stderr, "# tricklers cut at %.2f..%.2f s, the probe served at %.2f s\n", cut[0],
+            cut[CONNS - 1], served);
+    assert_true(served > 0);
+    assert_true(served < T_S + 2.5);
+    for (int i = 0; i < CONNS; i++) {
+        assert_true(cut[i] >= T_S - 0.3 && cut[i] < T_S + 2.5);
+        /* a request that had begun hears why */
+        assert_non_null(strstr(got[i], "HTTP/1.1 408 Request Timeout"));
+        assert_non_null(strstr(got[i], "\"code\":\"request_timeout\""));
+        close(fds[i]);
+    }
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_non_null(strstr(r.body, "bunsen_http_request_timeouts_total{phase=\"headers\"} 16"));
+    resp_free(&r);
+}
+
+/* A body trickled slower than 8 KiB/s after the T allowance is cut with a 408; one that keeps
+ * up is read however long it takes (4 s here, twice T). */
+static void test_slow_body(void **state)
+{
+    (void)state;
+    int slow = open_from("127.0.0.1", D.port);
+    assert_true(slow >= 0);
+    char head[512];
+    snprintf(head, sizeof(head),
+             "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"events\":[",
+             D.admin_key);
+    assert_true(send_text(slow, head));
+    char buf[1024];
+    size_t len = 0;
+    double t0 = now_s(), cut = 0;
+    while (now_s() - t0 < 8 && cut == 0) {
+        (void)send_text(slow, "                ");
+        if (read_some(slow, buf, sizeof(buf), &len, 250) < 0) {
+            cut = now_s() - t0;
+        }
+    }
+    close(slow);
+    fprintf(stderr, "# a body at 64 bytes/s cut at %.2f s\n", cut);
+    assert_true(cut >= T_S - 0.3 && cut < T_S + 2.5);
+    assert_non_null(strstr(buf, "HTTP/1.1 408 Request Timeout"));
+    assert_non_null(strstr(buf, "request body arrived slower than"));
+
+    /* 96 KiB at 24 KiB/s: its deadline stays ahead of it */
+    enum { PIECE = 8192, PIECES = 12 };
+    int steady = open_from("127.0.0.1", D.port);
+    assert_true(steady >= 0);
+    snprintf(head, sizeof(head),
+             "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+             D.admin_key, PIECE * PIECES);
+    assert_true(send_text(steady, head));
+    char *piece = malloc(PIECE + 1);
+    t0 = now_s();
+    for (int i = 0; i < PIECES; i++) {
+        memset(piece, ' ', PIECE);
+        if (i == 0) {
+            static const char first[] = "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\"}";
+            memcpy(piece, first, sizeof(first) - 1);
+        }
+        if (i == PIECES - 1) {
+            memcpy(piece + PIECE - 2, "]}", 2);
+        }
+        piece[PIECE] = '\0';
+        assert_true(send_text(steady, piece));
+        sleep_ms(1000 * 4 / PIECES);
+    }
+    free(piece);
+    len = 0;
+    read_some(steady, buf, sizeof(buf), &len, 3000);
+    close(steady);
+    fprintf(stderr, "# a body at 24 KiB/s over %.2f s answered: %.12s\n", now_s() - t0, buf);
+    assert_true(now_s() - t0 > T_S + 1);
+    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+}
+
+/* What has no deadline is not cut: an SSE stream (a complete request, whose reply lasts), an
+ * idle kept-alive connection (--conn-timeout, 30 s, as before). A connection that never sent a
+ * byte is closed after T, silently (no 408 to a request that may be crossing it). */
+static void test_not_cut(void **state)
+{
+    (void)state;
+    json_decref(harness_call(D.port, "POST", "/api/v1/experiments", D.admin_key,
+                             "{\"key\":\"nc\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":"
+                             "\"b\",\"value\":2}],\"default_value\":0}",
+                             201));
+    json_decref(
+        harness_call(D.port, "POST", "/api/v1/experiments/nc/start", D.admin_key, NULL, 200));
+    json_t *k = harness_call(D.port, "POST", "/api/v1/keys", D.admin_key,
+                             "{\"name\":\"nc\",\"role\":\"sdk\"}", 201);
+    char key[128];
+    snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(k, "key")));
+    json_decref(k);
+
+    int sse = open_from("127.0.0.1", D.port);
+    assert_true(sse >= 0);
+    char req[256];
+    snprintf(req, sizeof(req),
+             "GET /sub/%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", key);
+    assert_true(send_text(sse, req));
+    int kept = open_from("127.0.0.1", D.port);
+    assert_true(kept >= 0);
+    assert_true(send_text(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    int silent = open_from("127.0.0.1", D.port);
+    assert_true(silent >= 0);
+
+    static char sbuf[1 << 16];
+    char kbuf[2048], qbuf[256];
+    size_t slen = 0, klen = 0, qlen = 0;
+    assert_int_equal(read_some(kept, kbuf, sizeof(kbuf), &klen, 2000), 0);
+    assert_true(strncmp(kbuf, "HTTP/1.1 200", 12) == 0);
+    double t0 = now_s(), silent_cut = 0;
+    while (now_s() - t0 < T_S + 2) {
+        assert_int_equal(read_some(sse, sbuf, sizeof(sbuf), &slen, 100), 0);
+        if (silent_cut == 0 && read_some(silent, qbuf, sizeof(qbuf), &qlen, 0) < 0) {
+            silent_cut = now_s() - t0;
+        }
+    }
+    assert_non_null(strstr(sbuf, "event: features"));
+    /* the stream still carries a change */
+    json_decref(harness_call(D.port, "PATCH", "/api/v1/experiments/nc", D.admin_key,
+                             "{\"default_value\":7}", 200));
+    size_t mark = slen;
+    double t1 = now_s();
+    while (strstr(sbuf + mark, "\"defaultValue\":7") == NULL && now_s() - t1 < 3) {
+        assert_int_equal(read_some(sse, sbuf, sizeof(sbuf), &slen, 100), 0);
+    }
+    assert_non_null(strstr(sbuf + mark, "\"defaultValue\":7"));
+    /* the kept-alive connection answers its next request */
+    klen = 0;
+    assert_true(send_text(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert_int_equal(read_some(kept, kbuf, sizeof(kbuf), &klen, 2000), 0);
+    assert_true(strncmp(kbuf, "HTTP/1.1 200", 12) == 0);
+    /* the silent one was closed without a word */
+    fprintf(stderr, "# a connection that sent nothing closed at %.2f s\n", silent_cut);
+    assert_true(silent_cut > 0);
+    assert_int_equal(qlen, 0);
+    close(sse);
+    close(kept);
+    close(silent);
+}
+
+/* The per-IP cap's default (256): 300 half-open requests from one address leave 44 closed at
+ * once, while another address is served (and that one gets nothing more). */
+static void test_per_ip_default(void **state)
+{
+    (void)state;
+    enum { N = 300, CAP = 256 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = open_from("127.0.0.2", BIG.port);
+        assert_true(fds[i] >= 0);
+        (void)send_text(fds[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    }
+    sleep_ms(500);
+    int closed = 0;
+    for (int i = 0; i < N; i++) {
+        char b[64];
+        size_t n = 0;
+        closed += read_some(fds[i], b, sizeof(b), &n, 0) < 0;
+    }
+    fprintf(stderr, "# %d of %d connections from one address closed at once\n", closed, N);
+    assert_int_equal(closed, N - CAP);
+    for (int i = 0; i < 5; i++) {
+        int st;
+        json_decref(http_json(BIG.port, "GET", "/healthz", NULL, NULL, &st));
+        assert_int_equal(st, 200); /* from 127.0.0.1 */
+    }
+    int more = open_from("127.0.0.2", BIG.port);
+    assert_true(more >= 0);
+    (void)send_text(more, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    char b[64];
+    size_t n = 0;
+    assert_int_equal(read_some(more, b, sizeof(b), &n, 2000), -1);
+    assert_int_equal(n, 0);
+    close(more);
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+    assert_int_equal(daemon_stop(&BIG), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trickled_headers),
+        cmocka_unit_test(test_slow_body),
+        cmocka_unit_test(test_not_cut),
+        cmocka_unit_test(test_per_ip_default),
+    };
+    return cmocka_run_group_tests_name("api_slow_clients", tests, setup, teardown);
+}
