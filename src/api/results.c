@@ -536,7 +536,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
             if (ratio_arms(s, x, &m, &a, err) != 0) {
                 goto out;
             }
-        } else if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+        } else if (results_rollup_read(s, x, &m, arms_emit, &a, err) != 0) {
             goto out;
         }
         arms_fit(x, &m, sl, &a);
