@@ -362,7 +362,7 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
     cfg.goal = m->goal;
     cfg.method = p->method;
     cfg.alpha = p->alpha;
-    cfg.cuped = p->cuped && !a->ratio; /* CUPED does not apply to ratios */
+    cfg.cuped = p->cuped; /* a ratio is compared without it, with a warning saying so */
     cfg.sequential_tuning = x->sequential_tuning;
     json_t *vars = json_array();
     for (size_t i = 0; i < x->nvariants; i++) {
@@ -421,7 +421,7 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
             json_object_set_new(json_object_get(v, "relative_lift"), "significant",
                                 json_boolean(excludes_zero));
         }
-        if (cfg.cuped) {
+        if (cfg.cuped && !a->ratio) {
             json_object_set_new(v, "cuped",
                                 json_pack("{s:o, s:o}", "theta", results_json_opt(c.cuped_theta),
                                           "variance_reduction",

@@ -1079,8 +1079,17 @@ static void test_ratio_metric(void **state)
     near(json_object_get(json_object_get(v, "absolute_lift"), "se"), json_object_get(e, "abs_se"),
          "ratio abs se");
     near(json_object_get(v, "df"), json_object_get(e, "df"), "ratio df");
-    assert_null(json_object_get(v, "cuped")); /* CUPED does not apply, and no warning */
-    assert_null(json_object_get(v, "warning"));
+    /* CUPED does not apply (the experiment's default cuped=true): no cuped object, and a
+     * warning says so; none without CUPED */
+    assert_true(json_is_true(json_object_get(res, "cuped")));
+    assert_null(json_object_get(v, "cuped"));
+    const char *warning = json_string_value(json_object_get(v, "warning"));
+    assert_non_null(warning);
+    assert_string_equal(warning, "CUPED is not applied to ratio metrics");
+    json_t *plain = results("ratio-exp", "cuped=false");
+    assert_null(json_object_get(treatment(plain, 0, 1), "cuped"));
+    assert_null(json_object_get(treatment(plain, 0, 1), "warning"));
+    json_decref(plain);
     /* the CSV carries the ratio's fields too: its parts and each variant's denominator sum */
     json_t *same = results_csv_check(D.port, D.admin_key, "/api/v1/experiments/ratio-exp/results");
     assert_non_null(json_object_get(treatment(same, 0, 1), "denominator_sum"));
