@@ -486,12 +486,17 @@ int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t st
 
 /* Sufficient statistics of one (metric, variant): raw sums as double-doubles (value =
  * s + s_lo, ddouble.h), exact enough that moments about any shift keep full precision
- * whatever the values' magnitude. */
+ * whatever the values' magnitude, unless hwm says otherwise. */
 struct store_suff {
     char variant[65];
     int64_t n;
     double s, q, sx, qx, p;
     double s_lo, q_lo, sx_lo, qx_lo, p_lo;
+    /* The largest magnitude q, qx, p and the terms added to them have had (migration 0015;
+     * the largest over the rows summed; 0 for sums not kept by deltas): a double-double
+     * keeps ~2^-106 of it, so when it is far above the sums now, they may have lost what the
+     * results need (src/api/results_exact.c). */
+    double hwm;
 };
 
 /* The stored statistics of experiment/metric, one per variant that has any (emit per row). */
@@ -640,6 +645,9 @@ int store_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct sto
  * error. Any thread. */
 int store_rebuild_get(struct store *s, const char *experiment, struct store_rebuild *out,
                       struct err *err);
+/* The same inside apply(), in the writer's transaction. */
+int store_rebuild_get_tx(struct store_tx *tx, const char *experiment, struct store_rebuild *out,
+                         struct err *err);
 
 /* ---- Compaction (the adapters' compact.c) ---- */
 

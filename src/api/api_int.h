@@ -239,6 +239,12 @@ json_t *api_assign_attrs_build(const struct assign_query *q);
  * most this far in the future (API.md "Ingestion"). */
 #define INGEST_MAX_ITEMS       10000
 #define INGEST_FUTURE_SLACK_MS (7LL * 24 * 3600 * 1000)
+/* An event's value: 0, or of magnitude in [INGEST_VALUE_MIN, INGEST_VALUE_MAX]. The floor
+ * keeps every square and product of a user's value a normal double, exact as a double-double
+ * (below ~1e-154, y * y underflows: stddev 0); sums of such values keep it (their smallest
+ * non-zero magnitude is ~1e-116, squared ~1e-232). docs/STATISTICS.md "Numerics". */
+#define INGEST_VALUE_MAX 1e15
+#define INGEST_VALUE_MIN 1e-100
 
 /* The events of a POST /api/v1/events body already parsed by jansson (ingest.c): 0 with
  * *events (free(); its strings are borrowed from body) and *n, or -1 with err naming the

@@ -14,6 +14,7 @@
  * or error message. tests/fuzz/fuzz_events_body.c checks that differentially. Pure;
  * thread-safe.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,8 +74,9 @@ static bool read_field(struct reader *rd, char *base, int f, int64_t now, struct
     case F_ID:
         return read_id(rd, base, 128, &e->id);
     case F_VALUE:
-        if (!read_number(rd, &x, &is_int, &iv) || !(x >= -1e15 && x <= 1e15)) {
-            return false;
+        if (!read_number(rd, &x, &is_int, &iv) || !(fabs(x) <= INGEST_VALUE_MAX) ||
+            (x != 0 && fabs(x) < INGEST_VALUE_MIN)) {
+            return false; /* the jansson path says why */
         }
         e->value = x;
         return true;

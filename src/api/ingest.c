@@ -195,9 +195,15 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
     e->event = json_string_value(v);
     v = json_object_get(o, "value");
     e->value = 1.0;
-    if (v != NULL && !json_is_null(v) && validate_number(v, "", -1e15, 1e15, &e->value, err) != 0) {
+    if (v != NULL && !json_is_null(v) &&
+        validate_number(v, "", -INGEST_VALUE_MAX, INGEST_VALUE_MAX, &e->value, err) != 0) {
         ITEM_FIELD(f, "events", i, ".value");
-        return validate_number(v, f, -1e15, 1e15, &e->value, err);
+        return validate_number(v, f, -INGEST_VALUE_MAX, INGEST_VALUE_MAX, &e->value, err);
+    }
+    if (e->value != 0 && fabs(e->value) < INGEST_VALUE_MIN) {
+        ITEM_FIELD(f, "events", i, ".value");
+        return err_set(err, ERR_INVALID, f,
+                       "%s must be 0 or of magnitude at least 1e-100 (and at most 1e15)", f);
     }
     v = json_object_get(o, "ts");
     if (read_ts(v, "", now, &e->ts, err) != 0) {

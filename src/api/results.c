@@ -362,7 +362,7 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
     cfg.goal = m->goal;
     cfg.method = p->method;
     cfg.alpha = p->alpha;
-    cfg.cuped = p->cuped && !a->ratio; /* CUPED does not apply to ratios */
+    cfg.cuped = p->cuped; /* a ratio is compared without it, with a warning saying so */
     cfg.sequential_tuning = x->sequential_tuning;
     json_t *vars = json_array();
     for (size_t i = 0; i < x->nvariants; i++) {
@@ -421,7 +421,7 @@ static json_t *metric_json(const struct experiment *x, const struct metric *m, b
             json_object_set_new(json_object_get(v, "relative_lift"), "significant",
                                 json_boolean(excludes_zero));
         }
-        if (cfg.cuped) {
+        if (cfg.cuped && !a->ratio) {
             json_object_set_new(v, "cuped",
                                 json_pack("{s:o, s:o}", "theta", results_json_opt(c.cuped_theta),
                                           "variance_reduction",
@@ -536,7 +536,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
             if (ratio_arms(s, x, &m, &a, err) != 0) {
                 goto out;
             }
-        } else if (store_rollup_read(s, x->key, key, arms_emit, &a, err) != 0) {
+        } else if (results_rollup_read(s, x, &m, arms_emit, &a, err) != 0) {
             goto out;
         }
         arms_fit(x, &m, sl, &a);

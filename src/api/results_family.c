@@ -15,16 +15,19 @@
 /*
  * The verdict shown beside the headline (STATS.md "Multiple comparisons"): the relative
  * lift's own significance in the goal's direction: "win", "loss", "flat" (not significant)
- * or "none" (no relative estimate). That significance is the one of the interval shown
- * beside it: its adjusted p-value under a correction, whose interval is ci_adjusted (which
- * excludes 0 exactly then), else its p-value (its ci), or under bayesian its ci excluding 0.
- * The absolute lift's `significant` stays beside it.
+ * or "none" (no relative test: no estimate, or no interval or p-value for it, e.g. a
+ * standard error of 0 or a single user in an arm; "flat" would say it was tested). That
+ * significance is the one of the interval shown beside it: its adjusted p-value under a
+ * correction, whose interval is ci_adjusted (which excludes 0 exactly then), else its
+ * p-value (its ci), or under bayesian (no p-value) its ci excluding 0. The absolute lift's
+ * `significant` stays beside it.
  */
-static const char *verdict_of(const json_t *v, bool decrease)
+static const char *verdict_of(const json_t *v, bool decrease, bool bayesian)
 {
     const json_t *rel = json_object_get(v, "relative_lift");
     const json_t *est = json_object_get(rel, "estimate");
-    if (!json_is_number(est)) {
+    if (!json_is_number(est) || !json_is_array(json_object_get(rel, "ci")) ||
+        (!bayesian && !json_is_number(json_object_get(rel, "p_value")))) {
         return "none";
     }
     if (!json_is_true(json_object_get(rel, "significant")) || json_number_value(est) == 0) {
@@ -110,7 +113,8 @@ int results_family_finish(struct family *f, const struct results_params *p, stru
             ci_adjusted_set(f->refs[i], rel, p, fm, &fm->rel, f->p[f->cap + i]);
         }
         json_object_set_new(f->refs[i], "verdict",
-                            json_string(verdict_of(f->refs[i], f->decrease[i])));
+                            json_string(verdict_of(f->refs[i], f->decrease[i],
+                                                   p->method == STATS_METHOD_BAYESIAN)));
     }
     return 0;
 }

@@ -94,6 +94,29 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);
 
+/* ---- the roll-ups as results read them (results_exact.c) ----
+ * store_rollup_read, store_rollup_daily and store_slice_read of metric m of x, unless a stored
+ * row's sums lost the precision results need to a value that came and went (its hwm,
+ * results_sums_trusted): then every row of the read is summed from the users' stored values
+ * instead (each user's value, transformed as results_user_value), exactly as a rebuild would
+ * store it, and a rebuild of x's roll-ups is asked for (a writer job; none without a writer).
+ * The emits are those of the store's reads (the slices' rows one per (value, variant)).
+ * 0, or -1 with err. */
+int results_rollup_read(struct store *s, const struct experiment *x, const struct metric *m,
+                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
+                        struct err *err);
+int results_rollup_daily(struct store *s, const struct experiment *x, const struct metric *m,
+                         void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
+                         void *ctx, struct err *err);
+int results_slice_read(struct store *s, const struct experiment *x, const struct metric *m,
+                       const char *dimension,
+                       void (*emit)(void *ctx, const char *value, const struct store_suff *st),
+                       void *ctx, struct err *err);
+/* Whether stored sums st hold the users' sums to the precision results need: their hwm is
+ * within a small factor of their sums now, or far enough below their centred sums
+ * (docs/STATISTICS.md "Numerics"). */
+bool results_sums_trusted(const struct store_suff *st);
+
 /* What one member's adjusted intervals are computed from (results_family_finish). */
 struct family_member {
     struct stats_lift abs, rel; /* the comparison's lifts: estimates, intervals, df */

@@ -91,7 +91,7 @@ static json_t *timeseries_read(struct store *s, const struct experiment *x, cons
     se.grid = xcalloc(se.ndays * x->nvariants, sizeof(*se.grid));
     se.set = xcalloc(se.ndays * x->nvariants, sizeof(*se.set));
     json_t *days = NULL;
-    if (store_rollup_daily(s, x->key, metric, daily_emit, &se, err) != 0) {
+    if (results_rollup_daily(s, x, &m, daily_emit, &se, err) != 0) {
         goto out;
     }
     struct stats_config cfg;

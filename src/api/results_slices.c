@@ -201,7 +201,7 @@ static json_t *breakdown_read(struct store *s, const struct experiment *x, const
         b.metric = k;
         if (m.type == STATS_METRIC_RATIO
                 ? slice_ratio(s, &b, dimension, &m, err) != 0
-                : store_slice_read(s, x->key, key, dimension, slice_stats_emit, &b, err) != 0) {
+                : results_slice_read(s, x, &m, dimension, slice_stats_emit, &b, err) != 0) {
             goto out;
         }
     }

@@ -188,6 +188,9 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
             return -1;
         } else if (out->cap <= 0) {
             return err_set(err, ERR_INVALID, "cap", "cap must be greater than 0 (or null)");
+        } else if (out->cap < 1e-100 && mode != MODEL_LOAD) {
+            /* as events' values (API.md): a capped value's square must not underflow */
+            return err_set(err, ERR_INVALID, "cap", "cap must be at least 1e-100 (or null)");
         } else {
             /* written with the 15 digits a GET shows; a cap stored with 17 (by a version
              * before the rounding) sent back with those 15 is no change: it stays, and

@@ -6,6 +6,7 @@
  * not-yet-rebuilt user's changes out of a rebuilding experiment's roll-ups. Both in the
  * call's arena. Runs on the writer thread, inside the caller's transaction.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@ struct agg_entry {
     int64_t day;
     int64_t dn, dconf;
     struct dd ds, dq, dsx, dqx, dp; /* double-doubles: exact whatever the magnitude */
-    const char *dimension, *value;  /* DELTA_SLICE_*: borrowed from the dims cache */
+    double hwm; /* the largest square added to dq, dqx, dp and of them since (store_delta) */
+    const char *dimension, *value; /* DELTA_SLICE_*: borrowed from the dims cache */
 };
 
 static void rb_emit(void *ctx, const char *experiment, const char *cursor)
@@ -157,34 +159,36 @@ void agg_change_stats(struct agg *g, const struct store_rule *r, const char *use
     if (rb_skip(g, r->experiment, user_id)) {
         return;
     }
-    struct agg_entry *e = agg_get(g, DELTA_METRIC_STATS, r->experiment, r->metric, variant, 0);
+    struct dd sy1 = dd_two_prod(y1, y1), sy0 = dd_two_prod(y0, y0);
+    struct dd sx1 = dd_two_prod(x1, x1), sx0 = dd_two_prod(x0, x0);
     struct dd ds = dd_two_sum(y1, -y0);
-    struct dd dq = dd_add(dd_two_prod(y1, y1), dd_neg(dd_two_prod(y0, y0)));
-    e->dn += dn;
-    e->ds = dd_add(e->ds, ds);
-    e->dq = dd_add(e->dq, dq);
-    e->dsx = dd_add(e->dsx, dd_two_sum(x1, -x0));
-    e->dqx = dd_add(e->dqx, dd_add(dd_two_prod(x1, x1), dd_neg(dd_two_prod(x0, x0))));
+    struct dd dq = dd_add(sy1, dd_neg(sy0));
     struct dd dsx = dd_two_sum(x1, -x0);
-    struct dd dqx = dd_add(dd_two_prod(x1, x1), dd_neg(dd_two_prod(x0, x0)));
+    struct dd dqx = dd_add(sx1, dd_neg(sx0));
     struct dd dp = dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0)));
-    e->dp = dd_add(e->dp, dp);
+    /* the largest term (|x y| is at most the larger square) */
+    double hy = fmax(sy1.hi, sy0.hi), h = fmax(hy, fmax(sx1.hi, sx0.hi));
     const struct dims_entry *dims = dims_of(g, user_id, r->experiment);
-    for (size_t k = 0; dims != NULL && k < dims->n; k++) {
-        struct agg_entry *se = agg_get_slice(g, DELTA_SLICE_STATS, r->experiment, r->metric,
-                                             variant, 0, dims->name[k], dims->value[k]);
-        se->dn += dn;
-        se->ds = dd_add(se->ds, ds);
-        se->dq = dd_add(se->dq, dq);
-        se->dsx = dd_add(se->dsx, dsx);
-        se->dqx = dd_add(se->dqx, dqx);
-        se->dp = dd_add(se->dp, dp);
-    }
-    if (dn != 0 || y0 != y1) {
-        e = agg_get(g, DELTA_METRIC_DAILY, r->experiment, r->metric, variant, day);
+    for (size_t k = 0; k <= (dims != NULL ? dims->n : 0); k++) {
+        struct agg_entry *e =
+            k == 0 ? agg_get(g, DELTA_METRIC_STATS, r->experiment, r->metric, variant, 0)
+                   : agg_get_slice(g, DELTA_SLICE_STATS, r->experiment, r->metric, variant, 0,
+                                   dims->name[k - 1], dims->value[k - 1]);
         e->dn += dn;
         e->ds = dd_add(e->ds, ds);
         e->dq = dd_add(e->dq, dq);
+        e->dsx = dd_add(e->dsx, dsx);
+        e->dqx = dd_add(e->dqx, dqx);
+        e->dp = dd_add(e->dp, dp);
+        e->hwm = fmax(fmax(e->hwm, h), fmax(fabs(e->dq.hi), fmax(fabs(e->dqx.hi), fabs(e->dp.hi))));
+    }
+    if (dn != 0 || y0 != y1) {
+        struct agg_entry *e =
+            agg_get(g, DELTA_METRIC_DAILY, r->experiment, r->metric, variant, day);
+        e->dn += dn;
+        e->ds = dd_add(e->ds, ds);
+        e->dq = dd_add(e->dq, dq);
+        e->hwm = fmax(e->hwm, fmax(hy, fabs(e->dq.hi)));
     }
 }
 
@@ -246,6 +250,7 @@ int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err)
                                               .dsx_lo = e->dsx.lo,
                                               .dqx_lo = e->dqx.lo,
                                               .dp_lo = e->dp.lo,
+                                              .hwm = e->hwm,
                                               .dimension = e->dimension,
                                               .value = e->value};
     }

@@ -198,3 +198,9 @@ int store_rebuild_get(struct store *s, const char *experiment, struct store_rebu
 {
     return s->ops->rebuild_get(s, NULL, experiment, out, err);
 }
+
+int store_rebuild_get_tx(struct store_tx *tx, const char *experiment, struct store_rebuild *out,
+                         struct err *err)
+{
+    return tx->store->ops->rebuild_get(tx->store, tx, experiment, out, err);
+}

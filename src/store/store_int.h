@@ -149,6 +149,12 @@ struct store_delta {
     int64_t dn, dconf;
     double ds, dq, dsx, dqx, dp;
     double ds_lo, dq_lo, dsx_lo, dqx_lo, dp_lo;
+    /* DELTA_METRIC_STATS, _DAILY, DELTA_SLICE_STATS: the largest magnitude of the terms
+     * summed into dq, dqx, dp and of those sums along the way (at least |dq|, |dqx|, |dp|).
+     * The adapter keeps the row's hwm (migration 0015) the largest of it, its own and the
+     * row's new |q|, |qx|, |p|: how far the row's double-doubles may have lost precision
+     * (src/api/results_exact.c). */
+    double hwm;
     const char *dimension, *value; /* DELTA_SLICE_* only */
 };
 
@@ -444,7 +450,8 @@ struct store_sums {
 void store_sums_add(struct store_sums *a, double y, double x);
 
 /* The sums as the DELTA_METRIC_STATS delta of (experiment, metric, variant), whose strings
- * are borrowed. */
+ * are borrowed. Its hwm is max(|q|, |qx|, |p|): sums of squares only grow as users are added,
+ * and |p| never exceeds (q + qx) / 2 along the way. */
 struct store_delta store_sums_delta(const struct store_sums *a, const char *experiment,
                                     const char *metric, const char *variant);
 
@@ -505,6 +512,7 @@ struct store_daily_sums {
         char variant[65];
         int64_t day, dn;
         struct dd ds, dq;
+        double hwm; /* the largest y0^2, y1^2 and |dq| (store_delta.hwm) */
     } * e;
     size_t n, alloc;
 };

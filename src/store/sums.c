@@ -7,6 +7,7 @@
  * rollup/rebuild code keeps only its SQL. Pure: no I/O; runs on the thread of the
  * rebuild that owns the structures (the writer, or a rebuild chunk).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ struct store_delta store_sums_delta(const struct store_sums *a, const char *expe
                                 .dq_lo = a->q.lo,
                                 .dsx_lo = a->sx.lo,
                                 .dqx_lo = a->qx.lo,
-                                .dp_lo = a->p.lo};
+                                .dp_lo = a->p.lo,
+                                .hwm = fmax(fabs(a->q.hi), fmax(fabs(a->qx.hi), fabs(a->p.hi)))};
 }
 
 void store_variant_sums_add(struct store_variant_sums *vs, const char *variant, double y, double x)
@@ -135,6 +137,7 @@ void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int6
     a->dn += dn;
     a->ds = dd_add(a->ds, dd_two_sum(y1, -y0));
     a->dq = dd_add(a->dq, dd_add(dd_two_prod(y1, y1), dd_neg(dd_two_prod(y0, y0))));
+    a->hwm = fmax(a->hwm, fmax(fmax(y0 * y0, y1 * y1), fabs(a->dq.hi)));
 }
 
 struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
@@ -152,7 +155,8 @@ struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
                                     .ds = a->ds.hi,
                                     .dq = a->dq.hi,
                                     .ds_lo = a->ds.lo,
-                                    .dq_lo = a->dq.lo};
+                                    .dq_lo = a->dq.lo,
+                                    .hwm = a->hwm};
     }
     return d;
 }

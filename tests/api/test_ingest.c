@@ -329,6 +329,10 @@ static void test_events_item_rules(void **state)
         {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":true}", "events[0].value"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":{}}", "events[0].value"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e16}", "events[0].value"},
+        /* below 1e-100 in magnitude: squares underflow (STATISTICS.md "Numerics") */
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e-160}", "events[0].value"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":-9.99e-101}", "events[0].value"},
+        {"{\"user_id\":\"u\",\"event\":\"e\",\"value\":5e-324}", "events[0].value"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":-1}", "events[0].ts"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1.5}", "events[0].ts"},
         {"{\"user_id\":\"u\",\"event\":\"e\",\"ts\":true}", "events[0].ts"},
@@ -395,8 +399,9 @@ static void test_events_values_and_ts(void **state)
         "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"minus530\","
         "\"ts\":\"2024-03-10T12:00:00-05:30\"},"
         "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"zulu\",\"ts\":\"2024-03-10t10:00:00.25z\"},"
+        "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"tiny\",\"value\":-1e-100,\"ts\":1000},"
         "{\"user_id\":\"vt\",\"event\":\"e\",\"id\":\"now\"}]",
-        8, 0);
+        9, 0);
     const char *q = "SELECT CAST(value * 1000 AS BIGINT) FROM events WHERE user_id = 'vt' AND "
                     "id = ?1";
     assert_int_equal(db_int(q, "null", NULL), 1000);
@@ -404,6 +409,10 @@ static void test_events_values_and_ts(void **state)
     assert_int_equal(db_int(q, "zero", NULL), 0);
     assert_int_equal(db_int(q, "neg", NULL), -12250);
     assert_int_equal(db_int(q, "plus2", NULL), 1000000000000000000LL);
+    double tiny = 0;
+    daemon_db_doubles(&D, "SELECT value FROM events WHERE user_id = 'vt' AND id = 'tiny'", &tiny, 1,
+                      0);
+    assert_true(tiny == -1e-100); /* the smallest magnitude accepted */
     const char *t = "SELECT ts FROM events WHERE user_id = 'vt' AND id = ?1";
     assert_int_equal(db_int(t, "zero", NULL), 0);
     assert_int_equal(db_int(t, "plus2", NULL), 1710064800250LL);

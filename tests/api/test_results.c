@@ -285,6 +285,47 @@ static void test_zero_control_and_weights(void **state)
     json_decref(res);
 }
 
+/* No relative test, no verdict: 0 of 40 against 10 of 40 is a relative lift of exactly -1
+ * with a standard error of 0 (its interval and p-value null, a warning says why) while the
+ * absolute lift is significant (p 0.00076), and one user per arm has no interval at all:
+ * "none" under every method and correction, never "flat" (which claims a test). */
+static void test_verdict_without_relative_test(void **state)
+{
+    (void)state;
+    const double w[] = {0.5, 0.5};
+    make_experiment("rel-none", "conv", w, 2);
+    ingest_binomial_arm("rel-none", "conv", 0, 40, 10);
+    ingest_binomial_arm("rel-none", "conv", 1, 40, 0);
+    make_experiment("one-each", "conv", w, 2);
+    ingest_binomial_arm("one-each", "conv", 0, 1, 1);
+    ingest_binomial_arm("one-each", "conv", 1, 1, 0);
+    const char *queries[] = {"method=frequentist&cuped=false",
+                             "method=frequentist&cuped=false&correction=holm",
+                             "method=sequential&cuped=false", "method=bayesian&cuped=false"};
+    for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+        json_t *res = results("rel-none", queries[q]);
+        const json_t *v = treatment(res, 0, 1);
+        const json_t *rel = json_object_get(v, "relative_lift");
+        near_d(json_object_get(rel, "estimate"), -1.0, "relative estimate");
+        assert_true(json_is_null(json_object_get(rel, "ci")));
+        if (strcmp(queries[q], "method=frequentist&cuped=false") == 0) {
+            assert_true(json_is_true(json_object_get(v, "significant")));
+        }
+        if (strcmp(json_string_value(json_object_get(v, "verdict")), "none") != 0) {
+            fail_msg("rel-none, %s: verdict %s", queries[q],
+                     json_string_value(json_object_get(v, "verdict")));
+        }
+        json_decref(res);
+        res = results("one-each", queries[q]);
+        v = treatment(res, 0, 1);
+        if (strcmp(json_string_value(json_object_get(v, "verdict")), "none") != 0) {
+            fail_msg("one-each, %s: verdict %s", queries[q],
+                     json_string_value(json_object_get(v, "verdict")));
+        }
+        json_decref(res);
+    }
+}
+
 /* CUPED on a binomial metric from real pre-period events: reproduce the fixture's
  * (n, S, Sx, P) with users in four groups by (pre-period conversion, conversion). */
 static void ingest_cuped_arm(const char *exp, int arm, const json_t *a)
@@ -1038,8 +1079,17 @@ static void test_ratio_metric(void **state)
     near(json_object_get(json_object_get(v, "absolute_lift"), "se"), json_object_get(e, "abs_se"),
          "ratio abs se");
     near(json_object_get(v, "df"), json_object_get(e, "df"), "ratio df");
-    assert_null(json_object_get(v, "cuped")); /* CUPED does not apply, and no warning */
-    assert_null(json_object_get(v, "warning"));
+    /* CUPED does not apply (the experiment's default cuped=true): no cuped object, and a
+     * warning says so; none without CUPED */
+    assert_true(json_is_true(json_object_get(res, "cuped")));
+    assert_null(json_object_get(v, "cuped"));
+    const char *warning = json_string_value(json_object_get(v, "warning"));
+    assert_non_null(warning);
+    assert_string_equal(warning, "CUPED is not applied to ratio metrics");
+    json_t *plain = results("ratio-exp", "cuped=false");
+    assert_null(json_object_get(treatment(plain, 0, 1), "cuped"));
+    assert_null(json_object_get(treatment(plain, 0, 1), "warning"));
+    json_decref(plain);
     /* the CSV carries the ratio's fields too: its parts and each variant's denominator sum */
     json_t *same = results_csv_check(D.port, D.admin_key, "/api/v1/experiments/ratio-exp/results");
     assert_non_null(json_object_get(treatment(same, 0, 1), "denominator_sum"));
@@ -1351,6 +1401,7 @@ int main(void)
         cmocka_unit_test(test_growthbook_published),
         cmocka_unit_test(test_bayesian_verdict_interval),
         cmocka_unit_test(test_zero_control_and_weights),
+        cmocka_unit_test(test_verdict_without_relative_test),
         cmocka_unit_test(test_cuped_from_events),
         cmocka_unit_test(test_csv_timeseries_power_errors),
         cmocka_unit_test(test_decision_verdict_csv),

@@ -69,7 +69,7 @@ static void test_common_shapes_read(void **state)
              "{\"user_id\":\"u\",\"event\":\"e\",\"value\":-0.0},"
              "{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e15},"
              "{\"user_id\":\"u\",\"event\":\"e\",\"value\":-1000000000000000},"
-             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":2.5E-320},"
+             "{\"user_id\":\"u\",\"event\":\"e\",\"value\":-1E-100},"
              "{\"user_id\":\"u\",\"event\":\"e\",\"value\":123456789.123456789e-3},"
              "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":0},"
              "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2025-12-01T10:00:00.5+01:00\"}"
@@ -118,6 +118,9 @@ static void test_other_shapes_not_read(void **state)
     NOT_READ("{\"events\":[{\"user_id\":\"\",\"event\":\"e\"}]}");        /* empty */
     NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":\"1\"}]}");
     NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e16}]}");
+    /* below 1e-100 in magnitude (API.md: refused, the jansson path says so) */
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":2.5E-320}]}");
+    NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":-9.99e-101}]}");
     NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1e999}]}");
     NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":01}]}");
     NOT_READ("{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"value\":1.}]}");

@@ -1,6 +1,6 @@
 /* Unit tests for core/metric.c: every validation rule of API.md "Metrics" with the exact
- * `field` of the error (key pattern, event, type, window_hours >= 1 or null, goal, cap > 0
- * or null, cuped_lookback_hours, unknown fields), the defaults, PATCH semantics (null
+ * `field` of the error (key pattern, event, type, window_hours >= 1 or null, goal, cap >=
+ * 1e-100 or null, cuped_lookback_hours, unknown fields), the defaults, PATCH semantics (null
  * clears window and cap, the key never changes) and the to_json -> from_json(MODEL_LOAD)
  * round trip. */
 #include "unit.h"
@@ -103,6 +103,7 @@ static void test_metric_rules(void **state)
         {M(",\"cap\":0"), "cap"},
         {M(",\"cap\":-1"), "cap"},
         {M(",\"cap\":\"10\""), "cap"},
+        {M(",\"cap\":9e-101"), "cap"}, /* below 1e-100: capped values' squares underflow */
         {M(",\"cuped_lookback_hours\":-1"), "cuped_lookback_hours"},
         {M(",\"cuped_lookback_hours\":8761"), "cuped_lookback_hours"},
         {M(",\"cuped_lookback_hours\":2.5"), "cuped_lookback_hours"},
@@ -131,6 +132,12 @@ static void test_metric_rules(void **state)
     ev[129] = '\0';
     snprintf(doc, sizeof(doc), "{\"key\":\"k\",\"event\":\"%s\",\"type\":\"sum\"}", ev);
     metric_err(doc, MODEL_CREATE, NULL, "event");
+    /* cap: 1e-100 ok, less refused in a PATCH too, but a stored one still loads */
+    metric_ok(M(",\"cap\":1e-100"), MODEL_CREATE, NULL, &m);
+    assert_true(m.has_cap && m.cap == 1e-100);
+    metric_err("{\"cap\":1e-101}", MODEL_PATCH, &m, "cap");
+    metric_ok(M(",\"cap\":1e-101"), MODEL_LOAD, NULL, &m);
+    assert_true(m.has_cap && m.cap == 1e-101);
 }
 
 /* Units: display only, validated together with the currency code and the type. */

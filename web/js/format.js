@@ -262,7 +262,8 @@ export function relSignificant(v, r = {}) {
  * The verdict of one treatment against control for a metric with a goal, from the
  * relative lift shown beside it (the server's `verdict` when it sends one, computed the
  * same way): "win" (significant, in the goal's direction), "loss"
- * (significant, against it), "flat" (not significant) or "none" (no estimate).
+ * (significant, against it), "flat" (not significant) or "none" (no relative test: no
+ * estimate, or neither an interval nor a p-value for it).
  * `r` is the results document (alpha, method, correction).
  */
 export function verdict(v, goal, r = {}) {
@@ -270,6 +271,7 @@ export function verdict(v, goal, r = {}) {
   const est = v && v.relative_lift ? v.relative_lift.estimate : null;
   if (!isNum(est)) return 'none';
   const sig = relSignificant(v, r);
+  if (sig === null) return 'none';
   if (!sig || est === 0) return 'flat';
   const better = goal === 'decrease' ? est < 0 : est > 0;
   return better ? 'win' : 'loss';
@@ -294,7 +296,7 @@ export const VERDICT_TEXT = {
   win: 'Better',
   loss: 'Worse',
   flat: 'Not significant',
-  none: 'No estimate',
+  none: 'No test',
 };
 
 /** Whole days between two instants (ms): 0.4 -> 0, 2.7 -> 2. */

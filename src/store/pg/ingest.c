@@ -597,17 +597,21 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
 int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
 {
     /* the three roll-ups in one statement (data-modifying CTEs): one round trip per request;
-     * $1-$14 metric_stats, $15-$23 metric_daily, $24-$25 and $27-$28 exposure_stats, $26 the
-     * slot. Sums are double-doubles: the stored value plus the delta's hi, whose rounding
-     * error (TwoSum, as the SQLite adapter) and the delta's lo go to the *_lo column. */
+     * $1-$14 and $29 metric_stats, $15-$23 and $30 metric_daily, $24-$25 and $27-$28
+     * exposure_stats, $26 the slot. Sums are double-doubles: the stored value plus the
+     * delta's hi, whose rounding error (TwoSum, as the SQLite adapter) and the delta's lo go
+     * to the *_lo column; hwm the largest of the row's, the delta's and the new sums'
+     * magnitudes (migration 0015). */
     static const char SQL[] =
         "WITH st AS (INSERT INTO metric_stats AS m (experiment, metric, variant, slot, n, s, q, "
-        "sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT t.e, t.k, t.v, $26::int, t.n, t.s, "
-        "t.q, t.sx, t.qx, t.p, t.sl, t.ql, t.sxl, t.qxl, t.pl FROM unnest($1::text[], "
+        "sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT t.e, t.k, t.v, $26::int, t.n, "
+        "t.s, t.q, t.sx, t.qx, t.p, t.sl, t.ql, t.sxl, t.qxl, t.pl, t.h FROM unnest($1::text[], "
         "$2::text[], $3::text[], $4::bigint[], $5::float8[], $6::float8[], $7::float8[], "
         "$8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], "
-        "$13::float8[], $14::float8[]) AS t(e, k, v, n, s, q, sx, qx, p, sl, ql, sxl, qxl, pl) "
-        "ON CONFLICT (experiment, metric, variant, slot) DO UPDATE SET "
+        "$13::float8[], $14::float8[], $29::float8[]) AS t(e, k, v, n, s, q, sx, qx, p, sl, ql, "
+        "sxl, qxl, pl, h) ON CONFLICT (experiment, metric, variant, slot) DO UPDATE SET "
+        "hwm = GREATEST(m.hwm, EXCLUDED.hwm, abs(m.q + EXCLUDED.q), abs(m.qx + EXCLUDED.qx), "
+        "abs(m.p + EXCLUDED.p)), "
         "n = m.n + EXCLUDED.n, s = m.s + EXCLUDED.s, s_lo = m.s_lo + EXCLUDED.s_lo + ((m.s - "
         "((m.s + EXCLUDED.s) - ((m.s + EXCLUDED.s) - m.s))) + (EXCLUDED.s - ((m.s + EXCLUDED."
         "s) - m.s))), q = m.q + EXCLUDED.q, q_lo = m.q_lo + EXCLUDED.q_lo + ((m.q - ((m.q + E"
@@ -620,11 +624,11 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
         "p + EXCLUDED.p) - ((m.p + EXCLUDED.p) - m.p))) + (EXCLUDED.p - ((m.p + EXCLUDED.p) -"
         " m.p)))), "
         "dy AS (INSERT INTO metric_daily AS m (experiment, metric, variant, day, slot, dn, ds, "
-        "dq, ds_lo, dq_lo) SELECT t.e, t.k, t.v, t.d, $26::int, t.n, t.s, t.q, t.sl, t.ql FROM "
-        "unnest($15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], "
-        "$20::float8[], $21::float8[], $22::float8[], $23::float8[]) "
-        "AS t(e, k, v, d, n, s, q, sl, ql) ON CONFLICT (experiment, metric, variant, day, slot) "
-        "DO UPDATE SET "
+        "dq, ds_lo, dq_lo, hwm) SELECT t.e, t.k, t.v, t.d, $26::int, t.n, t.s, t.q, t.sl, t.ql, "
+        "t.h FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], "
+        "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $30::float8[]) "
+        "AS t(e, k, v, d, n, s, q, sl, ql, h) ON CONFLICT (experiment, metric, variant, day, "
+        "slot) DO UPDATE SET hwm = GREATEST(m.hwm, EXCLUDED.hwm, abs(m.dq + EXCLUDED.dq)), "
         "dn = m.dn + EXCLUDED.dn, ds = m.ds + EXCLUDED.ds, ds_lo = m.ds_lo + EXCLUDED.ds_lo +"
         " ((m.ds - ((m.ds + EXCLUDED.ds) - ((m.ds + EXCLUDED.ds) - m.ds))) + (EXCLUDED.ds - ("
         "(m.ds + EXCLUDED.ds) - m.ds))), dq = m.dq + EXCLUDED.dq, dq_lo = m.dq_lo + EXCLUDED."
@@ -635,8 +639,8 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
         "$27::bigint[], $28::bigint[]) AS t(e, v, n, c) ON CONFLICT (experiment, variant, slot) "
         "DO UPDATE SET users = m.users + EXCLUDED.users, "
         "conflicts = m.conflicts + EXCLUDED.conflicts";
-    struct pg_text t[27] = {{0}};
-    for (int k = 0; k < 27; k++) {
+    struct pg_text t[29] = {{0}};
+    for (int k = 0; k < 29; k++) {
         pg_arr_begin(&t[k]);
     }
     for (size_t i = 0; i < n; i++) {
@@ -651,6 +655,7 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
             for (int k = 0; k < 10; k++) {
                 pg_arr_f64(&t[4 + k], x[k]);
             }
+            pg_arr_f64(&t[27], e->hwm);
         } else if (e->kind == DELTA_METRIC_DAILY) {
             pg_arr_str(&t[14], e->experiment);
             pg_arr_str(&t[15], e->metric);
@@ -661,6 +666,7 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
             pg_arr_f64(&t[20], e->dq);
             pg_arr_f64(&t[21], e->ds_lo);
             pg_arr_f64(&t[22], e->dq_lo);
+            pg_arr_f64(&t[28], e->hwm);
         } else {
             pg_arr_str(&t[23], e->experiment);
             pg_arr_str(&t[24], e->variant);
@@ -668,7 +674,7 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
             pg_arr_i64(&t[26], e->dconf);
         }
     }
-    const char *v[28];
+    const char *v[30];
     for (int k = 0; k < 25; k++) {
         v[k] = pg_arr_end(&t[k]);
     }
@@ -677,8 +683,10 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
     v[25] = slot;
     v[26] = pg_arr_end(&t[25]);
     v[27] = pg_arr_end(&t[26]);
-    int rc = pg_defer(tx->conn, SQL, 28, v, NULL, 0, -1, err);
-    for (int k = 0; k < 27; k++) {
+    v[28] = pg_arr_end(&t[27]);
+    v[29] = pg_arr_end(&t[28]);
+    int rc = pg_defer(tx->conn, SQL, 30, v, NULL, 0, -1, err);
+    for (int k = 0; k < 29; k++) {
         pg_text_free(&t[k]);
     }
     return rc;

@@ -39,17 +39,19 @@ static int run(struct pg_conn *c, const char *sql, int n, const char *const *v, 
 static const char SQL_HAS[] = "SELECT 1 FROM rollup_rebuilds WHERE experiment = $1 FOR UPDATE";
 static const char *const SQL_KEEP[] = {
     ("INSERT INTO metric_stats_frozen (experiment, metric, variant, slot, n, s, q, sx, qx, p, "
-     "s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT experiment, metric, variant, slot, n, s, q, sx, "
-     "qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats WHERE experiment = $1"),
+     "s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT experiment, metric, variant, slot, n, s, q, "
+     "sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm FROM metric_stats WHERE experiment = $1"),
     ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, slot, dn, ds, dq, "
-     "ds_lo, dq_lo) SELECT experiment, metric, variant, day, slot, dn, ds, dq, ds_lo, dq_lo "
-     "FROM metric_daily WHERE experiment = $1"),
+     "ds_lo, dq_lo, hwm) SELECT experiment, metric, variant, day, slot, dn, ds, dq, ds_lo, "
+     "dq_lo, hwm FROM metric_daily WHERE experiment = $1"),
     ("INSERT INTO exposure_stats_frozen (experiment, variant, slot, users, conflicts) "
      "SELECT experiment, variant, slot, users, conflicts FROM exposure_stats "
      "WHERE experiment = $1"),
     /* the slices of migration 0007 */
-    ("INSERT INTO slice_stats_frozen SELECT experiment, metric, dimension, value, variant, slot, "
-     "n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM slice_stats WHERE experiment = $1"),
+    ("INSERT INTO slice_stats_frozen (experiment, metric, dimension, value, variant, slot, n, "
+     "s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT experiment, metric, "
+     "dimension, value, variant, slot, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm "
+     "FROM slice_stats WHERE experiment = $1"),
     ("INSERT INTO slice_exposure_stats_frozen SELECT experiment, dimension, value, variant, "
      "slot, users FROM slice_exposure_stats WHERE experiment = $1"),
 };

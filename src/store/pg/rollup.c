@@ -4,6 +4,7 @@
  * a definition changes, and compaction (store.h). The rebuild writes slot 0.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,25 +24,27 @@ static int run(struct store_tx *tx, const char *sql, int n, const char *const *v
 
 static const char SQL_RB_STATS_PUT[] =
     "INSERT INTO metric_stats (experiment, metric, variant, slot, n, s, q, sx, qx, p, s_lo, "
-    "q_lo, sx_lo, qx_lo, p_lo) VALUES ($1, $2, $3, 0, $4::bigint, $5::float8, $6::float8, "
+    "q_lo, sx_lo, qx_lo, p_lo, hwm) VALUES ($1, $2, $3, 0, $4::bigint, $5::float8, $6::float8, "
     "$7::float8, $8::float8, $9::float8, $10::float8, $11::float8, $12::float8, $13::float8, "
-    "$14::float8)";
+    "$14::float8, $15::float8)";
 
 static int rb_stats_put(struct store_tx *tx, const char *experiment, const char *metric,
                         const struct store_variant_sum *a, struct err *err)
 {
-    char num[11][40];
+    char num[12][40];
     snprintf(num[0], sizeof(num[0]), "%" PRId64, a->sums.n);
     const struct dd *v[] = {&a->sums.s, &a->sums.q, &a->sums.sx, &a->sums.qx, &a->sums.p};
     for (int i = 0; i < 5; i++) {
         snprintf(num[1 + i], sizeof(num[0]), "%.17g", v[i]->hi);
         snprintf(num[6 + i], sizeof(num[0]), "%.17g", v[i]->lo);
     }
-    const char *p[14] = {experiment, metric, a->variant};
-    for (int i = 0; i < 11; i++) {
+    struct store_delta d = store_sums_delta(&a->sums, experiment, metric, a->variant);
+    snprintf(num[11], sizeof(num[0]), "%.17g", d.hwm);
+    const char *p[15] = {experiment, metric, a->variant};
+    for (int i = 0; i < 12; i++) {
         p[3 + i] = num[i];
     }
-    return run(tx, SQL_RB_STATS_PUT, 14, p, err);
+    return run(tx, SQL_RB_STATS_PUT, 15, p, err);
 }
 
 /* The users' raw values from the raw rows (pg_rule_users, as a rebuild's chunk computes them),
@@ -128,10 +131,10 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
 {
     /* one row per daemon slot: summed here as double-doubles (a SQL SUM would round) */
     static const char SQL[] =
-        "SELECT * FROM (SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo "
+        "SELECT * FROM (SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm "
         "FROM metric_stats WHERE experiment = $1 AND metric = $2 AND NOT EXISTS " REBUILDING
         " UNION ALL "
-        "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM "
+        "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm FROM "
         "metric_stats_frozen WHERE experiment = $1 AND metric = $2 AND EXISTS " REBUILDING
         ") u ORDER BY variant COLLATE \"C\"";
     const char *v[] = {experiment, metric};
@@ -143,10 +146,12 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
     for (int i = 0; i < rows;) {
         const char *variant = PQgetvalue(r, i, 0);
         int64_t n = 0;
+        double hwm = 0;
         struct dd sum[5] = {{0, 0}};
         int k = i;
         for (; k < rows && strcmp(PQgetvalue(r, k, 0), variant) == 0; k++) {
             n += pg_i64(r, k, 1);
+            hwm = fmax(hwm, pg_f64(r, k, 12));
             for (int c = 0; c < 5; c++) {
                 struct dd x = {pg_f64(r, k, 2 + c), pg_f64(r, k, 7 + c)};
                 sum[c] = dd_add(sum[c], x);
@@ -156,6 +161,7 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
         memset(&x, 0, sizeof(x));
         snprintf(x.variant, sizeof(x.variant), "%s", variant);
         x.n = n;
+        x.hwm = hwm;
         double *hi[] = {&x.s, &x.q, &x.sx, &x.qx, &x.p};
         double *lo[] = {&x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
         for (int c = 0; c < 5; c++) {
@@ -174,11 +180,10 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
                     struct err *err)
 {
     static const char SQL[] =
-        "SELECT * FROM (SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE "
-        "experiment = $1 "
-        "AND metric = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, "
-        "dq, ds_lo, dq_lo FROM metric_daily_frozen WHERE experiment = $1 AND metric = $2 AND "
-        "EXISTS " REBUILDING ") u ORDER BY variant COLLATE \"C\", day";
+        "SELECT * FROM (SELECT variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM metric_daily "
+        "WHERE experiment = $1 AND metric = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT "
+        "variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM metric_daily_frozen WHERE experiment "
+        "= $1 AND metric = $2 AND EXISTS " REBUILDING ") u ORDER BY variant COLLATE \"C\", day";
     const char *v[] = {experiment, metric};
     PGresult *r = read_rows(s, SQL, 2, v, err);
     if (r == NULL) {
@@ -192,9 +197,11 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
         if (strcmp(variant, acc.variant) != 0) {
             snprintf(acc.variant, sizeof(acc.variant), "%s", variant);
             acc.n = 0;
+            acc.hwm = 0;
             sum = sumsq = dd_of(0);
         }
         acc.n += pg_i64(r, i, 2);
+        acc.hwm = fmax(acc.hwm, pg_f64(r, i, 7)); /* through this day */
         struct dd ds = {pg_f64(r, i, 3), pg_f64(r, i, 5)};
         struct dd dq = {pg_f64(r, i, 4), pg_f64(r, i, 6)};
         sum = dd_add(sum, ds);

@@ -185,14 +185,16 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
 {
     static const char SQL_STATS[] =
         "INSERT INTO slice_stats AS m (experiment, metric, dimension, value, variant, slot, n, s, "
-        "q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo) SELECT t.e, t.k, t.d, t.val, t.v, "
-        "$16::int, t.n, t.s, t.q, t.sx, t.qx, t.p, t.sl, t.ql, t.sxl, t.qxl, t.pl FROM "
+        "q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT t.e, t.k, t.d, t.val, t.v, "
+        "$16::int, t.n, t.s, t.q, t.sx, t.qx, t.p, t.sl, t.ql, t.sxl, t.qxl, t.pl, t.h FROM "
         "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
         "$7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], "
-        "$13::float8[], $14::float8[], $15::float8[], $17::float8[]) AS t(e, k, d, val, v, n, s, "
-        "q, sx, qx, p, sl, ql, sxl, qxl, pl) ON CONFLICT (experiment, metric, dimension, value, "
-        "variant, slot) DO UPDATE SET n = m.n + EXCLUDED.n, " TWO_SUM("s") ", " TWO_SUM(
-            "q") ", " TWO_SUM("sx") ", " TWO_SUM("qx") ", " TWO_SUM("p");
+        "$13::float8[], $14::float8[], $15::float8[], $17::float8[], $18::float8[]) AS t(e, k, "
+        "d, val, v, n, s, q, sx, qx, p, sl, ql, sxl, qxl, pl, h) ON CONFLICT (experiment, metric, "
+        "dimension, value, variant, slot) DO UPDATE SET n = m.n + EXCLUDED.n, hwm = "
+        "GREATEST(m.hwm, EXCLUDED.hwm, abs(m.q + EXCLUDED.q), abs(m.qx + EXCLUDED.qx), "
+        "abs(m.p + EXCLUDED.p)), " TWO_SUM("s") ", " TWO_SUM("q") ", " TWO_SUM("sx") ", " TWO_SUM(
+            "qx") ", " TWO_SUM("p");
     static const char SQL_USERS[] =
         "INSERT INTO slice_exposure_stats AS m (experiment, dimension, value, variant, slot, "
         "users) SELECT t.e, t.d, t.val, t.v, $6::int, t.n FROM unnest($1::text[], $2::text[], "
@@ -200,8 +202,8 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
         "dimension, value, variant, slot) DO UPDATE SET users = m.users + EXCLUDED.users";
     char slot[16];
     snprintf(slot, sizeof(slot), "%d", pg_be(tx->store)->slot);
-    struct pg_text t[16];
-    begin_texts(t, 16);
+    struct pg_text t[17];
+    begin_texts(t, 17);
     struct pg_text u[5];
     begin_texts(u, 5);
     size_t nst = 0, nus = 0;
@@ -219,6 +221,7 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
             for (int k = 0; k < 10; k++) {
                 pg_arr_f64(&t[6 + k], x[k]);
             }
+            pg_arr_f64(&t[16], e->hwm);
             nst++;
         } else if (e->kind == DELTA_SLICE_EXPOSURES) {
             pg_arr_str(&u[0], e->experiment);
@@ -230,16 +233,17 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
         }
     }
     int rc = 0;
-    const char *v[17];
+    const char *v[18];
     for (int k = 0; k < 15; k++) {
         v[k] = pg_arr_end(&t[k]);
     }
     v[15] = slot;
     v[16] = pg_arr_end(&t[15]);
+    v[17] = pg_arr_end(&t[16]);
     if (nst > 0) {
-        rc = pg_defer(tx->conn, SQL_STATS, 17, v, NULL, 0, -1, err);
+        rc = pg_defer(tx->conn, SQL_STATS, 18, v, NULL, 0, -1, err);
     }
-    for (int k = 0; k < 16; k++) {
+    for (int k = 0; k < 17; k++) {
         pg_text_free(&t[k]);
     }
     const char *w[6];
@@ -257,7 +261,7 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
 }
 
 #define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)"
-#define SLICE_COLS "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo"
+#define SLICE_COLS "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm"
 
 static PGresult *read_rows(struct store *s, const char *sql, int n, const char *const *v,
                            struct err *err)
@@ -291,9 +295,9 @@ int pg_slice_read(struct store *s, const char *experiment, const char *metric,
         struct store_suff x;
         snprintf(x.variant, sizeof(x.variant), "%s", PQgetvalue(r, k, 1));
         x.n = pg_i64(r, k, 2);
-        double *f[] = {&x.s,    &x.q,    &x.sx,    &x.qx,    &x.p,
-                       &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
-        for (int i = 0; i < 10; i++) {
+        double *f[] = {&x.s,    &x.q,     &x.sx,    &x.qx,   &x.p,  &x.s_lo,
+                       &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo, &x.hwm};
+        for (int i = 0; i < 11; i++) {
             *f[i] = pg_f64(r, k, 3 + i);
         }
         emit(ctx, PQgetvalue(r, k, 0), &x);

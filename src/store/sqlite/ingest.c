@@ -450,24 +450,25 @@ int sqlite_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows,
  * UPDATE) gave the same rows but first attempted the insert: a second B-tree search and
  * the conflict handling, ~9,700 instructions for one exposure_stats row. The SET
  * expressions read the row's values before the update, as the UPSERT's did. */
+/* hwm (migration 0015): the largest of the row's, the delta's and the new sums' magnitudes */
+#define STATS_SUMS                                                                                 \
+    DD_ADD("s", "?5", "?10")                                                                       \
+    ", " DD_ADD("q", "?6", "?11") ", " DD_ADD("sx", "?7", "?12") ", " DD_ADD(                      \
+        "qx", "?8", "?13") ", " DD_ADD("p", "?9", "?14")
 static const char SQL_STATS_UPD[] =
-    "UPDATE metric_stats SET n = n + ?4, " DD_ADD("s", "?5", "?10") ", " DD_ADD(
-        "q", "?6",
-        "?11") ", " DD_ADD("sx", "?7",
-                           "?12") ", " DD_ADD("qx", "?8",
-                                              "?13") ", " DD_ADD("p", "?9",
-                                                                 "?14") " WHERE experiment = ?1 "
-                                                                        "AND metric = ?2 AND "
-                                                                        "variant = ?3";
+    "UPDATE metric_stats SET n = n + ?4, " STATS_SUMS ", hwm = max(hwm, ?15, abs(q + ?6), "
+    "abs(qx + ?8), abs(p + ?9)) WHERE experiment = ?1 AND metric = ?2 AND variant = ?3";
 static const char SQL_STATS_INS[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
-    "sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    "sx_lo, qx_lo, p_lo, hwm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+    "?14, ?15)";
+#define DAILY_SUMS DD_ADD("ds", "?6", "?8") ", " DD_ADD("dq", "?7", "?9")
 static const char SQL_DAILY_UPD[] =
-    "UPDATE metric_daily SET dn = dn + ?5, " DD_ADD("ds", "?6", "?8") ", " DD_ADD(
-        "dq", "?7", "?9") " WHERE experiment = ?1 AND metric = ?2 AND variant = ?3 AND day = ?4";
+    "UPDATE metric_daily SET dn = dn + ?5, " DAILY_SUMS ", hwm = max(hwm, ?10, abs(dq + ?7)) "
+    "WHERE experiment = ?1 AND metric = ?2 AND variant = ?3 AND day = ?4";
 static const char SQL_DAILY_INS[] =
-    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo, hwm) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char SQL_EXPOSTAT_UPD[] =
     "UPDATE exposure_stats SET users = users + ?3, conflicts = conflicts + ?4 "
     "WHERE experiment = ?1 AND variant = ?2";
@@ -500,11 +501,12 @@ static void rollup_bind(sqlite3_stmt *st, const struct store_delta *e)
         sqlite3_bind_double(st, k++, e->dq_lo);
         sqlite3_bind_double(st, k++, e->dsx_lo);
         sqlite3_bind_double(st, k++, e->dqx_lo);
-        sqlite3_bind_double(st, k, e->dp_lo);
+        sqlite3_bind_double(st, k++, e->dp_lo);
     } else {
         sqlite3_bind_double(st, k++, e->ds_lo);
-        sqlite3_bind_double(st, k, e->dq_lo);
+        sqlite3_bind_double(st, k++, e->dq_lo);
     }
+    sqlite3_bind_double(st, k, e->hwm);
 }
 
 int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)

@@ -25,16 +25,18 @@ static int exec_exp(struct sqlite_conn *c, const char *sql, const char *experime
 static const char SQL_HAS[] = "SELECT 1 FROM rollup_rebuilds WHERE experiment = ?";
 static const char *const SQL_KEEP[] = {
     ("INSERT INTO metric_stats_frozen (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
-     "q_lo, sx_lo, qx_lo, p_lo) SELECT experiment, metric, variant, n, s, q, sx, qx, p, s_lo, "
-     "q_lo, sx_lo, qx_lo, p_lo FROM metric_stats WHERE experiment = ?"),
+     "q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT experiment, metric, variant, n, s, q, sx, qx, p, "
+     "s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm FROM metric_stats WHERE experiment = ?"),
     ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, dn, ds, dq, ds_lo, "
-     "dq_lo) SELECT experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo FROM "
+     "dq_lo, hwm) SELECT experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM "
      "metric_daily WHERE experiment = ?"),
     ("INSERT INTO exposure_stats_frozen (experiment, variant, users, conflicts) "
      "SELECT experiment, variant, users, conflicts FROM exposure_stats WHERE experiment = ?"),
     /* the slices of migration 0007 */
-    ("INSERT INTO slice_stats_frozen SELECT experiment, metric, dimension, value, variant, n, s, "
-     "q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM slice_stats WHERE experiment = ?"),
+    ("INSERT INTO slice_stats_frozen (experiment, metric, dimension, value, variant, n, s, q, "
+     "sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT experiment, metric, dimension, "
+     "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm FROM slice_stats "
+     "WHERE experiment = ?"),
     ("INSERT INTO slice_exposure_stats_frozen SELECT experiment, dimension, value, variant, "
      "users FROM slice_exposure_stats WHERE experiment = ?"),
 };

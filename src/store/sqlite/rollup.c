@@ -3,6 +3,7 @@
  * statistics, daily series, exposure counts) and rebuilding them from the raw rows with set-based
  * SQL when a definition changes (store.h).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -124,11 +125,11 @@ int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t s
 
 /* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones. */
 #define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)"
+#define STATS_COLS "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm"
 static const char SQL_READ[] =
-    "SELECT variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats "
-    "WHERE experiment = ?1 AND metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT "
-    "variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo FROM metric_stats_frozen "
-    "WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING " ORDER BY variant";
+    "SELECT " STATS_COLS " FROM metric_stats WHERE experiment = ?1 AND metric = ?2 AND NOT "
+    "EXISTS " REBUILDING " UNION ALL SELECT " STATS_COLS " FROM metric_stats_frozen WHERE "
+    "experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING " ORDER BY variant";
 
 int sqlite_rollup_read(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
@@ -159,6 +160,7 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
         x.sx_lo = sqlite3_column_double(st, 9);
         x.qx_lo = sqlite3_column_double(st, 10);
         x.p_lo = sqlite3_column_double(st, 11);
+        x.hwm = sqlite3_column_double(st, 12);
         emit(ctx, &x);
     }
     sqlite3_reset(st);
@@ -166,10 +168,10 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
 }
 
 static const char SQL_DAILY[] =
-    "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo FROM metric_daily WHERE experiment = ?1 AND "
-    "metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq, ds_lo, "
-    "dq_lo FROM metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING
-    " ORDER BY variant, day";
+    "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM metric_daily WHERE experiment = ?1 "
+    "AND metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq, "
+    "ds_lo, dq_lo, hwm FROM metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND "
+    "EXISTS " REBUILDING " ORDER BY variant, day";
 
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
                         void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
@@ -194,9 +196,11 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
         if (strcmp(variant, acc.variant) != 0) {
             memcpy(acc.variant, variant, sizeof(acc.variant));
             acc.n = 0;
+            acc.hwm = 0;
             sum = sumsq = dd_of(0);
         }
         acc.n += sqlite3_column_int64(st, 2);
+        acc.hwm = fmax(acc.hwm, sqlite3_column_double(st, 7)); /* through this day */
         struct dd ds = {sqlite3_column_double(st, 3), sqlite3_column_double(st, 5)};
         struct dd dq = {sqlite3_column_double(st, 4), sqlite3_column_double(st, 6)};
         sum = dd_add(sum, ds);

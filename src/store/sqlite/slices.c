@@ -118,12 +118,17 @@ int sqlite_dim_values_known(struct store_tx *tx, const struct store_dimrow *rows
     return 0;
 }
 
+#define SLICE_SUMS                                                                                 \
+    DD_ADD("s", "?7", "?12")                                                                       \
+    ", " DD_ADD("q", "?8", "?13") ", " DD_ADD("sx", "?9", "?14") ", " DD_ADD(                      \
+        "qx", "?10", "?15") ", " DD_ADD("p", "?11", "?16")
+/* hwm (migration 0015): the largest of the row's, the delta's and the new sums' magnitudes */
 static const char SQL_SLICE_ADD[] =
     "INSERT INTO slice_stats (experiment, metric, dimension, value, variant, n, s, q, sx, qx, p, "
-    "s_lo, q_lo, sx_lo, qx_lo, p_lo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-    "?13, ?14, ?15, ?16) ON CONFLICT (experiment, metric, dimension, value, variant) DO UPDATE "
-    "SET n = n + ?6, " DD_ADD("s", "?7", "?12") ", " DD_ADD("q", "?8", "?13") ", " DD_ADD(
-        "sx", "?9", "?14") ", " DD_ADD("qx", "?10", "?15") ", " DD_ADD("p", "?11", "?16");
+    "s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (experiment, metric, dimension, value, variant) "
+    "DO UPDATE SET n = n + ?6, hwm = max(hwm, ?17, abs(q + ?8), abs(qx + ?10), abs(p + "
+    "?11)), " SLICE_SUMS;
 static const char SQL_SLICE_USERS_ADD[] =
     "INSERT INTO slice_exposure_stats (experiment, dimension, value, variant, users) VALUES "
     "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (experiment, dimension, value, variant) DO UPDATE SET "
@@ -147,6 +152,7 @@ static int slice_stats_add(struct sqlite_conn *c, const struct store_delta *e, s
         sqlite3_bind_double(st, 7 + i, hi[i]);
         sqlite3_bind_double(st, 12 + i, lo[i]);
     }
+    sqlite3_bind_double(st, 17, e->hwm);
     return sqlite_conn_step_done(c, st, "update slice statistics", err);
 }
 
@@ -179,7 +185,7 @@ int sqlite_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n,
 
 /* While a rebuild runs the last complete roll-ups are the kept (*_frozen) ones. */
 #define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = ?1)"
-#define SLICE_COLS "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo"
+#define SLICE_COLS "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm"
 static const char SQL_SLICE_READ[] =
     "SELECT " SLICE_COLS " FROM slice_stats WHERE experiment = ?1 AND metric = ?2 AND "
     "dimension = ?3 AND NOT EXISTS " REBUILDING " UNION ALL SELECT " SLICE_COLS
@@ -208,9 +214,9 @@ int sqlite_slice_read(struct store *s, const char *experiment, const char *metri
         struct store_suff x;
         sqlite_column_copy(st, 1, x.variant, sizeof(x.variant));
         x.n = sqlite3_column_int64(st, 2);
-        double *f[] = {&x.s,    &x.q,    &x.sx,    &x.qx,    &x.p,
-                       &x.s_lo, &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo};
-        for (int i = 0; i < 10; i++) {
+        double *f[] = {&x.s,    &x.q,     &x.sx,    &x.qx,   &x.p,  &x.s_lo,
+                       &x.q_lo, &x.sx_lo, &x.qx_lo, &x.p_lo, &x.hwm};
+        for (int i = 0; i < 11; i++) {
             *f[i] = sqlite3_column_double(st, 3 + i);
         }
         if (value != NULL) {

@@ -110,11 +110,14 @@ function metricNotes(m, r, def) {
   const f = resultsFormat(m, def);
   const notes = [];
   const control = m.variants[0] || {};
+  // said once per metric; the server also says it in each treatment's warning
+  const ratioCuped = 'CUPED is not applied to ratio metrics';
   if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
   if (m.warning) notes.push(`${m.warning}.`);
   for (const v of m.variants.slice(1)) {
     if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
-    if (v.warning) notes.push(`${v.key}: ${v.warning}.`);
+    const warning = v.warning ? v.warning.split('; ').filter((w) => w !== ratioCuped).join('; ') : '';
+    if (warning) notes.push(`${v.key}: ${warning}.`);
     if (typeof v.expected_loss === 'number') {
       const rel = typeof control.mean === 'number' && control.mean !== 0 ? ` (${fmtSmallPct(v.expected_loss / Math.abs(control.mean))} of the control’s mean)` : '';
       notes.push(`${v.key}: expected loss if shipped and wrong ${f.abs(v.expected_loss).replace(/^\+/, '')}${rel}.`);
