@@ -1,10 +1,11 @@
 // app.js - the dashboard shell: sign-in, role, navigation and a hash router.
 // Routes are "#/path?query"; each view renders into <main> and gets a context with
 // the signed-in identity, role checks and helpers. A 401 from any request brings the
-// sign-in form back and returns to the same page afterwards.
+// sign-in form back and returns to the same page afterwards; a form with changes not saved
+// keeps them through it (leave.js), and Sign out asks before dropping them.
 
 import { api, getKey, setKey, clearKey, setUnauthorizedHandler } from './js/api.js';
-import { h, clear, fill, errorBox, loading, parseQuery, nextId, clearToasts } from './js/dom.js';
+import { h, clear, fill, errorBox, loading, parseQuery, nextId, clearToasts, announce } from './js/dom.js';
 import { renderExperimentList } from './js/views/experiments.js';
 import { renderExperimentForm } from './js/views/experiment_form.js';
 import { renderExperiment } from './js/views/experiment.js';
@@ -12,6 +13,7 @@ import { renderMetrics, renderMetricForm } from './js/views/metrics.js';
 import { renderSavedGroups, renderSavedGroupForm } from './js/views/saved_groups.js';
 import { renderPower } from './js/views/power.js';
 import { renderAudit, renderKeys } from './js/views/admin.js';
+import { mayDiscard, holdForSignIn, dropDraft } from './js/leave.js';
 
 const ROLE_RANK = { viewer: 1, editor: 2, admin: 3 };
 const main = document.getElementById('main');
@@ -68,6 +70,14 @@ function updateShell(section) {
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+}
+
+/**
+ * The page shown after a sign-in is not the form whose changes were kept through it (its
+ * address changed, the new key's role cannot edit it, it failed to load): say they are gone.
+ */
+function draftNotTaken() {
+  if (dropDraft()) announce('The changes you had not saved before signing in again could not be brought back on this page: they are lost.', 'error');
 }
 
 function focusHeading() {
@@ -179,6 +189,7 @@ async function route() {
     }
   }
   if (!match) {
+    draftNotTaken();
     updateShell(null);
     fill(main, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/experiments' }, 'Go to experiments')));
     focusHeading();
@@ -187,6 +198,7 @@ async function route() {
   const [, section, view, least] = match.route;
   updateShell(section);
   if (least && !can(least)) {
+    draftNotTaken();
     fill(main,
       h('h1', {}, 'Not allowed'),
       h('p', {}, `Your role (${state.me.role}) cannot use this page.`),
@@ -221,6 +233,7 @@ async function route() {
     if (seq !== state.seq || err.status === 401) return;
     fill(main, h('h1', {}, 'Something went wrong'), errorBox(err));
   }
+  if (seq === state.seq) draftNotTaken();
   // after a navigation, focus the new page's heading; on first load leave focus at the
   // top of the document so the skip link comes first
   if (seq === state.seq) {
@@ -233,14 +246,19 @@ setUnauthorizedHandler(() => {
   // several requests in flight may all get 401: show the sign-in once
   if (!state.me && main.querySelector('form.signin')) return;
   const wasSignedIn = !!state.me;
+  // a form's changes not saved: kept, and back in the form after the sign-in
+  const kept = holdForSignIn();
   state.me = null;
-  state.signinReason = wasSignedIn
+  state.signinReason = (wasSignedIn
     ? 'Your key is no longer accepted (it may have been revoked). Sign in again to continue.'
-    : 'Your session has ended. Sign in again to continue.';
+    : 'Your session has ended. Sign in again to continue.') +
+    (kept ? ' Your changes on this page are not saved yet: they come back in the form once you sign in (do not close or reload the tab).' : '');
   renderSignin();
 });
 
-document.getElementById('signout').addEventListener('click', () => {
+document.getElementById('signout').addEventListener('click', async () => {
+  // a form with changes not saved asks first
+  if (!(await mayDiscard())) return;
   clearKey();
   state.me = null;
   state.signinReason = '';

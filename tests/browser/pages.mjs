@@ -110,6 +110,7 @@ T.test('metric form: a mistyped number is “not a number” beside its field, a
   const m = await admin.get('/metrics/capped');
   assertEq(m.cap, 500, 'cap kept');
   assertEq(m.window_hours, 72, 'window kept');
+  await goDiscarding('/metrics'); // the typos are changes not saved: leaving asks
   noErrors();
 });
 

@@ -13,7 +13,7 @@ const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of the pages, for a hu
 const EXP = 'bundle-offer';
 const RATIO = 'revenue-per-order';
 
-const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'ratio metrics' });
+const { T, daemon, admin, page, go, goDiscarding, noErrors, text, run } = await suite({ label: 'ratio metrics' });
 
 function cell(metric, variant, col) {
   return page.locator(`table.results-table[data-metric="${metric}"] tr[data-variant="${variant}"] [data-col="${col}"]`);
@@ -115,7 +115,7 @@ T.test('create the ratio revenue / orders: unit EUR from the parts; the catalogu
   noErrors();
 });
 
-T.test('edit the ratio with If-Match; a concurrent change says reload; a part cannot become a ratio', async () => {
+T.test('edit the ratio with If-Match; a concurrent change shows the latest version beside mine; a part cannot become a ratio', async () => {
   const sent = [];
   const onReq = (req) => {
     if (req.method() === 'PATCH') sent.push(req.headers()['if-match'] || null);
@@ -141,9 +141,11 @@ T.test('edit the ratio with If-Match; a concurrent change says reload; a part ca
     await admin.patch(`/metrics/${RATIO}`, { goal: 'increase', description: 'AOV' });
     await page.getByLabel('Description').fill('mine');
     await page.getByRole('button', { name: 'Save metric' }).click();
-    const stale = page.locator('.alert-stale');
+    // the latest version comes back, the collision shown with "Use mine" (forms_followup.mjs)
+    const stale = page.locator('.merge-note');
     await stale.waitFor();
-    assert(/changed by someone else/.test(await text(stale)), `says what happened (${await text(stale)})`);
+    assert(/Someone else changed this metric/.test(await text(stale)) && /Description: yours was “mine”/.test(await text(stale)), `says what happened (${await text(stale)})`);
+    assertEq(await page.getByLabel('Description').inputValue(), 'AOV', 'the form shows the latest description');
     assertEq((await admin.get(`/metrics/${RATIO}`)).description, 'AOV', 'the other change is kept');
     assert(sent.length === 2 && sent.every(Boolean), `If-Match on every PATCH (${JSON.stringify(sent)})`);
     noErrors([/status of 412/]);
@@ -159,6 +161,7 @@ T.test('edit the ratio with If-Match; a concurrent change says reload; a part ca
     assert(/part of the ratio “revenue-per-order”/.test(await text(fieldError('type'))), 'says which ratio');
     assertEq(sent.length, 2, 'nothing sent');
     assertEq((await admin.get('/metrics/orders')).type, 'count', 'still a count');
+    await goDiscarding('/metrics'); // the type chosen is a change not saved: leaving asks
   } finally {
     page.off('request', onReq);
   }

@@ -1,8 +1,17 @@
 // leave.js - the unsaved-changes guard. While a form with changes not saved is on the page,
 // leaving it asks first: a link inside the app (a dialog, "Leave without saving"), Back,
 // Forward or a typed address (the same dialog, the form's address put back meanwhile), and
-// closing or reloading the tab (the browser's own question, `beforeunload`). One guard at
-// a time, as one page is shown at a time; it lapses by itself once its form is gone.
+// closing or reloading the tab (the browser's own question, `beforeunload`), signing out
+// (app.js asks `mayDiscard()`). One guard at a time, as one page is shown at a time; it
+// lapses by itself once its form is gone.
+//
+// A key that stops working mid-edit (a 401: revoked, expired) brings the sign-in form in
+// the form's place. Before it does, app.js calls `holdForSignIn()`: the guarded form's
+// changes (its `snapshot()`: {was, mine}, the payload it loaded and the fields changed) are
+// kept in this page's memory, and the form at the same address takes them back
+// (`takeDraft()`) when it renders after the sign-in, on top of the version it then loads
+// (merge.js). Memory only, never storage: closing or reloading the tab meanwhile asks
+// first, as for the form itself.
 //
 // The router (app.js) renders on `hashchange`. This module's listener is registered in the
 // capture phase, which runs before the router's at the window (and is registered first:
@@ -11,7 +20,8 @@
 
 import { h, confirmDialog } from './dom.js';
 
-let guard = null; // {el, dirty, hash}: the form, "are there changes?", the form's address
+let guard = null; // {el, dirty, snapshot, hash}: the form, "are there changes?", its changes, its address
+let held = null; // {hash, draft}: a form's changes kept through a sign-in (holdForSignIn)
 let asking = false;
 
 function armed() {
@@ -24,13 +34,14 @@ function armed() {
   }
 }
 
-async function confirmLeave() {
+async function confirmLeave(how = 'leave') {
   asking = true;
   try {
+    const signOut = how === 'sign out';
     return await confirmDialog({
-      title: 'Leave without saving?',
-      body: h('p', {}, 'Your changes on this page are not saved. If you leave now, they are lost.'),
-      confirmLabel: 'Leave without saving',
+      title: signOut ? 'Sign out without saving?' : 'Leave without saving?',
+      body: h('p', {}, `Your changes on this page are not saved. If you ${how} now, they are lost.`),
+      confirmLabel: signOut ? 'Sign out without saving' : 'Leave without saving',
       danger: true,
     });
   } finally {
@@ -74,20 +85,65 @@ window.addEventListener(
 );
 
 window.addEventListener('beforeunload', (e) => {
-  if (!armed()) return;
+  if (!armed() && !held) return;
   e.preventDefault();
   e.returnValue = ''; // older browsers ask only with a return value
 });
 
 /**
  * Guard the form `el` (shown at the current address): `dirty()` says whether it holds
- * changes not saved (it may throw: then it does). Replaces any earlier guard. Returns a
- * function that lifts it (call it before the form itself navigates after a save).
+ * changes not saved (it may throw: then it does); `snapshot()` returns them as a draft
+ * ({was, mine}) to keep through a sign-in. Replaces any earlier guard. Returns a function
+ * that lifts it (call it before the form itself navigates after a save).
  */
-export function guardLeaving(el, dirty) {
-  const g = { el, dirty, hash: location.hash };
+export function guardLeaving(el, dirty, snapshot) {
+  const g = { el, dirty, snapshot, hash: location.hash };
   guard = g;
   return () => {
     if (guard === g) guard = null;
   };
+}
+
+/**
+ * Sign out? With a guarded form holding changes, ask first ("Sign out without saving?").
+ * Resolves true to go ahead (the guard lifted, any held draft dropped), false to stay.
+ */
+export async function mayDiscard() {
+  if (armed()) {
+    if (asking || !(await confirmLeave('sign out'))) return false;
+    guard = null;
+  }
+  held = null;
+  return true;
+}
+
+/**
+ * The key stopped working (a 401) and the sign-in form is about to replace the page: keep
+ * the guarded form's changes for it to take back after the sign-in. Returns whether there
+ * were changes to keep (a form without changes, or none, leaves nothing).
+ */
+export function holdForSignIn() {
+  if (!armed() || !guard.snapshot) return false;
+  try {
+    held = { hash: guard.hash, draft: guard.snapshot() };
+  } catch {
+    return false;
+  }
+  guard = null;
+  return true;
+}
+
+/** The changes kept through a sign-in for the form at the current address ({was, mine}), once; or null. */
+export function takeDraft() {
+  if (!held || held.hash !== location.hash) return null;
+  const { draft } = held;
+  held = null;
+  return draft;
+}
+
+/** Drop changes kept through a sign-in that no form took back; returns whether there were any. */
+export function dropDraft() {
+  const had = !!held;
+  held = null;
+  return had;
 }

@@ -4,14 +4,16 @@
 // experiment's assignment, a stopped one's results too) are read-only with the reason
 // shown. Leaving the form with changes not saved asks first (leave.js); when someone else
 // saved the experiment meanwhile (412), the form reloads it and puts the person's changes
-// back on top where they do not collide, showing those that do.
+// back on top where they do not collide, showing those that do (merge.js); so does a sign-in
+// after the key stopped working mid-edit.
 
 import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
 import { showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
-import { guardLeaving } from '../leave.js';
-import { pctText, frozenFields, coverageOnlyUp, lockReason, experimentProblems, mergeEdits } from './experiment_rules.js';
+import { guardLeaving, takeDraft } from '../leave.js';
+import { changedFields, mergeNote, takeMine, draftOnTop, reloadAfterStale } from '../merge.js';
+import { pctText, frozenFields, coverageOnlyUp, lockReason, experimentProblems, refusedChange } from './experiment_rules.js';
 
 function numOrNull(text) {
   const t = String(text).trim();
@@ -91,7 +93,18 @@ export async function renderExperimentForm(ctx, key) {
   // and this dashboard ships with a server that knows them
   const knows = (f) => (editing ? f in x : others.some((o) => f in o) || others.length === 0);
   const env = { editing, catalogue, hasMde: knows('mde'), hasDims: knows('dimensions'), hasHashAttr: knows('hash_attribute') };
-  showForm(ctx, env, x, x, null);
+  // changes typed before a sign-in (leave.js): back on top of the version just loaded
+  const draft = takeDraft();
+  if (draft) {
+    let now;
+    try {
+      now = buildForm(env, x, x, { live: false }).buildPayload();
+    } catch {
+      now = {};
+    }
+    const { doc, note } = draftOnTop(draft, x, now, refusedChange(x.status));
+    showForm(ctx, env, doc, x, note);
+  } else showForm(ctx, env, x, x, null);
 }
 
 /**
@@ -112,18 +125,20 @@ function showForm(ctx, env, doc, stored, note) {
     baseline = null; // then an edit sends every field
   }
   // the fields of payload `p` that differ from the version loaded
-  const changed = (p) => (baseline ? Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(baseline[k]))) : p);
-  const release = guardLeaving(f.form, () => !baseline || Object.keys(changed(f.buildPayload())).length > 0);
+  const changed = (p) => changedFields(baseline, p);
+  // what the person changed so far: a field that cannot be read keeps the last re-applied edits
+  const mineSoFar = () => {
+    try {
+      return changed(f.buildPayload());
+    } catch {
+      return note ? note.apply : {};
+    }
+  };
+  const release = guardLeaving(f.form, () => !baseline || Object.keys(changed(f.buildPayload())).length > 0, () => ({ was: baseline, mine: mineSoFar() }));
 
   // re-render with the person's changes so far kept, plus `extra` (fields to set)
   const rerender = (nextEnv, extra, nextNote) => {
-    let mine;
-    try {
-      mine = changed(f.buildPayload());
-    } catch {
-      mine = note ? note.apply : {}; // a field that cannot be read: the last re-applied edits
-    }
-    const { key, status, ...edits } = mine;
+    const { key, status, ...edits } = mineSoFar();
     showForm(ctx, nextEnv, { ...stored, ...(key === undefined ? {} : { key }), ...edits, ...extra }, stored, nextNote);
   };
   f.onReloadMetrics(async () => {
@@ -137,35 +152,20 @@ function showForm(ctx, env, doc, stored, note) {
     }
   });
 
-  const noteEl = note ? mergeNote(note, (field) => rerender(env, { [field]: note.mine[field] }, { ...note, apply: { ...note.apply, [field]: note.mine[field] }, conflicts: note.conflicts.filter((c) => c !== field) })) : null;
+  const noteEl = note ? mergeNote(note, { what: 'experiment', labels: FIELD_LABEL, useMine: (field) => rerender(env, { [field]: note.mine[field] }, takeMine(note, field)) }) : null;
 
-  const afterStale = async (mine) => {
-    let fresh;
-    try {
-      fresh = await api.getExperiment(stored.key);
-    } catch (err) {
-      if (err.status === 401 || !ctx.alive()) return;
-      f.summary.append(errorBox({ message: `Someone else changed this experiment since you opened it, and its latest version cannot be loaded (${err.message}). Nothing was saved; your changes are still in the form.` }));
-      f.summary.focus();
-      return;
-    }
-    if (!ctx.alive()) return;
-    if (fresh.status === 'archived') {
-      f.summary.append(errorBox({ message: 'Someone else archived this experiment since you opened it: archived experiments cannot be edited, so nothing was saved. Your changes are still in the form.' }));
-      f.summary.focus();
-      return;
-    }
-    let now;
-    try {
-      now = buildForm(env, fresh, fresh, { live: false }).buildPayload();
-    } catch {
-      now = {};
-    }
-    const merged = mergeEdits(baseline || {}, now, mine, fresh.status);
-    showForm(ctx, env, { ...fresh, ...merged.apply }, fresh, { mine, ...merged });
-    const shown = ctx.main.querySelector('.merge-note');
-    if (shown) shown.focus();
-  };
+  const afterStale = (mine) => reloadAfterStale({
+    ctx,
+    what: 'experiment',
+    load: () => api.getExperiment(stored.key),
+    payloadOf: (fresh) => buildForm(env, fresh, fresh, { live: false }).buildPayload(),
+    was: baseline,
+    mine,
+    refuse: (fresh) => refusedChange(fresh.status),
+    gone: (fresh) => (fresh.status === 'archived' ? 'Someone else archived this experiment since you opened it: archived experiments cannot be edited, so nothing was saved. Your changes are still in the form.' : null),
+    summary: f.summary,
+    show: (doc, fresh, next) => showForm(ctx, env, doc, fresh, next),
+  });
 
   f.form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -219,34 +219,6 @@ function showForm(ctx, env, doc, stored, note) {
     noteEl,
     f.form
   );
-}
-
-/** A value as the merge notice shows it: text in quotes, the rest as JSON, cut when long. */
-function shownValue(v) {
-  const t = typeof v === 'string' ? `“${v}”` : v === undefined ? '(none)' : JSON.stringify(v);
-  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
-}
-
-/**
- * The notice after a 412: what was put back, what both sides changed (the latest shown,
- * the person's value beside a "Use mine" button: `useMine(field)`), what the latest status
- * refuses.
- */
-function mergeNote(note, useMine) {
-  const names = (fs) => fs.map((x) => FIELD_LABEL[x] || x).join(', ');
-  const applied = Object.keys(note.apply);
-  return h('div', { class: 'alert alert-warn merge-note', role: 'alert', tabindex: '-1' },
-    h('p', {}, h('strong', {}, 'Someone else changed this experiment since you opened it'), ', so nothing was saved. The form now shows the latest version',
-      applied.length ? [' with your changes put back: ', names(applied)] : '', '. Check it and save again.'),
-    note.conflicts.length ? [
-      h('p', {}, 'Changed by both of you; the form shows theirs:'),
-      h('ul', {}, note.conflicts.map((c) => h('li', {}, `${FIELD_LABEL[c] || c}: yours was `, h('code', { class: 'merge-value' }, shownValue(note.mine[c])), ' ',
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => useMine(c) }, `Use mine (${FIELD_LABEL[c] || c})`)))),
-    ] : null,
-    note.frozen.length ? [
-      h('p', {}, 'Not put back:'),
-      h('ul', {}, note.frozen.map((z) => h('li', {}, `${FIELD_LABEL[z.field] || z.field} (${z.why}): yours was `, h('code', { class: 'merge-value' }, shownValue(note.mine[z.field]))))),
-    ] : null);
 }
 
 /**

@@ -1,7 +1,7 @@
 // experiment_rules.js - what an experiment body may hold and which of its fields the API
 // refuses to change in each status (API.md "Experiments": a running or paused experiment's
-// assignment fields, a stopped one's results too), in words; and the three-way merge that
-// keeps a person's edits when someone else saved the experiment first (a 412). Pure: no DOM.
+// assignment fields, a stopped one's results too), in words; and which of a person's changes
+// its latest version refuses when they are merged on top of it (merge.js). Pure: no DOM.
 
 import { keyProblem } from '../validate.js';
 
@@ -152,8 +152,6 @@ export function experimentProblems(p, { forcedDupes = [], running = null } = {})
   return out;
 }
 
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-
 /** Do two payload variant lists differ in what assigns users (keys, weights, how many)? */
 function variantsReassign(a, b) {
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return true;
@@ -161,35 +159,20 @@ function variantsReassign(a, b) {
 }
 
 /**
- * Someone else saved the experiment after this form loaded it (the API's 412). Which of
- * the user's changes can go on top of the latest version? `was` is the form's payload of
- * the version it loaded, `now` of the latest, `mine` the changed fields the user sent,
- * `status` the latest status. Returns {apply, conflicts, frozen}: `apply` the fields to
- * re-apply (the other side left them as they were, or made the same change); `conflicts`
- * the fields both changed, differently (the latest is kept, the user's shown); `frozen`
- * the fields the latest status refuses to change ([{field, why}]).
+ * Which changes an experiment now in `status` refuses, for merging a person's changes on top
+ * of its latest version (merge.js `mergeEdits`, after a 412 or a sign-in): returns
+ * `(field, value, now) => why` (null: allowed), `now` the latest version's payload.
  */
-export function mergeEdits(was, now, mine, status) {
+export function refusedChange(status) {
   const frozen = frozenFields(status);
-  const apply = {};
-  const conflicts = [];
-  const refused = [];
-  for (const [f, v] of Object.entries(mine)) {
-    if (same(v, now[f])) continue; // made on both sides, or nothing left to do
-    if (f === 'variants' && frozen.has(f) && variantsReassign(v, now[f])) {
-      refused.push({ field: f, why: `the experiment is now ${status}: variant keys and weights cannot change` });
-      continue;
+  return (f, v, now) => {
+    if (f === 'variants') {
+      return frozen.has(f) && variantsReassign(v, now[f]) ? `the experiment is now ${status}: variant keys and weights cannot change` : null;
     }
-    if (f !== 'variants' && frozen.has(f)) {
-      refused.push({ field: f, why: `the experiment is now ${status}: ${f.replace(/_/g, ' ')} cannot change` });
-      continue;
-    }
+    if (frozen.has(f)) return `the experiment is now ${status}: ${f.replace(/_/g, ' ')} cannot change`;
     if (f === 'coverage' && coverageOnlyUp(status) && typeof v === 'number' && v < now.coverage) {
-      refused.push({ field: f, why: `the experiment is now ${status}: coverage can only go up (it is ${pctText(now.coverage)}%)` });
-      continue;
+      return `the experiment is now ${status}: coverage can only go up (it is ${pctText(now.coverage)}%)`;
     }
-    if (!same(was[f], now[f])) conflicts.push(f);
-    else apply[f] = v;
-  }
-  return { apply, conflicts, frozen: refused };
+    return null;
+  };
 }

@@ -2,10 +2,15 @@
 // Event metrics (binomial, count, sum) count one event; a ratio metric divides one
 // catalogue metric by another (numerator / denominator, each with its own event, window
 // and cap), so the form swaps the event fields for two selects when the type is ratio.
+// Leaving the form with changes not saved asks first (leave.js); after a 412 (someone else
+// saved the metric meanwhile) or a sign-in mid-edit the form shows the latest version with
+// the person's changes put back on top (merge.js).
 
 import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog } from '../dom.js';
 import { keyProblem, numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
+import { guardLeaving, takeDraft } from '../leave.js';
+import { changedFields, mergeNote, takeMine, draftOnTop, reloadAfterStale } from '../merge.js';
 
 const UNITS = [
   ['', 'By type (rates as %, others as numbers)'],
@@ -125,9 +130,18 @@ function numOrNull(text) {
   return n === undefined ? null : n;
 }
 
+const BLANK = { key: '', name: '', description: '', event: '', type: 'binomial', goal: 'increase', window_hours: null, cap: null, cuped_lookback_hours: 336, unit: null, currency: null };
+
+// what the merge notice calls each field of the body
+const FIELD_LABEL = {
+  name: 'Name', type: 'Type', goal: 'Goal', description: 'Description', unit: 'Unit', currency: 'Currency code',
+  event: 'Event name', window_hours: 'Window', cap: 'Cap per user', cuped_lookback_hours: 'CUPED lookback',
+  numerator: 'Numerator', denominator: 'Denominator',
+};
+
 export async function renderMetricForm(ctx, key) {
   const editing = !!key;
-  let m = { key: '', name: '', description: '', event: '', type: 'binomial', goal: 'increase', window_hours: null, cap: null, cuped_lookback_hours: 336, unit: null, currency: null };
+  let m = structuredClone(BLANK);
   const listing = api.listMetrics().catch(() => []); // for a ratio's parts
   if (editing) {
     try {
@@ -140,9 +154,106 @@ export async function renderMetricForm(ctx, key) {
   }
   const catalogue = await listing;
   if (!ctx.alive()) return;
-  const readOnly = !ctx.can('editor');
+  const env = { editing, readOnly: !ctx.can('editor'), catalogue };
   ctx.title(editing ? m.name || m.key : 'New metric');
+  // changes typed before a sign-in (leave.js): back on top of the version just loaded
+  const draft = env.readOnly ? null : takeDraft();
+  if (draft) {
+    const { doc, note } = draftOnTop(draft, m, metricForm(env, m, m).body());
+    showMetricForm(ctx, env, doc, m, note);
+  } else showMetricForm(ctx, env, m, m, null);
+}
 
+/**
+ * Render the metric form into the page: `doc` is what it shows, `stored` the metric as the
+ * server has it (an edit is checked against it), `note` the notice after a 412 or a sign-in
+ * (merge.js) or null. Leaving it with changes not saved asks first (leave.js).
+ */
+function showMetricForm(ctx, env, doc, stored, note) {
+  const { editing, readOnly } = env;
+  const f = metricForm(env, doc, stored);
+  // the version loaded (for a new metric: the blank form), read as the shown form reads its own
+  const baseline = (doc === stored ? f : metricForm(env, stored, stored)).body();
+  const changed = (p) => changedFields(baseline, p);
+  const release = readOnly ? () => {} : guardLeaving(f.form, () => Object.keys(changed(f.body())).length > 0, () => ({ was: baseline, mine: changed(f.body()) }));
+  const noteEl = note
+    ? mergeNote(note, { what: 'metric', labels: FIELD_LABEL, useMine: (field) => showMetricForm(ctx, env, { ...stored, ...changed(f.body()), [field]: note.mine[field] }, stored, takeMine(note, field)) })
+    : null;
+
+  f.form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (readOnly) return;
+    clearFieldErrors(f.form);
+    const body = f.body();
+    // a mistyped number reads as "": never send it as an empty cap or window
+    if (showErrors(f.form, mergeProblems(badNumberProblems(f.form), metricProblems(body, editing, { catalogue: env.catalogue, self: stored.key })), f.summary)) return;
+    f.saveBtn.disabled = true;
+    try {
+      if (editing) await api.updateMetric(stored.key, body);
+      else await api.createMetric(body);
+      release();
+      announce(editing ? `Metric ${stored.key} saved` : `Metric ${body.key} created`, 'ok');
+      ctx.navigate('#/metrics');
+    } catch (err) {
+      if (err.status === 401) return;
+      if (err.status === 412 && editing) {
+        await reloadAfterStale({
+          ctx,
+          what: 'metric',
+          load: () => api.getMetric(stored.key),
+          payloadOf: (fresh) => metricForm(env, fresh, fresh).body(),
+          was: baseline,
+          mine: changed(body),
+          summary: f.summary,
+          show: (d, fresh, next) => showMetricForm(ctx, env, d, fresh, next),
+        });
+      } else if (err.status === 409 || !err.field) {
+        f.summary.append(errorBox(err, 'Not saved:'));
+        f.summary.focus();
+      } else showErrors(f.form, serverErrors(err), f.summary);
+    } finally {
+      f.saveBtn.disabled = false;
+    }
+  });
+  if (f.delBtn) {
+    f.delBtn.addEventListener('click', async () => {
+      // a ratio's part cannot go while the ratio needs it
+      const ratios = env.catalogue.filter((c) => c.type === 'ratio' && c.key !== stored.key && (c.numerator === stored.key || c.denominator === stored.key)).map((c) => `“${c.key}”`);
+      const inRatios = ratios.length ? `It is a part of the ratio metric${ratios.length > 1 ? 's' : ''} ${ratios.join(', ')}: delete or change ${ratios.length > 1 ? 'them' : 'it'} first.` : null;
+      const ok = await confirmDialog({
+        title: `Delete metric “${stored.key}”?`,
+        // archived and stopped experiments block it too, for good: their results read it
+        body: h('p', {}, inRatios || 'No experiment may use it, archived and stopped ones included; the server refuses otherwise. A draft, running or paused experiment can drop it in its edit form; a stopped or archived one keeps its metrics, so a metric it uses stays (rename it, or create a new metric for new experiments).'),
+        confirmLabel: 'Delete metric',
+        danger: true,
+        onConfirm: () => {
+          if (inRatios) throw new Error(`Not deleted. ${inRatios}`);
+          return api.deleteMetric(stored.key);
+        },
+      });
+      if (ok) {
+        release();
+        announce(`Metric ${stored.key} deleted`, 'ok');
+        ctx.navigate('#/metrics');
+      } else f.delBtn.focus();
+    });
+  }
+
+  fill(ctx.main,
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/metrics' }, 'Metrics'), editing ? ` / ${stored.key}` : null),
+    h('h1', {}, editing ? `${readOnly ? '' : 'Edit '}${stored.name || stored.key}` : 'New metric'),
+    noteEl,
+    f.form
+  );
+}
+
+/**
+ * The metric form's controls for `m` (what it shows; `stored`: the metric as the server has
+ * it). Returns {form, summary, saveBtn, delBtn, body}: `body()` reads the controls into the
+ * API body (for an edit, the parts a change of type drops are sent as null).
+ */
+function metricForm(env, m, stored) {
+  const { editing, readOnly, catalogue } = env;
   const ro = (el) => {
     if (readOnly) {
       if (el.tagName === 'SELECT') el.disabled = true;
@@ -191,8 +302,9 @@ export async function renderMetricForm(ctx, key) {
   const lookField = field('CUPED lookback (hours)', lookIn, { field: 'cuped_lookback_hours', hint: 'Pre-exposure period for the CUPED covariate; 0 turns it off.' });
   const unitField = field('Unit', unitSel, { field: 'unit', hint: 'How values read in tables and charts.' });
   const unitHint = unitField.wrap.querySelector('.hint');
-  // a new ratio takes its unit from its parts until the person picks one
-  let unitTouched = editing && m.type === 'ratio';
+  // a new ratio takes its unit from its parts until the person picks one (a unit put back
+  // after a 412 or a sign-in was picked)
+  let unitTouched = (editing && m.type === 'ratio') || (m.unit || null) !== (stored.unit || null) || (m.currency || null) !== (stored.currency || null);
   unitSel.addEventListener('change', () => { unitTouched = true; });
   curIn.addEventListener('input', () => { unitTouched = true; });
   const showType = () => {
@@ -238,13 +350,10 @@ export async function renderMetricForm(ctx, key) {
     field('Description', descIn, { field: 'description' }).wrap,
     readOnly ? h('p', { class: 'muted' }, 'Read-only: your role cannot change metrics.') : h('div', { class: 'form-actions' }, saveBtn, h('a', { class: 'btn', href: '#/metrics' }, 'Cancel'), delBtn));
 
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (readOnly) return;
-    clearFieldErrors(form);
+  const body = () => {
     const ratio = typeSel.value === 'ratio';
-    const body = {
-      name: nameIn.value.trim() || (editing ? m.key : keyIn.value.trim()),
+    const b = {
+      name: nameIn.value.trim() || (editing ? stored.key : keyIn.value.trim()),
       type: typeSel.value,
       goal: goalSel.value,
       description: descIn.value.trim(),
@@ -253,66 +362,24 @@ export async function renderMetricForm(ctx, key) {
     };
     if (ratio) {
       // the parts carry the event, window, cap and CUPED lookback
-      body.numerator = numSel.value;
-      body.denominator = denSel.value;
+      b.numerator = numSel.value;
+      b.denominator = denSel.value;
       // a metric made a ratio drops its own (the server refuses them on a ratio)
-      if (editing && m.type !== 'ratio') Object.assign(body, { event: null, window_hours: null, cap: null, cuped_lookback_hours: null });
-      else if (editing && m.event) body.event = null;
+      if (editing && stored.type !== 'ratio') Object.assign(b, { event: null, window_hours: null, cap: null, cuped_lookback_hours: null });
+      else if (editing && stored.event) b.event = null;
     } else {
-      Object.assign(body, {
+      Object.assign(b, {
         event: eventIn.value.trim() || undefined,
         window_hours: numOrNull(winIn.value),
         cap: numOrNull(capIn.value),
         cuped_lookback_hours: numOrNull(lookIn.value) ?? 336,
       });
-      if (editing && m.type === 'ratio') Object.assign(body, { numerator: null, denominator: null });
+      if (editing && stored.type === 'ratio') Object.assign(b, { numerator: null, denominator: null });
     }
-    if (!editing) body.key = keyIn.value.trim();
-    // a mistyped number reads as "": never send it as an empty cap or window
-    if (showErrors(form, mergeProblems(badNumberProblems(form), metricProblems(body, editing, { catalogue, self: m.key })), summary)) return;
-    saveBtn.disabled = true;
-    try {
-      if (editing) await api.updateMetric(m.key, body);
-      else await api.createMetric(body);
-      announce(editing ? `Metric ${m.key} saved` : `Metric ${body.key} created`, 'ok');
-      ctx.navigate('#/metrics');
-    } catch (err) {
-      if (err.status === 401) return;
-      if (err.status === 412 || err.status === 409 || !err.field) {
-        summary.append(errorBox(err, 'Not saved:'));
-        summary.focus();
-      } else showErrors(form, serverErrors(err), summary);
-    } finally {
-      saveBtn.disabled = false;
-    }
-  });
-  if (delBtn) {
-    delBtn.addEventListener('click', async () => {
-      // a ratio's part cannot go while the ratio needs it
-      const ratios = catalogue.filter((c) => c.type === 'ratio' && c.key !== m.key && (c.numerator === m.key || c.denominator === m.key)).map((c) => `“${c.key}”`);
-      const inRatios = ratios.length ? `It is a part of the ratio metric${ratios.length > 1 ? 's' : ''} ${ratios.join(', ')}: delete or change ${ratios.length > 1 ? 'them' : 'it'} first.` : null;
-      const ok = await confirmDialog({
-        title: `Delete metric “${m.key}”?`,
-        // archived and stopped experiments block it too, for good: their results read it
-        body: h('p', {}, inRatios || 'No experiment may use it, archived and stopped ones included; the server refuses otherwise. A draft, running or paused experiment can drop it in its edit form; a stopped or archived one keeps its metrics, so a metric it uses stays (rename it, or create a new metric for new experiments).'),
-        confirmLabel: 'Delete metric',
-        danger: true,
-        onConfirm: () => {
-          if (inRatios) throw new Error(`Not deleted. ${inRatios}`);
-          return api.deleteMetric(m.key);
-        },
-      });
-      if (ok) {
-        announce(`Metric ${m.key} deleted`, 'ok');
-        ctx.navigate('#/metrics');
-      } else delBtn.focus();
-    });
-  }
+    if (!editing) b.key = keyIn.value.trim();
+    return b;
+  };
 
   showType();
-  fill(ctx.main,
-    h('p', { class: 'breadcrumb' }, h('a', { href: '#/metrics' }, 'Metrics'), editing ? ` / ${m.key}` : null),
-    h('h1', {}, editing ? `${readOnly ? '' : 'Edit '}${m.name || m.key}` : 'New metric'),
-    form
-  );
+  return { form, summary, saveBtn, delBtn, body };
 }

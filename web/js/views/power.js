@@ -4,7 +4,10 @@
 // converts them to the API's fractions. It can be prefilled from an experiment: its
 // primary metric's control mean (and spread), its variants, its MDE and the traffic
 // observed so far (#/power?experiment=KEY), shown to 6 significant digits and computed with
-// the exact numbers while left as shown, so that it agrees with the decision panel. Any
+// the exact numbers while left as shown, so that it agrees with the decision panel. The
+// effect is a size with a direction (increase or decrease, sent as the sign of `mde`): a
+// rate's users needed differ between 10% -> 10.5% and 10% -> 9.5%, and the prefill takes
+// the metric's goal, as the decision panel plans a decrease-goal metric's p1 (1 - mde). Any
 // change clears the previous answer.
 // The API's total is users per variant x variants, right for equal weights; for an
 // experiment whose weights differ the page shows the total at which its variant of the
@@ -22,7 +25,16 @@ function pctText(x, digits = 4) {
   return String(Number((x * 100).toFixed(digits)));
 }
 
-/** Every problem of the inputs at once ([{field, message}]); `v` holds parsed numbers. */
+/** The binomial target rate in percent: `v.baseline` moved by the effect, in its direction. */
+export function targetRate(v) {
+  const sign = v.decrease ? -1 : 1;
+  return v.relative ? v.baseline * (1 + (sign * v.mde) / 100) : v.baseline + sign * v.mde;
+}
+
+/**
+ * Every problem of the inputs at once ([{field, message}]); `v` holds parsed numbers (the
+ * effect a size above 0, `v.decrease` its direction).
+ */
 export function powerProblems(v) {
   const out = [];
   const bad = (x) => x === undefined || Number.isNaN(x);
@@ -32,7 +44,14 @@ export function powerProblems(v) {
     if (bad(v.baseline) || (v.relative && v.baseline === 0)) out.push({ field: 'baseline', message: v.relative ? 'The baseline mean is a number other than 0 (a relative effect needs one).' : 'The baseline mean is a number.' });
     if (bad(v.stddev) || !(v.stddev > 0)) out.push({ field: 'stddev', message: 'The standard deviation is a number above 0 (from a past experiment or this one).' });
   }
-  if (bad(v.mde) || !(v.mde > 0)) out.push({ field: 'mde', message: v.relative ? 'The effect is a percentage above 0, e.g. 5 for a 5% change.' : 'The effect is a number above 0.' });
+  const dir = v.mde < 0 ? ' (its direction is chosen under “Direction of the effect”)' : '';
+  if (bad(v.mde) || !(v.mde > 0)) out.push({ field: 'mde', message: v.relative ? `The effect is a percentage above 0, e.g. 5 for a 5% change${dir}.` : `The effect is a number above 0${dir}.` });
+  else if (v.binomial && !out.length) {
+    const t = targetRate(v);
+    const shown = `${Number(t.toFixed(4))}%`;
+    if (!(t > 0)) out.push({ field: 'mde', message: `A decrease of this size takes the rate to ${shown}: the target rate must stay above 0%.` });
+    else if (!(t < 100)) out.push({ field: 'mde', message: `An increase of this size takes the rate to ${shown}: the target rate must stay below 100%.` });
+  }
   if (bad(v.alpha) || !(v.alpha > 0 && v.alpha < 50)) out.push({ field: 'alpha', message: 'The significance level is a percentage between 0 and 50, usually 5.' });
   if (bad(v.power) || !(v.power > 0 && v.power < 100)) out.push({ field: 'power', message: 'Power is a percentage between 0 and 100, usually 80.' });
   if (bad(v.variants) || !(Number.isInteger(v.variants) && v.variants >= 2 && v.variants <= 20)) out.push({ field: 'variants', message: 'Variants is a whole number from 2 to 20, counting the control.' });
@@ -48,6 +67,7 @@ export async function renderPower(ctx) {
   const sdIn = h('input', { type: 'number', step: 'any', min: '0', value: '', inputmode: 'decimal' });
   const mdeIn = h('input', { type: 'number', step: 'any', value: '5', inputmode: 'decimal' });
   const relIn = h('input', { type: 'checkbox', id: 'pw-relative', checked: true, dataset: { field: 'relative' } });
+  const dirSel = h('select', {}, h('option', { value: 'increase' }, 'Increase (the target is above the baseline)'), h('option', { value: 'decrease' }, 'Decrease (the target is below the baseline)'));
   const alphaIn = h('input', { type: 'number', step: 'any', min: '0', max: '50', value: '5', inputmode: 'decimal' });
   const powerIn = h('input', { type: 'number', step: 'any', min: '0', max: '100', value: '80', inputmode: 'decimal' });
   const varIn = h('input', { type: 'number', step: '1', min: '2', max: '20', value: '2' });
@@ -69,7 +89,8 @@ export async function renderPower(ctx) {
     baseLabel.textContent = bin ? 'Baseline conversion rate (%)' : 'Baseline mean per user';
     baseHint.textContent = bin ? 'The control’s rate today, e.g. 10 for 10%.' : 'The control’s mean per user today.';
     mdeLabel.textContent = relIn.checked ? 'Minimum detectable effect (% of the baseline)' : bin ? 'Minimum detectable effect (percentage points)' : 'Minimum detectable effect (in the metric’s unit)';
-    mdeHint.textContent = relIn.checked ? 'The smallest relative change worth detecting, e.g. 5 for ±5%.' : bin ? 'e.g. 1 to detect 10% → 11%.' : 'The smallest change of the mean worth detecting.';
+    const down = dirSel.value === 'decrease';
+    mdeHint.textContent = relIn.checked ? `The smallest relative change worth detecting, e.g. 5 for ${down ? '−' : '+'}5%.` : bin ? (down ? 'e.g. 1 to detect 10% → 9%.' : 'e.g. 1 to detect 10% → 11%.') : 'The smallest change of the mean worth detecting.';
   };
 
   const out = h('div', { class: 'power-out', 'aria-live': 'polite' });
@@ -87,6 +108,7 @@ export async function renderPower(ctx) {
       sdField.wrap,
       mdeField.wrap,
       h('div', { class: 'field check' }, relIn, h('label', { for: relIn.id }, 'Effect is relative to the baseline')),
+      field('Direction of the effect', dirSel, { field: 'direction', hint: 'Which way the metric should move (its goal). For a conversion rate the users needed differ: 10% → 9.5% is not 10% → 10.5%.' }).wrap,
       field('Significance level (%)', alphaIn, { field: 'alpha', hint: 'False-positive rate, usually 5.' }).wrap,
       field('Power (%)', powerIn, { field: 'power', hint: 'Chance of detecting the effect if it is real, usually 80.' }).wrap,
       field('Variants (including control)', varIn, { field: 'variants' }).wrap,
@@ -94,6 +116,7 @@ export async function renderPower(ctx) {
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Calculate')));
   typeSel.addEventListener('change', describe);
   relIn.addEventListener('change', describe);
+  dirSel.addEventListener('change', describe);
   form.addEventListener('input', stale);
   form.addEventListener('change', stale);
   describe();
@@ -135,10 +158,13 @@ export async function renderPower(ctx) {
     const c = rm && rm.variants[0];
     typeSel.value = def && def.type === 'binomial' ? 'binomial' : 'mean';
     relIn.checked = true;
+    // the metric's goal: the decision panel plans a decrease as p1 (1 - mde)
+    dirSel.value = def && def.goal === 'decrease' ? 'decrease' : 'increase';
     mdeIn.value = pctText(typeof x.mde === 'number' ? x.mde : DEFAULT_MDE);
     varIn.value = String(x.variants.length);
     alphaIn.value = pctText((x.analysis && x.analysis.alpha) || 0.05);
     const notes = [];
+    if (dirSel.value === 'decrease') notes.push('planned as a decrease, the metric’s goal');
     if (c && typeof c.mean === 'number') {
       // shown to 6 significant digits, sent exact: two decimals of a percent (0.4449% ->
       // 0.44) moved the users needed away from the decision panel's, which uses the mean
@@ -173,6 +199,7 @@ export async function renderPower(ctx) {
     const v = {
       binomial: bin,
       relative: relIn.checked,
+      decrease: dirSel.value === 'decrease',
       baseline: numberOf(baseIn.value),
       stddev: numberOf(sdIn.value),
       mde: numberOf(mdeIn.value),
@@ -186,7 +213,8 @@ export async function renderPower(ctx) {
     const body = {
       metric_type: typeSel.value,
       baseline: exactOf(baseIn) ?? (bin ? v.baseline / 100 : v.baseline),
-      mde: v.relative || bin ? v.mde / 100 : v.mde,
+      // the API takes the direction as the sign of the effect
+      mde: (v.decrease ? -1 : 1) * (v.relative || bin ? v.mde / 100 : v.mde),
       relative: v.relative,
       alpha: v.alpha / 100,
       power: v.power / 100,
@@ -211,6 +239,7 @@ export async function renderPower(ctx) {
         h('div', {}, h('dt', {}, 'Users per variant'), h('dd', { id: 'pw-users' }, fmtInt(r.users_per_variant))),
         h('div', {}, h('dt', { id: 'pw-total-label' }, totalLabel), h('dd', { id: 'pw-total' }, fmtInt(total))),
         h('div', {}, h('dt', {}, 'Days'), h('dd', { id: 'pw-days' }, days === null ? '—' : fmtInt(days)))),
+      bin ? h('p', { class: 'muted', id: 'pw-target' }, `Planned for a conversion rate going from ${Number((body.baseline * 100).toPrecision(6))}% to ${Number(targetRate({ ...v, baseline: body.baseline * 100 }).toPrecision(6))}% (${v.decrease ? 'a decrease' : 'an increase'}).`) : null,
       w ? h('p', { class: 'muted', id: 'pw-weights' }, `The weights of ${w.name || w.key} differ: users per variant × variants (${fmtInt(r.total_users)}) would be right only for equal weights; its variant of the least weight reaches ${fmtInt(r.users_per_variant)} users last.`) : null,
       days === null ? h('p', { class: 'muted' }, 'Give the daily traffic to estimate the duration.') : null);
     } catch (err) {

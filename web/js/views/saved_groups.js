@@ -1,6 +1,9 @@
 // saved_groups.js - saved groups (API.md "Saved groups"): named lists of attribute values
 // that targeting uses through {"attr": {"$inGroup": "key"}} and $notInGroup. List,
-// create, view (read-only for viewers), edit and delete.
+// create, view (read-only for viewers), edit and delete. Leaving the form with changes not
+// saved asks first (leave.js); after a 412 (someone else saved the group meanwhile) or a
+// sign-in mid-edit the form shows the latest version with the person's changes put back on
+// top (merge.js).
 //
 // Values are edited as text, one value per line, in a single <textarea> (a group holds up
 // to 100,000 values: no element per value). How a line is stored follows the API, which
@@ -12,6 +15,8 @@ import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog, showFieldError, nextId, debounce } from '../dom.js';
 import { fmtDateTime, fmtInt } from '../format.js';
 import { keyProblem, humanize } from '../validate.js';
+import { guardLeaving, takeDraft } from '../leave.js';
+import { changedFields, mergeNote, takeMine, draftOnTop, reloadAfterStale } from '../merge.js';
 
 /** At most this many values in one group (SAVED_GROUP_MAX_VALUES). */
 export const MAX_VALUES = 100000;
@@ -193,6 +198,9 @@ export async function renderSavedGroups(ctx) {
     groups.length ? h('div', { class: 'table-wrap' }, table) : h('p', { class: 'empty' }, 'No saved groups yet.'));
 }
 
+// what the merge notice calls each field of the body
+const FIELD_LABEL = { name: 'Name', attribute: 'Attribute', description: 'Description', values: 'Values' };
+
 export async function renderSavedGroupForm(ctx, key) {
   const editing = !!key;
   let g = { key: ctx.query.key || '', name: '', attribute: ctx.query.attribute || 'id', description: '', values: [] };
@@ -211,9 +219,120 @@ export async function renderSavedGroupForm(ctx, key) {
   // the experiments that name it (for "used by" and the delete dialog); a failure only hides them
   const experiments = editing ? await api.listExperiments().catch(() => null) : null;
   if (!ctx.alive()) return;
-  const readOnly = !ctx.can('editor');
+  const env = { editing, readOnly: !ctx.can('editor'), experiments };
   ctx.title(editing ? g.name || g.key : 'New saved group');
+  // changes typed before a sign-in (leave.js): back on top of the version just loaded
+  const draft = env.readOnly ? null : takeDraft();
+  if (draft) {
+    const { doc, note } = draftOnTop(draft, g, groupForm(env, g).payload());
+    showGroupForm(ctx, env, doc, g, note);
+  } else showGroupForm(ctx, env, g, g, null);
+}
 
+/**
+ * Render the saved-group form into the page: `doc` is what it shows, `stored` the group as
+ * the server has it (an edit sends the fields that differ from it), `note` the notice after a
+ * 412 or a sign-in (merge.js) or null. Leaving it with changes not saved asks first (leave.js).
+ */
+function showGroupForm(ctx, env, doc, stored, note) {
+  const { editing, readOnly, experiments } = env;
+  const f = groupForm(env, doc);
+  // the version loaded (for a new group: the blank form), read as the shown form reads its own
+  const baseline = (doc === stored ? f : groupForm(env, stored)).payload();
+  const changed = (p) => changedFields(baseline, p);
+  const release = readOnly ? () => {} : guardLeaving(f.form, () => Object.keys(changed(f.payload())).length > 0, () => ({ was: baseline, mine: changed(f.payload()) }));
+  const noteEl = note
+    ? mergeNote(note, { what: 'saved group', labels: FIELD_LABEL, useMine: (field) => showGroupForm(ctx, env, { ...stored, ...changed(f.payload()), [field]: note.mine[field] }, stored, takeMine(note, field)) })
+    : null;
+
+  f.form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (readOnly || f.saveBtn.disabled) return;
+    clearFieldErrors(f.form);
+    const body = editing ? changed(f.payload()) : f.payload();
+    const errs = f.problems(body);
+    if (errs.length) {
+      for (const p of errs) showFieldError(f.form, p.field, p.message);
+      fill(f.summary, h('div', { class: 'alert alert-error', role: 'alert' }, h('strong', {}, errs.length === 1 ? 'One field needs attention' : `${errs.length} fields need attention`)));
+      const first = f.form.querySelector('[aria-invalid="true"]');
+      if (first) first.focus();
+      return;
+    }
+    if (editing && Object.keys(body).length === 0) {
+      announce('Nothing changed', 'info');
+      return;
+    }
+    f.saveBtn.disabled = true;
+    try {
+      const saved = editing ? await api.updateSavedGroup(stored.key, body) : await api.createSavedGroup(body);
+      release();
+      announce(`Saved group ${saved.key} ${editing ? 'saved' : 'created'} (${countText(saved.values.length)})`, 'ok');
+      ctx.navigate('#/saved-groups');
+    } catch (err) {
+      if (err.status === 401) return;
+      if (err.status === 412 && editing) {
+        await reloadAfterStale({
+          ctx,
+          what: 'saved group',
+          load: () => api.getSavedGroup(stored.key),
+          payloadOf: (fresh) => groupForm(env, fresh).payload(),
+          was: baseline,
+          mine: body,
+          summary: f.summary,
+          show: (d, fresh, next) => showGroupForm(ctx, env, d, fresh, next),
+        });
+      } else f.showServerError(err);
+    } finally {
+      f.saveBtn.disabled = false;
+    }
+  });
+
+  const users = experiments ? experiments.filter((x) => usesGroup(x.targeting, stored.key)) : [];
+  const live = users.filter((x) => x.status === 'running' || x.status === 'paused');
+  if (f.delBtn) {
+    f.delBtn.addEventListener('click', async () => {
+      const ok = await confirmDialog({
+        title: `Delete saved group “${stored.key}”?`,
+        body: [
+          live.length
+            ? h('p', {}, `It is used by the ${live.map((x) => `${x.status} experiment “${x.key}”`).join(', ')}: the server refuses while an experiment that uses it runs or is paused. Stop ${live.length > 1 ? 'them' : 'it'} first.`)
+            : h('p', {}, 'Experiments that name it in their targeting can no longer start (a running or paused one keeps it: the server refuses to delete it then).'),
+        ],
+        confirmLabel: 'Delete saved group',
+        danger: true,
+        onConfirm: () => api.deleteSavedGroup(stored.key),
+      });
+      if (ok) {
+        release();
+        announce(`Saved group ${stored.key} deleted`, 'ok');
+        ctx.navigate('#/saved-groups');
+      } else f.delBtn.focus();
+    });
+  }
+  const usedBy = editing && experiments
+    ? h('div', { class: 'card used-by' }, h('h2', {}, 'Used by'),
+      users.length
+        ? h('ul', {}, users.map((x) => h('li', {}, h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.name || x.key), ' ', h('span', { class: ['badge', `badge-${x.status}`] }, x.status))))
+        : h('p', { class: 'muted' }, 'No experiment’s targeting names this group.'))
+    : null;
+
+  fill(ctx.main,
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/saved-groups' }, 'Saved groups'), editing ? ` / ${stored.key}` : null),
+    h('h1', {}, editing ? `${readOnly ? '' : 'Edit '}${stored.name || stored.key}` : 'New saved group'),
+    editing ? h('p', { class: 'muted small' }, `${countText((stored.values || []).length)} · created ${fmtDateTime(stored.created_at)} · updated ${fmtDateTime(stored.updated_at)}`) : null,
+    noteEl,
+    f.form,
+    f.usage,
+    usedBy);
+}
+
+/**
+ * The saved-group form's controls for `g` (what it shows). Returns {form, summary, saveBtn, delBtn, usage, payload, problems,
+ * showServerError}: `payload()` reads the controls into the API body (an edit sends the
+ * fields of it that changed), `problems(body)` checks one in the page.
+ */
+function groupForm(env, g) {
+  const { editing, readOnly } = env;
   const ro = (el) => {
     if (readOnly) el.readOnly = true;
     return el;
@@ -260,18 +379,11 @@ export async function renderSavedGroupForm(ctx, key) {
   attrIn.addEventListener('input', showSnippet);
   showSnippet();
 
-  const users = experiments ? experiments.filter((x) => usesGroup(x.targeting, g.key)) : [];
-  const live = users.filter((x) => x.status === 'running' || x.status === 'paused');
-  const usedBy = editing && experiments
-    ? h('div', { class: 'card used-by' }, h('h2', {}, 'Used by'),
-      users.length
-        ? h('ul', {}, users.map((x) => h('li', {}, h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.name || x.key), ' ', h('span', { class: ['badge', `badge-${x.status}`] }, x.status))))
-        : h('p', { class: 'muted' }, 'No experiment’s targeting names this group.'))
-    : null;
-
   let last = null;
+  let parsed = null; // [text, mode] that `last` was parsed from
   const check = () => {
     last = parseValues(valuesIn.value, mode);
+    parsed = [valuesIn.value, mode];
     const parts = [countText(last.values.length)];
     if (last.duplicates) parts.push(`${fmtInt(last.duplicates)} repeated (kept; a repeat changes nothing)`);
     if (last.problemCount) parts.push(last.problemCount === 1 ? '1 problem' : `${fmtInt(last.problemCount)} problems`);
@@ -353,76 +465,18 @@ export async function renderSavedGroupForm(ctx, key) {
     } else at.focus();
   };
 
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (readOnly || saveBtn.disabled) return;
-    clearFieldErrors(form);
-    check();
+  const payload = () => {
+    // the values as typed now (parsed again only when they changed: 100,000 lines take a while)
+    if (!parsed || parsed[0] !== valuesIn.value || parsed[1] !== mode) check();
     const desc = descIn.value.trim();
     const name = nameIn.value.trim();
     const attribute = attrIn.value.trim();
-    let body;
-    if (editing) {
-      body = {};
-      if (name !== (g.name === g.key ? '' : g.name)) body.name = name || null;
-      if (attribute !== g.attribute) body.attribute = attribute;
-      if (desc !== (g.description || '')) body.description = desc;
-      if (mode !== initial.mode || valuesIn.value !== initial.text) body.values = last.values;
-    } else {
-      body = { key: keyIn.value.trim(), attribute, description: desc, values: last.values };
-      if (name) body.name = name;
-    }
-    const errs = problems(body);
-    if (errs.length) {
-      for (const p of errs) showFieldError(form, p.field, p.message);
-      fill(summary, h('div', { class: 'alert alert-error', role: 'alert' }, h('strong', {}, errs.length === 1 ? 'One field needs attention' : `${errs.length} fields need attention`)));
-      const first = form.querySelector('[aria-invalid="true"]');
-      if (first) first.focus();
-      return;
-    }
-    if (editing && Object.keys(body).length === 0) {
-      announce('Nothing changed', 'info');
-      return;
-    }
-    saveBtn.disabled = true;
-    try {
-      const saved = editing ? await api.updateSavedGroup(g.key, body) : await api.createSavedGroup(body);
-      announce(`Saved group ${saved.key} ${editing ? 'saved' : 'created'} (${countText(saved.values.length)})`, 'ok');
-      ctx.navigate('#/saved-groups');
-    } catch (err) {
-      if (err.status === 401) return;
-      showServerError(err);
-    } finally {
-      saveBtn.disabled = false;
-    }
-  });
-
-  if (delBtn) {
-    delBtn.addEventListener('click', async () => {
-      const ok = await confirmDialog({
-        title: `Delete saved group “${g.key}”?`,
-        body: [
-          live.length
-            ? h('p', {}, `It is used by the ${live.map((x) => `${x.status} experiment “${x.key}”`).join(', ')}: the server refuses while an experiment that uses it runs or is paused. Stop ${live.length > 1 ? 'them' : 'it'} first.`)
-            : h('p', {}, 'Experiments that name it in their targeting can no longer start (a running or paused one keeps it: the server refuses to delete it then).'),
-        ],
-        confirmLabel: 'Delete saved group',
-        danger: true,
-        onConfirm: () => api.deleteSavedGroup(g.key),
-      });
-      if (ok) {
-        announce(`Saved group ${g.key} deleted`, 'ok');
-        ctx.navigate('#/saved-groups');
-      } else delBtn.focus();
-    });
-  }
+    if (editing) return { name: name || null, attribute, description: desc, values: last.values };
+    const body = { key: keyIn.value.trim(), attribute, description: desc, values: last.values };
+    if (name) body.name = name;
+    return body;
+  };
 
   check();
-  fill(ctx.main,
-    h('p', { class: 'breadcrumb' }, h('a', { href: '#/saved-groups' }, 'Saved groups'), editing ? ` / ${g.key}` : null),
-    h('h1', {}, editing ? `${readOnly ? '' : 'Edit '}${g.name || g.key}` : 'New saved group'),
-    editing ? h('p', { class: 'muted small' }, `${countText((g.values || []).length)} · created ${fmtDateTime(g.created_at)} · updated ${fmtDateTime(g.updated_at)}`) : null,
-    form,
-    usage,
-    usedBy);
+  return { form, summary, saveBtn, delBtn, usage, payload, problems, showServerError };
 }
