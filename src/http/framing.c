@@ -254,24 +254,35 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return (void *)(uintptr_t)&early_markers[e];
 }
 
+/* The value of a hex digit, or -1 (the NUL after a string's end included). */
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    return ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
 /* Percent-decoding as MHD's default, except that a decoded NUL becomes 0x01: C strings
  * would otherwise silently truncate ("/index.html%00.css", "u%00admin"), while 0x01 is a
- * control character that every validator (paths, ids) rejects. */
+ * control character that every validator (paths, ids) rejects. A '%' not followed by two
+ * hex digits ("%zz", "%-1", "% 9") stays as it is, as RFC 3986 and MHD read it. */
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
     (void)c;
     char *w = s;
     for (const char *r = s; *r != '\0'; r++) {
-        if (r[0] == '%' && r[1] != '\0' && r[2] != '\0') {
-            char hex[3] = {r[1], r[2], '\0'};
-            char *end = NULL;
-            unsigned long v = strtoul(hex, &end, 16);
-            if (end == hex + 2) {
-                *w++ = v == 0 ? '\x01' : (char)v;
-                r += 2;
-                continue;
-            }
+        int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (lo >= 0) {
+            unsigned v = (unsigned)(hi * 16 + lo);
+            *w++ = v == 0 ? '\x01' : (char)v;
+            r += 2;
+            continue;
         }
         *w++ = *r;
     }

@@ -598,11 +598,56 @@ static void test_mhd_own_replies(void **state)
     }
 }
 
+/* A refused request (unknown key: 401; wrong Content-Type: 415) whose chunked body is over
+ * the route's cap is still answered once the body is read, as one with a Content-Length is:
+ * the drain once gave up at the cap and closed the connection with no reply at all. */
+static void test_chunked_over_cap_refused(void **state)
+{
+    (void)state;
+    const size_t body = (1u << 20) + (1u << 19); /* the default 1 MiB cap of /metrics + 512 KiB */
+    const size_t chunk = 65536;
+    static const struct {
+        const char *key, *ctype;
+        int status;
+    } cases[] = {{"bsn_notakey0000000000000000000000", "application/json", 401},
+                 {NULL, "text/plain", 415}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char head[512];
+        int hn = snprintf(head, sizeof(head),
+                          "POST /api/v1/metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                          "%s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n",
+                          cases[c].key ? cases[c].key : D.admin_key, cases[c].ctype);
+        size_t cap = (size_t)hn + body + (body / chunk) * 16 + 16;
+        char *raw = malloc(cap);
+        assert_non_null(raw);
+        memcpy(raw, head, (size_t)hn);
+        size_t len = (size_t)hn;
+        for (size_t sent = 0; sent < body; sent += chunk) {
+            len += (size_t)sprintf(raw + len, "%zx\r\n", chunk);
+            memset(raw + len, ' ', chunk);
+            len += chunk;
+            memcpy(raw + len, "\r\n", 2);
+            len += 2;
+        }
+        memcpy(raw + len, "0\r\n\r\n", 5);
+        len += 5;
+        struct exchange x;
+        exchange(D.port, raw, len, 5.0, &x);
+        free(raw);
+        if (x.status != cases[c].status || x.responses != 1) {
+            fail_msg("case %zu: status %d, %d responses (want %d, one): %.200s", c, x.status,
+                     x.responses, cases[c].status, x.data);
+        }
+    }
+    healthy();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_chunked_over_cap_refused),
         cmocka_unit_test(test_query_params_and_nul),
         cmocka_unit_test(test_long_target_and_headers),
         cmocka_unit_test(test_head_assign_logs_nothing),

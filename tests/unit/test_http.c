@@ -11,6 +11,8 @@
 #include "bunsen/auth.h"
 #include "bunsen/http.h"
 
+#include "../../src/http/http_int.h" /* http_unescape_no_nul */
+
 static void h_a(struct http_req *r)
 {
     (void)r;
@@ -300,6 +302,28 @@ static void test_accept_pick(void **state)
     assert_int_equal(http_accept_pick("text/csv", three, 0), 0);
 }
 
+/* Percent-decoding: two hex digits decode (NUL to 0x01); anything else after '%' (a sign, a
+ * blank, a non-hex letter, the end) stays literal, as strtoul's leniency once let "%-1"
+ * decode to 0xff and "% 9" to a tab. */
+static void test_unescape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"a%41", "aA"},   {"a%4a%4A", "aJJ"}, {"a%00b", "a\001b"}, {"a%zz", "a%zz"},
+        {"a%-1", "a%-1"}, {"a%+41", "a%+41"}, {"a% 9", "a% 9"},    {"a%-F", "a%-F"},
+        {"a%4", "a%4"},   {"a%", "a%"},       {"%%41", "%A"},      {"%e2%82%ac", "\xe2\x82\xac"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%s", cases[i].in);
+        size_t n = http_unescape_no_nul(NULL, NULL, buf);
+        assert_int_equal(n, strlen(cases[i].out));
+        assert_string_equal(buf, cases[i].out);
+    }
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -314,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_log_redact),
         cmocka_unit_test(test_json_big_integers),
         cmocka_unit_test(test_accept_pick),
+        cmocka_unit_test(test_unescape),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
