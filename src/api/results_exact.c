@@ -17,9 +17,10 @@
  * read (the metric's variants, its days, or the dimension's values) is summed from the users'
  * stored values (store_users_page, as ratio metrics are: O(users), on the results thread) -
  * exactly the sums a rebuild would store - and the experiment's roll-ups are rebuilt (a
- * barrier writer job starts the chunked rebuild of store.h, unless one runs, or the
- * experiment is archived: compaction may have removed its raw rows), after which its rows
- * are trusted again (a rebuilt row's hwm is its own sums'). While that rebuild runs, results
+ * barrier writer job starts the chunked rebuild of store.h, unless one runs), after which
+ * its rows are trusted again. An archived experiment's rows are read as stored whatever
+ * their marks: compaction may have removed its users' values (stored_rows_serve). A rebuilt
+ * row's hwm is its own sums'. While that rebuild runs, results
  * read the kept roll-ups, which carry the same marks: they too are summed from the users'
  * values (each user's as now).
  * Threads: the results threads and the CLI, each on its own store reader; the rebuild's start
@@ -338,13 +339,22 @@ static void heal(struct store *s, const struct experiment *x)
 
 /* ---- the reads ---- */
 
+/* Whether the stored rows answer: trusted ones, and an archived experiment's whatever their
+ * marks: `bunsen compact` removes the users' values of archived experiments, so a sum of them
+ * would show an experiment without users (a row marked by late events after the stop's
+ * rebuild keeps its precision-limited sums, as before migration 0015). */
+static bool stored_rows_serve(const struct rows *r, const struct experiment *x)
+{
+    return r->trusted || x->status == ASSIGN_STATUS_ARCHIVED;
+}
+
 int results_rollup_read(struct store *s, const struct experiment *x, const struct metric *m,
                         void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                         struct err *err)
 {
     struct rows r = {.trusted = true};
     int rc = store_rollup_read(s, x->key, m->key, stats_row, &r, err);
-    if (rc == 0 && r.trusted) {
+    if (rc == 0 && stored_rows_serve(&r, x)) {
         for (size_t i = 0; i < r.n; i++) {
             emit(ctx, &r.v[i].st);
         }
@@ -366,7 +376,7 @@ int results_rollup_daily(struct store *s, const struct experiment *x, const stru
 {
     struct rows r = {.trusted = true};
     int rc = store_rollup_daily(s, x->key, m->key, daily_row, &r, err);
-    if (rc == 0 && r.trusted) {
+    if (rc == 0 && stored_rows_serve(&r, x)) {
         for (size_t i = 0; i < r.n; i++) {
             emit(ctx, r.v[i].day, &r.v[i].st);
         }
@@ -387,7 +397,7 @@ int results_slice_read(struct store *s, const struct experiment *x, const struct
     struct rows r = {.trusted = true};
     int rc = store_slice_read(s, x->key, m->key, dimension, slice_row, &r, err);
     rows_end_slices(&r);
-    if (rc == 0 && r.trusted) {
+    if (rc == 0 && stored_rows_serve(&r, x)) {
         for (size_t i = 0; i < r.n; i++) {
             emit(ctx, r.v[i].value, &r.v[i].st);
         }
