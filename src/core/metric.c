@@ -91,7 +91,8 @@ static int metric_read_unit(const json_t *doc, enum model_mode mode, struct metr
  * the field; null, and the default look-back, are what a GET shows and may be sent back). A
  * PATCH checks what it sends, and when it makes a metric a ratio also what the metric had
  * (null them in the same PATCH); a ratio stored with them by an earlier version still loads
- * (MODEL_LOAD never calls this) and keeps them through PATCHes that do not name them. */
+ * (MODEL_LOAD never calls this) and keeps them through PATCHes that do not name them or send
+ * them unchanged (its GET body sent back). */
 static int ratio_own_fields_check(const json_t *doc, enum model_mode mode,
                                   const struct metric *base, const struct metric *m,
                                   struct err *err)
@@ -100,8 +101,14 @@ static int ratio_own_fields_check(const json_t *doc, enum model_mode mode,
     const char *const names[] = {"event", "window_hours", "cap", "cuped_lookback_hours"};
     const bool set[] = {m->event[0] != '\0', m->has_window, m->has_cap,
                         m->cuped_lookback_hours != METRIC_CUPED_LOOKBACK_DEFAULT};
+    /* a ratio's PATCH that sends back what it has (a GET body, edited elsewhere) changes none */
+    const bool kept[] = {!all && strcmp(m->event, base->event) == 0,
+                         !all && m->has_window == base->has_window &&
+                             m->window_hours == base->window_hours,
+                         !all && m->has_cap == base->has_cap && m->cap == base->cap,
+                         !all && m->cuped_lookback_hours == base->cuped_lookback_hours};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (set[i] && (all || json_object_get(doc, names[i]) != NULL)) {
+        if (set[i] && !kept[i] && (all || json_object_get(doc, names[i]) != NULL)) {
             return err_set(err, ERR_INVALID, names[i],
                            "a ratio metric takes no %s of its own: its numerator and denominator "
                            "metrics carry theirs (send null, or leave it out)",
