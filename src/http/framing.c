@@ -148,13 +148,16 @@ static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char
     (void)kind;
     (void)value;
     struct query_names *q = cls;
-    for (size_t i = 0; key != NULL && i < q->n; i++) {
+    if (key == NULL || key[0] == '\0') {
+        return MHD_YES; /* an empty segment ("a=1&&b=2") names nothing: no repeat */
+    }
+    for (size_t i = 0; i < q->n; i++) {
         if (strcmp(q->names[i], key) == 0) {
             q->repeated = key;
             return MHD_NO;
         }
     }
-    if (key != NULL && q->n < sizeof(q->names) / sizeof(q->names[0])) {
+    if (q->n < sizeof(q->names) / sizeof(q->names[0])) {
         q->names[q->n++] = key;
     }
     return MHD_YES;

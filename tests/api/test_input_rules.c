@@ -124,7 +124,8 @@ static void test_ratio_own_fields(void **state)
 }
 
 /* A ratio stored with a cap, window and event by an earlier version still loads and reads; a
- * PATCH that does not name them keeps them (as before), one that names them must clear them. */
+ * PATCH that does not name them, or sends them unchanged (its GET body), keeps them; one that
+ * changes them must clear them. */
 static void test_ratio_stored_before(void **state)
 {
     (void)state;
@@ -155,6 +156,13 @@ static void test_ratio_stored_before(void **state)
                         "o-ratio");
     json_decref(res);
     call_ok("PATCH", "/api/v1/metrics/o-ratio", "{\"name\":\"Old ratio\"}", 200);
+    /* its GET body sent back with one change: what it keeps is not a change */
+    m = call("GET", "/api/v1/metrics/o-ratio", NULL, 200);
+    json_object_set_new(m, "description", json_string("edited elsewhere"));
+    char *back = json_dumps(m, 0);
+    json_decref(m);
+    call_ok("PATCH", "/api/v1/metrics/o-ratio", back, 200);
+    free(back);
     call_err("PATCH", "/api/v1/metrics/o-ratio", "{\"cap\":0.002}", 400, "cap");
     call_ok("PATCH", "/api/v1/metrics/o-ratio",
             "{\"cap\":null,\"window_hours\":null,\"event\":null}", 200);
@@ -274,6 +282,9 @@ static void test_repeated_parameters(void **state)
     /* the same value twice too; different names and one name once are fine */
     call_err("GET", "/api/v1/experiments/rp-exp/results?cuped=true&cuped=true", NULL, 400, "cuped");
     call_ok("GET", "/api/v1/experiments/rp-exp/results?alpha=0.05&cuped=true", NULL, 200);
+    /* empty segments name nothing, however many */
+    call_ok("GET", "/api/v1/experiments?limit=5&&&", NULL, 200);
+    call_ok("GET", "/api/v1/experiments/rp-exp/results?&&alpha=0.05&&&cuped=true&&", NULL, 200);
     json_t *a =
         call("GET", "/api/v1/experiments/rp-exp/assign?user_id=u&attr.country=DE&attr.Country=NL",
              NULL, 200);
