@@ -102,8 +102,6 @@ trap 'exit 130' INT TERM
 mkdir -p "$tmp/data"
 set -- serve --listen 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn --rate-limit-assign 0
 [ -n "${BUNSEN_THREADS:-}" ] && set -- "$@" --threads "$BUNSEN_THREADS"
-# every wrk connection comes from 127.0.0.1: beyond the per-IP cap (256) lift it
-[ "$CONNS" -gt 256 ] && set -- "$@" --per-ip-connections 0
 DBURL=""
 if [ -n "$PG" ]; then
     chmod 755 "$tmp"

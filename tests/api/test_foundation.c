@@ -666,8 +666,9 @@ static void test_rate_limit(void **state)
 
 /* Slowloris: 500 clients that send half a request line and wait do not starve a normal
  * client (MHD polls every socket; each idle one costs a file descriptor, not a thread). They
- * come from two addresses, 250 each, under the per-IP cap (256 by default; test_slow_clients
- * shows the cap, and the request deadline that closes them after --request-timeout). */
+ * come from two addresses, 250 each: under a per-IP cap of 256 when one is set
+ * (test_slow_clients shows the cap, and the request deadline that closes them after
+ * --request-timeout). */
 static void test_idle_connections(void **state)
 {
     (void)state;
