@@ -51,11 +51,18 @@ function isPlainObject(v) {
 /**
  * Text typed as a value -> JSON value: numbers, true/false/null, "quoted" strings. Digits
  * with a leading zero (007, 02134, but not 0 or 0.5) stay text: zip codes and ids, whose
- * zeros a number would lose.
+ * zeros a number would lose. So do numbers a double cannot hold: 1e400 (Infinity) and
+ * integers beyond 2^53 (12345678901234567890), which would be stored as null or rounded.
  */
 export function parseScalar(text) {
   const t = text.trim();
-  if (/^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) && !/^-?0\d/.test(t)) return Number(t);
+  if (/^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) && !/^-?0\d/.test(t)) {
+    // only a number that survives the round trip: 1e400 would be Infinity (sent as null)
+    // and 12345678901234567890 would lose digits; those stay text
+    const n = Number(t);
+    if (Number.isFinite(n) && (!Number.isInteger(n) || Number.isSafeInteger(n))) return n;
+    return t;
+  }
   if (t === 'true') return true;
   if (t === 'false') return false;
   if (t === 'null') return null;
