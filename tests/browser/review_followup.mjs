@@ -21,6 +21,7 @@ async function openEdit(key) {
 
 T.test('setup (API) and sign in', async () => {
   await admin.post('/metrics', { key: 'rf-buy', name: 'Buy', event: 'buy', type: 'binomial' });
+  await admin.post('/saved-groups', { key: 'rf-group', attribute: 'id', values: ['a'] });
   await admin.post('/experiments', { key: EXP, name: 'Review', variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }], targeting: { account: 'x' } });
   await go('/experiments');
   await signIn(page, daemon.adminKey);
@@ -41,6 +42,35 @@ T.test('targeting: 1e400 and integers beyond 2^53 stay text, not null or a round
     await waitHash(`/experiments/${EXP}`);
     assertEq(JSON.stringify((await admin.get(`/experiments/${EXP}`)).targeting), JSON.stringify({ account: v }), `${v} stored as typed`);
   }
+  noErrors();
+});
+
+T.test('Back while "Delete metric?" is open: that dialog closes (cancelled), one "Leave without saving?" asks', async () => {
+  for (const [hash, form, title] of [
+    ['/metrics/rf-buy', 'form.metric-form', /Delete metric/],
+    ['/saved-groups/rf-group', 'form.group-form', /Delete saved group/],
+  ]) {
+    await go('/experiments');
+    await page.locator('h1').first().waitFor();
+    await go(hash);
+    await page.locator(form).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('changed name');
+    await page.locator(form).getByRole('button', { name: 'Delete', exact: true }).click();
+    await dlg.filter({ hasText: title }).waitFor();
+    await page.goBack();
+    await dlg.filter({ hasText: /Leave without saving/ }).waitFor();
+    await sleep(200);
+    assertEq(await dlg.count(), 1, `one dialog open on ${hash}`);
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await waitHash(hash);
+    assertEq(await page.locator('dialog[open]').count(), 0, 'no dialog left after cancelling');
+    assertEq(await page.getByLabel('Name', { exact: true }).inputValue(), 'changed name', 'the change is kept');
+    await page.goBack();
+    await dlg.getByRole('button', { name: 'Leave without saving' }).click();
+    await waitHash('/experiments');
+  }
+  assert((await admin.get('/metrics/rf-buy')).key === 'rf-buy', 'nothing deleted');
   noErrors();
 });
 

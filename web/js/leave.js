@@ -16,7 +16,8 @@
 // The router (app.js) renders on `hashchange`. This module's listener is registered in the
 // capture phase, which runs before the router's at the window (and is registered first:
 // app.js imports the views that import this), so it can stop a navigation the person does
-// not confirm before the page is replaced.
+// not confirm before the page is replaced. Stopping it also keeps a dialog already open from
+// seeing it, so asking closes that dialog first (as cancelled).
 
 import { h, confirmDialog } from './dom.js';
 
@@ -49,7 +50,20 @@ async function confirmLeave(how = 'leave') {
   }
 }
 
+/**
+ * Close any dialog already open (a "Delete metric?" asked before Back was pressed), as
+ * cancelled: its own hashchange listener, which would close it, never runs, as this guard
+ * stops the event; two dialogs would stack and the first stay after the second.
+ */
+function closeDialogs() {
+  for (const d of document.querySelectorAll('dialog[open]')) {
+    d.dispatchEvent(new Event('cancel', { cancelable: true })); // confirmDialog resolves false
+    if (d.open) d.close();
+  }
+}
+
 async function leaveTo(hash) {
+  closeDialogs();
   if (!(await confirmLeave())) return;
   guard = null;
   location.hash = hash;
