@@ -74,4 +74,41 @@ T.test('Back while "Delete metric?" is open: that dialog closes (cancelled), one
   noErrors();
 });
 
+T.test('results: a rebuild poll that keeps failing stops with "Try again" instead of asking every 3 s forever', async () => {
+  await admin.post('/experiments', { key: 'rf-res', variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }], metrics: ['rf-buy'], primary_metric: 'rf-buy' });
+  await admin.post('/experiments/rf-res/start');
+  let mode = 'rebuild';
+  let count = 0;
+  const re = /\/api\/v1\/experiments\/rf-res\/results/;
+  await page.route(re, async (route) => {
+    count++;
+    if (mode === 'rebuild') {
+      mode = 'bad';
+      const resp = await route.fetch();
+      const j = await resp.json();
+      j.rebuilding = { done: 1, total: 10 };
+      return route.fulfill({ response: resp, json: j });
+    }
+    return route.fulfill({ status: 500, headers: { 'Content-Type': 'application/json' }, body: '{"error":{"code":"internal","message":"boom"}}' });
+  });
+  try {
+    await go('/experiments/rf-res');
+    await page.locator('.badge-rebuilding').waitFor();
+    await page.locator('#results-retry').waitFor({ timeout: 8000 });
+    const seen = count;
+    await sleep(7000);
+    assertEq(count, seen, 'no request after giving up');
+    assert(seen <= 2, `at most the first read and one poll (${seen})`);
+    assert(/Stopped checking/.test(await text(page.locator('.results-poll-stopped'))), 'says it stopped');
+    mode = 'pass';
+    await page.unroute(re);
+    await page.locator('#results-retry').click();
+    await page.locator('.results-poll-stopped').waitFor({ state: 'detached' });
+    assertEq(await page.locator('.badge-rebuilding').count(), 0, 'Try again reads again');
+  } finally {
+    await page.unroute(re).catch(() => {});
+  }
+  noErrors([/500/]);
+});
+
 await run();

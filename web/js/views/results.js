@@ -389,9 +389,20 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, o
   // While a definition change rebuilds the roll-ups the results are the last complete ones
   // with a "rebuilding" badge: ask again every few seconds (not while the tab is hidden, and
   // never once the page is left), move the badge on, and show the new numbers (with their
-  // series and breakdown) when the rebuild ends.
+  // series and breakdown) when the rebuild ends. A poll that fails is asked again as
+  // retry.js says (a 503's Retry-After, a few times); then, or at once for an error that
+  // will not pass (a 500), polling stops with "Try again" beside the badge.
   let pollTimer = null;
+  let pollFails = 0;
   let rebuildBadge = null;
+  // the poll gave up: say so beside the badge, with "Try again" (a full reload)
+  const pollStopped = (err) => {
+    const againBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'results-retry' }, 'Try again');
+    againBtn.addEventListener('click', () => reload(true));
+    const note = h('span', { class: 'results-poll-stopped' }, ` Stopped checking for the end of the rebuild: ${err.message || 'the read failed'}. `, againBtn);
+    if (rebuildBadge && rebuildBadge.isConnected) rebuildBadge.after(note);
+    else body.append(h('p', { class: 'muted small' }, note));
+  };
   const schedulePoll = () => {
     clearTimeout(pollTimer);
     pollTimer = setTimeout(poll, REBUILD_POLL_MS);
@@ -408,10 +419,20 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, o
     try {
       r = await api.results(x.key, apiParams(st));
     } catch (err) {
-      if (err.status !== 401 && ctx.alive() && mine === token) schedulePoll();
+      if (err.status === 401 || !ctx.alive() || mine !== token) return;
+      // a read that keeps failing is not asked forever: retry.js says how often and how long
+      const wait = retryDelay(err, pollFails);
+      if (wait === null) {
+        pollStopped(err);
+        return;
+      }
+      pollFails += 1;
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(poll, Math.max(REBUILD_POLL_MS, wait * 1000));
       return;
     }
     if (!ctx.alive() || mine !== token) return;
+    pollFails = 0;
     if (r.rebuilding) {
       if (rebuildBadge) rebuildBadge.textContent = rebuildingText(r);
       schedulePoll();
@@ -440,6 +461,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, o
     sync();
     clearTimeout(pollTimer);
     clearTimeout(retryTimer);
+    pollFails = 0;
     if (!isRetry) attempts = 0;
     const mine = ++token;
     body.setAttribute('aria-busy', 'true');
