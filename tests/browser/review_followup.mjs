@@ -111,4 +111,25 @@ T.test('results: a rebuild poll that keeps failing stops with "Try again" instea
   noErrors([/500/]);
 });
 
+T.test('metric 412: a Window change on a metric made a ratio meanwhile is "not put back", no "Use mine"', async () => {
+  await admin.post('/metrics', { key: 'rf-num', event: 'n', type: 'sum' });
+  await admin.post('/metrics', { key: 'rf-den', event: 'd', type: 'count' });
+  await admin.post('/metrics', { key: 'rf-sum', event: 'c', type: 'sum', window_hours: 24 });
+  await go('/metrics/rf-sum');
+  await page.locator('form.metric-form').waitFor();
+  await page.getByLabel(/Window/).first().fill('48');
+  await admin.patch('/metrics/rf-sum', { type: 'ratio', numerator: 'rf-num', denominator: 'rf-den', event: null, window_hours: null });
+  await page.locator('form.metric-form button[type=submit]').click();
+  const note = page.locator('.merge-note');
+  await note.waitFor();
+  const said = await text(note);
+  assertEq(await note.getByRole('button', { name: /Use mine/ }).count(), 0, `no Use mine: ${said}`);
+  assert(/Not put back: ?Window \(the metric is a ratio now/.test(said), `says why: ${said}`);
+  await page.locator('form.metric-form button[type=submit]').click();
+  await waitHash('/metrics');
+  const m = await admin.get('/metrics/rf-sum');
+  assertEq(m.type, 'ratio', 'still a ratio');
+  noErrors([/412/]);
+});
+
 await run();

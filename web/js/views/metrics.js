@@ -139,6 +139,26 @@ const FIELD_LABEL = {
   numerator: 'Numerator', denominator: 'Denominator',
 };
 
+// Fields only a metric of its own event has, and only a ratio has (metricForm's body()).
+const EVENT_ONLY = new Set(['event', 'window_hours', 'cap', 'cuped_lookback_hours']);
+const RATIO_ONLY = new Set(['numerator', 'denominator']);
+
+/**
+ * Which of a person's changes (`mine`, on a form that loaded `was`) the latest version `fresh`
+ * refuses (merge.js `mergeEdits`): an event's field on a metric that is a ratio now, a
+ * ratio's part on one that is not. The type that counts is the person's when only they
+ * changed it (it goes back on top), else the latest's. Clearing a field (null) is no harm.
+ */
+function metricRefuse(fresh, was, mine) {
+  const type = 'type' in mine && was && was.type === fresh.type ? mine.type : fresh.type;
+  return (field, value) => {
+    if (value === null || value === undefined) return null;
+    if (type === 'ratio' && EVENT_ONLY.has(field)) return 'the metric is a ratio now: its parts carry the event, window, cap and lookback';
+    if (type !== 'ratio' && RATIO_ONLY.has(field)) return 'the metric is no longer a ratio';
+    return null;
+  };
+}
+
 export async function renderMetricForm(ctx, key) {
   const editing = !!key;
   let m = structuredClone(BLANK);
@@ -159,7 +179,7 @@ export async function renderMetricForm(ctx, key) {
   // changes typed before a sign-in (leave.js): back on top of the version just loaded
   const draft = env.readOnly ? null : takeDraft();
   if (draft) {
-    const { doc, note } = draftOnTop(draft, m, metricForm(env, m, m).body());
+    const { doc, note } = draftOnTop(draft, m, metricForm(env, m, m).body(), metricRefuse(m, draft.was, draft.mine));
     showMetricForm(ctx, env, doc, m, note);
   } else showMetricForm(ctx, env, m, m, null);
 }
@@ -204,6 +224,7 @@ function showMetricForm(ctx, env, doc, stored, note) {
           payloadOf: (fresh) => metricForm(env, fresh, fresh).body(),
           was: baseline,
           mine: changed(body),
+          refuse: (fresh) => metricRefuse(fresh, baseline, changed(body)),
           summary: f.summary,
           show: (d, fresh, next) => showMetricForm(ctx, env, d, fresh, next),
         });
