@@ -132,4 +132,19 @@ T.test('metric 412: a Window change on a metric made a ratio meanwhile is "not p
   noErrors([/412/]);
 });
 
+T.test('check a user: " qa 1 " is checked as "qa 1" (the forced user), not untrimmed', async () => {
+  await admin.post('/experiments', { key: 'rf-chk', variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }], forced: { 'qa 1': 'b' } });
+  await admin.post('/experiments/rf-chk/start');
+  await go('/experiments/rf-chk');
+  await page.locator('#check-user summary').click();
+  const box = page.locator('#check-user');
+  await box.getByLabel('User id').fill(' qa 1 ');
+  await box.getByRole('button', { name: 'Check', exact: true }).click();
+  await box.locator('#check-answer[data-reason]').waitFor();
+  assertEq(await box.locator('#check-answer').getAttribute('data-reason'), 'forced', 'the forced user');
+  assertEq(await box.locator('#check-answer').getAttribute('data-variant'), 'b', 'its variant');
+  assertEq(await box.locator('.check-user-id').textContent(), 'qa 1', 'the id checked');
+  noErrors();
+});
+
 await run();

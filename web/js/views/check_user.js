@@ -44,7 +44,7 @@ function answerBlock(x, userId, a) {
   const inRange = (r) => typeof ex.bucket === 'number' && ex.bucket >= r[0] && ex.bucket < r[1];
   return h('div', { class: 'check-answer', id: 'check-answer', dataset: { reason: a.reason, variant: a.variant } },
     h('p', { class: 'check-headline' },
-      h('strong', {}, userId), ' gets ', h('code', {}, a.variant),
+      h('strong', { class: 'check-user-id' }, userId), ' gets ', h('code', {}, a.variant),
       a.in_experiment ? ' and is counted in the results' : ' and is not counted in the results'),
     h('dl', { class: 'meta' },
       h('dt', {}, 'Reason'), h('dd', { id: 'check-reason' }, REASON_TEXT[a.reason] || a.reason, ` (${a.reason})`),
@@ -89,8 +89,11 @@ export function checkUserBlock(ctx, x) {
     out);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const id = userIn.value;
-    if (id.trim() === '') {
+    // spaces around an id are a slip of the paste, as in the forced users' ids (trimmed there):
+    // checked untrimmed, " qa 1 " is not the forced "qa 1", while the headline would show it so
+    const id = userIn.value.trim();
+    if (id !== userIn.value) userIn.value = id;
+    if (id === '') {
       fill(out, errorBox({ message: 'Enter a user id.' }));
       userIn.focus();
       return;
