@@ -147,4 +147,105 @@ T.test('check a user: " qa 1 " is checked as "qa 1" (the forced user), not untri
   noErrors();
 });
 
+const noteEl = page.locator('.merge-note');
+const variants2 = [{ key: 'control', name: 'C', weight: 0.5 }, { key: 'green', name: 'G', weight: 0.5 }];
+
+/** Save the open experiment form, expecting a 412 and the merge notice; returns its text. */
+async function saveExpecting412() {
+  await page.locator('form.exp-form button[type=submit]').click();
+  await noteEl.waitFor();
+  return text(noteEl);
+}
+
+async function saveAndLeave(key) {
+  await page.locator('form.exp-form button[type=submit]').click();
+  await waitHash(`/experiments/${key}`);
+  return admin.get(`/experiments/${key}`);
+}
+
+T.test('412 merge: analysis key by key (my alpha, their correction both kept)', async () => {
+  await admin.post('/experiments', { key: 'rf-m1', variants: variants2, analysis: { method: 'frequentist', alpha: 0.05, cuped: true, correction: 'none' } });
+  await openEdit('rf-m1');
+  await page.getByLabel('Alpha').fill('0.1');
+  await admin.patch('/experiments/rf-m1', { analysis: { method: 'frequentist', alpha: 0.05, cuped: true, correction: 'holm' } });
+  const said = await saveExpecting412();
+  assertEq(await noteEl.getByRole('button', { name: /Use mine/ }).count(), 0, `no collision: ${said}`);
+  const x = await saveAndLeave('rf-m1');
+  assertEq(x.analysis.alpha, 0.1, 'my alpha');
+  assertEq(x.analysis.correction, 'holm', 'their correction');
+  noErrors([/412/]);
+});
+
+T.test('412 merge: the same analysis key changed by both is a collision on that key; Use mine takes only it', async () => {
+  await admin.post('/experiments', { key: 'rf-m1b', variants: variants2, analysis: { method: 'frequentist', alpha: 0.05, cuped: true, correction: 'none' } });
+  await openEdit('rf-m1b');
+  await page.getByLabel('Alpha').fill('0.1');
+  await admin.patch('/experiments/rf-m1b', { analysis: { method: 'frequentist', alpha: 0.01, cuped: true, correction: 'holm' } });
+  const said = await saveExpecting412();
+  assert(/Analysis defaults \(alpha\): yours was 0\.1/.test(said), `the collision names the key: ${said}`);
+  assertEq(await page.getByLabel('Alpha').inputValue(), '0.01', 'the form shows theirs');
+  await noteEl.getByRole('button', { name: /Use mine/ }).click();
+  assertEq(await page.getByLabel('Alpha').inputValue(), '0.1', 'mine after Use mine');
+  const x = await saveAndLeave('rf-m1b');
+  assertEq(JSON.stringify([x.analysis.alpha, x.analysis.correction]), JSON.stringify([0.1, 'holm']), 'my alpha, their correction');
+  noErrors([/412/]);
+});
+
+T.test('412 merge: variants by key (running: my rename of one, theirs of the other, both kept)', async () => {
+  await admin.post('/experiments', { key: 'rf-m2', variants: variants2 });
+  await admin.post('/experiments/rf-m2/start');
+  await openEdit('rf-m2');
+  await page.getByLabel('Variant 1 name').fill('Control mine');
+  const vv = (await admin.get('/experiments/rf-m2')).variants;
+  vv[1].name = 'Green theirs';
+  await admin.patch('/experiments/rf-m2', { variants: vv });
+  const said = await saveExpecting412();
+  assertEq(await noteEl.getByRole('button', { name: /Use mine/ }).count(), 0, `no collision: ${said}`);
+  const x = await saveAndLeave('rf-m2');
+  assertEq(JSON.stringify(x.variants.map((v) => v.name)), JSON.stringify(['Control mine', 'Green theirs']), 'both names');
+  noErrors([/412/]);
+});
+
+T.test('412 merge: forced users user by user (mine and theirs both kept)', async () => {
+  await admin.post('/experiments', { key: 'rf-m3', variants: variants2 });
+  await openEdit('rf-m3');
+  await page.getByRole('button', { name: 'Add forced user' }).click();
+  await page.getByLabel('Forced user 1 id').fill('qa-mine');
+  await admin.patch('/experiments/rf-m3', { forced: { 'qa-theirs': 'green' } });
+  const said = await saveExpecting412();
+  assertEq(await noteEl.getByRole('button', { name: /Use mine/ }).count(), 0, `no collision: ${said}`);
+  const x = await saveAndLeave('rf-m3');
+  assertEq(JSON.stringify(Object.entries(x.forced).sort()), JSON.stringify([['qa-mine', 'control'], ['qa-theirs', 'green']]), 'both forced users');
+  noErrors([/412/]);
+});
+
+T.test('412 merge: targeting stays whole; Use mine says it replaces their rules and shows them', async () => {
+  await admin.post('/experiments', { key: 'rf-m4', variants: variants2, targeting: { country: 'NL' } });
+  await openEdit('rf-m4');
+  await page.getByLabel('Rule 1 value').fill('DE');
+  await admin.patch('/experiments/rf-m4', { targeting: { country: 'NL', plan: 'pro' } });
+  const said = await saveExpecting412();
+  assert(/theirs is \{"country":"NL","plan":"pro"\}/.test(said), `their rules shown: ${said}`);
+  assert(/replaces their targeting rules/.test(said), `says it replaces them: ${said}`);
+  await noteEl.getByRole('button', { name: /Use mine \(Targeting\), replacing theirs/ }).click();
+  const x = await saveAndLeave('rf-m4');
+  assertEq(JSON.stringify(x.targeting), JSON.stringify({ country: 'DE' }), 'mine, as said');
+  noErrors([/412/]);
+});
+
+T.test('412 merge: saved-group values as additions and removals (mine and theirs both kept)', async () => {
+  await admin.post('/saved-groups', { key: 'rf-g2', attribute: 'id', values: ['a', 'b'] });
+  await go('/saved-groups/rf-g2');
+  await page.locator('form.group-form').waitFor();
+  await page.getByLabel('Values (one per line)').fill('a\nmine-c');
+  await admin.patch('/saved-groups/rf-g2', { values: ['a', 'b', 'theirs-d'] });
+  await page.locator('form.group-form button[type=submit]').click();
+  await noteEl.waitFor();
+  await page.locator('form.group-form button[type=submit]').click();
+  await waitHash('/saved-groups');
+  const g = await admin.get('/saved-groups/rf-g2');
+  assertEq(JSON.stringify([...g.values].sort()), JSON.stringify(['a', 'mine-c', 'theirs-d']), 'my removal of b and addition, their addition');
+  noErrors([/412/]);
+});
+
 await run();

@@ -12,7 +12,7 @@ import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } f
 import { showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 import { guardLeaving, takeDraft } from '../leave.js';
-import { changedFields, mergeNote, takeMine, draftOnTop, reloadAfterStale } from '../merge.js';
+import { changedFields, mergeNote, takeMine, fieldOf, draftOnTop, reloadAfterStale } from '../merge.js';
 import { pctText, frozenFields, coverageOnlyUp, lockReason, experimentProblems, refusedChange } from './experiment_rules.js';
 
 function numOrNull(text) {
@@ -62,6 +62,11 @@ const FIELD_LABEL = {
   mde: 'Minimum detectable effect', analysis: 'Analysis defaults',
 };
 
+// How fields both sides changed merge after a 412 or a sign-in (merge.js): the analysis
+// defaults key by key, forced users user by user, variants by variant key and field; the
+// targeting rules stay whole, and "Use mine" says it replaces the other person's.
+const MERGE_SHAPES = { analysis: 'keys', forced: 'keys', variants: 'byKey', targeting: 'replace' };
+
 export async function renderExperimentForm(ctx, key) {
   const editing = !!key;
   ctx.title(editing ? `Edit ${key}` : 'New experiment');
@@ -102,7 +107,7 @@ export async function renderExperimentForm(ctx, key) {
     } catch {
       now = {};
     }
-    const { doc, note } = draftOnTop(draft, x, now, refusedChange(x.status));
+    const { doc, note } = draftOnTop(draft, x, now, refusedChange(x.status), MERGE_SHAPES);
     showForm(ctx, env, doc, x, note);
   } else showForm(ctx, env, x, x, null);
 }
@@ -152,7 +157,19 @@ function showForm(ctx, env, doc, stored, note) {
     }
   });
 
-  const noteEl = note ? mergeNote(note, { what: 'experiment', labels: FIELD_LABEL, useMine: (field) => rerender(env, { [field]: note.mine[field] }, takeMine(note, field)) }) : null;
+  // "Use mine" on a field, or a part of one (merge.js): into the field as the form has it now
+  const useMine = (id) => {
+    const field = fieldOf(note, id);
+    let current;
+    try {
+      current = f.buildPayload()[field];
+    } catch {
+      current = undefined;
+    }
+    const next = takeMine(note, id, current);
+    rerender(env, { [field]: next.apply[field] }, next);
+  };
+  const noteEl = note ? mergeNote(note, { what: 'experiment', labels: FIELD_LABEL, useMine }) : null;
 
   const afterStale = (mine) => reloadAfterStale({
     ctx,
@@ -162,6 +179,7 @@ function showForm(ctx, env, doc, stored, note) {
     was: baseline,
     mine,
     refuse: (fresh) => refusedChange(fresh.status),
+    shapes: MERGE_SHAPES,
     gone: (fresh) => (fresh.status === 'archived' ? 'Someone else archived this experiment since you opened it: archived experiments cannot be edited, so nothing was saved. Your changes are still in the form.' : null),
     summary: f.summary,
     show: (doc, fresh, next) => showForm(ctx, env, doc, fresh, next),

@@ -198,6 +198,9 @@ export async function renderSavedGroups(ctx) {
     groups.length ? h('div', { class: 'table-wrap' }, table) : h('p', { class: 'empty' }, 'No saved groups yet.'));
 }
 
+// The values both sides changed merge as additions and removals (merge.js): mine and theirs both kept.
+const MERGE_SHAPES = { values: 'set' };
+
 // what the merge notice calls each field of the body
 const FIELD_LABEL = { name: 'Name', attribute: 'Attribute', description: 'Description', values: 'Values' };
 
@@ -224,7 +227,7 @@ export async function renderSavedGroupForm(ctx, key) {
   // changes typed before a sign-in (leave.js): back on top of the version just loaded
   const draft = env.readOnly ? null : takeDraft();
   if (draft) {
-    const { doc, note } = draftOnTop(draft, g, groupForm(env, g).payload());
+    const { doc, note } = draftOnTop(draft, g, groupForm(env, g).payload(), undefined, MERGE_SHAPES);
     showGroupForm(ctx, env, doc, g, note);
   } else showGroupForm(ctx, env, g, g, null);
 }
@@ -278,6 +281,7 @@ function showGroupForm(ctx, env, doc, stored, note) {
           payloadOf: (fresh) => groupForm(env, fresh).payload(),
           was: baseline,
           mine: body,
+          shapes: MERGE_SHAPES,
           summary: f.summary,
           show: (d, fresh, next) => showGroupForm(ctx, env, d, fresh, next),
         });
