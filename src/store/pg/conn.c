@@ -100,34 +100,79 @@ static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *ti
  * 0 once a result can be read without blocking (or the connection failed: PQgetResult then
  * says so), -1 when the deadline passed (c->broken and c->timed_out set).
  */
+static void wait_begin(struct pg_conn *c, uint64_t now)
+{
+    if (c->waiting_since != NULL) {
+        atomic_store_explicit(c->waiting_since, now, memory_order_relaxed);
+    }
+}
+
+static void wait_end(struct pg_conn *c, bool answered)
+{
+    if (c->waiting_since != NULL) {
+        atomic_store_explicit(c->waiting_since, 0, memory_order_relaxed);
+    }
+    if (answered && c->answered_ns != NULL) {
+        atomic_store_explicit(c->answered_ns, time_mono_ns(), memory_order_relaxed);
+    }
+}
+
 static int await_answer(struct pg_conn *c)
 {
-    int limit = c->timeout_ms != NULL && !c->no_deadline ? atomic_load(c->timeout_ms) : 0;
-    if (limit <= 0 || !PQisBusy(c->pg)) {
+    if (!PQisBusy(c->pg)) {
         return 0;
     }
-    uint64_t deadline = time_mono_ns() + (uint64_t)limit * 1000000u;
+    /* no deadline (--db-timeout 0, a COMMIT, migrations): waited here all the same, so that
+     * pg_answering sees the wait */
+    int limit = c->timeout_ms != NULL && !c->no_deadline ? atomic_load(c->timeout_ms) : 0;
+    uint64_t start = time_mono_ns();
+    uint64_t deadline = limit > 0 ? start + (uint64_t)limit * 1000000u : UINT64_MAX;
+    wait_begin(c, start);
     while (PQisBusy(c->pg)) {
         uint64_t now = time_mono_ns();
         if (now >= deadline) {
             c->broken = true;
             c->timed_out = true;
+            wait_end(c, false);
             return -1;
         }
         struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
         if (pfd.fd < 0) {
-            return 0;
+            break;
         }
         uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
         int n = poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
         if (n < 0 && errno != EINTR) {
-            return 0;
+            break;
         }
         if (n > 0 && !PQconsumeInput(c->pg)) {
-            return 0;
+            break;
         }
     }
+    wait_end(c, !PQisBusy(c->pg));
     return 0;
+}
+
+void pg_conn_watch(struct pg_conn *c, struct pg_store *p, int slot)
+{
+    c->waiting_since = &p->waiting_since[slot];
+    c->answered_ns = &p->answered_ns;
+}
+
+bool pg_answering(struct store *s)
+{
+    struct pg_store *p = pg_be(s);
+    uint64_t now = time_mono_ns();
+    if (now - atomic_load_explicit(&p->answered_ns, memory_order_relaxed) < PG_STALL_NS) {
+        return true; /* a wait past it may be one slow statement: others are answered */
+    }
+    for (int i = 0; i < PG_WAIT_SLOTS; i++) {
+        uint64_t since = atomic_load_explicit(&p->waiting_since[i], memory_order_relaxed);
+        if (since != 0 && since < now && now - since >= PG_STALL_NS) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* PQgetResult within the deadline: NULL when the deadline passed (or no result is left). */
@@ -238,7 +283,9 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->defer = false;
     c->npending = 0;
     pg_prefetch_clear(c);
+    wait_begin(c, time_mono_ns()); /* a server that does not answer: up to connect_timeout */
     c->pg = connect_with_defaults(conninfo, c->timeout_ms);
+    wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
         log_connection_failure(c->pg ? PQerrorMessage(c->pg) : "out of memory");

@@ -377,7 +377,11 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     s->be = p;
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
-    pthread_cond_init(&p->pool_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* pg_reader_get's deadline */
+    pthread_cond_init(&p->pool_cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_key_create(&p->pinned_key, NULL);
     p->timeout_ms = PG_TIMEOUT_MS_DEF;
     p->writer = pg_conn_open(conninfo, &p->timeout_ms, err);
@@ -385,6 +389,7 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
         goto out_free;
     }
     p->writer->owner = p;
+    pg_conn_watch(p->writer, p, PG_WAIT_WRITER);
     if (ensure_migrations_table(p->writer, err) != 0) {
         goto out_free;
     }
@@ -734,6 +739,7 @@ const struct store_ops store_pg_ops = {
     .key_encryption = pg_key_encryption,
     .check = pg_check,
     .is_corrupt = pg_is_corrupt,
+    .answering = pg_answering,
     .backup = pg_backup,
     .rebuild_begin = pg_rebuild_begin,
     .rebuild_get = pg_rebuild_get,

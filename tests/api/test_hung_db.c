@@ -1,0 +1,191 @@
+/* A PostgreSQL server that is up but does not answer (its processes SIGSTOPped: a stuck disk,
+ * a paused VM) must not hold up what needs no answer from it (docs/SCALING.md,
+ * docs/RELIABILITY.md): /assign without logging, the SDK payloads, /healthz and /metrics
+ * answer from memory. Each test runs a cluster of its own (pgcluster.h). Skipped on SQLite
+ * (tests/pg/api.sh runs it on PostgreSQL). */
+#include "harness.h"
+#include "pgcluster.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NKEYS 4
+
+static const char *const ASSIGN =
+    "{\"user_id\":\"u1\",\"experiments\":[\"hk\"],\"log_exposure\":false}";
+
+/* One timed request. */
+struct timed {
+    int port;
+    const char *method;
+    const char *path;
+    const char *key;
+    const char *body;
+    int status; /* -1: no reply (the client's 20 s, or the connection closed) */
+    uint64_t ms;
+    char retry_after[16];
+};
+
+static void timed_run(struct timed *t)
+{
+    uint64_t t0 = pgc_now_ms();
+    struct resp r;
+    t->status = -1;
+    if (http_req(t->port, t->method, t->path, t->key, t->body, &r) == 0) {
+        t->status = r.status;
+        resp_header(&r, "Retry-After", t->retry_after, sizeof(t->retry_after));
+        resp_free(&r);
+    }
+    t->ms = pgc_now_ms() - t0;
+}
+
+static void *timed_main(void *arg)
+{
+    timed_run(arg);
+    return NULL;
+}
+
+static char *new_key(const struct daemon *d, const char *name, char id[40])
+{
+    json_t *j = harness_call(d->port, "POST", "/api/v1/keys", d->admin_key,
+                             fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", name), 201);
+    char *key = strdup(json_string_value(json_object_get(j, "key")));
+    if (id != NULL) {
+        snprintf(id, 40, "%s", json_string_value(json_object_get(j, "id")));
+    }
+    json_decref(j);
+    return key;
+}
+
+static void new_running_experiment(const struct daemon *d, const char *key)
+{
+    json_decref(harness_call(
+        d->port, "POST", "/api/v1/experiments", d->admin_key,
+        fmt("{\"key\":\"%s\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}", key), 201));
+    json_decref(harness_call(d->port, "POST", fmt("/api/v1/experiments/%s/start", key),
+                             d->admin_key, NULL, 200));
+}
+
+/* Keys verified before the database stopped answering authenticate from the key cache at
+ * once, past its second of freshness: /assign without logging with keys last used more than
+ * a second ago, the SDK payload, /healthz and /metrics answer within a second while the
+ * server's processes are stopped. Each such /assign once waited for its key's lookup up to
+ * --db-timeout (then 10 s and 4 s more as the pool reconnected), on every MHD thread, so that
+ * /healthz waited as long. Revocation still takes effect within about a second once the
+ * database answers again. */
+static void test_keys_from_memory(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char dir[128] = "/tmp/bunsen-hk-XXXXXX", url[300];
+    pgc_start(dir, "hungkeys", url, sizeof(url));
+    struct daemon d;
+    const char *extra[] = {"--db-timeout", "6", "--threads", "2", NULL};
+    assert_int_equal(daemon_start_db(&d, url, extra), 0);
+    char *keys[NKEYS], ids[NKEYS][40];
+    for (int i = 0; i < NKEYS; i++) {
+        keys[i] = new_key(&d, fmt("k%d", i), ids[i]);
+    }
+    new_running_experiment(&d, "hk");
+    for (int i = 0; i < NKEYS; i++) {
+        json_decref(harness_call(d.port, "POST", "/api/v1/assign", keys[i], ASSIGN, 200));
+    }
+    json_decref(harness_call(d.port, "GET", fmt("/api/features/%s", keys[0]), NULL, NULL, 200));
+
+    pgc_signal(fmt("%s/p", dir), "STOP");
+    /* at once: the SDK payload confirms its key with the database, which no longer answers
+     * (nothing waited for it yet): 200 ms at most */
+    char features[128];
+    snprintf(features, sizeof(features), "/api/features/%s", keys[0]);
+    struct timed onset = {d.port, "GET", features, NULL, NULL, 0, 0, ""};
+    timed_run(&onset);
+    sleep_ms(1500); /* past the key cache's second; the key check cannot confirm them now */
+    /* every key at once, more than the daemon's threads, then the routes that need no key */
+    struct timed first[NKEYS + 3];
+    pthread_t th[NKEYS + 3];
+    for (int i = 0; i < NKEYS; i++) {
+        first[i] = (struct timed){d.port, "POST", "/api/v1/assign", keys[i], ASSIGN, 0, 0, ""};
+    }
+    first[NKEYS] = (struct timed){d.port, "GET", features, NULL, NULL, 0, 0, ""};
+    first[NKEYS + 1] = (struct timed){d.port, "GET", "/healthz", NULL, NULL, 0, 0, ""};
+    first[NKEYS + 2] = (struct timed){d.port, "GET", "/metrics", d.admin_key, NULL, 0, 0, ""};
+    for (int i = 0; i < NKEYS + 3; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, timed_main, &first[i]), 0);
+        if (i == NKEYS - 1) {
+            sleep_ms(100); /* the keyless routes behind the /assign requests */
+        }
+    }
+    for (int i = 0; i < NKEYS + 3; i++) {
+        pthread_join(th[i], NULL);
+    }
+    /* and again a second later, the lookup under way still waiting for the server */
+    sleep_ms(1000);
+    struct timed again = {d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, 0, 0, ""};
+    timed_run(&again);
+    pgc_signal(fmt("%s/p", dir), "CONT");
+
+    fprintf(stderr, "# database just stopped: GET /api/features -> %d in %llu ms\n", onset.status,
+            (unsigned long long)onset.ms);
+    for (int i = 0; i < NKEYS + 3; i++) {
+        fprintf(stderr, "# database stopped: %s %s -> %d in %llu ms\n", first[i].method,
+                first[i].path, first[i].status, (unsigned long long)first[i].ms);
+    }
+    fprintf(stderr, "# a second later: /assign %d in %llu ms\n", again.status,
+            (unsigned long long)again.ms);
+
+    /* revoked by another process once the server answers again: 401 within about a second
+     * (the daemon's key check), the other keys still accepted */
+    int after = 0;
+    json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, &after));
+    char *out = NULL;
+    const char *const rv[] = {"keys", "revoke", ids[2], "--database", url, NULL};
+    if (bunsen_run(&out, rv) != 0) {
+        fail_msg("keys revoke: %s", out);
+    }
+    free(out);
+    uint64_t t0 = pgc_now_ms();
+    int revoked = 200;
+    while (revoked == 200 && pgc_now_ms() - t0 < 5000) {
+        json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[2], ASSIGN, &revoked));
+        if (revoked == 200) {
+            sleep_ms(50);
+        }
+    }
+    uint64_t revoked_ms = pgc_now_ms() - t0;
+    int kept = 0;
+    json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[3], ASSIGN, &kept));
+    fprintf(stderr, "# after: /assign %d; a key revoked by the CLI answers %d after %llu ms\n",
+            after, revoked, (unsigned long long)revoked_ms);
+
+    daemon_stop(&d);
+    daemon_cleanup(&d);
+    pgc_destroy(dir);
+    assert_int_equal(onset.status, 200);
+    assert_true(onset.ms < 1000);
+    for (int i = 0; i < NKEYS + 3; i++) {
+        assert_int_equal(first[i].status, 200);
+        assert_true(first[i].ms < 1000);
+    }
+    assert_int_equal(again.status, 200);
+    assert_true(again.ms < 300);
+    assert_int_equal(after, 200);
+    assert_int_equal(revoked, 401);
+    assert_true(revoked_ms < 2000);
+    assert_int_equal(kept, 200);
+    for (int i = 0; i < NKEYS; i++) {
+        free(keys[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_from_memory),
+    };
+    return cmocka_run_group_tests_name("api_hung_db", tests, NULL, NULL);
+}
