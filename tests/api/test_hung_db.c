@@ -1,12 +1,15 @@
 /* A PostgreSQL server that is up but does not answer (its processes SIGSTOPped: a stuck disk,
- * a paused VM) must not hold up what needs no answer from it (docs/SCALING.md,
- * docs/RELIABILITY.md): /assign without logging, the SDK payloads, /healthz and /metrics
- * answer from memory. Each test runs a cluster of its own (pgcluster.h). Skipped on SQLite
- * (tests/pg/api.sh runs it on PostgreSQL). */
+ * a paused VM), or a daemon frozen in the middle of a transaction, must not hold up what needs
+ * no answer from it (docs/SCALING.md, docs/RELIABILITY.md): /assign without logging, the SDK
+ * payloads, /healthz and /metrics answer from memory; another daemon's /readyz does not wait
+ * for the frozen one. The tests that stop the server run a cluster of their own
+ * (pgcluster.h). Skipped on SQLite (tests/pg/api.sh runs it on PostgreSQL). */
 #include "harness.h"
 #include "pgcluster.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,10 +185,57 @@ static void test_keys_from_memory(void **state_)
     }
 }
 
+/* Two daemons on one database; one (d0) is frozen (SIGSTOP) in the middle of its /readyz
+ * check, after the check's write and before its COMMIT (its check made to wait for a row lock
+ * held here, then the lock released once d0 is stopped: its server session writes and waits
+ * for d0). Every daemon's check once wrote the same row, so d1's /readyz waited for d0's lock
+ * until the server ended d0's session (~10 s, idle_in_transaction_session_timeout); each
+ * daemon now writes a row of its own and d1 answers at once. */
+static void test_ready_beside_frozen_daemon(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    struct daemon d0, d1;
+    assert_int_equal(daemon_start_db(&d0, "fresh", NULL), 0);
+    assert_int_equal(daemon_start_db(&d1, d0.db_url, NULL), 0);
+    json_decref(harness_call(d0.port, "GET", "/readyz", NULL, NULL, 200));
+    json_decref(harness_call(d1.port, "GET", "/readyz", NULL, NULL, 200));
+    /* the row every check wrote, locked by a transaction of this test */
+    PGconn *lk = PQconnectdb(d0.db_url);
+    assert_int_equal(PQstatus(lk), CONNECTION_OK);
+    PGresult *lr = PQexec(lk, "BEGIN; INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
+                              "ON CONFLICT (key) DO UPDATE SET value = meta.value");
+    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+    PQclear(lr);
+    struct timed frozen = {d0.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, timed_main, &frozen), 0);
+    sleep_ms(300); /* d0's check is under way (waiting for the lock, before the fix) */
+    assert_int_equal(kill(d0.pid, SIGSTOP), 0);
+    PQclear(PQexec(lk, "COMMIT"));
+    PQfinish(lk);
+    sleep_ms(200); /* d0's session takes the lock and writes; d0 never commits */
+    struct timed other = {d1.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
+    timed_run(&other);
+    assert_int_equal(kill(d0.pid, SIGCONT), 0);
+    pthread_join(th, NULL);
+    fprintf(stderr, "# d0 frozen in its check: d1 /readyz %d in %llu ms (d0's: %d)\n", other.status,
+            (unsigned long long)other.ms, frozen.status);
+    daemon_stop(&d1);
+    daemon_stop(&d0);
+    daemon_cleanup(&d1);
+    daemon_cleanup(&d0);
+    assert_int_equal(other.status, 200);
+    assert_true(other.ms < 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_from_memory),
+        cmocka_unit_test(test_ready_beside_frozen_daemon),
     };
     return cmocka_run_group_tests_name("api_hung_db", tests, NULL, NULL);
 }

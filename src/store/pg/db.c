@@ -589,12 +589,22 @@ static bool pg_tx_retryable(struct store_tx *tx)
     return retry;
 }
 
+/* A write that commits (the writer's group then commits it): so a server in recovery, a
+ * read-only transaction or a full disk answers 503. Each daemon writes a row of its own, by
+ * its roll-up slot (at most 64 rows): all of them once wrote one row 'ready_check', and a
+ * daemon frozen between its write and its COMMIT (SIGSTOP, a paused VM) held that row's lock
+ * until the server ended its session (idle_in_transaction_session_timeout, 10 s), so every
+ * other daemon's /readyz waited as long. Only the daemons sharing slot 0 (beyond 64) share a
+ * row. */
 static int pg_ready_check(struct store_tx *tx, struct err *err)
 {
     static const char SQL[] =
-        "INSERT INTO meta (key, value) VALUES ('ready_check', '1') ON CONFLICT (key) DO "
+        "INSERT INTO meta (key, value) VALUES ('ready_check.' || $1, '1') ON CONFLICT (key) DO "
         "UPDATE SET value = (meta.value::bigint + 1)::text";
-    PGresult *r = pg_run(tx->conn, SQL, 0, NULL, NULL, 0, err);
+    char slot[16];
+    snprintf(slot, sizeof(slot), "%d", pg_be(tx->store)->slot);
+    const char *v[] = {slot};
+    PGresult *r = pg_run(tx->conn, SQL, 1, v, NULL, 0, err);
     PQclear(r);
     return r != NULL ? 0 : -1;
 }
