@@ -192,6 +192,13 @@ bool store_is_corrupt(struct store *s);
  * nothing waits. Any thread; a few atomic reads. */
 bool store_answering(struct store *s);
 
+/* The daemon is stopping (SIGTERM): from now on no wait for the database lasts past
+ * --db-timeout from this call (a COMMIT's neither: cut off, its outcome is unknown, as when
+ * the connection is lost) and no connection is opened, so the drain ends within about
+ * --db-timeout whatever the database does: writes waiting for it answer 503. Any thread;
+ * once. */
+void store_shutdown_begin(struct store *s);
+
 /* ---- A consistent read ----
  * The reads of the calling thread between store_read_begin and store_read_end see one
  * committed state of the database: a document assembled from several reads (results: the

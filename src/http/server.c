@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bunsen/app.h"
@@ -67,6 +68,7 @@ struct http_server {
     struct authcache *keys;
     struct http_streams *streams; /* open streamed replies (stream.c) */
     struct http_offload *offload; /* slow reads off MHD's threads (offload.c) */
+    atomic_int in_flight;         /* requests begun and not completed (http_server_stop) */
 };
 
 struct http_streams *http_server_streams(struct http_server *srv)
@@ -338,6 +340,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->t0 = time_mono_ns();
         buf_init(&r->body, 0);
         *con_cls = r;
+        atomic_fetch_add(&srv->in_flight, 1);
         request_begin(r, method);
         return r->resp != NULL && !r->reply_after_body ? queue_reply(r) : MHD_YES;
     }
@@ -407,6 +410,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
     int status = r->queued ? r->status : 0;
     atomic_fetch_add(&srv->requests, 1);
     if (status >= 100 && status < 600) {
@@ -616,6 +620,14 @@ void http_server_stop(struct http_server *srv)
     }
     http_streams_close_all(srv->streams); /* MHD_stop_daemon must meet no suspended stream */
     http_offload_stop(srv->offload);      /* nor a queued slow read */
+    /* MHD_stop_daemon closes every connection, a reply not sent yet with it: the writer's
+     * drain has just resumed its requests with their replies (a 503 after a database that
+     * did not answer), which MHD's threads send now. Up to 2 s for them (a request still
+     * coming in, a client not reading, is not waited for longer). */
+    for (int i = 0; i < 200 && atomic_load(&srv->in_flight) > 0; i++) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(srv->d);
     http_offload_free(srv->offload);
     if (srv->listen_fd >= 0) {

@@ -428,6 +428,13 @@ bool store_answering(struct store *s)
     return s->ops->answering == NULL || s->ops->answering(s);
 }
 
+void store_shutdown_begin(struct store *s)
+{
+    if (s->ops->shutdown_begin != NULL) {
+        s->ops->shutdown_begin(s);
+    }
+}
+
 int store_backup(struct store *s, const char *dest, struct store_backup_stats *out, struct err *err)
 {
     if (s->ops->backup == NULL) {

@@ -332,6 +332,8 @@ struct store_ops {
     bool (*is_corrupt)(struct store *s);
     /* May be NULL: the database always answers (SQLite: a local file) */
     bool (*answering)(struct store *s);
+    /* May be NULL: nothing to bound (SQLite's waits are its busy timeout) */
+    void (*shutdown_begin)(struct store *s);
     int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
                   struct err *err);
     /* ---- rebuild primitives (src/store/rebuild.c), inside apply() unless said ---- */

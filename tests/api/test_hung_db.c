@@ -2,8 +2,9 @@
  * a paused VM), or a daemon frozen in the middle of a transaction, must not hold up what needs
  * no answer from it (docs/SCALING.md, docs/RELIABILITY.md): /assign without logging, the SDK
  * payloads, /healthz and /metrics answer from memory; another daemon's /readyz does not wait
- * for the frozen one. The tests that stop the server run a cluster of their own
- * (pgcluster.h). Skipped on SQLite (tests/pg/api.sh runs it on PostgreSQL). */
+ * for the frozen one; a SIGTERM drain answers what is pending and ends. The tests that stop
+ * the server run a cluster of their own (pgcluster.h). Skipped on SQLite (tests/pg/api.sh
+ * runs it on PostgreSQL). */
 #include "harness.h"
 #include "pgcluster.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NKEYS 4
@@ -231,11 +233,75 @@ static void test_ready_beside_frozen_daemon(void **state_)
     assert_true(other.ms < 1000);
 }
 
+/* SIGTERM while the database does not answer and a write waits for it: the write is answered
+ * 503 with Retry-After at --db-timeout before the connection closes, and the drain ends within
+ * --db-timeout. A review measured the connection closed with no reply at 30 s and the process
+ * gone after 41 s (--db-timeout 30): the main thread took the signal only after its catalogue
+ * check gave up on the database, each thread's wait and reconnection (connect_timeout) came
+ * in turn, and MHD closed the connections as the writer resumed them with their reply. */
+static void test_drain_with_hung_db(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char dir[128] = "/tmp/bunsen-hd-XXXXXX", url[300];
+    pgc_start(dir, "hungdrain", url, sizeof(url));
+    struct daemon d;
+    const char *extra[] = {"--db-timeout", "3", NULL};
+    assert_int_equal(daemon_start_db(&d, url, extra), 0);
+    char *key = new_key(&d, "sdk", NULL);
+    const char *event = "{\"events\":[{\"user_id\":\"u1\",\"event\":\"e\",\"id\":\"x1\"}]}";
+    json_decref(harness_call(d.port, "POST", "/api/v1/events", key, event, 200));
+
+    pgc_signal(fmt("%s/p", dir), "STOP");
+    struct timed w = {d.port,
+                      "POST",
+                      "/api/v1/events",
+                      key,
+                      "{\"events\":[{\"user_id\":\"u2\",\"event\":\"e\",\"id\":\"x2\"}]}",
+                      0,
+                      0,
+                      ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, timed_main, &w), 0);
+    sleep_ms(1000);
+    uint64_t t0 = pgc_now_ms();
+    pid_t pid = d.pid;
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int st = 0;
+    pid_t gone = 0;
+    while ((gone = waitpid(d.pid, &st, WNOHANG)) == 0 && pgc_now_ms() - t0 < 60000) {
+        sleep_ms(50);
+    }
+    uint64_t exit_ms = pgc_now_ms() - t0;
+    pgc_signal(fmt("%s/p", dir), "CONT");
+    if (gone == d.pid) {
+        d.pid = 0;
+    }
+    pthread_join(th, NULL);
+    fprintf(stderr,
+            "# SIGTERM with the database stopped: the pending write %d (Retry-After '%s') after "
+            "%llu ms; exit %d after %llu ms\n",
+            w.status, w.retry_after, (unsigned long long)w.ms, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+            (unsigned long long)exit_ms);
+    daemon_cleanup(&d);
+    pgc_destroy(dir);
+    free(key);
+    assert_int_equal(gone, pid); /* exited */
+    assert_int_equal(w.status, 503);
+    assert_true(w.retry_after[0] != '\0');
+    /* at --db-timeout (3 s), not after a reconnection's connect_timeout more (2 s) */
+    assert_true(w.ms < 4000);
+    assert_true(exit_ms < 4500); /* --db-timeout after SIGTERM at most, not each wait in turn */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_from_memory),
         cmocka_unit_test(test_ready_beside_frozen_daemon),
+        cmocka_unit_test(test_drain_with_hung_db),
     };
     return cmocka_run_group_tests_name("api_hung_db", tests, NULL, NULL);
 }

@@ -123,13 +123,15 @@ static int await_answer(struct pg_conn *c)
         return 0;
     }
     /* no deadline (--db-timeout 0, a COMMIT, migrations): waited here all the same, so that
-     * pg_answering sees the wait */
-    int limit = c->timeout_ms != NULL && !c->no_deadline ? atomic_load(c->timeout_ms) : 0;
+     * pg_answering sees the wait and a shutdown bounds it */
+    int timeout = c->timeout_ms != NULL ? atomic_load(c->timeout_ms) : 0;
+    int limit = !c->no_deadline ? timeout : 0;
     uint64_t start = time_mono_ns();
-    uint64_t deadline = limit > 0 ? start + (uint64_t)limit * 1000000u : UINT64_MAX;
     wait_begin(c, start);
     while (PQisBusy(c->pg)) {
         uint64_t now = time_mono_ns();
+        /* again each time: a shutdown that began meanwhile shortens it */
+        uint64_t deadline = pg_wait_deadline(start, limit, c->closing_ns, timeout);
         if (now >= deadline) {
             c->broken = true;
             c->timed_out = true;
@@ -153,10 +155,36 @@ static int await_answer(struct pg_conn *c)
     return 0;
 }
 
+uint64_t pg_wait_deadline(uint64_t start, int limit_ms, const _Atomic uint64_t *closing_ns,
+                          int timeout_ms)
+{
+    uint64_t deadline = limit_ms > 0 ? start + (uint64_t)limit_ms * 1000000u : UINT64_MAX;
+    uint64_t closing = closing_ns != NULL ? atomic_load(closing_ns) : 0;
+    if (closing != 0) {
+        /* stopping: the drain waits at most the answer timeout (30 s when waits are not
+         * bounded otherwise), a COMMIT's too: cut off, its outcome is unknown, as when the
+         * connection is lost (docs/SCALING.md) */
+        uint64_t t = (uint64_t)(timeout_ms > 0 ? timeout_ms : PG_TIMEOUT_MS_DEF) * 1000000u;
+        deadline = closing + t < deadline ? closing + t : deadline;
+    }
+    return deadline;
+}
+
+void pg_shutdown_begin(struct store *s)
+{
+    struct pg_store *p = pg_be(s);
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&p->closing_ns, &zero, time_mono_ns());
+    pthread_mutex_lock(&p->pool_mu);
+    pthread_cond_broadcast(&p->pool_cv); /* a wait for a connection takes the new bound */
+    pthread_mutex_unlock(&p->pool_mu);
+}
+
 void pg_conn_watch(struct pg_conn *c, struct pg_store *p, int slot)
 {
-    c->waiting_since = &p->waiting_since[slot];
+    c->waiting_since = slot >= 0 ? &p->waiting_since[slot] : NULL;
     c->answered_ns = &p->answered_ns;
+    c->closing_ns = &p->closing_ns;
 }
 
 bool pg_answering(struct store *s)
@@ -283,6 +311,11 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->defer = false;
     c->npending = 0;
     pg_prefetch_clear(c);
+    if (c->closing_ns != NULL && atomic_load(c->closing_ns) != 0) {
+        /* stopping: a connection attempt would wait up to connect_timeout more */
+        c->broken = true;
+        return err_set(err, ERR_UNAVAILABLE, NULL, "shutting down: database unavailable");
+    }
     wait_begin(c, time_mono_ns()); /* a server that does not answer: up to connect_timeout */
     c->pg = connect_with_defaults(conninfo, c->timeout_ms);
     wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);

@@ -291,6 +291,7 @@ static void *listener_main(void *arg)
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->broken = true;
     c->timeout_ms = &p->timeout_ms;
+    pg_conn_watch(c, p, -1); /* its waits are not watched (ANALYZE), its shutdown is */
     while (!p->stop_listener) {
         struct err err;
         if (pg_conn_ensure(c, p->conninfo, &err) != 0 ||
@@ -750,6 +751,7 @@ const struct store_ops store_pg_ops = {
     .check = pg_check,
     .is_corrupt = pg_is_corrupt,
     .answering = pg_answering,
+    .shutdown_begin = pg_shutdown_begin,
     .backup = pg_backup,
     .rebuild_begin = pg_rebuild_begin,
     .rebuild_get = pg_rebuild_get,

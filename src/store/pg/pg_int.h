@@ -82,6 +82,9 @@ struct pg_conn {
      * (pg_answering); NULL for a connection of no store (the CLI's before the store). */
     _Atomic uint64_t *waiting_since;
     _Atomic uint64_t *answered_ns;
+    /* pg_store.closing_ns: once the daemon stops (store_shutdown_begin), no wait lasts past
+     * it + the answer timeout, and no connection is opened */
+    const _Atomic uint64_t *closing_ns;
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
@@ -141,6 +144,7 @@ struct pg_store {
      * time any connection had an answer (store_answering). */
     _Atomic uint64_t waiting_since[PG_WAIT_SLOTS];
     _Atomic uint64_t answered_ns;
+    _Atomic uint64_t closing_ns; /* store_shutdown_begin (monotonic ns), 0 before */
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     /* the read connection a thread holds between store_read_begin and store_read_end
@@ -159,8 +163,16 @@ static inline struct pg_store *pg_be(struct store *s)
     return s->be;
 }
 
-/* Have c report its waits for the server in p's slot (PG_WAIT_*). */
+/* Have c report its waits for the server in p's slot (PG_WAIT_*, or -1: none) and heed p's
+ * shutdown (pg_store.closing_ns). */
 void pg_conn_watch(struct pg_conn *c, struct pg_store *p, int slot);
+/* The latest a wait for the server may end, for a wait begun at start with the answer
+ * timeout limit_ms (<= 0: none) on a connection of a store that may be stopping
+ * (closing_ns, may be NULL); UINT64_MAX when none. */
+uint64_t pg_wait_deadline(uint64_t start, int limit_ms, const _Atomic uint64_t *closing_ns,
+                          int timeout_ms);
+/* store.h store_shutdown_begin. */
+void pg_shutdown_begin(struct store *s);
 /* store.h store_answering. */
 bool pg_answering(struct store *s);
 

@@ -34,9 +34,10 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
      * long as a statement would wait, so that a database that does not answer (the pool's
      * connections all waiting for it) gives the caller a 503, not a wait without end */
     int limit = atomic_load(&p->timeout_ms);
-    uint64_t deadline = time_mono_ns() + (uint64_t)(limit > 0 ? limit : 0) * 1000000u;
+    uint64_t start = time_mono_ns();
     while (p->nidle == 0 && p->nopen >= PG_POOL_MAX) {
-        if (limit <= 0) {
+        uint64_t deadline = pg_wait_deadline(start, limit, &p->closing_ns, limit);
+        if (deadline == UINT64_MAX) {
             pthread_cond_wait(&p->pool_cv, &p->pool_mu);
             continue;
         }
