@@ -100,23 +100,6 @@ static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *ti
  * 0 once a result can be read without blocking (or the connection failed: PQgetResult then
  * says so), -1 when the deadline passed (c->broken and c->timed_out set).
  */
-static void wait_begin(struct pg_conn *c, uint64_t now)
-{
-    if (c->waiting_since != NULL) {
-        atomic_store_explicit(c->waiting_since, now, memory_order_relaxed);
-    }
-}
-
-static void wait_end(struct pg_conn *c, bool answered)
-{
-    if (c->waiting_since != NULL) {
-        atomic_store_explicit(c->waiting_since, 0, memory_order_relaxed);
-    }
-    if (answered && c->answered_ns != NULL) {
-        atomic_store_explicit(c->answered_ns, time_mono_ns(), memory_order_relaxed);
-    }
-}
-
 static int await_answer(struct pg_conn *c)
 {
     if (!PQisBusy(c->pg)) {
@@ -127,7 +110,7 @@ static int await_answer(struct pg_conn *c)
     int timeout = c->timeout_ms != NULL ? atomic_load(c->timeout_ms) : 0;
     int limit = !c->no_deadline ? timeout : 0;
     uint64_t start = time_mono_ns();
-    wait_begin(c, start);
+    pg_wait_begin(c, start);
     while (PQisBusy(c->pg)) {
         uint64_t now = time_mono_ns();
         /* again each time: a shutdown that began meanwhile shortens it */
@@ -135,7 +118,7 @@ static int await_answer(struct pg_conn *c)
         if (now >= deadline) {
             c->broken = true;
             c->timed_out = true;
-            wait_end(c, false);
+            pg_wait_end(c, false);
             return -1;
         }
         struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
@@ -151,56 +134,8 @@ static int await_answer(struct pg_conn *c)
             break;
         }
     }
-    wait_end(c, !PQisBusy(c->pg));
+    pg_wait_end(c, !PQisBusy(c->pg));
     return 0;
-}
-
-uint64_t pg_wait_deadline(uint64_t start, int limit_ms, const _Atomic uint64_t *closing_ns,
-                          int timeout_ms)
-{
-    uint64_t deadline = limit_ms > 0 ? start + (uint64_t)limit_ms * 1000000u : UINT64_MAX;
-    uint64_t closing = closing_ns != NULL ? atomic_load(closing_ns) : 0;
-    if (closing != 0) {
-        /* stopping: the drain waits at most the answer timeout (30 s when waits are not
-         * bounded otherwise), a COMMIT's too: cut off, its outcome is unknown, as when the
-         * connection is lost (docs/SCALING.md) */
-        uint64_t t = (uint64_t)(timeout_ms > 0 ? timeout_ms : PG_TIMEOUT_MS_DEF) * 1000000u;
-        deadline = closing + t < deadline ? closing + t : deadline;
-    }
-    return deadline;
-}
-
-void pg_shutdown_begin(struct store *s)
-{
-    struct pg_store *p = pg_be(s);
-    uint64_t zero = 0;
-    atomic_compare_exchange_strong(&p->closing_ns, &zero, time_mono_ns());
-    pthread_mutex_lock(&p->pool_mu);
-    pthread_cond_broadcast(&p->pool_cv); /* a wait for a connection takes the new bound */
-    pthread_mutex_unlock(&p->pool_mu);
-}
-
-void pg_conn_watch(struct pg_conn *c, struct pg_store *p, int slot)
-{
-    c->waiting_since = slot >= 0 ? &p->waiting_since[slot] : NULL;
-    c->answered_ns = &p->answered_ns;
-    c->closing_ns = &p->closing_ns;
-}
-
-bool pg_answering(struct store *s)
-{
-    struct pg_store *p = pg_be(s);
-    uint64_t now = time_mono_ns();
-    if (now - atomic_load_explicit(&p->answered_ns, memory_order_relaxed) < PG_STALL_NS) {
-        return true; /* a wait past it may be one slow statement: others are answered */
-    }
-    for (int i = 0; i < PG_WAIT_SLOTS; i++) {
-        uint64_t since = atomic_load_explicit(&p->waiting_since[i], memory_order_relaxed);
-        if (since != 0 && since < now && now - since >= PG_STALL_NS) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* PQgetResult within the deadline: NULL when the deadline passed (or no result is left). */
@@ -316,9 +251,9 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
         c->broken = true;
         return err_set(err, ERR_UNAVAILABLE, NULL, "shutting down: database unavailable");
     }
-    wait_begin(c, time_mono_ns()); /* a server that does not answer: up to connect_timeout */
+    pg_wait_begin(c, time_mono_ns()); /* a server that does not answer: up to connect_timeout */
     c->pg = connect_with_defaults(conninfo, c->timeout_ms);
-    wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);
+    pg_wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
         log_connection_failure(c->pg ? PQerrorMessage(c->pg) : "out of memory");

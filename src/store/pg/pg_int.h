@@ -163,6 +163,10 @@ static inline struct pg_store *pg_be(struct store *s)
     return s->be;
 }
 
+/* wait.c. A wait of c for the server begins (now: time_mono_ns) or ends (answered: a result
+ * or a connection came); for pg_answering. */
+void pg_wait_begin(struct pg_conn *c, uint64_t now);
+void pg_wait_end(struct pg_conn *c, bool answered);
 /* Have c report its waits for the server in p's slot (PG_WAIT_*, or -1: none) and heed p's
  * shutdown (pg_store.closing_ns). */
 void pg_conn_watch(struct pg_conn *c, struct pg_store *p, int slot);
