@@ -192,6 +192,11 @@ bool store_is_corrupt(struct store *s);
  * nothing waits. Any thread; a few atomic reads. */
 bool store_answering(struct store *s);
 
+/* Whether the database is a server that may keep a read waiting (PostgreSQL), not a file of
+ * this host (SQLite, where store_answering is always true and a read costs less on the
+ * caller's thread than a hand-over to another). Any thread. */
+bool store_remote(struct store *s);
+
 /* The daemon is stopping (SIGTERM): from now on no wait for the database lasts past
  * --db-timeout from this call (a COMMIT's neither: cut off, its outcome is unknown, as when
  * the connection is lost) and no connection is opened, so the drain ends within about

@@ -19,28 +19,32 @@
  * database answers, a key in use is fresh and no request asks the database for it.
  *
  * An entry outlives its freshness: for AUTHCACHE_STALE_NS (10 minutes) it still
- * authenticates while the database does not answer (authcache_verify). A request that finds
- * only a stale entry hands the lookup to the cache's refresher thread and waits for it at
- * most AUTHCACHE_WAIT_NS (200 ms), or not at all when the refresher has been waiting for the
- * database that long already; without an answer in time the stale entry authenticates. The
- * answer, when it comes, updates the entry: a key found revoked is forgotten (the next request
- * answers 401), one found active is fresh again. A hung database (up, not answering) thus
- * costs /assign and the SDK routes at most one 200 ms wait per refresher lookup, instead of a
- * lookup bounded only by --db-timeout on every MHD thread (which starved /healthz too). A key
- * not in the cache at all is looked up on the request's thread, as before.
+ * authenticates while the database does not answer (authcache_verify). On PostgreSQL a
+ * request that finds only a stale entry (or a fresh one it must confirm: the SDK routes) hands
+ * the lookup to one of the cache's refresher threads and waits for it at most
+ * AUTHCACHE_WAIT_NS (200 ms), or not at all when every refresher has been waiting for the
+ * database that long already, or other statements have (store_answering); without an answer
+ * in time the entry authenticates. The answer, when it comes, updates the entry: a key found
+ * revoked is forgotten (the next request answers 401), one found active is fresh again. A
+ * hung database (up, not answering) thus costs /assign and the SDK routes at most a 200 ms
+ * wait, instead of a lookup bounded only by --db-timeout on every MHD thread (which starved
+ * /healthz too). A key not in the cache at all is looked up on the request's thread, as is
+ * every key on SQLite (a file of this host: no server to wait for, and a read there costs less
+ * than the hand-over).
  *
  *   request: fresh entry ----------------------------------------------> key
- *            stale entry --refresher (<= 200 ms)--> found / not found / no answer (stale key)
+ *            stale entry --refresher (<= 200 ms)--> found / not found / no answer (the entry)
  *            no entry ------store_key_find_by_hash on this thread-------> found / not found
  *
  * Threads: MHD's threads and offload threads (get, verify), the publisher's key check
- * (retain), API revocations (clear), and the refresher thread (started on first need,
- * joined by authcache_free). Striped mutexes for the slots (the critical sections copy a few
- * bytes); the refresher's own mutex for its one job.
+ * (retain), API revocations (clear), and AC_REFRESHERS refresher threads (started on first
+ * need, joined by authcache_free). Striped mutexes for the slots (the critical sections copy
+ * a few bytes); the refreshers' own mutex for their jobs.
  */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -53,25 +57,31 @@
 #define AUTHCACHE_STALE_NS (600ull * 1000000000ull)
 #define AUTHCACHE_WAIT_NS  200000000ull
 
-/* The refresher: one lookup at a time (job j, numbered seq), its outcome kept until the next
- * one finishes. seq == done: idle. */
-struct ac_refresher {
-    pthread_mutex_t mu;
-    pthread_cond_t wake; /* a job was posted, or stop */
-    pthread_cond_t done; /* a job finished */
-    pthread_t th;
-    bool started, stop;
+#define AC_REFRESHERS 4 /* lookups at once: as many as MHD's threads ask in parallel */
+
+/* A refresher thread's job: one lookup at a time (numbered seq), its outcome kept until its
+ * next one finishes. seq == done_seq: idle. Under ac_refresher.mu. */
+struct ac_job {
+    pthread_cond_t wake; /* this job was posted, or stop */
+    struct store *store;
+    uint8_t tag[AUTHCACHE_TAG_LEN];
+    uint8_t hash[AUTH_HASH_LEN];
+    uint64_t epoch;     /* authcache_epoch when posted */
+    uint64_t posted_ns; /* when posted: how long the database has kept it waiting */
     uint64_t seq, done_seq;
-    struct {
-        struct store *store;
-        uint8_t tag[AUTHCACHE_TAG_LEN];
-        uint8_t hash[AUTH_HASH_LEN];
-        uint64_t epoch;     /* authcache_epoch when posted */
-        uint64_t posted_ns; /* when posted: how long the database has kept it waiting */
-    } j;
     int rc; /* the outcome of job done_seq: store_key_find_by_hash's rc, key and err */
     struct store_key key;
     struct err err;
+};
+
+/* The refresher threads, each with its job (started together on first need). */
+struct ac_refresher {
+    pthread_mutex_t mu;
+    pthread_cond_t done; /* a job finished */
+    pthread_t th[AC_REFRESHERS];
+    int nstarted;
+    bool stop;
+    struct ac_job jobs[AC_REFRESHERS];
 };
 
 struct ac_slot {
@@ -96,7 +106,9 @@ struct authcache *authcache_new(void)
         pthread_mutex_init(&c->mu[i], NULL);
     }
     pthread_mutex_init(&c->rf.mu, NULL);
-    pthread_cond_init(&c->rf.wake, NULL);
+    for (int i = 0; i < AC_REFRESHERS; i++) {
+        pthread_cond_init(&c->rf.jobs[i].wake, NULL);
+    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines from time_mono_ns */
@@ -111,14 +123,18 @@ void authcache_free(struct authcache *c)
         return;
     }
     pthread_mutex_lock(&c->rf.mu);
-    bool started = c->rf.started;
+    int started = c->rf.nstarted;
     c->rf.stop = true;
-    pthread_cond_signal(&c->rf.wake);
-    pthread_mutex_unlock(&c->rf.mu);
-    if (started) {
-        pthread_join(c->rf.th, NULL); /* a lookup under way ends within --db-timeout */
+    for (int i = 0; i < AC_REFRESHERS; i++) {
+        pthread_cond_signal(&c->rf.jobs[i].wake);
     }
-    pthread_cond_destroy(&c->rf.wake);
+    pthread_mutex_unlock(&c->rf.mu);
+    for (int i = 0; i < started; i++) {
+        pthread_join(c->rf.th[i], NULL); /* a lookup under way ends within --db-timeout */
+    }
+    for (int i = 0; i < AC_REFRESHERS; i++) {
+        pthread_cond_destroy(&c->rf.jobs[i].wake);
+    }
     pthread_cond_destroy(&c->rf.done);
     pthread_mutex_destroy(&c->rf.mu);
     for (int i = 0; i < AC_STRIPES; i++) {
@@ -249,24 +265,31 @@ static void apply_outcome(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_L
     }
 }
 
+struct ac_worker {
+    struct authcache *c;
+    int i; /* its job: c->rf.jobs[i] */
+};
+
 static void *refresher_main(void *arg)
 {
-    struct authcache *c = arg;
-    struct ac_refresher *rf = &c->rf;
+    struct ac_worker w = *(struct ac_worker *)arg;
+    free(arg);
+    struct ac_refresher *rf = &w.c->rf;
+    struct ac_job *j = &rf->jobs[w.i];
     pthread_mutex_lock(&rf->mu);
     for (;;) {
-        while (!rf->stop && rf->seq == rf->done_seq) {
-            pthread_cond_wait(&rf->wake, &rf->mu);
+        while (!rf->stop && j->seq == j->done_seq) {
+            pthread_cond_wait(&j->wake, &rf->mu);
         }
         if (rf->stop) {
             break;
         }
-        uint64_t seq = rf->seq;
-        struct store *store = rf->j.store;
+        uint64_t seq = j->seq;
+        struct store *store = j->store;
         uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
-        memcpy(tag, rf->j.tag, sizeof(tag));
-        memcpy(hash, rf->j.hash, sizeof(hash));
-        uint64_t epoch = rf->j.epoch;
+        memcpy(tag, j->tag, sizeof(tag));
+        memcpy(hash, j->hash, sizeof(hash));
+        uint64_t epoch = j->epoch;
         pthread_mutex_unlock(&rf->mu);
 
         struct store_key k;
@@ -274,14 +297,14 @@ static void *refresher_main(void *arg)
         err_clear(&err);
         memset(&k, 0, sizeof(k));
         int rc = store_key_find_by_hash(store, hash, &k, &err);
-        apply_outcome(c, tag, rc, &k, &err, epoch);
+        apply_outcome(w.c, tag, rc, &k, &err, epoch);
         sodium_memzero(hash, sizeof(hash));
 
         pthread_mutex_lock(&rf->mu);
-        rf->rc = rc;
-        rf->key = k;
-        rf->err = err;
-        rf->done_seq = seq;
+        j->rc = rc;
+        j->key = k;
+        j->err = err;
+        j->done_seq = seq;
         pthread_cond_broadcast(&rf->done);
     }
     pthread_mutex_unlock(&rf->mu);
@@ -299,12 +322,29 @@ static bool wait_done(struct ac_refresher *rf, uint64_t deadline)
     return pthread_cond_timedwait(&rf->done, &rf->mu, &ts) == 0 || time_mono_ns() < deadline;
 }
 
+/* Start the refresher threads (under rf->mu): false when none could start. */
+static bool refreshers_start(struct authcache *c)
+{
+    struct ac_refresher *rf = &c->rf;
+    while (!rf->stop && rf->nstarted < AC_REFRESHERS) {
+        struct ac_worker *w = xcalloc(1, sizeof(*w));
+        *w = (struct ac_worker){c, rf->nstarted};
+        if (thread_start(&rf->th[rf->nstarted], refresher_main, w) != 0) {
+            free(w);
+            break;
+        }
+        rf->nstarted++;
+    }
+    return rf->nstarted > 0;
+}
+
 enum refresh_rc { REFRESH_ANSWERED, REFRESH_NO_ANSWER, REFRESH_NO_THREAD };
 
-/* The database's answer for (tag, hash) through the refresher, waited for until at most
- * AUTHCACHE_WAIT_NS from now and from when the lookup under way was posted: ANSWERED with
- * *rc, *k and *err; NO_ANSWER when none came in time (the lookup goes on; its answer updates
- * the cache); NO_THREAD when the refresher cannot start. */
+/* The database's answer for (tag, hash) through a refresher thread, waited for until at most
+ * AUTHCACHE_WAIT_NS from now and from when the lookup for the same key under way was posted:
+ * ANSWERED with *rc, *k and *err; NO_ANSWER when none came in time (the lookup goes on; its
+ * answer updates the cache), at once when every refresher has waited that long already;
+ * NO_THREAD when no refresher can start. */
 static enum refresh_rc refresh(struct authcache *c, struct store *store,
                                const uint8_t tag[AUTHCACHE_TAG_LEN],
                                const uint8_t hash[AUTH_HASH_LEN], int *rc, struct store_key *k,
@@ -317,47 +357,51 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
     uint64_t deadline = store_answering(store) ? now + AUTHCACHE_WAIT_NS : now;
     enum refresh_rc out = REFRESH_NO_ANSWER;
     pthread_mutex_lock(&rf->mu);
-    if (!rf->started) {
-        if (rf->stop || thread_start(&rf->th, refresher_main, c) != 0) {
-            pthread_mutex_unlock(&rf->mu);
-            return REFRESH_NO_THREAD;
-        }
-        rf->started = true;
+    if (rf->nstarted == 0 && !refreshers_start(c)) {
+        pthread_mutex_unlock(&rf->mu);
+        return REFRESH_NO_THREAD;
     }
-    uint64_t mine = 0;
-    while (mine == 0) {
-        if (rf->seq == rf->done_seq) { /* idle: post ours */
-            rf->j.store = store;
-            memcpy(rf->j.tag, tag, AUTHCACHE_TAG_LEN);
-            memcpy(rf->j.hash, hash, AUTH_HASH_LEN);
-            rf->j.epoch = authcache_epoch(c);
-            rf->j.posted_ns = time_mono_ns();
-            mine = ++rf->seq;
-            pthread_cond_signal(&rf->wake);
-            break;
-        }
-        /* a lookup under way for as long as we wait: the database is not answering */
-        uint64_t busy_until = rf->j.posted_ns + AUTHCACHE_WAIT_NS;
-        if (sodium_memcmp(rf->j.tag, tag, AUTHCACHE_TAG_LEN) == 0) {
-            mine = rf->seq; /* the same key under way: its answer is ours */
-            if (busy_until < deadline) {
-                deadline = busy_until;
+    struct ac_job *mine = NULL;
+    uint64_t seq = 0;
+    while (mine == NULL) {
+        struct ac_job *idle = NULL;
+        bool hope = false; /* a job under way not waited for too long yet */
+        for (int i = 0; i < rf->nstarted && mine == NULL; i++) {
+            struct ac_job *j = &rf->jobs[i];
+            if (j->seq == j->done_seq) {
+                idle = idle != NULL ? idle : j;
+                continue;
             }
-            break;
+            uint64_t busy_until = j->posted_ns + AUTHCACHE_WAIT_NS;
+            hope = hope || busy_until > time_mono_ns();
+            if (sodium_memcmp(j->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+                mine = j; /* the same key under way: its answer is ours */
+                seq = j->seq;
+                deadline = busy_until < deadline ? busy_until : deadline;
+            }
         }
-        if (!wait_done(rf, busy_until < deadline ? busy_until : deadline)) {
-            goto out;
+        if (mine == NULL && idle != NULL) { /* post ours */
+            mine = idle;
+            mine->store = store;
+            memcpy(mine->tag, tag, AUTHCACHE_TAG_LEN);
+            memcpy(mine->hash, hash, AUTH_HASH_LEN);
+            mine->epoch = authcache_epoch(c);
+            mine->posted_ns = time_mono_ns();
+            seq = ++mine->seq;
+            pthread_cond_signal(&mine->wake);
+        } else if (mine == NULL && (!hope || !wait_done(rf, deadline))) {
+            goto out; /* every refresher waits for the database, or our time is up */
         }
     }
-    while (rf->done_seq < mine) {
+    while (mine->done_seq < seq) {
         if (!wait_done(rf, deadline)) {
             goto out;
         }
     }
-    if (rf->done_seq == mine) {
-        *rc = rf->rc;
-        *k = rf->key;
-        *err = rf->err;
+    if (mine->done_seq == seq) {
+        *rc = mine->rc;
+        *k = mine->key;
+        *err = mine->err;
         out = REFRESH_ANSWERED;
     } /* else a later lookup's outcome replaced ours: ours is in the cache */
 out:
@@ -381,7 +425,9 @@ int authcache_verify(struct authcache *c, struct store *store, const char *secre
     }
     auth_key_hash(secret, len, hash);
     int rc = -1;
-    if (authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out)) {
+    /* a database of this host (SQLite) is asked on this thread: it does not keep a request
+     * waiting for a server, and the refresher's hand-over would cost more than the read */
+    if (store_remote(store) && authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out)) {
         struct err e;
         err_clear(&e);
         switch (refresh(c, store, tag, hash, &rc, out, &e)) {

@@ -150,12 +150,13 @@ size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key
 void authcache_clear(struct authcache *c);
 /* The active key of the presented secret (at most AUTHCACHE_SECRET_MAX bytes): a fresh entry
  * answers at once, unless confirm; an entry of the last 10 minutes (or a fresh one, with
- * confirm) asks the database through the cache's refresher thread and authenticates unless
- * the answer, awaited at most 200 ms, is "no active key"; with no entry, store is asked on this
- * thread (an entry of the last 10 minutes still authenticates when the database is
- * unreachable). 0 with *out, or -1 with err: not an active key (ERR_UNAUTH, ERR_NOT_FOUND),
- * the database unreachable (ERR_UNAVAILABLE), ERR_INTERNAL. Caches what the database answers.
- * Borrows store, which must outlive the cache. */
+ * confirm) asks the database through the cache's refresher threads and authenticates unless
+ * the answer, awaited at most 200 ms, is "no active key"; with no entry, or on a database of
+ * this host (store_remote false), store is asked on this thread (an entry of the last 10
+ * minutes still authenticates when the database is unreachable). 0 with *out, or -1 with
+ * err: not an active key (ERR_UNAUTH, ERR_NOT_FOUND), the database unreachable
+ * (ERR_UNAVAILABLE), ERR_INTERNAL. Caches what the database answers. Borrows store, which
+ * must outlive the cache. */
 #define AUTHCACHE_SECRET_MAX 256
 int authcache_verify(struct authcache *c, struct store *store, const char *secret, bool confirm,
                      struct store_key *out, struct err *err);

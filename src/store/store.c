@@ -428,6 +428,11 @@ bool store_answering(struct store *s)
     return s->ops->answering == NULL || s->ops->answering(s);
 }
 
+bool store_remote(struct store *s)
+{
+    return s->ops->answering != NULL;
+}
+
 void store_shutdown_begin(struct store *s)
 {
     if (s->ops->shutdown_begin != NULL) {

@@ -330,7 +330,7 @@ struct store_ops {
      * "nothing known" (check 0, not corrupt) or, for backup, points to the backend's tools */
     int (*check)(struct store *s, int budget_ms, struct err *err);
     bool (*is_corrupt)(struct store *s);
-    /* May be NULL: the database always answers (SQLite: a local file) */
+    /* May be NULL: the database always answers (SQLite: a local file; store_remote false) */
     bool (*answering)(struct store *s);
     /* May be NULL: nothing to bound (SQLite's waits are its busy timeout) */
     void (*shutdown_begin)(struct store *s);
