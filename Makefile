@@ -36,8 +36,10 @@ API_SRC  := $(sort $(wildcard tests/api/test_*.c))
 API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
 # Suites that need PostgreSQL (several daemons on one database, failover): they run only in
 # the PostgreSQL pass (tests/pg/api.sh), not as skips in the SQLite one.
-PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_failover
-API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/results_csv.o
+PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_failover \
+               $(BUILD)/tests/api/test_hung_db
+API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/results_csv.o \
+            $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]
@@ -122,8 +124,12 @@ $(BUILD)/tests/api/results_csv.o: tests/api/results_csv.c tests/api/results_csv.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
+$(BUILD)/tests/api/pgcluster.o: tests/api/pgcluster.c tests/api/pgcluster.h tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
 $(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/harness.h \
-                     tests/api/results_csv.h
+                     tests/api/results_csv.h tests/api/pgcluster.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -o $@ $< $(API_LIB) $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 

@@ -170,6 +170,11 @@ const char *http_req_key_name(const struct http_req *r);
  * when the database could not say (and no verification of the last 10 minutes stands in),
  * another code when there is no such active key. */
 int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err);
+/* As http_req_key_verify, and a key found in the cache is confirmed with the database if it
+ * answers within 200 ms (else the cache's verification stands): a key revoked by another
+ * process is refused at once while the database answers (the SDK routes, whose payload a
+ * revoked key must not get). */
+int http_req_key_confirm(struct http_req *r, const char *key, struct store_key *k, struct err *err);
 
 /* Parse the body as a JSON object (http_json_loadb). Returns a new reference, or NULL after
  * replying 400 (the handler then simply returns). */

@@ -184,6 +184,26 @@ int store_check(struct store *s, int budget_ms, struct err *err);
  * until the operator restores a backup. Any thread. */
 bool store_is_corrupt(struct store *s);
 
+/* False while the database keeps this process waiting: a statement (or a connection) has
+ * waited more than 200 ms for the server and no statement was answered in the last 200 ms (a
+ * PostgreSQL server up but not answering: its processes stopped, its disk stuck). A request
+ * that has an answer in memory (the last rebuild list for /metrics, a key verified before)
+ * then uses it instead of waiting up to --db-timeout. Always true on SQLite, and while
+ * nothing waits. Any thread; a few atomic reads. */
+bool store_answering(struct store *s);
+
+/* Whether the database is a server that may keep a read waiting (PostgreSQL), not a file of
+ * this host (SQLite, where store_answering is always true and a read costs less on the
+ * caller's thread than a hand-over to another). Any thread. */
+bool store_remote(struct store *s);
+
+/* The daemon is stopping (SIGTERM): from now on no wait for the database lasts past
+ * --db-timeout from this call (a COMMIT's neither: cut off, its outcome is unknown, as when
+ * the connection is lost) and no connection is opened, so the drain ends within about
+ * --db-timeout whatever the database does: writes waiting for it answer 503. Any thread;
+ * once. */
+void store_shutdown_begin(struct store *s);
+
 /* ---- A consistent read ----
  * The reads of the calling thread between store_read_begin and store_read_end see one
  * committed state of the database: a document assembled from several reads (results: the

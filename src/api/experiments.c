@@ -342,8 +342,9 @@ static int apply_delete(struct store_tx *tx, struct exp_write *ew, const struct 
 {
     if (cur->status != ASSIGN_STATUS_DRAFT) {
         return err_set(err, ERR_CONFLICT, "status",
-                       "only draft experiments can be deleted (this one is %s; archive it)",
-                       assign_status_name(cur->status));
+                       "only draft experiments can be deleted (this one is %s%s)",
+                       assign_status_name(cur->status),
+                       cur->status == ASSIGN_STATUS_ARCHIVED ? "" : "; archive it");
     }
     if (store_experiment_delete(tx, ew->dw.key, err) != 0 ||
         api_audit(tx, ew->dw.w.req, "experiment.delete", "experiment", ew->dw.key, before, NULL,

@@ -44,9 +44,8 @@ void api_health_ready(struct http_req *r)
     w->apply = ready_apply;
     w->render = ready_render;
     w->cleanup = ready_cleanup;
-    /* not retryable, so it runs alone: on PostgreSQL its check updates a row that every
-     * daemon's probe updates, and inside a group of ingestion jobs (user locks) two daemons
-     * could take the two in opposite orders */
+    /* not retryable, so it runs alone (on PostgreSQL each daemon's check updates a row of
+     * its own: a daemon frozen in its check holds up no other daemon's /readyz) */
     api_write_submit(r, w);
 }
 

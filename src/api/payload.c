@@ -27,7 +27,7 @@
 #include "bunsen/util.h"
 
 #define PAYLOADS_MAX  64  /* kept at most (keys in use with the current snapshot) */
-#define ENC_KNOWN_MAX 256 /* encryption keys remembered for an outage (api_key_encryption) */
+#define ENC_KNOWN_MAX 256 /* encryption keys remembered (api_key_encryption) */
 
 /* A payload of the cache: rendered, or being rendered by one thread (p == NULL). */
 struct entry {
@@ -52,22 +52,35 @@ struct api_payloads {
 };
 
 /*
- * The encryption key of sdk key id ("" = plain), read from the database; while the
- * database is unreachable, the last one read for it. The key itself is verified from the
- * key cache then (http_req_key_verify: a key verified in the last 10 minutes), so the SDK
- * routes answer the payload in memory as /assign answers from it: they answered 503.
+ * The encryption key of sdk key id ("" = plain): the one read before, else read from the
+ * database. A key's encryption key is set when the key is made and never changes, and the key
+ * itself was verified just before (api_sdk_key_of: confirmed with the database when it
+ * answers, from the key cache while it does not), so the SDK routes answer the payload in
+ * memory as /assign answers from it: this read was on every request, and waited for a
+ * database that did not answer up to --db-timeout (they answered 503 in an outage).
  */
 int api_key_encryption(struct app *app, const char *id, char *out, size_t n, struct err *err)
 {
     struct api_payloads *ps = app->payloads;
+    if (ps != NULL) {
+        pthread_mutex_lock(&ps->mu);
+        for (size_t i = 0; i < ps->nknown; i++) {
+            if (strcmp(ps->known[i].id, id) == 0) {
+                str_copy(out, n, ps->known[i].enc);
+                pthread_mutex_unlock(&ps->mu);
+                return 0;
+            }
+        }
+        pthread_mutex_unlock(&ps->mu);
+    }
     int rc = store_key_encryption(app->store, id, out, n, err);
     if (rc != 0 && err->code == ERR_NOT_FOUND) {
-        /* revoked since the key cache verified it (up to its 1 s, or the once-a-second key
-         * check): what the key's verification answers, never the key's id */
+        /* revoked since its verification: what the key's verification answers, never the
+         * key's id */
         err_clear(err);
         return err_set(err, ERR_UNAUTH, NULL, "unknown or revoked SDK key");
     }
-    if (ps == NULL || (rc != 0 && err->code != ERR_UNAVAILABLE)) {
+    if (ps == NULL || rc != 0) {
         return rc;
     }
     pthread_mutex_lock(&ps->mu);
@@ -75,19 +88,13 @@ int api_key_encryption(struct app *app, const char *id, char *out, size_t n, str
     while (i < ps->nknown && strcmp(ps->known[i].id, id) != 0) {
         i++;
     }
-    if (rc == 0) {
-        if (i == ps->nknown) {
-            i = ps->nknown < ENC_KNOWN_MAX ? ps->nknown++ : ps->next_known++ % ENC_KNOWN_MAX;
-        }
-        str_copy(ps->known[i].id, sizeof(ps->known[i].id), id);
-        str_copy(ps->known[i].enc, sizeof(ps->known[i].enc), out);
-    } else if (i < ps->nknown) {
-        str_copy(out, n, ps->known[i].enc);
-        err_clear(err);
-        rc = 0;
+    if (i == ps->nknown) {
+        i = ps->nknown < ENC_KNOWN_MAX ? ps->nknown++ : ps->next_known++ % ENC_KNOWN_MAX;
     }
+    str_copy(ps->known[i].id, sizeof(ps->known[i].id), id);
+    str_copy(ps->known[i].enc, sizeof(ps->known[i].enc), out);
     pthread_mutex_unlock(&ps->mu);
-    return rc;
+    return 0;
 }
 
 struct api_payloads *api_payloads_new(void)

@@ -42,6 +42,11 @@ struct prom {
     atomic_uint_fast64_t conflicts;
     atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
     double start_time; /* process_start_time_seconds, read once by prom_new; < 0: unknown */
+    /* The last rebuild list read (write_rebuilds), for a scrape while the database does not
+     * answer (store_answering): its count (-1: none read yet) and its progress lines. Under
+     * mu. */
+    int rebuilds_n;
+    struct buf rebuilds_lines;
 };
 
 /* Fields 3..24 of /proc/self/stat into v[3..24] (the ones after the ")" that ends the command
@@ -98,6 +103,8 @@ struct prom *prom_new(void)
     struct prom *p = xcalloc(1, sizeof(*p));
     pthread_mutex_init(&p->mu, NULL);
     p->start_time = process_start_time();
+    p->rebuilds_n = -1;
+    buf_init(&p->rebuilds_lines, 1u << 20);
     return p;
 }
 
@@ -112,6 +119,7 @@ void prom_free(struct prom *p)
         e = next;
     }
     free(p->index);
+    buf_free(&p->rebuilds_lines);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -242,18 +250,14 @@ static void write_process_metrics(struct buf *b, double start_time)
  * count their traffic) only for a viewer, editor or admin key; "key" answers only such keys.
  * An sdk key is not a reader: it sees what the public sees. */
 struct rebuild_lines {
-    struct buf *b;
+    struct buf *b; /* the progress lines */
     int n;
-    bool per_experiment; /* a reader key: one progress series per experiment */
 };
 
 static void rebuild_line(void *ctx, const struct store_rebuild *r)
 {
     struct rebuild_lines *l = ctx;
     l->n++;
-    if (!l->per_experiment) {
-        return;
-    }
     char labels[200], key[140];
     metrics_escape(r->experiment, key, sizeof(key));
     snprintf(labels, sizeof(labels), "experiment=\"%s\"", key);
@@ -261,20 +265,34 @@ static void rebuild_line(void *ctx, const struct store_rebuild *r)
 }
 
 /* Running roll-up rebuilds (issue 12): their count, and for a reader key one progress gauge
- * per experiment. */
-static void write_rebuilds(struct store *s, struct buf *b, bool reader)
+ * per experiment. Read from the database, or, while it does not answer (store_answering),
+ * the last read: a scrape waited for it up to --db-timeout. */
+static void write_rebuilds(struct prom *p, struct store *s, struct buf *b, bool reader)
 {
     struct err err;
-    struct rebuild_lines l = {b, 0, reader};
+    struct buf lines;
+    buf_init(&lines, 1u << 20);
+    struct rebuild_lines l = {&lines, 0};
+    bool read = store_answering(s) && store_rebuild_list(s, rebuild_line, &l, &err) == 0;
     metrics_write_help(b, "bunsen_rollup_rebuild_progress", "gauge",
                        "Progress (0..1) of a roll-up rebuild after a definition change (per "
                        "experiment, for a reader key).");
-    if (store_rebuild_list(s, rebuild_line, &l, &err) != 0) {
-        l.n = -1;
+    pthread_mutex_lock(&p->mu);
+    if (read) {
+        p->rebuilds_n = l.n;
+        buf_free(&p->rebuilds_lines);
+        p->rebuilds_lines = lines; /* taken */
+        buf_init(&lines, 1u << 20);
     }
+    int n = p->rebuilds_n;
+    if (reader && p->rebuilds_lines.len > 0) {
+        buf_append(b, p->rebuilds_lines.data, p->rebuilds_lines.len);
+    }
+    pthread_mutex_unlock(&p->mu);
+    buf_free(&lines);
     metrics_write_help(b, "bunsen_rollup_rebuilds", "gauge",
                        "Roll-up rebuilds running (results answer from the last complete ones).");
-    metrics_write_value(b, "bunsen_rollup_rebuilds", "", l.n < 0 ? 0 : (double)l.n);
+    metrics_write_value(b, "bunsen_rollup_rebuilds", "", n < 0 ? 0 : (double)n);
 }
 
 void api_metrics_prom(struct http_req *r)
@@ -370,7 +388,7 @@ void api_metrics_prom(struct http_req *r)
                         (double)atomic_load(&p->async_exposures[0]));
     metrics_write_value(&b, "bunsen_ofrep_exposures_total", "result=\"dropped\"",
                         (double)atomic_load(&p->async_exposures[1]));
-    write_rebuilds(app->store, &b, reader);
+    write_rebuilds(p, app->store, &b, reader);
     store_write_metrics(app->store, &b);
     http_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);

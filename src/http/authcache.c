@@ -1,34 +1,88 @@
 /*
- * authcache.c - a short-lived cache of verified API keys (http_int.h), so that the hot
- * path does not query SQLite for the caller's key on every request.
+ * authcache.c - a cache of verified API keys (http_int.h), so that the hot path does not
+ * query the database for the caller's key on every request, and keeps answering from memory
+ * while the database does not.
  *
  * Entries are keyed by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of the
- * presented secret under a random key drawn when the cache is made, and live
- * AUTHCACHE_TTL_NS; only successful lookups are cached. The tag costs ~300 instructions where
- * the SHA-256 the database needs costs ~4,000, and is as good a cache key: without the
- * process's SipHash key nobody can make another secret's tag equal a cached one. Revoking through
- * the API clears the cache at once (http_server_forget_keys), and a lookup that began before
- * the clear puts nothing (the epoch); a revocation by `bunsen keys revoke`
- * in another process takes effect within the TTL. Striped mutexes; the critical sections copy a few
- * bytes.
+ * presented secret under a random key drawn when the cache is made, and are fresh for
+ * AUTHCACHE_TTL_NS after the database last confirmed them; only successful lookups are cached.
+ * The tag costs ~300 instructions where the SHA-256 the database needs costs ~4,000, and is as
+ * good a cache key: without the process's SipHash key nobody can make another secret's tag
+ * equal a cached one. Revoking through the API clears the cache at once
+ * (http_server_forget_keys), and a lookup that began before the clear puts nothing (the
+ * epoch); a revocation by `bunsen keys revoke` in another process takes effect at the
+ * daemon's next key check (once a second).
  *
- * An entry outlives its TTL: while the database is unreachable it still authenticates for a
- * while (authcache_get_stale). So an entry must not outlive its key either: a lookup that
- * finds no active key empties the presented key's slot (authcache_forget), and the daemon's
- * key check, once a second, empties the slots of keys no longer active (authcache_retain),
- * whether or not they were presented since the revocation.
+ * The key check, once a second and off the request path, confirms every cached key still
+ * active (its freshness starts again: authcache_retain) and empties the slots of keys no
+ * longer active, whether or not they were presented since the revocation. So while the
+ * database answers, a key in use is fresh and no request asks the database for it.
+ *
+ * An entry outlives its freshness: for AUTHCACHE_STALE_NS (10 minutes) it still
+ * authenticates while the database does not answer (authcache_verify). On PostgreSQL a
+ * request that finds only a stale entry (or a fresh one it must confirm: the SDK routes) hands
+ * the lookup to one of the cache's refresher threads and waits for it at most
+ * AUTHCACHE_WAIT_NS (200 ms), or not at all when every refresher has been waiting for the
+ * database that long already, or other statements have (store_answering); without an answer
+ * in time the entry authenticates. The answer, when it comes, updates the entry: a key found
+ * revoked is forgotten (the next request answers 401), one found active is fresh again. A
+ * hung database (up, not answering) thus costs /assign and the SDK routes at most a 200 ms
+ * wait, instead of a lookup bounded only by --db-timeout on every MHD thread (which starved
+ * /healthz too). A key not in the cache at all is looked up on the request's thread, as is
+ * every key on SQLite (a file of this host: no server to wait for, and a read there costs less
+ * than the hand-over).
+ *
+ *   request: fresh entry ----------------------------------------------> key
+ *            stale entry --refresher (<= 200 ms)--> found / not found / no answer (the entry)
+ *            no entry ------store_key_find_by_hash on this thread-------> found / not found
+ *
+ * Threads: MHD's threads and offload threads (get, verify), the publisher's key check
+ * (retain), API revocations (clear), and AC_REFRESHERS refresher threads (started on first
+ * need, joined by authcache_free). Striped mutexes for the slots (the critical sections copy
+ * a few bytes); the refreshers' own mutex for their jobs.
  */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bunsen/util.h"
 #include "http_int.h"
 
-#define AC_SLOTS         1024
-#define AC_STRIPES       32
-#define AUTHCACHE_TTL_NS 1000000000ull
+#define AC_SLOTS           1024
+#define AC_STRIPES         32
+#define AUTHCACHE_TTL_NS   1000000000ull
+#define AUTHCACHE_STALE_NS (600ull * 1000000000ull)
+#define AUTHCACHE_WAIT_NS  200000000ull
+
+#define AC_REFRESHERS 4 /* lookups at once: as many as MHD's threads ask in parallel */
+
+/* A refresher thread's job: one lookup at a time (numbered seq), its outcome kept until its
+ * next one finishes. seq == done_seq: idle. Under ac_refresher.mu. */
+struct ac_job {
+    pthread_cond_t wake; /* this job was posted, or stop */
+    struct store *store;
+    uint8_t tag[AUTHCACHE_TAG_LEN];
+    uint8_t hash[AUTH_HASH_LEN];
+    uint64_t epoch;     /* authcache_epoch when posted */
+    uint64_t posted_ns; /* when posted: how long the database has kept it waiting */
+    uint64_t seq, done_seq;
+    int rc; /* the outcome of job done_seq: store_key_find_by_hash's rc, key and err */
+    struct store_key key;
+    struct err err;
+};
+
+/* The refresher threads, each with its job (started together on first need). */
+struct ac_refresher {
+    pthread_mutex_t mu;
+    pthread_cond_t done; /* a job finished */
+    pthread_t th[AC_REFRESHERS];
+    int nstarted;
+    bool stop;
+    struct ac_job jobs[AC_REFRESHERS];
+};
 
 struct ac_slot {
     uint8_t tag[AUTHCACHE_TAG_LEN];
@@ -41,6 +95,7 @@ struct authcache {
     pthread_mutex_t mu[AC_STRIPES];
     struct ac_slot slots[AC_SLOTS];
     _Atomic uint64_t epoch; /* clears so far */
+    struct ac_refresher rf;
 };
 
 struct authcache *authcache_new(void)
@@ -50,6 +105,15 @@ struct authcache *authcache_new(void)
     for (int i = 0; i < AC_STRIPES; i++) {
         pthread_mutex_init(&c->mu[i], NULL);
     }
+    pthread_mutex_init(&c->rf.mu, NULL);
+    for (int i = 0; i < AC_REFRESHERS; i++) {
+        pthread_cond_init(&c->rf.jobs[i].wake, NULL);
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines from time_mono_ns */
+    pthread_cond_init(&c->rf.done, &ca);
+    pthread_condattr_destroy(&ca);
     return c;
 }
 
@@ -58,6 +122,21 @@ void authcache_free(struct authcache *c)
     if (c == NULL) {
         return;
     }
+    pthread_mutex_lock(&c->rf.mu);
+    int started = c->rf.nstarted;
+    c->rf.stop = true;
+    for (int i = 0; i < AC_REFRESHERS; i++) {
+        pthread_cond_signal(&c->rf.jobs[i].wake);
+    }
+    pthread_mutex_unlock(&c->rf.mu);
+    for (int i = 0; i < started; i++) {
+        pthread_join(c->rf.th[i], NULL); /* a lookup under way ends within --db-timeout */
+    }
+    for (int i = 0; i < AC_REFRESHERS; i++) {
+        pthread_cond_destroy(&c->rf.jobs[i].wake);
+    }
+    pthread_cond_destroy(&c->rf.done);
+    pthread_mutex_destroy(&c->rf.mu);
     for (int i = 0; i < AC_STRIPES; i++) {
         pthread_mutex_destroy(&c->mu[i]);
     }
@@ -140,13 +219,19 @@ size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key
                         void *ctx)
 {
     size_t dropped = 0;
+    uint64_t fresh = time_mono_ns() + AUTHCACHE_TTL_NS;
     for (int k = 0; k < AC_STRIPES; k++) {
         pthread_mutex_lock(&c->mu[k]);
         for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {
             /* expired entries too: they are the ones an outage would still accept */
-            if (c->slots[i].expires_ns != 0 && !keep(&c->slots[i].key, ctx)) {
+            if (c->slots[i].expires_ns == 0) {
+                continue;
+            }
+            if (!keep(&c->slots[i].key, ctx)) {
                 c->slots[i].expires_ns = 0;
                 dropped++;
+            } else if (c->slots[i].expires_ns < fresh) {
+                c->slots[i].expires_ns = fresh; /* confirmed: fresh for another TTL */
             }
         }
         pthread_mutex_unlock(&c->mu[k]);
@@ -164,4 +249,222 @@ void authcache_clear(struct authcache *c)
         }
         pthread_mutex_unlock(&c->mu[k]);
     }
+}
+
+/* ---- verification through the refresher ---- */
+
+static void apply_outcome(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN], int rc,
+                          const struct store_key *k, const struct err *err, uint64_t epoch)
+{
+    if (rc == 0) {
+        authcache_put(c, tag, k, epoch);
+    } else if (err->code != ERR_UNAVAILABLE && err->code != ERR_INTERNAL) {
+        /* no active key: a verification cached before the revocation must not authenticate
+         * it again while the database does not answer */
+        authcache_forget(c, tag);
+    }
+}
+
+struct ac_worker {
+    struct authcache *c;
+    int i; /* its job: c->rf.jobs[i] */
+};
+
+static void *refresher_main(void *arg)
+{
+    struct ac_worker w = *(struct ac_worker *)arg;
+    free(arg);
+    struct ac_refresher *rf = &w.c->rf;
+    struct ac_job *j = &rf->jobs[w.i];
+    pthread_mutex_lock(&rf->mu);
+    for (;;) {
+        while (!rf->stop && j->seq == j->done_seq) {
+            pthread_cond_wait(&j->wake, &rf->mu);
+        }
+        if (rf->stop) {
+            break;
+        }
+        uint64_t seq = j->seq;
+        struct store *store = j->store;
+        uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
+        memcpy(tag, j->tag, sizeof(tag));
+        memcpy(hash, j->hash, sizeof(hash));
+        uint64_t epoch = j->epoch;
+        pthread_mutex_unlock(&rf->mu);
+
+        struct store_key k;
+        struct err err;
+        err_clear(&err);
+        memset(&k, 0, sizeof(k));
+        int rc = store_key_find_by_hash(store, hash, &k, &err);
+        apply_outcome(w.c, tag, rc, &k, &err, epoch);
+        sodium_memzero(hash, sizeof(hash));
+
+        pthread_mutex_lock(&rf->mu);
+        j->rc = rc;
+        j->key = k;
+        j->err = err;
+        j->done_seq = seq;
+        pthread_cond_broadcast(&rf->done);
+    }
+    pthread_mutex_unlock(&rf->mu);
+    return NULL;
+}
+
+/* Wait on done until deadline (monotonic ns): false when it passed. */
+static bool wait_done(struct ac_refresher *rf, uint64_t deadline)
+{
+    if (time_mono_ns() >= deadline) {
+        return false;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000u),
+                          .tv_nsec = (long)(deadline % 1000000000u)};
+    return pthread_cond_timedwait(&rf->done, &rf->mu, &ts) == 0 || time_mono_ns() < deadline;
+}
+
+/* Start the refresher threads (under rf->mu): false when none could start. */
+static bool refreshers_start(struct authcache *c)
+{
+    struct ac_refresher *rf = &c->rf;
+    while (!rf->stop && rf->nstarted < AC_REFRESHERS) {
+        struct ac_worker *w = xcalloc(1, sizeof(*w));
+        *w = (struct ac_worker){c, rf->nstarted};
+        if (thread_start(&rf->th[rf->nstarted], refresher_main, w) != 0) {
+            free(w);
+            break;
+        }
+        rf->nstarted++;
+    }
+    return rf->nstarted > 0;
+}
+
+enum refresh_rc { REFRESH_ANSWERED, REFRESH_NO_ANSWER, REFRESH_NO_THREAD };
+
+/* The database's answer for (tag, hash) through a refresher thread, waited for until at most
+ * AUTHCACHE_WAIT_NS from now and from when the lookup for the same key under way was posted:
+ * ANSWERED with *rc, *k and *err; NO_ANSWER when none came in time (the lookup goes on; its
+ * answer updates the cache), at once when every refresher has waited that long already;
+ * NO_THREAD when no refresher can start. */
+static enum refresh_rc refresh(struct authcache *c, struct store *store,
+                               const uint8_t tag[AUTHCACHE_TAG_LEN],
+                               const uint8_t hash[AUTH_HASH_LEN], int *rc, struct store_key *k,
+                               struct err *err)
+{
+    struct ac_refresher *rf = &c->rf;
+    uint64_t now = time_mono_ns();
+    /* other statements wait for the database already: ask (the answer renews or empties the
+     * entry when it comes), and go on without waiting */
+    uint64_t deadline = store_answering(store) ? now + AUTHCACHE_WAIT_NS : now;
+    enum refresh_rc out = REFRESH_NO_ANSWER;
+    pthread_mutex_lock(&rf->mu);
+    if (rf->nstarted == 0 && !refreshers_start(c)) {
+        pthread_mutex_unlock(&rf->mu);
+        return REFRESH_NO_THREAD;
+    }
+    struct ac_job *mine = NULL;
+    uint64_t seq = 0;
+    while (mine == NULL) {
+        struct ac_job *idle = NULL;
+        bool hope = false; /* a job under way not waited for too long yet */
+        for (int i = 0; i < rf->nstarted && mine == NULL; i++) {
+            struct ac_job *j = &rf->jobs[i];
+            if (j->seq == j->done_seq) {
+                idle = idle != NULL ? idle : j;
+                continue;
+            }
+            uint64_t busy_until = j->posted_ns + AUTHCACHE_WAIT_NS;
+            hope = hope || busy_until > time_mono_ns();
+            if (sodium_memcmp(j->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+                mine = j; /* the same key under way: its answer is ours */
+                seq = j->seq;
+                deadline = busy_until < deadline ? busy_until : deadline;
+            }
+        }
+        if (mine == NULL && idle != NULL) { /* post ours */
+            mine = idle;
+            mine->store = store;
+            memcpy(mine->tag, tag, AUTHCACHE_TAG_LEN);
+            memcpy(mine->hash, hash, AUTH_HASH_LEN);
+            mine->epoch = authcache_epoch(c);
+            mine->posted_ns = time_mono_ns();
+            seq = ++mine->seq;
+            pthread_cond_signal(&mine->wake);
+        } else if (mine == NULL && (!hope || !wait_done(rf, deadline))) {
+            goto out; /* every refresher waits for the database, or our time is up */
+        }
+    }
+    while (mine->done_seq < seq) {
+        if (!wait_done(rf, deadline)) {
+            goto out;
+        }
+    }
+    if (mine->done_seq == seq) {
+        *rc = mine->rc;
+        *k = mine->key;
+        *err = mine->err;
+        out = REFRESH_ANSWERED;
+    } /* else a later lookup's outcome replaced ours: ours is in the cache */
+out:
+    pthread_mutex_unlock(&rf->mu);
+    return out;
+}
+
+int authcache_verify(struct authcache *c, struct store *store, const char *secret, bool confirm,
+                     struct store_key *out, struct err *err)
+{
+    size_t len = strlen(secret);
+    /* the cache is keyed by a cheap keyed tag; SHA-256 (what the database keeps) only when
+     * the database is asked */
+    uint8_t tag[AUTHCACHE_TAG_LEN], hash[AUTH_HASH_LEN];
+    authcache_tag(c, secret, len > AUTHCACHE_SECRET_MAX ? AUTHCACHE_SECRET_MAX : len, tag);
+    if (len > AUTHCACHE_SECRET_MAX) {
+        return err_set(err, ERR_UNAUTH, NULL, "unknown or revoked API key");
+    }
+    if (!confirm && authcache_get(c, tag, out)) {
+        return 0;
+    }
+    auth_key_hash(secret, len, hash);
+    int rc = -1;
+    /* a database of this host (SQLite) is asked on this thread: it does not keep a request
+     * waiting for a server, and the refresher's hand-over would cost more than the read */
+    if (store_remote(store) && authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out)) {
+        struct err e;
+        err_clear(&e);
+        switch (refresh(c, store, tag, hash, &rc, out, &e)) {
+        case REFRESH_ANSWERED:
+            if (rc == 0) {
+                goto out;
+            }
+            if (e.code != ERR_UNAVAILABLE) {
+                *err = e; /* revoked (forgotten), or a fault of ours */
+                goto out;
+            }
+            break;
+        case REFRESH_NO_ANSWER:
+            break;
+        case REFRESH_NO_THREAD:
+            goto lookup_here;
+        }
+        /* no answer in time, or the database unreachable: the cached entry, unless the
+         * answer came meanwhile and emptied it */
+        if (authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out)) {
+            rc = 0;
+            goto out;
+        }
+    }
+lookup_here:;
+    uint64_t epoch = authcache_epoch(c);
+    rc = store_key_find_by_hash(store, hash, out, err);
+    if (rc != 0 && err->code == ERR_UNAVAILABLE &&
+        authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out)) {
+        /* the database unreachable: a key verified in the last 10 minutes still
+         * authenticates (found revoked since, it is no longer in the cache) */
+        err_clear(err);
+        rc = 0;
+        goto out;
+    }
+    apply_outcome(c, tag, rc, out, err, epoch);
+out:
+    sodium_memzero(hash, sizeof(hash));
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
+#include "bunsen/auth.h"
 #include "bunsen/http.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
@@ -152,7 +153,8 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */
 size_t ratelimit_entries(struct ratelimit *rl);
 
-/* Verified keys by a keyed tag of their secret, for one second (authcache.c). Thread-safe. */
+/* Verified keys by a keyed tag of their secret: fresh for a second after the database last
+ * confirmed them, usable for 10 minutes while it does not answer (authcache.c). Thread-safe. */
 #define AUTHCACHE_TAG_LEN 16
 struct authcache;
 struct authcache *authcache_new(void);
@@ -162,8 +164,7 @@ void authcache_tag(const struct authcache *c, const char *secret, size_t len,
                    uint8_t tag[AUTHCACHE_TAG_LEN]);
 bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    struct store_key *out);
-/* As authcache_get, also for an entry expired less than stale_ns ago: while the database
- * cannot be reached, a key verified recently keeps working (/assign answers from memory). */
+/* As authcache_get, also for an entry expired less than stale_ns ago. */
 bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                          uint64_t stale_ns, struct store_key *out);
 /* The cache's clear count: read it before the database lookup whose answer is put. */
@@ -176,9 +177,22 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
  * must not authenticate it during an outage). */
 void authcache_forget(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN]);
 /* Empty every entry, expired or not, whose key keep(key, ctx) refuses (called under a stripe
- * mutex: it must not call back into the cache). Returns the number emptied. */
+ * mutex: it must not call back into the cache), and make every other one fresh again (its key
+ * is active: the caller just read the active keys). Returns the number emptied. */
 size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key *k, void *ctx),
                         void *ctx);
 void authcache_clear(struct authcache *c);
+/* The active key of the presented secret (at most AUTHCACHE_SECRET_MAX bytes): a fresh entry
+ * answers at once, unless confirm; an entry of the last 10 minutes (or a fresh one, with
+ * confirm) asks the database through the cache's refresher threads and authenticates unless
+ * the answer, awaited at most 200 ms, is "no active key"; with no entry, or on a database of
+ * this host (store_remote false), store is asked on this thread (an entry of the last 10
+ * minutes still authenticates when the database is unreachable). 0 with *out, or -1 with
+ * err: not an active key (ERR_UNAUTH, ERR_NOT_FOUND), the database unreachable
+ * (ERR_UNAVAILABLE), ERR_INTERNAL. Caches what the database answers. Borrows store, which
+ * must outlive the cache. */
+#define AUTHCACHE_SECRET_MAX 256
+int authcache_verify(struct authcache *c, struct store *store, const char *secret, bool confirm,
+                     struct store_key *out, struct err *err);
 
 #endif

@@ -423,6 +423,23 @@ bool store_is_corrupt(struct store *s)
     return s->ops->is_corrupt != NULL && s->ops->is_corrupt(s);
 }
 
+bool store_answering(struct store *s)
+{
+    return s->ops->answering == NULL || s->ops->answering(s);
+}
+
+bool store_remote(struct store *s)
+{
+    return s->ops->answering != NULL;
+}
+
+void store_shutdown_begin(struct store *s)
+{
+    if (s->ops->shutdown_begin != NULL) {
+        s->ops->shutdown_begin(s);
+    }
+}
+
 int store_backup(struct store *s, const char *dest, struct store_backup_stats *out, struct err *err)
 {
     if (s->ops->backup == NULL) {

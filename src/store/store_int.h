@@ -336,6 +336,10 @@ struct store_ops {
      * "nothing known" (check 0, not corrupt) or, for backup, points to the backend's tools */
     int (*check)(struct store *s, int budget_ms, struct err *err);
     bool (*is_corrupt)(struct store *s);
+    /* May be NULL: the database always answers (SQLite: a local file; store_remote false) */
+    bool (*answering)(struct store *s);
+    /* May be NULL: nothing to bound (SQLite's waits are its busy timeout) */
+    void (*shutdown_begin)(struct store *s);
     int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
                   struct err *err);
     /* ---- rebuild primitives (src/store/rebuild.c), inside apply() unless said ---- */

@@ -395,6 +395,15 @@ static void test_delete_rules(void **state)
             act(k, paths[i][s], NULL, 200);
         }
         call_err("DELETE", fmt("/api/v1/experiments/%s", k), NULL, 409, "status");
+        /* the hint to archive it only where that is still to do */
+        j = call("DELETE", fmt("/api/v1/experiments/%s", k), NULL, 409);
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        bool archived = paths[i][0][0] == 'a' || (paths[i][2] != NULL && paths[i][2][0] == 'a');
+        if ((strstr(msg, "archive it") != NULL) == archived) {
+            fail_msg("%s: %s", k, msg);
+        }
+        json_decref(j);
         call_ok("GET", fmt("/api/v1/experiments/%s", k), NULL, 200);
     }
     /* the key of a deleted draft can be used again */

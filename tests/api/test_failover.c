@@ -7,6 +7,7 @@
  * revoked by the CLI is not taken back from the key cache while the server is down.
  * Skipped when the API tests run on SQLite (tests/pg/api.sh runs them on PostgreSQL). */
 #include "harness.h"
+#include "pgcluster.h"
 
 #define HUNG_EVENT "{\"events\":[{\"user_id\":\"u1\",\"event\":\"hev\",\"id\":\"h%d\"}]}"
 
@@ -33,33 +34,6 @@ static unsigned char state[CLIENTS][MAXB]; /* 1 sent, 2 acknowledged */
 static int sent[CLIENTS];
 static int stored[CLIENTS][MAXB];
 static atomic_int replies_503, replies_503_no_retry_after;
-
-/* Run a tests/pg/cluster.sh command; its first output line into out (may be NULL). */
-static int cluster(char *out, size_t n, const char *args)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "sh tests/pg/cluster.sh %s", args);
-    FILE *p = popen(cmd, "r");
-    if (p == NULL) {
-        return -1;
-    }
-    char line[512] = "";
-    if (fgets(line, sizeof(line), p) == NULL) {
-        line[0] = '\0';
-    }
-    int rc = pclose(p);
-    line[strcspn(line, "\n")] = '\0';
-    if (out != NULL) {
-        snprintf(out, n, "%s", line);
-    }
-    return rc == 0 ? 0 : -1;
-}
-
-static int port_of(const char *url)
-{
-    const char *c = strrchr(url, ':');
-    return c ? atoi(c + 1) : 0;
-}
 
 static void *client_main(void *arg)
 {
@@ -132,11 +106,11 @@ static void test_promote_standby_under_load(void **state_)
         assert_int_equal(system(fmt("chmod 755 '%s'", dir)), 0);
     }
     char primary[256], standby[256];
-    assert_int_equal(cluster(primary, sizeof(primary), fmt("start '%s/p'", dir)), 0);
-    int pport = port_of(primary);
-    assert_int_equal(cluster(standby, sizeof(standby), fmt("standby '%s/s' %d", dir, pport)), 0);
-    int sport = port_of(standby);
-    assert_int_equal(cluster(NULL, 0, fmt("sync '%s/p' s", dir)), 0);
+    assert_int_equal(pgc_run(primary, sizeof(primary), fmt("start '%s/p'", dir)), 0);
+    int pport = pgc_port(primary);
+    assert_int_equal(pgc_run(standby, sizeof(standby), fmt("standby '%s/s' %d", dir, pport)), 0);
+    int sport = pgc_port(standby);
+    assert_int_equal(pgc_run(NULL, 0, fmt("sync '%s/p' s", dir)), 0);
     PGconn *c = PQconnectdb(primary);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     PQclear(PQexec(c, "CREATE DATABASE ha"));
@@ -173,7 +147,7 @@ static void test_promote_standby_under_load(void **state_)
     }
     usleep(800000);
     /* the primary goes away: no writable database until the standby is promoted */
-    assert_int_equal(cluster(NULL, 0, fmt("stop '%s/p' immediate", dir)), 0);
+    assert_int_equal(pgc_run(NULL, 0, fmt("stop '%s/p' immediate", dir)), 0);
     usleep(1500000); /* past the key cache's one second */
     /* the reply says no more than that: libpq's text (hosts, ports) is for the log alone,
      * /readyz being public */
@@ -184,7 +158,7 @@ static void test_promote_standby_under_load(void **state_)
     assert_null(strstr(rd.body, "127.0.0.1"));
     resp_free(&rd);
     int assign_down = status_of(D[1].port, "POST", "/api/v1/assign", SDK, assign);
-    assert_int_equal(cluster(NULL, 0, fmt("promote '%s/s'", dir)), 0);
+    assert_int_equal(pgc_run(NULL, 0, fmt("promote '%s/s'", dir)), 0);
     /* the daemons continue on the new primary */
     int ready_up = 0;
     for (int k = 0; k < 100 && ready_up != 200; k++) {
@@ -223,7 +197,7 @@ static void test_promote_standby_under_load(void **state_)
         daemon_stop(&D[i]);
         daemon_cleanup(&D[i]);
     }
-    cluster(NULL, 0, fmt("stop '%s/s' immediate", dir));
+    pgc_run(NULL, 0, fmt("stop '%s/s' immediate", dir));
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
     assert_true(acked > 0);
     assert_int_equal(missing, 0);
@@ -233,19 +207,6 @@ static void test_promote_standby_under_load(void **state_)
     assert_int_equal(assign_down, 200);
     assert_int_equal(atomic_load(&replies_503_no_retry_after), 0);
     assert_int_equal(after, NDAEMONS);
-}
-
-/* Signal every process of the cluster in cdir (the postmaster and its backends). */
-static void cluster_signal(const char *cdir, const char *sig)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/data/postmaster.pid", cdir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    long pid = 0;
-    assert_int_equal(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
-    assert_int_equal(system(fmt("pkill -%s -P %ld; kill -%s %ld", sig, pid, sig, pid)), 0);
 }
 
 struct commit_wait {
@@ -276,13 +237,6 @@ static void *commit_wait_main(void *arg)
  * /readyz answer 503 (they waited forever, the client's 20 s timeout here), /assign without
  * logging answers from memory, and once the server runs again writes are acknowledged
  * again, none lost. */
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void test_hung_server(void **state_)
 {
     (void)state_;
@@ -296,7 +250,7 @@ static void test_hung_server(void **state_)
         assert_int_equal(system(fmt("chmod 755 '%s'", hdir)), 0);
     }
     char server[256];
-    assert_int_equal(cluster(server, sizeof(server), fmt("start '%s/p'", hdir)), 0);
+    assert_int_equal(pgc_run(server, sizeof(server), fmt("start '%s/p'", hdir)), 0);
     PGconn *c = PQconnectdb(server);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     PQclear(PQexec(c, "CREATE DATABASE hung"));
@@ -305,7 +259,7 @@ static void test_hung_server(void **state_)
     const char *extra[] = {"--db-timeout", "2", NULL};
     assert_int_equal(
         daemon_start_db(
-            &d, fmt("postgresql://postgres@127.0.0.1:%d/hung?connect_timeout=2", port_of(server)),
+            &d, fmt("postgresql://postgres@127.0.0.1:%d/hung?connect_timeout=2", pgc_port(server)),
             extra),
         0);
     int st = 0;
@@ -327,12 +281,12 @@ static void test_hung_server(void **state_)
      * waiting for it in its group's last round trip (sent with the COMMIT, awaited without
      * --db-timeout) waited as long as the lock was held. The server's lock_timeout
      * (--db-timeout + 1 s) ends it: 503, nothing stored. */
-    PGconn *lk = PQconnectdb(fmt("postgresql://postgres@127.0.0.1:%d/hung", port_of(server)));
+    PGconn *lk = PQconnectdb(fmt("postgresql://postgres@127.0.0.1:%d/hung", pgc_port(server)));
     assert_int_equal(PQstatus(lk), CONNECTION_OK);
     PGresult *lr = PQexec(lk, "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE");
     assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
     PQclear(lr);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = pgc_now_ms();
     struct resp lw;
     int write_locked = http_req(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 4), &lw) == 0
                            ? lw.status
@@ -342,7 +296,7 @@ static void test_hung_server(void **state_)
         resp_header(&lw, "Retry-After", lra, sizeof(lra));
         resp_free(&lw);
     }
-    uint64_t locked_ms = now_ms() - t0;
+    uint64_t locked_ms = pgc_now_ms() - t0;
     PQclear(PQexec(lk, "COMMIT"));
     PQfinish(lk);
     sleep_ms(500); /* a write still waiting (the defect) commits now */
@@ -354,7 +308,7 @@ static void test_hung_server(void **state_)
     assert_string_equal(lra, "1");
     assert_int_equal(stored_h4, 0);
 
-    cluster_signal(fmt("%s/p", hdir), "STOP");
+    pgc_signal(fmt("%s/p", hdir), "STOP");
     struct resp w;
     int write_down = http_req(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 1), &w) == 0
                          ? w.status
@@ -366,7 +320,7 @@ static void test_hung_server(void **state_)
     }
     int ready_down = status_of(d.port, "GET", "/readyz", NULL, NULL);
     int assign_down = status_of(d.port, "POST", "/api/v1/assign", sdk, assign);
-    cluster_signal(fmt("%s/p", hdir), "CONT");
+    pgc_signal(fmt("%s/p", hdir), "CONT");
 
     int write_up = 0;
     for (int k = 0; k < 60 && write_up != 200; k++) {
@@ -380,7 +334,7 @@ static void test_hung_server(void **state_)
      * locally) is awaited whatever --db-timeout says: a 503 would have the client send again
      * what is stored, counted twice for an event without an id. It is answered once the
      * commit is (the standby requirement dropped). */
-    assert_int_equal(cluster(NULL, 0, fmt("sync '%s/p' ghost", hdir)), 0);
+    assert_int_equal(pgc_run(NULL, 0, fmt("sync '%s/p' ghost", hdir)), 0);
     struct commit_wait cw = {.port = d.port, .key = sdk};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, commit_wait_main, &cw), 0);
@@ -399,7 +353,7 @@ static void test_hung_server(void **state_)
             write_down, ra, ready_down, assign_down, write_up, ready_up, cw.status, stored_h3);
     daemon_stop(&d);
     daemon_cleanup(&d);
-    cluster(NULL, 0, fmt("stop '%s/p' immediate", hdir));
+    pgc_run(NULL, 0, fmt("stop '%s/p' immediate", hdir));
     assert_int_equal(system(fmt("rm -rf '%s'", hdir)), 0);
     assert_int_equal(before, 200);
     assert_int_equal(write_down, 503);
@@ -434,14 +388,14 @@ static void test_revoked_key_in_outage(void **state_)
         assert_int_equal(system(fmt("chmod 755 '%s'", rdir)), 0);
     }
     char server[256];
-    assert_int_equal(cluster(server, sizeof(server), fmt("start '%s/p'", rdir)), 0);
+    assert_int_equal(pgc_run(server, sizeof(server), fmt("start '%s/p'", rdir)), 0);
     PGconn *c = PQconnectdb(server);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     PQclear(PQexec(c, "CREATE DATABASE revoked"));
     PQfinish(c);
     char url[300];
     snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d/revoked?connect_timeout=2",
-             port_of(server));
+             pgc_port(server));
     struct daemon d;
     const char *extra[] = {"--db-timeout", "2", NULL};
     assert_int_equal(daemon_start_db(&d, url, extra), 0);
@@ -490,7 +444,7 @@ static void test_revoked_key_in_outage(void **state_)
     int sdk_up[3] = {status_of(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
                      status_of(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
                      status_of(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval)};
-    assert_int_equal(cluster(NULL, 0, fmt("stop '%s/p' immediate", rdir)), 0);
+    assert_int_equal(pgc_run(NULL, 0, fmt("stop '%s/p' immediate", rdir)), 0);
     int down[3][2];
     for (int i = 0; i < 3; i++) {
         down[i][0] = status_of(d.port, "POST", "/api/v1/assign", keys[i], assign);

@@ -2,10 +2,12 @@
  * (a revocation) empties it, and a lookup that began before a clear puts nothing back (the
  * epoch), so a key revoked while its own request was being verified is not cached again.
  * A lookup that finds the key revoked forgets its entry, and the key check retains only
- * active keys, stale entries included (an outage accepts those). */
+ * active keys, stale entries included (an outage accepts those), and makes those it retains
+ * fresh again (no request then asks the database for a key in use). */
 #include "unit.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "../../src/http/http_int.h"
 
@@ -102,12 +104,40 @@ static void test_forget_and_retain(void **state)
     authcache_free(c);
 }
 
+static bool keep_all(const struct store_key *k, void *ctx)
+{
+    (void)k;
+    (void)ctx;
+    return true;
+}
+
+static void test_retain_refreshes(void **state)
+{
+    (void)state;
+    struct authcache *c = authcache_new();
+    uint8_t tag[AUTHCACHE_TAG_LEN];
+    authcache_tag(c, "bsn_used", 8, tag);
+    struct store_key k, out;
+    key_named(&k, "k1");
+    authcache_put(c, tag, &k, authcache_epoch(c));
+    struct timespec ts = {.tv_sec = 1, .tv_nsec = 100000000};
+    nanosleep(&ts, NULL); /* past the second of freshness */
+    assert_false(authcache_get(c, tag, &out));
+    assert_true(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
+    /* the key check found it active: fresh again */
+    assert_int_equal(authcache_retain(c, keep_all, NULL), 0);
+    assert_true(authcache_get(c, tag, &out));
+    assert_string_equal(out.id, "k1");
+    authcache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_clear),
         cmocka_unit_test(test_put_after_clear_dropped),
         cmocka_unit_test(test_forget_and_retain),
+        cmocka_unit_test(test_retain_refreshes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,31 +102,39 @@ static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *ti
  */
 static int await_answer(struct pg_conn *c)
 {
-    int limit = c->timeout_ms != NULL && !c->no_deadline ? atomic_load(c->timeout_ms) : 0;
-    if (limit <= 0 || !PQisBusy(c->pg)) {
+    if (!PQisBusy(c->pg)) {
         return 0;
     }
-    uint64_t deadline = time_mono_ns() + (uint64_t)limit * 1000000u;
+    /* no deadline (--db-timeout 0, a COMMIT, migrations): waited here all the same, so that
+     * pg_answering sees the wait and a shutdown bounds it */
+    int timeout = c->timeout_ms != NULL ? atomic_load(c->timeout_ms) : 0;
+    int limit = !c->no_deadline ? timeout : 0;
+    uint64_t start = time_mono_ns();
+    pg_wait_begin(c, start);
     while (PQisBusy(c->pg)) {
         uint64_t now = time_mono_ns();
+        /* again each time: a shutdown that began meanwhile shortens it */
+        uint64_t deadline = pg_wait_deadline(start, limit, c->closing_ns, timeout);
         if (now >= deadline) {
             c->broken = true;
             c->timed_out = true;
+            pg_wait_end(c, false);
             return -1;
         }
         struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
         if (pfd.fd < 0) {
-            return 0;
+            break;
         }
         uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
         int n = poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
         if (n < 0 && errno != EINTR) {
-            return 0;
+            break;
         }
         if (n > 0 && !PQconsumeInput(c->pg)) {
-            return 0;
+            break;
         }
     }
+    pg_wait_end(c, !PQisBusy(c->pg));
     return 0;
 }
 
@@ -238,7 +246,14 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     c->defer = false;
     c->npending = 0;
     pg_prefetch_clear(c);
+    if (c->closing_ns != NULL && atomic_load(c->closing_ns) != 0) {
+        /* stopping: a connection attempt would wait up to connect_timeout more */
+        c->broken = true;
+        return err_set(err, ERR_UNAVAILABLE, NULL, "shutting down: database unavailable");
+    }
+    pg_wait_begin(c, time_mono_ns()); /* a server that does not answer: up to connect_timeout */
     c->pg = connect_with_defaults(conninfo, c->timeout_ms);
+    pg_wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
         log_connection_failure(c->pg ? PQerrorMessage(c->pg) : "out of memory");

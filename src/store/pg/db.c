@@ -291,6 +291,7 @@ static void *listener_main(void *arg)
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->broken = true;
     c->timeout_ms = &p->timeout_ms;
+    pg_conn_watch(c, p, -1); /* its waits are not watched (ANALYZE), its shutdown is */
     while (!p->stop_listener) {
         struct err err;
         if (pg_conn_ensure(c, p->conninfo, &err) != 0 ||
@@ -377,7 +378,11 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     s->be = p;
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
-    pthread_cond_init(&p->pool_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* pg_reader_get's deadline */
+    pthread_cond_init(&p->pool_cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_key_create(&p->pinned_key, NULL);
     p->timeout_ms = PG_TIMEOUT_MS_DEF;
     p->writer = pg_conn_open(conninfo, &p->timeout_ms, err);
@@ -385,6 +390,7 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
         goto out_free;
     }
     p->writer->owner = p;
+    pg_conn_watch(p->writer, p, PG_WAIT_WRITER);
     if (ensure_migrations_table(p->writer, err) != 0) {
         goto out_free;
     }
@@ -584,12 +590,22 @@ static bool pg_tx_retryable(struct store_tx *tx)
     return retry;
 }
 
+/* A write that commits (the writer's group then commits it): so a server in recovery, a
+ * read-only transaction or a full disk answers 503. Each daemon writes a row of its own, by
+ * its roll-up slot (at most 64 rows): all of them once wrote one row 'ready_check', and a
+ * daemon frozen between its write and its COMMIT (SIGSTOP, a paused VM) held that row's lock
+ * until the server ended its session (idle_in_transaction_session_timeout, 10 s), so every
+ * other daemon's /readyz waited as long. Only the daemons sharing slot 0 (beyond 64) share a
+ * row. */
 static int pg_ready_check(struct store_tx *tx, struct err *err)
 {
     static const char SQL[] =
-        "INSERT INTO meta (key, value) VALUES ('ready_check', '1') ON CONFLICT (key) DO "
+        "INSERT INTO meta (key, value) VALUES ('ready_check.' || $1, '1') ON CONFLICT (key) DO "
         "UPDATE SET value = (meta.value::bigint + 1)::text";
-    PGresult *r = pg_run(tx->conn, SQL, 0, NULL, NULL, 0, err);
+    char slot[16];
+    snprintf(slot, sizeof(slot), "%d", pg_be(tx->store)->slot);
+    const char *v[] = {slot};
+    PGresult *r = pg_run(tx->conn, SQL, 1, v, NULL, 0, err);
     PQclear(r);
     return r != NULL ? 0 : -1;
 }
@@ -734,6 +750,8 @@ const struct store_ops store_pg_ops = {
     .key_encryption = pg_key_encryption,
     .check = pg_check,
     .is_corrupt = pg_is_corrupt,
+    .answering = pg_answering,
+    .shutdown_begin = pg_shutdown_begin,
     .backup = pg_backup,
     .rebuild_begin = pg_rebuild_begin,
     .rebuild_get = pg_rebuild_get,

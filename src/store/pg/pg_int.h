@@ -19,9 +19,15 @@
 
 #include "../store_int.h"
 
-#define PG_STMT_SLOTS     128
-#define PG_POOL_MAX       8
-#define PG_TIMEOUT_MS_DEF 30000 /* the answer timeout (store_set_db_timeout) by default */
+#define PG_STMT_SLOTS 128
+#define PG_POOL_MAX   8
+/* connections whose waits pg_answering watches: the writer's, then the pool's (not the
+ * listener's: its ANALYZE may take long on a server that answers) */
+#define PG_WAIT_WRITER    0
+#define PG_WAIT_POOL      1
+#define PG_WAIT_SLOTS     (PG_WAIT_POOL + PG_POOL_MAX)
+#define PG_STALL_NS       200000000ull /* a wait longer than this: the server is not answering */
+#define PG_TIMEOUT_MS_DEF 30000        /* the answer timeout (store_set_db_timeout) by default */
 
 /* Advisory lock classes (SQL text; the object in brackets). Every transaction takes them in
  * this order: the catalogue (1; shared by writes, exclusive for a definition change), a
@@ -71,6 +77,14 @@ struct pg_conn {
     const _Atomic int *timeout_ms;
     bool no_deadline;
     bool timed_out;
+    /* Where this connection says when its wait for the server began (0: not waiting) and
+     * when it last had an answer: its slot of pg_store.waiting_since and pg_store.answered_ns
+     * (pg_answering); NULL for a connection of no store (the CLI's before the store). */
+    _Atomic uint64_t *waiting_since;
+    _Atomic uint64_t *answered_ns;
+    /* pg_store.closing_ns: once the daemon stops (store_shutdown_begin), no wait lasts past
+     * it + the answer timeout, and no connection is opened */
+    const _Atomic uint64_t *closing_ns;
     bool retry;           /* the last failure was a deadlock or serialization failure */
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
@@ -125,6 +139,12 @@ struct pg_store {
      * for out of order (pg_defer_try). For /metrics. */
     _Atomic long long deadlocks;
     _Atomic long long lock_refusals;
+    /* The waits for the server under way, by connection (PG_WAIT_WRITER, then the pool's in
+     * the order they were opened: 0 = not waiting, else when the wait began), and the last
+     * time any connection had an answer (store_answering). */
+    _Atomic uint64_t waiting_since[PG_WAIT_SLOTS];
+    _Atomic uint64_t answered_ns;
+    _Atomic uint64_t closing_ns; /* store_shutdown_begin (monotonic ns), 0 before */
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     /* the read connection a thread holds between store_read_begin and store_read_end
@@ -142,6 +162,23 @@ static inline struct pg_store *pg_be(struct store *s)
 {
     return s->be;
 }
+
+/* wait.c. A wait of c for the server begins (now: time_mono_ns) or ends (answered: a result
+ * or a connection came); for pg_answering. */
+void pg_wait_begin(struct pg_conn *c, uint64_t now);
+void pg_wait_end(struct pg_conn *c, bool answered);
+/* Have c report its waits for the server in p's slot (PG_WAIT_*, or -1: none) and heed p's
+ * shutdown (pg_store.closing_ns). */
+void pg_conn_watch(struct pg_conn *c, struct pg_store *p, int slot);
+/* The latest a wait for the server may end, for a wait begun at start with the answer
+ * timeout limit_ms (<= 0: none) on a connection of a store that may be stopping
+ * (closing_ns, may be NULL); UINT64_MAX when none. */
+uint64_t pg_wait_deadline(uint64_t start, int limit_ms, const _Atomic uint64_t *closing_ns,
+                          int timeout_ms);
+/* store.h store_shutdown_begin. */
+void pg_shutdown_begin(struct store *s);
+/* store.h store_answering. */
+bool pg_answering(struct store *s);
 
 /* Open a connection (conninfo: a postgres:// URL or key=value string) whose statements wait
  * for an answer at most *timeout_ms (NULL: forever). NULL + err. */

@@ -11,7 +11,9 @@
  */
 #include "pg_int.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "bunsen/util.h"
 
@@ -28,18 +30,39 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
         return pinned;
     }
     pthread_mutex_lock(&p->pool_mu);
+    /* every connection in use: wait for one at most the answer timeout (--db-timeout), as
+     * long as a statement would wait, so that a database that does not answer (the pool's
+     * connections all waiting for it) gives the caller a 503, not a wait without end */
+    int limit = atomic_load(&p->timeout_ms);
+    uint64_t start = time_mono_ns();
     while (p->nidle == 0 && p->nopen >= PG_POOL_MAX) {
-        pthread_cond_wait(&p->pool_cv, &p->pool_mu);
+        uint64_t deadline = pg_wait_deadline(start, limit, &p->closing_ns, limit);
+        if (deadline == UINT64_MAX) {
+            pthread_cond_wait(&p->pool_cv, &p->pool_mu);
+            continue;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000u),
+                              .tv_nsec = (long)(deadline % 1000000000u)};
+        if (pthread_cond_timedwait(&p->pool_cv, &p->pool_mu, &ts) != 0 &&
+            time_mono_ns() >= deadline && p->nidle == 0 && p->nopen >= PG_POOL_MAX) {
+            pthread_mutex_unlock(&p->pool_mu);
+            err_set(err, ERR_UNAVAILABLE, NULL,
+                    "database unavailable: every read connection waited on it for longer than "
+                    "--db-timeout");
+            return NULL;
+        }
     }
     struct pg_conn *c = NULL;
+    int slot = -1;
     if (p->nidle > 0) {
         c = p->idle[--p->nidle];
     } else {
-        p->nopen++;
+        slot = PG_WAIT_POOL + p->nopen++;
     }
     pthread_mutex_unlock(&p->pool_mu);
     if (c == NULL) {
         c = xcalloc(1, sizeof(*c));
+        pg_conn_watch(c, p, slot);
         c->broken = true; /* opened by pg_conn_ensure below */
         c->pooled = true;
         c->conninfo = p->conninfo;

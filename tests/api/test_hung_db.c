@@ -1,0 +1,307 @@
+/* A PostgreSQL server that is up but does not answer (its processes SIGSTOPped: a stuck disk,
+ * a paused VM), or a daemon frozen in the middle of a transaction, must not hold up what needs
+ * no answer from it (docs/SCALING.md, docs/RELIABILITY.md): /assign without logging, the SDK
+ * payloads, /healthz and /metrics answer from memory; another daemon's /readyz does not wait
+ * for the frozen one; a SIGTERM drain answers what is pending and ends. The tests that stop
+ * the server run a cluster of their own (pgcluster.h). Skipped on SQLite (tests/pg/api.sh
+ * runs it on PostgreSQL). */
+#include "harness.h"
+#include "pgcluster.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NKEYS 4
+
+static const char *const ASSIGN =
+    "{\"user_id\":\"u1\",\"experiments\":[\"hk\"],\"log_exposure\":false}";
+
+/* One timed request. */
+struct timed {
+    int port;
+    const char *method;
+    const char *path;
+    const char *key;
+    const char *body;
+    int status; /* -1: no reply (the client's 20 s, or the connection closed) */
+    uint64_t ms;
+    char retry_after[16];
+};
+
+static void timed_run(struct timed *t)
+{
+    uint64_t t0 = pgc_now_ms();
+    struct resp r;
+    t->status = -1;
+    if (http_req(t->port, t->method, t->path, t->key, t->body, &r) == 0) {
+        t->status = r.status;
+        resp_header(&r, "Retry-After", t->retry_after, sizeof(t->retry_after));
+        resp_free(&r);
+    }
+    t->ms = pgc_now_ms() - t0;
+}
+
+static void *timed_main(void *arg)
+{
+    timed_run(arg);
+    return NULL;
+}
+
+static char *new_key(const struct daemon *d, const char *name, char id[40])
+{
+    json_t *j = harness_call(d->port, "POST", "/api/v1/keys", d->admin_key,
+                             fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", name), 201);
+    char *key = strdup(json_string_value(json_object_get(j, "key")));
+    if (id != NULL) {
+        snprintf(id, 40, "%s", json_string_value(json_object_get(j, "id")));
+    }
+    json_decref(j);
+    return key;
+}
+
+static void new_running_experiment(const struct daemon *d, const char *key)
+{
+    json_decref(harness_call(
+        d->port, "POST", "/api/v1/experiments", d->admin_key,
+        fmt("{\"key\":\"%s\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}", key), 201));
+    json_decref(harness_call(d->port, "POST", fmt("/api/v1/experiments/%s/start", key),
+                             d->admin_key, NULL, 200));
+}
+
+/* Keys verified before the database stopped answering authenticate from the key cache at
+ * once, past its second of freshness: /assign without logging with keys last used more than
+ * a second ago, the SDK payload, /healthz and /metrics answer within a second while the
+ * server's processes are stopped. Each such /assign once waited for its key's lookup up to
+ * --db-timeout (then 10 s and 4 s more as the pool reconnected), on every MHD thread, so that
+ * /healthz waited as long. Revocation still takes effect within about a second once the
+ * database answers again. */
+static void test_keys_from_memory(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char dir[128] = "/tmp/bunsen-hk-XXXXXX", url[300];
+    pgc_start(dir, "hungkeys", url, sizeof(url));
+    struct daemon d;
+    const char *extra[] = {"--db-timeout", "6", "--threads", "2", NULL};
+    assert_int_equal(daemon_start_db(&d, url, extra), 0);
+    char *keys[NKEYS], ids[NKEYS][40];
+    for (int i = 0; i < NKEYS; i++) {
+        keys[i] = new_key(&d, fmt("k%d", i), ids[i]);
+    }
+    new_running_experiment(&d, "hk");
+    for (int i = 0; i < NKEYS; i++) {
+        json_decref(harness_call(d.port, "POST", "/api/v1/assign", keys[i], ASSIGN, 200));
+    }
+    json_decref(harness_call(d.port, "GET", fmt("/api/features/%s", keys[0]), NULL, NULL, 200));
+
+    pgc_signal(fmt("%s/p", dir), "STOP");
+    /* at once: the SDK payload confirms its key with the database, which no longer answers
+     * (nothing waited for it yet): 200 ms at most */
+    char features[128];
+    snprintf(features, sizeof(features), "/api/features/%s", keys[0]);
+    struct timed onset = {d.port, "GET", features, NULL, NULL, 0, 0, ""};
+    timed_run(&onset);
+    sleep_ms(1500); /* past the key cache's second; the key check cannot confirm them now */
+    /* every key at once, more than the daemon's threads, then the routes that need no key */
+    struct timed first[NKEYS + 3];
+    pthread_t th[NKEYS + 3];
+    for (int i = 0; i < NKEYS; i++) {
+        first[i] = (struct timed){d.port, "POST", "/api/v1/assign", keys[i], ASSIGN, 0, 0, ""};
+    }
+    first[NKEYS] = (struct timed){d.port, "GET", features, NULL, NULL, 0, 0, ""};
+    first[NKEYS + 1] = (struct timed){d.port, "GET", "/healthz", NULL, NULL, 0, 0, ""};
+    first[NKEYS + 2] = (struct timed){d.port, "GET", "/metrics", d.admin_key, NULL, 0, 0, ""};
+    for (int i = 0; i < NKEYS + 3; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, timed_main, &first[i]), 0);
+        if (i == NKEYS - 1) {
+            sleep_ms(100); /* the keyless routes behind the /assign requests */
+        }
+    }
+    for (int i = 0; i < NKEYS + 3; i++) {
+        pthread_join(th[i], NULL);
+    }
+    /* and again a second later, the lookup under way still waiting for the server */
+    sleep_ms(1000);
+    struct timed again = {d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, 0, 0, ""};
+    timed_run(&again);
+    pgc_signal(fmt("%s/p", dir), "CONT");
+
+    fprintf(stderr, "# database just stopped: GET /api/features -> %d in %llu ms\n", onset.status,
+            (unsigned long long)onset.ms);
+    for (int i = 0; i < NKEYS + 3; i++) {
+        fprintf(stderr, "# database stopped: %s %s -> %d in %llu ms\n", first[i].method,
+                first[i].path, first[i].status, (unsigned long long)first[i].ms);
+    }
+    fprintf(stderr, "# a second later: /assign %d in %llu ms\n", again.status,
+            (unsigned long long)again.ms);
+
+    /* revoked by another process once the server answers again: 401 within about a second
+     * (the daemon's key check), the other keys still accepted */
+    int after = 0;
+    json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, &after));
+    char *out = NULL;
+    const char *const rv[] = {"keys", "revoke", ids[2], "--database", url, NULL};
+    if (bunsen_run(&out, rv) != 0) {
+        fail_msg("keys revoke: %s", out);
+    }
+    free(out);
+    uint64_t t0 = pgc_now_ms();
+    int revoked = 200;
+    while (revoked == 200 && pgc_now_ms() - t0 < 5000) {
+        json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[2], ASSIGN, &revoked));
+        if (revoked == 200) {
+            sleep_ms(50);
+        }
+    }
+    uint64_t revoked_ms = pgc_now_ms() - t0;
+    int kept = 0;
+    json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[3], ASSIGN, &kept));
+    fprintf(stderr, "# after: /assign %d; a key revoked by the CLI answers %d after %llu ms\n",
+            after, revoked, (unsigned long long)revoked_ms);
+
+    daemon_stop(&d);
+    daemon_cleanup(&d);
+    pgc_destroy(dir);
+    assert_int_equal(onset.status, 200);
+    assert_true(onset.ms < 1000);
+    for (int i = 0; i < NKEYS + 3; i++) {
+        assert_int_equal(first[i].status, 200);
+        assert_true(first[i].ms < 1000);
+    }
+    assert_int_equal(again.status, 200);
+    assert_true(again.ms < 300);
+    assert_int_equal(after, 200);
+    assert_int_equal(revoked, 401);
+    assert_true(revoked_ms < 2000);
+    assert_int_equal(kept, 200);
+    for (int i = 0; i < NKEYS; i++) {
+        free(keys[i]);
+    }
+}
+
+/* Two daemons on one database; one (d0) is frozen (SIGSTOP) in the middle of its /readyz
+ * check, after the check's write and before its COMMIT (its check made to wait for a row lock
+ * held here, then the lock released once d0 is stopped: its server session writes and waits
+ * for d0). Every daemon's check once wrote the same row, so d1's /readyz waited for d0's lock
+ * until the server ended d0's session (~10 s, idle_in_transaction_session_timeout); each
+ * daemon now writes a row of its own and d1 answers at once. */
+static void test_ready_beside_frozen_daemon(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    struct daemon d0, d1;
+    assert_int_equal(daemon_start_db(&d0, "fresh", NULL), 0);
+    assert_int_equal(daemon_start_db(&d1, d0.db_url, NULL), 0);
+    json_decref(harness_call(d0.port, "GET", "/readyz", NULL, NULL, 200));
+    json_decref(harness_call(d1.port, "GET", "/readyz", NULL, NULL, 200));
+    /* the row every check wrote, locked by a transaction of this test */
+    PGconn *lk = PQconnectdb(d0.db_url);
+    assert_int_equal(PQstatus(lk), CONNECTION_OK);
+    PGresult *lr = PQexec(lk, "BEGIN; INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
+                              "ON CONFLICT (key) DO UPDATE SET value = meta.value");
+    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+    PQclear(lr);
+    struct timed frozen = {d0.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, timed_main, &frozen), 0);
+    sleep_ms(300); /* d0's check is under way (waiting for the lock, before the fix) */
+    assert_int_equal(kill(d0.pid, SIGSTOP), 0);
+    PQclear(PQexec(lk, "COMMIT"));
+    PQfinish(lk);
+    sleep_ms(200); /* d0's session takes the lock and writes; d0 never commits */
+    struct timed other = {d1.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
+    timed_run(&other);
+    assert_int_equal(kill(d0.pid, SIGCONT), 0);
+    pthread_join(th, NULL);
+    fprintf(stderr, "# d0 frozen in its check: d1 /readyz %d in %llu ms (d0's: %d)\n", other.status,
+            (unsigned long long)other.ms, frozen.status);
+    daemon_stop(&d1);
+    daemon_stop(&d0);
+    daemon_cleanup(&d1);
+    daemon_cleanup(&d0);
+    assert_int_equal(other.status, 200);
+    assert_true(other.ms < 1000);
+}
+
+/* SIGTERM while the database does not answer and a write waits for it: the write is answered
+ * 503 with Retry-After at --db-timeout before the connection closes, and the drain ends within
+ * --db-timeout. A review measured the connection closed with no reply at 30 s and the process
+ * gone after 41 s (--db-timeout 30): the main thread took the signal only after its catalogue
+ * check gave up on the database, each thread's wait and reconnection (connect_timeout) came
+ * in turn, and MHD closed the connections as the writer resumed them with their reply. */
+static void test_drain_with_hung_db(void **state_)
+{
+    (void)state_;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char dir[128] = "/tmp/bunsen-hd-XXXXXX", url[300];
+    pgc_start(dir, "hungdrain", url, sizeof(url));
+    struct daemon d;
+    const char *extra[] = {"--db-timeout", "3", NULL};
+    assert_int_equal(daemon_start_db(&d, url, extra), 0);
+    char *key = new_key(&d, "sdk", NULL);
+    const char *event = "{\"events\":[{\"user_id\":\"u1\",\"event\":\"e\",\"id\":\"x1\"}]}";
+    json_decref(harness_call(d.port, "POST", "/api/v1/events", key, event, 200));
+
+    pgc_signal(fmt("%s/p", dir), "STOP");
+    struct timed w = {d.port,
+                      "POST",
+                      "/api/v1/events",
+                      key,
+                      "{\"events\":[{\"user_id\":\"u2\",\"event\":\"e\",\"id\":\"x2\"}]}",
+                      0,
+                      0,
+                      ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, timed_main, &w), 0);
+    sleep_ms(1000);
+    uint64_t t0 = pgc_now_ms();
+    pid_t pid = d.pid;
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int st = 0;
+    pid_t gone = 0;
+    while ((gone = waitpid(d.pid, &st, WNOHANG)) == 0 && pgc_now_ms() - t0 < 60000) {
+        sleep_ms(50);
+    }
+    uint64_t exit_ms = pgc_now_ms() - t0;
+    pgc_signal(fmt("%s/p", dir), "CONT");
+    if (gone == d.pid) {
+        d.pid = 0;
+    }
+    pthread_join(th, NULL);
+    fprintf(stderr,
+            "# SIGTERM with the database stopped: the pending write %d (Retry-After '%s') after "
+            "%llu ms; exit %d after %llu ms\n",
+            w.status, w.retry_after, (unsigned long long)w.ms, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+            (unsigned long long)exit_ms);
+    daemon_cleanup(&d);
+    pgc_destroy(dir);
+    free(key);
+    assert_int_equal(gone, pid); /* exited */
+    assert_int_equal(w.status, 503);
+    assert_true(w.retry_after[0] != '\0');
+    /* at --db-timeout (3 s), not after a reconnection's connect_timeout more (2 s) */
+    assert_true(w.ms < 4000);
+    assert_true(exit_ms < 4500); /* --db-timeout after SIGTERM at most, not each wait in turn */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_from_memory),
+        cmocka_unit_test(test_ready_beside_frozen_daemon),
+        cmocka_unit_test(test_drain_with_hung_db),
+    };
+    return cmocka_run_group_tests_name("api_hung_db", tests, NULL, NULL);
+}
