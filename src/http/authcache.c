@@ -427,7 +427,11 @@ int authcache_verify(struct authcache *c, struct store *store, const char *secre
     int rc = -1;
     /* a database of this host (SQLite) is asked on this thread: it does not keep a request
      * waiting for a server, and the refresher's hand-over would cost more than the read */
-    if (store_remote(store) && authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out)) {
+    if (store_remote(store)) {
+        /* a key not in the cache (unknown, revoked, unused for 10 minutes) is asked through a
+         * refresher too: while the server is silent, such requests answer 503 within the
+         * wait instead of holding every MHD thread for --db-timeout */
+        bool stale = authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out);
         struct err e;
         err_clear(&e);
         switch (refresh(c, store, tag, hash, &rc, out, &e)) {
@@ -435,12 +439,17 @@ int authcache_verify(struct authcache *c, struct store *store, const char *secre
             if (rc == 0) {
                 goto out;
             }
-            if (e.code != ERR_UNAVAILABLE) {
-                *err = e; /* revoked (forgotten), or a fault of ours */
+            if (e.code != ERR_UNAVAILABLE || !stale) {
+                *err = e; /* revoked (forgotten), unknown, or a fault of ours */
                 goto out;
             }
             break;
         case REFRESH_NO_ANSWER:
+            if (!stale) {
+                rc = err_set(err, ERR_UNAVAILABLE, NULL,
+                             "the database did not answer the key's lookup in time");
+                goto out;
+            }
             break;
         case REFRESH_NO_THREAD:
             goto lookup_here;

@@ -132,7 +132,32 @@ static void test_keys_from_memory(void **state_)
     sleep_ms(1000);
     struct timed again = {d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, 0, 0, ""};
     timed_run(&again);
+    /* keys the cache does not hold (made up: anyone can send them), more than the threads,
+     * then /healthz: each answers 503 within the key lookup's wait, none holds a thread for
+     * --db-timeout (they once did, and /healthz waited 5.7 s behind six of them) */
+    enum { NBOGUS = 6 };
+    struct timed bogus[NBOGUS + 1];
+    pthread_t bth[NBOGUS + 1];
+    for (int i = 0; i < NBOGUS; i++) {
+        bogus[i] = (struct timed){d.port, "GET", fmt("/api/features/bsn_bogus%d", i), NULL, NULL, 0,
+                                  0,      ""};
+        bogus[i].path = strdup(bogus[i].path);
+    }
+    bogus[NBOGUS] = (struct timed){d.port, "GET", "/healthz", NULL, NULL, 0, 0, ""};
+    for (int i = 0; i <= NBOGUS; i++) {
+        if (i == NBOGUS) {
+            sleep_ms(300);
+        }
+        assert_int_equal(pthread_create(&bth[i], NULL, timed_main, &bogus[i]), 0);
+    }
+    for (int i = 0; i <= NBOGUS; i++) {
+        pthread_join(bth[i], NULL);
+    }
     pgc_signal(fmt("%s/p", dir), "CONT");
+    for (int i = 0; i <= NBOGUS; i++) {
+        fprintf(stderr, "# database stopped, unknown keys: GET %s -> %d in %llu ms\n",
+                bogus[i].path, bogus[i].status, (unsigned long long)bogus[i].ms);
+    }
 
     fprintf(stderr, "# database just stopped: GET /api/features -> %d in %llu ms\n", onset.status,
             (unsigned long long)onset.ms);
@@ -178,6 +203,13 @@ static void test_keys_from_memory(void **state_)
     }
     assert_int_equal(again.status, 200);
     assert_true(again.ms < 300);
+    for (int i = 0; i < NBOGUS; i++) {
+        assert_int_equal(bogus[i].status, 503);
+        assert_true(bogus[i].ms < 1000);
+        free((char *)(uintptr_t)bogus[i].path);
+    }
+    assert_int_equal(bogus[NBOGUS].status, 200);
+    assert_true(bogus[NBOGUS].ms < 1000);
     assert_int_equal(after, 200);
     assert_int_equal(revoked, 401);
     assert_true(revoked_ms < 2000);
