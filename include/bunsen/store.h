@@ -111,6 +111,11 @@ struct store_job {
      * rollback. A group of such jobs runs without a savepoint per job; should one fail,
      * the group is rolled back and run again with savepoints (same outcome per job). */
     bool retryable;
+    /* true: queued ahead of every waiting job (behind earlier urgent ones; the group running
+     * ends first), for a job whose order no other job depends on: the readiness check, which
+     * otherwise waited behind every queued ingestion group (seconds under large batches on
+     * PostgreSQL) and made /readyz flap under load. Never with retryable or barrier. */
+    bool urgent;
     /* Optional, for retryable jobs: apply several of them in one call. In a group run without
      * savepoints, consecutive jobs with the same apply_batch run as apply_batch(tx, their
      * args, n) (one set of database round trips for all, e.g. the exposures of many /assign

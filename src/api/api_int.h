@@ -28,6 +28,7 @@ struct api_write {
     void (*cleanup)(struct api_write *w);
     bool retryable; /* apply() may run again after a rollback (store_job.retryable) */
     size_t items;   /* users apply() may lock (store_job.items) */
+    bool urgent;    /* ahead of the queued writes (store_job.urgent): the readiness check */
     /* optional: emit each user apply() locks (store_job.users) */
     void (*users)(struct api_write *w, void (*emit)(void *ctx, const char *user_id), void *ctx);
     /* optional: several writes of one kind in one call, args = their api_write pointers

@@ -49,6 +49,7 @@ void api_write_submit(struct http_req *r, struct api_write *w)
     w->job.arg = w;
     w->job.retryable = w->retryable;
     w->job.items = w->items;
+    w->job.urgent = w->urgent;
     w->job.users = w->users != NULL ? write_users : NULL;
     w->job.apply_batch = w->retryable ? w->apply_batch : NULL;
     struct err err;

@@ -45,7 +45,9 @@ void api_health_ready(struct http_req *r)
     w->render = ready_render;
     w->cleanup = ready_cleanup;
     /* not retryable, so it runs alone (on PostgreSQL each daemon's check updates a row of
-     * its own: a daemon frozen in its check holds up no other daemon's /readyz) */
+     * its own: a daemon frozen in its check holds up no other daemon's /readyz); urgent, so
+     * it waits for the group in progress, not for every ingestion batch queued behind it */
+    w->urgent = true;
     api_write_submit(r, w);
 }
 

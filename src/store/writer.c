@@ -636,12 +636,24 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
                        stopping ? "the server is shutting down"
                                 : "the write queue is full, retry shortly");
     }
-    if (w->tail != NULL) {
+    if (job->urgent) {
+        /* behind the urgent jobs already at the head, ahead of the rest */
+        struct store_job **at = &w->head;
+        while (*at != NULL && (*at)->urgent) {
+            at = &(*at)->next;
+        }
+        job->next = *at;
+        *at = job;
+        if (job->next == NULL) {
+            w->tail = job;
+        }
+    } else if (w->tail != NULL) {
         w->tail->next = job;
+        w->tail = job;
     } else {
         w->head = job;
+        w->tail = job;
     }
-    w->tail = job;
     w->depth++;
     w->stats.queue_depth = w->depth;
     pthread_cond_signal(&w->cv);

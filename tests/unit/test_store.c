@@ -2736,6 +2736,84 @@ static void test_writer_completion_thread(void **state)
     store_close(s);
 }
 
+/* ---- urgent jobs (the readiness check) ---- */
+
+static atomic_int uj_seq;
+
+struct ujob {
+    struct store_job job;
+    int applied_at; /* the order apply() ran in, from 1 */
+    atomic_bool done;
+};
+
+static int uj_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    (void)tx;
+    (void)err;
+    struct ujob *j = arg;
+    j->applied_at = atomic_fetch_add(&uj_seq, 1) + 1;
+    return 0;
+}
+
+static void uj_done(void *arg, int rc, const struct err *err)
+{
+    (void)err;
+    struct ujob *j = arg;
+    assert_int_equal(rc, 0);
+    atomic_store(&j->done, true);
+}
+
+/* An urgent job waits for the group in progress, not for the jobs queued before it; urgent
+ * jobs keep their order among themselves, and the queue's tail stays right (a job submitted
+ * after an urgent one that emptied the queue's end still runs). */
+static void test_writer_urgent_jobs(void **state)
+{
+    (void)state;
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_writer_start(s, 100, &err), 0);
+    atomic_store(&uj_seq, 0);
+    atomic_int gated;
+    struct store_job gate;
+    hold_writer(s, &gate, &gated);
+    static struct ujob j[8];
+    memset(j, 0, sizeof(j));
+    for (int i = 0; i < 8; i++) {
+        j[i].job = (struct store_job){.apply = uj_apply, .done = uj_done, .arg = &j[i]};
+    }
+    /* queued: 0 1 2 (plain, 0 and 1 retryable), then urgent 3 and 4, then plain 5 */
+    j[0].job.retryable = j[1].job.retryable = true;
+    j[3].job.urgent = j[4].job.urgent = true;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(store_submit(s, &j[i].job, &err), 0);
+    }
+    atomic_store(&gate_open, true);
+    for (int i = 0; i < 200 && !atomic_load(&j[5].done); i++) {
+        usleep(5000);
+    }
+    assert_true(atomic_load(&j[5].done));
+    assert_int_equal(j[3].applied_at, 1);
+    assert_int_equal(j[4].applied_at, 2);
+    assert_int_equal(j[0].applied_at, 3);
+    assert_int_equal(j[1].applied_at, 4);
+    assert_int_equal(j[2].applied_at, 5);
+    assert_int_equal(j[5].applied_at, 6);
+    /* an urgent job into an empty queue, then a plain one behind it */
+    hold_writer(s, &gate, &gated);
+    j[6].job.urgent = true;
+    assert_int_equal(store_submit(s, &j[6].job, &err), 0);
+    assert_int_equal(store_submit(s, &j[7].job, &err), 0);
+    atomic_store(&gate_open, true);
+    for (int i = 0; i < 200 && !atomic_load(&j[7].done); i++) {
+        usleep(5000);
+    }
+    assert_true(atomic_load(&j[6].done) && atomic_load(&j[7].done));
+    assert_int_equal(j[6].applied_at, 7);
+    assert_int_equal(j[7].applied_at, 8);
+    store_writer_stop(s);
+    store_close(s);
+}
+
 /* ---- dimension breakdowns: slices equal a recount from the raw rows ---- */
 
 #define SL_USERS 180
@@ -3844,6 +3922,7 @@ int main(void)
         cmocka_unit_test(test_writer_apply_batch),
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_writer_completion_thread),
+        cmocka_unit_test(test_writer_urgent_jobs),
         cmocka_unit_test(test_slices_equal_recount),
         cmocka_unit_test(test_raw_values_exact),
         cmocka_unit_test(test_ratio_sums_kept),
