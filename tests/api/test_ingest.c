@@ -898,6 +898,15 @@ static void test_big_batches_at_once(void **state)
         long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
         resp_free(&r);
         assert_true(n >= K); /* over the budget of the test cluster (3,200): all users */
+        /* and the daemon said so at start, with the setting to raise */
+        FILE *f = fopen(fmt("%s/stderr.log", D.dir), "r");
+        assert_non_null(f);
+        static char log[1 << 16];
+        size_t got = fread(log, 1, sizeof(log) - 1, f);
+        log[got] = '\0';
+        fclose(f);
+        assert_non_null(strstr(log, "lock table is small for large batches"));
+        assert_non_null(strstr(log, "\"raise_max_locks_per_transaction_by\":4"));
     }
 }
 

@@ -188,6 +188,26 @@ static size_t lock_budget(long long table, long long writers)
     return b > USER_LOCK_BUDGET_MIN ? (size_t)b : USER_LOCK_BUDGET_MIN;
 }
 
+/* A request carries up to 10,000 items (API.md "Ingestion"); one with more distinct users than
+ * the budget locks all users, which holds every daemon's writes while it runs. Said once per
+ * budget value, with how far to raise the setting the budget follows. */
+#define REQUEST_ITEMS_MAX 10000
+
+static void budget_set(struct pg_store *p, size_t b)
+{
+    p->user_lock_budget = b;
+    if (b >= REQUEST_ITEMS_MAX || atomic_exchange(&p->budget_warned, b) == b) {
+        return;
+    }
+    log_json(LOG_WARN,
+             "PostgreSQL's lock table is small for large batches: a request with more distinct "
+             "users than the user-lock budget locks all users, holding every daemon's writes "
+             "while it runs (docs/SCALING.md \"Bounded locks, whatever the batch\")",
+             json_pack("{s:I, s:I, s:I}", "user_lock_budget", (json_int_t)b, "request_items_max",
+                       (json_int_t)REQUEST_ITEMS_MAX, "raise_max_locks_per_transaction_by",
+                       (json_int_t)((REQUEST_ITEMS_MAX + b - 1) / b)));
+}
+
 /* Claim a slot no other live session holds (session lock, released when the connection
  * closes), and set the user-lock budget. Called on every new writer connection (a failover
  * target may be configured otherwise). */
@@ -203,7 +223,7 @@ static int claim_slot(struct pg_store *p, struct err *err)
     }
     /* every slot taken (more than 64 writers): share slot 0; correct, only slower */
     p->slot = PQgetisnull(r, 0, 0) ? 0 : (int)pg_i64(r, 0, 0);
-    p->user_lock_budget = lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2));
+    budget_set(p, lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2)));
     PQclear(r);
     return 0;
 }
@@ -213,7 +233,7 @@ static void refresh_budget(struct pg_store *p, struct pg_conn *c)
 {
     PGresult *r = pg_exec_result(c, "SELECT " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD ")");
     if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        p->user_lock_budget = lock_budget(pg_i64(r, 0, 0), pg_i64(r, 0, 1));
+        budget_set(p, lock_budget(pg_i64(r, 0, 0), pg_i64(r, 0, 1)));
     }
     PQclear(r);
 }
