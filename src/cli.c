@@ -1,8 +1,11 @@
 /*
- * cli.c - `bunsen migrate` and `bunsen keys create|list|revoke`, plus the data-dir and
- * store preparation shared with `bunsen serve`. These commands talk to the database
- * directly (SQLite's locking makes that safe while a daemon runs: a revoked key is
- * refused by the daemon on its next request).
+ * cli.c - the commands that work on the database without a daemon: `bunsen migrate`,
+ * `bunsen keys create|list|revoke`, `bunsen results`, `bunsen compact` and `bunsen backup`,
+ * plus the data-dir and store preparation and the argument reader shared with `bunsen serve`
+ * (serve.c). These commands talk to the database directly, which is safe while a daemon runs
+ * (SQLite's locking; PostgreSQL's transactions). A key revoked here reaches a running daemon
+ * at its next key check, about a second later (docs/SECURITY.md): until then that daemon's
+ * cache may still accept it.
  */
 #include <errno.h>
 #include <limits.h>

@@ -8,8 +8,10 @@
  *
  * Both read the same snapshot as /assign, so a GrowthBook SDK evaluating the payload
  * locally and an OFREP provider get the answers /assign gives. OFREP evaluations log
- * exposures like /assign (reply after commit). Payloads carry a strong ETag (SHA-256 of
- * the body); If-None-Match with the same tag gets 304.
+ * exposures as /assign does, but the answer never waits for the commit: the exposures are
+ * queued beside it ("OFREP" below). The GrowthBook payload is rendered and cached by
+ * payload.c (strong ETag, SHA-256 of the body; If-None-Match with the same tag gets 304);
+ * this file holds its handler.
  */
 #include <sodium.h>
 #include <time.h>

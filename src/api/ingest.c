@@ -4,7 +4,8 @@
  * Validation is all-or-nothing and happens on the request thread, before anything is
  * queued: the first bad item answers 400 with `field` naming it ("events[17].ts"). The
  * valid batch is one writer job (one savepoint): it is stored and attributed entirely or
- * not at all, and the reply {"accepted", "duplicates"} follows the commit.
+ * not at all, and the reply follows the commit: {"accepted", "duplicates"} for events,
+ * plus "conflicts" and "ignored" for exposures (reply_counts).
  */
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,9 @@
  * prom.c - GET /metrics in the Prometheus text exposition format, and the counters the
  * api layer owns (assignments by experiment and reason, ingested rows). The HTTP layer
  * and the writer write their own families (http_server_write_metrics,
- * store_write_metrics). A scrape reads atomics and stats two files: no database query.
+ * store_write_metrics). A scrape reads atomics and /proc/self, stats the SQLite database
+ * and its WAL, and makes one small database query: the running roll-up rebuilds
+ * (store_rebuild_list, write_rebuilds; while the database does not answer, the last list).
  */
 #include <dirent.h>
 #include <pthread.h>

@@ -4,8 +4,9 @@
  * SRM, each metric's comparisons; the decision block is results_power.c, the
  * multiple-comparison family results_family.c. The per-dimension breakdown (results_slices.c), the
  * time series (results_series.c), power (results_power.c) and the per-user export
- * (results_export.c) share its pieces through results_int.h. Threads: the MHD workers (handlers)
- * and the CLI (`bunsen results`).
+ * (results_export.c) share its pieces through results_int.h. Threads: the offload threads
+ * (http/offload.c: the results and time-series routes are ROUTE_OFFLOAD), the MHD workers
+ * (the per-user export, which shares its helpers) and the CLI (`bunsen results`).
  *
  * Results are computed from the roll-ups the writer maintains (store_rollup_read): a
  * handful of rows per metric whatever the number of users, then stats/ on each
