@@ -10,8 +10,8 @@
  * locally and an OFREP provider get the answers /assign gives. OFREP evaluations log
  * exposures as /assign does, but the answer never waits for the commit: the exposures are
  * queued beside it ("OFREP" below). The GrowthBook payload is rendered and cached by
- * payload.c (strong ETag, SHA-256 of the body; If-None-Match with the same tag gets 304);
- * this file holds its handler.
+ * payload.c; this file holds its handler and the strong ETag both use (api_strong_etag,
+ * SHA-256 of the body; If-None-Match with the same tag gets 304).
  */
 #include <sodium.h>
 #include <time.h>
