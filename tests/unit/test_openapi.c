@@ -1,7 +1,8 @@
 /* Unit tests for docs/openapi.yaml against the code: every (method, path) of the route table
  * (src/http/routes.c) is described and nothing else is, each operation's x-bunsen-roles and
- * x-bunsen-rate-limit say what the table says, and the copy compiled into the binary (served
- * at /api/v1/openapi.yaml) is the file itself.
+ * x-bunsen-rate-limit say what the table says, each lists the 400 every route can answer (a
+ * repeated query parameter), and the copy compiled into the binary (served at
+ * /api/v1/openapi.yaml) is the file itself.
  *
  * The spec is read with a line-based reader, not a YAML parser, so the file keeps a fixed
  * layout: `paths:` at column 0, path keys indented 2 spaces, methods 4, an operation's own
@@ -34,6 +35,7 @@ struct spec_op {
     unsigned roles; /* bitset of enum role */
     bool roles_ok;  /* every listed role is known */
     char rate[16];  /* x-bunsen-rate-limit value, "" when absent */
+    bool has_400;   /* its responses list '400' */
 };
 
 struct spec {
@@ -178,6 +180,7 @@ static void spec_parse(const char *text, struct spec *sp)
     bool in_paths = false, seen_paths = false;
     char path[MAX_PATH] = "";
     struct spec_op *op = NULL; /* the operation whose keys are being read */
+    bool in_responses = false; /* inside op's `responses:` block */
     int lineno = 0;
     for (const char *p = text; *p != '\0';) {
         const char *eol = strchr(p, '\n');
@@ -208,6 +211,9 @@ static void spec_parse(const char *text, struct spec *sp)
         char key[MAX_PATH];
         bool bare = false;
         bool is_key = line_key(s, n, key, sizeof(key), &bare);
+        if (indent <= 6) {
+            in_responses = false;
+        }
         if (indent == 2) {
             op = NULL;
             if (!is_key || !bare || key[0] != '/') {
@@ -238,6 +244,10 @@ static void spec_parse(const char *text, struct spec *sp)
                 add_problem(sp->problem, "line %d: unknown path-item key '%s' under %s", lineno,
                             key, path);
             }
+        } else if (indent == 6 && op != NULL && is_key && bare) {
+            in_responses = strcmp(key, "responses") == 0;
+        } else if (indent == 8 && op != NULL && in_responses && is_key) {
+            op->has_400 = op->has_400 || strcmp(key, "400") == 0;
         } else if (indent == 6 && op != NULL && is_key && !bare) {
             char v[MAX_PATH]; /* the value, up to the end of the line */
             size_t skip = strlen(key) + 2;
@@ -332,9 +342,15 @@ static void test_reader(void **state)
                               "      x-bunsen-roles: [admin, viewer]\n"
                               "      responses:\n"
                               "        '200': {description: ok}\n"
+                              "        '400': {$ref: '#/components/responses/BadRequest'}\n"
                               "    post:\n"
                               "      x-bunsen-roles: []\n"
                               "      x-bunsen-rate-limit: manage\r\n"
+                              "      description: '400'\n"
+                              "      responses:\n"
+                              "        '200':\n"
+                              "          description: |\n"
+                              "            '400': not a response\n"
                               "\n"
                               "  '/b/{key}':\n"
                               "    parameters:\n"
@@ -353,9 +369,11 @@ static void test_reader(void **state)
     assert_true(sp->ops[0].has_roles && sp->ops[0].roles_ok);
     assert_int_equal(sp->ops[0].roles, ROLE_ADMIN | ROLE_VIEWER);
     assert_string_equal(sp->ops[0].rate, "");
+    assert_true(sp->ops[0].has_400);
     assert_string_equal(sp->ops[1].method, "post");
     assert_int_equal(sp->ops[1].roles, 0);
     assert_string_equal(sp->ops[1].rate, "manage");
+    assert_false(sp->ops[1].has_400);
     assert_string_equal(sp->ops[2].method, "options");
     assert_string_equal(sp->ops[2].path, "/b/{key}");
     assert_false(sp->ops[2].has_roles);
@@ -439,6 +457,27 @@ static void test_roles_and_limits_match_routes(void **state)
     }
 }
 
+/* Every route answers 400 to a repeated query parameter (and most to their own parameters or
+ * body), so every operation lists it: a client generated from the spec gets a typed error. */
+static void test_every_operation_lists_400(void **state)
+{
+    (void)state;
+    struct spec *sp = load_spec();
+    char problem[MAX_PROBLEM] = "";
+    for (int i = 0; i < sp->n; i++) {
+        const struct spec_op *op = &sp->ops[i];
+        if (!op->has_400) {
+            add_problem(problem, "%s line %d: %s %s does not list '400'", SPEC_PATH, op->line,
+                        op->method, op->path);
+        }
+    }
+    free(sp);
+    if (problem[0] != '\0') {
+        print_error("%s", problem);
+        fail_msg("operations without a 400 response");
+    }
+}
+
 /* The embedded copy is the file (the build regenerates it when the file changes). */
 static void test_embedded_copy(void **state)
 {
@@ -466,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_reader),
         cmocka_unit_test(test_paths_match_routes),
         cmocka_unit_test(test_roles_and_limits_match_routes),
+        cmocka_unit_test(test_every_operation_lists_400),
         cmocka_unit_test(test_embedded_copy),
     };
     return cmocka_run_group_tests_name("openapi", tests, NULL, NULL);
