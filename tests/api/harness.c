@@ -643,6 +643,48 @@ json_t *harness_call(int port, const char *method, const char *path, const char 
     return j;
 }
 
+/* The string field name of j copied into out (cap bytes), failing the test when it is missing
+ * or does not fit. */
+static void copy_field(const json_t *j, const char *name, char *out, size_t cap)
+{
+    const char *v = json_string_value(json_object_get(j, name));
+    if (v == NULL || strlen(v) >= cap) {
+        fail_msg("field %s: %s", name, v == NULL ? "missing" : "too long");
+    }
+    snprintf(out, cap, "%s", v);
+}
+
+void harness_sdk_key_named(int port, const char *admin, const char *name, char *out, size_t cap,
+                           char *id, size_t id_cap)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"role\":\"sdk\"}", name);
+    json_t *j = harness_call(port, "POST", "/api/v1/keys", admin, body, 201);
+    copy_field(j, "key", out, cap);
+    if (id != NULL) {
+        copy_field(j, "id", id, id_cap);
+    }
+    json_decref(j);
+}
+
+void harness_sdk_key(int port, const char *admin, char *out, size_t cap)
+{
+    harness_sdk_key_named(port, admin, "sdk", out, cap, NULL, 0);
+}
+
+void harness_metric(int port, const char *admin, const char *body)
+{
+    json_decref(harness_call(port, "POST", "/api/v1/metrics", admin, body, 201));
+}
+
+void harness_started_experiment(int port, const char *admin, const char *key, const char *body)
+{
+    json_decref(harness_call(port, "POST", "/api/v1/experiments", admin, body, 201));
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/start", key);
+    json_decref(harness_call(port, "POST", path, admin, NULL, 200));
+}
+
 /* sql with ?N (and bare ?) rewritten as $N for PostgreSQL. */
 static const char *pg_sql(const char *sql)
 {

@@ -118,6 +118,20 @@ json_t *http_json(int port, const char *method, const char *path, const char *ke
 json_t *harness_call(int port, const char *method, const char *path, const char *key,
                      const char *body, int want);
 
+/* Set-up shared by the API tests, each failing the test unless the daemon answers 201 (200
+ * for a start). admin: an admin key (struct daemon.admin_key).
+ * harness_sdk_key: a new sdk key named "sdk"; its secret copied into out (cap bytes: the test
+ * fails when it does not fit). harness_sdk_key_named: the same named name (JSON text as is,
+ * not escaped), and its id into id (id_cap bytes) unless id is NULL.
+ * harness_metric: POST /api/v1/metrics with the JSON text body.
+ * harness_started_experiment: POST /api/v1/experiments with the JSON text body, whose "key"
+ * is key, then POST /api/v1/experiments/<key>/start. body may come from fmt(). */
+void harness_sdk_key(int port, const char *admin, char *out, size_t cap);
+void harness_sdk_key_named(int port, const char *admin, const char *name, char *out, size_t cap,
+                           char *id, size_t id_cap);
+void harness_metric(int port, const char *admin, const char *body);
+void harness_started_experiment(int port, const char *admin, const char *key, const char *body);
+
 /* printf into a static-per-thread buffer (for paths). */
 const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 

@@ -107,19 +107,13 @@ static int setup(void **state)
     if (daemon_start(&D, ARGS) != 0) {
         return -1;
     }
-    json_t *k =
-        call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
-    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
-                     "{\"key\":\"qrev\",\"event\":\"qpay\",\"type\":\"sum\",\"window_hours\":48,"
-                     "\"cuped_lookback_hours\":24}",
-                     201));
-    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
-                     "{\"key\":\"qm\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
-                     "\"metrics\":[\"qrev\"],\"dimensions\":[\"country\"]}",
-                     201));
-    json_decref(call("POST", "/api/v1/experiments/qm/start", D.admin_key, NULL, 200));
+    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
+    harness_metric(D.port, D.admin_key,
+                   "{\"key\":\"qrev\",\"event\":\"qpay\",\"type\":\"sum\",\"window_hours\":48,"
+                   "\"cuped_lookback_hours\":24}");
+    harness_started_experiment(D.port, D.admin_key, "qm",
+                               "{\"key\":\"qm\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                               "\"metrics\":[\"qrev\"],\"dimensions\":[\"country\"]}");
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     t0 = (int64_t)now.tv_sec * 1000 - 24 * HOUR;

@@ -72,20 +72,14 @@ static int setup(void **state)
     if (daemon_start(&D, ARGS) != 0) {
         return -1;
     }
-    json_t *k =
-        call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
-    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
-                     "{\"key\":\"rev\",\"event\":\"pay\",\"type\":\"sum\",\"window_hours\":48,"
-                     "\"cuped_lookback_hours\":24}",
-                     201));
-    json_decref(
-        call("POST", "/api/v1/experiments", D.admin_key,
-             "{\"key\":\"xv\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"},"
-             "{\"key\":\"d\"},{\"key\":\"e\"}],\"metrics\":[\"rev\"]}",
-             201));
-    json_decref(call("POST", "/api/v1/experiments/xv/start", D.admin_key, NULL, 200));
+    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
+    harness_metric(D.port, D.admin_key,
+                   "{\"key\":\"rev\",\"event\":\"pay\",\"type\":\"sum\",\"window_hours\":48,"
+                   "\"cuped_lookback_hours\":24}");
+    harness_started_experiment(
+        D.port, D.admin_key, "xv",
+        "{\"key\":\"xv\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"},"
+        "{\"key\":\"d\"},{\"key\":\"e\"}],\"metrics\":[\"rev\"]}");
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     t0 = (int64_t)now.tv_sec * 1000 - 24 * HOUR;

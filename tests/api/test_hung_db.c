@@ -55,23 +55,16 @@ static void *timed_main(void *arg)
 
 static char *new_key(const struct daemon *d, const char *name, char id[40])
 {
-    json_t *j = harness_call(d->port, "POST", "/api/v1/keys", d->admin_key,
-                             fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", name), 201);
-    char *key = strdup(json_string_value(json_object_get(j, "key")));
-    if (id != NULL) {
-        snprintf(id, 40, "%s", json_string_value(json_object_get(j, "id")));
-    }
-    json_decref(j);
-    return key;
+    char key[128];
+    harness_sdk_key_named(d->port, d->admin_key, name, key, sizeof(key), id, 40);
+    return strdup(key);
 }
 
 static void new_running_experiment(const struct daemon *d, const char *key)
 {
-    json_decref(harness_call(
-        d->port, "POST", "/api/v1/experiments", d->admin_key,
-        fmt("{\"key\":\"%s\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}", key), 201));
-    json_decref(harness_call(d->port, "POST", fmt("/api/v1/experiments/%s/start", key),
-                             d->admin_key, NULL, 200));
+    harness_started_experiment(
+        d->port, d->admin_key, key,
+        fmt("{\"key\":\"%s\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}", key));
 }
 
 /* Keys verified before the database stopped answering authenticate from the key cache at

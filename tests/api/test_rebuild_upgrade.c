@@ -91,27 +91,20 @@ static int setup(void **state)
     if (daemon_start(&D, PAUSED) != 0) {
         return -1;
     }
-    json_t *k =
-        call("POST", "/api/v1/keys", D.admin_key, "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
-    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
-                     "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
-                     "\"cuped_lookback_hours\":0}",
-                     201));
-    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
-                     "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
-                     "\"cuped_lookback_hours\":0}",
-                     201));
-    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
-                     "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
-                     "\"denominator\":\"v\"}",
-                     201));
-    json_decref(call("POST", "/api/v1/experiments", D.admin_key,
-                     "{\"key\":\"up\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
-                     "\"metrics\":[\"m\",\"v\",\"r\"],\"dimensions\":[\"plan\"]}",
-                     201));
-    json_decref(call("POST", "/api/v1/experiments/up/start", D.admin_key, NULL, 200));
+    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
+    harness_metric(D.port, D.admin_key,
+                   "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
+                   "\"cuped_lookback_hours\":0}");
+    harness_metric(D.port, D.admin_key,
+                   "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
+                   "\"cuped_lookback_hours\":0}");
+    harness_metric(D.port, D.admin_key,
+                   "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
+                   "\"denominator\":\"v\"}");
+    harness_started_experiment(
+        D.port, D.admin_key, "up",
+        "{\"key\":\"up\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
+        "\"metrics\":[\"m\",\"v\",\"r\"],\"dimensions\":[\"plan\"]}");
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t t0 = (int64_t)now.tv_sec * 1000 - 48 * HOUR;

@@ -1038,7 +1038,7 @@ static void test_writer_failed_undo_fails_group(void **state)
     store_close(s);
 }
 
-/* ---- writes deferred by the backend (PostgreSQL pipelining, conn.c) ---- */
+/* ---- writes deferred by the backend (PostgreSQL pipelining, pipeline.c) ---- */
 
 static atomic_int deferred_seen; /* applies that left a write pending (PostgreSQL) */
 

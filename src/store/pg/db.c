@@ -2,8 +2,9 @@
  * db.c - the PostgreSQL adapter's core: opening and closing the adapter, schema migrations
  * (migrations/postgres/), the writer's roll-up slot, transactions and savepoints, the
  * definition-change listener, and the ops table the facade dispatches through. The libpq
- * connections (prepared statements, reconnection, the read pool) are in conn.c; parameter
- * and result encoding in text.c.
+ * connections (reconnection, the answer timeout) are in conn.c, the statements on them
+ * (prepared statements, the writer's pipeline) in pipeline.c, the read pool in pool.c;
+ * parameter and result encoding in text.c.
  *
  * Several daemons share one database. The writer's transaction begins by taking the
  * catalogue advisory lock in shared mode and reading the committed catalogue version:
@@ -467,7 +468,7 @@ static const char SQL_LOCK_WAIT[] = "SELECT set_config('lock_timeout', '5s', tru
 /* Any other write transaction waits for a lock at most the answer timeout (--db-timeout)
  * and a second, told to the server: a write held by a lock another session took on
  * Bunsen's tables (LOCK TABLE, VACUUM FULL, an operator's long transaction) was awaited
- * without a deadline when it travelled with the COMMIT (conn.c pg_commit), however long
+ * without a deadline when it travelled with the COMMIT (pipeline.c pg_commit), however long
  * the lock was held. Now the server ends it with lock_not_available, the pipeline skips the
  * COMMIT, and the group answers 503 with nothing stored. The second more lets the client's
  * deadline end the other round trips first, as before (a job's statement ended by the
@@ -488,7 +489,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
         tx->conn = c;
         /* BEGIN and the lock sent with the version read: one round trip (the lock is still
          * granted before the version's statement starts). Writes are deferred until the
-         * group takes a savepoint (conn.c "Pipelining"). */
+         * group takes a savepoint (pipeline.c "Pipelining"). */
         c->defer = true;
         c->retry = false; /* a deadlock of an earlier attempt says nothing of this one */
         /* a definition change holds the catalogue exclusively: no other write transaction

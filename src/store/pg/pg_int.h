@@ -8,7 +8,7 @@
  * Every statement is prepared once per connection (named by its slot in the connection's
  * cache, keyed by the address of its static SQL text) and run with PQexecPrepared and
  * text parameters; batches travel as array parameters expanded with unnest(). In the
- * writer's savepoint-free groups, writes are pipelined (pg_defer, conn.c "Pipelining").
+ * writer's savepoint-free groups, writes are pipelined (pg_defer, pipeline.c "Pipelining").
  */
 #ifndef BUNSEN_PG_INT_H
 #define BUNSEN_PG_INT_H
@@ -53,7 +53,7 @@
 #define PG_PENDING_MAX  24 /* statements sent and not yet read (pg_defer) */
 #define PG_PREFETCH_MAX 2  /* reads waiting to ride along (pg_prefetch) */
 
-/* A statement sent in pipeline mode whose result is not read yet (conn.c). */
+/* A statement sent in pipeline mode whose result is not read yet (pipeline.c). */
 struct pg_pending {
     const char *what; /* for errors, with sql's head */
     const char *sql;  /* the statement (prepared statements only: their text is static) */
@@ -149,7 +149,7 @@ struct pg_store {
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     /* the read connection a thread holds between store_read_begin and store_read_end
-     * (conn.c pg_read_begin): pg_reader_get gives it, pg_reader_put keeps it */
+     * (pool.c pg_read_begin): pg_reader_get gives it, pg_reader_put keeps it */
     pthread_key_t pinned_key;
     struct pg_conn *idle[PG_POOL_MAX];
     int nidle, nopen;
@@ -195,13 +195,20 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err);
 PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *values,
                  const int *lengths, unsigned binary, struct err *err);
 
-/* store.h "A consistent read" (conn.c). */
+/* store.h "A consistent read" (pool.c). */
 int pg_read_begin(struct store *s, struct err *err);
 void pg_read_end(struct store *s);
 
 /* PQexec within the connection's answer timeout: the last result, or NULL when the query
  * could not be sent, no result came, or the timeout passed (c->timed_out). */
 PGresult *pg_exec_result(struct pg_conn *c, const char *sql);
+/* PQgetResult within the answer timeout (conn.c): NULL when the deadline passed (c->timed_out)
+ * or no result is left. */
+PGresult *pg_next_result(struct pg_conn *c);
+/* The end of PQexec's work for a query sent with PQsend* (conn.c): every result read, the last
+ * one returned (the error, when a statement of a multi-statement text failed). NULL when the
+ * connection failed before any result or the deadline passed. */
+PGresult *pg_last_result(struct pg_conn *c);
 
 /* Run SQL text with no parameters (several statements allowed, separated by "; "). 0 or -1. */
 int pg_exec(struct pg_conn *c, const char *sql, struct err *err);
@@ -426,7 +433,7 @@ int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, stru
 int pg_rebuild_begin(struct store_tx *tx, const char *experiment, int64_t now, int64_t *users_total,
                      struct err *err);
 /* Take the rebuilding experiments' locks in c's transaction: experiment's exclusively (a
- * chunk), the others shared ("" for ingestion: all shared). Deferred (conn.c). */
+ * chunk), the others shared ("" for ingestion: all shared). Deferred (pipeline.c). */
 int pg_rebuild_lock(struct pg_conn *c, const char *experiment, struct err *err);
 int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
                    struct store_rebuild *out, struct err *err);
