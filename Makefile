@@ -38,8 +38,8 @@ API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
 # the PostgreSQL pass (tests/pg/api.sh), not as skips in the SQLite one.
 PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_failover \
                $(BUILD)/tests/api/test_hung_db
-API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/results_csv.o \
-            $(BUILD)/tests/api/pgcluster.o
+API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
+            $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]
@@ -117,6 +117,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libbunsen.a tests/unit/unit.h
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/api/harness.o: tests/api/harness.c tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
+$(BUILD)/tests/api/harness_db.o: tests/api/harness_db.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 

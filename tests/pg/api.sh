@@ -1,7 +1,7 @@
 #!/bin/sh
 # The store-level unit tests and the API test suites again, against PostgreSQL: a throwaway
 # cluster (tests/pg/cluster.sh), one fresh database per test store or daemon (both
-# tests/unit/test_store.c and tests/api/harness.c read BUNSEN_TEST_DATABASE). Prints each
+# tests/unit/test_store.c and tests/api/harness*.c read BUNSEN_TEST_DATABASE). Prints each
 # suite's TAP output like tests/run.sh does.
 # Usage: tests/pg/api.sh [TEST_BINARY...]  (default: the store unit test and the API tests
 # beside $BUNSEN_BIN)
