@@ -3276,6 +3276,7 @@ static void test_wal_checkpointer(void **state)
     static char users[PER][48];
     struct store_event ev[PER];
     double most = 0, written = 0, last = 0;
+    int restarts = 0;
     for (int j = 0; j < JOBS; j++) {
         for (int i = 0; i < PER; i++) {
             snprintf(users[i], sizeof(users[i]), "wal-user-%08d-%08d-padding", j, i);
@@ -3286,16 +3287,20 @@ static void test_wal_checkpointer(void **state)
         assert_int_equal(job.c.accepted, PER);
         double frames = metric_of(s, "bunsen_sqlite_wal_frames ");
         written += frames >= last ? frames - last : frames; /* a drop: the log started over */
+        restarts += frames < last;
         last = frames;
         most = frames > most ? frames : most;
     }
     assert_true(metric_of(s, "bunsen_sqlite_checkpoints_total{by=\"checkpointer\"} ") >= 1);
     assert_true(metric_of(s, "bunsen_sqlite_checkpoints_total{by=\"writer_full\"} ") == 0);
     assert_true(metric_of(s, "bunsen_sqlite_checkpoint_errors_total ") == 0);
-    /* the checkpointer restarts the log: it never holds most of what was written (a half,
-     * not a third: on a loaded machine the checkpointer thread runs late) */
-    if (!(written > 8000 && most < written / 2)) {
-        fail_msg("frames written %g, most in the log %g", written, most);
+    /* the checkpointer restarts the log: it never holds all of what was written (without the
+     * writer's own copy of a pass's rest it never started over, below the 20,000 frames of
+     * the writer's full checkpoint). How often depends on when the checkpointer thread gets
+     * a CPU: a quiet machine restarts it every ~1,000 frames, one running CI beside four
+     * builds held 6,851 of 9,072 at once; so the bound is loose and the restarts counted. */
+    if (!(written > 8000 && restarts >= 1 && most < written * 0.9)) {
+        fail_msg("frames written %g, most in the log %g, %d restarts", written, most, restarts);
     }
     store_writer_stop(s);
     store_close(s);

@@ -191,7 +191,8 @@ static size_t lock_budget(long long table, long long writers)
 
 /* A request carries up to 10,000 items (API.md "Ingestion"); one with more distinct users than
  * the budget locks all users, which holds every daemon's writes while it runs. Said once per
- * budget value, with how far to raise the setting the budget follows. */
+ * budget value, with how far to raise the setting the budget follows, by the listener (a
+ * daemon's: the CLI's output stays its own). */
 #define REQUEST_ITEMS_MAX 10000
 
 static void budget_set(struct pg_store *p, size_t b)
@@ -224,7 +225,7 @@ static int claim_slot(struct pg_store *p, struct err *err)
     }
     /* every slot taken (more than 64 writers): share slot 0; correct, only slower */
     p->slot = PQgetisnull(r, 0, 0) ? 0 : (int)pg_i64(r, 0, 0);
-    budget_set(p, lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2)));
+    p->user_lock_budget = lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2)); /* said by the listener */
     PQclear(r);
     return 0;
 }
