@@ -9,7 +9,8 @@
  * the fsync cost per request small; the WAL-write shim walbuf.c relies on it: every
  * connection opens through it), a busy handler that retries every 2 ms for 5 s (another
  * process, e.g. `bunsen keys create` or `bunsen compact`, may hold the write lock briefly;
- * sqlite_int.h SQLITE_BUSY_MS), foreign_keys=ON.
+ * sqlite_int.h SQLITE_BUSY_MS; the writer's BEGIN counts them from its oldest job's
+ * submission: sqlite_tx_begin), foreign_keys=ON.
  */
 #include "sqlite_int.h"
 
@@ -116,7 +117,8 @@ int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *w
 }
 
 /* The busy handler of every connection (sqlite_int.h SQLITE_BUSY_MS): n is the number of
- * times it was called before for the same wait. */
+ * times it was called before for the same wait. SQLite calls it only after a try failed:
+ * a wait whose deadline has already passed still tries once. */
 static int busy_wait(void *arg, int n)
 {
     struct sqlite_conn *c = arg;
@@ -124,7 +126,11 @@ static int busy_wait(void *arg, int n)
     if (n == 0) {
         c->busy_since_ns = now;
     }
-    if (now - c->busy_since_ns >= (uint64_t)c->busy_ms * 1000000u) {
+    uint64_t deadline = c->busy_since_ns + (uint64_t)c->busy_ms * 1000000u;
+    if (c->wait_deadline_ns != 0 && c->wait_deadline_ns < deadline) {
+        deadline = c->wait_deadline_ns;
+    }
+    if (now >= deadline) {
         return 0; /* SQLITE_BUSY */
     }
     /* the first tries sooner: most waits are for one short transaction */
@@ -514,12 +520,25 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
     return st != NULL ? sqlite_conn_step_done(c, st, sql, err) : -1;
 }
 
+/* The write lock is waited for up to the busy timeout from the submission of the job waiting
+ * longest (store_tx.since_ns: writer.c oldest_waiting), not from this BEGIN: while another process
+ * holds the lock, every group queued behind the first waited a full timeout of its own after the
+ * one before (a review's five queued admin writes answered 503 at 10, 15, 20 and 25 s). A group
+ * whose jobs have waited that long already tries once. Statements inside the transaction keep the
+ * handler's own bound (the lock is ours: only WAL recovery could make them wait). */
 static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
-    tx->conn = sqlite_be(s)->main;
-    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_BEGIN, err);
-    return st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
+    struct sqlite_conn *c = sqlite_be(s)->main;
+    tx->conn = c;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_BEGIN, err);
+    if (st == NULL) {
+        return -1;
+    }
+    c->wait_deadline_ns = tx->since_ns != 0 ? tx->since_ns + (uint64_t)c->busy_ms * 1000000u : 0;
+    int rc = sqlite_conn_step_done(c, st, "exec", err);
+    c->wait_deadline_ns = 0;
+    return rc;
 }
 
 static int sqlite_tx_savepoint(struct store_tx *tx, struct err *err)

@@ -27,6 +27,9 @@ struct sqlite_conn {
      * shortens it), and since when the current wait lasts */
     int busy_ms;
     uint64_t busy_since_ns;
+    /* when not 0, the current wait ends by then too (monotonic ns): the writer's BEGIN counts
+     * the busy timeout from its oldest job's submission (sqlite_tx_begin) */
+    uint64_t wait_deadline_ns;
     /* bytes of its page cache, as last sampled by the thread that owns it (sqlite_conn_sample):
      * main.c turns SQLite's global memory statistics off (a mutex per allocation) */
     _Atomic long long cache_bytes;
