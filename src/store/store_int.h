@@ -345,7 +345,7 @@ struct store_ops {
     bool (*is_corrupt)(struct store *s);
     /* May be NULL: the database always answers (SQLite: a local file; store_remote false) */
     bool (*answering)(struct store *s);
-    /* May be NULL: nothing to bound (SQLite's waits are its busy timeout) */
+    /* May be NULL: nothing to bound. SQLite: a wait for another process's lock ends at once */
     void (*shutdown_begin)(struct store *s);
     int (*backup)(struct store *s, const char *dest, struct store_backup_stats *out,
                   struct err *err);

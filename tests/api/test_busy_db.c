@@ -10,10 +10,12 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define BUSY_BOUND_MS 9000 /* the busy timeout is 5 s; the second queued request once took 10 */
@@ -35,6 +37,7 @@ struct timed {
     int status; /* -1: no reply (the client's own timeout, or the connection closed) */
     uint64_t ms;
     char retry_after[16];
+    char body_start[200]; /* the reply's body, cut */
     pthread_t th;
 };
 
@@ -47,6 +50,7 @@ static void *timed_main(void *arg)
     if (http_req(t->port, t->method, t->path, t->key, t->body, &r) == 0) {
         t->status = r.status;
         resp_header(&r, "Retry-After", t->retry_after, sizeof(t->retry_after));
+        snprintf(t->body_start, sizeof(t->body_start), "%s", r.body != NULL ? r.body : "");
         resp_free(&r);
     }
     t->ms = now_ms() - t0;
@@ -113,9 +117,9 @@ static void test_queued_writes_within_busy_timeout(void **state)
     sqlite3 *db = lock_db(&D);
     for (int i = 0; i < N; i++) {
         if (i == 0 || i == N - 1) {
-            t[i] = (struct timed){D.port, "POST", "/api/v1/events", key, ev, 0, 0, "", 0};
+            t[i] = (struct timed){D.port, "POST", "/api/v1/events", key, ev, 0, 0, "", "", 0};
         } else if (i == N - 2) {
-            t[i] = (struct timed){D.port, "GET", "/readyz", NULL, NULL, 0, 0, "", 0};
+            t[i] = (struct timed){D.port, "GET", "/readyz", NULL, NULL, 0, 0, "", "", 0};
         } else {
             t[i] = (struct timed){D.port,
                                   "PATCH",
@@ -124,6 +128,7 @@ static void test_queued_writes_within_busy_timeout(void **state)
                                   "{\"description\":\"busy\"}",
                                   0,
                                   0,
+                                  "",
                                   "",
                                   0};
         }
@@ -152,10 +157,95 @@ static void test_queued_writes_within_busy_timeout(void **state)
     assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'b1'", 0), 1);
 }
 
+/* The timed requests t[0..n) on threads of their own, 20 ms apart: events batches at both
+ * ends, metric PATCHes between. */
+static void send_writes(struct timed *t, int n, const char *key)
+{
+    static const char *const ev =
+        "{\"events\":[{\"user_id\":\"u1\",\"event\":\"ev\",\"id\":\"t1\"}]}";
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || i == n - 1) {
+            t[i] = (struct timed){D.port, "POST", "/api/v1/events", key, ev, 0, 0, "", "", 0};
+        } else {
+            t[i] = (struct timed){D.port,
+                                  "PATCH",
+                                  "/api/v1/metrics/cnt",
+                                  D.admin_key,
+                                  "{\"description\":\"term\"}",
+                                  0,
+                                  0,
+                                  "",
+                                  "",
+                                  0};
+        }
+        assert_int_equal(pthread_create(&t[i].th, NULL, timed_main, &t[i]), 0);
+        sleep_ms(20);
+    }
+}
+
+/* SIGTERM while another process holds the write lock and eight writes wait: the drain does
+ * not wait for the lock (store_shutdown_begin: a wait for it ends at once), every write
+ * answers 503 with Retry-After, and the process exits 0 at once. Each queued write waited its
+ * 5 s in turn: the process exited after 38.6 s (a review), 4 s after the signal once writes
+ * were bounded by their submission. */
+static void test_sigterm_with_lock_held(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip();
+    }
+    sdk_key = start_with_key(&D);
+    enum { N = 8 };
+    struct timed t[N];
+    sqlite3 *db = lock_db(&D);
+    send_writes(t, N, sdk_key);
+    sleep_ms(800);
+    uint64_t t0 = now_ms();
+    pid_t pid = D.pid;
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int st = 0;
+    pid_t gone = 0;
+    while ((gone = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() - t0 < 60000) {
+        sleep_ms(20);
+    }
+    uint64_t exit_ms = now_ms() - t0;
+    if (gone == pid) {
+        D.pid = 0;
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i].th, NULL);
+    }
+    unlock_db(db);
+    fprintf(stderr,
+            "# SIGTERM with the write lock held and %d writes queued: exit %d after %llu ms\n", N,
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1, (unsigned long long)exit_ms);
+    for (int i = 0; i < N; i++) {
+        fprintf(stderr, "# %s %s: %d after %llu ms (Retry-After '%s') %s\n", t[i].method, t[i].path,
+                t[i].status, (unsigned long long)t[i].ms, t[i].retry_after, t[i].body_start);
+    }
+    assert_int_equal(gone, pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(exit_ms < 2000); /* at once; 4 s before, 38.6 s before that */
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(t[i].status, 503);
+        assert_true(t[i].retry_after[0] != '\0');
+        assert_true(t[i].ms < 3000); /* sent 0.8-1 s before the signal; 5 s before */
+    }
+    /* the one waiting when the signal came, or a queued one, says why */
+    bool told = false;
+    for (int i = 0; i < N; i++) {
+        told = told || strstr(t[i].body_start, "shutting down") != NULL;
+    }
+    assert_true(told);
+    /* nothing stored: the database holds none of them */
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 't1'", 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_queued_writes_within_busy_timeout, teardown),
+        cmocka_unit_test_teardown(test_sigterm_with_lock_held, teardown),
     };
     return cmocka_run_group_tests_name("api_busy_db", tests, NULL, NULL);
 }
