@@ -495,12 +495,42 @@ out_rollback:
     return -1;
 }
 
+/* Whether migration version is recorded: 1, 0, or -1 with err. A read, outside any
+ * transaction: in WAL mode it needs no lock another process's write transaction holds. */
+static int migration_recorded(struct sqlite_conn *c, int version, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_HAS_VERSION, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int(st, 1, version);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "read schema migrations", err);
+    }
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* Only a migration not recorded yet takes the write lock (migrate_one, which looks again
+ * under it: another process may apply it meanwhile). Each one, applied or not, used to open
+ * BEGIN IMMEDIATE: with another process holding the lock for over the busy timeout (the
+ * sqlite3 CLI, a long `bunsen compact` chunk), `bunsen migrate` and every start failed after
+ * 5 s with "database is locked" though there was nothing to migrate (rev-dur finding 4). */
 static int sqlite_migrate(struct store *s, int *applied, struct err *err)
 {
     int n = 0;
+    struct sqlite_conn *c = sqlite_be(s)->main;
     for (int i = 0; i < bunsen_migrations_count; i++) {
+        int recorded = migration_recorded(c, bunsen_migrations[i].version, err);
+        if (recorded < 0) {
+            return -1;
+        }
+        if (recorded > 0) {
+            continue;
+        }
         bool did = false;
-        if (migrate_one(sqlite_be(s)->main, &bunsen_migrations[i], &did, err) != 0) {
+        if (migrate_one(c, &bunsen_migrations[i], &did, err) != 0) {
             return -1;
         }
         n += did ? 1 : 0;
