@@ -139,6 +139,7 @@ struct store_job {
     struct store_job *next;
     int rc;
     int attempts; /* runs after a deadlock or serialization failure (retried, rolled back) */
+    uint64_t submitted_ns; /* store_submit's time (monotonic): store_tx.since_ns */
     struct err err;
 };
 
@@ -205,8 +206,9 @@ bool store_remote(struct store *s);
 /* The daemon is stopping (SIGTERM): from now on no wait for the database lasts past
  * --db-timeout from this call (a COMMIT's neither: cut off, its outcome is unknown, as when
  * the connection is lost) and no connection is opened, so the drain ends within about
- * --db-timeout whatever the database does: writes waiting for it answer 503. Any thread;
- * once. */
+ * --db-timeout whatever the database does: writes waiting for it answer 503. SQLite: a wait
+ * for the write lock another process holds ends at once (503), whatever its busy timeout had
+ * left. Any thread; once. */
 void store_shutdown_begin(struct store *s);
 
 /* ---- A consistent read ----

@@ -9,7 +9,8 @@
  * the fsync cost per request small; the WAL-write shim walbuf.c relies on it: every
  * connection opens through it), a busy handler that retries every 2 ms for 5 s (another
  * process, e.g. `bunsen keys create` or `bunsen compact`, may hold the write lock briefly;
- * sqlite_int.h SQLITE_BUSY_MS), foreign_keys=ON.
+ * sqlite_int.h SQLITE_BUSY_MS; the writer's BEGIN counts them from its oldest job's
+ * submission: sqlite_tx_begin), foreign_keys=ON.
  */
 #include "sqlite_int.h"
 
@@ -116,7 +117,8 @@ int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *w
 }
 
 /* The busy handler of every connection (sqlite_int.h SQLITE_BUSY_MS): n is the number of
- * times it was called before for the same wait. */
+ * times it was called before for the same wait. SQLite calls it only after a try failed:
+ * a wait whose deadline has already passed still tries once. */
 static int busy_wait(void *arg, int n)
 {
     struct sqlite_conn *c = arg;
@@ -124,7 +126,14 @@ static int busy_wait(void *arg, int n)
     if (n == 0) {
         c->busy_since_ns = now;
     }
-    if (now - c->busy_since_ns >= (uint64_t)c->busy_ms * 1000000u) {
+    if (c->closing != NULL && atomic_load(c->closing)) {
+        return 0; /* stopping: sqlite_shutdown_begin */
+    }
+    uint64_t deadline = c->busy_since_ns + (uint64_t)c->busy_ms * 1000000u;
+    if (c->wait_deadline_ns != 0 && c->wait_deadline_ns < deadline) {
+        deadline = c->wait_deadline_ns;
+    }
+    if (now >= deadline) {
         return 0; /* SQLITE_BUSY */
     }
     /* the first tries sooner: most waits are for one short transaction */
@@ -292,6 +301,7 @@ struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
         reader_open_failed(err);
         return NULL;
     }
+    c->closing = &s->closing;
     pthread_mutex_lock(&s->readers_mu);
     if (s->nreaders == s->areaders) {
         s->areaders = s->areaders ? s->areaders * 2 : 16;
@@ -399,6 +409,7 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     if (s->main == NULL) {
         goto out_free;
     }
+    s->main->closing = &s->closing;
     struct stat sb;
     if (stat(path, &sb) != 0) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot stat database %s: %s", path, strerror(errno));
@@ -484,12 +495,42 @@ out_rollback:
     return -1;
 }
 
+/* Whether migration version is recorded: 1, 0, or -1 with err. A read, outside any
+ * transaction: in WAL mode it needs no lock another process's write transaction holds. */
+static int migration_recorded(struct sqlite_conn *c, int version, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_HAS_VERSION, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int(st, 1, version);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_sqlite_err(c->db, rc, "read schema migrations", err);
+    }
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* Only a migration not recorded yet takes the write lock (migrate_one, which looks again
+ * under it: another process may apply it meanwhile). Each one, applied or not, used to open
+ * BEGIN IMMEDIATE: with another process holding the lock for over the busy timeout (the
+ * sqlite3 CLI, a long `bunsen compact` chunk), `bunsen migrate` and every start failed after
+ * 5 s with "database is locked" though there was nothing to migrate (rev-dur finding 4). */
 static int sqlite_migrate(struct store *s, int *applied, struct err *err)
 {
     int n = 0;
+    struct sqlite_conn *c = sqlite_be(s)->main;
     for (int i = 0; i < bunsen_migrations_count; i++) {
+        int recorded = migration_recorded(c, bunsen_migrations[i].version, err);
+        if (recorded < 0) {
+            return -1;
+        }
+        if (recorded > 0) {
+            continue;
+        }
         bool did = false;
-        if (migrate_one(sqlite_be(s)->main, &bunsen_migrations[i], &did, err) != 0) {
+        if (migrate_one(c, &bunsen_migrations[i], &did, err) != 0) {
             return -1;
         }
         n += did ? 1 : 0;
@@ -514,12 +555,31 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
     return st != NULL ? sqlite_conn_step_done(c, st, sql, err) : -1;
 }
 
+/* The write lock is waited for up to the busy timeout from the submission of the job waiting
+ * longest (store_tx.since_ns: writer.c oldest_waiting), not from this BEGIN: while another process
+ * holds the lock, every group queued behind the first waited a full timeout of its own after the
+ * one before (a review's five queued admin writes answered 503 at 10, 15, 20 and 25 s). A group
+ * whose jobs have waited that long already tries once. Statements inside the transaction keep the
+ * handler's own bound (the lock is ours: only WAL recovery could make them wait). */
 static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
-    tx->conn = sqlite_be(s)->main;
-    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_BEGIN, err);
-    return st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
+    struct sqlite_conn *c = sqlite_be(s)->main;
+    tx->conn = c;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_BEGIN, err);
+    if (st == NULL) {
+        return -1;
+    }
+    c->wait_deadline_ns = tx->since_ns != 0 ? tx->since_ns + (uint64_t)c->busy_ms * 1000000u : 0;
+    int rc = sqlite_conn_step_done(c, st, "exec", err);
+    c->wait_deadline_ns = 0;
+    if (rc != 0 && err != NULL && err->code == ERR_UNAVAILABLE &&
+        atomic_load(&sqlite_be(s)->closing) && (sqlite3_errcode(c->db) & 0xff) == SQLITE_BUSY) {
+        err_set(err, ERR_UNAVAILABLE, NULL,
+                "the server is shutting down and another process holds the database's write "
+                "lock");
+    }
+    return rc;
 }
 
 static int sqlite_tx_savepoint(struct store_tx *tx, struct err *err)
@@ -637,6 +697,17 @@ static void sqlite_read_end(struct store *store)
     }
 }
 
+/* store.h store_shutdown_begin: from now on a wait for another process's write lock ends at
+ * its next try (busy_wait, every 2 ms), so the wait under way and each write still queued
+ * answer 503 at once and the drain does not wait for the lock. It used to go on: each
+ * queued job waited its 5 s in turn (a review's eight queued writes: exit after 38.6 s; 20
+ * admin writes would outlast systemd's 90 s stop timeout). Within the daemon only another
+ * process makes the writer wait: checkpoints here are PASSIVE. */
+static void sqlite_shutdown_begin(struct store *store)
+{
+    atomic_store(&sqlite_be(store)->closing, true);
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .read_begin = sqlite_read_begin,
@@ -696,6 +767,7 @@ const struct store_ops store_sqlite_ops = {
     .key_encryption = sqlite_key_encryption,
     .check = sqlite_check,
     .is_corrupt = sqlite_is_corrupt,
+    .shutdown_begin = sqlite_shutdown_begin,
     .backup = sqlite_backup,
     .rebuild_begin = sqlite_rebuild_begin,
     .rebuild_get = sqlite_rebuild_get,

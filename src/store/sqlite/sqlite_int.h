@@ -27,6 +27,12 @@ struct sqlite_conn {
      * shortens it), and since when the current wait lasts */
     int busy_ms;
     uint64_t busy_since_ns;
+    /* when not 0, the current wait ends by then too (monotonic ns): the writer's BEGIN counts
+     * the busy timeout from its oldest job's submission (sqlite_tx_begin) */
+    uint64_t wait_deadline_ns;
+    /* the store's shutdown flag (sqlite_store.closing; NULL: none, e.g. the checkpointer's):
+     * once set, a wait for a lock ends at its next try */
+    const atomic_bool *closing;
     /* bytes of its page cache, as last sampled by the thread that owns it (sqlite_conn_sample):
      * main.c turns SQLite's global memory statistics off (a mutex per allocation) */
     _Atomic long long cache_bytes;
@@ -48,6 +54,7 @@ struct sqlite_store {
     dev_t dev;                /* the database file's identity when opened: a file deleted */
     ino_t ino;                /* or replaced under the daemon is found (sqlite_file_check) */
     atomic_bool file_lost;    /* the file was found gone or replaced (logged once per loss) */
+    atomic_bool closing;      /* store_shutdown_begin was called (sqlite_shutdown_begin) */
 };
 
 static inline struct sqlite_store *sqlite_be(struct store *s)
