@@ -4,7 +4,8 @@
  * open streams -> 503, a clean and quick shutdown with streams open, stalled subscribers
  * that hold no copy of the payload and get the latest one once they read), keys created with
  * "encrypt": true (GET /api/features answers encryptedFeatures / encryptedSavedGroups that
- * decrypt, with the key's decryption_key, to the plain payload's parts), and remote
+ * decrypt, with the key's decryption_key, to the plain payload's parts; GET /keys and the
+ * audit say "encrypt" without the key), and remote
  * evaluation POST /api/eval/{sdk_key} (the value /assign gives).
  * The daemon runs with --max-connections 16 (so at most 8 streams).
  */
@@ -491,6 +492,64 @@ static void test_encrypted_payload(void **state)
     free(pkey);
 }
 
+/* The key documents (GET /keys, the key.create audit entry) say whether an sdk key serves
+ * its payload encrypted (rev-sec 4), never with the encryption key itself. */
+static json_t *listed_key(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(list, "keys"), i, k)
+    {
+        if (strcmp(json_string_value(json_object_get(k, "id")), id) == 0) {
+            return k;
+        }
+    }
+    fail_msg("key %s not listed", id);
+    return NULL;
+}
+
+static void test_key_documents_show_encrypt(void **state)
+{
+    (void)state;
+    const char *bodies[] = {"{\"name\":\"le\",\"role\":\"sdk\",\"encrypt\":true}",
+                            "{\"name\":\"lp\",\"role\":\"sdk\"}",
+                            "{\"name\":\"lv\",\"role\":\"viewer\"}"};
+    char ids[3][32], dec[64];
+    for (int i = 0; i < 3; i++) {
+        json_t *k = call("POST", "/api/v1/keys", D.admin_key, bodies[i], 201);
+        snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(k, "id")));
+        if (i == 0) {
+            snprintf(dec, sizeof(dec), "%s",
+                     json_string_value(json_object_get(k, "decryption_key")));
+        }
+        json_decref(k);
+    }
+    json_t *list = call("GET", "/api/v1/keys", D.admin_key, NULL, 200);
+    assert_true(json_is_true(json_object_get(listed_key(list, ids[0]), "encrypt")));
+    assert_true(json_is_false(json_object_get(listed_key(list, ids[1]), "encrypt")));
+    assert_null(json_object_get(listed_key(list, ids[2]), "encrypt")); /* sdk keys only */
+    char *text = json_dumps(list, 0);
+    assert_null(strstr(text, dec));
+    free(text);
+    json_decref(list);
+    for (int i = 0; i < 3; i++) {
+        json_t *a = call("GET", fmt("/api/v1/audit?target_type=key&target=%s", ids[i]), D.admin_key,
+                         NULL, 200);
+        json_t *after = json_object_get(json_array_get(json_object_get(a, "entries"), 0), "after");
+        json_t *enc = json_object_get(after, "encrypt");
+        assert_true(i == 0 ? json_is_true(enc) : i == 1 ? json_is_false(enc) : enc == NULL);
+        text = json_dumps(a, 0);
+        assert_null(strstr(text, dec));
+        free(text);
+        json_decref(a);
+    }
+    /* revoked: the revocation's documents and the full list keep it */
+    json_decref(call("DELETE", fmt("/api/v1/keys/%s", ids[0]), D.admin_key, NULL, 200));
+    list = call("GET", "/api/v1/keys?include_revoked=true", D.admin_key, NULL, 200);
+    assert_true(json_is_true(json_object_get(listed_key(list, ids[0]), "encrypt")));
+    json_decref(list);
+}
+
 static void test_remote_eval(void **state)
 {
     (void)state;
@@ -741,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_large_payload_streamed),
         cmocka_unit_test(test_stalled_subscribers),
         cmocka_unit_test(test_encrypted_payload),
+        cmocka_unit_test(test_key_documents_show_encrypt),
         cmocka_unit_test(test_remote_eval),
         cmocka_unit_test(test_remote_eval_anonymous),
         cmocka_unit_test(test_remote_eval_array_ids),
