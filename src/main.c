@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "bunsen/cli.h"
+#include "bunsen/http.h"
 #include "version.h" /* generated: build/gen/version.h */
 
 static const char usage[] = "usage: bunsen <command> [options]\n"
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
         return 1;
     }
     gsl_set_error_handler_off();
+    http_json_alloc_install(); /* before any thread: jansson's allocator is process-wide */
     /* SQLite's global memory statistics take a mutex per allocation, and Debian's SQLite
      * has no lookaside: ~28 mutex round trips per ingested event, 6.5% of its instructions
      * (bench/callgrind.sh). /metrics samples the page caches instead (sqlite/db.c). */

@@ -177,7 +177,8 @@ int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k
 int http_req_key_confirm(struct http_req *r, const char *key, struct store_key *k, struct err *err);
 
 /* Parse the body as a JSON object (http_json_loadb). Returns a new reference, or NULL after
- * replying 400 (the handler then simply returns). */
+ * replying 400 (413 when it holds too many values for its size: http_json_alloc_install; the
+ * handler then simply returns). */
 json_t *http_req_json_body(struct http_req *r);
 /* Parse JSON text as every request body is parsed: json_loadb with flags
  * (JSON_REJECT_DUPLICATES for bodies), except that an integer beyond jansson's 64-bit range
@@ -185,6 +186,10 @@ json_t *http_req_json_body(struct http_req *r);
  * jansson refuses the whole text ("too big integer"); integers in range stay integers.
  * Returns a new reference, or NULL with err (may be NULL) filled. Thread-safe. */
 json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
+/* Make jansson allocate through a counter that http_json_loadb arms per parse: a body may
+ * make jansson allocate 16 x its bytes + 16 MiB (http_req_json_body answers 413 beyond).
+ * Once, in main, before any other thread runs; without it parses are not counted. */
+void http_json_alloc_install(void);
 
 /* Replies: exactly one per request. */
 void http_reply_json(struct http_req *r, int status, json_t *body); /* steals body */

@@ -278,6 +278,7 @@ struct store_key {
     char prefix[16];
     int64_t created_at;
     int64_t revoked_at; /* 0 = active */
+    bool encrypted;     /* an sdk key whose payload is encrypted (it has an encryption key) */
 };
 
 /* Insert a new key (hash = SHA-256 of the secret). ERR_CONFLICT if the id exists. */

@@ -17,6 +17,11 @@ json_t *api_key_json(const struct store_key *k)
     if (o != NULL) {
         json_object_set_new(o, "revoked_at",
                             k->revoked_at ? json_integer(k->revoked_at) : json_null());
+        if (strcmp(k->role, "sdk") == 0) {
+            /* whether its payload (saved groups, forced ids, targeting) is served encrypted;
+             * never the encryption key itself */
+            json_object_set_new(o, "encrypt", json_boolean(k->encrypted));
+        }
     }
     return o;
 }
@@ -123,6 +128,7 @@ void api_keys_create(struct http_req *r)
     json_decref(body);
     snprintf(kc->key.prefix, sizeof(kc->key.prefix), "%.8s", kc->secret);
     kc->key.created_at = time_now_ms();
+    kc->key.encrypted = encrypt;
     kc->w.apply = key_create_apply;
     kc->w.render = key_create_render;
     kc->w.cleanup = key_create_cleanup;

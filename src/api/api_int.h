@@ -260,6 +260,13 @@ int api_events_read_json(const json_t *body, int64_t now, struct store_event **e
 int api_events_body_read(const char *body, size_t len, int64_t now, struct store_event **events,
                          size_t *n, char **store);
 
+/* Before jansson parses a body whose member name is an array with a cap (ingestion items,
+ * a saved group's values): the number of its elements, at most stop + 1 (the scan ends
+ * there), or -1 when the body is not an object with such a member or not well-formed enough
+ * to tell (jansson then words the error). Exact on well-formed JSON; allocates nothing
+ * (body_count.c). Pure; thread-safe. */
+long api_json_count_items(const char *text, size_t len, const char *name, size_t stop);
+
 /* Reply with text (malloc'd, len bytes, taken over) after the exposures committed, or now
  * when there is nothing to log or only repeats of committed first exposures
  * (api_exposures_unknown). The caller's items stay the caller's. */

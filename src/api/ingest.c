@@ -123,6 +123,12 @@ static struct ingest_write *ingest_write_new(void)
     return iw;
 }
 
+static int items_err(const char *name, struct err *err)
+{
+    return err_set(err, ERR_INVALID, name, "%s must be an array of 1 to %d items", name,
+                   INGEST_MAX_ITEMS);
+}
+
 /* body is {"<name>": [1..10,000 items]}: *items, or -1 with err. */
 static int ingest_items(const json_t *body, const char *name, const json_t **items, struct err *err)
 {
@@ -133,16 +139,35 @@ static int ingest_items(const json_t *body, const char *name, const json_t **ite
     }
     if (!json_is_array(*items) || json_array_size(*items) == 0 ||
         json_array_size(*items) > INGEST_MAX_ITEMS) {
-        return err_set(err, ERR_INVALID, name, "%s must be an array of 1 to %d items", name,
-                       INGEST_MAX_ITEMS);
+        return items_err(name, err);
     }
     return 0;
+}
+
+/* The item cap, before jansson builds the body: 8 MiB of `{}` items is 2.8 million jansson
+ * objects (~660 MB for one request) by the time ingest_items could count them. false after
+ * replying with ingest_items' 400. */
+static bool items_within_cap(struct http_req *r, const char *name)
+{
+    size_t len = 0;
+    const char *text = http_req_body(r, &len);
+    if (api_json_count_items(text, len, name, INGEST_MAX_ITEMS) <= INGEST_MAX_ITEMS) {
+        return true;
+    }
+    struct err err;
+    err_clear(&err);
+    items_err(name, &err);
+    http_reply_err(r, &err);
+    return false;
 }
 
 /* The common start of both endpoints: parse the body, check its shape and prepare the
  * write job (which owns the body: the items point into it). NULL after replying 400. */
 static struct ingest_write *ingest_begin(struct http_req *r, const char *name, const json_t **items)
 {
+    if (!items_within_cap(r, name)) {
+        return NULL;
+    }
     json_t *body = http_req_json_body(r);
     if (body == NULL) {
         return NULL;
@@ -254,6 +279,10 @@ void api_ingest_events(struct http_req *r)
     if (api_events_body_read(text, len, now, &iw->events, &iw->n, &iw->text) == 0) {
         iw->w.items = iw->n;
         api_write_submit(r, &iw->w);
+        return;
+    }
+    if (!items_within_cap(r, "events")) {
+        ingest_cleanup(&iw->w);
         return;
     }
     iw->body = http_req_json_body(r);

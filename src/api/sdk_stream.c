@@ -496,6 +496,35 @@ static const char *forced_user(const struct assign_experiment *a, const json_t *
     return best;
 }
 
+/* Remote evaluation echoes the hashed attribute's value (hashValue) in the tracking result of
+ * every experiment the user is in: an id of 64 KB (a 1,000-string array) over 402 experiments
+ * was a 25 MB reply to a 64 KB request with a public key (security review, 2026-12). Each echo
+ * is charged to the request's evaluation budget, a step per ECHO_BYTES_PER_STEP bytes of its
+ * JSON text (50,000 steps: 1.6 MB of echoes at most), so an ordinary id costs a step or two per
+ * experiment and the reply stays exactly what the SDK computes locally; a value too large to
+ * echo that often ends the evaluation as any expensive attribute does (400). */
+#define ECHO_BYTES_PER_STEP 32
+
+struct echo_cost {
+    const json_t *value; /* the last value measured (borrowed), NULL before the first */
+    long steps;          /* what echoing it once costs */
+};
+
+/* false when the budget is exhausted by echoing hv once more. */
+static bool charge_echo(struct echo_cost *echo, const json_t *hv, struct condition_budget *budget)
+{
+    if (budget->unlimited) {
+        return true;
+    }
+    if (echo->value != hv || hv == NULL) {
+        size_t bytes = hv != NULL ? json_dumpb(hv, NULL, 0, JSON_ENCODE_ANY | JSON_COMPACT) : 2;
+        echo->value = hv;
+        echo->steps = (long)((bytes + ECHO_BYTES_PER_STEP - 1) / ECHO_BYTES_PER_STEP);
+    }
+    budget->left -= echo->steps;
+    return budget->left >= 0;
+}
+
 /* One feature evaluated for the user: {"defaultValue": value} and, when the user is in the
  * experiment, a force rule that tracks it (the SDK's trackingCallback fires as it would
  * locally). The decision is the SDK's local one (assign_decide_sdk): a missing or falsy id
@@ -505,7 +534,8 @@ static const char *forced_user(const struct assign_experiment *a, const json_t *
  * hashed on another attribute, fell back to its default). */
 static json_t *eval_feature(const struct snapshot *snap, const struct snapshot_entry *e,
                             const struct remote_id *rid, const json_t *attrs,
-                            struct condition_budget *budget, bool *over_budget)
+                            struct condition_budget *budget, struct echo_cost *echo,
+                            bool *over_budget)
 {
     const struct experiment *x = &e->x;
     struct assign_result res;
@@ -531,6 +561,15 @@ static json_t *eval_feature(const struct snapshot *snap, const struct snapshot_e
          * the SDK's fallback, as in the payload */
         return json_pack("{s:n}", "defaultValue");
     }
+    /* the result names what was hashed, as the SDK's local evaluation does: the attribute
+     * (its fallback when that was used) and its value as sent (a number stays a number); it
+     * said the user id whatever was hashed */
+    const char *used = res.explain.hash_attribute ? res.explain.hash_attribute : "id";
+    const json_t *echoed = json_object_get(attrs, used);
+    if (res.in_experiment && !charge_echo(echo, echoed, budget)) {
+        *over_budget = true;
+        return NULL;
+    }
     json_t *value = api_assigned_value(x, &res);
     json_t *f = json_pack("{s:O}", "defaultValue", value);
     if (res.in_experiment) {
@@ -541,11 +580,7 @@ static json_t *eval_feature(const struct snapshot *snap, const struct snapshot_e
                                                   x->variants[i].name));
         }
         const char *ha = x->hash_attribute[0] ? x->hash_attribute : "id";
-        /* the result names what was hashed, as the SDK's local evaluation does: the
-         * attribute (its fallback when that was used) and its value as sent (a number stays
-         * a number); it said the user id whatever was hashed */
-        const char *used = res.explain.hash_attribute ? res.explain.hash_attribute : "id";
-        json_t *hv = json_incref(json_object_get(attrs, used));
+        json_t *hv = json_incref((json_t *)(uintptr_t)echoed);
         json_t *track = json_pack(
             "{s:{s:s, s:o, s:o, s:s}, s:{s:s, s:O, s:i, s:b, s:b, s:s, s:o, s:f, s:s}}",
             "experiment", "key", x->key, "variations", variations, "meta", meta, "hashAttribute",
@@ -591,12 +626,13 @@ void api_sdk_eval(struct http_req *r)
     rid.text = assign_hash_text(rid.id, &rid.t, &rid.len);
     struct condition_budget budget = api_eval_budget(app);
     bool over_budget = false;
+    struct echo_cost echo = {.value = NULL};
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     json_t *features = json_object();
     for (size_t i = 0; i < snap->n && !over_budget; i++) {
         const struct snapshot_entry *e = snap->entries[i];
         if (api_experiment_in_payload(e)) {
-            json_t *f = eval_feature(snap, e, &rid, a, &budget, &over_budget);
+            json_t *f = eval_feature(snap, e, &rid, a, &budget, &echo, &over_budget);
             if (f != NULL) {
                 json_object_set_new(features, e->x.key, f);
             }

@@ -45,18 +45,27 @@ enum early_error http_early_of(const void *con_cls)
  * A proxy in front may have framed it differently (request smuggling), so every ambiguity is
  * refused with 400 and the connection closed: Content-Length together with
  * Transfer-Encoding, Content-Lengths that disagree or are not a plain number, a header with
- * a NUL byte in it. A transfer coding other than chunked cannot be framed at all: 400 at once
- * (rather than waiting for a body that MHD cannot delimit; RFC 9112 suggests 501, but the
- * fault is the client's and a 5xx would page whoever watches the server's error rate). */
+ * a NUL byte in it, a header name that is not a token (RFC 9110 5.1: "Transfer-Encoding :" with
+ * a blank before the colon, which MHD keeps as a header of its own name and a lenient proxy reads
+ * as Transfer-Encoding; RFC 9112 5.1 makes it a 400), a folded header line (obs-fold, RFC 9112
+ * 5.2: MHD 0.9.75 glues the continuation onto the *name*, so "Content-Length:\r\n 72" frames no
+ * body at all), and Transfer-Encoding sent twice (MHD frames by the first; the combined value,
+ * "chunked, identity", does not end in chunked). A transfer coding other than chunked cannot be
+ * framed at all: 400 at once (rather than waiting for a body that MHD cannot delimit; RFC 9112
+ * suggests 501, but the fault is the client's and a 5xx would page whoever watches the server's
+ * error rate). */
 
 struct framing {
-    struct http_req *r;    /* its hdr: the first value of each header the server reads */
-    unsigned seen;         /* which of those were seen (a value may be NULL) */
-    int content_lengths;   /* Content-Length headers seen */
-    bool lengths_differ;   /* two of them disagree, or one is not digits only */
-    const char *first_len; /* the first value */
-    bool nul;              /* a header name or value holds a NUL byte */
-    size_t bytes;          /* names and values, with 4 bytes per line for ": " and CRLF */
+    struct http_req *r;     /* its hdr: the first value of each header the server reads */
+    unsigned seen;          /* which of those were seen (a value may be NULL) */
+    int content_lengths;    /* Content-Length headers seen */
+    bool lengths_differ;    /* two of them disagree, or one is not digits only */
+    const char *first_len;  /* the first value */
+    bool nul;               /* a header name or value holds a NUL byte */
+    bool bad_name;          /* a header name is not a token (a blank before the colon, ...) */
+    bool folded;            /* a header line continues on the next (obs-fold) */
+    int transfer_encodings; /* Transfer-Encoding headers seen */
+    size_t bytes;           /* names and values, with 4 bytes per line for ": " and CRLF */
 };
 
 static bool all_digits(const char *v, size_t n)
@@ -87,6 +96,31 @@ static bool value_ends_line(const char *terminator)
     return *p == '\0' || *p == '\n';
 }
 
+/* The next line after the value's: MHD turned its CRLF into two NULs (a bare LF line end,
+ * refused by value_ends_line, into one), so two bytes on starts the next line; a blank there is
+ * obs-fold. (The empty line that ends the headers is there too, so the bytes exist.) */
+static bool line_folds(const char *terminator)
+{
+    return terminator[1] == '\0' && (terminator[2] == ' ' || terminator[2] == '\t');
+}
+
+/* tchar of RFC 9110 5.6.2: a header name is one or more of these, nothing else. */
+static bool is_token(const char *s, size_t n)
+{
+    static const char other[] = "!#$%&'*+-.^_`|~";
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && (c == '\0' || strchr(other, c) == NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       size_t key_size, const char *value, size_t value_size)
 {
@@ -95,6 +129,15 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
     f->bytes += key_size + value_size + 4;
     if (value != NULL && value_size > 0 && !value_ends_line(value + value_size)) {
         f->nul = true;
+    }
+    if (value != NULL && line_folds(value + value_size)) {
+        f->folded = true;
+    }
+    if (key != NULL && !is_token(key, key_size)) {
+        f->bad_name = true;
+    }
+    if (key != NULL && key_size == 17 && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
     }
     if (key != NULL) {
         /* by length first: one strcasecmp at most per header */
@@ -194,6 +237,16 @@ bool http_framing_ok(struct http_req *r)
     const char *te = r->hdr.transfer_encoding;
     if (f.nul) {
         http_reply_error(r, ERR_INVALID, NULL, "a header holds a NUL byte");
+    } else if (f.folded) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "a header line is folded onto the next (obs-fold, RFC 9112 5.2); send "
+                         "each header on one line");
+    } else if (f.bad_name) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "a header name is not a token (RFC 9110 5.1): no blank before the colon");
+    } else if (f.transfer_encodings > 1) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Transfer-Encoding is sent more than once (RFC 9112 6.3); send it once");
     } else if (f.bytes > HTTP_HEADERS_MAX) {
         http_reply_error(r, ERR_HEADERS_TOO_LARGE, NULL, "the headers exceed %d bytes",
                          HTTP_HEADERS_MAX);

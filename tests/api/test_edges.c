@@ -1,6 +1,7 @@
 /*
  * API tests at the edges of HTTP and of the process, over raw sockets (issue 16): request
- * smuggling (Content-Length with Transfer-Encoding, two different Content-Lengths: 400 and
+ * smuggling (Content-Length with Transfer-Encoding, two different Content-Lengths, a header name
+ * with a blank before its colon, a folded header line, Transfer-Encoding twice: 400 and
  * the connection closed, the smuggled request never answered), an unknown Transfer-Encoding
  * and hundreds of query parameters (answered at once, not after the 30 s timeout), NUL bytes
  * in a header or the request target (400), our JSON 414/431 below MHD's own limits and MHD's
@@ -195,6 +196,47 @@ static void test_smuggling(void **state)
     expect_closed_error("TE gzip", raw, strlen(raw), 400, "invalid_argument");
     raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
     expect_closed_error("TE gzip, chunked", raw, strlen(raw), 400, "invalid_argument");
+    /* Header-level ambiguities (rev-sec 1): what MHD frames one way and a lenient front end
+     * another. Each carries a smuggled GET that must never be answered. */
+    static const struct {
+        const char *what, *headers, *body;
+    } hdr[] = {
+        /* a blank before the colon: MHD kept "Transfer-Encoding " as a header of its own and
+         * framed by Content-Length (TE.CL) */
+        {"SP before the colon of TE", "Transfer-Encoding : chunked\r\nContent-Length: 4\r\n",
+         "2d\r\nGET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n"},
+        {"HTAB before the colon of TE", "Transfer-Encoding\t: chunked\r\nContent-Length: 4\r\n",
+         "2d\r\nGET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n"},
+        /* CL.0: no body framed, the body read as the next request */
+        {"SP before the colon of CL", "Content-Length : 45\r\n",
+         "GET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"},
+        /* obs-fold: MHD glued the continuation onto the name */
+        {"folded TE", "Transfer-Encoding:\r\n chunked\r\nContent-Length: 4\r\n",
+         "2d\r\nGET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n"},
+        {"folded CL", "Content-Length:\r\n\t45\r\n",
+         "GET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"folded other header", "X-Foo: a\r\n b\r\nContent-Length: 2\r\n", "{}"},
+        /* TE twice: MHD framed by the first; "chunked, identity" does not end in chunked */
+        {"TE twice", "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+         "2\r\n{}\r\n0\r\n\r\nGET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"TE chunked twice", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+         "2\r\n{}\r\n0\r\n\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
+        const char *req =
+            fmt("POST /api/v1/power HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\n%s\r\n%s",
+                D.admin_key, hdr[i].headers, hdr[i].body);
+        expect_closed_error(hdr[i].what, req, strlen(req), 400, "invalid_argument");
+    }
+    /* a name that is not a token, without a body (also before auth) */
+    raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nX(Y): 1\r\n\r\n";
+    expect_closed_error("name not a token", raw, strlen(raw), 400, "invalid_argument");
+    /* what stays fine: a blank after the colon and around the value, every tchar */
+    raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A!#$%&'*+.^_`|~1:\t v \t\r\n"
+          "Connection: close\r\n\r\n";
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_int_equal(x.status, 200);
     healthy();
 }
 

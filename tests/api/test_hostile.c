@@ -574,6 +574,97 @@ static void test_huge(void **state)
     check_alive();
 }
 
+/* The item caps hold before jansson builds the body (rev-sec 3): 8 MiB of `{}` items was 2.8
+ * million jansson objects (~660 MB for one request) before the 10,000-item check. A body
+ * over the cap that is broken after the cap is passed shows it: the cap's message, not
+ * jansson's "invalid JSON". */
+static void expect_message(const char *method, const char *path, const char *key, const char *body,
+                           const char *field, const char *message)
+{
+    struct resp r;
+    n_hostile++;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    json_t *j = resp_json(&r);
+    json_t *e = json_object_get(j, "error");
+    const char *f = json_string_value(json_object_get(e, "field"));
+    const char *m = json_string_value(json_object_get(e, "message"));
+    if (r.status != 400 || f == NULL || strcmp(f, field) != 0 || m == NULL ||
+        strcmp(m, message) != 0) {
+        fail_msg("%s %s: status %d, %.300s (want 400, field %s: %s)", method, path, r.status,
+                 r.body ? r.body : "", field, message);
+    }
+    json_decref(j);
+    resp_free(&r);
+}
+
+static void test_item_caps_before_parse(void **state)
+{
+    (void)state;
+    const char *names[] = {"exposures", "events"};
+    for (int i = 0; i < 2; i++) {
+        const char *msg = fmt("%s must be an array of 1 to 10000 items", names[i]);
+        char *path = strdup(fmt("/api/v1/%s", names[i]));
+        char *head = strdup(fmt("{\"%s\":[{}", names[i]));
+        /* 2.8 million items in 8 MiB */
+        char *b = repeat(head, ",{}", 2796000, "]}");
+        expect_message("POST", path, sdk_key, b, names[i], msg);
+        free(b);
+        /* 10,001 items, then text jansson refuses: the cap answers first */
+        b = repeat(head, ",{}", 10000, ",{\"unterminated");
+        expect_message("POST", path, sdk_key, b, names[i], msg);
+        free(b);
+        /* the member's name escaped, as jansson reads it */
+        free(head);
+        head = strdup(fmt("{\"\\u00%02x%s\":[{}", names[i][0], names[i] + 1));
+        b = repeat(head, ",{}", 10000, ",]}");
+        expect_message("POST", path, sdk_key, b, names[i], msg);
+        free(b);
+        /* 10,000 is within the cap: the items are then read one by one */
+        b = repeat(fmt("{\"%s\":[{}", names[i]), ",{}", 9999, "]}");
+        expect("POST", path, sdk_key, b, 400, fmt("%s[0]", names[i]));
+        free(b);
+        free(head);
+        free(path);
+    }
+    /* the same `{}` nested inside one item, where no item count sees them: what jansson may
+     * allocate for a body is capped (16 x its bytes + 16 MiB): 413; it took 625 MB */
+    char *nested = repeat("{\"exposures\":[{\"attributes\":{\"a\":[{}", ",{}", 2790000, "]}}]}");
+    expect("POST", "/api/v1/exposures", sdk_key, nested, 413, NULL);
+    free(nested);
+    nested = repeat("{\"name\":[{}", ",{}", 340000, "]}"); /* 1 MiB routes too */
+    expect("POST", "/api/v1/keys", D.admin_key, nested, 413, NULL);
+    free(nested);
+    /* while 10,000 exposures with 40 numeric attributes each (12 x their bytes) parse */
+    size_t cap = 10000 * 600 + 64;
+    char *dense = must_malloc(cap);
+    int n = snprintf(dense, cap, "{\"exposures\":[");
+    for (int i = 0; i < 10000; i++) {
+        n += snprintf(dense + n, cap - (size_t)n,
+                      "%s{\"experiment\":\"no-such\",\"user_id\":\"u-%d\",\"variant\":\"a\","
+                      "\"attributes\":{",
+                      i ? "," : "", i);
+        for (int k = 0; k < 40; k++) {
+            n += snprintf(dense + n, cap - (size_t)n, "%s\"k%d\":%d", k ? "," : "", k, k);
+        }
+        n += snprintf(dense + n, cap - (size_t)n, "}}");
+    }
+    snprintf(dense + n, cap - (size_t)n, "]}");
+    expect("POST", "/api/v1/exposures", sdk_key, dense, 400, "exposures[0].experiment");
+    free(dense);
+    /* a saved group's values (editor role; the same 8 MiB cap): 100,000 at most */
+    const char *msg = "a saved group has at most 100000 values";
+    char *b =
+        repeat("{\"key\":\"huge-group\",\"attribute\":\"id\",\"values\":[1", ",1", 4000000, "]}");
+    expect_message("POST", "/api/v1/saved-groups", D.admin_key, b, "values", msg);
+    free(b);
+    b = repeat("{\"key\":\"huge-group\",\"attribute\":\"id\",\"values\":[1", ",1", 100000,
+               ",\"unterminated");
+    expect_message("POST", "/api/v1/saved-groups", D.admin_key, b, "values", msg);
+    expect_message("PATCH", "/api/v1/saved-groups/no-such-group", D.admin_key, b, "values", msg);
+    free(b);
+    check_alive();
+}
+
 static void test_duplicate_keys(void **state)
 {
     (void)state;
@@ -1611,8 +1702,9 @@ static void test_protocol_garbage(void **state)
     }
 #define CLOSE "Connection: close\r\n"
     /* MHD answers most of these itself. It is lenient where RFC 9112 says 400 (no Host,
-     * an empty header name, a NUL in a header value, bare LF line ends: then /healthz
-     * answers 200), and it closes the connection without a reply on input that is not
+     * an empty header name, which it drops, bare LF line ends: then /healthz answers 200; a
+     * blank before the colon, a folded line and a NUL in a header value are our 400), and it
+     * closes the connection without a reply on input that is not
      * HTTP at all. */
     static const struct {
         const char *raw;
@@ -1629,7 +1721,10 @@ static void test_protocol_garbage(void **state)
         RAW("GET /a b HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", 0),
         RAW("GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n" CLOSE "\r\n", 0),
         RAW("GET /healthz HTTP/1.1\r\nHost: x\r\n: empty-name\r\n" CLOSE "\r\n", 200),
-        RAW("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n" CLOSE "\r\n", 200),
+        RAW("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n" CLOSE "\r\n", 0),
+        RAW("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Sp : a\r\n" CLOSE "\r\n", 0),
+        RAW("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n\tb\r\n" CLOSE "\r\n", 0),
+        RAW("GET /healthz HTTP/1.1\r\nHost: x\r\n X-Lead: a\r\n" CLOSE "\r\n", 0),
         RAW("GET /healthz HTTP/1.1\nHost: x\nConnection: close\n\n", 200),
         RAW("GET /heal\0thz HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", 0),
         RAW("POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" CLOSE
@@ -1672,6 +1767,7 @@ int main(void)
         cmocka_unit_test(test_malformed_json),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_item_caps_before_parse),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_invalid_utf8_echoed_in_errors),

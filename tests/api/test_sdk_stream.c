@@ -4,7 +4,8 @@
  * open streams -> 503, a clean and quick shutdown with streams open, stalled subscribers
  * that hold no copy of the payload and get the latest one once they read), keys created with
  * "encrypt": true (GET /api/features answers encryptedFeatures / encryptedSavedGroups that
- * decrypt, with the key's decryption_key, to the plain payload's parts), and remote
+ * decrypt, with the key's decryption_key, to the plain payload's parts; GET /keys and the
+ * audit say "encrypt" without the key), and remote
  * evaluation POST /api/eval/{sdk_key} (the value /assign gives).
  * The daemon runs with --max-connections 16 (so at most 8 streams).
  */
@@ -491,6 +492,64 @@ static void test_encrypted_payload(void **state)
     free(pkey);
 }
 
+/* The key documents (GET /keys, the key.create audit entry) say whether an sdk key serves
+ * its payload encrypted (rev-sec 4), never with the encryption key itself. */
+static json_t *listed_key(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(list, "keys"), i, k)
+    {
+        if (strcmp(json_string_value(json_object_get(k, "id")), id) == 0) {
+            return k;
+        }
+    }
+    fail_msg("key %s not listed", id);
+    return NULL;
+}
+
+static void test_key_documents_show_encrypt(void **state)
+{
+    (void)state;
+    const char *bodies[] = {"{\"name\":\"le\",\"role\":\"sdk\",\"encrypt\":true}",
+                            "{\"name\":\"lp\",\"role\":\"sdk\"}",
+                            "{\"name\":\"lv\",\"role\":\"viewer\"}"};
+    char ids[3][32], dec[64];
+    for (int i = 0; i < 3; i++) {
+        json_t *k = call("POST", "/api/v1/keys", D.admin_key, bodies[i], 201);
+        snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(k, "id")));
+        if (i == 0) {
+            snprintf(dec, sizeof(dec), "%s",
+                     json_string_value(json_object_get(k, "decryption_key")));
+        }
+        json_decref(k);
+    }
+    json_t *list = call("GET", "/api/v1/keys", D.admin_key, NULL, 200);
+    assert_true(json_is_true(json_object_get(listed_key(list, ids[0]), "encrypt")));
+    assert_true(json_is_false(json_object_get(listed_key(list, ids[1]), "encrypt")));
+    assert_null(json_object_get(listed_key(list, ids[2]), "encrypt")); /* sdk keys only */
+    char *text = json_dumps(list, 0);
+    assert_null(strstr(text, dec));
+    free(text);
+    json_decref(list);
+    for (int i = 0; i < 3; i++) {
+        json_t *a = call("GET", fmt("/api/v1/audit?target_type=key&target=%s", ids[i]), D.admin_key,
+                         NULL, 200);
+        json_t *after = json_object_get(json_array_get(json_object_get(a, "entries"), 0), "after");
+        json_t *enc = json_object_get(after, "encrypt");
+        assert_true(i == 0 ? json_is_true(enc) : i == 1 ? json_is_false(enc) : enc == NULL);
+        text = json_dumps(a, 0);
+        assert_null(strstr(text, dec));
+        free(text);
+        json_decref(a);
+    }
+    /* revoked: the revocation's documents and the full list keep it */
+    json_decref(call("DELETE", fmt("/api/v1/keys/%s", ids[0]), D.admin_key, NULL, 200));
+    list = call("GET", "/api/v1/keys?include_revoked=true", D.admin_key, NULL, 200);
+    assert_true(json_is_true(json_object_get(listed_key(list, ids[0]), "encrypt")));
+    json_decref(list);
+}
+
 static void test_remote_eval(void **state)
 {
     (void)state;
@@ -704,6 +763,64 @@ static void test_remote_eval_array_ids(void **state)
 
 /* Revoking a key ends its open streams (they got every later payload before); the streams
  * of other keys go on. */
+/* The hashed attribute's value, echoed in every experiment's tracking result (hashValue), is
+ * charged to the evaluation budget (rev-sec 2): an id of 1,000 strings of 60 bytes over 402
+ * experiments was a 25 MB reply to a 64 KB request. Ordinary ids are echoed exactly. */
+static void test_remote_eval_echo_charged(void **state)
+{
+    (void)state;
+    char *key = new_key(false, NULL, 0);
+    for (int i = 0; i < 30; i++) {
+        json_decref(call("POST", "/api/v1/experiments", D.admin_key,
+                         fmt("{\"key\":\"echo-%d\",\"variants\":[{\"key\":\"a\"},{\"key\":"
+                             "\"b\"}],\"default_value\":\"d\"}",
+                             i),
+                         201));
+        json_decref(
+            call("POST", fmt("/api/v1/experiments/echo-%d/start", i), D.admin_key, NULL, 200));
+    }
+    /* 60,000 bytes of id: ~1,900 steps an echo, past the 50,000 of the budget in 30 */
+    size_t cap = 1000 * 64 + 64;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    int n = snprintf(body, cap, "{\"attributes\":{\"id\":[");
+    for (int i = 0; i < 1000; i++) {
+        n += snprintf(body + n, cap - (size_t)n, "%s\"%060d\"", i ? "," : "", i);
+    }
+    snprintf(body + n, cap - (size_t)n, "]}}");
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", fmt("/api/eval/%s", key), NULL, body, &r), 0);
+    if (r.status != 400 || r.body == NULL || strstr(r.body, "evaluation budget") == NULL ||
+        strstr(r.body, "\"field\":\"attributes\"") == NULL) {
+        fail_msg("status %d, %zu bytes: %.200s", r.status, r.body ? strlen(r.body) : 0,
+                 r.body ? r.body : "");
+    }
+    resp_free(&r);
+    free(body);
+    /* a 36-byte id and a 4,096-byte one: every echo exact */
+    char big[4097];
+    memset(big, 'i', 4096);
+    big[4096] = '\0';
+    const char *const ids[] = {"6f1c9a8e-3b2d-4c5e-9f70-1a2b3c4d5e6f", big};
+    for (int k = 0; k < 2; k++) {
+        char req[4200];
+        snprintf(req, sizeof(req), "{\"attributes\":{\"id\":\"%s\"}}", ids[k]);
+        json_t *ev = call("POST", fmt("/api/eval/%s", key), NULL, req, 200);
+        for (int i = 0; i < 30; i++) {
+            json_t *f = json_object_get(json_object_get(ev, "features"), fmt("echo-%d", i));
+            json_t *track = json_object_get(
+                json_array_get(
+                    json_object_get(json_array_get(json_object_get(f, "rules"), 0), "tracks"), 0),
+                "result");
+            const char *hv = json_string_value(json_object_get(track, "hashValue"));
+            assert_non_null(hv);
+            assert_string_equal(hv, ids[k]);
+        }
+        json_decref(ev);
+    }
+    free(key);
+}
+
 static void test_revoked_key_stream_ends(void **state)
 {
     (void)state;
@@ -741,9 +858,11 @@ int main(void)
         cmocka_unit_test(test_large_payload_streamed),
         cmocka_unit_test(test_stalled_subscribers),
         cmocka_unit_test(test_encrypted_payload),
+        cmocka_unit_test(test_key_documents_show_encrypt),
         cmocka_unit_test(test_remote_eval),
         cmocka_unit_test(test_remote_eval_anonymous),
         cmocka_unit_test(test_remote_eval_array_ids),
+        cmocka_unit_test(test_remote_eval_echo_charged),
         cmocka_unit_test(test_revoked_key_stream_ends),
     };
     return cmocka_run_group_tests_name("api_sdk_stream", tests, setup, teardown);

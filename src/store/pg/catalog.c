@@ -26,6 +26,7 @@ static void row_to_key(const PGresult *r, int row, struct store_key *k)
     snprintf(k->prefix, sizeof(k->prefix), "%s", PQgetvalue(r, row, 3));
     k->created_at = pg_i64(r, row, 4);
     k->revoked_at = pg_i64(r, row, 5);
+    k->encrypted = pg_i64(r, row, 6) != 0;
 }
 
 /* Key changes that depend on the count of admin keys, one at a time across daemons: a
@@ -59,7 +60,8 @@ int pg_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct store
                   struct err *err)
 {
     static const char SQL_GET[] =
-        "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
+        "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+        "(COALESCE(encryption_key, '') <> '')::int FROM api_keys "
         "WHERE id = $1 FOR UPDATE";
     static const char SQL_REVOKE[] = "UPDATE api_keys SET revoked_at = $1::bigint WHERE id = $2";
     if (lock_keys(tx, err) != 0) {
@@ -90,7 +92,8 @@ int pg_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_ke
                         struct err *err)
 {
     static const char SQL[] = "SELECT id, name, role, prefix, created_at, "
-                              "COALESCE(revoked_at, 0), hash FROM api_keys "
+                              "COALESCE(revoked_at, 0), (COALESCE(encryption_key, '') <> '')::int, "
+                              "hash FROM api_keys "
                               "WHERE hash = $1::bytea AND revoked_at IS NULL";
     struct pg_conn *c = pg_reader_get(s, err);
     if (c == NULL) {
@@ -106,7 +109,7 @@ int pg_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_ke
     int rc = -1;
     if (PQntuples(r) > 0) {
         size_t blen = 0;
-        unsigned char *stored = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 6), &blen);
+        unsigned char *stored = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 7), &blen);
         if (stored != NULL && blen == 32 && auth_hash_equal(stored, hash)) {
             row_to_key(r, 0, out);
             rc = 0;
@@ -125,10 +128,12 @@ int pg_key_list(struct store *s, bool include_revoked, struct store_key **out, s
                 struct err *err)
 {
     static const char SQL_ALL[] =
-        "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
+        "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+        "(COALESCE(encryption_key, '') <> '')::int FROM api_keys "
         "ORDER BY created_at DESC, id COLLATE \"C\"";
     static const char SQL_ACTIVE[] =
-        "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
+        "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+        "(COALESCE(encryption_key, '') <> '')::int FROM api_keys "
         "WHERE revoked_at IS NULL ORDER BY created_at DESC, id COLLATE \"C\"";
     *out = NULL;
     *n = 0;

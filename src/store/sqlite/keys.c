@@ -13,18 +13,21 @@
 
 static const char SQL_INSERT[] =
     "INSERT INTO api_keys (id, name, role, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)";
-static const char SQL_GET[] =
-    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
-    "WHERE id = ?";
+static const char SQL_GET[] = "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+                              "COALESCE(encryption_key, '') <> '' FROM api_keys "
+                              "WHERE id = ?";
 static const char SQL_REVOKE[] = "UPDATE api_keys SET revoked_at = ? WHERE id = ?";
 static const char SQL_FIND[] =
-    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), hash FROM api_keys "
+    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+    "COALESCE(encryption_key, '') <> '', hash FROM api_keys "
     "WHERE hash = ? AND revoked_at IS NULL";
 static const char SQL_LIST_ALL[] =
-    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
+    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+    "COALESCE(encryption_key, '') <> '' FROM api_keys "
     "ORDER BY created_at DESC, id";
 static const char SQL_LIST_ACTIVE[] =
-    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0) FROM api_keys "
+    "SELECT id, name, role, prefix, created_at, COALESCE(revoked_at, 0), "
+    "COALESCE(encryption_key, '') <> '' FROM api_keys "
     "WHERE revoked_at IS NULL ORDER BY created_at DESC, id";
 static const char SQL_COUNT_ADMINS[] =
     "SELECT COUNT(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL";
@@ -37,6 +40,7 @@ static void row_to_key(sqlite3_stmt *st, struct store_key *k)
     sqlite_column_copy(st, 3, k->prefix, sizeof(k->prefix));
     k->created_at = sqlite3_column_int64(st, 4);
     k->revoked_at = sqlite3_column_int64(st, 5);
+    k->encrypted = sqlite3_column_int(st, 6) != 0;
 }
 
 int sqlite_key_insert(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],
@@ -107,8 +111,8 @@ int sqlite_key_find_by_hash(struct store *s, const uint8_t hash[32], struct stor
     int rc = sqlite3_step(st);
     int result = -1;
     if (rc == SQLITE_ROW) {
-        const void *stored = sqlite3_column_blob(st, 6);
-        if (stored != NULL && sqlite3_column_bytes(st, 6) == 32 && auth_hash_equal(stored, hash)) {
+        const void *stored = sqlite3_column_blob(st, 7);
+        if (stored != NULL && sqlite3_column_bytes(st, 7) == 32 && auth_hash_equal(stored, hash)) {
             row_to_key(st, out);
             result = 0;
         } else {
