@@ -1,0 +1,128 @@
+/*
+ * API tests for the SDK-conformance review (rev-sdk): what SDK clients see.
+ * - identical regex targeting in several experiments (six with \d+x on a long value, ten with
+ *   one URL pattern): /assign, OFREP bulk and remote evaluation answer every one as the
+ *   GrowthBook SDK does (targeted), not "not targeted" from the third on or a 400;
+ * One daemon for every test.
+ */
+#include "harness.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct daemon D;
+static char SDK[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (daemon_start(&D, NULL) != 0) {
+        return -1;
+    }
+    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static const char *str_at(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+/* The flag named key in an OFREP bulk answer, or NULL. */
+static const json_t *bulk_flag(const json_t *bulk, const char *key)
+{
+    const json_t *flags = json_object_get(bulk, "flags");
+    for (size_t i = 0; i < json_array_size(flags); i++) {
+        if (strcmp(str_at(json_array_get(flags, i), "key"), key) == 0) {
+            return json_array_get(flags, i);
+        }
+    }
+    return NULL;
+}
+
+/* n running experiments prefix-1..n with targeting {attr: {"$regex": pattern}} (JSON text),
+ * then attr = value (JSON text) for user u1 in /assign (every experiment), OFREP bulk and
+ * remote evaluation: every one answered 200, with reason want ("hashed" or "not_targeted")
+ * everywhere, as the GrowthBook SDK decides it. */
+static void same_regex_everywhere(const char *prefix, int n, const char *attr, const char *pattern,
+                                  const char *value, const char *want)
+{
+    bool in = strcmp(want, "hashed") == 0;
+    char val[1024]; /* value may come from fmt(), whose buffers the calls below reuse */
+    snprintf(val, sizeof(val), "%s", value);
+    for (int i = 1; i <= n; i++) {
+        harness_started_experiment(
+            D.port, D.admin_key, fmt("%s-%d", prefix, i),
+            fmt("{\"key\":\"%s-%d\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\","
+                "\"value\":2}],\"default_value\":0,\"targeting\":{\"%s\":{\"$regex\":%s}}}",
+                prefix, i, attr, pattern));
+    }
+    json_t *as = harness_call(
+        D.port, "POST", "/api/v1/assign", SDK,
+        fmt("{\"user_id\":\"u1\",\"attributes\":{\"%s\":%s},\"log_exposure\":false}", attr, val),
+        200);
+    json_t *bulk =
+        harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK,
+                     fmt("{\"context\":{\"targetingKey\":\"u1\",\"%s\":%s}}", attr, val), 200);
+    json_t *remote =
+        harness_call(D.port, "POST", fmt("/api/eval/%s", SDK), NULL,
+                     fmt("{\"attributes\":{\"id\":\"u1\",\"%s\":%s}}", attr, val), 200);
+    for (int i = 1; i <= n; i++) {
+        const char *key = fmt("%s-%d", prefix, i);
+        const json_t *a = json_object_get(json_object_get(as, "assignments"), key);
+        if (strcmp(str_at(a, "reason"), want) != 0) {
+            fail_msg("/assign %s: reason %s, want %s", key, str_at(a, "reason"), want);
+        }
+        const json_t *f = bulk_flag(bulk, key);
+        const char *r = f ? str_at(json_object_get(f, "metadata"), "assignment_reason") : "-";
+        if (strcmp(r, want) != 0) {
+            fail_msg("OFREP bulk %s: assignment_reason %s, want %s", key, r, want);
+        }
+        const json_t *rf = json_object_get(json_object_get(remote, "features"), key);
+        const json_t *v = json_object_get(rf, "defaultValue");
+        if (!json_is_integer(v) || (json_integer_value(v) != 0) != in) {
+            fail_msg("remote evaluation %s: %s the experiment's value", key, in ? "not" : "");
+        }
+    }
+    json_decref(remote);
+    json_decref(bulk);
+    json_decref(as);
+}
+
+/* rev-sdk findings 1 and 2: each identical regex condition spent the request's budget again
+ * (six experiments on \d+x over 200 digits: /assign and OFREP bulk "not targeted" from the
+ * third on while OFREP single and the SDK matched; ten experiments with .*\/checkout.* over a
+ * 178-byte URL: OFREP bulk, remote evaluation and /assign a 400). */
+static void test_same_regex_many_experiments(void **state)
+{
+    (void)state;
+    char digits[256];
+    memset(digits, '1', 200);
+    snprintf(digits + 200, sizeof(digits) - 200, " 1x");
+    same_regex_everywhere("rg", 6, "s", "\"\\\\d+x\"", fmt("\"%s\"", digits), "hashed");
+    same_regex_everywhere(
+        "checkout", 10, "url", "\".*/checkout.*\"",
+        "\"https://shop.example.com/product/123?utm_source=newsletter&utm_medium=email&"
+        "utm_campaign=spring-sale-2026&utm_content=hero-banner&fbclid=IwAR0abcdefghijklmnopqrstu"
+        "vwxyz0123456789\"",
+        "not_targeted");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_regex_many_experiments),
+    };
+    return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
+}
