@@ -3,6 +3,8 @@
  * - identical regex targeting in several experiments (six with \d+x on a long value, ten with
  *   one URL pattern): /assign, OFREP bulk and remote evaluation answer every one as the
  *   GrowthBook SDK does (targeted), not "not targeted" from the third on or a 400;
+ * - the headers SDKs read on another origin are exposed to it (CORS Expose-Headers):
+ *   x-sse-support (the GrowthBook SDK streams only when it reads it), ETag, Retry-After;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static struct daemon D;
 static char SDK[128];
@@ -119,10 +122,68 @@ static void test_same_regex_many_experiments(void **state)
         "not_targeted");
 }
 
+/* Does the comma-separated header value list hold name (case-insensitive)? */
+static bool list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t k = strcspn(p, ", ");
+        if (k == n && strncasecmp(p, name, n) == 0) {
+            return true;
+        }
+        p += k;
+    }
+    return false;
+}
+
+/* rev-sdk finding 3: the payload said x-sse-support: enabled but exposed only ETag, so a
+ * GrowthBook SDK on another origin read null and never opened /sub (the normal browser
+ * deployment); the OFREP providers read Retry-After after a 429. Every CORS route, the
+ * preflight and an error reply included. */
+static void test_cors_exposes_sdk_headers(void **state)
+{
+    (void)state;
+    const char *origin = "Origin: https://shop.example.com\r\n";
+    struct {
+        const char *method, *path, *key, *body;
+        int status;
+    } calls[] = {
+        {"GET", fmt("/api/features/%s", SDK), NULL, NULL, 200},
+        {"OPTIONS", fmt("/sub/%s", SDK), NULL, NULL, 204},
+        {"POST", "/ofrep/v1/evaluate/flags", SDK, "{\"context\":{\"targetingKey\":\"u1\"}}", 200},
+        {"GET", "/api/features/bsn_nope", NULL, NULL, 401},
+    };
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        struct resp r;
+        const char *body = calls[i].body;
+        assert_int_equal(http_req_hdr(D.port, calls[i].method, calls[i].path, calls[i].key, origin,
+                                      body ? "application/json" : NULL, body,
+                                      body ? strlen(body) : 0, &r),
+                         0);
+        char expose[256] = "";
+        resp_header(&r, "Access-Control-Expose-Headers", expose, sizeof(expose));
+        if (r.status != calls[i].status || !list_has(expose, "x-sse-support") ||
+            !list_has(expose, "ETag") || !list_has(expose, "Retry-After")) {
+            fail_msg("%s %s: %d, Access-Control-Expose-Headers: %s", calls[i].method, calls[i].path,
+                     r.status, expose);
+        }
+        if (i == 0) {
+            char sse[32] = "";
+            assert_true(resp_header(&r, "x-sse-support", sse, sizeof(sse)));
+            assert_string_equal(sse, "enabled");
+        }
+        resp_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_regex_many_experiments),
+        cmocka_unit_test(test_cors_exposes_sdk_headers),
     };
     return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
 }
