@@ -5,6 +5,8 @@
  *   GrowthBook SDK does (targeted), not "not targeted" from the third on or a 400;
  * - the headers SDKs read on another origin are exposed to it (CORS Expose-Headers):
  *   x-sse-support (the GrowthBook SDK streams only when it reads it), ETag, Retry-After;
+ * - an experiment's values are one JSON type (the flag's type): mixed ones are a 400 naming
+ *   the variants, on create and on a PATCH of the values;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -179,11 +181,63 @@ static void test_cors_exposes_sdk_headers(void **state)
     }
 }
 
+/* A 400 naming field, its message holding text. */
+static void refused(const char *method, const char *path, const char *body, const char *field,
+                    const char *text)
+{
+    json_t *j = harness_call(D.port, method, path, D.admin_key, body, 400);
+    const json_t *e = json_object_get(j, "error");
+    if (strcmp(str_at(e, "code"), "invalid_argument") != 0 ||
+        strcmp(str_at(e, "field"), field) != 0 || strstr(str_at(e, "message"), text) == NULL) {
+        fail_msg("%s %s %s: %s %s \"%s\", want %s and \"%s\"", method, path, body,
+                 str_at(e, "code"), str_at(e, "field"), str_at(e, "message"), field, text);
+    }
+    json_decref(j);
+}
+
+/* rev-sdk finding 4: variants false and "yes" (default 3) were accepted and started; OFREP's
+ * getBooleanValue then answered TYPE_MISMATCH (the code default) to the users of "yes", whose
+ * exposures were logged; null with 1 made one variant the string "a". */
+static void test_values_of_one_type(void **state)
+{
+    (void)state;
+    const char *x = "/api/v1/experiments";
+    refused("POST", x,
+            "{\"key\":\"rb-mixed\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
+            "\"b\",\"value\":\"yes\"}],\"default_value\":3}",
+            "variants[1].value", "variant 'a' is a boolean, variant 'b' is a string");
+    refused("POST", x,
+            "{\"key\":\"rb-null\",\"variants\":[{\"key\":\"a\",\"value\":null},{\"key\":"
+            "\"b\",\"value\":1}]}",
+            "variants[1].value", "variant 'a' is a string (no value: its key)");
+    refused("POST", x,
+            "{\"key\":\"rb-def\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
+            "\"b\",\"value\":true}],\"default_value\":3}",
+            "default_value", "it is a number");
+    harness_call(D.port, "GET", fmt("%s/rb-mixed", x), D.admin_key, NULL, 404);
+    /* one type: accepted; a PATCH that mixes is refused, the experiment as it was */
+    json_decref(harness_call(D.port, "POST", x, D.admin_key,
+                             "{\"key\":\"rb-bool\",\"variants\":[{\"key\":\"a\",\"value\":"
+                             "false},{\"key\":\"b\",\"value\":true}],\"default_value\":false}",
+                             201));
+    refused("PATCH", fmt("%s/rb-bool", x), "{\"default_value\":\"no\"}", "default_value",
+            "it is a string");
+    refused("PATCH", fmt("%s/rb-bool", x),
+            "{\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":\"b\",\"value\":1}]}",
+            "variants[1].value", "variant 'b' is a number");
+    json_t *got = harness_call(D.port, "GET", fmt("%s/rb-bool", x), D.admin_key, NULL, 200);
+    assert_true(json_is_false(json_object_get(got, "default_value")));
+    json_decref(got);
+    json_decref(harness_call(D.port, "PATCH", fmt("%s/rb-bool", x), D.admin_key,
+                             "{\"default_value\":true}", 200));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_regex_many_experiments),
         cmocka_unit_test(test_cors_exposes_sdk_headers),
+        cmocka_unit_test(test_values_of_one_type),
     };
     return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
 }
