@@ -99,20 +99,23 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
         re = &own;
     }
     /* a pattern compiled with the condition is shared by every condition with that pattern
-     * (condregex.c's cache), so its code names it for the rest of the request; the hash is
-     * not charged: the match it may save reads the whole subject at least once */
+     * (condregex.c's cache), so its code names it for the rest of the request; the subject
+     * is named by its address and length, confirmed by its keyed hash (a buffer of jsval.c
+     * may hold another text at the same address) */
     struct condition_regex_memo *slot = NULL;
-    uint64_t h = 0;
     if (re != &own && c->memo != NULL) {
-        h = hash_keyed(subj, sn);
-        for (size_t i = 0; i < CONDITION_REGEX_MEMO; i++) {
-            slot = &c->memo->memo[i];
-            if (slot->code == (const void *)re->code && slot->subj == subj && slot->n == sn &&
-                slot->hash == h) {
-                return slot->match;
+        for (size_t i = 0; i < CONDITION_REGEX_MEMO && slot == NULL; i++) {
+            struct condition_regex_memo *m = &c->memo->memo[i];
+            if (m->code == (const void *)re->code && m->subj == subj && m->n == sn) {
+                if (m->hash == hash_keyed(subj, sn)) {
+                    return m->match;
+                }
+                slot = m; /* another text since: replaced */
             }
         }
-        slot = &c->memo->memo[c->memo->memo_next++ % CONDITION_REGEX_MEMO];
+        if (slot == NULL) {
+            slot = &c->memo->memo[c->memo->memo_next % CONDITION_REGEX_MEMO];
+        }
     }
     long cost = 0;
     int rc = cond_regex_match(re, &c->rx, subj, sn, c->unlimited, c->left, &cost);
@@ -121,9 +124,18 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
     if (rc < 0) {
         c->exhausted = true;
         c->poisoned = true;
-    } else if (slot != NULL) {
-        *slot = (struct condition_regex_memo){
-            .code = re->code, .subj = subj, .n = sn, .hash = h, .match = rc == 1};
+    } else if (slot != NULL && cost >= (long)(sn / 64)) {
+        /* kept only when the match cost at least what hashing the subject does (~1 step
+         * per 64 bytes, not charged): the memo never costs more than it saves, and an
+         * anchored pattern on a long subject (a few steps) is not hashed at all */
+        if (slot == &c->memo->memo[c->memo->memo_next % CONDITION_REGEX_MEMO]) {
+            c->memo->memo_next++;
+        }
+        *slot = (struct condition_regex_memo){.code = re->code,
+                                              .subj = subj,
+                                              .n = sn,
+                                              .hash = hash_keyed(subj, sn),
+                                              .match = rc == 1};
     }
     return rc == 1 && !c->poisoned;
 }

@@ -812,16 +812,24 @@ static void test_regex_memo(void **state)
     json_t *other = json_pack("{s:s}", "s", "no digits here");
     assert_int_equal(condition_match(cc[0], other, NULL, &b), 0);
     assert_int_equal(condition_match(cc[1], digits, NULL, &b), 1);
-    /* more distinct values than the memo holds: the oldest answers are worked out again */
+    /* more distinct values than the memo holds (all alive: a value freed and another
+     * allocated at its address is told apart by its hash): the oldest answers are worked
+     * out again */
     char v[32];
+    json_t *values = json_array();
     for (int i = 0; i < 3 * CONDITION_REGEX_MEMO; i++) {
         snprintf(v, sizeof(v), "%dx", i);
         json_t *a = json_pack("{s:s}", "s", v);
+        json_array_append_new(values, a);
         struct condition_budget fresh = {.left = CONDITION_BUDGET_DEFAULT};
         assert_int_equal(condition_match(cc[i % 6], a, NULL, &fresh), 1);
         assert_int_equal(condition_match(cc[(i + 1) % 6], a, NULL, &b), 1);
-        json_decref(a);
+        /* a freed value's address holding another text */
+        json_t *t = json_pack("{s:s}", "s", i % 2 ? "nop" : "1x!");
+        assert_int_equal(condition_match(cc[0], t, NULL, &b), i % 2 ? 0 : 1);
+        json_decref(t);
     }
+    json_decref(values);
     long before = b.left;
     assert_true(condition_match(cc[2], digits, NULL, &b) >= 0);
     assert_true(before - b.left > 100);
