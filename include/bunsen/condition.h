@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -78,14 +79,33 @@ struct condition *condition_compile_groups(const json_t *saved_groups,
 /* The saved groups object compiled groups were made from (borrowed), or NULL for NULL. */
 const json_t *condition_groups_object(const struct condition *groups);
 
+/* A regex answer remembered for the rest of one request (condition.c): the compiled code
+ * (shared by every condition with the same pattern), the subject's address, length and keyed
+ * hash. A slot with code NULL is empty. */
+struct condition_regex_memo {
+    const void *code;
+    const char *subj;
+    size_t n;
+    uint64_t hash;
+    bool match;
+};
+
+#define CONDITION_REGEX_MEMO 16 /* answers remembered per request, the oldest replaced */
+
 /* A per-request evaluation budget in steps (one step ~ 50 ns: one operator, half a set
  * probe, one comparison of a list scan; a regex pays for the PCRE2 backtracking steps it
  * takes over its whole subject, 4 to a step interpreted, more for wide patterns and for
  * patterns that can read the subject between counted steps: core/condregex.c). Shared by
- * every condition evaluated for one request. */
+ * every condition evaluated for one request, and so is its memo: a $regex / $regexi that
+ * was answered in this request for the same compiled pattern and the same attribute value
+ * (six experiments targeting one pattern) answers again for one step, so the budget bounds
+ * distinct work only and an answer does not depend on what was evaluated before it.
+ * Zero-initialise everything but left / unlimited; one request (one thread) at a time. */
 struct condition_budget {
-    long left;      /* steps left; < 0 once exhausted */
-    bool unlimited; /* never exhausted (tests, tools) */
+    long left;          /* steps left; < 0 once exhausted */
+    bool unlimited;     /* never exhausted (tests, tools) */
+    unsigned memo_next; /* the slot the next answer goes to, modulo CONDITION_REGEX_MEMO */
+    struct condition_regex_memo memo[CONDITION_REGEX_MEMO];
 };
 
 /* Default steps per request (--eval-budget): a few ms of the worst operators on one core,

@@ -9,7 +9,9 @@
  * there are no globals. With a compiled condition (condcompile.c) the $in-style lists
  * are probed as hash sets and each $regex is compiled once; without one (condition_eval)
  * lists are scanned and a $regex is compiled by PCRE2 per evaluation. Every step is
- * charged to the request's budget; when it runs out the evaluation stops (-1).
+ * charged to the request's budget; when it runs out the evaluation stops (-1). A regex
+ * answer is remembered in the budget for the rest of the request (regex_op), so identical
+ * targeting in several experiments pays once.
  *
  * Where JavaScript would throw (a null or string where a condition object belongs)
  * the evaluation is "poisoned" and the whole condition fails; so does nesting deeper
@@ -36,15 +38,16 @@
 #define SCRATCH_CAP (1u << 20) /* cap on one padded version string */
 
 struct ctx {
-    const struct condition *comp; /* side tables, or NULL (condition_eval) */
-    const json_t *groups;         /* saved groups, may be NULL */
-    const struct condition *sets; /* groups compiled (condition_match), or NULL: scanned */
-    int depth;                    /* current condition nesting */
-    bool poisoned;                /* JS would throw, too deep or out of budget: fails */
-    bool exhausted;               /* the budget ran out */
-    bool unlimited;               /* no budget */
-    long left;                    /* steps left */
-    struct cond_regex_scratch rx; /* PCRE2 match data and context, made on the first regex */
+    const struct condition *comp;  /* side tables, or NULL (condition_eval) */
+    const json_t *groups;          /* saved groups, may be NULL */
+    const struct condition *sets;  /* groups compiled (condition_match), or NULL: scanned */
+    int depth;                     /* current condition nesting */
+    bool poisoned;                 /* JS would throw, too deep or out of budget: fails */
+    bool exhausted;                /* the budget ran out */
+    bool unlimited;                /* no budget */
+    long left;                     /* steps left */
+    struct cond_regex_scratch rx;  /* PCRE2 match data and context, made on the first regex */
+    struct condition_budget *memo; /* the request's remembered regex answers, or NULL */
 };
 
 /* Charge n steps; running out poisons the evaluation. */
@@ -95,6 +98,25 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
         }
         re = &own;
     }
+    /* a pattern compiled with the condition is shared by every condition with that pattern
+     * (condregex.c's cache), so its code names it for the rest of the request; the subject
+     * is named by its address and length, confirmed by its keyed hash (a buffer of jsval.c
+     * may hold another text at the same address) */
+    struct condition_regex_memo *slot = NULL;
+    if (re != &own && c->memo != NULL) {
+        for (size_t i = 0; i < CONDITION_REGEX_MEMO && slot == NULL; i++) {
+            struct condition_regex_memo *m = &c->memo->memo[i];
+            if (m->code == (const void *)re->code && m->subj == subj && m->n == sn) {
+                if (m->hash == hash_keyed(subj, sn)) {
+                    return m->match;
+                }
+                slot = m; /* another text since: replaced */
+            }
+        }
+        if (slot == NULL) {
+            slot = &c->memo->memo[c->memo->memo_next % CONDITION_REGEX_MEMO];
+        }
+    }
     long cost = 0;
     int rc = cond_regex_match(re, &c->rx, subj, sn, c->unlimited, c->left, &cost);
     cond_regex_clear(&own);
@@ -102,6 +124,18 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
     if (rc < 0) {
         c->exhausted = true;
         c->poisoned = true;
+    } else if (slot != NULL && cost >= (long)(sn / 64)) {
+        /* kept only when the match cost at least what hashing the subject does (~1 step
+         * per 64 bytes, not charged): the memo never costs more than it saves, and an
+         * anchored pattern on a long subject (a few steps) is not hashed at all */
+        if (slot == &c->memo->memo[c->memo->memo_next % CONDITION_REGEX_MEMO]) {
+            c->memo->memo_next++;
+        }
+        *slot = (struct condition_regex_memo){.code = re->code,
+                                              .subj = subj,
+                                              .n = sn,
+                                              .hash = hash_keyed(subj, sn),
+                                              .match = rc == 1};
     }
     return rc == 1 && !c->poisoned;
 }
@@ -619,6 +653,7 @@ int condition_match(const struct condition *comp, const json_t *attributes,
     struct ctx c = {.comp = comp, .groups = condition_groups_object(groups), .sets = groups};
     c.unlimited = budget == NULL || budget->unlimited;
     c.left = budget != NULL ? budget->left : 0;
+    c.memo = budget;
     bool ok = eval_cond(&c, jsval_of(attributes), condition);
     cond_regex_scratch_free(&c.rx);
     if (budget != NULL && !budget->unlimited) {

@@ -12,4 +12,11 @@
 #define EXPERIMENT_OUTCOMES 4
 extern const char *const experiment_outcome_names[EXPERIMENT_OUTCOMES];
 
+/* 0 when the variants' values and default_value are all of one JSON type (string, number,
+ * boolean, object or array; a variant without a value counts as its key, a string;
+ * default_value null takes no part); else -1 with err (ERR_INVALID, the field, the variants
+ * named) (experiment_values.c). */
+struct err;
+int experiment_check_value_types(const struct experiment *x, struct err *err);
+
 #endif

@@ -800,6 +800,13 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
     if (check_consistency(out, err) != 0) {
         goto out_fail;
     }
+    /* a stored experiment loads as it is: the rule is checked where the values are written */
+    if ((mode == MODEL_CREATE ||
+         (mode == MODEL_PATCH &&
+          (json_object_get(doc, "variants") || json_object_get(doc, "default_value")))) &&
+        experiment_check_value_types(out, err) != 0) {
+        goto out_fail;
+    }
     return 0;
 out_fail:
     experiment_clear(out);

@@ -317,7 +317,11 @@ static enum MHD_Result queue_reply(struct http_req *r)
     }
     if (r->route != NULL && (r->route->flags & ROUTE_CORS)) {
         MHD_add_response_header(r->resp, "Access-Control-Allow-Origin", "*");
-        MHD_add_response_header(r->resp, "Access-Control-Expose-Headers", "ETag");
+        /* what SDKs read on another origin: the ETag they revalidate with, x-sse-support
+         * (the GrowthBook SDK streams only when it sees it, as from the GrowthBook Proxy),
+         * Retry-After (the OFREP providers' wait after a 429 / 503) */
+        MHD_add_response_header(r->resp, "Access-Control-Expose-Headers",
+                                "ETag, x-sse-support, Retry-After");
     }
     r->queued = true;
     return MHD_queue_response(r->conn, (unsigned)r->status, r->resp);

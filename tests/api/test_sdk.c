@@ -97,8 +97,8 @@ static void test_assign_values(void **state)
 {
     (void)state;
     new_exp("typed",
-            "\"variants\":[{\"key\":\"off\",\"value\":false},{\"key\":\"on\",\"value\":"
-            "{\"n\":1.5}}],\"targeting\":{\"country\":\"NL\"},\"default_value\":\"d\","
+            "\"variants\":[{\"key\":\"off\",\"value\":{\"off\":true}},{\"key\":\"on\",\"value\":"
+            "{\"n\":1.5}}],\"targeting\":{\"country\":\"NL\"},\"default_value\":{\"d\":1},"
             "\"forced\":{\"qa\":\"on\"}",
             "start");
     json_t *a = call("POST", "/api/v1/assign",
@@ -108,7 +108,7 @@ static void test_assign_values(void **state)
     const json_t *x = json_object_get(json_object_get(a, "assignments"), "typed");
     const char *variant = json_string_value(json_object_get(x, "variant"));
     assert_json_text(json_object_get(x, "value"),
-                     strcmp(variant, "off") == 0 ? "false" : "{\"n\":1.5}");
+                     strcmp(variant, "off") == 0 ? "{\"off\":true}" : "{\"n\":1.5}");
     json_decref(a);
     /* not targeted: the default value */
     a = call("POST", "/api/v1/assign",
@@ -116,7 +116,7 @@ static void test_assign_values(void **state)
              200);
     x = json_object_get(json_object_get(a, "assignments"), "typed");
     assert_string_equal(json_string_value(json_object_get(x, "reason")), "not_targeted");
-    assert_json_text(json_object_get(x, "value"), "\"d\"");
+    assert_json_text(json_object_get(x, "value"), "{\"d\":1}");
     json_decref(a);
     /* forced: the forced variant's value; the GET form too */
     a = call("GET", "/api/v1/experiments/typed/assign?user_id=qa", NULL, 200);
@@ -329,14 +329,16 @@ static void test_big_integers(void **state)
     assert_true(json_is_integer(json_array_get(vals, 2)));
     json_decref(g);
     /* an integer field beside them stays an integer (hash_version) */
-    new_exp("bigint",
-            "\"variants\":[{\"key\":\"control\",\"value\":100000000000000000000},{\"key\":\"b\","
-            "\"value\":{\"n\":-100000000000000000000}}],\"hash_version\":2,\"default_value\":0,"
-            "\"targeting\":{\"n\":{\"$inGroup\":\"bigints\"}}",
-            "start");
+    new_exp(
+        "bigint",
+        "\"variants\":[{\"key\":\"control\",\"value\":{\"n\":100000000000000000000}},{\"key\":"
+        "\"b\",\"value\":{\"n\":-100000000000000000000}}],\"hash_version\":2,\"default_value\":{},"
+        "\"targeting\":{\"n\":{\"$inGroup\":\"bigints\"}}",
+        "start");
     json_t *x = call("GET", "/api/v1/experiments/bigint", NULL, 200);
-    assert_true(number_at(json_object_get(json_array_get(json_object_get(x, "variants"), 0),
-                                          "value")) == 1e20);
+    assert_true(number_at(json_object_get(
+                    json_object_get(json_array_get(json_object_get(x, "variants"), 0), "value"),
+                    "n")) == 1e20);
     json_decref(x);
     /* /assign (its fast reader leaves such numbers to jansson) */
     json_t *a = call("POST", "/api/v1/assign",
@@ -429,7 +431,8 @@ static void test_ofrep_answers(void **state)
     sdk_key();
     new_exp("of-num", "\"variants\":[{\"key\":\"one\",\"value\":1},{\"key\":\"two\",\"value\":2}]",
             "start,stop=two");
-    new_exp("of-paused", "\"variants\":[{\"key\":\"a\",\"value\":true},{\"key\":\"b\"}]",
+    new_exp("of-paused",
+            "\"variants\":[{\"key\":\"a\",\"value\":true},{\"key\":\"b\",\"value\":false}]",
             "start,pause");
     new_exp("of-archived", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "archive");
     new_exp("of-array",
@@ -579,7 +582,7 @@ static void test_forced_users_of_drafts(void **state)
     (void)state;
     sdk_key();
     new_exp("dr-forced",
-            "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":7}],"
+            "\"variants\":[{\"key\":\"a\",\"value\":6},{\"key\":\"b\",\"value\":7}],"
             "\"forced\":{\"qa-b\":\"b\"}",
             NULL);
     new_exp("st-forced",

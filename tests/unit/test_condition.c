@@ -576,13 +576,28 @@ static void test_budget(void **state)
     json_decref(c);
 }
 
-/* {"$or": [{attr: {"$regex": pattern}} x n]} */
+/* {"$or": [{attr: {"$regex": pattern}} x n]}, the i-th pattern wrapped in i groups "(?:...)":
+ * n distinct patterns that do the same work (an answer for one compiled pattern and one
+ * subject is remembered for the rest of the request, so n identical ones cost one) */
 static json_t *regex_or(const char *attr, const char *pattern, int n)
 {
     json_t *list = json_array();
+    size_t pl = strlen(pattern);
+    char *p = malloc(pl + 5 * (size_t)n + 1);
     for (int i = 0; i < n; i++) {
-        json_array_append_new(list, json_pack("{s:{s:s}}", attr, "$regex", pattern));
+        size_t k = 0;
+        for (int g = 0; g < i; g++, k += 3) {
+            memcpy(p + k, "(?:", 3);
+        }
+        memcpy(p + k, pattern, pl);
+        k += pl;
+        for (int g = 0; g < i; g++) {
+            p[k++] = ')';
+        }
+        p[k] = '\0';
+        json_array_append_new(list, json_pack("{s:{s:s}}", attr, "$regex", p));
     }
+    free(p);
     return json_pack("{s:o}", "$or", list);
 }
 
@@ -767,6 +782,65 @@ static void test_regex_costs(void **state)
     json_decref(digits);
 }
 
+/* Identical regex conditions in one request (rev-sdk findings 1 and 2): six experiments
+ * targeting {"s": {"$regex": "\\d+x"}} and s = 200 digits then " 1x" (~15,000 steps each):
+ * each spent the budget again, so the third and later ones, under the per-operation cap of
+ * half the budget left, did "not match" where JavaScript matches, and ten experiments with one
+ * URL pattern made the request a 400. The answer for a (compiled pattern, subject) pair is
+ * remembered by the request's budget: all six match, for about the cost of one. */
+static void test_regex_memo(void **state)
+{
+    (void)state;
+    json_t *digits = long_attr("s", 200, "1", " 1x");
+    json_t *cond = json_pack("{s:{s:s}}", "s", "$regex", "\\d+x");
+    struct condition *cc[6];
+    for (int i = 0; i < 6; i++) {
+        cc[i] = condition_compile(cond); /* one experiment each */
+    }
+    struct condition_budget b = {.left = CONDITION_BUDGET_DEFAULT};
+    for (int i = 0; i < 6; i++) {
+        if (condition_match(cc[i], digits, NULL, &b) != 1) {
+            fail_msg("experiment %d of 6: no match, %ld steps left", i + 1, b.left);
+        }
+    }
+    long one = 0;
+    assert_int_equal(match_used(cond, digits, &one), 1);
+    if (CONDITION_BUDGET_DEFAULT - b.left > one + 50) {
+        fail_msg("six cost %ld steps, one %ld", CONDITION_BUDGET_DEFAULT - b.left, one);
+    }
+    /* the same pattern on another value is work of its own, and answers for it */
+    json_t *other = json_pack("{s:s}", "s", "no digits here");
+    assert_int_equal(condition_match(cc[0], other, NULL, &b), 0);
+    assert_int_equal(condition_match(cc[1], digits, NULL, &b), 1);
+    /* more distinct values than the memo holds (all alive: a value freed and another
+     * allocated at its address is told apart by its hash): the oldest answers are worked
+     * out again */
+    char v[32];
+    json_t *values = json_array();
+    for (int i = 0; i < 3 * CONDITION_REGEX_MEMO; i++) {
+        snprintf(v, sizeof(v), "%dx", i);
+        json_t *a = json_pack("{s:s}", "s", v);
+        json_array_append_new(values, a);
+        struct condition_budget fresh = {.left = CONDITION_BUDGET_DEFAULT};
+        assert_int_equal(condition_match(cc[i % 6], a, NULL, &fresh), 1);
+        assert_int_equal(condition_match(cc[(i + 1) % 6], a, NULL, &b), 1);
+        /* a freed value's address holding another text */
+        json_t *t = json_pack("{s:s}", "s", i % 2 ? "nop" : "1x!");
+        assert_int_equal(condition_match(cc[0], t, NULL, &b), i % 2 ? 0 : 1);
+        json_decref(t);
+    }
+    json_decref(values);
+    long before = b.left;
+    assert_true(condition_match(cc[2], digits, NULL, &b) >= 0);
+    assert_true(before - b.left > 100);
+    for (int i = 0; i < 6; i++) {
+        condition_free(cc[i]);
+    }
+    json_decref(other);
+    json_decref(cond);
+    json_decref(digits);
+}
+
 /* {"city": [n strings of k "é"] + tail} */
 static json_t *accents(int n, int k, const char *tail)
 {
@@ -933,13 +1007,21 @@ static void test_regex_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),         cmocka_unit_test(test_own_cases),
-        cmocka_unit_test(test_js_regex_cases),      cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_depth_cap),           cmocka_unit_test(test_embedded_nul),
-        cmocka_unit_test(test_compiled_sets),       cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_attribute_caps),      cmocka_unit_test(test_group_sets),
-        cmocka_unit_test(test_regex_whole_subject), cmocka_unit_test(test_fold_and_version_charges),
-        cmocka_unit_test(test_regex_costs),         cmocka_unit_test(test_regex_cache),
+        cmocka_unit_test(test_conformance),
+        cmocka_unit_test(test_own_cases),
+        cmocka_unit_test(test_js_regex_cases),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_compiled_sets),
+        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_regex_memo),
+        cmocka_unit_test(test_attribute_caps),
+        cmocka_unit_test(test_group_sets),
+        cmocka_unit_test(test_regex_whole_subject),
+        cmocka_unit_test(test_fold_and_version_charges),
+        cmocka_unit_test(test_regex_costs),
+        cmocka_unit_test(test_regex_cache),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }

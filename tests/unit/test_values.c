@@ -35,6 +35,18 @@ static int read_new(const char *text, struct experiment *x, struct err *err)
     return rc;
 }
 
+/* Read text as a stored experiment (MODEL_LOAD, status draft); returns 0 or -1 with err. */
+static int read_stored(const char *text, struct experiment *x, struct err *err)
+{
+    json_t *j = parse(text);
+    json_object_set_new(j, "status", json_string("draft"));
+    json_object_set(j, "name", json_object_get(j, "key")); /* as a create stores them */
+    json_object_set(j, "seed", json_object_get(j, "key"));
+    int rc = experiment_from_json(j, MODEL_LOAD, NULL, x, err);
+    json_decref(j);
+    return rc;
+}
+
 static void expect_invalid(const char *text, const char *field)
 {
     struct experiment x;
@@ -60,6 +72,8 @@ static void assert_json(const json_t *got, const char *want)
     json_decref(w);
 }
 
+/* Values of every JSON type at once: stored before the one-type rule (experiment_values.c),
+ * which refuses it when written, and loaded as it is. */
 #define TYPED                                                                                      \
     "{\"key\":\"t\",\"variants\":[{\"key\":\"off\",\"value\":false},{\"key\":\"on\","              \
     "\"value\":{\"color\":\"green\",\"n\":[1,2.5]}},{\"key\":\"plain\"}],"                         \
@@ -71,7 +85,7 @@ static void test_values_read_and_render(void **state)
     struct experiment x, y;
     struct err err;
     err_clear(&err);
-    assert_int_equal(read_new(TYPED, &x, &err), 0);
+    assert_int_equal(read_stored(TYPED, &x, &err), 0);
     assert_json(x.variants[0].value, "false");
     assert_json(x.variants[1].value, "{\"color\":\"green\",\"n\":[1,2.5]}");
     assert_null(x.variants[2].value);
@@ -109,7 +123,7 @@ static void test_values_assigned(void **state)
     struct experiment x;
     struct err err;
     err_clear(&err);
-    assert_int_equal(read_new(TYPED, &x, &err), 0);
+    assert_int_equal(read_stored(TYPED, &x, &err), 0);
     json_t *v = experiment_assigned_value(&x, 1, true); /* hashed, forced or released */
     assert_json(v, "{\"color\":\"green\",\"n\":[1,2.5]}");
     json_decref(v);
@@ -185,14 +199,14 @@ static void test_values_patch(void **state)
     struct experiment base, next;
     struct err err;
     err_clear(&err);
-    assert_int_equal(read_new(TYPED, &base, &err), 0);
+    assert_int_equal(read_stored(TYPED, &base, &err), 0);
     /* a new variant list replaces the values (the old ones are freed: ASan checks) */
-    json_t *p =
-        parse("{\"variants\":[{\"key\":\"off\",\"value\":0},{\"key\":\"on\",\"value\":1}]}");
+    json_t *p = parse(
+        "{\"variants\":[{\"key\":\"off\",\"value\":\"0\"},{\"key\":\"on\",\"value\":\"1\"}]}");
     assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), 0);
     json_decref(p);
     assert_int_equal(next.nvariants, 2);
-    assert_json(next.variants[0].value, "0");
+    assert_json(next.variants[0].value, "\"0\"");
     assert_json(next.default_value, "\"fallback\"");
     experiment_clear(&next);
 
@@ -219,6 +233,66 @@ static void test_values_patch(void **state)
     p = parse("{\"variants\":[{\"key\":\"off\",\"value\":[1]},{\"key\":\"on\",\"valu\":1}]}");
     assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), -1);
     assert_string_equal(err.field, "variants[1].valu");
+    json_decref(p);
+    experiment_clear(&base);
+}
+
+/* rev-sdk finding 4: the values of one experiment are one JSON type, the flag's type in SDKs
+ * (false with "yes" answered OFREP's getBooleanValue TYPE_MISMATCH for half the users, who
+ * were still exposed). Checked on create and on a PATCH of the values; stored ones load. */
+static void test_values_one_type(void **state)
+{
+    (void)state;
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":\"b\","
+                   "\"value\":\"yes\"}],\"default_value\":3}",
+                   "variants[1].value");
+    /* no value: the key, a string */
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":null},{\"key\":\"b\","
+                   "\"value\":1}]}",
+                   "variants[1].value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\"}]}",
+                   "variants[1].value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\","
+                   "\"value\":2}],\"default_value\":\"x\"}",
+                   "default_value");
+    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                   "\"default_value\":3}",
+                   "default_value");
+    struct experiment x;
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":false},"
+                              "{\"key\":\"b\",\"value\":\"yes\"}]}",
+                              &x, &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "variant 'a' is a boolean, variant 'b' is a string"));
+    /* accepted: integers with reals, keys with strings, objects with arrays, no default */
+    const char *ok[] = {
+        "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2.5}],"
+        "\"default_value\":0}",
+        "{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":\"x\"}],"
+        "\"default_value\":\"d\"}",
+        "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":{\"x\":1}},{\"key\":\"b\","
+        "\"value\":[1]}],\"default_value\":{}}",
+        "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":true},{\"key\":\"b\","
+        "\"value\":false}],\"default_value\":null}",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (read_new(ok[i], &x, &err) != 0) {
+            fail_msg("refused %s: %s %s", ok[i], err.field, err.msg);
+        }
+        experiment_clear(&x);
+    }
+    /* stored before the rule: loads, and a PATCH of anything but the values passes */
+    struct experiment base, next;
+    assert_int_equal(read_stored(TYPED, &base, &err), 0);
+    json_t *p = parse("{\"name\":\"renamed\"}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), 0);
+    json_decref(p);
+    experiment_clear(&next);
+    p = parse("{\"default_value\":\"other\"}");
+    assert_int_equal(experiment_from_json(p, MODEL_PATCH, &base, &next, &err), -1);
+    assert_string_equal(err.field, "variants[1].value");
     json_decref(p);
     experiment_clear(&base);
 }
@@ -586,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_values_assigned),
         cmocka_unit_test(test_values_limits),
         cmocka_unit_test(test_values_patch),
+        cmocka_unit_test(test_values_one_type),
         cmocka_unit_test(test_values_round_near_max),
         cmocka_unit_test(test_definition_reals),
         cmocka_unit_test(test_hash_attribute),

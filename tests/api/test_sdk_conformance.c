@@ -1,0 +1,243 @@
+/*
+ * API tests for the SDK-conformance review (rev-sdk): what SDK clients see.
+ * - identical regex targeting in several experiments (six with \d+x on a long value, ten with
+ *   one URL pattern): /assign, OFREP bulk and remote evaluation answer every one as the
+ *   GrowthBook SDK does (targeted), not "not targeted" from the third on or a 400;
+ * - the headers SDKs read on another origin are exposed to it (CORS Expose-Headers):
+ *   x-sse-support (the GrowthBook SDK streams only when it reads it), ETag, Retry-After;
+ * - an experiment's values are one JSON type (the flag's type): mixed ones are a 400 naming
+ *   the variants, on create and on a PATCH of the values;
+ * One daemon for every test.
+ */
+#include "harness.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static struct daemon D;
+static char SDK[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (daemon_start(&D, NULL) != 0) {
+        return -1;
+    }
+    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    return rc == 0 ? 0 : -1;
+}
+
+static const char *str_at(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+/* The flag named key in an OFREP bulk answer, or NULL. */
+static const json_t *bulk_flag(const json_t *bulk, const char *key)
+{
+    const json_t *flags = json_object_get(bulk, "flags");
+    for (size_t i = 0; i < json_array_size(flags); i++) {
+        if (strcmp(str_at(json_array_get(flags, i), "key"), key) == 0) {
+            return json_array_get(flags, i);
+        }
+    }
+    return NULL;
+}
+
+/* n running experiments prefix-1..n with targeting {attr: {"$regex": pattern}} (JSON text),
+ * then attr = value (JSON text) for user u1 in /assign (every experiment), OFREP bulk and
+ * remote evaluation: every one answered 200, with reason want ("hashed" or "not_targeted")
+ * everywhere, as the GrowthBook SDK decides it. */
+static void same_regex_everywhere(const char *prefix, int n, const char *attr, const char *pattern,
+                                  const char *value, const char *want)
+{
+    bool in = strcmp(want, "hashed") == 0;
+    char val[1024]; /* value may come from fmt(), whose buffers the calls below reuse */
+    snprintf(val, sizeof(val), "%s", value);
+    for (int i = 1; i <= n; i++) {
+        harness_started_experiment(
+            D.port, D.admin_key, fmt("%s-%d", prefix, i),
+            fmt("{\"key\":\"%s-%d\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\","
+                "\"value\":2}],\"default_value\":0,\"targeting\":{\"%s\":{\"$regex\":%s}}}",
+                prefix, i, attr, pattern));
+    }
+    json_t *as = harness_call(
+        D.port, "POST", "/api/v1/assign", SDK,
+        fmt("{\"user_id\":\"u1\",\"attributes\":{\"%s\":%s},\"log_exposure\":false}", attr, val),
+        200);
+    json_t *bulk =
+        harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK,
+                     fmt("{\"context\":{\"targetingKey\":\"u1\",\"%s\":%s}}", attr, val), 200);
+    json_t *remote =
+        harness_call(D.port, "POST", fmt("/api/eval/%s", SDK), NULL,
+                     fmt("{\"attributes\":{\"id\":\"u1\",\"%s\":%s}}", attr, val), 200);
+    for (int i = 1; i <= n; i++) {
+        const char *key = fmt("%s-%d", prefix, i);
+        const json_t *a = json_object_get(json_object_get(as, "assignments"), key);
+        if (strcmp(str_at(a, "reason"), want) != 0) {
+            fail_msg("/assign %s: reason %s, want %s", key, str_at(a, "reason"), want);
+        }
+        const json_t *f = bulk_flag(bulk, key);
+        const char *r = f ? str_at(json_object_get(f, "metadata"), "assignment_reason") : "-";
+        if (strcmp(r, want) != 0) {
+            fail_msg("OFREP bulk %s: assignment_reason %s, want %s", key, r, want);
+        }
+        const json_t *rf = json_object_get(json_object_get(remote, "features"), key);
+        const json_t *v = json_object_get(rf, "defaultValue");
+        if (!json_is_integer(v) || (json_integer_value(v) != 0) != in) {
+            fail_msg("remote evaluation %s: %s the experiment's value", key, in ? "not" : "");
+        }
+    }
+    json_decref(remote);
+    json_decref(bulk);
+    json_decref(as);
+}
+
+/* rev-sdk findings 1 and 2: each identical regex condition spent the request's budget again
+ * (six experiments on \d+x over 200 digits: /assign and OFREP bulk "not targeted" from the
+ * third on while OFREP single and the SDK matched; ten experiments with .*\/checkout.* over a
+ * 178-byte URL: OFREP bulk, remote evaluation and /assign a 400). */
+static void test_same_regex_many_experiments(void **state)
+{
+    (void)state;
+    char digits[256];
+    memset(digits, '1', 200);
+    snprintf(digits + 200, sizeof(digits) - 200, " 1x");
+    same_regex_everywhere("rg", 6, "s", "\"\\\\d+x\"", fmt("\"%s\"", digits), "hashed");
+    same_regex_everywhere(
+        "checkout", 10, "url", "\".*/checkout.*\"",
+        "\"https://shop.example.com/product/123?utm_source=newsletter&utm_medium=email&"
+        "utm_campaign=spring-sale-2026&utm_content=hero-banner&fbclid=IwAR0abcdefghijklmnopqrstu"
+        "vwxyz0123456789\"",
+        "not_targeted");
+}
+
+/* Does the comma-separated header value list hold name (case-insensitive)? */
+static bool list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t k = strcspn(p, ", ");
+        if (k == n && strncasecmp(p, name, n) == 0) {
+            return true;
+        }
+        p += k;
+    }
+    return false;
+}
+
+/* rev-sdk finding 3: the payload said x-sse-support: enabled but exposed only ETag, so a
+ * GrowthBook SDK on another origin read null and never opened /sub (the normal browser
+ * deployment); the OFREP providers read Retry-After after a 429. Every CORS route, the
+ * preflight and an error reply included. */
+static void test_cors_exposes_sdk_headers(void **state)
+{
+    (void)state;
+    const char *origin = "Origin: https://shop.example.com\r\n";
+    struct {
+        const char *method, *path, *key, *body;
+        int status;
+    } calls[] = {
+        {"GET", fmt("/api/features/%s", SDK), NULL, NULL, 200},
+        {"OPTIONS", fmt("/sub/%s", SDK), NULL, NULL, 204},
+        {"POST", "/ofrep/v1/evaluate/flags", SDK, "{\"context\":{\"targetingKey\":\"u1\"}}", 200},
+        {"GET", "/api/features/bsn_nope", NULL, NULL, 401},
+    };
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        struct resp r;
+        const char *body = calls[i].body;
+        assert_int_equal(http_req_hdr(D.port, calls[i].method, calls[i].path, calls[i].key, origin,
+                                      body ? "application/json" : NULL, body,
+                                      body ? strlen(body) : 0, &r),
+                         0);
+        char expose[256] = "";
+        resp_header(&r, "Access-Control-Expose-Headers", expose, sizeof(expose));
+        if (r.status != calls[i].status || !list_has(expose, "x-sse-support") ||
+            !list_has(expose, "ETag") || !list_has(expose, "Retry-After")) {
+            fail_msg("%s %s: %d, Access-Control-Expose-Headers: %s", calls[i].method, calls[i].path,
+                     r.status, expose);
+        }
+        if (i == 0) {
+            char sse[32] = "";
+            assert_true(resp_header(&r, "x-sse-support", sse, sizeof(sse)));
+            assert_string_equal(sse, "enabled");
+        }
+        resp_free(&r);
+    }
+}
+
+/* A 400 naming field, its message holding text. */
+static void refused(const char *method, const char *path, const char *body, const char *field,
+                    const char *text)
+{
+    json_t *j = harness_call(D.port, method, path, D.admin_key, body, 400);
+    const json_t *e = json_object_get(j, "error");
+    if (strcmp(str_at(e, "code"), "invalid_argument") != 0 ||
+        strcmp(str_at(e, "field"), field) != 0 || strstr(str_at(e, "message"), text) == NULL) {
+        fail_msg("%s %s %s: %s %s \"%s\", want %s and \"%s\"", method, path, body,
+                 str_at(e, "code"), str_at(e, "field"), str_at(e, "message"), field, text);
+    }
+    json_decref(j);
+}
+
+/* rev-sdk finding 4: variants false and "yes" (default 3) were accepted and started; OFREP's
+ * getBooleanValue then answered TYPE_MISMATCH (the code default) to the users of "yes", whose
+ * exposures were logged; null with 1 made one variant the string "a". */
+static void test_values_of_one_type(void **state)
+{
+    (void)state;
+    const char *x = "/api/v1/experiments";
+    refused("POST", x,
+            "{\"key\":\"rb-mixed\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
+            "\"b\",\"value\":\"yes\"}],\"default_value\":3}",
+            "variants[1].value", "variant 'a' is a boolean, variant 'b' is a string");
+    refused("POST", x,
+            "{\"key\":\"rb-null\",\"variants\":[{\"key\":\"a\",\"value\":null},{\"key\":"
+            "\"b\",\"value\":1}]}",
+            "variants[1].value", "variant 'a' is a string (no value: its key)");
+    refused("POST", x,
+            "{\"key\":\"rb-def\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
+            "\"b\",\"value\":true}],\"default_value\":3}",
+            "default_value", "it is a number");
+    harness_call(D.port, "GET", fmt("%s/rb-mixed", x), D.admin_key, NULL, 404);
+    /* one type: accepted; a PATCH that mixes is refused, the experiment as it was */
+    json_decref(harness_call(D.port, "POST", x, D.admin_key,
+                             "{\"key\":\"rb-bool\",\"variants\":[{\"key\":\"a\",\"value\":"
+                             "false},{\"key\":\"b\",\"value\":true}],\"default_value\":false}",
+                             201));
+    refused("PATCH", fmt("%s/rb-bool", x), "{\"default_value\":\"no\"}", "default_value",
+            "it is a string");
+    refused("PATCH", fmt("%s/rb-bool", x),
+            "{\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":\"b\",\"value\":1}]}",
+            "variants[1].value", "variant 'b' is a number");
+    json_t *got = harness_call(D.port, "GET", fmt("%s/rb-bool", x), D.admin_key, NULL, 200);
+    assert_true(json_is_false(json_object_get(got, "default_value")));
+    json_decref(got);
+    json_decref(harness_call(D.port, "PATCH", fmt("%s/rb-bool", x), D.admin_key,
+                             "{\"default_value\":true}", 200));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_regex_many_experiments),
+        cmocka_unit_test(test_cors_exposes_sdk_headers),
+        cmocka_unit_test(test_values_of_one_type),
+    };
+    return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
+}
