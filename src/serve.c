@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "bunsen/api.h"
 #include "bunsen/app.h"
 #include "bunsen/cli.h"
+#include "bunsen/dblock.h"
 #include "bunsen/http.h"
 #include "bunsen/log.h"
 #include "bunsen/util.h"
@@ -207,53 +207,24 @@ static int bootstrap_admin(struct app *app)
     return 0;
 }
 
-/* One daemon per SQLite file: the writer is its only writer and the known-exposure cache is
- * exact only then. An exclusive flock(2) on <database>.lock, held until the process ends (the
- * kernel drops it on any exit, kill -9 included); a second `bunsen serve` on the same file is
- * refused. A file of its own: SQLite's POSIX locks on the database file are dropped by any
- * close() of another descriptor of it in this process. The CLI commands take no lock: SQLite
- * coordinates their transactions with the daemon's. Returns 0 (locked, not SQLite, or no
- * lock file could be made: a warning) or -1 (held by another daemon: said on stderr). */
+/* One daemon per SQLite file (dblock.c): a second `bunsen serve` on the same file, by any
+ * path or link to it, is refused. The CLI commands take no lock (SQLite coordinates their
+ * transactions with the daemon's), except `bunsen migrate` with migrations pending. Returns 0
+ * (locked, or not SQLite) or -1 (held by another process: said on stderr). */
 static int lock_sqlite_file(const struct config *cfg)
 {
-    char url[1100], path[PATH_MAX + 8];
+    char url[1100], held[PATH_MAX + 8];
     config_db_path(cfg, url, sizeof(url));
-    const char *file = store_url_sqlite_file(url);
-    if (file == NULL) {
-        return 0; /* PostgreSQL: several daemons share it by design */
-    }
-    /* named after the file itself, not the path given: a symbolic link to the database (or
-     * a second path to its directory) got a lock of its own, and two daemons wrote one file */
-    char real[PATH_MAX];
-    path_real(file, real, sizeof(real));
-    file = real;
-    snprintf(path, sizeof(path), "%s.lock", file);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        log_json(LOG_WARN,
-                 "cannot create the lock file: a second daemon on this database would "
-                 "not be refused",
-                 json_pack("{s:s, s:s}", "path", path, "error", strerror(errno)));
+    if (dblock_take(url, held, sizeof(held)) == 0) {
         return 0;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK) {
-            fprintf(stderr,
-                    "bunsen: another bunsen serve is running on the database %s (it holds %s): "
-                    "one daemon per SQLite file (several daemons need PostgreSQL: "
-                    "docs/SCALING.md)\n",
-                    file, path);
-            return -1;
-        }
-        log_json(LOG_WARN,
-                 "cannot lock the lock file: a second daemon on this database would "
-                 "not be refused",
-                 json_pack("{s:s, s:s}", "path", path, "error", strerror(e)));
-        return 0;
-    }
-    return 0; /* fd stays open, and the lock held, until exit */
+    fprintf(stderr,
+            "bunsen: another bunsen serve is running on the database %s (or `bunsen migrate` is "
+            "migrating it): a process holds a lock on %s, perhaps through another path or a "
+            "hard link to the file; one daemon per SQLite file (several daemons need "
+            "PostgreSQL: docs/SCALING.md)\n",
+            store_url_sqlite_file(url), held);
+    return -1;
 }
 
 /* Refuse to serve a database that cannot work: read-only for us, or corrupt (a daemon that
