@@ -19,6 +19,7 @@
 #include "bunsen/api.h"
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
+#include "bunsen/dblock.h"
 #include "bunsen/model.h"
 #include "bunsen/results.h"
 #include "bunsen/util.h"
@@ -314,6 +315,14 @@ int cli_migrate(int argc, char **argv)
     if (cli_prepare_data_dir(&cfg) != 0) {
         return 1;
     }
+    /* A daemon on the SQLite file holds its lock (dblock.c): with migrations pending, migrating
+     * under it made it write rows without the new columns (results went wrong: conflicting
+     * exposures uncounted). Held by this process from here until it exits, so that no daemon
+     * starts mid-migration either. PostgreSQL: the old daemons refuse writes from their next
+     * poll on (store_schema_seen). */
+    char url[1100], held[PATH_MAX + 8];
+    config_db_path(&cfg, url, sizeof(url));
+    bool daemon_running = dblock_take(url, held, sizeof(held)) != 0;
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
         return 1;
@@ -321,6 +330,16 @@ int cli_migrate(int argc, char **argv)
     struct err err;
     err_clear(&err);
     int applied = 0, version = 0;
+    if (daemon_running && store_schema_version(s, &version, &err) == 0 &&
+        version < store_schema_newest(s)) {
+        fprintf(stderr,
+                "bunsen: a bunsen serve is running on the database %s (a process holds %s): stop "
+                "it before migrating from schema version %d to %d (a daemon would go on writing "
+                "with the old schema); starting the new bunsen serve migrates too\n",
+                store_url_sqlite_file(url), held, version, store_schema_newest(s));
+        store_close(s);
+        return 1;
+    }
     if (store_migrate(s, &applied, &err) != 0 || store_schema_version(s, &version, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         store_close(s);

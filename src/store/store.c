@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bunsen/log.h"
 #include "bunsen/migrations.h"
 #include "bunsen/util.h"
 #include "store_int.h"
@@ -224,6 +225,30 @@ int store_migrate(struct store *s, int *applied, struct err *err)
 int store_schema_version(struct store *s, int *version, struct err *err)
 {
     return s->ops->schema_version(s, version, err);
+}
+
+void store_schema_seen(struct store *s, int version)
+{
+    int newest = store_schema_newest(s), ahead = version > newest ? version : 0;
+    if (atomic_exchange(&s->schema_ahead, ahead) != ahead && ahead > 0) {
+        log_json(LOG_ERROR,
+                 "the database was migrated to a newer schema under this daemon: it refuses "
+                 "writes until it is stopped and replaced by the new bunsen",
+                 json_pack("{s:i, s:i, s:s}", "schema_version", ahead, "supported", newest,
+                           "action", "stop this daemon and start the new bunsen"));
+    }
+}
+
+int store_schema_refuse(struct store *s, struct err *err)
+{
+    int ahead = atomic_load(&s->schema_ahead);
+    if (ahead == 0) {
+        return 0;
+    }
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "the database was migrated to schema version %d, newer than this daemon's "
+                   "(%d): it refuses writes until it is replaced by the new bunsen",
+                   ahead, store_schema_newest(s));
 }
 
 struct store *store_tx_store(struct store_tx *tx)

@@ -2,7 +2,8 @@
  * API tests for the guards around a daemon's database (docs/RELIABILITY.md, the operations
  * review): a second daemon on a SQLite file reached through a hard link is refused (the lock
  * was named after the path, and two daemons corrupted the file); `bunsen migrate` with
- * migrations pending is refused beside a running daemon.
+ * migrations pending is refused beside a running daemon; a daemon whose database another
+ * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once.
  */
 #include "harness.h"
 
@@ -74,10 +75,102 @@ static void test_hard_link_refused(void **state)
     daemon_cleanup(&d);
 }
 
+static int readyz_within(int port, int want, int ms)
+{
+    int st = -1;
+    for (int waited = 0; waited < ms; waited += 100) {
+        if ((st = status_of(port, "GET", "/readyz", NULL)) == want) {
+            break;
+        }
+        sleep_ms(100);
+    }
+    return st;
+}
+
+/* A newer bunsen migrated the database under a running daemon (`bunsen migrate` beside an old
+ * daemon, or the first new daemon of a rolling upgrade on PostgreSQL): the old daemon went on
+ * writing rows without the new columns. Faked with a migration version no binary has. */
+static void test_newer_schema_refuses_writes(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    daemon_db_exec(&d,
+                   "INSERT INTO schema_migrations (version, name, applied_at) "
+                   "VALUES (999999, 'from_the_future', 0)",
+                   0);
+    /* the one-second poll finds it */
+    assert_int_equal(readyz_within(d.port, 503, 5000), 503);
+    struct resp r;
+    const char *body = "{\"name\": \"late\", \"role\": \"sdk\"}";
+    assert_int_equal(http_req(d.port, "POST", "/api/v1/keys", d.admin_key, body, &r), 0);
+    assert_int_equal(r.status, 503);
+    char retry[16];
+    assert_true(resp_header(&r, "Retry-After", retry, sizeof(retry)));
+    json_t *j = resp_json(&r);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "schema version 999999"));
+    json_decref(j);
+    resp_free(&r);
+    /* reads go on */
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/experiments", d.admin_key), 200);
+    assert_int_equal(status_of(d.port, "GET", "/healthz", NULL), 200);
+    sleep_ms(1500); /* more polls: still one line */
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    const char *line = "migrated to a newer schema under this daemon";
+    char *first = strstr(log, line);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, line));
+    free(log);
+    /* gone again (a test's undo): writes resume */
+    daemon_db_exec(&d, "DELETE FROM schema_migrations WHERE version = 999999", 0);
+    assert_int_equal(readyz_within(d.port, 200, 5000), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
+/* `bunsen migrate` with migrations pending beside a running daemon on the SQLite file: refused
+ * (exit 1, "stop it"), the schema unchanged; with none pending it works, as before. */
+static void test_migrate_refused_beside_daemon(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* no file lock: the old daemons refuse writes instead (test above) */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    const char *const migrate[] = {"migrate", "--data-dir", d.dir, NULL};
+    char *out = NULL;
+    if (bunsen_run(&out, migrate) != 0) {
+        fail_msg("migrate with nothing pending beside the daemon: %s", out);
+    }
+    free(out);
+    /* pretend the newest migration is pending */
+    long long newest = daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0);
+    daemon_db_exec(&d, fmt("DELETE FROM schema_migrations WHERE version = %lld", newest), 0);
+    assert_int_equal(bunsen_run(&out, migrate), 1);
+    assert_non_null(strstr(out, "stop it before migrating"));
+    free(out);
+    assert_int_equal(daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0),
+                     newest - 1);
+    daemon_db_exec(&d,
+                   fmt("INSERT INTO schema_migrations (version, name, applied_at) VALUES "
+                       "(%lld, 'restored', 0)",
+                       newest),
+                   0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hard_link_refused),
+        cmocka_unit_test(test_newer_schema_refuses_writes),
+        cmocka_unit_test(test_migrate_refused_beside_daemon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

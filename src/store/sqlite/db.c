@@ -517,6 +517,9 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
 static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
+    if (store_schema_refuse(s, err) != 0) {
+        return -1;
+    }
     tx->conn = sqlite_be(s)->main;
     sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_BEGIN, err);
     return st != NULL ? sqlite_conn_step_done(tx->conn, st, "exec", err) : -1;
