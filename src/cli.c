@@ -94,9 +94,11 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     } else if (mode != CLI_STORE_AS_IS) {
         rc = store_schema_version(s, &version, &err);
         if (rc == 0 && version == 0) {
+            char shown[1100]; /* no password in the output (docs/SECURITY.md) */
+            url_redact(path, shown, sizeof(shown));
             rc = err_set(&err, ERR_NOT_FOUND, NULL,
                          "no Bunsen database at %s (start `bunsen serve` or run `bunsen migrate`)",
-                         path);
+                         shown);
         } else if (rc == 0 && version < newest) {
             rc = err_set(&err, ERR_CONFLICT, NULL,
                          "the database is at schema version %d and this bunsen's is %d: run "

@@ -3,7 +3,8 @@
  * review): a second daemon on a SQLite file reached through a hard link is refused (the lock
  * was named after the path, and two daemons corrupted the file); `bunsen migrate` with
  * migrations pending is refused beside a running daemon; a daemon whose database another
- * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once.
+ * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once; the
+ * CLI prints a PostgreSQL URL or conninfo without its password.
  */
 #include "harness.h"
 
@@ -165,12 +166,45 @@ static void test_migrate_refused_beside_daemon(void **state)
     daemon_cleanup(&d);
 }
 
+/* `bunsen keys list` on an empty PostgreSQL database printed its URL, password included, on
+ * stderr (cron mail, CI logs). The test cluster trusts local connections: the password given
+ * is ignored by the server, and must be by the output. */
+static void test_cli_hides_password(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    struct daemon d;
+    assert_int_equal(daemon_prepare_db(&d, "fresh"), 0);
+    int port = 0;
+    char name[128];
+    assert_int_equal(sscanf(d.db_url, "postgresql://postgres@127.0.0.1:%d/%127[^?]", &port, name),
+                     2);
+    char url[300], conninfo[300];
+    snprintf(url, sizeof(url), "postgresql://postgres:S3cretPW@127.0.0.1:%d/%s", port, name);
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres password=S3cretPW dbname=%s", port, name);
+    const char *const dbs[] = {url, conninfo};
+    for (int i = 0; i < 2; i++) {
+        const char *const list[] = {"keys", "list", "--database", dbs[i], NULL};
+        char *out = NULL;
+        assert_int_equal(bunsen_run(&out, list), 1);
+        if (strstr(out, "no Bunsen database at") == NULL || strstr(out, "S3cretPW") != NULL) {
+            fail_msg("keys list --database %s: %s", dbs[i], out);
+        }
+        free(out);
+    }
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hard_link_refused),
         cmocka_unit_test(test_newer_schema_refuses_writes),
         cmocka_unit_test(test_migrate_refused_beside_daemon),
+        cmocka_unit_test(test_cli_hides_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
