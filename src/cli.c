@@ -74,6 +74,8 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
 {
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
+    bool readonly = mode == CLI_STORE_READ_CURRENT || mode == CLI_STORE_READ_AS_IS;
+    mode = mode == CLI_STORE_READ_CURRENT ? CLI_STORE_CURRENT : readonly ? CLI_STORE_AS_IS : mode;
     if (mode == CLI_STORE_CURRENT && sqlite_file_missing(path)) {
         fprintf(stderr,
                 "bunsen: no database at %s (start `bunsen serve` or run `bunsen migrate`)\n", path);
@@ -82,7 +84,7 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     struct store *s = NULL;
     struct err err;
     err_clear(&err);
-    if (store_open(path, &s, &err) != 0) {
+    if ((readonly ? store_open_readonly(path, &s, &err) : store_open(path, &s, &err)) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return NULL;
     }
@@ -388,8 +390,9 @@ int cli_keys(int argc, char **argv)
         return 2;
     }
     /* an existing database only: on a mistyped --data-dir, `keys create` made a new database
-     * and minted a key no daemon would see (`bunsen migrate` makes one before the first serve) */
-    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
+     * and minted a key no daemon would see (`bunsen migrate` makes one before the first serve);
+     * `keys list` only reads (a read-only mount, a backup file) */
+    struct store *s = cli_open_store(&cfg, list ? CLI_STORE_READ_CURRENT : CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -462,7 +465,7 @@ int cli_results(int argc, char **argv)
         fputs(results_usage, stderr);
         return 2;
     }
-    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_READ_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -736,7 +739,7 @@ int cli_backup(int argc, char **argv)
                 dest, clash);
         return 2;
     }
-    struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_READ_AS_IS);
     if (s == NULL) {
         return 1;
     }

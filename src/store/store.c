@@ -106,7 +106,19 @@ const char *store_url_sqlite_file(const char *url)
     return backend_for(url, &target, &err) == &store_sqlite_ops ? target : NULL;
 }
 
+static int open_as(const char *url, bool readonly, struct store **out, struct err *err);
+
 int store_open(const char *url, struct store **out, struct err *err)
+{
+    return open_as(url, false, out, err);
+}
+
+int store_open_readonly(const char *url, struct store **out, struct err *err)
+{
+    return open_as(url, true, out, err);
+}
+
+static int open_as(const char *url, bool readonly, struct store **out, struct err *err)
 {
     *out = NULL;
     const char *target = NULL;
@@ -122,6 +134,7 @@ int store_open(const char *url, struct store **out, struct err *err)
     }
     struct store *s = xcalloc(1, sizeof(*s));
     s->ops = ops;
+    s->readonly = readonly;
     int rc = ops->open(s, lowered, err);
     free(lowered);
     if (rc != 0) {

@@ -34,6 +34,7 @@ struct store {
     size_t rebuild_users;     /* users the next chunk takes (adapted, writer thread) */
     struct exposed *exposed;  /* known first exposures (exposed.c); NULL = off */
     _Atomic int schema_ahead; /* a newer schema the poll found (store_schema_seen); 0: none */
+    bool readonly;            /* store_open_readonly: the backend neither writes nor creates */
 };
 
 /* Stop the writer (store_writer_stop) and free it: no thread may submit any more (store_close,

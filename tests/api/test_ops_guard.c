@@ -4,7 +4,9 @@
  * was named after the path, and two daemons corrupted the file); `bunsen migrate` with
  * migrations pending is refused beside a running daemon; a daemon whose database another
  * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once; the
- * CLI prints a PostgreSQL URL or conninfo without its password.
+ * CLI prints a PostgreSQL URL or conninfo without its password; `results`, `keys list` and
+ * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
+ * directory is enough).
  */
 #include "harness.h"
 
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *slurp(const char *path)
@@ -198,6 +201,119 @@ static void test_cli_hides_password(void **state)
     daemon_cleanup(&d);
 }
 
+static char *slurp_n(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)len + 1);
+    *n = fread(s, 1, (size_t)len, f);
+    fclose(f);
+    return s;
+}
+
+/* `bunsen keys list --database file` as the user nobody (the test runs as root, whom no file
+ * mode stops): its exit status; the output goes to the test's stderr. */
+static int keys_list_as_nobody(const char *file)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) {
+            _exit(126);
+        }
+        const char *bin = getenv("BUNSEN_BIN") ? getenv("BUNSEN_BIN") : "build/bunsen";
+        execl(bin, bin, "keys", "list", "--database", file, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `bunsen results --database backup.db` converted the backup (rollback journal) to WAL, and
+ * on a read-only mount or file `results`, `keys list` and `backup` failed ("attempt to write
+ * a readonly database"): they open the file read-only now. */
+static void test_read_commands_only_read(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* files */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    char ro[300], copy[320], copy2[320];
+    snprintf(ro, sizeof(ro), "%s/ro", d.dir);
+    assert_int_equal(mkdir(ro, 0700), 0);
+    snprintf(copy, sizeof(copy), "%s/copy.db", ro);
+    snprintf(copy2, sizeof(copy2), "%s/copy2.db", d.dir);
+    const char *const backup[] = {"backup", copy, "--data-dir", d.dir, NULL};
+    char *out = NULL;
+    if (bunsen_run(&out, backup) != 0) {
+        fail_msg("backup: %s", out);
+    }
+    free(out);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* the daemon's own file, in WAL mode, its -wal and -shm gone with it */
+    size_t nw = 0;
+    char *walmode = slurp_n(fmt("%s/bunsen.db", d.dir), &nw);
+    assert_int_equal(walmode[18], 2);
+    char walcopy[320];
+    snprintf(walcopy, sizeof(walcopy), "%s/wal.db", ro);
+    FILE *f = fopen(walcopy, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(walmode, 1, nw, f), nw);
+    fclose(f);
+    free(walmode);
+    assert_int_equal(chmod(walcopy, 0444), 0);
+    size_t n0 = 0, n1 = 0;
+    char *before = slurp_n(copy, &n0);
+    assert_true(n0 > 100);
+    assert_int_equal(before[18], 1); /* rollback journal (2: WAL) */
+    bool root = geteuid() == 0;      /* root writes whatever the modes say */
+    assert_int_equal(chmod(copy, 0444), 0);
+    assert_int_equal(chmod(ro, 0555), 0);
+    if (root) {
+        assert_int_equal(chmod(d.dir, 0755), 0); /* nobody reaches ro/ */
+    }
+    /* a WAL database in a directory this user cannot write: no -shm can be made */
+    if (root) {
+        assert_int_equal(keys_list_as_nobody(walcopy), 0);
+    } else {
+        const char *const wal_list[] = {"keys", "list", "--database", walcopy, NULL};
+        if (bunsen_run(&out, wal_list) != 0) {
+            fail_msg("keys list on a WAL file in a read-only directory: %s", out);
+        }
+        free(out);
+    }
+    const char *const list[] = {"keys", "list", "--database", copy, NULL};
+    const char *const results[] = {"results", "nope", "--database", copy, NULL};
+    const char *const again[] = {"backup", copy2, "--database", copy, NULL};
+    if (bunsen_run(&out, list) != 0 || strstr(out, "bootstrap-admin") == NULL) {
+        fail_msg("keys list on a backup file: %s", out);
+    }
+    free(out);
+    assert_int_equal(bunsen_run(&out, results), 1);
+    if (strstr(out, "not found") == NULL && strstr(out, "no experiment") == NULL) {
+        fail_msg("results of an unknown experiment on a backup file: %s", out);
+    }
+    free(out);
+    if (bunsen_run(&out, again) != 0) {
+        fail_msg("backup of a backup file: %s", out);
+    }
+    free(out);
+    assert_int_equal(chmod(ro, 0700), 0);
+    char *after = slurp_n(copy, &n1);
+    assert_int_equal(n1, n0);
+    assert_memory_equal(after, before, n0);
+    struct stat sb;
+    assert_int_not_equal(stat(fmt("%s-wal", copy), &sb), 0);
+    free(before);
+    free(after);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_newer_schema_refuses_writes),
         cmocka_unit_test(test_migrate_refused_beside_daemon),
         cmocka_unit_test(test_cli_hides_password),
+        cmocka_unit_test(test_read_commands_only_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
