@@ -319,6 +319,14 @@ int cli_serve(int argc, char **argv)
         log_msg(LOG_WARN, "web directory %s not found: the dashboard is not served",
                 app.cfg.web_dir);
     }
+    /* the address first: a port in use (or --listen not on this host) once exited only after
+     * the data dir, the database, its migrations and a new admin key were made */
+    struct err listen_err;
+    err_clear(&listen_err);
+    if (app.cfg.port != 0 && http_server_check_listen(&app.cfg, &listen_err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", listen_err.msg);
+        return 1;
+    }
     if (cli_prepare_data_dir(&app.cfg) != 0 || lock_sqlite_file(&app.cfg) != 0) {
         return 1;
     }

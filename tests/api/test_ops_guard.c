@@ -6,13 +6,16 @@
  * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once; the
  * CLI prints a PostgreSQL URL or conninfo without its password; `results`, `keys list` and
  * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
- * directory is enough).
+ * directory is enough); `serve` on a port in use fails before it touches the data dir.
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -314,6 +317,38 @@ static void test_read_commands_only_read(void **state)
     daemon_cleanup(&d);
 }
 
+/* `serve --port <in use>` created the data dir, the database and the bootstrap admin key
+ * (printed on a terminal), then exited "already in use": it now fails first. */
+static void test_port_in_use_touches_nothing(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char dir[] = "/tmp/bunsen-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[64], port[16];
+    snprintf(sub, sizeof(sub), "%s/new", dir);
+    snprintf(port, sizeof(port), "%d", ntohs(sa.sin_port));
+    const char *const serve[] = {"serve", "--listen",   "127.0.0.1", "--port",
+                                 port,    "--data-dir", sub,         NULL};
+    char *out = NULL;
+    assert_int_equal(bunsen_run(&out, serve), 1);
+    if (strstr(out, "already in use") == NULL) {
+        fail_msg("serve on a port in use: %s", out);
+    }
+    free(out);
+    struct stat sb;
+    assert_int_not_equal(stat(sub, &sb), 0); /* no data dir, no database, no key */
+    close(fd);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_migrate_refused_beside_daemon),
         cmocka_unit_test(test_cli_hides_password),
         cmocka_unit_test(test_read_commands_only_read),
+        cmocka_unit_test(test_port_in_use_touches_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
