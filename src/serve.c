@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,6 +228,37 @@ static int lock_sqlite_file(const struct config *cfg)
     return -1;
 }
 
+/* Every connection is a descriptor: a limit below --max-connections made libmicrohttpd stop
+ * accepting ("Hit process or system resource limit") and /healthz time out long before the
+ * cap (ulimit -n 128: 200 idle connections). The soft limit is raised as far as the hard one
+ * allows; what is still short is said once at start. Besides the connections: the database,
+ * -wal and -shm of each SQLite connection (the writer, the checkpointer, a reader per HTTP
+ * thread, the rebuilder, the SDK streams' publisher), the log, the listening socket and
+ * libmicrohttpd's own: 64 + 3 x (threads + 4). */
+static void check_fd_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return;
+    }
+    rlim_t want = (rlim_t)cfg->conn_limit + 64 + 3 * ((rlim_t)cfg->threads + 4);
+    if (rl.rlim_cur < want) {
+        struct rlimit raised = {
+            rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want, rl.rlim_max};
+        if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            rl.rlim_cur = raised.rlim_cur;
+        }
+    }
+    if (rl.rlim_cur < want) {
+        log_json(LOG_WARN,
+                 "--max-connections exceeds what the open-file limit (ulimit -n, LimitNOFILE) "
+                 "leaves: connections beyond it wait unaccepted; lower --max-connections or "
+                 "raise the limit",
+                 json_pack("{s:i, s:I, s:I}", "max_connections", cfg->conn_limit, "nofile_limit",
+                           (json_int_t)rl.rlim_cur, "needed", (json_int_t)want));
+    }
+}
+
 /* Refuse to serve a database that cannot work: read-only for us, or corrupt (a daemon that
  * starts and says ready while every write fails is worse than one that does not start). */
 static int check_store(struct store *s)
@@ -311,6 +343,7 @@ int cli_serve(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    check_fd_limit(&app.cfg);
     if (app.cfg.web_dir[0] == '\0') {
         default_web_dir(app.cfg.web_dir, sizeof(app.cfg.web_dir));
     }

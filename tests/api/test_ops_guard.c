@@ -6,7 +6,8 @@
  * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once; the
  * CLI prints a PostgreSQL URL or conninfo without its password; `results`, `keys list` and
  * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
- * directory is enough); `serve` on a port in use fails before it touches the data dir.
+ * directory is enough); `serve` on a port in use fails before it touches the data dir; a
+ * --max-connections the open-file limit cannot hold is warned about (the soft limit raised).
  */
 #include "harness.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -349,6 +351,41 @@ static void test_port_in_use_touches_nothing(void **state)
     rmdir(dir);
 }
 
+/* ulimit -n 128 and the default --max-connections 4096: 200 idle connections made /healthz
+ * time out, with nothing said at start. The soft limit is raised to what is needed when the
+ * hard one allows (no warning), and what it cannot give is warned about. */
+static void test_fd_limit(void **state)
+{
+    (void)state;
+    struct rlimit rl, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096 + 200) {
+        skip(); /* the default would be short already */
+    }
+    low = rl;
+    low.rlim_cur = 128; /* the daemon inherits it */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct daemon d;
+    int started = daemon_start(&d, NULL);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(started, 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_null(strstr(log, "open-file limit"));
+    free(log);
+    assert_int_equal(daemon_stop(&d), 0);
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 1000000 + 200) {
+        daemon_cleanup(&d);
+        return; /* no cap short of the hard limit */
+    }
+    const char *const many[] = {"--max-connections", "1000000", NULL};
+    assert_int_equal(daemon_restart(&d, many), 0);
+    log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(log, "open-file limit"));
+    free(log);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_cli_hides_password),
         cmocka_unit_test(test_read_commands_only_read),
         cmocka_unit_test(test_port_in_use_touches_nothing),
+        cmocka_unit_test(test_fd_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
