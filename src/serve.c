@@ -420,7 +420,9 @@ int cli_serve(int argc, char **argv)
     bool v6 = strchr(host, ':') != NULL;
     printf("bunsen %s listening on http://%s%s%s:%d/\n", BUNSEN_VERSION, v6 ? "[" : "", host,
            v6 ? "]" : "", port);
-    printf("dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (app.web_dir_real[0] != '\0') { /* none found: a URL that answers 404 said nothing */
+        printf("dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    }
     fflush(stdout);
     log_json(LOG_INFO, "started",
              json_pack("{s:s, s:i, s:s, s:i}", "listen", host, "port", port, "data_dir",

@@ -7,7 +7,8 @@
  * CLI prints a PostgreSQL URL or conninfo without its password; `results`, `keys list` and
  * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
  * directory is enough); `serve` on a port in use fails before it touches the data dir; a
- * --max-connections the open-file limit cannot hold is warned about (the soft limit raised).
+ * --max-connections the open-file limit cannot hold is warned about (the soft limit raised);
+ * "dashboard: URL" is printed only when a dashboard is served.
  */
 #include "harness.h"
 
@@ -386,6 +387,41 @@ static void test_fd_limit(void **state)
     daemon_cleanup(&d);
 }
 
+/* What the daemon printed on stdout after the line the harness read, once it stopped. */
+static char *rest_of_stdout(struct daemon *d)
+{
+    char *s = calloc(1, 4096);
+    size_t len = 0;
+    ssize_t got;
+    while (len < 4095 && (got = read(d->out_fd, s + len, 4095 - len)) > 0) {
+        len += (size_t)got;
+    }
+    return s;
+}
+
+/* `serve --web-dir /nonexistent` warned "the dashboard is not served" and still printed
+ * "dashboard: http://..." (which answered 404). */
+static void test_dashboard_line(void **state)
+{
+    (void)state;
+    struct daemon d;
+    const char *const none[] = {"--web-dir", "/nonexistent-bunsen-web", NULL};
+    assert_int_equal(daemon_start(&d, none), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *out = rest_of_stdout(&d);
+    assert_null(strstr(out, "dashboard:"));
+    free(out);
+    close(d.out_fd);
+    d.out_fd = -1; /* closed: spawn would close the number again */
+    const char *const web[] = {"--web-dir", d.dir, NULL}; /* any directory serves */
+    assert_int_equal(daemon_restart(&d, web), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    out = rest_of_stdout(&d);
+    assert_non_null(strstr(out, "dashboard: http://127.0.0.1:"));
+    free(out);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_read_commands_only_read),
         cmocka_unit_test(test_port_in_use_touches_nothing),
         cmocka_unit_test(test_fd_limit),
+        cmocka_unit_test(test_dashboard_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
