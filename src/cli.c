@@ -20,6 +20,7 @@
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
 #include "bunsen/dblock.h"
+#include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/results.h"
 #include "bunsen/util.h"
@@ -92,7 +93,13 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     int version = 0, newest = store_schema_newest(s);
     int rc = 0;
     if (mode == CLI_STORE_MIGRATE) {
-        rc = store_migrate(s, NULL, &err);
+        /* serve's upgrade said nothing (only `bunsen migrate` printed what it applied) */
+        int applied = 0;
+        rc = store_migrate(s, &applied, &err);
+        if (rc == 0 && applied > 0 && store_schema_version(s, &version, &err) == 0) {
+            log_json(LOG_INFO, "schema migrations applied",
+                     json_pack("{s:i, s:i}", "applied", applied, "schema_version", version));
+        }
     } else if (mode != CLI_STORE_AS_IS) {
         rc = store_schema_version(s, &version, &err);
         if (rc == 0 && version == 0) {

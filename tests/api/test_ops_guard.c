@@ -8,7 +8,8 @@
  * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
  * directory is enough); `serve` on a port in use fails before it touches the data dir; a
  * --max-connections the open-file limit cannot hold is warned about (the soft limit raised);
- * "dashboard: URL" is printed only when a dashboard is served.
+ * "dashboard: URL" is printed only when a dashboard is served; serve logs the migrations it
+ * applies.
  */
 #include "harness.h"
 
@@ -422,6 +423,31 @@ static void test_dashboard_line(void **state)
     daemon_cleanup(&d);
 }
 
+/* An upgrade by `serve` (it migrates at start) was not logged: only `bunsen migrate` printed
+ * what it applied. */
+static void test_serve_logs_migrations(void **state)
+{
+    (void)state;
+    struct daemon d;
+    const char *const info[] = {"--log-level", "info", NULL};
+    assert_int_equal(daemon_start(&d, info), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    const char *line = strstr(log, "schema migrations applied");
+    assert_non_null(line);
+    long long newest = daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0);
+    assert_non_null(strstr(line, fmt("\"schema_version\":%lld", newest)));
+    free(log);
+    /* nothing to apply at the next start: no line */
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    assert_int_equal(daemon_restart(&d, info), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_null(strstr(log, "schema migrations applied"));
+    free(log);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_port_in_use_touches_nothing),
         cmocka_unit_test(test_fd_limit),
         cmocka_unit_test(test_dashboard_line),
+        cmocka_unit_test(test_serve_logs_migrations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
