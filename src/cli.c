@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bunsen/api.h"
@@ -419,10 +420,17 @@ int cli_keys(int argc, char **argv)
             fprintf(stderr, "bunsen: %s\n", err.msg);
             code = 1;
         } else {
-            printf("%-20s  %-6s  %-10s  %-13s  %s\n", "ID", "ROLE", "PREFIX", "CREATED", "NAME");
+            printf("%-20s  %-6s  %-10s  %-20s  %s\n", "ID", "ROLE", "PREFIX", "CREATED", "NAME");
             for (size_t i = 0; i < n; i++) {
-                printf("%-20s  %-6s  %-10s  %-13lld  %s%s\n", keys[i].id, keys[i].role,
-                       keys[i].prefix, (long long)keys[i].created_at, keys[i].name,
+                /* UTC, as the API's timestamps (it printed epoch milliseconds) */
+                time_t t = (time_t)(keys[i].created_at / 1000);
+                struct tm tm;
+                char created[32] = "?";
+                if (gmtime_r(&t, &tm) != NULL) {
+                    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
+                printf("%-20s  %-6s  %-10s  %-20s  %s%s\n", keys[i].id, keys[i].role,
+                       keys[i].prefix, created, keys[i].name,
                        keys[i].revoked_at ? " (revoked)" : "");
             }
             free(keys);

@@ -300,6 +300,13 @@ static void test_read_commands_only_read(void **state)
     if (bunsen_run(&out, list) != 0 || strstr(out, "bootstrap-admin") == NULL) {
         fail_msg("keys list on a backup file: %s", out);
     }
+    /* CREATED in UTC (it was epoch milliseconds) */
+    int y = 0, mo = 0, dd = 0, h = 0, mi = 0, sec = 0;
+    const char *t = strstr(out, " 20");
+    if (t == NULL || sscanf(t, " %4d-%2d-%2dT%2d:%2d:%2dZ", &y, &mo, &dd, &h, &mi, &sec) != 6 ||
+        y < 2020) {
+        fail_msg("keys list CREATED: %s", out);
+    }
     free(out);
     assert_int_equal(bunsen_run(&out, results), 1);
     if (strstr(out, "not found") == NULL && strstr(out, "no experiment") == NULL) {
