@@ -9,7 +9,7 @@
  * directory is enough); `serve` on a port in use fails before it touches the data dir; a
  * --max-connections the open-file limit cannot hold is warned about (the soft limit raised);
  * "dashboard: URL" is printed only when a dashboard is served; serve logs the migrations it
- * applies.
+ * applies; a full disk makes /readyz 503 before a write fails, and stops a start.
  */
 #include "harness.h"
 
@@ -455,6 +455,71 @@ static void test_serve_logs_migrations(void **state)
     daemon_cleanup(&d);
 }
 
+/* Fill the file system of path with a file until ENOSPC. */
+static void fill_disk(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static char block[65536];
+    while (fwrite(block, 1, sizeof(block), f) == sizeof(block)) {
+    }
+    fclose(f);
+    f = fopen(path, "ab"); /* the last partial block */
+    while (f != NULL && fputc(0, f) != EOF && fflush(f) == 0) {
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
+/* A 3 MiB tmpfs filled up: /readyz said ready until a real write failed, and a daemon
+ * started on the full disk said ready (the probe's one-row commit reused WAL frames). Needs
+ * mount(2) (root with CAP_SYS_ADMIN): skipped without. */
+static void test_full_disk_not_ready(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* the database is on the server's disk */
+    }
+    char mnt[] = "/tmp/bunsen-test-XXXXXX";
+    assert_non_null(mkdtemp(mnt));
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=3m tmpfs '%s' 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        rmdir(mnt);
+        skip();
+    }
+    struct daemon d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.dir, sizeof(d.dir), "%s/d", mnt);
+    assert_int_equal(mkdir(d.dir, 0700), 0);
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    char filler[300];
+    snprintf(filler, sizeof(filler), "%s/filler", mnt);
+    fill_disk(filler);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 503);
+    assert_int_equal(unlink(filler), 0); /* space back: ready again */
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    fill_disk(filler);
+    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    if (daemon_restart(&d, NULL) == 0) {
+        int st = status_of(d.port, "GET", "/readyz", NULL);
+        daemon_stop(&d);
+        fail_msg("a daemon started on a full disk (/readyz %d)", st);
+    }
+    close(d.out_fd);
+    d.out_fd = -1;
+    char *err = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(err, "the disk holding the database is full"));
+    free(err);
+    unlink(filler);
+    snprintf(cmd, sizeof(cmd), "umount '%s'", mnt);
+    assert_int_equal(system(cmd), 0);
+    rmdir(mnt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_fd_limit),
         cmocka_unit_test(test_dashboard_line),
         cmocka_unit_test(test_serve_logs_migrations),
+        cmocka_unit_test(test_full_disk_not_ready),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

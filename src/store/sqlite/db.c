@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "bunsen/log.h"
@@ -38,6 +39,9 @@ static atomic_bool corrupt_seen;
  * failure counts until a later commit succeeds or FULL_READY_MS pass without another (the
  * load balancer that took the daemon out sends it no writes to succeed with). */
 #define FULL_READY_MS 10000
+/* Free space below which /readyz (and the start-up check) say the disk is full: a few
+ * groups' worth of WAL frames. */
+#define SQLITE_FREE_MIN_BYTES (1024 * 1024)
 static _Atomic uint64_t write_seq, full_seq, committed_seq;
 static _Atomic int64_t full_ms;
 
@@ -650,6 +654,17 @@ static int sqlite_ready_check(struct store_tx *tx, struct err *err)
     if (atomic_load(&full_seq) > atomic_load(&committed_seq) &&
         time_now_ms() - atomic_load(&full_ms) < FULL_READY_MS) {
         return err_set(err, ERR_UNAVAILABLE, NULL, "writes are failing for a full disk");
+    }
+    /* A daemon started on a full disk said ready until a real write failed: the probe's
+     * one-row commit fits in WAL frames the log already has, and the flag above starts out
+     * clear. Space on the file system is asked too; at start this refuses to serve (serve.c
+     * check_store), as for a read-only file. */
+    struct statvfs vfs;
+    if (statvfs(sqlite_be(tx->store)->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
+                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
     }
     return sqlite_conn_exec(tx->conn,
                             "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
