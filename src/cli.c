@@ -14,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bunsen/api.h"
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
+#include "bunsen/dblock.h"
+#include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/results.h"
 #include "bunsen/util.h"
@@ -73,6 +76,8 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
 {
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
+    bool readonly = mode == CLI_STORE_READ_CURRENT || mode == CLI_STORE_READ_AS_IS;
+    mode = mode == CLI_STORE_READ_CURRENT ? CLI_STORE_CURRENT : readonly ? CLI_STORE_AS_IS : mode;
     if (mode == CLI_STORE_CURRENT && sqlite_file_missing(path)) {
         fprintf(stderr,
                 "bunsen: no database at %s (start `bunsen serve` or run `bunsen migrate`)\n", path);
@@ -81,7 +86,7 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     struct store *s = NULL;
     struct err err;
     err_clear(&err);
-    if (store_open(path, &s, &err) != 0) {
+    if ((readonly ? store_open_readonly(path, &s, &err) : store_open(path, &s, &err)) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return NULL;
     }
@@ -89,13 +94,21 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     int version = 0, newest = store_schema_newest(s);
     int rc = 0;
     if (mode == CLI_STORE_MIGRATE) {
-        rc = store_migrate(s, NULL, &err);
+        /* serve's upgrade said nothing (only `bunsen migrate` printed what it applied) */
+        int applied = 0;
+        rc = store_migrate(s, &applied, &err);
+        if (rc == 0 && applied > 0 && store_schema_version(s, &version, &err) == 0) {
+            log_json(LOG_INFO, "schema migrations applied",
+                     json_pack("{s:i, s:i}", "applied", applied, "schema_version", version));
+        }
     } else if (mode != CLI_STORE_AS_IS) {
         rc = store_schema_version(s, &version, &err);
         if (rc == 0 && version == 0) {
+            char shown[1100]; /* no password in the output (docs/SECURITY.md) */
+            url_redact(path, shown, sizeof(shown));
             rc = err_set(&err, ERR_NOT_FOUND, NULL,
                          "no Bunsen database at %s (start `bunsen serve` or run `bunsen migrate`)",
-                         path);
+                         shown);
         } else if (rc == 0 && version < newest) {
             rc = err_set(&err, ERR_CONFLICT, NULL,
                          "the database is at schema version %d and this bunsen's is %d: run "
@@ -314,6 +327,14 @@ int cli_migrate(int argc, char **argv)
     if (cli_prepare_data_dir(&cfg) != 0) {
         return 1;
     }
+    /* A daemon on the SQLite file holds its lock (dblock.c): with migrations pending, migrating
+     * under it made it write rows without the new columns (results went wrong: conflicting
+     * exposures uncounted). Held by this process from here until it exits, so that no daemon
+     * starts mid-migration either. PostgreSQL: the old daemons refuse writes from their next
+     * poll on (store_schema_seen). */
+    char url[1100], held[PATH_MAX + 8];
+    config_db_path(&cfg, url, sizeof(url));
+    bool daemon_running = dblock_take(url, held, sizeof(held)) != 0;
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
         return 1;
@@ -321,6 +342,16 @@ int cli_migrate(int argc, char **argv)
     struct err err;
     err_clear(&err);
     int applied = 0, version = 0;
+    if (daemon_running && store_schema_version(s, &version, &err) == 0 &&
+        version < store_schema_newest(s)) {
+        fprintf(stderr,
+                "bunsen: a bunsen serve is running on the database %s (a process holds %s): stop "
+                "it before migrating from schema version %d to %d (a daemon would go on writing "
+                "with the old schema); starting the new bunsen serve migrates too\n",
+                store_url_sqlite_file(url), held, version, store_schema_newest(s));
+        store_close(s);
+        return 1;
+    }
     if (store_migrate(s, &applied, &err) != 0 || store_schema_version(s, &version, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         store_close(s);
@@ -367,8 +398,9 @@ int cli_keys(int argc, char **argv)
         return 2;
     }
     /* an existing database only: on a mistyped --data-dir, `keys create` made a new database
-     * and minted a key no daemon would see (`bunsen migrate` makes one before the first serve) */
-    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
+     * and minted a key no daemon would see (`bunsen migrate` makes one before the first serve);
+     * `keys list` only reads (a read-only mount, a backup file) */
+    struct store *s = cli_open_store(&cfg, list ? CLI_STORE_READ_CURRENT : CLI_STORE_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -388,10 +420,17 @@ int cli_keys(int argc, char **argv)
             fprintf(stderr, "bunsen: %s\n", err.msg);
             code = 1;
         } else {
-            printf("%-20s  %-6s  %-10s  %-13s  %s\n", "ID", "ROLE", "PREFIX", "CREATED", "NAME");
+            printf("%-20s  %-6s  %-10s  %-20s  %s\n", "ID", "ROLE", "PREFIX", "CREATED", "NAME");
             for (size_t i = 0; i < n; i++) {
-                printf("%-20s  %-6s  %-10s  %-13lld  %s%s\n", keys[i].id, keys[i].role,
-                       keys[i].prefix, (long long)keys[i].created_at, keys[i].name,
+                /* UTC, as the API's timestamps (it printed epoch milliseconds) */
+                time_t t = (time_t)(keys[i].created_at / 1000);
+                struct tm tm;
+                char created[32] = "?";
+                if (gmtime_r(&t, &tm) != NULL) {
+                    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
+                printf("%-20s  %-6s  %-10s  %-20s  %s%s\n", keys[i].id, keys[i].role,
+                       keys[i].prefix, created, keys[i].name,
                        keys[i].revoked_at ? " (revoked)" : "");
             }
             free(keys);
@@ -441,7 +480,7 @@ int cli_results(int argc, char **argv)
         fputs(results_usage, stderr);
         return 2;
     }
-    struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_READ_CURRENT);
     if (s == NULL) {
         return 1;
     }
@@ -715,7 +754,7 @@ int cli_backup(int argc, char **argv)
                 dest, clash);
         return 2;
     }
-    struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
+    struct store *s = cli_open_store(&cfg, CLI_STORE_READ_AS_IS);
     if (s == NULL) {
         return 1;
     }

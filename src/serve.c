@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 #include "bunsen/api.h"
 #include "bunsen/app.h"
 #include "bunsen/cli.h"
+#include "bunsen/dblock.h"
 #include "bunsen/http.h"
 #include "bunsen/log.h"
 #include "bunsen/util.h"
@@ -207,53 +208,55 @@ static int bootstrap_admin(struct app *app)
     return 0;
 }
 
-/* One daemon per SQLite file: the writer is its only writer and the known-exposure cache is
- * exact only then. An exclusive flock(2) on <database>.lock, held until the process ends (the
- * kernel drops it on any exit, kill -9 included); a second `bunsen serve` on the same file is
- * refused. A file of its own: SQLite's POSIX locks on the database file are dropped by any
- * close() of another descriptor of it in this process. The CLI commands take no lock: SQLite
- * coordinates their transactions with the daemon's. Returns 0 (locked, not SQLite, or no
- * lock file could be made: a warning) or -1 (held by another daemon: said on stderr). */
+/* One daemon per SQLite file (dblock.c): a second `bunsen serve` on the same file, by any
+ * path or link to it, is refused. The CLI commands take no lock (SQLite coordinates their
+ * transactions with the daemon's), except `bunsen migrate` with migrations pending. Returns 0
+ * (locked, or not SQLite) or -1 (held by another process: said on stderr). */
 static int lock_sqlite_file(const struct config *cfg)
 {
-    char url[1100], path[PATH_MAX + 8];
+    char url[1100], held[PATH_MAX + 8];
     config_db_path(cfg, url, sizeof(url));
-    const char *file = store_url_sqlite_file(url);
-    if (file == NULL) {
-        return 0; /* PostgreSQL: several daemons share it by design */
-    }
-    /* named after the file itself, not the path given: a symbolic link to the database (or
-     * a second path to its directory) got a lock of its own, and two daemons wrote one file */
-    char real[PATH_MAX];
-    path_real(file, real, sizeof(real));
-    file = real;
-    snprintf(path, sizeof(path), "%s.lock", file);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        log_json(LOG_WARN,
-                 "cannot create the lock file: a second daemon on this database would "
-                 "not be refused",
-                 json_pack("{s:s, s:s}", "path", path, "error", strerror(errno)));
+    if (dblock_take(url, held, sizeof(held)) == 0) {
         return 0;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK) {
-            fprintf(stderr,
-                    "bunsen: another bunsen serve is running on the database %s (it holds %s): "
-                    "one daemon per SQLite file (several daemons need PostgreSQL: "
-                    "docs/SCALING.md)\n",
-                    file, path);
-            return -1;
+    fprintf(stderr,
+            "bunsen: another bunsen serve is running on the database %s (or `bunsen migrate` is "
+            "migrating it): a process holds a lock on %s, perhaps through another path or a "
+            "hard link to the file; one daemon per SQLite file (several daemons need "
+            "PostgreSQL: docs/SCALING.md)\n",
+            store_url_sqlite_file(url), held);
+    return -1;
+}
+
+/* Every connection is a descriptor: a limit below --max-connections made libmicrohttpd stop
+ * accepting ("Hit process or system resource limit") and /healthz time out long before the
+ * cap (ulimit -n 128: 200 idle connections). The soft limit is raised as far as the hard one
+ * allows; what is still short is said once at start. Besides the connections: the database,
+ * -wal and -shm of each SQLite connection (the writer, the checkpointer, a reader per HTTP
+ * thread, the rebuilder, the SDK streams' publisher), the log, the listening socket and
+ * libmicrohttpd's own: 64 + 3 x (threads + 4). */
+static void check_fd_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return;
+    }
+    rlim_t want = (rlim_t)cfg->conn_limit + 64 + 3 * ((rlim_t)cfg->threads + 4);
+    if (rl.rlim_cur < want) {
+        struct rlimit raised = {
+            rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want, rl.rlim_max};
+        if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            rl.rlim_cur = raised.rlim_cur;
         }
-        log_json(LOG_WARN,
-                 "cannot lock the lock file: a second daemon on this database would "
-                 "not be refused",
-                 json_pack("{s:s, s:s}", "path", path, "error", strerror(e)));
-        return 0;
     }
-    return 0; /* fd stays open, and the lock held, until exit */
+    if (rl.rlim_cur < want) {
+        log_json(LOG_WARN,
+                 "--max-connections exceeds what the open-file limit (ulimit -n, LimitNOFILE) "
+                 "leaves: connections beyond it wait unaccepted; lower --max-connections or "
+                 "raise the limit",
+                 json_pack("{s:i, s:I, s:I}", "max_connections", cfg->conn_limit, "nofile_limit",
+                           (json_int_t)rl.rlim_cur, "needed", (json_int_t)want));
+    }
 }
 
 /* Refuse to serve a database that cannot work: read-only for us, or corrupt (a daemon that
@@ -340,6 +343,7 @@ int cli_serve(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    check_fd_limit(&app.cfg);
     if (app.cfg.web_dir[0] == '\0') {
         default_web_dir(app.cfg.web_dir, sizeof(app.cfg.web_dir));
     }
@@ -347,6 +351,14 @@ int cli_serve(int argc, char **argv)
         app.web_dir_real[0] = '\0';
         log_msg(LOG_WARN, "web directory %s not found: the dashboard is not served",
                 app.cfg.web_dir);
+    }
+    /* the address first: a port in use (or --listen not on this host) once exited only after
+     * the data dir, the database, its migrations and a new admin key were made */
+    struct err listen_err;
+    err_clear(&listen_err);
+    if (app.cfg.port != 0 && http_server_check_listen(&app.cfg, &listen_err) != 0) {
+        fprintf(stderr, "bunsen: %s\n", listen_err.msg);
+        return 1;
     }
     if (cli_prepare_data_dir(&app.cfg) != 0 || lock_sqlite_file(&app.cfg) != 0) {
         return 1;
@@ -408,7 +420,9 @@ int cli_serve(int argc, char **argv)
     bool v6 = strchr(host, ':') != NULL;
     printf("bunsen %s listening on http://%s%s%s:%d/\n", BUNSEN_VERSION, v6 ? "[" : "", host,
            v6 ? "]" : "", port);
-    printf("dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (app.web_dir_real[0] != '\0') { /* none found: a URL that answers 404 said nothing */
+        printf("dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    }
     fflush(stdout);
     log_json(LOG_INFO, "started",
              json_pack("{s:s, s:i, s:s, s:i}", "listen", host, "port", port, "data_dir",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -434,4 +435,70 @@ bool path_real(const char *file, char *out, size_t n)
     }
     snprintf(out, n, "%s", file);
     return false;
+}
+
+/* the end of a password=VALUE's value at v: a quoted one (conninfo: backslash escapes) to
+ * its closing quote, else to a space, or in a URL's query an '&' or '#' */
+static const char *redact_value_end(const char *v, bool in_url)
+{
+    if (!in_url && *v == '\'') {
+        for (v++; *v != '\0' && *v != '\''; v++) {
+            if (*v == '\\' && v[1] != '\0') {
+                v++;
+            }
+        }
+        return *v == '\'' ? v + 1 : v;
+    }
+    while (*v != '\0' && *v != ' ' && *v != '\t' && *v != '\n' &&
+           !(in_url && (*v == '&' || *v == '#'))) {
+        v++;
+    }
+    return v;
+}
+
+void url_redact(const char *url, char *out, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    const char *p = url, *scheme = strstr(url, "://");
+    bool in_url = scheme != NULL;
+    if (in_url) {
+        /* user info: up to the last '@' of the authority (a password may hold '@' or '/'
+         * unencoded: cut at the query only, to redact too much rather than too little) */
+        const char *auth = scheme + 3, *q = strchr(auth, '?');
+        const char *end = q != NULL ? q : auth + strlen(auth), *at = NULL;
+        for (const char *c = auth; c < end; c++) {
+            at = *c == '@' ? c : at;
+        }
+        const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon != NULL) {
+            buf_append(&b, url, (size_t)(colon + 1 - url));
+            buf_append(&b, "***", 3);
+            p = at;
+        }
+    }
+    while (*p != '\0') {
+        /* password (any case), spaces, '=': a key at the start, after a space or a URL's ? & */
+        bool key_start = p == url || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n' ||
+                         (in_url && (p[-1] == '?' || p[-1] == '&'));
+        if (key_start && strncasecmp(p, "password", 8) == 0) {
+            const char *e = p + 8;
+            while (*e == ' ' || *e == '\t') {
+                e++;
+            }
+            if (*e == '=') {
+                e++;
+                while (!in_url && (*e == ' ' || *e == '\t')) {
+                    e++;
+                }
+                buf_append(&b, "password=***", 12);
+                p = redact_value_end(e, in_url);
+                continue;
+            }
+        }
+        buf_append(&b, p, 1);
+        p++;
+    }
+    snprintf(out, n, "%.*s", (int)b.len, b.data != NULL ? b.data : "");
+    buf_free(&b);
 }

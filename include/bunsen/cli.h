@@ -44,7 +44,16 @@ int cli_prepare_data_dir(const struct config *cfg);
  * serve and migrate change a schema: an operator's
  * `bunsen keys list` between installing a new binary and restarting the daemon once
  * migrated the database under the old daemon, which then refused to start on it. */
-enum cli_store_mode { CLI_STORE_MIGRATE, CLI_STORE_AS_IS, CLI_STORE_CURRENT };
+/* CLI_STORE_READ_CURRENT and CLI_STORE_READ_AS_IS: as CURRENT and AS_IS, opened read-only
+ * (store_open_readonly), for the commands that only read (`results`, `keys list`, `backup`):
+ * they work on a read-only mount or file and leave a backup file's journal mode alone. */
+enum cli_store_mode {
+    CLI_STORE_MIGRATE,
+    CLI_STORE_AS_IS,
+    CLI_STORE_CURRENT,
+    CLI_STORE_READ_CURRENT,
+    CLI_STORE_READ_AS_IS
+};
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode);
 
 /* Create a key directly in the store (writer not running or running: store_write_sync).

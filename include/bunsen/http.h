@@ -109,6 +109,10 @@ void http_methods_text(unsigned allowed, char *out, size_t n);
 
 /* ---- the server ---- */
 
+/* Bind cfg's address and port and let go at once: a port in use or an address not on this
+ * host fails here, before `serve` creates, migrates or mints anything. 0, or -1 with err as
+ * http_server_start's. */
+int http_server_check_listen(const struct config *cfg, struct err *err);
 /* Start serving. *port_out receives the bound port (useful with cfg->port == 0). */
 int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
                       int *port_out, struct err *err);

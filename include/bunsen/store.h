@@ -43,6 +43,12 @@ struct store_tx; /* an open write transaction, lent to apply() for its duration 
  * store in *out (free with store_close) or -1 (ERR_UNAVAILABLE when the database cannot be
  * reached, ERR_INVALID for a URL of no known backend). */
 int store_open(const char *url, struct store **out, struct err *err);
+/* As store_open, for commands that only read (`bunsen results`, `keys list`, `backup`): on
+ * SQLite the file is opened read-only, never created, and its journal mode is left as it is
+ * (a read-only mount, a user with read permission only, a backup file in rollback mode that
+ * journal_mode=WAL converted). Writes fail (SQLITE_READONLY: ERR_UNAVAILABLE); migrations
+ * are not possible. PostgreSQL: the same as store_open. */
+int store_open_readonly(const char *url, struct store **out, struct err *err);
 
 /* Whether store_open takes url (a SQLite path or sqlite:PATH, a PostgreSQL URL or libpq
  * conninfo), without opening anything: 0, or -1 with err (ERR_INVALID: an unsupported

@@ -85,4 +85,10 @@ bool text_id_valid(const char *s, size_t len, size_t max);
  * file (or the link's target) unresolved and returns false. */
 bool path_real(const char *file, char *out, size_t n);
 
+/* A database URL or libpq conninfo fit to print (stderr lands in cron mail and CI logs): the
+ * password of a URL's user info ("postgresql://u:PW@h/db" -> "postgresql://u:***@h/db"), any
+ * password=VALUE (conninfo, also quoted, or a URL's query) -> "password=***". Other text is
+ * copied. Writes out (n bytes, NUL-terminated, cut if longer). */
+void url_redact(const char *url, char *out, size_t n);
+
 #endif

@@ -587,6 +587,17 @@ static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
     return fd;
 }
 
+int http_server_check_listen(const struct config *cfg, struct err *err)
+{
+    bool ipv6 = false;
+    int fd = open_listener(cfg, &ipv6, err);
+    if (fd < 0) {
+        return -1;
+    }
+    close(fd); /* listening, no connection: no TIME_WAIT, SO_REUSEADDR binds it again */
+    return 0;
+}
+
 int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
                       int *port_out, struct err *err)
 {

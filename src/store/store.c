@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bunsen/log.h"
 #include "bunsen/migrations.h"
 #include "bunsen/util.h"
 #include "store_int.h"
@@ -105,7 +106,19 @@ const char *store_url_sqlite_file(const char *url)
     return backend_for(url, &target, &err) == &store_sqlite_ops ? target : NULL;
 }
 
+static int open_as(const char *url, bool readonly, struct store **out, struct err *err);
+
 int store_open(const char *url, struct store **out, struct err *err)
+{
+    return open_as(url, false, out, err);
+}
+
+int store_open_readonly(const char *url, struct store **out, struct err *err)
+{
+    return open_as(url, true, out, err);
+}
+
+static int open_as(const char *url, bool readonly, struct store **out, struct err *err)
 {
     *out = NULL;
     const char *target = NULL;
@@ -121,6 +134,7 @@ int store_open(const char *url, struct store **out, struct err *err)
     }
     struct store *s = xcalloc(1, sizeof(*s));
     s->ops = ops;
+    s->readonly = readonly;
     int rc = ops->open(s, lowered, err);
     free(lowered);
     if (rc != 0) {
@@ -224,6 +238,30 @@ int store_migrate(struct store *s, int *applied, struct err *err)
 int store_schema_version(struct store *s, int *version, struct err *err)
 {
     return s->ops->schema_version(s, version, err);
+}
+
+void store_schema_seen(struct store *s, int version)
+{
+    int newest = store_schema_newest(s), ahead = version > newest ? version : 0;
+    if (atomic_exchange(&s->schema_ahead, ahead) != ahead && ahead > 0) {
+        log_json(LOG_ERROR,
+                 "the database was migrated to a newer schema under this daemon: it refuses "
+                 "writes until it is stopped and replaced by the new bunsen",
+                 json_pack("{s:i, s:i, s:s}", "schema_version", ahead, "supported", newest,
+                           "action", "stop this daemon and start the new bunsen"));
+    }
+}
+
+int store_schema_refuse(struct store *s, struct err *err)
+{
+    int ahead = atomic_load(&s->schema_ahead);
+    if (ahead == 0) {
+        return 0;
+    }
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "the database was migrated to schema version %d, newer than this daemon's "
+                   "(%d): it refuses writes until it is replaced by the new bunsen",
+                   ahead, store_schema_newest(s));
 }
 
 struct store *store_tx_store(struct store_tx *tx)

@@ -10,6 +10,7 @@
 #ifndef BUNSEN_STORE_INT_H
 #define BUNSEN_STORE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,15 +29,27 @@ struct store {
                                     store_writer_release (store_close, the next start) */
     int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
     void *catalog_ctx;
-    size_t rebuild_chunk;    /* users per rebuild chunk (store_rebuild_configure) */
-    int rebuild_pause_ms;    /* pause after each chunk */
-    size_t rebuild_users;    /* users the next chunk takes (adapted, writer thread) */
-    struct exposed *exposed; /* known first exposures (exposed.c); NULL = off */
+    size_t rebuild_chunk;     /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms;     /* pause after each chunk */
+    size_t rebuild_users;     /* users the next chunk takes (adapted, writer thread) */
+    struct exposed *exposed;  /* known first exposures (exposed.c); NULL = off */
+    _Atomic int schema_ahead; /* a newer schema the poll found (store_schema_seen); 0: none */
+    bool readonly;            /* store_open_readonly: the backend neither writes nor creates */
 };
 
 /* Stop the writer (store_writer_stop) and free it: no thread may submit any more (store_close,
  * after the HTTP server stopped; store_writer_start). */
 void store_writer_release(struct store *s);
+
+/* For backends: the applied schema version, as the one-second catalogue poll read it
+ * (serve.c). Newer than this binary's (another process migrated the database under this
+ * daemon, which would write rows without the new columns): from then on every write
+ * transaction is refused (store_schema_refuse), /readyz included, and it is logged once.
+ * Any thread. */
+void store_schema_seen(struct store *s, int version);
+/* For backends' tx_begin: 0, or -1 with ERR_UNAVAILABLE (503, Retry-After) while the schema
+ * the poll found is newer than this binary's. Any thread. */
+int store_schema_refuse(struct store *s, struct err *err);
 
 /* For backends: run the catalogue hook (store_set_catalog_hook); 0 when none is set. */
 int store_catalog_check(struct store *s, int64_t version, struct err *err);

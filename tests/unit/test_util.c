@@ -137,6 +137,36 @@ static void test_err(void **state)
     assert_int_equal(err_code_status(ERR_UNAVAILABLE), 503);
 }
 
+/* url_redact: no password of a database URL or conninfo reaches stderr (cli.c) */
+static void test_url_redact(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"postgresql://postgres:S3cretPW@127.0.0.1:18140/empty",
+         "postgresql://postgres:***@127.0.0.1:18140/empty"},
+        {"postgres://u:p@ss/w@rd@db1:5432/b?sslmode=require",
+         "postgres://u:***@db1:5432/b?sslmode=require"},
+        {"postgresql://u@db1/b", "postgresql://u@db1/b"},
+        {"postgresql://db1:5432/b", "postgresql://db1:5432/b"},
+        {"postgresql://u@db1/b?sslmode=disable&password=S3cret&x=1",
+         "postgresql://u@db1/b?sslmode=disable&password=***&x=1"},
+        {"host=db1 user=u password=S3cret dbname=b", "host=db1 user=u password=*** dbname=b"},
+        {"host=db1 password = 'S3 cr\\'et' dbname=b", "host=db1 password=*** dbname=b"},
+        {"PASSWORD=S3cret host=db1", "password=*** host=db1"},
+        {"host=db1 passwordfile=x", "host=db1 passwordfile=x"},
+        {"/var/lib/bunsen/bunsen.db", "/var/lib/bunsen/bunsen.db"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[256];
+        url_redact(cases[i][0], out, sizeof(out));
+        assert_string_equal(out, cases[i][1]);
+        assert_null(strstr(out, "S3c"));
+    }
+    char small[12];
+    url_redact("postgresql://u:S3cret@h/db", small, sizeof(small));
+    assert_string_equal(small, "postgresql:");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_err),
         cmocka_unit_test(test_hash_keyed),
         cmocka_unit_test(test_real_parse_decimal),
+        cmocka_unit_test(test_url_redact),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -494,7 +494,8 @@ int pg_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, s
     /* one statement: the pair one transaction committed */
     static const char SQL[] =
         "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0), "
-        "COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_changed_at'), 0)";
+        "COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_changed_at'), 0), "
+        "(SELECT COALESCE(MAX(version), 0) FROM schema_migrations)";
     struct pg_conn *c = pg_reader_get(s, err);
     if (c == NULL) {
         return -1;
@@ -508,6 +509,9 @@ int pg_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, s
     if (changed_at != NULL) {
         *changed_at = pg_i64(r, 0, 1);
     }
+    /* the first new daemon of a rolling upgrade migrated the database: the old ones refuse
+     * writes from their next poll on (store_schema_seen; docs/SCALING.md) */
+    store_schema_seen(s, (int)pg_i64(r, 0, 2));
     PQclear(r);
     return 0;
 }

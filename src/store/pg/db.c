@@ -482,6 +482,9 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
 {
     struct pg_store *p = pg_be(s);
     PGresult *r = NULL;
+    if (store_schema_refuse(s, err) != 0) {
+        return -1; /* a newer bunsen migrated the database (store_schema_seen) */
+    }
     for (int attempt = 0;; attempt++) {
         if (writer_ready(s, err) != 0) {
             return -1;

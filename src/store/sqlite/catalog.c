@@ -274,7 +274,8 @@ static const char SQL_CATALOG_BUMP[] =
     "INTEGER)) END";
 static const char SQL_CATALOG_VERSION[] =
     "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_version'), 0), "
-    "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_changed_at'), 0)";
+    "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'catalog_changed_at'), 0), "
+    "(SELECT COALESCE(MAX(version), 0) FROM schema_migrations)";
 
 int sqlite_catalog_bump(struct store_tx *tx, struct err *err)
 {
@@ -289,7 +290,8 @@ int sqlite_catalog_bump(struct store_tx *tx, struct err *err)
 int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err)
 {
     /* serve.c's one-second poll comes here: a database file deleted or replaced under the
-     * daemon is logged within a second, even when nothing probes /readyz (which reports it) */
+     * daemon is logged within a second, even when nothing probes /readyz (which reports it),
+     * and so is a schema migrated under it */
     struct err lost;
     (void)sqlite_file_check(sqlite_be(s), &lost);
     struct sqlite_conn *c = sqlite_reader(s, err);
@@ -309,6 +311,9 @@ int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_a
     if (changed_at != NULL) {
         *changed_at = sqlite3_column_int64(st, 1);
     }
+    /* a schema migrated under the daemon (store_schema_seen): read with the catalogue, so the
+     * one-second poll finds it */
+    store_schema_seen(s, sqlite3_column_int(st, 2));
     sqlite3_reset(st);
     return 0;
 }

@@ -83,7 +83,7 @@ static void *ckpt_main(void *arg)
 {
     struct sqlite_ckpt *k = arg;
     struct err err;
-    struct sqlite_conn *c = sqlite_conn_open(k->s->path, false, &err);
+    struct sqlite_conn *c = sqlite_conn_open(k->s->path, SQLITE_CONN_WRITER, &err);
     if (c != NULL) {
         /* it reads frames straight from the log: no page cache worth keeping */
         sqlite_conn_exec(c, "PRAGMA cache_size=-256", &err);

@@ -16,11 +16,13 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "bunsen/log.h"
@@ -38,6 +40,9 @@ static atomic_bool corrupt_seen;
  * failure counts until a later commit succeeds or FULL_READY_MS pass without another (the
  * load balancer that took the daemon out sends it no writes to succeed with). */
 #define FULL_READY_MS 10000
+/* Free space below which /readyz (and the start-up check) say the disk is full: a few
+ * groups' worth of WAL frames. */
+#define SQLITE_FREE_MIN_BYTES (1024 * 1024)
 static _Atomic uint64_t write_seq, full_seq, committed_seq;
 static _Atomic int64_t full_ms;
 
@@ -142,13 +147,52 @@ static int busy_wait(void *arg, int n)
     return 1;
 }
 
-struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err)
+/* A read-only store's file in WAL mode, in a directory this process cannot write (a read-only
+ * mount, another user's files) and with no -shm: SQLite cannot build the WAL index and every
+ * read failed "attempt to write a readonly database". With no log to read (no -wal, or an
+ * empty one) the file alone is the whole database: reopened as immutable=1 (a URI). Returns
+ * the open result; *db is replaced only when the reopen is tried. */
+static int ro_open_immutable(const char *path, sqlite3 **db)
 {
+    if (sqlite3_exec(*db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) == SQLITE_OK) {
+        return SQLITE_OK;
+    }
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    struct stat sb;
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        return SQLITE_OK; /* the log holds commits: reading without it would miss them */
+    }
+    struct buf uri;
+    buf_init(&uri, 3 * PATH_MAX + 32);
+    buf_append(&uri, "file:", 5);
+    for (const char *p = path; *p != '\0'; p++) {
+        if (*p == '%' || *p == '?' || *p == '#') {
+            buf_printf(&uri, "%%%02X", (unsigned char)*p);
+        } else {
+            buf_append(&uri, p, 1);
+        }
+    }
+    buf_append(&uri, "?immutable=1", 12);
+    sqlite3_close_v2(*db);
+    *db = NULL;
+    int rc = sqlite3_open_v2(
+        uri.data, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, WALBUF_VFS);
+    buf_free(&uri);
+    return rc;
+}
+
+struct sqlite_conn *sqlite_conn_open(const char *path, enum sqlite_conn_kind kind, struct err *err)
+{
+    bool readonly = kind != SQLITE_CONN_WRITER;
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
     /* Only the writer's connection creates the file: a reader opened after the database was
      * deleted under the daemon once left a new empty bunsen.db there (every query "no such
      * table"; the next start took it for a new database and minted a new admin key). */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
+    if (kind == SQLITE_CONN_FILE_RO) {
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    }
     /* through the WAL-write shim (walbuf.c), which the synchronous=FULL below makes sound */
     int rc = walbuf_register();
     if (rc != SQLITE_OK) {
@@ -157,6 +201,9 @@ struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err
         return NULL;
     }
     rc = sqlite3_open_v2(path, &c->db, flags, WALBUF_VFS);
+    if (rc == SQLITE_OK && kind == SQLITE_CONN_FILE_RO) {
+        rc = ro_open_immutable(path, &c->db);
+    }
     if (rc != SQLITE_OK) {
         err_set(err, ERR_UNAVAILABLE, NULL, "cannot open database %s: %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -165,11 +212,15 @@ struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err
     sqlite3_extended_result_codes(c->db, 1);
     c->busy_ms = SQLITE_BUSY_MS;
     sqlite3_busy_handler(c->db, busy_wait, c);
-    if (sqlite_conn_exec(
-            c,
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
-            err) != 0) {
+    /* a read-only store leaves the journal mode alone: setting WAL needs write access, and
+     * converted a backup file (rollback mode) that `bunsen results --database` only read */
+    if (sqlite_conn_exec(c,
+                         kind == SQLITE_CONN_FILE_RO
+                             ? "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA "
+                               "foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA "
+                               "temp_store=MEMORY;",
+                         err) != 0) {
         goto out_close;
     }
     /* a connection that starts the log over cuts the file back to the log's bound under load
@@ -296,7 +347,7 @@ struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
         sqlite_conn_sample(c); /* its size after the last use */
         return c;
     }
-    c = sqlite_conn_open(s->path, true, err);
+    c = sqlite_conn_open(s->path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_READER, err);
     if (c == NULL) {
         reader_open_failed(err);
         return NULL;
@@ -318,9 +369,26 @@ static const char SQL_CREATE_MIGRATIONS[] =
     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
 static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 
+static const char SQL_HAS_MIGRATIONS[] =
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
+
 static int version_on(struct sqlite_conn *c, int *version, struct err *err)
 {
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_MAX_VERSION, err);
+    /* a read-only store creates no table: none is version 0 (no Bunsen database) */
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_HAS_MIGRATIONS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int has = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (has == SQLITE_DONE) {
+        *version = 0;
+        return 0;
+    }
+    if (has != SQLITE_ROW) {
+        return store_sqlite_err(c->db, has, "read schema version", err);
+    }
+    st = sqlite_conn_prepare(c, SQL_MAX_VERSION, err);
     if (st == NULL) {
         return -1;
     }
@@ -405,7 +473,8 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     s->path = xstrdup(path);
     pthread_mutex_init(&s->readers_mu, NULL);
     pthread_key_create(&s->reader_key, reader_forget);
-    s->main = sqlite_conn_open(path, false, err);
+    s->readonly = store->readonly;
+    s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
     if (s->main == NULL) {
         goto out_free;
     }
@@ -417,7 +486,7 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     }
     s->dev = sb.st_dev;
     s->ino = sb.st_ino;
-    if (sqlite_conn_exec(s->main, SQL_CREATE_MIGRATIONS, err) != 0) {
+    if (!s->readonly && sqlite_conn_exec(s->main, SQL_CREATE_MIGRATIONS, err) != 0) {
         goto out_free;
     }
     int version = 0;
@@ -432,7 +501,9 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
                 path, version, newest);
         goto out_free;
     }
-    sqlite_ckpt_attach(s);
+    if (!s->readonly) {
+        sqlite_ckpt_attach(s); /* a read-only store commits nothing */
+    }
     return 0;
 out_free:
     sqlite_close(store);
@@ -564,6 +635,9 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
 static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
+    if (store_schema_refuse(s, err) != 0) {
+        return -1;
+    }
     struct sqlite_conn *c = sqlite_be(s)->main;
     tx->conn = c;
     sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_BEGIN, err);
@@ -640,6 +714,17 @@ static int sqlite_ready_check(struct store_tx *tx, struct err *err)
     if (atomic_load(&full_seq) > atomic_load(&committed_seq) &&
         time_now_ms() - atomic_load(&full_ms) < FULL_READY_MS) {
         return err_set(err, ERR_UNAVAILABLE, NULL, "writes are failing for a full disk");
+    }
+    /* A daemon started on a full disk said ready until a real write failed: the probe's
+     * one-row commit fits in WAL frames the log already has, and the flag above starts out
+     * clear. Space on the file system is asked too; at start this refuses to serve (serve.c
+     * check_store), as for a read-only file. */
+    struct statvfs vfs;
+    if (statvfs(sqlite_be(tx->store)->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
+                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
     }
     return sqlite_conn_exec(tx->conn,
                             "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "

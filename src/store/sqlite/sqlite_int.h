@@ -55,6 +55,7 @@ struct sqlite_store {
     ino_t ino;                /* or replaced under the daemon is found (sqlite_file_check) */
     atomic_bool file_lost;    /* the file was found gone or replaced (logged once per loss) */
     atomic_bool closing;      /* store_shutdown_begin was called (sqlite_shutdown_begin) */
+    bool readonly;            /* store_open_readonly: every connection SQLITE_CONN_FILE_RO */
 };
 
 static inline struct sqlite_store *sqlite_be(struct store *s)
@@ -92,8 +93,11 @@ void sqlite_conn_sample(struct sqlite_conn *c);
 /* Rows compaction deletes per transaction at most (compact.c). */
 #define SQLITE_COMPACT_CHUNK 2000
 
-/* Open a connection with the standard pragmas. readonly: query_only=1. */
-struct sqlite_conn *sqlite_conn_open(const char *path, bool readonly, struct err *err);
+/* Open a connection with the standard pragmas. kind: the writer's, a reader's (query_only=1),
+ * or one of a read-only store (store_open_readonly: the file opened SQLITE_OPEN_READONLY,
+ * its journal mode left as it is). */
+enum sqlite_conn_kind { SQLITE_CONN_WRITER, SQLITE_CONN_READER, SQLITE_CONN_FILE_RO };
+struct sqlite_conn *sqlite_conn_open(const char *path, enum sqlite_conn_kind kind, struct err *err);
 void sqlite_conn_close(struct sqlite_conn *c);
 
 /* A cached prepared statement for the static string sql, reset and with bindings

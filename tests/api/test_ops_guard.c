@@ -1,0 +1,538 @@
+/*
+ * API tests for the guards around a daemon's database (docs/RELIABILITY.md, the operations
+ * review): a second daemon on a SQLite file reached through a hard link is refused (the lock
+ * was named after the path, and two daemons corrupted the file); `bunsen migrate` with
+ * migrations pending is refused beside a running daemon; a daemon whose database another
+ * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once; the
+ * CLI prints a PostgreSQL URL or conninfo without its password; `results`, `keys list` and
+ * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
+ * directory is enough); `serve` on a port in use fails before it touches the data dir; a
+ * --max-connections the open-file limit cannot hold is warned about (the soft limit raised);
+ * "dashboard: URL" is printed only when a dashboard is served; serve logs the migrations it
+ * applies; a full disk makes /readyz 503 before a write fails, and stops a start.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return calloc(1, 1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+static int status_of(int port, const char *method, const char *path, const char *key)
+{
+    struct resp r;
+    if (http_req(port, method, path, key, NULL, &r) != 0) {
+        return -1;
+    }
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+/* A data dir with a hard link to another's bunsen.db (a `cp -al` snapshot of the data dir):
+ * a daemon on it is refused while the first runs, and starts once that one has stopped. */
+static void test_hard_link_refused(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* several daemons share a PostgreSQL database by design */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    struct daemon second;
+    memset(&second, 0, sizeof(second));
+    snprintf(second.dir, sizeof(second.dir), "/tmp/bunsen-test-XXXXXX");
+    assert_non_null(mkdtemp(second.dir));
+    assert_int_equal(link(fmt("%s/bunsen.db", d.dir), fmt("%s/bunsen.db", second.dir)), 0);
+    if (daemon_restart(&second, NULL) == 0) { /* it started: stop it, then fail */
+        daemon_stop(&second);
+        fail_msg("a second daemon started on a hard link to %s/bunsen.db", d.dir);
+    }
+    close(second.out_fd);
+    second.out_fd = -1;
+    char *err = slurp(fmt("%s/stderr.log", second.dir));
+    assert_non_null(strstr(err, "another bunsen serve is running on the database"));
+    assert_non_null(strstr(err, "hard link"));
+    free(err);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    /* the lock goes with the first daemon: the link's starts then */
+    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(daemon_restart(&second, NULL), 0);
+    assert_int_equal(status_of(second.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(daemon_stop(&second), 0);
+    daemon_cleanup(&second);
+    daemon_cleanup(&d);
+}
+
+static int readyz_within(int port, int want, int ms)
+{
+    int st = -1;
+    for (int waited = 0; waited < ms; waited += 100) {
+        if ((st = status_of(port, "GET", "/readyz", NULL)) == want) {
+            break;
+        }
+        sleep_ms(100);
+    }
+    return st;
+}
+
+/* A newer bunsen migrated the database under a running daemon (`bunsen migrate` beside an old
+ * daemon, or the first new daemon of a rolling upgrade on PostgreSQL): the old daemon went on
+ * writing rows without the new columns. Faked with a migration version no binary has. */
+static void test_newer_schema_refuses_writes(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    daemon_db_exec(&d,
+                   "INSERT INTO schema_migrations (version, name, applied_at) "
+                   "VALUES (999999, 'from_the_future', 0)",
+                   0);
+    /* the one-second poll finds it */
+    assert_int_equal(readyz_within(d.port, 503, 5000), 503);
+    struct resp r;
+    const char *body = "{\"name\": \"late\", \"role\": \"sdk\"}";
+    assert_int_equal(http_req(d.port, "POST", "/api/v1/keys", d.admin_key, body, &r), 0);
+    assert_int_equal(r.status, 503);
+    char retry[16];
+    assert_true(resp_header(&r, "Retry-After", retry, sizeof(retry)));
+    json_t *j = resp_json(&r);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "schema version 999999"));
+    json_decref(j);
+    resp_free(&r);
+    /* reads go on */
+    assert_int_equal(status_of(d.port, "GET", "/api/v1/experiments", d.admin_key), 200);
+    assert_int_equal(status_of(d.port, "GET", "/healthz", NULL), 200);
+    sleep_ms(1500); /* more polls: still one line */
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    const char *line = "migrated to a newer schema under this daemon";
+    char *first = strstr(log, line);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, line));
+    free(log);
+    /* gone again (a test's undo): writes resume */
+    daemon_db_exec(&d, "DELETE FROM schema_migrations WHERE version = 999999", 0);
+    assert_int_equal(readyz_within(d.port, 200, 5000), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
+/* `bunsen migrate` with migrations pending beside a running daemon on the SQLite file: refused
+ * (exit 1, "stop it"), the schema unchanged; with none pending it works, as before. */
+static void test_migrate_refused_beside_daemon(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* no file lock: the old daemons refuse writes instead (test above) */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    const char *const migrate[] = {"migrate", "--data-dir", d.dir, NULL};
+    char *out = NULL;
+    if (bunsen_run(&out, migrate) != 0) {
+        fail_msg("migrate with nothing pending beside the daemon: %s", out);
+    }
+    free(out);
+    /* pretend the newest migration is pending */
+    long long newest = daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0);
+    daemon_db_exec(&d, fmt("DELETE FROM schema_migrations WHERE version = %lld", newest), 0);
+    assert_int_equal(bunsen_run(&out, migrate), 1);
+    assert_non_null(strstr(out, "stop it before migrating"));
+    free(out);
+    assert_int_equal(daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0),
+                     newest - 1);
+    daemon_db_exec(&d,
+                   fmt("INSERT INTO schema_migrations (version, name, applied_at) VALUES "
+                       "(%lld, 'restored', 0)",
+                       newest),
+                   0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
+/* `bunsen keys list` on an empty PostgreSQL database printed its URL, password included, on
+ * stderr (cron mail, CI logs). The test cluster trusts local connections: the password given
+ * is ignored by the server, and must be by the output. */
+static void test_cli_hides_password(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    struct daemon d;
+    assert_int_equal(daemon_prepare_db(&d, "fresh"), 0);
+    int port = 0;
+    char name[128];
+    assert_int_equal(sscanf(d.db_url, "postgresql://postgres@127.0.0.1:%d/%127[^?]", &port, name),
+                     2);
+    char url[300], conninfo[300];
+    snprintf(url, sizeof(url), "postgresql://postgres:S3cretPW@127.0.0.1:%d/%s", port, name);
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres password=S3cretPW dbname=%s", port, name);
+    const char *const dbs[] = {url, conninfo};
+    for (int i = 0; i < 2; i++) {
+        const char *const list[] = {"keys", "list", "--database", dbs[i], NULL};
+        char *out = NULL;
+        assert_int_equal(bunsen_run(&out, list), 1);
+        if (strstr(out, "no Bunsen database at") == NULL || strstr(out, "S3cretPW") != NULL) {
+            fail_msg("keys list --database %s: %s", dbs[i], out);
+        }
+        free(out);
+    }
+    daemon_cleanup(&d);
+}
+
+static char *slurp_n(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)len + 1);
+    *n = fread(s, 1, (size_t)len, f);
+    fclose(f);
+    return s;
+}
+
+/* `bunsen keys list --database file` as the user nobody (the test runs as root, whom no file
+ * mode stops): its exit status; the output goes to the test's stderr. */
+static int keys_list_as_nobody(const char *file)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) {
+            _exit(126);
+        }
+        const char *bin = getenv("BUNSEN_BIN") ? getenv("BUNSEN_BIN") : "build/bunsen";
+        execl(bin, bin, "keys", "list", "--database", file, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `bunsen results --database backup.db` converted the backup (rollback journal) to WAL, and
+ * on a read-only mount or file `results`, `keys list` and `backup` failed ("attempt to write
+ * a readonly database"): they open the file read-only now. */
+static void test_read_commands_only_read(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* files */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    char ro[300], copy[320], copy2[320];
+    snprintf(ro, sizeof(ro), "%s/ro", d.dir);
+    assert_int_equal(mkdir(ro, 0700), 0);
+    snprintf(copy, sizeof(copy), "%s/copy.db", ro);
+    snprintf(copy2, sizeof(copy2), "%s/copy2.db", d.dir);
+    const char *const backup[] = {"backup", copy, "--data-dir", d.dir, NULL};
+    char *out = NULL;
+    if (bunsen_run(&out, backup) != 0) {
+        fail_msg("backup: %s", out);
+    }
+    free(out);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* the daemon's own file, in WAL mode, its -wal and -shm gone with it */
+    size_t nw = 0;
+    char *walmode = slurp_n(fmt("%s/bunsen.db", d.dir), &nw);
+    assert_int_equal(walmode[18], 2);
+    char walcopy[320];
+    snprintf(walcopy, sizeof(walcopy), "%s/wal.db", ro);
+    FILE *f = fopen(walcopy, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(walmode, 1, nw, f), nw);
+    fclose(f);
+    free(walmode);
+    assert_int_equal(chmod(walcopy, 0444), 0);
+    size_t n0 = 0, n1 = 0;
+    char *before = slurp_n(copy, &n0);
+    assert_true(n0 > 100);
+    assert_int_equal(before[18], 1); /* rollback journal (2: WAL) */
+    bool root = geteuid() == 0;      /* root writes whatever the modes say */
+    assert_int_equal(chmod(copy, 0444), 0);
+    assert_int_equal(chmod(ro, 0555), 0);
+    if (root) {
+        assert_int_equal(chmod(d.dir, 0755), 0); /* nobody reaches ro/ */
+    }
+    /* a WAL database in a directory this user cannot write: no -shm can be made */
+    if (root) {
+        assert_int_equal(keys_list_as_nobody(walcopy), 0);
+    } else {
+        const char *const wal_list[] = {"keys", "list", "--database", walcopy, NULL};
+        if (bunsen_run(&out, wal_list) != 0) {
+            fail_msg("keys list on a WAL file in a read-only directory: %s", out);
+        }
+        free(out);
+    }
+    const char *const list[] = {"keys", "list", "--database", copy, NULL};
+    const char *const results[] = {"results", "nope", "--database", copy, NULL};
+    const char *const again[] = {"backup", copy2, "--database", copy, NULL};
+    if (bunsen_run(&out, list) != 0 || strstr(out, "bootstrap-admin") == NULL) {
+        fail_msg("keys list on a backup file: %s", out);
+    }
+    /* CREATED in UTC (it was epoch milliseconds) */
+    int y = 0, mo = 0, dd = 0, h = 0, mi = 0, sec = 0;
+    const char *t = strstr(out, " 20");
+    if (t == NULL || sscanf(t, " %4d-%2d-%2dT%2d:%2d:%2dZ", &y, &mo, &dd, &h, &mi, &sec) != 6 ||
+        y < 2020) {
+        fail_msg("keys list CREATED: %s", out);
+    }
+    free(out);
+    assert_int_equal(bunsen_run(&out, results), 1);
+    if (strstr(out, "not found") == NULL && strstr(out, "no experiment") == NULL) {
+        fail_msg("results of an unknown experiment on a backup file: %s", out);
+    }
+    free(out);
+    if (bunsen_run(&out, again) != 0) {
+        fail_msg("backup of a backup file: %s", out);
+    }
+    free(out);
+    assert_int_equal(chmod(ro, 0700), 0);
+    char *after = slurp_n(copy, &n1);
+    assert_int_equal(n1, n0);
+    assert_memory_equal(after, before, n0);
+    struct stat sb;
+    assert_int_not_equal(stat(fmt("%s-wal", copy), &sb), 0);
+    free(before);
+    free(after);
+    daemon_cleanup(&d);
+}
+
+/* `serve --port <in use>` created the data dir, the database and the bootstrap admin key
+ * (printed on a terminal), then exited "already in use": it now fails first. */
+static void test_port_in_use_touches_nothing(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char dir[] = "/tmp/bunsen-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[64], port[16];
+    snprintf(sub, sizeof(sub), "%s/new", dir);
+    snprintf(port, sizeof(port), "%d", ntohs(sa.sin_port));
+    const char *const serve[] = {"serve", "--listen",   "127.0.0.1", "--port",
+                                 port,    "--data-dir", sub,         NULL};
+    char *out = NULL;
+    assert_int_equal(bunsen_run(&out, serve), 1);
+    if (strstr(out, "already in use") == NULL) {
+        fail_msg("serve on a port in use: %s", out);
+    }
+    free(out);
+    struct stat sb;
+    assert_int_not_equal(stat(sub, &sb), 0); /* no data dir, no database, no key */
+    close(fd);
+    rmdir(dir);
+}
+
+/* ulimit -n 128 and the default --max-connections 4096: 200 idle connections made /healthz
+ * time out, with nothing said at start. The soft limit is raised to what is needed when the
+ * hard one allows (no warning), and what it cannot give is warned about. */
+static void test_fd_limit(void **state)
+{
+    (void)state;
+    struct rlimit rl, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096 + 200) {
+        skip(); /* the default would be short already */
+    }
+    low = rl;
+    low.rlim_cur = 128; /* the daemon inherits it */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct daemon d;
+    int started = daemon_start(&d, NULL);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(started, 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_null(strstr(log, "open-file limit"));
+    free(log);
+    assert_int_equal(daemon_stop(&d), 0);
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 1000000 + 200) {
+        daemon_cleanup(&d);
+        return; /* no cap short of the hard limit */
+    }
+    const char *const many[] = {"--max-connections", "1000000", NULL};
+    assert_int_equal(daemon_restart(&d, many), 0);
+    log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(log, "open-file limit"));
+    free(log);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
+/* What the daemon printed on stdout after the line the harness read, once it stopped. */
+static char *rest_of_stdout(struct daemon *d)
+{
+    char *s = calloc(1, 4096);
+    size_t len = 0;
+    ssize_t got;
+    while (len < 4095 && (got = read(d->out_fd, s + len, 4095 - len)) > 0) {
+        len += (size_t)got;
+    }
+    return s;
+}
+
+/* `serve --web-dir /nonexistent` warned "the dashboard is not served" and still printed
+ * "dashboard: http://..." (which answered 404). */
+static void test_dashboard_line(void **state)
+{
+    (void)state;
+    struct daemon d;
+    const char *const none[] = {"--web-dir", "/nonexistent-bunsen-web", NULL};
+    assert_int_equal(daemon_start(&d, none), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *out = rest_of_stdout(&d);
+    assert_null(strstr(out, "dashboard:"));
+    free(out);
+    close(d.out_fd);
+    d.out_fd = -1; /* closed: spawn would close the number again */
+    const char *const web[] = {"--web-dir", d.dir, NULL}; /* any directory serves */
+    assert_int_equal(daemon_restart(&d, web), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    out = rest_of_stdout(&d);
+    assert_non_null(strstr(out, "dashboard: http://127.0.0.1:"));
+    free(out);
+    daemon_cleanup(&d);
+}
+
+/* An upgrade by `serve` (it migrates at start) was not logged: only `bunsen migrate` printed
+ * what it applied. */
+static void test_serve_logs_migrations(void **state)
+{
+    (void)state;
+    struct daemon d;
+    const char *const info[] = {"--log-level", "info", NULL};
+    assert_int_equal(daemon_start(&d, info), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    const char *line = strstr(log, "schema migrations applied");
+    assert_non_null(line);
+    long long newest = daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0);
+    assert_non_null(strstr(line, fmt("\"schema_version\":%lld", newest)));
+    free(log);
+    /* nothing to apply at the next start: no line */
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    assert_int_equal(daemon_restart(&d, info), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_null(strstr(log, "schema migrations applied"));
+    free(log);
+    daemon_cleanup(&d);
+}
+
+/* Fill the file system of path with a file until ENOSPC. */
+static void fill_disk(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static char block[65536];
+    while (fwrite(block, 1, sizeof(block), f) == sizeof(block)) {
+    }
+    fclose(f);
+    f = fopen(path, "ab"); /* the last partial block */
+    while (f != NULL && fputc(0, f) != EOF && fflush(f) == 0) {
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
+/* A 3 MiB tmpfs filled up: /readyz said ready until a real write failed, and a daemon
+ * started on the full disk said ready (the probe's one-row commit reused WAL frames). Needs
+ * mount(2) (root with CAP_SYS_ADMIN): skipped without. */
+static void test_full_disk_not_ready(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* the database is on the server's disk */
+    }
+    char mnt[] = "/tmp/bunsen-test-XXXXXX";
+    assert_non_null(mkdtemp(mnt));
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=3m tmpfs '%s' 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        rmdir(mnt);
+        skip();
+    }
+    struct daemon d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.dir, sizeof(d.dir), "%s/d", mnt);
+    assert_int_equal(mkdir(d.dir, 0700), 0);
+    assert_int_equal(daemon_restart(&d, NULL), 0);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    char filler[300];
+    snprintf(filler, sizeof(filler), "%s/filler", mnt);
+    fill_disk(filler);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 503);
+    assert_int_equal(unlink(filler), 0); /* space back: ready again */
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    fill_disk(filler);
+    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    if (daemon_restart(&d, NULL) == 0) {
+        int st = status_of(d.port, "GET", "/readyz", NULL);
+        daemon_stop(&d);
+        fail_msg("a daemon started on a full disk (/readyz %d)", st);
+    }
+    close(d.out_fd);
+    d.out_fd = -1;
+    char *err = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(err, "the disk holding the database is full"));
+    free(err);
+    unlink(filler);
+    snprintf(cmd, sizeof(cmd), "umount '%s'", mnt);
+    assert_int_equal(system(cmd), 0);
+    rmdir(mnt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hard_link_refused),
+        cmocka_unit_test(test_newer_schema_refuses_writes),
+        cmocka_unit_test(test_migrate_refused_beside_daemon),
+        cmocka_unit_test(test_cli_hides_password),
+        cmocka_unit_test(test_read_commands_only_read),
+        cmocka_unit_test(test_port_in_use_touches_nothing),
+        cmocka_unit_test(test_fd_limit),
+        cmocka_unit_test(test_dashboard_line),
+        cmocka_unit_test(test_serve_logs_migrations),
+        cmocka_unit_test(test_full_disk_not_ready),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
