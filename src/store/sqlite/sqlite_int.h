@@ -326,4 +326,14 @@ int sqlite_slices_range(struct sqlite_conn *c, const char *experiment, int64_t s
                         const struct store_rule *const *rules, size_t n, const char *after,
                         const char *last, struct err *err);
 
+/* ---- schema (migrate.c) ---- */
+
+/* Create the schema_migrations table if missing. */
+int sqlite_migrations_table(struct sqlite_conn *c, struct err *err);
+/* The highest applied migration on c (0: no Bunsen database, e.g. read-only and empty). */
+int sqlite_schema_version_on(struct sqlite_conn *c, int *version, struct err *err);
+/* store_ops.schema_version and .migrate */
+int sqlite_schema_version(struct store *s, int *version, struct err *err);
+int sqlite_migrate(struct store *s, int *applied, struct err *err);
+
 #endif
