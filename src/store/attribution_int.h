@@ -153,4 +153,14 @@ void agg_change_slice_users(struct agg *g, const char *exp, const char *user_id,
  * write fails. g is empty afterwards (its memory stays the call's arena's). */
 int agg_flush(struct store_tx *tx, struct agg *g, int rc, struct err *err);
 
+/* The arena's first block, on the stack of store_ingest_* (the writer thread's stack is
+ * the default 8 MiB): enough for an /assign group of a few exposures with dimensions. */
+#define ATTRIBUTION_STACK_BLOCK (32 * 1024)
+
+/* Lock the users of a call (store_int.h lock_users): users[0..*nusers) sorted and made
+ * distinct in place (*nusers updated), then those not locked by the group already are asked
+ * of the backend (attribution.c). */
+int attribution_lock_users(struct store_tx *tx, const char **users, size_t *nusers,
+                           struct err *err);
+
 #endif
