@@ -145,7 +145,6 @@ struct store_job {
     struct store_job *next;
     int rc;
     int attempts; /* runs after a deadlock or serialization failure (retried, rolled back) */
-    uint64_t submitted_ns; /* store_submit's time (monotonic): store_tx.since_ns */
     struct err err;
 };
 

@@ -64,13 +64,6 @@ struct store_tx {
      * transaction. Attribution's lock_users asks the backend only for the others. */
     const char **users_locked;
     size_t nusers_locked;
-    /* When the job waiting longest (of the group and of the queue behind it) was submitted
-     * (monotonic ns; 0 outside the writer: a CLI command's transaction). A backend whose wait
-     * for a lock has a bound of its own counts it from here for the group's BEGIN, so that a
-     * request waits that bound from its submission, not once more for each group queued
-     * ahead of it (SQLite's busy timeout: sqlite/db.c sqlite_tx_begin; writer.c
-     * oldest_waiting). */
-    uint64_t since_ns;
 };
 
 /* ---- known first exposures (exposed.c; store.h "Known first exposures") ---- */

@@ -361,13 +361,12 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
     return 0;
 }
 
-static int run_attempt(struct store *s, struct store_job *first, bool savepoints, uint64_t since_ns,
+static int run_attempt(struct store *s, struct store_job *first, bool savepoints,
                        struct exposed_batch *seen, struct err *err)
 {
     const struct store_ops *ops = s->ops;
     seen->n = 0; /* an attempt before this one was rolled back */
-    struct store_tx tx = {
-        .store = s, .conn = NULL, .exposed = s->exposed ? seen : NULL, .since_ns = since_ns};
+    struct store_tx tx = {.store = s, .conn = NULL, .exposed = s->exposed ? seen : NULL};
     for (struct store_job *j = first; j != NULL; j = j->next) {
         job_reset(j);
     }
@@ -428,8 +427,7 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
  * journal and two statements per job; if one of its jobs fails, the group runs again with
  * them, so the outcome of every job is what it would have been. The commit is the same in
  * both cases: nothing is acknowledged before it is durable. */
-static void run_group(struct store *s, struct store_job *first, uint64_t since_ns,
-                      struct store_job **again)
+static void run_group(struct store *s, struct store_job *first, struct store_job **again)
 {
     struct err err;
     err_clear(&err);
@@ -440,13 +438,13 @@ static void run_group(struct store *s, struct store_job *first, uint64_t since_n
     }
     struct exposed_batch seen = {0};
     uint64_t epoch = exposed_epoch(s->exposed); /* a clear from now on makes seen stale */
-    int rc = run_attempt(s, first, !retryable, since_ns, &seen, &err);
+    int rc = run_attempt(s, first, !retryable, &seen, &err);
     /* jobs past the backend's savepoint bound are not run again in this group: they go back
      * to the queue untried (their attempts unchanged), behind the group's retried jobs */
     struct store_job *untried = NULL;
     if (rc == 1) {
         untried = group_cut(first, savepoint_jobs_max(s));
-        rc = run_attempt(s, first, true, since_ns, &seen, &err);
+        rc = run_attempt(s, first, true, &seen, &err);
     }
     bool ok = rc == 0;
     /* What the transaction left is known only if it committed with every job done: a job
@@ -507,32 +505,6 @@ static void run_group(struct store *s, struct store_job *first, uint64_t since_n
     }
 }
 
-/*
- * When the job waiting longest, of the group first.. and of the queue rest.., was submitted:
- * store_tx.since_ns. A backend whose wait for a lock has a bound of its own (SQLite's busy
- * timeout) counts it from there for the group's BEGIN, so that while another process holds
- * the lock every queued job answers within that bound of its own submission: each group
- * used to wait a full bound after the one before (a review's five queued admin writes, which
- * run alone, answered 503 at 5, 10, 15, 20 and 25 s), and the readiness check, queued ahead
- * of older jobs (urgent), would have put them off by its own later bound. The queue is in
- * submission order behind its urgent jobs and the jobs put back to run again, so the walk
- * stops at the first other one. w->mu held.
- */
-static uint64_t oldest_waiting(const struct store_job *first, const struct store_job *rest)
-{
-    uint64_t since = UINT64_MAX;
-    for (const struct store_job *j = first; j != NULL; j = j->next) {
-        since = j->submitted_ns < since ? j->submitted_ns : since;
-    }
-    for (const struct store_job *j = rest; j != NULL; j = j->next) {
-        since = j->submitted_ns < since ? j->submitted_ns : since;
-        if (!j->urgent && j->attempts == 0) {
-            break;
-        }
-    }
-    return since;
-}
-
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
@@ -563,10 +535,9 @@ static void *writer_main(void *arg)
             taken++;
         }
         queue_take_head(w, last, taken);
-        uint64_t since = oldest_waiting(first, w->head);
         pthread_mutex_unlock(&w->mu);
         struct store_job *again = NULL;
-        run_group(s, first, since, &again);
+        run_group(s, first, &again);
         /* retried jobs keep their place: ahead of everything queued meanwhile */
         queue_put_head(w, again);
     }
@@ -657,7 +628,6 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
     job->next = NULL;
     job->rc = 0;
     job->attempts = 0;
-    job->submitted_ns = time_mono_ns();
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->depth >= w->max) {
         bool stopping = w->stopping;

@@ -9,8 +9,8 @@
  * the fsync cost per request small; the WAL-write shim walbuf.c relies on it: every
  * connection opens through it), a busy handler that retries every 2 ms for 5 s (another
  * process, e.g. `bunsen keys create` or `bunsen compact`, may hold the write lock briefly;
- * sqlite_int.h SQLITE_BUSY_MS; the writer's BEGIN counts them from its oldest job's
- * submission: sqlite_tx_begin), foreign_keys=ON.
+ * sqlite_int.h SQLITE_BUSY_MS; the writer's BEGIN counts them from when the lock was first
+ * found taken: sqlite_tx_begin), foreign_keys=ON.
  */
 #include "sqlite_int.h"
 
@@ -482,12 +482,15 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
     return st != NULL ? sqlite_conn_step_done(c, st, sql, err) : -1;
 }
 
-/* The write lock is waited for up to the busy timeout from the submission of the job waiting
- * longest (store_tx.since_ns: writer.c oldest_waiting), not from this BEGIN: while another process
- * holds the lock, every group queued behind the first waited a full timeout of its own after the
- * one before (a review's five queued admin writes answered 503 at 10, 15, 20 and 25 s). A group
- * whose jobs have waited that long already tries once. Statements inside the transaction keep the
- * handler's own bound (the lock is ours: only WAL recovery could make them wait). */
+/* While another process holds the write lock, the busy timeout counts from when the lock was
+ * first found taken (lock_busy_since_ns: the first BEGIN of this outage that met it), not from
+ * each BEGIN: every group queued behind the first used to wait a full timeout of its own after
+ * the one before (a review's five queued admin writes answered 503 at 5, 10, 15, 20 and 25 s).
+ * A BEGIN past that bound still tries once; the first that gets the lock ends the outage. (The
+ * age of the queue is not the measure: a backlog of the daemon's own writes is not a locked
+ * file, and counting it made a 10 ms lock of `bunsen keys create` fail every write queued for
+ * over 5 s.) Statements inside the transaction keep the handler's own bound (the lock is
+ * ours: only WAL recovery could make them wait). Writer thread only. */
 static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
@@ -500,9 +503,17 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
     if (st == NULL) {
         return -1;
     }
-    c->wait_deadline_ns = tx->since_ns != 0 ? tx->since_ns + (uint64_t)c->busy_ms * 1000000u : 0;
+    struct sqlite_store *ss = sqlite_be(s);
+    c->wait_deadline_ns = ss->lock_busy_since_ns != 0
+                              ? ss->lock_busy_since_ns + (uint64_t)c->busy_ms * 1000000u
+                              : 0;
     int rc = sqlite_conn_step_done(c, st, "exec", err);
     c->wait_deadline_ns = 0;
+    if (rc == 0) {
+        ss->lock_busy_since_ns = 0;
+    } else if ((sqlite3_errcode(c->db) & 0xff) == SQLITE_BUSY && ss->lock_busy_since_ns == 0) {
+        ss->lock_busy_since_ns = c->busy_since_ns; /* set by busy_wait's first call */
+    }
     if (rc != 0 && err != NULL && err->code == ERR_UNAVAILABLE &&
         atomic_load(&sqlite_be(s)->closing) && (sqlite3_errcode(c->db) & 0xff) == SQLITE_BUSY) {
         err_set(err, ERR_UNAVAILABLE, NULL,

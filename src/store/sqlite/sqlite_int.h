@@ -28,7 +28,7 @@ struct sqlite_conn {
     int busy_ms;
     uint64_t busy_since_ns;
     /* when not 0, the current wait ends by then too (monotonic ns): the writer's BEGIN counts
-     * the busy timeout from its oldest job's submission (sqlite_tx_begin) */
+     * the busy timeout from when the lock was first found taken (sqlite_tx_begin) */
     uint64_t wait_deadline_ns;
     /* the store's shutdown flag (sqlite_store.closing; NULL: none, e.g. the checkpointer's):
      * once set, a wait for a lock ends at its next try */
@@ -55,6 +55,9 @@ struct sqlite_store {
     ino_t ino;                /* or replaced under the daemon is found (sqlite_file_check) */
     atomic_bool file_lost;    /* the file was found gone or replaced (logged once per loss) */
     atomic_bool closing;      /* store_shutdown_begin was called (sqlite_shutdown_begin) */
+    /* when the writer's BEGIN first found another process holding the write lock, while it
+     * still does (0: not); the writer thread's alone (sqlite_tx_begin) */
+    uint64_t lock_busy_since_ns;
     bool readonly;            /* store_open_readonly: every connection SQLITE_CONN_FILE_RO */
 };
 
