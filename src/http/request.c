@@ -410,17 +410,20 @@ static char *big_ints_as_reals(const char *text, size_t len, size_t *out_len)
 }
 
 /* ---- what jansson may allocate for one body ----
- * A body's tree costs jansson 1 to 15 times its bytes when its values are the ones clients
- * send (long strings: ~2x; 10,000 exposures with 40 numeric attributes each: 12x), but 75
- * times for `{}` after `{}`: an 8 MiB body of them, nested inside one item where no item
- * count sees them ({"exposures":[{"attributes":{"a":[{},{},...]}}]}), took 625 MB before any
- * limit looked at it (security review, 2026-12). So while a body is parsed the thread's
- * jansson allocations are counted against 16 x its bytes + 16 MiB (144 MiB for 8 MiB), and
- * jansson, refused, frees what it built. Frees are not credited (jansson frees little while it
- * parses), so the count is what the parse allocated at most. Thread-local: MHD parses one
- * body per thread at a time; other threads' jansson work is never counted. */
-#define JSON_PARSE_BYTES_PER_BYTE 16
-#define JSON_PARSE_SLACK          ((size_t)16 << 20)
+ * A body's tree costs jansson 1 to ~40 times its bytes when its values are ones clients
+ * send (long strings: ~2x; 10,000 exposures with 40 numeric attributes each: 12x; with 20
+ * small object attributes each, {"aN":{"p":1}}: 25-40x, the empty object alone costing ~200
+ * bytes), but 75 times for `{}` after `{}`: an 8 MiB body of them, nested inside one item
+ * where no item count sees them ({"exposures":[{"attributes":{"a":[{},{},...]}}]}), took
+ * 625 MB before any limit looked at it (security review, 2026-12). So while a body is parsed
+ * the thread's jansson allocations are counted against 48 x its bytes + 64 MiB (448 MiB for
+ * 8 MiB), and jansson, refused, frees what it built. A first bound of 16 x + 16 MiB refused
+ * valid bodies of small nested attributes (diff review). Frees are not credited (jansson
+ * frees little while it parses), so the count is what the parse allocated at most.
+ * Thread-local: MHD parses one body per thread at a time; other threads' jansson work is
+ * never counted. */
+#define JSON_PARSE_BYTES_PER_BYTE 48
+#define JSON_PARSE_SLACK          ((size_t)64 << 20)
 
 static _Thread_local struct {
     bool counting;

@@ -627,13 +627,28 @@ static void test_item_caps_before_parse(void **state)
         free(path);
     }
     /* the same `{}` nested inside one item, where no item count sees them: what jansson may
-     * allocate for a body is capped (16 x its bytes + 16 MiB): 413; it took 625 MB */
+     * allocate for a body is capped (48 x its bytes + 64 MiB): 413; it took 625 MB */
     char *nested = repeat("{\"exposures\":[{\"attributes\":{\"a\":[{}", ",{}", 2790000, "]}}]}");
     expect("POST", "/api/v1/exposures", sdk_key, nested, 413, NULL);
     free(nested);
-    nested = repeat("{\"name\":[{}", ",{}", 340000, "]}"); /* 1 MiB routes too */
-    expect("POST", "/api/v1/keys", D.admin_key, nested, 413, NULL);
-    free(nested);
+    /* while 10,000 exposures with 30 small object attributes each, {"aN":{"p":1}} (4.8 MB,
+     * 25-40 x their bytes: a first bound of 16 x + 16 MiB refused them), parse */
+    size_t ocap = 10000 * 700 + 64;
+    char *objs = must_malloc(ocap);
+    int on = snprintf(objs, ocap, "{\"exposures\":[");
+    for (int i = 0; i < 10000; i++) {
+        on += snprintf(objs + on, ocap - (size_t)on,
+                       "%s{\"experiment\":\"no-such\",\"user_id\":\"u-%d\",\"variant\":\"a\","
+                       "\"attributes\":{",
+                       i ? "," : "", i);
+        for (int k = 0; k < 30; k++) {
+            on += snprintf(objs + on, ocap - (size_t)on, "%s\"a%d\":{\"p\":1}", k ? "," : "", k);
+        }
+        on += snprintf(objs + on, ocap - (size_t)on, "}}");
+    }
+    snprintf(objs + on, ocap - (size_t)on, "]}");
+    expect("POST", "/api/v1/exposures", sdk_key, objs, 400, "exposures[0].experiment");
+    free(objs);
     /* while 10,000 exposures with 40 numeric attributes each (12 x their bytes) parse */
     size_t cap = 10000 * 600 + 64;
     char *dense = must_malloc(cap);

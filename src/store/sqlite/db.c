@@ -504,9 +504,8 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
         return -1;
     }
     struct sqlite_store *ss = sqlite_be(s);
-    c->wait_deadline_ns = ss->lock_busy_since_ns != 0
-                              ? ss->lock_busy_since_ns + (uint64_t)c->busy_ms * 1000000u
-                              : 0;
+    c->wait_deadline_ns =
+        ss->lock_busy_since_ns != 0 ? ss->lock_busy_since_ns + (uint64_t)c->busy_ms * 1000000u : 0;
     int rc = sqlite_conn_step_done(c, st, "exec", err);
     c->wait_deadline_ns = 0;
     if (rc == 0) {

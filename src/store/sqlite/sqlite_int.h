@@ -58,7 +58,7 @@ struct sqlite_store {
     /* when the writer's BEGIN first found another process holding the write lock, while it
      * still does (0: not); the writer thread's alone (sqlite_tx_begin) */
     uint64_t lock_busy_since_ns;
-    bool readonly;            /* store_open_readonly: every connection SQLITE_CONN_FILE_RO */
+    bool readonly; /* store_open_readonly: every connection SQLITE_CONN_FILE_RO */
 };
 
 static inline struct sqlite_store *sqlite_be(struct store *s)
