@@ -7,6 +7,8 @@
  */
 #include "sqlite_int.h"
 
+#include <string.h>
+
 #include "bunsen/migrations.h"
 #include "bunsen/util.h"
 
@@ -151,6 +153,13 @@ int sqlite_migrate(struct store *s, int *applied, struct err *err)
         }
         bool did = false;
         if (migrate_one(c, &bunsen_migrations[i], &did, err) != 0) {
+            if (err != NULL && strncmp(err->msg, "migration ", 10) != 0) {
+                /* which one could not be applied (a full disk, a lock held too long) */
+                char msg[sizeof(err->msg)];
+                str_copy(msg, sizeof(msg), err->msg);
+                err_set(err, err->code, NULL, "migration %s not applied: %s",
+                        bunsen_migrations[i].name, msg);
+            }
             return -1;
         }
         n += did ? 1 : 0;
