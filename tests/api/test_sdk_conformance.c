@@ -214,7 +214,7 @@ static void test_values_of_one_type(void **state)
             "{\"key\":\"rb-def\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
             "\"b\",\"value\":true}],\"default_value\":3}",
             "default_value", "it is a number");
-    harness_call(D.port, "GET", fmt("%s/rb-mixed", x), D.admin_key, NULL, 404);
+    json_decref(harness_call(D.port, "GET", fmt("%s/rb-mixed", x), D.admin_key, NULL, 404));
     /* one type: accepted; a PATCH that mixes is refused, the experiment as it was */
     json_decref(harness_call(D.port, "POST", x, D.admin_key,
                              "{\"key\":\"rb-bool\",\"variants\":[{\"key\":\"a\",\"value\":"
