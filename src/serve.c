@@ -382,6 +382,7 @@ int cli_serve(int argc, char **argv)
     app.experiments = snapshot_cell_new();
     app.prom = prom_new();
     app.payloads = api_payloads_new();
+    app.ready = api_ready_new(app.store);
     pthread_mutex_init(&app.reload_mu, NULL);
     app.catalog_loaded = -1;
     struct catalog_state cs = {.app = &app};
@@ -473,6 +474,7 @@ int cli_serve(int argc, char **argv)
     snapshot_cell_free(app.experiments);
     prom_free(app.prom);
     api_payloads_free(app.payloads);
+    api_ready_free(app.ready);
     pthread_mutex_destroy(&app.reload_mu);
     pthread_mutex_destroy(&cs.mu);
     log_msg(LOG_INFO, "stopped");

@@ -13,7 +13,12 @@
 /* health.c */
 void api_health_live(struct http_req *r);  /* GET /healthz */
 void api_health_ready(struct http_req *r); /* GET /readyz  */
-void api_openapi(struct http_req *r);      /* GET /api/v1/openapi.yaml (docs/openapi.yaml) */
+/* The readiness checks' coalescing (health.c), one per daemon in app->ready. */
+struct api_ready;
+struct store;
+struct api_ready *api_ready_new(struct store *store);
+void api_ready_free(struct api_ready *g); /* NULL ok; no check in flight */
+void api_openapi(struct http_req *r);     /* GET /api/v1/openapi.yaml (docs/openapi.yaml) */
 
 /* ecosystem.c: GrowthBook SDK payload, OpenFeature OFREP, CORS preflight */
 void api_features(struct http_req *r);       /* GET  /api/features/{sdk_key} */

@@ -20,6 +20,7 @@ struct http_server;
 struct prom;
 struct api_payloads;
 struct api_publisher;
+struct api_ready;
 
 struct app {
     struct config cfg;
@@ -32,6 +33,7 @@ struct app {
     int64_t catalog_loaded; /* catalogue version of the published snapshot, -1: none (reload_mu) */
     struct prom *prom;      /* counters for GET /metrics (src/api/prom.c) */
     struct api_payloads *payloads; /* SDK payloads rendered (src/api/payload.c), or NULL */
+    struct api_ready *ready;       /* /readyz checks coalesced (src/api/health.c) */
     _Atomic(struct api_publisher *) publisher; /* SDK streams' (src/api/sdk_stream.c), or NULL */
 };
 

@@ -4,7 +4,16 @@
  * reports 503; so does a database found corrupt by any query, or a SQLite file deleted or
  * replaced under the daemon: the adapter's ready check) and the OpenAPI description
  * (/api/v1/openapi.yaml, compiled in from docs/openapi.yaml).
+ *
+ * Readiness checks are coalesced (struct api_ready, one per daemon in app->ready): at most
+ * one is in the writer at a time, probes arriving while it runs share its answer, and a
+ * probe within API_READY_REUSE_MS of a check that passed is answered "ready" at once (a
+ * failed check is not reused: recovery shows on the next probe). /readyz is public and its
+ * check jumps the writer's queue (store_job.urgent), so without this a flood of probes would
+ * cost a commit each, every one ahead of the queued writes.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "api_int.h"
@@ -12,43 +21,123 @@
 #include "bunsen/util.h"
 #include "version.h" /* generated: build/gen/version.h */
 
+/* A probe this soon after a check that passed is answered at once (at most 10 commits a
+ * second for readiness, however many probes). */
+#define API_READY_REUSE_MS 100
+
 void api_health_live(struct http_req *r)
 {
     http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ok", "version", BUNSEN_VERSION));
 }
 
-static int ready_apply(struct store_tx *tx, struct api_write *w, struct err *err)
+/* A probe waiting for the check in flight (suspended). */
+struct ready_waiter {
+    struct http_req *req;
+    struct ready_waiter *next;
+};
+
+struct api_ready {
+    pthread_mutex_t mu;
+    struct store *store;
+    struct store_job job;         /* the check in flight (at most one) */
+    bool in_flight;               /* job queued or running */
+    struct ready_waiter *waiters; /* probes sharing its answer */
+    uint64_t ok_ns; /* monotonic end of the last check when it passed, 0: it failed / none */
+};
+
+struct api_ready *api_ready_new(struct store *store)
 {
-    (void)w;
-    return store_apply_ready_check(tx, NULL, err);
+    struct api_ready *g = xcalloc(1, sizeof(*g));
+    pthread_mutex_init(&g->mu, NULL);
+    g->store = store;
+    return g;
 }
 
-static void ready_render(struct api_write *w)
+void api_ready_free(struct api_ready *g)
 {
-    http_reply_json(w->req, 200, json_pack("{s:s}", "status", "ready"));
+    if (g == NULL) {
+        return;
+    }
+    pthread_mutex_destroy(&g->mu);
+    free(g);
 }
 
-static void ready_cleanup(struct api_write *w)
+static void ready_reply(struct http_req *r, int rc, const struct err *err)
 {
-    free(w);
+    if (rc != 0) {
+        http_reply_err(r, err);
+    } else {
+        http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    }
+}
+
+/* The check ended (writer thread, or the submitting thread when the queue refused it):
+ * give its answer to every probe that waited for it, and remember when it passed. */
+static void ready_done(void *arg, int rc, const struct err *err)
+{
+    struct api_ready *g = arg;
+    struct err copy;
+    err_clear(&copy);
+    if (rc != 0) {
+        copy = *err; /* the replies below run unlocked */
+    }
+    pthread_mutex_lock(&g->mu);
+    struct ready_waiter *w = g->waiters;
+    g->waiters = NULL;
+    g->in_flight = false;
+    g->ok_ns = rc == 0 ? time_mono_ns() : 0;
+    pthread_mutex_unlock(&g->mu);
+    while (w != NULL) {
+        struct ready_waiter *next = w->next;
+        ready_reply(w->req, rc, &copy);
+        http_req_resume(w->req);
+        free(w);
+        w = next;
+    }
 }
 
 void api_health_ready(struct http_req *r)
 {
-    if (store_is_corrupt(http_req_app(r)->store)) {
+    struct app *app = http_req_app(r);
+    if (store_is_corrupt(app->store)) {
         http_reply_error(r, ERR_UNAVAILABLE, NULL,
                          "the database is corrupt: restore it from a backup (see README)");
         return;
     }
-    struct api_write *w = xcalloc(1, sizeof(*w));
-    w->apply = ready_apply;
-    w->render = ready_render;
-    w->cleanup = ready_cleanup;
-    /* not retryable, so it runs alone (on PostgreSQL each daemon's check updates a row of
-     * its own: a daemon frozen in its check holds up no other daemon's /readyz); urgent, so
-     * it waits for the group in progress, not for every ingestion batch queued behind it */
-    w->urgent = true;
-    api_write_submit(r, w);
+    struct api_ready *g = app->ready;
+    pthread_mutex_lock(&g->mu);
+    if (!g->in_flight && g->ok_ns != 0 &&
+        time_mono_ns() - g->ok_ns < (uint64_t)API_READY_REUSE_MS * 1000000u) {
+        pthread_mutex_unlock(&g->mu);
+        ready_reply(r, 0, NULL);
+        return;
+    }
+    struct ready_waiter *w = xcalloc(1, sizeof(*w));
+    w->req = r;
+    w->next = g->waiters;
+    http_req_suspend(r);
+    g->waiters = w;
+    if (g->in_flight) {
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
+    g->in_flight = true;
+    g->job = (struct store_job){
+        .apply = store_apply_ready_check,
+        .done = ready_done,
+        .arg = g,
+        /* not retryable, so it runs alone (on PostgreSQL each daemon's check updates a row
+         * of its own: a daemon frozen in its check holds up no other daemon's /readyz);
+         * urgent, so it waits for the group in progress, not for every ingestion batch
+         * queued behind it */
+        .urgent = true,
+    };
+    pthread_mutex_unlock(&g->mu);
+    struct err err;
+    err_clear(&err);
+    if (store_submit(g->store, &g->job, &err) != 0) {
+        ready_done(g, -1, &err); /* 503 + Retry-After to every probe that joined */
+    }
 }
 
 extern const char bunsen_openapi_yaml[];

@@ -236,6 +236,7 @@ static void test_ready_beside_frozen_daemon(void **state_)
                               "ON CONFLICT (key) DO UPDATE SET value = meta.value");
     assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
     PQclear(lr);
+    sleep_ms(150); /* past the 100 ms in which a passed check answers probes: d0 checks */
     struct timed frozen = {d0.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, timed_main, &frozen), 0);

@@ -9,12 +9,14 @@
  * directory is enough); `serve` on a port in use fails before it touches the data dir; a
  * --max-connections the open-file limit cannot hold is warned about (the soft limit raised);
  * "dashboard: URL" is printed only when a dashboard is served; serve logs the migrations it
- * applies; a full disk makes /readyz 503 before a write fails, and stops a start.
+ * applies; a full disk makes /readyz 503 before a write fails, and stops a start; a flood
+ * of /readyz probes costs a few commits, not one each.
  */
 #include "harness.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *slurp(const char *path)
@@ -498,6 +501,7 @@ static void test_full_disk_not_ready(void **state)
     char filler[300];
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
     fill_disk(filler);
+    sleep_ms(150); /* a check that passed answers the probes of the next 100 ms */
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 503);
     assert_int_equal(unlink(filler), 0); /* space back: ready again */
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
@@ -520,6 +524,80 @@ static void test_full_disk_not_ready(void **state)
     rmdir(mnt);
 }
 
+/* bunsen_writer_commits_total{outcome="ok"} from /metrics. */
+static long commits_ok(const struct daemon *d)
+{
+    struct resp r;
+    assert_int_equal(http_req(d->port, "GET", "/metrics", d->admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *want = "bunsen_writer_commits_total{outcome=\"ok\"} ";
+    const char *at = strstr(r.body, want);
+    long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
+    resp_free(&r);
+    return n;
+}
+
+#define PROBE_THREADS 8
+#define PROBES        25
+
+struct prober {
+    pthread_t th;
+    int port;
+    int ok; /* probes answered 200 */
+};
+
+static void *prober_main(void *arg)
+{
+    struct prober *p = arg;
+    for (int i = 0; i < PROBES; i++) {
+        if (status_of(p->port, "GET", "/readyz", NULL) == 200) {
+            p->ok++;
+        }
+    }
+    return NULL;
+}
+
+/* /readyz is public, and its check (a committed write) jumps the writer's queue: 8
+ * connections probing in a loop cost a commit per probe, each ahead of the queued writes.
+ * Checks are coalesced: concurrent probes share the one in flight and a probe within 100 ms
+ * of a passed check reuses it, so 200 probes take a handful of commits. */
+static void test_readyz_flood_coalesced(void **state)
+{
+    (void)state;
+    struct daemon d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    long before = commits_ok(&d);
+    assert_true(before >= 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct prober p[PROBE_THREADS];
+    for (int i = 0; i < PROBE_THREADS; i++) {
+        p[i] = (struct prober){.port = d.port};
+        assert_int_equal(pthread_create(&p[i].th, NULL, prober_main, &p[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < PROBE_THREADS; i++) {
+        pthread_join(p[i].th, NULL);
+        ok += p[i].ok;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long commits = commits_ok(&d) - before;
+    assert_int_equal(ok, PROBE_THREADS * PROBES);
+    /* one check per 100 ms at most, plus the one that may be in flight at each end */
+    if (commits > ms / 100 + 2) {
+        fail_msg("%d probes in %ld ms cost %ld commits", PROBE_THREADS * PROBES, ms, commits);
+    }
+    /* still a real check: a new probe after the reuse window commits again */
+    sleep_ms(150);
+    long mid = commits_ok(&d);
+    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(commits_ok(&d), mid + 1);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_dashboard_line),
         cmocka_unit_test(test_serve_logs_migrations),
         cmocka_unit_test(test_full_disk_not_ready),
+        cmocka_unit_test(test_readyz_flood_coalesced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
