@@ -291,7 +291,7 @@ int api_attributes_check(const struct app *app, const json_t *attrs, const char 
                          struct err *err);
 
 /* A fresh per-request evaluation budget (--eval-budget). */
-struct condition_budget api_eval_budget(const struct app *app);
+void api_eval_budget(const struct app *app, struct condition_budget *b);
 
 /* ---- saved groups (saved_groups.c) ---- */
 

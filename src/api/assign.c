@@ -365,7 +365,8 @@ void api_assign(struct http_req *r)
         return;
     }
     struct assign_attrs attrs = {.q = &q, .user_id = user_id, .eff = NULL};
-    struct condition_budget budget = api_eval_budget(app);
+    struct condition_budget budget;
+    api_eval_budget(app, &budget);
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     /* The reply is written as it is decided: {"user_id":..,"assignments":{..},"unknown":[..]} */
     struct buf out, unknown;
@@ -505,7 +506,8 @@ void api_assign_one(struct http_req *r)
         http_reply_err(r, &err);
         return;
     }
-    struct condition_budget budget = api_eval_budget(app);
+    struct condition_budget budget;
+    api_eval_budget(app, &budget);
     const struct snapshot *snap = snapshot_read_begin(app->experiments);
     const struct snapshot_entry *e = key ? snapshot_find(snap, key) : NULL;
     if (e == NULL) {

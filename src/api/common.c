@@ -350,10 +350,9 @@ int api_attributes_check(const struct app *app, const json_t *attrs, const char 
     return condition_check_attributes(attrs, &lim, prefix, err);
 }
 
-struct condition_budget api_eval_budget(const struct app *app)
+void api_eval_budget(const struct app *app, struct condition_budget *b)
 {
-    struct condition_budget b = {.left = app->cfg.eval_budget, .unlimited = false};
-    return b;
+    condition_budget_init(b, app->cfg.eval_budget, false);
 }
 
 char *api_dims_encode(const struct experiment *x, const json_t *attrs)

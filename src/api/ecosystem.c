@@ -565,7 +565,8 @@ void api_ofrep_flag(struct http_req *r)
         return;
     }
     struct snapshot_cell *cell = http_req_app(r)->experiments;
-    struct condition_budget budget = api_eval_budget(http_req_app(r));
+    struct condition_budget budget;
+    api_eval_budget(http_req_app(r), &budget);
     const struct snapshot *snap = snapshot_read_begin(cell);
     const struct snapshot_entry *e = flag ? snapshot_find(snap, flag) : NULL;
     struct api_exposure item = {.dims = NULL};
@@ -605,7 +606,8 @@ void api_ofrep_bulk(struct http_req *r)
      * ended the list at 1,000). The work is one hash per flag, linear in the catalogue as
      * /assign without names and the payload are, plus targeting charged to the request's
      * budget: a request that exceeds it is a 400, never a partial list */
-    struct condition_budget budget = api_eval_budget(http_req_app(r));
+    struct condition_budget budget;
+    api_eval_budget(http_req_app(r), &budget);
     for (size_t i = 0; i < snap->n; i++) {
         if (ofrep_flag_exists(snap->entries[i])) {
             int status;

@@ -624,7 +624,8 @@ void api_sdk_eval(struct http_req *r)
     }
     struct remote_id rid = {.id = json_object_get(a, "id")};
     rid.text = assign_hash_text(rid.id, &rid.t, &rid.len);
-    struct condition_budget budget = api_eval_budget(app);
+    struct condition_budget budget;
+    api_eval_budget(app, &budget);
     bool over_budget = false;
     struct echo_cost echo = {.value = NULL};
     const struct snapshot *snap = snapshot_read_begin(app->experiments);

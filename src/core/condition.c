@@ -104,7 +104,9 @@ static bool regex_op(struct ctx *c, const json_t *pattern, bool insensitive, con
      * may hold another text at the same address) */
     struct condition_regex_memo *slot = NULL;
     if (re != &own && c->memo != NULL) {
-        for (size_t i = 0; i < CONDITION_REGEX_MEMO && slot == NULL; i++) {
+        unsigned used =
+            c->memo->memo_next < CONDITION_REGEX_MEMO ? c->memo->memo_next : CONDITION_REGEX_MEMO;
+        for (size_t i = 0; i < used && slot == NULL; i++) {
             struct condition_regex_memo *m = &c->memo->memo[i];
             if (m->code == (const void *)re->code && m->subj == subj && m->n == sn) {
                 if (m->hash == hash_keyed(subj, sn)) {

@@ -22,6 +22,7 @@
 #include "pg_int.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,28 +90,48 @@ static int pg_schema_version(struct store *s, int *version, struct err *err)
     return version_on(p->writer, version, err);
 }
 
+static const char SQL_APPLIED[] = "SELECT 1 FROM schema_migrations WHERE version = $1::int";
+
+static int migration_applied(struct pg_conn *c, const char *ver, bool *done, struct err *err)
+{
+    const char *v1[] = {ver};
+    PGresult *r = pg_run(c, SQL_APPLIED, 1, v1, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    *done = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
 static int migrate_one(struct pg_conn *c, const struct migration *m, bool *applied, struct err *err)
 {
     *applied = false;
-    /* one migration at a time across processes: a transaction-scoped advisory lock */
-    if (pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 0)", err) != 0) {
+    char ver[16];
+    snprintf(ver, sizeof(ver), "%d", m->version);
+    bool done = false;
+    /* applied already (every start beside running daemons): no lock taken */
+    if (migration_applied(c, ver, &done, err) != 0 || done) {
+        return done ? 0 : -1;
+    }
+    /* one migration at a time across processes: a transaction-scoped advisory lock; and the
+     * catalogue lock exclusively, as a definition change takes it: running daemons' write
+     * transactions (which hold it shared and read the schema version under it) end first,
+     * and those begun after the migration see its version (pg_tx_begin) */
+    if (pg_exec(c,
+                "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 0); "
+                "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 1)",
+                err) != 0) {
         pg_exec(c, "ROLLBACK", NULL);
         return -1;
     }
-    char ver[16];
-    snprintf(ver, sizeof(ver), "%d", m->version);
-    const char *v1[] = {ver};
-    PGresult *r =
-        pg_run(c, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, v1, NULL, 0, err);
-    if (r == NULL) {
+    if (migration_applied(c, ver, &done, err) != 0) {
         goto out_rollback;
     }
-    bool done = PQntuples(r) > 0;
-    PQclear(r);
     if (done) {
         return pg_exec(c, "COMMIT", err);
     }
-    r = PQexec(c->pg, m->sql);
+    PGresult *r = PQexec(c->pg, m->sql);
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
         err_set(err, ERR_INTERNAL, NULL, "migration %s failed: %s", m->name,
                 r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
@@ -475,8 +496,12 @@ static const char SQL_LOCK_WAIT[] = "SELECT set_config('lock_timeout', '5s', tru
  * deadline end the other round trips first, as before (a job's statement ended by the
  * server instead would fail that job alone, and each job after it would wait as long). */
 static const char SQL_LOCK_BOUND[] = "SELECT set_config('lock_timeout', $1, true)";
+/* The catalogue version and the schema version, read once the catalogue lock is granted: a
+ * migration holds that lock exclusively (migrate_one), so a database migrated to a newer
+ * schema refuses this write at once, not only after the listener's poll saw it. */
 static const char SQL_VERSION[] =
-    "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0)";
+    "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0), "
+    "(SELECT COALESCE(MAX(version), 0) FROM schema_migrations)";
 
 static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, struct err *err)
 {
@@ -524,7 +549,13 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
         }
     }
     int64_t version = pg_i64(r, 0, 0);
+    int64_t schema = pg_i64(r, 0, 1);
     PQclear(r);
+    store_schema_seen(s, schema > INT_MAX ? INT_MAX : (int)schema);
+    if (store_schema_refuse(s, err) != 0) {
+        pg_tx_rollback(tx);
+        return -1;
+    }
     /* rules older than the committed definitions never attribute: reload them first */
     if (store_catalog_check(s, version, err) != 0) {
         pg_tx_rollback(tx);

@@ -430,6 +430,7 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     pthread_mutex_init(&s->readers_mu, NULL);
     pthread_key_create(&s->reader_key, reader_forget);
     s->readonly = store->readonly;
+    s->data_version = -1;
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
     if (s->main == NULL) {
         goto out_free;
@@ -482,6 +483,38 @@ static int run_cached(struct sqlite_conn *c, const char *sql, struct err *err)
     return st != NULL ? sqlite_conn_step_done(c, st, sql, err) : -1;
 }
 
+/* Inside the writer's transaction (its lock taken): has another process committed since the
+ * last one (PRAGMA data_version moved; one step of a cached statement, ~no I/O)? Then read the
+ * schema version again: a database migrated to a newer schema refuses this write at once,
+ * not only after the one-second poll saw it (a write in that second went through without
+ * the new columns). */
+static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
+static void sqlite_tx_rollback(struct store_tx *tx);
+
+static int sqlite_schema_recheck(struct store *s, struct sqlite_conn *c, struct err *err)
+{
+    struct sqlite_store *ss = sqlite_be(s);
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_DATA_VERSION, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        return store_sqlite_err(c->db, rc, "read data_version", err);
+    }
+    if (v != ss->data_version) {
+        int version = 0;
+        if (sqlite_schema_version_on(c, &version, err) != 0) {
+            return -1;
+        }
+        store_schema_seen(s, version);
+        ss->data_version = v;
+    }
+    return store_schema_refuse(s, err);
+}
+
 /* While another process holds the write lock, the busy timeout counts from when the lock was
  * first found taken (lock_busy_since_ns: the first BEGIN of this outage that met it), not from
  * each BEGIN: every group queued behind the first used to wait a full timeout of its own after
@@ -510,6 +543,10 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
     c->wait_deadline_ns = 0;
     if (rc == 0) {
         ss->lock_busy_since_ns = 0;
+        if (sqlite_schema_recheck(s, c, err) != 0) {
+            sqlite_tx_rollback(tx);
+            return -1;
+        }
     } else if ((sqlite3_errcode(c->db) & 0xff) == SQLITE_BUSY && ss->lock_busy_since_ns == 0) {
         ss->lock_busy_since_ns = c->busy_since_ns; /* set by busy_wait's first call */
     }

@@ -58,6 +58,9 @@ struct sqlite_store {
     /* when the writer's BEGIN first found another process holding the write lock, while it
      * still does (0: not); the writer thread's alone (sqlite_tx_begin) */
     uint64_t lock_busy_since_ns;
+    /* PRAGMA data_version at the writer's last BEGIN (-1: none yet): it moves only when another
+     * process committed, and then the schema version is read again (sqlite_tx_begin) */
+    int64_t data_version;
     bool readonly; /* store_open_readonly: every connection SQLITE_CONN_FILE_RO */
 };
 
