@@ -2,7 +2,8 @@
  * experiment.c - the experiment definition (model.h): its lifetime (clear, copy), its JSON
  * rendering, the lifecycle state machine, the "would this edit reassign users?" check, and
  * the hot-path view for assign.c. Reading and validating the JSON form is
- * experiment_read.c. Pure: no I/O, no globals; any thread.
+ * experiment_read.c (its field readers: experiment_read_assign.c, experiment_read_analysis.c).
+ * Pure: no I/O, no globals; any thread.
  */
 #include <math.h>
 #include <stdio.h>

@@ -1,9 +1,12 @@
 /*
  * experiment_read.c - the experiment definition read from its JSON form (model.h
- * experiment_from_json, experiment_read_conclusion): every field checked with the rules of
- * API.md "Experiments" (unknown fields, types, ranges, variants and weights, namespace,
- * targeting operators, forced users, metric lists, dimensions, analysis defaults, the
- * read-only fields and a conclusion's place in the lifecycle), then their consistency.
+ * experiment_from_json, experiment_read_conclusion): the document as a whole under the rules
+ * of API.md "Experiments" (unknown fields, defaults for a create, a PATCH over the stored
+ * experiment and what it keeps of it, a stored one loaded as it is), the descriptive fields,
+ * the read-only fields and a conclusion's place in the lifecycle, then the rules across
+ * fields. The fields that decide assignment (variants and weights, values, namespace,
+ * targeting, forced users) are read in experiment_read_assign.c, those of the analysis
+ * (metric lists, dimensions, analysis defaults) in experiment_read_analysis.c.
  * Pure: no I/O, no globals; any thread.
  */
 #include <math.h>
@@ -11,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bunsen/condition.h"
 #include "bunsen/model.h"
 #include "bunsen/util.h"
 #include "experiment_int.h"
@@ -48,9 +50,6 @@ static const char *const experiment_fields[] = {"key",
                                                 "fallback_attribute",
                                                 "dimensions",
                                                 NULL};
-static const char *const variant_fields[] = {"key", "name", "weight", "value", NULL};
-static const char *const namespace_fields[] = {"name", "range", NULL};
-static const char *const analysis_fields[] = {"method", "alpha", "cuped", "correction", NULL};
 static const char *const conclusion_fields[] = {"outcome", "notes", "concluded_at", NULL};
 
 int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err)
@@ -140,53 +139,6 @@ static void experiment_defaults(struct experiment *x)
     snprintf(x->hash_attribute, sizeof(x->hash_attribute), "id");
 }
 
-/* A variant's or the experiment's value: any JSON value within the size and depth caps
- * (null = none), its reals rounded to MODEL_REAL_DIGITS. *dst (owned) is replaced. */
-static int read_value(const json_t *v, enum model_mode mode, const char *field, json_t **dst,
-                      struct err *err)
-{
-    json_decref(*dst);
-    *dst = NULL;
-    if (v == NULL || json_is_null(v)) {
-        return 0;
-    }
-    if (validate_json_depth(v, MODEL_MAX_CONDITION_DEPTH) > MODEL_MAX_CONDITION_DEPTH) {
-        return err_set(err, ERR_INVALID, field, "%s is nested more than %d levels", field,
-                       MODEL_MAX_CONDITION_DEPTH);
-    }
-    size_t size = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (size == 0 || size > MODEL_VALUE_MAX_BYTES) {
-        return err_set(err, ERR_INVALID, field, "%s must be a JSON value of at most %d bytes",
-                       field, MODEL_VALUE_MAX_BYTES);
-    }
-    if (json_is_real(v) && !isfinite(json_real_value(v))) {
-        return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
-    }
-    json_t *copy = json_deep_copy(v);
-    if (validate_round_reals(copy, MODEL_REAL_DIGITS, field, err) != 0) {
-        json_decref(copy); /* 1.7976931348623157e308: inf at 15 digits */
-        if (mode != MODEL_LOAD) {
-            return -1;
-        }
-        err_clear(err);
-        copy = json_deep_copy(v); /* stored before the check: served as it is */
-    }
-    *dst = copy;
-    return 0;
-}
-
-/* hash_attribute / fallback_attribute: 1..MODEL_ATTRIBUTE_MAX bytes of text; null resets
- * (hash_attribute to "id", fallback_attribute to none). */
-static int read_attribute_name(const json_t *v, const char *field, const char *def, char *out,
-                               size_t n, struct err *err)
-{
-    if (json_is_null(v)) {
-        snprintf(out, n, "%s", def);
-        return 0;
-    }
-    return validate_text(v, field, 1, MODEL_ATTRIBUTE_MAX, false, out, n, err);
-}
-
 static int read_long_text(const json_t *v, const char *field, char **dst, struct err *err)
 {
     if (json_is_null(v)) {
@@ -199,335 +151,6 @@ static int read_long_text(const json_t *v, const char *field, char **dst, struct
     }
     free(*dst);
     *dst = xstrdup(json_string_value(v));
-    return 0;
-}
-
-static int read_variants(const json_t *v, enum model_mode mode, struct experiment *x,
-                         struct err *err)
-{
-    if (!json_is_array(v)) {
-        return err_set(err, ERR_INVALID, "variants", "variants must be an array");
-    }
-    size_t n = json_array_size(v);
-    if (n < 2 || n > ASSIGN_MAX_VARIANTS) {
-        return err_set(err, ERR_INVALID, "variants", "an experiment has 2 to %d variants",
-                       ASSIGN_MAX_VARIANTS);
-    }
-    /* the new list replaces the old one (a PATCH starts from a copy of the stored one) */
-    for (size_t i = 0; i < x->nvariants; i++) {
-        json_decref(x->variants[i].value);
-        x->variants[i].value = NULL;
-    }
-    x->nvariants = 0;
-    size_t with_weight = 0;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *o = json_array_get(v, i);
-        char field[64];
-        snprintf(field, sizeof(field), "variants[%zu]", i);
-        if (!json_is_object(o)) {
-            return err_set(err, ERR_INVALID, field, "%s must be an object", field);
-        }
-        if (validate_known_fields(o, variant_fields, field, err) != 0) {
-            return -1;
-        }
-        struct variant *var = &x->variants[i];
-        var->value = NULL;
-        x->nvariants = i + 1; /* from here on experiment_clear frees var->value */
-        snprintf(field, sizeof(field), "variants[%zu].value", i);
-        if (read_value(json_object_get(o, "value"), mode, field, &var->value, err) != 0) {
-            return -1;
-        }
-        snprintf(field, sizeof(field), "variants[%zu].key", i);
-        const json_t *k = json_object_get(o, "key");
-        if (k == NULL) {
-            return err_set(err, ERR_INVALID, field, "%s is required", field);
-        }
-        if (validate_key(k, field, var->key, err) != 0) {
-            return -1;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(x->variants[j].key, var->key) == 0) {
-                return err_set(err, ERR_INVALID, field, "variant key '%s' is used twice", var->key);
-            }
-        }
-        const json_t *name = json_object_get(o, "name");
-        snprintf(field, sizeof(field), "variants[%zu].name", i);
-        if (name != NULL && !json_is_null(name)) {
-            if (validate_text(name, field, 1, MODEL_NAME_MAX, false, var->name, sizeof(var->name),
-                              err) != 0) {
-                return -1;
-            }
-        } else {
-            snprintf(var->name, sizeof(var->name), "%s", var->key);
-        }
-        const json_t *w = json_object_get(o, "weight");
-        snprintf(field, sizeof(field), "variants[%zu].weight", i);
-        if (w != NULL) {
-            if (validate_number(w, field, 0, 1, &var->weight, err) != 0) {
-                return -1;
-            }
-            with_weight++;
-        }
-    }
-    x->nvariants = n;
-    if (with_weight == 0) {
-        double eq[ASSIGN_MAX_VARIANTS];
-        hash_equal_weights((int)n, eq);
-        for (size_t i = 0; i < n; i++) {
-            x->variants[i].weight = eq[i];
-        }
-        return 0;
-    }
-    if (with_weight != n) {
-        return err_set(err, ERR_INVALID, "variants",
-                       "give a weight to every variant, or to none (equal split)");
-    }
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        sum += x->variants[i].weight;
-    }
-    if (fabs(sum - 1.0) > 1e-6) {
-        char field[64];
-        snprintf(field, sizeof(field), "variants[%zu].weight", n - 1);
-        return err_set(err, ERR_INVALID, field, "variant weights must sum to 1 (they sum to %.9g)",
-                       sum);
-    }
-    return 0;
-}
-
-static int read_namespace(const json_t *v, enum model_mode mode, struct experiment *x,
-                          struct err *err)
-{
-    if (json_is_null(v)) {
-        x->has_namespace = false;
-        x->ns_name[0] = '\0';
-        return 0;
-    }
-    if (!json_is_object(v)) {
-        return err_set(err, ERR_INVALID, "namespace",
-                       "namespace must be an object {\"name\", \"range\": [start, end]} or null");
-    }
-    if (validate_known_fields(v, namespace_fields, "namespace", err) != 0) {
-        return -1;
-    }
-    const json_t *name = json_object_get(v, "name");
-    if (name == NULL) {
-        return err_set(err, ERR_INVALID, "namespace.name", "namespace.name is required");
-    }
-    if (validate_key(name, "namespace.name", x->ns_name, err) != 0) {
-        return -1;
-    }
-    const json_t *range = json_object_get(v, "range");
-    if (!json_is_array(range) || json_array_size(range) != 2) {
-        return err_set(err, ERR_INVALID, "namespace.range",
-                       "namespace.range must be [start, end] with 0 <= start < end <= 1");
-    }
-    if (validate_real(json_array_get(range, 0), mode, "namespace.range[0]", 0, 1, &x->ns_start,
-                      err) != 0 ||
-        validate_real(json_array_get(range, 1), mode, "namespace.range[1]", 0, 1, &x->ns_end,
-                      err) != 0) {
-        return -1;
-    }
-    if (!(x->ns_start < x->ns_end)) {
-        return err_set(err, ERR_INVALID, "namespace.range",
-                       "namespace.range must have start < end");
-    }
-    x->has_namespace = true;
-    return 0;
-}
-
-/* targeting: checked when written (create, PATCH), not when a stored one is loaded: one
- * stored before a check existed (an invalid $regex) still loads, matches nobody, and is
- * refused at start (experiments.c). */
-static int read_targeting(const json_t *v, enum model_mode mode, struct experiment *x,
-                          struct err *err)
-{
-    json_decref(x->targeting);
-    x->targeting = NULL;
-    if (json_is_null(v)) {
-        return 0;
-    }
-    if (!json_is_object(v)) {
-        return err_set(err, ERR_INVALID, "targeting",
-                       "targeting must be a condition object (GrowthBook syntax) or null");
-    }
-    if (validate_json_depth(v, MODEL_MAX_CONDITION_DEPTH) > MODEL_MAX_CONDITION_DEPTH) {
-        return err_set(err, ERR_INVALID, "targeting", "targeting is nested more than %d levels",
-                       MODEL_MAX_CONDITION_DEPTH);
-    }
-    const char *bad = condition_unknown_operator(v);
-    if (bad != NULL) {
-        return err_set(err, ERR_INVALID, "targeting",
-                       "unknown operator '%.40s' in targeting (see the condition language in "
-                       "docs/API.md)",
-                       bad);
-    }
-    char *text = json_dumps(v, JSON_COMPACT);
-    size_t len = text ? strlen(text) : 0;
-    free(text);
-    if (len > MODEL_MAX_CONDITION_BYTES) {
-        return err_set(err, ERR_INVALID, "targeting", "targeting is larger than %d bytes",
-                       MODEL_MAX_CONDITION_BYTES);
-    }
-    if (mode != MODEL_LOAD && condition_check_regexes(v, err) != 0) {
-        return -1; /* an operator that cannot be evaluated (API.md v1.1) */
-    }
-    /* written: its reals rounded to the 15 digits replies print, so that a GET shows the
-     * thresholds that are evaluated, and the SDK payload (which prints 17) carries the same
-     * numbers; one that rounds past the largest double (1.7976931348623157e308 prints as
-     * 1.79769313486232e308, no number to a JSON reader) is refused. Loaded: as stored. */
-    json_t *copy = json_deep_copy(v);
-    if (mode != MODEL_LOAD &&
-        validate_round_reals(copy, MODEL_REAL_DIGITS, "targeting", err) != 0) {
-        json_decref(copy);
-        return -1;
-    }
-    if (json_object_size(copy) > 0) {
-        x->targeting = copy;
-    } else {
-        json_decref(copy);
-    }
-    return 0;
-}
-
-/* forced is checked against the variants after everything else is read. */
-static int read_forced(const json_t *v, struct experiment *x, struct err *err)
-{
-    json_decref(x->forced);
-    x->forced = NULL;
-    if (json_is_null(v)) {
-        return 0;
-    }
-    if (!json_is_object(v)) {
-        return err_set(err, ERR_INVALID, "forced",
-                       "forced must be an object {\"user id\": \"variant key\"} or null");
-    }
-    if (json_object_size(v) > MODEL_MAX_FORCED) {
-        return err_set(err, ERR_INVALID, "forced", "at most %d forced users", MODEL_MAX_FORCED);
-    }
-    const char *user;
-    json_t *val;
-    json_object_foreach((json_t *)(uintptr_t)v, user, val)
-    {
-        char field[64];
-        snprintf(field, sizeof(field), "forced.%.40s", user);
-        if (!text_id_valid(user, strlen(user), 256)) {
-            return err_set(err, ERR_INVALID, "forced",
-                           "forced user ids must be 1 to 256 bytes of text");
-        }
-        if (!json_is_string(val)) {
-            return err_set(err, ERR_INVALID, field, "%s must be a variant key", field);
-        }
-    }
-    if (json_object_size(v) > 0) {
-        x->forced = json_deep_copy(v);
-    }
-    return 0;
-}
-
-static int read_key_list(const json_t *v, const char *name, size_t max,
-                         char (*out)[MODEL_KEY_MAX + 1], size_t *n, struct err *err)
-{
-    if (json_is_null(v)) {
-        *n = 0;
-        return 0;
-    }
-    if (!json_is_array(v) || json_array_size(v) > max) {
-        return err_set(err, ERR_INVALID, name, "%s must be an array of at most %zu metric keys",
-                       name, max);
-    }
-    size_t count = json_array_size(v);
-    for (size_t i = 0; i < count; i++) {
-        char field[64];
-        snprintf(field, sizeof(field), "%s[%zu]", name, i);
-        if (validate_key(json_array_get(v, i), field, out[i], err) != 0) {
-            return -1;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(out[i], out[j]) == 0) {
-                return err_set(err, ERR_INVALID, field, "metric '%s' is listed twice", out[i]);
-            }
-        }
-    }
-    *n = count;
-    return 0;
-}
-
-/* "dimensions": attribute names (1..MODEL_DIMENSION_NAME_MAX bytes of [A-Za-z0-9_.-]),
- * distinct, at most MODEL_MAX_DIMENSIONS; null = none. */
-static int read_dimensions(const json_t *v, struct experiment *x, struct err *err)
-{
-    if (json_is_null(v)) {
-        x->ndimensions = 0;
-        return 0;
-    }
-    if (!json_is_array(v) || json_array_size(v) > MODEL_MAX_DIMENSIONS) {
-        return err_set(err, ERR_INVALID, "dimensions",
-                       "dimensions must be an array of at most %d attribute names",
-                       MODEL_MAX_DIMENSIONS);
-    }
-    char names[MODEL_MAX_DIMENSIONS][MODEL_DIMENSION_NAME_MAX + 1];
-    size_t count = json_array_size(v);
-    for (size_t i = 0; i < count; i++) {
-        char field[64];
-        snprintf(field, sizeof(field), "dimensions[%zu]", i);
-        const json_t *e = json_array_get(v, i);
-        const char *t = json_is_string(e) ? json_string_value(e) : NULL;
-        size_t len = t ? json_string_length(e) : 0;
-        bool ok = t != NULL && len >= 1 && len <= MODEL_DIMENSION_NAME_MAX;
-        for (size_t k = 0; ok && k < len; k++) {
-            char c = t[k];
-            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == '.' || c == '-';
-        }
-        if (!ok) {
-            return err_set(err, ERR_INVALID, field,
-                           "%s must be an attribute name of 1 to %d characters A-Z a-z 0-9 _ . -",
-                           field, MODEL_DIMENSION_NAME_MAX);
-        }
-        memcpy(names[i], t, len + 1);
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(names[i], names[j]) == 0) {
-                return err_set(err, ERR_INVALID, field, "dimension '%s' is listed twice", names[i]);
-            }
-        }
-    }
-    memcpy(x->dimensions, names, sizeof(names));
-    x->ndimensions = count;
-    return 0;
-}
-
-static int read_analysis(const json_t *v, enum model_mode mode, struct analysis_defaults *a,
-                         struct err *err)
-{
-    if (!json_is_object(v)) {
-        return err_set(err, ERR_INVALID, "analysis",
-                       "analysis must be an object {method, alpha, cuped, correction}");
-    }
-    if (validate_known_fields(v, analysis_fields, "analysis", err) != 0) {
-        return -1;
-    }
-    const json_t *f;
-    if ((f = json_object_get(v, "method")) != NULL &&
-        (!json_is_string(f) || stats_method_parse(json_string_value(f), &a->method) != 0)) {
-        return err_set(err, ERR_INVALID, "analysis.method",
-                       "analysis.method must be frequentist, bayesian or sequential");
-    }
-    if ((f = json_object_get(v, "alpha")) != NULL &&
-        validate_real(f, mode, "analysis.alpha", 1e-6, 0.5, &a->alpha, err) != 0) {
-        return -1;
-    }
-    if ((f = json_object_get(v, "cuped")) != NULL) {
-        if (!json_is_boolean(f)) {
-            return err_set(err, ERR_INVALID, "analysis.cuped", "analysis.cuped must be a boolean");
-        }
-        a->cuped = json_is_true(f);
-    }
-    if ((f = json_object_get(v, "correction")) != NULL &&
-        (!json_is_string(f) || stats_correction_parse(json_string_value(f), &a->correction) != 0)) {
-        return err_set(err, ERR_INVALID, "analysis.correction",
-                       "analysis.correction must be none, holm or bh");
-    }
     return 0;
 }
 
@@ -645,7 +268,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
     }
     if ((v = json_object_get(doc, "variants")) != NULL) {
-        if (read_variants(v, mode, out, err) != 0) {
+        if (experiment_read_variants(v, mode, out, err) != 0) {
             goto out_fail;
         }
         /* Responses print 15 significant digits, so a GET body sent back carries weights
@@ -698,7 +321,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         out->hash_version = (int)hv;
     }
     if ((v = json_object_get(doc, "namespace")) != NULL) {
-        if (read_namespace(v, mode, out, err) != 0) {
+        if (experiment_read_namespace(v, mode, out, err) != 0) {
             goto out_fail;
         }
         /* as the weights: the GET body of a range stored with 17 digits (by a version before
@@ -709,7 +332,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
     }
     if ((v = json_object_get(doc, "targeting")) != NULL) {
-        if (read_targeting(v, mode, out, err) != 0) {
+        if (experiment_read_targeting(v, mode, out, err) != 0) {
             goto out_fail;
         }
         /* the same for thresholds stored with 17 digits: kept, so what is evaluated (and the
@@ -719,33 +342,35 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
             out->targeting = base->targeting ? json_deep_copy(base->targeting) : NULL;
         }
     }
-    if ((v = json_object_get(doc, "forced")) != NULL && read_forced(v, out, err) != 0) {
+    if ((v = json_object_get(doc, "forced")) != NULL && experiment_read_forced(v, out, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "default_value")) != NULL &&
-        read_value(v, mode, "default_value", &out->default_value, err) != 0) {
+        experiment_read_value(v, mode, "default_value", &out->default_value, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "hash_attribute")) != NULL &&
-        read_attribute_name(v, "hash_attribute", "id", out->hash_attribute,
-                            sizeof(out->hash_attribute), err) != 0) {
+        experiment_read_attribute_name(v, "hash_attribute", "id", out->hash_attribute,
+                                       sizeof(out->hash_attribute), err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "fallback_attribute")) != NULL &&
-        read_attribute_name(v, "fallback_attribute", "", out->fallback_attribute,
-                            sizeof(out->fallback_attribute), err) != 0) {
+        experiment_read_attribute_name(v, "fallback_attribute", "", out->fallback_attribute,
+                                       sizeof(out->fallback_attribute), err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "metrics")) != NULL &&
-        read_key_list(v, "metrics", MODEL_MAX_METRICS, out->metrics, &out->nmetrics, err) != 0) {
+        experiment_read_key_list(v, "metrics", MODEL_MAX_METRICS, out->metrics, &out->nmetrics,
+                                 err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "guardrails")) != NULL &&
-        read_key_list(v, "guardrails", MODEL_MAX_GUARDRAILS, out->guardrails, &out->nguardrails,
-                      err) != 0) {
+        experiment_read_key_list(v, "guardrails", MODEL_MAX_GUARDRAILS, out->guardrails,
+                                 &out->nguardrails, err) != 0) {
         goto out_fail;
     }
-    if ((v = json_object_get(doc, "dimensions")) != NULL && read_dimensions(v, out, err) != 0) {
+    if ((v = json_object_get(doc, "dimensions")) != NULL &&
+        experiment_read_dimensions(v, out, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "primary_metric")) != NULL) {
@@ -767,7 +392,7 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         }
     }
     if ((v = json_object_get(doc, "analysis")) != NULL &&
-        read_analysis(v, mode, &out->analysis, err) != 0) {
+        experiment_read_analysis(v, mode, &out->analysis, err) != 0) {
         goto out_fail;
     }
     if (mode == MODEL_PATCH) { /* stored with 17 digits, sent back with the 15 shown: kept */

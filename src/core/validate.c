@@ -1,6 +1,6 @@
 /*
  * validate.c - small typed readers for JSON documents that produce API.md errors with
- * the field path (model.h). Used by metric.c and experiment_read.c.
+ * the field path (model.h). Used by metric.c and experiment_read*.c.
  */
 #include <math.h>
 #include <stdio.h>

@@ -987,7 +987,7 @@ static void test_days_before_start(void **state)
 }
 
 /* PostgreSQL: the daemon analyzes a table of its lookups once it more than doubled since its
- * statistics (src/store/pg/db.c "Statistics for young tables"), so that the writer's cached
+ * statistics (src/store/pg/listen.c "Statistics for young tables"), so that the writer's cached
  * plans stop scanning it whole; autovacuum's own ANALYZE counts elsewhere
  * (autoanalyze_count). The tests above stored 10,000 exposures, far past the first 16
  * pages. */

@@ -1,8 +1,9 @@
 /*
  * db.c - the PostgreSQL adapter's core: opening and closing the adapter, schema migrations
- * (migrations/postgres/), the writer's roll-up slot, transactions and savepoints, the
- * definition-change listener, and the ops table the facade dispatches through. The libpq
- * connections (reconnection, the answer timeout) are in conn.c, the statements on them
+ * (migrations/postgres/), the writer's roll-up slot, transactions and savepoints, and the
+ * ops table the facade dispatches through. The definition-change listener (LISTEN/NOTIFY,
+ * the user-lock budget's refresh, young tables' ANALYZE) is in listen.c; the libpq
+ * connections (reconnection, the answer timeout) in conn.c, the statements on them
  * (prepared statements, the writer's pipeline) in pipeline.c, the read pool in pool.c;
  * parameter and result encoding in text.c.
  *
@@ -11,10 +12,10 @@
  * when it is newer than the rules this daemon attributes with, the catalogue hook reloads
  * them before any job runs (definition changes take the same lock exclusively, so no
  * definition can commit while ingestion holds it: no ingestion applies stale rules).
- * Definition changes also NOTIFY bunsen_catalog at commit; a listener thread wakes the
- * hook within milliseconds (the daemon's one-second version poll is the safety net).
- * Each daemon's writer session owns a roll-up slot (session advisory lock), so daemons add
- * roll-up deltas to different rows and never wait on each other there.
+ * Definition changes also NOTIFY bunsen_catalog at commit; a listener thread (listen.c)
+ * wakes the hook within milliseconds (the daemon's one-second version poll is the safety
+ * net). Each daemon's writer session owns a roll-up slot (session advisory lock), so daemons
+ * add roll-up deltas to different rows and never wait on each other there.
  *
  * Failover: a connection that fails is reopened before its next use, on the current
  * primary (conn.c).
@@ -26,10 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <time.h>
 
-#include "bunsen/log.h"
 #include "bunsen/metrics.h"
 #include "bunsen/migrations.h"
 #include "bunsen/util.h"
@@ -182,83 +181,26 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
 
 /* ---- the roll-up slot ---- */
 
-/*
- * The user-lock budget (ingest.c pg_lock_users): advisory locks live in one table that every
- * session of the server shares, of max_locks_per_transaction x (max_connections +
- * max_prepared_transactions) entries. Half of it is shared out between the live writers
- * (the roll-up slots held), a quarter at most each: however many daemons, all of them at
- * their budget fill half the table. Read on every new writer connection and refreshed by
- * the listener every BUDGET_EVERY_MS (daemons come and go; reading pg_locks briefly holds
- * the server's lock-table partitions, so not more often). Before the first read: the
- * defaults'.
- */
-#define SQL_LOCK_TABLE                                                                             \
-    "current_setting('max_locks_per_transaction')::bigint * "                                      \
-    "(current_setting('max_connections')::bigint + "                                               \
-    "current_setting('max_prepared_transactions')::bigint)"
-#define SQL_SLOTS_HELD                                                                             \
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = " PG_LOCK_SLOT        \
-    " AND "                                                                                        \
-    "objsubid = 2 AND granted"
-#define USER_LOCK_BUDGET_MIN 64
-#define BUDGET_EVERY_MS      10000
-#define USER_LOCK_BUDGET_DEF (64 * 100 / 4)
-
-static size_t lock_budget(long long table, long long writers)
-{
-    long long b = table / (2 * (writers > 2 ? writers : 2));
-    return b > USER_LOCK_BUDGET_MIN ? (size_t)b : USER_LOCK_BUDGET_MIN;
-}
-
-/* A request carries up to 10,000 items (API.md "Ingestion"); one with more distinct users than
- * the budget locks all users, which holds every daemon's writes while it runs. Said once per
- * budget value, with how far to raise the setting the budget follows, by the listener (a
- * daemon's: the CLI's output stays its own). */
-#define REQUEST_ITEMS_MAX 10000
-
-static void budget_set(struct pg_store *p, size_t b)
-{
-    p->user_lock_budget = b;
-    if (b >= REQUEST_ITEMS_MAX || atomic_exchange(&p->budget_warned, b) == b) {
-        return;
-    }
-    log_json(LOG_WARN,
-             "PostgreSQL's lock table is small for large batches: a request with more distinct "
-             "users than the user-lock budget locks all users, holding every daemon's writes "
-             "while it runs (docs/SCALING.md \"Bounded locks, whatever the batch\")",
-             json_pack("{s:I, s:I, s:I}", "user_lock_budget", (json_int_t)b, "request_items_max",
-                       (json_int_t)REQUEST_ITEMS_MAX, "raise_max_locks_per_transaction_by",
-                       (json_int_t)((REQUEST_ITEMS_MAX + b - 1) / b)));
-}
-
 /* Claim a slot no other live session holds (session lock, released when the connection
- * closes), and set the user-lock budget. Called on every new writer connection (a failover
- * target may be configured otherwise). */
+ * closes), and set the user-lock budget (listen.c pg_lock_budget). Called on every new writer
+ * connection (a failover target may be configured otherwise). */
 static int claim_slot(struct pg_store *p, struct err *err)
 {
     static const char SQL_CLAIM[] =
         "SELECT (SELECT s FROM generate_series(0, 63) s WHERE pg_try_advisory_lock(" PG_LOCK_SLOT
         ", "
-        "s) LIMIT 1), " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD " AND pid <> pg_backend_pid()) + 1";
+        "s) LIMIT 1), " PG_SQL_LOCK_TABLE ", (" PG_SQL_SLOTS_HELD
+        " AND pid <> pg_backend_pid()) + 1";
     PGresult *r = pg_run(p->writer, SQL_CLAIM, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
     /* every slot taken (more than 64 writers): share slot 0; correct, only slower */
     p->slot = PQgetisnull(r, 0, 0) ? 0 : (int)pg_i64(r, 0, 0);
-    p->user_lock_budget = lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2)); /* said by the listener */
+    /* a small budget is said by the listener (listen.c budget_set) */
+    p->user_lock_budget = pg_lock_budget(pg_i64(r, 0, 1), pg_i64(r, 0, 2));
     PQclear(r);
     return 0;
-}
-
-/* The listener's refresh of the budget (a failure is the next statement's to report). */
-static void refresh_budget(struct pg_store *p, struct pg_conn *c)
-{
-    PGresult *r = pg_exec_result(c, "SELECT " SQL_LOCK_TABLE ", (" SQL_SLOTS_HELD ")");
-    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        budget_set(p, lock_budget(pg_i64(r, 0, 0), pg_i64(r, 0, 1)));
-    }
-    PQclear(r);
 }
 
 static size_t pg_group_items_max(struct store *s)
@@ -277,114 +219,6 @@ static int writer_ready(struct store *s, struct err *err)
     return fresh ? claim_slot(p, err) : 0;
 }
 
-/* ---- the definition-change listener ---- */
-
-/*
- * Statistics for young tables. The writer's statements are prepared, and after five runs
- * PostgreSQL keeps a generic plan, costed with the table's size when it was made. Made
- * while a table is small (a new database's first minute), the lookups that join an
- * unnest() of the request's keys to it plan a sequential scan, and keep it while the table
- * grows, until an ANALYZE (autovacuum's comes after a minute or more) invalidates the plan:
- * measured on a fresh database, logged /assign did 7,000 requests/s with every exposure
- * lookup scanning the whole table, and 22,000 with index lookups (docs/PERFORMANCE.md
- * "Ninth pass"). So the listener, every ANALYZE_EVERY_MS, analyzes each table of these
- * lookups that has more than doubled (in pages) since its statistics were taken, while it
- * is young (up to 128 MiB: its sample then reads cached pages for milliseconds, and
- * autovacuum has had its turn by the time a table is larger): a few times in a table's
- * life, never on the writer's connection. Definition changes meanwhile wait in the
- * connection; the daemon's one-second catalogue poll does not depend on this thread.
- */
-#define ANALYZE_EVERY_MS 1000
-static const char SQL_GROWN[] =
-    "SELECT t FROM unnest(ARRAY['exposures', 'events', 'user_metrics', 'exposure_dims']) t "
-    "JOIN pg_class c ON c.oid = to_regclass(t) "
-    "WHERE pg_relation_size(c.oid) / current_setting('block_size')::bigint > "
-    "2 * GREATEST(c.relpages, 8) AND pg_relation_size(c.oid) <= 134217728";
-
-/* 0, or -1 when a statement failed (logged; the caller waits longer before the next try) */
-static int analyze_grown(struct pg_conn *c)
-{
-    struct err err;
-    PGresult *r = pg_exec_result(c, SQL_GROWN);
-    if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_fail(c, r, "table sizes", &err); /* a lost connection: the loop reconnects */
-        PQclear(r);
-        log_json(LOG_WARN, "cannot read table sizes", json_pack("{s:s}", "error", err.msg));
-        return -1;
-    }
-    int rc = 0;
-    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
-        char sql[64];
-        /* one of the four names above, from the query's own literal; SKIP_LOCKED: another
-         * daemon analyzing it now does the work for both */
-        snprintf(sql, sizeof(sql), "ANALYZE (SKIP_LOCKED) %s", PQgetvalue(r, i, 0));
-        rc = pg_exec(c, sql, &err);
-        if (rc != 0) {
-            log_json(LOG_WARN, "analyze failed", json_pack("{s:s}", "error", err.msg));
-        }
-    }
-    PQclear(r);
-    return rc;
-}
-
-static void *listener_main(void *arg)
-{
-    struct store *s = arg;
-    struct pg_store *p = pg_be(s);
-    struct pg_conn *c = xcalloc(1, sizeof(*c));
-    c->broken = true;
-    c->timeout_ms = &p->timeout_ms;
-    pg_conn_watch(c, p, -1); /* its waits are not watched (ANALYZE), its shutdown is */
-    while (!p->stop_listener) {
-        struct err err;
-        if (pg_conn_ensure(c, p->conninfo, &err) != 0 ||
-            pg_exec(c, "LISTEN bunsen_catalog", &err) != 0) {
-            c->broken = true;
-            struct timespec ts = {.tv_sec = 0, .tv_nsec = 500000000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        uint64_t next_analyze = 0; /* when analyze_grown is due (monotonic ns) */
-        uint64_t next_budget = 0;  /* when refresh_budget is */
-        while (!p->stop_listener && !c->broken) {
-            uint64_t now = time_mono_ns();
-            if (now >= next_budget) {
-                refresh_budget(p, c);
-                next_budget = now + BUDGET_EVERY_MS * 1000000ull;
-            }
-            if (now >= next_analyze) { /* then again in a second, or a minute after a failure */
-                next_analyze =
-                    now + (analyze_grown(c) == 0 ? ANALYZE_EVERY_MS : 60000) * 1000000ull;
-                continue;
-            }
-            int fd = PQsocket(c->pg);
-            fd_set fds;
-            FD_ZERO(&fds);
-            FD_SET(fd, &fds);
-            struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
-            if (select(fd + 1, &fds, NULL, NULL, &tv) < 0) {
-                continue;
-            }
-            if (!PQconsumeInput(c->pg)) {
-                c->broken = true;
-                break;
-            }
-            PGnotify *n;
-            bool changed = false;
-            while ((n = PQnotifies(c->pg)) != NULL) {
-                changed = true;
-                PQfreemem(n);
-            }
-            if (changed && store_catalog_check(s, -1, &err) != 0) {
-                log_json(LOG_ERROR, "experiment reload failed",
-                         json_pack("{s:s}", "error", err.msg));
-            }
-        }
-    }
-    pg_conn_close(c);
-    return NULL;
-}
-
 /* ---- lifecycle ---- */
 
 static void pg_set_db_timeout(struct store *s, int ms)
@@ -398,10 +232,7 @@ static void pg_close(struct store *s)
     if (p == NULL) {
         return;
     }
-    if (p->listening) {
-        p->stop_listener = 1;
-        pthread_join(p->listener, NULL);
-    }
+    pg_listen_stop(p);
     for (int i = 0; i < p->nidle; i++) {
         pg_conn_close(p->idle[i]);
     }
@@ -417,7 +248,7 @@ static void pg_close(struct store *s)
 static int pg_open(struct store *s, const char *conninfo, struct err *err)
 {
     struct pg_store *p = xcalloc(1, sizeof(*p));
-    p->user_lock_budget = USER_LOCK_BUDGET_DEF;
+    p->user_lock_budget = PG_USER_LOCK_BUDGET_DEF;
     s->be = p;
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
@@ -457,19 +288,6 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
 out_free:
     pg_close(s);
     return -1;
-}
-
-static int pg_listen(struct store *s, struct err *err)
-{
-    struct pg_store *p = pg_be(s);
-    if (p->listening) {
-        return 0;
-    }
-    if (thread_start(&p->listener, listener_main, s) != 0) {
-        return err_set(err, ERR_INTERNAL, NULL, "cannot start the listener thread");
-    }
-    p->listening = true;
-    return 0;
 }
 
 /* ---- the writer's transactions ---- */

@@ -27,8 +27,8 @@
  * (max_connections + max_prepared_transactions) entries for the whole server: with the
  * defaults ~6,400, and past it every lock fails with "out of shared memory". A 10,000-event
  * request locks up to 10,000 users, and the writer groups requests. So a transaction locks
- * users one by one only within a budget (its daemon's share of that table, db.c
- * lock_budget, which the writer also keeps groups within: store_job.items), under the
+ * users one by one only within a budget (its daemon's share of that table, listen.c
+ * pg_lock_budget, which the writer also keeps groups within: store_job.items), under the
  * all-users lock in shared mode; a job over the budget takes the all-users lock exclusively
  * instead (one lock: it then runs alone among the ingesting transactions of every daemon,
  * as a bulk load). The all-users lock comes before any user lock in every transaction, and

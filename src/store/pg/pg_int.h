@@ -3,7 +3,7 @@
  * (src/store/pg/): a libpq connection with its prepared statements, the pool of read
  * connections, the adapter's state behind struct store, parameter and array encoding,
  * and the adapter's implementations of the ops of src/store/store_int.h (the table itself
- * is in db.c; every op is implemented).
+ * is in db.c; every op is implemented), and what db.c shares with the listener (listen.c).
  *
  * Every statement is prepared once per connection (named by its slot in the connection's
  * cache, keyed by the address of its static SQL text) and run with PQexecPrepared and
@@ -130,7 +130,7 @@ struct pg_store {
     struct pg_conn *writer; /* the writer thread's connection (and the CLI's) */
     int slot;               /* the roll-up slot held by the writer's session */
     /* Users one transaction locks one by one at most (ingest.c pg_lock_users; its share of
-     * the server's lock table, db.c lock_budget), and how many jobs took the all-users lock
+     * the server's lock table, listen.c pg_lock_budget), and how many jobs took the all-users lock
      * instead. Set by the writer and the listener, read by the writer and /metrics. */
     _Atomic size_t user_lock_budget;
     _Atomic size_t budget_warned; /* the budget last warned about (budget_set) */
@@ -180,6 +180,30 @@ uint64_t pg_wait_deadline(uint64_t start, int limit_ms, const _Atomic uint64_t *
 void pg_shutdown_begin(struct store *s);
 /* store.h store_answering. */
 bool pg_answering(struct store *s);
+
+/* ---- the listener (listen.c) ---- */
+
+/* The server's lock table (entries, SQL text: max_locks_per_transaction x (max_connections +
+ * max_prepared_transactions)) and the roll-up slots held (the live writers, a count(*)
+ * query), for pg_lock_budget's arguments. */
+#define PG_SQL_LOCK_TABLE                                                                          \
+    "current_setting('max_locks_per_transaction')::bigint * "                                      \
+    "(current_setting('max_connections')::bigint + "                                               \
+    "current_setting('max_prepared_transactions')::bigint)"
+#define PG_SQL_SLOTS_HELD                                                                          \
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = " PG_LOCK_SLOT        \
+    " AND "                                                                                        \
+    "objsubid = 2 AND granted"
+/* The user-lock budget before the first read of the server's settings (its defaults'). */
+#define PG_USER_LOCK_BUDGET_DEF (64 * 100 / 4)
+/* The user-lock budget (pg_store.user_lock_budget) of each of `writers` live writers on a
+ * server whose lock table has `table` entries: half the table shared out, a quarter at most each,
+ * never below a floor. Pure; any thread. */
+size_t pg_lock_budget(long long table, long long writers);
+/* store.h store_listen: start the listener thread (once; 0, or -1 with err). */
+int pg_listen(struct store *s, struct err *err);
+/* Stop the listener thread, if started, and wait for it (pg_close). */
+void pg_listen_stop(struct pg_store *p);
 
 /* Open a connection (conninfo: a postgres:// URL or key=value string) whose statements wait
  * for an answer at most *timeout_ms (NULL: forever). NULL + err. */
