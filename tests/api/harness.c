@@ -634,8 +634,8 @@ json_t *harness_call(int port, const char *method, const char *path, const char 
         http_req_ct(port, method, path, key, "application/json", body, body ? strlen(body) : 0, &r),
         0);
     if (r.status != want) {
-        fail_msg("%s %s: status %d, expected %d: %.300s", method, path, r.status, want,
-                 r.body ? r.body : "");
+        fail_msg("%s %s %.300s: status %d, expected %d: %.300s", method, path, body ? body : "",
+                 r.status, want, r.body ? r.body : "");
     }
     json_t *j = resp_json(&r);
     resp_free(&r);
@@ -682,4 +682,37 @@ void harness_started_experiment(int port, const char *admin, const char *key, co
     char path[256];
     snprintf(path, sizeof(path), "/api/v1/experiments/%s/start", key);
     json_decref(harness_call(port, "POST", path, admin, NULL, 200));
+}
+
+void harness_ratio_metrics(int port, const char *admin)
+{
+    harness_metric(port, admin,
+                   "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
+                   "\"cuped_lookback_hours\":0}");
+    harness_metric(port, admin,
+                   "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
+                   "\"cuped_lookback_hours\":0}");
+    harness_metric(port, admin,
+                   "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
+                   "\"denominator\":\"v\"}");
+}
+
+int harness_start_with_key(struct daemon *d, const char *const *extra, char *sdk, size_t cap)
+{
+    if (daemon_start(d, extra) != 0) {
+        return -1;
+    }
+    harness_sdk_key(d->port, d->admin_key, sdk, cap);
+    return 0;
+}
+
+int harness_stop(struct daemon *d)
+{
+    int rc = daemon_stop(d);
+    daemon_cleanup(d);
+    if (rc != 0) {
+        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
+        return -1;
+    }
+    return 0;
 }

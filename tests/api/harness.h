@@ -8,6 +8,7 @@
 #define BUNSEN_TEST_HARNESS_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -131,6 +132,47 @@ void harness_sdk_key_named(int port, const char *admin, const char *name, char *
                            char *id, size_t id_cap);
 void harness_metric(int port, const char *admin, const char *body);
 void harness_started_experiment(int port, const char *admin, const char *key, const char *body);
+
+/* The teardown of a test's daemon: daemon_stop, then daemon_cleanup. Returns 0 when it exited 0
+ * on SIGTERM (under ASan a leak makes it exit 23), else -1 with the status on stderr. */
+int harness_stop(struct daemon *d);
+/* daemon_start(d, extra), then harness_sdk_key into sdk (cap bytes). Returns 0, or -1 when
+ * the daemon did not start (a key the daemon refuses fails the test). */
+int harness_start_with_key(struct daemon *d, const char *const *extra, char *sdk, size_t cap);
+/* The metrics of the ratio tests: "m" counts "buy", "v" counts "view" (both without a CUPED
+ * look-back), "r" is the ratio m / v. */
+void harness_ratio_metrics(int port, const char *admin);
+
+/* Clocks (harness_time.c). harness_now_ms: monotonic whole milliseconds (how long a reply or
+ * an exit took); harness_clock_ms: the same with fractions (latencies under a millisecond),
+ * harness_clock_s in seconds; harness_wall_ms: wall-clock milliseconds since the epoch, to the
+ * second (the base of the timestamps a test sends). */
+uint64_t harness_now_ms(void);
+double harness_clock_ms(void);
+double harness_clock_s(void);
+int64_t harness_wall_ms(void);
+
+/* One timed request (http_req): the caller fills port..body (designated initialisers, the rest
+ * zero); harness_timed_call sends it on this thread and fills status (-1: no reply: the
+ * client's timeout or the connection closed), ms (how long until the reply), retry_after
+ * (the header, "" when none) and body_start (the body, cut). harness_timed_start sends it on a
+ * thread of its own (failing the test when none starts), harness_timed_join waits for it.
+ * The strings are borrowed until the reply is in. */
+struct harness_timed {
+    int port;
+    const char *method;
+    const char *path;
+    const char *key;
+    const char *body;
+    int status;
+    uint64_t ms;
+    char retry_after[16];
+    char body_start[200];
+    pthread_t th;
+};
+void harness_timed_call(struct harness_timed *t);
+void harness_timed_start(struct harness_timed *t);
+void harness_timed_join(struct harness_timed *t);
 
 /* printf into a static-per-thread buffer (for paths). */
 const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));

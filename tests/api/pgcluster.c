@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -72,11 +71,4 @@ void pgc_destroy(const char *dir)
 {
     pgc_run(NULL, 0, fmt("stop '%s/p' immediate", dir));
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
-}
-
-uint64_t pgc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

@@ -28,7 +28,4 @@ void pgc_signal(const char *cdir, const char *sig);
 /* Stop the cluster of pgc_start (immediate) and remove its directory. */
 void pgc_destroy(const char *dir);
 
-/* Monotonic milliseconds, for measuring how long a reply took. */
-uint64_t pgc_now_ms(void);
-
 #endif

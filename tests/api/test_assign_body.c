@@ -49,21 +49,14 @@ static int setup(void **state)
     admin_ok("POST", "/api/v1/experiments/by-id/start", NULL);
     admin_ok("POST", "/api/v1/experiments/flat/start", NULL);
     admin_ok("POST", "/api/v1/experiments/empty-cond/start", NULL);
-    int status = 0;
-    json_t *k = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          "{\"name\":\"t\",\"role\":\"sdk\"}", &status);
-    assert_non_null(k);
-    snprintf(sdk, sizeof(sdk), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
+    harness_sdk_key_named(D.port, D.admin_key, "t", sdk, sizeof(sdk), NULL, 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 /* POST /api/v1/assign; the reply (status and body) into r. */

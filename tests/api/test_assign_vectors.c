@@ -36,27 +36,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    if (rc != 0) {
-        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
-        return -1;
-    }
-    return 0;
+    return harness_stop(&D);
 }
 
 /* Request as admin; fail unless the status is want. Returns the JSON body. */
 static json_t *call(const char *method, const char *path, const char *body, int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, D.admin_key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
-                 want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, D.admin_key, body, want);
 }
 
 static const char *str(const json_t *o, const char *name)

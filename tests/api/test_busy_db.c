@@ -9,53 +9,14 @@
  */
 #include "harness.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #define BUSY_BOUND_MS 9000 /* the busy timeout is 5 s; the second queued request once took 10 */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* One timed request, on a thread of its own. */
-struct timed {
-    int port;
-    const char *method;
-    const char *path;
-    const char *key;
-    const char *body;
-    int status; /* -1: no reply (the client's own timeout, or the connection closed) */
-    uint64_t ms;
-    char retry_after[16];
-    char body_start[200]; /* the reply's body, cut */
-    pthread_t th;
-};
-
-static void *timed_main(void *arg)
-{
-    struct timed *t = arg;
-    uint64_t t0 = now_ms();
-    struct resp r;
-    t->status = -1;
-    if (http_req(t->port, t->method, t->path, t->key, t->body, &r) == 0) {
-        t->status = r.status;
-        resp_header(&r, "Retry-After", t->retry_after, sizeof(t->retry_after));
-        snprintf(t->body_start, sizeof(t->body_start), "%s", r.body != NULL ? r.body : "");
-        resp_free(&r);
-    }
-    t->ms = now_ms() - t0;
-    return NULL;
-}
 
 /* Take the database's write lock from a connection of the test's own (another process, as
  * far as the daemon's SQLite knows: a second connection locks the file the same way). */
@@ -89,14 +50,10 @@ static int teardown(void **state)
 
 static char *start_with_key(struct daemon *d)
 {
-    assert_int_equal(daemon_start(d, NULL), 0);
-    json_t *j = harness_call(d->port, "POST", "/api/v1/keys", d->admin_key,
-                             "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    char *key = strdup(json_string_value(json_object_get(j, "key")));
-    json_decref(j);
-    json_decref(harness_call(d->port, "POST", "/api/v1/metrics", d->admin_key,
-                             "{\"key\":\"cnt\",\"event\":\"ev\",\"type\":\"count\"}", 201));
-    return key;
+    char key[128];
+    assert_int_equal(harness_start_with_key(d, NULL, key, sizeof(key)), 0);
+    harness_metric(d->port, d->admin_key, "{\"key\":\"cnt\",\"event\":\"ev\",\"type\":\"count\"}");
+    return strdup(key);
 }
 
 /* An events batch, five metric PATCHes (each runs alone in its transaction) and /readyz (a
@@ -111,32 +68,28 @@ static void test_queued_writes_within_busy_timeout(void **state)
     }
     const char *key = sdk_key = start_with_key(&D);
     enum { N = 8 };
-    struct timed t[N];
+    struct harness_timed t[N];
     static const char *const ev =
         "{\"events\":[{\"user_id\":\"u1\",\"event\":\"ev\",\"id\":\"b1\"}]}";
     sqlite3 *db = lock_db(&D);
     for (int i = 0; i < N; i++) {
         if (i == 0 || i == N - 1) {
-            t[i] = (struct timed){D.port, "POST", "/api/v1/events", key, ev, 0, 0, "", "", 0};
+            t[i] = (struct harness_timed){
+                .port = D.port, .method = "POST", .path = "/api/v1/events", .key = key, .body = ev};
         } else if (i == N - 2) {
-            t[i] = (struct timed){D.port, "GET", "/readyz", NULL, NULL, 0, 0, "", "", 0};
+            t[i] = (struct harness_timed){.port = D.port, .method = "GET", .path = "/readyz"};
         } else {
-            t[i] = (struct timed){D.port,
-                                  "PATCH",
-                                  "/api/v1/metrics/cnt",
-                                  D.admin_key,
-                                  "{\"description\":\"busy\"}",
-                                  0,
-                                  0,
-                                  "",
-                                  "",
-                                  0};
+            t[i] = (struct harness_timed){.port = D.port,
+                                          .method = "PATCH",
+                                          .path = "/api/v1/metrics/cnt",
+                                          .key = D.admin_key,
+                                          .body = "{\"description\":\"busy\"}"};
         }
-        assert_int_equal(pthread_create(&t[i].th, NULL, timed_main, &t[i]), 0);
+        harness_timed_start(&t[i]);
         sleep_ms(20);
     }
     for (int i = 0; i < N; i++) {
-        pthread_join(t[i].th, NULL);
+        harness_timed_join(&t[i]);
     }
     unlock_db(db);
     for (int i = 0; i < N; i++) {
@@ -159,26 +112,22 @@ static void test_queued_writes_within_busy_timeout(void **state)
 
 /* The timed requests t[0..n) on threads of their own, 20 ms apart: events batches at both
  * ends, metric PATCHes between. */
-static void send_writes(struct timed *t, int n, const char *key)
+static void send_writes(struct harness_timed *t, int n, const char *key)
 {
     static const char *const ev =
         "{\"events\":[{\"user_id\":\"u1\",\"event\":\"ev\",\"id\":\"t1\"}]}";
     for (int i = 0; i < n; i++) {
         if (i == 0 || i == n - 1) {
-            t[i] = (struct timed){D.port, "POST", "/api/v1/events", key, ev, 0, 0, "", "", 0};
+            t[i] = (struct harness_timed){
+                .port = D.port, .method = "POST", .path = "/api/v1/events", .key = key, .body = ev};
         } else {
-            t[i] = (struct timed){D.port,
-                                  "PATCH",
-                                  "/api/v1/metrics/cnt",
-                                  D.admin_key,
-                                  "{\"description\":\"term\"}",
-                                  0,
-                                  0,
-                                  "",
-                                  "",
-                                  0};
+            t[i] = (struct harness_timed){.port = D.port,
+                                          .method = "PATCH",
+                                          .path = "/api/v1/metrics/cnt",
+                                          .key = D.admin_key,
+                                          .body = "{\"description\":\"term\"}"};
         }
-        assert_int_equal(pthread_create(&t[i].th, NULL, timed_main, &t[i]), 0);
+        harness_timed_start(&t[i]);
         sleep_ms(20);
     }
 }
@@ -196,24 +145,24 @@ static void test_sigterm_with_lock_held(void **state)
     }
     sdk_key = start_with_key(&D);
     enum { N = 8 };
-    struct timed t[N];
+    struct harness_timed t[N];
     sqlite3 *db = lock_db(&D);
     send_writes(t, N, sdk_key);
     sleep_ms(800);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = harness_now_ms();
     pid_t pid = D.pid;
     assert_int_equal(kill(pid, SIGTERM), 0);
     int st = 0;
     pid_t gone = 0;
-    while ((gone = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() - t0 < 60000) {
+    while ((gone = waitpid(pid, &st, WNOHANG)) == 0 && harness_now_ms() - t0 < 60000) {
         sleep_ms(20);
     }
-    uint64_t exit_ms = now_ms() - t0;
+    uint64_t exit_ms = harness_now_ms() - t0;
     if (gone == pid) {
         D.pid = 0;
     }
     for (int i = 0; i < N; i++) {
-        pthread_join(t[i].th, NULL);
+        harness_timed_join(&t[i]);
     }
     unlock_db(db);
     fprintf(stderr,
@@ -255,9 +204,9 @@ static void test_migrate_beside_lock(void **state)
     sqlite3 *db = lock_db(&D);
     char *out = NULL;
     const char *const args[] = {"migrate", "--data-dir", D.dir, NULL};
-    uint64_t t0 = now_ms();
+    uint64_t t0 = harness_now_ms();
     int rc = bunsen_run(&out, args);
-    uint64_t ms = now_ms() - t0;
+    uint64_t ms = harness_now_ms() - t0;
     unlock_db(db);
     fprintf(stderr, "# bunsen migrate beside the lock: exit %d after %llu ms: %s", rc,
             (unsigned long long)ms, out != NULL ? out : "");

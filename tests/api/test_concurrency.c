@@ -27,9 +27,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 /* A request as admin with extra header lines; fails unless the status is want. The ETag of

@@ -96,12 +96,7 @@ static void call_ok(const char *path, const char *key, const char *body, int wan
 
 static void setup_experiment(void)
 {
-    int st = 0;
-    json_t *j = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    assert_int_equal(st, 201);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
+    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
     call_ok("/api/v1/metrics", D.admin_key,
             "{\"key\":\"evs\",\"event\":\"ev\",\"type\":\"count\",\"window_hours\":null,"
             "\"cuped_lookback_hours\":1}",

@@ -31,18 +31,14 @@ static const char *const ARGS[] = {"--rebuild-chunk", "3", NULL};
 static int setup(void **state)
 {
     (void)state;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now_ms = (long long)ts.tv_sec * 1000;
+    now_ms = harness_wall_ms();
     return daemon_start(&D, ARGS) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static json_t *call(const char *method, const char *path, json_t *body, int want)

@@ -40,16 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return harness_stop(&D);
 }
 
 /* What came back on one connection within the deadline. */
@@ -72,7 +63,7 @@ static void exchange(int port, const char *raw, size_t len, double timeout_s, st
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    double t0 = now_s();
+    double t0 = harness_clock_s();
     size_t sent = 0;
     while (sent < len) {
         ssize_t w = send(fd, raw + sent, len - sent, MSG_NOSIGNAL);
@@ -82,7 +73,7 @@ static void exchange(int port, const char *raw, size_t len, double timeout_s, st
         sent += (size_t)w;
     }
     for (;;) {
-        double left = timeout_s - (now_s() - t0);
+        double left = timeout_s - (harness_clock_s() - t0);
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0) {
             break;
@@ -94,7 +85,7 @@ static void exchange(int port, const char *raw, size_t len, double timeout_s, st
         }
         x->len += (size_t)got;
     }
-    x->seconds = now_s() - t0;
+    x->seconds = harness_clock_s() - t0;
     close(fd);
     x->data[x->len] = '\0';
     if (x->len > 12 && strncmp(x->data, "HTTP/1.", 7) == 0) {
@@ -353,12 +344,8 @@ static void test_head_streams(void **state)
                           "\"metrics\":[\"hm\"]}",
                           &st));
     assert_int_equal(st, 201);
-    json_t *k = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          "{\"name\":\"head-sdk\",\"role\":\"sdk\"}", &st);
-    assert_int_equal(st, 201);
     char sdk[128];
-    snprintf(sdk, sizeof(sdk), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
+    harness_sdk_key_named(D.port, D.admin_key, "head-sdk", sdk, sizeof(sdk), NULL, 0);
     const char *paths[] = {"/api/v1/experiments/head-u/users?metric=hm", fmt("/sub/%s", sdk)};
     for (int i = 0; i < 2; i++) {
         const char *raw = fmt("HEAD %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
@@ -450,7 +437,7 @@ static void test_fifo_in_web_dir(void **state)
     enum { N = 8 };
     pthread_t th[N];
     struct fifo_get g[N];
-    double t0 = now_s();
+    double t0 = harness_clock_s();
     for (int i = 0; i < N; i++) {
         g[i] = (struct fifo_get){.port = w.port};
         pthread_create(&th[i], NULL, fifo_get, &g[i]);
@@ -459,7 +446,7 @@ static void test_fifo_in_web_dir(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(g[i].status, 404);
     }
-    assert_true(now_s() - t0 < 3.0);
+    assert_true(harness_clock_s() - t0 < 3.0);
     struct resp r;
     assert_int_equal(http_req(w.port, "GET", "/healthz", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct daemon D;
 static char sdk_key[64];
@@ -104,19 +103,16 @@ static void passage(char variant, int i, int64_t offset, double v, bool together
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, ARGS) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
         return -1;
     }
-    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
     harness_metric(D.port, D.admin_key,
                    "{\"key\":\"qrev\",\"event\":\"qpay\",\"type\":\"sum\",\"window_hours\":48,"
                    "\"cuped_lookback_hours\":24}");
     harness_started_experiment(D.port, D.admin_key, "qm",
                                "{\"key\":\"qm\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
                                "\"metrics\":[\"qrev\"],\"dimensions\":[\"country\"]}");
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    t0 = (int64_t)now.tv_sec * 1000 - 24 * HOUR;
+    t0 = harness_wall_ms() - 24 * HOUR;
     for (int i = 0; i < NU; i++) {
         expose('a', i);
         expose('b', i);
@@ -134,9 +130,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static void near(const json_t *got, double want, double rel, const char *what)

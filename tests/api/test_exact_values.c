@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct daemon D;
 static char sdk_key[64];
@@ -69,10 +68,9 @@ static void events(const char *variant, int64_t offset, const double *values, in
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, ARGS) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
         return -1;
     }
-    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
     harness_metric(D.port, D.admin_key,
                    "{\"key\":\"rev\",\"event\":\"pay\",\"type\":\"sum\",\"window_hours\":48,"
                    "\"cuped_lookback_hours\":24}");
@@ -80,9 +78,7 @@ static int setup(void **state)
         D.port, D.admin_key, "xv",
         "{\"key\":\"xv\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"},"
         "{\"key\":\"d\"},{\"key\":\"e\"}],\"metrics\":[\"rev\"]}");
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    t0 = (int64_t)now.tv_sec * 1000 - 24 * HOUR;
+    t0 = harness_wall_ms() - 24 * HOUR;
 
     expose("a");
     events("a", HOUR, (double[]){0.1, 1e15, -1e15}, 3);
@@ -106,9 +102,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static int variant_index(const char *key)

@@ -29,13 +29,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    if (rc != 0) {
-        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
-        return -1;
-    }
-    return 0;
+    return harness_stop(&D);
 }
 
 /* Send a request with key; fail unless the status is want. Returns the JSON body (new
@@ -43,15 +37,7 @@ static int teardown(void **state)
 static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
                        int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
-                 want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, want);
 }
 
 static json_t *call(const char *method, const char *path, const char *body, int want)
@@ -1016,10 +1002,8 @@ static double payload_threshold(const char *sdk, const char *key)
 static void test_reals_rounded_when_written(void **state)
 {
     (void)state;
-    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"rt-sdk\",\"role\":\"sdk\"}", 201);
     char sdk[128];
-    snprintf(sdk, sizeof(sdk), "%s", str(k, "key"));
-    json_decref(k);
+    harness_sdk_key_named(D.port, D.admin_key, "rt-sdk", sdk, sizeof(sdk), NULL, 0);
 
     new_exp("rt-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.12345678901234567}}");
     act("rt-target", "start", NULL, 200);

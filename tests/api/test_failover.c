@@ -123,12 +123,7 @@ static void test_promote_standby_under_load(void **state_)
     for (int i = 0; i < NDAEMONS; i++) {
         assert_int_equal(daemon_start_db(&D[i], shared, NULL), 0);
     }
-    int st = 0;
-    json_t *j = http_json(D[0].port, "POST", "/api/v1/keys", D[0].admin_key,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    assert_int_equal(st, 201);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
+    harness_sdk_key(D[0].port, D[0].admin_key, SDK, sizeof(SDK));
     assert_int_equal(status_of(D[0].port, "POST", "/api/v1/experiments", D[0].admin_key,
                                "{\"key\":\"ha\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
                      201);
@@ -262,13 +257,8 @@ static void test_hung_server(void **state_)
             &d, fmt("postgresql://postgres@127.0.0.1:%d/hung?connect_timeout=2", pgc_port(server)),
             extra),
         0);
-    int st = 0;
-    json_t *j = http_json(d.port, "POST", "/api/v1/keys", d.admin_key,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    assert_int_equal(st, 201);
     char sdk[64];
-    snprintf(sdk, sizeof(sdk), "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
+    harness_sdk_key(d.port, d.admin_key, sdk, sizeof(sdk));
     assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
                                "{\"key\":\"hx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
                      201);
@@ -286,7 +276,7 @@ static void test_hung_server(void **state_)
     PGresult *lr = PQexec(lk, "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE");
     assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
     PQclear(lr);
-    uint64_t t0 = pgc_now_ms();
+    uint64_t t0 = harness_now_ms();
     struct resp lw;
     int write_locked = http_req(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 4), &lw) == 0
                            ? lw.status
@@ -296,7 +286,7 @@ static void test_hung_server(void **state_)
         resp_header(&lw, "Retry-After", lra, sizeof(lra));
         resp_free(&lw);
     }
-    uint64_t locked_ms = pgc_now_ms() - t0;
+    uint64_t locked_ms = harness_now_ms() - t0;
     PQclear(PQexec(lk, "COMMIT"));
     PQfinish(lk);
     sleep_ms(500); /* a write still waiting (the defect) commits now */

@@ -29,13 +29,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    if (rc != 0) {
-        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
-        return -1;
-    }
-    return 0;
+    return harness_stop(&D);
 }
 
 /* Create a key with the admin key; returns the secret in out. */

@@ -210,15 +210,7 @@ static void check_alive(void)
 static json_t *ok(const char *method, const char *path, const char *key, const char *body,
                   int status)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
-    if (r.status != status) {
-        fail_msg("%s %s %s: status %d, expected %d: %.300s", method, path, body ? body : "",
-                 r.status, status, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, status);
 }
 
 static void make_key(const char *role, char *out, size_t n, char *id, size_t idn)
@@ -285,13 +277,7 @@ static int teardown(void **state)
     (void)state;
     printf("# hostile inputs: %lu\n", n_hostile);
     fflush(stdout);
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    if (rc != 0) {
-        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
-        return -1;
-    }
-    return 0;
+    return harness_stop(&D);
 }
 
 /* Every JSON-body endpoint with the key that may use it. */

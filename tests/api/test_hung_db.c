@@ -9,7 +9,6 @@
 #include "pgcluster.h"
 
 #include <libpq-fe.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,37 +20,6 @@
 
 static const char *const ASSIGN =
     "{\"user_id\":\"u1\",\"experiments\":[\"hk\"],\"log_exposure\":false}";
-
-/* One timed request. */
-struct timed {
-    int port;
-    const char *method;
-    const char *path;
-    const char *key;
-    const char *body;
-    int status; /* -1: no reply (the client's 20 s, or the connection closed) */
-    uint64_t ms;
-    char retry_after[16];
-};
-
-static void timed_run(struct timed *t)
-{
-    uint64_t t0 = pgc_now_ms();
-    struct resp r;
-    t->status = -1;
-    if (http_req(t->port, t->method, t->path, t->key, t->body, &r) == 0) {
-        t->status = r.status;
-        resp_header(&r, "Retry-After", t->retry_after, sizeof(t->retry_after));
-        resp_free(&r);
-    }
-    t->ms = pgc_now_ms() - t0;
-}
-
-static void *timed_main(void *arg)
-{
-    timed_run(arg);
-    return NULL;
-}
 
 static char *new_key(const struct daemon *d, const char *name, char id[40])
 {
@@ -100,51 +68,55 @@ static void test_keys_from_memory(void **state_)
      * (nothing waited for it yet): 200 ms at most */
     char features[128];
     snprintf(features, sizeof(features), "/api/features/%s", keys[0]);
-    struct timed onset = {d.port, "GET", features, NULL, NULL, 0, 0, ""};
-    timed_run(&onset);
+    struct harness_timed onset = {.port = d.port, .method = "GET", .path = features};
+    harness_timed_call(&onset);
     sleep_ms(1500); /* past the key cache's second; the key check cannot confirm them now */
     /* every key at once, more than the daemon's threads, then the routes that need no key */
-    struct timed first[NKEYS + 3];
-    pthread_t th[NKEYS + 3];
+    struct harness_timed first[NKEYS + 3];
     for (int i = 0; i < NKEYS; i++) {
-        first[i] = (struct timed){d.port, "POST", "/api/v1/assign", keys[i], ASSIGN, 0, 0, ""};
+        first[i] = (struct harness_timed){.port = d.port,
+                                          .method = "POST",
+                                          .path = "/api/v1/assign",
+                                          .key = keys[i],
+                                          .body = ASSIGN};
     }
-    first[NKEYS] = (struct timed){d.port, "GET", features, NULL, NULL, 0, 0, ""};
-    first[NKEYS + 1] = (struct timed){d.port, "GET", "/healthz", NULL, NULL, 0, 0, ""};
-    first[NKEYS + 2] = (struct timed){d.port, "GET", "/metrics", d.admin_key, NULL, 0, 0, ""};
+    first[NKEYS] = (struct harness_timed){.port = d.port, .method = "GET", .path = features};
+    first[NKEYS + 1] = (struct harness_timed){.port = d.port, .method = "GET", .path = "/healthz"};
+    first[NKEYS + 2] = (struct harness_timed){
+        .port = d.port, .method = "GET", .path = "/metrics", .key = d.admin_key};
     for (int i = 0; i < NKEYS + 3; i++) {
-        assert_int_equal(pthread_create(&th[i], NULL, timed_main, &first[i]), 0);
+        harness_timed_start(&first[i]);
         if (i == NKEYS - 1) {
             sleep_ms(100); /* the keyless routes behind the /assign requests */
         }
     }
     for (int i = 0; i < NKEYS + 3; i++) {
-        pthread_join(th[i], NULL);
+        harness_timed_join(&first[i]);
     }
     /* and again a second later, the lookup under way still waiting for the server */
     sleep_ms(1000);
-    struct timed again = {d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, 0, 0, ""};
-    timed_run(&again);
+    struct harness_timed again = {
+        .port = d.port, .method = "POST", .path = "/api/v1/assign", .key = keys[1], .body = ASSIGN};
+    harness_timed_call(&again);
     /* keys the cache does not hold (made up: anyone can send them), more than the threads,
      * then /healthz: each answers 503 within the key lookup's wait, none holds a thread for
      * --db-timeout (they once did, and /healthz waited 5.7 s behind six of them) */
     enum { NBOGUS = 6 };
-    struct timed bogus[NBOGUS + 1];
-    pthread_t bth[NBOGUS + 1];
+    struct harness_timed bogus[NBOGUS + 1];
     for (int i = 0; i < NBOGUS; i++) {
-        bogus[i] = (struct timed){d.port, "GET", fmt("/api/features/bsn_bogus%d", i), NULL, NULL, 0,
-                                  0,      ""};
+        bogus[i] = (struct harness_timed){
+            .port = d.port, .method = "GET", .path = fmt("/api/features/bsn_bogus%d", i)};
         bogus[i].path = strdup(bogus[i].path);
     }
-    bogus[NBOGUS] = (struct timed){d.port, "GET", "/healthz", NULL, NULL, 0, 0, ""};
+    bogus[NBOGUS] = (struct harness_timed){.port = d.port, .method = "GET", .path = "/healthz"};
     for (int i = 0; i <= NBOGUS; i++) {
         if (i == NBOGUS) {
             sleep_ms(300);
         }
-        assert_int_equal(pthread_create(&bth[i], NULL, timed_main, &bogus[i]), 0);
+        harness_timed_start(&bogus[i]);
     }
     for (int i = 0; i <= NBOGUS; i++) {
-        pthread_join(bth[i], NULL);
+        harness_timed_join(&bogus[i]);
     }
     pgc_signal(fmt("%s/p", dir), "CONT");
     for (int i = 0; i <= NBOGUS; i++) {
@@ -171,15 +143,15 @@ static void test_keys_from_memory(void **state_)
         fail_msg("keys revoke: %s", out);
     }
     free(out);
-    uint64_t t0 = pgc_now_ms();
+    uint64_t t0 = harness_now_ms();
     int revoked = 200;
-    while (revoked == 200 && pgc_now_ms() - t0 < 5000) {
+    while (revoked == 200 && harness_now_ms() - t0 < 5000) {
         json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[2], ASSIGN, &revoked));
         if (revoked == 200) {
             sleep_ms(50);
         }
     }
-    uint64_t revoked_ms = pgc_now_ms() - t0;
+    uint64_t revoked_ms = harness_now_ms() - t0;
     int kept = 0;
     json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[3], ASSIGN, &kept));
     fprintf(stderr, "# after: /assign %d; a key revoked by the CLI answers %d after %llu ms\n",
@@ -237,18 +209,17 @@ static void test_ready_beside_frozen_daemon(void **state_)
     assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
     PQclear(lr);
     sleep_ms(150); /* past the 100 ms in which a passed check answers probes: d0 checks */
-    struct timed frozen = {d0.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, timed_main, &frozen), 0);
+    struct harness_timed frozen = {.port = d0.port, .method = "GET", .path = "/readyz"};
+    harness_timed_start(&frozen);
     sleep_ms(300); /* d0's check is under way (waiting for the lock, before the fix) */
     assert_int_equal(kill(d0.pid, SIGSTOP), 0);
     PQclear(PQexec(lk, "COMMIT"));
     PQfinish(lk);
     sleep_ms(200); /* d0's session takes the lock and writes; d0 never commits */
-    struct timed other = {d1.port, "GET", "/readyz", NULL, NULL, 0, 0, ""};
-    timed_run(&other);
+    struct harness_timed other = {.port = d1.port, .method = "GET", .path = "/readyz"};
+    harness_timed_call(&other);
     assert_int_equal(kill(d0.pid, SIGCONT), 0);
-    pthread_join(th, NULL);
+    harness_timed_join(&frozen);
     fprintf(stderr, "# d0 frozen in its check: d1 /readyz %d in %llu ms (d0's: %d)\n", other.status,
             (unsigned long long)other.ms, frozen.status);
     daemon_stop(&d1);
@@ -281,31 +252,28 @@ static void test_drain_with_hung_db(void **state_)
     json_decref(harness_call(d.port, "POST", "/api/v1/events", key, event, 200));
 
     pgc_signal(fmt("%s/p", dir), "STOP");
-    struct timed w = {d.port,
-                      "POST",
-                      "/api/v1/events",
-                      key,
-                      "{\"events\":[{\"user_id\":\"u2\",\"event\":\"e\",\"id\":\"x2\"}]}",
-                      0,
-                      0,
-                      ""};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, timed_main, &w), 0);
+    struct harness_timed w = {
+        .port = d.port,
+        .method = "POST",
+        .path = "/api/v1/events",
+        .key = key,
+        .body = "{\"events\":[{\"user_id\":\"u2\",\"event\":\"e\",\"id\":\"x2\"}]}"};
+    harness_timed_start(&w);
     sleep_ms(1000);
-    uint64_t t0 = pgc_now_ms();
+    uint64_t t0 = harness_now_ms();
     pid_t pid = d.pid;
     assert_int_equal(kill(pid, SIGTERM), 0);
     int st = 0;
     pid_t gone = 0;
-    while ((gone = waitpid(d.pid, &st, WNOHANG)) == 0 && pgc_now_ms() - t0 < 60000) {
+    while ((gone = waitpid(d.pid, &st, WNOHANG)) == 0 && harness_now_ms() - t0 < 60000) {
         sleep_ms(50);
     }
-    uint64_t exit_ms = pgc_now_ms() - t0;
+    uint64_t exit_ms = harness_now_ms() - t0;
     pgc_signal(fmt("%s/p", dir), "CONT");
     if (gone == d.pid) {
         d.pid = 0;
     }
-    pthread_join(th, NULL);
+    harness_timed_join(&w);
     fprintf(stderr,
             "# SIGTERM with the database stopped: the pending write %d (Retry-After '%s') after "
             "%llu ms; exit %d after %llu ms\n",

@@ -39,15 +39,7 @@ static long long T;   /* exposure time of the attribution tests: NOW - 10 days, 
 static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
                        int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %.300s: status %d, expected %d: %s", method, path, body ? body : "",
-                 r.status, want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, want);
 }
 
 static void admin_ok(const char *method, const char *path, const char *body, int want)
@@ -208,10 +200,7 @@ static int setup(void **state)
     }
     NOW = (long long)time(NULL) * 1000;
     T = (NOW - 10 * DAY_MS) / HOUR_MS * HOUR_MS;
-    json_t *j =
-        call_as(D.admin_key, "POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
+    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
     const char *metrics[] = {
         "{\"key\":\"a_buy\",\"event\":\"buy\",\"type\":\"binomial\",\"window_hours\":24,"
         "\"cuped_lookback_hours\":48}",
@@ -247,13 +236,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    if (rc != 0) {
-        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
-        return -1;
-    }
-    return 0;
+    return harness_stop(&D);
 }
 
 /* ---- events: validation ---- */

@@ -415,24 +415,17 @@ static void admin_ok(const char *method, const char *path, const char *body, int
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, NULL) != 0) {
+    if (harness_start_with_key(&D, NULL, SDK, sizeof(SDK)) != 0) {
         return -1;
     }
     NOW = (long long)time(NULL) * 1000;
-    int st = 0;
-    json_t *j = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
-    return st == 201 ? 0 : -1;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static void test_generated_statistics(void **state)

@@ -48,13 +48,6 @@ static char sdk_key[64];
 
 #define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* One request on its own connection, without half-closing it after the request (the
  * harness's http_req shuts down its write side, which MHD may take as an abort while the
  * request is suspended on the writer: such clients are rare, and under load that races).
@@ -62,7 +55,7 @@ static double now_ms(void)
 static int req_json(const char *method, const char *path, const char *key, const char *body,
                     double *ms, char *field, size_t fn, json_t **out)
 {
-    double t0 = now_ms();
+    double t0 = harness_clock_ms();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -114,7 +107,7 @@ static int req_json(const char *method, const char *path, const char *key, const
     close(fd);
     buf[used] = '\0';
     if (ms != NULL) {
-        *ms = now_ms() - t0;
+        *ms = harness_clock_ms() - t0;
     }
     int status = used > 12 && strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : -1;
     const char *b = strstr(buf, "\r\n\r\n");
@@ -181,12 +174,9 @@ static char *repeat_array(const char *elem, int n)
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, NULL) != 0) {
+    if (harness_start_with_key(&D, NULL, sdk_key, sizeof(sdk_key)) != 0) {
         return -1;
     }
-    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
     json_decref(call("POST", "/api/v1/metrics",
                      "{\"key\":\"rev\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
     char *ids = id_array(NULL, 7000, 100000);
@@ -211,9 +201,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 /* POST body to path with the sdk key; returns the status, *ms the wall time. */
@@ -710,12 +698,9 @@ static void test_slow_results_beside_assign(void **state)
     (void)state;
     struct daemon keep = D;
     const char *const args[] = {"--threads", "1", "--rate-limit-ingest", "0", NULL};
-    assert_int_equal(daemon_start(&D, args), 0);
-    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
     char keep_sdk[64];
     memcpy(keep_sdk, sdk_key, sizeof(keep_sdk));
-    snprintf(sdk_key, sizeof(sdk_key), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
+    assert_int_equal(harness_start_with_key(&D, args, sdk_key, sizeof(sdk_key)), 0);
     json_decref(call("POST", "/api/v1/metrics",
                      "{\"key\":\"rv\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
     json_decref(call("POST", "/api/v1/metrics",
@@ -733,9 +718,7 @@ static void test_slow_results_beside_assign(void **state)
     json_decref(call("POST", "/api/v1/experiments/big/start", NULL, 200));
     json_decref(call("POST", "/api/v1/experiments", "{\"key\":\"small\"," VARS "}", 201));
     json_decref(call("POST", "/api/v1/experiments/small/start", NULL, 200));
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    long long ts = (long long)now.tv_sec * 1000 - 3600000;
+    long long ts = harness_wall_ms() - 3600000;
     size_t cap = (size_t)SLOW_BATCH * 128 + 64;
     char *body = malloc(cap);
     for (int first = 0; first < SLOW_USERS; first += SLOW_BATCH) {
@@ -762,8 +745,8 @@ static void test_slow_results_beside_assign(void **state)
     size_t cap_ms = 1 << 16;
     double *lat = malloc(cap_ms * sizeof(*lat));
     size_t n = 0;
-    double t_end = now_ms() + 4 * alone + 500;
-    while ((now_ms() < t_end || rd.calls < 2) && n < cap_ms) {
+    double t_end = harness_clock_ms() + 4 * alone + 500;
+    while ((harness_clock_ms() < t_end || rd.calls < 2) && n < cap_ms) {
         int st = timed_post("/api/v1/assign",
                             fmt("{\"user_id\":\"a-%zu\",\"experiments\":[\"small\"],"
                                 "\"log_exposure\":false}",

@@ -56,16 +56,6 @@ static void post_ok(int port, const char *key, const char *method, const char *p
     resp_free(&r);
 }
 
-static void sdk_key(struct daemon *d, const char *admin, char *out)
-{
-    int st = 0;
-    json_t *j = http_json(d->port, "POST", "/api/v1/keys", admin,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    assert_int_equal(st, 201);
-    snprintf(out, 64, "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
-}
-
 static void definitions(int port, const char *admin)
 {
     post_ok(port, admin, "POST", "/api/v1/metrics",
@@ -148,8 +138,8 @@ static void test_definitions_reach_every_daemon(void **state)
     if (skipped) {
         skip();
     }
-    sdk_key(&P[0], P[0].admin_key, SDK_P);
-    sdk_key(&R, R.admin_key, SDK_R);
+    harness_sdk_key(P[0].port, P[0].admin_key, SDK_P, sizeof(SDK_P));
+    harness_sdk_key(R.port, R.admin_key, SDK_R, sizeof(SDK_R));
     definitions(P[1].port, P[0].admin_key); /* the admin key lives in the shared database */
     definitions(R.port, R.admin_key);
     post_ok(R.port, R.admin_key, "POST", "/api/v1/experiments/mx/start", NULL, 200);

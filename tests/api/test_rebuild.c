@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct daemon D;
 static char sdk_key[64];
@@ -151,10 +150,9 @@ static void check_exact(int64_t window_h)
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, ARGS) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
         return -1;
     }
-    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
     harness_metric(D.port, D.admin_key,
                    "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
                    "\"cuped_lookback_hours\":0}");
@@ -162,9 +160,7 @@ static int setup(void **state)
         D.port, D.admin_key, "rb",
         "{\"key\":\"rb\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
         "\"metrics\":[\"m\"]}");
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    t_base = (int64_t)now.tv_sec * 1000 - 48 * HOUR;
+    t_base = harness_wall_ms() - 48 * HOUR;
     for (int u = 0; u < 60; u++) {
         add_user(u);
         for (int j = 0; j <= u % 5; j++) {
@@ -177,9 +173,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static void test_rows_during_rebuild(void **state)

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct daemon D;
 static char sdk_key[64];
@@ -146,26 +145,15 @@ static void check_ratio(const json_t *metric, int plan, int64_t window_h)
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, ARGS) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
         return -1;
     }
-    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
-    harness_metric(D.port, D.admin_key,
-                   "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
-                   "\"cuped_lookback_hours\":0}");
-    harness_metric(D.port, D.admin_key,
-                   "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
-                   "\"cuped_lookback_hours\":0}");
-    harness_metric(D.port, D.admin_key,
-                   "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
-                   "\"denominator\":\"v\"}");
+    harness_ratio_metrics(D.port, D.admin_key);
     harness_started_experiment(
         D.port, D.admin_key, "rr",
         "{\"key\":\"rr\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
         "\"metrics\":[\"r\",\"m\"],\"dimensions\":[\"plan\"]}");
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t t_base = (int64_t)now.tv_sec * 1000 - 48 * HOUR;
+    int64_t t_base = harness_wall_ms() - 48 * HOUR;
     for (int u = 0; u < NUSERS; u++) {
         U[u].x_ts = t_base + u * MINUTE;
         U[u].variant = u % 2;
@@ -189,9 +177,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static void test_ratio_through_rebuild(void **state)

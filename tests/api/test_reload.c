@@ -30,15 +30,7 @@ static char SDK[64];
 static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
                        int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
-                 want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, want);
 }
 
 static void ok(const char *method, const char *path, const char *body, int want)
@@ -49,29 +41,22 @@ static void ok(const char *method, const char *path, const char *body, int want)
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, NULL) != 0) {
+    if (harness_start_with_key(&D, NULL, SDK, sizeof(SDK)) != 0) {
         return -1;
     }
-    int st = 0;
-    json_t *k = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
     /* neighbours: every reload below takes them from the snapshot before */
     for (int i = 0; i < 20; i++) {
         ok("POST", "/api/v1/experiments",
            fmt("{\"key\":\"rl-n%02d\"," VARS ",\"targeting\":{\"n\":{\"$gt\":%d}}}", i, i), 201);
         ok("POST", fmt("/api/v1/experiments/rl-n%02d/start", i), NULL, 200);
     }
-    return st == 201 ? 0 : -1;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 /* A change of another experiment: a reload that keeps the one under test as it was. */

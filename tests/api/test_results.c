@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <time.h>
 
 #define FIXTURES "tests/fixtures/stats_reference.json"
 
@@ -28,19 +27,15 @@ static int setup(void **state)
 {
     (void)state;
     fixtures = json_load_file(FIXTURES, 0, NULL);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now_ms = (long long)ts.tv_sec * 1000;
+    now_ms = harness_wall_ms();
     return fixtures != NULL && daemon_start(&D, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
     json_decref(fixtures);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static const json_t *fixture(const char *name)

@@ -82,9 +82,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 /* GET path with the extra header lines (NULL: none); the reply's Content-Type (up to ';')

@@ -114,13 +114,7 @@ static int inconsistent(const json_t *doc, const char *what)
 static void test_results_one_state(void **state)
 {
     (void)state;
-    assert_int_equal(daemon_start(&D, NULL), 0);
-    int st = 0;
-    json_t *j = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          "{\"name\":\"sdk\",\"role\":\"sdk\"}", &st);
-    assert_int_equal(st, 201);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(j, "key")));
-    json_decref(j);
+    assert_int_equal(harness_start_with_key(&D, NULL, SDK, sizeof(SDK)), 0);
     call_ok("POST", "/api/v1/metrics",
             "{\"key\":\"snap_conv\",\"event\":\"snap_buy\",\"type\":\"binomial\"}", 201);
     call_ok("POST", "/api/v1/metrics",
@@ -131,6 +125,8 @@ static void test_results_one_state(void **state)
             201);
     call_ok("POST", "/api/v1/experiments/snap/start", NULL, 200);
 
+    int st = 0;
+    json_t *j = NULL;
     atomic_store(&done, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, ingest_main, NULL), 0);

@@ -24,22 +24,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static json_t *call(const char *method, const char *path, const char *body, int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, D.admin_key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
-                 want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, D.admin_key, body, want);
 }
 
 static const char *error_field(const json_t *e)

@@ -33,23 +33,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
                        int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
-                 want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, want);
 }
 
 static json_t *call(const char *method, const char *path, const char *body, int want)
@@ -62,9 +52,7 @@ static void sdk_key(void)
     if (SDK[0] != '\0') {
         return;
     }
-    json_t *k = call("POST", "/api/v1/keys", "{\"name\":\"sdk\",\"role\":\"sdk\"}", 201);
-    snprintf(SDK, sizeof(SDK), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
+    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
 }
 
 /* Create key with fields and run the lifecycle actions ("start,pause"). */
@@ -743,13 +731,6 @@ static void test_payload_date_moves_on_delete(void **state)
     free(d3);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -798,11 +779,11 @@ static void test_ofrep_database_locked(void **state)
     static double lat[LOCKED_EVALS];
     for (int i = 0; i < LOCKED_EVALS; i++) {
         struct resp r;
-        double t = now_ms();
+        double t = harness_clock_ms();
         assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/of-lock", SDK,
                                   fmt("{\"context\":{\"targetingKey\":\"lock-%d\"}}", i), &r),
                          0);
-        lat[i] = now_ms() - t;
+        lat[i] = harness_clock_ms() - t;
         assert_int_equal(r.status, 200);
         resp_free(&r);
     }

@@ -23,19 +23,16 @@ static char SDK[128];
 static int setup(void **state)
 {
     (void)state;
-    if (daemon_start(&D, NULL) != 0) {
+    if (harness_start_with_key(&D, NULL, SDK, sizeof(SDK)) != 0) {
         return -1;
     }
-    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return harness_stop(&D);
 }
 
 static const char *str_at(const json_t *o, const char *k)

@@ -42,15 +42,7 @@ static int teardown(void **state)
 static json_t *call(const char *method, const char *path, const char *key, const char *body,
                     int want)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
-    if (r.status != want) {
-        fail_msg("%s %s %s: status %d, expected %d: %s", method, path, body ? body : "", r.status,
-                 want, r.body ? r.body : "");
-    }
-    json_t *j = resp_json(&r);
-    resp_free(&r);
-    return j;
+    return harness_call(D.port, method, path, key, body, want);
 }
 
 static char *new_key(bool encrypt, char *dec, size_t n)

@@ -43,13 +43,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* A TCP connection to port from the loopback address src ("127.0.0.1", "127.0.0.2", ...), or
  * -1. */
 static int open_from(const char *src, int port)
@@ -106,7 +99,7 @@ static void test_trickled_headers(void **state)
     char got[CONNS][512];
     size_t glen[CONNS] = {0};
     double cut[CONNS];
-    double t0 = now_s();
+    double t0 = harness_clock_s();
     for (int i = 0; i < CONNS; i++) {
         fds[i] = open_from("127.0.0.1", D.port);
         assert_true(fds[i] >= 0);
@@ -119,14 +112,14 @@ static void test_trickled_headers(void **state)
     char pbuf[2048];
     size_t plen = 0;
     double served = 0;
-    while (now_s() - t0 < 8 && (served == 0 || probe >= 0)) {
+    while (harness_clock_s() - t0 < 8 && (served == 0 || probe >= 0)) {
         for (int i = 0; i < CONNS; i++) {
             if (cut[i] > 0) {
                 continue;
             }
             (void)send_text(fds[i], "X-Slow: 1\r\n");
             if (read_some(fds[i], got[i], sizeof(got[i]), &glen[i], 0) < 0) {
-                cut[i] = now_s() - t0;
+                cut[i] = harness_clock_s() - t0;
             }
         }
         if (probe < 0 && served == 0) {
@@ -138,7 +131,7 @@ static void test_trickled_headers(void **state)
         if (probe >= 0 && read_some(probe, pbuf, sizeof(pbuf), &plen, 0) < 0) {
             /* refused at the cap (closed at once), or served: try again until served */
             if (strncmp(pbuf, "HTTP/1.1 200", 12) == 0) {
-                served = now_s() - t0;
+                served = harness_clock_s() - t0;
             }
             close(probe);
             probe = -1;
@@ -177,11 +170,11 @@ static void test_slow_body(void **state)
     assert_true(send_text(slow, head));
     char buf[1024];
     size_t len = 0;
-    double t0 = now_s(), cut = 0;
-    while (now_s() - t0 < 8 && cut == 0) {
+    double t0 = harness_clock_s(), cut = 0;
+    while (harness_clock_s() - t0 < 8 && cut == 0) {
         (void)send_text(slow, "                ");
         if (read_some(slow, buf, sizeof(buf), &len, 250) < 0) {
-            cut = now_s() - t0;
+            cut = harness_clock_s() - t0;
         }
     }
     close(slow);
@@ -200,7 +193,7 @@ static void test_slow_body(void **state)
              D.admin_key, PIECE * PIECES);
     assert_true(send_text(steady, head));
     char *piece = malloc(PIECE + 1);
-    t0 = now_s();
+    t0 = harness_clock_s();
     for (int i = 0; i < PIECES; i++) {
         memset(piece, ' ', PIECE);
         if (i == 0) {
@@ -218,8 +211,9 @@ static void test_slow_body(void **state)
     len = 0;
     read_some(steady, buf, sizeof(buf), &len, 3000);
     close(steady);
-    fprintf(stderr, "# a body at 24 KiB/s over %.2f s answered: %.12s\n", now_s() - t0, buf);
-    assert_true(now_s() - t0 > T_S + 1);
+    fprintf(stderr, "# a body at 24 KiB/s over %.2f s answered: %.12s\n", harness_clock_s() - t0,
+            buf);
+    assert_true(harness_clock_s() - t0 > T_S + 1);
     assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
 }
 
@@ -235,11 +229,8 @@ static void test_not_cut(void **state)
                              201));
     json_decref(
         harness_call(D.port, "POST", "/api/v1/experiments/nc/start", D.admin_key, NULL, 200));
-    json_t *k = harness_call(D.port, "POST", "/api/v1/keys", D.admin_key,
-                             "{\"name\":\"nc\",\"role\":\"sdk\"}", 201);
     char key[128];
-    snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(k, "key")));
-    json_decref(k);
+    harness_sdk_key_named(D.port, D.admin_key, "nc", key, sizeof(key), NULL, 0);
 
     int sse = open_from("127.0.0.1", D.port);
     assert_true(sse >= 0);
@@ -258,11 +249,11 @@ static void test_not_cut(void **state)
     size_t slen = 0, klen = 0, qlen = 0;
     assert_int_equal(read_some(kept, kbuf, sizeof(kbuf), &klen, 2000), 0);
     assert_true(strncmp(kbuf, "HTTP/1.1 200", 12) == 0);
-    double t0 = now_s(), silent_cut = 0;
-    while (now_s() - t0 < T_S + 2) {
+    double t0 = harness_clock_s(), silent_cut = 0;
+    while (harness_clock_s() - t0 < T_S + 2) {
         assert_int_equal(read_some(sse, sbuf, sizeof(sbuf), &slen, 100), 0);
         if (silent_cut == 0 && read_some(silent, qbuf, sizeof(qbuf), &qlen, 0) < 0) {
-            silent_cut = now_s() - t0;
+            silent_cut = harness_clock_s() - t0;
         }
     }
     assert_non_null(strstr(sbuf, "event: features"));
@@ -270,8 +261,8 @@ static void test_not_cut(void **state)
     json_decref(harness_call(D.port, "PATCH", "/api/v1/experiments/nc", D.admin_key,
                              "{\"default_value\":7}", 200));
     size_t mark = slen;
-    double t1 = now_s();
-    while (strstr(sbuf + mark, "\"defaultValue\":7") == NULL && now_s() - t1 < 3) {
+    double t1 = harness_clock_s();
+    while (strstr(sbuf + mark, "\"defaultValue\":7") == NULL && harness_clock_s() - t1 < 3) {
         assert_int_equal(read_some(sse, sbuf, sizeof(sbuf), &slen, 100), 0);
     }
     assert_non_null(strstr(sbuf + mark, "\"defaultValue\":7"));
