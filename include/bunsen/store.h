@@ -143,10 +143,19 @@ struct store_job {
     void (*users)(void *arg, void (*emit)(void *ctx, const char *user_id), void *ctx);
     /* private to the writer */
     struct store_job *next;
+    uint64_t queued_ns; /* when it was queued (monotonic) */
     int rc;
     int attempts; /* runs after a deadlock or serialization failure (retried, rolled back) */
     struct err err;
 };
+
+/* Jobs of at most this many items (store_job.items: a logged /assign, an SDK's events batch,
+ * an admin write) queue ahead of larger ones, behind the urgent ones: one 10,000-event batch
+ * held a 1-event POST for 0.4 s (2.1 s p99; 1.2 s p50 behind eight bulk clients), since the
+ * queue was first in, first out. Their order among themselves is unchanged, and a larger job
+ * that has waited STORE_BULK_WAIT_MS goes first (it is never starved by small ones). */
+#define STORE_SMALL_ITEMS  100
+#define STORE_BULK_WAIT_MS 500
 
 /* Start the writer thread with a bound of queue_max pending jobs. */
 int store_writer_start(struct store *s, int queue_max, struct err *err);

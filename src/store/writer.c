@@ -34,6 +34,9 @@ struct writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct store_job *head, *tail;
+    /* the last job of the queue's lane of urgent and small jobs (job_small), NULL when the
+     * lane is empty: a small job queues right after it, ahead of the larger jobs */
+    struct store_job *lane_end;
     int depth, max;
     bool stopping; /* store_submit refuses from here on ("shutting down") */
     bool joined;   /* its threads are joined (store_writer_stop's thread alone reads it) */
@@ -119,8 +122,40 @@ static void fail_all(struct store_job *first, const struct err *err)
 #define BATCH_MAX 512 /* jobs per apply_batch call */
 
 /* Take the jobs from the queue's head through last (taken of them) off the queue. w->mu held. */
+/* Queued in the lane ahead of larger jobs (store.h STORE_SMALL_ITEMS). */
+static bool job_small(const struct store_job *j)
+{
+    return j->urgent || j->items <= STORE_SMALL_ITEMS;
+}
+
+/* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes to the head, so that a
+ * steady stream of small jobs never starves it. Under w->mu. */
+static void queue_unstarve(struct writer *w)
+{
+    struct store_job *lane = w->lane_end;
+    struct store_job *bulk = lane != NULL ? lane->next : NULL;
+    if (bulk == NULL ||
+        time_mono_ns() - bulk->queued_ns < (uint64_t)STORE_BULK_WAIT_MS * 1000000u) {
+        return;
+    }
+    lane->next = bulk->next;
+    if (w->tail == bulk) {
+        w->tail = lane;
+    }
+    bulk->next = w->head;
+    w->head = bulk;
+}
+
 static void queue_take_head(struct writer *w, struct store_job *last, int taken)
 {
+    if (w->lane_end != NULL) {
+        for (struct store_job *j = w->head; j != last->next; j = j->next) {
+            if (j == w->lane_end) {
+                w->lane_end = NULL; /* the lane left with the group: what stays is larger */
+                break;
+            }
+        }
+    }
     w->head = last->next;
     if (w->head == NULL) {
         w->tail = NULL;
@@ -155,6 +190,15 @@ static void queue_put_head(struct writer *w, struct store_job *list)
     w->head = list;
     if (w->tail == NULL) {
         w->tail = end;
+    }
+    if (w->lane_end == NULL) {
+        /* the retried jobs are the lane if they are all small (else it starts empty behind
+         * them: small jobs queue ahead of the larger ones after them) */
+        bool all_small = true;
+        for (struct store_job *j = list; j != end->next && all_small; j = j->next) {
+            all_small = job_small(j);
+        }
+        w->lane_end = all_small ? end : NULL;
     }
     w->depth += k;
     w->stats.queue_depth = w->depth;
@@ -524,6 +568,7 @@ static void *writer_main(void *arg)
          * every daemon's ingestion waits for: pg/rebuild.c), and it needs no savepoints
          * beside others; the jobs after the first fit in the backend's budget of items
          * (store_job.items) */
+        queue_unstarve(w);
         struct store_job *first = w->head, *last = first;
         int taken = 1;
         int max = first->retryable ? GROUP_MAX : 1;
@@ -636,10 +681,12 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
                        stopping ? "the server is shutting down"
                                 : "the write queue is full, retry shortly");
     }
+    job->queued_ns = time_mono_ns();
     if (job->urgent) {
         /* behind the urgent jobs already at the head, ahead of the rest */
-        struct store_job **at = &w->head;
+        struct store_job **at = &w->head, *prev = NULL;
         while (*at != NULL && (*at)->urgent) {
+            prev = *at;
             at = &(*at)->next;
         }
         job->next = *at;
@@ -647,6 +694,18 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
         if (job->next == NULL) {
             w->tail = job;
         }
+        if (prev == w->lane_end) { /* it ends the lane (an empty one, or one of urgent jobs) */
+            w->lane_end = job;
+        }
+    } else if (job_small(job)) {
+        /* behind the lane of urgent and small jobs, ahead of the larger ones */
+        struct store_job **at = w->lane_end != NULL ? &w->lane_end->next : &w->head;
+        job->next = *at;
+        *at = job;
+        if (job->next == NULL) {
+            w->tail = job;
+        }
+        w->lane_end = job;
     } else if (w->tail != NULL) {
         w->tail->next = job;
         w->tail = job;

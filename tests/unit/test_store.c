@@ -2629,8 +2629,9 @@ static int nothing_apply(struct store_tx *tx, void *arg, struct err *err)
     return 0;
 }
 
-/* SQLite: a group holds at most 100,000 items (ten requests at the item cap), so a backlog
- * never makes one huge transaction: 60,000 + 30,000 commit together, 20,000 + 1 next. */
+/* SQLite: a group holds at most 20,000 items (two requests at the item cap), so a backlog
+ * never makes one huge (and long: a small write waits for the group running) transaction:
+ * 12,000 + 8,000 commit together, 15,000 + 4,999 next. */
 static void test_sqlite_group_items(void **state)
 {
     (void)state;
@@ -2646,7 +2647,7 @@ static void test_sqlite_group_items(void **state)
     hold_writer(s, &gate, &gated);
     struct store_writer_stats before;
     store_writer_get_stats(s, &before);
-    static const size_t items[] = {60000, 30000, 20000, 1};
+    static const size_t items[] = {12000, 8000, 15000, 4999};
     struct store_job jobs[4];
     for (int i = 0; i < 4; i++) {
         jobs[i] = (struct store_job){
@@ -2810,6 +2811,66 @@ static void test_writer_urgent_jobs(void **state)
     assert_true(atomic_load(&j[6].done) && atomic_load(&j[7].done));
     assert_int_equal(j[6].applied_at, 7);
     assert_int_equal(j[7].applied_at, 8);
+    store_writer_stop(s);
+    store_close(s);
+}
+
+/* Small jobs (STORE_SMALL_ITEMS) queue ahead of larger ones, behind urgent ones, each kind in
+ * its order: a 1-event POST waited behind every queued 10,000-event batch. A larger job that
+ * has waited STORE_BULK_WAIT_MS goes first, so small ones never starve it. */
+static void test_writer_small_jobs_first(void **state)
+{
+    (void)state;
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_writer_start(s, 100, &err), 0);
+    atomic_store(&uj_seq, 0);
+    atomic_int gated;
+    struct store_job gate;
+    hold_writer(s, &gate, &gated);
+    static struct ujob j[9];
+    memset(j, 0, sizeof(j));
+    /* queued: bulk 0 1, small 2, urgent 3, small 4, bulk 5 */
+    const size_t items[6] = {5000, 5000, 1, 0, STORE_SMALL_ITEMS, 5000};
+    for (int i = 0; i < 6; i++) {
+        j[i].job = (struct store_job){.apply = uj_apply,
+                                      .done = uj_done,
+                                      .arg = &j[i],
+                                      .retryable = i != 3,
+                                      .urgent = i == 3,
+                                      .items = items[i]};
+        assert_int_equal(store_submit(s, &j[i].job, &err), 0);
+    }
+    atomic_store(&gate_open, true);
+    for (int i = 0; i < 400 && !(atomic_load(&j[5].done) && atomic_load(&j[1].done)); i++) {
+        usleep(5000);
+    }
+    const int want[6] = {4, 5, 2, 1, 3, 6}; /* 3, 2, 4, 0, 1, 5 */
+    for (int i = 0; i < 6; i++) {
+        assert_true(atomic_load(&j[i].done));
+        assert_int_equal(j[i].applied_at, want[i]);
+    }
+    /* a larger job queued STORE_BULK_WAIT_MS ago goes ahead of the small ones behind it */
+    hold_writer(s, &gate, &gated);
+    for (int i = 6; i < 9; i++) {
+        j[i].job = (struct store_job){.apply = uj_apply,
+                                      .done = uj_done,
+                                      .arg = &j[i],
+                                      .retryable = true,
+                                      .items = i == 6 ? 5000 : 1};
+    }
+    assert_int_equal(store_submit(s, &j[6].job, &err), 0);
+    usleep((STORE_BULK_WAIT_MS + 100) * 1000);
+    assert_int_equal(store_submit(s, &j[7].job, &err), 0);
+    assert_int_equal(store_submit(s, &j[8].job, &err), 0);
+    atomic_store(&gate_open, true);
+    for (int i = 0; i < 400 && !atomic_load(&j[8].done); i++) {
+        usleep(5000);
+    }
+    assert_true(atomic_load(&j[6].done) && atomic_load(&j[7].done) && atomic_load(&j[8].done));
+    assert_int_equal(j[6].applied_at, 7);
+    assert_int_equal(j[7].applied_at, 8);
+    assert_int_equal(j[8].applied_at, 9);
     store_writer_stop(s);
     store_close(s);
 }
@@ -3996,6 +4057,7 @@ int main(void)
         cmocka_unit_test(test_writer_failed_undo_fails_group),
         cmocka_unit_test(test_writer_completion_thread),
         cmocka_unit_test(test_writer_urgent_jobs),
+        cmocka_unit_test(test_writer_small_jobs_first),
         cmocka_unit_test(test_backlog_beside_short_lock),
         cmocka_unit_test(test_slices_equal_recount),
         cmocka_unit_test(test_raw_values_exact),
