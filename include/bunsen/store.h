@@ -580,9 +580,11 @@ int store_users_page(struct store *s, const char *experiment, int64_t stop_ts, c
                      int limit, void (*emit)(void *ctx, const struct store_user_row *row),
                      void *ctx, int *count, struct err *err);
 
-/* Cumulative daily series: emit(ctx, day, st) per (variant, day) in day order with running
- * totals: st->variant, n and the double-double sums s (+ s_lo) and q (+ q_lo), the rest 0
- * (STATS.md numerics: the caller shifts them as for store_rollup_read). */
+/* Cumulative daily series by the day of the users' first exposure: emit(ctx, day, st) per
+ * (variant, day) in day order with running totals: st->variant, n and the double-double sums
+ * s, q, sx, qx, p (+ their lo parts; STATS.md numerics: the caller shifts them as for
+ * store_rollup_read); hwm the largest through the day, infinite once a row without covariate
+ * sums (written before migration 0016) was summed: results_sums_trusted then refuses it. */
 int store_rollup_daily(struct store *s, const char *experiment, const char *metric,
                        void (*emit)(void *ctx, int64_t day, const struct store_suff *st), void *ctx,
                        struct err *err);

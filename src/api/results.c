@@ -242,7 +242,7 @@ void results_dd_acc(double *hi, double *lo, struct dd add)
 }
 
 /* The ratio arms of a from per-variant sums st[0..nvariants) (results_ratio_add's). */
-static void ratio_arms_from_suff(const struct store_suff *st, struct arms *a)
+void results_ratio_arms_from_suff(const struct store_suff *st, struct arms *a)
 {
     a->ratio = true;
     for (size_t i = 0; i < a->x->nvariants; i++) {
@@ -277,7 +277,7 @@ static int ratio_arms(struct store *s, const struct experiment *x, const struct 
     }
     struct store_suff zero[ASSIGN_MAX_VARIANTS];
     memset(zero, 0, sizeof(zero));
-    ratio_arms_from_suff(available && r.n > 0 ? r.v[0].st : zero, a);
+    results_ratio_arms_from_suff(available && r.n > 0 ? r.v[0].st : zero, a);
     a->unavailable = available ? NULL : RESULTS_RATIO_REBUILDING;
     results_ratio_sums_free(&r);
     return 0;
@@ -334,8 +334,8 @@ static json_t *srm_json(const struct experiment *x, const int64_t *users, struct
  * were not built with, a damaged row) are the server's fault, not the request's: the metric
  * is reported without statistics and a warning (it answered 400 "binomial conversions ...
  * not an integer" for the whole results), the details logged. */
-static void arms_fit(const struct experiment *x, const struct metric *m, const struct slice *sl,
-                     struct arms *a)
+void results_arms_fit(const struct experiment *x, const struct metric *m, const struct slice *sl,
+                      struct arms *a)
 {
     for (size_t i = 0; !a->ratio && a->unavailable == NULL && i < x->nvariants; i++) {
         struct err why;
@@ -351,14 +351,13 @@ static void arms_fit(const struct experiment *x, const struct metric *m, const s
     }
 }
 
-/* One metric's block; appends each treatment (its p-values, lifts, variant object) to the
- * family fam. */
-static json_t *metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
-                           const struct arms *a, const struct results_params *p, struct family *fam,
-                           struct err *err)
+json_t *results_metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
+                            const struct arms *a, const struct results_params *p, bool lifts_only,
+                            struct family *fam, struct err *err)
 {
     struct stats_config cfg;
     stats_config_default(&cfg);
+    cfg.lifts_only = lifts_only;
     cfg.type = m->type;
     cfg.goal = m->goal;
     cfg.method = p->method;
@@ -521,11 +520,11 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
             struct store_suff zero[ASSIGN_MAX_VARIANTS];
             memset(zero, 0, sizeof(zero));
             if (m.type == STATS_METRIC_RATIO) {
-                ratio_arms_from_suff(zero, &a);
+                results_ratio_arms_from_suff(zero, &a);
             }
             a.unavailable = RESULTS_KEPT_UNKNOWN;
         } else if (sl != NULL && m.type == STATS_METRIC_RATIO) {
-            ratio_arms_from_suff(&sl->suff[k * x->nvariants], &a);
+            results_ratio_arms_from_suff(&sl->suff[k * x->nvariants], &a);
             a.unavailable = sl->ratio_unavailable != NULL && sl->ratio_unavailable[k]
                                 ? RESULTS_RATIO_REBUILDING
                                 : NULL;
@@ -540,8 +539,8 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         } else if (results_rollup_read(s, x, &m, arms_emit, &a, err) != 0) {
             goto out;
         }
-        arms_fit(x, &m, sl, &a);
-        json_t *mj = metric_json(x, &m, guardrail, &a, p, fam, err);
+        results_arms_fit(x, &m, sl, &a);
+        json_t *mj = results_metric_json(x, &m, guardrail, &a, p, false, fam, err);
         if (mj == NULL) {
             goto out;
         }

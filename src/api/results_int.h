@@ -167,6 +167,21 @@ struct arms {
     double num_sum[ASSIGN_MAX_VARIANTS], den_sum[ASSIGN_MAX_VARIANTS];
 };
 
+/* A ratio metric's arms from st[i], x's variant i: results_ratio_add's sums (a->x set). */
+void results_ratio_arms_from_suff(const struct store_suff *st, struct arms *a);
+/* Stored sums that m's definition cannot hold (kept roll-ups read with a definition they were
+ * not built with, a damaged row): a's arms zeroed and a->unavailable RESULTS_SUMS_MISFIT,
+ * the details logged (sl: the slice, or NULL). */
+void results_arms_fit(const struct experiment *x, const struct metric *m, const struct slice *sl,
+                      struct arms *a);
+/* One metric's block of the results (its variants, lifts, p-values, CUPED) from arms a under
+ * p; appends each treatment (its p-values, lifts, variant object) to the family fam, whose
+ * results_family_finish fills the rest. lifts_only: no posterior comparison (the time series'
+ * days). New reference, or NULL with err. */
+json_t *results_metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
+                            const struct arms *a, const struct results_params *p, bool lifts_only,
+                            struct family *fam, struct err *err);
+
 /* "decision" (API.md "Results, v1.1") for metric m with arms a and the exposed users per
  * variant: the users needed at the experiment's mde, alpha and power 0.8, the progress and
  * the days left. New reference. */

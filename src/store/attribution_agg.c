@@ -167,7 +167,7 @@ void agg_change_stats(struct agg *g, const struct store_rule *r, const char *use
     struct dd dqx = dd_add(sx1, dd_neg(sx0));
     struct dd dp = dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0)));
     /* the largest term (|x y| is at most the larger square) */
-    double hy = fmax(sy1.hi, sy0.hi), h = fmax(hy, fmax(sx1.hi, sx0.hi));
+    double h = fmax(fmax(sy1.hi, sy0.hi), fmax(sx1.hi, sx0.hi));
     const struct dims_entry *dims = dims_of(g, user_id, r->experiment);
     for (size_t k = 0; k <= (dims != NULL ? dims->n : 0); k++) {
         struct agg_entry *e =
@@ -182,13 +182,18 @@ void agg_change_stats(struct agg *g, const struct store_rule *r, const char *use
         e->dp = dd_add(e->dp, dp);
         e->hwm = fmax(fmax(e->hwm, h), fmax(fabs(e->dq.hi), fmax(fabs(e->dqx.hi), fabs(e->dp.hi))));
     }
-    if (dn != 0 || y0 != y1) {
+    /* the day of the user's first exposure: metric_daily partitions metric_stats by it, the
+     * covariate sums included (migration 0016: CUPED per day of the time series) */
+    if (dn != 0 || y0 != y1 || x0 != x1) {
         struct agg_entry *e =
             agg_get(g, DELTA_METRIC_DAILY, r->experiment, r->metric, variant, day);
         e->dn += dn;
         e->ds = dd_add(e->ds, ds);
         e->dq = dd_add(e->dq, dq);
-        e->hwm = fmax(e->hwm, fmax(hy, fabs(e->dq.hi)));
+        e->dsx = dd_add(e->dsx, dsx);
+        e->dqx = dd_add(e->dqx, dqx);
+        e->dp = dd_add(e->dp, dp);
+        e->hwm = fmax(fmax(e->hwm, h), fmax(fabs(e->dq.hi), fmax(fabs(e->dqx.hi), fabs(e->dp.hi))));
     }
 }
 

@@ -516,10 +516,10 @@ struct store_delta *store_slice_sums_deltas(const struct store_slice_sums *ss,
 void store_slice_sums_free(struct store_slice_sums *ss);
 
 /* The per-day changes of one rule over a rebuild range (metric_daily: users newly exposed
- * that day, and each change of a user's value from y0 to y1, ds += y1 - y0 and
- * dq += y1^2 - y0^2 as double-doubles, as attribution's incremental path adds them; a rebuild
- * adds each user's value once, from 0, on the day of the first exposure, where the
- * incremental path books every change of the user), fed rows ordered by (variant, day): a row
+ * that day, and each change of a user's value from y0 to y1 (covariate x0 to x1), ds += y1 - y0,
+ * dq += y1^2 - y0^2, dsx, dqx and dp likewise as double-doubles, as attribution's incremental path
+ * adds them; a rebuild adds each user's value once, from 0, on the day of the first exposure, where
+ * the incremental path books every change of the user), fed rows ordered by (variant, day): a row
  * of the last (variant, day) adds to it, another starts a new one. Days before first_day add
  * to it (set it to store_rule_day(r, 0)).
  * Zero-initialised = empty; free with store_daily_sums_free. */
@@ -528,8 +528,8 @@ struct store_daily_sums {
     struct store_daily_sum {
         char variant[65];
         int64_t day, dn;
-        struct dd ds, dq;
-        double hwm; /* the largest y0^2, y1^2 and |dq| (store_delta.hwm) */
+        struct dd ds, dq, dsx, dqx, dp; /* and the covariate's (migration 0016) */
+        double hwm; /* the largest y0^2, y1^2, x0^2, x1^2, |dq|, |dqx|, |dp| (store_delta.hwm) */
     } * e;
     size_t n, alloc;
 };
@@ -540,7 +540,7 @@ struct store_daily_sums {
 int64_t store_rule_day(const struct store_rule *r, int64_t ts);
 
 void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int64_t day, int64_t dn,
-                          double y0, double y1);
+                          double y0, double y1, double x0, double x1);
 
 /* The days' sums as ds->n DELTA_METRIC_DAILY deltas of (experiment, metric): a malloc'd array
  * (at least one element) whose strings are borrowed from ds, experiment and metric. */

@@ -120,7 +120,7 @@ void store_slice_sums_free(struct store_slice_sums *ss)
 }
 
 void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int64_t day, int64_t dn,
-                          double y0, double y1)
+                          double y0, double y1, double x0, double x1)
 {
     day = day < ds->first_day ? ds->first_day : day;
     struct store_daily_sum *a = ds->n > 0 ? &ds->e[ds->n - 1] : NULL;
@@ -137,7 +137,11 @@ void store_daily_sums_add(struct store_daily_sums *ds, const char *variant, int6
     a->dn += dn;
     a->ds = dd_add(a->ds, dd_two_sum(y1, -y0));
     a->dq = dd_add(a->dq, dd_add(dd_two_prod(y1, y1), dd_neg(dd_two_prod(y0, y0))));
-    a->hwm = fmax(a->hwm, fmax(fmax(y0 * y0, y1 * y1), fabs(a->dq.hi)));
+    a->dsx = dd_add(a->dsx, dd_two_sum(x1, -x0));
+    a->dqx = dd_add(a->dqx, dd_add(dd_two_prod(x1, x1), dd_neg(dd_two_prod(x0, x0))));
+    a->dp = dd_add(a->dp, dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0))));
+    double h = fmax(fmax(y0 * y0, y1 * y1), fmax(x0 * x0, x1 * x1));
+    a->hwm = fmax(fmax(a->hwm, h), fmax(fabs(a->dq.hi), fmax(fabs(a->dqx.hi), fabs(a->dp.hi))));
 }
 
 struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
@@ -154,8 +158,14 @@ struct store_delta *store_daily_sums_deltas(const struct store_daily_sums *ds,
                                     .dn = a->dn,
                                     .ds = a->ds.hi,
                                     .dq = a->dq.hi,
+                                    .dsx = a->dsx.hi,
+                                    .dqx = a->dqx.hi,
+                                    .dp = a->dp.hi,
                                     .ds_lo = a->ds.lo,
                                     .dq_lo = a->dq.lo,
+                                    .dsx_lo = a->dsx.lo,
+                                    .dqx_lo = a->dqx.lo,
+                                    .dp_lo = a->dp.lo,
                                     .hwm = a->hwm};
     }
     return d;
@@ -212,7 +222,7 @@ static void rule_user_close(struct store_rule_users *u)
     store_variant_sums_add(&u->stats, u->variant, yv, xv);
     /* the user's whole value on the day of its first exposure, where the incremental path
      * books each of its changes (they add up to the same value) */
-    store_daily_sums_add(&u->days, u->variant, store_rule_day(r, u->t0), 1, 0, yv);
+    store_daily_sums_add(&u->days, u->variant, store_rule_day(r, u->t0), 1, 0, yv, 0, xv);
 }
 
 void store_rule_users_add(struct store_rule_users *u, const char *user_id, const char *variant,

@@ -594,10 +594,17 @@ int pg_user_metrics_put(struct store_tx *tx, const struct store_umrow *rows, siz
 #undef I
 #undef F
 
+/* c = m.c + EXCLUDED.c with lo taking the rounding error (TwoSum) and EXCLUDED.lo */
+#define PG_DD(c, lo)                                                                               \
+    c " = m." c " + EXCLUDED." c ", " lo " = m." lo " + EXCLUDED." lo " + ((m." c " - ((m." c      \
+      " + EXCLUDED." c ") - ((m." c " + EXCLUDED." c ") - m." c "))) + (EXCLUDED." c " - ((m." c   \
+      " + EXCLUDED." c ") - m." c ")))"
+
 int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, struct err *err)
 {
     /* the three roll-ups in one statement (data-modifying CTEs): one round trip per request;
-     * $1-$14 and $29 metric_stats, $15-$23 and $30 metric_daily, $24-$25 and $27-$28
+     * $1-$14 and $29 metric_stats, $15-$23, $30 and $31-$36 (the covariate sums, migration
+     * 0016) metric_daily, $24-$25 and $27-$28
      * exposure_stats, $26 the slot. Sums are double-doubles: the stored value plus the
      * delta's hi, whose rounding error (TwoSum, as the SQLite adapter) and the delta's lo go
      * to the *_lo column; hwm the largest of the row's, the delta's and the new sums'
@@ -624,23 +631,50 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
         "p + EXCLUDED.p) - ((m.p + EXCLUDED.p) - m.p))) + (EXCLUDED.p - ((m.p + EXCLUDED.p) -"
         " m.p)))), "
         "dy AS (INSERT INTO metric_daily AS m (experiment, metric, variant, day, slot, dn, ds, "
-        "dq, ds_lo, dq_lo, hwm) SELECT t.e, t.k, t.v, t.d, $26::int, t.n, t.s, t.q, t.sl, t.ql, "
-        "t.h FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], "
-        "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $30::float8[]) "
-        "AS t(e, k, v, d, n, s, q, sl, ql, h) ON CONFLICT (experiment, metric, variant, day, "
-        "slot) DO UPDATE SET hwm = GREATEST(m.hwm, EXCLUDED.hwm, abs(m.dq + EXCLUDED.dq)), "
-        "dn = m.dn + EXCLUDED.dn, ds = m.ds + EXCLUDED.ds, ds_lo = m.ds_lo + EXCLUDED.ds_lo +"
-        " ((m.ds - ((m.ds + EXCLUDED.ds) - ((m.ds + EXCLUDED.ds) - m.ds))) + (EXCLUDED.ds - ("
-        "(m.ds + EXCLUDED.ds) - m.ds))), dq = m.dq + EXCLUDED.dq, dq_lo = m.dq_lo + EXCLUDED."
-        "dq_lo + ((m.dq - ((m.dq + EXCLUDED.dq) - ((m.dq + EXCLUDED.dq) - m.dq))) + (EXCLUDED"
-        ".dq - ((m.dq + EXCLUDED.dq) - m.dq)))) "
-        "INSERT INTO exposure_stats AS m (experiment, variant, slot, users, conflicts) "
-        "SELECT t.e, t.v, $26::int, t.n, t.c FROM unnest($24::text[], $25::text[], "
-        "$27::bigint[], $28::bigint[]) AS t(e, v, n, c) ON CONFLICT (experiment, variant, slot) "
-        "DO UPDATE SET users = m.users + EXCLUDED.users, "
-        "conflicts = m.conflicts + EXCLUDED.conflicts";
-    struct pg_text t[29] = {{0}};
-    for (int k = 0; k < 29; k++) {
+        "dq, ds_lo, dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, xsums) SELECT t.e, t.k, "
+        "t.v, t.d, $26::int, t.n, t.s, t.q, t.sl, t.ql, t.h, t.sx, t.qx, t.p, t.sxl, t.qxl, "
+        "t.pl, 1 FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[], "
+        "$19::bigint[], $20::float8[], $21::float8[], $22::float8[], $23::float8[], "
+        "$30::float8[], $31::float8[], $32::float8[], $33::float8[], $34::float8[], "
+        "$35::float8[], $36::float8[]) AS t(e, k, v, d, n, s, q, sl, ql, h, sx, qx, p, sxl, qxl, "
+        "pl) ON CONFLICT (experiment, metric, variant, day, slot) DO UPDATE SET hwm = "
+        "GREATEST(m.hwm, EXCLUDED.hwm, abs(m.dq + EXCLUDED.dq), abs(m.dqx + EXCLUDED.dqx), "
+        "abs(m.dp + EXCLUDED.dp)), dn = m.dn + EXCLUDED.dn, " PG_DD("ds", "ds_lo") ", " PG_DD(
+            "dq",
+            "dq_lo") ", " PG_DD("dsx",
+                                "dsx_lo") ", " PG_DD("dqx",
+                                                     "dqx_lo") ", " PG_DD("dp",
+                                                                          "dp_lo") ") "
+                                                                                   "INSERT INTO "
+                                                                                   "exposure_stats "
+                                                                                   "AS m "
+                                                                                   "(experiment, "
+                                                                                   "variant, slot, "
+                                                                                   "users, "
+                                                                                   "conflicts) "
+                                                                                   "SELECT t.e, "
+                                                                                   "t.v, $26::int, "
+                                                                                   "t.n, t.c FROM "
+                                                                                   "unnest($24::"
+                                                                                   "text[], "
+                                                                                   "$25::text[], "
+                                                                                   "$27::bigint[], "
+                                                                                   "$28::bigint[]) "
+                                                                                   "AS t(e, v, n, "
+                                                                                   "c) ON CONFLICT "
+                                                                                   "(experiment, "
+                                                                                   "variant, slot) "
+                                                                                   "DO UPDATE SET "
+                                                                                   "users = "
+                                                                                   "m.users + "
+                                                                                   "EXCLUDED.users,"
+                                                                                   " "
+                                                                                   "conflicts = "
+                                                                                   "m.conflicts + "
+                                                                                   "EXCLUDED."
+                                                                                   "conflicts";
+    struct pg_text t[35] = {{0}};
+    for (int k = 0; k < 35; k++) {
         pg_arr_begin(&t[k]);
     }
     for (size_t i = 0; i < n; i++) {
@@ -667,6 +701,10 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
             pg_arr_f64(&t[21], e->ds_lo);
             pg_arr_f64(&t[22], e->dq_lo);
             pg_arr_f64(&t[28], e->hwm);
+            const double x[] = {e->dsx, e->dqx, e->dp, e->dsx_lo, e->dqx_lo, e->dp_lo};
+            for (int k = 0; k < 6; k++) {
+                pg_arr_f64(&t[29 + k], x[k]);
+            }
         } else {
             pg_arr_str(&t[23], e->experiment);
             pg_arr_str(&t[24], e->variant);
@@ -674,7 +712,7 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
             pg_arr_i64(&t[26], e->dconf);
         }
     }
-    const char *v[30];
+    const char *v[36];
     for (int k = 0; k < 25; k++) {
         v[k] = pg_arr_end(&t[k]);
     }
@@ -684,9 +722,11 @@ int pg_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n, st
     v[26] = pg_arr_end(&t[25]);
     v[27] = pg_arr_end(&t[26]);
     v[28] = pg_arr_end(&t[27]);
-    v[29] = pg_arr_end(&t[28]);
-    int rc = pg_defer(tx->conn, SQL, 30, v, NULL, 0, -1, err);
-    for (int k = 0; k < 29; k++) {
+    for (int k = 28; k < 35; k++) {
+        v[k + 1] = pg_arr_end(&t[k]);
+    }
+    int rc = pg_defer(tx->conn, SQL, 36, v, NULL, 0, -1, err);
+    for (int k = 0; k < 35; k++) {
         pg_text_free(&t[k]);
     }
     return rc;

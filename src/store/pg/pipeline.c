@@ -37,9 +37,12 @@
  * other's full socket.
  */
 
+/* the most parameters of one statement (pg_rollup_add has 36) */
+#define STMT_PARAMS_MAX 40
+
 static int stmt_formats(int n, unsigned binary, int *formats, struct err *err)
 {
-    if (n > 32) {
+    if (n > STMT_PARAMS_MAX) {
         return err_set(err, ERR_INTERNAL, NULL, "too many parameters");
     }
     for (int i = 0; i < n; i++) {
@@ -191,7 +194,7 @@ static int pipe_send(struct pg_conn *c, const char *sql, int n, const char *cons
     if (c->npending + 2 > PG_PENDING_MAX) { /* its prepare and itself; see pipe_room */
         return err_set(err, ERR_INTERNAL, NULL, "too many statements pending");
     }
-    int formats[32];
+    int formats[STMT_PARAMS_MAX];
     int slot = stmt_formats(n, binary, formats, err) == 0 ? stmt_slot(c, sql, n, err) : -1;
     if (slot < 0) {
         return -1;
@@ -348,7 +351,7 @@ PGresult *pg_run(struct pg_conn *c, const char *sql, int n, const char *const *v
         pending_push(c, "query", sql, -1, -1);
         return pipe_flush(c, &r, err) == 0 ? r : NULL;
     }
-    int formats[32];
+    int formats[STMT_PARAMS_MAX];
     int slot = stmt_formats(n, binary, formats, err) == 0 ? stmt_slot(c, sql, n, err) : -1;
     if (slot < 0) {
         return NULL;

@@ -42,8 +42,9 @@ static const char *const SQL_KEEP[] = {
      "s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT experiment, metric, variant, slot, n, s, q, "
      "sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm FROM metric_stats WHERE experiment = $1"),
     ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, slot, dn, ds, dq, "
-     "ds_lo, dq_lo, hwm) SELECT experiment, metric, variant, day, slot, dn, ds, dq, ds_lo, "
-     "dq_lo, hwm FROM metric_daily WHERE experiment = $1"),
+     "ds_lo, dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, xsums) SELECT experiment, metric, "
+     "variant, day, slot, dn, ds, dq, ds_lo, dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, "
+     "xsums FROM metric_daily WHERE experiment = $1"),
     ("INSERT INTO exposure_stats_frozen (experiment, variant, slot, users, conflicts) "
      "SELECT experiment, variant, slot, users, conflicts FROM exposure_stats "
      "WHERE experiment = $1"),

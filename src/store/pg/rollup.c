@@ -179,18 +179,21 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
                     void (*emit)(void *ctx, int64_t day, const struct store_suff *st), void *ctx,
                     struct err *err)
 {
+#define DAILY_COLS                                                                                 \
+    "variant, day, dn, ds, dq, ds_lo, dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, xsums"
     static const char SQL[] =
-        "SELECT * FROM (SELECT variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM metric_daily "
-        "WHERE experiment = $1 AND metric = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT "
-        "variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM metric_daily_frozen WHERE experiment "
-        "= $1 AND metric = $2 AND EXISTS " REBUILDING ") u ORDER BY variant COLLATE \"C\", day";
+        "SELECT * FROM (SELECT " DAILY_COLS " FROM metric_daily WHERE experiment = $1 AND "
+        "metric = $2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT " DAILY_COLS " FROM "
+        "metric_daily_frozen WHERE experiment = $1 AND metric = $2 AND EXISTS " REBUILDING
+        ") u ORDER BY variant COLLATE \"C\", day";
+#undef DAILY_COLS
     const char *v[] = {experiment, metric};
     PGresult *r = read_rows(s, SQL, 2, v, err);
     if (r == NULL) {
         return -1;
     }
     struct store_suff acc = {.variant = ""};
-    struct dd sum = {0, 0}, sumsq = {0, 0};
+    struct dd sum[5];
     int rows = PQntuples(r);
     for (int i = 0; i < rows; i++) {
         const char *variant = PQgetvalue(r, i, 0);
@@ -198,21 +201,29 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
             snprintf(acc.variant, sizeof(acc.variant), "%s", variant);
             acc.n = 0;
             acc.hwm = 0;
-            sum = sumsq = dd_of(0);
+            for (int k = 0; k < 5; k++) {
+                sum[k] = dd_of(0);
+            }
         }
         acc.n += pg_i64(r, i, 2);
         acc.hwm = fmax(acc.hwm, pg_f64(r, i, 7)); /* through this day */
-        struct dd ds = {pg_f64(r, i, 3), pg_f64(r, i, 5)};
-        struct dd dq = {pg_f64(r, i, 4), pg_f64(r, i, 6)};
-        sum = dd_add(sum, ds);
-        sumsq = dd_add(sumsq, dq);
+        if (pg_i64(r, i, 14) == 0) {
+            acc.hwm = INFINITY; /* no covariate sums (migration 0016): untrusted */
+        }
+        /* (column of the hi part, of the lo part) of S, Q, Sx, Qx, P */
+        static const int at[5][2] = {{3, 5}, {4, 6}, {8, 11}, {9, 12}, {10, 13}};
+        for (int k = 0; k < 5; k++) {
+            sum[k] = dd_add(sum[k], (struct dd){pg_f64(r, i, at[k][0]), pg_f64(r, i, at[k][1])});
+        }
         /* one point per day: the slots of a day are summed before it is emitted */
         int64_t day = pg_i64(r, i, 1);
         if (i + 1 < rows && strcmp(PQgetvalue(r, i + 1, 0), variant) == 0 &&
             pg_i64(r, i + 1, 1) == day) {
             continue;
         }
-        acc.s = sum.hi, acc.s_lo = sum.lo, acc.q = sumsq.hi, acc.q_lo = sumsq.lo;
+        acc.s = sum[0].hi, acc.s_lo = sum[0].lo, acc.q = sum[1].hi, acc.q_lo = sum[1].lo;
+        acc.sx = sum[2].hi, acc.sx_lo = sum[2].lo, acc.qx = sum[3].hi, acc.qx_lo = sum[3].lo;
+        acc.p = sum[4].hi, acc.p_lo = sum[4].lo;
         emit(ctx, day, &acc);
     }
     PQclear(r);

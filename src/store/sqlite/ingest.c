@@ -462,13 +462,19 @@ static const char SQL_STATS_INS[] =
     "INSERT INTO metric_stats (experiment, metric, variant, n, s, q, sx, qx, p, s_lo, q_lo, "
     "sx_lo, qx_lo, p_lo, hwm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
     "?14, ?15)";
-#define DAILY_SUMS DD_ADD("ds", "?6", "?8") ", " DD_ADD("dq", "?7", "?9")
+/* metric_daily: the same sums per day (?4); xsums (migration 0016) set by the INSERT only */
+#define DAILY_SUMS                                                                                 \
+    DD_ADD("ds", "?6", "?11")                                                                      \
+    ", " DD_ADD("dq", "?7", "?12") ", " DD_ADD("dsx", "?8", "?13") ", " DD_ADD(                    \
+        "dqx", "?9", "?14") ", " DD_ADD("dp", "?10", "?15")
 static const char SQL_DAILY_UPD[] =
-    "UPDATE metric_daily SET dn = dn + ?5, " DAILY_SUMS ", hwm = max(hwm, ?10, abs(dq + ?7)) "
-    "WHERE experiment = ?1 AND metric = ?2 AND variant = ?3 AND day = ?4";
+    "UPDATE metric_daily SET dn = dn + ?5, " DAILY_SUMS ", hwm = max(hwm, ?16, abs(dq + ?7), "
+    "abs(dqx + ?9), abs(dp + ?10)) WHERE experiment = ?1 AND metric = ?2 AND variant = ?3 AND "
+    "day = ?4";
 static const char SQL_DAILY_INS[] =
-    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo, hwm) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "INSERT INTO metric_daily (experiment, metric, variant, day, dn, ds, dq, dsx, dqx, dp, ds_lo, "
+    "dq_lo, dsx_lo, dqx_lo, dp_lo, hwm, xsums) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+    "?11, ?12, ?13, ?14, ?15, ?16, 1)";
 static const char SQL_EXPOSTAT_UPD[] =
     "UPDATE exposure_stats SET users = users + ?3, conflicts = conflicts + ?4 "
     "WHERE experiment = ?1 AND variant = ?2";
@@ -493,19 +499,14 @@ static void rollup_bind(sqlite3_stmt *st, const struct store_delta *e)
     sqlite3_bind_int64(st, k++, e->dn);
     sqlite3_bind_double(st, k++, e->ds);
     sqlite3_bind_double(st, k++, e->dq);
-    if (e->kind == DELTA_METRIC_STATS) {
-        sqlite3_bind_double(st, k++, e->dsx);
-        sqlite3_bind_double(st, k++, e->dqx);
-        sqlite3_bind_double(st, k++, e->dp);
-        sqlite3_bind_double(st, k++, e->ds_lo);
-        sqlite3_bind_double(st, k++, e->dq_lo);
-        sqlite3_bind_double(st, k++, e->dsx_lo);
-        sqlite3_bind_double(st, k++, e->dqx_lo);
-        sqlite3_bind_double(st, k++, e->dp_lo);
-    } else {
-        sqlite3_bind_double(st, k++, e->ds_lo);
-        sqlite3_bind_double(st, k++, e->dq_lo);
-    }
+    sqlite3_bind_double(st, k++, e->dsx);
+    sqlite3_bind_double(st, k++, e->dqx);
+    sqlite3_bind_double(st, k++, e->dp);
+    sqlite3_bind_double(st, k++, e->ds_lo);
+    sqlite3_bind_double(st, k++, e->dq_lo);
+    sqlite3_bind_double(st, k++, e->dsx_lo);
+    sqlite3_bind_double(st, k++, e->dqx_lo);
+    sqlite3_bind_double(st, k++, e->dp_lo);
     sqlite3_bind_double(st, k, e->hwm);
 }
 

@@ -28,8 +28,9 @@ static const char *const SQL_KEEP[] = {
      "q_lo, sx_lo, qx_lo, p_lo, hwm) SELECT experiment, metric, variant, n, s, q, sx, qx, p, "
      "s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm FROM metric_stats WHERE experiment = ?"),
     ("INSERT INTO metric_daily_frozen (experiment, metric, variant, day, dn, ds, dq, ds_lo, "
-     "dq_lo, hwm) SELECT experiment, metric, variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM "
-     "metric_daily WHERE experiment = ?"),
+     "dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, xsums) SELECT experiment, metric, "
+     "variant, day, dn, ds, dq, ds_lo, dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, xsums "
+     "FROM metric_daily WHERE experiment = ?"),
     ("INSERT INTO exposure_stats_frozen (experiment, variant, users, conflicts) "
      "SELECT experiment, variant, users, conflicts FROM exposure_stats WHERE experiment = ?"),
     /* the slices of migration 0007 */

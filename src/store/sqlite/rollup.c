@@ -167,11 +167,12 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "read statistics", err);
 }
 
+#define DAILY_COLS                                                                                 \
+    "variant, day, dn, ds, dq, ds_lo, dq_lo, hwm, dsx, dqx, dp, dsx_lo, dqx_lo, dp_lo, xsums"
 static const char SQL_DAILY[] =
-    "SELECT variant, day, dn, ds, dq, ds_lo, dq_lo, hwm FROM metric_daily WHERE experiment = ?1 "
-    "AND metric = ?2 AND NOT EXISTS " REBUILDING " UNION ALL SELECT variant, day, dn, ds, dq, "
-    "ds_lo, dq_lo, hwm FROM metric_daily_frozen WHERE experiment = ?1 AND metric = ?2 AND "
-    "EXISTS " REBUILDING " ORDER BY variant, day";
+    "SELECT " DAILY_COLS " FROM metric_daily WHERE experiment = ?1 AND metric = ?2 AND NOT "
+    "EXISTS " REBUILDING " UNION ALL SELECT " DAILY_COLS " FROM metric_daily_frozen WHERE "
+    "experiment = ?1 AND metric = ?2 AND EXISTS " REBUILDING " ORDER BY variant, day";
 
 int sqlite_rollup_daily(struct store *s, const char *experiment, const char *metric,
                         void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
@@ -188,7 +189,7 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
     sqlite_bind_str(st, 1, experiment);
     sqlite_bind_str(st, 2, metric);
     struct store_suff acc = {.variant = ""};
-    struct dd sum = {0, 0}, sumsq = {0, 0};
+    struct dd sum[5];
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char variant[65];
@@ -197,15 +198,24 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
             memcpy(acc.variant, variant, sizeof(acc.variant));
             acc.n = 0;
             acc.hwm = 0;
-            sum = sumsq = dd_of(0);
+            for (int k = 0; k < 5; k++) {
+                sum[k] = dd_of(0);
+            }
         }
         acc.n += sqlite3_column_int64(st, 2);
         acc.hwm = fmax(acc.hwm, sqlite3_column_double(st, 7)); /* through this day */
-        struct dd ds = {sqlite3_column_double(st, 3), sqlite3_column_double(st, 5)};
-        struct dd dq = {sqlite3_column_double(st, 4), sqlite3_column_double(st, 6)};
-        sum = dd_add(sum, ds);
-        sumsq = dd_add(sumsq, dq);
-        acc.s = sum.hi, acc.s_lo = sum.lo, acc.q = sumsq.hi, acc.q_lo = sumsq.lo;
+        if (sqlite3_column_int64(st, 14) == 0) {
+            acc.hwm = INFINITY; /* no covariate sums (migration 0016): untrusted */
+        }
+        /* (column of the hi part, of the lo part) of S, Q, Sx, Qx, P */
+        static const int at[5][2] = {{3, 5}, {4, 6}, {8, 11}, {9, 12}, {10, 13}};
+        for (int k = 0; k < 5; k++) {
+            sum[k] = dd_add(sum[k], (struct dd){sqlite3_column_double(st, at[k][0]),
+                                                sqlite3_column_double(st, at[k][1])});
+        }
+        acc.s = sum[0].hi, acc.s_lo = sum[0].lo, acc.q = sum[1].hi, acc.q_lo = sum[1].lo;
+        acc.sx = sum[2].hi, acc.sx_lo = sum[2].lo, acc.qx = sum[3].hi, acc.qx_lo = sum[3].lo;
+        acc.p = sum[4].hi, acc.p_lo = sum[4].lo;
         emit(ctx, sqlite3_column_int64(st, 1), &acc);
     }
     sqlite3_reset(st);

@@ -252,7 +252,7 @@ async function loadTimeseries(ctx, x, st, box, turn) {
   fill(box, loading('Loading the time series…'));
   let ts;
   try {
-    ts = await api.timeseries(x.key, { metric, method: st.method, alpha: st.alpha });
+    ts = await api.timeseries(x.key, { metric, method: st.method, alpha: st.alpha, cuped: String(st.cuped), correction: st.correction });
   } catch (err) {
     if (err.status === 401 || !ctx.alive() || !current()) return;
     fill(box, errorBox(err, 'Cannot load the time series:'));
@@ -266,7 +266,8 @@ async function loadTimeseries(ctx, x, st, box, turn) {
     points: ts.days.map((d) => {
       const v = d.variants.find((y) => y.key === k) || {};
       const rl = v.relative_lift || {};
-      return { date: d.date, estimate: rl.estimate ?? null, lo: rl.ci ? rl.ci[0] : null, hi: rl.ci ? rl.ci[1] : null, users: v.users };
+      const ci = rl.ci_adjusted || rl.ci; // the interval the table shows beside its verdict
+      return { date: d.date, estimate: rl.estimate ?? null, lo: ci ? ci[0] : null, hi: ci ? ci[1] : null, users: v.users };
     }),
   }));
   const table = h('table', { class: 'table small' },
@@ -275,7 +276,7 @@ async function loadTimeseries(ctx, x, st, box, turn) {
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
       series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} intervals` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} intervals${ts.cuped ? ', CUPED' : ''}${ts.correction && ts.correction !== 'none' ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
     legendFor(treat),
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
     h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
@@ -375,7 +376,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, o
   const tsBox = h('div', { class: 'ts-box' });
   const tsTurn = latest();
   tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn); });
-  const tsCsv = seriesCsvButton(x, () => ({ metric: st.metric, method: st.method, alpha: st.alpha }));
+  const tsCsv = seriesCsvButton(x, () => ({ metric: st.metric, method: st.method, alpha: st.alpha, cuped: String(st.cuped), correction: st.correction }));
   const tsSection = series.length
     ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
       h('h3', { id: 'ts-h' }, 'Cumulative lift over time'),
