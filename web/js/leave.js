@@ -57,12 +57,15 @@ async function confirmLeave(how = 'leave') {
  */
 function closeDialogs() {
   for (const d of document.querySelectorAll('dialog[open]')) {
+    if (d.dataset.busy) continue; // waiting on the server: it closes once the answer is in
     d.dispatchEvent(new Event('cancel', { cancelable: true })); // confirmDialog resolves false
     if (d.open) d.close();
   }
 }
 
 async function leaveTo(hash) {
+  // a dialog waiting on the server (a delete under way) stays; leaving waits for it
+  if (document.querySelector('dialog[open][data-busy]')) return;
   closeDialogs();
   if (!(await confirmLeave())) return;
   guard = null;
