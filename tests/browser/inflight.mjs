@@ -164,4 +164,53 @@ T.test('Stop with a revoked key (401): the dialog closes, sign-in works, the dia
   noErrors([/401/]);
 });
 
+for (const [what, make, hash, saveName, toasted] of [
+  ['experiment', () => admin.post('/experiments', { key: 'if-save', name: 'Slow save', variants: two }), '/experiments/if-save/edit', 'Save changes', 'Experiment saved'],
+  ['metric', () => admin.post('/metrics', { key: 'if-m', name: 'Slow metric', event: 'm', type: 'binomial' }), '/metrics/if-m', /Save/, 'Metric if-m saved'],
+  ['saved group', () => admin.post('/saved-groups', { key: 'if-g', name: 'Slow group', attribute: 'id', values: ['a'] }), '/saved-groups/if-g', /Save/, 'Saved group if-g saved'],
+]) {
+  T.test(`${what} form: a link while the save is on its way waits for it, then goes there (never back)`, async () => {
+    await make();
+    await go(hash);
+    await page.locator('form').first().waitFor();
+    const path = hash.replace(/\/edit$/, '');
+    const lift = await slow(`**/api/v1${path}`, 2000);
+    await page.getByLabel('Name', { exact: true }).fill(`Renamed ${what}`);
+    await page.locator('form button[type=submit]', { hasText: saveName }).click();
+    await sleep(300);
+    await page.locator('nav').getByRole('link', { name: 'Power' }).click();
+    await sleep(300);
+    assertEq(await page.locator('dialog[open]', { hasText: 'Leave without saving' }).count(), 0, 'no "Leave without saving" while saving');
+    await waitHash('/power');
+    await page.locator('#toasts', { hasText: toasted }).waitFor();
+    await sleep(2500);
+    await waitHash('/power');
+    await lift();
+    const doc = await admin.get(path);
+    assertEq(doc.name, `Renamed ${what}`, 'saved');
+    noErrors();
+  });
+}
+
+T.test('a save that fails while leaving: stays on the form, says so', async () => {
+  await go('/experiments/if-save/edit');
+  await page.locator('form.exp-form').waitFor();
+  const glob = '**/api/v1/experiments/if-save';
+  const handler = async (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    await sleep(1500);
+    await route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"disk full"}}' });
+  };
+  await page.route(glob, handler);
+  await page.getByLabel('Name', { exact: true }).fill('Not saved');
+  await page.locator('form button[type=submit]').click();
+  await sleep(300);
+  await page.locator('nav').getByRole('link', { name: 'Power' }).click();
+  await page.locator('#toasts', { hasText: 'Not saved, so you are still on this page' }).waitFor();
+  await waitHash('/experiments/if-save/edit');
+  assertEq(await page.getByLabel('Name', { exact: true }).inputValue(), 'Not saved', 'the edit is kept');
+  await page.unroute(glob, handler);
+  noErrors([/500/]);
+});
+
 await run();

@@ -11,7 +11,7 @@ import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
 import { showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
-import { guardLeaving, takeDraft } from '../leave.js';
+import { guardLeaving, takeDraft, whileSaving, leaveAfterSave } from '../leave.js';
 import { changedFields, mergeNote, takeMine, fieldOf, draftOnTop, reloadAfterStale } from '../merge.js';
 import { pctText, frozenFields, coverageOnlyUp, lockReason, experimentProblems, refusedChange } from './experiment_rules.js';
 
@@ -211,10 +211,10 @@ function showForm(ctx, env, doc, stored, note) {
     }
     f.saveBtn.disabled = true;
     try {
-      const saved = editing ? await api.updateExperiment(stored.key, payload) : await api.createExperiment(payload);
+      const saved = await whileSaving(editing ? api.updateExperiment(stored.key, payload) : api.createExperiment(payload));
       release();
       announce(editing ? 'Experiment saved' : 'Experiment created', 'ok');
-      ctx.navigate(`#/experiments/${encodeURIComponent(saved.key)}`);
+      if (ctx.alive()) ctx.navigate(leaveAfterSave(`#/experiments/${encodeURIComponent(saved.key)}`));
     } catch (err) {
       if (err.status === 401) return;
       if (err.status === 412 && editing) {
