@@ -466,7 +466,9 @@ function buildForm(env, doc, stored, { live }) {
   };
   const reloadBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Reload the metrics');
   // a new tab: this form and what is typed in it stay
-  const newMetric = () => h('a', { href: '#/metrics/new', target: '_blank' }, 'Create a metric');
+  // rel=opener: Chromium copies this tab's sessionStorage (the key) only into a tab that
+  // keeps its opener, and target=_blank alone now means noopener (a signed-out tab)
+  const newMetric = () => h('a', { href: '#/metrics/new', target: '_blank', rel: 'opener' }, 'Create a metric');
   const metricChecks = (set, legend, fieldName, onChange) => {
     const box = h('fieldset', { class: 'checks', dataset: { field: fieldName } }, h('legend', {}, legend));
     if (catalogue.length === 0) box.append(h('p', { class: 'muted' }, 'The catalogue is empty. ', newMetric(), ' first (opens in a new tab).'));

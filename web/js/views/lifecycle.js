@@ -29,13 +29,28 @@ function variantList(x) {
   return x.variants.map((v) => `${v.key} (${Number((v.weight * 100).toFixed(2))}%)`).join(', ');
 }
 
+/**
+ * The share of the users who match the targeting that enter: the coverage of the
+ * namespace (layer) range's share, e.g. " (45% of them: 90% of namespace checkout-layer's
+ * range [0, 0.5), which holds 50%)"; "" when all of them do.
+ */
+function whoEnters(x) {
+  const cov = typeof x.coverage === 'number' ? x.coverage : 1;
+  const ns = x.namespace && Array.isArray(x.namespace.range) ? x.namespace : null;
+  const width = ns ? Math.max(0, ns.range[1] - ns.range[0]) : 1;
+  if (cov >= 1 && width >= 1) return '';
+  if (!ns || width >= 1) return ` (${fmtSharePct(cov)} of them)`;
+  const range = `namespace ${ns.name}’s range [${ns.range[0]}, ${ns.range[1]}), which holds ${fmtSharePct(width)}`;
+  return ` (${fmtSharePct(cov * width)} of them: ${cov < 1 ? `${fmtSharePct(cov)} of ` : 'all of '}${range})`;
+}
+
 function explain(action, x) {
   const control = x.variants[0].key;
   const p = (...t) => h('p', {}, ...t);
   switch (action) {
     case 'start':
       return [
-        p(`Users who match the targeting${x.coverage < 1 ? ` (${fmtSharePct(x.coverage)} of them)` : ''} will be split between ${variantList(x)}, and their exposures logged.`),
+        p(`Users who match the targeting${whoEnters(x)} will be split between ${variantList(x)}, and their exposures logged.`),
         p('From then on the variants, weights, seed, hash version, namespace and targeting are locked, because changing them would move users between variants.'),
       ];
     case 'pause':
