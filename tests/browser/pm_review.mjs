@@ -77,4 +77,53 @@ T.test('a 390 px phone: a 61-character variant key wraps in the Start and Stop d
   noErrors();
 });
 
+T.test('metrics catalogue fails (503): a notice with Try again, no ratio offered, and it recovers by itself', async () => {
+  await admin.post('/metrics', { key: 'pm-ratio', name: 'Revenue per purchase', type: 'ratio', numerator: 'pm-rev', denominator: 'pm-buy' });
+  await admin.post('/experiments', { key: 'pm-cat', variants: two, metrics: ['pm-ratio', 'pm-rev'], primary_metric: 'pm-rev' });
+  await admin.post('/experiments/pm-cat/start');
+  let failing = true;
+  const glob = '**/api/v1/metrics';
+  const handler = (route) =>
+    failing ? route.fulfill({ status: 503, headers: { 'Retry-After': '1' }, contentType: 'application/json', body: '{"error":{"code":"unavailable","message":"busy"}}' }) : route.continue();
+  await page.route(glob, handler);
+  await go('/experiments/pm-cat');
+  const notice = page.locator('#catalogue-notice');
+  await notice.waitFor();
+  assert((await text(notice)).includes('units, metric names and ratio details are not shown'), await text(notice));
+  assertEq(await notice.getByRole('button', { name: 'Try again' }).count(), 1, 'Try again');
+  assertEq(await page.locator('option[value="pm-ratio"]').count(), 0, 'no picker offers the ratio');
+  failing = false;
+  await notice.waitFor({ state: 'detached', timeout: 10000 });
+  await page.locator('.results').waitFor();
+  const offered = await page.locator('select option').evaluateAll((os) => os.map((o) => o.value));
+  assert(offered.includes('pm-rev') && !offered.includes('pm-ratio'), `pickers offer the non-ratio metric only: ${offered}`);
+  await page.unroute(glob, handler);
+  noErrors([/503/]);
+});
+
+T.test('the server is down when the experiment page loads: Try again, and it comes back by itself', async () => {
+  await admin.post('/experiments', { key: 'pm-down', name: 'Back again', variants: two });
+  let down = true;
+  const glob = '**/api/v1/experiments/pm-down';
+  const handler = (route) => (down ? route.abort('connectionrefused') : route.continue());
+  await page.route(glob, handler);
+  await go('/experiments/pm-down');
+  const alert = page.locator('main .alert-error');
+  await alert.waitFor();
+  assert((await text(alert)).includes('Cannot reach the Bunsen server'), await text(alert));
+  assertEq(await alert.getByRole('button', { name: 'Try again' }).count(), 1, 'Try again');
+  down = false;
+  await page.locator('main h1', { hasText: 'Back again' }).waitFor({ timeout: 10000 });
+  // and by hand
+  down = true;
+  await go('/experiments');
+  await go('/experiments/pm-down');
+  await alert.getByRole('button', { name: 'Try again' }).waitFor();
+  down = false;
+  await alert.getByRole('button', { name: 'Try again' }).click();
+  await page.locator('main h1', { hasText: 'Back again' }).waitFor({ timeout: 1500 });
+  await page.unroute(glob, handler);
+  noErrors([/ERR_CONNECTION_REFUSED|pm-down/]);
+});
+
 await run();
