@@ -272,6 +272,9 @@ T.test('the create-metric link opens a new tab; the metrics reload without losin
   const [tab] = await Promise.all([browser.context.waitForEvent('page'), link.click()]);
   await tab.waitForLoadState();
   assert(/#\/metrics\/new$/.test(tab.url()), `the new tab shows the metric form (${tab.url()})`);
+  // signed in: the tab got this one's session (rel=opener), not the sign-in form
+  await tab.getByRole('heading', { name: 'New metric' }).waitFor();
+  assertEq(await tab.locator('#who-role').textContent(), 'admin', 'the new tab is signed in');
   await tab.close();
   await waitHash(`/experiments/${STALE}/edit`);
   await admin.post('/metrics', { key: 'signups', event: 'signup', type: 'count' });

@@ -135,11 +135,19 @@ export function field(label, input, { hint, field: name, className } = {}) {
 }
 
 /**
- * A modal confirmation built on <dialog>. `body` is a node (or nodes); `onConfirm`
- * runs on confirm and may throw to show an error inside the dialog and stay open.
- * Resolves true when confirmed, false when cancelled.
+ * A modal confirmation built on <dialog>. `body` is a node (or nodes); `onConfirm(form, ui)`
+ * runs on confirm and may throw to show an error inside the dialog and stay open (an error
+ * with `closeDialog` set closes it instead, resolving false; `ui.setConfirmLabel(t)` renames
+ * the confirm button, e.g. "Stop anyway" after a 412). Resolves true when confirmed, false
+ * when cancelled.
+ *
+ * While `onConfirm` is still waiting on the server the dialog does not pretend it can be
+ * cancelled: Cancel is disabled, Escape does nothing and the confirm button says
+ * `busyLabel` ("Stopping…"), since the request goes through whatever the page does. Leaving
+ * the page meanwhile (Back, a typed address) takes the dialog away, and the promise still
+ * settles once the request ends: true when it succeeded, false (and an error toast) when not.
  */
-export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = false, onConfirm }) {
+export function confirmDialog({ title, body, confirmLabel = 'Confirm', busyLabel = 'Working…', danger = false, onConfirm }) {
   return new Promise((resolve) => {
     const titleId = nextId('dlg');
     const errSlot = h('div', { class: 'dialog-error' });
@@ -155,32 +163,66 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
     );
     const dlg = h('dialog', { 'aria-labelledby': titleId, class: 'dialog' }, form);
     let done = false;
-    const onLeave = () => finish(false);
-    const finish = (v) => {
-      if (done) return;
-      done = true;
+    let pending = false; // onConfirm is waiting on the server
+    let left = false; // the page was left while it waited: the dialog is gone, the answer is not
+    let label = confirmLabel;
+    const ui = {
+      setConfirmLabel(t) {
+        label = t;
+        if (!pending) okBtn.textContent = t;
+      },
+    };
+    const takeAway = () => {
       window.removeEventListener('hashchange', onLeave);
       if (dlg.open) dlg.close();
       dlg.remove();
+    };
+    const onLeave = () => {
+      if (!pending) return finish(false);
+      left = true;
+      takeAway();
+    };
+    const finish = (v) => {
+      if (done) return;
+      done = true;
+      takeAway();
       resolve(v);
     };
-    cancelBtn.addEventListener('click', () => finish(false));
+    const setPending = (on) => {
+      pending = on;
+      okBtn.disabled = on;
+      cancelBtn.disabled = on;
+      okBtn.textContent = on ? busyLabel : label;
+      if (on) dlg.dataset.busy = 'true';
+      else delete dlg.dataset.busy;
+      form.setAttribute('aria-busy', on ? 'true' : 'false');
+    };
+    cancelBtn.addEventListener('click', () => {
+      if (!pending) finish(false);
+    });
     // a link inside the dialog (an error's "create it" link) leaves the page: close it
     window.addEventListener('hashchange', onLeave);
     dlg.addEventListener('cancel', (e) => {
       e.preventDefault();
-      finish(false);
+      if (!pending) finish(false);
     });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
+      if (pending) return;
       clear(errSlot);
-      okBtn.disabled = true;
+      setPending(true);
       try {
-        if (onConfirm) await onConfirm(form);
+        if (onConfirm) await onConfirm(form, ui);
         finish(true);
       } catch (err) {
+        setPending(false);
+        if (left || (err && err.closeDialog)) {
+          if (left && !(err && err.status === 401)) announce(`${label}: not done. ${err && err.message ? err.message : err}`, 'error');
+          finish(false);
+          return;
+        }
         errSlot.appendChild(errorBox(err));
-        okBtn.disabled = false;
+        if (!dlg.contains(document.activeElement)) okBtn.focus(); // the disabled button lost it
       }
     });
     document.body.appendChild(dlg);

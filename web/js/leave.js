@@ -3,7 +3,10 @@
 // Forward or a typed address (the same dialog, the form's address put back meanwhile), and
 // closing or reloading the tab (the browser's own question, `beforeunload`), signing out
 // (app.js asks `mayDiscard()`). One guard at a time, as one page is shown at a time; it
-// lapses by itself once its form is gone.
+// lapses by itself once its form is gone. While the form's save is on its way
+// (`whileSaving()`), leaving does not offer "Leave without saving" (the save goes through
+// anyway): the form goes to the address asked for once it is saved (`leaveAfterSave()`),
+// or stays, saying so, when the save fails.
 //
 // A key that stops working mid-edit (a 401: revoked, expired) brings the sign-in form in
 // the form's place. Before it does, app.js calls `holdForSignIn()`: the guarded form's
@@ -19,11 +22,12 @@
 // not confirm before the page is replaced. Stopping it also keeps a dialog already open from
 // seeing it, so asking closes that dialog first (as cancelled).
 
-import { h, confirmDialog } from './dom.js';
+import { h, confirmDialog, announce } from './dom.js';
 
 let guard = null; // {el, dirty, snapshot, hash}: the form, "are there changes?", its changes, its address
 let held = null; // {hash, draft}: a form's changes kept through a sign-in (holdForSignIn)
 let asking = false;
+let wanted = null; // the address asked for while the guarded form's save was on its way
 
 function armed() {
   if (guard && !guard.el.isConnected) guard = null; // the page changed (a save, a sign-out)
@@ -57,12 +61,22 @@ async function confirmLeave(how = 'leave') {
  */
 function closeDialogs() {
   for (const d of document.querySelectorAll('dialog[open]')) {
+    if (d.dataset.busy) continue; // waiting on the server: it closes once the answer is in
     d.dispatchEvent(new Event('cancel', { cancelable: true })); // confirmDialog resolves false
     if (d.open) d.close();
   }
 }
 
 async function leaveTo(hash) {
+  // the form is being saved: the save goes through whatever the page does, so "Leave
+  // without saving" would be a lie; the form goes there once it is saved (leaveAfterSave)
+  if (guard && guard.saving) {
+    wanted = hash;
+    announce('Saving your changes: you will leave once they are saved.', 'info');
+    return;
+  }
+  // a dialog waiting on the server (a delete under way) stays; leaving waits for it
+  if (document.querySelector('dialog[open][data-busy]')) return;
   closeDialogs();
   if (!(await confirmLeave())) return;
   guard = null;
@@ -116,6 +130,36 @@ export function guardLeaving(el, dirty, snapshot) {
   return () => {
     if (guard === g) guard = null;
   };
+}
+
+/**
+ * The guarded form's save is on its way (`promise`, the request): leaving meanwhile waits
+ * for it instead of asking "Leave without saving?". Returns `promise`. When the save
+ * fails the person stays on the form, told so if they had asked to leave.
+ */
+export function whileSaving(promise) {
+  const g = guard;
+  if (!g) return promise;
+  g.saving = true;
+  wanted = null;
+  promise.then(
+    () => {
+      g.saving = false;
+    },
+    () => {
+      g.saving = false;
+      if (wanted) announce('Not saved, so you are still on this page: see the message below.', 'error');
+      wanted = null;
+    }
+  );
+  return promise;
+}
+
+/** Where a form goes after its save: the address asked for while it was saving, else `target`. */
+export function leaveAfterSave(target) {
+  const to = wanted;
+  wanted = null;
+  return to || target;
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge } from '../dom.js';
+import { retryDelay } from '../retry.js';
 import { fmtDateTime, fmtPct, fmtSharePct } from '../format.js';
 import { lifecycleButtons, concludeButton } from './lifecycle.js';
 import { resultsSection } from './results.js';
@@ -67,19 +68,47 @@ function configBlock(x) {
     ]));
 }
 
-export async function renderExperiment(ctx, key) {
+/**
+ * A "Try again" button for a read that failed, and, when the failure may pass (the server
+ * down or busy: retry.js), an automatic try after the wait retry.js says. `again()` runs
+ * once, whichever comes first, while `el` is still on the page.
+ */
+function retryControls(err, attempt, again, el) {
+  const wait = retryDelay(err, attempt);
+  let fired = false;
+  const fire = () => {
+    if (fired || !el.isConnected) return;
+    fired = true;
+    again();
+  };
+  const timer = wait === null ? null : setTimeout(fire, wait * 1000);
+  const btn = h('button', { type: 'button', class: 'btn btn-small retry-btn' }, 'Try again');
+  btn.addEventListener('click', () => {
+    clearTimeout(timer);
+    fire();
+  });
+  return [' ', btn, wait === null ? null : h('span', { class: 'muted small' }, ` (trying again by itself in ${wait} s)`)];
+}
+
+export async function renderExperiment(ctx, key, attempt = 0) {
   let x;
   let catalogue = [];
+  let catalogueErr = null;
   try {
-    [x, catalogue] = await Promise.all([api.getExperiment(key), api.listMetrics().catch(() => [])]);
+    [x, catalogue] = await Promise.all([api.getExperiment(key), api.listMetrics().catch((err) => {
+      catalogueErr = err;
+      return [];
+    })]);
   } catch (err) {
     if (!ctx.alive() || err.status === 401) return;
     ctx.title(key);
+    const box = errorBox(err);
     fill(ctx.main,
       h('p', { class: 'breadcrumb' }, h('a', { href: '#/experiments' }, 'Experiments')),
       h('h1', {}, err.status === 404 ? 'Experiment not found' : key),
-      errorBox(err)
+      box
     );
+    if (err.status !== 404) box.append(...retryControls(err, attempt, () => renderExperiment(ctx, key, attempt + 1), box));
     return;
   }
   if (!ctx.alive()) return;
@@ -95,6 +124,14 @@ export async function renderExperiment(ctx, key) {
       : null,
     lifecycleButtons(ctx, x, onDone),
     concludeButton(ctx, x, onDone));
+  // the metric definitions failed to load: the results lack units, names and ratio parts,
+  // which is said, and the page renders again once they load (asked again as retry.js says)
+  let catalogueNote = null;
+  if (catalogueErr && catalogueErr.status !== 401) {
+    catalogueNote = h('div', { class: 'alert alert-warn', id: 'catalogue-notice', role: 'status' },
+      `The metric definitions could not be loaded (${catalogueErr.message}): units, metric names and ratio details are not shown.`);
+    catalogueNote.append(...retryControls(catalogueErr, attempt, () => ctx.alive() && renderExperiment(ctx, key, attempt + 1), catalogueNote));
+  }
   const decision = decisionPanel(x, catalogue);
   const health = healthSection(ctx, x, catalogue);
   const onResults = (r) => {
@@ -113,6 +150,7 @@ export async function renderExperiment(ctx, key) {
       actions),
     x.hypothesis ? h('p', { class: 'hypothesis' }, h('strong', {}, 'Hypothesis: '), x.hypothesis) : null,
     x.description ? h('p', { class: 'description' }, x.description) : null,
+    catalogueNote,
     conclusionBlock(x),
     decision.el,
     health.el,
@@ -124,6 +162,6 @@ export async function renderExperiment(ctx, key) {
     ]),
     configBlock(x),
     checkUserBlock(ctx, x),
-    resultsSection(ctx, x, { catalogue, onResults, onUnavailable })
+    resultsSection(ctx, x, { catalogue, noCatalogue: !!catalogueErr, onResults, onUnavailable })
   );
 }

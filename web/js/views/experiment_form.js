@@ -11,7 +11,7 @@ import { api } from '../api.js';
 import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
 import { showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
-import { guardLeaving, takeDraft } from '../leave.js';
+import { guardLeaving, takeDraft, whileSaving, leaveAfterSave } from '../leave.js';
 import { changedFields, mergeNote, takeMine, fieldOf, draftOnTop, reloadAfterStale } from '../merge.js';
 import { pctText, frozenFields, coverageOnlyUp, lockReason, experimentProblems, refusedChange } from './experiment_rules.js';
 
@@ -211,10 +211,10 @@ function showForm(ctx, env, doc, stored, note) {
     }
     f.saveBtn.disabled = true;
     try {
-      const saved = editing ? await api.updateExperiment(stored.key, payload) : await api.createExperiment(payload);
+      const saved = await whileSaving(editing ? api.updateExperiment(stored.key, payload) : api.createExperiment(payload));
       release();
       announce(editing ? 'Experiment saved' : 'Experiment created', 'ok');
-      ctx.navigate(`#/experiments/${encodeURIComponent(saved.key)}`);
+      if (ctx.alive()) ctx.navigate(leaveAfterSave(`#/experiments/${encodeURIComponent(saved.key)}`));
     } catch (err) {
       if (err.status === 401) return;
       if (err.status === 412 && editing) {
@@ -466,7 +466,9 @@ function buildForm(env, doc, stored, { live }) {
   };
   const reloadBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Reload the metrics');
   // a new tab: this form and what is typed in it stay
-  const newMetric = () => h('a', { href: '#/metrics/new', target: '_blank' }, 'Create a metric');
+  // rel=opener: Chromium copies this tab's sessionStorage (the key) only into a tab that
+  // keeps its opener, and target=_blank alone now means noopener (a signed-out tab)
+  const newMetric = () => h('a', { href: '#/metrics/new', target: '_blank', rel: 'opener' }, 'Create a metric');
   const metricChecks = (set, legend, fieldName, onChange) => {
     const box = h('fieldset', { class: 'checks', dataset: { field: fieldName } }, h('legend', {}, legend));
     if (catalogue.length === 0) box.append(h('p', { class: 'muted' }, 'The catalogue is empty. ', newMetric(), ' first (opens in a new tab).'));

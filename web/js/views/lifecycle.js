@@ -29,13 +29,28 @@ function variantList(x) {
   return x.variants.map((v) => `${v.key} (${Number((v.weight * 100).toFixed(2))}%)`).join(', ');
 }
 
+/**
+ * The share of the users who match the targeting that enter: the coverage of the
+ * namespace (layer) range's share, e.g. " (45% of them: 90% of namespace checkout-layer's
+ * range [0, 0.5), which holds 50%)"; "" when all of them do.
+ */
+function whoEnters(x) {
+  const cov = typeof x.coverage === 'number' ? x.coverage : 1;
+  const ns = x.namespace && Array.isArray(x.namespace.range) ? x.namespace : null;
+  const width = ns ? Math.max(0, ns.range[1] - ns.range[0]) : 1;
+  if (cov >= 1 && width >= 1) return '';
+  if (!ns || width >= 1) return ` (${fmtSharePct(cov)} of them)`;
+  const range = `namespace ${ns.name}’s range [${ns.range[0]}, ${ns.range[1]}), which holds ${fmtSharePct(width)}`;
+  return ` (${fmtSharePct(cov * width)} of them: ${cov < 1 ? `${fmtSharePct(cov)} of ` : 'all of '}${range})`;
+}
+
 function explain(action, x) {
   const control = x.variants[0].key;
   const p = (...t) => h('p', {}, ...t);
   switch (action) {
     case 'start':
       return [
-        p(`Users who match the targeting${x.coverage < 1 ? ` (${fmtSharePct(x.coverage)} of them)` : ''} will be split between ${variantList(x)}, and their exposures logged.`),
+        p(`Users who match the targeting${whoEnters(x)} will be split between ${variantList(x)}, and their exposures logged.`),
         p('From then on the variants, weights, seed, hash version, namespace and targeting are locked, because changing them would move users between variants.'),
       ];
     case 'pause':
@@ -93,6 +108,11 @@ function conclusionFields(current) {
     h('div', { class: 'field' }, h('label', { for: notesId }, 'Notes: what did you learn, what ships?'), notes));
   return {
     el,
+    /** What is chosen and typed, unchecked ({outcome, notes}): kept through a sign-in. */
+    state() {
+      const picked = radios.find((r) => r.input.checked);
+      return { outcome: picked ? picked.input.value : '', notes: notes.value };
+    },
     value() {
       const picked = radios.find((r) => r.input.checked);
       if (!picked || picked.input.value === '') {
@@ -119,70 +139,148 @@ export function missingGroupLink(err) {
   return err;
 }
 
+const VERB = { start: 'started', pause: 'paused', resume: 'resumed', stop: 'stopped', archive: 'archived', delete: 'deleted' };
+const BUSY = { start: 'Starting…', pause: 'Pausing…', resume: 'Resuming…', stop: 'Stopping…', archive: 'Archiving…', delete: 'Deleting…', conclude: 'Saving…' };
+
 /**
- * Show the dialog for `action` on experiment `x`; on confirm perform it.
- * Resolves to the updated experiment, {deleted: true}, or null when cancelled.
+ * A dialog whose request met a 401 (the key was revoked or expired): the sign-in form
+ * replaces the page, so the dialog closes, and what it held ({hash, key, action, release,
+ * conclusion}) is kept in this page's memory until the experiment's page renders again
+ * after the sign-in and opens it again, filled in.
  */
-export async function runLifecycle(x, action) {
+let held = null;
+
+function holdDialog(key, action, release, concl) {
+  held = { hash: location.hash, key, action, release, conclusion: concl ? concl.state() : null };
+  const e = new Error('Signed out');
+  e.status = 401;
+  e.closeDialog = true;
+  return e;
+}
+
+/** The dialog kept through a sign-in for experiment `x` on this page, once; or null. */
+function takeHeld(x) {
+  if (!held || held.key !== x.key || held.hash !== location.hash) return null;
+  const kept = held;
+  held = null;
+  return kept;
+}
+
+/** A dialog closed by a 401 gives the focus back to nothing: the sign-in form takes it. */
+function signInFocus() {
+  const input = held && document.querySelector('form.signin input');
+  if (input) input.focus();
+}
+
+const keptNote = () => h('p', { class: 'alert alert-info dialog-kept' }, 'You signed in again: what you had chosen and typed is kept. Nothing was done yet.');
+
+/**
+ * A 412 (someone else changed the experiment since this page loaded it): read it again
+ * (which also takes its new version for the next try) and say whether `action` still
+ * applies. Returns the error to show; `ui` renames the confirm button when it does.
+ */
+async function staleError(x, action, ui) {
+  let fresh;
+  try {
+    fresh = await api.getExperiment(x.key);
+  } catch (err) {
+    return err;
+  }
+  const applies = action === 'conclude' ? fresh.status === 'stopped' : actionsFor(fresh.status).includes(action);
+  const word = action === 'conclude' ? 'Save' : LABEL[action].replace('…', '');
+  if (applies) {
+    ui.setConfirmLabel(`${word} anyway`);
+    return new Error(`Someone else changed this experiment since you opened the page (it is ${fresh.status} now). ` +
+      `Your choices are kept: choose “${word} anyway” to go ahead with the latest version, or Cancel to see it first.`);
+  }
+  return new Error(`Someone else changed this experiment since you opened the page: it is ${fresh.status} now, ` +
+    `so it can no longer be ${VERB[action] || 'changed'} this way. Cancel to see it as it is.`);
+}
+
+/**
+ * Show the dialog for `action` on experiment `x`; on confirm perform it. `kept` is what a
+ * dialog held through a sign-in (takeHeld). Resolves to {ok: true, result} (the updated
+ * experiment, or {deleted: true}) once done, or {ok: false, asked} when not, `asked`
+ * telling whether a request reached for the server (the page then shows its real state).
+ */
+export async function runLifecycle(x, action, kept = null) {
   let result = null;
   let releaseSel = null;
   let concl = null;
-  const body = [...explain(action, x)];
+  let asked = false;
+  const body = [kept ? keptNote() : null, ...explain(action, x)];
   if (action === 'stop') {
     const id = nextId('release');
     releaseSel = h(
       'select',
-      { id, name: 'release' },
+      { id, name: 'release', class: 'release-select' },
       h('option', { value: '' }, `No release (everyone gets ${x.variants[0].key})`),
       x.variants.map((v) => h('option', { value: v.key }, `Release ${v.key}${v.name && v.name !== v.key ? ` (${v.name})` : ''}`))
     );
+    if (kept && kept.release) releaseSel.value = kept.release;
     body.push(h('div', { class: 'field' }, h('label', { for: id }, 'Release a variant to everyone'), releaseSel));
-    concl = conclusionFields(x.conclusion);
+    concl = conclusionFields(kept && kept.conclusion ? kept.conclusion : x.conclusion);
     body.push(h('p', {}, 'Record how it ended, for whoever reads this experiment later (optional; it can be recorded after stopping too):'), concl.el);
   }
   const ok = await confirmDialog({
     title: `${LABEL[action].replace('…', '')} “${x.name || x.key}”?`,
     body,
     confirmLabel: action === 'stop' ? 'Stop experiment' : `${LABEL[action]} experiment`,
+    busyLabel: BUSY[action],
     danger: action === 'stop' || action === 'delete' || action === 'archive',
-    onConfirm: async () => {
-      if (action === 'delete') {
-        await api.deleteExperiment(x.key);
-        result = { deleted: true };
-        return;
-      }
+    onConfirm: async (form, ui) => {
       const req = releaseSel && releaseSel.value ? { release: releaseSel.value } : {};
       const c = concl && concl.value();
       if (c) req.conclusion = c;
+      asked = true;
       try {
-        result = await api.lifecycle(x.key, action, req);
+        if (action === 'delete') {
+          await api.deleteExperiment(x.key);
+          result = { deleted: true };
+        } else {
+          result = await api.lifecycle(x.key, action, req);
+        }
       } catch (err) {
+        if (err.status === 401) throw holdDialog(x.key, action, releaseSel && releaseSel.value, concl);
+        if (err.status === 412) throw await staleError(x, action, ui);
         throw missingGroupLink(err);
       }
     },
   });
-  if (!ok) return null;
-  const verb = { start: 'started', pause: 'paused', resume: 'resumed', stop: 'stopped', archive: 'archived', delete: 'deleted' }[action];
-  announce(`Experiment ${x.key} ${verb}${result && result.released_variant ? `; ${result.released_variant} released to everyone` : ''}`, 'ok');
-  return result;
+  if (!ok) return { ok: false, asked };
+  announce(`Experiment ${x.key} ${VERB[action]}${result && result.released_variant ? `; ${result.released_variant} released to everyone` : ''}`, 'ok');
+  return { ok: true, result };
 }
 
-/** The button row for an experiment (empty for roles that may not write). */
+/**
+ * The button row for an experiment (empty for roles that may not write). `onDone(r,
+ * action)` runs once an action is done, or with action "refresh" when a request was made
+ * but the dialog ended without it (an error, a 412): the page then shows the server's
+ * state. Neither runs once the page was left meanwhile (the toast says what happened).
+ */
 export function lifecycleButtons(ctx, x, onDone) {
   if (!ctx.can('editor')) return null;
   const wrap = h('div', { class: 'lifecycle', role: 'group', 'aria-label': 'Lifecycle' });
+  const run = async (btn, action, kept) => {
+    const r = await runLifecycle(x, action, kept);
+    if (!ctx.alive()) return signInFocus();
+    if (r.ok) onDone(r.result, action);
+    else if (r.asked) onDone(null, 'refresh');
+    else btn.focus();
+  };
+  const kept = held && held.action !== 'conclude' ? takeHeld(x) : null;
   for (const action of actionsFor(x.status)) {
     const btn = h(
       'button',
       { type: 'button', class: ['btn', action === 'start' || action === 'resume' ? 'btn-primary' : action === 'stop' || action === 'delete' ? 'btn-danger' : null], dataset: { action } },
       LABEL[action]
     );
-    btn.addEventListener('click', async () => {
-      const r = await runLifecycle(x, action);
-      if (r) onDone(r, action);
-      else btn.focus();
-    });
+    btn.addEventListener('click', () => run(btn, action, null));
     wrap.append(btn);
+    if (kept && kept.action === action) setTimeout(() => wrap.isConnected && run(btn, action, kept), 0);
+  }
+  if (kept && !actionsFor(x.status).includes(kept.action)) {
+    announce(`Not ${VERB[kept.action]}: the experiment is ${x.status} now.`, 'error');
   }
   return wrap;
 }
@@ -191,24 +289,39 @@ export function lifecycleButtons(ctx, x, onDone) {
 export function concludeButton(ctx, x, onDone) {
   if (!ctx.can('editor') || x.status !== 'stopped') return null;
   const btn = h('button', { type: 'button', class: 'btn', id: 'record-conclusion' }, x.conclusion ? 'Edit conclusion' : 'Record conclusion');
-  btn.addEventListener('click', async () => {
-    const concl = conclusionFields(x.conclusion);
+  const open = async (kept) => {
+    const concl = conclusionFields(kept ? kept.conclusion : x.conclusion);
     let result = null;
+    let asked = false;
     const ok = await confirmDialog({
       title: `Conclusion of “${x.name || x.key}”`,
-      body: concl.el,
+      body: [kept ? keptNote() : null, concl.el],
       confirmLabel: 'Save conclusion',
-      onConfirm: async () => {
+      busyLabel: BUSY.conclude,
+      onConfirm: async (form, ui) => {
         // "None" clears a recorded conclusion
-        result = await api.updateExperiment(x.key, { conclusion: concl.value() });
+        const c = concl.value();
+        asked = true;
+        try {
+          result = await api.updateExperiment(x.key, { conclusion: c });
+        } catch (err) {
+          if (err.status === 401) throw holdDialog(x.key, 'conclude', null, concl);
+          if (err.status === 412) throw await staleError(x, 'conclude', ui);
+          throw err;
+        }
       },
     });
+    if (ok) announce(result.conclusion ? `Conclusion of ${x.key} saved` : `Conclusion of ${x.key} cleared`, 'ok');
+    if (!ctx.alive()) return signInFocus();
     if (!ok) {
-      btn.focus();
+      if (asked) onDone(null, 'refresh');
+      else btn.focus();
       return;
     }
-    announce(result.conclusion ? `Conclusion of ${x.key} saved` : `Conclusion of ${x.key} cleared`, 'ok');
     onDone(result, 'conclude');
-  });
+  };
+  btn.addEventListener('click', () => open(null));
+  const kept = held && held.action === 'conclude' ? takeHeld(x) : null;
+  if (kept) setTimeout(() => btn.isConnected && open(kept), 0);
   return btn;
 }

@@ -9,7 +9,7 @@
 import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog } from '../dom.js';
 import { keyProblem, numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
-import { guardLeaving, takeDraft } from '../leave.js';
+import { guardLeaving, takeDraft, whileSaving, leaveAfterSave } from '../leave.js';
 import { changedFields, mergeNote, takeMine, draftOnTop, reloadAfterStale } from '../merge.js';
 
 const UNITS = [
@@ -209,11 +209,10 @@ function showMetricForm(ctx, env, doc, stored, note) {
     if (showErrors(f.form, mergeProblems(badNumberProblems(f.form), metricProblems(body, editing, { catalogue: env.catalogue, self: stored.key })), f.summary)) return;
     f.saveBtn.disabled = true;
     try {
-      if (editing) await api.updateMetric(stored.key, body);
-      else await api.createMetric(body);
+      await whileSaving(editing ? api.updateMetric(stored.key, body) : api.createMetric(body));
       release();
       announce(editing ? `Metric ${stored.key} saved` : `Metric ${body.key} created`, 'ok');
-      ctx.navigate('#/metrics');
+      if (ctx.alive()) ctx.navigate(leaveAfterSave('#/metrics'));
     } catch (err) {
       if (err.status === 401) return;
       if (err.status === 412 && editing) {

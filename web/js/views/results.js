@@ -315,15 +315,19 @@ async function copyUrl(url, slot) {
  * document shown; `onUnavailable({error, retryIn, retry})` each failure (retryIn: seconds
  * until the page asks again by itself, null when it will not; retry(): ask now).
  */
-export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, onUnavailable = () => {} } = {}) {
+export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, onResults = () => {}, onUnavailable = () => {} } = {}) {
   const defs = new Map(catalogue.map((m) => [m.key, m]));
   const st = settingsFrom(ctx, x);
-  // a ratio has no daily series (its parts do): the time series offers the other metrics
-  const series = (x.metrics || []).filter((k) => (defs.get(k) || {}).type !== 'ratio');
+  // a ratio has no daily series (its parts do): the time series offers the other metrics;
+  // without the metric definitions (noCatalogue: they failed to load) which are ratios is
+  // unknown, so neither it nor the per-user export offers any (the API would refuse a ratio)
+  const series = noCatalogue ? [] : (x.metrics || []).filter((k) => (defs.get(k) || {}).type !== 'ratio');
   if (!series.includes(st.metric)) st.metric = series[0] || '';
-  const noSeries = series.length < (x.metrics || []).length
-    ? h('p', { class: 'muted small no-series' }, 'Ratio metrics have no daily series: add a ratio’s numerator or denominator to the experiment’s metrics to follow it day by day.')
-    : null;
+  const noSeries = noCatalogue
+    ? h('p', { class: 'muted small no-series' }, 'The daily series and the per-user download come back once the metric definitions load.')
+    : series.length < (x.metrics || []).length
+      ? h('p', { class: 'muted small no-series' }, 'Ratio metrics have no daily series: add a ratio’s numerator or denominator to the experiment’s metrics to follow it day by day.')
+      : null;
   const section = h('section', { class: 'results', 'aria-labelledby': 'results-h' });
   section.append(h('h2', { id: 'results-h' }, 'Results'));
   if (x.status === 'draft') {
@@ -518,7 +522,7 @@ export function resultsSection(ctx, x, { catalogue = [], onResults = () => {}, o
     loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
 
-  add(section, controls, body, breakdownBox, tsSection, usersExportBlock(x, catalogue));
+  add(section, controls, body, breakdownBox, tsSection, noCatalogue ? null : usersExportBlock(x, catalogue));
   body.append(loading('Computing results…'));
   reload(true);
   return section;

@@ -15,7 +15,7 @@ import { api } from '../api.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog, showFieldError, nextId, debounce } from '../dom.js';
 import { fmtDateTime, fmtInt } from '../format.js';
 import { keyProblem, humanize } from '../validate.js';
-import { guardLeaving, takeDraft } from '../leave.js';
+import { guardLeaving, takeDraft, whileSaving, leaveAfterSave } from '../leave.js';
 import { changedFields, mergeNote, takeMine, draftOnTop, reloadAfterStale } from '../merge.js';
 
 /** At most this many values in one group (SAVED_GROUP_MAX_VALUES). */
@@ -267,10 +267,10 @@ function showGroupForm(ctx, env, doc, stored, note) {
     }
     f.saveBtn.disabled = true;
     try {
-      const saved = editing ? await api.updateSavedGroup(stored.key, body) : await api.createSavedGroup(body);
+      const saved = await whileSaving(editing ? api.updateSavedGroup(stored.key, body) : api.createSavedGroup(body));
       release();
       announce(`Saved group ${saved.key} ${editing ? 'saved' : 'created'} (${countText(saved.values.length)})`, 'ok');
-      ctx.navigate('#/saved-groups');
+      if (ctx.alive()) ctx.navigate(leaveAfterSave('#/saved-groups'));
     } catch (err) {
       if (err.status === 401) return;
       if (err.status === 412 && editing) {

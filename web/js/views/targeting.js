@@ -276,7 +276,7 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
     if (!missing.length) return;
     groupMsg.append(h('p', { class: 'field-error' },
       `The saved group${missing.length > 1 ? 's' : ''} ${missing.map((k) => `“${k}”`).join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist: the experiment cannot start until ${missing.length > 1 ? 'they exist' : 'it exists'}. `,
-      missing.map((k, i) => [i ? ', ' : '', h('a', { href: `#/saved-groups/new?key=${encodeURIComponent(k)}`, target: '_blank' }, `create “${k}”`)]),
+      missing.map((k, i) => [i ? ', ' : '', h('a', { href: `#/saved-groups/new?key=${encodeURIComponent(k)}`, target: '_blank', rel: 'opener' }, `create “${k}”`)]),
       ' (opens in a new tab).'));
   };
   const currentCondition = () => {
