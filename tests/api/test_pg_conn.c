@@ -150,10 +150,56 @@ static void test_reads_skip_dead_pooled_connections(void **state)
     assert_int_equal(ok, 10);
 }
 
+/* A statement the server cancels (SQLSTATE 57014: the database's statement_timeout, shorter
+ * than a write waiting on a lock needs) answers 503 with Retry-After, nothing stored: it
+ * answered 500 "internal", which clients take for a fault of the request. */
+static void test_statement_timeout_is_unavailable(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char sdk[128];
+    assert_int_equal(harness_start_with_key(&D, NULL, sdk, sizeof(sdk)), 0);
+    assert_int_equal(daemon_stop(&D), 0);
+    admin_int(fmt("ALTER DATABASE %s SET statement_timeout = '100ms'", db_name(&D)));
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    PGconn *c = PQconnectdb(D.db_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET statement_timeout = 0"));
+    PGresult *lk = PQexec(c, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lk), PGRES_COMMAND_OK);
+    PQclear(lk);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/events", sdk,
+                              "{\"events\":[{\"id\":\"st1\",\"user_id\":\"u1\",\"event\":\"ev\"}]}",
+                              &r),
+                     0);
+    int st = r.status;
+    char retry[32] = "";
+    bool has_retry = resp_header(&r, "Retry-After", retry, sizeof(retry));
+    json_t *body = resp_json(&r);
+    const char *msg =
+        body ? json_string_value(json_object_get(json_object_get(body, "error"), "message")) : NULL;
+    fprintf(stderr,
+            "# events behind a lock under statement_timeout 100ms: %d %s (Retry-After %s)\n", st,
+            msg ? msg : "", has_retry ? retry : "none");
+    assert_int_equal(st, 503);
+    assert_true(has_retry);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "statement_timeout"));
+    json_decref(body);
+    resp_free(&r);
+    PQclear(PQexec(c, "ROLLBACK"));
+    PQfinish(c);
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st1'", 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
+        cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
     };
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }

@@ -309,6 +309,17 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
     if (sqlstate_is(res, "53") || sqlstate_is(res, "55P03")) {
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
     }
+    /* query_canceled: the daemon never cancels a statement itself (a statement it stops
+     * waiting for is abandoned with its connection, await_answer), so this is the server's
+     * statement_timeout (the role's or database's setting, shorter than the statement
+     * needed) or an administrator's pg_cancel_backend: like the other server-side limits, a
+     * 503 the client retries, not a fault of the request (it answered 500 "internal") */
+    if (sqlstate_is(res, "57014")) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "%s: the database cancelled the statement (its statement_timeout, or "
+                       "pg_cancel_backend)",
+                       what);
+    }
     if (sqlstate_is(res, "22021")) { /* invalid UTF-8 in a parameter: matches nothing stored */
         return err_set(err, ERR_NOT_FOUND, NULL, "%s: not valid UTF-8", what);
     }
