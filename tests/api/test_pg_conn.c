@@ -195,11 +195,44 @@ static void test_statement_timeout_is_unavailable(void **state)
     assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st1'", 0), 0);
 }
 
+/* A URL of several hosts (the old primary first, the normal state after a failover) whose
+ * last host refuses: `bunsen migrate` says that host's reason, and the log has every host's.
+ * It kept the first 200 bytes: the first host's "Connection refused" and its hint, cut
+ * before the reason. */
+static void test_multi_host_reason(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    int port = pgc_port(getenv("BUNSEN_TEST_DATABASE"));
+    assert_true(port > 0);
+    const char *url = fmt("postgresql://postgres@127.0.0.1:1,127.0.0.1:%d/bunsen_no_such_db?"
+                          "connect_timeout=2",
+                          port);
+    char *out = NULL;
+    const char *const args[] = {"migrate", "--database", url, NULL};
+    int rc = bunsen_run(&out, args);
+    fprintf(stderr, "# bunsen migrate: exit %d: %s", rc, out != NULL ? out : "");
+    assert_int_not_equal(rc, 0);
+    assert_non_null(out);
+    const char *said = strstr(out, "bunsen: cannot connect to PostgreSQL");
+    assert_non_null(said);
+    assert_non_null(strstr(said, "bunsen_no_such_db\" does not exist"));
+    /* the log line has both hosts' reasons */
+    const char *logged = strstr(out, "\"PostgreSQL connection failed\"");
+    assert_non_null(logged);
+    assert_non_null(strstr(logged, "Connection refused"));
+    assert_non_null(strstr(logged, "does not exist"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
+        cmocka_unit_test_teardown(test_multi_host_reason, teardown),
     };
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }

@@ -62,6 +62,27 @@ static const char SQL_SESSION[] =
     "AS d(name, v) JOIN pg_settings s ON s.name = d.name "
     "WHERE s.source = 'default'";
 
+/* libpq's text (several lines, tab-indented hints; with several hosts, a paragraph per host
+ * tried) as one line: line breaks become "; ", tabs spaces, trailing ones dropped. */
+static void flatten(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *q = in; *q != '\0' && o + 3 < n; q++) {
+        if (*q == '\n') {
+            while (q[1] == '\n' || q[1] == '\t') {
+                q++;
+            }
+            if (q[1] != '\0') {
+                out[o++] = ';';
+                out[o++] = ' ';
+            }
+        } else {
+            out[o++] = *q == '\t' ? ' ' : *q;
+        }
+    }
+    out[o] = '\0';
+}
+
 /*
  * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
  * which overrides them: libpq keeps the last value of a key word, and the URL comes last.
@@ -184,14 +205,51 @@ static void abandon(struct pg_conn *c)
     c->pg = NULL;
 }
 
+/* A connection failure's libpq text names hosts and ports: it goes to the log (at most
+ * every 10 s, an outage fails every request), and the error, which replies carry to anyone
+ * with an sdk key or none (/readyz), says only what happened. */
+static void log_connection_failure(const char *detail)
+{
+    static _Atomic int64_t last_ms;
+    int64_t now = time_now_ms(), last = atomic_load(&last_ms);
+    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
+        /* every line: with several hosts in the URL, libpq says why each one failed, and
+         * the first (the old primary after a failover, down) is rarely the one that matters
+         * (it kept only the first line: "Connection refused", not the primary's "too many
+         * clients") */
+        char clean[1536];
+        flatten(detail, clean, sizeof(clean));
+        log_json(LOG_WARN, "PostgreSQL connection failed", json_pack("{s:s}", "error", clean));
+    }
+}
+
+/* The reason a connection attempt failed, for the operator (bunsen serve or migrate that
+ * cannot start): libpq's paragraph for the last host it tried (each host's begins
+ * "connection to server"), as one line; 200 bytes of the whole text ended in the first
+ * host's hint, before the reason of the host that mattered. */
+static void last_host_reason(const char *msg, char *out, size_t n)
+{
+    const char *last = msg;
+    for (const char *q = strstr(msg, "\nconnection to server"); q != NULL;
+         q = strstr(q + 1, "\nconnection to server")) {
+        last = q + 1;
+    }
+    flatten(last, out, n);
+}
+
 struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms, struct err *err)
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->timeout_ms = timeout_ms;
     c->pg = connect_with_defaults(conninfo, timeout_ms);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
-        err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s",
-                c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
+        char reason[sizeof(err->msg)];
+        last_host_reason(msg, reason, sizeof(reason));
+        if (strcmp(reason, msg) != 0) { /* the whole text, every host's reason, in the log */
+            log_connection_failure(msg);
+        }
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s", reason);
         pg_conn_close(c);
         return NULL;
     }
@@ -212,21 +270,6 @@ void pg_conn_close(struct pg_conn *c)
     pg_prefetch_clear(c);
     abandon(c);
     free(c);
-}
-
-/* A connection failure's libpq text names hosts and ports: it goes to the log (at most
- * every 10 s, an outage fails every request), and the error, which replies carry to anyone
- * with an sdk key or none (/readyz), says only what happened. */
-static void log_connection_failure(const char *detail)
-{
-    static _Atomic int64_t last_ms;
-    int64_t now = time_now_ms(), last = atomic_load(&last_ms);
-    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
-        char clean[512];
-        snprintf(clean, sizeof(clean), "%s", detail);
-        clean[strcspn(clean, "\n")] = '\0';
-        log_json(LOG_WARN, "PostgreSQL connection failed", json_pack("{s:s}", "error", clean));
-    }
 }
 
 int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
