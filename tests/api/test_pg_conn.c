@@ -63,6 +63,20 @@ static long long backends_of(const struct daemon *d)
                          db_name(d)));
 }
 
+/* stderr.log (the daemon's stderr, harness.c) as a malloc'd string. */
+static char *read_stderr(const struct daemon *d)
+{
+    FILE *f = fopen(fmt("%s/stderr.log", d->dir), "r");
+    assert_non_null(f);
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    assert_non_null(buf);
+    n = fread(buf, 1, cap, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
 struct warm {
     int port;
     const char *key;
@@ -150,6 +164,41 @@ static void test_reads_skip_dead_pooled_connections(void **state)
     assert_int_equal(ok, 10);
 }
 
+/* What the server says outside a statement (here the FATAL of pg_terminate_backend, read by
+ * the listener and the pool's idle connections; a restart's "terminating connection due to
+ * immediate shutdown command" alike) is a line of the JSON log: libpq's default printed it
+ * on stderr as plain text. */
+static void test_notices_in_json_log(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_start_db(&D, "fresh", NULL), 0);
+    harness_started_experiment(D.port, D.admin_key, "pn",
+                               "{\"key\":\"pn\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    admin_int(fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                  "datname = '%s' AND pid <> pg_backend_pid()",
+                  db_name(&D)));
+    sleep_ms(1500); /* the listener reads its FATAL at once, and reconnects */
+    struct resp r;
+    assert_int_equal(
+        http_req(D.port, "GET", "/api/v1/experiments/pn/results", D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    char *log = read_stderr(&D);
+    fprintf(stderr, "# daemon stderr:\n%s", log);
+    int plain = 0, notice = 0;
+    for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        plain += line[0] != '{';
+        notice += line[0] == '{' && strstr(line, "PostgreSQL notice") != NULL &&
+                  strstr(line, "terminating connection") != NULL;
+    }
+    free(log);
+    assert_int_equal(plain, 0);
+    assert_true(notice >= 1);
+}
+
 /* A statement the server cancels (SQLSTATE 57014: the database's statement_timeout, shorter
  * than a write waiting on a lock needs) answers 503 with Retry-After, nothing stored: it
  * answered 500 "internal", which clients take for a fault of the request. */
@@ -231,6 +280,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
+        cmocka_unit_test_teardown(test_notices_in_json_log, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
     };

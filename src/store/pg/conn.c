@@ -84,6 +84,53 @@ static void flatten(const char *in, char *out, size_t n)
 }
 
 /*
+ * What the server said to this daemon outside any statement (the notices and warnings of
+ * its statements are few: client_min_messages is warning): a restart's "terminating
+ * connection due to immediate shutdown command" on every connection, an idle session's
+ * termination, the listener's ANALYZE (SKIP_LOCKED) that skipped a locked table. libpq's
+ * default printed them on stderr as plain text, outside the JSON log (and past --log-file).
+ * Now logged: WARNING and worse at warn, except a lock not available (55P03: a skipped
+ * ANALYZE, expected) at debug; NOTICE and below at debug. A restart sends one per
+ * connection: at most 20 lines per 10 s, the rest counted in the next line.
+ */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+    (void)arg;
+    static _Atomic int64_t window_ms;
+    static _Atomic int in_window, dropped;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (text == NULL) {
+        text = PQresultErrorMessage(res);
+    }
+    bool serious = sev != NULL && (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
+                                   strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0);
+    enum log_level level =
+        serious && (state == NULL || strcmp(state, "55P03") != 0) ? LOG_WARN : LOG_DEBUG;
+    if (!log_enabled(level)) {
+        return;
+    }
+    int64_t now = time_now_ms(), start = atomic_load(&window_ms);
+    if (now - start >= 10000 && atomic_compare_exchange_strong(&window_ms, &start, now)) {
+        atomic_store(&in_window, 0);
+    }
+    if (atomic_fetch_add(&in_window, 1) >= 20) {
+        atomic_fetch_add(&dropped, 1);
+        return;
+    }
+    char line[512];
+    flatten(text != NULL ? text : "", line, sizeof(line));
+    json_t *f = json_pack("{s:s, s:s, s:s}", "severity", sev != NULL ? sev : "", "sqlstate",
+                          state != NULL ? state : "", "message", line);
+    int gone = atomic_exchange(&dropped, 0);
+    if (f != NULL && gone > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(gone));
+    }
+    log_json(level, "PostgreSQL notice", f);
+}
+
+/*
  * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
  * which overrides them: libpq keeps the last value of a key word, and the URL comes last.
  * TCP keep-alives (10 s idle, then 3 probes 5 s apart) and a 30 s bound on data the server
@@ -104,7 +151,11 @@ static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *ti
     char connect_timeout[16];
     snprintf(connect_timeout, sizeof(connect_timeout), "%d", secs < 2 ? 2 : secs);
     const char *values[] = {connect_timeout, "1", "10", "5", "3", "30000", conninfo, NULL};
-    return PQconnectdbParams(keys, values, 1);
+    PGconn *pg = PQconnectdbParams(keys, values, 1);
+    if (pg != NULL) {
+        PQsetNoticeReceiver(pg, notice_to_log, NULL);
+    }
+    return pg;
 }
 
 /*
