@@ -276,6 +276,46 @@ static void test_multi_host_reason(void **state)
     free(out);
 }
 
+/* `bunsen migrate` on a database whose statement_timeout (the operator's, a common safety
+ * setting) is shorter than the migrations: they apply all the same. They failed: "exec:
+ * ERROR: canceling statement due to statement timeout", naming no migration. A migration
+ * that fails is named. */
+static void test_migrate_under_statement_timeout(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_prepare_db(&D, "fresh"), 0);
+    admin_int(fmt("ALTER DATABASE %s SET statement_timeout = '5ms'", db_name(&D)));
+    char *out = NULL;
+    const char *const args[] = {"migrate", "--database", D.db_url, NULL};
+    int rc = bunsen_run(&out, args);
+    fprintf(stderr, "# bunsen migrate under statement_timeout 5ms: exit %d: %s", rc,
+            out != NULL ? out : "");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "migrations applied: "));
+    assert_null(strstr(out, "migrations applied: 0"));
+    free(out);
+    /* one migration undone (its record gone, a table of its dropped: it runs again) on a
+     * read-only database: refused, and named */
+    admin_int(fmt("ALTER DATABASE %s RESET statement_timeout", db_name(&D)));
+    daemon_db_exec(&D,
+                   "DELETE FROM schema_migrations WHERE version = "
+                   "(SELECT MIN(version) FROM schema_migrations)",
+                   0);
+    admin_int(fmt("ALTER DATABASE %s SET default_transaction_read_only = on", db_name(&D)));
+    out = NULL;
+    rc = bunsen_run(&out, args);
+    fprintf(stderr, "# bunsen migrate with one pending, read-only: exit %d: %s", rc,
+            out != NULL ? out : "");
+    admin_int(fmt("ALTER DATABASE %s RESET default_transaction_read_only", db_name(&D)));
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "migration 0001"));
+    assert_non_null(strstr(out, "not applied"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +323,7 @@ int main(void)
         cmocka_unit_test_teardown(test_notices_in_json_log, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
+        cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
     };
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }
