@@ -37,7 +37,7 @@ API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
 # Suites that need PostgreSQL (several daemons on one database, failover): they run only in
 # the PostgreSQL pass (tests/pg/api.sh), not as skips in the SQLite one.
 PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_failover \
-               $(BUILD)/tests/api/test_hung_db
+               $(BUILD)/tests/api/test_hung_db $(BUILD)/tests/api/test_pg_conn
 API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
             $(BUILD)/tests/api/harness_time.o \
             $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/pgcluster.o

@@ -62,6 +62,74 @@ static const char SQL_SESSION[] =
     "AS d(name, v) JOIN pg_settings s ON s.name = d.name "
     "WHERE s.source = 'default'";
 
+/* libpq's text (several lines, tab-indented hints; with several hosts, a paragraph per host
+ * tried) as one line: line breaks become "; ", tabs spaces, trailing ones dropped. */
+static void flatten(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *q = in; *q != '\0' && o + 3 < n; q++) {
+        if (*q == '\n') {
+            while (q[1] == '\n' || q[1] == '\t') {
+                q++;
+            }
+            if (q[1] != '\0') {
+                out[o++] = ';';
+                out[o++] = ' ';
+            }
+        } else {
+            out[o++] = *q == '\t' ? ' ' : *q;
+        }
+    }
+    out[o] = '\0';
+}
+
+/*
+ * What the server said to this daemon outside any statement (the notices and warnings of
+ * its statements are few: client_min_messages is warning): a restart's "terminating
+ * connection due to immediate shutdown command" on every connection, an idle session's
+ * termination, the listener's ANALYZE (SKIP_LOCKED) that skipped a locked table. libpq's
+ * default printed them on stderr as plain text, outside the JSON log (and past --log-file).
+ * Now logged: WARNING and worse at warn, except a lock not available (55P03: a skipped
+ * ANALYZE, expected) at debug; NOTICE and below at debug. A restart sends one per
+ * connection: at most 20 lines per 10 s, the rest counted in the next line.
+ */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+    (void)arg;
+    static _Atomic int64_t window_ms;
+    static _Atomic int in_window, dropped;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (text == NULL) {
+        text = PQresultErrorMessage(res);
+    }
+    bool serious = sev != NULL && (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
+                                   strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0);
+    enum log_level level =
+        serious && (state == NULL || strcmp(state, "55P03") != 0) ? LOG_WARN : LOG_DEBUG;
+    if (!log_enabled(level)) {
+        return;
+    }
+    int64_t now = time_now_ms(), start = atomic_load(&window_ms);
+    if (now - start >= 10000 && atomic_compare_exchange_strong(&window_ms, &start, now)) {
+        atomic_store(&in_window, 0);
+    }
+    if (atomic_fetch_add(&in_window, 1) >= 20) {
+        atomic_fetch_add(&dropped, 1);
+        return;
+    }
+    char line[512];
+    flatten(text != NULL ? text : "", line, sizeof(line));
+    json_t *f = json_pack("{s:s, s:s, s:s}", "severity", sev != NULL ? sev : "", "sqlstate",
+                          state != NULL ? state : "", "message", line);
+    int gone = atomic_exchange(&dropped, 0);
+    if (f != NULL && gone > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(gone));
+    }
+    log_json(level, "PostgreSQL notice", f);
+}
+
 /*
  * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
  * which overrides them: libpq keeps the last value of a key word, and the URL comes last.
@@ -83,7 +151,11 @@ static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *ti
     char connect_timeout[16];
     snprintf(connect_timeout, sizeof(connect_timeout), "%d", secs < 2 ? 2 : secs);
     const char *values[] = {connect_timeout, "1", "10", "5", "3", "30000", conninfo, NULL};
-    return PQconnectdbParams(keys, values, 1);
+    PGconn *pg = PQconnectdbParams(keys, values, 1);
+    if (pg != NULL) {
+        PQsetNoticeReceiver(pg, notice_to_log, NULL);
+    }
+    return pg;
 }
 
 /*
@@ -184,14 +256,51 @@ static void abandon(struct pg_conn *c)
     c->pg = NULL;
 }
 
+/* A connection failure's libpq text names hosts and ports: it goes to the log (at most
+ * every 10 s, an outage fails every request), and the error, which replies carry to anyone
+ * with an sdk key or none (/readyz), says only what happened. */
+static void log_connection_failure(const char *detail)
+{
+    static _Atomic int64_t last_ms;
+    int64_t now = time_now_ms(), last = atomic_load(&last_ms);
+    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
+        /* every line: with several hosts in the URL, libpq says why each one failed, and
+         * the first (the old primary after a failover, down) is rarely the one that matters
+         * (it kept only the first line: "Connection refused", not the primary's "too many
+         * clients") */
+        char clean[1536];
+        flatten(detail, clean, sizeof(clean));
+        log_json(LOG_WARN, "PostgreSQL connection failed", json_pack("{s:s}", "error", clean));
+    }
+}
+
+/* The reason a connection attempt failed, for the operator (bunsen serve or migrate that
+ * cannot start): libpq's paragraph for the last host it tried (each host's begins
+ * "connection to server"), as one line; 200 bytes of the whole text ended in the first
+ * host's hint, before the reason of the host that mattered. */
+static void last_host_reason(const char *msg, char *out, size_t n)
+{
+    const char *last = msg;
+    for (const char *q = strstr(msg, "\nconnection to server"); q != NULL;
+         q = strstr(q + 1, "\nconnection to server")) {
+        last = q + 1;
+    }
+    flatten(last, out, n);
+}
+
 struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms, struct err *err)
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->timeout_ms = timeout_ms;
     c->pg = connect_with_defaults(conninfo, timeout_ms);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
-        err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s",
-                c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
+        char reason[sizeof(err->msg)];
+        last_host_reason(msg, reason, sizeof(reason));
+        if (strcmp(reason, msg) != 0) { /* the whole text, every host's reason, in the log */
+            log_connection_failure(msg);
+        }
+        err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s", reason);
         pg_conn_close(c);
         return NULL;
     }
@@ -212,21 +321,6 @@ void pg_conn_close(struct pg_conn *c)
     pg_prefetch_clear(c);
     abandon(c);
     free(c);
-}
-
-/* A connection failure's libpq text names hosts and ports: it goes to the log (at most
- * every 10 s, an outage fails every request), and the error, which replies carry to anyone
- * with an sdk key or none (/readyz), says only what happened. */
-static void log_connection_failure(const char *detail)
-{
-    static _Atomic int64_t last_ms;
-    int64_t now = time_now_ms(), last = atomic_load(&last_ms);
-    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
-        char clean[512];
-        snprintf(clean, sizeof(clean), "%s", detail);
-        clean[strcspn(clean, "\n")] = '\0';
-        log_json(LOG_WARN, "PostgreSQL connection failed", json_pack("{s:s}", "error", clean));
-    }
 }
 
 int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
@@ -308,6 +402,17 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
     }
     if (sqlstate_is(res, "53") || sqlstate_is(res, "55P03")) {
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
+    }
+    /* query_canceled: the daemon never cancels a statement itself (a statement it stops
+     * waiting for is abandoned with its connection, await_answer), so this is the server's
+     * statement_timeout (the role's or database's setting, shorter than the statement
+     * needed) or an administrator's pg_cancel_backend: like the other server-side limits, a
+     * 503 the client retries, not a fault of the request (it answered 500 "internal") */
+    if (sqlstate_is(res, "57014")) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "%s: the database cancelled the statement (its statement_timeout, or "
+                       "pg_cancel_backend)",
+                       what);
     }
     if (sqlstate_is(res, "22021")) { /* invalid UTF-8 in a parameter: matches nothing stored */
         return err_set(err, ERR_NOT_FOUND, NULL, "%s: not valid UTF-8", what);

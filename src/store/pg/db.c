@@ -40,6 +40,14 @@
     "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
 static const char SQL_MAX_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 
+/* Nothing the operator's role or database sets cancels a migration (or the wait for
+ * another's): a statement_timeout of theirs (a common safety setting) failed `bunsen migrate`
+ * with "canceling statement due to statement timeout", and would cancel an index built on
+ * a large table; lock_timeout the wait for running daemons' transactions. For the
+ * migration's transaction only (SET LOCAL): the daemon's own statements after it keep the
+ * operator's settings. */
+#define SQL_NO_LIMITS "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0"
+
 /* The migrations' table, created if missing. Under the lock of the migrations (migrate_one):
  * two sessions running CREATE TABLE IF NOT EXISTS at once both find no table, and the second
  * fails on the catalogue's unique index (pg_type_typname_nsp_index), so of several daemons
@@ -59,14 +67,32 @@ static int ensure_migrations_table(struct pg_conn *c, struct err *err)
     }
     c->no_deadline = true; /* the lock waits for another process's migration, however long */
     int rc = pg_exec(c,
-                     "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG
+                     "BEGIN; " SQL_NO_LIMITS "; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG
                      ", 0); " SQL_CREATE_MIGRATIONS "; COMMIT",
                      err);
     c->no_deadline = false;
     if (rc != 0) {
         pg_exec(c, "ROLLBACK", NULL);
+        if (err != NULL) {
+            char was[sizeof(err->msg)];
+            snprintf(was, sizeof(was), "%s", err->msg);
+            err_set(err, err->code, NULL, "migrations table schema_migrations not created: %s",
+                    was);
+        }
     }
     return rc;
+}
+
+/* err's message prefixed with the migration's name (-1): "exec: ..." named none. */
+static int migration_failed(const struct migration *m, struct err *err)
+{
+    if (err != NULL) {
+        char was[sizeof(err->msg)];
+        snprintf(was, sizeof(was), "%s", err->msg);
+        err_set(err, err->code != ERR_OK ? err->code : ERR_INTERNAL, NULL,
+                "migration %s not applied: %s", m->name, was);
+    }
+    return -1;
 }
 
 static int version_on(struct pg_conn *c, int *version, struct err *err)
@@ -111,29 +137,28 @@ static int migrate_one(struct pg_conn *c, const struct migration *m, bool *appli
     bool done = false;
     /* applied already (every start beside running daemons): no lock taken */
     if (migration_applied(c, ver, &done, err) != 0 || done) {
-        return done ? 0 : -1;
+        return done ? 0 : migration_failed(m, err);
     }
     /* one migration at a time across processes: a transaction-scoped advisory lock; and the
      * catalogue lock exclusively, as a definition change takes it: running daemons' write
      * transactions (which hold it shared and read the schema version under it) end first,
      * and those begun after the migration see its version (pg_tx_begin) */
     if (pg_exec(c,
-                "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 0); "
+                "BEGIN; " SQL_NO_LIMITS "; SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 0); "
                 "SELECT pg_advisory_xact_lock(" PG_LOCK_CATALOG ", 1)",
                 err) != 0) {
         pg_exec(c, "ROLLBACK", NULL);
-        return -1;
+        return migration_failed(m, err);
     }
     if (migration_applied(c, ver, &done, err) != 0) {
         goto out_rollback;
     }
     if (done) {
-        return pg_exec(c, "COMMIT", err);
+        return pg_exec(c, "COMMIT", err) == 0 ? 0 : migration_failed(m, err);
     }
     PGresult *r = PQexec(c->pg, m->sql);
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        err_set(err, ERR_INTERNAL, NULL, "migration %s failed: %s", m->name,
-                r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+        err_set(err, ERR_INTERNAL, NULL, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
         PQclear(r);
         goto out_rollback;
     }
@@ -156,7 +181,7 @@ static int migrate_one(struct pg_conn *c, const struct migration *m, bool *appli
     return 0;
 out_rollback:
     pg_exec(c, "ROLLBACK", NULL);
-    return -1;
+    return migration_failed(m, err);
 }
 
 static int pg_migrate(struct store *s, int *applied, struct err *err)

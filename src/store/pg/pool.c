@@ -5,17 +5,70 @@
  * the consistent reads of store.h (pg_read_begin / pg_read_end: a REPEATABLE READ, READ ONLY
  * transaction on a connection the thread holds until the end, which pg_reader_get then gives
  * to every read of that thread).
+ * Idle connections form a stack, the most recently used on top (the fewest sessions the
+ * server keeps warm); one whose session is gone (or could not be reopened) sits at the
+ * bottom, and a read takes the topmost that still works before trying to reopen one.
  *
  * Threads: the pool is guarded by its mutex; a held connection belongs to its thread
  * (pg_store.pinned_key).
  */
 #include "pg_int.h"
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bunsen/util.h"
+
+/* Whether an idle connection's server session is known to be gone, without a round trip:
+ * a backend that was terminated (pg_terminate_backend, a restart, a connection-count cut)
+ * sends its FATAL and closes the socket, which reads as input on an idle connection. */
+static bool idle_conn_lost(struct pg_conn *c)
+{
+    if (c->broken || c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        return true;
+    }
+    for (int i = 0; i < 4; i++) {
+        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+        if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0) {
+            break;
+        }
+        /* the message is parsed (a FATAL while idle reaches the notice receiver, conn.c) and
+         * an end of file makes the connection bad */
+        if (!PQconsumeInput(c->pg) || PQisBusy(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+            break;
+        }
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        c->broken = true;
+    }
+    return c->broken;
+}
+
+/*
+ * Take an idle connection (pool_mu held, nidle > 0): the most recently used one whose
+ * session is not known to be lost, else the top one (to be reopened). Connections that
+ * failed go to the bottom of the stack (pg_reader_put): one that cannot be reopened (the
+ * server refusing new connections: max_connections reached, ALLOW_CONNECTIONS false, a
+ * pg_hba or password change) was put back on top and taken again by every read, which all
+ * answered 503 while connections that worked sat idle below it.
+ */
+static struct pg_conn *take_idle(struct pg_store *p)
+{
+    int pick = p->nidle - 1;
+    for (int i = p->nidle - 1; i >= 0; i--) {
+        if (!idle_conn_lost(p->idle[i])) {
+            pick = i;
+            break;
+        }
+    }
+    struct pg_conn *c = p->idle[pick];
+    memmove(&p->idle[pick], &p->idle[pick + 1], (size_t)(p->nidle - 1 - pick) * sizeof(c));
+    p->nidle--;
+    return c;
+}
 
 struct pg_conn *pg_reader_get(struct store *s, struct err *err)
 {
@@ -55,7 +108,7 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
     struct pg_conn *c = NULL;
     int slot = -1;
     if (p->nidle > 0) {
-        c = p->idle[--p->nidle];
+        c = take_idle(p);
     } else {
         slot = PG_WAIT_POOL + p->nopen++;
     }
@@ -82,7 +135,13 @@ void pg_reader_put(struct store *s, struct pg_conn *c)
         return; /* held until pg_read_end */
     }
     pthread_mutex_lock(&p->pool_mu);
-    p->idle[p->nidle++] = c;
+    if (c->broken) { /* below the ones that work: tried last (take_idle) */
+        memmove(&p->idle[1], &p->idle[0], (size_t)p->nidle * sizeof(c));
+        p->idle[0] = c;
+        p->nidle++;
+    } else {
+        p->idle[p->nidle++] = c;
+    }
     pthread_cond_signal(&p->pool_cv);
     pthread_mutex_unlock(&p->pool_mu);
 }

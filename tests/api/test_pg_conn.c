@@ -1,0 +1,329 @@
+/*
+ * The PostgreSQL adapter's connections against what the server does to them (docs/SCALING.md
+ * "Several daemons", docs/RELIABILITY.md): read connections terminated while the server
+ * refuses new ones, a statement the server cancels (statement_timeout), a multi-host URL
+ * whose last host says why it refused, notices the server sends outside a statement, and
+ * migrations under an operator's statement_timeout. Each daemon runs on a database of its
+ * own on the shared test cluster of tests/pg/api.sh, whose settings (ALLOW_CONNECTIONS,
+ * statement_timeout) the tests change. Skipped on SQLite.
+ */
+#include "harness.h"
+#include "pgcluster.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct daemon D;
+
+static int teardown(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    memset(&D, 0, sizeof(D));
+    return 0;
+}
+
+/* The name of d's database (the last path element of its URL, before any query). */
+static const char *db_name(const struct daemon *d)
+{
+    static char name[128];
+    const char *slash = strrchr(d->db_url, '/');
+    assert_non_null(slash);
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(slash + 1, "?"), slash + 1);
+    return name;
+}
+
+/* sql on the test server's maintenance database (as the superuser of the test cluster):
+ * the integer of the first column of the first row, or 0 when the statement returns none.
+ * Fails the test on an error. */
+static long long admin_int(const char *sql)
+{
+    PGconn *c = PQconnectdb(getenv("BUNSEN_TEST_DATABASE"));
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    }
+    long long v = st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* The daemon's sessions on its database (the test's own excluded). */
+static long long backends_of(const struct daemon *d)
+{
+    return admin_int(fmt("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND "
+                         "backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                         db_name(d)));
+}
+
+/* stderr.log (the daemon's stderr, harness.c) as a malloc'd string. */
+static char *read_stderr(const struct daemon *d)
+{
+    FILE *f = fopen(fmt("%s/stderr.log", d->dir), "r");
+    assert_non_null(f);
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    assert_non_null(buf);
+    n = fread(buf, 1, cap, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+struct warm {
+    int port;
+    const char *key;
+};
+
+static void *warm_reads(void *arg)
+{
+    const struct warm *w = arg;
+    for (int i = 0; i < 40; i++) {
+        struct resp r;
+        http_req(w->port, "GET", "/api/v1/experiments/pc/results", w->key, NULL, &r);
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+/* Reads go on while the connections the pool used most recently were terminated and the
+ * server refuses new ones (ALTER DATABASE ... ALLOW_CONNECTIONS false stands for
+ * max_connections reached or a pg_hba change), as long as one pooled connection works. The
+ * connection that could not be reopened was put back on top of the idle stack and taken
+ * by every read: 10 of 10 answered 503 (and /readyz 200) with a working one idle below. */
+static void test_reads_skip_dead_pooled_connections(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    const char *const threads[] = {"--threads", "8", NULL};
+    assert_int_equal(daemon_start_db(&D, "fresh", threads), 0);
+    harness_started_experiment(D.port, D.admin_key, "pc",
+                               "{\"key\":\"pc\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    pthread_t t[8];
+    struct warm w = {D.port, D.admin_key};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, warm_reads, &w), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+    }
+    const char *db = db_name(&D);
+    /* the daemon's readers: not the writer (it holds its roll-up slot's session lock), not
+     * the listener; the one kept is the least recently used (the bottom of the stack) */
+    const char *readers =
+        fmt("SELECT a.pid, a.state_change FROM pg_stat_activity a WHERE a.datname = '%s' "
+            "AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
+            "AND a.query NOT LIKE 'LISTEN%%' AND a.query NOT LIKE 'ANALYZE%%' "
+            "AND a.query NOT LIKE '%%unnest%%' AND a.query NOT LIKE '%%pg_locks%%' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+            "AND l.locktype = 'advisory' AND l.classid = 1112887379)",
+            db);
+    long long nreaders = admin_int(fmt("SELECT count(*) FROM (%s) r", readers));
+    fprintf(stderr, "# %lld pooled readers after warming\n", nreaders);
+    if (nreaders < 2) {
+        admin_int(fmt("DO $$DECLARE r record; BEGIN FOR r IN SELECT pid, state, query FROM "
+                      "pg_stat_activity WHERE datname = '%s' LOOP RAISE WARNING '%% %% %%', "
+                      "r.pid, r.state, left(r.query, 60); END LOOP; END$$",
+                      db));
+    }
+    assert_true(nreaders >= 2);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS false", db));
+    long long killed = admin_int(
+        fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid NOT IN "
+            "(SELECT pid FROM (%s) r ORDER BY state_change LIMIT 1)",
+            db, readers));
+    for (int i = 0; i < 100 && backends_of(&D) > 1; i++) {
+        sleep_ms(20);
+    }
+    assert_int_equal(backends_of(&D), 1);
+    int ok = 0;
+    char codes[128] = "";
+    for (int i = 0; i < 10; i++) {
+        struct resp r;
+        int st =
+            http_req(D.port, "GET", "/api/v1/experiments/pc/results", D.admin_key, NULL, &r) == 0
+                ? r.status
+                : -1;
+        resp_free(&r);
+        ok += st == 200;
+        snprintf(codes + strlen(codes), sizeof(codes) - strlen(codes), " %d", st);
+    }
+    fprintf(stderr, "# %lld sessions terminated; 10 reads with one pooled reader left:%s\n", killed,
+            codes);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS true", db));
+    assert_int_equal(ok, 10);
+}
+
+/* What the server says outside a statement (here the FATAL of pg_terminate_backend, read by
+ * the listener and the pool's idle connections; a restart's "terminating connection due to
+ * immediate shutdown command" alike) is a line of the JSON log: libpq's default printed it
+ * on stderr as plain text. */
+static void test_notices_in_json_log(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_start_db(&D, "fresh", NULL), 0);
+    harness_started_experiment(D.port, D.admin_key, "pn",
+                               "{\"key\":\"pn\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    admin_int(fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                  "datname = '%s' AND pid <> pg_backend_pid()",
+                  db_name(&D)));
+    sleep_ms(1500); /* the listener reads its FATAL at once, and reconnects */
+    struct resp r;
+    assert_int_equal(
+        http_req(D.port, "GET", "/api/v1/experiments/pn/results", D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    char *log = read_stderr(&D);
+    fprintf(stderr, "# daemon stderr:\n%s", log);
+    int plain = 0, notice = 0;
+    for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        plain += line[0] != '{';
+        notice += line[0] == '{' && strstr(line, "PostgreSQL notice") != NULL &&
+                  strstr(line, "terminating connection") != NULL;
+    }
+    free(log);
+    assert_int_equal(plain, 0);
+    assert_true(notice >= 1);
+}
+
+/* A statement the server cancels (SQLSTATE 57014: the database's statement_timeout, shorter
+ * than a write waiting on a lock needs) answers 503 with Retry-After, nothing stored: it
+ * answered 500 "internal", which clients take for a fault of the request. */
+static void test_statement_timeout_is_unavailable(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char sdk[128];
+    assert_int_equal(harness_start_with_key(&D, NULL, sdk, sizeof(sdk)), 0);
+    assert_int_equal(daemon_stop(&D), 0);
+    admin_int(fmt("ALTER DATABASE %s SET statement_timeout = '100ms'", db_name(&D)));
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    PGconn *c = PQconnectdb(D.db_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET statement_timeout = 0"));
+    PGresult *lk = PQexec(c, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lk), PGRES_COMMAND_OK);
+    PQclear(lk);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/events", sdk,
+                              "{\"events\":[{\"id\":\"st1\",\"user_id\":\"u1\",\"event\":\"ev\"}]}",
+                              &r),
+                     0);
+    int st = r.status;
+    char retry[32] = "";
+    bool has_retry = resp_header(&r, "Retry-After", retry, sizeof(retry));
+    json_t *body = resp_json(&r);
+    const char *msg =
+        body ? json_string_value(json_object_get(json_object_get(body, "error"), "message")) : NULL;
+    fprintf(stderr,
+            "# events behind a lock under statement_timeout 100ms: %d %s (Retry-After %s)\n", st,
+            msg ? msg : "", has_retry ? retry : "none");
+    assert_int_equal(st, 503);
+    assert_true(has_retry);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "statement_timeout"));
+    json_decref(body);
+    resp_free(&r);
+    PQclear(PQexec(c, "ROLLBACK"));
+    PQfinish(c);
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st1'", 0), 0);
+}
+
+/* A URL of several hosts (the old primary first, the normal state after a failover) whose
+ * last host refuses: `bunsen migrate` says that host's reason, and the log has every host's.
+ * It kept the first 200 bytes: the first host's "Connection refused" and its hint, cut
+ * before the reason. */
+static void test_multi_host_reason(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    int port = pgc_port(getenv("BUNSEN_TEST_DATABASE"));
+    assert_true(port > 0);
+    const char *url = fmt("postgresql://postgres@127.0.0.1:1,127.0.0.1:%d/bunsen_no_such_db?"
+                          "connect_timeout=2",
+                          port);
+    char *out = NULL;
+    const char *const args[] = {"migrate", "--database", url, NULL};
+    int rc = bunsen_run(&out, args);
+    fprintf(stderr, "# bunsen migrate: exit %d: %s", rc, out != NULL ? out : "");
+    assert_int_not_equal(rc, 0);
+    assert_non_null(out);
+    const char *said = strstr(out, "bunsen: cannot connect to PostgreSQL");
+    assert_non_null(said);
+    assert_non_null(strstr(said, "bunsen_no_such_db\" does not exist"));
+    /* the log line has both hosts' reasons */
+    const char *logged = strstr(out, "\"PostgreSQL connection failed\"");
+    assert_non_null(logged);
+    assert_non_null(strstr(logged, "Connection refused"));
+    assert_non_null(strstr(logged, "does not exist"));
+    free(out);
+}
+
+/* `bunsen migrate` on a database whose statement_timeout (the operator's, a common safety
+ * setting) is shorter than the migrations: they apply all the same. They failed: "exec:
+ * ERROR: canceling statement due to statement timeout", naming no migration. A migration
+ * that fails is named. */
+static void test_migrate_under_statement_timeout(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_prepare_db(&D, "fresh"), 0);
+    admin_int(fmt("ALTER DATABASE %s SET statement_timeout = '5ms'", db_name(&D)));
+    char *out = NULL;
+    const char *const args[] = {"migrate", "--database", D.db_url, NULL};
+    int rc = bunsen_run(&out, args);
+    fprintf(stderr, "# bunsen migrate under statement_timeout 5ms: exit %d: %s", rc,
+            out != NULL ? out : "");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "migrations applied: "));
+    assert_null(strstr(out, "migrations applied: 0"));
+    free(out);
+    /* one migration undone (its record gone, a table of its dropped: it runs again) on a
+     * read-only database: refused, and named */
+    admin_int(fmt("ALTER DATABASE %s RESET statement_timeout", db_name(&D)));
+    daemon_db_exec(&D,
+                   "DELETE FROM schema_migrations WHERE version = "
+                   "(SELECT MIN(version) FROM schema_migrations)",
+                   0);
+    admin_int(fmt("ALTER DATABASE %s SET default_transaction_read_only = on", db_name(&D)));
+    out = NULL;
+    rc = bunsen_run(&out, args);
+    fprintf(stderr, "# bunsen migrate with one pending, read-only: exit %d: %s", rc,
+            out != NULL ? out : "");
+    admin_int(fmt("ALTER DATABASE %s RESET default_transaction_read_only", db_name(&D)));
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "migration 0001"));
+    assert_non_null(strstr(out, "not applied"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
+        cmocka_unit_test_teardown(test_notices_in_json_log, teardown),
+        cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
+        cmocka_unit_test_teardown(test_multi_host_reason, teardown),
+        cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
+    };
+    return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
+}
