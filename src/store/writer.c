@@ -129,7 +129,9 @@ static bool job_small(const struct store_job *j)
 }
 
 /* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes to the head, so that a
- * steady stream of small jobs never starves it. Under w->mu. */
+ * steady stream of small jobs never starves it. Not after a group that took a larger job:
+ * under a backlog of larger jobs (all of them old) that would take one every group, and the
+ * lane (the readiness check included) would starve instead. Under w->mu. */
 static void queue_unstarve(struct writer *w)
 {
     struct store_job *lane = w->lane_end;
@@ -553,6 +555,7 @@ static void *writer_main(void *arg)
 {
     struct store *s = arg;
     struct writer *w = s->writer;
+    bool bulk_last = false; /* the last group took a larger job (queue_unstarve) */
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (w->head == NULL && !w->stopping) {
@@ -568,16 +571,20 @@ static void *writer_main(void *arg)
          * every daemon's ingestion waits for: pg/rebuild.c), and it needs no savepoints
          * beside others; the jobs after the first fit in the backend's budget of items
          * (store_job.items) */
-        queue_unstarve(w);
+        if (!bulk_last) {
+            queue_unstarve(w); /* never twice in a row: the lane gets every other group */
+        }
         struct store_job *first = w->head, *last = first;
         int taken = 1;
         int max = first->retryable ? GROUP_MAX : 1;
         size_t room = items_room(s, first->items);
+        bulk_last = !job_small(first);
         while (last->next != NULL && taken < max && !last->barrier && last->next->retryable &&
                !last->next->barrier && last->next->items <= room) {
             last = last->next;
             room -= last->items;
             taken++;
+            bulk_last = bulk_last || !job_small(last);
         }
         queue_take_head(w, last, taken);
         pthread_mutex_unlock(&w->mu);

@@ -2871,6 +2871,34 @@ static void test_writer_small_jobs_first(void **state)
     assert_int_equal(j[6].applied_at, 7);
     assert_int_equal(j[7].applied_at, 8);
     assert_int_equal(j[8].applied_at, 9);
+    /* a backlog of larger jobs, all old, does not starve the lane either: one of them, then
+     * the urgent job, then another (a group each: 15,000 items) with the small one */
+    static struct ujob k[5];
+    memset(k, 0, sizeof(k));
+    hold_writer(s, &gate, &gated);
+    for (int i = 0; i < 5; i++) {
+        k[i].job = (struct store_job){.apply = uj_apply,
+                                      .done = uj_done,
+                                      .arg = &k[i],
+                                      .retryable = i != 3,
+                                      .urgent = i == 3,
+                                      .items = i < 3 ? 15000 : 1};
+        if (i < 3) {
+            assert_int_equal(store_submit(s, &k[i].job, &err), 0);
+        }
+    }
+    usleep((STORE_BULK_WAIT_MS + 100) * 1000);
+    assert_int_equal(store_submit(s, &k[3].job, &err), 0); /* urgent */
+    assert_int_equal(store_submit(s, &k[4].job, &err), 0); /* small */
+    atomic_store(&gate_open, true);
+    for (int i = 0; i < 400 && !(atomic_load(&k[2].done) && atomic_load(&k[4].done)); i++) {
+        usleep(5000);
+    }
+    assert_int_equal(k[0].applied_at, 10);
+    assert_int_equal(k[3].applied_at, 11);
+    assert_int_equal(k[1].applied_at, 12);
+    assert_int_equal(k[4].applied_at, 13);
+    assert_int_equal(k[2].applied_at, 14);
     store_writer_stop(s);
     store_close(s);
 }
