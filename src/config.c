@@ -97,7 +97,8 @@ static const char help_serve[] =
     "                            more plus 1 s per 8 KiB (BUNSEN_REQUEST_TIMEOUT, default 10)\n"
     "  --max-connections N       total connection cap (BUNSEN_MAX_CONNECTIONS, default 4096)\n"
     "  --per-ip-connections N    per-client-IP cap, 0 = none (BUNSEN_PER_IP_CONNECTIONS,\n"
-    "                            default 0)\n"
+    "                            default 256; it counts /sub streams; behind a load\n"
+    "                            balancer every connection has its address: raise it or 0)\n"
     "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
     "                            default 10000)\n"
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
@@ -159,7 +160,7 @@ void config_defaults(struct config *cfg)
     cfg->conn_timeout_s = 30;
     cfg->request_timeout_s = 10;
     cfg->conn_limit = 4096;
-    cfg->per_ip_limit = 0;
+    cfg->per_ip_limit = 256;
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;
     cfg->rate_manage = 100;
