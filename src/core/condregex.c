@@ -424,7 +424,7 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
     uint64_t width = (uint64_t)r->len * (1 + (r->counts < reach ? r->counts : reach));
     /* and the groups it enters and leaves between counted steps: (?:a|a){1,12}c took 230 ns
      * a PCRE2 step over 4 KB (4.6 x a plain scan's; 12.7 ms of CPU for one request's
-     * budget), ~1/3 of a step more for each copy of a group (bench/regex_cost.c) */
+     * budget), ~1/3 of a step more for each copy of a group (tests/unit/test_regex_cost.c) */
     uint64_t copies = r->groups + (r->group_counts < units ? r->group_counts : units);
     uint64_t w = 1 + (width + r->frame_bytes) / WIDTH_PER_WEIGHT + copies / GROUPS_PER_WEIGHT;
     uint64_t weight = (w > 1000000 ? 1000000 : w) + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
