@@ -97,7 +97,8 @@ static const char help_serve[] =
     "                            more plus 1 s per 8 KiB (BUNSEN_REQUEST_TIMEOUT, default 10)\n"
     "  --max-connections N       total connection cap (BUNSEN_MAX_CONNECTIONS, default 4096)\n"
     "  --per-ip-connections N    per-client-IP cap, 0 = none (BUNSEN_PER_IP_CONNECTIONS,\n"
-    "                            default 0)\n"
+    "                            default 256; it counts /sub streams; behind a load\n"
+    "                            balancer every connection has its address: raise it or 0)\n"
     "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
     "                            default 10000)\n"
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
@@ -119,7 +120,9 @@ static const char help_serve[] =
     "  --attributes-max-string N bytes of one attribute string (BUNSEN_ATTRIBUTES_MAX_STRING,\n"
     "                            default 4096)\n"
     "  --eval-budget N           targeting evaluation steps per request (BUNSEN_EVAL_BUDGET,\n"
-    "                            default 50000; beyond: 400)\n"
+    "                            default 50000; beyond: 400). The steps spent also count\n"
+    "                            against the rate limits above: 1 token more per 2500\n"
+    "                            steps (a request of 50000 counts as 21)\n"
     "  --log-file PATH           JSON log lines to PATH instead of stderr, reopened on SIGHUP\n"
     "                            (BUNSEN_LOG_FILE)\n"
     "  --metrics-auth public|key GET /metrics: public (per-experiment series only with a key;\n"
@@ -157,7 +160,7 @@ void config_defaults(struct config *cfg)
     cfg->conn_timeout_s = 30;
     cfg->request_timeout_s = 10;
     cfg->conn_limit = 4096;
-    cfg->per_ip_limit = 0;
+    cfg->per_ip_limit = 256;
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;
     cfg->rate_manage = 100;

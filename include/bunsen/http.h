@@ -169,6 +169,14 @@ const char *http_req_body(const struct http_req *r, size_t *len);
 enum role http_req_role(const struct http_req *r);
 const char *http_req_key_id(const struct http_req *r);
 const char *http_req_key_name(const struct http_req *r);
+/* Targeting steps a request spent (condition.h budgets), charged to the rate limits it
+ * took a token from (the per-IP and per-sdk-key buckets of public routes, the per-key bucket
+ * of /assign and OFREP): one token more per HTTP_RATE_STEPS_PER_TOKEN steps, so a request
+ * that spends the default budget (50,000 steps) counts as 21 requests. A bucket may go into
+ * debt (at most one burst); the requests after it are refused with 429 until the refill has
+ * paid it. Call once per request, after the evaluation; any thread that owns r. */
+#define HTTP_RATE_STEPS_PER_TOKEN 2500
+void http_req_charge_steps(struct http_req *r, long steps);
 /* The active key whose secret is key, through the daemon's key cache (as requests with an
  * Authorization header are verified): 0 with *k; -1 with err, ERR_UNAVAILABLE/ERR_INTERNAL
  * when the database could not say (and no verification of the last 10 minutes stands in),

@@ -292,6 +292,9 @@ int api_attributes_check(const struct app *app, const json_t *attrs, const char 
 
 /* A fresh per-request evaluation budget (--eval-budget). */
 void api_eval_budget(const struct app *app, struct condition_budget *b);
+/* Charge the steps b spent since api_eval_budget (all of them, and what it overshot, when it ran
+ * out) to the request's rate limits (http_req_charge_steps). Call once, after evaluating. */
+void api_eval_charge(struct http_req *r, const struct app *app, const struct condition_budget *b);
 
 /* ---- saved groups (saved_groups.c) ---- */
 

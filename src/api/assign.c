@@ -428,6 +428,7 @@ void api_assign(struct http_req *r)
         }
     }
     snapshot_read_end(app->experiments, snap);
+    api_eval_charge(r, app, &budget);
     json_decref(attrs.eff);
     jsonw_append_raw(&out, "},\"unknown\":[");
     buf_append(&out, unknown.data ? unknown.data : "", unknown.len);
@@ -537,6 +538,7 @@ void api_assign_one(struct http_req *r)
         }
     }
     snapshot_read_end(app->experiments, snap);
+    api_eval_charge(r, app, &budget);
     json_decref(ac.attrs);
     size_t text_len = 0;
     char *text = rc == 0 ? reply_take(&out, &text_len) : NULL;

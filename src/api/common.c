@@ -355,6 +355,11 @@ void api_eval_budget(const struct app *app, struct condition_budget *b)
     condition_budget_init(b, app->cfg.eval_budget, false);
 }
 
+void api_eval_charge(struct http_req *r, const struct app *app, const struct condition_budget *b)
+{
+    http_req_charge_steps(r, (long)app->cfg.eval_budget - b->left);
+}
+
 char *api_dims_encode(const struct experiment *x, const json_t *attrs)
 {
     char *buf = NULL;

@@ -576,6 +576,7 @@ void api_ofrep_flag(struct http_req *r)
                     ? ofrep_eval(snap, e, user_id, attrs, &budget, &item, &n, &status)
                     : NULL;
     snapshot_read_end(cell, snap);
+    api_eval_charge(r, http_req_app(r), &budget);
     if (o == NULL) {
         json_decref(attrs);
         ofrep_error(r, 404, flag, "FLAG_NOT_FOUND", "no experiment with this key");
@@ -619,6 +620,7 @@ void api_ofrep_bulk(struct http_req *r)
         }
     }
     snapshot_read_end(cell, snap);
+    api_eval_charge(r, http_req_app(r), &budget);
     if (budget.left < 0) {
         api_exposures_clear(items, n);
         free(items);

@@ -640,6 +640,7 @@ void api_sdk_eval(struct http_req *r)
         }
     }
     snapshot_read_end(app->experiments, snap);
+    api_eval_charge(r, app, &budget);
     assign_text_free(&rid.t);
     json_decref(a);
     json_decref(body);

@@ -50,14 +50,19 @@ struct cond_regex {
     pcre2_code *code; /* anchored: the pattern itself when PCRE2 anchors it, else
                          "(?s:.*?)(?:pattern)", so the match limit covers every start */
     /* budget weight of one PCRE2 step: 1 + (the pattern's width + the bytes of a
-     * backtracking frame) / 256, where the width is len * (1 + its repeat counts, each no
-     * more than the subject's length), computed per subject (cond_regex_match) */
-    uint32_t len;         /* the longer of the pattern and its rewrite */
-    uint32_t nrepeats;    /* counted repeats {n}, {n,}, {n,m} */
-    uint64_t counts;      /* the sum of their counts (each at most 65,535) */
-    uint32_t frame_bytes; /* 16 per capture group: PCRE2 copies a frame at each step */
-    bool scans;           /* can read the subject without counted steps: weight + subject / 32 */
-    bool wrapped;         /* code is the prefixed form (a scan takes a step or two a byte) */
+     * backtracking frame) / 256 + its group copies / 3, where the width is len * (1 + its
+     * repeat counts, each no more than the subject's length) and the group copies are its
+     * groups plus the counts of the repeats of a group (PCRE2 compiles (?:a|b){1,12} as
+     * twelve copies, entered and left without a counted step), no more than the subject's
+     * length; computed per subject (cond_regex_match) */
+    uint32_t len;          /* the longer of the pattern and its rewrite */
+    uint32_t nrepeats;     /* counted repeats {n}, {n,}, {n,m} */
+    uint64_t counts;       /* the sum of their counts (each at most 65,535) */
+    uint32_t groups;       /* groups, "(" of any kind */
+    uint64_t group_counts; /* the sum of the counts of the repeats that follow a ")" */
+    uint32_t frame_bytes;  /* 16 per capture group: PCRE2 copies a frame at each step */
+    bool scans;            /* can read the subject without counted steps: weight + subject / 32 */
+    bool wrapped;          /* code is the prefixed form (a scan takes a step or two a byte) */
     struct regex_entry *shared; /* the cache entry that owns code (condregex.c), or NULL */
 };
 

@@ -53,6 +53,7 @@
 #define UNITS_PER_STEP_INTERP 4
 #define WIDTH_PER_WEIGHT      256 /* pattern width read per step at weight 1 */
 #define SCAN_PER_WEIGHT       32  /* subject bytes read per step at weight 1 */
+#define GROUPS_PER_WEIGHT     3   /* copies of groups that cost as much as one step */
 
 static bool has(const char *p, size_t n, const char *s)
 {
@@ -95,11 +96,14 @@ static bool may_scan(const char *p, size_t n)
  * (not escaped, not inside a class, well formed; JavaScript reads any other brace as a
  * literal), how many and the sum of their counts, each at most 65,535 (a larger bound is
  * unbounded in the rewrite, a larger minimum refused). Literal text such as ",94105" or
- * "\{123" was counted once, and a pattern on short values used up a request's budget. */
-static void repeats_of(const char *p, size_t n, uint32_t *nrep, uint64_t *counts)
+ * "\{123" was counted once, and a pattern on short values used up a request's budget.
+ * Also its groups and the counts of the repeats of a group (r->groups, r->group_counts). */
+static void repeats_of(const char *p, size_t n, struct cond_regex *r)
 {
-    *nrep = 0;
-    *counts = 0;
+    r->nrepeats = 0;
+    r->counts = 0;
+    r->groups = 0;
+    r->group_counts = 0;
     bool in_class = false;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\\') {
@@ -112,6 +116,10 @@ static void repeats_of(const char *p, size_t n, uint32_t *nrep, uint64_t *counts
         }
         if (p[i] == '[') {
             in_class = true;
+            continue;
+        }
+        if (p[i] == '(') {
+            r->groups += r->groups < UINT32_MAX;
             continue;
         }
         if (p[i] != '{') {
@@ -135,8 +143,12 @@ static void repeats_of(const char *p, size_t n, uint32_t *nrep, uint64_t *counts
             continue;
         }
         uint64_t c = (lo > hi ? lo : hi);
-        *counts += c > 65535 ? 65535 : c;
-        (*nrep)++;
+        c = c > 65535 ? 65535 : c;
+        r->counts += c;
+        r->nrepeats++;
+        if (i > 0 && p[i - 1] == ')') {
+            r->group_counts += c; /* a group's copies (an escaped ")" is a literal: more) */
+        }
         i = k;
     }
 }
@@ -213,7 +225,7 @@ static int compile_uncached(const char *pat, size_t n, bool insensitive, struct 
     out->scans = may_scan(pat, n);
     size_t len = n > jn ? n : jn;
     out->len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-    repeats_of(pat, n, &out->nrepeats, &out->counts);
+    repeats_of(pat, n, out);
     uint32_t groups = 0;
     (void)pcre2_pattern_info(out->code, PCRE2_INFO_CAPTURECOUNT, &groups);
     out->frame_bytes = groups > 1000000 ? 16000000 : 16 * groups;
@@ -410,7 +422,11 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
      * the subject is long (x{0,65535} on "ab" reads two), and the frame PCRE2 copies */
     uint64_t reach = (uint64_t)r->nrepeats * units;
     uint64_t width = (uint64_t)r->len * (1 + (r->counts < reach ? r->counts : reach));
-    uint64_t w = 1 + (width + r->frame_bytes) / WIDTH_PER_WEIGHT;
+    /* and the groups it enters and leaves between counted steps: (?:a|a){1,12}c took 230 ns
+     * a PCRE2 step over 4 KB (4.6 x a plain scan's; 12.7 ms of CPU for one request's
+     * budget), ~1/3 of a step more for each copy of a group (tests/unit/test_regex_cost.c) */
+    uint64_t copies = r->groups + (r->group_counts < units ? r->group_counts : units);
+    uint64_t w = 1 + (width + r->frame_bytes) / WIDTH_PER_WEIGHT + copies / GROUPS_PER_WEIGHT;
     uint64_t weight = (w > 1000000 ? 1000000 : w) + (r->scans ? sn / SCAN_PER_WEIGHT : 0);
     uint64_t can = left > (1L << 40) ? (uint64_t)1 << 40 : (uint64_t)left; /* no overflow */
     uint64_t payable = unlimited || left <= 0 ? 0 : can * per_step / weight;
@@ -419,18 +435,21 @@ int cond_regex_match(const struct cond_regex *r, struct cond_regex_scratch *s, c
      * (~n^2 steps for n units, 4 n^2 as the runs double from a scan's: \d+x on 150 digits
      * needs ~22,000 in one run, and the linear limit answered "no match" where JavaScript
      * matches). With a budget, at most half of what it has left pays for (or the linear
-     * allowance, if more), so that one costly operation does not match rather than spend
-     * the whole budget (a 400 for every experiment of the request); without one, at most
-     * COND_REGEX_GIVEBACK_MAX more. */
+     * allowance, if more; for a pattern of weight > 1, a plain scan), so that one costly operation
+     * does not match rather than spend the whole budget (a 400 for every experiment of the
+     * request); without one, at most COND_REGEX_GIVEBACK_MAX more. */
     uint64_t linear = COND_REGEX_MATCH_LIMIT + (uint64_t)COND_REGEX_LIMIT_PER_BYTE * sn;
     uint64_t giveback = 4 * (uint64_t)units * units;
     uint64_t op_cap =
         linear + (giveback < COND_REGEX_GIVEBACK_MAX ? giveback : COND_REGEX_GIVEBACK_MAX);
+    uint64_t limit = r->wrapped ? 2 * (uint64_t)sn + 64 : 64; /* a plain scan; one start */
     if (!unlimited) {
-        uint64_t share = payable / 2 > linear ? payable / 2 : linear;
+        /* at least a plain scan (the first run); the linear allowance was the floor, but a
+         * heavy pattern's (weight 5 for (?:a|a){1,12}c) is two thirds of a budget on 4 KB */
+        uint64_t floor = weight > 1 ? limit : linear;
+        uint64_t share = payable / 2 > floor ? payable / 2 : floor;
         op_cap = op_cap < share ? op_cap : share;
     }
-    uint64_t limit = r->wrapped ? 2 * (uint64_t)sn + 64 : 64; /* a plain scan; one start */
     /* A run may also read the subject once without a counted step (a greedy repeat that
      * then matches gives nothing back), each unit checked against the pattern's classes:
      * a class of 20,000 characters outside Latin-1 is a list PCRE2 walks per unit (13.6 ms

@@ -53,6 +53,13 @@ struct http_req {
     uint64_t t0;
     struct http_conn *dl;   /* the connection's deadline (deadline.c); NULL: untracked */
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
+    /* the buckets this request took a token from (rate_take), for http_req_charge_steps */
+    struct {
+        int cls;
+        int rate;
+        char key[72];
+    } taken[2];
+    int ntaken;
     bool unmatched; /* no route and not a static file (unknown method, 404/405): metrics say so */
     /* the headers the server itself reads, the first of each name (NULL: absent), gathered
      * by http_framing_ok's one pass over the headers: a lookup each cost a scan of MHD's
@@ -150,6 +157,10 @@ void ratelimit_free(struct ratelimit *rl);
  * the bucket is empty, with the seconds until a token is available. Thread-safe. */
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s);
+/* Take `tokens` more from (cls, key_id)'s bucket, if it has one, down to -2 x rate (work
+ * a request did after it took its token). Thread-safe. */
+void ratelimit_charge(struct ratelimit *rl, int cls, const char *key_id, double rate,
+                      double tokens);
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */
 size_t ratelimit_entries(struct ratelimit *rl);
 

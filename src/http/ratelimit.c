@@ -3,7 +3,10 @@
  * (http_int.h).
  *
  * Each (class, key) has a bucket of `rate` tokens per second with a burst of 2 x rate; a
- * request takes one token or is refused with 429 and Retry-After. Every key gets its own
+ * request takes one token or is refused with 429 and Retry-After. Work measured after the
+ * fact (targeting steps: http_req_charge_steps) takes more tokens from the buckets the
+ * request took from, down to a debt of one burst (-2 x rate), so that the next requests of
+ * that key or address are refused until the refill has paid it. Every key gets its own
  * bucket: the table is a chained hash per stripe that grows as needed, so no key ever
  * shares or misses a bucket. A bucket idle for burst/rate seconds (2 s) is full again,
  * which is exactly what a new bucket would be, so such entries are dropped by a sweep
@@ -130,6 +133,50 @@ static void stripe_grow(struct rl_stripe *st)
     st->nbuckets = nb;
 }
 
+static void key_of(int cls, const char *key_id, char key[RL_KEY_MAX])
+{
+    if (cls >= 0 && cls <= 9) { /* "%d%s" without snprintf: once per request */
+        key[0] = (char)('0' + cls);
+        str_copy(key + 1, RL_KEY_MAX - 1, key_id);
+    } else {
+        snprintf(key, RL_KEY_MAX, "%d%s", cls, key_id);
+    }
+}
+
+/* Refill e to now at rate (burst 2 x rate). Under the stripe's lock. */
+static void entry_refill(struct rl_entry *e, double rate, uint64_t now)
+{
+    e->rate = rate;
+    e->tokens += now > e->last_ns ? (double)(now - e->last_ns) / 1e9 * rate : 0;
+    if (e->tokens > 2 * rate) {
+        e->tokens = 2 * rate;
+    }
+    e->last_ns = now;
+}
+
+void ratelimit_charge(struct ratelimit *rl, int cls, const char *key_id, double rate, double tokens)
+{
+    if (rl == NULL || rate <= 0 || !(tokens > 0)) {
+        return;
+    }
+    char key[RL_KEY_MAX];
+    key_of(cls, key_id, key);
+    uint64_t h = hash_keyed(key, strlen(key));
+    struct rl_stripe *st = &rl->stripes[h % RL_STRIPES];
+    pthread_mutex_lock(&st->mu);
+    uint64_t now = time_mono_ns();
+    struct rl_entry *e = st->buckets[(size_t)(h >> 6) & (st->nbuckets - 1)];
+    while (e != NULL && (e->h != h || strcmp(e->key, key) != 0)) {
+        e = e->next;
+    }
+    if (e != NULL) { /* gone: idle long enough that the bucket was full anyway */
+        entry_refill(e, rate, now);
+        /* a debt of at most one burst: a refill of 4 s pays any request off */
+        e->tokens = e->tokens - tokens < -2 * rate ? -2 * rate : e->tokens - tokens;
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s)
 {
@@ -138,12 +185,7 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
         return true;
     }
     char key[RL_KEY_MAX];
-    if (cls >= 0 && cls <= 9) { /* "%d%s" without snprintf: once per request */
-        key[0] = (char)('0' + cls);
-        str_copy(key + 1, sizeof(key) - 1, key_id);
-    } else {
-        snprintf(key, sizeof(key), "%d%s", cls, key_id);
-    }
+    key_of(cls, key_id, key);
     uint64_t h = hash_keyed(key, strlen(key));
     struct rl_stripe *st = &rl->stripes[h % RL_STRIPES];
     double burst = 2 * rate;
@@ -180,12 +222,7 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
         st->n++;
         atomic_fetch_add(&rl->total, 1);
     }
-    e->rate = rate;
-    e->tokens += now > e->last_ns ? (double)(now - e->last_ns) / 1e9 * rate : 0;
-    if (e->tokens > burst) {
-        e->tokens = burst;
-    }
-    e->last_ns = now;
+    entry_refill(e, rate, now);
     if (e->tokens >= 1) {
         e->tokens -= 1;
     } else {

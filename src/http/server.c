@@ -90,6 +90,12 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
 {
     double wait = 0;
     if (ratelimit_take(r->srv->rl, cls, name, rate, &wait)) {
+        if (rate > 0 && r->ntaken < (int)(sizeof(r->taken) / sizeof(r->taken[0]))) {
+            r->taken[r->ntaken].cls = cls;
+            r->taken[r->ntaken].rate = rate;
+            str_copy(r->taken[r->ntaken].key, sizeof(r->taken[r->ntaken].key), name);
+            r->ntaken++;
+        }
         return true;
     }
     http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
@@ -97,6 +103,17 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
     snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
     http_reply_header(r, "Retry-After", ra);
     return false;
+}
+
+void http_req_charge_steps(struct http_req *r, long steps)
+{
+    if (steps <= 0) {
+        return;
+    }
+    double tokens = (double)steps / HTTP_RATE_STEPS_PER_TOKEN;
+    for (int i = 0; i < r->ntaken; i++) {
+        ratelimit_charge(r->srv->rl, r->taken[i].cls, r->taken[i].key, r->taken[i].rate, tokens);
+    }
 }
 
 /* A key's secret to its active key (authenticate, and the {sdk_key} of the SDK routes). A key

@@ -1,5 +1,6 @@
 /* Unit tests for src/http/ratelimit.c: every key gets its own exact bucket (3,600 keys, no
- * overflow), buckets refill at the rate, idle buckets are dropped and come back full. */
+ * overflow), buckets refill at the rate, idle buckets are dropped and come back full, work charged
+ * after the fact leaves a bounded debt. */
 #include "unit.h"
 
 #include <stdio.h>
@@ -86,12 +87,38 @@ static void test_refill(void **state)
     ratelimit_free(rl);
 }
 
+/* Work charged after the fact: a debt of at most one burst, paid off by the refill; a bucket
+ * that does not exist (never taken from, or dropped idle) is not made up. */
+static void test_charge(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_new();
+    double wait;
+    ratelimit_charge(rl, 0, "none", 10, 5); /* no bucket: nothing */
+    assert_int_equal(ratelimit_entries(rl), 0);
+    assert_true(ratelimit_take(rl, 0, "k", 10, &wait)); /* burst 20: 19 left */
+    ratelimit_charge(rl, 0, "k", 10, 15);               /* 4 left */
+    for (int i = 0; i < 4; i++) {
+        assert_true(ratelimit_take(rl, 0, "k", 10, &wait));
+    }
+    assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
+    ratelimit_charge(rl, 0, "k", 10, 1000); /* -20 at most: 2.1 s of refill to a token */
+    assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
+    assert_true(wait > 1.9 && wait < 2.2);
+    ratelimit_charge(rl, 0, "k", 0, 1000); /* rate 0: unlimited, nothing to charge */
+    ratelimit_charge(rl, 0, "k", 10, -5);  /* nothing given back */
+    assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
+    assert_true(wait > 1.9);
+    ratelimit_free(rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_key_limited),
         cmocka_unit_test(test_idle_entries_expire),
         cmocka_unit_test(test_refill),
+        cmocka_unit_test(test_charge),
     };
     return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }
