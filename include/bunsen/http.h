@@ -59,7 +59,8 @@ enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE, BODY_ASSIGN };
     32u /* public route with the sdk key in {sdk_key}: limited per that key                        \
          * (--rate-limit-features) besides the per-IP limit of every public route */
 #define ROUTE_OFFLOAD                                                                              \
-    64u /* slow read (reads every exposed user for some experiments): the handler runs on the      \
+    64u /* slow read (results read every exposed user; lists of megabytes: saved groups, the       \
+         * audit; the per-user export's checks): the handler runs on the                           \
          * offload threads (src/http/offload.c) while the connection is suspended, so it never     \
          * holds an MHD worker and the other connections it serves */
 #define ROUTE_KEY_OPTIONAL                                                                         \
