@@ -234,7 +234,9 @@ void http_reply_header(struct http_req *r, const char *name, const char *value);
 void http_reply_revalidate(struct http_req *r);
 
 /* Asynchronous replies: suspend before handing r to another thread; that thread calls
- * http_reply_* and then http_req_resume(r) exactly once. */
+ * http_reply_* and then http_req_resume(r) exactly once. A handler on an offload thread
+ * (ROUTE_OFFLOAD) may do the same: its connection stays suspended, and the other thread's
+ * resume is the only one. */
 void http_req_suspend(struct http_req *r);
 void http_req_resume(struct http_req *r);
 

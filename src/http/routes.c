@@ -74,11 +74,11 @@ const struct http_route http_routes[] = {
     /* issue 15: saved groups */
     /* a group of 100,000 ids is over the default 1 MiB: the ingestion cap (8 MiB) */
     {HTTP_POST, "/api/v1/saved-groups", api_saved_groups_create, BODY_INGEST, ROLES_EDIT,
-     ROUTE_MANAGE},
+     ROUTE_MANAGE | ROUTE_OFFLOAD},
     {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, ROUTE_OFFLOAD},
     {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ, 0},
     {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_INGEST, ROLES_EDIT,
-     ROUTE_MANAGE},
+     ROUTE_MANAGE | ROUTE_OFFLOAD},
     {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,
      ROUTE_MANAGE},
     /* issue 15: GrowthBook SDK streaming and remote evaluation (the key is in the path) */
