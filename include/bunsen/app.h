@@ -2,14 +2,15 @@
  * app.h - the daemon's shared state, created by `bunsen serve` (src/serve.c) and lent
  * to every handler through http_req_app(). Fields are set before the HTTP server
  * starts and are read-only afterwards (the objects they point to do their own locking),
- * except catalog_loaded (under reload_mu) and publisher (atomic: set once the HTTP server
- * runs, cleared before it stops).
+ * except catalog_loaded (under reload_mu), publisher (atomic: set once the HTTP server
+ * runs, cleared before it stops) and exports (atomic count).
  */
 #ifndef BUNSEN_APP_H
 #define BUNSEN_APP_H
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bunsen/config.h"
@@ -35,6 +36,7 @@ struct app {
     struct api_payloads *payloads; /* SDK payloads rendered (src/api/payload.c), or NULL */
     struct api_ready *ready;       /* /readyz checks coalesced (src/api/health.c) */
     _Atomic(struct api_publisher *) publisher; /* SDK streams' (src/api/sdk_stream.c), or NULL */
+    atomic_int exports; /* per-user exports streaming now (src/api/results_export.c) */
 };
 
 #endif

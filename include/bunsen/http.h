@@ -59,7 +59,8 @@ enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE, BODY_ASSIGN };
     32u /* public route with the sdk key in {sdk_key}: limited per that key                        \
          * (--rate-limit-features) besides the per-IP limit of every public route */
 #define ROUTE_OFFLOAD                                                                              \
-    64u /* slow read (reads every exposed user for some experiments): the handler runs on the      \
+    64u /* slow read (results read every exposed user; lists of megabytes: saved groups, the       \
+         * audit; the per-user export's checks): the handler runs on the                           \
          * offload threads (src/http/offload.c) while the connection is suspended, so it never     \
          * holds an MHD worker and the other connections it serves */
 #define ROUTE_KEY_OPTIONAL                                                                         \
@@ -241,7 +242,9 @@ void http_reply_header(struct http_req *r, const char *name, const char *value);
 void http_reply_revalidate(struct http_req *r);
 
 /* Asynchronous replies: suspend before handing r to another thread; that thread calls
- * http_reply_* and then http_req_resume(r) exactly once. */
+ * http_reply_* and then http_req_resume(r) exactly once. A handler on an offload thread
+ * (ROUTE_OFFLOAD) may do the same: its connection stays suspended, and the other thread's
+ * resume is the only one. */
 void http_req_suspend(struct http_req *r);
 void http_req_resume(struct http_req *r);
 

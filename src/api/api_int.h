@@ -45,6 +45,12 @@ void api_write_submit(struct http_req *r, struct api_write *w);
 int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const char *target_type,
               const char *target, const json_t *before, const json_t *after, struct err *err);
 
+/* api_audit with before / after already JSON text (borrowed, may be NULL): for documents
+ * dumped off the writer's thread. */
+int api_audit_text(struct store_tx *tx, struct http_req *r, const char *action,
+                   const char *target_type, const char *target, const char *before,
+                   const char *after, struct err *err);
+
 /* ---- concurrency control (API.md "Concurrency control") ---- */
 
 /* Room for a strong entity tag: '"' + 32 hex digits + '"' + NUL. */
@@ -82,12 +88,13 @@ int api_query_bool(struct http_req *r, const char *name, bool def, bool *out);
  * struct; made by api_doc_write_new, queued with api_write_submit(r, &dw->w). Its render
  * (after the commit) reloads the snapshot (definitions, attribution rules and saved groups
  * all come from the catalogue), then replies status with result and, when a document was
- * saved, its ETag; its cleanup frees body, result, if_match and the struct. */
+ * saved, its ETag; its cleanup frees body, result, result_text, if_match and the struct. */
 struct api_doc_write {
     struct api_write w;
     char key[MODEL_KEY_MAX + 1]; /* the {key} path parameter, "" for a create */
     json_t *body;                /* the request document (create, patch; owned), or NULL */
     json_t *result;              /* rendered after commit (owned; apply sets it) */
+    char *result_text;           /* or this JSON text, rendered instead when set (owned) */
     int status;                  /* HTTP status on success */
     char *if_match;              /* the request's If-Match header (copy), NULL when absent */
     char etag[API_ETAG_LEN];     /* of the document saved (apply sets it), "" when none */
@@ -100,6 +107,14 @@ struct api_doc_write *api_doc_write_new(struct http_req *r, size_t size, const c
                                         int (*apply)(struct store_tx *tx, struct api_write *w,
                                                      struct err *err),
                                         int status);
+
+/* The cleanup of an api_doc_write (for a kind whose own cleanup frees its fields first). */
+void api_doc_write_cleanup(struct api_write *w);
+
+/* Inside apply(): whether if_match (NULL = unconditional) admits the stored document text of
+ * key; its ETag into etag. -1 with err ERR_PRECONDITION when it does not. */
+int api_doc_precondition(const char *kind, const char *key, const char *text, const char *if_match,
+                         char etag[API_ETAG_LEN], struct err *err);
 
 /* Inside apply(): the stored document key (get, in tx) as a new reference in *doc, after
  * checking if_match (NULL = unconditional) against its ETag: the check and the write are one

@@ -67,6 +67,16 @@ int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const
 {
     char *b = before ? json_dumps(before, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char *a = after ? json_dumps(after, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    int rc = api_audit_text(tx, r, action, target_type, target, b, a, err);
+    free(b);
+    free(a);
+    return rc;
+}
+
+int api_audit_text(struct store_tx *tx, struct http_req *r, const char *action,
+                   const char *target_type, const char *target, const char *b, const char *a,
+                   struct err *err)
+{
     struct store_audit e = {
         .actor_id = http_req_key_id(r),
         .actor_name = http_req_key_name(r),
@@ -76,10 +86,7 @@ int api_audit(struct store_tx *tx, struct http_req *r, const char *action, const
         .before_json = b,
         .after_json = a,
     };
-    int rc = store_audit_append(tx, &e, err);
-    free(b);
-    free(a);
-    return rc;
+    return store_audit_append(tx, &e, err);
 }
 
 int api_query_int(struct http_req *r, const char *name, long lo, long hi, long def, long *out)
@@ -230,17 +237,23 @@ static void doc_write_render(struct api_write *w)
     if (api_experiments_reload_unless(http_req_app(w->req), -1, &err) != 0) {
         log_json(LOG_ERROR, "snapshot reload failed", json_pack("{s:s}", "error", err.msg));
     }
-    http_reply_json(w->req, dw->status, json_incref(dw->result));
+    if (dw->result_text != NULL) {
+        http_reply_json_text(w->req, dw->status, dw->result_text, strlen(dw->result_text));
+        dw->result_text = NULL; /* the reply's now */
+    } else {
+        http_reply_json(w->req, dw->status, json_incref(dw->result));
+    }
     if (dw->etag[0] != '\0') {
         http_reply_header(w->req, "ETag", dw->etag);
     }
 }
 
-static void doc_write_cleanup(struct api_write *w)
+void api_doc_write_cleanup(struct api_write *w)
 {
     struct api_doc_write *dw = (struct api_doc_write *)w;
     json_decref(dw->body);
     json_decref(dw->result);
+    free(dw->result_text);
     free(dw->if_match);
     free(dw);
 }
@@ -259,10 +272,23 @@ struct api_doc_write *api_doc_write_new(struct http_req *r, size_t size, const c
     dw->if_match = if_match != NULL ? xstrdup(if_match) : NULL;
     dw->w.apply = apply;
     dw->w.render = doc_write_render;
-    dw->w.cleanup = doc_write_cleanup;
+    dw->w.cleanup = api_doc_write_cleanup;
     dw->status = status;
     dw->w.job.barrier = true; /* later writes see the reloaded snapshot, rules and groups */
     return dw;
+}
+
+int api_doc_precondition(const char *kind, const char *key, const char *text, const char *if_match,
+                         char etag[API_ETAG_LEN], struct err *err)
+{
+    api_etag(text, etag);
+    if (!api_if_match(if_match, etag)) {
+        return err_set(err, ERR_PRECONDITION, NULL,
+                       "%s '%s' changed since it was read (If-Match does not match its ETag): "
+                       "reload it and apply the change again",
+                       kind, key);
+    }
+    return 0;
 }
 
 int api_doc_load(struct store_tx *tx, const char *kind,
@@ -275,13 +301,9 @@ int api_doc_load(struct store_tx *tx, const char *kind,
         return -1;
     }
     char etag[API_ETAG_LEN];
-    api_etag(text, etag);
-    if (!api_if_match(if_match, etag)) {
+    if (api_doc_precondition(kind, key, text, if_match, etag, err) != 0) {
         free(text);
-        return err_set(err, ERR_PRECONDITION, NULL,
-                       "%s '%s' changed since it was read (If-Match does not match its ETag): "
-                       "reload it and apply the change again",
-                       kind, key);
+        return -1;
     }
     *doc = json_loads(text, 0, NULL);
     free(text);

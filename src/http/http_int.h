@@ -78,6 +78,11 @@ struct http_offload *http_offload_start(void);
 /* Queue r (suspended here when queued): an offload thread runs its route's handler and
  * resumes it. FULL: nothing done (answer 503); STOPPED: nothing done (run it inline). */
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r);
+/* Around an offloaded handler, on the offload thread: begin before it runs; end after,
+ * true when the handler handed r on (http_req_suspend: its replier resumes it, and the offload
+ * thread must not touch r again), false when the offload thread resumes it. */
+void http_req_offload_begin(const struct http_req *r);
+bool http_req_offload_end(void);
 /* Run what is queued and join the threads (submit answers STOPPED from then on). */
 void http_offload_stop(struct http_offload *o);
 /* Stop (if not yet) and free: after MHD_stop_daemon. NULL ok. */

@@ -1,6 +1,7 @@
 /*
- * offload.c - the threads that run slow reads (routes flagged ROUTE_OFFLOAD: results and
- * time series, whose ratio metrics read every exposed user) off libmicrohttpd's workers.
+ * offload.c - the threads that run slow handlers (routes flagged ROUTE_OFFLOAD: results and
+ * time series, whose ratio metrics read every exposed user; lists of megabytes; the checks
+ * and rendering of saved groups of 100,000 values) off libmicrohttpd's workers.
  *
  * Each MHD pool thread serves many connections: a handler that reads for seconds (the
  * results of a 1M-user experiment with a ratio metric) would stall every /assign on the
@@ -10,6 +11,9 @@
  * connections at once.
  *
  *   MHD thread: suspend, http_offload_submit --queue--> offload thread: handler, resume
+ *   a handler that queues a write (saved groups' edits: the document built here, stored by
+ *   the writer) hands the suspended request on: http_req_suspend inside it only notes that
+ *   (request.c), and the writer's completion resumes it instead of the offload thread
  *   full queue (HTTP_OFFLOAD_QUEUE): submit refuses; the server answers 503 + Retry-After
  *   stopping (http_offload_stop, before MHD_stop_daemon): the threads run what is queued,
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
@@ -50,8 +54,11 @@ static void *offload_main(void *arg)
         o->head = (o->head + 1) % HTTP_OFFLOAD_QUEUE;
         o->n--;
         pthread_mutex_unlock(&o->mu);
-        r->route->handler(r); /* replies; offloaded handlers never suspend themselves */
-        http_req_resume(r);
+        http_req_offload_begin(r);
+        r->route->handler(r); /* replies, or hands r on (a write queued for the writer) */
+        if (!http_req_offload_end()) {
+            http_req_resume(r);
+        }
     }
 }
 

@@ -528,13 +528,42 @@ json_t *http_req_json_body(struct http_req *r)
     return root;
 }
 
+/* The request an offload thread is running the handler of (its connection suspended by
+ * http_offload_submit), and whether that handler handed it on (suspended it again, e.g. to
+ * the writer): then the thread that replies resumes it, not the offload thread. Thread-local,
+ * so that the offload thread never reads r after the handler: once handed on, r may be
+ * resumed and freed at any moment. */
+static _Thread_local const struct http_req *offload_running;
+static _Thread_local bool offload_handed_on;
+
+void http_req_offload_begin(const struct http_req *r)
+{
+    offload_running = r;
+    offload_handed_on = false;
+}
+
+bool http_req_offload_end(void)
+{
+    offload_running = NULL;
+    return offload_handed_on;
+}
+
 void http_req_suspend(struct http_req *r)
 {
     r->suspended = true;
+    if (r == offload_running) {
+        offload_handed_on = true; /* suspended already */
+        return;
+    }
     MHD_suspend_connection(r->conn);
 }
 
 void http_req_resume(struct http_req *r)
 {
+    if (r == offload_running && offload_handed_on) {
+        offload_handed_on =
+            false; /* taken back at once (a full queue): the offload thread resumes it */
+        return;
+    }
     MHD_resume_connection(r->conn);
 }

@@ -16,7 +16,7 @@ const struct http_route http_routes[] = {
     {HTTP_POST, "/api/v1/keys", api_keys_create, BODY_DEFAULT, ROLES_ADMIN, ROUTE_MANAGE},
     {HTTP_GET, "/api/v1/keys", api_keys_list, BODY_NONE, ROLES_ADMIN, 0},
     {HTTP_DELETE, "/api/v1/keys/{id}", api_keys_revoke, BODY_NONE, ROLES_ADMIN, ROUTE_MANAGE},
-    {HTTP_GET, "/api/v1/audit", api_audit_list, BODY_NONE, ROLES_ADMIN, 0},
+    {HTTP_GET, "/api/v1/audit", api_audit_list, BODY_NONE, ROLES_ADMIN, ROUTE_OFFLOAD},
 
     {HTTP_POST, "/api/v1/metrics", api_metrics_create, BODY_DEFAULT, ROLES_EDIT, ROUTE_MANAGE},
     {HTTP_GET, "/api/v1/metrics", api_metrics_list, BODY_NONE, ROLES_READ, 0},
@@ -49,7 +49,8 @@ const struct http_route http_routes[] = {
     {HTTP_GET, "/api/v1/experiments/{key}/timeseries", api_timeseries, BODY_NONE, ROLES_READ,
      ROUTE_OFFLOAD},
     {HTTP_POST, "/api/v1/power", api_power, BODY_DEFAULT, ROLES_READ, 0},
-    {HTTP_GET, "/api/v1/experiments/{key}/users", api_users_export, BODY_NONE, ROLES_READ, 0},
+    {HTTP_GET, "/api/v1/experiments/{key}/users", api_users_export, BODY_NONE, ROLES_READ,
+     ROUTE_OFFLOAD},
 
     {HTTP_GET, "/api/features/{sdk_key}", api_features, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS | ROUTE_SDK_KEY_PATH},
@@ -73,11 +74,11 @@ const struct http_route http_routes[] = {
     /* issue 15: saved groups */
     /* a group of 100,000 ids is over the default 1 MiB: the ingestion cap (8 MiB) */
     {HTTP_POST, "/api/v1/saved-groups", api_saved_groups_create, BODY_INGEST, ROLES_EDIT,
-     ROUTE_MANAGE},
-    {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, 0},
+     ROUTE_MANAGE | ROUTE_OFFLOAD},
+    {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, ROUTE_OFFLOAD},
     {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ, 0},
     {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_INGEST, ROLES_EDIT,
-     ROUTE_MANAGE},
+     ROUTE_MANAGE | ROUTE_OFFLOAD},
     {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,
      ROUTE_MANAGE},
     /* issue 15: GrowthBook SDK streaming and remote evaluation (the key is in the path) */

@@ -427,8 +427,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (orc == HTTP_OFFLOAD_FULL) {
             http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                             "too many slow reads (results) are queued; retry shortly");
-            http_reply_header(r, "Retry-After", "1");
+                             "too many slow requests (results, large lists and edits) are queued; "
+                             "retry shortly");
             return queue_reply(r);
         }
         /* stopping: run it here */

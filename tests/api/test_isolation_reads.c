@@ -1,0 +1,380 @@
+/*
+ * Isolation of large catalogue reads and writes (review s23 findings 2, 3 and 5): each test
+ * runs the attack beside a cheap request on a daemon with one MHD thread (--threads 1, so
+ * every connection shares it) and bounds the cheap request's latency, or counts refusals.
+ * - GET /saved-groups and GET /audit of megabytes, looped: they run on the offload threads;
+ *   /healthz on the MHD thread stays fast;
+ * - PATCH of a group of 100,000 values, looped: the writer only stores (the document is
+ *   built on the request thread, the audit holds counts and hashes, not the values), so a
+ *   1-event POST beside it stays fast;
+ * - per-user exports: at most 2 stream at once; one more is a 503 with Retry-After at once,
+ *   and a slot frees when an export's client goes away.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static struct daemon D;
+static char sdk_key[64];
+
+/* Under AddressSanitizer the latency figures are printed but not held to the bounds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LATENCY_BOUNDS 0
+#else
+#define LATENCY_BOUNDS 1
+#endif
+
+#define GROUP_VALUES 100000
+#define NGROUPS      4
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A saved group body of GROUP_VALUES string values "<tag>-<i>" (malloc'd). */
+static char *group_body(const char *key, const char *tag, bool with_key)
+{
+    size_t cap = (size_t)GROUP_VALUES * 24 + 256;
+    char *s = malloc(cap);
+    size_t o = (size_t)snprintf(s, cap, "{");
+    if (with_key) {
+        o += (size_t)snprintf(s + o, cap - o, "\"key\":\"%s\",", key);
+    }
+    o += (size_t)snprintf(s + o, cap - o, "\"attribute\":\"id\",\"values\":[");
+    for (int i = 0; i < GROUP_VALUES; i++) {
+        o += (size_t)snprintf(s + o, cap - o, "%s\"%s-%07d\"", i ? "," : "", tag, i);
+    }
+    snprintf(s + o, cap - o, "]}");
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *const args[] = {"--threads", "1", "--rate-limit-ingest", "0", "--rate-limit-manage",
+                                "0",         NULL};
+    if (harness_start_with_key(&D, args, sdk_key, sizeof(sdk_key)) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < NGROUPS; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "g%d", i);
+        char *body = group_body(key, key, true);
+        json_decref(harness_call(D.port, "POST", "/api/v1/saved-groups", D.admin_key, body, 201));
+        free(body);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    daemon_cleanup(&D);
+    return 0;
+}
+
+/* ---- a loop of requests on threads of their own ---- */
+
+struct looper {
+    pthread_t th;
+    atomic_bool *stop;
+    const char *method, *path, *body;
+    int calls, bad, first_bad;
+    double max_ms;
+};
+
+static void *looper_main(void *arg)
+{
+    struct looper *l = arg;
+    while (!atomic_load(l->stop)) {
+        double t0 = harness_clock_ms();
+        struct resp r;
+        int rc = http_req(D.port, l->method, l->path, D.admin_key, l->body, &r);
+        double ms = harness_clock_ms() - t0;
+        if (rc != 0 || r.status != 200) {
+            l->first_bad = l->first_bad ? l->first_bad : rc != 0 ? -1 : r.status;
+            l->bad++;
+        }
+        if (rc == 0) {
+            resp_free(&r);
+        }
+        l->max_ms = ms > l->max_ms ? ms : l->max_ms;
+        l->calls++;
+    }
+    return NULL;
+}
+
+/* p99 of a cheap request (method path, key, body) sent every 10 ms beside nloop loopers of
+ * (lmethod lpath lbody), for 6 times one looped request's time alone (*alone) + 1 s; its p50
+ * into *p50, the slowest looped request's time into *worst_loop. */
+static double p99_beside(const char *method, const char *path, const char *key, const char *body,
+                         const char *lmethod, const char *lpath, const char *lbody, int nloop,
+                         double *alone, double *worst_loop, double *p50)
+{
+    double t0 = harness_clock_ms();
+    struct resp r;
+    assert_int_equal(http_req(D.port, lmethod, lpath, D.admin_key, lbody, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    *alone = harness_clock_ms() - t0;
+    atomic_bool stop;
+    atomic_store(&stop, false);
+    struct looper *ls = calloc((size_t)nloop, sizeof(*ls));
+    for (int i = 0; i < nloop; i++) {
+        ls[i] = (struct looper){.stop = &stop, .method = lmethod, .path = lpath, .body = lbody};
+        assert_int_equal(pthread_create(&ls[i].th, NULL, looper_main, &ls[i]), 0);
+    }
+    size_t cap = 4096, n = 0;
+    double *lat = malloc(cap * sizeof(*lat));
+    double t_end = harness_clock_ms() + 6 * *alone + 1000;
+    while ((harness_clock_ms() < t_end || ls[0].calls < 3) && n < cap) {
+        double s = harness_clock_ms();
+        assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+        lat[n++] = harness_clock_ms() - s;
+        assert_true(r.status == 200 || r.status == 201);
+        resp_free(&r);
+        sleep_ms(10);
+    }
+    atomic_store(&stop, true);
+    *worst_loop = 0;
+    for (int i = 0; i < nloop; i++) {
+        pthread_join(ls[i].th, NULL);
+        if (ls[i].bad) {
+            print_message("# %s %s: %d of %d failed (first: %d)\n", lmethod, lpath, ls[i].bad,
+                          ls[i].calls, ls[i].first_bad);
+        }
+        assert_int_equal(ls[i].bad, 0);
+        *worst_loop = ls[i].max_ms > *worst_loop ? ls[i].max_ms : *worst_loop;
+    }
+    free(ls);
+    qsort(lat, n, sizeof(*lat), cmp_double);
+    double p99 = lat[n * 99 / 100];
+    *p50 = lat[n / 2];
+    print_message("# %d x %s %s (%.0f ms alone, up to %.0f ms during): %zu %s %s beside, p50 %.1f "
+                  "ms, p99 %.1f ms\n",
+                  nloop, lmethod, lpath, *alone, *worst_loop, n, method, path, lat[n / 2], p99);
+    free(lat);
+    return p99;
+}
+
+/* 4 groups of 100,000 values (~7 MB listed): the list ran on the MHD thread, 0.2-0.4 s
+ * each, and /healthz beside 4 looping viewers waited for them. */
+static void test_saved_group_list_offloaded(void **state)
+{
+    (void)state;
+    double alone, worst, p50;
+    double p99 = p99_beside("GET", "/healthz", NULL, NULL, "GET", "/api/v1/saved-groups", NULL, 4,
+                            &alone, &worst, &p50);
+    if (LATENCY_BOUNDS && alone < 40) {
+        print_message("# the list took under 40 ms: too fast here to show a stall\n");
+    } else if (LATENCY_BOUNDS) {
+        assert_true(p99 < alone / 4);
+    }
+}
+
+/* The audit list of pages of megabytes runs on the offload threads too; its pages end by
+ * bytes (8 MiB of documents), next_before continues them. */
+static void test_audit_list_offloaded(void **state)
+{
+    (void)state;
+    /* 150 experiments with a targeting list of ~60 KB (near the 64 KiB cap): ~9 MB audited */
+    size_t cap = 70000;
+    char *ids = malloc(cap);
+    size_t o = 0;
+    for (int i = 0; i < 8500; i++) {
+        o += (size_t)snprintf(ids + o, cap - o, "%s%d", i ? "," : "", 100000 + i);
+    }
+    char *body = malloc(cap + 256);
+    for (int i = 0; i < 150; i++) {
+        snprintf(body, cap + 256,
+                 "{\"key\":\"au%d\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                 "\"targeting\":{\"g\":{\"$in\":[%s]}}}",
+                 i, ids);
+        json_decref(harness_call(D.port, "POST", "/api/v1/experiments", D.admin_key, body, 201));
+    }
+    free(body);
+    free(ids);
+    int pages = 0, entries = 0;
+    long long before = 0;
+    do {
+        json_t *a = harness_call(
+            D.port, "GET",
+            before ? fmt("/api/v1/audit?target_type=experiment&limit=1000&before=%lld", before)
+                   : "/api/v1/audit?target_type=experiment&limit=1000",
+            D.admin_key, NULL, 200);
+        entries += (int)json_array_size(json_object_get(a, "entries"));
+        const json_t *nb = json_object_get(a, "next_before");
+        before = json_is_integer(nb) ? json_integer_value(nb) : 0;
+        json_decref(a);
+        pages++;
+    } while (before != 0 && pages < 10);
+    assert_int_equal(entries, 150);
+    assert_int_equal(pages, 2);
+    double alone, worst, p50;
+    double p99 = p99_beside("GET", "/healthz", NULL, NULL, "GET", "/api/v1/audit?limit=100", NULL,
+                            4, &alone, &worst, &p50);
+    if (LATENCY_BOUNDS && alone < 40) {
+        print_message("# the audit page took under 40 ms: too fast here to show a stall\n");
+    } else if (LATENCY_BOUNDS) {
+        assert_true(p99 < alone / 4);
+    }
+}
+
+/* ---- edits of a large group beside writes ---- */
+
+/* One editor PATCHing a group of 100,000 values in a loop held the writer ~0.4 s per edit
+ * (the document parsed, checked and dumped, two copies in the audit, inside the
+ * transaction): a 1-event POST beside it went from 7 to 390 ms p50. The request thread
+ * builds the edit now; the writer stores it. */
+static void test_group_edits_beside_writes(void **state)
+{
+    (void)state;
+    char *edit = group_body("g1", "e", false);
+    const char *ev = "{\"events\":[{\"user_id\":\"u1\",\"event\":\"x\"}]}";
+    double alone, worst, p50;
+    double p99 = p99_beside("POST", "/api/v1/events", sdk_key, ev, "PATCH",
+                            "/api/v1/saved-groups/g1", edit, 1, &alone, &worst, &p50);
+    free(edit);
+    /* a name-only edit: the values are neither checked again nor copied into the audit, and
+     * the reload keeps their compiled set */
+    double name_alone, name_worst, name_p50;
+    double name_p99 =
+        p99_beside("POST", "/api/v1/events", sdk_key, ev, "PATCH", "/api/v1/saved-groups/g2",
+                   "{\"name\":\"renamed\"}", 1, &name_alone, &name_worst, &name_p50);
+    if (LATENCY_BOUNDS) {
+        /* before: p50 133-525 ms, p99 162-733 ms (the writer held ~0.4 s per edit); after,
+         * p50 1-10 ms, the p99 60-420 ms on a loaded box (the reload after each edit, which
+         * the writer waits for, still reads every group): the p99 bound is only a sanity
+         * one */
+        assert_true(p50 < 50);
+        assert_true(name_p50 < 50);
+        assert_true(p99 < 1000);
+        assert_true(name_p99 < 1000);
+    }
+}
+
+/* ---- per-user exports ---- */
+
+#define EXPORT_USERS 30000
+#define EXPORT_BATCH 5000
+#define EXPORT_PATH  "/api/v1/experiments/ex/users?metric=rev&format=csv"
+
+/* A connection that asked for an export and reads only the start of it (a small receive
+ * window): the export stays in progress until the socket closes. Returns the fd or -1. */
+static int export_holder(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    const char *req = fmt("GET " EXPORT_PATH " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Authorization: Bearer %s\r\n\r\n",
+                          D.admin_key);
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    char buf[64];
+    ssize_t got = recv(fd, buf, sizeof(buf) - 1, 0);
+    if (got < 12 || strncmp(buf, "HTTP/1.1 200", 12) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* 20 concurrent exports (each reading pages on the MHD thread) took /assign's p99 from 6 to
+ * 179 ms: at most 2 stream at once, a third is refused at once with 503 + Retry-After, and a
+ * slot frees when its client goes away. */
+static void test_exports_capped(void **state)
+{
+    (void)state;
+    json_decref(harness_call(D.port, "POST", "/api/v1/metrics", D.admin_key,
+                             "{\"key\":\"rev\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
+    harness_started_experiment(D.port, D.admin_key, "ex",
+                               "{\"key\":\"ex\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                               "\"metrics\":[\"rev\"]}");
+    char pad[201];
+    memset(pad, 'x', 200);
+    pad[200] = '\0';
+    long long ts = harness_wall_ms() - 3600000;
+    size_t cap = (size_t)EXPORT_BATCH * 320 + 64;
+    char *body = malloc(cap);
+    for (int first = 0; first < EXPORT_USERS; first += EXPORT_BATCH) {
+        size_t len = (size_t)snprintf(body, cap, "{\"exposures\":[");
+        for (int i = first; i < first + EXPORT_BATCH; i++) {
+            len += (size_t)snprintf(body + len, cap - len,
+                                    "%s{\"experiment\":\"ex\",\"user_id\":\"%s%06d\","
+                                    "\"variant\":\"%s\",\"ts\":%lld}",
+                                    i > first ? "," : "", pad, i, i % 2 ? "a" : "b", ts);
+        }
+        snprintf(body + len, cap - len, "]}");
+        struct resp r;
+        assert_int_equal(http_req(D.port, "POST", "/api/v1/exposures", sdk_key, body, &r), 0);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    free(body);
+    int h1 = export_holder(), h2 = export_holder();
+    assert_true(h1 >= 0);
+    assert_true(h2 >= 0);
+    struct resp r;
+    double t0 = harness_clock_ms();
+    assert_int_equal(http_req(D.port, "GET", EXPORT_PATH, D.admin_key, NULL, &r), 0);
+    double ms = harness_clock_ms() - t0;
+    char ra[16] = "";
+    resp_header(&r, "Retry-After", ra, sizeof(ra));
+    print_message("# a third export beside 2 in progress: %d in %.1f ms, Retry-After \"%s\"\n",
+                  r.status, ms, ra);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(resp_error_code(&r), "unavailable");
+    assert_true(ra[0] != '\0');
+    resp_free(&r);
+    close(h1);
+    close(h2);
+    int status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        assert_int_equal(http_req(D.port, "GET", EXPORT_PATH, D.admin_key, NULL, &r), 0);
+        status = r.status;
+        if (status == 200) {
+            assert_true(r.body_len > (size_t)EXPORT_USERS * 200);
+        }
+        resp_free(&r);
+        if (status != 200) {
+            sleep_ms(100);
+        }
+    }
+    assert_int_equal(status, 200);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_saved_group_list_offloaded),
+        cmocka_unit_test(test_audit_list_offloaded),
+        cmocka_unit_test(test_group_edits_beside_writes),
+        cmocka_unit_test(test_exports_capped),
+    };
+    return cmocka_run_group_tests_name("isolation_reads", tests, setup, teardown);
+}
