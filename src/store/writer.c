@@ -128,10 +128,12 @@ static bool job_small(const struct store_job *j)
     return j->urgent || j->items <= STORE_SMALL_ITEMS;
 }
 
-/* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes to the head, so that a
- * steady stream of small jobs never starves it. Not after a group that took a larger job:
- * under a backlog of larger jobs (all of them old) that would take one every group, and the
- * lane (the readiness check included) would starve instead. Under w->mu. */
+/* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes ahead of it (behind the
+ * urgent jobs at the head, which stay first), so that a steady stream of small jobs never
+ * starves it; one at a time: not while the first job after the urgent ones is already a larger
+ * one. Not after a group that took a larger job (writer_main): under a backlog of larger jobs
+ * (all of them old) that would take one every group, and the lane would starve instead.
+ * Under w->mu. */
 static void queue_unstarve(struct writer *w)
 {
     struct store_job *lane = w->lane_end;
@@ -140,12 +142,19 @@ static void queue_unstarve(struct writer *w)
         time_mono_ns() - bulk->queued_ns < (uint64_t)STORE_BULK_WAIT_MS * 1000000u) {
         return;
     }
+    struct store_job **at = &w->head;
+    while (*at != NULL && (*at)->urgent) {
+        at = &(*at)->next;
+    }
+    if (*at == NULL || !job_small(*at)) {
+        return; /* a larger job is already first after the urgent ones */
+    }
     lane->next = bulk->next;
     if (w->tail == bulk) {
         w->tail = lane;
     }
-    bulk->next = w->head;
-    w->head = bulk;
+    bulk->next = *at;
+    *at = bulk;
 }
 
 static void queue_take_head(struct writer *w, struct store_job *last, int taken)

@@ -2871,8 +2871,9 @@ static void test_writer_small_jobs_first(void **state)
     assert_int_equal(j[6].applied_at, 7);
     assert_int_equal(j[7].applied_at, 8);
     assert_int_equal(j[8].applied_at, 9);
-    /* a backlog of larger jobs, all old, does not starve the lane either: one of them, then
-     * the urgent job, then another (a group each: 15,000 items) with the small one */
+    /* a backlog of larger jobs, all old, does not starve the lane either, and a promoted one
+     * stays behind the urgent job: the urgent job, then one of them with the small one, then
+     * the others (a group each: 15,000 items) */
     static struct ujob k[5];
     memset(k, 0, sizeof(k));
     hold_writer(s, &gate, &gated);
@@ -2894,10 +2895,10 @@ static void test_writer_small_jobs_first(void **state)
     for (int i = 0; i < 400 && !(atomic_load(&k[2].done) && atomic_load(&k[4].done)); i++) {
         usleep(5000);
     }
-    assert_int_equal(k[0].applied_at, 10);
-    assert_int_equal(k[3].applied_at, 11);
-    assert_int_equal(k[1].applied_at, 12);
-    assert_int_equal(k[4].applied_at, 13);
+    assert_int_equal(k[3].applied_at, 10);
+    assert_int_equal(k[0].applied_at, 11);
+    assert_int_equal(k[4].applied_at, 12);
+    assert_int_equal(k[1].applied_at, 13);
     assert_int_equal(k[2].applied_at, 14);
     store_writer_stop(s);
     store_close(s);
