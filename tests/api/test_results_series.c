@@ -9,8 +9,8 @@
  * last day's) an earlier day's adjusted values are either unchanged or null with a warning,
  * never computed over a smaller family. Archived with daily rows from before migration 0016
  * (no covariate sums): summed from the users, or once they are compacted, a warning saying
- * why CUPED is not applied. Runs on SQLite and, under tests/pg/api.sh, on
- * PostgreSQL.
+ * why CUPED is not applied. A corrected series too large to compute is a 413. Runs on SQLite and,
+ * under tests/pg/api.sh, on PostgreSQL.
  */
 #include "harness.h"
 
@@ -465,12 +465,57 @@ static void test_series_archived_pre_0016(void **state)
     }
 }
 
+/* A corrected series of more than 1,000,000 days x family metrics x variants is refused (413,
+ * field correction) before anything is read; without a correction it answers. 14 metrics, 20
+ * variants, started 3660 days ago: 3661 x 14 x 20 = 1,025,080. */
+static void test_series_bound(void **state)
+{
+    (void)state;
+    json_t *keys = json_array(), *vars = json_array();
+    for (int k = 0; k < 14; k++) {
+        post_ok("/api/v1/metrics", json_pack("{s:s, s:s, s:s, s:s}", "key", fmt("bd-m%d", k),
+                                             "name", "m", "event", "bd-e", "type", "count"));
+        json_array_append_new(keys, json_string(fmt("bd-m%d", k)));
+    }
+    for (int i = 0; i < 20; i++) {
+        json_array_append_new(
+            vars, json_pack("{s:s, s:s, s:f}", "key", fmt("v%d", i), "name", "v", "weight", 0.05));
+    }
+    post_ok("/api/v1/experiments", json_pack("{s:s, s:s, s:o, s:o}", "key", "bd-x", "name", "x",
+                                             "variants", vars, "metrics", keys));
+    post_ok("/api/v1/experiments/bd-x/start", json_object());
+    json_t *x = get_ok("/api/v1/experiments/bd-x");
+    long long started = (long long)json_integer_value(json_object_get(x, "started_at"));
+    json_decref(x);
+    long long back = started - 3660 * DAY;
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   fmt("UPDATE experiments SET doc = replace(replace(doc, '\"started_at\":%lld', "
+                       "'\"started_at\":%lld'), '\"started_at\": %lld', '\"started_at\": %lld') "
+                       "WHERE key = 'bd-x'",
+                       started, back, started, back),
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/bd-x/timeseries?metric=bd-m0&correction=bh",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "correction"));
+    resp_free(&r);
+    json_t *ts = get_ok("/api/v1/experiments/bd-x/timeseries?metric=bd-m0&correction=none");
+    assert_int_equal(json_array_size(json_object_get(ts, "days")), 3661);
+    json_decref(ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_series_last_day_equals_results),
         cmocka_unit_test(test_series_days),
         cmocka_unit_test(test_series_archived_pre_0016),
+        cmocka_unit_test(test_series_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
