@@ -49,6 +49,16 @@ static void post_ok(const char *path, json_t *body)
     free(text);
 }
 
+static json_t *get_ok(const char *path)
+{
+    int st;
+    json_t *j = http_json(D.port, "GET", path, D.admin_key, NULL, &st);
+    if (st != 200) {
+        fail_msg("GET %s -> %d", path, st);
+    }
+    return j;
+}
+
 /* a and b both null, or numbers within 1e-9 (relative) */
 static void same(const json_t *a, const json_t *b, const char *what, const char *q)
 {
@@ -142,6 +152,72 @@ static void last_day_is_results(const char *metric, size_t mk, const char *q)
     json_decref(res);
 }
 
+/* Cell col of CSV line (no quoted commas in these rows: numbers, keys, dates) into out. */
+static void csv_cell(const char *line, int col, char *out, size_t n)
+{
+    for (int c = 0; c < col && line != NULL; c++) {
+        line = strchr(line, ',');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    assert_non_null(line);
+    size_t len = strcspn(line, ",\r\n");
+    snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), line);
+}
+
+/* The series CSV carries what the JSON's days carry since it took cuped and correction: the
+ * settings, p-values, verdict, CUPED and ci_adjusted (last row: the last day's treatment). */
+static void series_csv_has_json(const char *q)
+{
+    json_t *ts = get_ok(fmt("/api/v1/experiments/ts-x/timeseries?metric=ts-rev%s", q));
+    struct resp r;
+    assert_int_equal(
+        http_req(D.port, "GET",
+                 fmt("/api/v1/experiments/ts-x/timeseries?metric=ts-rev%s&format=csv", q),
+                 D.admin_key, NULL, &r),
+        0);
+    assert_int_equal(r.status, 200);
+    const json_t *days = json_object_get(ts, "days");
+    const json_t *v = json_array_get(
+        json_object_get(json_array_get(days, json_array_size(days) - 1), "variants"), 1);
+    const json_t *rel = json_object_get(v, "relative_lift");
+    char *body = r.body, *last = NULL;
+    for (char *l = strstr(body, "\r\n"); l != NULL && l[2] != '\0'; l = strstr(l + 2, "\r\n")) {
+        last = l + 2;
+    }
+    assert_non_null(last);
+    struct {
+        const char *col;
+        const json_t *want;
+    } f[] = {{"p_value_adjusted", json_object_get(v, "p_value_adjusted")},
+             {"relative_p_value_adjusted", json_object_get(rel, "p_value_adjusted")},
+             {"cuped_theta", json_object_get(json_object_get(v, "cuped"), "theta")},
+             {"relative_ci_adjusted_low", json_array_get(json_object_get(rel, "ci_adjusted"), 0)}};
+    char head[4096];
+    snprintf(head, sizeof(head), "%.*s", (int)strcspn(body, "\r"), body);
+    for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+        int col = -1, c = 0;
+        for (char *h = head; h != NULL; h = strchr(h, ','), h = h ? h + 1 : NULL, c++) {
+            size_t len = strcspn(h, ",");
+            if (len == strlen(f[k].col) && strncmp(h, f[k].col, len) == 0) {
+                col = c;
+            }
+        }
+        if (col < 0) {
+            fail_msg("the series CSV has no %s column", f[k].col);
+        }
+        char cell[64];
+        csv_cell(last, col, cell, sizeof(cell));
+        if (!json_is_number(f[k].want)) {
+            continue; /* null (or an unbounded end: -inf) */
+        }
+        json_t *got = json_real(strtod(cell, NULL));
+        same(got, f[k].want, f[k].col, q);
+        json_decref(got);
+    }
+    resp_free(&r);
+    json_decref(ts);
+}
+
 /* A sum metric (revenue) and a count metric, each user with events before (the CUPED
  * covariate) and after the exposure; the treatment earns more, and its pre-period values
  * explain most of its post-period ones, so CUPED and the correction both move the interval. */
@@ -195,6 +271,8 @@ static void test_series_last_day_equals_results(void **state)
         last_day_is_results("ts-rev", 0, qs[i]);
         last_day_is_results("ts-clk", 1, qs[i]);
     }
+    series_csv_has_json("&cuped=true&correction=holm");
+    series_csv_has_json("&cuped=true&correction=bh&method=sequential");
     /* a setting the series cannot take is refused, as the results refuse it */
     int st;
     json_decref(http_json(D.port, "GET",
@@ -221,16 +299,6 @@ static struct {
     int arm;
     double post; /* md-rev: its value after the exposure */
 } MU[MD_N];
-
-static json_t *get_ok(const char *path)
-{
-    int st;
-    json_t *j = http_json(D.port, "GET", path, D.admin_key, NULL, &st);
-    if (st != 200) {
-        fail_msg("GET %s -> %d", path, st);
-    }
-    return j;
-}
 
 static bool rebuilding(void)
 {
