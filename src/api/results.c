@@ -351,19 +351,43 @@ void results_arms_fit(const struct experiment *x, const struct metric *m, const 
     }
 }
 
+static void metric_config(const struct experiment *x, const struct metric *m,
+                          const struct results_params *p, bool lifts_only, struct stats_config *cfg)
+{
+    stats_config_default(cfg);
+    cfg->lifts_only = lifts_only;
+    cfg->type = m->type;
+    cfg->goal = m->goal;
+    cfg->method = p->method;
+    cfg->alpha = p->alpha;
+    cfg->cuped = p->cuped; /* a ratio is compared without it, with a warning saying so */
+    cfg->sequential_tuning = x->sequential_tuning;
+}
+
+int results_metric_pvalues(const struct experiment *x, const struct metric *m, const struct arms *a,
+                           const struct results_params *p, struct stats_opt *out, struct err *err)
+{
+    struct stats_config cfg;
+    metric_config(x, m, p, true, &cfg);
+    for (size_t i = 1; i < x->nvariants; i++) {
+        struct stats_comparison c;
+        int rc = a->ratio ? stats_compare_ratio(&cfg, &a->rarm[0], &a->rarm[i], &c, err)
+                          : stats_compare(&cfg, &a->arm[0], &a->arm[i], &c, err);
+        if (rc != 0) {
+            return -1;
+        }
+        out[2 * (i - 1)] = c.absolute.p_value;
+        out[2 * (i - 1) + 1] = c.relative.p_value;
+    }
+    return 0;
+}
+
 json_t *results_metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
                             const struct arms *a, const struct results_params *p, bool lifts_only,
                             struct family *fam, struct err *err)
 {
     struct stats_config cfg;
-    stats_config_default(&cfg);
-    cfg.lifts_only = lifts_only;
-    cfg.type = m->type;
-    cfg.goal = m->goal;
-    cfg.method = p->method;
-    cfg.alpha = p->alpha;
-    cfg.cuped = p->cuped; /* a ratio is compared without it, with a warning saying so */
-    cfg.sequential_tuning = x->sequential_tuning;
+    metric_config(x, m, p, lifts_only, &cfg);
     json_t *vars = json_array();
     for (size_t i = 0; i < x->nvariants; i++) {
         const struct stats_arm *arm = &a->arm[i];

@@ -370,13 +370,60 @@ int results_rollup_read(struct store *s, const struct experiment *x, const struc
     return rc;
 }
 
+/* The users a variant's running totals end with, summed over the variants (rows ordered by
+ * variant, then day). */
+static int64_t rows_users(const struct rows *r)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (i + 1 == r->n || strcmp(r->v[i].st.variant, r->v[i + 1].st.variant) != 0) {
+            n += r->v[i].st.n;
+        }
+    }
+    return n;
+}
+
+/* An archived experiment's daily rows written before migration 0016 (no covariate sums: the
+ * store marks them with an infinite hwm): summed from its users' stored values when they are
+ * all still there (not compacted: as many users as the rows count), else served as stored
+ * with *no_covariate set. 0, or -1 with err. */
+static int archived_daily(struct store *s, const struct experiment *x, const struct metric *m,
+                          const struct rows *stored, struct rows *out, bool *no_covariate,
+                          struct err *err)
+{
+    struct users_sums u = {.x = x, .m = m, .by = BY_DAY, .emit_day = daily_row, .ctx = out};
+    if (users_scan(s, &u, NULL, err) != 0) {
+        return -1;
+    }
+    if (rows_users(out) != rows_users(stored) || rows_users(stored) == 0) {
+        free(out->v);
+        *out = *stored;
+        out->v = xmalloc((stored->n + 1) * sizeof(*out->v));
+        memcpy(out->v, stored->v, stored->n * sizeof(*out->v));
+        *no_covariate = rows_users(stored) > 0;
+    }
+    return 0;
+}
+
 int results_rollup_daily(struct store *s, const struct experiment *x, const struct metric *m,
                          void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
-                         void *ctx, struct err *err)
+                         void *ctx, bool *no_covariate, struct err *err)
 {
     struct rows r = {.trusted = true};
+    *no_covariate = false;
     int rc = store_rollup_daily(s, x->key, m->key, daily_row, &r, err);
-    if (rc == 0 && stored_rows_serve(&r, x)) {
+    bool pre_0016 = false;
+    for (size_t i = 0; i < r.n; i++) {
+        pre_0016 = pre_0016 || isinf(r.v[i].st.hwm);
+    }
+    if (rc == 0 && x->status == ASSIGN_STATUS_ARCHIVED && pre_0016) {
+        struct rows a = {.trusted = true};
+        rc = archived_daily(s, x, m, &r, &a, no_covariate, err);
+        for (size_t i = 0; rc == 0 && i < a.n; i++) {
+            emit(ctx, a.v[i].day, &a.v[i].st);
+        }
+        free(a.v);
+    } else if (rc == 0 && stored_rows_serve(&r, x)) {
         for (size_t i = 0; i < r.n; i++) {
             emit(ctx, r.v[i].day, &r.v[i].st);
         }

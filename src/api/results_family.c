@@ -46,6 +46,14 @@ void results_family_init(struct family *f, size_t cap)
     f->member = xcalloc(f->cap, sizeof(*f->member));
 }
 
+void results_family_add_pvalues(struct family *f, struct stats_opt abs, struct stats_opt rel)
+{
+    size_t k = f->n++;
+    f->p[k] = abs;
+    f->p[f->cap + k] = rel;
+    f->refs[k] = NULL;
+}
+
 void results_family_free(struct family *f)
 {
     free(f->p);
@@ -96,6 +104,9 @@ int results_family_finish(struct family *f, const struct results_params *p, stru
         return -1;
     }
     for (size_t i = 0; i < f->n; i++) {
+        if (f->refs[i] == NULL) {
+            continue; /* counted toward the correction only (results_family_add_pvalues) */
+        }
         json_t *rel = json_object_get(f->refs[i], "relative_lift");
         json_object_set_new(f->refs[i], "p_value_adjusted", results_json_opt(f->p[i]));
         json_object_set_new(rel, "p_value_adjusted", results_json_opt(f->p[f->cap + i]));

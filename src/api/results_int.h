@@ -101,13 +101,17 @@ void results_dd_acc(double *hi, double *lo, struct dd add);
  * instead (each user's value, transformed as results_user_value), exactly as a rebuild would
  * store it, and a rebuild of x's roll-ups is asked for (a writer job; none without a writer).
  * The emits are those of the store's reads (the slices' rows one per (value, variant)).
+ * An archived experiment's rows are served as stored (compaction may have removed its users'
+ * values), but its daily rows written before migration 0016, which have no covariate sums, are
+ * summed from its users' values while those are all there; else they are served and
+ * results_rollup_daily's *no_covariate is set (CUPED cannot be applied to them).
  * 0, or -1 with err. */
 int results_rollup_read(struct store *s, const struct experiment *x, const struct metric *m,
                         void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                         struct err *err);
 int results_rollup_daily(struct store *s, const struct experiment *x, const struct metric *m,
                          void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
-                         void *ctx, struct err *err);
+                         void *ctx, bool *no_covariate, struct err *err);
 int results_slice_read(struct store *s, const struct experiment *x, const struct metric *m,
                        const char *dimension,
                        void (*emit)(void *ctx, const char *value, const struct store_suff *st),
@@ -181,6 +185,15 @@ void results_arms_fit(const struct experiment *x, const struct metric *m, const 
 json_t *results_metric_json(const struct experiment *x, const struct metric *m, bool guardrail,
                             const struct arms *a, const struct results_params *p, bool lifts_only,
                             struct family *fam, struct err *err);
+
+/* The p-values results_metric_json would give m's treatments under p with lifts_only (the
+ * time series' other family members: no JSON): out[2 (i - 1)] the absolute, out[2 (i - 1) + 1]
+ * the relative one of x's variant i >= 1. 0, or -1 with err. */
+int results_metric_pvalues(const struct experiment *x, const struct metric *m, const struct arms *a,
+                           const struct results_params *p, struct stats_opt *out, struct err *err);
+/* Append to fam a member that only counts toward the correction (its refs NULL: nothing to
+ * fill): a treatment's absolute and relative p-values. */
+void results_family_add_pvalues(struct family *fam, struct stats_opt abs, struct stats_opt rel);
 
 /* "decision" (API.md "Results, v1.1") for metric m with arms a and the exposed users per
  * variant: the users needed at the experiment's mde, alpha and power 0.8, the progress and

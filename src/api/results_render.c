@@ -477,12 +477,16 @@ char *results_to_table(const json_t *res)
 char *results_timeseries_to_csv(const json_t *ts)
 {
     static const char *const heads[] = {
-        "experiment",    "metric",      "method",          "alpha",
-        "date",          "variant",     "users",           "mean",
-        "absolute_lift", "absolute_se", "absolute_ci_low", "absolute_ci_high",
-        "relative_lift", "relative_se", "relative_ci_low", "relative_ci_high",
-        "warning"};
+        "experiment", "metric", "method", "alpha", "date", "variant", "users", "mean",
+        "absolute_lift", "absolute_se", "absolute_ci_low", "absolute_ci_high", "relative_lift",
+        "relative_se", "relative_ci_low", "relative_ci_high", "warning",
+        /* since the series took cuped and correction (named as the results CSV's) */
+        "cuped", "correction", "always_valid", "p_value", "p_value_adjusted", "relative_p_value",
+        "relative_p_value_adjusted", "verdict", "cuped_theta", "cuped_variance_reduction",
+        "absolute_ci_adjusted_low", "absolute_ci_adjusted_high", "relative_ci_adjusted_low",
+        "relative_ci_adjusted_high"};
     const size_t nh = sizeof(heads) / sizeof(heads[0]);
+    const size_t first_adj = nh - 4; /* the ci_adjusted ends: unbounded reads -inf, inf */
     struct buf b;
     buf_init(&b, RENDER_CAP);
     for (size_t c = 0; c < nh; c++) {
@@ -497,25 +501,45 @@ char *results_timeseries_to_csv(const json_t *ts)
         {
             const json_t *abs = json_object_get(v, "absolute_lift");
             const json_t *rel = json_object_get(v, "relative_lift");
-            const json_t *vals[] = {json_object_get(ts, "experiment"),
-                                    json_object_get(ts, "metric"),
-                                    json_object_get(ts, "method"),
-                                    json_object_get(ts, "alpha"),
-                                    json_object_get(day, "date"),
-                                    json_object_get(v, "key"),
-                                    json_object_get(v, "users"),
-                                    json_object_get(v, "mean"),
-                                    json_object_get(abs, "estimate"),
-                                    json_object_get(abs, "se"),
-                                    ci_part(abs, 0),
-                                    ci_part(abs, 1),
-                                    json_object_get(rel, "estimate"),
-                                    json_object_get(rel, "se"),
-                                    ci_part(rel, 0),
-                                    ci_part(rel, 1),
-                                    json_object_get(v, "warning")};
+            const json_t *vals[] = {
+                json_object_get(ts, "experiment"),
+                json_object_get(ts, "metric"),
+                json_object_get(ts, "method"),
+                json_object_get(ts, "alpha"),
+                json_object_get(day, "date"),
+                json_object_get(v, "key"),
+                json_object_get(v, "users"),
+                json_object_get(v, "mean"),
+                json_object_get(abs, "estimate"),
+                json_object_get(abs, "se"),
+                ci_part(abs, 0),
+                ci_part(abs, 1),
+                json_object_get(rel, "estimate"),
+                json_object_get(rel, "se"),
+                ci_part(rel, 0),
+                ci_part(rel, 1),
+                json_object_get(v, "warning"),
+                json_object_get(ts, "cuped"),
+                json_object_get(ts, "correction"),
+                json_object_get(ts, "always_valid"),
+                json_object_get(v, "p_value"),
+                json_object_get(v, "p_value_adjusted"),
+                json_object_get(rel, "p_value"),
+                json_object_get(rel, "p_value_adjusted"),
+                json_object_get(v, "verdict"),
+                json_object_get(json_object_get(v, "cuped"), "theta"),
+                json_object_get(json_object_get(v, "cuped"), "variance_reduction"),
+                json_array_get(json_object_get(abs, "ci_adjusted"), 0),
+                json_array_get(json_object_get(abs, "ci_adjusted"), 1),
+                json_array_get(json_object_get(rel, "ci_adjusted"), 0),
+                json_array_get(json_object_get(rel, "ci_adjusted"), 1)};
             char row[sizeof(vals) / sizeof(vals[0])][CELL_MAX];
             for (size_t c = 0; c < nh; c++) {
+                if (c >= first_adj &&
+                    ci_adjusted_unbounded(c < first_adj + 2 ? abs : rel, (c - first_adj) % 2,
+                                          row[c], sizeof(row[c]))) {
+                    continue;
+                }
                 if (json_is_string(vals[c])) { /* keys and names come from users */
                     results_csv_text_cell(json_string_value(vals[c]), row[c], sizeof(row[c]));
                 } else {

@@ -25,7 +25,16 @@
  * CUPED sums included: migration 0016; a ratio metric's from its users' values by that day),
  * each is compared under the request's method, alpha and CUPED, and the correction adjusts
  * that day's family. The last day's sums are the results' (its users exposed by the end), so
- * the last day equals the results for every method and setting. */
+ * the last day equals the results for every method and setting.
+ *
+ * Cost (docs/PERFORMANCE.md "Time series"): only the requested metric's days are built as
+ * JSON. The other members matter only under a correction, and only through their p-values:
+ * they are read one at a time (one grid of days x variants alive) and each day keeps just
+ * their p-values (SERIES_WORK_MAX bounds days x members x variants). Without a correction, or
+ * for a metric that is a family of its own (a ratio's part), nothing else is read. */
+
+/* days x family members x variants a corrected series computes at most (413 beyond) */
+#define SERIES_WORK_MAX 1000000u
 
 /* One metric of the family: its cumulative sums per (day, variant). */
 struct fam_metric {
@@ -33,6 +42,7 @@ struct fam_metric {
     bool guardrail;
     const char *unavailable;       /* every day without statistics (results' reasons) */
     const char *early_unavailable; /* the days before the last (a ratio during a rebuild) */
+    bool no_covariate;             /* daily rows without covariate sums (results_rollup_daily) */
     struct store_suff *grid;       /* ndays x nvariants: running totals (row = day) */
     bool *set;
 };
@@ -43,6 +53,14 @@ struct series {
     size_t ndays;
     struct fam_metric *fm;          /* the one being read */
     const struct metric *num, *den; /* a ratio's parts (ratio_day_emit) */
+};
+
+/* The other family members' p-values per day, in the family's order: pv[d * nslot + j], the
+ * target's own ones going in at slot `before`. */
+struct others {
+    size_t nslot, before;
+    struct stats_opt *pv;
+    const char *gap; /* a member without statistics on the days before the last: why */
 };
 
 static size_t day_row(const struct series *se, int64_t day)
@@ -141,56 +159,41 @@ static int ratio_days(struct store *s, struct series *se, struct err *err)
     return rc;
 }
 
-/* The family's metrics (as results_compute_doc lists them) and their days; the requested
- * metric is fms[*target] (appended when it is only a ratio's part: a family of its own). */
-static int family_days(struct store *s, struct series *se, const char *metric,
-                       struct fam_metric *fms, size_t *nfms, size_t *target, bool *alone,
-                       struct err *err)
+static void metric_days_free(struct fam_metric *fm)
+{
+    free(fm->grid);
+    free(fm->set);
+    fm->grid = NULL;
+    fm->set = NULL;
+}
+
+/* Metric `key`'s days into fm (its grid: free with metric_days_free). */
+static int metric_days(struct store *s, struct series *se, const char *key, bool guardrail,
+                       struct fam_metric *fm, struct err *err)
 {
     const struct experiment *x = se->x;
-    size_t nm = x->nmetrics + x->nguardrails;
-    *nfms = 0;
-    *target = (size_t)-1;
-    for (size_t k = 0; k <= nm; k++) {
-        bool guardrail = k >= x->nmetrics;
-        const char *key = k == nm     ? metric
-                          : guardrail ? x->guardrails[k - x->nmetrics]
-                                      : x->metrics[k];
-        bool listed = false; /* a guardrail that is also a metric is reported once */
-        for (size_t j = 0; j < *nfms; j++) {
-            listed = listed || strcmp(fms[j].m.key, key) == 0;
-        }
-        if (listed) {
-            continue;
-        }
-        struct fam_metric *fm = &fms[(*nfms)++];
-        memset(fm, 0, sizeof(*fm));
-        fm->guardrail = guardrail && k < nm;
-        fm->grid = xcalloc(se->ndays * x->nvariants, sizeof(*fm->grid));
-        fm->set = xcalloc(se->ndays * x->nvariants, sizeof(*fm->set));
-        se->fm = fm;
-        bool unknown = false;
-        if (results_load_metric_kept(s, x->key, key, &fm->m, &unknown, err) != 0) {
-            return -1;
-        }
-        if (strcmp(key, metric) == 0) {
-            *target = *nfms - 1;
-            *alone = k == nm;
-        }
-        if (unknown) {
-            fm->unavailable = RESULTS_KEPT_UNKNOWN;
-        } else if (fm->m.type == STATS_METRIC_RATIO) {
-            if (ratio_days(s, se, err) != 0) {
-                return -1;
-            }
-        } else if (results_rollup_daily(s, x, &fm->m, daily_emit, se, err) != 0) {
-            return -1;
-        }
-        for (size_t at = x->nvariants;
-             fm->m.type != STATS_METRIC_RATIO && at < se->ndays * x->nvariants; at++) {
-            if (!fm->set[at]) {
-                fm->grid[at] = fm->grid[at - x->nvariants]; /* carry the running total forward */
-            }
+    memset(fm, 0, sizeof(*fm));
+    fm->guardrail = guardrail;
+    fm->grid = xcalloc(se->ndays * x->nvariants, sizeof(*fm->grid));
+    fm->set = xcalloc(se->ndays * x->nvariants, sizeof(*fm->set));
+    se->fm = fm;
+    bool unknown = false;
+    if (results_load_metric_kept(s, x->key, key, &fm->m, &unknown, err) != 0) {
+        return -1;
+    }
+    if (unknown) {
+        fm->unavailable = RESULTS_KEPT_UNKNOWN;
+        return 0;
+    }
+    if (fm->m.type == STATS_METRIC_RATIO) {
+        return ratio_days(s, se, err);
+    }
+    if (results_rollup_daily(s, x, &fm->m, daily_emit, se, &fm->no_covariate, err) != 0) {
+        return -1;
+    }
+    for (size_t at = x->nvariants; at < se->ndays * x->nvariants; at++) {
+        if (!fm->set[at]) {
+            fm->grid[at] = fm->grid[at - x->nvariants]; /* carry the running total forward */
         }
     }
     return 0;
@@ -219,6 +222,81 @@ static void day_arms(const struct series *se, const struct fam_metric *fm, size_
     results_arms_fit(x, &fm->m, NULL, a);
 }
 
+/* CUPED needs covariate sums: without them (fm->no_covariate) fm is compared without it. */
+static struct results_params metric_params(const struct fam_metric *fm,
+                                           const struct results_params *p)
+{
+    struct results_params q = *p;
+    q.cuped = p->cuped && !fm->no_covariate;
+    return q;
+}
+
+/* The members of x's family as results_compute_doc lists them (metrics, then guardrails, each
+ * once), then metric when it is none of them (only a ratio's part: a family of its own,
+ * *alone). The keys are x's or metric (borrowed); returns how many; *target: metric's index. */
+static size_t family_list(const struct experiment *x, const char *metric, const char **keys,
+                          bool *guardrail, size_t *target, bool *alone)
+{
+    size_t nm = x->nmetrics + x->nguardrails, n = 0;
+    *target = (size_t)-1;
+    *alone = false;
+    for (size_t k = 0; k <= nm; k++) {
+        const char *key = k == nm            ? metric
+                          : k >= x->nmetrics ? x->guardrails[k - x->nmetrics]
+                                             : x->metrics[k];
+        bool listed = false; /* a guardrail that is also a metric is reported once */
+        for (size_t j = 0; j < n; j++) {
+            listed = listed || strcmp(keys[j], key) == 0;
+        }
+        if (listed) {
+            continue;
+        }
+        keys[n] = key;
+        guardrail[n] = k >= x->nmetrics && k < nm;
+        if (strcmp(key, metric) == 0) {
+            *target = n;
+            *alone = k == nm;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* The p-values of every member of the family but the target, per day (o->pv), one member's
+ * days read at a time. */
+static int others_read(struct store *s, struct series *se, const char **keys, const bool *guardrail,
+                       size_t n, size_t target, const struct results_params *p, struct others *o,
+                       struct err *err)
+{
+    const struct experiment *x = se->x;
+    size_t per = 2 * (x->nvariants - 1);
+    o->nslot = per * (n - 1);
+    o->before = per * target;
+    o->pv = xcalloc(se->ndays * o->nslot + 1, sizeof(*o->pv));
+    for (size_t k = 0, slot = 0; k < n; k++) {
+        if (k == target) {
+            continue;
+        }
+        struct fam_metric fm;
+        int rc = metric_days(s, se, keys[k], guardrail[k], &fm, err);
+        struct results_params q = metric_params(&fm, p);
+        for (size_t d = 0; rc == 0 && d < se->ndays; d++) {
+            struct arms a;
+            day_arms(se, &fm, d, &a);
+            rc = results_metric_pvalues(x, &fm.m, &a, &q, &o->pv[d * o->nslot + slot], err);
+        }
+        if (fm.unavailable == NULL && fm.early_unavailable != NULL) {
+            o->gap = fm.early_unavailable;
+        }
+        metric_days_free(&fm);
+        if (rc != 0) {
+            return -1;
+        }
+        slot += per;
+    }
+    return 0;
+}
+
 /* What a day shows of each variant of the results' metric object. */
 static json_t *day_variant(const json_t *v)
 {
@@ -243,44 +321,79 @@ static json_t *day_variant(const json_t *v)
     return o;
 }
 
-/* Day d: every family metric compared, the family adjusted; the target's variants. */
-static json_t *day_json(const struct series *se, const struct fam_metric *fms, size_t nfms,
-                        size_t target, bool target_alone, size_t d, const struct results_params *p,
+static void warning_add(json_t *v, const char *why)
+{
+    const char *had = json_string_value(json_object_get(v, "warning"));
+    char w[STATS_WARNING_MAX];
+    snprintf(w, sizeof(w), "%s", had != NULL ? had : "");
+    stats_warning_add(w, why);
+    json_object_set_new(v, "warning", json_string(w));
+}
+
+/* A day on which a member of the family has no statistics that the last day has (a ratio
+ * while a rebuild runs): adjusting over the smaller family would give values that change once
+ * the rebuild ends, so the treatment v's adjusted values are null, with why. */
+static void adjusted_withheld(json_t *v, const char *why)
+{
+    json_t *abs = json_object_get(v, "absolute_lift"), *rel = json_object_get(v, "relative_lift");
+    json_object_set_new(v, "p_value_adjusted", json_null());
+    json_object_set_new(v, "verdict", json_string("none"));
+    json_object_set_new(rel, "p_value_adjusted", json_null());
+    json_object_set_new(rel, "significant", json_null());
+    json_object_set_new(abs, "ci_adjusted", json_null());
+    json_object_set_new(rel, "ci_adjusted", json_null());
+    char w[STATS_WARNING_MAX];
+    snprintf(w, sizeof(w), "no adjusted values for this day: %s (a member of the family)", why);
+    warning_add(v, w);
+}
+
+#define NO_COVARIATE_WARNING                                                                       \
+    "CUPED not applied: this archived experiment's daily sums were stored before they kept the "   \
+    "covariate (migration 0016) and its users' values were compacted"
+
+/* Day d: the target compared, its family (the others' p-values) adjusted; its variants. */
+static json_t *day_json(const struct series *se, const struct fam_metric *fm,
+                        const struct others *o, size_t d, const struct results_params *p,
                         struct err *err)
 {
     const struct experiment *x = se->x;
-    json_t **mj = xcalloc(nfms, sizeof(*mj));
-    struct family fam, alone;
-    results_family_init(&fam, nfms * x->nvariants);
-    results_family_init(&alone, x->nvariants);
-    json_t *vars = NULL;
-    for (size_t k = 0; k < nfms; k++) {
-        struct arms a;
-        day_arms(se, &fms[k], d, &a);
-        bool own = target_alone && k == target;
-        mj[k] = results_metric_json(x, &fms[k].m, fms[k].guardrail, &a, p, true,
-                                    own ? &alone : &fam, err);
-        if (mj[k] == NULL) {
-            goto out;
-        }
+    struct family fam;
+    results_family_init(&fam, o->nslot / 2 + x->nvariants);
+    const struct stats_opt *pv = &o->pv[d * o->nslot];
+    for (size_t j = 0; j < o->before; j += 2) {
+        results_family_add_pvalues(&fam, pv[j], pv[j + 1]);
     }
-    if (results_family_finish(&fam, p, err) != 0 || results_family_finish(&alone, p, err) != 0) {
+    struct arms a;
+    day_arms(se, fm, d, &a);
+    struct results_params q = metric_params(fm, p);
+    json_t *mj = results_metric_json(x, &fm->m, fm->guardrail, &a, &q, true, &fam, err);
+    json_t *vars = NULL;
+    if (mj == NULL) {
+        goto out;
+    }
+    for (size_t j = o->before; j < o->nslot; j += 2) {
+        results_family_add_pvalues(&fam, pv[j], pv[j + 1]);
+    }
+    bool gap = o->gap != NULL && d + 1 < se->ndays && p->correction != STATS_CORRECTION_NONE;
+    if (results_family_finish(&fam, p, err) != 0) {
         goto out;
     }
     vars = json_array();
     size_t i;
-    const json_t *v;
-    json_array_foreach(json_object_get(mj[target], "variants"), i, v)
+    json_t *v;
+    json_array_foreach(json_object_get(mj, "variants"), i, v)
     {
+        if (i > 0 && gap) {
+            adjusted_withheld(v, o->gap);
+        }
+        if (i > 0 && fm->no_covariate && p->cuped) {
+            warning_add(v, NO_COVARIATE_WARNING);
+        }
         json_array_append_new(vars, day_variant(v));
     }
 out:
-    for (size_t k = 0; k < nfms; k++) {
-        json_decref(mj[k]);
-    }
-    free(mj);
+    json_decref(mj);
     results_family_free(&fam);
-    results_family_free(&alone);
     return vars;
 }
 
@@ -324,16 +437,33 @@ static json_t *timeseries_read(struct store *s, const struct experiment *x, cons
         se.first_day = se.last_day - 3660; /* ten years of days is plenty */
     }
     se.ndays = (size_t)(se.last_day - se.first_day + 1);
-    struct fam_metric *fms = xcalloc(x->nmetrics + x->nguardrails + 1, sizeof(*fms));
-    size_t nfms = 0, target = 0;
-    bool alone = false; /* the metric is only a ratio's part: a family of its own */
+    size_t cap = x->nmetrics + x->nguardrails + 1;
+    const char **keys = xcalloc(cap, sizeof(*keys));
+    bool *guardrail = xcalloc(cap, sizeof(*guardrail));
+    size_t target;
+    bool alone; /* the metric is only a ratio's part: a family of its own */
+    size_t n = family_list(x, metric, keys, guardrail, &target, &alone);
+    struct fam_metric fm = {0};
+    struct others o = {0};
     json_t *days = NULL;
-    if (family_days(s, &se, metric, fms, &nfms, &target, &alone, err) != 0) {
+    if (p->correction != STATS_CORRECTION_NONE && !alone && n > 1) {
+        if ((double)se.ndays * (double)n * (double)x->nvariants > SERIES_WORK_MAX) {
+            err_set(err, ERR_TOO_LARGE, "correction",
+                    "a corrected time series of this experiment is too large (days x metrics "
+                    "and guardrails x variants over 1,000,000): use correction=none, or the "
+                    "results");
+            goto out;
+        }
+        if (others_read(s, &se, keys, guardrail, n, target, p, &o, err) != 0) {
+            goto out;
+        }
+    }
+    if (metric_days(s, &se, metric, guardrail[target], &fm, err) != 0) {
         goto out;
     }
     days = json_array();
     for (size_t d = 0; d < se.ndays; d++) {
-        json_t *vars = day_json(&se, fms, nfms, target, alone, d, p, err);
+        json_t *vars = day_json(&se, &fm, &o, d, p, err);
         if (vars == NULL) {
             json_decref(days);
             days = NULL;
@@ -344,11 +474,10 @@ static json_t *timeseries_read(struct store *s, const struct experiment *x, cons
         json_array_append_new(days, json_pack("{s:s, s:o}", "date", date, "variants", vars));
     }
 out:
-    for (size_t k = 0; k < nfms; k++) {
-        free(fms[k].grid);
-        free(fms[k].set);
-    }
-    free(fms);
+    metric_days_free(&fm);
+    free(o.pv);
+    free(keys);
+    free(guardrail);
     if (days == NULL) {
         return NULL;
     }

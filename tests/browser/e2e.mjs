@@ -469,7 +469,7 @@ T.test('sequential shows the always-valid note; CUPED off and Holm match the API
   await page.getByLabel('Sequential').check();
   await waitResults(page, 'sequential');
   await page.locator('.always-valid').waitFor();
-  await page.getByLabel('CUPED').uncheck();
+  await page.getByLabel('CUPED', { exact: true }).uncheck();
   await page.getByLabel('Correction').selectOption('holm');
   await page.locator('table.results-table thead th', { hasText: 'p-value (Holm)' }).first().waitFor();
   await page.locator('.results-body[aria-busy="false"] .computed', { hasText: 'holm correction' }).waitFor();
@@ -478,7 +478,7 @@ T.test('sequential shows the always-valid note; CUPED off and Holm match the API
   await page.reload();
   await page.locator('.results-body[aria-busy="false"] .computed', { hasText: 'holm correction' }).waitFor();
   assert(await page.getByLabel('Sequential').isChecked(), 'sequential kept after reload');
-  assert(!(await page.getByLabel('CUPED').isChecked()), 'CUPED off kept after reload');
+  assert(!(await page.getByLabel('CUPED', { exact: true }).isChecked()), 'CUPED off kept after reload');
   noErrors();
 });
 
