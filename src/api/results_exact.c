@@ -68,8 +68,7 @@ static void suff_add(struct store_suff *st, double y, double x)
     results_dd_acc(&st->p, &st->p_lo, dd_two_prod(x, y));
 }
 
-/* Add the stored row b to a (a PostgreSQL key's rows, one per daemon slot). */
-static void suff_merge(struct store_suff *a, const struct store_suff *b)
+void results_suff_merge(struct store_suff *a, const struct store_suff *b)
 {
     a->n += b->n;
     results_dd_acc(&a->s, &a->s_lo, (struct dd){b->s, b->s_lo});
@@ -129,7 +128,7 @@ static void slice_row(void *ctx, const char *value, const struct store_suff *st)
     struct row *last = r->n > 0 ? &r->v[r->n - 1] : NULL;
     if (last != NULL && strcmp(last->value, value) == 0 &&
         strcmp(last->st.variant, st->variant) == 0) {
-        suff_merge(&last->st, st);
+        results_suff_merge(&last->st, st);
         return;
     }
     if (last != NULL) {

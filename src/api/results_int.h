@@ -93,6 +93,9 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
 
 /* Add a double-double to the double-double (*hi, *lo). */
 void results_dd_acc(double *hi, double *lo, struct dd add);
+/* Add the stored sums b to a (n, the double-double sums, hwm the larger): a PostgreSQL key's
+ * rows (one per daemon slot), or a series' running totals (results_exact.c). */
+void results_suff_merge(struct store_suff *a, const struct store_suff *b);
 
 /* ---- the roll-ups as results read them (results_exact.c) ----
  * store_rollup_read, store_rollup_daily and store_slice_read of metric m of x, unless a stored

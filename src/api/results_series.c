@@ -95,16 +95,6 @@ static void ratio_day_emit(void *ctx, const struct store_user_row *row)
     results_ratio_add(&se->fm->grid[at], se->num, se->den, row->y, row->y2);
 }
 
-static void suff_acc(struct store_suff *a, const struct store_suff *b)
-{
-    a->n += b->n;
-    results_dd_acc(&a->s, &a->s_lo, (struct dd){b->s, b->s_lo});
-    results_dd_acc(&a->q, &a->q_lo, (struct dd){b->q, b->q_lo});
-    results_dd_acc(&a->sx, &a->sx_lo, (struct dd){b->sx, b->sx_lo});
-    results_dd_acc(&a->qx, &a->qx_lo, (struct dd){b->qx, b->qx_lo});
-    results_dd_acc(&a->p, &a->p_lo, (struct dd){b->p, b->p_lo});
-}
-
 /* A ratio metric's days: the live per-user sums by exposure day, the last day the results'
  * (results_ratio_sums: live, or kept through a rebuild, when the earlier days, which no rebuild
  * keeps, have none). */
@@ -152,7 +142,8 @@ static int ratio_days(struct store *s, struct series *se, struct err *err)
     se->num = se->den = NULL;
     for (size_t d = 1; rc == 0 && d + 1 < se->ndays; d++) {
         for (size_t i = 0; i < x->nvariants; i++) {
-            suff_acc(&fm->grid[d * x->nvariants + i], &fm->grid[(d - 1) * x->nvariants + i]);
+            results_suff_merge(&fm->grid[d * x->nvariants + i],
+                               &fm->grid[(d - 1) * x->nvariants + i]);
         }
     }
     memcpy(&fm->grid[last], keep, x->nvariants * sizeof(*keep));
