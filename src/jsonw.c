@@ -1,11 +1,12 @@
 /*
  * jsonw.c - JSON text written straight into a buffer (jsonw.h). Owns nothing; the rules
- * for strings and reals are jansson 2.14's compact output, so that a reply written here
- * reads the same as one dumped from a tree (tests compare them).
+ * for strings, containers and fixed-digit reals are jansson 2.14's compact output (tests
+ * compare them), and reals in replies are the shortest text that reads back as the double.
  */
 #include "bunsen/jsonw.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,20 +113,40 @@ static int append_ten_thousandths(struct buf *b, double v, int digits)
     return buf_append(b, out, n);
 }
 
+/* "%.<d>g" for the fewest d in 15..17 that strtod reads back as v: a decimal of at most 15
+ * digits survives the trip to a double and back (DBL_DIG), so when one names v, "%.15g"
+ * prints it without trailing zeros; 17 digits always name v. */
+int jsonw_real_text(char *out, size_t n, double v)
+{
+    int len = -1;
+    for (int d = 15; d <= 17; d++) {
+        len = snprintf(out, n, "%.*g", d, v);
+        if (len < 0 || (size_t)len >= n) {
+            return -1;
+        }
+        if (d == 17 || strtod(out, NULL) == v) {
+            break;
+        }
+    }
+    return len;
+}
+
 int jsonw_append_real(struct buf *b, double v, int digits)
 {
     if (!isfinite(v)) {
         return -1;
     }
-    if (digits < 1 || digits > 17) {
+    if (digits < 0 || digits > 17) {
         digits = 17;
     }
-    int fast = append_ten_thousandths(b, v, digits);
+    /* the 4-decimal text of a bucket is its shortest too ("%.15g" prints it) */
+    int fast = append_ten_thousandths(b, v, digits == 0 ? 15 : digits);
     if (fast <= 0) {
         return fast;
     }
     char text[48];
-    int n = snprintf(text, sizeof(text), "%.*g", digits, v);
+    int n = digits == 0 ? jsonw_real_text(text, sizeof(text), v)
+                        : snprintf(text, sizeof(text), "%.*g", digits, v);
     if (n < 0 || (size_t)n >= sizeof(text) - 3) {
         return -1;
     }
@@ -170,8 +191,10 @@ int jsonw_append_value(struct buf *b, const json_t *v, size_t flags)
             return jsonw_append_string(b, json_string_value(v), json_string_length(v));
         case JSON_INTEGER:
             return jsonw_append_int(b, (long long)json_integer_value(v));
-        case JSON_REAL:
-            return jsonw_append_real(b, json_real_value(v), (int)((flags >> 11) & 0x1F));
+        case JSON_REAL: {
+            int digits = (int)((flags >> 11) & 0x1F);
+            return jsonw_append_real(b, json_real_value(v), digits == 0 ? 17 : digits);
+        }
         case JSON_TRUE:
             return jsonw_append_raw(b, "true");
         case JSON_FALSE:
@@ -183,4 +206,80 @@ int jsonw_append_value(struct buf *b, const json_t *v, size_t flags)
         }
     }
     return json_dump_callback(v, dump_cb, b, flags);
+}
+
+/* Nesting beyond this is refused (jansson's parser stops at 2048 too). */
+#define JSONW_MAX_DEPTH 2048
+
+static int append_json(struct buf *b, const json_t *v, int depth)
+{
+    if (v == NULL || depth > JSONW_MAX_DEPTH) {
+        return -1;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (buf_append(b, "{", 1) != 0) {
+            return -1;
+        }
+        bool first = true;
+        /* insertion order, as json_dumps without JSON_SORT_KEYS */
+        for (void *it = json_object_iter((json_t *)(uintptr_t)v); it != NULL;
+             it = json_object_iter_next((json_t *)(uintptr_t)v, it)) {
+            if ((!first && buf_append(b, ",", 1) != 0) ||
+                jsonw_append_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) !=
+                    0 ||
+                buf_append(b, ":", 1) != 0 ||
+                append_json(b, json_object_iter_value(it), depth + 1) != 0) {
+                return -1;
+            }
+            first = false;
+        }
+        return buf_append(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        if (buf_append(b, "[", 1) != 0) {
+            return -1;
+        }
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if ((i > 0 && buf_append(b, ",", 1) != 0) ||
+                append_json(b, json_array_get(v, i), depth + 1) != 0) {
+                return -1;
+            }
+        }
+        return buf_append(b, "]", 1);
+    }
+    case JSON_STRING:
+        return jsonw_append_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return jsonw_append_int(b, (long long)json_integer_value(v));
+    case JSON_REAL:
+        return jsonw_append_real(b, json_real_value(v), 0);
+    case JSON_TRUE:
+        return jsonw_append_raw(b, "true");
+    case JSON_FALSE:
+        return jsonw_append_raw(b, "false");
+    case JSON_NULL:
+        return jsonw_append_raw(b, "null");
+    }
+    return -1;
+}
+
+int jsonw_append_json(struct buf *b, const json_t *v)
+{
+    return append_json(b, v, 0);
+}
+
+char *jsonw_dumps(const json_t *v, size_t *len)
+{
+    struct buf b;
+    buf_init(&b, SIZE_MAX / 2);
+    if (append_json(&b, v, 0) != 0 || b.data == NULL) {
+        buf_free(&b);
+        return NULL;
+    }
+    if (len != NULL) {
+        *len = b.len;
+    }
+    return b.data; /* NUL-terminated; ownership passes to the caller */
 }

@@ -205,10 +205,9 @@ json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t
 void http_json_alloc_install(void);
 
 /* Replies: exactly one per request. */
-void http_reply_json(struct http_req *r, int status, json_t *body); /* steals body */
-/* As http_reply_json with reals printed to `digits` significant digits (assignment buckets
- * read better as 0.4821 than 0.48209999999999997). */
-void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits);
+/* Compact JSON of body (stolen), reals in the shortest text that reads back as the same
+ * double (jsonw_dumps). */
+void http_reply_json(struct http_req *r, int status, json_t *body);
 /* Reply with JSON text already rendered: text (malloc'd, len bytes) is taken over, and
  * freed once sent. Same headers as http_reply_json. */
 void http_reply_json_text(struct http_req *r, int status, char *text, size_t len);

@@ -1,11 +1,14 @@
 /*
- * jsonw.h - writing JSON text straight into a struct buf, for the replies and log lines
- * on hot paths (/assign, the access log), where building a jansson tree only to dump it
- * cost more allocations than the rest of the request.
+ * jsonw.h - writing JSON text straight into a struct buf: every JSON reply (jsonw_dumps of
+ * a jansson tree) and the replies and log lines on hot paths (/assign, the access log),
+ * where building a jansson tree only to dump it cost more allocations than the rest of the
+ * request.
  *
- * The output is byte for byte what json_dumps() gives for the same values with
- * JSON_COMPACT (and JSON_REAL_PRECISION(digits) for reals), so a reply does not change
- * when it moves from a tree to this writer. Pure functions (src/jsonw.c), thread-safe.
+ * Reals are written in the shortest form that reads back as the same double (digits 0,
+ * what replies use: 0.1 is "0.1", 1/3 is "0.3333333333333333"), as JavaScript and Python
+ * print them, or to a fixed number of significant digits. Otherwise the output is byte for
+ * byte what json_dumps() gives with JSON_COMPACT: strings escaped alike, ".0" on integral
+ * reals, members in insertion order. Pure functions (src/jsonw.c), thread-safe.
  * The buf's cap applies: on overflow a function returns -1 and the buffer keeps what fit
  * (callers size the cap far above any reply they write, and check once at the end).
  */
@@ -25,15 +28,28 @@ int jsonw_append_string(struct buf *b, const char *s, size_t n);
  * escaping). 0 or -1. */
 int jsonw_append_raw(struct buf *b, const char *s);
 
-/* Append a finite real as jansson prints it with JSON_REAL_PRECISION(digits) (1..17;
- * "%.<digits>g", with ".0" added to integral values and the exponent without '+' or
- * leading zeros). Returns -1 for NaN and infinities (jansson refuses them too). */
+/* Append a finite real: digits 0 in the shortest of 15, 16 or 17 significant digits that
+ * reads back as v; digits 1..17 as jansson prints it with JSON_REAL_PRECISION(digits)
+ * ("%.<digits>g"). Either way with ".0" added to integral values and the exponent without
+ * '+' or leading zeros. Returns -1 for NaN and infinities (jansson refuses them too). */
 int jsonw_append_real(struct buf *b, double v, int digits);
+
+/* v as "%.<d>g" with the fewest d in 15..17 that reads back as v ("0.1", "1e+20", "1"):
+ * the text CSV cells use. Returns the length, or -1 if out (n >= 32 suffices) is short. */
+int jsonw_real_text(char *out, size_t n, double v);
 
 /* Append an integer. 0 or -1. */
 int jsonw_append_int(struct buf *b, long long v);
 
 /* Append any jansson value (borrowed) as json_dumps(v, flags) would print it. 0 or -1. */
 int jsonw_append_value(struct buf *b, const json_t *v, size_t flags);
+
+/* Append any jansson value (borrowed), compact, reals shortest (digits 0). -1 on overflow,
+ * NaN/infinity or nesting deeper than 2048 (jansson's parser limit). */
+int jsonw_append_json(struct buf *b, const json_t *v);
+
+/* jsonw_append_json into a malloc'd NUL-terminated string (*len its length when len is not
+ * NULL); NULL on failure. What every JSON reply sends. */
+char *jsonw_dumps(const json_t *v, size_t *len);
 
 #endif

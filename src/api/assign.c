@@ -16,10 +16,6 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
-#define BUCKET_DIGITS 10
-/* 15 significant digits for the reals of a variant's value: every value a person typed
- * prints as typed (values needing 16-17 digits are rounded) */
-#define VALUE_DIGITS 15
 /* No practical cap on a rendered reply (json_dumps had none): its size is bounded by the
  * request (100 named experiments) or by the experiments defined. */
 #define REPLY_CAP ((size_t)1 << 40)
@@ -125,9 +121,7 @@ static void append_assigned_value(struct buf *out, const struct experiment *x,
         return;
     }
     json_t *value = api_assigned_value(x, res);
-    jsonw_append_value(out, value,
-                       JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
-                           JSON_REAL_PRECISION(VALUE_DIGITS));
+    jsonw_append_json(out, value);
     json_decref(value);
 }
 
@@ -151,7 +145,7 @@ static int decide(const struct snapshot *snap, const struct snapshot_entry *e, c
     jsonw_append_raw(out, assign_reason_name(res->reason)); /* fixed lowercase words */
     jsonw_append_raw(out, "\",\"bucket\":");
     if (res->has_bucket) {
-        jsonw_append_real(out, res->bucket, BUCKET_DIGITS);
+        jsonw_append_real(out, res->bucket, 0);
     } else {
         jsonw_append_raw(out, "null");
     }
@@ -160,8 +154,7 @@ static int decide(const struct snapshot *snap, const struct snapshot_entry *e, c
     if (explain) {
         json_t *ex = explain_json(res);
         jsonw_append_raw(out, ",\"explain\":");
-        jsonw_append_value(out, ex,
-                           JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(BUCKET_DIGITS));
+        jsonw_append_json(out, ex);
         json_decref(ex);
     }
     return 0;

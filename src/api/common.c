@@ -12,6 +12,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
@@ -212,8 +213,7 @@ void api_reply_document(struct http_req *r, const char *doc)
     if (api_if_none_match(http_req_header(r, "If-None-Match"), etag)) {
         /* the 200's length, which a 304's Content-Length must equal (it said 0) */
         json_t *j = json_loads(doc, 0, NULL);
-        char *text =
-            j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
+        char *text = j ? jsonw_dumps(j, NULL) : NULL;
         json_decref(j);
         if (text == NULL) {
             http_reply_error(r, ERR_INTERNAL, NULL, "cannot encode the document");

@@ -22,6 +22,7 @@
 #include "api_int.h"
 #include "bunsen/api.h"
 #include "bunsen/auth.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/saved_group.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
@@ -554,8 +555,6 @@ static void ofrep_log_exposures(struct http_req *r, const char *user_id,
     }
 }
 
-#define OFREP_DIGITS 15
-
 void api_ofrep_flag(struct http_req *r)
 {
     const char *flag = http_req_param(r, "key");
@@ -582,7 +581,7 @@ void api_ofrep_flag(struct http_req *r)
         ofrep_error(r, 404, flag, "FLAG_NOT_FOUND", "no experiment with this key");
         return;
     }
-    http_reply_json_digits(r, status, o, OFREP_DIGITS);
+    http_reply_json(r, status, o);
     if (n > 0) {
         ofrep_log_exposures(r, user_id, &item, n);
     }
@@ -637,8 +636,7 @@ void api_ofrep_bulk(struct http_req *r)
      * The user is in the tag because the body does not name them: another user with the
      * same evaluations (same variants and buckets) must not revalidate with it and so
      * skip their own first exposures. */
-    char *text =
-        json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(OFREP_DIGITS));
+    char *text = jsonw_dumps(body, NULL);
     json_decref(body);
     char tag[40];
     api_strong_etag(user_id ? user_id : "", text ? text : "", text ? strlen(text) : 0, tag);

@@ -23,6 +23,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
@@ -134,11 +135,10 @@ static struct api_payload *render(const struct snapshot *snap, const char *enc, 
     if (j == NULL) {
         return NULL;
     }
-    /* 17 digits: the SDK must see exactly the weights the daemon hashes with, and the numbers
-     * its conditions are evaluated with (a threshold is stored rounded to the 15 digits a GET
-     * shows, which 17 digits read back exactly; one stored with 17 by an older version is
-     * still evaluated as stored, by the daemon and so by the SDK) */
-    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    /* shortest round-trip reals: the SDK sees exactly the weights the daemon hashes with, and
+     * the numbers its conditions are evaluated with (one stored with 17 digits by an older
+     * version is still evaluated as stored, by the daemon and so by the SDK) */
+    char *text = jsonw_dumps(j, NULL);
     json_decref(j);
     if (text == NULL) {
         return err_set(err, ERR_INTERNAL, NULL, "cannot encode the payload"), NULL;

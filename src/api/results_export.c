@@ -16,6 +16,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/ddouble.h"
 #include "bunsen/results.h"
@@ -50,8 +51,7 @@ static void users_row(void *ctx, const struct store_user_row *row)
         json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f}", "user_id", row->user_id, "variant",
                               row->variant, "first_exposure", (json_int_t)row->first_exposure,
                               "value", y, "pre_value", x);
-        char *text =
-            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+        char *text = o ? jsonw_dumps(o, NULL) : NULL;
         if (text != NULL) {
             buf_printf(&u->out, "%s\n", text);
         }
@@ -79,8 +79,10 @@ static void users_row(void *ctx, const struct store_user_row *row)
         }
         buf_append(&u->out, row->user_id, strlen(row->user_id));
     }
-    buf_printf(&u->out, ",%s,%lld,%.17g,%.17g\r\n", row->variant, (long long)row->first_exposure, y,
-               x);
+    char ty[32], tx[32];
+    jsonw_real_text(ty, sizeof(ty), y);
+    jsonw_real_text(tx, sizeof(tx), x);
+    buf_printf(&u->out, ",%s,%lld,%s,%s\r\n", row->variant, (long long)row->first_exposure, ty, tx);
 }
 
 static long users_fill(void *ctx, char *dst, size_t max)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bunsen/jsonw.h"
 #include "bunsen/results.h"
 #include "bunsen/util.h"
 
@@ -57,11 +58,9 @@ static void scalar_text(const json_t *v, char *out, size_t n)
     } else if (json_is_integer(v)) {
         snprintf(out, n, "%lld", (long long)json_integer_value(v));
     } else if (json_is_real(v)) {
-        /* shortest of 15 or 17 digits that reads back as the same double */
-        double x = json_real_value(v);
-        snprintf(out, n, "%.15g", x);
-        if (strtod(out, NULL) != x) {
-            snprintf(out, n, "%.17g", x);
+        /* the shortest text that reads back as the same double, as in the JSON */
+        if (jsonw_real_text(out, n, json_real_value(v)) < 0) {
+            out[0] = '\0';
         }
     } else if (json_is_boolean(v)) {
         snprintf(out, n, "%s", json_is_true(v) ? "true" : "false");

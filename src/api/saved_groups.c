@@ -22,6 +22,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/saved_group.h"
 #include "bunsen/util.h"
 
@@ -199,7 +200,7 @@ static char *audit_summary(json_t *doc)
             json_object_set(s, k, v);
             continue;
         }
-        char *vt = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        char *vt = jsonw_dumps(v, NULL); /* the text a GET shows */
         char tag[API_ETAG_LEN];
         api_etag(vt ? vt : "", tag);
         free(vt);
@@ -225,8 +226,7 @@ static int group_write_fill(struct group_write *gw, json_t *doc, json_t *before,
     gw->text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     gw->text_hash = gw->text != NULL ? hash_keyed(gw->text, strlen(gw->text)) : 0;
     /* what http_reply_json would send */
-    gw->dw.result_text =
-        json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    gw->dw.result_text = jsonw_dumps(doc, NULL);
     gw->audit_after = audit_summary(doc);
     gw->audit_before = before != NULL ? audit_summary(before) : NULL;
     gw->created_at = json_integer_value(json_object_get(doc, "created_at"));

@@ -30,6 +30,7 @@
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
@@ -96,8 +97,7 @@ json_t *api_payload_for_key(json_t *payload, const char *enc_key, struct err *er
                                            {"savedGroups", "encryptedSavedGroups"}};
     json_t *o = json_object();
     for (size_t i = 0; i < 2; i++) {
-        char *plain = json_dumps(json_object_get(payload, parts[i][0]),
-                                 JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+        char *plain = jsonw_dumps(json_object_get(payload, parts[i][0]), NULL);
         char *enc = NULL;
         int rc = plain ? api_encrypt_text(enc_key, plain, strlen(plain), &enc, err)
                        : err_set(err, ERR_INTERNAL, NULL, "cannot encode the payload");

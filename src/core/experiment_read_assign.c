@@ -21,7 +21,7 @@ static const char *const variant_fields[] = {"key", "name", "weight", "value", N
 static const char *const namespace_fields[] = {"name", "range", NULL};
 
 /* A variant's or the experiment's value: any JSON value within the size and depth caps
- * (null = none), its reals rounded to MODEL_REAL_DIGITS. *dst (owned) is replaced. */
+ * (null = none), its reals as sent. *dst (owned) is replaced. */
 int experiment_read_value(const json_t *v, enum model_mode mode, const char *field, json_t **dst,
                           struct err *err)
 {
@@ -42,16 +42,8 @@ int experiment_read_value(const json_t *v, enum model_mode mode, const char *fie
     if (json_is_real(v) && !isfinite(json_real_value(v))) {
         return err_set(err, ERR_INVALID, field, "%s must be a finite number", field);
     }
-    json_t *copy = json_deep_copy(v);
-    if (validate_round_reals(copy, MODEL_REAL_DIGITS, field, err) != 0) {
-        json_decref(copy); /* 1.7976931348623157e308: inf at 15 digits */
-        if (mode != MODEL_LOAD) {
-            return -1;
-        }
-        err_clear(err);
-        copy = json_deep_copy(v); /* stored before the check: served as it is */
-    }
-    *dst = copy;
+    (void)mode;
+    *dst = json_deep_copy(v);
     return 0;
 }
 
@@ -238,16 +230,10 @@ int experiment_read_targeting(const json_t *v, enum model_mode mode, struct expe
     if (mode != MODEL_LOAD && condition_check_regexes(v, err) != 0) {
         return -1; /* an operator that cannot be evaluated (API.md v1.1) */
     }
-    /* written: its reals rounded to the 15 digits replies print, so that a GET shows the
-     * thresholds that are evaluated, and the SDK payload (which prints 17) carries the same
-     * numbers; one that rounds past the largest double (1.7976931348623157e308 prints as
-     * 1.79769313486232e308, no number to a JSON reader) is refused. Loaded: as stored. */
+    /* reals as sent: replies and the SDK payload print the shortest text that reads back
+     * as each, so a GET and the SDKs see the thresholds that are evaluated (until s24 they
+     * were rounded to 15 digits when written) */
     json_t *copy = json_deep_copy(v);
-    if (mode != MODEL_LOAD &&
-        validate_round_reals(copy, MODEL_REAL_DIGITS, "targeting", err) != 0) {
-        json_decref(copy);
-        return -1;
-    }
     if (json_object_size(copy) > 0) {
         x->targeting = copy;
     } else {

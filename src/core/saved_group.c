@@ -48,9 +48,6 @@ static int read_values(const json_t *v, bool given, const json_t *stored, json_t
             json_decref(copy);
             return err_set(err, ERR_INVALID, field, "%s must be a string or a finite number",
                            field);
-        } else if (validate_round_reals(e, MODEL_REAL_DIGITS, field, err) != 0) {
-            json_decref(copy);
-            return -1;
         }
     }
     if (stored != NULL && validate_same_rounded(copy, stored)) {

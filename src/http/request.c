@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bunsen/http.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/util.h"
 #include "http_int.h"
@@ -120,19 +121,11 @@ void http_reply_stream(struct http_req *r, int status, const char *content_type,
     set_body(r, status, resp, content_type, 0);
 }
 
-/* 15 significant digits: every double prints as a human would write it (0.05, not
- * 0.050000000000000003) and stays far inside the 1e-6 agreement the statistics promise.
- * Payloads that must round-trip doubles bit for bit use http_reply_json_digits(.., 17). */
+/* Reals in the shortest text that reads back as the same double (jsonw.h): 0.05 as "0.05",
+ * and a client that sends a GET body back sends the numbers the daemon holds. */
 void http_reply_json(struct http_req *r, int status, json_t *body)
 {
-    http_reply_json_digits(r, status, body, 15);
-}
-
-void http_reply_json_digits(struct http_req *r, int status, json_t *body, int digits)
-{
-    char *text =
-        body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits))
-             : NULL;
+    char *text = body ? jsonw_dumps(body, NULL) : NULL;
     json_decref(body);
     if (text == NULL) {
         log_json(LOG_ERROR, "cannot encode a JSON response", json_pack("{s:i}", "status", status));

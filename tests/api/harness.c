@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -141,6 +142,45 @@ static void drop_database(struct daemon *d)
     d->db_url[0] = '\0';
 }
 
+/* Daemons this process started and has not stopped: killed at exit, so that a test whose
+ * assertion failed before its daemon_stop (cmocka goes on with the next test) leaves no
+ * daemon running after the binary ends. */
+#define LIVE_MAX 64
+static pid_t live[LIVE_MAX];
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void live_kill_all(void)
+{
+    pthread_mutex_lock(&live_mu);
+    for (int i = 0; i < LIVE_MAX; i++) {
+        /* only a child still running: a pid reaped elsewhere (ECHILD) may be reused */
+        if (live[i] > 0 && waitpid(live[i], NULL, WNOHANG) == 0) {
+            fprintf(stderr, "harness: killing daemon %d left running\n", (int)live[i]);
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+        }
+        live[i] = 0;
+    }
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void live_set(pid_t old, pid_t pid)
+{
+    static bool hooked;
+    pthread_mutex_lock(&live_mu);
+    if (!hooked) {
+        atexit(live_kill_all);
+        hooked = true;
+    }
+    for (int i = 0; i < LIVE_MAX; i++) {
+        if (live[i] == old) {
+            live[i] = pid;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_mu);
+}
+
 static int spawn(struct daemon *d, const char *const *extra)
 {
     int pfd[2];
@@ -190,6 +230,7 @@ static int spawn(struct daemon *d, const char *const *extra)
         _exit(127);
     }
     close(pfd[1]);
+    live_set(0, pid);
     if (d->out_fd > 0) {
         close(d->out_fd);
     }
@@ -224,6 +265,7 @@ static int spawn(struct daemon *d, const char *const *extra)
         fprintf(stderr, "harness: daemon did not print its port (got '%s')\n", line);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+        live_set(pid, 0);
         d->pid = 0;
         return -1;
     }
@@ -310,6 +352,7 @@ int daemon_stop(struct daemon *d)
     kill(d->pid, SIGTERM);
     int st = 0;
     waitpid(d->pid, &st, 0);
+    live_set(d->pid, 0);
     d->pid = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -319,6 +362,7 @@ void daemon_kill9(struct daemon *d)
     if (d->pid > 0) {
         kill(d->pid, SIGKILL);
         waitpid(d->pid, NULL, 0);
+        live_set(d->pid, 0);
         d->pid = 0;
     }
 }

@@ -934,13 +934,22 @@ static double stored_num(const char *table, const char *key, const char *path)
 }
 
 /* GET path and PATCH its body back, the numbers as the reply printed them. */
-static void patch_back(const char *path, int want)
+/* GET path and PATCH the body back with its reals in `digits` significant digits: 17 as the
+ * reply has them (each reads back as the same double), 15 as replies printed them until s24
+ * (a client may still hold such a body). */
+static void patch_back_digits(const char *path, int digits, int want)
 {
     json_t *got = call("GET", path, NULL, 200);
-    char *body = json_dumps(got, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    char *body = json_dumps(got, JSON_COMPACT | JSON_REAL_PRECISION(digits));
     json_decref(got);
     json_decref(call("PATCH", path, body, want));
     free(body);
+}
+
+static void patch_back(const char *path, int want)
+{
+    patch_back_digits(path, 17, want);
+    patch_back_digits(path, 15, want);
 }
 
 /* The cap of metric key before and after its last update, as the audit log stored them. */
@@ -993,13 +1002,12 @@ static double payload_threshold(const char *sdk, const char *key)
     return x;
 }
 
-/* Reals sent with 16-17 digits in targeting, the namespace range and a metric's cap were
- * stored so and shown with 15: the GET body of a running experiment PATCHed back was a 409
- * (targeting, namespace), that of a metric used by a stopped experiment a 409 (frozen
- * results), and used by a running one it changed the cap (123.45678901234567 to
- * 123.45678901234599) and rebuilt the roll-ups. They are stored rounded to the 15 digits a
- * GET shows, so that what is shown is what is evaluated and served to SDKs. */
-static void test_reals_rounded_when_written(void **state)
+/* Reals sent with 16-17 digits in targeting, the namespace range, the analysis settings and a
+ * metric's cap are kept as sent (s24; they were rounded to the 15 digits replies printed):
+ * a GET shows them exactly (shortest round-trip text), they are evaluated and served to SDKs
+ * as sent, and the GET body PATCHed back, with 17 digits or with the 15 older replies showed,
+ * is no change (no 409 on a running experiment, no rebuild). */
+static void test_reals_kept_as_sent(void **state)
 {
     (void)state;
     char sdk[128];
@@ -1008,15 +1016,16 @@ static void test_reals_rounded_when_written(void **state)
     new_exp("rt-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.12345678901234567}}");
     act("rt-target", "start", NULL, 200);
     json_t *g = call("GET", "/api/v1/experiments/rt-target", NULL, 200);
-    assert_true(num_at(g, "targeting.score.$gt") == 0.123456789012346);
+    assert_true(num_at(g, "targeting.score.$gt") == 0.12345678901234567);
     json_decref(g);
     patch_back("/api/v1/experiments/rt-target", 200);
-    assert_true(stored_num("experiments", "rt-target", "targeting.score.$gt") == 0.123456789012346);
-    /* evaluated as shown: above the number sent, below the one shown: not targeted */
-    assert_string_equal(reason_of("rt-target", "0.1234567890123458"), "not_targeted");
-    assert_string_not_equal(reason_of("rt-target", "0.1234567890123461"), "not_targeted");
+    assert_true(stored_num("experiments", "rt-target", "targeting.score.$gt") ==
+                0.12345678901234567);
+    /* evaluated as sent: below it not targeted, above it targeted */
+    assert_string_equal(reason_of("rt-target", "0.12345678901234566"), "not_targeted");
+    assert_string_not_equal(reason_of("rt-target", "0.1234567890123458"), "not_targeted");
     /* and the SDK evaluates that number too */
-    assert_true(payload_threshold(sdk, "rt-target") == 0.123456789012346);
+    assert_true(payload_threshold(sdk, "rt-target") == 0.12345678901234567);
     /* a change is still one */
     call_err("PATCH", "/api/v1/experiments/rt-target", "{\"targeting\":{\"score\":{\"$gt\":0.2}}}",
              409, "targeting");
@@ -1024,22 +1033,17 @@ static void test_reals_rounded_when_written(void **state)
     new_exp("rt-ns", VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.33333333333333331]}");
     act("rt-ns", "start", NULL, 200);
     patch_back("/api/v1/experiments/rt-ns", 200);
-    assert_true(stored_num("experiments", "rt-ns", "namespace.range.1") == 0.333333333333333);
+    assert_true(stored_num("experiments", "rt-ns", "namespace.range.1") == 0.33333333333333331);
     call_err("PATCH", "/api/v1/experiments/rt-ns",
              "{\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.5]}}", 409, "namespace");
-    /* a range that is empty at 15 digits */
-    call_err("POST", "/api/v1/experiments",
-             "{\"key\":\"rt-empty\"," VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":"
-             "[0.1234567890123451,0.1234567890123452]}}",
-             400, "namespace.range");
 
     /* the analysis settings too */
     new_exp("rt-analysis", VARS ",\"mde\":0.033333333333333333,\"sequential_tuning\":"
                                 "1234.5678901234567,\"analysis\":{\"alpha\":0.033333333333333333}");
     json_t *doc = stored_doc("experiments", "rt-analysis");
-    assert_true(num_at(doc, "mde") == 0.0333333333333333);
-    assert_true(num_at(doc, "sequential_tuning") == 1234.56789012346);
-    assert_true(num_at(doc, "analysis.alpha") == 0.0333333333333333);
+    assert_true(num_at(doc, "mde") == 0.033333333333333333);
+    assert_true(num_at(doc, "sequential_tuning") == 1234.5678901234567);
+    assert_true(num_at(doc, "analysis.alpha") == 0.033333333333333333);
     json_decref(doc);
 
     /* a metric's cap: used by a stopped experiment (frozen) and by a running one */
@@ -1061,13 +1065,14 @@ static void test_reals_rounded_when_written(void **state)
     double before, after;
     audited_caps("rt-cap-live", &before, &after);
     assert_true(before == after); /* no change: no rebuild */
-    assert_true(after == 123.456789012346);
+    assert_true(after == 123.45678901234567);
     call_err("PATCH", "/api/v1/metrics/rt-cap-frozen", "{\"cap\":100}", 409, "cap");
 }
 
-/* Definitions stored with 17 digits by a version before the rounding: shown with 15, their
- * GET body sent back is no change (no 409, no rebuild), and what is evaluated stays the
- * stored number, on the server and in the SDK payload alike. */
+/* Definitions stored with 17 digits into a database (as versions before the s23 rounding
+ * did, and as every version since s24 does): shown exactly, their GET body sent back (with
+ * 17 digits, or the 15 replies printed until s24) is no change (no 409, no rebuild), and what
+ * is evaluated stays the stored number, on the server and in the SDK payload alike. */
 static void test_reals_stored_unrounded(void **state)
 {
     (void)state;
@@ -1102,7 +1107,7 @@ static void test_reals_stored_unrounded(void **state)
     assert_int_equal(daemon_restart(&D, NULL), 0);
 
     json_t *g = call("GET", "/api/v1/experiments/old-target", NULL, 200);
-    assert_true(num_at(g, "targeting.score.$gt") == 0.123456789012346); /* shown with 15 */
+    assert_true(num_at(g, "targeting.score.$gt") == 0.12345678901234567); /* shown exactly */
     json_decref(g);
     patch_back("/api/v1/experiments/old-target", 200);
     assert_true(stored_num("experiments", "old-target", "targeting.score.$gt") ==
@@ -1120,9 +1125,9 @@ static void test_reals_stored_unrounded(void **state)
     assert_true(before == 123.45678901234567);
     assert_true(after == 123.45678901234567);
     assert_true(stored_num("metrics", "old-cap-frozen", "cap") == 123.45678901234567);
-    /* a change written now is rounded */
+    /* a change written now is kept as sent */
     call_ok("PATCH", "/api/v1/metrics/old-cap-live", "{\"cap\":0.12345678901234567}", 200);
-    assert_true(stored_num("metrics", "old-cap-live", "cap") == 0.123456789012346);
+    assert_true(stored_num("metrics", "old-cap-live", "cap") == 0.12345678901234567);
 }
 
 static void test_roles(void **state)
@@ -1184,7 +1189,7 @@ int main(void)
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),
-        cmocka_unit_test(test_reals_rounded_when_written),
+        cmocka_unit_test(test_reals_kept_as_sent),
         cmocka_unit_test(test_reals_stored_unrounded),
         cmocka_unit_test(test_coverage_lowered),
         cmocka_unit_test(test_namespace_overlap),

@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,129 @@ static void test_scalar_values_match_jansson(void **state)
     }
 }
 
+/* Shortest reals: the text reads back as the same double, in the fewest of 15, 16 or 17
+ * digits that do, and a number of at most 15 digits prints as typed. */
+static void check_shortest(double v, const char *want)
+{
+    struct buf b;
+    buf_init(&b, 64);
+    assert_int_equal(jsonw_append_real(&b, v, 0), 0);
+    if (want != NULL && strcmp(b.data, want) != 0) {
+        fail_msg("shortest of %.17g: wrote %s, want %s", v, b.data, want);
+    }
+    if (strtod(b.data, NULL) != v || signbit(strtod(b.data, NULL)) != signbit(v)) {
+        fail_msg("shortest of %.17g: %s does not read back", v, b.data);
+    }
+    /* as few digits as reads back: 16 when 15 do not, 17 when 16 do not */
+    char t15[32], t16[32];
+    snprintf(t15, sizeof(t15), "%.15g", v);
+    snprintf(t16, sizeof(t16), "%.16g", v);
+    int want_digits = strtod(t15, NULL) == v ? 15 : strtod(t16, NULL) == v ? 16 : 17;
+    char *jd = dumped(json_real(v), JSON_REAL_PRECISION(want_digits));
+    if (strcmp(b.data, jd) != 0) {
+        fail_msg("shortest of %.17g: %s, not %s", v, b.data, jd);
+    }
+    free(jd);
+    buf_free(&b);
+}
+
+static void test_reals_shortest_round_trip(void **state)
+{
+    (void)state;
+    check_shortest(0.1, "0.1");
+    check_shortest(0.05, "0.05");
+    check_shortest(1.0 / 3, "0.3333333333333333");
+    check_shortest(123456789.123456789, "123456789.12345679");
+    check_shortest(0.1 + 0.2, "0.30000000000000004");
+    check_shortest(100, "100.0");
+    check_shortest(-0.0, "-0.0");
+    check_shortest(1e20, "1e20");
+    check_shortest(1e-7, "1e-7");
+    check_shortest(1.7976931348623157e308, "1.7976931348623157e308");
+    check_shortest(5e-324, "4.94065645841247e-324"); /* 15 digits read back */
+    check_shortest(0.4821, "0.4821");
+    srand(11);
+    for (int k = 0; k < 20000; k++) {
+        uint64_t bits = 0;
+        for (int i = 0; i < 4; i++) {
+            bits = bits << 16 | (uint64_t)(rand() & 0xffff);
+        }
+        double v;
+        memcpy(&v, &bits, sizeof(v));
+        if (isfinite(v)) {
+            check_shortest(v, NULL);
+        }
+        /* a number typed with 15 digits prints as jansson prints it with 15 */
+        double typed = strtod("0", NULL);
+        char text[32];
+        snprintf(text, sizeof(text), "%.14e", ((double)rand() / RAND_MAX - 0.5) * 1e6);
+        typed = strtod(text, NULL);
+        struct buf b;
+        buf_init(&b, 64);
+        jsonw_append_real(&b, typed, 0);
+        char *want = dumped(json_real(typed), JSON_REAL_PRECISION(15));
+        assert_string_equal(b.data, want);
+        free(want);
+        buf_free(&b);
+    }
+    char cell[32];
+    assert_int_equal(jsonw_real_text(cell, sizeof(cell), 1), 1);
+    assert_string_equal(cell, "1");
+    assert_true(jsonw_real_text(cell, sizeof(cell), 1.0 / 3) > 0);
+    assert_string_equal(cell, "0.3333333333333333");
+    assert_int_equal(jsonw_real_text(cell, 4, 1.0 / 3), -1);
+}
+
+/* Trees: byte for byte json_dumps(JSON_COMPACT) for everything but reals (members in
+ * insertion order, strings and keys escaped alike), reals shortest. */
+static void test_trees_match_jansson(void **state)
+{
+    (void)state;
+    json_error_t e;
+    json_t *v = json_loads("{\"b\":[1,-2,true,false,null,\"x\\u0001\\\"\\\\/\",{}],\"a\":{},"
+                           "\"caf\\u00e9\":[[],[[]]],\"\\n\":\"\\u20ac\",\"z\":9223372036854775807,"
+                           "\"r\":[0.25,1e20,100.0,-0.5]}",
+                           0, &e);
+    assert_non_null(v);
+    char *want = json_dumps(v, JSON_COMPACT);
+    size_t len = 0;
+    char *got = jsonw_dumps(v, &len);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    assert_int_equal(len, strlen(want));
+    free(want);
+    free(got);
+    json_decref(v);
+    /* reals: what jansson prints with 17 digits, shortest here */
+    v = json_pack("{s:f, s:[f, f]}", "third", 1.0 / 3, "l", 0.1, 123456789.123456789);
+    got = jsonw_dumps(v, NULL);
+    assert_string_equal(got, "{\"third\":0.3333333333333333,\"l\":[0.1,123456789.12345679]}");
+    free(got);
+    json_decref(v);
+    /* a key with a NUL byte in it is written whole */
+    v = json_object();
+    json_object_setn_new(v, "a\0b", 3, json_integer(1));
+    got = jsonw_dumps(v, NULL);
+    assert_string_equal(got, "{\"a\\u0000b\":1}");
+    free(got);
+    json_decref(v);
+    /* nesting past jansson's parser limit is refused, not a deep recursion */
+    json_t *deep = json_array();
+    for (int i = 0; i < 3000; i++) {
+        json_t *outer = json_array();
+        json_array_append_new(outer, deep);
+        deep = outer;
+    }
+    assert_null(jsonw_dumps(deep, NULL));
+    json_decref(deep);
+    json_t *nan_in = json_array();
+    json_array_append_new(nan_in, json_real(0.5));
+    got = jsonw_dumps(nan_in, NULL);
+    assert_string_equal(got, "[0.5]");
+    free(got);
+    json_decref(nan_in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +288,8 @@ int main(void)
         cmocka_unit_test(test_strings_match_jansson),
         cmocka_unit_test(test_ints_values_and_cap),
         cmocka_unit_test(test_scalar_values_match_jansson),
+        cmocka_unit_test(test_reals_shortest_round_trip),
+        cmocka_unit_test(test_trees_match_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

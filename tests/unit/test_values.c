@@ -1,9 +1,9 @@
 /* Unit tests for issue 15 in core/: variant values and default_value (reading, limits,
  * rendering, the MODEL_LOAD round trip, PATCH replacing values, the value an assignment
- * gives), the reals of definitions rounded to the 15 digits replies print, hash_attribute /
- * fallback_attribute (validation, reassignment, and assign_decide hashing the attribute as
- * GrowthBook's SDK does: strings as they are, numbers as JavaScript prints them, falsy values as
- * missing). */
+ * gives), the reals of definitions kept as sent (a 15-digit PATCH of them no change),
+ * hash_attribute / fallback_attribute (validation, reassignment, and assign_decide hashing the
+ * attribute as GrowthBook's SDK does: strings as they are, numbers as JavaScript prints them, falsy
+ * values as missing). */
 #include "unit.h"
 
 #include <stdio.h>
@@ -328,19 +328,20 @@ static void test_values_round_near_max(void **state)
     assert_non_null(strstr(err.msg, "targeting.a[1].b is -1.7976931348623157e+308"));
     json_decref(v);
 
-    /* where definitions are read: the field of each */
-    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1.7976931348623157e308},"
-                   "{\"key\":\"b\"}]}",
-                   "variants[0].value");
-    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":"
-                   "[{\"x\":1.7976931348623157e308}]}]}",
-                   "variants[1].value");
-    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
-                   "\"default_value\":-1.7976931348623157e308}",
-                   "default_value");
-    expect_invalid("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
-                   "\"targeting\":{\"score\":{\"$lt\":1.7976931348623157e308}}}",
-                   "targeting");
+    /* where definitions are read, such a number is kept as sent since s24 (replies print
+     * the shortest text that reads back as it: "1.7976931348623157e308") */
+    struct experiment w;
+    assert_int_equal(read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":"
+                              "1.7976931348623157e308},{\"key\":\"b\",\"value\":2.5}],"
+                              "\"default_value\":-1.7976931348623157e308,\"targeting\":{"
+                              "\"score\":{\"$lt\":1.7976931348623157e308}}}",
+                              &w, &err),
+                     0);
+    assert_true(json_real_value(w.variants[0].value) == 1.7976931348623157e308);
+    assert_true(json_real_value(w.default_value) == -1.7976931348623157e308);
+    assert_true(json_real_value(json_object_get(json_object_get(w.targeting, "score"), "$lt")) ==
+                1.7976931348623157e308);
+    experiment_clear(&w);
     /* a stored one (an older version kept it) still loads */
     json_t *doc = parse("{\"key\":\"k\",\"status\":\"running\",\"variants\":[{\"key\":\"a\","
                         "\"value\":1.7976931348623157e308},{\"key\":\"b\"}],\"targeting\":"
@@ -352,7 +353,8 @@ static void test_values_round_near_max(void **state)
     json_decref(doc);
 }
 
-/* The doc rendered and read back as a PATCH body with the 15 digits replies print. */
+/* The doc rendered and read back as a PATCH body with 15 digits, as replies printed them
+ * until s24 (a client may still hold such a body). */
 static json_t *as_get_body(json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -362,10 +364,10 @@ static json_t *as_get_body(json_t *doc)
     return j;
 }
 
-/* The reals of a definition other than values (targeting, the namespace range, mde,
- * sequential_tuning, analysis.alpha, a metric's cap) are rounded to 15 digits when written
- * and kept as stored when loaded; a PATCH whose number is the stored one rounded (a GET
- * body of a definition stored with 17 digits) keeps the stored one: no change. */
+/* The reals of a definition (targeting, the namespace range, mde, sequential_tuning,
+ * analysis.alpha, a metric's cap) are kept as sent (until s24 they were rounded to 15 digits
+ * when written); a PATCH whose number is the stored one rounded to 15 digits (the body an
+ * older version's GET showed) keeps the stored one: no change. */
 static void test_definition_reals(void **state)
 {
     (void)state;
@@ -374,9 +376,9 @@ static void test_definition_reals(void **state)
     double r;
     json_t *v = json_real(0.12345678901234567);
     assert_int_equal(validate_real(v, MODEL_CREATE, "x", 0, 1, &r, &err), 0);
-    assert_true(r == 0.123456789012346);
+    assert_true(r == 0.12345678901234567);
     assert_int_equal(validate_real(v, MODEL_PATCH, "x", 0, 1, &r, &err), 0);
-    assert_true(r == 0.123456789012346);
+    assert_true(r == 0.12345678901234567);
     assert_int_equal(validate_real(v, MODEL_LOAD, "x", 0, 1, &r, &err), 0);
     assert_true(r == 0.12345678901234567);
     json_decref(v);
@@ -385,13 +387,14 @@ static void test_definition_reals(void **state)
     json_t *a = parse("{\"s\":{\"$gt\":0.123456789012346},\"t\":[1,\"x\"]}");
     json_t *b = parse("{\"s\":{\"$gt\":0.12345678901234567},\"t\":[1,\"x\"]}");
     assert_true(validate_same_rounded(a, b));
+    assert_true(validate_same_rounded(b, b));  /* the stored value itself */
     assert_false(validate_same_rounded(b, a)); /* written is compared as it is */
     assert_false(validate_same_rounded(a, NULL));
     assert_true(validate_same_rounded(NULL, NULL));
     json_decref(a);
     json_decref(b);
 
-    /* written: rounded */
+    /* written: as sent */
     struct experiment x, base, next;
     assert_int_equal(
         read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"targeting\":"
@@ -402,11 +405,11 @@ static void test_definition_reals(void **state)
                  &x, &err),
         0);
     assert_true(json_real_value(json_object_get(json_object_get(x.targeting, "score"), "$gt")) ==
-                0.123456789012346);
-    assert_true(x.ns_start == 0.111111111111111 && x.ns_end == 0.333333333333333);
-    assert_true(x.mde == 0.0333333333333333);
-    assert_true(x.sequential_tuning == 1234.56789012346);
-    assert_true(x.analysis.alpha == 0.0333333333333333);
+                0.12345678901234567);
+    assert_true(x.ns_start == 0.11111111111111111 && x.ns_end == 0.33333333333333331);
+    assert_true(x.mde == 0.033333333333333333);
+    assert_true(x.sequential_tuning == 1234.5678901234567);
+    assert_true(x.analysis.alpha == 0.033333333333333333);
     experiment_clear(&x);
 
     /* stored with 17 digits: loaded as stored, its GET body is no change */
@@ -431,7 +434,7 @@ static void test_definition_reals(void **state)
     assert_true(next.mde == base.mde && next.sequential_tuning == base.sequential_tuning &&
                 next.analysis.alpha == base.analysis.alpha);
     experiment_clear(&next);
-    /* a real change is one, rounded */
+    /* a real change is one, as sent */
     body = parse("{\"targeting\":{\"score\":{\"$gt\":0.22222222222222221}},\"namespace\":{"
                  "\"name\":\"n\",\"range\":[0.11111111111111111,0.5]}}");
     assert_int_equal(experiment_from_json(body, MODEL_PATCH, &base, &next, &err), 0);
@@ -439,7 +442,7 @@ static void test_definition_reals(void **state)
     assert_string_equal(experiment_reassigning_change(&base, &next), "namespace");
     assert_true(next.ns_start == base.ns_start); /* the unchanged end of it kept */
     assert_true(json_real_value(json_object_get(json_object_get(next.targeting, "score"), "$gt")) ==
-                0.222222222222222);
+                0.22222222222222221);
     experiment_clear(&next);
     experiment_clear(&base);
 
@@ -448,7 +451,7 @@ static void test_definition_reals(void **state)
     doc = parse("{\"key\":\"m\",\"name\":\"m\",\"event\":\"e\",\"type\":\"sum\",\"cap\":123."
                 "45678901234567}");
     assert_int_equal(metric_from_json(doc, MODEL_CREATE, NULL, &m, &err), 0);
-    assert_true(m.cap == 123.456789012346);
+    assert_true(m.cap == 123.45678901234567);
     assert_int_equal(metric_from_json(doc, MODEL_LOAD, NULL, &mb, &err), 0);
     json_decref(doc);
     assert_true(mb.cap == 123.45678901234567);
@@ -456,10 +459,10 @@ static void test_definition_reals(void **state)
     assert_int_equal(metric_from_json(body, MODEL_PATCH, &mb, &mn, &err), 0);
     json_decref(body);
     assert_true(mn.cap == mb.cap);
-    body = parse("{\"cap\":99.999999999999999}");
+    body = parse("{\"cap\":99.999999999999986}");
     assert_int_equal(metric_from_json(body, MODEL_PATCH, &mb, &mn, &err), 0);
     json_decref(body);
-    assert_true(mn.cap == 100);
+    assert_true(mn.cap == 99.999999999999986);
 }
 
 /* Decide for one user with attributes (JSON text) in an experiment with a hash attribute. */
