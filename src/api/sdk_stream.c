@@ -653,6 +653,6 @@ void api_sdk_eval(struct http_req *r)
     }
     /* savedGroups stay server-side: the conditions were evaluated here */
     json_t *reply = json_pack("{s:o, s:o}", "features", features, "savedGroups", json_object());
-    /* 15 digits as every reply (values keep 15 on read): the bucket printed 0.62290000000000001 */
+    /* reals shortest as every reply: the bucket is 0.6229, hashValue the double hashed */
     http_reply_json(r, 200, reply);
 }

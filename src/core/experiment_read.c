@@ -271,10 +271,10 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         if (experiment_read_variants(v, mode, out, err) != 0) {
             goto out_fail;
         }
-        /* Responses print 15 significant digits, so a GET body sent back carries weights
-         * such as 0.333333333333333 for a stored 1/3: within 1e-9 of the stored weight of the
-         * same variant, keep the stored double (else an unchanged PATCH would be refused as
-         * reassigning users). */
+        /* Responses printed 15 significant digits until s24 (the shortest exact text now),
+         * and clients round too, so a GET body sent back may carry 0.333333333333333 for a
+         * stored 1/3: within 1e-9 of the stored weight of the same variant, keep the stored
+         * double (else an unchanged PATCH would be refused as reassigning users). */
         for (size_t i = 0; mode == MODEL_PATCH && i < out->nvariants && i < base->nvariants; i++) {
             if (strcmp(out->variants[i].key, base->variants[i].key) == 0 &&
                 fabs(out->variants[i].weight - base->variants[i].weight) < 1e-9) {
@@ -300,8 +300,8 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         if (validate_number(v, "coverage", 0, 1, &out->coverage, err) != 0) {
             goto out_fail;
         }
-        /* as the weights above: a GET body sent back has 15 digits of a coverage stored with
-         * 17 (1/3), which must not read as a lower coverage (refused while running) */
+        /* as the weights above: a body with 15 digits of a coverage stored with 17 (1/3)
+         * must not read as a lower coverage (refused while running) */
         if (mode == MODEL_PATCH && fabs(out->coverage - base->coverage) < 1e-9) {
             out->coverage = base->coverage;
         }

@@ -199,9 +199,9 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
             /* as events' values (API.md): a capped value's square must not underflow */
             return err_set(err, ERR_INVALID, "cap", "cap must be at least 1e-100 (or null)");
         } else {
-            /* written with the 15 digits a GET shows; a cap stored with 17 (by a version
-             * before the rounding) sent back with those 15 is no change: it stays, and
-             * neither rebuilds the roll-ups nor touches frozen results */
+            /* written as sent; a cap sent back with the 15 digits replies showed until s24
+             * is no change: it stays, and neither rebuilds the roll-ups nor touches frozen
+             * results */
             if (mode == MODEL_PATCH && base->has_cap) {
                 out->cap = validate_keep_real(out->cap, base->cap);
             }

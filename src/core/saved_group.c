@@ -13,11 +13,10 @@
 static const char *const group_fields[] = {"key",         "name",       "attribute",  "values",
                                            "description", "created_at", "updated_at", NULL};
 
-/* values (v, borrowed) into out: written (given is true), each real rounded to the 15 digits
- * replies print, so that a GET shows the numbers $inGroup compares with, refusing one that
- * rounds past the largest double; the stored list (stored, borrowed, may be NULL) kept when
- * v is it rounded (a GET body sent back of a list stored with 17 digits by an older
- * version). Not given (a PATCH without values): the stored list as it is. */
+/* values (v, borrowed) into out: written (given is true), each real as sent (a GET shows
+ * it exactly, the numbers $inGroup compares with); the stored list (stored, borrowed, may be
+ * NULL) kept when v is it, or it with its reals rounded to 15 digits (the body replies
+ * showed until s24). Not given (a PATCH without values): the stored list as it is. */
 static int read_values(const json_t *v, bool given, const json_t *stored, json_t *out,
                        struct err *err)
 {
