@@ -160,4 +160,37 @@ T.test('"Copy JSON URL" says it needs an API key; "Copy as curl" has a placehold
   noErrors();
 });
 
+T.test('Back while a dialog waits on the server (a guarded form): not dropped, asked once the answer is in', async () => {
+  // ps-rev is used by ps-primary: the server refuses the delete (409) after a slow answer
+  await go('/metrics');
+  await go('/metrics/ps-rev');
+  await page.locator('form.metric-form').waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('Revenue (changed)');
+  const glob = '**/api/v1/metrics/ps-rev';
+  let release;
+  const held = new Promise((r) => (release = r));
+  const handler = async (route) => {
+    if (route.request().method() !== 'DELETE') return route.continue();
+    await held;
+    return route.continue();
+  };
+  await page.route(glob, handler);
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await dlg.getByRole('button', { name: 'Delete metric' }).click();
+  await page.locator('dialog[open][data-busy]').waitFor();
+  await page.goBack();
+  await waitHash('/metrics/ps-rev');
+  release();
+  // the refusal is said, and the Back press asks as it would have
+  const ask = page.getByRole('dialog').filter({ hasText: 'Leave without saving?' });
+  await ask.waitFor({ timeout: 5000 });
+  assertEq(await page.locator('dialog[open]').count(), 1, 'the delete dialog closed, one question');
+  await page.locator('#toasts .toast-error').waitFor();
+  await ask.getByRole('button', { name: 'Leave without saving' }).click();
+  await waitHash('/metrics');
+  assertEq((await admin.get('/metrics/ps-rev')).name, 'Revenue', 'nothing saved, nothing deleted');
+  await page.unroute(glob, handler);
+  noErrors([/409/]);
+});
+
 await run();
