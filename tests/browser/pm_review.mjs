@@ -2,9 +2,9 @@
 // each: the "create saved group" tab is signed in; the Start dialog's share of users counts
 // the namespace range; a long variant key wraps in a dialog at 390 px; a metrics catalogue
 // that fails to load is said (units gone, retried) and ratios are not offered where the API
-// refuses them; the experiment page recovers when the server comes back; and the smaller
+// refuses them; and the experiment page recovers when the server comes back. The smaller
 // ones (no metrics, "equals" with a comma, a variant's value, a regex error, the primary
-// metric of a running experiment). Run through run.sh.
+// metric of a running experiment, the JSON URL's key) are in pm_small.mjs. Run through run.sh.
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
 

@@ -20,7 +20,8 @@
 // capture phase, which runs before the router's at the window (and is registered first:
 // app.js imports the views that import this), so it can stop a navigation the person does
 // not confirm before the page is replaced. Stopping it also keeps a dialog already open from
-// seeing it, so asking closes that dialog first (as cancelled).
+// seeing it, so asking closes that dialog first (as cancelled); one waiting on the server
+// (data-busy) is waited for, and the leaving goes on once its answer is in.
 
 import { h, confirmDialog, announce } from './dom.js';
 
@@ -28,6 +29,7 @@ let guard = null; // {el, dirty, snapshot, hash}: the form, "are there changes?"
 let held = null; // {hash, draft}: a form's changes kept through a sign-in (holdForSignIn)
 let asking = false;
 let wanted = null; // the address asked for while the guarded form's save was on its way
+let after = null; // the address asked for while a dialog waited on the server (leaveTo)
 
 function armed() {
   if (guard && !guard.el.isConnected) guard = null; // the page changed (a save, a sign-out)
@@ -75,12 +77,38 @@ async function leaveTo(hash) {
     announce('Saving your changes: you will leave once they are saved.', 'info');
     return;
   }
-  // a dialog waiting on the server (a delete under way) stays; leaving waits for it
-  if (document.querySelector('dialog[open][data-busy]')) return;
+  // a dialog waiting on the server (a delete under way) stays; leaving waits for its answer
+  // (a later Back or link press only changes where to), then goes on as below, unless the
+  // answer already took the page elsewhere (a delete done)
+  if (document.querySelector('dialog[open][data-busy]')) {
+    const waiting = after !== null;
+    after = hash;
+    if (waiting) return;
+    const g = guard;
+    await busyEnded();
+    hash = after;
+    after = null;
+    if (guard !== g || !g.el.isConnected) return;
+    // the dialog stays open when its request failed: its message goes to a toast as it closes
+    const said = document.querySelector('dialog[open] .dialog-error');
+    if (said && said.textContent.trim()) announce(said.textContent.trim(), 'error');
+  }
   closeDialogs();
-  if (!(await confirmLeave())) return;
+  if (armed() && !(await confirmLeave())) return;
   guard = null;
   location.hash = hash;
+}
+
+/** Resolves once no open dialog waits on the server (data-busy). */
+function busyEnded() {
+  return new Promise((resolve) => {
+    const obs = new MutationObserver(() => {
+      if (document.querySelector('dialog[open][data-busy]')) return;
+      obs.disconnect();
+      resolve();
+    });
+    obs.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-busy', 'open'] });
+  });
 }
 
 // a link to another page of the app: ask before the address changes

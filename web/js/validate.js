@@ -18,12 +18,45 @@ export function keyProblem(v, what = 'The key') {
   return null;
 }
 
+// the labels the experiment form shows for the API's top-level fields (a message that
+// starts with one of these names says the label instead)
+const TOP_LABEL = {
+  primary_metric: 'Primary metric', default_value: 'Default value', hash_version: 'Hash version',
+  hash_attribute: 'Hashed attribute', fallback_attribute: 'Fallback attribute',
+  sequential_tuning: 'Sequential tuning', metrics: 'Metrics to analyse', guardrails: 'Guardrails',
+  targeting: 'Targeting', variants: 'Variants',
+};
+const VARIANT_PART = { key: 'key', name: 'name', weight: 'weight', value: 'value' };
+
+/**
+ * The label the form shows for an API field path: "variants[0].value" -> "Variant 1 value",
+ * "metrics[2]" -> "Metrics to analyse", "targeting.$or[1].country.$regex" -> "Targeting rule
+ * on “country”"; null for a path without one (the message keeps it as it is).
+ */
+export function fieldLabel(path) {
+  let m = /^variants\[(\d+)\](?:\.(\w+))?$/.exec(path);
+  if (m) return m[2] === undefined ? `Variant ${Number(m[1]) + 1}` : VARIANT_PART[m[2]] ? `Variant ${Number(m[1]) + 1} ${VARIANT_PART[m[2]]}` : null;
+  m = /^(metrics|guardrails)\[\d+\]$/.exec(path);
+  if (m) return TOP_LABEL[m[1]];
+  if (/^targeting[.[]/.test(path)) {
+    // the attribute: the last part of the path that is not an operator or an index
+    const parts = path.slice('targeting'.length).split(/\.|\[\d+\]/).filter((x) => x !== '' && !x.startsWith('$'));
+    return parts.length ? `Targeting rule on “${parts[parts.length - 1]}”` : 'Targeting';
+  }
+  return Object.hasOwn(TOP_LABEL, path) ? TOP_LABEL[path] : null;
+}
+
+// a field path inside a message: variants[1].weight, metrics[0], targeting.$or[1].country.$regex
+const PATH_RE = /\b(?:variants\[\d+\](?:\.\w+)?|metrics\[\d+\]|guardrails\[\d+\]|targeting[.[][^\s:]*)/g;
+
 /** A server message without regular expressions or internal field paths. */
 export function humanize(msg) {
   if (!msg) return msg;
   return String(msg)
     .replace(/(\S+) must match \^\[a-z0-9\]\[a-z0-9_.-\]\{0,63\}\$ \([^)]*\)/, (_, f) => `${f} may use only lower-case letters, digits, “_”, “.” and “-”, starting with a letter or digit, at most 64 characters`)
-    .replace(/ in \[(-?[\d.e+]+), (-?[\d.e+]+)\]/, ' from $1 to $2');
+    .replace(/ in \[(-?[\d.e+]+), (-?[\d.e+]+)\]/, ' from $1 to $2')
+    .replace(PATH_RE, (p) => fieldLabel(p) || p)
+    .replace(/^(\w+)(?= )/, (w) => (Object.hasOwn(TOP_LABEL, w) ? TOP_LABEL[w] : w));
 }
 
 /** A number from a text input: undefined when empty, NaN when not a number. */
@@ -79,8 +112,20 @@ export function showErrors(form, errors, summary) {
   return true;
 }
 
+/**
+ * Where a server error belongs: its field, or for a targeting error whose message starts
+ * with the path inside the condition ("targeting.$or[1].country.$regex: pattern ... cannot
+ * be evaluated") that path, so it lands beside the rule's row (targeting.js gives each rule
+ * value the path it has in the condition); the JSON box is the fallback.
+ */
+function errorField(field, message) {
+  if (field !== 'targeting') return field || '';
+  const m = /^(targeting[.[][^\s:]*)/.exec(message || '');
+  return m ? m[1] : field;
+}
+
 /** Server errors: the `errors` array when the API sends one, else the single field. */
 export function serverErrors(err) {
-  if (Array.isArray(err.errors) && err.errors.length) return err.errors.map((e) => ({ field: e.field || '', message: e.message }));
-  return [{ field: err.field || '', message: err.message }];
+  if (Array.isArray(err.errors) && err.errors.length) return err.errors.map((e) => ({ field: errorField(e.field, e.message), message: e.message }));
+  return [{ field: errorField(err.field, err.message), message: err.message }];
 }

@@ -8,7 +8,7 @@
 // after the key stopped working mid-edit.
 
 import { api } from '../api.js';
-import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors } from '../dom.js';
+import { h, clear, fill, errorBox, field, nextId, announce, clearFieldErrors, confirmDialog } from '../dom.js';
 import { showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { targetingEditor } from './targeting.js';
 import { guardLeaving, takeDraft, whileSaving, leaveAfterSave } from '../leave.js';
@@ -113,6 +113,25 @@ export async function renderExperimentForm(ctx, key) {
 }
 
 /**
+ * An edit that changes the primary metric of a running or paused experiment: ask first, as
+ * its decision (the headline, the verdict) is then based on another metric, after data
+ * came in. Resolves true to save (no such change, or confirmed).
+ */
+async function primaryChangeOk(stored, payload) {
+  if (!('primary_metric' in payload) || (stored.status !== 'running' && stored.status !== 'paused')) return true;
+  const was = stored.primary_metric || 'none';
+  const now = payload.primary_metric || 'none';
+  return confirmDialog({
+    title: 'Change the primary metric?',
+    body: [
+      h('p', {}, `Changing the primary metric of a ${stored.status} experiment changes what its decision is based on: from ${was} to ${now}.`),
+      h('p', {}, 'Choosing the decision metric after looking at the results makes a false win more likely. Change it only for a reason decided before the data came in.'),
+    ],
+    confirmLabel: 'Change and save',
+  });
+}
+
+/**
  * Render the form into the page: `doc` is what it shows, `stored` the experiment as the
  * server has it (its status decides the locks; an edit sends what differs from it), `note`
  * the merge after a 412 ({mine, apply, conflicts, frozen}) or null.
@@ -209,6 +228,7 @@ function showForm(ctx, env, doc, stored, note) {
         return;
       }
     }
+    if (editing && !(await primaryChangeOk(stored, payload))) return;
     f.saveBtn.disabled = true;
     try {
       const saved = await whileSaving(editing ? api.updateExperiment(stored.key, payload) : api.createExperiment(payload));
@@ -573,7 +593,7 @@ function buildForm(env, doc, stored, { live }) {
         try {
           out.value = JSON.parse(v.value);
         } catch {
-          throw Object.assign(new Error(`variants[${i}].value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
+          throw Object.assign(new Error(`Variant ${i + 1} value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
         }
       }
       return out;

@@ -52,6 +52,10 @@ function explain(action, x) {
       return [
         p(`Users who match the targeting${whoEnters(x)} will be split between ${variantList(x)}, and their exposures logged.`),
         p('From then on the variants, weights, seed, hash version, namespace and targeting are locked, because changing them would move users between variants.'),
+        // it may still start (a rollout watched by its exposures alone), but say so
+        (x.metrics || []).length === 0
+          ? h('p', { class: 'alert alert-warn', id: 'start-no-metrics' }, 'This experiment has no metrics: results will only show exposures. Edit it to add metrics first, or start it anyway.')
+          : null,
       ];
     case 'pause':
       return [

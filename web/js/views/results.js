@@ -295,16 +295,29 @@ async function download(x, st, btn) {
   }
 }
 
-async function copyUrl(url, slot) {
+/**
+ * The results' JSON as a curl command: the API takes the key only as a header, so the
+ * command has a placeholder for it (an environment variable), never the key of this tab.
+ */
+export function curlCommand(url) {
+  return `curl -H "Authorization: Bearer $BUNSEN_API_KEY" '${url.replace(/'/g, "'\\''")}'`;
+}
+
+const COPIED = {
+  url: ['JSON URL copied: it needs an API key, sent as “Authorization: Bearer <key>”', 'JSON URL (copy it; it needs an API key, sent as “Authorization: Bearer <key>”)'],
+  curl: ['curl command copied: set BUNSEN_API_KEY to an API key first', 'curl command (copy it; set BUNSEN_API_KEY to an API key first)'],
+};
+
+async function copyText(what, textToCopy, slot) {
   try {
-    await navigator.clipboard.writeText(url);
-    announce('JSON URL copied to the clipboard', 'ok');
+    await navigator.clipboard.writeText(textToCopy);
+    announce(COPIED[what][0], 'ok');
     clear(slot);
   } catch {
     // no clipboard (insecure origin, permission): show it for a manual copy
     const id = nextId('url');
-    const input = h('input', { id, type: 'text', readonly: true, value: url, class: 'code' });
-    fill(slot, h('label', { for: id }, 'JSON URL (copy it; send your API key as a Bearer token)'), input);
+    const input = h('input', { id, type: 'text', readonly: true, value: textToCopy, class: 'code' });
+    fill(slot, h('label', { for: id }, COPIED[what][1]), input);
     input.focus();
     input.select();
   }
@@ -359,17 +372,21 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   const breakdownBox = h('section', { class: 'card breakdown', 'aria-labelledby': 'breakdown-h', 'aria-live': 'polite', hidden: true });
   if (dimSel) dimSel.addEventListener('change', () => { st.dimension = dimSel.value; sync(); loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn); });
   const csvBtn = h('button', { type: 'button', class: 'btn', id: 'download-csv' }, 'Download CSV');
-  const copyBtn = h('button', { type: 'button', class: 'btn', id: 'copy-json-url' }, 'Copy JSON URL');
+  // the URL alone does not open in a browser: the API wants a key in a header
+  const keyNote = 'The API answers it only with an API key, sent as “Authorization: Bearer <key>”; the link alone does not open in a browser.';
+  const copyBtn = h('button', { type: 'button', class: 'btn', id: 'copy-json-url', title: keyNote }, 'Copy JSON URL (needs an API key)');
+  const curlBtn = h('button', { type: 'button', class: 'btn', id: 'copy-curl', title: 'A curl command for the JSON, with $BUNSEN_API_KEY in place of the key (never this tab’s key).' }, 'Copy as curl');
   const copySlot = h('div', { class: 'copy-slot' });
   csvBtn.addEventListener('click', () => download(x, st, csvBtn));
-  copyBtn.addEventListener('click', () => copyUrl(api.resultsUrl(x.key, exportParams(st)), copySlot));
+  copyBtn.addEventListener('click', () => copyText('url', api.resultsUrl(x.key, exportParams(st)), copySlot));
+  curlBtn.addEventListener('click', () => copyText('curl', curlCommand(api.resultsUrl(x.key, exportParams(st))), copySlot));
 
   const controls = h('form', { class: 'results-controls', 'aria-label': 'Analysis options' },
     methodBox,
     h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedId }, 'CUPED')),
     h('div', { class: 'field' }, h('label', { for: corrId }, 'Correction'), corrSel),
     dimSel ? h('div', { class: 'field' }, h('label', { for: dimId }, 'Breakdown by'), dimSel) : null,
-    h('div', { class: 'results-export' }, csvBtn, copyBtn),
+    h('div', { class: 'results-export' }, csvBtn, copyBtn, curlBtn),
     copySlot);
   controls.addEventListener('submit', (e) => e.preventDefault());
 

@@ -3,7 +3,7 @@
 // step with an editable JSON view. Conditions the rules cannot express (nesting,
 // $not, $elemMatch...) stay editable as JSON.
 
-import { h, clear, nextId } from '../dom.js';
+import { h, clear, fill, nextId } from '../dom.js';
 
 export const OPERATORS = [
   ['$eq', 'equals'],
@@ -134,6 +134,19 @@ export function typedNote(text, op) {
   return `Read as ${typed.map((x) => `${JSON.stringify(x)} (${kind(x)})`).join(', ')}: "quote" a value to match it as text.`;
 }
 
+/**
+ * A hint for an "equals" / "does not equal" rule whose value holds a comma ("NL, BE"): it
+ * compares the whole text, commas included, which is rarely meant; "is one of" takes a
+ * list. The value is never changed behind the person's back. '' when there is no comma.
+ */
+export function commaNote(text, op) {
+  if (op !== '$eq' && op !== '$ne') return '';
+  const v = parseValue(text, op);
+  if (typeof v !== 'string' || !v.includes(',')) return '';
+  const list = op === '$eq' ? 'is one of' : 'is not one of';
+  return `This compares the whole text “${v}”, commas included. To match any of several values, choose “${list}”.`;
+}
+
 export function formatValue(v, op) {
   if (op === '$exists' || op === '!$exists') return '';
   if (Array.isArray(v)) return v.map(formatScalar).join(', ');
@@ -160,6 +173,27 @@ export function rulesToCondition(combinator, rules) {
   const fields = clauses.map((c) => c[0]);
   if (new Set(fields).size === fields.length) return Object.fromEntries(clauses);
   return { $and: clauses.map(([f, c]) => ({ [f]: c })) };
+}
+
+/**
+ * Where each rule's value sits in the condition rulesToCondition() builds, as the API's
+ * error paths name it ("targeting.country.$regex", "targeting.$or[1].country.$regex"); null
+ * for a rule without an attribute (left out). A server error at that path lands beside
+ * the rule's value.
+ */
+export function rulePaths(combinator, rules) {
+  const used = rules.filter((r) => r.field.trim() !== '');
+  const fields = used.map((r) => r.field.trim());
+  const wrap = combinator === 'or' && used.length > 1 ? '$or' : new Set(fields).size !== fields.length ? '$and' : null;
+  let k = 0;
+  return rules.map((r) => {
+    if (r.field.trim() === '') return null;
+    const at = wrap ? `targeting.${wrap}[${k++}]` : 'targeting';
+    const value = parseValue(r.value, r.op);
+    const op = r.op === '!$exists' ? '$exists' : r.op;
+    const scalarEq = r.op === '$eq' && !isPlainObject(value) && !Array.isArray(value);
+    return `${at}.${r.field.trim()}${scalarEq ? '' : `.${op}`}`;
+  });
 }
 
 function clauseRules(obj) {
@@ -288,7 +322,19 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
     }
   };
 
+  // each rule's value control carries its path in the condition (rulePaths)
+  const markPaths = () => {
+    const paths = rulePaths(combinator, rules);
+    rulesBox.querySelectorAll('.rule-row').forEach((row, i) => {
+      const valIn = row.querySelector('input[aria-label$=" value"]');
+      if (!valIn) return;
+      if (paths[i]) valIn.dataset.field = paths[i];
+      else delete valIn.dataset.field;
+    });
+  };
+
   const syncJson = () => {
+    markPaths();
     const cond = rulesToCondition(combinator, rules);
     json.value = JSON.stringify(cond, null, 2);
     json.removeAttribute('aria-invalid');
@@ -321,13 +367,35 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
         typed.textContent = typedNote(r.value, r.op);
         typed.hidden = typed.textContent === '';
       };
+      // "equals" with a comma: most likely a list meant as "is one of"; a button switches
+      const comma = h('p', { class: 'hint rule-comma', id: nextId('rule-comma'), 'aria-live': 'polite' });
+      const toList = h('button', { type: 'button', class: 'btn btn-small btn-quiet', disabled: locked });
+      const showComma = () => {
+        const note = commaNote(r.value, r.op);
+        comma.hidden = note === '';
+        if (!note) return;
+        toList.textContent = `Use “${r.op === '$eq' ? 'is one of' : 'is not one of'}”`;
+        fill(comma, note, ' ', toList);
+      };
+      toList.addEventListener('click', () => {
+        // the quotes kept the commas inside one value: drop them so that the list splits
+        const v = parseValue(r.value, r.op);
+        r.op = r.op === '$eq' ? '$in' : '$nin';
+        if (typeof v === 'string') r.value = v;
+        renderRules();
+        syncJson();
+        const sel = rulesBox.querySelectorAll('.rule-row select')[i];
+        if (sel) sel.focus();
+      });
       showTyped();
-      valIn.setAttribute('aria-describedby', typed.id);
+      showComma();
+      valIn.setAttribute('aria-describedby', `${typed.id} ${comma.id}`);
       fieldIn.addEventListener('input', () => { r.field = fieldIn.value; syncJson(); });
-      valIn.addEventListener('input', () => { r.value = valIn.value; showTyped(); syncJson(); });
+      valIn.addEventListener('input', () => { r.value = valIn.value; showTyped(); showComma(); syncJson(); });
       opSel.addEventListener('change', () => {
         r.op = opSel.value;
         showTyped();
+        showComma();
         valIn.hidden = r.op === '$exists' || r.op === '!$exists';
         valIn.placeholder = placeholder(r.op);
         if (GROUP_OPS.has(r.op)) valIn.setAttribute('list', groupListId);
@@ -342,7 +410,7 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
       });
       rulesBox.append(h('div', { class: 'rule-row' },
         h('span', { class: 'rule-join', 'aria-hidden': 'true' }, i === 0 ? 'where' : combinator.toUpperCase()),
-        fieldIn, opSel, valIn, rm, typed));
+        fieldIn, opSel, valIn, rm, typed, comma));
     });
   };
 
@@ -374,10 +442,12 @@ export function targetingEditor(initial, { locked = false, savedGroups = null } 
     if (p) ({ combinator, rules } = p);
     jsonMsg.textContent = complex ? 'Valid JSON; the rule editor cannot show it.' : '';
     renderRules();
+    markPaths();
     checkGroups(cond);
   });
 
   renderRules();
+  markPaths();
   checkGroups(initial || {});
 
   const el = h(
