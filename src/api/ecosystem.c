@@ -381,6 +381,17 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     return attrs;
 }
 
+/* Is any value of x (a variant's, default_value) a JSON array? */
+static bool ofrep_has_array_value(const struct experiment *x)
+{
+    for (size_t i = 0; i < x->nvariants; i++) {
+        if (json_is_array(x->variants[i].value)) {
+            return true;
+        }
+    }
+    return json_is_array(x->default_value);
+}
+
 /* Evaluate one flag into an OFREP evaluation object (success, code default or failure);
  * records an exposure item when the user is in the experiment. *status: the HTTP status a
  * single-flag answer has. user_id NULL: the context has no targetingKey. */
@@ -424,16 +435,18 @@ static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_ent
         /* the protocol's codeDefaultFlag: no value, the provider answers its code default */
         return json_pack("{s:s, s:s, s:o}", "key", x->key, "reason", "DISABLED", "metadata", meta);
     }
-    json_t *value = api_assigned_value(x, &res);
-    if (json_is_array(value)) {
-        /* OFREP types a value as boolean, string, integer, float or object: not an array */
-        json_decref(value);
+    if (ofrep_has_array_value(x)) {
+        /* OFREP types a value as boolean, string, integer, float or object: not an array.
+         * Refused for every user of the experiment, whatever value theirs is (one stored
+         * before arrays became a type of their own may mix them with objects): a failure for
+         * the users of one variant only, unlogged, was a false sample-ratio mismatch */
         json_decref(meta);
         *status = 400;
         return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "GENERAL", "errorDetails",
-                         "the flag's value is a JSON array, which OFREP cannot carry (use an "
-                         "object)");
+                         "the flag's values are JSON arrays, which OFREP cannot carry (wrap "
+                         "them in an object)");
     }
+    json_t *value = api_assigned_value(x, &res);
     const char *variant = x->variants[res.variant].key;
     /* a user outside the experiment gets its default_value when it has one: that is no
      * variant's value, so no variant is named (the control's key went to the provider's

@@ -6,7 +6,8 @@
  * - the headers SDKs read on another origin are exposed to it (CORS Expose-Headers):
  *   x-sse-support (the GrowthBook SDK streams only when it reads it), ETag, Retry-After;
  * - an experiment's values are one JSON type (the flag's type): mixed ones are a 400 naming
- *   the variants, on create and on a PATCH of the values;
+ *   the variants, on create and on a PATCH of the values; an array is a type of its own, and
+ *   OFREP refuses an experiment of arrays alike for every user;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -211,7 +212,26 @@ static void test_values_of_one_type(void **state)
             "{\"key\":\"rb-def\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
             "\"b\",\"value\":true}],\"default_value\":3}",
             "default_value", "it is a number");
+    /* an object and an array (h-flags 1): OFREP refused the array's users only, unlogged */
+    refused("POST", x,
+            "{\"key\":\"farr\",\"variants\":[{\"key\":\"obj\",\"weight\":0.5,\"value\":{"
+            "\"items\":[\"a\"]}},{\"key\":\"arr\",\"weight\":0.5,\"value\":[\"a\"]}]}",
+            "variants[1].value", "variant 'obj' is an object, variant 'arr' is an array");
+    refused("POST", x,
+            "{\"key\":\"farr\",\"variants\":[{\"key\":\"a\",\"value\":{}},{\"key\":\"b\","
+            "\"value\":{}}],\"default_value\":[]}",
+            "default_value", "it is an array");
     json_decref(harness_call(D.port, "GET", fmt("%s/rb-mixed", x), D.admin_key, NULL, 404));
+    /* arrays alone stay a flag type (/assign, the payload); OFREP refuses every user alike */
+    harness_started_experiment(D.port, D.admin_key, "farr-only",
+                               "{\"key\":\"farr-only\",\"variants\":[{\"key\":\"a\",\"value\":["
+                               "1]},{\"key\":\"b\",\"value\":[2]}]}");
+    for (int u = 0; u < 20; u++) {
+        json_t *o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/farr-only", SDK,
+                                 fmt("{\"context\":{\"targetingKey\":\"u%d\"}}", u), 400);
+        assert_string_equal(str_at(o, "errorCode"), "GENERAL");
+        json_decref(o);
+    }
     /* one type: accepted; a PATCH that mixes is refused, the experiment as it was */
     json_decref(harness_call(D.port, "POST", x, D.admin_key,
                              "{\"key\":\"rb-bool\",\"variants\":[{\"key\":\"a\",\"value\":"
