@@ -337,16 +337,25 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     size_t len = 0;
     const char *body = http_req_body(r, &len);
     json_t *root = NULL;
+    const char *nul = len > 0 ? memchr(body, '\0', len) : NULL;
+    char why[200];
+    json_error_t jerr;
     if (len == 0) {
         root = json_object();
-    } else if (memchr(body, '\0', len) == NULL) {
+    } else if (nul != NULL) {
         /* a raw NUL byte is refused before jansson, which would skip one after a number or a
          * literal (see http_req_json_body) */
-        root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        snprintf(why, sizeof(why), "invalid JSON at byte %zu: a NUL byte", (size_t)(nul - body));
+    } else if ((root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        /* the reason, as every other route gives it: a JSON object with a duplicate key or
+         * a number past the double range was answered "the body must be a JSON object" */
+        http_json_error_text(&jerr, why, sizeof(why));
+    } else if (!json_is_object(root)) {
+        snprintf(why, sizeof(why), "the body must be a JSON object");
     }
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        ofrep_error(r, 400, flag, "PARSE_ERROR", "the body must be a JSON object");
+        ofrep_error(r, 400, flag, "PARSE_ERROR", why);
         return NULL;
     }
     json_t *ctx = json_object_get(root, "context");

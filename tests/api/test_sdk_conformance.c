@@ -8,6 +8,7 @@
  * - an experiment's values are one JSON type (the flag's type): mixed ones are a 400 naming
  *   the variants, on create and on a PATCH of the values; an array is a type of its own, and
  *   OFREP refuses an experiment of arrays alike for every user;
+ * - parse failures in plain words (no jansson flag), OFREP's PARSE_ERROR with the reason;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -249,12 +250,50 @@ static void test_values_of_one_type(void **state)
                              "{\"default_value\":true}", 200));
 }
 
+/* h-flags 4: valid JSON (or a JSON object) refused with jansson's words, which named its
+ * JSON_ALLOW_NUL flag; OFREP answered every parse failure "the body must be a JSON object".
+ * Each body: the message /assign gives and OFREP's errorDetails. */
+static void test_json_errors_plain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"s\":\"a\\u0000b\"}}",
+         "strings may not contain \\u0000"},
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"n\":1e400}}",
+         "a number is too large: 1e400"},
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"s\":\"\xff\"}}",
+         "invalid UTF-8 at byte"},
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"targetingKey\":\"u2\"}}",
+         "duplicate key 'targetingKey'"},
+        {"{\"user_id\":\"u1\",\"context\":{", "the body is not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *a = harness_call(D.port, "POST", "/api/v1/assign", SDK, cases[i].body, 400);
+        const char *m = str_at(json_object_get(a, "error"), "message");
+        if (strstr(m, cases[i].want) == NULL || strstr(m, "JSON_") != NULL) {
+            fail_msg("/assign %s: \"%s\", want \"%s\"", cases[i].body, m, cases[i].want);
+        }
+        json_decref(a);
+        json_t *o =
+            harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK, cases[i].body, 400);
+        if (strcmp(str_at(o, "errorCode"), "PARSE_ERROR") != 0 ||
+            strstr(str_at(o, "errorDetails"), cases[i].want) == NULL) {
+            fail_msg("OFREP %s: %s \"%s\", want PARSE_ERROR \"%s\"", cases[i].body,
+                     str_at(o, "errorCode"), str_at(o, "errorDetails"), cases[i].want);
+        }
+        json_decref(o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_regex_many_experiments),
         cmocka_unit_test(test_cors_exposes_sdk_headers),
         cmocka_unit_test(test_values_of_one_type),
+        cmocka_unit_test(test_json_errors_plain),
     };
     return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
 }
