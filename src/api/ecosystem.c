@@ -330,7 +330,7 @@ static void ofrep_error(struct http_req *r, int status, const char *key, const c
 }
 
 /* Parse {"context": {"targetingKey", ...}}: the attributes (new reference) and the key
- * (NULL when the context has none: released and disabled flags need none), or NULL after
+ * (NULL when the context has none: ofrep_eval answers what needs none), or NULL after
  * replying with the protocol's 400. */
 static json_t *ofrep_context(struct http_req *r, const char *flag, const char **user_id)
 {
@@ -414,18 +414,32 @@ static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_ent
     err_clear(&err);
     *status = 200;
     if (user_id == NULL) {
-        /* what needs no user: a released variant, a disabled flag */
-        memset(&res, 0, sizeof(res));
-        if (x->status == ASSIGN_STATUS_STOPPED && x->released >= 0) {
-            res.reason = ASSIGN_REASON_RELEASED;
-            res.variant = x->released;
-        } else if (x->status != ASSIGN_STATUS_RUNNING) {
-            res.reason = ASSIGN_REASON_NOT_RUNNING;
-        } else {
+        /* No targetingKey: evaluated as remote evaluation evaluates a visitor without an id
+         * (no forced user, nothing hashed on the id), so a released or disabled flag, a
+         * targeting miss (the default) and an experiment hashed on another attribute that
+         * the context has answer without one. Only a user whom the missing id alone keeps
+         * out (hashed on the id, the targeting holds) is TARGETING_KEY_MISSING: the answer
+         * and the exposure depend on it. */
+        if (assign_decide_sdk(&e->a, snap->group_sets, NULL, NULL, 0, attrs, budget, &res, &err) !=
+            0) {
+            *status = 400;
+            return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
+                             "errorDetails", err.msg);
+        }
+        int t = res.id_missing ? assign_targeting_holds(&e->a, snap->group_sets, attrs, budget) : 0;
+        if (t < 0) {
+            *status = 400;
+            return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
+                             "errorDetails",
+                             "evaluating the targeting conditions for these attributes exceeds "
+                             "the per-request evaluation budget");
+        }
+        if (t > 0) {
             *status = 400;
             return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "TARGETING_KEY_MISSING",
                              "errorDetails",
-                             "a running experiment needs context.targetingKey (the user id)");
+                             "this user is in the experiment's population, which is hashed on "
+                             "the user id: it needs context.targetingKey");
         }
     } else if (assign_decide_budget(&e->a, snap->group_sets, user_id, strlen(user_id), attrs,
                                     budget, &res, &err) != 0) {
@@ -466,7 +480,10 @@ static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_ent
         return json_pack("{s:s, s:s, s:o, s:o}", "key", x->key, "reason",
                          ofrep_reason(x, res.reason), "value", value, "metadata", meta);
     }
-    if (res.in_experiment) {
+    if (res.in_experiment && user_id != NULL) {
+        /* exposures are keyed by the user id (as /assign's, which needs one): a user known
+         * only by another hashed attribute gets the value, no exposure (none of their
+         * events could be attributed either) */
         snprintf(items[*nitems].experiment, sizeof(items[0].experiment), "%s", x->key);
         snprintf(items[*nitems].variant, sizeof(items[0].variant), "%s", variant);
         items[*nitems].dims = api_dims_encode(x, attrs);

@@ -8,6 +8,8 @@
  * - an experiment's values are one JSON type (the flag's type): mixed ones are a 400 naming
  *   the variants, on create and on a PATCH of the values; an array is a type of its own, and
  *   OFREP refuses an experiment of arrays alike for every user;
+ * - OFREP without a targetingKey evaluates what needs none (hashed on another attribute, a
+ *   targeting miss) and is TARGETING_KEY_MISSING only for a user the id alone keeps out;
  * - parse failures in plain words (no jansson flag), OFREP's PARSE_ERROR with the reason;
  * One daemon for every test.
  */
@@ -287,6 +289,65 @@ static void test_json_errors_plain(void **state)
     }
 }
 
+/* h-flags 2: OFREP demanded a targetingKey the answer did not depend on: an experiment hashed
+ * on "company" with the company in the context, an empty context (or one with a null
+ * attribute) that the targeting leaves out - both 400 TARGETING_KEY_MISSING where remote
+ * evaluation answers the value. */
+static void test_ofrep_without_targeting_key(void **state)
+{
+    (void)state;
+    harness_started_experiment(D.port, D.admin_key, "fha",
+                               "{\"key\":\"fha\",\"hash_attribute\":\"company\",\"variants\":["
+                               "{\"key\":\"a\",\"value\":\"va\"},{\"key\":\"b\",\"value\":"
+                               "\"vb\"}]}");
+    harness_started_experiment(D.port, D.admin_key, "ftg",
+                               "{\"key\":\"ftg\",\"targeting\":{\"email\":{\"$regex\":"
+                               "\"@acme\"}},\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":"
+                               "\"b\",\"value\":2}],\"default_value\":0}");
+    /* hashed on the company: its variant, the one /assign gives any user of that company */
+    const char *companies[] = {"acme", "globex", "initech", "umbrella"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/fha", SDK,
+                                 fmt("{\"context\":{\"company\":\"%s\"}}", companies[i]), 200);
+        json_t *a = harness_call(D.port, "POST", "/api/v1/assign", SDK,
+                                 fmt("{\"user_id\":\"someone\",\"attributes\":{\"company\":\"%s\"},"
+                                     "\"experiments\":[\"fha\"],\"log_exposure\":false}",
+                                     companies[i]),
+                                 200);
+        const json_t *x = json_object_get(json_object_get(a, "assignments"), "fha");
+        assert_string_equal(str_at(o, "variant"), str_at(x, "variant"));
+        assert_string_equal(str_at(o, "reason"), "SPLIT");
+        json_decref(a);
+        json_decref(o);
+    }
+    /* without the company: the default (not targeted), as for every user without it */
+    json_t *o =
+        harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/fha", SDK, "{\"context\":{}}", 200);
+    assert_string_equal(str_at(o, "reason"), "STATIC");
+    assert_string_equal(str_at(json_object_get(o, "metadata"), "assignment_reason"),
+                        "not_targeted");
+    json_decref(o);
+    /* a targeting miss: the default, empty context or a null attribute, single and bulk */
+    const char *misses[] = {"{}", "{\"context\":{}}", "{\"context\":{\"email\":null}}"};
+    for (size_t i = 0; i < 3; i++) {
+        o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/ftg", SDK, misses[i], 200);
+        assert_string_equal(str_at(o, "reason"), "STATIC");
+        assert_int_equal(json_integer_value(json_object_get(o, "value")), 0);
+        json_decref(o);
+        json_t *bulk =
+            harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK, misses[i], 200);
+        const json_t *f = bulk_flag(bulk, "ftg");
+        assert_non_null(f);
+        assert_int_equal(json_integer_value(json_object_get(f, "value")), 0);
+        json_decref(bulk);
+    }
+    /* in the targeted population and hashed on the id: the key is needed */
+    o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/ftg", SDK,
+                     "{\"context\":{\"email\":\"x@acme.com\"}}", 400);
+    assert_string_equal(str_at(o, "errorCode"), "TARGETING_KEY_MISSING");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_cors_exposes_sdk_headers),
         cmocka_unit_test(test_values_of_one_type),
         cmocka_unit_test(test_json_errors_plain),
+        cmocka_unit_test(test_ofrep_without_targeting_key),
     };
     return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
 }
