@@ -103,6 +103,37 @@ static void add_forced_rules(json_t *rules, const struct experiment *x)
     }
 }
 
+/* x's targeting (NULL: none) and cond, as one condition (new reference). */
+static json_t *targeting_and(const struct experiment *x, json_t *cond)
+{
+    if (x->targeting == NULL) {
+        return cond;
+    }
+    return json_pack("{s:[o, o]}", "$and", json_deep_copy(x->targeting), cond);
+}
+
+/* An experiment with a fallback_attribute as two experiment rules of one key and seed: the
+ * GrowthBook SDK reads a rule's fallbackAttribute only with a sticky-bucket service (and then
+ * sticks users to their first variant), so without one a user who lacks the hash attribute
+ * was out of the experiment locally while /assign, OFREP and remote evaluation hashed the
+ * fallback. The first rule is hashed on the hash attribute when it is usable, the second on
+ * the fallback when it is not. "Usable" is assign_hash_text's: any truthy value (arrays and
+ * objects, even empty, included; "", 0, false, null and absent not), which is exactly what
+ * the SDK's condition {attr: true} matches (value !== null && !!value === true), so the
+ * second rule's condition is its $not. Takes ownership of rule (the first, without a
+ * condition). */
+static void add_fallback_rules(json_t *rules, const struct experiment *x, json_t *rule,
+                               const char *hash)
+{
+    json_t *second = json_deep_copy(rule);
+    json_object_set_new(second, "hashAttribute", json_string(x->fallback_attribute));
+    json_object_set_new(rule, "condition", targeting_and(x, json_pack("{s:b}", hash, 1)));
+    json_object_set_new(second, "condition",
+                        targeting_and(x, json_pack("{s:{s:b}}", "$not", hash, 1)));
+    json_array_append_new(rules, rule);
+    json_array_append_new(rules, second);
+}
+
 /* The value users out of the experiment get: default_value, else the control's value. */
 static json_t *default_of(const struct experiment *x)
 {
@@ -125,22 +156,23 @@ static json_t *feature_of(const struct experiment *x)
             json_array_append_new(meta, json_pack("{s:s, s:s}", "key", x->variants[i].key, "name",
                                                   x->variants[i].name));
         }
-        json_t *rule =
-            json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:f, s:o}", "key", x->key, "name",
-                      x->name, "seed", x->seed, "hashVersion", x->hash_version, "hashAttribute",
-                      x->hash_attribute[0] ? x->hash_attribute : "id", "variations", variations,
-                      "weights", weights, "coverage", x->coverage, "meta", meta);
-        if (x->fallback_attribute[0] != '\0') {
-            json_object_set_new(rule, "fallbackAttribute", json_string(x->fallback_attribute));
-        }
+        const char *hash = x->hash_attribute[0] ? x->hash_attribute : "id";
+        json_t *rule = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:f, s:o}", "key", x->key,
+                                 "name", x->name, "seed", x->seed, "hashVersion", x->hash_version,
+                                 "hashAttribute", hash, "variations", variations, "weights",
+                                 weights, "coverage", x->coverage, "meta", meta);
         if (x->has_namespace) {
             json_object_set_new(rule, "namespace",
                                 json_pack("[s, f, f]", x->ns_name, x->ns_start, x->ns_end));
         }
-        if (x->targeting != NULL) {
-            json_object_set_new(rule, "condition", json_deep_copy(x->targeting));
+        if (x->fallback_attribute[0] == '\0') {
+            if (x->targeting != NULL) {
+                json_object_set_new(rule, "condition", json_deep_copy(x->targeting));
+            }
+            json_array_append_new(rules, rule);
+        } else {
+            add_fallback_rules(rules, x, rule, hash);
         }
-        json_array_append_new(rules, rule);
     }
     if (x->status == ASSIGN_STATUS_DRAFT || x->status == ASSIGN_STATUS_STOPPED) {
         /* a draft or one stopped without a release, listed for its forced users only (QA):
