@@ -107,6 +107,9 @@ struct assign_result {
                       * is true for hashed only) */
     double bucket;   /* in [0, 1) when has_bucket, else -1 */
     struct assign_explain explain;
+    bool id_missing; /* not_targeted because the user id it was to hash on (the hash
+                      * attribute "id", or the fallback "id") was missing: only
+                      * assign_decide_sdk without an id */
 };
 
 /* Fill x with defaults: hash_version 2, status draft, coverage 1, no namespace,
@@ -167,6 +170,13 @@ int assign_decide_budget(const struct assign_experiment *x, const struct conditi
 int assign_decide_sdk(const struct assign_experiment *x, const struct condition *groups,
                       const char *forced, const char *id, size_t len, const json_t *attributes,
                       struct condition_budget *budget, struct assign_result *out, struct err *err);
+
+/* Does x's targeting condition hold for attributes (saved groups and budget as
+ * assign_decide_budget)? 1 holds (also without targeting), 0 not, -1 out of budget. Lets a
+ * caller without a user id tell a user outside the targeted population (who needs none) from
+ * one whom only the missing id keeps out. Thread-safe. */
+int assign_targeting_holds(const struct assign_experiment *x, const struct condition *groups,
+                           const json_t *attributes, struct condition_budget *budget);
 
 /* API.md reason string: "hashed", "forced", "released", "not_running",
  * "not_targeted", "namespace", "coverage"; "unknown" out of range. */

@@ -104,6 +104,37 @@ static void add_forced_rules(json_t *rules, const struct experiment *x)
     }
 }
 
+/* x's targeting (NULL: none) and cond, as one condition (new reference). */
+static json_t *targeting_and(const struct experiment *x, json_t *cond)
+{
+    if (x->targeting == NULL) {
+        return cond;
+    }
+    return json_pack("{s:[o, o]}", "$and", json_deep_copy(x->targeting), cond);
+}
+
+/* An experiment with a fallback_attribute as two experiment rules of one key and seed: the
+ * GrowthBook SDK reads a rule's fallbackAttribute only with a sticky-bucket service (and then
+ * sticks users to their first variant), so without one a user who lacks the hash attribute
+ * was out of the experiment locally while /assign, OFREP and remote evaluation hashed the
+ * fallback. The first rule is hashed on the hash attribute when it is usable, the second on
+ * the fallback when it is not. "Usable" is assign_hash_text's: any truthy value (arrays and
+ * objects, even empty, included; "", 0, false, null and absent not), which is exactly what
+ * the SDK's condition {attr: true} matches (value !== null && !!value === true), so the
+ * second rule's condition is its $not. Takes ownership of rule (the first, without a
+ * condition). */
+static void add_fallback_rules(json_t *rules, const struct experiment *x, json_t *rule,
+                               const char *hash)
+{
+    json_t *second = json_deep_copy(rule);
+    json_object_set_new(second, "hashAttribute", json_string(x->fallback_attribute));
+    json_object_set_new(rule, "condition", targeting_and(x, json_pack("{s:b}", hash, 1)));
+    json_object_set_new(second, "condition",
+                        targeting_and(x, json_pack("{s:{s:b}}", "$not", hash, 1)));
+    json_array_append_new(rules, rule);
+    json_array_append_new(rules, second);
+}
+
 /* The value users out of the experiment get: default_value, else the control's value. */
 static json_t *default_of(const struct experiment *x)
 {
@@ -126,22 +157,23 @@ static json_t *feature_of(const struct experiment *x)
             json_array_append_new(meta, json_pack("{s:s, s:s}", "key", x->variants[i].key, "name",
                                                   x->variants[i].name));
         }
-        json_t *rule =
-            json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:f, s:o}", "key", x->key, "name",
-                      x->name, "seed", x->seed, "hashVersion", x->hash_version, "hashAttribute",
-                      x->hash_attribute[0] ? x->hash_attribute : "id", "variations", variations,
-                      "weights", weights, "coverage", x->coverage, "meta", meta);
-        if (x->fallback_attribute[0] != '\0') {
-            json_object_set_new(rule, "fallbackAttribute", json_string(x->fallback_attribute));
-        }
+        const char *hash = x->hash_attribute[0] ? x->hash_attribute : "id";
+        json_t *rule = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:f, s:o}", "key", x->key,
+                                 "name", x->name, "seed", x->seed, "hashVersion", x->hash_version,
+                                 "hashAttribute", hash, "variations", variations, "weights",
+                                 weights, "coverage", x->coverage, "meta", meta);
         if (x->has_namespace) {
             json_object_set_new(rule, "namespace",
                                 json_pack("[s, f, f]", x->ns_name, x->ns_start, x->ns_end));
         }
-        if (x->targeting != NULL) {
-            json_object_set_new(rule, "condition", json_deep_copy(x->targeting));
+        if (x->fallback_attribute[0] == '\0') {
+            if (x->targeting != NULL) {
+                json_object_set_new(rule, "condition", json_deep_copy(x->targeting));
+            }
+            json_array_append_new(rules, rule);
+        } else {
+            add_fallback_rules(rules, x, rule, hash);
         }
-        json_array_append_new(rules, rule);
     }
     if (x->status == ASSIGN_STATUS_DRAFT || x->status == ASSIGN_STATUS_STOPPED) {
         /* a draft or one stopped without a release, listed for its forced users only (QA):
@@ -331,23 +363,32 @@ static void ofrep_error(struct http_req *r, int status, const char *key, const c
 }
 
 /* Parse {"context": {"targetingKey", ...}}: the attributes (new reference) and the key
- * (NULL when the context has none: released and disabled flags need none), or NULL after
+ * (NULL when the context has none: ofrep_eval answers what needs none), or NULL after
  * replying with the protocol's 400. */
 static json_t *ofrep_context(struct http_req *r, const char *flag, const char **user_id)
 {
     size_t len = 0;
     const char *body = http_req_body(r, &len);
     json_t *root = NULL;
+    const char *nul = len > 0 ? memchr(body, '\0', len) : NULL;
+    char why[200];
+    json_error_t jerr;
     if (len == 0) {
         root = json_object();
-    } else if (memchr(body, '\0', len) == NULL) {
+    } else if (nul != NULL) {
         /* a raw NUL byte is refused before jansson, which would skip one after a number or a
          * literal (see http_req_json_body) */
-        root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        snprintf(why, sizeof(why), "invalid JSON at byte %zu: a NUL byte", (size_t)(nul - body));
+    } else if ((root = http_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        /* the reason, as every other route gives it: a JSON object with a duplicate key or
+         * a number past the double range was answered "the body must be a JSON object" */
+        http_json_error_text(&jerr, why, sizeof(why));
+    } else if (!json_is_object(root)) {
+        snprintf(why, sizeof(why), "the body must be a JSON object");
     }
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        ofrep_error(r, 400, flag, "PARSE_ERROR", "the body must be a JSON object");
+        ofrep_error(r, 400, flag, "PARSE_ERROR", why);
         return NULL;
     }
     json_t *ctx = json_object_get(root, "context");
@@ -382,6 +423,17 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     return attrs;
 }
 
+/* Is any value of x (a variant's, default_value) a JSON array? */
+static bool ofrep_has_array_value(const struct experiment *x)
+{
+    for (size_t i = 0; i < x->nvariants; i++) {
+        if (json_is_array(x->variants[i].value)) {
+            return true;
+        }
+    }
+    return json_is_array(x->default_value);
+}
+
 /* Evaluate one flag into an OFREP evaluation object (success, code default or failure);
  * records an exposure item when the user is in the experiment. *status: the HTTP status a
  * single-flag answer has. user_id NULL: the context has no targetingKey. */
@@ -395,18 +447,32 @@ static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_ent
     err_clear(&err);
     *status = 200;
     if (user_id == NULL) {
-        /* what needs no user: a released variant, a disabled flag */
-        memset(&res, 0, sizeof(res));
-        if (x->status == ASSIGN_STATUS_STOPPED && x->released >= 0) {
-            res.reason = ASSIGN_REASON_RELEASED;
-            res.variant = x->released;
-        } else if (x->status != ASSIGN_STATUS_RUNNING) {
-            res.reason = ASSIGN_REASON_NOT_RUNNING;
-        } else {
+        /* No targetingKey: evaluated as remote evaluation evaluates a visitor without an id
+         * (no forced user, nothing hashed on the id), so a released or disabled flag, a
+         * targeting miss (the default) and an experiment hashed on another attribute that
+         * the context has answer without one. Only a user whom the missing id alone keeps
+         * out (hashed on the id, the targeting holds) is TARGETING_KEY_MISSING: the answer
+         * and the exposure depend on it. */
+        if (assign_decide_sdk(&e->a, snap->group_sets, NULL, NULL, 0, attrs, budget, &res, &err) !=
+            0) {
+            *status = 400;
+            return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
+                             "errorDetails", err.msg);
+        }
+        int t = res.id_missing ? assign_targeting_holds(&e->a, snap->group_sets, attrs, budget) : 0;
+        if (t < 0) {
+            *status = 400;
+            return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "INVALID_CONTEXT",
+                             "errorDetails",
+                             "evaluating the targeting conditions for these attributes exceeds "
+                             "the per-request evaluation budget");
+        }
+        if (t > 0) {
             *status = 400;
             return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "TARGETING_KEY_MISSING",
                              "errorDetails",
-                             "a running experiment needs context.targetingKey (the user id)");
+                             "this user is in the experiment's population, which is hashed on "
+                             "the user id: it needs context.targetingKey");
         }
     } else if (assign_decide_budget(&e->a, snap->group_sets, user_id, strlen(user_id), attrs,
                                     budget, &res, &err) != 0) {
@@ -425,16 +491,18 @@ static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_ent
         /* the protocol's codeDefaultFlag: no value, the provider answers its code default */
         return json_pack("{s:s, s:s, s:o}", "key", x->key, "reason", "DISABLED", "metadata", meta);
     }
-    json_t *value = api_assigned_value(x, &res);
-    if (json_is_array(value)) {
-        /* OFREP types a value as boolean, string, integer, float or object: not an array */
-        json_decref(value);
+    if (ofrep_has_array_value(x)) {
+        /* OFREP types a value as boolean, string, integer, float or object: not an array.
+         * Refused for every user of the experiment, whatever value theirs is (one stored
+         * before arrays became a type of their own may mix them with objects): a failure for
+         * the users of one variant only, unlogged, was a false sample-ratio mismatch */
         json_decref(meta);
         *status = 400;
         return json_pack("{s:s, s:s, s:s}", "key", x->key, "errorCode", "GENERAL", "errorDetails",
-                         "the flag's value is a JSON array, which OFREP cannot carry (use an "
-                         "object)");
+                         "the flag's values are JSON arrays, which OFREP cannot carry (wrap "
+                         "them in an object)");
     }
+    json_t *value = api_assigned_value(x, &res);
     const char *variant = x->variants[res.variant].key;
     /* a user outside the experiment gets its default_value when it has one: that is no
      * variant's value, so no variant is named (the control's key went to the provider's
@@ -445,7 +513,10 @@ static json_t *ofrep_eval(const struct snapshot *snap, const struct snapshot_ent
         return json_pack("{s:s, s:s, s:o, s:o}", "key", x->key, "reason",
                          ofrep_reason(x, res.reason), "value", value, "metadata", meta);
     }
-    if (res.in_experiment) {
+    if (res.in_experiment && user_id != NULL) {
+        /* exposures are keyed by the user id (as /assign's, which needs one): a user known
+         * only by another hashed attribute gets the value, no exposure (none of their
+         * events could be attributed either) */
         snprintf(items[*nitems].experiment, sizeof(items[0].experiment), "%s", x->key);
         snprintf(items[*nitems].variant, sizeof(items[0].variant), "%s", variant);
         items[*nitems].dims = api_dims_encode(x, attrs);

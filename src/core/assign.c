@@ -201,6 +201,15 @@ int assign_decide(const struct assign_experiment *x, const char *user_id, size_t
 
 /* The targeting condition: 1 holds, 0 not, -1 out of budget. */
 static int targeted(const struct assign_experiment *x, const struct condition *groups,
+                    const json_t *attributes, struct condition_budget *budget);
+
+int assign_targeting_holds(const struct assign_experiment *x, const struct condition *groups,
+                           const json_t *attributes, struct condition_budget *budget)
+{
+    return targeted(x, groups, attributes, budget);
+}
+
+static int targeted(const struct assign_experiment *x, const struct condition *groups,
                     const json_t *attributes, struct condition_budget *budget)
 {
     if (x->compiled != NULL) {
@@ -314,6 +323,7 @@ static int decide_user(const struct assign_experiment *x, const struct condition
         if (hv == NULL) {
             if (out->explain.hash_attribute == NULL) { /* fell back to a missing id */
                 out->explain.hash_attribute = x->hash_attribute;
+                out->id_missing = true;
             }
             return decide(out, ASSIGN_REASON_NOT_TARGETED, 0,
                           "not_targeted: the hash attribute is missing");
@@ -324,6 +334,7 @@ static int decide_user(const struct assign_experiment *x, const struct condition
                            "the hash attribute must be valid UTF-8");
         }
     } else if (hv == NULL) {
+        out->id_missing = true;
         return decide(out, ASSIGN_REASON_NOT_TARGETED, 0, "not_targeted: the user id is missing");
     }
     int rc = decide_hashed(x, groups, seed, hv, hlen, attributes, budget, out, err);

@@ -5,11 +5,15 @@
  * type per flag; an experiment whose variants were `false` and `"yes"` answered
  * TYPE_MISMATCH (the code default) to half the users, whose exposures were still logged.
  *
- * Types: string, number (integer and real alike), boolean, object (a JSON object or array,
- * OFREP's object flag). A variant without a value (absent or null) has its key as value: a
- * string. default_value null means the control's value and takes no part.
- * Checked when an experiment is written (create, PATCH of its variants or default_value);
- * stored experiments load as they are. Pure: no I/O, no globals; any thread.
+ * Types: string, number (integer and real alike), boolean, object (OFREP's object flag),
+ * array. An array is a type of its own: OFREP carries objects, not top-level arrays, so an
+ * experiment with an object variant and an array variant answered half its users a GENERAL
+ * failure (their exposures unlogged: a false sample-ratio mismatch). All-array experiments
+ * stay allowed (/assign and the GrowthBook payload carry them; OFREP refuses them alike for
+ * every user). A variant without a value (absent or null) has its key as value: a string.
+ * default_value null means the control's value and takes no part. Checked when an experiment is
+ * written (create, PATCH of its variants or default_value); stored experiments load as they are.
+ * Pure: no I/O, no globals; any thread.
  */
 #include <stdio.h>
 
@@ -28,7 +32,10 @@ static const char *type_of(const json_t *v)
     if (json_is_boolean(v)) {
         return "a boolean";
     }
-    return "an object"; /* object or array */
+    if (json_is_array(v)) {
+        return "an array";
+    }
+    return "an object";
 }
 
 int experiment_check_value_types(const struct experiment *x, struct err *err)

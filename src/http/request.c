@@ -481,6 +481,60 @@ json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t
     return j;
 }
 
+/* jansson's token in "... near '<token>'" (without a string's quotes) into out; "" when the
+ * message names none. */
+static void near_token(const char *text, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *p = strstr(text, " near '");
+    if (p == NULL) {
+        return;
+    }
+    p += strlen(" near '");
+    size_t len = strlen(p);
+    if (len > 0 && p[len - 1] == '\'') {
+        len--;
+    }
+    if (len >= 2 && p[0] == '"' && p[len - 1] == '"') {
+        p++;
+        len -= 2;
+    }
+    snprintf(out, n, "%.*s", (int)len, p);
+}
+
+void http_json_error_text(const json_error_t *e, char *out, size_t n)
+{
+    char tok[64];
+    near_token(e->text, tok, sizeof(tok));
+    switch (json_error_code(e)) {
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        snprintf(out, n, "strings may not contain \\u0000 (line %d column %d)", e->line, e->column);
+        return;
+    case json_error_numeric_overflow:
+        snprintf(out, n, "a number is too large%s%s (line %d column %d)", tok[0] ? ": " : "", tok,
+                 e->line, e->column);
+        return;
+    case json_error_invalid_utf8:
+        snprintf(out, n, "invalid UTF-8 at byte %d", e->position);
+        return;
+    case json_error_duplicate_key:
+        snprintf(out, n, "duplicate key '%s' (line %d column %d)", tok, e->line, e->column);
+        return;
+    case json_error_stack_overflow:
+        snprintf(out, n, "the body nests too deeply (line %d column %d)", e->line, e->column);
+        return;
+    case json_error_premature_end_of_input:
+        snprintf(out, n, "the body is not valid JSON: it ends early (line %d column %d)", e->line,
+                 e->column);
+        return;
+    default:
+        snprintf(out, n, "the body is not valid JSON at line %d column %d: %s", e->line, e->column,
+                 e->text);
+        return;
+    }
+}
+
 json_t *http_req_json_body(struct http_req *r)
 {
     size_t len = 0;
@@ -509,8 +563,9 @@ json_t *http_req_json_body(struct http_req *r)
         return NULL;
     }
     if (root == NULL) {
-        http_reply_error(r, ERR_INVALID, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
-                         jerr.column, jerr.text);
+        char why[200];
+        http_json_error_text(&jerr, why, sizeof(why));
+        http_reply_error(r, ERR_INVALID, NULL, "%s", why);
         return NULL;
     }
     if (!json_is_object(root)) {

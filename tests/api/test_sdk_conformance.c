@@ -6,7 +6,11 @@
  * - the headers SDKs read on another origin are exposed to it (CORS Expose-Headers):
  *   x-sse-support (the GrowthBook SDK streams only when it reads it), ETag, Retry-After;
  * - an experiment's values are one JSON type (the flag's type): mixed ones are a 400 naming
- *   the variants, on create and on a PATCH of the values;
+ *   the variants, on create and on a PATCH of the values; an array is a type of its own, and
+ *   OFREP refuses an experiment of arrays alike for every user;
+ * - OFREP without a targetingKey evaluates what needs none (hashed on another attribute, a
+ *   targeting miss) and is TARGETING_KEY_MISSING only for a user the id alone keeps out;
+ * - parse failures in plain words (no jansson flag), OFREP's PARSE_ERROR with the reason;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -211,7 +215,26 @@ static void test_values_of_one_type(void **state)
             "{\"key\":\"rb-def\",\"variants\":[{\"key\":\"a\",\"value\":false},{\"key\":"
             "\"b\",\"value\":true}],\"default_value\":3}",
             "default_value", "it is a number");
+    /* an object and an array (h-flags 1): OFREP refused the array's users only, unlogged */
+    refused("POST", x,
+            "{\"key\":\"farr\",\"variants\":[{\"key\":\"obj\",\"weight\":0.5,\"value\":{"
+            "\"items\":[\"a\"]}},{\"key\":\"arr\",\"weight\":0.5,\"value\":[\"a\"]}]}",
+            "variants[1].value", "variant 'obj' is an object, variant 'arr' is an array");
+    refused("POST", x,
+            "{\"key\":\"farr\",\"variants\":[{\"key\":\"a\",\"value\":{}},{\"key\":\"b\","
+            "\"value\":{}}],\"default_value\":[]}",
+            "default_value", "it is an array");
     json_decref(harness_call(D.port, "GET", fmt("%s/rb-mixed", x), D.admin_key, NULL, 404));
+    /* arrays alone stay a flag type (/assign, the payload); OFREP refuses every user alike */
+    harness_started_experiment(D.port, D.admin_key, "farr-only",
+                               "{\"key\":\"farr-only\",\"variants\":[{\"key\":\"a\",\"value\":["
+                               "1]},{\"key\":\"b\",\"value\":[2]}]}");
+    for (int u = 0; u < 20; u++) {
+        json_t *o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/farr-only", SDK,
+                                 fmt("{\"context\":{\"targetingKey\":\"u%d\"}}", u), 400);
+        assert_string_equal(str_at(o, "errorCode"), "GENERAL");
+        json_decref(o);
+    }
     /* one type: accepted; a PATCH that mixes is refused, the experiment as it was */
     json_decref(harness_call(D.port, "POST", x, D.admin_key,
                              "{\"key\":\"rb-bool\",\"variants\":[{\"key\":\"a\",\"value\":"
@@ -229,12 +252,110 @@ static void test_values_of_one_type(void **state)
                              "{\"default_value\":true}", 200));
 }
 
+/* h-flags 4: valid JSON (or a JSON object) refused with jansson's words, which named its
+ * JSON_ALLOW_NUL flag; OFREP answered every parse failure "the body must be a JSON object".
+ * Each body: the message /assign gives and OFREP's errorDetails. */
+static void test_json_errors_plain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"s\":\"a\\u0000b\"}}",
+         "strings may not contain \\u0000"},
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"n\":1e400}}",
+         "a number is too large: 1e400"},
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"s\":\"\xff\"}}",
+         "invalid UTF-8 at byte"},
+        {"{\"user_id\":\"u1\",\"context\":{\"targetingKey\":\"u1\",\"targetingKey\":\"u2\"}}",
+         "duplicate key 'targetingKey'"},
+        {"{\"user_id\":\"u1\",\"context\":{", "the body is not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *a = harness_call(D.port, "POST", "/api/v1/assign", SDK, cases[i].body, 400);
+        const char *m = str_at(json_object_get(a, "error"), "message");
+        if (strstr(m, cases[i].want) == NULL || strstr(m, "JSON_") != NULL) {
+            fail_msg("/assign %s: \"%s\", want \"%s\"", cases[i].body, m, cases[i].want);
+        }
+        json_decref(a);
+        json_t *o =
+            harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK, cases[i].body, 400);
+        if (strcmp(str_at(o, "errorCode"), "PARSE_ERROR") != 0 ||
+            strstr(str_at(o, "errorDetails"), cases[i].want) == NULL) {
+            fail_msg("OFREP %s: %s \"%s\", want PARSE_ERROR \"%s\"", cases[i].body,
+                     str_at(o, "errorCode"), str_at(o, "errorDetails"), cases[i].want);
+        }
+        json_decref(o);
+    }
+}
+
+/* h-flags 2: OFREP demanded a targetingKey the answer did not depend on: an experiment hashed
+ * on "company" with the company in the context, an empty context (or one with a null
+ * attribute) that the targeting leaves out - both 400 TARGETING_KEY_MISSING where remote
+ * evaluation answers the value. */
+static void test_ofrep_without_targeting_key(void **state)
+{
+    (void)state;
+    harness_started_experiment(D.port, D.admin_key, "fha",
+                               "{\"key\":\"fha\",\"hash_attribute\":\"company\",\"variants\":["
+                               "{\"key\":\"a\",\"value\":\"va\"},{\"key\":\"b\",\"value\":"
+                               "\"vb\"}]}");
+    harness_started_experiment(D.port, D.admin_key, "ftg",
+                               "{\"key\":\"ftg\",\"targeting\":{\"email\":{\"$regex\":"
+                               "\"@acme\"}},\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":"
+                               "\"b\",\"value\":2}],\"default_value\":0}");
+    /* hashed on the company: its variant, the one /assign gives any user of that company */
+    const char *companies[] = {"acme", "globex", "initech", "umbrella"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/fha", SDK,
+                                 fmt("{\"context\":{\"company\":\"%s\"}}", companies[i]), 200);
+        json_t *a = harness_call(D.port, "POST", "/api/v1/assign", SDK,
+                                 fmt("{\"user_id\":\"someone\",\"attributes\":{\"company\":\"%s\"},"
+                                     "\"experiments\":[\"fha\"],\"log_exposure\":false}",
+                                     companies[i]),
+                                 200);
+        const json_t *x = json_object_get(json_object_get(a, "assignments"), "fha");
+        assert_string_equal(str_at(o, "variant"), str_at(x, "variant"));
+        assert_string_equal(str_at(o, "reason"), "SPLIT");
+        json_decref(a);
+        json_decref(o);
+    }
+    /* without the company: the default (not targeted), as for every user without it */
+    json_t *o =
+        harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/fha", SDK, "{\"context\":{}}", 200);
+    assert_string_equal(str_at(o, "reason"), "STATIC");
+    assert_string_equal(str_at(json_object_get(o, "metadata"), "assignment_reason"),
+                        "not_targeted");
+    json_decref(o);
+    /* a targeting miss: the default, empty context or a null attribute, single and bulk */
+    const char *misses[] = {"{}", "{\"context\":{}}", "{\"context\":{\"email\":null}}"};
+    for (size_t i = 0; i < 3; i++) {
+        o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/ftg", SDK, misses[i], 200);
+        assert_string_equal(str_at(o, "reason"), "STATIC");
+        assert_int_equal(json_integer_value(json_object_get(o, "value")), 0);
+        json_decref(o);
+        json_t *bulk =
+            harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK, misses[i], 200);
+        const json_t *f = bulk_flag(bulk, "ftg");
+        assert_non_null(f);
+        assert_int_equal(json_integer_value(json_object_get(f, "value")), 0);
+        json_decref(bulk);
+    }
+    /* in the targeted population and hashed on the id: the key is needed */
+    o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/ftg", SDK,
+                     "{\"context\":{\"email\":\"x@acme.com\"}}", 400);
+    assert_string_equal(str_at(o, "errorCode"), "TARGETING_KEY_MISSING");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_regex_many_experiments),
         cmocka_unit_test(test_cors_exposes_sdk_headers),
         cmocka_unit_test(test_values_of_one_type),
+        cmocka_unit_test(test_json_errors_plain),
+        cmocka_unit_test(test_ofrep_without_targeting_key),
     };
     return cmocka_run_group_tests_name("api_sdk_conformance", tests, setup, teardown);
 }

@@ -365,9 +365,8 @@ async function main() {
   // The same payload evaluated by the SDK locally and by the daemon (POST /api/eval/{key},
   // whose answer the SDK evaluates as its payload): ids that are arrays (the force rule's
   // $in intersects them; [] is hashed as ""), numbers, objects, falsy ones, none at all,
-  // with and without the hash attribute. An experiment whose fallback_attribute is "id" is
-  // compared for users without an id only (with one, Bunsen hashes the fallback where the
-  // SDK without a sticky-bucket service skips the user: INTEGRATIONS.md).
+  // with and without the hash attribute, and an experiment whose fallback_attribute is "id"
+  // (the payload's two rules hash it where the hash attribute is missing).
   {
     const anon = { key: K("anon"), hash_attribute: "company", fallback_attribute: "id", default_value: "OUT",
       variants: [{ key: "a", value: "A" }, { key: "b", value: "B" }] };
@@ -393,7 +392,6 @@ async function main() {
         const remote = new GrowthBookClient({});
         remote.initSync({ payload: rem.json });
         for (const key of [...keys, anon.key]) {
-          if (key === anon.key && u.id) continue;
           const l = local.evalFeature(key, { attributes: u });
           const g = remote.evalFeature(key, { attributes: u });
           compared++;
@@ -406,6 +404,59 @@ async function main() {
     ok(made.status === 201 && started2.status === 200 && mism.length === 0 && compared > 500,
       `remote evaluation equals the SDK's local evaluation of the same payload for ${compared} evaluations of odd ids (arrays, [], numbers, objects, falsy, none) and anonymous visitors`,
       mism);
+  }
+
+  // ---- fallback_attribute: the payload's two rules against /assign ------------------------
+  // The SDK reads a rule's fallbackAttribute only with a sticky-bucket service: without one,
+  // a user who lacked the hash attribute was out of the experiment locally and hashed on the
+  // fallback by /assign. The payload now carries one rule per attribute ({company: true}
+  // and its $not); local evaluation must equal /assign for users with and without the hash
+  // attribute ("", 0, false, null, absent count as missing; [], {} do not), with a non-id
+  // fallback and with "id" beside targeting and coverage.
+  {
+    const fb = [
+      { key: K("fb-dev"), hash_attribute: "company", fallback_attribute: "device", default_value: "OUT",
+        variants: [{ key: "a", value: "A" }, { key: "b", value: "B" }, { key: "c", value: "C" }] },
+      { key: K("fb-id"), hash_attribute: "company", fallback_attribute: "id", default_value: "OUT",
+        targeting: { country: { $in: ["NL", "BE"] } }, coverage: 0.8,
+        variants: [{ key: "a", value: "A" }, { key: "b", value: "B" }] },
+    ];
+    const made = [];
+    for (const x of fb) {
+      made.push((await api("POST", "/api/v1/experiments", ADMIN, x)).status);
+      made.push((await api("POST", `/api/v1/experiments/${x.key}/start`, ADMIN)).status);
+    }
+    const payload = (await api("GET", `/api/features/${plainKey}`, null)).json;
+    const local = new GrowthBookClient({});
+    local.initSync({ payload });
+    const companies = [undefined, "acme", "globex", "", 0, false, null, [], {}, 42, ["x", 1]];
+    const devices = [undefined, "ios", "android", "", 0, null];
+    const countries = ["NL", "BE", "FR"];
+    const mism = [];
+    let compared = 0;
+    let viaFallback = 0;
+    const n = companies.length * devices.length * countries.length * 3;
+    await pool([...Array(n).keys()], async (i) => {
+      const u = { id: `fbu-${run}-${i}`, country: countries[Math.floor(i / 66) % 3] };
+      const c = companies[i % companies.length];
+      const dv = devices[Math.floor(i / companies.length) % devices.length];
+      if (c !== undefined) u.company = c;
+      if (dv !== undefined) u.device = dv;
+      const r = await api("POST", "/api/v1/assign", ADMIN, { user_id: u.id, attributes: u,
+        experiments: fb.map((x) => x.key), log_exposure: false });
+      for (const x of fb) {
+        const a = r.json && r.json.assignments && r.json.assignments[x.key];
+        const l = local.evalFeature(x.key, { attributes: u });
+        compared++;
+        if (a && a.in_experiment && !u.company) viaFallback++;
+        if (!a || !same(l.value, a.value) || sdkIn(l) !== a.in_experiment) {
+          if (mism.length < 8) mism.push(`${x.key} ${JSON.stringify(u)}: SDK ${JSON.stringify(l.value)} (${l.source}) /assign ${a ? `${JSON.stringify(a.value)} (${a.reason})` : `HTTP ${r.status}`}`);
+        }
+      }
+    });
+    ok(made.every((st) => st === 201 || st === 200) && mism.length === 0 && viaFallback > 50,
+      `fallback_attribute: the SDK's local evaluation of the payload equals /assign for ${compared} evaluations (${viaFallback} in the experiment through the fallback), with and without the hash attribute`,
+      [`created/started ${made.join(" ")}`, ...mism]);
   }
 
   for (const c of [plain, streamed, encrypted]) c.destroy({ destroyAllStreams: true });
