@@ -1,7 +1,7 @@
 /*
  * http_int.h - private to src/http/: the request struct, the checks before routing
  * (framing.c), request deadlines (deadline.c), streams, replying with a ready-made MHD response,
- * rate limits, the key cache.
+ * rate limits (the buckets and a request's admission and charge: ratelimit.c), the key cache.
  */
 #ifndef BUNSEN_HTTP_INT_H
 #define BUNSEN_HTTP_INT_H
@@ -168,6 +168,15 @@ void ratelimit_charge(struct ratelimit *rl, int cls, const char *key_id, double 
                       double tokens);
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */
 size_t ratelimit_entries(struct ratelimit *rl);
+/* A request's rate limits (ratelimit.c), against its server's buckets (http_server_ratelimit).
+ * Each takes a token, recording the bucket for http_req_charge_steps, or replies 429 with
+ * Retry-After and returns false. http_rate_take_public: the client address's bucket, and the
+ * sdk key's of a route with one in its path (routes that need no key, unknown paths);
+ * http_rate_take_key: the authenticated key's bucket of its route's class (ingestion,
+ * management, assignment; other routes take none). On the request's own thread. */
+bool http_rate_take_public(struct http_req *r);
+bool http_rate_take_key(struct http_req *r);
+struct ratelimit *http_server_ratelimit(struct http_server *srv);
 
 /* Verified keys by a keyed tag of their secret: fresh for a second after the database last
  * confirmed them, usable for 10 minutes while it does not answer (authcache.c). Thread-safe. */

@@ -1,6 +1,8 @@
 /*
  * ratelimit.c - exact per-key token buckets for the rate-limited route classes
- * (http_int.h).
+ * (http_int.h), and a request's use of them: the tokens it takes at admission (per client
+ * address and sdk key on public routes, per key on the keyed classes; 429 with Retry-After
+ * when refused) and the charge of the evaluation work it did (http_req_charge_steps, http.h).
  *
  * Each (class, key) has a bucket of `rate` tokens per second with a burst of 2 x rate; a
  * request takes one token or is refused with 429 and Retry-After. Work measured after the
@@ -14,12 +16,16 @@
  * bounded by the keys seen in the last couple of seconds, and by RL_MAX_ENTRIES beyond
  * which a new key is refused (fail closed, never "no limit").
  * Threads: any; each stripe has its own mutex held for a lookup and a few arithmetic
- * operations (a sweep walks only that stripe).
+ * operations (a sweep walks only that stripe). A request's functions run on the thread that
+ * owns the request.
  *
  * Keys include client addresses, which a client with many (IPv6) addresses chooses: the
  * stripe and the bucket come from a hash keyed with a secret of the process (hash_keyed),
  * so that chosen keys cannot pile into one chain (as with the unkeyed FNV-1a before).
  */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,7 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "bunsen/app.h"
+#include "bunsen/http.h"
 #include "bunsen/util.h"
 #include "http_int.h"
 
@@ -236,4 +245,90 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
 size_t ratelimit_entries(struct ratelimit *rl)
 {
     return rl != NULL ? atomic_load(&rl->total) : 0;
+}
+
+/* ---- a request's rate limits ---- */
+
+/* Take a token of (cls, name) at rate/s; when refused, reply 429 with Retry-After. */
+static bool rate_take(struct http_req *r, int cls, const char *name, int rate, const char *who)
+{
+    double wait = 0;
+    if (ratelimit_take(http_server_ratelimit(r->srv), cls, name, rate, &wait)) {
+        if (rate > 0 && r->ntaken < (int)(sizeof(r->taken) / sizeof(r->taken[0]))) {
+            r->taken[r->ntaken].cls = cls;
+            r->taken[r->ntaken].rate = rate;
+            str_copy(r->taken[r->ntaken].key, sizeof(r->taken[r->ntaken].key), name);
+            r->ntaken++;
+        }
+        return true;
+    }
+    http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
+    http_reply_header(r, "Retry-After", ra);
+    return false;
+}
+
+void http_req_charge_steps(struct http_req *r, long steps)
+{
+    if (steps <= 0) {
+        return;
+    }
+    double tokens = (double)steps / HTTP_RATE_STEPS_PER_TOKEN;
+    for (int i = 0; i < r->ntaken; i++) {
+        ratelimit_charge(http_server_ratelimit(r->srv), r->taken[i].cls, r->taken[i].key,
+                         r->taken[i].rate, tokens);
+    }
+}
+
+/* The per-key limit of the route classes that have one (ingestion, management, assignment),
+ * once the request's key is known. */
+bool http_rate_take_key(struct http_req *r)
+{
+    unsigned f = r->route->flags;
+    const struct config *cfg = &r->app->cfg;
+    if (f & ROUTE_INGEST) {
+        return rate_take(r, RL_CLASS_INGEST, r->key_id, cfg->rate_ingest, "this key");
+    }
+    if (f & ROUTE_MANAGE) {
+        return rate_take(r, RL_CLASS_MANAGE, r->key_id, cfg->rate_manage, "this key");
+    }
+    if (f & ROUTE_ASSIGN) {
+        return rate_take(r, RL_CLASS_ASSIGN, r->key_id, cfg->rate_assign, "this key");
+    }
+    return true;
+}
+
+/* Per-client-IP limit of the routes that need no key (and of unknown paths); public routes
+ * with an sdk key in the path are limited per that key as well (before any key lookup). */
+bool http_rate_take_public(struct http_req *r)
+{
+    char ip[INET6_ADDRSTRLEN + 1] = "?";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                      sizeof(ip));
+        } else if (sa->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                      sizeof(ip));
+        }
+    }
+    if (!rate_take(r, RL_CLASS_IP, ip, r->app->cfg.rate_ip, "this client address")) {
+        return false;
+    }
+    const char *key = r->route ? http_req_param(r, "sdk_key") : NULL;
+    if (key != NULL && (r->route->flags & ROUTE_SDK_KEY_PATH)) {
+        /* the bucket is named by a hash: no secret is kept in the table */
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = key; *p; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        }
+        char name[24];
+        snprintf(name, sizeof(name), "%016llx", (unsigned long long)h);
+        return rate_take(r, RL_CLASS_FEATURES, name, r->app->cfg.rate_features, "this sdk key");
+    }
+    return true;
 }
