@@ -381,6 +381,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     *con_cls = NULL;
+    http_rate_release(r);
     atomic_fetch_sub(&srv->in_flight, 1);
     uint64_t now = time_mono_ns();
     http_conn_reply_sent(r->dl, now);
