@@ -21,6 +21,9 @@
 # Knobs (environment): BENCH_CG_REQUESTS=2000  BENCH_CG_WARMUP=200  BENCH_CG_CONNECTIONS=4
 #   BENCH_CG_EVENTS=4000 (ingestion)  BENCH_CG_ONLY="nginx mhd off on ingest" (a subset)
 #   BENCH_CG_TOP=N  also print the N most expensive functions of each dump
+#   BENCH_CG_TARGETING='{"country":"NL"}'  targeting on the /assign experiment (the load's
+#       users match it), so each request spends evaluation steps that are charged to its
+#       key's rate limit (docs/API.md "Rate limits"); default none
 #   BENCH_CG_STRACE=0  skip the syscall counts   BENCH_KEEP=1  keep the temp dir (dumps)
 #   BUNSEN_BIN (default build/bunsen)
 # Usage: make && sh bench/callgrind.sh      (`make bench` runs it after bench/assign.sh)
@@ -130,7 +133,7 @@ start_bunsen() { # name [level]: bunsen with one running experiment, an sdk key 
     }
     api POST /api/v1/metrics "$admin" '{"key":"bench-conv","event":"purchase","type":"binomial","window_hours":72}' >/dev/null &&
         api POST /api/v1/metrics "$admin" '{"key":"bench-clicks","event":"click","type":"count"}' >/dev/null &&
-        api POST /api/v1/experiments "$admin" '{"key":"'$EXP'","name":"Bench","variants":[{"key":"control","weight":0.5},{"key":"treatment","weight":0.5}],"coverage":1,"hash_version":2}' >/dev/null &&
+        api POST /api/v1/experiments "$admin" '{"key":"'$EXP'","name":"Bench","variants":[{"key":"control","weight":0.5},{"key":"treatment","weight":0.5}],"coverage":1,"hash_version":2'"${BENCH_CG_TARGETING:+,\"targeting\":$BENCH_CG_TARGETING}"'}' >/dev/null &&
         api POST /api/v1/experiments/$EXP/start "$admin" '{}' >/dev/null &&
         api POST /api/v1/experiments "$admin" '{"key":"'$IEXP'","name":"Bench","variants":[{"key":"control"},{"key":"treatment"}],"metrics":["bench-conv","bench-clicks"]}' >/dev/null &&
         api POST /api/v1/experiments/$IEXP/start "$admin" '{}' >/dev/null ||

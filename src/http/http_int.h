@@ -1,7 +1,7 @@
 /*
  * http_int.h - private to src/http/: the request struct, the checks before routing
  * (framing.c), request deadlines (deadline.c), streams, replying with a ready-made MHD response,
- * rate limits, the key cache.
+ * rate limits (the buckets and a request's admission and charge: ratelimit.c), the key cache.
  */
 #ifndef BUNSEN_HTTP_INT_H
 #define BUNSEN_HTTP_INT_H
@@ -53,11 +53,11 @@ struct http_req {
     uint64_t t0;
     struct http_conn *dl;   /* the connection's deadline (deadline.c); NULL: untracked */
     enum early_error early; /* answered 400 at the first call when not EARLY_NONE */
-    /* the buckets this request took a token from (rate_take), for http_req_charge_steps */
+    /* the buckets this request took a token from (ratelimit.c rate_take), held until the
+     * completed callback (http_rate_release), for http_req_charge_steps */
     struct {
-        int cls;
+        struct rl_entry *bucket;
         int rate;
-        char key[72];
     } taken[2];
     int ntaken;
     bool unmatched; /* no route and not a static file (unknown method, 404/405): metrics say so */
@@ -158,16 +158,37 @@ enum { RL_CLASS_INGEST, RL_CLASS_MANAGE, RL_CLASS_ASSIGN, RL_CLASS_FEATURES, RL_
 struct ratelimit;
 struct ratelimit *ratelimit_new(void);
 void ratelimit_free(struct ratelimit *rl);
+struct rl_entry; /* a bucket */
 /* Take one token for (cls, key_id) at `rate` per second (0 = unlimited). Returns false when
  * the bucket is empty, with the seconds until a token is available. Thread-safe. */
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s);
-/* Take `tokens` more from (cls, key_id)'s bucket, if it has one, down to -2 x rate (work
- * a request did after it took its token). Thread-safe. */
-void ratelimit_charge(struct ratelimit *rl, int cls, const char *key_id, double rate,
-                      double tokens);
+/* As ratelimit_take; when held is not NULL, *held is the bucket the token was taken from
+ * (NULL when refused, or unlimited), held for the caller: the bucket is not dropped, however
+ * idle, until ratelimit_release(*held). */
+bool ratelimit_take_hold(struct ratelimit *rl, int cls, const char *key_id, double rate,
+                         double *retry_after_s, struct rl_entry **held);
+/* Charge a held bucket (NULL: nothing) the evaluation steps of work a request did after it
+ * took its token, 1 token per HTTP_RATE_STEPS_PER_TOKEN steps, down to -2 x rate. A charge
+ * of a token's worth or more is taken at once, under the stripe's lock; a smaller one is owed
+ * (an atomic add, no lock, no lookup) and taken, exactly, at the bucket's next take or charge,
+ * the first moment its tokens decide anything. Thread-safe. */
+void ratelimit_charge(struct ratelimit *rl, struct rl_entry *e, double rate, long steps);
+/* Give back a bucket of ratelimit_take_hold (NULL ok): it may be dropped once idle. */
+void ratelimit_release(struct rl_entry *e);
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */
 size_t ratelimit_entries(struct ratelimit *rl);
+/* A request's rate limits (ratelimit.c), against its server's buckets (http_server_ratelimit).
+ * Each takes a token, holding the bucket for http_req_charge_steps, or replies 429 with
+ * Retry-After and returns false. http_rate_take_public: the client address's bucket, and the
+ * sdk key's of a route with one in its path (routes that need no key, unknown paths);
+ * http_rate_take_key: the authenticated key's bucket of its route's class (ingestion,
+ * management, assignment; other routes take none). On the request's own thread. */
+bool http_rate_take_public(struct http_req *r);
+bool http_rate_take_key(struct http_req *r);
+/* Release the buckets r holds (the completed callback; after it, r charges nothing). */
+void http_rate_release(struct http_req *r);
+struct ratelimit *http_server_ratelimit(struct http_server *srv);
 
 /* Verified keys by a keyed tag of their secret: fresh for a second after the database last
  * confirmed them, usable for 10 minutes while it does not answer (authcache.c). Thread-safe. */

@@ -1,6 +1,8 @@
 /*
  * ratelimit.c - exact per-key token buckets for the rate-limited route classes
- * (http_int.h).
+ * (http_int.h), and a request's use of them: the tokens it takes at admission (per client
+ * address and sdk key on public routes, per key on the keyed classes; 429 with Retry-After
+ * when refused) and the charge of the evaluation work it did (http_req_charge_steps, http.h).
  *
  * Each (class, key) has a bucket of `rate` tokens per second with a burst of 2 x rate; a
  * request takes one token or is refused with 429 and Retry-After. Work measured after the
@@ -13,13 +15,25 @@
  * (each stripe sweeps itself at most once a second, when it is next used): memory is
  * bounded by the keys seen in the last couple of seconds, and by RL_MAX_ENTRIES beyond
  * which a new key is refused (fail closed, never "no limit").
+ *
+ * A request holds the buckets it took from until its completed callback (a pin count the
+ * sweep respects: held buckets are never dropped, so that memory is also bounded by the
+ * requests in flight), and its charge reaches them by pointer, with no second hash and
+ * lookup. A charge of less than a token's worth of steps, most requests' charge, takes no
+ * lock either: the steps are added to the bucket's count of steps owed (exact: integers), and
+ * taken from its tokens at its next take or charge, which is the first moment its tokens
+ * decide anything; the sweep counts them as taken.
  * Threads: any; each stripe has its own mutex held for a lookup and a few arithmetic
- * operations (a sweep walks only that stripe).
+ * operations (a sweep walks only that stripe). A request's functions run on the thread that
+ * owns the request.
  *
  * Keys include client addresses, which a client with many (IPv6) addresses chooses: the
  * stripe and the bucket come from a hash keyed with a secret of the process (hash_keyed),
  * so that chosen keys cannot pile into one chain (as with the unkeyed FNV-1a before).
  */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,7 +41,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "bunsen/app.h"
+#include "bunsen/http.h"
 #include "bunsen/util.h"
 #include "http_int.h"
 
@@ -41,6 +58,12 @@ struct rl_entry {
     double tokens;
     double rate;      /* the rate it was last charged at: decides when it is idle */
     uint64_t last_ns; /* last refill */
+    /* requests holding the bucket (ratelimit_take_hold .. ratelimit_release): never dropped
+     * while any does, so that they reach it by pointer, without the stripe's lock */
+    _Atomic(uint32_t) pins;
+    /* evaluation steps charged (less than a token's worth each) and not yet taken from
+     * tokens: the next take or charge, under the lock, takes them */
+    _Atomic(uint64_t) pending;
     char key[RL_KEY_MAX];
 };
 
@@ -87,13 +110,21 @@ void ratelimit_free(struct ratelimit *rl)
     free(rl);
 }
 
-/* Idle long enough that a refill would fill it: indistinguishable from a new bucket. */
-static bool entry_idle(const struct rl_entry *e, uint64_t now)
+/* The steps' tokens (HTTP_RATE_STEPS_PER_TOKEN steps a token). */
+static double steps_tokens(uint64_t steps)
 {
-    if (now < e->last_ns) {
+    return (double)steps / HTTP_RATE_STEPS_PER_TOKEN;
+}
+
+/* Idle long enough that a refill would fill it, its pending steps paid: indistinguishable from
+ * a new bucket. A held bucket is never idle. */
+static bool entry_idle(struct rl_entry *e, uint64_t now)
+{
+    if (now < e->last_ns || atomic_load(&e->pins) != 0) {
         return false;
     }
-    double full_after_s = (2 * e->rate - e->tokens) / e->rate;
+    double tokens = e->tokens - steps_tokens(atomic_load(&e->pending));
+    double full_after_s = (2 * e->rate - tokens) / e->rate;
     return (double)(now - e->last_ns) / 1e9 >= full_after_s;
 }
 
@@ -154,33 +185,58 @@ static void entry_refill(struct rl_entry *e, double rate, uint64_t now)
     e->last_ns = now;
 }
 
-void ratelimit_charge(struct ratelimit *rl, int cls, const char *key_id, double rate, double tokens)
+/* Take `tokens` and e's pending steps from e, refilled to now at rate, down to a debt of one
+ * burst (a refill of 4 s pays any request off). Under the stripe's lock. */
+static void entry_debit(struct rl_entry *e, double rate, double tokens, uint64_t now)
 {
-    if (rl == NULL || rate <= 0 || !(tokens > 0)) {
-        return;
-    }
-    char key[RL_KEY_MAX];
-    key_of(cls, key_id, key);
-    uint64_t h = hash_keyed(key, strlen(key));
-    struct rl_stripe *st = &rl->stripes[h % RL_STRIPES];
-    pthread_mutex_lock(&st->mu);
-    uint64_t now = time_mono_ns();
-    struct rl_entry *e = st->buckets[(size_t)(h >> 6) & (st->nbuckets - 1)];
-    while (e != NULL && (e->h != h || strcmp(e->key, key) != 0)) {
-        e = e->next;
-    }
-    if (e != NULL) { /* gone: idle long enough that the bucket was full anyway */
-        entry_refill(e, rate, now);
-        /* a debt of at most one burst: a refill of 4 s pays any request off */
+    entry_refill(e, rate, now);
+    /* a load first: most takes find nothing owed, and need no locked exchange */
+    uint64_t pending = atomic_load_explicit(&e->pending, memory_order_relaxed) != 0
+                           ? atomic_exchange(&e->pending, 0)
+                           : 0;
+    tokens += pending != 0 ? steps_tokens(pending) : 0;
+    if (tokens > 0) {
         e->tokens = e->tokens - tokens < -2 * rate ? -2 * rate : e->tokens - tokens;
     }
+}
+
+void ratelimit_charge(struct ratelimit *rl, struct rl_entry *e, double rate, long steps)
+{
+    if (rl == NULL || e == NULL || rate <= 0 || steps <= 0) {
+        return;
+    }
+    if (steps < HTTP_RATE_STEPS_PER_TOKEN) {
+        /* less than a token: owed, without the lock, until the bucket is next taken from (the
+         * only moment its tokens decide anything); the steps add up exactly */
+        atomic_fetch_add(&e->pending, (uint64_t)steps);
+        return;
+    }
+    struct rl_stripe *st = &rl->stripes[e->h % RL_STRIPES];
+    pthread_mutex_lock(&st->mu);
+    entry_debit(e, rate, steps_tokens((uint64_t)steps), time_mono_ns());
     pthread_mutex_unlock(&st->mu);
+}
+
+void ratelimit_release(struct rl_entry *e)
+{
+    if (e != NULL) {
+        atomic_fetch_sub(&e->pins, 1);
+    }
 }
 
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s)
 {
+    return ratelimit_take_hold(rl, cls, key_id, rate, retry_after_s, NULL);
+}
+
+bool ratelimit_take_hold(struct ratelimit *rl, int cls, const char *key_id, double rate,
+                         double *retry_after_s, struct rl_entry **held)
+{
     *retry_after_s = 0;
+    if (held != NULL) {
+        *held = NULL;
+    }
     if (rl == NULL || rate <= 0) {
         return true;
     }
@@ -222,9 +278,13 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
         st->n++;
         atomic_fetch_add(&rl->total, 1);
     }
-    entry_refill(e, rate, now);
+    entry_debit(e, rate, 0, now);
     if (e->tokens >= 1) {
         e->tokens -= 1;
+        if (held != NULL) {
+            atomic_fetch_add(&e->pins, 1);
+            *held = e;
+        }
     } else {
         ok = false;
         *retry_after_s = (1 - e->tokens) / rate;
@@ -236,4 +296,99 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
 size_t ratelimit_entries(struct ratelimit *rl)
 {
     return rl != NULL ? atomic_load(&rl->total) : 0;
+}
+
+/* ---- a request's rate limits ---- */
+
+/* Take a token of (cls, name) at rate/s; when refused, reply 429 with Retry-After. */
+static bool rate_take(struct http_req *r, int cls, const char *name, int rate, const char *who)
+{
+    double wait = 0;
+    bool room = r->ntaken < (int)(sizeof(r->taken) / sizeof(r->taken[0]));
+    struct rl_entry *held = NULL;
+    if (ratelimit_take_hold(http_server_ratelimit(r->srv), cls, name, rate, &wait,
+                            room ? &held : NULL)) {
+        if (held != NULL) {
+            r->taken[r->ntaken].bucket = held;
+            r->taken[r->ntaken].rate = rate;
+            r->ntaken++;
+        }
+        return true;
+    }
+    http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
+    http_reply_header(r, "Retry-After", ra);
+    return false;
+}
+
+void http_req_charge_steps(struct http_req *r, long steps)
+{
+    if (steps <= 0) {
+        return;
+    }
+    for (int i = 0; i < r->ntaken; i++) {
+        ratelimit_charge(http_server_ratelimit(r->srv), r->taken[i].bucket, r->taken[i].rate,
+                         steps);
+    }
+}
+
+void http_rate_release(struct http_req *r)
+{
+    for (int i = 0; i < r->ntaken; i++) {
+        ratelimit_release(r->taken[i].bucket);
+    }
+    r->ntaken = 0;
+}
+
+/* The per-key limit of the route classes that have one (ingestion, management, assignment),
+ * once the request's key is known. */
+bool http_rate_take_key(struct http_req *r)
+{
+    unsigned f = r->route->flags;
+    const struct config *cfg = &r->app->cfg;
+    if (f & ROUTE_INGEST) {
+        return rate_take(r, RL_CLASS_INGEST, r->key_id, cfg->rate_ingest, "this key");
+    }
+    if (f & ROUTE_MANAGE) {
+        return rate_take(r, RL_CLASS_MANAGE, r->key_id, cfg->rate_manage, "this key");
+    }
+    if (f & ROUTE_ASSIGN) {
+        return rate_take(r, RL_CLASS_ASSIGN, r->key_id, cfg->rate_assign, "this key");
+    }
+    return true;
+}
+
+/* Per-client-IP limit of the routes that need no key (and of unknown paths); public routes
+ * with an sdk key in the path are limited per that key as well (before any key lookup). */
+bool http_rate_take_public(struct http_req *r)
+{
+    char ip[INET6_ADDRSTRLEN + 1] = "?";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                      sizeof(ip));
+        } else if (sa->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                      sizeof(ip));
+        }
+    }
+    if (!rate_take(r, RL_CLASS_IP, ip, r->app->cfg.rate_ip, "this client address")) {
+        return false;
+    }
+    const char *key = r->route ? http_req_param(r, "sdk_key") : NULL;
+    if (key != NULL && (r->route->flags & ROUTE_SDK_KEY_PATH)) {
+        /* the bucket is named by a hash: no secret is kept in the table */
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = key; *p; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        }
+        char name[24];
+        snprintf(name, sizeof(name), "%016llx", (unsigned long long)h);
+        return rate_take(r, RL_CLASS_FEATURES, name, r->app->cfg.rate_features, "this sdk key");
+    }
+    return true;
 }

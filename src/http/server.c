@@ -1,8 +1,9 @@
 /*
  * server.c - the libmicrohttpd daemon and the request lifecycle described in http.h:
- * routing, auth, rate limits, body caps, Content-Type, suspend/resume, the access log and
- * the HTTP metrics. The request object's API for handlers (replies, accessors) is in
- * request.c; the checks of the request target and header framing before routing, and the
+ * routing, auth, body caps, Content-Type, suspend/resume, the access log and the HTTP
+ * metrics. The request object's API for handlers (replies, accessors) is in request.c; the
+ * rate limits a request takes at admission, and the charge of its evaluation work, are in
+ * ratelimit.c; the checks of the request target and header framing before routing, and the
  * body's admission after it (caps, Content-Type, draining), are in framing.c; the deadline
  * each request's headers and body must meet, which the lifecycle moves, is in deadline.c.
  *
@@ -73,6 +74,11 @@ struct http_server {
     atomic_int in_flight;             /* requests begun and not completed (http_server_stop) */
 };
 
+struct ratelimit *http_server_ratelimit(struct http_server *srv)
+{
+    return srv->rl;
+}
+
 struct http_streams *http_server_streams(struct http_server *srv)
 {
     return srv->streams;
@@ -84,37 +90,6 @@ int http_server_stream_count(struct http_server *srv)
 }
 
 /* ---- lifecycle ---- */
-
-/* Take a token of (cls, name) at rate/s; when refused, reply 429 with Retry-After. */
-static bool rate_take(struct http_req *r, int cls, const char *name, int rate, const char *who)
-{
-    double wait = 0;
-    if (ratelimit_take(r->srv->rl, cls, name, rate, &wait)) {
-        if (rate > 0 && r->ntaken < (int)(sizeof(r->taken) / sizeof(r->taken[0]))) {
-            r->taken[r->ntaken].cls = cls;
-            r->taken[r->ntaken].rate = rate;
-            str_copy(r->taken[r->ntaken].key, sizeof(r->taken[r->ntaken].key), name);
-            r->ntaken++;
-        }
-        return true;
-    }
-    http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
-    char ra[24];
-    snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
-    http_reply_header(r, "Retry-After", ra);
-    return false;
-}
-
-void http_req_charge_steps(struct http_req *r, long steps)
-{
-    if (steps <= 0) {
-        return;
-    }
-    double tokens = (double)steps / HTTP_RATE_STEPS_PER_TOKEN;
-    for (int i = 0; i < r->ntaken; i++) {
-        ratelimit_charge(r->srv->rl, r->taken[i].cls, r->taken[i].key, r->taken[i].rate, tokens);
-    }
-}
 
 /* A key's secret to its active key (authenticate, and the {sdk_key} of the SDK routes). A key
  * verified in the last 10 minutes answers within 200 ms whatever the database does
@@ -198,52 +173,7 @@ static bool authenticate(struct http_req *r)
                          auth_role_name(r->role), r->route->path);
         return false;
     }
-    unsigned f = r->route->flags;
-    const struct config *cfg = &r->app->cfg;
-    if (f & ROUTE_INGEST) {
-        return rate_take(r, RL_CLASS_INGEST, r->key_id, cfg->rate_ingest, "this key");
-    }
-    if (f & ROUTE_MANAGE) {
-        return rate_take(r, RL_CLASS_MANAGE, r->key_id, cfg->rate_manage, "this key");
-    }
-    if (f & ROUTE_ASSIGN) {
-        return rate_take(r, RL_CLASS_ASSIGN, r->key_id, cfg->rate_assign, "this key");
-    }
-    return true;
-}
-
-/* Per-client-IP limit of the routes that need no key (and of unknown paths); public routes
- * with an sdk key in the path are limited per that key as well (before any key lookup). */
-static bool rate_take_public(struct http_req *r)
-{
-    char ip[INET6_ADDRSTRLEN + 1] = "?";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET) {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
-                      sizeof(ip));
-        } else if (sa->sa_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
-                      sizeof(ip));
-        }
-    }
-    if (!rate_take(r, RL_CLASS_IP, ip, r->app->cfg.rate_ip, "this client address")) {
-        return false;
-    }
-    const char *key = r->route ? http_req_param(r, "sdk_key") : NULL;
-    if (key != NULL && (r->route->flags & ROUTE_SDK_KEY_PATH)) {
-        /* the bucket is named by a hash: no secret is kept in the table */
-        uint64_t h = 1469598103934665603ull;
-        for (const char *p = key; *p; p++) {
-            h = (h ^ (unsigned char)*p) * 1099511628211ull;
-        }
-        char name[24];
-        snprintf(name, sizeof(name), "%016llx", (unsigned long long)h);
-        return rate_take(r, RL_CLASS_FEATURES, name, r->app->cfg.rate_features, "this sdk key");
-    }
-    return true;
+    return http_rate_take_key(r);
 }
 
 /* First call: everything that can be decided from the request line and headers. */
@@ -279,7 +209,7 @@ static void request_begin(struct http_req *r, const char *method)
     bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
                strncmp(r->path, "/ofrep/", 7) == 0;
     r->unmatched = r->route == NULL && (path_matched || r->method == 0 || api || m != HTTP_GET);
-    if ((r->route == NULL || r->route->roles == ROLES_PUBLIC) && !rate_take_public(r)) {
+    if ((r->route == NULL || r->route->roles == ROLES_PUBLIC) && !http_rate_take_public(r)) {
         return;
     }
     if (r->route == NULL) {
@@ -451,6 +381,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     *con_cls = NULL;
+    http_rate_release(r);
     atomic_fetch_sub(&srv->in_flight, 1);
     uint64_t now = time_mono_ns();
     http_conn_reply_sent(r->dl, now);

@@ -1,6 +1,7 @@
 /* Unit tests for src/http/ratelimit.c: every key gets its own exact bucket (3,600 keys, no
  * overflow), buckets refill at the rate, idle buckets are dropped and come back full, work charged
- * after the fact leaves a bounded debt. */
+ * after the fact leaves a bounded debt, charges of less than a token add up exactly, a bucket
+ * held by a request is not dropped. */
 #include "unit.h"
 
 #include <stdio.h>
@@ -87,28 +88,98 @@ static void test_refill(void **state)
     ratelimit_free(rl);
 }
 
-/* Work charged after the fact: a debt of at most one burst, paid off by the refill; a bucket
- * that does not exist (never taken from, or dropped idle) is not made up. */
+/* Work charged after the fact: a debt of at most one burst, paid off by the refill. */
 static void test_charge(void **state)
 {
     (void)state;
     struct ratelimit *rl = ratelimit_new();
     double wait;
-    ratelimit_charge(rl, 0, "none", 10, 5); /* no bucket: nothing */
+    struct rl_entry *k = NULL;
+    ratelimit_charge(rl, NULL, 10, 5 * HTTP_RATE_STEPS_PER_TOKEN); /* no bucket: nothing */
     assert_int_equal(ratelimit_entries(rl), 0);
-    assert_true(ratelimit_take(rl, 0, "k", 10, &wait)); /* burst 20: 19 left */
-    ratelimit_charge(rl, 0, "k", 10, 15);               /* 4 left */
+    assert_true(ratelimit_take_hold(rl, 0, "k", 10, &wait, &k)); /* burst 20: 19 left */
+    assert_non_null(k);
+    ratelimit_charge(rl, k, 10, 15 * HTTP_RATE_STEPS_PER_TOKEN); /* 4 left */
     for (int i = 0; i < 4; i++) {
         assert_true(ratelimit_take(rl, 0, "k", 10, &wait));
     }
     assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
-    ratelimit_charge(rl, 0, "k", 10, 1000); /* -20 at most: 2.1 s of refill to a token */
+    /* -20 at most: 2.1 s of refill to a token */
+    ratelimit_charge(rl, k, 10, 1000L * HTTP_RATE_STEPS_PER_TOKEN);
     assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
     assert_true(wait > 1.9 && wait < 2.2);
-    ratelimit_charge(rl, 0, "k", 0, 1000); /* rate 0: unlimited, nothing to charge */
-    ratelimit_charge(rl, 0, "k", 10, -5);  /* nothing given back */
+    ratelimit_charge(rl, k, 0, 1000L * HTTP_RATE_STEPS_PER_TOKEN); /* rate 0: unlimited */
+    ratelimit_charge(rl, k, 10, -5);                               /* nothing given back */
     assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
     assert_true(wait > 1.9);
+    ratelimit_release(k);
+    /* refused, or unlimited: nothing held */
+    assert_false(ratelimit_take_hold(rl, 0, "k", 10, &wait, &k));
+    assert_null(k);
+    assert_true(ratelimit_take_hold(rl, 0, "k", 0, &wait, &k));
+    assert_null(k);
+    ratelimit_free(rl);
+}
+
+/* Charges of less than a token are owed without the lock and add up exactly: ten charges of
+ * 0.8 token each take 8 tokens at the next take, as one charge of 8 tokens would. */
+static void test_charge_fractions(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_new();
+    double wait;
+    struct rl_entry *k = NULL;
+    assert_true(ratelimit_take_hold(rl, 0, "k", 10, &wait, &k)); /* burst 20: 19 left */
+    for (int i = 0; i < 10; i++) {
+        ratelimit_charge(rl, k, 10, HTTP_RATE_STEPS_PER_TOKEN * 4 / 5);
+    }
+    int ok = 0;
+    while (ok < 30 && ratelimit_take(rl, 0, "k", 10, &wait)) {
+        ok++;
+    }
+    assert_int_equal(ok, 11); /* 19 - 8 */
+    /* one step short of a token is owed too, and so is a step (2,500 steps: 1 token) */
+    ratelimit_charge(rl, k, 10, HTTP_RATE_STEPS_PER_TOKEN - 1);
+    ratelimit_charge(rl, k, 10, 1);
+    assert_false(ratelimit_take(rl, 0, "k", 10, &wait));
+    assert_true(wait > 0.1); /* a token and more owed: over 0.1 s to the next at 10/s */
+    ratelimit_release(k);
+    ratelimit_free(rl);
+}
+
+/* A held bucket is never dropped, however idle (its holder reaches it by pointer), and is
+ * dropped as any other once released; what it owes keeps it until paid by the refill. */
+static void test_held_not_dropped(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_new();
+    double wait;
+    char key[32];
+    struct rl_entry *held = NULL;
+    assert_true(ratelimit_take_hold(rl, RL_CLASS_IP, "held", 100, &wait, &held));
+    for (int k = 0; k < 999; k++) {
+        snprintf(key, sizeof(key), "ip-%d", k);
+        assert_true(ratelimit_take(rl, RL_CLASS_IP, key, 100, &wait));
+    }
+    assert_int_equal(ratelimit_entries(rl), 1000);
+    sleep_ms(1100); /* all idle (10 ms at 100/s); every stripe sweeps at its next take */
+    for (int k = 0; k < 2000; k++) {
+        snprintf(key, sizeof(key), "other-%d", k);
+        assert_true(ratelimit_take(rl, RL_CLASS_IP, key, 100, &wait));
+    }
+    assert_int_equal(ratelimit_entries(rl), 2001); /* the 999 dropped, the held one kept */
+    /* still the key's bucket: a charge through it is what the key's next take sees */
+    ratelimit_charge(rl, held, 100, 500L * HTTP_RATE_STEPS_PER_TOKEN); /* -200: a debt */
+    assert_false(ratelimit_take(rl, RL_CLASS_IP, "held", 100, &wait));
+    ratelimit_charge(rl, held, 100, 1);
+    ratelimit_release(held);
+    sleep_ms(1100); /* released, but 2 s of refill from its debt: kept */
+    for (int k = 0; k < 2000; k++) {
+        snprintf(key, sizeof(key), "again-%d", k);
+        assert_true(ratelimit_take(rl, RL_CLASS_IP, key, 100, &wait));
+    }
+    assert_int_equal(ratelimit_entries(rl), 2001); /* the other-* dropped */
+    assert_false(ratelimit_take(rl, RL_CLASS_IP, "held", 100, &wait));
     ratelimit_free(rl);
 }
 
@@ -119,6 +190,8 @@ int main(void)
         cmocka_unit_test(test_idle_entries_expire),
         cmocka_unit_test(test_refill),
         cmocka_unit_test(test_charge),
+        cmocka_unit_test(test_charge_fractions),
+        cmocka_unit_test(test_held_not_dropped),
     };
     return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }
