@@ -27,6 +27,12 @@ struct writer {
     bool stopping;  /* store_submit refuses from here on ("shutting down") */
     bool joined;    /* its threads are joined (store_writer_stop's thread alone reads it) */
     bool bulk_last; /* the last group took a larger job (queue_unstarve); writer thread */
+    /* a small job (job_small) was queued since the last group was taken */
+    bool small_arrived;
+    /* writer thread, the group being formed or run: small jobs waited or had arrived when it
+     * was taken, and the items of the larger jobs it holds (bulk_fits) */
+    bool beside_small;
+    size_t group_bulk;
     struct store_writer_stats stats;
     struct histogram batch_size;     /* jobs per group transaction */
     struct histogram commit_seconds; /* BEGIN .. COMMIT */

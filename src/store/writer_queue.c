@@ -1,7 +1,8 @@
 /*
  * writer_queue.c - the writer's queue: store_submit, the lane of urgent and small jobs ahead of
  * the larger ones (store.h STORE_SMALL_ITEMS, STORE_BULK_WAIT_MS), and which queued jobs make
- * the next group (writer_queue_take_group) or join a running one (writer_queue_take_joiners).
+ * the next group (writer_queue_take_group) or join a running one (writer_queue_take_joiners),
+ * with the cap on a group's larger jobs while small ones wait (bulk_fits).
  * The queue is a linked list bounded by queue_max, under struct writer's mu. Threads: any
  * thread calls store_submit(); the writer thread alone takes from the queue and puts retried
  * jobs back. The group's run and the completion thread are writer.c's.
@@ -28,6 +29,17 @@ size_t writer_items_room(struct store *s, size_t items)
 static bool job_small(const struct store_job *j)
 {
     return j->urgent || j->items <= STORE_SMALL_ITEMS;
+}
+
+/* Whether job j may join the group being formed, which holds w->group_bulk items of larger jobs:
+ * a small job always; a larger one, while small jobs wait or arrived during the last group
+ * (beside_small), only within STORE_BULK_BESIDE_SMALL_ITEMS (the group's first job is taken
+ * whatever its size), so that a small job waits for about one larger job's work, not for a
+ * group of the backend's whole budget of items. Writer thread, w->mu held. */
+static bool bulk_fits(const struct writer *w, bool beside_small, const struct store_job *j)
+{
+    return job_small(j) || !beside_small ||
+           w->group_bulk + j->items <= (size_t)STORE_BULK_BESIDE_SMALL_ITEMS;
 }
 
 /* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes ahead of it (behind the
@@ -95,12 +107,17 @@ struct store_job *writer_queue_take_group(struct store *s, struct writer *w)
     int max = first->retryable ? WRITER_GROUP_MAX : 1;
     size_t room = writer_items_room(s, first->items);
     w->bulk_last = !job_small(first);
+    w->beside_small = w->lane_end != NULL || w->small_arrived;
+    w->small_arrived = false;
+    w->group_bulk = job_small(first) ? 0 : first->items;
     while (last->next != NULL && taken < max && !last->barrier && last->next->retryable &&
-           !last->next->barrier && last->next->items <= room) {
+           !last->next->barrier && last->next->items <= room &&
+           bulk_fits(w, w->beside_small, last->next)) {
         last = last->next;
         room -= last->items;
         taken++;
         w->bulk_last = w->bulk_last || !job_small(last);
+        w->group_bulk += job_small(last) ? 0 : last->items;
     }
     queue_take_head(w, last, taken);
     return first;
@@ -118,11 +135,14 @@ struct store_job *writer_queue_take_joiners(struct writer *w, int room, size_t i
     pthread_mutex_lock(&w->mu);
     struct store_job *first = w->head, *last = NULL;
     int taken = 0;
-    for (struct store_job *j = first;
-         j != NULL && taken < room && j->retryable && !j->barrier && j->items <= items_room;
+    /* a small job queued while the group ran joins it: larger ones now only within the cap */
+    bool beside_small = w->beside_small || w->small_arrived;
+    for (struct store_job *j = first; j != NULL && taken < room && j->retryable && !j->barrier &&
+                                      j->items <= items_room && bulk_fits(w, beside_small, j);
          j = j->next) {
         writer_job_reset(j);
         items_room -= j->items;
+        w->group_bulk += job_small(j) ? 0 : j->items;
         last = j;
         taken++;
     }
@@ -214,6 +234,9 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
     } else {
         w->head = job;
         w->tail = job;
+    }
+    if (job_small(job)) {
+        w->small_arrived = true; /* the next group's larger jobs are capped (bulk_fits) */
     }
     w->depth++;
     w->stats.queue_depth = w->depth;
