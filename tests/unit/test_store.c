@@ -2952,7 +2952,10 @@ static void test_writer_bulk_capped_beside_small(void **state)
     assert_int_equal(store_writer_start(s, 100, &err), 0);
     static struct gjob j[10];
     memset(j, 0, sizeof(j));
-    const size_t bulk = STORE_BULK_BESIDE_SMALL_ITEMS;
+    /* two of them are over the cap; three fit in the backend's budget (PostgreSQL: its lock
+     * table's share, ~1,600 items with the defaults) */
+    const size_t bulk = STORE_BULK_BESIDE_SMALL_ITEMS / 2 + 1;
+
     for (int i = 0; i < 10; i++) {
         bool small = i == 0 || i == 5;
         j[i].job = (struct store_job){.apply = gj_apply,
@@ -2962,10 +2965,21 @@ static void test_writer_bulk_capped_beside_small(void **state)
                                       .items = small ? 1 : bulk};
     }
     /* a small job queued with three larger ones: it and one larger job (within the cap) make
-     * a group, the other two the next (the small job's arrival is gone with its group) */
+     * a group, the other two the next (over the cap, but the small job's arrival is gone with
+     * its group) */
     atomic_int gated;
     struct store_job gate;
     hold_writer(s, &gate, &gated);
+    /* (read once the writer's connection is open: PostgreSQL sets it then) */
+    size_t budget = s->ops->group_items_max != NULL ? s->ops->group_items_max(s) : 0;
+    if (budget != 0 && budget < 3 * bulk) {
+        print_message("# the backend's group budget (%zu items) is too small here: skipped\n",
+                      budget);
+        atomic_store(&gate_open, true);
+        store_writer_stop(s);
+        store_close(s);
+        skip();
+    }
     struct store_writer_stats st;
     store_writer_get_stats(s, &st);
     uint64_t g = st.commits + 1; /* the gate's group commits first */
