@@ -63,6 +63,10 @@ enum body_cap { BODY_DEFAULT, BODY_INGEST, BODY_NONE, BODY_ASSIGN };
          * audit; the per-user export's checks): the handler runs on the                           \
          * offload threads (src/http/offload.c) while the connection is suspended, so it never     \
          * holds an MHD worker and the other connections it serves */
+#define ROUTE_OFFLOAD_LARGE                                                                        \
+    128u /* offloaded as ROUTE_OFFLOAD when its body is over HTTP_OFFLOAD_BODY_MIN (ingestion: a   \
+          * 10,000-event batch's parse held its MHD worker's other connections); a smaller body,   \
+          * or one the offload queue has no room for, runs on the MHD worker as before */
 #define ROUTE_KEY_OPTIONAL                                                                         \
     8u /* public route that authenticates a key when one is sent (401 if it is bad): the           \
           handler sees the role (ROLE_NONE without a key) */

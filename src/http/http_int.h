@@ -72,11 +72,18 @@ struct http_req {
 /* Slow reads off MHD's threads (offload.c, routes flagged ROUTE_OFFLOAD). */
 #define HTTP_OFFLOAD_THREADS 2
 #define HTTP_OFFLOAD_QUEUE   64
+/* A ROUTE_OFFLOAD_LARGE route's body over this many bytes is handled on the offload threads,
+ * while at most half of HTTP_OFFLOAD_QUEUE is queued (the rest stays for the slow reads). */
+#define HTTP_OFFLOAD_BODY_MIN (1u << 20)
 struct http_offload;
 enum http_offload_rc { HTTP_OFFLOAD_QUEUED, HTTP_OFFLOAD_FULL, HTTP_OFFLOAD_STOPPED };
 struct http_offload *http_offload_start(void);
+/* Whether r's handler runs on the offload threads: its route is ROUTE_OFFLOAD, or
+ * ROUTE_OFFLOAD_LARGE with a body over HTTP_OFFLOAD_BODY_MIN. */
+bool http_offload_wanted(const struct http_req *r);
 /* Queue r (suspended here when queued): an offload thread runs its route's handler and
- * resumes it. FULL: nothing done (answer 503); STOPPED: nothing done (run it inline). */
+ * resumes it. FULL: nothing done (a ROUTE_OFFLOAD route answers 503; a large body runs
+ * inline); STOPPED: nothing done (run it inline). */
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r);
 /* Around an offloaded handler, on the offload thread: begin before it runs; end after,
  * true when the handler handed r on (http_req_suspend: its replier resumes it, and the offload

@@ -1,7 +1,9 @@
 /*
  * offload.c - the threads that run slow handlers (routes flagged ROUTE_OFFLOAD: results and
  * time series, whose ratio metrics read every exposed user; lists of megabytes; the checks
- * and rendering of saved groups of 100,000 values) off libmicrohttpd's workers.
+ * and rendering of saved groups of 100,000 values; ROUTE_OFFLOAD_LARGE: ingestion bodies
+ * over HTTP_OFFLOAD_BODY_MIN, whose parse and checks take tens of milliseconds) off
+ * libmicrohttpd's workers.
  *
  * Each MHD pool thread serves many connections: a handler that reads for seconds (the
  * results of a 1M-user experiment with a ratio metric) would stall every /assign on the
@@ -15,6 +17,7 @@
  *   the writer) hands the suspended request on: http_req_suspend inside it only notes that
  *   (request.c), and the writer's completion resumes it instead of the offload thread
  *   full queue (HTTP_OFFLOAD_QUEUE): submit refuses; the server answers 503 + Retry-After
+ *   (a large body, refused once half of the queue is taken: the MHD thread runs it)
  *   stopping (http_offload_stop, before MHD_stop_daemon): the threads run what is queued,
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
  *   MHD thread itself; http_offload_free after MHD_stop_daemon
@@ -76,12 +79,20 @@ struct http_offload *http_offload_start(void)
     return o;
 }
 
+bool http_offload_wanted(const struct http_req *r)
+{
+    return (r->route->flags & ROUTE_OFFLOAD) ||
+           ((r->route->flags & ROUTE_OFFLOAD_LARGE) && r->body.len > HTTP_OFFLOAD_BODY_MIN);
+}
+
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r)
 {
+    /* a large body leaves half of the queue to the slow reads: it can run inline */
+    size_t max = (r->route->flags & ROUTE_OFFLOAD) ? HTTP_OFFLOAD_QUEUE : HTTP_OFFLOAD_QUEUE / 2;
     pthread_mutex_lock(&o->mu);
-    enum http_offload_rc rc = o->stopping                  ? HTTP_OFFLOAD_STOPPED
-                              : o->n == HTTP_OFFLOAD_QUEUE ? HTTP_OFFLOAD_FULL
-                                                           : HTTP_OFFLOAD_QUEUED;
+    enum http_offload_rc rc = o->stopping   ? HTTP_OFFLOAD_STOPPED
+                              : o->n >= max ? HTTP_OFFLOAD_FULL
+                                            : HTTP_OFFLOAD_QUEUED;
     if (rc == HTTP_OFFLOAD_QUEUED) {
         /* suspended before another thread can see it (http.h) */
         http_req_suspend(r);

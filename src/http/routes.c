@@ -65,8 +65,10 @@ const struct http_route http_routes[] = {
     {HTTP_OPTIONS, "/ofrep/v1/evaluate/flags", api_cors_preflight, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS},
 
-    {HTTP_POST, "/api/v1/events", api_ingest_events, BODY_INGEST, ROLES_SDK, ROUTE_INGEST},
-    {HTTP_POST, "/api/v1/exposures", api_ingest_exposures, BODY_INGEST, ROLES_SDK, ROUTE_INGEST},
+    {HTTP_POST, "/api/v1/events", api_ingest_events, BODY_INGEST, ROLES_SDK,
+     ROUTE_INGEST | ROUTE_OFFLOAD_LARGE},
+    {HTTP_POST, "/api/v1/exposures", api_ingest_exposures, BODY_INGEST, ROLES_SDK,
+     ROUTE_INGEST | ROUTE_OFFLOAD_LARGE},
     {HTTP_POST, "/api/v1/assign", api_assign, BODY_ASSIGN, ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},
     {HTTP_GET, "/api/v1/experiments/{key}/assign", api_assign_one, BODY_NONE,
      ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN},

@@ -350,18 +350,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_serve_static(r, r->app->web_dir_real, r->path);
         return queue_reply(r);
     }
-    if (r->route->flags & ROUTE_OFFLOAD) {
+    if (http_offload_wanted(r)) {
         enum http_offload_rc orc = http_offload_submit(srv->offload, r);
         if (orc == HTTP_OFFLOAD_QUEUED) {
             return MHD_YES; /* an offload thread replies and resumes; do not touch r here */
         }
-        if (orc == HTTP_OFFLOAD_FULL) {
+        if (orc == HTTP_OFFLOAD_FULL && (r->route->flags & ROUTE_OFFLOAD)) {
             http_reply_error(r, ERR_UNAVAILABLE, NULL,
                              "too many slow requests (results, large lists and edits) are queued; "
                              "retry shortly");
             return queue_reply(r);
         }
-        /* stopping: run it here */
+        /* stopping, or a large body beside a full queue: run it here */
     }
     r->route->handler(r);
     if (r->suspended) {

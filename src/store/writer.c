@@ -1,8 +1,9 @@
 /*
- * writer.c - the single writer thread and its group commit (see the DESIGN note in
- * store.h). The queue is a linked list bounded by queue_max; the writer takes every
- * queued job (up to GROUP_MAX) per transaction, so under load many requests share one
- * fsync and at idle a lone request commits immediately.
+ * writer.c - the single writer thread's group commit and its completion thread (see the
+ * DESIGN note in store.h). The queue it takes groups from (store_submit, the lane of small
+ * jobs, which jobs make a group) is writer_queue.c's: the writer takes every queued job (up
+ * to WRITER_GROUP_MAX and the backend's items) per transaction, so under load many requests
+ * share one fsync and at idle a lone request commits immediately.
  *
  * Backend-neutral: transactions and savepoints go through the backend's ops table.
  * Threads: any thread calls store_submit(); the writer thread alone uses the backend's
@@ -13,9 +14,10 @@
  * which the writer used to spend before its next BEGIN (docs/PERFORMANCE.md "Eighth
  * pass": +6% logged /assign per second). A group with a barrier job waits until its done()
  * calls ran before the writer takes the next group (store.h: a barrier's done() runs
- * before any later job's apply()).
+ * before any later job's apply()). Also here: store_write_sync, the writer's statistics
+ * and metrics, and its start and stop.
  */
-#include "store_int.h"
+#include "writer_int.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -26,31 +28,6 @@
 #include "bunsen/log.h"
 #include "bunsen/metrics.h"
 #include "bunsen/util.h"
-
-#define GROUP_MAX 4096
-
-struct writer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct store_job *head, *tail;
-    /* the last job of the queue's lane of urgent and small jobs (job_small), NULL when the
-     * lane is empty: a small job queues right after it, ahead of the larger jobs */
-    struct store_job *lane_end;
-    int depth, max;
-    bool stopping; /* store_submit refuses from here on ("shutting down") */
-    bool joined;   /* its threads are joined (store_writer_stop's thread alone reads it) */
-    struct store_writer_stats stats;
-    struct histogram batch_size;     /* jobs per group transaction */
-    struct histogram commit_seconds; /* BEGIN .. COMMIT */
-    /* the completion thread: jobs whose done() is due, in commit order */
-    pthread_t cthread;
-    pthread_mutex_t cmu;
-    pthread_cond_t ccv;   /* work for it, or stop */
-    pthread_cond_t cidle; /* it has run every done() handed over */
-    struct store_job *chead, **ctail;
-    bool cbusy, cstop;
-};
 
 static void *completer_main(void *arg)
 {
@@ -121,101 +98,6 @@ static void fail_all(struct store_job *first, const struct err *err)
 
 #define BATCH_MAX 512 /* jobs per apply_batch call */
 
-/* Take the jobs from the queue's head through last (taken of them) off the queue. w->mu held. */
-/* Queued in the lane ahead of larger jobs (store.h STORE_SMALL_ITEMS). */
-static bool job_small(const struct store_job *j)
-{
-    return j->urgent || j->items <= STORE_SMALL_ITEMS;
-}
-
-/* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes ahead of it (behind the
- * urgent jobs at the head, which stay first), so that a steady stream of small jobs never
- * starves it; one at a time: not while the first job after the urgent ones is already a larger
- * one. Not after a group that took a larger job (writer_main): under a backlog of larger jobs
- * (all of them old) that would take one every group, and the lane would starve instead.
- * Under w->mu. */
-static void queue_unstarve(struct writer *w)
-{
-    struct store_job *lane = w->lane_end;
-    struct store_job *bulk = lane != NULL ? lane->next : NULL;
-    if (bulk == NULL ||
-        time_mono_ns() - bulk->queued_ns < (uint64_t)STORE_BULK_WAIT_MS * 1000000u) {
-        return;
-    }
-    struct store_job **at = &w->head;
-    while (*at != NULL && (*at)->urgent) {
-        at = &(*at)->next;
-    }
-    if (*at == NULL || !job_small(*at)) {
-        return; /* a larger job is already first after the urgent ones */
-    }
-    lane->next = bulk->next;
-    if (w->tail == bulk) {
-        w->tail = lane;
-    }
-    bulk->next = *at;
-    *at = bulk;
-}
-
-static void queue_take_head(struct writer *w, struct store_job *last, int taken)
-{
-    if (w->lane_end != NULL) {
-        for (struct store_job *j = w->head; j != last->next; j = j->next) {
-            if (j == w->lane_end) {
-                w->lane_end = NULL; /* the lane left with the group: what stays is larger */
-                break;
-            }
-        }
-    }
-    w->head = last->next;
-    if (w->head == NULL) {
-        w->tail = NULL;
-    }
-    last->next = NULL;
-    w->depth -= taken;
-    w->stats.queue_depth = w->depth;
-}
-
-/* Before a job's (next) attempt: no outcome yet. */
-static void job_reset(struct store_job *j)
-{
-    err_clear(&j->err);
-    j->rc = 0;
-}
-
-/* Put the jobs of list (linked by next) back at the head of the queue, ahead of everything
- * queued meanwhile, in their order. */
-static void queue_put_head(struct writer *w, struct store_job *list)
-{
-    if (list == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&w->mu);
-    struct store_job *end = list;
-    int k = 1;
-    while (end->next != NULL) {
-        end = end->next;
-        k++;
-    }
-    end->next = w->head;
-    w->head = list;
-    if (w->tail == NULL) {
-        w->tail = end;
-    }
-    if (w->lane_end == NULL) {
-        /* the retried jobs are the lane if they are all small (else it starts empty behind
-         * them: small jobs queue ahead of the larger ones after them) */
-        bool all_small = true;
-        for (struct store_job *j = list; j != end->next && all_small; j = j->next) {
-            all_small = job_small(j);
-        }
-        w->lane_end = all_small ? end : NULL;
-    }
-    w->depth += k;
-    w->stats.queue_depth = w->depth;
-    pthread_mutex_unlock(&w->mu);
-}
-
 /*
  * The users of a group, locked before its first job (backends with lock_users: several
  * writers on one database). A job locks its users as it runs (attribution.c lock_users); in
@@ -225,9 +107,9 @@ static void queue_put_head(struct writer *w, struct store_job *list)
  * three daemons ingesting overlapping users were 17-110x slower than one. So the writer
  * collects the users every job declares (store_job.users) and locks them in one statement,
  * in one global order, before the first job; the jobs find them locked. A transaction waits
- * for user locks only there: the users of a late joiner (take_joiners), or a job's that it
- * did not declare, are taken only where free (the backend's lock_users); a job that finds one
- * taken fails before it changed anything (store_ops.tx_intact) and runs again, first in the
+ * for user locks only there: the users of a late joiner (writer_queue_take_joiners), or a job's
+ * that it did not declare, are taken only where free (the backend's lock_users); a job that finds
+ * one taken fails before it changed anything (store_ops.tx_intact) and runs again, first in the
  * next group, whose first statement waits for its users in order.
  */
 struct users {
@@ -295,18 +177,10 @@ static int lock_group(struct store *s, struct store_tx *tx, struct store_job *fi
     return s->ops->lock_users(tx, u.v, u.n, err);
 }
 
-/* The items (store_job.items) a group may still take after taking `items`; SIZE_MAX when the
- * backend sets no bound. Writer thread. */
-static size_t items_room(struct store *s, size_t items)
-{
-    size_t max = s->ops->group_items_max != NULL ? s->ops->group_items_max(s) : 0;
-    return max == 0 ? SIZE_MAX : items < max ? max - items : 0;
-}
-
 /* How many jobs a group run with savepoints may hold (store_ops.savepoint_jobs_max). */
 static int savepoint_jobs_max(const struct store *s)
 {
-    return s->ops->savepoint_jobs_max > 0 ? s->ops->savepoint_jobs_max : GROUP_MAX;
+    return s->ops->savepoint_jobs_max > 0 ? s->ops->savepoint_jobs_max : WRITER_GROUP_MAX;
 }
 
 /* Cut the group after its first n jobs: the rest, or NULL when it has no more. */
@@ -321,41 +195,12 @@ static struct store_job *group_cut(struct store_job *first, int n)
     return rest;
 }
 
-/*
- * The retryable jobs queued while a group's jobs were applied (at most room of them and
- * items_room of items, up to the first barrier or non-retryable job), taken off the queue to join
- * that group's transaction before its commit: they would otherwise wait for the whole commit, fsync
- * included, before theirs began, and each commit (its fsync above all: ~130 us of CPU in a
- * VM, docs/PERFORMANCE.md) is then shared by more requests. NULL when there are none.
- */
-static struct store_job *take_joiners(struct writer *w, int room, size_t items_room)
-{
-    pthread_mutex_lock(&w->mu);
-    struct store_job *first = w->head, *last = NULL;
-    int taken = 0;
-    for (struct store_job *j = first;
-         j != NULL && taken < room && j->retryable && !j->barrier && j->items <= items_room;
-         j = j->next) {
-        job_reset(j);
-        items_room -= j->items;
-        last = j;
-        taken++;
-    }
-    if (last == NULL) {
-        pthread_mutex_unlock(&w->mu);
-        return NULL;
-    }
-    queue_take_head(w, last, taken);
-    pthread_mutex_unlock(&w->mu);
-    return first;
-}
-
 /* The savepoint-free attempt of run_attempt: consecutive jobs sharing an apply_batch run as
  * one call; once the group's jobs are applied, the retryable jobs queued meanwhile join it
- * (take_joiners, once: the commit is not put off further) and are applied too, so that a
- * retry with savepoints or the done() calls cover them as members of the group. 0 (committed)
- * or 1 (a job failed: rolled back, run again with savepoints) or -1 (the commit failed:
- * fail_all done). */
+ * (writer_queue_take_joiners, once: the commit is not put off further) and are applied too, so that
+ * a retry with savepoints or the done() calls cover them as members of the group. 0 (committed) or
+ * 1 (a job failed: rolled back, run again with savepoints) or -1 (the commit failed: fail_all
+ * done). */
 static int run_plain(struct store *s, struct store_tx *tx, struct store_job *first, struct err *err)
 {
     const struct store_ops *ops = s->ops;
@@ -399,7 +244,8 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
                 taken++;
                 items += last->next->items;
             }
-            last->next = take_joiners(s->writer, GROUP_MAX - taken, items_room(s, items));
+            last->next = writer_queue_take_joiners(s->writer, WRITER_GROUP_MAX - taken,
+                                                   writer_items_room(s, items));
             j = last->next;
         }
     }
@@ -423,7 +269,7 @@ static int run_attempt(struct store *s, struct store_job *first, bool savepoints
     seen->n = 0; /* an attempt before this one was rolled back */
     struct store_tx tx = {.store = s, .conn = NULL, .exposed = s->exposed ? seen : NULL};
     for (struct store_job *j = first; j != NULL; j = j->next) {
-        job_reset(j);
+        writer_job_reset(j);
     }
     /* a barrier (definition change) runs alone and holds the catalogue exclusively */
     if (ops->tx_begin(s, &tx, first->barrier, err) != 0) {
@@ -550,7 +396,7 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
         j = next;
     }
     for (struct store_job *j = untried; j != NULL; j = j->next) {
-        job_reset(j);
+        writer_job_reset(j);
     }
     *tail = untried;
     complete(s->writer, done, done_tail, barrier);
@@ -564,7 +410,6 @@ static void *writer_main(void *arg)
 {
     struct store *s = arg;
     struct writer *w = s->writer;
-    bool bulk_last = false; /* the last group took a larger job (queue_unstarve) */
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (w->head == NULL && !w->stopping) {
@@ -574,33 +419,12 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        /* a barrier job runs alone: the group before it ends before it; so does a job that
-         * is not retryable (a rebuild chunk, an admin write): its locks are then the only
-         * ones of its transaction (a chunk holds its experiment's lock exclusively, which
-         * every daemon's ingestion waits for: pg/rebuild.c), and it needs no savepoints
-         * beside others; the jobs after the first fit in the backend's budget of items
-         * (store_job.items) */
-        if (!bulk_last) {
-            queue_unstarve(w); /* never twice in a row: the lane gets every other group */
-        }
-        struct store_job *first = w->head, *last = first;
-        int taken = 1;
-        int max = first->retryable ? GROUP_MAX : 1;
-        size_t room = items_room(s, first->items);
-        bulk_last = !job_small(first);
-        while (last->next != NULL && taken < max && !last->barrier && last->next->retryable &&
-               !last->next->barrier && last->next->items <= room) {
-            last = last->next;
-            room -= last->items;
-            taken++;
-            bulk_last = bulk_last || !job_small(last);
-        }
-        queue_take_head(w, last, taken);
+        struct store_job *first = writer_queue_take_group(s, w);
         pthread_mutex_unlock(&w->mu);
         struct store_job *again = NULL;
         run_group(s, first, &again);
         /* retried jobs keep their place: ahead of everything queued meanwhile */
-        queue_put_head(w, again);
+        writer_queue_put_head(w, again);
     }
     return NULL;
 }
@@ -678,62 +502,6 @@ void store_writer_release(struct store *s)
         writer_free(s->writer);
         s->writer = NULL;
     }
-}
-
-int store_submit(struct store *s, struct store_job *job, struct err *err)
-{
-    struct writer *w = s->writer;
-    if (w == NULL) {
-        return err_set(err, ERR_UNAVAILABLE, NULL, "the writer is not running");
-    }
-    job->next = NULL;
-    job->rc = 0;
-    job->attempts = 0;
-    pthread_mutex_lock(&w->mu);
-    if (w->stopping || w->depth >= w->max) {
-        bool stopping = w->stopping;
-        pthread_mutex_unlock(&w->mu);
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       stopping ? "the server is shutting down"
-                                : "the write queue is full, retry shortly");
-    }
-    job->queued_ns = time_mono_ns();
-    if (job->urgent) {
-        /* behind the urgent jobs already at the head, ahead of the rest */
-        struct store_job **at = &w->head, *prev = NULL;
-        while (*at != NULL && (*at)->urgent) {
-            prev = *at;
-            at = &(*at)->next;
-        }
-        job->next = *at;
-        *at = job;
-        if (job->next == NULL) {
-            w->tail = job;
-        }
-        if (prev == w->lane_end) { /* it ends the lane (an empty one, or one of urgent jobs) */
-            w->lane_end = job;
-        }
-    } else if (job_small(job)) {
-        /* behind the lane of urgent and small jobs, ahead of the larger ones */
-        struct store_job **at = w->lane_end != NULL ? &w->lane_end->next : &w->head;
-        job->next = *at;
-        *at = job;
-        if (job->next == NULL) {
-            w->tail = job;
-        }
-        w->lane_end = job;
-    } else if (w->tail != NULL) {
-        w->tail->next = job;
-        w->tail = job;
-    } else {
-        w->head = job;
-        w->tail = job;
-    }
-    w->depth++;
-    w->stats.queue_depth = w->depth;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return 0;
 }
 
 /* store_write_sync through the writer: the job's arg is this struct, so that apply()

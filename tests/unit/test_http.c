@@ -324,6 +324,44 @@ static void test_unescape(void **state)
     }
 }
 
+/* The route of the table (routes.c) for method and path. */
+static const struct http_route *table_route(enum http_method m, const char *path)
+{
+    for (size_t i = 0; i < http_routes_count; i++) {
+        if (http_routes[i].method == m && strcmp(http_routes[i].path, path) == 0) {
+            return &http_routes[i];
+        }
+    }
+    fail_msg("no route %s", path);
+    return NULL;
+}
+
+/* Ingestion bodies over HTTP_OFFLOAD_BODY_MIN run on the offload threads: a 10,000-event
+ * batch's parse held every connection of its MHD worker (docs/RELIABILITY.md AB); a smaller
+ * one, and other routes' bodies, stay on the worker; ROUTE_OFFLOAD routes go whatever their
+ * body. */
+static void test_offload_large_bodies(void **state)
+{
+    (void)state;
+    static struct http_req r;
+    const char *const ingest[] = {"/api/v1/events", "/api/v1/exposures"};
+    for (int i = 0; i < 2; i++) {
+        memset(&r, 0, sizeof(r));
+        r.route = table_route(HTTP_POST, ingest[i]);
+        r.body.len = HTTP_OFFLOAD_BODY_MIN;
+        assert_false(http_offload_wanted(&r));
+        r.body.len = HTTP_OFFLOAD_BODY_MIN + 1;
+        assert_true(http_offload_wanted(&r));
+    }
+    memset(&r, 0, sizeof(r));
+    r.route = table_route(HTTP_POST, "/api/v1/assign");
+    r.body.len = 4 * HTTP_OFFLOAD_BODY_MIN;
+    assert_false(http_offload_wanted(&r));
+    r.route = table_route(HTTP_GET, "/api/v1/experiments/{key}/results");
+    r.body.len = 0;
+    assert_true(http_offload_wanted(&r));
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -339,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_json_big_integers),
         cmocka_unit_test(test_accept_pick),
         cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_offload_large_bodies),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -596,7 +596,7 @@ static void sqlite_tx_rollback(struct store_tx *tx)
  * writer locks nothing, but a group's memory (its attribution arenas, the notes of known
  * first exposures) and the work a savepoint rerun repeats grow with it: without a bound a
  * backlog of 4,096 such requests would make one transaction of 41 million items. And a small
- * write that arrives while a group runs waits for it whole (writer.c queues it ahead of the
+ * write that arrives while a group runs waits for it whole (writer_queue.c queues it ahead of the
  * larger jobs still queued, not of the group running): ten 10,000-event batches made groups
  * of seconds; the commit's own cost (~1 ms) is small beside 20,000 items' work. */
 static size_t sqlite_group_items_max(struct store *s)
