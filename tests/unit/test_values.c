@@ -266,14 +266,20 @@ static void test_values_one_type(void **state)
                               &x, &err),
                      -1);
     assert_non_null(strstr(err.msg, "variant 'a' is a boolean, variant 'b' is a string"));
-    /* accepted: integers with reals, keys with strings, objects with arrays, no default */
+    /* an object and an array are two types (OFREP carries objects, not arrays) */
+    assert_int_equal(read_new("{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":{\"x\":1}},"
+                              "{\"key\":\"b\",\"value\":[1]}],\"default_value\":{}}",
+                              &x, &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "variant 'a' is an object, variant 'b' is an array"));
+    /* accepted: integers with reals, keys with strings, arrays with arrays, no default */
     const char *ok[] = {
         "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2.5}],"
         "\"default_value\":0}",
         "{\"key\":\"k\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\",\"value\":\"x\"}],"
         "\"default_value\":\"d\"}",
-        "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":{\"x\":1}},{\"key\":\"b\","
-        "\"value\":[1]}],\"default_value\":{}}",
+        "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":[2]},{\"key\":\"b\","
+        "\"value\":[1]}],\"default_value\":[]}",
         "{\"key\":\"k\",\"variants\":[{\"key\":\"a\",\"value\":true},{\"key\":\"b\","
         "\"value\":false}],\"default_value\":null}",
     };
