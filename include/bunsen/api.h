@@ -126,6 +126,9 @@ void api_saved_groups_list(struct http_req *r);   /* GET    /api/v1/saved-groups
 void api_saved_groups_get(struct http_req *r);    /* GET    /api/v1/saved-groups/{key} */
 void api_saved_groups_patch(struct http_req *r);  /* PATCH  /api/v1/saved-groups/{key} */
 void api_saved_groups_delete(struct http_req *r); /* DELETE /api/v1/saved-groups/{key} */
+/* Saved groups the catalogue reloads read from the store and parsed so far (process-wide):
+ * one per group created or changed, none for the groups a reload kept. Any thread. */
+uint64_t api_saved_group_loads(void);
 
 /* assign.c: the hot path */
 void api_assign(struct http_req *r);     /* POST /api/v1/assign */

@@ -244,6 +244,25 @@ void http_reply_not_modified(struct http_req *r, size_t len);
 void http_reply_stream(struct http_req *r, int status, const char *content_type,
                        long (*fill)(void *ctx, char *buf, size_t max), void *ctx,
                        void (*free_ctx)(void *ctx));
+/* A streamed reply of unknown length (chunked) whose body another thread (the producer)
+ * writes with http_feed_write, so that producing it (database reads) never runs on the MHD
+ * thread that sends it (src/http/feed.c). At most cap bytes wait unsent: a write waits for
+ * room, so memory stays bounded and a slow client slows its producer only. Returns the
+ * producer's handle, never NULL; the producer must call http_feed_end once, also when a
+ * write failed. A HEAD request gets the headers only (the first write answers -1). Add
+ * headers with http_reply_header after it, before handing the handle to another thread. */
+struct http_feed;
+struct http_feed *http_reply_feed(struct http_req *r, int status, const char *content_type,
+                                  size_t cap);
+/* Append n bytes to the body, waiting while the buffer is full. 0, or -1 when the client
+ * went away (MHD freed the reply) or the server is stopping: stop producing and end. The
+ * producer's thread only (not an MHD thread: it may wait for the client). */
+int http_feed_write(struct http_feed *f, const void *data, size_t n);
+/* End the body once what was written is sent (failed: abort the connection instead, so that
+ * the client sees a truncated reply) and release the producer's handle (f is invalid
+ * after). Call it after the producer's last use of anything the server's stop frees (the
+ * stop waits, bounded, for every feed's end). */
+void http_feed_end(struct http_feed *f, bool failed);
 /* Add a response header to the reply (call after http_reply_*; copied). */
 void http_reply_header(struct http_req *r, const char *name, const char *value);
 /* Let clients cache the reply and revalidate it (replaces Cache-Control: no-store). */

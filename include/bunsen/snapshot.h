@@ -78,7 +78,7 @@ struct snapshot {
     json_t *group_values;         /* saved group key -> values (owned): what $inGroup reads */
     struct condition *group_sets; /* group_values compiled (owned), NULL = none: what every
                                    * entry's targeting is evaluated with (assign_decide_budget) */
-    json_t *group_hashes;         /* keyed hash of a group's stored text (hex) -> its key (owned) */
+    json_t *group_versions;       /* saved group key -> version it was loaded at (owned) */
 };
 
 struct snapshot *snapshot_new(void);

@@ -738,6 +738,18 @@ int store_saved_group_delete(struct store_tx *tx, const char *key, struct err *e
 /* Calls emit(ctx, doc) for every saved group, ordered by key. */
 int store_saved_group_list(struct store *s, struct store_tx *tx,
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+/* Calls emit(ctx, key, version) for every saved group, ordered by key, on s's read connection
+ * (key borrowed for the call), reading no document. A group's version is the one its last
+ * put took: every put takes one never used before, across keys and deletes too (migration
+ * 0017), so a (key, version) pair names one stored text; a group not written since that
+ * migration has 0. What the catalogue reload reads to load only the groups that changed. */
+int store_saved_group_versions(struct store *s,
+                               void (*emit)(void *ctx, const char *key, int64_t version), void *ctx,
+                               struct err *err);
+/* A group's document (*doc malloc'd, the caller frees) and its version, read together (one
+ * statement). ERR_NOT_FOUND when there is none. */
+int store_saved_group_read(struct store *s, const char *key, char **doc, int64_t *version,
+                           struct err *err);
 
 /* ---- Encrypted payloads (issue 15) ----
  * An sdk key created with "encrypt": true has an encryption key (base64 of 16 bytes, the

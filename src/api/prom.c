@@ -383,6 +383,10 @@ void api_metrics_prom(struct http_req *r)
                        "shared by GET /api/features and the /sub streams).");
     metrics_write_value(&b, "bunsen_sdk_payload_renders_total", "",
                         (double)api_payload_renders(app->payloads));
+    metrics_write_help(&b, "bunsen_saved_group_loads_total", "counter",
+                       "Saved groups read and parsed by catalogue reloads (those whose version "
+                       "moved; unchanged groups are kept from the previous snapshot).");
+    metrics_write_value(&b, "bunsen_saved_group_loads_total", "", (double)api_saved_group_loads());
     metrics_write_help(&b, "bunsen_ofrep_exposures_total", "counter",
                        "Exposures of OFREP answers (logged without holding the answer): "
                        "committed, or dropped when the writer refused or failed them.");

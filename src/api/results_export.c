@@ -1,13 +1,18 @@
 /*
  * results_export.c - the per-user export of one metric (GET .../users, CSV or NDJSON),
  * streamed a page of users at a time so that memory stays bounded whatever the number of
- * users. Threads: an offload thread runs the handler (ROUTE_OFFLOAD), the MHD worker serving
- * the connection the stream's fill and free callbacks; each page is read on that thread's
- * store reader, about 3 ms per 1,000 users during which the worker's other connections wait.
- * So at most EXPORTS_MAX exports stream at once (app->exports): 20 concurrent exports of
- * 200,000 users took /assign's p99 from 6 to 179 ms; beyond the cap a 503 with Retry-After.
+ * users. Threads: an offload thread runs the handler (ROUTE_OFFLOAD); a producer thread of
+ * the export's own reads the pages (store reader of that thread, about 3 ms per 1,000 users)
+ * and renders them into the reply's feed (http_reply_feed: at most EXPORT_BUFFERED bytes wait
+ * unsent, a write waits for room), which the MHD worker serving the connection only copies
+ * out. Pages were read on that worker, whose other connections waited meanwhile
+ * (RELIABILITY.md AD). At most EXPORTS_MAX exports run at once (app->exports; each holds a
+ * database reader and a thread): 20 concurrent exports of 200,000 users took /assign's p99
+ * from 6 to 179 ms; beyond the cap a 503 with Retry-After. A client that goes away ends the
+ * producer at its next write and frees the slot.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,21 +31,21 @@
 
 /* ---- per-user export (streamed) ---- */
 
-#define USERS_PAGE  1000
-#define EXPORTS_MAX 2 /* streaming at once per daemon */
+#define USERS_PAGE      1000
+#define EXPORTS_MAX     2          /* running at once per daemon */
+#define EXPORT_BUFFERED (1u << 20) /* rendered bytes waiting for the client, per export */
 
-/* The state of one streamed export: a page of rendered rows at a time (bounded memory). */
+/* One export, owned by its producer thread (the handler's until it starts it). */
 struct users_export {
     struct store *store;
-    atomic_int *running; /* app->exports, released by users_free */
+    atomic_int *running; /* app->exports, released when the producer is done */
+    struct http_feed *feed;
     char experiment[MODEL_KEY_MAX + 1];
     struct metric m;
     int64_t stop_ts;
     bool ndjson;
     struct store_users_cursor cur;
-    struct buf out; /* rendered, not yet sent */
-    size_t sent;    /* bytes of out already sent */
-    bool done;      /* the last page was read */
+    struct buf out; /* a page rendered */
 };
 
 static void users_row(void *ctx, const struct store_user_row *row)
@@ -85,38 +90,80 @@ static void users_row(void *ctx, const struct store_user_row *row)
     buf_printf(&u->out, ",%s,%lld,%s,%s\r\n", row->variant, (long long)row->first_exposure, ty, tx);
 }
 
-static long users_fill(void *ctx, char *dst, size_t max)
+/* The producer: every page read, rendered and written to the feed, until the last page, an
+ * error (the body is cut off: a client must not take a partial export for a whole one) or the
+ * client's leaving (the write answers -1). */
+static void users_produce(struct users_export *u)
 {
-    struct users_export *u = ctx;
-    while (u->sent >= u->out.len && !u->done) {
-        u->out.len = 0;
-        u->sent = 0;
+    bool failed = false, done = false;
+    while (!done && !failed) {
         int count = 0;
         struct err err;
         err_clear(&err);
         if (store_users_page(u->store, u->experiment, u->stop_ts, u->m.key, NULL, NULL, &u->cur,
                              USERS_PAGE, users_row, u, &count, &err) != 0) {
             log_msg(LOG_ERROR, "users export of %s stopped: %s", u->experiment, err.msg);
-            return -1;
+            failed = true;
+            break;
         }
-        u->done = count < USERS_PAGE;
+        done = count < USERS_PAGE;
+        if (u->out.len > 0 && http_feed_write(u->feed, u->out.data, u->out.len) != 0) {
+            failed = true; /* the client went away, or the server stops */
+        }
+        u->out.len = 0;
     }
-    size_t n = u->out.len - u->sent;
-    if (n == 0) {
-        return 0;
-    }
-    n = n < max ? n : max;
-    memcpy(dst, u->out.data + u->sent, n);
-    u->sent += n;
-    return (long)n;
-}
-
-static void users_free(void *ctx)
-{
-    struct users_export *u = ctx;
+    struct http_feed *feed = u->feed;
     atomic_fetch_sub(u->running, 1);
     buf_free(&u->out);
     free(u);
+    http_feed_end(feed, failed); /* last: the server's stop waits for it */
+}
+
+/* ---- the producers: EXPORTS_MAX threads, started at the first export and kept (each keeps
+ * its store reader: a thread per export would leave a database connection behind each). At
+ * most EXPORTS_MAX exports run (app->exports), so a queued export starts at once. ---- */
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static struct users_export *pool_queue[EXPORTS_MAX];
+static int pool_n, pool_threads;
+
+static void *pool_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&pool_mu);
+        while (pool_n == 0) {
+            pthread_cond_wait(&pool_cv, &pool_mu);
+        }
+        struct users_export *u = pool_queue[0];
+        memmove(pool_queue, pool_queue + 1, (size_t)(--pool_n) * sizeof(pool_queue[0]));
+        pthread_mutex_unlock(&pool_mu);
+        users_produce(u);
+    }
+    return NULL;
+}
+
+/* Hand u to a producer: 0, or -1 when no producer thread could be started. */
+static int pool_submit(struct users_export *u)
+{
+    pthread_mutex_lock(&pool_mu);
+    while (pool_threads < EXPORTS_MAX) {
+        pthread_t th;
+        if (thread_start(&th, pool_main, NULL) != 0) {
+            break;
+        }
+        pthread_detach(th);
+        pool_threads++;
+    }
+    int rc = -1;
+    if (pool_threads > 0 && pool_n < EXPORTS_MAX) {
+        pool_queue[pool_n++] = u;
+        pthread_cond_signal(&pool_cv);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return rc;
 }
 
 void api_users_export(struct http_req *r)
@@ -168,9 +215,9 @@ void api_users_export(struct http_req *r)
         char disp[160];
         snprintf(disp, sizeof(disp), "attachment; filename=\"%s-%s-users.%s\"", x.key, metric,
                  ndjson ? "ndjson" : "csv");
-        http_reply_stream(
+        u->feed = http_reply_feed(
             r, 200, ndjson ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
-            users_fill, u, users_free);
+            EXPORT_BUFFERED);
         http_reply_header(r, "Content-Disposition", disp);
         if (format == NULL) {
             http_reply_header(r, "Vary", "Accept"); /* the format came from Accept */
@@ -185,6 +232,13 @@ void api_users_export(struct http_req *r)
             http_reply_header(r, "Bunsen-Rebuilding", prog);
         }
         experiment_clear(&x);
+        if (pool_submit(u) != 0) {
+            log_msg(LOG_ERROR, "users export of %s: cannot start its thread", u->experiment);
+            http_feed_end(u->feed, true);
+            atomic_fetch_sub(running, 1);
+            buf_free(&u->out);
+            free(u);
+        }
         return;
     }
     atomic_fetch_sub(running, 1);

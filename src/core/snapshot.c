@@ -176,7 +176,7 @@ void snapshot_free(struct snapshot *s)
     }
     json_decref(s->saved_groups);
     json_decref(s->group_values);
-    json_decref(s->group_hashes);
+    json_decref(s->group_versions);
     free(s->by_doc);
     free(s->entries);
     free(s);

@@ -157,6 +157,11 @@ void http_streams_close_all(struct http_streams *set);
 int http_streams_count(struct http_streams *set);
 struct http_streams *http_server_streams(struct http_server *srv);
 
+/* feed.c: end every feed (http_reply_feed) and wait, bounded, until MHD and the producers
+ * have released them all: before MHD_stop_daemon, which must meet no suspended connection,
+ * and before the store closes under a producer. */
+void http_feeds_close_all(void);
+
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
 void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes);
 

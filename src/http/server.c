@@ -609,6 +609,7 @@ void http_server_stop(struct http_server *srv)
         return;
     }
     http_streams_close_all(srv->streams); /* MHD_stop_daemon must meet no suspended stream */
+    http_feeds_close_all();               /* nor feed, nor a producer the store */
     http_offload_stop(srv->offload);      /* nor a queued slow read */
     /* MHD_stop_daemon closes every connection, a reply not sent yet with it: the writer's
      * drain has just resumed its requests with their replies (a 503 after a database that

@@ -45,6 +45,21 @@ int store_saved_group_list(struct store *s, struct store_tx *tx,
     return owner->ops->saved_group_list(owner, tx, emit, ctx, err);
 }
 
+int store_saved_group_versions(struct store *s,
+                               void (*emit)(void *ctx, const char *key, int64_t version), void *ctx,
+                               struct err *err)
+{
+    return s->ops->saved_group_versions ? s->ops->saved_group_versions(s, emit, ctx, err)
+                                        : missing("saved group versions", err);
+}
+
+int store_saved_group_read(struct store *s, const char *key, char **doc, int64_t *version,
+                           struct err *err)
+{
+    return s->ops->saved_group_read ? s->ops->saved_group_read(s, key, doc, version, err)
+                                    : missing("saved groups", err);
+}
+
 int store_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
                              struct err *err)
 {

@@ -8,11 +8,14 @@
  *   built on the request thread, the audit holds counts and hashes, not the values), so a
  *   1-event POST beside it stays fast;
  * - per-user exports: at most 2 stream at once; one more is a 503 with Retry-After at once,
- *   and a slot frees when an export's client goes away.
+ *   and a slot frees when an export's client goes away; their pages are read by producer
+ *   threads (an export waiting for a lock does not hold the MHD thread), and the daemon
+ *   stops promptly beside stalled exports.
  */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -365,6 +368,116 @@ static void test_exports_capped(void **state)
     assert_int_equal(status, 200);
 }
 
+/* Reads the rest of an export from a holder (export_holder) until the server closes it. */
+struct drain {
+    pthread_t th;
+    int fd;
+    size_t bytes;
+    bool complete; /* the chunked body's last chunk arrived */
+};
+
+static void *drain_main(void *arg)
+{
+    struct drain *d = arg;
+    char buf[65536], tail[8] = "";
+    for (;;) {
+        ssize_t n = recv(d->fd, buf, sizeof(buf), 0);
+        if (n <= 0) {
+            break;
+        }
+        d->bytes += (size_t)n;
+        if (n >= 7) {
+            memcpy(tail, buf + n - 7, 7);
+            tail[7] = '\0';
+        }
+        if (strcmp(tail, "\r\n0\r\n\r\n") == 0) {
+            d->complete = true;
+            break;
+        }
+    }
+    return NULL;
+}
+
+struct unlock_later {
+    pthread_t th;
+    PGconn *c;
+};
+
+static void *unlock_main(void *arg)
+{
+    struct unlock_later *u = arg;
+    sleep_ms(2000);
+    PQclear(PQexec(u->c, "COMMIT"));
+    return NULL;
+}
+
+/* An export's pages are read by its producer thread, not by the MHD thread that sends it
+ * (RELIABILITY.md AD): with the users' values locked (PostgreSQL: a page read waits for
+ * the lock) while a client reads an export, the daemon's one MHD thread (--threads 1)
+ * still answers /healthz at once; the export completes once the lock goes. The page read
+ * used to wait on the MHD thread, and every request with it (up to --db-timeout). */
+static void test_export_pages_off_mhd_thread(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip(); /* SQLite readers are never blocked by another connection (WAL) */
+    }
+    int h = export_holder(); /* test_exports_capped's experiment of 30,000 users */
+    assert_true(h >= 0);
+    struct unlock_later u = {.c = PQconnectdb(D.db_url)};
+    assert_int_equal(PQstatus(u.c), CONNECTION_OK);
+    PQclear(PQexec(u.c, "SET lock_timeout = '5s'"));
+    PGresult *r = PQexec(u.c, "BEGIN; LOCK TABLE user_metrics IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_int_equal(pthread_create(&u.th, NULL, unlock_main, &u), 0);
+    struct drain d = {.fd = h};
+    assert_int_equal(pthread_create(&d.th, NULL, drain_main, &d), 0);
+    /* the drain empties what was produced ahead within a few ms; the next page waits */
+    double worst = 0;
+    for (int i = 0; i < 15; i++) {
+        sleep_ms(50);
+        double t0 = harness_clock_ms();
+        struct resp hr;
+        assert_int_equal(http_req(D.port, "GET", "/healthz", NULL, NULL, &hr), 0);
+        assert_int_equal(hr.status, 200);
+        resp_free(&hr);
+        double ms = harness_clock_ms() - t0;
+        worst = ms > worst ? ms : worst;
+    }
+    print_message("# /healthz beside an export waiting for a lock: worst %.1f ms, %zu bytes "
+                  "sent before the lock went\n",
+                  worst, d.bytes);
+    assert_false(d.complete); /* it did wait for the lock */
+    assert_true(worst < 500);
+    pthread_join(u.th, NULL);
+    pthread_join(d.th, NULL);
+    PQfinish(u.c);
+    close(h);
+    assert_true(d.complete);
+    assert_true(d.bytes > (size_t)EXPORT_USERS * 200);
+}
+
+/* A stop beside an export whose client stopped reading (its producer waits for room in the
+ * bounded buffer, the connection is not suspended) and one that waits for bytes: the daemon
+ * ends both and exits 0 promptly (MHD_stop_daemon must meet no suspended connection, and the
+ * store closes after the producers are done). Last: it stops the daemon. */
+static void test_stop_beside_exports(void **state)
+{
+    (void)state;
+    int h1 = export_holder(), h2 = export_holder();
+    assert_true(h1 >= 0);
+    assert_true(h2 >= 0);
+    sleep_ms(200);
+    double t0 = harness_clock_ms();
+    assert_int_equal(daemon_stop(&D), 0);
+    double ms = harness_clock_ms() - t0;
+    print_message("# stopped beside 2 stalled exports in %.0f ms\n", ms);
+    assert_true(ms < 5000);
+    close(h1);
+    close(h2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -375,6 +488,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_audit_list_offloaded),
         cmocka_unit_test(test_group_edits_beside_writes),
         cmocka_unit_test(test_exports_capped),
+        cmocka_unit_test(test_export_pages_off_mhd_thread),
+        cmocka_unit_test(test_stop_beside_exports),
     };
     return cmocka_run_group_tests_name("isolation_reads", tests, setup, teardown);
 }

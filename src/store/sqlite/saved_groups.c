@@ -1,9 +1,10 @@
 /*
  * saved_groups.c - the SQLite adapter's part of issue 15: the saved_groups table (store.h
- * "Saved groups"; documents are opaque JSON text here, read by src/core/saved_group.c) and
- * the encryption key of sdk keys (api_keys.encryption_key). The groups are catalogue
- * documents read and written by catalog.c's sqlite_doc_* like the metrics. Writes run inside
- * a writer transaction; reads use the calling thread's read connection, or the transaction's.
+ * "Saved groups"; documents are opaque JSON text here, read by src/core/saved_group.c, with
+ * the version of their last write, migration 0017) and the encryption key of sdk keys
+ * (api_keys.encryption_key). The groups are catalogue documents read and written by catalog.c's
+ * sqlite_doc_* like the metrics. Writes run inside a writer transaction; reads use the calling
+ * thread's read connection, or the transaction's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,19 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
+/* every write takes a version never used before (migration 0017): the counter first, then the
+ * row with it */
+static const char SQL_GROUP_VERSION_BUMP[] =
+    "INSERT INTO meta (key, value) VALUES ('saved_group_version', '1') ON CONFLICT (key) DO "
+    "UPDATE SET value = CAST(value AS INTEGER) + 1";
+#define GROUP_VERSION "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'saved_group_version')"
 static const char SQL_GROUP_INSERT[] =
-    "INSERT INTO saved_groups (key, doc, created_at, updated_at) VALUES (?, ?, ?, ?)";
+    "INSERT INTO saved_groups (key, doc, created_at, updated_at, version) VALUES (?1, ?2, ?3, "
+    "?4, " GROUP_VERSION ")";
 static const char SQL_GROUP_UPDATE[] =
-    "UPDATE saved_groups SET doc = ?2, updated_at = ?4 WHERE key = ?1";
+    "UPDATE saved_groups SET doc = ?2, updated_at = ?4, version = " GROUP_VERSION " WHERE key = ?1";
+static const char SQL_GROUP_VERSIONS[] = "SELECT key, version FROM saved_groups ORDER BY key";
+static const char SQL_GROUP_READ[] = "SELECT doc, version FROM saved_groups WHERE key = ?";
 static const char SQL_GROUP_GET[] = "SELECT doc FROM saved_groups WHERE key = ?";
 static const char SQL_GROUP_DELETE[] = "DELETE FROM saved_groups WHERE key = ?";
 static const char SQL_GROUP_LIST[] = "SELECT doc FROM saved_groups ORDER BY key";
@@ -23,6 +33,10 @@ static const char SQL_GROUP_LIST[] = "SELECT doc FROM saved_groups ORDER BY key"
 int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
                            int64_t created_at, int64_t updated_at, bool create, struct err *err)
 {
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, SQL_GROUP_VERSION_BUMP, err);
+    if (st == NULL || sqlite_conn_step_done(tx->conn, st, "saved group version", err) != 0) {
+        return -1;
+    }
     return sqlite_doc_put(tx, create ? SQL_GROUP_INSERT : SQL_GROUP_UPDATE, "saved group", key, doc,
                           created_at, updated_at, create, err);
 }
@@ -42,6 +56,52 @@ int sqlite_saved_group_list(struct store *s, struct store_tx *tx,
                             void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
 {
     return sqlite_doc_list(s, tx, SQL_GROUP_LIST, NULL, "list saved groups", emit, ctx, err);
+}
+
+int sqlite_saved_group_versions(struct store *s,
+                                void (*emit)(void *ctx, const char *key, int64_t version),
+                                void *ctx, struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_VERSIONS, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        emit(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, "list saved group versions", err);
+}
+
+int sqlite_saved_group_read(struct store *s, const char *key, char **doc, int64_t *version,
+                            struct err *err)
+{
+    struct sqlite_conn *c = sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_READ, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite_bind_str(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
+        *version = sqlite3_column_int64(st, 1);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
+    }
+    return store_sqlite_err(c->db, rc, "read saved group", err);
 }
 
 static const char SQL_KEY_SET_ENC[] = "UPDATE api_keys SET encryption_key = ?2 WHERE id = ?1";

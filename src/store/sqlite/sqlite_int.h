@@ -265,6 +265,11 @@ int sqlite_saved_group_get(struct store *s, struct store_tx *tx, const char *key
 int sqlite_saved_group_delete(struct store_tx *tx, const char *key, struct err *err);
 int sqlite_saved_group_list(struct store *s, struct store_tx *tx,
                             void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
+int sqlite_saved_group_versions(struct store *s,
+                                void (*emit)(void *ctx, const char *key, int64_t version),
+                                void *ctx, struct err *err);
+int sqlite_saved_group_read(struct store *s, const char *key, char **doc, int64_t *version,
+                            struct err *err);
 int sqlite_key_set_encryption(struct store_tx *tx, const char *id, const char *secret,
                               struct err *err);
 int sqlite_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err);
