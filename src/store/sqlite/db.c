@@ -310,6 +310,7 @@ int sqlite_file_check(struct sqlite_store *s, struct err *err)
                                         : errno != ENOENT && errno != ENOTDIR;
     if (same) {
         atomic_store(&s->file_lost, false); /* put back (renamed to its old name) */
+        atomic_store(&s->wal_disowned, false);
         return 0;
     }
     if (!atomic_exchange(&s->file_lost, true)) {
@@ -321,6 +322,31 @@ int sqlite_file_check(struct sqlite_store *s, struct err *err)
     return err_set(err, ERR_UNAVAILABLE, NULL,
                    "the database file was deleted or replaced while the daemon ran: stop the "
                    "daemon, put the database back (README \"Restore\") and start it");
+}
+
+/* The -wal and -shm files go by the database's path, so a file put in its place (a restore
+ * under the running daemon: `mv copy.db bunsen.db`) shares them with the daemon's old,
+ * unlinked file. SQLite's close leaves the log alone once the file has moved, and its frames,
+ * pages of the old file, replayed onto the replacement at the next open: a corrupt database.
+ * Here they are copied into the old file (where they belong) and the log cut to nothing: a
+ * TRUNCATE checkpoint on the writer's connection, which waits at most wait_ms for in-process
+ * readers still on the log (tried again by the next write refused, and at close, after the
+ * readers are gone). Writer thread, or store_close. */
+void sqlite_wal_disown(struct sqlite_store *s, int wait_ms)
+{
+    if (s->main == NULL || s->readonly || atomic_load(&s->wal_disowned)) {
+        return;
+    }
+    struct sqlite_conn *c = s->main;
+    c->wait_deadline_ns = wait_ms > 0 ? time_mono_ns() + (uint64_t)wait_ms * 1000000u : 0;
+    int log = -1, copied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
+    c->wait_deadline_ns = 0;
+    if (rc == SQLITE_OK) {
+        atomic_store(&s->wal_disowned, true);
+        log_json(LOG_WARN, "the write-ahead log was emptied into the old database file",
+                 json_pack("{s:s, s:i}", "path", s->path, "frames", copied));
+    }
 }
 
 /* A read connection opens on a request's thread, so its error reaches the reply, which may go
@@ -346,6 +372,12 @@ struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
     if (c != NULL) {
         sqlite_conn_sample(c); /* its size after the last use */
         return c;
+    }
+    /* a new connection opens by path: on a replacement it would read the daemon's log as if
+     * it were the new file's */
+    if (!s->readonly && sqlite_file_check(s, err) != 0) {
+        reader_open_failed(err);
+        return NULL;
     }
     c = sqlite_conn_open(s->path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_READER, err);
     if (c == NULL) {
@@ -375,6 +407,10 @@ static void sqlite_close(struct store *store)
         sqlite_conn_close(s->readers[i]);
     }
     free(s->readers);
+    struct err lost;
+    if (s->main != NULL && !s->readonly && sqlite_file_check(s, &lost) != 0) {
+        sqlite_wal_disown(s, 0); /* SQLite's close would leave the log to the new file */
+    }
     sqlite_conn_close(s->main);
     pthread_key_delete(s->reader_key);
     pthread_mutex_destroy(&s->readers_mu);
@@ -528,6 +564,12 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
 {
     (void)exclusive; /* one writer per file: every write transaction is exclusive */
     if (store_schema_refuse(s, err) != 0) {
+        return -1;
+    }
+    /* a file deleted or replaced under the daemon: this write would go to the old file and
+     * the log the new one shares (a stat per group; the one-second poll was too late) */
+    if (sqlite_file_check(sqlite_be(s), err) != 0) {
+        sqlite_wal_disown(sqlite_be(s), 100);
         return -1;
     }
     struct sqlite_conn *c = sqlite_be(s)->main;
