@@ -1,9 +1,10 @@
 /*
  * API tests (SQLite) of the operator's commands against disks that cannot take the data
- * (operator's-day review, finding 2): `bunsen backup` to a full file system left
- * DEST.tmp-journal (or DEST.tmp-wal and -shm) behind; to an existing directory it failed
- * only after the whole copy ("cannot move the copy to bdir: Is a directory"). The full-disk
- * tests mount a small tmpfs (root with CAP_SYS_ADMIN): skipped without.
+ * (operator's-day review, findings 2 and 3): `bunsen backup` to a full file system left
+ * DEST.tmp-journal behind; to an existing directory it failed only after the whole copy
+ * ("cannot move the copy to bdir: Is a directory"); `bunsen serve` on a 100% full disk said
+ * "database unavailable (disk I/O error)" instead of the documented disk-full message. The
+ * full-disk tests mount a small tmpfs (root with CAP_SYS_ADMIN): skipped without.
  */
 #include "harness.h"
 
@@ -13,6 +14,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return calloc(1, 1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
 
 /* A tmpfs of size at a new directory (into mnt, cap bytes); false when it cannot be mounted. */
 static bool mount_small(const char *size, char *mnt, size_t cap)
@@ -169,11 +186,51 @@ static void test_backup_dest_directory(void **state)
     daemon_cleanup(&d);
 }
 
+static void test_serve_full_disk_message(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* the database is on the server's disk */
+    }
+    char mnt[64];
+    if (!mount_small("3m", mnt, sizeof(mnt))) {
+        skip();
+    }
+    /* the data dir (and the daemon's stderr.log) on another disk: the message must fit */
+    struct daemon d;
+    char dbp[100];
+    snprintf(dbp, sizeof(dbp), "%s/bunsen.db", mnt);
+    const char *const extra[] = {"--database", dbp, NULL};
+    assert_int_equal(daemon_start(&d, extra), 0);
+    assert_int_equal(daemon_stop(&d), 0); /* a clean stop: no -wal, no -shm left */
+    fill_disk(fmt("%s/filler", mnt), 0);
+    assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
+    if (daemon_restart(&d, extra) == 0) {
+        daemon_stop(&d);
+        fail_msg("a daemon started on a full disk");
+    }
+    close(d.out_fd);
+    d.out_fd = -1;
+    char *err = slurp(fmt("%s/stderr.log", d.dir));
+    unlink(fmt("%s/filler", mnt));
+    if (strstr(err, "the disk holding the database is full") == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "%s", err);
+        free(err);
+        unmount_small(mnt);
+        fail_msg("start on a full disk said: %s", msg);
+    }
+    daemon_cleanup(&d);
+    free(err);
+    unmount_small(mnt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_full_dest),
         cmocka_unit_test(test_backup_dest_directory),
+        cmocka_unit_test(test_serve_full_disk_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -458,6 +458,29 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
     return 0;
 }
 
+/* -1 with err when the file system holding path (or, before the file exists, its directory)
+ * has fewer than SQLITE_FREE_MIN_BYTES free, else 0. */
+static int disk_full(const char *path, struct err *err)
+{
+    struct statvfs vfs;
+    int rc = statvfs(path, &vfs);
+    if (rc != 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            slash[slash == dir ? 1 : 0] = '\0';
+        }
+        rc = statvfs(slash != NULL ? dir : ".", &vfs);
+    }
+    if (rc == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
+                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+    }
+    return 0;
+}
+
 static int sqlite_open(struct store *store, const char *path, struct err *err)
 {
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
@@ -469,6 +492,10 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     s->data_version = -1;
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
     if (s->main == NULL) {
+        /* on a full disk the open's WAL set-up (the -shm) failed "disk I/O error": say why */
+        if (!s->readonly) {
+            (void)disk_full(path, err);
+        }
         goto out_free;
     }
     s->main->closing = &s->closing;
@@ -667,12 +694,8 @@ static int sqlite_ready_check(struct store_tx *tx, struct err *err)
      * one-row commit fits in WAL frames the log already has, and the flag above starts out
      * clear. Space on the file system is asked too; at start this refuses to serve (serve.c
      * check_store), as for a read-only file. */
-    struct statvfs vfs;
-    if (statvfs(sqlite_be(tx->store)->path, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
-                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+    if (disk_full(sqlite_be(tx->store)->path, err) != 0) {
+        return -1;
     }
     return sqlite_conn_exec(tx->conn,
                             "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "
