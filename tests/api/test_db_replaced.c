@@ -6,7 +6,9 @@
  * next open its frames (pages of the old file) replayed onto the replacement: integrity_check
  * failed (docs/RELIABILITY.md "AE"). Expected: every write after the replacement answers 503
  * with Retry-After, and the file at the path, after the daemon stops, is the replacement
- * exactly: intact, with the backup's rows and none of the daemon's.
+ * exactly: intact, with the backup's rows and none of the daemon's. And a copy written over
+ * the file in place (`cp backup.db bunsen.db`, which no stat sees) is found by the next write:
+ * 503s from then on.
  */
 #include "harness.h"
 
@@ -112,10 +114,69 @@ static void test_replaced_file_refuses_writes(void **state)
     assert_int_equal(harness_stop(&d), 0);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return calloc(1, 1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* `cp backup.db bunsen.db` (the same inode: the stat sees nothing) under the daemon: the
+ * backup's header is not in WAL mode, the daemon's is. Every write afterwards answers 503,
+ * /readyz too, and one error line says what happened. (The file itself is not saved: the
+ * copy already mixed with the daemon's log and cache; README "Restore".) */
+static void test_overwritten_in_place_refuses_writes(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip();
+    }
+    struct daemon d;
+    char sdk[64];
+    assert_int_equal(harness_start_with_key(&d, NULL, sdk, sizeof(sdk)), 0);
+    bool ra = false;
+    assert_int_equal(post_batch(d.port, sdk, "a", &ra), 200);
+    char old[400], db[400];
+    snprintf(old, sizeof(old), "%s/old.db", d.dir);
+    snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
+    char *out = NULL;
+    const char *const bk[] = {"backup", old, "--data-dir", d.dir, NULL};
+    if (bunsen_run(&out, bk) != 0) {
+        fail_msg("backup: %s", out);
+    }
+    free(out);
+    assert_int_equal(post_batch(d.port, sdk, "b", &ra), 200);
+    assert_int_equal(system(fmt("cp '%s' '%s'", old, db)), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(post_batch(d.port, sdk, fmt("c%d", i), &ra), 503);
+        assert_true(ra);
+    }
+    sleep_ms(150); /* past the reuse of the last check that passed */
+    struct resp r;
+    assert_int_equal(http_req(d.port, "GET", "/readyz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 503);
+    resp_free(&r);
+    daemon_stop(&d);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(strstr(log, "overwritten in place under the daemon"));
+    free(log);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replaced_file_refuses_writes),
+        cmocka_unit_test(test_overwritten_in_place_refuses_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,40 @@ int sqlite_file_check(struct sqlite_store *s, struct err *err)
                    "daemon, put the database back (README \"Restore\") and start it");
 }
 
+/* A copy written over the file in place (`cp backup.db bunsen.db`: the same inode, so the
+ * stat of sqlite_file_check sees nothing) mixes the copy's pages with the daemon's log and
+ * page cache. What gives it away: the daemon's file is in WAL mode from its open on (header
+ * bytes 18 and 19 are 2), a backup (`bunsen backup`) is not. Read through the writer
+ * connection's own file handle (a descriptor of our own, once closed, would drop SQLite's
+ * POSIX locks on the file): one pread of 20 bytes per write transaction. A short read (the
+ * copy has just truncated the file) is left to the next transaction. Sticky: once seen, the
+ * file and the daemon's view of it no longer agree. Writer thread. */
+static int sqlite_header_check(struct sqlite_store *s, struct err *err)
+{
+    if (s->readonly) {
+        return 0;
+    }
+    if (!atomic_load(&s->file_overwritten)) {
+        sqlite3_file *f = NULL;
+        unsigned char h[20];
+        if (sqlite3_file_control(s->main->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+            f == NULL || f->pMethods == NULL ||
+            f->pMethods->xRead(f, h, (int)sizeof(h), 0) != SQLITE_OK ||
+            (h[18] == 2 && h[19] == 2)) {
+            return 0;
+        }
+        atomic_store(&s->file_overwritten, true);
+        log_json(LOG_ERROR,
+                 "the database file was overwritten in place under the daemon (its header "
+                 "is no longer in WAL mode)",
+                 json_pack("{s:s, s:s}", "path", s->path, "action",
+                           "stop the daemon, restore the database (README Restore), start it"));
+    }
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "the database file was overwritten while the daemon ran: stop the daemon, "
+                   "restore the database (README \"Restore\") and start it");
+}
+
 /* The -wal and -shm files go by the database's path, so a file put in its place (a restore
  * under the running daemon: `mv copy.db bunsen.db`) shares them with the daemon's old,
  * unlinked file. SQLite's close leaves the log alone once the file has moved, and its frames,
@@ -597,6 +631,9 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
      * the log the new one shares (a stat per group; the one-second poll was too late) */
     if (sqlite_file_check(sqlite_be(s), err) != 0) {
         sqlite_wal_disown(sqlite_be(s), 100);
+        return -1;
+    }
+    if (sqlite_header_check(sqlite_be(s), err) != 0) {
         return -1;
     }
     struct sqlite_conn *c = sqlite_be(s)->main;

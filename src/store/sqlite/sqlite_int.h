@@ -50,12 +50,13 @@ struct sqlite_store {
     pthread_mutex_t readers_mu;
     struct sqlite_conn **readers; /* every reader opened, closed by store_close */
     size_t nreaders, areaders;
-    struct sqlite_ckpt *ckpt; /* the WAL checkpointer (checkpoint.c) */
-    dev_t dev;                /* the database file's identity when opened: a file deleted */
-    ino_t ino;                /* or replaced under the daemon is found (sqlite_file_check) */
-    atomic_bool file_lost;    /* the file was found gone or replaced (logged once per loss) */
-    atomic_bool wal_disowned; /* the log was emptied into the lost file (sqlite_wal_disown) */
-    atomic_bool closing;      /* store_shutdown_begin was called (sqlite_shutdown_begin) */
+    struct sqlite_ckpt *ckpt;     /* the WAL checkpointer (checkpoint.c) */
+    dev_t dev;                    /* the database file's identity when opened: a file deleted */
+    ino_t ino;                    /* or replaced under the daemon is found (sqlite_file_check) */
+    atomic_bool file_lost;        /* the file was found gone or replaced (logged once per loss) */
+    atomic_bool file_overwritten; /* a copy was written over it in place (sqlite_tx_begin) */
+    atomic_bool wal_disowned;     /* the log was emptied into the lost file (sqlite_wal_disown) */
+    atomic_bool closing;          /* store_shutdown_begin was called (sqlite_shutdown_begin) */
     /* when the writer's BEGIN first found another process holding the write lock, while it
      * still does (0: not); the writer thread's alone (sqlite_tx_begin) */
     uint64_t lock_busy_since_ns;
