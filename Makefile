@@ -50,15 +50,18 @@ SHAREDIR ?= $(PREFIX)/share/bunsen
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/bunsen
 
-PORT     ?= 8080
-DATA_DIR ?= ./data
+# `make run`: PORT=, DATA_DIR=, LISTEN= on the command line, else the daemon's own variables
+# (BUNSEN_PORT...; the flags below would override them otherwise), else the defaults
+PORT     ?= $(or $(BUNSEN_PORT),8080)
+DATA_DIR ?= $(or $(BUNSEN_DATA_DIR),./data)
+LISTEN   ?= $(or $(BUNSEN_LISTEN),127.0.0.1)
 
 .PHONY: all deps run test unit api asan format format-check clean help bench install uninstall
 all: $(BUILD)/bunsen
 
 help:
 	@echo "make            build $(BUILD)/bunsen"
-	@echo "make run        install deps, build, migrate and serve on 127.0.0.1:$(PORT) (data in $(DATA_DIR))"
+	@echo "make run        install deps, build, migrate and serve on $(LISTEN):$(PORT) (data in $(DATA_DIR))"
 	@echo "make test       install deps, build, run unit and API tests"
 	@echo "make asan       build and run all tests under AddressSanitizer + UBSan"
 	@echo "make format     rewrite sources with clang-format; format-check fails on a diff"
@@ -151,8 +154,9 @@ NODE_SUITES ?= tests/sdk/run.sh tests/ecosystem/run.sh tests/browser/run.sh
 # PostgreSQL: the store unit test and the API suites again on a throwaway cluster, then
 # several daemons on one database (tests/pg/*.sh start and stop their own clusters).
 PG_SUITES ?= tests/pg/api.sh
-# Shell suites: make install into a staging dir, the installed binary, systemd-analyze verify.
-SH_SUITES   ?= tests/ops/install.sh
+# Shell suites: make install into a staging dir, the installed binary, systemd-analyze verify;
+# `make run` and its variables.
+SH_SUITES   ?= tests/ops/install.sh tests/ops/make_run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory unit api
@@ -170,7 +174,7 @@ asan: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/bunsen serve --listen 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
+	$(BUILD)/bunsen serve --listen $(LISTEN) --port $(PORT) --data-dir $(DATA_DIR)
 
 # The binary, the dashboard under share/bunsen/web, the man page bunsen(1), the systemd unit
 # (ExecStart pointing at BINDIR) and the docs. DESTDIR stages the tree for packaging. Nothing

@@ -663,7 +663,8 @@ static const char backup_usage[] =
     "Write a consistent copy of DIR/bunsen.db to DEST with SQLite's online backup API, safe\n"
     "while the daemon serves and writes: the copy holds every write acknowledged before the\n"
     "command started. DEST is replaced only by a complete, checked copy; it may not be the\n"
-    "database or a file beside it that belongs to it (-wal, -shm, -journal, .lock).\n"
+    "database or a file beside it that belongs to it (-wal, -shm, -journal, .lock), nor an\n"
+    "existing directory.\n"
     "Restore: stop the daemon, copy DEST to DIR/bunsen.db, remove DIR/bunsen.db-wal and\n"
     "-shm, start it.\n"
     "--database: the SQLite file to copy instead of DIR/bunsen.db (PostgreSQL: use pg_dump\n"
@@ -752,6 +753,15 @@ int cli_backup(int argc, char **argv)
                 "bunsen: %s is %s (or its .tmp would be): the copy would replace it; back up "
                 "to another file\n",
                 dest, clash);
+        return 2;
+    }
+    /* checked before the copy: the rename over a directory failed only once the whole
+     * database had been copied */
+    struct stat dsb;
+    if (file != NULL && stat(dest, &dsb) == 0 && S_ISDIR(dsb.st_mode)) {
+        fprintf(stderr,
+                "bunsen: %s is a directory: name the backup file (e.g. %s/bunsen-DATE.db)\n", dest,
+                dest);
         return 2;
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_READ_AS_IS);

@@ -483,9 +483,11 @@ char *results_timeseries_to_csv(const json_t *ts)
         "cuped", "correction", "always_valid", "p_value", "p_value_adjusted", "relative_p_value",
         "relative_p_value_adjusted", "verdict", "cuped_theta", "cuped_variance_reduction",
         "absolute_ci_adjusted_low", "absolute_ci_adjusted_high", "relative_ci_adjusted_low",
-        "relative_ci_adjusted_high"};
+        "relative_ci_adjusted_high",
+        /* appended: relative_lift.significant (the results CSV's relative_significant) */
+        "relative_significant"};
     const size_t nh = sizeof(heads) / sizeof(heads[0]);
-    const size_t first_adj = nh - 4; /* the ci_adjusted ends: unbounded reads -inf, inf */
+    const size_t first_adj = nh - 5; /* the ci_adjusted ends: unbounded reads -inf, inf */
     struct buf b;
     buf_init(&b, RENDER_CAP);
     for (size_t c = 0; c < nh; c++) {
@@ -531,10 +533,11 @@ char *results_timeseries_to_csv(const json_t *ts)
                 json_array_get(json_object_get(abs, "ci_adjusted"), 0),
                 json_array_get(json_object_get(abs, "ci_adjusted"), 1),
                 json_array_get(json_object_get(rel, "ci_adjusted"), 0),
-                json_array_get(json_object_get(rel, "ci_adjusted"), 1)};
+                json_array_get(json_object_get(rel, "ci_adjusted"), 1),
+                json_object_get(rel, "significant")};
             char row[sizeof(vals) / sizeof(vals[0])][CELL_MAX];
             for (size_t c = 0; c < nh; c++) {
-                if (c >= first_adj &&
+                if (c >= first_adj && c < first_adj + 4 &&
                     ci_adjusted_unbounded(c < first_adj + 2 ? abs : rel, (c - first_adj) % 2,
                                           row[c], sizeof(row[c]))) {
                     continue;

@@ -66,6 +66,7 @@ struct stream {
     long (*fill)(void *ctx, char *buf, size_t max);
     void *ctx;
     void (*free_ctx)(void *ctx);
+    size_t *sent; /* the request's resp_bytes (the access log's): read only before it ends */
 };
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -76,6 +77,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (n < 0) {
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    *s->sent += (size_t)n;
     return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
@@ -96,6 +98,7 @@ void http_reply_stream(struct http_req *r, int status, const char *content_type,
     s->fill = fill;
     s->ctx = ctx;
     s->free_ctx = free_ctx;
+    s->sent = &r->resp_bytes; /* counted as sent: set_body's 0 is the start */
     if (r->method == HTTP_HEAD) {
         /* the headers alone: libmicrohttpd sends a chunked response's last chunk even to
          * HEAD, and a keep-alive client read those 5 bytes as the next reply. Nor may a HEAD

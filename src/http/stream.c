@@ -47,6 +47,7 @@ struct http_stream {
     struct http_shared queued; /* after cur, not begun; data NULL = none */
     bool suspended;            /* the reader suspended the connection; a push resumes it */
     bool closing;              /* end the body once the pending bytes are sent */
+    size_t *sent;              /* the request's resp_bytes (the access log's) */
     void *user;                /* the subscriber's data (owned) */
     void (*free_user)(void *user);
     struct http_stream *prev, *next;
@@ -119,6 +120,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             st->off = 0;
         }
         n = (ssize_t)k;
+        *st->sent += k;
     } else if (st->closing) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
     } else {
@@ -224,6 +226,7 @@ int http_reply_event_stream(struct http_req *r, const char *content_type,
     struct http_stream *st = xcalloc(1, sizeof(*st));
     st->set = set;
     st->conn = r->conn;
+    st->sent = &r->resp_bytes;
     st->user = user;
     st->free_user = free_user;
     pthread_mutex_lock(&set->mu);

@@ -255,10 +255,22 @@ static void test_timeseries_csv_warning(void **state)
     assert_non_null(ts);
     char *c = results_timeseries_to_csv(ts);
     assert_non_null(strstr(c, ",relative_ci_high,warning,cuped,correction,always_valid,"));
-    assert_non_null(strstr(c, ",relative_ci_adjusted_low,relative_ci_adjusted_high\r\n"));
+    /* relative_lift.significant, appended last (the results CSV's relative_significant) */
+    assert_non_null(
+        strstr(c, ",relative_ci_adjusted_low,relative_ci_adjusted_high,relative_significant\r\n"));
     /* the columns after warning are empty: this document has no settings or p-values */
-    assert_non_null(strstr(c, ",b,0,,,,,,,,,,\"no users in this variant, yet\",,,,,,,,,,,,,,\r\n"));
-    assert_non_null(strstr(c, ",a,3,0.5,,,,,,,,,,,,,,,,,,,,,,,\r\n"));
+    assert_non_null(
+        strstr(c, ",b,0,,,,,,,,,,\"no users in this variant, yet\",,,,,,,,,,,,,,,\r\n"));
+    assert_non_null(strstr(c, ",a,3,0.5,,,,,,,,,,,,,,,,,,,,,,,,\r\n"));
+    free(c);
+    json_object_set_new(
+        json_object_get(
+            json_array_get(
+                json_object_get(json_array_get(json_object_get(ts, "days"), 0), "variants"), 1),
+            "relative_lift"),
+        "significant", json_true());
+    c = results_timeseries_to_csv(ts);
+    assert_non_null(strstr(c, "\",,,,,,,,,,,,,,,true\r\n"));
     free(c);
     json_decref(ts);
 }

@@ -10,7 +10,10 @@
  * is a standalone database in rollback-journal mode (no -wal file to carry along).
  * SIGINT, SIGTERM and SIGHUP during the copy remove DEST.tmp and its DEST.tmp-journal and
  * end the process with status 1 (a ^C or a timeout of cron or systemd left both behind);
- * a stale pair from a SIGKILL is removed by the next backup to the same DEST.
+ * a failed copy (a full disk) removes them too, and the -wal and -shm a copy still in WAL mode
+ * left; a stale pair from a SIGKILL is removed by
+ * the next backup to the same DEST. An existing directory as DEST is refused before any copy
+ * (cli.c cli_backup).
  *
  * Threads: the calling thread only (a CLI command: the process's only thread, which owns
  * its signal dispositions while this runs); opens its own connections.
@@ -39,16 +42,25 @@ static int fsync_path(const char *path)
 }
 
 /* The copy's files, for the signal handler (set before it is installed). */
-static char tmp_path[4200], journal_path[4220];
+static char tmp_path[4200], journal_path[4220], wal_path[4220], shm_path[4220];
 static const int copy_signals[] = {SIGINT, SIGTERM, SIGHUP};
 #define NSIG_COPY (sizeof(copy_signals) / sizeof(copy_signals[0]))
+
+/* The copy and the files SQLite keeps beside it: its rollback journal, or, when the copied
+ * header's WAL mode could not be folded back (a full disk), its -wal and -shm. */
+static void tmp_unlink(void)
+{
+    unlink(journal_path);
+    unlink(wal_path);
+    unlink(shm_path);
+    unlink(tmp_path);
+}
 
 static void on_copy_signal(int sig)
 {
     (void)sig;
     /* async-signal-safe only: the connection writing them dies with the process */
-    unlink(journal_path);
-    unlink(tmp_path);
+    tmp_unlink();
     static const char msg[] = "bunsen: backup interrupted: the partial copy was removed\n";
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
     (void)ignored;
@@ -99,9 +111,10 @@ int sqlite_backup(struct store *store, const char *dest, struct store_backup_sta
         return err_set(err, ERR_INVALID, "DEST", "the backup path is too long");
     }
     snprintf(journal_path, sizeof(journal_path), "%s-journal", tmp_path);
+    snprintf(wal_path, sizeof(wal_path), "%s-wal", tmp_path);
+    snprintf(shm_path, sizeof(shm_path), "%s-shm", tmp_path);
     /* a copy killed by SIGKILL: its journal would be taken for the new copy's hot journal */
-    unlink(journal_path);
-    unlink(tmp_path);
+    tmp_unlink();
     struct sigaction saved[NSIG_COPY];
     sigset_t mask;
     copy_signals_hold(&mask);
@@ -198,6 +211,6 @@ static int backup_copy(struct sqlite_store *s, const char *dest, struct store_ba
     return 0;
 out_close:
     sqlite3_close(to);
-    unlink(tmp);
+    tmp_unlink(); /* a failed write (a full disk) left them as a signal would */
     return -1;
 }

@@ -310,6 +310,7 @@ int sqlite_file_check(struct sqlite_store *s, struct err *err)
                                         : errno != ENOENT && errno != ENOTDIR;
     if (same) {
         atomic_store(&s->file_lost, false); /* put back (renamed to its old name) */
+        atomic_store(&s->wal_disowned, false);
         return 0;
     }
     if (!atomic_exchange(&s->file_lost, true)) {
@@ -321,6 +322,65 @@ int sqlite_file_check(struct sqlite_store *s, struct err *err)
     return err_set(err, ERR_UNAVAILABLE, NULL,
                    "the database file was deleted or replaced while the daemon ran: stop the "
                    "daemon, put the database back (README \"Restore\") and start it");
+}
+
+/* A copy written over the file in place (`cp backup.db bunsen.db`: the same inode, so the
+ * stat of sqlite_file_check sees nothing) mixes the copy's pages with the daemon's log and
+ * page cache. What gives it away: the daemon's file is in WAL mode from its open on (header
+ * bytes 18 and 19 are 2), a backup (`bunsen backup`) is not. Read through the writer
+ * connection's own file handle (a descriptor of our own, once closed, would drop SQLite's
+ * POSIX locks on the file): one pread of 20 bytes per write transaction. A short read (the
+ * copy has just truncated the file) is left to the next transaction. Sticky: once seen, the
+ * file and the daemon's view of it no longer agree. Writer thread. */
+static int sqlite_header_check(struct sqlite_store *s, struct err *err)
+{
+    if (s->readonly) {
+        return 0;
+    }
+    if (!atomic_load(&s->file_overwritten)) {
+        sqlite3_file *f = NULL;
+        unsigned char h[20];
+        if (sqlite3_file_control(s->main->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+            f == NULL || f->pMethods == NULL ||
+            f->pMethods->xRead(f, h, (int)sizeof(h), 0) != SQLITE_OK ||
+            (h[18] == 2 && h[19] == 2)) {
+            return 0;
+        }
+        atomic_store(&s->file_overwritten, true);
+        log_json(LOG_ERROR,
+                 "the database file was overwritten in place under the daemon (its header "
+                 "is no longer in WAL mode)",
+                 json_pack("{s:s, s:s}", "path", s->path, "action",
+                           "stop the daemon, restore the database (README Restore), start it"));
+    }
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "the database file was overwritten while the daemon ran: stop the daemon, "
+                   "restore the database (README \"Restore\") and start it");
+}
+
+/* The -wal and -shm files go by the database's path, so a file put in its place (a restore
+ * under the running daemon: `mv copy.db bunsen.db`) shares them with the daemon's old,
+ * unlinked file. SQLite's close leaves the log alone once the file has moved, and its frames,
+ * pages of the old file, replayed onto the replacement at the next open: a corrupt database.
+ * Here they are copied into the old file (where they belong) and the log cut to nothing: a
+ * TRUNCATE checkpoint on the writer's connection, which waits at most wait_ms for in-process
+ * readers still on the log (tried again by the next write refused, and at close, after the
+ * readers are gone). Writer thread, or store_close. */
+void sqlite_wal_disown(struct sqlite_store *s, int wait_ms)
+{
+    if (s->main == NULL || s->readonly || atomic_load(&s->wal_disowned)) {
+        return;
+    }
+    struct sqlite_conn *c = s->main;
+    c->wait_deadline_ns = wait_ms > 0 ? time_mono_ns() + (uint64_t)wait_ms * 1000000u : 0;
+    int log = -1, copied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &copied);
+    c->wait_deadline_ns = 0;
+    if (rc == SQLITE_OK) {
+        atomic_store(&s->wal_disowned, true);
+        log_json(LOG_WARN, "the write-ahead log was emptied into the old database file",
+                 json_pack("{s:s, s:i}", "path", s->path, "frames", copied));
+    }
 }
 
 /* A read connection opens on a request's thread, so its error reaches the reply, which may go
@@ -346,6 +406,12 @@ struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
     if (c != NULL) {
         sqlite_conn_sample(c); /* its size after the last use */
         return c;
+    }
+    /* a new connection opens by path: on a replacement it would read the daemon's log as if
+     * it were the new file's */
+    if (!s->readonly && sqlite_file_check(s, err) != 0) {
+        reader_open_failed(err);
+        return NULL;
     }
     c = sqlite_conn_open(s->path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_READER, err);
     if (c == NULL) {
@@ -375,6 +441,10 @@ static void sqlite_close(struct store *store)
         sqlite_conn_close(s->readers[i]);
     }
     free(s->readers);
+    struct err lost;
+    if (s->main != NULL && !s->readonly && sqlite_file_check(s, &lost) != 0) {
+        sqlite_wal_disown(s, 0); /* SQLite's close would leave the log to the new file */
+    }
     sqlite_conn_close(s->main);
     pthread_key_delete(s->reader_key);
     pthread_mutex_destroy(&s->readers_mu);
@@ -422,6 +492,29 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
     return 0;
 }
 
+/* -1 with err when the file system holding path (or, before the file exists, its directory)
+ * has fewer than SQLITE_FREE_MIN_BYTES free, else 0. */
+static int disk_full(const char *path, struct err *err)
+{
+    struct statvfs vfs;
+    int rc = statvfs(path, &vfs);
+    if (rc != 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            slash[slash == dir ? 1 : 0] = '\0';
+        }
+        rc = statvfs(slash != NULL ? dir : ".", &vfs);
+    }
+    if (rc == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
+                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+    }
+    return 0;
+}
+
 static int sqlite_open(struct store *store, const char *path, struct err *err)
 {
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
@@ -433,6 +526,10 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     s->data_version = -1;
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
     if (s->main == NULL) {
+        /* on a full disk the open's WAL set-up (the -shm) failed "disk I/O error": say why */
+        if (!s->readonly) {
+            (void)disk_full(path, err);
+        }
         goto out_free;
     }
     s->main->closing = &s->closing;
@@ -530,6 +627,15 @@ static int sqlite_tx_begin(struct store *s, struct store_tx *tx, bool exclusive,
     if (store_schema_refuse(s, err) != 0) {
         return -1;
     }
+    /* a file deleted or replaced under the daemon: this write would go to the old file and
+     * the log the new one shares (a stat per group; the one-second poll was too late) */
+    if (sqlite_file_check(sqlite_be(s), err) != 0) {
+        sqlite_wal_disown(sqlite_be(s), 100);
+        return -1;
+    }
+    if (sqlite_header_check(sqlite_be(s), err) != 0) {
+        return -1;
+    }
     struct sqlite_conn *c = sqlite_be(s)->main;
     tx->conn = c;
     sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_BEGIN, err);
@@ -625,12 +731,8 @@ static int sqlite_ready_check(struct store_tx *tx, struct err *err)
      * one-row commit fits in WAL frames the log already has, and the flag above starts out
      * clear. Space on the file system is asked too; at start this refuses to serve (serve.c
      * check_store), as for a read-only file. */
-    struct statvfs vfs;
-    if (statvfs(sqlite_be(tx->store)->path, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
-                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+    if (disk_full(sqlite_be(tx->store)->path, err) != 0) {
+        return -1;
     }
     return sqlite_conn_exec(tx->conn,
                             "INSERT INTO meta (key, value) VALUES ('ready_check', '1') "

@@ -50,11 +50,13 @@ struct sqlite_store {
     pthread_mutex_t readers_mu;
     struct sqlite_conn **readers; /* every reader opened, closed by store_close */
     size_t nreaders, areaders;
-    struct sqlite_ckpt *ckpt; /* the WAL checkpointer (checkpoint.c) */
-    dev_t dev;                /* the database file's identity when opened: a file deleted */
-    ino_t ino;                /* or replaced under the daemon is found (sqlite_file_check) */
-    atomic_bool file_lost;    /* the file was found gone or replaced (logged once per loss) */
-    atomic_bool closing;      /* store_shutdown_begin was called (sqlite_shutdown_begin) */
+    struct sqlite_ckpt *ckpt;     /* the WAL checkpointer (checkpoint.c) */
+    dev_t dev;                    /* the database file's identity when opened: a file deleted */
+    ino_t ino;                    /* or replaced under the daemon is found (sqlite_file_check) */
+    atomic_bool file_lost;        /* the file was found gone or replaced (logged once per loss) */
+    atomic_bool file_overwritten; /* a copy was written over it in place (sqlite_tx_begin) */
+    atomic_bool wal_disowned;     /* the log was emptied into the lost file (sqlite_wal_disown) */
+    atomic_bool closing;          /* store_shutdown_begin was called (sqlite_shutdown_begin) */
     /* when the writer's BEGIN first found another process holding the write lock, while it
      * still does (0: not); the writer thread's alone (sqlite_tx_begin) */
     uint64_t lock_busy_since_ns;
@@ -129,6 +131,11 @@ void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b);
  * one will find again and new readers would not see its writes), logging one error line
  * (with the path) when the loss is first found. Any thread. */
 int sqlite_file_check(struct sqlite_store *s, struct err *err);
+/* Once the database file is gone from its path or replaced (sqlite_file_check): copy the
+ * write-ahead log's frames into the daemon's old file and empty the log, which the file now at
+ * the path shares, waiting at most wait_ms (0: the busy handler's own bound) for readers.
+ * Writer thread or store_close. */
+void sqlite_wal_disown(struct sqlite_store *s, int wait_ms);
 
 /* This thread's read connection, opened on first use. */
 struct sqlite_conn *sqlite_reader(struct store *s, struct err *err);
