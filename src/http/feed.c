@@ -45,6 +45,7 @@ struct http_feed {
     bool ended, failed;   /* the producer ended the body (failed: abort the connection) */
     bool gone;            /* MHD freed the reply (the client went away, or it was sent) */
     bool closing;         /* the server stops: end the body, the producer stops */
+    size_t *sent;         /* the request's resp_bytes (the access log's), or NULL */
     int refs;
     struct http_feed *prev, *next; /* in feeds */
 };
@@ -98,6 +99,9 @@ static ssize_t feed_read(void *cls, uint64_t pos, char *out, size_t max)
         size_t k = f->len - f->off < max ? f->len - f->off : max;
         memcpy(out, f->buf + f->off, k);
         f->off += k;
+        if (f->sent != NULL) {
+            *f->sent += k; /* read by the access log once the request completed */
+        }
         if (f->off == f->len) {
             f->off = f->len = 0;
         }
@@ -168,6 +172,7 @@ struct http_feed *http_reply_feed(struct http_req *r, int status, const char *co
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     http_reply_response(r, status, resp, 0);
+    f->sent = head ? NULL : &r->resp_bytes; /* counted as sent, from 0 */
     return f;
 }
 
