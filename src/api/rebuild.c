@@ -5,6 +5,10 @@
  * committing between chunks. It looks for work in the database (a definition change
  * commits the rebuild's state; after a crash the state is still there) a few times a
  * second when idle.
+ * Test gate (tests only; nothing read or checked otherwise): when the environment names a file
+ * in BUNSEN_TEST_REBUILD_GATE at start, no chunk runs while that file exists, so that a test
+ * reads beside a rebuild in progress for as long as it chooses (test_results_series.c),
+ * whatever the machine's pace.
  * Threads: its own; started after the writer and stopped before it (serve.c).
  */
 #include <pthread.h>
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "bunsen/api.h"
@@ -27,6 +32,7 @@ struct rebuilder {
     pthread_mutex_t mu; /* guards stop */
     pthread_cond_t cv;  /* signalled on stop */
     bool stop;
+    char *gate; /* BUNSEN_TEST_REBUILD_GATE (tests only), or NULL */
 };
 
 struct step {
@@ -119,6 +125,12 @@ static void *rebuilder_main(void *arg)
             }
             continue;
         }
+        if (rb->gate != NULL && access(rb->gate, F_OK) == 0) {
+            if (nap(rb, 5)) { /* the test gate: held before the next chunk */
+                break;
+            }
+            continue;
+        }
         struct step st;
         memset(&st, 0, sizeof(st));
         memcpy(st.key, first.experiment, sizeof(st.key));
@@ -153,6 +165,8 @@ struct rebuilder *api_rebuilder_start(struct app *app)
 {
     struct rebuilder *rb = xcalloc(1, sizeof(*rb));
     rb->app = app;
+    const char *gate = getenv("BUNSEN_TEST_REBUILD_GATE");
+    rb->gate = gate != NULL && gate[0] != '\0' ? xstrdup(gate) : NULL;
     pthread_mutex_init(&rb->mu, NULL);
     pthread_cond_init(&rb->cv, NULL);
     if (thread_start(&rb->th, rebuilder_main, rb) != 0) {
@@ -173,5 +187,6 @@ void api_rebuilder_stop(struct rebuilder *rb)
     pthread_join(rb->th, NULL);
     pthread_cond_destroy(&rb->cv);
     pthread_mutex_destroy(&rb->mu);
+    free(rb->gate);
     free(rb);
 }

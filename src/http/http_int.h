@@ -186,6 +186,15 @@ bool ratelimit_take_hold(struct ratelimit *rl, int cls, const char *key_id, doub
  * (an atomic add, no lock, no lookup) and taken, exactly, at the bucket's next take or charge,
  * the first moment its tokens decide anything. Thread-safe. */
 void ratelimit_charge(struct ratelimit *rl, struct rl_entry *e, double rate, long steps);
+/* ratelimit_take_hold and ratelimit_charge at a time of the caller's: now_ns, monotonic
+ * nanoseconds, or RL_CLOCK_REAL to read the monotonic clock (under the stripe's lock, so that
+ * no bucket is refilled to a time older than its last). The public functions above pass
+ * RL_CLOCK_REAL; tests pass their own non-decreasing times to be deterministic. */
+#define RL_CLOCK_REAL 0
+bool ratelimit_take_at(struct ratelimit *rl, int cls, const char *key_id, double rate,
+                       double *retry_after_s, struct rl_entry **held, uint64_t now_ns);
+void ratelimit_charge_at(struct ratelimit *rl, struct rl_entry *e, double rate, long steps,
+                         uint64_t now_ns);
 /* Give back a bucket of ratelimit_take_hold (NULL ok): it may be dropped once idle. */
 void ratelimit_release(struct rl_entry *e);
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */

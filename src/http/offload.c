@@ -22,11 +22,23 @@
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
  *   MHD thread itself; http_offload_free after MHD_stop_daemon
  *
+ * Test gate (tests only; no cost unset): when the environment names a file in
+ * BUNSEN_TEST_OFFLOAD_GATE at start, an offload thread that has taken a request waits, before
+ * running its handler, while that file exists, and appends a byte to "<file>.held" as it
+ * starts waiting (the test counts the requests held). Tests hold offloaded requests with it as
+ * a slow handler would hold them, for as long as they choose, and check what must answer
+ * meanwhile (tests/api/harness_hold.c): order and status instead of milliseconds.
+ *
  * Threads: http_offload_submit from MHD threads; the offload threads; start/stop from the
  * thread that starts and stops the server.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bunsen/util.h"
 #include "http_int.h"
@@ -39,7 +51,29 @@ struct http_offload {
     bool stopping;
     int nthreads;
     pthread_t th[HTTP_OFFLOAD_THREADS];
+    char *gate;      /* BUNSEN_TEST_OFFLOAD_GATE (tests only), or NULL */
+    char *gate_held; /* "<gate>.held": a byte per request held */
 };
+
+/* The test gate: a byte to gate_held, then wait while the gate's file exists (polled: tests
+ * only). The append is atomic: the file's size counts the requests held so far. */
+static void gate_wait(const char *gate, const char *gate_held)
+{
+    if (access(gate, F_OK) != 0) {
+        return;
+    }
+    int fd = open(gate_held, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (write(fd, "h", 1) != 1) {
+            /* the test sees no hold and fails: nothing to do here */
+        }
+        close(fd);
+    }
+    while (access(gate, F_OK) == 0) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
 
 static void *offload_main(void *arg)
 {
@@ -57,6 +91,9 @@ static void *offload_main(void *arg)
         o->head = (o->head + 1) % HTTP_OFFLOAD_QUEUE;
         o->n--;
         pthread_mutex_unlock(&o->mu);
+        if (o->gate != NULL) {
+            gate_wait(o->gate, o->gate_held);
+        }
         http_req_offload_begin(r);
         r->route->handler(r); /* replies, or hands r on (a write queued for the writer) */
         if (!http_req_offload_end()) {
@@ -70,6 +107,13 @@ struct http_offload *http_offload_start(void)
     struct http_offload *o = xcalloc(1, sizeof(*o));
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
+    const char *gate = getenv("BUNSEN_TEST_OFFLOAD_GATE");
+    if (gate != NULL && gate[0] != '\0') {
+        size_t n = strlen(gate) + sizeof(".held");
+        o->gate = xstrdup(gate);
+        o->gate_held = xmalloc(n);
+        snprintf(o->gate_held, n, "%s.held", gate);
+    }
     for (int i = 0; i < HTTP_OFFLOAD_THREADS; i++) {
         if (thread_start(&o->th[i], offload_main, o) != 0) {
             abort(); /* as an allocation failure */
@@ -127,5 +171,7 @@ void http_offload_free(struct http_offload *o)
     http_offload_stop(o);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
+    free(o->gate);
+    free(o->gate_held);
     free(o);
 }

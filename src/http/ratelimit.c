@@ -202,6 +202,12 @@ static void entry_debit(struct rl_entry *e, double rate, double tokens, uint64_t
 
 void ratelimit_charge(struct ratelimit *rl, struct rl_entry *e, double rate, long steps)
 {
+    ratelimit_charge_at(rl, e, rate, steps, RL_CLOCK_REAL);
+}
+
+void ratelimit_charge_at(struct ratelimit *rl, struct rl_entry *e, double rate, long steps,
+                         uint64_t now_ns)
+{
     if (rl == NULL || e == NULL || rate <= 0 || steps <= 0) {
         return;
     }
@@ -213,7 +219,8 @@ void ratelimit_charge(struct ratelimit *rl, struct rl_entry *e, double rate, lon
     }
     struct rl_stripe *st = &rl->stripes[e->h % RL_STRIPES];
     pthread_mutex_lock(&st->mu);
-    entry_debit(e, rate, steps_tokens((uint64_t)steps), time_mono_ns());
+    entry_debit(e, rate, steps_tokens((uint64_t)steps),
+                now_ns != RL_CLOCK_REAL ? now_ns : time_mono_ns());
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -227,11 +234,17 @@ void ratelimit_release(struct rl_entry *e)
 bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double rate,
                     double *retry_after_s)
 {
-    return ratelimit_take_hold(rl, cls, key_id, rate, retry_after_s, NULL);
+    return ratelimit_take_at(rl, cls, key_id, rate, retry_after_s, NULL, RL_CLOCK_REAL);
 }
 
 bool ratelimit_take_hold(struct ratelimit *rl, int cls, const char *key_id, double rate,
                          double *retry_after_s, struct rl_entry **held)
+{
+    return ratelimit_take_at(rl, cls, key_id, rate, retry_after_s, held, RL_CLOCK_REAL);
+}
+
+bool ratelimit_take_at(struct ratelimit *rl, int cls, const char *key_id, double rate,
+                       double *retry_after_s, struct rl_entry **held, uint64_t now_ns)
 {
     *retry_after_s = 0;
     if (held != NULL) {
@@ -249,7 +262,7 @@ bool ratelimit_take_hold(struct ratelimit *rl, int cls, const char *key_id, doub
     pthread_mutex_lock(&st->mu);
     /* read the clock under the lock: a time read before it could be older than an entry's
      * last refill, and an unsigned difference would then look like a very long idle time */
-    uint64_t now = time_mono_ns();
+    uint64_t now = now_ns != RL_CLOCK_REAL ? now_ns : time_mono_ns();
     if (now > st->swept_ns + 1000000000ull) {
         stripe_sweep(rl, st, now);
     }

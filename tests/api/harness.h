@@ -174,6 +174,31 @@ void harness_timed_call(struct harness_timed *t);
 void harness_timed_start(struct harness_timed *t);
 void harness_timed_join(struct harness_timed *t);
 
+/* Holding slow work where the test chooses (harness_hold.c). harness_gate_init names a gate
+ * file (path, cap bytes) and puts it in the environment of daemons started after it
+ * (BUNSEN_TEST_OFFLOAD_GATE, src/http/offload.c): while the file exists (harness_gate_close;
+ * harness_gate_open removes it and the count) their offload threads hold each request they take
+ * before its handler runs; harness_gate_held: how many it holds so far (since the last close);
+ * harness_gate_wait_held waits until it holds n, or until one of the nfds fds has a reply
+ * (a request answered without being held), and returns how many it holds (HARNESS_HANG_S: a
+ * hang detector). harness_send sends a request on a connection of its own (key, body may be
+ * NULL) and returns the fd (-1: not sent); harness_answered: its reply has begun (no wait);
+ * harness_recv_status reads the reply to the end, closes fd, returns the status (-1: none)
+ * and, when code is not NULL, the error code of a JSON error body ("" otherwise). Receive
+ * timeouts are HARNESS_HANG_S: a hang detector, not a latency bound. harness_bench_latency:
+ * BUNSEN_BENCH_LATENCY=1, where the tests print latencies for bench/isolation.sh (never
+ * asserted). */
+#define HARNESS_HANG_S 60
+void harness_gate_init(char *path, size_t cap);
+void harness_gate_close(const char *path);
+void harness_gate_open(const char *path);
+int harness_gate_held(const char *path);
+int harness_gate_wait_held(const char *path, int n, const int *fds, int nfds);
+int harness_send(int port, const char *method, const char *path, const char *key, const char *body);
+bool harness_answered(int fd);
+int harness_recv_status(int fd, char *code, size_t codecap);
+bool harness_bench_latency(void);
+
 /* printf into a static-per-thread buffer (for paths). */
 const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 

@@ -210,9 +210,10 @@ static void test_migrate_beside_lock(void **state)
     unlock_db(db);
     fprintf(stderr, "# bunsen migrate beside the lock: exit %d after %llu ms: %s", rc,
             (unsigned long long)ms, out != NULL ? out : "");
+    /* done without the lock: the old one took it and failed after the busy timeout (its
+     * time is printed above, not bounded: exit 0 is what the lock would have prevented) */
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "migrations applied: 0"));
-    assert_true(ms < 3000);
     free(out);
     /* a pending migration does need the lock: refused after the busy timeout, and the
      * message names it (the last one, its record removed: it would run again) */

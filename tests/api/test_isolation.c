@@ -3,23 +3,21 @@
  *
  * Each attack measured before the fix gets a test against the real daemon:
  * - a targeting list of 7,000 ids and an /assign (and OFREP) with an 80,000-element
- *   attribute array (770 KB; also on remote evaluation): refused at once with 413 naming
- *   the field; an in-cap
- *   1,000-element array answers in well under 100 ms ($in is a hash set);
- * - six connections sending 300-element bodies in a loop while a normal client measures
- *   its /assign p99 (< 10 ms);
- * - ^(a+)+$ inside $elemMatch against 300 long elements: 400 (evaluation budget) fast,
- *   normal /assign p99 still < 10 ms; remote evaluation takes the same budget;
+ *   attribute array (770 KB; also on remote evaluation): refused with 413 naming the field;
+ *   an in-cap 1,000-element array answers 200 ($in is a hash set);
+ * - six connections sending 300-element bodies in a loop while a normal client's /assign
+ *   answers 200 throughout;
+ * - ^(a+)+$ inside $elemMatch against 300 long elements: 400 (evaluation budget), normal
+ *   /assign answers 200 beside it; remote evaluation takes the same budget;
  * - editors' PATCHes and /events writes while heavy assignment traffic reads the
- *   snapshot: each < 100 ms;
+ *   snapshot: all answered;
  * - attribute caps (array, string, depth, total size) with the offending field named;
  * - rate limits: 3,600 sdk keys, every one of them limited; per-IP on public routes; per
  *   sdk key on the features payload;
- * - results that read every exposed user (two ratio metrics over 100,000 users) looped beside
- *   /assign on a daemon with one MHD thread: the /assign p99 stays under a quarter of one
- *   read; a burst of 80 such reads: 2 running and 64 queued are answered, the rest get a
- *   JSON 503 at once.
- * Latency limits are the issue's own (100 ms per attack request, 10 ms normal p99).
+ * - slow results reads beside /assign on one MHD thread: test_isolation_slow.c.
+ * The tests check statuses, never milliseconds (docs/TESTING.md): the latencies the issue set
+ * bounds on (100 ms per attack request, 10 ms normal p99) are printed when
+ * BUNSEN_BENCH_LATENCY=1, by bench/isolation.sh, and not asserted.
  */
 #include "harness.h"
 
@@ -38,13 +36,13 @@
 static struct daemon D;
 static char sdk_key[64];
 
-/* Under AddressSanitizer (make asan: the daemon is instrumented too, several times slower)
- * the latency figures are printed but not held to the bounds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define LATENCY_BOUNDS 0
-#else
-#define LATENCY_BOUNDS 1
-#endif
+/* Latencies: printed for bench/isolation.sh (BUNSEN_BENCH_LATENCY=1), never asserted. */
+#define bench_print(...)                                                                           \
+    do {                                                                                           \
+        if (harness_bench_latency()) {                                                             \
+            print_message(__VA_ARGS__);                                                            \
+        }                                                                                          \
+    } while (0)
 
 #define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
 
@@ -59,7 +57,7 @@ static int req_json(const char *method, const char *path, const char *key, const
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = 20, .tv_usec = 0};
+    struct timeval tv = {.tv_sec = HARNESS_HANG_S, .tv_usec = 0}; /* a hang detector */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         if (fd >= 0) {
@@ -216,8 +214,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* p99 of n normal /assign calls (one user, a couple of attributes, every experiment). */
-static double normal_p99(int n)
+/* n normal /assign calls (one user, a couple of attributes, every experiment), each 200;
+ * their p50/p99 printed for the bench. */
+static void normal_assigns(int n)
 {
     double *ms = calloc((size_t)n, sizeof(*ms));
     for (int i = 0; i < n; i++) {
@@ -230,10 +229,9 @@ static double normal_p99(int n)
     }
     qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
     double p99 = ms[(n * 99) / 100 - (n >= 100 ? 1 : 0)];
-    print_message("# normal /assign: p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d)\n", ms[n / 2],
-                  p99, ms[n - 1], n);
+    bench_print("# normal /assign: p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d)\n", ms[n / 2], p99,
+                ms[n - 1], n);
     free(ms);
-    return p99;
 }
 
 /* ---- attackers: threads that send one body in a loop until stopped ---- */
@@ -253,7 +251,7 @@ static void *attack_main(void *arg)
 {
     struct attacker *a = arg;
     while (!atomic_load(a->stop)) {
-        double ms;
+        double ms = 0;
         int st = timed_post(a->path, a->body, &ms, NULL, 0);
         if (st != a->want && a->bad_status == 0) {
             a->bad_status = st;
@@ -280,7 +278,7 @@ static void attack_start(struct attacker *a, int n, const char *path, const char
     }
 }
 
-static double attack_stop(struct attacker *a, int n, atomic_bool *stop, const char *what)
+static void attack_stop(struct attacker *a, int n, atomic_bool *stop, const char *what)
 {
     atomic_store(stop, true);
     double max = 0;
@@ -294,8 +292,7 @@ static double attack_stop(struct attacker *a, int n, atomic_bool *stop, const ch
         max = a[i].max_ms > max ? a[i].max_ms : max;
         sent += a[i].sent;
     }
-    print_message("# %s: %ld attack requests, slowest %.1f ms\n", what, sent, max);
-    return max;
+    bench_print("# %s: %ld attack requests, slowest %.1f ms\n", what, sent, max);
 }
 
 /* ---- tests ---- */
@@ -311,28 +308,24 @@ static void test_huge_in_array(void **state)
     snprintf(body, n, "{\"user_id\":\"u1\",\"attributes\":{\"g\":%s}}", g);
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, field, sizeof(field)), 413);
     assert_string_equal(field, "attributes");
-    print_message("# 80,000-element attribute vs 7,000-id $in, /assign: 413 in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# 80,000-element attribute vs 7,000-id $in, /assign: 413 in %.1f ms\n", ms);
     snprintf(body, n, "{\"context\":{\"targetingKey\":\"u1\",\"g\":%s}}", g);
     assert_int_equal(timed_post("/ofrep/v1/evaluate/flags", body, &ms, field, sizeof(field)), 413);
     assert_string_equal(field, "context");
-    print_message("# same on bulk OFREP: 413 in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# same on bulk OFREP: 413 in %.1f ms\n", ms);
     char eval_path[160];
     snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk_key);
     snprintf(body, n, "{\"attributes\":{\"id\":\"u1\",\"g\":%s}}", g);
     assert_int_equal(timed_post(eval_path, body, &ms, field, sizeof(field)), 413);
     assert_string_equal(field, "attributes");
-    print_message("# same on remote evaluation: 413 in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# same on remote evaluation: 413 in %.1f ms\n", ms);
     free(g);
     /* an array over the element cap inside a body under the byte cap: 400 naming it */
     g = id_array(NULL, 5000, 0);
     snprintf(body, n, "{\"user_id\":\"u1\",\"attributes\":{\"g\":%s}}", g);
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attributes.g");
-    print_message("# 5,000-element attribute: 400 in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# 5,000-element attribute: 400 in %.1f ms\n", ms);
     snprintf(body, n, "{\"attributes\":{\"id\":\"u1\",\"g\":%s}}", g);
     assert_int_equal(timed_post(eval_path, body, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attributes.g");
@@ -342,8 +335,7 @@ static void test_huge_in_array(void **state)
     snprintf(body, n, "{\"user_id\":\"u1\",\"attributes\":{\"g\":%s},\"experiments\":[\"t-in\"]}",
              g);
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, NULL, 0), 200);
-    print_message("# 1,000-element attribute vs 7,000-id $in: 200 in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# 1,000-element attribute vs 7,000-id $in: 200 in %.1f ms\n", ms);
     free(g);
     free(body);
 }
@@ -402,28 +394,17 @@ static void test_attribute_caps(void **state)
     free(s4k);
 }
 
-/* The machine is shared (CI, other builds, up to a dozen runnable processes on 2 CPUs):
- * latency there measures the neighbours as much as the daemon. Each window first measures
- * the normal client alone (baseline p99), then under attack; the issue's bounds (attack
- * requests < 100 ms, normal p99 < 10 ms) are asserted scaled by how slow the machine is
- * right now: normal p99 under attack < max(10 ms, 3 x baseline p99) and the slowest attack
- * request < max(100 ms, 10 x baseline p99). On an idle machine that is the issue's bound.
- * A window that misses is measured again, up to WINDOWS times. */
-#define WINDOWS 3
-
-static bool attack_window(const char *what, int n, const char *body, int want)
+/* Attackers beside a normal client: every normal /assign answers 200 (normal_assigns) and every
+ * attack request its expected status (attack_stop); the latencies, alone and under attack, are
+ * bench/isolation.sh's (the issue's bounds: normal p99 < 10 ms, attack requests < 100 ms). */
+static void attack_window(const char *what, int n, const char *body, int want)
 {
-    double base = normal_p99(300);
+    normal_assigns(300);
     atomic_bool stop;
     struct attacker a[8];
     attack_start(a, n, "/api/v1/assign", body, want, &stop);
-    double p99 = normal_p99(300);
-    double worst = attack_stop(a, n, &stop, what);
-    double p99_bound = base * 3 > 10 ? base * 3 : 10;
-    double worst_bound = base * 10 > 100 ? base * 10 : 100;
-    print_message("# bounds this window: normal p99 < %.1f ms, attack < %.1f ms\n", p99_bound,
-                  worst_bound);
-    return !LATENCY_BOUNDS || (worst < worst_bound && p99 < p99_bound);
+    normal_assigns(300);
+    attack_stop(a, n, &stop, what);
 }
 
 static void test_six_connections_300_elements(void **state)
@@ -432,11 +413,7 @@ static void test_six_connections_300_elements(void **state)
     char *g = id_array("x-", 300, 0);
     char *body = malloc(strlen(g) + 128);
     sprintf(body, "{\"user_id\":\"atk\",\"attributes\":{\"g\":%s},\"log_exposure\":false}", g);
-    bool ok = false;
-    for (int w = 0; w < WINDOWS && !ok; w++) {
-        ok = attack_window("six connections, 300-element bodies", 6, body, 200);
-    }
-    assert_true(ok);
+    attack_window("six connections, 300-element bodies", 6, body, 200);
     free(body);
     free(g);
 }
@@ -452,8 +429,7 @@ static void test_regex_in_elem_match(void **state)
     double ms;
     assert_int_equal(timed_post("/api/v1/assign", body, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attributes");
-    print_message("# ^(a+)+$ in $elemMatch x 300: 400 (budget) in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# ^(a+)+$ in $elemMatch x 300: 400 (budget) in %.1f ms\n", ms);
     /* remote evaluation (GrowthBook remoteEval) takes the same budget */
     char eval_path[160];
     snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk_key);
@@ -461,60 +437,45 @@ static void test_regex_in_elem_match(void **state)
     sprintf(eb, "{\"attributes\":{\"id\":\"atk\",\"tags\":%s}}", tags);
     assert_int_equal(timed_post(eval_path, eb, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attributes");
-    print_message("# same on remote evaluation: 400 (budget) in %.1f ms\n", ms);
-    assert_true(!LATENCY_BOUNDS || ms < 100);
+    bench_print("# same on remote evaluation: 400 (budget) in %.1f ms\n", ms);
     free(eb);
-    bool ok = false;
-    for (int w = 0; w < WINDOWS && !ok; w++) {
-        ok = attack_window("regex attackers (two connections)", 2, body, 400);
-    }
-    assert_true(ok);
+    attack_window("regex attackers (two connections)", 2, body, 400);
     free(body);
     free(tags);
 }
 
-/* Editors and ingestion keep their pace while assignment traffic reads the snapshot: the
- * median PATCH (each publishes a new snapshot) and the median /events write of a window
- * under 100 ms (before the fix one long reader held both for seconds). The slowest ones are
- * printed: a PATCH rebuilds the whole snapshot on the writer (here with a 7,000-id
- * targeting list), so on a loaded machine single writes can take longer. */
-static bool writes_window(const char *body)
-{
-    atomic_bool stop;
-    struct attacker a[2];
-    attack_start(a, 2, "/api/v1/assign", body, 200, &stop);
-    double patch[20], event[20];
-    bool statuses_ok = true;
-    for (int i = 0; i < 20; i++) {
-        statuses_ok &= req_full("PATCH", "/api/v1/experiments/t-plain", D.admin_key,
-                                fmt("{\"description\":\"edit %d\"}", i), &patch[i], NULL, 0) == 200;
-        statuses_ok &= timed_post("/api/v1/events",
-                                  fmt("{\"events\":[{\"user_id\":\"w-%d\",\"event\":"
-                                      "\"purchase\",\"value\":1}]}",
-                                      i),
-                                  &event[i], NULL, 0) == 200;
-    }
-    attack_stop(a, 2, &stop, "assignment readers during edits");
-    qsort(patch, 20, sizeof(double), cmp_double);
-    qsort(event, 20, sizeof(double), cmp_double);
-    print_message("# during heavy /assign: PATCH median %.1f ms, max %.1f ms; /events median "
-                  "%.1f ms, max %.1f ms\n",
-                  patch[10], patch[19], event[10], event[19]);
-    assert_true(statuses_ok);
-    return !LATENCY_BOUNDS || (patch[10] < 100 && event[10] < 100);
-}
-
+/* Editors and ingestion keep working while assignment traffic reads the snapshot: every PATCH
+ * (each publishes a new snapshot) and every /events write answers 200 (before the fix one long
+ * reader held both for seconds). Their medians and maxima are bench/isolation.sh's (the
+ * issue's bound: median < 100 ms; a PATCH rebuilds the whole snapshot on the writer, here with
+ * a 7,000-id targeting list). */
 static void test_writes_beside_readers(void **state)
 {
     (void)state;
     char *g = id_array("x-", 1000, 0);
     char *body = malloc(strlen(g) + 128);
     sprintf(body, "{\"user_id\":\"atk\",\"attributes\":{\"g\":%s},\"log_exposure\":false}", g);
-    bool ok = false;
-    for (int w = 0; w < WINDOWS && !ok; w++) {
-        ok = writes_window(body);
+    atomic_bool stop;
+    struct attacker a[2];
+    attack_start(a, 2, "/api/v1/assign", body, 200, &stop);
+    double patch[20], event[20];
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(req_full("PATCH", "/api/v1/experiments/t-plain", D.admin_key,
+                                  fmt("{\"description\":\"edit %d\"}", i), &patch[i], NULL, 0),
+                         200);
+        assert_int_equal(timed_post("/api/v1/events",
+                                    fmt("{\"events\":[{\"user_id\":\"w-%d\",\"event\":"
+                                        "\"purchase\",\"value\":1}]}",
+                                        i),
+                                    &event[i], NULL, 0),
+                         200);
     }
-    assert_true(ok);
+    attack_stop(a, 2, &stop, "assignment readers during edits");
+    qsort(patch, 20, sizeof(double), cmp_double);
+    qsort(event, 20, sizeof(double), cmp_double);
+    bench_print("# during heavy /assign: PATCH median %.1f ms, max %.1f ms; /events median "
+                "%.1f ms, max %.1f ms\n",
+                patch[10], patch[19], event[10], event[19]);
     free(body);
     free(g);
 }
@@ -643,166 +604,6 @@ static void test_rate_limit_every_key(void **state)
     D = keep;
 }
 
-/* ---- a slow read beside /assign on one MHD thread ---- */
-
-#define SLOW_USERS 100000
-#define SLOW_BATCH 10000
-
-struct slow_reader {
-    pthread_t th;
-    atomic_bool *stop;
-    int calls, bad;
-    double max_ms;
-};
-
-static void *slow_reader_main(void *arg)
-{
-    struct slow_reader *s = arg;
-    while (!atomic_load(s->stop)) {
-        double ms;
-        int st =
-            req_full("GET", "/api/v1/experiments/big/results", D.admin_key, NULL, &ms, NULL, 0);
-        s->bad += st != 200;
-        s->max_ms = ms > s->max_ms ? ms : s->max_ms;
-        s->calls++;
-    }
-    return NULL;
-}
-
-struct burst {
-    pthread_t th;
-    int status;
-    char code[64];
-};
-
-static void *burst_main(void *arg)
-{
-    struct burst *b = arg;
-    json_t *j = NULL;
-    b->status =
-        req_json("GET", "/api/v1/experiments/big/results", D.admin_key, NULL, NULL, NULL, 0, &j);
-    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-    snprintf(b->code, sizeof(b->code), "%s", c ? c : "");
-    json_decref(j);
-    return NULL;
-}
-
-#define BURST 80 /* more than the 2 offload threads and their queue of 64 */
-
-/* The results of an experiment with ratio metrics read every exposed user (hundreds of ms
- * here, seconds at a million users). With one MHD thread (--threads 1) every connection
- * shares it: run on it, such a read held every /assign for its whole duration. The route
- * is offloaded (src/http/offload.c): /assign stays fast while the reads run. */
-static void test_slow_results_beside_assign(void **state)
-{
-    (void)state;
-    struct daemon keep = D;
-    const char *const args[] = {"--threads", "1", "--rate-limit-ingest", "0", NULL};
-    char keep_sdk[64];
-    memcpy(keep_sdk, sdk_key, sizeof(keep_sdk));
-    assert_int_equal(harness_start_with_key(&D, args, sdk_key, sizeof(sdk_key)), 0);
-    json_decref(call("POST", "/api/v1/metrics",
-                     "{\"key\":\"rv\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
-    json_decref(call("POST", "/api/v1/metrics",
-                     "{\"key\":\"pv\",\"event\":\"view\",\"type\":\"count\"}", 201));
-    json_decref(call("POST", "/api/v1/metrics",
-                     "{\"key\":\"rpv\",\"type\":\"ratio\",\"numerator\":\"rv\","
-                     "\"denominator\":\"pv\"}",
-                     201));
-    json_decref(call("POST", "/api/v1/metrics",
-                     "{\"key\":\"vpr\",\"type\":\"ratio\",\"numerator\":\"pv\","
-                     "\"denominator\":\"rv\"}",
-                     201));
-    json_decref(call("POST", "/api/v1/experiments",
-                     "{\"key\":\"big\"," VARS ",\"metrics\":[\"rpv\",\"vpr\"]}", 201));
-    json_decref(call("POST", "/api/v1/experiments/big/start", NULL, 200));
-    json_decref(call("POST", "/api/v1/experiments", "{\"key\":\"small\"," VARS "}", 201));
-    json_decref(call("POST", "/api/v1/experiments/small/start", NULL, 200));
-    long long ts = harness_wall_ms() - 3600000;
-    size_t cap = (size_t)SLOW_BATCH * 128 + 64;
-    char *body = malloc(cap);
-    for (int first = 0; first < SLOW_USERS; first += SLOW_BATCH) {
-        size_t len = (size_t)snprintf(body, cap, "{\"exposures\":[");
-        for (int i = first; i < first + SLOW_BATCH; i++) {
-            len += (size_t)snprintf(
-                body + len, cap - len,
-                "%s{\"experiment\":\"big\",\"user_id\":\"s%06d\",\"variant\":\"%s\","
-                "\"ts\":%lld}",
-                i > first ? "," : "", i, i % 2 ? "green" : "control", ts);
-        }
-        snprintf(body + len, cap - len, "]}");
-        assert_int_equal(req_full("POST", "/api/v1/exposures", sdk_key, body, NULL, NULL, 0), 200);
-    }
-    free(body);
-    double alone = 0;
-    assert_int_equal(
-        req_full("GET", "/api/v1/experiments/big/results", D.admin_key, NULL, &alone, NULL, 0),
-        200);
-    atomic_bool stop;
-    atomic_store(&stop, false);
-    struct slow_reader rd = {.stop = &stop};
-    assert_int_equal(pthread_create(&rd.th, NULL, slow_reader_main, &rd), 0);
-    size_t cap_ms = 1 << 16;
-    double *lat = malloc(cap_ms * sizeof(*lat));
-    size_t n = 0;
-    double t_end = harness_clock_ms() + 4 * alone + 500;
-    while ((harness_clock_ms() < t_end || rd.calls < 2) && n < cap_ms) {
-        int st = timed_post("/api/v1/assign",
-                            fmt("{\"user_id\":\"a-%zu\",\"experiments\":[\"small\"],"
-                                "\"log_exposure\":false}",
-                                n),
-                            &lat[n], NULL, 0);
-        assert_int_equal(st, 200);
-        n++;
-    }
-    atomic_store(&stop, true);
-    pthread_join(rd.th, NULL);
-    qsort(lat, n, sizeof(*lat), cmp_double);
-    double p99 = lat[n * 99 / 100], worst = lat[n - 1];
-    print_message("# results with two ratios over %d users: %.1f ms alone, up to %.1f ms during; "
-                  "%zu /assign on the same single MHD thread meanwhile: p99 %.1f ms, slowest "
-                  "%.1f ms\n",
-                  SLOW_USERS, alone, rd.max_ms, n, p99, worst);
-    free(lat);
-    assert_int_equal(rd.bad, 0);
-    assert_true(rd.calls >= 2);
-    if (LATENCY_BOUNDS && alone < 40) {
-        print_message("# the read took under 40 ms: too fast here to show a stall; not held "
-                      "to the bound\n");
-    } else if (LATENCY_BOUNDS) {
-        assert_true(p99 < alone / 4); /* held by the read, /assign would wait about `alone` */
-    }
-    /* a burst of such reads: the queue is bounded; beyond it a JSON 503 at once, never a
-     * hang (the daemon keeps answering /assign, checked by the others' completion) */
-    /* (not under ASan: each read there takes seconds, and draining 64 of them minutes) */
-    struct burst *bs = calloc(BURST, sizeof(*bs));
-    for (int i = 0; LATENCY_BOUNDS && i < BURST; i++) {
-        assert_int_equal(pthread_create(&bs[i].th, NULL, burst_main, &bs[i]), 0);
-    }
-    int ok = 0, busy = 0;
-    for (int i = 0; LATENCY_BOUNDS && i < BURST; i++) {
-        pthread_join(bs[i].th, NULL);
-        ok += bs[i].status == 200;
-        if (bs[i].status == 503) {
-            busy++;
-            assert_string_equal(bs[i].code, "unavailable");
-        }
-    }
-    free(bs);
-    print_message("# a burst of %d results reads: %d answered, %d refused with 503\n", BURST, ok,
-                  busy);
-    assert_int_equal(ok + busy, LATENCY_BOUNDS ? BURST : 0);
-    assert_true(ok >= 2 || !LATENCY_BOUNDS);
-    if (LATENCY_BOUNDS && alone >= 100) {
-        /* 14 reads of >= 100 ms each on two threads outlast the burst's arrival by far */
-        assert_true(busy >= 1);
-    }
-    daemon_stop(&D);
-    daemon_cleanup(&D);
-    D = keep;
-    memcpy(sdk_key, keep_sdk, sizeof(keep_sdk));
-}
-
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -815,7 +616,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_regex_in_elem_match),
         cmocka_unit_test(test_writes_beside_readers),
         cmocka_unit_test(test_rate_limit_every_key),
-        cmocka_unit_test(test_slow_results_beside_assign),
     };
     return cmocka_run_group_tests_name("isolation", tests, setup, teardown);
 }

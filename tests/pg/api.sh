@@ -21,7 +21,7 @@ export BUNSEN_TEST_DATABASE="$url" BUNSEN_TEST_PGDIR="$dir"
 rc=0
 for t in "$@"; do
     case $t in
-    # latency bounds of the HTTP layer under attack: no store code, measured once (SQLite)
+    # the HTTP layer under attack: no store code, run once (SQLite)
     *test_isolation) continue ;;
     esac
     echo "# == $(basename "$t") (postgres)"
