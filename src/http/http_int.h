@@ -19,7 +19,7 @@
 #define HTTP_QUERY_MAX 256
 
 /* A fault found in the request target before MHD parsed the headers (framing.c http_on_uri). */
-enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_NUL_PATH, EARLY_URI_LONG };
+enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_CTL_TARGET, EARLY_URI_LONG };
 
 /* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 24 KiB connection pool) MHD
  * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */
@@ -94,12 +94,13 @@ void http_offload_free(struct http_offload *o);
  * (EARLY_NONE for anything else, such as a request). http_unescape_no_nul is MHD's unescape
  * callback: percent-decoding with a decoded NUL turned into 0x01. http_framing_ok replies 400
  * (or 431) with "Connection: close" and returns false when the headers frame the body
- * ambiguously, hold a NUL byte or exceed HTTP_HEADERS_MAX, and 400 (connection kept) when a
- * query parameter is given twice. */
+ * ambiguously, hold a NUL byte or another control character, lack a Host (HTTP/1.1) or repeat
+ * it, send Transfer-Encoding in HTTP/1.0 or exceed HTTP_HEADERS_MAX, and 400 (connection kept) when
+ * a query parameter is given twice. */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum early_error http_early_of(const void *con_cls);
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);
-bool http_framing_ok(struct http_req *r);
+bool http_framing_ok(struct http_req *r, const char *version);
 /* Beyond a route's cap + this, an oversize body drops the connection (no 413 after it). */
 #define DRAIN_SLACK (64u << 20)
 /* After routing and authentication (framing.c): admit the request's body or reply 413/415. */

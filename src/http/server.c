@@ -247,7 +247,7 @@ static bool rate_take_public(struct http_req *r)
 }
 
 /* First call: everything that can be decided from the request line and headers. */
-static void request_begin(struct http_req *r, const char *method)
+static void request_begin(struct http_req *r, const char *method, const char *version)
 {
     r->method = http_method_parse(method);
     if (r->early == EARLY_QUERY) {
@@ -262,12 +262,13 @@ static void request_begin(struct http_req *r, const char *method)
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
-    if (r->early == EARLY_NUL_PATH) {
-        http_reply_error(r, ERR_INVALID, NULL, "the request target holds a NUL byte");
+    if (r->early == EARLY_CTL_TARGET) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "the request target holds a control character (NUL, CR, HTAB, ...)");
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
-    if (!http_framing_ok(r)) {
+    if (!http_framing_ok(r, version)) {
         return;
     }
     enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
@@ -348,7 +349,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
     enum early_error early = http_early_of(r);
@@ -372,7 +372,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&r->body, 0);
         *con_cls = r;
         atomic_fetch_add(&srv->in_flight, 1);
-        request_begin(r, method);
+        request_begin(r, method, version);
         bool at_once = r->resp != NULL && !r->reply_after_body;
         if (!http_conn_headers_read(r->dl, r->t0, at_once)) {
             return MHD_NO; /* the headers came too late: the connection is being closed */
