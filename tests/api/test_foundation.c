@@ -134,6 +134,30 @@ static void test_www_authenticate(void **state)
                               "{\"attributes\":{\"id\":\"u\"}}", &r),
                      0);
     expect_challenge(&r, "remote evaluation");
+    /* a valid key of another role in the path: the same 401 and message as an unknown string
+     * (a 403 confirmed that a leaked viewer key is valid; rev-sec2 6) */
+    char viewer[64];
+    make_key("viewer", viewer, sizeof(viewer), NULL, 0);
+    const char *path_routes[][2] = {
+        {"GET", "/api/features/"}, {"GET", "/sub/"}, {"POST", "/api/eval/"}};
+    for (int i = 0; i < 3; i++) {
+        char msg[2][200];
+        const char *keys[] = {viewer, "bsn_garbage"};
+        for (int k = 0; k < 2; k++) {
+            bool post = strcmp(path_routes[i][0], "POST") == 0;
+            assert_int_equal(http_req(D.port, path_routes[i][0],
+                                      fmt("%s%s", path_routes[i][1], keys[k]), NULL,
+                                      post ? "{\"attributes\":{\"id\":\"u\"}}" : NULL, &r),
+                             0);
+            json_t *j = json_loads(r.body, 0, NULL);
+            const char *m =
+                json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+            snprintf(msg[k], sizeof(msg[k]), "%s", m != NULL ? m : "");
+            json_decref(j);
+            expect_challenge(&r, path_routes[i][1]);
+        }
+        assert_string_equal(msg[0], msg[1]);
+    }
     char sdk[64];
     make_key("sdk", sdk, sizeof(sdk), NULL, 0);
     assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", sdk, NULL, &r), 0);
