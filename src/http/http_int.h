@@ -60,7 +60,8 @@ struct http_req {
         char key[72];
     } taken[2];
     int ntaken;
-    bool unmatched; /* no route and not a static file (unknown method, 404/405): metrics say so */
+    int refused_cls; /* the class of the bucket that refused it (429), + 1; 0: none */
+    bool unmatched;  /* no route and not a static file (unknown method, 404/405): metrics say so */
     /* the headers the server itself reads, the first of each name (NULL: absent), gathered
      * by http_framing_ok's one pass over the headers: a lookup each cost a scan of MHD's
      * list with strcasecmp, seven per request */
@@ -169,6 +170,11 @@ void ratelimit_charge(struct ratelimit *rl, int cls, const char *key_id, double 
                       double tokens);
 /* Buckets currently held (idle ones are dropped within about a second of going idle). */
 size_t ratelimit_entries(struct ratelimit *rl);
+/* May the access-log line of a 429 from class cls_plus1 - 1 (0: unknown) be written now?
+ * One per class per 10 s, with *not_logged set to the 429s of the class not logged since
+ * (each refusal is still counted by the metrics): a refused client made a line a request,
+ * ~2 MB/s of log from one address. Thread-safe. */
+bool ratelimit_log_refusal(int cls_plus1, long *not_logged);
 
 /* Verified keys by a keyed tag of their secret: fresh for a second after the database last
  * confirmed them, usable for 10 minutes while it does not answer (authcache.c). Thread-safe. */

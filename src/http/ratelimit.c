@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bunsen/log.h"
 #include "bunsen/util.h"
 #include "http_int.h"
 
@@ -236,4 +237,11 @@ bool ratelimit_take(struct ratelimit *rl, int cls, const char *key_id, double ra
 size_t ratelimit_entries(struct ratelimit *rl)
 {
     return rl != NULL ? atomic_load(&rl->total) : 0;
+}
+
+bool ratelimit_log_refusal(int cls_plus1, long *not_logged)
+{
+    static struct log_limit by_class[RL_CLASS_IP + 2];
+    int i = cls_plus1 >= 0 && cls_plus1 <= RL_CLASS_IP + 1 ? cls_plus1 : 0;
+    return log_limit_take(&by_class[i], (int64_t)(time_mono_ns() / 1000000), 1, 10000, not_logged);
 }

@@ -98,6 +98,7 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
         }
         return true;
     }
+    r->refused_cls = cls + 1;
     http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
     char ra[24];
     snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
@@ -475,11 +476,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     atomic_fetch_add_explicit(&rm->by_status[si], 1, memory_order_relaxed);
     hist_observe(&rm->latency, (double)(now - r->t0) / 1e9);
-    if (log_enabled(LOG_INFO)) {
+    long refused_before = 0; /* 429s: one line per class and 10 s, with the count */
+    if (log_enabled(LOG_INFO) &&
+        (status != 429 || ratelimit_log_refusal(r->refused_cls, &refused_before))) {
         double ms = (double)(now - r->t0) / 1e6;
         const char *mname = r->method != 0 ? http_method_name(r->method) : "OTHER";
         /* written as log_json printed the jansson object it used to build (ASCII only) */
-        char line[256]; /* cap one below the size: the buffer never grows (no realloc) */
+        char line[320]; /* cap one below the size: the buffer never grows (no realloc) */
         struct buf b = {line, 0, sizeof(line), sizeof(line) - 1};
         jsonw_append_raw(&b, "\"method\":\"");
         jsonw_append_raw(&b, mname);
@@ -499,6 +502,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (r->key_id[0] != '\0') {
             jsonw_append_raw(&b, ",\"key_id\":");
             jsonw_append_string(&b, r->key_id, strlen(r->key_id));
+        }
+        if (refused_before > 0) {
+            jsonw_append_raw(&b, ",\"refused_not_logged\":");
+            jsonw_append_int(&b, refused_before);
         }
         log_members(LOG_INFO, "request", b.data, b.len);
     }
@@ -546,6 +553,14 @@ void http_log_redact(char *msg)
 __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    /* a client makes MHD warn at will (two ~440-byte lines for a 50-byte request with
+     * "Content-Length: 1x"): one line per kind (its format) per 10 s, the rest counted */
+    long not_logged = 0;
+    if (!log_enabled(LOG_WARN) ||
+        !log_limit_take(log_limit_for(fmt), (int64_t)(time_mono_ns() / 1000000), 1, 10000,
+                        &not_logged)) {
+        return;
+    }
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     /* MHD's texts can hold the request's URL, and sdk keys travel in some paths: a key
@@ -555,7 +570,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
     }
-    log_json(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+    json_t *f = json_pack("{s:s}", "detail", msg);
+    if (f != NULL && not_logged > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+    }
+    log_json(LOG_WARN, "libmicrohttpd", f);
 }
 
 static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
