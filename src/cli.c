@@ -146,7 +146,8 @@ static int create_key_apply(struct store_tx *tx, void *arg, struct err *err)
             return 0;
         }
     }
-    if (store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
+    if (api_key_name_free(tx, ck->k.name, ck->first_admin, err) != 0 ||
+        store_key_insert(tx, &ck->k, ck->hash, err) != 0) {
         return -1;
     }
     json_t *a = api_key_json(&ck->k); /* the document the API's key.create records */
@@ -170,6 +171,9 @@ int cli_create_key(struct store *s, const char *name, const char *role, const ch
 {
     if (name == NULL || !text_id_valid(name, strlen(name), 128)) {
         return err_set(err, ERR_INVALID, "name", "--name must be 1 to 128 characters of text");
+    }
+    if (api_key_name_check(name, err) != 0) {
+        return -1;
     }
     if (auth_role_parse(role) == ROLE_NONE) {
         return err_set(err, ERR_INVALID, "role", "--role must be admin, editor, viewer or sdk");

@@ -3,7 +3,8 @@
  * process-wide setting written once at start-up; each line goes out in a single write(2) so lines
  * from different threads never interleave. A short write (a full disk, a file size limit)
  * leaves a line without its end: the next line starts with a newline, in the same write, so
- * that it is not glued to the half line.
+ * that it is not glued to the half line. Limits on a kind of line (log_limit_take) keep a
+ * client from flooding the log through lines it causes (libmicrohttpd's warnings, 429s).
  */
 #include "bunsen/log.h"
 
@@ -184,4 +185,27 @@ void log_msg(enum log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     log_json(level, msg, NULL);
+}
+
+bool log_limit_take(struct log_limit *l, int64_t now_ms, int burst, int64_t window_ms,
+                    long *not_logged)
+{
+    int64_t start = atomic_load(&l->window_ms);
+    if ((start == 0 || now_ms - start >= window_ms) &&
+        atomic_compare_exchange_strong(&l->window_ms, &start, now_ms)) {
+        atomic_store(&l->in_window, 0);
+    }
+    if (atomic_fetch_add(&l->in_window, 1) >= burst) {
+        atomic_fetch_add(&l->dropped, 1);
+        return false;
+    }
+    *not_logged = atomic_exchange(&l->dropped, 0);
+    return true;
+}
+
+struct log_limit *log_limit_for(const void *kind)
+{
+    static struct log_limit kinds[LOG_LIMIT_KINDS];
+    uint64_t h = (uint64_t)(uintptr_t)kind * 0x9E3779B97F4A7C15ull; /* Fibonacci hashing */
+    return &kinds[h >> 58];                                         /* the top 6 bits: 0..63 */
 }

@@ -51,6 +51,14 @@ void api_audit_list(struct http_req *r);  /* GET    /api/v1/audit */
  * the API and of `bunsen keys` alike. */
 struct store_key;
 json_t *api_key_json(const struct store_key *k);
+/* A new key's name, of the API and of `bunsen keys create` alike: ERR_INVALID (field "name")
+ * when it holds an invisible formatting character (text_invisible_at); inside apply() (tx),
+ * ERR_CONFLICT when it is an actor name the daemon itself writes in the audit log ("cli",
+ * "system", "bootstrap-admin", any case; bootstrap: the bootstrap admin key itself) or the
+ * name of another active key: the audit log and the dashboard tell actors apart by name. */
+struct store_tx;
+int api_key_name_check(const char *name, struct err *err);
+int api_key_name_free(struct store_tx *tx, const char *name, bool bootstrap, struct err *err);
 
 /* metrics.c: the metrics catalogue */
 void api_metrics_create(struct http_req *r); /* POST   /api/v1/metrics */

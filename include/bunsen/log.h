@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -33,6 +34,26 @@ void log_json(enum log_level level, const char *msg, json_t *fields);
  * access log), without a jansson tree. msg and members must be ASCII (log_json escapes
  * everything else). */
 void log_members(enum log_level level, const char *msg, const char *members, size_t len);
+/* A limit on one kind of line, so that a client cannot make the log grow as fast as it
+ * sends requests: at most `burst` lines of the kind per window, the rest counted and the
+ * count handed to the next line written (as "not_logged_before"). Zero-initialise it (a
+ * static); thread-safe (atomics), shared by every thread that writes the kind. */
+struct log_limit {
+    _Atomic int64_t window_ms; /* the window's start (0: none yet) */
+    _Atomic int in_window;     /* lines asked for in it */
+    _Atomic long dropped;      /* lines refused since the last one written */
+};
+/* true when a line of the kind may be written at now_ms (a monotonic clock's ms), with
+ * *not_logged set to the lines refused since the last one written (0 when none); false
+ * counts this line as refused. */
+bool log_limit_take(struct log_limit *l, int64_t now_ms, int burst, int64_t window_ms,
+                    long *not_logged);
+/* The limit of a kind named by a pointer that stays the same for the kind (a format
+ * string): one of a fixed table of LOG_LIMIT_KINDS slots by the pointer's hash, so kinds
+ * that collide share one. Never NULL; lives as long as the process. */
+#define LOG_LIMIT_KINDS 64
+struct log_limit *log_limit_for(const void *kind);
+
 /* Log a printf-formatted message with no extra fields. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

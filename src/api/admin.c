@@ -28,6 +28,40 @@ json_t *api_key_json(const struct store_key *k)
 
 /* ---- POST /api/v1/keys ---- */
 
+int api_key_name_check(const char *name, struct err *err)
+{
+    if (text_invisible_at(name, strlen(name)) >= 0) {
+        return err_set(err, ERR_INVALID, "name",
+                       "name contains an invisible formatting character (a bidi control such "
+                       "as U+202E, or a zero-width one such as U+200B)");
+    }
+    return 0;
+}
+
+int api_key_name_free(struct store_tx *tx, const char *name, bool bootstrap, struct err *err)
+{
+    static const char *const reserved[] = {"cli", "system", "bootstrap-admin"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (strcasecmp(name, reserved[i]) == 0 && !(bootstrap && i == 2)) {
+            return err_set(err, ERR_CONFLICT, "name",
+                           "the name '%s' is reserved: the audit log names the daemon's own "
+                           "actions so; choose another name",
+                           reserved[i]);
+        }
+    }
+    int n = 0;
+    if (store_key_count_named(tx, name, &n, err) != 0) {
+        return -1;
+    }
+    if (n > 0) {
+        return err_set(err, ERR_CONFLICT, "name",
+                       "an active key is already named '%.128s': give each key its own name "
+                       "(the audit log tells actors apart by it)",
+                       name);
+    }
+    return 0;
+}
+
 struct key_create {
     struct api_write w;
     struct store_key key;
@@ -39,7 +73,8 @@ struct key_create {
 static int key_create_apply(struct store_tx *tx, struct api_write *w, struct err *err)
 {
     struct key_create *kc = (struct key_create *)w;
-    if (store_key_insert(tx, &kc->key, kc->hash, err) != 0) {
+    if (api_key_name_free(tx, kc->key.name, false, err) != 0 ||
+        store_key_insert(tx, &kc->key, kc->hash, err) != 0) {
         return -1;
     }
     if (kc->enc[0] != '\0' && store_key_set_encryption(tx, kc->key.id, kc->enc, err) != 0) {
@@ -81,6 +116,9 @@ static int key_fields(json_t *body, struct store_key *k, bool *encrypt, struct e
         !text_id_valid(json_string_value(name), json_string_length(name), 128)) {
         return err_set(err, ERR_INVALID, "name",
                        "name must be a string of 1 to 128 characters without control characters");
+    }
+    if (api_key_name_check(json_string_value(name), err) != 0) {
+        return -1;
     }
     if (!json_is_string(role) || auth_role_parse(json_string_value(role)) == ROLE_NONE) {
         return err_set(err, ERR_INVALID, "role", "role must be one of admin, editor, viewer, sdk");

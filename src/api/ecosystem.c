@@ -198,7 +198,8 @@ bool api_experiment_in_payload(const struct snapshot_entry *e)
 }
 
 /* The sdk (or admin) key named by the {sdk_key} path parameter: 0 with *k, or -1 after
- * replying 401/403 (or the store's error). */
+ * replying 401 (or the store's error). A valid key of another role is the same 401 as an
+ * unknown string: a 403 confirmed to anyone that a leaked viewer or editor key is valid. */
 int api_sdk_key_of(struct http_req *r, struct store_key *k)
 {
     const char *key = http_req_param(r, "sdk_key");
@@ -208,17 +209,13 @@ int api_sdk_key_of(struct http_req *r, struct store_key *k)
      * when it answers within 200 ms: a key revoked elsewhere gets no payload in the cache's
      * second; in an outage, or while the database does not answer, a key verified in the
      * last 10 minutes still gets the payload held in memory */
-    if (key == NULL || http_req_key_confirm(r, key, k, &err) != 0) {
-        if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
-            http_reply_err(r, &err);
-        } else {
-            http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked SDK key");
-        }
+    bool known = key != NULL && http_req_key_confirm(r, key, k, &err) == 0;
+    if (!known && (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL)) {
+        http_reply_err(r, &err);
         return -1;
     }
-    enum role role = auth_role_parse(k->role);
-    if ((role & ROLES_SDK) == 0) {
-        http_reply_error(r, ERR_DENIED, NULL, "the features payload needs an sdk (or admin) key");
+    if (!known || (auth_role_parse(k->role) & ROLES_SDK) == 0) {
+        http_reply_error(r, ERR_UNAUTH, NULL, "unknown or revoked SDK key");
         return -1;
     }
     return 0;

@@ -33,6 +33,22 @@ int validate_known_fields(const json_t *obj, const char *const *allowed, const c
     return 0;
 }
 
+long text_invisible_at(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 2 < n; i++) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)s[i + 1],
+                      c = (unsigned char)s[i + 2];
+        bool zw = a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8d;      /* U+200B..D */
+        bool embed = a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae;   /* U+202A..E */
+        bool isolate = a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xa9; /* U+2066..9 */
+        bool bom = a == 0xef && b == 0xbb && c == 0xbf;                  /* U+FEFF */
+        if (zw || embed || isolate || bom) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
 int validate_text(const json_t *v, const char *field, size_t min, size_t max, bool multiline,
                   char *out, size_t outn, struct err *err)
 {
@@ -56,6 +72,12 @@ int validate_text(const json_t *v, const char *field, size_t min, size_t max, bo
         if ((c < 0x20 && !allowed_ws) || c == 0x7f || c1) {
             return err_set(err, ERR_INVALID, field, "%s contains a control character", field);
         }
+    }
+    if (text_invisible_at(s, n) >= 0) {
+        return err_set(err, ERR_INVALID, field,
+                       "%s contains an invisible formatting character (a bidi control such as "
+                       "U+202E, or a zero-width one such as U+200B)",
+                       field);
     }
     if (out != NULL) {
         snprintf(out, outn, "%s", s);

@@ -3,7 +3,8 @@
  * server.c calls them): the raw request target (too many query parameters, too long, a NUL
  * byte inside it; MHD's URI callback), a query parameter given twice, percent-decoding that
  * never yields a NUL byte, and the message framing of RFC 9112 6.3 (Content-Length /
- * Transfer-Encoding ambiguities, NUL bytes in header lines, the header size cap); after
+ * Transfer-Encoding ambiguities, control characters in header values, Host missing or repeated,
+ * Transfer-Encoding in HTTP/1.0, the header size cap); after
  * routing, the body's admission
  * (the route's cap, Content-Type, when an early reply waits for the body). It owns no state: the
  * target's verdict travels to the request through a static marker in *con_cls.
@@ -35,8 +36,8 @@ enum early_error http_early_of(const void *con_cls)
     if (con_cls == &early_markers[EARLY_QUERY]) {
         return EARLY_QUERY;
     }
-    if (con_cls == &early_markers[EARLY_NUL_PATH]) {
-        return EARLY_NUL_PATH;
+    if (con_cls == &early_markers[EARLY_CTL_TARGET]) {
+        return EARLY_CTL_TARGET;
     }
     return EARLY_NONE;
 }
@@ -54,7 +55,12 @@ enum early_error http_early_of(const void *con_cls)
  * "chunked, identity", does not end in chunked). A transfer coding other than chunked cannot be
  * framed at all: 400 at once (rather than waiting for a body that MHD cannot delimit; RFC 9112
  * suggests 501, but the fault is the client's and a 5xx would page whoever watches the server's
- * error rate). */
+ * error rate).
+ * A header value holding a control character other than HTAB is refused too (RFC 9110 5.5): MHD
+ * 0.9.75 ends a line only at LF, so "X-A: a\rContent-Length: 38" was one header to it and two
+ * to a front end that ends lines at a bare CR (the body smuggled as a second request). An
+ * HTTP/1.1 request needs exactly one Host (RFC 9112 3.2), and HTTP/1.0 with Transfer-Encoding
+ * is faulty framing (RFC 9112 6.1: a 1.0 proxy does not decode chunked): both 400, closed. */
 
 struct framing {
     struct http_req *r;     /* its hdr: the first value of each header the server reads */
@@ -63,6 +69,8 @@ struct framing {
     bool lengths_differ;    /* two of them disagree, or one is not digits only */
     const char *first_len;  /* the first value */
     bool nul;               /* a header name or value holds a NUL byte */
+    bool ctl;               /* a header value holds a control character other than HTAB */
+    int hosts;              /* Host headers seen */
     bool bad_name;          /* a header name is not a token (a blank before the colon, ...) */
     bool folded;            /* a header line continues on the next (obs-fold) */
     int transfer_encodings; /* Transfer-Encoding headers seen */
@@ -129,6 +137,18 @@ static bool is_token(const char *s, size_t n)
     return ok;
 }
 
+/* A control character other than HTAB (RFC 9110 5.5 field-vchar: not CTL; DEL included). */
+static bool has_ctl(const char *s, size_t n, bool tab_ok)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(tab_ok && c == '\t')) || c == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       size_t key_size, const char *value, size_t value_size)
 {
@@ -137,6 +157,12 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
     f->bytes += key_size + value_size + 4;
     if (value != NULL && value_size > 0 && !value_ends_line(value + value_size)) {
         f->nul = true;
+    }
+    if (value != NULL && has_ctl(value, value_size, true)) {
+        f->ctl = true;
+    }
+    if (key != NULL && key_size == 4 && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->hosts++;
     }
     if (value != NULL && line_folds(value + value_size)) {
         f->folded = true;
@@ -235,9 +261,11 @@ static bool query_unique_ok(struct http_req *r)
 }
 
 /* Reply and close when the framing is ambiguous; returns false after replying (a repeated
- * query parameter too, without closing). */
-bool http_framing_ok(struct http_req *r)
+ * query parameter too, without closing). version: the request line's ("HTTP/1.1"). */
+bool http_framing_ok(struct http_req *r, const char *version)
 {
+    bool v11 = version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    bool v10 = version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
     struct framing f = {.r = r};
     memset(&r->hdr, 0, sizeof(r->hdr));
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, framing_header, &f);
@@ -245,6 +273,16 @@ bool http_framing_ok(struct http_req *r)
     const char *te = r->hdr.transfer_encoding;
     if (f.nul) {
         http_reply_error(r, ERR_INVALID, NULL, "a header holds a NUL byte");
+    } else if (f.ctl) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "a header value holds a control character (CR, ...; only HTAB is "
+                         "allowed, RFC 9110 5.5)");
+    } else if (f.hosts > 1 || (v11 && f.hosts == 0)) {
+        http_reply_error(r, ERR_INVALID, NULL, "send exactly one Host header (RFC 9112 3.2)");
+    } else if (v10 && te != NULL) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 6.1); send a "
+                         "Content-Length");
     } else if (f.folded) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "a header line is folded onto the next (obs-fold, RFC 9112 5.2); send "
@@ -287,7 +325,8 @@ bool http_framing_ok(struct http_req *r)
  * 400 (414).
  * A NUL byte inside the target (which C strings would silently cut) is refused the same way:
  * MHD ends the target where the space before "HTTP/" was, so a target whose terminator is not
- * followed by the protocol version had a NUL inside it. */
+ * followed by the protocol version had a NUL inside it. So is any other control character (a
+ * CR that a front end may read as the line's end, HTAB, DEL). */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls;
@@ -297,8 +336,8 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     while (*after == ' ' || *after == '\t') {
         after++;
     }
-    if (strncmp(after, "HTTP/", 5) != 0) {
-        return (void *)(uintptr_t)&early_markers[EARLY_NUL_PATH];
+    if (strncmp(after, "HTTP/", 5) != 0 || has_ctl(uri, len, false)) {
+        return (void *)(uintptr_t)&early_markers[EARLY_CTL_TARGET];
     }
     char *q = strchr(uri, '?');
     int n = 1;

@@ -19,7 +19,7 @@
 #define HTTP_QUERY_MAX 256
 
 /* A fault found in the request target before MHD parsed the headers (framing.c http_on_uri). */
-enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_NUL_PATH, EARLY_URI_LONG };
+enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_CTL_TARGET, EARLY_URI_LONG };
 
 /* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 24 KiB connection pool) MHD
  * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */
@@ -60,7 +60,8 @@ struct http_req {
         int rate;
     } taken[2];
     int ntaken;
-    bool unmatched; /* no route and not a static file (unknown method, 404/405): metrics say so */
+    int refused_cls; /* the class of the bucket that refused it (429), + 1; 0: none */
+    bool unmatched;  /* no route and not a static file (unknown method, 404/405): metrics say so */
     /* the headers the server itself reads, the first of each name (NULL: absent), gathered
      * by http_framing_ok's one pass over the headers: a lookup each cost a scan of MHD's
      * list with strcasecmp, seven per request */
@@ -101,12 +102,13 @@ void http_offload_free(struct http_offload *o);
  * (EARLY_NONE for anything else, such as a request). http_unescape_no_nul is MHD's unescape
  * callback: percent-decoding with a decoded NUL turned into 0x01. http_framing_ok replies 400
  * (or 431) with "Connection: close" and returns false when the headers frame the body
- * ambiguously, hold a NUL byte or exceed HTTP_HEADERS_MAX, and 400 (connection kept) when a
- * query parameter is given twice. */
+ * ambiguously, hold a NUL byte or another control character, lack a Host (HTTP/1.1) or repeat
+ * it, send Transfer-Encoding in HTTP/1.0 or exceed HTTP_HEADERS_MAX, and 400 (connection kept) when
+ * a query parameter is given twice. */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum early_error http_early_of(const void *con_cls);
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);
-bool http_framing_ok(struct http_req *r);
+bool http_framing_ok(struct http_req *r, const char *version);
 /* Beyond a route's cap + this, an oversize body drops the connection (no 413 after it). */
 #define DRAIN_SLACK (64u << 20)
 /* After routing and authentication (framing.c): admit the request's body or reply 413/415. */
@@ -210,6 +212,11 @@ bool http_rate_take_key(struct http_req *r);
 /* Release the buckets r holds (the completed callback; after it, r charges nothing). */
 void http_rate_release(struct http_req *r);
 struct ratelimit *http_server_ratelimit(struct http_server *srv);
+/* May the access-log line of a 429 from class cls_plus1 - 1 (0: unknown) be written now?
+ * One per class per 10 s, with *not_logged set to the 429s of the class not logged since
+ * (each refusal is still counted by the metrics): a refused client made a line a request,
+ * ~2 MB/s of log from one address. Thread-safe. */
+bool ratelimit_log_refusal(int cls_plus1, long *not_logged);
 
 /* Verified keys by a keyed tag of their secret: fresh for a second after the database last
  * confirmed them, usable for 10 minutes while it does not answer (authcache.c). Thread-safe. */

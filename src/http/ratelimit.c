@@ -45,6 +45,7 @@
 
 #include "bunsen/app.h"
 #include "bunsen/http.h"
+#include "bunsen/log.h"
 #include "bunsen/util.h"
 #include "http_int.h"
 
@@ -328,6 +329,7 @@ static bool rate_take(struct http_req *r, int cls, const char *name, int rate, c
         }
         return true;
     }
+    r->refused_cls = cls + 1;
     http_reply_error(r, ERR_RATE, NULL, "too many requests for %s; retry shortly", who);
     char ra[24];
     snprintf(ra, sizeof(ra), "%d", (int)wait + 1);
@@ -404,4 +406,11 @@ bool http_rate_take_public(struct http_req *r)
         return rate_take(r, RL_CLASS_FEATURES, name, r->app->cfg.rate_features, "this sdk key");
     }
     return true;
+}
+
+bool ratelimit_log_refusal(int cls_plus1, long *not_logged)
+{
+    static struct log_limit by_class[RL_CLASS_IP + 2];
+    int i = cls_plus1 >= 0 && cls_plus1 <= RL_CLASS_IP + 1 ? cls_plus1 : 0;
+    return log_limit_take(&by_class[i], (int64_t)(time_mono_ns() / 1000000), 1, 10000, not_logged);
 }

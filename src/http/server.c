@@ -177,7 +177,7 @@ static bool authenticate(struct http_req *r)
 }
 
 /* First call: everything that can be decided from the request line and headers. */
-static void request_begin(struct http_req *r, const char *method)
+static void request_begin(struct http_req *r, const char *method, const char *version)
 {
     r->method = http_method_parse(method);
     if (r->early == EARLY_QUERY) {
@@ -192,12 +192,13 @@ static void request_begin(struct http_req *r, const char *method)
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
-    if (r->early == EARLY_NUL_PATH) {
-        http_reply_error(r, ERR_INVALID, NULL, "the request target holds a NUL byte");
+    if (r->early == EARLY_CTL_TARGET) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "the request target holds a control character (NUL, CR, HTAB, ...)");
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
-    if (!http_framing_ok(r)) {
+    if (!http_framing_ok(r, version)) {
         return;
     }
     enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
@@ -278,7 +279,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
     enum early_error early = http_early_of(r);
@@ -302,7 +302,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&r->body, 0);
         *con_cls = r;
         atomic_fetch_add(&srv->in_flight, 1);
-        request_begin(r, method);
+        request_begin(r, method, version);
         bool at_once = r->resp != NULL && !r->reply_after_body;
         if (!http_conn_headers_read(r->dl, r->t0, at_once)) {
             return MHD_NO; /* the headers came too late: the connection is being closed */
@@ -406,11 +406,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     atomic_fetch_add_explicit(&rm->by_status[si], 1, memory_order_relaxed);
     hist_observe(&rm->latency, (double)(now - r->t0) / 1e9);
-    if (log_enabled(LOG_INFO)) {
+    long refused_before = 0; /* 429s: one line per class and 10 s, with the count */
+    if (log_enabled(LOG_INFO) &&
+        (status != 429 || ratelimit_log_refusal(r->refused_cls, &refused_before))) {
         double ms = (double)(now - r->t0) / 1e6;
         const char *mname = r->method != 0 ? http_method_name(r->method) : "OTHER";
         /* written as log_json printed the jansson object it used to build (ASCII only) */
-        char line[256]; /* cap one below the size: the buffer never grows (no realloc) */
+        char line[320]; /* cap one below the size: the buffer never grows (no realloc) */
         struct buf b = {line, 0, sizeof(line), sizeof(line) - 1};
         jsonw_append_raw(&b, "\"method\":\"");
         jsonw_append_raw(&b, mname);
@@ -430,6 +432,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (r->key_id[0] != '\0') {
             jsonw_append_raw(&b, ",\"key_id\":");
             jsonw_append_string(&b, r->key_id, strlen(r->key_id));
+        }
+        if (refused_before > 0) {
+            jsonw_append_raw(&b, ",\"refused_not_logged\":");
+            jsonw_append_int(&b, refused_before);
         }
         log_members(LOG_INFO, "request", b.data, b.len);
     }
@@ -477,6 +483,14 @@ void http_log_redact(char *msg)
 __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    /* a client makes MHD warn at will (two ~440-byte lines for a 50-byte request with
+     * "Content-Length: 1x"): one line per kind (its format) per 10 s, the rest counted */
+    long not_logged = 0;
+    if (!log_enabled(LOG_WARN) ||
+        !log_limit_take(log_limit_for(fmt), (int64_t)(time_mono_ns() / 1000000), 1, 10000,
+                        &not_logged)) {
+        return;
+    }
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     /* MHD's texts can hold the request's URL, and sdk keys travel in some paths: a key
@@ -486,7 +500,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
     }
-    log_json(LOG_WARN, "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+    json_t *f = json_pack("{s:s}", "detail", msg);
+    if (f != NULL && not_logged > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+    }
+    log_json(LOG_WARN, "libmicrohttpd", f);
 }
 
 static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)

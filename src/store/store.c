@@ -307,6 +307,11 @@ int store_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct 
     return owner->ops->key_count_admins(owner, tx, n, err);
 }
 
+int store_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
+{
+    return tx->store->ops->key_count_named(tx, name, n, err);
+}
+
 int store_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)
 {
     return tx->store->ops->audit_append(tx, e, err);

@@ -232,6 +232,7 @@ struct store_ops {
     int (*key_list)(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
                     struct err *err);
     int (*key_count_admins)(struct store *s, struct store_tx *tx, int *n, struct err *err);
+    int (*key_count_named)(struct store_tx *tx, const char *name, int *n, struct err *err);
     int (*audit_append)(struct store_tx *tx, const struct store_audit *e, struct err *err);
     int (*audit_list)(struct store *s, int64_t before_id, const char *target_type,
                       const char *target, int limit, size_t max_bytes,

@@ -728,7 +728,10 @@ void harness_sdk_key_named(int port, const char *admin, const char *name, char *
 
 void harness_sdk_key(int port, const char *admin, char *out, size_t cap)
 {
-    harness_sdk_key_named(port, admin, "sdk", out, cap, NULL, 0);
+    static int made; /* key names are unique among active keys */
+    char name[32];
+    snprintf(name, sizeof(name), "sdk-%d", ++made);
+    harness_sdk_key_named(port, admin, name, out, cap, NULL, 0);
 }
 
 void harness_metric(int port, const char *admin, const char *body)

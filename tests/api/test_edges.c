@@ -124,7 +124,7 @@ static void expect_closed_error(const char *what, const char *raw, size_t len, i
     exchange(D.port, raw, len, 3.0, &x);
     if (x.status != status || strcmp(body_code(&x), code) != 0 || !x.closed || x.responses != 1) {
         fail_msg("%s: status %d code '%s' closed %d responses %d after %.2f s (want %d %s, "
-                 "closed, one response): %.300s",
+                 "closed, one response): %.3000s",
                  what, x.status, body_code(&x), x.closed, x.responses, x.seconds, status, code,
                  x.data);
     }
@@ -630,6 +630,47 @@ static void test_mhd_own_replies(void **state)
 /* A refused request (unknown key: 401; wrong Content-Type: 415) whose chunked body is over
  * the route's cap is still answered once the body is read, as one with a Content-Length is:
  * the drain once gave up at the cap and closed the connection with no reply at all. */
+/* Review sec2 (1, 2): a bare CR in a header value or the target, Host missing or repeated in
+ * HTTP/1.1, Transfer-Encoding in HTTP/1.0. Each was answered (the smuggled request too). */
+static void test_smuggling_controls(void **state)
+{
+    (void)state;
+    static const char inner[] = "GET /api/v1/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const struct {
+        const char *what, *head;
+    } bad[] = {
+        {"bare CR hides CL", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rContent-Length: 44\r\n"},
+        {"bare CR hides TE",
+         "GET /healthz HTTP/1.1\r\nHost: x\r\nX: y\rTransfer-Encoding: chunked\r\n"},
+        {"CR inside a value", "GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n"},
+        {"other control", "GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\x01"
+                          "b\r\n"},
+        {"DEL in a value", "GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\x7f"
+                           "b\r\n"},
+        {"CR in the target", "GET /healthz\rX HTTP/1.1\r\nHost: x\r\n"},
+        {"HTAB in the target", "GET /healthz\tX HTTP/1.1\r\nHost: x\r\n"},
+        {"no Host in 1.1", "GET /healthz HTTP/1.1\r\n"},
+        {"two Hosts", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n"},
+        {"two Hosts in 1.0", "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n"},
+        {"TE in 1.0", "POST /api/v1/events HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n"
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *body = strstr(bad[i].what, "TE") != NULL ? "0\r\n\r\n" : "";
+        const char *req = fmt("%s\r\n%s%s", bad[i].head, body, inner);
+        expect_closed_error(bad[i].what, req, strlen(req), 400, "invalid_argument");
+    }
+    /* what stays fine: HTTP/1.0 without a Host, obs-text and HTAB inside a value */
+    struct exchange x;
+    const char *raw = "GET /healthz HTTP/1.0\r\n\r\n";
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_int_equal(x.status, 200);
+    raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\tb \xc3\xa9\r\nConnection: close\r\n\r\n";
+    exchange(D.port, raw, strlen(raw), 3.0, &x);
+    assert_int_equal(x.status, 200);
+    healthy();
+}
+
 static void test_chunked_over_cap_refused(void **state)
 {
     (void)state;
@@ -676,6 +717,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_smuggling_controls),
         cmocka_unit_test(test_chunked_over_cap_refused),
         cmocka_unit_test(test_query_params_and_nul),
         cmocka_unit_test(test_long_target_and_headers),

@@ -35,9 +35,10 @@ static int teardown(void **state)
 /* Create a key with the admin key; returns the secret in out. */
 static void make_key(const char *role, char *out, size_t n, char *id, size_t idn)
 {
+    static int made; /* key names are unique among active keys */
     int st = 0;
     json_t *j = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          fmt("{\"name\":\"t-%s\",\"role\":\"%s\"}", role, role), &st);
+                          fmt("{\"name\":\"t-%s-%d\",\"role\":\"%s\"}", role, ++made, role), &st);
     assert_int_equal(st, 201);
     snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
     if (id != NULL) {
@@ -134,6 +135,30 @@ static void test_www_authenticate(void **state)
                               "{\"attributes\":{\"id\":\"u\"}}", &r),
                      0);
     expect_challenge(&r, "remote evaluation");
+    /* a valid key of another role in the path: the same 401 and message as an unknown string
+     * (a 403 confirmed that a leaked viewer key is valid; rev-sec2 6) */
+    char viewer[64];
+    make_key("viewer", viewer, sizeof(viewer), NULL, 0);
+    const char *path_routes[][2] = {
+        {"GET", "/api/features/"}, {"GET", "/sub/"}, {"POST", "/api/eval/"}};
+    for (int i = 0; i < 3; i++) {
+        char msg[2][200];
+        const char *keys[] = {viewer, "bsn_garbage"};
+        for (int k = 0; k < 2; k++) {
+            bool post = strcmp(path_routes[i][0], "POST") == 0;
+            assert_int_equal(http_req(D.port, path_routes[i][0],
+                                      fmt("%s%s", path_routes[i][1], keys[k]), NULL,
+                                      post ? "{\"attributes\":{\"id\":\"u\"}}" : NULL, &r),
+                             0);
+            json_t *j = json_loads(r.body, 0, NULL);
+            const char *m =
+                json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+            snprintf(msg[k], sizeof(msg[k]), "%s", m != NULL ? m : "");
+            json_decref(j);
+            expect_challenge(&r, path_routes[i][1]);
+        }
+        assert_string_equal(msg[0], msg[1]);
+    }
     char sdk[64];
     make_key("sdk", sdk, sizeof(sdk), NULL, 0);
     assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", sdk, NULL, &r), 0);
@@ -169,6 +194,82 @@ static void test_role_matrix(void **state)
         assert_int_equal(st, 200);
         assert_string_equal(json_string_value(json_object_get(me, "role")), roles[i]);
         json_decref(me);
+    }
+}
+
+/* rev-sec2 5: the audit log names actors by their key's name. A second active key of one name,
+ * a daemon actor's name ("cli", "system", "bootstrap-admin") or an invisible formatting
+ * character is refused, naming the field; the CLI refuses the same. */
+static int key_status(const char *body, char *field, size_t fn, char *id, size_t idn)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key, body, &r), 0);
+    json_t *j = resp_json(&r);
+    const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
+    snprintf(field, fn, "%s", f != NULL ? f : "");
+    if (id != NULL) {
+        const char *i = json_string_value(json_object_get(j, "id"));
+        snprintf(id, idn, "%s", i != NULL ? i : "");
+    }
+    json_decref(j);
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+static void test_key_names(void **state)
+{
+    (void)state;
+    char field[64], id[64];
+    assert_int_equal(key_status("{\"name\":\"dup\",\"role\":\"sdk\"}", field, 64, id, 64), 201);
+    assert_int_equal(key_status("{\"name\":\"dup\",\"role\":\"viewer\"}", field, 64, NULL, 0), 409);
+    assert_string_equal(field, "name");
+    /* once the first is revoked, the name is free again */
+    int st = 0;
+    json_decref(http_json(D.port, "DELETE", fmt("/api/v1/keys/%s", id), D.admin_key, NULL, &st));
+    assert_int_equal(st, 200);
+    assert_int_equal(key_status("{\"name\":\"dup\",\"role\":\"viewer\"}", field, 64, NULL, 0), 201);
+    static const char *const reserved[] = {"cli", "System", "bootstrap-admin"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(
+            key_status(fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", reserved[i]), field, 64, NULL, 0),
+            409);
+        assert_string_equal(field, "name");
+    }
+    static const char *const invisible[] = {"a\\u202eb", "adm\\u200bin", "\\ufeffx", "x\\u2066y",
+                                            "z\\u200d"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(
+            key_status(fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", invisible[i]), field, 64, NULL, 0),
+            400);
+        assert_string_equal(field, "name");
+    }
+    /* text fields validated by validate_text: an experiment's name and description */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/experiments", D.admin_key,
+                              "{\"key\":\"bidi-x\",\"name\":\"a\\u202eb\",\"variants\":"
+                              "[{\"key\":\"a\"},{\"key\":\"b\"}]}",
+                              &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    json_t *e = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "field")),
+                        "name");
+    json_decref(e);
+    resp_free(&r);
+    /* the CLI: the same rules (SQLite: beside the running daemon) */
+    if (!harness_on_postgres()) {
+        char *out = NULL;
+        const char *const cli[] = {"keys", "create",     "--name", "cli", "--role",
+                                   "sdk",  "--data-dir", D.dir,    NULL};
+        assert_int_not_equal(bunsen_run(&out, cli), 0);
+        assert_non_null(strstr(out, "reserved"));
+        free(out);
+        const char *const dup[] = {"keys", "create",     "--name", "dup", "--role",
+                                   "sdk",  "--data-dir", D.dir,    NULL};
+        assert_int_not_equal(bunsen_run(&out, dup), 0);
+        assert_non_null(strstr(out, "already named"));
+        free(out);
     }
 }
 
@@ -734,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_www_authenticate),
         cmocka_unit_test(test_role_matrix),
         cmocka_unit_test(test_keys_lifecycle),
+        cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_audit),
         cmocka_unit_test(test_error_statuses),
         cmocka_unit_test(test_body_caps),

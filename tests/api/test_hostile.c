@@ -215,8 +215,9 @@ static json_t *ok(const char *method, const char *path, const char *key, const c
 
 static void make_key(const char *role, char *out, size_t n, char *id, size_t idn)
 {
+    static int made; /* key names are unique among active keys */
     json_t *j = ok("POST", "/api/v1/keys", D.admin_key,
-                   fmt("{\"name\":\"hostile-%s\",\"role\":\"%s\"}", role, role), 201);
+                   fmt("{\"name\":\"hostile-%s-%d\",\"role\":\"%s\"}", role, ++made, role), 201);
     snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
     if (id != NULL) {
         snprintf(id, idn, "%s", json_string_value(json_object_get(j, "id")));

@@ -56,9 +56,10 @@ static int status_of(int port, const char *method, const char *path, const char 
 static void make_key(const struct daemon *d, const char *role, char *out, size_t n, char *id,
                      size_t idn)
 {
+    static int made; /* key names are unique among active keys */
     int st = 0;
     json_t *j = http_json(d->port, "POST", "/api/v1/keys", d->admin_key,
-                          fmt("{\"name\":\"t-%s\",\"role\":\"%s\"}", role, role), &st);
+                          fmt("{\"name\":\"t-%s-%d\",\"role\":\"%s\"}", role, ++made, role), &st);
     assert_int_equal(st, 201);
     snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
     if (id != NULL) {
@@ -915,8 +916,8 @@ static void test_one_daemon_per_file(void **state)
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL, NULL), 200);
     /* the CLI commands while the daemon runs */
     const char *const list[] = {"keys", "list", "--data-dir", d.dir, NULL};
-    const char *const create[] = {"keys", "create",     "--role", "sdk", "--name",
-                                  "cli",  "--data-dir", d.dir,    NULL};
+    const char *const create[] = {"keys",     "create",     "--role", "sdk", "--name",
+                                  "from-cli", "--data-dir", d.dir,    NULL};
     const char *const migrate[] = {"migrate", "--data-dir", d.dir, NULL};
     const char *const compact[] = {"compact", "--data-dir", d.dir, NULL};
     const char *const backup[] = {"backup", fmt("%s/copy.db", d.dir), "--data-dir", d.dir, NULL};

@@ -49,9 +49,10 @@ static json_t *call(const char *method, const char *path, const char *key, const
 
 static char *new_key(bool encrypt, char *dec, size_t n)
 {
+    static int made; /* key names are unique among active keys */
     json_t *k = call("POST", "/api/v1/keys", D.admin_key,
-                     encrypt ? "{\"name\":\"e\",\"role\":\"sdk\",\"encrypt\":true}"
-                             : "{\"name\":\"p\",\"role\":\"sdk\"}",
+                     fmt("{\"name\":\"%s-%d\",\"role\":\"sdk\"%s}", encrypt ? "e" : "p", ++made,
+                         encrypt ? ",\"encrypt\":true" : ""),
                      201);
     char *key = strdup(json_string_value(json_object_get(k, "key")));
     if (dec != NULL) {

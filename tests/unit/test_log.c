@@ -1,6 +1,7 @@
 /* Unit tests for log.c: a line written by log_members (the access log, rendered without a
  * jansson tree) reads exactly as log_json prints the same fields, timestamp aside; after a
- * short write the next line starts on a line of its own. */
+ * short write the next line starts on a line of its own; a limited kind of line is written
+ * at most `burst` times a window, the next line written carrying the count not logged. */
 #include "unit.h"
 
 #include <signal.h>
@@ -112,11 +113,43 @@ static void test_members_line_as_log_json(void **state)
     unlink(path);
 }
 
+/* rev-sec2 4: the limiter behind libmicrohttpd's warnings and the 429 access-log lines. */
+static void test_limit(void **state)
+{
+    (void)state;
+    static struct log_limit l;
+    long gone = -1;
+    int64_t t = 5000;
+    assert_true(log_limit_take(&l, t, 1, 10000, &gone));
+    assert_int_equal(gone, 0);
+    for (int i = 0; i < 99; i++) {
+        assert_false(log_limit_take(&l, t + i * 100, 1, 10000, &gone));
+    }
+    /* the next window: one line, with the 99 not written */
+    assert_true(log_limit_take(&l, t + 10000, 1, 10000, &gone));
+    assert_int_equal(gone, 99);
+    assert_false(log_limit_take(&l, t + 10001, 1, 10000, &gone));
+    /* a burst of 3 */
+    static struct log_limit b;
+    for (int i = 0; i < 3; i++) {
+        assert_true(log_limit_take(&b, 1, 3, 10000, &gone));
+        assert_int_equal(gone, 0);
+    }
+    assert_false(log_limit_take(&b, 2, 3, 10000, &gone));
+    assert_true(log_limit_take(&b, 10001, 3, 10000, &gone));
+    assert_int_equal(gone, 1);
+    /* kinds by pointer: the same pointer, the same limit; distinct formats mostly distinct */
+    static const char k1[] = "a %s", k2[] = "b %d";
+    assert_ptr_equal(log_limit_for(k1), log_limit_for(k1));
+    assert_non_null(log_limit_for(k2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members_line_as_log_json),
         cmocka_unit_test(test_line_after_short_write),
+        cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,6 +177,25 @@ int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err
     return 0;
 }
 
+int pg_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT COUNT(*) FROM api_keys WHERE name = $1 AND revoked_at IS NULL";
+    /* the keys' lock: two daemons creating keys of one name take turns, the second sees the
+     * first's */
+    if (lock_keys(tx, err) != 0) {
+        return -1;
+    }
+    const char *v[] = {name};
+    PGresult *r = pg_run(tx->conn, SQL, 1, v, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    *n = (int)pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
 /* ---- audit ---- */
 
 int pg_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err)

@@ -96,8 +96,7 @@ static void flatten(const char *in, char *out, size_t n)
 static void notice_to_log(void *arg, const PGresult *res)
 {
     (void)arg;
-    static _Atomic int64_t window_ms;
-    static _Atomic int in_window, dropped;
+    static struct log_limit limit;
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -111,19 +110,14 @@ static void notice_to_log(void *arg, const PGresult *res)
     if (!log_enabled(level)) {
         return;
     }
-    int64_t now = time_now_ms(), start = atomic_load(&window_ms);
-    if (now - start >= 10000 && atomic_compare_exchange_strong(&window_ms, &start, now)) {
-        atomic_store(&in_window, 0);
-    }
-    if (atomic_fetch_add(&in_window, 1) >= 20) {
-        atomic_fetch_add(&dropped, 1);
+    long gone = 0;
+    if (!log_limit_take(&limit, time_now_ms(), 20, 10000, &gone)) {
         return;
     }
     char line[512];
     flatten(text != NULL ? text : "", line, sizeof(line));
     json_t *f = json_pack("{s:s, s:s, s:s}", "severity", sev != NULL ? sev : "", "sqlstate",
                           state != NULL ? state : "", "message", line);
-    int gone = atomic_exchange(&dropped, 0);
     if (f != NULL && gone > 0) {
         json_object_set_new(f, "not_logged_before", json_integer(gone));
     }

@@ -611,6 +611,7 @@ const struct store_ops store_pg_ops = {
     .key_find_by_hash = pg_key_find_by_hash,
     .key_list = pg_key_list,
     .key_count_admins = pg_key_count_admins,
+    .key_count_named = pg_key_count_named,
     .audit_append = pg_audit_append,
     .audit_list = pg_audit_list,
     .metric_put = pg_metric_put,

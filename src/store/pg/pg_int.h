@@ -371,6 +371,7 @@ int pg_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_ke
 int pg_key_list(struct store *s, bool include_revoked, struct store_key **out, size_t *n,
                 struct err *err);
 int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err);
+int pg_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err);
 int pg_audit_append(struct store_tx *tx, const struct store_audit *e, struct err *err);
 int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, const char *target,
                   int limit, size_t max_bytes, void (*emit)(void *ctx, const struct store_audit *e),

@@ -824,6 +824,7 @@ const struct store_ops store_sqlite_ops = {
     .key_find_by_hash = sqlite_key_find_by_hash,
     .key_list = sqlite_key_list,
     .key_count_admins = sqlite_key_count_admins,
+    .key_count_named = sqlite_key_count_named,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
     .metric_put = sqlite_metric_put,

@@ -179,3 +179,23 @@ int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct
     sqlite3_reset(st);
     return 0;
 }
+
+int sqlite_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
+{
+    static const char SQL[] =
+        "SELECT COUNT(*) FROM api_keys WHERE name = ?1 AND revoked_at IS NULL";
+    struct sqlite_conn *c = tx->conn;
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL, err);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return store_sqlite_err(c->db, rc, "count keys", err);
+    }
+    *n = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}

@@ -51,6 +51,16 @@ function entryDetails(e) {
   return h('details', {}, h('summary', {}, summaryText || 'details'), body);
 }
 
+
+/* An audit entry's actor: its name and, beneath, its id (a key's "key_..."): names need not
+   be unique (older keys), so the id is what tells two actors of one name apart. The daemon's
+   own actors ("cli", "system") have their name as their id: shown once. */
+function actorCell(a) {
+  if (!a) return '—';
+  if (!a.name || a.name === a.id) return h('code', { class: 'actor-id' }, a.id || '—');
+  return [h('span', { class: 'actor-name' }, a.name), h('br', {}), h('code', { class: 'actor-id muted small' }, a.id)];
+}
+
 export async function renderAudit(ctx) {
   ctx.title('Audit log');
   const typeSel = h('select', { id: 'au-type' },
@@ -92,7 +102,7 @@ export async function renderAudit(ctx) {
     for (const e of r.entries) {
       tbody.append(h('tr', {},
         h('td', { 'data-label': 'Time' }, fmtDateTime(e.ts)),
-        h('td', { 'data-label': 'Actor' }, e.actor ? e.actor.name || e.actor.id : '—'),
+        h('td', { 'data-label': 'Actor' }, actorCell(e.actor)),
         h('td', { 'data-label': 'Action' }, h('code', {}, e.action)),
         h('td', { 'data-label': 'Target' }, e.target_type === 'experiment'
           ? h('a', { href: `#/experiments/${encodeURIComponent(e.target)}` }, e.target)
