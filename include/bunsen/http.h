@@ -252,6 +252,9 @@ void http_reply_stream(struct http_req *r, int status, const char *content_type,
  * write failed. A HEAD request gets the headers only (the first write answers -1). Add
  * headers with http_reply_header after it, before handing the handle to another thread. */
 struct http_feed;
+/* Has the server begun to stop (http_feeds_close_all)? A handler about to start a fed reply
+ * answers 503 instead; one made anyway is born ended (its producer's writes answer -1). */
+bool http_feeds_closing(void);
 struct http_feed *http_reply_feed(struct http_req *r, int status, const char *content_type,
                                   size_t cap);
 /* Append n bytes to the body, waiting while the buffer is full. 0, or -1 when the client

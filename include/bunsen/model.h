@@ -38,9 +38,9 @@
 #define MODEL_MAX_CONDITION_DEPTH 32
 #define MODEL_MAX_CONDITION_BYTES 65536
 /* Significant digits replies printed until s24 (now the shortest text that reads back as
- * the double): a PATCH that sends a stored real rounded to them is no change
- * (validate_keep_real, validate_same_rounded), so clients holding such a body, and namespace
- * ranges written with them, keep working. */
+ * the double), and definitions' reals were rounded to from 2026-12-05 until s24: namespace
+ * ranges are compared at them (experiment.c), so a range written with 15 digits and its
+ * neighbour's stored with 17 touch rather than overlap. */
 #define MODEL_REAL_DIGITS 15
 /* Default relative minimum detectable effect of an experiment (API.md "Results, v1.1"). */
 #define MODEL_MDE_DEFAULT 0.05
@@ -244,14 +244,6 @@ int validate_number(const json_t *v, const char *field, double lo, double hi, do
  * to MODEL_REAL_DIGITS); mode is for the callers' symmetry. */
 int validate_real(const json_t *v, enum model_mode mode, const char *field, double lo, double hi,
                   double *out, struct err *err);
-/* A PATCH's real against the stored one: the stored one when it rounds to the written one at
- * MODEL_REAL_DIGITS, else the written one. A body holding the 15 digits older versions
- * showed is no change, and what is evaluated stays as it was (as the weights' and
- * coverage's 1e-9). */
-double validate_keep_real(double written, double stored);
-/* The same for a JSON value (targeting, a saved group's values): is written the stored value,
- * or the stored value with its reals rounded to MODEL_REAL_DIGITS? Both NULL: true. */
-bool validate_same_rounded(const json_t *written, const json_t *stored);
 /* An integer in [lo, hi]. */
 int validate_integer(const json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
                      struct err *err);
@@ -262,10 +254,5 @@ int validate_json_depth(const json_t *v, int limit);
  * 1.7976931348623157e308 is 1.79769313486232e308 at 15 digits, which no JSON reader can
  * read back as a number). */
 bool validate_round_real(double x, int digits, double *out);
-/* Every real in v (recursively) rounded to `digits` significant digits, in place (what
- * validate_same_rounded compares with). -1 (ERR_INVALID naming field, the message naming
- * the real's path below it) when a real does not round to a finite number (v is then
- * partly rounded). */
-int validate_round_reals(json_t *v, int digits, const char *field, struct err *err);
 
 #endif

@@ -183,6 +183,11 @@ void api_users_export(struct http_req *r)
     struct err err;
     err_clear(&err);
     atomic_int *running = &http_req_app(r)->exports;
+    if (http_feeds_closing()) {
+        experiment_clear(&x);
+        http_reply_error(r, ERR_UNAVAILABLE, NULL, "the server is stopping; retry shortly");
+        return; /* with Retry-After: another replica, or this one restarted */
+    }
     if (atomic_fetch_add(running, 1) >= EXPORTS_MAX) {
         atomic_fetch_sub(running, 1);
         experiment_clear(&x);

@@ -324,22 +324,10 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
         if (experiment_read_namespace(v, mode, out, err) != 0) {
             goto out_fail;
         }
-        /* as the weights: the GET body of a range stored with 17 digits (by a version before
-         * the rounding) shows 15, which is no change (refused while running) */
-        if (mode == MODEL_PATCH && base->has_namespace && out->has_namespace) {
-            out->ns_start = validate_keep_real(out->ns_start, base->ns_start);
-            out->ns_end = validate_keep_real(out->ns_end, base->ns_end);
-        }
     }
     if ((v = json_object_get(doc, "targeting")) != NULL) {
         if (experiment_read_targeting(v, mode, out, err) != 0) {
             goto out_fail;
-        }
-        /* the same for thresholds stored with 17 digits: kept, so what is evaluated (and the
-         * SDK payload) does not move for a GET body sent back */
-        if (mode == MODEL_PATCH && validate_same_rounded(out->targeting, base->targeting)) {
-            json_decref(out->targeting);
-            out->targeting = base->targeting ? json_deep_copy(base->targeting) : NULL;
         }
     }
     if ((v = json_object_get(doc, "forced")) != NULL && experiment_read_forced(v, out, err) != 0) {
@@ -394,12 +382,6 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
     if ((v = json_object_get(doc, "analysis")) != NULL &&
         experiment_read_analysis(v, mode, &out->analysis, err) != 0) {
         goto out_fail;
-    }
-    if (mode == MODEL_PATCH) { /* stored with 17 digits, sent back with the 15 shown: kept */
-        out->sequential_tuning =
-            validate_keep_real(out->sequential_tuning, base->sequential_tuning);
-        out->mde = validate_keep_real(out->mde, base->mde);
-        out->analysis.alpha = validate_keep_real(out->analysis.alpha, base->analysis.alpha);
     }
     if (mode == MODEL_LOAD) {
         v = json_object_get(doc, "status");

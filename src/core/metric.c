@@ -199,13 +199,7 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
             /* as events' values (API.md): a capped value's square must not underflow */
             return err_set(err, ERR_INVALID, "cap", "cap must be at least 1e-100 (or null)");
         } else {
-            /* written as sent; a cap sent back with the 15 digits replies showed until s24
-             * is no change: it stays, and neither rebuilds the roll-ups nor touches frozen
-             * results */
-            if (mode == MODEL_PATCH && base->has_cap) {
-                out->cap = validate_keep_real(out->cap, base->cap);
-            }
-            out->has_cap = true;
+            out->has_cap = true; /* as sent (a GET shows it exactly) */
         }
     }
     if ((v = json_object_get(doc, "cuped_lookback_hours")) != NULL) {

@@ -14,11 +14,9 @@ static const char *const group_fields[] = {"key",         "name",       "attribu
                                            "description", "created_at", "updated_at", NULL};
 
 /* values (v, borrowed) into out: written (given is true), each real as sent (a GET shows
- * it exactly, the numbers $inGroup compares with); the stored list (stored, borrowed, may be
- * NULL) kept when v is it, or it with its reals rounded to 15 digits (the body replies
- * showed until s24). Not given (a PATCH without values): the stored list as it is. */
-static int read_values(const json_t *v, bool given, const json_t *stored, json_t *out,
-                       struct err *err)
+ * it exactly, the numbers $inGroup compares with); not given (loaded, or the stored list of
+ * a PATCH without values), as it is. */
+static int read_values(const json_t *v, bool given, json_t *out, struct err *err)
 {
     if (!given) {
         json_object_set_new(out, "values", json_deep_copy(v));
@@ -48,10 +46,6 @@ static int read_values(const json_t *v, bool given, const json_t *stored, json_t
             return err_set(err, ERR_INVALID, field, "%s must be a string or a finite number",
                            field);
         }
-    }
-    if (stored != NULL && validate_same_rounded(copy, stored)) {
-        json_decref(copy);
-        copy = json_deep_copy(stored);
     }
     json_object_set_new(out, "values", copy);
     return 0;
@@ -122,7 +116,7 @@ int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t 
         err_set(err, ERR_INVALID, "values", "values is required");
         goto out_fail;
     }
-    if (read_values(vals, given, pb ? json_object_get(pb, "values") : NULL, o, err) != 0) {
+    if (read_values(vals, given, o, err) != 0) {
         goto out_fail;
     }
     const json_t *times = mode == MODEL_LOAD ? doc : base;

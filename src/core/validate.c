@@ -121,27 +121,6 @@ int validate_real(const json_t *v, enum model_mode mode, const char *field, doub
     return validate_number(v, field, lo, hi, out, err);
 }
 
-double validate_keep_real(double written, double stored)
-{
-    double r;
-    return validate_round_real(stored, MODEL_REAL_DIGITS, &r) && r == written ? stored : written;
-}
-
-bool validate_same_rounded(const json_t *written, const json_t *stored)
-{
-    if (written == NULL || stored == NULL) {
-        return written == stored;
-    }
-    if (json_equal((json_t *)(uintptr_t)written, (json_t *)(uintptr_t)stored)) {
-        return true;
-    }
-    json_t *r = json_deep_copy(stored);
-    bool same = validate_round_reals(r, MODEL_REAL_DIGITS, "", NULL) == 0 &&
-                json_equal((json_t *)(uintptr_t)written, r);
-    json_decref(r);
-    return same;
-}
-
 int validate_integer(const json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
                      struct err *err)
 {
@@ -208,51 +187,4 @@ bool validate_round_real(double x, int digits, double *out)
     }
     *out = r;
     return true;
-}
-
-/* validate_round_reals of v, whose path (for the message) is path[0..len) of a buffer of
- * cap bytes. */
-static int round_reals_at(json_t *v, int digits, const char *field, char *path, size_t len,
-                          size_t cap, struct err *err)
-{
-    if (json_is_real(v)) {
-        double r;
-        if (!validate_round_real(json_real_value(v), digits, &r)) {
-            return err_set(err, ERR_INVALID, field,
-                           "%s is %.17g: at %d significant digits (what replies print) that is "
-                           "beyond the largest number, 1.79769313486231e308",
-                           path, json_real_value(v), digits);
-        }
-        json_real_set(v, r);
-        return 0;
-    }
-    size_t i;
-    json_t *e;
-    const char *k;
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, e)
-        {
-            snprintf(path + len, cap - len, "[%zu]", i);
-            if (round_reals_at(e, digits, field, path, strlen(path), cap, err) != 0) {
-                return -1;
-            }
-        }
-    } else if (json_is_object(v)) {
-        json_object_foreach(v, k, e)
-        {
-            snprintf(path + len, cap - len, ".%.40s", k);
-            if (round_reals_at(e, digits, field, path, strlen(path), cap, err) != 0) {
-                return -1;
-            }
-        }
-    }
-    path[len] = '\0';
-    return 0;
-}
-
-int validate_round_reals(json_t *v, int digits, const char *field, struct err *err)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "%s", field);
-    return round_reals_at(v, digits, field, path, strlen(path), sizeof(path), err);
 }

@@ -52,6 +52,17 @@ struct http_feed {
 
 static pthread_mutex_t feeds_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct http_feed *feeds;
+/* http_feeds_close_all ran: a feed made after it is born closing (its producer's first write
+ * answers -1), and the shutdown's second close_all waits for its producer too */
+static bool feeds_closed;
+
+bool http_feeds_closing(void)
+{
+    pthread_mutex_lock(&feeds_mu);
+    bool closed = feeds_closed;
+    pthread_mutex_unlock(&feeds_mu);
+    return closed;
+}
 
 /* f->mu held: let the reader run again if it waits for bytes. */
 static void wake_reader(struct http_feed *f)
@@ -150,6 +161,7 @@ struct http_feed *http_reply_feed(struct http_req *r, int status, const char *co
     f->buf = xmalloc(f->cap);
     f->refs = 2;
     pthread_mutex_lock(&feeds_mu);
+    f->closing = feeds_closed;
     f->next = feeds;
     if (feeds != NULL) {
         feeds->prev = f;
@@ -221,6 +233,7 @@ void http_feed_end(struct http_feed *f, bool failed)
 void http_feeds_close_all(void)
 {
     pthread_mutex_lock(&feeds_mu);
+    feeds_closed = true;
     for (struct http_feed *f = feeds; f != NULL; f = f->next) {
         pthread_mutex_lock(&f->mu);
         f->closing = true;

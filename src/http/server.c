@@ -637,6 +637,9 @@ void http_server_stop(struct http_server *srv)
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
         nanosleep(&ts, NULL);
     }
+    /* an export that began while requests were still served (on an MHD worker, the offload
+     * threads being stopped) has a feed born closing: wait for its producer too */
+    http_feeds_close_all();
     MHD_stop_daemon(srv->d);
     http_deadlines_free(srv->deadlines); /* after MHD: its connections are closed */
     http_offload_free(srv->offload);

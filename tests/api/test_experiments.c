@@ -936,8 +936,7 @@ static double stored_num(const char *table, const char *key, const char *path)
 
 /* GET path and PATCH its body back, the numbers as the reply printed them. */
 /* GET path and PATCH the body back with its reals in `digits` significant digits: 17 as the
- * reply has them (each reads back as the same double), 15 as replies printed them until s24
- * (a client may still hold such a body). */
+ * reply has them (each reads back as the same double), 15 rounding them. */
 static void patch_back_digits(const char *path, int digits, int want)
 {
     json_t *got = call("GET", path, NULL, 200);
@@ -950,7 +949,6 @@ static void patch_back_digits(const char *path, int digits, int want)
 static void patch_back(const char *path, int want)
 {
     patch_back_digits(path, 17, want);
-    patch_back_digits(path, 15, want);
 }
 
 /* The cap of metric key before and after its last update, as the audit log stored them. */
@@ -1006,8 +1004,9 @@ static double payload_threshold(const char *sdk, const char *key)
 /* Reals sent with 16-17 digits in targeting, the namespace range, the analysis settings and a
  * metric's cap are kept as sent (s24; they were rounded to the 15 digits replies printed):
  * a GET shows them exactly (shortest round-trip text), they are evaluated and served to SDKs
- * as sent, and the GET body PATCHed back, with 17 digits or with the 15 older replies showed,
- * is no change (no 409 on a running experiment, no rebuild). */
+ * as sent, the GET body PATCHed back is no change (no 409 on a running experiment, no
+ * rebuild), and the same body with 15 digits is a change (refused while running, stored as
+ * sent otherwise: a 200 that kept the old numbers changed nothing asked for). */
 static void test_reals_kept_as_sent(void **state)
 {
     (void)state;
@@ -1027,9 +1026,11 @@ static void test_reals_kept_as_sent(void **state)
     assert_string_not_equal(reason_of("rt-target", "0.1234567890123458"), "not_targeted");
     /* and the SDK evaluates that number too */
     assert_true(payload_threshold(sdk, "rt-target") == 0.12345678901234567);
-    /* a change is still one */
+    /* a change is still one, also the stored number rounded to 15 digits */
     call_err("PATCH", "/api/v1/experiments/rt-target", "{\"targeting\":{\"score\":{\"$gt\":0.2}}}",
              409, "targeting");
+    call_err("PATCH", "/api/v1/experiments/rt-target",
+             "{\"targeting\":{\"score\":{\"$gt\":0.123456789012346}}}", 409, "targeting");
 
     new_exp("rt-ns", VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.33333333333333331]}");
     act("rt-ns", "start", NULL, 200);
@@ -1068,12 +1069,14 @@ static void test_reals_kept_as_sent(void **state)
     assert_true(before == after); /* no change: no rebuild */
     assert_true(after == 123.45678901234567);
     call_err("PATCH", "/api/v1/metrics/rt-cap-frozen", "{\"cap\":100}", 409, "cap");
+    patch_back_digits("/api/v1/metrics/rt-cap-live", 15, 200);
+    assert_true(stored_num("metrics", "rt-cap-live", "cap") == 123.456789012346);
 }
 
 /* Definitions stored with 17 digits into a database (as versions before the s23 rounding
- * did, and as every version since s24 does): shown exactly, their GET body sent back (with
- * 17 digits, or the 15 replies printed until s24) is no change (no 409, no rebuild), and what
- * is evaluated stays the stored number, on the server and in the SDK payload alike. */
+ * did, and as every version since s24 does): shown exactly, their GET body sent back is no
+ * change (no 409, no rebuild), and what is evaluated stays the stored number, on the server
+ * and in the SDK payload alike. */
 static void test_reals_stored_unrounded(void **state)
 {
     (void)state;

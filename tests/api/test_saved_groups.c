@@ -328,8 +328,8 @@ static double stored_value(const char *key, size_t i)
 /* A group's numbers are kept as sent (s24; they were rounded to 15 digits) and a GET shows
  * them exactly (123456789.123456789 as 123456789.12345679, not 123456789.123457), so $inGroup
  * matches what the group shows, and a GET body PATCHed back with one member changed keeps
- * the others. A list stored with 17 digits, sent back as older versions showed it (15
- * digits), is kept as it is. */
+ * the others. A list stored with 17 digits: its GET body sent back keeps them, the same
+ * numbers rounded to 15 digits are stored as sent. */
 static void test_group_reals(void **state)
 {
     (void)state;
@@ -381,7 +381,7 @@ static void test_group_reals(void **state)
                    0);
     assert_int_equal(daemon_restart(&D, NULL), 0);
     g = call("GET", "/api/v1/saved-groups/old-scores", NULL, 200);
-    body = json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    body = json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(g);
     json_decref(call("PATCH", "/api/v1/saved-groups/old-scores", body, 200));
     free(body);
@@ -389,6 +389,10 @@ static void test_group_reals(void **state)
     /* a PATCH of its name alone keeps them too */
     json_decref(call("PATCH", "/api/v1/saved-groups/old-scores", "{\"name\":\"Old\"}", 200));
     assert_true(stored_value("old-scores", 0) == 0.12345678901234567);
+    /* the number rounded to 15 digits is another number: stored as sent */
+    json_decref(
+        call("PATCH", "/api/v1/saved-groups/old-scores", "{\"values\":[0.123456789012346]}", 200));
+    assert_true(stored_value("old-scores", 0) == 0.123456789012346);
 }
 
 struct edit {
