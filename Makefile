@@ -39,7 +39,7 @@ API_BIN  := $(API_SRC:tests/api/%.c=$(BUILD)/tests/api/%)
 PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_failover \
                $(BUILD)/tests/api/test_hung_db $(BUILD)/tests/api/test_pg_conn
 API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
-            $(BUILD)/tests/api/harness_time.o \
+            $(BUILD)/tests/api/harness_time.o $(BUILD)/tests/api/harness_util.o \
             $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
@@ -126,6 +126,10 @@ $(BUILD)/tests/api/harness_db.o: tests/api/harness_db.c tests/api/harness.h
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
 $(BUILD)/tests/api/harness_time.o: tests/api/harness_time.c tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
+$(BUILD)/tests/api/harness_util.o: tests/api/harness_util.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
