@@ -147,6 +147,19 @@ static void test_ingest_counters(void **state)
            "conflicts", 1);
     struct counts c4 = counts_now();
     expect_moved(&c3, &c4, 0, 0, 0, 1, 1);
+    /* a logged assignment stores a first exposure as a posted one does (INTEGRATIONS.md: "from
+     * any path"; it was left out), and so does an OFREP answer, once its write commits */
+    json_decref(harness_call(D.port, "POST", "/api/v1/assign", SDK,
+                             "{\"user_id\":\"u3\",\"experiments\":[\"pe\"]}", 200));
+    struct counts c5 = counts_now();
+    expect_moved(&c4, &c5, 0, 1, 0, 0, 0);
+    json_decref(harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/pe", SDK,
+                             "{\"context\":{\"targetingKey\":\"u4\"}}", 200));
+    for (int i = 0; i < 100 && value(ROWS_EXPOSURE) == c5.rows_exposure; i++) {
+        sleep_ms(50);
+    }
+    struct counts c6 = counts_now();
+    expect_moved(&c5, &c6, 0, 1, 0, 0, 0);
 }
 
 /* The known-exposure cache holds each first exposure this daemon committed by a logged
