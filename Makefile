@@ -40,6 +40,7 @@ PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_fail
                $(BUILD)/tests/api/test_hung_db $(BUILD)/tests/api/test_pg_conn
 API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
             $(BUILD)/tests/api/harness_time.o $(BUILD)/tests/api/harness_hold.o \
+            $(BUILD)/tests/api/harness_util.o \
             $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
@@ -133,6 +134,10 @@ $(BUILD)/tests/api/harness_time.o: tests/api/harness_time.c tests/api/harness.h
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
 $(BUILD)/tests/api/harness_hold.o: tests/api/harness_hold.c tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
+$(BUILD)/tests/api/harness_util.o: tests/api/harness_util.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 

@@ -211,10 +211,13 @@ struct snapshot_cell;
 /* Store the exposures of sets[0..n) (common.c) with one store_ingest_exposures call in tx,
  * attributed with the rules of cell's current snapshot: the same rows as set by set (first
  * exposure wins whatever the order). Writes only through tx, so that a retryable job
- * (store_job.retryable, apply_batch) may run it again after a rollback. 0, or -1 with err.
+ * (store_job.retryable, apply_batch) may run it again after a rollback. counts (may be NULL)
+ * receives what this call stored, skipped and contradicted (set, not added: a rerun after a
+ * rollback replaces it; the caller counts it in /metrics once committed). 0, or -1 with err.
  * Writer thread. */
 int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
-                         const struct api_exposure_set *sets, size_t n, struct err *err);
+                         const struct api_exposure_set *sets, size_t n,
+                         struct store_ingest_counts *counts, struct err *err);
 
 /* The value an assignment gives (API.md "Variant values"): the variant's value when hashed,
  * forced or released, else the experiment's default_value or the control's value. New

@@ -28,6 +28,9 @@ struct assign_write {
     size_t reply_len;
     char *user_id;
     int64_t ts;
+    /* what the last apply stored (a batch's totals on its first request, zero on the others),
+     * counted in /metrics by assign_render, after the commit */
+    struct store_ingest_counts counts;
     size_t n;
     struct api_exposure items[];
 };
@@ -36,7 +39,7 @@ static int assign_apply(struct store_tx *tx, struct api_write *w, struct err *er
 {
     struct assign_write *aw = (struct assign_write *)w;
     struct api_exposure_set set = {aw->user_id, aw->ts, aw->items, aw->n};
-    return api_exposures_ingest(tx, http_req_app(w->req)->experiments, &set, 1, err);
+    return api_exposures_ingest(tx, http_req_app(w->req)->experiments, &set, 1, &aw->counts, err);
 }
 
 /* The exposures of several /assign requests of one group in one attribution call
@@ -47,11 +50,13 @@ static int assign_apply_batch(struct store_tx *tx, void *const *args, size_t n, 
 {
     struct api_exposure_set *sets = xcalloc(n, sizeof(*sets));
     for (size_t i = 0; i < n; i++) {
-        const struct assign_write *aw = args[i];
+        struct assign_write *aw = args[i];
         sets[i] = (struct api_exposure_set){aw->user_id, aw->ts, aw->items, aw->n};
+        aw->counts = (struct store_ingest_counts){0};
     }
-    const struct assign_write *first = args[0];
-    int rc = api_exposures_ingest(tx, http_req_app(first->w.req)->experiments, sets, n, err);
+    struct assign_write *first = args[0];
+    int rc = api_exposures_ingest(tx, http_req_app(first->w.req)->experiments, sets, n,
+                                  &first->counts, err);
     free(sets);
     return rc;
 }
@@ -66,6 +71,7 @@ static void assign_users(struct api_write *w, void (*emit)(void *ctx, const char
 static void assign_render(struct api_write *w)
 {
     struct assign_write *aw = (struct assign_write *)w;
+    prom_count_ingest(http_req_app(w->req)->prom, true, &aw->counts);
     http_reply_json_text(w->req, 200, aw->reply, aw->reply_len);
     aw->reply = NULL; /* the response owns it now */
 }

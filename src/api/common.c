@@ -427,7 +427,8 @@ size_t api_exposures_unknown(struct store *s, const char *user_id, int64_t now,
 }
 
 int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
-                         const struct api_exposure_set *sets, size_t n, struct err *err)
+                         const struct api_exposure_set *sets, size_t n,
+                         struct store_ingest_counts *counts_out, struct err *err)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -447,5 +448,8 @@ int api_exposures_ingest(struct store_tx *tx, struct snapshot_cell *cell,
     int rc = store_ingest_exposures(tx, api_rules_of(snap), x, k, &counts, err);
     snapshot_read_end(cell, snap);
     free(x);
+    if (counts_out != NULL) {
+        *counts_out = rc == 0 ? counts : (struct store_ingest_counts){0};
+    }
     return rc;
 }

@@ -538,6 +538,9 @@ struct ofrep_log {
     struct app *app;
     char *user_id;
     int64_t ts;
+    /* what the last apply stored (a batch's totals on its first answer, zero on the others),
+     * counted in /metrics by ofrep_log_done once committed */
+    struct store_ingest_counts counts;
     size_t n;
     struct api_exposure items[];
 };
@@ -546,7 +549,7 @@ static int ofrep_log_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct ofrep_log *l = arg;
     struct api_exposure_set set = {l->user_id, l->ts, l->items, l->n};
-    return api_exposures_ingest(tx, l->app->experiments, &set, 1, err);
+    return api_exposures_ingest(tx, l->app->experiments, &set, 1, &l->counts, err);
 }
 
 /* The exposures of several answers in one attribution call (store_job.apply_batch), as
@@ -556,11 +559,12 @@ static int ofrep_log_apply_batch(struct store_tx *tx, void *const *args, size_t 
 {
     struct api_exposure_set *sets = xcalloc(n, sizeof(*sets));
     for (size_t i = 0; i < n; i++) {
-        const struct ofrep_log *l = args[i];
+        struct ofrep_log *l = args[i];
         sets[i] = (struct api_exposure_set){l->user_id, l->ts, l->items, l->n};
+        l->counts = (struct store_ingest_counts){0};
     }
-    const struct ofrep_log *first = args[0];
-    int rc = api_exposures_ingest(tx, first->app->experiments, sets, n, err);
+    struct ofrep_log *first = args[0];
+    int rc = api_exposures_ingest(tx, first->app->experiments, sets, n, &first->counts, err);
     free(sets);
     return rc;
 }
@@ -583,6 +587,9 @@ static void ofrep_log_done(void *arg, int rc, const struct err *err)
     (void)err;
     struct ofrep_log *l = arg;
     prom_count_async_exposures(l->app->prom, rc != 0, l->n);
+    if (rc == 0) {
+        prom_count_ingest(l->app->prom, true, &l->counts);
+    }
     ofrep_log_free(l);
 }
 

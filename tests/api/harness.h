@@ -202,4 +202,14 @@ bool harness_bench_latency(void);
 /* printf into a static-per-thread buffer (for paths). */
 const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
+/* Readers (harness_util.c). harness_metric_value: the value of one series of port's /metrics,
+ * named as the exposition writes it at a line's start ("bunsen_sdk_streams",
+ * "bunsen_ingested_rows_total{kind=\"event\"}"), scraped with key (NULL: anonymous); -1 when
+ * absent; fails the test unless /metrics answers 200. str: the string member name of o (lent
+ * by o), "(none)" when absent or not a string. slurp: the whole file at path (malloc'd,
+ * NUL-terminated; empty when it cannot be opened). */
+double harness_metric_value(int port, const char *key, const char *series);
+const char *str(const json_t *o, const char *name);
+char *slurp(const char *path);
+
 #endif

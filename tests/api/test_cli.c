@@ -188,7 +188,7 @@ static void test_backup_interrupted(void **state)
     }
 }
 
-static char *slurp(const char *path)
+static char *read_whole(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -233,9 +233,9 @@ static bool has_option(const char *text, const char *opt)
 static void test_help_options_documented(void **state)
 {
     (void)state;
-    char *man = slurp("docs/bunsen.1");
+    char *man = read_whole("docs/bunsen.1");
     unescape_hyphens(man);
-    char *readme = slurp("README.md");
+    char *readme = read_whole("README.md");
     static const char *const cmds[] = {"serve",   "migrate", "keys",   "results",
                                        "compact", "backup",  "version"};
     int checked = 0;

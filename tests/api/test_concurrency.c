@@ -81,12 +81,6 @@ static void expect_error(json_t *j, const char *code, const char *field)
     json_decref(j);
 }
 
-static const char *str(const json_t *o, const char *name)
-{
-    const char *s = json_string_value(json_object_get(o, name));
-    return s ? s : "(none)";
-}
-
 static void test_experiment_etags(void **state)
 {
     (void)state;

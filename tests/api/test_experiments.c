@@ -71,12 +71,6 @@ static void call_err(const char *method, const char *path, const char *body, int
     json_decref(j);
 }
 
-static const char *str(const json_t *o, const char *name)
-{
-    const char *s = json_string_value(json_object_get(o, name));
-    return s ? s : "(none)";
-}
-
 /* POST an experiment {"key": key, <fields>} and expect 201. */
 static void new_exp(const char *key, const char *fields)
 {

@@ -574,13 +574,8 @@ static void test_exposures_first_wins(void **state)
 /* The known-exposure cache's hits from /metrics (-1 when the cache is off: PostgreSQL). */
 static long long cache_hits(void)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
-    const char *want = "bunsen_exposure_cache_lookups_total{result=\"hit\"} ";
-    const char *at = r.body != NULL ? strstr(r.body, want) : NULL;
-    long long n = at != NULL ? strtoll(at + strlen(want), NULL, 10) : -1;
-    resp_free(&r);
-    return n;
+    return (long long)harness_metric_value(D.port, D.admin_key,
+                                           "bunsen_exposure_cache_lookups_total{result=\"hit\"}");
 }
 
 /* An exposure that only repeats a committed first exposure is a duplicate: with the
@@ -874,12 +869,7 @@ static void test_big_batches_at_once(void **state)
     }
     assert_int_equal(db_int("SELECT COUNT(*) FROM events WHERE event = 'bulk'", NULL, NULL), K * N);
     if (harness_on_postgres()) {
-        struct resp r;
-        assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
-        const char *want = "\nbunsen_pg_all_users_locks_total "; /* not its HELP line */
-        const char *at = strstr(r.body, want);
-        long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
-        resp_free(&r);
+        long n = (long)harness_metric_value(D.port, D.admin_key, "bunsen_pg_all_users_locks_total");
         assert_true(n >= K); /* over the budget of the test cluster (3,200): all users */
         /* and the daemon said so at start, with the setting to raise */
         FILE *f = fopen(fmt("%s/stderr.log", D.dir), "r");

@@ -832,20 +832,8 @@ static atomic_int lo_bad;
 /* The value of a counter of daemon port's /metrics (0 when absent). */
 static double metric_of(int port, const char *name)
 {
-    struct resp r;
-    assert_int_equal(http_req(port, "GET", "/metrics", NULL, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    double v = 0;
-    size_t len = strlen(name);
-    for (const char *at = r.body; at != NULL && *at != '\0'; at = strchr(at, '\n')) {
-        at += *at == '\n' ? 1 : 0;
-        if (strncmp(at, name, len) == 0 && at[len] == ' ') {
-            v = atof(at + len + 1);
-            break;
-        }
-    }
-    resp_free(&r);
-    return v;
+    double v = harness_metric_value(port, NULL, name);
+    return v < 0 ? 0 : v;
 }
 
 static double metric_sum(const char *name)

@@ -26,22 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return calloc(1, 1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 static int status_of(int port, const char *method, const char *path, const char *key)
 {
     struct resp r;
@@ -528,14 +512,8 @@ static void test_full_disk_not_ready(void **state)
 /* bunsen_writer_commits_total{outcome="ok"} from /metrics. */
 static long commits_ok(const struct daemon *d)
 {
-    struct resp r;
-    assert_int_equal(http_req(d->port, "GET", "/metrics", d->admin_key, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    const char *want = "bunsen_writer_commits_total{outcome=\"ok\"} ";
-    const char *at = strstr(r.body, want);
-    long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
-    resp_free(&r);
-    return n;
+    return (long)harness_metric_value(d->port, d->admin_key,
+                                      "bunsen_writer_commits_total{outcome=\"ok\"}");
 }
 
 #define PROBE_THREADS 8

@@ -698,18 +698,10 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The value of a counter line of /metrics ("name{labels} value"), or -1. */
-static double metric(const char *line_prefix)
+/* The value of a series of /metrics ("name{labels}"), or -1. */
+static double metric(const char *series)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, "GET", "/metrics", NULL, NULL, &r), 0);
-    double v = -1;
-    const char *p = r.body ? strstr(r.body, line_prefix) : NULL;
-    if (p != NULL) {
-        v = strtod(p + strlen(line_prefix), NULL);
-    }
-    resp_free(&r);
-    return v;
+    return harness_metric_value(D.port, NULL, series);
 }
 
 #define LOCKED_EVALS 300
@@ -720,8 +712,8 @@ static void test_ofrep_database_locked(void **state)
     sdk_key();
     new_exp("of-lock", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
             "start");
-    double c0 = metric("bunsen_ofrep_exposures_total{result=\"committed\"} ");
-    double d0 = metric("bunsen_ofrep_exposures_total{result=\"dropped\"} ");
+    double c0 = metric("bunsen_ofrep_exposures_total{result=\"committed\"}");
+    double d0 = metric("bunsen_ofrep_exposures_total{result=\"dropped\"}");
     /* another process holds the write lock: the writer waits (busy_timeout; on PostgreSQL a
      * session holding the exposures table in EXCLUSIVE mode: reads pass, inserts wait), its
      * queue fills up; reads (the auth cache, the snapshot) go on */
@@ -763,8 +755,8 @@ static void test_ofrep_database_locked(void **state)
     /* every exposure ends committed or dropped (the writer retries after the lock) */
     double c = 0, d = 0;
     for (int i = 0; i < 200; i++) {
-        c = metric("bunsen_ofrep_exposures_total{result=\"committed\"} ") - c0;
-        d = metric("bunsen_ofrep_exposures_total{result=\"dropped\"} ") - d0;
+        c = metric("bunsen_ofrep_exposures_total{result=\"committed\"}") - c0;
+        d = metric("bunsen_ofrep_exposures_total{result=\"dropped\"}") - d0;
         if (c + d >= LOCKED_EVALS) {
             break;
         }
@@ -787,8 +779,8 @@ static void test_ofrep_repeat_exposure(void **state)
     sdk_key();
     new_exp("of-rep", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
             "start");
-    const char *committed = "bunsen_ofrep_exposures_total{result=\"committed\"} ";
-    const char *hit = "bunsen_exposure_cache_lookups_total{result=\"hit\"} ";
+    const char *committed = "bunsen_ofrep_exposures_total{result=\"committed\"}";
+    const char *hit = "bunsen_exposure_cache_lookups_total{result=\"hit\"}";
     double c0 = metric(committed);
     for (int round = 1; round <= 3; round++) {
         double h0 = metric(hit);

@@ -204,12 +204,7 @@ static void test_sub_stream(void **state)
 /* bunsen_sdk_payload_renders_total from /metrics. */
 static long renders(void)
 {
-    struct resp r;
-    assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
-    const char *want = "\nbunsen_sdk_payload_renders_total ";
-    const char *at = strstr(r.body, want);
-    long n = at != NULL ? strtol(at + strlen(want), NULL, 10) : -1;
-    resp_free(&r);
+    long n = (long)harness_metric_value(D.port, D.admin_key, "bunsen_sdk_payload_renders_total");
     assert_true(n >= 0);
     return n;
 }

@@ -7,6 +7,7 @@
 // Run through run.sh (its own daemon and Chromium).
 
 import { suite, assert, assertEq } from './lib.mjs';
+import * as txt from './expect.mjs';
 import * as fmt from '../../web/js/format.js';
 
 const EXP = 'many-metrics';
@@ -23,7 +24,7 @@ function cell(metric, variant, col) {
 
 /** "[−10.7%, +90.7%]" -> [-0.107, 0.907]; the unbounded text -> [-Infinity, Infinity]. */
 function parseInterval(t) {
-  if (t === fmt.UNBOUNDED_INTERVAL) return [-Infinity, Infinity];
+  if (t === txt.UNBOUNDED) return [-Infinity, Infinity];
   const m = t.match(/^\[([−+-]?[\d.,]+)%, ([−+-]?[\d.,]+)%\]$/);
   assert(m, `an interval: ${t}`);
   const num = (s) => Number(s.replace('−', '-').replace(/,/g, '')) / 100;
@@ -36,10 +37,10 @@ async function verdictsFollowIntervals(r) {
   for (const m of r.metrics) {
     for (const v of m.variants.slice(1)) {
       const ciText = await text(cell(m.key, v.key, 'ci'));
-      assertEq(ciText, fmt.fmtShownPct(fmt.shownInterval(v.relative_lift, r)), `${m.key}/${v.key} interval`);
+      assertEq(ciText, txt.shownRelInterval(v.relative_lift, r), `${m.key}/${v.key} interval`);
       const [lo, hi] = parseInterval(ciText);
       const shown = await text(cell(m.key, v.key, 'verdict'));
-      const flat = shown.endsWith(fmt.VERDICT_TEXT.flat);
+      const flat = shown.endsWith(txt.VERDICT.flat);
       assert(flat === !(lo > 0 || hi < 0), `${m.key}/${v.key}: "${shown}" beside ${ciText}`);
       n++;
     }
@@ -90,21 +91,32 @@ T.test('Holm: the adjusted interval beside “Not significant”, labelled so, i
   const v1 = r.metrics[0].variants[1];
   const head = await text(page.locator('table.results-table[data-metric="mc_a"] thead th').nth(4));
   assertEq(head, '95% interval (Holm-adjusted)', 'the interval column says it is adjusted');
+  // what the fixture fixes, as literals (CONV over 1,000 users per variant): the lifts
+  // (140 / 100 - 1 = +40.0%...), the rates, the converters and the absolute lift
+  const LIFTS = { mc_a: ['+40.0%', '0.0%'], mc_b: ['+100.0%', '+10.0%'], mc_c: ['\u221210.0%', '\u22125.0%'], mc_d: ['\u221240.0%', '+5.0%'] };
+  for (const [k, [l1, l2]] of Object.entries(LIFTS)) {
+    assertEq(await text(cell(k, 'v1', 'lift')), l1, `${k}/v1 lift`);
+    assertEq(await text(cell(k, 'v2', 'lift')), l2, `${k}/v2 lift`);
+  }
+  assertEq(await text(cell('mc_a', 'v1', 'users')), '1,000', 'mc_a/v1 users');
+  assertEq(await text(cell('mc_a', 'v1', 'mean').locator('.mean-value')), '14.00%', 'mc_a/v1 rate');
+  assertEq(await text(cell('mc_a', 'v1', 'mean').locator('.converters')), '140 / 1,000 converted', 'mc_a/v1 converters');
+  assert((await text(cell('mc_a', 'v1', 'abs'))).startsWith('+4.00 pp '), 'mc_a/v1 absolute lift: 14% - 10%');
   // the reviewer's row: the interval shown holds 0 beside "Not significant"
   const ciText = await text(cell('mc_a', 'v1', 'ci'));
-  assertEq(ciText, fmt.fmtPctInterval(v1.relative_lift.ci_adjusted), 'mc_a/v1: the adjusted interval');
+  assertEq(ciText, txt.interval(v1.relative_lift.ci_adjusted), 'mc_a/v1: the adjusted interval');
   const [lo, hi] = parseInterval(ciText);
   assert(lo < 0 && hi > 0, `mc_a/v1: ${ciText} holds 0`);
   assertEq(await text(cell('mc_a', 'v1', 'verdict')), 'Not significant', 'mc_a/v1 verdict');
-  assert(ciText !== fmt.fmtPctInterval(v1.relative_lift.ci), 'not the unadjusted interval');
+  assert(ciText !== txt.interval(v1.relative_lift.ci), 'not the unadjusted interval');
   const notes = await text(page.locator('section.metric-result[data-metric="mc_a"] .notes'));
-  assert(notes.includes(`v1: the unadjusted interval ${fmt.fmtPctInterval(v1.relative_lift.ci)} excludes zero, but not after the Holm correction over 8 comparisons.`), `the note (${notes})`);
+  assert(notes.includes(`v1: the unadjusted interval ${txt.interval(v1.relative_lift.ci)} excludes zero, but not after the Holm correction over 8 comparisons.`), `the note (${notes})`);
   // an adjusted p-value of 1 (a lift of exactly 0): unbounded, in the table and the plot
-  assertEq(await text(cell('mc_a', 'v2', 'ci')), fmt.UNBOUNDED_INTERVAL, 'mc_a/v2: unbounded');
+  assertEq(await text(cell('mc_a', 'v2', 'ci')), txt.UNBOUNDED, 'mc_a/v2: unbounded');
   const forest = page.locator('section.metric-result[data-metric="mc_a"] svg.forest');
   assertEq(await forest.locator('.forest-row[data-variant="v2"] line.ci-unbounded').count(), 1, 'mc_a/v2: an open line');
   const title = await text(forest.locator('title'));
-  const pct = (x) => fmt.fmtPct(x, { signed: true });
+  const pct = (x) => txt.pct(x);
   assert(title.includes(`v1: ${pct(v1.relative_lift.estimate)} (${pct(v1.relative_lift.ci_adjusted[0])} to ${pct(v1.relative_lift.ci_adjusted[1])})`), `the forest plot draws the adjusted interval (${title})`);
   assert(title.includes('Holm-adjusted'), `the forest plot says so (${title})`);
   assert(title.includes('v2: +0.0% (unbounded interval)') || title.includes('v2: 0.0% (unbounded interval)'), `v2 unbounded in the plot (${title})`);
@@ -112,7 +124,7 @@ T.test('Holm: the adjusted interval beside “Not significant”, labelled so, i
   // p-value; the verdict is the relative lift's)
   const f = fmt.resultsFormat(r.metrics[0], await admin.get('/metrics/mc_a'));
   assertEq(await text(cell('mc_a', 'v1', 'abs').locator('.abs-ci')), f.absInterval(v1.absolute_lift.ci_adjusted), 'mc_a/v1: adjusted absolute interval');
-  assertEq(await text(cell('mc_a', 'v2', 'abs').locator('.abs-ci')), fmt.UNBOUNDED_INTERVAL, 'mc_a/v2: unbounded absolute interval');
+  assertEq(await text(cell('mc_a', 'v2', 'abs').locator('.abs-ci')), txt.UNBOUNDED, 'mc_a/v2: unbounded absolute interval');
   assert((await text(page.locator('table.results-table[data-metric="mc_a"] thead th').nth(5))).includes('Holm-adjusted'), 'the absolute column says so');
   await verdictsFollowIntervals(r);
   noErrors();
@@ -133,7 +145,7 @@ T.test('no correction: the unadjusted interval, excluding 0, beside “Better”
   await go(`/experiments/${EXP}?correction=none&cuped=false`);
   await page.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: /^p-value$/ }).first().waitFor();
   const r = await admin.get(`/experiments/${EXP}/results?correction=none&cuped=false`);
-  assertEq(await text(cell('mc_a', 'v1', 'ci')), fmt.fmtPctInterval(r.metrics[0].variants[1].relative_lift.ci), 'mc_a/v1: the interval');
+  assertEq(await text(cell('mc_a', 'v1', 'ci')), txt.interval(r.metrics[0].variants[1].relative_lift.ci), 'mc_a/v1: the interval');
   assertEq(await text(cell('mc_a', 'v1', 'verdict')), '▲ Better', 'mc_a/v1 verdict');
   assertEq(await text(page.locator('table.results-table[data-metric="mc_a"] thead th').nth(4)), '95% interval', 'no adjusted label');
   await verdictsFollowIntervals(r);
@@ -152,9 +164,9 @@ T.test('breakdown under Holm: each slice’s adjusted interval, labelled so', as
     for (const v of m.variants.slice(1)) {
       const cells = await table.locator(`tr[data-value="${sl.dimension_value}"][data-variant="${v.key}"] td`).allTextContents();
       const ci = cells[cells.length - 3].trim();
-      assertEq(ci, fmt.fmtShownPct(fmt.shownInterval(v.relative_lift, b)), `${sl.dimension_value}/${v.key}: adjusted interval`);
+      assertEq(ci, txt.shownRelInterval(v.relative_lift, b), `${sl.dimension_value}/${v.key}: adjusted interval`);
       const [lo, hi] = parseInterval(ci);
-      assert(cells[cells.length - 1].trim().endsWith(fmt.VERDICT_TEXT.flat) === !(lo > 0 || hi < 0), `${sl.dimension_value}/${v.key}: verdict beside ${ci}`);
+      assert(cells[cells.length - 1].trim().endsWith(txt.VERDICT.flat) === !(lo > 0 || hi < 0), `${sl.dimension_value}/${v.key}: verdict beside ${ci}`);
     }
   }
   noErrors();

@@ -9,6 +9,7 @@
 import { readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { suite, signIn, watchPage, assert, assertEq, rng } from './lib.mjs';
+import * as txt from './expect.mjs';
 import * as fmt from '../../web/js/format.js';
 import { decide, runningMs, STATE_TEXT } from '../../web/js/decide.js';
 
@@ -61,29 +62,29 @@ async function compareResults(p, params) {
     const f = fmt.resultsFormat(m, defs.get(m.key));
     const decimals = new Set();
     for (const [i, v] of m.variants.entries()) {
-      assertEq(await text(cell(p, m.key, v.key, 'users')), fmt.fmtInt(v.users), `${m.key}/${v.key} users`);
+      assertEq(await text(cell(p, m.key, v.key, 'users')), txt.int(v.users), `${m.key}/${v.key} users`);
       const mean = await text(cell(p, m.key, v.key, 'mean').locator('.mean-value'));
       assertEq(mean, f.mean(v.mean), `${m.key}/${v.key} mean`);
       decimals.add((mean.match(/\.(\d+)/) || ['', ''])[1].length);
       if (m.type === 'binomial') {
-        assertEq(await text(cell(p, m.key, v.key, 'mean').locator('.converters')), `${fmt.fmtInt(v.sum)} / ${fmt.fmtInt(v.users)} converted`, `${m.key}/${v.key} converters`);
+        assertEq(await text(cell(p, m.key, v.key, 'mean').locator('.converters')), `${txt.int(v.sum)} / ${txt.int(v.users)} converted`, `${m.key}/${v.key} converters`);
       }
       checked += 2;
       if (i === 0) continue;
-      assertEq(await text(cell(p, m.key, v.key, 'lift')), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${m.key}/${v.key} lift`);
+      assertEq(await text(cell(p, m.key, v.key, 'lift')), txt.pct(v.relative_lift.estimate), `${m.key}/${v.key} lift`);
       // under a correction the adjusted intervals (ci_adjusted), the intervals of the verdicts
       const shownRel = fmt.shownInterval(v.relative_lift, r);
       const shownAbs = fmt.shownInterval(v.absolute_lift, r);
       assertEq(shownRel.adjusted, fmt.isAdjusted(r), `${m.key}/${v.key}: adjusted interval exactly under a correction`);
       const ciText = await text(cell(p, m.key, v.key, 'ci'));
-      assertEq(ciText, fmt.fmtShownPct(shownRel), `${m.key}/${v.key} interval`);
-      assertEq(await text(cell(p, m.key, v.key, 'abs')), `${f.abs(v.absolute_lift.estimate)} ${shownAbs.unbounded ? fmt.UNBOUNDED_INTERVAL : f.absInterval(shownAbs.ci)}`, `${m.key}/${v.key} absolute lift`);
-      const pv = fmt.significanceText(v, r);
+      assertEq(ciText, txt.shownRelInterval(v.relative_lift, r), `${m.key}/${v.key} interval`);
+      assertEq(await text(cell(p, m.key, v.key, 'abs')), `${f.abs(v.absolute_lift.estimate)} ${shownAbs.unbounded ? txt.UNBOUNDED : f.absInterval(shownAbs.ci)}`, `${m.key}/${v.key} absolute lift`);
+      const pv = txt.significance(v, r);
       assertEq(await text(cell(p, m.key, v.key, 'p')), pv, `${m.key}/${v.key} ${r.method === 'bayesian' ? 'chance to beat control' : 'p-value'}`);
       assert(pv !== '100.0%' && pv !== '0.0%', `${m.key}/${v.key}: never a certainty (${pv})`);
       const vd = fmt.verdict(v, m.goal, r);
       const shown = await text(cell(p, m.key, v.key, 'verdict'));
-      assert(shown.endsWith(fmt.VERDICT_TEXT[vd]), `${m.key}/${v.key} verdict ${vd} (shown ${shown})`);
+      assert(shown.endsWith(txt.VERDICT[vd]), `${m.key}/${v.key} verdict ${vd} (shown ${shown})`);
       // the verdict is the one of the interval drawn beside it (STATS.md), also under a
       // correction (the adjusted interval)
       const ci = shownRel.ci;
@@ -106,10 +107,10 @@ async function compareDecision(p, key, params = {}) {
   const d = decide(x, r, [...(await catalogue()).values()]);
   await waitText(p.locator('#decision-headline'), d.overall.headline, `${key} decision headline`);
   assertEq(await text(p.locator('#decision-why')), d.overall.why, `${key} decision reason`);
-  assertEq(await text(p.locator('#users-so-far')).then((t) => t.split(' ')[0]), fmt.fmtInt(d.usersSoFar), `${key} users so far`);
+  assertEq(await text(p.locator('#users-so-far')).then((t) => t.split(' ')[0]), txt.int(d.usersSoFar), `${key} users so far`);
   assert((await text(p.locator('#days-running'))).startsWith(fmt.fmtDays(d.daysRunning)), `${key} days running`);
   assert(await p.locator('#days-left').isVisible(), `${key} days left shown`);
-  if (d.needed !== null) assert((await text(p.locator('#users-needed'))).startsWith(fmt.fmtInt(d.needed)), `${key} users needed`);
+  if (d.needed !== null) assert((await text(p.locator('#users-needed'))).startsWith(txt.int(d.needed)), `${key} users needed`);
   for (const row of d.rows) {
     assertEq(await text(p.locator(`#decision-table tr[data-variant="${row.variant}"] .state`)), STATE_TEXT[row.state], `${key}/${row.variant} state`);
   }
@@ -382,7 +383,7 @@ T.test('health: SRM always visible (OK, p = …) and exposures per variant per d
   const srm = page.locator('#srm-status');
   await srm.waitFor();
   assertEq(await srm.getAttribute('data-srm'), 'ok', 'healthy split');
-  assert((await text(srm)).includes(`OK, ${fmt.fmtPEq(r.srm.p_value)}`), `SRM OK with its p-value (${await text(srm)})`);
+  assert((await text(srm)).includes(`OK, ${txt.pEq(r.srm.p_value)}`), `SRM OK with its p-value (${await text(srm)})`);
   const table = page.locator('#exposures-table');
   await table.waitFor({ state: 'attached' });
   for (const v of r.variants) {
@@ -504,9 +505,9 @@ T.test('experiments list: users, headline, SRM icon, filter and search', async (
   await row.locator('[data-label="Users"] [data-value]').waitFor();
   const r = await admin.get(`/experiments/${EXP}/results`);
   const users = r.variants.reduce((s, v) => s + v.users, 0);
-  assertEq(await text(row.locator('[data-label="Users"]')), fmt.fmtInt(users), 'users so far');
+  assertEq(await text(row.locator('[data-label="Users"]')), txt.int(users), 'users so far');
   const green = r.metrics.find((m) => m.key === 'purchase').variants.find((v) => v.key === 'green');
-  assert((await text(row.locator('[data-label="Primary metric"]'))).includes(fmt.fmtPct(green.relative_lift.estimate, { signed: true })), 'headline lift of green');
+  assert((await text(row.locator('[data-label="Primary metric"]'))).includes(txt.pct(green.relative_lift.estimate)), 'headline lift of green');
   assertEq(await text(row.locator('[data-label="Status"]')), 'running', 'status badge');
   assertEq(await text(row.locator('[data-label="Variants"]')), 'control, green, blue', 'variants');
   const srmRow = page.locator('#experiments-table tr[data-key="srm-demo"]');
@@ -743,17 +744,17 @@ T.test('dimension breakdowns: set in the form, "Breakdown by" shows each value a
     const row = table.locator(`tr[data-value="${sl.dimension_value}"][data-variant="short"]`);
     const cells = await row.locator('td').allTextContents();
     const users = sl.variants.reduce((a, y) => a + y.users, 0);
-    assertEq(cells[0].trim(), fmt.fmtInt(users), `${sl.dimension_value}: users`);
-    assert(cells[1].includes(fmt.fmtPEq(sl.srm.p_value)), `${sl.dimension_value}: SRM p-value shown as the health panel's (${cells[1]})`);
-    assertEq(cells[5].trim(), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${sl.dimension_value}: relative lift`);
-    assertEq(cells[7].trim(), fmt.significanceText(v, b), `${sl.dimension_value}: p-value`);
+    assertEq(cells[0].trim(), txt.int(users), `${sl.dimension_value}: users`);
+    assert(cells[1].includes(txt.pEq(sl.srm.p_value)), `${sl.dimension_value}: SRM p-value shown as the health panel's (${cells[1]})`);
+    assertEq(cells[5].trim(), txt.pct(v.relative_lift.estimate), `${sl.dimension_value}: relative lift`);
+    assertEq(cells[7].trim(), txt.significance(v, b), `${sl.dimension_value}: p-value`);
   }
   // Holm over every slice: the header says so and the p-values are the API's
   await page.getByLabel('Correction').selectOption('holm');
   await page.locator('table.breakdown-table th', { hasText: 'Holm, all slices' }).first().waitFor();
   const bh = await admin.get('/experiments/by-country/results?dimension=country&correction=holm');
   const de = bh.slices.find((s) => s.dimension_value === 'DE').metrics.find((y) => y.key === 'purchase').variants[1];
-  await waitText(page.locator('table.breakdown-table[data-metric="purchase"] tr[data-value="DE"] td').nth(7), fmt.significanceText(de, bh), 'DE adjusted p-value');
+  await waitText(page.locator('table.breakdown-table[data-metric="purchase"] tr[data-value="DE"] td').nth(7), txt.significance(de, bh), 'DE adjusted p-value');
   // back to all users: the breakdown goes away
   await page.getByLabel('Breakdown by', { exact: true }).selectOption('');
   await page.locator('section.breakdown[hidden]').waitFor({ state: 'attached' });
@@ -790,9 +791,9 @@ T.test('power calculator: percentages as percentages, equals the API, clears sta
   await page.getByRole('button', { name: 'Calculate' }).click();
   await page.locator('#pw-users').waitFor();
   const r = await admin.post('/power', { metric_type: 'binomial', baseline: 0.1, mde: 0.01, relative: false, alpha: 0.05, power: 0.8, variants: 2, daily_users: 2000 });
-  await waitText(page.locator('#pw-users'), fmt.fmtInt(r.users_per_variant), 'users per variant');
-  assertEq(await text(page.locator('#pw-total')), fmt.fmtInt(r.total_users), 'total users');
-  assertEq(await text(page.locator('#pw-days')), fmt.fmtInt(r.days), 'days');
+  await waitText(page.locator('#pw-users'), txt.int(r.users_per_variant), 'users per variant');
+  assertEq(await text(page.locator('#pw-total')), txt.int(r.total_users), 'total users');
+  assertEq(await text(page.locator('#pw-days')), txt.int(r.days), 'days');
   // another metric type: the old answer goes
   await page.getByLabel('Metric type').selectOption('mean');
   assertEq(await page.locator('#pw-users').count(), 0, 'no stale answer after switching to Mean');
@@ -805,7 +806,7 @@ T.test('power calculator: percentages as percentages, equals the API, clears sta
   await page.getByLabel('Baseline conversion rate (%)').fill('11.4');
   await page.getByRole('button', { name: 'Calculate' }).click();
   const r2 = await admin.post('/power', { metric_type: 'binomial', baseline: 0.114, mde: 0.01, relative: false, alpha: 0.05, power: 0.8, variants: 2, daily_users: 2000 });
-  await waitText(page.locator('#pw-users'), fmt.fmtInt(r2.users_per_variant), 'users per variant at 11.4%');
+  await waitText(page.locator('#pw-users'), txt.int(r2.users_per_variant), 'users per variant at 11.4%');
   // prefilled from an experiment's primary metric and observed traffic
   await go(page, '/power?experiment=small-test');
   await page.locator('#pw-context', { hasText: 'Prefilled from Small copy change' }).waitFor();

@@ -11,6 +11,7 @@
 // users lasts long enough to watch. Run through run.sh (its own daemon and Chromium).
 
 import { suite, assert, assertEq } from './lib.mjs';
+import * as txt from './expect.mjs';
 import * as fmt from '../../web/js/format.js';
 
 const LONG = `long-key-${'k'.repeat(55)}`; // 64 characters
@@ -236,9 +237,9 @@ T.test('decision panel with weights 80/10/10: the smallest variant’s progress,
   await bar.waitFor();
   assertEq(Number(await bar.getAttribute('value')), dec.progress, 'the bar is the API’s progress');
   const so = await text(page.locator('#users-so-far'));
-  assert(so.includes(`smallest variant: 300 of ${fmt.fmtInt(need)} needed`), `users so far (${so})`);
+  assert(so.includes(`smallest variant: 300 of ${txt.int(need)} needed`), `users so far (${so})`);
   const needed = await text(page.locator('#users-needed'));
-  assert(needed.includes(`${fmt.fmtInt(Math.ceil(need / 0.1))} in total`) && /least weight, 10%/.test(needed), `the total, from the least weight (${needed})`);
+  assert(needed.includes(`${txt.int(Math.ceil(need / 0.1))} in total`) && /least weight, 10%/.test(needed), `the total, from the least weight (${needed})`);
   noErrors();
 });
 
@@ -246,10 +247,10 @@ T.test('power calculator prefilled from an experiment of unequal weights: the sm
   await go('/power?experiment=skew');
   await page.locator('#pw-weights').waitFor();
   const upv = Number((await text(page.locator('#pw-users'))).replace(/,/g, ''));
-  assertEq(await text(page.locator('#pw-total')), fmt.fmtInt(Math.ceil(upv / 0.1)), 'users per variant / the least weight');
+  assertEq(await text(page.locator('#pw-total')), txt.int(Math.ceil(upv / 0.1)), 'users per variant / the least weight');
   assert(/smallest variant/.test(await text(page.locator('#pw-total-label'))), 'the label says whose total');
   const daily = Number(await page.getByLabel('Daily users entering the experiment').inputValue());
-  if (daily > 0) assertEq(await text(page.locator('#pw-days')), fmt.fmtInt(Math.ceil(Math.ceil(upv / 0.1) / daily)), 'days from that total');
+  if (daily > 0) assertEq(await text(page.locator('#pw-days')), txt.int(Math.ceil(Math.ceil(upv / 0.1) / daily)), 'days from that total');
   noErrors();
 });
 
@@ -332,7 +333,7 @@ T.test('breakdown: a slice’s SRM p reads as the main panel’s, 4 decimals', a
   await page.locator('table.breakdown-table').first().waitFor();
   for (const sl of b.slices) {
     const cell = page.locator(`table.breakdown-table tr[data-value="${sl.dimension_value}"] td[data-label="Sample ratio"]`).first();
-    const want = `${sl.srm.mismatch ? 'Mismatch' : 'OK'}, ${fmt.fmtPEq(sl.srm.p_value)}`;
+    const want = `${sl.srm.mismatch ? 'Mismatch' : 'OK'}, ${txt.pEq(sl.srm.p_value)}`;
     assertEq(await text(cell), want, `${sl.dimension_value}'s SRM`);
   }
   noErrors();

@@ -7,6 +7,7 @@
 // Run through run.sh (its own daemon and Chromium, after e2e.mjs).
 
 import { suite, assert, assertEq, rng } from './lib.mjs';
+import * as txt from './expect.mjs';
 import * as fmt from '../../web/js/format.js';
 
 const SHOTS = process.env.SHOTS_DIR || ''; // screenshots of the pages, for a human to look at
@@ -241,17 +242,17 @@ T.test('results: the ratio of sums per variant, its lift, interval and unit; no 
     await page.waitForLoadState('networkidle');
     for (const [i, v] of m.variants.entries()) {
       const [users, rev, n] = truth[v.key];
-      assertEq(await text(cell(RATIO, v.key, 'users')), fmt.fmtInt(users), `${v.key} users`);
+      assertEq(await text(cell(RATIO, v.key, 'users')), txt.int(users), `${v.key} users`);
       const mean = await text(cell(RATIO, v.key, 'mean').locator('.mean-value'));
       assertEq(mean, f.mean(rev / n), `${v.key}: the ratio of the sums sent (${rev} / ${n})`);
       assert(mean.startsWith('€'), `${v.key} in EUR (${mean})`);
       assert(/^€[\d,]+\.\d{2}$/.test(mean), `${v.key} to the cent (${mean})`);
       const parts = await text(cell(RATIO, v.key, 'mean').locator('.ratio-parts'));
       assertEq(parts, fmt.ratioPartsText(v, def), `${v.key} parts`);
-      assert(parts.includes(fmt.fmtInt(n)), `${v.key}: the orders in the parts (${parts})`);
+      assert(parts.includes(txt.int(n)), `${v.key}: the orders in the parts (${parts})`);
       if (i === 0) continue;
-      assertEq(await text(cell(RATIO, v.key, 'lift')), fmt.fmtPct(v.relative_lift.estimate, { signed: true }), `${v.key} lift`);
-      assertEq(await text(cell(RATIO, v.key, 'ci')), fmt.fmtPctInterval(v.relative_lift.ci), `${v.key} interval`);
+      assertEq(await text(cell(RATIO, v.key, 'lift')), txt.pct(v.relative_lift.estimate), `${v.key} lift`);
+      assertEq(await text(cell(RATIO, v.key, 'ci')), txt.interval(v.relative_lift.ci), `${v.key} interval`);
       const abs = await text(cell(RATIO, v.key, 'abs'));
       assertEq(abs, `${f.abs(v.absolute_lift.estimate)} ${f.absInterval(v.absolute_lift.ci)}`, `${v.key} absolute lift`);
       assert(/€/.test(abs), `absolute lift in EUR (${abs})`);
@@ -306,7 +307,7 @@ T.test('breakdown by plan: the ratio of sums per plan and variant, as sent and a
     const [, brev, bn] = truthByPlan[`${sl.dimension_value}/bundle`];
     assertEq(cells[3].trim(), f.mean(crev / cn), `${sl.dimension_value}: control ratio shown`);
     assertEq(cells[4].trim(), f.mean(brev / bn), `${sl.dimension_value}: bundle ratio shown`);
-    assertEq(cells[5].trim(), fmt.fmtPct(m.variants[1].relative_lift.estimate, { signed: true }), `${sl.dimension_value}: lift`);
+    assertEq(cells[5].trim(), txt.pct(m.variants[1].relative_lift.estimate), `${sl.dimension_value}: lift`);
   }
   noErrors();
 });
@@ -321,8 +322,8 @@ T.test('Bayesian and sequential on the ratio: the API’s numbers, the expected 
     const v = m.variants[1];
     const f = fmt.resultsFormat(m, await admin.get(`/metrics/${RATIO}`));
     assertEq(await text(cell(RATIO, v.key, 'mean').locator('.mean-value')), f.mean(v.mean), `${method}: the ratio`);
-    assertEq(await text(cell(RATIO, v.key, 'ci')), fmt.fmtPctInterval(v.relative_lift.ci), `${method}: interval`);
-    assertEq(await text(cell(RATIO, v.key, 'p')), fmt.significanceText(v, r), `${method}: ${header}`);
+    assertEq(await text(cell(RATIO, v.key, 'ci')), txt.interval(v.relative_lift.ci), `${method}: interval`);
+    assertEq(await text(cell(RATIO, v.key, 'p')), txt.significance(v, r), `${method}: ${header}`);
     if (method === 'bayesian') {
       const notes = await text(page.locator(`section.metric-result[data-metric="${RATIO}"] .notes`));
       assert(/expected loss if shipped and wrong −?€[\d,.]+/.test(notes), `expected loss in EUR (${notes})`);

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { suite, assert, assertEq } from './lib.mjs';
-import * as fmt from '../../web/js/format.js';
+import * as txt from './expect.mjs';
 
 const EXP = 'late-answers';
 const SLOW_MS = 2500;
@@ -33,7 +33,7 @@ async function slowWhile(match, fn) {
 async function seriesCell(metric) {
   const ts = await admin.get(`/experiments/${EXP}/timeseries?metric=${metric}&method=frequentist&alpha=0.05`);
   const v = ts.days[0].variants.find((y) => y.key === 'short');
-  return `${fmt.fmtPct(v.relative_lift.estimate, { signed: true })} ${fmt.fmtPctInterval(v.relative_lift.ci)}`.replace(/\s+/g, ' ').trim();
+  return `${txt.pct(v.relative_lift.estimate)} ${txt.interval(v.relative_lift.ci)}`.replace(/\s+/g, ' ').trim();
 }
 
 T.test('an experiment with two metrics of opposite lifts and a dimension (API)', async () => {

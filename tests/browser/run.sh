@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/browser/run.sh - end-to-end tests of the dashboard (web/) in headless Chromium.
 #
+# format_unit.mjs (plain Node) checks web/js/format.js and decide.js against literal texts.
 # Installs what it needs when missing: Debian's chromium (/usr/bin/chromium) and
 # Node.js/npm with apt-get (through sudo when not root), and playwright-core exactly as
 # package-lock.json pins it (`npm ci`). Then e2e.mjs, and after it every other *.mjs here
@@ -82,10 +83,12 @@ run_one() {
         SCREENSHOT=${SCREENSHOT-} \
         node "$1" || status=1
 }
+# format_unit.mjs first: the pure modules against literal texts, without a browser.
+run_one "$here/format_unit.mjs"
 run_one "$here/e2e.mjs"
 for t in "$here"/*.mjs; do
     case ${t##*/} in
-    e2e.mjs | lib.mjs) ;;
+    format_unit.mjs | e2e.mjs | lib.mjs | expect.mjs) ;;
     *) run_one "$t" ;;
     esac
 done

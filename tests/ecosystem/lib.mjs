@@ -6,6 +6,8 @@
 //   BUNSEN_ADMIN_KEY  admin key (required)
 //   ECO_SEED          seed of the id generators (run.sh picks one and prints it)
 
+import { mulberry32 } from "../shared/mulberry32.mjs";
+
 export const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
 export const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
 export const SEED = intEnv("ECO_SEED", Math.floor(Math.random() * 2 ** 31));
@@ -140,15 +142,7 @@ export async function resultsWhen(key, pred, ms = 3000) {
 
 // ---- users ----------------------------------------------------------------------------
 
-export function mulberry32(a) {
-  return function () {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 }; // tests/shared/mulberry32.mjs
 
 // n distinct user ids (mostly ASCII, some accents, CJK and emoji) with attributes for the
 // targeting conditions the scripts use (country, age, plan).

@@ -15,6 +15,7 @@
 // BUNSEN_ADMIN_KEY). Output: TAP; exit 1 on failure.
 import { GrowthBook, GrowthBookClient, setPolyfills } from "@growthbook/growthbook";
 import { EventSource } from "eventsource";
+import { mulberry32 } from "../shared/mulberry32.mjs";
 
 setPolyfills({ EventSource });
 
@@ -71,15 +72,6 @@ async function api(method, path, key, body) {
   return { status: 0, json: null, text: String(last) };
 }
 
-function mulberry32(a) {
-  return function () {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(SEED);
 const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
 

@@ -19,6 +19,7 @@
 // Output: TAP ("ok N - name" / "not ok N - name", plan at the end); exit 1 on failure.
 
 import { GrowthBook } from "@growthbook/growthbook";
+import { mulberry32 } from "../shared/mulberry32.mjs";
 
 const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
 const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
@@ -90,17 +91,8 @@ async function api(method, path, key, body) {
   return { status: 0, json: null, text: String(lastErr && (lastErr.cause || lastErr)) };
 }
 
-// ---- deterministic id generator (mulberry32) -------------------------------------------
+// ---- deterministic id generator (mulberry32, tests/shared/mulberry32.mjs) ---------------
 
-function mulberry32(a) {
-  return function () {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(SEED);
 const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
 const int = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1)); // inclusive

@@ -1,6 +1,6 @@
 // decide.js - what a product manager should do with an experiment: ship, keep running or
-// stop, and why. Pure functions (no DOM), so the browser tests import this very file and
-// check that the page says what the results imply.
+// stop, and why. Pure functions (no DOM): tests/browser/format_unit.mjs checks them against
+// literal texts, and the browser tests check that the page says what they imply.
 //
 // Inputs: the experiment document, a results document (GET /results) and the metrics
 // catalogue. Users needed per variant come from the results' `decision` (the server's

@@ -1,6 +1,6 @@
 // format.js - number, date and verdict formatting shared by the views.
-// Pure functions with no DOM access, so the browser tests import this very file to
-// check that the page shows exactly what the JSON API returned.
+// Pure functions with no DOM access: tests/browser/format_unit.mjs checks them against
+// literal texts (the page comparisons use tests/browser/expect.mjs, written apart).
 
 const MINUS = '\u2212';
 const DASH = '\u2014';
@@ -216,7 +216,7 @@ export function fmtP(p) {
 /** "p = 0.0123", or "p < 0.0001" for tiny values. */
 export function fmtPEq(p) {
   const t = fmtP(p);
-  return t.startsWith('<') ? `p ${t}` : `p = ${t}`;
+  return t.startsWith('<') ? `p < ${t.slice(1)}` : `p = ${t}`; // not "p <0.0001"
 }
 
 function pad(n) {

@@ -1,0 +1,53 @@
+/*
+ * harness_util.c - small readers shared by the API tests (harness.h: harness_metric_value,
+ * str, slurp): one series of a daemon's /metrics, a string member of a JSON object, a whole
+ * file. Split from harness.c, which starts daemons and speaks HTTP to them. Everything runs on
+ * the caller's thread.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+double harness_metric_value(int port, const char *key, const char *series)
+{
+    struct resp r;
+    assert_int_equal(http_req(port, "GET", "/metrics", key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    double v = -1;
+    size_t len = strlen(series);
+    /* whole lines only: "name " or "name{labels} " at a line's start, never a HELP line or a
+     * longer name that starts with this one */
+    for (const char *at = r.body; at != NULL && *at != '\0'; at = strchr(at, '\n')) {
+        at += *at == '\n' ? 1 : 0;
+        if (strncmp(at, series, len) == 0 && at[len] == ' ') {
+            v = strtod(at + len + 1, NULL);
+            break;
+        }
+    }
+    resp_free(&r);
+    return v;
+}
+
+const char *str(const json_t *o, const char *name)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    return s ? s : "(none)";
+}
+
+char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return calloc(1, 1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}

@@ -1,0 +1,180 @@
+// format_unit.mjs - table-driven tests of the dashboard's pure modules, web/js/format.js and
+// web/js/decide.js: each input beside the literal text it must give, written by hand from the
+// functions' contracts (their comments, DASHBOARD.md), never computed with the modules
+// themselves. Plain Node (no browser, no daemon, no npm packages): run.sh runs it first;
+// `node tests/browser/format_unit.mjs` alone works too. Prints TAP.
+
+import * as fmt from '../../web/js/format.js';
+import { decide, runningMs, totalNeeded, usersNeeded, leastWeight, STATE_TEXT } from '../../web/js/decide.js';
+
+const M = '\u2212'; // the minus sign the dashboard writes
+const DASH = '\u2014';
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+function eq(actual, expected, msg) {
+  if (actual !== expected) throw new Error(`${msg}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+/** Each row [args..., expected] through f. */
+function table(name, f, rows) {
+  for (const row of rows) {
+    const args = row.slice(0, -1);
+    eq(f(...args), row[row.length - 1], `${name}(${args.map((a) => JSON.stringify(a)).join(', ')})`);
+  }
+}
+
+test('fmtPct, fmtInt, fmtNum, fmtProb, fmtP, fmtPEq, fmtLevel, fmtDays', () => {
+  table('fmtPct', fmt.fmtPct, [
+    [0.118, undefined, '11.8%'],
+    [0.4, { signed: true }, '+40.0%'],
+    [-0.1, { signed: true }, `${M}10.0%`],
+    [1, { signed: true }, '+100.0%'],
+    [0, { signed: true }, '0.0%'],
+    [-0.0004, { signed: true }, '0.0%'], // no "-0.0%"
+    [0.1, { digits: 2 }, '10.00%'],
+    [0.14, { digits: 2 }, '14.00%'],
+    [null, undefined, DASH],
+  ]);
+  table('fmtInt', fmt.fmtInt, [[5012, '5,012'], [0, '0'], [-1234, `${M}1,234`], [1234567, '1,234,567'], [null, DASH]]);
+  table('fmtNum', fmt.fmtNum, [[2.7193, undefined, '2.719'], [1234.5, undefined, '1,235'], [0, undefined, '0'], [0.5, { signed: true }, '+0.5'], [-0.5, { signed: true }, `${M}0.5`]]);
+  table('fmtProb', fmt.fmtProb, [[0.9999, '>99.9%'], [0.0001, '<0.1%'], [0.976, '97.6%'], [0.5, '50.0%']]);
+  table('fmtP', fmt.fmtP, [[0.02, '0.0200'], [0.00001, '<0.0001'], [1, '1.0000'], [undefined, DASH]]);
+  table('fmtPEq', fmt.fmtPEq, [[0.0123, 'p = 0.0123'], [0.00001, 'p < 0.0001']]);
+  table('fmtLevel', fmt.fmtLevel, [[0.05, '95%'], [0.01, '99%'], [0.1, '90%']]);
+  table('fmtDays', fmt.fmtDays, [[0, 'less than a day'], [1, '1 day'], [12, '12 days'], [1500, '1,500 days']]);
+  table('fmtSharePct', fmt.fmtSharePct, [[0.004, '0.4%'], [0.995, '99.5%'], [0.255, '25.5%']]);
+  table('fmtSmallPct', fmt.fmtSmallPct, [[0.00011, '0.011%'], [0, '0%'], [0.000000001, '<0.001%']]);
+  table('daysBetween', fmt.daysBetween, [[0, 0.4 * 86400000, 0], [0, 2.7 * 86400000, 2]]);
+  table('fmtDate', fmt.fmtDate, [[Date.UTC(2026, 10, 28, 14, 5), '2026-11-28']]);
+  table('fmtDateTime', fmt.fmtDateTime, [[Date.UTC(2026, 10, 28, 14, 5), '2026-11-28 14:05 UTC']]);
+});
+
+test('intervals: fmtPctInterval, shownInterval, fmtShownPct', () => {
+  table('fmtPctInterval', fmt.fmtPctInterval, [
+    [[-0.176, 1.51], `[${M}17.6%, +151.0%]`],
+    [[0.0123, 0.907], '[+1.2%, +90.7%]'],
+    [[null, 0.1], DASH],
+  ]);
+  eq(fmt.UNBOUNDED_INTERVAL, `[${M}\u221e, +\u221e]`, 'the unbounded interval');
+  const lift = { estimate: 0.4, ci: [0.05, 0.75], ci_adjusted: [-0.02, 0.82] };
+  const holm = { correction: 'holm', method: 'frequentist' };
+  eq(fmt.fmtShownPct(fmt.shownInterval(lift, {})), '[+5.0%, +75.0%]', 'no correction: ci');
+  eq(fmt.fmtShownPct(fmt.shownInterval(lift, holm)), `[${M}2.0%, +82.0%]`, 'holm: ci_adjusted');
+  eq(fmt.fmtShownPct(fmt.shownInterval({ ...lift, ci_adjusted: [null, null] }, holm)), `[${M}\u221e, +\u221e]`, 'unbounded');
+  eq(fmt.fmtShownPct(fmt.shownInterval(lift, { ...holm, method: 'bayesian' })), '[+5.0%, +75.0%]', 'bayesian adjusts nothing');
+  eq(fmt.correctionName('holm'), 'Holm', 'Holm');
+  eq(fmt.correctionName('bh'), 'BH', 'BH');
+});
+
+test('metric formats: resultsFormat, fmtMean, ratioPartsText', () => {
+  // a rate: percentages with one precision for the column (two decimals from 10% up)
+  const rate = fmt.resultsFormat({ type: 'binomial', variants: [{ mean: 0.1 }, { mean: 0.14 }] }, {});
+  eq(rate.mean(0.1), '10.00%', 'rate mean');
+  eq(rate.abs(0.04), '+4.00 pp', 'rate absolute lift');
+  eq(rate.absInterval([-0.0123, 0.0456]), `[${M}1.23 pp, +4.56 pp]`, 'rate absolute interval');
+  // a small rate gets three decimals
+  eq(fmt.resultsFormat({ type: 'binomial', variants: [{ mean: 0.002 }] }, {}).mean(0.002), '0.200%', 'small rate');
+  // currency: cents from one unit up
+  const eur = fmt.resultsFormat({ type: 'sum', variants: [{ mean: 12.5 }, { mean: 13.25 }] }, { unit: 'currency', currency: 'EUR' });
+  eq(eur.mean(12.5), '€12.50', 'currency mean');
+  eq(eur.abs(0.75), '+€0.75', 'currency lift');
+  // durations in the largest unit the values reach
+  const dur = fmt.resultsFormat({ type: 'mean', variants: [{ mean: 2500 }, { mean: 3000 }] }, { unit: 'duration' });
+  eq(dur.mean(2500), '2.500 s', 'duration mean');
+  // plain numbers: about four significant digits for the largest
+  const num = fmt.resultsFormat({ type: 'mean', variants: [{ mean: 7.073 }, { mean: 11.3 }] }, {});
+  eq(num.mean(7.073), '7.07', 'aligned decimals');
+  eq(num.mean(11.3), '11.30', 'aligned decimals');
+  eq(num.abs(-0.001), '0.00', 'no "-0.00"');
+  table('fmtMean', fmt.fmtMean, [['binomial', 0.1234, '12.34%'], ['mean', 2.7193, '2.719']]);
+  eq(fmt.ratioPartsText({ sum: 12345.678, denominator_sum: 321 }, { numerator: 'revenue', denominator: 'orders' }), '12,345.68 revenue / 321 orders', 'ratio parts');
+});
+
+test('verdicts: relSignificant, verdict, significanceText, headline, totalUsers', () => {
+  const r = { alpha: 0.05, method: 'frequentist' };
+  const v = (estimate, ci, p, extra = {}) => ({ relative_lift: { estimate, ci, p_value: p, ...extra } });
+  table('verdict', (x, goal, res) => fmt.verdict(x, goal, res), [
+    [v(0.4, [0.05, 0.75], 0.02), 'increase', r, 'win'],
+    [v(0.4, [0.05, 0.75], 0.02), 'decrease', r, 'loss'],
+    [v(-0.4, [-0.6, -0.2], 0.001), 'decrease', r, 'win'],
+    [v(0.1, [-0.05, 0.25], 0.2), 'increase', r, 'flat'],
+    [v(0.4, [0.05, 0.75], 0.02, { p_value_adjusted: 0.08 }), 'increase', { ...r, correction: 'holm' }, 'flat'],
+    [{ relative_lift: { estimate: null } }, 'increase', r, 'none'],
+    [{ verdict: 'loss', relative_lift: { estimate: 0.4, ci: [0.1, 0.7] } }, 'increase', r, 'loss'], // the server's
+  ]);
+  eq(fmt.significanceText(v(0.4, [0.05, 0.75], 0.0213), r), '0.0213', 'p-value');
+  eq(fmt.significanceText(v(0.4, [0.05, 0.75], 0.0213, { p_value_adjusted: 0.0852 }), { ...r, correction: 'holm' }), '0.0852', 'adjusted p-value');
+  eq(fmt.significanceText({ chance_to_beat_control: 0.9731 }, { method: 'bayesian' }), '97.3%', 'chance to beat control');
+  eq(fmt.VERDICT_TEXT.flat, 'Not significant', 'flat text');
+  const res = { alpha: 0.05, variants: [{ users: 1000 }, { users: 1012 }], metrics: [{ key: 'm', goal: 'increase', variants: [{}, { key: 'b', ...v(0.4, [0.05, 0.75], 0.02) }] }] };
+  eq(fmt.totalUsers(res), 2012, 'total users');
+  const h = fmt.headline(res, 'm');
+  eq(JSON.stringify(h.treatments), '[{"key":"b","lift":0.4,"significant":true,"verdict":"win"}]', 'headline');
+  eq(fmt.headline(res, 'nope'), null, 'no such metric');
+});
+
+test('decide.js: runningMs, leastWeight, totalNeeded, usersNeeded', () => {
+  const D = 86400000;
+  const x = { status: 'running', started_at: 0, stopped_at: null, paused_at: null, paused_ms: 2 * D, variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }] };
+  eq(runningMs(x, 10 * D), 8 * D, 'ten days less two paused');
+  eq(runningMs({ ...x, status: 'paused', paused_at: 9 * D }, 10 * D), 7 * D, 'the current pause too');
+  eq(runningMs({ ...x, started_at: null }, 10 * D), null, 'never started');
+  eq(leastWeight({ variants: [{ weight: 0.7 }, { weight: 0.2 }, { weight: 0 }, { weight: 0.1 }] }), 0.1, 'least positive weight');
+  eq(totalNeeded(x, 1000), 2000, 'equal weights: needed x variants');
+  eq(totalNeeded({ variants: [{ weight: 0.333333 }, { weight: 0.333333 }, { weight: 0.333334 }] }, 1000), 3000, 'stored thirds are equal');
+  eq(totalNeeded({ variants: [{ weight: 0.9 }, { weight: 0.1 }] }, 1000), 10000, 'unequal: needed / least weight');
+  // 2 (1.959964 + 0.841621)^2 0.3^2 / (0.05 x 0.1)^2 = 56,511.93 -> 56,512 (python's NormalDist)
+  eq(usersNeeded(0.1, 0.3, 0.05, 0.05), 56512, 'users needed from the control');
+  eq(usersNeeded(0, 0.3, 0.05, 0.05), null, 'no mean');
+});
+
+test('decide.js: decide() headlines and rows', () => {
+  const D = 86400000;
+  const now = 20 * D;
+  const x = { key: 'e', status: 'running', started_at: now - 10 * D, stopped_at: null, paused_at: null, paused_ms: 0, primary_metric: 'm', guardrails: [], mde: 0.05, variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }] };
+  const cat = [{ key: 'm', name: 'Checkout' }];
+  const res = (lift, ci, users = 1000, decision = { mde: 0.05, users_needed_per_variant: 4000, days_left: null }) => ({
+    alpha: 0.05, method: 'frequentist', srm: { mismatch: false },
+    variants: [{ key: 'a', users }, { key: 'b', users }],
+    metrics: [{ key: 'm', goal: 'increase', variants: [{ key: 'a' }, { key: 'b', relative_lift: { estimate: lift, ci, p_value: 0.5 } }] }],
+    decision,
+  });
+  let d = decide(x, res(0.01, [-0.05, 0.07]), cat, now);
+  eq(d.daysRunning, 10, 'days running');
+  eq(d.usersSoFar, 2000, 'users so far');
+  eq(d.needed, 4000, 'the server\'s users needed');
+  eq(d.neededTotal, 8000, 'total needed');
+  // 1,000 users in 10 days per variant: 3,000 more take 30 days
+  eq(d.daysLeft, 30, 'days left at the rate so far');
+  eq(d.rows[0].text, 'keep running', 'row state');
+  eq(d.overall.headline, 'Keep running about 30 more days', 'headline');
+  eq(d.overall.why, 'Checkout has not moved significantly yet, and not every variant has the 4,000 users needed to see a 5% change.', 'why');
+  d = decide(x, res(0.2, [0.1, 0.3], 5000), cat, now);
+  eq(d.rows[0].state, 'ship', 'significant win');
+  eq(d.overall.headline, 'Ship b', 'ship headline');
+  eq(d.overall.why, 'b: Checkout is significantly better than control.', 'ship why (enough users)');
+  d = decide({ ...x, status: 'stopped', stopped_at: now }, res(-0.2, [-0.3, -0.1], 5000), cat, now);
+  eq(d.overall.headline, 'Stop: keep the control', 'worse and ended');
+  d = decide(x, { ...res(0.01, [-0.05, 0.07]), srm: { mismatch: true } }, cat, now);
+  eq(d.overall.headline, 'Do not decide yet: fix the traffic split', 'sample ratio mismatch');
+  d = decide(x, res(0.01, [-0.05, 0.07], 0), cat, now);
+  eq(d.overall.headline, 'Wait: no exposures yet', 'no exposures');
+  eq(decide({ ...x, status: 'draft' }, null, cat, now).overall.headline, 'Not started', 'draft');
+  eq(decide(x, null, cat, now).overall.headline, 'Decision unavailable', 'results failed');
+  eq(STATE_TEXT['no-effect'], 'no effect detected at this power', 'state text');
+});
+
+let failed = 0;
+tests.forEach((t, i) => {
+  try {
+    t.fn();
+    console.log(`ok ${i + 1} - ${t.name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`not ok ${i + 1} - ${t.name}`);
+    for (const line of String(e && e.stack ? e.stack : e).split('\n').slice(0, 6)) console.log(`# ${line}`);
+  }
+});
+console.log(`1..${tests.length}`);
+process.exit(failed ? 1 : 0);
