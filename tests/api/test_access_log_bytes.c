@@ -19,22 +19,6 @@
 
 #define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return calloc(1, 1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* The "bytes" of the first access-log line in log whose route is route and that holds
  * also (NULL: any), or -1. */
 static long long logged_bytes(const char *log, const char *route, const char *also)

@@ -114,22 +114,6 @@ static void test_replaced_file_refuses_writes(void **state)
     assert_int_equal(harness_stop(&d), 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return calloc(1, 1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* `cp backup.db bunsen.db` (the same inode: the stat sees nothing) under the daemon: the
  * backup's header is not in WAL mode, the daemon's is. Every write afterwards answers 503,
  * /readyz too, and one error line says what happened. (The file itself is not saved: the

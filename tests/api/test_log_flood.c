@@ -26,22 +26,6 @@ static int teardown(void **state)
     return harness_stop(&D);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return calloc(1, 1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Lines of the daemon's log holding every one of the (NULL-ended) needles. */
 static int log_lines_with(const char *a, const char *b)
 {

@@ -15,22 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return calloc(1, 1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* A tmpfs of size at a new directory (into mnt, cap bytes); false when it cannot be mounted. */
 static bool mount_small(const char *size, char *mnt, size_t cap)
 {
