@@ -282,4 +282,4 @@ export function assertEq(actual, expected, msg) {
 }
 
 /** A small deterministic PRNG (mulberry32, shared with tests/sdk and tests/ecosystem). */
-export { mulberry32 as rng } from '../shared/mulberry32.mjs';
+export { mulberry32 as rng } from '../common/mulberry32.mjs';

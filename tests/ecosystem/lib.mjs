@@ -6,7 +6,7 @@
 //   BUNSEN_ADMIN_KEY  admin key (required)
 //   ECO_SEED          seed of the id generators (run.sh picks one and prints it)
 
-import { mulberry32 } from "../shared/mulberry32.mjs";
+import { mulberry32 } from "../common/mulberry32.mjs";
 
 export const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
 export const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
@@ -142,7 +142,7 @@ export async function resultsWhen(key, pred, ms = 3000) {
 
 // ---- users ----------------------------------------------------------------------------
 
-export { mulberry32 }; // tests/shared/mulberry32.mjs
+export { mulberry32 }; // tests/common/mulberry32.mjs
 
 // n distinct user ids (mostly ASCII, some accents, CJK and emoji) with attributes for the
 // targeting conditions the scripts use (country, age, plan).

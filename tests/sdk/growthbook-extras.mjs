@@ -15,7 +15,7 @@
 // BUNSEN_ADMIN_KEY). Output: TAP; exit 1 on failure.
 import { GrowthBook, GrowthBookClient, setPolyfills } from "@growthbook/growthbook";
 import { EventSource } from "eventsource";
-import { mulberry32 } from "../shared/mulberry32.mjs";
+import { mulberry32 } from "../common/mulberry32.mjs";
 
 setPolyfills({ EventSource });
 

@@ -19,7 +19,7 @@
 // Output: TAP ("ok N - name" / "not ok N - name", plan at the end); exit 1 on failure.
 
 import { GrowthBook } from "@growthbook/growthbook";
-import { mulberry32 } from "../shared/mulberry32.mjs";
+import { mulberry32 } from "../common/mulberry32.mjs";
 
 const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
 const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
@@ -91,7 +91,7 @@ async function api(method, path, key, body) {
   return { status: 0, json: null, text: String(lastErr && (lastErr.cause || lastErr)) };
 }
 
-// ---- deterministic id generator (mulberry32, tests/shared/mulberry32.mjs) ---------------
+// ---- deterministic id generator (mulberry32, tests/common/mulberry32.mjs) ---------------
 
 const rnd = mulberry32(SEED);
 const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
