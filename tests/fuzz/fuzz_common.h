@@ -166,6 +166,22 @@ static inline bool ref_text_valid(const uint8_t *s, size_t n, size_t min, size_t
     return true;
 }
 
+/* Names and texts (validate_text, not ids) also refuse the invisible formatting characters
+ * (API.md): zero-width U+200B..U+200D, bidi embeddings and overrides U+202A..U+202E,
+ * isolates U+2066..U+2069, U+FEFF. s is valid UTF-8 (ref_text_valid holds). */
+static inline bool ref_text_visible(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    uint32_t cp;
+    while (i < n && ref_utf8_next(s, n, &i, &cp)) {
+        if ((cp >= 0x200b && cp <= 0x200d) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* API.md keys: ^[a-z0-9][a-z0-9_.-]{0,63}$ on a C string. */
 static inline bool ref_key_valid(const char *s)
 {

@@ -72,7 +72,9 @@ static void check_text(const json_t *v, size_t min, size_t max, bool multiline)
 {
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    bool want = s != NULL && ref_text_valid((const uint8_t *)s, n, min, max, multiline);
+    /* ids take the first rule (text_id_valid), names and texts both */
+    bool want_id = s != NULL && ref_text_valid((const uint8_t *)s, n, min, max, multiline);
+    bool want = want_id && ref_text_visible((const uint8_t *)s, n);
     char out[MODEL_TEXT_MAX + 1];
     struct err err;
     err_clear(&err);
@@ -86,7 +88,7 @@ static void check_text(const json_t *v, size_t min, size_t max, bool multiline)
     }
     if (!multiline && min == 1) {
         /* the same rule as text_id_valid(): ids, event names */
-        FUZZ_CHECK(want == (s != NULL && text_id_valid(s, n, max)), "text_id_valid disagrees");
+        FUZZ_CHECK(want_id == (s != NULL && text_id_valid(s, n, max)), "text_id_valid disagrees");
     }
 }
 
