@@ -108,25 +108,49 @@ static void test_reads_skip_dead_pooled_connections(void **state)
     assert_int_equal(daemon_start_db(&D, "fresh", threads), 0);
     harness_started_experiment(D.port, D.admin_key, "pc",
                                "{\"key\":\"pc\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    const char *db = db_name(&D);
+    /* the daemon's readers: not the writer (it holds its roll-up slot's session lock), not
+     * the listener; the one kept is the least recently used (the bottom of the stack) */
+    char readers[1024]; /* fmt's buffers are reused: a copy kept over the loops below */
+    snprintf(readers, sizeof(readers),
+             "SELECT a.pid, a.state_change FROM pg_stat_activity a WHERE a.datname = '%s' "
+             "AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
+             "AND a.query NOT LIKE 'LISTEN%%' AND a.query NOT LIKE 'ANALYZE%%' "
+             "AND a.query NOT LIKE '%%unnest%%' AND a.query NOT LIKE '%%pg_locks%%' "
+             "AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+             "AND l.locktype = 'advisory' AND l.classid = 1112887379)",
+             db);
+    /* Two readers for certain: the results read waits on a table lock this session holds
+     * until two of the daemon's sessions wait on it (the two offload threads, each with a
+     * pooled connection of its own). Warming by load alone opened only one on a slow
+     * machine (CI under ASan). */
+    PGconn *locker = PQconnectdb(D.db_url);
+    assert_int_equal(PQstatus(locker), CONNECTION_OK);
+    PGresult *lr = PQexec(locker, "BEGIN; LOCK TABLE exposure_stats IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+    PQclear(lr);
     pthread_t t[8];
     struct warm w = {D.port, D.admin_key};
     for (int i = 0; i < 8; i++) {
         assert_int_equal(pthread_create(&t[i], NULL, warm_reads, &w), 0);
     }
+    long long waiting = 0;
+    for (int i = 0; i < 3000 && waiting < 2; i++) { /* a hang detector: 60 s */
+        waiting = admin_int(fmt("SELECT count(*) FROM pg_stat_activity WHERE pid IN (SELECT pid "
+                                "FROM (%s) r) AND wait_event_type = 'Lock'",
+                                readers));
+        if (waiting < 2) {
+            sleep_ms(20);
+        }
+    }
+    lr = PQexec(locker, "COMMIT");
+    PQclear(lr);
+    PQfinish(locker);
+    fprintf(stderr, "# %lld pooled readers waited on the lock\n", waiting);
+    assert_true(waiting >= 2);
     for (int i = 0; i < 8; i++) {
         pthread_join(t[i], NULL);
     }
-    const char *db = db_name(&D);
-    /* the daemon's readers: not the writer (it holds its roll-up slot's session lock), not
-     * the listener; the one kept is the least recently used (the bottom of the stack) */
-    const char *readers =
-        fmt("SELECT a.pid, a.state_change FROM pg_stat_activity a WHERE a.datname = '%s' "
-            "AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
-            "AND a.query NOT LIKE 'LISTEN%%' AND a.query NOT LIKE 'ANALYZE%%' "
-            "AND a.query NOT LIKE '%%unnest%%' AND a.query NOT LIKE '%%pg_locks%%' "
-            "AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
-            "AND l.locktype = 'advisory' AND l.classid = 1112887379)",
-            db);
     long long nreaders = admin_int(fmt("SELECT count(*) FROM (%s) r", readers));
     fprintf(stderr, "# %lld pooled readers after warming\n", nreaders);
     if (nreaders < 2) {
