@@ -187,8 +187,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
     log_json(level, msg, NULL);
 }
 
-bool log_limit_take(struct log_limit *l, int64_t now_ms, int burst, int64_t window_ms,
-                    long *not_logged)
+/* The limits that refused a line, for log_limits_flush: appended once each, never removed
+ * (statics). Past the cap a limit's count still goes with its next line. */
+#define LOG_LIMITS_LISTED 128
+static struct log_limit *_Atomic listed[LOG_LIMITS_LISTED];
+static atomic_int nlisted;
+
+bool log_limit_take(struct log_limit *l, const char *kind, enum log_level level, int64_t now_ms,
+                    int burst, int64_t window_ms, long *not_logged)
 {
     int64_t start = atomic_load(&l->window_ms);
     if ((start == 0 || now_ms - start >= window_ms) &&
@@ -196,11 +202,41 @@ bool log_limit_take(struct log_limit *l, int64_t now_ms, int burst, int64_t wind
         atomic_store(&l->in_window, 0);
     }
     if (atomic_fetch_add(&l->in_window, 1) >= burst) {
+        if (!atomic_load(&l->listed)) {
+            atomic_store(&l->kind, kind);
+            atomic_store(&l->level, (int)level);
+            atomic_store(&l->window_len, window_ms);
+            if (!atomic_exchange(&l->listed, true)) {
+                int i = atomic_fetch_add(&nlisted, 1);
+                if (i < LOG_LIMITS_LISTED) {
+                    atomic_store(&listed[i], l);
+                }
+            }
+        }
         atomic_fetch_add(&l->dropped, 1);
         return false;
     }
     *not_logged = atomic_exchange(&l->dropped, 0);
     return true;
+}
+
+void log_limits_flush(int64_t now_ms)
+{
+    int n = atomic_load(&nlisted);
+    for (int i = 0; i < n && i < LOG_LIMITS_LISTED; i++) {
+        struct log_limit *l = atomic_load(&listed[i]);
+        /* listed before stored: a limit being added right now waits for the next call */
+        if (l == NULL || atomic_load(&l->dropped) == 0 ||
+            now_ms - atomic_load(&l->window_ms) < atomic_load(&l->window_len)) {
+            continue;
+        }
+        long gone = atomic_exchange(&l->dropped, 0);
+        if (gone > 0) {
+            log_json((enum log_level)atomic_load(&l->level), "log lines not written",
+                     json_pack("{s:s, s:I}", "kind", atomic_load(&l->kind), "not_logged",
+                               (json_int_t)gone));
+        }
+    }
 }
 
 struct log_limit *log_limit_for(const void *kind)

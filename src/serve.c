@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ static void *ticker_main(void *arg)
         if (catalog_hook(t->cs, -1, &err) != 0) {
             log_json(LOG_ERROR, "experiment reload failed", json_pack("{s:s}", "error", err.msg));
         }
+        /* the count of a flood's last lines not logged (429s, MHD's warnings) */
+        log_limits_flush((int64_t)(time_mono_ns() / 1000000));
         pthread_mutex_lock(&t->mu);
     }
     pthread_mutex_unlock(&t->mu);
@@ -471,6 +474,7 @@ int cli_serve(int argc, char **argv)
     http_server_stop(app.http);
     api_sdk_streams_free(publisher); /* no request thread can reach it any more */
     store_close(app.store);          /* the last connection to close checkpoints the WAL */
+    log_limits_flush(INT64_MAX);     /* every count of lines not logged */
     snapshot_cell_free(app.experiments);
     prom_free(app.prom);
     api_payloads_free(app.payloads);

@@ -36,18 +36,29 @@ void log_json(enum log_level level, const char *msg, json_t *fields);
 void log_members(enum log_level level, const char *msg, const char *members, size_t len);
 /* A limit on one kind of line, so that a client cannot make the log grow as fast as it
  * sends requests: at most `burst` lines of the kind per window, the rest counted and the
- * count handed to the next line written (as "not_logged_before"). Zero-initialise it (a
- * static); thread-safe (atomics), shared by every thread that writes the kind. */
+ * count handed to the next line written (as "not_logged_before"), or, when no line of the
+ * kind comes after the flood, written by log_limits_flush once the window is over. Zero-
+ * initialise it (a static); thread-safe (atomics), shared by every thread that writes the
+ * kind. */
 struct log_limit {
     _Atomic int64_t window_ms; /* the window's start (0: none yet) */
     _Atomic int in_window;     /* lines asked for in it */
     _Atomic long dropped;      /* lines refused since the last one written */
+    _Atomic int64_t window_len;
+    const char *_Atomic kind; /* what log_limits_flush names the lines by */
+    _Atomic int level;        /* and the level it writes their count at */
+    _Atomic bool listed;      /* known to log_limits_flush */
 };
 /* true when a line of the kind may be written at now_ms (a monotonic clock's ms), with
  * *not_logged set to the lines refused since the last one written (0 when none); false
- * counts this line as refused. */
-bool log_limit_take(struct log_limit *l, int64_t now_ms, int burst, int64_t window_ms,
-                    long *not_logged);
+ * counts this line as refused. kind (a string that lives as long as the process, no secret)
+ * and level are what log_limits_flush writes for the lines refused. */
+bool log_limit_take(struct log_limit *l, const char *kind, enum log_level level, int64_t now_ms,
+                    int burst, int64_t window_ms, long *not_logged);
+/* For each limit whose window has ended by now_ms with lines refused and not yet counted by
+ * a line written since: one line "log lines not written" with the kind and the count
+ * (not_logged). The daemon calls it once a second and, with INT64_MAX, at exit. */
+void log_limits_flush(int64_t now_ms);
 /* The limit of a kind named by a pointer that stays the same for the kind (a format
  * string): one of a fixed table of LOG_LIMIT_KINDS slots by the pointer's hash, so kinds
  * that collide share one. Never NULL; lives as long as the process. */

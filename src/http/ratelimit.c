@@ -411,6 +411,11 @@ bool http_rate_take_public(struct http_req *r)
 bool ratelimit_log_refusal(int cls_plus1, long *not_logged)
 {
     static struct log_limit by_class[RL_CLASS_IP + 2];
+    /* by RL_CLASS_* + 1 (0: a 429 of no class) */
+    static const char *const kinds[RL_CLASS_IP + 2] = {
+        "access log: 429",          "access log: 429 (ingest)", "access log: 429 (manage)",
+        "access log: 429 (assign)", "access log: 429 (sdk)",    "access log: 429 (address)"};
     int i = cls_plus1 >= 0 && cls_plus1 <= RL_CLASS_IP + 1 ? cls_plus1 : 0;
-    return log_limit_take(&by_class[i], (int64_t)(time_mono_ns() / 1000000), 1, 10000, not_logged);
+    return log_limit_take(&by_class[i], kinds[i], LOG_INFO, (int64_t)(time_mono_ns() / 1000000), 1,
+                          10000, not_logged);
 }

@@ -487,8 +487,8 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
      * "Content-Length: 1x"): one line per kind (its format) per 10 s, the rest counted */
     long not_logged = 0;
     if (!log_enabled(LOG_WARN) ||
-        !log_limit_take(log_limit_for(fmt), (int64_t)(time_mono_ns() / 1000000), 1, 10000,
-                        &not_logged)) {
+        !log_limit_take(log_limit_for(fmt), fmt, LOG_WARN, (int64_t)(time_mono_ns() / 1000000), 1,
+                        10000, &not_logged)) {
         return;
     }
     char msg[512];

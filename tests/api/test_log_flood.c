@@ -2,8 +2,9 @@
  * test_log_flood.c - one unauthenticated client cannot make the log grow with its requests
  * (rev-sec2 4): libmicrohttpd's warnings (two ~440-byte lines for a 50-byte request with
  * "Content-Length: 1x") are written once per kind per 10 s, and the access-log lines of
- * 429s once per rate-limit class per 10 s, the next one carrying the count not logged
- * (the metrics still count every request). A daemon with --rate-limit-ip 5, its stderr read.
+ * 429s once per rate-limit class per 10 s, the next one carrying the count not logged, or
+ * a line of its own at the window's end or at exit (the metrics still count every request). A
+ * daemon with --rate-limit-ip 5, its stderr read.
  */
 #include "harness.h"
 
@@ -23,7 +24,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return harness_stop(&D);
+    if (D.pid > 0) {
+        return harness_stop(&D);
+    }
+    daemon_cleanup(&D); /* stopped by the test */
+    return 0;
 }
 
 /* Lines of the daemon's log holding every one of the (NULL-ended) needles. */
@@ -81,19 +86,21 @@ static void test_429_lines_limited(void **state)
         fail_msg("%d access-log lines for 50 429s (want 1 per class and 10 s): %.3000s", lines,
                  log);
     }
-    /* the next window's line counts the 49 not logged */
-    sleep_ms(10200);
-    refuse(1);
-    sleep_ms(200);
-    assert_int_equal(log_lines_with("\"status\":429", "\"refused_not_logged\":49"), 1);
     /* the metrics counted every one */
     struct resp r;
     assert_int_equal(http_req(D.port, "GET", "/metrics", D.admin_key, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     const char *line = strstr(r.body, "route=\"/healthz\",method=\"GET\",code=\"429\"}");
     assert_non_null(line);
-    assert_int_equal(atoi(strchr(line, '}') + 1), 51);
+    assert_int_equal(atoi(strchr(line, '}') + 1), 50);
     resp_free(&r);
+    /* No 429 follows to carry the count of the 49 not logged: the daemon writes it when the
+     * window is over (once a second) or, as here, at exit. (That the next window's line
+     * carries it instead is tests/unit/test_log.c's, with its clock.) */
+    assert_int_equal(daemon_stop(&D), 0);
+    assert_int_equal(log_lines_with("\"msg\":\"log lines not written\"",
+                                    "\"kind\":\"access log: 429 (address)\",\"not_logged\":49"),
+                     1);
 }
 
 int main(void)

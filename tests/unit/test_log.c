@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,28 +121,87 @@ static void test_limit(void **state)
     static struct log_limit l;
     long gone = -1;
     int64_t t = 5000;
-    assert_true(log_limit_take(&l, t, 1, 10000, &gone));
+    assert_true(log_limit_take(&l, "k", LOG_WARN, t, 1, 10000, &gone));
     assert_int_equal(gone, 0);
     for (int i = 0; i < 99; i++) {
-        assert_false(log_limit_take(&l, t + i * 100, 1, 10000, &gone));
+        assert_false(log_limit_take(&l, "k", LOG_WARN, t + i * 100, 1, 10000, &gone));
     }
     /* the next window: one line, with the 99 not written */
-    assert_true(log_limit_take(&l, t + 10000, 1, 10000, &gone));
+    assert_true(log_limit_take(&l, "k", LOG_WARN, t + 10000, 1, 10000, &gone));
     assert_int_equal(gone, 99);
-    assert_false(log_limit_take(&l, t + 10001, 1, 10000, &gone));
+    assert_false(log_limit_take(&l, "k", LOG_WARN, t + 10001, 1, 10000, &gone));
     /* a burst of 3 */
     static struct log_limit b;
     for (int i = 0; i < 3; i++) {
-        assert_true(log_limit_take(&b, 1, 3, 10000, &gone));
+        assert_true(log_limit_take(&b, "k", LOG_WARN, 1, 3, 10000, &gone));
         assert_int_equal(gone, 0);
     }
-    assert_false(log_limit_take(&b, 2, 3, 10000, &gone));
-    assert_true(log_limit_take(&b, 10001, 3, 10000, &gone));
+    assert_false(log_limit_take(&b, "k", LOG_WARN, 2, 3, 10000, &gone));
+    assert_true(log_limit_take(&b, "k", LOG_WARN, 10001, 3, 10000, &gone));
     assert_int_equal(gone, 1);
     /* kinds by pointer: the same pointer, the same limit; distinct formats mostly distinct */
     static const char k1[] = "a %s", k2[] = "b %d";
     assert_ptr_equal(log_limit_for(k1), log_limit_for(k1));
     assert_non_null(log_limit_for(k2));
+}
+
+/* The count of a flood's last lines: written by log_limits_flush once their window is over
+ * (the daemon's once-a-second tick) or at exit (INT64_MAX), when no line of the kind follows
+ * to carry it; a count handed to a line written is not written again. */
+static void test_limit_flush(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bunsen-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    log_set_level(LOG_INFO);
+    assert_int_equal(log_open_file(path), 0);
+    static struct log_limit f, g, quiet;
+    long gone = -1;
+    assert_true(log_limit_take(&f, "flood f", LOG_WARN, 1000, 1, 10000, &gone));
+    for (int i = 0; i < 7; i++) {
+        assert_false(log_limit_take(&f, "flood f", LOG_WARN, 1000 + i, 1, 10000, &gone));
+    }
+    assert_true(log_limit_take(&g, "flood g", LOG_INFO, 1000, 1, 10000, &gone));
+    assert_false(log_limit_take(&g, "flood g", LOG_INFO, 1001, 1, 10000, &gone));
+    assert_true(log_limit_take(&quiet, "quiet", LOG_INFO, 1000, 1, 10000, &gone));
+    log_limits_flush(10999); /* the window is not over: nothing */
+    /* g's next line carries its count: the flush has nothing left of it */
+    assert_true(log_limit_take(&g, "flood g", LOG_INFO, 11000, 1, 10000, &gone));
+    assert_int_equal(gone, 1);
+    log_limits_flush(11000); /* f: 7 */
+    log_limits_flush(11000); /* nothing more */
+    /* f's next window: its first line carries nothing (the flush counted them), one more is
+     * refused */
+    assert_true(log_limit_take(&f, "flood f", LOG_WARN, 11000, 1, 10000, &gone));
+    assert_int_equal(gone, 0);
+    assert_false(log_limit_take(&f, "flood f", LOG_WARN, 11001, 1, 10000, &gone));
+    log_limits_flush(INT64_MAX); /* at exit: f's 1 */
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[1024];
+    int n = 0;
+    char got[4][64];
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        /* (test_limit's limits, left with a count, are flushed too) */
+        const char *kind = json_string_value(json_object_get(j, "kind"));
+        if (strcmp(json_string_value(json_object_get(j, "msg")), "log lines not written") == 0 &&
+            strncmp(kind, "flood", 5) == 0) {
+            assert_true(n < 4);
+            snprintf(got[n++], sizeof(got[0]), "%s %s %lld",
+                     json_string_value(json_object_get(j, "level")), kind,
+                     (long long)json_integer_value(json_object_get(j, "not_logged")));
+        }
+        json_decref(j);
+    }
+    fclose(fp);
+    unlink(path);
+    assert_int_equal(n, 2);
+    assert_string_equal(got[0], "warn flood f 7");
+    assert_string_equal(got[1], "warn flood f 1");
 }
 
 int main(void)
@@ -150,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_members_line_as_log_json),
         cmocka_unit_test(test_line_after_short_write),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_limit_flush),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

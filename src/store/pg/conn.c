@@ -111,7 +111,8 @@ static void notice_to_log(void *arg, const PGresult *res)
         return;
     }
     long gone = 0;
-    if (!log_limit_take(&limit, time_now_ms(), 20, 10000, &gone)) {
+    if (!log_limit_take(&limit, "PostgreSQL notice", LOG_WARN, (int64_t)(time_mono_ns() / 1000000),
+                        20, 10000, &gone)) {
         return;
     }
     char line[512];
