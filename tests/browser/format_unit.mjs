@@ -163,6 +163,31 @@ test('decide.js: decide() headlines and rows', () => {
   eq(decide({ ...x, status: 'draft' }, null, cat, now).overall.headline, 'Not started', 'draft');
   eq(decide(x, null, cat, now).overall.headline, 'Decision unavailable', 'results failed');
   eq(STATE_TEXT['no-effect'], 'no effect detected at this power', 'state text');
+  // rev-stats25 1: a treatment with no conversions has no relative test (SE 0, verdict
+  // "none") while its absolute lift is significant: worse, not "not moved significantly"
+  const zero = (absolute, significant, goal = 'increase', method = 'frequentist') => ({
+    ...res(-1, null, 10000), method,
+    metrics: [{ key: 'm', goal, variants: [{ key: 'a' }, { key: 'b', verdict: 'none', relative_lift: { estimate: -1, se: 0, ci: null, p_value: null }, absolute_lift: absolute, significant }] }],
+  });
+  d = decide(x, zero({ estimate: -0.1, ci: [-0.10588, -0.09412] }, true), cat, now);
+  eq(d.rows[0].state, 'worse', 'no conversions left: worse');
+  eq(d.overall.headline, 'Stop: keep the control', 'the only treatment lost every conversion');
+  eq(d.rows[0].why, 'Checkout is significantly worse than control (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0).', 'why names the absolute lift');
+  d = decide({ ...x, status: 'stopped', stopped_at: now }, zero({ estimate: -0.1, ci: [-0.10588, -0.09412] }, true), cat, now);
+  eq(d.overall.headline, 'Stop: keep the control', 'no conversions left, ended');
+  d = decide(x, zero({ estimate: -0.1, ci: [-0.10588, -0.09412] }, true, 'decrease'), cat, now);
+  eq(d.rows[0].state, 'ship', 'fewer of a decrease metric: better');
+  d = decide(x, zero({ estimate: -0.01, ci: [-0.03, 0.01] }, false), cat, now);
+  eq(d.rows[0].state, 'no-effect', 'absolute not significant: as before');
+  d = decide(x, zero({ estimate: -0.1, ci: [-0.12, -0.08] }, undefined, 'increase', 'bayesian'), cat, now);
+  eq(d.rows[0].state, 'worse', 'bayesian: the absolute interval excludes 0');
+  // a guardrail that lost every conversion harms
+  const xg = { ...x, guardrails: ['g'] };
+  const rg = res(0.2, [0.1, 0.3], 10000);
+  rg.metrics.push({ key: 'g', goal: 'increase', variants: [{ key: 'a' }, { key: 'b', verdict: 'none', relative_lift: { estimate: -1, ci: null, p_value: null }, absolute_lift: { estimate: -0.1, ci: [-0.11, -0.09] }, significant: true }] });
+  d = decide(xg, rg, [...cat, { key: 'g', name: 'Retention' }], now);
+  eq(d.rows[0].state, 'harm', 'guardrail with no conversions left: harm');
+  eq(d.guardrails[0].verdict, 'loss', 'guardrail verdict');
 });
 
 let failed = 0;

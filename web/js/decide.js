@@ -102,6 +102,29 @@ export function unequalWeights(x) {
 }
 
 /**
+ * The verdict a decision reads for one treatment: the server's (the relative lift's, as
+ * shown beside it), or, when the relative lift has no test (a control mean of 0, or a
+ * treatment with no conversions: its standard error is 0, STATS.md "Degenerate inputs")
+ * while the absolute lift has one, the absolute lift's: a treatment that lost every
+ * conversion is "worse", not "not moved significantly". {verdict, absolute}.
+ */
+export function decisionVerdict(v, goal, r = {}) {
+  const vd = verdict(v, goal, r);
+  const al = v && v.absolute_lift;
+  if (vd !== 'none' || !al || !isNum(al.estimate) || al.estimate === 0) return { verdict: vd, absolute: false };
+  let sig;
+  if (r.method === 'bayesian') {
+    const ci = al.ci;
+    sig = Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) && (ci[0] > 0 || ci[1] < 0);
+  } else {
+    sig = v.significant === true;
+  }
+  if (!sig) return { verdict: vd, absolute: false };
+  const better = goal === 'decrease' ? al.estimate < 0 : al.estimate > 0;
+  return { verdict: better ? 'win' : 'loss', absolute: true };
+}
+
+/**
  * The decision for experiment `x` from results `r`. Returns
  * {daysRunning, running, usersSoFar, perVariant: [{key, users}], smallest, progress, needed,
  *  neededTotal, neededSource, mde, daysLeft, srm: "ok"|"mismatch"|"none",
@@ -190,7 +213,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
     const gm = r.metrics.find((m) => m.key === g);
     if (!gm) continue;
     for (const v of gm.variants.slice(1)) {
-      const vd = verdict(v, gm.goal, r);
+      const vd = decisionVerdict(v, gm.goal, r).verdict;
       out.guardrails.push({ metric: g, variant: v.key, verdict: vd });
       if (vd === 'loss') harmed.set(v.key, (byKey.get(g) && byKey.get(g).name) || g);
     }
@@ -198,7 +221,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
 
   const pmName = pm ? (byKey.get(pm.key) && byKey.get(pm.key).name) || pm.key : null;
   for (const v of pm ? pm.variants.slice(1) : x.variants.slice(1).map((y) => ({ key: y.key }))) {
-    const vd = pm ? verdict(v, pm.goal, r) : 'none';
+    const dv = pm ? decisionVerdict(v, pm.goal, r) : { verdict: 'none', absolute: false };
+    const vd = dv.verdict;
+    // the relative lift had no test: say which one decided
+    const by = dv.absolute ? ' (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0)' : '';
     let state;
     let why;
     if (harmed.has(v.key)) {
@@ -206,10 +232,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
       why = `${harmed.get(v.key)} (a guardrail) got significantly worse.`;
     } else if (vd === 'win') {
       state = 'ship';
-      why = `${pmName} is significantly better than control.`;
+      why = `${pmName} is significantly better than control${by}.`;
     } else if (vd === 'loss') {
       state = 'worse';
-      why = `${pmName} is significantly worse than control.`;
+      why = `${pmName} is significantly worse than control${by}.`;
     } else if (!pm) {
       state = 'none';
       why = 'The experiment has no primary metric to decide on.';
