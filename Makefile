@@ -121,6 +121,20 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libbunsen.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 
+# The store unit tests (test_store_*, one per concern) share tests/unit/store_fixture.c: the
+# backend under test and a fresh database per test. tests/pg/api.sh runs them on PostgreSQL.
+$(BUILD)/tests/unit/store_fixture.o: tests/unit/store_fixture.c tests/unit/store_fixture.h \
+                                     tests/unit/unit.h $(wildcard include/bunsen/*.h) \
+                                     $(wildcard src/*/*_int.h src/*/*/*_int.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/unit/test_store_%: tests/unit/test_store_%.c $(BUILD)/tests/unit/store_fixture.o \
+                                 $(BUILD)/libbunsen.a tests/unit/unit.h tests/unit/store_fixture.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/store_fixture.o \
+	    $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
+
 $(BUILD)/tests/api/harness.o: tests/api/harness.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
@@ -160,7 +174,7 @@ api: $(BUILD)/bunsen $(API_BIN)
 # Node suites (real GrowthBook / OpenFeature SDKs, the dashboard in headless Chromium):
 # their run.sh scripts install what they need and print TAP like the C tests.
 NODE_SUITES ?= tests/sdk/run.sh tests/ecosystem/run.sh tests/browser/run.sh
-# PostgreSQL: the store unit test and the API suites again on a throwaway cluster, then
+# PostgreSQL: the store unit tests and the API suites again on a throwaway cluster, then
 # several daemons on one database (tests/pg/*.sh start and stop their own clusters).
 PG_SUITES ?= tests/pg/api.sh
 # Shell suites: make install into a staging dir, the installed binary, systemd-analyze verify;

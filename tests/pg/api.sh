@@ -1,14 +1,14 @@
 #!/bin/sh
 # The store-level unit tests and the API test suites again, against PostgreSQL: a throwaway
 # cluster (tests/pg/cluster.sh), one fresh database per test store or daemon (both
-# tests/unit/test_store.c and tests/api/harness*.c read BUNSEN_TEST_DATABASE). Prints each
+# tests/unit/store_fixture.c and tests/api/harness*.c read BUNSEN_TEST_DATABASE). Prints each
 # suite's TAP output like tests/run.sh does.
-# Usage: tests/pg/api.sh [TEST_BINARY...]  (default: the store unit test and the API tests
-# beside $BUNSEN_BIN)
+# Usage: tests/pg/api.sh [TEST_BINARY...]  (default: every store unit test, test_store_*, and
+# the API tests beside $BUNSEN_BIN)
 here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -eq 0 ]; then
     build=$(dirname "${BUNSEN_BIN:-build/bunsen}")
-    set -- "$build"/tests/unit/test_store "$build"/tests/api/test_*
+    set -- "$build"/tests/unit/test_store_* "$build"/tests/api/test_*
 fi
 dir=$(mktemp -d /tmp/bunsen-pg-XXXXXX)
 trap 'sh "$here/cluster.sh" stop "$dir" immediate; rm -rf "$dir"' EXIT INT TERM

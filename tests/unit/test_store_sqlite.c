@@ -1,0 +1,273 @@
+/* Store unit tests of the SQLite adapter's files (each skips on PostgreSQL): the readiness
+ * check after a full disk, WAL checkpoints off the writer, compaction yielding to a writer,
+ * the WAL's size limit.
+ *
+ * SQLite only (a fresh file per test, store_fixture.h); under tests/pg/api.sh each skips. */
+#include "store_fixture.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bunsen/store.h"
+#include "bunsen/util.h"
+#include "../../src/store/sqlite/sqlite_int.h"
+
+/* /readyz's write check fails once a write has failed for a full disk, until a commit
+ * succeeds again: its own one-row write reused space the WAL had and kept succeeding while
+ * every ingestion answered 503 "disk full". */
+static void test_ready_after_disk_full(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_write_sync(s, store_apply_ready_check, NULL, &err), 0);
+    store_sqlite_err(NULL, SQLITE_FULL, "insert events", &err); /* as a failed write maps it */
+    err_clear(&err);
+    assert_int_equal(store_write_sync(s, store_apply_ready_check, NULL, &err), -1);
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "full disk"));
+    struct kjob k;
+    make_kjob(&k, 91, false);
+    assert_int_equal(store_write_sync(s, sync_apply, &k, &err), 0); /* writes work again */
+    assert_int_equal(store_write_sync(s, store_apply_ready_check, NULL, &err), 0);
+    store_close(s);
+}
+
+/* ---- WAL checkpoints off the writer (SQLite: checkpoint.c) ---- */
+
+static double metric_of(struct store *s, const char *series)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    store_write_metrics(s, &b);
+    double v = -1;
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s", series); /* a sample line, not its # HELP */
+    const char *at = b.data ? strstr(b.data, line) : NULL;
+    if (at != NULL) {
+        v = strtod(at + strlen(line), NULL);
+    }
+    buf_free(&b);
+    return v;
+}
+
+/* Writes that pass the checkpoint threshold many times over: the checkpointer thread
+ * checkpoints (the writer only copies the last frames of a pass), and the log is started
+ * over instead of growing with everything written (the frames after each commit, from
+ * /metrics' gauge: their most is a fraction of all frames written); every row is there
+ * after a reopen. */
+
+static void test_wal_checkpointer(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip();
+    }
+    struct store *s = open_fresh();
+    struct err err;
+    assert_int_equal(store_migrate(s, NULL, &err), 0);
+    assert_int_equal(store_writer_start(s, 1000, &err), 0);
+    struct store_rules *rules = sl_rules(0);
+    enum { JOBS = 400, PER = 500 };
+    static char users[PER][48];
+    struct store_event ev[PER];
+    double most = 0, written = 0, last = 0;
+    int restarts = 0;
+    for (int j = 0; j < JOBS; j++) {
+        for (int i = 0; i < PER; i++) {
+            snprintf(users[i], sizeof(users[i]), "wal-user-%08d-%08d-padding", j, i);
+            ev[i] = (struct store_event){users[i], "zz", 1700000000000LL + i, 1.0, NULL};
+        }
+        struct ix_job job = {.rules = rules, .e = ev, .n = PER};
+        assert_int_equal(store_write_sync(s, ix_apply, &job, &err), 0);
+        assert_int_equal(job.c.accepted, PER);
+        double frames = metric_of(s, "bunsen_sqlite_wal_frames ");
+        written += frames >= last ? frames - last : frames; /* a drop: the log started over */
+        restarts += frames < last;
+        last = frames;
+        most = frames > most ? frames : most;
+    }
+    assert_true(metric_of(s, "bunsen_sqlite_checkpoints_total{by=\"checkpointer\"} ") >= 1);
+    assert_true(metric_of(s, "bunsen_sqlite_checkpoints_total{by=\"writer_full\"} ") == 0);
+    assert_true(metric_of(s, "bunsen_sqlite_checkpoint_errors_total ") == 0);
+    /* the checkpointer restarts the log: it never holds all of what was written (without the
+     * writer's own copy of a pass's rest it never started over, below the 20,000 frames of
+     * the writer's full checkpoint). How often depends on when the checkpointer thread gets
+     * a CPU: a quiet machine restarts it every ~1,000 frames, one running CI beside four
+     * builds held 6,851 of 9,072 at once; so the bound is loose and the restarts counted. */
+    if (!(written > 8000 && restarts >= 1 && most < written * 0.9)) {
+        fail_msg("frames written %g, most in the log %g, %d restarts", written, most, restarts);
+    }
+    store_writer_stop(s);
+    store_close(s);
+    /* every row after a reopen */
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM events", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), JOBS * PER);
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+    store_rules_free(rules);
+}
+
+/* ---- compaction beside a writer (SQLite) ---- */
+
+struct cw_compact {
+    struct store *s;
+    atomic_bool done;
+    int rc;
+    struct store_compact_stats st;
+};
+
+static void *cw_compact_main(void *arg)
+{
+    struct cw_compact *c = arg;
+    struct err err;
+    c->rc = store_compact(c->s, 15LL * 86400000, &c->st, &err);
+    if (c->rc != 0) {
+        fprintf(stderr, "# compact: %s\n", err.msg);
+    }
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+/* Rows not yet compacted: the archived experiment's exposures and the old events. */
+static long long cw_left(sqlite3 *c)
+{
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(c,
+                                        "SELECT (SELECT COUNT(*) FROM exposures) + (SELECT "
+                                        "COUNT(*) FROM events)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    long long n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* `bunsen compact` beside a daemon: the daemon's writer waits for the write lock while
+ * compaction deletes in chunks. Compaction committed 10,000-row chunks back to back, leaving
+ * the lock free for microseconds between them, and the writer, whose busy handler (SQLite's)
+ * retried every 100 ms, waited 2-5 s (once past its 5 s limit: a 503). Here a writer opened as
+ * the daemon's (sqlite_conn_open: its busy handler) writes beside a compaction of 200,000 rows
+ * and counts the rows compaction removed between its count before BEGIN IMMEDIATE and the
+ * lock: the chunk under way, one more committed while the count itself ran (a few ms, more
+ * under ASan: 2 chunks were seen there), and a third if the writer missed a pause; never
+ * more. Without the pauses between chunks (or with SQLite's busy handler) a write waited
+ * through 50,000-300,000 rows. */
+static void test_compact_yields_to_writer(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip(); /* PostgreSQL locks rows, not the database: compaction never waits a writer */
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(raw,
+                     "INSERT INTO experiments VALUES ('gone', 'archived', '{}', 0, 0);"
+                     "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < "
+                     "99999) INSERT INTO exposures (user_id, experiment, variant, ts) "
+                     "SELECT printf('gone-%08d', i), 'gone', 'a', 0 FROM n;"
+                     "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < "
+                     "99999) INSERT INTO events (user_id, event, ts, value) "
+                     "SELECT printf('old-%08d', i), 'buy', 0, 1 FROM n;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(raw);
+    struct sqlite_conn *w = sqlite_conn_open(db, false, &err);
+    assert_non_null(w);
+    struct cw_compact c = {.s = s};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cw_compact_main, &c), 0);
+    int writes = 0, waited = 0;
+    long long most = 0; /* rows removed during one wait */
+    double longest = 0;
+    for (int i = 0; !atomic_load(&c.done); i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "INSERT INTO meta VALUES ('cw-%d', 'x')", i);
+        long long before = cw_left(w->db);
+        uint64_t t0 = time_mono_ns();
+        assert_int_equal(sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        double ms = (double)(time_mono_ns() - t0) / 1e6;
+        long long gone = before - cw_left(w->db);
+        assert_int_equal(sqlite3_exec(w->db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        writes++;
+        waited += gone > 0;
+        most = gone > most ? gone : most;
+        longest = ms > longest ? ms : longest;
+        struct timespec ts = {0, 3000000L};
+        nanosleep(&ts, NULL);
+    }
+    pthread_join(t, NULL);
+    sqlite_conn_close(w);
+    print_message("# beside compaction: %d writes, %d waited for it; at most %lld rows removed "
+                  "during one wait (the longest wait %.1f ms)\n",
+                  writes, waited, most, longest);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(c.st.exposures, 100000);
+    assert_int_equal(c.st.events, 100000);
+    if (most > 3 * SQLITE_COMPACT_CHUNK) {
+        fail_msg("a write waited while compaction removed %lld rows (chunks of %d)", most,
+                 SQLITE_COMPACT_CHUNK);
+    }
+    assert_true(waited >= 5); /* the writer did wait for compaction's chunks */
+    store_close(s);
+}
+
+/* SQLite keeps a WAL file at its largest unless journal_size_limit is set: one that compaction
+ * under load left at 292 MB stayed that size while the daemon ran, though the writer started
+ * the log over. Every connection that writes cuts a log it starts over back to the log's bound
+ * under load (SQLITE_CKPT_WRITER_FRAMES frames); readers cannot start it over. */
+static void test_wal_size_limit(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    struct err err;
+    struct sqlite_conn *conns[] = {sqlite_be(s)->main, sqlite_conn_open(db, false, &err),
+                                   sqlite_conn_open(db, true, &err)};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(conns[i]);
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(
+            sqlite3_prepare_v2(conns[i]->db, "PRAGMA journal_size_limit", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        long long limit = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        assert_int_equal(limit, i < 2 ? SQLITE_WAL_LIMIT_BYTES : -1);
+    }
+    sqlite_conn_close(conns[1]);
+    sqlite_conn_close(conns[2]);
+    store_close(s);
+}
+
+int main(void)
+{
+    backend_detect();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ready_after_disk_full),
+        cmocka_unit_test(test_wal_checkpointer),
+        cmocka_unit_test(test_compact_yields_to_writer),
+        cmocka_unit_test(test_wal_size_limit),
+    };
+    return cmocka_run_group_tests_name(on_pg ? "store_sqlite (postgres)" : "store_sqlite", tests,
+                                       setup, teardown);
+}
