@@ -4,7 +4,12 @@
  * payloads, /healthz and /metrics answer from memory; another daemon's /readyz does not wait
  * for the frozen one; a SIGTERM drain answers what is pending and ends. The tests that stop
  * the server run a cluster of their own (pgcluster.h). Skipped on SQLite (tests/pg/api.sh
- * runs it on PostgreSQL). */
+ * runs it on PostgreSQL).
+ *
+ * No bound here is in milliseconds (docs/TESTING.md): what must not wait for the server is
+ * checked by answering while the server is still stopped, with --db-timeout longer than the
+ * harness's receive timeout (20 s: a hang detector), so that a request that did wait for the
+ * server gets no reply at all; times are printed, never asserted. */
 #include "harness.h"
 #include "pgcluster.h"
 
@@ -28,6 +33,18 @@ static char *new_key(const struct daemon *d, const char *name, char id[40])
     return strdup(key);
 }
 
+/* The first column of the first row of sql on c, as an integer (fails the test on error). */
+static int pg_int(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    }
+    int v = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
 static void new_running_experiment(const struct daemon *d, const char *key)
 {
     harness_started_experiment(
@@ -37,8 +54,10 @@ static void new_running_experiment(const struct daemon *d, const char *key)
 
 /* Keys verified before the database stopped answering authenticate from the key cache at
  * once, past its second of freshness: /assign without logging with keys last used more than
- * a second ago, the SDK payload, /healthz and /metrics answer within a second while the
- * server's processes are stopped. Each such /assign once waited for its key's lookup up to
+ * a second ago, the SDK payload, /healthz and /metrics answer while the server's processes
+ * are stopped (--db-timeout 60: a request that waited for the server would get no reply
+ * within the harness's receive timeout, 20 s). Each such /assign once waited for its key's lookup
+ * up to
  * --db-timeout (then 10 s and 4 s more as the pool reconnected), on every MHD thread, so that
  * /healthz waited as long. Revocation still takes effect within about a second once the
  * database answers again. */
@@ -51,7 +70,7 @@ static void test_keys_from_memory(void **state_)
     char dir[128] = "/tmp/bunsen-hk-XXXXXX", url[300];
     pgc_start(dir, "hungkeys", url, sizeof(url));
     struct daemon d;
-    const char *extra[] = {"--db-timeout", "6", "--threads", "2", NULL};
+    const char *extra[] = {"--db-timeout", "60", "--threads", "2", NULL};
     assert_int_equal(daemon_start_db(&d, url, extra), 0);
     char *keys[NKEYS], ids[NKEYS][40];
     for (int i = 0; i < NKEYS; i++) {
@@ -65,12 +84,14 @@ static void test_keys_from_memory(void **state_)
 
     pgc_signal(fmt("%s/p", dir), "STOP");
     /* at once: the SDK payload confirms its key with the database, which no longer answers
-     * (nothing waited for it yet): 200 ms at most */
+     * (nothing waited for it yet): the refresher's 200 ms at most, then the entry */
     char features[128];
     snprintf(features, sizeof(features), "/api/features/%s", keys[0]);
     struct harness_timed onset = {.port = d.port, .method = "GET", .path = features};
     harness_timed_call(&onset);
-    sleep_ms(1500); /* past the key cache's second; the key check cannot confirm them now */
+    /* past the key cache's second (a minimum, not a bound: longer is as good); the key check
+     * cannot confirm them now */
+    sleep_ms(1500);
     /* every key at once, more than the daemon's threads, then the routes that need no key */
     struct harness_timed first[NKEYS + 3];
     for (int i = 0; i < NKEYS; i++) {
@@ -87,19 +108,21 @@ static void test_keys_from_memory(void **state_)
     for (int i = 0; i < NKEYS + 3; i++) {
         harness_timed_start(&first[i]);
         if (i == NKEYS - 1) {
-            sleep_ms(100); /* the keyless routes behind the /assign requests */
+            /* the keyless routes behind the /assign requests (sent sooner, they check less,
+             * and still pass) */
+            sleep_ms(100);
         }
     }
     for (int i = 0; i < NKEYS + 3; i++) {
         harness_timed_join(&first[i]);
     }
-    /* and again a second later, the lookup under way still waiting for the server */
+    /* and again a second later (a minimum), the lookup under way still waiting for the server */
     sleep_ms(1000);
     struct harness_timed again = {
         .port = d.port, .method = "POST", .path = "/api/v1/assign", .key = keys[1], .body = ASSIGN};
     harness_timed_call(&again);
     /* keys the cache does not hold (made up: anyone can send them), more than the threads,
-     * then /healthz: each answers 503 within the key lookup's wait, none holds a thread for
+     * then /healthz: each answers 503 while the server is stopped, none holds a thread for
      * --db-timeout (they once did, and /healthz waited 5.7 s behind six of them) */
     enum { NBOGUS = 6 };
     struct harness_timed bogus[NBOGUS + 1];
@@ -111,7 +134,7 @@ static void test_keys_from_memory(void **state_)
     bogus[NBOGUS] = (struct harness_timed){.port = d.port, .method = "GET", .path = "/healthz"};
     for (int i = 0; i <= NBOGUS; i++) {
         if (i == NBOGUS) {
-            sleep_ms(300);
+            sleep_ms(300); /* /healthz behind them (sooner, it checks less, and still passes) */
         }
         harness_timed_start(&bogus[i]);
     }
@@ -133,8 +156,8 @@ static void test_keys_from_memory(void **state_)
     fprintf(stderr, "# a second later: /assign %d in %llu ms\n", again.status,
             (unsigned long long)again.ms);
 
-    /* revoked by another process once the server answers again: 401 within about a second
-     * (the daemon's key check), the other keys still accepted */
+    /* revoked by another process once the server answers again: 401 after the daemon's next
+     * key check (once a second), the other keys still accepted */
     int after = 0;
     json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[1], ASSIGN, &after));
     char *out = NULL;
@@ -145,7 +168,7 @@ static void test_keys_from_memory(void **state_)
     free(out);
     uint64_t t0 = harness_now_ms();
     int revoked = 200;
-    while (revoked == 200 && harness_now_ms() - t0 < 5000) {
+    while (revoked == 200 && harness_now_ms() - t0 < 60000) { /* a hang detector: 60 s */
         json_decref(http_json(d.port, "POST", "/api/v1/assign", keys[2], ASSIGN, &revoked));
         if (revoked == 200) {
             sleep_ms(50);
@@ -160,24 +183,19 @@ static void test_keys_from_memory(void **state_)
     daemon_stop(&d);
     daemon_cleanup(&d);
     pgc_destroy(dir);
+    /* all answered before the server was continued (joined above, before SIGCONT) */
     assert_int_equal(onset.status, 200);
-    assert_true(onset.ms < 1000);
     for (int i = 0; i < NKEYS + 3; i++) {
         assert_int_equal(first[i].status, 200);
-        assert_true(first[i].ms < 1000);
     }
     assert_int_equal(again.status, 200);
-    assert_true(again.ms < 300);
     for (int i = 0; i < NBOGUS; i++) {
         assert_int_equal(bogus[i].status, 503);
-        assert_true(bogus[i].ms < 1000);
         free((char *)(uintptr_t)bogus[i].path);
     }
     assert_int_equal(bogus[NBOGUS].status, 200);
-    assert_true(bogus[NBOGUS].ms < 1000);
     assert_int_equal(after, 200);
     assert_int_equal(revoked, 401);
-    assert_true(revoked_ms < 2000);
     assert_int_equal(kept, 200);
     for (int i = 0; i < NKEYS; i++) {
         free(keys[i]);
@@ -208,26 +226,54 @@ static void test_ready_beside_frozen_daemon(void **state_)
                               "ON CONFLICT (key) DO UPDATE SET value = meta.value");
     assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
     PQclear(lr);
-    sleep_ms(150); /* past the 100 ms in which a passed check answers probes: d0 checks */
-    struct harness_timed frozen = {.port = d0.port, .method = "GET", .path = "/readyz"};
-    harness_timed_start(&frozen);
-    sleep_ms(300); /* d0's check is under way (waiting for the lock, before the fix) */
+    /* past the 100 ms in which a passed check answers probes (a minimum): d0 checks */
+    sleep_ms(150);
+    PGconn *mon = PQconnectdb(d0.db_url);
+    assert_int_equal(PQstatus(mon), CONNECTION_OK);
+    int fd = harness_send(d0.port, "GET", "/readyz", NULL, NULL);
+    assert_true(fd >= 0);
+    /* d0's check is under way: answered (it writes a row of its own), or waiting for the
+     * lock (the one row of before the fix), whose session is then d0's frozen one (a hang
+     * detector: 60 s) */
+    int waiter = 0;
+    for (int i = 0; i < 3000 && waiter == 0 && !harness_answered(fd); i++) {
+        waiter = pg_int(mon, "SELECT COALESCE(MAX(pid), 0) FROM pg_stat_activity WHERE datname = "
+                             "current_database() AND wait_event_type = 'Lock'");
+        if (waiter == 0) {
+            sleep_ms(20);
+        }
+    }
     assert_int_equal(kill(d0.pid, SIGSTOP), 0);
     PQclear(PQexec(lk, "COMMIT"));
     PQfinish(lk);
-    sleep_ms(200); /* d0's session takes the lock and writes; d0 never commits */
+    /* d0's session takes the lock and writes; d0 never commits (a hang detector: 60 s) */
+    for (int i = 0; i < 3000 && waiter != 0; i++) {
+        if (pg_int(mon, fmt("SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND "
+                            "state = 'idle in transaction'",
+                            waiter)) == 1) {
+            break;
+        }
+        sleep_ms(20);
+    }
     struct harness_timed other = {.port = d1.port, .method = "GET", .path = "/readyz"};
     harness_timed_call(&other);
+    /* d1 answered while d0's transaction still held its rows: it did not wait for the server
+     * to end d0's session (idle_in_transaction_session_timeout), which it once did */
+    int still = waiter != 0 ? pg_int(mon, fmt("SELECT count(*) FROM pg_stat_activity WHERE pid = "
+                                              "%d AND state = 'idle in transaction'",
+                                              waiter))
+                            : 1;
+    PQfinish(mon);
     assert_int_equal(kill(d0.pid, SIGCONT), 0);
-    harness_timed_join(&frozen);
+    int frozen = harness_recv_status(fd, NULL, 0);
     fprintf(stderr, "# d0 frozen in its check: d1 /readyz %d in %llu ms (d0's: %d)\n", other.status,
-            (unsigned long long)other.ms, frozen.status);
+            (unsigned long long)other.ms, frozen);
     daemon_stop(&d1);
     daemon_stop(&d0);
     daemon_cleanup(&d1);
     daemon_cleanup(&d0);
     assert_int_equal(other.status, 200);
-    assert_true(other.ms < 1000);
+    assert_int_equal(still, 1);
 }
 
 /* SIGTERM while the database does not answer and a write waits for it: the write is answered
@@ -259,12 +305,16 @@ static void test_drain_with_hung_db(void **state_)
         .key = key,
         .body = "{\"events\":[{\"user_id\":\"u2\",\"event\":\"e\",\"id\":\"x2\"}]}"};
     harness_timed_start(&w);
+    /* the write reaches the daemon and waits for the server (an ordering sleep: sent later,
+     * it is refused 503 as the drain's, and the test still passes; nothing observable from
+     * outside tells that the write waits while the server is stopped) */
     sleep_ms(1000);
     uint64_t t0 = harness_now_ms();
     pid_t pid = d.pid;
     assert_int_equal(kill(pid, SIGTERM), 0);
     int st = 0;
     pid_t gone = 0;
+    /* a hang detector (60 s): the drain ends while the server is still stopped */
     while ((gone = waitpid(d.pid, &st, WNOHANG)) == 0 && harness_now_ms() - t0 < 60000) {
         sleep_ms(50);
     }
@@ -284,10 +334,11 @@ static void test_drain_with_hung_db(void **state_)
     free(key);
     assert_int_equal(gone, pid); /* exited */
     assert_int_equal(w.status, 503);
-    assert_true(w.retry_after[0] != '\0');
-    /* at --db-timeout (3 s), not after a reconnection's connect_timeout more (2 s) */
-    assert_true(w.ms < 4000);
-    assert_true(exit_ms < 4500); /* --db-timeout after SIGTERM at most, not each wait in turn */
+    assert_true(w.retry_after[0] != '\0'); /* answered before the connection closed */
+    assert_true(WIFEXITED(st));
+    /* how long after --db-timeout (3 s) the write and the drain ended is printed above, not
+     * asserted (docs/TESTING.md): the waits in turn of before (41 s with --db-timeout 30) are
+     * a benchmark's to see */
 }
 
 int main(void)

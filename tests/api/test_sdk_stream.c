@@ -86,6 +86,10 @@ static int sse_open(struct sse *s, const char *path)
     return write(s->fd, req, (size_t)n) == n ? 0 : -1;
 }
 
+/* The bound of every wait for a stream's bytes: a hang detector (HARNESS_HANG_S), not a
+ * latency; a change's delay is printed, never asserted (docs/TESTING.md). */
+#define SSE_HANG_MS (HARNESS_HANG_S * 1000)
+
 /* Read until needle appears in the buffer (after offset from) or ms pass. */
 static const char *sse_wait(struct sse *s, size_t from, const char *needle, int ms)
 {
@@ -135,19 +139,19 @@ static void test_sub_stream(void **state)
 
     struct sse s;
     assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
-    assert_non_null(sse_wait(&s, 0, "\r\n\r\n", 2000));
+    assert_non_null(sse_wait(&s, 0, "\r\n\r\n", SSE_HANG_MS));
     assert_non_null(strstr(s.buf, "200 OK"));
     assert_non_null(strstr(s.buf, "text/event-stream"));
-    const char *first = sse_wait(&s, 0, "event: features\ndata: {", 2000);
+    const char *first = sse_wait(&s, 0, "event: features\ndata: {", SSE_HANG_MS);
     assert_non_null(first);
-    assert_non_null(sse_wait(&s, 0, "\"defaultValue\":0", 2000));
+    assert_non_null(sse_wait(&s, 0, "\"defaultValue\":0", SSE_HANG_MS));
     size_t mark = s.len;
-    /* a change reaches the stream within 1 s */
+    /* a change reaches the stream (its delay printed, not bounded) */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     json_decref(
         call("PATCH", "/api/v1/experiments/live", D.admin_key, "{\"default_value\":7}", 200));
-    const char *ev = sse_wait(&s, mark, "\"defaultValue\":7", 1000);
+    const char *ev = sse_wait(&s, mark, "\"defaultValue\":7", SSE_HANG_MS);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_non_null(ev);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -161,11 +165,11 @@ static void test_sub_stream(void **state)
     struct sse more[7];
     for (int i = 0; i < 7; i++) {
         assert_int_equal(sse_open(&more[i], fmt("/sub/%s", key)), 0);
-        assert_non_null(sse_wait(&more[i], 0, "event: features", 2000));
+        assert_non_null(sse_wait(&more[i], 0, "event: features", SSE_HANG_MS));
     }
     struct sse extra;
     assert_int_equal(sse_open(&extra, fmt("/sub/%s", key)), 0);
-    assert_non_null(sse_wait(&extra, 0, "\r\n\r\n", 2000));
+    assert_non_null(sse_wait(&extra, 0, "\r\n\r\n", SSE_HANG_MS));
     assert_non_null(strstr(extra.buf, " 503 "));
     close(extra.fd);
     /* requests are still answered while 8 streams are open */
@@ -195,7 +199,7 @@ static void test_sub_stream(void **state)
             WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* the chunked body was terminated (last chunk "0\r\n\r\n") before the socket closed */
-    assert_non_null(sse_wait(&s, mark, "\r\n0\r\n\r\n", 1000));
+    assert_non_null(sse_wait(&s, mark, "\r\n0\r\n\r\n", SSE_HANG_MS));
     close(s.fd);
     free(key);
     assert_int_equal(daemon_restart(&D, NULL), 0);
@@ -233,7 +237,7 @@ static void test_payload_rendered_once(void **state)
     assert_int_equal(c.status, 304);
     struct sse s;
     assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
-    assert_non_null(sse_wait(&s, 0, "\"defaultValue\":3", 2000));
+    assert_non_null(sse_wait(&s, 0, "\"defaultValue\":3", SSE_HANG_MS));
     close(s.fd);
     assert_int_equal(renders() - before, 1);
     json_decref(
@@ -417,7 +421,7 @@ static void test_stalled_subscribers(void **state)
         sleep_ms(300);
     }
     for (int i = 0; i < NSUB; i++) {
-        assert_true(sse_drain_until(&s[i], "\"defaultValue\":\"v4\"", 20000));
+        assert_true(sse_drain_until(&s[i], "\"defaultValue\":\"v4\"", SSE_HANG_MS));
         close(s[i].fd);
     }
     free(key);
@@ -835,15 +839,15 @@ static void test_revoked_key_stream_ends(void **state)
     struct sse s, o;
     assert_int_equal(sse_open(&s, fmt("/sub/%s", key)), 0);
     assert_int_equal(sse_open(&o, fmt("/sub/%s", other)), 0);
-    assert_non_null(sse_wait(&s, 0, "event: features", 2000));
-    assert_non_null(sse_wait(&o, 0, "event: features", 2000));
+    assert_non_null(sse_wait(&s, 0, "event: features", SSE_HANG_MS));
+    assert_non_null(sse_wait(&o, 0, "event: features", SSE_HANG_MS));
     size_t mark = s.len, omark = o.len;
     json_decref(call("DELETE", fmt("/api/v1/keys/%s", id), D.admin_key, NULL, 200));
     /* the chunked body ends (last chunk) and the connection closes */
-    assert_non_null(sse_wait(&s, mark - 2, "\r\n0\r\n\r\n", 5000));
+    assert_non_null(sse_wait(&s, mark - 2, "\r\n0\r\n\r\n", SSE_HANG_MS));
     json_decref(
         call("PATCH", "/api/v1/experiments/live", D.admin_key, "{\"default_value\":11}", 200));
-    assert_non_null(sse_wait(&o, omark, "\"defaultValue\":11", 2000));
+    assert_non_null(sse_wait(&o, omark, "\"defaultValue\":11", SSE_HANG_MS));
     assert_null(strstr(s.buf + mark, "\"defaultValue\":11"));
     close(s.fd);
     close(o.fd);

@@ -8,6 +8,7 @@
 #include "sqlite_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bunsen/log.h"
 #include "bunsen/util.h"
@@ -61,13 +63,46 @@ int sqlite_conn_step_done(struct sqlite_conn *c, sqlite3_stmt *st, const char *w
     return rc == SQLITE_DONE ? 0 : store_sqlite_err(c->db, rc, what, err);
 }
 
+/*
+ * The busy handler's clock (monotonic ns). Test clock (tests only; no cost unset): when the
+ * environment names a file in BUNSEN_TEST_BUSY_CLOCK at a connection's open, its busy waits
+ * read the time from that file instead (a decimal count of milliseconds; 0 when absent or
+ * unreadable), and each wait's start appends a byte to "<file>.waits". A test holding the write
+ * lock then moves time past the busy timeout when it chooses (tests/api/test_busy_db.c): which
+ * waits end is decided by the deadlines, not by the machine's pace.
+ */
+static uint64_t busy_now(const struct sqlite_conn *c, bool starts)
+{
+    if (c->busy_clock == NULL) {
+        return time_mono_ns();
+    }
+    if (starts) {
+        char waits[PATH_MAX];
+        snprintf(waits, sizeof(waits), "%s.waits", c->busy_clock);
+        int fd = open(waits, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            (void)!write(fd, "w", 1);
+            close(fd);
+        }
+    }
+    unsigned long long ms = 0;
+    FILE *f = fopen(c->busy_clock, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%llu", &ms) != 1) {
+            ms = 0;
+        }
+        fclose(f);
+    }
+    return (uint64_t)ms * 1000000u;
+}
+
 /* The busy handler of every connection (sqlite_int.h SQLITE_BUSY_MS): n is the number of
  * times it was called before for the same wait. SQLite calls it only after a try failed:
  * a wait whose deadline has already passed still tries once. */
 static int busy_wait(void *arg, int n)
 {
     struct sqlite_conn *c = arg;
-    uint64_t now = time_mono_ns();
+    uint64_t now = busy_now(c, n == 0);
     if (n == 0) {
         c->busy_since_ns = now;
     }
@@ -151,6 +186,8 @@ struct sqlite_conn *sqlite_conn_open(const char *path, enum sqlite_conn_kind kin
     }
     sqlite3_extended_result_codes(c->db, 1);
     c->busy_ms = SQLITE_BUSY_MS;
+    const char *clock = getenv("BUNSEN_TEST_BUSY_CLOCK");
+    c->busy_clock = clock != NULL && clock[0] != '\0' ? clock : NULL;
     sqlite3_busy_handler(c->db, busy_wait, c);
     /* a read-only store leaves the journal mode alone: setting WAL needs write access, and
      * converted a backup file (rollback mode) that `bunsen results --database` only read */

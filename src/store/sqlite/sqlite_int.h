@@ -27,6 +27,8 @@ struct sqlite_conn {
      * shortens it), and since when the current wait lasts */
     int busy_ms;
     uint64_t busy_since_ns;
+    /* BUNSEN_TEST_BUSY_CLOCK (tests only; conn.c busy_now), or NULL: the monotonic clock */
+    const char *busy_clock;
     /* when not 0, the current wait ends by then too (monotonic ns): the writer's BEGIN counts
      * the busy timeout from when the lock was first found taken (sqlite_tx_begin) */
     uint64_t wait_deadline_ns;
