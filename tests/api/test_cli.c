@@ -18,7 +18,8 @@
  * - `bunsen results --format json` prints each real as the API's replies do, the shortest
  *   text that reads back as the double (a mean of 0.1 + 0.2 is 0.30000000000000004; it
  *   printed 15 digits, 0.3): the document equals the HTTP reply byte for byte once laid out
- *   compact, computed_at aside.
+ *   compact, computed_at aside; the table's alpha and mde show every digit given (they
+ *   printed 6).
  * Run from the repository root (make test does), for docs/ and README.md.
  */
 #include "harness.h"
@@ -364,7 +365,7 @@ static void test_results_json_reals(void **state)
     harness_metric(D.port, D.admin_key, "{\"key\":\"rev\",\"event\":\"rev\",\"type\":\"sum\"}");
     harness_started_experiment(D.port, D.admin_key, "digits",
                                "{\"key\":\"digits\",\"variants\":[{\"key\":\"control\"},"
-                               "{\"key\":\"green\"}],\"metrics\":[\"rev\"]}");
+                               "{\"key\":\"green\"}],\"metrics\":[\"rev\"],\"mde\":0.0123456789}");
     json_decref(harness_call(
         D.port, "POST", "/api/v1/exposures", D.admin_key,
         fmt("{\"exposures\":[{\"experiment\":\"digits\",\"user_id\":\"u1\",\"variant\":"
@@ -396,6 +397,15 @@ static void test_results_json_reals(void **state)
     free(api);
     free(out);
     resp_free(&r);
+    /* the table rounds the computed numbers to 4 digits, but the settings read as given
+     * (alpha and mde printed 6: 0.0123457) */
+    const char *const table[] = {"results",      "digits",     "--format", "table", "--alpha",
+                                 "0.0123456789", "--data-dir", D.dir,      NULL};
+    assert_int_equal(bunsen_run(&out, table), 0);
+    if (strstr(out, "alpha 0.0123456789 ") == NULL || strstr(out, "mde 0.0123456789)") == NULL) {
+        fail_msg("the table's alpha or mde lost digits:\n%s", out);
+    }
+    free(out);
     assert_int_equal(daemon_stop(&D), 0);
 }
 
