@@ -397,6 +397,17 @@ static void test_results_json_reals(void **state)
     free(api);
     free(out);
     resp_free(&r);
+    /* the CSV (no computed_at column) is the API's byte for byte */
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/digits/results?format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    const char *const csv[] = {"results", "digits", "--format", "csv", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, csv), 0);
+    assert_non_null(strstr(out, ",0.30000000000000004,"));
+    assert_string_equal(out, r.body);
+    free(out);
+    resp_free(&r);
     /* the table rounds the computed numbers to 4 digits, but the settings read as given
      * (alpha and mde printed 6: 0.0123457) */
     const char *const table[] = {"results",      "digits",     "--format", "table", "--alpha",
