@@ -21,6 +21,7 @@
 #include "bunsen/auth.h"
 #include "bunsen/cli.h"
 #include "bunsen/dblock.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/results.h"
@@ -516,11 +517,14 @@ int cli_results(int argc, char **argv)
     if (format == NULL) {
         format = isatty(STDOUT_FILENO) ? "table" : "json";
     }
-    char *text =
-        strcmp(format, "csv") == 0 ? results_to_csv(res)
-        : strcmp(format, "table") == 0
-            ? results_to_table(res)
-            : json_dumps(res, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    /* JSON: the API's numbers (the shortest text that reads back as each double), indented */
+    char *text = strcmp(format, "csv") == 0     ? results_to_csv(res)
+                 : strcmp(format, "table") == 0 ? results_to_table(res)
+                                                : jsonw_dumps_indent(res, 2, NULL);
+    if (text == NULL) {
+        fprintf(stderr, "bunsen: cannot print the results\n");
+        goto out_clear;
+    }
     fputs(text, stdout);
     if (strcmp(format, "json") == 0) {
         fputc('\n', stdout);

@@ -211,7 +211,27 @@ int jsonw_append_value(struct buf *b, const json_t *v, size_t flags)
 /* Nesting beyond this is refused (jansson's parser stops at 2048 too). */
 #define JSONW_MAX_DEPTH 2048
 
-static int append_json(struct buf *b, const json_t *v, int depth)
+/* A newline and depth * indent spaces before a member, as jansson's JSON_INDENT(indent) puts
+ * them; nothing when compact (indent 0). */
+static int append_indent(struct buf *b, int indent, int depth)
+{
+    if (indent <= 0) {
+        return 0;
+    }
+    if (buf_append(b, "\n", 1) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < indent * depth; i++) {
+        if (buf_append(b, " ", 1) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* v compact (indent 0), or laid out as json_dumps(v, JSON_INDENT(indent)) lays it out: each
+ * member on a line of its own, "key": value, an empty container as {} or []. */
+static int append_json(struct buf *b, const json_t *v, int depth, int indent)
 {
     if (v == NULL || depth > JSONW_MAX_DEPTH) {
         return -1;
@@ -226,13 +246,17 @@ static int append_json(struct buf *b, const json_t *v, int depth)
         for (void *it = json_object_iter((json_t *)(uintptr_t)v); it != NULL;
              it = json_object_iter_next((json_t *)(uintptr_t)v, it)) {
             if ((!first && buf_append(b, ",", 1) != 0) ||
+                append_indent(b, indent, depth + 1) != 0 ||
                 jsonw_append_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) !=
                     0 ||
-                buf_append(b, ":", 1) != 0 ||
-                append_json(b, json_object_iter_value(it), depth + 1) != 0) {
+                buf_append(b, ": ", indent > 0 ? 2 : 1) != 0 ||
+                append_json(b, json_object_iter_value(it), depth + 1, indent) != 0) {
                 return -1;
             }
             first = false;
+        }
+        if (!first && append_indent(b, indent, depth) != 0) {
+            return -1;
         }
         return buf_append(b, "}", 1);
     }
@@ -242,10 +266,13 @@ static int append_json(struct buf *b, const json_t *v, int depth)
         }
         size_t n = json_array_size(v);
         for (size_t i = 0; i < n; i++) {
-            if ((i > 0 && buf_append(b, ",", 1) != 0) ||
-                append_json(b, json_array_get(v, i), depth + 1) != 0) {
+            if ((i > 0 && buf_append(b, ",", 1) != 0) || append_indent(b, indent, depth + 1) != 0 ||
+                append_json(b, json_array_get(v, i), depth + 1, indent) != 0) {
                 return -1;
             }
+        }
+        if (n > 0 && append_indent(b, indent, depth) != 0) {
+            return -1;
         }
         return buf_append(b, "]", 1);
     }
@@ -267,14 +294,19 @@ static int append_json(struct buf *b, const json_t *v, int depth)
 
 int jsonw_append_json(struct buf *b, const json_t *v)
 {
-    return append_json(b, v, 0);
+    return append_json(b, v, 0, 0);
 }
 
 char *jsonw_dumps(const json_t *v, size_t *len)
 {
+    return jsonw_dumps_indent(v, 0, len);
+}
+
+char *jsonw_dumps_indent(const json_t *v, int indent, size_t *len)
+{
     struct buf b;
     buf_init(&b, SIZE_MAX / 2);
-    if (append_json(&b, v, 0) != 0 || b.data == NULL) {
+    if (indent < 0 || indent > 31 || append_json(&b, v, 0, indent) != 0 || b.data == NULL) {
         buf_free(&b);
         return NULL;
     }

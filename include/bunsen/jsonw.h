@@ -52,4 +52,9 @@ int jsonw_append_json(struct buf *b, const json_t *v);
  * NULL); NULL on failure. What every JSON reply sends. */
 char *jsonw_dumps(const json_t *v, size_t *len);
 
+/* jsonw_dumps laid out as json_dumps(v, JSON_INDENT(indent) | JSON_PRESERVE_ORDER) lays it
+ * out (indent 1..31; 0 is jsonw_dumps), reals the shortest all the same: what the CLI
+ * prints (`bunsen results --format json`), the same numbers as the API's replies. */
+char *jsonw_dumps_indent(const json_t *v, int indent, size_t *len);
+
 #endif

@@ -395,8 +395,11 @@ char *api_dims_encode(const struct experiment *x, const json_t *attrs)
             snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
             value = text;
         } else if (json_is_real(v)) {
-            snprintf(text, sizeof(text), "%.15g", json_real_value(v));
-            value = text;
+            /* the text replies print: two doubles alike in 15 digits are two values (they
+             * fell into one, labelled with 15 digits); every double fits the 64 bytes */
+            if (jsonw_real_text(text, sizeof(text), json_real_value(v)) > 0) {
+                value = text;
+            }
         } else if (json_is_boolean(v)) {
             value = json_is_true(v) ? "true" : "false";
         }

@@ -15,6 +15,7 @@
 #include "api_int.h"
 #include "bunsen/api.h"
 #include "bunsen/condition.h"
+#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/util.h"
@@ -408,10 +409,19 @@ static int check_namespace(struct store *s, struct store_tx *tx, const struct ex
     if (scan.key[0] == '\0') {
         return 0;
     }
+    /* the ends as a GET shows them: with 6 digits, [0, 0.3333333) and [0.333333, 1) read as
+     * touching ranges */
+    char ends[4][32];
+    const double at[4] = {scan.start, scan.end, x->ns_start, x->ns_end};
+    for (size_t i = 0; i < 4; i++) {
+        if (jsonw_real_text(ends[i], sizeof(ends[i]), at[i]) < 0) {
+            ends[i][0] = '\0';
+        }
+    }
     return err_set(err, ERR_CONFLICT, "namespace",
-                   "'%s' (%s) holds [%g, %g) of namespace '%s', which overlaps [%g, %g): a user "
+                   "'%s' (%s) holds [%s, %s) of namespace '%s', which overlaps [%s, %s): a user "
                    "could be in both; stop it first or use a disjoint range",
-                   scan.key, scan.status, scan.start, scan.end, x->ns_name, x->ns_start, x->ns_end);
+                   scan.key, scan.status, ends[0], ends[1], x->ns_name, ends[2], ends[3]);
 }
 
 static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const struct experiment *cur,

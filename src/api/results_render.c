@@ -353,28 +353,29 @@ static void cell_text(const json_t *v, char *out, size_t n)
 /* One results document (results_compute's, or one slice of a breakdown) as a table. */
 static void table_one(struct buf *b, const json_t *res)
 {
-    char srm_p[64];
+    char srm_p[64], alpha[CELL_MAX];
     cell_text(path(res, "srm", "p_value"), srm_p, sizeof(srm_p));
-    buf_printf(b, "experiment %s (%s)  method %s  alpha %g  cuped %s  correction %s\n",
+    /* the settings as given (all their digits); the computed numbers below to 4 */
+    scalar_text(json_object_get(res, "alpha"), alpha, sizeof(alpha));
+    buf_printf(b, "experiment %s (%s)  method %s  alpha %s  cuped %s  correction %s\n",
                json_string_value(json_object_get(res, "experiment")),
                json_string_value(json_object_get(res, "status")),
-               json_string_value(json_object_get(res, "method")),
-               json_real_value(json_object_get(res, "alpha")),
+               json_string_value(json_object_get(res, "method")), alpha,
                json_is_true(json_object_get(res, "cuped")) ? "on" : "off",
                json_string_value(json_object_get(res, "correction")));
     buf_printf(b, "SRM p-value %s%s\n", srm_p[0] ? srm_p : "n/a",
                json_is_true(path(res, "srm", "mismatch")) ? "  ** SAMPLE RATIO MISMATCH **" : "");
     const json_t *d = json_object_get(res, "decision");
     if (json_is_object(d)) {
-        char need[64], prog[64], left[64];
+        char need[64], prog[64], left[64], mde[CELL_MAX];
+        scalar_text(json_object_get(d, "mde"), mde, sizeof(mde));
         cell_text(json_object_get(d, "users_needed_per_variant"), need, sizeof(need));
         cell_text(json_object_get(d, "progress"), prog, sizeof(prog));
         cell_text(json_object_get(d, "days_left"), left, sizeof(left));
         buf_printf(b,
-                   "decision (%s, mde %g): %s users per variant needed, progress %s, "
+                   "decision (%s, mde %s): %s users per variant needed, progress %s, "
                    "days left %s\n",
-                   json_string_value(json_object_get(d, "metric")),
-                   json_real_value(json_object_get(d, "mde")), need[0] ? need : "n/a",
+                   json_string_value(json_object_get(d, "metric")), mde, need[0] ? need : "n/a",
                    prog[0] ? prog : "n/a", left[0] ? left : "n/a");
     }
     buf_append(b, "\n", 1);

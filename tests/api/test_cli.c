@@ -15,6 +15,11 @@
  *   variable (it named the flag); BUNSEN_DB_TIMEOUT=abc with a PostgreSQL --database stops
  *   keys/results/... (they ran with the default), and stops nothing on SQLite, which does
  *   not use it.
+ * - `bunsen results --format json` prints each real as the API's replies do, the shortest
+ *   text that reads back as the double (a mean of 0.1 + 0.2 is 0.30000000000000004; it
+ *   printed 15 digits, 0.3): the document equals the HTTP reply byte for byte once laid out
+ *   compact, computed_at aside; the table's alpha and mde show every digit given (they
+ *   printed 6).
  * Run from the repository root (make test does), for docs/ and README.md.
  */
 #include "harness.h"
@@ -314,6 +319,107 @@ static void test_option_equals_value(void **state)
     assert_int_equal(daemon_stop(&D), 0);
 }
 
+/* text (JSON as jansson or jsonw lays it out) without the blanks outside strings, and the
+ * value of "computed_at" (the time of each computation) as 0: malloc'd. */
+static char *compact_text(const char *text)
+{
+    size_t n = strlen(text);
+    char *out = malloc(n + 1);
+    assert_non_null(out);
+    size_t k = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (in_string) {
+            out[k++] = c;
+            if (c == '\\' && i + 1 < n) {
+                out[k++] = text[++i];
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c != ' ' && c != '\n') {
+            out[k++] = c;
+            in_string = c == '"';
+        }
+    }
+    out[k] = '\0';
+    static const char at[] = "\"computed_at\":";
+    char *p = strstr(out, at);
+    if (p != NULL) {
+        p += strlen(at);
+        size_t digits = strspn(p, "0123456789");
+        *p = '0';
+        memmove(p + 1, p + digits, strlen(p + digits) + 1);
+    }
+    return out;
+}
+
+/* `bunsen results --format json` prints the reals of the API's reply: the mean of one user
+ * whose events are 0.1 and 0.2 is 0.30000000000000004 in both, and the documents agree byte
+ * for byte (the CLI's laid out compact, computed_at aside). */
+static void test_results_json_reals(void **state)
+{
+    (void)state;
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    int64_t now = harness_wall_ms();
+    harness_metric(D.port, D.admin_key, "{\"key\":\"rev\",\"event\":\"rev\",\"type\":\"sum\"}");
+    harness_started_experiment(D.port, D.admin_key, "digits",
+                               "{\"key\":\"digits\",\"variants\":[{\"key\":\"control\"},"
+                               "{\"key\":\"green\"}],\"metrics\":[\"rev\"],\"mde\":0.0123456789}");
+    json_decref(harness_call(
+        D.port, "POST", "/api/v1/exposures", D.admin_key,
+        fmt("{\"exposures\":[{\"experiment\":\"digits\",\"user_id\":\"u1\",\"variant\":"
+            "\"control\",\"ts\":%lld},{\"experiment\":\"digits\",\"user_id\":\"u2\","
+            "\"variant\":\"green\",\"ts\":%lld}]}",
+            (long long)(now - 7200000), (long long)(now - 7200000)),
+        200));
+    json_decref(harness_call(
+        D.port, "POST", "/api/v1/events", D.admin_key,
+        fmt("{\"events\":[{\"user_id\":\"u1\",\"event\":\"rev\",\"ts\":%lld,\"value\":0.1},"
+            "{\"user_id\":\"u1\",\"event\":\"rev\",\"ts\":%lld,\"value\":0.2},"
+            "{\"user_id\":\"u2\",\"event\":\"rev\",\"ts\":%lld,\"value\":0.3}]}",
+            (long long)(now - 3600000), (long long)(now - 3599000), (long long)(now - 3600000)),
+        200));
+    struct resp r;
+    assert_int_equal(
+        http_req(D.port, "GET", "/api/v1/experiments/digits/results", D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"mean\":0.30000000000000004,"));
+    char *out = NULL;
+    const char *const args[] = {"results", "digits", "--format", "json", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    assert_non_null(strstr(out, "\"mean\": 0.30000000000000004,"));
+    char *cli = compact_text(out), *api = compact_text(r.body);
+    if (strcmp(cli, api) != 0) {
+        fail_msg("the CLI's JSON differs from the API's:\n%s\n%s", cli, api);
+    }
+    free(cli);
+    free(api);
+    free(out);
+    resp_free(&r);
+    /* the CSV (no computed_at column) is the API's byte for byte */
+    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/digits/results?format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    const char *const csv[] = {"results", "digits", "--format", "csv", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, csv), 0);
+    assert_non_null(strstr(out, ",0.30000000000000004,"));
+    assert_string_equal(out, r.body);
+    free(out);
+    resp_free(&r);
+    /* the table rounds the computed numbers to 4 digits, but the settings read as given
+     * (alpha and mde printed 6: 0.0123457) */
+    const char *const table[] = {"results",      "digits",     "--format", "table", "--alpha",
+                                 "0.0123456789", "--data-dir", D.dir,      NULL};
+    assert_int_equal(bunsen_run(&out, table), 0);
+    if (strstr(out, "alpha 0.0123456789 ") == NULL || strstr(out, "mde 0.0123456789)") == NULL) {
+        fail_msg("the table's alpha or mde lost digits:\n%s", out);
+    }
+    free(out);
+    assert_int_equal(daemon_stop(&D), 0);
+}
+
 /* bunsen args with VAR=value in its environment (NULL: none); exit code, *out its output. */
 static int run_env(const char *var, const char *value, char **out, const char *const *args)
 {
@@ -402,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_help_options_documented),
         cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

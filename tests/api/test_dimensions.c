@@ -11,7 +11,10 @@
  *   under the new definition;
  * - bad input: unknown dimension, too many dimensions, bad names -> 400 JSON errors; CSV;
  * - ratio metrics per slice from the users' values (recounted);
- * - `bunsen results --dimension` gives the API's breakdown (JSON and table).
+ * - `bunsen results --dimension` gives the API's breakdown (JSON and table);
+ * - a real attribute's value is recorded as replies print it, the shortest text that reads
+ *   back as the double: 0.30000000000000004 and 0.3 are two slices (they were one, "0.3",
+ *   keyed by 15 digits), 1/3 reads 0.3333333333333333; both backends store that text.
  */
 #include "harness.h"
 #include "results_csv.h"
@@ -656,6 +659,96 @@ static void test_value_caps(void **state)
 
 /* Cells that a spreadsheet would run as formulas (user ids and dimension values come from
  * any sdk key) start with ' in both CSV exports; numbers keep their sign; NDJSON is exact. */
+/* users of the slice labelled value in res (the SRM's observed counts added) */
+static long long slice_users(const json_t *res, const char *value)
+{
+    const json_t *sl = find_slice(res, value);
+    if (sl == NULL) {
+        char *dump = json_dumps(res, JSON_COMPACT);
+        fail_msg("no slice '%s' in %.2000s", value, dump ? dump : "");
+    }
+    const json_t *obs = json_object_get(json_object_get(sl, "srm"), "observed");
+    return json_integer_value(json_array_get(obs, 0)) + json_integer_value(json_array_get(obs, 1));
+}
+
+/* Reals as dimension values: keyed and labelled by the shortest round-trip text, through
+ * /exposures and /assign alike, stored as that text on either backend. */
+static void test_real_values(void **state)
+{
+    (void)state;
+    call_ok("POST", "/api/v1/metrics",
+            json_pack("{s:s, s:s, s:s}", "key", "dm_real", "event", "dm_real", "type", "binomial"));
+    call_ok(
+        "POST", "/api/v1/experiments",
+        exp_doc("dreal", json_pack("{s:[s], s:[s]}", "metrics", "dm_real", "dimensions", "score")));
+    call_ok("POST", "/api/v1/experiments/dreal/start", json_object());
+    /* the texts as a client sends them (0.1 + 0.2 in JavaScript is 0.30000000000000004) */
+    static const char *const sent[][2] = {{"r1", "0.30000000000000004"},
+                                          {"r2", "0.3"},
+                                          {"r3", "0.3000000000000000444"},
+                                          {"r4", "1e21"},
+                                          {"r5", "2.5"},
+                                          {"r6", "3.0"},
+                                          {"r7", "3"},
+                                          {"r8", "-0.0"}};
+    char body[2048];
+    size_t at = (size_t)snprintf(body, sizeof(body), "{\"exposures\":[");
+    for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++) {
+        at +=
+            (size_t)snprintf(body + at, sizeof(body) - at,
+                             "%s{\"experiment\":\"dreal\",\"user_id\":\"%s\",\"variant\":"
+                             "\"%s\",\"attributes\":{\"score\":%s}}",
+                             i ? "," : "", sent[i][0], i % 2 ? "treatment" : "control", sent[i][1]);
+    }
+    snprintf(body + at, sizeof(body) - at, "]}");
+    int st = 0;
+    json_decref(http_json(D.port, "POST", "/api/v1/exposures", D.admin_key, body, &st));
+    assert_int_equal(st, 200);
+    /* /assign records the same text */
+    json_decref(http_json(D.port, "POST", "/api/v1/assign", D.admin_key,
+                          "{\"user_id\":\"r9\",\"experiments\":[\"dreal\"],\"attributes\":"
+                          "{\"score\":0.3333333333333333}}",
+                          &st));
+    assert_int_equal(st, 200);
+    json_decref(http_json(D.port, "POST", "/api/v1/assign", D.admin_key,
+                          "{\"user_id\":\"r10\",\"experiments\":[\"dreal\"],\"attributes\":"
+                          "{\"score\":0.333333333333333}}",
+                          &st));
+    assert_int_equal(st, 200);
+    json_t *res = call("GET", "/api/v1/experiments/dreal/results?dimension=score", NULL, 200);
+    assert_int_equal(slice_users(res, "0.30000000000000004"), 2); /* r1, r3: one double */
+    assert_int_equal(slice_users(res, "0.3"), 1);
+    assert_int_equal(slice_users(res, "1e+21"), 1);
+    assert_int_equal(slice_users(res, "2.5"), 1);
+    assert_int_equal(slice_users(res, "3"), 2); /* 3.0 and 3, as before */
+    assert_int_equal(slice_users(res, "-0"), 1);
+    assert_int_equal(slice_users(res, "0.3333333333333333"), 1);
+    assert_int_equal(slice_users(res, "0.333333333333333"), 1);
+    assert_int_equal(json_integer_value(json_object_get(res, "values_total")), 8);
+    json_decref(res);
+    /* stored as that text (byte for byte on PostgreSQL's TEXT as on SQLite's) */
+    assert_int_equal(daemon_db_int(&D,
+                                   "SELECT COUNT(*) FROM exposure_dims WHERE experiment = 'dreal' "
+                                   "AND value = '0.30000000000000004'",
+                                   0),
+                     2);
+    assert_int_equal(daemon_db_int(&D,
+                                   "SELECT COUNT(*) FROM dimension_values WHERE experiment = "
+                                   "'dreal' AND value IN ('0.3', '0.3333333333333333')",
+                                   0),
+                     2);
+    /* the CSV's dimension_value column */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/dreal/results?dimension=score&format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, ",0.30000000000000004,"));
+    assert_non_null(strstr(r.body, ",0.3333333333333333,"));
+    resp_free(&r);
+}
+
 static void test_csv_formula_cells(void **state)
 {
     (void)state;
@@ -752,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_cli_breakdown),
         cmocka_unit_test(test_ratio_slices),
         cmocka_unit_test(test_value_caps),
+        cmocka_unit_test(test_real_values),
         cmocka_unit_test(test_csv_formula_cells),
         cmocka_unit_test(test_rebuild_after_metric_edit),
     };

@@ -757,7 +757,8 @@ static void test_coverage_lowered(void **state)
 /* A namespace excludes its experiments from each other only with disjoint ranges: starting
  * (or resuming) one whose range overlaps a running or paused experiment's in the same
  * namespace is a 409 naming it. Before, A [0, 0.6) and B [0.4, 1) both ran and a user in
- * bucket 0.464 was in both. Drafts may overlap; touching ranges [0, 0.6) [0.6, 1) do not. */
+ * bucket 0.464 was in both. Drafts may overlap; touching ranges [0, 0.6) [0.6, 1) do not.
+ * The message prints the ends with their digits ([0, 0.3333333) printed as [0, 0.333333)). */
 static void test_namespace_overlap(void **state)
 {
     (void)state;
@@ -796,6 +797,17 @@ static void test_namespace_overlap(void **state)
     act("ns-a", "stop", NULL, 200);
     act("ns-c", "stop", NULL, 200);
     act("ns-b", "start", NULL, 200);
+    /* the 409 shows the ends as a GET does: with 6 digits these two read as touching */
+    new_exp("ns-e", VARS ",\"namespace\":{\"name\":\"digits\",\"range\":[0,0.3333333]}");
+    new_exp("ns-f", VARS ",\"namespace\":{\"name\":\"digits\",\"range\":[0.333333,1]}");
+    act("ns-e", "start", NULL, 200);
+    e = call("POST", "/api/v1/experiments/ns-f/start", NULL, 409);
+    msg = str(json_object_get(e, "error"), "message");
+    if (strstr(msg, "holds [0, 0.3333333) of namespace 'digits', which overlaps [0.333333, 1)") ==
+        NULL) {
+        fail_msg("the 409 does not show the ranges' digits: %s", msg);
+    }
+    json_decref(e);
 #undef NS_EXP
 }
 

@@ -280,6 +280,37 @@ static void test_trees_match_jansson(void **state)
     json_decref(nan_in);
 }
 
+/* Indented (the CLI's JSON): laid out byte for byte as json_dumps(JSON_INDENT(n)), empty
+ * containers and nesting alike, reals shortest. */
+static void test_indented_matches_jansson(void **state)
+{
+    (void)state;
+    json_error_t e;
+    json_t *v = json_loads("{\"b\":[1,-2,true,null,\"x\\n\",{},[]],\"a\":{},\"c\":{\"d\":[[],"
+                           "[[{\"e\":1}]]],\"f\":\"g\"},\"r\":[0.25,1e20,100.0,-0.5]}",
+                           0, &e);
+    assert_non_null(v);
+    for (int indent = 1; indent <= 4; indent++) {
+        char *want = json_dumps(v, JSON_INDENT(indent) | JSON_PRESERVE_ORDER);
+        char *got = jsonw_dumps_indent(v, indent, NULL);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+    }
+    char *compact = jsonw_dumps_indent(v, 0, NULL), *plain = jsonw_dumps(v, NULL);
+    assert_string_equal(compact, plain);
+    free(compact);
+    free(plain);
+    json_decref(v);
+    v = json_pack("{s:[f]}", "sum", 0.1 + 0.2);
+    char *got = jsonw_dumps_indent(v, 2, NULL);
+    assert_string_equal(got, "{\n  \"sum\": [\n    0.30000000000000004\n  ]\n}");
+    free(got);
+    assert_null(jsonw_dumps_indent(v, -1, NULL));
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_scalar_values_match_jansson),
         cmocka_unit_test(test_reals_shortest_round_trip),
         cmocka_unit_test(test_trees_match_jansson),
+        cmocka_unit_test(test_indented_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
