@@ -319,7 +319,7 @@ int pg_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t
 }
 
 int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-               const char *key, char **doc, struct err *err)
+               const char *key, char **doc, int64_t *version, struct err *err)
 {
     struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
@@ -336,6 +336,9 @@ int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char
         rc = err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
     } else {
         *doc = xstrdup(PQgetvalue(r, 0, 0));
+        if (version != NULL) {
+            *version = pg_i64(r, 0, 1);
+        }
     }
     PQclear(r);
     return rc;
@@ -345,7 +348,7 @@ int pg_metric_get(struct store *s, struct store_tx *tx, const char *key, char **
                   struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM metrics WHERE key = $1";
-    return pg_doc_get(s, tx, SQL, "metric", key, doc, err);
+    return pg_doc_get(s, tx, SQL, "metric", key, doc, NULL, err);
 }
 
 int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -456,7 +459,7 @@ int pg_experiment_get(struct store *s, struct store_tx *tx, const char *key, cha
                       struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM experiments WHERE key = $1";
-    return pg_doc_get(s, tx, SQL, "experiment", key, doc, err);
+    return pg_doc_get(s, tx, SQL, "experiment", key, doc, NULL, err);
 }
 
 int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err)

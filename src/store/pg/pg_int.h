@@ -353,10 +353,11 @@ const char *pg_str(const PGresult *r, int row, int col); /* NULL for SQL NULL */
  * CONFLICT DO NOTHING), else ERR_NOT_FOUND "no <what> '<key>'". */
 int pg_write_one(struct store_tx *tx, const char *sql, int n, const char *const *v,
                  const char *what, const char *key, bool insert, struct err *err);
-/* The document sql ($1 = key) selects, in tx or (tx NULL) on a pooled reader: *doc malloc'd,
- * or ERR_NOT_FOUND "no <what> '<key>'". */
+/* The document sql ($1 = key) selects, in tx or (tx NULL) on a pooled reader: *doc malloc'd
+ * and, unless version is NULL, *version the bigint sql selects second; or ERR_NOT_FOUND
+ * "no <what> '<key>'". */
 int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-               const char *key, char **doc, struct err *err);
+               const char *key, char **doc, int64_t *version, struct err *err);
 /* emit every document sql selects ($1 = arg unless NULL), in tx or on a pooled reader. */
 int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
                 void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);

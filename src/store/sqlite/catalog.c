@@ -73,7 +73,7 @@ int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int
 }
 
 int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-                   const char *op, const char *key, char **doc, struct err *err)
+                   const char *op, const char *key, char **doc, int64_t *version, struct err *err)
 {
     struct sqlite_conn *c = read_conn(s, tx, err);
     if (c == NULL) {
@@ -87,6 +87,9 @@ int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const 
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
+        if (version != NULL) {
+            *version = sqlite3_column_int64(st, 1);
+        }
         sqlite3_reset(st);
         return 0;
     }
@@ -100,7 +103,7 @@ int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const 
 int sqlite_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                       struct err *err)
 {
-    return sqlite_doc_get(s, tx, SQL_METRIC_GET, "metric", "metric", key, doc, err);
+    return sqlite_doc_get(s, tx, SQL_METRIC_GET, "metric", "metric", key, doc, NULL, err);
 }
 
 int sqlite_doc_delete(struct store_tx *tx, const char *sql, const char *what, const char *key,
@@ -246,7 +249,7 @@ int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *stat
 int sqlite_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                           struct err *err)
 {
-    return sqlite_doc_get(s, tx, SQL_EXP_GET, "experiment", "experiment", key, doc, err);
+    return sqlite_doc_get(s, tx, SQL_EXP_GET, "experiment", "experiment", key, doc, NULL, err);
 }
 
 int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *err)

@@ -205,9 +205,10 @@ int sqlite_doc_put(struct store_tx *tx, const char *sql, const char *what, const
                    const char *doc, int64_t created_at, int64_t updated_at, bool create,
                    struct err *err);
 /* The document sql (?1 = key) selects, on tx's connection or (tx NULL) this thread's reader:
- * *doc malloc'd, or ERR_NOT_FOUND "no <what> '<key>'". */
+ * *doc malloc'd and, unless version is NULL, *version the integer sql selects second; or
+ * ERR_NOT_FOUND "no <what> '<key>'". */
 int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-                   const char *op, const char *key, char **doc, struct err *err);
+                   const char *op, const char *key, char **doc, int64_t *version, struct err *err);
 /* Delete with sql (?1 = key): ERR_NOT_FOUND "no <what> '<key>'" when no row went. */
 int sqlite_doc_delete(struct store_tx *tx, const char *sql, const char *what, const char *key,
                       struct err *err);
