@@ -296,6 +296,10 @@ void pg_reader_put(struct store *s, struct pg_conn *c);
  * pg_read_done). */
 struct pg_conn *pg_read_conn(struct store *s, struct store_tx *tx, struct err *err);
 void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c);
+/* One statement (pg_run's arguments) on pg_read_conn's connection, given back at once: the
+ * result (PQclear it) or NULL with err filled. */
+PGresult *pg_read(struct store *s, struct store_tx *tx, const char *sql, int n,
+                  const char *const *values, const int *lengths, unsigned binary, struct err *err);
 
 /* ---- text encoding of parameters ---- */
 

@@ -70,12 +70,7 @@ int pg_saved_group_versions(struct store *s,
                             struct err *err)
 {
     static const char SQL[] = "SELECT key, version FROM saved_groups ORDER BY key COLLATE \"C\"";
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, SQL, 0, NULL, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -105,13 +100,8 @@ int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, stru
     static const char SQL[] =
         "SELECT encryption_key FROM api_keys WHERE id = $1 AND revoked_at IS NULL";
     out[0] = '\0';
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
     const char *v[] = {id};
-    PGresult *r = pg_run(c, SQL, 1, v, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

@@ -160,16 +160,9 @@ int sqlite_key_list(struct store *s, bool include_revoked, struct store_key **ou
     return 0;
 }
 
-int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err)
+/* *n, the COUNT(*) that st (prepared on c, parameters bound) selects. */
+static int step_count(struct sqlite_conn *c, sqlite3_stmt *st, int *n, struct err *err)
 {
-    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_COUNT_ADMINS, err);
-    if (st == NULL) {
-        return -1;
-    }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
@@ -178,6 +171,16 @@ int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct
     *n = sqlite3_column_int(st, 0);
     sqlite3_reset(st);
     return 0;
+}
+
+int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err)
+{
+    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
+    if (c == NULL) {
+        return -1;
+    }
+    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_COUNT_ADMINS, err);
+    return st == NULL ? -1 : step_count(c, st, n, err);
 }
 
 int sqlite_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
@@ -190,12 +193,5 @@ int sqlite_key_count_named(struct store_tx *tx, const char *name, int *n, struct
         return -1;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return store_sqlite_err(c->db, rc, "count keys", err);
-    }
-    *n = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    return 0;
+    return step_count(c, st, n, err);
 }
