@@ -336,11 +336,8 @@ int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
     return pg_write_one(tx, SQL, 1, v, "metric", key, false, err);
 }
 
-int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
-                void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+int pg_emit_column0(PGresult *r, void (*emit)(void *ctx, const char *text), void *ctx)
 {
-    const char *v[] = {arg};
-    PGresult *r = pg_read(s, tx, sql, arg ? 1 : 0, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -349,6 +346,13 @@ int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const cha
     }
     PQclear(r);
     return 0;
+}
+
+int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
+                void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+{
+    const char *v[] = {arg};
+    return pg_emit_column0(pg_read(s, tx, sql, arg ? 1 : 0, v, NULL, 0, err), emit, ctx);
 }
 
 int pg_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,

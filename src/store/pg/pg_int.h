@@ -362,6 +362,9 @@ int pg_write_one(struct store_tx *tx, const char *sql, int n, const char *const 
  * "no <what> '<key>'". */
 int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
                const char *key, char **doc, int64_t *version, struct err *err);
+/* emit the first column of every row of r, then PQclear it: 0, or -1 when r is NULL (a
+ * failed pg_run or pg_read, whose err is filled). */
+int pg_emit_column0(PGresult *r, void (*emit)(void *ctx, const char *text), void *ctx);
 /* emit every document sql selects ($1 = arg unless NULL), in tx or on a pooled reader. */
 int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
                 void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);

@@ -214,15 +214,7 @@ int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const ch
 {
     char lim[32];
     const char *v[] = {experiment, after, I64(lim, limit)};
-    PGresult *r = pg_run(tx->conn, SQL_USERS_AFTER, 3, v, NULL, 0, err);
-    if (r == NULL) {
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        emit(ctx, PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    return 0;
+    return pg_emit_column0(pg_run(tx->conn, SQL_USERS_AFTER, 3, v, NULL, 0, err), emit, ctx);
 }
 
 /* ---- the range recompute ---- */

@@ -11,12 +11,6 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-/* Inside apply() the transaction's connection (reads see its writes), else this thread's. */
-static struct sqlite_conn *read_conn(struct store *s, struct store_tx *tx, struct err *err)
-{
-    return tx != NULL ? tx->conn : sqlite_reader(s, err);
-}
-
 /* ---- metrics ---- */
 
 static const char SQL_METRIC_INSERT[] =
@@ -75,11 +69,8 @@ int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int
 int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
                    const char *op, const char *key, char **doc, int64_t *version, struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, tx, sql, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -134,11 +125,8 @@ int sqlite_doc_list(struct store *s, struct store_tx *tx, const char *sql, const
                     const char *op, void (*emit)(void *ctx, const char *doc), void *ctx,
                     struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, tx, sql, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -297,11 +285,8 @@ int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_a
      * and so is a schema migrated under it */
     struct err lost;
     (void)sqlite_file_check(sqlite_be(s), &lost);
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_CATALOG_VERSION, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_CATALOG_VERSION, &c, err);
     if (st == NULL) {
         return -1;
     }

@@ -63,11 +63,8 @@ int sqlite_saved_group_versions(struct store *s,
                                 void (*emit)(void *ctx, const char *key, int64_t version),
                                 void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_VERSIONS, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_GROUP_VERSIONS, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -111,11 +108,8 @@ int sqlite_key_set_encryption(struct store_tx *tx, const char *id, const char *s
 int sqlite_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err)
 {
     out[0] = '\0';
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_KEY_GET_ENC, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_KEY_GET_ENC, &c, err);
     if (st == NULL) {
         return -1;
     }
