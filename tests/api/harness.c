@@ -476,17 +476,29 @@ json_t *resp_json(const struct resp *r)
     return json_loadb(r->body, r->body_len, 0, NULL);
 }
 
+/* The member name of a JSON error body's error object copied into out ("" when none). */
+static const char *error_member(const struct resp *r, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    json_t *j = resp_json(r);
+    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), name));
+    if (c != NULL) {
+        snprintf(out, cap, "%s", c);
+    }
+    json_decref(j);
+    return out;
+}
+
 const char *resp_error_code(const struct resp *r)
 {
     static _Thread_local char code[64];
-    code[0] = '\0';
-    json_t *j = resp_json(r);
-    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-    if (c != NULL) {
-        snprintf(code, sizeof(code), "%s", c);
-    }
-    json_decref(j);
-    return code;
+    return error_member(r, "code", code, sizeof(code));
+}
+
+const char *resp_error_field(const struct resp *r)
+{
+    static _Thread_local char field[128];
+    return error_member(r, "field", field, sizeof(field));
 }
 
 int harness_connect(int port, int timeout_s)

@@ -99,6 +99,8 @@ bool resp_header(const struct resp *r, const char *name, char *out, size_t n);
 json_t *resp_json(const struct resp *r);
 /* The error code string of a JSON error body ("" when not an error body). */
 const char *resp_error_code(const struct resp *r);
+/* The field of a JSON error body ("" when none); valid until the thread's next call. */
+const char *resp_error_field(const struct resp *r);
 
 /* Send a request. key: Bearer key or NULL. body: JSON text or NULL (then no body);
  * content_type NULL = application/json when there is a body. Returns 0 or -1 (I/O). */
@@ -232,5 +234,8 @@ const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 double harness_metric_value(int port, const char *key, const char *series);
 const char *str(const json_t *o, const char *name);
 char *slurp(const char *path);
+/* Fill the file system of path with a file at path until ENOSPC (every byte: the last
+ * partial block too). */
+void harness_fill_disk(const char *path);
 
 #endif
