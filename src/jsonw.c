@@ -174,6 +174,28 @@ int jsonw_append_real(struct buf *b, double v, int digits)
     return buf_append(b, text, len);
 }
 
+/* v, a string, number, true, false or null, as jansson prints it (a real with
+ * jsonw_append_real's digits); -1 for an object or array. */
+static int append_scalar(struct buf *b, const json_t *v, int real_digits)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return jsonw_append_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return jsonw_append_int(b, (long long)json_integer_value(v));
+    case JSON_REAL:
+        return jsonw_append_real(b, json_real_value(v), real_digits);
+    case JSON_TRUE:
+        return jsonw_append_raw(b, "true");
+    case JSON_FALSE:
+        return jsonw_append_raw(b, "false");
+    case JSON_NULL:
+        return jsonw_append_raw(b, "null");
+    default:
+        return -1;
+    }
+}
+
 static int dump_cb(const char *text, size_t size, void *data)
 {
     return buf_append(data, text, size);
@@ -185,25 +207,10 @@ int jsonw_append_value(struct buf *b, const json_t *v, size_t flags)
      * (~1,200 instructions): the same bytes, since each writer above prints as jansson does
      * with these flags. json_dump_callback refuses scalars without JSON_ENCODE_ANY. */
     if (v != NULL && (flags & JSON_ENCODE_ANY) &&
-        !(flags & (JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH))) {
-        switch (json_typeof(v)) {
-        case JSON_STRING:
-            return jsonw_append_string(b, json_string_value(v), json_string_length(v));
-        case JSON_INTEGER:
-            return jsonw_append_int(b, (long long)json_integer_value(v));
-        case JSON_REAL: {
-            int digits = (int)((flags >> 11) & 0x1F);
-            return jsonw_append_real(b, json_real_value(v), digits == 0 ? 17 : digits);
-        }
-        case JSON_TRUE:
-            return jsonw_append_raw(b, "true");
-        case JSON_FALSE:
-            return jsonw_append_raw(b, "false");
-        case JSON_NULL:
-            return jsonw_append_raw(b, "null");
-        default:
-            break;
-        }
+        !(flags & (JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH)) && !json_is_object(v) &&
+        !json_is_array(v)) {
+        int digits = (int)((flags >> 11) & 0x1F); /* JSON_REAL_PRECISION's */
+        return append_scalar(b, v, digits == 0 ? 17 : digits);
     }
     return json_dump_callback(v, dump_cb, b, flags);
 }
@@ -276,20 +283,9 @@ static int append_json(struct buf *b, const json_t *v, int depth, int indent)
         }
         return buf_append(b, "]", 1);
     }
-    case JSON_STRING:
-        return jsonw_append_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return jsonw_append_int(b, (long long)json_integer_value(v));
-    case JSON_REAL:
-        return jsonw_append_real(b, json_real_value(v), 0);
-    case JSON_TRUE:
-        return jsonw_append_raw(b, "true");
-    case JSON_FALSE:
-        return jsonw_append_raw(b, "false");
-    case JSON_NULL:
-        return jsonw_append_raw(b, "null");
+    default:
+        return append_scalar(b, v, 0);
     }
-    return -1;
 }
 
 int jsonw_append_json(struct buf *b, const json_t *v)

@@ -676,6 +676,15 @@ int results_request_begin(struct http_req *r, struct experiment *x, struct resul
         return -1;
     }
     results_params_default(x, p);
+    struct err err;
+    err_clear(&err);
+    if (results_params_parse(p, http_req_query(r, "method"), http_req_query(r, "alpha"),
+                             http_req_query(r, "cuped"), http_req_query(r, "correction"),
+                             &err) != 0) {
+        http_reply_err(r, &err);
+        experiment_clear(x);
+        return -1;
+    }
     return 0;
 }
 
@@ -709,14 +718,11 @@ void api_results(struct http_req *r)
     }
     struct err err;
     err_clear(&err);
-    json_t *res = NULL;
     const char *dimension = http_req_query(r, "dimension");
-    if (results_params_parse(&p, http_req_query(r, "method"), http_req_query(r, "alpha"),
-                             http_req_query(r, "cuped"), http_req_query(r, "correction"),
-                             &err) != 0 ||
-        (res = dimension != NULL
-                   ? results_breakdown(http_req_app(r)->store, &x, dimension, &p, &err)
-                   : results_compute(http_req_app(r)->store, &x, &p, &err)) == NULL) {
+    json_t *res = dimension != NULL
+                      ? results_breakdown(http_req_app(r)->store, &x, dimension, &p, &err)
+                      : results_compute(http_req_app(r)->store, &x, &p, &err);
+    if (res == NULL) {
         http_reply_err(r, &err);
     } else {
         results_reply_doc(r, &x, res, results_to_csv, "results");

@@ -222,7 +222,9 @@ int results_experiment_of(struct http_req *r, struct experiment *x);
 bool results_wants_csv(struct http_req *r);
 /* The start of the results handlers (results, timeseries): ?format must be json or csv
  * (else a 400 reply), the experiment {key} into x (results_experiment_of: else a 404 reply),
- * p set to its defaults. 0, or -1 after replying. After 0 the caller clears x. */
+ * p set to its defaults and then to ?method, ?alpha, ?cuped and ?correction
+ * (results_params_parse: else its error's reply). 0, or -1 after replying. After 0 the caller
+ * clears x. */
 int results_request_begin(struct http_req *r, struct experiment *x, struct results_params *p);
 /* Reply 200 with doc (takes it): CSV rendered by to_csv, as the attachment
  * "<experiment>-<name>.csv", when results_wants_csv, else the JSON document; with

@@ -505,12 +505,9 @@ void api_timeseries(struct http_req *r)
     }
     struct err err;
     err_clear(&err);
-    json_t *res = NULL;
-    if (results_params_parse(&p, http_req_query(r, "method"), http_req_query(r, "alpha"),
-                             http_req_query(r, "cuped"), http_req_query(r, "correction"),
-                             &err) != 0 ||
-        (res = results_timeseries(http_req_app(r)->store, &x, http_req_query(r, "metric"), &p,
-                                  &err)) == NULL) {
+    json_t *res =
+        results_timeseries(http_req_app(r)->store, &x, http_req_query(r, "metric"), &p, &err);
+    if (res == NULL) {
         http_reply_err(r, &err);
     } else {
         results_reply_doc(r, &x, res, results_timeseries_to_csv, "timeseries");

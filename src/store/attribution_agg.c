@@ -151,6 +151,24 @@ static const struct dims_entry *dims_of(const struct agg *g, const char *user_id
     return d->n > 0 ? d : NULL;
 }
 
+/* One user's change of the sums (agg_change_stats), added alike to each entry it moves. */
+struct stats_change {
+    int dn;                         /* users added: -1, 0, 1 */
+    struct dd ds, dq, dsx, dqx, dp; /* of y, y^2, x, x^2, x y */
+    double h;                       /* the largest term, for the entry's high-water mark */
+};
+
+static void entry_add_change(struct agg_entry *e, const struct stats_change *c)
+{
+    e->dn += c->dn;
+    e->ds = dd_add(e->ds, c->ds);
+    e->dq = dd_add(e->dq, c->dq);
+    e->dsx = dd_add(e->dsx, c->dsx);
+    e->dqx = dd_add(e->dqx, c->dqx);
+    e->dp = dd_add(e->dp, c->dp);
+    e->hwm = fmax(fmax(e->hwm, c->h), fmax(fabs(e->dq.hi), fmax(fabs(e->dqx.hi), fabs(e->dp.hi))));
+}
+
 /* Record the change of one user's (y, x) from old to new (dn = users added: -1, 0, 1). */
 void agg_change_stats(struct agg *g, const struct store_rule *r, const char *user_id,
                       const char *variant, int64_t day, int dn, double y0, double y1, double x0,
@@ -161,39 +179,30 @@ void agg_change_stats(struct agg *g, const struct store_rule *r, const char *use
     }
     struct dd sy1 = dd_two_prod(y1, y1), sy0 = dd_two_prod(y0, y0);
     struct dd sx1 = dd_two_prod(x1, x1), sx0 = dd_two_prod(x0, x0);
-    struct dd ds = dd_two_sum(y1, -y0);
-    struct dd dq = dd_add(sy1, dd_neg(sy0));
-    struct dd dsx = dd_two_sum(x1, -x0);
-    struct dd dqx = dd_add(sx1, dd_neg(sx0));
-    struct dd dp = dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0)));
-    /* the largest term (|x y| is at most the larger square) */
-    double h = fmax(fmax(sy1.hi, sy0.hi), fmax(sx1.hi, sx0.hi));
+    const struct stats_change c = {
+        .dn = dn,
+        .ds = dd_two_sum(y1, -y0),
+        .dq = dd_add(sy1, dd_neg(sy0)),
+        .dsx = dd_two_sum(x1, -x0),
+        .dqx = dd_add(sx1, dd_neg(sx0)),
+        .dp = dd_add(dd_two_prod(x1, y1), dd_neg(dd_two_prod(x0, y0))),
+        /* the largest term (|x y| is at most the larger square) */
+        .h = fmax(fmax(sy1.hi, sy0.hi), fmax(sx1.hi, sx0.hi)),
+    };
     const struct dims_entry *dims = dims_of(g, user_id, r->experiment);
     for (size_t k = 0; k <= (dims != NULL ? dims->n : 0); k++) {
         struct agg_entry *e =
             k == 0 ? agg_get(g, DELTA_METRIC_STATS, r->experiment, r->metric, variant, 0)
                    : agg_get_slice(g, DELTA_SLICE_STATS, r->experiment, r->metric, variant, 0,
                                    dims->name[k - 1], dims->value[k - 1]);
-        e->dn += dn;
-        e->ds = dd_add(e->ds, ds);
-        e->dq = dd_add(e->dq, dq);
-        e->dsx = dd_add(e->dsx, dsx);
-        e->dqx = dd_add(e->dqx, dqx);
-        e->dp = dd_add(e->dp, dp);
-        e->hwm = fmax(fmax(e->hwm, h), fmax(fabs(e->dq.hi), fmax(fabs(e->dqx.hi), fabs(e->dp.hi))));
+        entry_add_change(e, &c);
     }
     /* the day of the user's first exposure: metric_daily partitions metric_stats by it, the
      * covariate sums included (migration 0016: CUPED per day of the time series) */
     if (dn != 0 || y0 != y1 || x0 != x1) {
         struct agg_entry *e =
             agg_get(g, DELTA_METRIC_DAILY, r->experiment, r->metric, variant, day);
-        e->dn += dn;
-        e->ds = dd_add(e->ds, ds);
-        e->dq = dd_add(e->dq, dq);
-        e->dsx = dd_add(e->dsx, dsx);
-        e->dqx = dd_add(e->dqx, dqx);
-        e->dp = dd_add(e->dp, dp);
-        e->hwm = fmax(fmax(e->hwm, h), fmax(fabs(e->dq.hi), fmax(fabs(e->dqx.hi), fabs(e->dp.hi))));
+        entry_add_change(e, &c);
     }
 }
 

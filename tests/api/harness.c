@@ -476,20 +476,32 @@ json_t *resp_json(const struct resp *r)
     return json_loadb(r->body, r->body_len, 0, NULL);
 }
 
+/* The member name of a JSON error body's error object copied into out ("" when none). */
+static const char *error_member(const struct resp *r, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    json_t *j = resp_json(r);
+    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), name));
+    if (c != NULL) {
+        snprintf(out, cap, "%s", c);
+    }
+    json_decref(j);
+    return out;
+}
+
 const char *resp_error_code(const struct resp *r)
 {
     static _Thread_local char code[64];
-    code[0] = '\0';
-    json_t *j = resp_json(r);
-    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-    if (c != NULL) {
-        snprintf(code, sizeof(code), "%s", c);
-    }
-    json_decref(j);
-    return code;
+    return error_member(r, "code", code, sizeof(code));
 }
 
-static int connect_local(int port)
+const char *resp_error_field(const struct resp *r)
+{
+    static _Thread_local char field[128];
+    return error_member(r, "field", field, sizeof(field));
+}
+
+int harness_connect(int port, int timeout_s)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -497,7 +509,7 @@ static int connect_local(int port)
     }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = 20, .tv_usec = 0};
+    struct timeval tv = {.tv_sec = timeout_s, .tv_usec = 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
@@ -507,7 +519,7 @@ static int connect_local(int port)
     return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+int harness_send_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -572,28 +584,8 @@ static int parse_response(char *buf, size_t len, struct resp *out)
     return 0;
 }
 
-/* Send raw and read the reply until the server closes. half_close: shut our side down after
- * sending (raw requests that may be incomplete need it so that the server sees the end).
- * A complete request must not half-close: libmicrohttpd may take the EOF, read while the
- * handler is suspended (a write waiting for its commit), for an aborted request and close
- * the socket without the reply (test_sdk_stream's PATCH under load). */
-static int http_send_mode(int port, const char *raw, size_t len, bool half_close, bool strict,
-                          struct resp *out)
+char *harness_recv_all(int fd, size_t *len)
 {
-    memset(out, 0, sizeof(*out));
-    int fd = connect_local(port);
-    if (fd < 0) {
-        return -1;
-    }
-    /* The server may answer (413) and close before we finish sending: ignore send errors
-     * and read whatever came back, unless strict (a client that fails on them) */
-    if (send_all(fd, raw, len) != 0 && strict) {
-        close(fd);
-        return -1;
-    }
-    if (half_close) {
-        shutdown(fd, SHUT_WR);
-    }
     size_t cap = 65536, used = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -603,12 +595,40 @@ static int http_send_mode(int port, const char *raw, size_t len, bool half_close
         }
         ssize_t got = recv(fd, buf + used, cap - used - 1, 0);
         if (got <= 0) {
-            break;
+            break; /* closed, or the receive timeout (a hang detector) */
         }
         used += (size_t)got;
     }
     close(fd);
     buf[used] = '\0';
+    *len = used;
+    return buf;
+}
+
+/* Send raw and read the reply until the server closes. half_close: shut our side down after
+ * sending (raw requests that may be incomplete need it so that the server sees the end).
+ * A complete request must not half-close: libmicrohttpd may take the EOF, read while the
+ * handler is suspended (a write waiting for its commit), for an aborted request and close
+ * the socket without the reply (test_sdk_stream's PATCH under load). */
+static int http_send_mode(int port, const char *raw, size_t len, bool half_close, bool strict,
+                          struct resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = harness_connect(port, 20);
+    if (fd < 0) {
+        return -1;
+    }
+    /* The server may answer (413) and close before we finish sending: ignore send errors
+     * and read whatever came back, unless strict (a client that fails on them) */
+    if (harness_send_all(fd, raw, len) != 0 && strict) {
+        close(fd);
+        return -1;
+    }
+    if (half_close) {
+        shutdown(fd, SHUT_WR);
+    }
+    size_t used = 0;
+    char *buf = harness_recv_all(fd, &used);
     int rc = parse_response(buf, used, out);
     free(buf);
     return rc;

@@ -75,6 +75,13 @@ void daemon_db_rows(const struct daemon *d, const char *sql,
  * wrote): sql with n text parameters, as daemon_db_int. Fails the test on any error. */
 void daemon_db_exec(const struct daemon *d, const char *sql, int n, ...);
 
+/* The first column of the first row of sql on the SQLite file at path (a backup, a copy)
+ * opened with flags (sqlite3_open_v2's: SQLITE_OPEN_READONLY to look; READWRITE, which
+ * replays a log left beside the file as the daemon's next open would), as an integer, or as
+ * text (malloc'd). Fails the test on any error or no row. */
+long long harness_file_int(const char *path, int flags, const char *sql);
+char *harness_file_text(const char *path, int flags, const char *sql);
+
 /* Run `bunsen ARGS...` (NULL-terminated) to completion; returns its exit code and, when
  * out is not NULL, its stdout+stderr (malloc'd, NUL-terminated). */
 int bunsen_run(char **out, const char *const *args);
@@ -92,6 +99,8 @@ bool resp_header(const struct resp *r, const char *name, char *out, size_t n);
 json_t *resp_json(const struct resp *r);
 /* The error code string of a JSON error body ("" when not an error body). */
 const char *resp_error_code(const struct resp *r);
+/* The field of a JSON error body ("" when none); valid until the thread's next call. */
+const char *resp_error_field(const struct resp *r);
 
 /* Send a request. key: Bearer key or NULL. body: JSON text or NULL (then no body);
  * content_type NULL = application/json when there is a body. Returns 0 or -1 (I/O). */
@@ -105,6 +114,13 @@ int http_req_hdr(int port, const char *method, const char *path, const char *key
                  struct resp *out);
 /* Send raw bytes and read the response until the server closes. */
 int http_raw(int port, const char *raw, size_t len, struct resp *out);
+/* The sockets under http_raw and harness_send: a connection to 127.0.0.1:port with send and
+ * receive timeouts of timeout_s (hang detectors), or -1; harness_send_all: all n bytes of p
+ * (0, or -1 when a send failed); harness_recv_all: everything until the peer closes or the
+ * timeout (malloc'd, NUL-terminated, *len bytes), and closes fd. */
+int harness_connect(int port, int timeout_s);
+int harness_send_all(int fd, const char *p, size_t n);
+char *harness_recv_all(int fd, size_t *len);
 /* The same as a client that writes its whole request before it reads the reply and fails
  * when it cannot (most HTTP libraries): -1 when the server stopped reading (broken pipe,
  * reset). */
@@ -195,8 +211,15 @@ void harness_gate_open(const char *path);
 int harness_gate_held(const char *path);
 int harness_gate_wait_held(const char *path, int n, const int *fds, int nfds);
 int harness_send(int port, const char *method, const char *path, const char *key, const char *body);
+/* harness_send, but with keep_unsent a send that failed (the server answered, 413, and closed
+ * before the body was all out) still returns the fd, so that the reply can be read. */
+int harness_send_req(int port, const char *method, const char *path, const char *key,
+                     const char *body, bool keep_unsent);
 bool harness_answered(int fd);
 int harness_recv_status(int fd, char *code, size_t codecap);
+/* harness_recv_status's reading: the status (-1: none) and, when body is not NULL, *body the
+ * reply's body as JSON (a new reference; NULL when it is none). Closes fd. */
+int harness_recv_reply(int fd, json_t **body);
 bool harness_bench_latency(void);
 
 /* printf into a static-per-thread buffer (for paths). */
@@ -211,5 +234,8 @@ const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 double harness_metric_value(int port, const char *key, const char *series);
 const char *str(const json_t *o, const char *name);
 char *slurp(const char *path);
+/* Fill the file system of path with a file at path until ENOSPC (every byte: the last
+ * partial block too). */
+void harness_fill_disk(const char *path);
 
 #endif

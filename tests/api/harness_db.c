@@ -1,7 +1,8 @@
 /*
  * harness_db.c - the API tests' direct reads and writes of a daemon's database
  * (harness.h: daemon_db_*): its SQLite file in the data dir, or its PostgreSQL database,
- * with the same SQL (?N placeholders rewritten as $N for PostgreSQL). Split from harness.c,
+ * with the same SQL (?N placeholders rewritten as $N for PostgreSQL), and of any SQLite file
+ * (harness_file_*: backups, copies). Split from harness.c,
  * which starts daemons and speaks HTTP to them.
  */
 #include "harness.h"
@@ -199,4 +200,35 @@ void daemon_db_rows(const struct daemon *d, const char *sql,
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+/* The first row of sql on the SQLite file at path opened with flags: *h and the statement,
+ * stepped onto that row. */
+static sqlite3_stmt *file_row(const char *path, int flags, const char *sql, sqlite3 **h)
+{
+    assert_int_equal(sqlite3_open_v2(path, h, flags, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(*h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    return st;
+}
+
+long long harness_file_int(const char *path, int flags, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = file_row(path, flags, sql, &h);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+char *harness_file_text(const char *path, int flags, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = file_row(path, flags, sql, &h);
+    char *v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
 }

@@ -1,7 +1,8 @@
 /*
  * harness_hold.c - holding a daemon's slow work where a test chooses, so that tests check the
  * order of replies instead of their milliseconds (harness.h: harness_gate_*, harness_send,
- * harness_answered, harness_recv_status, harness_bench_latency).
+ * harness_send_req, harness_answered, harness_recv_status, harness_recv_reply,
+ * harness_bench_latency).
  *
  * The offload gate (src/http/offload.c, BUNSEN_TEST_OFFLOAD_GATE): a daemon started after
  * harness_gate_init holds every offloaded handler, once an offload thread has taken it, while
@@ -13,15 +14,11 @@
  */
 #include "harness.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,19 +81,11 @@ int harness_gate_wait_held(const char *path, int n, const int *fds, int nfds)
     return held;
 }
 
-int harness_send(int port, const char *method, const char *path, const char *key, const char *body)
+int harness_send_req(int port, const char *method, const char *path, const char *key,
+                     const char *body, bool keep_unsent)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = harness_connect(port, HARNESS_HANG_S);
     if (fd < 0) {
-        return -1;
-    }
-    struct timeval tv = {.tv_sec = HARNESS_HANG_S, .tv_usec = 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
         return -1;
     }
     size_t blen = body != NULL ? strlen(body) : 0;
@@ -116,17 +105,18 @@ int harness_send(int port, const char *method, const char *path, const char *key
         memcpy(req + n, body, blen);
         n += (int)blen;
     }
-    for (size_t off = 0; off < (size_t)n;) {
-        ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
-        if (w <= 0) {
-            free(req);
-            close(fd);
-            return -1;
-        }
-        off += (size_t)w;
-    }
+    int sent = harness_send_all(fd, req, (size_t)n);
     free(req);
+    if (sent != 0 && !keep_unsent) {
+        close(fd);
+        return -1;
+    }
     return fd;
+}
+
+int harness_send(int port, const char *method, const char *path, const char *key, const char *body)
+{
+    return harness_send_req(port, method, path, key, body, false);
 }
 
 bool harness_answered(int fd)
@@ -135,32 +125,28 @@ bool harness_answered(int fd)
     return poll(&p, 1, 0) > 0; /* a reply, or the connection ended (POLLHUP, POLLERR) */
 }
 
+int harness_recv_reply(int fd, json_t **body)
+{
+    size_t used = 0;
+    char *buf = harness_recv_all(fd, &used);
+    int status = used > 12 && strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : -1;
+    if (body != NULL) {
+        const char *b = strstr(buf, "\r\n\r\n");
+        *body = b != NULL ? json_loads(b + 4, 0, NULL) : NULL;
+    }
+    free(buf);
+    return status;
+}
+
 int harness_recv_status(int fd, char *code, size_t codecap)
 {
-    size_t cap = 1 << 16, used = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (cap - used < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        ssize_t got = recv(fd, buf + used, cap - used - 1, 0);
-        if (got <= 0) {
-            break; /* closed, or the hang detector */
-        }
-        used += (size_t)got;
-    }
-    close(fd);
-    buf[used] = '\0';
-    int status = used > 12 && strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : -1;
+    json_t *j = NULL;
+    int status = harness_recv_reply(fd, code != NULL ? &j : NULL);
     if (code != NULL) {
-        const char *b = strstr(buf, "\r\n\r\n");
-        json_t *j = b != NULL ? json_loads(b + 4, 0, NULL) : NULL;
         const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
         snprintf(code, codecap, "%s", c != NULL ? c : "");
         json_decref(j);
     }
-    free(buf);
     return status;
 }
 

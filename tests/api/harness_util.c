@@ -1,8 +1,8 @@
 /*
  * harness_util.c - small readers shared by the API tests (harness.h: harness_metric_value,
- * str, slurp): one series of a daemon's /metrics, a string member of a JSON object, a whole
- * file. Split from harness.c, which starts daemons and speaks HTTP to them. Everything runs on
- * the caller's thread.
+ * str, slurp, harness_fill_disk): one series of a daemon's /metrics, a string member of a
+ * JSON object, a whole file; and a file that fills a file system. Split from harness.c, which
+ * starts daemons and speaks HTTP to them. Everything runs on the caller's thread.
  */
 #include "harness.h"
 
@@ -50,4 +50,20 @@ char *slurp(const char *path)
     s[got] = '\0';
     fclose(f);
     return s;
+}
+
+void harness_fill_disk(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static char block[65536];
+    while (fwrite(block, 1, sizeof(block), f) == sizeof(block)) {
+    }
+    fclose(f);
+    f = fopen(path, "ab"); /* the last partial block */
+    while (f != NULL && fputc(0, f) != EOF && fflush(f) == 0) {
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
 }

@@ -199,14 +199,8 @@ static char *read_whole(const char *path)
     if (f == NULL) {
         fail_msg("cannot read %s (run from the repository root): %s", path, strerror(errno));
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = calloc(1, (size_t)n + 1);
-    size_t got = fread(text, 1, (size_t)n, f);
-    text[got] = '\0';
     fclose(f);
-    return text;
+    return slurp(path);
 }
 
 /* text with roff's escaped hyphens ("\-") as plain ones, in place */

@@ -103,22 +103,29 @@ static void test_costly_eval_is_charged(void **state)
     free(costly);
 }
 
-static void test_costly_assign_is_charged(void **state)
+/* 40 cheap requests (attrs_body) to path with key pass; of 40 costly ones 20 or more are
+ * refused. what names them in the output. */
+static void costly_is_charged(const char *what, const char *path, const char *key, bool ofrep)
 {
-    (void)state;
-    char *cheap = attrs_body(false, false);
-    char *costly = attrs_body(false, true);
+    char *cheap = attrs_body(ofrep, false);
+    char *costly = attrs_body(ofrep, true);
     int other = 0;
-    int cheap_refused = refused_of("/api/v1/assign", sdk_key, cheap, &other);
-    print_message("# /assign: 40 cheap requests, %d refused (other status %d)\n", cheap_refused,
+    int cheap_refused = refused_of(path, key, cheap, &other);
+    print_message("# %s: 40 cheap requests, %d refused (other status %d)\n", what, cheap_refused,
                   other);
     assert_int_equal(cheap_refused, 0);
-    int costly_refused = refused_of("/api/v1/assign", sdk_key, costly, &other);
-    print_message("# /assign: 40 costly requests, %d refused (other status %d)\n", costly_refused,
+    int costly_refused = refused_of(path, key, costly, &other);
+    print_message("# %s: 40 costly requests, %d refused (other status %d)\n", what, costly_refused,
                   other);
     assert_true(costly_refused >= 20);
     free(cheap);
     free(costly);
+}
+
+static void test_costly_assign_is_charged(void **state)
+{
+    (void)state;
+    costly_is_charged("/assign", "/api/v1/assign", sdk_key, false);
 }
 
 /* OFREP (bulk) with a key of its own: per key as /assign */
@@ -127,19 +134,7 @@ static void test_costly_ofrep_is_charged(void **state)
     (void)state;
     char key[64];
     harness_sdk_key_named(D.port, D.admin_key, "ofrep", key, sizeof(key), NULL, 0);
-    char *cheap = attrs_body(true, false);
-    char *costly = attrs_body(true, true);
-    int other = 0;
-    int cheap_refused = refused_of("/ofrep/v1/evaluate/flags", key, cheap, &other);
-    print_message("# OFREP: 40 cheap requests, %d refused (other status %d)\n", cheap_refused,
-                  other);
-    assert_int_equal(cheap_refused, 0);
-    int costly_refused = refused_of("/ofrep/v1/evaluate/flags", key, costly, &other);
-    print_message("# OFREP: 40 costly requests, %d refused (other status %d)\n", costly_refused,
-                  other);
-    assert_true(costly_refused >= 20);
-    free(cheap);
-    free(costly);
+    costly_is_charged("OFREP", "/ofrep/v1/evaluate/flags", key, true);
 }
 
 int main(void)

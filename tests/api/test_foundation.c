@@ -252,10 +252,7 @@ static void test_key_names(void **state)
                               &r),
                      0);
     assert_int_equal(r.status, 400);
-    json_t *e = resp_json(&r);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "field")),
-                        "name");
-    json_decref(e);
+    assert_string_equal(resp_error_field(&r), "name");
     resp_free(&r);
     /* the CLI: the same rules (SQLite: beside the running daemon) */
     if (!harness_on_postgres()) {
@@ -309,10 +306,7 @@ static void test_keys_lifecycle(void **state)
                               "{\"name\":\"x\",\"role\":\"root\"}", &r),
                      0);
     assert_int_equal(r.status, 400);
-    json_t *e = resp_json(&r);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "field")),
-                        "role");
-    json_decref(e);
+    assert_string_equal(resp_error_field(&r), "role");
     resp_free(&r);
     assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key,
                               "{\"name\":\"\",\"role\":\"sdk\"}", &r),

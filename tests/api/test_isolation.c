@@ -21,15 +21,11 @@
  */
 #include "harness.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,62 +50,16 @@ static int req_json(const char *method, const char *path, const char *key, const
                     double *ms, char *field, size_t fn, json_t **out)
 {
     double t0 = harness_clock_ms();
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)D.port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = HARNESS_HANG_S, .tv_usec = 0}; /* a hang detector */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
+    /* the server may answer (413) and close before we finish sending: read what came back */
+    int fd = harness_send_req(D.port, method, path, key ? key : "", body, true);
+    if (fd < 0) {
         return -1;
     }
-    size_t blen = body ? strlen(body) : 0;
-    size_t cap = blen + 512 + strlen(path);
-    char *req = malloc(cap);
-    int n = snprintf(req, cap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                     "Authorization: Bearer %s\r\n",
-                     method, path, key ? key : "");
-    if (body != NULL) {
-        n += snprintf(req + n, cap - (size_t)n,
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
-    }
-    n += snprintf(req + n, cap - (size_t)n, "\r\n");
-    if (body != NULL) {
-        memcpy(req + n, body, blen);
-        n += (int)blen;
-    }
-    for (size_t off = 0; off < (size_t)n;) {
-        ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
-        if (w <= 0) {
-            break; /* the server may answer (413) and close before we finish */
-        }
-        off += (size_t)w;
-    }
-    free(req);
-    size_t rcap = 65536, used = 0;
-    char *buf = malloc(rcap);
-    for (;;) {
-        if (rcap - used < 4096) {
-            rcap *= 2;
-            buf = realloc(buf, rcap);
-        }
-        ssize_t got = recv(fd, buf + used, rcap - used - 1, 0);
-        if (got <= 0) {
-            break;
-        }
-        used += (size_t)got;
-    }
-    close(fd);
-    buf[used] = '\0';
+    json_t *j = NULL;
+    int status = harness_recv_reply(fd, field != NULL || out != NULL ? &j : NULL);
     if (ms != NULL) {
         *ms = harness_clock_ms() - t0;
     }
-    int status = used > 12 && strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : -1;
-    const char *b = strstr(buf, "\r\n\r\n");
-    json_t *j = b && (field != NULL || out != NULL) ? json_loads(b + 4, 0, NULL) : NULL;
     if (field != NULL) {
         const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
         snprintf(field, fn, "%s", f ? f : "");
@@ -119,7 +69,6 @@ static int req_json(const char *method, const char *path, const char *key, const
     } else {
         json_decref(j);
     }
-    free(buf);
     return status;
 }
 

@@ -85,28 +85,12 @@ static void *write_load(void *arg)
 
 static long long db_int(const char *path, const char *sql)
 {
-    sqlite3 *h = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
+    return harness_file_int(path, SQLITE_OPEN_READONLY, sql);
 }
 
 static char *db_text(const char *path, const char *sql)
 {
-    sqlite3 *h = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    char *v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
+    return harness_file_text(path, SQLITE_OPEN_READONLY, sql);
 }
 
 static void test_backup_under_load(void **state)
@@ -511,16 +495,8 @@ static void test_signals_blocked_in_every_thread(void **state)
  * created a database (keys create: with a key no daemon saw). */
 static int migrations_recorded(const char *db)
 {
-    sqlite3 *h = NULL;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM schema_migrations", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int rows = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return rows;
+    return (int)harness_file_int(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                 "SELECT COUNT(*) FROM schema_migrations");
 }
 
 static void test_cli_never_migrates(void **state)

@@ -443,23 +443,6 @@ static void test_serve_logs_migrations(void **state)
     daemon_cleanup(&d);
 }
 
-/* Fill the file system of path with a file until ENOSPC. */
-static void fill_disk(const char *path)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    static char block[65536];
-    while (fwrite(block, 1, sizeof(block), f) == sizeof(block)) {
-    }
-    fclose(f);
-    f = fopen(path, "ab"); /* the last partial block */
-    while (f != NULL && fputc(0, f) != EOF && fflush(f) == 0) {
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-}
-
 /* A 3 MiB tmpfs filled up: /readyz said ready until a real write failed, and a daemon
  * started on the full disk said ready (the probe's one-row commit reused WAL frames). Needs
  * mount(2) (root with CAP_SYS_ADMIN): skipped without. */
@@ -485,12 +468,12 @@ static void test_full_disk_not_ready(void **state)
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
     char filler[300];
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
-    fill_disk(filler);
+    harness_fill_disk(filler);
     sleep_ms(150); /* a check that passed answers the probes of the next 100 ms */
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 503);
     assert_int_equal(unlink(filler), 0); /* space back: ready again */
     assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
-    fill_disk(filler);
+    harness_fill_disk(filler);
     assert_int_equal(daemon_stop(&d), 0);
     assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
     if (daemon_restart(&d, NULL) == 0) {

@@ -291,6 +291,32 @@ static void test_series_last_day_equals_results(void **state)
 #define DAY  86400000LL
 #define MD_N 40
 
+/* Start experiment key, stop the daemon and move its stored start back by days (the doc's
+ * started_at, with or without a space after the colon); the daemon stays stopped. *started
+ * (unless NULL): the start it had; returns the new one. */
+static long long start_backdated(const char *key, int days, long long *started)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/start", key);
+    post_ok(path, json_object());
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s", key);
+    json_t *x = get_ok(path);
+    long long start = (long long)json_integer_value(json_object_get(x, "started_at"));
+    json_decref(x);
+    long long back = start - days * DAY;
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   fmt("UPDATE experiments SET doc = replace(replace(doc, '\"started_at\":%lld', "
+                       "'\"started_at\":%lld'), '\"started_at\": %lld', '\"started_at\": %lld') "
+                       "WHERE key = '%s'",
+                       start, back, start, back, key),
+                   0);
+    if (started != NULL) {
+        *started = start;
+    }
+    return back;
+}
+
 /* MD_N / 2 chunks of 2 users, 150 ms apart; the read during a rebuild holds it at the
  * rebuild gate instead of counting on this pace */
 static const char *const SLOW_REBUILD[] = {"--rebuild-chunk", "2", "--rebuild-pause-ms", "150",
@@ -355,18 +381,8 @@ static void test_series_days(void **state)
                       "md-x", "name", "x", "variants", "key", "a", "name", "a", "weight", 0.5,
                       "key", "b", "name", "b", "weight", 0.5, "metrics", "md-rev", "md-rpc",
                       "guardrails", "md-g"));
-    post_ok("/api/v1/experiments/md-x/start", json_object());
-    json_t *x = get_ok("/api/v1/experiments/md-x");
-    long long started = (long long)json_integer_value(json_object_get(x, "started_at"));
-    json_decref(x);
-    long long back = started - 4 * DAY;
-    assert_int_equal(daemon_stop(&D), 0);
-    daemon_db_exec(&D,
-                   fmt("UPDATE experiments SET doc = replace(replace(doc, '\"started_at\":%lld', "
-                       "'\"started_at\":%lld'), '\"started_at\": %lld', '\"started_at\": %lld') "
-                       "WHERE key = 'md-x'",
-                       started, back, started, back),
-                   0);
+    long long started = 0;
+    long long back = start_backdated("md-x", 4, &started);
     /* the rebuild gate (src/api/rebuild.c): no rebuild chunk while the file exists */
     char gate[300];
     snprintf(gate, sizeof(gate), "%s/rebuild-gate", D.dir);
@@ -374,7 +390,7 @@ static void test_series_days(void **state)
     int rc = daemon_restart(&D, SLOW_REBUILD);
     unsetenv("BUNSEN_TEST_REBUILD_GATE");
     assert_int_equal(rc, 0);
-    x = get_ok("/api/v1/experiments/md-x");
+    json_t *x = get_ok("/api/v1/experiments/md-x");
     assert_int_equal(json_integer_value(json_object_get(x, "started_at")), back);
     json_decref(x);
 
@@ -561,18 +577,7 @@ static void test_series_bound(void **state)
     }
     post_ok("/api/v1/experiments", json_pack("{s:s, s:s, s:o, s:o}", "key", "bd-x", "name", "x",
                                              "variants", vars, "metrics", keys));
-    post_ok("/api/v1/experiments/bd-x/start", json_object());
-    json_t *x = get_ok("/api/v1/experiments/bd-x");
-    long long started = (long long)json_integer_value(json_object_get(x, "started_at"));
-    json_decref(x);
-    long long back = started - 3660 * DAY;
-    assert_int_equal(daemon_stop(&D), 0);
-    daemon_db_exec(&D,
-                   fmt("UPDATE experiments SET doc = replace(replace(doc, '\"started_at\":%lld', "
-                       "'\"started_at\":%lld'), '\"started_at\": %lld', '\"started_at\": %lld') "
-                       "WHERE key = 'bd-x'",
-                       started, back, started, back),
-                   0);
+    start_backdated("bd-x", 3660, NULL);
     assert_int_equal(daemon_restart(&D, NULL), 0);
     struct resp r;
     assert_int_equal(http_req(D.port, "GET",

@@ -118,10 +118,7 @@ static void test_assign_values(void **state)
                               &r),
                      0);
     assert_int_equal(r.status, 400);
-    json_t *e = resp_json(&r);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "error"), "field")),
-                        "variants[1].value");
-    json_decref(e);
+    assert_string_equal(resp_error_field(&r), "variants[1].value");
     resp_free(&r);
 }
 

@@ -33,6 +33,17 @@ static void charge(struct ratelimit *rl, struct rl_entry *e, double rate, long s
     ratelimit_charge_at(rl, e, rate, steps, at_ms(ms));
 }
 
+/* n keys "<prefix><k>" (k from 0) of the IP class take a token each at 100/s at ms: all pass. */
+static void take_keys(struct ratelimit *rl, const char *prefix, int n, long ms)
+{
+    double wait;
+    char key[32];
+    for (int k = 0; k < n; k++) {
+        snprintf(key, sizeof(key), "%s%d", prefix, k);
+        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, ms));
+    }
+}
+
 static void assert_near(double x, double want)
 {
     if (fabs(x - want) > 1e-9) {
@@ -89,18 +100,11 @@ static void test_idle_entries_expire(void **state)
     (void)state;
     struct ratelimit *rl = ratelimit_new();
     double wait;
-    char key[32];
-    for (int k = 0; k < 1000; k++) {
-        snprintf(key, sizeof(key), "ip-%d", k);
-        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, 0));
-    }
+    take_keys(rl, "ip-", 1000, 0);
     assert_int_equal(ratelimit_entries(rl), 1000);
     /* at 100/s with burst 200, one token taken is back after 10 ms; sweeps run once a
      * second per stripe, on the stripe's next use */
-    for (int k = 0; k < 2000; k++) {
-        snprintf(key, sizeof(key), "other-%d", k);
-        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, 1100));
-    }
+    take_keys(rl, "other-", 2000, 1100);
     assert_int_equal(ratelimit_entries(rl), 2000);
     /* an expired key starts full again: exactly what its refilled bucket would hold */
     int ok = 0;
@@ -206,19 +210,12 @@ static void test_held_not_dropped(void **state)
     (void)state;
     struct ratelimit *rl = ratelimit_new();
     double wait;
-    char key[32];
     struct rl_entry *held = NULL;
     assert_true(take_hold(rl, RL_CLASS_IP, "held", 100, &wait, &held, 0));
-    for (int k = 0; k < 999; k++) {
-        snprintf(key, sizeof(key), "ip-%d", k);
-        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, 0));
-    }
+    take_keys(rl, "ip-", 999, 0);
     assert_int_equal(ratelimit_entries(rl), 1000);
     /* 1.1 s on: all idle (10 ms at 100/s); every stripe sweeps at its next take */
-    for (int k = 0; k < 2000; k++) {
-        snprintf(key, sizeof(key), "other-%d", k);
-        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, 1100));
-    }
+    take_keys(rl, "other-", 2000, 1100);
     assert_int_equal(ratelimit_entries(rl), 2001); /* the 999 dropped, the held one kept */
     /* still the key's bucket: a charge through it is what the key's next take sees */
     charge(rl, held, 100, 500L * HTTP_RATE_STEPS_PER_TOKEN, 1100); /* -200: a debt */
@@ -226,18 +223,12 @@ static void test_held_not_dropped(void **state)
     charge(rl, held, 100, 1, 1100);
     ratelimit_release(held);
     /* 2.2 s: released, but 4 s of refill from its debt to full: kept */
-    for (int k = 0; k < 2000; k++) {
-        snprintf(key, sizeof(key), "again-%d", k);
-        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, 2200));
-    }
+    take_keys(rl, "again-", 2000, 2200);
     assert_int_equal(ratelimit_entries(rl), 2001); /* the other-* dropped */
     assert_false(take(rl, RL_CLASS_IP, "held", 100, &wait, 2200));
     /* 6.3 s: full again, and swept as any idle bucket (again-* too) */
     assert_true(take(rl, RL_CLASS_IP, "new", 100, &wait, 6300));
-    for (int k = 0; k < 2000; k++) {
-        snprintf(key, sizeof(key), "last-%d", k);
-        assert_true(take(rl, RL_CLASS_IP, key, 100, &wait, 6300));
-    }
+    take_keys(rl, "last-", 2000, 6300);
     assert_int_equal(ratelimit_entries(rl), 2001); /* "held" and again-* dropped */
     ratelimit_free(rl);
 }

@@ -95,14 +95,9 @@ int pg_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_ke
                               "COALESCE(revoked_at, 0), (COALESCE(encryption_key, '') <> '')::int, "
                               "hash FROM api_keys "
                               "WHERE hash = $1::bytea AND revoked_at IS NULL";
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
     const char *v[] = {(const char *)hash};
     int len[] = {32};
-    PGresult *r = pg_run(c, SQL, 1, v, len, 1u, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 1, v, len, 1u, err);
     if (r == NULL) {
         return -1;
     }
@@ -137,12 +132,7 @@ int pg_key_list(struct store *s, bool include_revoked, struct store_key **out, s
         "WHERE revoked_at IS NULL ORDER BY created_at DESC, id COLLATE \"C\"";
     *out = NULL;
     *n = 0;
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, include_revoked ? SQL_ALL : SQL_ACTIVE, 0, NULL, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, include_revoked ? SQL_ALL : SQL_ACTIVE, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -163,12 +153,7 @@ int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err
     if (tx != NULL && lock_keys(tx, err) != 0) {
         return -1;
     }
-    struct pg_conn *c = pg_read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, SQL, 0, NULL, NULL, 0, err);
-    pg_read_done(s, tx, c);
+    PGresult *r = pg_read(s, tx, SQL, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -241,17 +226,12 @@ int pg_audit_list(struct store *s, int64_t before_id, const char *target_type, c
         "AND ($2::text IS NULL OR target_type = $2::text) AND ($3::text IS NULL OR target = "
         "$3::text) ORDER BY id DESC LIMIT $4::int) l) w WHERE run - sz = 0 OR run <= $5::bigint "
         "ORDER BY id DESC";
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
     char b[32], l[32], m[32];
     /* the first page is "before INT64_MAX": the keyset is an index condition, never a filter */
     const char *v[] = {I64(b, before_id > 0 ? before_id : INT64_MAX), target_type, target,
                        I64(l, limit),
                        I64(m, max_bytes < INT64_MAX ? (int64_t)max_bytes : INT64_MAX)};
-    PGresult *r = pg_run(c, SQL, 5, v, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 5, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -319,15 +299,10 @@ int pg_metric_put(struct store_tx *tx, const char *key, const char *doc, int64_t
 }
 
 int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-               const char *key, char **doc, struct err *err)
+               const char *key, char **doc, int64_t *version, struct err *err)
 {
-    struct pg_conn *c = pg_read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
     const char *v[] = {key};
-    PGresult *r = pg_run(c, sql, 1, v, NULL, 0, err);
-    pg_read_done(s, tx, c);
+    PGresult *r = pg_read(s, tx, sql, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -336,6 +311,9 @@ int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char
         rc = err_set(err, ERR_NOT_FOUND, NULL, "no %s '%s'", what, key);
     } else {
         *doc = xstrdup(PQgetvalue(r, 0, 0));
+        if (version != NULL) {
+            *version = pg_i64(r, 0, 1);
+        }
     }
     PQclear(r);
     return rc;
@@ -345,7 +323,7 @@ int pg_metric_get(struct store *s, struct store_tx *tx, const char *key, char **
                   struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM metrics WHERE key = $1";
-    return pg_doc_get(s, tx, SQL, "metric", key, doc, err);
+    return pg_doc_get(s, tx, SQL, "metric", key, doc, NULL, err);
 }
 
 int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -358,16 +336,8 @@ int pg_metric_delete(struct store_tx *tx, const char *key, struct err *err)
     return pg_write_one(tx, SQL, 1, v, "metric", key, false, err);
 }
 
-int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
-                void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+int pg_emit_column0(PGresult *r, void (*emit)(void *ctx, const char *text), void *ctx)
 {
-    struct pg_conn *c = pg_read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    const char *v[] = {arg};
-    PGresult *r = pg_run(c, sql, arg ? 1 : 0, v, NULL, 0, err);
-    pg_read_done(s, tx, c);
     if (r == NULL) {
         return -1;
     }
@@ -376,6 +346,13 @@ int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const cha
     }
     PQclear(r);
     return 0;
+}
+
+int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
+                void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err)
+{
+    const char *v[] = {arg};
+    return pg_emit_column0(pg_read(s, tx, sql, arg ? 1 : 0, v, NULL, 0, err), emit, ctx);
 }
 
 int pg_metric_list(struct store *s, void (*emit)(void *ctx, const char *doc), void *ctx,
@@ -456,7 +433,7 @@ int pg_experiment_get(struct store *s, struct store_tx *tx, const char *key, cha
                       struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM experiments WHERE key = $1";
-    return pg_doc_get(s, tx, SQL, "experiment", key, doc, err);
+    return pg_doc_get(s, tx, SQL, "experiment", key, doc, NULL, err);
 }
 
 int pg_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -515,12 +492,7 @@ int pg_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, s
         "SELECT COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_version'), 0), "
         "COALESCE((SELECT value::bigint FROM meta WHERE key = 'catalog_changed_at'), 0), "
         "(SELECT COALESCE(MAX(version), 0) FROM schema_migrations)";
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, SQL, 0, NULL, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

@@ -296,6 +296,10 @@ void pg_reader_put(struct store *s, struct pg_conn *c);
  * pg_read_done). */
 struct pg_conn *pg_read_conn(struct store *s, struct store_tx *tx, struct err *err);
 void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c);
+/* One statement (pg_run's arguments) on pg_read_conn's connection, given back at once: the
+ * result (PQclear it) or NULL with err filled. */
+PGresult *pg_read(struct store *s, struct store_tx *tx, const char *sql, int n,
+                  const char *const *values, const int *lengths, unsigned binary, struct err *err);
 
 /* ---- text encoding of parameters ---- */
 
@@ -353,10 +357,14 @@ const char *pg_str(const PGresult *r, int row, int col); /* NULL for SQL NULL */
  * CONFLICT DO NOTHING), else ERR_NOT_FOUND "no <what> '<key>'". */
 int pg_write_one(struct store_tx *tx, const char *sql, int n, const char *const *v,
                  const char *what, const char *key, bool insert, struct err *err);
-/* The document sql ($1 = key) selects, in tx or (tx NULL) on a pooled reader: *doc malloc'd,
- * or ERR_NOT_FOUND "no <what> '<key>'". */
+/* The document sql ($1 = key) selects, in tx or (tx NULL) on a pooled reader: *doc malloc'd
+ * and, unless version is NULL, *version the bigint sql selects second; or ERR_NOT_FOUND
+ * "no <what> '<key>'". */
 int pg_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-               const char *key, char **doc, struct err *err);
+               const char *key, char **doc, int64_t *version, struct err *err);
+/* emit the first column of every row of r, then PQclear it: 0, or -1 when r is NULL (a
+ * failed pg_run or pg_read, whose err is filled). */
+int pg_emit_column0(PGresult *r, void (*emit)(void *ctx, const char *text), void *ctx);
 /* emit every document sql selects ($1 = arg unless NULL), in tx or on a pooled reader. */
 int pg_doc_list(struct store *s, struct store_tx *tx, const char *sql, const char *arg,
                 void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);

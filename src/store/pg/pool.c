@@ -196,3 +196,15 @@ void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c)
         pg_reader_put(s, c);
     }
 }
+
+PGresult *pg_read(struct store *s, struct store_tx *tx, const char *sql, int n,
+                  const char *const *values, const int *lengths, unsigned binary, struct err *err)
+{
+    struct pg_conn *c = pg_read_conn(s, tx, err);
+    if (c == NULL) {
+        return NULL;
+    }
+    PGresult *r = pg_run(c, sql, n, values, lengths, binary, err);
+    pg_read_done(s, tx, c);
+    return r;
+}

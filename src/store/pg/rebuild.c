@@ -190,12 +190,7 @@ int pg_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
 int pg_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
                     void *ctx, struct err *err)
 {
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, SQL_LIST, 0, NULL, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL_LIST, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -219,15 +214,7 @@ int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const ch
 {
     char lim[32];
     const char *v[] = {experiment, after, I64(lim, limit)};
-    PGresult *r = pg_run(tx->conn, SQL_USERS_AFTER, 3, v, NULL, 0, err);
-    if (r == NULL) {
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        emit(ctx, PQgetvalue(r, i, 0));
-    }
-    PQclear(r);
-    return 0;
+    return pg_emit_column0(pg_run(tx->conn, SQL_USERS_AFTER, 3, v, NULL, 0, err), emit, ctx);
 }
 
 /* ---- the range recompute ---- */
@@ -511,13 +498,8 @@ int pg_rebuild_ratio_read(struct store *s, const char *experiment, const char *m
                           void (*emit)(void *ctx, const char *value, const struct store_suff *st),
                           void *ctx, struct err *err)
 {
-    struct pg_conn *c = pg_read_conn(s, NULL, err);
-    if (c == NULL) {
-        return -1;
-    }
     const char *v[] = {experiment, metric, numerator, denominator, dimension};
-    PGresult *r = pg_run(c, SQL_RATIO_GET, 5, v, NULL, 0, err);
-    pg_read_done(s, NULL, c);
+    PGresult *r = pg_read(s, NULL, SQL_RATIO_GET, 5, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -563,13 +545,8 @@ int pg_rebuild_keep_metric(struct store_tx *tx, const char *experiment, const ch
 int pg_rebuild_metric_get(struct store *s, const char *experiment, const char *metric, char **doc,
                           struct err *err)
 {
-    struct pg_conn *c = pg_read_conn(s, NULL, err);
-    if (c == NULL) {
-        return -1;
-    }
     const char *v[] = {experiment, metric};
-    PGresult *r = pg_run(c, SQL_DEF_GET, 2, v, NULL, 0, err);
-    pg_read_done(s, NULL, c);
+    PGresult *r = pg_read(s, NULL, SQL_DEF_GET, 2, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

@@ -113,19 +113,6 @@ int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_
  * one statement, one snapshot: never a mix of both. */
 #define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)"
 
-/* A read on a pooled connection: the result (PQclear it) or NULL. */
-static PGresult *read_rows(struct store *s, const char *sql, int n, const char *const *v,
-                           struct err *err)
-{
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return NULL;
-    }
-    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
-    pg_reader_put(s, c);
-    return r;
-}
-
 int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
                    void (*emit)(void *ctx, const struct store_suff *st), void *ctx, struct err *err)
 {
@@ -138,7 +125,7 @@ int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
         "metric_stats_frozen WHERE experiment = $1 AND metric = $2 AND EXISTS " REBUILDING
         ") u ORDER BY variant COLLATE \"C\"";
     const char *v[] = {experiment, metric};
-    PGresult *r = read_rows(s, SQL, 2, v, err);
+    PGresult *r = pg_read(s, NULL, SQL, 2, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -188,7 +175,7 @@ int pg_rollup_daily(struct store *s, const char *experiment, const char *metric,
         ") u ORDER BY variant COLLATE \"C\", day";
 #undef DAILY_COLS
     const char *v[] = {experiment, metric};
-    PGresult *r = read_rows(s, SQL, 2, v, err);
+    PGresult *r = pg_read(s, NULL, SQL, 2, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -240,7 +227,7 @@ int pg_exposure_by_variant(struct store *s, const char *experiment,
         "SELECT variant, users, conflicts FROM exposure_stats_frozen WHERE experiment = $1 AND "
         "EXISTS " REBUILDING ") x GROUP BY variant ORDER BY variant COLLATE \"C\"";
     const char *v[] = {experiment};
-    PGresult *r = read_rows(s, SQL, 1, v, err);
+    PGresult *r = pg_read(s, NULL, SQL, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -386,8 +373,8 @@ int pg_users_page(struct store *s, const char *experiment, int64_t stop_ts, cons
                        I64(lim, limit),
                        dimension};
     *count = 0;
-    PGresult *r = dimension ? read_rows(s, SQL_USERS_PAGE_DIM, 9, v, err)
-                            : read_rows(s, SQL_USERS_PAGE, 8, v, err);
+    PGresult *r = dimension ? pg_read(s, NULL, SQL_USERS_PAGE_DIM, 9, v, NULL, 0, err)
+                            : pg_read(s, NULL, SQL_USERS_PAGE, 8, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

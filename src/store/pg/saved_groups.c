@@ -48,7 +48,7 @@ int pg_saved_group_get(struct store *s, struct store_tx *tx, const char *key, ch
                        struct err *err)
 {
     static const char SQL[] = "SELECT doc FROM saved_groups WHERE key = $1";
-    return pg_doc_get(s, tx, SQL, "saved group", key, doc, err);
+    return pg_doc_get(s, tx, SQL, "saved group", key, doc, NULL, err);
 }
 
 int pg_saved_group_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -70,12 +70,7 @@ int pg_saved_group_versions(struct store *s,
                             struct err *err)
 {
     static const char SQL[] = "SELECT key, version FROM saved_groups ORDER BY key COLLATE \"C\"";
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    PGresult *r = pg_run(c, SQL, 0, NULL, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 0, NULL, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -90,25 +85,7 @@ int pg_saved_group_read(struct store *s, const char *key, char **doc, int64_t *v
                         struct err *err)
 {
     static const char SQL[] = "SELECT doc, version FROM saved_groups WHERE key = $1";
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    const char *v[] = {key};
-    PGresult *r = pg_run(c, SQL, 1, v, NULL, 0, err);
-    pg_reader_put(s, c);
-    if (r == NULL) {
-        return -1;
-    }
-    int rc = 0;
-    if (PQntuples(r) == 0) {
-        rc = err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    } else {
-        *doc = xstrdup(PQgetvalue(r, 0, 0));
-        *version = pg_i64(r, 0, 1);
-    }
-    PQclear(r);
-    return rc;
+    return pg_doc_get(s, NULL, SQL, "saved group", key, doc, version, err);
 }
 
 int pg_key_set_encryption(struct store_tx *tx, const char *id, const char *secret, struct err *err)
@@ -123,13 +100,8 @@ int pg_key_encryption(struct store *s, const char *id, char *out, size_t n, stru
     static const char SQL[] =
         "SELECT encryption_key FROM api_keys WHERE id = $1 AND revoked_at IS NULL";
     out[0] = '\0';
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return -1;
-    }
     const char *v[] = {id};
-    PGresult *r = pg_run(c, SQL, 1, v, NULL, 0, err);
-    pg_reader_put(s, c);
+    PGresult *r = pg_read(s, NULL, SQL, 1, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

@@ -263,18 +263,6 @@ int pg_slice_add(struct store_tx *tx, const struct store_delta *d, size_t n, str
 #define REBUILDING "(SELECT 1 FROM rollup_rebuilds WHERE experiment = $1)"
 #define SLICE_COLS "value, variant, n, s, q, sx, qx, p, s_lo, q_lo, sx_lo, qx_lo, p_lo, hwm"
 
-static PGresult *read_rows(struct store *s, const char *sql, int n, const char *const *v,
-                           struct err *err)
-{
-    struct pg_conn *c = pg_reader_get(s, err);
-    if (c == NULL) {
-        return NULL;
-    }
-    PGresult *r = pg_run(c, sql, n, v, NULL, 0, err);
-    pg_reader_put(s, c);
-    return r;
-}
-
 int pg_slice_read(struct store *s, const char *experiment, const char *metric,
                   const char *dimension,
                   void (*emit)(void *ctx, const char *value, const struct store_suff *st),
@@ -287,7 +275,7 @@ int pg_slice_read(struct store *s, const char *experiment, const char *metric,
         " FROM slice_stats_frozen WHERE experiment = $1 AND metric = $2 AND dimension = $3 AND "
         "EXISTS " REBUILDING ") u ORDER BY value COLLATE \"C\", variant COLLATE \"C\"";
     const char *v[] = {experiment, metric, dimension};
-    PGresult *r = read_rows(s, SQL, 3, v, err);
+    PGresult *r = pg_read(s, NULL, SQL, 3, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }
@@ -317,7 +305,7 @@ int pg_slice_exposures(struct store *s, const char *experiment, const char *dime
         "users FROM slice_exposure_stats_frozen WHERE experiment = $1 AND dimension = $2 AND "
         "EXISTS " REBUILDING ") u ORDER BY value COLLATE \"C\", variant COLLATE \"C\"";
     const char *v[] = {experiment, dimension};
-    PGresult *r = read_rows(s, SQL, 2, v, err);
+    PGresult *r = pg_read(s, NULL, SQL, 2, v, NULL, 0, err);
     if (r == NULL) {
         return -1;
     }

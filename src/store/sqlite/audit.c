@@ -46,11 +46,8 @@ int sqlite_audit_list(struct store *s, int64_t before_id, const char *target_typ
                       void (*emit)(void *ctx, const struct store_audit *e), void *ctx,
                       struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_LIST, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_LIST, &c, err);
     if (st == NULL) {
         return -1;
     }

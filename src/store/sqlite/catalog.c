@@ -11,12 +11,6 @@
 #include "bunsen/util.h"
 #include "sqlite_int.h"
 
-/* Inside apply() the transaction's connection (reads see its writes), else this thread's. */
-static struct sqlite_conn *read_conn(struct store *s, struct store_tx *tx, struct err *err)
-{
-    return tx != NULL ? tx->conn : sqlite_reader(s, err);
-}
-
 /* ---- metrics ---- */
 
 static const char SQL_METRIC_INSERT[] =
@@ -73,13 +67,10 @@ int sqlite_metric_put(struct store_tx *tx, const char *key, const char *doc, int
 }
 
 int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-                   const char *op, const char *key, char **doc, struct err *err)
+                   const char *op, const char *key, char **doc, int64_t *version, struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, tx, sql, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -87,6 +78,9 @@ int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const 
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
+        if (version != NULL) {
+            *version = sqlite3_column_int64(st, 1);
+        }
         sqlite3_reset(st);
         return 0;
     }
@@ -100,7 +94,7 @@ int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const 
 int sqlite_metric_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                       struct err *err)
 {
-    return sqlite_doc_get(s, tx, SQL_METRIC_GET, "metric", "metric", key, doc, err);
+    return sqlite_doc_get(s, tx, SQL_METRIC_GET, "metric", "metric", key, doc, NULL, err);
 }
 
 int sqlite_doc_delete(struct store_tx *tx, const char *sql, const char *what, const char *key,
@@ -131,11 +125,8 @@ int sqlite_doc_list(struct store *s, struct store_tx *tx, const char *sql, const
                     const char *op, void (*emit)(void *ctx, const char *doc), void *ctx,
                     struct err *err)
 {
-    struct sqlite_conn *c = read_conn(s, tx, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, tx, sql, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -246,7 +237,7 @@ int sqlite_experiment_put(struct store_tx *tx, const char *key, const char *stat
 int sqlite_experiment_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                           struct err *err)
 {
-    return sqlite_doc_get(s, tx, SQL_EXP_GET, "experiment", "experiment", key, doc, err);
+    return sqlite_doc_get(s, tx, SQL_EXP_GET, "experiment", "experiment", key, doc, NULL, err);
 }
 
 int sqlite_experiment_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -294,11 +285,8 @@ int sqlite_catalog_version(struct store *s, int64_t *version, int64_t *changed_a
      * and so is a schema migrated under it */
     struct err lost;
     (void)sqlite_file_check(sqlite_be(s), &lost);
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_CATALOG_VERSION, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_CATALOG_VERSION, &c, err);
     if (st == NULL) {
         return -1;
     }

@@ -214,6 +214,13 @@ struct sqlite_conn *sqlite_reader(struct store *store, struct err *err)
     return c;
 }
 
+sqlite3_stmt *sqlite_read_prepare(struct store *s, struct store_tx *tx, const char *sql,
+                                  struct sqlite_conn **c, struct err *err)
+{
+    *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
+    return *c != NULL ? sqlite_conn_prepare(*c, sql, err) : NULL;
+}
+
 static void sqlite_close(struct store *store)
 {
     struct sqlite_store *s = sqlite_be(store);

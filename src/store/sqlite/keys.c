@@ -99,11 +99,8 @@ int sqlite_key_revoke(struct store_tx *tx, const char *id, int64_t now, struct s
 int sqlite_key_find_by_hash(struct store *s, const uint8_t hash[32], struct store_key *out,
                             struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_FIND, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_FIND, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -132,12 +129,9 @@ int sqlite_key_list(struct store *s, bool include_revoked, struct store_key **ou
 {
     *out = NULL;
     *n = 0;
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
+    struct sqlite_conn *c = NULL;
     sqlite3_stmt *st =
-        sqlite_conn_prepare(c, include_revoked ? SQL_LIST_ALL : SQL_LIST_ACTIVE, err);
+        sqlite_read_prepare(s, NULL, include_revoked ? SQL_LIST_ALL : SQL_LIST_ACTIVE, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -160,16 +154,9 @@ int sqlite_key_list(struct store *s, bool include_revoked, struct store_key **ou
     return 0;
 }
 
-int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err)
+/* *n, the COUNT(*) that st (prepared on c, parameters bound) selects. */
+static int step_count(struct sqlite_conn *c, sqlite3_stmt *st, int *n, struct err *err)
 {
-    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_COUNT_ADMINS, err);
-    if (st == NULL) {
-        return -1;
-    }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
@@ -178,6 +165,13 @@ int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct
     *n = sqlite3_column_int(st, 0);
     sqlite3_reset(st);
     return 0;
+}
+
+int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err)
+{
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, tx, SQL_COUNT_ADMINS, &c, err);
+    return st == NULL ? -1 : step_count(c, st, n, err);
 }
 
 int sqlite_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
@@ -190,12 +184,5 @@ int sqlite_key_count_named(struct store_tx *tx, const char *name, int *n, struct
         return -1;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return store_sqlite_err(c->db, rc, "count keys", err);
-    }
-    *n = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    return 0;
+    return step_count(c, st, n, err);
 }

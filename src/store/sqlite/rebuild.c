@@ -137,11 +137,8 @@ static void row_read(sqlite3_stmt *st, struct store_rebuild *r)
 int sqlite_rebuild_get(struct store *s, struct store_tx *tx, const char *experiment,
                        struct store_rebuild *out, struct err *err)
 {
-    struct sqlite_conn *c = tx != NULL ? tx->conn : sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GET, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, tx, SQL_GET, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -160,11 +157,8 @@ int sqlite_rebuild_get(struct store *s, struct store_tx *tx, const char *experim
 int sqlite_rebuild_list(struct store *s, void (*emit)(void *ctx, const struct store_rebuild *r),
                         void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_LIST, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_LIST, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -226,16 +220,10 @@ static const char SQL_R_ROWS[] =
 static int range_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
                       const char *after, const char *last, struct err *err)
 {
-    struct sqlite_conn *c = tx->conn;
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_R_ROWS, err);
+    sqlite3_stmt *st = sqlite_rule_prepare(tx, SQL_R_ROWS, experiment, r, err);
     if (st == NULL) {
         return -1;
     }
-    sqlite_bind_str(st, 1, experiment);
-    sqlite_bind_str(st, 2, r->event);
-    sqlite3_bind_int64(st, 3, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
-    sqlite3_bind_int64(st, 4, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
-    sqlite3_bind_int64(st, 5, r->lookback_ms);
     sqlite_bind_str(st, 6, after);
     sqlite_bind_str(st, 7, last);
     return sqlite_rule_users(tx, st, experiment, r, err);
@@ -386,11 +374,8 @@ int sqlite_rebuild_ratio_read(struct store *s, const char *experiment, const cha
                                            const struct store_suff *st),
                               void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RATIO_GET, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_RATIO_GET, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -452,11 +437,8 @@ int sqlite_rebuild_keep_metric(struct store_tx *tx, const char *experiment, cons
 int sqlite_rebuild_metric_get(struct store *s, const char *experiment, const char *metric,
                               char **doc, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_DEF_GET, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_DEF_GET, &c, err);
     if (st == NULL) {
         return -1;
     }

@@ -79,20 +79,26 @@ int sqlite_rule_users(struct store_tx *tx, sqlite3_stmt *st, const char *experim
     return out;
 }
 
-static int rebuild_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                        struct err *err)
+sqlite3_stmt *sqlite_rule_prepare(struct store_tx *tx, const char *sql, const char *experiment,
+                                  const struct store_rule *r, struct err *err)
 {
-    struct sqlite_conn *c = tx->conn;
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_RB_ROWS, err);
+    sqlite3_stmt *st = sqlite_conn_prepare(tx->conn, sql, err);
     if (st == NULL) {
-        return -1;
+        return NULL;
     }
     sqlite_bind_str(st, 1, experiment);
     sqlite_bind_str(st, 2, r->event);
     sqlite3_bind_int64(st, 3, r->window_ms > 0 ? r->window_ms : FAR_FUTURE);
     sqlite3_bind_int64(st, 4, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
     sqlite3_bind_int64(st, 5, r->lookback_ms);
-    return sqlite_rule_users(tx, st, experiment, r, err);
+    return st;
+}
+
+static int rebuild_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
+                        struct err *err)
+{
+    sqlite3_stmt *st = sqlite_rule_prepare(tx, SQL_RB_ROWS, experiment, r, err);
+    return st == NULL ? -1 : sqlite_rule_users(tx, st, experiment, r, err);
 }
 
 int sqlite_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
@@ -135,11 +141,8 @@ int sqlite_rollup_read(struct store *s, const char *experiment, const char *metr
                        void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                        struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_READ, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_READ, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -178,11 +181,8 @@ int sqlite_rollup_daily(struct store *s, const char *experiment, const char *met
                         void (*emit)(void *ctx, int64_t day, const struct store_suff *st),
                         void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_DAILY, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_DAILY, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -232,11 +232,8 @@ int sqlite_exposure_by_variant(struct store *s, const char *experiment,
                                void (*emit)(void *ctx, const char *variant, int64_t users),
                                void *ctx, int64_t *conflicts, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_EXPOSED, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_EXPOSED, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -281,11 +278,9 @@ int sqlite_users_page(struct store *s, const char *experiment, int64_t stop_ts, 
                       int limit, void (*emit)(void *ctx, const struct store_user_row *row),
                       void *ctx, int *count, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, dimension ? SQL_USERS_PAGE_DIM : SQL_USERS_PAGE, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st =
+        sqlite_read_prepare(s, NULL, dimension ? SQL_USERS_PAGE_DIM : SQL_USERS_PAGE, &c, err);
     if (st == NULL) {
         return -1;
     }

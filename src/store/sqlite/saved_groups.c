@@ -44,7 +44,8 @@ int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc
 int sqlite_saved_group_get(struct store *s, struct store_tx *tx, const char *key, char **doc,
                            struct err *err)
 {
-    return sqlite_doc_get(s, tx, SQL_GROUP_GET, "saved group", "read saved group", key, doc, err);
+    return sqlite_doc_get(s, tx, SQL_GROUP_GET, "saved group", "read saved group", key, doc, NULL,
+                          err);
 }
 
 int sqlite_saved_group_delete(struct store_tx *tx, const char *key, struct err *err)
@@ -62,11 +63,8 @@ int sqlite_saved_group_versions(struct store *s,
                                 void (*emit)(void *ctx, const char *key, int64_t version),
                                 void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_VERSIONS, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_GROUP_VERSIONS, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -81,27 +79,8 @@ int sqlite_saved_group_versions(struct store *s,
 int sqlite_saved_group_read(struct store *s, const char *key, char **doc, int64_t *version,
                             struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_GROUP_READ, err);
-    if (st == NULL) {
-        return -1;
-    }
-    sqlite_bind_str(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *doc = xstrdup((const char *)sqlite3_column_text(st, 0));
-        *version = sqlite3_column_int64(st, 1);
-        sqlite3_reset(st);
-        return 0;
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        return err_set(err, ERR_NOT_FOUND, NULL, "no saved group '%s'", key);
-    }
-    return store_sqlite_err(c->db, rc, "read saved group", err);
+    return sqlite_doc_get(s, NULL, SQL_GROUP_READ, "saved group", "read saved group", key, doc,
+                          version, err);
 }
 
 static const char SQL_KEY_SET_ENC[] = "UPDATE api_keys SET encryption_key = ?2 WHERE id = ?1";
@@ -129,11 +108,8 @@ int sqlite_key_set_encryption(struct store_tx *tx, const char *id, const char *s
 int sqlite_key_encryption(struct store *s, const char *id, char *out, size_t n, struct err *err)
 {
     out[0] = '\0';
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_KEY_GET_ENC, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_KEY_GET_ENC, &c, err);
     if (st == NULL) {
         return -1;
     }

@@ -197,11 +197,8 @@ int sqlite_slice_read(struct store *s, const char *experiment, const char *metri
                       void (*emit)(void *ctx, const char *value, const struct store_suff *st),
                       void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_SLICE_READ, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_SLICE_READ, &c, err);
     if (st == NULL) {
         return -1;
     }
@@ -238,11 +235,8 @@ int sqlite_slice_exposures(struct store *s, const char *experiment, const char *
                                         int64_t users),
                            void *ctx, struct err *err)
 {
-    struct sqlite_conn *c = sqlite_reader(s, err);
-    if (c == NULL) {
-        return -1;
-    }
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_SLICE_EXPOSED, err);
+    struct sqlite_conn *c = NULL;
+    sqlite3_stmt *st = sqlite_read_prepare(s, NULL, SQL_SLICE_EXPOSED, &c, err);
     if (st == NULL) {
         return -1;
     }

@@ -141,6 +141,12 @@ void sqlite_wal_disown(struct sqlite_store *s, int wait_ms);
 
 /* This thread's read connection, opened on first use. */
 struct sqlite_conn *sqlite_reader(struct store *s, struct err *err);
+/* sql prepared (sqlite_conn_prepare) on tx's connection (inside apply(): reads see its
+ * writes) or (tx NULL) this thread's reader, *c that connection (NULL when there was none):
+ * the read functions' start. NULL on error
+ * (err filled). */
+sqlite3_stmt *sqlite_read_prepare(struct store *s, struct store_tx *tx, const char *sql,
+                                  struct sqlite_conn **c, struct err *err);
 
 /* Map a SQLite result code to an err (disk full, read-only, I/O, busy -> ERR_UNAVAILABLE;
  * constraint -> ERR_CONFLICT; others ERR_INTERNAL). Always returns -1. */
@@ -207,9 +213,10 @@ int sqlite_doc_put(struct store_tx *tx, const char *sql, const char *what, const
                    const char *doc, int64_t created_at, int64_t updated_at, bool create,
                    struct err *err);
 /* The document sql (?1 = key) selects, on tx's connection or (tx NULL) this thread's reader:
- * *doc malloc'd, or ERR_NOT_FOUND "no <what> '<key>'". */
+ * *doc malloc'd and, unless version is NULL, *version the integer sql selects second; or
+ * ERR_NOT_FOUND "no <what> '<key>'". */
 int sqlite_doc_get(struct store *s, struct store_tx *tx, const char *sql, const char *what,
-                   const char *op, const char *key, char **doc, struct err *err);
+                   const char *op, const char *key, char **doc, int64_t *version, struct err *err);
 /* Delete with sql (?1 = key): ERR_NOT_FOUND "no <what> '<key>'" when no row went. */
 int sqlite_doc_delete(struct store_tx *tx, const char *sql, const char *what, const char *key,
                       struct err *err);
@@ -266,6 +273,11 @@ int sqlite_rollup_add(struct store_tx *tx, const struct store_delta *d, size_t n
  * metric_stats and metric_daily (rollup.c; the rebuilds). */
 int sqlite_rule_users(struct store_tx *tx, sqlite3_stmt *st, const char *experiment,
                       const struct store_rule *r, struct err *err);
+/* sql prepared on tx's connection with one rule's rows bound: ?1 experiment, ?2 r's event,
+ * ?3 its window and ?4 its stop (FAR_FUTURE for none), ?5 its lookback; NULL on error. The
+ * statement of sqlite_rule_users (rollup.c, rebuild.c bind the range after). */
+sqlite3_stmt *sqlite_rule_prepare(struct store_tx *tx, const char *sql, const char *experiment,
+                                  const struct store_rule *r, struct err *err);
 
 /* issue 15 (saved_groups.c): saved groups and the encryption key of sdk keys */
 int sqlite_saved_group_put(struct store_tx *tx, const char *key, const char *doc,
