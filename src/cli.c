@@ -544,7 +544,8 @@ out:
 static const char compact_usage[] =
     "usage: bunsen compact [--horizon-days N] [--data-dir DIR] [--database URL]\n"
     "Remove raw rows that no result can need any more: per-user rows of archived experiments\n"
-    "(kept while the roll-up rebuild their stop started is still running), and events older\n"
+    "(kept while the roll-up rebuild their stop started is still running, and for good when\n"
+    "they analyse a ratio metric, whose results sum them on each read), and events older\n"
     "than N days (default 400, at least 15, and at least every metric's CUPED look-back plus 7\n"
     "days) of users in no live experiment. Results do not change, unless an exposure arrives\n"
     "more than N days minus the longest look-back after its timestamp (7 days at the least\n"
@@ -647,6 +648,12 @@ int cli_compact(int argc, char **argv)
             printf("kept the per-user rows of %lld archived experiment%s still rebuilding its "
                    "roll-ups: run compact again once the rebuild has finished\n",
                    (long long)st.rebuilding, st.rebuilding == 1 ? "" : "s");
+        }
+        if (st.ratio_kept > 0) {
+            /* a ratio metric sums its parts' per-user values on each read: no roll-up */
+            printf("kept the per-user rows of %lld archived experiment%s with ratio metrics: "
+                   "their results read them\n",
+                   (long long)st.ratio_kept, st.ratio_kept == 1 ? "" : "s");
         }
         if (st.wal_busy) {
             /* the rows are gone, but not the space: say so, and fail, so that a scheduled run

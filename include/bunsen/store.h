@@ -711,6 +711,8 @@ struct store_compact_stats {
     int64_t exposures;   /* exposures of archived experiments removed */
     int64_t user_values; /* per-user metric rows of archived experiments removed */
     int64_t rebuilding;  /* archived experiments kept whole: their rebuild is still running */
+    int64_t ratio_kept;  /* archived experiments kept whole: they analyse a ratio metric,
+                          * which sums its parts' per-user values on each read */
     /* SQLite: the WAL could not be checkpointed and truncated at the end (readers or another
      * writer kept it busy through every try); its frames then and those copied */
     bool wal_busy;

@@ -271,14 +271,14 @@ static int ratio_arms(struct store *s, const struct experiment *x, const struct 
                       struct arms *a, struct err *err)
 {
     struct results_ratio_sums r;
-    bool available = false;
-    if (results_ratio_sums(s, x, m, NULL, &r, &available, err) != 0) {
+    const char *unavailable = NULL;
+    if (results_ratio_sums(s, x, m, NULL, &r, &unavailable, err) != 0) {
         return -1;
     }
     struct store_suff zero[ASSIGN_MAX_VARIANTS];
     memset(zero, 0, sizeof(zero));
-    results_ratio_arms_from_suff(available && r.n > 0 ? r.v[0].st : zero, a);
-    a->unavailable = available ? NULL : RESULTS_RATIO_REBUILDING;
+    results_ratio_arms_from_suff(unavailable == NULL && r.n > 0 ? r.v[0].st : zero, a);
+    a->unavailable = unavailable;
     results_ratio_sums_free(&r);
     return 0;
 }
@@ -549,9 +549,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
             a.unavailable = RESULTS_KEPT_UNKNOWN;
         } else if (sl != NULL && m.type == STATS_METRIC_RATIO) {
             results_ratio_arms_from_suff(&sl->suff[k * x->nvariants], &a);
-            a.unavailable = sl->ratio_unavailable != NULL && sl->ratio_unavailable[k]
-                                ? RESULTS_RATIO_REBUILDING
-                                : NULL;
+            a.unavailable = sl->ratio_unavailable != NULL ? sl->ratio_unavailable[k] : NULL;
         } else if (sl != NULL) {
             for (size_t i = 0; i < x->nvariants; i++) {
                 results_arm_from_suff(&sl->suff[k * x->nvariants + i], a.binomial, &a.arm[i]);

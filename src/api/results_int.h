@@ -71,11 +71,18 @@ int results_ratio_live(struct store *s, const struct experiment *x, const struct
                        const struct metric *den, const char *dimension,
                        struct results_ratio_sums *out, struct err *err);
 /* The last complete sums of ratio metric m (its parts loaded here): live, or kept through a
- * rebuild (store_rebuild_ratio_read); *available false when neither holds them (the
- * metric is then reported with RESULTS_RATIO_REBUILDING). Free out after 0. */
+ * rebuild (store_rebuild_ratio_read). *unavailable NULL, or why they cannot be read (the
+ * metric's warning, its statistics null): neither source holds them
+ * (RESULTS_RATIO_REBUILDING), or an archived experiment's per-user values were removed by a
+ * `bunsen compact` before it kept them for ratios (RESULTS_RATIO_COMPACTED). Free out
+ * after 0. */
 int results_ratio_sums(struct store *s, const struct experiment *x, const struct metric *m,
-                       const char *dimension, struct results_ratio_sums *out, bool *available,
-                       struct err *err);
+                       const char *dimension, struct results_ratio_sums *out,
+                       const char **unavailable, struct err *err);
+#define RESULTS_RATIO_COMPACTED                                                                    \
+    "this archived experiment's per-user values were removed by `bunsen compact` of an "           \
+    "earlier version, and a ratio metric is computed from them (it has no roll-up): its "          \
+    "statistics cannot be shown"
 #define RESULTS_RATIO_REBUILDING                                                                   \
     "a definition change is being applied and this ratio's last complete sums were not kept: "     \
     "its statistics return when the rebuild ends"
@@ -157,7 +164,7 @@ struct slice {
     int64_t users[ASSIGN_MAX_VARIANTS];
     int64_t total;
     struct store_suff *suff;
-    const bool *ratio_unavailable; /* per metric k: a ratio not available (or NULL) */
+    const char *const *ratio_unavailable; /* per metric k: why a ratio is not available */
 };
 
 /* The statistics inputs of one metric, one per variant (results.c fills them from the

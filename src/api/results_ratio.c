@@ -2,7 +2,9 @@
  * results_ratio.c - a ratio metric's sums (results_int.h): n, the parts' sums, sums of
  * squares and cross product per variant (and per dimension value), read from the users'
  * stored values one page at a time, or, while a rebuild rewrites those values, from the
- * sums the rebuilder kept before its first chunk (results_ratio_keep, migration 0009).
+ * sums the rebuilder kept before its first chunk (results_ratio_keep, migration 0009); an
+ * archived experiment's whose per-user values an older `bunsen compact` removed are
+ * reported as such (ratio_compacted).
  * Threads: the results threads, the CLI and the rebuilder, each on its own store reader;
  * the keep's one write goes through the writer (store_write_sync).
  */
@@ -220,19 +222,69 @@ static int ratio_sums(struct store *s, const struct experiment *x, const struct 
     return 0; /* moved under every read: reported as not available */
 }
 
+static void count_row(void *ctx, const struct store_user_row *row)
+{
+    (void)row;
+    ++*(int64_t *)ctx;
+}
+
+static void add_users(void *ctx, const char *variant, int64_t users)
+{
+    (void)variant;
+    *(int64_t *)ctx += users;
+}
+
+/* Whether sums without a user are those of an archived experiment whose per-user rows a
+ * `bunsen compact` before 2026-12-06 removed (it removed them whatever the metrics; now it
+ * keeps them for ratios): no per-user row at all (one row looked for) while its exposure
+ * roll-ups count users. Otherwise a ratio of no users would be shown as 0 users beside
+ * variants that have them. */
+static int ratio_compacted(struct store *s, const struct experiment *x,
+                           const struct results_ratio_sums *r, bool *compacted, struct err *err)
+{
+    *compacted = false;
+    int64_t n = 0;
+    for (size_t k = 0; k < r->n; k++) {
+        for (size_t i = 0; i < x->nvariants; i++) {
+            n += r->v[k].st[i].n;
+        }
+    }
+    if (x->status != ASSIGN_STATUS_ARCHIVED || n > 0) {
+        return 0;
+    }
+    struct store_users_cursor cur;
+    memset(&cur, 0, sizeof(cur));
+    int64_t rows = 0, exposed = 0, conflicts = 0;
+    int count = 0;
+    if (store_users_page(s, x->key, x->stopped_at, r->num->key, r->den->key, NULL, &cur, 1,
+                         count_row, &rows, &count, err) != 0 ||
+        store_exposure_by_variant(s, x->key, add_users, &exposed, &conflicts, err) != 0) {
+        return -1;
+    }
+    *compacted = rows == 0 && exposed > 0;
+    return 0;
+}
+
 int results_ratio_sums(struct store *s, const struct experiment *x, const struct metric *m,
-                       const char *dimension, struct results_ratio_sums *out, bool *available,
-                       struct err *err)
+                       const char *dimension, struct results_ratio_sums *out,
+                       const char **unavailable, struct err *err)
 {
     memset(out, 0, sizeof(*out));
-    *available = false;
+    *unavailable = RESULTS_RATIO_REBUILDING;
     struct metric num, den;
     bool unknown = false; /* the ratio's kept sums hold values, read without the parts' types */
     if (results_load_metric_kept(s, x->key, m->numerator, &num, &unknown, err) != 0 ||
         results_load_metric_kept(s, x->key, m->denominator, &den, &unknown, err) != 0) {
         return -1;
     }
-    int rc = ratio_sums(s, x, m, &num, &den, dimension, out, available, err);
+    bool available = false, compacted = false;
+    int rc = ratio_sums(s, x, m, &num, &den, dimension, out, &available, err);
+    if (rc == 0 && available) {
+        rc = ratio_compacted(s, x, out, &compacted, err);
+    }
+    if (rc == 0 && available) {
+        *unavailable = compacted ? RESULTS_RATIO_COMPACTED : NULL;
+    }
     out->num = out->den = NULL; /* the parts were this call's */
     return rc;
 }

@@ -103,13 +103,14 @@ static int ratio_days(struct store *s, struct series *se, struct err *err)
     struct fam_metric *fm = se->fm;
     const struct experiment *x = se->x;
     struct results_ratio_sums r;
-    bool available = false;
-    if (results_ratio_sums(s, x, &fm->m, NULL, &r, &available, err) != 0) {
+    const char *unavailable = NULL;
+    if (results_ratio_sums(s, x, &fm->m, NULL, &r, &unavailable, err) != 0) {
         return -1;
     }
     size_t last = (se->ndays - 1) * x->nvariants;
+    bool available = unavailable == NULL;
     if (!available) {
-        fm->unavailable = RESULTS_RATIO_REBUILDING;
+        fm->unavailable = unavailable;
     }
     for (size_t i = 0; available && r.n > 0 && i < x->nvariants; i++) {
         fm->grid[last + i] = r.v[0].st[i];

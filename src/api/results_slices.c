@@ -31,8 +31,8 @@ struct breakdown {
     size_t *slice_of; /* per stored value: index in slices */
     struct slice *slices;
     size_t nslices;
-    size_t metric;           /* the metric k being read */
-    bool *ratio_unavailable; /* per metric k (struct slice) */
+    size_t metric;                  /* the metric k being read */
+    const char **ratio_unavailable; /* per metric k (struct slice) */
 };
 
 static struct slice *value_find(struct breakdown *b, const char *value, size_t *at)
@@ -93,11 +93,11 @@ static int slice_ratio(struct store *s, struct breakdown *b, const char *dimensi
                        const struct metric *m, struct err *err)
 {
     struct results_ratio_sums r;
-    bool available = false;
-    if (results_ratio_sums(s, b->x, m, dimension, &r, &available, err) != 0) {
+    const char *unavailable = NULL;
+    if (results_ratio_sums(s, b->x, m, dimension, &r, &unavailable, err) != 0) {
         return -1;
     }
-    b->ratio_unavailable[b->metric] = !available;
+    b->ratio_unavailable[b->metric] = unavailable;
     for (size_t k = 0; k < r.n; k++) {
         for (size_t i = 0; i < b->x->nvariants; i++) {
             slice_stats_emit(b, r.v[k].value, &r.v[k].st[i]);

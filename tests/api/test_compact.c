@@ -229,6 +229,151 @@ static void test_compact_spares_rebuilding(void **state)
     daemon_cleanup(&D);
 }
 
+/* Remove every "computed_at" (the document's and each slice's). */
+static void drop_computed_at(json_t *j)
+{
+    if (json_is_object(j)) {
+        json_object_del(j, "computed_at");
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            drop_computed_at(v);
+        }
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            drop_computed_at(json_array_get(j, i));
+        }
+    }
+}
+
+/* A GET's body without the volatile computed_at (200 expected). */
+static char *get_text(const char *path)
+{
+    int st;
+    json_t *j = http_json(D.port, "GET", path, D.admin_key, NULL, &st);
+    if (st != 200) {
+        fail_msg("GET %s -> %d", path, st);
+    }
+    drop_computed_at(j);
+    char *t = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(j);
+    return t;
+}
+
+/* Ratio metrics have no roll-up: their results, breakdowns and days sum the per-user values
+ * of their parts on each read. Compaction removed those of archived experiments, and every
+ * ratio then read 0 users and null statistics (a slice said "an arm has no users") while the
+ * variants still had theirs. An archived experiment that analyses a ratio now keeps its
+ * per-user rows; one without a ratio loses them as before. */
+static void test_compact_keeps_ratios(void **state)
+{
+    (void)state;
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    long long now = (long long)time(NULL) * 1000;
+    post_ok("/api/v1/metrics", "{\"key\":\"rev\",\"event\":\"rev\",\"type\":\"sum\"}");
+    post_ok("/api/v1/metrics", "{\"key\":\"clk\",\"event\":\"clk\",\"type\":\"count\"}");
+    post_ok("/api/v1/metrics", "{\"key\":\"rpc\",\"type\":\"ratio\",\"numerator\":\"rev\","
+                               "\"denominator\":\"clk\"}");
+    post_ok("/api/v1/experiments", "{\"key\":\"rat\",\"variants\":[{\"key\":\"a\"},"
+                                   "{\"key\":\"b\"}],\"metrics\":[\"rpc\",\"rev\"],"
+                                   "\"dimensions\":[\"country\"]}");
+    post_ok("/api/v1/experiments/rat/start", "{}");
+    /* over three days, three countries, each user a few clicks and some revenue */
+    static const char *const countries[] = {"DE", "FR", "US"};
+    json_t *ex = json_array(), *ev = json_array();
+    for (int i = 0; i < 300; i++) {
+        const char *uid = fmt("rat-u%d", i);
+        long long t0 = now - (3 - i % 3) * 86400000LL;
+        json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:I, s:{s:s}}", "experiment", "rat",
+                                            "user_id", uid, "variant", i % 2 ? "b" : "a", "ts",
+                                            (json_int_t)t0, "attributes", "country",
+                                            countries[(i / 2) % 3]));
+        for (int k = 0; k <= i % 4; k++) {
+            json_array_append_new(ev, json_pack("{s:s, s:s, s:I}", "user_id", uid, "event", "clk",
+                                                "ts", (json_int_t)(t0 + 60000 * (k + 1))));
+        }
+        if (i % 5 != 0) {
+            json_array_append_new(ev, json_pack("{s:s, s:s, s:I, s:f}", "user_id", uid, "event",
+                                                "rev", "ts", (json_int_t)(t0 + 3600000), "value",
+                                                1.5 + (i % 7) + (i % 2)));
+        }
+    }
+    json_t *ja = json_pack("{s:o}", "exposures", ex), *jb = json_pack("{s:o}", "events", ev);
+    char *a = json_dumps(ja, 0), *b = json_dumps(jb, 0);
+    json_decref(ja);
+    json_decref(jb);
+    post_ok("/api/v1/exposures", a);
+    post_ok("/api/v1/events", b);
+    free(a);
+    free(b);
+    post_ok("/api/v1/experiments/rat/stop", "{}");
+    for (int i = 0; i < 600 && count("SELECT COUNT(*) FROM rollup_rebuilds") > 0; i++) {
+        sleep_ms(50);
+    }
+    post_ok("/api/v1/experiments/rat/archive", "{}");
+    static const char *const paths[] = {
+        "/api/v1/experiments/rat/results",
+        "/api/v1/experiments/rat/results?dimension=country",
+        "/api/v1/experiments/rat/timeseries?metric=rev&correction=holm",
+    };
+    enum { NPATHS = sizeof(paths) / sizeof(paths[0]) };
+    char *before[NPATHS];
+    for (size_t i = 0; i < NPATHS; i++) {
+        before[i] = get_text(paths[i]);
+    }
+    /* the ratio has users and statistics (a slice's "users" is not 0) */
+    assert_null(strstr(before[0], "no users"));
+    assert_null(strstr(before[1], "no users"));
+
+    char *out = NULL;
+    const char *args[] = {"compact", "--data-dir", D.dir, NULL};
+    assert_int_equal(bunsen_run(&out, args), 0);
+    for (size_t i = 0; i < NPATHS; i++) {
+        char *after = get_text(paths[i]);
+        if (strcmp(after, before[i]) != 0) {
+            fail_msg("%s changed by compaction:\nbefore %s\nafter  %s", paths[i], before[i], after);
+        }
+        free(after);
+        free(before[i]);
+    }
+    /* and it says so */
+    assert_non_null(strstr(out, "kept the per-user rows of 1 archived experiment with ratio"));
+    free(out);
+    assert_int_equal(count("SELECT COUNT(*) FROM exposures WHERE experiment = 'rat'"), 300);
+
+    /* a database an earlier version compacted has lost them: the ratio says so (a warning,
+     * null statistics), in the results and every slice, rather than 0 users */
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D, "DELETE FROM user_metrics WHERE experiment = 'rat'", 0);
+    daemon_db_exec(&D, "DELETE FROM exposure_dims WHERE experiment = 'rat'", 0);
+    daemon_db_exec(&D, "DELETE FROM exposures WHERE experiment = 'rat'", 0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    int st;
+    json_t *j = http_json(D.port, "GET", paths[0], D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    const json_t *ms = json_object_get(j, "metrics");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 0), "key")), "rpc");
+    const char *w = json_string_value(json_object_get(json_array_get(ms, 0), "warning"));
+    assert_non_null(w);
+    assert_non_null(strstr(w, "removed by `bunsen compact`"));
+    assert_null(json_object_get(json_array_get(ms, 1), "warning")); /* rev: its roll-ups */
+    json_decref(j);
+    j = http_json(D.port, "GET", paths[1], D.admin_key, NULL, &st);
+    assert_int_equal(st, 200);
+    const json_t *slices = json_object_get(j, "slices");
+    assert_true(json_array_size(slices) > 0);
+    for (size_t i = 0; i < json_array_size(slices); i++) {
+        const json_t *m0 = json_array_get(json_object_get(json_array_get(slices, i), "metrics"), 0);
+        w = json_string_value(json_object_get(m0, "warning"));
+        assert_non_null(w);
+        assert_non_null(strstr(w, "removed by `bunsen compact`"));
+    }
+    json_decref(j);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_cleanup(&D);
+}
+
 /* The size of the daemon's WAL file (0 when there is none). */
 static long long wal_bytes(void)
 {
@@ -331,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compact_keeps_results),
         cmocka_unit_test(test_compact_spares_rebuilding),
+        cmocka_unit_test(test_compact_keeps_ratios),
         cmocka_unit_test(test_compact_reports_wal_left),
         cmocka_unit_test(test_compact_refuses_corrupt),
     };

@@ -265,11 +265,17 @@ static int delete_chunks(struct pg_conn *c, const char *sql, int64_t *total, str
     }
 }
 
-/* archived experiments whose roll-ups are complete: one archived while the rebuild of its
- * stop still runs keeps its rows until that rebuild ends (compact.c) */
+/* experiments that analyse a ratio metric (experiment_metrics lists guardrails too) */
+#define RATIO_USERS                                                                                \
+    "(SELECT u.experiment FROM experiment_metrics u JOIN metrics m ON m.key = u.metric WHERE "     \
+    "m.doc::jsonb ->> 'type' = 'ratio')"
+/* archived experiments whose roll-ups are complete and answer every result: one archived
+ * while the rebuild of its stop still runs keeps its rows until that rebuild ends, one that
+ * analyses a ratio metric keeps them for good, as the ratio sums them on each read
+ * (sqlite/compact.c) */
 #define DONE_ARCHIVED                                                                              \
     "(SELECT key FROM experiments WHERE status = 'archived' AND key NOT IN (SELECT experiment "    \
-    "FROM rollup_rebuilds))"
+    "FROM rollup_rebuilds) AND key NOT IN " RATIO_USERS ")"
 
 int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *out,
                struct err *err)
@@ -293,6 +299,9 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
     static const char SQL_REBUILDING[] =
         "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key IN (SELECT "
         "experiment FROM rollup_rebuilds)";
+    static const char SQL_RATIO_KEPT[] =
+        "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key NOT IN (SELECT "
+        "experiment FROM rollup_rebuilds) AND key IN " RATIO_USERS;
     struct pg_store *p = pg_be(s);
     *out = (struct store_compact_stats){0};
     int64_t dims = 0;
@@ -304,6 +313,12 @@ int pg_compact(struct store *s, int64_t horizon_ms, struct store_compact_stats *
         return -1;
     }
     out->rebuilding = pg_i64(r, 0, 0);
+    PQclear(r);
+    r = pg_run(p->writer, SQL_RATIO_KEPT, 0, NULL, NULL, 0, err);
+    if (r == NULL) {
+        return -1;
+    }
+    out->ratio_kept = pg_i64(r, 0, 0);
     PQclear(r);
     if (delete_chunks(p->writer, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
         delete_chunks(p->writer, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||

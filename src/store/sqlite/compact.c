@@ -8,7 +8,11 @@
  *      complete: their roll-ups stay, so their results are unchanged, and an archived
  *      experiment is never rebuilt again. One archived while the rebuild of its stop is still
  *      running (archiving does not wait for it) is left alone: the rebuild recomputes its
- *      roll-ups from these rows, and removing them under it left 32 of 5,000 users;
+ *      roll-ups from these rows, and removing them under it left 32 of 5,000 users. So is one
+ *      that analyses a ratio metric (metric or guardrail): a ratio has no roll-up, its results,
+ *      breakdowns and days sum its parts' per-user values on each read (results_ratio.c), and
+ *      removing them made every ratio read 0 users (RELIABILITY.md AG). A metric's type cannot
+ *      change while an archived experiment uses it (metrics.c check_frozen_users);
  *   2. events older than the horizon of users with no exposure in any live experiment (not
  *      archived, or archived and still rebuilding): no existing exposure can count them, and
  *      a future exposure (t0 >= now) looks back at most `horizon` (>= the longest CUPED
@@ -38,11 +42,16 @@
 #define CKPT_WAIT_MS  100
 #define CKPT_PAUSE_MS 250
 
-/* archived experiments whose roll-ups are complete (no rebuild row): checked in the
- * deleting transaction, and an archived experiment never starts a rebuild again */
+/* experiments that analyse a ratio metric (experiment_metrics lists guardrails too) */
+#define RATIO_USERS                                                                                \
+    "(SELECT u.experiment FROM experiment_metrics u JOIN metrics m ON m.key = u.metric WHERE "     \
+    "json_extract(m.doc, '$.type') = 'ratio')"
+/* archived experiments whose roll-ups are complete (no rebuild row) and answer every result
+ * (no ratio metric): checked in the deleting transaction, and an archived experiment never
+ * starts a rebuild again */
 #define DONE_ARCHIVED                                                                              \
     "(SELECT key FROM experiments WHERE status = 'archived' AND key NOT IN (SELECT experiment "    \
-    "FROM rollup_rebuilds))"
+    "FROM rollup_rebuilds) AND key NOT IN " RATIO_USERS ")"
 /* WITHOUT ROWID tables: delete by primary key, a chunk at a time (row-value IN). */
 static const char SQL_ARCHIVED_UM[] =
     "DELETE FROM user_metrics WHERE (user_id, experiment, metric) IN (SELECT user_id, "
@@ -68,7 +77,24 @@ static const char SQL_OLD_EVENTS_ANY[] = "SELECT EXISTS (SELECT 1 " OLD_EVENTS "
 static const char SQL_REBUILDING[] =
     "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key IN (SELECT experiment "
     "FROM rollup_rebuilds)";
+/* the archived experiments whose per-user rows stay because they analyse a ratio metric */
+static const char SQL_RATIO_KEPT[] =
+    "SELECT COUNT(*) FROM experiments WHERE status = 'archived' AND key NOT IN (SELECT "
+    "experiment FROM rollup_rebuilds) AND key IN " RATIO_USERS;
 static const char SQL_MAX_ROWID[] = "SELECT COALESCE(MAX(rowid), 0) FROM events";
+
+/* The one integer sql answers. */
+static int count_of(struct sqlite_conn *c, const char *sql, int64_t *out, struct err *err)
+{
+    sqlite3_stmt *st = sqlite_conn_prepare(c, sql, err);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : store_sqlite_err(c->db, rc, "compact", err);
+}
 
 /* Sleep as long as the last transaction held the write lock (since t0), at least
  * PAUSE_MIN_MS. */
@@ -215,15 +241,9 @@ int sqlite_compact(struct store *s, int64_t horizon_ms, struct store_compact_sta
     struct sqlite_conn *c = sqlite_be(s)->main;
     *out = (struct store_compact_stats){0};
     int64_t dims = 0;
-    sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_REBUILDING, err);
-    if (st == NULL) {
+    if (count_of(c, SQL_REBUILDING, &out->rebuilding, err) != 0 ||
+        count_of(c, SQL_RATIO_KEPT, &out->ratio_kept, err) != 0) {
         return -1;
-    }
-    int rc = sqlite3_step(st);
-    out->rebuilding = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
-        return store_sqlite_err(c->db, rc, "compact", err);
     }
     if (delete_chunks(c, SQL_ARCHIVED_UM, &out->user_values, err) != 0 ||
         delete_chunks(c, SQL_ARCHIVED_EXPO, &out->exposures, err) != 0 ||
