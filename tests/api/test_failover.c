@@ -34,6 +34,7 @@ static unsigned char state[CLIENTS][MAXB]; /* 1 sent, 2 acknowledged */
 static int sent[CLIENTS];
 static int stored[CLIENTS][MAXB];
 static atomic_int replies_503, replies_503_no_retry_after;
+static atomic_int acks[NDAEMONS]; /* batches acknowledged, by daemon */
 
 static void *client_main(void *arg)
 {
@@ -51,9 +52,11 @@ static void *client_main(void *arg)
         sprintf(body + len, "]}");
         state[c][b] = 1;
         struct resp r;
-        if (http_req(D[(c + b) % NDAEMONS].port, "POST", "/api/v1/events", SDK, body, &r) == 0) {
+        int di = (c + b) % NDAEMONS;
+        if (http_req(D[di].port, "POST", "/api/v1/events", SDK, body, &r) == 0) {
             if (r.status == 200) {
                 state[c][b] = 2;
+                atomic_fetch_add(&acks[di], 1);
             } else if (r.status == 503) {
                 char ra[32];
                 atomic_fetch_add(&replies_503, 1);
@@ -93,6 +96,36 @@ static int status_of(int port, const char *method, const char *path, const char 
     return st;
 }
 
+/* Waits until every daemon has acknowledged a batch more than since[i] (the load's progress,
+ * not a time: HARNESS_HANG_S is a hang detector), and fills since with the counts. */
+static void wait_acks(int since[NDAEMONS])
+{
+    for (int i = 0; i < NDAEMONS; i++) {
+        double t0 = harness_clock_s();
+        while (atomic_load(&acks[i]) <= since[i] && harness_clock_s() - t0 < HARNESS_HANG_S) {
+            usleep(10000);
+        }
+        since[i] = atomic_load(&acks[i]);
+    }
+}
+
+/* Whether daemon port has user u1 in experiment key (its snapshot has the start). */
+static bool assigns_u1(int port, const char *key)
+{
+    struct resp r;
+    if (http_req(port, "POST", "/api/v1/assign", SDK,
+                 fmt("{\"user_id\":\"u1\",\"experiments\":[\"%s\"],\"log_exposure\":false}", key),
+                 &r) != 0) {
+        return false;
+    }
+    json_t *j = resp_json(&r);
+    bool in = json_is_true(
+        json_object_get(json_object_get(json_object_get(j, "assignments"), key), "in_experiment"));
+    json_decref(j);
+    resp_free(&r);
+    return in;
+}
+
 static void test_promote_standby_under_load(void **state_)
 {
     (void)state_;
@@ -129,7 +162,11 @@ static void test_promote_standby_under_load(void **state_)
                      201);
     assert_int_equal(
         status_of(D[0].port, "POST", "/api/v1/experiments/ha/start", D[0].admin_key, NULL), 200);
-    usleep(300000); /* the other daemon sees the start */
+    /* the other daemon sees the start (NOTIFY; a hang detector bounds the wait) */
+    for (double t0 = harness_clock_s();
+         !assigns_u1(D[1].port, "ha") && harness_clock_s() - t0 < HARNESS_HANG_S;) {
+        usleep(10000);
+    }
     const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"ha\"],\"log_exposure\":false}";
     for (int i = 0; i < NDAEMONS; i++) {
         assert_int_equal(status_of(D[i].port, "POST", "/api/v1/assign", SDK, assign), 200);
@@ -140,7 +177,9 @@ static void test_promote_standby_under_load(void **state_)
     for (int i = 0; i < CLIENTS; i++) {
         assert_int_equal(pthread_create(&th[i], NULL, client_main, (void *)(intptr_t)i), 0);
     }
-    usleep(800000);
+    int since[NDAEMONS] = {0};
+    usleep(800000);   /* a minimum */
+    wait_acks(since); /* load acknowledged by both daemons before the outage: acked > 0 */
     /* the primary goes away: no writable database until the standby is promoted */
     assert_int_equal(pgc_run(NULL, 0, fmt("stop '%s/p' immediate", dir)), 0);
     usleep(1500000); /* past the key cache's one second */
@@ -156,11 +195,13 @@ static void test_promote_standby_under_load(void **state_)
     assert_int_equal(pgc_run(NULL, 0, fmt("promote '%s/s'", dir)), 0);
     /* the daemons continue on the new primary */
     int ready_up = 0;
-    for (int k = 0; k < 100 && ready_up != 200; k++) {
+    for (double t0 = harness_clock_s(); /* a hang detector, not a bound on the failover */
+         ready_up != 200 && harness_clock_s() - t0 < HARNESS_HANG_S;) {
         usleep(100000);
         ready_up = status_of(D[0].port, "GET", "/readyz", NULL, NULL);
     }
-    usleep(1000000);
+    usleep(1000000);  /* a minimum */
+    wait_acks(since); /* both daemons acknowledge writes on the new primary again */
     atomic_store(&stop, true);
     for (int i = 0; i < CLIENTS; i++) {
         pthread_join(th[i], NULL);
@@ -313,7 +354,8 @@ static void test_hung_server(void **state_)
     pgc_signal(fmt("%s/p", hdir), "CONT");
 
     int write_up = 0;
-    for (int k = 0; k < 60 && write_up != 200; k++) {
+    for (double t1 = harness_clock_s(); /* a hang detector, not a bound on the recovery */
+         write_up != 200 && harness_clock_s() - t1 < HARNESS_HANG_S;) {
         write_up = status_of(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 2));
         if (write_up != 200) {
             usleep(250000);
@@ -328,8 +370,21 @@ static void test_hung_server(void **state_)
     struct commit_wait cw = {.port = d.port, .key = sdk};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, commit_wait_main, &cw), 0);
-    sleep_ms(4000); /* twice --db-timeout */
+    /* the COMMIT waits for the standby (pg_stat_activity: SyncRep), then twice --db-timeout
+     * more (a minimum: longer is as good) */
     PGconn *pc = PQconnectdb(server);
+    assert_int_equal(PQstatus(pc), CONNECTION_OK);
+    bool syncrep = false;
+    for (double t1 = harness_clock_s(); !syncrep && harness_clock_s() - t1 < HARNESS_HANG_S;) {
+        PGresult *sr =
+            PQexec(pc, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+        syncrep = PQresultStatus(sr) == PGRES_TUPLES_OK && atoll(PQgetvalue(sr, 0, 0)) > 0;
+        PQclear(sr);
+        if (!syncrep) {
+            sleep_ms(20);
+        }
+    }
+    sleep_ms(4000); /* syncrep is asserted after the cluster is stopped */
     PQclear(PQexec(pc, "ALTER SYSTEM RESET synchronous_standby_names"));
     PQclear(PQexec(pc, "SELECT pg_reload_conf()"));
     PQfinish(pc);
@@ -354,6 +409,7 @@ static void test_hung_server(void **state_)
     assert_int_equal(ready_up, 200);
     assert_int_equal(stored_h0, 1);
     assert_int_equal(stored_h2, 1);
+    assert_true(syncrep); /* the commit did wait for the standby */
     assert_int_equal(cw.status, 200);
     assert_int_equal(stored_h3, 1);
 }

@@ -154,7 +154,12 @@ static void test_backup_under_load(void **state)
                                          NULL};
     assert_int_equal(bunsen_run(&out, prefixed_self), 2);
     free(out);
-    usleep(200000); /* the load goes on after the backup */
+    /* the load goes on after the backup: one more acknowledgement (a hang detector bounds it) */
+    double t_more = harness_clock_s();
+    while (atomic_load(&l.acked) <= acked_after_backup &&
+           harness_clock_s() - t_more < HARNESS_HANG_S) {
+        usleep(10000);
+    }
     atomic_store(&l.stop, true);
     pthread_join(th, NULL);
     assert_int_equal(l.failures, 0);
@@ -268,6 +273,31 @@ static void test_backup_onto_database_files(void **state)
     daemon_cleanup(&d);
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* Waits until the file at path holds needle n times or more (a line the daemon writes once it
+ * has done what it logs), and returns the count. HARNESS_HANG_S: a hang detector only. */
+static int wait_text(const char *path, const char *needle, int n)
+{
+    int got = 0;
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < HARNESS_HANG_S; usleep(10000)) {
+        char *text = slurp(path);
+        got = count_of(text, needle);
+        free(text);
+        if (got >= n) {
+            break;
+        }
+    }
+    return got;
+}
+
 /* ---- SIGHUP ---- */
 
 static void test_sighup(void **state)
@@ -284,18 +314,21 @@ static void test_sighup(void **state)
     char sdk[80], sdk_id[40];
     make_key(&d, "sdk", sdk, sizeof(sdk), sdk_id, sizeof(sdk_id));
     assert_int_equal(status_of(d.port, "GET", "/api/v1/me", sdk, NULL), 200);
-    /* SIGHUP never stops the daemon (it used to exit with status 129) */
+    /* SIGHUP never stops the daemon (it used to exit with status 129). Each SIGHUP is handled
+     * once its "reloaded" line (logged last, serve.c reload_on_hup) is in the log: the test
+     * waits for that line, not for a time. */
+    static const char RELOADED[] = "\"msg\":\"reloaded\"";
     for (int i = 0; i < 3; i++) {
         assert_int_equal(kill(d.pid, SIGHUP), 0);
-        usleep(100000);
+        assert_true(wait_text(log, RELOADED, i + 1) >= i + 1);
         assert_int_equal(status_of(d.port, "GET", "/healthz", NULL, NULL), 200);
     }
     /* logrotate: move the file away, SIGHUP, new lines go to a new file at the old path */
     assert_int_equal(rename(log, rotated), 0);
     assert_int_equal(kill(d.pid, SIGHUP), 0);
-    usleep(200000);
+    assert_true(wait_text(log, RELOADED, 1) >= 1);
     assert_int_equal(status_of(d.port, "GET", "/healthz?after=rotate", NULL, NULL), 200);
-    usleep(100000);
+    assert_true(wait_text(log, "\"route\":\"/healthz\"", 1) >= 1);
     char *old = slurp(rotated), *fresh = slurp(log);
     assert_non_null(strstr(old, "\"msg\":\"reloaded\""));
     assert_non_null(strstr(fresh, "\"msg\":\"reloaded\""));
@@ -313,7 +346,7 @@ static void test_sighup(void **state)
     assert_int_equal(bunsen_run(&out, rv), 0);
     free(out);
     assert_int_equal(kill(d.pid, SIGHUP), 0);
-    usleep(100000);
+    assert_true(wait_text(log, RELOADED, 2) >= 2); /* logged after the keys were forgotten */
     assert_int_equal(status_of(d.port, "GET", "/api/v1/me", sdk, NULL), 401);
     /* the log's directory gone: the failed reopen is said on stderr (the journal), not only
      * in the file that could not be reopened */
@@ -321,7 +354,7 @@ static void test_sighup(void **state)
     unlink(rotated);
     assert_int_equal(rmdir(tmpl), 0);
     assert_int_equal(kill(d.pid, SIGHUP), 0);
-    usleep(200000);
+    assert_true(wait_text(fmt("%s/stderr.log", d.dir), "cannot reopen the log file", 1) >= 1);
     assert_int_equal(status_of(d.port, "GET", "/healthz", NULL, NULL), 200);
     char *err = slurp(fmt("%s/stderr.log", d.dir));
     assert_non_null(strstr(err, "cannot reopen the log file"));
@@ -624,15 +657,6 @@ static void test_database_scheme_usage(void **state)
 }
 
 /* ---- the database file deleted or replaced under the daemon ---- */
-
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
-        n++;
-    }
-    return n;
-}
 
 /* /readyz said 200 while every keyed request got 500 "no such table", a reader opened after
  * the deletion left a new empty bunsen.db (the next start took it for a new database), and

