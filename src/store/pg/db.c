@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bunsen/log.h"
 #include "bunsen/metrics.h"
 #include "bunsen/migrations.h"
 #include "bunsen/util.h"
@@ -129,6 +130,31 @@ static int migration_applied(struct pg_conn *c, const char *ver, bool *done, str
     return 0;
 }
 
+/* The operator's statement_timeout cancelled the statements around the migrations too (the
+ * "applied already?" reads, the BEGIN, the migrations table's look-up: a short one failed
+ * `bunsen migrate` under load, seen in test_pg_conn): off for the session while they run
+ * (limits_off), then back to the role's or database's setting (limits_back: RESET). The SET
+ * can be cancelled itself: tried thrice. */
+static int limits_off(struct pg_conn *c, struct err *err)
+{
+    int rc = -1;
+    for (int i = 0; i < 3 && rc != 0; i++) {
+        rc = pg_exec(c, "SET statement_timeout = 0; SET lock_timeout = 0", err);
+    }
+    return rc;
+}
+
+static void limits_back(struct pg_conn *c)
+{
+    struct err err;
+    err_clear(&err);
+    if (pg_exec(c, "RESET statement_timeout; RESET lock_timeout", &err) != 0) {
+        /* a connection lost: the next use reconnects with the operator's settings */
+        log_json(LOG_WARN, "PostgreSQL: the session's limits were not reset after migrating",
+                 json_pack("{s:s}", "error", err.msg));
+    }
+}
+
 static int migrate_one(struct pg_conn *c, const struct migration *m, bool *applied, struct err *err)
 {
     *applied = false;
@@ -194,11 +220,13 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
      * as long as it takes: no answer timeout */
     int n = 0, rc = 0;
     p->writer->no_deadline = true;
+    rc = limits_off(p->writer, err);
     for (int i = 0; i < bunsen_migrations_pg_count && rc == 0; i++) {
         bool did = false;
         rc = migrate_one(p->writer, &bunsen_migrations_pg[i], &did, err);
         n += did ? 1 : 0;
     }
+    limits_back(p->writer);
     p->writer->no_deadline = false;
     *applied = n;
     return rc;
@@ -290,11 +318,12 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     }
     p->writer->owner = p;
     pg_conn_watch(p->writer, p, PG_WAIT_WRITER);
-    if (ensure_migrations_table(p->writer, err) != 0) {
-        goto out_free;
-    }
     int version = 0;
-    if (version_on(p->writer, &version, err) != 0) {
+    int rc = limits_off(p->writer, err) == 0 && ensure_migrations_table(p->writer, err) == 0
+                 ? version_on(p->writer, &version, err)
+                 : -1;
+    limits_back(p->writer);
+    if (rc != 0) {
         goto out_free;
     }
     int newest = bunsen_migrations_pg_count > 0
