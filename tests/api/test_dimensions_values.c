@@ -8,6 +8,9 @@
  *   mean only the daemon's slices (no "(other)" slice of 10 users from 6 values);
  * - C1 controls and invisible formatting characters (U+200B, U+202E, U+2069, U+0085) become
  *   '?': "N\u200bL" is no second "NL";
+ * - users exposed before the dimension was listed: per variant `users_not_recorded` in the
+ *   JSON and the CSV's last column;
+ * - a breakdown without slices still has a CSV row per variant with its own fields.
  * Split from test_dimensions.c (the recount, caps, rebuilds) to keep both short.
  */
 #include "harness.h"
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct daemon D;
 
@@ -198,6 +202,78 @@ static void test_invisible_characters(void **state)
     json_decref(res);
 }
 
+static long long not_recorded(const json_t *res, size_t v)
+{
+    const json_t *x = json_array_get(json_object_get(res, "variants"), v);
+    assert_non_null(json_object_get(x, "users_not_recorded"));
+    return json_integer_value(json_object_get(x, "users_not_recorded"));
+}
+
+static void wait_rebuilt(const char *key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/results", key);
+    for (int i = 0; i < 600; i++) {
+        json_t *r = call("GET", path, NULL, 200);
+        bool busy = json_object_get(r, "rebuilding") != NULL;
+        json_decref(r);
+        if (!busy) {
+            return;
+        }
+        usleep(20000);
+    }
+    fail_msg("rebuild did not finish");
+}
+
+/* Users exposed before a dimension was listed are in no slice: counted per variant. An empty
+ * breakdown's CSV has a row per variant with the breakdown's own fields. */
+static void test_not_recorded_and_empty_csv(void **state)
+{
+    (void)state;
+    started("dvlate", "[]");
+    expose("dvlate", "l1", "control", "country", "\"NL\"");
+    expose("dvlate", "l2", "control", "country", "\"NL\"");
+    expose("dvlate", "l3", "control", "country", "\"BE\"");
+    expose("dvlate", "l4", "treatment", "country", "\"NL\"");
+    call_raw("PATCH", "/api/v1/experiments/dvlate", "{\"dimensions\":[\"country\"]}", 200);
+    wait_rebuilt("dvlate");
+    /* no slice yet: the CSV still says who is where */
+    json_t *res = breakdown("dvlate", "country");
+    assert_int_equal(json_array_size(json_object_get(res, "slices")), 0);
+    assert_int_equal(not_recorded(res, 0), 3);
+    assert_int_equal(not_recorded(res, 1), 1);
+    json_decref(res);
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET",
+                              "/api/v1/experiments/dvlate/results?dimension=country&format=csv",
+                              D.admin_key, NULL, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    const char *row = strstr(r.body, "\r\n");
+    assert_non_null(row);
+    assert_true(strncmp(row + 2, "dvlate,", 7) == 0);           /* a row after the header */
+    assert_non_null(strstr(r.body, ",users_not_recorded\r\n")); /* the last column */
+    assert_non_null(strstr(r.body, ",running,"));
+    assert_non_null(strstr(r.body, ",country,,")); /* dimension, empty dimension_value */
+    assert_non_null(strstr(r.body, ",3\r\n"));     /* control's users not recorded */
+    assert_non_null(strstr(r.body, ",1\r\n"));     /* treatment's */
+    resp_free(&r);
+    json_decref(results_csv_check(D.port, D.admin_key,
+                                  "/api/v1/experiments/dvlate/results?dimension=country"));
+    /* users first exposed since are recorded */
+    expose("dvlate", "l5", "control", "country", "\"NL\"");
+    expose("dvlate", "l6", "treatment", "other", "1");
+    expose("dvlate", "l1", "control", "country", "\"BE\""); /* again: still not recorded */
+    res = breakdown("dvlate", "country");
+    assert_int_equal(slice_users(res, "NL"), 1);
+    assert_int_equal(slice_users(res, "(none)"), 1);
+    assert_int_equal(not_recorded(res, 0), 3);
+    assert_int_equal(not_recorded(res, 1), 1);
+    json_decref(res);
+    json_decref(results_csv_check(D.port, D.admin_key,
+                                  "/api/v1/experiments/dvlate/results?dimension=country"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_number_texts),
         cmocka_unit_test(test_sentinel_literals),
         cmocka_unit_test(test_invisible_characters),
+        cmocka_unit_test(test_not_recorded_and_empty_csv),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
