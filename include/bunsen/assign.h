@@ -145,6 +145,11 @@ struct assign_text {
 const char *assign_hash_text(const json_t *v, struct assign_text *t, size_t *len);
 /* Free t->heap (and set it NULL). */
 void assign_text_free(struct assign_text *t);
+/* JavaScript's Number#toString of d (String(d)): the shortest digits that read back as d,
+ * the exponent form below 1e-6 and from 1e21 ("1e-7", "1e+21"), -0 as "0". Into out (NUL
+ * ended); its length. The one text of a number wherever Bunsen turns one into text that a
+ * JavaScript SDK would compare (hashing, dimension values). Thread-safe. */
+size_t assign_number_text(double d, char out[32]);
 
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);

@@ -488,8 +488,11 @@ struct store_exposure {
 #define STORE_DIM_PAIR_SEP   '\x1e'
 
 /* Append the pair (name, value) to the encoded dims *buf (malloc'd, NULL = empty): value is
- * cut to STORE_DIM_VALUE_MAX bytes at a UTF-8 boundary and control characters become '?';
- * NULL or "" becomes STORE_DIM_NONE. */
+ * cut to STORE_DIM_VALUE_MAX bytes at a UTF-8 boundary; control characters (C0, DEL, C1) and
+ * invisible formatting characters (U+200B..D, U+202A..E, U+2066..9, U+FEFF) become one '?'
+ * each; a value that reads as STORE_DIM_NONE or STORE_DIM_OTHER after leading apostrophes
+ * gets one more leading '\'' ("(none)" -> "'(none)"), so those labels are only ever the
+ * daemon's; NULL or "" becomes STORE_DIM_NONE. */
 void store_dims_append(char **buf, const char *name, const char *value);
 
 /* True when the backend keeps dimension breakdowns (every backend that has slice ops). */

@@ -186,9 +186,10 @@ struct api_exposure {
 };
 
 /* The experiment's dimension values in attrs (borrowed; NULL = none) as store.h encodes
- * them for store_exposure.dims: strings as they are, numbers and booleans as text (a real
- * as replies print it, the shortest text that reads back as the double), anything else or
- * absent STORE_DIM_NONE. NULL when x has no dimensions. malloc'd. */
+ * them for store_exposure.dims: strings as they are, numbers as JavaScript's String(number)
+ * (assign_number_text: "1e-7", "1e+21", -0 "0"), booleans as text, anything else or absent
+ * STORE_DIM_NONE (store_dims_append maps sentinels and invisible characters). NULL when x has no
+ * dimensions. malloc'd. */
 char *api_dims_encode(const struct experiment *x, const json_t *attrs);
 
 /* Free the dims of items[0..n). */

@@ -391,15 +391,12 @@ char *api_dims_encode(const struct experiment *x, const json_t *attrs)
         const char *value = NULL;
         if (json_is_string(v)) {
             value = json_string_value(v);
-        } else if (json_is_integer(v)) {
-            snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        } else if (json_is_number(v)) {
+            /* JavaScript's String(number), as hashing and targeting read it: one text per
+             * number on every path (1e-7 is "1e-7" as the GET form's attr.x=1e-7 is, -0 is
+             * "0", an integer past 2^53 the double JavaScript holds) */
+            assign_number_text(json_number_value(v), text);
             value = text;
-        } else if (json_is_real(v)) {
-            /* the text replies print: two doubles alike in 15 digits are two values (they
-             * fell into one, labelled with 15 digits); every double fits the 64 bytes */
-            if (jsonw_real_text(text, sizeof(text), json_real_value(v)) > 0) {
-                value = text;
-            }
         } else if (json_is_boolean(v)) {
             value = json_is_true(v) ? "true" : "false";
         }

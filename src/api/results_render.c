@@ -99,6 +99,7 @@ enum scope {
     SC_METRIC,   /* the metric block */
     SC_VARIANT,  /* the metric's variant entry */
     SC_ARM,      /* variants[variant index].a: the document's list of variants */
+    SC_TOP_ARM,  /* the response's variants[variant index].a (a breakdown's) */
     SC_CI,       /* variant.a.ci[idx] */
     SC_CI_ADJ,   /* variant.a.ci_adjusted[idx] (an unbounded end: -inf, inf) */
     SC_SRM,      /* srm.a[variant index] (idx 1) or srm.a (idx 0) */
@@ -201,6 +202,8 @@ static const struct column columns[] = {
     {"absolute_ci_adjusted_high", SC_CI_ADJ, "absolute_lift", NULL, 1},
     {"relative_ci_adjusted_low", SC_CI_ADJ, "relative_lift", NULL, 0},
     {"relative_ci_adjusted_high", SC_CI_ADJ, "relative_lift", NULL, 1},
+    /* a breakdown: the variant's users exposed before the dimension was listed */
+    {"users_not_recorded", SC_TOP_ARM, "users_not_recorded", NULL, 0},
 };
 #define NCOLS    (sizeof(columns) / sizeof(columns[0]))
 #define CELL_MAX 400
@@ -221,6 +224,8 @@ static const json_t *column_value(const struct column *c, const json_t *top, con
         return path(v, c->a, c->b);
     case SC_ARM:
         return path(json_array_get(json_object_get(res, "variants"), vi), c->a, c->b);
+    case SC_TOP_ARM:
+        return path(json_array_get(json_object_get(top, "variants"), vi), c->a, c->b);
     case SC_CI:
         return ci_part(json_object_get(v, c->a), c->idx);
     case SC_CI_ADJ:
@@ -328,6 +333,11 @@ char *results_to_csv(const json_t *res)
         json_array_foreach(slices, i, s)
         {
             csv_rows(&b, res, s);
+        }
+        if (json_array_size(slices) == 0) {
+            /* no slice yet: one row per variant (of the breakdown's variants) with the
+             * breakdown's own fields, dimension_value empty, as a document without metrics */
+            csv_rows(&b, res, res);
         }
     } else {
         csv_rows(&b, res, res);

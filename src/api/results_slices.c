@@ -129,6 +129,41 @@ static int slice_cmp(const void *a, const void *b)
     return strcmp(x->value, y->value);
 }
 
+/* Exposed users per variant of the whole experiment (store_exposure_by_variant). */
+struct main_users {
+    const struct experiment *x;
+    int64_t users[ASSIGN_MAX_VARIANTS];
+};
+
+static void main_users_emit(void *ctx, const char *variant, int64_t users)
+{
+    struct main_users *u = ctx;
+    int i = experiment_variant_index(u->x, variant);
+    if (i >= 0) {
+        u->users[i] = users;
+    }
+}
+
+/* Per variant its users in no slice (its exposed users less those of every stored value):
+ * exposed before the dimension was listed, so no value was recorded for them (not "(none)",
+ * which is a recorded absence of the attribute). */
+static json_t *variants_json(const struct experiment *x, const struct main_users *u,
+                             const struct breakdown *b)
+{
+    json_t *a = json_array();
+    for (size_t v = 0; v < x->nvariants; v++) {
+        int64_t in_slices = 0;
+        for (size_t i = 0; i < b->nall; i++) {
+            in_slices += b->all[i].users[v];
+        }
+        int64_t left = u->users[v] > in_slices ? u->users[v] - in_slices : 0;
+        json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "key", x->variants[v].key, "name",
+                                           x->variants[v].name, "users_not_recorded",
+                                           (json_int_t)left));
+    }
+    return a;
+}
+
 bool results_has_dimension(const struct experiment *x, const char *dimension)
 {
     for (size_t i = 0; i < x->ndimensions; i++) {
@@ -152,7 +187,10 @@ static json_t *breakdown_read(struct store *s, const struct experiment *x, const
     struct breakdown b = {.x = x};
     json_t *result = NULL, *slices = NULL, *left_out = NULL;
     struct family fam = {0};
-    if (store_slice_exposures(s, x->key, dimension, slice_users_emit, &b, err) != 0) {
+    struct main_users mu = {.x = x};
+    int64_t conflicts = 0;
+    if (store_slice_exposures(s, x->key, dimension, slice_users_emit, &b, err) != 0 ||
+        store_exposure_by_variant(s, x->key, main_users_emit, &mu, &conflicts, err) != 0) {
         goto out;
     }
     if (b.nall > 1) {
@@ -219,12 +257,13 @@ static json_t *breakdown_read(struct store *s, const struct experiment *x, const
     if (results_family_finish(&fam, p, err) != 0) {
         goto out;
     }
-    result = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:I, s:O, s:O}", "experiment",
+    result = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:b, s:s, s:I, s:o, s:O, s:O}", "experiment",
                        x->key, "status", assign_status_name(x->status), "dimension", dimension,
                        "computed_at", (json_int_t)time_now_ms(), "method",
                        stats_method_name(p->method), "alpha", p->alpha, "cuped", p->cuped,
                        "correction", stats_correction_name(p->correction), "values_total",
-                       (json_int_t)b.nall, "slices", slices, "metrics_not_broken_down", left_out);
+                       (json_int_t)b.nall, "variants", variants_json(x, &mu, &b), "slices", slices,
+                       "metrics_not_broken_down", left_out);
     if (result != NULL && p->method == STATS_METHOD_SEQUENTIAL) {
         json_object_set_new(result, "always_valid", json_true());
     }

@@ -122,6 +122,11 @@ static int check_experiment(const struct assign_experiment *x, struct err *err)
     return 0;
 }
 
+size_t assign_number_text(double d, char out[32])
+{
+    return jsval_number_to_string(d, out);
+}
+
 /* String(v) of a scalar JavaScript prints as text (a number is first the double JavaScript
  * holds: an integer past 2^53 rounds, 9007199254740993 is 9007199254740992; then
  * Number#toString: shortest digits, an exponent below 1e-6 and from 1e21, "1e-7", "1e+21"),

@@ -529,14 +529,53 @@ int store_slice_exposures(struct store *s, const char *experiment, const char *d
     return s->ops->slice_exposures(s, experiment, dimension, emit, ctx, err);
 }
 
+/* Bytes of the character at v[i] that a recorded value must not show, or 0: C0 controls and
+ * DEL, C1 controls (U+0080..U+009F, C2 80..C2 9F) and the invisible formatting characters
+ * validate_text refuses (text_invisible_at: U+200B..D, U+202A..E, U+2066..9, U+FEFF), with
+ * which a value could pass for another ("N\u200bL" shows as "NL"). */
+static size_t dims_hidden_len(const unsigned char *v, size_t n, size_t i)
+{
+    unsigned char a = v[i];
+    if (a < 0x20 || a == 0x7f) {
+        return 1;
+    }
+    if (a == 0xc2 && i + 1 < n && v[i + 1] >= 0x80 && v[i + 1] <= 0x9f) {
+        return 2;
+    }
+    if (i + 2 >= n) {
+        return 0;
+    }
+    unsigned char b = v[i + 1], c = v[i + 2];
+    bool zw = a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8d;      /* U+200B..D */
+    bool embed = a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae;   /* U+202A..E */
+    bool isolate = a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xa9; /* U+2066..9 */
+    bool bom = a == 0xef && b == 0xbb && c == 0xbf;                  /* U+FEFF */
+    return zw || embed || isolate || bom ? 3 : 0;
+}
+
+/* True when value[0..len) is a sentinel label after leading apostrophes: a client's string
+ * "(none)" or "(other)" gets one more, so that the labels mean only what they say (a user
+ * sending "(none)" is not one without the attribute) and no two sent strings meet. */
+static bool dims_reads_as_sentinel(const char *value, size_t len)
+{
+    size_t k = 0;
+    while (k < len && value[k] == '\'') {
+        k++;
+    }
+    size_t rest = len - k;
+    return (rest == strlen(STORE_DIM_NONE) && memcmp(value + k, STORE_DIM_NONE, rest) == 0) ||
+           (rest == strlen(STORE_DIM_OTHER) && memcmp(value + k, STORE_DIM_OTHER, rest) == 0);
+}
+
 void store_dims_append(char **buf, const char *name, const char *value)
 {
+    bool escape = value != NULL && dims_reads_as_sentinel(value, strlen(value));
     if (value == NULL || value[0] == '\0') {
         value = STORE_DIM_NONE;
     }
     size_t len = strlen(value);
-    if (len > STORE_DIM_VALUE_MAX) {
-        len = STORE_DIM_VALUE_MAX;
+    if (len + escape > STORE_DIM_VALUE_MAX) {
+        len = STORE_DIM_VALUE_MAX - escape;
         /* back to the start of a UTF-8 sequence: never cut a character in two */
         while (len > 0 && ((unsigned char)value[len] & 0xC0) == 0x80) {
             len--;
@@ -544,7 +583,7 @@ void store_dims_append(char **buf, const char *name, const char *value)
     }
     size_t old = *buf != NULL ? strlen(*buf) : 0;
     size_t nlen = strlen(name);
-    char *b = xrealloc(*buf, old + nlen + len + 3);
+    char *b = xrealloc(*buf, old + nlen + len + 4);
     size_t at = old;
     if (old > 0) {
         b[at++] = STORE_DIM_PAIR_SEP;
@@ -552,9 +591,14 @@ void store_dims_append(char **buf, const char *name, const char *value)
     memcpy(b + at, name, nlen);
     at += nlen;
     b[at++] = STORE_DIM_SEP;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)value[i];
-        b[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    if (escape) {
+        b[at++] = '\'';
+    }
+    const unsigned char *v = (const unsigned char *)value;
+    for (size_t i = 0; i < len;) {
+        size_t hidden = dims_hidden_len(v, len, i);
+        b[at++] = hidden > 0 ? '?' : (char)v[i];
+        i += hidden > 0 ? hidden : 1;
     }
     b[at] = '\0';
     *buf = b;

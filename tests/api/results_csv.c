@@ -43,7 +43,8 @@ static const struct {
     {"data_quality.conflicting_exposures", "conflicting_exposures"},
     {"variants[].key", "variant"},
     {"variants[].name", "variant_name"},
-    {"variants[].users", "srm_observed"}, /* the same exposure counts */
+    {"variants[].users", "srm_observed"},                    /* the same exposure counts */
+    {"variants[].users_not_recorded", "users_not_recorded"}, /* a breakdown's top level */
     {"metrics[].key", "metric"},
     {"metrics[].name", "metric_name"},
     {"metrics[].type", "type"},
@@ -453,6 +454,10 @@ json_t *results_csv_check(int port, const char *key, const char *path)
             assert_true(i < MAX_ROWS);
             n = rows_expected(s, (int)i, rows, n);
             w->decisions[i] = json_object_get(json_object_get(s, "decision"), "metric");
+        }
+        if (json_array_size(slices) == 0) {
+            /* no slice yet: one row per variant with the breakdown's fields */
+            n = rows_expected(doc, 0, rows, 0);
         }
         const char *k;
         json_t *x;

@@ -100,26 +100,29 @@ static void test_csv_appended_columns(void **state)
     }
     json_t *m = json_array_get(json_object_get(a, "metrics"), 0);
     json_object_set_new(m, "warning", json_string("kept sums missing: back after the rebuild"));
-    json_t *bd = json_pack("{s:s, s:s, s:I, s:[o,o], s:[], s:{s:f, s:I, s:I}}", "experiment", "e",
-                           "dimension", "country", "values_total", (json_int_t)7, "slices", a, b,
-                           "metrics_not_broken_down", "rebuilding", "progress", 0.25, "users_done",
-                           (json_int_t)10, "users_total", (json_int_t)40);
+    json_t *bd =
+        json_pack("{s:s, s:s, s:I, s:[o,o], s:[], s:{s:f, s:I, s:I}, s:[{s:I}, {s:I}]}",
+                  "experiment", "e", "dimension", "country", "values_total", (json_int_t)7,
+                  "slices", a, b, "metrics_not_broken_down", "rebuilding", "progress", 0.25,
+                  "users_done", (json_int_t)10, "users_total", (json_int_t)40, "variants",
+                  "users_not_recorded", (json_int_t)2, "users_not_recorded", (json_int_t)5);
     assert_non_null(bd);
     char *c = results_to_csv(bd);
     const char *appended = ",metric_warning,variant_name,numerator,denominator,denominator_sum,"
                            "decision_alpha,decision_users_smallest_variant,values_total,"
                            "rebuilding_progress,rebuilding_users_done,rebuilding_users_total,"
                            "absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
-                           "relative_ci_adjusted_low,relative_ci_adjusted_high\r\n";
+                           "relative_ci_adjusted_low,relative_ci_adjusted_high,"
+                           "users_not_recorded\r\n";
     const char *eol = strstr(c, "\r\n");
     assert_non_null(eol);
     assert_int_equal(strncmp(eol + 2 - strlen(appended), appended, strlen(appended)), 0);
     /* US, then DE: a row per variant, each with the breakdown's fields */
     assert_non_null(strstr(c, ",kept sums missing: back after the rebuild,Control,,,,0.01,10,7,"
-                              "0.25,10,40,,,,\r\n"));
+                              "0.25,10,40,,,,,2\r\n"));
     assert_non_null(strstr(c, ",kept sums missing: back after the rebuild,Green,,,,0.01,10,7,"
-                              "0.25,10,40,,,,\r\n"));
-    assert_non_null(strstr(c, ",,Green,,,,0.01,10,7,0.25,10,40,,,,\r\n"));
+                              "0.25,10,40,,,,,5\r\n"));
+    assert_non_null(strstr(c, ",,Green,,,,0.01,10,7,0.25,10,40,,,,,5\r\n"));
     assert_null(strstr(c, "note ("));
     int lines = 0;
     for (const char *p = c; *p; p++) {
@@ -225,18 +228,19 @@ static void test_csv_adjusted(void **state)
     char *c = results_to_csv(j);
     const char *eol = strstr(c, "\r\n");
     assert_non_null(eol);
-    assert_true(eol - c > 100);
-    assert_int_equal(strncmp(eol - 101,
+    assert_true(eol - c > 120);
+    assert_int_equal(strncmp(eol - 120,
                              "absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
-                             "relative_ci_adjusted_low,relative_ci_adjusted_high",
-                             101),
+                             "relative_ci_adjusted_low,relative_ci_adjusted_high,"
+                             "users_not_recorded",
+                             120),
                      0);
-    assert_non_null(strstr(c, ",-inf,inf,-0.0925,0.4405\r\n"));
+    assert_non_null(strstr(c, ",-inf,inf,-0.0925,0.4405,\r\n")); /* users_not_recorded empty */
     free(c);
     json_decref(j);
     j = doc();
     c = results_to_csv(j);
-    assert_non_null(strstr(c, ",,,,\r\n"));
+    assert_non_null(strstr(c, ",,,,,\r\n"));
     free(c);
     json_decref(j);
 }

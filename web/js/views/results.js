@@ -233,11 +233,16 @@ async function loadBreakdown(ctx, x, st, box, defs, turn) {
   }
   if (!ctx.alive() || !current()) return;
   const mismatched = b.slices.filter((sl) => sl.srm && sl.srm.mismatch).map((sl) => sl.dimension_value);
+  // users exposed before the dimension was listed have no recorded value: in no slice
+  const unrecorded = (b.variants || []).filter((v) => v.users_not_recorded > 0);
+  const unrecordedTotal = unrecorded.reduce((n, v) => n + v.users_not_recorded, 0);
   fill(box,
     h('h3', { id: 'breakdown-h' }, `Breakdown by ${b.dimension}`),
     h('p', { class: 'muted small' },
-      `${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'} (the 20 largest; the rest as “(other)”; users without the attribute as “(none)”). Values are recorded at each user’s first exposure.`,
+      `${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'} (the 20 largest; the rest as “(other)”; users who had no ${b.dimension} at their first exposure as “(none)”). Values are recorded at each user’s first exposure, only while ${b.dimension} is one of the experiment’s dimensions.`,
       b.method !== 'bayesian' && b.correction !== 'none' ? ` The ${b.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction counts every slice.` : ' Many slices mean many chances of a fluke: use a correction, and confirm a segment’s result in a new experiment.'),
+    unrecordedTotal ? h('p', { class: 'small breakdown-unrecorded' },
+      `${fmtInt(unrecordedTotal)} ${unrecordedTotal === 1 ? 'user was' : 'users were'} exposed before ${b.dimension} was added to the experiment’s dimensions: no value was recorded for them, so they are in no row below (${unrecorded.map((v) => `${v.name || v.key}: ${fmtInt(v.users_not_recorded)}`).join(', ')}).`) : null,
     mismatched.length ? h('p', { class: 'alert alert-error' }, `Sample ratio mismatch in ${mismatched.join(', ')}: the split is broken there; do not trust those rows.`) : null,
     breakdownTables(b, defs));
 }
