@@ -502,3 +502,41 @@ void url_redact(const char *url, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)b.len, b.data != NULL ? b.data : "");
     buf_free(&b);
 }
+
+size_t utf8_invisible_len(const unsigned char *s, size_t n, size_t i)
+{
+    if (i >= n) {
+        return 0;
+    }
+    size_t left = n - i;
+    unsigned char a = s[i];
+    if (a < 0xc2 || left < 2) {
+        return 0;
+    }
+    unsigned char b = s[i + 1];
+    if ((a == 0xc2 && b == 0xad) || (a == 0xd8 && b == 0x9c)) { /* U+00AD, U+061C */
+        return 2;
+    }
+    if (left < 3) {
+        return 0;
+    }
+    unsigned char c = s[i + 2];
+    if ((a == 0xe1 && b == 0xa0 && c == 0x8e) ||              /* U+180E */
+        (a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8f) || /* U+200B..F */
+        (a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae) || /* U+202A..E */
+        (a == 0xe2 && b == 0x81 && c >= 0xa0 && c <= 0xa4) || /* U+2060..4 */
+        (a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xaf) || /* U+2066..F */
+        (a == 0xef && b == 0xbb && c == 0xbf) ||              /* U+FEFF */
+        (a == 0xef && b == 0xbf && c >= 0xb9 && c <= 0xbb)) { /* U+FFF9..B */
+        return 3;
+    }
+    if (left < 4 || a != 0xf3 || b != 0xa0) {
+        return 0;
+    }
+    unsigned char d = s[i + 3];
+    if ((c == 0x80 && (d == 0x81 || (d >= 0xa0 && d <= 0xbf))) || /* U+E0001, U+E0020..3F */
+        (c == 0x81 && d >= 0x80 && d <= 0xbf)) {                  /* U+E0040..7F */
+        return 4;
+    }
+    return 0;
+}

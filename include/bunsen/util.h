@@ -91,4 +91,14 @@ bool path_real(const char *file, char *out, size_t n);
  * copied. Writes out (n bytes, NUL-terminated, cut if longer). */
 void url_redact(const char *url, char *out, size_t n);
 
+/* The bytes of the invisible formatting character that starts at s[i] (UTF-8, s[0..n)), 0
+ * when none starts there: the characters that make one text look like another or reorder
+ * what follows. Soft hyphen U+00AD, Arabic letter mark U+061C, Mongolian vowel separator
+ * U+180E, zero-width and direction marks U+200B..U+200F, bidi embeddings and overrides
+ * U+202A..U+202E, word joiner and invisible operators U+2060..U+2064, isolates and
+ * deprecated format characters U+2066..U+206F, U+FEFF, interlinear annotation U+FFF9..U+FFFB,
+ * and the tag characters U+E0001, U+E0020..U+E007F. Names and texts refuse them
+ * (validate.c text_invisible_at); dimension values record each as `?` (store.c). */
+size_t utf8_invisible_len(const unsigned char *s, size_t n, size_t i);
+
 #endif

@@ -286,6 +286,10 @@ int results_ratio_sums(struct store *s, const struct experiment *x, const struct
         *unavailable = compacted ? RESULTS_RATIO_COMPACTED : NULL;
     }
     out->num = out->den = NULL; /* the parts were this call's */
+    if (rc != 0) {
+        /* callers free out only after a 0: the sums read before a failed check (rev-diff5 1) */
+        results_ratio_sums_free(out);
+    }
     return rc;
 }
 

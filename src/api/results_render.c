@@ -469,8 +469,25 @@ char *results_to_table(const json_t *res)
                    json_string_value(json_object_get(res, "experiment")), dim ? dim : "?",
                    json_array_size(slices),
                    (long long)json_integer_value(json_object_get(res, "values_total")));
+        /* users exposed before the dimension was listed are in no slice (rev-diff5 3) */
+        long long unrecorded = 0;
         size_t i;
         const json_t *e;
+        json_array_foreach(json_object_get(res, "variants"), i, e)
+        {
+            unrecorded += json_integer_value(json_object_get(e, "users_not_recorded"));
+        }
+        if (unrecorded > 0) {
+            buf_printf(&b, "%lld users exposed before %s was listed are in no slice:", unrecorded,
+                       dim ? dim : "?");
+            json_array_foreach(json_object_get(res, "variants"), i, e)
+            {
+                buf_printf(&b, "%s %s %lld", i > 0 ? "," : "",
+                           json_string_value(json_object_get(e, "key")),
+                           (long long)json_integer_value(json_object_get(e, "users_not_recorded")));
+            }
+            buf_printf(&b, "\n");
+        }
         json_array_foreach(slices, i, e)
         {
             buf_printf(&b, "\n== %s = %s\n", dim ? dim : "?",

@@ -35,14 +35,8 @@ int validate_known_fields(const json_t *obj, const char *const *allowed, const c
 
 long text_invisible_at(const char *s, size_t n)
 {
-    for (size_t i = 0; i + 2 < n; i++) {
-        unsigned char a = (unsigned char)s[i], b = (unsigned char)s[i + 1],
-                      c = (unsigned char)s[i + 2];
-        bool zw = a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8d;      /* U+200B..D */
-        bool embed = a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae;   /* U+202A..E */
-        bool isolate = a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xa9; /* U+2066..9 */
-        bool bom = a == 0xef && b == 0xbb && c == 0xbf;                  /* U+FEFF */
-        if (zw || embed || isolate || bom) {
+    for (size_t i = 0; i < n; i++) {
+        if (utf8_invisible_len((const unsigned char *)s, n, i) > 0) {
             return (long)i;
         }
     }

@@ -531,8 +531,8 @@ int store_slice_exposures(struct store *s, const char *experiment, const char *d
 
 /* Bytes of the character at v[i] that a recorded value must not show, or 0: C0 controls and
  * DEL, C1 controls (U+0080..U+009F, C2 80..C2 9F) and the invisible formatting characters
- * validate_text refuses (text_invisible_at: U+200B..D, U+202A..E, U+2066..9, U+FEFF), with
- * which a value could pass for another ("N\u200bL" shows as "NL"). */
+ * validate_text refuses (util.h utf8_invisible_len), with which a value could pass for
+ * another ("N\u200bL" shows as "NL"). */
 static size_t dims_hidden_len(const unsigned char *v, size_t n, size_t i)
 {
     unsigned char a = v[i];
@@ -542,15 +542,7 @@ static size_t dims_hidden_len(const unsigned char *v, size_t n, size_t i)
     if (a == 0xc2 && i + 1 < n && v[i + 1] >= 0x80 && v[i + 1] <= 0x9f) {
         return 2;
     }
-    if (i + 2 >= n) {
-        return 0;
-    }
-    unsigned char b = v[i + 1], c = v[i + 2];
-    bool zw = a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8d;      /* U+200B..D */
-    bool embed = a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae;   /* U+202A..E */
-    bool isolate = a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xa9; /* U+2066..9 */
-    bool bom = a == 0xef && b == 0xbb && c == 0xbf;                  /* U+FEFF */
-    return zw || embed || isolate || bom ? 3 : 0;
+    return utf8_invisible_len(v, n, i);
 }
 
 /* True when value[0..len) is a sentinel label after leading apostrophes: a client's string

@@ -351,10 +351,22 @@ int daemon_stop(struct daemon *d)
     }
     kill(d->pid, SIGTERM);
     int st = 0;
-    waitpid(d->pid, &st, 0);
+    /* a hang detector: a daemon that does not exit within HARNESS_HANG_S of SIGTERM is killed
+     * and the stop fails (a drain that waited for ever hung the whole suite) */
+    pid_t got = 0;
+    for (int i = 0; i < HARNESS_HANG_S * 100 && (got = waitpid(d->pid, &st, WNOHANG)) == 0; i++) {
+        sleep_ms(10);
+    }
+    if (got == 0) {
+        fprintf(stderr, "# daemon %d did not exit within %d s of SIGTERM: killed\n", (int)d->pid,
+                HARNESS_HANG_S);
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, &st, 0);
+        st = -1;
+    }
     live_set(d->pid, 0);
     d->pid = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 void daemon_kill9(struct daemon *d)

@@ -492,8 +492,9 @@ static void test_stop_beside_exports(void **state)
     double t0 = harness_clock_ms();
     assert_int_equal(daemon_stop(&D), 0);
     double ms = harness_clock_ms() - t0;
+    /* printed, not asserted (docs/TESTING.md): a stop that waited for the stalled exports
+     * would wait for ever, and daemon_stop's hang detector (HARNESS_HANG_S) fails it then */
     print_message("# stopped beside 2 stalled exports in %.0f ms\n", ms);
-    assert_true(ms < 5000);
     close(h1);
     close(h2);
 }

@@ -165,6 +165,9 @@ static void test_definitions_reach_every_daemon(void **state)
         }
     }
     fprintf(stderr, "# the start on daemon 0 reached the other daemons within %.0f ms\n", worst);
+    /* Issue 11's promise ("definition changes reach every daemon within 1 s": the catalogue
+     * poll's period, LISTEN/NOTIFY is faster), checked as a contract, not as a speed: the
+     * NOTIFY path takes 5-40 ms in the ASan runs, 25x below it. */
     assert_true(worst < 1000);
 }
 

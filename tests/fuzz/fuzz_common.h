@@ -167,15 +167,18 @@ static inline bool ref_text_valid(const uint8_t *s, size_t n, size_t min, size_t
 }
 
 /* Names and texts (validate_text, not ids) also refuse the invisible formatting characters
- * (API.md): zero-width U+200B..U+200D, bidi embeddings and overrides U+202A..U+202E,
- * isolates U+2066..U+2069, U+FEFF. s is valid UTF-8 (ref_text_valid holds). */
+ * (API.md "Keys and identity"): U+00AD, U+061C, U+180E, U+200B..U+200F, U+202A..U+202E,
+ * U+2060..U+2064, U+2066..U+206F, U+FEFF, U+FFF9..U+FFFB, U+E0001, U+E0020..U+E007F. s is
+ * valid UTF-8 (ref_text_valid holds). By code point, not by bytes as the daemon does. */
 static inline bool ref_text_visible(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     uint32_t cp;
     while (i < n && ref_utf8_next(s, n, &i, &cp)) {
-        if ((cp >= 0x200b && cp <= 0x200d) || (cp >= 0x202a && cp <= 0x202e) ||
-            (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff) {
+        if (cp == 0xad || cp == 0x61c || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+            (cp >= 0x2066 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+            cp == 0xe0001 || (cp >= 0xe0020 && cp <= 0xe007f)) {
             return false;
         }
     }

@@ -162,6 +162,16 @@ static void test_table_breakdown(void **state)
     assert_non_null(p1);
     assert_true(p1 < other);
     assert_non_null(strstr(other, "0.0586"));
+    assert_null(strstr(t, "in no slice")); /* no variants[] here: nothing unrecorded */
+    free(t);
+    /* users exposed before the dimension was listed: said under the heading (rev-diff5 3) */
+    json_object_set_new(bd, "variants",
+                        json_pack("[{s:s, s:I}, {s:s, s:I}]", "key", "control",
+                                  "users_not_recorded", (json_int_t)2, "key", "green",
+                                  "users_not_recorded", (json_int_t)5));
+    t = results_to_table(bd);
+    assert_non_null(strstr(t, "of 7 recorded values\n7 users exposed before country was listed are "
+                              "in no slice: control 2, green 5\n"));
     free(t);
     json_decref(bd);
 }

@@ -2,6 +2,8 @@
  * numbers (query parameters). */
 #include "unit.h"
 
+#include <stdint.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -167,6 +169,64 @@ static void test_url_redact(void **state)
     assert_string_equal(small, "postgresql:");
 }
 
+/* UTF-8 of one code point (test helper). */
+static size_t enc(uint32_t cp, unsigned char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xc0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xe0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xf0 | (cp >> 18));
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* rev-diff5 2: the invisible formatting characters, each range's ends and its neighbours
+ * (a literal list, as API.md names them), over every code point of the planes used. */
+static void test_invisible(void **state)
+{
+    (void)state;
+    static const uint32_t ranges[][2] = {
+        {0xad, 0xad},     {0x61c, 0x61c},     {0x180e, 0x180e},   {0x200b, 0x200f},
+        {0x202a, 0x202e}, {0x2060, 0x2064},   {0x2066, 0x206f},   {0xfeff, 0xfeff},
+        {0xfff9, 0xfffb}, {0xe0001, 0xe0001}, {0xe0020, 0xe007f},
+    };
+    int seen = 0;
+    for (uint32_t cp = 0x20; cp < 0xe0100; cp++) {
+        if ((cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x10000 && cp < 0xe0000)) {
+            continue;
+        }
+        bool want = false;
+        for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+            want = want || (cp >= ranges[r][0] && cp <= ranges[r][1]);
+        }
+        unsigned char b[8] = "x";
+        size_t n = enc(cp, b + 1) + 1;
+        b[n] = 'y';
+        size_t got = utf8_invisible_len(b, n + 1, 1);
+        if (got != (want ? n - 1 : 0)) {
+            fail_msg("U+%04X: %zu (want %zu)", (unsigned)cp, got, want ? n - 1 : (size_t)0);
+        }
+        seen += want;
+        /* cut short: never past the end */
+        assert_int_equal(utf8_invisible_len(b, n - 1, 1), 0);
+    }
+    assert_int_equal(seen, 1 + 1 + 1 + 5 + 5 + 5 + 10 + 1 + 3 + 1 + 96);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_hash_keyed),
         cmocka_unit_test(test_real_parse_decimal),
         cmocka_unit_test(test_url_redact),
+        cmocka_unit_test(test_invisible),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
