@@ -238,7 +238,7 @@ async function loadBreakdown(ctx, x, st, box, defs, turn) {
   const unrecordedTotal = unrecorded.reduce((n, v) => n + v.users_not_recorded, 0);
   fill(box,
     h('h3', { id: 'breakdown-h' }, `Breakdown by ${b.dimension}`),
-    h('p', { class: 'muted small' },
+    h('p', { class: 'muted small breakdown-note' },
       `${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'} (the 20 largest; the rest as “(other)”; users who had no ${b.dimension} at their first exposure as “(none)”). Values are recorded at each user’s first exposure, only while ${b.dimension} is one of the experiment’s dimensions.`,
       b.method !== 'bayesian' && b.correction !== 'none' ? ` The ${b.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction counts every slice.` : ' Many slices mean many chances of a fluke: use a correction, and confirm a segment’s result in a new experiment.'),
     unrecordedTotal ? h('p', { class: 'small breakdown-unrecorded' },
