@@ -229,10 +229,16 @@ int validate_known_fields(const json_t *obj, const char *const *allowed, const c
 /* String of [min, max] bytes of UTF-8 text without control characters (newlines and tabs
  * are allowed when multiline) nor invisible formatting characters (text_invisible_at).
  * Copies into out (size outn) when out is not NULL. */
-/* The byte offset in s (n bytes of UTF-8) of the first bidi control (U+202A..U+202E,
- * U+2066..U+2069) or zero-width character (U+200B..U+200D, U+FEFF), or -1: invisible, they
- * make one name look like another ("admin\u200b") or reorder what is shown after them. */
+/* The byte offset in s (n bytes of UTF-8) of the first invisible formatting character
+ * (util.h utf8_invisible_len: bidi controls, zero-width characters, direction marks...), or
+ * -1: they make one name look like another ("admin\u200b") or reorder what is shown after
+ * them. */
 long text_invisible_at(const char *s, size_t n);
+/* Stored documents load as they are (MODEL_LOAD): validate_text's invisible-character rule,
+ * newer than some stored texts, applies to what is written, not to what is read back (a
+ * running experiment named before the rule must keep serving). The *_from_json entry points
+ * call validate_loading(mode == MODEL_LOAD) and put back what it returns; thread-local. */
+bool validate_loading(bool on);
 int validate_text(const json_t *v, const char *field, size_t min, size_t max, bool multiline,
                   char *out, size_t outn, struct err *err);
 /* A key matching ^[a-z0-9][a-z0-9_.-]{0,63}$, copied into out (size >= 65). */

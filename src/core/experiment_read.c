@@ -210,8 +210,8 @@ static int check_consistency(struct experiment *x, struct err *err)
     return 0;
 }
 
-int experiment_from_json(const json_t *doc, enum model_mode mode, const struct experiment *base,
-                         struct experiment *out, struct err *err)
+static int read_experiment(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                           struct experiment *out, struct err *err)
 {
     if (!json_is_object(doc)) {
         return err_set(err, ERR_INVALID, NULL, "an experiment must be a JSON object");
@@ -418,4 +418,13 @@ int experiment_from_json(const json_t *doc, enum model_mode mode, const struct e
 out_fail:
     experiment_clear(out);
     return -1;
+}
+
+int experiment_from_json(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                         struct experiment *out, struct err *err)
+{
+    bool was = validate_loading(mode == MODEL_LOAD);
+    int rc = read_experiment(doc, mode, base, out, err);
+    validate_loading(was);
+    return rc;
 }

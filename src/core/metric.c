@@ -118,8 +118,8 @@ static int ratio_own_fields_check(const json_t *doc, enum model_mode mode,
     return 0;
 }
 
-int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
-                     struct metric *out, struct err *err)
+static int read_metric(const json_t *doc, enum model_mode mode, const struct metric *base,
+                       struct metric *out, struct err *err)
 {
     if (!json_is_object(doc)) {
         return err_set(err, ERR_INVALID, NULL, "a metric must be a JSON object");
@@ -261,6 +261,15 @@ int metric_from_json(const json_t *doc, enum model_mode mode, const struct metri
         out->updated_at = json_is_integer(u) ? json_integer_value(u) : 0;
     }
     return 0;
+}
+
+int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
+                     struct metric *out, struct err *err)
+{
+    bool was = validate_loading(mode == MODEL_LOAD);
+    int rc = read_metric(doc, mode, base, out, err);
+    validate_loading(was);
+    return rc;
 }
 
 json_t *metric_to_json(const struct metric *m)

@@ -74,8 +74,8 @@ static int read_text_field(const json_t *doc, const json_t *base, const char *na
     return 0;
 }
 
-int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t *base, json_t **out,
-                          struct err *err)
+static int read_saved_group(const json_t *doc, enum model_mode mode, const json_t *base,
+                            json_t **out, struct err *err)
 {
     *out = NULL;
     if (!json_is_object(doc)) {
@@ -130,6 +130,15 @@ int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t 
 out_fail:
     json_decref(o);
     return -1;
+}
+
+int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t *base, json_t **out,
+                          struct err *err)
+{
+    bool was = validate_loading(mode == MODEL_LOAD);
+    int rc = read_saved_group(doc, mode, base, out, err);
+    validate_loading(was);
+    return rc;
 }
 
 /* Walk condition for $inGroup / $notInGroup; visit(ctx, arg) per occurrence, stop when it
