@@ -202,8 +202,10 @@ json_t *experiment_value_new(const struct experiment *x, int variant);
  * reference. */
 json_t *experiment_assigned_value(const struct experiment *x, int variant, bool of_variant);
 /* Read a conclusion object {"outcome": "won|lost|inconclusive", "notes": "..."} (null
- * clears it) into x, stamped `now`. Errors name "conclusion.outcome" / "conclusion.notes". */
-int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err);
+ * clears it) into x, stamped `now`. Errors name "conclusion.outcome" / "conclusion.notes".
+ * mode is where it comes from (validate_text): MODEL_LOAD for a stored one. */
+int experiment_read_conclusion(const json_t *v, enum model_mode mode, struct experiment *x,
+                               int64_t now, struct err *err);
 
 /* Index of the variant with this key, or -1. */
 int experiment_variant_index(const struct experiment *x, const char *key);
@@ -226,21 +228,19 @@ void experiment_to_assign(const struct experiment *x, struct assign_experiment *
  * field paths ("" at the top level). */
 int validate_known_fields(const json_t *obj, const char *const *allowed, const char *prefix,
                           struct err *err);
-/* String of [min, max] bytes of UTF-8 text without control characters (newlines and tabs
- * are allowed when multiline) nor invisible formatting characters (text_invisible_at).
- * Copies into out (size outn) when out is not NULL. */
 /* The byte offset in s (n bytes of UTF-8) of the first invisible formatting character
  * (util.h utf8_invisible_len: bidi controls, zero-width characters, direction marks...), or
  * -1: they make one name look like another ("admin\u200b") or reorder what is shown after
  * them. */
 long text_invisible_at(const char *s, size_t n);
-/* Stored documents load as they are (MODEL_LOAD): validate_text's invisible-character rule,
- * newer than some stored texts, applies to what is written, not to what is read back (a
- * running experiment named before the rule must keep serving). The *_from_json entry points
- * call validate_loading(mode == MODEL_LOAD) and put back what it returns; thread-local. */
-bool validate_loading(bool on);
-int validate_text(const json_t *v, const char *field, size_t min, size_t max, bool multiline,
-                  char *out, size_t outn, struct err *err);
+/* String of [min, max] bytes of UTF-8 text without control characters (newlines and tabs
+ * are allowed when multiline) nor, unless mode is MODEL_LOAD, invisible formatting
+ * characters (text_invisible_at). Copies into out (size outn) when out is not NULL. mode
+ * says where the text comes from: the invisible-character rule, newer than some stored
+ * texts, applies to what a client writes (MODEL_CREATE, MODEL_PATCH), not to a stored
+ * document read back (a running experiment named before the rule must keep serving). */
+int validate_text(const json_t *v, enum model_mode mode, const char *field, size_t min, size_t max,
+                  bool multiline, char *out, size_t outn, struct err *err);
 /* A key matching ^[a-z0-9][a-z0-9_.-]{0,63}$, copied into out (size >= 65). */
 int validate_key(const json_t *v, const char *field, char *out, struct err *err);
 /* A finite number in [lo, hi]. */

@@ -473,7 +473,7 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
             next.released = idx;
         }
         const json_t *con = ew->dw.body ? json_object_get(ew->dw.body, "conclusion") : NULL;
-        if (con != NULL && experiment_read_conclusion(con, &next, now, err) != 0) {
+        if (con != NULL && experiment_read_conclusion(con, MODEL_PATCH, &next, now, err) != 0) {
             experiment_clear(&next);
             return -1;
         }

@@ -35,8 +35,8 @@ int experiment_read_value(const json_t *v, enum model_mode mode, const char *fie
                           struct err *err);
 /* hash_attribute / fallback_attribute into out (n bytes): 1..MODEL_ATTRIBUTE_MAX bytes of
  * text; null writes def. */
-int experiment_read_attribute_name(const json_t *v, const char *field, const char *def, char *out,
-                                   size_t n, struct err *err);
+int experiment_read_attribute_name(const json_t *v, enum model_mode mode, const char *field,
+                                   const char *def, char *out, size_t n, struct err *err);
 /* "variants": 2..ASSIGN_MAX_VARIANTS objects {key, name, weight, value}, distinct keys;
  * weights on all (summing to 1) or on none (an equal split). */
 int experiment_read_variants(const json_t *v, enum model_mode mode, struct experiment *x,

@@ -52,7 +52,8 @@ static const char *const experiment_fields[] = {"key",
                                                 NULL};
 static const char *const conclusion_fields[] = {"outcome", "notes", "concluded_at", NULL};
 
-int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t now, struct err *err)
+int experiment_read_conclusion(const json_t *v, enum model_mode mode, struct experiment *x,
+                               int64_t now, struct err *err)
 {
     if (json_is_null(v)) {
         free(x->conclusion_notes);
@@ -80,7 +81,7 @@ int experiment_read_conclusion(const json_t *v, struct experiment *x, int64_t no
     }
     const json_t *n = json_object_get(v, "notes");
     if (n != NULL && !json_is_null(n) &&
-        validate_text(n, "conclusion.notes", 0, MODEL_NOTES_MAX, true, NULL, 0, err) != 0) {
+        validate_text(n, mode, "conclusion.notes", 0, MODEL_NOTES_MAX, true, NULL, 0, err) != 0) {
         return -1;
     }
     free(x->conclusion_notes);
@@ -97,7 +98,7 @@ static int read_conclusion_edit(const json_t *v, enum model_mode mode, struct ex
 {
     if (mode == MODEL_LOAD) {
         const json_t *t = json_is_object(v) ? json_object_get(v, "concluded_at") : NULL;
-        int rc = experiment_read_conclusion(v, out, 0, err);
+        int rc = experiment_read_conclusion(v, mode, out, 0, err);
         out->concluded_at = json_is_integer(t) ? json_integer_value(t) : 0;
         return rc;
     }
@@ -112,7 +113,7 @@ static int read_conclusion_edit(const json_t *v, enum model_mode mode, struct ex
     enum experiment_outcome was = out->outcome;
     char *notes = out->conclusion_notes ? xstrdup(out->conclusion_notes) : NULL;
     int64_t at = out->concluded_at;
-    int rc = experiment_read_conclusion(v, out, time_now_ms(), err);
+    int rc = experiment_read_conclusion(v, mode, out, time_now_ms(), err);
     if (rc == 0 && out->outcome == was && was != OUTCOME_NONE && notes != NULL &&
         strcmp(notes, out->conclusion_notes) == 0) {
         out->concluded_at = at;
@@ -139,14 +140,15 @@ static void experiment_defaults(struct experiment *x)
     snprintf(x->hash_attribute, sizeof(x->hash_attribute), "id");
 }
 
-static int read_long_text(const json_t *v, const char *field, char **dst, struct err *err)
+static int read_long_text(const json_t *v, enum model_mode mode, const char *field, char **dst,
+                          struct err *err)
 {
     if (json_is_null(v)) {
         free(*dst);
         *dst = xstrdup("");
         return 0;
     }
-    if (validate_text(v, field, 0, MODEL_TEXT_MAX, true, NULL, 0, err) != 0) {
+    if (validate_text(v, mode, field, 0, MODEL_TEXT_MAX, true, NULL, 0, err) != 0) {
         return -1;
     }
     free(*dst);
@@ -244,25 +246,25 @@ static int read_experiment(const json_t *doc, enum model_mode mode, const struct
         goto out_fail;
     }
     if ((v = json_object_get(doc, "name")) != NULL && !json_is_null(v)) {
-        if (validate_text(v, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name), err) !=
-            0) {
+        if (validate_text(v, mode, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name),
+                          err) != 0) {
             goto out_fail;
         }
     } else if (mode == MODEL_CREATE || v != NULL) {
         snprintf(out->name, sizeof(out->name), "%s", out->key);
     }
     if ((v = json_object_get(doc, "description")) != NULL &&
-        read_long_text(v, "description", &out->description, err) != 0) {
+        read_long_text(v, mode, "description", &out->description, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "hypothesis")) != NULL &&
-        read_long_text(v, "hypothesis", &out->hypothesis, err) != 0) {
+        read_long_text(v, mode, "hypothesis", &out->hypothesis, err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "owner")) != NULL) {
         if (json_is_null(v)) {
             out->owner[0] = '\0';
-        } else if (validate_text(v, "owner", 0, MODEL_NAME_MAX, false, out->owner,
+        } else if (validate_text(v, mode, "owner", 0, MODEL_NAME_MAX, false, out->owner,
                                  sizeof(out->owner), err) != 0) {
             goto out_fail;
         }
@@ -307,7 +309,7 @@ static int read_experiment(const json_t *doc, enum model_mode mode, const struct
         }
     }
     if ((v = json_object_get(doc, "seed")) != NULL && !json_is_null(v)) {
-        if (validate_text(v, "seed", 1, 256, false, out->seed, sizeof(out->seed), err) != 0) {
+        if (validate_text(v, mode, "seed", 1, 256, false, out->seed, sizeof(out->seed), err) != 0) {
             goto out_fail;
         }
     } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
@@ -338,12 +340,12 @@ static int read_experiment(const json_t *doc, enum model_mode mode, const struct
         goto out_fail;
     }
     if ((v = json_object_get(doc, "hash_attribute")) != NULL &&
-        experiment_read_attribute_name(v, "hash_attribute", "id", out->hash_attribute,
+        experiment_read_attribute_name(v, mode, "hash_attribute", "id", out->hash_attribute,
                                        sizeof(out->hash_attribute), err) != 0) {
         goto out_fail;
     }
     if ((v = json_object_get(doc, "fallback_attribute")) != NULL &&
-        experiment_read_attribute_name(v, "fallback_attribute", "", out->fallback_attribute,
+        experiment_read_attribute_name(v, mode, "fallback_attribute", "", out->fallback_attribute,
                                        sizeof(out->fallback_attribute), err) != 0) {
         goto out_fail;
     }
@@ -423,8 +425,5 @@ out_fail:
 int experiment_from_json(const json_t *doc, enum model_mode mode, const struct experiment *base,
                          struct experiment *out, struct err *err)
 {
-    bool was = validate_loading(mode == MODEL_LOAD);
-    int rc = read_experiment(doc, mode, base, out, err);
-    validate_loading(was);
-    return rc;
+    return read_experiment(doc, mode, base, out, err);
 }

@@ -49,14 +49,14 @@ int experiment_read_value(const json_t *v, enum model_mode mode, const char *fie
 
 /* hash_attribute / fallback_attribute: 1..MODEL_ATTRIBUTE_MAX bytes of text; null resets
  * (hash_attribute to "id", fallback_attribute to none). */
-int experiment_read_attribute_name(const json_t *v, const char *field, const char *def, char *out,
-                                   size_t n, struct err *err)
+int experiment_read_attribute_name(const json_t *v, enum model_mode mode, const char *field,
+                                   const char *def, char *out, size_t n, struct err *err)
 {
     if (json_is_null(v)) {
         snprintf(out, n, "%s", def);
         return 0;
     }
-    return validate_text(v, field, 1, MODEL_ATTRIBUTE_MAX, false, out, n, err);
+    return validate_text(v, mode, field, 1, MODEL_ATTRIBUTE_MAX, false, out, n, err);
 }
 
 int experiment_read_variants(const json_t *v, enum model_mode mode, struct experiment *x,
@@ -111,8 +111,8 @@ int experiment_read_variants(const json_t *v, enum model_mode mode, struct exper
         const json_t *name = json_object_get(o, "name");
         snprintf(field, sizeof(field), "variants[%zu].name", i);
         if (name != NULL && !json_is_null(name)) {
-            if (validate_text(name, field, 1, MODEL_NAME_MAX, false, var->name, sizeof(var->name),
-                              err) != 0) {
+            if (validate_text(name, mode, field, 1, MODEL_NAME_MAX, false, var->name,
+                              sizeof(var->name), err) != 0) {
                 return -1;
             }
         } else {

@@ -147,8 +147,8 @@ static int read_metric(const json_t *doc, enum model_mode mode, const struct met
         snprintf(out->key, sizeof(out->key), "%s", key);
     }
     if ((v = json_object_get(doc, "name")) != NULL && !json_is_null(v)) {
-        if (validate_text(v, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name), err) !=
-            0) {
+        if (validate_text(v, mode, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name),
+                          err) != 0) {
             return -1;
         }
     } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
@@ -213,7 +213,7 @@ static int read_metric(const json_t *doc, enum model_mode mode, const struct met
     if ((v = json_object_get(doc, "description")) != NULL) {
         if (json_is_null(v)) {
             out->description[0] = '\0';
-        } else if (validate_text(v, "description", 0, 1000, true, out->description,
+        } else if (validate_text(v, mode, "description", 0, 1000, true, out->description,
                                  sizeof(out->description), err) != 0) {
             return -1;
         }
@@ -266,10 +266,7 @@ static int read_metric(const json_t *doc, enum model_mode mode, const struct met
 int metric_from_json(const json_t *doc, enum model_mode mode, const struct metric *base,
                      struct metric *out, struct err *err)
 {
-    bool was = validate_loading(mode == MODEL_LOAD);
-    int rc = read_metric(doc, mode, base, out, err);
-    validate_loading(was);
-    return rc;
+    return read_metric(doc, mode, base, out, err);
 }
 
 json_t *metric_to_json(const struct metric *m)

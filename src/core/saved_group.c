@@ -16,7 +16,8 @@ static const char *const group_fields[] = {"key",         "name",       "attribu
 /* values (v, borrowed) into out: written (given is true), each real as sent (a GET shows
  * it exactly, the numbers $inGroup compares with); not given (loaded, or the stored list of
  * a PATCH without values), as it is. */
-static int read_values(const json_t *v, bool given, json_t *out, struct err *err)
+static int read_values(const json_t *v, enum model_mode mode, bool given, json_t *out,
+                       struct err *err)
 {
     if (!given) {
         json_object_set_new(out, "values", json_deep_copy(v));
@@ -37,7 +38,7 @@ static int read_values(const json_t *v, bool given, json_t *out, struct err *err
         char field[48];
         snprintf(field, sizeof(field), "values[%zu]", i);
         if (json_is_string(e)) {
-            if (validate_text(e, field, 0, 256, false, NULL, 0, err) != 0) {
+            if (validate_text(e, mode, field, 0, 256, false, NULL, 0, err) != 0) {
                 json_decref(copy);
                 return -1;
             }
@@ -51,9 +52,9 @@ static int read_values(const json_t *v, bool given, json_t *out, struct err *err
     return 0;
 }
 
-static int read_text_field(const json_t *doc, const json_t *base, const char *name, size_t min,
-                           size_t max, bool multiline, const char *def, json_t *out,
-                           struct err *err)
+static int read_text_field(const json_t *doc, enum model_mode mode, const json_t *base,
+                           const char *name, size_t min, size_t max, bool multiline,
+                           const char *def, json_t *out, struct err *err)
 {
     const json_t *v = json_object_get(doc, name);
     if (v == NULL || json_is_null(v)) {
@@ -67,7 +68,7 @@ static int read_text_field(const json_t *doc, const json_t *base, const char *na
         }
         return 0;
     }
-    if (validate_text(v, name, min, max, multiline, NULL, 0, err) != 0) {
+    if (validate_text(v, mode, name, min, max, multiline, NULL, 0, err) != 0) {
         return -1;
     }
     json_object_set_new(out, name, json_deep_copy(v));
@@ -102,9 +103,10 @@ static int read_saved_group(const json_t *doc, enum model_mode mode, const json_
     }
     json_object_set_new(o, "key", json_string(key));
     const json_t *pb = mode == MODEL_PATCH ? base : NULL;
-    if (read_text_field(doc, pb, "name", 1, MODEL_NAME_MAX, false, key, o, err) != 0 ||
-        read_text_field(doc, pb, "attribute", 1, MODEL_ATTRIBUTE_MAX, false, NULL, o, err) != 0 ||
-        read_text_field(doc, pb, "description", 0, MODEL_TEXT_MAX, true, "", o, err) != 0) {
+    if (read_text_field(doc, mode, pb, "name", 1, MODEL_NAME_MAX, false, key, o, err) != 0 ||
+        read_text_field(doc, mode, pb, "attribute", 1, MODEL_ATTRIBUTE_MAX, false, NULL, o, err) !=
+            0 ||
+        read_text_field(doc, mode, pb, "description", 0, MODEL_TEXT_MAX, true, "", o, err) != 0) {
         goto out_fail;
     }
     const json_t *vals = json_object_get(doc, "values");
@@ -116,7 +118,7 @@ static int read_saved_group(const json_t *doc, enum model_mode mode, const json_
         err_set(err, ERR_INVALID, "values", "values is required");
         goto out_fail;
     }
-    if (read_values(vals, given, o, err) != 0) {
+    if (read_values(vals, mode, given, o, err) != 0) {
         goto out_fail;
     }
     const json_t *times = mode == MODEL_LOAD ? doc : base;
@@ -135,10 +137,7 @@ out_fail:
 int saved_group_from_json(const json_t *doc, enum model_mode mode, const json_t *base, json_t **out,
                           struct err *err)
 {
-    bool was = validate_loading(mode == MODEL_LOAD);
-    int rc = read_saved_group(doc, mode, base, out, err);
-    validate_loading(was);
-    return rc;
+    return read_saved_group(doc, mode, base, out, err);
 }
 
 /* Walk condition for $inGroup / $notInGroup; visit(ctx, arg) per occurrence, stop when it

@@ -166,10 +166,11 @@ static inline bool ref_text_valid(const uint8_t *s, size_t n, size_t min, size_t
     return true;
 }
 
-/* Names and texts (validate_text, not ids) also refuse the invisible formatting characters
- * (API.md "Keys and identity"): U+00AD, U+061C, U+180E, U+200B..U+200F, U+202A..U+202E,
- * U+2060..U+2064, U+2066..U+206F, U+FEFF, U+FFF9..U+FFFB, U+E0001, U+E0020..U+E007F. s is
- * valid UTF-8 (ref_text_valid holds). By code point, not by bytes as the daemon does. */
+/* Names and texts a client writes (validate_text but for MODEL_LOAD; not ids) also refuse
+ * the invisible formatting characters (API.md "Keys and identity"): U+00AD, U+061C, U+180E,
+ * U+200B..U+200F, U+202A..U+202E, U+2060..U+2064, U+2066..U+206F, U+FEFF, U+FFF9..U+FFFB,
+ * U+E0001, U+E0020..U+E007F. s is valid UTF-8 (ref_text_valid holds). By code point, not by
+ * bytes as the daemon does. */
 static inline bool ref_text_visible(const uint8_t *s, size_t n)
 {
     size_t i = 0;

@@ -91,22 +91,30 @@ static bool text_ok(const char *s, size_t min, size_t max, bool multiline)
     return s != NULL && ref_text_valid((const uint8_t *)s, strlen(s), min, max, multiline);
 }
 
+/* A name or text (validate_text): written by a client, without invisible formatting
+ * characters too; loaded (MODEL_LOAD), as stored. */
+static bool name_ok(const char *s, size_t min, size_t max, bool multiline, enum model_mode mode)
+{
+    return text_ok(s, min, max, multiline) &&
+           (mode == MODEL_LOAD || ref_text_visible((const uint8_t *)s, strlen(s)));
+}
+
 /* API.md "Experiments" on an accepted experiment. */
 static void check_experiment(const struct experiment *x, enum model_mode mode)
 {
     FUZZ_CHECK(ref_key_valid(x->key), "key '%s'", x->key);
-    FUZZ_CHECK(text_ok(x->name, 1, MODEL_NAME_MAX, false), "name");
-    FUZZ_CHECK(text_ok(x->description, 0, MODEL_TEXT_MAX, true), "description");
-    FUZZ_CHECK(text_ok(x->hypothesis, 0, MODEL_TEXT_MAX, true), "hypothesis");
-    FUZZ_CHECK(text_ok(x->owner, 0, MODEL_NAME_MAX, false), "owner");
-    FUZZ_CHECK(text_ok(x->seed, 1, 256, false), "seed '%s'", x->seed);
+    FUZZ_CHECK(name_ok(x->name, 1, MODEL_NAME_MAX, false, mode), "name");
+    FUZZ_CHECK(name_ok(x->description, 0, MODEL_TEXT_MAX, true, mode), "description");
+    FUZZ_CHECK(name_ok(x->hypothesis, 0, MODEL_TEXT_MAX, true, mode), "hypothesis");
+    FUZZ_CHECK(name_ok(x->owner, 0, MODEL_NAME_MAX, false, mode), "owner");
+    FUZZ_CHECK(name_ok(x->seed, 1, 256, false, mode), "seed '%s'", x->seed);
     FUZZ_CHECK(x->nvariants >= 2 && x->nvariants <= ASSIGN_MAX_VARIANTS, "nvariants %zu",
                x->nvariants);
     double sum = 0;
     for (size_t i = 0; i < x->nvariants; i++) {
         const struct variant *v = &x->variants[i];
         FUZZ_CHECK(ref_key_valid(v->key), "variant key %zu", i);
-        FUZZ_CHECK(text_ok(v->name, 1, MODEL_NAME_MAX, false), "variant name %zu", i);
+        FUZZ_CHECK(name_ok(v->name, 1, MODEL_NAME_MAX, false, mode), "variant name %zu", i);
         FUZZ_CHECK(isfinite(v->weight) && v->weight >= 0 && v->weight <= 1, "weight %zu", i);
         for (size_t j = 0; j < i; j++) {
             FUZZ_CHECK(strcmp(v->key, x->variants[j].key) != 0, "duplicate variant key");
@@ -249,12 +257,13 @@ static void read_experiment(const json_t *doc, enum model_mode mode, const struc
     experiment_clear(&x);
 }
 
+/* A metric a client wrote (read_metric checks no other). */
 static void check_metric(const struct metric *m)
 {
     FUZZ_CHECK(ref_key_valid(m->key), "metric key");
-    FUZZ_CHECK(text_ok(m->name, 1, MODEL_NAME_MAX, false), "metric name");
+    FUZZ_CHECK(name_ok(m->name, 1, MODEL_NAME_MAX, false, MODEL_CREATE), "metric name");
     FUZZ_CHECK(text_ok(m->event, 1, 128, false), "metric event");
-    FUZZ_CHECK(text_ok(m->description, 0, 1000, true), "metric description");
+    FUZZ_CHECK(name_ok(m->description, 0, 1000, true, MODEL_CREATE), "metric description");
     FUZZ_CHECK(!m->has_window || (m->window_hours >= 1 && m->window_hours <= 24 * 365 * 10),
                "window_hours");
     FUZZ_CHECK(!m->has_cap || (isfinite(m->cap) && m->cap > 0), "cap");

@@ -3,7 +3,7 @@
  * key), read-only fields in CREATE and PATCH, PATCH semantics (null clears, the key never
  * changes, the released variant follows its key), the to_json -> from_json(MODEL_LOAD)
  * round trip, which edits would reassign users, and the full lifecycle table. Metrics:
- * test_metric.c. */
+ * test_metric.c; texts by origin (stored texts load as they are): test_stored_texts.c. */
 #include "unit.h"
 
 #include <stdio.h>
@@ -13,7 +13,6 @@
 #include <jansson.h>
 
 #include "bunsen/model.h"
-#include "bunsen/saved_group.h"
 
 #define VARS2 "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]"
 #define BASE  "{\"key\":\"exp\"," VARS2 "}"
@@ -888,42 +887,6 @@ static void test_namespaces_overlap(void **state)
  * experiment named with a soft hyphen before s25 kept serving; the new rule skipped it as
  * "unreadable" at start), while a create or a PATCH refuses them; metrics and saved groups
  * alike. */
-static void test_stored_texts_load(void **state)
-{
-    (void)state;
-    struct experiment x;
-    struct err e;
-    json_t *stored = base_with("name", "\"Te\\u00adst \\u200e\"");
-    json_object_set_new(stored, "status", json_string("running"));
-    assert_int_equal(experiment_from_json(stored, MODEL_LOAD, NULL, &x, &e), 0);
-    assert_string_equal(x.name, "Te\xc2\xadst \xe2\x80\x8e");
-    experiment_clear(&x);
-    json_decref(stored);
-    doc_err(base_with("name", "\"Te\\u00adst\""), MODEL_CREATE, NULL, "name");
-    /* the rule is back on after a load */
-    doc_err(base_with("description", "\"a\\u2060b\""), MODEL_CREATE, NULL, "description");
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "key", "m", "name",
-                          "Re\xe2\x80\x8f"
-                          "venue",
-                          "type", "count", "event", "buy");
-    struct metric mt;
-    assert_int_equal(metric_from_json(m, MODEL_LOAD, NULL, &mt, &e), 0);
-    assert_int_not_equal(metric_from_json(m, MODEL_CREATE, NULL, &mt, &e), 0);
-    assert_string_equal(e.field, "name");
-    json_decref(m);
-    json_t *g =
-        json_pack("{s:s, s:s, s:s, s:[s]}", "key", "g", "name", "VIP", "attribute", "id", "values",
-                  "u\xc2\xad"
-                  "1");
-    json_t *out = NULL;
-    assert_int_equal(saved_group_from_json(g, MODEL_LOAD, NULL, &out, &e), 0);
-    json_decref(out);
-    out = NULL;
-    assert_int_not_equal(saved_group_from_json(g, MODEL_CREATE, NULL, &out, &e), 0);
-    json_decref(out);
-    json_decref(g);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -932,7 +895,7 @@ int main(void)
         cmocka_unit_test(test_experiment_targeting), cmocka_unit_test(test_experiment_read_only),
         cmocka_unit_test(test_experiment_patch),     cmocka_unit_test(test_experiment_round_trip),
         cmocka_unit_test(test_reassigning_change),   cmocka_unit_test(test_transition_table),
-        cmocka_unit_test(test_namespaces_overlap),   cmocka_unit_test(test_stored_texts_load),
+        cmocka_unit_test(test_namespaces_overlap),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
