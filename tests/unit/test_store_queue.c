@@ -105,9 +105,8 @@ static void test_sqlite_group_items(void **state)
     if (on_pg) {
         skip(); /* its budget is the lock table's: test_pg_group_items */
     }
-    struct store *s = open_migrated();
+    struct store *s = open_writing(100);
     struct err err;
-    assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_int gated, done;
     atomic_init(&done, 0);
     struct store_job gate;
@@ -178,10 +177,8 @@ static void cj_done(void *arg, int rc, const struct err *err)
 static void test_writer_completion_thread(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     static struct cjob jobs[CJ_JOBS];
     atomic_store(&cj_ndone, 0);
     atomic_store(&cj_published, false);
@@ -237,9 +234,8 @@ static void uj_done(void *arg, int rc, const struct err *err)
 static void test_writer_urgent_jobs(void **state)
 {
     (void)state;
-    struct store *s = open_migrated();
+    struct store *s = open_writing(100);
     struct err err;
-    assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_store(&uj_seq, 0);
     atomic_int gated;
     struct store_job gate;
@@ -414,10 +410,9 @@ static void gj_done(void *arg, int rc, const struct err *err)
 static void test_writer_bulk_capped_beside_small(void **state)
 {
     (void)state;
-    struct store *s = open_migrated();
+    struct store *s = open_writing(100);
     gj_store = s;
     struct err err;
-    assert_int_equal(store_writer_start(s, 100, &err), 0);
     static struct gjob j[10];
     memset(j, 0, sizeof(j));
     /* two of them are over the cap; three fit in the backend's budget (PostgreSQL: its lock

@@ -56,11 +56,7 @@ static void test_daily_by_exposure_day(void **state)
     struct store *s = open_migrated();
     struct err err;
     const int64_t day = 86400000, start = 20000 * day;
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "dx");
-    snprintf(rl->metric, sizeof(rl->metric), "conv");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_BINOMIAL;
+    struct store_rule *rl = one_rule("dx", "conv", "buy", RULE_BINOMIAL);
     rl->start_ts = start;
     struct store_rules *rules = store_rules_new(rl, 1);
     size_t nr = 0;
@@ -124,11 +120,7 @@ static void test_conflicts_order_free(void **state)
     struct store *s = open_migrated();
     struct err err;
     const int64_t t = 20000LL * 86400000;
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "cx");
-    snprintf(rl->metric, sizeof(rl->metric), "n");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_COUNT;
+    struct store_rule *rl = one_rule("cx", "n", "buy", RULE_COUNT);
     rl->start_ts = t;
     struct store_rules *rules = store_rules_new(rl, 1);
     size_t nr = 0;
