@@ -423,9 +423,8 @@ static int sl_apply_then_clear(struct store_tx *tx, void *arg, struct err *err)
 static void test_exposed_known(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_exposed_configure(s, 1000);
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     struct store_rules *rules = sl_rules(0);

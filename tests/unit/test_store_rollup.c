@@ -338,9 +338,8 @@ static void sl_check(struct store *s, const char *metric, double cap)
 static void test_slices_equal_recount(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_rebuild_configure(s, 7, 0); /* chunks of 7 users */
     assert_true(store_has_slices(s));
     unsigned seed = 99;
@@ -465,9 +464,8 @@ static int rk_read(struct store *s, const char *num, const char *dim, struct rk_
 static void test_ratio_sums_kept(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_rebuild_configure(s, 2, 0); /* more users than a chunk: the rebuild stays running */
     struct store_rules *rules = sl_rules(0);
     struct store_exposure xs[6];

@@ -117,9 +117,8 @@ static void test_writer_retryable_groups(void **state)
 static void test_sync_and_lookup(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     struct kjob k;
     make_kjob(&k, 42, false);
     snprintf(k.key.role, sizeof(k.key.role), "admin");
@@ -176,9 +175,8 @@ static void count_emit(void *ctx, const struct store_audit *e)
 static void test_revoke_and_audit(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     struct kjob k;
     make_kjob(&k, 7, false);
     char id7[] = "key_7", nope[] = "key_nope";
@@ -543,9 +541,8 @@ static int hold_apply(struct store_tx *tx, void *arg, struct err *err)
 static void test_writer_deferred_failure(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     assert_int_equal(store_write_sync(s, xstored_apply, NULL, &err), 0);
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     atomic_store(&deferred_seen, 0);
