@@ -40,7 +40,7 @@ PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_fail
                $(BUILD)/tests/api/test_hung_db $(BUILD)/tests/api/test_pg_conn
 API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
             $(BUILD)/tests/api/harness_time.o $(BUILD)/tests/api/harness_hold.o \
-            $(BUILD)/tests/api/harness_util.o \
+            $(BUILD)/tests/api/harness_util.o $(BUILD)/tests/api/calls.o \
             $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
@@ -155,6 +155,10 @@ $(BUILD)/tests/api/harness_util.o: tests/api/harness_util.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
+$(BUILD)/tests/api/calls.o: tests/api/calls.c tests/api/calls.h tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
 $(BUILD)/tests/api/results_csv.o: tests/api/results_csv.c tests/api/results_csv.h tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
@@ -164,7 +168,7 @@ $(BUILD)/tests/api/pgcluster.o: tests/api/pgcluster.c tests/api/pgcluster.h test
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
 $(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/harness.h \
-                     tests/api/results_csv.h tests/api/pgcluster.h
+                     tests/api/calls.h tests/api/results_csv.h tests/api/pgcluster.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -o $@ $< $(API_LIB) $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 

@@ -35,6 +35,11 @@ struct store {
     struct exposed *exposed;  /* known first exposures (exposed.c); NULL = off */
     _Atomic int schema_ahead; /* a newer schema the poll found (store_schema_seen); 0: none */
     bool readonly;            /* store_open_readonly: the backend neither writes nor creates */
+    /* Tests only (tests/unit/test_store_queue.c): the clock a job's wait in the writer's queue
+     * is measured by (store_job.queued_ns, STORE_BULK_WAIT_MS) in monotonic-style ns, so that
+     * a test moves time past the wait instead of sleeping through it; NULL (store_open): the
+     * monotonic clock. Set before store_writer_start; read under the writer's mu. */
+    uint64_t (*queue_clock_ns)(void);
 };
 
 /* Stop the writer (store_writer_stop) and free it: no thread may submit any more (store_close,

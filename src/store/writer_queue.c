@@ -42,18 +42,25 @@ static bool bulk_fits(const struct writer *w, bool beside_small, const struct st
            w->group_bulk + j->items <= (size_t)STORE_BULK_BESIDE_SMALL_ITEMS;
 }
 
+/* The time jobs age by in the queue (store_int.h queue_clock_ns): the monotonic clock unless a
+ * test set its own. */
+static uint64_t queue_now_ns(const struct store *s)
+{
+    return s->queue_clock_ns != NULL ? s->queue_clock_ns() : time_mono_ns();
+}
+
 /* A larger job that waited STORE_BULK_WAIT_MS behind the lane goes ahead of it (behind the
  * urgent jobs at the head, which stay first), so that a steady stream of small jobs never
  * starves it; one at a time: not while the first job after the urgent ones is already a larger
  * one. Not after a group that took a larger job (writer_main): under a backlog of larger jobs
  * (all of them old) that would take one every group, and the lane would starve instead.
  * Under w->mu. */
-static void queue_unstarve(struct writer *w)
+static void queue_unstarve(const struct store *s, struct writer *w)
 {
     struct store_job *lane = w->lane_end;
     struct store_job *bulk = lane != NULL ? lane->next : NULL;
     if (bulk == NULL ||
-        time_mono_ns() - bulk->queued_ns < (uint64_t)STORE_BULK_WAIT_MS * 1000000u) {
+        queue_now_ns(s) - bulk->queued_ns < (uint64_t)STORE_BULK_WAIT_MS * 1000000u) {
         return;
     }
     struct store_job **at = &w->head;
@@ -100,7 +107,7 @@ struct store_job *writer_queue_take_group(struct store *s, struct writer *w)
      * beside others; the jobs after the first fit in the backend's budget of items
      * (store_job.items) */
     if (!w->bulk_last) {
-        queue_unstarve(w); /* never twice in a row: the lane gets every other group */
+        queue_unstarve(s, w); /* never twice in a row: the lane gets every other group */
     }
     struct store_job *first = w->head, *last = first;
     int taken = 1;
@@ -203,7 +210,7 @@ int store_submit(struct store *s, struct store_job *job, struct err *err)
                        stopping ? "the server is shutting down"
                                 : "the write queue is full, retry shortly");
     }
-    job->queued_ns = time_mono_ns();
+    job->queued_ns = queue_now_ns(s);
     if (job->urgent) {
         /* behind the urgent jobs already at the head, ahead of the rest */
         struct store_job **at = &w->head, *prev = NULL;

@@ -16,7 +16,7 @@
  *   back as the double: 0.30000000000000004 and 0.3 are two slices (they were one, "0.3",
  *   keyed by 15 digits), 1/3 reads 0.3333333333333333; both backends store that text.
  */
-#include "harness.h"
+#include "calls.h"
 #include "results_csv.h"
 
 #include <math.h>
@@ -35,6 +35,7 @@ static int setup(void **state)
 {
     (void)state;
     now_ms = harness_wall_ms();
+    calls_use(&D);
     return daemon_start(&D, ARGS) == 0 ? 0 : -1;
 }
 
@@ -42,20 +43,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-static json_t *call(const char *method, const char *path, json_t *body, int want)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    int st = 0;
-    json_t *j = http_json(D.port, method, path, D.admin_key, text, &st);
-    if (st != want) {
-        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("%s %s -> %d (want %d): %s", method, path, st, want, dump ? dump : "");
-    }
-    free(text);
-    return j;
 }
 
 static void call_ok(const char *method, const char *path, json_t *body)
@@ -91,44 +78,45 @@ static const char *error_field(json_t *j)
 static void test_validation(void **state)
 {
     (void)state;
-    json_t *j =
-        call("POST", "/api/v1/experiments",
-             exp_doc("dv1", json_pack("{s:[s,s,s,s]}", "dimensions", "a", "b", "c", "d")), 400);
+    json_t *j = call_json(
+        "POST", "/api/v1/experiments",
+        exp_doc("dv1", json_pack("{s:[s,s,s,s]}", "dimensions", "a", "b", "c", "d")), 400);
     assert_string_equal(error_field(j), "dimensions");
     json_decref(j);
-    j = call("POST", "/api/v1/experiments",
-             exp_doc("dv1", json_pack("{s:[s]}", "dimensions", "has space")), 400);
+    j = call_json("POST", "/api/v1/experiments",
+                  exp_doc("dv1", json_pack("{s:[s]}", "dimensions", "has space")), 400);
     assert_string_equal(error_field(j), "dimensions[0]");
     json_decref(j);
-    j = call("POST", "/api/v1/experiments",
-             exp_doc("dv1", json_pack("{s:[s,s]}", "dimensions", "a", "a")), 400);
+    j = call_json("POST", "/api/v1/experiments",
+                  exp_doc("dv1", json_pack("{s:[s,s]}", "dimensions", "a", "a")), 400);
     assert_string_equal(error_field(j), "dimensions[1]");
     json_decref(j);
     char longname[80];
     memset(longname, 'n', 65);
     longname[65] = '\0';
-    j = call("POST", "/api/v1/experiments",
-             exp_doc("dv1", json_pack("{s:[s]}", "dimensions", longname)), 400);
+    j = call_json("POST", "/api/v1/experiments",
+                  exp_doc("dv1", json_pack("{s:[s]}", "dimensions", longname)), 400);
     assert_string_equal(error_field(j), "dimensions[0]");
     json_decref(j);
-    j = call("POST", "/api/v1/experiments", exp_doc("dv1", json_pack("{s:i}", "dimensions", 3)),
-             400);
+    j = call_json("POST", "/api/v1/experiments",
+                  exp_doc("dv1", json_pack("{s:i}", "dimensions", 3)), 400);
     assert_string_equal(error_field(j), "dimensions");
     json_decref(j);
     /* accepted, shown, patched, cleared */
-    j = call("POST", "/api/v1/experiments",
-             exp_doc("dv1", json_pack("{s:[s,s]}", "dimensions", "country", "app.version")), 201);
+    j = call_json("POST", "/api/v1/experiments",
+                  exp_doc("dv1", json_pack("{s:[s,s]}", "dimensions", "country", "app.version")),
+                  201);
     assert_int_equal(json_array_size(json_object_get(j, "dimensions")), 2);
     json_decref(j);
-    j = call("PATCH", "/api/v1/experiments/dv1", json_pack("{s:[s]}", "dimensions", "browser"),
-             200);
+    j = call_json("PATCH", "/api/v1/experiments/dv1", json_pack("{s:[s]}", "dimensions", "browser"),
+                  200);
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "dimensions"), 0)),
                         "browser");
     json_decref(j);
-    j = call("GET", "/api/v1/experiments/dv1", NULL, 200);
+    j = call_json("GET", "/api/v1/experiments/dv1", NULL, 200);
     assert_int_equal(json_array_size(json_object_get(j, "dimensions")), 1);
     json_decref(j);
-    j = call("PATCH", "/api/v1/experiments/dv1", json_pack("{s:n}", "dimensions"), 200);
+    j = call_json("PATCH", "/api/v1/experiments/dv1", json_pack("{s:n}", "dimensions"), 200);
     assert_int_equal(json_array_size(json_object_get(j, "dimensions")), 0);
     json_decref(j);
 }
@@ -179,10 +167,10 @@ static void setup_breakdown(void)
         }
         if (i % 5 == 0) {
             /* some users come through /assign; their variant is the hashed one */
-            json_t *a = call("POST", "/api/v1/assign",
-                             json_pack("{s:s, s:[s], s:O}", "user_id", u->id, "experiments", "dx",
-                                       "attributes", attrs),
-                             200);
+            json_t *a = call_json("POST", "/api/v1/assign",
+                                  json_pack("{s:s, s:[s], s:O}", "user_id", u->id, "experiments",
+                                            "dx", "attributes", attrs),
+                                  200);
             const char *v = json_string_value(json_object_get(
                 json_object_get(json_object_get(a, "assignments"), "dx"), "variant"));
             assert_non_null(v);
@@ -275,7 +263,7 @@ static void assert_close(double got, double want, const char *what)
 static void check_recount(const char *dimension, double cap)
 {
     json_t *res =
-        call("GET", fmt("/api/v1/experiments/dx/results?dimension=%s", dimension), NULL, 200);
+        call_json("GET", fmt("/api/v1/experiments/dx/results?dimension=%s", dimension), NULL, 200);
     assert_string_equal(json_string_value(json_object_get(res, "dimension")), dimension);
     size_t nslices = json_array_size(json_object_get(res, "slices"));
     size_t seen = 0;
@@ -351,7 +339,7 @@ static void test_breakdown_recount(void **state)
     check_recount("country", 0);
     check_recount("device", 0);
     /* a value no user had is not a slice; "(none)" is */
-    json_t *res = call("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
+    json_t *res = call_json("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
     assert_null(find_slice(res, "ZZ"));
     assert_non_null(find_slice(res, "US"));
     const json_t *none = find_slice(res, "(none)");
@@ -367,8 +355,8 @@ static void test_corrections_over_slices(void **state)
     (void)state;
     /* holm over every slice: the adjusted p-value is at least the raw one times 1, and the
      * smallest raw p-value is multiplied by the family size (slices x metrics x treatments) */
-    json_t *res =
-        call("GET", "/api/v1/experiments/dx/results?dimension=country&correction=holm", NULL, 200);
+    json_t *res = call_json(
+        "GET", "/api/v1/experiments/dx/results?dimension=country&correction=holm", NULL, 200);
     assert_string_equal(json_string_value(json_object_get(res, "correction")), "holm");
     double pmin = 2, adj_of_min = -1;
     size_t m = 0, i, j, k;
@@ -401,10 +389,10 @@ static void test_corrections_over_slices(void **state)
 static void test_bad_requests_and_csv(void **state)
 {
     (void)state;
-    json_t *j = call("GET", "/api/v1/experiments/dx/results?dimension=planet", NULL, 400);
+    json_t *j = call_json("GET", "/api/v1/experiments/dx/results?dimension=planet", NULL, 400);
     assert_string_equal(error_field(j), "dimension");
     json_decref(j);
-    j = call("GET", "/api/v1/experiments/dx/results?dimension=", NULL, 400);
+    j = call_json("GET", "/api/v1/experiments/dx/results?dimension=", NULL, 400);
     json_decref(j);
     struct resp r;
     assert_int_equal(http_req(D.port, "GET",
@@ -422,7 +410,7 @@ static void test_bad_requests_and_csv(void **state)
     for (const char *p = r.body; *p; p++) {
         lines += *p == '\n';
     }
-    json_t *res = call("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
+    json_t *res = call_json("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
     size_t slices = json_array_size(json_object_get(res, "slices"));
     json_decref(res);
     assert_int_equal(lines, 1 + slices * 2 /* metrics */ * 2 /* variants */);
@@ -475,7 +463,7 @@ static void test_ratio_slices(void **state)
     }
     call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
     call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
-    json_t *res = call("GET", "/api/v1/experiments/dr/results?dimension=country", NULL, 200);
+    json_t *res = call_json("GET", "/api/v1/experiments/dr/results?dimension=country", NULL, 200);
     assert_int_equal(json_array_size(json_object_get(res, "metrics_not_broken_down")), 0);
     assert_int_equal(json_array_size(json_object_get(res, "slices")), 3);
     for (int c = 0; c < 3; c++) {
@@ -496,7 +484,7 @@ static void test_ratio_slices(void **state)
     }
     json_decref(res);
     /* the whole experiment's ratio over the same users: the slices' sums add up to it */
-    res = call("GET", "/api/v1/experiments/dr/results", NULL, 200);
+    res = call_json("GET", "/api/v1/experiments/dr/results", NULL, 200);
     const json_t *m = find_metric(res, "dm_rpe");
     for (int v = 0; v < 2; v++) {
         double sn = num[0][v] + num[1][v] + num[2][v], sd = den[0][v] + den[1][v] + den[2][v];
@@ -524,7 +512,7 @@ static void test_cli_breakdown(void **state)
         fail_msg("not JSON: %s", out);
     }
     free(out);
-    json_t *api = call("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
+    json_t *api = call_json("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
     assert_string_equal(json_string_value(json_object_get(cli, "dimension")), "country");
     json_t *cs = json_object_get(cli, "slices"), *as = json_object_get(api, "slices");
     assert_true(json_array_size(as) >= 2);
@@ -587,7 +575,7 @@ static void test_value_caps(void **state)
     json_array_append_new(ex, json_pack("{s:s, s:s, s:s}", "experiment", "dcap", "user_id",
                                         "cap-none", "variant", "treatment"));
     call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
-    json_t *res = call("GET", "/api/v1/experiments/dcap/results?dimension=city", NULL, 200);
+    json_t *res = call_json("GET", "/api/v1/experiments/dcap/results?dimension=city", NULL, 200);
     /* 100 registered + "(other)": the 20 largest shown, the rest folded into "(other)", and
      * "(none)" beside them (it took a slot, or went into "(other)" when rarer) */
     size_t n = json_array_size(json_object_get(res, "slices"));
@@ -640,19 +628,19 @@ static void test_value_caps(void **state)
                                    0),
                      64);
     /* attributes that are not an object, or over the attribute caps: 400 */
-    json_t *j = call("POST", "/api/v1/exposures",
-                     json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "exposures", "experiment", "dcut",
-                               "user_id", "cut-2", "variant", "control", "attributes", "x"),
-                     400);
+    json_t *j = call_json("POST", "/api/v1/exposures",
+                          json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "exposures", "experiment", "dcut",
+                                    "user_id", "cut-2", "variant", "control", "attributes", "x"),
+                          400);
     assert_string_equal(error_field(j), "exposures[0].attributes");
     json_decref(j);
     char *huge = malloc(5000);
     memset(huge, 'y', 4999);
     huge[4999] = '\0';
-    j = call("POST", "/api/v1/exposures",
-             json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}]}", "exposures", "experiment", "dcut",
-                       "user_id", "cut-3", "variant", "control", "attributes", "city", huge),
-             400);
+    j = call_json("POST", "/api/v1/exposures",
+                  json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}]}", "exposures", "experiment", "dcut",
+                            "user_id", "cut-3", "variant", "control", "attributes", "city", huge),
+                  400);
     free(huge);
     json_decref(j);
 }
@@ -715,7 +703,7 @@ static void test_real_values(void **state)
                           "{\"score\":0.333333333333333}}",
                           &st));
     assert_int_equal(st, 200);
-    json_t *res = call("GET", "/api/v1/experiments/dreal/results?dimension=score", NULL, 200);
+    json_t *res = call_json("GET", "/api/v1/experiments/dreal/results?dimension=score", NULL, 200);
     assert_int_equal(slice_users(res, "0.30000000000000004"), 2); /* r1, r3: one double */
     assert_int_equal(slice_users(res, "0.3"), 1);
     assert_int_equal(slice_users(res, "1e+21"), 1);
@@ -785,37 +773,23 @@ static void test_csv_formula_cells(void **state)
     resp_free(&r);
 }
 
-static void wait_rebuilt(void)
-{
-    for (int i = 0; i < 600; i++) {
-        json_t *r = call("GET", "/api/v1/experiments/dx/results", NULL, 200);
-        bool busy = json_object_get(r, "rebuilding") != NULL;
-        json_decref(r);
-        if (!busy) {
-            return;
-        }
-        usleep(20000);
-    }
-    fail_msg("rebuild did not finish");
-}
-
 static void test_rebuild_after_metric_edit(void **state)
 {
     (void)state;
     /* a cap on revenue: every slice is rebuilt (chunks of 3 users) under it */
     double cap = 1e6 + 150;
     call_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:f}", "cap", cap));
-    wait_rebuilt();
+    wait_rebuilt("dx");
     check_recount("country", cap);
     check_recount("device", cap);
     /* and back: every row counted exactly once */
     call_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:n}", "cap"));
-    wait_rebuilt();
+    wait_rebuilt("dx");
     check_recount("country", 0);
     /* while no dimension is listed, events do not move the slices; listing them again
      * rebuilds them from the values recorded at first exposure */
     call_ok("PATCH", "/api/v1/experiments/dx", json_pack("{s:n}", "dimensions"));
-    wait_rebuilt();
+    wait_rebuilt("dx");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -826,11 +800,11 @@ static void test_rebuild_after_metric_edit(void **state)
         U[i].rev += 7.25;
     }
     call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
-    json_t *j = call("GET", "/api/v1/experiments/dx/results?dimension=device", NULL, 400);
+    json_t *j = call_json("GET", "/api/v1/experiments/dx/results?dimension=device", NULL, 400);
     json_decref(j);
     call_ok("PATCH", "/api/v1/experiments/dx",
             json_pack("{s:[s, s]}", "dimensions", "country", "device"));
-    wait_rebuilt();
+    wait_rebuilt("dx");
     check_recount("device", 0);
     check_recount("country", 0);
 }

@@ -13,7 +13,7 @@
  * - a breakdown without slices still has a CSV row per variant with its own fields.
  * Split from test_dimensions.c (the recount, caps, rebuilds) to keep both short.
  */
-#include "harness.h"
+#include "calls.h"
 #include "results_csv.h"
 
 #include <stdio.h>
@@ -26,6 +26,7 @@ static struct daemon D;
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     return daemon_start(&D, NULL) == 0 ? 0 : -1;
 }
 
@@ -35,29 +36,9 @@ static int teardown(void **state)
     return harness_stop(&D);
 }
 
-static json_t *call(const char *method, const char *path, json_t *body, int want)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    int st = 0;
-    json_t *j = http_json(D.port, method, path, D.admin_key, text, &st);
-    if (st != want) {
-        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("%s %s -> %d (want %d): %s", method, path, st, want, dump ? dump : "");
-    }
-    free(text);
-    return j;
-}
-
 static void call_raw(const char *method, const char *path, const char *body, int want)
 {
-    int st = 0;
-    json_t *j = http_json(D.port, method, path, D.admin_key, body, &st);
-    if (st != want) {
-        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("%s %s -> %d (want %d): %s", method, path, st, want, dump ? dump : "");
-    }
-    json_decref(j);
+    json_decref(call(method, path, body, want));
 }
 
 /* A started experiment control/treatment with metric dv_buy and the given dimensions (a JSON
@@ -207,22 +188,6 @@ static long long not_recorded(const json_t *res, size_t v)
     const json_t *x = json_array_get(json_object_get(res, "variants"), v);
     assert_non_null(json_object_get(x, "users_not_recorded"));
     return json_integer_value(json_object_get(x, "users_not_recorded"));
-}
-
-static void wait_rebuilt(const char *key)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/api/v1/experiments/%s/results", key);
-    for (int i = 0; i < 600; i++) {
-        json_t *r = call("GET", path, NULL, 200);
-        bool busy = json_object_get(r, "rebuilding") != NULL;
-        json_decref(r);
-        if (!busy) {
-            return;
-        }
-        usleep(20000);
-    }
-    fail_msg("rebuild did not finish");
 }
 
 /* Users exposed before a dimension was listed are in no slice: counted per variant. An empty

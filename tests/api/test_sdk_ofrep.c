@@ -9,7 +9,7 @@
  * test_sdk_serve.c.
  * One daemon (writer queue of 64, so a locked database overflows it) for every test.
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <libpq-fe.h>
 
@@ -20,12 +20,12 @@
 #include <time.h>
 
 static struct daemon D;
-static char SDK[128];
 
 static int setup(void **state)
 {
     (void)state;
     const char *const extra[] = {"--writer-queue", "64", NULL};
+    calls_use(&D);
     return daemon_start(&D, extra);
 }
 
@@ -33,51 +33,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
-                       int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return call_as(D.admin_key, method, path, body, want);
-}
-
-static void sdk_key(void)
-{
-    if (SDK[0] != '\0') {
-        return;
-    }
-    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
-}
-
-/* Create key with fields and run the lifecycle actions ("start,pause"). */
-static void new_exp(const char *key, const char *fields, const char *actions)
-{
-    json_decref(call("POST", "/api/v1/experiments", fmt("{\"key\":\"%s\",%s}", key, fields), 201));
-    char acts[128];
-    snprintf(acts, sizeof(acts), "%s", actions ? actions : "");
-    for (char *save = NULL, *a = strtok_r(acts, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-        const char *body = NULL;
-        char *eq = strchr(a, '=');
-        if (eq != NULL) { /* stop=VARIANT */
-            *eq = '\0';
-            body = fmt("{\"release\":\"%s\"}", eq + 1);
-        }
-        json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, a), body, 200));
-    }
-}
-
-static void assert_json_text(const json_t *v, const char *want)
-{
-    char *got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-    if (got == NULL || strcmp(got, want) != 0) {
-        fail_msg("got %s, want %s", got ? got : "(null)", want);
-    }
-    free(got);
 }
 
 static void test_ofrep_answers(void **state)
@@ -101,18 +56,19 @@ static void test_ofrep_answers(void **state)
             "\"variants\":[{\"key\":\"a\",\"value\":[1]},{\"key\":\"b\",\"value\":[2]}]", "start");
 
     /* released: typed, STATIC, no targetingKey needed */
-    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-num", "{\"context\":{}}", 200);
+    json_t *o =
+        call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/of-num", "{\"context\":{}}", 200);
     assert_json_text(o, "{\"key\":\"of-num\",\"metadata\":{\"assignment_reason\":\"released\","
                         "\"experiment\":\"of-num\",\"in_experiment\":false},\"reason\":\"STATIC\","
                         "\"value\":2,\"variant\":\"two\"}");
     json_decref(o);
     /* paused: DISABLED without value or variant, with or without a key; bulk says the same */
-    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-paused",
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/of-paused",
                 "{\"context\":{\"targetingKey\":\"u5\"}}", 200);
     assert_string_equal(json_string_value(json_object_get(o, "reason")), "DISABLED");
     assert_null(json_object_get(o, "value"));
     assert_null(json_object_get(o, "variant"));
-    json_t *bulk = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags",
+    json_t *bulk = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags",
                            "{\"context\":{\"targetingKey\":\"u5\"}}", 200);
     const json_t *flags = json_object_get(bulk, "flags");
     bool found_paused = false, found_archived = false;
@@ -133,32 +89,26 @@ static void test_ofrep_answers(void **state)
     json_decref(bulk);
     json_decref(o);
     /* archived: FLAG_NOT_FOUND */
-    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-archived",
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/of-archived",
                 "{\"context\":{\"targetingKey\":\"u5\"}}", 404);
     assert_string_equal(json_string_value(json_object_get(o, "errorCode")), "FLAG_NOT_FOUND");
     json_decref(o);
     /* running without targetingKey: the default for a user the targeting leaves out (as
      * remote evaluation), TARGETING_KEY_MISSING only for one it takes in (hashed on the id) */
-    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/typed", "{\"context\":{}}", 200);
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/typed", "{\"context\":{}}", 200);
     assert_string_equal(json_string_value(json_object_get(o, "reason")), "STATIC");
     assert_json_text(json_object_get(o, "value"), "{\"d\":1}");
     json_decref(o);
-    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/typed", "{\"context\":{\"country\":\"NL\"}}",
-                400);
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/typed",
+                "{\"context\":{\"country\":\"NL\"}}", 400);
     assert_string_equal(json_string_value(json_object_get(o, "errorCode")),
                         "TARGETING_KEY_MISSING");
     assert_string_equal(json_string_value(json_object_get(o, "key")), "typed");
     json_decref(o);
-    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-array",
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/of-array",
                 "{\"context\":{\"targetingKey\":\"u5\"}}", 400);
     assert_string_equal(json_string_value(json_object_get(o, "errorCode")), "GENERAL");
     json_decref(o);
-}
-
-static const char *str_at(const json_t *o, const char *name)
-{
-    const char *v = json_string_value(json_object_get(o, name));
-    return v ? v : "(none)";
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -202,7 +152,7 @@ static void test_ofrep_database_locked(void **state)
     for (int i = 0; i < LOCKED_EVALS; i++) {
         struct resp r;
         double t = harness_clock_ms();
-        assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/of-lock", SDK,
+        assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/of-lock", sdk_key(),
                                   fmt("{\"context\":{\"targetingKey\":\"lock-%d\"}}", i), &r),
                          0);
         lat[i] = harness_clock_ms() - t;
@@ -253,7 +203,7 @@ static void test_ofrep_repeat_exposure(void **state)
     double c0 = metric(committed);
     for (int round = 1; round <= 3; round++) {
         double h0 = metric(hit);
-        json_decref(call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/of-rep",
+        json_decref(call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/of-rep",
                             "{\"context\":{\"targetingKey\":\"rep-user\"}}", 200));
         /* logged beside the answer: wait for it to be counted */
         for (int i = 0; i < 200 && metric(committed) - c0 < round; i++) {
@@ -287,17 +237,17 @@ static void test_ofrep_bulk_every_flag(void **state)
                          201));
     }
     new_exp("zz-bulk-last", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]", "start");
-    json_t *bulk = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags",
+    json_t *bulk = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags",
                            "{\"context\":{\"targetingKey\":\"u1\"}}", 200);
     const json_t *flags = json_object_get(bulk, "flags");
     size_t drafts = 0;
     bool last = false;
     for (size_t i = 0; i < json_array_size(flags); i++) {
-        const char *k = str_at(json_array_get(flags, i), "key");
+        const char *k = str(json_array_get(flags, i), "key");
         drafts += strncmp(k, "bulk-", 5) == 0;
         if (strcmp(k, "zz-bulk-last") == 0) {
             last = true;
-            assert_string_equal(str_at(json_array_get(flags, i), "reason"), "SPLIT");
+            assert_string_equal(str(json_array_get(flags, i), "reason"), "SPLIT");
         }
     }
     if (drafts != BULK_DRAFTS || !last) {
@@ -317,9 +267,9 @@ static void test_ofrep_bulk_every_flag(void **state)
         len += (size_t)sprintf(body + len, "%s\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"", i ? "," : "");
     }
     sprintf(body + len, "]}}");
-    json_t *e = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags", body, 400);
-    assert_string_equal(str_at(e, "errorCode"), "INVALID_CONTEXT");
-    assert_non_null(strstr(str_at(e, "errorDetails"), "budget"));
+    json_t *e = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags", body, 400);
+    assert_string_equal(str(e, "errorCode"), "INVALID_CONTEXT");
+    assert_non_null(strstr(str(e, "errorDetails"), "budget"));
     assert_null(json_object_get(e, "flags"));
     json_decref(e);
     free(body);

@@ -8,18 +8,18 @@
  * payload's dateUpdated moving forward on deletes. The OFREP protocol itself:
  * test_sdk_ofrep.c. One daemon for every test.
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static struct daemon D;
-static char SDK[128];
 
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     return daemon_start(&D, NULL);
 }
 
@@ -27,51 +27,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
-                       int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return call_as(D.admin_key, method, path, body, want);
-}
-
-static void sdk_key(void)
-{
-    if (SDK[0] != '\0') {
-        return;
-    }
-    harness_sdk_key(D.port, D.admin_key, SDK, sizeof(SDK));
-}
-
-/* Create key with fields and run the lifecycle actions ("start,pause"). */
-static void new_exp(const char *key, const char *fields, const char *actions)
-{
-    json_decref(call("POST", "/api/v1/experiments", fmt("{\"key\":\"%s\",%s}", key, fields), 201));
-    char acts[128];
-    snprintf(acts, sizeof(acts), "%s", actions ? actions : "");
-    for (char *save = NULL, *a = strtok_r(acts, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-        const char *body = NULL;
-        char *eq = strchr(a, '=');
-        if (eq != NULL) { /* stop=VARIANT */
-            *eq = '\0';
-            body = fmt("{\"release\":\"%s\"}", eq + 1);
-        }
-        json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, a), body, 200));
-    }
-}
-
-static void assert_json_text(const json_t *v, const char *want)
-{
-    char *got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-    if (got == NULL || strcmp(got, want) != 0) {
-        fail_msg("got %s, want %s", got ? got : "(null)", want);
-    }
-    free(got);
 }
 
 static void test_assign_values(void **state)
@@ -150,17 +105,17 @@ static void test_values_agree_everywhere(void **state)
         call("GET", "/api/v1/experiments/pi/assign?user_id=qa&log_exposure=false", NULL, 200);
     assert_true(number_at(json_object_get(a, "value")) == typed);
     json_decref(a);
-    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/pi",
+    json_t *o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/pi",
                         "{\"context\":{\"targetingKey\":\"qa\"}}", 200);
     assert_true(number_at(json_object_get(o, "value")) == typed);
     assert_string_equal(json_string_value(json_object_get(o, "variant")), "a");
     json_decref(o);
-    o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/pi",
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/pi",
                 "{\"context\":{\"targetingKey\":\"u9\",\"country\":\"BE\"}}", 200);
     assert_true(number_at(json_object_get(o, "value")) == dflt);
     assert_null(json_object_get(o, "variant")); /* the default is no variant's value */
     json_decref(o);
-    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    json_t *p = call_as(sdk_key(), "GET", fmt("/api/features/%s", sdk_key()), NULL, 200);
     const json_t *f = json_object_get(json_object_get(p, "features"), "pi");
     assert_true(number_at(json_object_get(f, "defaultValue")) == dflt);
     const json_t *rules = json_object_get(f, "rules");
@@ -219,11 +174,11 @@ static void test_reals_near_max(void **state)
     assert_true(number_at(json_object_get(
                     json_object_get(json_object_get(a, "assignments"), "bigok"), "value")) == big);
     json_decref(a);
-    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/bigok",
+    json_t *o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/bigok",
                         "{\"context\":{\"targetingKey\":\"qa\"}}", 200);
     assert_true(number_at(json_object_get(o, "value")) == big);
     json_decref(o);
-    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    json_t *p = call_as(sdk_key(), "GET", fmt("/api/features/%s", sdk_key()), NULL, 200);
     const json_t *rules =
         json_object_get(json_object_get(json_object_get(p, "features"), "bigok"), "rules");
     bool seen = false;
@@ -289,14 +244,14 @@ static void test_big_integers(void **state)
     json_decref(a);
     /* OFREP, single and bulk */
     const char *ctx = "{\"context\":{\"targetingKey\":\"u1\",\"n\":100000000000000000000}}";
-    json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/bigint", ctx, 200);
+    json_t *o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/bigint", ctx, 200);
     assert_string_equal(json_string_value(json_object_get(o, "reason")), "SPLIT");
     json_decref(o);
-    json_decref(call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/bigint",
+    json_decref(call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/bigint",
                         "{\"context\":{\"targetingKey\":\"u1\",\"n\":9223372036854775808}}", 200));
-    json_decref(call_as(SDK, "POST", "/ofrep/v1/evaluate/flags", ctx, 200));
+    json_decref(call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags", ctx, 200));
     /* remote evaluation */
-    json_t *ev = call_as(NULL, "POST", fmt("/api/eval/%s", SDK),
+    json_t *ev = call_as(NULL, "POST", fmt("/api/eval/%s", sdk_key()),
                          "{\"attributes\":{\"id\":\"u1\",\"n\":100000000000000000000}}", 200);
     const json_t *f = json_object_get(json_object_get(ev, "features"), "bigint");
     assert_non_null(json_object_get(f, "rules"));
@@ -350,8 +305,8 @@ static void test_not_modified_length(void **state)
     sdk_key();
     new_exp("nm", "\"variants\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]",
             "start");
-    not_modified_as_200(NULL, "GET", fmt("/api/features/%s", SDK), NULL);
-    not_modified_as_200(SDK, "POST", "/ofrep/v1/evaluate/flags",
+    not_modified_as_200(NULL, "GET", fmt("/api/features/%s", sdk_key()), NULL);
+    not_modified_as_200(sdk_key(), "POST", "/ofrep/v1/evaluate/flags",
                         "{\"context\":{\"targetingKey\":\"u1\"}}");
     not_modified_as_200(D.admin_key, "GET", "/api/v1/experiments/nm", NULL);
     json_decref(call("POST", "/api/v1/experiments/nm/stop", NULL, 200));
@@ -369,17 +324,11 @@ static const json_t *assigned(json_t **root, const char *user, const char *named
     return json_object_get(json_object_get(*root, "assignments"), named ? named : "");
 }
 
-static const char *str_at(const json_t *o, const char *name)
-{
-    const char *v = json_string_value(json_object_get(o, name));
-    return v ? v : "(none)";
-}
-
 /* The feature key of the GrowthBook payload, and of a remote evaluation for user id (NULL
  * when absent); new references. */
 static json_t *payload_feature(const char *key)
 {
-    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    json_t *p = call_as(sdk_key(), "GET", fmt("/api/features/%s", sdk_key()), NULL, 200);
     json_t *f = json_incref(json_object_get(json_object_get(p, "features"), key));
     json_decref(p);
     return f;
@@ -387,7 +336,7 @@ static json_t *payload_feature(const char *key)
 
 static json_t *remote_feature(const char *key, const char *id)
 {
-    json_t *p = call_as(NULL, "POST", fmt("/api/eval/%s", SDK),
+    json_t *p = call_as(NULL, "POST", fmt("/api/eval/%s", sdk_key()),
                         fmt("{\"attributes\":{\"id\":\"%s\"}}", id), 200);
     json_t *f = json_incref(json_object_get(json_object_get(p, "features"), key));
     json_decref(p);
@@ -408,7 +357,7 @@ static void test_archived_serves_nothing(void **state)
             "start,stop=b");
     json_t *root;
     const json_t *x = assigned(&root, "u1", "arch-rel");
-    assert_string_equal(str_at(x, "reason"), "released"); /* stopped: everyone gets b */
+    assert_string_equal(str(x, "reason"), "released"); /* stopped: everyone gets b */
     json_decref(root);
     json_t *f = payload_feature("arch-rel");
     assert_string_equal(json_string_value(json_object_get(f, "defaultValue")), "b");
@@ -417,25 +366,24 @@ static void test_archived_serves_nothing(void **state)
     const char *users[] = {"u1", "qa-a"};
     for (size_t i = 0; i < 2; i++) {
         x = assigned(&root, users[i], "arch-rel");
-        if (strcmp(str_at(x, "reason"), "not_running") != 0 ||
-            strcmp(str_at(x, "variant"), "a") != 0 ||
+        if (strcmp(str(x, "reason"), "not_running") != 0 || strcmp(str(x, "variant"), "a") != 0 ||
             !json_is_false(json_object_get(x, "in_experiment"))) {
             char *t = json_dumps(x, JSON_COMPACT);
             fail_msg("archived, /assign for %s: %s", users[i], t ? t : "?");
         }
-        assert_string_equal(str_at(x, "value"), "a");
+        assert_string_equal(str(x, "value"), "a");
         json_decref(root);
         json_t *g =
             call("GET", fmt("/api/v1/experiments/arch-rel/assign?user_id=%s", users[i]), NULL, 200);
-        assert_string_equal(str_at(g, "reason"), "not_running");
-        assert_string_equal(str_at(g, "variant"), "a");
+        assert_string_equal(str(g, "reason"), "not_running");
+        assert_string_equal(str(g, "variant"), "a");
         json_decref(g);
         x = assigned(&root, users[i], NULL);
         assert_null(json_object_get(json_object_get(root, "assignments"), "arch-rel"));
         json_decref(root);
-        json_t *o = call_as(SDK, "POST", "/ofrep/v1/evaluate/flags/arch-rel",
+        json_t *o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/arch-rel",
                             fmt("{\"context\":{\"targetingKey\":\"%s\"}}", users[i]), 404);
-        assert_string_equal(str_at(o, "errorCode"), "FLAG_NOT_FOUND");
+        assert_string_equal(str(o, "errorCode"), "FLAG_NOT_FOUND");
         json_decref(o);
         assert_null(remote_feature("arch-rel", users[i]));
     }
@@ -464,20 +412,20 @@ static void test_forced_users_of_drafts(void **state)
     for (size_t k = 0; k < 2; k++) {
         json_t *root;
         const json_t *x = assigned(&root, "qa-b", keys[k]);
-        assert_string_equal(str_at(x, "reason"), "forced");
-        assert_string_equal(str_at(x, "variant"), "b");
+        assert_string_equal(str(x, "reason"), "forced");
+        assert_string_equal(str(x, "variant"), "b");
         json_decref(root);
         x = assigned(&root, "u1", keys[k]);
-        assert_string_equal(str_at(x, "reason"), "not_running");
+        assert_string_equal(str(x, "reason"), "not_running");
         json_decref(root);
-        json_t *o = call_as(SDK, "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
+        json_t *o = call_as(sdk_key(), "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
                             "{\"context\":{\"targetingKey\":\"qa-b\"}}", 200);
-        assert_string_equal(str_at(o, "reason"), "TARGETING_MATCH");
-        assert_string_equal(str_at(o, "variant"), "b");
+        assert_string_equal(str(o, "reason"), "TARGETING_MATCH");
+        assert_string_equal(str(o, "variant"), "b");
         json_decref(o);
-        o = call_as(SDK, "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
+        o = call_as(sdk_key(), "POST", fmt("/ofrep/v1/evaluate/flags/%s", keys[k]),
                     "{\"context\":{\"targetingKey\":\"u1\"}}", 200);
-        assert_string_equal(str_at(o, "reason"), "DISABLED");
+        assert_string_equal(str(o, "reason"), "DISABLED");
         assert_null(json_object_get(o, "value"));
         json_decref(o);
         /* the payload: the force rule, no experiment rule, null for everyone else */
@@ -510,8 +458,8 @@ static void test_forced_users_of_drafts(void **state)
 /* The tracked result of feature key in a remote evaluation for attrs (JSON), as text. */
 static char *remote_track(const char *key, const char *attrs)
 {
-    json_t *p =
-        call_as(NULL, "POST", fmt("/api/eval/%s", SDK), fmt("{\"attributes\":%s}", attrs), 200);
+    json_t *p = call_as(NULL, "POST", fmt("/api/eval/%s", sdk_key()),
+                        fmt("{\"attributes\":%s}", attrs), 200);
     const json_t *f = json_object_get(json_object_get(p, "features"), key);
     const json_t *t = json_array_get(
         json_object_get(json_array_get(json_object_get(f, "rules"), 0), "tracks"), 0);
@@ -564,7 +512,7 @@ static void test_remote_eval_hash_value(void **state)
 /* The payload's dateUpdated (malloc'd). */
 static char *payload_date(void)
 {
-    json_t *p = call_as(SDK, "GET", fmt("/api/features/%s", SDK), NULL, 200);
+    json_t *p = call_as(sdk_key(), "GET", fmt("/api/features/%s", sdk_key()), NULL, 200);
     const char *d = json_string_value(json_object_get(p, "dateUpdated"));
     assert_non_null(d);
     char *out = strdup(d);

@@ -152,6 +152,26 @@ struct store *open_migrated(void)
     return s;
 }
 
+struct store_rule *one_rule(const char *experiment, const char *metric, const char *event,
+                            enum store_rule_type type)
+{
+    struct store_rule *rl = calloc(1, sizeof(*rl));
+    assert_non_null(rl);
+    snprintf(rl->experiment, sizeof(rl->experiment), "%s", experiment);
+    snprintf(rl->metric, sizeof(rl->metric), "%s", metric);
+    snprintf(rl->event, sizeof(rl->event), "%s", event);
+    rl->type = type;
+    return rl;
+}
+
+struct store *open_writing(int queue_max)
+{
+    struct store *s = open_migrated();
+    struct err err;
+    assert_int_equal(store_writer_start(s, queue_max, &err), 0);
+    return s;
+}
+
 int kjob_applied; /* apply() calls (the writer thread's; read after the jobs are done) */
 
 int kjob_apply(struct store_tx *tx, void *arg, struct err *err)
@@ -188,6 +208,16 @@ void make_kjob(struct kjob *k, int i, bool fail)
     k->job.apply = kjob_apply;
     k->job.done = kjob_done;
     k->job.arg = k;
+}
+
+void kjob_wait(struct kjob *k)
+{
+    for (int i = 0; i < 60000 && !__atomic_load_n(&k->done, __ATOMIC_ACQUIRE); i++) {
+        usleep(1000);
+    }
+    if (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
+        fail_msg("job %s: done() not called within 60 s", k->key.id);
+    }
 }
 
 int sync_apply(struct store_tx *tx, void *arg, struct err *err)

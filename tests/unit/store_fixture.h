@@ -45,6 +45,9 @@ int teardown(void **state);
 struct store *open_fresh(void);
 /* open_fresh with the schema migrated */
 struct store *open_migrated(void);
+/* open_migrated with the writer started (store_writer_start, queue_max pending jobs), asserted;
+ * the caller stops it and closes the store. */
+struct store *open_writing(int queue_max);
 
 /* A transaction of s's backend (exclusive: a definition change's), asserted to begin; and its
  * commit, asserted. */
@@ -52,6 +55,10 @@ void tx_open(struct store *s, struct store_tx *tx, bool exclusive);
 void tx_done(struct store_tx *tx);
 /* An active admin key id in tx. */
 void insert_admin(struct store_tx *tx, const char *id, int64_t created_at);
+/* A rule (calloc'd, the rest zero: set start_ts, stop_ts, dims after) of experiment whose
+ * metric counts event by type; store_rules_new(rule, 1) takes it. */
+struct store_rule *one_rule(const char *experiment, const char *metric, const char *event,
+                            enum store_rule_type type);
 
 /* ---- a job inserting one key (make_kjob: key_<i>; fail: fails after the write) ---- */
 
@@ -68,6 +75,8 @@ struct kjob {
 extern int kjob_applied; /* apply() calls (the writer thread's; read after the jobs are done) */
 int kjob_apply(struct store_tx *tx, void *arg, struct err *err);
 void make_kjob(struct kjob *k, int i, bool fail);
+/* Wait until k's done() has run (60 s: a hang detector only, failing the test). */
+void kjob_wait(struct kjob *k);
 /* kjob_apply for store_write_sync (arg: a struct kjob) */
 int sync_apply(struct store_tx *tx, void *arg, struct err *err);
 

@@ -93,11 +93,7 @@ static void test_rules_index(void **state)
 static int late_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     struct store_ingest_counts *c = arg;
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "withm");
-    snprintf(rl->metric, sizeof(rl->metric), "m");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_COUNT;
+    struct store_rule *rl = one_rule("withm", "m", "buy", RULE_COUNT);
     rl->stop_ts = 5000;
     struct store_rules *rules = store_rules_new(rl, 1);
     struct store_stop *stops = calloc(2, sizeof(*stops));
@@ -156,10 +152,8 @@ static void ix_read(void *ctx, const struct store_suff *st)
 static void test_events_insert_chunks(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     struct store_rules *rules = sl_rules(0);
     char users[IX_USERS][16];
     struct store_exposure xs[IX_USERS];
@@ -429,9 +423,8 @@ static int sl_apply_then_clear(struct store_tx *tx, void *arg, struct err *err)
 static void test_exposed_known(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_exposed_configure(s, 1000);
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     struct store_rules *rules = sl_rules(0);

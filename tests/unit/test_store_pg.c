@@ -470,9 +470,8 @@ static void test_pg_savepoint_groups(void **state)
     if (!on_pg) {
         skip();
     }
-    struct store *s = open_migrated();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     enum { N = 150, MAX = 64 };
     static struct txid_job jobs[N];
     for (int round = 0; round < 2; round++) {

@@ -90,11 +90,7 @@ static void test_pg_chunk_beside_ingestion(void **state)
     struct store *a = open_migrated(), *b = open_second();
     struct err err;
     store_rebuild_configure(a, 4, 0); /* chunks of 4 users */
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "e");
-    snprintf(rl->metric, sizeof(rl->metric), "m");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_COUNT;
+    struct store_rule *rl = one_rule("e", "m", "buy", RULE_COUNT);
     struct store_rules *rules = store_rules_new(rl, 1);
     size_t nr = 0;
     const struct store_rule *const *rs = store_rules_for_experiment(rules, "e", &nr);
@@ -353,11 +349,7 @@ static void test_pg_dimension_cap_shared(void **state)
         skip();
     }
     struct store *a = open_migrated(), *b = open_second();
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "dx");
-    snprintf(rl->metric, sizeof(rl->metric), "m");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_COUNT;
+    struct store_rule *rl = one_rule("dx", "m", "buy", RULE_COUNT);
     rl->dims = true;
     struct store_rules *rules = store_rules_new(rl, 1);
     struct store_tx tx;

@@ -9,7 +9,10 @@
 
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bunsen/store.h"
@@ -22,6 +25,77 @@ static int nothing_apply(struct store_tx *tx, void *arg, struct err *err)
     return 0;
 }
 
+/* ---- the test's clock: time passes when the test moves it, not while it sleeps ----
+ * One time in milliseconds, read by the writer's queue (store_int.h queue_clock_ns: how long a
+ * job has waited, STORE_BULK_WAIT_MS) and, where clock_busy names a file, by the SQLite busy
+ * waits of stores opened after it (BUNSEN_TEST_BUSY_CLOCK, src/store/sqlite/conn.c), so that
+ * both agree on how old a job is. It starts at CLOCK_T0_MS (0 reads as "no wait under way" in
+ * sqlite_tx_begin) and stands still until clock_advance. */
+#define CLOCK_T0_MS 1000
+
+static _Atomic uint64_t clock_ms = CLOCK_T0_MS;
+static char clock_path[192]; /* the busy clock's file ("" when not used) */
+static char waits_path[208]; /* its count of waits begun, a byte each */
+
+static uint64_t clock_now_ns(void)
+{
+    return atomic_load(&clock_ms) * 1000000u;
+}
+
+/* Write the time to the busy clock's file (whole, then renamed: a reader never sees half a
+ * number). */
+static void clock_write(void)
+{
+    char tmp[224];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", clock_path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fprintf(f, "%llu\n", (unsigned long long)atomic_load(&clock_ms));
+    fclose(f);
+    assert_int_equal(rename(tmp, clock_path), 0);
+}
+
+/* s's queue on the test's clock, from CLOCK_T0_MS (before store_writer_start). */
+static void clock_queue(struct store *s)
+{
+    atomic_store(&clock_ms, CLOCK_T0_MS);
+    s->queue_clock_ns = clock_now_ns;
+}
+
+/* The busy waits of the SQLite connections opened from here on, on the test's clock; their
+ * waits begun are counted in "<file>.waits" (clock_busy_waits). Undone by clock_busy_done. */
+static void clock_busy(void)
+{
+    snprintf(clock_path, sizeof(clock_path), "%s.clock", db);
+    snprintf(waits_path, sizeof(waits_path), "%s.waits", clock_path);
+    unlink(waits_path);
+    clock_write();
+    setenv("BUNSEN_TEST_BUSY_CLOCK", clock_path, 1);
+}
+
+static long clock_busy_waits(void)
+{
+    struct stat sb;
+    return stat(waits_path, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+static void clock_busy_done(void)
+{
+    unsetenv("BUNSEN_TEST_BUSY_CLOCK");
+    unlink(waits_path);
+    unlink(clock_path);
+    clock_path[0] = '\0';
+}
+
+/* Time passes: ms more on the queue's clock and the busy clock's file. */
+static void clock_advance(uint64_t ms)
+{
+    atomic_fetch_add(&clock_ms, ms);
+    if (clock_path[0] != '\0') {
+        clock_write();
+    }
+}
+
 /* SQLite: a group holds at most 20,000 items (two requests at the item cap), so a backlog
  * never makes one huge (and long: a small write waits for the group running) transaction:
  * 12,000 + 8,000 commit together, 15,000 + 4,999 next. */
@@ -31,9 +105,8 @@ static void test_sqlite_group_items(void **state)
     if (on_pg) {
         skip(); /* its budget is the lock table's: test_pg_group_items */
     }
-    struct store *s = open_migrated();
+    struct store *s = open_writing(100);
     struct err err;
-    assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_int gated, done;
     atomic_init(&done, 0);
     struct store_job gate;
@@ -104,10 +177,8 @@ static void cj_done(void *arg, int rc, const struct err *err)
 static void test_writer_completion_thread(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     static struct cjob jobs[CJ_JOBS];
     atomic_store(&cj_ndone, 0);
     atomic_store(&cj_published, false);
@@ -163,9 +234,8 @@ static void uj_done(void *arg, int rc, const struct err *err)
 static void test_writer_urgent_jobs(void **state)
 {
     (void)state;
-    struct store *s = open_migrated();
+    struct store *s = open_writing(100);
     struct err err;
-    assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_store(&uj_seq, 0);
     atomic_int gated;
     struct store_job gate;
@@ -215,6 +285,7 @@ static void test_writer_small_jobs_first(void **state)
 {
     (void)state;
     struct store *s = open_migrated();
+    clock_queue(s); /* no job ages unless the test says so, however slow the machine */
     struct err err;
     assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_store(&uj_seq, 0);
@@ -253,7 +324,7 @@ static void test_writer_small_jobs_first(void **state)
                                       .items = i == 6 ? 5000 : 1};
     }
     assert_int_equal(store_submit(s, &j[6].job, &err), 0);
-    usleep((STORE_BULK_WAIT_MS + 100) * 1000);
+    clock_advance(STORE_BULK_WAIT_MS + 100);
     assert_int_equal(store_submit(s, &j[7].job, &err), 0);
     assert_int_equal(store_submit(s, &j[8].job, &err), 0);
     atomic_store(&gate_open, true);
@@ -281,7 +352,7 @@ static void test_writer_small_jobs_first(void **state)
             assert_int_equal(store_submit(s, &k[i].job, &err), 0);
         }
     }
-    usleep((STORE_BULK_WAIT_MS + 100) * 1000);
+    clock_advance(STORE_BULK_WAIT_MS + 100);
     assert_int_equal(store_submit(s, &k[3].job, &err), 0); /* urgent */
     assert_int_equal(store_submit(s, &k[4].job, &err), 0); /* small */
     atomic_store(&gate_open, true);
@@ -339,10 +410,9 @@ static void gj_done(void *arg, int rc, const struct err *err)
 static void test_writer_bulk_capped_beside_small(void **state)
 {
     (void)state;
-    struct store *s = open_migrated();
+    struct store *s = open_writing(100);
     gj_store = s;
     struct err err;
-    assert_int_equal(store_writer_start(s, 100, &err), 0);
     static struct gjob j[10];
     memset(j, 0, sizeof(j));
     /* two of them are over the cap; three fit in the backend's budget (PostgreSQL: its lock
@@ -455,18 +525,21 @@ static void bl_done(void *arg, int rc, const struct err *err)
 }
 
 /* A job queued for longer than the busy timeout (behind the daemon's own work) meets another
- * process's write lock held for 100 ms: it waits for it and commits. Counting the busy
- * timeout from the oldest job's submission (a first fix of the per-group waits) failed it at
- * once: a backlog of the writer's own failed whole on a 10 ms `bunsen keys create`. The
- * backlog is made by a barrier whose done() takes 5.5 s (the writer waits for it outside any
- * transaction, so the lock can be taken meanwhile). */
+ * process's short write lock: it waits for it and commits. Counting the busy timeout from the
+ * oldest job's submission (a first fix of the per-group waits) failed it at once: a backlog of
+ * the writer's own failed whole on a 10 ms `bunsen keys create`. The backlog is made by a
+ * barrier whose done() holds the writer (outside any transaction, so the lock can be taken
+ * meanwhile) while the test's clock, the queue's and the busy waits' alike, moves 5.5 s on;
+ * the lock is released once the job has begun to wait for it. */
 static void test_backlog_beside_short_lock(void **state)
 {
     (void)state;
     if (on_pg) {
         skip(); /* PostgreSQL's waits are --db-timeout's */
     }
+    clock_busy(); /* before the store's connections open: they read the variable then */
     struct store *s = open_migrated();
+    clock_queue(s);
     struct err err;
     assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_store(&bl_in_done, false);
@@ -480,14 +553,21 @@ static void test_backlog_beside_short_lock(void **state)
     while (!atomic_load(&bl_in_done)) {
         usleep(1000);
     }
-    usleep(5500000); /* the job has now waited longer than the busy timeout */
+    clock_advance(5500); /* the job has now waited longer than the busy timeout (5 s) */
     sqlite3 *other = NULL;
     assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    long waits = clock_busy_waits();
     atomic_store(&bl_release, true);
-    usleep(100000);
+    /* the lock stays until the job waits for it (a wait begun) or has already given up (the
+     * bug); 60 s: a hang detector only */
+    for (int i = 0; i < 60000 && clock_busy_waits() == waits && !atomic_load(&bl_finished); i++) {
+        usleep(1000);
+    }
+    assert_true(clock_busy_waits() > waits || atomic_load(&bl_finished));
     assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
+    /* 10 s: a hang detector only */
     for (int i = 0; i < 1000 && !atomic_load(&bl_finished); i++) {
         usleep(10000);
     }
@@ -495,6 +575,7 @@ static void test_backlog_beside_short_lock(void **state)
     assert_int_equal(atomic_load(&bl_rc), 0);
     store_writer_stop(s);
     store_close(s);
+    clock_busy_done();
 }
 
 int main(void)

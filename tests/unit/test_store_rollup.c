@@ -56,11 +56,7 @@ static void test_daily_by_exposure_day(void **state)
     struct store *s = open_migrated();
     struct err err;
     const int64_t day = 86400000, start = 20000 * day;
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "dx");
-    snprintf(rl->metric, sizeof(rl->metric), "conv");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_BINOMIAL;
+    struct store_rule *rl = one_rule("dx", "conv", "buy", RULE_BINOMIAL);
     rl->start_ts = start;
     struct store_rules *rules = store_rules_new(rl, 1);
     size_t nr = 0;
@@ -124,11 +120,7 @@ static void test_conflicts_order_free(void **state)
     struct store *s = open_migrated();
     struct err err;
     const int64_t t = 20000LL * 86400000;
-    struct store_rule *rl = calloc(1, sizeof(*rl));
-    snprintf(rl->experiment, sizeof(rl->experiment), "cx");
-    snprintf(rl->metric, sizeof(rl->metric), "n");
-    snprintf(rl->event, sizeof(rl->event), "buy");
-    rl->type = RULE_COUNT;
+    struct store_rule *rl = one_rule("cx", "n", "buy", RULE_COUNT);
     rl->start_ts = t;
     struct store_rules *rules = store_rules_new(rl, 1);
     size_t nr = 0;
@@ -346,9 +338,8 @@ static void sl_check(struct store *s, const char *metric, double cap)
 static void test_slices_equal_recount(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_rebuild_configure(s, 7, 0); /* chunks of 7 users */
     assert_true(store_has_slices(s));
     unsigned seed = 99;
@@ -473,9 +464,8 @@ static int rk_read(struct store *s, const char *num, const char *dim, struct rk_
 static void test_ratio_sums_kept(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     store_rebuild_configure(s, 2, 0); /* more users than a chunk: the rebuild stays running */
     struct store_rules *rules = sl_rules(0);
     struct store_exposure xs[6];

@@ -71,10 +71,8 @@ static void test_wal_checkpointer(void **state)
     if (on_pg) {
         skip();
     }
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     struct store_rules *rules = sl_rules(0);
     enum { JOBS = 400, PER = 500 };
     static char users[PER][48];

@@ -25,10 +25,8 @@
 static void test_writer_savepoints(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     enum { N = 200 };
     static struct kjob jobs[N];
     for (int i = 0; i < N; i++) {
@@ -36,9 +34,7 @@ static void test_writer_savepoints(void **state)
         assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
     }
     for (int i = 0; i < N; i++) {
-        while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
-            usleep(1000);
-        }
+        kjob_wait(&jobs[i]);
         assert_int_equal(jobs[i].done_rc, i % 7 == 3 ? -1 : 0);
         assert_int_equal(jobs[i].done_code, i % 7 == 3 ? ERR_INVALID : ERR_OK); /* its own */
     }
@@ -59,9 +55,7 @@ static void test_writer_savepoints(void **state)
     struct kjob dup;
     make_kjob(&dup, 0, false);
     assert_int_equal(store_submit(s, &dup.job, &err), 0);
-    while (!__atomic_load_n(&dup.done, __ATOMIC_ACQUIRE)) {
-        usleep(1000);
-    }
+    kjob_wait(&dup);
     assert_int_equal(dup.done_rc, -1);
     assert_int_equal(dup.done_code, ERR_CONFLICT); /* a unique violation, on either backend */
     store_writer_stop(s);
@@ -77,10 +71,8 @@ static void test_writer_savepoints(void **state)
 static void test_writer_retryable_groups(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     enum { N = 200 };
     static struct kjob jobs[N];
     __atomic_store_n(&kjob_applied, 0, __ATOMIC_RELAXED);
@@ -90,9 +82,7 @@ static void test_writer_retryable_groups(void **state)
         assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
     }
     for (int i = 0; i < N; i++) {
-        while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
-            usleep(1000);
-        }
+        kjob_wait(&jobs[i]);
         assert_int_equal(jobs[i].done_rc, i % 7 == 3 ? -1 : 0);
         assert_int_equal(jobs[i].done_code, i % 7 == 3 ? ERR_INVALID : ERR_OK); /* its own */
     }
@@ -116,9 +106,7 @@ static void test_writer_retryable_groups(void **state)
         assert_int_equal(store_submit(s, &ok[i].job, &err), 0);
     }
     for (int i = 0; i < 10; i++) {
-        while (!__atomic_load_n(&ok[i].done, __ATOMIC_ACQUIRE)) {
-            usleep(1000);
-        }
+        kjob_wait(&ok[i]);
         assert_int_equal(ok[i].done_rc, 0);
     }
     assert_int_equal(__atomic_load_n(&kjob_applied, __ATOMIC_RELAXED), 10);
@@ -129,9 +117,8 @@ static void test_writer_retryable_groups(void **state)
 static void test_sync_and_lookup(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     struct kjob k;
     make_kjob(&k, 42, false);
     snprintf(k.key.role, sizeof(k.key.role), "admin");
@@ -188,9 +175,8 @@ static void count_emit(void *ctx, const struct store_audit *e)
 static void test_revoke_and_audit(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     struct kjob k;
     make_kjob(&k, 7, false);
     char id7[] = "key_7", nope[] = "key_nope";
@@ -221,10 +207,8 @@ static void test_revoke_and_audit(void **state)
 static void test_writer_queue_bound(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(2);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 2, &err), 0);
     atomic_store(&gate_open, false);
     atomic_int done;
     atomic_init(&done, 0);
@@ -373,10 +357,8 @@ static int kjob_apply_batch(struct store_tx *tx, void *const *args, size_t n, st
 static void test_writer_apply_batch(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     for (int round = 0; round < 2; round++) {
         bool failing = round == 1;
         atomic_int gated;
@@ -394,9 +376,7 @@ static void test_writer_apply_batch(void **state)
         }
         atomic_store(&gate_open, true);
         for (int i = 0; i < N; i++) {
-            while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
-                usleep(1000);
-            }
+            kjob_wait(&jobs[i]);
             assert_int_equal(jobs[i].done_rc, failing && i == 17 ? -1 : 0);
             assert_int_equal(jobs[i].done_code, failing && i == 17 ? ERR_INVALID : ERR_OK);
         }
@@ -439,10 +419,8 @@ static int breaking_apply(struct store_tx *tx, void *arg, struct err *err)
 static void test_writer_failed_undo_fails_group(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_writing(1000);
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
-    assert_int_equal(store_writer_start(s, 1000, &err), 0);
     atomic_store(&savepoint_broken, false);
     static struct kjob jobs[3];
     make_kjob(&jobs[0], 900, false);
@@ -453,9 +431,7 @@ static void test_writer_failed_undo_fails_group(void **state)
         assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
     }
     for (int i = 0; i < 3; i++) {
-        while (!__atomic_load_n(&jobs[i].done, __ATOMIC_ACQUIRE)) {
-            usleep(1000);
-        }
+        kjob_wait(&jobs[i]);
     }
     /* the broken job failed; nothing of its group may be in the database */
     assert_true(atomic_load(&savepoint_broken));
@@ -479,9 +455,7 @@ static void test_writer_failed_undo_fails_group(void **state)
     struct kjob after;
     make_kjob(&after, 903, false);
     assert_int_equal(store_submit(s, &after.job, &err), 0);
-    while (!__atomic_load_n(&after.done, __ATOMIC_ACQUIRE)) {
-        usleep(1000);
-    }
+    kjob_wait(&after);
     assert_int_equal(after.done_rc, 0);
     store_writer_stop(s);
     store_close(s);
@@ -561,22 +535,14 @@ static int hold_apply(struct store_tx *tx, void *arg, struct err *err)
     return kjob_apply(tx, arg, err);
 }
 
-static void wait_kjob(struct kjob *k)
-{
-    while (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
-        usleep(1000);
-    }
-}
-
 /* A retryable job whose deferred write fails: reported to that job alone, at the statement
  * after it or at the COMMIT (a lone job), and nothing of it stays; the others commit. On
  * SQLite the same failure is immediate: the outcome is the same. */
 static void test_writer_deferred_failure(void **state)
 {
     (void)state;
-    struct store *s = open_fresh();
+    struct store *s = open_migrated();
     struct err err;
-    assert_int_equal(store_migrate(s, NULL, &err), 0);
     assert_int_equal(store_write_sync(s, xstored_apply, NULL, &err), 0);
     assert_int_equal(store_writer_start(s, 1000, &err), 0);
     atomic_store(&deferred_seen, 0);
@@ -589,7 +555,7 @@ static void test_writer_deferred_failure(void **state)
         assert_int_equal(store_submit(s, &jobs[i].job, &err), 0);
     }
     for (int i = 0; i < N; i++) {
-        wait_kjob(&jobs[i]);
+        kjob_wait(&jobs[i]);
     }
     /* then a group of two whose last write fails: that can show only at the COMMIT, and
      * the first job must still commit (the gate holds the writer while both are queued) */
@@ -609,9 +575,9 @@ static void test_writer_deferred_failure(void **state)
     assert_int_equal(store_submit(s, &first.job, &err), 0);
     assert_int_equal(store_submit(s, &last.job, &err), 0);
     atomic_store(&hold_open, true);
-    wait_kjob(&gate);
-    wait_kjob(&first);
-    wait_kjob(&last);
+    kjob_wait(&gate);
+    kjob_wait(&first);
+    kjob_wait(&last);
     assert_int_equal(first.done_rc, 0);
     assert_int_equal(last.done_rc, -1);
     assert_int_equal(last.done_code, ERR_CONFLICT);

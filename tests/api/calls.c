@@ -1,0 +1,89 @@
+/*
+ * calls.c - the request helpers of calls.h: requests to the daemon named by calls_use, an sdk
+ * key made once per daemon, experiments taken through their lifecycle, a JSON comparison and
+ * a wait for a rebuild. Owns the borrowed daemon pointer and the cached sdk key; the test's
+ * thread only.
+ */
+#include "calls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct daemon *cur;
+static char sdk[128];
+
+void calls_use(struct daemon *d)
+{
+    cur = d;
+    sdk[0] = '\0';
+}
+
+json_t *call_as(const char *key, const char *method, const char *path, const char *body, int want)
+{
+    return harness_call(cur->port, method, path, key, body, want);
+}
+
+json_t *call(const char *method, const char *path, const char *body, int want)
+{
+    return call_as(cur->admin_key, method, path, body, want);
+}
+
+json_t *call_json(const char *method, const char *path, json_t *body, int want)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    json_t *j = call(method, path, text, want);
+    free(text);
+    return j;
+}
+
+const char *sdk_key(void)
+{
+    if (sdk[0] == '\0') {
+        harness_sdk_key(cur->port, cur->admin_key, sdk, sizeof(sdk));
+    }
+    return sdk;
+}
+
+void new_exp(const char *key, const char *fields, const char *actions)
+{
+    json_decref(call("POST", "/api/v1/experiments", fmt("{\"key\":\"%s\",%s}", key, fields), 201));
+    char acts[128];
+    snprintf(acts, sizeof(acts), "%s", actions ? actions : "");
+    for (char *save = NULL, *a = strtok_r(acts, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        const char *body = NULL;
+        char *eq = strchr(a, '=');
+        if (eq != NULL) { /* stop=VARIANT */
+            *eq = '\0';
+            body = fmt("{\"release\":\"%s\"}", eq + 1);
+        }
+        json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, a), body, 200));
+    }
+}
+
+void assert_json_text(const json_t *v, const char *want)
+{
+    char *got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    if (got == NULL || strcmp(got, want) != 0) {
+        fail_msg("got %s, want %s", got ? got : "(null)", want);
+    }
+    free(got);
+}
+
+void wait_rebuilt(const char *key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/results", key);
+    for (int i = 0; i < 600; i++) {
+        json_t *r = call("GET", path, NULL, 200);
+        bool busy = json_object_get(r, "rebuilding") != NULL;
+        json_decref(r);
+        if (!busy) {
+            return;
+        }
+        usleep(20000);
+    }
+    fail_msg("rebuild did not finish");
+}
