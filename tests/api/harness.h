@@ -237,5 +237,17 @@ char *slurp(const char *path);
 /* Fill the file system of path with a file at path until ENOSPC (every byte: the last
  * partial block too). */
 void harness_fill_disk(const char *path);
+/* http_status: the status of one request (http_req; key and body may be NULL), -1 when no
+ * reply came. harness_key: a new key of role ("admin", "sdk", ...) on d, named uniquely
+ * ("t-<role>-<n>"); its secret copied into out (n bytes) and, unless id is NULL, its id into
+ * id (idn bytes); fails the test unless the daemon answers 201. harness_count: how many times
+ * needle occurs in hay (overlapping ones too). harness_wait_text: waits until the file at path
+ * holds needle n times or more (a line the daemon writes once it has done what it logs) and
+ * returns the count (HARNESS_HANG_S: a hang detector only). */
+int http_status(int port, const char *method, const char *path, const char *key, const char *body);
+void harness_key(const struct daemon *d, const char *role, char *out, size_t n, char *id,
+                 size_t idn);
+int harness_count(const char *hay, const char *needle);
+int harness_wait_text(const char *path, const char *needle, int n);
 
 #endif

@@ -1,14 +1,16 @@
 /*
  * harness_util.c - small readers shared by the API tests (harness.h: harness_metric_value,
- * str, slurp, harness_fill_disk): one series of a daemon's /metrics, a string member of a
- * JSON object, a whole file; and a file that fills a file system. Split from harness.c, which
- * starts daemons and speaks HTTP to them. Everything runs on the caller's thread.
+ * str, slurp, harness_fill_disk, http_status, harness_key, harness_count, harness_wait_text):
+ * one series of a daemon's /metrics, a string member of a JSON object, a whole file; a file
+ * that fills a file system; a request's status, a new key, and a line the daemon logs. Split from
+ * harness.c, which starts daemons and speaks HTTP to them. Everything runs on the caller's thread.
  */
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double harness_metric_value(int port, const char *key, const char *series)
 {
@@ -66,4 +68,53 @@ void harness_fill_disk(const char *path)
     if (f != NULL) {
         fclose(f);
     }
+}
+
+int http_status(int port, const char *method, const char *path, const char *key, const char *body)
+{
+    struct resp r;
+    if (http_req(port, method, path, key, body, &r) != 0) {
+        return -1;
+    }
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+void harness_key(const struct daemon *d, const char *role, char *out, size_t n, char *id,
+                 size_t idn)
+{
+    static int made; /* key names are unique among active keys */
+    int st = 0;
+    json_t *j = http_json(d->port, "POST", "/api/v1/keys", d->admin_key,
+                          fmt("{\"name\":\"t-%s-%d\",\"role\":\"%s\"}", role, ++made, role), &st);
+    assert_int_equal(st, 201);
+    snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
+    if (id != NULL) {
+        snprintf(id, idn, "%s", json_string_value(json_object_get(j, "id")));
+    }
+    json_decref(j);
+}
+
+int harness_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+int harness_wait_text(const char *path, const char *needle, int n)
+{
+    int got = 0;
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < HARNESS_HANG_S; usleep(10000)) {
+        char *text = slurp(path);
+        got = harness_count(text, needle);
+        free(text);
+        if (got >= n) {
+            break;
+        }
+    }
+    return got;
 }

@@ -84,18 +84,6 @@ static void count_id(void *ctx, const char *const *cols, int ncols)
     }
 }
 
-static int status_of(int port, const char *method, const char *path, const char *key,
-                     const char *body)
-{
-    struct resp r;
-    if (http_req(port, method, path, key, body, &r) != 0) {
-        return -1;
-    }
-    int st = r.status;
-    resp_free(&r);
-    return st;
-}
-
 /* Waits until every daemon has acknowledged a batch more than since[i] (the load's progress,
  * not a time: HARNESS_HANG_S is a hang detector), and fills since with the counts. */
 static void wait_acks(int since[NDAEMONS])
@@ -157,11 +145,11 @@ static void test_promote_standby_under_load(void **state_)
         assert_int_equal(daemon_start_db(&D[i], shared, NULL), 0);
     }
     harness_sdk_key(D[0].port, D[0].admin_key, SDK, sizeof(SDK));
-    assert_int_equal(status_of(D[0].port, "POST", "/api/v1/experiments", D[0].admin_key,
-                               "{\"key\":\"ha\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+    assert_int_equal(http_status(D[0].port, "POST", "/api/v1/experiments", D[0].admin_key,
+                                 "{\"key\":\"ha\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
                      201);
     assert_int_equal(
-        status_of(D[0].port, "POST", "/api/v1/experiments/ha/start", D[0].admin_key, NULL), 200);
+        http_status(D[0].port, "POST", "/api/v1/experiments/ha/start", D[0].admin_key, NULL), 200);
     /* the other daemon sees the start (NOTIFY; a hang detector bounds the wait) */
     for (double t0 = harness_clock_s();
          !assigns_u1(D[1].port, "ha") && harness_clock_s() - t0 < HARNESS_HANG_S;) {
@@ -169,7 +157,7 @@ static void test_promote_standby_under_load(void **state_)
     }
     const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"ha\"],\"log_exposure\":false}";
     for (int i = 0; i < NDAEMONS; i++) {
-        assert_int_equal(status_of(D[i].port, "POST", "/api/v1/assign", SDK, assign), 200);
+        assert_int_equal(http_status(D[i].port, "POST", "/api/v1/assign", SDK, assign), 200);
     }
 
     atomic_store(&stop, false);
@@ -191,14 +179,14 @@ static void test_promote_standby_under_load(void **state_)
     assert_null(strstr(rd.body, fmt("%d", pport)));
     assert_null(strstr(rd.body, "127.0.0.1"));
     resp_free(&rd);
-    int assign_down = status_of(D[1].port, "POST", "/api/v1/assign", SDK, assign);
+    int assign_down = http_status(D[1].port, "POST", "/api/v1/assign", SDK, assign);
     assert_int_equal(pgc_run(NULL, 0, fmt("promote '%s/s'", dir)), 0);
     /* the daemons continue on the new primary */
     int ready_up = 0;
     for (double t0 = harness_clock_s(); /* a hang detector, not a bound on the failover */
          ready_up != 200 && harness_clock_s() - t0 < HARNESS_HANG_S;) {
         usleep(100000);
-        ready_up = status_of(D[0].port, "GET", "/readyz", NULL, NULL);
+        ready_up = http_status(D[0].port, "GET", "/readyz", NULL, NULL);
     }
     usleep(1000000);  /* a minimum */
     wait_acks(since); /* both daemons acknowledge writes on the new primary again */
@@ -208,8 +196,9 @@ static void test_promote_standby_under_load(void **state_)
     }
     int after = 0;
     for (int i = 0; i < NDAEMONS; i++) {
-        after += status_of(D[i].port, "POST", "/api/v1/events", SDK,
-                           fmt("{\"events\":[{\"user_id\":\"z%d\",\"event\":\"fev\"}]}", i)) == 200;
+        after +=
+            http_status(D[i].port, "POST", "/api/v1/events", SDK,
+                        fmt("{\"events\":[{\"user_id\":\"z%d\",\"event\":\"fev\"}]}", i)) == 200;
     }
     /* every acknowledged batch is on the promoted standby, whole */
     struct daemon reader = {0};
@@ -300,13 +289,13 @@ static void test_hung_server(void **state_)
         0);
     char sdk[64];
     harness_sdk_key(d.port, d.admin_key, sdk, sizeof(sdk));
-    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
-                               "{\"key\":\"hx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+    assert_int_equal(http_status(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                                 "{\"key\":\"hx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
                      201);
-    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments/hx/start", d.admin_key, NULL),
+    assert_int_equal(http_status(d.port, "POST", "/api/v1/experiments/hx/start", d.admin_key, NULL),
                      200);
     const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"hx\"],\"log_exposure\":false}";
-    int before = status_of(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 0));
+    int before = http_status(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 0));
 
     /* A lock another session holds on Bunsen's tables (LOCK TABLE, VACUUM FULL): a write
      * waiting for it in its group's last round trip (sent with the COMMIT, awaited without
@@ -349,19 +338,19 @@ static void test_hung_server(void **state_)
         resp_header(&w, "Retry-After", ra, sizeof(ra));
         resp_free(&w);
     }
-    int ready_down = status_of(d.port, "GET", "/readyz", NULL, NULL);
-    int assign_down = status_of(d.port, "POST", "/api/v1/assign", sdk, assign);
+    int ready_down = http_status(d.port, "GET", "/readyz", NULL, NULL);
+    int assign_down = http_status(d.port, "POST", "/api/v1/assign", sdk, assign);
     pgc_signal(fmt("%s/p", hdir), "CONT");
 
     int write_up = 0;
     for (double t1 = harness_clock_s(); /* a hang detector, not a bound on the recovery */
          write_up != 200 && harness_clock_s() - t1 < HARNESS_HANG_S;) {
-        write_up = status_of(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 2));
+        write_up = http_status(d.port, "POST", "/api/v1/events", sdk, fmt(HUNG_EVENT, 2));
         if (write_up != 200) {
             usleep(250000);
         }
     }
-    int ready_up = status_of(d.port, "GET", "/readyz", NULL, NULL);
+    int ready_up = http_status(d.port, "GET", "/readyz", NULL, NULL);
     /* A COMMIT that waits (here for a synchronous standby that is not there; committed
      * locally) is awaited whatever --db-timeout says: a 503 would have the client send again
      * what is stored, counted twice for an event without an id. It is answered once the
@@ -425,7 +414,7 @@ static void test_revoked_key_in_outage(void **state_)
 {
     (void)state_;
     if (!harness_on_postgres()) {
-        skip(); /* tests/api/test_ops.c test_revoked_key_in_outage: the SQLite outage */
+        skip(); /* tests/api/test_ops_files.c test_revoked_key_in_outage: the SQLite outage */
     }
     char rdir[128];
     snprintf(rdir, sizeof(rdir), "/tmp/bunsen-rk-XXXXXX");
@@ -455,15 +444,15 @@ static void test_revoked_key_in_outage(void **state_)
         snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(j, "id")));
         json_decref(j);
     }
-    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments", d.admin_key,
-                               "{\"key\":\"rx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
+    assert_int_equal(http_status(d.port, "POST", "/api/v1/experiments", d.admin_key,
+                                 "{\"key\":\"rx\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}"),
                      201);
-    assert_int_equal(status_of(d.port, "POST", "/api/v1/experiments/rx/start", d.admin_key, NULL),
+    assert_int_equal(http_status(d.port, "POST", "/api/v1/experiments/rx/start", d.admin_key, NULL),
                      200);
     const char *assign = "{\"user_id\":\"u1\",\"experiments\":[\"rx\"],\"log_exposure\":false}";
     const char *ofrep = "{\"context\":{\"targetingKey\":\"u1\"}}";
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(status_of(d.port, "POST", "/api/v1/assign", keys[i], assign), 200);
+        assert_int_equal(http_status(d.port, "POST", "/api/v1/assign", keys[i], assign), 200);
     }
     /* keys 0 (presented after the revocation) and 1 (not) revoked by the CLI; 2 stays */
     for (int i = 0; i < 2; i++) {
@@ -475,8 +464,8 @@ static void test_revoked_key_in_outage(void **state_)
         free(out);
     }
     sleep_ms(1500); /* the cache's 1 s */
-    int seen_up = status_of(d.port, "POST", "/api/v1/assign", keys[0], assign);
-    int kept_up = status_of(d.port, "POST", "/api/v1/assign", keys[2], assign);
+    int seen_up = http_status(d.port, "POST", "/api/v1/assign", keys[0], assign);
+    int kept_up = http_status(d.port, "POST", "/api/v1/assign", keys[2], assign);
     /* the GrowthBook routes name the key in the path: an encrypted one too (its encryption
      * key read from the database before the outage) */
     int st = 0;
@@ -487,21 +476,21 @@ static void test_revoked_key_in_outage(void **state_)
     snprintf(enc_key, sizeof(enc_key), "%s", json_string_value(json_object_get(ek, "key")));
     json_decref(ek);
     const char *eval = "{\"attributes\":{\"id\":\"u1\"}}";
-    int sdk_up[3] = {status_of(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
-                     status_of(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
-                     status_of(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval)};
+    int sdk_up[3] = {http_status(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
+                     http_status(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
+                     http_status(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval)};
     assert_int_equal(pgc_run(NULL, 0, fmt("stop '%s/p' immediate", rdir)), 0);
     int down[3][2];
     for (int i = 0; i < 3; i++) {
-        down[i][0] = status_of(d.port, "POST", "/api/v1/assign", keys[i], assign);
-        down[i][1] = status_of(d.port, "POST", "/ofrep/v1/evaluate/flags/rx", keys[i], ofrep);
+        down[i][0] = http_status(d.port, "POST", "/api/v1/assign", keys[i], assign);
+        down[i][1] = http_status(d.port, "POST", "/ofrep/v1/evaluate/flags/rx", keys[i], ofrep);
     }
     /* the payload in memory for a key verified before (they answered 503), not for one
      * revoked */
-    int sdk_down[4] = {status_of(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
-                       status_of(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
-                       status_of(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval),
-                       status_of(d.port, "GET", fmt("/api/features/%s", keys[0]), NULL, NULL)};
+    int sdk_down[4] = {http_status(d.port, "GET", fmt("/api/features/%s", keys[2]), NULL, NULL),
+                       http_status(d.port, "GET", fmt("/api/features/%s", enc_key), NULL, NULL),
+                       http_status(d.port, "POST", fmt("/api/eval/%s", keys[2]), NULL, eval),
+                       http_status(d.port, "GET", fmt("/api/features/%s", keys[0]), NULL, NULL)};
     fprintf(stderr,
             "# SDK routes in an outage: features %d (encrypted %d), eval %d, a revoked key %d\n",
             sdk_down[0], sdk_down[1], sdk_down[2], sdk_down[3]);

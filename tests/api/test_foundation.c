@@ -32,21 +32,6 @@ static int teardown(void **state)
     return harness_stop(&D);
 }
 
-/* Create a key with the admin key; returns the secret in out. */
-static void make_key(const char *role, char *out, size_t n, char *id, size_t idn)
-{
-    static int made; /* key names are unique among active keys */
-    int st = 0;
-    json_t *j = http_json(D.port, "POST", "/api/v1/keys", D.admin_key,
-                          fmt("{\"name\":\"t-%s-%d\",\"role\":\"%s\"}", role, ++made, role), &st);
-    assert_int_equal(st, 201);
-    snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
-    if (id != NULL) {
-        snprintf(id, idn, "%s", json_string_value(json_object_get(j, "id")));
-    }
-    json_decref(j);
-}
-
 static void test_health(void **state)
 {
     (void)state;
@@ -138,7 +123,7 @@ static void test_www_authenticate(void **state)
     /* a valid key of another role in the path: the same 401 and message as an unknown string
      * (a 403 confirmed that a leaked viewer key is valid; rev-sec2 6) */
     char viewer[64];
-    make_key("viewer", viewer, sizeof(viewer), NULL, 0);
+    harness_key(&D, "viewer", viewer, sizeof(viewer), NULL, 0);
     const char *path_routes[][2] = {
         {"GET", "/api/features/"}, {"GET", "/sub/"}, {"POST", "/api/eval/"}};
     for (int i = 0; i < 3; i++) {
@@ -160,7 +145,7 @@ static void test_www_authenticate(void **state)
         assert_string_equal(msg[0], msg[1]);
     }
     char sdk[64];
-    make_key("sdk", sdk, sizeof(sdk), NULL, 0);
+    harness_key(&D, "sdk", sdk, sizeof(sdk), NULL, 0);
     assert_int_equal(http_req(D.port, "GET", "/api/v1/keys", sdk, NULL, &r), 0);
     assert_int_equal(r.status, 403);
     assert_false(resp_header(&r, "WWW-Authenticate", (char[8]){0}, 8));
@@ -173,7 +158,7 @@ static void test_role_matrix(void **state)
     const char *roles[] = {"editor", "viewer", "sdk"};
     for (int i = 0; i < 3; i++) {
         char key[64];
-        make_key(roles[i], key, sizeof(key), NULL, 0);
+        harness_key(&D, roles[i], key, sizeof(key), NULL, 0);
         struct resp r;
         /* admin-only routes: 403 for everyone else, never 401 */
         const char *paths[] = {"/api/v1/keys", "/api/v1/audit"};
@@ -274,7 +259,7 @@ static void test_keys_lifecycle(void **state)
 {
     (void)state;
     char key[64], id[64];
-    make_key("viewer", key, sizeof(key), id, sizeof(id));
+    harness_key(&D, "viewer", key, sizeof(key), id, sizeof(id));
     assert_int_equal(strncmp(key, "bsn_", 4), 0);
     assert_int_equal(strlen(key), 47);
     int st;
@@ -334,7 +319,7 @@ static void test_audit(void **state)
 {
     (void)state;
     char key[64], id[64];
-    make_key("sdk", key, sizeof(key), id, sizeof(id));
+    harness_key(&D, "sdk", key, sizeof(key), id, sizeof(id));
     int st;
     json_t *a = http_json(D.port, "GET", fmt("/api/v1/audit?target_type=key&target=%s", id),
                           D.admin_key, NULL, &st);

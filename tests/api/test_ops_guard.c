@@ -26,17 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int status_of(int port, const char *method, const char *path, const char *key)
-{
-    struct resp r;
-    if (http_req(port, method, path, key, NULL, &r) != 0) {
-        return -1;
-    }
-    int st = r.status;
-    resp_free(&r);
-    return st;
-}
-
 /* A data dir with a hard link to another's bunsen.db (a `cp -al` snapshot of the data dir):
  * a daemon on it is refused while the first runs, and starts once that one has stopped. */
 static void test_hard_link_refused(void **state)
@@ -62,11 +51,11 @@ static void test_hard_link_refused(void **state)
     assert_non_null(strstr(err, "another bunsen serve is running on the database"));
     assert_non_null(strstr(err, "hard link"));
     free(err);
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     /* the lock goes with the first daemon: the link's starts then */
     assert_int_equal(daemon_stop(&d), 0);
     assert_int_equal(daemon_restart(&second, NULL), 0);
-    assert_int_equal(status_of(second.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(second.port, "GET", "/readyz", NULL, NULL), 200);
     assert_int_equal(daemon_stop(&second), 0);
     daemon_cleanup(&second);
     daemon_cleanup(&d);
@@ -76,7 +65,7 @@ static int readyz_within(int port, int want, int ms)
 {
     int st = -1;
     for (int waited = 0; waited < ms; waited += 100) {
-        if ((st = status_of(port, "GET", "/readyz", NULL)) == want) {
+        if ((st = http_status(port, "GET", "/readyz", NULL, NULL)) == want) {
             break;
         }
         sleep_ms(100);
@@ -96,7 +85,7 @@ static void test_newer_schema_refuses_writes(void **state)
     assert_int_equal(harness_start_with_key(&d, NULL, sdk, sizeof(sdk)), 0);
     harness_started_experiment(d.port, d.admin_key, "late",
                                "{\"key\":\"late\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     daemon_db_exec(&d,
                    "INSERT INTO schema_migrations (version, name, applied_at) "
                    "VALUES (999999, 'from_the_future', 0)",
@@ -132,8 +121,8 @@ static void test_newer_schema_refuses_writes(void **state)
         resp_free(&r);
     }
     /* reads go on */
-    assert_int_equal(status_of(d.port, "GET", "/api/v1/experiments", d.admin_key), 200);
-    assert_int_equal(status_of(d.port, "GET", "/healthz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/api/v1/experiments", d.admin_key, NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/healthz", NULL, NULL), 200);
     sleep_ms(1500); /* more polls: still one line */
     char *log = slurp(fmt("%s/stderr.log", d.dir));
     const char *line = "migrated to a newer schema under this daemon";
@@ -178,7 +167,7 @@ static void test_migrate_refused_beside_daemon(void **state)
                        "(%lld, 'restored', 0)",
                        newest),
                    0);
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     assert_int_equal(daemon_stop(&d), 0);
     daemon_cleanup(&d);
 }
@@ -484,19 +473,19 @@ static void test_full_disk_not_ready(void **state)
     snprintf(d.dir, sizeof(d.dir), "%s/d", mnt);
     assert_int_equal(mkdir(d.dir, 0700), 0);
     assert_int_equal(daemon_restart(&d, NULL), 0);
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     char filler[300];
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
     harness_fill_disk(filler);
     sleep_ms(150); /* a check that passed answers the probes of the next 100 ms */
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 503);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 503);
     assert_int_equal(unlink(filler), 0); /* space back: ready again */
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     harness_fill_disk(filler);
     assert_int_equal(daemon_stop(&d), 0);
     assert_int_equal(truncate(fmt("%s/stderr.log", d.dir), 0), 0);
     if (daemon_restart(&d, NULL) == 0) {
-        int st = status_of(d.port, "GET", "/readyz", NULL);
+        int st = http_status(d.port, "GET", "/readyz", NULL, NULL);
         daemon_stop(&d);
         fail_msg("a daemon started on a full disk (/readyz %d)", st);
     }
@@ -531,7 +520,7 @@ static void *prober_main(void *arg)
 {
     struct prober *p = arg;
     for (int i = 0; i < PROBES; i++) {
-        if (status_of(p->port, "GET", "/readyz", NULL) == 200) {
+        if (http_status(p->port, "GET", "/readyz", NULL, NULL) == 200) {
             p->ok++;
         }
     }
@@ -571,7 +560,7 @@ static void test_readyz_flood_coalesced(void **state)
     /* still a real check: a new probe after the reuse window commits again */
     sleep_ms(150);
     long mid = commits_ok(&d);
-    assert_int_equal(status_of(d.port, "GET", "/readyz", NULL), 200);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     assert_int_equal(commits_ok(&d), mid + 1);
     assert_int_equal(daemon_stop(&d), 0);
     daemon_cleanup(&d);

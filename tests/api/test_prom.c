@@ -6,7 +6,7 @@
  * variant), the known-exposure cache's entries and clears (a logged assignment, a definition
  * change; SQLite, where the cache is on by default), bunsen_writer_batch_size (its count and
  * sum), bunsen_sdk_streams (a /sub stream opened and closed), and bunsen_start_time_seconds
- * (the wall clock around the start). test_ops.c checks the exposition itself (families, the
+ * (the wall clock around the start). test_ops_metrics.c checks the exposition itself (families, the
  * process_* gauges, who may scrape). One daemon is shared by every test (group setup).
  */
 #include "harness.h"
