@@ -1,0 +1,154 @@
+/*
+ * API tests of what a new user meets first (a reviewer's walk through Bunsen, s26):
+ * - a metric listed in both `metrics` and `guardrails` is reported once, with
+ *   `guardrail: true` (results JSON and CSV);
+ * - a single event or exposure object posted without the {"events": [...]} wrapper is
+ *   refused with a message that says to wrap it;
+ * - unknown body fields are refused before the known ones are checked (`{"user": ...}` on
+ *   /assign names `user`, not a missing user_id);
+ * - an unlisted ?dimension= names the experiment's dimensions;
+ * - unknown query parameters on /api/v1 routes are refused, naming the parameter, while the
+ *   SDK, OFREP, health and metrics routes still ignore them (cache busting).
+ * One daemon is shared by every test (group setup).
+ */
+#include "harness.h"
+#include "results_csv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct daemon D;
+static char SDK[128];
+
+#define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
+
+static json_t *call(const char *method, const char *path, const char *body, int want)
+{
+    return harness_call(D.port, method, path, D.admin_key, body, want);
+}
+
+static void call_ok(const char *method, const char *path, const char *body, int want)
+{
+    json_decref(call(method, path, body, want));
+}
+
+/* method path (admin key) answers 400 with field and a message holding msg (when not NULL). */
+static void expect_400(const char *method, const char *path, const char *key, const char *body,
+                       const char *field, const char *msg)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    if (r.status != 400) {
+        fail_msg("%s %s answered %d, expected 400: %s", method, path, r.status,
+                 r.body ? r.body : "");
+    }
+    json_t *j = resp_json(&r);
+    assert_non_null(j);
+    const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    if (field != NULL && (f == NULL || strcmp(f, field) != 0)) {
+        fail_msg("%s %s: field %s, expected %s (%s)", method, path, f ? f : "(none)", field,
+                 r.body);
+    }
+    if (msg != NULL && (m == NULL || strstr(m, msg) == NULL)) {
+        fail_msg("%s %s: message '%s' lacks '%s'", method, path, m ? m : "(none)", msg);
+    }
+    json_decref(j);
+    resp_free(&r);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (harness_start_with_key(&D, NULL, SDK, sizeof(SDK)) != 0) {
+        return -1;
+    }
+    call_ok("POST", "/api/v1/metrics",
+            "{\"key\":\"j-buy\",\"event\":\"j-buy\",\"type\":\"binomial\"}", 201);
+    call_ok("POST", "/api/v1/metrics",
+            "{\"key\":\"j-err\",\"event\":\"j-err\",\"type\":\"binomial\"}", 201);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return harness_stop(&D);
+}
+
+/* The guardrail flag of metric key in a results (or series) document's metrics. */
+static bool metric_guardrail(const json_t *doc, const char *key)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(doc, "metrics"), i, m)
+    {
+        if (strcmp(str(m, "key"), key) == 0) {
+            return json_is_true(json_object_get(m, "guardrail"));
+        }
+    }
+    fail_msg("metric %s not in the document", key);
+    return false;
+}
+
+static void test_guardrail_also_metric(void **state)
+{
+    (void)state;
+    call_ok("POST", "/api/v1/experiments",
+            "{\"key\":\"j-guard\"," VARS ",\"metrics\":[\"j-buy\",\"j-err\"],"
+            "\"guardrails\":[\"j-err\"]}",
+            201);
+    call_ok("POST", "/api/v1/experiments/j-guard/start", NULL, 200);
+    call_ok(
+        "POST", "/api/v1/exposures",
+        "{\"exposures\":[{\"experiment\":\"j-guard\",\"user_id\":\"g1\",\"variant\":\"control\"},"
+        "{\"experiment\":\"j-guard\",\"user_id\":\"g2\",\"variant\":\"green\"}]}",
+        200);
+    /* JSON and CSV (every field of one in the other) */
+    json_t *doc = results_csv_check(D.port, D.admin_key, "/api/v1/experiments/j-guard/results");
+    assert_int_equal(json_array_size(json_object_get(doc, "metrics")), 2);
+    assert_false(metric_guardrail(doc, "j-buy"));
+    assert_true(metric_guardrail(doc, "j-err"));
+    json_decref(doc);
+}
+
+static void test_bare_item(void **state)
+{
+    (void)state;
+    expect_400("POST", "/api/v1/events", SDK, "{\"user_id\":\"u-1\",\"event\":\"purchase\"}", NULL,
+               "{\"events\": [...]}");
+    expect_400("POST", "/api/v1/exposures", SDK,
+               "{\"experiment\":\"j-guard\",\"user_id\":\"u-1\",\"variant\":\"green\"}", NULL,
+               "{\"exposures\": [...]}");
+    /* a wrapped batch with a stray field keeps the plain message */
+    expect_400("POST", "/api/v1/events", SDK,
+               "{\"events\":[{\"user_id\":\"u-1\",\"event\":\"b\"}],\"x\":1}", "x",
+               "unknown field 'x'");
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/events", SDK,
+                              "{\"events\":[{\"user_id\":\"u-1\",\"event\":\"b\"}],\"x\":1}", &r),
+                     0);
+    assert_null(strstr(r.body, "[...]"));
+    resp_free(&r);
+}
+
+static void test_unknown_field_first(void **state)
+{
+    (void)state;
+    expect_400("POST", "/api/v1/assign", SDK, "{\"user\":\"u-1\"}", "user", "unknown field 'user'");
+    expect_400("POST", "/api/v1/assign", SDK, "{\"user_id\":\"u-1\",\"attrs\":{}}", "attrs",
+               "unknown field 'attrs'");
+    expect_400("POST", "/api/v1/keys", D.admin_key, "{\"nam\":\"k\",\"role\":\"sdk\"}", "nam",
+               "unknown field 'nam'");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_guardrail_also_metric),
+        cmocka_unit_test(test_bare_item),
+        cmocka_unit_test(test_unknown_field_first),
+    };
+    return cmocka_run_group_tests_name("journey", tests, setup, teardown);
+}
