@@ -6,7 +6,8 @@
  *   refused with a message that says to wrap it;
  * - unknown body fields are refused before the known ones are checked (`{"user": ...}` on
  *   /assign names `user`, not a missing user_id);
- * - an unlisted ?dimension= names the experiment's dimensions;
+ * - an unlisted ?dimension= names the experiment's dimensions (the first ones when they would
+ *   not fit);
  * - unknown query parameters on /api/v1 routes are refused, naming the parameter, while the
  *   SDK, OFREP, health and metrics routes still ignore them (cache busting).
  * One daemon is shared by every test (group setup).
@@ -143,12 +144,34 @@ static void test_unknown_field_first(void **state)
                "unknown field 'nam'");
 }
 
+static void test_dimension_named(void **state)
+{
+    (void)state;
+    call_ok("POST", "/api/v1/experiments",
+            "{\"key\":\"j-dims\"," VARS ",\"dimensions\":[\"country\",\"plan\"]}", 201);
+    expect_400("GET", "/api/v1/experiments/j-dims/results?dimension=city", D.admin_key, NULL,
+               "dimension", "dimension must be one of the experiment's dimensions (country, plan)");
+    /* three of 64 bytes do not fit the message whole: the first ones, then "and N more" */
+    char a[65], b[65], c[65];
+    memset(a, 'a', 64), memset(b, 'b', 64), memset(c, 'c', 64);
+    a[64] = b[64] = c[64] = '\0';
+    call_ok("POST", "/api/v1/experiments",
+            fmt("{\"key\":\"j-dims3\"," VARS ",\"dimensions\":[\"%s\",\"%s\",\"%s\"]}", a, b, c),
+            201);
+    expect_400("GET", "/api/v1/experiments/j-dims3/results?dimension=city", D.admin_key, NULL,
+               "dimension", fmt("dimensions (%s, and 2 more)", a));
+    call_ok("POST", "/api/v1/experiments", "{\"key\":\"j-dims0\"," VARS "}", 201);
+    expect_400("GET", "/api/v1/experiments/j-dims0/results?dimension=city", D.admin_key, NULL,
+               "dimension", "(it lists none)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guardrail_also_metric),
         cmocka_unit_test(test_bare_item),
         cmocka_unit_test(test_unknown_field_first),
+        cmocka_unit_test(test_dimension_named),
     };
     return cmocka_run_group_tests_name("journey", tests, setup, teardown);
 }
