@@ -165,13 +165,71 @@ static void test_dimension_named(void **state)
                "dimension", "(it lists none)");
 }
 
+/* GET path with key answers want (the body is not looked at). */
+static void status_is(const char *method, const char *path, const char *key, const char *body,
+                      int want)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    if (r.status != want) {
+        fail_msg("%s %s answered %d, expected %d: %.300s", method, path, r.status, want,
+                 r.body ? r.body : "");
+    }
+    resp_free(&r);
+}
+
+static void test_unknown_query(void **state)
+{
+    (void)state;
+    const char *res = "/api/v1/experiments/j-guard/results";
+    expect_400("GET", fmt("%s?metod=bayesian", res), D.admin_key, NULL, "metod",
+               "unknown query parameter 'metod' (this route takes method, alpha, cuped, "
+               "correction, dimension, format)");
+    expect_400("GET", "/api/v1/experiments?state=running", D.admin_key, NULL, "state",
+               "unknown query parameter 'state' (this route takes status)");
+    expect_400("GET", "/api/v1/experiments/j-guard/assign?user_id=u&country=NL", SDK, NULL,
+               "country", "; an attribute is attr.country");
+    expect_400("GET", "/api/v1/experiments/j-guard/assign?user_id=u&attr.=NL", SDK, NULL, "attr.",
+               NULL);
+    expect_400("GET", "/api/v1/metrics?_=1", D.admin_key, NULL, "_", "(this route takes none)");
+    expect_400("POST", "/api/v1/events?debug=1", SDK,
+               "{\"events\":[{\"user_id\":\"u\",\"event\":\"b\"}]}", "debug", NULL);
+    expect_400("GET", fmt("%s/users?metric=j-buy&fromat=csv", "/api/v1/experiments/j-guard"),
+               D.admin_key, NULL, "fromat", NULL);
+    /* the key first: no key is a 401, not a 400 about the query */
+    status_is("GET", fmt("%s?metod=bayesian", res), NULL, NULL, 401);
+    /* the names each route takes still pass */
+    status_is("GET",
+              fmt("%s?method=bayesian&alpha=0.1&cuped=false&correction=none&format=json", res),
+              D.admin_key, NULL, 200);
+    status_is("GET", "/api/v1/experiments/j-guard/timeseries?metric=j-buy&method=frequentist",
+              D.admin_key, NULL, 200);
+    status_is("GET", "/api/v1/experiments?status=running", D.admin_key, NULL, 200);
+    status_is("GET",
+              "/api/v1/experiments/j-guard/assign?user_id=u&attr.country=NL&explain=true&"
+              "log_exposure=false",
+              SDK, NULL, 200);
+    status_is("GET", "/api/v1/saved-groups?values=false", D.admin_key, NULL, 200);
+    status_is("GET", "/api/v1/keys?include_revoked=true", D.admin_key, NULL, 200);
+    status_is("GET", "/api/v1/audit?limit=5&target_type=experiment&target=j-guard", D.admin_key,
+              NULL, 200);
+    /* not checked: SDK, OFREP, health, metrics, the OpenAPI document, static files (cache
+     * busters) */
+    status_is("GET", fmt("/api/features/%s?_=123", SDK), NULL, NULL, 200);
+    status_is("POST", "/ofrep/v1/evaluate/flags?_=1", SDK, "{\"context\":{\"targetingKey\":\"u\"}}",
+              200);
+    status_is("GET", "/healthz?_=1", NULL, NULL, 200);
+    status_is("GET", "/readyz?_=1", NULL, NULL, 200);
+    status_is("GET", "/metrics?_=1", NULL, NULL, 200);
+    status_is("GET", "/api/v1/openapi.yaml?v=2", NULL, NULL, 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guardrail_also_metric),
-        cmocka_unit_test(test_bare_item),
-        cmocka_unit_test(test_unknown_field_first),
-        cmocka_unit_test(test_dimension_named),
+        cmocka_unit_test(test_guardrail_also_metric), cmocka_unit_test(test_bare_item),
+        cmocka_unit_test(test_unknown_field_first),   cmocka_unit_test(test_dimension_named),
+        cmocka_unit_test(test_unknown_query),
     };
     return cmocka_run_group_tests_name("journey", tests, setup, teardown);
 }
