@@ -79,6 +79,10 @@ struct http_route {
     enum body_cap body;
     unsigned roles; /* bitset of enum role allowed; 0 = public (no key needed) */
     unsigned flags; /* ROUTE_* */
+    /* the query parameters it takes, space-separated ("method alpha", "attr.*" for any
+     * attr.NAME; "" none): any other is a 400 naming it (http_query_known_ok). NULL: not
+     * checked (SDK, OFREP, health and metrics routes, where clients add cache busters) */
+    const char *query;
 };
 
 /* The route table (src/http/routes.c) and its length. */

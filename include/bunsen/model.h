@@ -213,6 +213,9 @@ int experiment_variant_index(const struct experiment *x, const char *key);
 /* Does the experiment use metric key (as a metric or guardrail)? */
 bool experiment_uses_metric(const struct experiment *x, const char *key);
 
+/* Is metric key among x's guardrails (whether or not it is also among its metrics)? */
+bool experiment_is_guardrail(const struct experiment *x, const char *key);
+
 /* How long x has run, in ms, as of now: from started_at to stopped_at (or now), less its
  * pauses (paused_ms, and the current one). 0 when never started or on a clock gone back. */
 int64_t experiment_running_ms(const struct experiment *x, int64_t now);

@@ -110,6 +110,14 @@ static void key_create_cleanup(struct api_write *w)
  * rules: name 1..128 bytes of text, role one of the four. */
 static int key_fields(json_t *body, struct store_key *k, bool *encrypt, struct err *err)
 {
+    const char *key; /* unknown fields first: a misspelt "name" is named as such */
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "name") != 0 && strcmp(key, "role") != 0 && strcmp(key, "encrypt") != 0) {
+            return err_set(err, ERR_INVALID, key, "unknown field '%.60s'", key);
+        }
+    }
     json_t *name = json_object_get(body, "name");
     json_t *role = json_object_get(body, "role");
     if (!json_is_string(name) ||
@@ -122,14 +130,6 @@ static int key_fields(json_t *body, struct store_key *k, bool *encrypt, struct e
     }
     if (!json_is_string(role) || auth_role_parse(json_string_value(role)) == ROLE_NONE) {
         return err_set(err, ERR_INVALID, "role", "role must be one of admin, editor, viewer, sdk");
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "name") != 0 && strcmp(key, "role") != 0 && strcmp(key, "encrypt") != 0) {
-            return err_set(err, ERR_INVALID, key, "unknown field '%s'", key);
-        }
     }
     json_t *enc = json_object_get(body, "encrypt");
     if (enc != NULL && !json_is_boolean(enc) && !json_is_null(enc)) {

@@ -236,6 +236,16 @@ static json_t *assign_body_parse(struct http_req *r, struct assign_query *q)
         return NULL;
     }
     memset(q, 0, sizeof(*q));
+    /* unknown fields first: {"user": "u-1"} is a misspelt user_id, and saying so beats
+     * "user_id must be 1 to 256 bytes" */
+    const char *const known[] = {"user_id",      "attributes", "experiments",
+                                 "log_exposure", "explain",    NULL};
+    struct err err;
+    err_clear(&err);
+    if (validate_known_fields(body, known, "", &err) != 0) {
+        http_reply_err(r, &err);
+        goto fail;
+    }
     const json_t *uid = json_object_get(body, "user_id");
     json_t *attrs = json_object_get(body, "attributes");
     const json_t *names = json_object_get(body, "experiments");
@@ -272,14 +282,6 @@ static json_t *assign_body_parse(struct http_req *r, struct assign_query *q)
     q->named = json_is_array(names);
     if (read_bool(r, body, "log_exposure", true, &q->log_exposure) != 0 ||
         read_bool(r, body, "explain", false, &q->explain) != 0) {
-        goto fail;
-    }
-    const char *const known[] = {"user_id",      "attributes", "experiments",
-                                 "log_exposure", "explain",    NULL};
-    struct err err;
-    err_clear(&err);
-    if (validate_known_fields(body, known, "", &err) != 0) {
-        http_reply_err(r, &err);
         goto fail;
     }
     q->user_id = json_string_value(uid);

@@ -135,6 +135,11 @@ static int ingest_items(const json_t *body, const char *name, const json_t **ite
     const char *const allowed[] = {name, NULL};
     *items = json_object_get(body, name);
     if (validate_known_fields(body, allowed, "", err) != 0) {
+        if (*items == NULL) { /* most likely one item sent bare: say what the body is */
+            size_t len = strlen(err->msg);
+            snprintf(err->msg + len, sizeof(err->msg) - len,
+                     ": send a batch, {\"%s\": [...]}, even of one item", name);
+        }
         return -1;
     }
     if (!json_is_array(*items) || json_array_size(*items) == 0 ||

@@ -524,15 +524,15 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
     json_t *decision = NULL;
     size_t primary = primary_index(x);
     for (size_t k = 0; k < nm; k++) {
-        bool guardrail = k >= x->nmetrics;
-        const char *key = guardrail ? x->guardrails[k - x->nmetrics] : x->metrics[k];
-        bool listed = false; /* a guardrail that is also a metric is reported once */
-        for (size_t j = 0; guardrail && j < x->nmetrics; j++) {
+        const char *key = k >= x->nmetrics ? x->guardrails[k - x->nmetrics] : x->metrics[k];
+        bool listed = false; /* a guardrail that is also a metric is reported once, flagged */
+        for (size_t j = 0; k >= x->nmetrics && j < x->nmetrics; j++) {
             listed = listed || strcmp(x->metrics[j], key) == 0;
         }
         if (listed) {
             continue;
         }
+        bool guardrail = experiment_is_guardrail(x, key);
         struct metric m;
         struct arms a = {.x = x};
         bool unknown = false;

@@ -244,7 +244,7 @@ static size_t family_list(const struct experiment *x, const char *metric, const 
             continue;
         }
         keys[n] = key;
-        guardrail[n] = k >= x->nmetrics && k < nm;
+        guardrail[n] = k < nm && experiment_is_guardrail(x, key);
         if (strcmp(key, metric) == 0) {
             *target = n;
             *alone = k == nm;

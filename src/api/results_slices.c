@@ -174,14 +174,39 @@ bool results_has_dimension(const struct experiment *x, const char *dimension)
     return false;
 }
 
+/* The 400 of a dimension the experiment does not list, naming those it does: as many as fit
+ * the message whole ("(country, plan)"), then "and N more" (3 of 64 bytes would not fit). */
+static int dimension_err(const struct experiment *x, struct err *err)
+{
+    if (x->ndimensions == 0) {
+        return err_set(err, ERR_INVALID, "dimension",
+                       "dimension must be one of the experiment's dimensions (it lists none)");
+    }
+    char names[112] = "";
+    size_t len = 0, shown = 0;
+    for (; shown < x->ndimensions; shown++) {
+        const char *d = x->dimensions[shown];
+        size_t need = strlen(d) + (shown > 0 ? 2 : 0);
+        /* room for this one and, when others follow, for ", and N more" */
+        size_t tail = shown + 1 < x->ndimensions ? 16 : 0;
+        if (len + need + tail >= sizeof(names)) {
+            break;
+        }
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", shown > 0 ? ", " : "", d);
+    }
+    if (shown < x->ndimensions) {
+        snprintf(names + len, sizeof(names) - len, "%sand %zu more", shown > 0 ? ", " : "",
+                 x->ndimensions - shown);
+    }
+    return err_set(err, ERR_INVALID, "dimension",
+                   "dimension must be one of the experiment's dimensions (%s)", names);
+}
+
 static json_t *breakdown_read(struct store *s, const struct experiment *x, const char *dimension,
                               const struct results_params *p, struct err *err)
 {
     if (dimension == NULL || !results_has_dimension(x, dimension)) {
-        return err_set(err, ERR_INVALID, "dimension",
-                       "dimension must be one of the experiment's dimensions (%zu listed)",
-                       x->ndimensions),
-               NULL;
+        return dimension_err(x, err), NULL;
     }
     size_t nm = x->nmetrics + x->nguardrails, nv = x->nvariants;
     struct breakdown b = {.x = x};

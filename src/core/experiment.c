@@ -279,6 +279,16 @@ bool experiment_uses_metric(const struct experiment *x, const char *key)
     return false;
 }
 
+bool experiment_is_guardrail(const struct experiment *x, const char *key)
+{
+    for (size_t i = 0; i < x->nguardrails; i++) {
+        if (strcmp(x->guardrails[i], key) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void experiment_to_assign(const struct experiment *x, struct assign_experiment *a,
                           const char **keys, double *weights)
 {

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
@@ -257,6 +258,79 @@ static bool query_unique_ok(struct http_req *r)
     }
     http_reply_error(r, ERR_INVALID, shown,
                      "the query parameter '%s' is given more than once: give it once", shown);
+    return false;
+}
+
+/* ---- unknown query parameters ----
+ * Unknown body fields are refused (API.md); a misspelt query parameter (`?metod=bayesian`,
+ * `?country=NL` for attr.country) was ignored, and the reply looked right. Each /api/v1 route
+ * lists the names it takes (routes.c); SDK, OFREP, health and metrics routes list none and
+ * are not checked: browsers and SDKs add cache busters there. */
+
+/* Is key one of list's space-separated names ("attr.*": any attr.NAME)? */
+static bool query_listed(const char *list, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, " ");
+        if (n == 6 && strncmp(p, "attr.*", 6) == 0 ? strncmp(key, "attr.", 5) == 0 && klen > 5
+                                                   : n == klen && strncmp(p, key, n) == 0) {
+            return true;
+        }
+        p += n;
+        p += *p == ' ';
+    }
+    return false;
+}
+
+struct query_known {
+    const char *list;
+    const char *unknown; /* the first name not in list, NULL when none */
+};
+
+static enum MHD_Result query_known_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct query_known *q = cls;
+    if (key == NULL || key[0] == '\0' || query_listed(q->list, key)) {
+        return MHD_YES; /* an empty segment ("a=1&&b=2") names nothing */
+    }
+    q->unknown = key;
+    return MHD_NO;
+}
+
+bool http_query_known_ok(struct http_req *r)
+{
+    if (r->route == NULL || r->route->query == NULL) {
+        return true;
+    }
+    struct query_known q = {.list = r->route->query};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_known_name, &q);
+    if (q.unknown == NULL) {
+        return true;
+    }
+    char shown[64];
+    str_copy(shown, sizeof(shown), q.unknown);
+    utf8_repair(shown);
+    for (char *c = shown; *c != '\0'; c++) {
+        *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+    }
+    char takes[112] = "none"; /* "method, alpha, ..." */
+    size_t len = 0;
+    for (const char *p = r->route->query; *p != '\0' && len < sizeof(takes);) {
+        size_t n = strcspn(p, " ");
+        len += (size_t)snprintf(takes + len, sizeof(takes) - len, "%s%.*s", len ? ", " : "", (int)n,
+                                p);
+        p += n;
+        p += *p == ' ';
+    }
+    /* ?country=NL where attributes are attr.NAME: say so */
+    bool attr = strstr(r->route->query, "attr.*") != NULL && strchr(shown, '.') == NULL;
+    http_reply_error(r, ERR_INVALID, shown,
+                     "unknown query parameter '%s' (this route takes %s)%s%s", shown, takes,
+                     attr ? "; an attribute is attr." : "", attr ? shown : "");
     return false;
 }
 

@@ -109,6 +109,9 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum early_error http_early_of(const void *con_cls);
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);
 bool http_framing_ok(struct http_req *r, const char *version);
+/* After routing and authentication (framing.c): true, or false after replying 400 naming the
+ * first query parameter the route's `query` list lacks (attr.NAME where it has "attr.*"). */
+bool http_query_known_ok(struct http_req *r);
 /* Beyond a route's cap + this, an oversize body drops the connection (no 413 after it). */
 #define DRAIN_SLACK (64u << 20)
 /* After routing and authentication (framing.c): admit the request's body or reply 413/415. */

@@ -252,6 +252,10 @@ static void request_begin(struct http_req *r, const char *method, const char *ve
         http_reply_after_body(r);
         return;
     }
+    if (!http_query_known_ok(r)) { /* after the key: a 401 tells more than a typo's 400 */
+        http_reply_after_body(r);
+        return;
+    }
     http_body_admit(r);
 }
 

@@ -112,7 +112,7 @@ static void last_day_is_results(const char *metric, size_t mk, const char *q)
         http_json(D.port, "GET", fmt("/api/v1/experiments/ts-x/timeseries?metric=%s%s", metric, q),
                   D.admin_key, NULL, &st);
     assert_int_equal(st, 200);
-    json_t *res = http_json(D.port, "GET", fmt("/api/v1/experiments/ts-x/results?x=1%s", q),
+    json_t *res = http_json(D.port, "GET", fmt("/api/v1/experiments/ts-x/results?format=json%s", q),
                             D.admin_key, NULL, &st);
     assert_int_equal(st, 200);
     /* the settings it applied, as the results say them */

@@ -150,6 +150,13 @@ test('decide.js: decide() headlines and rows', () => {
   eq(d.rows[0].text, 'keep running', 'row state');
   eq(d.overall.headline, 'Keep running about 30 more days', 'headline');
   eq(d.overall.why, 'Checkout has not moved significantly yet, and not every variant has the 4,000 users needed to see a 5% change.', 'why');
+  // s26 journey 3: a stopped experiment's rows say it ended, as its headline does
+  d = decide({ ...x, status: 'stopped', stopped_at: now }, res(0.01, [-0.05, 0.07]), cat, now);
+  eq(d.rows[0].state, 'ended', 'stopped early: not "running"');
+  eq(d.rows[0].text, 'inconclusive: ended early', 'stopped early: row text');
+  eq(d.rows[0].why, 'Checkout did not move significantly, and not every variant had the 4,000 users needed to see a 5% change.', 'stopped early: row why');
+  eq(d.overall.headline, 'Inconclusive: ended before enough data', 'stopped early: headline');
+  eq(decide({ ...x, status: 'paused' }, res(0.01, [-0.05, 0.07]), cat, now).rows[0].text, 'keep running', 'paused: still keep running');
   d = decide(x, res(0.2, [0.1, 0.3], 5000), cat, now);
   eq(d.rows[0].state, 'ship', 'significant win');
   eq(d.overall.headline, 'Ship b', 'ship headline');

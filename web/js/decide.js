@@ -55,6 +55,7 @@ export const STATE_TEXT = {
   worse: 'worse than control',
   harm: 'harm on a guardrail',
   running: 'keep running',
+  ended: 'inconclusive: ended early',
   'no-effect': 'no effect detected at this power',
   none: 'no data yet',
 };
@@ -242,6 +243,13 @@ export function decide(x, r, catalogue, now = Date.now()) {
     } else if (enough) {
       state = 'no-effect';
       why = `Every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change, and ${pmName} did not move significantly.`;
+    } else if (!running) {
+      // stopped before it could tell: "keep running" no longer applies (the headline's
+      // "Inconclusive: ended before enough data")
+      state = 'ended';
+      why = out.needed === null
+        ? `There was not enough data to say how many users ${pmName} needed.`
+        : `${pmName} did not move significantly, and not every variant had the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
     } else {
       state = 'running';
       why = out.needed === null
@@ -254,7 +262,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
   // one recommendation for the page
   const ship = out.rows.filter((row) => row.state === 'ship');
   const bad = out.rows.filter((row) => row.state === 'harm' || row.state === 'worse');
-  const wait = out.rows.filter((row) => row.state === 'running' || row.state === 'none');
+  const wait = out.rows.filter((row) => row.state === 'running' || row.state === 'ended' || row.state === 'none');
   const verb = running ? '' : ' (the experiment has ended)';
   if (out.srm === 'mismatch') {
     out.overall = { action: 'fix', headline: 'Do not decide yet: fix the traffic split', why: 'The split of users between variants does not match the weights (sample ratio mismatch), so every result below may be biased. Find the cause (assignment or exposure logging) first.' };

@@ -44,6 +44,17 @@ function whoEnters(x) {
   return ` (${fmtSharePct(cov * width)} of them: ${cov < 1 ? `${fmtSharePct(cov)} of ` : 'all of '}${range})`;
 }
 
+/**
+ * What /assign answers a user who is not forced while x is paused or stopped without a
+ * release (API.md "Not running, per surface"): its default value when it has one, else
+ * the control's value, e.g. 'the default value ("Buy")' or "the control (a)".
+ */
+function notRunningText(x) {
+  if (x.default_value === undefined || x.default_value === null) return `the control (${x.variants[0].key})`;
+  const t = JSON.stringify(x.default_value);
+  return `the default value (${t.length > 60 ? `${t.slice(0, 59)}…` : t})`;
+}
+
 function explain(action, x) {
   const control = x.variants[0].key;
   const p = (...t) => h('p', {}, ...t);
@@ -59,7 +70,7 @@ function explain(action, x) {
       ];
     case 'pause':
       return [
-        p(`Users will get the control (${control}) from /assign, the experiment’s default value from GrowthBook SDKs and their code default from OpenFeature; users in the forced list keep their variant. No new exposures are logged. Data collected so far is kept.`),
+        p(`Users will get ${notRunningText(x)} from /assign, the experiment’s default value from GrowthBook SDKs and their code default from OpenFeature; users in the forced list keep their variant. No new exposures are logged. Data collected so far is kept.`),
         p('When you resume, each user is hashed to the same variant as before.'),
       ];
     case 'resume':
@@ -67,7 +78,7 @@ function explain(action, x) {
     case 'stop':
       return [
         p('The experiment ends: no new exposures are logged and the results are final. This cannot be undone.'),
-        p(`Without a release users get the control (${control}) from /assign and their code default from SDKs and OpenFeature. If you release a variant, every user gets that variant from now on (no exposures are logged). Either way users in the forced list keep their variant.`),
+        p(`Without a release users get ${notRunningText(x)} from /assign and their code default from SDKs and OpenFeature. If you release a variant, every user gets that variant from now on (no exposures are logged). Either way users in the forced list keep their variant.`),
       ];
     case 'archive':
       // an archived experiment serves nothing (API.md): not its released variant, not its
@@ -218,7 +229,7 @@ export async function runLifecycle(x, action, kept = null) {
     releaseSel = h(
       'select',
       { id, name: 'release', class: 'release-select' },
-      h('option', { value: '' }, `No release (everyone gets ${x.variants[0].key})`),
+      h('option', { value: '' }, `No release (/assign answers ${notRunningText(x)})`),
       x.variants.map((v) => h('option', { value: v.key }, `Release ${v.key}${v.name && v.name !== v.key ? ` (${v.name})` : ''}`))
     );
     if (kept && kept.release) releaseSel.value = kept.release;

@@ -3,7 +3,8 @@
 // (POST /power). People type percentages as percentages ("10" for 10%); the page
 // converts them to the API's fractions. It can be prefilled from an experiment: its
 // primary metric's control mean (and spread), its variants, its MDE and the traffic
-// observed so far (#/power?experiment=KEY), shown to 6 significant digits and computed with
+// observed so far (#/power?experiment=KEY; daily users left empty, and days "—", until it has
+// a day of traffic), shown to 6 significant digits and computed with
 // the exact numbers while left as shown, so that it agrees with the decision panel. The
 // effect is a size with a direction (increase or decrease, sent as the sign of `mde`): a
 // rate's users needed differ between 10% -> 10.5% and 10% -> 9.5%, and the prefill takes
@@ -178,7 +179,12 @@ export async function renderPower(ctx) {
     if (elapsed >= 1 && users > 0) {
       dailyIn.value = String(Math.round(users / elapsed));
       notes.push(`daily users from ${fmtInt(users)} users in ${fmtDays(Math.floor(elapsed))}`);
-    } else if (users > 0) notes.push('less than a day of traffic: type the daily users');
+    } else {
+      // no measured rate: the page's 1,000 would give a duration ("Days 29") that nothing
+      // measured backs; days stay "—" until the daily users are typed
+      dailyIn.value = '';
+      notes.push(users > 0 ? 'less than a day of traffic: type the daily users' : 'no traffic yet: type the daily users');
+    }
     if (unequalWeights(x)) {
       weighted = x;
       notes.push(`weights ${x.variants.map((y) => `${Number((y.weight * 100).toFixed(2))}%`).join(' / ')}: the total is the one at which the variant of the least weight has the users needed`);
