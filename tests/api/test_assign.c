@@ -7,7 +7,7 @@
  * determinism across a restart. Vectors and bulk splits: test_assign_vectors.c.
  * One daemon is shared by every test (group setup).
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@ static struct daemon D;
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     return daemon_start(&D, NULL);
 }
 
@@ -28,24 +29,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-/* Request as admin; fail unless the status is want. Returns the JSON body. */
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return harness_call(D.port, method, path, D.admin_key, body, want);
-}
-
-/* Create an experiment {"key": key, <fields>} and apply the lifecycle actions given
- * (space-separated, e.g. "start stop"). */
-static void new_exp(const char *key, const char *fields, const char *actions)
-{
-    json_decref(call("POST", "/api/v1/experiments", fmt("{\"key\":\"%s\",%s}", key, fields), 201));
-    char list[64];
-    snprintf(list, sizeof(list), "%s", actions ? actions : "");
-    for (char *save = NULL, *a = strtok_r(list, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
-        json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, a), NULL, 200));
-    }
 }
 
 /* POST /assign for one experiment; returns its assignment object (owned by *root). */
@@ -112,9 +95,9 @@ static void test_reasons(void **state)
     json_decref(
         call("POST", "/api/v1/experiments/a-released/stop", "{\"release\":\"green\"}", 200));
     new_exp("a-draft", VARS ",\"forced\":{\"qa-1\":\"green\"}", NULL);
-    new_exp("a-paused", VARS, "start pause");
-    new_exp("a-stopped", VARS, "start stop");
-    new_exp("a-archived", VARS, "start stop archive");
+    new_exp("a-paused", VARS, "start,pause");
+    new_exp("a-stopped", VARS, "start,stop");
+    new_exp("a-archived", VARS, "start,stop,archive");
     new_exp("a-targeted", VARS ",\"targeting\":{\"country\":\"NL\"}", "start");
     new_exp("a-ns", VARS ",\"namespace\":{\"name\":\"nsx\",\"range\":[0,0.5]}", "start");
     new_exp("a-coverage", VARS ",\"coverage\":0", "start");

@@ -6,7 +6,7 @@
  * and land within 1% of the weights 0.2/0.3/0.5, and two experiments on disjoint ranges
  * of one namespace that never share a user. One daemon is shared by every test.
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,6 +29,7 @@ static struct daemon D;
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     return daemon_start(&D, NULL);
 }
 
@@ -36,24 +37,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-/* Request as admin; fail unless the status is want. Returns the JSON body. */
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return harness_call(D.port, method, path, D.admin_key, body, want);
-}
-
-/* Create an experiment {"key": key, <fields>} and apply the lifecycle actions given
- * (space-separated, e.g. "start stop"). */
-static void new_exp(const char *key, const char *fields, const char *actions)
-{
-    json_decref(call("POST", "/api/v1/experiments", fmt("{\"key\":\"%s\",%s}", key, fields), 201));
-    char list[64];
-    snprintf(list, sizeof(list), "%s", actions ? actions : "");
-    for (char *save = NULL, *a = strtok_r(list, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
-        json_decref(call("POST", fmt("/api/v1/experiments/%s/%s", key, a), NULL, 200));
-    }
 }
 
 /* POST /assign for one experiment; returns its assignment object (owned by *root). */

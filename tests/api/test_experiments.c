@@ -10,7 +10,7 @@
  * sent back is no change, also of definitions stored with 17 digits by an older version. One
  * daemon is shared by every test (group setup).
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@ static struct daemon D;
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     return daemon_start(&D, NULL);
 }
 
@@ -30,19 +31,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-/* Send a request with key; fail unless the status is want. Returns the JSON body (new
- * reference, may be NULL). */
-static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
-                       int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return call_as(D.admin_key, method, path, body, want);
 }
 
 static void call_ok(const char *method, const char *path, const char *body, int want)
@@ -71,8 +59,8 @@ static void call_err(const char *method, const char *path, const char *body, int
     json_decref(j);
 }
 
-/* POST an experiment {"key": key, <fields>} and expect 201. */
-static void new_exp(const char *key, const char *fields)
+/* POST an experiment {"key": key, <fields>} (NULL: two variants) and expect 201, a draft. */
+static void new_draft(const char *key, const char *fields)
 {
     json_t *j = call("POST", "/api/v1/experiments",
                      fmt("{\"key\":\"%s\",%s}", key, fields ? fields : VARS), 201);
@@ -93,15 +81,6 @@ static char *status_of(const char *key)
     snprintf(st, sizeof(st), "%s", str(j, "status"));
     json_decref(j);
     return st;
-}
-
-static void make_key(const char *role, char *out, size_t n)
-{
-    static int made; /* key names are unique among active keys */
-    json_t *j = call("POST", "/api/v1/keys",
-                     fmt("{\"name\":\"t-%s-%d\",\"role\":\"%s\"}", role, ++made, role), 201);
-    snprintf(out, n, "%s", str(j, "key"));
-    json_decref(j);
 }
 
 /* Rows in the exposures table for experiment (and user unless NULL). */
@@ -171,7 +150,7 @@ static void test_metrics_crud(void **state)
             201);
     call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-guard\",\"event\":\"e\",\"type\":\"count\"}",
             201);
-    new_exp("uses-m", VARS ",\"metrics\":[\"m-used\"],\"guardrails\":[\"m-guard\"]");
+    new_draft("uses-m", VARS ",\"metrics\":[\"m-used\"],\"guardrails\":[\"m-guard\"]");
     call_err("DELETE", "/api/v1/metrics/m-used", NULL, 409, "key");
     call_err("DELETE", "/api/v1/metrics/m-guard", NULL, 409, "key");
     act("uses-m", "start", NULL, 200);
@@ -185,7 +164,7 @@ static void test_metrics_crud(void **state)
     /* a metric used only by a draft that is then deleted can go */
     call_ok("POST", "/api/v1/metrics", "{\"key\":\"m-draft\",\"event\":\"e\",\"type\":\"count\"}",
             201);
-    new_exp("uses-draft", VARS ",\"metrics\":[\"m-draft\"]");
+    new_draft("uses-draft", VARS ",\"metrics\":[\"m-draft\"]");
     call_err("DELETE", "/api/v1/metrics/m-draft", NULL, 409, "key");
     call_ok("DELETE", "/api/v1/experiments/uses-draft", NULL, 200);
     call_ok("DELETE", "/api/v1/metrics/m-draft", NULL, 200);
@@ -244,8 +223,8 @@ static void test_experiments_crud(void **state)
              400, "metrics[1]");
     call_err("PATCH", "/api/v1/experiments/nope", "{\"name\":\"x\"}", 404, "");
     /* list and ?status= */
-    new_exp("list-draft", NULL);
-    new_exp("list-running", NULL);
+    new_draft("list-draft", NULL);
+    new_draft("list-running", NULL);
     act("list-running", "start", NULL, 200);
     const char *statuses[] = {"draft", "running", "paused", "stopped", "archived"};
     for (size_t i = 0; i < 5; i++) {
@@ -274,8 +253,8 @@ static void test_experiments_crud(void **state)
 static void test_patch_rules(void **state)
 {
     (void)state;
-    new_exp("patchy", "\"variants\":[{\"key\":\"control\",\"weight\":0.5},{\"key\":\"green\","
-                      "\"weight\":0.5}],\"metrics\":[\"purchase\"]");
+    new_draft("patchy", "\"variants\":[{\"key\":\"control\",\"weight\":0.5},{\"key\":\"green\","
+                        "\"weight\":0.5}],\"metrics\":[\"purchase\"]");
     /* a draft may change anything */
     json_t *x = call("PATCH", "/api/v1/experiments/patchy",
                      "{\"seed\":\"s2\",\"hash_version\":1,\"targeting\":{\"a\":1},\"coverage\":0.4,"
@@ -351,7 +330,7 @@ static void test_patch_rules(void **state)
 static void test_delete_rules(void **state)
 {
     (void)state;
-    new_exp("del-draft", NULL);
+    new_draft("del-draft", NULL);
     json_t *j = call("DELETE", "/api/v1/experiments/del-draft", NULL, 200);
     assert_true(json_is_true(json_object_get(j, "deleted")));
     json_decref(j);
@@ -371,7 +350,7 @@ static void test_delete_rules(void **state)
         const char *key = fmt("del-%zu", i);
         char k[32];
         snprintf(k, sizeof(k), "%s", key);
-        new_exp(k, NULL);
+        new_draft(k, NULL);
         for (int s = 0; s < 3 && paths[i][s] != NULL; s++) {
             act(k, paths[i][s], NULL, 200);
         }
@@ -388,7 +367,7 @@ static void test_delete_rules(void **state)
         call_ok("GET", fmt("/api/v1/experiments/%s", k), NULL, 200);
     }
     /* the key of a deleted draft can be used again */
-    new_exp("del-draft", NULL);
+    new_draft("del-draft", NULL);
 }
 
 /* Every status x every action: legal ones give 200 and the new status, the others 409
@@ -411,7 +390,7 @@ static void test_lifecycle_table(void **state)
         for (int a = 0; a < 5; a++) {
             char key[32];
             snprintf(key, sizeof(key), "lc-%s-%s", names[s], actions[a]);
-            new_exp(key, NULL);
+            new_draft(key, NULL);
             for (int i = 0; i < 2 && reach[s][i] != NULL; i++) {
                 act(key, reach[s][i], NULL, 200);
             }
@@ -437,7 +416,7 @@ static void test_lifecycle_table(void **state)
     }
     /* unknown experiment, bad bodies */
     call_err("POST", "/api/v1/experiments/ghost/start", NULL, 404, "");
-    new_exp("lc-body", NULL);
+    new_draft("lc-body", NULL);
     call_err("POST", "/api/v1/experiments/lc-body/start", "{\"release\":\"green\"}", 400,
              "release");
     call_ok("POST", "/api/v1/experiments/lc-body/start", "{}", 200);
@@ -455,7 +434,7 @@ static void test_lifecycle_table(void **state)
 static void test_stop_release(void **state)
 {
     (void)state;
-    new_exp("rel", VARS ",\"forced\":{\"qa-1\":\"control\"}");
+    new_draft("rel", VARS ",\"forced\":{\"qa-1\":\"control\"}");
     act("rel", "start", NULL, 200);
     /* before the release an in-experiment user is exposed */
     json_t *a =
@@ -532,7 +511,7 @@ static json_t *audit_entry(const json_t *entries, const char *action)
 static void test_stop_conclusion(void **state)
 {
     (void)state;
-    new_exp("concl", VARS);
+    new_draft("concl", VARS);
     act("concl", "start", NULL, 200);
     call_err("POST", "/api/v1/experiments/concl/stop", "{\"conclusion\":{\"outcome\":\"great\"}}",
              400, "conclusion.outcome");
@@ -597,7 +576,7 @@ static void test_stop_conclusion(void **state)
     assert_true(json_is_null(json_object_get(x, "conclusion")));
     json_decref(x);
     /* no conclusion: null */
-    new_exp("concl2", VARS);
+    new_draft("concl2", VARS);
     act("concl2", "start", NULL, 200);
     x = call("POST", "/api/v1/experiments/concl2/stop", "{}", 200);
     assert_true(json_is_null(json_object_get(x, "conclusion")));
@@ -607,7 +586,7 @@ static void test_stop_conclusion(void **state)
 static void test_audit(void **state)
 {
     (void)state;
-    new_exp("audited", NULL);
+    new_draft("audited", NULL);
     call_ok("PATCH", "/api/v1/experiments/audited", "{\"name\":\"After\"}", 200);
     const char *seq[] = {"start", "pause", "resume", "stop", "archive"};
     for (int i = 0; i < 5; i++) {
@@ -635,7 +614,7 @@ static void test_audit(void **state)
     json_decref(a);
     /* refused changes leave no entry; deletes do */
     call_err("POST", "/api/v1/experiments/audited/start", NULL, 409, "status");
-    new_exp("audit-del", NULL);
+    new_draft("audit-del", NULL);
     call_ok("DELETE", "/api/v1/experiments/audit-del", NULL, 200);
     a = call("GET", "/api/v1/audit?target_type=experiment&target=audited", NULL, 200);
     assert_int_equal(json_array_size(json_object_get(a, "entries")), 7);
@@ -694,7 +673,7 @@ static void test_unknown_operator(void **state)
 static void test_coverage_lowered(void **state)
 {
     (void)state;
-    new_exp("cover", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"coverage\":0.6");
+    new_draft("cover", "\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"coverage\":0.6");
     act("cover", "start", NULL, 200);
     /* the users exposed to b before the change */
     char users[64][16];
@@ -763,12 +742,12 @@ static void test_namespace_overlap(void **state)
 {
     (void)state;
 #define NS_EXP(range) VARS ",\"namespace\":{\"name\":\"checkout\",\"range\":" range "}"
-    new_exp("ns-a", NS_EXP("[0,0.6]"));
-    new_exp("ns-b", NS_EXP("[0.4,1]")); /* a draft may overlap */
-    new_exp("ns-c", NS_EXP("[0.6,1]"));
-    new_exp("ns-d", NS_EXP("[0.5,0.6]"));
-    new_exp("ns-other", VARS ",\"namespace\":{\"name\":\"search\",\"range\":[0,1]}");
-    new_exp("ns-none", VARS);
+    new_draft("ns-a", NS_EXP("[0,0.6]"));
+    new_draft("ns-b", NS_EXP("[0.4,1]")); /* a draft may overlap */
+    new_draft("ns-c", NS_EXP("[0.6,1]"));
+    new_draft("ns-d", NS_EXP("[0.5,0.6]"));
+    new_draft("ns-other", VARS ",\"namespace\":{\"name\":\"search\",\"range\":[0,1]}");
+    new_draft("ns-none", VARS);
     act("ns-a", "start", NULL, 200);
     json_t *e = call("POST", "/api/v1/experiments/ns-b/start", NULL, 409);
     json_t *err = json_object_get(e, "error");
@@ -798,8 +777,8 @@ static void test_namespace_overlap(void **state)
     act("ns-c", "stop", NULL, 200);
     act("ns-b", "start", NULL, 200);
     /* the 409 shows the ends as a GET does: with 6 digits these two read as touching */
-    new_exp("ns-e", VARS ",\"namespace\":{\"name\":\"digits\",\"range\":[0,0.3333333]}");
-    new_exp("ns-f", VARS ",\"namespace\":{\"name\":\"digits\",\"range\":[0.333333,1]}");
+    new_draft("ns-e", VARS ",\"namespace\":{\"name\":\"digits\",\"range\":[0,0.3333333]}");
+    new_draft("ns-f", VARS ",\"namespace\":{\"name\":\"digits\",\"range\":[0.333333,1]}");
     act("ns-e", "start", NULL, 200);
     e = call("POST", "/api/v1/experiments/ns-f/start", NULL, 409);
     msg = str(json_object_get(e, "error"), "message");
@@ -836,8 +815,8 @@ static void test_invalid_regex(void **state)
              "targeting");
     /* two experiments whose stored pattern becomes invalid, as an older version kept it */
     const char *good = "\"targeting\":{\"ua\":{\"$regex\":\"^ok\"}}";
-    new_exp("re-draft", fmt("%s,%s", VARS, good));
-    new_exp("re-running", fmt("%s,%s", VARS, good));
+    new_draft("re-draft", fmt("%s,%s", VARS, good));
+    new_draft("re-running", fmt("%s,%s", VARS, good));
     act("re-running", "start", NULL, 200);
     call_err("PATCH", "/api/v1/experiments/re-draft",
              "{\"targeting\":{\"ua\":{\"$regex\":\"a{2,1}\"}}}", 400, "targeting");
@@ -1019,7 +998,7 @@ static void test_reals_kept_as_sent(void **state)
     char sdk[128];
     harness_sdk_key_named(D.port, D.admin_key, "rt-sdk", sdk, sizeof(sdk), NULL, 0);
 
-    new_exp("rt-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.12345678901234567}}");
+    new_draft("rt-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.12345678901234567}}");
     act("rt-target", "start", NULL, 200);
     json_t *g = call("GET", "/api/v1/experiments/rt-target", NULL, 200);
     assert_true(num_at(g, "targeting.score.$gt") == 0.12345678901234567);
@@ -1038,7 +1017,8 @@ static void test_reals_kept_as_sent(void **state)
     call_err("PATCH", "/api/v1/experiments/rt-target",
              "{\"targeting\":{\"score\":{\"$gt\":0.123456789012346}}}", 409, "targeting");
 
-    new_exp("rt-ns", VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.33333333333333331]}");
+    new_draft("rt-ns",
+              VARS ",\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.33333333333333331]}");
     act("rt-ns", "start", NULL, 200);
     patch_back("/api/v1/experiments/rt-ns", 200);
     assert_true(stored_num("experiments", "rt-ns", "namespace.range.1") == 0.33333333333333331);
@@ -1046,8 +1026,9 @@ static void test_reals_kept_as_sent(void **state)
              "{\"namespace\":{\"name\":\"rt-ns\",\"range\":[0,0.5]}}", 409, "namespace");
 
     /* the analysis settings too */
-    new_exp("rt-analysis", VARS ",\"mde\":0.033333333333333333,\"sequential_tuning\":"
-                                "1234.5678901234567,\"analysis\":{\"alpha\":0.033333333333333333}");
+    new_draft("rt-analysis",
+              VARS ",\"mde\":0.033333333333333333,\"sequential_tuning\":"
+                   "1234.5678901234567,\"analysis\":{\"alpha\":0.033333333333333333}");
     json_t *doc = stored_doc("experiments", "rt-analysis");
     assert_true(num_at(doc, "mde") == 0.033333333333333333);
     assert_true(num_at(doc, "sequential_tuning") == 1234.5678901234567);
@@ -1063,10 +1044,10 @@ static void test_reals_kept_as_sent(void **state)
             "{\"key\":\"rt-cap-live\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":"
             "123.45678901234567}",
             201);
-    new_exp("rt-cap-a", VARS ",\"metrics\":[\"rt-cap-frozen\"]");
+    new_draft("rt-cap-a", VARS ",\"metrics\":[\"rt-cap-frozen\"]");
     act("rt-cap-a", "start", NULL, 200);
     act("rt-cap-a", "stop", NULL, 200);
-    new_exp("rt-cap-b", VARS ",\"metrics\":[\"rt-cap-live\"]");
+    new_draft("rt-cap-b", VARS ",\"metrics\":[\"rt-cap-live\"]");
     act("rt-cap-b", "start", NULL, 200);
     patch_back("/api/v1/metrics/rt-cap-frozen", 200);
     patch_back("/api/v1/metrics/rt-cap-live", 200);
@@ -1091,18 +1072,18 @@ static void test_reals_stored_unrounded(void **state)
     snprintf(sdk, sizeof(sdk), "%s", str(k, "key"));
     json_decref(k);
     /* written with numbers of a few digits, then given 17 in the database */
-    new_exp("old-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.0625}}");
+    new_draft("old-target", VARS ",\"targeting\":{\"score\":{\"$gt\":0.0625}}");
     act("old-target", "start", NULL, 200);
-    new_exp("old-ns", VARS ",\"namespace\":{\"name\":\"old-ns\",\"range\":[0,0.4375]}");
+    new_draft("old-ns", VARS ",\"namespace\":{\"name\":\"old-ns\",\"range\":[0,0.4375]}");
     act("old-ns", "start", NULL, 200);
     call_ok("POST", "/api/v1/metrics",
             "{\"key\":\"old-cap-frozen\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":77.125}", 201);
     call_ok("POST", "/api/v1/metrics",
             "{\"key\":\"old-cap-live\",\"event\":\"buy\",\"type\":\"sum\",\"cap\":77.125}", 201);
-    new_exp("old-cap-a", VARS ",\"metrics\":[\"old-cap-frozen\"]");
+    new_draft("old-cap-a", VARS ",\"metrics\":[\"old-cap-frozen\"]");
     act("old-cap-a", "start", NULL, 200);
     act("old-cap-a", "stop", NULL, 200);
-    new_exp("old-cap-b", VARS ",\"metrics\":[\"old-cap-live\"]");
+    new_draft("old-cap-b", VARS ",\"metrics\":[\"old-cap-live\"]");
     act("old-cap-b", "start", NULL, 200);
     assert_int_equal(daemon_stop(&D), 0);
     daemon_db_exec(&D,
@@ -1144,9 +1125,9 @@ static void test_roles(void **state)
 {
     (void)state;
     char viewer[64], sdk[64], editor[64];
-    make_key("viewer", viewer, sizeof(viewer));
-    make_key("sdk", sdk, sizeof(sdk));
-    make_key("editor", editor, sizeof(editor));
+    harness_key(&D, "viewer", viewer, sizeof(viewer), NULL, 0);
+    harness_key(&D, "sdk", sdk, sizeof(sdk), NULL, 0);
+    harness_key(&D, "editor", editor, sizeof(editor), NULL, 0);
     const char *body = "{\"key\":\"by-role\"," VARS "}";
     /* viewer: reads only */
     json_decref(call_as(viewer, "POST", "/api/v1/experiments", body, 403));

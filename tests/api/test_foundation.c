@@ -229,16 +229,6 @@ static void test_key_names(void **state)
             400);
         assert_string_equal(field, "name");
     }
-    /* text fields validated by validate_text: an experiment's name and description */
-    struct resp r;
-    assert_int_equal(http_req(D.port, "POST", "/api/v1/experiments", D.admin_key,
-                              "{\"key\":\"bidi-x\",\"name\":\"a\\u202eb\",\"variants\":"
-                              "[{\"key\":\"a\"},{\"key\":\"b\"}]}",
-                              &r),
-                     0);
-    assert_int_equal(r.status, 400);
-    assert_string_equal(resp_error_field(&r), "name");
-    resp_free(&r);
     /* the CLI: the same rules (SQLite: beside the running daemon) */
     if (!harness_on_postgres()) {
         char *out = NULL;
@@ -253,6 +243,46 @@ static void test_key_names(void **state)
         assert_non_null(strstr(out, "already named"));
         free(out);
     }
+}
+
+/* Fail the test unless method path body is refused 400 naming field. */
+static void refused_text(const char *method, const char *path, const char *body, const char *field)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, D.admin_key, body, &r), 0);
+    if (r.status != 400 || strcmp(resp_error_field(&r) ? resp_error_field(&r) : "", field) != 0) {
+        fail_msg("%s %s %s: %d field '%s', expected 400 field '%s'", method, path, body, r.status,
+                 resp_error_field(&r) ? resp_error_field(&r) : "", field);
+    }
+    resp_free(&r);
+}
+
+/* The other texts under the rules of a key's name (validate_text): an invisible or bidi
+ * character is refused, naming the field, in every request that writes one: an experiment's
+ * name, the conclusion given to /stop (read as an edit, not as a stored document), a metric's
+ * and a saved group's name in a PATCH. */
+static void test_text_fields(void **state)
+{
+    (void)state;
+    refused_text("POST", "/api/v1/experiments",
+                 "{\"key\":\"bidi-x\",\"name\":\"a\\u202eb\",\"variants\":"
+                 "[{\"key\":\"a\"},{\"key\":\"b\"}]}",
+                 "name");
+    harness_started_experiment(D.port, D.admin_key, "bidi-stop",
+                               "{\"key\":\"bidi-stop\",\"variants\":"
+                               "[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    refused_text("POST", "/api/v1/experiments/bidi-stop/stop",
+                 "{\"conclusion\":{\"outcome\":\"won\",\"notes\":\"x\\u202ey\"}}",
+                 "conclusion.notes");
+    json_t *x =
+        harness_call(D.port, "GET", "/api/v1/experiments/bidi-stop", D.admin_key, NULL, 200);
+    assert_string_equal(str(x, "status"), "running"); /* refused whole: not stopped */
+    json_decref(x);
+    harness_metric(D.port, D.admin_key, "{\"key\":\"bidi-m\",\"event\":\"e\",\"type\":\"count\"}");
+    refused_text("PATCH", "/api/v1/metrics/bidi-m", "{\"name\":\"m\\u200bx\"}", "name");
+    json_decref(harness_call(D.port, "POST", "/api/v1/saved-groups", D.admin_key,
+                             "{\"key\":\"bidi-g\",\"attribute\":\"id\",\"values\":[\"u\"]}", 201));
+    refused_text("PATCH", "/api/v1/saved-groups/bidi-g", "{\"name\":\"g\\u2066y\"}", "name");
 }
 
 static void test_keys_lifecycle(void **state)
@@ -816,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_role_matrix),
         cmocka_unit_test(test_keys_lifecycle),
         cmocka_unit_test(test_key_names),
+        cmocka_unit_test(test_text_fields),
         cmocka_unit_test(test_audit),
         cmocka_unit_test(test_error_statuses),
         cmocka_unit_test(test_body_caps),

@@ -213,18 +213,6 @@ static json_t *ok(const char *method, const char *path, const char *key, const c
     return harness_call(D.port, method, path, key, body, status);
 }
 
-static void make_key(const char *role, char *out, size_t n, char *id, size_t idn)
-{
-    static int made; /* key names are unique among active keys */
-    json_t *j = ok("POST", "/api/v1/keys", D.admin_key,
-                   fmt("{\"name\":\"hostile-%s-%d\",\"role\":\"%s\"}", role, ++made, role), 201);
-    snprintf(out, n, "%s", json_string_value(json_object_get(j, "key")));
-    if (id != NULL) {
-        snprintf(id, idn, "%s", json_string_value(json_object_get(j, "id")));
-    }
-    json_decref(j);
-}
-
 /* malloc that aborts: the tests allocate megabytes of hostile input */
 static void *must_malloc(size_t n)
 {
@@ -258,10 +246,10 @@ static int setup(void **state)
     if (daemon_start(&D, NULL) != 0) {
         return -1;
     }
-    make_key("sdk", sdk_key, sizeof(sdk_key), NULL, 0);
-    make_key("viewer", viewer_key, sizeof(viewer_key), NULL, 0);
+    harness_key(&D, "sdk", sdk_key, sizeof(sdk_key), NULL, 0);
+    harness_key(&D, "viewer", viewer_key, sizeof(viewer_key), NULL, 0);
     char id[64];
-    make_key("sdk", revoked_key, sizeof(revoked_key), id, sizeof(id));
+    harness_key(&D, "sdk", revoked_key, sizeof(revoked_key), id, sizeof(id));
     json_decref(ok("DELETE", fmt("/api/v1/keys/%s", id), D.admin_key, NULL, 200));
     json_decref(ok("POST", "/api/v1/metrics", D.admin_key,
                    "{\"key\":\"m-exists\",\"event\":\"purchase\",\"type\":\"binomial\"}", 201));

@@ -17,7 +17,7 @@
  *   values), a late earlier exposure moving a user, a stopped experiment frozen at stop.
  * One daemon is shared by every test (group setup); the restart test restarts it.
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -35,12 +35,6 @@ static long long NOW; /* ms at setup */
 static long long T;   /* exposure time of the attribution tests: NOW - 10 days, on the hour */
 
 /* ---- helpers ---- */
-
-static json_t *call_as(const char *key, const char *method, const char *path, const char *body,
-                       int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
 
 static void admin_ok(const char *method, const char *path, const char *body, int want)
 {
@@ -195,6 +189,7 @@ static void sb_add(struct sb *b, const char *s)
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     if (daemon_start(&D, NULL) != 0) {
         return -1;
     }

@@ -11,7 +11,7 @@
  *   are plain decimals (no hexadecimal floats, inf, nan, white space).
  * One daemon is shared by every test (group setup).
  */
-#include "harness.h"
+#include "calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@ static struct daemon D;
 static int setup(void **state)
 {
     (void)state;
+    calls_use(&D);
     return daemon_start(&D, NULL);
 }
 
@@ -31,11 +32,6 @@ static int teardown(void **state)
 {
     (void)state;
     return harness_stop(&D);
-}
-
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return harness_call(D.port, method, path, D.admin_key, body, want);
 }
 
 static void call_ok(const char *method, const char *path, const char *body, int want)

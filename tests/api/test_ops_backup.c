@@ -95,8 +95,17 @@ static void test_backup_under_load(void **state)
     struct load l = {.d = &d};
     pthread_t th;
     pthread_create(&th, NULL, write_load, &l);
-    while (atomic_load(&l.acked) < 50) {
+    double t_load = harness_clock_s(); /* a hang detector bounds the wait */
+    while (atomic_load(&l.acked) < 50 && harness_clock_s() - t_load < HARNESS_HANG_S) {
         usleep(10000);
+    }
+    if (atomic_load(&l.acked) < 50) {
+        atomic_store(&l.stop, true);
+        pthread_join(th, NULL);
+        daemon_kill9(&d);
+        daemon_cleanup(&d);
+        fail_msg("waited %d s for 50 acknowledged writes: %d (%d failures)", HARNESS_HANG_S,
+                 atomic_load(&l.acked), l.failures);
     }
     int acked_before = atomic_load(&l.acked); /* every request < this was acknowledged */
     char dest[400];

@@ -39,18 +39,12 @@ static int teardown(void **state)
     return harness_stop(&D);
 }
 
-static const char *str_at(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s != NULL ? s : "";
-}
-
 /* The flag named key in an OFREP bulk answer, or NULL. */
 static const json_t *bulk_flag(const json_t *bulk, const char *key)
 {
     const json_t *flags = json_object_get(bulk, "flags");
     for (size_t i = 0; i < json_array_size(flags); i++) {
-        if (strcmp(str_at(json_array_get(flags, i), "key"), key) == 0) {
+        if (strcmp(str(json_array_get(flags, i), "key"), key) == 0) {
             return json_array_get(flags, i);
         }
     }
@@ -87,11 +81,11 @@ static void same_regex_everywhere(const char *prefix, int n, const char *attr, c
     for (int i = 1; i <= n; i++) {
         const char *key = fmt("%s-%d", prefix, i);
         const json_t *a = json_object_get(json_object_get(as, "assignments"), key);
-        if (strcmp(str_at(a, "reason"), want) != 0) {
-            fail_msg("/assign %s: reason %s, want %s", key, str_at(a, "reason"), want);
+        if (strcmp(str(a, "reason"), want) != 0) {
+            fail_msg("/assign %s: reason %s, want %s", key, str(a, "reason"), want);
         }
         const json_t *f = bulk_flag(bulk, key);
-        const char *r = f ? str_at(json_object_get(f, "metadata"), "assignment_reason") : "-";
+        const char *r = f ? str(json_object_get(f, "metadata"), "assignment_reason") : "-";
         if (strcmp(r, want) != 0) {
             fail_msg("OFREP bulk %s: assignment_reason %s, want %s", key, r, want);
         }
@@ -188,10 +182,10 @@ static void refused(const char *method, const char *path, const char *body, cons
 {
     json_t *j = harness_call(D.port, method, path, D.admin_key, body, 400);
     const json_t *e = json_object_get(j, "error");
-    if (strcmp(str_at(e, "code"), "invalid_argument") != 0 ||
-        strcmp(str_at(e, "field"), field) != 0 || strstr(str_at(e, "message"), text) == NULL) {
-        fail_msg("%s %s %s: %s %s \"%s\", want %s and \"%s\"", method, path, body,
-                 str_at(e, "code"), str_at(e, "field"), str_at(e, "message"), field, text);
+    if (strcmp(str(e, "code"), "invalid_argument") != 0 || strcmp(str(e, "field"), field) != 0 ||
+        strstr(str(e, "message"), text) == NULL) {
+        fail_msg("%s %s %s: %s %s \"%s\", want %s and \"%s\"", method, path, body, str(e, "code"),
+                 str(e, "field"), str(e, "message"), field, text);
     }
     json_decref(j);
 }
@@ -232,7 +226,7 @@ static void test_values_of_one_type(void **state)
     for (int u = 0; u < 20; u++) {
         json_t *o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/farr-only", SDK,
                                  fmt("{\"context\":{\"targetingKey\":\"u%d\"}}", u), 400);
-        assert_string_equal(str_at(o, "errorCode"), "GENERAL");
+        assert_string_equal(str(o, "errorCode"), "GENERAL");
         json_decref(o);
     }
     /* one type: accepted; a PATCH that mixes is refused, the experiment as it was */
@@ -273,17 +267,17 @@ static void test_json_errors_plain(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *a = harness_call(D.port, "POST", "/api/v1/assign", SDK, cases[i].body, 400);
-        const char *m = str_at(json_object_get(a, "error"), "message");
+        const char *m = str(json_object_get(a, "error"), "message");
         if (strstr(m, cases[i].want) == NULL || strstr(m, "JSON_") != NULL) {
             fail_msg("/assign %s: \"%s\", want \"%s\"", cases[i].body, m, cases[i].want);
         }
         json_decref(a);
         json_t *o =
             harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags", SDK, cases[i].body, 400);
-        if (strcmp(str_at(o, "errorCode"), "PARSE_ERROR") != 0 ||
-            strstr(str_at(o, "errorDetails"), cases[i].want) == NULL) {
+        if (strcmp(str(o, "errorCode"), "PARSE_ERROR") != 0 ||
+            strstr(str(o, "errorDetails"), cases[i].want) == NULL) {
             fail_msg("OFREP %s: %s \"%s\", want PARSE_ERROR \"%s\"", cases[i].body,
-                     str_at(o, "errorCode"), str_at(o, "errorDetails"), cases[i].want);
+                     str(o, "errorCode"), str(o, "errorDetails"), cases[i].want);
         }
         json_decref(o);
     }
@@ -315,23 +309,22 @@ static void test_ofrep_without_targeting_key(void **state)
                                      companies[i]),
                                  200);
         const json_t *x = json_object_get(json_object_get(a, "assignments"), "fha");
-        assert_string_equal(str_at(o, "variant"), str_at(x, "variant"));
-        assert_string_equal(str_at(o, "reason"), "SPLIT");
+        assert_string_equal(str(o, "variant"), str(x, "variant"));
+        assert_string_equal(str(o, "reason"), "SPLIT");
         json_decref(a);
         json_decref(o);
     }
     /* without the company: the default (not targeted), as for every user without it */
     json_t *o =
         harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/fha", SDK, "{\"context\":{}}", 200);
-    assert_string_equal(str_at(o, "reason"), "STATIC");
-    assert_string_equal(str_at(json_object_get(o, "metadata"), "assignment_reason"),
-                        "not_targeted");
+    assert_string_equal(str(o, "reason"), "STATIC");
+    assert_string_equal(str(json_object_get(o, "metadata"), "assignment_reason"), "not_targeted");
     json_decref(o);
     /* a targeting miss: the default, empty context or a null attribute, single and bulk */
     const char *misses[] = {"{}", "{\"context\":{}}", "{\"context\":{\"email\":null}}"};
     for (size_t i = 0; i < 3; i++) {
         o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/ftg", SDK, misses[i], 200);
-        assert_string_equal(str_at(o, "reason"), "STATIC");
+        assert_string_equal(str(o, "reason"), "STATIC");
         assert_int_equal(json_integer_value(json_object_get(o, "value")), 0);
         json_decref(o);
         json_t *bulk =
@@ -344,7 +337,7 @@ static void test_ofrep_without_targeting_key(void **state)
     /* in the targeted population and hashed on the id: the key is needed */
     o = harness_call(D.port, "POST", "/ofrep/v1/evaluate/flags/ftg", SDK,
                      "{\"context\":{\"email\":\"x@acme.com\"}}", 400);
-    assert_string_equal(str_at(o, "errorCode"), "TARGETING_KEY_MISSING");
+    assert_string_equal(str(o, "errorCode"), "TARGETING_KEY_MISSING");
     json_decref(o);
 }
 

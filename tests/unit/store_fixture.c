@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bunsen/auth.h"
@@ -172,6 +173,30 @@ struct store *open_writing(int queue_max)
     return s;
 }
 
+/* ---- bounded waits ---- */
+
+bool wait_more(int64_t *since)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (*since == 0) {
+        *since = now;
+    }
+    if (now - *since >= (int64_t)WAIT_HANG_S * 1000) {
+        return false;
+    }
+    usleep(1000);
+    return true;
+}
+
+bool writer_queue_empty(struct store *s)
+{
+    struct store_writer_stats st;
+    store_writer_get_stats(s, &st);
+    return st.queue_depth == 0;
+}
+
 int kjob_applied; /* apply() calls (the writer thread's; read after the jobs are done) */
 
 int kjob_apply(struct store_tx *tx, void *arg, struct err *err)
@@ -212,11 +237,11 @@ void make_kjob(struct kjob *k, int i, bool fail)
 
 void kjob_wait(struct kjob *k)
 {
-    for (int i = 0; i < 60000 && !__atomic_load_n(&k->done, __ATOMIC_ACQUIRE); i++) {
-        usleep(1000);
+    int64_t since = 0;
+    while (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE) && wait_more(&since)) {
     }
     if (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
-        fail_msg("job %s: done() not called within 60 s", k->key.id);
+        fail_msg("job %s: done() not called within %d s", k->key.id, WAIT_HANG_S);
     }
 }
 
@@ -232,9 +257,11 @@ int gate_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     (void)tx;
     (void)arg;
-    (void)err;
-    while (!atomic_load(&gate_open)) {
-        usleep(1000);
+    int64_t since = 0;
+    while (!atomic_load(&gate_open) && wait_more(&since)) {
+    }
+    if (!atomic_load(&gate_open)) {
+        return err_set(err, ERR_INTERNAL, "", "gate: not opened within %d s", WAIT_HANG_S);
     }
     return 0;
 }
@@ -257,14 +284,7 @@ void hold_writer(struct store *s, struct store_job *gate, atomic_int *gated)
     atomic_init(gated, 0);
     *gate = (struct store_job){.apply = gate_apply, .done = gate_done, .arg = gated};
     assert_int_equal(store_submit(s, gate, &err), 0);
-    for (;;) {
-        struct store_writer_stats st;
-        store_writer_get_stats(s, &st);
-        if (st.queue_depth == 0) {
-            break;
-        }
-        usleep(1000);
-    }
+    WAIT_FOR(writer_queue_empty(s), "the writer to take the gate");
 }
 
 void tx_open(struct store *s, struct store_tx *tx, bool exclusive)

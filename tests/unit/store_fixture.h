@@ -60,6 +60,32 @@ void insert_admin(struct store_tx *tx, const char *id, int64_t created_at);
 struct store_rule *one_rule(const char *experiment, const char *metric, const char *event,
                             enum store_rule_type type);
 
+/* ---- bounded waits: a hang detector only ---- */
+
+#define WAIT_HANG_S 60
+
+/* One poll of a bounded wait: sleeps 1 ms and says whether less than WAIT_HANG_S seconds have
+ * passed since *since (monotonic milliseconds; 0 on the first call: set to now). Any thread:
+ * a job's apply() or done() on the writer's threads loops
+ * `int64_t since = 0; while (!cond && wait_more(&since)) {}` and gives up rather than hang
+ * (it must not fail the test: cmocka's fail_msg belongs to the test's thread). */
+bool wait_more(int64_t *since);
+
+/* Poll cond (an expression, evaluated again each millisecond) until it holds; after
+ * WAIT_HANG_S seconds fail the test with "waited 60 s for <what>". The test's thread only. */
+#define WAIT_FOR(cond, what)                                                                       \
+    do {                                                                                           \
+        int64_t wait_since_ = 0;                                                                   \
+        while (!(cond) && wait_more(&wait_since_)) {                                               \
+        }                                                                                          \
+        if (!(cond)) {                                                                             \
+            fail_msg("waited %d s for %s", WAIT_HANG_S, (what));                                   \
+        }                                                                                          \
+    } while (0)
+
+/* Whether s's writer has taken every job submitted (its queue is empty). */
+bool writer_queue_empty(struct store *s);
+
 /* ---- a job inserting one key (make_kjob: key_<i>; fail: fails after the write) ---- */
 
 struct kjob {
@@ -75,7 +101,7 @@ struct kjob {
 extern int kjob_applied; /* apply() calls (the writer thread's; read after the jobs are done) */
 int kjob_apply(struct store_tx *tx, void *arg, struct err *err);
 void make_kjob(struct kjob *k, int i, bool fail);
-/* Wait until k's done() has run (60 s: a hang detector only, failing the test). */
+/* Wait until k's done() has run (WAIT_HANG_S: a hang detector only, failing the test). */
 void kjob_wait(struct kjob *k);
 /* kjob_apply for store_write_sync (arg: a struct kjob) */
 int sync_apply(struct store_tx *tx, void *arg, struct err *err);
@@ -83,7 +109,8 @@ int sync_apply(struct store_tx *tx, void *arg, struct err *err);
 /* ---- a gate holding the writer ---- */
 
 extern atomic_bool gate_open;
-/* apply(): waits until gate_open; done(): counts a success into the atomic_int arg */
+/* apply(): waits until gate_open (gives up after WAIT_HANG_S, failing the job); done(): counts
+ * a success into the atomic_int arg */
 int gate_apply(struct store_tx *tx, void *arg, struct err *err);
 void gate_done(void *arg, int rc, const struct err *err);
 /* Close the gate and submit gate (a gate_apply job counting into *gated), then wait until

@@ -883,10 +883,6 @@ static void test_namespaces_overlap(void **state)
     experiment_clear(&b);
 }
 
-/* Texts stored before a rule on invisible characters load as they are (a running
- * experiment named with a soft hyphen before s25 kept serving; the new rule skipped it as
- * "unreadable" at start), while a create or a PATCH refuses them; metrics and saved groups
- * alike. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {

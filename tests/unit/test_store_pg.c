@@ -443,9 +443,7 @@ static void test_pg_group_items(void **state)
     }
     atomic_store(&gate_open, true);
     for (int i = 0; i < N; i++) {
-        while (!atomic_load(&jobs[i].done)) {
-            usleep(1000);
-        }
+        WAIT_FOR(atomic_load(&jobs[i].done), "the done() of every job");
         assert_int_equal(jobs[i].rc, 0);
     }
     store_writer_stop(s);
@@ -488,9 +486,7 @@ static void test_pg_savepoint_groups(void **state)
         }
         atomic_store(&gate_open, true);
         for (int i = 0; i < N; i++) {
-            while (!atomic_load(&jobs[i].done)) {
-                usleep(1000);
-            }
+            WAIT_FOR(atomic_load(&jobs[i].done), "the done() of every job");
             assert_int_equal(jobs[i].rc, jobs[i].fail ? -1 : 0);
         }
         if (round == 0) { /* the first alone, then all the others in one group */

@@ -62,15 +62,28 @@ static void clock_queue(struct store *s)
     s->queue_clock_ns = clock_now_ns;
 }
 
-/* The busy waits of the SQLite connections opened from here on, on the test's clock; their
- * waits begun are counted in "<file>.waits" (clock_busy_waits). Undone by clock_busy_done. */
+/* The busy waits of the SQLite connections opened from here on, on the test's clock, from
+ * CLOCK_T0_MS as clock_queue's; their waits begun are counted in "<file>.waits"
+ * (clock_busy_waits). Undone by clock_busy_done. */
 static void clock_busy(void)
 {
     snprintf(clock_path, sizeof(clock_path), "%s.clock", db);
     snprintf(waits_path, sizeof(waits_path), "%s.waits", clock_path);
     unlink(waits_path);
+    atomic_store(&clock_ms, CLOCK_T0_MS); /* an earlier test may have moved it */
     clock_write();
     setenv("BUNSEN_TEST_BUSY_CLOCK", clock_path, 1);
+}
+
+/* The time in the busy clock's file: what the busy waits read. */
+static uint64_t clock_busy_ms(void)
+{
+    FILE *f = fopen(clock_path, "r");
+    assert_non_null(f);
+    unsigned long long ms = 0;
+    assert_int_equal(fscanf(f, "%llu", &ms), 1);
+    fclose(f);
+    return ms;
 }
 
 static long clock_busy_waits(void)
@@ -122,9 +135,7 @@ static void test_sqlite_group_items(void **state)
         assert_int_equal(store_submit(s, &jobs[i], &err), 0);
     }
     atomic_store(&gate_open, true);
-    while (atomic_load(&done) < 4) {
-        usleep(1000);
-    }
+    WAIT_FOR(atomic_load(&done) >= 4, "the four jobs' done()");
     struct store_writer_stats after;
     store_writer_get_stats(s, &after);                   /* counted before any done() runs */
     assert_int_equal(after.commits - before.commits, 3); /* the gate's, then two */
@@ -252,9 +263,7 @@ static void test_writer_urgent_jobs(void **state)
         assert_int_equal(store_submit(s, &j[i].job, &err), 0);
     }
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 200 && !atomic_load(&j[5].done); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[5].done), "the done() of j[5]");
     assert_true(atomic_load(&j[5].done));
     assert_int_equal(j[3].applied_at, 1);
     assert_int_equal(j[4].applied_at, 2);
@@ -268,9 +277,7 @@ static void test_writer_urgent_jobs(void **state)
     assert_int_equal(store_submit(s, &j[6].job, &err), 0);
     assert_int_equal(store_submit(s, &j[7].job, &err), 0);
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 200 && !atomic_load(&j[7].done); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[7].done), "the done() of j[7]");
     assert_true(atomic_load(&j[6].done) && atomic_load(&j[7].done));
     assert_int_equal(j[6].applied_at, 7);
     assert_int_equal(j[7].applied_at, 8);
@@ -306,9 +313,7 @@ static void test_writer_small_jobs_first(void **state)
         assert_int_equal(store_submit(s, &j[i].job, &err), 0);
     }
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 400 && !(atomic_load(&j[5].done) && atomic_load(&j[1].done)); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[5].done) && atomic_load(&j[1].done), "the done() of j[5] and j[1]");
     const int want[6] = {4, 5, 2, 1, 3, 6}; /* 3, 2, 4, 0, 1, 5 */
     for (int i = 0; i < 6; i++) {
         assert_true(atomic_load(&j[i].done));
@@ -328,9 +333,7 @@ static void test_writer_small_jobs_first(void **state)
     assert_int_equal(store_submit(s, &j[7].job, &err), 0);
     assert_int_equal(store_submit(s, &j[8].job, &err), 0);
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 400 && !atomic_load(&j[8].done); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[8].done), "the done() of j[8]");
     assert_true(atomic_load(&j[6].done) && atomic_load(&j[7].done) && atomic_load(&j[8].done));
     assert_int_equal(j[6].applied_at, 7);
     assert_int_equal(j[7].applied_at, 8);
@@ -356,9 +359,7 @@ static void test_writer_small_jobs_first(void **state)
     assert_int_equal(store_submit(s, &k[3].job, &err), 0); /* urgent */
     assert_int_equal(store_submit(s, &k[4].job, &err), 0); /* small */
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 400 && !(atomic_load(&k[2].done) && atomic_load(&k[4].done)); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&k[2].done) && atomic_load(&k[4].done), "the done() of k[2] and k[4]");
     assert_int_equal(k[3].applied_at, 10);
     assert_int_equal(k[0].applied_at, 11);
     assert_int_equal(k[4].applied_at, 12);
@@ -450,9 +451,7 @@ static void test_writer_bulk_capped_beside_small(void **state)
         assert_int_equal(store_submit(s, &j[i].job, &err), 0);
     }
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 400 && !atomic_load(&j[3].done); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[3].done), "the done() of j[3]");
     for (int i = 0; i < 4; i++) {
         assert_true(atomic_load(&j[i].done));
     }
@@ -471,9 +470,7 @@ static void test_writer_bulk_capped_beside_small(void **state)
     j[4].spawn[2] = &j[7].job;
     assert_int_equal(store_submit(s, &j[4].job, &err), 0);
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 400 && !atomic_load(&j[7].done); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[7].done), "the done() of j[7]");
     for (int i = 4; i < 8; i++) {
         assert_true(atomic_load(&j[i].done));
     }
@@ -489,9 +486,7 @@ static void test_writer_bulk_capped_beside_small(void **state)
         assert_int_equal(store_submit(s, &j[i].job, &err), 0);
     }
     atomic_store(&gate_open, true);
-    for (int i = 0; i < 400 && !atomic_load(&j[9].done); i++) {
-        usleep(5000);
-    }
+    WAIT_FOR(atomic_load(&j[9].done), "the done() of j[9]");
     assert_true(atomic_load(&j[8].done) && atomic_load(&j[9].done));
     assert_int_equal(j[8].group, g);
     assert_int_equal(j[9].group, g);
@@ -511,8 +506,8 @@ static void bl_barrier_done(void *arg, int rc, const struct err *err)
     (void)rc;
     (void)err;
     atomic_store(&bl_in_done, true);
-    while (!atomic_load(&bl_release)) {
-        usleep(1000);
+    int64_t since = 0; /* gives up after WAIT_HANG_S: the test has failed by then */
+    while (!atomic_load(&bl_release) && wait_more(&since)) {
     }
 }
 
@@ -540,6 +535,9 @@ static void test_backlog_beside_short_lock(void **state)
     clock_busy(); /* before the store's connections open: they read the variable then */
     struct store *s = open_migrated();
     clock_queue(s);
+    /* the queue's clock and the busy waits' start together */
+    assert_int_equal(clock_busy_ms(), CLOCK_T0_MS);
+    assert_int_equal(clock_now_ns(), CLOCK_T0_MS * 1000000ull);
     struct err err;
     assert_int_equal(store_writer_start(s, 100, &err), 0);
     atomic_store(&bl_in_done, false);
@@ -550,28 +548,21 @@ static void test_backlog_beside_short_lock(void **state)
     struct store_job job = {.apply = nothing_apply, .done = bl_done};
     assert_int_equal(store_submit(s, &barrier, &err), 0);
     assert_int_equal(store_submit(s, &job, &err), 0);
-    while (!atomic_load(&bl_in_done)) {
-        usleep(1000);
-    }
+    WAIT_FOR(atomic_load(&bl_in_done), "the barrier's done()");
     clock_advance(5500); /* the job has now waited longer than the busy timeout (5 s) */
+    assert_int_equal(clock_busy_ms() * 1000000u, clock_now_ns());
     sqlite3 *other = NULL;
     assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     long waits = clock_busy_waits();
     atomic_store(&bl_release, true);
     /* the lock stays until the job waits for it (a wait begun) or has already given up (the
-     * bug); 60 s: a hang detector only */
-    for (int i = 0; i < 60000 && clock_busy_waits() == waits && !atomic_load(&bl_finished); i++) {
-        usleep(1000);
-    }
-    assert_true(clock_busy_waits() > waits || atomic_load(&bl_finished));
+     * bug) */
+    WAIT_FOR(clock_busy_waits() > waits || atomic_load(&bl_finished),
+             "the job to wait for the lock or finish");
     assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
-    /* 10 s: a hang detector only */
-    for (int i = 0; i < 1000 && !atomic_load(&bl_finished); i++) {
-        usleep(10000);
-    }
-    assert_true(atomic_load(&bl_finished));
+    WAIT_FOR(atomic_load(&bl_finished), "the job's done()");
     assert_int_equal(atomic_load(&bl_rc), 0);
     store_writer_stop(s);
     store_close(s);

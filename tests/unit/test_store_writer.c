@@ -217,14 +217,7 @@ static void test_writer_queue_bound(void **state)
         jobs[i] = (struct store_job){.apply = gate_apply, .done = gate_done, .arg = &done};
     }
     assert_int_equal(store_submit(s, &jobs[0], &err), 0);
-    while (1) { /* wait until the writer holds job 0 (queue empty again) */
-        struct store_writer_stats st;
-        store_writer_get_stats(s, &st);
-        if (st.queue_depth == 0) {
-            break;
-        }
-        usleep(1000);
-    }
+    WAIT_FOR(writer_queue_empty(s), "the writer to take job 0");
     assert_int_equal(store_submit(s, &jobs[1], &err), 0);
     assert_int_equal(store_submit(s, &jobs[2], &err), 0);
     assert_int_equal(store_submit(s, &jobs[3], &err), -1);
@@ -525,12 +518,15 @@ static int xcount_apply(struct store_tx *tx, void *arg, struct err *err)
 
 static atomic_bool hold_open, hold_entered;
 
-/* A job that holds the writer until hold_open. */
+/* A job that holds the writer until hold_open (failing after WAIT_HANG_S: the test has by then). */
 static int hold_apply(struct store_tx *tx, void *arg, struct err *err)
 {
     atomic_store(&hold_entered, true);
-    while (!atomic_load(&hold_open)) {
-        usleep(1000);
+    int64_t since = 0;
+    while (!atomic_load(&hold_open) && wait_more(&since)) {
+    }
+    if (!atomic_load(&hold_open)) {
+        return err_set(err, ERR_INTERNAL, "", "hold: not opened within %d s", WAIT_HANG_S);
     }
     return kjob_apply(tx, arg, err);
 }
@@ -565,9 +561,7 @@ static void test_writer_deferred_failure(void **state)
     atomic_store(&hold_open, false);
     atomic_store(&hold_entered, false);
     assert_int_equal(store_submit(s, &gate.job, &err), 0);
-    while (!atomic_load(&hold_entered)) {
-        usleep(1000);
-    }
+    WAIT_FOR(atomic_load(&hold_entered), "the gate job's apply()");
     make_kjob(&first, 2998, false);
     make_kjob(&last, 2999, true);
     first.job.apply = last.job.apply = xjob_apply;
