@@ -244,6 +244,29 @@ static void sqlite_close(struct store *store)
     store->be = NULL;
 }
 
+/* -1 with err when the file system holding path (or, before the file exists, its directory)
+ * has fewer than SQLITE_FREE_MIN_BYTES free, else 0. */
+static int disk_full(const char *path, struct err *err)
+{
+    struct statvfs vfs;
+    int rc = statvfs(path, &vfs);
+    if (rc != 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            slash[slash == dir ? 1 : 0] = '\0';
+        }
+        rc = statvfs(slash != NULL ? dir : ".", &vfs);
+    }
+    if (rc == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
+                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+    }
+    return 0;
+}
+
 /* Progress handler: abort the check once its deadline (monotonic ns) has passed. */
 static int check_deadline(void *arg)
 {
@@ -258,6 +281,10 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
                        "database %s is read-only for this process (check the owner and mode of "
                        "the file and its directory)",
                        s->path);
+    }
+    /* serve's ready check asks too; compact asked nothing and filled the last MiB */
+    if (disk_full(s->path, err) != 0) {
+        return -1;
     }
     uint64_t deadline = time_mono_ns() + (uint64_t)budget_ms * 1000000u;
     sqlite3_progress_handler(s->main->db, 10000, check_deadline, &deadline);
@@ -279,29 +306,6 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
         atomic_store(&corrupt_seen, true);
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "database %s is corrupt (%s): restore it from a backup", s->path, first);
-    }
-    return 0;
-}
-
-/* -1 with err when the file system holding path (or, before the file exists, its directory)
- * has fewer than SQLITE_FREE_MIN_BYTES free, else 0. */
-static int disk_full(const char *path, struct err *err)
-{
-    struct statvfs vfs;
-    int rc = statvfs(path, &vfs);
-    if (rc != 0) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL) {
-            slash[slash == dir ? 1 : 0] = '\0';
-        }
-        rc = statvfs(slash != NULL ? dir : ".", &vfs);
-    }
-    if (rc == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
-                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
     }
     return 0;
 }
