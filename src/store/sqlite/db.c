@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bunsen/log.h"
 #include "bunsen/migrations.h"
@@ -310,6 +312,33 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
     return 0;
 }
 
+/* -1 with err naming the file when the log or shared-memory file beside path exists but this
+ * user may not write it: SQLite gives them the database file's mode when it creates them, so a
+ * read of a 0400 file by an older bunsen left 0400 ones, and the writer's open failed "attempt
+ * to write a readonly database", naming neither. */
+static int side_files_writable(const char *path, struct err *err)
+{
+    static const char *const suffix[] = {"-shm", "-wal"};
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        char f[PATH_MAX + 8];
+        snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+        struct stat sb;
+        if (stat(f, &sb) != 0 || faccessat(AT_FDCWD, f, W_OK, AT_EACCESS) == 0) {
+            continue;
+        }
+        if (i == 1 && sb.st_size > 0) {
+            return err_set(err, ERR_UNAVAILABLE, NULL,
+                           "%s is not writable (mode %04o, owner uid %u): fix its mode or owner "
+                           "(it may hold commits not yet in the database: do not remove it)",
+                           f, (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
+        }
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "%s is not writable (mode %04o, owner uid %u): remove it or fix its mode", f,
+                       (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
+    }
+    return 0;
+}
+
 static int sqlite_open(struct store *store, const char *path, struct err *err)
 {
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
@@ -319,6 +348,9 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     pthread_key_create(&s->reader_key, reader_forget);
     s->readonly = store->readonly;
     s->data_version = -1;
+    if (!s->readonly && side_files_writable(path, err) != 0) {
+        goto out_free;
+    }
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
     if (s->main == NULL) {
         /* on a full disk the open's WAL set-up (the -shm) failed "disk I/O error": say why */
