@@ -340,6 +340,8 @@ int cli_migrate(int argc, char **argv)
     char url[1100], held[PATH_MAX + 8];
     config_db_path(&cfg, url, sizeof(url));
     bool daemon_running = dblock_take(url, held, sizeof(held)) != 0;
+    /* a daemon older than the lock takes none: its SQLite connection shows on the -shm */
+    pid_t other = daemon_running ? 0 : dblock_sqlite_user(url);
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
         return 1;
@@ -347,13 +349,22 @@ int cli_migrate(int argc, char **argv)
     struct err err;
     err_clear(&err);
     int applied = 0, version = 0;
-    if (daemon_running && store_schema_version(s, &version, &err) == 0 &&
+    if ((daemon_running || other != 0) && store_schema_version(s, &version, &err) == 0 &&
         version < store_schema_newest(s)) {
+        char who[2 * PATH_MAX + 80];
+        const char *db = store_url_sqlite_file(url);
+        if (daemon_running) {
+            snprintf(who, sizeof(who),
+                     "a bunsen serve is running on the database %s (a process holds %s)", db, held);
+        } else {
+            snprintf(who, sizeof(who), "another process has the database %s open (pid %ld)", db,
+                     (long)other);
+        }
         fprintf(stderr,
-                "bunsen: a bunsen serve is running on the database %s (a process holds %s): stop "
-                "it before migrating from schema version %d to %d (a daemon would go on writing "
-                "with the old schema); starting the new bunsen serve migrates too\n",
-                store_url_sqlite_file(url), held, version, store_schema_newest(s));
+                "bunsen: %s: stop it before migrating from schema version %d to %d (a daemon "
+                "would go on writing with the old schema); starting the new bunsen serve "
+                "migrates too\n",
+                who, version, store_schema_newest(s));
         store_close(s);
         return 1;
     }

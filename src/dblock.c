@@ -15,6 +15,9 @@
  * own included: the descriptor opened here on the database is never closed, not even when
  * the flock was refused (`bunsen migrate` opens the store after trying it). The process's
  * exit closes it, after SQLite. Main thread, at start.
+ *
+ * dblock_sqlite_user asks the -shm's lock instead, for the processes that take neither lock
+ * (daemons older than them), before `bunsen migrate` changes the schema under one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,4 +76,31 @@ int dblock_take(const char *url, char *held, size_t n)
         return 1;
     }
     return 0;
+}
+
+/* SQLite's unix VFS: UNIX_SHM_BASE = (22 + SQLITE_SHM_NLOCK) * 4 = 120, the eight WAL locks,
+ * then UNIX_SHM_DMS: shared-locked by each process that has the -shm mapped */
+#define SHM_DMS_BYTE 128
+
+pid_t dblock_sqlite_user(const char *url)
+{
+    const char *file = store_url_sqlite_file(url);
+    if (file == NULL) {
+        return 0;
+    }
+    char real[PATH_MAX], shm[PATH_MAX + 8];
+    path_real(file, real, sizeof(real));
+    snprintf(shm, sizeof(shm), "%s-shm", real);
+    int fd = open(shm, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return 0; /* no -shm: no connection in WAL mode */
+    }
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHM_DMS_BYTE, .l_len = 1};
+    int rc = fcntl(fd, F_GETLK, &fl);
+    close(fd); /* this process holds no lock on it yet (see the contract) */
+    if (rc != 0 || fl.l_type == F_UNLCK) {
+        return 0;
+    }
+    return fl.l_pid > 0 ? fl.l_pid : -1;
 }

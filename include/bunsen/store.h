@@ -201,10 +201,11 @@ void store_writer_get_stats(struct store *s, struct store_writer_stats *out);
 struct buf;
 void store_write_metrics(struct store *s, struct buf *b);
 
-/* Start-up check: the database is writable by this process and sound (SQLite: quick_check
- * within budget_ms; a larger database is not checked to the end). Returns 0 (sound), 1 (too
- * large to finish the check in time: not known corrupt), -1 with ERR_UNAVAILABLE and a
- * message (read-only, corrupt). Call before the writer starts. */
+/* Start-up check: the database is writable by this process, has room (SQLite: 1 MiB free on
+ * its file system) and is sound (SQLite: quick_check within budget_ms; a larger database is
+ * not checked to the end). Returns 0 (sound), 1 (too large to finish the check in time: not
+ * known corrupt), -1 with ERR_UNAVAILABLE and a message (read-only, full, corrupt). Call
+ * before the writer starts. */
 int store_check(struct store *s, int budget_ms, struct err *err);
 
 /* True once any query of this process met a corrupt database page: /readyz then answers 503

@@ -180,6 +180,17 @@ static bool authenticate(struct http_req *r)
 static void request_begin(struct http_req *r, const char *method, const char *version)
 {
     r->method = http_method_parse(method);
+    /* routed before any refusal below: a 431 or 400 is counted and logged under the route
+     * and method sent, not as a static GET */
+    enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
+    bool path_matched = false;
+    unsigned allowed = 0;
+    r->route = m ? http_route_match(http_routes, http_routes_count, m, r->path, r->scratch,
+                                    r->params, &r->nparams, &path_matched, &allowed)
+                 : NULL;
+    bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
+               strncmp(r->path, "/ofrep/", 7) == 0;
+    r->unmatched = r->route == NULL && (path_matched || r->method == 0 || api || m != HTTP_GET);
     if (r->early == EARLY_QUERY) {
         http_reply_error(r, ERR_INVALID, NULL, "too many query parameters (at most %d)",
                          HTTP_QUERY_MAX);
@@ -201,15 +212,6 @@ static void request_begin(struct http_req *r, const char *method, const char *ve
     if (!http_framing_ok(r, version)) {
         return;
     }
-    enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
-    bool path_matched = false;
-    unsigned allowed = 0;
-    r->route = m ? http_route_match(http_routes, http_routes_count, m, r->path, r->scratch,
-                                    r->params, &r->nparams, &path_matched, &allowed)
-                 : NULL;
-    bool api = strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0 ||
-               strncmp(r->path, "/ofrep/", 7) == 0;
-    r->unmatched = r->route == NULL && (path_matched || r->method == 0 || api || m != HTTP_GET);
     if ((r->route == NULL || r->route->roles == ROLES_PUBLIC) && !http_rate_take_public(r)) {
         return;
     }

@@ -5,18 +5,23 @@
  * database, and no reply names the file; a key revoked by the CLI is not taken back from the
  * key cache in an outage (the file moved away) nor answered as an unknown key while cached;
  * one daemon per SQLite file (the CLI still works beside it); the bootstrap admin key never
- * appears on a non-terminal stderr or in the log (only in admin.key, mode 0600). The other
+ * appears on a non-terminal stderr or in the log (only in admin.key, mode 0600); a read of a
+ * file the user may not write leaves no -wal or -shm, and the writer names one it may not
+ * write. The other
  * operations tests: test_ops_backup.c, test_ops_signals.c, test_ops_metrics.c,
  * test_ops_guard.c,
  * test_ops_disk.c.
  */
 #include "harness.h"
 
+#include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Sends the request again while it answers 200 (a passed readiness check, a key verification
@@ -418,6 +423,115 @@ static void test_secret_only_in_key_file(void **state)
     rmdir(tmpl);
 }
 
+/* bunsen with args as nobody when run as root (root writes whatever the mode: the test would
+ * prove nothing), else as this user; its exit status (-1 if it did not exit), its output in
+ * *out (free it). */
+static int run_unprivileged(char **out, const char *const *args)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], STDOUT_FILENO);
+        dup2(pfd[1], STDERR_FILENO);
+        if (geteuid() == 0 &&
+            (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+            _exit(126);
+        }
+        alarm(30); /* a serve that started after all: killed */
+        const char *argv[16] = {getenv("BUNSEN_BIN") ? getenv("BUNSEN_BIN") : "build/bunsen"};
+        for (int i = 0; args[i] != NULL && i < 14; i++) {
+            argv[i + 1] = args[i];
+        }
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t cap = 65536, len = 0;
+    char *buf = calloc(1, cap);
+    ssize_t got;
+    while (len + 1 < cap && (got = read(pfd[0], buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+    }
+    close(pfd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A read-only command on a database file of mode 0400 in a directory the user may write: SQLite
+ * created bunsen.db-wal and -shm with the file's mode, and once the operator made the file
+ * writable serve failed "exec: database unavailable (attempt to write a readonly database)",
+ * naming neither (ops26 finding 4). Now the read creates nothing, and serve and migrate name a
+ * side file they may not write (exit 1). */
+static void test_unwritable_side_files(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* SQLite's files */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    const char *db = fmt("%s/bunsen.db", d.dir);
+    char shm[300], wal[300];
+    snprintf(shm, sizeof(shm), "%s-shm", db);
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    struct stat sb;
+    unlink(shm);
+    if (stat(wal, &sb) == 0) {
+        assert_int_equal(sb.st_size, 0); /* a clean stop checkpointed it */
+        unlink(wal);
+    }
+    if (geteuid() == 0) {
+        assert_int_equal(system(fmt("chown -R 65534:65534 '%s'", d.dir)), 0);
+    }
+    assert_int_equal(chmod(db, 0400), 0);
+    char *out = NULL;
+    const char *list[] = {"keys", "list", "--data-dir", d.dir, NULL};
+    int rc = run_unprivileged(&out, list);
+    if (rc != 0 || strstr(out, "admin") == NULL) {
+        fail_msg("keys list on a 0400 file: exit %d: %s", rc, out);
+    }
+    free(out);
+    if (stat(shm, &sb) == 0 || stat(wal, &sb) == 0) {
+        fail_msg("keys list on a 0400 file created %s (mode %04o)", stat(shm, &sb) == 0 ? shm : wal,
+                 (unsigned)(sb.st_mode & 07777));
+    }
+    /* as an older bunsen left them: a 0400 -shm of the user */
+    int fd = open(shm, O_WRONLY | O_CREAT | O_EXCL, 0400);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 32768), 0);
+    close(fd);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(shm, 65534, 65534), 0);
+    }
+    assert_int_equal(chmod(db, 0600), 0);
+    const char *migrate[] = {"migrate", "--data-dir", d.dir, NULL};
+    const char *serve[] = {"serve",     "--port",     "0",   "--listen",
+                           "127.0.0.1", "--data-dir", d.dir, NULL};
+    const char *const *cmds[] = {migrate, serve};
+    for (size_t i = 0; i < 2; i++) {
+        rc = run_unprivileged(&out, cmds[i]);
+        if (rc != 1 || strstr(out, fmt("%s is not writable (mode 0400", shm)) == NULL ||
+            strstr(out, "remove it or fix its mode") == NULL) {
+            fail_msg("%s beside a 0400 -shm: exit %d, expected 1 naming it: %s", cmds[i][0], rc,
+                     out);
+        }
+        free(out);
+    }
+    assert_int_equal(unlink(shm), 0);
+    rc = run_unprivileged(&out, migrate);
+    if (rc != 0) {
+        fail_msg("migrate after the -shm was removed: exit %d: %s", rc, out);
+    }
+    free(out);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -429,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_db_path_not_in_replies),
         cmocka_unit_test(test_one_daemon_per_file),
         cmocka_unit_test(test_secret_only_in_key_file),
+        cmocka_unit_test(test_unwritable_side_files),
     };
     return cmocka_run_group_tests_name("api_ops_files", tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * API tests for the guards around a daemon's database (docs/RELIABILITY.md, the operations
  * review): a second daemon on a SQLite file reached through a hard link is refused (the lock
  * was named after the path, and two daemons corrupted the file); `bunsen migrate` with
- * migrations pending is refused beside a running daemon; a daemon whose database another
+ * migrations pending is refused beside a running daemon, and beside any other process with the
+ * SQLite file open (a daemon older than the lock); a daemon whose database another
  * process migrated to a newer schema refuses writes (503) and /readyz, and logs it once; the
  * CLI prints a PostgreSQL URL or conninfo without its password; `results`, `keys list` and
  * `backup` only read the database (a backup file keeps its journal mode, a read-only file or
@@ -17,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +171,74 @@ static void test_migrate_refused_beside_daemon(void **state)
                    0);
     assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
     assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+}
+
+/* A daemon built before the data-dir lock takes none: `bunsen migrate` of a new binary applied
+ * its migrations under it and exited 0, and the old daemon kept writing with the old schema
+ * (ops26 finding 5). Its SQLite connection holds a shared lock on the -shm's byte 128: here the
+ * test's own connection in WAL mode stands in for it. Refused as beside a locked daemon (exit
+ * 1, naming the pid); a read-only command (backup) beside it works and leaves nothing behind;
+ * once the connection is closed migrate runs. */
+static void test_migrate_refused_beside_old_daemon(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip(); /* no -shm: the old daemons refuse writes instead */
+    }
+    struct daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* the newest migration undone, so that it is pending (and applies again once allowed) */
+    long long newest = daemon_db_int(&d, "SELECT MAX(version) FROM schema_migrations", 0);
+    if (newest != 17) {
+        fail_msg("write the undo of migration %lld here", newest);
+    }
+    daemon_db_exec(&d, "ALTER TABLE saved_groups DROP COLUMN version", 0);
+    daemon_db_exec(&d, fmt("DELETE FROM schema_migrations WHERE version = %lld", newest), 0);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(fmt("%s/bunsen.db", d.dir), &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "PRAGMA journal_mode=WAL; SELECT COUNT(*) FROM schema_migrations",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    /* a read-only command that takes a database not yet migrated */
+    char copy1[300], copy2[300];
+    snprintf(copy1, sizeof(copy1), "%s/copy1.db", d.dir);
+    snprintf(copy2, sizeof(copy2), "%s/copy2.db", d.dir);
+    const char *const list[] = {"backup", copy1, "--data-dir", d.dir, NULL};
+    const char *const list2[] = {"backup", copy2, "--data-dir", d.dir, NULL};
+    const char *const migrate[] = {"migrate", "--data-dir", d.dir, NULL};
+    char *out = NULL;
+    if (bunsen_run(&out, list) != 0) {
+        fail_msg("backup beside another connection: %s", out);
+    }
+    free(out);
+    int rc = bunsen_run(&out, migrate);
+    if (rc != 1 || strstr(out, fmt("open (pid %ld)", (long)getpid())) == NULL ||
+        strstr(out, "stop it before migrating") == NULL) {
+        fail_msg("migrate beside another process's connection: exit %d, expected 1 naming pid "
+                 "%ld: %s",
+                 rc, (long)getpid(), out);
+    }
+    free(out);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT MAX(version) FROM schema_migrations", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), newest - 1);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    if (bunsen_run(&out, list2) != 0) {
+        fail_msg("backup: %s", out);
+    }
+    free(out);
+    rc = bunsen_run(&out, migrate);
+    if (rc != 0 || strstr(out, "migrations applied: 1;") == NULL) {
+        fail_msg("migrate once the connection closed: exit %d: %s", rc, out);
+    }
+    free(out);
     daemon_cleanup(&d);
 }
 
@@ -572,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_hard_link_refused),
         cmocka_unit_test(test_newer_schema_refuses_writes),
         cmocka_unit_test(test_migrate_refused_beside_daemon),
+        cmocka_unit_test(test_migrate_refused_beside_old_daemon),
         cmocka_unit_test(test_cli_hides_password),
         cmocka_unit_test(test_read_commands_only_read),
         cmocka_unit_test(test_port_in_use_touches_nothing),

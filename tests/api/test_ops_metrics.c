@@ -181,12 +181,65 @@ static void test_metrics_per_experiment(void **state)
     daemon_cleanup(&d);
 }
 
+/* Requests framing refuses before routing (431, 400 for two Host headers): counted and logged
+ * under the route and method sent. They were a static GET whatever was sent (ops26 finding 1):
+ * a POST to /api/v1/events hid among dashboard files. */
+static void test_metrics_framing_refusals(void **state)
+{
+    (void)state;
+    struct daemon d;
+    const char *const extra[] = {"--log-level", "info", NULL};
+    assert_int_equal(daemon_start(&d, extra), 0);
+    static char raw[32768];
+    int n = snprintf(raw, sizeof(raw),
+                     "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 2\r\n");
+    for (int i = 0; i < 5; i++) {
+        n += snprintf(raw + n, sizeof(raw) - (size_t)n, "X-%d: ", i);
+        memset(raw + n, 'b', 4000);
+        n += 4000;
+        n += snprintf(raw + n, sizeof(raw) - (size_t)n, "\r\n");
+    }
+    snprintf(raw + n, sizeof(raw) - (size_t)n, "\r\n{}");
+    struct resp r;
+    assert_int_equal(http_raw(d.port, raw, strlen(raw), &r), 0);
+    assert_int_equal(r.status, 431);
+    resp_free(&r);
+    const char *dup = "DELETE /api/v1/nope HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n";
+    assert_int_equal(http_raw(d.port, dup, strlen(dup), &r), 0);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    int st = 0;
+    char *pub = scrape(d.port, NULL, &st);
+    assert_int_equal(st, 200);
+    static const char *const want[] = {"route=\"/api/v1/events\",method=\"POST\",code=\"431\"} 1",
+                                       "route=\"unmatched\",method=\"DELETE\",code=\"400\"} 1"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (strstr(pub, want[i]) == NULL) {
+            fail_msg("/metrics lacks %s", want[i]);
+        }
+    }
+    assert_null(strstr(pub, "route=\"static\",method=\"GET\",code=\"431\""));
+    assert_null(strstr(pub, "route=\"static\",method=\"GET\",code=\"400\""));
+    free(pub);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    assert_non_null(log);
+    if (strstr(log, "\"method\":\"POST\",\"route\":\"/api/v1/events\",\"status\":431") == NULL ||
+        strstr(log, "\"method\":\"DELETE\",\"route\":\"unmatched\",\"status\":400") == NULL) {
+        fail_msg("the access log does not label the refusals as sent: %.4000s", log);
+    }
+    free(log);
+    daemon_cleanup(&d);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_metrics_per_experiment),
+        cmocka_unit_test(test_metrics_framing_refusals),
     };
     return cmocka_run_group_tests_name("api_ops_metrics", tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
 # `sudo make install` in a clone another user owns), the dashboard under share/bunsen/web,
 # bunsen(1), the systemd unit; `make install` with another PREFIX than the build's compiles
 # nothing; the installed binary, started from a directory without web/, serves the API and the dashboard;
-# the unit passes `systemd-analyze verify` (package systemd, installed by `make deps`); and
+# the unit passes `systemd-analyze verify` (package systemd, installed by `make deps`) and its
+# TimeoutStopSec outlasts the default --db-timeout plus the drain; and
 # no README, doc or test points outside the repository.
 # Prints TAP. Run from the repository root (make test does).
 set -u
@@ -75,6 +76,12 @@ check "the systemd unit, ExecStart at the installed binary" "grep -q '^ExecStart
 for d in NoNewPrivileges=yes ProtectSystem=strict StateDirectory=bunsen User=bunsen; do
     check "the unit is hardened: $d" "grep -q '^$d' '$unit'"
 done
+# a stop outlasts the drain: the default --db-timeout (a write waiting for a silent PostgreSQL
+# gets its 503 then) plus the 2 s replies under way get; at 30 s systemd killed it mid-drain
+dbt=$("$stage/usr/bin/bunsen" serve --help 2>&1 | sed -n 's/.*BUNSEN_DB_TIMEOUT, default \([0-9][0-9]*\).*/\1/p')
+tss=$(sed -n 's/^TimeoutStopSec=\([0-9][0-9]*\)s\{0,1\}$/\1/p' "$unit")
+check "the unit's TimeoutStopSec (${tss:-?} s) exceeds the default --db-timeout (${dbt:-?} s) + the 2 s drain" \
+    "[ -n '$dbt' ] && [ -n '$tss' ] && [ '$tss' -gt '$((${dbt:-0} + 2))' ]"
 check "no source-tree dashboard next to the staged binary" "[ ! -d '$stage/usr/web' ]"
 
 # the installed binary from a directory with no web/: it finds share/bunsen/web by itself

@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bunsen/log.h"
 #include "bunsen/migrations.h"
@@ -244,6 +246,29 @@ static void sqlite_close(struct store *store)
     store->be = NULL;
 }
 
+/* -1 with err when the file system holding path (or, before the file exists, its directory)
+ * has fewer than SQLITE_FREE_MIN_BYTES free, else 0. */
+static int disk_full(const char *path, struct err *err)
+{
+    struct statvfs vfs;
+    int rc = statvfs(path, &vfs);
+    if (rc != 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            slash[slash == dir ? 1 : 0] = '\0';
+        }
+        rc = statvfs(slash != NULL ? dir : ".", &vfs);
+    }
+    if (rc == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
+                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+    }
+    return 0;
+}
+
 /* Progress handler: abort the check once its deadline (monotonic ns) has passed. */
 static int check_deadline(void *arg)
 {
@@ -258,6 +283,10 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
                        "database %s is read-only for this process (check the owner and mode of "
                        "the file and its directory)",
                        s->path);
+    }
+    /* serve's ready check asks too; compact asked nothing and filled the last MiB */
+    if (disk_full(s->path, err) != 0) {
+        return -1;
     }
     uint64_t deadline = time_mono_ns() + (uint64_t)budget_ms * 1000000u;
     sqlite3_progress_handler(s->main->db, 10000, check_deadline, &deadline);
@@ -283,25 +312,29 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
     return 0;
 }
 
-/* -1 with err when the file system holding path (or, before the file exists, its directory)
- * has fewer than SQLITE_FREE_MIN_BYTES free, else 0. */
-static int disk_full(const char *path, struct err *err)
+/* -1 with err naming the file when the log or shared-memory file beside path exists but this
+ * user may not write it: SQLite gives them the database file's mode when it creates them, so a
+ * read of a 0400 file by an older bunsen left 0400 ones, and the writer's open failed "attempt
+ * to write a readonly database", naming neither. */
+static int side_files_writable(const char *path, struct err *err)
 {
-    struct statvfs vfs;
-    int rc = statvfs(path, &vfs);
-    if (rc != 0) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL) {
-            slash[slash == dir ? 1 : 0] = '\0';
+    static const char *const suffix[] = {"-shm", "-wal"};
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        char f[PATH_MAX + 8];
+        snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+        struct stat sb;
+        if (stat(f, &sb) != 0 || faccessat(AT_FDCWD, f, W_OK, AT_EACCESS) == 0) {
+            continue;
         }
-        rc = statvfs(slash != NULL ? dir : ".", &vfs);
-    }
-    if (rc == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < SQLITE_FREE_MIN_BYTES) {
+        if (i == 1 && sb.st_size > 0) {
+            return err_set(err, ERR_UNAVAILABLE, NULL,
+                           "%s is not writable (mode %04o, owner uid %u): fix its mode or owner "
+                           "(it may hold commits not yet in the database: do not remove it)",
+                           f, (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
+        }
         return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "the disk holding the database is full (%llu bytes free, fewer than %d)",
-                       (unsigned long long)vfs.f_bavail * vfs.f_frsize, SQLITE_FREE_MIN_BYTES);
+                       "%s is not writable (mode %04o, owner uid %u): remove it or fix its mode", f,
+                       (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
     }
     return 0;
 }
@@ -315,6 +348,9 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     pthread_key_create(&s->reader_key, reader_forget);
     s->readonly = store->readonly;
     s->data_version = -1;
+    if (!s->readonly && side_files_writable(path, err) != 0) {
+        goto out_free;
+    }
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
     if (s->main == NULL) {
         /* on a full disk the open's WAL set-up (the -shm) failed "disk I/O error": say why */
