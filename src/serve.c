@@ -231,6 +231,37 @@ static int lock_sqlite_file(const struct config *cfg)
     return -1;
 }
 
+/* A daemon built before the lock (dblock.c) takes none: with migrations pending, this daemon's
+ * start-up migration would change the schema under it, as `bunsen migrate` would (cli.c).
+ * Its SQLite connection shows on the -shm (dblock_sqlite_user); so does a CLI command's,
+ * for the moment it runs. Returns 0, or -1 (said on stderr). */
+static int refuse_beside_old_daemon(const struct config *cfg)
+{
+    char url[1100];
+    config_db_path(cfg, url, sizeof(url));
+    pid_t other = dblock_sqlite_user(url);
+    if (other == 0) {
+        return 0;
+    }
+    struct store *s = cli_open_store(cfg, CLI_STORE_AS_IS);
+    if (s == NULL) {
+        return -1;
+    }
+    struct err err;
+    err_clear(&err);
+    int version = 0, rc = 0;
+    if (store_schema_version(s, &version, &err) == 0 && version < store_schema_newest(s)) {
+        fprintf(stderr,
+                "bunsen: another process has the database %s open (pid %ld): stop it before "
+                "this bunsen serve migrates from schema version %d to %d (a daemon would go on "
+                "writing with the old schema)\n",
+                store_url_sqlite_file(url), (long)other, version, store_schema_newest(s));
+        rc = -1;
+    }
+    store_close(s);
+    return rc;
+}
+
 /* Every connection is a descriptor: a limit below --max-connections made libmicrohttpd stop
  * accepting ("Hit process or system resource limit") and /healthz time out long before the
  * cap (ulimit -n 128: 200 idle connections). The soft limit is raised as far as the hard one
@@ -363,7 +394,8 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "bunsen: %s\n", listen_err.msg);
         return 1;
     }
-    if (cli_prepare_data_dir(&app.cfg) != 0 || lock_sqlite_file(&app.cfg) != 0) {
+    if (cli_prepare_data_dir(&app.cfg) != 0 || lock_sqlite_file(&app.cfg) != 0 ||
+        refuse_beside_old_daemon(&app.cfg) != 0) {
         return 1;
     }
     app.store = cli_open_store(&app.cfg, CLI_STORE_MIGRATE);

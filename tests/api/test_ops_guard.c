@@ -222,6 +222,20 @@ static void test_migrate_refused_beside_old_daemon(void **state)
                  rc, (long)getpid(), out);
     }
     free(out);
+    /* nor does a new bunsen serve migrate under it (its start-up migration): exits 1 */
+    char *log = NULL;
+    if (daemon_restart(&d, NULL) == 0) {
+        daemon_stop(&d);
+        fail_msg("bunsen serve started beside another process's connection with a migration "
+                 "pending");
+    }
+    log = slurp(fmt("%s/stderr.log", d.dir));
+    if (log == NULL || strstr(log, fmt("open (pid %ld)", (long)getpid())) == NULL ||
+        strstr(log, "before this bunsen serve migrates") == NULL) {
+        fail_msg("serve's refusal names neither the pid nor the migration: %s",
+                 log != NULL ? log : "(no output)");
+    }
+    free(log);
     sqlite3_stmt *st = NULL;
     assert_int_equal(
         sqlite3_prepare_v2(h, "SELECT MAX(version) FROM schema_migrations", -1, &st, NULL),
