@@ -61,7 +61,10 @@ enum early_error http_early_of(const void *con_cls)
  * 0.9.75 ends a line only at LF, so "X-A: a\rContent-Length: 38" was one header to it and two
  * to a front end that ends lines at a bare CR (the body smuggled as a second request). An
  * HTTP/1.1 request needs exactly one Host (RFC 9112 3.2), and HTTP/1.0 with Transfer-Encoding
- * is faulty framing (RFC 9112 6.1: a 1.0 proxy does not decode chunked): both 400, closed. */
+ * is faulty framing (RFC 9112 6.1: a 1.0 proxy does not decode chunked): both 400, closed. So is
+ * a second Authorization, X-API-Key or Content-Type: the first counted, so an admin key before an
+ * sdk one authenticated as admin and the swapped pair was a 403 (RFC 9110 5.3: a singleton
+ * field sent twice is invalid). */
 
 struct framing {
     struct http_req *r;     /* its hdr: the first value of each header the server reads */
@@ -75,6 +78,7 @@ struct framing {
     bool bad_name;          /* a header name is not a token (a blank before the colon, ...) */
     bool folded;            /* a header line continues on the next (obs-fold) */
     int transfer_encodings; /* Transfer-Encoding headers seen */
+    const char *repeated;   /* Authorization, X-API-Key or Content-Type sent twice: its name */
     size_t bytes;           /* names and values, with 4 bytes per line for ": " and CRLF */
 };
 
@@ -186,10 +190,15 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
         const char **slot[] = {&f->r->hdr.api_key, &f->r->hdr.content_type,
                                &f->r->hdr.authorization, &f->r->hdr.transfer_encoding};
         for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-            if (want[i].len == key_size && !(f->seen & (1u << i)) &&
-                strcasecmp(key, want[i].name) == 0) {
-                f->seen |= 1u << i;
-                *slot[i] = value;
+            if (want[i].len == key_size && strcasecmp(key, want[i].name) == 0) {
+                if (f->seen & (1u << i)) {
+                    /* a second key or media type: which one counts is the reader's guess (a
+                     * Transfer-Encoding twice is counted on its own, below) */
+                    f->repeated = f->repeated != NULL || i == 3 ? f->repeated : want[i].name;
+                } else {
+                    f->seen |= 1u << i;
+                    *slot[i] = value;
+                }
                 break;
             }
         }
@@ -364,6 +373,9 @@ bool http_framing_ok(struct http_req *r, const char *version)
     } else if (f.bad_name) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "a header name is not a token (RFC 9110 5.1): no blank before the colon");
+    } else if (f.repeated != NULL) {
+        http_reply_error(r, ERR_INVALID, NULL, "the %s header is sent more than once; send it once",
+                         f.repeated);
     } else if (f.transfer_encodings > 1) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "Transfer-Encoding is sent more than once (RFC 9112 6.3); send it once");

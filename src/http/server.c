@@ -136,6 +136,16 @@ static bool authenticate(struct http_req *r)
             v++;
             n--;
         }
+        if (r->hdr.api_key != NULL) {
+            /* both: the same key twice is one key; two different ones are a guess which counts */
+            size_t an = 0;
+            const char *a = header_trim(r->hdr.api_key, &an);
+            if (an != n || strncmp(a, v, n) != 0) {
+                http_reply_error(r, ERR_INVALID, NULL,
+                                 "Authorization and X-API-Key carry different keys: send one");
+                return false;
+            }
+        }
     } else if (r->hdr.api_key != NULL) {
         v = header_trim(r->hdr.api_key, &n);
     }

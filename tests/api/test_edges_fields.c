@@ -1,0 +1,135 @@
+/*
+ * API tests of header fields and request targets at the edge of HTTP/1.1, over raw sockets
+ * (hostile-input review, s26): Authorization, X-API-Key or Content-Type sent twice (400,
+ * connection closed: the first counted, so an admin key before an sdk one authenticated as
+ * admin), Authorization and X-API-Key carrying different keys (400; the same key twice is one).
+ * One daemon is shared by every test (group setup).
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct daemon D;
+static char sdk_key[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (daemon_start(&D, NULL) != 0) {
+        return -1;
+    }
+    harness_sdk_key(D.port, D.admin_key, sdk_key, sizeof(sdk_key));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return harness_stop(&D);
+}
+
+/* What came back for raw on a connection of its own, read until the server closed it. */
+struct answer {
+    int status;
+    bool closing;  /* "Connection: close" among the reply's headers */
+    char code[64]; /* the JSON error code, "" when none */
+    char *data;
+};
+
+static void answer_free(struct answer *a)
+{
+    free(a->data);
+}
+
+static void ask(const char *raw, struct answer *a)
+{
+    memset(a, 0, sizeof(*a));
+    int fd = harness_connect(D.port, 5);
+    assert_true(fd >= 0);
+    assert_int_equal(harness_send_all(fd, raw, strlen(raw)), 0);
+    size_t len = 0;
+    a->data = harness_recv_all(fd, &len);
+    assert_non_null(a->data);
+    if (len > 12 && strncmp(a->data, "HTTP/1.", 7) == 0) {
+        a->status = atoi(a->data + 9);
+    }
+    const char *end = strstr(a->data, "\r\n\r\n");
+    const char *c = strstr(a->data, "Connection: close");
+    a->closing = c != NULL && end != NULL && c < end;
+    json_t *j = end ? json_loads(end + 4, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    snprintf(a->code, sizeof(a->code), "%s", code ? code : "");
+    json_decref(j);
+}
+
+static void expect(const char *what, const char *raw, int status, const char *code, bool closing)
+{
+    struct answer a;
+    ask(raw, &a);
+    if (a.status != status || strcmp(a.code, code) != 0 || (closing && !a.closing)) {
+        fail_msg("%s: %d '%s' closing %d (want %d '%s'%s): %.600s", what, a.status, a.code,
+                 a.closing, status, code, closing ? ", closing" : "", a.data);
+    }
+    answer_free(&a);
+}
+
+/* Two Authorization (either order), X-API-Key or Content-Type headers: 400 and closed, the
+ * request behind them never answered. */
+static void test_singleton_headers(void **state)
+{
+    (void)state;
+    static const char inner[] = "GET /api/v1/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *me = "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n";
+    expect("admin then sdk",
+           fmt("%sAuthorization: Bearer %s\r\nAuthorization: Bearer %s\r\n\r\n%s", me, D.admin_key,
+               sdk_key, inner),
+           400, "invalid_argument", true);
+    expect("sdk then admin",
+           fmt("%sAuthorization: Bearer %s\r\nauthorization: Bearer %s\r\n\r\n%s", me, sdk_key,
+               D.admin_key, inner),
+           400, "invalid_argument", true);
+    expect("the same key twice",
+           fmt("%sAuthorization: Bearer %s\r\nAuthorization: Bearer %s\r\n\r\n%s", me, D.admin_key,
+               D.admin_key, inner),
+           400, "invalid_argument", true);
+    expect("two X-API-Keys",
+           fmt("%sX-API-Key: %s\r\nX-Api-Key: %s\r\n\r\n%s", me, D.admin_key, sdk_key, inner), 400,
+           "invalid_argument", true);
+    const char *post = "POST /api/v1/power HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n";
+    expect("two Content-Types",
+           fmt("%sAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Type: "
+               "text/plain\r\n\r\n{}%s",
+               post, D.admin_key, inner),
+           400, "invalid_argument", true);
+    /* Authorization with X-API-Key: one key, or a 400 */
+    expect("Authorization and X-API-Key differ",
+           fmt("%sAuthorization: Bearer %s\r\nX-API-Key: %s\r\nConnection: close\r\n\r\n", me,
+               D.admin_key, sdk_key),
+           400, "invalid_argument", false);
+    expect("X-API-Key and Authorization differ",
+           fmt("%sX-API-Key: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", me,
+               D.admin_key, sdk_key),
+           400, "invalid_argument", false);
+    struct answer a;
+    ask(fmt("%sAuthorization: Bearer %s\r\nX-API-Key:  %s \r\nConnection: close\r\n\r\n", me,
+            sdk_key, sdk_key),
+        &a);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.data, "\"sdk\""));
+    answer_free(&a);
+    /* one of each is fine */
+    ask(fmt("%sAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", me, D.admin_key), &a);
+    assert_int_equal(a.status, 200);
+    answer_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_singleton_headers),
+    };
+    return cmocka_run_group_tests_name("edges_fields", tests, setup, teardown);
+}
