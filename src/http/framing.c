@@ -27,7 +27,7 @@
 /* What http_on_uri found wrong before MHD parsed the rest of the request: a static marker object
  * per kind is handed to on_request through *con_cls (nothing to free if MHD then fails the
  * request itself). */
-static const char early_markers[4];
+static const char early_markers[5];
 
 enum early_error http_early_of(const void *con_cls)
 {
@@ -39,6 +39,9 @@ enum early_error http_early_of(const void *con_cls)
     }
     if (con_cls == &early_markers[EARLY_CTL_TARGET]) {
         return EARLY_CTL_TARGET;
+    }
+    if (con_cls == &early_markers[EARLY_AUTHORITY]) {
+        return EARLY_AUTHORITY;
     }
     return EARLY_NONE;
 }
@@ -402,6 +405,46 @@ bool http_framing_ok(struct http_req *r, const char *version)
     return false;
 }
 
+/* ---- absolute-form targets (RFC 9112 3.2.2) ----
+ * `GET http://host/healthz HTTP/1.1`, as a proxy sends: a server MUST accept it. The target's
+ * authority wins over Host (RFC 9112 7.2), and Bunsen serves any host name, so the path after
+ * the authority is routed; Host is still required and checked as for any request (3.2). An
+ * authority that is empty, carries userinfo (`user@host`, RFC 9110 4.2.4) or holds anything
+ * but a host name, an IP literal and a port (a '%' would decode into the path) is a 400. */
+
+/* The length of "http://" / "https://" (any case) at the start of s, 0 when neither. */
+static size_t scheme_len(const char *s)
+{
+    if (strncasecmp(s, "http://", 7) == 0) {
+        return 7;
+    }
+    return strncasecmp(s, "https://", 8) == 0 ? 8 : 0;
+}
+
+/* The authority after the scheme: its length up to '/', '?' or the end; -1 when it is empty or
+ * holds a character other than a host's, an IP literal's or a port's. */
+static long authority_len(const char *a)
+{
+    size_t n = strcspn(a, "/?");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a[i];
+        if (!(TCHAR_ALPHA_DIGIT(c) || strchr(".-_~:[]!$&'()*+,;=", c) != NULL)) {
+            return -1;
+        }
+    }
+    return n > 0 ? (long)n : -1;
+}
+
+const char *http_target_path(const char *url)
+{
+    size_t s = scheme_len(url);
+    if (s == 0) {
+        return url;
+    }
+    const char *path = url + s + strcspn(url + s, "/");
+    return *path == '/' ? path : "/";
+}
+
 /* Called by MHD with the raw request target, before it splits the query string into
  * arguments. Each argument takes a record in the connection's 24 KiB memory pool (HTTP_CONN_POOL);
  * with hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
@@ -424,6 +467,10 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     }
     if (strncmp(after, "HTTP/", 5) != 0 || has_ctl(uri, len, false)) {
         return (void *)(uintptr_t)&early_markers[EARLY_CTL_TARGET];
+    }
+    size_t scheme = scheme_len(uri);
+    if (scheme > 0 && authority_len(uri + scheme) < 0) {
+        return (void *)(uintptr_t)&early_markers[EARLY_AUTHORITY];
     }
     char *q = strchr(uri, '?');
     int n = 1;

@@ -202,6 +202,13 @@ static void request_begin(struct http_req *r, const char *method, const char *ve
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
+    if (r->early == EARLY_AUTHORITY) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "the request target's authority (http://HOST[:PORT]/...) is empty or "
+                         "not a host name");
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return;
+    }
     if (r->early == EARLY_CTL_TARGET) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "the request target holds a control character (NUL, CR, HTAB, ...)");
@@ -302,6 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r == NULL) {
         /* one allocation: the request, then its path, then the router's scratch for the
          * path's parameter values (as long as the path) */
+        url = http_target_path(url); /* absolute-form: the path after the authority */
         size_t plen = strlen(url);
         r = xcalloc(1, sizeof(*r) + 2 * (plen + 1));
         r->path = (char *)(r + 1);

@@ -3,6 +3,7 @@
  * (hostile-input review, s26): Authorization, X-API-Key or Content-Type sent twice (400,
  * connection closed: the first counted, so an admin key before an sdk one authenticated as
  * admin), Authorization and X-API-Key carrying different keys (400; the same key twice is one).
+ * Absolute-form targets (`GET http://host/healthz`, RFC 9112 3.2.2) are routed by their path.
  * One daemon is shared by every test (group setup).
  */
 #include "harness.h"
@@ -126,10 +127,54 @@ static void test_singleton_headers(void **state)
     answer_free(&a);
 }
 
+/* Absolute-form targets (RFC 9112 3.2.2: a server MUST accept them): routed by the path after
+ * the authority, whatever the scheme's case; an empty authority or one with userinfo is a 400. */
+static void test_absolute_form(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "http://x/healthz",
+        "HTTP://X/healthz",
+        "https://bunsen.example:8443/healthz",
+        "http://127.0.0.1/healthz?y=1",
+        "http://[::1]:80/healthz",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct answer a;
+        ask(fmt("GET %s HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n", good[i]), &a);
+        if (a.status != 200 || strstr(a.data, "\"ok\"") == NULL) {
+            fail_msg("GET %s: %d: %.400s", good[i], a.status, a.data);
+        }
+        answer_free(&a);
+    }
+    /* a route with a key and query parameters */
+    harness_started_experiment(
+        D.port, D.admin_key, "abs-exp",
+        "{\"key\":\"abs-exp\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    struct answer a;
+    ask(fmt("GET http://x/api/v1/experiments/abs-exp/results?alpha=0.1 HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\nConnection: close\r\n\r\n",
+            D.admin_key),
+        &a);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.data, "\"alpha\":0.1"));
+    answer_free(&a);
+    /* still one Host in HTTP/1.1 (RFC 9112 3.2) */
+    expect("absolute-form without Host", "GET http://x/healthz HTTP/1.1\r\n\r\n", 400,
+           "invalid_argument", true);
+    static const char *const bad[] = {"http:///healthz", "http://user@x/healthz", "http://",
+                                      "https://x%2Fy/healthz", "http://x y/healthz"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect(bad[i], fmt("GET %s HTTP/1.1\r\nHost: x\r\n\r\n", bad[i]), 400, "invalid_argument",
+               true);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singleton_headers),
+        cmocka_unit_test(test_absolute_form),
     };
     return cmocka_run_group_tests_name("edges_fields", tests, setup, teardown);
 }
