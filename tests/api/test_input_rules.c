@@ -336,6 +336,24 @@ static void test_numeric_parameters(void **state)
         call_err("GET", fmt("/api/v1/audit?limit=%s", bad_int[i]), NULL, 400, "limit");
     }
     call_ok("GET", "/api/v1/audit?limit=10&before=0", NULL, 200);
+    /* the stored analysis.alpha's range, [1e-06, 0.5]: 1e-320 failed the sequential intervals,
+     * 0.9999999999999999 called p = 0.23 significant */
+    static const char *const out_of_range[] = {
+        "1e-320", "0.9999999999999999", "0.51", "9e-7", "0.99", "1"};
+    for (size_t i = 0; i < sizeof(out_of_range) / sizeof(out_of_range[0]); i++) {
+        call_err("GET", fmt("/api/v1/experiments/np-exp/results?alpha=%s", out_of_range[i]), NULL,
+                 400, "alpha");
+        call_err("GET",
+                 fmt("/api/v1/experiments/np-exp/timeseries?metric=x&alpha=%s", out_of_range[i]),
+                 NULL, 400, "alpha");
+    }
+    static const char *const edges[] = {"0.5", "1e-6", "0.000001"};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        json_t *r =
+            call("GET", fmt("/api/v1/experiments/np-exp/results?alpha=%s", edges[i]), NULL, 200);
+        assert_true(json_real_value(json_object_get(r, "alpha")) == strtod(edges[i], NULL));
+        json_decref(r);
+    }
 }
 
 int main(void)
