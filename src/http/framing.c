@@ -574,6 +574,51 @@ static bool is_json_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
+/* The charset parameter of a JSON Content-Type (RFC 9110 8.3.1: `;charset=X`, the name in any
+ * case, the value a token or a quoted string), copied into out ("" when there is none). JSON is
+ * UTF-8 (RFC 8259 8.1) and the body is decoded so: `charset=iso-8859-1` read as UTF-8 stored
+ * what the client did not mean, so any charset but utf-8 is a 415. */
+static void json_charset(const char *ct, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = strchr(ct, ';');
+    while (p != NULL && *p == ';') {
+        p++;
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, "=; \t");
+        bool charset = n == 7 && strncasecmp(p, "charset", 7) == 0;
+        p += n;
+        p += strspn(p, " \t");
+        if (*p != '=') {
+            p = strchr(p, ';');
+            continue;
+        }
+        p++;
+        p += strspn(p, " \t");
+        size_t len = 0;
+        char val[48];
+        if (*p == '"') {
+            for (p++; *p != '\0' && *p != '"'; p++) {
+                p += *p == '\\' && p[1] != '\0';
+                if (len < sizeof(val) - 1) {
+                    val[len++] = *p;
+                }
+            }
+        } else {
+            for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t'; p++) {
+                if (len < sizeof(val) - 1) {
+                    val[len++] = *p;
+                }
+            }
+        }
+        val[len] = '\0';
+        if (charset && out[0] == '\0') {
+            str_copy(out, cap, len > 0 ? val : "\"\"");
+        }
+        p = strchr(p, ';');
+    }
+}
+
 /* 413 for a body over the route's cap; assignment bodies name what is capped. */
 void http_too_large_reply(struct http_req *r)
 {
@@ -601,6 +646,20 @@ void http_body_admit(struct http_req *r)
         if (!is_json_type(r->hdr.content_type)) {
             http_reply_error(r, ERR_MEDIA_TYPE, NULL,
                              "request bodies must be 'Content-Type: application/json'");
+            http_reply_after_body(r);
+            return;
+        }
+        char charset[48];
+        json_charset(r->hdr.content_type, charset, sizeof(charset));
+        if (charset[0] != '\0' && strcasecmp(charset, "utf-8") != 0) {
+            utf8_repair(charset);
+            for (char *c = charset; *c != '\0'; c++) {
+                *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+            }
+            http_reply_error(r, ERR_MEDIA_TYPE, NULL,
+                             "request bodies are JSON in UTF-8: charset '%s' is not supported "
+                             "(send charset=utf-8 or none)",
+                             charset);
             http_reply_after_body(r);
             return;
         }

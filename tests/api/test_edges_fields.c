@@ -4,6 +4,7 @@
  * connection closed: the first counted, so an admin key before an sdk one authenticated as
  * admin), Authorization and X-API-Key carrying different keys (400; the same key twice is one).
  * Absolute-form targets (`GET http://host/healthz`, RFC 9112 3.2.2) are routed by their path.
+ * A JSON body's charset other than utf-8 is a 415.
  * One daemon is shared by every test (group setup).
  */
 #include "harness.h"
@@ -170,11 +171,52 @@ static void test_absolute_form(void **state)
     }
 }
 
+/* A JSON body is UTF-8 (RFC 8259 8.1): a charset other than utf-8 is a 415 (it was decoded as
+ * UTF-8 all the same), utf-8 in any case, quoted or not, is fine. */
+static void test_json_charset(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *type;
+        int want;
+    } types[] = {
+        {"application/json;charset=iso-8859-1", 415},
+        {"application/json; charset=\"latin1\"", 415},
+        {"application/json; CHARSET=utf-16", 415},
+        {"application/json; charset=", 415},
+        {"application/json; charset=\"\"", 415},
+        {"application/json; charset=utf-8x", 415},
+        {"application/json; foo=bar; charset=windows-1252", 415},
+        {"application/json; charset=utf-8", 201},
+        {"application/json;charset=UTF-8", 201},
+        {"application/json; charset=\"utf-8\"", 201},
+        {"application/json; Charset = utf-8 ", 201},
+        {"application/json; foo=\"a;charset=latin1\"; charset=utf-8", 201},
+        {"application/json; foo", 201},
+        {"application/json", 201},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        const char *body = fmt("{\"name\":\"cs-%zu\",\"role\":\"viewer\"}", i);
+        struct resp r;
+        assert_int_equal(http_req_ct(D.port, "POST", "/api/v1/keys", D.admin_key, types[i].type,
+                                     body, strlen(body), &r),
+                         0);
+        if (r.status != types[i].want) {
+            fail_msg("Content-Type '%s': %d, expected %d", types[i].type, r.status, types[i].want);
+        }
+        if (r.status == 415) {
+            assert_string_equal(resp_error_code(&r), "unsupported_media_type");
+        }
+        resp_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singleton_headers),
         cmocka_unit_test(test_absolute_form),
+        cmocka_unit_test(test_json_charset),
     };
     return cmocka_run_group_tests_name("edges_fields", tests, setup, teardown);
 }
