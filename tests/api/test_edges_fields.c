@@ -4,7 +4,8 @@
  * connection closed: the first counted, so an admin key before an sdk one authenticated as
  * admin), Authorization and X-API-Key carrying different keys (400; the same key twice is one).
  * Absolute-form targets (`GET http://host/healthz`, RFC 9112 3.2.2) are routed by their path.
- * A JSON body's charset other than utf-8 is a 415.
+ * A JSON body's charset other than utf-8 is a 415. Key names that imitate another actor (white
+ * space around them, blank, another key's name in another case) are refused.
  * One daemon is shared by every test (group setup).
  */
 #include "harness.h"
@@ -211,12 +212,61 @@ static void test_json_charset(void **state)
     }
 }
 
+/* POST /keys: the status and error field of creating a key named name (a JSON string's text). */
+static int key_create(const char *name, char *field, size_t fn)
+{
+    struct resp r;
+    const char *body = fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", name);
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/keys", D.admin_key, body, &r), 0);
+    const char *f = r.status >= 400 ? resp_error_field(&r) : NULL;
+    snprintf(field, fn, "%s", f != NULL ? f : "");
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+/* Key names that imitate another actor in the audit log: white space around them (ASCII and
+ * Unicode) or all blank (400), another active key's name or a reserved one in another case
+ * (409). Inner blanks and non-ASCII letters make names of their own. */
+static void test_key_name_imitations(void **state)
+{
+    (void)state;
+    char field[64];
+    assert_int_equal(key_create("imit", field, sizeof(field)), 201);
+    static const char *const blank[] = {
+        "bootstrap-admin\\u00a0",
+        "bootstrap-admin ",
+        " imit",
+        "imit ",
+        "imit\\u3000",
+        "\\u2003imit",
+        "imit\\u202f",
+        " ",
+        "\\u00a0\\u3000",
+        "imit\\u1680",
+    };
+    for (size_t i = 0; i < sizeof(blank) / sizeof(blank[0]); i++) {
+        if (key_create(blank[i], field, sizeof(field)) != 400 || strcmp(field, "name") != 0) {
+            fail_msg("name '%s': not a 400 naming name ('%s')", blank[i], field);
+        }
+    }
+    static const char *const cased[] = {"IMIT", "Imit", "BOOTSTRAP-ADMIN", "Cli"};
+    for (size_t i = 0; i < sizeof(cased) / sizeof(cased[0]); i++) {
+        if (key_create(cased[i], field, sizeof(field)) != 409 || strcmp(field, "name") != 0) {
+            fail_msg("name '%s': not a 409 naming name ('%s')", cased[i], field);
+        }
+    }
+    assert_int_equal(key_create("imit two", field, sizeof(field)), 201);
+    assert_int_equal(key_create("im\\u00efit", field, sizeof(field)), 201);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singleton_headers),
         cmocka_unit_test(test_absolute_form),
         cmocka_unit_test(test_json_charset),
+        cmocka_unit_test(test_key_name_imitations),
     };
     return cmocka_run_group_tests_name("edges_fields", tests, setup, teardown);
 }
