@@ -514,20 +514,25 @@ size_t utf8_invisible_len(const unsigned char *s, size_t n, size_t i)
         return 0;
     }
     unsigned char b = s[i + 1];
-    if ((a == 0xc2 && b == 0xad) || (a == 0xd8 && b == 0x9c)) { /* U+00AD, U+061C */
+    if ((a == 0xc2 && b == 0xad) || (a == 0xd8 && b == 0x9c) || /* U+00AD, U+061C */
+        (a == 0xcd && b == 0x8f)) {                             /* U+034F */
         return 2;
     }
     if (left < 3) {
         return 0;
     }
     unsigned char c = s[i + 2];
-    if ((a == 0xe1 && b == 0xa0 && c == 0x8e) ||              /* U+180E */
-        (a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8f) || /* U+200B..F */
-        (a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae) || /* U+202A..E */
-        (a == 0xe2 && b == 0x81 && c >= 0xa0 && c <= 0xa4) || /* U+2060..4 */
-        (a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xaf) || /* U+2066..F */
-        (a == 0xef && b == 0xbb && c == 0xbf) ||              /* U+FEFF */
-        (a == 0xef && b == 0xbf && c >= 0xb9 && c <= 0xbb)) { /* U+FFF9..B */
+    if ((a == 0xe1 && b == 0xa0 && c == 0x8e) ||                /* U+180E */
+        (a == 0xe2 && b == 0x80 && c >= 0x8b && c <= 0x8f) ||   /* U+200B..F */
+        (a == 0xe2 && b == 0x80 && c >= 0xaa && c <= 0xae) ||   /* U+202A..E */
+        (a == 0xe2 && b == 0x81 && c >= 0xa0 && c <= 0xa4) ||   /* U+2060..4 */
+        (a == 0xe2 && b == 0x81 && c >= 0xa6 && c <= 0xaf) ||   /* U+2066..F */
+        (a == 0xef && b == 0xbb && c == 0xbf) ||                /* U+FEFF */
+        (a == 0xef && b == 0xbf && c >= 0xb9 && c <= 0xbb) ||   /* U+FFF9..B */
+        (a == 0xe1 && b == 0x85 && (c == 0x9f || c == 0xa0)) || /* U+115F, U+1160 */
+        (a == 0xe3 && b == 0x85 && c == 0xa4) ||                /* U+3164 */
+        (a == 0xef && b == 0xbe && c == 0xa0) ||                /* U+FFA0 */
+        (a == 0xe2 && b == 0xa0 && c == 0x80)) {                /* U+2800 */
         return 3;
     }
     if (left < 4 || a != 0xf3 || b != 0xa0) {

@@ -118,6 +118,12 @@ struct variant {
 enum experiment_outcome { OUTCOME_NONE, OUTCOME_WON, OUTCOME_LOST, OUTCOME_INCONCLUSIVE };
 #define MODEL_NOTES_MAX 2000
 
+/* The range of an analysis' alpha: the stored analysis.alpha and the results' ?alpha= (and
+ * `bunsen results --alpha`) alike. Below 1e-6 the sequential intervals fail numerically; above
+ * 0.5 "significant" means more often wrong than right. */
+#define ANALYSIS_ALPHA_MIN 1e-6
+#define ANALYSIS_ALPHA_MAX 0.5
+
 struct analysis_defaults {
     enum stats_method method;
     double alpha;

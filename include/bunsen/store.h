@@ -328,8 +328,9 @@ int store_key_list(struct store *s, bool include_revoked, struct store_key **out
  * writes), elsewhere s and NULL (this thread's read connection). */
 int store_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err *err);
 
-/* Number of active keys named exactly name, inside apply() (key names are how the audit log
- * and the dashboard tell actors apart: a second active key of one name is refused). */
+/* Number of active keys named name, ignoring ASCII case ("E1" is "e1"), inside apply() (key
+ * names are how the audit log and the dashboard tell actors apart: a second active key of one
+ * name is refused). */
 int store_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err);
 
 /* ---- Audit log (the adapters' audit.c) -------------------------------------------------- */

@@ -97,8 +97,10 @@ void url_redact(const char *url, char *out, size_t n);
  * U+180E, zero-width and direction marks U+200B..U+200F, bidi embeddings and overrides
  * U+202A..U+202E, word joiner and invisible operators U+2060..U+2064, isolates and
  * deprecated format characters U+2066..U+206F, U+FEFF, interlinear annotation U+FFF9..U+FFFB,
- * and the tag characters U+E0001, U+E0020..U+E007F. Names and texts refuse them
- * (validate.c text_invisible_at); dimension values record each as `?` (store.c). */
+ * the tag characters U+E0001, U+E0020..U+E007F, and (s26) the blank fillers: combining
+ * grapheme joiner U+034F, Hangul fillers U+115F, U+1160, U+3164, U+FFA0, braille blank U+2800
+ * (a name of them alone looked blank, one ending in them like another name). Names and texts refuse
+ * them (validate.c text_invisible_at); dimension values record each as `?` (store.c). */
 size_t utf8_invisible_len(const unsigned char *s, size_t n, size_t i);
 
 #endif

@@ -28,12 +28,56 @@ json_t *api_key_json(const struct store_key *k)
 
 /* ---- POST /api/v1/keys ---- */
 
+/* The bytes of a white space character at s[i] (ASCII blanks, NBSP U+00A0, U+1680,
+ * U+2000..200A, U+2028/9, U+202F, U+205F, U+3000), 0 when there is none. */
+static size_t space_len(const unsigned char *s, size_t n, size_t i)
+{
+    unsigned char a = s[i];
+    if (a == ' ' || (a >= '\t' && a <= '\r')) {
+        return 1;
+    }
+    if (a == 0xc2 && i + 1 < n && s[i + 1] == 0xa0) {
+        return 2;
+    }
+    if (i + 2 >= n) {
+        return 0;
+    }
+    unsigned char b = s[i + 1], c = s[i + 2];
+    bool ws = (a == 0xe1 && b == 0x9a && c == 0x80) ||                /* U+1680 */
+              (a == 0xe2 && b == 0x80 && c >= 0x80 && c <= 0x8a) ||   /* U+2000..A */
+              (a == 0xe2 && b == 0x80 && (c == 0xa8 || c == 0xa9)) || /* U+2028/9 */
+              (a == 0xe2 && b == 0x80 && c == 0xaf) ||                /* U+202F */
+              (a == 0xe2 && b == 0x81 && c == 0x9f) ||                /* U+205F */
+              (a == 0xe3 && b == 0x80 && c == 0x80);                  /* U+3000 */
+    return ws ? 3 : 0;
+}
+
 int api_key_name_check(const char *name, struct err *err)
 {
     if (text_invisible_at(name, strlen(name)) >= 0) {
         return err_set(err, ERR_INVALID, "name",
                        "name contains an invisible formatting character (a bidi control such "
                        "as U+202E, or a zero-width one such as U+200B)");
+    }
+    /* "bootstrap-admin\u00a0", " e1", "e1\u3000": the audit log shows such an actor as if it
+     * were the daemon's own or another key's (UTF-8 continuation bytes never start a blank, so
+     * stepping a byte at a time past the rest is safe) */
+    const unsigned char *s = (const unsigned char *)name;
+    size_t n = strlen(name), blanks = 0;
+    bool trailing = false;
+    for (size_t i = 0; i < n;) {
+        size_t l = space_len(s, n, i);
+        blanks += l;
+        trailing = l > 0 && i + l == n;
+        i += l > 0 ? l : 1;
+    }
+    if (n > 0 && blanks == n) {
+        return err_set(err, ERR_INVALID, "name", "name is blank: give the key a visible name");
+    }
+    if (space_len(s, n, 0) > 0 || trailing) {
+        return err_set(err, ERR_INVALID, "name",
+                       "name starts or ends with white space (a space, U+00A0, U+3000, ...): "
+                       "trim it");
     }
     return 0;
 }

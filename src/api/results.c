@@ -45,9 +45,12 @@ int results_params_parse(struct results_params *p, const char *method, const cha
     }
     if (alpha != NULL) {
         double a = 0;
-        if (real_parse_decimal(alpha, strlen(alpha), &a) != 0 || !(a > 0 && a < 1)) {
+        /* the stored analysis.alpha's range: 1e-320 made the sequential intervals fail, and
+         * 0.9999999999999999 called p = 0.23 significant */
+        if (real_parse_decimal(alpha, strlen(alpha), &a) != 0 ||
+            !(a >= ANALYSIS_ALPHA_MIN && a <= ANALYSIS_ALPHA_MAX)) {
             return err_set(err, ERR_INVALID, "alpha",
-                           "alpha must be a decimal number in (0, 1), such as 0.05");
+                           "alpha must be a decimal number from 1e-06 to 0.5, such as 0.05");
         }
         p->alpha = a;
     }

@@ -102,7 +102,8 @@ int experiment_read_analysis(const json_t *v, enum model_mode mode, struct analy
                        "analysis.method must be frequentist, bayesian or sequential");
     }
     if ((f = json_object_get(v, "alpha")) != NULL &&
-        validate_real(f, mode, "analysis.alpha", 1e-6, 0.5, &a->alpha, err) != 0) {
+        validate_real(f, mode, "analysis.alpha", ANALYSIS_ALPHA_MIN, ANALYSIS_ALPHA_MAX, &a->alpha,
+                      err) != 0) {
         return -1;
     }
     if ((f = json_object_get(v, "cuped")) != NULL) {

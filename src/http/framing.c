@@ -27,7 +27,7 @@
 /* What http_on_uri found wrong before MHD parsed the rest of the request: a static marker object
  * per kind is handed to on_request through *con_cls (nothing to free if MHD then fails the
  * request itself). */
-static const char early_markers[4];
+static const char early_markers[5];
 
 enum early_error http_early_of(const void *con_cls)
 {
@@ -39,6 +39,9 @@ enum early_error http_early_of(const void *con_cls)
     }
     if (con_cls == &early_markers[EARLY_CTL_TARGET]) {
         return EARLY_CTL_TARGET;
+    }
+    if (con_cls == &early_markers[EARLY_AUTHORITY]) {
+        return EARLY_AUTHORITY;
     }
     return EARLY_NONE;
 }
@@ -61,7 +64,10 @@ enum early_error http_early_of(const void *con_cls)
  * 0.9.75 ends a line only at LF, so "X-A: a\rContent-Length: 38" was one header to it and two
  * to a front end that ends lines at a bare CR (the body smuggled as a second request). An
  * HTTP/1.1 request needs exactly one Host (RFC 9112 3.2), and HTTP/1.0 with Transfer-Encoding
- * is faulty framing (RFC 9112 6.1: a 1.0 proxy does not decode chunked): both 400, closed. */
+ * is faulty framing (RFC 9112 6.1: a 1.0 proxy does not decode chunked): both 400, closed. So is
+ * a second Authorization, X-API-Key or Content-Type: the first counted, so an admin key before an
+ * sdk one authenticated as admin and the swapped pair was a 403 (RFC 9110 5.3: a singleton
+ * field sent twice is invalid). */
 
 struct framing {
     struct http_req *r;     /* its hdr: the first value of each header the server reads */
@@ -75,6 +81,7 @@ struct framing {
     bool bad_name;          /* a header name is not a token (a blank before the colon, ...) */
     bool folded;            /* a header line continues on the next (obs-fold) */
     int transfer_encodings; /* Transfer-Encoding headers seen */
+    const char *repeated;   /* Authorization, X-API-Key or Content-Type sent twice: its name */
     size_t bytes;           /* names and values, with 4 bytes per line for ": " and CRLF */
 };
 
@@ -186,10 +193,15 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
         const char **slot[] = {&f->r->hdr.api_key, &f->r->hdr.content_type,
                                &f->r->hdr.authorization, &f->r->hdr.transfer_encoding};
         for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-            if (want[i].len == key_size && !(f->seen & (1u << i)) &&
-                strcasecmp(key, want[i].name) == 0) {
-                f->seen |= 1u << i;
-                *slot[i] = value;
+            if (want[i].len == key_size && strcasecmp(key, want[i].name) == 0) {
+                if (f->seen & (1u << i)) {
+                    /* a second key or media type: which one counts is the reader's guess (a
+                     * Transfer-Encoding twice is counted on its own, below) */
+                    f->repeated = f->repeated != NULL || i == 3 ? f->repeated : want[i].name;
+                } else {
+                    f->seen |= 1u << i;
+                    *slot[i] = value;
+                }
                 break;
             }
         }
@@ -364,6 +376,9 @@ bool http_framing_ok(struct http_req *r, const char *version)
     } else if (f.bad_name) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "a header name is not a token (RFC 9110 5.1): no blank before the colon");
+    } else if (f.repeated != NULL) {
+        http_reply_error(r, ERR_INVALID, NULL, "the %s header is sent more than once; send it once",
+                         f.repeated);
     } else if (f.transfer_encodings > 1) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "Transfer-Encoding is sent more than once (RFC 9112 6.3); send it once");
@@ -390,6 +405,46 @@ bool http_framing_ok(struct http_req *r, const char *version)
     return false;
 }
 
+/* ---- absolute-form targets (RFC 9112 3.2.2) ----
+ * `GET http://host/healthz HTTP/1.1`, as a proxy sends: a server MUST accept it. The target's
+ * authority wins over Host (RFC 9112 7.2), and Bunsen serves any host name, so the path after
+ * the authority is routed; Host is still required and checked as for any request (3.2). An
+ * authority that is empty, carries userinfo (`user@host`, RFC 9110 4.2.4) or holds anything
+ * but a host name, an IP literal and a port (a '%' would decode into the path) is a 400. */
+
+/* The length of "http://" / "https://" (any case) at the start of s, 0 when neither. */
+static size_t scheme_len(const char *s)
+{
+    if (strncasecmp(s, "http://", 7) == 0) {
+        return 7;
+    }
+    return strncasecmp(s, "https://", 8) == 0 ? 8 : 0;
+}
+
+/* The authority after the scheme: its length up to '/', '?' or the end; -1 when it is empty or
+ * holds a character other than a host's, an IP literal's or a port's. */
+static long authority_len(const char *a)
+{
+    size_t n = strcspn(a, "/?");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a[i];
+        if (!(TCHAR_ALPHA_DIGIT(c) || strchr(".-_~:[]!$&'()*+,;=", c) != NULL)) {
+            return -1;
+        }
+    }
+    return n > 0 ? (long)n : -1;
+}
+
+const char *http_target_path(const char *url)
+{
+    size_t s = scheme_len(url);
+    if (s == 0) {
+        return url;
+    }
+    const char *path = url + s + strcspn(url + s, "/");
+    return *path == '/' ? path : "/";
+}
+
 /* Called by MHD with the raw request target, before it splits the query string into
  * arguments. Each argument takes a record in the connection's 24 KiB memory pool (HTTP_CONN_POOL);
  * with hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
@@ -412,6 +467,10 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     }
     if (strncmp(after, "HTTP/", 5) != 0 || has_ctl(uri, len, false)) {
         return (void *)(uintptr_t)&early_markers[EARLY_CTL_TARGET];
+    }
+    size_t scheme = scheme_len(uri);
+    if (scheme > 0 && authority_len(uri + scheme) < 0) {
+        return (void *)(uintptr_t)&early_markers[EARLY_AUTHORITY];
     }
     char *q = strchr(uri, '?');
     int n = 1;
@@ -515,6 +574,51 @@ static bool is_json_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
+/* The charset parameter of a JSON Content-Type (RFC 9110 8.3.1: `;charset=X`, the name in any
+ * case, the value a token or a quoted string), copied into out ("" when there is none). JSON is
+ * UTF-8 (RFC 8259 8.1) and the body is decoded so: `charset=iso-8859-1` read as UTF-8 stored
+ * what the client did not mean, so any charset but utf-8 is a 415. */
+static void json_charset(const char *ct, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = strchr(ct, ';');
+    while (p != NULL && *p == ';') {
+        p++;
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, "=; \t");
+        bool charset = n == 7 && strncasecmp(p, "charset", 7) == 0;
+        p += n;
+        p += strspn(p, " \t");
+        if (*p != '=') {
+            p = strchr(p, ';');
+            continue;
+        }
+        p++;
+        p += strspn(p, " \t");
+        size_t len = 0;
+        char val[48];
+        if (*p == '"') {
+            for (p++; *p != '\0' && *p != '"'; p++) {
+                p += *p == '\\' && p[1] != '\0';
+                if (len < sizeof(val) - 1) {
+                    val[len++] = *p;
+                }
+            }
+        } else {
+            for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t'; p++) {
+                if (len < sizeof(val) - 1) {
+                    val[len++] = *p;
+                }
+            }
+        }
+        val[len] = '\0';
+        if (charset && out[0] == '\0') {
+            str_copy(out, cap, len > 0 ? val : "\"\"");
+        }
+        p = strchr(p, ';');
+    }
+}
+
 /* 413 for a body over the route's cap; assignment bodies name what is capped. */
 void http_too_large_reply(struct http_req *r)
 {
@@ -542,6 +646,20 @@ void http_body_admit(struct http_req *r)
         if (!is_json_type(r->hdr.content_type)) {
             http_reply_error(r, ERR_MEDIA_TYPE, NULL,
                              "request bodies must be 'Content-Type: application/json'");
+            http_reply_after_body(r);
+            return;
+        }
+        char charset[48];
+        json_charset(r->hdr.content_type, charset, sizeof(charset));
+        if (charset[0] != '\0' && strcasecmp(charset, "utf-8") != 0) {
+            utf8_repair(charset);
+            for (char *c = charset; *c != '\0'; c++) {
+                *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+            }
+            http_reply_error(r, ERR_MEDIA_TYPE, NULL,
+                             "request bodies are JSON in UTF-8: charset '%s' is not supported "
+                             "(send charset=utf-8 or none)",
+                             charset);
             http_reply_after_body(r);
             return;
         }

@@ -19,7 +19,7 @@
 #define HTTP_QUERY_MAX 256
 
 /* A fault found in the request target before MHD parsed the headers (framing.c http_on_uri). */
-enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_CTL_TARGET, EARLY_URI_LONG };
+enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_CTL_TARGET, EARLY_URI_LONG, EARLY_AUTHORITY };
 
 /* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 24 KiB connection pool) MHD
  * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */
@@ -107,6 +107,10 @@ void http_offload_free(struct http_offload *o);
  * a query parameter is given twice. */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum early_error http_early_of(const void *con_cls);
+/* The origin-form path of a request target MHD decoded (framing.c): url itself, or for an
+ * absolute-form target (`http://host/healthz`, RFC 9112 3.2.2; http_on_uri refused a bad
+ * authority) the path after its authority, "/" when it has none. Borrows url. */
+const char *http_target_path(const char *url);
 size_t http_unescape_no_nul(void *cls, struct MHD_Connection *c, char *s);
 bool http_framing_ok(struct http_req *r, const char *version);
 /* After routing and authentication (framing.c): true, or false after replying 400 naming the

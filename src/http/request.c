@@ -269,9 +269,32 @@ const char *http_req_param(const struct http_req *r, const char *name)
     return NULL;
 }
 
+struct query_find {
+    const char *name;
+    const char *value; /* the argument's value; NULL until found, and for a bare `?name` (as
+                        * MHD_lookup_connection_value gave) */
+};
+
+static enum MHD_Result query_find_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct query_find *q = cls;
+    if (key != NULL && strcmp(key, q->name) == 0) {
+        q->value = value;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Query parameter names are case-sensitive: MHD_lookup_connection_value compares them as it
+ * compares header names (ignoring case), so `?ALPHA=0.9&alpha=0.05` read 0.9 while the
+ * repeated-name check (exact) let the pair through. A walk with an exact comparison instead. */
 const char *http_req_query(const struct http_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    struct query_find q = {.name = name};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_find_arg, &q);
+    return q.value;
 }
 
 const char *http_req_header(const struct http_req *r, const char *name)

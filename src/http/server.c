@@ -136,6 +136,16 @@ static bool authenticate(struct http_req *r)
             v++;
             n--;
         }
+        if (r->hdr.api_key != NULL) {
+            /* both: the same key twice is one key; two different ones are a guess which counts */
+            size_t an = 0;
+            const char *a = header_trim(r->hdr.api_key, &an);
+            if (an != n || strncmp(a, v, n) != 0) {
+                http_reply_error(r, ERR_INVALID, NULL,
+                                 "Authorization and X-API-Key carry different keys: send one");
+                return false;
+            }
+        }
     } else if (r->hdr.api_key != NULL) {
         v = header_trim(r->hdr.api_key, &n);
     }
@@ -200,6 +210,13 @@ static void request_begin(struct http_req *r, const char *method, const char *ve
     if (r->early == EARLY_URI_LONG) {
         http_reply_error(r, ERR_URI_TOO_LONG, NULL, "the request target is longer than %d bytes",
                          HTTP_URI_MAX);
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return;
+    }
+    if (r->early == EARLY_AUTHORITY) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "the request target's authority (http://HOST[:PORT]/...) is empty or "
+                         "not a host name");
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
@@ -294,6 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r == NULL) {
         /* one allocation: the request, then its path, then the router's scratch for the
          * path's parameter values (as long as the path) */
+        url = http_target_path(url); /* absolute-form: the path after the authority */
         size_t plen = strlen(url);
         r = xcalloc(1, sizeof(*r) + 2 * (plen + 1));
         r->path = (char *)(r + 1);

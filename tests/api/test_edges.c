@@ -596,8 +596,8 @@ static void test_blanks_around_values(void **state)
 /* The replies libmicrohttpd makes itself, before or while it reads the body, and that no hook
  * of MHD 0.9.75 lets Bunsen make JSON (docs/API.md "HTTP edges"): an HTML body, answered at once
  * and the connection closed. A Content-Length MHD cannot read even sends its status line and
- * headers twice (an upstream bug). Should one of them become JSON (a newer MHD), this test and
- * the page change together. */
+ * headers twice (an upstream bug); a chunk extension beyond the connection's memory is a 500.
+ * Should one of them become JSON (a newer MHD), this test and the page change together. */
 static void test_mhd_own_replies(void **state)
 {
     (void)state;
@@ -627,6 +627,27 @@ static void test_mhd_own_replies(void **state)
                      x.status, x.responses, x.closed, x.seconds, x.data);
         }
     }
+    /* a chunk extension beyond the connection's 24 KiB pool: MHD runs out of memory for the
+     * chunk-size line and answers 500 itself (Bunsen never sees the request); the next
+     * connection is served */
+    size_t ext = 30000;
+    char *raw = malloc(ext + 1024);
+    assert_non_null(raw);
+    int n = snprintf(raw, 1024,
+                     "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2;x=",
+                     D.admin_key);
+    memset(raw + n, 'a', ext);
+    memcpy(raw + n + ext, "\r\n{}\r\n0\r\n\r\n", 12);
+    struct exchange x;
+    exchange(D.port, raw, (size_t)n + ext + 12, 3, &x);
+    free(raw);
+    if (x.status != 500 || x.responses != 1 || !x.closed || x.seconds > 2.5 ||
+        strstr(x.data, "<html>") == NULL) {
+        fail_msg("long chunk extension: status %d, %d responses, closed %d after %.2f s: %.300s",
+                 x.status, x.responses, x.closed, x.seconds, x.data);
+    }
+    healthy();
 }
 
 /* A refused request (unknown key: 401; wrong Content-Type: 415) whose chunked body is over

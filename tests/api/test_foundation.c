@@ -221,9 +221,10 @@ static void test_key_names(void **state)
             409);
         assert_string_equal(field, "name");
     }
-    static const char *const invisible[] = {"a\\u202eb", "adm\\u200bin", "\\ufeffx", "x\\u2066y",
-                                            "z\\u200d"};
-    for (size_t i = 0; i < 5; i++) {
+    static const char *const invisible[] = {
+        "a\\u202eb",  "adm\\u200bin", "\\ufeffx",   "x\\u2066y",      "z\\u200d",  "\\u3164",
+        "dup\\u3164", "\\u2800",      "d\\u034fup", "\\u115f\\u1160", "dup\\uffa0"};
+    for (size_t i = 0; i < sizeof(invisible) / sizeof(invisible[0]); i++) {
         assert_int_equal(
             key_status(fmt("{\"name\":\"%s\",\"role\":\"sdk\"}", invisible[i]), field, 64, NULL, 0),
             400);

@@ -285,6 +285,26 @@ static void test_repeated_parameters(void **state)
     json_decref(a);
 }
 
+/* Query parameter names are case-sensitive: the repeated-name check compared them exactly but
+ * the handlers looked them up ignoring case, so `?ALPHA=0.9&alpha=0.05` passed as two names and
+ * was read as alpha 0.9. Now `ALPHA` is a name of its own (unknown on /api/v1), never `alpha`. */
+static void test_parameter_case(void **state)
+{
+    (void)state;
+    call_ok("POST", "/api/v1/experiments", "{\"key\":\"pc-exp\"," VARS "}", 201);
+    call_ok("POST", "/api/v1/experiments/pc-exp/start", NULL, 200);
+    call_err("GET", "/api/v1/experiments/pc-exp/results?ALPHA=0.9&alpha=0.05", NULL, 400, "ALPHA");
+    call_err("GET", "/api/v1/experiments/pc-exp/results?alpha=0.05&Alpha=0.9", NULL, 400, "Alpha");
+    call_err("GET", "/api/v1/experiments/pc-exp/results?Method=bayesian", NULL, 400, "Method");
+    call_err("GET", "/api/v1/experiments/pc-exp/assign?USER_ID=b&user_id=a", NULL, 400, "USER_ID");
+    json_t *r = call("GET", "/api/v1/experiments/pc-exp/results?alpha=0.1", NULL, 200);
+    assert_true(json_real_value(json_object_get(r, "alpha")) == 0.1);
+    json_decref(r);
+    r = call("GET", "/api/v1/experiments/pc-exp/assign?user_id=a", NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(r, "user_id")), "a");
+    json_decref(r);
+}
+
 static void test_numeric_parameters(void **state)
 {
     (void)state;
@@ -312,6 +332,24 @@ static void test_numeric_parameters(void **state)
         call_err("GET", fmt("/api/v1/audit?limit=%s", bad_int[i]), NULL, 400, "limit");
     }
     call_ok("GET", "/api/v1/audit?limit=10&before=0", NULL, 200);
+    /* the stored analysis.alpha's range, [1e-06, 0.5]: 1e-320 failed the sequential intervals,
+     * 0.9999999999999999 called p = 0.23 significant */
+    static const char *const out_of_range[] = {
+        "1e-320", "0.9999999999999999", "0.51", "9e-7", "0.99", "1"};
+    for (size_t i = 0; i < sizeof(out_of_range) / sizeof(out_of_range[0]); i++) {
+        call_err("GET", fmt("/api/v1/experiments/np-exp/results?alpha=%s", out_of_range[i]), NULL,
+                 400, "alpha");
+        call_err("GET",
+                 fmt("/api/v1/experiments/np-exp/timeseries?metric=x&alpha=%s", out_of_range[i]),
+                 NULL, 400, "alpha");
+    }
+    static const char *const edges[] = {"0.5", "1e-6", "0.000001"};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        json_t *r =
+            call("GET", fmt("/api/v1/experiments/np-exp/results?alpha=%s", edges[i]), NULL, 200);
+        assert_true(json_real_value(json_object_get(r, "alpha")) == strtod(edges[i], NULL));
+        json_decref(r);
+    }
 }
 
 int main(void)
@@ -320,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_ratio_own_fields),        cmocka_unit_test(test_ratio_stored_before),
         cmocka_unit_test(test_stopped_analysis_frozen), cmocka_unit_test(test_audit_target),
         cmocka_unit_test(test_repeated_parameters),     cmocka_unit_test(test_numeric_parameters),
+        cmocka_unit_test(test_parameter_case),
     };
     return cmocka_run_group_tests_name("input_rules", tests, setup, teardown);
 }

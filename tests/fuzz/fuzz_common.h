@@ -179,7 +179,8 @@ static inline bool ref_text_visible(const uint8_t *s, size_t n)
         if (cp == 0xad || cp == 0x61c || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
             (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
             (cp >= 0x2066 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
-            cp == 0xe0001 || (cp >= 0xe0020 && cp <= 0xe007f)) {
+            cp == 0xe0001 || (cp >= 0xe0020 && cp <= 0xe007f) || cp == 0x34f || cp == 0x115f ||
+            cp == 0x1160 || cp == 0x3164 || cp == 0xffa0 || cp == 0x2800) {
             return false;
         }
     }

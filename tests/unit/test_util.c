@@ -200,9 +200,23 @@ static void test_invisible(void **state)
 {
     (void)state;
     static const uint32_t ranges[][2] = {
-        {0xad, 0xad},     {0x61c, 0x61c},     {0x180e, 0x180e},   {0x200b, 0x200f},
-        {0x202a, 0x202e}, {0x2060, 0x2064},   {0x2066, 0x206f},   {0xfeff, 0xfeff},
-        {0xfff9, 0xfffb}, {0xe0001, 0xe0001}, {0xe0020, 0xe007f},
+        {0xad, 0xad},
+        {0x61c, 0x61c},
+        {0x180e, 0x180e},
+        {0x200b, 0x200f},
+        {0x202a, 0x202e},
+        {0x2060, 0x2064},
+        {0x2066, 0x206f},
+        {0xfeff, 0xfeff},
+        {0xfff9, 0xfffb},
+        {0xe0001, 0xe0001},
+        {0xe0020, 0xe007f},
+        /* s26: the blank fillers */
+        {0x34f, 0x34f},
+        {0x115f, 0x1160},
+        {0x3164, 0x3164},
+        {0xffa0, 0xffa0},
+        {0x2800, 0x2800},
     };
     int seen = 0;
     for (uint32_t cp = 0x20; cp < 0xe0100; cp++) {
@@ -224,7 +238,7 @@ static void test_invisible(void **state)
         /* cut short: never past the end */
         assert_int_equal(utf8_invisible_len(b, n - 1, 1), 0);
     }
-    assert_int_equal(seen, 1 + 1 + 1 + 5 + 5 + 5 + 10 + 1 + 3 + 1 + 96);
+    assert_int_equal(seen, 1 + 1 + 1 + 5 + 5 + 5 + 10 + 1 + 3 + 1 + 96 + 1 + 2 + 1 + 1 + 1);
 }
 
 int main(void)

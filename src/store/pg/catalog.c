@@ -165,7 +165,8 @@ int pg_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct err
 int pg_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
 {
     static const char SQL[] =
-        "SELECT COUNT(*) FROM api_keys WHERE name = $1 AND revoked_at IS NULL";
+        "SELECT COUNT(*) FROM api_keys WHERE lower(name COLLATE \"C\") = lower($1 COLLATE \"C\") "
+        "AND revoked_at IS NULL";
     /* the keys' lock: two daemons creating keys of one name take turns, the second sees the
      * first's */
     if (lock_keys(tx, err) != 0) {

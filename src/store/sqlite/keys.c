@@ -177,7 +177,7 @@ int sqlite_key_count_admins(struct store *s, struct store_tx *tx, int *n, struct
 int sqlite_key_count_named(struct store_tx *tx, const char *name, int *n, struct err *err)
 {
     static const char SQL[] =
-        "SELECT COUNT(*) FROM api_keys WHERE name = ?1 AND revoked_at IS NULL";
+        "SELECT COUNT(*) FROM api_keys WHERE name = ?1 COLLATE NOCASE AND revoked_at IS NULL";
     struct sqlite_conn *c = tx->conn;
     sqlite3_stmt *st = sqlite_conn_prepare(c, SQL, err);
     if (st == NULL) {
