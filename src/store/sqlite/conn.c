@@ -129,24 +129,14 @@ static int busy_wait(void *arg, int n)
  * the open result; *db is replaced only when the reopen is tried. */
 static int ro_open_immutable(const char *path, sqlite3 **db)
 {
-    char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+    if (sqlite3_exec(*db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) == SQLITE_OK) {
+        return SQLITE_OK;
+    }
+    char wal[PATH_MAX + 8];
     snprintf(wal, sizeof(wal), "%s-wal", path);
-    snprintf(shm, sizeof(shm), "%s-shm", path);
     struct stat sb;
-    /* A file this user may not write, with no log and no shared memory beside it (no process
-     * has it open): read as it is. Read the usual way, SQLite created bunsen.db-wal and -shm
-     * with the file's mode (0400), which the daemon could not write once the file was made
-     * writable again. */
-    bool untouched = faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 && stat(wal, &sb) != 0 &&
-                     stat(shm, &sb) != 0;
-    if (!untouched) {
-        if (sqlite3_exec(*db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) ==
-            SQLITE_OK) {
-            return SQLITE_OK;
-        }
-        if (stat(wal, &sb) == 0 && sb.st_size > 0) {
-            return SQLITE_OK; /* the log holds commits: reading without it would miss them */
-        }
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        return SQLITE_OK; /* the log holds commits: reading without it would miss them */
     }
     struct buf uri;
     buf_init(&uri, 3 * PATH_MAX + 32);

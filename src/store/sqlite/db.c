@@ -319,9 +319,11 @@ static int sqlite_check(struct store *store, int budget_ms, struct err *err)
 static int side_files_writable(const char *path, struct err *err)
 {
     static const char *const suffix[] = {"-shm", "-wal"};
+    char real[PATH_MAX];
+    path_real(path, real, sizeof(real)); /* SQLite names them after a symlink's target */
     for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
         char f[PATH_MAX + 8];
-        snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+        snprintf(f, sizeof(f), "%s%s", real, suffix[i]);
         struct stat sb;
         if (stat(f, &sb) != 0 || faccessat(AT_FDCWD, f, W_OK, AT_EACCESS) == 0) {
             continue;
