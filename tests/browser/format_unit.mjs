@@ -110,8 +110,31 @@ test('verdicts: relSignificant, verdict, significanceText, headline, totalUsers'
   const res = { alpha: 0.05, variants: [{ users: 1000 }, { users: 1012 }], metrics: [{ key: 'm', goal: 'increase', variants: [{}, { key: 'b', ...v(0.4, [0.05, 0.75], 0.02) }] }] };
   eq(fmt.totalUsers(res), 2012, 'total users');
   const h = fmt.headline(res, 'm');
-  eq(JSON.stringify(h.treatments), '[{"key":"b","lift":0.4,"significant":true,"verdict":"win"}]', 'headline');
+  eq(JSON.stringify(h.treatments), '[{"key":"b","lift":0.4,"significant":true,"verdict":"win","absolute":false,"text":"Better"}]', 'headline');
   eq(fmt.headline(res, 'nope'), null, 'no such metric');
+});
+
+test('shownVerdict: a relative lift with no test reads the absolute lift (table, list, decision)', () => {
+  const r = { alpha: 0.05, method: 'frequentist' };
+  // a treatment with no conversions: the server's verdict "none", relative p null, the
+  // absolute lift significant (top-level significant and p_value)
+  const zero = (est, significant, ci = [-0.11, -0.09]) => ({ key: 'b', verdict: 'none', relative_lift: { estimate: -1, ci: null, p_value: null }, absolute_lift: { estimate: est, ci }, significant, p_value: 0.00001 });
+  const text = (x, goal, res) => fmt.shownVerdict(x, goal, res).text;
+  table('shownVerdict', text, [
+    [zero(-0.1, true), 'increase', r, 'Worse (absolute lift)'],
+    [zero(-0.1, true), 'decrease', r, 'Better (absolute lift)'],
+    [zero(0.1, true, [0.09, 0.11]), 'increase', r, 'Better (absolute lift)'],
+    [zero(-0.1, false), 'increase', r, 'No test'],
+    [zero(0, true), 'increase', r, 'No test'],
+    [zero(-0.1, undefined), 'increase', { method: 'bayesian' }, 'Worse (absolute lift)'], // its interval excludes 0
+    [zero(-0.1, undefined, [-0.2, 0.01]), 'increase', { method: 'bayesian' }, 'No test'],
+    [{ verdict: 'loss', relative_lift: { estimate: -0.3, ci: [-0.5, -0.1] }, absolute_lift: { estimate: -0.03 }, significant: true }, 'increase', r, 'Worse'],
+    [{ verdict: 'flat', relative_lift: { estimate: 0.1, ci: [-0.1, 0.3] } }, 'increase', r, 'Not significant'],
+  ]);
+  eq(fmt.shownVerdict(zero(-0.1, true), 'increase', r).verdict, 'loss', 'verdict loss');
+  const res = { alpha: 0.05, method: 'frequentist', variants: [{ users: 1000 }, { users: 1000 }], metrics: [{ key: 'm', goal: 'increase', variants: [{ key: 'a' }, zero(-0.1, true)] }] };
+  const t = fmt.headline(res, 'm').treatments[0];
+  eq(`${t.verdict} ${t.text}`, 'loss Worse (absolute lift)', 'the list reads it too');
 });
 
 test('decide.js: runningMs, leastWeight, totalNeeded, usersNeeded', () => {

@@ -7,7 +7,7 @@
 // power analysis for the experiment's `mde`) when it is there, else from the control
 // arm's observed mean and standard deviation with the normal approximation below.
 
-import { verdict, daysBetween } from './format.js';
+import { shownVerdict, daysBetween } from './format.js';
 
 const DAY = 86400000;
 export const DEFAULT_MDE = 0.05;
@@ -103,29 +103,6 @@ export function unequalWeights(x) {
 }
 
 /**
- * The verdict a decision reads for one treatment: the server's (the relative lift's, as
- * shown beside it), or, when the relative lift has no test (a control mean of 0, or a
- * treatment with no conversions: its standard error is 0, STATS.md "Degenerate inputs")
- * while the absolute lift has one, the absolute lift's: a treatment that lost every
- * conversion is "worse", not "not moved significantly". {verdict, absolute}.
- */
-export function decisionVerdict(v, goal, r = {}) {
-  const vd = verdict(v, goal, r);
-  const al = v && v.absolute_lift;
-  if (vd !== 'none' || !al || !isNum(al.estimate) || al.estimate === 0) return { verdict: vd, absolute: false };
-  let sig;
-  if (r.method === 'bayesian') {
-    const ci = al.ci;
-    sig = Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) && (ci[0] > 0 || ci[1] < 0);
-  } else {
-    sig = v.significant === true;
-  }
-  if (!sig) return { verdict: vd, absolute: false };
-  const better = goal === 'decrease' ? al.estimate < 0 : al.estimate > 0;
-  return { verdict: better ? 'win' : 'loss', absolute: true };
-}
-
-/**
  * The decision for experiment `x` from results `r`. Returns
  * {daysRunning, running, usersSoFar, perVariant: [{key, users}], smallest, progress, needed,
  *  neededTotal, neededSource, mde, daysLeft, srm: "ok"|"mismatch"|"none",
@@ -214,7 +191,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
     const gm = r.metrics.find((m) => m.key === g);
     if (!gm) continue;
     for (const v of gm.variants.slice(1)) {
-      const vd = decisionVerdict(v, gm.goal, r).verdict;
+      const vd = shownVerdict(v, gm.goal, r).verdict;
       out.guardrails.push({ metric: g, variant: v.key, verdict: vd });
       if (vd === 'loss') harmed.set(v.key, (byKey.get(g) && byKey.get(g).name) || g);
     }
@@ -222,7 +199,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
 
   const pmName = pm ? (byKey.get(pm.key) && byKey.get(pm.key).name) || pm.key : null;
   for (const v of pm ? pm.variants.slice(1) : x.variants.slice(1).map((y) => ({ key: y.key }))) {
-    const dv = pm ? decisionVerdict(v, pm.goal, r) : { verdict: 'none', absolute: false };
+    const dv = pm ? shownVerdict(v, pm.goal, r) : { verdict: 'none', absolute: false };
     const vd = dv.verdict;
     // the relative lift had no test: say which one decided
     const by = dv.absolute ? ' (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0)' : '';

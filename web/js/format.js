@@ -299,6 +299,34 @@ export const VERDICT_TEXT = {
   none: 'No test',
 };
 
+/**
+ * The verdict shown for one treatment (the results table, the experiment list and the
+ * decision read this one): the relative lift's (verdict above), or, when the relative
+ * lift has no test (a control mean of 0, or a treatment with no conversions: its standard
+ * error is 0, STATS.md "Degenerate inputs") while the absolute lift has one, the absolute
+ * lift's (`significant`; Bayesian: its interval excluding 0) in the goal's direction: a
+ * treatment that lost every conversion is "Worse", not "No test" beside p < 0.0001.
+ * {verdict, absolute, text}: text "Worse (absolute lift)" when the absolute lift decided.
+ */
+export function shownVerdict(v, goal, r = {}) {
+  const vd = verdict(v, goal, r);
+  const al = v && v.absolute_lift;
+  let out = { verdict: vd, absolute: false };
+  if (vd === 'none' && al && isNum(al.estimate) && al.estimate !== 0) {
+    let sig;
+    if (r.method === 'bayesian') {
+      const ci = al.ci;
+      sig = Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) && (ci[0] > 0 || ci[1] < 0);
+    } else {
+      sig = v.significant === true;
+    }
+    const better = goal === 'decrease' ? al.estimate < 0 : al.estimate > 0;
+    if (sig) out = { verdict: better ? 'win' : 'loss', absolute: true };
+  }
+  out.text = VERDICT_TEXT[out.verdict] + (out.absolute ? ' (absolute lift)' : '');
+  return out;
+}
+
 /** Whole days between two instants (ms): 0.4 -> 0, 2.7 -> 2. */
 export function daysBetween(from, to) {
   if (!isNum(from) || !isNum(to)) return null;
@@ -321,7 +349,7 @@ export function fmtLevel(alpha) {
 
 /**
  * The headline of a results document for one metric: per treatment its relative lift,
- * verdict and significance. Returns null when the metric is not in the results.
+ * significance and shown verdict (shownVerdict: verdict, absolute, text). Returns null when the metric is not in the results.
  */
 export function headline(results, metricKey) {
   if (!results || !Array.isArray(results.metrics)) return null;
@@ -333,7 +361,7 @@ export function headline(results, metricKey) {
       key: v.key,
       lift: v.relative_lift ? v.relative_lift.estimate : null,
       significant: !!relSignificant(v, results),
-      verdict: verdict(v, m.goal, results),
+      ...shownVerdict(v, m.goal, results), // verdict, absolute, text
     })),
   };
 }

@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import { h, fill, errorBox, statusBadge, debounce } from '../dom.js';
-import { fmtInt, fmtDate, fmtPct, fmtPEq, fmtProb, headline, totalUsers, significanceText, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtDate, fmtPct, fmtPEq, fmtProb, headline, totalUsers, significanceText } from '../format.js';
 import { outcomeTag } from './decision.js';
 import { decide } from '../decide.js';
 
@@ -66,12 +66,12 @@ function headlineCell(x, results) {
       const sig = results.method === 'bayesian' ? `chance to beat control ${fmtProb(v.chance_to_beat_control)}` : `p = ${significanceText(v, results)}`;
       return h(
         'span',
-        { class: ['lift', `verdict-${t.verdict}`], title: `${t.key}: ${VERDICT_TEXT[t.verdict]}, ${sig}` },
+        { class: ['lift', `verdict-${t.verdict}`], title: `${t.key}: ${t.text}, ${sig}` },
         h('span', { class: 'lift-variant' }, t.key),
         ' ',
         h('strong', { dataset: { value: String(t.lift) } }, fmtPct(t.lift, { signed: true })),
         ' ',
-        h('span', { class: 'lift-verdict' }, VERDICT_TEXT[t.verdict])
+        h('span', { class: 'lift-verdict' }, t.text)
       );
     })
   );

@@ -10,7 +10,7 @@
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL, VERDICT_TEXT } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
 import { forestPlot, liftChart } from '../charts.js';
 import { retryDelay } from '../retry.js';
 import { saveFile, seriesCsvButton, usersExportBlock } from './downloads.js';
@@ -80,7 +80,8 @@ function metricTable(m, r, def) {
   const tbody = h('tbody');
   m.variants.forEach((v, i) => {
     const isControl = i === 0;
-    const vd = isControl ? null : verdict(v, m.goal, r);
+    const sv = isControl ? null : shownVerdict(v, m.goal, r);
+    const vd = sv ? sv.verdict : null;
     const rl = v.relative_lift || {};
     const al = v.absolute_lift || {};
     const rci = shownInterval(rl, r);
@@ -97,7 +98,7 @@ function metricTable(m, r, def) {
       td('ci', isControl ? '—' : fmtShownPct(rci), 'num'),
       td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ', h('span', { class: 'abs-ci' }, aci.unbounded ? UNBOUNDED_INTERVAL : f.absInterval(aci.ci))], 'num'),
       td('p', isControl ? '—' : pv, 'num'),
-      td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', VERDICT_TEXT[vd]))));
+      td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', sv.text))));
   });
   return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m.name || m.key} results table`, tabindex: '0' },
     h('table', { class: 'table table-cards results-table', dataset: { metric: m.key } },
@@ -141,7 +142,7 @@ function metricSection(m, r, def) {
       lo: shown.ci ? shown.ci[0] : null,
       hi: shown.ci ? shown.ci[1] : null,
       unbounded: shown.unbounded,
-      verdict: verdict(v, m.goal, r),
+      verdict: shownVerdict(v, m.goal, r).verdict,
     };
   });
   const kind = isAdjusted(r) ? `${fmtLevel(r.alpha)} ${correctionName(r.correction)}-adjusted` : fmtLevel(r.alpha);
@@ -187,7 +188,8 @@ function breakdownTables(b, defs) {
       const f = resultsFormat(m, defs.get(m.key));
       const users = sl.variants.reduce((a, v) => a + v.users, 0);
       m.variants.slice(1).forEach((v, i) => {
-        const vd = verdict(v, m.goal, b);
+        const sv = shownVerdict(v, m.goal, b);
+        const vd = sv.verdict;
         const rl = v.relative_lift || {};
         const ctl = m.variants[0] || {};
         tbody.append(h('tr', { class: `verdict-${vd}`, dataset: { value: sl.dimension_value, variant: v.key } },
@@ -200,7 +202,7 @@ function breakdownTables(b, defs) {
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
           h('td', { class: 'num', 'data-label': 'Interval' }, fmtShownPct(shownInterval(rl, b))),
           h('td', { class: 'num', 'data-label': 'p-value' }, significanceText(v, b)),
-          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, VERDICT_TEXT[vd]))));
+          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, sv.text))));
       });
     }
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
