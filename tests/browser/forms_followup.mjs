@@ -5,7 +5,8 @@
 // a key that stops working mid-edit (a 401) keeps them through the sign-in, and the form
 // comes back with them on top of the version loaded then (the experiment form too). The power
 // calculator plans a decrease-goal metric as a decrease, so its prefill agrees with the
-// decision panel. Run through run.sh.
+// decision panel. A 409 that names a field (a taken metric key) marks that field. Run
+// through run.sh.
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
 
@@ -256,6 +257,21 @@ T.test('the power calculator plans a decrease-goal rate as a decrease: its prefi
   await page.locator('.field-error', { hasText: /must stay above 0%/ }).waitFor();
   assertEq(await page.locator('#pw-users').count(), 0, 'no answer');
   noErrors();
+});
+
+T.test('a 409 that names a field marks it in the metric form: a taken key at the Key input, not only in the summary', async () => {
+  await go('/metrics/new');
+  await page.getByRole('heading', { name: 'New metric' }).waitFor();
+  await page.getByLabel('Key', { exact: true }).fill(COUNT); // taken
+  await page.getByLabel('Name', { exact: true }).fill('Orders again');
+  await page.getByLabel('Event name').fill('order');
+  await page.getByRole('button', { name: 'Create metric' }).click();
+  const key = page.locator('form.metric-form [data-field="key"]');
+  await page.locator('form.metric-form [aria-invalid="true"]').first().waitFor();
+  assertEq(await key.getAttribute('aria-invalid'), 'true', 'the Key input is marked');
+  assert(/already exists/.test(await text(page.locator('.field:has([data-field="key"]) .field-error'))), 'the Key field says the key is taken');
+  assert(/already exists/.test(await text(page.locator('.form-errors'))), 'the summary says so too');
+  noErrors([/status of 409/]); // the create refused
 });
 
 await run();

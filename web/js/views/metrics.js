@@ -227,8 +227,10 @@ function showMetricForm(ctx, env, doc, stored, note) {
           summary: f.summary,
           show: (d, fresh, next) => showMetricForm(ctx, env, d, fresh, next),
         });
-      } else if (err.status === 409 || !err.field) {
-        f.summary.append(errorBox(err, 'Not saved:'));
+      } else if (!err.field) {
+        // a 409 that names a field ("metric 'buy' already exists", field "key") marks
+        // that field, as the experiment form does
+        f.summary.append(errorBox(err, err.status === 409 ? 'Conflict:' : 'Not saved:'));
         f.summary.focus();
       } else showErrors(f.form, serverErrors(err), f.summary);
     } finally {
