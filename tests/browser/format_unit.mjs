@@ -180,6 +180,15 @@ test('decide.js: decide() headlines and rows', () => {
   eq(d.rows[0].why, 'Checkout did not move significantly, and not every variant had the 4,000 users needed to see a 5% change.', 'stopped early: row why');
   eq(d.overall.headline, 'Inconclusive: ended before enough data', 'stopped early: headline');
   eq(decide({ ...x, status: 'paused' }, res(0.01, [-0.05, 0.07]), cat, now).rows[0].text, 'keep running', 'paused: still keep running');
+  // paused with data: no users arrive, so no "keep running" headline, and no days left
+  // (the server's days_left null and its warning)
+  const paused = { ...x, status: 'paused', paused_at: now - D };
+  d = decide(paused, res(0.01, [-0.05, 0.07], 1000, { mde: 0.05, users_needed_per_variant: 4000, days_left: null, warning: 'the experiment is paused: no projection until it resumes' }), cat, now);
+  eq(d.overall.headline, 'Paused: resume to reach the users needed', 'paused: headline');
+  eq(d.overall.why, 'Checkout has not moved significantly yet, and not every variant has the 4,000 users needed to see a 5% change. No users arrive while the experiment is paused: resume it to go on.', 'paused: why');
+  eq(d.daysLeft, null, 'paused: no days left');
+  eq(d.warning, 'the experiment is paused: no projection until it resumes', 'paused: the server\'s warning');
+  eq(decide(paused, res(0.01, [-0.05, 0.07], 1000, null), cat, now).daysLeft, null, 'paused, no server decision: no projection here either');
   d = decide(x, res(0.2, [0.1, 0.3], 5000), cat, now);
   eq(d.rows[0].state, 'ship', 'significant win');
   eq(d.overall.headline, 'Ship b', 'ship headline');

@@ -3,7 +3,8 @@
 // holds a comma suggests "is one of"; a validation message says "Variant 1 value", never
 // "variants[0].value"; an invalid regex is shown beside its rule; changing the primary
 // metric of a running experiment asks first; "Copy JSON URL" says it needs a key and a curl
-// command has a placeholder for it. Run through run.sh.
+// command has a placeholder for it; a paused experiment's decision says to resume, with no
+// days left. Run through run.sh.
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
 
@@ -191,6 +192,25 @@ T.test('Back while a dialog waits on the server (a guarded form): not dropped, a
   assertEq((await admin.get('/metrics/ps-rev')).name, 'Revenue', 'nothing saved, nothing deleted');
   await page.unroute(glob, handler);
   noErrors([/409/]);
+});
+
+T.test('a paused experiment with data: "Paused: resume ..." and no days left, not "Keep running" for ever', async () => {
+  await admin.post('/experiments', { key: 'ps-paused', variants: two, metrics: ['ps-buy'], primary_metric: 'ps-buy', guardrails: ['ps-rev'] });
+  const st = await admin.post('/experiments/ps-paused/start');
+  while (Date.now() < st.started_at + 10) await new Promise((r) => setTimeout(r, 5));
+  const users = Array.from({ length: 200 }, (_, i) => ({ id: `pp-${i}`, variant: i % 2 ? 'b' : 'control' }));
+  await admin.post('/exposures', { exposures: users.map((u) => ({ experiment: 'ps-paused', user_id: u.id, variant: u.variant, ts: st.started_at + 1 })) });
+  const buyers = users.filter((u, i) => i % 20 < 6); // 30% in each variant: no effect yet
+  await admin.post('/events', { events: buyers.map((u) => ({ user_id: u.id, event: 'buy', ts: st.started_at + 2 })) });
+  await admin.post('/experiments/ps-paused/pause');
+  await go('/experiments/ps-paused');
+  const head = page.locator('#decision-headline');
+  await head.waitFor();
+  assertEq(await text(head), 'Paused: resume to reach the users needed', `headline (${await text(page.locator('#decision-why'))})`);
+  const left = await text(page.locator('#days-left'));
+  assert(left.startsWith('none while paused'), `days left: ${left}`);
+  assert(/no projection until it resumes/.test(left), `the server's warning beside it: ${left}`);
+  noErrors();
 });
 
 await run();

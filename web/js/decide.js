@@ -105,7 +105,7 @@ export function unequalWeights(x) {
 /**
  * The decision for experiment `x` from results `r`. Returns
  * {daysRunning, running, usersSoFar, perVariant: [{key, users}], smallest, progress, needed,
- *  neededTotal, neededSource, mde, daysLeft, srm: "ok"|"mismatch"|"none",
+ *  neededTotal, neededSource, mde, daysLeft, warning, srm: "ok"|"mismatch"|"none",
  *  rows: [{variant, state, text, why}],
  *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why}}.
  * `r` null: "Not started" for a draft, action "unavailable" for any other status (its
@@ -128,6 +128,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
     neededSource: null,
     mde: isNum(x.mde) ? x.mde : DEFAULT_MDE,
     daysLeft: null,
+    warning: null, // the server's decision.warning ("the experiment is paused: ...")
     srm: 'none',
     rows: [],
     guardrails: [],
@@ -163,6 +164,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
     if (least !== null) out.smallest = least;
     const pr = pick(dec, ['progress']);
     if (pr !== null) out.progress = Math.min(1, Math.max(0, pr));
+    if (typeof dec.warning === 'string' && dec.warning) out.warning = dec.warning;
   }
   if (out.needed === null && pm && pm.variants.length) {
     const c = pm.variants[0];
@@ -259,6 +261,11 @@ export function decide(x, r, catalogue, now = Date.now()) {
       why += ` Early: the smallest variant has ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant; confirm at the planned sample${out.daysLeft !== null ? ` (about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'})` : ''} or with the Sequential analysis before shipping.`;
     }
     out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why };
+  } else if (wait.length && x.status === 'paused') {
+    // no users arrive while paused: "keep running" would wait for ever (the server's
+    // decision says days_left null, "no projection until it resumes")
+    const headline = out.needed !== null ? 'Paused: resume to reach the users needed' : 'Paused: resume to collect more data';
+    out.overall = { action: 'wait', headline, why: `${wait[0].why} No users arrive while the experiment is paused: resume it to go on.` + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
   } else if (wait.length && running) {
     const left = out.daysLeft !== null ? ` about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'}` : '';
     out.overall = { action: 'wait', headline: `Keep running${left}`, why: wait[0].why + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
