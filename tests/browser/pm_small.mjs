@@ -4,7 +4,8 @@
 // "variants[0].value"; an invalid regex is shown beside its rule; changing the primary
 // metric of a running experiment asks first; "Copy JSON URL" says it needs a key and a curl
 // command has a placeholder for it; a paused experiment's decision says to resume, with no
-// days left. Run through run.sh.
+// days left; the cumulative lift's metric list holds the guardrails, by name. Run through
+// run.sh.
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
 
@@ -210,6 +211,17 @@ T.test('a paused experiment with data: "Paused: resume ..." and no days left, no
   const left = await text(page.locator('#days-left'));
   assert(left.startsWith('none while paused'), `days left: ${left}`);
   assert(/no projection until it resumes/.test(left), `the server's warning beside it: ${left}`);
+  noErrors();
+});
+
+T.test('Cumulative lift over time lists the primary metric and the guardrails, by name', async () => {
+  await go('/experiments/ps-paused');
+  const sel = page.locator('section.timeseries').getByLabel('Metric', { exact: true });
+  await sel.waitFor();
+  const opts = await sel.locator('option').evaluateAll((os) => os.map((o) => `${o.value}=${o.textContent}`));
+  assertEq(opts.join(', '), 'ps-buy=Purchase, ps-rev=Revenue', 'series options');
+  await sel.selectOption('ps-rev');
+  await page.waitForFunction(() => new URLSearchParams(location.hash.split('?')[1] || '').get('metric') === 'ps-rev');
   noErrors();
 });
 

@@ -341,11 +341,15 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   // a ratio has no daily series (its parts do): the time series offers the other metrics;
   // without the metric definitions (noCatalogue: they failed to load) which are ratios is
   // unknown, so neither it nor the per-user export offers any (the API would refuse a ratio)
-  const series = noCatalogue ? [] : (x.metrics || []).filter((k) => (defs.get(k) || {}).type !== 'ratio');
+  // the results' metrics, once each: the primary, the others, then the guardrails (as
+  // downloads.js exportableMetrics lists them)
+  const family = [];
+  for (const k of [x.primary_metric, ...(x.metrics || []), ...(x.guardrails || [])]) if (k && !family.includes(k)) family.push(k);
+  const series = noCatalogue ? [] : family.filter((k) => (defs.get(k) || {}).type !== 'ratio');
   if (!series.includes(st.metric)) st.metric = series[0] || '';
   const noSeries = noCatalogue
     ? h('p', { class: 'muted small no-series' }, 'The daily series and the per-user download come back once the metric definitions load.')
-    : series.length < (x.metrics || []).length
+    : series.length < family.length
       ? h('p', { class: 'muted small no-series' }, 'Ratio metrics have no daily series: add a ratio’s numerator or denominator to the experiment’s metrics to follow it day by day.')
       : null;
   const section = h('section', { class: 'results', 'aria-labelledby': 'results-h' });
@@ -400,7 +404,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   const body = h('div', { class: 'results-body', 'aria-live': 'polite', 'aria-busy': 'false' });
 
   const tsSelId = nextId('tsmetric');
-  const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, k)));
+  const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, (defs.get(k) || {}).name || k)));
   const tsBox = h('div', { class: 'ts-box' });
   const tsTurn = latest();
   tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn); });
