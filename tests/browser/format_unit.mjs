@@ -193,6 +193,16 @@ test('decide.js: decide() headlines and rows', () => {
   eq(d.rows[0].state, 'ship', 'significant win');
   eq(d.overall.headline, 'Ship b', 'ship headline');
   eq(d.overall.why, 'b: Checkout is significantly better than control.', 'ship why (enough users)');
+  // Bayesian: no significance test, a chance to beat control
+  const bay = (lift, ci, chance) => {
+    const b = res(lift, ci, 5000);
+    b.method = 'bayesian';
+    b.metrics[0].variants[1].chance_to_beat_control = chance;
+    return b;
+  };
+  eq(decide(x, bay(0.2, [0.1, 0.3], 0.9731), cat, now).rows[0].why, 'Checkout beats control with a 97.3% chance.', 'bayesian win why');
+  eq(decide(x, bay(-0.2, [-0.3, -0.1], 0.012), cat, now).rows[0].why, 'Checkout beats control with only a 1.2% chance.', 'bayesian loss why');
+  eq(decide(x, bay(0.2, [0.1, 0.3], null), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian, no chance given');
   d = decide({ ...x, status: 'stopped', stopped_at: now }, res(-0.2, [-0.3, -0.1], 5000), cat, now);
   eq(d.overall.headline, 'Stop: keep the control', 'worse and ended');
   d = decide(x, { ...res(0.01, [-0.05, 0.07]), srm: { mismatch: true } }, cat, now);

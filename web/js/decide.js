@@ -7,7 +7,7 @@
 // power analysis for the experiment's `mde`) when it is there, else from the control
 // arm's observed mean and standard deviation with the normal approximation below.
 
-import { shownVerdict, daysBetween } from './format.js';
+import { shownVerdict, daysBetween, fmtProb } from './format.js';
 
 const DAY = 86400000;
 export const DEFAULT_MDE = 0.05;
@@ -200,6 +200,9 @@ export function decide(x, r, catalogue, now = Date.now()) {
   }
 
   const pmName = pm ? (byKey.get(pm.key) && byKey.get(pm.key).name) || pm.key : null;
+  // Bayesian: no significance test, a chance to beat control (STATISTICS.md)
+  const bayes = r.method === 'bayesian';
+  const known = (v) => isNum(v.chance_to_beat_control);
   for (const v of pm ? pm.variants.slice(1) : x.variants.slice(1).map((y) => ({ key: y.key }))) {
     const dv = pm ? shownVerdict(v, pm.goal, r) : { verdict: 'none', absolute: false };
     const vd = dv.verdict;
@@ -212,10 +215,12 @@ export function decide(x, r, catalogue, now = Date.now()) {
       why = `${harmed.get(v.key)} (a guardrail) got significantly worse.`;
     } else if (vd === 'win') {
       state = 'ship';
-      why = `${pmName} is significantly better than control${by}.`;
+      why = !bayes ? `${pmName} is significantly better than control${by}.`
+        : known(v) ? `${pmName} beats control with a ${fmtProb(v.chance_to_beat_control)} chance${by}.` : `${pmName} is credibly better than control${by}.`;
     } else if (vd === 'loss') {
       state = 'worse';
-      why = `${pmName} is significantly worse than control${by}.`;
+      why = !bayes ? `${pmName} is significantly worse than control${by}.`
+        : known(v) ? `${pmName} beats control with only a ${fmtProb(v.chance_to_beat_control)} chance${by}.` : `${pmName} is credibly worse than control${by}.`;
     } else if (!pm) {
       state = 'none';
       why = 'The experiment has no primary metric to decide on.';
