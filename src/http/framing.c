@@ -651,7 +651,9 @@ void http_body_admit(struct http_req *r)
         }
         char charset[48];
         json_charset(r->hdr.content_type, charset, sizeof(charset));
-        if (charset[0] != '\0' && strcasecmp(charset, "utf-8") != 0) {
+        /* "utf8" as some clients spell it, and US-ASCII, a subset: read as UTF-8 alike */
+        if (charset[0] != '\0' && strcasecmp(charset, "utf-8") != 0 &&
+            strcasecmp(charset, "utf8") != 0 && strcasecmp(charset, "us-ascii") != 0) {
             utf8_repair(charset);
             for (char *c = charset; *c != '\0'; c++) {
                 *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;

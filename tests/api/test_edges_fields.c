@@ -173,7 +173,8 @@ static void test_absolute_form(void **state)
 }
 
 /* A JSON body is UTF-8 (RFC 8259 8.1): a charset other than utf-8 is a 415 (it was decoded as
- * UTF-8 all the same), utf-8 in any case, quoted or not, is fine. */
+ * UTF-8 all the same), utf-8 in any case, quoted or not, is fine, and so are "utf8" (as some
+ * clients spell it) and us-ascii (a subset). */
 static void test_json_charset(void **state)
 {
     (void)state;
@@ -191,6 +192,8 @@ static void test_json_charset(void **state)
         {"application/json; charset=utf-8", 201},
         {"application/json;charset=UTF-8", 201},
         {"application/json; charset=\"utf-8\"", 201},
+        {"application/json; charset=utf8", 201},
+        {"application/json; charset=US-ASCII", 201},
         {"application/json; Charset = utf-8 ", 201},
         {"application/json; foo=\"a;charset=latin1\"; charset=utf-8", 201},
         {"application/json; foo", 201},
