@@ -95,9 +95,17 @@ static void flatten(const char *in, char *out, size_t n)
  */
 static void notice_to_log(void *arg, const PGresult *res)
 {
-    (void)arg;
     static struct log_limit limit;
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    /* A FATAL outside a statement (pg_terminate_backend, a shutdown) ends the session: the
+     * connection is marked broken when it arrives, not when the end of file behind it does.
+     * The server sends the FATAL, then leaves pg_stat_activity, then closes the socket: an
+     * idle pooled reader whose FATAL had come but not yet its end of file was taken as alive
+     * (pool.c idle_conn_lost), and the read on it answered 503 with a working one idle. */
+    struct pg_conn *owner = arg;
+    if (owner != NULL && sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+        owner->broken = true;
+    }
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     if (text == NULL) {
@@ -135,7 +143,8 @@ static void notice_to_log(void *arg, const PGresult *res)
  * waited. A server that is up but hung (its TCP stack answering) is not caught by these:
  * the answer timeout below is for that.
  */
-static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *timeout_ms)
+static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *timeout_ms,
+                                     struct pg_conn *owner)
 {
     static const char *const keys[] = {
         "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
@@ -148,7 +157,7 @@ static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *ti
     const char *values[] = {connect_timeout, "1", "10", "5", "3", "30000", conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, values, 1);
     if (pg != NULL) {
-        PQsetNoticeReceiver(pg, notice_to_log, NULL);
+        PQsetNoticeReceiver(pg, notice_to_log, owner);
     }
     return pg;
 }
@@ -287,7 +296,7 @@ struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
     c->timeout_ms = timeout_ms;
-    c->pg = connect_with_defaults(conninfo, timeout_ms);
+    c->pg = connect_with_defaults(conninfo, timeout_ms, c);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
         char reason[sizeof(err->msg)];
@@ -336,7 +345,7 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
         return err_set(err, ERR_UNAVAILABLE, NULL, "shutting down: database unavailable");
     }
     pg_wait_begin(c, time_mono_ns()); /* a server that does not answer: up to connect_timeout */
-    c->pg = connect_with_defaults(conninfo, c->timeout_ms);
+    c->pg = connect_with_defaults(conninfo, c->timeout_ms, c);
     pg_wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
