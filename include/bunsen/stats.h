@@ -364,6 +364,11 @@ struct stats_ratio_arm {
     double pnd;     /* sum (numerator - cn)(denominator - cd) */
     double shift_n; /* cn; 0 = raw sums */
     double shift_d; /* cd; 0 = raw sums */
+    double sn_lo;   /* the low parts of double-double sums (as stats_arm's), 0 = none */
+    double qn_lo;
+    double sd_lo;
+    double qd_lo;
+    double pnd_lo;
 };
 
 /*
@@ -371,6 +376,8 @@ struct stats_ratio_arm {
  * per-user means mn, md and sample (co)variances vn, vd, cnd (n - 1),
  * mean = mn / md (= sum num / sum den) and per-user variance
  * v = vn/md^2 - 2 mn cnd/md^3 + mn^2 vd/md^4, so that SE(mean) = sqrt(v / n).
+ * v is formed as the variance of num - R den (R = mn/md) over md^2, in double-double from
+ * the corrected sums, and is 0 when that is rounding noise (num proportional to den).
  * Mean absent when n = 0 or md = 0; variance absent when n < 2 or md = 0.
  * Return 0, or -1 with err (ERR_INVALID) for negative n or non-finite sums. Thread-safe.
  */

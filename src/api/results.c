@@ -258,7 +258,12 @@ void results_ratio_arms_from_suff(const struct store_suff *st, struct arms *a)
                                               .qd = m.qx,
                                               .pnd = m.p,
                                               .shift_n = m.shift_y,
-                                              .shift_d = m.shift_x};
+                                              .shift_d = m.shift_x,
+                                              .sn_lo = m.s_lo,
+                                              .qn_lo = m.q_lo,
+                                              .sd_lo = m.sx_lo,
+                                              .qd_lo = m.qx_lo,
+                                              .pnd_lo = m.p_lo};
         a->num_sum[i] = st[i].s + st[i].s_lo;
         a->den_sum[i] = st[i].sx + st[i].sx_lo;
     }
