@@ -2,9 +2,9 @@
 // method. A paused experiment's state per variant says paused (as its headline does), never
 // "keep running"; a stopped one says it ended. Under the Bayesian method a guardrail's harm
 // gives the chance to be worse than control (not "significantly worse"), a flat result
-// reads "No credible difference" (not "Not significant"), and the breakdown's columns say
-// "credible interval" and "Chance to beat control" in the phone layout too. Run through
-// run.sh.
+// reads "No credible difference" (not "Not significant"), the breakdown's columns say
+// "credible interval" and "Chance to beat control" in the phone layout too, and the time
+// series' chart "credible intervals", never a correction's. Run through run.sh.
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
 
@@ -132,6 +132,17 @@ T.test('Bayesian breakdown: credible intervals and chance to beat control, in th
   assert(verdicts.length > 0 && !verdicts.some((v) => /significant/i.test(v)), `breakdown verdicts: ${verdicts.join(' | ')}`);
   const note = await text(page.locator('#breakdown-h + p'));
   assert(!note.includes('use a correction'), `no correction advised under Bayesian: ${note}`);
+  noErrors();
+});
+
+T.test('Bayesian time series: credible intervals, never a correction’s (even with one in the URL)', async () => {
+  const ts = await admin.get('/experiments/pb-bayes/timeseries?metric=pb_buy&method=bayesian&alpha=0.05&correction=holm');
+  assertEq(ts.method, 'bayesian', 'the series says its method');
+  await go('/experiments/pb-bayes?method=bayesian&correction=holm');
+  const title = page.locator('.ts-box svg.chart > title');
+  await title.waitFor({ state: 'attached' });
+  const t = await text(title);
+  assert(t.includes('95% credible intervals') && !/Holm|Hochberg|adjusted/.test(t), `the chart’s title: ${t}`);
   noErrors();
 });
 

@@ -289,7 +289,7 @@ async function loadTimeseries(ctx, x, st, box, turn) {
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
       series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} intervals${ts.cuped ? ', CUPED' : ''}${ts.correction && ts.correction !== 'none' ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} ${ts.method === 'bayesian' ? 'credible ' : ''}intervals${ts.cuped ? ', CUPED' : ''}${isAdjusted(ts) ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
     legendFor(treat),
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
     h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
