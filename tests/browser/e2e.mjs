@@ -84,12 +84,13 @@ async function compareResults(p, params) {
       assert(pv !== '100.0%' && pv !== '0.0%', `${m.key}/${v.key}: never a certainty (${pv})`);
       const vd = fmt.verdict(v, m.goal, r);
       const shown = await text(cell(p, m.key, v.key, 'verdict'));
-      assert(shown.endsWith(txt.VERDICT[vd]), `${m.key}/${v.key} verdict ${vd} (shown ${shown})`);
+      assert(shown.endsWith(txt.verdictText(vd, r)), `${m.key}/${v.key} verdict ${vd} (shown ${shown})`);
       // the verdict is the one of the interval drawn beside it (STATS.md), also under a
       // correction (the adjusted interval)
       const ci = shownRel.ci;
-      if (shownRel.unbounded || (Array.isArray(ci) && ci[0] < 0 && ci[1] > 0)) assert(shown.endsWith('Not significant'), `${m.key}/${v.key}: ${shown} beside ${ciText}, which crosses 0`);
-      if (Array.isArray(ci) && (ci[0] > 0 || ci[1] < 0)) assert(!shown.endsWith('Not significant'), `${m.key}/${v.key}: not significant beside ${ciText}`);
+      const flat = txt.verdictText('flat', r);
+      if (shownRel.unbounded || (Array.isArray(ci) && ci[0] < 0 && ci[1] > 0)) assert(shown.endsWith(flat), `${m.key}/${v.key}: ${shown} beside ${ciText}, which crosses 0`);
+      if (Array.isArray(ci) && (ci[0] > 0 || ci[1] < 0)) assert(!shown.endsWith(flat), `${m.key}/${v.key}: ${flat.toLowerCase()} beside ${ciText}`);
       checked += 5;
     }
     assertEq(decimals.size, 1, `${m.key}: one precision for every mean`);

@@ -59,3 +59,9 @@ export function significance(v, r) {
 
 /** The verdict texts (DASHBOARD.md). */
 export const VERDICT = { win: 'Better', loss: 'Worse', flat: 'Not significant', none: 'No test' };
+
+/** The verdict text for results r: VERDICT, but a flat one under the Bayesian method (no
+ * significance test: its credible interval holds 0) reads "No credible difference". */
+export function verdictText(vd, r) {
+  return vd === 'flat' && r.method === 'bayesian' ? 'No credible difference' : VERDICT[vd];
+}

@@ -130,7 +130,12 @@ test('shownVerdict: a relative lift with no test reads the absolute lift (table,
     [zero(-0.1, undefined, [-0.2, 0.01]), 'increase', { method: 'bayesian' }, 'No test'],
     [{ verdict: 'loss', relative_lift: { estimate: -0.3, ci: [-0.5, -0.1] }, absolute_lift: { estimate: -0.03 }, significant: true }, 'increase', r, 'Worse'],
     [{ verdict: 'flat', relative_lift: { estimate: 0.1, ci: [-0.1, 0.3] } }, 'increase', r, 'Not significant'],
+    // dash27 2: Bayesian has no significance test: its credible interval holds 0
+    [{ verdict: 'flat', relative_lift: { estimate: 0.1, ci: [-0.1, 0.3] } }, 'increase', { method: 'bayesian' }, 'No credible difference'],
+    [{ relative_lift: { estimate: 0.1, ci: [-0.1, 0.3] } }, 'increase', { method: 'bayesian' }, 'No credible difference'],
+    [{ relative_lift: { estimate: 0.1, ci: [-0.1, 0.3], p_value: 0.3 } }, 'increase', { method: 'sequential' }, 'Not significant'],
   ]);
+  table('verdictText', fmt.verdictText, [['flat', { method: 'bayesian' }, 'No credible difference'], ['flat', { method: 'frequentist' }, 'Not significant'], ['win', { method: 'bayesian' }, 'Better'], ['none', {}, 'No test']]);
   eq(fmt.shownVerdict(zero(-0.1, true), 'increase', r).verdict, 'loss', 'verdict loss');
   const res = { alpha: 0.05, method: 'frequentist', variants: [{ users: 1000 }, { users: 1000 }], metrics: [{ key: 'm', goal: 'increase', variants: [{ key: 'a' }, zero(-0.1, true)] }] };
   const t = fmt.headline(res, 'm').treatments[0];
@@ -179,7 +184,26 @@ test('decide.js: decide() headlines and rows', () => {
   eq(d.rows[0].text, 'inconclusive: ended early', 'stopped early: row text');
   eq(d.rows[0].why, 'Checkout did not move significantly, and not every variant had the 4,000 users needed to see a 5% change.', 'stopped early: row why');
   eq(d.overall.headline, 'Inconclusive: ended before enough data', 'stopped early: headline');
-  eq(decide({ ...x, status: 'paused' }, res(0.01, [-0.05, 0.07]), cat, now).rows[0].text, 'keep running', 'paused: still keep running');
+  // dash27 1: a paused experiment's rows say paused, as its headline does (no users
+  // arrive, so "keep running" would wait for ever)
+  d = decide({ ...x, status: 'paused', paused_at: now - D }, res(0.01, [-0.05, 0.07]), cat, now);
+  eq(d.rows[0].state, 'paused', 'paused: row state');
+  eq(d.rows[0].text, 'paused: resume to collect more data', 'paused: row text');
+  eq(d.rows[0].why, 'Checkout has not moved significantly yet, and not every variant has the 4,000 users needed to see a 5% change.', 'paused: row why');
+  eq(STATE_TEXT.paused, 'paused: resume to collect more data', 'paused state text');
+  // stopped with one treatment ended early and one worse: inconclusive, not "no effect
+  // detected" (which says the users needed were reached)
+  const three = { ...x, status: 'stopped', stopped_at: now, variants: [...x.variants, { key: 'c', weight: 0.5 }] };
+  const r3 = res(0.01, [-0.05, 0.07]);
+  r3.variants.push({ key: 'c', users: 1000 });
+  r3.metrics[0].variants.push({ key: 'c', relative_lift: { estimate: -0.3, ci: [-0.5, -0.1], p_value: 0.001 } });
+  d = decide(three, r3, cat, now);
+  eq(d.rows.map((row) => row.text).join(', '), 'inconclusive: ended early, worse than control', 'stopped, mixed: rows');
+  eq(d.overall.headline, 'Inconclusive: ended before enough data', 'stopped, mixed: headline');
+  eq(d.overall.why, 'Checkout did not move significantly, and not every variant had the 4,000 users needed to see a 5% change. The experiment has ended, so no decision can be drawn from it. Do not ship c: Checkout is significantly worse than control.', 'stopped, mixed: why');
+  d = decide({ ...three, status: 'paused', stopped_at: null, paused_at: now - D }, r3, cat, now);
+  eq(d.rows.map((row) => row.state).join(', '), 'paused, worse', 'paused, mixed: rows');
+  eq(d.overall.headline, 'Paused: resume to reach the users needed', 'paused, mixed: headline');
   // paused with data: no users arrive, so no "keep running" headline, and no days left
   // (the server's days_left null and its warning)
   const paused = { ...x, status: 'paused', paused_at: now - D };
@@ -203,6 +227,30 @@ test('decide.js: decide() headlines and rows', () => {
   eq(decide(x, bay(0.2, [0.1, 0.3], 0.9731), cat, now).rows[0].why, 'Checkout beats control with a 97.3% chance.', 'bayesian win why');
   eq(decide(x, bay(-0.2, [-0.3, -0.1], 0.012), cat, now).rows[0].why, 'Checkout beats control with only a 1.2% chance.', 'bayesian loss why');
   eq(decide(x, bay(0.2, [0.1, 0.3], null), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian, no chance given');
+  // dash27 2: every Bayesian reason in Bayesian words, never "significantly"
+  const bayFew = (chance) => {
+    const b = bay(0.01, [-0.05, 0.07], chance);
+    for (const v of b.variants) v.users = 1000;
+    return b;
+  };
+  eq(decide(x, bayFew(0.61), cat, now).rows[0].why, 'Checkout shows no credible change yet, and not every variant has the 4,000 users needed to see a 5% change.', 'bayesian running why');
+  eq(decide({ ...x, status: 'paused', paused_at: now - D }, bayFew(0.61), cat, now).rows[0].why, 'Checkout shows no credible change yet, and not every variant has the 4,000 users needed to see a 5% change.', 'bayesian paused why');
+  eq(decide({ ...x, status: 'stopped', stopped_at: now }, bayFew(0.61), cat, now).rows[0].why, 'Checkout showed no credible change, and not every variant had the 4,000 users needed to see a 5% change.', 'bayesian ended why');
+  eq(decide(x, bay(0.01, [-0.05, 0.07], 0.61), cat, now).rows[0].why, 'Every variant has the 4,000 users needed to see a 5% change, and Checkout shows no credible change.', 'bayesian no-effect why');
+  // a guardrail worse under Bayesian: its chance to be worse (1 - chance to beat control)
+  const bayG = (chance) => {
+    const b = bay(0.2, [0.1, 0.3], 0.9731);
+    b.metrics.push({ key: 'g', goal: 'increase', variants: [{ key: 'a' }, { key: 'b', relative_lift: { estimate: -0.2, ci: [-0.35, -0.05], p_value: null }, chance_to_beat_control: chance }] });
+    return b;
+  };
+  const gcat = [...cat, { key: 'g', name: 'Retention' }];
+  d = decide({ ...x, guardrails: ['g'] }, bayG(0.019), gcat, now);
+  eq(d.rows[0].state, 'harm', 'bayesian guardrail: harm');
+  eq(d.rows[0].why, 'Retention (a guardrail) is worse than control with a 98.1% chance.', 'bayesian guardrail why');
+  eq(decide({ ...x, guardrails: ['g'] }, bayG(null), gcat, now).rows[0].why, 'Retention (a guardrail) is credibly worse than control.', 'bayesian guardrail, no chance given');
+  const freqG = res(0.2, [0.1, 0.3], 5000);
+  freqG.metrics.push({ key: 'g', goal: 'increase', variants: [{ key: 'a' }, { key: 'b', relative_lift: { estimate: -0.2, ci: [-0.35, -0.05], p_value: 0.01 } }] });
+  eq(decide({ ...x, guardrails: ['g'] }, freqG, gcat, now).rows[0].why, 'Retention (a guardrail) got significantly worse.', 'frequentist guardrail why (unchanged)');
   d = decide({ ...x, status: 'stopped', stopped_at: now }, res(-0.2, [-0.3, -0.1], 5000), cat, now);
   eq(d.overall.headline, 'Stop: keep the control', 'worse and ended');
   d = decide(x, { ...res(0.01, [-0.05, 0.07]), srm: { mismatch: true } }, cat, now);

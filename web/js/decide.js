@@ -55,6 +55,7 @@ export const STATE_TEXT = {
   worse: 'worse than control',
   harm: 'harm on a guardrail',
   running: 'keep running',
+  paused: 'paused: resume to collect more data',
   ended: 'inconclusive: ended early',
   'no-effect': 'no effect detected at this power',
   none: 'no data yet',
@@ -187,32 +188,45 @@ export function decide(x, r, catalogue, now = Date.now()) {
   }
   const enough = out.needed !== null && out.smallest >= out.needed;
 
-  // guardrails that got worse, per variant
+  // Bayesian: no significance test, a chance to beat control and a credible interval
+  // (STATISTICS.md): the reasons say so, never "significantly"
+  const bayes = r.method === 'bayesian';
+  const known = (v) => isNum(v.chance_to_beat_control);
+  // the relative lift had no test: say which one decided
+  const byAbs = (dv) => (dv.absolute ? ' (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0)' : '');
+
+  // guardrails that got worse, per variant: the reason of the first one
   const harmed = new Map();
   for (const g of x.guardrails || []) {
     const gm = r.metrics.find((m) => m.key === g);
     if (!gm) continue;
+    const gName = (byKey.get(g) && byKey.get(g).name) || g;
     for (const v of gm.variants.slice(1)) {
-      const vd = shownVerdict(v, gm.goal, r).verdict;
-      out.guardrails.push({ metric: g, variant: v.key, verdict: vd });
-      if (vd === 'loss') harmed.set(v.key, (byKey.get(g) && byKey.get(g).name) || g);
+      const gv = shownVerdict(v, gm.goal, r);
+      out.guardrails.push({ metric: g, variant: v.key, verdict: gv.verdict });
+      if (gv.verdict !== 'loss' || harmed.has(v.key)) continue;
+      // the chance to be worse is the complement of the chance to beat control (which is
+      // in the guardrail's goal direction)
+      harmed.set(v.key, !bayes ? `${gName} (a guardrail) got significantly worse${byAbs(gv)}.`
+        : known(v) ? `${gName} (a guardrail) is worse than control with a ${fmtProb(1 - v.chance_to_beat_control)} chance${byAbs(gv)}.`
+          : `${gName} (a guardrail) is credibly worse than control${byAbs(gv)}.`);
     }
   }
 
   const pmName = pm ? (byKey.get(pm.key) && byKey.get(pm.key).name) || pm.key : null;
-  // Bayesian: no significance test, a chance to beat control (STATISTICS.md)
-  const bayes = r.method === 'bayesian';
-  const known = (v) => isNum(v.chance_to_beat_control);
+  // "did not move significantly" (frequentist, sequential) or its Bayesian counterpart
+  const still = bayes ? 'shows no credible change yet' : 'has not moved significantly yet';
+  const didNot = bayes ? 'showed no credible change' : 'did not move significantly';
+  const paused = x.status === 'paused';
   for (const v of pm ? pm.variants.slice(1) : x.variants.slice(1).map((y) => ({ key: y.key }))) {
     const dv = pm ? shownVerdict(v, pm.goal, r) : { verdict: 'none', absolute: false };
     const vd = dv.verdict;
-    // the relative lift had no test: say which one decided
-    const by = dv.absolute ? ' (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0)' : '';
+    const by = byAbs(dv);
     let state;
     let why;
     if (harmed.has(v.key)) {
       state = 'harm';
-      why = `${harmed.get(v.key)} (a guardrail) got significantly worse.`;
+      why = harmed.get(v.key);
     } else if (vd === 'win') {
       state = 'ship';
       why = !bayes ? `${pmName} is significantly better than control${by}.`
@@ -226,19 +240,21 @@ export function decide(x, r, catalogue, now = Date.now()) {
       why = 'The experiment has no primary metric to decide on.';
     } else if (enough) {
       state = 'no-effect';
-      why = `Every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change, and ${pmName} did not move significantly.`;
+      why = `Every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change, and ${pmName} ${bayes ? 'shows no credible change' : 'did not move significantly'}.`;
     } else if (!running) {
       // stopped before it could tell: "keep running" no longer applies (the headline's
       // "Inconclusive: ended before enough data")
       state = 'ended';
       why = out.needed === null
         ? `There was not enough data to say how many users ${pmName} needed.`
-        : `${pmName} did not move significantly, and not every variant had the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
+        : `${pmName} ${didNot}, and not every variant had the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
     } else {
-      state = 'running';
+      // paused: no users arrive, so "keep running" would wait for ever (the headline's
+      // "Paused: resume to reach the users needed")
+      state = paused ? 'paused' : 'running';
       why = out.needed === null
         ? `Not enough data yet to say how many users ${pmName} needs.`
-        : `${pmName} has not moved significantly yet, and not every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
+        : `${pmName} ${still}, and not every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
     }
     out.rows.push({ variant: v.key, state, text: STATE_TEXT[state], why });
   }
@@ -246,7 +262,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
   // one recommendation for the page
   const ship = out.rows.filter((row) => row.state === 'ship');
   const bad = out.rows.filter((row) => row.state === 'harm' || row.state === 'worse');
-  const wait = out.rows.filter((row) => row.state === 'running' || row.state === 'ended' || row.state === 'none');
+  const wait = out.rows.filter((row) => ['running', 'paused', 'ended', 'none'].includes(row.state));
   const verb = running ? '' : ' (the experiment has ended)';
   if (out.srm === 'mismatch') {
     out.overall = { action: 'fix', headline: 'Do not decide yet: fix the traffic split', why: 'The split of users between variants does not match the weights (sample ratio mismatch), so every result below may be biased. Find the cause (assignment or exposure logging) first.' };
@@ -274,8 +290,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
   } else if (wait.length && running) {
     const left = out.daysLeft !== null ? ` about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'}` : '';
     out.overall = { action: 'wait', headline: `Keep running${left}`, why: wait[0].why + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
-  } else if (wait.length && !bad.length) {
-    out.overall = { action: 'stop', headline: 'Inconclusive: ended before enough data', why: `${wait[0].why} The experiment has ended, so no decision can be drawn from it.` };
+  } else if (wait.length) {
+    // ended before enough data, with or without a worse treatment beside: not "no effect
+    // detected" (which says the users needed were reached)
+    out.overall = { action: 'stop', headline: 'Inconclusive: ended before enough data', why: `${wait[0].why} The experiment has ended, so no decision can be drawn from it.` + (bad.length ? ` Do not ship ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
   } else if (bad.length && bad.length === out.rows.length) {
     out.overall = { action: 'stop', headline: 'Stop: keep the control', why: bad.map((row) => `${row.variant}: ${row.why}`).join(' ') };
   } else {

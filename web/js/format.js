@@ -299,6 +299,16 @@ export const VERDICT_TEXT = {
   none: 'No test',
 };
 
+/** The flat verdict under the Bayesian method: its credible interval holds 0, and it has
+ * no significance test to fail. */
+export const BAYES_FLAT_TEXT = 'No credible difference';
+
+/** The text of verdict `vd` for results `r` (its method): VERDICT_TEXT, but "No credible
+ * difference" for a flat one under the Bayesian method. */
+export function verdictText(vd, r = {}) {
+  return vd === 'flat' && r.method === 'bayesian' ? BAYES_FLAT_TEXT : VERDICT_TEXT[vd];
+}
+
 /**
  * The verdict shown for one treatment (the results table, the experiment list and the
  * decision read this one): the relative lift's (verdict above), or, when the relative
@@ -306,7 +316,8 @@ export const VERDICT_TEXT = {
  * error is 0, STATS.md "Degenerate inputs") while the absolute lift has one, the absolute
  * lift's (`significant`; Bayesian: its interval excluding 0) in the goal's direction: a
  * treatment that lost every conversion is "Worse", not "No test" beside p < 0.0001.
- * {verdict, absolute, text}: text "Worse (absolute lift)" when the absolute lift decided.
+ * {verdict, absolute, text}: text "Worse (absolute lift)" when the absolute lift decided
+ * (verdictText: a flat one under the Bayesian method reads "No credible difference").
  */
 export function shownVerdict(v, goal, r = {}) {
   const vd = verdict(v, goal, r);
@@ -323,7 +334,7 @@ export function shownVerdict(v, goal, r = {}) {
     const better = goal === 'decrease' ? al.estimate < 0 : al.estimate > 0;
     if (sig) out = { verdict: better ? 'win' : 'loss', absolute: true };
   }
-  out.text = VERDICT_TEXT[out.verdict] + (out.absolute ? ' (absolute lift)' : '');
+  out.text = verdictText(out.verdict, r) + (out.absolute ? ' (absolute lift)' : '');
   return out;
 }
 

@@ -145,7 +145,8 @@ function metricSection(m, r, def) {
       verdict: shownVerdict(v, m.goal, r).verdict,
     };
   });
-  const kind = isAdjusted(r) ? `${fmtLevel(r.alpha)} ${correctionName(r.correction)}-adjusted` : fmtLevel(r.alpha);
+  const kind = isAdjusted(r) ? `${fmtLevel(r.alpha)} ${correctionName(r.correction)}-adjusted`
+    : r.method === 'bayesian' ? `${fmtLevel(r.alpha)} credible` : fmtLevel(r.alpha);
   const headId = nextId('metric');
   return h('section', { class: 'metric-result card', 'aria-labelledby': headId, dataset: { metric: m.key } },
     h('h3', { id: headId }, m.name || m.key, ' ',
@@ -180,6 +181,10 @@ function breakdownTables(b, defs) {
   const first = b.slices[0];
   if (!first) return [h('p', { class: 'muted' }, `No exposures recorded with a ${b.dimension} yet (values are recorded at each user’s first exposure).`)];
   const adjusted = isAdjusted(b);
+  const bayes = b.method === 'bayesian';
+  // the card layout (phones) labels each cell with its column's header: the same words
+  const ciHead = `${fmtLevel(b.alpha)} ${bayes ? 'credible ' : ''}interval${adjusted ? ` (${correctionName(b.correction)}-adjusted)` : ''}`;
+  const pHead = bayes ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(b.correction)}, all slices)` : 'p-value';
   return first.metrics.map((m0) => {
     const tbody = h('tbody');
     for (const sl of b.slices) {
@@ -200,16 +205,15 @@ function breakdownTables(b, defs) {
           h('td', { class: 'num', 'data-label': 'Control' }, f.mean(ctl.mean)),
           h('td', { class: 'num', 'data-label': 'Variant mean' }, f.mean(v.mean)),
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
-          h('td', { class: 'num', 'data-label': 'Interval' }, fmtShownPct(shownInterval(rl, b))),
-          h('td', { class: 'num', 'data-label': 'p-value' }, significanceText(v, b)),
+          h('td', { class: 'num', 'data-label': ciHead }, fmtShownPct(shownInterval(rl, b))),
+          h('td', { class: 'num', 'data-label': pHead }, significanceText(v, b)),
           h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, sv.text))));
       });
     }
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
       h('table', { class: 'table small breakdown-table', dataset: { metric: m0.key } },
         h('caption', {}, `${m0.name || m0.key} by ${b.dimension}`),
-        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', `${fmtLevel(b.alpha)} interval${adjusted ? ` (${correctionName(b.correction)}-adjusted)` : ''}`,
-          b.method === 'bayesian' ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(b.correction)}, all slices)` : 'p-value', 'Result']
+        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', ciHead, pHead, 'Result']
           .map((t) => h('th', { scope: 'col' }, t)))),
         tbody),
       m0.warning ? h('p', { class: 'muted small breakdown-note' }, `${m0.warning}.`) : null);
@@ -242,7 +246,9 @@ async function loadBreakdown(ctx, x, st, box, defs, turn) {
     h('h3', { id: 'breakdown-h' }, `Breakdown by ${b.dimension}`),
     h('p', { class: 'muted small breakdown-note' },
       `${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'} (the 20 largest; the rest as “(other)”; users who had no ${b.dimension} at their first exposure as “(none)”). Values are recorded at each user’s first exposure, only while ${b.dimension} is one of the experiment’s dimensions.`,
-      b.method !== 'bayesian' && b.correction !== 'none' ? ` The ${b.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction counts every slice.` : ' Many slices mean many chances of a fluke: use a correction, and confirm a segment’s result in a new experiment.'),
+      // Bayesian: corrections do not apply, so it does not advise one
+      b.method === 'bayesian' ? ' Many slices mean many chances of a fluke: confirm a segment’s result in a new experiment.'
+        : b.correction !== 'none' ? ` The ${b.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction counts every slice.` : ' Many slices mean many chances of a fluke: use a correction, and confirm a segment’s result in a new experiment.'),
     unrecordedTotal ? h('p', { class: 'small breakdown-unrecorded' },
       `${fmtInt(unrecordedTotal)} ${unrecordedTotal === 1 ? 'user was' : 'users were'} exposed before ${b.dimension} was added to the experiment’s dimensions: no value was recorded for them, so they are in no row below (${unrecorded.map((v) => `${v.name || v.key}: ${fmtInt(v.users_not_recorded)}`).join(', ')}).`) : null,
     mismatched.length ? h('p', { class: 'alert alert-error' }, `Sample ratio mismatch in ${mismatched.join(', ')}: the split is broken there; do not trust those rows.`) : null,
@@ -283,7 +289,7 @@ async function loadTimeseries(ctx, x, st, box, turn) {
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
       series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} intervals${ts.cuped ? ', CUPED' : ''}${ts.correction && ts.correction !== 'none' ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} ${ts.method === 'bayesian' ? 'credible ' : ''}intervals${ts.cuped ? ', CUPED' : ''}${isAdjusted(ts) ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
     legendFor(treat),
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
     h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
