@@ -227,6 +227,10 @@ test('decide.js: decide() headlines and rows', () => {
   eq(decide(x, bay(0.2, [0.1, 0.3], 0.9731), cat, now).rows[0].why, 'Checkout beats control with a 97.3% chance.', 'bayesian win why');
   eq(decide(x, bay(-0.2, [-0.3, -0.1], 0.012), cat, now).rows[0].why, 'Checkout beats control with only a 1.2% chance.', 'bayesian loss why');
   eq(decide(x, bay(0.2, [0.1, 0.3], null), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian, no chance given');
+  // CUPED on a binomial metric: the chance (unadjusted conversions) on the other side of the
+  // adjusted interval's verdict (review stats27 2): the reason says the interval decided
+  eq(decide(x, bay(-0.13, [-0.21, -0.06], 1.0), cat, now).rows[0].why, 'Checkout is credibly worse than control (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way).', 'bayesian loss, chance the other way');
+  eq(decide(x, bay(0.13, [0.06, 0.21], 0.02), cat, now).rows[0].why, 'Checkout is credibly better than control (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way).', 'bayesian win, chance the other way');
   // dash27 2: every Bayesian reason in Bayesian words, never "significantly"
   const bayFew = (chance) => {
     const b = bay(0.01, [-0.05, 0.07], chance);

@@ -192,6 +192,13 @@ export function decide(x, r, catalogue, now = Date.now()) {
   // (STATISTICS.md): the reasons say so, never "significantly"
   const bayes = r.method === 'bayesian';
   const known = (v) => isNum(v.chance_to_beat_control);
+  // the chance on the verdict's side: a binomial metric's chance comes from the unadjusted
+  // conversions, its verdict from the CUPED-adjusted interval, and the pre-period can put
+  // them on opposite sides (the server's warning says so): the reason then says the
+  // interval decided, never "beats control with only a 100% chance" (STATISTICS.md)
+  const fits = (v, better) => known(v) && (better ? v.chance_to_beat_control > 0.5 : v.chance_to_beat_control < 0.5);
+  const against = (v, better) => (known(v) && !fits(v, better)
+    ? ' (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way)' : '');
   // the relative lift had no test: say which one decided
   const byAbs = (dv) => (dv.absolute ? ' (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0)' : '');
 
@@ -208,8 +215,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
       // the chance to be worse is the complement of the chance to beat control (which is
       // in the guardrail's goal direction)
       harmed.set(v.key, !bayes ? `${gName} (a guardrail) got significantly worse${byAbs(gv)}.`
-        : known(v) ? `${gName} (a guardrail) is worse than control with a ${fmtProb(1 - v.chance_to_beat_control)} chance${byAbs(gv)}.`
-          : `${gName} (a guardrail) is credibly worse than control${byAbs(gv)}.`);
+        : fits(v, false) ? `${gName} (a guardrail) is worse than control with a ${fmtProb(1 - v.chance_to_beat_control)} chance${byAbs(gv)}.`
+          : `${gName} (a guardrail) is credibly worse than control${byAbs(gv)}${against(v, false)}.`);
     }
   }
 
@@ -230,11 +237,11 @@ export function decide(x, r, catalogue, now = Date.now()) {
     } else if (vd === 'win') {
       state = 'ship';
       why = !bayes ? `${pmName} is significantly better than control${by}.`
-        : known(v) ? `${pmName} beats control with a ${fmtProb(v.chance_to_beat_control)} chance${by}.` : `${pmName} is credibly better than control${by}.`;
+        : fits(v, true) ? `${pmName} beats control with a ${fmtProb(v.chance_to_beat_control)} chance${by}.` : `${pmName} is credibly better than control${by}${against(v, true)}.`;
     } else if (vd === 'loss') {
       state = 'worse';
       why = !bayes ? `${pmName} is significantly worse than control${by}.`
-        : known(v) ? `${pmName} beats control with only a ${fmtProb(v.chance_to_beat_control)} chance${by}.` : `${pmName} is credibly worse than control${by}.`;
+        : fits(v, false) ? `${pmName} beats control with only a ${fmtProb(v.chance_to_beat_control)} chance${by}.` : `${pmName} is credibly worse than control${by}${against(v, false)}.`;
     } else if (!pm) {
       state = 'none';
       why = 'The experiment has no primary metric to decide on.';
