@@ -6,11 +6,9 @@
  * key cache in an outage (the file moved away) nor answered as an unknown key while cached;
  * one daemon per SQLite file (the CLI still works beside it); the bootstrap admin key never
  * appears on a non-terminal stderr or in the log (only in admin.key, mode 0600); a read of a
- * file the user may not write leaves no -wal or -shm, and the writer names one it may not
- * write. The other
- * operations tests: test_ops_backup.c, test_ops_signals.c, test_ops_metrics.c,
- * test_ops_guard.c,
- * test_ops_disk.c.
+ * file the user may not write succeeds, and serve and migrate name a -shm they may not write.
+ * The other operations tests: test_ops_backup.c, test_ops_signals.c, test_ops_metrics.c,
+ * test_ops_guard.c, test_ops_disk.c.
  */
 #include "harness.h"
 
@@ -465,8 +463,10 @@ static int run_unprivileged(char **out, const char *const *args)
 /* A read-only command on a database file of mode 0400 in a directory the user may write: SQLite
  * created bunsen.db-wal and -shm with the file's mode, and once the operator made the file
  * writable serve failed "exec: database unavailable (attempt to write a readonly database)",
- * naming neither (ops26 finding 4). Now the read creates nothing, and serve and migrate name a
- * side file they may not write (exit 1). */
+ * naming neither (ops26 finding 4). The read still goes through SQLite's own open (rev-diff7),
+ * which may leave such a 0400 -shm: what is checked is that the read succeeds, that serve and
+ * migrate then refuse the -shm they may not write, naming it, its mode and the remedy (exit 1),
+ * that any -wal the read left is empty, and that migrate succeeds once the -shm is removed. */
 static void test_unwritable_side_files(void **state)
 {
     (void)state;
