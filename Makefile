@@ -41,7 +41,8 @@ PG_ONLY_BIN := $(BUILD)/tests/api/test_multi_daemon $(BUILD)/tests/api/test_fail
 API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
             $(BUILD)/tests/api/harness_time.o $(BUILD)/tests/api/harness_hold.o \
             $(BUILD)/tests/api/harness_util.o $(BUILD)/tests/api/calls.o \
-            $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/pgcluster.o
+            $(BUILD)/tests/api/results_csv.o $(BUILD)/tests/api/results_ref.o \
+            $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]
@@ -163,12 +164,17 @@ $(BUILD)/tests/api/results_csv.o: tests/api/results_csv.c tests/api/results_csv.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
+$(BUILD)/tests/api/results_ref.o: tests/api/results_ref.c tests/api/results_ref.h tests/api/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
+
 $(BUILD)/tests/api/pgcluster.o: tests/api/pgcluster.c tests/api/pgcluster.h tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<
 
 $(BUILD)/tests/api/%: tests/api/%.c $(API_LIB) $(BUILD)/libbunsen.a tests/api/harness.h \
-                     tests/api/calls.h tests/api/results_csv.h tests/api/pgcluster.h
+                     tests/api/calls.h tests/api/results_csv.h tests/api/results_ref.h \
+                     tests/api/pgcluster.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -o $@ $< $(API_LIB) $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 

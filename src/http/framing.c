@@ -24,6 +24,19 @@
 #include "bunsen/http.h"
 #include "http_int.h"
 
+/* A client's text as an error message shows it: src copied into dst (cap bytes, cut to fit),
+ * any byte that is not part of a valid UTF-8 character and every control character (below
+ * 0x20, and DEL) turned into '?': a message never carries a broken character or a control one.
+ * Used where a reply quotes a repeated or unknown query parameter or a charset. */
+static void client_text_show(char *dst, size_t cap, const char *src)
+{
+    str_copy(dst, cap, src);
+    utf8_repair(dst);
+    for (char *c = dst; *c != '\0'; c++) {
+        *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+    }
+}
+
 /* What http_on_uri found wrong before MHD parsed the rest of the request: a static marker object
  * per kind is handed to on_request through *con_cls (nothing to free if MHD then fails the
  * request itself). */
@@ -263,11 +276,7 @@ static bool query_unique_ok(struct http_req *r)
         return true;
     }
     char shown[80];
-    str_copy(shown, sizeof(shown), q.repeated);
-    utf8_repair(shown);
-    for (char *c = shown; *c != '\0'; c++) {
-        *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-    }
+    client_text_show(shown, sizeof(shown), q.repeated);
     http_reply_error(r, ERR_INVALID, shown,
                      "the query parameter '%s' is given more than once: give it once", shown);
     return false;
@@ -324,11 +333,7 @@ bool http_query_known_ok(struct http_req *r)
         return true;
     }
     char shown[64];
-    str_copy(shown, sizeof(shown), q.unknown);
-    utf8_repair(shown);
-    for (char *c = shown; *c != '\0'; c++) {
-        *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-    }
+    client_text_show(shown, sizeof(shown), q.unknown);
     char takes[112] = "none"; /* "method, alpha, ..." */
     size_t len = 0;
     for (const char *p = r->route->query; *p != '\0' && len < sizeof(takes);) {
@@ -654,14 +659,12 @@ void http_body_admit(struct http_req *r)
         /* "utf8" as some clients spell it, and US-ASCII, a subset: read as UTF-8 alike */
         if (charset[0] != '\0' && strcasecmp(charset, "utf-8") != 0 &&
             strcasecmp(charset, "utf8") != 0 && strcasecmp(charset, "us-ascii") != 0) {
-            utf8_repair(charset);
-            for (char *c = charset; *c != '\0'; c++) {
-                *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-            }
+            char shown[sizeof(charset)];
+            client_text_show(shown, sizeof(shown), charset);
             http_reply_error(r, ERR_MEDIA_TYPE, NULL,
                              "request bodies are JSON in UTF-8: charset '%s' is not supported "
                              "(send charset=utf-8 or none)",
-                             charset);
+                             shown);
             http_reply_after_body(r);
             return;
         }

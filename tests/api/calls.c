@@ -76,14 +76,13 @@ void wait_rebuilt(const char *key)
 {
     char path[128];
     snprintf(path, sizeof(path), "/api/v1/experiments/%s/results", key);
-    for (int i = 0; i < 600; i++) {
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < HARNESS_HANG_S; usleep(20000)) {
         json_t *r = call("GET", path, NULL, 200);
         bool busy = json_object_get(r, "rebuilding") != NULL;
         json_decref(r);
         if (!busy) {
             return;
         }
-        usleep(20000);
     }
-    fail_msg("rebuild did not finish");
+    fail_msg("the rebuild of %s did not finish in %d s", key, HARNESS_HANG_S);
 }

@@ -1,6 +1,7 @@
 /*
  * calls.h - request helpers of the API tests that talk to one daemon per test binary
- * (test_sdk_ofrep.c, test_sdk_serve.c, test_dimensions*.c): the daemon is named once by
+ * (test_sdk_ofrep.c, test_sdk_serve.c, test_dimensions*.c, test_exact_*.c, test_rebuild*.c,
+ * test_isolation.c, test_isolation_slow.c): the daemon is named once by
  * calls_use in the binary's setup, and every helper below fails the test (cmocka) when the
  * daemon does not answer as wanted. Built on harness.h; the caller's thread only.
  */
@@ -34,7 +35,7 @@ void new_exp(const char *key, const char *fields, const char *actions);
 void assert_json_text(const json_t *v, const char *want);
 
 /* Wait until GET /api/v1/experiments/<key>/results has no "rebuilding" member (a rebuild has
- * finished); fails the test after 600 polls 20 ms apart (a hang detector). */
+ * finished), polling every 20 ms; fails the test after HARNESS_HANG_S (a hang detector). */
 void wait_rebuilt(const char *key);
 
 #endif

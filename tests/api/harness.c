@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -405,7 +406,8 @@ void daemon_cleanup(struct daemon *d)
     }
 }
 
-int bunsen_run(char **out, const char *const *args)
+/* bunsen_run, and bunsen_run_unprivileged when unprivileged (harness.h). */
+static int run_bunsen(char **out, const char *const *args, bool unprivileged)
 {
     int pfd[2];
     if (pipe(pfd) != 0) {
@@ -416,6 +418,13 @@ int bunsen_run(char **out, const char *const *args)
         close(pfd[0]);
         dup2(pfd[1], STDOUT_FILENO);
         dup2(pfd[1], STDERR_FILENO);
+        if (unprivileged) {
+            if (geteuid() == 0 &&
+                (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+                _exit(126);
+            }
+            alarm(30); /* a serve that started after all: killed */
+        }
         const char *argv[64] = {bin()};
         int n = 1;
         for (int i = 0; args[i] != NULL && n < 62; i++) {
@@ -451,6 +460,16 @@ int bunsen_run(char **out, const char *const *args)
         free(buf);
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int bunsen_run(char **out, const char *const *args)
+{
+    return run_bunsen(out, args, false);
+}
+
+int bunsen_run_unprivileged(char **out, const char *const *args)
+{
+    return run_bunsen(out, args, true);
 }
 
 void resp_free(struct resp *r)
@@ -732,82 +751,4 @@ json_t *harness_call(int port, const char *method, const char *path, const char 
     json_t *j = resp_json(&r);
     resp_free(&r);
     return j;
-}
-
-/* The string field name of j copied into out (cap bytes), failing the test when it is missing
- * or does not fit. */
-static void copy_field(const json_t *j, const char *name, char *out, size_t cap)
-{
-    const char *v = json_string_value(json_object_get(j, name));
-    if (v == NULL || strlen(v) >= cap) {
-        fail_msg("field %s: %s", name, v == NULL ? "missing" : "too long");
-    }
-    snprintf(out, cap, "%s", v);
-}
-
-void harness_sdk_key_named(int port, const char *admin, const char *name, char *out, size_t cap,
-                           char *id, size_t id_cap)
-{
-    char body[256];
-    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"role\":\"sdk\"}", name);
-    json_t *j = harness_call(port, "POST", "/api/v1/keys", admin, body, 201);
-    copy_field(j, "key", out, cap);
-    if (id != NULL) {
-        copy_field(j, "id", id, id_cap);
-    }
-    json_decref(j);
-}
-
-void harness_sdk_key(int port, const char *admin, char *out, size_t cap)
-{
-    static int made; /* key names are unique among active keys */
-    char name[32];
-    snprintf(name, sizeof(name), "sdk-%d", ++made);
-    harness_sdk_key_named(port, admin, name, out, cap, NULL, 0);
-}
-
-void harness_metric(int port, const char *admin, const char *body)
-{
-    json_decref(harness_call(port, "POST", "/api/v1/metrics", admin, body, 201));
-}
-
-void harness_started_experiment(int port, const char *admin, const char *key, const char *body)
-{
-    json_decref(harness_call(port, "POST", "/api/v1/experiments", admin, body, 201));
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/experiments/%s/start", key);
-    json_decref(harness_call(port, "POST", path, admin, NULL, 200));
-}
-
-void harness_ratio_metrics(int port, const char *admin)
-{
-    harness_metric(port, admin,
-                   "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
-                   "\"cuped_lookback_hours\":0}");
-    harness_metric(port, admin,
-                   "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
-                   "\"cuped_lookback_hours\":0}");
-    harness_metric(port, admin,
-                   "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
-                   "\"denominator\":\"v\"}");
-}
-
-int harness_start_with_key(struct daemon *d, const char *const *extra, char *sdk, size_t cap)
-{
-    if (daemon_start(d, extra) != 0) {
-        return -1;
-    }
-    harness_sdk_key(d->port, d->admin_key, sdk, cap);
-    return 0;
-}
-
-int harness_stop(struct daemon *d)
-{
-    int rc = daemon_stop(d);
-    daemon_cleanup(d);
-    if (rc != 0) {
-        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
-        return -1;
-    }
-    return 0;
 }

@@ -85,6 +85,11 @@ char *harness_file_text(const char *path, int flags, const char *sql);
 /* Run `bunsen ARGS...` (NULL-terminated) to completion; returns its exit code and, when
  * out is not NULL, its stdout+stderr (malloc'd, NUL-terminated). */
 int bunsen_run(char **out, const char *const *args);
+/* As bunsen_run, as the user nobody (65534, no supplementary groups) when the tests run as
+ * root, whom no file mode stops (a test of modes would prove nothing), else as this user;
+ * killed after 30 s (a serve that started after all). Exit code 126: the user could not be
+ * changed; -1: it did not exit. */
+int bunsen_run_unprivileged(char **out, const char *const *args);
 
 struct resp {
     int status;

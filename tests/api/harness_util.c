@@ -2,8 +2,10 @@
  * harness_util.c - small readers shared by the API tests (harness.h: harness_metric_value,
  * str, slurp, harness_fill_disk, http_status, harness_key, harness_count, harness_wait_text):
  * one series of a daemon's /metrics, a string member of a JSON object, a whole file; a file
- * that fills a file system; a request's status, a new key, and a line the daemon logs. Split from
- * harness.c, which starts daemons and speaks HTTP to them. Everything runs on the caller's thread.
+ * that fills a file system; a request's status, a new key, and a line the daemon logs. Also the
+ * setup shortcuts (harness_sdk_key*, harness_metric, harness_started_experiment,
+ * harness_ratio_metrics, harness_start_with_key, harness_stop). Split from harness.c, which
+ * starts daemons and speaks HTTP to them. Everything runs on the caller's thread.
  */
 #include "harness.h"
 
@@ -117,4 +119,82 @@ int harness_wait_text(const char *path, const char *needle, int n)
         }
     }
     return got;
+}
+
+/* The string field name of j copied into out (cap bytes), failing the test when it is missing
+ * or does not fit. */
+static void copy_field(const json_t *j, const char *name, char *out, size_t cap)
+{
+    const char *v = json_string_value(json_object_get(j, name));
+    if (v == NULL || strlen(v) >= cap) {
+        fail_msg("field %s: %s", name, v == NULL ? "missing" : "too long");
+    }
+    snprintf(out, cap, "%s", v);
+}
+
+void harness_sdk_key_named(int port, const char *admin, const char *name, char *out, size_t cap,
+                           char *id, size_t id_cap)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"role\":\"sdk\"}", name);
+    json_t *j = harness_call(port, "POST", "/api/v1/keys", admin, body, 201);
+    copy_field(j, "key", out, cap);
+    if (id != NULL) {
+        copy_field(j, "id", id, id_cap);
+    }
+    json_decref(j);
+}
+
+void harness_sdk_key(int port, const char *admin, char *out, size_t cap)
+{
+    static int made; /* key names are unique among active keys */
+    char name[32];
+    snprintf(name, sizeof(name), "sdk-%d", ++made);
+    harness_sdk_key_named(port, admin, name, out, cap, NULL, 0);
+}
+
+void harness_metric(int port, const char *admin, const char *body)
+{
+    json_decref(harness_call(port, "POST", "/api/v1/metrics", admin, body, 201));
+}
+
+void harness_started_experiment(int port, const char *admin, const char *key, const char *body)
+{
+    json_decref(harness_call(port, "POST", "/api/v1/experiments", admin, body, 201));
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/start", key);
+    json_decref(harness_call(port, "POST", path, admin, NULL, 200));
+}
+
+void harness_ratio_metrics(int port, const char *admin)
+{
+    harness_metric(port, admin,
+                   "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
+                   "\"cuped_lookback_hours\":0}");
+    harness_metric(port, admin,
+                   "{\"key\":\"v\",\"event\":\"view\",\"type\":\"count\","
+                   "\"cuped_lookback_hours\":0}");
+    harness_metric(port, admin,
+                   "{\"key\":\"r\",\"type\":\"ratio\",\"numerator\":\"m\","
+                   "\"denominator\":\"v\"}");
+}
+
+int harness_start_with_key(struct daemon *d, const char *const *extra, char *sdk, size_t cap)
+{
+    if (daemon_start(d, extra) != 0) {
+        return -1;
+    }
+    harness_sdk_key(d->port, d->admin_key, sdk, cap);
+    return 0;
+}
+
+int harness_stop(struct daemon *d)
+{
+    int rc = daemon_stop(d);
+    daemon_cleanup(d);
+    if (rc != 0) {
+        fprintf(stderr, "daemon exited with status %d on SIGTERM\n", rc);
+        return -1;
+    }
+    return 0;
 }

@@ -24,6 +24,7 @@
  *   CUPED: theta = pooled Sxy / pooled Sxx, v = (Syy - 2 theta Sxy + theta^2 Sxx) / (n - 1),
  *   Welch on the adjusted values (Fractions of the doubles; /tmp/rev-stats-work/ref.py)
  */
+#include "calls.h"
 #include "harness.h"
 
 #include <math.h>
@@ -32,7 +33,7 @@
 #include <string.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 static int64_t t0;
 
 #define HOUR   3600000LL
@@ -60,12 +61,6 @@ static const double XA[NU] = {0.12, 0.18, 0.33, 0.41}, XB[NU] = {0.35, 0.52, 0.5
 #define CUPED_P     0.80962986169175333
 #define CUPED_EST   0.0055857345299952848
 
-static json_t *call(const char *method, const char *path, const char *key, const char *body,
-                    int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
 static const char *user(char variant, int i)
 {
     return fmt("%c%d", variant, i + 1);
@@ -73,11 +68,11 @@ static const char *user(char variant, int i)
 
 static void expose(char variant, int i)
 {
-    json_decref(call("POST", "/api/v1/exposures", sdk_key,
-                     fmt("{\"exposures\":[{\"experiment\":\"qm\",\"user_id\":\"%s\","
-                         "\"variant\":\"%c\",\"ts\":%lld,\"attributes\":{\"country\":\"%s\"}}]}",
-                         user(variant, i), variant, (long long)t0, i < 2 ? "de" : "fr"),
-                     200));
+    json_decref(call_as(sdk, "POST", "/api/v1/exposures",
+                        fmt("{\"exposures\":[{\"experiment\":\"qm\",\"user_id\":\"%s\","
+                            "\"variant\":\"%c\",\"ts\":%lld,\"attributes\":{\"country\":\"%s\"}}]}",
+                            user(variant, i), variant, (long long)t0, i < 2 ? "de" : "fr"),
+                        200));
 }
 
 /* 1e15, v, -1e15 at t0 + offset, a minute apart: one request each, or one for the three. */
@@ -94,7 +89,7 @@ static void passage(char variant, int i, int64_t offset, double v, bool together
                                (long long)(t0 + offset + k * MINUTE), vals[k]);
         if (!together || k == 2) {
             snprintf(body + at, sizeof(body) - at, "]}");
-            json_decref(call("POST", "/api/v1/events", sdk_key, body, 200));
+            json_decref(call_as(sdk, "POST", "/api/v1/events", body, 200));
             at = (size_t)snprintf(body, sizeof(body), "{\"events\":[");
         }
     }
@@ -103,9 +98,10 @@ static void passage(char variant, int i, int64_t offset, double v, bool together
 static int setup(void **state)
 {
     (void)state;
-    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk, sizeof(sdk)) != 0) {
         return -1;
     }
+    calls_use(&D);
     harness_metric(D.port, D.admin_key,
                    "{\"key\":\"qrev\",\"event\":\"qpay\",\"type\":\"sum\",\"window_hours\":48,"
                    "\"cuped_lookback_hours\":24}");
@@ -164,7 +160,7 @@ static const json_t *metric_variants(const json_t *doc)
 
 static void check_plain(const char *when)
 {
-    json_t *r = call("GET", "/api/v1/experiments/qm/results?cuped=false", D.admin_key, NULL, 200);
+    json_t *r = call("GET", "/api/v1/experiments/qm/results?cuped=false", NULL, 200);
     const json_t *vars = metric_variants(r);
     near(json_object_get(variant_of(vars, "a"), "stddev"), STDDEV_A, 1e-9, when);
     near(json_object_get(variant_of(vars, "b"), "stddev"), STDDEV_B, 1e-9, when);
@@ -176,7 +172,7 @@ static void check_plain(const char *when)
 
 static void check_cuped(const char *when)
 {
-    json_t *r = call("GET", "/api/v1/experiments/qm/results?cuped=true", D.admin_key, NULL, 200);
+    json_t *r = call("GET", "/api/v1/experiments/qm/results?cuped=true", NULL, 200);
     const json_t *b = variant_of(metric_variants(r), "b");
     near(json_object_get(json_object_get(b, "cuped"), "theta"), CUPED_THETA, 1e-9, when);
     near(json_object_get(json_object_get(b, "absolute_lift"), "estimate"), CUPED_EST, 1e-9, when);
@@ -189,8 +185,7 @@ static void check_cuped(const char *when)
  * error (the series follows the analysis defaults, CUPED on, as the results do) */
 static void check_series(const char *when)
 {
-    json_t *r = call("GET", "/api/v1/experiments/qm/timeseries?metric=qrev&cuped=false",
-                     D.admin_key, NULL, 200);
+    json_t *r = call("GET", "/api/v1/experiments/qm/timeseries?metric=qrev&cuped=false", NULL, 200);
     const json_t *days = json_object_get(r, "days");
     const json_t *last = json_array_get(days, json_array_size(days) - 1);
     const json_t *b = variant_of(json_object_get(last, "variants"), "b");
@@ -200,8 +195,8 @@ static void check_series(const char *when)
 
 static void check_slices(const char *when)
 {
-    json_t *r = call("GET", "/api/v1/experiments/qm/results?dimension=country&cuped=false",
-                     D.admin_key, NULL, 200);
+    json_t *r =
+        call("GET", "/api/v1/experiments/qm/results?dimension=country&cuped=false", NULL, 200);
     const json_t *slices = json_object_get(r, "slices");
     int seen = 0;
     for (size_t s = 0; s < json_array_size(slices); s++) {
@@ -301,21 +296,21 @@ static void users_of(const json_t *doc, long long *a, long long *b)
 static void test_archived_reads_stored_rows(void **state)
 {
     (void)state;
-    json_decref(call("POST", "/api/v1/experiments/qm/stop", D.admin_key, NULL, 200));
+    json_decref(call("POST", "/api/v1/experiments/qm/stop", NULL, 200));
     for (int i = 0; i < 600 && rebuilding(); i++) {
         sleep_ms(50);
     }
     assert_false(rebuilding());
     passage('a', 1, 3 * HOUR, 0, false);
     assert_true(max_hwm("metric_stats") >= 1e30);
-    json_decref(call("POST", "/api/v1/experiments/qm/archive", D.admin_key, NULL, 200));
+    json_decref(call("POST", "/api/v1/experiments/qm/archive", NULL, 200));
     char *out = NULL;
     const char *args[] = {"compact", "--data-dir", D.dir, NULL};
     assert_int_equal(bunsen_run(&out, args), 0);
     free(out);
     assert_int_equal(
         daemon_db_int(&D, "SELECT COUNT(*) FROM user_metrics WHERE experiment = 'qm'", 0), 0);
-    json_t *doc = call("GET", "/api/v1/experiments/qm/results", D.admin_key, NULL, 200);
+    json_t *doc = call("GET", "/api/v1/experiments/qm/results", NULL, 200);
     long long a = -1, b = -1;
     users_of(doc, &a, &b);
     json_decref(doc);

@@ -18,6 +18,7 @@
  * the raw rows without changing which events count (a wider window): 0.1, 1e15, -1e15 gave
  * 0.125 as sent and 0.1 once rebuilt, and 1e12 + 0.07 - 1e12 gave 0.06995.
  */
+#include "calls.h"
 #include "harness.h"
 
 #include <stdio.h>
@@ -25,7 +26,7 @@
 #include <string.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 static int64_t t0;
 
 #define HOUR   3600000LL
@@ -38,39 +39,34 @@ static const char *const ARGS[] = {"--rebuild-chunk", "2", NULL};
 static const char *const VARIANTS[NV] = {"a", "b", "c", "d", "e"};
 static double want_y[NV], want_x[NV];
 
-static json_t *call(const char *method, const char *path, const char *key, const char *body,
-                    int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
 static void expose(const char *variant)
 {
-    json_decref(call("POST", "/api/v1/exposures", sdk_key,
-                     fmt("{\"exposures\":[{\"experiment\":\"xv\",\"user_id\":\"u%s\","
-                         "\"variant\":\"%s\",\"ts\":%lld}]}",
-                         variant, variant, (long long)t0),
-                     200));
+    json_decref(call_as(sdk, "POST", "/api/v1/exposures",
+                        fmt("{\"exposures\":[{\"experiment\":\"xv\",\"user_id\":\"u%s\","
+                            "\"variant\":\"%s\",\"ts\":%lld}]}",
+                            variant, variant, (long long)t0),
+                        200));
 }
 
 /* One request per event: value at t0 + offset (negative: the look-back). */
 static void events(const char *variant, int64_t offset, const double *values, int n)
 {
     for (int i = 0; i < n; i++) {
-        json_decref(call("POST", "/api/v1/events", sdk_key,
-                         fmt("{\"events\":[{\"user_id\":\"u%s\",\"event\":\"pay\",\"ts\":%lld,"
-                             "\"value\":%.17g}]}",
-                             variant, (long long)(t0 + offset + i * MINUTE), values[i]),
-                         200));
+        json_decref(call_as(sdk, "POST", "/api/v1/events",
+                            fmt("{\"events\":[{\"user_id\":\"u%s\",\"event\":\"pay\",\"ts\":%lld,"
+                                "\"value\":%.17g}]}",
+                                variant, (long long)(t0 + offset + i * MINUTE), values[i]),
+                            200));
     }
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk, sizeof(sdk)) != 0) {
         return -1;
     }
+    calls_use(&D);
     harness_metric(D.port, D.admin_key,
                    "{\"key\":\"rev\",\"event\":\"pay\",\"type\":\"sum\",\"window_hours\":48,"
                    "\"cuped_lookback_hours\":24}");
@@ -116,26 +112,12 @@ static int variant_index(const char *key)
     return -1;
 }
 
-static void wait_rebuilt(void)
-{
-    for (int i = 0; i < 600; i++) {
-        json_t *r = call("GET", "/api/v1/experiments/xv/results", D.admin_key, NULL, 200);
-        bool busy = json_object_get(r, "rebuilding") != NULL;
-        json_decref(r);
-        if (!busy) {
-            return;
-        }
-        sleep_ms(50);
-    }
-    fail_msg("the rebuild did not finish in 30 s");
-}
-
 /* Every reader of the values: results (JSON, CSV), time series, per-user export. */
 static void check_values(const char *when)
 {
     /* results JSON (every double exactly since s24: an ulp is seen): the variant's sum is its
      * one user's value */
-    json_t *r = call("GET", "/api/v1/experiments/xv/results?cuped=false", D.admin_key, NULL, 200);
+    json_t *r = call("GET", "/api/v1/experiments/xv/results?cuped=false", NULL, 200);
     const json_t *vars =
         json_object_get(json_array_get(json_object_get(r, "metrics"), 0), "variants");
     assert_int_equal(json_array_size(vars), NV);
@@ -180,8 +162,7 @@ static void check_values(const char *when)
     resp_free(&c);
 
     /* the time series: its last day holds every user, with its value (the mean of one) */
-    json_t *ts =
-        call("GET", "/api/v1/experiments/xv/timeseries?metric=rev", D.admin_key, NULL, 200);
+    json_t *ts = call("GET", "/api/v1/experiments/xv/timeseries?metric=rev", NULL, 200);
     const json_t *days = json_object_get(ts, "days");
     const json_t *last = json_array_get(days, json_array_size(days) - 1);
     const json_t *tv = json_object_get(last, "variants");
@@ -225,11 +206,11 @@ static void check_values(const char *when)
 static void test_values_exact_through_rebuild(void **state)
 {
     (void)state;
-    wait_rebuilt();
+    wait_rebuilt("xv");
     check_values("as sent");
     /* a rebuild that counts the same events: the values must not move */
-    json_decref(call("PATCH", "/api/v1/metrics/rev", D.admin_key, "{\"window_hours\":100}", 200));
-    wait_rebuilt();
+    json_decref(call("PATCH", "/api/v1/metrics/rev", "{\"window_hours\":100}", 200));
+    wait_rebuilt("xv");
     check_values("after the rebuild");
     /* and events after it add to the rebuilt values as to the incremental ones */
     events("a", 2 * HOUR, (double[]){1e15, -1e15}, 2);

@@ -19,6 +19,7 @@
  * bounds on (100 ms per attack request, 10 ms normal p99) are printed when
  * BUNSEN_BENCH_LATENCY=1, by bench/isolation.sh, and not asserted.
  */
+#include "calls.h"
 #include "harness.h"
 
 #include <pthread.h>
@@ -30,7 +31,7 @@
 #include <unistd.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 
 /* Latencies: printed for bench/isolation.sh (BUNSEN_BENCH_LATENCY=1), never asserted. */
 #define bench_print(...)                                                                           \
@@ -78,11 +79,6 @@ static int req_full(const char *method, const char *path, const char *key, const
     return req_json(method, path, key, body, ms, field, fn, NULL);
 }
 
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return harness_call(D.port, method, path, D.admin_key, body, want);
-}
-
 /* n ids first.. as a JSON array (malloc'd): strings "<prefix><i>", or numbers when prefix is
  * NULL (a 7,000-id list of numbers fits the 64 KiB targeting cap). */
 static char *id_array(const char *prefix, int n, int first)
@@ -121,9 +117,10 @@ static char *repeat_array(const char *elem, int n)
 static int setup(void **state)
 {
     (void)state;
-    if (harness_start_with_key(&D, NULL, sdk_key, sizeof(sdk_key)) != 0) {
+    if (harness_start_with_key(&D, NULL, sdk, sizeof(sdk)) != 0) {
         return -1;
     }
+    calls_use(&D);
     json_decref(call("POST", "/api/v1/metrics",
                      "{\"key\":\"rev\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
     char *ids = id_array(NULL, 7000, 100000);
@@ -154,7 +151,7 @@ static int teardown(void **state)
 /* POST body to path with the sdk key; returns the status, *ms the wall time. */
 static int timed_post(const char *path, const char *body, double *ms, char *field, size_t fn)
 {
-    return req_full("POST", path, sdk_key, body, ms, field, fn);
+    return req_full("POST", path, sdk, body, ms, field, fn);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -263,7 +260,7 @@ static void test_huge_in_array(void **state)
     assert_string_equal(field, "context");
     bench_print("# same on bulk OFREP: 413 in %.1f ms\n", ms);
     char eval_path[160];
-    snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk_key);
+    snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk);
     snprintf(body, n, "{\"attributes\":{\"id\":\"u1\",\"g\":%s}}", g);
     assert_int_equal(timed_post(eval_path, body, &ms, field, sizeof(field)), 413);
     assert_string_equal(field, "attributes");
@@ -304,7 +301,7 @@ static void test_attribute_caps(void **state)
     assert_string_equal(field, "attributes.ua");
     /* GET form: the same cap on a query attribute */
     snprintf(b, 6000, "/api/v1/experiments/t-plain/assign?user_id=u&attr.ua=%s", big);
-    assert_int_equal(req_full("GET", b, sdk_key, NULL, &ms, field, sizeof(field)), 400);
+    assert_int_equal(req_full("GET", b, sdk, NULL, &ms, field, sizeof(field)), 400);
     assert_string_equal(field, "attr.ua");
     free(b);
     free(big);
@@ -381,7 +378,7 @@ static void test_regex_in_elem_match(void **state)
     bench_print("# ^(a+)+$ in $elemMatch x 300: 400 (budget) in %.1f ms\n", ms);
     /* remote evaluation (GrowthBook remoteEval) takes the same budget */
     char eval_path[160];
-    snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk_key);
+    snprintf(eval_path, sizeof(eval_path), "/api/eval/%s", sdk);
     char *eb = malloc(strlen(tags) + 128);
     sprintf(eb, "{\"attributes\":{\"id\":\"atk\",\"tags\":%s}}", tags);
     assert_int_equal(timed_post(eval_path, eb, &ms, field, sizeof(field)), 400);

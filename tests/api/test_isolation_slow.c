@@ -17,6 +17,7 @@
  * measured by test_slow_results_latency, run only by bench/isolation.sh
  * (BUNSEN_BENCH_LATENCY=1): it prints, and asserts only statuses.
  */
+#include "calls.h"
 #include "harness.h"
 
 #include <poll.h>
@@ -28,7 +29,7 @@
 #include <unistd.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 static char gate[128];
 
 #define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
@@ -40,21 +41,17 @@ static char gate[128];
 #define OFFLOAD_ACCEPTED (OFFLOAD_THREADS + 64)
 #define BURST            80
 
-static json_t *call(const char *method, const char *path, const char *body, int want)
-{
-    return harness_call(D.port, method, path, D.admin_key, body, want);
-}
-
 static int setup(void **state)
 {
     (void)state;
     harness_gate_init(gate, sizeof(gate));
     const char *const args[] = {"--threads", "1", "--rate-limit-ingest", "0", NULL};
-    int rc = harness_start_with_key(&D, args, sdk_key, sizeof(sdk_key));
+    int rc = harness_start_with_key(&D, args, sdk, sizeof(sdk));
     unsetenv("BUNSEN_TEST_OFFLOAD_GATE");
     if (rc != 0) {
         return -1;
     }
+    calls_use(&D);
     json_decref(call("POST", "/api/v1/metrics",
                      "{\"key\":\"rv\",\"event\":\"purchase\",\"type\":\"sum\"}", 201));
     json_decref(call("POST", "/api/v1/metrics",
@@ -83,7 +80,7 @@ static int teardown(void **state)
 static int assign_small(int i)
 {
     char code[64];
-    int fd = harness_send(D.port, "POST", "/api/v1/assign", sdk_key,
+    int fd = harness_send(D.port, "POST", "/api/v1/assign", sdk,
                           fmt("{\"user_id\":\"a-%d\",\"experiments\":[\"small\"],"
                               "\"log_exposure\":false}",
                               i));
@@ -226,7 +223,7 @@ static void test_slow_results_latency(void **state)
                 i > first ? "," : "", i, i % 2 ? "green" : "control", ts);
         }
         snprintf(body + len, cap - len, "]}");
-        json_decref(harness_call(D.port, "POST", "/api/v1/exposures", sdk_key, body, 200));
+        json_decref(harness_call(D.port, "POST", "/api/v1/exposures", sdk, body, 200));
     }
     free(body);
     double t0 = harness_clock_ms();

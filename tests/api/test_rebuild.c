@@ -11,6 +11,7 @@
  * - kill -9 in the middle of a rebuild: after the restart it continues from the committed
  *   cursor (users_done does not go back) and ends with the same exact equality.
  */
+#include "calls.h"
 #include "harness.h"
 
 #include <math.h>
@@ -19,7 +20,7 @@
 #include <string.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 
 #define HOUR   3600000LL
 #define MINUTE 60000LL
@@ -38,28 +39,22 @@ static struct {
 static int nusers;
 static int64_t t_base;
 
-static json_t *call(const char *method, const char *path, const char *key, const char *body,
-                    int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
 static void expose(int u)
 {
-    json_decref(call("POST", "/api/v1/exposures", sdk_key,
-                     fmt("{\"exposures\":[{\"experiment\":\"rb\",\"user_id\":\"u%03d\","
-                         "\"variant\":\"%s\",\"ts\":%lld}]}",
-                         u, U[u].variant ? "green" : "control", (long long)U[u].x_ts),
-                     200));
+    json_decref(call_as(sdk, "POST", "/api/v1/exposures",
+                        fmt("{\"exposures\":[{\"experiment\":\"rb\",\"user_id\":\"u%03d\","
+                            "\"variant\":\"%s\",\"ts\":%lld}]}",
+                            u, U[u].variant ? "green" : "control", (long long)U[u].x_ts),
+                        200));
 }
 
 static void event(int u, int64_t offset)
 {
     int64_t ts = U[u].x_ts + offset;
-    json_decref(call("POST", "/api/v1/events", sdk_key,
-                     fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"buy\",\"ts\":%lld}]}", u,
-                         (long long)ts),
-                     200));
+    json_decref(call_as(sdk, "POST", "/api/v1/events",
+                        fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"buy\",\"ts\":%lld}]}",
+                            u, (long long)ts),
+                        200));
     U[u].ev[U[u].nev++] = ts;
 }
 
@@ -76,7 +71,7 @@ static void add_user(int u)
 
 static json_t *results(void)
 {
-    return call("GET", "/api/v1/experiments/rb/results", D.admin_key, NULL, 200);
+    return call("GET", "/api/v1/experiments/rb/results", NULL, 200);
 }
 
 /* -1 when not rebuilding, else the progress; *done the users rebuilt. */
@@ -90,17 +85,6 @@ static double rebuilding(long long *done)
     }
     json_decref(r);
     return p;
-}
-
-static void wait_rebuilt(void)
-{
-    for (int i = 0; i < 600; i++) {
-        if (rebuilding(NULL) < 0) {
-            return;
-        }
-        sleep_ms(50);
-    }
-    fail_msg("the rebuild did not finish in 30 s");
 }
 
 /* The results of metric "m" (count) equal a recompute from the rows sent: window_h 0 = no
@@ -150,9 +134,10 @@ static void check_exact(int64_t window_h)
 static int setup(void **state)
 {
     (void)state;
-    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk, sizeof(sdk)) != 0) {
         return -1;
     }
+    calls_use(&D);
     harness_metric(D.port, D.admin_key,
                    "{\"key\":\"m\",\"event\":\"buy\",\"type\":\"count\","
                    "\"cuped_lookback_hours\":0}");
@@ -181,7 +166,7 @@ static void test_rows_during_rebuild(void **state)
     (void)state;
     check_exact(0);
     json_t *before = results();
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"window_hours\":2}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"window_hours\":2}", 200));
     /* answered at once; the results are the last complete ones, marked */
     json_t *during = results();
     const json_t *rb = json_object_get(during, "rebuilding");
@@ -220,7 +205,7 @@ static void test_rows_during_rebuild(void **state)
     }
     print_message("# %d of 6 progress probes saw the rebuild under way\n", mid);
     assert_true(mid >= 1);
-    wait_rebuilt();
+    wait_rebuilt("rb");
     check_exact(2);
 }
 
@@ -229,8 +214,8 @@ static void test_rows_during_rebuild(void **state)
 static void test_rename_rebuilds_nothing(void **state)
 {
     (void)state;
-    wait_rebuilt();
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"name\":\"Renamed\"}", 200));
+    wait_rebuilt("rb");
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"name\":\"Renamed\"}", 200));
     json_t *after = results();
     assert_null(json_object_get(after, "rebuilding"));
     json_decref(after);
@@ -243,7 +228,7 @@ static void test_rename_rebuilds_nothing(void **state)
 static void test_kill9_mid_rebuild(void **state)
 {
     (void)state;
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"window_hours\":null}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"window_hours\":null}", 200));
     long long done = -1;
     for (int i = 0; i < 400 && done < 10; i++) {
         if (rebuilding(&done) < 0) {
@@ -263,7 +248,7 @@ static void test_kill9_mid_rebuild(void **state)
     for (int u = 0; u < nusers; u += 7) {
         event(u, 90 * MINUTE);
     }
-    wait_rebuilt();
+    wait_rebuilt("rb");
     check_exact(0);
 }
 

@@ -18,6 +18,7 @@
  *   count metric made binomial), also across a restarted rebuild.
  * Runs on both backends (the PostgreSQL pass runs every API test).
  */
+#include "calls.h"
 #include "harness.h"
 #include "results_csv.h"
 
@@ -27,7 +28,7 @@
 #include <string.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 
 #define HOUR   3600000LL
 #define MINUTE 60000LL
@@ -49,19 +50,13 @@ static struct {
     int64_t buy[MAXE], view[MAXE];
 } U[NUSERS];
 
-static json_t *call(const char *method, const char *path, const char *key, const char *body,
-                    int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
 static void event(int u, const char *name, int64_t offset)
 {
     int64_t ts = U[u].x_ts + offset;
-    json_decref(call("POST", "/api/v1/events", sdk_key,
-                     fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"%s\",\"ts\":%lld}]}", u,
-                         name, (long long)ts),
-                     200));
+    json_decref(call_as(sdk, "POST", "/api/v1/events",
+                        fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"%s\",\"ts\":%lld}]}",
+                            u, name, (long long)ts),
+                        200));
     if (strcmp(name, "buy") == 0) {
         U[u].buy[U[u].nbuy++] = ts;
     } else {
@@ -71,7 +66,7 @@ static void event(int u, const char *name, int64_t offset)
 
 static json_t *results(const char *query)
 {
-    return call("GET", fmt("/api/v1/experiments/rr/results%s", query), D.admin_key, NULL, 200);
+    return call("GET", fmt("/api/v1/experiments/rr/results%s", query), NULL, 200);
 }
 
 /* The users rebuilt so far, or -1 when no rebuild runs. */
@@ -145,9 +140,10 @@ static void check_ratio(const json_t *metric, int plan, int64_t window_h)
 static int setup(void **state)
 {
     (void)state;
-    if (harness_start_with_key(&D, ARGS, sdk_key, sizeof(sdk_key)) != 0) {
+    if (harness_start_with_key(&D, ARGS, sdk, sizeof(sdk)) != 0) {
         return -1;
     }
+    calls_use(&D);
     harness_ratio_metrics(D.port, D.admin_key);
     harness_started_experiment(
         D.port, D.admin_key, "rr",
@@ -158,12 +154,12 @@ static int setup(void **state)
         U[u].x_ts = t_base + u * MINUTE;
         U[u].variant = u % 2;
         U[u].plan = (u / 2) % NPLANS;
-        json_decref(
-            call("POST", "/api/v1/exposures", sdk_key,
-                 fmt("{\"exposures\":[{\"experiment\":\"rr\",\"user_id\":\"u%03d\","
-                     "\"variant\":\"%s\",\"ts\":%lld,\"attributes\":{\"plan\":\"%s\"}}]}",
-                     u, U[u].variant ? "green" : "control", (long long)U[u].x_ts, PLANS[U[u].plan]),
-                 200));
+        json_decref(call_as(
+            sdk, "POST", "/api/v1/exposures",
+            fmt("{\"exposures\":[{\"experiment\":\"rr\",\"user_id\":\"u%03d\","
+                "\"variant\":\"%s\",\"ts\":%lld,\"attributes\":{\"plan\":\"%s\"}}]}",
+                u, U[u].variant ? "green" : "control", (long long)U[u].x_ts, PLANS[U[u].plan]),
+            200));
         for (int j = 0; j <= u % 5; j++) {
             event(u, "buy", j * 37 * MINUTE); /* past 2 h for u % 5 == 4 */
         }
@@ -185,7 +181,7 @@ static void test_ratio_through_rebuild(void **state)
     (void)state;
     json_t *before = ratio_blocks();
     check_ratio(json_array_get(before, 0), -1, 0);
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"window_hours\":2}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"window_hours\":2}", 200));
     /* wait until chunks have rewritten some users' values */
     long long done = 0;
     for (int i = 0; i < 400 && done < 8; i++) {
@@ -268,22 +264,21 @@ static void test_ratio_through_rebuild(void **state)
 static void test_ratio_added_mid_rebuild(void **state)
 {
     (void)state;
-    json_decref(call("POST", "/api/v1/metrics", D.admin_key,
+    json_decref(call("POST", "/api/v1/metrics",
                      "{\"key\":\"r2\",\"type\":\"ratio\",\"numerator\":\"v\","
                      "\"denominator\":\"m\"}",
                      201));
     json_t *r0 = results("");
     json_t *before = metric_of(r0, 0);
     json_decref(r0);
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"window_hours\":null}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"window_hours\":null}", 200));
     long long done = 0;
     for (int i = 0; i < 400 && done < 4; i++) {
         done = rebuilt_users();
         assert_true(done >= 0);
         sleep_ms(10);
     }
-    json_decref(call("PATCH", "/api/v1/experiments/rr", D.admin_key,
-                     "{\"metrics\":[\"r\",\"m\",\"r2\"]}", 200));
+    json_decref(call("PATCH", "/api/v1/experiments/rr", "{\"metrics\":[\"r\",\"m\",\"r2\"]}", 200));
     json_t *r = results("");
     if (json_object_get(r, "rebuilding") != NULL) {
         json_t *r1 = metric_of(r, 0), *r2 = metric_of(r, 2);
@@ -352,14 +347,14 @@ static void test_definitions_kept_through_rebuild(void **state)
     json_t *ratio = metric_of(r0, 0), *count = metric_of(r0, 1);
     json_decref(r0);
     assert_string_equal(json_string_value(json_object_get(count, "type")), "count");
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"cap\":1}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"cap\":1}", 200));
     long long done = 0;
     for (int i = 0; i < 400 && done < 4; i++) {
         done = rebuilt_users();
         assert_true(done >= 0);
         sleep_ms(10);
     }
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"name\":\"Buys\"}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"name\":\"Buys\"}", 200));
     json_t *r = results("");
     bool mid = json_object_get(r, "rebuilding") != NULL;
     if (mid) {
@@ -372,8 +367,7 @@ static void test_definitions_kept_through_rebuild(void **state)
     }
     json_decref(r);
     /* a second change restarts the rebuild: the kept roll-ups are still the first's */
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key,
-                     "{\"type\":\"binomial\",\"cap\":null}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"type\":\"binomial\",\"cap\":null}", 200));
     r = results("");
     if (json_object_get(r, "rebuilding") != NULL) {
         mid = true;
@@ -383,10 +377,8 @@ static void test_definitions_kept_through_rebuild(void **state)
         json_decref(a);
         json_decref(b);
         json_decref(want);
-        json_decref(
-            call("GET", "/api/v1/experiments/rr/results?dimension=plan", D.admin_key, NULL, 200));
-        json_decref(
-            call("GET", "/api/v1/experiments/rr/timeseries?metric=m", D.admin_key, NULL, 200));
+        json_decref(call("GET", "/api/v1/experiments/rr/results?dimension=plan", NULL, 200));
+        json_decref(call("GET", "/api/v1/experiments/rr/timeseries?metric=m", NULL, 200));
     }
     json_decref(r);
     if (!mid) {
@@ -413,8 +405,7 @@ static void test_definitions_kept_through_rebuild(void **state)
     json_decref(b);
     json_decref(r);
     /* nothing is left kept: the kept definitions went with the kept roll-ups */
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key,
-                     "{\"type\":\"count\",\"name\":\"m\"}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"type\":\"count\",\"name\":\"m\"}", 200));
     for (int i = 0; i < 600 && rebuilt_users() >= 0; i++) {
         sleep_ms(50);
     }
@@ -440,8 +431,8 @@ static void test_two_quick_edits(void **state)
     json_t *before = metric_of(r0, 0);
     json_decref(r0);
     assert_null(json_object_get(before, "warning"));
-    json_decref(call("PATCH", "/api/v1/metrics/v", D.admin_key, "{\"window_hours\":5}", 200));
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"window_hours\":3}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/v", "{\"window_hours\":5}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"window_hours\":3}", 200));
     /* once chunks have rewritten some users' values (before the first, the values read are
      * still all those of before the edits) */
     for (int i = 0; i < 400 && rebuilt_users() >= 0 && rebuilt_users() < 6; i++) {

@@ -17,6 +17,7 @@
  *   once, no warnings.
  * Runs on both backends (the PostgreSQL pass runs every API test).
  */
+#include "calls.h"
 #include "harness.h"
 
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include <string.h>
 
 static struct daemon D;
-static char sdk_key[64];
+static char sdk[64];
 
 #define HOUR   3600000LL
 #define MINUTE 60000LL
@@ -34,15 +35,9 @@ static char sdk_key[64];
 static const char *const PAUSED[] = {"--rebuild-chunk", "2", "--rebuild-pause-ms", "60000", NULL};
 static const char *const QUICK[] = {"--rebuild-chunk", "2", "--rebuild-pause-ms", "0", NULL};
 
-static json_t *call(const char *method, const char *path, const char *key, const char *body,
-                    int want)
-{
-    return harness_call(D.port, method, path, key, body, want);
-}
-
 static json_t *results(const char *query)
 {
-    return call("GET", fmt("/api/v1/experiments/up/results%s", query), D.admin_key, NULL, 200);
+    return call("GET", fmt("/api/v1/experiments/up/results%s", query), NULL, 200);
 }
 
 /* The block of metric key in a results document (borrowed). */
@@ -87,9 +82,10 @@ static bool rebuilding(void)
 static int setup(void **state)
 {
     (void)state;
-    if (harness_start_with_key(&D, PAUSED, sdk_key, sizeof(sdk_key)) != 0) {
+    if (harness_start_with_key(&D, PAUSED, sdk, sizeof(sdk)) != 0) {
         return -1;
     }
+    calls_use(&D);
     harness_ratio_metrics(D.port, D.admin_key);
     harness_started_experiment(
         D.port, D.admin_key, "up",
@@ -98,20 +94,21 @@ static int setup(void **state)
     int64_t t0 = harness_wall_ms() - 48 * HOUR;
     for (int u = 0; u < NUSERS; u++) {
         int64_t ts = t0 + u * MINUTE;
-        json_decref(call("POST", "/api/v1/exposures", sdk_key,
-                         fmt("{\"exposures\":[{\"experiment\":\"up\",\"user_id\":\"u%03d\","
-                             "\"variant\":\"%s\",\"ts\":%lld,\"attributes\":{\"plan\":\"%s\"}}]}",
-                             u, u % 2 ? "green" : "control", (long long)ts, u % 3 ? "free" : "pro"),
-                         200));
+        json_decref(
+            call_as(sdk, "POST", "/api/v1/exposures",
+                    fmt("{\"exposures\":[{\"experiment\":\"up\",\"user_id\":\"u%03d\","
+                        "\"variant\":\"%s\",\"ts\":%lld,\"attributes\":{\"plan\":\"%s\"}}]}",
+                        u, u % 2 ? "green" : "control", (long long)ts, u % 3 ? "free" : "pro"),
+                    200));
         /* three buys each: a count sum of 3 per user, which no binomial sum can be */
         for (int j = 0; j < 3; j++) {
-            json_decref(call("POST", "/api/v1/events", sdk_key,
-                             fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"buy\","
-                                 "\"ts\":%lld},{\"user_id\":\"u%03d\",\"event\":\"view\","
-                                 "\"ts\":%lld}]}",
-                                 u, (long long)(ts + (j + 1) * MINUTE), u,
-                                 (long long)(ts + (j + 1) * MINUTE)),
-                             200));
+            json_decref(call_as(sdk, "POST", "/api/v1/events",
+                                fmt("{\"events\":[{\"user_id\":\"u%03d\",\"event\":\"buy\","
+                                    "\"ts\":%lld},{\"user_id\":\"u%03d\",\"event\":\"view\","
+                                    "\"ts\":%lld}]}",
+                                    u, (long long)(ts + (j + 1) * MINUTE), u,
+                                    (long long)(ts + (j + 1) * MINUTE)),
+                                200));
         }
     }
     return 0;
@@ -126,7 +123,7 @@ static int teardown(void **state)
 static void test_rebuild_across_upgrade(void **state)
 {
     (void)state;
-    json_decref(call("PATCH", "/api/v1/metrics/m", D.admin_key, "{\"type\":\"binomial\"}", 200));
+    json_decref(call("PATCH", "/api/v1/metrics/m", "{\"type\":\"binomial\"}", 200));
     assert_true(rebuilding());
     json_t *r = results("");
     assert_null(json_object_get(block(r, "m"), "warning")); /* read as the count it was kept */
@@ -202,7 +199,7 @@ static void test_rebuild_across_upgrade(void **state)
         assert_null(json_object_get(block(r, keys[k]), "warning"));
     }
     json_decref(r);
-    json_decref(call("GET", "/api/v1/experiments/up/timeseries?metric=m", D.admin_key, NULL, 200));
+    json_decref(call("GET", "/api/v1/experiments/up/timeseries?metric=m", NULL, 200));
 }
 
 int main(void)
