@@ -65,9 +65,8 @@ static void op_query(const struct spec *sp, const struct spec_op *op, char *out,
         if (query_taken(out, name)) {
             spec_add_problem(problem, "%s line %d: %s %s lists query parameter '%s' twice",
                              SPEC_PATH, pm->line, op->method, op->path, name);
-        } else {
-            used += (size_t)snprintf(out + used, used < outn ? outn - used : 0, "%s%s",
-                                     used ? " " : "", name);
+        } else if (used < outn) {
+            used += (size_t)snprintf(out + used, outn - used, "%s%s", used ? " " : "", name);
         }
     }
 }
