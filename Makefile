@@ -136,6 +136,20 @@ $(BUILD)/tests/unit/test_store_%: tests/unit/test_store_%.c $(BUILD)/tests/unit/
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/store_fixture.o \
 	    $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 
+# The OpenAPI unit tests (test_openapi*, paths and roles; query parameters) share
+# tests/unit/openapi_spec.c: a line-based reader of docs/openapi.yaml.
+$(BUILD)/tests/unit/openapi_spec.o: tests/unit/openapi_spec.c tests/unit/openapi_spec.h \
+                                    tests/unit/unit.h $(wildcard include/bunsen/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/unit/test_openapi $(BUILD)/tests/unit/test_openapi_query: \
+    $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/tests/unit/openapi_spec.o $(BUILD)/libbunsen.a \
+    tests/unit/unit.h tests/unit/openapi_spec.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/openapi_spec.o \
+	    $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
+
 $(BUILD)/tests/api/harness.o: tests/api/harness.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<

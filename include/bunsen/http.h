@@ -81,7 +81,8 @@ struct http_route {
     unsigned flags; /* ROUTE_* */
     /* the query parameters it takes, space-separated ("method alpha", "attr.*" for any
      * attr.NAME; "" none): any other is a 400 naming it (http_query_known_ok). NULL: not
-     * checked (SDK, OFREP, health and metrics routes, where clients add cache busters) */
+     * checked (SDK, OFREP, health and metrics routes and GET /api/v1/me, where clients add
+     * cache busters) */
     const char *query;
 };
 

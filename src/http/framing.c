@@ -285,8 +285,8 @@ static bool query_unique_ok(struct http_req *r)
 /* ---- unknown query parameters ----
  * Unknown body fields are refused (API.md); a misspelt query parameter (`?metod=bayesian`,
  * `?country=NL` for attr.country) was ignored, and the reply looked right. Each /api/v1 route
- * lists the names it takes (routes.c); SDK, OFREP, health and metrics routes list none and
- * are not checked: browsers and SDKs add cache busters there. */
+ * lists the names it takes (routes.c); SDK, OFREP, health and metrics routes and GET
+ * /api/v1/me list none and are not checked: browsers and SDKs add cache busters there. */
 
 /* Is key one of list's space-separated names ("attr.*": any attr.NAME)? */
 static bool query_listed(const char *list, const char *key)

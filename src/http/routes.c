@@ -1,7 +1,8 @@
 /*
  * routes.c - the route table: method, path pattern, handler, body cap, roles allowed, and
  * the query parameters each /api/v1 route takes (any other is a 400; NULL: not checked, for
- * SDKs' and browsers' cache busters on the SDK, OFREP, health and metrics routes). No logic
+ * SDKs' and browsers' cache busters on the SDK, OFREP, health and metrics routes and on
+ * GET /api/v1/me, which SDKs and browsers call to check a key). No logic
  * here. Order matters only between patterns that could match the same path
  * (the first match wins): literal routes before parameterised ones.
  */
@@ -14,7 +15,7 @@ const struct http_route http_routes[] = {
     {HTTP_GET, "/metrics", api_metrics_prom, BODY_NONE, ROLES_PUBLIC, ROUTE_KEY_OPTIONAL, NULL},
     {HTTP_GET, "/api/v1/openapi.yaml", api_openapi, BODY_NONE, ROLES_PUBLIC, 0, NULL},
 
-    {HTTP_GET, "/api/v1/me", api_me, BODY_NONE, ROLES_READ | ROLE_SDK, 0, ""},
+    {HTTP_GET, "/api/v1/me", api_me, BODY_NONE, ROLES_READ | ROLE_SDK, 0, NULL},
     {HTTP_POST, "/api/v1/keys", api_keys_create, BODY_DEFAULT, ROLES_ADMIN, ROUTE_MANAGE, ""},
     {HTTP_GET, "/api/v1/keys", api_keys_list, BODY_NONE, ROLES_ADMIN, 0, "include_revoked"},
     {HTTP_DELETE, "/api/v1/keys/{id}", api_keys_revoke, BODY_NONE, ROLES_ADMIN, ROUTE_MANAGE, ""},

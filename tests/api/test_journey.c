@@ -9,7 +9,8 @@
  * - an unlisted ?dimension= names the experiment's dimensions (the first ones when they would
  *   not fit);
  * - unknown query parameters on /api/v1 routes are refused, naming the parameter, while the
- *   SDK, OFREP, health and metrics routes still ignore them (cache busting).
+ *   SDK, OFREP, health and metrics routes and GET /api/v1/me still ignore them (cache
+ *   busting).
  * One daemon is shared by every test (group setup).
  */
 #include "harness.h"
@@ -224,12 +225,27 @@ static void test_unknown_query(void **state)
     status_is("GET", "/api/v1/openapi.yaml?v=2", NULL, NULL, 200);
 }
 
+/* GET /api/v1/me, which SDKs and browsers call to check a key, ignores unknown query
+ * parameters as the SDK routes do (a cache buster), and still wants a valid key. */
+static void test_me_ignores_query(void **state)
+{
+    (void)state;
+    status_is("GET", "/api/v1/me?_=1700000000", SDK, NULL, 200);
+    status_is("GET", "/api/v1/me?_=1700000000&v=2", D.admin_key, NULL, 200);
+    json_t *me = call("GET", "/api/v1/me?_=1", NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(me, "role")), "admin");
+    json_decref(me);
+    status_is("GET", "/api/v1/me?_=1700000000", NULL, NULL, 401);
+    /* a repeated name is still a 400, on every route */
+    expect_400("GET", "/api/v1/me?_=1&_=2", SDK, NULL, "_", "more than once");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guardrail_also_metric), cmocka_unit_test(test_bare_item),
         cmocka_unit_test(test_unknown_field_first),   cmocka_unit_test(test_dimension_named),
-        cmocka_unit_test(test_unknown_query),
+        cmocka_unit_test(test_unknown_query),         cmocka_unit_test(test_me_ignores_query),
     };
     return cmocka_run_group_tests_name("journey", tests, setup, teardown);
 }

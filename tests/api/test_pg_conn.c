@@ -2,8 +2,9 @@
  * The PostgreSQL adapter's connections against what the server does to them (docs/SCALING.md
  * "Several daemons", docs/RELIABILITY.md): read connections terminated while the server
  * refuses new ones, a statement the server cancels (statement_timeout), a multi-host URL
- * whose last host says why it refused, notices the server sends outside a statement, and
- * migrations under an operator's statement_timeout. Each daemon runs on a database of its
+ * whose last host says why it refused, notices the server sends outside a statement, the
+ * pool's broken connections in /metrics, and migrations under an operator's
+ * statement_timeout. Each daemon runs on a database of its
  * own on the shared test cluster of tests/pg/api.sh, whose settings (ALLOW_CONNECTIONS,
  * statement_timeout) the tests change. Skipped on SQLite.
  */
@@ -188,6 +189,63 @@ static void test_reads_skip_dead_pooled_connections(void **state)
     assert_int_equal(ok, 10);
 }
 
+#define POOL(state) "bunsen_pg_pool_connections{state=\"" state "\"}"
+
+/* bunsen_pg_pool_connections{state="broken"}: the pool's idle connections whose session the
+ * server ended count at the next scrape, before a read finds them (it showed only open and
+ * idle: a pool of dead sessions looked like a healthy one). The server refuses new
+ * connections meanwhile (ALLOW_CONNECTIONS false), so that the scrape's own read (the
+ * rebuild list) cannot reopen one; once it accepts them again, a read reopens one and the
+ * count goes down. */
+static void test_pool_broken_metric(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_start_db(&D, "fresh", NULL), 0);
+    harness_started_experiment(D.port, D.admin_key, "pb",
+                               "{\"key\":\"pb\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    assert_int_equal(
+        http_status(D.port, "GET", "/api/v1/experiments/pb/results", D.admin_key, NULL), 200);
+    double idle = 0, broken = -1;
+    /* a connection still held by the read's offload thread is not idle yet (a hang detector) */
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < HARNESS_HANG_S; sleep_ms(20)) {
+        idle = harness_metric_value(D.port, NULL, POOL("idle"));
+        broken = harness_metric_value(D.port, NULL, POOL("broken"));
+        if (idle >= 1) {
+            break;
+        }
+    }
+    fprintf(stderr, "# before: open %g, idle %g, broken %g\n",
+            harness_metric_value(D.port, NULL, POOL("open")), idle, broken);
+    assert_true(idle >= 1);
+    assert_true(broken == 0);
+    const char *db = db_name(&D);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS false", db));
+    admin_int(fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                  "datname = '%s' AND pid <> pg_backend_pid()",
+                  db));
+    /* each backend sends its FATAL and closes its socket as it exits: HARNESS_HANG_S is a
+     * hang detector */
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < HARNESS_HANG_S; sleep_ms(20)) {
+        idle = harness_metric_value(D.port, NULL, POOL("idle"));
+        broken = harness_metric_value(D.port, NULL, POOL("broken"));
+        if (broken >= idle && backends_of(&D) == 0) {
+            break;
+        }
+    }
+    fprintf(stderr, "# sessions terminated: idle %g, broken %g\n", idle, broken);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS true", db));
+    assert_true(broken >= 1);
+    assert_true(broken == idle);
+    assert_int_equal(
+        http_status(D.port, "GET", "/api/v1/experiments/pb/results", D.admin_key, NULL), 200);
+    double after = harness_metric_value(D.port, NULL, POOL("broken"));
+    fprintf(stderr, "# after a read: broken %g\n", after);
+    assert_true(after >= 0 && after < broken);
+}
+
 /* What the server says outside a statement (here the FATAL of pg_terminate_backend, read by
  * the listener and the pool's idle connections; a restart's "terminating connection due to
  * immediate shutdown command" alike) is a line of the JSON log: libpq's default printed it
@@ -354,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
         cmocka_unit_test_teardown(test_notices_in_json_log, teardown),
+        cmocka_unit_test_teardown(test_pool_broken_metric, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
         cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),

@@ -363,14 +363,17 @@ static void test_offload_large_bodies(void **state)
 }
 
 /* Every /api/v1 route lists its query parameters (s26: unknown ones are refused): a route
- * added without a list would ignore typos again. openapi.yaml is a document, not checked. */
+ * added without a list would ignore typos again. Not checked, on purpose: the OpenAPI
+ * document and GET /api/v1/me (SDKs and browsers call both with cache busters). That
+ * openapi.yaml lists the same parameters: test_openapi_query.c. */
 static void test_routes_list_query(void **state)
 {
     (void)state;
     for (size_t i = 0; i < http_routes_count; i++) {
         const struct http_route *rt = &http_routes[i];
-        bool v1 =
-            strncmp(rt->path, "/api/v1/", 8) == 0 && strcmp(rt->path, "/api/v1/openapi.yaml") != 0;
+        bool v1 = strncmp(rt->path, "/api/v1/", 8) == 0 &&
+                  strcmp(rt->path, "/api/v1/openapi.yaml") != 0 &&
+                  !(rt->method == HTTP_GET && strcmp(rt->path, "/api/v1/me") == 0);
         if (v1 != (rt->query != NULL)) {
             fail_msg("%s %s: query list %s", http_method_name(rt->method), rt->path,
                      rt->query ? "on a route not checked" : "missing");

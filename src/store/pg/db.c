@@ -541,13 +541,14 @@ static int pg_ready_check(struct store_tx *tx, struct err *err)
 static void pg_write_metrics(struct store *s, struct buf *b)
 {
     struct pg_store *p = pg_be(s);
-    pthread_mutex_lock(&p->pool_mu);
-    int open = p->nopen, idle = p->nidle;
-    pthread_mutex_unlock(&p->pool_mu);
+    int open = 0, idle = 0, broken = 0;
+    pg_pool_counts(s, &open, &idle, &broken);
     metrics_write_help(b, "bunsen_pg_pool_connections", "gauge",
-                       "PostgreSQL read connections of this daemon, by state.");
+                       "PostgreSQL read connections of this daemon, by state (broken: idle "
+                       "ones whose session is gone, reopened by the next read that takes one).");
     metrics_write_value(b, "bunsen_pg_pool_connections", "state=\"open\"", open);
     metrics_write_value(b, "bunsen_pg_pool_connections", "state=\"idle\"", idle);
+    metrics_write_value(b, "bunsen_pg_pool_connections", "state=\"broken\"", broken);
     metrics_write_help(b, "bunsen_pg_rollup_slot", "gauge",
                        "The roll-up slot this daemon's writer owns.");
     metrics_write_value(b, "bunsen_pg_rollup_slot", "", p->slot);

@@ -292,6 +292,12 @@ bool pg_err_is_retry(const PGresult *res);
 struct pg_conn *pg_reader_get(struct store *s, struct err *err);
 void pg_reader_put(struct store *s, struct pg_conn *c);
 
+/* The pool's connections for /metrics: *open in use or idle, *idle of them idle, *broken of
+ * those idle ones whose session is known to be gone (the next read that takes one reopens
+ * it). Learns what waits on each idle socket first (a FATAL and end of file, no round trip),
+ * so a session the server ended while idle counts before a read finds it. Any thread. */
+void pg_pool_counts(struct store *s, int *open, int *idle, int *broken);
+
 /* Inside apply() the transaction's connection, else a pooled reader (put it back with
  * pg_read_done). */
 struct pg_conn *pg_read_conn(struct store *s, struct store_tx *tx, struct err *err);

@@ -8,6 +8,7 @@
  * Idle connections form a stack, the most recently used on top (the fewest sessions the
  * server keeps warm); one whose session is gone (or could not be reopened) sits at the
  * bottom, and a read takes the topmost that still works before trying to reopen one.
+ * pg_pool_counts reports the pool's connections by state for /metrics.
  *
  * Threads: the pool is guarded by its mutex; a held connection belongs to its thread
  * (pg_store.pinned_key).
@@ -143,6 +144,19 @@ void pg_reader_put(struct store *s, struct pg_conn *c)
         p->idle[p->nidle++] = c;
     }
     pthread_cond_signal(&p->pool_cv);
+    pthread_mutex_unlock(&p->pool_mu);
+}
+
+void pg_pool_counts(struct store *s, int *open, int *idle, int *broken)
+{
+    struct pg_store *p = pg_be(s);
+    pthread_mutex_lock(&p->pool_mu);
+    *open = p->nopen;
+    *idle = p->nidle;
+    *broken = 0;
+    for (int i = 0; i < p->nidle; i++) {
+        *broken += idle_conn_lost(p->idle[i]);
+    }
     pthread_mutex_unlock(&p->pool_mu);
 }
 
