@@ -313,8 +313,9 @@ static int check_store(struct store *s)
     return 0;
 }
 
-/* SIGHUP: reopen the log file (logrotate), forget cached key verifications (a key revoked
- * or created by another process counts at once) and reload the experiments and metrics
+/* SIGHUP: reopen the log file (logrotate), have each cached key verification confirmed at
+ * the key's next use (a key revoked or created by another process counts at once; the
+ * outage's 10 minutes of grace stay) and reload the experiments and metrics
  * catalogue. Never stops the daemon; a failure is logged and the old state kept. */
 static void reload_on_hup(struct app *app)
 {
@@ -327,7 +328,7 @@ static void reload_on_hup(struct app *app)
                 "file that was open\n",
                 app->cfg.log_file, strerror(errno));
     }
-    http_server_forget_keys(app->http);
+    http_server_recheck_keys(app->http, NULL);
     struct err err;
     err_clear(&err);
     int cat_rc = api_experiments_reload(app, &err);

@@ -129,16 +129,25 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
 /* Stop the daemon (all suspended requests must have been resumed) and free it. NULL ok. */
 void http_server_stop(struct http_server *srv);
 
-/* Drop every cached key verification (after a key is revoked: the next request with it
- * goes to the database and gets 401). Thread-safe. */
-void http_server_forget_keys(struct http_server *srv);
+/* Have every cached key verification confirmed by the database at the key's next use (a
+ * key revoked or created elsewhere counts at once: SIGHUP), while each stays the fallback of
+ * an outage for the rest of its 10 minutes (SCALING.md); the cached verifications of key
+ * revoked_id (a key just revoked through the API; NULL: none) are dropped, so that it gets
+ * 401 or 503 from the next request on, in an outage too. Thread-safe. */
+void http_server_recheck_keys(struct http_server *srv, const char *revoked_id);
+
+/* The generation of the cached verifications: read it before listing the active keys for
+ * http_server_retain_keys. Thread-safe. */
+uint64_t http_server_keys_epoch(struct http_server *srv);
 
 /* Drop the cached verifications, fresh or expired, of every key not in active (n keys sorted
  * by id with strcmp; borrowed): the daemon's once-a-second key check, so that a key revoked
  * by another process is not accepted from the cache while the database is unreachable, even
- * if it was not presented since. Thread-safe. */
+ * if it was not presented since. The others are fresh again, unless a recheck came after
+ * epoch (http_server_keys_epoch, read before active was). Thread-safe. */
 struct store_key;
-void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n);
+void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n,
+                             uint64_t epoch);
 
 /* Counters for /metrics. */
 struct http_stats {

@@ -280,8 +280,10 @@ static int key_revoke_apply(struct store_tx *tx, struct api_write *w, struct err
 static void key_revoke_render(struct api_write *w)
 {
     struct key_revoke *kr = (struct key_revoke *)w;
-    http_server_forget_keys(http_req_app(w->req)->http); /* 401 from the next request on */
-    api_sdk_streams_keys_changed(http_req_app(w->req));  /* and its streams end */
+    /* 401 from the next request on (503 while the database is unreachable: not from the
+     * cache); the other keys are confirmed at their next use */
+    http_server_recheck_keys(http_req_app(w->req)->http, kr->before.id);
+    api_sdk_streams_keys_changed(http_req_app(w->req)); /* and its streams end */
     struct store_key after = kr->before;
     after.revoked_at = kr->now;
     http_reply_json(w->req, 200, api_key_json(&after));

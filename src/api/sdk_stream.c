@@ -304,11 +304,12 @@ static void check_keys(struct app *app)
     struct active_keys ak = {0};
     struct err err;
     err_clear(&err);
+    uint64_t epoch = http_server_keys_epoch(app->http); /* before the list: see retain */
     if (store_key_list(app->store, false, &ak.k, &ak.n, &err) != 0) {
         return;
     }
     qsort(ak.k, ak.n, sizeof(*ak.k), key_id_cmp);
-    http_server_retain_keys(app->http, ak.k, ak.n);
+    http_server_retain_keys(app->http, ak.k, ak.n, epoch);
     if (http_server_stream_count(app->http) > 0) {
         http_server_each_stream(app->http, close_revoked, &ak);
     }

@@ -9,9 +9,19 @@
  * The tag costs ~300 instructions where the SHA-256 the database needs costs ~4,000, and is as
  * good a cache key: without the process's SipHash key nobody can make another secret's tag
  * equal a cached one. Revoking through the API clears the cache at once
- * (http_server_forget_keys), and a lookup that began before the clear puts nothing (the
- * epoch); a revocation by `bunsen keys revoke` in another process takes effect at the
- * daemon's next key check (once a second).
+ * (http_server_recheck_keys: authcache_clear), and a lookup that began before the clear puts
+ * nothing (the epoch); a revocation by `bunsen keys revoke` in another process, or through
+ * another daemon's API, takes effect at the daemon's next key check (once a second), or at
+ * once on a SIGHUP (a clear too).
+ *
+ * A clear empties the revoked key's entries (found by its id) and makes every other entry
+ * stale: each key's next use asks the database (its answer, revoked or active, counts at
+ * once), and while the database does not answer the entry still authenticates for the rest
+ * of its 10 minutes. Emptying them all instead threw the outage grace away for every key on
+ * each API revocation or SIGHUP (logrotate). What a stale entry cannot know is a revocation
+ * elsewhere (the CLI, another daemon) while this daemon cannot read the keys: one made in
+ * the second before the database became unreachable, not yet seen by the key check, still
+ * authenticates here until its 10 minutes end (SECURITY.md).
  *
  * The key check, once a second and off the request path, confirms every cached key still
  * active (its freshness starts again: authcache_retain) and empties the slots of keys no
@@ -37,8 +47,8 @@
  *            no entry ------store_key_find_by_hash on this thread-------> found / not found
  *
  * Threads: MHD's threads and offload threads (get, verify), the publisher's key check
- * (retain), API revocations (clear), and AC_REFRESHERS refresher threads (started on first
- * need, joined by authcache_free). Striped mutexes for the slots (the critical sections copy
+ * (retain), API revocations and SIGHUP (clear), and AC_REFRESHERS refresher threads (started on
+ * first need, joined by authcache_free). Striped mutexes for the slots (the critical sections copy
  * a few bytes); the refreshers' own mutex for their jobs.
  */
 #include <pthread.h>
@@ -216,12 +226,16 @@ void authcache_forget(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN])
 }
 
 size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key *k, void *ctx),
-                        void *ctx)
+                        void *ctx, uint64_t epoch)
 {
     size_t dropped = 0;
     uint64_t fresh = time_mono_ns() + AUTHCACHE_TTL_NS;
     for (int k = 0; k < AC_STRIPES; k++) {
         pthread_mutex_lock(&c->mu[k]);
+        /* a clear since the active keys were read (its epoch moves before it takes this
+         * stripe) asked for a confirmation newer than that list: it empties, it does not
+         * renew */
+        bool renew = atomic_load(&c->epoch) == epoch;
         for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {
             /* expired entries too: they are the ones an outage would still accept */
             if (c->slots[i].expires_ns == 0) {
@@ -230,7 +244,7 @@ size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key
             if (!keep(&c->slots[i].key, ctx)) {
                 c->slots[i].expires_ns = 0;
                 dropped++;
-            } else if (c->slots[i].expires_ns < fresh) {
+            } else if (renew && c->slots[i].expires_ns < fresh) {
                 c->slots[i].expires_ns = fresh; /* confirmed: fresh for another TTL */
             }
         }
@@ -239,13 +253,26 @@ size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key
     return dropped;
 }
 
-void authcache_clear(struct authcache *c)
+void authcache_clear(struct authcache *c, const char *revoked_id)
 {
+    /* the epoch first: a lookup under way (begun before a revocation committed) then puts
+     * nothing, whether this walk has passed its slot yet or not */
     atomic_fetch_add(&c->epoch, 1);
+    uint64_t now = time_mono_ns();
     for (int k = 0; k < AC_STRIPES; k++) {
         pthread_mutex_lock(&c->mu[k]);
         for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {
-            c->slots[i].expires_ns = 0;
+            struct ac_slot *s = &c->slots[i];
+            if (s->expires_ns == 0) {
+                continue;
+            }
+            if (revoked_id != NULL && strcmp(s->key.id, revoked_id) == 0) {
+                s->expires_ns = 0; /* the revoked key: not even in an outage */
+            } else if (s->expires_ns > now) {
+                /* no longer fresh (its next use asks the database), still the outage's
+                 * fallback for the rest of its 10 minutes */
+                s->expires_ns = now;
+            }
         }
         pthread_mutex_unlock(&c->mu[k]);
     }

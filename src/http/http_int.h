@@ -250,10 +250,17 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
 void authcache_forget(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN]);
 /* Empty every entry, expired or not, whose key keep(key, ctx) refuses (called under a stripe
  * mutex: it must not call back into the cache), and make every other one fresh again (its key
- * is active: the caller just read the active keys). Returns the number emptied. */
+ * is active: the caller read the active keys after taking epoch = authcache_epoch), unless
+ * the cache was cleared since epoch (the clear wants an answer newer than that list: the
+ * others then stay as they are). Returns the number emptied. */
 size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key *k, void *ctx),
-                        void *ctx);
-void authcache_clear(struct authcache *c);
+                        void *ctx, uint64_t epoch);
+/* Ask the database again for every key: empty the entries of key revoked_id (a key revoked
+ * through the API; NULL: none), expired or not, so that it never authenticates from the cache
+ * again, and make every other entry stale (authcache_get misses it; authcache_get_stale, the
+ * outage's fallback, still finds it until its 10 minutes end). A lookup begun before the
+ * clear puts nothing (authcache_put's epoch). */
+void authcache_clear(struct authcache *c, const char *revoked_id);
 /* The active key of the presented secret (at most AUTHCACHE_SECRET_MAX bytes): a fresh entry
  * answers at once, unless confirm; an entry of the last 10 minutes (or a fresh one, with
  * confirm) asks the database through the cache's refresher threads and authenticates unless

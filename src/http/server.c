@@ -677,11 +677,16 @@ void http_server_stop(struct http_server *srv)
     free(srv);
 }
 
-void http_server_forget_keys(struct http_server *srv)
+void http_server_recheck_keys(struct http_server *srv, const char *revoked_id)
 {
     if (srv != NULL) {
-        authcache_clear(srv->keys);
+        authcache_clear(srv->keys, revoked_id);
     }
+}
+
+uint64_t http_server_keys_epoch(struct http_server *srv)
+{
+    return srv != NULL ? authcache_epoch(srv->keys) : 0;
 }
 
 struct active_keys {
@@ -700,13 +705,14 @@ static bool key_is_active(const struct store_key *k, void *ctx)
     return ak->n > 0 && bsearch(k, ak->k, ak->n, sizeof(*ak->k), key_id_cmp) != NULL;
 }
 
-void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n)
+void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n,
+                             uint64_t epoch)
 {
     if (srv == NULL) {
         return;
     }
     struct active_keys ak = {active, n};
-    size_t dropped = authcache_retain(srv->keys, key_is_active, &ak);
+    size_t dropped = authcache_retain(srv->keys, key_is_active, &ak, epoch);
     if (dropped > 0) {
         log_json(LOG_DEBUG, "dropped cached verifications of keys no longer active",
                  json_pack("{s:I}", "keys", (json_int_t)dropped));

@@ -1,9 +1,11 @@
-/* Unit tests for src/http/authcache.c: a verified key is served from the cache, a clear
- * (a revocation) empties it, and a lookup that began before a clear puts nothing back (the
- * epoch), so a key revoked while its own request was being verified is not cached again.
- * A lookup that finds the key revoked forgets its entry, and the key check retains only
- * active keys, stale entries included (an outage accepts those), and makes those it retains
- * fresh again (no request then asks the database for a key in use). */
+/* Unit tests for src/http/authcache.c: a verified key is served from the cache; a clear (an
+ * API revocation, a SIGHUP) makes every entry stale, so that the next use asks the database
+ * while an outage still accepts the entry, and empties the revoked key's, for the outage too;
+ * a lookup that began before a clear puts nothing back (the epoch), so a key revoked while
+ * its own request was being verified is not cached again. A lookup that finds the key revoked
+ * forgets its entry, and the key check retains only active keys, stale entries included (an
+ * outage accepts those), and makes those it retains fresh again (no request then asks the
+ * database for a key in use), unless a clear came after it read the keys. */
 #include "unit.h"
 
 #include <string.h>
@@ -33,9 +35,67 @@ static void test_put_get_clear(void **state)
     assert_true(authcache_get(c, tag, &out));
     assert_string_equal(out.id, "k1");
     assert_false(authcache_get(c, other, &out));
-    authcache_clear(c);
+    /* a clear without a revoked key (SIGHUP): asked again, the outage's fallback still */
+    authcache_clear(c, NULL);
+    assert_false(authcache_get(c, tag, &out));
+    assert_true(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
+    assert_string_equal(out.id, "k1");
+    /* the database confirmed it: fresh again */
+    authcache_put(c, tag, &k, authcache_epoch(c));
+    assert_true(authcache_get(c, tag, &out));
+    /* k1 revoked through the API: gone, for the outage too */
+    authcache_clear(c, "k1");
     assert_false(authcache_get(c, tag, &out));
     assert_false(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
+    authcache_free(c);
+}
+
+/* Two secrets of keys k1 and k2 in different slots (a slot holds one key: the random SipHash
+ * key may put the first pair in one), both cached. */
+static void two_keys(struct authcache *c, uint8_t t1[AUTHCACHE_TAG_LEN],
+                     uint8_t t2[AUTHCACHE_TAG_LEN])
+{
+    struct store_key k1, k2, out;
+    key_named(&k1, "k1");
+    key_named(&k2, "k2");
+    authcache_tag(c, "bsn_one", 7, t1);
+    for (int i = 0;; i++) {
+        char two[32];
+        int n = snprintf(two, sizeof(two), "bsn_two%d", i);
+        authcache_tag(c, two, (size_t)n, t2);
+        authcache_put(c, t1, &k1, authcache_epoch(c));
+        authcache_put(c, t2, &k2, authcache_epoch(c));
+        if (authcache_get(c, t1, &out)) {
+            break;
+        }
+    }
+}
+
+/* An API revocation of k2 once emptied the whole cache: k1 too lost its 10 minutes of outage
+ * grace. Now k1 is asked again and stays the outage's fallback; k2 is gone, stale or not. */
+static void test_clear_keeps_stale_but_not_revoked(void **state)
+{
+    (void)state;
+    struct authcache *c = authcache_new();
+    uint8_t t1[AUTHCACHE_TAG_LEN], t2[AUTHCACHE_TAG_LEN];
+    struct store_key out;
+    const uint64_t stale = 600ull * 1000000000ull;
+    two_keys(c, t1, t2);
+    authcache_clear(c, "k2");
+    assert_false(authcache_get(c, t1, &out)); /* the next use asks the database */
+    assert_true(authcache_get_stale(c, t1, stale, &out));
+    assert_string_equal(out.id, "k1");
+    assert_false(authcache_get(c, t2, &out));
+    assert_false(authcache_get_stale(c, t2, stale, &out));
+    /* an entry already stale when cleared keeps its own deadline, not a new one */
+    two_keys(c, t1, t2);
+    struct timespec ts = {.tv_sec = 1, .tv_nsec = 100000000};
+    nanosleep(&ts, NULL); /* past the second of freshness */
+    authcache_clear(c, NULL);
+    assert_true(authcache_get_stale(c, t1, stale, &out));
+    assert_true(authcache_get_stale(c, t2, stale, &out));
+    /* verified more than 1.1 s ago: its freshness ended more than 100 ms ago, not at the clear */
+    assert_false(authcache_get_stale(c, t1, 50000000ull, &out));
     authcache_free(c);
 }
 
@@ -50,9 +110,10 @@ static void test_put_after_clear_dropped(void **state)
     /* the request read the epoch, then its database lookup found the key still active; the
      * revocation committed and cleared the cache before the request put what it found */
     uint64_t before = authcache_epoch(c);
-    authcache_clear(c);
+    authcache_clear(c, "k2");
     authcache_put(c, tag, &k, before);
     assert_false(authcache_get(c, tag, &out));
+    assert_false(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
     /* a lookup begun after the clear is cached as usual */
     authcache_put(c, tag, &k, authcache_epoch(c));
     assert_true(authcache_get(c, tag, &out));
@@ -73,19 +134,7 @@ static void test_forget_and_retain(void **state)
     struct store_key k1, k2, out;
     key_named(&k1, "k1");
     key_named(&k2, "k2");
-    authcache_tag(c, "bsn_one", 7, t1);
-    /* two secrets in different slots (a slot holds one key: the random SipHash key may put
-     * the first pair in one) */
-    for (int i = 0;; i++) {
-        char two[32];
-        int n = snprintf(two, sizeof(two), "bsn_two%d", i);
-        authcache_tag(c, two, (size_t)n, t2);
-        authcache_put(c, t1, &k1, authcache_epoch(c));
-        authcache_put(c, t2, &k2, authcache_epoch(c));
-        if (authcache_get(c, t1, &out)) {
-            break;
-        }
-    }
+    two_keys(c, t1, t2);
     const uint64_t stale = 600ull * 1000000000ull;
     /* a lookup found k2 revoked: gone, for the outage's stale read too; k1 stays */
     authcache_forget(c, t2);
@@ -96,11 +145,11 @@ static void test_forget_and_retain(void **state)
     assert_true(authcache_get(c, t1, &out));
     /* the key check: k2 is no longer active, k1 is */
     authcache_put(c, t2, &k2, authcache_epoch(c));
-    assert_int_equal(authcache_retain(c, keep_k1, NULL), 1);
+    assert_int_equal(authcache_retain(c, keep_k1, NULL, authcache_epoch(c)), 1);
     assert_false(authcache_get_stale(c, t2, stale, &out));
     assert_true(authcache_get_stale(c, t1, stale, &out));
     assert_string_equal(out.id, "k1");
-    assert_int_equal(authcache_retain(c, keep_k1, NULL), 0);
+    assert_int_equal(authcache_retain(c, keep_k1, NULL, authcache_epoch(c)), 0);
     authcache_free(c);
 }
 
@@ -125,9 +174,18 @@ static void test_retain_refreshes(void **state)
     assert_false(authcache_get(c, tag, &out));
     assert_true(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
     /* the key check found it active: fresh again */
-    assert_int_equal(authcache_retain(c, keep_all, NULL), 0);
+    assert_int_equal(authcache_retain(c, keep_all, NULL, authcache_epoch(c)), 0);
     assert_true(authcache_get(c, tag, &out));
     assert_string_equal(out.id, "k1");
+    /* a key check that read the keys before a clear (SIGHUP: a key revoked by another
+     * process counts at once) does not make them fresh again; it still drops */
+    uint64_t before = authcache_epoch(c);
+    authcache_clear(c, NULL);
+    assert_int_equal(authcache_retain(c, keep_all, NULL, before), 0);
+    assert_false(authcache_get(c, tag, &out));
+    assert_true(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
+    assert_int_equal(authcache_retain(c, keep_k1, NULL, before), 0);
+    assert_true(authcache_get_stale(c, tag, 600ull * 1000000000ull, &out));
     authcache_free(c);
 }
 
@@ -136,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_clear),
         cmocka_unit_test(test_put_after_clear_dropped),
+        cmocka_unit_test(test_clear_keeps_stale_but_not_revoked),
         cmocka_unit_test(test_forget_and_retain),
         cmocka_unit_test(test_retain_refreshes),
     };
