@@ -189,16 +189,18 @@ static struct dd centred_sum(struct dd su, double cu, double n)
 }
 
 /*
- * A centred sum of squares at or below 2^-SUMS_NOISE_BITS of the raw sum it is formed from
- * (or of the largest magnitude the row held, its hwm) is what the stored sums' rounding
- * leaves: each delta the writer adds rounds at ~2^-106 of the sum's magnitude, so 2^-90 is
- * 2^16 of them all rounding one way (many more as they fall, a random walk), while values of
- * 1e12 +- 0.5 (a variance 2.5e-25 of their square, test_results' raw_1e12_alternating) stay
- * well above it. Users whose values are all
- * equal (everyone at a metric's cap, reached through values that moved 7.3 -> 16.1 -> 30)
- * had a standard deviation of ~3e-15 or 0 by arrival order and backend, and with it a
- * p-value of 1 in the correction family or none; an all-capped covariate a CUPED theta of
- * -2.0 instead of "no pre-period variance" (review pg27 finding 1).
+ * A centred sum of squares at or below 2^-SUMS_NOISE_BITS of the raw sum it is formed from is
+ * what the stored sums' rounding leaves: each change the writer adds rounds at ~2^-106 of the
+ * sum's magnitude, so 2^-90 is 2^16 of them all rounding one way (far more as they fall, a
+ * random walk). The cut is a standard deviation below 2^-45 (~2.8e-14) of the values' root
+ * mean square: 1e13 +- 0.5 keeps its variance, 1e14 +- 0.5 reads as 0 (the sums of 1e15
+ * +- 0.5 hold nothing but rounding). Users whose values are all equal (everyone at a metric's
+ * cap, reached through values that moved 7.3 -> 16.1 -> 30) had a standard deviation of
+ * ~3e-15 or 0 by arrival order and backend, and with it a p-value of 1 in the correction
+ * family or none; an all-capped covariate a CUPED theta of -2.0 instead of "no pre-period
+ * variance" (review pg27 finding 1). The row's hwm plays no part: a row whose value came and
+ * went is read from the users' values unless its sums are far above this (results_exact.c),
+ * and rows written before migration 0016 carry an infinite one.
  */
 #define SUMS_NOISE_BITS 90
 
@@ -232,10 +234,10 @@ void results_arm_from_suff(const struct store_suff *st, bool binomial, struct st
     struct dd p = centred_product(P, S, cy, SX, cx, n);
     /* the rounding the stored sums carry: a centred sum of squares this small against the
      * raw one (or the largest it held) is 0, and with it the cross sum */
-    if (!binomial && fabs(q.hi) <= ldexp(fmax(fabs(Q.hi), st->hwm), -SUMS_NOISE_BITS)) {
+    if (!binomial && fabs(q.hi) <= ldexp(fabs(Q.hi), -SUMS_NOISE_BITS)) {
         q = p = dd_of(0.0);
     }
-    if (fabs(qx.hi) <= ldexp(fmax(fabs(QX.hi), st->hwm), -SUMS_NOISE_BITS)) {
+    if (fabs(qx.hi) <= ldexp(fabs(QX.hi), -SUMS_NOISE_BITS)) {
         qx = p = dd_of(0.0);
     }
     out->s = s.hi;

@@ -511,6 +511,13 @@ static void archived_last_day(bool want_cuped, char *warning, size_t cap)
         json_object_get(json_array_get(json_object_get(res, "metrics"), 0), "variants"), 1);
     const char *w = json_string_value(json_object_get(s, "warning"));
     snprintf(warning, cap, "%s", w != NULL ? w : "");
+    /* the day's sums as stored (an infinite hwm before migration 0016) keep their variance:
+     * rev-diff27a 1 (the rounding floor once read the hwm, and gave se 0 here) */
+    const json_t *se = json_object_get(json_object_get(s, "absolute_lift"), "se");
+    if (!json_is_number(se) || !(json_number_value(se) > 0)) {
+        fail_msg("archived last day: absolute se %s, expected > 0 (warning: %s)",
+                 json_dumps(se, JSON_ENCODE_ANY), warning);
+    }
     if (want_cuped) {
         same(json_object_get(json_object_get(s, "cuped"), "theta"),
              json_object_get(json_object_get(r, "cuped"), "theta"), "cuped.theta", "archived");

@@ -229,8 +229,18 @@ test('decide.js: decide() headlines and rows', () => {
   eq(decide(x, bay(0.2, [0.1, 0.3], null), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian, no chance given');
   // CUPED on a binomial metric: the chance (unadjusted conversions) on the other side of the
   // adjusted interval's verdict (review stats27 2): the reason says the interval decided
-  eq(decide(x, bay(-0.13, [-0.21, -0.06], 1.0), cat, now).rows[0].why, 'Checkout is credibly worse than control (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way).', 'bayesian loss, chance the other way');
-  eq(decide(x, bay(0.13, [0.06, 0.21], 0.02), cat, now).rows[0].why, 'Checkout is credibly better than control (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way).', 'bayesian win, chance the other way');
+  const bayCuped = (lift, ci, chance, theta) => {
+    const b = bay(lift, ci, chance);
+    b.cuped = true;
+    b.metrics[0].variants[1].cuped = { theta, variance_reduction: 0.4 };
+    return b;
+  };
+  eq(decide(x, bayCuped(-0.13, [-0.21, -0.06], 1.0, 0.9), cat, now).rows[0].why, 'Checkout is credibly worse than control (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way).', 'bayesian loss, chance the other way');
+  eq(decide(x, bayCuped(0.13, [0.06, 0.21], 0.02, 0.9), cat, now).rows[0].why, 'Checkout is credibly better than control (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way).', 'bayesian win, chance the other way');
+  // rev-diff27a 3: no such note at a chance of exactly one half, nor without CUPED applied
+  eq(decide(x, bayCuped(0.13, [0.06, 0.21], 0.5, 0.9), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian win, chance one half');
+  eq(decide(x, bayCuped(0.13, [0.06, 0.21], 0.02, 0), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian win, theta 0');
+  eq(decide(x, bay(0.13, [0.06, 0.21], 0.02), cat, now).rows[0].why, 'Checkout is credibly better than control.', 'bayesian win, CUPED off');
   // dash27 2: every Bayesian reason in Bayesian words, never "significantly"
   const bayFew = (chance) => {
     const b = bay(0.01, [-0.05, 0.07], chance);

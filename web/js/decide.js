@@ -197,7 +197,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
   // them on opposite sides (the server's warning says so): the reason then says the
   // interval decided, never "beats control with only a 100% chance" (STATISTICS.md)
   const fits = (v, better) => known(v) && (better ? v.chance_to_beat_control > 0.5 : v.chance_to_beat_control < 0.5);
-  const against = (v, better) => (known(v) && !fits(v, better)
+  // as the server's warning: CUPED on and applied (theta not 0), the chance strictly on the
+  // other side of one half
+  const cupedApplied = (v) => r.cuped === true && v.cuped && isNum(v.cuped.theta) && v.cuped.theta !== 0;
+  const against = (v, better) => (known(v) && cupedApplied(v) && v.chance_to_beat_control !== 0.5 && !fits(v, better)
     ? ' (by its CUPED-adjusted interval: the chance to beat control, from the unadjusted conversions, points the other way)' : '');
   // the relative lift had no test: say which one decided
   const byAbs = (dv) => (dv.absolute ? ' (by its absolute lift: the relative lift has no test, as a mean or its standard error is 0)' : '');
