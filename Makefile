@@ -150,6 +150,20 @@ $(BUILD)/tests/unit/test_openapi $(BUILD)/tests/unit/test_openapi_query: \
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/openapi_spec.o \
 	    $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
 
+# The stats unit tests (test_stats, test_stats_* one per concern: reference values, power,
+# numerics, degenerate inputs) share tests/unit/stats_fixture.c: tolerances, all-finite checks.
+STATS_UNIT_BIN := $(filter $(BUILD)/tests/unit/test_stats $(BUILD)/tests/unit/test_stats_%,$(UNIT_BIN))
+$(BUILD)/tests/unit/stats_fixture.o: tests/unit/stats_fixture.c tests/unit/stats_fixture.h \
+                                     tests/unit/unit.h $(wildcard include/bunsen/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(STATS_UNIT_BIN): $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/tests/unit/stats_fixture.o \
+    $(BUILD)/libbunsen.a tests/unit/unit.h tests/unit/stats_fixture.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/stats_fixture.o \
+	    $(BUILD)/libbunsen.a $(LIBS) $(TEST_LIBS)
+
 $(BUILD)/tests/api/harness.o: tests/api/harness.c tests/api/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/api -c -o $@ $<

@@ -371,7 +371,7 @@ static void test_large_values_and_pre_equals_post(void **state)
  * every 20th user of an arm, ingested as events. Formed in double from the rounded sums the
  * SE was 0 with a warning (x up to 1e6, delta 0.5). Exact values from Python fractions on the
  * same per-user values: tests/fixtures/gen_cuped_exact.py (its LCG is repeated here); also in
- * tests/unit/test_stats.c test_cuped_cancellation. */
+ * tests/unit/test_stats_numerics.c test_cuped_cancellation. */
 static void test_cuped_cancellation_end_to_end(void **state)
 {
     (void)state;

@@ -93,7 +93,7 @@ static void test_csv_timeseries_power_errors(void **state)
     assert_int_equal(st, 400);
     /* an alpha whose t quantile GSL cannot invert at small n (it answered 500, "power
      * computation failed"): the least n as R's power.t.test (mpmath: 52 has power 0.9956,
-     * 51 has 0.7091; test_stats test_power_tiny_alpha) */
+     * 51 has 0.7091; test_stats_power test_power_tiny_alpha) */
     pw = http_json(D.port, "POST", "/api/v1/power", D.admin_key,
                    "{\"metric_type\":\"mean\",\"baseline\":100,\"mde\":200,\"stddev\":0.1,"
                    "\"alpha\":1e-300,\"power\":0.8}",
