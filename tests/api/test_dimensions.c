@@ -6,15 +6,14 @@
  * - results?dimension=NAME: per value the same analysis as the main results, SRM per slice,
  *   one correction family over every slice; the per-slice users, sums and means equal a
  *   recount from the raw rows the test sent (counts exact, sums within 1e-9);
- * - the cap on distinct values ("(other)"), values cut to 64 bytes, missing -> "(none)";
+ * - a missing value -> "(none)", after the values;
  * - a metric edit rebuilds the slices in chunks (--rebuild-chunk 3): slices equal the recount
  *   under the new definition;
  * - bad input: unknown dimension, too many dimensions, bad names -> 400 JSON errors; CSV;
  * - ratio metrics per slice from the users' values (recounted);
- * - `bunsen results --dimension` gives the API's breakdown (JSON and table);
- * - a real attribute's value is recorded as replies print it, the shortest text that reads
- *   back as the double: 0.30000000000000004 and 0.3 are two slices (they were one, "0.3",
- *   keyed by 15 digits), 1/3 reads 0.3333333333333333; both backends store that text.
+ * - `bunsen results --dimension` gives the API's breakdown (JSON and table).
+ * The values as recorded and reported (number texts, reals, caps, invisible characters, CSV
+ * cells) are test_dimensions_values.c.
  */
 #include "calls.h"
 #include "results_csv.h"
@@ -548,231 +547,6 @@ static void test_cli_breakdown(void **state)
     free(out);
 }
 
-static void test_value_caps(void **state)
-{
-    (void)state;
-    call_ok(
-        "POST", "/api/v1/experiments",
-        exp_doc("dcap", json_pack("{s:[s], s:[s]}", "metrics", "dm_buy", "dimensions", "city")));
-    call_ok("POST", "/api/v1/experiments/dcap/start", json_object());
-    /* 110 distinct cities (the cap is 100), and one value of 200 bytes */
-    json_t *ex = json_array();
-    for (int i = 0; i < 110; i++) {
-        json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:{s:s}}", "experiment", "dcap",
-                                            "user_id", fmt("cap-%d", i), "variant",
-                                            i % 2 ? "treatment" : "control", "attributes", "city",
-                                            fmt("city-%03d", i)));
-    }
-    char longv[201];
-    memset(longv, 'x', 200);
-    longv[200] = '\0';
-    json_array_append_new(ex,
-                          json_pack("{s:s, s:s, s:s, s:{s:s}}", "experiment", "dcap", "user_id",
-                                    "cap-long", "variant", "control", "attributes", "city", longv));
-    json_array_append_new(ex, json_pack("{s:s, s:s, s:s, s:{s:i}}", "experiment", "dcap", "user_id",
-                                        "cap-num", "variant", "control", "attributes", "city", 42));
-    /* one user without the attribute: as rare as any city, it is still its own slice */
-    json_array_append_new(ex, json_pack("{s:s, s:s, s:s}", "experiment", "dcap", "user_id",
-                                        "cap-none", "variant", "treatment"));
-    call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
-    json_t *res = call_json("GET", "/api/v1/experiments/dcap/results?dimension=city", NULL, 200);
-    /* 100 registered + "(other)": the 20 largest shown, the rest folded into "(other)", and
-     * "(none)" beside them (it took a slot, or went into "(other)" when rarer) */
-    size_t n = json_array_size(json_object_get(res, "slices"));
-    assert_int_equal(n, 22);
-    const json_t *other = find_slice(res, "(other)");
-    assert_non_null(other);
-    const json_t *none = find_slice(res, "(none)");
-    assert_non_null(none);
-    /* in the documented order: the 20 values, "(other)", "(none)" */
-    assert_ptr_equal(json_array_get(json_object_get(res, "slices"), 20), other);
-    assert_ptr_equal(json_array_get(json_object_get(res, "slices"), 21), none);
-    const json_t *nobs = json_object_get(json_object_get(none, "srm"), "observed");
-    assert_int_equal(json_integer_value(json_array_get(nobs, 1)), 1);
-    int64_t users = 0;
-    size_t i;
-    const json_t *sl;
-    json_array_foreach(json_object_get(res, "slices"), i, sl)
-    {
-        const json_t *obs = json_object_get(json_object_get(sl, "srm"), "observed");
-        users +=
-            json_integer_value(json_array_get(obs, 0)) + json_integer_value(json_array_get(obs, 1));
-    }
-    assert_int_equal(users, 113);
-    json_decref(res);
-    /* the cut value as recorded: 64 bytes */
-    long long cut = daemon_db_int(&D,
-                                  "SELECT length(value) FROM exposure_dims WHERE user_id = ? AND "
-                                  "experiment = 'dcap'",
-                                  1, "cap-long");
-    (void)cut; /* over the cap of distinct values: recorded as "(other)" */
-    long long num = daemon_db_int(&D,
-                                  "SELECT COUNT(*) FROM exposure_dims WHERE user_id = 'cap-num' "
-                                  "AND value IN ('42', '(other)')",
-                                  0);
-    assert_int_equal(num, 1);
-    long long regs =
-        daemon_db_int(&D, "SELECT COUNT(*) FROM dimension_values WHERE experiment = 'dcap'", 0);
-    assert_int_equal(regs, 100);
-    /* a fresh experiment records the long value cut to 64 bytes */
-    call_ok(
-        "POST", "/api/v1/experiments",
-        exp_doc("dcut", json_pack("{s:[s], s:[s]}", "metrics", "dm_buy", "dimensions", "city")));
-    call_ok("POST", "/api/v1/experiments/dcut/start", json_object());
-    call_ok("POST", "/api/v1/exposures",
-            json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}]}", "exposures", "experiment", "dcut",
-                      "user_id", "cut-1", "variant", "control", "attributes", "city", longv));
-    assert_int_equal(daemon_db_int(&D,
-                                   "SELECT length(value) FROM exposure_dims WHERE user_id = "
-                                   "'cut-1' AND experiment = 'dcut'",
-                                   0),
-                     64);
-    /* attributes that are not an object, or over the attribute caps: 400 */
-    json_t *j = call_json("POST", "/api/v1/exposures",
-                          json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "exposures", "experiment", "dcut",
-                                    "user_id", "cut-2", "variant", "control", "attributes", "x"),
-                          400);
-    assert_string_equal(error_field(j), "exposures[0].attributes");
-    json_decref(j);
-    char *huge = malloc(5000);
-    memset(huge, 'y', 4999);
-    huge[4999] = '\0';
-    j = call_json("POST", "/api/v1/exposures",
-                  json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}]}", "exposures", "experiment", "dcut",
-                            "user_id", "cut-3", "variant", "control", "attributes", "city", huge),
-                  400);
-    free(huge);
-    json_decref(j);
-}
-
-/* Cells that a spreadsheet would run as formulas (user ids and dimension values come from
- * any sdk key) start with ' in both CSV exports; numbers keep their sign; NDJSON is exact. */
-/* users of the slice labelled value in res (the SRM's observed counts added) */
-static long long slice_users(const json_t *res, const char *value)
-{
-    const json_t *sl = find_slice(res, value);
-    if (sl == NULL) {
-        char *dump = json_dumps(res, JSON_COMPACT);
-        fail_msg("no slice '%s' in %.2000s", value, dump ? dump : "");
-    }
-    const json_t *obs = json_object_get(json_object_get(sl, "srm"), "observed");
-    return json_integer_value(json_array_get(obs, 0)) + json_integer_value(json_array_get(obs, 1));
-}
-
-/* Reals as dimension values: keyed and labelled by the shortest round-trip text, through
- * /exposures and /assign alike, stored as that text on either backend. */
-static void test_real_values(void **state)
-{
-    (void)state;
-    call_ok("POST", "/api/v1/metrics",
-            json_pack("{s:s, s:s, s:s}", "key", "dm_real", "event", "dm_real", "type", "binomial"));
-    call_ok(
-        "POST", "/api/v1/experiments",
-        exp_doc("dreal", json_pack("{s:[s], s:[s]}", "metrics", "dm_real", "dimensions", "score")));
-    call_ok("POST", "/api/v1/experiments/dreal/start", json_object());
-    /* the texts as a client sends them (0.1 + 0.2 in JavaScript is 0.30000000000000004) */
-    static const char *const sent[][2] = {{"r1", "0.30000000000000004"},
-                                          {"r2", "0.3"},
-                                          {"r3", "0.3000000000000000444"},
-                                          {"r4", "1e21"},
-                                          {"r5", "2.5"},
-                                          {"r6", "3.0"},
-                                          {"r7", "3"},
-                                          {"r8", "-0.0"}};
-    char body[2048];
-    size_t at = (size_t)snprintf(body, sizeof(body), "{\"exposures\":[");
-    for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++) {
-        at +=
-            (size_t)snprintf(body + at, sizeof(body) - at,
-                             "%s{\"experiment\":\"dreal\",\"user_id\":\"%s\",\"variant\":"
-                             "\"%s\",\"attributes\":{\"score\":%s}}",
-                             i ? "," : "", sent[i][0], i % 2 ? "treatment" : "control", sent[i][1]);
-    }
-    snprintf(body + at, sizeof(body) - at, "]}");
-    int st = 0;
-    json_decref(http_json(D.port, "POST", "/api/v1/exposures", D.admin_key, body, &st));
-    assert_int_equal(st, 200);
-    /* /assign records the same text */
-    json_decref(http_json(D.port, "POST", "/api/v1/assign", D.admin_key,
-                          "{\"user_id\":\"r9\",\"experiments\":[\"dreal\"],\"attributes\":"
-                          "{\"score\":0.3333333333333333}}",
-                          &st));
-    assert_int_equal(st, 200);
-    json_decref(http_json(D.port, "POST", "/api/v1/assign", D.admin_key,
-                          "{\"user_id\":\"r10\",\"experiments\":[\"dreal\"],\"attributes\":"
-                          "{\"score\":0.333333333333333}}",
-                          &st));
-    assert_int_equal(st, 200);
-    json_t *res = call_json("GET", "/api/v1/experiments/dreal/results?dimension=score", NULL, 200);
-    assert_int_equal(slice_users(res, "0.30000000000000004"), 2); /* r1, r3: one double */
-    assert_int_equal(slice_users(res, "0.3"), 1);
-    assert_int_equal(slice_users(res, "1e+21"), 1);
-    assert_int_equal(slice_users(res, "2.5"), 1);
-    assert_int_equal(slice_users(res, "3"), 2); /* 3.0 and 3, as before */
-    assert_int_equal(slice_users(res, "0"), 1); /* -0.0: JavaScript prints "0" */
-    assert_int_equal(slice_users(res, "0.3333333333333333"), 1);
-    assert_int_equal(slice_users(res, "0.333333333333333"), 1);
-    assert_int_equal(json_integer_value(json_object_get(res, "values_total")), 8);
-    json_decref(res);
-    /* stored as that text (byte for byte on PostgreSQL's TEXT as on SQLite's) */
-    assert_int_equal(daemon_db_int(&D,
-                                   "SELECT COUNT(*) FROM exposure_dims WHERE experiment = 'dreal' "
-                                   "AND value = '0.30000000000000004'",
-                                   0),
-                     2);
-    assert_int_equal(daemon_db_int(&D,
-                                   "SELECT COUNT(*) FROM dimension_values WHERE experiment = "
-                                   "'dreal' AND value IN ('0.3', '0.3333333333333333')",
-                                   0),
-                     2);
-    /* the CSV's dimension_value column */
-    struct resp r;
-    assert_int_equal(http_req(D.port, "GET",
-                              "/api/v1/experiments/dreal/results?dimension=score&format=csv",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, ",0.30000000000000004,"));
-    assert_non_null(strstr(r.body, ",0.3333333333333333,"));
-    resp_free(&r);
-}
-
-static void test_csv_formula_cells(void **state)
-{
-    (void)state;
-    call_ok("POST", "/api/v1/experiments",
-            exp_doc("dfx", json_pack("{s:[s], s:[s]}", "metrics", "dm_buy", "dimensions", "city")));
-    call_ok("POST", "/api/v1/experiments/dfx/start", json_object());
-    call_ok("POST", "/api/v1/exposures",
-            json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s, s:{s:s}}]}", "exposures",
-                      "experiment", "dfx", "user_id", "=HYPERLINK(\"http://x/\",\"y\")", "variant",
-                      "control", "attributes", "city", "@SUM(A1)", "experiment", "dfx", "user_id",
-                      "-5+A1", "variant", "treatment", "attributes", "city", "+1"));
-    struct resp r;
-    assert_int_equal(http_req(D.port, "GET",
-                              "/api/v1/experiments/dfx/results?dimension=city&format=csv",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, ",city,'@SUM(A1),"));
-    assert_non_null(strstr(r.body, ",city,+1,")); /* a plain number is no formula */
-    assert_null(strstr(r.body, ",@SUM"));
-    resp_free(&r);
-    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/dfx/users?metric=dm_buy",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "\r\n\"'=HYPERLINK(\"\"http://x/\"\",\"\"y\"\")\",control,"));
-    assert_non_null(strstr(r.body, "\r\n'-5+A1,treatment,"));
-    resp_free(&r);
-    assert_int_equal(http_req(D.port, "GET",
-                              "/api/v1/experiments/dfx/users?metric=dm_buy&format=ndjson",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_non_null(strstr(r.body, "\"user_id\":\"-5+A1\""));
-    resp_free(&r);
-}
-
 static void test_rebuild_after_metric_edit(void **state)
 {
     (void)state;
@@ -818,9 +592,6 @@ int main(void)
         cmocka_unit_test(test_bad_requests_and_csv),
         cmocka_unit_test(test_cli_breakdown),
         cmocka_unit_test(test_ratio_slices),
-        cmocka_unit_test(test_value_caps),
-        cmocka_unit_test(test_real_values),
-        cmocka_unit_test(test_csv_formula_cells),
         cmocka_unit_test(test_rebuild_after_metric_edit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
