@@ -64,13 +64,19 @@ all: $(BUILD)/bunsen
 help:
 	@echo "make            build $(BUILD)/bunsen"
 	@echo "make run        install deps, build, migrate and serve on $(LISTEN):$(PORT) (data in $(DATA_DIR))"
-	@echo "make test       install deps, build, run unit and API tests"
-	@echo "make asan       build and run all tests under AddressSanitizer + UBSan"
+	@echo "make test       install deps, build, run the unit, API, PostgreSQL, ops (shell),"
+	@echo "                SDK and browser suites (NODE_SUITES=, SH_SUITES=, PG_SUITES= skip some)"
+	@echo "make unit       build the unit tests; make api: the daemon and the API tests"
+	@echo "make asan       unit, API and PostgreSQL tests under ASan + UBSan (not the node or"
+	@echo "                shell suites)"
 	@echo "make format     rewrite sources with clang-format; format-check fails on a diff"
 	@echo "make deps       apt-get install the missing Debian packages (idempotent)"
-	@echo "make fuzz       libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (60) each"
+	@echo "make fuzz       libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (60) each; fuzz-deps"
+	@echo "                installs clang, fuzz-build only builds, fuzz-seeds runs each seed once"
+	@echo "make bench      build, then the assign benchmark and callgrind (docs/PERFORMANCE.md)"
 	@echo "make install    install bunsen, the dashboard, bunsen(1) and the systemd unit under"
 	@echo "                PREFIX ($(PREFIX)), staged under DESTDIR when given"
+	@echo "make uninstall  remove what make install installed (not the data)"
 	@echo "make clean      remove build/"
 
 deps:
