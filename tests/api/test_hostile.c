@@ -1201,7 +1201,8 @@ static void test_wrong_types(void **state)
               sizeof(exps) / sizeof(exps[0]) - 1);
     expect("PATCH", "/api/v1/experiments/draft-x", D.admin_key, "{\"key\":\"other\"}", 400, "key");
     static const struct wrong assign[] = {
-        {"user_id", "1|null|true|[]|{}|\"\"|\"a\\u0001b\"|\"a\\u007fb\"|\"a\\u0085b\"", NULL},
+        /* an integer up to 2^53 - 1 is its text (review s27 sdk 2): past it, or a real, not */
+        {"user_id", "1.5|9007199254740992|null|true|[]|{}|\"\"|\"a\\u0001b\"|\"a\\u007fb\"|\"a\\u0085b\"", NULL},
         {"attributes", "\"x\"|[]|1|true", NULL},
         {"experiments", "\"hx\"|{}|1|true|[1]|[null]|[[\"hx\"]]", NULL},
         {"log_exposure", "\"yes\"|1|[]|{}", NULL},
@@ -1227,7 +1228,7 @@ static void test_wrong_types(void **state)
         {"null", "events[0]"},
         {"[]", "events[0]"},
         {"{\"event\":\"e\"}", "events[0].user_id"},
-        {"{\"user_id\":1,\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":1.5,\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":[\"u\"],\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"\",\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"u\\u0085\",\"event\":\"e\"}", "events[0].user_id"},
@@ -1268,7 +1269,7 @@ static void test_wrong_types(void **state)
         {"{\"experiment\":[\"hx\"],\"user_id\":\"u\",\"variant\":\"a\"}",
          "exposures[0].experiment"},
         {"{\"experiment\":\"hx\",\"variant\":\"a\"}", "exposures[0].user_id"},
-        {"{\"experiment\":\"hx\",\"user_id\":7,\"variant\":\"a\"}", "exposures[0].user_id"},
+        {"{\"experiment\":\"hx\",\"user_id\":7.5,\"variant\":\"a\"}", "exposures[0].user_id"},
         {"{\"experiment\":\"hx\",\"user_id\":\"u\"}", "exposures[0].variant"},
         {"{\"experiment\":\"hx\",\"user_id\":\"u\",\"variant\":null}", "exposures[0].variant"},
         {"{\"experiment\":\"hx\",\"user_id\":\"u\",\"variant\":\"zzz\"}", "exposures[0].variant"},
