@@ -5,6 +5,9 @@
  *   and the POST carry the CORS headers;
  * - a numeric user_id (a safe integer) is its decimal text on /exposures, /events and
  *   /assign; a real or a larger integer is a 400 naming the field, for the whole batch;
+ * - OFREP paths answer every error in OFREP's shape (errorCode, errorDetails; key on the
+ *   single-flag route): conflicting key headers, a wrong Content-Type, an empty flag key,
+ *   401, 403;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -184,11 +187,76 @@ static void test_numeric_user_id(void **state)
     resp_free(&r);
 }
 
+/* An OFREP error body: status, errorCode code, errorDetails holding text, and key (NULL: no
+ * "key" member). */
+static void ofrep_refused(const struct resp *r, const char *what, int status, const char *code,
+                          const char *text, const char *key)
+{
+    json_t *o = resp_json(r);
+    const json_t *k = json_object_get(o, "key");
+    if (r->status != status || o == NULL || strcmp(str(o, "errorCode"), code) != 0 ||
+        strstr(str(o, "errorDetails"), text) == NULL ||
+        (key == NULL ? k != NULL : !json_is_string(k) || strcmp(json_string_value(k), key) != 0) ||
+        json_object_get(o, "error") != NULL) {
+        fail_msg("%s: %d %s, want %d %s \"%s\" key %s", what, r->status, r->body, status, code,
+                 text, key ? key : "(none)");
+    }
+    json_decref(o);
+}
+
+/* rev-sdk27 finding 5: errors made before the OFREP handler (key headers, Content-Type,
+ * routing, authentication) were Bunsen's {"error": {...}}: providers read no errorCode and
+ * reported GENERAL with an empty message. */
+static void test_ofrep_error_shape(void **state)
+{
+    (void)state;
+    const char *one = "/ofrep/v1/evaluate/flags/edge", *bulk = "/ofrep/v1/evaluate/flags";
+    const char *ctx = "{\"context\":{\"targetingKey\":\"u1\"}}";
+    struct resp r;
+    const char *paths[] = {one, bulk};
+    const char *keys[] = {"edge", NULL};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(http_req_hdr(D.port, "POST", paths[i], SDK, "X-API-Key: bsn_bogus\r\n",
+                                      "application/json", ctx, strlen(ctx), &r),
+                         0);
+        ofrep_refused(&r, "two keys", 400, "GENERAL", "different keys", keys[i]);
+        resp_free(&r);
+        assert_int_equal(
+            http_req_ct(D.port, "POST", paths[i], SDK, "text/plain", ctx, strlen(ctx), &r), 0);
+        ofrep_refused(&r, "text/plain", 400, "PARSE_ERROR", "application/json", keys[i]);
+        resp_free(&r);
+        assert_int_equal(http_req(D.port, "POST", paths[i], "bsn_nope", ctx, &r), 0);
+        ofrep_refused(&r, "unknown key", 401, "GENERAL", "API key", keys[i]);
+        char www[128];
+        assert_true(resp_header(&r, "WWW-Authenticate", www, sizeof(www)));
+        resp_free(&r);
+    }
+    /* a viewer key: 403 */
+    json_t *k = harness_call(D.port, "POST", "/api/v1/keys", D.admin_key,
+                             "{\"name\":\"v\",\"role\":\"viewer\"}", 201);
+    assert_int_equal(http_req(D.port, "POST", one, str(k, "key"), ctx, &r), 0);
+    ofrep_refused(&r, "viewer", 403, "GENERAL", "role", "edge");
+    resp_free(&r);
+    json_decref(k);
+    /* the empty key: no flag of that key */
+    assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/", SDK, ctx, &r), 0);
+    ofrep_refused(&r, "empty key", 404, "FLAG_NOT_FOUND", "", "");
+    resp_free(&r);
+    /* Bunsen's routes keep Bunsen's shape */
+    assert_int_equal(http_req_hdr(D.port, "POST", "/api/v1/assign", SDK, "X-API-Key: bsn_bogus\r\n",
+                                  "application/json", "{\"user_id\":\"u1\"}", 14, &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(resp_error_code(&r), "invalid_argument");
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cors_ingest),
         cmocka_unit_test(test_numeric_user_id),
+        cmocka_unit_test(test_ofrep_error_shape),
     };
     return cmocka_run_group_tests_name("api_sdk_edges", tests, setup, teardown);
 }
