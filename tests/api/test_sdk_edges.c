@@ -7,7 +7,9 @@
  *   /assign; a real or a larger integer is a 400 naming the field, for the whole batch;
  * - OFREP paths answer every error in OFREP's shape (errorCode, errorDetails; key on the
  *   single-flag route): conflicting key headers, a wrong Content-Type, an empty flag key,
- *   401, 403;
+ *   401, 403; a context or body over a cap is a 400 INVALID_CONTEXT, never a 413 (Bunsen's
+ *   own routes keep their 413); FLAG_NOT_FOUND always names the key, even one that is not
+ *   UTF-8;
  * One daemon for every test.
  */
 #include "harness.h"
@@ -251,12 +253,78 @@ static void test_ofrep_error_shape(void **state)
     resp_free(&r);
 }
 
+/* A context of n attributes of len bytes each (malloc'd JSON text). */
+static char *wide_context(int n, size_t len)
+{
+    size_t cap = (size_t)n * (len + 32) + 64;
+    char *b = malloc(cap);
+    size_t at = (size_t)snprintf(b, cap, "{\"context\":{\"targetingKey\":\"u1\"");
+    for (int i = 0; i < n; i++) {
+        at += (size_t)snprintf(b + at, cap - at, ",\"a%d\":\"", i);
+        memset(b + at, 'x', len);
+        at += len;
+        b[at++] = '"';
+    }
+    snprintf(b + at, cap - at, "}}");
+    return b;
+}
+
+/* rev-sdk27 finding 3: a context over the 64 KiB attribute cap was a 413, which OFREP does
+ * not define: providers answered GENERAL "response does not match" instead of the reason. */
+static void test_ofrep_too_large_is_400(void **state)
+{
+    (void)state;
+    char *mid = wide_context(20, 4000);  /* ~80 KB: over the attributes, under the body */
+    char *huge = wide_context(80, 4000); /* ~320 KB: over the assignment body cap */
+    struct resp r;
+    const char *paths[] = {"/ofrep/v1/evaluate/flags/edge", "/ofrep/v1/evaluate/flags"};
+    const char *keys[] = {"edge", NULL};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(http_req(D.port, "POST", paths[i], SDK, mid, &r), 0);
+        ofrep_refused(&r, "80 KB context", 400, "INVALID_CONTEXT", "65536", keys[i]);
+        resp_free(&r);
+        assert_int_equal(http_req(D.port, "POST", paths[i], SDK, huge, &r), 0);
+        ofrep_refused(&r, "320 KB body", 400, "INVALID_CONTEXT", "exceeds the limit", keys[i]);
+        resp_free(&r);
+    }
+    /* /assign keeps its 413 */
+    /* mid is {"context":{...}}: its object as the attributes */
+    size_t cap = strlen(mid) + 64;
+    char *assign = malloc(cap);
+    snprintf(assign, cap, "{\"user_id\":\"u1\",\"attributes\":%s", strchr(mid, ':') + 1);
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/assign", SDK, assign, &r), 0);
+    if (r.status != 413 || strcmp(resp_error_code(&r), "payload_too_large") != 0) {
+        fail_msg("/assign: %d %s", r.status, r.body);
+    }
+    resp_free(&r);
+    free(assign);
+    free(mid);
+    free(huge);
+}
+
+/* rev-sdk27 finding 4: FLAG_NOT_FOUND for a key that is not UTF-8 (%ff) had no "key", which
+ * the OFREP schema requires. */
+static void test_ofrep_not_found_names_key(void **state)
+{
+    (void)state;
+    const char *ctx = "{\"context\":{\"targetingKey\":\"u1\"}}";
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/nope", SDK, ctx, &r), 0);
+    ofrep_refused(&r, "nope", 404, "FLAG_NOT_FOUND", "no experiment", "nope");
+    resp_free(&r);
+    assert_int_equal(http_req(D.port, "POST", "/ofrep/v1/evaluate/flags/a%ffb", SDK, ctx, &r), 0);
+    ofrep_refused(&r, "%ff", 404, "FLAG_NOT_FOUND", "no experiment", "a?b");
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cors_ingest),
         cmocka_unit_test(test_numeric_user_id),
         cmocka_unit_test(test_ofrep_error_shape),
+        cmocka_unit_test(test_ofrep_too_large_is_400),
+        cmocka_unit_test(test_ofrep_not_found_names_key),
     };
     return cmocka_run_group_tests_name("api_sdk_edges", tests, setup, teardown);
 }
