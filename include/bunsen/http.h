@@ -234,9 +234,15 @@ void http_reply_json(struct http_req *r, int status, json_t *body);
 /* Reply with JSON text already rendered: text (malloc'd, len bytes) is taken over, and
  * freed once sent. Same headers as http_reply_json. */
 void http_reply_json_text(struct http_req *r, int status, char *text, size_t len);
+/* An error: {"error": {"code", "message", "field"?}} with err's status (API.md "Errors"), but
+ * on OFREP paths (/ofrep/...) the protocol's {"key"?, "errorCode", "errorDetails"}, 413 and
+ * 415 as 400 (ofrep_reply.c). */
 void http_reply_err(struct http_req *r, const struct err *err);
 void http_reply_error(struct http_req *r, enum err_code code, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
+/* An OFREP error: {"errorCode": code, "errorDetails": details (invalid UTF-8 repaired)}, with
+ * "key" = the path's flag key (repaired) on the single-flag route. */
+void http_reply_ofrep(struct http_req *r, int status, const char *code, const char *details);
 /* Reply with bytes of the given content type (copied). */
 void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
                       size_t len);

@@ -267,10 +267,20 @@ json_t *api_assign_attrs_build(const struct assign_query *q);
 #define INGEST_VALUE_MAX 1e15
 #define INGEST_VALUE_MIN 1e-100
 
+/* A user id as /exposures, /events and /assign take it: o's "user_id" when it is a JSON
+ * integer of magnitude at most 2^53 - 1 (JavaScript's safe integers: apps send numeric
+ * database ids, and the GrowthBook SDK hashes them as String(id)) is replaced in o by its
+ * decimal text, which is what String() gives; anything else (a string, a real, a larger
+ * integer, absent) is left for the caller's "must be text" check. o may be any JSON value
+ * (only objects are changed). Thread-safe for distinct o. */
+void api_user_id_as_text(json_t *o);
+#define API_USER_ID_INT_MAX 9007199254740991LL /* 2^53 - 1 */
+
 /* The events of a POST /api/v1/events body already parsed by jansson (ingest.c): 0 with
  * *events (free(); its strings are borrowed from body) and *n, or -1 with err naming the
- * first bad field ("events[17].ts"). now is the time given to events without ts. */
-int api_events_read_json(const json_t *body, int64_t now, struct store_event **events, size_t *n,
+ * first bad field ("events[17].ts"). now is the time given to events without ts. Numeric
+ * user ids in body are replaced by their text (api_user_id_as_text). */
+int api_events_read_json(json_t *body, int64_t now, struct store_event **events, size_t *n,
                          struct err *err);
 
 /* The same for a body of the common shape read without jansson (events_body.c): 0 with

@@ -246,6 +246,7 @@ static json_t *assign_body_parse(struct http_req *r, struct assign_query *q)
         http_reply_err(r, &err);
         goto fail;
     }
+    api_user_id_as_text(body); /* a numeric id: its text, which body then owns */
     const json_t *uid = json_object_get(body, "user_id");
     json_t *attrs = json_object_get(body, "attributes");
     const json_t *names = json_object_get(body, "experiments");
@@ -253,7 +254,8 @@ static json_t *assign_body_parse(struct http_req *r, struct assign_query *q)
         !text_id_valid(json_string_value(uid), json_string_length(uid), 256)) {
         http_reply_error(r, ERR_INVALID, "user_id",
                          "user_id must be 1 to 256 bytes of UTF-8 text without control "
-                         "characters");
+                         "characters, or an integer of at most 2^53 - 1 in magnitude (read as "
+                         "its decimal text)");
         goto fail;
     }
     if (attrs != NULL && !json_is_null(attrs) && !json_is_object(attrs)) {

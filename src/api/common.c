@@ -405,6 +405,21 @@ char *api_dims_encode(const struct experiment *x, const json_t *attrs)
     return buf;
 }
 
+void api_user_id_as_text(json_t *o)
+{
+    const json_t *v = json_object_get(o, "user_id");
+    if (!json_is_integer(v)) {
+        return;
+    }
+    json_int_t n = json_integer_value(v);
+    if (n < -API_USER_ID_INT_MAX || n > API_USER_ID_INT_MAX) {
+        return;
+    }
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)n);
+    json_object_set_new(o, "user_id", json_string(text));
+}
+
 void api_exposures_clear(struct api_exposure *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -349,20 +349,10 @@ static const char *ofrep_reason(const struct experiment *x, enum assign_reason r
     return "UNKNOWN";
 }
 
-static void ofrep_error(struct http_req *r, int status, const char *key, const char *code,
-                        const char *details)
-{
-    json_t *o = json_pack("{s:s, s:s}", "errorCode", code, "errorDetails", details);
-    if (key != NULL) {
-        json_object_set_new(o, "key", json_string(key));
-    }
-    http_reply_json(r, status, o);
-}
-
 /* Parse {"context": {"targetingKey", ...}}: the attributes (new reference) and the key
  * (NULL when the context has none: ofrep_eval answers what needs none), or NULL after
  * replying with the protocol's 400. */
-static json_t *ofrep_context(struct http_req *r, const char *flag, const char **user_id)
+static json_t *ofrep_context(struct http_req *r, const char **user_id)
 {
     size_t len = 0;
     const char *body = http_req_body(r, &len);
@@ -385,13 +375,13 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
     }
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        ofrep_error(r, 400, flag, "PARSE_ERROR", why);
+        http_reply_ofrep(r, 400, "PARSE_ERROR", why);
         return NULL;
     }
     json_t *ctx = json_object_get(root, "context");
     if (ctx != NULL && !json_is_null(ctx) && !json_is_object(ctx)) {
         json_decref(root);
-        ofrep_error(r, 400, flag, "INVALID_CONTEXT", "context must be an object");
+        http_reply_ofrep(r, 400, "INVALID_CONTEXT", "context must be an object");
         return NULL;
     }
     const json_t *tk = json_is_object(ctx) ? json_object_get(ctx, "targetingKey") : NULL;
@@ -399,15 +389,16 @@ static json_t *ofrep_context(struct http_req *r, const char *flag, const char **
         (!json_is_string(tk) ||
          !text_id_valid(json_string_value(tk), json_string_length(tk), 256))) {
         json_decref(root);
-        ofrep_error(r, 400, flag, "INVALID_CONTEXT",
-                    "context.targetingKey must be 1 to 256 bytes of text");
+        http_reply_ofrep(r, 400, "INVALID_CONTEXT",
+                         "context.targetingKey must be 1 to 256 bytes of text");
         return NULL;
     }
     struct err err;
     err_clear(&err);
     if (json_is_object(ctx) && api_attributes_check(http_req_app(r), ctx, "context", &err) != 0) {
         json_decref(root);
-        ofrep_error(r, err_code_status(err.code), flag, "INVALID_CONTEXT", err.msg);
+        /* over the attribute caps too: OFREP has no 413 (providers read one as GENERAL) */
+        http_reply_ofrep(r, 400, "INVALID_CONTEXT", err.msg);
         return NULL;
     }
     json_t *attrs = json_is_object(ctx) ? json_copy(ctx) : json_object();
@@ -634,7 +625,7 @@ void api_ofrep_flag(struct http_req *r)
 {
     const char *flag = http_req_param(r, "key");
     const char *user_id = NULL;
-    json_t *attrs = ofrep_context(r, flag, &user_id);
+    json_t *attrs = ofrep_context(r, &user_id);
     if (attrs == NULL) {
         return;
     }
@@ -653,7 +644,7 @@ void api_ofrep_flag(struct http_req *r)
     api_eval_charge(r, http_req_app(r), &budget);
     if (o == NULL) {
         json_decref(attrs);
-        ofrep_error(r, 404, flag, "FLAG_NOT_FOUND", "no experiment with this key");
+        http_reply_ofrep(r, 404, "FLAG_NOT_FOUND", "no experiment with this key");
         return;
     }
     http_reply_json(r, status, o);
@@ -667,7 +658,7 @@ void api_ofrep_flag(struct http_req *r)
 void api_ofrep_bulk(struct http_req *r)
 {
     const char *user_id = NULL;
-    json_t *attrs = ofrep_context(r, NULL, &user_id);
+    json_t *attrs = ofrep_context(r, &user_id);
     if (attrs == NULL) {
         return;
     }
@@ -700,9 +691,9 @@ void api_ofrep_bulk(struct http_req *r)
         free(items);
         json_decref(flags);
         json_decref(attrs);
-        ofrep_error(r, 400, NULL, "INVALID_CONTEXT",
-                    "evaluating the flags for this context exceeds the per-request evaluation "
-                    "budget");
+        http_reply_ofrep(r, 400, "INVALID_CONTEXT",
+                         "evaluating the flags for this context exceeds the per-request evaluation "
+                         "budget");
         return;
     }
     json_t *body = json_pack("{s:o}", "flags", flags);

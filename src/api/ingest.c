@@ -201,6 +201,17 @@ static int bad_text(struct err *err, const char *kind, size_t i, const char *nam
     return err_set(err, ERR_INVALID, f, "%s must be 1 to %zu bytes of text", f, max);
 }
 
+/* A user_id that api_user_id_as_text left as it was: not text, or not 1-256 bytes of it. */
+static int bad_user_id(struct err *err, const char *kind, size_t i)
+{
+    char f[64];
+    ITEM_FIELD(f, kind, i, ".user_id");
+    return err_set(err, ERR_INVALID, f,
+                   "%s must be 1 to 256 bytes of text, or an integer of at most 2^53 - 1 in "
+                   "magnitude (read as its decimal text)",
+                   f);
+}
+
 static int read_event(const json_t *o, size_t i, int64_t now, struct store_event *e,
                       struct err *err)
 {
@@ -216,7 +227,7 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
     }
     const json_t *v = json_object_get(o, "user_id");
     if (!json_is_string(v) || !text_id_valid(json_string_value(v), json_string_length(v), 256)) {
-        return bad_text(err, "events", i, ".user_id", 256);
+        return bad_user_id(err, "events", i);
     }
     e->user_id = json_string_value(v);
     v = json_object_get(o, "event");
@@ -253,7 +264,7 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
     return 0;
 }
 
-int api_events_read_json(const json_t *body, int64_t now, struct store_event **events, size_t *n,
+int api_events_read_json(json_t *body, int64_t now, struct store_event **events, size_t *n,
                          struct err *err)
 {
     const json_t *items = NULL;
@@ -265,7 +276,9 @@ int api_events_read_json(const json_t *body, int64_t now, struct store_event **e
     size_t count = json_array_size(items);
     struct store_event *ev = xcalloc(count, sizeof(*ev));
     for (size_t i = 0; i < count; i++) {
-        if (read_event(json_array_get(items, i), i, now, &ev[i], err) != 0) {
+        json_t *o = json_array_get(items, i);
+        api_user_id_as_text(o); /* a numeric id: its text, which the item then owns */
+        if (read_event(o, i, now, &ev[i], err) != 0) {
             free(ev);
             return -1;
         }
@@ -336,7 +349,7 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
     x->experiment = json_string_value(v);
     v = json_object_get(o, "user_id");
     if (!json_is_string(v) || !text_id_valid(json_string_value(v), json_string_length(v), 256)) {
-        return bad_text(err, "exposures", i, ".user_id", 256);
+        return bad_user_id(err, "exposures", i);
     }
     x->user_id = json_string_value(v);
     v = json_object_get(o, "variant");
@@ -458,8 +471,10 @@ void api_ingest_exposures(struct http_req *r)
         rc = 0;
         for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
             bool ignore = false;
-            rc = read_exposure(r, json_array_get(items, i), i, now, snap, &iw->expo[iw->n],
-                               &iw->dims[iw->n], &ignore, &err);
+            json_t *o = json_array_get(items, i);
+            api_user_id_as_text(o); /* a numeric id: its text, which the item then owns */
+            rc = read_exposure(r, o, i, now, snap, &iw->expo[iw->n], &iw->dims[iw->n], &ignore,
+                               &err);
             if (rc == 0 && ignore) {
                 iw->ignored++; /* after the stop: frozen results, nothing to store */
                 free(iw->dims[iw->n]);

@@ -70,6 +70,10 @@ struct http_req {
     } hdr;
 };
 
+/* OFREP paths (ofrep_reply.c): is r on one, and its error of code in the protocol's shape. */
+bool http_req_is_ofrep(const struct http_req *r);
+void http_reply_ofrep_err(struct http_req *r, enum err_code code, const char *msg);
+
 /* Slow reads off MHD's threads (offload.c, routes flagged ROUTE_OFFLOAD). */
 #define HTTP_OFFLOAD_THREADS 2
 #define HTTP_OFFLOAD_QUEUE   64

@@ -164,11 +164,15 @@ void http_reply_err(struct http_req *r, const struct err *err)
     snprintf(field, sizeof(field), "%s", err->field);
     utf8_repair(msg);
     utf8_repair(field);
-    json_t *e = json_pack("{s:s, s:s}", "code", err_code_name(code), "message", msg);
-    if (e != NULL && field[0] != '\0') {
-        json_object_set_new(e, "field", json_string(field));
+    if (http_req_is_ofrep(r)) {
+        http_reply_ofrep_err(r, code, msg);
+    } else {
+        json_t *e = json_pack("{s:s, s:s}", "code", err_code_name(code), "message", msg);
+        if (e != NULL && field[0] != '\0') {
+            json_object_set_new(e, "field", json_string(field));
+        }
+        http_reply_json(r, err_code_status(code), json_pack("{s:o}", "error", e));
     }
-    http_reply_json(r, err_code_status(code), json_pack("{s:o}", "error", e));
     if (code == ERR_UNAVAILABLE) {
         http_reply_header(r, "Retry-After", "1"); /* transient: queue full, disk, lock */
     }

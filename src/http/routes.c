@@ -70,12 +70,18 @@ const struct http_route http_routes[] = {
     {HTTP_OPTIONS, "/ofrep/v1/evaluate/flags", api_cors_preflight, BODY_NONE, ROLES_PUBLIC,
      ROUTE_CORS, NULL},
 
+    /* CORS: browsers on another origin send the exposures and events of the GrowthBook SDK
+     * they evaluate with (the key is a header, never a cookie, so "*" is as safe as on OFREP) */
     {HTTP_POST, "/api/v1/events", api_ingest_events, BODY_INGEST, ROLES_SDK,
-     ROUTE_INGEST | ROUTE_OFFLOAD_LARGE, ""},
+     ROUTE_CORS | ROUTE_INGEST | ROUTE_OFFLOAD_LARGE, ""},
+    {HTTP_OPTIONS, "/api/v1/events", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS, ""},
     {HTTP_POST, "/api/v1/exposures", api_ingest_exposures, BODY_INGEST, ROLES_SDK,
-     ROUTE_INGEST | ROUTE_OFFLOAD_LARGE, ""},
-    {HTTP_POST, "/api/v1/assign", api_assign, BODY_ASSIGN, ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN,
+     ROUTE_CORS | ROUTE_INGEST | ROUTE_OFFLOAD_LARGE, ""},
+    {HTTP_OPTIONS, "/api/v1/exposures", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS,
      ""},
+    {HTTP_POST, "/api/v1/assign", api_assign, BODY_ASSIGN, ROLES_SDK | ROLE_EDITOR,
+     ROUTE_CORS | ROUTE_ASSIGN, ""},
+    {HTTP_OPTIONS, "/api/v1/assign", api_cors_preflight, BODY_NONE, ROLES_PUBLIC, ROUTE_CORS, ""},
     {HTTP_GET, "/api/v1/experiments/{key}/assign", api_assign_one, BODY_NONE,
      ROLES_SDK | ROLE_EDITOR, ROUTE_ASSIGN, "user_id log_exposure explain attr.*"},
 

@@ -329,7 +329,7 @@ static void test_invalid_input(void **state)
                      fmt("{\"user_id\":\"%s\",\"log_exposure\":false}", wide), 200));
     const char *bad_ids[] = {
         "\"\"",          "\"a\\u0001b\"", "\"tab\\there\"", "\"nl\\n\"", "\"del\\u007f\"",
-        "\"c1\\u0085\"", "123",           "null",           "[\"u\"]",   "{}",
+        "\"c1\\u0085\"", "12.5",          "null",           "[\"u\"]",   "{}",
         "true"};
     for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
         post_bad(fmt("{\"user_id\":%s}", bad_ids[i]), "user_id");

@@ -291,7 +291,7 @@ static void test_events_item_rules(void **state)
     } bad[] = {
         {"{\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":\"\",\"event\":\"e\"}", "events[0].user_id"},
-        {"{\"user_id\":5,\"event\":\"e\"}", "events[0].user_id"},
+        {"{\"user_id\":5.5,\"event\":\"e\"}", "events[0].user_id"},
         {"{\"user_id\":null,\"event\":\"e\"}", "events[0].user_id"},
         {uid257, "events[0].user_id"},
         {"{\"user_id\":\"a\\u0001b\",\"event\":\"e\"}", "events[0].user_id"},

@@ -1,7 +1,8 @@
 /* Unit tests for events_body.c, the fast POST /api/v1/events body reader: every body it
  * reads gives the events the jansson path (api_events_read_json) gives, and bodies of any
  * other shape are left to the jansson path. tests/fuzz/fuzz_events_body.c checks the first
- * property on generated bodies. */
+ * property on generated bodies. Also api_user_id_as_text, the numeric user ids the jansson
+ * path reads as text. */
 #include "unit.h"
 
 #include <math.h>
@@ -160,13 +161,91 @@ static void test_item_cap(void **state)
     free(body);
 }
 
+/* rev-sdk27 finding 2: numeric user ids (what the GrowthBook SDK tracks for an app with
+ * database ids) were a 400 for the whole batch. A safe integer reads as its decimal text,
+ * String() in JavaScript; anything else non-string is still refused. */
+static void test_numeric_user_id(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *want; /* want NULL: left as it was */
+    } cases[] = {
+        {"424242", "424242"},
+        {"0", "0"},
+        {"-0", "0"},
+        {"-7", "-7"},
+        {"9007199254740991", "9007199254740991"},
+        {"-9007199254740991", "-9007199254740991"},
+        {"9007199254740992", NULL},
+        {"-9007199254740992", NULL},
+        {"1.5", NULL},
+        {"1e3", NULL},
+        {"424242.0", NULL},
+        {"true", NULL},
+        {"null", NULL},
+        {"[1]", NULL},
+        {"\"u1\"", "u1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "{\"user_id\":%s}", cases[i].json);
+        json_error_t jerr;
+        json_t *o = json_loads(text, 0, &jerr);
+        assert_non_null(o);
+        json_t *before = json_deep_copy(json_object_get(o, "user_id"));
+        api_user_id_as_text(o);
+        const json_t *v = json_object_get(o, "user_id");
+        if (cases[i].want != NULL) {
+            if (!json_is_string(v) || strcmp(json_string_value(v), cases[i].want) != 0) {
+                fail_msg("%s: not read as \"%s\"", cases[i].json, cases[i].want);
+            }
+        } else if (!json_equal(v, before) || json_is_string(v)) {
+            fail_msg("%s: changed", cases[i].json);
+        }
+        json_decref(before);
+        json_decref(o);
+    }
+    api_user_id_as_text(NULL); /* not an object: nothing to do */
+
+    /* through the events reader: the jansson path (the fast reader leaves numbers to it) */
+    const char *body = "{\"events\":[{\"user_id\":424242,\"event\":\"buy\"},"
+                       "{\"user_id\":\"u2\",\"event\":\"buy\"}]}";
+    NOT_READ(body);
+    json_error_t jerr;
+    json_t *root = json_loads(body, 0, &jerr);
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ev[0].user_id, "424242");
+    assert_string_equal(ev[1].user_id, "u2");
+    free(ev);
+    json_decref(root);
+    const char *bad[] = {"9007199254740992", "1.5", "true"};
+    for (size_t i = 0; i < 3; i++) {
+        char text[160];
+        snprintf(text, sizeof(text),
+                 "{\"events\":[{\"user_id\":\"u1\",\"event\":\"buy\"},"
+                 "{\"user_id\":%s,\"event\":\"buy\"}]}",
+                 bad[i]);
+        root = json_loads(text, 0, &jerr);
+        err_clear(&err);
+        ev = NULL;
+        assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &err), -1);
+        assert_null(ev);
+        assert_string_equal(err.field, "events[1].user_id");
+        json_decref(root);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_common_shapes_read),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_other_shapes_not_read),
-        cmocka_unit_test(test_item_cap),
+        cmocka_unit_test(test_common_shapes_read),    cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_other_shapes_not_read), cmocka_unit_test(test_item_cap),
+        cmocka_unit_test(test_numeric_user_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
