@@ -86,6 +86,14 @@ static void test_cors_ingest(void **state)
             }
             resp_free(&r);
         }
+        /* a server's POST (no Origin): no CORS headers (rev-diff27b 2: ~2,200 instructions and
+         * 97 bytes on every /assign reply) */
+        assert_int_equal(http_req(D.port, "POST", paths[i], SDK, bodies[i], &r), 0);
+        assert_int_equal(r.status, 200);
+        if (resp_header(&r, "Access-Control-Allow-Origin", v, sizeof(v))) {
+            fail_msg("POST %s without Origin: Access-Control-Allow-Origin %s", paths[i], v);
+        }
+        resp_free(&r);
     }
 }
 
@@ -245,11 +253,13 @@ static void test_ofrep_error_shape(void **state)
     ofrep_refused(&r, "empty key", 404, "FLAG_NOT_FOUND", "", "");
     resp_free(&r);
     /* Bunsen's routes keep Bunsen's shape */
+    const char *assign = "{\"user_id\":\"u1\"}";
     assert_int_equal(http_req_hdr(D.port, "POST", "/api/v1/assign", SDK, "X-API-Key: bsn_bogus\r\n",
-                                  "application/json", "{\"user_id\":\"u1\"}", 14, &r),
+                                  "application/json", assign, strlen(assign), &r),
                      0);
     assert_int_equal(r.status, 400);
     assert_string_equal(resp_error_code(&r), "invalid_argument");
+    assert_non_null(strstr(r.body, "X-API-Key")); /* the two keys, not the body (rev-diff27b 4) */
     resp_free(&r);
 }
 
