@@ -74,15 +74,19 @@ struct http_req {
 bool http_req_is_ofrep(const struct http_req *r);
 void http_reply_ofrep_err(struct http_req *r, enum err_code code, const char *msg);
 
-/* Slow reads off MHD's threads (offload.c, routes flagged ROUTE_OFFLOAD). */
+/* Slow work off MHD's threads (offload.c): the server runs two pools of HTTP_OFFLOAD_THREADS
+ * each, one for the routes flagged ROUTE_OFFLOAD (slow reads), one for large ingestion
+ * bodies (ROUTE_OFFLOAD_LARGE), so that neither waits for the other's threads. */
 #define HTTP_OFFLOAD_THREADS 2
 #define HTTP_OFFLOAD_QUEUE   64
-/* A ROUTE_OFFLOAD_LARGE route's body over this many bytes is handled on the offload threads,
- * while at most half of HTTP_OFFLOAD_QUEUE is queued (the rest stays for the slow reads). */
+/* A ROUTE_OFFLOAD_LARGE route's body over this many bytes is handled on the ingestion pool,
+ * while at most half of HTTP_OFFLOAD_QUEUE is queued there (then on the MHD thread). */
 #define HTTP_OFFLOAD_BODY_MIN (1u << 20)
 struct http_offload;
 enum http_offload_rc { HTTP_OFFLOAD_QUEUED, HTTP_OFFLOAD_FULL, HTTP_OFFLOAD_STOPPED };
-struct http_offload *http_offload_start(void);
+/* A pool of HTTP_OFFLOAD_THREADS threads; gated: it obeys the tests' offload gate
+ * (BUNSEN_TEST_OFFLOAD_GATE, the slow reads' pool), else it ignores it. */
+struct http_offload *http_offload_start(bool gated);
 /* Whether r's handler runs on the offload threads: its route is ROUTE_OFFLOAD, or
  * ROUTE_OFFLOAD_LARGE with a body over HTTP_OFFLOAD_BODY_MIN. */
 bool http_offload_wanted(const struct http_req *r);

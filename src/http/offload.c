@@ -22,8 +22,14 @@
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
  *   MHD thread itself; http_offload_free after MHD_stop_daemon
  *
+ * The server runs two pools (server.c): the slow reads' (ROUTE_OFFLOAD) and the large
+ * ingestion bodies' (ROUTE_OFFLOAD_LARGE). With one pool, two results reads of a 1M-user ratio
+ * metric (seconds each) held both threads and a 2 MB /exposures batch queued behind them for
+ * as long; and a burst of large batches delayed the reads.
+ *
  * Test gate (tests only; no cost unset): when the environment names a file in
- * BUNSEN_TEST_OFFLOAD_GATE at start, an offload thread that has taken a request waits, before
+ * BUNSEN_TEST_OFFLOAD_GATE at start, a thread of the gated pool (the slow reads') that has
+ * taken a request waits, before
  * running its handler, while that file exists, and appends a byte to "<file>.held" as it
  * starts waiting (the test counts the requests held). Tests hold offloaded requests with it as
  * a slow handler would hold them, for as long as they choose, and check what must answer
@@ -102,12 +108,12 @@ static void *offload_main(void *arg)
     }
 }
 
-struct http_offload *http_offload_start(void)
+struct http_offload *http_offload_start(bool gated)
 {
     struct http_offload *o = xcalloc(1, sizeof(*o));
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
-    const char *gate = getenv("BUNSEN_TEST_OFFLOAD_GATE");
+    const char *gate = gated ? getenv("BUNSEN_TEST_OFFLOAD_GATE") : NULL;
     if (gate != NULL && gate[0] != '\0') {
         size_t n = strlen(gate) + sizeof(".held");
         o->gate = xstrdup(gate);
@@ -131,7 +137,7 @@ bool http_offload_wanted(const struct http_req *r)
 
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r)
 {
-    /* a large body leaves half of the queue to the slow reads: it can run inline */
+    /* a large body runs inline (on the MHD thread) once half of its pool's queue is taken */
     size_t max = (r->route->flags & ROUTE_OFFLOAD) ? HTTP_OFFLOAD_QUEUE : HTTP_OFFLOAD_QUEUE / 2;
     pthread_mutex_lock(&o->mu);
     enum http_offload_rc rc = o->stopping   ? HTTP_OFFLOAD_STOPPED

@@ -70,6 +70,7 @@ struct http_server {
     struct authcache *keys;
     struct http_streams *streams;     /* open streamed replies (stream.c) */
     struct http_offload *offload;     /* slow reads off MHD's threads (offload.c) */
+    struct http_offload *ingest;      /* large ingestion bodies: a pool of their own */
     struct http_deadlines *deadlines; /* each request's deadline (deadline.c) */
     atomic_int in_flight;             /* requests begun and not completed (http_server_stop) */
 };
@@ -380,7 +381,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue_reply(r);
     }
     if (http_offload_wanted(r)) {
-        enum http_offload_rc orc = http_offload_submit(srv->offload, r);
+        /* a large ingestion body never waits behind slow reads holding their threads, nor
+         * they behind it (review iso s23; RELIABILITY.md AH) */
+        struct http_offload *pool = (r->route->flags & ROUTE_OFFLOAD) ? srv->offload : srv->ingest;
+        enum http_offload_rc orc = http_offload_submit(pool, r);
         if (orc == HTTP_OFFLOAD_QUEUED) {
             return MHD_YES; /* an offload thread replies and resumes; do not touch r here */
         }
@@ -608,7 +612,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->keys = authcache_new();
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
     srv->streams = http_streams_new(cfg->conn_limit / 2);
-    srv->offload = http_offload_start();
+    srv->offload = http_offload_start(true);
+    srv->ingest = http_offload_start(false);
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     for (size_t i = 0; i < NSLOTS; i++) {
@@ -640,6 +645,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         authcache_free(srv->keys);
         http_streams_free(srv->streams);
         http_offload_free(srv->offload);
+        http_offload_free(srv->ingest);
         free(srv->routes);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
@@ -658,6 +664,7 @@ void http_server_stop(struct http_server *srv)
     http_streams_close_all(srv->streams); /* MHD_stop_daemon must meet no suspended stream */
     http_feeds_close_all();               /* nor feed, nor a producer the store */
     http_offload_stop(srv->offload);      /* nor a queued slow read */
+    http_offload_stop(srv->ingest);       /* nor a large body being parsed */
     /* MHD_stop_daemon closes every connection, a reply not sent yet with it: the writer's
      * drain has just resumed its requests with their replies (a 503 after a database that
      * did not answer), which MHD's threads send now. Up to 2 s for them (a request still
@@ -672,6 +679,7 @@ void http_server_stop(struct http_server *srv)
     MHD_stop_daemon(srv->d);
     http_deadlines_free(srv->deadlines); /* after MHD: its connections are closed */
     http_offload_free(srv->offload);
+    http_offload_free(srv->ingest);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
     }

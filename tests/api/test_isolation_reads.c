@@ -4,7 +4,8 @@
  * status, never milliseconds; with BUNSEN_BENCH_LATENCY=1 (bench/isolation.sh) they also loop
  * the attack beside a cheap request and print its latency, asserted never.
  * - GET /saved-groups and GET /audit of megabytes run on the offload threads: held there at
- *   the offload gate (harness_gate_*), while /healthz on the MHD thread answers;
+ *   the offload gate (harness_gate_*), while /healthz on the MHD thread answers, and a large
+ *   /exposures batch on the ingestion pool;
  * - PATCH of a group of 100,000 values, looped: the writer only stores (the document is
  *   built on the request thread, the audit holds counts and hashes, not the values); 1-event
  *   POSTs beside it all answer (their latency: the bench);
@@ -554,6 +555,52 @@ static void test_export_while_stopping(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* Two slow reads held at the offload gate take both threads of the slow reads' pool (a third
+ * waits in its queue): a 1.6 MB /exposures batch, parsed off the MHD thread on the ingestion
+ * pool of its own, answers 200 meanwhile. With one pool it queued behind the held reads for as
+ * long as they ran (RELIABILITY.md AH). */
+static void test_large_ingest_beside_held_reads(void **state)
+{
+    (void)state;
+    harness_started_experiment(
+        D.port, D.admin_key, "iso-big",
+        "{\"key\":\"iso-big\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    size_t cap = 10000 * 200 + 64;
+    char *body = malloc(cap);
+    size_t o = (size_t)snprintf(body, cap, "{\"exposures\":[");
+    for (int i = 0; i < 10000; i++) {
+        o += (size_t)snprintf(body + o, cap - o,
+                              "%s{\"experiment\":\"iso-big\",\"user_id\":\"big-user-%0120d\","
+                              "\"variant\":\"%s\"}",
+                              i ? "," : "", i, i % 2 ? "a" : "b");
+    }
+    snprintf(body + o, cap - o, "]}");
+    assert_true(strlen(body) > (1u << 20)); /* over HTTP_OFFLOAD_BODY_MIN: offloaded */
+    harness_gate_close(gate);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = harness_send(D.port, "GET", "/api/v1/saved-groups", D.admin_key, NULL);
+        assert_true(fds[i] >= 0);
+    }
+    assert_int_equal(harness_gate_wait_held(gate, 2, fds, 3), 2);
+    struct resp r;
+    int rc = http_req(D.port, "POST", "/api/v1/exposures", sdk_key, body, &r);
+    int status = rc == 0 ? r.status : -1;
+    if (rc == 0) {
+        resp_free(&r);
+    }
+    bool reads_held = !harness_answered(fds[0]) && !harness_answered(fds[1]);
+    harness_gate_open(gate);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(harness_recv_status(fds[i], NULL, 0), 200);
+    }
+    free(body);
+    if (status != 200 || !reads_held) {
+        fail_msg("a large batch beside two held reads: %d (reads still held: %s)", status,
+                 reads_held ? "yes" : "no");
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -562,6 +609,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_saved_group_list_offloaded),
         cmocka_unit_test(test_audit_list_offloaded),
+        cmocka_unit_test(test_large_ingest_beside_held_reads),
         cmocka_unit_test(test_group_edits_beside_writes),
         cmocka_unit_test(test_exports_capped),
         cmocka_unit_test(test_export_pages_off_mhd_thread),
