@@ -70,7 +70,10 @@ static void reply_payload(struct http_req *r, const struct api_payload *p)
 void api_cors_preflight(struct http_req *r)
 {
     http_reply_empty(r, 204);
-    http_reply_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    /* the API's routes with a preflight take only POST (/assign, /exposures, /events) */
+    bool api = strncmp(http_req_path(r), "/api/v1/", 8) == 0;
+    http_reply_header(r, "Access-Control-Allow-Methods",
+                      api ? "POST, OPTIONS" : "GET, POST, OPTIONS");
     http_reply_header(r, "Access-Control-Allow-Headers",
                       "Authorization, Content-Type, If-None-Match, X-API-Key");
     http_reply_header(r, "Access-Control-Max-Age", "86400");

@@ -66,6 +66,7 @@ static void test_cors_ingest(void **state)
         }
         assert_true(resp_header(&r, "Access-Control-Allow-Methods", v, sizeof(v)));
         assert_non_null(strstr(v, "POST"));
+        assert_null(strstr(v, "GET")); /* POST-only routes (rev-diff27b 6) */
         assert_true(resp_header(&r, "Access-Control-Allow-Headers", v, sizeof(v)));
         assert_non_null(strstr(v, "Authorization"));
         assert_non_null(strstr(v, "X-API-Key"));
