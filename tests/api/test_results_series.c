@@ -396,9 +396,16 @@ static void test_series_days(void **state)
 
     json_t *ex = json_array(), *ev = json_array();
     unsigned seed = 11;
+    /* users on each UTC day 0..4 (4: today) whatever the time of day: day 0 from the start to
+     * its midnight (from back + 1 h it was day 1 when the test ran after 23:00 UTC, and day 0
+     * had no users: CI at 23:15 failed), days 1..4 from their midnight */
+    long long day0 = back / DAY * DAY, room = day0 + DAY - back;
+    long long first = room > 2 * 3600000LL ? 3600000LL : room / 4;
+    long long step = room > 2 * 3600000LL ? 1000 : 0;
     for (int u = 0; u < MD_N; u++) {
         MU[u].arm = u % 2;
-        MU[u].x_ts = back + (u % 5) * DAY + 3600000 + u * 1000; /* days 0..4 (4: today) */
+        int k = u % 5;
+        MU[u].x_ts = k == 0 ? back + first + u * step : day0 + k * DAY + 3600000 + u * 1000;
         if (MU[u].x_ts > started - 60000) {
             MU[u].x_ts = started - 60000 - u;
         }
