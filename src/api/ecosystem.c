@@ -70,10 +70,21 @@ static void reply_payload(struct http_req *r, const struct api_payload *p)
 void api_cors_preflight(struct http_req *r)
 {
     http_reply_empty(r, 204);
-    /* the API's routes with a preflight take only POST (/assign, /exposures, /events) */
-    bool api = strncmp(http_req_path(r), "/api/v1/", 8) == 0;
-    http_reply_header(r, "Access-Control-Allow-Methods",
-                      api ? "POST, OPTIONS" : "GET, POST, OPTIONS");
+    /* the methods the route table has for this path (rev-diff27b 6, rev-diff27c 2: OFREP's
+     * bulk route takes only POST, the payload only GET) */
+    const char *path = http_req_path(r);
+    char *scratch = xmalloc(strlen(path) + 1);
+    struct http_param params[HTTP_MAX_PARAMS];
+    int nparams = 0;
+    bool matched = false;
+    unsigned allowed = 0;
+    http_route_match(http_routes, http_routes_count, 0, path, scratch, params, &nparams, &matched,
+                     &allowed);
+    free(scratch);
+    char methods[32];
+    snprintf(methods, sizeof(methods), "%s%sOPTIONS", (allowed & HTTP_GET) ? "GET, " : "",
+             (allowed & HTTP_POST) ? "POST, " : "");
+    http_reply_header(r, "Access-Control-Allow-Methods", methods);
     http_reply_header(r, "Access-Control-Allow-Headers",
                       "Authorization, Content-Type, If-None-Match, X-API-Key");
     http_reply_header(r, "Access-Control-Max-Age", "86400");

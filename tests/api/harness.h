@@ -198,8 +198,9 @@ void harness_timed_join(struct harness_timed *t);
 /* Holding slow work where the test chooses (harness_hold.c). harness_gate_init names a gate
  * file (path, cap bytes) and puts it in the environment of daemons started after it
  * (BUNSEN_TEST_OFFLOAD_GATE, src/http/offload.c): while the file exists (harness_gate_close;
- * harness_gate_open removes it and the count) their offload threads hold each request they take
- * before its handler runs; harness_gate_held: how many it holds so far (since the last close);
+ * harness_gate_open removes it and the count) the threads of their slow reads' offload pool hold
+ * each request they take before its handler runs (large ingestion bodies, on a pool of their
+ * own, are not held); harness_gate_held: how many it holds so far (since the last close);
  * harness_gate_wait_held waits until it holds n, or until one of the nfds fds has a reply
  * (a request answered without being held), and returns how many it holds (HARNESS_HANG_S: a
  * hang detector). harness_send sends a request on a connection of its own (key, body may be
