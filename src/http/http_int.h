@@ -1,7 +1,8 @@
 /*
  * http_int.h - private to src/http/: the request struct, the checks before routing
  * (framing.c), request deadlines (deadline.c), streams, replying with a ready-made MHD response,
- * rate limits (the buckets and a request's admission and charge: ratelimit.c), the key cache.
+ * rate limits (the buckets and a request's admission and charge: ratelimit.c), the key cache,
+ * the per-request accounting (accounting.c).
  */
 #ifndef BUNSEN_HTTP_INT_H
 #define BUNSEN_HTTP_INT_H
@@ -232,6 +233,17 @@ struct ratelimit *http_server_ratelimit(struct http_server *srv);
  * (each refusal is still counted by the metrics): a refused client made a line a request,
  * ~2 MB/s of log from one address. Thread-safe. */
 bool ratelimit_log_refusal(int cls_plus1, long *not_logged);
+
+/* What completed requests leave behind (accounting.c): counts by status class, the per-route
+ * metrics, the access-log line. http_account runs in MHD's completed callback; toe is its
+ * MHD_RequestTerminationCode. */
+struct http_accounting;
+struct http_accounting *http_accounting_new(void);
+void http_accounting_free(struct http_accounting *a);
+void http_account(struct http_accounting *a, const struct http_req *r, int status, uint64_t now,
+                  int toe);
+void http_accounting_stats(struct http_accounting *a, struct http_stats *out);
+void http_accounting_write_metrics(struct http_accounting *a, struct buf *b);
 
 /* Verified keys by a keyed tag of their secret: fresh for a second after the database last
  * confirmed them, usable for 10 minutes while it does not answer (authcache.c). Thread-safe. */

@@ -1,7 +1,8 @@
 /*
  * server.c - the libmicrohttpd daemon and the request lifecycle described in http.h:
- * routing, auth, body caps, Content-Type, suspend/resume, the access log and the HTTP
- * metrics. The request object's API for handlers (replies, accessors) is in request.c; the
+ * routing, auth, body caps, Content-Type, suspend/resume. What a completed request leaves
+ * behind (its counts, the per-route metrics, the access-log line) is in accounting.c. The
+ * request object's API for handlers (replies, accessors) is in request.c; the
  * rate limits a request takes at admission, and the charge of its evaluation work, are in
  * ratelimit.c; the checks of the request target and header framing before routing, and the
  * body's admission after it (caps, Content-Type, draining), are in framing.c; the deadline
@@ -28,9 +29,7 @@
 
 #include "bunsen/app.h"
 #include "bunsen/http.h"
-#include "bunsen/jsonw.h"
 #include "bunsen/log.h"
-#include "bunsen/metrics.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 #include "http_int.h"
@@ -43,29 +42,11 @@
  * bodies stream through in pieces. bench/mhd_ref.c uses the same. */
 #define HTTP_CONN_POOL (24u * 1024)
 
-/* Status codes counted separately in bunsen_http_requests_total; others count as "other". */
-static const int tracked_status[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
-                                     412, 413, 414, 415, 429, 431, 500, 501, 503};
-#define NSTATUS (sizeof(tracked_status) / sizeof(tracked_status[0]) + 1)
-
-struct route_metrics {
-    atomic_uint_fast64_t by_status[NSTATUS];
-    struct histogram latency;
-};
-
-#define SLOT_STATIC    http_routes_count
-#define SLOT_UNMATCHED (http_routes_count + 1)
-#define NSLOTS         (http_routes_count + 1 + 8)
-
 struct http_server {
     struct MHD_Daemon *d;
     struct app *app;
     int listen_fd;
-    atomic_uint_fast64_t requests;
-    atomic_uint_fast64_t by_class[6];
-    /* one per route, then static files (SLOT_STATIC), then requests no route or static file
-     * took, by method (SLOT_UNMATCHED + the method's bit index, + 7 for any other method) */
-    struct route_metrics *routes;
+    struct http_accounting *acct; /* what completed requests leave: counts, log (accounting.c) */
     struct ratelimit *rl;
     struct authcache *keys;
     struct http_streams *streams;     /* open streamed replies (stream.c) */
@@ -419,59 +400,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     uint64_t now = time_mono_ns();
     http_conn_reply_sent(r->dl, now);
     int status = r->queued ? r->status : 0;
-    atomic_fetch_add(&srv->requests, 1);
-    if (status >= 100 && status < 600) {
-        atomic_fetch_add(&srv->by_class[status / 100], 1);
-    }
-    size_t slot = r->route ? (size_t)(r->route - http_routes) : SLOT_STATIC;
-    if (r->route == NULL && r->unmatched) {
-        slot = SLOT_UNMATCHED + 7;
-        for (size_t i = 0; i < 7; i++) {
-            slot = r->method == (enum http_method)(1u << i) ? SLOT_UNMATCHED + i : slot;
-        }
-    }
-    struct route_metrics *rm = &srv->routes[slot];
-    size_t si = NSTATUS - 1;
-    for (size_t i = 0; i + 1 < NSTATUS; i++) {
-        if (tracked_status[i] == status) {
-            si = i;
-        }
-    }
-    atomic_fetch_add_explicit(&rm->by_status[si], 1, memory_order_relaxed);
-    hist_observe(&rm->latency, (double)(now - r->t0) / 1e9);
-    long refused_before = 0; /* 429s: one line per class and 10 s, with the count */
-    if (log_enabled(LOG_INFO) &&
-        (status != 429 || ratelimit_log_refusal(r->refused_cls, &refused_before))) {
-        double ms = (double)(now - r->t0) / 1e6;
-        const char *mname = r->method != 0 ? http_method_name(r->method) : "OTHER";
-        /* written as log_json printed the jansson object it used to build (ASCII only) */
-        char line[320]; /* cap one below the size: the buffer never grows (no realloc) */
-        struct buf b = {line, 0, sizeof(line), sizeof(line) - 1};
-        jsonw_append_raw(&b, "\"method\":\"");
-        jsonw_append_raw(&b, mname);
-        jsonw_append_raw(&b, "\",\"route\":");
-        const char *route = r->route ? r->route->path : r->unmatched ? "unmatched" : "static";
-        jsonw_append_string(&b, route, strlen(route));
-        jsonw_append_raw(&b, ",\"status\":");
-        jsonw_append_int(&b, status);
-        jsonw_append_raw(&b, ",\"duration_ms\":");
-        jsonw_append_real(&b, ms, 6);
-        jsonw_append_raw(&b, ",\"bytes\":");
-        jsonw_append_int(&b, (long long)r->resp_bytes);
-        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-            jsonw_append_raw(&b, ",\"terminated\":");
-            jsonw_append_int(&b, (long long)toe);
-        }
-        if (r->key_id[0] != '\0') {
-            jsonw_append_raw(&b, ",\"key_id\":");
-            jsonw_append_string(&b, r->key_id, strlen(r->key_id));
-        }
-        if (refused_before > 0) {
-            jsonw_append_raw(&b, ",\"refused_not_logged\":");
-            jsonw_append_int(&b, refused_before);
-        }
-        log_members(LOG_INFO, "request", b.data, b.len);
-    }
+    http_account(srv->acct, r, status, now, (int)toe);
     if (r->resp != NULL) {
         MHD_destroy_response(r->resp);
     }
@@ -607,7 +536,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
-    srv->routes = xcalloc(NSLOTS, sizeof(*srv->routes));
+    srv->acct = http_accounting_new();
     srv->rl = ratelimit_new();
     srv->keys = authcache_new();
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
@@ -616,9 +545,6 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->ingest = http_offload_start(false);
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
-    for (size_t i = 0; i < NSLOTS; i++) {
-        hist_init(&srv->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
-    }
     srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
@@ -646,7 +572,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         http_streams_free(srv->streams);
         http_offload_free(srv->offload);
         http_offload_free(srv->ingest);
-        free(srv->routes);
+        http_accounting_free(srv->acct);
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
     }
@@ -686,7 +612,7 @@ void http_server_stop(struct http_server *srv)
     http_streams_free(srv->streams);
     ratelimit_free(srv->rl);
     authcache_free(srv->keys);
-    free(srv->routes);
+    http_accounting_free(srv->acct);
     free(srv);
 }
 
@@ -735,71 +661,13 @@ void http_server_retain_keys(struct http_server *srv, const struct store_key *ac
 void http_server_get_stats(struct http_server *srv, struct http_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    if (srv == NULL) {
-        return;
-    }
-    out->requests = atomic_load(&srv->requests);
-    for (int i = 0; i < 6; i++) {
-        out->by_class[i] = atomic_load(&srv->by_class[i]);
-    }
-}
-
-/* The route and method labels of a metrics slot: a route's own; "static" GET (HEAD as GET,
- * as on the routes); "unmatched" with the method sent (a known one, else "other"). */
-static void slot_labels(size_t i, const char **route, const char **method)
-{
-    if (i < http_routes_count) {
-        *route = http_routes[i].path;
-        *method = http_method_name(http_routes[i].method);
-    } else if (i == SLOT_STATIC) {
-        *route = "static";
-        *method = "GET";
-    } else {
-        *route = "unmatched";
-        *method = http_method_name(
-            (enum http_method)(i - SLOT_UNMATCHED < 7 ? 1u << (i - SLOT_UNMATCHED) : 0));
+    if (srv != NULL) {
+        http_accounting_stats(srv->acct, out);
     }
 }
 
 void http_server_write_metrics(struct http_server *srv, struct buf *b)
 {
-    metrics_write_help(b, "bunsen_http_requests_total", "counter",
-                       "HTTP requests by route, method and status code.");
-    for (size_t i = 0; i < NSLOTS; i++) {
-        const char *route, *method;
-        slot_labels(i, &route, &method);
-        for (size_t k = 0; k < NSTATUS; k++) {
-            uint64_t n = atomic_load_explicit(&srv->routes[i].by_status[k], memory_order_relaxed);
-            if (n == 0) {
-                continue;
-            }
-            char labels[256], code[16];
-            if (k + 1 < NSTATUS) {
-                snprintf(code, sizeof(code), "%d", tracked_status[k]);
-            } else {
-                snprintf(code, sizeof(code), "other");
-            }
-            snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",code=\"%s\"", route,
-                     method, code);
-            metrics_write_value(b, "bunsen_http_requests_total", labels, (double)n);
-        }
-    }
-    metrics_write_help(b, "bunsen_http_request_duration_seconds", "histogram",
-                       "Time from the request's first byte to its completion, by route.");
-    for (size_t i = 0; i < NSLOTS; i++) {
-        const struct histogram *h = &srv->routes[i].latency;
-        uint64_t total = 0;
-        for (int k = 0; k <= h->nbounds; k++) {
-            total += atomic_load_explicit(&h->counts[k], memory_order_relaxed);
-        }
-        if (total == 0) {
-            continue;
-        }
-        char labels[200];
-        const char *route, *method;
-        slot_labels(i, &route, &method);
-        snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"", route, method);
-        metrics_write_hist(b, "bunsen_http_request_duration_seconds", labels, h);
-    }
+    http_accounting_write_metrics(srv->acct, b);
     http_deadlines_write_metrics(srv->deadlines, b);
 }

@@ -147,6 +147,37 @@ void pg_reader_put(struct store *s, struct pg_conn *c)
     pthread_mutex_unlock(&p->pool_mu);
 }
 
+/*
+ * Another idle connection whose session is not known to be lost, or NULL. A read whose
+ * connection was found lost and could not be reopened (the server refusing new sessions)
+ * tries it before failing: a session terminated just before the read took it passed
+ * take_idle's check when its end had not reached the client yet, and the read answered
+ * 503 while a connection that worked sat idle.
+ */
+static struct pg_conn *take_working_idle(struct pg_store *p)
+{
+    pthread_mutex_lock(&p->pool_mu);
+    struct pg_conn *c = NULL;
+    for (int i = p->nidle - 1; i >= 0; i--) {
+        if (!idle_conn_lost(p->idle[i])) {
+            c = p->idle[i];
+            memmove(&p->idle[i], &p->idle[i + 1], (size_t)(p->nidle - 1 - i) * sizeof(c));
+            p->nidle--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->pool_mu);
+    return c;
+}
+
+/* Whether a read that failed on c, a pooled connection taken for it alone, may be tried
+ * once more on another: its session was lost (not a statement's error, not a deadline:
+ * the database not answering would be waited on twice). */
+static bool retry_elsewhere(struct pg_store *p, struct pg_conn *c)
+{
+    return c->broken && !c->timed_out && c != pthread_getspecific(p->pinned_key);
+}
+
 void pg_pool_counts(struct store *s, int *open, int *idle, int *broken)
 {
     struct pg_store *p = pg_be(s);
@@ -175,8 +206,15 @@ int pg_read_begin(struct store *s, struct err *err)
     if (pg_exec(c, SQL_BEGIN_READ, err) != 0 &&
         (!c->broken || c->timed_out || pg_conn_ensure(c, p->conninfo, err) != 0 ||
          pg_exec(c, SQL_BEGIN_READ, err) != 0)) {
+        bool again = retry_elsewhere(p, c);
         pg_reader_put(s, c);
-        return -1;
+        if (!again || (c = take_working_idle(p)) == NULL) {
+            return -1;
+        }
+        if (pg_exec(c, SQL_BEGIN_READ, err) != 0) {
+            pg_reader_put(s, c);
+            return -1;
+        }
     }
     pthread_setspecific(p->pinned_key, c);
     return 0;
@@ -219,6 +257,13 @@ PGresult *pg_read(struct store *s, struct store_tx *tx, const char *sql, int n,
         return NULL;
     }
     PGresult *r = pg_run(c, sql, n, values, lengths, binary, err);
+    if (r == NULL && tx == NULL && retry_elsewhere(pg_be(s), c)) {
+        pg_reader_put(s, c);
+        if ((c = take_working_idle(pg_be(s))) == NULL) {
+            return NULL;
+        }
+        r = pg_run(c, sql, n, values, lengths, binary, err);
+    }
     pg_read_done(s, tx, c);
     return r;
 }
