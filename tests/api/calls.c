@@ -1,7 +1,8 @@
 /*
  * calls.c - the request helpers of calls.h: requests to the daemon named by calls_use, an sdk
- * key made once per daemon, experiments taken through their lifecycle, a JSON comparison and
- * a wait for a rebuild. Owns the borrowed daemon pointer and the cached sdk key; the test's
+ * key made once per daemon, experiments taken through their lifecycle, the pieces of replies
+ * tests read (an error's field, a breakdown's slice), a JSON comparison and a wait for a
+ * rebuild. Owns the borrowed daemon pointer and the cached sdk key; the test's
  * thread only.
  */
 #include "calls.h"
@@ -37,6 +38,49 @@ json_t *call_json(const char *method, const char *path, json_t *body, int want)
     json_t *j = call(method, path, text, want);
     free(text);
     return j;
+}
+
+void call_json_ok(const char *method, const char *path, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int st = 0;
+    json_t *j = http_json(cur->port, method, path, cur->admin_key, text, &st);
+    if (st != 200 && st != 201) {
+        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        fail_msg("%s %s -> %d: %s", method, path, st, dump ? dump : "");
+    }
+    json_decref(j);
+    free(text);
+}
+
+json_t *exp_doc(const char *key, json_t *extra)
+{
+    json_t *o = json_pack("{s:s, s:[{s:s}, {s:s}]}", "key", key, "variants", "key", "control",
+                          "key", "treatment");
+    json_object_update(o, extra);
+    json_decref(extra);
+    return o;
+}
+
+const char *error_field(const json_t *reply)
+{
+    const char *f = json_string_value(json_object_get(json_object_get(reply, "error"), "field"));
+    return f ? f : "";
+}
+
+const json_t *results_slice(const json_t *res, const char *value)
+{
+    size_t i;
+    const json_t *s;
+    json_array_foreach(json_object_get(res, "slices"), i, s)
+    {
+        const char *v = json_string_value(json_object_get(s, "dimension_value"));
+        if (v != NULL && strcmp(v, value) == 0) {
+            return s;
+        }
+    }
+    return NULL;
 }
 
 const char *sdk_key(void)

@@ -22,6 +22,20 @@ json_t *call(const char *method, const char *path, const char *body, int want);
 /* As call with a JSON body (stolen; NULL: none), sent compact. */
 json_t *call_json(const char *method, const char *path, json_t *body, int want);
 
+/* As call_json (admin key), answered 200 or 201, else the test fails with the reply. */
+void call_json_ok(const char *method, const char *path, json_t *body);
+
+/* An experiment document with variants control/treatment plus the members of extra (stolen;
+ * NULL: none). New reference. */
+json_t *exp_doc(const char *key, json_t *extra);
+
+/* The "field" of an API error reply ("" when it has none). */
+const char *error_field(const json_t *reply);
+
+/* The slice of a dimension breakdown (results with ?dimension=) whose dimension_value is value,
+ * or NULL. */
+const json_t *results_slice(const json_t *res, const char *value);
+
 /* The secret of an sdk key of the daemon, created at the first call after calls_use (valid
  * until the next calls_use). */
 const char *sdk_key(void);

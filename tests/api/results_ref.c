@@ -111,6 +111,18 @@ void ingest_binomial_arm(const char *exp, const char *metric, int arm, int n, in
     }
 }
 
+void csv_get(const char *path, const char *header, struct resp *r)
+{
+    assert_int_equal(http_req(cur->port, "GET", path, cur->admin_key, NULL, r), 0);
+    if (r->status != 200) {
+        fail_msg("GET %s -> %d: %s", path, r->status, r->body ? r->body : "");
+    }
+    char ct[64];
+    assert_true(resp_header(r, "Content-Type", ct, sizeof(ct)));
+    assert_string_equal(ct, "text/csv; charset=utf-8");
+    assert_int_equal(strncmp(r->body, header, strlen(header)), 0);
+}
+
 json_t *results(const char *exp, const char *query)
 {
     int st = 0;

@@ -37,6 +37,9 @@ void ingest_binomial_arm(const char *exp, const char *metric, int arm, int n, in
  * the fixture winner_binomial_frequentist (10,000 per arm). */
 void make_winner(void);
 
+/* GET path with the admin key into *r (resp_free it): a 200 of Content-Type
+ * "text/csv; charset=utf-8" whose body begins with header, else the test fails. */
+void csv_get(const char *path, const char *header, struct resp *r);
 /* GET the results of exp with query (without '?'), 200 (new reference). */
 json_t *results(const char *exp, const char *query);
 /* Fail the test unless got is within 1e-6 relative + 1e-9 absolute of want (both null

@@ -44,36 +44,6 @@ static int teardown(void **state)
     return harness_stop(&D);
 }
 
-static void call_ok(const char *method, const char *path, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    int st = 0;
-    json_t *j = http_json(D.port, method, path, D.admin_key, text, &st);
-    if (st != 200 && st != 201) {
-        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("%s %s -> %d: %s", method, path, st, dump ? dump : "");
-    }
-    json_decref(j);
-    free(text);
-}
-
-/* An experiment document with variants control/treatment plus the fields of extra (stolen). */
-static json_t *exp_doc(const char *key, json_t *extra)
-{
-    json_t *o = json_pack("{s:s, s:[{s:s}, {s:s}]}", "key", key, "variants", "key", "control",
-                          "key", "treatment");
-    json_object_update(o, extra);
-    json_decref(extra);
-    return o;
-}
-
-static const char *error_field(json_t *j)
-{
-    const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
-    return f ? f : "";
-}
-
 static void test_validation(void **state)
 {
     (void)state;
@@ -143,15 +113,16 @@ static unsigned next_rand(void)
 
 static void setup_breakdown(void)
 {
-    call_ok("POST", "/api/v1/metrics",
-            json_pack("{s:s, s:s, s:s}", "key", "dm_rev", "event", "dm_rev", "type", "sum"));
-    call_ok("POST", "/api/v1/metrics",
-            json_pack("{s:s, s:s, s:s}", "key", "dm_buy", "event", "dm_buy", "type", "binomial"));
-    call_ok("POST", "/api/v1/experiments",
-            json_pack("{s:s, s:[{s:s, s:f}, {s:s, s:f}], s:[s, s], s:[s, s]}", "key", "dx",
-                      "variants", "key", "a", "weight", 0.5, "key", "b", "weight", 0.5, "metrics",
-                      "dm_rev", "dm_buy", "dimensions", "country", "device"));
-    call_ok("POST", "/api/v1/experiments/dx/start", json_object());
+    call_json_ok("POST", "/api/v1/metrics",
+                 json_pack("{s:s, s:s, s:s}", "key", "dm_rev", "event", "dm_rev", "type", "sum"));
+    call_json_ok(
+        "POST", "/api/v1/metrics",
+        json_pack("{s:s, s:s, s:s}", "key", "dm_buy", "event", "dm_buy", "type", "binomial"));
+    call_json_ok("POST", "/api/v1/experiments",
+                 json_pack("{s:s, s:[{s:s, s:f}, {s:s, s:f}], s:[s, s], s:[s, s]}", "key", "dx",
+                           "variants", "key", "a", "weight", 0.5, "key", "b", "weight", 0.5,
+                           "metrics", "dm_rev", "dm_buy", "dimensions", "country", "device"));
+    call_json_ok("POST", "/api/v1/experiments/dx/start", json_object());
     long long t0 = now_ms - 3600000LL * 5;
     json_t *ex = json_array(), *ev = json_array(), *ex2 = json_array();
     for (int i = 0; i < NU; i++) {
@@ -207,10 +178,10 @@ static void setup_breakdown(void)
         json_array_append(i % 2 ? ev2 : ev1, json_array_get(ev, i));
     }
     json_decref(ev);
-    call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev1));
-    call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
-    call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev2));
-    call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex2));
+    call_json_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev1));
+    call_json_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+    call_json_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev2));
+    call_json_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex2));
     for (int i = 0; i < NU; i++) {
         /* no window yet: every revenue event after the exposure counts; users of /assign were
          * exposed now, after their events */
@@ -223,19 +194,6 @@ static const char *user_value(const struct user *u, const char *dimension)
 {
     const char *v = strcmp(dimension, "country") == 0 ? u->country : u->device;
     return v ? v : "(none)";
-}
-
-static const json_t *find_slice(const json_t *res, const char *value)
-{
-    size_t i;
-    const json_t *s;
-    json_array_foreach(json_object_get(res, "slices"), i, s)
-    {
-        if (strcmp(json_string_value(json_object_get(s, "dimension_value")), value) == 0) {
-            return s;
-        }
-    }
-    return NULL;
 }
 
 static const json_t *find_metric(const json_t *doc, const char *key)
@@ -339,9 +297,9 @@ static void test_breakdown_recount(void **state)
     check_recount("device", 0);
     /* a value no user had is not a slice; "(none)" is */
     json_t *res = call_json("GET", "/api/v1/experiments/dx/results?dimension=country", NULL, 200);
-    assert_null(find_slice(res, "ZZ"));
-    assert_non_null(find_slice(res, "US"));
-    const json_t *none = find_slice(res, "(none)");
+    assert_null(results_slice(res, "ZZ"));
+    assert_non_null(results_slice(res, "US"));
+    const json_t *none = results_slice(res, "(none)");
     assert_non_null(none);
     /* "(none)" after the values however many users it has */
     const json_t *slices = json_object_get(res, "slices");
@@ -426,15 +384,17 @@ static void test_bad_requests_and_csv(void **state)
 static void test_ratio_slices(void **state)
 {
     (void)state;
-    call_ok("POST", "/api/v1/metrics",
-            json_pack("{s:s, s:s, s:s}", "key", "dm_rcount", "event", "dm_rev", "type", "count"));
-    call_ok("POST", "/api/v1/metrics",
-            json_pack("{s:s, s:s, s:s, s:s}", "key", "dm_rpe", "type", "ratio", "numerator",
-                      "dm_rev", "denominator", "dm_rcount"));
-    call_ok("POST", "/api/v1/experiments",
-            json_pack("{s:s, s:[{s:s}, {s:s}], s:[s, s], s:[s]}", "key", "dr", "variants", "key",
-                      "a", "key", "b", "metrics", "dm_rpe", "dm_rev", "dimensions", "country"));
-    call_ok("POST", "/api/v1/experiments/dr/start", json_object());
+    call_json_ok(
+        "POST", "/api/v1/metrics",
+        json_pack("{s:s, s:s, s:s}", "key", "dm_rcount", "event", "dm_rev", "type", "count"));
+    call_json_ok("POST", "/api/v1/metrics",
+                 json_pack("{s:s, s:s, s:s, s:s}", "key", "dm_rpe", "type", "ratio", "numerator",
+                           "dm_rev", "denominator", "dm_rcount"));
+    call_json_ok("POST", "/api/v1/experiments",
+                 json_pack("{s:s, s:[{s:s}, {s:s}], s:[s, s], s:[s]}", "key", "dr", "variants",
+                           "key", "a", "key", "b", "metrics", "dm_rpe", "dm_rev", "dimensions",
+                           "country"));
+    call_json_ok("POST", "/api/v1/experiments/dr/start", json_object());
     enum { NR = 90 };
     static const char *const C[] = {"US", "DE", NULL};
     double num[3][2] = {{0}}, den[3][2] = {{0}};
@@ -460,13 +420,13 @@ static void test_ratio_slices(void **state)
             den[c][v] += 1;
         }
     }
-    call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
-    call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
+    call_json_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+    call_json_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
     json_t *res = call_json("GET", "/api/v1/experiments/dr/results?dimension=country", NULL, 200);
     assert_int_equal(json_array_size(json_object_get(res, "metrics_not_broken_down")), 0);
     assert_int_equal(json_array_size(json_object_get(res, "slices")), 3);
     for (int c = 0; c < 3; c++) {
-        const json_t *sl = find_slice(res, C[c] ? C[c] : "(none)");
+        const json_t *sl = results_slice(res, C[c] ? C[c] : "(none)");
         assert_non_null(sl);
         const json_t *m = find_metric(sl, "dm_rpe");
         assert_non_null(m);
@@ -552,17 +512,17 @@ static void test_rebuild_after_metric_edit(void **state)
     (void)state;
     /* a cap on revenue: every slice is rebuilt (chunks of 3 users) under it */
     double cap = 1e6 + 150;
-    call_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:f}", "cap", cap));
+    call_json_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:f}", "cap", cap));
     wait_rebuilt("dx");
     check_recount("country", cap);
     check_recount("device", cap);
     /* and back: every row counted exactly once */
-    call_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:n}", "cap"));
+    call_json_ok("PATCH", "/api/v1/metrics/dm_rev", json_pack("{s:n}", "cap"));
     wait_rebuilt("dx");
     check_recount("country", 0);
     /* while no dimension is listed, events do not move the slices; listing them again
      * rebuilds them from the values recorded at first exposure */
-    call_ok("PATCH", "/api/v1/experiments/dx", json_pack("{s:n}", "dimensions"));
+    call_json_ok("PATCH", "/api/v1/experiments/dx", json_pack("{s:n}", "dimensions"));
     wait_rebuilt("dx");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -573,11 +533,11 @@ static void test_rebuild_after_metric_edit(void **state)
                                             "dm_rev", "ts", (json_int_t)(now - 1), "value", 7.25));
         U[i].rev += 7.25;
     }
-    call_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
+    call_json_ok("POST", "/api/v1/events", json_pack("{s:o}", "events", ev));
     json_t *j = call_json("GET", "/api/v1/experiments/dx/results?dimension=device", NULL, 400);
     json_decref(j);
-    call_ok("PATCH", "/api/v1/experiments/dx",
-            json_pack("{s:[s, s]}", "dimensions", "country", "device"));
+    call_json_ok("PATCH", "/api/v1/experiments/dx",
+                 json_pack("{s:[s, s]}", "dimensions", "country", "device"));
     wait_rebuilt("dx");
     check_recount("device", 0);
     check_recount("country", 0);

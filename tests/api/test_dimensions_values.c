@@ -98,51 +98,6 @@ static long long slice_users(const json_t *res, const char *value)
     return 0;
 }
 
-/* As in test_dimensions.c, for the caps, reals and CSV cells below: a request with a JSON body
- * (stolen) answered 200 or 201, else the test fails. */
-static void call_ok(const char *method, const char *path, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    int st = 0;
-    json_t *j = http_json(D.port, method, path, D.admin_key, text, &st);
-    if (st != 200 && st != 201) {
-        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("%s %s -> %d: %s", method, path, st, dump ? dump : "");
-    }
-    json_decref(j);
-    free(text);
-}
-
-/* An experiment document with variants control/treatment plus the fields of extra (stolen). */
-static json_t *exp_doc(const char *key, json_t *extra)
-{
-    json_t *o = json_pack("{s:s, s:[{s:s}, {s:s}]}", "key", key, "variants", "key", "control",
-                          "key", "treatment");
-    json_object_update(o, extra);
-    json_decref(extra);
-    return o;
-}
-
-static const char *error_field(json_t *j)
-{
-    const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
-    return f ? f : "";
-}
-
-static const json_t *find_slice(const json_t *res, const char *value)
-{
-    size_t i;
-    const json_t *s;
-    json_array_foreach(json_object_get(res, "slices"), i, s)
-    {
-        if (strcmp(json_string_value(json_object_get(s, "dimension_value")), value) == 0) {
-            return s;
-        }
-    }
-    return NULL;
-}
-
 static void test_setup_metric(void **state)
 {
     (void)state;
@@ -294,10 +249,10 @@ static void test_not_recorded_and_empty_csv(void **state)
 static void test_value_caps(void **state)
 {
     (void)state;
-    call_ok(
+    call_json_ok(
         "POST", "/api/v1/experiments",
         exp_doc("dcap", json_pack("{s:[s], s:[s]}", "metrics", "dv_buy", "dimensions", "city")));
-    call_ok("POST", "/api/v1/experiments/dcap/start", json_object());
+    call_json_ok("POST", "/api/v1/experiments/dcap/start", json_object());
     /* 110 distinct cities (the cap is 100), and one value of 200 bytes */
     json_t *ex = json_array();
     for (int i = 0; i < 110; i++) {
@@ -317,15 +272,15 @@ static void test_value_caps(void **state)
     /* one user without the attribute: as rare as any city, it is still its own slice */
     json_array_append_new(ex, json_pack("{s:s, s:s, s:s}", "experiment", "dcap", "user_id",
                                         "cap-none", "variant", "treatment"));
-    call_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
+    call_json_ok("POST", "/api/v1/exposures", json_pack("{s:o}", "exposures", ex));
     json_t *res = call_json("GET", "/api/v1/experiments/dcap/results?dimension=city", NULL, 200);
     /* 100 registered + "(other)": the 20 largest shown, the rest folded into "(other)", and
      * "(none)" beside them (it took a slot, or went into "(other)" when rarer) */
     size_t n = json_array_size(json_object_get(res, "slices"));
     assert_int_equal(n, 22);
-    const json_t *other = find_slice(res, "(other)");
+    const json_t *other = results_slice(res, "(other)");
     assert_non_null(other);
-    const json_t *none = find_slice(res, "(none)");
+    const json_t *none = results_slice(res, "(none)");
     assert_non_null(none);
     /* in the documented order: the 20 values, "(other)", "(none)" */
     assert_ptr_equal(json_array_get(json_object_get(res, "slices"), 20), other);
@@ -358,13 +313,13 @@ static void test_value_caps(void **state)
         daemon_db_int(&D, "SELECT COUNT(*) FROM dimension_values WHERE experiment = 'dcap'", 0);
     assert_int_equal(regs, 100);
     /* a fresh experiment records the long value cut to 64 bytes */
-    call_ok(
+    call_json_ok(
         "POST", "/api/v1/experiments",
         exp_doc("dcut", json_pack("{s:[s], s:[s]}", "metrics", "dv_buy", "dimensions", "city")));
-    call_ok("POST", "/api/v1/experiments/dcut/start", json_object());
-    call_ok("POST", "/api/v1/exposures",
-            json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}]}", "exposures", "experiment", "dcut",
-                      "user_id", "cut-1", "variant", "control", "attributes", "city", longv));
+    call_json_ok("POST", "/api/v1/experiments/dcut/start", json_object());
+    call_json_ok("POST", "/api/v1/exposures",
+                 json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}]}", "exposures", "experiment", "dcut",
+                           "user_id", "cut-1", "variant", "control", "attributes", "city", longv));
     assert_int_equal(daemon_db_int(&D,
                                    "SELECT length(value) FROM exposure_dims WHERE user_id = "
                                    "'cut-1' AND experiment = 'dcut'",
@@ -392,7 +347,7 @@ static void test_value_caps(void **state)
  * when there is none */
 static long long slice_observed(const json_t *res, const char *value)
 {
-    const json_t *sl = find_slice(res, value);
+    const json_t *sl = results_slice(res, value);
     if (sl == NULL) {
         char *dump = json_dumps(res, JSON_COMPACT);
         fail_msg("no slice '%s' in %.2000s", value, dump ? dump : "");
@@ -406,12 +361,13 @@ static long long slice_observed(const json_t *res, const char *value)
 static void test_real_values(void **state)
 {
     (void)state;
-    call_ok("POST", "/api/v1/metrics",
-            json_pack("{s:s, s:s, s:s}", "key", "dm_real", "event", "dm_real", "type", "binomial"));
-    call_ok(
+    call_json_ok(
+        "POST", "/api/v1/metrics",
+        json_pack("{s:s, s:s, s:s}", "key", "dm_real", "event", "dm_real", "type", "binomial"));
+    call_json_ok(
         "POST", "/api/v1/experiments",
         exp_doc("dreal", json_pack("{s:[s], s:[s]}", "metrics", "dm_real", "dimensions", "score")));
-    call_ok("POST", "/api/v1/experiments/dreal/start", json_object());
+    call_json_ok("POST", "/api/v1/experiments/dreal/start", json_object());
     /* the texts as a client sends them (0.1 + 0.2 in JavaScript is 0.30000000000000004) */
     static const char *const sent[][2] = {{"r1", "0.30000000000000004"},
                                           {"r2", "0.3"},
@@ -484,14 +440,16 @@ static void test_real_values(void **state)
 static void test_csv_formula_cells(void **state)
 {
     (void)state;
-    call_ok("POST", "/api/v1/experiments",
-            exp_doc("dfx", json_pack("{s:[s], s:[s]}", "metrics", "dv_buy", "dimensions", "city")));
-    call_ok("POST", "/api/v1/experiments/dfx/start", json_object());
-    call_ok("POST", "/api/v1/exposures",
-            json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s, s:{s:s}}]}", "exposures",
-                      "experiment", "dfx", "user_id", "=HYPERLINK(\"http://x/\",\"y\")", "variant",
-                      "control", "attributes", "city", "@SUM(A1)", "experiment", "dfx", "user_id",
-                      "-5+A1", "variant", "treatment", "attributes", "city", "+1"));
+    call_json_ok(
+        "POST", "/api/v1/experiments",
+        exp_doc("dfx", json_pack("{s:[s], s:[s]}", "metrics", "dv_buy", "dimensions", "city")));
+    call_json_ok("POST", "/api/v1/experiments/dfx/start", json_object());
+    call_json_ok("POST", "/api/v1/exposures",
+                 json_pack("{s:[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s, s:{s:s}}]}", "exposures",
+                           "experiment", "dfx", "user_id", "=HYPERLINK(\"http://x/\",\"y\")",
+                           "variant", "control", "attributes", "city", "@SUM(A1)", "experiment",
+                           "dfx", "user_id", "-5+A1", "variant", "treatment", "attributes", "city",
+                           "+1"));
     struct resp r;
     assert_int_equal(http_req(D.port, "GET",
                               "/api/v1/experiments/dfx/results?dimension=city&format=csv",

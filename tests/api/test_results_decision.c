@@ -42,14 +42,8 @@ static void test_csv_timeseries_power_errors(void **state)
 {
     (void)state;
     struct resp r;
-    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/winner/results?format=csv",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    char ct[64];
-    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
-    assert_string_equal(ct, "text/csv; charset=utf-8");
-    assert_int_equal(strncmp(r.body, "experiment,metric,type,goal,variant,users,", 42), 0);
+    csv_get("/api/v1/experiments/winner/results?format=csv",
+            "experiment,metric,type,goal,variant,users,", &r);
     int lines = 0;
     for (const char *p = r.body; (p = strstr(p, "\r\n")) != NULL; p += 2) {
         lines++;
@@ -316,16 +310,8 @@ static void test_decision_verdict_csv(void **state)
     }
 
     /* the time series as CSV, by parameter and by Accept */
-    assert_int_equal(http_req(D.port, "GET",
-                              "/api/v1/experiments/winner/timeseries?metric=conv&format=csv",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    char ct[64];
-    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
-    assert_string_equal(ct, "text/csv; charset=utf-8");
-    assert_int_equal(strncmp(r.body, "experiment,metric,method,alpha,date,variant,users,mean,", 55),
-                     0);
+    csv_get("/api/v1/experiments/winner/timeseries?metric=conv&format=csv",
+            "experiment,metric,method,alpha,date,variant,users,mean,", &r);
     assert_non_null(strstr(r.body, ",v1,10000,0.1127,"));
     resp_free(&r);
     const char *raw =
@@ -363,14 +349,8 @@ static void test_users_export(void **state)
 {
     (void)state;
     struct resp r;
-    assert_int_equal(http_req(D.port, "GET", "/api/v1/experiments/winner/users?metric=conv",
-                              D.admin_key, NULL, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    char ct[64];
-    assert_true(resp_header(&r, "Content-Type", ct, sizeof(ct)));
-    assert_string_equal(ct, "text/csv; charset=utf-8");
-    assert_int_equal(strncmp(r.body, "user_id,variant,first_exposure,value,pre_value\r\n", 48), 0);
+    csv_get("/api/v1/experiments/winner/users?metric=conv",
+            "user_id,variant,first_exposure,value,pre_value\r\n", &r);
     long rows = 0;
     double sum[2] = {0, 0};
     long users[2] = {0, 0};
