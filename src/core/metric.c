@@ -118,6 +118,28 @@ static int ratio_own_fields_check(const json_t *doc, enum model_mode mode,
     return 0;
 }
 
+/* A binomial metric's per-user value is 0 or 1, and its tests (a pooled z, Beta posteriors)
+ * take the mean for the conversion rate: a cap below 1 scaled the values to 0 or cap and the
+ * Bernoulli variance mean (1 - mean) no longer matched them (a cap of 0.5 moved p from 0.004 to
+ * 0.08 on the same data), and a cap of 1 or more changes nothing. Create and a PATCH that sets
+ * a cap or makes a metric binomial refuse one (400 naming cap); a binomial stored with a cap
+ * by an earlier version still loads and keeps it through PATCHes that send it unchanged. */
+static int binomial_cap_check(enum model_mode mode, const struct metric *base,
+                              const struct metric *m, struct err *err)
+{
+    if (!m->has_cap) {
+        return 0;
+    }
+    bool kept = mode == MODEL_PATCH && base->type == STATS_METRIC_BINOMIAL && base->has_cap &&
+                base->cap == m->cap;
+    if (kept) {
+        return 0;
+    }
+    return err_set(err, ERR_INVALID, "cap",
+                   "a binomial metric takes no cap: each user counts 0 or 1 (send null, or "
+                   "leave it out)");
+}
+
 static int read_metric(const json_t *doc, enum model_mode mode, const struct metric *base,
                        struct metric *out, struct err *err)
 {
@@ -246,6 +268,10 @@ static int read_metric(const json_t *doc, enum model_mode mode, const struct met
             return -1;
         }
     } else {
+        if (out->type == STATS_METRIC_BINOMIAL && mode != MODEL_LOAD &&
+            binomial_cap_check(mode, base, out, err) != 0) {
+            return -1;
+        }
         if (out->numerator[0] != '\0' || out->denominator[0] != '\0') {
             return err_set(err, ERR_INVALID, out->numerator[0] ? "numerator" : "denominator",
                            "numerator and denominator belong to ratio metrics");

@@ -40,7 +40,7 @@ static void client_text_show(char *dst, size_t cap, const char *src)
 /* What http_on_uri found wrong before MHD parsed the rest of the request: a static marker object
  * per kind is handed to on_request through *con_cls (nothing to free if MHD then fails the
  * request itself). */
-static const char early_markers[5];
+static const char early_markers[6];
 
 enum early_error http_early_of(const void *con_cls)
 {
@@ -55,6 +55,9 @@ enum early_error http_early_of(const void *con_cls)
     }
     if (con_cls == &early_markers[EARLY_AUTHORITY]) {
         return EARLY_AUTHORITY;
+    }
+    if (con_cls == &early_markers[EARLY_ENCODED_SEP]) {
+        return EARLY_ENCODED_SEP;
     }
     return EARLY_NONE;
 }
@@ -461,6 +464,23 @@ const char *http_target_path(const char *url)
  * MHD ends the target where the space before "HTTP/" was, so a target whose terminator is not
  * followed by the protocol version had a NUL inside it. So is any other control character (a
  * CR that a front end may read as the line's end, HTAB, DEL). */
+/* Does the path (its first n bytes) hold an encoded '/' or '\\' (%2F, %5C)? MHD decodes the
+ * whole path before routing, so "/api%2Fv1%2Fkeys" reached GET /api/v1/keys: a proxy rule on
+ * the raw path (HAProxy's path ACLs, Envoy's default) that guards /api/v1/keys did not see it.
+ * RFC 3986 2.2 makes an encoded separator data within a segment, and no name a route takes
+ * (keys, ids) may hold one: refused with 400. */
+static bool encoded_separator(const char *path, size_t n)
+{
+    for (const char *p = memchr(path, '%', n); p != NULL && p + 2 < path + n;
+         p = memchr(p + 1, '%', (size_t)(path + n - p - 1))) {
+        if ((p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) ||
+            (p[1] == '5' && (p[2] == 'C' || p[2] == 'c'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls;
@@ -478,6 +498,9 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         return (void *)(uintptr_t)&early_markers[EARLY_AUTHORITY];
     }
     char *q = strchr(uri, '?');
+    if (encoded_separator(uri, q != NULL ? (size_t)(q - uri) : len)) {
+        return (void *)(uintptr_t)&early_markers[EARLY_ENCODED_SEP];
+    }
     int n = 1;
     for (const char *p = q; p != NULL && *p != '\0'; p++) {
         n += *p == '&';

@@ -20,7 +20,14 @@
 #define HTTP_QUERY_MAX 256
 
 /* A fault found in the request target before MHD parsed the headers (framing.c http_on_uri). */
-enum early_error { EARLY_NONE, EARLY_QUERY, EARLY_CTL_TARGET, EARLY_URI_LONG, EARLY_AUTHORITY };
+enum early_error {
+    EARLY_NONE,
+    EARLY_QUERY,
+    EARLY_CTL_TARGET,
+    EARLY_URI_LONG,
+    EARLY_AUTHORITY,
+    EARLY_ENCODED_SEP
+};
 
 /* Beyond these our own JSON 414 / 431 answer; far beyond (MHD's 24 KiB connection pool) MHD
  * answers 414 / 431 itself, with its fixed HTML body (MHD 0.9.75 has no hook for it). */

@@ -202,6 +202,13 @@ static void request_begin(struct http_req *r, const char *method, const char *ve
         http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         return;
     }
+    if (r->early == EARLY_ENCODED_SEP) {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "the request target's path holds an encoded '/' or '\\' (%%2F, %%5C): "
+                         "no name in a path may contain one");
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        return;
+    }
     if (r->early == EARLY_CTL_TARGET) {
         http_reply_error(r, ERR_INVALID, NULL,
                          "the request target holds a control character (NUL, CR, HTAB, ...)");
@@ -215,18 +222,19 @@ static void request_begin(struct http_req *r, const char *method, const char *ve
         return;
     }
     if (r->route == NULL) {
-        if (path_matched || r->method == 0) {
-            if (r->method == 0) {
-                /* a method the server does not know (TRACE, PROPFIND): Allow lists the path's
-                 * methods all the same (RFC 9110 15.5.6); a path no route has serves static
-                 * files, GET and HEAD */
-                bool matched = false;
-                (void)http_route_match(http_routes, http_routes_count, (enum http_method)0, r->path,
-                                       r->scratch, r->params, &r->nparams, &matched, &allowed);
-                if (!matched) {
-                    allowed = HTTP_GET | HTTP_HEAD;
-                }
+        bool unknown_matched = false;
+        if (r->method == 0) {
+            /* a method the server does not know (TRACE, PROPFIND): Allow lists the path's
+             * methods all the same (RFC 9110 15.5.6); a path no route has serves static
+             * files, GET and HEAD, unless it is under /api/, where no method has a route
+             * (404, as for the known methods there) */
+            (void)http_route_match(http_routes, http_routes_count, (enum http_method)0, r->path,
+                                   r->scratch, r->params, &r->nparams, &unknown_matched, &allowed);
+            if (!unknown_matched) {
+                allowed = HTTP_GET | HTTP_HEAD;
             }
+        }
+        if (path_matched || (r->method == 0 && (unknown_matched || !api))) {
             char allow[96];
             http_methods_text(allowed, allow, sizeof(allow));
             http_reply_error(r, ERR_METHOD, NULL, "method %.16s is not allowed on %.100s", method,

@@ -63,6 +63,22 @@ static void test_error_statuses(void **state)
     assert_true(resp_header(&r, "Allow", allow, sizeof(allow)));
     assert_string_equal(allow, "GET, HEAD");
     resp_free(&r);
+    /* a path under /api/ that no route has: 404 for every method, a method the server does
+     * not know included (it said 405 with "Allow: GET, HEAD", which GET then answered 404);
+     * outside /api/ the static files answer GET and HEAD */
+    static const char *const nope_methods[] = {"TRACE", "BREW", "GET", "POST", "DELETE"};
+    for (size_t i = 0; i < sizeof(nope_methods) / sizeof(nope_methods[0]); i++) {
+        assert_int_equal(http_req(D.port, nope_methods[i], "/api/v1/nope", D.admin_key, NULL, &r),
+                         0);
+        assert_int_equal(r.status, 404);
+        assert_string_equal(resp_error_code(&r), "not_found");
+        resp_free(&r);
+    }
+    assert_int_equal(http_req(D.port, "TRACE", "/no-such-page", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_true(resp_header(&r, "Allow", allow, sizeof(allow)));
+    assert_string_equal(allow, "GET, HEAD");
+    resp_free(&r);
     /* 400 bad JSON, wrong type, duplicate keys */
     const char *bad[] = {"{", "[1,2]", "\"x\"", "{\"name\":\"a\",\"name\":\"b\",\"role\":\"sdk\"}",
                          "{\"name\":\"\xff\",\"role\":\"sdk\"}"};

@@ -238,6 +238,22 @@ T.test('edit a metric: currency unit; toasts do not follow to other pages', asyn
   noErrors();
 });
 
+T.test('a binomial metric has no cap field (the server refuses a cap on one)', async () => {
+  await go(page, '/metrics/new');
+  const typeSel = page.getByLabel('Type', { exact: true });
+  await typeSel.selectOption('count');
+  assert(await page.getByLabel('Cap per user').isVisible(), 'a count metric has a cap field');
+  await page.getByLabel('Cap per user').fill('7');
+  await typeSel.selectOption('binomial');
+  assert(!(await page.getByLabel('Cap per user').isVisible()), 'a binomial metric has no cap field');
+  await page.getByLabel('Key', { exact: true }).fill('bin-nocap');
+  await page.getByLabel('Event name').fill('bin_nocap');
+  await page.getByRole('button', { name: 'Save metric' }).click();
+  await page.locator('#metrics-table tr[data-key="bin-nocap"]').waitFor();
+  assertEq((await admin.get('/metrics/bin-nocap')).cap, null, 'saved without the cap typed before');
+  noErrors();
+});
+
 T.test('create an experiment: the server error shows at the field, fix it, start it', async () => {
   await go(page, '/experiments/new');
   await page.getByRole('heading', { name: 'New experiment' }).waitFor();

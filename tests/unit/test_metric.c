@@ -50,7 +50,8 @@ static void metric_ok(const char *text, enum model_mode mode, const struct metri
     json_decref(doc);
 }
 
-#define M(extra) "{\"key\":\"buy\",\"event\":\"purchase\",\"type\":\"binomial\"" extra "}"
+#define M(extra)  "{\"key\":\"buy\",\"event\":\"purchase\",\"type\":\"binomial\"" extra "}"
+#define MC(extra) "{\"key\":\"buy\",\"event\":\"purchase\",\"type\":\"count\"" extra "}"
 
 static void test_metric_rules(void **state)
 {
@@ -133,11 +134,30 @@ static void test_metric_rules(void **state)
     snprintf(doc, sizeof(doc), "{\"key\":\"k\",\"event\":\"%s\",\"type\":\"sum\"}", ev);
     metric_err(doc, MODEL_CREATE, NULL, "event");
     /* cap: 1e-100 ok, less refused in a PATCH too, but a stored one still loads */
-    metric_ok(M(",\"cap\":1e-100"), MODEL_CREATE, NULL, &m);
+    metric_ok(MC(",\"cap\":1e-100"), MODEL_CREATE, NULL, &m);
     assert_true(m.has_cap && m.cap == 1e-100);
     metric_err("{\"cap\":1e-101}", MODEL_PATCH, &m, "cap");
-    metric_ok(M(",\"cap\":1e-101"), MODEL_LOAD, NULL, &m);
+    metric_ok(MC(",\"cap\":1e-101"), MODEL_LOAD, NULL, &m);
     assert_true(m.has_cap && m.cap == 1e-101);
+    /* a binomial metric takes no cap (its values are 0 or 1): refused on create, by a PATCH
+     * that sets one or makes a capped metric binomial; null is fine; one stored by an earlier
+     * version loads and survives a PATCH that sends it back unchanged */
+    metric_err(M(",\"cap\":0.5"), MODEL_CREATE, NULL, "cap");
+    metric_err(M(",\"cap\":1"), MODEL_CREATE, NULL, "cap");
+    metric_ok(M(",\"cap\":null"), MODEL_CREATE, NULL, &m);
+    assert_false(m.has_cap);
+    struct metric b;
+    metric_ok(M(""), MODEL_CREATE, NULL, &b);
+    metric_err("{\"cap\":2}", MODEL_PATCH, &b, "cap");
+    metric_ok(MC(",\"cap\":3"), MODEL_CREATE, NULL, &b);
+    metric_err("{\"type\":\"binomial\"}", MODEL_PATCH, &b, "cap");
+    metric_ok("{\"type\":\"binomial\",\"cap\":null}", MODEL_PATCH, &b, &m);
+    assert_true(m.type == STATS_METRIC_BINOMIAL && !m.has_cap);
+    metric_ok(M(",\"cap\":0.5"), MODEL_LOAD, NULL, &b);
+    assert_true(b.has_cap && b.cap == 0.5);
+    metric_ok("{\"cap\":0.5,\"name\":\"Kept\"}", MODEL_PATCH, &b, &m);
+    assert_true(m.has_cap && m.cap == 0.5);
+    metric_err("{\"cap\":0.25}", MODEL_PATCH, &b, "cap");
 }
 
 /* Units: display only, validated together with the currency code and the type. */
@@ -188,7 +208,7 @@ static void test_metric_patch_round_trip(void **state)
 {
     (void)state;
     struct metric base, m, back;
-    metric_ok(M(",\"window_hours\":72,\"cap\":100"), MODEL_CREATE, NULL, &base);
+    metric_ok(MC(",\"window_hours\":72,\"cap\":100"), MODEL_CREATE, NULL, &base);
     base.created_at = 1764331200000;
     base.updated_at = 1764331200001;
     /* PATCH: only the given fields change; null clears window and cap */

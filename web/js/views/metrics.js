@@ -78,6 +78,11 @@ export function metricProblems(body, editing, { catalogue = [], self = null } = 
   const w = body.window_hours;
   if (w != null && !(Number.isInteger(w) && w >= 1 && w <= 87600)) out.push({ field: 'window_hours', message: 'The window is a whole number of hours from 1 to 87,600 (ten years), or empty for “until the experiment stops”.' });
   if (body.cap != null && !(Number.isFinite(body.cap) && body.cap > 0)) out.push({ field: 'cap', message: 'The cap is a number above 0, or empty for no cap.' });
+  else if (body.type === 'binomial' && body.cap != null) {
+    // the server refuses a cap on a binomial metric, except one stored earlier and sent back
+    const was = editing ? catalogue.find((m) => m.key === self) : null;
+    if (!(was && was.type === 'binomial' && was.cap === body.cap)) out.push({ field: 'cap', message: 'A binomial metric counts each user 0 or 1, so it takes no cap: leave the cap empty.' });
+  }
   const l = body.cuped_lookback_hours;
   if (l !== undefined && !(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
   if (body.unit === 'currency' && !/^[A-Z]{3}$/.test(body.currency || '')) out.push({ field: 'currency', message: 'Give the currency as its three-letter code, e.g. EUR or USD.' });
@@ -332,6 +337,9 @@ function metricForm(env, m, stored) {
   const showType = () => {
     const ratio = typeSel.value === 'ratio';
     for (const f of [eventField, winField, capField, lookField]) f.wrap.hidden = ratio;
+    // a binomial metric takes no cap (each user counts 0 or 1); one stored by an earlier
+    // version stays visible so that it can be cleared
+    if (typeSel.value === 'binomial' && !(editing && stored.type === 'binomial' && stored.cap != null)) capField.wrap.hidden = true;
     for (const f of [numField, denField]) f.wrap.hidden = !ratio;
     ratioNote.hidden = !ratio;
     const num = byKey.get(numSel.value);
@@ -393,7 +401,7 @@ function metricForm(env, m, stored) {
       Object.assign(b, {
         event: eventIn.value.trim() || undefined,
         window_hours: numOrNull(winIn.value),
-        cap: numOrNull(capIn.value),
+        cap: capField.wrap.hidden ? null : numOrNull(capIn.value),
         cuped_lookback_hours: numOrNull(lookIn.value) ?? 336,
       });
       if (editing && stored.type === 'ratio') Object.assign(b, { numerator: null, denominator: null });
