@@ -167,7 +167,8 @@ enum http_method http_req_method(const struct http_req *r);
 const char *http_req_path(const struct http_req *r);
 /* Path parameter by name ("{key}" -> "key"), NULL when absent. */
 const char *http_req_param(const struct http_req *r, const char *name);
-/* Query-string argument (decoded) or NULL; header value or NULL. Valid during the request. */
+/* Query-string argument (decoded; "" for a bare ?name) or NULL; header value or NULL. Valid
+ * during the request. */
 const char *http_req_query(const struct http_req *r, const char *name);
 const char *http_req_header(const struct http_req *r, const char *name);
 /* Content negotiation (accept.c): the index in types[0..n) (media types such as

@@ -316,10 +316,11 @@ static enum MHD_Result query_known_name(void *cls, enum MHD_ValueKind kind, cons
                                         const char *value)
 {
     (void)kind;
-    (void)value;
     struct query_known *q = cls;
-    if (key == NULL || key[0] == '\0' || query_listed(q->list, key)) {
-        return MHD_YES; /* an empty segment ("a=1&&b=2") names nothing */
+    /* an empty segment ("a=1&&b=2") names nothing; "=x" is a value without a name, unknown */
+    if (key == NULL || (key[0] == '\0' && (value == NULL || value[0] == '\0')) ||
+        (key[0] != '\0' && query_listed(q->list, key))) {
+        return MHD_YES;
     }
     q->unknown = key;
     return MHD_NO;
@@ -348,6 +349,12 @@ bool http_query_known_ok(struct http_req *r)
     }
     /* ?country=NL where attributes are attr.NAME: say so */
     bool attr = strstr(r->route->query, "attr.*") != NULL && strchr(shown, '.') == NULL;
+    if (shown[0] == '\0') {
+        http_reply_error(r, ERR_INVALID, NULL,
+                         "a query parameter has a value but no name ('=...'; this route takes %s)",
+                         takes);
+        return false;
+    }
     http_reply_error(r, ERR_INVALID, shown,
                      "unknown query parameter '%s' (this route takes %s)%s%s", shown, takes,
                      attr ? "; an attribute is attr." : "", attr ? shown : "");

@@ -275,8 +275,7 @@ const char *http_req_param(const struct http_req *r, const char *name)
 
 struct query_find {
     const char *name;
-    const char *value; /* the argument's value; NULL until found, and for a bare `?name` (as
-                        * MHD_lookup_connection_value gave) */
+    const char *value; /* the argument's value; NULL until found; "" for a bare `?name` */
 };
 
 static enum MHD_Result query_find_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -285,7 +284,7 @@ static enum MHD_Result query_find_arg(void *cls, enum MHD_ValueKind kind, const 
     (void)kind;
     struct query_find *q = cls;
     if (key != NULL && strcmp(key, q->name) == 0) {
-        q->value = value;
+        q->value = value != NULL ? value : "";
         return MHD_NO;
     }
     return MHD_YES;
@@ -293,7 +292,10 @@ static enum MHD_Result query_find_arg(void *cls, enum MHD_ValueKind kind, const 
 
 /* Query parameter names are case-sensitive: MHD_lookup_connection_value compares them as it
  * compares header names (ignoring case), so `?ALPHA=0.9&alpha=0.05` read 0.9 while the
- * repeated-name check (exact) let the pair through. A walk with an exact comparison instead. */
+ * repeated-name check (exact) let the pair through. A walk with an exact comparison instead.
+ * A bare `?name` reads as "" (as `?name=` does, and as http_req_each_query gives it): MHD's
+ * NULL read as absent, so `?log_exposure` logged and `?explain` did nothing, while
+ * `log_exposure=` was a 400. */
 const char *http_req_query(const struct http_req *r, const char *name)
 {
     struct query_find q = {.name = name};

@@ -197,6 +197,18 @@ static void test_unknown_query(void **state)
                "{\"events\":[{\"user_id\":\"u\",\"event\":\"b\"}]}", "debug", NULL);
     expect_400("GET", fmt("%s/users?metric=j-buy&fromat=csv", "/api/v1/experiments/j-guard"),
                D.admin_key, NULL, "fromat", NULL);
+    /* a bare name is read as name= (it read as absent: ?log_exposure logged, ?explain did
+     * nothing); a value without a name is unknown */
+    expect_400("GET", "/api/v1/experiments/j-guard/assign?user_id=u&log_exposure", SDK, NULL,
+               "log_exposure", "true or false");
+    expect_400("GET", "/api/v1/experiments/j-guard/assign?user_id=u&explain", SDK, NULL, "explain",
+               NULL);
+    expect_400("GET", fmt("%s?method", res), D.admin_key, NULL, "method", NULL);
+    expect_400("GET", fmt("%s?format", res), D.admin_key, NULL, "format", NULL);
+    expect_400("GET", fmt("%s?dimension", res), D.admin_key, NULL, "dimension", NULL);
+    expect_400("GET", "/api/v1/experiments?status", D.admin_key, NULL, "status", NULL);
+    expect_400("GET", fmt("%s?=x", res), D.admin_key, NULL, NULL, "a value but no name");
+    status_is("GET", fmt("%s?method=bayesian&&alpha=0.1", res), D.admin_key, NULL, 200);
     /* the key first: no key is a 401, not a 400 about the query */
     status_is("GET", fmt("%s?metod=bayesian", res), NULL, NULL, 401);
     /* the names each route takes still pass */

@@ -248,7 +248,7 @@ T.test('a binomial metric has no cap field (the server refuses a cap on one)', a
   assert(!(await page.getByLabel('Cap per user').isVisible()), 'a binomial metric has no cap field');
   await page.getByLabel('Key', { exact: true }).fill('bin-nocap');
   await page.getByLabel('Event name').fill('bin_nocap');
-  await page.getByRole('button', { name: 'Save metric' }).click();
+  await page.getByRole('button', { name: 'Create metric' }).click();
   await page.locator('#metrics-table tr[data-key="bin-nocap"]').waitFor();
   assertEq((await admin.get('/metrics/bin-nocap')).cap, null, 'saved without the cap typed before');
   noErrors();
