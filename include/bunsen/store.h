@@ -280,6 +280,11 @@ void store_set_catalog_hook(struct store *s,
 /* Run the catalogue hook now (the committed version is read): for a request that names an
  * experiment this process does not know yet. 0, or -1 when the hook failed. Any thread. */
 int store_catalog_refresh(struct store *s, struct err *err);
+/* The same for a request's thread, waiting at most wait_ms for it: on a database server the
+ * refresh runs on a thread of its own (refresh.c), and a database that does not answer in
+ * time gives -1 with ERR_UNAVAILABLE (503) instead of holding the caller for --db-timeout. On
+ * SQLite: store_catalog_refresh. Any thread. */
+int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err);
 
 /* How long a statement may wait for the database server's answer (PostgreSQL; ms, 0 or less
  * waits forever; default 30 s): past it the connection is given up and the caller gets

@@ -88,6 +88,10 @@ static void ingest_cleanup(struct api_write *w)
     free(iw);
 }
 
+/* How long an exposures request waits for the definitions to be brought up to date when it
+ * names an experiment or variant this daemon does not know (store_catalog_refresh_within). */
+#define INGEST_REFRESH_WAIT_MS 500
+
 /* ms or RFC 3339 string; absent = now; at most 7 days ahead. */
 static int read_ts(const json_t *v, const char *field, int64_t now, int64_t *out, struct err *err)
 {
@@ -453,11 +457,20 @@ void api_ingest_exposures(struct http_req *r)
     struct snapshot_cell *cell = http_req_app(r)->experiments;
     int rc = 0;
     /* An experiment unknown here, or in another state, may have just changed on another
-     * daemon (shared database): bring the definitions up to date once and look again. */
+     * daemon (shared database): bring the definitions up to date once and look again. The
+     * refresh waits at most INGEST_REFRESH_WAIT_MS (this is an HTTP thread): a database that
+     * does not answer in time is a 503 + Retry-After, as a write would be, not a 400 for an
+     * item that may be valid. */
     for (int attempt = 0; attempt < 2; attempt++) {
         struct err e2;
+        err_clear(&e2);
         bool stale = strstr(err.field, ".experiment") != NULL || strstr(err.field, ".variant");
-        if (attempt > 0 && (!stale || store_catalog_refresh(http_req_app(r)->store, &e2) != 0)) {
+        if (attempt > 0 &&
+            (!stale || store_catalog_refresh_within(http_req_app(r)->store, INGEST_REFRESH_WAIT_MS,
+                                                    &e2) != 0)) {
+            if (stale && e2.code == ERR_UNAVAILABLE) {
+                err = e2;
+            }
             break;
         }
         for (size_t i = 0; i <= iw->n; i++) {

@@ -87,20 +87,20 @@ void http_reply_ofrep_err(struct http_req *r, enum err_code code, const char *ms
  * bodies (ROUTE_OFFLOAD_LARGE), so that neither waits for the other's threads. */
 #define HTTP_OFFLOAD_THREADS 2
 #define HTTP_OFFLOAD_QUEUE   64
-/* A ROUTE_OFFLOAD_LARGE route's body over this many bytes is handled on the ingestion pool,
- * while at most half of HTTP_OFFLOAD_QUEUE is queued there (then on the MHD thread). */
+/* A ROUTE_OFFLOAD_LARGE route's body over this many bytes is handled on the ingestion pool
+ * (a 503 while HTTP_OFFLOAD_QUEUE are queued there). */
 #define HTTP_OFFLOAD_BODY_MIN (1u << 20)
 struct http_offload;
 enum http_offload_rc { HTTP_OFFLOAD_QUEUED, HTTP_OFFLOAD_FULL, HTTP_OFFLOAD_STOPPED };
-/* A pool of HTTP_OFFLOAD_THREADS threads; gated: it obeys the tests' offload gate
- * (BUNSEN_TEST_OFFLOAD_GATE, the slow reads' pool), else it ignores it. */
-struct http_offload *http_offload_start(bool gated);
+/* A pool of HTTP_OFFLOAD_THREADS threads; gate_env: the environment variable naming its test
+ * gate (offload.c; NULL: none). */
+struct http_offload *http_offload_start(const char *gate_env);
 /* Whether r's handler runs on the offload threads: its route is ROUTE_OFFLOAD, or
  * ROUTE_OFFLOAD_LARGE with a body over HTTP_OFFLOAD_BODY_MIN. */
 bool http_offload_wanted(const struct http_req *r);
 /* Queue r (suspended here when queued): an offload thread runs its route's handler and
- * resumes it. FULL: nothing done (a ROUTE_OFFLOAD route answers 503; a large body runs
- * inline); STOPPED: nothing done (run it inline). */
+ * resumes it. FULL (HTTP_OFFLOAD_QUEUE queued): nothing done (the server answers 503);
+ * STOPPED: nothing done (run it inline). */
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r);
 /* Around an offloaded handler, on the offload thread: begin before it runs; end after,
  * true when the handler handed r on (http_req_suspend: its replier resumes it, and the offload

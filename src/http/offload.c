@@ -17,7 +17,9 @@
  *   the writer) hands the suspended request on: http_req_suspend inside it only notes that
  *   (request.c), and the writer's completion resumes it instead of the offload thread
  *   full queue (HTTP_OFFLOAD_QUEUE): submit refuses; the server answers 503 + Retry-After
- *   (a large body, refused once half of the queue is taken: the MHD thread runs it)
+ *   (a large body too: one that ran on the MHD thread once 32 were queued stalled every
+ *   connection of that thread for its parse, ~1 s for 6 MB, and 40 clients looping such
+ *   bodies kept /assign waiting 1-2.7 s; rev-iso28 2)
  *   stopping (http_offload_stop, before MHD_stop_daemon): the threads run what is queued,
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
  *   MHD thread itself; http_offload_free after MHD_stop_daemon
@@ -27,8 +29,9 @@
  * metric (seconds each) held both threads and a 2 MB /exposures batch queued behind them for
  * as long; and a burst of large batches delayed the reads.
  *
- * Test gate (tests only; no cost unset): when the environment names a file in
- * BUNSEN_TEST_OFFLOAD_GATE at start, a thread of the gated pool (the slow reads') that has
+ * Test gate (tests only; no cost unset): when the environment names a file in the pool's
+ * variable at start (BUNSEN_TEST_OFFLOAD_GATE for the slow reads' pool,
+ * BUNSEN_TEST_INGEST_GATE for the large bodies'), a thread of that pool that has
  * taken a request waits, before
  * running its handler, while that file exists, and appends a byte to "<file>.held" as it
  * starts waiting (the test counts the requests held). Tests hold offloaded requests with it as
@@ -108,12 +111,12 @@ static void *offload_main(void *arg)
     }
 }
 
-struct http_offload *http_offload_start(bool gated)
+struct http_offload *http_offload_start(const char *gate_env)
 {
     struct http_offload *o = xcalloc(1, sizeof(*o));
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
-    const char *gate = gated ? getenv("BUNSEN_TEST_OFFLOAD_GATE") : NULL;
+    const char *gate = gate_env != NULL ? getenv(gate_env) : NULL;
     if (gate != NULL && gate[0] != '\0') {
         size_t n = strlen(gate) + sizeof(".held");
         o->gate = xstrdup(gate);
@@ -137,12 +140,10 @@ bool http_offload_wanted(const struct http_req *r)
 
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r)
 {
-    /* a large body runs inline (on the MHD thread) once half of its pool's queue is taken */
-    size_t max = (r->route->flags & ROUTE_OFFLOAD) ? HTTP_OFFLOAD_QUEUE : HTTP_OFFLOAD_QUEUE / 2;
     pthread_mutex_lock(&o->mu);
-    enum http_offload_rc rc = o->stopping   ? HTTP_OFFLOAD_STOPPED
-                              : o->n >= max ? HTTP_OFFLOAD_FULL
-                                            : HTTP_OFFLOAD_QUEUED;
+    enum http_offload_rc rc = o->stopping                  ? HTTP_OFFLOAD_STOPPED
+                              : o->n >= HTTP_OFFLOAD_QUEUE ? HTTP_OFFLOAD_FULL
+                                                           : HTTP_OFFLOAD_QUEUED;
     if (rc == HTTP_OFFLOAD_QUEUED) {
         /* suspended before another thread can see it (http.h) */
         http_req_suspend(r);

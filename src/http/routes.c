@@ -91,7 +91,10 @@ const struct http_route http_routes[] = {
      ROUTE_MANAGE | ROUTE_OFFLOAD, ""},
     {HTTP_GET, "/api/v1/saved-groups", api_saved_groups_list, BODY_NONE, ROLES_READ, ROUTE_OFFLOAD,
      "values"},
-    {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ, 0, ""},
+    /* one group's document is megabytes too (1.7 MB for 100,000 ids, ~70 ms to render): off
+     * the MHD threads as the list (rev-iso28 4) */
+    {HTTP_GET, "/api/v1/saved-groups/{key}", api_saved_groups_get, BODY_NONE, ROLES_READ,
+     ROUTE_OFFLOAD, ""},
     {HTTP_PATCH, "/api/v1/saved-groups/{key}", api_saved_groups_patch, BODY_INGEST, ROLES_EDIT,
      ROUTE_MANAGE | ROUTE_OFFLOAD, ""},
     {HTTP_DELETE, "/api/v1/saved-groups/{key}", api_saved_groups_delete, BODY_NONE, ROLES_EDIT,

@@ -377,13 +377,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (orc == HTTP_OFFLOAD_QUEUED) {
             return MHD_YES; /* an offload thread replies and resumes; do not touch r here */
         }
-        if (orc == HTTP_OFFLOAD_FULL && (r->route->flags & ROUTE_OFFLOAD)) {
+        if (orc == HTTP_OFFLOAD_FULL) {
             http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                             "too many slow requests (results, large lists and edits) are queued; "
-                             "retry shortly");
+                             (r->route->flags & ROUTE_OFFLOAD)
+                                 ? "too many slow requests (results, large lists and edits) are "
+                                   "queued; retry shortly"
+                                 : "too many large ingestion bodies (over 1 MiB) are queued; "
+                                   "retry shortly");
             return queue_reply(r);
         }
-        /* stopping, or a large body beside a full queue: run it here */
+        /* stopping: run it here */
     }
     r->route->handler(r);
     if (r->suspended) {
@@ -549,8 +552,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->keys = authcache_new();
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
     srv->streams = http_streams_new(cfg->conn_limit / 2);
-    srv->offload = http_offload_start(true);
-    srv->ingest = http_offload_start(false);
+    srv->offload = http_offload_start("BUNSEN_TEST_OFFLOAD_GATE");
+    srv->ingest = http_offload_start("BUNSEN_TEST_INGEST_GATE");
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */

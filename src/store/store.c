@@ -141,6 +141,7 @@ static int open_as(const char *url, bool readonly, struct store **out, struct er
         free(s);
         return -1;
     }
+    store_refresh_init(s);
     *out = s;
     return 0;
 }
@@ -158,6 +159,7 @@ void store_close(struct store *s)
     if (s == NULL) {
         return;
     }
+    store_refresh_stop(s); /* before the backend: a refresh under way reads through it */
     store_writer_release(s);
     s->ops->close(s);
     exposed_free(s->exposed);

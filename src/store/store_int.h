@@ -29,10 +29,11 @@ struct store {
                                     store_writer_release (store_close, the next start) */
     int (*catalog_hook)(void *ctx, int64_t version, struct err *err); /* may be NULL */
     void *catalog_ctx;
-    size_t rebuild_chunk;     /* users per rebuild chunk (store_rebuild_configure) */
-    int rebuild_pause_ms;     /* pause after each chunk */
-    size_t rebuild_users;     /* users the next chunk takes (adapted, writer thread) */
-    struct exposed *exposed;  /* known first exposures (exposed.c); NULL = off */
+    size_t rebuild_chunk;              /* users per rebuild chunk (store_rebuild_configure) */
+    int rebuild_pause_ms;              /* pause after each chunk */
+    size_t rebuild_users;              /* users the next chunk takes (adapted, writer thread) */
+    struct exposed *exposed;           /* known first exposures (exposed.c); NULL = off */
+    struct store_refresher *refresher; /* store_catalog_refresh_within's thread (refresh.c) */
     _Atomic int schema_ahead; /* a newer schema the poll found (store_schema_seen); 0: none */
     bool readonly;            /* store_open_readonly: the backend neither writes nor creates */
     /* Tests only (tests/unit/test_store_queue.c): the clock a job's wait in the writer's queue
@@ -41,6 +42,10 @@ struct store {
      * monotonic clock. Set before store_writer_start; read under the writer's mu. */
     uint64_t (*queue_clock_ns)(void);
 };
+
+/* refresh.c: set up at store_open; stopped (its thread joined) and freed by store_close. */
+void store_refresh_init(struct store *s);
+void store_refresh_stop(struct store *s);
 
 /* Stop the writer (store_writer_stop) and free it: no thread may submit any more (store_close,
  * after the HTTP server stopped; store_writer_start). */

@@ -141,7 +141,39 @@ static void test_keys_from_memory(void **state_)
     for (int i = 0; i <= NBOGUS; i++) {
         harness_timed_join(&bogus[i]);
     }
+    /* exposures naming an experiment this daemon does not know (public sdk key), more than
+     * the threads, then /healthz and an unlogged /assign: each exposure asks for the
+     * definitions to be brought up to date, which waits for the server at most 500 ms (a
+     * refresher thread of its own), then answers 503; they once held both MHD threads for
+     * --db-timeout (rev-iso28 1) */
+    enum { NEXPO = 6 };
+    static const char EXPO[] =
+        "{\"exposures\":[{\"user_id\":\"u1\",\"experiment\":\"nope\",\"variant\":\"a\"}]}";
+    struct harness_timed expo[NEXPO + 2];
+    for (int i = 0; i < NEXPO; i++) {
+        expo[i] = (struct harness_timed){.port = d.port,
+                                         .method = "POST",
+                                         .path = "/api/v1/exposures",
+                                         .key = keys[0],
+                                         .body = EXPO};
+    }
+    expo[NEXPO] = (struct harness_timed){.port = d.port, .method = "GET", .path = "/healthz"};
+    expo[NEXPO + 1] = (struct harness_timed){
+        .port = d.port, .method = "POST", .path = "/api/v1/assign", .key = keys[3], .body = ASSIGN};
+    for (int i = 0; i < NEXPO + 2; i++) {
+        if (i == NEXPO) {
+            sleep_ms(300);
+        }
+        harness_timed_start(&expo[i]);
+    }
+    for (int i = 0; i < NEXPO + 2; i++) {
+        harness_timed_join(&expo[i]);
+    }
     pgc_signal(fmt("%s/p", dir), "CONT");
+    for (int i = 0; i < NEXPO + 2; i++) {
+        fprintf(stderr, "# database stopped, unknown experiment: %s %s -> %d in %llu ms\n",
+                expo[i].method, expo[i].path, expo[i].status, (unsigned long long)expo[i].ms);
+    }
     for (int i = 0; i <= NBOGUS; i++) {
         fprintf(stderr, "# database stopped, unknown keys: GET %s -> %d in %llu ms\n",
                 bogus[i].path, bogus[i].status, (unsigned long long)bogus[i].ms);
@@ -194,6 +226,12 @@ static void test_keys_from_memory(void **state_)
         free((char *)(uintptr_t)bogus[i].path);
     }
     assert_int_equal(bogus[NBOGUS].status, 200);
+    for (int i = 0; i < NEXPO; i++) {
+        assert_int_equal(expo[i].status, 503);
+        assert_string_equal(expo[i].retry_after, "1");
+    }
+    assert_int_equal(expo[NEXPO].status, 200);
+    assert_int_equal(expo[NEXPO + 1].status, 200);
     assert_int_equal(after, 200);
     assert_int_equal(revoked, 401);
     assert_int_equal(kept, 200);
