@@ -29,11 +29,23 @@
  * A bound: if the checkpointer falls behind (a long reader pins old frames, or the disk
  * is slower than the writer), the log keeps growing; at CKPT_WRITER_FRAMES the writer
  * checkpoints in its own hook, as SQLite would have, so the WAL stays bounded.
+ *
+ * Unless readers never let go: a checkpoint copies only the frames every open read
+ * transaction can do without, and results reads looped back to back (each ~200 ms, one
+ * beginning before the last ends) kept one open at every moment, so no pass ever copied the
+ * whole log and SQLite never started it over: 2.2 GB in 20 s beside ingestion against the
+ * 80 MiB bound (rev-iso28 3). So once the log is past the bound with frames left uncopied
+ * (`over`), a new consistent read (store_read_begin, sqlite_ckpt_read_gate) waits, up to
+ * CKPT_READ_GATE_MS, for a pass that copies everything: the reads under way end, the
+ * checkpointer (asked again every CKPT_READ_GATE_STEP_MS while reads wait) or the writer's
+ * own pass copies the rest, and the next commit starts the log over. A read that waited the
+ * whole time goes on (a read transaction longer than that pins the log whatever we do).
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bunsen/log.h"
 #include "bunsen/metrics.h"
@@ -44,8 +56,12 @@
 #define CKPT_FRAMES 1000
 /* the writer copies the rest itself when the checkpointer left at most this many */
 #define CKPT_FINISH_FRAMES 256
-/* the writer checkpoints itself past this many frames (~80 MiB of 4 KiB pages) */
+/* the writer checkpoints itself past this many frames (~80 MiB of 4 KiB pages); tests set a
+ * smaller bound with BUNSEN_TEST_WAL_BOUND (tests/unit/test_store_sqlite.c) */
 #define CKPT_WRITER_FRAMES SQLITE_CKPT_WRITER_FRAMES
+/* how long a new read waits at most for the log past its bound to be copied whole */
+#define CKPT_READ_GATE_MS      5000
+#define CKPT_READ_GATE_STEP_MS 50
 
 struct sqlite_ckpt {
     struct sqlite_store *s;
@@ -57,7 +73,20 @@ struct sqlite_ckpt {
     pthread_t thread;
     atomic_llong background, finished, full, failed; /* checkpoints run */
     atomic_llong log_frames;                         /* the WAL's frames after the last commit */
+    int bound;              /* CKPT_WRITER_FRAMES, or the tests' BUNSEN_TEST_WAL_BOUND */
+    atomic_bool over;       /* the log past bound with frames left uncopied (the read gate) */
+    pthread_cond_t gate_cv; /* over cleared (under mu) */
+    atomic_llong gated, gate_timeouts; /* reads that waited at the gate; that waited it out */
 };
+
+/* The log is past its bound and a pass left frames uncopied (under mu): new reads wait. Or
+ * it is not (a pass copied everything, or the log started over): they go. */
+static void set_over(struct sqlite_ckpt *k, bool over)
+{
+    if (atomic_exchange(&k->over, over) && !over) {
+        pthread_cond_broadcast(&k->gate_cv);
+    }
+}
 
 enum ckpt_by { BY_CHECKPOINTER, BY_WRITER_FINISH, BY_WRITER_FULL };
 
@@ -113,6 +142,9 @@ static void *ckpt_main(void *arg)
         k->running = false;
         k->pass_log = rc == SQLITE_OK ? log : 0;
         k->pass_copied = rc == SQLITE_OK ? copied : 0;
+        if (rc == SQLITE_OK && copied >= log) {
+            set_over(k, false);
+        }
     }
     pthread_mutex_unlock(&k->mu);
     sqlite_conn_close(c);
@@ -125,6 +157,11 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     struct sqlite_ckpt *k = arg;
     atomic_store_explicit(&k->log_frames, frames, memory_order_relaxed);
     if (frames < CKPT_FRAMES) {
+        if (atomic_load_explicit(&k->over, memory_order_relaxed)) {
+            pthread_mutex_lock(&k->mu);
+            set_over(k, false); /* the log started over */
+            pthread_mutex_unlock(&k->mu);
+        }
         return SQLITE_OK;
     }
     pthread_mutex_lock(&k->mu);
@@ -134,7 +171,10 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < k->pass_log) {
         k->pass_log = k->pass_copied = 0; /* the log started over since that pass */
     }
-    bool full = frames >= CKPT_WRITER_FRAMES || !k->started || k->broken;
+    bool full = frames >= k->bound || !k->started || k->broken;
+    if (frames < k->bound) {
+        set_over(k, false);
+    }
     bool finish = !full && !k->running && !k->pending && k->pass_copied > 0 &&
                   frames - k->pass_copied <= CKPT_FINISH_FRAMES;
     if (!full && !finish) {
@@ -143,18 +183,60 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     }
     pthread_mutex_unlock(&k->mu);
     if (full || finish) {
-        ckpt_record(k, sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL),
-                    db, full ? BY_WRITER_FULL : BY_WRITER_FINISH);
+        int log = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        ckpt_record(k, rc, db, full ? BY_WRITER_FULL : BY_WRITER_FINISH);
+        if (frames >= k->bound) {
+            pthread_mutex_lock(&k->mu);
+            set_over(k, !(rc == SQLITE_OK && copied >= log));
+            pthread_mutex_unlock(&k->mu);
+        }
     }
     return SQLITE_OK;
+}
+
+void sqlite_ckpt_read_gate(struct sqlite_store *s)
+{
+    struct sqlite_ckpt *k = s->ckpt;
+    if (k == NULL || !atomic_load_explicit(&k->over, memory_order_relaxed)) {
+        return;
+    }
+    atomic_fetch_add(&k->gated, 1);
+    uint64_t deadline = time_mono_ns() + (uint64_t)CKPT_READ_GATE_MS * 1000000u;
+    pthread_mutex_lock(&k->mu);
+    while (atomic_load(&k->over) && !k->stop && time_mono_ns() < deadline) {
+        /* a pass now, not at the next commit: the reads that pinned the log may have ended */
+        if (k->started && !k->broken && !k->running) {
+            k->pending = true;
+            pthread_cond_signal(&k->cv);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += CKPT_READ_GATE_STEP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&k->gate_cv, &k->mu, &ts);
+    }
+    if (atomic_load(&k->over) && !k->stop) {
+        atomic_fetch_add(&k->gate_timeouts, 1);
+    }
+    pthread_mutex_unlock(&k->mu);
 }
 
 void sqlite_ckpt_attach(struct sqlite_store *s)
 {
     struct sqlite_ckpt *k = xcalloc(1, sizeof(*k));
     k->s = s;
+    k->bound = CKPT_WRITER_FRAMES;
+    const char *test_bound = getenv("BUNSEN_TEST_WAL_BOUND");
+    if (test_bound != NULL && atoi(test_bound) >= 2 * CKPT_FRAMES) {
+        k->bound = atoi(test_bound);
+    }
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
+    pthread_cond_init(&k->gate_cv, NULL);
     s->ckpt = k;
     sqlite3_wal_hook(s->main->db, ckpt_hook, k);
 }
@@ -177,6 +259,7 @@ void sqlite_ckpt_detach(struct sqlite_store *s)
         pthread_join(k->thread, NULL);
     }
     pthread_cond_destroy(&k->cv);
+    pthread_cond_destroy(&k->gate_cv);
     pthread_mutex_destroy(&k->mu);
     free(k);
     s->ckpt = NULL;
@@ -202,6 +285,14 @@ void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b)
                        "WAL checkpoints that failed (other than finding another one running).");
     metrics_write_value(b, "bunsen_sqlite_checkpoint_errors_total", "",
                         (double)atomic_load(&k->failed));
+    metrics_write_help(b, "bunsen_sqlite_read_gate_waits_total", "counter",
+                       "Consistent reads (results, time series, exports) that waited for the "
+                       "write-ahead log past its bound to be copied whole, by how the wait ended.");
+    long long timeouts = atomic_load(&k->gate_timeouts);
+    metrics_write_value(b, "bunsen_sqlite_read_gate_waits_total", "end=\"copied\"",
+                        (double)(atomic_load(&k->gated) - timeouts));
+    metrics_write_value(b, "bunsen_sqlite_read_gate_waits_total", "end=\"timeout\"",
+                        (double)timeouts);
     metrics_write_help(b, "bunsen_sqlite_wal_frames", "gauge",
                        "Frames in the write-ahead log after the writer's last commit.");
     metrics_write_value(b, "bunsen_sqlite_wal_frames", "", (double)atomic_load(&k->log_frames));

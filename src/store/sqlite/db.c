@@ -606,6 +606,7 @@ static void sqlite_write_metrics(struct store *store, struct buf *b)
  * snapshot is taken by the first read and kept until COMMIT) */
 static int sqlite_read_begin(struct store *store, struct err *err)
 {
+    sqlite_ckpt_read_gate(sqlite_be(store)); /* a log past its bound is copied first */
     struct sqlite_conn *c = sqlite_reader(store, err);
     return c != NULL ? sqlite_conn_exec(c, "BEGIN", err) : -1;
 }

@@ -127,6 +127,10 @@ int sqlite_conn_exec(struct sqlite_conn *c, const char *sql, struct err *err);
 void sqlite_ckpt_attach(struct sqlite_store *s);
 void sqlite_ckpt_detach(struct sqlite_store *s);
 void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b);
+/* Before a consistent read begins (sqlite_read_begin): while the log is past its bound with
+ * frames the readers pin, wait (at most 5 s) until a checkpoint copied it whole. Any thread
+ * but the writer's. */
+void sqlite_ckpt_read_gate(struct sqlite_store *s);
 
 /* 0 while s->path still names the file opened at start; otherwise -1 with err
  * (ERR_UNAVAILABLE: the file was deleted or replaced, so this process writes to a file no
