@@ -375,10 +375,11 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     }));
   const cupedId = nextId('cuped');
   const cupedIn = h('input', { type: 'checkbox', id: cupedId, checked: st.cuped });
-  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(false); });
+  // the daily series takes CUPED and the correction too: its last day equals the results
+  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(true); });
   const corrId = nextId('corr');
   const corrSel = h('select', { id: corrId }, CORRECTIONS.map(([v, t]) => h('option', { value: v, selected: st.correction === v }, t)));
-  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(false); });
+  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(true); });
   const dimId = nextId('dim');
   const dims = x.dimensions || [];
   const dimSel = dims.length

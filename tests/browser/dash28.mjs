@@ -1,0 +1,114 @@
+// dash28.mjs - the findings of the dashboard review rev-dash28 (s28), each checked in the
+// page against the API: the cumulative lift follows CUPED and the correction; an unbounded
+// adjusted interval in the daily series is drawn and written as unbounded. Run through
+// run.sh (its own daemon and Chromium).
+
+import { suite, assert, assertEq, signIn, rng } from './lib.mjs';
+import * as txt from './expect.mjs';
+
+const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'review rev-dash28' });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Start experiment `key` and wait until its start is in the past (exposures at +1 ms). */
+async function start(key) {
+  const st = await admin.post(`/experiments/${key}/start`);
+  while (Date.now() < st.started_at + 10) await sleep(5);
+  return st.started_at;
+}
+
+/**
+ * Expose `n[i]` users to variant `vs[i]` of experiment `key` (country NL or BE in turn) and
+ * send `event` for the first `conv[i]` of them; `extra(user, i, events)` may add events.
+ */
+async function seed(key, vs, n, conv, { event = 'd28_buy', extra = null } = {}) {
+  const t0 = await start(key);
+  const exposures = [];
+  const events = [];
+  vs.forEach((v, i) => {
+    for (let j = 0; j < n[i]; j++) {
+      const user = `${key}-${v}-${j}`;
+      exposures.push({ experiment: key, user_id: user, variant: v, ts: t0 + 1, attributes: { country: j % 2 ? 'NL' : 'BE' } });
+      if (j < conv[i]) events.push({ user_id: user, event, ts: t0 + 2 });
+      if (extra) extra(user, t0, events);
+    }
+  });
+  assertEq((await admin.post('/exposures', { exposures })).accepted, exposures.length, `${key}: exposures accepted`);
+  assertEq((await admin.post('/events', { events })).accepted, events.length, `${key}: events accepted`);
+}
+
+const THREE = ['control', 'b', 'c'].map((key) => ({ key, weight: 1 / 3 }));
+
+T.test('setup (API) and sign in', async () => {
+  await admin.post('/metrics', { key: 'd28_buy', name: 'Purchase rate', event: 'd28_buy', type: 'binomial' });
+  await admin.post('/metrics', { key: 'd28_visits', name: 'Visits', event: 'd28_visit', type: 'count' });
+  await admin.post('/metrics', { key: 'd28_clicks', name: 'Clicks', event: 'd28_click', type: 'count' });
+  // d28-main: b doubles the purchase rate, c converts exactly as the control (p = 1: its
+  // adjusted interval is unbounded under a correction); visits and clicks have a pre-period
+  // nearly independent of the experiment period (CUPED changes their variance by next to
+  // nothing, one way or the other)
+  await admin.post('/experiments', { key: 'd28-main', variants: THREE, metrics: ['d28_buy', 'd28_visits', 'd28_clicks'], primary_metric: 'd28_buy', dimensions: ['country'] });
+  const R = rng(15);
+  const prePost = (user, t0, events) => {
+    for (const ev of ['d28_visit', 'd28_click']) {
+      const x = Math.floor(R() * 4);
+      const y = Math.floor(R() * 4);
+      for (let k = 0; k < x; k++) events.push({ user_id: user, event: ev, ts: t0 - 3600000 - k });
+      for (let k = 0; k < y; k++) events.push({ user_id: user, event: ev, ts: t0 + 2 + k });
+    }
+  };
+  await seed('d28-main', ['control', 'b', 'c'], [200, 200, 200], [60, 120, 60], { extra: prePost });
+  await go('/experiments');
+  await signIn(page, daemon.adminKey);
+  noErrors();
+});
+
+/** The cumulative lift chart's title (its SVG title, which starts with the chart's label). */
+async function seriesTitle() {
+  const t = page.locator('.ts-box svg.chart > title');
+  await t.waitFor({ state: 'attached' });
+  return text(t);
+}
+
+/** The text of "Show the numbers" for treatment `k` on the last day. */
+async function lastDayCell(k) {
+  const heads = await page.locator('.ts-box details.data-table thead th').allTextContents();
+  const col = heads.findIndex((h) => h.startsWith(`${k} lift`));
+  assert(col > 0, `a column for ${k}: ${heads.join(' | ')}`);
+  return text(page.locator('.ts-box details.data-table tbody tr').last().locator('th, td').nth(col));
+}
+
+/** Wait until the results and the daily series have answered for the options in the URL. */
+async function settled() {
+  await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
+  await page.locator('.ts-box svg.chart').waitFor();
+}
+
+T.test('1. CUPED and the correction reload the cumulative lift: chart, title and numbers follow', async () => {
+  await go('/experiments/d28-main');
+  await settled();
+  assert((await seriesTitle()).includes(', CUPED'), `the series is CUPED's: ${await seriesTitle()}`);
+  const asked = [];
+  page.on('request', (q) => {
+    if (q.url().includes('/timeseries?')) asked.push(new URL(q.url()).searchParams);
+  });
+  await page.getByRole('checkbox', { name: 'CUPED' }).uncheck();
+  for (let i = 0; i < 50 && !asked.some((q) => q.get('cuped') === 'false'); i++) await sleep(100);
+  assert(asked.some((q) => q.get('cuped') === 'false' && q.get('metric') === 'd28_buy'), 'the series is asked again without CUPED');
+  await page.waitForFunction(() => !/CUPED/.test((document.querySelector('.ts-box svg.chart > title') || {}).textContent || 'CUPED'));
+  await page.getByRole('combobox', { name: 'Correction' }).selectOption('holm');
+  await page.waitForFunction(() => /Holm/.test((document.querySelector('.ts-box svg.chart > title') || {}).textContent || ''));
+  await settled();
+  const title = await seriesTitle();
+  assert(!title.includes('CUPED') && title.includes('Holm-adjusted'), `the chart's title: ${title}`);
+  // the last day equals the results under every setting: b's adjusted interval in both
+  const ts = await admin.get('/experiments/d28-main/timeseries?metric=d28_buy&cuped=false&correction=holm&method=frequentist&alpha=0.05');
+  const last = ts.days[ts.days.length - 1].variants.find((v) => v.key === 'b').relative_lift;
+  const want = `${txt.pct(last.estimate)} ${txt.interval(last.ci_adjusted)}`;
+  assertEq(await lastDayCell('b'), want, 'b on the last day, Holm-adjusted');
+  const table = await text(page.locator('table.results-table[data-metric="d28_buy"] tr[data-variant="b"] [data-col="ci"]'));
+  assertEq(table, txt.interval(last.ci_adjusted), 'the results table agrees');
+  noErrors();
+});
+
+await run();
