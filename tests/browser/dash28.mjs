@@ -111,4 +111,25 @@ T.test('1. CUPED and the correction reload the cumulative lift: chart, title and
   noErrors();
 });
 
+T.test('2. an unbounded adjusted interval in the daily series is drawn and written as unbounded', async () => {
+  const ts = await admin.get('/experiments/d28-main/timeseries?metric=d28_buy&cuped=false&correction=holm&method=frequentist&alpha=0.05');
+  const c = ts.days[ts.days.length - 1].variants.find((v) => v.key === 'c');
+  assertEq(JSON.stringify(c.relative_lift.ci_adjusted), '[null,null]', 'c converts as the control: its Holm-adjusted interval is unbounded');
+  await go('/experiments/d28-main?cuped=false&correction=holm');
+  await settled();
+  // the table says what the results table says for it, never "—"
+  assertEq(await lastDayCell('c'), `${txt.pct(c.relative_lift.estimate)} ${txt.UNBOUNDED}`, 'c on the last day');
+  assertEq(await text(page.locator('table.results-table[data-metric="d28_buy"] tr[data-variant="c"] [data-col="ci"]')), txt.UNBOUNDED, 'the results table');
+  // the chart: a dotted line across the whole height, not a missing band
+  const line = page.locator('.ts-box svg.chart .series[data-variant="c"] line.whisker-unbounded');
+  assertEq(await line.count(), ts.days.length, 'one unbounded line per day');
+  const [y1, y2, h] = await line.first().evaluate((l) => [Number(l.getAttribute('y1')), Number(l.getAttribute('y2')), l.ownerSVGElement.viewBox.baseVal.height]);
+  assert(y2 - y1 > h * 0.6, `the line spans the plot: ${y1}..${y2} of ${h}`);
+  assertEq(await page.locator('.ts-box svg.chart .series[data-variant="b"] line.whisker-unbounded').count(), 0, 'b has a bounded interval');
+  const title = await seriesTitle();
+  assert(title.includes('unbounded') && title.includes(`c ${txt.pct(c.relative_lift.estimate)} ${txt.UNBOUNDED} (unbounded)`), `the chart's label says so: ${title}`);
+  assert((await text(page.locator('.ts-box .ts-unbounded'))).includes('unbounded'), 'a note under the chart says what the line means');
+  noErrors();
+});
+
 await run();

@@ -3,7 +3,7 @@
 // interval. Colours come from classes in style.css (the CSP allows no inline styles).
 
 import { s, nextId } from './dom.js';
-import { fmtPct } from './format.js';
+import { fmtPct, fmtPctInterval, UNBOUNDED_INTERVAL } from './format.js';
 
 function isNum(x) {
   return typeof x === 'number' && Number.isFinite(x);
@@ -111,7 +111,10 @@ export function forestPlot(rows, { title }) {
 }
 
 /**
- * Cumulative relative lift per day. series: [{label, points: [{date, estimate, lo, hi}]}].
+ * Cumulative relative lift per day. series: [{label, points: [{date, estimate, lo, hi,
+ * unbounded}]}]; `unbounded` (an adjusted interval of an adjusted p-value of 1): a dotted
+ * line across the whole height on that day, never a missing band (which would read as the
+ * most certain day when it is the least).
  */
 export function liftChart(series, dates, { title }) {
   const small = narrow();
@@ -126,7 +129,7 @@ export function liftChart(series, dates, { title }) {
   const svg = s('svg', { class: 'chart lift', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': titleId, preserveAspectRatio: 'xMinYMin meet' });
   const last = series.map((se) => {
     const p = se.points[se.points.length - 1];
-    return p ? `${se.label} ${fmtPct(p.estimate, { signed: true })} on ${p.date}` : se.label;
+    return p ? `${se.label} ${fmtPct(p.estimate, { signed: true })} ${p.unbounded ? `${UNBOUNDED_INTERVAL} (unbounded)` : fmtPctInterval([p.lo, p.hi])} on ${p.date}` : se.label;
   });
   svg.append(s('title', { id: titleId }, `${title}. Latest: ${last.join('; ') || 'no data'}.`));
 
@@ -168,7 +171,10 @@ export function liftChart(series, dates, { title }) {
     };
     for (const p of pts) {
       if (isNum(p.lo) && isNum(p.hi)) run.push(p);
-      else flush();
+      else {
+        flush();
+        if (p.unbounded) g.append(s('line', { class: ['whisker', 'whisker-unbounded'], x1: x(p.i), x2: x(p.i), y1: m.t, y2: H - m.b, dataset: { date: p.date } }));
+      }
     }
     flush();
     const valid = pts.filter((p) => isNum(p.estimate));

@@ -279,18 +279,22 @@ async function loadTimeseries(ctx, x, st, box, turn) {
     points: ts.days.map((d) => {
       const v = d.variants.find((y) => y.key === k) || {};
       const rl = v.relative_lift || {};
-      const ci = rl.ci_adjusted || rl.ci; // the interval the table shows beside its verdict
-      return { date: d.date, estimate: rl.estimate ?? null, lo: ci ? ci[0] : null, hi: ci ? ci[1] : null, users: v.users };
+      // the interval the results table shows beside its verdict: under a correction the
+      // adjusted one, unbounded when the adjusted p-value is 1 (ci_adjusted [null, null])
+      const shown = shownInterval(rl, ts);
+      return { date: d.date, estimate: rl.estimate ?? null, lo: shown.ci ? shown.ci[0] : null, hi: shown.ci ? shown.ci[1] : null, unbounded: shown.unbounded, users: v.users };
     }),
   }));
+  const unbounded = series.some((se) => se.points.some((p) => p.unbounded));
   const table = h('table', { class: 'table small' },
     h('caption', { class: 'visually-hidden' }, 'Cumulative lift per day'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), treat.map((k) => h('th', { scope: 'col', class: 'num' }, `${k} lift (interval)`)))),
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
-      series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
+      series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${se.points[i].unbounded ? UNBOUNDED_INTERVAL : fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} ${ts.method === 'bayesian' ? 'credible ' : ''}intervals${ts.cuped ? ', CUPED' : ''}${isAdjusted(ts) ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} ${ts.method === 'bayesian' ? 'credible ' : ''}intervals${ts.cuped ? ', CUPED' : ''}${isAdjusted(ts) ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}${unbounded ? `; a dotted vertical line is a day whose adjusted interval is unbounded ${UNBOUNDED_INTERVAL}` : ''}` }),
     legendFor(treat),
+    unbounded ? h('p', { class: 'muted small ts-unbounded' }, `A dotted vertical line across the chart is a day whose adjusted interval is unbounded, ${UNBOUNDED_INTERVAL} (an adjusted p-value of 1): that day says nothing about the size of the lift.`) : null,
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
     h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
 }
