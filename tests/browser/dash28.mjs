@@ -58,6 +58,11 @@ T.test('setup (API) and sign in', async () => {
     }
   };
   await seed('d28-main', ['control', 'b', 'c'], [200, 200, 200], [60, 120, 60], { extra: prePost });
+  // d28-stopped: frequentist, b significantly better on 100 users a variant, far from the
+  // users needed for a 5% change, then stopped
+  await admin.post('/experiments', { key: 'd28-stopped', variants: THREE.slice(0, 2).map((v) => ({ ...v, weight: 0.5 })), metrics: ['d28_buy'], primary_metric: 'd28_buy' });
+  await seed('d28-stopped', ['control', 'b'], [100, 100], [30, 60]);
+  await admin.post('/experiments/d28-stopped/stop');
   await go('/experiments');
   await signIn(page, daemon.adminKey);
   noErrors();
@@ -129,6 +134,27 @@ T.test('2. an unbounded adjusted interval in the daily series is drawn and writt
   const title = await seriesTitle();
   assert(title.includes('unbounded') && title.includes(`c ${txt.pct(c.relative_lift.estimate)} ${txt.UNBOUNDED} (unbounded)`), `the chart's label says so: ${title}`);
   assert((await text(page.locator('.ts-box .ts-unbounded'))).includes('unbounded'), 'a note under the chart says what the line means');
+  noErrors();
+});
+
+T.test('3. a fixed-horizon experiment stopped before its planned sample keeps its caveat on "Ship"', async () => {
+  const r = await admin.get('/experiments/d28-stopped/results');
+  const dec = r.decision;
+  assert(dec.users_smallest_variant < dec.users_needed_per_variant, `ended early: ${dec.users_smallest_variant} of ${dec.users_needed_per_variant}`);
+  assertEq(r.metrics[0].variants[1].verdict, 'win', 'b is significantly better');
+  await go('/experiments/d28-stopped');
+  const head = page.locator('#decision-headline');
+  await head.waitFor();
+  assertEq(await text(head), 'Ship b (the experiment has ended)', 'headline');
+  const why = await text(page.locator('#decision-why'));
+  const pct = Math.round((dec.users_smallest_variant / dec.users_needed_per_variant) * 100);
+  assert(why.includes(`Ended early: the smallest variant had ${txt.int(dec.users_smallest_variant)} of the ${txt.int(dec.users_needed_per_variant)} users planned per variant (${pct}%)`) &&
+    why.includes('confirm it in a follow-up experiment or with the Sequential analysis before shipping'), `the caveat: ${why}`);
+  // the sequential analysis is valid at any look: no caveat
+  await go('/experiments/d28-stopped?method=sequential');
+  await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
+  await page.waitForFunction(() => /Ship|Inconclusive/.test((document.querySelector('#decision-headline') || {}).textContent || ''));
+  assert(!(await text(page.locator('#decision-why'))).includes('Ended early'), 'no caveat under the sequential analysis');
   noErrors();
 });
 

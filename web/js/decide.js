@@ -290,6 +290,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
       // a fixed-horizon test read early: say so rather than let a lucky day decide
       // the smallest variant decides: with unequal weights a total says nothing of it
       why += ` Early: the smallest variant has ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant; confirm at the planned sample${out.daysLeft !== null ? ` (about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'})` : ''} or with the Sequential analysis before shipping.`;
+    } else if (!running && !enough && out.needed !== null && r.method !== 'sequential') {
+      // stopped on a lucky day is the case the caveat above warns about: stopping does not
+      // make the early read any safer
+      why += ` Ended early: the smallest variant had ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant (${Math.min(99, Math.round((out.progress ?? 0) * 100))}%); a result read early overstates effects: confirm it in a follow-up experiment or with the Sequential analysis before shipping.`;
     }
     out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why };
   } else if (wait.length && x.status === 'paused') {
