@@ -158,4 +158,50 @@ T.test('3. a fixed-horizon experiment stopped before its planned sample keeps it
   noErrors();
 });
 
+/** Run `fn` with page at a phone's width (375 px), then back at 1280x800. */
+async function onPhone(fn, width = 375) {
+  await page.setViewportSize({ width, height: 800 });
+  try {
+    await fn();
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+}
+
+T.test('4. the breakdown on a phone: one complete card per value and treatment, nothing off-screen', async () => {
+  await onPhone(async () => {
+    await go('/experiments/d28-main?dimension=country');
+    const table = page.locator('table.breakdown-table[data-metric="d28_buy"]');
+    await table.waitFor();
+    assertEq(await table.evaluate((t) => getComputedStyle(t).display), 'block', 'the card layout');
+    const b = await admin.get('/experiments/d28-main/results?dimension=country');
+    for (const sl of b.slices) {
+      const users = txt.int(sl.variants.reduce((a, v) => a + v.users, 0));
+      for (const k of ['b', 'c']) {
+        const card = table.locator(`tr[data-value="${sl.dimension_value}"][data-variant="${k}"]`);
+        // every card says its value, users and split, the second treatment's too
+        const shown = await card.locator('th, td').evaluateAll((cells) => cells.filter((c) => c.offsetParent !== null).map((c) => [c.dataset.label, c.textContent.trim()]));
+        const get = (label) => (shown.find(([l]) => l === label) || [])[1];
+        assertEq(get('country'), sl.dimension_value, `${sl.dimension_value}/${k}: its value`);
+        assertEq(get('Users'), users, `${sl.dimension_value}/${k}: its users`);
+        assert((get('Sample ratio') || '').includes(txt.pEq(sl.srm.p_value)), `${sl.dimension_value}/${k}: its split (${get('Sample ratio')})`);
+        assertEq(shown.filter(([l]) => l === 'country').length, 1, `${sl.dimension_value}/${k}: the value once`);
+        for (const label of ['Relative lift', 'p-value', 'Result']) assert(get(label), `${sl.dimension_value}/${k}: ${label} shown`);
+        const right = await card.locator('td[data-label="Result"]').evaluate((td) => td.getBoundingClientRect().right);
+        assert(right <= 375, `${sl.dimension_value}/${k}: the result is on screen (right edge ${right})`);
+      }
+    }
+    const wrap = await table.evaluate((t) => [t.parentElement.scrollWidth, t.parentElement.clientWidth]);
+    assert(wrap[0] <= wrap[1], `the breakdown does not scroll sideways (${wrap[0]} > ${wrap[1]})`);
+  });
+  // the table on a wide screen: the rowspan cells once, no repeated copies
+  await go('/experiments/d28-main?dimension=country');
+  const table = page.locator('table.breakdown-table[data-metric="d28_buy"]');
+  await table.waitFor();
+  assertEq(await table.evaluate((t) => getComputedStyle(t).display), 'table', 'a table on a wide screen');
+  const copies = await table.locator('.card-only').evaluateAll((cells) => cells.filter((c) => c.offsetParent !== null).length);
+  assertEq(copies, 0, 'no repeated cell shown in the table');
+  noErrors();
+});
+
 await run();

@@ -197,10 +197,15 @@ function breakdownTables(b, defs) {
         const vd = sv.verdict;
         const rl = v.relative_lift || {};
         const ctl = m.variants[0] || {};
+        // the value, its users and its split span the value's rows in the table; the phone
+        // layout makes each row a card of its own, so the later rows repeat them (shown only
+        // there: a card without its value would not say which slice it is)
+        const span = i === 0 ? { rowspan: String(m.variants.length - 1) } : { class: 'card-only' };
+        const cls = (c) => (i === 0 ? c : ['card-only', c]);
         tbody.append(h('tr', { class: `verdict-${vd}`, dataset: { value: sl.dimension_value, variant: v.key } },
-          i === 0 ? h('th', { scope: 'row', rowspan: String(m.variants.length - 1), 'data-label': b.dimension }, sl.dimension_value) : null,
-          i === 0 ? h('td', { class: 'num', rowspan: String(m.variants.length - 1), 'data-label': 'Users' }, fmtInt(users)) : null,
-          i === 0 ? h('td', { rowspan: String(m.variants.length - 1), 'data-label': 'Sample ratio' }, srmText(sl.srm)) : null,
+          h('th', { scope: 'row', ...span, 'data-label': b.dimension }, sl.dimension_value),
+          h('td', { ...span, class: cls('num'), 'data-label': 'Users' }, fmtInt(users)),
+          h('td', { ...span, 'data-label': 'Sample ratio' }, srmText(sl.srm)),
           h('td', { 'data-label': 'Variant' }, v.key),
           h('td', { class: 'num', 'data-label': 'Control' }, f.mean(ctl.mean)),
           h('td', { class: 'num', 'data-label': 'Variant mean' }, f.mean(v.mean)),
@@ -211,7 +216,7 @@ function breakdownTables(b, defs) {
       });
     }
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
-      h('table', { class: 'table small breakdown-table', dataset: { metric: m0.key } },
+      h('table', { class: 'table small table-cards breakdown-table', dataset: { metric: m0.key } },
         h('caption', {}, `${m0.name || m0.key} by ${b.dimension}`),
         h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', ciHead, pHead, 'Result']
           .map((t) => h('th', { scope: 'col' }, t)))),
