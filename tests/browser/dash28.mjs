@@ -63,6 +63,21 @@ T.test('setup (API) and sign in', async () => {
   await admin.post('/experiments', { key: 'd28-stopped', variants: THREE.slice(0, 2).map((v) => ({ ...v, weight: 0.5 })), metrics: ['d28_buy'], primary_metric: 'd28_buy' });
   await seed('d28-stopped', ['control', 'b'], [100, 100], [30, 60]);
   await admin.post('/experiments/d28-stopped/stop');
+  // d28-ratio: revenue per order, its parts with long keys, thousands of euros a variant
+  await admin.post('/metrics', { key: 'd28_revenue_eur', name: 'Revenue', event: 'd28_rev', type: 'sum', unit: 'currency', currency: 'EUR' });
+  await admin.post('/metrics', { key: 'd28_orders_placed', name: 'Orders', event: 'd28_order', type: 'count' });
+  await admin.post('/metrics', { key: 'd28_rev_per_order', name: 'Revenue per order', type: 'ratio', numerator: 'd28_revenue_eur', denominator: 'd28_orders_placed', unit: 'currency', currency: 'EUR' });
+  await admin.post('/experiments', { key: 'd28-ratio', variants: THREE, metrics: ['d28_rev_per_order'], primary_metric: 'd28_rev_per_order' });
+  const R2 = rng(28);
+  await seed('d28-ratio', ['control', 'b', 'c'], [300, 300, 300], [0, 0, 0], {
+    extra: (user, t0, events) => {
+      const orders = 1 + Math.floor(R2() * 3);
+      for (let k = 0; k < orders; k++) {
+        events.push({ user_id: user, event: 'd28_order', ts: t0 + 2 + k });
+        events.push({ user_id: user, event: 'd28_rev', value: Math.round(R2() * 10000) / 100 + 20, ts: t0 + 2 + k });
+      }
+    },
+  });
   await go('/experiments');
   await signIn(page, daemon.adminKey);
   noErrors();
@@ -201,6 +216,29 @@ T.test('4. the breakdown on a phone: one complete card per value and treatment, 
   assertEq(await table.evaluate((t) => getComputedStyle(t).display), 'table', 'a table on a wide screen');
   const copies = await table.locator('.card-only').evaluateAll((cells) => cells.filter((c) => c.offsetParent !== null).length);
   assertEq(copies, 0, 'no repeated cell shown in the table');
+  noErrors();
+});
+
+T.test('5. a ratio’s sums and the intervals wrap in the phone cards: nothing cut off, no sideways scroll', async () => {
+  for (const width of [375, 390]) {
+    await onPhone(async () => {
+      await go('/experiments/d28-ratio');
+      const table = page.locator('table.results-table[data-metric="d28_rev_per_order"]');
+      await table.waitFor();
+      const parts = await table.locator('.ratio-parts').evaluateAll((els) => els.map((e) => [e.textContent, e.getBoundingClientRect().right, e.closest('td').getBoundingClientRect().right]));
+      assertEq(parts.length, 3, 'the sums of each variant');
+      for (const [t, right, cell] of parts) {
+        assert(/d28_revenue_eur \/ [\d,]+ d28_orders_placed$/.test(t), `the sums: ${t}`);
+        assert(right <= cell + 0.5, `${width} px: "${t}" ends at ${right}, past its cell (${cell})`);
+      }
+      const cis = await table.locator('[data-col="ci"], [data-col="abs"]').evaluateAll((els) => els.map((e) => [e.textContent, e.scrollWidth, e.clientWidth]));
+      for (const [t, sw, cw] of cis) assert(sw <= cw, `${width} px: "${t}" overhangs its cell (${sw} > ${cw})`);
+      const wraps = await page.locator('.results-body .table-wrap').evaluateAll((els) => els.map((e) => [e.scrollWidth, e.clientWidth]));
+      for (const [sw, cw] of wraps) assert(sw <= cw, `${width} px: a results table scrolls sideways (${sw} > ${cw})`);
+      const doc = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert(doc <= width, `${width} px: the page is ${doc} px wide`);
+    }, width);
+  }
   noErrors();
 });
 
