@@ -5,6 +5,7 @@
 
 import { suite, assert, assertEq, signIn, rng } from './lib.mjs';
 import * as txt from './expect.mjs';
+import * as charts from '../../web/js/charts.js';
 
 const { T, daemon, admin, page, go, noErrors, text, run } = await suite({ label: 'review rev-dash28' });
 
@@ -78,6 +79,10 @@ T.test('setup (API) and sign in', async () => {
       }
     },
   });
+  // d28-many: eight variants, one day of data
+  const many = ['control', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'];
+  await admin.post('/experiments', { key: 'd28-many', variants: many.map((key) => ({ key, weight: 0.125 })), metrics: ['d28_buy'], primary_metric: 'd28_buy' });
+  await seed('d28-many', many, many.map(() => 40), many.map((_, i) => 8 + 2 * i));
   await go('/experiments');
   await signIn(page, daemon.adminKey);
   noErrors();
@@ -239,6 +244,43 @@ T.test('5. a ratio’s sums and the intervals wrap in the phone cards: nothing c
       assert(doc <= width, `${width} px: the page is ${doc} px wide`);
     }, width);
   }
+  noErrors();
+});
+
+T.test('6. eight variants: each its own colour in the exposure bars, the lift chart and their legends; whiskers side by side', async () => {
+  await go('/experiments/d28-many');
+  await page.locator('#health svg.chart.bars').waitFor();
+  await settled();
+  // how each element is painted: fill, stroke and dash (an SVG shape) or background (a swatch)
+  const looks = await page.evaluate(() => {
+    const look = (el) => {
+      const c = getComputedStyle(el);
+      return el instanceof SVGElement ? `${c.fill} ${c.stroke} ${c.strokeDasharray}` : `${c.backgroundColor} ${c.backgroundImage}`;
+    };
+    const all = (sel) => [...document.querySelectorAll(sel)].map(look);
+    const bars = new Map([...document.querySelectorAll('#health svg.chart.bars rect.bar')].map((r) => [r.dataset.variant, look(r)]));
+    return {
+      bars: [...bars.values()],
+      v6: bars.get('v6'),
+      control: bars.get('control'),
+      barLegend: all('#health .legend .swatch'),
+      seriesLegend: all('.ts-box .legend .swatch'),
+      dots: all('.ts-box svg.chart .series .dot'),
+      // one day: each series' whisker at its own x
+      whiskers: [...document.querySelectorAll('.ts-box svg.chart .series')].map((g) => g.querySelector('line.whisker').getAttribute('x1')),
+    };
+  });
+  const distinct = (xs, what, n) => assertEq(new Set(xs).size, n, `${what}: ${xs.join(' | ')}`);
+  distinct(looks.bars, 'the bars of the 8 variants', 8);
+  assert(looks.v6 !== looks.control, `v6 is not drawn as the control (${looks.v6})`);
+  distinct(looks.barLegend, 'the exposures legend', 8);
+  distinct(looks.seriesLegend, 'the lift chart legend', 7);
+  distinct(looks.dots, 'the lift chart dots', 7);
+  distinct(looks.whiskers, 'the whiskers’ x on day one', 7);
+  // the 19 treatments the API allows: eight colours, then dashed, then dotted
+  assert(typeof charts.seriesClasses === 'function', 'charts.js says each treatment’s classes');
+  const classes = Array.from({ length: 19 }, (_, k) => charts.seriesClasses(k).join(' '));
+  distinct(classes, 'the classes of 19 treatments', 19);
   noErrors();
 });
 

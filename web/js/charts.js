@@ -9,6 +9,23 @@ function isNum(x) {
   return typeof x === 'number' && Number.isFinite(x);
 }
 
+/** Colours of the treatments' series (style.css .series-0 ... .series-7). */
+const SERIES_COLOURS = 8;
+
+/**
+ * The classes of treatment `k`'s series (0 the first treatment): one of eight colours, its
+ * line dashed from the ninth treatment and dotted from the seventeenth, so that the 19
+ * treatments the API allows all differ (the legend's swatches are striped alike).
+ */
+export function seriesClasses(k) {
+  return [`series-${k % SERIES_COLOURS}`, k >= 2 * SERIES_COLOURS ? 'series-dot' : k >= SERIES_COLOURS ? 'series-dash' : null].filter(Boolean);
+}
+
+/** The classes of variant `j`'s bars (0 the control, grey): a treatment's are its series'. */
+export function barClasses(j) {
+  return j === 0 ? ['series-control'] : seriesClasses(j - 1);
+}
+
 /** Round tick values covering [lo, hi], about `count` of them. */
 export function niceTicks(lo, hi, count = 5) {
   if (!(hi > lo)) {
@@ -148,8 +165,14 @@ export function liftChart(series, dates, { title }) {
   });
   svg.append(s('text', { class: 'axis-title', x: (m.l + W - m.r) / 2, y: H - 6, 'text-anchor': 'middle' }, 'day (UTC, cumulative)'));
 
+  // the series' whiskers on one day side by side, not on top of each other (a dot on a
+  // chart of one day too, where there is no line to follow)
+  const S = series.length;
+  const slot = n <= 1 ? (W - m.l - m.r) / 2 : ((W - m.l - m.r) / (n - 1)) * 0.6;
+  const step = S > 1 ? Math.min(n <= 1 ? 14 : 6, slot / S) : 0;
   series.forEach((se, k) => {
-    const g = s('g', { class: ['series', `series-${k % 6}`], dataset: { variant: se.label } });
+    const dx = (k - (S - 1) / 2) * step;
+    const g = s('g', { class: ['series', ...seriesClasses(k)], dataset: { variant: se.label } });
     const idx = new Map(dates.map((dt, i) => [dt, i]));
     const pts = se.points.filter((p) => idx.has(p.date)).map((p) => ({ ...p, i: idx.get(p.date) }));
     // bands over consecutive points that have an interval
@@ -161,10 +184,12 @@ export function liftChart(series, dates, { title }) {
         g.append(s('polygon', { class: 'band', points: upper.concat(lower).join(' ') }));
       } else if (run.length === 1) {
         const p = run[0];
+        const cx = x(p.i) + dx;
+        const cap = Math.min(6, Math.max(2, step / 2 - 1) || 6);
         g.append(
-          s('line', { class: 'whisker', x1: x(p.i), x2: x(p.i), y1: y(p.lo), y2: y(p.hi) }),
-          s('line', { class: 'whisker', x1: x(p.i) - 6, x2: x(p.i) + 6, y1: y(p.lo), y2: y(p.lo) }),
-          s('line', { class: 'whisker', x1: x(p.i) - 6, x2: x(p.i) + 6, y1: y(p.hi), y2: y(p.hi) })
+          s('line', { class: 'whisker', x1: cx, x2: cx, y1: y(p.lo), y2: y(p.hi) }),
+          s('line', { class: 'whisker', x1: cx - cap, x2: cx + cap, y1: y(p.lo), y2: y(p.lo) }),
+          s('line', { class: 'whisker', x1: cx - cap, x2: cx + cap, y1: y(p.hi), y2: y(p.hi) })
         );
       }
       run = [];
@@ -173,7 +198,7 @@ export function liftChart(series, dates, { title }) {
       if (isNum(p.lo) && isNum(p.hi)) run.push(p);
       else {
         flush();
-        if (p.unbounded) g.append(s('line', { class: ['whisker', 'whisker-unbounded'], x1: x(p.i), x2: x(p.i), y1: m.t, y2: H - m.b, dataset: { date: p.date } }));
+        if (p.unbounded) g.append(s('line', { class: ['whisker', 'whisker-unbounded'], x1: x(p.i) + dx, x2: x(p.i) + dx, y1: m.t, y2: H - m.b, dataset: { date: p.date } }));
       }
     }
     flush();
@@ -182,7 +207,7 @@ export function liftChart(series, dates, { title }) {
       g.append(s('polyline', { class: 'line', points: valid.map((p) => `${x(p.i)},${y(p.estimate)}`).join(' ') }));
     }
     for (const p of valid) {
-      g.append(s('circle', { class: 'dot', cx: x(p.i), cy: y(p.estimate), r: valid.length > 30 ? 2 : 3.5 }));
+      g.append(s('circle', { class: 'dot', cx: x(p.i) + (n <= 1 ? dx : 0), cy: y(p.estimate), r: valid.length > 30 ? 2 : 3.5 }));
     }
     svg.append(g);
   });
@@ -222,7 +247,7 @@ export function dailyBars(days, keys, { title }) {
     keys.forEach((k, j) => {
       const v = d.counts[j];
       if (!isNum(v) || v <= 0) return;
-      svg.append(s('rect', { class: ['bar', `bar-${j % 6}`], x: x0 + j * bw, y: y(v), width: Math.max(0.5, bw - 0.5), height: Math.max(0, y(0) - y(v)), dataset: { variant: k, date: d.date } }));
+      svg.append(s('rect', { class: ['bar', ...barClasses(j)], x: x0 + j * bw, y: y(v), width: Math.max(0.5, bw - 0.5), height: Math.max(0, y(0) - y(v)), dataset: { variant: k, date: d.date } }));
     });
     if (i % every === 0 || i === n - 1) {
       svg.append(s('text', { class: 'tick', x: m.l + i * band + band / 2, y: H - m.b + 18, 'text-anchor': 'middle' }, d.date.slice(5)));

@@ -11,7 +11,7 @@
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
 import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
-import { forestPlot, liftChart } from '../charts.js';
+import { forestPlot, liftChart, seriesClasses } from '../charts.js';
 import { retryDelay } from '../retry.js';
 import { saveFile, seriesCsvButton, usersExportBlock } from './downloads.js';
 
@@ -261,7 +261,7 @@ async function loadBreakdown(ctx, x, st, box, defs, turn) {
 }
 
 function legendFor(keys) {
-  return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', `series-${i % 6}`], 'aria-hidden': 'true' }), k)));
+  return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', ...seriesClasses(i)], 'aria-hidden': 'true' }), k)));
 }
 
 async function loadTimeseries(ctx, x, st, box, turn) {
