@@ -83,6 +83,19 @@ T.test('setup (API) and sign in', async () => {
   const many = ['control', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'];
   await admin.post('/experiments', { key: 'd28-many', variants: many.map((key) => ({ key, weight: 0.125 })), metrics: ['d28_buy'], primary_metric: 'd28_buy' });
   await seed('d28-many', many, many.map(() => 40), many.map((_, i) => 8 + 2 * i));
+  // d28-srm: 50/50 weights, 60 users in the control and 200 in b, which converts 60%
+  // against 20%: significantly better, and a sample ratio mismatch
+  const HALF = THREE.slice(0, 2).map((v) => ({ ...v, weight: 0.5 }));
+  await admin.post('/experiments', { key: 'd28-srm', variants: HALF, metrics: ['d28_buy'], primary_metric: 'd28_buy' });
+  await seed('d28-srm', ['control', 'b'], [60, 200], [12, 120]);
+  // d28-paused: paused with the users needed known; d28-paused-zero: paused with a control
+  // that never converted (no users needed: a relative effect is undefined)
+  await admin.post('/experiments', { key: 'd28-paused', variants: HALF, metrics: ['d28_buy'], primary_metric: 'd28_buy' });
+  await seed('d28-paused', ['control', 'b'], [100, 100], [30, 33]);
+  await admin.post('/experiments/d28-paused/pause');
+  await admin.post('/experiments', { key: 'd28-paused-zero', variants: HALF, metrics: ['d28_buy'], primary_metric: 'd28_buy' });
+  await seed('d28-paused-zero', ['control', 'b'], [100, 100], [0, 3]);
+  await admin.post('/experiments/d28-paused-zero/pause');
   await go('/experiments');
   await signIn(page, daemon.adminKey);
   noErrors();
@@ -281,6 +294,38 @@ T.test('6. eight variants: each its own colour in the exposure bars, the lift ch
   assert(typeof charts.seriesClasses === 'function', 'charts.js says each treatment’s classes');
   const classes = Array.from({ length: 19 }, (_, k) => charts.seriesClasses(k).join(' '));
   distinct(classes, 'the classes of 19 treatments', 19);
+  noErrors();
+});
+
+T.test('7. a sample ratio mismatch: no row says "ship candidate"; paused: days left in the page’s words', async () => {
+  const r = await admin.get('/experiments/d28-srm/results');
+  assert(r.srm.mismatch, 'the split is broken');
+  assertEq(r.metrics[0].variants[1].verdict, 'win', 'b is significantly better, as measured');
+  await go('/experiments/d28-srm');
+  const head = page.locator('#decision-headline');
+  await head.waitFor();
+  assertEq(await text(head), 'Do not decide yet: fix the traffic split', 'headline');
+  const row = page.locator('#decision-table tr[data-variant="b"]');
+  assertEq(await row.getAttribute('data-state'), 'untrusted', 'b’s state');
+  assertEq(await text(row.locator('.state')), 'untrusted (sample ratio mismatch)', 'b’s state text');
+  const why = await text(row.locator('td[data-label="Why"]'));
+  assert(why.startsWith('The split of users does not match the weights, so this cannot be trusted. As measured: Purchase rate is significantly better than control.'), `the reason: ${why}`);
+  assert(!/ship candidate/.test(await text(page.locator('#decision'))), 'no ship candidate');
+  // paused with the users needed known: the server's "the experiment is paused: ..." is not
+  // glued to the page's words
+  const paused = await admin.get('/experiments/d28-paused/results');
+  assertEq(paused.decision.warning, 'the experiment is paused: no projection until it resumes', 'the server’s warning');
+  await go('/experiments/d28-paused');
+  const left = page.locator('#days-left');
+  await left.waitFor();
+  assertEq(await text(left), 'none while paused (no users arrive, so no projection until it resumes)', 'days left');
+  // paused without users needed: the server's reason goes beside them, not beside days left
+  const zero = await admin.get('/experiments/d28-paused-zero/results');
+  assertEq(zero.decision.users_needed_per_variant, null, 'no users needed');
+  await go('/experiments/d28-paused-zero');
+  await page.locator('#decision-table').waitFor();
+  assertEq(await text(page.locator('#days-left')), 'none while paused (no users arrive, so no projection until it resumes)', 'days left');
+  assertEq(await text(page.locator('#users-needed')), `not known yet (${zero.decision.warning})`, 'users needed and why not');
   noErrors();
 });
 

@@ -59,6 +59,7 @@ export const STATE_TEXT = {
   ended: 'inconclusive: ended early',
   'no-effect': 'no effect detected at this power',
   none: 'no data yet',
+  untrusted: 'untrusted (sample ratio mismatch)',
 };
 
 /**
@@ -265,6 +266,12 @@ export function decide(x, r, catalogue, now = Date.now()) {
       why = out.needed === null
         ? `Not enough data yet to say how many users ${pmName} needs.`
         : `${pmName} ${still}, and not every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
+    }
+    if (out.srm === 'mismatch') {
+      // the headline says to fix the split first: no row may read "ship candidate" (or any
+      // other verdict) meanwhile; the reason keeps what was measured
+      state = 'untrusted';
+      why = `The split of users does not match the weights, so this cannot be trusted. As measured: ${why}`;
     }
     out.rows.push({ variant: v.key, state, text: STATE_TEXT[state], why });
   }
