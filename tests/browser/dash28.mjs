@@ -49,7 +49,7 @@ T.test('setup (API) and sign in', async () => {
   // nearly independent of the experiment period (CUPED changes their variance by next to
   // nothing, one way or the other)
   await admin.post('/experiments', { key: 'd28-main', variants: THREE, metrics: ['d28_buy', 'd28_visits', 'd28_clicks'], primary_metric: 'd28_buy', dimensions: ['country'] });
-  const R = rng(15);
+  const R = rng(1);
   const prePost = (user, t0, events) => {
     for (const ev of ['d28_visit', 'd28_click']) {
       const x = Math.floor(R() * 4);
@@ -326,6 +326,26 @@ T.test('7. a sample ratio mismatch: no row says "ship candidate"; paused: days l
   await page.locator('#decision-table').waitFor();
   assertEq(await text(page.locator('#days-left')), 'none while paused (no users arrive, so no projection until it resumes)', 'days left');
   assertEq(await text(page.locator('#users-needed')), `not known yet (${zero.decision.warning})`, 'users needed and why not');
+  noErrors();
+});
+
+T.test('8. the CUPED note: a tiny reduction is "less than 0.1%", an increase is said as one', async () => {
+  const r = await admin.get('/experiments/d28-main/results');
+  await go('/experiments/d28-main');
+  await settled();
+  const seen = [];
+  for (const key of ['d28_visits', 'd28_clicks']) {
+    const notes = await page.locator(`section.metric-result[data-metric="${key}"] ul.notes li`).allTextContents();
+    for (const v of r.metrics.find((m) => m.key === key).variants.slice(1)) {
+      const vr = v.cuped.variance_reduction;
+      seen.push(vr);
+      const size = Math.abs(vr) < 0.001 ? 'less than 0.1%' : txt.pct(Math.abs(vr), { signed: false });
+      const want = vr > 0 ? `${v.key}: CUPED reduced variance by ${size}.` : `${v.key}: CUPED increased variance by ${size}: the pre-period does not predict this metric, so the adjustment made the estimate noisier.`;
+      assert(notes.includes(want), `${key}/${v.key} (variance_reduction ${vr}): "${want}" in ${JSON.stringify(notes)}`);
+      assert(!notes.some((n) => n.includes('by 0.0%')), `${key}: no "0.0%"`);
+    }
+  }
+  assert(seen.some((x) => x < 0) && seen.some((x) => x > 0 && x < 0.0005) && seen.some((x) => x >= 0.001), `the fixture has an increase, a tiny and a visible reduction: ${seen}`);
   noErrors();
 });
 

@@ -116,7 +116,14 @@ function metricNotes(m, r, def) {
   if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
   if (m.warning) notes.push(`${m.warning}.`);
   for (const v of m.variants.slice(1)) {
-    if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
+    // 1 - SE_cuped^2 / SE_raw^2: below 0 when a pre-period that does not predict the metric
+    // made the estimate noisier; a tiny share is not "0.0%"
+    const vr = r.cuped && v.cuped ? v.cuped.variance_reduction : null;
+    if (typeof vr === 'number' && Number.isFinite(vr) && vr !== 0) {
+      const size = Math.abs(vr) < 0.001 ? 'less than 0.1%' : fmtPct(Math.abs(vr));
+      notes.push(vr > 0 ? `${v.key}: CUPED reduced variance by ${size}.`
+        : `${v.key}: CUPED increased variance by ${size}: the pre-period does not predict this metric, so the adjustment made the estimate noisier.`);
+    }
     const warning = v.warning ? v.warning.split('; ').filter((w) => w !== ratioCuped).join('; ') : '';
     if (warning) notes.push(`${v.key}: ${warning}.`);
     if (typeof v.expected_loss === 'number') {
