@@ -349,4 +349,52 @@ T.test('8. the CUPED note: a tiny reduction is "less than 0.1%", an increase is 
   noErrors();
 });
 
+T.test('10. labels: always-valid and Holm-adjusted everywhere, ▲/▼ in the breakdown, the metric’s name, the unbounded line explained, card headings', async () => {
+  // sequential: every interval label says always-valid, as the table's header does
+  await go('/experiments/d28-main?method=sequential');
+  await settled();
+  const section = page.locator('section.metric-result[data-metric="d28_buy"]');
+  assertEq(await text(section.locator('table.results-table thead th').nth(4)), '95% always-valid interval', 'the results table');
+  assert((await text(section.locator('figcaption'))).startsWith('Relative lift vs control with 95% always-valid interval;'), `the forest caption: ${await text(section.locator('figcaption'))}`);
+  assert((await text(section.locator('svg.forest > title'))).includes('with 95% always-valid intervals'), 'the forest plot’s title');
+  let title = await seriesTitle();
+  // the chart names the metric as its selector does
+  assert(title.startsWith('Cumulative relative lift of Purchase rate per day with 95% always-valid intervals'), `the series’ title: ${title}`);
+  assertEq(await text(page.locator('.ts-box details.data-table thead th').nth(1)), 'b lift (95% always-valid interval)', 'the series’ numbers');
+  // Holm: the series' numbers say adjusted; the forest plot's unbounded line is dotted and
+  // explained, apart from the dashed "no change" line
+  await go('/experiments/d28-main?cuped=false&correction=holm');
+  await settled();
+  assertEq(await text(page.locator('.ts-box details.data-table thead th').nth(1)), 'b lift (95% Holm-adjusted interval)', 'the series’ numbers under Holm');
+  title = await seriesTitle();
+  assert(title.startsWith('Cumulative relative lift of Purchase rate per day with 95% Holm-adjusted intervals'), `the series’ title: ${title}`);
+  const [open, zero] = await section.locator('svg.forest').evaluate((svg) => [svg.querySelector('.forest-row[data-variant="c"] line.ci-unbounded'), svg.querySelector('line.zero')]
+    .map((l) => `${getComputedStyle(l).strokeDasharray} ${getComputedStyle(l).strokeLinecap}`));
+  // dots (round caps on dashes of at most 2 px), where the no-change line has dashes
+  assert(/^[0-2](\.\d+)?px, .* round$/.test(open) && !/round$/.test(zero), `the unbounded line (${open}) is dotted, apart from the no-change line (${zero})`);
+  const caption = await text(section.locator('figcaption'));
+  assert(caption.includes(`A dotted line across the whole axis is an unbounded interval, ${txt.UNBOUNDED}`), `the caption: ${caption}`);
+  // the breakdown's verdicts carry the arrows of the results table
+  await go('/experiments/d28-main?dimension=country');
+  const bd = page.locator('table.breakdown-table[data-metric="d28_buy"]');
+  await bd.waitFor();
+  const b = await admin.get('/experiments/d28-main/results?dimension=country');
+  for (const sl of b.slices) {
+    const v = sl.metrics.find((m) => m.key === 'd28_buy').variants[1];
+    const want = { win: `▲ ${txt.VERDICT.win}`, loss: `▼ ${txt.VERDICT.loss}` }[v.verdict] || txt.VERDICT[v.verdict];
+    assertEq(await text(bd.locator(`tr[data-value="${sl.dimension_value}"][data-variant="b"] td[data-label="Result"]`)), want, `${sl.dimension_value}/b`);
+  }
+  assert(b.slices.some((sl) => sl.metrics[0].variants[1].verdict === 'win'), 'a slice where b is better');
+  // a heading first in a card: the card's padding, no margin on top of it
+  const gap = async (card) => page.locator(card).evaluate((c) => c.querySelector('h2').getBoundingClientRect().top - c.getBoundingClientRect().top);
+  await page.locator('#health h2').waitFor();
+  const health = await gap('#health');
+  assert(health < 20, `Traffic health: ${health} px above its heading`);
+  await go('/keys');
+  await page.locator('.key-form h2').waitFor();
+  const keys = await gap('.key-form');
+  assert(keys < 20, `Create a key: ${keys} px above its heading`);
+  noErrors();
+});
+
 await run();

@@ -139,6 +139,16 @@ function metricNotes(m, r, def) {
   return notes.length ? h('ul', { class: 'notes' }, notes.map((n) => h('li', {}, n))) : null;
 }
 
+/**
+ * The kind of the intervals of results or a series `r`, as the results table's header
+ * words it: "95%", "95% credible", "95% always-valid", "95% Holm-adjusted".
+ */
+function intervalKind(r) {
+  const level = fmtLevel(r.alpha);
+  if (r.method === 'bayesian') return `${level} credible`;
+  return `${level}${r.method === 'sequential' ? ' always-valid' : ''}${isAdjusted(r) ? ` ${correctionName(r.correction)}-adjusted` : ''}`;
+}
+
 function metricSection(m, r, def) {
   const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
   const rows = m.variants.slice(1).map((v) => {
@@ -152,8 +162,7 @@ function metricSection(m, r, def) {
       verdict: shownVerdict(v, m.goal, r).verdict,
     };
   });
-  const kind = isAdjusted(r) ? `${fmtLevel(r.alpha)} ${correctionName(r.correction)}-adjusted`
-    : r.method === 'bayesian' ? `${fmtLevel(r.alpha)} credible` : fmtLevel(r.alpha);
+  const kind = intervalKind(r);
   const headId = nextId('metric');
   return h('section', { class: 'metric-result card', 'aria-labelledby': headId, dataset: { metric: m.key } },
     h('h3', { id: headId }, m.name || m.key, ' ',
@@ -164,7 +173,8 @@ function metricSection(m, r, def) {
     metricTable(m, r, def),
     h('figure', { class: 'forest-figure' },
       forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${kind} intervals` }),
-      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`)),
+      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`,
+        rows.some((row) => row.unbounded) ? ` A dotted line across the whole axis is an unbounded interval, ${UNBOUNDED_INTERVAL} (an adjusted p-value of 1).` : null)),
     metricNotes(m, r, def));
 }
 
@@ -219,7 +229,7 @@ function breakdownTables(b, defs) {
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
           h('td', { class: 'num', 'data-label': ciHead }, fmtShownPct(shownInterval(rl, b))),
           h('td', { class: 'num', 'data-label': pHead }, significanceText(v, b)),
-          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, sv.text))));
+          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', sv.text))));
       });
     }
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
@@ -271,9 +281,10 @@ function legendFor(keys) {
   return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', ...seriesClasses(i)], 'aria-hidden': 'true' }), k)));
 }
 
-async function loadTimeseries(ctx, x, st, box, turn) {
+async function loadTimeseries(ctx, x, st, box, turn, defs) {
   const current = turn.next();
   const metric = st.metric; // the title names the metric of this answer
+  const name = (defs.get(metric) || {}).name || metric; // as the selector names it
   fill(box, loading('Loading the time series…'));
   let ts;
   try {
@@ -300,11 +311,11 @@ async function loadTimeseries(ctx, x, st, box, turn) {
   const unbounded = series.some((se) => se.points.some((p) => p.unbounded));
   const table = h('table', { class: 'table small' },
     h('caption', { class: 'visually-hidden' }, 'Cumulative lift per day'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), treat.map((k) => h('th', { scope: 'col', class: 'num' }, `${k} lift (interval)`)))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), treat.map((k) => h('th', { scope: 'col', class: 'num' }, `${k} lift (${intervalKind(ts)} interval)`)))),
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
       series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${se.points[i].unbounded ? UNBOUNDED_INTERVAL : fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} ${ts.method === 'bayesian' ? 'credible ' : ''}intervals${ts.cuped ? ', CUPED' : ''}${isAdjusted(ts) ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}${unbounded ? `; a dotted vertical line is a day whose adjusted interval is unbounded ${UNBOUNDED_INTERVAL}` : ''}` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${name} per day with ${intervalKind(ts)} intervals${ts.cuped ? ', CUPED' : ''}${unbounded ? `; a dotted vertical line is a day whose adjusted interval is unbounded ${UNBOUNDED_INTERVAL}` : ''}` }),
     legendFor(treat),
     unbounded ? h('p', { class: 'muted small ts-unbounded' }, `A dotted vertical line across the chart is a day whose adjusted interval is unbounded, ${UNBOUNDED_INTERVAL} (an adjusted p-value of 1): that day says nothing about the size of the lift.`) : null,
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
@@ -430,7 +441,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, (defs.get(k) || {}).name || k)));
   const tsBox = h('div', { class: 'ts-box' });
   const tsTurn = latest();
-  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn); });
+  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn, defs); });
   const tsCsv = seriesCsvButton(x, () => ({ metric: st.metric, method: st.method, alpha: st.alpha, cuped: String(st.cuped), correction: st.correction }));
   const tsSection = series.length
     ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
@@ -569,7 +580,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     );
     body.setAttribute('aria-busy', 'false');
     if (r.rebuilding) schedulePoll();
-    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox, tsTurn);
+    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox, tsTurn, defs);
     loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
 
