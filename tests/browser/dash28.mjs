@@ -349,6 +349,46 @@ T.test('8. the CUPED note: a tiny reduction is "less than 0.1%", an increase is 
   noErrors();
 });
 
+T.test('9. API keys: encrypted sdk keys marked, a line per role, revoked keys on request', async () => {
+  await admin.post('/keys', { name: 'd28-enc', role: 'sdk', encrypt: true });
+  await admin.post('/keys', { name: 'd28-plain', role: 'sdk' });
+  const gone = await admin.post('/keys', { name: 'd28-gone', role: 'viewer' });
+  await admin.del(`/keys/${gone.id}`);
+  await go('/keys');
+  const table = page.locator('#keys-table');
+  await table.locator('tr', { hasText: 'd28-enc' }).waitFor();
+  const tag = (name) => table.locator('tr', { hasText: name }).locator('.tag-encrypted');
+  assertEq(await text(tag('d28-enc')), 'encrypted payload', 'the encrypted sdk key');
+  assertEq(await tag('d28-plain').count(), 0, 'a plain sdk key has no tag');
+  // the Role select's hint: one line per role
+  const help = await page.locator('.role-help').evaluateAll((els) => els.map((e) => [e.dataset.role, e.textContent]));
+  assertEq(help.map(([r]) => r).join(','), 'viewer,editor,admin,sdk', 'a line per role');
+  for (const [r, t] of help) assert(t.startsWith(`${r}: `) && t.length > r.length + 20, `the ${r} line: ${t}`);
+  const described = await page.getByLabel('Role', { exact: true }).getAttribute('aria-describedby');
+  assert(described && (await text(page.locator(`#${described}`))).includes('sdk: for applications'), 'the select is described by its hint');
+  // an encrypted key created in the form is marked at once
+  await page.getByLabel('Name', { exact: true }).fill('d28-form-enc');
+  await page.getByLabel('Role', { exact: true }).selectOption('sdk');
+  await page.getByLabel(/Encrypt this key/).check();
+  await page.getByRole('button', { name: 'Create key' }).click();
+  await page.locator('.new-key').waitFor();
+  assertEq(await text(tag('d28-form-enc')), 'encrypted payload', 'the key created in the form');
+  // revoked keys: hidden, then listed on request with their date and no Revoke button
+  assertEq(await table.locator('tr', { hasText: 'd28-gone' }).count(), 0, 'a revoked key is not listed');
+  await page.getByLabel('Show revoked keys').check();
+  const row = table.locator('tr', { hasText: 'd28-gone' });
+  await row.waitFor();
+  const keys = await admin.get('/keys?include_revoked=true');
+  const revokedAt = keys.keys.find((k) => k.id === gone.id).revoked_at;
+  assert(revokedAt > 0, 'the API says when');
+  assert((await text(row.locator('td[data-label="Actions"]'))).startsWith('revoked '), `the revoked row: ${await text(row)}`);
+  assertEq(await row.getByRole('button').count(), 0, 'nothing to revoke');
+  assertEq(await text(page.getByRole('heading', { name: /Keys, revoked ones included/ })), 'Keys, revoked ones included', 'the heading says so');
+  await page.getByLabel('Show revoked keys').uncheck();
+  await row.waitFor({ state: 'detached' });
+  noErrors();
+});
+
 T.test('10. labels: always-valid and Holm-adjusted everywhere, ▲/▼ in the breakdown, the metric’s name, the unbounded line explained, card headings', async () => {
   // sequential: every interval label says always-valid, as the table's header does
   await go('/experiments/d28-main?method=sequential');
