@@ -1,7 +1,13 @@
 // dash28.mjs - the findings of the dashboard review rev-dash28 (s28), each checked in the
-// page against the API: the cumulative lift follows CUPED and the correction; an unbounded
-// adjusted interval in the daily series is drawn and written as unbounded. Run through
-// run.sh (its own daemon and Chromium).
+// page against the API, numbered as the review numbers them: 1. the cumulative lift follows
+// CUPED and the correction; 2. an unbounded adjusted interval in the daily series is drawn
+// and written as unbounded; 3. "Ship" on a fixed-horizon experiment stopped before its
+// planned sample keeps a caveat; 4. the breakdown's phone cards are complete; 5. a ratio's
+// sums and intervals wrap on a phone; 6. eight variants, eight looks, whiskers side by side;
+// 7. no "ship candidate" under a sample ratio mismatch, and days left while paused in the
+// page's words; 8. the CUPED note for tiny reductions and increases; 9. the API keys page;
+// 10. the labels of intervals, verdicts, charts and card headings. Run through run.sh (its
+// own daemon and Chromium).
 
 import { suite, assert, assertEq, signIn, rng } from './lib.mjs';
 import * as txt from './expect.mjs';
