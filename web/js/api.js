@@ -203,7 +203,8 @@ export const api = {
   power: (body) => request('POST', '/power', body),
 
   audit: (params) => request('GET', '/audit' + qs(params)),
-  listKeys: () => request('GET', '/keys').then((r) => r.keys),
+  /** Active keys; with `includeRevoked`, the revoked ones too (each with revoked_at). */
+  listKeys: (includeRevoked = false) => request('GET', '/keys' + (includeRevoked ? qs({ include_revoked: 'true' }) : '')).then((r) => r.keys),
   createKey: (body) => request('POST', '/keys', body),
   revokeKey: (id) => request('DELETE', `/keys/${enc(id)}`),
 };

@@ -3,10 +3,27 @@
 // interval. Colours come from classes in style.css (the CSP allows no inline styles).
 
 import { s, nextId } from './dom.js';
-import { fmtPct } from './format.js';
+import { fmtPct, fmtPctInterval, UNBOUNDED_INTERVAL } from './format.js';
 
 function isNum(x) {
   return typeof x === 'number' && Number.isFinite(x);
+}
+
+/** Colours of the treatments' series (style.css .series-0 ... .series-7). */
+const SERIES_COLOURS = 8;
+
+/**
+ * The classes of treatment `k`'s series (0 the first treatment): one of eight colours, its
+ * line dashed from the ninth treatment and dotted from the seventeenth, so that the 19
+ * treatments the API allows all differ (the legend's swatches are striped alike).
+ */
+export function seriesClasses(k) {
+  return [`series-${k % SERIES_COLOURS}`, k >= 2 * SERIES_COLOURS ? 'series-dot' : k >= SERIES_COLOURS ? 'series-dash' : null].filter(Boolean);
+}
+
+/** The classes of variant `j`'s bars (0 the control, grey): a treatment's are its series'. */
+export function barClasses(j) {
+  return j === 0 ? ['series-control'] : seriesClasses(j - 1);
 }
 
 /** Round tick values covering [lo, hi], about `count` of them. */
@@ -111,7 +128,10 @@ export function forestPlot(rows, { title }) {
 }
 
 /**
- * Cumulative relative lift per day. series: [{label, points: [{date, estimate, lo, hi}]}].
+ * Cumulative relative lift per day. series: [{label, points: [{date, estimate, lo, hi,
+ * unbounded}]}]; `unbounded` (an adjusted interval of an adjusted p-value of 1): a dotted
+ * line across the whole height on that day, never a missing band (which would read as the
+ * most certain day when it is the least).
  */
 export function liftChart(series, dates, { title }) {
   const small = narrow();
@@ -126,7 +146,7 @@ export function liftChart(series, dates, { title }) {
   const svg = s('svg', { class: 'chart lift', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': titleId, preserveAspectRatio: 'xMinYMin meet' });
   const last = series.map((se) => {
     const p = se.points[se.points.length - 1];
-    return p ? `${se.label} ${fmtPct(p.estimate, { signed: true })} on ${p.date}` : se.label;
+    return p ? `${se.label} ${fmtPct(p.estimate, { signed: true })} ${p.unbounded ? `${UNBOUNDED_INTERVAL} (unbounded)` : fmtPctInterval([p.lo, p.hi])} on ${p.date}` : se.label;
   });
   svg.append(s('title', { id: titleId }, `${title}. Latest: ${last.join('; ') || 'no data'}.`));
 
@@ -145,8 +165,14 @@ export function liftChart(series, dates, { title }) {
   });
   svg.append(s('text', { class: 'axis-title', x: (m.l + W - m.r) / 2, y: H - 6, 'text-anchor': 'middle' }, 'day (UTC, cumulative)'));
 
+  // the series' whiskers on one day side by side, not on top of each other (a dot on a
+  // chart of one day too, where there is no line to follow)
+  const S = series.length;
+  const slot = n <= 1 ? (W - m.l - m.r) / 2 : ((W - m.l - m.r) / (n - 1)) * 0.6;
+  const step = S > 1 ? Math.min(n <= 1 ? 14 : 6, slot / S) : 0;
   series.forEach((se, k) => {
-    const g = s('g', { class: ['series', `series-${k % 6}`], dataset: { variant: se.label } });
+    const dx = (k - (S - 1) / 2) * step;
+    const g = s('g', { class: ['series', ...seriesClasses(k)], dataset: { variant: se.label } });
     const idx = new Map(dates.map((dt, i) => [dt, i]));
     const pts = se.points.filter((p) => idx.has(p.date)).map((p) => ({ ...p, i: idx.get(p.date) }));
     // bands over consecutive points that have an interval
@@ -158,17 +184,22 @@ export function liftChart(series, dates, { title }) {
         g.append(s('polygon', { class: 'band', points: upper.concat(lower).join(' ') }));
       } else if (run.length === 1) {
         const p = run[0];
+        const cx = x(p.i) + dx;
+        const cap = Math.min(6, Math.max(2, step / 2 - 1) || 6);
         g.append(
-          s('line', { class: 'whisker', x1: x(p.i), x2: x(p.i), y1: y(p.lo), y2: y(p.hi) }),
-          s('line', { class: 'whisker', x1: x(p.i) - 6, x2: x(p.i) + 6, y1: y(p.lo), y2: y(p.lo) }),
-          s('line', { class: 'whisker', x1: x(p.i) - 6, x2: x(p.i) + 6, y1: y(p.hi), y2: y(p.hi) })
+          s('line', { class: 'whisker', x1: cx, x2: cx, y1: y(p.lo), y2: y(p.hi) }),
+          s('line', { class: 'whisker', x1: cx - cap, x2: cx + cap, y1: y(p.lo), y2: y(p.lo) }),
+          s('line', { class: 'whisker', x1: cx - cap, x2: cx + cap, y1: y(p.hi), y2: y(p.hi) })
         );
       }
       run = [];
     };
     for (const p of pts) {
       if (isNum(p.lo) && isNum(p.hi)) run.push(p);
-      else flush();
+      else {
+        flush();
+        if (p.unbounded) g.append(s('line', { class: ['whisker', 'whisker-unbounded'], x1: x(p.i) + dx, x2: x(p.i) + dx, y1: m.t, y2: H - m.b, dataset: { date: p.date } }));
+      }
     }
     flush();
     const valid = pts.filter((p) => isNum(p.estimate));
@@ -176,7 +207,7 @@ export function liftChart(series, dates, { title }) {
       g.append(s('polyline', { class: 'line', points: valid.map((p) => `${x(p.i)},${y(p.estimate)}`).join(' ') }));
     }
     for (const p of valid) {
-      g.append(s('circle', { class: 'dot', cx: x(p.i), cy: y(p.estimate), r: valid.length > 30 ? 2 : 3.5 }));
+      g.append(s('circle', { class: 'dot', cx: x(p.i) + (n <= 1 ? dx : 0), cy: y(p.estimate), r: valid.length > 30 ? 2 : 3.5 }));
     }
     svg.append(g);
   });
@@ -216,7 +247,7 @@ export function dailyBars(days, keys, { title }) {
     keys.forEach((k, j) => {
       const v = d.counts[j];
       if (!isNum(v) || v <= 0) return;
-      svg.append(s('rect', { class: ['bar', `bar-${j % 6}`], x: x0 + j * bw, y: y(v), width: Math.max(0.5, bw - 0.5), height: Math.max(0, y(0) - y(v)), dataset: { variant: k, date: d.date } }));
+      svg.append(s('rect', { class: ['bar', ...barClasses(j)], x: x0 + j * bw, y: y(v), width: Math.max(0.5, bw - 0.5), height: Math.max(0, y(0) - y(v)), dataset: { variant: k, date: d.date } }));
     });
     if (i % every === 0 || i === n - 1) {
       svg.append(s('text', { class: 'tick', x: m.l + i * band + band / 2, y: H - m.b + 18, 'text-anchor': 'middle' }, d.date.slice(5)));

@@ -59,6 +59,7 @@ export const STATE_TEXT = {
   ended: 'inconclusive: ended early',
   'no-effect': 'no effect detected at this power',
   none: 'no data yet',
+  untrusted: 'untrusted (sample ratio mismatch)',
 };
 
 /**
@@ -266,6 +267,12 @@ export function decide(x, r, catalogue, now = Date.now()) {
         ? `Not enough data yet to say how many users ${pmName} needs.`
         : `${pmName} ${still}, and not every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
     }
+    if (out.srm === 'mismatch') {
+      // the headline says to fix the split first: no row may read "ship candidate" (or any
+      // other verdict) meanwhile; the reason keeps what was measured
+      state = 'untrusted';
+      why = `The split of users does not match the weights, so this cannot be trusted. As measured: ${why}`;
+    }
     out.rows.push({ variant: v.key, state, text: STATE_TEXT[state], why });
   }
 
@@ -290,6 +297,10 @@ export function decide(x, r, catalogue, now = Date.now()) {
       // a fixed-horizon test read early: say so rather than let a lucky day decide
       // the smallest variant decides: with unequal weights a total says nothing of it
       why += ` Early: the smallest variant has ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant; confirm at the planned sample${out.daysLeft !== null ? ` (about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'})` : ''} or with the Sequential analysis before shipping.`;
+    } else if (!running && !enough && out.needed !== null && r.method !== 'sequential') {
+      // stopped on a lucky day is the case the caveat above warns about: stopping does not
+      // make the early read any safer
+      why += ` Ended early: the smallest variant had ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant (${Math.min(99, Math.round((out.progress ?? 0) * 100))}%); a result read early overstates effects: confirm it in a follow-up experiment or with the Sequential analysis before shipping.`;
     }
     out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why };
   } else if (wait.length && x.status === 'paused') {

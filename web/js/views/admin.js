@@ -1,9 +1,9 @@
 // admin.js - admin-only pages: the audit log (filterable, paged) and API keys
-// (list, create with the secret shown once - and for an encrypted sdk key its decryption
-// key - revoke).
+// (list, revoked ones on request, create with the secret shown once - and for an encrypted
+// sdk key its decryption key - revoke).
 
 import { api } from '../api.js';
-import { h, fill, errorBox, field, nextId, announce, confirmDialog, showFieldError, clearFieldErrors } from '../dom.js';
+import { h, fill, clear, errorBox, field, nextId, announce, confirmDialog, showFieldError, clearFieldErrors } from '../dom.js';
 import { fmtDateTime } from '../format.js';
 
 /** Timestamps (fields named *_at or ts, in ms) as dates, also inside objects. */
@@ -120,6 +120,14 @@ export async function renderAudit(ctx) {
   await load();
 }
 
+/** What each role may do (docs/API.md "Roles"), one line each under the Role select. */
+const ROLE_HELP = [
+  ['viewer', 'reads experiments, results, metrics and saved groups; changes nothing.'],
+  ['editor', 'a viewer’s reads, and creates, edits, starts and stops experiments, metrics and saved groups; can check a user’s assignment.'],
+  ['admin', 'everything, and API keys and the audit log.'],
+  ['sdk', 'for applications: assigns users and sends exposures and events; reads no results.'],
+];
+
 export async function renderKeys(ctx) {
   ctx.title('API keys');
   const keys = await api.listKeys();
@@ -142,7 +150,7 @@ export async function renderKeys(ctx) {
     h('div', { class: 'form-errors' }),
     h('div', { class: 'grid-3' },
       field('Name', nameIn, { field: 'name', hint: 'Who or what uses it, e.g. checkout-svc.' }).wrap,
-      field('Role', roleSel, { field: 'role', hint: 'sdk keys can only assign and ingest.' }).wrap,
+      field('Role', roleSel, { field: 'role', hint: ROLE_HELP.map(([r, t]) => h('span', { class: 'role-help', dataset: { role: r } }, h('strong', {}, r), `: ${t}`)) }).wrap,
       h('div', { class: 'field' }, h('span', { class: 'label-spacer', 'aria-hidden': 'true' }, ' '), createBtn)),
     encField,
     secret);
@@ -195,14 +203,17 @@ export async function renderKeys(ctx) {
   });
 
   const keyRow = (k) => {
-    const tr = h('tr', { dataset: { id: k.id } },
+    const tr = h('tr', { class: k.revoked_at ? 'key-revoked' : null, dataset: { id: k.id } },
       h('th', { scope: 'row', 'data-label': 'Name' }, k.name),
-      h('td', { 'data-label': 'Role' }, h('span', { class: `role-badge role-${k.role}` }, k.role)),
+      h('td', { 'data-label': 'Role' }, h('span', { class: `role-badge role-${k.role}` }, k.role),
+        // which SDK needs a decryptionKey
+        k.role === 'sdk' && k.encrypt ? [' ', h('span', { class: 'tag tag-encrypted', title: 'Its SDK payload is served encrypted: the SDK needs the decryption key shown when the key was created (decryptionKey).' }, 'encrypted payload')] : null),
       h('td', { 'data-label': 'Prefix' }, h('code', {}, k.prefix ? `${k.prefix}…` : '—')),
       h('td', { 'data-label': 'Created' }, fmtDateTime(k.created_at)),
       h('td', { 'data-label': 'Actions' }));
     const cell = tr.lastChild;
-    if (k.id === ctx.me.id) cell.append(h('span', { class: 'muted' }, 'this session'));
+    if (k.revoked_at) cell.append(h('span', { class: 'muted' }, `revoked ${fmtDateTime(k.revoked_at)}`));
+    else if (k.id === ctx.me.id) cell.append(h('span', { class: 'muted' }, 'this session'));
     else {
       const btn = h('button', { type: 'button', class: 'btn btn-small btn-danger' }, 'Revoke');
       btn.setAttribute('aria-label', `Revoke key ${k.name}`);
@@ -215,7 +226,8 @@ export async function renderKeys(ctx) {
           onConfirm: () => api.revokeKey(k.id),
         });
         if (ok) {
-          tr.remove();
+          if (showRevoked.checked) load();
+          else tr.remove();
           announce(`Key ${k.name} revoked`, 'ok');
         } else btn.focus();
       });
@@ -224,12 +236,36 @@ export async function renderKeys(ctx) {
     return tr;
   };
   const tbody = h('tbody', {}, keys.map(keyRow));
+  const listHead = h('h2', {}, 'Active keys');
+  const caption = h('caption', { class: 'visually-hidden' }, 'Active API keys');
+  const showRevoked = h('input', { type: 'checkbox', id: nextId('revoked') });
+  const listError = h('div');
+  // the list again, with or without the revoked keys (GET /keys?include_revoked=true)
+  const load = async () => {
+    showRevoked.disabled = true;
+    try {
+      const ks = await api.listKeys(showRevoked.checked);
+      if (!ctx.alive()) return;
+      const all = showRevoked.checked;
+      listHead.textContent = all ? 'Keys, revoked ones included' : 'Active keys';
+      caption.textContent = all ? 'API keys, revoked ones included' : 'Active API keys';
+      tbody.replaceChildren(...ks.map(keyRow));
+      clear(listError);
+    } catch (err) {
+      if (err.status !== 401) fill(listError, errorBox(err, 'Cannot list the keys:'));
+    } finally {
+      showRevoked.disabled = false;
+    }
+  };
+  showRevoked.addEventListener('change', load);
   fill(ctx.main,
     h('h1', {}, 'API keys'),
     form,
-    h('h2', {}, 'Active keys'),
+    listHead,
+    h('div', { class: 'field check' }, showRevoked, h('label', { for: showRevoked.id }, 'Show revoked keys')),
+    listError,
     h('div', { class: 'table-wrap' }, h('table', { class: 'table table-cards', id: 'keys-table' },
-      h('caption', { class: 'visually-hidden' }, 'Active API keys'),
+      caption,
       h('thead', {}, h('tr', {}, ['Name', 'Role', 'Prefix', 'Created', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
       tbody)));
 }

@@ -51,10 +51,13 @@ function render(box, x, r, catalogue) {
     h('dl', { class: 'facts' },
       fact('Days running', d.daysRunning === null ? '—' : fmtDays(d.daysRunning), x.status === 'stopped' ? '(ended)' : x.status === 'paused' ? '(paused)' : null, 'days-running'),
       fact('Users so far', fmtInt(d.usersSoFar), d.needed !== null ? `smallest variant: ${fmtInt(d.smallest)} of ${fmtInt(d.needed)} needed` : null, 'users-so-far'),
+      // the server's warning without users needed says why there are none: beside them
       fact(`Users needed per variant (${mdePct} change)`, d.needed === null ? 'not known yet' : fmtInt(d.needed),
-        [totalNote, d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null].filter(Boolean).join(' ') || null, 'users-needed'),
+        d.needed === null ? (d.warning ? `(${d.warning})` : null)
+          : [totalNote, d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null].filter(Boolean).join(' ') || null, 'users-needed'),
+      // paused: the page's own words (the server's "the experiment is paused: ..." says the same)
       fact('Days left', !d.running ? '—' : d.daysLeft === 0 ? 'none: enough users' : x.status === 'paused' ? 'none while paused' : d.daysLeft === null ? 'after one full day' : fmtDays(d.daysLeft),
-        x.status === 'paused' ? d.warning || 'no projection until it resumes' : null, 'days-left')),
+        x.status === 'paused' && d.daysLeft !== 0 ? '(no users arrive, so no projection until it resumes)' : null, 'days-left')),
     progress !== null ? h('div', { class: 'field' },
       h('label', { for: headId + '-p' }, `Progress of the smallest variant to the sample needed to detect a ${mdePct} change in ${mName}`),
       h('progress', { id: headId + '-p', max: '1', value: String(progress) }, `${Math.round(progress * 100)}%`)) : null,

@@ -6,7 +6,7 @@
 import { api } from '../api.js';
 import { h, fill, errorBox, loading, nextId } from '../dom.js';
 import { fmtInt, fmtPct, fmtPEq } from '../format.js';
-import { dailyBars } from '../charts.js';
+import { dailyBars, barClasses } from '../charts.js';
 import { retryDelay } from '../retry.js';
 import { unavailableText, retryButton } from './decision.js';
 
@@ -100,7 +100,7 @@ export function healthSection(ctx, x, catalogue = []) {
       fill(box,
         h('h3', {}, 'Exposures per day'),
         days.length ? dailyBars(days, keys, { title: 'New exposed users per variant per day' }) : h('p', { class: 'muted' }, 'No days yet.'),
-        h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', `bar-${i % 6}`], 'aria-hidden': 'true' }), k))),
+        h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', ...barClasses(i)], 'aria-hidden': 'true' }), k))),
         h('details', { class: 'data-table', open: days.length <= 7 }, h('summary', {}, 'Exposures per day as a table'), h('div', { class: 'table-wrap' }, table)));
     }).catch((err) => {
       if (err.status === 401 || !ctx.alive()) return;

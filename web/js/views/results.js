@@ -11,7 +11,7 @@
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
 import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
-import { forestPlot, liftChart } from '../charts.js';
+import { forestPlot, liftChart, seriesClasses } from '../charts.js';
 import { retryDelay } from '../retry.js';
 import { saveFile, seriesCsvButton, usersExportBlock } from './downloads.js';
 
@@ -116,7 +116,14 @@ function metricNotes(m, r, def) {
   if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
   if (m.warning) notes.push(`${m.warning}.`);
   for (const v of m.variants.slice(1)) {
-    if (v.cuped && v.cuped.variance_reduction > 0) notes.push(`${v.key}: CUPED reduced variance by ${fmtPct(v.cuped.variance_reduction)}.`);
+    // 1 - SE_cuped^2 / SE_raw^2: below 0 when a pre-period that does not predict the metric
+    // made the estimate noisier; a tiny share is not "0.0%"
+    const vr = r.cuped && v.cuped ? v.cuped.variance_reduction : null;
+    if (typeof vr === 'number' && Number.isFinite(vr) && vr !== 0) {
+      const size = Math.abs(vr) < 0.001 ? 'less than 0.1%' : fmtPct(Math.abs(vr));
+      notes.push(vr > 0 ? `${v.key}: CUPED reduced variance by ${size}.`
+        : `${v.key}: CUPED increased variance by ${size}: the pre-period does not predict this metric, so the adjustment made the estimate noisier.`);
+    }
     const warning = v.warning ? v.warning.split('; ').filter((w) => w !== ratioCuped).join('; ') : '';
     if (warning) notes.push(`${v.key}: ${warning}.`);
     if (typeof v.expected_loss === 'number') {
@@ -132,6 +139,16 @@ function metricNotes(m, r, def) {
   return notes.length ? h('ul', { class: 'notes' }, notes.map((n) => h('li', {}, n))) : null;
 }
 
+/**
+ * The kind of the intervals of results or a series `r`, as the results table's header
+ * words it: "95%", "95% credible", "95% always-valid", "95% Holm-adjusted".
+ */
+function intervalKind(r) {
+  const level = fmtLevel(r.alpha);
+  if (r.method === 'bayesian') return `${level} credible`;
+  return `${level}${r.method === 'sequential' ? ' always-valid' : ''}${isAdjusted(r) ? ` ${correctionName(r.correction)}-adjusted` : ''}`;
+}
+
 function metricSection(m, r, def) {
   const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
   const rows = m.variants.slice(1).map((v) => {
@@ -145,8 +162,7 @@ function metricSection(m, r, def) {
       verdict: shownVerdict(v, m.goal, r).verdict,
     };
   });
-  const kind = isAdjusted(r) ? `${fmtLevel(r.alpha)} ${correctionName(r.correction)}-adjusted`
-    : r.method === 'bayesian' ? `${fmtLevel(r.alpha)} credible` : fmtLevel(r.alpha);
+  const kind = intervalKind(r);
   const headId = nextId('metric');
   return h('section', { class: 'metric-result card', 'aria-labelledby': headId, dataset: { metric: m.key } },
     h('h3', { id: headId }, m.name || m.key, ' ',
@@ -157,7 +173,8 @@ function metricSection(m, r, def) {
     metricTable(m, r, def),
     h('figure', { class: 'forest-figure' },
       forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${kind} intervals` }),
-      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`)),
+      h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`,
+        rows.some((row) => row.unbounded) ? ` A dotted line across the whole axis is an unbounded interval, ${UNBOUNDED_INTERVAL} (an adjusted p-value of 1).` : null)),
     metricNotes(m, r, def));
 }
 
@@ -197,21 +214,26 @@ function breakdownTables(b, defs) {
         const vd = sv.verdict;
         const rl = v.relative_lift || {};
         const ctl = m.variants[0] || {};
+        // the value, its users and its split span the value's rows in the table; the phone
+        // layout makes each row a card of its own, so the later rows repeat them (shown only
+        // there: a card without its value would not say which slice it is)
+        const span = i === 0 ? { rowspan: String(m.variants.length - 1) } : { class: 'card-only' };
+        const cls = (c) => (i === 0 ? c : ['card-only', c]);
         tbody.append(h('tr', { class: `verdict-${vd}`, dataset: { value: sl.dimension_value, variant: v.key } },
-          i === 0 ? h('th', { scope: 'row', rowspan: String(m.variants.length - 1), 'data-label': b.dimension }, sl.dimension_value) : null,
-          i === 0 ? h('td', { class: 'num', rowspan: String(m.variants.length - 1), 'data-label': 'Users' }, fmtInt(users)) : null,
-          i === 0 ? h('td', { rowspan: String(m.variants.length - 1), 'data-label': 'Sample ratio' }, srmText(sl.srm)) : null,
+          h('th', { scope: 'row', ...span, 'data-label': b.dimension }, sl.dimension_value),
+          h('td', { ...span, class: cls('num'), 'data-label': 'Users' }, fmtInt(users)),
+          h('td', { ...span, 'data-label': 'Sample ratio' }, srmText(sl.srm)),
           h('td', { 'data-label': 'Variant' }, v.key),
           h('td', { class: 'num', 'data-label': 'Control' }, f.mean(ctl.mean)),
           h('td', { class: 'num', 'data-label': 'Variant mean' }, f.mean(v.mean)),
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
           h('td', { class: 'num', 'data-label': ciHead }, fmtShownPct(shownInterval(rl, b))),
           h('td', { class: 'num', 'data-label': pHead }, significanceText(v, b)),
-          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, sv.text))));
+          h('td', { 'data-label': 'Result' }, h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', sv.text))));
       });
     }
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
-      h('table', { class: 'table small breakdown-table', dataset: { metric: m0.key } },
+      h('table', { class: 'table small table-cards breakdown-table', dataset: { metric: m0.key } },
         h('caption', {}, `${m0.name || m0.key} by ${b.dimension}`),
         h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', ciHead, pHead, 'Result']
           .map((t) => h('th', { scope: 'col' }, t)))),
@@ -256,12 +278,13 @@ async function loadBreakdown(ctx, x, st, box, defs, turn) {
 }
 
 function legendFor(keys) {
-  return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', `series-${i % 6}`], 'aria-hidden': 'true' }), k)));
+  return h('ul', { class: 'legend' }, keys.map((k, i) => h('li', {}, h('span', { class: ['swatch', ...seriesClasses(i)], 'aria-hidden': 'true' }), k)));
 }
 
-async function loadTimeseries(ctx, x, st, box, turn) {
+async function loadTimeseries(ctx, x, st, box, turn, defs) {
   const current = turn.next();
   const metric = st.metric; // the title names the metric of this answer
+  const name = (defs.get(metric) || {}).name || metric; // as the selector names it
   fill(box, loading('Loading the time series…'));
   let ts;
   try {
@@ -279,18 +302,22 @@ async function loadTimeseries(ctx, x, st, box, turn) {
     points: ts.days.map((d) => {
       const v = d.variants.find((y) => y.key === k) || {};
       const rl = v.relative_lift || {};
-      const ci = rl.ci_adjusted || rl.ci; // the interval the table shows beside its verdict
-      return { date: d.date, estimate: rl.estimate ?? null, lo: ci ? ci[0] : null, hi: ci ? ci[1] : null, users: v.users };
+      // the interval the results table shows beside its verdict: under a correction the
+      // adjusted one, unbounded when the adjusted p-value is 1 (ci_adjusted [null, null])
+      const shown = shownInterval(rl, ts);
+      return { date: d.date, estimate: rl.estimate ?? null, lo: shown.ci ? shown.ci[0] : null, hi: shown.ci ? shown.ci[1] : null, unbounded: shown.unbounded, users: v.users };
     }),
   }));
+  const unbounded = series.some((se) => se.points.some((p) => p.unbounded));
   const table = h('table', { class: 'table small' },
     h('caption', { class: 'visually-hidden' }, 'Cumulative lift per day'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), treat.map((k) => h('th', { scope: 'col', class: 'num' }, `${k} lift (interval)`)))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), treat.map((k) => h('th', { scope: 'col', class: 'num' }, `${k} lift (${intervalKind(ts)} interval)`)))),
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
-      series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
+      series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${se.points[i].unbounded ? UNBOUNDED_INTERVAL : fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${metric} per day with ${fmtLevel(ts.alpha)} ${ts.method === 'bayesian' ? 'credible ' : ''}intervals${ts.cuped ? ', CUPED' : ''}${isAdjusted(ts) ? `, ${ts.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-adjusted` : ''}` }),
+    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${name} per day with ${intervalKind(ts)} intervals${ts.cuped ? ', CUPED' : ''}${unbounded ? `; a dotted vertical line is a day whose adjusted interval is unbounded ${UNBOUNDED_INTERVAL}` : ''}` }),
     legendFor(treat),
+    unbounded ? h('p', { class: 'muted small ts-unbounded' }, `A dotted vertical line across the chart is a day whose adjusted interval is unbounded, ${UNBOUNDED_INTERVAL} (an adjusted p-value of 1): that day says nothing about the size of the lift.`) : null,
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
     h('details', { class: 'data-table' }, h('summary', {}, 'Show the numbers'), h('div', { class: 'table-wrap' }, table)));
 }
@@ -375,10 +402,11 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     }));
   const cupedId = nextId('cuped');
   const cupedIn = h('input', { type: 'checkbox', id: cupedId, checked: st.cuped });
-  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(false); });
+  // the daily series takes CUPED and the correction too: its last day equals the results
+  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(true); });
   const corrId = nextId('corr');
   const corrSel = h('select', { id: corrId }, CORRECTIONS.map(([v, t]) => h('option', { value: v, selected: st.correction === v }, t)));
-  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(false); });
+  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(true); });
   const dimId = nextId('dim');
   const dims = x.dimensions || [];
   const dimSel = dims.length
@@ -413,7 +441,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, (defs.get(k) || {}).name || k)));
   const tsBox = h('div', { class: 'ts-box' });
   const tsTurn = latest();
-  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn); });
+  tsSel.addEventListener('change', () => { st.metric = tsSel.value; sync(); loadTimeseries(ctx, x, st, tsBox, tsTurn, defs); });
   const tsCsv = seriesCsvButton(x, () => ({ metric: st.metric, method: st.method, alpha: st.alpha, cuped: String(st.cuped), correction: st.correction }));
   const tsSection = series.length
     ? h('section', { class: 'card timeseries', 'aria-labelledby': 'ts-h' },
@@ -552,7 +580,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     );
     body.setAttribute('aria-busy', 'false');
     if (r.rebuilding) schedulePoll();
-    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox, tsTurn);
+    if (withSeries && series.length) loadTimeseries(ctx, x, st, tsBox, tsTurn, defs);
     loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
 
