@@ -87,17 +87,18 @@ $(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h src/*/
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # VERSION and the git revision, rewritten only when they change (so `bunsen version` is
-# never stale and nothing else rebuilds). Included by the few files that print them. When git
-# cannot tell the revision (no git, or it refuses the clone) a version.h of the same VERSION is
-# kept: `make && sudo make install` once rebuilt objects as root and installed "(unknown)".
+# never stale and nothing else rebuilds). Included by the few files that print them, and by
+# the PostgreSQL adapter's conn.c (the sessions' application_name). When git cannot tell the
+# revision (no git, or it refuses the clone) a version.h of the same VERSION is kept: `make &&
+# sudo make install` once rebuilt objects as root and installed "(unknown)".
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
 	@printf '#define BUNSEN_VERSION "%s"\n#define BUNSEN_GIT_REV "%s"\n' '$(VERSION)' '$(GIT_REV)' > $@.tmp
 	@if [ '$(GIT_REV)' = unknown ] && grep -qs 'BUNSEN_VERSION "$(VERSION)"' $@; then :; \
 	 else cmp -s $@.tmp $@ || mv $@.tmp $@; fi; rm -f $@.tmp
 
-$(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o: \
-    $(BUILD)/gen/version.h
+$(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o \
+    $(BUILD)/src/store/pg/conn.o: $(BUILD)/gen/version.h
 
 .PHONY: FORCE
 FORCE:
