@@ -45,6 +45,8 @@ API_LIB  := $(BUILD)/tests/api/harness.o $(BUILD)/tests/api/harness_db.o \
             $(BUILD)/tests/api/pgcluster.o
 FMT_SRC  := $(shell find src include tests bench -name '*.[ch]' 2>/dev/null)
 
+DOCS     := $(sort $(wildcard docs/*.md))
+
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -74,7 +76,7 @@ help:
 	@echo "make fuzz       libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (60) each; fuzz-deps"
 	@echo "                installs clang, fuzz-build only builds, fuzz-seeds runs each seed once"
 	@echo "make bench      build, then the assign benchmark and callgrind (docs/PERFORMANCE.md)"
-	@echo "make install    install bunsen, the dashboard, bunsen(1) and the systemd unit under"
+	@echo "make install    install bunsen, the dashboard, bunsen(1), the systemd unit and the docs under"
 	@echo "                PREFIX ($(PREFIX)), staged under DESTDIR when given"
 	@echo "make uninstall  remove what make install installed (not the data)"
 	@echo "make clean      remove build/"
@@ -87,17 +89,18 @@ $(BUILD)/%.o: %.c $(wildcard include/bunsen/*.h) $(wildcard src/*/*_int.h src/*/
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # VERSION and the git revision, rewritten only when they change (so `bunsen version` is
-# never stale and nothing else rebuilds). Included by the few files that print them. When git
-# cannot tell the revision (no git, or it refuses the clone) a version.h of the same VERSION is
-# kept: `make && sudo make install` once rebuilt objects as root and installed "(unknown)".
+# never stale and nothing else rebuilds). Included by the few files that print them, and by
+# the PostgreSQL adapter's conn.c (the sessions' application_name). When git cannot tell the
+# revision (no git, or it refuses the clone) a version.h of the same VERSION is kept: `make &&
+# sudo make install` once rebuilt objects as root and installed "(unknown)".
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
 	@printf '#define BUNSEN_VERSION "%s"\n#define BUNSEN_GIT_REV "%s"\n' '$(VERSION)' '$(GIT_REV)' > $@.tmp
 	@if [ '$(GIT_REV)' = unknown ] && grep -qs 'BUNSEN_VERSION "$(VERSION)"' $@; then :; \
 	 else cmp -s $@.tmp $@ || mv $@.tmp $@; fi; rm -f $@.tmp
 
-$(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o: \
-    $(BUILD)/gen/version.h
+$(BUILD)/src/main.o $(BUILD)/src/serve.o $(BUILD)/src/api/health.o $(BUILD)/src/api/prom.o \
+    $(BUILD)/src/store/pg/conn.o: $(BUILD)/gen/version.h
 
 .PHONY: FORCE
 FORCE:
@@ -244,13 +247,15 @@ run: deps
 	$(BUILD)/bunsen serve --listen $(LISTEN) --port $(PORT) --data-dir $(DATA_DIR)
 
 # The binary, the dashboard under share/bunsen/web, the man page bunsen(1), the systemd unit
-# (ExecStart pointing at BINDIR) and the docs. DESTDIR stages the tree for packaging. Nothing
+# (ExecStart pointing at BINDIR) and the docs: README.md and LICENSE in DOCDIR, every
+# docs/*.md, openapi.yaml and the screenshots under DOCDIR/docs/, where the README's links
+# point (the API.md and openapi.yaml of older installs, in DOCDIR itself, are removed). DESTDIR stages the tree for packaging. Nothing
 # of PREFIX is compiled in (the daemon finds its dashboard next to its binary, serve.c), so
 # `sudo make install PREFIX=...` after `make` copies what was built and compiles nothing as
 # root (a PREFIX compiled in rebuilt serve.o and relinked, leaving root-owned build files).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(DOCDIR)/docs/img
 	install -m 0755 $(BUILD)/bunsen $(DESTDIR)$(BINDIR)/bunsen
 	rm -rf $(DESTDIR)$(SHAREDIR)/web
 	cp -R web $(DESTDIR)$(SHAREDIR)/web
@@ -259,7 +264,10 @@ install: all
 	sed 's|/usr/local/bin/bunsen|$(BINDIR)/bunsen|g' contrib/systemd/bunsen.service \
 	    > $(DESTDIR)$(SHAREDIR)/systemd/bunsen.service
 	install -m 0644 contrib/systemd/bunsen.sysusers $(DESTDIR)$(SHAREDIR)/systemd/bunsen.sysusers
-	install -m 0644 README.md docs/API.md docs/openapi.yaml $(DESTDIR)$(DOCDIR)/
+	rm -f $(DESTDIR)$(DOCDIR)/API.md $(DESTDIR)$(DOCDIR)/openapi.yaml
+	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(DOCS) docs/openapi.yaml $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 $(wildcard docs/img/*.png) $(DESTDIR)$(DOCDIR)/docs/img/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/bunsen $(DESTDIR)$(MANDIR)/man1/bunsen.1

@@ -11,6 +11,7 @@
 
 #include "bunsen/cli.h"
 #include "bunsen/http.h"
+#include "bunsen/store.h"
 #include "version.h" /* generated: build/gen/version.h */
 
 static const char usage[] = "usage: bunsen <command> [options]\n"
@@ -50,7 +51,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         static const char version_usage[] =
-            "usage: bunsen version\nPrint the version and the git revision.\n";
+            "usage: bunsen version\nPrint the version, the git revision and the newest schema "
+            "version (migration) this binary has for each backend.\n";
         if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs(version_usage, stdout);
             return 0;
@@ -59,7 +61,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "bunsen: unknown argument '%s'\n%s", argv[2], version_usage);
             return 2;
         }
-        printf("bunsen %s (%s)\n", BUNSEN_VERSION, BUNSEN_GIT_REV);
+        /* the schema tells builds of one VERSION apart (which upgrade notes apply) */
+        printf("bunsen %s (%s), schema: sqlite %d, postgres %d\n", BUNSEN_VERSION, BUNSEN_GIT_REV,
+               store_schema_newest_of("sqlite"), store_schema_newest_of("postgres"));
         return 0;
     }
     if (strcmp(cmd, "serve") == 0) {

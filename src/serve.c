@@ -462,8 +462,10 @@ int cli_serve(int argc, char **argv)
     }
     fflush(stdout);
     log_json(LOG_INFO, "started",
-             json_pack("{s:s, s:i, s:s, s:i}", "listen", host, "port", port, "data_dir",
-                       app.cfg.data_dir, "threads", app.cfg.threads));
+             json_pack("{s:s, s:i, s:s, s:i, s:s, s:s, s:i}", "listen", host, "port", port,
+                       "data_dir", app.cfg.data_dir, "threads", app.cfg.threads, "version",
+                       BUNSEN_VERSION, "revision", BUNSEN_GIT_REV, "schema",
+                       store_schema_newest(app.store)));
 
     struct ticker ticker = {.cs = &cs};
     pthread_mutex_init(&ticker.mu, NULL);

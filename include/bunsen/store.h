@@ -97,6 +97,9 @@ int store_migrate(struct store *s, int *applied, struct err *err);
 int store_schema_version(struct store *s, int *version, struct err *err);
 /* Highest migration version this binary has for s's backend. */
 int store_schema_newest(const struct store *s);
+/* The same by backend name ("sqlite", "postgres": store_backend_name's), without a store
+ * (`bunsen version`); 0 for a name no backend has. */
+int store_schema_newest_of(const char *backend);
 
 /* One unit of work for the writer. The caller owns the job memory and keeps it alive
  * until done() has been called. apply() runs on the writer thread inside a savepoint

@@ -25,9 +25,14 @@
  * second for readiness, however many probes). */
 #define API_READY_REUSE_MS 100
 
+/* schema: the newest migration this binary has for its backend, which tells builds of one
+ * VERSION apart (README "Upgrade" is keyed by it) */
 void api_health_live(struct http_req *r)
 {
-    http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ok", "version", BUNSEN_VERSION));
+    int schema = store_schema_newest(http_req_app(r)->store);
+    http_reply_json(
+        r, 200,
+        json_pack("{s:s, s:s, s:i}", "status", "ok", "version", BUNSEN_VERSION, "schema", schema));
 }
 
 /* A probe waiting for the check in flight (suspended). */

@@ -315,9 +315,13 @@ void api_metrics_prom(struct http_req *r)
     struct buf b;
     buf_init(&b, 64u << 20);
     write_process_metrics(&b, p->start_time);
-    metrics_write_help(&b, "bunsen_build_info", "gauge", "Version of the running daemon.");
-    metrics_write_value(&b, "bunsen_build_info",
-                        "version=\"" BUNSEN_VERSION "\",revision=\"" BUNSEN_GIT_REV "\"", 1);
+    metrics_write_help(&b, "bunsen_build_info", "gauge",
+                       "Version of the running daemon, and the newest schema version "
+                       "(migration) it has for its backend.");
+    char build[128];
+    snprintf(build, sizeof(build), "version=\"%s\",revision=\"%s\",schema=\"%d\"", BUNSEN_VERSION,
+             BUNSEN_GIT_REV, store_schema_newest(app->store));
+    metrics_write_value(&b, "bunsen_build_info", build, 1);
     metrics_write_help(&b, "bunsen_start_time_seconds", "gauge",
                        "Start time of the daemon since the Unix epoch.");
     metrics_write_value(&b, "bunsen_start_time_seconds", "", (double)app->started_at / 1000.0);

@@ -146,12 +146,20 @@ static int open_as(const char *url, bool readonly, struct store **out, struct er
     return 0;
 }
 
-int store_schema_newest(const struct store *s)
+int store_schema_newest_of(const char *backend)
 {
-    bool pg = s->ops == &store_pg_ops;
+    bool pg = strcmp(backend, store_pg_ops.name) == 0;
+    if (!pg && strcmp(backend, store_sqlite_ops.name) != 0) {
+        return 0;
+    }
     int n = pg ? bunsen_migrations_pg_count : bunsen_migrations_count;
     const struct migration *m = pg ? bunsen_migrations_pg : bunsen_migrations;
     return n > 0 ? m[n - 1].version : 0;
+}
+
+int store_schema_newest(const struct store *s)
+{
+    return store_schema_newest_of(s->ops->name);
 }
 
 void store_close(struct store *s)

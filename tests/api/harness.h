@@ -255,5 +255,9 @@ void harness_key(const struct daemon *d, const char *role, char *out, size_t n, 
                  size_t idn);
 int harness_count(const char *hay, const char *needle);
 int harness_wait_text(const char *path, const char *needle, int n);
+/* The newest migration the binary has for the backend under test (the migrations compiled
+ * in: SQLite's, or PostgreSQL's on a PostgreSQL run): what `bunsen version`, /healthz and
+ * bunsen_build_info report. */
+int harness_schema_newest(void);
 
 #endif

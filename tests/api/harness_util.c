@@ -2,12 +2,15 @@
  * harness_util.c - small readers shared by the API tests (harness.h: harness_metric_value,
  * str, slurp, harness_fill_disk, http_status, harness_key, harness_count, harness_wait_text):
  * one series of a daemon's /metrics, a string member of a JSON object, a whole file; a file
- * that fills a file system; a request's status, a new key, and a line the daemon logs. Also the
+ * that fills a file system; a request's status, a new key, a line the daemon logs, and the
+ * newest schema version compiled in (harness_schema_newest). Also the
  * setup shortcuts (harness_sdk_key*, harness_metric, harness_started_experiment,
  * harness_ratio_metrics, harness_start_with_key, harness_stop). Split from harness.c, which
  * starts daemons and speaks HTTP to them. Everything runs on the caller's thread.
  */
 #include "harness.h"
+
+#include "bunsen/migrations.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,4 +200,12 @@ int harness_stop(struct daemon *d)
         return -1;
     }
     return 0;
+}
+
+int harness_schema_newest(void)
+{
+    bool pg = harness_on_postgres();
+    int n = pg ? bunsen_migrations_pg_count : bunsen_migrations_count;
+    const struct migration *m = pg ? bunsen_migrations_pg : bunsen_migrations;
+    return n > 0 ? m[n - 1].version : 0;
 }

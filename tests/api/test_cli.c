@@ -9,6 +9,8 @@
  * - a subcommand's own options take --opt=VALUE as the shared ones do (--role=sdk,
  *   --format=csv, --horizon-days=400 were unknown arguments); a flag without a value
  *   refuses one (--all=1, exit 2).
+ * - `bunsen version` names the newest schema of each backend (builds of one VERSION differ
+ *   by it);
  * - usage errors exit 2 and touch nothing: `bunsen version extra` and `version --bogus`
  *   (exit 0, printing the version); `serve --log-file F --metrics-auth nope` (exit 2 after
  *   creating F); a bad --listen or --metrics-auth from its BUNSEN_* variable names the
@@ -23,6 +25,8 @@
  * Run from the repository root (make test does), for docs/ and README.md.
  */
 #include "harness.h"
+
+#include "bunsen/migrations.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -450,6 +454,13 @@ static void test_usage_errors(void **state)
     const char *const version[] = {"version", NULL};
     assert_int_equal(bunsen_run(&out, version), 0);
     assert_non_null(strstr(out, "bunsen "));
+    /* the newest schema of each backend: builds of one version differ by it (rev-ops28 2) */
+    const char *schema = fmt("schema: sqlite %d, postgres %d\n",
+                             bunsen_migrations[bunsen_migrations_count - 1].version,
+                             bunsen_migrations_pg[bunsen_migrations_pg_count - 1].version);
+    if (strstr(out, schema) == NULL) {
+        fail_msg("bunsen version: %s, expected it to end in %s", out, schema);
+    }
     free(out);
     const char *const version_help[] = {"version", "--help", NULL};
     assert_int_equal(bunsen_run(NULL, version_help), 0);

@@ -36,6 +36,9 @@ static void test_health(void **state)
     json_t *j = http_json(D.port, "GET", "/healthz", NULL, NULL, &st);
     assert_int_equal(st, 200);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+    /* the newest schema the binary has: builds of one version differ by it (rev-ops28 2) */
+    assert_true(json_is_integer(json_object_get(j, "schema")));
+    assert_int_equal(json_integer_value(json_object_get(j, "schema")), harness_schema_newest());
     json_decref(j);
     j = http_json(D.port, "GET", "/readyz", NULL, NULL, &st);
     assert_int_equal(st, 200);

@@ -1,11 +1,10 @@
 /*
  * API tests for /metrics (issue 16; split from test_ops.c): the exposition carries the
- * process_* gauges, hides per-experiment series from anonymous scrapers and, with
- * --metrics-auth key, needs a reader key; each experiment keeps its own assignment series
- * across reloads and the series index's growth. test_prom.c: the process gauges' values. The
- * other operations tests: test_ops_backup.c, test_ops_signals.c, test_ops_files.c,
- * test_ops_guard.c,
- * test_ops_disk.c.
+ * process_* gauges and bunsen_build_info with the schema, hides per-experiment series from
+ * anonymous scrapers and, with --metrics-auth key, needs a reader key; each experiment keeps
+ * its own assignment series across reloads and the series index's growth. test_prom.c: the
+ * process gauges' values. The other operations tests: test_ops_backup.c, test_ops_signals.c,
+ * test_ops_files.c, test_ops_guard.c, test_ops_disk.c.
  */
 #include "harness.h"
 
@@ -58,6 +57,16 @@ static void test_metrics(void **state)
         if (strstr(pub, families[i]) == NULL) {
             fail_msg("/metrics lacks%s", families[i]);
         }
+    }
+    /* bunsen_build_info names the newest schema the binary has for its backend: builds of
+     * one version differ by it (rev-ops28 2) */
+    const char *build = strstr(pub, "\nbunsen_build_info{version=\"");
+    assert_non_null(build);
+    const char *eol = strchr(build + 1, '\n');
+    const char *schema = strstr(build, fmt(",schema=\"%d\"} 1\n", harness_schema_newest()));
+    if (schema == NULL || eol == NULL || schema + 1 > eol) {
+        fail_msg("bunsen_build_info without schema=\"%d\": %.*s", harness_schema_newest(),
+                 eol != NULL ? (int)(eol - build - 1) : 80, build + 1);
     }
     double rss = atof(strstr(pub, "\nprocess_resident_memory_bytes ") + 31);
     assert_true(rss > 1e6);

@@ -3,8 +3,9 @@
  * "Several daemons", docs/RELIABILITY.md): read connections terminated while the server
  * refuses new ones, a statement the server cancels (statement_timeout), a multi-host URL
  * whose last host says why it refused, notices the server sends outside a statement, the
- * pool's broken connections in /metrics, and migrations under an operator's
- * statement_timeout. Each daemon runs on a database of its
+ * pool's broken connections in /metrics, migrations under an operator's
+ * statement_timeout, the sessions' application_name and the warning of `bunsen migrate` about
+ * the sessions without one. Each daemon runs on a database of its
  * own on the shared test cluster of tests/pg/api.sh, whose settings (ALLOW_CONNECTIONS,
  * statement_timeout) the tests change. Skipped on SQLite.
  */
@@ -441,6 +442,100 @@ static void test_migrate_under_statement_timeout(void **state)
     free(out);
 }
 
+/* The daemon's sessions on its database: how many have application_name app (LIKE pattern). */
+static long long sessions_named(const struct daemon *d, const char *pattern)
+{
+    return admin_int(fmt("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND "
+                         "backend_type = 'client backend' AND application_name LIKE '%s'",
+                         db_name(d), pattern));
+}
+
+/* Every session of a daemon names its build in pg_stat_activity (application_name
+ * bunsen/<VERSION>/<revision>/schema<N>; it was empty, and an operator could not tell old
+ * daemons from new ones), unless the URL names one of its own. `bunsen migrate` with
+ * migrations pending logs a warning naming the other sessions on the database that do not
+ * name themselves bunsen/...: a daemon built before 190a1bf (2026-12-06) goes on writing with
+ * its old schema after the migration (rev-ops28 1). It warns and migrates all the same; with
+ * nothing pending it says nothing. An old daemon's writer stands in: a session without an
+ * application_name holding a roll-up slot (advisory lock); and a psql session. */
+static void test_application_name_and_foreign_sessions(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_prepare_db(&D, "fresh"), 0);
+    PGconn *old = PQconnectdb(D.db_url);
+    assert_int_equal(PQstatus(old), CONNECTION_OK);
+    PGresult *lk = PQexec(old, "SELECT pg_advisory_lock(1112887379, 63)"); /* pg_int.h slot */
+    assert_int_equal(PQresultStatus(lk), PGRES_TUPLES_OK);
+    PQclear(lk);
+    const char *sep = strchr(D.db_url, '?') != NULL ? "&" : "?";
+    PGconn *psql = PQconnectdb(fmt("%s%sapplication_name=psql", D.db_url, sep));
+    assert_int_equal(PQstatus(psql), CONNECTION_OK);
+
+    char *out = NULL;
+    const char *const migrate[] = {"migrate", "--database", D.db_url, NULL};
+    int rc = bunsen_run(&out, migrate);
+    fprintf(stderr, "# bunsen migrate beside two foreign sessions: exit %d: %s", rc,
+            out != NULL ? out : "");
+    assert_int_equal(rc, 0);
+    const char *warned = strstr(out, "other clients are connected to the database being migrated");
+    assert_non_null(warned);
+    const char *line_end = strchr(warned, '\n');
+    assert_non_null(line_end);
+    const char *need[] = {
+        fmt("{\"pid\":%d,\"application_name\":\"\",\"client\":\"127.0.0.1\",\"rollup_slot\":true}",
+            PQbackendPID(old)),
+        fmt("{\"pid\":%d,\"application_name\":\"psql\",\"client\":\"127.0.0.1\",\"rollup_slot\":"
+            "false}",
+            PQbackendPID(psql)),
+        "\"count\":2,"};
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        const char *at = strstr(warned, need[i]);
+        if (at == NULL || at > line_end) {
+            fail_msg("the warning lacks %s", need[i]);
+        }
+    }
+    assert_non_null(strstr(out, "migrations applied: "));
+    assert_null(strstr(out, "migrations applied: 0"));
+    free(out);
+    /* nothing pending: nothing said */
+    assert_int_equal(bunsen_run(&out, migrate), 0);
+    assert_null(strstr(out, "other clients are connected"));
+    free(out);
+
+    /* the daemon's sessions (its writer, listener, a reader) name the build */
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    harness_started_experiment(D.port, D.admin_key, "an",
+                               "{\"key\":\"an\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    struct resp r;
+    assert_int_equal(
+        http_req(D.port, "GET", "/api/v1/experiments/an/results", D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    const char *ours = fmt("bunsen/%%/%%/schema%d", harness_schema_newest());
+    long long named = sessions_named(&D, ours);
+    long long all = backends_of(&D);
+    fprintf(stderr, "# sessions on the database: %lld, named %s: %lld\n", all, ours, named);
+    assert_true(named >= 3);
+    assert_int_equal(all, named + 2); /* the two foreign ones */
+    char *log = read_stderr(&D);
+    assert_null(strstr(log, "other clients are connected"));
+    free(log);
+
+    /* a URL's own application_name is kept */
+    struct daemon mine;
+    memset(&mine, 0, sizeof(mine));
+    assert_int_equal(
+        daemon_start_db(&mine, fmt("%s%sapplication_name=ops-mine", D.db_url, sep), NULL), 0);
+    long long kept = sessions_named(&D, "ops-mine");
+    daemon_cleanup(&mine);
+    assert_true(kept >= 1);
+    PQfinish(psql);
+    PQfinish(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +545,7 @@ int main(void)
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
         cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
+        cmocka_unit_test_teardown(test_application_name_and_foreign_sessions, teardown),
     };
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
 # tests/ops/install.sh - `make install DESTDIR=... PREFIX=/usr` and what an operator gets:
 # the binary (naming the git revision, also when git refuses the clone at install time:
 # `sudo make install` in a clone another user owns), the dashboard under share/bunsen/web,
-# bunsen(1), the systemd unit; `make install` with another PREFIX than the build's compiles
-# nothing; the installed binary, started from a directory without web/, serves the API and the dashboard;
+# bunsen(1), the systemd unit, the docs the README links to (make uninstall removes them);
+# `make install` with another PREFIX than the build's compiles nothing; the installed binary,
+# started from a directory without web/, serves the API and the dashboard;
 # the unit passes `systemd-analyze verify` (package systemd, installed by `make deps`) and its
 # TimeoutStopSec outlasts the default --db-timeout plus the drain; and
 # no README, doc or test points outside the repository.
@@ -65,6 +66,21 @@ if [ -n "$rev" ]; then
 fi
 check "the dashboard: usr/share/bunsen/web/index.html" "[ -f '$stage/usr/share/bunsen/web/index.html' ]"
 check "the man page: usr/share/man/man1/bunsen.1" "[ -f '$stage/usr/share/man/man1/bunsen.1' ]"
+# the docs: the installed README's links to docs/*.md, docs/openapi.yaml and the screenshots
+# resolve in usr/share/doc/bunsen (only README, API.md and openapi.yaml were installed, flat:
+# its links to SCALING.md, INTEGRATIONS.md, ... pointed nowhere)
+docdir="$stage/usr/share/doc/bunsen"
+missing=""
+for f in docs/*.md; do
+    [ -f "$docdir/$f" ] || missing="$missing $f"
+done
+check "every docs/*.md installed under usr/share/doc/bunsen/docs" \
+    "[ -f '$docdir/README.md' ] && [ -z '$missing' ]" "missing:$missing"
+dangling=""
+for link in $(grep -o '](docs/[^)#]*' README.md | sed 's/^](//' | sort -u); do
+    [ -f "$docdir/$link" ] || dangling="$dangling $link"
+done
+check "every docs/ link of the installed README resolves" "[ -z '$dangling' ]" "dangling:$dangling"
 if command -v man >/dev/null 2>&1; then
     check "bunsen(1) renders and documents backup and SIGHUP" \
         "MANWIDTH=80 man -l '$stage/usr/share/man/man1/bunsen.1' 2>/dev/null | grep -q 'SIGHUP' && MANWIDTH=80 man -l '$stage/usr/share/man/man1/bunsen.1' 2>/dev/null | grep -q 'backup'"
@@ -134,6 +150,11 @@ else
     n=$((n + 1))
     echo "ok $n - systemd-analyze verify # SKIP systemd-analyze not installed (Debian package systemd; make deps installs it)"
 fi
+
+make -s uninstall DESTDIR="$stage" PREFIX=/usr >"$tmp/uninstall.log" 2>&1
+check "make uninstall removes the binary, the man page and the docs" \
+    "[ ! -e '$stage/usr/bin/bunsen' ] && [ ! -e '$stage/usr/share/man/man1/bunsen.1' ] && [ ! -e '$docdir' ]" \
+    "$(tail -3 "$tmp/uninstall.log" | tr '\n' ' ')"
 
 # a clone of the repository is self-contained: no doc or test points outside it
 out=$(grep -rIln -e '\.\./shared' -e '/work/shared' README.md docs tests --exclude-dir=node_modules 2>/dev/null |

@@ -1,10 +1,12 @@
 /* Store unit tests of the SQLite adapter's files (each skips on PostgreSQL): the readiness
  * check after a full disk, WAL checkpoints off the writer, compaction yielding to a writer,
- * the WAL's size limit.
+ * new reads held while the WAL is past its bound, the WAL's size limit, another database's
+ * -wal beside a restored copy.
  *
  * SQLite only (a fresh file per test, store_fixture.h); under tests/pg/api.sh each skips. */
 #include "store_fixture.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bunsen/store.h"
 #include "bunsen/util.h"
@@ -342,6 +345,116 @@ static void test_wal_size_limit(void **state)
     store_close(s);
 }
 
+/* The bytes of the file at path (malloc'd; *n its size), NULL when it cannot be read. */
+static unsigned char *file_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    unsigned char *b = malloc(64u << 20);
+    assert_non_null(b);
+    *n = fread(b, 1, 64u << 20, f);
+    fclose(f);
+    return b;
+}
+
+static void sql_ok(sqlite3 *h, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, msg != NULL ? msg : "");
+    }
+}
+
+/* A restore that kept the old -wal (README "Restore" without its rm): the restored copy is in
+ * rollback-journal mode and the log beside it is another database's. SQLite's open replayed
+ * that log onto the copy (corrupt, and the error said to restore a backup, as if the backup
+ * were bad). Refused by the writer's and a read-only open, naming both files, and nothing on
+ * disk changes; once the -wal is removed the copy opens (rev-ops28 3). */
+static void test_stale_wal_refused(void **state)
+{
+    (void)state;
+    if (on_pg) {
+        skip();
+    }
+    char other[200], other_wal[210], wal[210], shm[210];
+    snprintf(other, sizeof(other), "%s.other", db);
+    snprintf(other_wal, sizeof(other_wal), "%s-wal", other);
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    snprintf(shm, sizeof(shm), "%s-shm", db);
+    unlink(db);
+    unlink(wal);
+    unlink(shm);
+    /* the replaced database: WAL mode, its recent commits in its log */
+    sqlite3 *o = NULL;
+    assert_int_equal(sqlite3_open(other, &o), SQLITE_OK);
+    sql_ok(o, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE gone(x); "
+              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+              "INSERT INTO gone SELECT randomblob(100) FROM n");
+    /* the backup put in its place: rollback-journal mode (as `bunsen backup` writes one) */
+    sqlite3 *b = NULL;
+    assert_int_equal(sqlite3_open(db, &b), SQLITE_OK);
+    sql_ok(b, "CREATE TABLE kept(x); INSERT INTO kept VALUES (42)");
+    assert_int_equal(sqlite3_close(b), SQLITE_OK);
+    /* and the replaced database's log left beside it */
+    size_t nwal = 0, ndb = 0;
+    unsigned char *log = file_bytes(other_wal, &nwal);
+    assert_non_null(log);
+    assert_true(nwal > 32);
+    FILE *f = fopen(wal, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(log, 1, nwal, f), nwal);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(sqlite3_close(o), SQLITE_OK);
+    unsigned char *before = file_bytes(db, &ndb);
+    assert_non_null(before);
+
+    struct store *s = NULL;
+    struct err err;
+    for (int readonly = 0; readonly < 2; readonly++) {
+        err_clear(&err);
+        int rc = readonly ? store_open_readonly(db, &s, &err) : store_open(db, &s, &err);
+        if (rc == 0) {
+            store_close(s);
+            fail_msg("%s open beside another database's -wal succeeded",
+                     readonly ? "a read-only" : "the writer's");
+        }
+        assert_int_equal(err.code, ERR_UNAVAILABLE);
+        char real[PATH_MAX], real_wal[PATH_MAX + 8];
+        assert_non_null(realpath(db, real));
+        snprintf(real_wal, sizeof(real_wal), "%s-wal", real);
+        if (strstr(err.msg, real) == NULL || strstr(err.msg, real_wal) == NULL ||
+            strstr(err.msg, "left from another database") == NULL) {
+            fail_msg("the refusal does not name both files: %s", err.msg);
+        }
+    }
+    size_t n2 = 0, nwal2 = 0;
+    unsigned char *after = file_bytes(db, &n2), *log2 = file_bytes(wal, &nwal2);
+    assert_non_null(after);
+    assert_non_null(log2);
+    assert_true(n2 == ndb && memcmp(after, before, ndb) == 0);
+    assert_true(nwal2 == nwal && memcmp(log2, log, nwal) == 0);
+    assert_int_equal(access(shm, F_OK), -1);
+    free(after);
+    free(log2);
+    free(before);
+    free(log);
+
+    /* the log removed: the copy opens, with its own rows */
+    assert_int_equal(unlink(wal), 0);
+    assert_int_equal(store_open(db, &s, &err), 0);
+    store_close(s);
+    assert_int_equal(sqlite3_open(db, &b), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(b, "SELECT x FROM kept", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 42);
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_close(b), SQLITE_OK);
+    unlink(other);
+}
+
 int main(void)
 {
     backend_detect();
@@ -351,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_wal_read_gate),
         cmocka_unit_test(test_compact_yields_to_writer),
         cmocka_unit_test(test_wal_size_limit),
+        cmocka_unit_test(test_stale_wal_refused),
     };
     return cmocka_run_group_tests_name(on_pg ? "store_sqlite (postgres)" : "store_sqlite", tests,
                                        setup, teardown);

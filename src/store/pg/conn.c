@@ -25,6 +25,7 @@
 
 #include "bunsen/log.h"
 #include "bunsen/util.h"
+#include "version.h" /* generated: build/gen/version.h */
 
 /* ---- connections ---- */
 
@@ -135,26 +136,35 @@ static void notice_to_log(void *arg, const PGresult *res)
 
 /*
  * A connection with Bunsen's defaults under the operator's URL (or key=value conninfo),
- * which overrides them: libpq keeps the last value of a key word, and the URL comes last.
- * TCP keep-alives (10 s idle, then 3 probes 5 s apart) and a 30 s bound on data the server
- * has not acknowledged: a database host that vanished (powered off, partitioned away) is
- * then noticed within ~30 s, its requests answered 503, instead of after the kernel's
- * retransmission timeout of ~15 minutes, during which the writer and every thread reading
- * waited. A server that is up but hung (its TCP stack answering) is not caught by these:
- * the answer timeout below is for that.
+ * which overrides them (and a fallback_application_name, which names the build): libpq keeps the
+ * last value of a key word, and the URL comes last. TCP keep-alives (10 s idle, then 3 probes 5 s
+ * apart) and a 30 s bound on data the server has not acknowledged: a database host that vanished
+ * (powered off, partitioned away) is then noticed within ~30 s, its requests answered 503, instead
+ * of after the kernel's retransmission timeout of ~15 minutes, during which the writer and every
+ * thread reading waited. A server that is up but hung (its TCP stack answering) is not caught by
+ * these: the answer timeout below is for that.
  */
 static PGconn *connect_with_defaults(const char *conninfo, const _Atomic int *timeout_ms,
                                      struct pg_conn *owner)
 {
     static const char *const keys[] = {
-        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+        "connect_timeout",           "keepalives",       "keepalives_idle",
+        "keepalives_interval",       "keepalives_count", "tcp_user_timeout",
+        "fallback_application_name", "dbname",           NULL};
     /* a connection waits no longer than a statement would (--db-timeout; libpq's least is 2) */
     int limit = timeout_ms != NULL ? atomic_load(timeout_ms) : 0;
     int secs = limit > 0 && limit < 10000 ? (limit + 999) / 1000 : 10;
     char connect_timeout[16];
     snprintf(connect_timeout, sizeof(connect_timeout), "%d", secs < 2 ? 2 : secs);
-    const char *values[] = {connect_timeout, "1", "10", "5", "3", "30000", conninfo, NULL};
+    /* Who this session is, in pg_stat_activity (and the server's log with %a): the build
+     * and the newest schema it has. pg_migrate warns of the sessions on the database that do
+     * not start with "bunsen/" (builds older than this name, which may not refuse writes
+     * under a newer schema). A fallback: the URL's application_name (or PGAPPNAME) wins. */
+    char app_name[64];
+    snprintf(app_name, sizeof(app_name), "%s%s/%s/schema%d", PG_APP_NAME_PREFIX, BUNSEN_VERSION,
+             BUNSEN_GIT_REV, store_schema_newest_of("postgres"));
+    const char *values[] = {connect_timeout, "1",      "10",     "5", "3",
+                            "30000",         app_name, conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, values, 1);
     if (pg != NULL) {
         PQsetNoticeReceiver(pg, notice_to_log, owner);

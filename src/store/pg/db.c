@@ -210,6 +210,53 @@ out_rollback:
     return migration_failed(m, err);
 }
 
+/* The sessions of other clients on this database that do not name themselves as a bunsen
+ * that refuses writes under a newer schema (conn.c: application_name "bunsen/..."): a daemon
+ * built before 190a1bf (2026-12-06; schema 14 and lower, early 15) names itself nothing and
+ * goes on writing with its old schema after the migration (rev-ops28 1: stale saved groups,
+ * event values stored otherwise). Logged as a warning before migrating, never refused: psql,
+ * a dashboard or a pooler are sessions too, and the operator knows which they are. A session
+ * holding a roll-up slot (advisory lock) is a bunsen writer. At most 20 named. */
+static void warn_foreign_sessions(struct pg_conn *c)
+{
+    static const char SQL[] =
+        "SELECT a.pid, COALESCE(a.application_name, ''), CASE WHEN a.client_port = -1 THEN "
+        "'local' ELSE COALESCE(host(a.client_addr), '') END, EXISTS (SELECT 1 FROM pg_locks l "
+        "WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = " PG_LOCK_SLOT
+        " AND l.objsubid = 2 AND l.granted), count(*) OVER () FROM pg_stat_activity a WHERE "
+        "a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = "
+        "'client backend' AND left(COALESCE(a.application_name, ''), length('" PG_APP_NAME_PREFIX
+        "')) <> '" PG_APP_NAME_PREFIX "' ORDER BY a.pid LIMIT 20";
+    struct err err;
+    err_clear(&err);
+    PGresult *r = pg_run(c, SQL, 0, NULL, NULL, 0, &err);
+    if (r == NULL) {
+        log_json(LOG_WARN, "PostgreSQL: the other sessions were not listed before migrating",
+                 json_pack("{s:s}", "error", err.msg));
+        return;
+    }
+    int rows = PQntuples(r);
+    json_t *list = rows > 0 ? json_array() : NULL;
+    for (int i = 0; i < rows && list != NULL; i++) {
+        json_array_append_new(
+            list, json_pack("{s:I, s:s, s:s, s:b}", "pid", (json_int_t)pg_i64(r, i, 0),
+                            "application_name", PQgetvalue(r, i, 1), "client", PQgetvalue(r, i, 2),
+                            "rollup_slot", strcmp(PQgetvalue(r, i, 3), "t") == 0));
+    }
+    if (list != NULL) {
+        log_json(LOG_WARN,
+                 "other clients are connected to the database being migrated: a bunsen daemon "
+                 "built before 2026-12-06 (190a1bf) among them keeps writing under the new "
+                 "schema",
+                 json_pack("{s:o, s:I, s:s}", "sessions", list, "count",
+                           (json_int_t)pg_i64(r, 0, 4), "action",
+                           "stop every bunsen daemon of such a build (a session with "
+                           "rollup_slot true is a bunsen writer); a daemon of this build or a "
+                           "newer one names itself bunsen/... (README \"Upgrade\")"));
+    }
+    PQclear(r);
+}
+
 static int pg_migrate(struct store *s, int *applied, struct err *err)
 {
     struct pg_store *p = pg_be(s);
@@ -218,9 +265,15 @@ static int pg_migrate(struct store *s, int *applied, struct err *err)
     }
     /* a migration (an index built on a large table) or the wait for another process's takes
      * as long as it takes: no answer timeout */
-    int n = 0, rc = 0;
+    int n = 0, rc = 0, version = 0;
     p->writer->no_deadline = true;
     rc = limits_off(p->writer, err);
+    struct err unread; /* the version not read: the migrations say why, if it matters */
+    err_clear(&unread);
+    if (rc == 0 && version_on(p->writer, &version, &unread) == 0 &&
+        version < store_schema_newest(s)) {
+        warn_foreign_sessions(p->writer); /* before the first migration takes the lock */
+    }
     for (int i = 0; i < bunsen_migrations_pg_count && rc == 0; i++) {
         bool did = false;
         rc = migrate_one(p->writer, &bunsen_migrations_pg[i], &did, err);

@@ -50,6 +50,10 @@
 #define PG_LOCK_REBUILD   "1112887381"
 #define PG_LOCK_DIMENSION "1112887382"
 
+/* Every session's application_name begins with this (conn.c connect_with_defaults:
+ * bunsen/<VERSION>/<revision>/schema<N>, unless the URL names one of its own). */
+#define PG_APP_NAME_PREFIX "bunsen/"
+
 #define PG_PENDING_MAX  24 /* statements sent and not yet read (pg_defer) */
 #define PG_PREFETCH_MAX 2  /* reads waiting to ride along (pg_prefetch) */
 

@@ -341,6 +341,51 @@ static int side_files_writable(const char *path, struct err *err)
     return 0;
 }
 
+/* A restore that kept the old -wal (README "Restore" without its `rm -f bunsen.db-wal
+ * bunsen.db-shm`): the copy is in rollback-journal mode (header bytes 18 and 19 are 1, as a
+ * `bunsen backup` file is) and the log beside it holds the replaced database's pages. SQLite
+ * takes a file with a log beside it for one in WAL mode and replays the log onto it: the copy
+ * came out corrupt, and the error ("is corrupt: restore it from a backup") read as if the
+ * backup were bad. Refused before SQLite opens the file for use, naming both files; nothing
+ * on disk changes. The header is read through a SQLite handle that neither locks nor reads
+ * the log until a statement runs: a descriptor of our own, closed, would drop the POSIX locks
+ * this process's connections hold on the file (SQLite's close defers that). A file in WAL
+ * mode owns its log (a running daemon's): left alone. */
+static int stale_wal(const char *path, struct err *err)
+{
+    char real[PATH_MAX], wal[PATH_MAX + 8];
+    path_real(path, real, sizeof(real)); /* SQLite names the log after a symlink's target */
+    snprintf(wal, sizeof(wal), "%s-wal", real);
+    struct stat sb;
+    if (stat(wal, &sb) != 0 || sb.st_size == 0) {
+        return 0;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_file *f = NULL;
+    unsigned char h[20];
+    bool rollback = sqlite3_open_v2(real, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+                    sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK &&
+                    f != NULL && f->pMethods != NULL &&
+                    f->pMethods->xRead(f, h, (int)sizeof(h), 0) == SQLITE_OK && h[18] == 1 &&
+                    h[19] == 1;
+    sqlite3_close(db);
+    if (!rollback) {
+        return 0;
+    }
+    log_json(LOG_ERROR,
+             "a write-ahead log left from another database sits beside a database in "
+             "rollback-journal mode: not opened",
+             json_pack("{s:s, s:s, s:I, s:s}", "database", real, "wal", wal, "wal_bytes",
+                       (json_int_t)sb.st_size, "action",
+                       "if the database is a restored backup, remove the -wal and -shm beside it "
+                       "(README \"Restore\") and start again; nothing was changed (SQLite would "
+                       "have applied that log to the file, corrupting it)"));
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "%s is left from another database: %s is in rollback-journal mode (a restored "
+                   "backup?); remove the -wal and -shm after restoring it",
+                   wal, real);
+}
+
 static int sqlite_open(struct store *store, const char *path, struct err *err)
 {
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
@@ -350,7 +395,7 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     pthread_key_create(&s->reader_key, reader_forget);
     s->readonly = store->readonly;
     s->data_version = -1;
-    if (!s->readonly && side_files_writable(path, err) != 0) {
+    if (stale_wal(path, err) != 0 || (!s->readonly && side_files_writable(path, err) != 0)) {
         goto out_free;
     }
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
