@@ -1,8 +1,9 @@
 /*
  * framing.c - the checks a request passes before it is routed (the request lifecycle in
  * server.c calls them): the raw request target (too many query parameters, too long, a NUL
- * byte inside it; MHD's URI callback), a query parameter given twice, percent-decoding that
- * never yields a NUL byte, and the message framing of RFC 9112 6.3 (Content-Length /
+ * byte inside it, an encoded '/' or '\\' in its path; MHD's URI callback), a query parameter
+ * given twice, one without a name or unknown to its route, percent-decoding that never yields
+ * a NUL byte, and the message framing of RFC 9112 6.3 (Content-Length /
  * Transfer-Encoding ambiguities, control characters in header values, Host missing or repeated,
  * Transfer-Encoding in HTTP/1.0, the header size cap); after
  * routing, the body's admission
@@ -460,17 +461,6 @@ const char *http_target_path(const char *url)
     return *path == '/' ? path : "/";
 }
 
-/* Called by MHD with the raw request target, before it splits the query string into
- * arguments. Each argument takes a record in the connection's 24 KiB memory pool (HTTP_CONN_POOL);
- * with hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
- * the client waiting for the timeout. Beyond HTTP_QUERY_MAX arguments (or HTTP_URI_MAX bytes)
- * the query string is made one argument here (its '&' become ';': the target lives in MHD's
- * writable read buffer, and MHD splits it only after this call) and the request answered
- * 400 (414).
- * A NUL byte inside the target (which C strings would silently cut) is refused the same way:
- * MHD ends the target where the space before "HTTP/" was, so a target whose terminator is not
- * followed by the protocol version had a NUL inside it. So is any other control character (a
- * CR that a front end may read as the line's end, HTAB, DEL). */
 /* Does the path (its first n bytes) hold an encoded '/' or '\\' (%2F, %5C)? MHD decodes the
  * whole path before routing, so "/api%2Fv1%2Fkeys" reached GET /api/v1/keys: a proxy rule on
  * the raw path (HAProxy's path ACLs, Envoy's default) that guards /api/v1/keys did not see it.
@@ -488,6 +478,18 @@ static bool encoded_separator(const char *path, size_t n)
     return false;
 }
 
+/* Called by MHD with the raw request target, before it splits the query string into
+ * arguments. Each argument takes a record in the connection's 24 KiB memory pool (HTTP_CONN_POOL);
+ * with hundreds of them the pool runs out and MHD 0.9.75 can no longer even send its 431, leaving
+ * the client waiting for the timeout. Beyond HTTP_QUERY_MAX arguments (or HTTP_URI_MAX bytes)
+ * the query string is made one argument here (its '&' become ';': the target lives in MHD's
+ * writable read buffer, and MHD splits it only after this call) and the request answered
+ * 400 (414).
+ * A NUL byte inside the target (which C strings would silently cut) is refused the same way:
+ * MHD ends the target where the space before "HTTP/" was, so a target whose terminator is not
+ * followed by the protocol version had a NUL inside it. So is any other control character (a
+ * CR that a front end may read as the line's end, HTAB, DEL). A target within those bounds
+ * whose path holds an encoded '/' or '\\' (encoded_separator) is refused with 400 too. */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls;
@@ -505,9 +507,6 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         return (void *)(uintptr_t)&early_markers[EARLY_AUTHORITY];
     }
     char *q = strchr(uri, '?');
-    if (encoded_separator(uri, q != NULL ? (size_t)(q - uri) : len)) {
-        return (void *)(uintptr_t)&early_markers[EARLY_ENCODED_SEP];
-    }
     int n = 1;
     for (const char *p = q; p != NULL && *p != '\0'; p++) {
         n += *p == '&';
@@ -516,7 +515,10 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
                          : n > HTTP_QUERY_MAX ? EARLY_QUERY
                                               : EARLY_NONE;
     if (e == EARLY_NONE) {
-        return NULL;
+        /* after the size checks: those also keep MHD from splitting a query it cannot hold */
+        return encoded_separator(uri, q != NULL ? (size_t)(q - uri) : len)
+                   ? (void *)(uintptr_t)&early_markers[EARLY_ENCODED_SEP]
+                   : NULL;
     }
     /* MHD has already noted where the query starts: turn it into one argument */
     for (char *p = q; p != NULL && *p != '\0'; p++) {

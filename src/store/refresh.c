@@ -97,11 +97,15 @@ int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err)
         if (rc != 0 && err != NULL) {
             *err = f->err;
         }
-    } else {
+    } else if (wait_ms > 0) {
         rc = err_set(err, ERR_UNAVAILABLE, NULL,
                      "the definitions could not be brought up to date within %d ms (the "
                      "database is not answering); retry shortly",
                      wait_ms);
+    } else {
+        rc = err_set(err, ERR_UNAVAILABLE, NULL,
+                     "the definitions cannot be brought up to date now (the database keeps "
+                     "other statements waiting); retry shortly");
     }
     pthread_mutex_unlock(&f->mu);
     return rc;

@@ -65,10 +65,10 @@ T.test('setup (API) and sign in', async () => {
     }
   };
   await seed('d28-main', ['control', 'b', 'c'], [200, 200, 200], [60, 120, 60], { extra: prePost });
-  // d28-stopped: frequentist, b significantly better on 100 users a variant, far from the
-  // users needed for a 5% change, then stopped
+  // d28-stopped: b better on 400 users a variant (20% against 50%: significant under the
+  // sequential analysis too), far from the users needed for a 5% change, then stopped
   await admin.post('/experiments', { key: 'd28-stopped', variants: THREE.slice(0, 2).map((v) => ({ ...v, weight: 0.5 })), metrics: ['d28_buy'], primary_metric: 'd28_buy' });
-  await seed('d28-stopped', ['control', 'b'], [100, 100], [30, 60]);
+  await seed('d28-stopped', ['control', 'b'], [400, 400], [80, 200]);
   await admin.post('/experiments/d28-stopped/stop');
   // d28-ratio: revenue per order, its parts with long keys, thousands of euros a variant
   await admin.post('/metrics', { key: 'd28_revenue_eur', name: 'Revenue', event: 'd28_rev', type: 'sum', unit: 'currency', currency: 'EUR' });
@@ -189,10 +189,13 @@ T.test('3. a fixed-horizon experiment stopped before its planned sample keeps it
   const pct = Math.round((dec.users_smallest_variant / dec.users_needed_per_variant) * 100);
   assert(why.includes(`Ended early: the smallest variant had ${txt.int(dec.users_smallest_variant)} of the ${txt.int(dec.users_needed_per_variant)} users planned per variant (${pct}%)`) &&
     why.includes('confirm it in a follow-up experiment or with the Sequential analysis before shipping'), `the caveat: ${why}`);
-  // the sequential analysis is valid at any look: no caveat
+  // the sequential analysis is valid at any look: the same Ship, without the caveat
+  const seq = await admin.get('/experiments/d28-stopped/results?method=sequential');
+  assertEq(seq.metrics[0].variants[1].verdict, 'win', 'b is better under the sequential analysis too');
   await go('/experiments/d28-stopped?method=sequential');
   await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
   await page.waitForFunction(() => /Ship|Inconclusive/.test((document.querySelector('#decision-headline') || {}).textContent || ''));
+  assertEq(await text(head), 'Ship b (the experiment has ended)', 'headline under the sequential analysis');
   assert(!(await text(page.locator('#decision-why'))).includes('Ended early'), 'no caveat under the sequential analysis');
   noErrors();
 });
@@ -431,6 +434,12 @@ T.test('10. labels: always-valid and Holm-adjusted everywhere, ▲/▼ in the br
     assertEq(await text(bd.locator(`tr[data-value="${sl.dimension_value}"][data-variant="b"] td[data-label="Result"]`)), want, `${sl.dimension_value}/b`);
   }
   assert(b.slices.some((sl) => sl.metrics[0].variants[1].verdict === 'win'), 'a slice where b is better');
+  // under the sequential analysis the breakdown's intervals are always-valid too
+  await go('/experiments/d28-main?method=sequential&dimension=country');
+  await bd.waitFor();
+  await page.locator('.results-body[aria-busy="false"]').first().waitFor();
+  const heads = await bd.locator('thead th').allTextContents();
+  assert(heads.some((t) => t.trim() === '95% always-valid interval'), `the breakdown's interval header: ${heads.join(' | ')}`);
   // a heading first in a card: the card's padding, no margin on top of it
   const gap = async (card) => page.locator(card).evaluate((c) => c.querySelector('h2').getBoundingClientRect().top - c.getBoundingClientRect().top);
   await page.locator('#health h2').waitFor();

@@ -38,8 +38,11 @@
  * (`over`), a new consistent read (store_read_begin, sqlite_ckpt_read_gate) waits, up to
  * CKPT_READ_GATE_MS, for a pass that copies everything: the reads under way end, the
  * checkpointer (asked again every CKPT_READ_GATE_STEP_MS while reads wait) or the writer's
- * own pass copies the rest, and the next commit starts the log over. A read that waited the
- * whole time goes on (a read transaction longer than that pins the log whatever we do).
+ * own pass copies the rest, and the next commit starts the log over. A wait that ends
+ * without it (a read transaction longer than that: `bunsen backup`, another process) lets
+ * every read go and disarms the gate until the log has grown by another bound (`rearm`):
+ * reads do not each wait out the same holder (eight queued results reads waited 5, 10, 15
+ * and 20 s behind a backup with nothing being written; rev-diff28 1).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,7 +63,7 @@
  * smaller bound with BUNSEN_TEST_WAL_BOUND (tests/unit/test_store_sqlite.c) */
 #define CKPT_WRITER_FRAMES SQLITE_CKPT_WRITER_FRAMES
 /* how long a new read waits at most for the log past its bound to be copied whole */
-#define CKPT_READ_GATE_MS      5000
+#define CKPT_READ_GATE_MS      3000
 #define CKPT_READ_GATE_STEP_MS 50
 
 struct sqlite_ckpt {
@@ -75,6 +78,8 @@ struct sqlite_ckpt {
     atomic_llong log_frames;                         /* the WAL's frames after the last commit */
     int bound;              /* CKPT_WRITER_FRAMES, or the tests' BUNSEN_TEST_WAL_BOUND */
     atomic_bool over;       /* the log past bound with frames left uncopied (the read gate) */
+    bool disarmed;          /* over cleared by a wait that timed out, not a copy (under mu) */
+    atomic_int rearm;       /* the gate closes again only at this many frames (set under mu) */
     pthread_cond_t gate_cv; /* over cleared (under mu) */
     atomic_llong gated, gate_timeouts; /* reads that waited at the gate; that waited it out */
 };
@@ -83,6 +88,9 @@ struct sqlite_ckpt {
  * it is not (a pass copied everything, or the log started over): they go. */
 static void set_over(struct sqlite_ckpt *k, bool over)
 {
+    if (over) {
+        k->disarmed = false;
+    }
     if (atomic_exchange(&k->over, over) && !over) {
         pthread_cond_broadcast(&k->gate_cv);
     }
@@ -157,9 +165,10 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
     struct sqlite_ckpt *k = arg;
     atomic_store_explicit(&k->log_frames, frames, memory_order_relaxed);
     if (frames < CKPT_FRAMES) {
-        if (atomic_load_explicit(&k->over, memory_order_relaxed)) {
+        if (atomic_load_explicit(&k->over, memory_order_relaxed) || atomic_load(&k->rearm) != 0) {
             pthread_mutex_lock(&k->mu);
             set_over(k, false); /* the log started over */
+            atomic_store(&k->rearm, 0);
             pthread_mutex_unlock(&k->mu);
         }
         return SQLITE_OK;
@@ -188,7 +197,7 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
         ckpt_record(k, rc, db, full ? BY_WRITER_FULL : BY_WRITER_FINISH);
         if (frames >= k->bound) {
             pthread_mutex_lock(&k->mu);
-            set_over(k, !(rc == SQLITE_OK && copied >= log));
+            set_over(k, !(rc == SQLITE_OK && copied >= log) && frames >= atomic_load(&k->rearm));
             pthread_mutex_unlock(&k->mu);
         }
     }
@@ -220,6 +229,13 @@ void sqlite_ckpt_read_gate(struct sqlite_store *s)
         pthread_cond_timedwait(&k->gate_cv, &k->mu, &ts);
     }
     if (atomic_load(&k->over) && !k->stop) {
+        /* the log's holder outlasted the wait: every read goes, and the gate stays open until
+         * the log has grown by another bound */
+        atomic_store(&k->rearm, (int)atomic_load(&k->log_frames) + k->bound);
+        set_over(k, false);
+        k->disarmed = true;
+    }
+    if (k->disarmed) {
         atomic_fetch_add(&k->gate_timeouts, 1);
     }
     pthread_mutex_unlock(&k->mu);

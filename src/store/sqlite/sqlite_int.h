@@ -128,8 +128,9 @@ void sqlite_ckpt_attach(struct sqlite_store *s);
 void sqlite_ckpt_detach(struct sqlite_store *s);
 void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b);
 /* Before a consistent read begins (sqlite_read_begin): while the log is past its bound with
- * frames the readers pin, wait (at most 5 s) until a checkpoint copied it whole. Any thread
- * but the writer's. */
+ * frames the readers pin, wait until a checkpoint copied it whole (at most 3 s; after a wait
+ * that long the gate stays open until the log grows by another bound). Any thread but the
+ * writer's. */
 void sqlite_ckpt_read_gate(struct sqlite_store *s);
 
 /* 0 while s->path still names the file opened at start; otherwise -1 with err

@@ -200,7 +200,7 @@ function breakdownTables(b, defs) {
   const adjusted = isAdjusted(b);
   const bayes = b.method === 'bayesian';
   // the card layout (phones) labels each cell with its column's header: the same words
-  const ciHead = `${fmtLevel(b.alpha)} ${bayes ? 'credible ' : ''}interval${adjusted ? ` (${correctionName(b.correction)}-adjusted)` : ''}`;
+  const ciHead = `${fmtLevel(b.alpha)} ${bayes ? 'credible ' : b.method === 'sequential' ? 'always-valid ' : ''}interval${adjusted ? ` (${correctionName(b.correction)}-adjusted)` : ''}`;
   const pHead = bayes ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(b.correction)}, all slices)` : 'p-value';
   return first.metrics.map((m0) => {
     const tbody = h('tbody');
