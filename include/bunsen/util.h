@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Allocate or abort the process with a message (the one process-ending call below
  * main.c, as Redis's zmalloc). Never return NULL. */
@@ -45,6 +46,8 @@ uint64_t hash_keyed(const void *p, size_t n);
 
 /* Wall clock in milliseconds since the Unix epoch, and a monotonic clock in ns. */
 int64_t time_now_ms(void);
+/* The wall-clock time ms milliseconds from now, as pthread_cond_timedwait takes it. */
+struct timespec time_realtime_in(long ms);
 
 /* pthread_create with every signal blocked in the new thread (the caller's mask is kept):
  * signals belong to the main loop's sigtimedwait, and a thread started while they were

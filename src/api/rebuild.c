@@ -57,14 +57,7 @@ static void first_emit(void *ctx, const struct store_rebuild *r)
 /* Sleep ms unless stopped; returns true when stopping. */
 static bool nap(struct rebuilder *rb, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = time_realtime_in(ms);
     pthread_mutex_lock(&rb->mu);
     while (!rb->stop && pthread_cond_timedwait(&rb->cv, &rb->mu, &until) == 0) {
     }

@@ -79,14 +79,7 @@ int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err)
     }
     uint64_t mine = ++f->asked;
     pthread_cond_broadcast(&f->cv);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wait_ms / 1000;
-    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = time_realtime_in(wait_ms);
     int w = 0;
     while (f->done < mine && !f->stopping && w != ETIMEDOUT) {
         w = pthread_cond_timedwait(&f->cv, &f->mu, &ts);

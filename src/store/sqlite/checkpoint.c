@@ -219,13 +219,7 @@ void sqlite_ckpt_read_gate(struct sqlite_store *s)
             k->pending = true;
             pthread_cond_signal(&k->cv);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += CKPT_READ_GATE_STEP_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = time_realtime_in(CKPT_READ_GATE_STEP_MS);
         pthread_cond_timedwait(&k->gate_cv, &k->mu, &ts);
     }
     if (atomic_load(&k->over) && !k->stop) {
