@@ -137,6 +137,8 @@ void api_saved_groups_delete(struct http_req *r); /* DELETE /api/v1/saved-groups
 /* Saved groups the catalogue reloads read from the store and parsed so far (process-wide):
  * one per group created or changed, none for the groups a reload kept. Any thread. */
 uint64_t api_saved_group_loads(void);
+/* /sub streams ended because their client read a replaced payload too slowly (sdk_stream.c). */
+uint64_t api_sdk_streams_slow_ends(void);
 
 /* assign.c: the hot path */
 void api_assign(struct http_req *r);     /* POST /api/v1/assign */

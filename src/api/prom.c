@@ -382,6 +382,11 @@ void api_metrics_prom(struct http_req *r)
                        "Open GET /sub/{sdk_key} event streams (at most half of "
                        "--max-connections).");
     metrics_write_value(&b, "bunsen_sdk_streams", "", (double)http_server_stream_count(app->http));
+    metrics_write_help(&b, "bunsen_sdk_streams_slow_ended_total", "counter",
+                       "/sub streams ended because their client was still reading a payload "
+                       "that a newer one replaced, two minutes after it began.");
+    metrics_write_value(&b, "bunsen_sdk_streams_slow_ended_total", "",
+                        (double)api_sdk_streams_slow_ends());
     metrics_write_help(&b, "bunsen_sdk_payload_renders_total", "counter",
                        "SDK payloads rendered (once per definitions snapshot and encryption key, "
                        "shared by GET /api/features and the /sub streams).");

@@ -17,7 +17,9 @@
  * revocation through this daemon (api_sdk_streams_keys_changed), it also ends the streams
  * whose key is no longer active: a revoked key gets nothing more, as it gets 401 for every
  * request (a revocation on another daemon or by the CLI: within about a second); the same
- * check drops such keys from the HTTP layer's key cache, stream or none. Request
+ * check drops such keys from the HTTP layer's key cache, stream or none. The tick also ends
+ * a stream still sending a payload two minutes after it began once a newer one replaced it
+ * (SLOW_READER_MS: a reader that slow keeps an old payload in memory for itself alone). Request
  * threads, the reload paths and the publisher.
  */
 #include <openssl/evp.h>
@@ -35,6 +37,10 @@
 #include "bunsen/util.h"
 
 #define KEEPALIVE_MS 15000
+/* How long a stream may take to send a payload once a newer one replaced it: the older
+ * text stays in memory for that stream alone meanwhile (a client that reads nothing is cut
+ * sooner, by MHD's idle timeout, --conn-timeout). */
+#define SLOW_READER_MS 120000
 
 /* ---- encryption ---- */
 
@@ -255,10 +261,32 @@ static void publish_now(struct app *app)
     free(pc.k);
 }
 
+/* Streams ended because their client read a superseded payload too slowly
+ * (bunsen_sdk_streams_slow_ended_total). */
+static _Atomic uint64_t slow_ends;
+
+uint64_t api_sdk_streams_slow_ends(void)
+{
+    return atomic_load(&slow_ends);
+}
+
+struct tick {
+    int64_t now, slow_ms;
+};
+
 static void ping_one(void *ctx, struct http_stream *st, void *user)
 {
-    int64_t now = *(const int64_t *)ctx;
+    const struct tick *t = ctx;
+    int64_t now = t->now;
     struct subscriber *sub = user;
+    if (http_stream_superseded_for(st, now, t->slow_ms)) {
+        /* the payload it is still sending was replaced: it stays in memory for this
+         * subscriber alone while the client reads it at its pace (13 MB with large saved
+         * groups). End the stream: the SDK reconnects and gets the current payload. */
+        http_stream_close(st);
+        atomic_fetch_add(&slow_ends, 1);
+        return;
+    }
     if (now - sub->last_ms >= KEEPALIVE_MS) {
         /* none while an event is being sent: its bytes keep the connection busy */
         static const char ping[] = ": ping\n\n";
@@ -316,13 +344,13 @@ static void check_keys(struct app *app)
     free(ak.k);
 }
 
-static void keep_alive(struct app *app)
+static void keep_alive(struct app *app, int64_t slow_ms)
 {
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
     }
-    int64_t now = time_now_ms();
-    http_server_each_stream(app->http, ping_one, &now);
+    struct tick t = {time_now_ms(), slow_ms};
+    http_server_each_stream(app->http, ping_one, &t);
 }
 
 /*
@@ -341,6 +369,7 @@ struct api_publisher {
     pthread_cond_t wake;
     bool pending, stop;
     bool keys_changed; /* a revocation: check the streams' keys now */
+    int64_t slow_ms;   /* a superseded payload must be read whole within this (ping_one) */
 };
 
 static void *publisher_main(void *arg)
@@ -368,7 +397,7 @@ static void *publisher_main(void *arg)
         }
         if (now - pinged >= 1000) {
             pinged = now;
-            keep_alive(pb->app);
+            keep_alive(pb->app, pb->slow_ms);
         }
         pthread_mutex_lock(&pb->mu);
     }
@@ -380,6 +409,9 @@ struct api_publisher *api_sdk_streams_start(struct app *app)
 {
     struct api_publisher *pb = xcalloc(1, sizeof(*pb));
     pb->app = app;
+    /* SLOW_READER_MS; BUNSEN_TEST_STREAM_SLOW_MS in tests (test_sdk_stream) */
+    const char *slow = getenv("BUNSEN_TEST_STREAM_SLOW_MS");
+    pb->slow_ms = slow != NULL && atoll(slow) > 0 ? atoll(slow) : SLOW_READER_MS;
     pthread_mutex_init(&pb->mu, NULL);
     pthread_cond_init(&pb->wake, NULL);
     if (thread_start(&pb->thread, publisher_main, pb) != 0) {

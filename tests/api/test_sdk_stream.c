@@ -430,6 +430,99 @@ static void test_stalled_subscribers(void **state)
     json_decref(call("DELETE", "/api/v1/saved-groups/slowg", D.admin_key, NULL, 200));
 }
 
+/* Read fd at most 64 KiB every 50 ms (about 1.3 MB/s) for up to ms: the index of the first of
+ * needles (n of them) seen, -1 when the connection ended before any, -2 after ms. The last
+ * bytes of each read are kept so that a needle split between two reads is found. */
+static int trickle(int fd, int ms, const char *const *needles, int n)
+{
+    static char buf[(64 << 10) + 64];
+    size_t keep = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms) {
+            return -2;
+        }
+        sleep_ms(50);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0) {
+            continue;
+        }
+        ssize_t got = read(fd, buf + keep, 64 << 10);
+        if (got <= 0) {
+            return -1;
+        }
+        size_t len = keep + (size_t)got;
+        buf[len] = '\0';
+        for (int i = 0; i < n; i++) {
+            if (strstr(buf, needles[i]) != NULL) {
+                return i;
+            }
+        }
+        keep = len < 63 ? len : 63;
+        memmove(buf, buf + len - keep, keep);
+    }
+}
+
+/* A subscriber still reading a payload that a newer one replaced is ended once it has been
+ * at it for SLOW_READER_MS (here 1.5 s): the old text stayed in memory for that stream alone
+ * for as long as its client took (13 MB with large saved groups; a client reading a little
+ * now and then is never cut by the idle timeout). Reading the current payload as slowly ends
+ * nothing: that text is shared. */
+static void test_slow_reader_of_replaced_payload(void **state)
+{
+    (void)state;
+    struct daemon S;
+    setenv("BUNSEN_TEST_STREAM_SLOW_MS", "1500", 1);
+    int rc = daemon_start(&S, NULL);
+    unsetenv("BUNSEN_TEST_STREAM_SLOW_MS");
+    assert_int_equal(rc, 0);
+    enum { NVAL = 100000 };
+    size_t cap = (size_t)NVAL * 60 + 128;
+    char *body = malloc(cap);
+    for (int g = 0; g < 2; g++) {
+        size_t len =
+            (size_t)snprintf(body, cap, "{\"key\":\"slow%d\",\"attribute\":\"id\",\"values\":[", g);
+        for (int i = 0; i < NVAL; i++) {
+            len += (size_t)snprintf(body + len, cap - len, "%s\"reader-%d-%040d\"", i ? "," : "", g,
+                                    i);
+        }
+        snprintf(body + len, cap - len, "]}");
+        json_decref(harness_call(S.port, "POST", "/api/v1/saved-groups", S.admin_key, body, 201));
+    }
+    free(body);
+    json_decref(harness_call(S.port, "POST", "/api/v1/experiments", S.admin_key,
+                             "{\"key\":\"slowr\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                             "\"targeting\":{\"$or\":[{\"id\":{\"$inGroup\":\"slow0\"}},"
+                             "{\"id\":{\"$inGroup\":\"slow1\"}}]},\"default_value\":\"v0\"}",
+                             201));
+    json_decref(
+        harness_call(S.port, "POST", "/api/v1/experiments/slowr/start", S.admin_key, NULL, 200));
+    json_t *k = harness_call(S.port, "POST", "/api/v1/keys", S.admin_key,
+                             "{\"name\":\"slow-reader\",\"role\":\"sdk\"}", 201);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *req = fmt("GET /sub/%s HTTP/1.1\r\nHost: x\r\n\r\n", str(k, "key"));
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    json_decref(k);
+    /* the payload is ~11.6 MB: 3 s at ~1.3 MB/s read part of it, and the stream stays */
+    const char *const ends[] = {"\r\n0\r\n\r\n", "\"defaultValue\":\"v1\""};
+    assert_int_equal(trickle(fd, 3000, ends, 2), -2);
+    assert_true(harness_metric_value(S.port, NULL, "bunsen_sdk_streams_slow_ended_total") == 0);
+    /* replaced while it is read: the stream ends (the chunked body's last chunk) before the
+     * new payload, which the client gets when it reconnects */
+    json_decref(harness_call(S.port, "PATCH", "/api/v1/experiments/slowr", S.admin_key,
+                             "{\"default_value\":\"v1\"}", 200));
+    assert_int_equal(trickle(fd, SSE_HANG_MS, ends, 2), 0);
+    assert_true(harness_metric_value(S.port, NULL, "bunsen_sdk_streams_slow_ended_total") == 1);
+    close(fd);
+    daemon_cleanup(&S);
+}
+
 /* Decrypt GrowthBook's "iv.ciphertext" with key_b64 into a new string. */
 static char *decrypt(const char *enc, const char *key_b64)
 {
@@ -863,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_payload_rendered_once),
         cmocka_unit_test(test_large_payload_streamed),
         cmocka_unit_test(test_stalled_subscribers),
+        cmocka_unit_test(test_slow_reader_of_replaced_payload),
         cmocka_unit_test(test_encrypted_payload),
         cmocka_unit_test(test_key_documents_show_encrypt),
         cmocka_unit_test(test_remote_eval),
