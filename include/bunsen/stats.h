@@ -324,7 +324,7 @@ void stats_adjusted_interval(const struct stats_config *cfg, const struct stats_
  * level-alpha test of the given power (R's power.prop.test closed form, STATS.md):
  * ceil((z(1-alpha/2) sqrt(2 pbar qbar) + z(power) sqrt(p1 q1 + p2 q2))^2 / (p2 - p1)^2).
  * Example: 0.10 -> 0.11, alpha 0.05, power 0.8 -> 14751. Return 0 and set *n, or -1 with
- * err (ERR_INVALID) unless p1, p2 in (0, 1), p1 != p2, alpha and power in (0, 1), and the
+ * err (ERR_INVALID) unless p1, p2 in [0, 1], p1 != p2, alpha and power in (0, 1), and the
  * result fits in int64. Thread-safe.
  */
 int stats_power_binomial(double p1, double p2, double alpha, double power, int64_t *n,

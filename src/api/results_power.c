@@ -143,8 +143,10 @@ json_t *results_decision_json(const struct experiment *x, const struct metric *m
         /* the target in the metric's direction: the binomial sample size is not symmetric */
         double mde = m->goal == STATS_GOAL_DECREASE ? -x->mde : x->mde;
         double p1 = mo.mean.value, p2 = p1 * (1.0 + mde);
-        if (!(p1 < 1) || !(p2 < 1)) {
-            stats_warning_add(warning, "the target rate is not below 1");
+        if (!(p2 <= 1)) {
+            stats_warning_add(warning, "the target rate is above 1");
+        } else if (!(p2 >= 0)) {
+            stats_warning_add(warning, "the target rate is below 0");
         } else {
             have_need =
                 stats_power_binomial(p1, p2, x->analysis.alpha, DECISION_POWER, &need, &err) == 0;

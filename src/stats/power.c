@@ -45,11 +45,15 @@ int stats_power_binomial(double p1, double p2, double alpha, double power, int64
     if (levels_check(alpha, power, err) != 0) {
         return -1;
     }
-    if (!(p1 > 0 && p1 < 1)) {
-        return err_set(err, ERR_INVALID, "baseline", "baseline rate must be in (0, 1)");
+    /* a rate of 0 or 1 is a plan too (a control that always converts, planned down to
+     * 0.95: p1 q1 = 0 and pbar is inside (0, 1) whenever the two differ), as R's
+     * power.prop.test takes it */
+    if (!(p1 >= 0 && p1 <= 1)) {
+        return err_set(err, ERR_INVALID, "baseline", "baseline rate must be in [0, 1]");
     }
-    if (!(p2 > 0 && p2 < 1) || p2 == p1) {
-        return err_set(err, ERR_INVALID, "mde", "target rate must be in (0, 1) and differ");
+    if (!(p2 >= 0 && p2 <= 1) || p2 == p1) {
+        return err_set(err, ERR_INVALID, "mde",
+                       "target rate must be in [0, 1] and differ from the baseline");
     }
     double za = gsl_cdf_ugaussian_Qinv(alpha / 2.0);
     double zb = gsl_cdf_ugaussian_Pinv(power);

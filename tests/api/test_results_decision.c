@@ -203,6 +203,56 @@ static void test_decision_decrease(void **state)
     json_decref(res);
 }
 
+/* A control that always converts is a plan for a decrease (1.0 -> 0.95: 152 per variant by
+ * STATS.md's formula, as R's power.prop.test); it answered "the target rate is not below 1"
+ * and no sample size. An increase from it has no plan: the target is above 1. /power takes
+ * the rates 0 and 1 too. */
+static void test_decision_rate_one(void **state)
+{
+    (void)state;
+    post_ok("/api/v1/metrics", json_pack("{s:s, s:s, s:s, s:s}", "key", "errs", "event", "errs",
+                                         "type", "binomial", "goal", "decrease"));
+    post_ok("/api/v1/metrics",
+            json_pack("{s:s, s:s, s:s}", "key", "opens", "event", "opens", "type", "binomial"));
+    const double w[] = {0.5, 0.5};
+    make_experiment("always", "errs", w, 2);
+    make_experiment("always-up", "opens", w, 2);
+    const char *keys[] = {"always", "always-up"}, *metrics[] = {"errs", "opens"};
+    for (int k = 0; k < 2; k++) {
+        ingest_binomial_arm(keys[k], metrics[k], 0, 40, 40);
+        ingest_binomial_arm(keys[k], metrics[k], 1, 40, 30);
+    }
+    json_t *res = results("always", "cuped=false");
+    const json_t *d = json_object_get(res, "decision");
+    assert_int_equal(json_integer_value(json_object_get(d, "users_needed_per_variant")), 152);
+    json_decref(res);
+    res = results("always-up", "cuped=false");
+    d = json_object_get(res, "decision");
+    assert_true(json_is_null(json_object_get(d, "users_needed_per_variant")));
+    assert_non_null(strstr(str(d, "warning"), "the target rate is above 1"));
+    json_decref(res);
+    const char *bodies[] = {"{\"metric_type\": \"binomial\", \"baseline\": 1, \"mde\": -0.05}",
+                            "{\"metric_type\": \"binomial\", \"baseline\": 0, \"mde\": 0.01}",
+                            "{\"metric_type\": \"binomial\", \"baseline\": 0.95, \"mde\": 0.05}"};
+    const long want[] = {152, 780, 152};
+    for (int i = 0; i < 3; i++) {
+        int st;
+        json_t *pw = http_json(D.port, "POST", "/api/v1/power", D.admin_key, bodies[i], &st);
+        assert_int_equal(st, 200);
+        assert_int_equal(json_integer_value(json_object_get(pw, "users_per_variant")), want[i]);
+        json_decref(pw);
+    }
+    /* a target outside [0, 1] is still a 400 naming mde */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/power", D.admin_key,
+                              "{\"metric_type\": \"binomial\", \"baseline\": 1, \"mde\": 0.05}",
+                              &r),
+                     0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"field\":\"mde\""));
+    resp_free(&r);
+}
+
 /* v1.1: the relative verdict, "decision", the complete CSV and the time series as CSV. */
 static void test_decision_verdict_csv(void **state)
 {
@@ -614,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_decision_verdict_csv),
         cmocka_unit_test(test_decision_weight_zero),
         cmocka_unit_test(test_decision_decrease),
+        cmocka_unit_test(test_decision_rate_one),
         cmocka_unit_test(test_users_export),
         cmocka_unit_test(test_correction_intervals),
     };

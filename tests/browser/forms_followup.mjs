@@ -254,8 +254,13 @@ T.test('the power calculator plans a decrease-goal rate as a decrease: its prefi
   // a decrease beyond the whole rate is refused in the page, beside the effect
   await page.getByLabel('Minimum detectable effect (% of the baseline)').fill('120');
   await page.getByRole('button', { name: 'Calculate' }).click();
-  await page.locator('.field-error', { hasText: /must stay above 0%/ }).waitFor();
+  await page.locator('.field-error', { hasText: /cannot go below 0%/ }).waitFor();
   assertEq(await page.locator('#pw-users').count(), 0, 'no answer');
+  // a control that always converts is a plan for a decrease (1.0 -> 0.95: 152 per variant)
+  await page.getByLabel('Baseline conversion rate (%)').fill('100');
+  await page.getByLabel('Minimum detectable effect (% of the baseline)').fill('5');
+  await page.getByRole('button', { name: 'Calculate' }).click();
+  await page.locator('#pw-users', { hasText: /^152$/ }).waitFor();
   noErrors();
 });
 

@@ -441,7 +441,16 @@ static void test_fixture_power(void **state)
     assert_int_equal(stats_power_mean(5.0, 1.0, 0.1, 0.05, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_int_equal(err.code, ERR_INVALID);
-    assert_int_equal(stats_power_binomial(0.0, 0.1, 0.05, 0.8, &n, &err), -1);
+    /* the rates 0 and 1 are plans too (R's power.prop.test; scipy: 780, 152, 152) */
+    assert_int_equal(stats_power_binomial(0.0, 0.01, 0.05, 0.8, &n, &err), 0);
+    assert_int_equal(n, 780);
+    assert_int_equal(stats_power_binomial(1.0, 0.95, 0.05, 0.8, &n, &err), 0);
+    assert_int_equal(n, 152);
+    assert_int_equal(stats_power_binomial(0.95, 1.0, 0.05, 0.8, &n, &err), 0);
+    assert_int_equal(n, 152);
+    assert_int_equal(stats_power_binomial(0.0, 0.0, 0.05, 0.8, &n, &err), -1);
+    assert_int_equal(stats_power_binomial(1.0, 1.05, 0.05, 0.8, &n, &err), -1);
+    assert_int_equal(stats_power_binomial(-0.1, 0.1, 0.05, 0.8, &n, &err), -1);
     assert_int_equal(stats_power_binomial(0.1, 0.11, 1.0, 0.8, &n, &err), -1);
     assert_int_equal(stats_power_mean(0.0, 1.0, 0.05, 0.8, &n, &err), -1);
     assert_int_equal(stats_power_mean(1.0, 0.0, 0.05, 0.8, &n, &err), -1);

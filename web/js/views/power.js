@@ -40,7 +40,8 @@ export function powerProblems(v) {
   const out = [];
   const bad = (x) => x === undefined || Number.isNaN(x);
   if (v.binomial) {
-    if (bad(v.baseline) || !(v.baseline > 0 && v.baseline < 100)) out.push({ field: 'baseline', message: 'The baseline conversion rate is a percentage between 0 and 100, e.g. 10 for 10%.' });
+    if (bad(v.baseline) || !(v.baseline >= 0 && v.baseline <= 100)) out.push({ field: 'baseline', message: 'The baseline conversion rate is a percentage from 0 to 100, e.g. 10 for 10%.' });
+    else if (v.relative && v.baseline === 0) out.push({ field: 'baseline', message: 'A relative effect needs a baseline above 0% (or make the effect absolute, in percentage points).' });
   } else {
     if (bad(v.baseline) || (v.relative && v.baseline === 0)) out.push({ field: 'baseline', message: v.relative ? 'The baseline mean is a number other than 0 (a relative effect needs one).' : 'The baseline mean is a number.' });
     if (bad(v.stddev) || !(v.stddev > 0)) out.push({ field: 'stddev', message: 'The standard deviation is a number above 0 (from a past experiment or this one).' });
@@ -50,8 +51,8 @@ export function powerProblems(v) {
   else if (v.binomial && !out.length) {
     const t = targetRate(v);
     const shown = `${Number(t.toFixed(4))}%`;
-    if (!(t > 0)) out.push({ field: 'mde', message: `A decrease of this size takes the rate to ${shown}: the target rate must stay above 0%.` });
-    else if (!(t < 100)) out.push({ field: 'mde', message: `An increase of this size takes the rate to ${shown}: the target rate must stay below 100%.` });
+    if (!(t >= 0)) out.push({ field: 'mde', message: `A decrease of this size takes the rate to ${shown}: the target rate cannot go below 0%.` });
+    else if (!(t <= 100)) out.push({ field: 'mde', message: `An increase of this size takes the rate to ${shown}: the target rate cannot go above 100%.` });
   }
   if (bad(v.alpha) || !(v.alpha > 0 && v.alpha < 50)) out.push({ field: 'alpha', message: 'The significance level is a percentage between 0 and 50, usually 5.' });
   if (bad(v.power) || !(v.power > 0 && v.power < 100)) out.push({ field: 'power', message: 'Power is a percentage between 0 and 100, usually 80.' });
