@@ -26,7 +26,7 @@
 #define API_READY_REUSE_MS 100
 
 /* schema: the newest migration this binary has for its backend, which tells builds of one
- * VERSION apart (README "Upgrade" is keyed by it) */
+ * VERSION apart (docs/UPGRADING.md is keyed by it) */
 void api_health_live(struct http_req *r)
 {
     int schema = store_schema_newest(http_req_app(r)->store);

@@ -252,7 +252,7 @@ static void warn_foreign_sessions(struct pg_conn *c)
                            (json_int_t)pg_i64(r, 0, 4), "action",
                            "stop every bunsen daemon of such a build (a session with "
                            "rollup_slot true is a bunsen writer); a daemon of this build or a "
-                           "newer one names itself bunsen/... (README \"Upgrade\")"));
+                           "newer one names itself bunsen/... (docs/UPGRADING.md)"));
     }
     PQclear(r);
 }
