@@ -158,11 +158,16 @@ static void exposures_plan(struct xreq *q, const struct store_rules *rules,
             }
             continue;
         }
-        /* An earlier exposure arrived late: it becomes the first one (the recorded dimension
-         * values stay those of the exposure recorded first). Every other exposure of the
-         * user is at or after the kept one, so the kept one is the earliest to another
-         * variant when the variants differ. */
+        /* An earlier exposure arrived late: it becomes the first one. The recorded dimension
+         * values stay those of the exposure recorded first when one was stored before; a
+         * pair first seen in this request has recorded nothing yet, so the earlier item's
+         * values are the ones recorded (within one request the order of the items does not
+         * matter). Every other exposure of the user is at or after the kept one, so the
+         * kept one is the earliest to another variant when the variants differ. */
         s->moved = !s->row.is_new;
+        if (s->row.is_new) {
+            s->dims = x->dims;
+        }
         str_copy(s->variant, sizeof(s->variant), x->variant);
         s->row.ts = x->ts;
         s->row.conflicts_add += same ? 0 : 1;

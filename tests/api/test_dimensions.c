@@ -377,6 +377,47 @@ static void test_bad_requests_and_csv(void **state)
         results_csv_check(D.port, D.admin_key, "/api/v1/experiments/dx/results?dimension=country"));
 }
 
+/* Within one request the earliest of a user's items is the first exposure, and its
+ * attributes are recorded whatever the items' order: u1's later item (no attributes) came
+ * first and put u1 in "(none)" while u2, the same items the other way round, was in "de"
+ * (review stats29 1). A later request's earlier item still moves nothing (API.md). */
+static void test_dims_order_in_request(void **state)
+{
+    (void)state;
+    json_decref(call("POST", "/api/v1/experiments",
+                     "{\"key\":\"dord\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+                     "\"dimensions\":[\"country\"]}",
+                     201));
+    json_decref(call("POST", "/api/v1/experiments/dord/start", NULL, 200));
+    json_int_t t = (json_int_t)(now_ms - 3600000), early = t - 60000;
+    const char *x = "{s:s, s:s, s:s, s:I}", *xa = "{s:s, s:s, s:s, s:I, s:{s:s}}";
+#define EXPO(u, ts) json_pack(x, "experiment", "dord", "user_id", u, "variant", "a", "ts", ts)
+#define EXPO_DE(u, ts)                                                                             \
+    json_pack(xa, "experiment", "dord", "user_id", u, "variant", "a", "ts", ts, "attributes",      \
+              "country", "de")
+    call_json_ok("POST", "/api/v1/exposures",
+                 json_pack("{s:[o, o, o, o]}", "exposures", EXPO("o1", t), EXPO_DE("o1", early),
+                           EXPO_DE("o2", early), EXPO("o2", t)));
+    /* o3: stored first without attributes; an earlier item with them, in a later request */
+    call_json_ok("POST", "/api/v1/exposures", json_pack("{s:[o]}", "exposures", EXPO("o3", t)));
+    call_json_ok("POST", "/api/v1/exposures",
+                 json_pack("{s:[o]}", "exposures", EXPO_DE("o3", early)));
+#undef EXPO
+#undef EXPO_DE
+    json_t *res = call("GET", "/api/v1/experiments/dord/results?dimension=country", NULL, 200);
+    const json_t *de = results_slice(res, "de"), *none = results_slice(res, "(none)");
+    assert_non_null(de);
+    assert_non_null(none);
+    /* o1 and o2 in "de", o3 in "(none)" */
+    assert_int_equal(json_integer_value(json_array_get(
+                         json_object_get(json_object_get(de, "srm"), "observed"), 0)),
+                     2);
+    assert_int_equal(json_integer_value(json_array_get(
+                         json_object_get(json_object_get(none, "srm"), "observed"), 0)),
+                     1);
+    json_decref(res);
+}
+
 /* A ratio metric broken down: per slice and variant its users and mean (sum of the
  * numerator over sum of the denominator) equal the recount of the raw events sent, the
  * delta-method stddev is a number, every user with a value sits in one slice, and nothing is
@@ -550,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_breakdown_recount),
         cmocka_unit_test(test_corrections_over_slices),
         cmocka_unit_test(test_bad_requests_and_csv),
+        cmocka_unit_test(test_dims_order_in_request),
         cmocka_unit_test(test_cli_breakdown),
         cmocka_unit_test(test_ratio_slices),
         cmocka_unit_test(test_rebuild_after_metric_edit),
