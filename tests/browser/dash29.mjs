@@ -1,9 +1,12 @@
 // dash29.mjs - the dashboard findings of the review journey29 (s29), numbered as the review
 // numbers them: J1. the experiment form names every variant value and default value that is
-// not JSON at once, with the rest of the form's problems, each hint quoting what was typed.
-// Run through run.sh (its own daemon and Chromium).
+// not JSON at once, with the rest of the form's problems, each hint quoting what was typed;
+// J2. the key hint suggests one key that keeps every rule ("Purchase Rate": try
+// “purchase-rate”), and the metric form's event hint has no Markdown backticks. Run
+// through run.sh (its own daemon and Chromium).
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
+import { keyProblem, keySuggestion } from '../../web/js/validate.js';
 
 const { T, daemon, admin, page, go, goDiscarding, noErrors, text, run } = await suite({ label: 'review journey29' });
 
@@ -73,6 +76,57 @@ T.test('J1. a single bad value: "One field needs attention" with its own text', 
   await page.getByRole('button', { name: 'Create experiment' }).click();
   await page.locator('.form-errors [role="alert"]').waitFor();
   assertEq(await text(page.locator('.form-errors')), 'One field needs attention: Variant 2 value must be JSON (a string needs quotes: "{color: red}")', 'the summary');
+  await goDiscarding('/experiments');
+  noErrors();
+});
+
+T.test('J2. the key suggestion keeps every rule (pure check of validate.js)', async () => {
+  const cases = {
+    'Purchase Rate': 'The key must be lower-case (try “purchase-rate”).',
+    'purchase rate': 'The key cannot contain spaces (try “purchase-rate”).',
+    'Café Crème': 'The key must be lower-case (try “cafe-creme”).',
+    '_draft': 'The key must start with a lower-case letter or a digit (try “draft”).',
+    'a / b': 'The key cannot contain spaces (try “a-b”).',
+    'shop#1': 'The key may use only lower-case letters, digits, “_”, “.” and “-” (try “shop1”).',
+    '!!!': 'The key must start with a lower-case letter or a digit.',
+  };
+  for (const [v, msg] of Object.entries(cases)) {
+    assertEq(keyProblem(v), msg, v);
+    const s = keySuggestion(v);
+    if (s) assertEq(keyProblem(s), null, `the suggestion for “${v}” (“${s}”) is itself a key`);
+  }
+  assertEq(keyProblem('Checkout Button', 'Variant 1’s key'), 'Variant 1’s key must be lower-case (try “checkout-button”).', 'a variant key');
+});
+
+T.test('J2. metric form: “Purchase Rate” suggests purchase-rate, which the form then accepts; the event hint has no backticks', async () => {
+  await go('/metrics/new');
+  await page.getByRole('heading', { name: 'New metric' }).waitFor();
+  const hint = await text(page.locator('.field:has([data-field="event"]) .hint'));
+  assert(!hint.includes('`'), `no backticks in the event hint: ${hint}`);
+  assert(hint.includes('“event”'), `the hint quotes “event”: ${hint}`);
+  await page.getByLabel('Key', { exact: true }).fill('Purchase Rate');
+  await page.getByLabel('Event name').fill('purchase');
+  await page.getByRole('button', { name: 'Create metric' }).click();
+  await page.locator('.form-errors [role="alert"]').waitFor();
+  const said = await text(page.locator('.field:has([data-field="key"]) .field-error'));
+  assertEq(said, 'The key must be lower-case (try “purchase-rate”).', 'the key error');
+  const tried = /try “([^”]+)”/.exec(said)[1];
+  await page.getByLabel('Key', { exact: true }).fill(tried);
+  await page.getByRole('button', { name: 'Create metric' }).click();
+  await page.locator('#metrics-table tr[data-key="purchase-rate"]').waitFor();
+  assertEq((await admin.get('/metrics/purchase-rate')).event, 'purchase', 'created with the suggested key');
+  noErrors();
+});
+
+T.test('J2. experiment form: the key and a variant key get a suggestion that is valid', async () => {
+  await go('/experiments/new');
+  await page.locator('form.exp-form').waitFor();
+  await page.locator('input[name="key"]').fill('Checkout Button');
+  await page.locator('input[data-field="variants[1].key"]').fill('Big Green');
+  await page.getByRole('button', { name: 'Create experiment' }).click();
+  await page.locator('.form-errors [role="alert"]').waitFor();
+  assertEq(await fieldError('key'), 'The key must be lower-case (try “checkout-button”).', 'the key');
+  assertEq(await fieldError('variants[1].key'), 'Variant 2’s key must be lower-case (try “big-green”).', 'the variant key');
   await goDiscarding('/experiments');
   noErrors();
 });
