@@ -2,7 +2,8 @@
 // numbers them: J1. the experiment form names every variant value and default value that is
 // not JSON at once, with the rest of the form's problems, each hint quoting what was typed;
 // J2. the key hint suggests one key that keeps every rule ("Purchase Rate": try
-// “purchase-rate”), and the metric form's event hint has no Markdown backticks. Run
+// “purchase-rate”), and the metric form's event hint has no Markdown backticks; J9. the
+// audit log shows an API key's name beside its id on key.create and key.revoke rows. Run
 // through run.sh (its own daemon and Chromium).
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
@@ -128,6 +129,31 @@ T.test('J2. experiment form: the key and a variant key get a suggestion that is 
   assertEq(await fieldError('key'), 'The key must be lower-case (try “checkout-button”).', 'the key');
   assertEq(await fieldError('variants[1].key'), 'Variant 2’s key must be lower-case (try “big-green”).', 'the variant key');
   await goDiscarding('/experiments');
+  noErrors();
+});
+
+T.test('J9. the audit log names the key created or revoked beside its id', async () => {
+  const made = await admin.post('/keys', { name: 'j29-reporting', role: 'viewer' });
+  await admin.del(`/keys/${made.id}`);
+  await go('/audit?target_type=key');
+  const rows = page.locator('#audit-table tbody tr');
+  await rows.first().waitFor();
+  const ours = rows.filter({ has: page.locator(`td[data-label="Target"] code:text-is("${made.id}")`) });
+  assertEq(await ours.count(), 2, 'a key.create and a key.revoke row for the key');
+  for (let i = 0; i < 2; i++) {
+    const row = ours.nth(i);
+    const action = await text(row.locator('td[data-label="Action"]'));
+    assert(action === 'key.create' || action === 'key.revoke', action);
+    assertEq(await text(row.locator('td[data-label="Target"] .target-name')), 'j29-reporting', `${action}: the key's name`);
+    assertEq(await text(row.locator('td[data-label="Target"] .target-id')), made.id, `${action}: the key's id`);
+  }
+  // the bootstrap admin key (created by the daemon's first start) is named too
+  const boot = await admin.get('/audit?target_type=key&limit=200');
+  const first = boot.entries.find((e) => e.action === 'key.create' && e.after && e.after.name && e.target !== made.id);
+  if (first) {
+    const row = rows.filter({ has: page.locator(`td[data-label="Target"] code:text-is("${first.target}")`) });
+    assertEq(await text(row.locator('.target-name')), first.after.name, 'the other key created');
+  }
   noErrors();
 });
 
