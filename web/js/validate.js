@@ -7,14 +7,39 @@ import { h, clear, showFieldError } from './dom.js';
 
 const KEY_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
-/** Why `v` is not a valid key (experiments, metrics, variants), or null when it is. */
+/**
+ * `v` made a key by every rule at once: lower-case, accents dropped ("Café" -> "cafe"),
+ * spaces as "-", other characters dropped, starting with a letter or digit, at most 64
+ * characters; "" when nothing is left ("!!!").
+ */
+export function keySuggestion(v) {
+  return String(v)
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .trim()
+    .replace(/\s+/g, '-')
+    .replace(/[^a-z0-9_.-]/g, '')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[_.-]+/, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+}
+
+/**
+ * Why `v` is not a valid key (experiments, metrics, variants), or null when it is: the
+ * first rule it breaks, with a suggestion that keeps every rule ("Purchase Rate": lower-case,
+ * try “purchase-rate”), not only the one named.
+ */
 export function keyProblem(v, what = 'The key') {
   if (!v) return `${what} is required.`;
+  const s = keySuggestion(v);
+  const tryIt = s && s !== v && KEY_RE.test(s) ? ` (try “${s}”)` : '';
   if (v.length > 64) return `${what} is too long: at most 64 characters (now ${v.length}).`;
-  if (/[A-Z]/.test(v)) return `${what} must be lower-case (try “${v.toLowerCase()}”).`;
-  if (/\s/.test(v)) return `${what} cannot contain spaces (try “${v.trim().replace(/\s+/g, '-')}”).`;
-  if (!/^[a-z0-9]/.test(v)) return `${what} must start with a lower-case letter or a digit.`;
-  if (!KEY_RE.test(v)) return `${what} may use only lower-case letters, digits, “_”, “.” and “-”.`;
+  if (/[A-Z]/.test(v)) return `${what} must be lower-case${tryIt}.`;
+  if (/\s/.test(v)) return `${what} cannot contain spaces${tryIt}.`;
+  if (!/^[a-z0-9]/.test(v)) return `${what} must start with a lower-case letter or a digit${tryIt}.`;
+  if (!KEY_RE.test(v)) return `${what} may use only lower-case letters, digits, “_”, “.” and “-”${tryIt}.`;
   return null;
 }
 

@@ -61,6 +61,23 @@ function actorCell(a) {
   return [h('span', { class: 'actor-name' }, a.name), h('br', {}), h('code', { class: 'actor-id muted small' }, a.id)];
 }
 
+/* An audit entry's target: a link to an experiment, metric or saved group; for an API key
+   (key.create, key.revoke) the key's name from the entry's documents above its id, as the
+   actor column shows a key. */
+function targetCell(e) {
+  if (e.target_type === 'experiment') return h('a', { href: `#/experiments/${encodeURIComponent(e.target)}` }, e.target);
+  if (e.target_type === 'metric') return h('a', { href: `#/metrics/${encodeURIComponent(e.target)}` }, e.target);
+  if (e.target_type === 'saved_group' && e.action !== 'saved_group.delete') return h('a', { href: `#/saved-groups/${encodeURIComponent(e.target)}` }, e.target);
+  if (e.target_type === 'key') {
+    const name = (e.after && e.after.name) || (e.before && e.before.name);
+    if (typeof name === 'string' && name !== '' && name !== e.target) {
+      return [h('span', { class: 'target-name' }, name), h('br', {}), h('code', { class: 'target-id muted small' }, e.target)];
+    }
+    return h('code', { class: 'target-id' }, e.target);
+  }
+  return e.target;
+}
+
 export async function renderAudit(ctx) {
   ctx.title('Audit log');
   const typeSel = h('select', { id: 'au-type' },
@@ -104,10 +121,7 @@ export async function renderAudit(ctx) {
         h('td', { 'data-label': 'Time' }, fmtDateTime(e.ts)),
         h('td', { 'data-label': 'Actor' }, actorCell(e.actor)),
         h('td', { 'data-label': 'Action' }, h('code', {}, e.action)),
-        h('td', { 'data-label': 'Target' }, e.target_type === 'experiment'
-          ? h('a', { href: `#/experiments/${encodeURIComponent(e.target)}` }, e.target)
-          : e.target_type === 'metric' ? h('a', { href: `#/metrics/${encodeURIComponent(e.target)}` }, e.target)
-            : e.target_type === 'saved_group' && e.action !== 'saved_group.delete' ? h('a', { href: `#/saved-groups/${encodeURIComponent(e.target)}` }, e.target) : e.target),
+        h('td', { 'data-label': 'Target' }, targetCell(e)),
         h('td', { 'data-label': 'Changes' }, entryDetails(e))));
     }
     count += r.entries.length;

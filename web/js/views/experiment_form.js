@@ -209,14 +209,17 @@ function showForm(ctx, env, doc, stored, note) {
     clearFieldErrors(f.form);
     // a mistyped number reads as "": never send it as null or leave the field out
     const badNumbers = badNumberProblems(f.form);
+    const running = editing && coverageOnlyUp(stored.status) ? { status: stored.status, coverage: stored.coverage ?? 1 } : null;
     let payload;
     try {
       payload = f.buildPayload();
     } catch (err) {
-      showErrors(f.form, mergeProblems(badNumbers, [{ field: err.field || '', message: err.message }]), f.summary);
+      // values that are not JSON, and with them every other problem of the form, at once
+      const notJson = err.problems || [{ field: err.field || '', message: err.message }];
+      const rest = err.payload ? experimentProblems(err.payload, { forcedDupes: f.forcedDupes(), running }) : [];
+      showErrors(f.form, mergeProblems(badNumbers, [...notJson, ...rest]), f.summary);
       return;
     }
-    const running = editing && coverageOnlyUp(stored.status) ? { status: stored.status, coverage: stored.coverage ?? 1 } : null;
     const problems = mergeProblems(badNumbers, experimentProblems(payload, { forcedDupes: f.forcedDupes(), running }));
     if (showErrors(f.form, problems, f.summary)) return;
     if (editing) {
@@ -578,23 +581,28 @@ function buildForm(env, doc, stored, { live }) {
       p.primary_metric = primarySel.value || null;
       p.guardrails = [...guards];
     }
+    // values that are not JSON: every one is named (not only the first), its hint quoting
+    // what was typed ("green" for green)
+    const notJson = [];
+    const parsed = (text, fieldName, what) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        notJson.push({ field: fieldName, message: `${what} must be JSON (a string needs quotes: ${JSON.stringify(text.trim())})` });
+        return undefined;
+      }
+    };
     const dv = dvIn.value.trim();
     if (dv !== '') {
-      try {
-        p.default_value = JSON.parse(dv);
-      } catch {
-        throw Object.assign(new Error('The default value must be JSON (a string needs quotes: "grey")'), { field: 'default_value' });
-      }
+      const d = parsed(dv, 'default_value', 'The default value');
+      if (d !== undefined) p.default_value = d;
     } else if (editing) p.default_value = null; // sent only when it was set (the edit sends changes)
     // while locked, keys and weights are read-only in the form, names and values are not
     p.variants = variants.map((v, i) => {
       const out = { key: v.key, name: v.name.trim() || v.key, weight: Number.isFinite(v.weight) ? v.weight : null };
       if (v.value.trim() !== '') {
-        try {
-          out.value = JSON.parse(v.value);
-        } catch {
-          throw Object.assign(new Error(`Variant ${i + 1} value must be JSON (a string needs quotes: "blue")`), { field: `variants[${i}].value` });
-        }
+        const value = parsed(v.value, `variants[${i}].value`, `Variant ${i + 1} value`);
+        if (value !== undefined) out.value = value;
       }
       return out;
     });
@@ -608,6 +616,10 @@ function buildForm(env, doc, stored, { live }) {
         p.hash_attribute = hashAttrIn.value.trim() || 'id';
         p.fallback_attribute = fallbackIn.value.trim() || null;
       }
+    }
+    if (notJson.length) {
+      // `problems`: each value that is not JSON; `payload`: the rest, for the form's other checks
+      throw Object.assign(new Error(notJson[0].message), { field: notJson[0].field, problems: notJson, payload: p });
     }
     return p;
   };

@@ -323,7 +323,7 @@ function metricForm(env, m, stored) {
   const numField = field('Numerator (above the line)', numSel, { field: 'numerator', hint: 'Summed over each variant’s users, e.g. revenue.' });
   const denField = field('Denominator (below the line)', denSel, { field: 'denominator', hint: 'Summed over the same users, e.g. orders.' });
   const ratioNote = h('p', { class: 'muted small ratio-note', id: 'ratio-note', 'aria-live': 'polite' });
-  const eventField = field('Event name', eventIn, { field: 'event', hint: 'The `event` of the events that feed this metric.' });
+  const eventField = field('Event name', eventIn, { field: 'event', hint: 'The “event” of the events that feed this metric.' });
   const winField = field('Window (hours after first exposure)', winIn, { field: 'window_hours', hint: 'Empty: until the experiment stops.' });
   const capField = field('Cap per user', capIn, { field: 'cap', hint: 'Winsorize each user’s value at this number. Empty: no cap.' });
   const lookField = field('CUPED lookback (hours)', lookIn, { field: 'cuped_lookback_hours', hint: 'Pre-exposure period for the CUPED covariate; 0 turns it off.' });
