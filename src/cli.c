@@ -408,8 +408,15 @@ int cli_keys(int argc, char **argv)
     }
     bool create = strcmp(sub, "create") == 0, list = strcmp(sub, "list") == 0,
          revoke = strcmp(sub, "revoke") == 0;
-    if ((!create && !list && !revoke) || (create && (role == NULL || name == NULL)) ||
-        (revoke && id == NULL) || (!revoke && id != NULL)) {
+    /* name what is missing before the usage (it printed only the usage) */
+    const char *missing = create && role == NULL   ? "keys create needs --role ROLE"
+                          : create && name == NULL ? "keys create needs --name NAME"
+                          : revoke && id == NULL   ? "keys revoke needs the key's ID"
+                                                   : NULL;
+    if (missing != NULL) {
+        fprintf(stderr, "bunsen: %s\n", missing);
+    }
+    if ((!create && !list && !revoke) || missing != NULL || (!revoke && id != NULL)) {
         fputs(keys_usage, stderr);
         return 2;
     }
