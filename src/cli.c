@@ -464,7 +464,10 @@ int cli_keys(int argc, char **argv)
             fprintf(stderr, "bunsen: %s\n", err.msg);
             code = 1;
         } else {
-            printf("revoked %s (%s, %s)\n", id, rk.before.role, rk.before.name);
+            /* said here: the README's SIGHUP paragraph read as if SIGHUP applied it */
+            printf("revoked %s (%s, %s)\n"
+                   "a running daemon refuses it within about a second, SIGHUP or not\n",
+                   id, rk.before.role, rk.before.name);
         }
     }
     store_close(s);
