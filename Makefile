@@ -248,14 +248,14 @@ run: deps
 
 # The binary, the dashboard under share/bunsen/web, the man page bunsen(1), the systemd unit
 # (ExecStart pointing at BINDIR) and the docs: README.md and LICENSE in DOCDIR, every
-# docs/*.md, openapi.yaml and the screenshots under DOCDIR/docs/, where the README's links
-# point (the API.md and openapi.yaml of older installs, in DOCDIR itself, are removed). DESTDIR stages the tree for packaging. Nothing
+# docs/*.md, openapi.yaml and the screenshots under DOCDIR/docs/, and a copy of the unit
+# under DOCDIR/contrib/systemd/, where the README's links point (the API.md and openapi.yaml of older installs, in DOCDIR itself, are removed). DESTDIR stages the tree for packaging. Nothing
 # of PREFIX is compiled in (the daemon finds its dashboard next to its binary, serve.c), so
 # `sudo make install PREFIX=...` after `make` copies what was built and compiles nothing as
 # root (a PREFIX compiled in rebuilt serve.o and relinked, leaving root-owned build files).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(DOCDIR)/docs/img
+	    $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(DOCDIR)/docs/img $(DESTDIR)$(DOCDIR)/contrib/systemd
 	install -m 0755 $(BUILD)/bunsen $(DESTDIR)$(BINDIR)/bunsen
 	rm -rf $(DESTDIR)$(SHAREDIR)/web
 	cp -R web $(DESTDIR)$(SHAREDIR)/web
@@ -268,6 +268,8 @@ install: all
 	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(DOCS) docs/openapi.yaml $(DESTDIR)$(DOCDIR)/docs/
 	install -m 0644 $(wildcard docs/img/*.png) $(DESTDIR)$(DOCDIR)/docs/img/
+	install -m 0644 $(DESTDIR)$(SHAREDIR)/systemd/bunsen.service \
+	    $(DESTDIR)$(DOCDIR)/contrib/systemd/bunsen.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/bunsen $(DESTDIR)$(MANDIR)/man1/bunsen.1

@@ -408,8 +408,15 @@ int cli_keys(int argc, char **argv)
     }
     bool create = strcmp(sub, "create") == 0, list = strcmp(sub, "list") == 0,
          revoke = strcmp(sub, "revoke") == 0;
-    if ((!create && !list && !revoke) || (create && (role == NULL || name == NULL)) ||
-        (revoke && id == NULL) || (!revoke && id != NULL)) {
+    /* name what is missing before the usage (it printed only the usage) */
+    const char *missing = create && role == NULL   ? "keys create needs --role ROLE"
+                          : create && name == NULL ? "keys create needs --name NAME"
+                          : revoke && id == NULL   ? "keys revoke needs the key's ID"
+                                                   : NULL;
+    if (missing != NULL) {
+        fprintf(stderr, "bunsen: %s\n", missing);
+    }
+    if ((!create && !list && !revoke) || missing != NULL || (!revoke && id != NULL)) {
         fputs(keys_usage, stderr);
         return 2;
     }
@@ -457,7 +464,10 @@ int cli_keys(int argc, char **argv)
             fprintf(stderr, "bunsen: %s\n", err.msg);
             code = 1;
         } else {
-            printf("revoked %s (%s, %s)\n", id, rk.before.role, rk.before.name);
+            /* said here: the README's SIGHUP paragraph read as if SIGHUP applied it */
+            printf("revoked %s (%s, %s)\n"
+                   "a running daemon refuses it within about a second, SIGHUP or not\n",
+                   id, rk.before.role, rk.before.name);
         }
     }
     store_close(s);

@@ -120,6 +120,31 @@ int cli_backup(int argc, char **argv)
                 dest);
         return 2;
     }
+    /* and the directory DEST goes in: SQLite's "unable to open database file" on a DEST.tmp
+     * the user never typed said neither */
+    if (file != NULL) {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof(parent), "%s", dest);
+        char *slash = strrchr(parent, '/');
+        if (slash != NULL) {
+            slash[slash == parent ? 1 : 0] = '\0';
+        } else {
+            snprintf(parent, sizeof(parent), ".");
+        }
+        if (stat(parent, &dsb) != 0) {
+            if (errno == ENOENT) {
+                fprintf(stderr, "bunsen: the directory %s does not exist: create it first\n",
+                        parent);
+            } else {
+                fprintf(stderr, "bunsen: the directory %s: %s\n", parent, strerror(errno));
+            }
+            return 2;
+        }
+        if (!S_ISDIR(dsb.st_mode)) {
+            fprintf(stderr, "bunsen: %s is not a directory: the backup cannot go in it\n", parent);
+            return 2;
+        }
+    }
     struct store *s = cli_open_store(&cfg, CLI_STORE_READ_AS_IS);
     if (s == NULL) {
         return 1;

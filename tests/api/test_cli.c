@@ -468,6 +468,13 @@ static void test_usage_errors(void **state)
     expect_usage_error(NULL, NULL, version_extra, "unknown argument 'extra'", NULL);
     const char *const version_bogus[] = {"version", "--bogus", NULL};
     expect_usage_error(NULL, NULL, version_bogus, "unknown argument '--bogus'", NULL);
+    /* a missing option of keys is named before the usage (journey29 J9: only the usage) */
+    const char *const no_name[] = {"keys", "create", "--role", "editor", "--data-dir", dir, NULL};
+    expect_usage_error(NULL, NULL, no_name, "bunsen: keys create needs --name NAME", NULL);
+    const char *const no_role[] = {"keys", "create", "--name", "ci", "--data-dir", dir, NULL};
+    expect_usage_error(NULL, NULL, no_role, "bunsen: keys create needs --role ROLE", NULL);
+    const char *const no_id[] = {"keys", "revoke", "--data-dir", dir, NULL};
+    expect_usage_error(NULL, NULL, no_id, "bunsen: keys revoke needs the key's ID", NULL);
 
     /* every option checked before anything is touched: the log file, the data directory */
     char log[300], data[300];

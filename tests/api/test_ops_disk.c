@@ -159,6 +159,15 @@ static void test_backup_dest_directory(void **state)
     dir_names(bdir, names, sizeof(names));
     assert_string_equal(names, "");
     rmdir(bdir);
+    /* a DEST in a missing directory: said so, exit 2 (it was SQLite's "unable to open database
+     * file" about a DEST.tmp; journey29 J9) */
+    const char *const nodir[] = {"backup", fmt("%s/missing/x.db", d.dir), "--data-dir", d.dir,
+                                 NULL};
+    rc = bunsen_run(&out, nodir);
+    if (rc != 2 || strstr(out, fmt("the directory %s/missing does not exist", d.dir)) == NULL) {
+        fail_msg("backup into a missing directory: exit %d: %s", rc, out);
+    }
+    free(out);
     daemon_cleanup(&d);
 }
 

@@ -13,7 +13,8 @@
 #   metrics.mjs             GET /metrics through `promtool check metrics`, the PromQL and
 #                           scrape config of docs/INTEGRATIONS.md through promtool
 #   openapi.mjs             GET /api/v1/openapi.yaml through swagger-parser validate(), and
-#                           real ecosystem replies against its schemas
+#                           real ecosystem replies against its schemas; results, breakdown
+#                           and time series replies with every member declared
 #
 # Installs what is missing: Node.js and npm, promtool (Debian package prometheus, without
 # its recommends; its service is not started by this script) and the sqlite3 CLI (optional)
