@@ -276,19 +276,37 @@ json_t *api_assign_attrs_build(const struct assign_query *q);
 void api_user_id_as_text(json_t *o);
 #define API_USER_ID_INT_MAX 9007199254740991LL /* 2^53 - 1 */
 
+/* A numeric ts below this (1e12 ms, 2001-09-09T01:46:40Z) is most likely Unix seconds sent
+ * where milliseconds are expected (`date +%s`, Python's time.time()): it is stored as sent
+ * (the contract says milliseconds, and tests and imports send small values on purpose), but
+ * the reply's "warning", a counter and a log line say so (API.md "Ingestion"). An RFC 3339
+ * string is explicit and never counts. */
+#define INGEST_TS_SECONDS_BELOW 1000000000000LL
+/* The items of one request whose numeric ts is below INGEST_TS_SECONDS_BELOW: how many, and
+ * the first one (its index in the request's array and its ts). Zero-initialise. */
+struct ingest_ts_low {
+    size_t count;
+    size_t first;
+    int64_t first_ts;
+};
+/* Count item i, whose ts was sent as the number ts, in l when ts is below
+ * INGEST_TS_SECONDS_BELOW (events_body.c). Pure. */
+void api_ingest_ts_note(struct ingest_ts_low *l, size_t i, int64_t ts);
+
 /* The events of a POST /api/v1/events body already parsed by jansson (ingest.c): 0 with
- * *events (free(); its strings are borrowed from body) and *n, or -1 with err naming the
- * first bad field ("events[17].ts"). now is the time given to events without ts. Numeric
- * user ids in body are replaced by their text (api_user_id_as_text). */
+ * *events (free(); its strings are borrowed from body), *n and *low (the items whose numeric
+ * ts is below INGEST_TS_SECONDS_BELOW), or -1 with err naming the first bad field
+ * ("events[17].ts"). now is the time given to events without ts. Numeric user ids in body are
+ * replaced by their text (api_user_id_as_text). */
 int api_events_read_json(json_t *body, int64_t now, struct store_event **events, size_t *n,
-                         struct err *err);
+                         struct ingest_ts_low *low, struct err *err);
 
 /* The same for a body of the common shape read without jansson (events_body.c): 0 with
- * *events (free()), *n and *store (free() after the events: their strings point into it);
- * -1 when the body is not of that shape (nothing to release: the caller takes the jansson
- * path, which gives the same events for every body read here, or words the error). */
+ * *events (free()), *n, *low and *store (free() after the events: their strings point into
+ * it); -1 when the body is not of that shape (nothing to release: the caller takes the jansson
+ * path, which gives the same events and *low for every body read here, or words the error). */
 int api_events_body_read(const char *body, size_t len, int64_t now, struct store_event **events,
-                         size_t *n, char **store);
+                         size_t *n, struct ingest_ts_low *low, char **store);
 
 /* Before jansson parses a body whose member name is an array with a cap (ingestion items,
  * a saved group's values): the number of its elements, at most stop + 1 (the scan ends
@@ -390,6 +408,9 @@ int api_key_encryption(struct app *app, const char *id, char *out, size_t n, str
 void *prom_experiment(struct prom *p, const char *key);
 void prom_count_assign(void *experiment_counters, enum assign_reason reason);
 void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest_counts *c);
+/* n items of an ingestion request answered 200 whose numeric ts was below
+ * INGEST_TS_SECONDS_BELOW (bunsen_ingest_ts_before_2001_total). */
+void prom_count_ingest_ts_low(struct prom *p, bool exposures, size_t n);
 /* Exposures logged beside an answer (OFREP): n committed, or n dropped (queue full or the
  * commit failed). */
 void prom_count_async_exposures(struct prom *p, bool dropped, size_t n);

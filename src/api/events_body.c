@@ -11,7 +11,8 @@
  * strtod, the same defaults); anything else (escapes in strings, an unknown or repeated
  * field, a real ts, an item the API refuses, more than INGEST_MAX_ITEMS items, malformed
  * JSON) is "not read" and the caller takes the jansson path, which gives the usual result
- * or error message. tests/fuzz/fuzz_events_body.c checks that differentially. Pure;
+ * or error message. Both count the integer timestamps that look like seconds alike
+ * (api_ingest_ts_note). tests/fuzz/fuzz_events_body.c checks that differentially. Pure;
  * thread-safe.
  */
 #include <math.h>
@@ -58,7 +59,9 @@ static bool read_id(struct reader *rd, char *base, size_t max, const char **out)
     return true;
 }
 
-static bool read_field(struct reader *rd, char *base, int f, int64_t now, struct store_event *e)
+/* *numeric_ts is set when f is a ts sent as a number (api_ingest_ts_note). */
+static bool read_field(struct reader *rd, char *base, int f, int64_t now, struct store_event *e,
+                       bool *numeric_ts)
 {
     bool b = false, is_null = false, is_int = false;
     json_int_t iv = 0;
@@ -90,6 +93,7 @@ static bool read_field(struct reader *rd, char *base, int f, int64_t now, struct
         } else if (read_number(rd, &x, &is_int, &iv) && is_int && iv >= 0 &&
                    iv <= ((json_int_t)1 << 53)) {
             e->ts = (int64_t)iv;
+            *numeric_ts = true;
         } else {
             return false;
         }
@@ -98,9 +102,11 @@ static bool read_field(struct reader *rd, char *base, int f, int64_t now, struct
 }
 
 /* One event object; fields absent or null take their defaults. */
-static bool read_event(struct reader *rd, char *base, int64_t now, struct store_event *e)
+static bool read_event(struct reader *rd, char *base, int64_t now, struct store_event *e,
+                       bool *numeric_ts)
 {
     *e = (struct store_event){.value = 1.0, .ts = now};
+    *numeric_ts = false;
     unsigned seen = 0;
     if (rd->p >= rd->end || *rd->p != '{') {
         return false;
@@ -128,7 +134,7 @@ static bool read_event(struct reader *rd, char *base, int64_t now, struct store_
         }
         rd->p++;
         skip_ws(rd);
-        if (!read_field(rd, base, f, now, e)) {
+        if (!read_field(rd, base, f, now, e, numeric_ts)) {
             return false;
         }
         skip_ws(rd);
@@ -144,12 +150,22 @@ static bool read_event(struct reader *rd, char *base, int64_t now, struct store_
     }
 }
 
+void api_ingest_ts_note(struct ingest_ts_low *l, size_t i, int64_t ts)
+{
+    if (ts < INGEST_TS_SECONDS_BELOW && l->count++ == 0) {
+        l->first = i;
+        l->first_ts = ts;
+    }
+}
+
 int api_events_body_read(const char *body, size_t len, int64_t now, struct store_event **events,
-                         size_t *n, char **store)
+                         size_t *n, struct ingest_ts_low *low, char **store)
 {
     *events = NULL;
     *n = 0;
     *store = NULL;
+    *low = (struct ingest_ts_low){0};
+    struct ingest_ts_low found = {0};
     /* a NUL byte is never valid JSON text (see api_assign_body_read) */
     if (len == 0 || memchr(body, '\0', len) != NULL) {
         return -1;
@@ -190,8 +206,12 @@ int api_events_body_read(const char *body, size_t len, int64_t now, struct store
             alloc = alloc ? alloc * 2 : 64;
             ev = xrealloc(ev, alloc * sizeof(*ev));
         }
-        if (!read_event(&rd, copy, now, &ev[count])) {
+        bool numeric_ts = false;
+        if (!read_event(&rd, copy, now, &ev[count], &numeric_ts)) {
             goto not_read;
+        }
+        if (numeric_ts) {
+            api_ingest_ts_note(&found, count, ev[count].ts);
         }
         count++;
         skip_ws(&rd);
@@ -216,6 +236,7 @@ int api_events_body_read(const char *body, size_t len, int64_t now, struct store
     }
     *events = ev;
     *n = count;
+    *low = found;
     *store = copy;
     return 0;
 

@@ -5,15 +5,18 @@
  * queued: the first bad item answers 400 with `field` naming it ("events[17].ts"). The
  * valid batch is one writer job (one savepoint): it is stored and attributed entirely or
  * not at all, and the reply follows the commit: {"accepted", "duplicates"} for events,
- * plus "conflicts" and "ignored" for exposures (reply_counts).
+ * plus "conflicts" and "ignored" for exposures (reply_counts), plus a "warning" when items
+ * sent a numeric ts before 2001-09-09, most likely seconds (ts_low_warning).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_int.h"
 #include "bunsen/api.h"
+#include "bunsen/log.h"
 #include "bunsen/model.h"
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
@@ -29,7 +32,8 @@ struct ingest_write {
     struct store_ingest_counts counts;
     struct store_event *events;
     struct store_exposure *expo;
-    char **dims; /* per exposure: the owned text expo[i].dims points to */
+    char **dims;              /* per exposure: the owned text expo[i].dims points to */
+    struct ingest_ts_low low; /* items whose numeric ts looks like seconds */
 };
 
 static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *err)
@@ -55,6 +59,48 @@ static void ingest_users(struct api_write *w, void (*emit)(void *ctx, const char
     }
 }
 
+/* The reply's "warning" for the items of l (l->count > 0) into out: the first one named, with
+ * the day its ts reads as and its value in milliseconds if it was seconds. */
+static void ts_low_warning(const struct ingest_ts_low *l, bool exposures, char *out, size_t n)
+{
+    time_t secs = (time_t)(l->first_ts / 1000);
+    struct tm tm;
+    char day[16] = "?";
+    if (gmtime_r(&secs, &tm) != NULL) {
+        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    }
+    int len = snprintf(out, n,
+                       "%s[%zu].ts %lld is before 2001-09-09: ts is milliseconds since the epoch, "
+                       "so it reads as %s; if it is seconds, send %lld or an RFC 3339 string",
+                       exposures ? "exposures" : "events", l->first, (long long)l->first_ts, day,
+                       (long long)l->first_ts * 1000);
+    if (l->count > 1 && len > 0 && (size_t)len < n) {
+        snprintf(out + len, n - (size_t)len,
+                 " (%zu items of this request have a ts before 2001-09-09)", l->count);
+    }
+}
+
+/* The log line of a request with such items: warn, at most 5 per 10 s, the rest counted. */
+static void ts_low_log(const struct ingest_ts_low *l, bool exposures)
+{
+    static struct log_limit limit;
+    long not_logged = 0;
+    if (!log_enabled(LOG_WARN) ||
+        !log_limit_take(&limit, "ts before 2001-09-09", LOG_WARN,
+                        (int64_t)(time_mono_ns() / 1000000), 5, 10000, &not_logged)) {
+        return;
+    }
+    char field[64];
+    snprintf(field, sizeof(field), "%s[%zu].ts", exposures ? "exposures" : "events", l->first);
+    json_t *f =
+        json_pack("{s:s, s:I, s:s, s:I}", "kind", exposures ? "exposure" : "event", "items",
+                  (json_int_t)l->count, "first", field, "first_ts", (json_int_t)l->first_ts);
+    if (f != NULL && not_logged > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+    }
+    log_json(LOG_WARN, "ingested a numeric ts before 2001-09-09 (seconds instead of ms?)", f);
+}
+
 static void reply_counts(struct http_req *r, struct ingest_write *iw)
 {
     struct store_ingest_counts c = iw->counts;
@@ -65,6 +111,13 @@ static void reply_counts(struct http_req *r, struct ingest_write *iw)
     if (iw->exposures) {
         json_object_set_new(o, "conflicts", json_integer(c.conflicts));
         json_object_set_new(o, "ignored", json_integer(iw->ignored + c.ignored));
+    }
+    if (iw->low.count > 0) {
+        char warning[400];
+        ts_low_warning(&iw->low, iw->exposures, warning, sizeof(warning));
+        json_object_set_new(o, "warning", json_string(warning));
+        prom_count_ingest_ts_low(http_req_app(r)->prom, iw->exposures, iw->low.count);
+        ts_low_log(&iw->low, iw->exposures);
     }
     http_reply_json(r, 200, o);
 }
@@ -217,7 +270,7 @@ static int bad_user_id(struct err *err, const char *kind, size_t i)
 }
 
 static int read_event(const json_t *o, size_t i, int64_t now, struct store_event *e,
-                      struct err *err)
+                      struct ingest_ts_low *low, struct err *err)
 {
     static const char *const fields[] = {"user_id", "event", "value", "ts", "id", NULL};
     char f[64];
@@ -256,6 +309,9 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
         ITEM_FIELD(f, "events", i, ".ts");
         return read_ts(v, f, now, &e->ts, err);
     }
+    if (json_is_number(v)) {
+        api_ingest_ts_note(low, i, e->ts);
+    }
     v = json_object_get(o, "id");
     e->id = NULL;
     if (v != NULL && !json_is_null(v)) {
@@ -269,11 +325,12 @@ static int read_event(const json_t *o, size_t i, int64_t now, struct store_event
 }
 
 int api_events_read_json(json_t *body, int64_t now, struct store_event **events, size_t *n,
-                         struct err *err)
+                         struct ingest_ts_low *low, struct err *err)
 {
     const json_t *items = NULL;
     *events = NULL;
     *n = 0;
+    *low = (struct ingest_ts_low){0};
     if (ingest_items(body, "events", &items, err) != 0) {
         return -1;
     }
@@ -282,7 +339,8 @@ int api_events_read_json(json_t *body, int64_t now, struct store_event **events,
     for (size_t i = 0; i < count; i++) {
         json_t *o = json_array_get(items, i);
         api_user_id_as_text(o); /* a numeric id: its text, which the item then owns */
-        if (read_event(o, i, now, &ev[i], err) != 0) {
+        if (read_event(o, i, now, &ev[i], low, err) != 0) {
+            *low = (struct ingest_ts_low){0};
             free(ev);
             return -1;
         }
@@ -298,7 +356,7 @@ void api_ingest_events(struct http_req *r)
     size_t len = 0;
     const char *text = http_req_body(r, &len);
     struct ingest_write *iw = ingest_write_new();
-    if (api_events_body_read(text, len, now, &iw->events, &iw->n, &iw->text) == 0) {
+    if (api_events_body_read(text, len, now, &iw->events, &iw->n, &iw->low, &iw->text) == 0) {
         iw->w.items = iw->n;
         api_write_submit(r, &iw->w);
         return;
@@ -314,7 +372,7 @@ void api_ingest_events(struct http_req *r)
         ingest_cleanup(&iw->w);
         return;
     }
-    if (api_events_read_json(iw->body, now, &iw->events, &iw->n, &err) != 0) {
+    if (api_events_read_json(iw->body, now, &iw->events, &iw->n, &iw->low, &err) != 0) {
         http_reply_err(r, &err);
         ingest_cleanup(&iw->w);
         return;
@@ -325,7 +383,7 @@ void api_ingest_events(struct http_req *r)
 
 static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t now,
                          const struct snapshot *snap, struct store_exposure *x, char **dims,
-                         bool *ignore, struct err *err)
+                         bool *ignore, struct ingest_ts_low *low, struct err *err)
 {
     static const char *const fields[] = {"experiment", "user_id",    "variant",
                                          "ts",         "attributes", NULL};
@@ -366,6 +424,9 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
     if (read_ts(v, "", now, &x->ts, err) != 0) {
         ITEM_FIELD(f, "exposures", i, ".ts");
         return read_ts(v, f, now, &x->ts, err);
+    }
+    if (json_is_number(v)) {
+        api_ingest_ts_note(low, i, x->ts);
     }
     /* an archived experiment's results are frozen too (and its raw rows may be compacted):
      * an SDK holding an old payload that logs late must not lose its whole batch to a 400 */
@@ -479,6 +540,7 @@ void api_ingest_exposures(struct http_req *r)
         }
         iw->n = 0;
         iw->ignored = 0;
+        iw->low = (struct ingest_ts_low){0};
         err_clear(&err);
         const struct snapshot *snap = snapshot_read_begin(cell);
         rc = 0;
@@ -487,7 +549,7 @@ void api_ingest_exposures(struct http_req *r)
             json_t *o = json_array_get(items, i);
             api_user_id_as_text(o); /* a numeric id: its text, which the item then owns */
             rc = read_exposure(r, o, i, now, snap, &iw->expo[iw->n], &iw->dims[iw->n], &ignore,
-                               &err);
+                               &iw->low, &err);
             if (rc == 0 && ignore) {
                 iw->ignored++; /* after the stop: frozen results, nothing to store */
                 free(iw->dims[iw->n]);

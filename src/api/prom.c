@@ -1,10 +1,11 @@
 /*
  * prom.c - GET /metrics in the Prometheus text exposition format, and the counters the
- * api layer owns (assignments by experiment and reason, ingested rows). The HTTP layer
- * and the writer write their own families (http_server_write_metrics,
- * store_write_metrics). A scrape reads atomics and /proc/self, stats the SQLite database
- * and its WAL, and makes one small database query: the running roll-up rebuilds
- * (store_rebuild_list, write_rebuilds; while the database does not answer, the last list).
+ * api layer owns (assignments by experiment and reason, ingested rows, timestamps that look
+ * like seconds). The HTTP layer and the writer write their own families
+ * (http_server_write_metrics, store_write_metrics). A scrape reads atomics and /proc/self,
+ * stats the SQLite database and its WAL, and makes one small database query: the running
+ * roll-up rebuilds (store_rebuild_list, write_rebuilds; while the database does not answer,
+ * the last list).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -42,6 +43,7 @@ struct prom {
     atomic_uint_fast64_t rows[2]; /* [0] events, [1] exposures accepted */
     atomic_uint_fast64_t duplicates[2];
     atomic_uint_fast64_t conflicts;
+    atomic_uint_fast64_t ts_low[2];          /* items with a numeric ts before 2001-09-09 */
     atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
     double start_time; /* process_start_time_seconds, read once by prom_new; < 0: unknown */
     /* The last rebuild list read (write_rebuilds), for a scrape while the database does not
@@ -192,6 +194,13 @@ void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest
     atomic_fetch_add_explicit(&p->duplicates[exposures], (uint_fast64_t)c->duplicates,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&p->conflicts, (uint_fast64_t)c->conflicts, memory_order_relaxed);
+}
+
+void prom_count_ingest_ts_low(struct prom *p, bool exposures, size_t n)
+{
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&p->ts_low[exposures], (uint_fast64_t)n, memory_order_relaxed);
+    }
 }
 
 void prom_count_async_exposures(struct prom *p, bool dropped, size_t n)
@@ -373,6 +382,15 @@ void api_metrics_prom(struct http_req *r)
         snprintf(labels, sizeof(labels), "kind=\"%s\"", kinds[k]);
         metrics_write_value(&b, "bunsen_ingest_duplicates_total", labels,
                             (double)atomic_load(&p->duplicates[k]));
+    }
+    metrics_write_help(&b, "bunsen_ingest_ts_before_2001_total", "counter",
+                       "Events and exposures accepted with a numeric ts before 2001-09-09 "
+                       "(below 1e12 ms: most likely seconds; stored as sent, the reply warns).");
+    for (int k = 0; k < 2; k++) {
+        char labels[32];
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", kinds[k]);
+        metrics_write_value(&b, "bunsen_ingest_ts_before_2001_total", labels,
+                            (double)atomic_load(&p->ts_low[k]));
     }
     metrics_write_help(&b, "bunsen_exposure_conflicts_total", "counter",
                        "Exposures naming another variant than the user's first.");

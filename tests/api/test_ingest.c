@@ -11,6 +11,7 @@
  * - POST /api/v1/exposures: unknown experiment or variant, draft experiments (400), archived
  *   ones (ignored),
  *   duplicates and conflicts, an earlier exposure arriving late, exposures after the stop;
+ * - a numeric ts before 2001-09-09 (seconds, most likely): stored, the reply warns, counted;
  * - attribution through the API, compared with hand-computed metric_stats rows: events
  *   before/inside/after the window and at its edges, the CUPED pre-period, events stored
  *   before the exposure, late events, cap (also on the covariate), refunds (negative
@@ -613,6 +614,89 @@ static void test_exposures_known_repeats(void **state)
                      3);
 }
 
+/* ---- timestamps that look like seconds ---- */
+
+static double ts_low_counter(const char *kind)
+{
+    return harness_metric_value(D.port, D.admin_key,
+                                fmt("bunsen_ingest_ts_before_2001_total{kind=\"%s\"}", kind));
+}
+
+/* POST body to path: 200, and the reply's "warning" holds every one of want (NULL-terminated),
+ * or there is none when want is NULL. */
+static void expect_warning(const char *path, const char *body, const char *const *want)
+{
+    json_t *j = post(path, body);
+    const json_t *w = json_object_get(j, "warning");
+    char *t = json_dumps(j, JSON_COMPACT);
+    if (want == NULL && w != NULL) {
+        fail_msg("%s %.300s: unexpected warning: %s", path, body, t);
+    }
+    for (size_t i = 0; want != NULL && want[i] != NULL; i++) {
+        if (!json_is_string(w) || strstr(json_string_value(w), want[i]) == NULL) {
+            fail_msg("%s %.300s: warning without '%s': %s", path, body, want[i], t);
+        }
+    }
+    free(t);
+    json_decref(j);
+}
+
+/* A numeric ts below 1e12 (before 2001-09-09) is most likely seconds: stored as sent (the
+ * contract says milliseconds; small values are legitimate), but the reply warns naming the
+ * first such item and how many there were, and a counter moves. RFC 3339 strings and an
+ * absent ts never warn. Both events readers (the fast one and jansson's) and exposures. */
+static void test_ts_seconds_warns(void **state)
+{
+    (void)state;
+    double ev0 = ts_low_counter("event"), ex0 = ts_low_counter("exposure");
+    long long secs = (long long)time(NULL);
+    char at[64], ms[40];
+    snprintf(at, sizeof(at), "events[1].ts %lld is before 2001-09-09", secs);
+    snprintf(ms, sizeof(ms), "send %lld000", secs);
+    const char *const two[] = {at, ms, "milliseconds since the epoch", "(2 items", NULL};
+    expect_warning("/api/v1/events",
+                   fmt("{\"events\":[%s,%s,%s,%s]}", ev("ws", "e", NULL, NOW, "a"),
+                       ev("ws", "e", NULL, secs, "b"),
+                       "{\"user_id\":\"ws\",\"event\":\"e\",\"ts\":\"1999-01-01T00:00:00Z\"}",
+                       ev("ws", "e", NULL, 1000, "d")),
+                   two);
+    assert_int_equal(db_int("SELECT ts FROM events WHERE user_id = 'ws' AND id = 'b'", NULL, NULL),
+                     secs); /* stored as sent */
+    assert_true(ts_low_counter("event") == ev0 + 2);
+    /* milliseconds, RFC 3339 (even before 2001) and no ts: no warning */
+    expect_warning("/api/v1/events",
+                   fmt("{\"events\":[%s,%s,%s]}", ev("ws", "e", NULL, NOW, "m"),
+                       "{\"user_id\":\"ws\",\"event\":\"e\",\"ts\":\"1970-01-21T19:03:39Z\"}",
+                       "{\"user_id\":\"ws\",\"event\":\"e\"}"),
+                   NULL);
+    expect_warning("/api/v1/events",
+                   fmt("{\"events\":[%s]}", ev("ws", "e", NULL, 1000000000000LL, "e12")), NULL);
+    /* the jansson path (a numeric user id): the same */
+    const char *const one[] = {"events[0].ts 1234 is before 2001-09-09", "reads as 1970-01-01",
+                               NULL};
+    expect_warning("/api/v1/events",
+                   "{\"events\":[{\"user_id\":77,\"event\":\"e\",\"ts\":1234},"
+                   "{\"user_id\":78,\"event\":\"e\",\"ts\":\"2020-01-01T00:00:00Z\"}]}",
+                   one);
+    assert_true(ts_low_counter("event") == ev0 + 3);
+    /* exposures */
+    char xat[48];
+    snprintf(xat, sizeof(xat), "exposures[0].ts %lld is before", secs);
+    const char *const xone[] = {xat, NULL};
+    expect_warning("/api/v1/exposures",
+                   fmt("{\"exposures\":[%s,%s]}", expo("expo", "ws1", "control", secs),
+                       expo("expo", "ws2", "green", NOW)),
+                   xone);
+    expect_warning("/api/v1/exposures",
+                   fmt("{\"exposures\":[%s,{\"experiment\":\"expo\",\"user_id\":\"ws4\","
+                       "\"variant\":\"green\",\"ts\":\"2000-01-01T00:00:00Z\"}]}",
+                       expo("expo", "ws3", "green", NOW)),
+                   NULL);
+    assert_true(ts_low_counter("exposure") == ex0 + 1);
+    assert_true(harness_wait_text(fmt("%s/stderr.log", D.dir),
+                                  "ingested a numeric ts before 2001-09-09", 1) >= 1);
+}
+
 /* ---- attribution ---- */
 
 #define H HOUR_MS
@@ -993,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_exposures_rules),
         cmocka_unit_test(test_exposures_first_wins),
         cmocka_unit_test(test_exposures_known_repeats),
+        cmocka_unit_test(test_ts_seconds_warns),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_stop_freezes),
         cmocka_unit_test(test_stop_uncounted_exposure),

@@ -20,7 +20,8 @@ static size_t check_body(const char *body, size_t len, bool want_fast)
     struct store_event *fast = NULL, *slow = NULL;
     size_t n = 0, m = 0;
     char *store = NULL;
-    int rc = api_events_body_read(body, len, NOW, &fast, &n, &store);
+    struct ingest_ts_low low_fast, low_slow;
+    int rc = api_events_body_read(body, len, NOW, &fast, &n, &low_fast, &store);
     if (rc != (want_fast ? 0 : -1)) {
         fail_msg("fast reader %s: %.*s", rc == 0 ? "read" : "did not read", (int)len, body);
     }
@@ -32,8 +33,13 @@ static size_t check_body(const char *body, size_t len, bool want_fast)
     assert_non_null(root);
     struct err err;
     err_clear(&err);
-    assert_int_equal(api_events_read_json(root, NOW, &slow, &m, &err), 0);
+    assert_int_equal(api_events_read_json(root, NOW, &slow, &m, &low_slow, &err), 0);
     assert_int_equal(n, m);
+    assert_int_equal(low_fast.count, low_slow.count);
+    if (low_fast.count > 0) {
+        assert_int_equal(low_fast.first, low_slow.first);
+        assert_int_equal(low_fast.first_ts, low_slow.first_ts);
+    }
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(fast[i].user_id, slow[i].user_id);
         assert_string_equal(fast[i].event, slow[i].event);
@@ -88,8 +94,10 @@ static void test_defaults(void **state)
     struct store_event *ev = NULL;
     size_t n = 0;
     char *store = NULL;
-    assert_int_equal(api_events_body_read(body, strlen(body), NOW, &ev, &n, &store), 0);
+    struct ingest_ts_low low;
+    assert_int_equal(api_events_body_read(body, strlen(body), NOW, &ev, &n, &low, &store), 0);
     assert_int_equal(n, 1);
+    assert_int_equal(low.count, 0);
     assert_true(ev[0].value == 1.0);
     assert_int_equal(ev[0].ts, NOW);
     assert_null(ev[0].id);
@@ -217,7 +225,8 @@ static void test_numeric_user_id(void **state)
     size_t n = 0;
     struct err err;
     err_clear(&err);
-    assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &err), 0);
+    struct ingest_ts_low low;
+    assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &low, &err), 0);
     assert_int_equal(n, 2);
     assert_string_equal(ev[0].user_id, "424242");
     assert_string_equal(ev[1].user_id, "u2");
@@ -233,11 +242,57 @@ static void test_numeric_user_id(void **state)
         root = json_loads(text, 0, &jerr);
         err_clear(&err);
         ev = NULL;
-        assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &err), -1);
+        assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &low, &err), -1);
         assert_null(ev);
         assert_string_equal(err.field, "events[1].user_id");
         json_decref(root);
     }
+}
+
+/* Numeric timestamps below 1e12 (seconds sent as milliseconds, most likely) are counted alike
+ * by both readers, the first one named; RFC 3339 strings, absent or null ts never count. */
+static void test_ts_low(void **state)
+{
+    (void)state;
+    const char *body = "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1000000000000},"
+                       "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"1999-01-01T00:00:00Z\"},"
+                       "{\"user_id\":\"u\",\"event\":\"e\"},"
+                       "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":null},"
+                       "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1764700000},"
+                       "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":999999999999},"
+                       "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":0}]}";
+    assert_int_equal(READ(body), 7); /* check_body compares the two counts */
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    char *store = NULL;
+    struct ingest_ts_low low;
+    assert_int_equal(api_events_body_read(body, strlen(body), NOW, &ev, &n, &low, &store), 0);
+    assert_int_equal(low.count, 3);
+    assert_int_equal(low.first, 4);
+    assert_int_equal(low.first_ts, 1764700000);
+    free(ev);
+    free(store);
+    /* an integral real is read by the jansson path only, and counts there too */
+    const char *real =
+        "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":\"2025-01-01T00:00:00Z\"},"
+        "{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1764700000.0}]}";
+    NOT_READ(real);
+    json_error_t jerr;
+    json_t *root = json_loads(real, 0, &jerr);
+    struct err err;
+    err_clear(&err);
+    assert_int_equal(api_events_read_json(root, NOW, &ev, &n, &low, &err), 0);
+    assert_int_equal(low.count, 1);
+    assert_int_equal(low.first, 1);
+    assert_int_equal(low.first_ts, 1764700000);
+    free(ev);
+    json_decref(root);
+    /* milliseconds: none */
+    const char *ms = "{\"events\":[{\"user_id\":\"u\",\"event\":\"e\",\"ts\":1764700000000}]}";
+    assert_int_equal(api_events_body_read(ms, strlen(ms), NOW, &ev, &n, &low, &store), 0);
+    assert_int_equal(low.count, 0);
+    free(ev);
+    free(store);
 }
 
 int main(void)
@@ -245,7 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_common_shapes_read),    cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_other_shapes_not_read), cmocka_unit_test(test_item_cap),
-        cmocka_unit_test(test_numeric_user_id),
+        cmocka_unit_test(test_numeric_user_id),       cmocka_unit_test(test_ts_low),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
