@@ -645,7 +645,7 @@ static int http_send_mode(int port, const char *raw, size_t len, bool half_close
                           struct resp *out)
 {
     memset(out, 0, sizeof(*out));
-    int fd = harness_connect(port, 20);
+    int fd = harness_connect(port, HARNESS_HANG_S); /* a hang detector, not a latency */
     if (fd < 0) {
         return -1;
     }
