@@ -5,7 +5,8 @@
  * whose last host says why it refused, notices the server sends outside a statement, the
  * pool's broken connections in /metrics, migrations under an operator's
  * statement_timeout, the sessions' application_name and the warning of `bunsen migrate` about
- * the sessions without one. Each daemon runs on a database of its
+ * the sessions without one, the writer's session ended right after its COMMIT (committed:
+ * 2xx). Each daemon runs on a database of its
  * own on the shared test cluster of tests/pg/api.sh, whose settings (ALLOW_CONNECTIONS,
  * statement_timeout) the tests change. Skipped on SQLite.
  */
@@ -14,6 +15,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +538,148 @@ static void test_application_name_and_foreign_sessions(void **state)
     PQfinish(old);
 }
 
+/* Requests of events with unique ids ("<prefix><t>-<i>-<j>"), sent by one thread until
+ * *stop or cap of them, and each one's status. */
+#define EAC_EVENTS 5
+#define EAC_CAP    1000
+struct eac {
+    int port;
+    const char *key;
+    const char *prefix;
+    int t;
+    int cap;
+    const _Atomic int *stop;
+    int n;
+    int status[EAC_CAP];
+};
+
+static void *eac_post(void *arg)
+{
+    struct eac *e = arg;
+    for (e->n = 0; e->n < e->cap && !atomic_load(e->stop); e->n++) {
+        char body[1024];
+        size_t o = (size_t)snprintf(body, sizeof(body), "{\"events\":[");
+        for (int j = 0; j < EAC_EVENTS; j++) {
+            o += (size_t)snprintf(body + o, sizeof(body) - o,
+                                  "%s{\"user_id\":\"eu%d-%d\",\"event\":\"buy\",\"value\":1,"
+                                  "\"id\":\"%s%d-%d-%d\"}",
+                                  j > 0 ? "," : "", e->t, e->n, e->prefix, e->t, e->n, j);
+        }
+        snprintf(body + o, sizeof(body) - o, "]}");
+        e->status[e->n] = http_status(e->port, "POST", "/api/v1/events", e->key, body);
+    }
+    return NULL;
+}
+
+/* Each request's outcome against the events table: an acknowledged one (200) must be stored,
+ * a refused one (503) absent. Prints the counts; fails the test otherwise. */
+static void eac_check(const char *prefix, struct eac *e, int nthreads, int *ok_out)
+{
+    int ok = 0, refused = 0, other = 0, acked_lost = 0, refused_stored = 0;
+    for (int t = 0; t < nthreads; t++) {
+        for (int i = 0; i < e[t].n; i++) {
+            long long rows = daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id LIKE ?1", 1,
+                                           fmt("%s%d-%d-%%", prefix, t, i));
+            int st = e[t].status[i];
+            ok += st == 200;
+            refused += st == 503;
+            other += st != 200 && st != 503;
+            acked_lost += st == 200 && rows != EAC_EVENTS;
+            refused_stored += st == 503 && rows != 0;
+        }
+    }
+    fprintf(stderr, "# %s: 200 %d, 503 %d, other %d; acknowledged lost %d, refused but stored %d\n",
+            prefix, ok, refused, other, acked_lost, refused_stored);
+    assert_int_equal(acked_lost, 0);
+    assert_int_equal(refused_stored, 0);
+    assert_int_equal(other, 0);
+    *ok_out = ok;
+}
+
+/* The writer's session ended right after its COMMIT (review pg29 F1): the server ran the
+ * COMMIT and sent its CommandComplete, then acted on a pg_terminate_backend (its FATAL
+ * instead of the Sync's ReadyForQuery). The group answered 503 although committed, and
+ * clients sent again what was stored (events without an id counted twice): 52 such requests
+ * of ~14,000 with a kill every 0.5 s. Now it answers 200 and the next transaction opens a new
+ * session. The window is one round trip: a test hook (BUNSEN_TEST_PG_END_AFTER_COMMIT) has the
+ * session end itself right after every COMMIT while its file exists, so that each group hits
+ * it; then the black-box case, the writer's backend terminated from outside every 30 ms under
+ * the same load (no request refused but stored, none acknowledged lost). */
+static void test_session_ended_after_commit(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char gate[128];
+    snprintf(gate, sizeof(gate), "/tmp/bunsen-end-after-commit-%d", (int)getpid());
+    unlink(gate);
+    setenv("BUNSEN_TEST_PG_END_AFTER_COMMIT", gate, 1);
+    int started = daemon_start_db(&D, "fresh", NULL);
+    unsetenv("BUNSEN_TEST_PG_END_AFTER_COMMIT");
+    assert_int_equal(started, 0);
+    char sdk[128];
+    harness_sdk_key(D.port, D.admin_key, sdk, sizeof(sdk));
+    enum { NT = 4 };
+    static struct eac e[NT];
+    _Atomic int stop = 0;
+    pthread_t th[NT];
+
+    /* every COMMIT followed by the end of its session */
+    FILE *g = fopen(gate, "w");
+    assert_non_null(g);
+    fclose(g);
+    for (int t = 0; t < NT; t++) {
+        e[t] = (struct eac){
+            .port = D.port, .key = sdk, .prefix = "h", .t = t, .cap = 10, .stop = &stop};
+        assert_int_equal(pthread_create(&th[t], NULL, eac_post, &e[t]), 0);
+    }
+    for (int t = 0; t < NT; t++) {
+        pthread_join(th[t], NULL);
+    }
+    /* a definition change: a group with savepoints, whose COMMIT is sent alone (not
+     * pipelined), its answer followed by the FATAL: 201 (harness_metric), and it is there */
+    harness_metric(D.port, D.admin_key, "{\"key\":\"hm\",\"event\":\"buy\",\"type\":\"count\"}");
+    unlink(gate);
+    assert_int_equal(http_status(D.port, "GET", "/api/v1/metrics/hm", D.admin_key, NULL), 200);
+    int ok = 0;
+    eac_check("h", e, NT, &ok);
+    assert_int_equal(ok, NT * 10); /* committed: every one acknowledged */
+    char *log = read_stderr(&D);
+    int ended = harness_count(log, "PostgreSQL session ended right after a COMMIT");
+    free(log);
+    fprintf(stderr, "# sessions ended right after their COMMIT: %d\n", ended);
+    assert_true(ended >= 2);
+    assert_int_equal(
+        http_status(D.port, "POST", "/api/v1/events", sdk,
+                    "{\"events\":[{\"user_id\":\"x\",\"event\":\"buy\",\"id\":\"h-after\"}]}"),
+        200);
+
+    /* black box: the writer's backend (the session holding its roll-up slot's lock)
+     * terminated from outside while it is busy */
+    for (int t = 0; t < NT; t++) {
+        e[t] = (struct eac){
+            .port = D.port, .key = sdk, .prefix = "k", .t = t, .cap = EAC_CAP, .stop = &stop};
+        assert_int_equal(pthread_create(&th[t], NULL, eac_post, &e[t]), 0);
+    }
+    long long killed = 0;
+    for (int k = 0; k < 60; k++) {
+        sleep_ms(30);
+        killed += admin_int(fmt("SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity "
+                                "a WHERE a.datname = '%s' AND EXISTS (SELECT 1 FROM pg_locks l "
+                                "WHERE l.pid = a.pid AND l.locktype = 'advisory' AND "
+                                "l.classid = 1112887379)",
+                                db_name(&D)));
+    }
+    atomic_store(&stop, 1);
+    for (int t = 0; t < NT; t++) {
+        pthread_join(th[t], NULL);
+    }
+    fprintf(stderr, "# writer sessions terminated: %lld\n", killed);
+    eac_check("k", e, NT, &ok);
+    assert_true(ok > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +690,7 @@ int main(void)
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
         cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
         cmocka_unit_test_teardown(test_application_name_and_foreign_sessions, teardown),
+        cmocka_unit_test_teardown(test_session_ended_after_commit, teardown),
     };
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }

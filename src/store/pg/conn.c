@@ -242,6 +242,9 @@ PGresult *pg_last_result(struct pg_conn *c)
         PQclear(last);
         last = r;
         ExecStatusType st = PQresultStatus(r);
+        /* pg_commit's answer: a session the server ends right after the COMMIT (its FATAL
+         * the last result here) committed all the same */
+        c->committed = c->committed || pg_result_committed(r);
         if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH ||
             PQstatus(c->pg) == CONNECTION_BAD) {
             break;
@@ -334,6 +337,7 @@ void pg_conn_close(struct pg_conn *c)
     }
     pg_prefetch_clear(c);
     abandon(c);
+    free(c->end_after_commit);
     free(c);
 }
 
@@ -375,6 +379,12 @@ static bool sqlstate_is(const PGresult *res, const char *prefix)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     return st != NULL && strncmp(st, prefix, strlen(prefix)) == 0;
+}
+
+bool pg_result_committed(PGresult *res)
+{
+    return res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
+           strcmp(PQcmdStatus(res), "COMMIT") == 0;
 }
 
 bool pg_err_is_retry(const PGresult *res)

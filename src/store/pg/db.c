@@ -370,6 +370,8 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
         goto out_free;
     }
     p->writer->owner = p;
+    const char *end = getenv("BUNSEN_TEST_PG_END_AFTER_COMMIT"); /* tests only: pg_commit */
+    p->writer->end_after_commit = end != NULL && end[0] != '\0' ? xstrdup(end) : NULL;
     pg_conn_watch(p->writer, p, PG_WAIT_WRITER);
     int version = 0;
     int rc = limits_off(p->writer, err) == 0 && ensure_migrations_table(p->writer, err) == 0

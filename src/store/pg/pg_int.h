@@ -106,6 +106,14 @@ struct pg_conn {
     /* The last failure was a lock refused by pg_defer_try, and nothing else: the transaction
      * is as the failing job found it (db.c pg_tx_intact). */
     bool intact;
+    /* A COMMIT's CommandComplete ("COMMIT") was read since pg_commit began (pipeline.c
+     * pipe_flush, conn.c pg_last_result): the transaction committed, whatever the connection
+     * did after it (the server's FATAL instead of the Sync's ReadyForQuery). */
+    bool committed;
+    /* BUNSEN_TEST_PG_END_AFTER_COMMIT (tests only; the writer's connection; owned), or NULL:
+     * while the file it names exists, pg_commit has the server end the session right after
+     * the COMMIT (test_pg_conn) */
+    char *end_after_commit;
     /* the store whose counters (deadlocks, refusals) this connection adds to: the writer's
      * connection; else NULL */
     struct pg_store *owner;
@@ -235,7 +243,8 @@ PGresult *pg_exec_result(struct pg_conn *c, const char *sql);
 PGresult *pg_next_result(struct pg_conn *c);
 /* The end of PQexec's work for a query sent with PQsend* (conn.c): every result read, the last
  * one returned (the error, when a statement of a multi-statement text failed). NULL when the
- * connection failed before any result or the deadline passed. */
+ * connection failed before any result or the deadline passed. A COMMIT's CommandComplete
+ * among them sets c->committed (a FATAL after it is the last result). */
 PGresult *pg_last_result(struct pg_conn *c);
 
 /* Run SQL text with no parameters (several statements allowed, separated by "; "). 0 or -1. */
@@ -265,7 +274,10 @@ int pg_defer_try(struct pg_conn *c, const char *sql, int n, const char *const *v
  * after whatever is pending. 0: committed. 1: known not committed (a statement before the
  * COMMIT failed or changed other than its expected rows, so the COMMIT was not sent or was
  * skipped; the COMMIT failed; or the transaction had failed and the server rolled it back),
- * err filled. -1: the connection was lost, the outcome unknown, err filled. */
+ * err filled. -1: the connection was lost before the COMMIT's answer came, the outcome unknown,
+ * err filled. A connection that ends after the COMMIT's answer came ("COMMIT": the server
+ * ended the session right after, pg_terminate_backend) is 0 and marked broken, reopened
+ * before the next transaction. */
 int pg_commit(struct pg_conn *c, const char *sql, struct err *err);
 /* pg_defer for SQL text with no parameters (one statement), e.g. BEGIN. */
 int pg_defer_exec(struct pg_conn *c, const char *sql, struct err *err);
@@ -291,6 +303,9 @@ extern const char PG_SQL_CURSORS[];
 
 /* Whether the last pg_fail on a transaction was a deadlock or serialization failure. */
 bool pg_err_is_retry(const PGresult *res);
+/* Whether res is a COMMIT's CommandComplete that committed ("COMMIT"; a COMMIT of a failed
+ * transaction answers "ROLLBACK"). conn.c. */
+bool pg_result_committed(PGresult *res);
 
 /* A pooled read connection (blocks while all PG_POOL_MAX are busy) and its return. */
 struct pg_conn *pg_reader_get(struct store *s, struct err *err);

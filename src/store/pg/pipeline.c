@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bunsen/log.h"
 #include "bunsen/util.h"
@@ -249,6 +250,7 @@ static int pipe_flush(struct pg_conn *c, PGresult **want, struct err *err)
         PGresult *r = pipe_result(c);
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        c->committed = c->committed || pg_result_committed(r); /* see pg_commit */
         if (!ok && p->prepare_slot >= 0) {
             c->prepared[p->prepare_slot] = NULL;
         }
@@ -502,9 +504,41 @@ int pg_defer_try(struct pg_conn *c, const char *sql, int n, const char *const *v
     return 0;
 }
 
+/*
+ * The COMMIT's answer came ("COMMIT"), and then the connection ended or went out of step:
+ * the server ran the COMMIT and sent its CommandComplete, and only then ended the session
+ * (pg_terminate_backend, an operator's or a monitoring script's; a pooler or proxy recycling
+ * server connections), whose FATAL came instead of the Sync's ReadyForQuery. The transaction
+ * committed: the group answered 503 all the same, and clients sent again what was stored
+ * (events without an id counted twice; review pg29 F1). So it is committed, and the
+ * connection is reopened before the next transaction. Returns 0.
+ */
+static int committed_then_lost(struct pg_conn *c, struct err *err)
+{
+    c->broken = true;
+    err_clear(err);
+    log_json(LOG_WARN, "PostgreSQL session ended right after a COMMIT it answered: committed",
+             json_pack("{s:s}", "next", "a new connection for the next transaction"));
+    return 0;
+}
+
+/* The test hook (BUNSEN_TEST_PG_END_AFTER_COMMIT, tests only): sql and, while the file
+ * exists, a statement after it that ends the session (its own pg_terminate_backend: the
+ * server's FATAL comes after the COMMIT's answer, as when another session ends it there),
+ * into buf. Returns the text to send. */
+static const char *end_after_commit(const struct pg_conn *c, const char *sql, char *buf, size_t n)
+{
+    if (c->end_after_commit == NULL || access(c->end_after_commit, F_OK) != 0) {
+        return sql;
+    }
+    snprintf(buf, n, "%s; SELECT pg_terminate_backend(pg_backend_pid())", sql);
+    return buf;
+}
+
 int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
 {
     pipe_idle(c);
+    c->committed = false;
     /* A row count is checked here, not by the server: a mismatch found in the COMMIT's own
      * round trip would be found after the transaction committed. So statements with an
      * expectation are read first (one more round trip, for the groups that have them). */
@@ -530,10 +564,15 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
      * long as that lock; the round trips before this one keep the deadline, which finds a
      * server that stopped answering before the group's last round trip. */
     PGresult *last = NULL;
+    char hooked[128];
+    sql = end_after_commit(c, sql, hooked, sizeof(hooked));
     c->no_deadline = true;
     if (c->npending > 0) {
         if (pipe_send_text(c, sql, err) != 0 || pipe_flush(c, &last, err) != 0) {
             c->no_deadline = false;
+            if (c->committed) {
+                return committed_then_lost(c, err);
+            }
             /* nothing committed; a write that failed is run again with savepoints to find
              * it, unless the database ended it for want of a lock or of resources (the
              * writer's lock_timeout, db.c SQL_LOCK_BOUND): every job then waited alike, and
@@ -546,17 +585,20 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
         ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK) {
             c->no_deadline = false;
+            if (c->committed) { /* the last result is what followed the COMMIT's */
+                PQclear(last);
+                return committed_then_lost(c, err);
+            }
             pg_fail(c, last, "commit", err);
             PQclear(last);
             return c->broken ? -1 : 1;
         }
     }
     c->no_deadline = false;
+    PQclear(last);
     /* COMMIT of a transaction that had failed (a statement's error the caller did not stop
      * at) succeeds as a ROLLBACK: never report that as committed */
-    bool committed = strcmp(PQcmdStatus(last), "COMMIT") == 0;
-    PQclear(last);
-    if (!committed) {
+    if (!c->committed) {
         err_set(err, ERR_INTERNAL, NULL, "commit: the transaction had failed and was rolled back");
         return 1;
     }
