@@ -233,6 +233,7 @@ struct sl_user {
     char id[16];
     int variant;         /* of the first exposure (earliest ts) */
     int64_t t0;          /* earliest exposure ts */
+    size_t later_index;  /* of its second exposure item (users u % 4 == 0) */
     const char *country; /* recorded with the first exposure stored */
     const char *plan;
 };
@@ -281,7 +282,8 @@ static void sl_users(void *ctx, const char *value, const char *variant, int64_t 
 static void sl_check(struct store *s, const char *metric, double cap)
 {
     const char *dims[] = {"country", "plan"};
-    const char *values[][5] = {{"NL", "DE", "FR", "(none)", NULL}, {"free", "pro", NULL}};
+    const char *values[][6] = {{"NL", "DE", "FR", "ZZ", "(none)", NULL},
+                               {"free", "pro", "gold", NULL}};
     bool binomial = strcmp(metric, "buy") == 0;
     for (int d = 0; d < 2; d++) {
         for (int k = 0; values[d][k] != NULL; k++) {
@@ -346,7 +348,9 @@ static void test_slices_equal_recount(void **state)
     int64_t base = 1700000000000LL;
     struct store_rules *rules = sl_rules(0);
     /* per user: up to two exposures (the later-arriving one sometimes earlier, with other
-     * dimension values that must not be recorded), events around them */
+     * dimension values: recorded when both items come in one batch, as the earliest item of
+     * a request is its first exposure; not when the earlier one comes in a later batch, as a
+     * stored first exposure keeps its values), events around them */
     struct store_exposure *xs = calloc(SL_USERS * 2, sizeof(*xs));
     char **enc = calloc(SL_USERS * 2, sizeof(*enc));
     struct store_event *ev = calloc(SL_USERS * 6, sizeof(*ev));
@@ -364,8 +368,10 @@ static void test_slices_equal_recount(void **state)
             (struct store_exposure){"sx", SU[u].id, SU[u].variant ? "b" : "a", SU[u].t0, enc[nx]};
         nx++;
         if (u % 4 == 0) {
-            /* arrives second with an earlier ts: becomes the first exposure, values kept */
+            /* arrives second with an earlier ts: becomes the first exposure (its values are
+             * recorded when it comes in the same batch: see below) */
             SU[u].t0 -= SL_DAY / 2;
+            SU[u].later_index = nx;
             store_dims_append(&enc[nx], "country", "ZZ");
             store_dims_append(&enc[nx], "plan", "gold");
             xs[nx] = (struct store_exposure){"sx", SU[u].id, SU[u].variant ? "b" : "a", SU[u].t0,
@@ -383,6 +389,13 @@ static void test_slices_equal_recount(void **state)
         }
     }
     /* half of the events first, then the exposures in two batches, then the rest */
+    for (int u = 0; u < SL_USERS; u += 4) {
+        bool same_batch = (SU[u].later_index - 1 < nx / 2) == (SU[u].later_index < nx / 2);
+        if (same_batch) { /* the earlier item's values, in the same request */
+            SU[u].country = "ZZ";
+            SU[u].plan = "gold";
+        }
+    }
     size_t half = nse / 2;
     struct sl_batch b1 = {.rules = rules, .e = ev, .ne = half};
     assert_int_equal(store_write_sync(s, sl_apply, &b1, &err), 0);
