@@ -445,13 +445,14 @@ int cli_serve(int argc, char **argv)
     store_rebuild_configure(app.store, (size_t)app.cfg.rebuild_chunk, app.cfg.rebuild_pause_ms);
     struct rebuilder *rebuilder = api_rebuilder_start(&app);
     int port = 0;
+    /* before the HTTP threads start, which read it (/metrics): review code29 F7 */
+    app.started_at = time_now_ms();
     if (http_server_start(&app, &app.cfg, &app.http, &port, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         api_rebuilder_stop(rebuilder);
         store_close(app.store);
         return 1;
     }
-    app.started_at = time_now_ms();
     struct api_publisher *publisher = api_sdk_streams_start(&app);
     const char *host = app.cfg.listen;
     bool v6 = strchr(host, ':') != NULL;

@@ -123,7 +123,9 @@ void http_methods_text(unsigned allowed, char *out, size_t n);
  * host fails here, before `serve` creates, migrates or mints anything. 0, or -1 with err as
  * http_server_start's. */
 int http_server_check_listen(const struct config *cfg, struct err *err);
-/* Start serving. *port_out receives the bound port (useful with cfg->port == 0). */
+/* Start serving. *port_out receives the bound port (useful with cfg->port == 0). *out is
+ * set before the first request can be served (handlers read app->http), and to NULL on
+ * failure; whatever else handlers read (app->started_at) is set before this call. */
 int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
                       int *port_out, struct err *err);
 /* Stop the daemon (all suspended requests must have been resumed) and free it. NULL ok. */

@@ -480,6 +480,20 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
     log_json(LOG_WARN, "libmicrohttpd", f);
 }
 
+/* Tests only: BUNSEN_TEST_SERVE_DELAY_MS=n holds http_server_start n ms (at most 10 s) after
+ * MHD's threads serve, before serve goes on (test_foundation_http
+ * test_served_before_start_returns: what a request in that window reads). */
+static void test_serve_delay(void)
+{
+    const char *v = getenv("BUNSEN_TEST_SERVE_DELAY_MS");
+    long ms = v != NULL ? strtol(v, NULL, 10) : 0;
+    if (ms > 0) {
+        ms = ms > 10000 ? 10000 : ms;
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
 {
     struct sockaddr_storage ss;
@@ -557,6 +571,10 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */
+    /* Published before MHD's threads start (their start orders this write before every
+     * handler's read): a request served at once read app->http == NULL (/metrics
+     * dereferenced it; review code29 F7, ThreadSanitizer). */
+    *out = srv;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
@@ -574,6 +592,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         fd = -1; /* MHD_stop_daemon closed it */
     }
     if (srv->d == NULL) {
+        *out = NULL;
         if (fd >= 0) {
             close(fd);
         }
@@ -589,7 +608,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     *port_out = info ? (int)info->port : cfg->port;
-    *out = srv;
+    test_serve_delay();
     return 0;
 }
 
