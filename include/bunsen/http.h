@@ -218,15 +218,18 @@ json_t *http_req_json_body(struct http_req *r);
  * (JSON_REJECT_DUPLICATES for bodies), except that an integer beyond jansson's 64-bit range
  * (JavaScript prints 1e20 as 100000000000000000000) is read as the real it stands for where
  * jansson refuses the whole text ("too big integer"); integers in range stay integers.
- * Returns a new reference, or NULL with err (may be NULL) filled. Thread-safe. */
+ * Returns a new reference, or NULL with err (may be NULL) filled: a parse refused by the
+ * allocation budget (http_json_alloc_install) is not retried and has the code
+ * json_error_out_of_memory. Thread-safe. */
 json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 /* A plain message for a parse failure of http_json_loadb (jansson's flags stay out of it):
  * "strings may not contain \u0000", "a number is too large: 1e400", "invalid UTF-8 at byte
- * N", "duplicate key 'x'", "the body is not valid JSON ...", with the line and column. out
+ * N", "duplicate key 'x'", "the body is not valid JSON ...", with the line and column; "the
+ * body holds too many JSON values for its size" for the allocation budget. out
  * receives at most n bytes, NUL-terminated. Thread-safe. */
 void http_json_error_text(const json_error_t *e, char *out, size_t n);
 /* Make jansson allocate through a counter that http_json_loadb arms per parse: a body may
- * make jansson allocate 16 x its bytes + 16 MiB (http_req_json_body answers 413 beyond).
+ * make jansson allocate 48 x its bytes + 64 MiB (http_req_json_body answers 413 beyond).
  * Once, in main, before any other thread runs; without it parses are not counted. */
 void http_json_alloc_install(void);
 
