@@ -122,9 +122,7 @@ static void *ticker_main(void *arg)
     struct ticker *t = arg;
     pthread_mutex_lock(&t->mu);
     while (!t->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        struct timespec until = time_monotonic_in(1000);
         pthread_cond_timedwait(&t->cv, &t->mu, &until);
         if (t->stop) {
             break;
@@ -470,7 +468,7 @@ int cli_serve(int argc, char **argv)
 
     struct ticker ticker = {.cs = &cs};
     pthread_mutex_init(&ticker.mu, NULL);
-    pthread_cond_init(&ticker.cv, NULL);
+    cond_init_monotonic(&ticker.cv);
     if (thread_start(&ticker.th, ticker_main, &ticker) != 0) {
         abort(); /* as an allocation failure */
     }

@@ -79,7 +79,7 @@ int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err)
     }
     uint64_t mine = ++f->asked;
     pthread_cond_broadcast(&f->cv);
-    struct timespec ts = time_realtime_in(wait_ms);
+    struct timespec ts = time_monotonic_in(wait_ms);
     int w = 0;
     while (f->done < mine && !f->stopping && w != ETIMEDOUT) {
         w = pthread_cond_timedwait(&f->cv, &f->mu, &ts);
@@ -108,7 +108,7 @@ void store_refresh_init(struct store *s)
 {
     s->refresher = xcalloc(1, sizeof(*s->refresher));
     pthread_mutex_init(&s->refresher->mu, NULL);
-    pthread_cond_init(&s->refresher->cv, NULL);
+    cond_init_monotonic(&s->refresher->cv); /* the requests' timed waits */
 }
 
 void store_refresh_stop(struct store *s)
