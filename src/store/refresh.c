@@ -66,7 +66,9 @@ int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err)
     struct store_refresher *f = s->refresher;
     pthread_mutex_lock(&f->mu);
     if (!f->started && !f->stopping) {
-        f->started = pthread_create(&f->thread, NULL, refresher_main, s) == 0;
+        /* every signal blocked whatever the caller's mask (util.h thread_start): started from
+         * a thread that could take SIGHUP, it would be killed by logrotate's reload */
+        f->started = thread_start(&f->thread, refresher_main, s) == 0;
     }
     if (!f->started || f->stopping) {
         pthread_mutex_unlock(&f->mu);
