@@ -151,12 +151,6 @@ struct store_key;
 void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n,
                              uint64_t epoch);
 
-/* Counters for /metrics. */
-struct http_stats {
-    uint64_t requests;
-    uint64_t by_class[6]; /* 1xx..5xx by status / 100 */
-};
-void http_server_get_stats(struct http_server *srv, struct http_stats *out);
 /* Append the HTTP metrics in Prometheus text form (requests by route and status, latency
  * histograms by route). */
 struct buf;
@@ -202,11 +196,9 @@ void http_req_charge_steps(struct http_req *r, long steps);
 /* The active key whose secret is key, through the daemon's key cache (as requests with an
  * Authorization header are verified): 0 with *k; -1 with err, ERR_UNAVAILABLE/ERR_INTERNAL
  * when the database could not say (and no verification of the last 10 minutes stands in),
- * another code when there is no such active key. */
-int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err);
-/* As http_req_key_verify, and a key found in the cache is confirmed with the database if it
- * answers within 200 ms (else the cache's verification stands): a key revoked by another
- * process is refused at once while the database answers (the SDK routes, whose payload a
+ * another code when there is no such active key. A key found in the cache is confirmed with the
+ * database if it answers within 200 ms (else the cache's verification stands): a key revoked by
+ * another process is refused at once while the database answers (the SDK routes, whose payload a
  * revoked key must not get). */
 int http_req_key_confirm(struct http_req *r, const char *key, struct store_key *k, struct err *err);
 

@@ -267,8 +267,6 @@ int store_backup(struct store *s, const char *dest, struct store_backup_stats *o
 /* Cheap liveness/writability probe used by /readyz: a write job that touches one row. */
 int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 
-/* The store a transaction belongs to. */
-struct store *store_tx_store(struct store_tx *tx);
 
 /* The definitions (experiments, metrics) this process attributes with must never be older
  * than the committed ones. hook(ctx, version, err) brings them up to date when version (the
@@ -505,7 +503,8 @@ struct store_exposure {
  * daemon's; NULL or "" becomes STORE_DIM_NONE. */
 void store_dims_append(char **buf, const char *name, const char *value);
 
-/* True when the backend keeps dimension breakdowns (every backend that has slice ops). */
+/* True when the backend keeps dimension breakdowns (every backend that has slice ops). A test
+ * hook (test_store_rollup): the daemon does not call it. */
 bool store_has_slices(const struct store *s);
 
 struct store_suff;

@@ -75,8 +75,10 @@ int http_server_stream_count(struct http_server *srv)
 
 /* A key's secret to its active key (authenticate, and the {sdk_key} of the SDK routes). A key
  * verified in the last 10 minutes answers within 200 ms whatever the database does
- * (authcache.c): /assign and the SDK payloads keep answering from memory. */
-int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err)
+ * (authcache.c): /assign and the SDK payloads keep answering from memory. 0 with *k; -1 with
+ * err, ERR_UNAVAILABLE/ERR_INTERNAL when the database could not say (and no verification of
+ * the last 10 minutes stands in), another code when there is no such active key. */
+static int key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err)
 {
     return authcache_verify(r->srv->keys, r->app->store, key, false, k, err);
 }
@@ -149,7 +151,7 @@ static bool authenticate(struct http_req *r)
     struct store_key k;
     struct err err;
     err_clear(&err);
-    if (http_req_key_verify(r, key, &k, &err) != 0) {
+    if (key_verify(r, key, &k, &err) != 0) {
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
@@ -685,14 +687,6 @@ void http_server_retain_keys(struct http_server *srv, const struct store_key *ac
     if (dropped > 0) {
         log_json(LOG_DEBUG, "dropped cached verifications of keys no longer active",
                  json_pack("{s:I}", "keys", (json_int_t)dropped));
-    }
-}
-
-void http_server_get_stats(struct http_server *srv, struct http_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (srv != NULL) {
-        http_accounting_stats(srv->acct, out);
     }
 }
 

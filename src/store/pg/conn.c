@@ -377,7 +377,8 @@ static bool sqlstate_is(const PGresult *res, const char *prefix)
     return st != NULL && strncmp(st, prefix, strlen(prefix)) == 0;
 }
 
-bool pg_err_is_retry(const PGresult *res)
+/* Whether res failed with a deadlock or serialization failure. */
+static bool err_is_retry(const PGresult *res)
 {
     return sqlstate_is(res, "40001") || sqlstate_is(res, "40P01");
 }
@@ -407,7 +408,7 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
                        "%s: database unavailable (the daemon's log has the reason)", what);
     }
     c->intact = false;
-    if (pg_err_is_retry(res)) {
+    if (err_is_retry(res)) {
         c->retry = true;
         if (c->owner != NULL && sqlstate_is(res, "40P01")) {
             c->owner->deadlocks++;

@@ -289,9 +289,6 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
 /* The rebuild cursors read of attribution (rebuild.c), prefetched after the user locks. */
 extern const char PG_SQL_CURSORS[];
 
-/* Whether the last pg_fail on a transaction was a deadlock or serialization failure. */
-bool pg_err_is_retry(const PGresult *res);
-
 /* A pooled read connection (blocks while all PG_POOL_MAX are busy) and its return. */
 struct pg_conn *pg_reader_get(struct store *s, struct err *err);
 void pg_reader_put(struct store *s, struct pg_conn *c);
