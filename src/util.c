@@ -1,6 +1,7 @@
 /*
- * util.c - allocation that aborts on OOM, the capped growable buffer, clocks and
- * the input-string checks of API.md "Conventions". No shared state.
+ * util.c - allocation that aborts on OOM, the capped growable buffer, clocks, timed waits'
+ * deadlines, thread start and the input-string checks of API.md "Conventions". The one shared
+ * state is hash_keyed's secret, drawn once (pthread_once); every function is thread-safe.
  */
 #include "bunsen/util.h"
 

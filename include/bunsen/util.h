@@ -1,7 +1,8 @@
 /*
  * util.h - small process-wide helpers: allocation that aborts on OOM, a growable
  * byte buffer with a hard cap, clocks, and string checks shared by every layer.
- * All functions are thread-safe (no shared state).
+ * All functions are thread-safe; the one shared state is hash_keyed's process secret,
+ * drawn once on first use.
  */
 #ifndef BUNSEN_UTIL_H
 #define BUNSEN_UTIL_H

@@ -1,6 +1,6 @@
 /*
  * server.c - the libmicrohttpd daemon and the request lifecycle described in http.h:
- * routing, auth, body caps, Content-Type, suspend/resume. What a completed request leaves
+ * routing, auth, suspend/resume. What a completed request leaves
  * behind (its counts, the per-route metrics, the access-log line) is in accounting.c. The
  * request object's API for handlers (replies, accessors) is in request.c; the
  * rate limits a request takes at admission, and the charge of its evaluation work, are in
@@ -9,7 +9,8 @@
  * each request's headers and body must meet, which the lifecycle moves, is in deadline.c.
  *
  * Threads: MHD's polling thread and its pool call on_request/on_completed; handlers
- * run on pool threads. A request is owned by its connection (*con_cls) and freed only
+ * run on pool threads, on the offload threads (offload.c) and, for an export's pages, on
+ * the export producers (feed.c). A request is owned by its connection (*con_cls) and freed only
  * in on_completed. Writers on other threads touch a request only while suspended.
  */
 #include <arpa/inet.h>
