@@ -2,8 +2,9 @@
  * API tests for the HTTP layer of the foundation: every error status (404, 405 with Allow,
  * 400, 415), body caps (Content-Length, a body sent whole, 100-continue, chunked), static
  * files and path traversal (symlinks out of the web dir), the per-key rate limit on
- * management routes, and 500 idle connections beside a normal client. One daemon is shared
- * (group setup); the caps, the web dir and the rate limit start their own. Split from
+ * management routes, 500 idle connections beside a normal client, and a request served while
+ * the daemon is still starting. One daemon is shared (group setup); the caps, the web dir, the
+ * rate limit and the start start their own. Split from
  * test_foundation.c (auth, keys, audit, the CLI).
  */
 #include "harness.h"
