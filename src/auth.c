@@ -46,7 +46,8 @@ const char *auth_role_name(enum role r)
     }
 }
 
-int auth_random(void *buf, size_t n, struct err *err)
+/* Fill buf with n random bytes from getrandom(2). */
+static int fill_random(void *buf, size_t n, struct err *err)
 {
     unsigned char *p = buf;
     while (n > 0) {
@@ -67,7 +68,7 @@ int auth_key_generate(char secret[AUTH_SECRET_LEN + 1], uint8_t hash[AUTH_HASH_L
                       char id[AUTH_ID_LEN + 1], struct err *err)
 {
     unsigned char raw[32], idraw[8];
-    if (auth_random(raw, sizeof(raw), err) != 0 || auth_random(idraw, sizeof(idraw), err) != 0) {
+    if (fill_random(raw, sizeof(raw), err) != 0 || fill_random(idraw, sizeof(idraw), err) != 0) {
         return -1;
     }
     memcpy(secret, "bsn_", 4);

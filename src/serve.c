@@ -122,9 +122,7 @@ static void *ticker_main(void *arg)
     struct ticker *t = arg;
     pthread_mutex_lock(&t->mu);
     while (!t->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        struct timespec until = time_monotonic_in(1000);
         pthread_cond_timedwait(&t->cv, &t->mu, &until);
         if (t->stop) {
             break;
@@ -445,13 +443,14 @@ int cli_serve(int argc, char **argv)
     store_rebuild_configure(app.store, (size_t)app.cfg.rebuild_chunk, app.cfg.rebuild_pause_ms);
     struct rebuilder *rebuilder = api_rebuilder_start(&app);
     int port = 0;
+    /* before the HTTP threads start, which read it (/metrics): review code29 F7 */
+    app.started_at = time_now_ms();
     if (http_server_start(&app, &app.cfg, &app.http, &port, &err) != 0) {
         fprintf(stderr, "bunsen: %s\n", err.msg);
         api_rebuilder_stop(rebuilder);
         store_close(app.store);
         return 1;
     }
-    app.started_at = time_now_ms();
     struct api_publisher *publisher = api_sdk_streams_start(&app);
     const char *host = app.cfg.listen;
     bool v6 = strchr(host, ':') != NULL;
@@ -469,7 +468,7 @@ int cli_serve(int argc, char **argv)
 
     struct ticker ticker = {.cs = &cs};
     pthread_mutex_init(&ticker.mu, NULL);
-    pthread_cond_init(&ticker.cv, NULL);
+    cond_init_monotonic(&ticker.cv);
     if (thread_start(&ticker.th, ticker_main, &ticker) != 0) {
         abort(); /* as an allocation failure */
     }

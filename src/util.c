@@ -1,6 +1,7 @@
 /*
- * util.c - allocation that aborts on OOM, the capped growable buffer, clocks and
- * the input-string checks of API.md "Conventions". No shared state.
+ * util.c - allocation that aborts on OOM, the capped growable buffer, clocks, timed waits'
+ * deadlines, thread start and the input-string checks of API.md "Conventions". The one shared
+ * state is hash_keyed's secret, drawn once (pthread_once); every function is thread-safe.
  */
 #include "bunsen/util.h"
 
@@ -140,10 +141,10 @@ int64_t time_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct timespec time_realtime_in(long ms)
+struct timespec time_monotonic_in(long ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += ms / 1000;
     ts.tv_nsec += (ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
@@ -172,6 +173,15 @@ uint64_t hash_keyed(const void *p, size_t n)
     uint64_t v;
     memcpy(&v, h, sizeof(v));
     return v;
+}
+
+void cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
 }
 
 uint64_t time_mono_ns(void)

@@ -151,6 +151,8 @@ void assign_text_free(struct assign_text *t);
  * JavaScript SDK would compare (hashing, dimension values). Thread-safe. */
 size_t assign_number_text(double d, char out[32]);
 
+/* assign_decide_budget without saved groups or budget. A test hook (unit and fuzz tests): the
+ * daemon decides through assign_decide_budget and assign_decide_sdk. */
 int assign_decide(const struct assign_experiment *x, const char *user_id, size_t len,
                   const json_t *attributes, struct assign_result *out, struct err *err);
 

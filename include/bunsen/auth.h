@@ -49,7 +49,4 @@ void auth_key_hash(const char *secret, size_t len, uint8_t hash[AUTH_HASH_LEN]);
 /* Constant-time equality of two hashes. */
 bool auth_hash_equal(const uint8_t a[AUTH_HASH_LEN], const uint8_t b[AUTH_HASH_LEN]);
 
-/* Fill buf with n random bytes from getrandom(2). */
-int auth_random(void *buf, size_t n, struct err *err);
-
 #endif

@@ -35,7 +35,8 @@ struct hash_range {
  * truncated). Thread-safe. */
 int hash_fnv1a32_update(uint32_t *h, const char *s, size_t n);
 
-/* FNV-1a 32 of s[0..n) as UTF-16 code units into *out. 0, or -1 on invalid UTF-8. */
+/* FNV-1a 32 of s[0..n) as UTF-16 code units into *out. 0, or -1 on invalid UTF-8. A test
+ * hook (test_hash, fuzz_assign): the daemon hashes through hash_fnv1a32_update. */
 int hash_fnv1a32(const char *s, size_t n, uint32_t *out);
 
 /* True for the hash versions this module implements (1 and 2). */
@@ -56,7 +57,8 @@ int hash_namespace_bucket(const char *value, size_t value_len, const char *name,
                           double *bucket, struct err *err);
 
 /* GrowthBook inNamespace: true when the namespace bucket of value lies in
- * [start, end). False on invalid UTF-8 in value or name (NUL-terminated). */
+ * [start, end). False on invalid UTF-8 in value or name (NUL-terminated). A test hook
+ * (test_hash, against GrowthBook's cases): the daemon does not call it. */
 bool hash_in_namespace(const char *value, size_t value_len, const char *name, double start,
                        double end);
 

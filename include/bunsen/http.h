@@ -123,7 +123,9 @@ void http_methods_text(unsigned allowed, char *out, size_t n);
  * host fails here, before `serve` creates, migrates or mints anything. 0, or -1 with err as
  * http_server_start's. */
 int http_server_check_listen(const struct config *cfg, struct err *err);
-/* Start serving. *port_out receives the bound port (useful with cfg->port == 0). */
+/* Start serving. *port_out receives the bound port (useful with cfg->port == 0). *out is
+ * set before the first request can be served (handlers read app->http), and to NULL on
+ * failure; whatever else handlers read (app->started_at) is set before this call. */
 int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
                       int *port_out, struct err *err);
 /* Stop the daemon (all suspended requests must have been resumed) and free it. NULL ok. */
@@ -149,12 +151,6 @@ struct store_key;
 void http_server_retain_keys(struct http_server *srv, const struct store_key *active, size_t n,
                              uint64_t epoch);
 
-/* Counters for /metrics. */
-struct http_stats {
-    uint64_t requests;
-    uint64_t by_class[6]; /* 1xx..5xx by status / 100 */
-};
-void http_server_get_stats(struct http_server *srv, struct http_stats *out);
 /* Append the HTTP metrics in Prometheus text form (requests by route and status, latency
  * histograms by route). */
 struct buf;
@@ -200,11 +196,9 @@ void http_req_charge_steps(struct http_req *r, long steps);
 /* The active key whose secret is key, through the daemon's key cache (as requests with an
  * Authorization header are verified): 0 with *k; -1 with err, ERR_UNAVAILABLE/ERR_INTERNAL
  * when the database could not say (and no verification of the last 10 minutes stands in),
- * another code when there is no such active key. */
-int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err);
-/* As http_req_key_verify, and a key found in the cache is confirmed with the database if it
- * answers within 200 ms (else the cache's verification stands): a key revoked by another
- * process is refused at once while the database answers (the SDK routes, whose payload a
+ * another code when there is no such active key. A key found in the cache is confirmed with the
+ * database if it answers within 200 ms (else the cache's verification stands): a key revoked by
+ * another process is refused at once while the database answers (the SDK routes, whose payload a
  * revoked key must not get). */
 int http_req_key_confirm(struct http_req *r, const char *key, struct store_key *k, struct err *err);
 
@@ -216,15 +210,18 @@ json_t *http_req_json_body(struct http_req *r);
  * (JSON_REJECT_DUPLICATES for bodies), except that an integer beyond jansson's 64-bit range
  * (JavaScript prints 1e20 as 100000000000000000000) is read as the real it stands for where
  * jansson refuses the whole text ("too big integer"); integers in range stay integers.
- * Returns a new reference, or NULL with err (may be NULL) filled. Thread-safe. */
+ * Returns a new reference, or NULL with err (may be NULL) filled: a parse refused by the
+ * allocation budget (http_json_alloc_install) is not retried and has the code
+ * json_error_out_of_memory. Thread-safe. */
 json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 /* A plain message for a parse failure of http_json_loadb (jansson's flags stay out of it):
  * "strings may not contain \u0000", "a number is too large: 1e400", "invalid UTF-8 at byte
- * N", "duplicate key 'x'", "the body is not valid JSON ...", with the line and column. out
+ * N", "duplicate key 'x'", "the body is not valid JSON ...", with the line and column; "the
+ * body holds too many JSON values for its size" for the allocation budget. out
  * receives at most n bytes, NUL-terminated. Thread-safe. */
 void http_json_error_text(const json_error_t *e, char *out, size_t n);
 /* Make jansson allocate through a counter that http_json_loadb arms per parse: a body may
- * make jansson allocate 16 x its bytes + 16 MiB (http_req_json_body answers 413 beyond).
+ * make jansson allocate 48 x its bytes + 64 MiB (http_req_json_body answers 413 beyond).
  * Once, in main, before any other thread runs; without it parses are not counted. */
 void http_json_alloc_install(void);
 

@@ -41,7 +41,8 @@ int jsonw_real_text(char *out, size_t n, double v);
 /* Append an integer. 0 or -1. */
 int jsonw_append_int(struct buf *b, long long v);
 
-/* Append any jansson value (borrowed) as json_dumps(v, flags) would print it. 0 or -1. */
+/* Append any jansson value (borrowed) as json_dumps(v, flags) would print it. 0 or -1. A
+ * test hook (test_jsonw): the daemon does not call it. */
 int jsonw_append_value(struct buf *b, const json_t *v, size_t flags);
 
 /* Append any jansson value (borrowed), compact, reals shortest (digits 0). -1 on overflow,

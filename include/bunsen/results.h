@@ -40,9 +40,6 @@ json_t *results_compute(struct store *s, const struct experiment *x, const struc
 /* Slices of a dimension breakdown: the most frequent values, the rest as STORE_DIM_OTHER. */
 #define RESULTS_SLICES_MAX 20
 
-/* Whether dimension is one of x's "dimensions". */
-bool results_has_dimension(const struct experiment *x, const char *dimension);
-
 /* The results broken down by one of x's dimensions (API.md "Results, v1.1"): per value (the
  * RESULTS_SLICES_MAX with most exposed users; the others and the values past the recording cap
  * together as STORE_DIM_OTHER) a results document as results_compute's, with its own SRM, in

@@ -117,8 +117,8 @@ const struct snapshot *snapshot_read_begin(struct snapshot_cell *c);
 /* Give back s from snapshot_read_begin; frees it when it was retired and this was its
  * last reader. */
 void snapshot_read_end(struct snapshot_cell *c, const struct snapshot *s);
-/* Snapshots retired but not yet freed (held by readers or awaiting the reclaimer), for
- * tests and metrics. */
+/* Snapshots retired but not yet freed (held by readers or awaiting the reclaimer). A test
+ * hook (test_snapshot): the daemon does not call it. */
 size_t snapshot_cell_retired(struct snapshot_cell *c);
 
 #endif

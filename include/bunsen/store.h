@@ -267,9 +267,6 @@ int store_backup(struct store *s, const char *dest, struct store_backup_stats *o
 /* Cheap liveness/writability probe used by /readyz: a write job that touches one row. */
 int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err);
 
-/* The store a transaction belongs to. */
-struct store *store_tx_store(struct store_tx *tx);
-
 /* The definitions (experiments, metrics) this process attributes with must never be older
  * than the committed ones. hook(ctx, version, err) brings them up to date when version (the
  * committed catalogue version, or -1: read it with store_catalog_version) differs from the
@@ -505,7 +502,8 @@ struct store_exposure {
  * daemon's; NULL or "" becomes STORE_DIM_NONE. */
 void store_dims_append(char **buf, const char *name, const char *value);
 
-/* True when the backend keeps dimension breakdowns (every backend that has slice ops). */
+/* True when the backend keeps dimension breakdowns (every backend that has slice ops). A test
+ * hook (test_store_rollup): the daemon does not call it. */
 bool store_has_slices(const struct store *s);
 
 struct store_suff;
@@ -545,8 +543,13 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                            struct store_ingest_counts *counts, struct err *err);
 
 /* Recompute every roll-up of one experiment from the raw exposures and events with the
- * given rules (its rules only), e.g. after a metric or the experiment changed. stop_ts
- * (0 = running): exposures and events at or after it do not count. */
+ * given rules (its rules only), in one transaction. stop_ts (0 = running): exposures and
+ * events at or after it do not count.
+ * The reference the tests and bench/ compare the chunked rebuild with (store_fixture.c
+ * sl_full_apply, bench/rebuild_check.c): the daemon never calls it. It rebuilds through
+ * store_rebuild_start / store_rebuild_step (api/rules.c, the rebuilder thread), and this
+ * call does not touch their state table, so the next step of a running chunked rebuild
+ * would overwrite what it wrote. */
 int store_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, struct err *err);
 

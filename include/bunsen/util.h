@@ -1,7 +1,8 @@
 /*
  * util.h - small process-wide helpers: allocation that aborts on OOM, a growable
  * byte buffer with a hard cap, clocks, and string checks shared by every layer.
- * All functions are thread-safe (no shared state).
+ * All functions are thread-safe; the one shared state is hash_keyed's process secret,
+ * drawn once on first use.
  */
 #ifndef BUNSEN_UTIL_H
 #define BUNSEN_UTIL_H
@@ -46,8 +47,13 @@ uint64_t hash_keyed(const void *p, size_t n);
 
 /* Wall clock in milliseconds since the Unix epoch, and a monotonic clock in ns. */
 int64_t time_now_ms(void);
-/* The wall-clock time ms milliseconds from now, as pthread_cond_timedwait takes it. */
-struct timespec time_realtime_in(long ms);
+/* The monotonic time ms milliseconds from now, as pthread_cond_timedwait takes it for a
+ * condition variable made by cond_init_monotonic (every timed wait: one measured on the wall
+ * clock lasted as much longer as the clock was stepped back meanwhile). */
+struct timespec time_monotonic_in(long ms);
+/* pthread_cond_init with a condition variable whose timed waits are measured on
+ * CLOCK_MONOTONIC (deadlines from time_monotonic_in or time_mono_ns). */
+void cond_init_monotonic(pthread_cond_t *cv);
 
 /* pthread_create with every signal blocked in the new thread (the caller's mask is kept):
  * signals belong to the main loop's sigtimedwait, and a thread started while they were

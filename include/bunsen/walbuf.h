@@ -18,8 +18,8 @@
 /* Register the shim over the default VFS (once; thread-safe). 0 or a SQLite error code. */
 int walbuf_register(void);
 
-/* Process-wide counters since start (for tests and bench/): writes SQLite asked of WAL
- * files, and writes that reached the file system. */
+/* Process-wide counters since start: writes SQLite asked of WAL files, and writes that
+ * reached the file system. A test hook (test_walbuf): the daemon does not read them. */
 struct walbuf_stats {
     uint64_t writes_in, writes_out;
 };

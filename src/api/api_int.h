@@ -64,9 +64,6 @@ void api_etag(const char *doc, char out[API_ETAG_LEN]);
  * comparison (RFC 9110 13.1.1): "*" or a listed tag equal to etag; weak tags never match. */
 bool api_if_match(const char *header, const char *etag);
 
-/* Does If-None-Match (NULL = absent) match etag (weak comparison)? Then a GET answers 304. */
-bool api_if_none_match(const char *header, const char *etag);
-
 /* Reply 200 with the stored document doc (borrowed) and its ETag, or 304 when the request's
  * If-None-Match already names that tag. */
 void api_reply_document(struct http_req *r, const char *doc);

@@ -201,7 +201,8 @@ bool api_if_match(const char *header, const char *etag)
     return header == NULL || tag_list_any(header, etag, false);
 }
 
-bool api_if_none_match(const char *header, const char *etag)
+/* Does If-None-Match (NULL = absent) match etag (weak comparison)? Then a GET answers 304. */
+static bool if_none_match(const char *header, const char *etag)
 {
     return header != NULL && tag_list_any(header, etag, true);
 }
@@ -210,7 +211,7 @@ void api_reply_document(struct http_req *r, const char *doc)
 {
     char etag[API_ETAG_LEN];
     api_etag(doc, etag);
-    if (api_if_none_match(http_req_header(r, "If-None-Match"), etag)) {
+    if (if_none_match(http_req_header(r, "If-None-Match"), etag)) {
         /* the 200's length, which a 304's Content-Length must equal (it said 0) */
         json_t *j = json_loads(doc, 0, NULL);
         char *text = j ? jsonw_dumps(j, NULL) : NULL;

@@ -57,7 +57,7 @@ static void first_emit(void *ctx, const struct store_rebuild *r)
 /* Sleep ms unless stopped; returns true when stopping. */
 static bool nap(struct rebuilder *rb, int ms)
 {
-    struct timespec until = time_realtime_in(ms);
+    struct timespec until = time_monotonic_in(ms);
     pthread_mutex_lock(&rb->mu);
     while (!rb->stop && pthread_cond_timedwait(&rb->cv, &rb->mu, &until) == 0) {
     }
@@ -161,7 +161,7 @@ struct rebuilder *api_rebuilder_start(struct app *app)
     const char *gate = getenv("BUNSEN_TEST_REBUILD_GATE");
     rb->gate = gate != NULL && gate[0] != '\0' ? xstrdup(gate) : NULL;
     pthread_mutex_init(&rb->mu, NULL);
-    pthread_cond_init(&rb->cv, NULL);
+    cond_init_monotonic(&rb->cv);
     if (thread_start(&rb->th, rebuilder_main, rb) != 0) {
         abort(); /* as an allocation failure */
     }

@@ -164,7 +164,8 @@ static json_t *variants_json(const struct experiment *x, const struct main_users
     return a;
 }
 
-bool results_has_dimension(const struct experiment *x, const char *dimension)
+/* Whether dimension is one of x's "dimensions". */
+static bool has_dimension(const struct experiment *x, const char *dimension)
 {
     for (size_t i = 0; i < x->ndimensions; i++) {
         if (strcmp(x->dimensions[i], dimension) == 0) {
@@ -205,7 +206,7 @@ static int dimension_err(const struct experiment *x, struct err *err)
 static json_t *breakdown_read(struct store *s, const struct experiment *x, const char *dimension,
                               const struct results_params *p, struct err *err)
 {
-    if (dimension == NULL || !results_has_dimension(x, dimension)) {
+    if (dimension == NULL || !has_dimension(x, dimension)) {
         return dimension_err(x, err), NULL;
     }
     size_t nm = x->nmetrics + x->nguardrails, nv = x->nvariants;

@@ -379,9 +379,7 @@ static void *publisher_main(void *arg)
     pthread_mutex_lock(&pb->mu);
     while (!pb->stop) {
         if (!pb->pending && !pb->keys_changed) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
+            struct timespec until = time_monotonic_in(1000);
             pthread_cond_timedwait(&pb->wake, &pb->mu, &until);
         }
         bool publish = pb->pending && !pb->stop;
@@ -413,7 +411,7 @@ struct api_publisher *api_sdk_streams_start(struct app *app)
     const char *slow = getenv("BUNSEN_TEST_STREAM_SLOW_MS");
     pb->slow_ms = slow != NULL && atoll(slow) > 0 ? atoll(slow) : SLOW_READER_MS;
     pthread_mutex_init(&pb->mu, NULL);
-    pthread_cond_init(&pb->wake, NULL);
+    cond_init_monotonic(&pb->wake);
     if (thread_start(&pb->thread, publisher_main, pb) != 0) {
         pthread_cond_destroy(&pb->wake);
         pthread_mutex_destroy(&pb->mu);

@@ -214,7 +214,7 @@ static int digit_value(char ch)
 }
 
 /* JavaScript StringToNumber: trimmed decimal, 0x/0o/0b, Infinity; "" is 0; else NaN. */
-double jsval_string_to_number(const char *str, size_t n)
+static double string_to_number(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, sp;
@@ -406,7 +406,7 @@ double jsval_to_number(struct jsval v, bool *failed)
     default: {
         struct jsval_str s;
         jsval_to_string(v, &s, failed);
-        double d = jsval_string_to_number(s.s, s.n);
+        double d = string_to_number(s.s, s.n);
         jsval_str_free(&s);
         return d;
     }

@@ -45,9 +45,6 @@ struct jsval jsval_number(double d);
 /* Number.prototype.toString(): writes NUL-terminated text, returns its length. */
 size_t jsval_number_to_string(double d, char out[32]);
 
-/* StringToNumber(): trimmed decimal, 0x/0o/0b, Infinity; "" is 0; otherwise NaN. */
-double jsval_string_to_number(const char *s, size_t n);
-
 /* ToString(ToPrimitive(v)) into out (arrays join with ","; objects are
  * "[object Object]"); release with jsval_str_free(). */
 void jsval_to_string(struct jsval v, struct jsval_str *out, bool *failed);

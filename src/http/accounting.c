@@ -1,15 +1,15 @@
 /*
- * accounting.c - what each completed request leaves behind: the daemon's request counts (by
- * status class, for /api/v1/stats), bunsen_http_requests_total by route, method and status
- * code, the bunsen_http_request_duration_seconds histogram by route, and the access-log line
- * (429s: one line per class and 10 s, with a count of those not logged, ratelimit.c).
+ * accounting.c - what each completed request leaves behind: bunsen_http_requests_total by
+ * route, method and status code, the bunsen_http_request_duration_seconds histogram by route, and
+ * the access-log line (429s: one line per class and 10 s, with a count of those not logged,
+ * ratelimit.c).
  *
  * The metrics slots: one per route of routes.c, then static files (SLOT_STATIC), then requests
  * no route or static file took, by method (SLOT_UNMATCHED + the method's bit index, + 7 for any
  * other method).
  *
  * Threads: http_account runs on MHD's threads (the completed callback), the writers on the
- * /metrics and /stats handlers' threads: every count is an atomic, the histograms are
+ * /metrics handler's thread: every count is an atomic, the histograms are
  * metrics.c's (atomic too).
  */
 #include <microhttpd.h>
@@ -41,14 +41,14 @@ struct route_metrics {
 #define NSLOTS         (http_routes_count + 1 + 8)
 
 struct http_accounting {
-    atomic_uint_fast64_t requests;
-    atomic_uint_fast64_t by_class[6];
-    struct route_metrics routes[]; /* NSLOTS */
+    size_t nslots;                 /* NSLOTS */
+    struct route_metrics routes[]; /* nslots */
 };
 
 struct http_accounting *http_accounting_new(void)
 {
     struct http_accounting *a = xcalloc(1, sizeof(*a) + NSLOTS * sizeof(a->routes[0]));
+    a->nslots = NSLOTS;
     for (size_t i = 0; i < NSLOTS; i++) {
         hist_init(&a->routes[i].latency, metrics_latency_bounds, metrics_latency_nbounds, 1e6);
     }
@@ -98,10 +98,6 @@ static void access_log(const struct http_req *r, int status, uint64_t now, int t
 void http_account(struct http_accounting *a, const struct http_req *r, int status, uint64_t now,
                   int toe)
 {
-    atomic_fetch_add(&a->requests, 1);
-    if (status >= 100 && status < 600) {
-        atomic_fetch_add(&a->by_class[status / 100], 1);
-    }
     size_t slot = r->route ? (size_t)(r->route - http_routes) : SLOT_STATIC;
     if (r->route == NULL && r->unmatched) {
         slot = SLOT_UNMATCHED + 7;
@@ -122,14 +118,6 @@ void http_account(struct http_accounting *a, const struct http_req *r, int statu
     if (log_enabled(LOG_INFO) &&
         (status != 429 || ratelimit_log_refusal(r->refused_cls, &refused_before))) {
         access_log(r, status, now, toe, refused_before);
-    }
-}
-
-void http_accounting_stats(struct http_accounting *a, struct http_stats *out)
-{
-    out->requests = atomic_load(&a->requests);
-    for (int i = 0; i < 6; i++) {
-        out->by_class[i] = atomic_load(&a->by_class[i]);
     }
 }
 

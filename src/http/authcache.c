@@ -119,11 +119,7 @@ struct authcache *authcache_new(void)
     for (int i = 0; i < AC_REFRESHERS; i++) {
         pthread_cond_init(&c->rf.jobs[i].wake, NULL);
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines from time_mono_ns */
-    pthread_cond_init(&c->rf.done, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_monotonic(&c->rf.done); /* deadlines from time_mono_ns */
     return c;
 }
 

@@ -164,11 +164,7 @@ struct http_deadlines *http_deadlines_new(unsigned request_s, unsigned idle_s)
 {
     struct http_deadlines *s = xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_monotonic(&s->cv);
     s->request_ns = (uint64_t)request_s * 1000000000ull;
     s->wait_ns = (uint64_t)(idle_s > request_s ? idle_s : request_s) * 1000000000ull;
     long ms = (long)request_s * 1000 / 8;

@@ -249,7 +249,6 @@ struct http_accounting *http_accounting_new(void);
 void http_accounting_free(struct http_accounting *a);
 void http_account(struct http_accounting *a, const struct http_req *r, int status, uint64_t now,
                   int toe);
-void http_accounting_stats(struct http_accounting *a, struct http_stats *out);
 void http_accounting_write_metrics(struct http_accounting *a, struct buf *b);
 
 /* Verified keys by a keyed tag of their secret: fresh for a second after the database last

@@ -479,6 +479,20 @@ static size_t parse_budget(size_t len)
     return len * JSON_PARSE_BYTES_PER_BYTE + JSON_PARSE_SLACK;
 }
 
+/* err->text of a parse the budget refused (code json_error_out_of_memory) */
+#define JSON_BUDGET_TEXT "the body holds too many JSON values for its size"
+
+/* err as a parse the budget refused: jansson set none */
+static void budget_error(json_error_t *err)
+{
+    memset(err, 0, sizeof(*err));
+    err->line = -1;
+    err->column = -1;
+    err->position = -1;
+    snprintf(err->text, JSON_ERROR_TEXT_LENGTH - 1, "%s", JSON_BUDGET_TEXT);
+    err->text[JSON_ERROR_TEXT_LENGTH - 1] = (char)json_error_out_of_memory;
+}
+
 static json_t *counted_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
 {
     parse_alloc.counting = true;
@@ -495,7 +509,17 @@ json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t
     if (err == NULL) {
         err = &local;
     }
+    /* jansson refused by the budget returns NULL from paths that set no error, and
+     * json_loadb clears the text but not the code byte json_error_code() reads: zeroed, an
+     * unset code reads json_error_unknown, never a stack byte (valgrind; review code29 F4) */
+    memset(err, 0, sizeof(*err));
     json_t *j = counted_loadb(text, len, flags, err);
+    if (j == NULL && parse_alloc.exceeded) {
+        /* decided before the code: a hostile body is parsed once, not again with a fresh
+         * budget for a number that the code byte happened to call too large */
+        budget_error(err);
+        return NULL;
+    }
     if (j != NULL || json_error_code(err) != json_error_numeric_overflow) {
         return j;
     }
@@ -508,8 +532,12 @@ json_t *http_json_loadb(const char *text, size_t len, size_t flags, json_error_t
     if (again == NULL) {
         return NULL; /* a real beyond the double range: jansson's error stands */
     }
+    memset(err, 0, sizeof(*err));
     j = counted_loadb(again, n, flags, err);
     free(again);
+    if (j == NULL && parse_alloc.exceeded) {
+        budget_error(err); /* not the first parse's "too big integer" */
+    }
     return j;
 }
 
@@ -539,6 +567,9 @@ void http_json_error_text(const json_error_t *e, char *out, size_t n)
     char tok[64];
     near_token(e->text, tok, sizeof(tok));
     switch (json_error_code(e)) {
+    case json_error_out_of_memory: /* the parse budget (http_json_loadb) */
+        snprintf(out, n, "%s", JSON_BUDGET_TEXT);
+        return;
     case json_error_null_character:
     case json_error_null_byte_in_key:
         snprintf(out, n, "strings may not contain \\u0000 (line %d column %d)", e->line, e->column);

@@ -1,6 +1,6 @@
 /*
  * server.c - the libmicrohttpd daemon and the request lifecycle described in http.h:
- * routing, auth, body caps, Content-Type, suspend/resume. What a completed request leaves
+ * routing, auth, suspend/resume. What a completed request leaves
  * behind (its counts, the per-route metrics, the access-log line) is in accounting.c. The
  * request object's API for handlers (replies, accessors) is in request.c; the
  * rate limits a request takes at admission, and the charge of its evaluation work, are in
@@ -9,7 +9,8 @@
  * each request's headers and body must meet, which the lifecycle moves, is in deadline.c.
  *
  * Threads: MHD's polling thread and its pool call on_request/on_completed; handlers
- * run on pool threads. A request is owned by its connection (*con_cls) and freed only
+ * run on pool threads, on the offload threads (offload.c) and, for an export's pages, on
+ * the export producers (feed.c). A request is owned by its connection (*con_cls) and freed only
  * in on_completed. Writers on other threads touch a request only while suspended.
  */
 #include <arpa/inet.h>
@@ -75,8 +76,10 @@ int http_server_stream_count(struct http_server *srv)
 
 /* A key's secret to its active key (authenticate, and the {sdk_key} of the SDK routes). A key
  * verified in the last 10 minutes answers within 200 ms whatever the database does
- * (authcache.c): /assign and the SDK payloads keep answering from memory. */
-int http_req_key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err)
+ * (authcache.c): /assign and the SDK payloads keep answering from memory. 0 with *k; -1 with
+ * err, ERR_UNAVAILABLE/ERR_INTERNAL when the database could not say (and no verification of
+ * the last 10 minutes stands in), another code when there is no such active key. */
+static int key_verify(struct http_req *r, const char *key, struct store_key *k, struct err *err)
 {
     return authcache_verify(r->srv->keys, r->app->store, key, false, k, err);
 }
@@ -149,7 +152,7 @@ static bool authenticate(struct http_req *r)
     struct store_key k;
     struct err err;
     err_clear(&err);
-    if (http_req_key_verify(r, key, &k, &err) != 0) {
+    if (key_verify(r, key, &k, &err) != 0) {
         if (err.code == ERR_UNAVAILABLE || err.code == ERR_INTERNAL) {
             http_reply_err(r, &err);
         } else {
@@ -480,6 +483,20 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
     log_json(LOG_WARN, "libmicrohttpd", f);
 }
 
+/* Tests only: BUNSEN_TEST_SERVE_DELAY_MS=n holds http_server_start n ms (at most 10 s) after
+ * MHD's threads serve, before serve goes on (test_foundation_http
+ * test_served_before_start_returns: what a request in that window reads). */
+static void test_serve_delay(void)
+{
+    const char *v = getenv("BUNSEN_TEST_SERVE_DELAY_MS");
+    long ms = v != NULL ? strtol(v, NULL, 10) : 0;
+    if (ms > 0) {
+        ms = ms > 10000 ? 10000 : ms;
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
 {
     struct sockaddr_storage ss;
@@ -557,6 +574,10 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */
+    /* Published before MHD's threads start (their start orders this write before every
+     * handler's read): a request served at once read app->http == NULL (/metrics
+     * dereferenced it; review code29 F7, ThreadSanitizer). */
+    *out = srv;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
@@ -574,6 +595,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         fd = -1; /* MHD_stop_daemon closed it */
     }
     if (srv->d == NULL) {
+        *out = NULL;
         if (fd >= 0) {
             close(fd);
         }
@@ -589,7 +611,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     *port_out = info ? (int)info->port : cfg->port;
-    *out = srv;
+    test_serve_delay();
     return 0;
 }
 
@@ -666,14 +688,6 @@ void http_server_retain_keys(struct http_server *srv, const struct store_key *ac
     if (dropped > 0) {
         log_json(LOG_DEBUG, "dropped cached verifications of keys no longer active",
                  json_pack("{s:I}", "keys", (json_int_t)dropped));
-    }
-}
-
-void http_server_get_stats(struct http_server *srv, struct http_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (srv != NULL) {
-        http_accounting_stats(srv->acct, out);
     }
 }
 

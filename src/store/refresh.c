@@ -66,7 +66,9 @@ int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err)
     struct store_refresher *f = s->refresher;
     pthread_mutex_lock(&f->mu);
     if (!f->started && !f->stopping) {
-        f->started = pthread_create(&f->thread, NULL, refresher_main, s) == 0;
+        /* every signal blocked whatever the caller's mask (util.h thread_start): started from
+         * a thread that could take SIGHUP, it would be killed by logrotate's reload */
+        f->started = thread_start(&f->thread, refresher_main, s) == 0;
     }
     if (!f->started || f->stopping) {
         pthread_mutex_unlock(&f->mu);
@@ -79,7 +81,7 @@ int store_catalog_refresh_within(struct store *s, int wait_ms, struct err *err)
     }
     uint64_t mine = ++f->asked;
     pthread_cond_broadcast(&f->cv);
-    struct timespec ts = time_realtime_in(wait_ms);
+    struct timespec ts = time_monotonic_in(wait_ms);
     int w = 0;
     while (f->done < mine && !f->stopping && w != ETIMEDOUT) {
         w = pthread_cond_timedwait(&f->cv, &f->mu, &ts);
@@ -108,7 +110,7 @@ void store_refresh_init(struct store *s)
 {
     s->refresher = xcalloc(1, sizeof(*s->refresher));
     pthread_mutex_init(&s->refresher->mu, NULL);
-    pthread_cond_init(&s->refresher->cv, NULL);
+    cond_init_monotonic(&s->refresher->cv); /* the requests' timed waits */
 }
 
 void store_refresh_stop(struct store *s)

@@ -274,11 +274,6 @@ int store_schema_refuse(struct store *s, struct err *err)
                    ahead, store_schema_newest(s));
 }
 
-struct store *store_tx_store(struct store_tx *tx)
-{
-    return tx->store;
-}
-
 int store_apply_ready_check(struct store_tx *tx, void *arg, struct err *err)
 {
     (void)arg;

@@ -267,6 +267,7 @@ struct store_ops {
                            void (*emit)(void *ctx, const char *doc), void *ctx, struct err *err);
     int (*catalog_bump)(struct store_tx *tx, struct err *err);
     int (*catalog_version)(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
+    /* store_rollup_rebuild: the tests' and bench/'s reference, not called by the daemon */
     int (*rollup_rebuild)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                           const struct store_rule *const *rules, size_t n, struct err *err);
     /* store_users_page (optional: NULL = not supported by this backend) */

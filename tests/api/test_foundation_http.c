@@ -2,13 +2,16 @@
  * API tests for the HTTP layer of the foundation: every error status (404, 405 with Allow,
  * 400, 415), body caps (Content-Length, a body sent whole, 100-continue, chunked), static
  * files and path traversal (symlinks out of the web dir), the per-key rate limit on
- * management routes, and 500 idle connections beside a normal client. One daemon is shared
- * (group setup); the caps, the web dir and the rate limit start their own. Split from
+ * management routes, 500 idle connections beside a normal client, and a request served while
+ * the daemon is still starting. One daemon is shared (group setup); the caps, the web dir, the
+ * rate limit and the start start their own. Split from
  * test_foundation.c (auth, keys, audit, the CLI).
  */
 #include "harness.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,12 +378,79 @@ static void test_idle_connections(void **state)
         close(fds[i]);
     }
 }
+struct late_start {
+    struct daemon d;
+    const char *const *extra;
+    int rc;
+    atomic_bool done;
+};
+
+static void *late_start_main(void *arg)
+{
+    struct late_start *ls = arg;
+    ls->rc = daemon_restart(&ls->d, ls->extra);
+    atomic_store(&ls->done, true);
+    return NULL;
+}
+
+/* A request that comes as soon as the socket answers, before `serve` has returned from
+ * starting the HTTP server (held there 3 s by BUNSEN_TEST_SERVE_DELAY_MS), finds the server
+ * and the start time published: /metrics dereferenced app->http == NULL (a crash) and
+ * reported bunsen_start_time_seconds 0 in that window (review code29 F7). */
+static void test_served_before_start_returns(void **state)
+{
+    (void)state;
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(probe, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(probe, (struct sockaddr *)&a, &alen), 0);
+    int port = ntohs(a.sin_port);
+    close(probe);
+    char port_s[16];
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    const char *extra[] = {"--port", port_s, NULL};
+    struct late_start ls = {.extra = extra};
+    atomic_init(&ls.done, false);
+    assert_int_equal(daemon_prepare_db(&ls.d, "sqlite"), 0);
+    setenv("BUNSEN_TEST_SERVE_DELAY_MS", "3000", 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, late_start_main, &ls), 0);
+    struct resp r = {0};
+    int rc = -1;
+    for (int i = 0; i < 300 && rc != 0; i++) { /* up to 15 s for the binary to start */
+        rc = http_req(port, "GET", "/metrics", NULL, NULL, &r);
+        if (rc != 0) {
+            sleep_ms(50);
+        }
+    }
+    bool early = !atomic_load(&ls.done);
+    pthread_join(th, NULL);
+    unsetenv("BUNSEN_TEST_SERVE_DELAY_MS");
+    assert_int_equal(rc, 0);
+    assert_true(early); /* answered inside the window */
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.body);
+    const char *st = strstr(r.body, "\nbunsen_start_time_seconds ");
+    assert_non_null(st);
+    assert_true(strtod(st + strlen("\nbunsen_start_time_seconds "), NULL) > 1.0e9);
+    assert_non_null(strstr(r.body, "bunsen_http_requests_total"));
+    resp_free(&r);
+    assert_int_equal(ls.rc, 0);
+    assert_int_equal(harness_stop(&ls.d), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_statuses), cmocka_unit_test(test_body_caps),
-        cmocka_unit_test(test_static_files),   cmocka_unit_test(test_symlink_escape),
-        cmocka_unit_test(test_rate_limit),     cmocka_unit_test(test_idle_connections),
+        cmocka_unit_test(test_error_statuses),
+        cmocka_unit_test(test_body_caps),
+        cmocka_unit_test(test_static_files),
+        cmocka_unit_test(test_symlink_escape),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_idle_connections),
+        cmocka_unit_test(test_served_before_start_returns),
     };
     return cmocka_run_group_tests_name("api_foundation_http", tests, setup, teardown);
 }

@@ -1,13 +1,15 @@
 /* Store unit tests of the PostgreSQL adapter itself (each skips on SQLite): the statement
  * pipeline, users-with-events read ahead, the user-lock budget, a group's items and
  * savepoints within the server's limits, connection and session defaults, the answer
- * timeout, and a pooled reader whose session ended.
+ * timeout, a pooled reader whose session ended, and the catalogue refresher's signal mask.
  *
  * PostgreSQL only: tests/pg/api.sh runs them on a fresh database of a throwaway cluster
  * (BUNSEN_TEST_DATABASE, store_fixture.h); on SQLite each test skips. */
 #include "store_fixture.h"
 
+#include <dirent.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -730,6 +732,79 @@ static void test_pg_reader_session_lost(void **state)
     store_close(s);
 }
 
+/* The tasks (thread ids) of this process into ids (at most cap); their number. */
+static int task_ids(long *ids, int cap)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < cap) {
+        if (e->d_name[0] != '.') {
+            ids[n++] = atol(e->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Whether task tid blocks SIGHUP (its SigBlk mask in /proc). */
+static bool task_blocks_hup(long tid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "SigBlk:", 7) == 0) {
+            mask = strtoull(line + 7, NULL, 16);
+        }
+    }
+    fclose(f);
+    return (mask & (1ull << (SIGHUP - 1))) != 0;
+}
+
+/* The catalogue refresher (store_catalog_refresh_within) blocks every signal whatever the mask
+ * of the thread that starts it: started with pthread_create from a thread that could take
+ * SIGHUP, it would take logrotate's reload and die with the daemon (util.h thread_start;
+ * review code29 F6). */
+static void test_pg_refresher_signals(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    struct store *s = open_migrated();
+    sigset_t hup, old;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &hup, &old), 0);
+    long before[256], after[256];
+    int nb = task_ids(before, 256);
+    struct err err;
+    err_clear(&err);
+    if (store_catalog_refresh_within(s, 5000, &err) != 0) {
+        fail_msg("the refresh failed: %s", err.msg);
+    }
+    int na = task_ids(after, 256);
+    int started = 0;
+    for (int i = 0; i < na; i++) {
+        bool known = false;
+        for (int j = 0; j < nb && !known; j++) {
+            known = after[i] == before[j];
+        }
+        if (!known) {
+            started++;
+            assert_true(task_blocks_hup(after[i]));
+        }
+    }
+    assert_true(started >= 1); /* the refresher */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    store_close(s);
+}
+
 int main(void)
 {
     backend_detect();
@@ -743,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_pg_session_defaults),
         cmocka_unit_test(test_pg_answer_timeout),
         cmocka_unit_test(test_pg_reader_session_lost),
+        cmocka_unit_test(test_pg_refresher_signals),
     };
     return cmocka_run_group_tests_name(on_pg ? "store_pg (postgres)" : "store_pg", tests, setup,
                                        teardown);

@@ -1,8 +1,11 @@
 /* Unit tests for util.c: capped buffer, UTF-8 validation, key and id rules, plain decimal
- * numbers (query parameters). */
+ * numbers (query parameters), the timed waits' deadline and condition variable. */
 #include "unit.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -241,6 +244,42 @@ static void test_invisible(void **state)
     assert_int_equal(seen, 1 + 1 + 1 + 5 + 5 + 5 + 10 + 1 + 3 + 1 + 96 + 1 + 2 + 1 + 1 + 1);
 }
 
+/* Timed waits measure their deadline on the monotonic clock (review code29 F3): on the wall
+ * clock a step back while a thread waited lengthened the wait by the step. time_monotonic_in
+ * is CLOCK_MONOTONIC + ms, and a cond_init_monotonic condition variable waits until it:
+ * neither at once (a wall-clock condvar takes the monotonic deadline as long past) nor
+ * longer. */
+static void test_monotonic_deadline(void **state)
+{
+    (void)state;
+    uint64_t before = time_mono_ns();
+    struct timespec ts = time_monotonic_in(1500);
+    uint64_t after = time_mono_ns();
+    uint64_t at = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    assert_true(at >= before + 1500000000u);
+    assert_true(at <= after + 1500000000u);
+    assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_mutex_init(&mu, NULL);
+    cond_init_monotonic(&cv);
+    pthread_mutex_lock(&mu);
+    uint64_t start = time_mono_ns();
+    struct timespec until = time_monotonic_in(200);
+    int rc = 0;
+    for (int i = 0; i < 100 && rc != ETIMEDOUT; i++) { /* spurious wake-ups */
+        rc = pthread_cond_timedwait(&cv, &mu, &until);
+    }
+    uint64_t waited = time_mono_ns() - start;
+    pthread_mutex_unlock(&mu);
+    pthread_cond_destroy(&cv);
+    pthread_mutex_destroy(&mu);
+    assert_int_equal(rc, ETIMEDOUT);
+    assert_true(waited >= 200000000u);
+    assert_true(waited < 5000000000u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_real_parse_decimal),
         cmocka_unit_test(test_url_redact),
         cmocka_unit_test(test_invisible),
+        cmocka_unit_test(test_monotonic_deadline),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

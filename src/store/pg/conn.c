@@ -381,6 +381,7 @@ static bool sqlstate_is(const PGresult *res, const char *prefix)
     return st != NULL && strncmp(st, prefix, strlen(prefix)) == 0;
 }
 
+<<<<<<< HEAD
 bool pg_result_committed(PGresult *res)
 {
     return res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
@@ -388,6 +389,10 @@ bool pg_result_committed(PGresult *res)
 }
 
 bool pg_err_is_retry(const PGresult *res)
+=======
+/* Whether res failed with a deadlock or serialization failure. */
+static bool err_is_retry(const PGresult *res)
+>>>>>>> codefix
 {
     return sqlstate_is(res, "40001") || sqlstate_is(res, "40P01");
 }
@@ -417,7 +422,7 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
                        "%s: database unavailable (the daemon's log has the reason)", what);
     }
     c->intact = false;
-    if (pg_err_is_retry(res)) {
+    if (err_is_retry(res)) {
         c->retry = true;
         if (c->owner != NULL && sqlstate_is(res, "40P01")) {
             c->owner->deadlocks++;

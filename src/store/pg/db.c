@@ -358,11 +358,7 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     s->be = p;
     p->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&p->pool_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* pg_reader_get's deadline */
-    pthread_cond_init(&p->pool_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_monotonic(&p->pool_cv); /* pg_reader_get's deadline */
     pthread_key_create(&p->pinned_key, NULL);
     p->timeout_ms = PG_TIMEOUT_MS_DEF;
     p->writer = pg_conn_open(conninfo, &p->timeout_ms, err);

@@ -301,8 +301,6 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
 /* The rebuild cursors read of attribution (rebuild.c), prefetched after the user locks. */
 extern const char PG_SQL_CURSORS[];
 
-/* Whether the last pg_fail on a transaction was a deadlock or serialization failure. */
-bool pg_err_is_retry(const PGresult *res);
 /* Whether res is a COMMIT's CommandComplete that committed ("COMMIT"; a COMMIT of a failed
  * transaction answers "ROLLBACK"). conn.c. */
 bool pg_result_committed(PGresult *res);

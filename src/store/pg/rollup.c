@@ -1,7 +1,9 @@
 /*
  * rollup.c - the PostgreSQL adapter: reading the roll-ups that attribution maintains (the
- * slots of every daemon summed), rebuilding them from the raw rows with set-based SQL when
- * a definition changes, and compaction (store.h). The rebuild writes slot 0.
+ * slots of every daemon summed), rebuilding them from the raw rows with set-based SQL in one
+ * transaction (store_rollup_rebuild: the tests' and bench/'s reference for the chunked
+ * rebuild of rebuild.c, which is what the daemon runs when a definition changes), and
+ * compaction (store.h). The rebuild writes slot 0.
  */
 #include <inttypes.h>
 #include <math.h>

@@ -219,7 +219,7 @@ void sqlite_ckpt_read_gate(struct sqlite_store *s)
             k->pending = true;
             pthread_cond_signal(&k->cv);
         }
-        struct timespec ts = time_realtime_in(CKPT_READ_GATE_STEP_MS);
+        struct timespec ts = time_monotonic_in(CKPT_READ_GATE_STEP_MS);
         pthread_cond_timedwait(&k->gate_cv, &k->mu, &ts);
     }
     if (atomic_load(&k->over) && !k->stop) {
@@ -246,7 +246,7 @@ void sqlite_ckpt_attach(struct sqlite_store *s)
     }
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
-    pthread_cond_init(&k->gate_cv, NULL);
+    cond_init_monotonic(&k->gate_cv); /* the read gate's timed steps */
     s->ckpt = k;
     sqlite3_wal_hook(s->main->db, ckpt_hook, k);
 }

@@ -1,7 +1,8 @@
 /*
  * rollup.c - the SQLite adapter: reading the roll-ups that attribution maintains (sufficient
  * statistics, daily series, exposure counts) and rebuilding them from the raw rows with set-based
- * SQL when a definition changes (store.h).
+ * SQL in one transaction (store_rollup_rebuild: the tests' and bench/'s reference for the
+ * chunked rebuild of rebuild.c, which is what the daemon runs when a definition changes).
  */
 #include <math.h>
 #include <stdint.h>
