@@ -381,18 +381,14 @@ static bool sqlstate_is(const PGresult *res, const char *prefix)
     return st != NULL && strncmp(st, prefix, strlen(prefix)) == 0;
 }
 
-<<<<<<< HEAD
 bool pg_result_committed(PGresult *res)
 {
     return res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
            strcmp(PQcmdStatus(res), "COMMIT") == 0;
 }
 
-bool pg_err_is_retry(const PGresult *res)
-=======
 /* Whether res failed with a deadlock or serialization failure. */
 static bool err_is_retry(const PGresult *res)
->>>>>>> codefix
 {
     return sqlstate_is(res, "40001") || sqlstate_is(res, "40P01");
 }
