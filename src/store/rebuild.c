@@ -112,7 +112,8 @@ int store_rebuild_step(struct store_tx *tx, const char *experiment, int64_t stop
         const char *last = u.v[u.n - 1];
         rc = ops->lock_users != NULL ? ops->lock_users(tx, (const char *const *)u.v, u.n, err) : 0;
         if (rc == 0) {
-            rc = ops->rebuild_range(tx, experiment, stop_ts, rules, n, r.cursor, last, err);
+            rc = ops->rebuild_range(tx, experiment, stop_ts, rules, n, r.cursor, last,
+                                    (const char *const *)u.v, u.n, err);
         }
         if (rc == 0) {
             rc = ops->rebuild_advance(tx, experiment, last, (int64_t)u.n, err);

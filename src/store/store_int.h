@@ -391,10 +391,13 @@ struct store_ops {
                                size_t limit, void (*emit)(void *ctx, const char *user_id),
                                void *ctx, struct err *err);
     /* Recompute the per-user rows of the users in (after, last] from the raw rows with the
-     * rules, and add their contributions to the live roll-ups (stats, daily, exposures). */
+     * rules, and add their contributions to the live roll-ups (stats, daily, exposures).
+     * users[0..nusers) are those users, in binary order, as rebuild_users_after listed them
+     * (locked): an adapter may look them up by key instead of reading the range. */
     int (*rebuild_range)(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, const char *after,
-                         const char *last, struct err *err);
+                         const char *last, const char *const *users, size_t nusers,
+                         struct err *err);
     /* Move the cursor to last, users_done += users. */
     int (*rebuild_advance)(struct store_tx *tx, const char *experiment, const char *last,
                            int64_t users, struct err *err);

@@ -428,12 +428,12 @@ int pg_catalog_bump(struct store_tx *tx, struct err *err);
 int pg_catalog_version(struct store *s, int64_t *version, int64_t *changed_at, struct err *err);
 int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                       const struct store_rule *const *rules, size_t n, struct err *err);
-/* One rule's users over the whole experiment (after NULL) or the users in (after, last]: their
- * raw values from the raw rows into u (store_rule_users, begun by the caller; ended here),
- * and their user_metrics rows written (the caller deleted the old ones). rebuild.c; the full
- * rebuild of rollup.c too. */
+/* One rule's users over the whole experiment (users NULL) or the users of the text[] literal
+ * users (a rebuild's chunk, looked up by key): their raw values from the raw rows into u
+ * (store_rule_users, begun by the caller; ended here), and their user_metrics rows written (the
+ * caller deleted the old ones). rebuild.c; the full rebuild of rollup.c too. */
 int pg_rule_users(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                  const char *after, const char *last, struct store_rule_users *u, struct err *err);
+                  const char *users, struct store_rule_users *u, struct err *err);
 int pg_rollup_read(struct store *s, const char *experiment, const char *metric,
                    void (*emit)(void *ctx, const struct store_suff *st), void *ctx,
                    struct err *err);
@@ -505,7 +505,7 @@ int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const ch
                            struct err *err);
 int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                      const struct store_rule *const *rules, size_t n, const char *after,
-                     const char *last, struct err *err);
+                     const char *last, const char *const *users, size_t nusers, struct err *err);
 int pg_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last, int64_t users,
                        struct err *err);
 int pg_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err);
@@ -544,10 +544,10 @@ int pg_slice_exposures(struct store *s, const char *experiment, const char *dime
                        void (*emit)(void *ctx, const char *value, const char *variant,
                                     int64_t users),
                        void *ctx, struct err *err);
-/* The slice roll-ups of the users in (after, last] (all when both are NULL) recomputed and
- * added to this daemon's slot, for the rebuilds (rebuild.c, rollup.c). */
+/* The slice roll-ups of the users of the text[] literal users (all the experiment's when
+ * NULL) recomputed and added to this daemon's slot, for the rebuilds (rebuild.c, rollup.c). */
 int pg_slices_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
-                    const struct store_rule *const *rules, size_t n, const char *after,
-                    const char *last, struct err *err);
+                    const struct store_rule *const *rules, size_t n, const char *users,
+                    struct err *err);
 
 #endif

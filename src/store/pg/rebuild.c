@@ -219,46 +219,67 @@ int pg_rebuild_users_after(struct store_tx *tx, const char *experiment, const ch
 
 /* ---- the range recompute ---- */
 
-/* The range's exposed users are x.user_id in (after, last] in byte order (COLLATE "C"),
- * found through exposures_experiment_user. */
+/*
+ * A chunk's statements look its users up by key, one index probe per user, whatever the
+ * statistics: the users travel as a text[] ($n, the list rebuild_users_after just read)
+ * and each table is read in a LATERAL subquery by user_id (OFFSET 0 keeps it from being
+ * flattened into a join and keeps the experiment's condition outside it, where no index
+ * can take it instead of the user's). Written as a join on the range (after, last] of
+ * exposures_experiment_user, a custom plan for an experiment newer than the statistics
+ * guessed one row on each side and ran every user_metrics row of the experiment against
+ * the whole range: a nested loop with a join filter, 12 s for a chunk of 500 users among
+ * 20,000 (89 ms after an ANALYZE), while the chunk held PG_LOCK_REBUILD that every daemon's
+ * writes wait for (docs/RELIABILITY.md AL, docs/PERFORMANCE.md "Rebuild chunks as index
+ * probes"). The full forms (users NULL: rollup.c) read the whole experiment.
+ */
 
-/* Every per-user row of the range's users (they are exposed: user_metrics has rows only for
- * exposed users). $1 experiment $2 after $3 last */
+/* Every per-user row of the users (they are exposed: user_metrics has rows only for exposed
+ * users). A DML statement cannot be a LATERAL probe: the rows are found by probes and
+ * deleted by ctid (a TID scan; the array's length is unknown to the planner).
+ * $1 experiment $2 users */
 static const char SQL_R_DEL_UM[] =
-    "DELETE FROM user_metrics um USING exposures x WHERE x.experiment = $1 "
-    "AND x.user_id COLLATE \"C\" > $2 AND x.user_id COLLATE \"C\" <= $3 "
-    "AND um.user_id = x.user_id AND um.experiment = $1";
-/* $1 experiment $2 stop $3 after $4 last */
+    "DELETE FROM user_metrics WHERE ctid = ANY(ARRAY(SELECT um.ctid FROM unnest($2::text[]) "
+    "AS t(u) CROSS JOIN LATERAL (SELECT ctid FROM user_metrics um WHERE um.experiment = $1 "
+    "AND um.user_id = t.u OFFSET 0) um))";
+/* The users' exposures, a probe of exposures_pkey each: the experiment is tested outside */
+#define PG_USERS_EXPOSED(n)                                                                        \
+    "unnest($" n "::text[]) AS t(u) CROSS JOIN LATERAL (SELECT user_id, experiment, variant, "     \
+    "ts, conflict_ts FROM exposures x WHERE x.user_id = t.u OFFSET 0) x"
+/* $1 experiment $2 stop $3 users */
 static const char SQL_R_EXPOSTAT[] =
-    "SELECT variant, COUNT(*), COUNT(*) FILTER (WHERE x.conflict_ts < $2::bigint) "
-    "FROM exposures x "
-    "WHERE x.experiment = $1 AND x.ts < $2::bigint "
-    "AND x.user_id COLLATE \"C\" > $3 AND x.user_id COLLATE \"C\" <= $4 GROUP BY variant";
+    "SELECT x.variant, COUNT(*), COUNT(*) FILTER (WHERE x.conflict_ts < $2::bigint) "
+    "FROM " PG_USERS_EXPOSED("3") " WHERE x.experiment = $1 AND x.ts < $2::bigint "
+                                  "GROUP BY x.variant";
 /* One rule's rows for store_rule_users: every user exposed before the stop with each of its
  * events of the rule's event in [t0 - lookback, window end) (or one row without an event),
- * over the whole experiment or (PG_RANGE) the users in (after, last].
- * $1 experiment $2 event $3 window $4 stop $5 lookback [$6 after $7 last] */
-#define PG_RULE_ROWS(range)                                                                        \
-    "SELECT x.user_id, x.variant, x.ts, e.ts, e.value FROM exposures x LEFT JOIN events e ON "     \
-    "e.user_id = x.user_id AND e.event = $2 AND e.ts >= x.ts - $5::bigint AND e.ts < "             \
-    "LEAST(x.ts + $3::bigint, $4::bigint) WHERE x.experiment = $1 AND x.ts < $4::bigint " range    \
-    " ORDER BY x.variant, x.ts, x.user_id"
-#define PG_RANGE "AND x.user_id COLLATE \"C\" > $6 AND x.user_id COLLATE \"C\" <= $7"
+ * over the whole experiment or the users $6.
+ * $1 experiment $2 event $3 window $4 stop $5 lookback [$6 users] */
+#define PG_RULE_EVENTS                                                                             \
+    "e.event = $2 AND e.ts >= x.ts - $5::bigint AND e.ts < LEAST(x.ts + $3::bigint, $4::bigint)"
+#define PG_RULE_ORDER " ORDER BY x.variant, x.ts, x.user_id"
+static const char SQL_RULE_ALL[] =
+    "SELECT x.user_id, x.variant, x.ts, e.ts, e.value FROM exposures x LEFT JOIN events e ON "
+    "e.user_id = x.user_id AND " PG_RULE_EVENTS " WHERE x.experiment = $1 AND x.ts < "
+    "$4::bigint" PG_RULE_ORDER;
+static const char SQL_RULE_USERS[] =
+    "SELECT x.user_id, x.variant, x.ts, e.ts, e.value FROM " PG_USERS_EXPOSED(
+        "6") " LEFT "
+             "JOIN LATERAL (SELECT ts, value FROM events e WHERE e.user_id = t.u "
+             "AND " PG_RULE_EVENTS
+             " OFFSET 0) e ON true WHERE x.experiment = $1 AND x.ts < $4::bigint" PG_RULE_ORDER;
 
 int pg_rule_users(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                  const char *after, const char *last, struct store_rule_users *u, struct err *err)
+                  const char *users, struct store_rule_users *u, struct err *err)
 {
-    static const char SQL_ALL[] = PG_RULE_ROWS("");
-    static const char SQL_RANGE[] = PG_RULE_ROWS(PG_RANGE);
     char win[32], stop[32], look[32];
     const char *v[] = {experiment,
                        r->event,
                        I64(win, r->window_ms > 0 ? r->window_ms : FAR_FUTURE),
                        I64(stop, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE),
                        I64(look, r->lookback_ms),
-                       after,
-                       last};
-    PGresult *res = pg_run(tx->conn, after ? SQL_RANGE : SQL_ALL, after ? 7 : 5, v, NULL, 0, err);
+                       users};
+    PGresult *res =
+        pg_run(tx->conn, users ? SQL_RULE_USERS : SQL_RULE_ALL, users ? 6 : 5, v, NULL, 0, err);
     if (res == NULL) {
         return -1;
     }
@@ -321,12 +342,11 @@ static void append(struct deltas *ds, const struct store_delta *d, size_t n)
 }
 
 static int range_rule(struct store_tx *tx, struct deltas *ds, const char *experiment,
-                      const struct store_rule *r, const char *after, const char *last,
-                      struct err *err)
+                      const struct store_rule *r, const char *users, struct err *err)
 {
     struct store_rule_users u;
     store_rule_users_begin(&u, r);
-    if (pg_rule_users(tx, experiment, r, after, last, &u, err) != 0) {
+    if (pg_rule_users(tx, experiment, r, users, &u, err) != 0) {
         store_rule_users_free(&u);
         return -1;
     }
@@ -343,17 +363,23 @@ static int range_rule(struct store_tx *tx, struct deltas *ds, const char *experi
 
 int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                      const struct store_rule *const *rules, size_t n, const char *after,
-                     const char *last, struct err *err)
+                     const char *last, const char *const *users, size_t nusers, struct err *err)
 {
+    (void)after; /* the users are (after, last] */
+    (void)last;
     struct pg_conn *c = tx->conn;
-    const char *v3[] = {experiment, after, last};
-    if (run(c, SQL_R_DEL_UM, 3, v3, err) != 0) {
+    struct pg_text t = {0};
+    pg_array_strv(&t, users, nusers);
+    const char *v2[] = {experiment, t.p};
+    if (run(c, SQL_R_DEL_UM, 2, v2, err) != 0) {
+        pg_text_free(&t);
         return -1;
     }
     char stop[32];
-    const char *v4[] = {experiment, I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE), after, last};
-    PGresult *res = pg_run(c, SQL_R_EXPOSTAT, 4, v4, NULL, 0, err);
+    const char *v3[] = {experiment, I64(stop, stop_ts > 0 ? stop_ts : FAR_FUTURE), t.p};
+    PGresult *res = pg_run(c, SQL_R_EXPOSTAT, 3, v3, NULL, 0, err);
     if (res == NULL) {
+        pg_text_free(&t);
         return -1;
     }
     struct deltas ds = {0};
@@ -368,14 +394,18 @@ int pg_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_t
     PQclear(res);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = range_rule(tx, &ds, experiment, rules[i], after, last, err);
+        rc = range_rule(tx, &ds, experiment, rules[i], t.p, err);
     }
     if (rc == 0 && ds.n > 0) {
         rc = pg_rollup_add(tx, ds.d, ds.n, err);
     }
     deltas_free(&ds);
     /* after the users' rows: the slices (migration 0007) read them */
-    return rc == 0 ? pg_slices_range(tx, experiment, stop_ts, rules, n, after, last, err) : rc;
+    if (rc == 0) {
+        rc = pg_slices_range(tx, experiment, stop_ts, rules, n, t.p, err);
+    }
+    pg_text_free(&t);
+    return rc;
 }
 
 static const char SQL_ADVANCE[] = "UPDATE rollup_rebuilds SET cursor = $2, users_done = "

@@ -59,7 +59,7 @@ static int rebuild_rule(struct store_tx *tx, const char *experiment, const struc
     static const char SQL_ANALYZE[] = "ANALYZE user_metrics";
     struct store_rule_users u;
     store_rule_users_begin(&u, r);
-    int rc = pg_rule_users(tx, experiment, r, NULL, NULL, &u, err);
+    int rc = pg_rule_users(tx, experiment, r, NULL, &u, err);
     if (rc == 0) {
         rc = run(tx, SQL_ANALYZE, 0, NULL, err);
     }
@@ -108,7 +108,7 @@ int pg_rollup_rebuild(struct store_tx *tx, const char *experiment, int64_t stop_
             return -1;
         }
     }
-    return pg_slices_range(tx, experiment, stop_ts, rules, n, NULL, NULL, err);
+    return pg_slices_range(tx, experiment, stop_ts, rules, n, NULL, err);
 }
 
 /* While a rebuild runs (rebuild.c) the last complete roll-ups are the kept (*_frozen) ones;

@@ -318,42 +318,46 @@ int pg_slice_exposures(struct store *s, const char *experiment, const char *dime
 
 /* ---- rebuilds ---- */
 
-/* The users of the range (after, last] in byte order (index exposures_experiment_user). Two
- * shapes of each statement, with the range and without (a full rebuild): a "$3 IS NULL OR"
- * in one statement keeps the range out of the index condition under a generic plan, and
- * every chunk then reads the whole experiment. */
-#define IN_RANGE(n3, n4)                                                                           \
-    " AND x.user_id COLLATE \"C\" > $" n3 " AND x.user_id COLLATE \"C\" <= $" n4
-/* $1 experiment $2 stop [$3 after $4 last] */
-#define R_USERS(range)                                                                             \
-    "SELECT d.dimension, d.value, x.variant, COUNT(*) FROM exposures x JOIN exposure_dims d ON "   \
-    "d.user_id = x.user_id AND d.experiment = x.experiment WHERE x.experiment = $1 AND "           \
-    "x.ts < $2::bigint" range " GROUP BY d.dimension, d.value, x.variant"
-static const char SQL_R_USERS[] = R_USERS(IN_RANGE("3", "4"));
-static const char SQL_R_USERS_ALL[] = R_USERS("");
-/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop [$6 after $7 last] */
-#define R_VALUES(range)                                                                            \
+/* Two shapes of each statement: over a chunk's users ($n text[], a rebuild: each table
+ * probed by user_id in a LATERAL subquery, as rebuild.c's chunk statements and for the same
+ * reason, whatever the statistics) and over the whole experiment (a full rebuild). */
+#define USERS_EXPOSED(n)                                                                           \
+    "unnest($" n "::text[]) AS t(u) CROSS JOIN LATERAL (SELECT experiment, variant, ts FROM "      \
+    "exposures x WHERE x.user_id = t.u OFFSET 0) x CROSS JOIN LATERAL (SELECT dimension, value "   \
+    "FROM exposure_dims d WHERE d.user_id = t.u AND d.experiment = $1 OFFSET 0) d"
+#define ALL_EXPOSED                                                                                \
+    "exposures x JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = x.experiment"
+/* $1 experiment $2 stop [$3 users] */
+#define R_USERS(from)                                                                              \
+    "SELECT d.dimension, d.value, x.variant, COUNT(*) FROM " from " WHERE x.experiment = $1 AND "  \
+    "x.ts < $2::bigint GROUP BY d.dimension, d.value, x.variant"
+static const char SQL_R_USERS[] = R_USERS(USERS_EXPOSED("3"));
+static const char SQL_R_USERS_ALL[] = R_USERS(ALL_EXPOSED);
+/* $1 experiment $2 metric $3 is_binomial $4 cap $5 stop [$6 users] */
+#define R_VALUES(from, um)                                                                         \
     "SELECT d.dimension, d.value, x.variant, "                                                     \
     " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.y_raw, 0) > 0 THEN 1.0 ELSE 0.0 "       \
     "  END) ELSE COALESCE(um.y_raw, 0) END, $4::float8), "                                         \
     " LEAST(CASE WHEN $3::bool THEN (CASE WHEN COALESCE(um.x_raw, 0) > 0 THEN 1.0 ELSE 0.0 "       \
     "  END) ELSE COALESCE(um.x_raw, 0) END, $4::float8) "                                          \
-    "FROM exposures x JOIN exposure_dims d ON d.user_id = x.user_id AND d.experiment = "           \
-    "x.experiment LEFT JOIN user_metrics um ON um.user_id = x.user_id AND um.experiment = "        \
-    "x.experiment AND um.metric = $2 WHERE x.experiment = $1 AND x.ts < $5::bigint" range          \
+    "FROM " from " LEFT JOIN " um " WHERE x.experiment = $1 AND x.ts < $5::bigint"                 \
     " ORDER BY d.dimension COLLATE \"C\", d.value COLLATE \"C\", x.variant COLLATE \"C\""
-static const char SQL_R_VALUES[] = R_VALUES(IN_RANGE("6", "7"));
-static const char SQL_R_VALUES_ALL[] = R_VALUES("");
+static const char SQL_R_VALUES[] = R_VALUES(
+    USERS_EXPOSED("6"), "LATERAL (SELECT y_raw, x_raw FROM user_metrics um WHERE um.experiment = "
+                        "$1 AND um.user_id = t.u AND um.metric = $2 LIMIT 1) um ON true");
+static const char SQL_R_VALUES_ALL[] =
+    R_VALUES(ALL_EXPOSED, "user_metrics um ON um.user_id = x.user_id AND um.experiment = "
+                          "x.experiment AND um.metric = $2");
 
 static int slices_rule(struct store_tx *tx, const char *experiment, const struct store_rule *r,
-                       const char *after, const char *last, struct err *err)
+                       const char *users, struct err *err)
 {
     char cap[40], stop[32];
     snprintf(cap, sizeof(cap), "%.17g", r->has_cap ? r->cap : 1e308);
     snprintf(stop, sizeof(stop), "%" PRId64, r->stop_ts > 0 ? r->stop_ts : FAR_FUTURE);
-    const char *v[] = {
-        experiment, r->metric, r->type == RULE_BINOMIAL ? "true" : "false", cap, stop, after, last};
-    PGresult *res = after != NULL ? pg_run(tx->conn, SQL_R_VALUES, 7, v, NULL, 0, err)
+    const char *v[] = {experiment, r->metric, r->type == RULE_BINOMIAL ? "true" : "false",
+                       cap,        stop,      users};
+    PGresult *res = users != NULL ? pg_run(tx->conn, SQL_R_VALUES, 6, v, NULL, 0, err)
                                   : pg_run(tx->conn, SQL_R_VALUES_ALL, 5, v, NULL, 0, err);
     if (res == NULL) {
         return -1;
@@ -372,13 +376,13 @@ static int slices_rule(struct store_tx *tx, const char *experiment, const struct
 }
 
 int pg_slices_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
-                    const struct store_rule *const *rules, size_t n, const char *after,
-                    const char *last, struct err *err)
+                    const struct store_rule *const *rules, size_t n, const char *users,
+                    struct err *err)
 {
     char stop[32];
     snprintf(stop, sizeof(stop), "%" PRId64, stop_ts > 0 ? stop_ts : FAR_FUTURE);
-    const char *v[] = {experiment, stop, after, last};
-    PGresult *res = after != NULL ? pg_run(tx->conn, SQL_R_USERS, 4, v, NULL, 0, err)
+    const char *v[] = {experiment, stop, users};
+    PGresult *res = users != NULL ? pg_run(tx->conn, SQL_R_USERS, 3, v, NULL, 0, err)
                                   : pg_run(tx->conn, SQL_R_USERS_ALL, 2, v, NULL, 0, err);
     if (res == NULL) {
         return -1;
@@ -397,7 +401,7 @@ int pg_slices_range(struct store_tx *tx, const char *experiment, int64_t stop_ts
     free(d);
     PQclear(res);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = slices_rule(tx, experiment, rules[i], after, last, err);
+        rc = slices_rule(tx, experiment, rules[i], users, err);
     }
     return rc;
 }

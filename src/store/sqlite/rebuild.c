@@ -231,8 +231,12 @@ static int range_rule(struct store_tx *tx, const char *experiment, const struct 
 
 int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, const char *after,
-                         const char *last, struct err *err)
+                         const char *last, const char *const *users, size_t nusers, struct err *err)
 {
+    /* the range's statements name their index (INDEXED BY), so no statistics change their
+     * plans; the list is for the PostgreSQL adapter (src/store/pg/rebuild.c) */
+    (void)users;
+    (void)nusers;
     struct sqlite_conn *c = tx->conn;
     sqlite3_stmt *st = sqlite_conn_prepare(c, SQL_R_DEL_UM, err);
     if (st == NULL) {

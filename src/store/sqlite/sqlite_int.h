@@ -312,7 +312,8 @@ int sqlite_rebuild_users_after(struct store_tx *tx, const char *experiment, cons
                                void *ctx, struct err *err);
 int sqlite_rebuild_range(struct store_tx *tx, const char *experiment, int64_t stop_ts,
                          const struct store_rule *const *rules, size_t n, const char *after,
-                         const char *last, struct err *err);
+                         const char *last, const char *const *users, size_t nusers,
+                         struct err *err);
 int sqlite_rebuild_advance(struct store_tx *tx, const char *experiment, const char *last,
                            int64_t users, struct err *err);
 int sqlite_rebuild_end(struct store_tx *tx, const char *experiment, struct err *err);
