@@ -191,6 +191,11 @@ uint64_t time_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t time_mono_ms(void)
+{
+    return (int64_t)(time_mono_ns() / 1000000u);
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

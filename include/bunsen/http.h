@@ -332,9 +332,9 @@ int http_stream_push(struct http_stream *st, const struct http_shared *ev);
  * nothing to send (inside http_server_each_stream's fn): 0 when queued, -1 when not (bytes
  * pending, which need no keep-alive, or closing). */
 int http_stream_ping(struct http_stream *st, const char *data, size_t len);
-/* True when the event the stream is sending has been superseded by a newer one queued and
- * has been the one being sent for at least ms (inside http_server_each_stream's fn): the
- * older text stays in memory for this stream alone until its client reads it whole. */
+/* True when a newer event has waited behind the one the stream is sending for at least ms
+ * (now_ms and the wait on time_mono_ms; inside http_server_each_stream's fn): the older text
+ * stays in memory for this stream alone until its client reads it whole. */
 bool http_stream_superseded_for(const struct http_stream *st, int64_t now_ms, int64_t ms);
 /* End a stream now, dropping what it holds unsent (inside http_server_each_stream's fn). */
 void http_stream_close(struct http_stream *st);

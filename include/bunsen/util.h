@@ -60,7 +60,10 @@ void cond_init_monotonic(pthread_cond_t *cv);
  * unblocked took a SIGHUP (logrotate's reload) whose default action killed the daemon.
  * 0, or pthread_create's error. */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+/* The monotonic clock (CLOCK_MONOTONIC) in ns and in ms: for intervals, which a step of the
+ * wall clock must not lengthen or shorten. */
 uint64_t time_mono_ns(void);
+int64_t time_mono_ms(void);
 
 /* Parse an RFC 3339 timestamp ("2025-11-28T12:00:00Z", fractions and +hh:mm offsets) into
  * ms since the epoch (UTC). Returns 0 or -1. A leap second (:60) counts as :59. */

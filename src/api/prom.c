@@ -384,8 +384,9 @@ void api_metrics_prom(struct http_req *r)
                             (double)atomic_load(&p->duplicates[k]));
     }
     metrics_write_help(&b, "bunsen_ingest_ts_before_2001_total", "counter",
-                       "Events and exposures accepted with a numeric ts before 2001-09-09 "
-                       "(below 1e12 ms: most likely seconds; stored as sent, the reply warns).");
+                       "Items of ingestion requests answered 200 whose numeric ts was before "
+                       "2001-09-09 (below 1e12 ms: most likely seconds; stored as sent unless "
+                       "ignored or a duplicate, and the reply warns).");
     for (int k = 0; k < 2; k++) {
         char labels[32];
         snprintf(labels, sizeof(labels), "kind=\"%s\"", kinds[k]);
@@ -402,7 +403,7 @@ void api_metrics_prom(struct http_req *r)
     metrics_write_value(&b, "bunsen_sdk_streams", "", (double)http_server_stream_count(app->http));
     metrics_write_help(&b, "bunsen_sdk_streams_slow_ended_total", "counter",
                        "/sub streams ended because their client was still reading a payload "
-                       "that a newer one replaced, two minutes after it began.");
+                       "two minutes after a newer one replaced it.");
     metrics_write_value(&b, "bunsen_sdk_streams_slow_ended_total", "",
                         (double)api_sdk_streams_slow_ends());
     metrics_write_help(&b, "bunsen_sdk_payload_renders_total", "counter",

@@ -71,6 +71,11 @@ json_t *results_power(const json_t *req, struct err *err)
                NULL;
     }
     bool relative = json_is_true(rel);
+    if (relative && baseline == 0) { /* the target would equal it: the baseline is at fault */
+        return err_set(err, ERR_INVALID, "baseline",
+                       "a relative mde needs a baseline other than 0 (or send an absolute mde)"),
+               NULL;
+    }
     double delta = relative ? baseline * mde : mde;
     int64_t n = 0;
     int rc = binomial ? stats_power_binomial(baseline, baseline + delta, alpha, power, &n, err)

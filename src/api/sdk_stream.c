@@ -18,7 +18,7 @@
  * whose key is no longer active: a revoked key gets nothing more, as it gets 401 for every
  * request (a revocation on another daemon or by the CLI: within about a second); the same
  * check drops such keys from the HTTP layer's key cache, stream or none. The tick also ends
- * a stream still sending a payload two minutes after it began once a newer one replaced it
+ * a stream still sending a payload two minutes after a newer one replaced it
  * (SLOW_READER_MS: a reader that slow keeps an old payload in memory for itself alone). Request
  * threads, the reload paths and the publisher.
  */
@@ -166,7 +166,7 @@ void api_sdk_sub(struct http_req *r)
     uint64_t generation = sub->generation = p->generation;
     struct http_shared first = features_event(p);
     api_payload_release(p);
-    sub->last_ms = time_now_ms();
+    sub->last_ms = time_mono_ms();
     int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", &first, sub, free);
     /* a change published between the payload read above and the stream's registration
      * did not reach this stream: publish again (streams already up to date get nothing) */
@@ -247,7 +247,7 @@ static void publish_now(struct app *app)
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
     }
-    struct publish_ctx pc = {.now = time_now_ms()};
+    struct publish_ctx pc = {.now = time_mono_ms()};
     http_server_each_stream(app->http, collect_key, &pc);
     for (size_t i = 0; i < pc.n; i++) {
         struct err err;
@@ -349,7 +349,7 @@ static void keep_alive(struct app *app, int64_t slow_ms)
     if (app->http == NULL || http_server_stream_count(app->http) == 0) {
         return;
     }
-    struct tick t = {time_now_ms(), slow_ms};
+    struct tick t = {time_mono_ms(), slow_ms};
     http_server_each_stream(app->http, ping_one, &t);
 }
 
@@ -375,7 +375,7 @@ struct api_publisher {
 static void *publisher_main(void *arg)
 {
     struct api_publisher *pb = arg;
-    int64_t pinged = time_now_ms();
+    int64_t pinged = time_mono_ms();
     pthread_mutex_lock(&pb->mu);
     while (!pb->stop) {
         if (!pb->pending && !pb->keys_changed) {
@@ -386,7 +386,7 @@ static void *publisher_main(void *arg)
         bool keys = pb->keys_changed && !pb->stop;
         pb->pending = pb->keys_changed = false;
         pthread_mutex_unlock(&pb->mu);
-        int64_t now = time_now_ms();
+        int64_t now = time_mono_ms();
         if (keys || now - pinged >= 1000) {
             check_keys(pb->app); /* before a publish: a revoked key gets no more payloads */
         }

@@ -26,7 +26,7 @@
  * 780 MB). The event being sent is still the stream's alone once a newer one supersedes it
  * (a 13 MB payload with large saved groups): a client that stops reading is cut by MHD's
  * idle timeout (--conn-timeout), and one that reads a little now and then is ended by its
- * subscriber's owner once http_stream_superseded_for says it has been at a superseded event
+ * subscriber's owner once http_stream_superseded_for says a newer one has waited behind it
  * too long (sdk_stream.c), so that no reader keeps an old payload in memory at its pace.
  *
  * One mutex (the set's) guards every stream: pushes and reads are short. The number of open
@@ -48,7 +48,8 @@ struct http_stream {
     struct MHD_Connection *conn;
     struct http_shared cur;    /* being sent: cur.data[off..cur.len); data NULL = none */
     size_t off;                /* of cur */
-    int64_t cur_ms;            /* when cur became the event being sent (time_now_ms) */
+    int64_t superseded_ms;     /* since when a newer event has waited behind cur
+                                * (time_mono_ms), 0 = none queued */
     struct http_shared queued; /* after cur, not begun; data NULL = none */
     bool suspended;            /* the reader suspended the connection; a push resumes it */
     bool closing;              /* end the body once the pending bytes are sent */
@@ -123,7 +124,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             st->cur = st->queued;
             memset(&st->queued, 0, sizeof(st->queued));
             st->off = 0;
-            st->cur_ms = time_now_ms();
+            st->superseded_ms = 0;
         }
         n = (ssize_t)k;
         *st->sent += k;
@@ -177,8 +178,10 @@ static int stream_queue(struct http_stream *st, const struct http_shared *ev)
     if (st->cur.data == NULL) {
         st->cur = *ev;
         st->off = 0;
-        st->cur_ms = time_now_ms();
     } else {
+        if (st->queued.data == NULL) { /* cur is superseded from now (a newer one keeps it) */
+            st->superseded_ms = time_mono_ms();
+        }
         shared_release(&st->queued);
         st->queued = *ev;
     }
@@ -299,7 +302,7 @@ bool http_stream_superseded_for(const struct http_stream *st, int64_t now_ms, in
     /* the set's lock is held. Only a superseded event counts: the newest one is the text
      * every other subscriber and the payload cache share, so sending it slowly pins nothing
      * more, while an older one stays in memory for this stream alone */
-    return st->cur.data != NULL && st->queued.data != NULL && now_ms - st->cur_ms >= ms;
+    return st->cur.data != NULL && st->queued.data != NULL && now_ms - st->superseded_ms >= ms;
 }
 
 void http_stream_close(struct http_stream *st)

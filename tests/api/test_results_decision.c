@@ -242,6 +242,16 @@ static void test_decision_rate_one(void **state)
         assert_int_equal(json_integer_value(json_object_get(pw, "users_per_variant")), want[i]);
         json_decref(pw);
     }
+    /* a relative mde from a baseline of 0 names the baseline */
+    struct resp r0;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/power", D.admin_key,
+                              "{\"metric_type\": \"binomial\", \"baseline\": 0, \"mde\": 0.05, "
+                              "\"relative\": true}",
+                              &r0),
+                     0);
+    assert_int_equal(r0.status, 400);
+    assert_non_null(strstr(r0.body, "\"field\":\"baseline\""));
+    resp_free(&r0);
     /* a target outside [0, 1] is still a 400 naming mde */
     struct resp r;
     assert_int_equal(http_req(D.port, "POST", "/api/v1/power", D.admin_key,
