@@ -2,7 +2,9 @@
  * bench/mhd_ref.c - the libmicrohttpd reference for bench/assign.sh and bench/callgrind.sh:
  * a bare MHD daemon started with the same flags and options as Bunsen's
  * (src/http/server.c: internal polling thread + a pool of THREADS, MHD_USE_AUTO,
- * suspend/resume allowed, the same connection memory limit), answering every request with
+ * suspend/resume allowed, the same connection memory limit; since 2026-12-07 no listening
+ * socket of MHD's: a thread accepts and hands connections to the workers with
+ * MHD_add_connection, as src/http/listener.c does), answering every request with
  * one constant JSON body (the reply given on the command line, as nginx gets it) and the
  * same three headers, reading and discarding request bodies. What /assign would cost if
  * Bunsen's own work were free. Written for Bunsen (Apache-2.0); the idea is the shared
@@ -11,6 +13,7 @@
  *   mhd_ref PORT THREADS BODY     serves until SIGTERM or SIGINT; prints
  *                                 "listening on http://127.0.0.1:PORT/" when ready
  */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const char *body;
 static size_t body_len;
@@ -64,6 +68,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static int listen_fd = -1;
+
+/* The accepting thread (listener.c without its caps and back-off): every connection to MHD,
+ * which gives it to worker fd % THREADS. Ends with the process. */
+static void *accept_loop(void *arg)
+{
+    struct MHD_Daemon *d = arg;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int c = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            (void)MHD_add_connection(d, c, (struct sockaddr *)&ss, len);
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -78,20 +100,29 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit the mask */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1]))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* loopback only */
+    int one = 1;
+    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t salen = sizeof(sa);
+    if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(listen_fd, 1024) != 0 ||
+        getsockname(listen_fd, (struct sockaddr *)&sa, &salen) != 0) {
+        fprintf(stderr, "mhd_ref: cannot listen on port %s\n", argv[1]);
+        return 1;
+    }
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)atoi(argv[1]), NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)atoi(argv[2]), MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(24 * 1024), MHD_OPTION_END);
-    if (d == NULL) {
+        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)atoi(argv[2]), MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
+        4096u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(24 * 1024), MHD_OPTION_END);
+    pthread_t t;
+    if (d == NULL || pthread_create(&t, NULL, accept_loop, d) != 0) {
         fprintf(stderr, "mhd_ref: cannot start the daemon on port %s\n", argv[1]);
         return 1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("listening on http://127.0.0.1:%u/\n", info ? (unsigned)info->port : 0u);
+    printf("listening on http://127.0.0.1:%u/\n", (unsigned)ntohs(sa.sin_port));
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

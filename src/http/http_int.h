@@ -141,6 +141,21 @@ void http_too_large_reply(struct http_req *r);
 /* An early reply (401, 403, 415) to a request with a body within its cap waits for it. */
 void http_reply_after_body(struct http_req *r);
 
+/* The listening socket (listener.c) and the thread that accepts on it and hands each
+ * connection to MHD (MHD_add_connection; the daemon runs with MHD_USE_NO_LISTEN_SOCKET).
+ * http_listener_open binds and listens (non-blocking) and returns the socket, or -1 with err
+ * (ERR_INVALID --listen, ERR_CONFLICT --port in use); http_listener_port reads its port back.
+ * http_listener_start takes the socket over (NULL with err: the caller still owns it) and
+ * accepts while fewer than max_conns (--max-connections) are open;
+ * http_listener_stop ends the thread and closes the socket (NULL ok). */
+struct http_listener;
+int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err);
+int http_listener_port(int fd);
+struct http_listener *http_listener_start(int fd, struct MHD_Daemon *d, unsigned max_conns,
+                                          struct err *err);
+void http_listener_stop(struct http_listener *l);
+void http_listener_write_metrics(struct http_listener *l, struct buf *b);
+
 /* Request deadlines (deadline.c): a request's headers, and its body, must arrive in time
  * (--request-timeout), however slowly a client trickles them. A set per server: _new before
  * MHD_start_daemon (http_deadlines_notify is its MHD_OPTION_NOTIFY_CONNECTION, with the set as

@@ -46,8 +46,8 @@
 struct http_server {
     struct MHD_Daemon *d;
     struct app *app;
-    int listen_fd;
-    struct http_accounting *acct; /* what completed requests leave: counts, log (accounting.c) */
+    struct http_listener *listener; /* the accepting thread (listener.c) */
+    struct http_accounting *acct;   /* what completed requests leave: counts, log (accounting.c) */
     struct ratelimit *rl;
     struct authcache *keys;
     struct http_streams *streams;     /* open streamed replies (stream.c) */
@@ -497,56 +497,10 @@ static void test_serve_delay(void)
     }
 }
 
-static int open_listener(const struct config *cfg, bool *ipv6, struct err *err)
-{
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, cfg->listen, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)cfg->port);
-        len = sizeof(*in4);
-        *ipv6 = false;
-    } else if (inet_pton(AF_INET6, cfg->listen, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)cfg->port);
-        len = sizeof(*in6);
-        *ipv6 = true;
-    } else {
-        return err_set(err, ERR_INVALID, "--listen",
-                       "--listen: '%s' is not an IPv4 or IPv6 address", cfg->listen);
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return err_set(err, ERR_INTERNAL, NULL, "socket: %s", strerror(errno));
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EADDRINUSE) {
-            return err_set(err, ERR_CONFLICT, "--port",
-                           "port %d on %s is already in use (pick another with --port)", cfg->port,
-                           cfg->listen);
-        }
-        return err_set(err, ERR_INTERNAL, "--listen", "cannot bind %s:%d: %s", cfg->listen,
-                       cfg->port, strerror(e));
-    }
-    if (listen(fd, 1024) != 0) {
-        int e = errno;
-        close(fd);
-        return err_set(err, ERR_INTERNAL, NULL, "listen: %s", strerror(e));
-    }
-    return fd;
-}
-
 int http_server_check_listen(const struct config *cfg, struct err *err)
 {
     bool ipv6 = false;
-    int fd = open_listener(cfg, &ipv6, err);
+    int fd = http_listener_open(cfg->listen, cfg->port, &ipv6, err);
     if (fd < 0) {
         return -1;
     }
@@ -558,7 +512,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
                       int *port_out, struct err *err)
 {
     bool ipv6 = false;
-    int fd = open_listener(cfg, &ipv6, err);
+    int fd = http_listener_open(cfg->listen, cfg->port, &ipv6, err);
     if (fd < 0) {
         return -1;
     }
@@ -573,18 +527,18 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->ingest = http_offload_start("BUNSEN_TEST_INGEST_GATE");
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
-    srv->listen_fd = -1; /* owned by MHD from here on: MHD_stop_daemon closes it */
     /* Published before MHD's threads start (their start orders this write before every
      * handler's read): a request served at once read app->http == NULL (/metrics
      * dereferenced it; review code29 F7, ThreadSanitizer). */
     *out = srv;
+    /* no listening socket of MHD's: listener.c accepts and hands connections to the workers */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
         http_deadlines_notify, srv->deadlines, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HTTP_CONN_POOL, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_no_nul, NULL,
@@ -592,7 +546,13 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     if (srv->d != NULL && http_deadlines_start(srv->deadlines) != 0) {
         MHD_stop_daemon(srv->d);
         srv->d = NULL;
-        fd = -1; /* MHD_stop_daemon closed it */
+    }
+    if (srv->d != NULL) {
+        srv->listener = http_listener_start(fd, srv->d, (unsigned)cfg->conn_limit, err);
+        if (srv->listener == NULL) {
+            MHD_stop_daemon(srv->d);
+            srv->d = NULL;
+        }
     }
     if (srv->d == NULL) {
         *out = NULL;
@@ -609,8 +569,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         free(srv);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-    *port_out = info ? (int)info->port : cfg->port;
+    int port = http_listener_port(fd);
+    *port_out = port > 0 ? port : cfg->port;
     test_serve_delay();
     return 0;
 }
@@ -635,13 +595,11 @@ void http_server_stop(struct http_server *srv)
     /* an export that began while requests were still served (on an MHD worker, the offload
      * threads being stopped) has a feed born closing: wait for its producer too */
     http_feeds_close_all();
+    http_listener_stop(srv->listener); /* no connection handed to MHD while it stops */
     MHD_stop_daemon(srv->d);
     http_deadlines_free(srv->deadlines); /* after MHD: its connections are closed */
     http_offload_free(srv->offload);
     http_offload_free(srv->ingest);
-    if (srv->listen_fd >= 0) {
-        close(srv->listen_fd);
-    }
     http_streams_free(srv->streams);
     ratelimit_free(srv->rl);
     authcache_free(srv->keys);
@@ -694,5 +652,6 @@ void http_server_retain_keys(struct http_server *srv, const struct store_key *ac
 void http_server_write_metrics(struct http_server *srv, struct buf *b)
 {
     http_accounting_write_metrics(srv->acct, b);
+    http_listener_write_metrics(srv->listener, b);
     http_deadlines_write_metrics(srv->deadlines, b);
 }

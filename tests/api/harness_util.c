@@ -49,14 +49,25 @@ char *slurp(const char *path)
     if (f == NULL) {
         return calloc(1, 1);
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
+    /* read to the end, not to a size asked first: /proc files say 0 */
+    size_t cap = 4096, len = 0, got;
+    char *s = malloc(cap);
+    while (s != NULL && (got = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len - 1 == 0) {
+            char *t = realloc(s, cap * 2);
+            if (t == NULL) {
+                break;
+            }
+            s = t;
+            cap *= 2;
+        }
+    }
+    if (s != NULL) {
+        s[len] = '\0';
+    }
     fclose(f);
-    return s;
+    return s != NULL ? s : calloc(1, 1);
 }
 
 void harness_fill_disk(const char *path)

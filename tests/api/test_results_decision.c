@@ -203,6 +203,16 @@ static void test_decision_decrease(void **state)
     json_decref(res);
 }
 
+/* POST /power with body answers 400 naming field. */
+static void power_refused(const char *body, const char *field)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/power", D.admin_key, body, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, fmt("\"field\":\"%s\"", field)));
+    resp_free(&r);
+}
+
 /* A control that always converts is a plan for a decrease (1.0 -> 0.95: 152 per variant by
  * STATS.md's formula, as R's power.prop.test); it answered "the target rate is not below 1"
  * and no sample size. An increase from it has no plan: the target is above 1. /power takes
@@ -243,24 +253,11 @@ static void test_decision_rate_one(void **state)
         json_decref(pw);
     }
     /* a relative mde from a baseline of 0 names the baseline */
-    struct resp r0;
-    assert_int_equal(http_req(D.port, "POST", "/api/v1/power", D.admin_key,
-                              "{\"metric_type\": \"binomial\", \"baseline\": 0, \"mde\": 0.05, "
-                              "\"relative\": true}",
-                              &r0),
-                     0);
-    assert_int_equal(r0.status, 400);
-    assert_non_null(strstr(r0.body, "\"field\":\"baseline\""));
-    resp_free(&r0);
+    power_refused("{\"metric_type\": \"binomial\", \"baseline\": 0, \"mde\": 0.05, "
+                  "\"relative\": true}",
+                  "baseline");
     /* a target outside [0, 1] is still a 400 naming mde */
-    struct resp r;
-    assert_int_equal(http_req(D.port, "POST", "/api/v1/power", D.admin_key,
-                              "{\"metric_type\": \"binomial\", \"baseline\": 1, \"mde\": 0.05}",
-                              &r),
-                     0);
-    assert_int_equal(r.status, 400);
-    assert_non_null(strstr(r.body, "\"field\":\"mde\""));
-    resp_free(&r);
+    power_refused("{\"metric_type\": \"binomial\", \"baseline\": 1, \"mde\": 0.05}", "mde");
 }
 
 /* v1.1: the relative verdict, "decision", the complete CSV and the time series as CSV. */

@@ -1,0 +1,269 @@
+/*
+ * listener.c - the listening socket (--listen, --port) and the thread that accepts its
+ * connections and hands them to libmicrohttpd's workers (MHD_add_connection).
+ *
+ * Why not MHD's own accepting: every worker of MHD's pool polls the one listening socket, and
+ * the first one awake accepts up to ten in a row, so a burst of connections (a client's pool,
+ * a load balancer's) was split unevenly between the workers (20 against 44 of wrk's 64, read
+ * off the workers' epoll sets), and the connections on the busier worker waited about twice
+ * as long: the unlogged /assign p99 of bench/assign.sh was bimodal (PERFORMANCE.md,
+ * twenty-seventh pass). MHD_add_connection gives a connection to worker (fd % workers), the
+ * next one with room when that one is full, so consecutive accepts alternate.
+ *
+ * The caps stay MHD's: --max-connections is split between the workers, --per-ip-connections
+ * counts over all of them. At --max-connections the thread stops accepting and looks again
+ * every LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot
+ * frees, as with MHD's own accepting. A connection over the per-IP cap (or one of a burst
+ * that MHD finds over the other after all) is closed at once, counted in
+ * bunsen_http_connections_refused_total and logged at most once per 10 s.
+ *
+ * Threads: one accepting thread per server, started after MHD's and stopped before them.
+ */
+#define _GNU_SOURCE /* accept4, pipe2 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bunsen/log.h"
+#include "bunsen/util.h"
+#include "http_int.h"
+
+/* After an accept that failed for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM), the listening socket is left alone this long: it stays readable while the
+ * connection waits in the backlog, and polling it again at once would spin. The same holds
+ * for LISTENER_FULL_MS below. */
+#define LISTENER_BACKOFF_MS 100
+
+/* How often a full server (--max-connections open) looks whether a slot has freed. */
+#define LISTENER_FULL_MS 20
+
+/* Connections accepted in one go before the stop pipe is looked at again. */
+#define LISTENER_BATCH 64
+
+struct http_listener {
+    int fd;      /* the listening socket, non-blocking; closed by http_listener_stop */
+    int wake[2]; /* a pipe: http_listener_stop writes a byte to end the thread */
+    struct MHD_Daemon *d;
+    unsigned limit; /* --max-connections */
+    pthread_t thread;
+    atomic_ullong accepted; /* connections handed to MHD */
+    atomic_ullong refused;  /* of those, closed by MHD at a cap (or for want of memory) */
+};
+
+int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, listen_addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        len = sizeof(*in4);
+        *ipv6 = false;
+    } else if (inet_pton(AF_INET6, listen_addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        len = sizeof(*in6);
+        *ipv6 = true;
+    } else {
+        return err_set(err, ERR_INVALID, "--listen",
+                       "--listen: '%s' is not an IPv4 or IPv6 address", listen_addr);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "socket: %s", strerror(errno));
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE) {
+            return err_set(err, ERR_CONFLICT, "--port",
+                           "port %d on %s is already in use (pick another with --port)", port,
+                           listen_addr);
+        }
+        return err_set(err, ERR_INTERNAL, "--listen", "cannot bind %s:%d: %s", listen_addr, port,
+                       strerror(e));
+    }
+    if (listen(fd, 1024) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, ERR_INTERNAL, NULL, "listen: %s", strerror(e));
+    }
+    return fd;
+}
+
+int http_listener_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        return -1;
+    }
+    if (ss.ss_family == AF_INET6) {
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* An accept that failed for a reason other than the queue being empty: log it (at most one
+ * line per 10 s). */
+static void accept_failed(int e)
+{
+    static struct log_limit limit;
+    long not_logged = 0;
+    if (log_enabled(LOG_WARN) &&
+        log_limit_take(&limit, "accept failed", LOG_WARN, (int64_t)(time_mono_ns() / 1000000), 1,
+                       10000, &not_logged)) {
+        json_t *f = json_pack("{s:s}", "error", strerror(e));
+        if (f != NULL && not_logged > 0) {
+            json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+        }
+        if (f != NULL && (e == EMFILE || e == ENFILE)) {
+            json_object_set_new(f, "hint",
+                                json_string("raise the open-file limit (ulimit -n, LimitNOFILE) "
+                                            "or lower --max-connections"));
+        }
+        log_json(LOG_WARN, "cannot accept a connection", f);
+    }
+}
+
+static void refused_log(void)
+{
+    static struct log_limit limit;
+    long not_logged = 0;
+    if (log_enabled(LOG_WARN) &&
+        log_limit_take(&limit, "connection refused", LOG_WARN, (int64_t)(time_mono_ns() / 1000000),
+                       1, 10000, &not_logged)) {
+        json_t *f = json_pack("{s:s}", "hint",
+                              "--max-connections or --per-ip-connections reached; the "
+                              "connection was closed");
+        if (f != NULL && not_logged > 0) {
+            json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+        }
+        log_json(LOG_WARN, "connection refused", f);
+    }
+}
+
+/* --max-connections are open. MHD counts a connection once its worker has taken it, so a
+ * burst may still go over by the few not yet taken: MHD closes those. */
+static bool full(const struct http_listener *l)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return i != NULL && i->num_connections >= l->limit;
+}
+
+static void *accept_loop(void *arg)
+{
+    struct http_listener *l = arg;
+    int backoff_ms = -1;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN},
+                              {.fd = l->fd, .events = POLLIN}};
+        /* backing off: only the stop pipe, for a while */
+        int n = poll(p, backoff_ms < 0 ? 2 : 1, backoff_ms);
+        if (n < 0 && errno != EINTR) {
+            accept_failed(errno);
+            backoff_ms = LISTENER_BACKOFF_MS;
+            continue;
+        }
+        if (p[0].revents != 0) {
+            return NULL;
+        }
+        backoff_ms = -1;
+        for (int i = 0; i < LISTENER_BATCH; i++) {
+            if (full(l)) {
+                backoff_ms = LISTENER_FULL_MS; /* the backlog holds them meanwhile */
+                break;
+            }
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            int c = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c < 0) {
+                int e = errno;
+                if (e == EINTR || e == ECONNABORTED || e == EPROTO) {
+                    continue; /* that connection is gone; the next may be there */
+                }
+                if (e != EAGAIN && e != EWOULDBLOCK) {
+                    accept_failed(e);
+                    backoff_ms = LISTENER_BACKOFF_MS;
+                }
+                break;
+            }
+            atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
+            /* MHD owns c from here: a worker's, or closed at a cap */
+            if (MHD_add_connection(l->d, c, (struct sockaddr *)&ss, len) != MHD_YES) {
+                atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
+                refused_log();
+            }
+        }
+    }
+}
+
+struct http_listener *http_listener_start(int fd, struct MHD_Daemon *d, unsigned limit,
+                                          struct err *err)
+{
+    struct http_listener *l = xcalloc(1, sizeof(*l));
+    l->fd = fd;
+    l->d = d;
+    l->limit = limit;
+    if (pipe2(l->wake, O_CLOEXEC) != 0) {
+        err_set(err, ERR_INTERNAL, NULL, "pipe: %s", strerror(errno));
+        free(l);
+        return NULL;
+    }
+    if (thread_start(&l->thread, accept_loop, l) != 0) {
+        err_set(err, ERR_INTERNAL, NULL, "cannot start the accepting thread");
+        close(l->wake[0]);
+        close(l->wake[1]);
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void http_listener_stop(struct http_listener *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    char b = 1;
+    ssize_t w;
+    do {
+        w = write(l->wake[1], &b, 1);
+    } while (w < 0 && errno == EINTR);
+    pthread_join(l->thread, NULL);
+    close(l->wake[0]);
+    close(l->wake[1]);
+    close(l->fd); /* new connections are refused by the kernel from here */
+    free(l);
+}
+
+void http_listener_write_metrics(struct http_listener *l, struct buf *b)
+{
+    buf_printf(b,
+               "# HELP bunsen_http_connections_accepted_total TCP connections accepted.\n"
+               "# TYPE bunsen_http_connections_accepted_total counter\n"
+               "bunsen_http_connections_accepted_total %llu\n"
+               "# HELP bunsen_http_connections_refused_total Connections closed at once on "
+               "acceptance: --max-connections or --per-ip-connections reached.\n"
+               "# TYPE bunsen_http_connections_refused_total counter\n"
+               "bunsen_http_connections_refused_total %llu\n",
+               atomic_load_explicit(&l->accepted, memory_order_relaxed),
+               atomic_load_explicit(&l->refused, memory_order_relaxed));
+}
