@@ -60,7 +60,8 @@ static void ingest_users(struct api_write *w, void (*emit)(void *ctx, const char
 }
 
 /* The reply's "warning" for the items of l (l->count > 0) into out: the first one named, with
- * the day its ts reads as and its value in milliseconds if it was seconds. */
+ * the day its ts reads as and its value in milliseconds if it was seconds (for a ts that
+ * would be a date from 1973 on as seconds; a smaller one is told to leave ts out). */
 static void ts_low_warning(const struct ingest_ts_low *l, bool exposures, char *out, size_t n)
 {
     time_t secs = (time_t)(l->first_ts / 1000);
@@ -69,11 +70,20 @@ static void ts_low_warning(const struct ingest_ts_low *l, bool exposures, char *
     if (gmtime_r(&secs, &tm) != NULL) {
         strftime(day, sizeof(day), "%Y-%m-%d", &tm);
     }
-    int len = snprintf(out, n,
+    const char *what = exposures ? "exposures" : "events";
+    int len;
+    if (l->first_ts >= 100000000) { /* as seconds, 1973-03-03 or later: a plausible date */
+        len = snprintf(out, n,
                        "%s[%zu].ts %lld is before 2001-09-09: ts is milliseconds since the epoch, "
                        "so it reads as %s; if it is seconds, send %lld or an RFC 3339 string",
-                       exposures ? "exposures" : "events", l->first, (long long)l->first_ts, day,
-                       (long long)l->first_ts * 1000);
+                       what, l->first, (long long)l->first_ts, day, (long long)l->first_ts * 1000);
+    } else { /* 0, a counter, a placeholder: "send 0" would help nobody */
+        len = snprintf(out, n,
+                       "%s[%zu].ts %lld is before 2001-09-09: ts is milliseconds since the epoch, "
+                       "so it reads as %s; leave ts out to use the time of arrival, or send "
+                       "milliseconds or an RFC 3339 string",
+                       what, l->first, (long long)l->first_ts, day);
+    }
     if (l->count > 1 && len > 0 && (size_t)len < n) {
         snprintf(out + len, n - (size_t)len,
                  " (%zu items of this request have a ts before 2001-09-09)", l->count);

@@ -673,7 +673,7 @@ static void test_ts_seconds_warns(void **state)
                    fmt("{\"events\":[%s]}", ev("ws", "e", NULL, 1000000000000LL, "e12")), NULL);
     /* the jansson path (a numeric user id): the same */
     const char *const one[] = {"events[0].ts 1234 is before 2001-09-09", "reads as 1970-01-01",
-                               NULL};
+                               "leave ts out to use the time of arrival", NULL};
     expect_warning("/api/v1/events",
                    "{\"events\":[{\"user_id\":77,\"event\":\"e\",\"ts\":1234},"
                    "{\"user_id\":78,\"event\":\"e\",\"ts\":\"2020-01-01T00:00:00Z\"}]}",
