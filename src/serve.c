@@ -489,10 +489,10 @@ int cli_serve(int argc, char **argv)
     store_shutdown_begin(app.store);
     ticker_stop(&ticker);
     /* The listening socket stays open while the writer drains: requests that come meanwhile
-     * are answered, writes with 503 "shutting down" once the writer stops taking jobs.
-     * MHD_quiesce_daemon, which would close it first, races its own epoll workers in
-     * libmicrohttpd 0.9.75 and can abort the process ("Failed to remove listen FD from
-     * epoll set": seen once in CI at a test's SIGTERM, a known MHD defect). */
+     * are answered, writes with 503 "shutting down" once the writer stops taking jobs. The
+     * accepting thread (src/http/listener.c) closes it in http_server_stop, before MHD stops
+     * (MHD_quiesce_daemon, once considered, raced its own epoll workers in libmicrohttpd
+     * 0.9.75 and could abort the process; MHD has no listening socket now). */
     api_rebuilder_stop(rebuilder);
     /* the stopped writer stays until store_close, after the HTTP server stopped: a request
      * still submitting meets it and is refused, not freed memory */
