@@ -27,7 +27,7 @@ struct ingest_write {
     char *text;   /* or this (events_body.c) */
     bool exposures;
     size_t n;
-    int64_t ignored; /* exposures after their experiment stopped */
+    int64_t ignored; /* exposures after their experiment stopped, of forced users */
     int64_t known;   /* repeats of committed first exposures, left out (drop_known) */
     struct store_ingest_counts counts;
     struct store_event *events;
@@ -439,9 +439,12 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
         api_ingest_ts_note(low, i, x->ts);
     }
     /* an archived experiment's results are frozen too (and its raw rows may be compacted):
-     * an SDK holding an old payload that logs late must not lose its whole batch to a 400 */
-    *ignore =
-        e->x.status == ASSIGN_STATUS_ARCHIVED || (e->x.stopped_at > 0 && x->ts >= e->x.stopped_at);
+     * an SDK holding an old payload that logs late must not lose its whole batch to a 400.
+     * A user listed in `forced` (QA) is not in the experiment (in_experiment false) and
+     * never counts in its results: a client that logs every assignment is ignored too. */
+    *ignore = e->x.status == ASSIGN_STATUS_ARCHIVED ||
+              (e->x.stopped_at > 0 && x->ts >= e->x.stopped_at) ||
+              (e->x.forced != NULL && json_object_get(e->x.forced, x->user_id) != NULL);
     /* the values of the experiment's dimensions (recorded if this is the first exposure) */
     v = json_object_get(o, "attributes");
     if (v != NULL && !json_is_null(v)) {
@@ -561,7 +564,7 @@ void api_ingest_exposures(struct http_req *r)
             rc = read_exposure(r, o, i, now, snap, &iw->expo[iw->n], &iw->dims[iw->n], &ignore,
                                &iw->low, &err);
             if (rc == 0 && ignore) {
-                iw->ignored++; /* after the stop: frozen results, nothing to store */
+                iw->ignored++; /* after the stop, archived or forced: nothing to store */
                 free(iw->dims[iw->n]);
                 iw->dims[iw->n] = NULL;
             } else if (rc != 0) {

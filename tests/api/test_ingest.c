@@ -9,7 +9,7 @@
  *   body above the 1 MiB default cap;
  * - idempotency by (user_id, id) within a batch, across requests and across a restart;
  * - POST /api/v1/exposures: unknown experiment or variant, draft experiments (400), archived
- *   ones (ignored),
+ *   ones and forced (QA) users (ignored),
  *   duplicates and conflicts, an earlier exposure arriving late, exposures after the stop;
  * - a numeric ts before 2001-09-09 (seconds, most likely): stored, the reply warns, counted;
  * - attribution through the API, compared with hand-computed metric_stats rows: events
@@ -524,6 +524,18 @@ static void test_exposures_rules(void **state)
         0, 0, 1);
     assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'arch'", NULL, NULL),
                      0);
+    /* a forced (QA) user is not in the experiment: a client that logs every assignment
+     * sends its exposure, which is ignored (never in the results), beside a counted one */
+    admin_ok("POST", "/api/v1/experiments",
+             "{\"key\":\"frc\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
+             "\"forced\":{\"qa1\":\"green\"}}",
+             201);
+    admin_ok("POST", "/api/v1/experiments/frc/start", NULL, 200);
+    exposures_ok(fmt("[%s,%s,%s]", expo("frc", "qa1", "green", NOW),
+                     expo("frc", "xf", "control", NOW), expo("frc", "qa1", "control", NOW)),
+                 1, 0, 0, 2);
+    assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'frc'", NULL, NULL),
+                     1);
 }
 
 static void test_exposures_first_wins(void **state)
