@@ -408,6 +408,9 @@ void prom_count_ingest(struct prom *p, bool exposures, const struct store_ingest
 /* n items of an ingestion request answered 200 whose numeric ts was below
  * INGEST_TS_SECONDS_BELOW (bunsen_ingest_ts_before_2001_total). */
 void prom_count_ingest_ts_low(struct prom *p, bool exposures, size_t n);
+/* n exposures of a request answered 200 whose ts was later than the request's arrival, stored
+ * as the arrival (bunsen_ingest_ts_future_clamped_total{kind="exposure"}). */
+void prom_count_ingest_ts_future(struct prom *p, size_t n);
 /* Exposures logged beside an answer (OFREP): n committed, or n dropped (queue full or the
  * commit failed). */
 void prom_count_async_exposures(struct prom *p, bool dropped, size_t n);

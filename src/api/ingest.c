@@ -6,7 +6,8 @@
  * valid batch is one writer job (one savepoint): it is stored and attributed entirely or
  * not at all, and the reply follows the commit: {"accepted", "duplicates"} for events,
  * plus "conflicts" and "ignored" for exposures (reply_counts), plus a "warning" when items
- * sent a numeric ts before 2001-09-09, most likely seconds (ts_low_warning).
+ * sent a numeric ts before 2001-09-09, most likely seconds (ts_low_warning), or when exposures
+ * sent a ts later than the request's arrival, stored as the arrival (ts_future_warning).
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,13 +28,15 @@ struct ingest_write {
     char *text;   /* or this (events_body.c) */
     bool exposures;
     size_t n;
-    int64_t ignored; /* exposures after their experiment stopped */
+    int64_t ignored; /* exposures after their experiment stopped, of forced users */
     int64_t known;   /* repeats of committed first exposures, left out (drop_known) */
     struct store_ingest_counts counts;
     struct store_event *events;
     struct store_exposure *expo;
-    char **dims;              /* per exposure: the owned text expo[i].dims points to */
-    struct ingest_ts_low low; /* items whose numeric ts looks like seconds */
+    char **dims;                 /* per exposure: the owned text expo[i].dims points to */
+    struct ingest_ts_low low;    /* items whose numeric ts looks like seconds */
+    struct ingest_ts_low future; /* exposures whose ts followed the arrival: clamped to it */
+    int64_t now;                 /* the request's arrival (exposures), ms */
 };
 
 static int ingest_apply(struct store_tx *tx, struct api_write *w, struct err *err)
@@ -90,6 +93,22 @@ static void ts_low_warning(const struct ingest_ts_low *l, bool exposures, char *
     }
 }
 
+/* The reply's "warning" for the exposures of f (f->count > 0) whose ts was later than the
+ * request's arrival (now): an exposure cannot follow its own report, so each was stored as the
+ * arrival (a client clock running ahead would move its user's conversions into the pre-period). */
+static void ts_future_warning(const struct ingest_ts_low *f, int64_t now, char *out, size_t n)
+{
+    int len = snprintf(out, n,
+                       "exposures[%zu].ts is %lld ms after the request arrived (the client's "
+                       "clock runs ahead?): an exposure cannot follow its report, so it is "
+                       "stored as the time of arrival; leave ts out to use the time of arrival",
+                       f->first, (long long)(f->first_ts - now));
+    if (f->count > 1 && len > 0 && (size_t)len < n) {
+        snprintf(out + len, n - (size_t)len,
+                 " (%zu items of this request have a ts after its arrival)", f->count);
+    }
+}
+
 /* The log line of a request with such items: warn, at most 5 per 10 s, the rest counted. */
 static void ts_low_log(const struct ingest_ts_low *l, bool exposures)
 {
@@ -122,12 +141,23 @@ static void reply_counts(struct http_req *r, struct ingest_write *iw)
         json_object_set_new(o, "conflicts", json_integer(c.conflicts));
         json_object_set_new(o, "ignored", json_integer(iw->ignored + c.ignored));
     }
+    char warning[900] = "";
     if (iw->low.count > 0) {
-        char warning[400];
-        ts_low_warning(&iw->low, iw->exposures, warning, sizeof(warning));
-        json_object_set_new(o, "warning", json_string(warning));
+        ts_low_warning(&iw->low, iw->exposures, warning, 450);
         prom_count_ingest_ts_low(http_req_app(r)->prom, iw->exposures, iw->low.count);
         ts_low_log(&iw->low, iw->exposures);
+    }
+    if (iw->future.count > 0) { /* after the other warning, if any: "; " between them */
+        size_t len = strlen(warning);
+        if (len > 0) {
+            snprintf(warning + len, sizeof(warning) - len, "; ");
+            len += 2;
+        }
+        ts_future_warning(&iw->future, iw->now, warning + len, sizeof(warning) - len);
+        prom_count_ingest_ts_future(http_req_app(r)->prom, iw->future.count);
+    }
+    if (warning[0] != '\0') {
+        json_object_set_new(o, "warning", json_string(warning));
     }
     http_reply_json(r, 200, o);
 }
@@ -393,7 +423,8 @@ void api_ingest_events(struct http_req *r)
 
 static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t now,
                          const struct snapshot *snap, struct store_exposure *x, char **dims,
-                         bool *ignore, struct ingest_ts_low *low, struct err *err)
+                         bool *ignore, struct ingest_ts_low *low, struct ingest_ts_low *future,
+                         struct err *err)
 {
     static const char *const fields[] = {"experiment", "user_id",    "variant",
                                          "ts",         "attributes", NULL};
@@ -438,10 +469,23 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
     if (json_is_number(v)) {
         api_ingest_ts_note(low, i, x->ts);
     }
+    /* a ts after the arrival (a client clock running ahead; up to 7 days is accepted) would
+     * put the user's t0 after conversions it reports at once, making them pre-period values:
+     * the exposure happened before its report arrived, so it is stored as the arrival */
+    if (x->ts > now) {
+        if (future->count++ == 0) {
+            future->first = i;
+            future->first_ts = x->ts;
+        }
+        x->ts = now;
+    }
     /* an archived experiment's results are frozen too (and its raw rows may be compacted):
-     * an SDK holding an old payload that logs late must not lose its whole batch to a 400 */
-    *ignore =
-        e->x.status == ASSIGN_STATUS_ARCHIVED || (e->x.stopped_at > 0 && x->ts >= e->x.stopped_at);
+     * an SDK holding an old payload that logs late must not lose its whole batch to a 400.
+     * A user listed in `forced` (QA) is not in the experiment (in_experiment false) and
+     * never counts in its results: a client that logs every assignment is ignored too. */
+    *ignore = e->x.status == ASSIGN_STATUS_ARCHIVED ||
+              (e->x.stopped_at > 0 && x->ts >= e->x.stopped_at) ||
+              (e->x.forced != NULL && json_object_get(e->x.forced, x->user_id) != NULL);
     /* the values of the experiment's dimensions (recorded if this is the first exposure) */
     v = json_object_get(o, "attributes");
     if (v != NULL && !json_is_null(v)) {
@@ -523,6 +567,7 @@ void api_ingest_exposures(struct http_req *r)
     iw->expo = xcalloc(json_array_size(items), sizeof(*iw->expo));
     iw->dims = xcalloc(json_array_size(items) + 1, sizeof(*iw->dims));
     int64_t now = time_now_ms();
+    iw->now = now;
     struct err err;
     err_clear(&err);
     struct snapshot_cell *cell = http_req_app(r)->experiments;
@@ -551,6 +596,7 @@ void api_ingest_exposures(struct http_req *r)
         iw->n = 0;
         iw->ignored = 0;
         iw->low = (struct ingest_ts_low){0};
+        iw->future = (struct ingest_ts_low){0};
         err_clear(&err);
         const struct snapshot *snap = snapshot_read_begin(cell);
         rc = 0;
@@ -559,9 +605,9 @@ void api_ingest_exposures(struct http_req *r)
             json_t *o = json_array_get(items, i);
             api_user_id_as_text(o); /* a numeric id: its text, which the item then owns */
             rc = read_exposure(r, o, i, now, snap, &iw->expo[iw->n], &iw->dims[iw->n], &ignore,
-                               &iw->low, &err);
+                               &iw->low, &iw->future, &err);
             if (rc == 0 && ignore) {
-                iw->ignored++; /* after the stop: frozen results, nothing to store */
+                iw->ignored++; /* after the stop, archived or forced: nothing to store */
                 free(iw->dims[iw->n]);
                 iw->dims[iw->n] = NULL;
             } else if (rc != 0) {

@@ -44,6 +44,7 @@ struct prom {
     atomic_uint_fast64_t duplicates[2];
     atomic_uint_fast64_t conflicts;
     atomic_uint_fast64_t ts_low[2];          /* items with a numeric ts before 2001-09-09 */
+    atomic_uint_fast64_t ts_future;          /* exposures with a ts after arrival, clamped */
     atomic_uint_fast64_t async_exposures[2]; /* [0] committed, [1] dropped */
     double start_time; /* process_start_time_seconds, read once by prom_new; < 0: unknown */
     /* The last rebuild list read (write_rebuilds), for a scrape while the database does not
@@ -200,6 +201,13 @@ void prom_count_ingest_ts_low(struct prom *p, bool exposures, size_t n)
 {
     if (p != NULL) {
         atomic_fetch_add_explicit(&p->ts_low[exposures], (uint_fast64_t)n, memory_order_relaxed);
+    }
+}
+
+void prom_count_ingest_ts_future(struct prom *p, size_t n)
+{
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&p->ts_future, (uint_fast64_t)n, memory_order_relaxed);
     }
 }
 
@@ -393,6 +401,12 @@ void api_metrics_prom(struct http_req *r)
         metrics_write_value(&b, "bunsen_ingest_ts_before_2001_total", labels,
                             (double)atomic_load(&p->ts_low[k]));
     }
+    metrics_write_help(&b, "bunsen_ingest_ts_future_clamped_total", "counter",
+                       "Exposures of ingestion requests answered 200 whose ts was later than "
+                       "the request's arrival (a client clock running ahead): stored as the "
+                       "arrival, and the reply warns. Events keep their ts.");
+    metrics_write_value(&b, "bunsen_ingest_ts_future_clamped_total", "kind=\"exposure\"",
+                        (double)atomic_load(&p->ts_future));
     metrics_write_help(&b, "bunsen_exposure_conflicts_total", "counter",
                        "Exposures naming another variant than the user's first.");
     metrics_write_value(&b, "bunsen_exposure_conflicts_total", "",

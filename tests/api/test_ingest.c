@@ -9,9 +9,10 @@
  *   body above the 1 MiB default cap;
  * - idempotency by (user_id, id) within a batch, across requests and across a restart;
  * - POST /api/v1/exposures: unknown experiment or variant, draft experiments (400), archived
- *   ones (ignored),
+ *   ones and forced (QA) users (ignored),
  *   duplicates and conflicts, an earlier exposure arriving late, exposures after the stop;
  * - a numeric ts before 2001-09-09 (seconds, most likely): stored, the reply warns, counted;
+ * - an exposure's ts after the request's arrival: stored as the arrival, warned, counted;
  * - attribution through the API, compared with hand-computed metric_stats rows: events
  *   before/inside/after the window and at its edges, the CUPED pre-period, events stored
  *   before the exposure, late events, cap (also on the covariate), refunds (negative
@@ -524,6 +525,18 @@ static void test_exposures_rules(void **state)
         0, 0, 1);
     assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'arch'", NULL, NULL),
                      0);
+    /* a forced (QA) user is not in the experiment: a client that logs every assignment
+     * sends its exposure, which is ignored (never in the results), beside a counted one */
+    admin_ok("POST", "/api/v1/experiments",
+             "{\"key\":\"frc\",\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}],"
+             "\"forced\":{\"qa1\":\"green\"}}",
+             201);
+    admin_ok("POST", "/api/v1/experiments/frc/start", NULL, 200);
+    exposures_ok(fmt("[%s,%s,%s]", expo("frc", "qa1", "green", NOW),
+                     expo("frc", "xf", "control", NOW), expo("frc", "qa1", "control", NOW)),
+                 1, 0, 0, 2);
+    assert_int_equal(db_int("SELECT COUNT(*) FROM exposures WHERE experiment = 'frc'", NULL, NULL),
+                     1);
 }
 
 static void test_exposures_first_wins(void **state)
@@ -697,6 +710,53 @@ static void test_ts_seconds_warns(void **state)
                                   "ingested a numeric ts before 2001-09-09", 1) >= 1);
 }
 
+/* An exposure's ts later than the request's arrival (a client clock running ahead) is stored
+ * as the arrival: kept, it would put the user's t0 after the conversions the backend reports
+ * at once, making them pre-period (CUPED) values. The reply warns naming the first such item
+ * and how many, and bunsen_ingest_ts_future_clamped_total{kind="exposure"} counts them (a
+ * numeric ts and an RFC 3339 string alike). Events keep a ts up to 7 days ahead, quietly. */
+static void test_ts_future_exposure_clamped(void **state)
+{
+    (void)state;
+    const char *counter = "bunsen_ingest_ts_future_clamped_total{kind=\"exposure\"}";
+    double c0 = harness_metric_value(D.port, D.admin_key, counter);
+    long long before = harness_wall_ms();
+    time_t ahead = (time_t)(before / 1000 + 300);
+    struct tm tm;
+    char iso[40];
+    gmtime_r(&ahead, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *const want[] = {"exposures[1].ts is ", "ms after the request arrived",
+                                "stored as the time of arrival",
+                                "(2 items of this request have a ts after its arrival)", NULL};
+    expect_warning("/api/v1/exposures",
+                   fmt("{\"exposures\":[%s,%s,{\"experiment\":\"expo\",\"user_id\":\"fc3\","
+                       "\"variant\":\"green\",\"ts\":\"%s\"}]}",
+                       expo("expo", "fc1", "control", before - 5000),
+                       expo("expo", "fc2", "green", before + 180000), iso),
+                   want);
+    long long after = harness_wall_ms() + 1000;
+    assert_true(harness_metric_value(D.port, D.admin_key, counter) == c0 + 2);
+    const char *q = "SELECT ts FROM exposures WHERE experiment = 'expo' AND user_id = ?1";
+    assert_int_equal(db_int(q, "fc1", NULL), before - 5000); /* in the past: as sent */
+    for (int k = 0; k < 2; k++) {
+        long long ts = db_int(q, k == 0 ? "fc2" : "fc3", NULL);
+        if (ts < before || ts > after) {
+            fail_msg("%s: ts %lld not the arrival (%lld..%lld)", k == 0 ? "fc2" : "fc3", ts, before,
+                     after);
+        }
+    }
+    /* a ts not after the arrival does not warn; an event keeps a ts ahead as sent */
+    expect_warning("/api/v1/exposures",
+                   fmt("{\"exposures\":[%s]}", expo("expo", "fc4", "green", before)), NULL);
+    expect_warning("/api/v1/events",
+                   fmt("{\"events\":[%s]}", ev("fc2", "e", NULL, before + 180000, "fut")), NULL);
+    assert_int_equal(
+        db_int("SELECT ts FROM events WHERE user_id = 'fc2' AND id = 'fut'", NULL, NULL),
+        before + 180000);
+    assert_true(harness_metric_value(D.port, D.admin_key, counter) == c0 + 2);
+}
+
 /* ---- attribution ---- */
 
 #define H HOUR_MS
@@ -806,7 +866,9 @@ static void test_stop_freezes(void **state)
  * rebuild left it out). An earlier exposure of that user arriving after the stop makes it a
  * user of the results, once; before, it was taken for a replacement of a counted exposure:
  * the other variant lost a user it never had (-1 users, and results answered 400), and the
- * user was never added. */
+ * user was never added. POST /exposures now stores a ts after the arrival as the arrival, so
+ * such rows are written into the stopped daemon's database: rows stored before that rule, or
+ * by a daemon whose clock ran ahead of the one that stops. */
 static void test_stop_uncounted_exposure(void **state)
 {
     (void)state;
@@ -817,11 +879,18 @@ static void test_stop_uncounted_exposure(void **state)
     admin_ok("POST", "/api/v1/experiments/unc/start", NULL, 200);
     long long now = (long long)time(NULL) * 1000;
     exposures_ok(fmt("[%s,%s,%s]", expo("unc", "v1", "control", now - H),
-                     expo("unc", "v2", "control", now + H), expo("unc", "v3", "green", now + H)),
+                     expo("unc", "v2", "control", now), expo("unc", "v3", "green", now)),
                  3, 0, 0, 0);
     events_ok(fmt("[%s,%s,%s]", ev("v1", "tap", NULL, now - 10, NULL),
                   ev("v2", "tap", NULL, now - 10, NULL), ev("v3", "tap", NULL, now - 10, NULL)),
               3, 0);
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   fmt("UPDATE exposures SET ts = %lld WHERE experiment = 'unc' AND user_id IN "
+                       "('v2', 'v3')",
+                       now + H),
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
     admin_ok("POST", "/api/v1/experiments/unc/stop", NULL, 200);
     expect_stats("unc", "f_taps", "control", 1, 1, 1, 0, 0, 0);
     expect_stats("unc", "f_taps", "green", 0, 0, 0, 0, 0, 0);
@@ -1078,6 +1147,7 @@ int main(void)
         cmocka_unit_test(test_exposures_first_wins),
         cmocka_unit_test(test_exposures_known_repeats),
         cmocka_unit_test(test_ts_seconds_warns),
+        cmocka_unit_test(test_ts_future_exposure_clamped),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_stop_freezes),
         cmocka_unit_test(test_stop_uncounted_exposure),
