@@ -139,6 +139,9 @@ void api_saved_groups_delete(struct http_req *r); /* DELETE /api/v1/saved-groups
 uint64_t api_saved_group_loads(void);
 /* /sub streams ended because their client read a replaced payload too slowly (sdk_stream.c). */
 uint64_t api_sdk_streams_slow_ends(void);
+/* GET /sub requests answered with one payload and a retry interval because every stream
+ * slot was taken (http_reply_event_stream). */
+uint64_t api_sdk_streams_full_polls(void);
 
 /* assign.c: the hot path */
 void api_assign(struct http_req *r);     /* POST /api/v1/assign */

@@ -310,8 +310,11 @@ struct http_shared {
 /* Reply 200 with an open stream of content_type whose body starts with the event first
  * (NULL or empty: none; its reference passes to the stream, also on failure). user (owned
  * from here on, freed with free_user when the stream ends) identifies the subscriber.
- * Returns 0, or -1 after replying 503 when the server's cap on open streams (half of
- * --max-connections) is reached. */
+ * Returns 0; 1 when the server's cap on open streams (half of --max-connections) is reached:
+ * the reply is then "retry: HTTP_STREAM_FULL_RETRY_MS" and first, and the body ends (the
+ * client reconnects after that long: it polls through the stream); -1 after replying 503
+ * (shutting down) or 500. */
+#define HTTP_STREAM_FULL_RETRY_MS 30000
 int http_reply_event_stream(struct http_req *r, const char *content_type,
                             const struct http_shared *first, void *user,
                             void (*free_user)(void *user));

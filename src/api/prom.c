@@ -420,6 +420,11 @@ void api_metrics_prom(struct http_req *r)
                        "two minutes after a newer one replaced it.");
     metrics_write_value(&b, "bunsen_sdk_streams_slow_ended_total", "",
                         (double)api_sdk_streams_slow_ends());
+    metrics_write_help(&b, "bunsen_sdk_streams_full_total", "counter",
+                       "GET /sub requests answered with the current payload and a 30 s retry "
+                       "because every stream slot (half of --max-connections) was taken.");
+    metrics_write_value(&b, "bunsen_sdk_streams_full_total", "",
+                        (double)api_sdk_streams_full_polls());
     metrics_write_help(&b, "bunsen_sdk_payload_renders_total", "counter",
                        "SDK payloads rendered (once per definitions snapshot and encryption key, "
                        "shared by GET /api/features and the /sub streams).");

@@ -144,6 +144,13 @@ static struct http_shared features_event(const struct api_payload *p)
     return (struct http_shared){p->event, p->event_len, payload_unref, q};
 }
 
+static _Atomic uint64_t full_polls;
+
+uint64_t api_sdk_streams_full_polls(void)
+{
+    return atomic_load(&full_polls);
+}
+
 void api_sdk_sub(struct http_req *r)
 {
     struct store_key k;
@@ -168,6 +175,10 @@ void api_sdk_sub(struct http_req *r)
     api_payload_release(p);
     sub->last_ms = time_mono_ms();
     int rc = http_reply_event_stream(r, "text/event-stream; charset=utf-8", &first, sub, free);
+    if (rc == 1) {
+        atomic_fetch_add(&full_polls, 1); /* every slot taken: one payload and a retry */
+        return;
+    }
     /* a change published between the payload read above and the stream's registration
      * did not reach this stream: publish again (streams already up to date get nothing) */
     const struct snapshot *snap = snapshot_read_begin(app->experiments);

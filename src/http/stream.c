@@ -202,6 +202,40 @@ static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* Every slot taken: the client still gets the current event, then the body ends, with a
+ * `retry:` of HTTP_STREAM_FULL_RETRY_MS, so that an EventSource reconnects after that long
+ * and polls through the stream's own URL. A 503 here made the GrowthBook SDK back off for
+ * up to 5 minutes without fetching anything meanwhile: a stop or a pause did not reach it
+ * (review sdk30 F1). Tests only: BUNSEN_TEST_STREAM_FULL_RETRY_MS (at least 100). */
+static void full_reply(struct http_req *r, const char *content_type, struct http_shared *ev)
+{
+    long retry = HTTP_STREAM_FULL_RETRY_MS;
+    const char *v = getenv("BUNSEN_TEST_STREAM_FULL_RETRY_MS");
+    if (v != NULL && strtol(v, NULL, 10) >= 100) {
+        retry = strtol(v, NULL, 10);
+    }
+    char head[48];
+    int hn = snprintf(head, sizeof(head), "retry: %ld\n\n", retry);
+    size_t n = (size_t)hn + ev->len;
+    char *body = xmalloc(n);
+    memcpy(body, head, (size_t)hn);
+    if (ev->len > 0) {
+        memcpy(body + hn, ev->data, ev->len);
+    }
+    shared_release(ev);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        http_reply_error(r, ERR_INTERNAL, NULL, "cannot allocate a response");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Connection", "close"); /* the stream ends here */
+    http_reply_response(r, 200, resp, n);
+}
+
 int http_reply_event_stream(struct http_req *r, const char *content_type,
                             const struct http_shared *first, void *user,
                             void (*free_user)(void *user))
@@ -240,17 +274,24 @@ int http_reply_event_stream(struct http_req *r, const char *content_type,
     st->user = user;
     st->free_user = free_user;
     pthread_mutex_lock(&set->mu);
-    if (set->closed || set->n >= set->max) {
+    if (set->closed) {
         pthread_mutex_unlock(&set->mu);
         free(st);
         shared_release(&ev);
         if (free_user != NULL) {
             free_user(user);
         }
-        http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                         "too many open streams (at most %d): poll GET /api/features instead",
-                         set->max);
+        http_reply_error(r, ERR_UNAVAILABLE, NULL, "the server is shutting down");
         return -1;
+    }
+    if (set->n >= set->max) {
+        pthread_mutex_unlock(&set->mu);
+        free(st);
+        if (free_user != NULL) {
+            free_user(user);
+        }
+        full_reply(r, content_type, &ev);
+        return 1;
     }
     stream_queue(st, &ev);
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,

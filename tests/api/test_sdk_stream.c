@@ -161,7 +161,9 @@ static void test_sub_stream(void **state)
     assert_int_equal(r.status, 401);
     resp_free(&r);
 
-    /* the cap: --max-connections 16 -> 8 streams; the 9th is refused with 503 */
+    /* the cap: --max-connections 16 -> 8 streams; the 9th gets the current payload and a
+     * retry interval, and its body ends: an EventSource polls through /sub until a slot
+     * frees (a 503 made the GrowthBook SDK back off for minutes without fetching: sdk30 F1) */
     struct sse more[7];
     for (int i = 0; i < 7; i++) {
         assert_int_equal(sse_open(&more[i], fmt("/sub/%s", key)), 0);
@@ -169,9 +171,29 @@ static void test_sub_stream(void **state)
     }
     struct sse extra;
     assert_int_equal(sse_open(&extra, fmt("/sub/%s", key)), 0);
-    assert_non_null(sse_wait(&extra, 0, "\r\n\r\n", SSE_HANG_MS));
-    assert_non_null(strstr(extra.buf, " 503 "));
+    assert_non_null(sse_wait(&extra, 0, "event: features", SSE_HANG_MS));
+    assert_non_null(strstr(extra.buf, "HTTP/1.1 200 "));
+    assert_non_null(strstr(extra.buf, "text/event-stream"));
+    assert_non_null(strstr(extra.buf, "\r\n\r\nretry: 30000\n\nevent: features\n"));
+    /* the whole payload, then the server closes */
+    char *end = NULL;
+    for (int i = 0; i < SSE_HANG_MS / 10 && end == NULL; i++) {
+        struct pollfd pf = {.fd = extra.fd, .events = POLLIN};
+        if (poll(&pf, 1, 10) == 1) {
+            size_t room = sizeof(extra.buf) - 1 - extra.len;
+            ssize_t got = room > 0 ? read(extra.fd, extra.buf + extra.len, room) : 0;
+            if (got <= 0) {
+                end = extra.buf; /* EOF: closed */
+                break;
+            }
+            extra.len += (size_t)got;
+            extra.buf[extra.len] = '\0';
+        }
+    }
+    assert_non_null(end);
+    assert_non_null(strstr(extra.buf, "\"features\""));
     close(extra.fd);
+    assert_true(harness_metric_value(D.port, NULL, "bunsen_sdk_streams_full_total") == 1);
     /* requests are still answered while 8 streams are open */
     json_decref(call("GET", "/api/v1/experiments/live", D.admin_key, NULL, 200));
     for (int i = 0; i < 7; i++) {

@@ -5,7 +5,9 @@
 # package-lock.json with `npm ci` when node_modules is missing or older than the lock,
 # starts the real daemon (BUNSEN_BIN, default build/bunsen) on 127.0.0.1 port 0 with a
 # temporary data dir, and runs growthbook-parity.mjs and growthbook-extras.mjs (saved
-# groups, hash attributes, typed values; streamed, encrypted and remote payloads) against it. Prints TAP
+# groups, hash attributes, typed values; streamed, encrypted and remote payloads) against it,
+# then growthbook-full.mjs against a second daemon with 8 stream slots (every one taken).
+# Prints TAP
 # ("ok N - name" / "not ok N - name") on stdout, so tests/run.sh-style counting works;
 # exits non-zero on any failure. Knobs: PARITY_USERS, PARITY_CONCURRENCY, PARITY_SEED
 # (see growthbook-parity.mjs), BUNSEN_KEEP_TEST_DIRS=1 keeps the data dir.
@@ -113,4 +115,29 @@ if ! kill -0 "$pid" 2>/dev/null; then
     sed 's/^/# daemon: /' "$dir/stderr.log"
     rc=1
 fi
+
+# Every /sub slot taken (review sdk30 F1): a daemon of its own with 8 slots and a short retry.
+echo "# --- growthbook-full.mjs"
+mkdir -p "$dir/full"
+BUNSEN_TEST_STREAM_FULL_RETRY_MS=500 "$bin" serve --listen 127.0.0.1 --port 0 \
+    --data-dir "$dir/full" --log-level warn --max-connections 16 \
+    >"$dir/full/stdout.log" 2>"$dir/full/stderr.log" &
+fpid=$!
+fport=""
+i=0
+while [ $i -lt 150 ] && [ -z "$fport" ]; do
+    fport=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9][0-9]*\)/$|\1|p' "$dir/full/stdout.log" 2>/dev/null)
+    [ -n "$fport" ] || { kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; }
+    i=$((i + 1))
+done
+if [ -z "$fport" ] || [ ! -s "$dir/full/admin.key" ]; then
+    sed 's/^/# daemon: /' "$dir/full/stderr.log" 2>/dev/null
+    echo "not ok - the second daemon (--max-connections 16) started"
+    rc=1
+else
+    BUNSEN_URL="http://127.0.0.1:$fport" BUNSEN_ADMIN_KEY=$(cat "$dir/full/admin.key") \
+        timeout 120 node "$here/growthbook-full.mjs" || rc=1
+fi
+kill -TERM "$fpid" 2>/dev/null
+wait "$fpid" 2>/dev/null
 exit $rc
