@@ -255,7 +255,8 @@ T.test('5. a ratio’s sums and the intervals wrap in the phone cards: nothing c
       const parts = await table.locator('.ratio-parts').evaluateAll((els) => els.map((e) => [e.textContent, e.getBoundingClientRect().right, e.closest('td').getBoundingClientRect().right]));
       assertEq(parts.length, 3, 'the sums of each variant');
       for (const [t, right, cell] of parts) {
-        assert(/d28_revenue_eur \/ [\d,]+ d28_orders_placed$/.test(t), `the sums: ${t}`);
+        // each part in its unit, named as the catalogue names it (dash30 F6)
+        assert(/^€[\d,]+\.\d{2} Revenue \/ [\d,]+ Orders$/.test(t), `the sums: ${t}`);
         assert(right <= cell + 0.5, `${width} px: "${t}" ends at ${right}, past its cell (${cell})`);
       }
       const cis = await table.locator('[data-col="ci"], [data-col="abs"]').evaluateAll((els) => els.map((e) => [e.textContent, e.scrollWidth, e.clientWidth]));

@@ -7,7 +7,7 @@
 // power analysis for the experiment's `mde`) when it is there, else from the control
 // arm's observed mean and standard deviation with the normal approximation below.
 
-import { shownVerdict, daysBetween, fmtProb } from './format.js';
+import { shownVerdict, daysBetween, fmtProb, fmtPEq } from './format.js';
 
 const DAY = 86400000;
 export const DEFAULT_MDE = 0.05;
@@ -59,6 +59,8 @@ export const STATE_TEXT = {
   ended: 'inconclusive: ended early',
   'no-effect': 'no effect detected at this power',
   none: 'no data yet',
+  waiting: 'waiting for exposures',
+  empty: 'ended with no exposures',
   untrusted: 'untrusted (sample ratio mismatch)',
 };
 
@@ -105,11 +107,50 @@ export function unequalWeights(x) {
 }
 
 /**
+ * The multiple-comparison family of results `r` as the server adjusts it
+ * (src/api/results_family.c, STATS.md "Multiple comparisons"): every (metric, treatment) of
+ * the document whose relative lift has a p-value (the verdicts follow the relative family;
+ * a comparison without a p-value is not counted). Returns {comparisons, metrics,
+ * treatments}: how many comparisons, over how many metrics and at most how many treatments.
+ */
+export function comparisonFamily(r) {
+  let comparisons = 0;
+  const metrics = new Set();
+  let treatments = 0;
+  for (const m of (r && r.metrics) || []) {
+    const tested = m.variants.slice(1).filter((v) => v.relative_lift && isNum(v.relative_lift.p_value));
+    comparisons += tested.length;
+    if (tested.length) metrics.add(m.key);
+    treatments = Math.max(treatments, tested.length);
+  }
+  return { comparisons, metrics: metrics.size, treatments };
+}
+
+/**
+ * The caveat of a decision read from uncorrected p-values of a family of more than one
+ * comparison (frequentist or sequential with `correction` none), naming the p-values of the
+ * `rows` it rests on; '' when it does not apply (a correction on, Bayesian, one comparison).
+ */
+export function multiplicityCaveat(r, pm, rows) {
+  if (!r || r.method === 'bayesian' || (r.correction && r.correction !== 'none')) return '';
+  const fam = comparisonFamily(r);
+  if (fam.comparisons < 2) return '';
+  const ps = rows.map((row) => {
+    const v = pm ? pm.variants.find((y) => y.key === row.variant) : null;
+    const p = v && v.relative_lift ? v.relative_lift.p_value : null;
+    return isNum(p) ? `${row.variant} ${fmtPEq(p)}` : null;
+  }).filter(Boolean);
+  const shape = `${fam.metrics} metric${fam.metrics === 1 ? '' : 's'} × ${fam.treatments} treatment${fam.treatments === 1 ? '' : 's'}`;
+  return ` Not corrected for multiple comparisons: ${ps.length ? `${ps.join(', ')} ${ps.length === 1 ? 'is' : 'are'}` : 'this is'} one of ${fam.comparisons} comparisons (${shape}), so a p-value below ${r.alpha || 0.05} can come up by chance; check it under a correction (Holm–Bonferroni) before acting on it.`;
+}
+
+/**
  * The decision for experiment `x` from results `r`. Returns
  * {daysRunning, running, usersSoFar, perVariant: [{key, users}], smallest, progress, needed,
  *  neededTotal, neededSource, mde, daysLeft, warning, srm: "ok"|"mismatch"|"none",
  *  rows: [{variant, state, text, why}],
- *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why}}.
+ *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why, correct}}
+ * (`correct`: true when `why` carries the multiple-comparison caveat, multiplicityCaveat).
  * `r` null: "Not started" for a draft, action "unavailable" for any other status (its
  * results failed). `now` is the current time in ms (a parameter, for tests).
  */
@@ -267,6 +308,12 @@ export function decide(x, r, catalogue, now = Date.now()) {
         ? `Not enough data yet to say how many users ${pmName} needs.`
         : `${pmName} ${still}, and not every variant has the ${out.needed.toLocaleString('en-US')} users needed to see a ${Math.round(out.mde * 1000) / 10}% change.`;
     }
+    if (out.usersSoFar === 0) {
+      // nobody exposed yet: the row agrees with the headline ("Wait: no exposures yet",
+      // "Paused with no exposures yet", "Ended with no exposures")
+      state = x.status === 'paused' ? 'paused' : running ? 'waiting' : 'empty';
+      why = running ? 'No user has been exposed yet.' : 'No user was exposed before the experiment stopped.';
+    }
     if (out.srm === 'mismatch') {
       // the headline says to fix the split first: no row may read "ship candidate" (or any
       // other verdict) meanwhile; the reason keeps what was measured
@@ -302,7 +349,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
       // make the early read any safer
       why += ` Ended early: the smallest variant had ${out.smallest.toLocaleString('en-US')} of the ${out.needed.toLocaleString('en-US')} users planned per variant (${Math.min(99, Math.round((out.progress ?? 0) * 100))}%); a result read early overstates effects: confirm it in a follow-up experiment or with the Sequential analysis before shipping.`;
     }
-    out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why };
+    const caveat = multiplicityCaveat(r, pm, ship);
+    out.overall = { action: 'ship', headline: `Ship ${best}${verb}`, why: why + caveat, correct: caveat !== '' };
   } else if (wait.length && x.status === 'paused') {
     // no users arrive while paused: "keep running" would wait for ever (the server's
     // decision says days_left null, "no projection until it resumes")
@@ -316,7 +364,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
     // detected" (which says the users needed were reached)
     out.overall = { action: 'stop', headline: 'Inconclusive: ended before enough data', why: `${wait[0].why} The experiment has ended, so no decision can be drawn from it.` + (bad.length ? ` Do not ship ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
   } else if (bad.length && bad.length === out.rows.length) {
-    out.overall = { action: 'stop', headline: 'Stop: keep the control', why: bad.map((row) => `${row.variant}: ${row.why}`).join(' ') };
+    const caveat = multiplicityCaveat(r, pm, bad.filter((row) => row.state === 'worse'));
+    out.overall = { action: 'stop', headline: 'Stop: keep the control', why: bad.map((row) => `${row.variant}: ${row.why}`).join(' ') + caveat, correct: caveat !== '' };
   } else {
     out.overall = { action: 'stop', headline: 'Stop: no effect detected', why: `${(out.rows.find((row) => row.state === 'no-effect') || out.rows[0] || { why: '' }).why} A real effect, if any, is likely smaller than the ${Math.round(out.mde * 1000) / 10}% the experiment was sized for: keep the control, or ship the cheaper variant.` };
   }

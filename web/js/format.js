@@ -78,10 +78,29 @@ export function unitOf(metric) {
   return { kind: 'number' };
 }
 
-/** A short name of a unit for headers and hints: "%", "EUR", "ms", "count", "". */
+/**
+ * A short name of a unit for headers and hints: "%", "EUR", "ms", "count", "". A duration
+ * is stored in milliseconds: "ms" (a results table whose values reach seconds says "s":
+ * metricFormat's `label`).
+ */
 export function unitLabel(metric) {
   const u = unitOf(metric);
-  return { percent: '%', currency: u.currency, duration: 'duration', count: 'count', number: '' }[u.kind];
+  return { percent: '%', currency: u.currency, duration: 'ms', count: 'count', number: '' }[u.kind];
+}
+
+/**
+ * A metric's cap per user (the catalogue) in its unit: "€500", "1,500 ms", "20"; null
+ * (no cap) is "—".
+ */
+export function fmtCap(metric) {
+  const c = metric && metric.cap;
+  if (!isNum(c)) return DASH;
+  const u = unitOf(metric);
+  if (u.kind === 'currency') {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency: u.currency, minimumFractionDigits: Number.isInteger(c) ? 0 : 2, maximumFractionDigits: 2 }).format(c);
+  }
+  const n = new Intl.NumberFormat('en-US', { maximumFractionDigits: 6 }).format(c);
+  return u.kind === 'duration' ? `${n} ms` : n;
 }
 
 const DURATION_SCALES = [
@@ -112,6 +131,7 @@ export function metricFormat(metric, values) {
     const abs = (x) => (isNum(x) ? fmtPct(x, { signed: true, digits: d }).slice(0, -1) + ' pp' : DASH);
     return {
       unit: u,
+      label: '%',
       mean: (x) => fmtPct(x, { digits: d }),
       abs,
       absInterval: (ci) => (Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) ? `[${abs(ci[0])}, ${abs(ci[1])}]` : DASH),
@@ -137,6 +157,8 @@ export function metricFormat(metric, values) {
   };
   return {
     unit: u,
+    // the unit of the cells, for a column's header: "ms" or "s" as the values reach
+    label: u.kind === 'duration' ? suffix.trim() : unitLabel(metric),
     mean: (x) => one(x, false),
     abs: (x) => one(x, true),
     absInterval: (ci) => (Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) ? `[${one(ci[0], true)}, ${one(ci[1], true)}]` : DASH),
@@ -149,15 +171,30 @@ export function resultsFormat(m, catalogueMetric) {
   return metricFormat(def, m.variants.map((v) => v.mean));
 }
 
-const partFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-
 /**
- * The sums behind a ratio metric's mean for one variant of the results (`sum` of the
- * numerator, `denominator_sum`), with the parts' keys: "12,345.67 revenue / 321 orders".
+ * The sums behind a ratio metric's mean for one variant `v` of the results metric `m`
+ * (`sum` of the numerator, `denominator_sum`), each part in its own metric's unit and named
+ * as the catalogue (`defs`, a Map of key to metric) names it, with one number of decimals
+ * per part over all of `m`'s variants: "€6,755.50 Revenue / 134 converters (Purchase)".
+ * A binomial part sums users who converted; a currency part is to the cent; a duration part
+ * in ms; other parts whole numbers when every variant's sum is one, else two decimals.
+ * Without a definition the part is named by its key: "12,345.68 revenue / 321 orders".
  */
-export function ratioPartsText(v, m) {
-  const one = (x) => (isNum(x) ? sign(partFmt.format(x), x, false) : DASH);
-  return `${one(v.sum)} ${m.numerator} / ${one(v.denominator_sum)} ${m.denominator}`;
+export function ratioPartsText(v, m, defs = new Map()) {
+  const part = (x, key, field) => {
+    if (!isNum(x)) return `${DASH} ${key}`;
+    const def = defs.get(key);
+    const name = (def && def.name) || key;
+    if (def && def.type === 'binomial') return `${fmtInt(x)} ${x === 1 ? 'converter' : 'converters'} (${name})`;
+    const u = unitOf(def);
+    const all = (m.variants || [v]).map((y) => y[field]).filter(isNum);
+    const d = u.kind === 'currency' ? 2 : all.every((y) => Number.isInteger(y)) ? 0 : 2;
+    const nf = new Intl.NumberFormat('en-US', u.kind === 'currency'
+      ? { style: 'currency', currency: u.currency, minimumFractionDigits: d, maximumFractionDigits: d }
+      : { minimumFractionDigits: d, maximumFractionDigits: d });
+    return `${sign(nf.format(x), x, false)}${u.kind === 'duration' ? ' ms' : ''} ${name}`;
+  };
+  return `${part(v.sum, m.numerator, 'sum')} / ${part(v.denominator_sum, m.denominator, 'denominator_sum')}`;
 }
 
 /** A metric mean: conversion rates as percentages, other means as plain numbers. */

@@ -29,7 +29,7 @@ function fact(label, value, extra, id) {
   return h('div', {}, h('dt', {}, label), h('dd', { id }, value, extra ? [' ', h('span', { class: 'small muted' }, extra)] : null));
 }
 
-function render(box, x, r, catalogue) {
+function render(box, x, r, catalogue, { onCorrection = null } = {}) {
   const d = decide(x, r, catalogue);
   box.className = `card decision decision-${d.overall.action}`;
   box.dataset.decision = d.overall.action;
@@ -46,8 +46,11 @@ function render(box, x, r, catalogue) {
   const headId = nextId('decision');
   fill(box,
     h('h2', { class: 'visually-hidden', id: headId }, 'Decision'),
-    h('p', { class: 'decision-headline', id: 'decision-headline' }, d.overall.headline),
+    h('p', { class: 'decision-headline', id: 'decision-headline', tabindex: '-1' }, d.overall.headline),
     h('p', { class: 'decision-why', id: 'decision-why' }, d.overall.why),
+    // read from uncorrected p-values of several comparisons (decide.js multiplicityCaveat):
+    // one click shows the same results under Holm (the experiment's stored analysis stays)
+    d.overall.correct && onCorrection ? h('p', { class: 'decision-correct' }, correctionButton(box, onCorrection)) : null,
     h('dl', { class: 'facts' },
       fact('Days running', d.daysRunning === null ? '—' : fmtDays(d.daysRunning), x.status === 'stopped' ? '(ended)' : x.status === 'paused' ? '(paused)' : null, 'days-running'),
       fact('Users so far', fmtInt(d.usersSoFar), d.needed !== null ? `smallest variant: ${fmtInt(d.smallest)} of ${fmtInt(d.needed)} needed` : null, 'users-so-far'),
@@ -72,6 +75,25 @@ function render(box, x, r, catalogue) {
       ? h('p', { class: 'muted small' }, 'With the frequentist method, decide once the users needed are reached: looking early and stopping on a lucky day inflates false positives. The sequential method lets you stop as soon as a result is significant.')
       : null,
     x.status !== 'draft' ? h('p', { class: 'small' }, h('a', { href: `#/power?experiment=${encodeURIComponent(x.key)}` }, 'Open the power calculator for this experiment')) : null);
+  if (box.dataset.focusHeadline) {
+    delete box.dataset.focusHeadline;
+    box.querySelector('#decision-headline').focus();
+  }
+  return d.overall.headline;
+}
+
+/**
+ * "Check it under Holm–Bonferroni": switches the Results section's correction (this page
+ * only); the card's next rendering puts the focus on its headline (the button is gone).
+ */
+function correctionButton(box, onCorrection) {
+  const btn = h('button', { type: 'button', class: 'btn btn-small', id: 'decision-use-holm' }, 'Check it under Holm–Bonferroni');
+  btn.addEventListener('click', () => {
+    btn.disabled = true;
+    box.dataset.focusHeadline = 'true';
+    onCorrection('holm');
+  });
+  return btn;
 }
 
 /**
@@ -110,11 +132,13 @@ function renderUnavailable(box, x, catalogue, info) {
 }
 
 /**
- * The decision card; call update(results) whenever the results change, and
+ * The decision card; call update(results) whenever the results change (it returns the
+ * headline shown, for the Results section's announcement), and
  * unavailable({error, retryIn, retry}) when they fail (retryIn: seconds until the page asks
- * again by itself, or null; retry: asks now).
+ * again by itself, or null; retry: asks now). `onCorrection(c)`: shows the results under
+ * correction `c` (the button beside a decision read from uncorrected p-values).
  */
-export function decisionPanel(x, catalogue) {
+export function decisionPanel(x, catalogue, { onCorrection = null } = {}) {
   const box = h('section', { class: 'card decision', id: 'decision', 'aria-label': 'Decision' });
   if (x.status === 'draft') {
     render(box, x, null, catalogue);
@@ -123,7 +147,7 @@ export function decisionPanel(x, catalogue) {
   }
   return {
     el: box,
-    update: (r) => render(box, x, r, catalogue),
+    update: (r) => render(box, x, r, catalogue, { onCorrection }),
     unavailable: (info) => renderUnavailable(box, x, catalogue, info),
   };
 }

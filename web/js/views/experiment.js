@@ -132,11 +132,15 @@ export async function renderExperiment(ctx, key, attempt = 0) {
       `The metric definitions could not be loaded (${catalogueErr.message}): units, metric names and ratio details are not shown.`);
     catalogueNote.append(...retryControls(catalogueErr, attempt, () => ctx.alive() && renderExperiment(ctx, key, attempt + 1), catalogueNote));
   }
-  const decision = decisionPanel(x, catalogue);
+  // the decision's "Check it under Holm–Bonferroni" sets the Results section's correction
+  let resultsControls = null;
+  const decision = decisionPanel(x, catalogue, { onCorrection: (c) => resultsControls && resultsControls.setCorrection(c) });
   const health = healthSection(ctx, x, catalogue);
+  // returns the decision's headline: the Results section announces it after a change
   const onResults = (r) => {
-    decision.update(r);
+    const headline = decision.update(r);
     health.setResults(r);
+    return headline;
   };
   const onUnavailable = (info) => {
     decision.unavailable(info);
@@ -162,6 +166,6 @@ export async function renderExperiment(ctx, key, attempt = 0) {
     ]),
     configBlock(x),
     checkUserBlock(ctx, x),
-    resultsSection(ctx, x, { catalogue, noCatalogue: !!catalogueErr, onResults, onUnavailable })
+    resultsSection(ctx, x, { catalogue, noCatalogue: !!catalogueErr, onResults, onUnavailable, onControls: (c) => { resultsControls = c; } })
   );
 }

@@ -216,7 +216,8 @@ function showForm(ctx, env, doc, stored, note) {
     } catch (err) {
       // values that are not JSON, and with them every other problem of the form, at once
       const notJson = err.problems || [{ field: err.field || '', message: err.message }];
-      const rest = err.payload ? experimentProblems(err.payload, { forcedDupes: f.forcedDupes(), running }) : [];
+      const unparsed = new Set(notJson.map((q) => q.field));
+      const rest = err.payload ? experimentProblems(err.payload, { forcedDupes: f.forcedDupes(), running, unparsed }) : [];
       showErrors(f.form, mergeProblems(badNumbers, [...notJson, ...rest]), f.summary);
       return;
     }

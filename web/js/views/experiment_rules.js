@@ -93,7 +93,45 @@ const ATTRIBUTE_MAX = 128; // MODEL_ATTRIBUTE_MAX: hash_attribute, fallback_attr
  * `forcedDupes` lists forced user ids typed twice (the body's map keeps only one);
  * `running` is {status, coverage} of a running or paused experiment as stored.
  */
-export function experimentProblems(p, { forcedDupes = [], running = null } = {}) {
+/**
+ * The JSON type of a variant's value as the server reads it (src/core/experiment_values.c
+ * type_of): no value (absent) and null are the variant's key, a string; integers and reals
+ * are one type, "a number"; an array is a type of its own.
+ */
+export function valueType(v) {
+  if (v === undefined || v === null || typeof v === 'string') return 'a string';
+  if (typeof v === 'number') return 'a number';
+  if (typeof v === 'boolean') return 'a boolean';
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+/**
+ * The server's rule of one JSON type (experiment_check_value_types): every variant's value
+ * of the control's type, and a default value (not null: the control's value) of it too.
+ * One problem beside each odd value (the server names the first); `unparsed`: the fields
+ * whose text is not JSON (named already, their type unknown: not compared).
+ */
+export function valueTypeProblems(p, unparsed = new Set()) {
+  const out = [];
+  const vs = p.variants || [];
+  if (!vs.length || unparsed.has('variants[0].value')) return out;
+  const want = valueType(vs[0].value);
+  const noValue = (v) => (v === undefined || v === null ? ' (no value: its key)' : '');
+  const control = `the control’s (“${vs[0].key}”) is ${want}${noValue(vs[0].value)}`;
+  vs.forEach((v, i) => {
+    const f = `variants[${i}].value`;
+    if (i === 0 || unparsed.has(f)) return;
+    const got = valueType(v.value);
+    if (got !== want) out.push({ field: f, message: `Variant ${i + 1} value is ${got}${noValue(v.value)}, but ${control}: the variants’ values must all be of one JSON type (the flag’s type in SDKs).` });
+  });
+  if (p.default_value !== undefined && p.default_value !== null && !unparsed.has('default_value')) {
+    const got = valueType(p.default_value);
+    if (got !== want) out.push({ field: 'default_value', message: `The default value is ${got}, but the variants’ values are ${want}${vs[0].value === undefined || vs[0].value === null ? ' (no value: their keys)' : ''}: it must be of their JSON type (the flag’s type in SDKs), or empty for the control’s value.` });
+  }
+  return out;
+}
+
+export function experimentProblems(p, { forcedDupes = [], running = null, unparsed = new Set() } = {}) {
   const out = [];
   const add = (field, message) => {
     if (message) out.push({ field, message });
@@ -119,6 +157,7 @@ export function experimentProblems(p, { forcedDupes = [], running = null } = {})
       add(`variants[${p.variants.length - 1}].weight`, `The weights must add up to 100% (the sum is now ${Number((total * 100).toFixed(4))}%).`);
     }
   }
+  out.push(...valueTypeProblems(p, unparsed));
   if (p.namespace) {
     const [a, b] = p.namespace.range;
     const ok = (x) => typeof x === 'number' && x >= 0 && x <= 1;

@@ -7,6 +7,7 @@
 // the person's changes put back on top (merge.js).
 
 import { api } from '../api.js';
+import { fmtCap } from '../format.js';
 import { h, fill, errorBox, field, announce, clearFieldErrors, confirmDialog } from '../dom.js';
 import { keyProblem, numberOf, showErrors, serverErrors, badNumberProblems, mergeProblems } from '../validate.js';
 import { guardLeaving, takeDraft, whileSaving, leaveAfterSave } from '../leave.js';
@@ -120,7 +121,7 @@ export async function renderMetrics(ctx) {
       h('td', { 'data-label': 'Goal' }, m.goal === 'decrease' ? '▼ decrease' : '▲ increase'),
       // a ratio's window and cap are its parts'; CUPED does not apply to ratios
       h('td', { 'data-label': 'Window' }, m.type === 'ratio' ? 'per part' : windowText(m)),
-      h('td', { 'data-label': 'Cap' }, m.type === 'ratio' ? 'per part' : m.cap === null || m.cap === undefined ? '—' : String(m.cap)),
+      h('td', { 'data-label': 'Cap' }, m.type === 'ratio' ? 'per part' : fmtCap(m)),
       h('td', { 'data-label': 'CUPED lookback' }, m.type !== 'ratio' && m.cuped_lookback_hours ? `${m.cuped_lookback_hours} h` : 'off')))));
   fill(ctx.main,
     h('div', { class: 'page-head' }, h('h1', {}, 'Metrics'),

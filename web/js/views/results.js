@@ -6,11 +6,12 @@
 // roll-ups rebuild after a definition change, the page looks again every few seconds and
 // shows the new numbers when the rebuild ends. When the results fail (503 while the server
 // is busy) the page asks again as retry.js says and tells the decision and health panels
-// (onUnavailable), which then say "unavailable" rather than "not started".
+// (onUnavailable), which then say "unavailable" rather than "not started". The tables are no
+// live region: after a change of the options one line announces the decision they give.
 
 import { api } from '../api.js';
 import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, unitLabel, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
 import { forestPlot, liftChart, seriesClasses } from '../charts.js';
 import { retryDelay } from '../retry.js';
 import { saveFile, seriesCsvButton, usersExportBlock } from './downloads.js';
@@ -62,15 +63,30 @@ function latest() {
   };
 }
 
-function metricTable(m, r, def) {
+/**
+ * Whether the lifts of results metric `m` (of results or a breakdown `r`) are CUPED-adjusted:
+ * CUPED on and a treatment whose theta is not 0 (theta 0: no pre-period, no adjustment).
+ * The means beside them stay the raw ones (the API gives no adjusted means).
+ */
+export function cupedAdjusted(m, r) {
+  return r.cuped === true && m.variants.slice(1).some((v) => v.cuped && typeof v.cuped.theta === 'number' && v.cuped.theta !== 0);
+}
+
+/** The note under a table whose lifts are CUPED-adjusted beside raw means. */
+const CUPED_MEANS_NOTE = 'Lifts and intervals are CUPED-adjusted (pre-period differences between the groups removed); the means are unadjusted, so a lift can differ from the ratio of the means, even in sign.';
+
+function metricTable(m, r, def, defs) {
   const f = resultsFormat(m, def);
   const bayes = r.method === 'bayesian';
   const adjusted = isAdjusted(r);
   const level = fmtLevel(r.alpha);
+  // the unit of the cells ("ms" or "s" for a duration), and "unadjusted" beside CUPED lifts
+  const unit = m.type === 'binomial' || !f.label || f.label === '%' ? [] : [f.label];
+  const meanWords = [...(cupedAdjusted(m, r) ? ['unadjusted'] : []), ...unit];
   const cols = [
     ['variant', 'Variant'],
     ['users', 'Users'],
-    ['mean', m.type === 'binomial' ? 'Conversion' : `${m.type === 'ratio' ? 'Ratio' : 'Mean per user'}${unitLabel(def || m) && unitLabel(def || m) !== '%' ? ` (${unitLabel(def || m)})` : ''}`],
+    ['mean', `${m.type === 'binomial' ? 'Conversion' : m.type === 'ratio' ? 'Ratio' : 'Mean per user'}${meanWords.length ? ` (${meanWords.join(', ')})` : ''}`],
     ['lift', 'Relative lift'],
     ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval${adjusted ? ` (${correctionName(r.correction)}-adjusted)` : ''}`],
     ['abs', adjusted ? `Absolute lift (${correctionName(r.correction)}-adjusted interval)` : 'Absolute lift'],
@@ -88,7 +104,7 @@ function metricTable(m, r, def) {
     const aci = shownInterval(al, r);
     const pv = significanceText(v, r);
     const conv = m.type === 'binomial' && typeof v.sum === 'number' ? h('span', { class: 'converters' }, `${fmtInt(v.sum)} / ${fmtInt(v.users)} converted`)
-      : m.type === 'ratio' ? h('span', { class: 'converters ratio-parts' }, ratioPartsText(v, m)) : null;
+      : m.type === 'ratio' ? h('span', { class: 'converters ratio-parts' }, ratioPartsText(v, m, defs)) : null;
     const td = (col, content, cls) => h('td', { 'data-col': col, 'data-label': cols.find((c) => c[0] === col)[1], class: cls }, content);
     tbody.append(h('tr', { class: vd ? `verdict-${vd}` : 'control-row', dataset: { variant: v.key } },
       h('th', { scope: 'row', 'data-col': 'variant' }, v.key, isControl ? h('span', { class: 'tag' }, 'control') : null),
@@ -113,6 +129,7 @@ function metricNotes(m, r, def) {
   const control = m.variants[0] || {};
   // said once per metric; the server also says it in each treatment's warning
   const ratioCuped = 'CUPED is not applied to ratio metrics';
+  if (cupedAdjusted(m, r)) notes.push(CUPED_MEANS_NOTE);
   if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
   if (m.warning) notes.push(`${m.warning}.`);
   for (const v of m.variants.slice(1)) {
@@ -149,7 +166,7 @@ function intervalKind(r) {
   return `${level}${r.method === 'sequential' ? ' always-valid' : ''}${isAdjusted(r) ? ` ${correctionName(r.correction)}-adjusted` : ''}`;
 }
 
-function metricSection(m, r, def) {
+function metricSection(m, r, def, defs) {
   const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
   const rows = m.variants.slice(1).map((v) => {
     const shown = shownInterval(v.relative_lift, r);
@@ -170,7 +187,7 @@ function metricSection(m, r, def) {
       def && def.unit ? [h('span', { class: 'tag tag-unit' }, def.unit === 'currency' ? def.currency : def.unit), ' '] : null,
       h('span', { class: 'tag' }, goal),
       m.guardrail ? [' ', h('span', { class: 'tag tag-guard' }, 'guardrail')] : null),
-    metricTable(m, r, def),
+    metricTable(m, r, def, defs),
     h('figure', { class: 'forest-figure' },
       forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${kind} intervals` }),
       h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`,
@@ -204,6 +221,13 @@ function breakdownTables(b, defs) {
   const pHead = bayes ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(b.correction)}, all slices)` : 'p-value';
   return first.metrics.map((m0) => {
     const tbody = h('tbody');
+    // CUPED-adjusted lifts beside raw means in any slice: the means say "unadjusted"
+    const cuped = b.slices.some((sl) => {
+      const m = sl.metrics.find((y) => y.key === m0.key);
+      return m && cupedAdjusted(m, b);
+    });
+    const ctlHead = cuped ? 'Control (unadjusted)' : 'Control';
+    const meanHead = cuped ? 'Variant mean (unadjusted)' : 'Variant mean';
     for (const sl of b.slices) {
       const m = sl.metrics.find((y) => y.key === m0.key);
       if (!m) continue;
@@ -224,8 +248,8 @@ function breakdownTables(b, defs) {
           h('td', { ...span, class: cls('num'), 'data-label': 'Users' }, fmtInt(users)),
           h('td', { ...span, 'data-label': 'Sample ratio' }, srmText(sl.srm)),
           h('td', { 'data-label': 'Variant' }, v.key),
-          h('td', { class: 'num', 'data-label': 'Control' }, f.mean(ctl.mean)),
-          h('td', { class: 'num', 'data-label': 'Variant mean' }, f.mean(v.mean)),
+          h('td', { class: 'num', 'data-label': ctlHead }, f.mean(ctl.mean)),
+          h('td', { class: 'num', 'data-label': meanHead }, f.mean(v.mean)),
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
           h('td', { class: 'num', 'data-label': ciHead }, fmtShownPct(shownInterval(rl, b))),
           h('td', { class: 'num', 'data-label': pHead }, significanceText(v, b)),
@@ -235,14 +259,16 @@ function breakdownTables(b, defs) {
     return h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${m0.name || m0.key} by ${b.dimension}`, tabindex: '0' },
       h('table', { class: 'table small table-cards breakdown-table', dataset: { metric: m0.key } },
         h('caption', {}, `${m0.name || m0.key} by ${b.dimension}`),
-        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', 'Control', 'Variant mean', 'Relative lift', ciHead, pHead, 'Result']
+        h('thead', {}, h('tr', {}, [b.dimension, 'Users', 'Sample ratio', 'Variant', ctlHead, meanHead, 'Relative lift', ciHead, pHead, 'Result']
           .map((t) => h('th', { scope: 'col' }, t)))),
         tbody),
-      m0.warning ? h('p', { class: 'muted small breakdown-note' }, `${m0.warning}.`) : null);
+      m0.warning ? h('p', { class: 'muted small breakdown-note' }, `${m0.warning}.`) : null,
+      cuped ? h('p', { class: 'muted small breakdown-note cuped-means-note' }, CUPED_MEANS_NOTE) : null);
   });
 }
 
-async function loadBreakdown(ctx, x, st, box, defs, turn) {
+/** Load the breakdown into `box`; `say`: after a change of the dimension, announce it in one line. */
+async function loadBreakdown(ctx, x, st, box, defs, turn, say = false) {
   const current = turn.next();
   if (!st.dimension) {
     clear(box);
@@ -275,6 +301,7 @@ async function loadBreakdown(ctx, x, st, box, defs, turn) {
       `${fmtInt(unrecordedTotal)} ${unrecordedTotal === 1 ? 'user was' : 'users were'} exposed before ${b.dimension} was added to the experiment’s dimensions: no value was recorded for them, so they are in no row below (${unrecorded.map((v) => `${v.name || v.key}: ${fmtInt(v.users_not_recorded)}`).join(', ')}).`) : null,
     mismatched.length ? h('p', { class: 'alert alert-error' }, `Sample ratio mismatch in ${mismatched.join(', ')}: the split is broken there; do not trust those rows.`) : null,
     breakdownTables(b, defs));
+  if (say) announce(`Breakdown by ${b.dimension}: ${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'}${mismatched.length ? `, sample ratio mismatch in ${mismatched.join(', ')}` : ''}.`);
 }
 
 function legendFor(keys) {
@@ -296,6 +323,14 @@ async function loadTimeseries(ctx, x, st, box, turn, defs) {
   }
   if (!ctx.alive() || !current()) return;
   const treat = x.variants.slice(1).map((v) => v.key);
+  // days before the first exposure (every variant at 0 users, the series being cumulative)
+  // are no days: no empty chart and no "one day so far" for an experiment nobody saw
+  const days = ts.days.filter((d) => d.variants.some((v) => v.users > 0));
+  if (days.length === 0) {
+    fill(box, h('p', { class: 'muted ts-empty' }, 'No exposures yet: the chart starts with the first day that has users.'));
+    return;
+  }
+  ts = { ...ts, days };
   const dates = ts.days.map((d) => d.date);
   const series = treat.map((k) => ({
     label: k,
@@ -315,7 +350,7 @@ async function loadTimeseries(ctx, x, st, box, turn, defs) {
     h('tbody', {}, ts.days.map((d, i) => h('tr', {}, h('th', { scope: 'row' }, d.date),
       series.map((se) => h('td', { class: 'num' }, `${fmtPct(se.points[i].estimate, { signed: true })} ${se.points[i].unbounded ? UNBOUNDED_INTERVAL : fmtPctInterval([se.points[i].lo, se.points[i].hi])}`))))));
   fill(box,
-    ts.days.length === 0 ? h('p', { class: 'muted' }, 'No days yet.') : liftChart(series, dates, { title: `Cumulative relative lift of ${name} per day with ${intervalKind(ts)} intervals${ts.cuped ? ', CUPED' : ''}${unbounded ? `; a dotted vertical line is a day whose adjusted interval is unbounded ${UNBOUNDED_INTERVAL}` : ''}` }),
+    liftChart(series, dates, { title: `Cumulative relative lift of ${name} per day with ${intervalKind(ts)} intervals${ts.cuped ? ', CUPED' : ''}${unbounded ? `; a dotted vertical line is a day whose adjusted interval is unbounded ${UNBOUNDED_INTERVAL}` : ''}` }),
     legendFor(treat),
     unbounded ? h('p', { class: 'muted small ts-unbounded' }, `A dotted vertical line across the chart is a day whose adjusted interval is unbounded, ${UNBOUNDED_INTERVAL} (an adjusted p-value of 1): that day says nothing about the size of the lift.`) : null,
     ts.days.length === 1 ? h('p', { class: 'muted small' }, 'One day of data so far: the chart becomes a line as days accumulate.') : null,
@@ -365,10 +400,12 @@ async function copyText(what, textToCopy, slot) {
 
 /**
  * The results block of experiment `x`; loads itself. `onResults(r)` gets every results
- * document shown; `onUnavailable({error, retryIn, retry})` each failure (retryIn: seconds
- * until the page asks again by itself, null when it will not; retry(): ask now).
+ * document shown and may return the decision's headline (announced, with the options, after
+ * a change of the options); `onUnavailable({error, retryIn, retry})` each failure (retryIn:
+ * seconds until the page asks again by itself, null when it will not; retry(): ask now);
+ * `onControls({setCorrection(c)})` once, to set the correction from outside (the decision).
  */
-export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, onResults = () => {}, onUnavailable = () => {} } = {}) {
+export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, onResults = () => {}, onUnavailable = () => {}, onControls = () => {} } = {}) {
   const defs = new Map(catalogue.map((m) => [m.key, m]));
   const st = settingsFrom(ctx, x);
   // a ratio has no daily series (its parts do): the time series offers the other metrics;
@@ -380,10 +417,22 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   for (const k of [x.primary_metric, ...(x.metrics || []), ...(x.guardrails || [])]) if (k && !family.includes(k)) family.push(k);
   const series = noCatalogue ? [] : family.filter((k) => (defs.get(k) || {}).type !== 'ratio');
   if (!series.includes(st.metric)) st.metric = series[0] || '';
+  // per ratio: follow its parts when they are in the selector, else add them (the missing ones)
+  const nameOf = (k) => (defs.get(k) || {}).name || k;
+  const ratioNote = (k) => {
+    const d = defs.get(k) || {};
+    const parts = [d.numerator, d.denominator].filter(Boolean);
+    const missing = parts.filter((p) => !series.includes(p));
+    const follow = parts.filter((p) => series.includes(p));
+    const what = `${nameOf(k)} (a ratio) has no daily series`;
+    if (!missing.length) return `${what}; follow its parts ${follow.map(nameOf).join(' and ')} day by day.`;
+    return `${what}: add ${missing.map(nameOf).join(' and ')} (its ${missing.length === 2 ? 'numerator and denominator' : missing[0] === d.numerator ? 'numerator' : 'denominator'}) to the experiment’s metrics to follow ${missing.length === 2 ? 'them' : 'it'} day by day${follow.length ? `; ${follow.map(nameOf).join(' and ')} is already in the list` : ''}.`;
+  };
+  const ratios = noCatalogue ? [] : family.filter((k) => !series.includes(k));
   const noSeries = noCatalogue
     ? h('p', { class: 'muted small no-series' }, 'The daily series and the per-user download come back once the metric definitions load.')
-    : series.length < family.length
-      ? h('p', { class: 'muted small no-series' }, 'Ratio metrics have no daily series: add a ratio’s numerator or denominator to the experiment’s metrics to follow it day by day.')
+    : ratios.length
+      ? h('p', { class: 'muted small no-series' }, ratios.map(ratioNote).join(' '))
       : null;
   const section = h('section', { class: 'results', 'aria-labelledby': 'results-h' });
   section.append(h('h2', { id: 'results-h' }, 'Results'));
@@ -397,16 +446,16 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     METHODS.map(([v, t]) => {
       const id = `${name}-${v}`;
       const input = h('input', { type: 'radio', name, id, value: v, checked: st.method === v });
-      input.addEventListener('change', () => { st.method = v; reload(true); });
+      input.addEventListener('change', () => { st.method = v; reload(true, false, true); });
       return h('span', { class: 'radio' }, input, h('label', { for: id }, t));
     }));
   const cupedId = nextId('cuped');
   const cupedIn = h('input', { type: 'checkbox', id: cupedId, checked: st.cuped });
   // the daily series takes CUPED and the correction too: its last day equals the results
-  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(true); });
+  cupedIn.addEventListener('change', () => { st.cuped = cupedIn.checked; reload(true, false, true); });
   const corrId = nextId('corr');
   const corrSel = h('select', { id: corrId }, CORRECTIONS.map(([v, t]) => h('option', { value: v, selected: st.correction === v }, t)));
-  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(true); });
+  corrSel.addEventListener('change', () => { st.correction = corrSel.value; reload(true, false, true); });
   const dimId = nextId('dim');
   const dims = x.dimensions || [];
   const dimSel = dims.length
@@ -414,8 +463,9 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
       dims.map((d) => h('option', { value: d, selected: st.dimension === d }, d)))
     : null;
   const breakdownTurn = latest();
-  const breakdownBox = h('section', { class: 'card breakdown', 'aria-labelledby': 'breakdown-h', 'aria-live': 'polite', hidden: true });
-  if (dimSel) dimSel.addEventListener('change', () => { st.dimension = dimSel.value; sync(); loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn); });
+  // not a live region (it holds a table per metric): a change of the dimension is announced in one line
+  const breakdownBox = h('section', { class: 'card breakdown', 'aria-labelledby': 'breakdown-h', hidden: true });
+  if (dimSel) dimSel.addEventListener('change', () => { st.dimension = dimSel.value; sync(); loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn, true); });
   const csvBtn = h('button', { type: 'button', class: 'btn', id: 'download-csv' }, 'Download CSV');
   // the URL alone does not open in a browser: the API wants a key in a header
   const keyNote = 'The API answers it only with an API key, sent as “Authorization: Bearer <key>”; the link alone does not open in a browser.';
@@ -431,11 +481,16 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     h('div', { class: 'field check' }, cupedIn, h('label', { for: cupedId }, 'CUPED')),
     h('div', { class: 'field' }, h('label', { for: corrId }, 'Correction'), corrSel),
     dimSel ? h('div', { class: 'field' }, h('label', { for: dimId }, 'Breakdown by'), dimSel) : null,
+    // the decision at the top of the page is computed from these results: say so here,
+    // where a change of the options moves it out of view
+    h('p', { class: 'muted small decision-follows', id: 'decision-follows' }, 'The decision at the top of the page follows these options (method, CUPED, correction).'),
     h('div', { class: 'results-export' }, csvBtn, copyBtn, curlBtn),
     copySlot);
   controls.addEventListener('submit', (e) => e.preventDefault());
 
-  const body = h('div', { class: 'results-body', 'aria-live': 'polite', 'aria-busy': 'false' });
+  // not a live region: it holds every table; after a change of the options one short line
+  // is announced instead (the options and the decision, announceUpdate)
+  const body = h('div', { class: 'results-body', 'aria-busy': 'false' });
 
   const tsSelId = nextId('tsmetric');
   const tsSel = h('select', { id: tsSelId }, series.map((k) => h('option', { value: k, selected: k === st.metric }, (defs.get(k) || {}).name || k)));
@@ -511,7 +566,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   // change of the options or "Try again" starts the count again.
   let retryTimer = null;
   let attempts = 0;
-  const retryLater = (withSeries, mine, wait) => {
+  const retryLater = (withSeries, mine, wait, announceNext) => {
     retryTimer = setTimeout(function again() {
       retryTimer = null;
       if (!ctx.alive() || !section.isConnected || mine !== token) return;
@@ -519,12 +574,25 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
         document.addEventListener('visibilitychange', again, { once: true });
         return;
       }
-      reload(withSeries, true);
+      reload(withSeries, true, announceNext);
     }, wait * 1000);
   };
 
+  // the decision's headline as last shown (onResults returns it), for "was ..." below
+  let headline = null;
+  const announceUpdate = (r, next, was) => {
+    const opts = [METHODS.find((m) => m[0] === r.method)[1], r.cuped ? 'CUPED' : 'no CUPED',
+      r.method === 'bayesian' ? null : r.correction === 'none' ? 'no correction' : CORRECTIONS.find((c) => c[0] === r.correction)[1]].filter(Boolean);
+    const decision = typeof next !== 'string' ? '' : next === was || typeof was !== 'string' ? `: the decision is still ${next}` : `: the decision is now ${next} (was ${was})`;
+    announce(`Results updated (${opts.join(', ')})${decision}.`);
+  };
+
   let token = 0;
-  async function reload(withSeries, isRetry = false) {
+  /**
+   * Ask for the results with the options as they are; `changed`: after a change of the
+   * options, announce the result in one line.
+   */
+  async function reload(withSeries, isRetry = false, changed = false) {
     sync();
     clearTimeout(pollTimer);
     clearTimeout(retryTimer);
@@ -540,7 +608,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     } catch (err) {
       if (err.status === 401 || !ctx.alive() || mine !== token) return;
       const wait = retryDelay(err, attempts);
-      const retry = () => reload(withSeries);
+      const retry = () => reload(withSeries, false, changed);
       const info = { error: err, retryIn: wait, retry: wait === null ? retry : null };
       const againBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'results-retry' }, 'Try again');
       againBtn.addEventListener('click', retry);
@@ -550,14 +618,17 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
       body.setAttribute('aria-busy', 'false');
       if (wait !== null) {
         attempts += 1;
-        retryLater(withSeries, mine, wait);
+        retryLater(withSeries, mine, wait, changed);
       }
       return;
     }
     if (!ctx.alive() || mine !== token) return;
     attempts = 0;
     const total = r.variants.reduce((a, v) => a + v.users, 0);
-    onResults(r);
+    const was = headline;
+    const next = onResults(r);
+    if (typeof next === 'string') headline = next;
+    if (changed) announceUpdate(r, next, was);
     rebuildBadge = r.rebuilding
       ? h('span', { class: 'badge badge-rebuilding', title: 'A definition changed: these are the last complete numbers while the roll-ups are rebuilt in the background. They update here when it ends.' },
         rebuildingText(r))
@@ -576,7 +647,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
       h('p', { class: 'muted small computed' },
         `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`,
         rebuildBadge),
-      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key)))
+      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key), defs))
     );
     body.setAttribute('aria-busy', 'false');
     if (r.rebuilding) schedulePoll();
@@ -584,6 +655,15 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     loadBreakdown(ctx, x, st, breakdownBox, defs, breakdownTurn);
   }
 
+  // setCorrection(c): as choosing `c` under Correction (the decision's "Check it under Holm")
+  onControls({
+    setCorrection(c) {
+      if (!CORRECTIONS.some((y) => y[0] === c) || st.method === 'bayesian') return;
+      corrSel.value = c;
+      st.correction = c;
+      reload(true, false, true);
+    },
+  });
   add(section, controls, body, breakdownBox, tsSection, noCatalogue ? null : usersExportBlock(x, catalogue));
   body.append(loading('Computing results…'));
   reload(true);
