@@ -13,7 +13,9 @@
  * The caps stay MHD's: --max-connections is split between the workers, --per-ip-connections
  * counts over all of them. At --max-connections the thread stops accepting and looks again
  * every LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot
- * frees, as with MHD's own accepting. A connection over the per-IP cap (or one of a burst
+ * frees, as with MHD's own accepting; the time spent so is counted
+ * (bunsen_http_connections_full_seconds_total) and logged at most once per 10 s. A connection
+ * over the per-IP cap (or one of a burst
  * that MHD finds over the other after all) is closed at once, counted in
  * bunsen_http_connections_refused_total and logged at most once per 10 s.
  *
@@ -60,6 +62,7 @@ struct http_listener {
     pthread_t thread;
     atomic_ullong accepted; /* connections handed to MHD */
     atomic_ullong refused;  /* of those, closed by MHD at a cap (or for want of memory) */
+    atomic_ullong full_ms;  /* time spent at --max-connections, not accepting */
 };
 
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err)
@@ -168,6 +171,26 @@ static bool full(const struct http_listener *l)
     return i != NULL && i->num_connections >= l->limit;
 }
 
+/* At --max-connections: a warn line at most once per 10 s (the clients that wait see only
+ * a slow connect; review hostile30 F2 found the daemon quiet while every slot was held). */
+static void full_log(const struct http_listener *l)
+{
+    static struct log_limit limit;
+    long not_logged = 0;
+    if (log_enabled(LOG_WARN) &&
+        log_limit_take(&limit, "at --max-connections", LOG_WARN,
+                       (int64_t)(time_mono_ns() / 1000000), 1, 10000, &not_logged)) {
+        json_t *f = json_pack("{s:I, s:s}", "max_connections", (json_int_t)l->limit, "hint",
+                              "new connections wait in the backlog until one closes; raise "
+                              "--max-connections, or look for clients holding connections "
+                              "(bunsen_http_connections_full_seconds_total)");
+        if (f != NULL && not_logged > 0) {
+            json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+        }
+        log_json(LOG_WARN, "at --max-connections: not accepting", f);
+    }
+}
+
 static void *accept_loop(void *arg)
 {
     struct http_listener *l = arg;
@@ -189,6 +212,8 @@ static void *accept_loop(void *arg)
         for (int i = 0; i < LISTENER_BATCH; i++) {
             if (full(l)) {
                 backoff_ms = LISTENER_FULL_MS; /* the backlog holds them meanwhile */
+                atomic_fetch_add_explicit(&l->full_ms, LISTENER_FULL_MS, memory_order_relaxed);
+                full_log(l);
                 break;
             }
             struct sockaddr_storage ss;
@@ -263,7 +288,12 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "# HELP bunsen_http_connections_refused_total Connections closed at once on "
                "acceptance: --max-connections or --per-ip-connections reached.\n"
                "# TYPE bunsen_http_connections_refused_total counter\n"
-               "bunsen_http_connections_refused_total %llu\n",
+               "bunsen_http_connections_refused_total %llu\n"
+               "# HELP bunsen_http_connections_full_seconds_total Time spent at "
+               "--max-connections, not accepting (new connections wait in the backlog).\n"
+               "# TYPE bunsen_http_connections_full_seconds_total counter\n"
+               "bunsen_http_connections_full_seconds_total %.3f\n",
                atomic_load_explicit(&l->accepted, memory_order_relaxed),
-               atomic_load_explicit(&l->refused, memory_order_relaxed));
+               atomic_load_explicit(&l->refused, memory_order_relaxed),
+               (double)atomic_load_explicit(&l->full_ms, memory_order_relaxed) / 1000.0);
 }

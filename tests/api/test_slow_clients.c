@@ -161,6 +161,12 @@ static void test_trickled_headers(void **state)
     assert_int_equal(http_req(D.port, "GET", "/metrics", NULL, NULL, &r), 0);
     assert_non_null(strstr(r.body, "bunsen_http_request_timeouts_total{phase=\"headers\"} 16"));
     resp_free(&r);
+    /* the time at the cap is counted and said (the daemon was quiet while every slot was
+     * held: review hostile30 F2) */
+    assert_true(harness_metric_value(D.port, NULL, "bunsen_http_connections_full_seconds_total") >
+                0);
+    assert_true(harness_wait_text(fmt("%s/stderr.log", D.dir),
+                                  "at --max-connections: not accepting", 1) >= 1);
 }
 
 /* A body trickled slower than 8 KiB/s after the T allowance is cut with a 408; one that keeps
