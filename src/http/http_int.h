@@ -145,15 +145,23 @@ void http_reply_after_body(struct http_req *r);
  * connection to MHD (MHD_add_connection; the daemon runs with MHD_USE_NO_LISTEN_SOCKET).
  * http_listener_open binds and listens (non-blocking) and returns the socket, or -1 with err
  * (ERR_INVALID --listen, ERR_CONFLICT --port in use); http_listener_port reads its port back.
- * http_listener_start takes the socket over (NULL with err: the caller still owns it) and
- * accepts while fewer than max_conns (--max-connections) are open;
- * http_listener_stop ends the thread and closes the socket (NULL ok). */
+ * http_listener_new takes the socket over (NULL with err: the caller still owns it), before
+ * MHD starts; http_listener_start starts accepting into d while fewer than max_conns
+ * (--max-connections) are open; http_listener_closed, from MHD's closed notification of
+ * every connection, frees a slot (NULL ok); http_listener_stop ends the thread and closes the
+ * socket (NULL ok, again a no-op), before MHD stops; http_listener_free (NULL ok) after MHD
+ * has stopped, whose last notifications still reach http_listener_closed. MHD's own connection
+ * limit must be HTTP_LISTENER_MHD_LIMIT(max_conns, workers), never reached (listener.c says why).
+ */
+#define HTTP_LISTENER_MHD_LIMIT(max_conns, workers) (((max_conns) + 64u) * (workers))
 struct http_listener;
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err);
 int http_listener_port(int fd);
-struct http_listener *http_listener_start(int fd, struct MHD_Daemon *d, unsigned max_conns,
-                                          struct err *err);
+struct http_listener *http_listener_new(int fd, unsigned max_conns, struct err *err);
+int http_listener_start(struct http_listener *l, struct MHD_Daemon *d, struct err *err);
+void http_listener_closed(struct http_listener *l);
 void http_listener_stop(struct http_listener *l);
+void http_listener_free(struct http_listener *l);
 void http_listener_write_metrics(struct http_listener *l, struct buf *b);
 
 /* Request deadlines (deadline.c): a request's headers, and its body, must arrive in time

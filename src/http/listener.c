@@ -10,14 +10,20 @@
  * twenty-seventh pass). MHD_add_connection gives a connection to worker (fd % workers), the
  * next one with room when that one is full, so consecutive accepts alternate.
  *
- * The caps stay MHD's: --max-connections is split between the workers, --per-ip-connections
- * counts over all of them. At --max-connections the thread stops accepting and looks again
- * every LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot
- * frees, as with MHD's own accepting; the time spent so is counted
- * (bunsen_http_connections_full_seconds_total) and logged at most once per 10 s. A connection
- * over the per-IP cap (or one of a burst
- * that MHD finds over the other after all) is closed at once, counted in
- * bunsen_http_connections_refused_total and logged at most once per 10 s.
+ * The caps: --per-ip-connections stays MHD's (counted over all workers, checked in
+ * MHD_add_connection: a connection over it is closed at once, counted in
+ * bunsen_http_connections_refused_total and logged at most once per 10 s). --max-connections
+ * is ours: the thread counts the connections it handed over and MHD's closed notifications
+ * (http_listener_closed), and at the cap stops accepting and looks again every
+ * LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot frees,
+ * as with MHD's own accepting; the time spent so is counted
+ * (bunsen_http_connections_full_seconds_total) and logged at most once per 10 s. MHD's own
+ * limit must never be what refuses: libmicrohttpd 0.9.75 leaves a worker's cleanup mutex
+ * locked when a connection handed to it fails its per-worker cap check
+ * (new_connection_process_), and the worker hangs for good (review diff30 F1: 100
+ * connections at once against --max-connections 16 froze both workers, while the count MHD
+ * reports still lagged the connections queued to its workers). The server gives MHD a limit
+ * of HTTP_LISTENER_MHD_LIMIT(--max-connections, workers), which ours keeps it below.
  *
  * Threads: one accepting thread per server, started after MHD's and stopped before them.
  */
@@ -60,9 +66,11 @@ struct http_listener {
     struct MHD_Daemon *d;
     unsigned limit; /* --max-connections */
     pthread_t thread;
+    bool running;           /* the thread was started */
     atomic_ullong accepted; /* connections handed to MHD */
     atomic_ullong refused;  /* of those, closed by MHD at a cap (or for want of memory) */
     atomic_ullong full_ms;  /* time spent at --max-connections, not accepting */
+    atomic_long open;       /* handed to MHD and not yet closed (http_listener_closed) */
 };
 
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err)
@@ -163,12 +171,18 @@ static void refused_log(void)
     }
 }
 
-/* --max-connections are open. MHD counts a connection once its worker has taken it, so a
- * burst may still go over by the few not yet taken: MHD closes those. */
+/* --max-connections are open: handed to MHD and not yet closed. A connection MHD drops
+ * after taking it without telling (out of memory setting it up) would stay counted. */
 static bool full(const struct http_listener *l)
 {
-    const union MHD_DaemonInfo *i = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    return i != NULL && i->num_connections >= l->limit;
+    return atomic_load_explicit(&l->open, memory_order_relaxed) >= (long)l->limit;
+}
+
+void http_listener_closed(struct http_listener *l)
+{
+    if (l != NULL) {
+        atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
+    }
 }
 
 /* At --max-connections: a warn line at most once per 10 s (the clients that wait see only
@@ -231,8 +245,11 @@ static void *accept_loop(void *arg)
                 break;
             }
             atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
-            /* MHD owns c from here: a worker's, or closed at a cap */
+            /* counted before MHD can close it (its closed notification comes from a worker) */
+            atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
+            /* MHD owns c from here: a worker's, or closed at the per-IP cap */
             if (MHD_add_connection(l->d, c, (struct sockaddr *)&ss, len) != MHD_YES) {
+                atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
                 refused_log();
             }
@@ -240,42 +257,52 @@ static void *accept_loop(void *arg)
     }
 }
 
-struct http_listener *http_listener_start(int fd, struct MHD_Daemon *d, unsigned limit,
-                                          struct err *err)
+struct http_listener *http_listener_new(int fd, unsigned max_conns, struct err *err)
 {
     struct http_listener *l = xcalloc(1, sizeof(*l));
     l->fd = fd;
-    l->d = d;
-    l->limit = limit;
+    l->limit = max_conns;
     if (pipe2(l->wake, O_CLOEXEC) != 0) {
         err_set(err, ERR_INTERNAL, NULL, "pipe: %s", strerror(errno));
-        free(l);
-        return NULL;
-    }
-    if (thread_start(&l->thread, accept_loop, l) != 0) {
-        err_set(err, ERR_INTERNAL, NULL, "cannot start the accepting thread");
-        close(l->wake[0]);
-        close(l->wake[1]);
         free(l);
         return NULL;
     }
     return l;
 }
 
+int http_listener_start(struct http_listener *l, struct MHD_Daemon *d, struct err *err)
+{
+    l->d = d;
+    if (thread_start(&l->thread, accept_loop, l) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "cannot start the accepting thread");
+    }
+    l->running = true;
+    return 0;
+}
+
 void http_listener_stop(struct http_listener *l)
 {
-    if (l == NULL) {
+    if (l == NULL || l->fd < 0) {
         return;
     }
-    char b = 1;
-    ssize_t w;
-    do {
-        w = write(l->wake[1], &b, 1);
-    } while (w < 0 && errno == EINTR);
-    pthread_join(l->thread, NULL);
+    if (l->running) {
+        char b = 1;
+        ssize_t w;
+        do {
+            w = write(l->wake[1], &b, 1);
+        } while (w < 0 && errno == EINTR);
+        pthread_join(l->thread, NULL);
+        l->running = false;
+    }
     close(l->wake[0]);
     close(l->wake[1]);
     close(l->fd); /* new connections are refused by the kernel from here */
+    l->fd = -1;
+}
+
+void http_listener_free(struct http_listener *l)
+{
+    http_listener_stop(l);
     free(l);
 }
 

@@ -508,6 +508,32 @@ int http_server_check_listen(const struct config *cfg, struct err *err)
     return 0;
 }
 
+/* MHD's connection notifications: each connection's deadline (deadline.c), and on close its
+ * slot under --max-connections (listener.c). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    http_deadlines_notify(srv->deadlines, conn, socket_context, toe);
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_listener_closed(srv->listener);
+    }
+}
+
+/* What http_server_start made before MHD ran, or after it stopped. */
+static void server_free(struct http_server *srv)
+{
+    http_listener_free(srv->listener);
+    http_deadlines_free(srv->deadlines);
+    ratelimit_free(srv->rl);
+    authcache_free(srv->keys);
+    http_streams_free(srv->streams);
+    http_offload_free(srv->offload);
+    http_offload_free(srv->ingest);
+    http_accounting_free(srv->acct);
+    free(srv);
+}
+
 int http_server_start(struct app *app, const struct config *cfg, struct http_server **out,
                       int *port_out, struct err *err)
 {
@@ -527,46 +553,41 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->ingest = http_offload_start("BUNSEN_TEST_INGEST_GATE");
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
+    /* the listener owns fd from here; srv->listener is set before MHD's threads start, as
+     * *out below: a connection's closed notification and /metrics read it */
+    srv->listener = http_listener_new(fd, (unsigned)cfg->conn_limit, err);
+    if (srv->listener == NULL) {
+        server_free(srv);
+        close(fd);
+        return -1;
+    }
     /* Published before MHD's threads start (their start orders this write before every
      * handler's read): a request served at once read app->http == NULL (/metrics
      * dereferenced it; review code29 F7, ThreadSanitizer). */
     *out = srv;
-    /* no listening socket of MHD's: listener.c accepts and hands connections to the workers */
+    /* no listening socket of MHD's: listener.c accepts and hands connections to the workers,
+     * and holds --max-connections itself (MHD's limit is above it: listener.c says why) */
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1u;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+        (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        HTTP_LISTENER_MHD_LIMIT((unsigned)cfg->conn_limit, threads),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        http_deadlines_notify, srv->deadlines, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_POOL, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_no_nul, NULL,
-        MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL, MHD_OPTION_END);
-    if (srv->d != NULL && http_deadlines_start(srv->deadlines) != 0) {
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
+        MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_no_nul, NULL, MHD_OPTION_URI_LOG_CALLBACK,
+        http_on_uri, NULL, MHD_OPTION_END);
+    if (srv->d != NULL && (http_deadlines_start(srv->deadlines) != 0 ||
+                           http_listener_start(srv->listener, srv->d, err) != 0)) {
         MHD_stop_daemon(srv->d);
         srv->d = NULL;
     }
-    if (srv->d != NULL) {
-        srv->listener = http_listener_start(fd, srv->d, (unsigned)cfg->conn_limit, err);
-        if (srv->listener == NULL) {
-            MHD_stop_daemon(srv->d);
-            srv->d = NULL;
-        }
-    }
     if (srv->d == NULL) {
         *out = NULL;
-        if (fd >= 0) {
-            close(fd);
-        }
-        http_deadlines_free(srv->deadlines);
-        ratelimit_free(srv->rl);
-        authcache_free(srv->keys);
-        http_streams_free(srv->streams);
-        http_offload_free(srv->offload);
-        http_offload_free(srv->ingest);
-        http_accounting_free(srv->acct);
-        free(srv);
+        server_free(srv); /* closes fd with the listener */
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the HTTP server");
     }
     int port = http_listener_port(fd);
@@ -597,6 +618,7 @@ void http_server_stop(struct http_server *srv)
     http_feeds_close_all();
     http_listener_stop(srv->listener); /* no connection handed to MHD while it stops */
     MHD_stop_daemon(srv->d);
+    http_listener_free(srv->listener);   /* after MHD: its last closed notifications */
     http_deadlines_free(srv->deadlines); /* after MHD: its connections are closed */
     http_offload_free(srv->offload);
     http_offload_free(srv->ingest);
