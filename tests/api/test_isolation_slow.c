@@ -14,6 +14,7 @@
  *   while the others are still held (never a hang), and none answers before the gate opens;
  * - once the gate opens every held read answers 200;
  * - one key queues at most 16 of the 64: its next read is refused (503), another key's queues;
+ * - a read whose client has sent its next request (pipelined) is not taken for gone;
  * - reads whose clients closed while held or queued are dropped, not run, and counted
  *   (bunsen_http_offload_abandoned_total).
  * The latency of /assign beside real slow reads (100,000 users, two ratio metrics) is
@@ -239,6 +240,35 @@ static void test_abandoned_reads_dropped(void **state)
     assert_int_equal(assign_small(11), 200);
 }
 
+/* A client that has sent its next request behind a held read (pipelined) is there: the held
+ * read is not dropped, and both answer once the gate opens. */
+static void test_pipelined_not_dropped(void **state)
+{
+    (void)state;
+    double gone_before = harness_metric_value(D.port, D.admin_key, ABANDONED);
+    harness_gate_close(gate);
+    int fd = harness_connect(D.port, HARNESS_HANG_S);
+    assert_true(fd >= 0);
+    const char *one = fmt("GET " RESULTS " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                          "%s\r\n\r\n",
+                          D.admin_key);
+    assert_int_equal(harness_send_all(fd, one, strlen(one)), 0);
+    assert_int_equal(harness_gate_wait_held(gate, 1, &fd, 1), 1);
+    /* sent while the first is held: its connection is suspended, so these bytes wait in the
+     * socket, where the check before the handler sees them */
+    const char *two = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    assert_int_equal(harness_send_all(fd, two, strlen(two)), 0);
+    assert_int_equal(assign_small(30), 200);
+    harness_gate_open(gate);
+    size_t len = 0;
+    char *all = harness_recv_all(fd, &len);
+    close(fd);
+    assert_non_null(all);
+    assert_int_equal(harness_count(all, "HTTP/1.1 200"), 2);
+    free(all);
+    assert_true(harness_metric_value(D.port, D.admin_key, ABANDONED) == gone_before);
+}
+
 /* One key holds at most 16 of the queue of 64 (review hostile30 F3): its 17th queued read is
  * refused with a JSON 503 and Retry-After while another key's read still queues, and once the
  * gate opens every queued read answers 200. */
@@ -373,6 +403,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_slow_results_beside_assign),
         cmocka_unit_test(test_abandoned_reads_dropped),
         cmocka_unit_test(test_one_key_share),
+        cmocka_unit_test(test_pipelined_not_dropped),
         cmocka_unit_test(test_slow_results_latency),
     };
     return cmocka_run_group_tests_name("isolation_slow", tests, setup, teardown);
