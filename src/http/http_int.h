@@ -51,6 +51,7 @@ struct http_req {
     bool too_large;
     bool reply_after_body; /* an early reply (401, 403, 415) waits until the body is read */
     bool suspended;
+    bool abandoned; /* queued for an offload thread, dropped there: the client had gone */
     bool queued;
     enum role role;
     char key_id[24];
@@ -91,15 +92,24 @@ void http_reply_ofrep_err(struct http_req *r, enum err_code code, const char *ms
  * (a 503 while HTTP_OFFLOAD_QUEUE are queued there). */
 #define HTTP_OFFLOAD_BODY_MIN (1u << 20)
 struct http_offload;
-enum http_offload_rc { HTTP_OFFLOAD_QUEUED, HTTP_OFFLOAD_FULL, HTTP_OFFLOAD_STOPPED };
+/* The most requests of one key the slow reads' queue holds (the rest: 503 + Retry-After), so
+ * that one key cannot hold the whole pool (review hostile30 F3). */
+#define HTTP_OFFLOAD_PER_KEY 16
+enum http_offload_rc {
+    HTTP_OFFLOAD_QUEUED,
+    HTTP_OFFLOAD_FULL,
+    HTTP_OFFLOAD_KEY_FULL,
+    HTTP_OFFLOAD_STOPPED
+};
 /* A pool of HTTP_OFFLOAD_THREADS threads; gate_env: the environment variable naming its test
- * gate (offload.c; NULL: none). */
-struct http_offload *http_offload_start(const char *gate_env);
+ * gate (offload.c; NULL: none); per_key: the most queued requests of one key (0: no cap). */
+struct http_offload *http_offload_start(const char *gate_env, int per_key);
 /* Whether r's handler runs on the offload threads: its route is ROUTE_OFFLOAD, or
  * ROUTE_OFFLOAD_LARGE with a body over HTTP_OFFLOAD_BODY_MIN. */
 bool http_offload_wanted(const struct http_req *r);
 /* Queue r (suspended here when queued): an offload thread runs its route's handler and
- * resumes it. FULL (HTTP_OFFLOAD_QUEUE queued): nothing done (the server answers 503);
+ * resumes it. FULL (HTTP_OFFLOAD_QUEUE queued), KEY_FULL (per_key of r's key queued):
+ * nothing done (the server answers 503);
  * STOPPED: nothing done (run it inline). */
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r);
 /* Around an offloaded handler, on the offload thread: begin before it runs; end after,
@@ -107,6 +117,12 @@ enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req
  * thread must not touch r again), false when the offload thread resumes it. */
 void http_req_offload_begin(const struct http_req *r);
 bool http_req_offload_end(void);
+/* Drop a queued request whose client has gone (offload.c): marked abandoned and resumed with
+ * no reply; on_request then answers MHD_NO and MHD closes the connection. */
+void http_req_abandon(struct http_req *r);
+/* Requests the pool dropped because their client had gone (bunsen_http_offload_abandoned_total;
+ * 0 for NULL). */
+uint64_t http_offload_abandoned(struct http_offload *o);
 /* Run what is queued and join the threads (submit answers STOPPED from then on). */
 void http_offload_stop(struct http_offload *o);
 /* Stop (if not yet) and free: after MHD_stop_daemon. NULL ok. */

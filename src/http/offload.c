@@ -20,6 +20,15 @@
  *   (a large body too: one that ran on the MHD thread once 32 were queued stalled every
  *   connection of that thread for its parse, ~1 s for 6 MB, and 40 clients looping such
  *   bodies kept /assign waiting 1-2.7 s; rev-iso28 2)
+ *   client gone (before the handler; client_gone): the request is dropped, not run: marked
+ *   abandoned and resumed with no reply, on_request answers MHD_NO and MHD closes the
+ *   connection (on_completed frees it); counted in bunsen_http_offload_abandoned_total.
+ *   Sixty results requests whose clients closed 50 ms after sending kept both threads busy
+ *   for a minute, computing replies nobody read (review hostile30 F3; RELIABILITY.md AM)
+ *   one key's share (the slow reads' pool: HTTP_OFFLOAD_PER_KEY of the queue): submit refuses
+ *   a key with that many queued, the server answers 503 + Retry-After; other keys still queue.
+ *   One viewer key filled the whole queue in 50 ms (review hostile30 F3). The ingestion pool
+ *   has no such cap: many clients share one sdk key there
  *   stopping (http_offload_stop, before MHD_stop_daemon): the threads run what is queued,
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
  *   MHD thread itself; http_offload_free after MHD_stop_daemon
@@ -41,11 +50,17 @@
  * Threads: http_offload_submit from MHD threads; the offload threads; start/stop from the
  * thread that starts and stops the server.
  */
+#define _GNU_SOURCE /* POLLRDHUP */
+#include <errno.h>
 #include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,10 +74,39 @@ struct http_offload {
     size_t head, n;
     bool stopping;
     int nthreads;
+    int per_key; /* most queued requests of one key (0: no cap) */
     pthread_t th[HTTP_OFFLOAD_THREADS];
-    char *gate;      /* BUNSEN_TEST_OFFLOAD_GATE (tests only), or NULL */
-    char *gate_held; /* "<gate>.held": a byte per request held */
+    char *gate;                     /* BUNSEN_TEST_OFFLOAD_GATE (tests only), or NULL */
+    char *gate_held;                /* "<gate>.held": a byte per request held */
+    atomic_uint_fast64_t abandoned; /* dropped: the client had gone (client_gone) */
 };
+
+/* Whether r's client has gone: its connection (suspended: MHD does not read it meanwhile)
+ * reached end of file or failed. Bytes still to read are not "gone": a client may have sent
+ * its next request (pipelined) and still read this reply. A client that shut down only its
+ * sending side reads as gone too: libmicrohttpd closes a connection at end of file anyway,
+ * so such a client would get no reply from it. */
+static bool client_gone(const struct http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL) {
+        return false;
+    }
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) {
+        return false; /* nothing to read, no hang-up: still there */
+    }
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) {
+        return true;
+    }
+    char b;
+    ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        return false; /* a pipelined request waits: the client is there */
+    }
+    return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 
 /* The test gate: a byte to gate_held, then wait while the gate's file exists (polled: tests
  * only). The append is atomic: the file's size counts the requests held so far. */
@@ -103,6 +147,16 @@ static void *offload_main(void *arg)
         if (o->gate != NULL) {
             gate_wait(o->gate, o->gate_held);
         }
+        /* Both pools: a slow read's reply would go nowhere; a large ingestion body was read
+         * in full, but its client, gone, got no 2xx: it retries (the same idempotency keys,
+         * or the repeated exposure stored once) or never learns of it either way. Skipping
+         * the parse (up to ~1 s for 6 MB) is as correct as storing it, and leaves the
+         * threads to clients that are there. */
+        if (client_gone(r)) {
+            atomic_fetch_add_explicit(&o->abandoned, 1, memory_order_relaxed);
+            http_req_abandon(r);
+            continue;
+        }
         http_req_offload_begin(r);
         r->route->handler(r); /* replies, or hands r on (a write queued for the writer) */
         if (!http_req_offload_end()) {
@@ -111,9 +165,10 @@ static void *offload_main(void *arg)
     }
 }
 
-struct http_offload *http_offload_start(const char *gate_env)
+struct http_offload *http_offload_start(const char *gate_env, int per_key)
 {
     struct http_offload *o = xcalloc(1, sizeof(*o));
+    o->per_key = per_key;
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
     const char *gate = gate_env != NULL ? getenv(gate_env) : NULL;
@@ -138,12 +193,27 @@ bool http_offload_wanted(const struct http_req *r)
            ((r->route->flags & ROUTE_OFFLOAD_LARGE) && r->body.len > HTTP_OFFLOAD_BODY_MIN);
 }
 
+/* How many queued requests carry r's key (under o->mu; a scan of at most HTTP_OFFLOAD_QUEUE). */
+static int queued_of_key(const struct http_offload *o, const struct http_req *r)
+{
+    int n = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        const struct http_req *q = o->q[(o->head + i) % HTTP_OFFLOAD_QUEUE];
+        n += strcmp(q->key_id, r->key_id) == 0;
+    }
+    return n;
+}
+
 enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req *r)
 {
     pthread_mutex_lock(&o->mu);
     enum http_offload_rc rc = o->stopping                  ? HTTP_OFFLOAD_STOPPED
                               : o->n >= HTTP_OFFLOAD_QUEUE ? HTTP_OFFLOAD_FULL
                                                            : HTTP_OFFLOAD_QUEUED;
+    if (rc == HTTP_OFFLOAD_QUEUED && o->per_key > 0 && r->key_id[0] != '\0' &&
+        queued_of_key(o, r) >= o->per_key) {
+        rc = HTTP_OFFLOAD_KEY_FULL;
+    }
     if (rc == HTTP_OFFLOAD_QUEUED) {
         /* suspended before another thread can see it (http.h) */
         http_req_suspend(r);
@@ -153,6 +223,11 @@ enum http_offload_rc http_offload_submit(struct http_offload *o, struct http_req
     }
     pthread_mutex_unlock(&o->mu);
     return rc;
+}
+
+uint64_t http_offload_abandoned(struct http_offload *o)
+{
+    return o != NULL ? atomic_load_explicit(&o->abandoned, memory_order_relaxed) : 0;
 }
 
 void http_offload_stop(struct http_offload *o)

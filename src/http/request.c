@@ -669,6 +669,12 @@ void http_req_suspend(struct http_req *r)
     MHD_suspend_connection(r->conn);
 }
 
+void http_req_abandon(struct http_req *r)
+{
+    r->abandoned = true;
+    MHD_resume_connection(r->conn); /* r is the connection's again: not touched after */
+}
+
 void http_req_resume(struct http_req *r)
 {
     if (r == offload_running && offload_handed_on) {

@@ -31,6 +31,7 @@
 #include "bunsen/app.h"
 #include "bunsen/http.h"
 #include "bunsen/log.h"
+#include "bunsen/metrics.h"
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 #include "http_int.h"
@@ -332,9 +333,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return at_once ? queue_reply(r) : MHD_YES;
     }
     if (r->suspended) {
-        /* resumed after an asynchronous reply */
+        /* resumed after an asynchronous reply, or dropped by the offload pool (its client
+         * had gone, offload.c): no reply; MHD closes the connection, on_completed frees r */
         r->suspended = false;
-        return queue_reply(r);
+        return r->abandoned ? MHD_NO : queue_reply(r);
     }
     if (*upload_data_size > 0 ? !http_conn_body_read(r->dl, *upload_data_size)
                               : !http_conn_request_read(r->dl)) {
@@ -387,6 +389,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    "queued; retry shortly"
                                  : "too many large ingestion bodies (over 1 MiB) are queued; "
                                    "retry shortly");
+            return queue_reply(r);
+        }
+        if (orc == HTTP_OFFLOAD_KEY_FULL) {
+            http_reply_error(r, ERR_UNAVAILABLE, NULL,
+                             "this key has %d slow requests (results, large lists and edits) "
+                             "queued already; retry shortly",
+                             HTTP_OFFLOAD_PER_KEY);
             return queue_reply(r);
         }
         /* stopping: run it here */
@@ -549,8 +558,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     srv->keys = authcache_new();
     /* streams (SSE subscribers) may hold at most half the connections: requests keep room */
     srv->streams = http_streams_new(cfg->conn_limit / 2);
-    srv->offload = http_offload_start("BUNSEN_TEST_OFFLOAD_GATE");
-    srv->ingest = http_offload_start("BUNSEN_TEST_INGEST_GATE");
+    srv->offload = http_offload_start("BUNSEN_TEST_OFFLOAD_GATE", HTTP_OFFLOAD_PER_KEY);
+    srv->ingest = http_offload_start("BUNSEN_TEST_INGEST_GATE", 0);
     srv->deadlines =
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     /* the listener owns fd from here; srv->listener is set before MHD's threads start, as
@@ -676,4 +685,10 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
     http_accounting_write_metrics(srv->acct, b);
     http_listener_write_metrics(srv->listener, b);
     http_deadlines_write_metrics(srv->deadlines, b);
+    metrics_write_help(b, "bunsen_http_offload_abandoned_total", "counter",
+                       "Queued slow reads and large ingestion bodies dropped before their "
+                       "handler ran: the client had closed its connection.");
+    metrics_write_value(
+        b, "bunsen_http_offload_abandoned_total", "",
+        (double)(http_offload_abandoned(srv->offload) + http_offload_abandoned(srv->ingest)));
 }

@@ -5,7 +5,8 @@
  * the attack beside a cheap request and print its latency, asserted never.
  * - GET /saved-groups and GET /audit of megabytes run on the offload threads: held there at
  *   the offload gate (harness_gate_*), while /healthz on the MHD thread answers, and a large
- *   /exposures batch on the ingestion pool;
+ *   /exposures batch on the ingestion pool; a large batch whose client closes while it is
+ *   held at that pool's gate is dropped, not stored;
  * - PATCH of a group of 100,000 values, looped: the writer only stores (the document is
  *   built on the request thread, the audit holds counts and hashes, not the values); 1-event
  *   POSTs beside it all answer (their latency: the bench);
@@ -674,6 +675,64 @@ static void test_large_ingest_queue_full(void **state)
     assert_int_equal(ok, 2 + 64);
 }
 
+/* A large ingestion body whose client has gone before its turn is dropped, not stored (its
+ * client got no reply; review hostile30 F3, RELIABILITY.md AM): two bodies held at the
+ * ingestion pool's gate, their clients close (one with a reset), the gate opens: both counted
+ * in bunsen_http_offload_abandoned_total and no exposure stored. */
+static void test_large_ingest_abandoned(void **state)
+{
+    (void)state;
+    harness_started_experiment(
+        D.port, D.admin_key, "iso-ab",
+        "{\"key\":\"iso-ab\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"}]}");
+    const char *rows = "bunsen_ingested_rows_total{kind=\"exposure\"}";
+    const char *gone = "bunsen_http_offload_abandoned_total";
+    double rows_before = harness_metric_value(D.port, D.admin_key, rows);
+    double gone_before = harness_metric_value(D.port, D.admin_key, gone);
+    assert_true(gone_before >= 0);
+    size_t pad = (1u << 20) + 16;
+    char *body = malloc(pad + 256);
+    assert_non_null(body);
+    harness_gate_close(igate);
+    int fds[2];
+    for (int i = 0; i < 2; i++) {
+        int o = snprintf(body, 256,
+                         "{\"exposures\":[{\"experiment\":\"iso-ab\",\"user_id\":\"ab-%d\","
+                         "\"variant\":\"a\"}]",
+                         i);
+        memset(body + o, ' ', pad);
+        snprintf(body + o + pad, 8, "}");
+        fds[i] = harness_send(D.port, "POST", "/api/v1/exposures", sdk_key, body);
+        assert_true(fds[i] >= 0);
+    }
+    free(body);
+    assert_int_equal(harness_gate_wait_held(igate, 2, fds, 2), 2);
+    struct linger lg = {1, 0};
+    setsockopt(fds[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fds[0]);
+    close(fds[1]);
+    harness_gate_open(igate);
+    double now = gone_before;
+    for (int tries = 0; tries < 3000 && now < gone_before + 2; tries++) { /* 60 s: a hang */
+        sleep_ms(20);
+        now = harness_metric_value(D.port, D.admin_key, gone);
+    }
+    /* a small batch behind them is stored as usual; the dropped ones never were */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/exposures", sdk_key,
+                              "{\"exposures\":[{\"experiment\":\"iso-ab\",\"user_id\":"
+                              "\"ab-small\",\"variant\":\"b\"}]}",
+                              &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    double rows_after = harness_metric_value(D.port, D.admin_key, rows);
+    fprintf(stderr, "# 2 large bodies whose clients closed while held: %.0f dropped, %.0f stored\n",
+            now - gone_before, rows_after - (rows_before < 0 ? 0 : rows_before) - 1);
+    assert_int_equal((int)(now - gone_before), 2);
+    assert_int_equal((int)(rows_after - (rows_before < 0 ? 0 : rows_before)), 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -684,6 +743,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_audit_list_offloaded),
         cmocka_unit_test(test_large_ingest_beside_held_reads),
         cmocka_unit_test(test_large_ingest_queue_full),
+        cmocka_unit_test(test_large_ingest_abandoned),
         cmocka_unit_test(test_group_edits_beside_writes),
         cmocka_unit_test(test_exports_capped),
         cmocka_unit_test(test_export_pages_off_mhd_thread),

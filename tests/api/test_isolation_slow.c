@@ -12,7 +12,11 @@
  *   never reach the gate: the test fails then);
  * - a burst behind them: exactly the reads beyond the queue of 64 are refused with a JSON 503
  *   while the others are still held (never a hang), and none answers before the gate opens;
- * - once the gate opens every held read answers 200.
+ * - once the gate opens every held read answers 200;
+ * - one key queues at most 16 of the 64: its next read is refused (503), another key's queues;
+ * - a read whose client has sent its next request (pipelined) is not taken for gone;
+ * - reads whose clients closed while held or queued are dropped, not run, and counted
+ *   (bunsen_http_offload_abandoned_total).
  * The latency of /assign beside real slow reads (100,000 users, two ratio metrics) is
  * measured by test_slow_results_latency, run only by bench/isolation.sh
  * (BUNSEN_BENCH_LATENCY=1): it prints, and asserts only statuses.
@@ -26,11 +30,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct daemon D;
 static char sdk[64];
 static char gate[128];
+/* viewer keys: one key holds at most HTTP_OFFLOAD_PER_KEY (16) of the queue of 64 */
+#define PER_KEY 16
+#define NKEYS   5
+static char keys[NKEYS][128];
 
 #define VARS "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"}]"
 
@@ -67,6 +77,9 @@ static int setup(void **state)
     harness_started_experiment(D.port, D.admin_key, "big",
                                "{\"key\":\"big\"," VARS ",\"metrics\":[\"rpv\",\"vpr\"]}");
     harness_started_experiment(D.port, D.admin_key, "small", "{\"key\":\"small\"," VARS "}");
+    for (int i = 0; i < NKEYS; i++) {
+        harness_key(&D, "viewer", keys[i], sizeof(keys[i]), NULL, 0);
+    }
     return 0;
 }
 
@@ -125,9 +138,10 @@ static void test_slow_results_beside_assign(void **state)
                      OFFLOAD_THREADS);
     /* the single MHD thread still serves /assign while they are held */
     assert_int_equal(assign_small(1), 200);
-    /* the rest of the burst: 64 queued behind them, the others refused at once */
+    /* the rest of the burst: 64 queued behind them, the others refused at once; sent with
+     * 16 per key (one key's share of the queue), so that only the full queue refuses */
     for (int i = OFFLOAD_THREADS; i < BURST; i++) {
-        fds[i] = harness_send(D.port, "GET", RESULTS, D.admin_key, NULL);
+        fds[i] = harness_send(D.port, "GET", RESULTS, keys[(i - OFFLOAD_THREADS) / PER_KEY], NULL);
         assert_true(fds[i] >= 0);
     }
     assert_true(wait_answered(fds, BURST, BURST - OFFLOAD_ACCEPTED) >= BURST - OFFLOAD_ACCEPTED);
@@ -166,6 +180,133 @@ static void test_slow_results_beside_assign(void **state)
                   BURST, ok, busy);
     assert_int_equal(ok, OFFLOAD_ACCEPTED);
     assert_int_equal(assign_small(3), 200);
+}
+
+#define RESULTS_200                                                                                \
+    "bunsen_http_requests_total{route=\"/api/v1/experiments/{key}/results\",method=\"GET\","       \
+    "code=\"200\"}"
+#define ABANDONED "bunsen_http_offload_abandoned_total"
+#define GONE      8
+
+/* Reads whose clients have gone are dropped, not run (review hostile30 F3; RELIABILITY.md AM):
+ * held at the gate (two on the offload threads, the rest queued), their clients close (half
+ * with a reset, half with a FIN), the gate opens: no handler runs (the route's 200s do not
+ * move), each is counted in bunsen_http_offload_abandoned_total, and the pool serves the next
+ * read. Without the check, the eight ran and answered 200 to nobody. */
+static void test_abandoned_reads_dropped(void **state)
+{
+    (void)state;
+    json_decref(call("GET", RESULTS, NULL, 200));
+    double ok_before = harness_metric_value(D.port, D.admin_key, RESULTS_200);
+    double gone_before = harness_metric_value(D.port, D.admin_key, ABANDONED);
+    assert_true(ok_before >= 1);
+    assert_true(gone_before >= 0);
+    harness_gate_close(gate);
+    int fds[GONE];
+    for (int i = 0; i < GONE; i++) {
+        fds[i] = harness_send(D.port, "GET", RESULTS, D.admin_key, NULL);
+        assert_true(fds[i] >= 0);
+        if (i + 1 == OFFLOAD_THREADS) {
+            assert_int_equal(harness_gate_wait_held(gate, OFFLOAD_THREADS, fds, OFFLOAD_THREADS),
+                             OFFLOAD_THREADS);
+        }
+    }
+    /* the queued ones are queued (the MHD thread has read them) before their clients go: an
+     * /assign behind them on the single MHD thread answers */
+    assert_int_equal(assign_small(10), 200);
+    for (int i = 0; i < GONE; i++) {
+        assert_false(harness_answered(fds[i]));
+        if (i % 2 == 0) {
+            struct linger lg = {1, 0}; /* a reset, as the reviewer's abandon.py */
+            setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        close(fds[i]);
+    }
+    harness_gate_open(gate);
+    double gone = gone_before;
+    for (int round = 0; round < HARNESS_HANG_S * 100 && gone < gone_before + GONE; round++) {
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+        gone = harness_metric_value(D.port, D.admin_key, ABANDONED);
+    }
+    /* a read from a client that is there still runs, after the dropped ones */
+    json_decref(call("GET", RESULTS, NULL, 200));
+    double ok_after = harness_metric_value(D.port, D.admin_key, RESULTS_200);
+    print_message("# %d results reads whose clients closed while queued: %.0f dropped, %.0f "
+                  "run\n",
+                  GONE, gone - gone_before, ok_after - ok_before - 1);
+    assert_int_equal((int)(gone - gone_before), GONE);
+    assert_int_equal((int)(ok_after - ok_before), 1);
+    assert_int_equal(assign_small(11), 200);
+}
+
+/* A client that has sent its next request behind a held read (pipelined) is there: the held
+ * read is not dropped, and both answer once the gate opens. */
+static void test_pipelined_not_dropped(void **state)
+{
+    (void)state;
+    double gone_before = harness_metric_value(D.port, D.admin_key, ABANDONED);
+    harness_gate_close(gate);
+    int fd = harness_connect(D.port, HARNESS_HANG_S);
+    assert_true(fd >= 0);
+    const char *one = fmt("GET " RESULTS " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                          "%s\r\n\r\n",
+                          D.admin_key);
+    assert_int_equal(harness_send_all(fd, one, strlen(one)), 0);
+    assert_int_equal(harness_gate_wait_held(gate, 1, &fd, 1), 1);
+    /* sent while the first is held: its connection is suspended, so these bytes wait in the
+     * socket, where the check before the handler sees them */
+    const char *two = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    assert_int_equal(harness_send_all(fd, two, strlen(two)), 0);
+    assert_int_equal(assign_small(30), 200);
+    harness_gate_open(gate);
+    size_t len = 0;
+    char *all = harness_recv_all(fd, &len);
+    close(fd);
+    assert_non_null(all);
+    assert_int_equal(harness_count(all, "HTTP/1.1 200"), 2);
+    free(all);
+    assert_true(harness_metric_value(D.port, D.admin_key, ABANDONED) == gone_before);
+}
+
+/* One key holds at most 16 of the queue of 64 (review hostile30 F3): its 17th queued read is
+ * refused with a JSON 503 and Retry-After while another key's read still queues, and once the
+ * gate opens every queued read answers 200. */
+static void test_one_key_share(void **state)
+{
+    (void)state;
+    harness_gate_close(gate);
+    enum { SENT = OFFLOAD_THREADS + PER_KEY };
+    int fds[SENT];
+    for (int i = 0; i < SENT; i++) {
+        fds[i] = harness_send(D.port, "GET", RESULTS, keys[0], NULL);
+        assert_true(fds[i] >= 0);
+        if (i + 1 == OFFLOAD_THREADS) {
+            assert_int_equal(harness_gate_wait_held(gate, OFFLOAD_THREADS, fds, OFFLOAD_THREADS),
+                             OFFLOAD_THREADS);
+        }
+    }
+    /* the key's 17th queued read: refused at once (the gate is still closed) */
+    struct resp r;
+    assert_int_equal(http_req(D.port, "GET", RESULTS, keys[0], NULL, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.headers, "Retry-After: 1"));
+    assert_non_null(strstr(r.body, "this key has 16 slow requests"));
+    resp_free(&r);
+    /* another key's read still queues: held, not refused */
+    int other = harness_send(D.port, "GET", RESULTS, keys[1], NULL);
+    assert_true(other >= 0);
+    assert_int_equal(assign_small(20), 200); /* the MHD thread has read it by now */
+    assert_false(harness_answered(other));
+    for (int i = 0; i < SENT; i++) {
+        assert_false(harness_answered(fds[i]));
+    }
+    harness_gate_open(gate);
+    char code[64];
+    for (int i = 0; i < SENT; i++) {
+        assert_int_equal(harness_recv_status(fds[i], code, sizeof(code)), 200);
+    }
+    assert_int_equal(harness_recv_status(other, code, sizeof(code)), 200);
 }
 
 /* ---- the latency itself: bench/isolation.sh only ---- */
@@ -260,6 +401,9 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slow_results_beside_assign),
+        cmocka_unit_test(test_abandoned_reads_dropped),
+        cmocka_unit_test(test_one_key_share),
+        cmocka_unit_test(test_pipelined_not_dropped),
         cmocka_unit_test(test_slow_results_latency),
     };
     return cmocka_run_group_tests_name("isolation_slow", tests, setup, teardown);
