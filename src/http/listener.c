@@ -161,9 +161,8 @@ static void refused_log(void)
     if (log_enabled(LOG_WARN) &&
         log_limit_take(&limit, "connection refused", LOG_WARN, (int64_t)(time_mono_ns() / 1000000),
                        1, 10000, &not_logged)) {
-        json_t *f = json_pack("{s:s}", "hint",
-                              "--max-connections or --per-ip-connections reached; the "
-                              "connection was closed");
+        json_t *f =
+            json_pack("{s:s}", "hint", "--per-ip-connections reached; the connection was closed");
         if (f != NULL && not_logged > 0) {
             json_object_set_new(f, "not_logged_before", json_integer(not_logged));
         }
@@ -313,7 +312,7 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "# TYPE bunsen_http_connections_accepted_total counter\n"
                "bunsen_http_connections_accepted_total %llu\n"
                "# HELP bunsen_http_connections_refused_total Connections closed at once on "
-               "acceptance: --max-connections or --per-ip-connections reached.\n"
+               "acceptance: --per-ip-connections reached.\n"
                "# TYPE bunsen_http_connections_refused_total counter\n"
                "bunsen_http_connections_refused_total %llu\n"
                "# HELP bunsen_http_connections_full_seconds_total Time spent at "

@@ -187,13 +187,22 @@ static void test_revoked_key_in_outage(void **state)
     assert_int_equal(rename(db, moved), 0);
     int ok = 0, unavailable = 0, other = 0, i;
     const char *const keys[] = {seen, silent};
-    /* which pool thread takes a connection is the kernel's choice: go on until enough
-     * requests met one without a read connection */
+    /* a connection's worker is its descriptor modulo the 8 workers (src/http/listener.c), and
+     * a new connection takes the lowest free one: i % 8 idle connections held open during a
+     * request move it to each worker in turn. Go on until enough requests met a worker
+     * without a read connection. */
     for (i = 0; i < 400 && (i < 40 || unavailable < 8); i++) {
         const char *key = keys[i % 2];
+        int held[8], nheld = 0;
+        while (nheld < (i / 4) % 8 && (held[nheld] = harness_connect(d.port, 5)) >= 0) {
+            nheld++;
+        }
         int st = i % 4 < 2 ? http_status(d.port, "POST", "/api/v1/assign", key, OUTAGE_ASSIGN)
                            : http_status(d.port, "POST", "/ofrep/v1/evaluate/flags/ox", key,
                                          OUTAGE_OFREP);
+        while (nheld > 0) {
+            close(held[--nheld]);
+        }
         ok += st == 200;
         unavailable += st == 503;
         other += st != 200 && st != 503 && st != 401;
