@@ -84,8 +84,11 @@ struct http_offload {
 /* Whether r's client has gone: its connection (suspended: MHD does not read it meanwhile)
  * reached end of file or failed. Bytes still to read are not "gone": a client may have sent
  * its next request (pipelined) and still read this reply. A client that shut down only its
- * sending side reads as gone too: libmicrohttpd closes a connection at end of file anyway,
- * so such a client would get no reply from it. */
+ * sending side after its request (shutdown(SHUT_WR), `nc -N`) reads as gone too, though
+ * libmicrohttpd would have answered it (review diff30b F1): a FIN cannot tell a half-close
+ * from a close, and a close is what an abandoning client sends. nginx makes the same call
+ * (a client's end of file while its request is proxied is "client prematurely closed", 499).
+ * Such a client gets no reply from these routes: none of its requests was acknowledged. */
 static bool client_gone(const struct http_req *r)
 {
     const union MHD_ConnectionInfo *ci =
