@@ -34,6 +34,13 @@
  * transitions fail once the sweeper has claimed the deadline, and the request is then dropped
  * (MHD_NO).
  *
+ * At --max-connections the listener (listener.c) asks for room: http_deadlines_shed_idle
+ * closes kept-alive connections that have waited a second or more for their next request
+ * (claimed and shut down as the sweeper does; a client may close an idle persistent
+ * connection at any time and clients reopen one, RFC 9112 9.3; nginx reuses its keep-alive
+ * connections the same way when it runs out). Kept-alive connections that repeat a request
+ * now and then held every slot from a few addresses (review hostile30 F2).
+ *
  * The socket the sweeper shuts down is the connection's: MHD calls NOTIFY_CLOSED (which
  * unlinks the entry under the list's mutex) before it closes the socket, and the sweeper
  * holds that mutex across its send() and shutdown().
@@ -67,6 +74,7 @@ struct http_conn {
     _Atomic uint64_t deadline;     /* monotonic ns; DEADLINE_NONE, or DEADLINE_EXPIRED once
                                     * the sweeper has claimed it */
     _Atomic int phase;             /* enum conn_phase: whether a 408 is sent on expiry */
+    _Atomic bool kept;             /* WAIT after a reply (kept alive), not a new connection */
     uint64_t body_t0;              /* the headers' arrival (the connection's thread only) */
     uint64_t body_bytes;           /* body bytes read so far (the connection's thread only) */
     struct http_deadlines *set;
@@ -83,6 +91,7 @@ struct http_deadlines {
     uint64_t wait_ns;       /* max(T, I): for the next request on a kept-alive connection */
     long sweep_ms;          /* the sweeper's period, T/8 within [100, 1000] */
     atomic_uint_fast64_t expired[2]; /* closed for the headers (WAIT, HEADERS), for the body */
+    atomic_uint_fast64_t shed;       /* idle kept-alive connections closed at the cap */
     char reply[2][512];              /* the 408s: headers, body */
     size_t reply_len[2];             /* their lengths (0: not sent) */
 };
@@ -315,7 +324,40 @@ void http_conn_reply_sent(struct http_conn *c, uint64_t now)
         return;
     }
     atomic_store_explicit(&c->phase, PHASE_WAIT, memory_order_relaxed);
+    atomic_store_explicit(&c->kept, true, memory_order_relaxed);
     (void)set_deadline(c, now + c->set->wait_ns);
+}
+
+size_t http_deadlines_shed_idle(struct http_deadlines *s, size_t max, uint64_t min_idle_ns)
+{
+    size_t n = 0;
+    uint64_t now = time_mono_ns();
+    pthread_mutex_lock(&s->mu); /* as the sweeper: the socket stays the connection's */
+    while (n < max) {
+        /* the longest idle: kept alive, waiting for its next request since (d - wait_ns) */
+        struct http_conn *oldest = NULL;
+        uint64_t oldest_d = 0;
+        for (struct http_conn *c = s->head; c != NULL; c = c->next) {
+            uint64_t d = atomic_load(&c->deadline);
+            if (atomic_load(&c->phase) == PHASE_WAIT && atomic_load(&c->kept) &&
+                d != DEADLINE_NONE && d != DEADLINE_EXPIRED && d >= s->wait_ns &&
+                d - s->wait_ns + min_idle_ns <= now && (oldest == NULL || d < oldest_d)) {
+                oldest = c;
+                oldest_d = d;
+            }
+        }
+        if (oldest == NULL) {
+            break;
+        }
+        /* a request that began meanwhile moved the deadline: the claim fails, look again */
+        if (atomic_compare_exchange_strong(&oldest->deadline, &oldest_d, DEADLINE_EXPIRED)) {
+            shutdown(oldest->fd, SHUT_RDWR); /* closed silently, as the idle timeout does */
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    atomic_fetch_add(&s->shed, n);
+    return n;
 }
 
 void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b)
@@ -327,4 +369,9 @@ void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b)
                         (double)atomic_load(&s->expired[0]));
     metrics_write_value(b, "bunsen_http_request_timeouts_total", "phase=\"body\"",
                         (double)atomic_load(&s->expired[1]));
+    metrics_write_help(b, "bunsen_http_idle_connections_shed_total", "counter",
+                       "Kept-alive connections idle for a second or more, closed to make room "
+                       "while --max-connections were open.");
+    metrics_write_value(b, "bunsen_http_idle_connections_shed_total", "",
+                        (double)atomic_load(&s->shed));
 }

@@ -163,7 +163,8 @@ void http_reply_after_body(struct http_req *r);
  * (ERR_INVALID --listen, ERR_CONFLICT --port in use); http_listener_port reads its port back.
  * http_listener_new takes the socket over (NULL with err: the caller still owns it), before
  * MHD starts; http_listener_start starts accepting into d while fewer than max_conns
- * (--max-connections) are open; http_listener_closed, from MHD's closed notification of
+ * (--max-connections) are open (at the cap it asks shed, NULL for none, for room:
+ * http_deadlines_shed_idle); http_listener_closed, from MHD's closed notification of
  * every connection, frees a slot (NULL ok); http_listener_stop ends the thread and closes the
  * socket (NULL ok, again a no-op), before MHD stops; http_listener_free (NULL ok) after MHD
  * has stopped, whose last notifications still reach http_listener_closed. MHD's own connection
@@ -171,9 +172,11 @@ void http_reply_after_body(struct http_req *r);
  */
 #define HTTP_LISTENER_MHD_LIMIT(max_conns, workers) (((max_conns) + 64u) * (workers))
 struct http_listener;
+struct http_deadlines;
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err);
 int http_listener_port(int fd);
-struct http_listener *http_listener_new(int fd, unsigned max_conns, struct err *err);
+struct http_listener *http_listener_new(int fd, unsigned max_conns, struct http_deadlines *shed,
+                                        struct err *err);
 int http_listener_start(struct http_listener *l, struct MHD_Daemon *d, struct err *err);
 void http_listener_closed(struct http_listener *l);
 void http_listener_stop(struct http_listener *l);
@@ -197,6 +200,9 @@ void http_deadlines_free(struct http_deadlines *s);
 void http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                            enum MHD_ConnectionNotificationCode toe);
 void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b);
+/* Close up to max kept-alive connections that have waited min_idle_ns or more for their next
+ * request (--max-connections reached: listener.c); returns how many. Any thread. */
+size_t http_deadlines_shed_idle(struct http_deadlines *s, size_t max, uint64_t min_idle_ns);
 struct http_conn *http_conn_of(struct MHD_Connection *conn);
 /* the request line is read (MHD's URI callback): its headers are due within T */
 void http_conn_request_line(struct http_conn *c);

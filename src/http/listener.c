@@ -17,7 +17,9 @@
  * (http_listener_closed), and at the cap stops accepting and looks again every
  * LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot frees,
  * as with MHD's own accepting; the time spent so is counted
- * (bunsen_http_connections_full_seconds_total) and logged at most once per 10 s. MHD's own
+ * (bunsen_http_connections_full_seconds_total) and logged at most once per 10 s, and
+ * kept-alive connections idle for a second or more are closed for room
+ * (http_deadlines_shed_idle: review hostile30 F2 held every slot with them). MHD's own
  * limit must never be what refuses: libmicrohttpd 0.9.75 leaves a worker's cleanup mutex
  * locked when a connection handed to it fails its per-worker cap check
  * (new_connection_process_), and the worker hangs for good (review diff30 F1: 100
@@ -57,6 +59,12 @@
 /* How often a full server (--max-connections open) looks whether a slot has freed. */
 #define LISTENER_FULL_MS 20
 
+/* At the cap, kept-alive connections idle this long are closed for room, the longest idle
+ * first, this many a look (100 a second at most: a client waits ~20 ms for its slot, and the
+ * idle clients not needed for room keep their connections). */
+#define LISTENER_SHED_IDLE_NS 1000000000ull
+#define LISTENER_SHED_MAX     2
+
 /* Connections accepted in one go before the stop pipe is looked at again. */
 #define LISTENER_BATCH 64
 
@@ -64,7 +72,8 @@ struct http_listener {
     int fd;      /* the listening socket, non-blocking; closed by http_listener_stop */
     int wake[2]; /* a pipe: http_listener_stop writes a byte to end the thread */
     struct MHD_Daemon *d;
-    unsigned limit; /* --max-connections */
+    unsigned limit;              /* --max-connections */
+    struct http_deadlines *shed; /* asked for room at the cap (idle kept-alive connections) */
     pthread_t thread;
     bool running;           /* the thread was started */
     atomic_ullong accepted; /* connections handed to MHD */
@@ -227,6 +236,12 @@ static void *accept_loop(void *arg)
                 backoff_ms = LISTENER_FULL_MS; /* the backlog holds them meanwhile */
                 atomic_fetch_add_explicit(&l->full_ms, LISTENER_FULL_MS, memory_order_relaxed);
                 full_log(l);
+                /* room from kept-alive connections idle for a second (deadline.c): their
+                 * closed notifications free the slots by the next look */
+                if (l->shed != NULL) {
+                    (void)http_deadlines_shed_idle(l->shed, LISTENER_SHED_MAX,
+                                                   LISTENER_SHED_IDLE_NS);
+                }
                 break;
             }
             struct sockaddr_storage ss;
@@ -256,11 +271,13 @@ static void *accept_loop(void *arg)
     }
 }
 
-struct http_listener *http_listener_new(int fd, unsigned max_conns, struct err *err)
+struct http_listener *http_listener_new(int fd, unsigned max_conns, struct http_deadlines *shed,
+                                        struct err *err)
 {
     struct http_listener *l = xcalloc(1, sizeof(*l));
     l->fd = fd;
     l->limit = max_conns;
+    l->shed = shed;
     if (pipe2(l->wake, O_CLOEXEC) != 0) {
         err_set(err, ERR_INTERNAL, NULL, "pipe: %s", strerror(errno));
         free(l);

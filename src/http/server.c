@@ -529,7 +529,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
-/* What http_server_start made before MHD ran, or after it stopped. */
+/* What http_server_start made: before MHD ran, or once it has stopped (http_server_stop). */
 static void server_free(struct http_server *srv)
 {
     http_listener_free(srv->listener);
@@ -564,7 +564,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     /* the listener owns fd from here; srv->listener is set before MHD's threads start, as
      * *out below: a connection's closed notification and /metrics read it */
-    srv->listener = http_listener_new(fd, (unsigned)cfg->conn_limit, err);
+    srv->listener = http_listener_new(fd, (unsigned)cfg->conn_limit, srv->deadlines, err);
     if (srv->listener == NULL) {
         server_free(srv);
         close(fd);
@@ -627,15 +627,9 @@ void http_server_stop(struct http_server *srv)
     http_feeds_close_all();
     http_listener_stop(srv->listener); /* no connection handed to MHD while it stops */
     MHD_stop_daemon(srv->d);
-    http_listener_free(srv->listener);   /* after MHD: its last closed notifications */
-    http_deadlines_free(srv->deadlines); /* after MHD: its connections are closed */
-    http_offload_free(srv->offload);
-    http_offload_free(srv->ingest);
-    http_streams_free(srv->streams);
-    ratelimit_free(srv->rl);
-    authcache_free(srv->keys);
-    http_accounting_free(srv->acct);
-    free(srv);
+    /* after MHD: the listener gets MHD's last closed notifications, the deadlines' and the
+     * offload pools' connections are closed */
+    server_free(srv);
 }
 
 void http_server_recheck_keys(struct http_server *srv, const char *revoked_id)
@@ -687,7 +681,7 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
     http_deadlines_write_metrics(srv->deadlines, b);
     metrics_write_help(b, "bunsen_http_offload_abandoned_total", "counter",
                        "Queued slow reads and large ingestion bodies dropped before their "
-                       "handler ran: the client had closed its connection.");
+                       "handler ran: the client had reset its connection.");
     metrics_write_value(
         b, "bunsen_http_offload_abandoned_total", "",
         (double)(http_offload_abandoned(srv->offload) + http_offload_abandoned(srv->ingest)));

@@ -189,10 +189,11 @@ static void test_slow_results_beside_assign(void **state)
 #define GONE      8
 
 /* Reads whose clients have gone are dropped, not run (review hostile30 F3; RELIABILITY.md AM):
- * held at the gate (two on the offload threads, the rest queued), their clients close (half
- * with a reset, half with a FIN), the gate opens: no handler runs (the route's 200s do not
- * move), each is counted in bunsen_http_offload_abandoned_total, and the pool serves the next
- * read. Without the check, the eight ran and answered 200 to nobody. */
+ * held at the gate (two on the offload threads, the rest queued), their clients close, half
+ * with a reset and half with a FIN, the gate opens: the reset ones are dropped (counted in
+ * bunsen_http_offload_abandoned_total), the FIN ones run (a FIN may be a half-close whose
+ * client still reads: review diff30b F1), and the pool serves the next read. Without the
+ * check, all eight ran (none counted). */
 static void test_abandoned_reads_dropped(void **state)
 {
     (void)state;
@@ -224,7 +225,7 @@ static void test_abandoned_reads_dropped(void **state)
     }
     harness_gate_open(gate);
     double gone = gone_before;
-    for (int round = 0; round < HARNESS_HANG_S * 100 && gone < gone_before + GONE; round++) {
+    for (int round = 0; round < HARNESS_HANG_S * 100 && gone < gone_before + GONE / 2; round++) {
         struct timespec ts = {0, 10000000L};
         nanosleep(&ts, NULL);
         gone = harness_metric_value(D.port, D.admin_key, ABANDONED);
@@ -235,8 +236,10 @@ static void test_abandoned_reads_dropped(void **state)
     print_message("# %d results reads whose clients closed while queued: %.0f dropped, %.0f "
                   "run\n",
                   GONE, gone - gone_before, ok_after - ok_before - 1);
-    assert_int_equal((int)(gone - gone_before), GONE);
-    assert_int_equal((int)(ok_after - ok_before), 1);
+    assert_int_equal((int)(gone - gone_before), GONE / 2);
+    /* the live read's 200 (the FIN ones ran too, but their replies met a closed socket: how
+     * they count depends on how far the send got) */
+    assert_true(ok_after - ok_before >= 1);
     assert_int_equal(assign_small(11), 200);
 }
 

@@ -270,10 +270,18 @@ static void test_db_path_not_in_replies(void **state)
     assert_int_equal(rename(db, moved), 0);
     int unavailable = 0, i;
     char leaked[600] = "";
+    /* each worker in turn, as test_revoked_key_in_outage: i % 8 idle connections held */
     for (i = 0; i < 400 && (i < 40 || unavailable < 8); i++) {
         struct resp r;
+        int held[8], nheld = 0;
+        while (nheld < (i / 2) % 8 && (held[nheld] = harness_connect(d.port, 5)) >= 0) {
+            nheld++;
+        }
         int rc = i % 2 ? http_req(d.port, "GET", "/api/features/anything", NULL, NULL, &r)
                        : http_req(d.port, "GET", "/api/v1/me", "bsn_not-a-key", NULL, &r);
+        while (nheld > 0) {
+            close(held[--nheld]);
+        }
         assert_int_equal(rc, 0);
         if (r.status == 503) {
             unavailable++;
