@@ -303,7 +303,12 @@ T.test('delete: 409 while a running experiment uses it, then deleted; the audit 
   await go('/audit');
   await page.locator('#au-type').selectOption('saved_group');
   await page.getByRole('button', { name: 'Filter' }).click();
-  await page.locator('#audit-table tbody tr').first().waitFor();
+  // the filtered table replaces the unfiltered one: wait for it, not for any first row (the
+  // unfiltered rows, or a table being replaced, read as no actions at all under load)
+  await page.waitForFunction(() => {
+    const a = [...document.querySelectorAll('#audit-table tbody td[data-label="Action"]')].map((e) => e.textContent);
+    return a.length > 0 && a.every((x) => x.startsWith('saved_group.')) && a.includes('saved_group.delete');
+  }, null, { timeout: 20000 }).catch(() => {});
   const actions = await page.locator('#audit-table tbody td[data-label="Action"]').allTextContents();
   assert(actions.includes('saved_group.delete') && actions.includes('saved_group.create') && actions.includes('saved_group.update'), `the audit: ${actions.join(', ')}`);
   assert(actions.every((a) => a.startsWith('saved_group.')), 'only saved groups');
