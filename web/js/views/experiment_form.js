@@ -325,6 +325,7 @@ function buildForm(env, doc, stored, { live }) {
 
   const renderVariants = (focusIndex) => {
     clear(varRows);
+    let focusKey = null;
     variants.forEach((v, i) => {
       const kIn = h('input', { type: 'text', value: v.key, 'aria-label': `Variant ${i + 1} key`, autocomplete: 'off', spellcheck: 'false', dataset: { field: `variants[${i}].key` } });
       const nIn = h('input', { type: 'text', value: v.name, 'aria-label': `Variant ${i + 1} name`, autocomplete: 'off', dataset: { field: `variants[${i}].name` } });
@@ -348,10 +349,17 @@ function buildForm(env, doc, stored, { live }) {
         h('td', { class: 'cell weight-cell' }, wIn, h('span', { class: 'unit', 'aria-hidden': 'true' }, '%')),
         h('td', { class: 'cell' }, vIn),
         h('td', { class: 'cell' }, rm)));
-      if (i === focusIndex) setTimeout(() => kIn.focus(), 0);
+      if (i === focusIndex) focusKey = kIn;
     });
     addVar.disabled = variants.length >= 20;
     updateSum();
+    // at once when the rows are on the page (after "Add variant" or a removal): a focus moved
+    // later, by a timer, took keys typed meanwhile into another field (CI saw a value's JSON
+    // appended to the new variant's key)
+    if (focusKey) {
+      if (focusKey.isConnected) focusKey.focus();
+      else setTimeout(() => focusKey.focus(), 0);
+    }
   };
   addVar.addEventListener('click', () => {
     variants.push({ id: ++vids, key: `variant-${variants.length}`, name: '', weight: 0, value: '' });
@@ -457,6 +465,7 @@ function buildForm(env, doc, stored, { live }) {
   const renderForced = (focusLast) => {
     clear(forcedRows);
     selects.length = 0;
+    let focusUser = null;
     if (forced.length === 0) forcedRows.append(h('p', { class: 'muted' }, 'No forced users.'));
     forced.forEach((row, i) => {
       const uIn = h('input', { type: 'text', value: row.user, 'aria-label': `Forced user ${i + 1} id`, autocomplete: 'off', spellcheck: 'false', dataset: { field: `forced.${row.user}` } });
@@ -469,9 +478,14 @@ function buildForm(env, doc, stored, { live }) {
       rm.addEventListener('click', () => { forced.splice(i, 1); renderForced(); addForced.focus(); });
       selects.push({ sel, row, msg });
       forcedRows.append(h('div', { class: 'forced-row cell' }, uIn, h('span', { 'aria-hidden': 'true' }, '→'), sel, rm, msg));
-      if (focusLast && i === forced.length - 1) setTimeout(() => uIn.focus(), 0);
+      if (focusLast && i === forced.length - 1) focusUser = uIn;
     });
     renderForcedOptions();
+    // at once, as the variants' keys (a timer's focus took keys typed meanwhile)
+    if (focusUser) {
+      if (focusUser.isConnected) focusUser.focus();
+      else setTimeout(() => focusUser.focus(), 0);
+    }
   };
   addForced.addEventListener('click', () => { forced.push({ user: '', vid: variants[0].id }); renderForced(true); });
   const forcedBox = h('fieldset', { class: 'section', dataset: { field: 'forced' } }, h('legend', {}, 'Forced users (QA)'),
