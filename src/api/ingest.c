@@ -7,7 +7,8 @@
  * not at all, and the reply follows the commit: {"accepted", "duplicates"} for events,
  * plus "conflicts" and "ignored" for exposures (reply_counts), plus a "warning" when items
  * sent a numeric ts before 2001-09-09, most likely seconds (ts_low_warning), or when exposures
- * sent a ts later than the request's arrival, stored as the arrival (ts_future_warning).
+ * sent a ts later than the request's arrival, stored as the arrival (ts_future_warning; up to
+ * 2 s later is clock skew, stored as the arrival without a warning).
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,10 @@
 #include "bunsen/snapshot.h"
 #include "bunsen/util.h"
 
+/* An exposure ts up to this far after the request's arrival is clamped to the arrival without
+ * a warning (clock skew between synchronised hosts); further ahead, warned and counted. */
+#define INGEST_TS_AHEAD_QUIET_MS 2000
+
 struct ingest_write {
     struct api_write w;
     json_t *body; /* owns the strings the items point into (jansson path) */
@@ -35,7 +40,8 @@ struct ingest_write {
     struct store_exposure *expo;
     char **dims;                 /* per exposure: the owned text expo[i].dims points to */
     struct ingest_ts_low low;    /* items whose numeric ts looks like seconds */
-    struct ingest_ts_low future; /* exposures whose ts followed the arrival: clamped to it */
+    struct ingest_ts_low future; /* exposures whose ts followed the arrival by more than
+                                  * INGEST_TS_AHEAD_QUIET_MS: clamped to it, warned */
     int64_t now;                 /* the request's arrival (exposures), ms */
 };
 
@@ -471,12 +477,17 @@ static int read_exposure(struct http_req *r, const json_t *o, size_t i, int64_t 
     }
     /* a ts after the arrival (a client clock running ahead; up to 7 days is accepted) would
      * put the user's t0 after conversions it reports at once, making them pre-period values:
-     * the exposure happened before its report arrived, so it is stored as the arrival */
-    if (x->ts > now) {
+     * the exposure happened before its report arrived, so it is stored as the arrival.
+     * Up to INGEST_TS_AHEAD_QUIET_MS ahead is the skew between a client's clock and this
+     * daemon's (NTP keeps hosts within milliseconds; another daemon behind a load balancer
+     * may have stamped it): clamped without a warning that would ask to fix a clock */
+    if (x->ts > now + INGEST_TS_AHEAD_QUIET_MS) { /* beyond clock skew: warned, counted */
         if (future->count++ == 0) {
             future->first = i;
             future->first_ts = x->ts;
         }
+        x->ts = now;
+    } else if (x->ts > now) { /* the skew of two synchronised clocks: clamped quietly */
         x->ts = now;
     }
     /* an archived experiment's results are frozen too (and its raw rows may be compacted):

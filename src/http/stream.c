@@ -202,6 +202,40 @@ static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* The over-cap reply's body: the `retry:` line, then the shared event read in place (as
+ * stream_read does), not copied per request. */
+struct full_body {
+    char head[48];
+    size_t hn;
+    struct http_shared ev;
+};
+
+static ssize_t full_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct full_body *b = cls;
+    size_t n = b->hn + b->ev.len;
+    if (pos >= n) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t k = 0;
+    while (k < max && pos < n) {
+        const char *src = pos < b->hn ? b->head + pos : b->ev.data + (pos - b->hn);
+        size_t left = pos < b->hn ? b->hn - (size_t)pos : n - (size_t)pos;
+        size_t take = left < max - k ? left : max - k;
+        memcpy(buf + k, src, take);
+        k += take;
+        pos += take;
+    }
+    return (ssize_t)k;
+}
+
+static void full_free(void *cls)
+{
+    struct full_body *b = cls;
+    shared_release(&b->ev);
+    free(b);
+}
+
 /* Every slot taken: the client still gets the current event, then the body ends, with a
  * `retry:` of HTTP_STREAM_FULL_RETRY_MS, so that an EventSource reconnects after that long
  * and polls through the stream's own URL. A 503 here made the GrowthBook SDK back off for
@@ -214,18 +248,15 @@ static void full_reply(struct http_req *r, const char *content_type, struct http
     if (v != NULL && strtol(v, NULL, 10) >= 100) {
         retry = strtol(v, NULL, 10);
     }
-    char head[48];
-    int hn = snprintf(head, sizeof(head), "retry: %ld\n\n", retry);
-    size_t n = (size_t)hn + ev->len;
-    char *body = xmalloc(n);
-    memcpy(body, head, (size_t)hn);
-    if (ev->len > 0) {
-        memcpy(body + hn, ev->data, ev->len);
-    }
-    shared_release(ev);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
+    struct full_body *b = xcalloc(1, sizeof(*b));
+    b->hn = (size_t)snprintf(b->head, sizeof(b->head), "retry: %ld\n\n", retry);
+    b->ev = *ev; /* the reference passes to the body */
+    memset(ev, 0, sizeof(*ev));
+    size_t n = b->hn + b->ev.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(n, 16 * 1024, full_read, b, full_free);
     if (resp == NULL) {
-        free(body);
+        full_free(b);
         http_reply_error(r, ERR_INTERNAL, NULL, "cannot allocate a response");
         return;
     }

@@ -714,7 +714,8 @@ static void test_ts_seconds_warns(void **state)
  * as the arrival: kept, it would put the user's t0 after the conversions the backend reports
  * at once, making them pre-period (CUPED) values. The reply warns naming the first such item
  * and how many, and bunsen_ingest_ts_future_clamped_total{kind="exposure"} counts them (a
- * numeric ts and an RFC 3339 string alike). Events keep a ts up to 7 days ahead, quietly. */
+ * numeric ts and an RFC 3339 string alike); up to 2 s ahead is clamped without either. Events
+ * keep a ts up to 7 days ahead, quietly. */
 static void test_ts_future_exposure_clamped(void **state)
 {
     (void)state;
@@ -746,9 +747,18 @@ static void test_ts_future_exposure_clamped(void **state)
                      after);
         }
     }
-    /* a ts not after the arrival does not warn; an event keeps a ts ahead as sent */
+    /* a ts not after the arrival does not warn; nor one up to 2 s after it (the skew of two
+     * synchronised clocks), but that one is stored as the arrival too; an event keeps a ts
+     * ahead as sent */
     expect_warning("/api/v1/exposures",
                    fmt("{\"exposures\":[%s]}", expo("expo", "fc4", "green", before)), NULL);
+    long long skew_sent = harness_wall_ms() + 900;
+    expect_warning("/api/v1/exposures",
+                   fmt("{\"exposures\":[%s]}", expo("expo", "fc5", "green", skew_sent)), NULL);
+    long long skew_ts = db_int(q, "fc5", NULL);
+    if (skew_ts >= skew_sent) {
+        fail_msg("fc5: ts %lld kept 900 ms ahead (sent %lld), not the arrival", skew_ts, skew_sent);
+    }
     expect_warning("/api/v1/events",
                    fmt("{\"events\":[%s]}", ev("fc2", "e", NULL, before + 180000, "fut")), NULL);
     assert_int_equal(
