@@ -164,21 +164,34 @@ void http_reply_after_body(struct http_req *r);
  * http_listener_new takes the socket over (NULL with err: the caller still owns it), before
  * MHD starts; http_listener_start starts accepting into d while fewer than max_conns
  * (--max-connections) are open (at the cap it asks shed, NULL for none, for room:
- * http_deadlines_shed_idle); http_listener_closed, from MHD's closed notification of
- * every connection, frees a slot (NULL ok); http_listener_stop ends the thread and closes the
- * socket (NULL ok, again a no-op), before MHD stops; http_listener_free (NULL ok) after MHD
- * has stopped, whose last notifications still reach http_listener_closed. MHD's own connection
- * limit must be HTTP_LISTENER_MHD_LIMIT(max_conns, workers), never reached (listener.c says why).
+ * http_deadlines_shed_idle) and closes at once a connection of a client prefix with
+ * per_prefix open (--per-ip-connections, 0 = no cap); http_listener_admit counts a
+ * connection of client in (false: its prefix is at the cap, nothing counted);
+ * http_listener_closed, from MHD's closed notification of every connection, frees its
+ * slot and its prefix's (l NULL ok); http_listener_prefix_count reads a prefix's count;
+ * http_listener_stop ends the thread and closes the socket (NULL ok, again a no-op), before MHD
+ * stops; http_listener_free (NULL ok) after MHD has stopped, whose last notifications still reach
+ * http_listener_closed. MHD's own connection limit must be HTTP_LISTENER_MHD_LIMIT(max_conns,
+ * workers), never reached (listener.c says why).
  */
 #define HTTP_LISTENER_MHD_LIMIT(max_conns, workers) (((max_conns) + 64u) * (workers))
 struct http_listener;
+struct sockaddr;
+
+/* The client prefix connections and the per-address rate limit count by, as text: an IPv4
+ * address ("192.0.2.7"), an IPv6 address's /64 ("2001:db8:1:2::/64": one host holds a whole
+ * /64), an IPv4-mapped IPv6 address as its IPv4 address; "?" for none or another family. */
+#define HTTP_CLIENT_PREFIX_MAX 52
+void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX]);
 struct http_deadlines;
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err);
 int http_listener_port(int fd);
-struct http_listener *http_listener_new(int fd, unsigned max_conns, struct http_deadlines *shed,
-                                        struct err *err);
+struct http_listener *http_listener_new(int fd, unsigned max_conns, unsigned per_prefix,
+                                        struct http_deadlines *shed, struct err *err);
 int http_listener_start(struct http_listener *l, struct MHD_Daemon *d, struct err *err);
-void http_listener_closed(struct http_listener *l);
+bool http_listener_admit(struct http_listener *l, const struct sockaddr *client);
+void http_listener_closed(struct http_listener *l, const struct sockaddr *client);
+unsigned http_listener_prefix_count(struct http_listener *l, const struct sockaddr *sa);
 void http_listener_stop(struct http_listener *l);
 void http_listener_free(struct http_listener *l);
 void http_listener_write_metrics(struct http_listener *l, struct buf *b);

@@ -10,12 +10,15 @@
  * twenty-seventh pass). MHD_add_connection gives a connection to worker (fd % workers), the
  * next one with room when that one is full, so consecutive accepts alternate.
  *
- * The caps: --per-ip-connections stays MHD's (counted over all workers, checked in
- * MHD_add_connection: a connection over it is closed at once, counted in
- * bunsen_http_connections_refused_total and logged at most once per 10 s). --max-connections
- * is ours: the thread counts the connections it handed over and MHD's closed notifications
- * (http_listener_closed), and at the cap stops accepting and looks again every
- * LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot frees,
+ * The caps are ours. --per-ip-connections counts per client prefix (http_client_prefix: an
+ * IPv4 address, an IPv6 /64, an IPv4-mapped IPv6 address as its IPv4 one): a host holds a
+ * whole /64 and could open --per-ip-connections from each of its addresses, which
+ * libmicrohttpd's own per-address count allowed (review hostile30 F2: 16 addresses held all
+ * 4,096 slots). A connection over it is closed at once, counted in
+ * bunsen_http_connections_refused_total and logged at most once per 10 s; MHD's own
+ * per-address limit is off. --max-connections: the thread counts the connections it handed over and
+ * MHD's closed notifications (http_listener_closed), and at the cap stops accepting and looks again
+ * every LISTENER_FULL_MS, so that new connections wait in the kernel's backlog until a slot frees,
  * as with MHD's own accepting; the time spent so is counted
  * (bunsen_http_connections_full_seconds_total) and logged at most once per 10 s, and
  * kept-alive connections idle for a second or more are closed for room
@@ -68,6 +71,21 @@
 /* Connections accepted in one go before the stop pipe is looked at again. */
 #define LISTENER_BATCH 64
 
+/* The open connections per client prefix (--per-ip-connections): linear probing, an entry
+ * removed when its count falls to 0 (backward-shift deletion: no tombstones), the table
+ * doubled at half full. Guarded by the listener's mutex: the accepting thread adds, MHD's
+ * workers' closed notifications remove. */
+struct prefix_count {
+    char key[HTTP_CLIENT_PREFIX_MAX]; /* "" = free */
+    unsigned n;
+};
+
+struct prefix_table {
+    pthread_mutex_t mu;
+    struct prefix_count *slot;
+    size_t cap, used; /* cap a power of two */
+};
+
 struct http_listener {
     int fd;      /* the listening socket, non-blocking; closed by http_listener_stop */
     int wake[2]; /* a pipe: http_listener_stop writes a byte to end the thread */
@@ -80,7 +98,122 @@ struct http_listener {
     atomic_ullong refused;  /* of those, closed by MHD at a cap (or for want of memory) */
     atomic_ullong full_ms;  /* time spent at --max-connections, not accepting */
     atomic_long open;       /* handed to MHD and not yet closed (http_listener_closed) */
+    unsigned per_prefix;    /* --per-ip-connections, 0 = none */
+    struct prefix_table prefixes;
 };
+
+void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX])
+{
+    snprintf(out, HTTP_CLIENT_PREFIX_MAX, "?");
+    if (sa == NULL) {
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  HTTP_CLIENT_PREFIX_MAX);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) { /* a dual-stack socket's IPv4 client: its address */
+            inet_ntop(AF_INET, &a->s6_addr[12], out, HTTP_CLIENT_PREFIX_MAX);
+            return;
+        }
+        struct in6_addr p = *a;
+        memset(&p.s6_addr[8], 0, 8);
+        char t[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, &p, t, sizeof(t)) != NULL) {
+            snprintf(out, HTTP_CLIENT_PREFIX_MAX, "%s/64", t);
+        }
+    }
+}
+
+static size_t prefix_home(const struct prefix_table *t, const char *key)
+{
+    return (size_t)hash_keyed(key, strlen(key)) & (t->cap - 1);
+}
+
+/* The slot of key, or the free slot where it would go. The caller holds t->mu. */
+static size_t prefix_find(const struct prefix_table *t, const char *key)
+{
+    size_t i = prefix_home(t, key);
+    while (t->slot[i].key[0] != '\0' && strcmp(t->slot[i].key, key) != 0) {
+        i = (i + 1) & (t->cap - 1);
+    }
+    return i;
+}
+
+static void prefix_grow(struct prefix_table *t)
+{
+    struct prefix_count *old = t->slot;
+    size_t old_cap = t->cap;
+    t->cap = old_cap ? old_cap * 2 : 256;
+    t->slot = xcalloc(t->cap, sizeof(*t->slot));
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].key[0] != '\0') {
+            t->slot[prefix_find(t, old[i].key)] = old[i];
+        }
+    }
+    free(old);
+}
+
+/* Count one more connection of key unless it has max already (0: no cap): true if counted. */
+static bool prefix_take(struct prefix_table *t, const char *key, unsigned max)
+{
+    pthread_mutex_lock(&t->mu);
+    if (2 * (t->used + 1) > t->cap) {
+        prefix_grow(t);
+    }
+    size_t i = prefix_find(t, key);
+    bool ok = max == 0 || t->slot[i].n < max;
+    if (ok) {
+        if (t->slot[i].key[0] == '\0') {
+            snprintf(t->slot[i].key, sizeof(t->slot[i].key), "%s", key);
+            t->used++;
+        }
+        t->slot[i].n++;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return ok;
+}
+
+/* One connection of key fewer; the entry goes at 0 (the following run shifted back). */
+static void prefix_release(struct prefix_table *t, const char *key)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->cap == 0) {
+        pthread_mutex_unlock(&t->mu);
+        return;
+    }
+    size_t i = prefix_find(t, key);
+    if (t->slot[i].key[0] == '\0' || --t->slot[i].n > 0) {
+        pthread_mutex_unlock(&t->mu);
+        return;
+    }
+    /* backward-shift deletion: move up each entry of the run that may live in the hole */
+    size_t hole = i;
+    for (size_t j = (i + 1) & (t->cap - 1); t->slot[j].key[0] != '\0'; j = (j + 1) & (t->cap - 1)) {
+        size_t home = prefix_home(t, t->slot[j].key);
+        /* j's entry may move to hole unless its home lies cyclically in (hole, j] */
+        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            t->slot[hole] = t->slot[j];
+            hole = j;
+        }
+    }
+    memset(&t->slot[hole], 0, sizeof(t->slot[hole]));
+    t->used--;
+    pthread_mutex_unlock(&t->mu);
+}
+
+unsigned http_listener_prefix_count(struct http_listener *l, const struct sockaddr *sa)
+{
+    char key[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix(sa, key);
+    struct prefix_table *t = &l->prefixes;
+    pthread_mutex_lock(&t->mu);
+    unsigned n = t->cap ? t->slot[prefix_find(t, key)].n : 0;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
 
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err)
 {
@@ -163,15 +296,22 @@ static void accept_failed(int e)
     }
 }
 
-static void refused_log(void)
+/* A connection closed at once: its prefix's --per-ip-connections reached (at_cap), or MHD
+ * could not take it (out of memory). At most one line per 10 s. */
+static void refused_log(const struct sockaddr *sa, bool at_cap)
 {
+    char client[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix(sa, client);
     static struct log_limit limit;
     long not_logged = 0;
     if (log_enabled(LOG_WARN) &&
         log_limit_take(&limit, "connection refused", LOG_WARN, (int64_t)(time_mono_ns() / 1000000),
                        1, 10000, &not_logged)) {
-        json_t *f =
-            json_pack("{s:s}", "hint", "--per-ip-connections reached; the connection was closed");
+        json_t *f = json_pack("{s:s, s:s}", "client", client, "hint",
+                              at_cap ? "--per-ip-connections reached (counted per IPv4 address, "
+                                       "per IPv6 /64); the connection was closed"
+                                     : "the HTTP library could not take the connection (out of "
+                                       "memory?); it was closed");
         if (f != NULL && not_logged > 0) {
             json_object_set_new(f, "not_logged_before", json_integer(not_logged));
         }
@@ -186,9 +326,23 @@ static bool full(const struct http_listener *l)
     return atomic_load_explicit(&l->open, memory_order_relaxed) >= (long)l->limit;
 }
 
-void http_listener_closed(struct http_listener *l)
+bool http_listener_admit(struct http_listener *l, const struct sockaddr *client)
+{
+    char key[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix(client, key);
+    if (!prefix_take(&l->prefixes, key, l->per_prefix)) {
+        return false;
+    }
+    atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
+    return true;
+}
+
+void http_listener_closed(struct http_listener *l, const struct sockaddr *client)
 {
     if (l != NULL) {
+        char key[HTTP_CLIENT_PREFIX_MAX];
+        http_client_prefix(client, key);
+        prefix_release(&l->prefixes, key);
         atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
     }
 }
@@ -259,30 +413,38 @@ static void *accept_loop(void *arg)
                 break;
             }
             atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
+            const struct sockaddr *sa = (const struct sockaddr *)&ss;
             /* counted before MHD can close it (its closed notification comes from a worker) */
-            atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
-            /* MHD owns c from here: a worker's, or closed at the per-IP cap */
-            if (MHD_add_connection(l->d, c, (struct sockaddr *)&ss, len) != MHD_YES) {
-                atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
+            if (!http_listener_admit(l, sa)) {
+                close(c); /* --per-ip-connections of its prefix are open */
                 atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
-                refused_log();
+                refused_log(sa, true);
+                continue;
+            }
+            /* MHD owns c from here: a worker's, or closed (out of memory) */
+            if (MHD_add_connection(l->d, c, sa, len) != MHD_YES) {
+                http_listener_closed(l, sa);
+                atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
+                refused_log(sa, false);
             }
         }
     }
 }
 
-struct http_listener *http_listener_new(int fd, unsigned max_conns, struct http_deadlines *shed,
-                                        struct err *err)
+struct http_listener *http_listener_new(int fd, unsigned max_conns, unsigned per_prefix,
+                                        struct http_deadlines *shed, struct err *err)
 {
     struct http_listener *l = xcalloc(1, sizeof(*l));
     l->fd = fd;
     l->limit = max_conns;
+    l->per_prefix = per_prefix;
     l->shed = shed;
     if (pipe2(l->wake, O_CLOEXEC) != 0) {
         err_set(err, ERR_INTERNAL, NULL, "pipe: %s", strerror(errno));
         free(l);
         return NULL;
     }
+    pthread_mutex_init(&l->prefixes.mu, NULL);
     return l;
 }
 
@@ -318,7 +480,12 @@ void http_listener_stop(struct http_listener *l)
 
 void http_listener_free(struct http_listener *l)
 {
+    if (l == NULL) {
+        return;
+    }
     http_listener_stop(l);
+    pthread_mutex_destroy(&l->prefixes.mu);
+    free(l->prefixes.slot);
     free(l);
 }
 
@@ -329,7 +496,7 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "# TYPE bunsen_http_connections_accepted_total counter\n"
                "bunsen_http_connections_accepted_total %llu\n"
                "# HELP bunsen_http_connections_refused_total Connections closed at once on "
-               "acceptance: --per-ip-connections reached.\n"
+               "acceptance: --per-ip-connections reached (per IPv4 address, IPv6 /64).\n"
                "# TYPE bunsen_http_connections_refused_total counter\n"
                "bunsen_http_connections_refused_total %llu\n"
                "# HELP bunsen_http_connections_full_seconds_total Time spent at "

@@ -378,19 +378,11 @@ bool http_rate_take_key(struct http_req *r)
  * with an sdk key in the path are limited per that key as well (before any key lookup). */
 bool http_rate_take_public(struct http_req *r)
 {
-    char ip[INET6_ADDRSTRLEN + 1] = "?";
+    /* per IPv4 address or IPv6 /64 (a host holds a whole /64), as connections are counted */
+    char ip[HTTP_CLIENT_PREFIX_MAX];
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET) {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
-                      sizeof(ip));
-        } else if (sa->sa_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
-                      sizeof(ip));
-        }
-    }
+    http_client_prefix(ci != NULL ? ci->client_addr : NULL, ip);
     if (!rate_take(r, RL_CLASS_IP, ip, r->app->cfg.rate_ip, "this client address")) {
         return false;
     }

@@ -525,7 +525,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     struct http_server *srv = cls;
     http_deadlines_notify(srv->deadlines, conn, socket_context, toe);
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        http_listener_closed(srv->listener);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        http_listener_closed(srv->listener, ci != NULL ? ci->client_addr : NULL);
     }
 }
 
@@ -564,7 +566,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     /* the listener owns fd from here; srv->listener is set before MHD's threads start, as
      * *out below: a connection's closed notification and /metrics read it */
-    srv->listener = http_listener_new(fd, (unsigned)cfg->conn_limit, srv->deadlines, err);
+    srv->listener = http_listener_new(fd, (unsigned)cfg->conn_limit, (unsigned)cfg->per_ip_limit,
+                                      srv->deadlines, err);
     if (srv->listener == NULL) {
         server_free(srv);
         close(fd);
@@ -584,7 +587,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         HTTP_LISTENER_MHD_LIMIT((unsigned)cfg->conn_limit, threads),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, /* ours, per prefix (listener.c) */
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
         MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_no_nul, NULL, MHD_OPTION_URI_LOG_CALLBACK,

@@ -451,6 +451,49 @@ static void test_per_ip_cap(void **state)
     assert_int_equal(daemon_stop(&BIG), 0);
 }
 
+/* On a dual-stack socket (--listen ::) an IPv4 client arrives as ::ffff:a.b.c.d: it counts as
+ * its IPv4 address, not in one /64 with every other IPv4 client (listener.c counts IPv6
+ * clients per /64). 4 allowed: the fifth from 127.0.0.2 is closed at once, 127.0.0.3's four
+ * are served meanwhile. */
+static void test_per_ip_cap_dual_stack(void **state)
+{
+    (void)state;
+    struct daemon v6 = {0};
+    const char *const extra[] = {"--listen", "::", "--per-ip-connections", "4", NULL};
+    assert_int_equal(daemon_start(&v6, extra), 0);
+    int a[5], b[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = open_from("127.0.0.2", v6.port);
+        assert_true(a[i] >= 0);
+        (void)send_text(a[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    }
+    a[4] = open_from("127.0.0.2", v6.port);
+    assert_true(a[4] >= 0);
+    (void)send_text(a[4], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[512];
+    size_t n = 0;
+    assert_int_equal(read_some(a[4], buf, sizeof(buf), &n, HARNESS_HANG_S * 1000), -1);
+    assert_int_equal(n, 0); /* closed without a reply */
+    for (int i = 0; i < 4; i++) {
+        b[i] = open_from("127.0.0.3", v6.port);
+        assert_true(b[i] >= 0);
+        (void)send_text(b[i], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    }
+    for (int i = 0; i < 4; i++) {
+        n = 0;
+        (void)read_some(b[i], buf, sizeof(buf), &n, HARNESS_HANG_S * 1000);
+        if (strncmp(buf, "HTTP/1.1 200", 12) != 0) {
+            fail_msg("127.0.0.3's connection %d: '%.40s'", i, buf);
+        }
+        close(b[i]);
+    }
+    assert_true(harness_metric_value(v6.port, NULL, "bunsen_http_connections_refused_total") == 1);
+    for (int i = 0; i < 5; i++) {
+        close(a[i]);
+    }
+    daemon_cleanup(&v6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_burst_at_cap),
         cmocka_unit_test(test_idle_kept_alive_shed),
         cmocka_unit_test(test_per_ip_cap),
+        cmocka_unit_test(test_per_ip_cap_dual_stack),
     };
     return cmocka_run_group_tests_name("api_slow_clients", tests, setup, teardown);
 }

@@ -3,7 +3,11 @@
  * (integers past 64 bits) and content negotiation (Accept media ranges and q-values). */
 #include "unit.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +434,121 @@ static void test_routes_list_query(void **state)
     }
 }
 
+static struct sockaddr_storage addr_of(const char *text)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+        in6->sin6_family = AF_INET6;
+    }
+    return ss;
+}
+
+static void assert_prefix(const char *addr, const char *want)
+{
+    struct sockaddr_storage ss = addr_of(addr);
+    char got[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix((struct sockaddr *)&ss, got);
+    if (strcmp(got, want) != 0) {
+        fail_msg("%s: prefix %s, want %s", addr, got, want);
+    }
+}
+
+/* Connections and the per-address rate limit count per IPv4 address and per IPv6 /64 (one
+ * host holds a whole /64: review hostile30 F2); an IPv4 client of a dual-stack socket
+ * (::ffff:a.b.c.d) is its IPv4 address, not one /64 for every IPv4 client. */
+static void test_client_prefix(void **state)
+{
+    (void)state;
+    assert_prefix("192.0.2.7", "192.0.2.7");
+    assert_prefix("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64");
+    assert_prefix("2001:db8:1:2::1", "2001:db8:1:2::/64");
+    assert_prefix("2001:db8:1:3::1", "2001:db8:1:3::/64");
+    assert_prefix("::ffff:127.0.0.2", "127.0.0.2");
+    assert_prefix("::ffff:127.0.0.3", "127.0.0.3");
+    assert_prefix("::1", "::/64");
+    assert_prefix("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff::/64");
+    char got[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix(NULL, got);
+    assert_string_equal(got, "?");
+    struct sockaddr_storage unix_ss = {.ss_family = AF_UNIX};
+    http_client_prefix((struct sockaddr *)&unix_ss, got);
+    assert_string_equal(got, "?");
+}
+
+/* The listener's count per prefix against a model, through thousands of admissions and
+ * closes of 600 prefixes (the table grows past 256 slots and shifts entries back as counts
+ * reach 0): the cap holds per prefix, never across prefixes, and every count returns to 0. */
+static void test_prefix_cap(void **state)
+{
+    (void)state;
+    enum { P = 600, CAP = 3, STEPS = 40000 };
+    struct err err;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct http_listener *l = http_listener_new(fd, 1000000, CAP, NULL, &err);
+    assert_non_null(l);
+    static unsigned model[P];
+    static struct sockaddr_storage addr[P], other[P]; /* other: another of the prefix's */
+    for (int i = 0; i < P; i++) {
+        char t[64], u[64];
+        if (i % 3 == 0) {
+            snprintf(t, sizeof(t), "10.%d.%d.1", i / 256, i % 256);
+            snprintf(u, sizeof(u), "::ffff:10.%d.%d.1", i / 256, i % 256);
+        } else {
+            snprintf(t, sizeof(t), "2001:db8:%x:%x::1", i / 97, i);
+            snprintf(u, sizeof(u), "2001:db8:%x:%x:%x::7", i / 97, i, i + 1);
+        }
+        addr[i] = addr_of(t);
+        other[i] = addr_of(u);
+    }
+    uint64_t x = 88172645463325252ull;
+    int refused = 0;
+    for (int step = 0; step < STEPS; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int i = (int)(x % P);
+        const struct sockaddr *sa = (const struct sockaddr *)((x >> 40) % 2 ? &addr[i] : &other[i]);
+        if ((x >> 32) % 3 != 0) { /* admit twice as often as close: prefixes reach the cap */
+            bool ok = http_listener_admit(l, sa);
+            assert_int_equal(ok, model[i] < CAP);
+            model[i] += ok;
+            refused += !ok;
+        } else if (model[i] > 0) {
+            http_listener_closed(l, sa);
+            model[i]--;
+        }
+        if (step % 97 == 0) {
+            for (int k = 0; k < P; k++) {
+                assert_int_equal(http_listener_prefix_count(l, (struct sockaddr *)&addr[k]),
+                                 model[k]);
+            }
+        }
+    }
+    assert_true(refused > 0);
+    for (int i = 0; i < P; i++) {
+        while (model[i] > 0) {
+            http_listener_closed(l, (struct sockaddr *)&addr[i]);
+            model[i]--;
+        }
+        assert_int_equal(http_listener_prefix_count(l, (struct sockaddr *)&addr[i]), 0);
+    }
+    /* 0 = no cap */
+    struct http_listener *open =
+        http_listener_new(socket(AF_INET, SOCK_STREAM, 0), 10, 0, NULL, &err);
+    assert_non_null(open);
+    for (int k = 0; k < 50; k++) {
+        assert_true(http_listener_admit(open, (struct sockaddr *)&addr[0]));
+    }
+    assert_int_equal(http_listener_prefix_count(open, (struct sockaddr *)&addr[0]), 50);
+    http_listener_free(open);
+    http_listener_free(l);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -448,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_accept_pick),
         cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_offload_large_bodies),
+        cmocka_unit_test(test_client_prefix),
+        cmocka_unit_test(test_prefix_cap),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
