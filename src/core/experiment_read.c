@@ -212,66 +212,67 @@ static int check_consistency(struct experiment *x, struct err *err)
     return 0;
 }
 
-static int read_experiment(const json_t *doc, enum model_mode mode, const struct experiment *base,
-                           struct experiment *out, struct err *err)
+/* read_experiment's parts: each reads its fields of doc into out (err set and -1 on the first
+ * bad one; the caller clears out). Who the experiment is: key, name and texts, owner; fields a
+ * client may not write are refused here (check_read_only). */
+static int read_identity(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                         struct experiment *out, struct err *err)
 {
-    if (!json_is_object(doc)) {
-        return err_set(err, ERR_INVALID, NULL, "an experiment must be a JSON object");
-    }
-    if (validate_known_fields(doc, experiment_fields, "", err) != 0) {
-        return -1;
-    }
-    if (mode == MODEL_PATCH) {
-        experiment_copy(out, base);
-    } else {
-        experiment_defaults(out);
-    }
     const json_t *v;
     if ((v = json_object_get(doc, "key")) != NULL || mode != MODEL_PATCH) {
         char key[MODEL_KEY_MAX + 1];
         if (v == NULL) {
             err_set(err, ERR_INVALID, "key", "key is required");
-            goto out_fail;
+            return -1;
         }
         if (validate_key(v, "key", key, err) != 0) {
-            goto out_fail;
+            return -1;
         }
         if (mode == MODEL_PATCH && strcmp(key, base->key) != 0) {
             err_set(err, ERR_INVALID, "key", "an experiment's key cannot change");
-            goto out_fail;
+            return -1;
         }
         snprintf(out->key, sizeof(out->key), "%s", key);
     }
     if (mode != MODEL_LOAD && check_read_only(doc, out, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "name")) != NULL && !json_is_null(v)) {
         if (validate_text(v, mode, "name", 1, MODEL_NAME_MAX, false, out->name, sizeof(out->name),
                           err) != 0) {
-            goto out_fail;
+            return -1;
         }
     } else if (mode == MODEL_CREATE || v != NULL) {
         snprintf(out->name, sizeof(out->name), "%s", out->key);
     }
     if ((v = json_object_get(doc, "description")) != NULL &&
         read_long_text(v, mode, "description", &out->description, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "hypothesis")) != NULL &&
         read_long_text(v, mode, "hypothesis", &out->hypothesis, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "owner")) != NULL) {
         if (json_is_null(v)) {
             out->owner[0] = '\0';
         } else if (validate_text(v, mode, "owner", 0, MODEL_NAME_MAX, false, out->owner,
                                  sizeof(out->owner), err) != 0) {
-            goto out_fail;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Who gets what: variants (weights and the released variant kept across a PATCH), coverage,
+ * seed and hashing, namespace, targeting, forced users, the default value. */
+static int read_assignment(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                           struct experiment *out, struct err *err)
+{
+    const json_t *v;
     if ((v = json_object_get(doc, "variants")) != NULL) {
         if (experiment_read_variants(v, mode, out, err) != 0) {
-            goto out_fail;
+            return -1;
         }
         /* Responses printed 15 significant digits until s24 (the shortest exact text now),
          * and clients round too, so a GET body sent back may carry 0.333333333333333 for a
@@ -289,18 +290,18 @@ static int read_experiment(const json_t *doc, enum model_mode mode, const struct
             out->released = experiment_variant_index(out, rel);
             if (out->released < 0) {
                 err_set(err, ERR_INVALID, "variants", "the released variant '%s' must stay", rel);
-                goto out_fail;
+                return -1;
             }
         }
     } else if (mode == MODEL_CREATE) {
         err_set(err, ERR_INVALID, "variants",
                 "variants (2 to 20, the first is the control) are "
                 "required");
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "coverage")) != NULL) {
         if (validate_number(v, "coverage", 0, 1, &out->coverage, err) != 0) {
-            goto out_fail;
+            return -1;
         }
         /* as the weights above: a body with 15 digits of a coverage stored with 17 (1/3)
          * must not read as a lower coverage (refused while running) */
@@ -310,7 +311,7 @@ static int read_experiment(const json_t *doc, enum model_mode mode, const struct
     }
     if ((v = json_object_get(doc, "seed")) != NULL && !json_is_null(v)) {
         if (validate_text(v, mode, "seed", 1, 256, false, out->seed, sizeof(out->seed), err) != 0) {
-            goto out_fail;
+            return -1;
         }
     } else if (mode == MODEL_CREATE || (v != NULL && json_is_null(v))) {
         snprintf(out->seed, sizeof(out->seed), "%s", out->key);
@@ -318,90 +319,126 @@ static int read_experiment(const json_t *doc, enum model_mode mode, const struct
     if ((v = json_object_get(doc, "hash_version")) != NULL) {
         int64_t hv;
         if (validate_integer(v, "hash_version", 1, 2, &hv, err) != 0) {
-            goto out_fail;
+            return -1;
         }
         out->hash_version = (int)hv;
     }
     if ((v = json_object_get(doc, "namespace")) != NULL) {
         if (experiment_read_namespace(v, mode, out, err) != 0) {
-            goto out_fail;
+            return -1;
         }
     }
     if ((v = json_object_get(doc, "targeting")) != NULL) {
         if (experiment_read_targeting(v, mode, out, err) != 0) {
-            goto out_fail;
+            return -1;
         }
     }
     if ((v = json_object_get(doc, "forced")) != NULL && experiment_read_forced(v, out, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "default_value")) != NULL &&
         experiment_read_value(v, mode, "default_value", &out->default_value, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "hash_attribute")) != NULL &&
         experiment_read_attribute_name(v, mode, "hash_attribute", "id", out->hash_attribute,
                                        sizeof(out->hash_attribute), err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "fallback_attribute")) != NULL &&
         experiment_read_attribute_name(v, mode, "fallback_attribute", "", out->fallback_attribute,
                                        sizeof(out->fallback_attribute), err) != 0) {
-        goto out_fail;
+        return -1;
     }
+    return 0;
+}
+
+/* What is measured and how: metrics, guardrails, dimensions, the primary metric, sequential
+ * tuning, the MDE and the analysis options. */
+static int read_measurement(const json_t *doc, enum model_mode mode, struct experiment *out,
+                            struct err *err)
+{
+    const json_t *v;
     if ((v = json_object_get(doc, "metrics")) != NULL &&
         experiment_read_key_list(v, "metrics", MODEL_MAX_METRICS, out->metrics, &out->nmetrics,
                                  err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "guardrails")) != NULL &&
         experiment_read_key_list(v, "guardrails", MODEL_MAX_GUARDRAILS, out->guardrails,
                                  &out->nguardrails, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "dimensions")) != NULL &&
         experiment_read_dimensions(v, out, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "primary_metric")) != NULL) {
         if (json_is_null(v)) {
             out->primary_metric[0] = '\0';
         } else if (validate_key(v, "primary_metric", out->primary_metric, err) != 0) {
-            goto out_fail;
+            return -1;
         }
     }
     if ((v = json_object_get(doc, "sequential_tuning")) != NULL &&
         validate_real(v, mode, "sequential_tuning", 1, 1e12, &out->sequential_tuning, err) != 0) {
-        goto out_fail;
+        return -1;
     }
     if ((v = json_object_get(doc, "mde")) != NULL) {
         if (json_is_null(v)) {
             out->mde = MODEL_MDE_DEFAULT;
         } else if (validate_real(v, mode, "mde", 1e-6, 100, &out->mde, err) != 0) {
-            goto out_fail;
+            return -1;
         }
     }
     if ((v = json_object_get(doc, "analysis")) != NULL &&
         experiment_read_analysis(v, mode, &out->analysis, err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A stored document's lifecycle fields (MODEL_LOAD only): status, its times, the released
+ * variant. */
+static int read_stored_state(const json_t *doc, struct experiment *out, struct err *err)
+{
+    const json_t *v = json_object_get(doc, "status");
+    if (!json_is_string(v) || assign_status_parse(json_string_value(v), &out->status, err) != 0) {
+        err_set(err, ERR_INTERNAL, "status", "stored experiment has no valid status");
+        return -1;
+    }
+    out->created_at = opt_time(doc, "created_at");
+    out->updated_at = opt_time(doc, "updated_at");
+    out->started_at = opt_time(doc, "started_at");
+    out->stopped_at = opt_time(doc, "stopped_at");
+    out->paused_at = opt_time(doc, "paused_at");
+    out->paused_ms = opt_time(doc, "paused_ms");
+    v = json_object_get(doc, "released_variant");
+    out->released = json_is_string(v) ? experiment_variant_index(out, json_string_value(v)) : -1;
+    return 0;
+}
+
+static int read_experiment(const json_t *doc, enum model_mode mode, const struct experiment *base,
+                           struct experiment *out, struct err *err)
+{
+    if (!json_is_object(doc)) {
+        return err_set(err, ERR_INVALID, NULL, "an experiment must be a JSON object");
+    }
+    if (validate_known_fields(doc, experiment_fields, "", err) != 0) {
+        return -1;
+    }
+    if (mode == MODEL_PATCH) {
+        experiment_copy(out, base);
+    } else {
+        experiment_defaults(out);
+    }
+    if (read_identity(doc, mode, base, out, err) != 0 ||
+        read_assignment(doc, mode, base, out, err) != 0 ||
+        read_measurement(doc, mode, out, err) != 0 ||
+        (mode == MODEL_LOAD && read_stored_state(doc, out, err) != 0)) {
         goto out_fail;
     }
-    if (mode == MODEL_LOAD) {
-        v = json_object_get(doc, "status");
-        if (!json_is_string(v) ||
-            assign_status_parse(json_string_value(v), &out->status, err) != 0) {
-            err_set(err, ERR_INTERNAL, "status", "stored experiment has no valid status");
-            goto out_fail;
-        }
-        out->created_at = opt_time(doc, "created_at");
-        out->updated_at = opt_time(doc, "updated_at");
-        out->started_at = opt_time(doc, "started_at");
-        out->stopped_at = opt_time(doc, "stopped_at");
-        out->paused_at = opt_time(doc, "paused_at");
-        out->paused_ms = opt_time(doc, "paused_ms");
-        v = json_object_get(doc, "released_variant");
-        out->released =
-            json_is_string(v) ? experiment_variant_index(out, json_string_value(v)) : -1;
-    }
+    const json_t *v;
     if ((v = json_object_get(doc, "conclusion")) != NULL &&
         read_conclusion_edit(v, mode, out, err) != 0) {
         goto out_fail;
