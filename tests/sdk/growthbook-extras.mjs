@@ -16,61 +16,17 @@
 import { GrowthBook, GrowthBookClient, setPolyfills } from "@growthbook/growthbook";
 import { EventSource } from "eventsource";
 import { mulberry32 } from "../common/mulberry32.mjs";
+import { ADMIN, BASE, api, diag, intEnv, ok, plan } from "./lib.mjs";
 
 setPolyfills({ EventSource });
 
-const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
-const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
 const N_USERS = intEnv("PARITY_USERS", 10000);
 const N_REMOTE = intEnv("REMOTE_USERS", 500);
 const CONCURRENCY = intEnv("PARITY_CONCURRENCY", 32);
 const SEED = intEnv("PARITY_SEED", Math.floor(Math.random() * 2 ** 31));
 const started = Date.now();
 
-function intEnv(name, def) {
-  const v = process.env[name];
-  if (v === undefined || v === "") return def;
-  const n = Number.parseInt(v, 10);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
-  return n;
-}
 
-let testNo = 0;
-let failures = 0;
-function ok(cond, name, details) {
-  testNo++;
-  if (!cond) failures++;
-  console.log(`${cond ? "ok" : "not ok"} ${testNo} - ${name}`);
-  for (const line of details || []) if (line) console.log(`# ${line}`);
-  return !!cond;
-}
-const diag = (m) => console.log(`# ${m}`);
-
-async function api(method, path, key, body) {
-  const headers = key ? { Authorization: `Bearer ${key}` } : {};
-  let payload;
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  let last;
-  for (let i = 0; i < 3; i++) {
-    try {
-      const res = await fetch(BASE + path, { method, headers, body: payload, signal: AbortSignal.timeout(15000) });
-      const text = await res.text();
-      let json = null;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        // left null
-      }
-      return { status: res.status, json, text };
-    } catch (e) {
-      last = e;
-    }
-  }
-  return { status: 0, json: null, text: String(last) };
-}
 
 const rnd = mulberry32(SEED);
 const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
@@ -455,13 +411,13 @@ async function main() {
 }
 
 main().then(() => {
-  console.log(`1..${testNo}`);
-  diag(`${testNo - failures} passed, ${failures} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-    (failures ? `; reproduce with PARITY_SEED=${SEED}` : ""));
-  process.exitCode = failures ? 1 : 0;
+  const { run, failed } = plan();
+  diag(`${run - failed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    (failed ? `; reproduce with PARITY_SEED=${SEED}` : ""));
+  process.exitCode = failed ? 1 : 0;
   setTimeout(() => process.exit(process.exitCode), 200).unref();
 }, (e) => {
   ok(false, `unexpected error: ${e && e.stack ? e.stack.split("\n").slice(0, 3).join(" | ") : e}`);
-  console.log(`1..${testNo}`);
+  plan();
   process.exit(1);
 });

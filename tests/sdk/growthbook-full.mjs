@@ -8,37 +8,15 @@
 // change at its next reconnection. Output: TAP; exit 1 on failure.
 import { GrowthBookClient, setPolyfills } from "@growthbook/growthbook";
 import { EventSource } from "eventsource";
+import { ADMIN, BASE, api as apiRetry, ok, plan, sleep } from "./lib.mjs";
 
 setPolyfills({ EventSource });
 
-const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
-const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
+// creations and edits are not repeated after a reset (one try)
+const api = (method, path, key, body) => apiRetry(method, path, key, body, { tries: 1 });
+
 const SLOTS = 8; // half of --max-connections 16
 
-let testNo = 0;
-let failures = 0;
-function ok(cond, name, details) {
-  testNo++;
-  if (!cond) failures++;
-  console.log(`${cond ? "ok" : "not ok"} ${testNo} - ${name}`);
-  for (const line of details || []) if (line) console.log(`# ${line}`);
-  return !!cond;
-}
-
-async function api(method, path, key, body) {
-  const headers = key ? { Authorization: `Bearer ${key}` } : {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(BASE + path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15000),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, text, json };
-}
-
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
 async function main() {
   const key = "full-flag";
@@ -92,5 +70,4 @@ try {
 } catch (e) {
   ok(false, "growthbook-full.mjs ran to the end", [String(e && e.stack)]);
 }
-console.log(`1..${testNo}`);
-process.exit(failures > 0 ? 1 : 0);
+process.exit(plan().failed > 0 ? 1 : 0);

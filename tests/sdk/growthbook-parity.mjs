@@ -20,76 +20,15 @@
 
 import { GrowthBook } from "@growthbook/growthbook";
 import { mulberry32 } from "../common/mulberry32.mjs";
+import { ADMIN, BASE, api, diag, intEnv, ok, plan, skip } from "./lib.mjs";
 
-const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
-const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
 const N_USERS = intEnv("PARITY_USERS", 10000);
 const CONCURRENCY = intEnv("PARITY_CONCURRENCY", 32);
 const SEED = intEnv("PARITY_SEED", Math.floor(Math.random() * 2 ** 31));
 const MAX_DETAILS = 10; // mismatches printed per definition
 const started = Date.now();
 
-function intEnv(name, def) {
-  const v = process.env[name];
-  if (v === undefined || v === "") return def;
-  const n = Number.parseInt(v, 10);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
-  return n;
-}
 
-// ---- TAP -------------------------------------------------------------------------------
-
-let testNo = 0;
-let failures = 0;
-function ok(cond, name, details) {
-  testNo++;
-  if (cond) {
-    console.log(`ok ${testNo} - ${name}`);
-  } else {
-    failures++;
-    console.log(`not ok ${testNo} - ${name}`);
-  }
-  for (const line of details || []) console.log(`# ${line}`);
-  return cond;
-}
-function diag(msg) {
-  console.log(`# ${msg}`);
-}
-
-// ---- HTTP ------------------------------------------------------------------------------
-
-async function api(method, path, key, body) {
-  const headers = key ? { Authorization: `Bearer ${key}` } : {};
-  let payload;
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  let lastErr;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const res = await fetch(BASE + path, {
-        method,
-        headers,
-        body: payload,
-        signal: AbortSignal.timeout(15000),
-      });
-      const text = await res.text();
-      let json = null;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        // left null; the caller reports the status and text
-      }
-      return { status: res.status, json, text };
-    } catch (e) {
-      // a reset keep-alive connection is retried (the request is idempotent here:
-      // log_exposure is false); a timeout or a refused connection fails after 3 tries
-      lastErr = e;
-    }
-  }
-  return { status: 0, json: null, text: String(lastErr && (lastErr.cause || lastErr)) };
-}
 
 // ---- deterministic id generator (mulberry32, tests/common/mulberry32.mjs) ---------------
 
@@ -464,8 +403,7 @@ async function main() {
   const fr = await api("GET", `/api/features/${encodeURIComponent(sdkKey)}`, null);
   let features = null;
   if (fr.status === 404) {
-    testNo++;
-    console.log(`ok ${testNo} - GET /api/features/{sdk_key} payload # SKIP not implemented (404)`);
+    skip("GET /api/features/{sdk_key} payload", "not implemented (404)");
   } else {
     const f = fr.json && fr.json.features;
     const missing = f ? keys.filter((k) => !f[k]) : keys;
@@ -579,10 +517,10 @@ async function main() {
 }
 
 function finish() {
-  console.log(`1..${testNo}`);
-  diag(`${testNo - failures} passed, ${failures} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-    (failures ? `; reproduce with PARITY_SEED=${SEED}` : ""));
-  process.exitCode = failures ? 1 : 0;
+  const { run, failed } = plan();
+  diag(`${run - failed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    (failed ? `; reproduce with PARITY_SEED=${SEED}` : ""));
+  process.exitCode = failed ? 1 : 0;
 }
 
 main().catch((e) => {
