@@ -55,6 +55,7 @@ static const struct opt opts[] = {
     INT_OPT("--conn-timeout", "BUNSEN_CONN_TIMEOUT", conn_timeout_s, 1, 3600),
     INT_OPT("--request-timeout", "BUNSEN_REQUEST_TIMEOUT", request_timeout_s, 1, 3600),
     INT_OPT("--max-connections", "BUNSEN_MAX_CONNECTIONS", conn_limit, 16, 1000000),
+    INT_OPT("--max-reply-memory", "BUNSEN_MAX_REPLY_MEMORY", max_reply_mib, 1, 1048576),
     INT_OPT("--per-ip-connections", "BUNSEN_PER_IP_CONNECTIONS", per_ip_limit, 0, 1000000),
     INT_OPT("--writer-queue", "BUNSEN_WRITER_QUEUE", writer_queue_max, 1, 10000000),
     INT_OPT("--rate-limit-ingest", "BUNSEN_RATE_LIMIT_INGEST", rate_ingest, 0, 10000000),
@@ -79,7 +80,7 @@ static const struct opt opts[] = {
     INT_OPT("--db-timeout", "BUNSEN_DB_TIMEOUT", db_timeout_s, 0, 86400),
 };
 
-/* the options' help, in two literals (C11 promises literals of up to 4,095 bytes) */
+/* the options' help, in three literals (C11 promises literals of up to 4,095 bytes) */
 static const char help_serve[] =
     "  --listen ADDR             address to bind (BUNSEN_LISTEN, default 127.0.0.1)\n"
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
@@ -97,11 +98,15 @@ static const char help_serve[] =
     "                            connection, or of the request line), its body then within S\n"
     "                            more plus 1 s per 8 KiB (BUNSEN_REQUEST_TIMEOUT, default 10)\n"
     "  --max-connections N       total connection cap (BUNSEN_MAX_CONNECTIONS, default 4096)\n"
+    "  --max-reply-memory MIB    replies waiting to be sent (results, large lists) may hold\n"
+    "                            this much; beyond, results and list reads get 503 +\n"
+    "                            Retry-After (BUNSEN_MAX_REPLY_MEMORY, default 512)\n"
     "  --per-ip-connections N    per-client-IP cap (IPv6: per /64), 0 = none\n"
     "                            (BUNSEN_PER_IP_CONNECTIONS, default 256; it counts /sub\n"
     "                            streams; behind a load balancer or reverse proxy every\n"
     "                            connection comes from its address: raise it to what the\n"
-    "                            balancer opens, or 0)\n"
+    "                            balancer opens, or 0)\n";
+static const char help_limits[] =
     "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
     "                            default 10000)\n"
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
@@ -147,7 +152,7 @@ static const char help_store[] =
     "                            answer before the request gets 503, 0 = forever\n"
     "                            (BUNSEN_DB_TIMEOUT, default 30; a COMMIT and migrations\n"
     "                            always wait)\n";
-const char *const config_serve_help[] = {help_serve, help_store, NULL};
+const char *const config_serve_help[] = {help_serve, help_limits, help_store, NULL};
 
 void config_defaults(struct config *cfg)
 {
@@ -163,6 +168,7 @@ void config_defaults(struct config *cfg)
     cfg->conn_timeout_s = 30;
     cfg->request_timeout_s = 10;
     cfg->conn_limit = 4096;
+    cfg->max_reply_mib = 512;
     cfg->per_ip_limit = 256;
     cfg->writer_queue_max = 10000;
     cfg->rate_ingest = 500;

@@ -25,6 +25,8 @@ struct config {
     int request_timeout_s;    /* --request-timeout / BUNSEN_REQUEST_TIMEOUT: a request's
                                  headers, then its body (+1 s per 8 KiB), default 10 s */
     int conn_limit;           /* --max-connections / BUNSEN_MAX_CONNECTIONS, default 4096 */
+    int max_reply_mib;        /* --max-reply-memory / BUNSEN_MAX_REPLY_MEMORY: MiB unsent
+                                 rendered replies may hold before slow reads get 503, def 512 */
     int per_ip_limit;         /* --per-ip-connections / BUNSEN_PER_IP_CONNECTIONS, default
                                  256, 0 = off */
     int writer_queue_max;     /* --writer-queue / BUNSEN_WRITER_QUEUE, default 10000 jobs */

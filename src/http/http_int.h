@@ -245,6 +245,27 @@ struct http_streams *http_server_streams(struct http_server *srv);
  * and before the store closes under a producer. */
 void http_feeds_close_all(void);
 
+/* Rendered reply bodies of at least this many bytes (request.c http_reply_json_text,
+ * http_reply_bytes) are counted while MHD holds them, from the response's making to its
+ * destruction (the reply sent, or the connection gone): a slow reader holds its whole reply
+ * (review hostile30 F1). Smaller ones, streams (bounded buffers) and shared payloads (/sub,
+ * the SDK payloads: one copy for all) are not. */
+#define HTTP_REPLY_COUNTED_MIN (64u * 1024)
+/* Add n bytes to, or take them from, the server's count of counted replies (server.c;
+ * bunsen_http_reply_bytes). Any thread. */
+void http_server_reply_hold(struct http_server *srv, size_t n);
+void http_server_reply_release(struct http_server *srv, size_t n);
+/* May r, a slow read (ROUTE_OFFLOAD), be made? True for any request but GET and HEAD (a
+ * committed write's reply must go out), and while the counted replies hold no more than
+ * --max-reply-memory; else false after replying 503 + Retry-After 2, counted
+ * (bunsen_http_reply_memory_refused_total). A reply is rendered whole (the results of a wide
+ * experiment: ~19 MB) and held until its client has read it: 120 slow readers held 2 GB
+ * (review hostile30 F1; RELIABILITY.md AR). Asked when the request is queued (server.c) and
+ * again when an offload thread takes it (offload.c), since the replies rendered meanwhile
+ * count only once made: what passes the budget is at most the two threads' replies in the
+ * making. Any thread that owns r. */
+bool http_server_reply_budget_ok(struct http_req *r);
+
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
 void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes);
 

@@ -1,7 +1,8 @@
 /*
  * request.c - the request object's API for handlers (http.h): replies (JSON, errors,
- * bytes, headers), accessors (path parameters, query, headers, body, caller), the JSON
- * body parser and suspend/resume. The lifecycle that drives a request is in server.c.
+ * bytes, headers; a rendered body of 64 KiB or more counted on the server's reply memory while
+ * MHD holds it: struct counted), accessors (path parameters, query, headers, body, caller), the
+ * JSON body parser and suspend/resume. The lifecycle that drives a request is in server.c.
  * Thread-safety: a request belongs to one thread at a time (see http.h).
  */
 #include <microhttpd.h>
@@ -43,9 +44,49 @@ static void set_body(struct http_req *r, int status, struct MHD_Response *resp,
     set_response(r, status, resp, bytes);
 }
 
+/* A rendered body of HTTP_REPLY_COUNTED_MIN bytes or more: its length is on the server's
+ * count (http_server_reply_hold) from the response's making until MHD destroys it (the reply
+ * sent, or the connection gone: counted_free), when body (NULL: in the same block, after this)
+ * is freed. */
+struct counted {
+    struct http_server *srv;
+    size_t len;
+    void *body;
+};
+
+static void counted_free(void *cls)
+{
+    struct counted *c = cls;
+    http_server_reply_release(c->srv, c->len);
+    free(c->body);
+    free(c);
+}
+
+/* A response of data (len bytes, taken over when c->body is data) counted as c says; NULL
+ * (nothing held, c and its body freed) when it cannot be made. */
+static struct MHD_Response *counted_response(struct counted *c, char *data)
+{
+    http_server_reply_hold(c->srv, c->len);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(c->len, data, counted_free, c);
+    if (resp == NULL) {
+        counted_free(c);
+    }
+    return resp;
+}
+
 void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
                       size_t len)
 {
+    if (len >= HTTP_REPLY_COUNTED_MIN && r->srv != NULL) {
+        struct counted *c = xmalloc(sizeof(*c) + len);
+        c->srv = r->srv;
+        c->len = len;
+        c->body = NULL;
+        memcpy(c + 1, data, len);
+        set_body(r, status, counted_response(c, (char *)(c + 1)), content_type, len);
+        return;
+    }
     set_body(r, status,
              MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY),
              content_type, len);
@@ -142,9 +183,20 @@ void http_reply_json(struct http_req *r, int status, json_t *body)
 
 void http_reply_json_text(struct http_req *r, int status, char *text, size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp;
+    if (len >= HTTP_REPLY_COUNTED_MIN && r->srv != NULL) {
+        struct counted *c = xmalloc(sizeof(*c));
+        c->srv = r->srv;
+        c->len = len;
+        c->body = text;
+        resp = counted_response(c, text); /* text is freed with c when it fails */
+    } else {
+        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL) {
+            free(text);
+        }
+    }
     if (resp == NULL) {
-        free(text);
         log_msg(LOG_ERROR, "cannot allocate a response");
         return;
     }

@@ -56,7 +56,43 @@ struct http_server {
     struct http_offload *ingest;      /* large ingestion bodies: a pool of their own */
     struct http_deadlines *deadlines; /* each request's deadline (deadline.c) */
     atomic_int in_flight;             /* requests begun and not completed (http_server_stop) */
+    /* bytes of rendered replies MHD still holds (http_server_reply_hold), and the most
+     * (--max-reply-memory) beyond which slow reads are refused
+     * (http_server_reply_budget_ok) */
+    atomic_size_t reply_bytes;
+    size_t reply_budget;
+    atomic_uint_fast64_t reply_refused; /* slow reads refused over the budget */
 };
+
+void http_server_reply_hold(struct http_server *srv, size_t n)
+{
+    atomic_fetch_add_explicit(&srv->reply_bytes, n, memory_order_relaxed);
+}
+
+void http_server_reply_release(struct http_server *srv, size_t n)
+{
+    atomic_fetch_sub_explicit(&srv->reply_bytes, n, memory_order_relaxed);
+}
+
+bool http_server_reply_budget_ok(struct http_req *r)
+{
+    struct http_server *srv = r->srv;
+    size_t held = atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed);
+    if (held <= srv->reply_budget || (r->method != HTTP_GET && r->method != HTTP_HEAD)) {
+        return true;
+    }
+    atomic_fetch_add_explicit(&srv->reply_refused, 1, memory_order_relaxed);
+    http_reply_error(r, ERR_UNAVAILABLE, NULL,
+                     "replies waiting to be sent hold %.1f MiB, over --max-reply-memory %zu "
+                     "MiB; retry shortly",
+                     (double)held / (1024.0 * 1024.0), srv->reply_budget >> 20);
+    if (r->resp != NULL) {
+        /* they drain at their clients' pace: a little longer than a full queue's 1 s */
+        MHD_del_response_header(r->resp, "Retry-After", "1");
+        MHD_add_response_header(r->resp, "Retry-After", "2");
+    }
+    return false;
+}
 
 struct ratelimit *http_server_ratelimit(struct http_server *srv)
 {
@@ -378,6 +414,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* a large ingestion body never waits behind slow reads holding their threads, nor
          * they behind it (review iso s23; RELIABILITY.md AH) */
         struct http_offload *pool = (r->route->flags & ROUTE_OFFLOAD) ? srv->offload : srv->ingest;
+        if (pool == srv->offload && !http_server_reply_budget_ok(r)) {
+            return queue_reply(r);
+        }
         enum http_offload_rc orc = http_offload_submit(pool, r);
         if (orc == HTTP_OFFLOAD_QUEUED) {
             return MHD_YES; /* an offload thread replies and resumes; do not touch r here */
@@ -555,6 +594,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
+    srv->reply_budget = (size_t)cfg->max_reply_mib << 20;
     srv->acct = http_accounting_new();
     srv->rl = ratelimit_new();
     srv->keys = authcache_new();
@@ -688,4 +728,14 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
     metrics_write_value(
         b, "bunsen_http_offload_abandoned_total", "",
         (double)(http_offload_abandoned(srv->offload) + http_offload_abandoned(srv->ingest)));
+    metrics_write_help(b, "bunsen_http_reply_bytes", "gauge",
+                       "Bytes of rendered replies of 64 KiB or more not yet sent (held until "
+                       "their client has read them; --max-reply-memory bounds them).");
+    metrics_write_value(b, "bunsen_http_reply_bytes", "",
+                        (double)atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed));
+    metrics_write_help(b, "bunsen_http_reply_memory_refused_total", "counter",
+                       "Slow reads (results, large lists) refused 503 because the replies "
+                       "waiting to be sent held more than --max-reply-memory.");
+    metrics_write_value(b, "bunsen_http_reply_memory_refused_total", "",
+                        (double)atomic_load_explicit(&srv->reply_refused, memory_order_relaxed));
 }

@@ -4,9 +4,10 @@
  * however they are trickled, so that tricklers filling --max-connections free their slots and
  * a fresh client is served; what must not be cut is not (an SSE stream, an idle kept-alive
  * connection, a slow but steady upload); and one client address holds at most
- * --per-ip-connections connections (256 by default).
+ * --per-ip-connections connections (256 by default). Clients that do not read their replies
+ * hold at most --max-reply-memory of them before slow reads are refused (review hostile30 F1).
  * The daemon runs with --request-timeout 2, --max-connections 16 and 2 threads; a second one
- * with the defaults.
+ * with the defaults; test_reply_memory_budget starts its own with --max-reply-memory 1.
  */
 #include "harness.h"
 
@@ -494,6 +495,115 @@ static void test_per_ip_cap_dual_stack(void **state)
     daemon_cleanup(&v6);
 }
 
+/* A connection from 127.0.0.1 whose receive buffer is as small as the kernel allows (set
+ * before connect: the window it offers), or -1. */
+static int open_small_window(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    int rcv = 1024;
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0 ||
+        connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Wait (at most 10 s) until the gauge of unsent replies is over (above) or at most (!above)
+ * the bytes given: its last value. */
+static double wait_reply_bytes(int port, bool above, double bytes)
+{
+    double v = -1;
+    for (int i = 0; i < 200; i++) {
+        v = harness_metric_value(port, NULL, "bunsen_http_reply_bytes");
+        if (above ? v > bytes : (v >= 0 && v <= bytes)) {
+            break;
+        }
+        sleep_ms(50);
+    }
+    return v;
+}
+
+/* Unsent replies have a memory budget (review hostile30 F1, RELIABILITY.md AR): clients that
+ * ask for a 6 MB saved group and do not read hold its whole rendered reply; over
+ * --max-reply-memory 1 (MiB) the same read is refused 503 + Retry-After, while /healthz, reads
+ * that are not slow reads and writes answer; once the readers have gone the gauge falls back
+ * and the read answers 200. Without the budget the read answered 200 and the memory grew
+ * with every reader. */
+static void test_reply_memory_budget(void **state)
+{
+    (void)state;
+    struct daemon R;
+    const char *const extra[] = {"--max-reply-memory", "1", "--threads", "2", NULL};
+    assert_int_equal(daemon_start(&R, extra), 0);
+    enum { NV = 100000, SLOW = 3 };
+    size_t cap = (size_t)NV * 64 + 128, len = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    len += (size_t)snprintf(body + len, cap - len,
+                            "{\"key\":\"big\",\"attribute\":\"id\",\"values\":[");
+    for (int i = 0; i < NV; i++) {
+        len += (size_t)snprintf(body + len, cap - len, "%s\"%058d\"", i ? "," : "", i);
+    }
+    snprintf(body + len, cap - len, "]}");
+    json_decref(harness_call(R.port, "POST", "/api/v1/saved-groups", R.admin_key, body, 201));
+    free(body);
+    assert_true(harness_metric_value(R.port, NULL, "bunsen_http_reply_bytes") == 0);
+    double refused0 = harness_metric_value(R.port, NULL, "bunsen_http_reply_memory_refused_total");
+    assert_true(refused0 == 0);
+
+    /* readers that ask and never read */
+    const char *req = fmt("GET /api/v1/saved-groups/big HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer %s\r\n\r\n",
+                          R.admin_key);
+    int slow[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        slow[i] = open_small_window(R.port);
+        assert_true(slow[i] >= 0);
+        assert_true(send_text(slow[i], req));
+    }
+    double held = wait_reply_bytes(R.port, true, 1024.0 * 1024);
+    fprintf(stderr, "# %d readers not reading hold %.1f MiB of replies\n", SLOW,
+            held / (1024.0 * 1024));
+    assert_true(held > 1024.0 * 1024);
+
+    /* the same read on a fresh connection: refused, with a wait and a reason */
+    struct resp r;
+    assert_int_equal(http_req(R.port, "GET", "/api/v1/saved-groups/big", R.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 503);
+    char ra[16];
+    assert_true(resp_header(&r, "Retry-After", ra, sizeof(ra)));
+    assert_string_equal(ra, "2");
+    assert_string_equal(resp_error_code(&r), "unavailable");
+    assert_non_null(strstr(r.body, "--max-reply-memory 1 MiB"));
+    resp_free(&r);
+    assert_true(harness_metric_value(R.port, NULL, "bunsen_http_reply_memory_refused_total") >
+                refused0);
+    /* what is not a slow read answers, and a write (its reply must go out) */
+    assert_int_equal(http_status(R.port, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(http_status(R.port, "GET", "/api/v1/experiments", R.admin_key, NULL), 200);
+    assert_int_equal(http_status(R.port, "POST", "/api/v1/saved-groups", R.admin_key,
+                                 "{\"key\":\"small\",\"attribute\":\"id\",\"values\":[\"a\"]}"),
+                     201);
+
+    /* the readers go: their replies are freed, and the read answers again */
+    for (int i = 0; i < SLOW; i++) {
+        close(slow[i]);
+    }
+    assert_true(wait_reply_bytes(R.port, false, 0) == 0);
+    assert_int_equal(http_req(R.port, "GET", "/api/v1/saved-groups/big", R.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(r.body_len > (size_t)NV * 58);
+    resp_free(&r);
+    assert_true(harness_metric_value(R.port, NULL, "bunsen_http_reply_bytes") == 0);
+    assert_int_equal(harness_stop(&R), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_idle_kept_alive_shed),
         cmocka_unit_test(test_per_ip_cap),
         cmocka_unit_test(test_per_ip_cap_dual_stack),
+        cmocka_unit_test(test_reply_memory_budget),
     };
     return cmocka_run_group_tests_name("api_slow_clients", tests, setup, teardown);
 }

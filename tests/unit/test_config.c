@@ -69,6 +69,16 @@ static void test_bad_values(void **state)
     assert_int_equal(parse_const(&cfg, 1, a5, &err), -2); /* not a config flag */
     const char *const a6[] = {"--data-dir", ""};
     assert_int_equal(parse_const(&cfg, 2, a6, &err), -1);
+    /* --max-reply-memory: 1..1048576 MiB, default 512 */
+    assert_int_equal(cfg.max_reply_mib, 512);
+    const char *const a7[] = {"--max-reply-memory", "0"};
+    assert_int_equal(parse_const(&cfg, 2, a7, &err), -1);
+    assert_string_equal(err.field, "--max-reply-memory");
+    const char *const a8[] = {"--max-reply-memory=1048577"};
+    assert_int_equal(parse_const(&cfg, 1, a8, &err), -1);
+    const char *const a9[] = {"--max-reply-memory=1"};
+    assert_int_equal(parse_const(&cfg, 1, a9, &err), 0);
+    assert_int_equal(cfg.max_reply_mib, 1);
 }
 
 static void test_env(void **state)
@@ -83,6 +93,11 @@ static void test_env(void **state)
     assert_int_equal(config_env_error(&cfg, NULL, &err), 0);
     assert_int_equal(cfg.port, 9090);
     assert_int_equal(cfg.body_max, 4096);
+    config_defaults(&cfg);
+    setenv("BUNSEN_MAX_REPLY_MEMORY", "64", 1);
+    config_from_env(&cfg);
+    assert_int_equal(cfg.max_reply_mib, 64);
+    unsetenv("BUNSEN_MAX_REPLY_MEMORY");
     config_defaults(&cfg);
     setenv("BUNSEN_PORT", "-1", 1);
     config_from_env(&cfg);
