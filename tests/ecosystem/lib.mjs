@@ -1,5 +1,6 @@
-// lib.mjs - what the ecosystem scripts share: TAP output, the daemon's HTTP API, a seeded
-// id generator, experiment setup and a small worker pool.
+// lib.mjs - what the ecosystem scripts share: TAP output and the daemon's HTTP API (from
+// tests/common/tap.mjs, as the SDK tests use them), a seeded id generator, experiment setup
+// and a small worker pool.
 //
 // Environment (set by run.sh, which owns the daemon):
 //   BUNSEN_URL        base URL, e.g. http://127.0.0.1:41234 (required)
@@ -7,44 +8,21 @@
 //   ECO_SEED          seed of the id generators (run.sh picks one and prints it)
 
 import { mulberry32 } from "../common/mulberry32.mjs";
+import { ADMIN, BASE, api, diag, intEnv, ok, plan, skip } from "../common/tap.mjs";
 
-export const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
-export const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
+export { ADMIN, BASE, api, diag, intEnv, ok, skip };
+
 export const SEED = intEnv("ECO_SEED", Math.floor(Math.random() * 2 ** 31));
 const started = Date.now();
-
-export function intEnv(name, def) {
-  const v = process.env[name];
-  if (v === undefined || v === "") return def;
-  const n = Number.parseInt(v, 10);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
-  return n;
-}
 
 // ---- TAP ------------------------------------------------------------------------------
 // Each script prints its own numbered TAP; run.sh renumbers the lines into one stream.
 
-let testNo = 0;
-let failures = 0;
-export function ok(cond, name, details) {
-  testNo++;
-  if (!cond) failures++;
-  console.log(`${cond ? "ok" : "not ok"} ${testNo} - ${name}`);
-  for (const line of details || []) if (line) console.log(`# ${line}`);
-  return !!cond;
-}
-export function skip(name, why) {
-  testNo++;
-  console.log(`ok ${testNo} - ${name} # SKIP ${why}`);
-}
-export function diag(msg) {
-  for (const line of String(msg).split("\n")) console.log(`# ${line}`);
-}
 export function finish() {
-  console.log(`1..${testNo}`);
-  diag(`${testNo - failures} passed, ${failures} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-    (failures ? `; reproduce with ECO_SEED=${SEED}` : ""));
-  process.exitCode = failures ? 1 : 0;
+  const { run, failed } = plan();
+  diag(`${run - failed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    (failed ? `; reproduce with ECO_SEED=${SEED}` : ""));
+  process.exitCode = failed ? 1 : 0;
 }
 export function main(fn) {
   if (!BASE || !ADMIN) {
@@ -58,35 +36,6 @@ export function main(fn) {
 }
 
 // ---- HTTP -----------------------------------------------------------------------------
-
-// One request to the daemon; `key` null sends no credentials. Never throws: a transport
-// failure is status 0 with the error as text. `retry` only for idempotent requests.
-export async function api(method, path, key, body, { headers = {}, retry = false } = {}) {
-  const h = { ...headers };
-  if (key) h.Authorization = `Bearer ${key}`;
-  let payload;
-  if (body !== undefined) {
-    h["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  let lastErr;
-  for (let attempt = 0; attempt < (retry ? 3 : 1); attempt++) {
-    try {
-      const res = await fetch(BASE + path, { method, headers: h, body: payload, signal: AbortSignal.timeout(20000) });
-      const text = await res.text();
-      let json = null;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        // left null
-      }
-      return { status: res.status, json, text, headers: res.headers };
-    } catch (e) {
-      lastErr = e;
-    }
-  }
-  return { status: 0, json: null, text: String(lastErr && (lastErr.cause || lastErr)), headers: new Headers() };
-}
 
 export function brief(r) {
   return `HTTP ${r.status}: ${String(r.text).slice(0, 300)}`;

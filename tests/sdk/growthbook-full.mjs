@@ -8,12 +8,9 @@
 // change at its next reconnection. Output: TAP; exit 1 on failure.
 import { GrowthBookClient, setPolyfills } from "@growthbook/growthbook";
 import { EventSource } from "eventsource";
-import { ADMIN, BASE, api as apiRetry, ok, plan, sleep } from "./lib.mjs";
+import { ADMIN, BASE, api, ok, plan, sleep } from "../common/tap.mjs";
 
 setPolyfills({ EventSource });
-
-// creations and edits are not repeated after a reset (one try)
-const api = (method, path, key, body) => apiRetry(method, path, key, body, { tries: 1 });
 
 const SLOTS = 8; // half of --max-connections 16
 

@@ -1,7 +1,7 @@
-// lib.mjs - what the SDK tests (growthbook-parity.mjs, growthbook-extras.mjs,
-// growthbook-full.mjs) share: the daemon's address and admin key from the environment
-// (BUNSEN_URL, BUNSEN_ADMIN_KEY: tests/sdk/run.sh sets them), integer knobs from the
-// environment, TAP output (one count of tests and failures per process) and a JSON API call.
+// tap.mjs - what the Node test scripts (tests/sdk, tests/ecosystem) share: the daemon's
+// address and admin key from the environment (BUNSEN_URL, BUNSEN_ADMIN_KEY: each suite's
+// run.sh sets them), integer knobs from the environment, TAP output (one count of tests and
+// failures per process) and one JSON call to the daemon's API. No dependencies.
 
 export const BASE = (process.env.BUNSEN_URL || "").replace(/\/+$/, "");
 export const ADMIN = process.env.BUNSEN_ADMIN_KEY || "";
@@ -30,12 +30,15 @@ export function ok(cond, name, details) {
 }
 
 /** A test not run, with the reason (TAP "# SKIP"). */
-export function skip(name, reason) {
+export function skip(name, why) {
   testNo++;
-  console.log(`ok ${testNo} - ${name} # SKIP ${reason}`);
+  console.log(`ok ${testNo} - ${name} # SKIP ${why}`);
 }
 
-export const diag = (msg) => console.log(`# ${msg}`);
+/** A comment, one "# " line per line of msg. */
+export function diag(msg) {
+  for (const line of String(msg).split("\n")) console.log(`# ${line}`);
+}
 
 /** Print the plan ("1..N") and return how many ran and failed. */
 export function plan() {
@@ -46,22 +49,23 @@ export function plan() {
 // ---- HTTP ------------------------------------------------------------------------------
 
 /**
- * method path with key (null: none) and body (JSON, undefined: none) -> {status, json, text}
- * (json null when the body is not JSON). A connection reset is retried up to tries times in
- * all (only for requests safe to repeat: the callers' /assign calls log nothing); after the
- * last, status 0 and the error as text. Each try times out after 15 s.
+ * One request to the daemon -> {status, json, text, headers}; key null sends no credentials,
+ * body undefined no body (else JSON), json is null when the reply is not JSON. Never throws:
+ * a transport failure is status 0 with the error as text. `retry` (only for requests safe to
+ * repeat) tries a reset connection 3 times in all. Each try times out after 20 s.
  */
-export async function api(method, path, key, body, { tries = 3 } = {}) {
-  const headers = key ? { Authorization: `Bearer ${key}` } : {};
+export async function api(method, path, key, body, { headers = {}, retry = false } = {}) {
+  const h = { ...headers };
+  if (key) h.Authorization = `Bearer ${key}`;
   let payload;
   if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
+    h["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
   let last;
-  for (let attempt = 0; attempt < tries; attempt++) {
+  for (let attempt = 0; attempt < (retry ? 3 : 1); attempt++) {
     try {
-      const res = await fetch(BASE + path, { method, headers, body: payload, signal: AbortSignal.timeout(15000) });
+      const res = await fetch(BASE + path, { method, headers: h, body: payload, signal: AbortSignal.timeout(20000) });
       const text = await res.text();
       let json = null;
       try {
@@ -69,12 +73,12 @@ export async function api(method, path, key, body, { tries = 3 } = {}) {
       } catch {
         // left null; the caller reports the status and text
       }
-      return { status: res.status, json, text };
+      return { status: res.status, json, text, headers: res.headers };
     } catch (e) {
       last = e;
     }
   }
-  return { status: 0, json: null, text: String(last && (last.cause || last)) };
+  return { status: 0, json: null, text: String(last && (last.cause || last)), headers: new Headers() };
 }
 
 export const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
