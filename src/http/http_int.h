@@ -167,8 +167,10 @@ void http_reply_after_body(struct http_req *r);
  * http_deadlines_shed_idle) and closes at once a connection of a client prefix with
  * per_prefix open (--per-ip-connections, 0 = no cap); http_listener_admit counts a
  * connection of client in (false: its prefix is at the cap, nothing counted);
- * http_listener_closed, from MHD's closed notification of every connection, frees its
- * slot and its prefix's (l NULL ok); http_listener_prefix_count reads a prefix's count;
+ * http_listener_closed, from MHD's closed notification of every connection (its client
+ * address and descriptor: -1 unknown), frees its slot, its prefix's and its worker's (l NULL
+ * ok); workers is MHD's thread pool (connections are spread evenly over them by descriptor
+ * number: http_listener_spread); http_listener_prefix_count reads a prefix's count;
  * http_listener_stop ends the thread and closes the socket (NULL ok, again a no-op), before MHD
  * stops; http_listener_free (NULL ok) after MHD has stopped, whose last notifications still reach
  * http_listener_closed. MHD's own connection limit must be HTTP_LISTENER_MHD_LIMIT(max_conns,
@@ -187,10 +189,17 @@ struct http_deadlines;
 int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err);
 int http_listener_port(int fd);
 struct http_listener *http_listener_new(int fd, unsigned max_conns, unsigned per_prefix,
-                                        struct http_deadlines *shed, struct err *err);
+                                        unsigned workers, struct http_deadlines *shed,
+                                        struct err *err);
+/* The descriptor to hand MHD for connection c (c, or a renumbered copy of it, c closed, that
+ * lands on the worker whose turn it is: MHD picks the worker by descriptor modulo), counted on
+ * its worker; http_listener_worker_load reads a worker's count (-1: no pool). The accepting
+ * thread (and tests). */
+int http_listener_spread(struct http_listener *l, int c);
+long http_listener_worker_load(struct http_listener *l, unsigned worker);
 int http_listener_start(struct http_listener *l, struct MHD_Daemon *d, struct err *err);
 bool http_listener_admit(struct http_listener *l, const struct sockaddr *client);
-void http_listener_closed(struct http_listener *l, const struct sockaddr *client);
+void http_listener_closed(struct http_listener *l, const struct sockaddr *client, int fd);
 unsigned http_listener_prefix_count(struct http_listener *l, const struct sockaddr *sa);
 void http_listener_stop(struct http_listener *l);
 void http_listener_free(struct http_listener *l);

@@ -8,7 +8,14 @@
  * off the workers' epoll sets), and the connections on the busier worker waited about twice
  * as long: the unlogged /assign p99 of bench/assign.sh was bimodal (PERFORMANCE.md,
  * twenty-seventh pass). MHD_add_connection gives a connection to worker (fd % workers), the
- * next one with room when that one is full, so consecutive accepts alternate.
+ * next one with room when that one is full (never, below our cap). Descriptor numbers alone
+ * did not alternate: the first run of bench/assign.sh after its warm-up put 16 and 48 of wrk's
+ * 64 connections on the two workers (one worker had closed its warm-up connections, so only
+ * numbers of its residue were free, while the other's were still open), and its p99 was 8 ms
+ * where later, even runs had 1 ms. So the thread gives connections to the workers in turn and
+ * renumbers one whose descriptor would put it elsewhere (balance: F_DUPFD to a free number
+ * of the wanted residue); it counts each worker's open connections (hand-over, and MHD's
+ * closed notification, which gives the descriptor) for tests.
  *
  * The caps are ours. --per-ip-connections counts per client prefix (http_client_prefix: an
  * IPv4 address, an IPv6 /64, an IPv4-mapped IPv6 address as its IPv4 one): a host holds a
@@ -100,6 +107,11 @@ struct http_listener {
     atomic_long open;       /* handed to MHD and not yet closed (http_listener_closed) */
     unsigned per_prefix;    /* --per-ip-connections, 0 = none */
     struct prefix_table prefixes;
+    unsigned workers;    /* MHD's pool; 0 or 1: no balancing */
+    atomic_long *on;     /* per worker (fd % workers): its open connections */
+    atomic_ullong moved; /* connections renumbered onto the worker whose turn it was */
+    unsigned turn;       /* the worker the next connection goes to (accepting thread) */
+    int high;            /* the highest descriptor balance has seen (accepting thread) */
 };
 
 void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX])
@@ -337,9 +349,78 @@ bool http_listener_admit(struct http_listener *l, const struct sockaddr *client)
     return true;
 }
 
-void http_listener_closed(struct http_listener *l, const struct sockaddr *client)
+/* The worker MHD gives descriptor fd to, or -1 without a pool. */
+static int worker_of(const struct http_listener *l, int fd)
+{
+    return l->workers > 1 && fd >= 0 ? (int)((unsigned)fd % l->workers) : -1;
+}
+
+/* c, or a descriptor of the same socket that lands on the next worker in turn when c's number
+ * would put it on another: fcntl F_DUPFD from the first number of the wanted residue above
+ * every descriptor this thread has seen (l->high: numbers below it are mostly taken, or free
+ * with one residue, the skew itself), a few tries at most. In turn, not by load: the skew
+ * comes from connections whose clients have gone and whose worker has not closed them yet
+ * (counted, they would steer the new ones wrong), and each worker takes every other
+ * connection whatever their lifetimes. Out of numbers (the open-file limit): c as it is, and
+ * the search starts low again. The accepting thread only. */
+static int balance(struct http_listener *l, int c)
+{
+    if (l->workers <= 1) {
+        return c;
+    }
+    if (c > l->high) {
+        l->high = c;
+    }
+    unsigned want = l->turn++ % l->workers;
+    if ((unsigned)c % l->workers == want) {
+        return c;
+    }
+    int from = l->high + 1;
+    for (int tries = 0; tries < 4; tries++) {
+        from += (int)((want + l->workers - (unsigned)from % l->workers) % l->workers);
+        int d = fcntl(c, F_DUPFD_CLOEXEC, from);
+        if (d < 0) {
+            l->high = c; /* past the limit: from low again next time */
+            return c;
+        }
+        if (d > l->high) {
+            l->high = d;
+        }
+        if ((unsigned)d % l->workers == want) {
+            close(c);
+            atomic_fetch_add_explicit(&l->moved, 1, memory_order_relaxed);
+            return d;
+        }
+        close(d); /* a number taken meanwhile: the next one of the residue after it */
+        from = d + 1;
+    }
+    return c;
+}
+
+int http_listener_spread(struct http_listener *l, int c)
+{
+    c = balance(l, c);
+    int w = worker_of(l, c);
+    if (w >= 0) {
+        atomic_fetch_add_explicit(&l->on[w], 1, memory_order_relaxed);
+    }
+    return c;
+}
+
+long http_listener_worker_load(struct http_listener *l, unsigned worker)
+{
+    return l->on != NULL && worker < l->workers
+               ? atomic_load_explicit(&l->on[worker], memory_order_relaxed)
+               : -1;
+}
+
+void http_listener_closed(struct http_listener *l, const struct sockaddr *client, int fd)
 {
     if (l != NULL) {
+        int w = worker_of(l, fd);
+        if (w >= 0) {
+            atomic_fetch_sub_explicit(&l->on[w], 1, memory_order_relaxed);
+        }
         char key[HTTP_CLIENT_PREFIX_MAX];
         http_client_prefix(client, key);
         prefix_release(&l->prefixes, key);
@@ -421,9 +502,10 @@ static void *accept_loop(void *arg)
                 refused_log(sa, true);
                 continue;
             }
+            c = http_listener_spread(l, c);
             /* MHD owns c from here: a worker's, or closed (out of memory) */
             if (MHD_add_connection(l->d, c, sa, len) != MHD_YES) {
-                http_listener_closed(l, sa);
+                http_listener_closed(l, sa, c);
                 atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
                 refused_log(sa, false);
             }
@@ -432,15 +514,21 @@ static void *accept_loop(void *arg)
 }
 
 struct http_listener *http_listener_new(int fd, unsigned max_conns, unsigned per_prefix,
-                                        struct http_deadlines *shed, struct err *err)
+                                        unsigned workers, struct http_deadlines *shed,
+                                        struct err *err)
 {
     struct http_listener *l = xcalloc(1, sizeof(*l));
+    l->workers = workers;
+    if (workers > 1) {
+        l->on = xcalloc(workers, sizeof(*l->on));
+    }
     l->fd = fd;
     l->limit = max_conns;
     l->per_prefix = per_prefix;
     l->shed = shed;
     if (pipe2(l->wake, O_CLOEXEC) != 0) {
         err_set(err, ERR_INTERNAL, NULL, "pipe: %s", strerror(errno));
+        free(l->on);
         free(l);
         return NULL;
     }
@@ -486,6 +574,7 @@ void http_listener_free(struct http_listener *l)
     http_listener_stop(l);
     pthread_mutex_destroy(&l->prefixes.mu);
     free(l->prefixes.slot);
+    free(l->on);
     free(l);
 }
 
@@ -499,11 +588,16 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "acceptance: --per-ip-connections reached (per IPv4 address, IPv6 /64).\n"
                "# TYPE bunsen_http_connections_refused_total counter\n"
                "bunsen_http_connections_refused_total %llu\n"
+               "# HELP bunsen_http_connections_rebalanced_total Connections given another "
+               "descriptor number so that the workers take them in turn.\n"
+               "# TYPE bunsen_http_connections_rebalanced_total counter\n"
+               "bunsen_http_connections_rebalanced_total %llu\n"
                "# HELP bunsen_http_connections_full_seconds_total Time spent at "
                "--max-connections, not accepting (new connections wait in the backlog).\n"
                "# TYPE bunsen_http_connections_full_seconds_total counter\n"
                "bunsen_http_connections_full_seconds_total %.3f\n",
                atomic_load_explicit(&l->accepted, memory_order_relaxed),
                atomic_load_explicit(&l->refused, memory_order_relaxed),
+               atomic_load_explicit(&l->moved, memory_order_relaxed),
                (double)atomic_load_explicit(&l->full_ms, memory_order_relaxed) / 1000.0);
 }

@@ -566,7 +566,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        http_listener_closed(srv->listener, ci != NULL ? ci->client_addr : NULL);
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        http_listener_closed(srv->listener, ci != NULL ? ci->client_addr : NULL,
+                             fi != NULL ? (int)fi->connect_fd : -1);
     }
 }
 
@@ -606,8 +609,9 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
         http_deadlines_new((unsigned)cfg->request_timeout_s, (unsigned)cfg->conn_timeout_s);
     /* the listener owns fd from here; srv->listener is set before MHD's threads start, as
      * *out below: a connection's closed notification and /metrics read it */
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1u;
     srv->listener = http_listener_new(fd, (unsigned)cfg->conn_limit, (unsigned)cfg->per_ip_limit,
-                                      srv->deadlines, err);
+                                      threads, srv->deadlines, err);
     if (srv->listener == NULL) {
         server_free(srv);
         close(fd);
@@ -619,7 +623,6 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     *out = srv;
     /* no listening socket of MHD's: listener.c accepts and hands connections to the workers,
      * and holds --max-connections itself (MHD's limit is above it: listener.c says why) */
-    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1u;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
