@@ -254,10 +254,10 @@ struct http_streams *http_server_streams(struct http_server *srv);
  * and before the store closes under a producer. */
 void http_feeds_close_all(void);
 
-/* Rendered reply bodies of at least this many bytes (request.c http_reply_json_text,
- * http_reply_bytes) are counted while MHD holds them, from the response's making to its
- * destruction (the reply sent, or the connection gone): a slow reader holds its whole reply
- * (review hostile30 F1). Smaller ones, streams (bounded buffers) and shared payloads (/sub,
+/* Slow reads' (ROUTE_OFFLOAD) rendered reply bodies of at least this many bytes (request.c
+ * http_reply_json_text, http_reply_bytes) are counted while MHD holds them, from the response's
+ * making to its destruction (the reply sent, or the connection gone): a slow reader holds its whole
+ * reply (review hostile30 F1). Smaller ones, streams (bounded buffers) and shared payloads (/sub,
  * the SDK payloads: one copy for all) are not. */
 #define HTTP_REPLY_COUNTED_MIN (64u * 1024)
 /* Add n bytes to, or take them from, the server's count of counted replies (server.c;

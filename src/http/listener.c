@@ -252,8 +252,11 @@ int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err
     if (fd < 0) {
         return err_set(err, ERR_INTERNAL, NULL, "socket: %s", strerror(errno));
     }
-    int one = 1;
+    int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (*ipv6) { /* "::" takes IPv4 clients too (as ::ffff:a.b.c.d), whatever bindv6only says */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    }
     if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
         int e = errno;
         close(fd);

@@ -1,9 +1,9 @@
 /*
  * request.c - the request object's API for handlers (http.h): replies (JSON, errors,
- * bytes, headers; a rendered body of 64 KiB or more counted on the server's reply memory while
- * MHD holds it: struct counted), accessors (path parameters, query, headers, body, caller), the
- * JSON body parser and suspend/resume. The lifecycle that drives a request is in server.c.
- * Thread-safety: a request belongs to one thread at a time (see http.h).
+ * bytes, headers; a slow read's rendered body of 64 KiB or more counted on the server's reply
+ * memory while MHD holds it: struct counted), accessors (path parameters, query, headers, body,
+ * caller), the JSON body parser and suspend/resume. The lifecycle that drives a request is in
+ * server.c. Thread-safety: a request belongs to one thread at a time (see http.h).
  */
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -75,10 +75,20 @@ static struct MHD_Response *counted_response(struct counted *c, char *data)
     return resp;
 }
 
+/* Counted: a slow read's (ROUTE_OFFLOAD) body of HTTP_REPLY_COUNTED_MIN or more, what the
+ * budget refuses when over it. Others are not: public replies (the 157 KB OpenAPI document,
+ * dashboard files, /metrics) would let anyone without a key spend the budget that keyed reads
+ * are refused by (review diff31 F1), and their connections are capped per address. */
+static bool reply_counted(const struct http_req *r, size_t len)
+{
+    return len >= HTTP_REPLY_COUNTED_MIN && r->srv != NULL && r->route != NULL &&
+           (r->route->flags & ROUTE_OFFLOAD) != 0;
+}
+
 void http_reply_bytes(struct http_req *r, int status, const char *content_type, const char *data,
                       size_t len)
 {
-    if (len >= HTTP_REPLY_COUNTED_MIN && r->srv != NULL) {
+    if (reply_counted(r, len)) {
         struct counted *c = xmalloc(sizeof(*c) + len);
         c->srv = r->srv;
         c->len = len;
@@ -184,7 +194,7 @@ void http_reply_json(struct http_req *r, int status, json_t *body)
 void http_reply_json_text(struct http_req *r, int status, char *text, size_t len)
 {
     struct MHD_Response *resp;
-    if (len >= HTTP_REPLY_COUNTED_MIN && r->srv != NULL) {
+    if (reply_counted(r, len)) {
         struct counted *c = xmalloc(sizeof(*c));
         c->srv = r->srv;
         c->len = len;

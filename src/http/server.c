@@ -731,9 +731,10 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
     metrics_write_value(
         b, "bunsen_http_offload_abandoned_total", "",
         (double)(http_offload_abandoned(srv->offload) + http_offload_abandoned(srv->ingest)));
-    metrics_write_help(b, "bunsen_http_reply_bytes", "gauge",
-                       "Bytes of rendered replies of 64 KiB or more not yet sent (held until "
-                       "their client has read them; --max-reply-memory bounds them).");
+    metrics_write_help(
+        b, "bunsen_http_reply_bytes", "gauge",
+        "Bytes of slow reads' rendered replies of 64 KiB or more not yet sent (held until "
+        "their client has read them; --max-reply-memory bounds them).");
     metrics_write_value(b, "bunsen_http_reply_bytes", "",
                         (double)atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed));
     metrics_write_help(b, "bunsen_http_reply_memory_refused_total", "counter",
