@@ -511,6 +511,8 @@ T.test('download CSV equals the API CSV; copy JSON URL', async () => {
   assertEq(csv, api, 'CSV body');
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: daemon.url });
   await page.getByRole('button', { name: 'Copy JSON URL' }).click();
+  // the page writes the clipboard asynchronously and says so once written
+  await page.locator('#toasts .toast', { hasText: 'JSON URL copied' }).waitFor();
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   const u = new URL(copied);
   assertEq(u.origin + u.pathname, `${daemon.url}/api/v1/experiments/${EXP}/results`, 'copied URL path');
