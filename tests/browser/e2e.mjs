@@ -384,6 +384,8 @@ T.test('results page shows the same numbers as the JSON API', async () => {
   await go(page, `/experiments/${EXP}`);
   await waitResults(page, 'frequentist');
   await compareResults(page, { method: 'frequentist', cuped: 'true', correction: 'none' });
+  // the time series is a request of its own, answered after the results or before
+  await page.locator('.ts-box svg.chart.lift').waitFor();
   assert((await page.locator('svg.chart.lift').count()) === 1, 'time-series chart drawn');
   assert((await page.locator('svg.chart.lift .series').count()) === 2, 'one series per treatment');
   assertEq(await page.locator('.srm-banner').count(), 0, 'no SRM banner on a healthy split');
@@ -509,6 +511,8 @@ T.test('download CSV equals the API CSV; copy JSON URL', async () => {
   assertEq(csv, api, 'CSV body');
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: daemon.url });
   await page.getByRole('button', { name: 'Copy JSON URL' }).click();
+  // the page writes the clipboard asynchronously and says so once written
+  await page.locator('#toasts .toast', { hasText: 'JSON URL copied' }).waitFor();
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   const u = new URL(copied);
   assertEq(u.origin + u.pathname, `${daemon.url}/api/v1/experiments/${EXP}/results`, 'copied URL path');

@@ -13,14 +13,29 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dlg = page.locator('dialog[open]');
 const two = [{ key: 'control', weight: 0.5 }, { key: 'b', weight: 0.5 }];
 
-/** Make requests to `glob` wait `ms` before reaching the daemon; returns a function that lifts it. */
-async function slow(glob, ms) {
+/**
+ * Hold the requests to `glob` before they reach the daemon until `release()`: the request is
+ * on its way for as long as the scenario needs, however slow the machine (a fixed delay ran
+ * out before the checks on a loaded one). `lift()` releases and removes the route. A request
+ * the handler `pass`es (a GET the form reads) goes on at once.
+ */
+async function hold(glob, pass = () => false) {
+  let release;
+  const released = new Promise((r) => {
+    release = r;
+  });
   const handler = async (route) => {
-    await sleep(ms);
+    if (!pass(route.request())) await released;
     await route.continue().catch(() => {});
   };
   await page.route(glob, handler);
-  return () => page.unroute(glob, handler);
+  return {
+    release,
+    lift: async () => {
+      release();
+      await page.unroute(glob, handler);
+    },
+  };
 }
 
 async function openExperiment(key) {
@@ -39,34 +54,42 @@ T.test('Stop on a slow server: Cancel disabled, Escape ignored, "Stopping…"; t
   await admin.post('/experiments', { key: 'if-stop', name: 'Slow stop', variants: two });
   await admin.post('/experiments/if-stop/start');
   await openExperiment('if-stop');
-  const lift = await slow('**/api/v1/experiments/if-stop/stop', 2500);
-  await page.locator('.lifecycle button', { hasText: 'Stop…' }).click();
-  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
-  await dlg.getByRole('button', { name: 'Stopping…' }).waitFor();
-  assertEq(await dlg.getByRole('button', { name: 'Cancel' }).isDisabled(), true, 'Cancel disabled while stopping');
-  await page.keyboard.press('Escape');
-  await sleep(300);
-  assertEq(await dlg.count(), 1, 'the dialog stays open after Escape');
-  await dlg.waitFor({ state: 'detached', timeout: 10000 });
-  await page.locator('main h1 .badge-stopped').waitFor();
+  const gate = await hold('**/api/v1/experiments/if-stop/stop');
+  try {
+    await page.locator('.lifecycle button', { hasText: 'Stop…' }).click();
+    await dlg.getByRole('button', { name: 'Stop experiment' }).click();
+    await dlg.getByRole('button', { name: 'Stopping…' }).waitFor();
+    assertEq(await dlg.getByRole('button', { name: 'Cancel' }).isDisabled(), true, 'Cancel disabled while stopping');
+    await page.keyboard.press('Escape');
+    await sleep(300);
+    assertEq(await dlg.count(), 1, 'the dialog stays open after Escape');
+    gate.release();
+    await dlg.waitFor({ state: 'detached', timeout: 10000 });
+    await page.locator('main h1 .badge-stopped').waitFor();
+  } finally {
+    await gate.lift();
+  }
   assertEq((await admin.get('/experiments/if-stop')).status, 'stopped', 'the server');
   assertEq(await page.locator('.lifecycle button', { hasText: 'Pause' }).count(), 0, 'Pause no longer offered');
-  await lift();
   noErrors();
 });
 
 T.test('Delete on a slow server: Cancel does nothing while deleting; the page then goes to the list', async () => {
   await admin.post('/experiments', { key: 'if-del', variants: two });
   await openExperiment('if-del');
-  const lift = await slow('**/api/v1/experiments/if-del', 2000);
-  await page.locator('.lifecycle button', { hasText: 'Delete' }).click();
-  await dlg.getByRole('button', { name: 'Delete experiment' }).click();
-  await dlg.getByRole('button', { name: 'Deleting…' }).waitFor();
-  await dlg.getByRole('button', { name: 'Cancel' }).click({ force: true });
-  await sleep(200);
-  assertEq(await dlg.count(), 1, 'the dialog stays open after Cancel');
-  await waitHash('/experiments');
-  await lift();
+  const gate = await hold('**/api/v1/experiments/if-del');
+  try {
+    await page.locator('.lifecycle button', { hasText: 'Delete' }).click();
+    await dlg.getByRole('button', { name: 'Delete experiment' }).click();
+    await dlg.getByRole('button', { name: 'Deleting…' }).waitFor();
+    await dlg.getByRole('button', { name: 'Cancel' }).click({ force: true });
+    await sleep(200);
+    assertEq(await dlg.count(), 1, 'the dialog stays open after Cancel');
+    gate.release();
+    await waitHash('/experiments');
+  } finally {
+    await gate.lift();
+  }
   noErrors();
 });
 
@@ -74,20 +97,24 @@ T.test('Pause, then leave the page while it is on its way: the page left stays, 
   await admin.post('/experiments', { key: 'if-pause', variants: two });
   await admin.post('/experiments/if-pause/start');
   await openExperiment('if-pause');
-  const lift = await slow('**/api/v1/experiments/if-pause/pause', 2000);
-  await page.locator('.lifecycle button', { hasText: 'Pause' }).click();
-  await dlg.getByRole('button', { name: 'Pause experiment' }).click();
-  await dlg.getByRole('button', { name: 'Pausing…' }).waitFor();
-  await page.evaluate(() => {
-    location.hash = '#/metrics';
-  });
-  await page.locator('h1', { hasText: 'Metrics' }).waitFor();
-  await page.locator('#toasts', { hasText: 'Experiment if-pause paused' }).waitFor({ timeout: 10000 });
+  const gate = await hold('**/api/v1/experiments/if-pause/pause');
+  try {
+    await page.locator('.lifecycle button', { hasText: 'Pause' }).click();
+    await dlg.getByRole('button', { name: 'Pause experiment' }).click();
+    await dlg.getByRole('button', { name: 'Pausing…' }).waitFor();
+    await page.evaluate(() => {
+      location.hash = '#/metrics';
+    });
+    await page.locator('h1', { hasText: 'Metrics' }).waitFor();
+    gate.release();
+    await page.locator('#toasts', { hasText: 'Experiment if-pause paused' }).waitFor({ timeout: 10000 });
+  } finally {
+    await gate.lift();
+  }
   await sleep(500);
   await waitHash('/metrics');
   assertEq(await page.locator('dialog').count(), 0, 'no dialog left');
   assertEq((await admin.get('/experiments/if-pause')).status, 'paused', 'the server');
-  await lift();
   noErrors();
 });
 
@@ -174,18 +201,25 @@ for (const [what, make, hash, saveName, toasted] of [
     await go(hash);
     await page.locator('form').first().waitFor();
     const path = hash.replace(/\/edit$/, '');
-    const lift = await slow(`**/api/v1${path}`, 2000);
-    await page.getByLabel('Name', { exact: true }).fill(`Renamed ${what}`);
-    await page.locator('form button[type=submit]', { hasText: saveName }).click();
-    await sleep(300);
-    await page.locator('nav').getByRole('link', { name: 'Power' }).click();
-    await sleep(300);
-    assertEq(await page.locator('dialog[open]', { hasText: 'Leave without saving' }).count(), 0, 'no "Leave without saving" while saving');
-    await waitHash('/power');
-    await page.locator('#toasts', { hasText: toasted }).waitFor();
+    // the save is held until the link was followed: a save done before it (a slow
+    // machine, a fixed delay) tested nothing and its toast could be gone by then
+    const gate = await hold(`**/api/v1${path}`, (r) => r.method() === 'GET');
+    try {
+      await page.getByLabel('Name', { exact: true }).fill(`Renamed ${what}`);
+      const sent = page.waitForRequest((r) => r.url().endsWith(`/api/v1${path}`) && r.method() !== 'GET');
+      await page.locator('form button[type=submit]', { hasText: saveName }).click();
+      await sent;
+      await page.locator('nav').getByRole('link', { name: 'Power' }).click();
+      await sleep(300);
+      assertEq(await page.locator('dialog[open]', { hasText: 'Leave without saving' }).count(), 0, 'no "Leave without saving" while saving');
+      gate.release();
+      await waitHash('/power');
+      await page.locator('#toasts', { hasText: toasted }).waitFor();
+    } finally {
+      await gate.lift();
+    }
     await sleep(2500);
     await waitHash('/power');
-    await lift();
     const doc = await admin.get(path);
     assertEq(doc.name, `Renamed ${what}`, 'saved');
     noErrors();
@@ -196,16 +230,25 @@ T.test('a save that fails while leaving: stays on the form, says so', async () =
   await go('/experiments/if-save/edit');
   await page.locator('form.exp-form').waitFor();
   const glob = '**/api/v1/experiments/if-save';
+  // the PATCH fails once the link was followed (held until then: with a fixed delay a loaded
+  // machine failed the save first, and the link then asked "Leave without saving?")
+  let release;
+  const released = new Promise((r) => {
+    release = r;
+  });
   const handler = async (route) => {
     if (route.request().method() !== 'PATCH') return route.continue();
-    await sleep(1500);
+    await released;
     await route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"disk full"}}' });
   };
   await page.route(glob, handler);
   await page.getByLabel('Name', { exact: true }).fill('Not saved');
+  const sent = page.waitForRequest((r) => r.url().endsWith('/api/v1/experiments/if-save') && r.method() === 'PATCH');
   await page.locator('form button[type=submit]').click();
-  await sleep(300);
+  await sent;
   await page.locator('nav').getByRole('link', { name: 'Power' }).click();
+  await sleep(300);
+  release();
   await page.locator('#toasts', { hasText: 'Not saved, so you are still on this page' }).waitFor();
   await waitHash('/experiments/if-save/edit');
   assertEq(await page.getByLabel('Name', { exact: true }).inputValue(), 'Not saved', 'the edit is kept');

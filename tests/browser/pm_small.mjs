@@ -156,6 +156,8 @@ T.test('"Copy JSON URL" says it needs an API key; "Copy as curl" has a placehold
   assert((await text(copy)).includes('needs an API key'), await text(copy));
   assert((await copy.getAttribute('title')).includes('Authorization: Bearer'), 'tooltip');
   await page.getByRole('button', { name: 'Copy as curl' }).click();
+  // the page writes the clipboard asynchronously and says so once written
+  await page.locator('#toasts .toast', { hasText: 'curl command copied' }).waitFor();
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   const m = /^curl -H "Authorization: Bearer \$BUNSEN_API_KEY" '([^']+)'$/.exec(copied);
   assert(m, `a curl command with a placeholder: ${copied}`);

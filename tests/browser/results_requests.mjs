@@ -118,6 +118,8 @@ T.test('with a breakdown chosen, the CSV and the JSON URL are the breakdown’s'
   assertEq(download.suggestedFilename(), `${EXP}-results-by-plan.csv`, 'the file name says the dimension');
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: daemon.url });
   await page.getByRole('button', { name: 'Copy JSON URL' }).click();
+  // the page writes the clipboard asynchronously and says so once written
+  await page.locator('#toasts .toast', { hasText: 'JSON URL copied' }).waitFor();
   const u = new URL(await page.evaluate(() => navigator.clipboard.readText()));
   for (const [k, v] of Object.entries(params)) assertEq(u.searchParams.get(k), v, `copied URL ${k}`);
   noErrors();
