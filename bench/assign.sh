@@ -211,7 +211,13 @@ cpu_ticks() { # pids... -> user + system clock ticks used so far (children inclu
 }
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 tag=$(date +%s)
-run() { # name url key log_exposure pids... -> sets RPS P50 P99 ERRS REQS CPU_US
+split_of() { # pid -> the number of descriptors in each of its epoll sets, "/"-separated
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:[eventpoll]" ] || continue
+        grep -c '^tfd:' "/proc/$1/fdinfo/${fd##*/}" 2>/dev/null
+    done | paste -sd/ -
+}
+run() { # name url key log_exposure pids... -> sets RPS P50 P99 ERRS REQS CPU_US SPLIT
     name=$1 url=$2 key=$3 logx=$4
     shift 4
     out="$tmp/wrk-$name.txt"
@@ -219,8 +225,13 @@ run() { # name url key log_exposure pids... -> sets RPS P50 P99 ERRS REQS CPU_US
         -- "$key" "$logx" "$EXP" "${tag}w$name" /api/v1/assign "${POOL:-0}" >/dev/null 2>&1
     c0=$(cpu_ticks "$@")
     $WPIN wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -s "$here/assign.lua" "$url/api/v1/assign" \
-        -- "$key" "$logx" "$EXP" "${tag}$name" /api/v1/assign "${POOL:-0}" >"$out" 2>&1 ||
-        die "wrk failed against $name: $(cat "$out")"
+        -- "$key" "$logx" "$EXP" "${tag}$name" /api/v1/assign "${POOL:-0}" >"$out" 2>&1 &
+    wpid=$!
+    # mid-run: how the server's epoll workers hold wrk's connections (one tfd line per
+    # registered socket, the worker's own wake-up descriptor included)
+    sleep 2
+    SPLIT=$(for p in "$@"; do split_of "$p"; done | tr '\n' ' ')
+    wait "$wpid" || die "wrk failed against $name: $(cat "$out")"
     c1=$(cpu_ticks "$@")
     sed "s/^/  [$name] /" "$out" >&2
     RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -239,11 +250,11 @@ npids="$npid $(pgrep -P "$npid" 2>/dev/null | tr '\n' ' ')"
 run nginx "http://127.0.0.1:$nport" - false $npids
 N_RPS=$RPS N_P50=$P50 N_P99=$P99 N_ERR=$ERRS N_CPU=$CPU_US
 run mhd-ref "http://127.0.0.1:$mport" - false "$mpid"
-M_RPS=$RPS M_P50=$P50 M_P99=$P99 M_ERR=$ERRS M_CPU=$CPU_US
+M_RPS=$RPS M_P50=$P50 M_P99=$P99 M_ERR=$ERRS M_CPU=$CPU_US M_SPLIT=$SPLIT
 stop_pid "$mpid"
 mpid=""
 run log-off "$B" "$sdk" false "$bpid"
-F_RPS=$RPS F_P50=$P50 F_P99=$P99 F_ERR=$ERRS F_CPU=$CPU_US
+F_RPS=$RPS F_P50=$P50 F_P99=$P99 F_ERR=$ERRS F_CPU=$CPU_US F_SPLIT=$SPLIT
 perf_pid=""
 if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null 2>&1; then
     secs=$(echo "$WARM $DUR" | awk '{ print ($1 + 0) + ($2 + 0) }')
@@ -260,7 +271,7 @@ run log-on "$B" "$sdk" true "$bpid"
 k1=$(commits)
 w1=$(busy)
 t1=$(date +%s.%N)
-O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS O_CPU=$CPU_US
+O_RPS=$RPS O_P50=$P50 O_P99=$P99 O_ERR=$ERRS O_REQS=$REQS O_CPU=$CPU_US O_SPLIT=$SPLIT
 q="SELECT count(*) FROM exposures WHERE user_id LIKE 'b${tag}log-on-%'"
 if [ -n "$PG" ]; then
     stored=$(runuser -u postgres -- psql "$DBURL" -qAtX -c "$q" 2>/dev/null ||
@@ -278,7 +289,7 @@ h0=$(lookups hit) m0=$(lookups miss)
 run log-ret "$B" "$sdk" true "$bpid"
 h1=$(lookups hit) m1=$(lookups miss)
 POOL=0
-R_RPS=$RPS R_P50=$P50 R_P99=$P99 R_ERR=$ERRS R_CPU=$CPU_US R_REQS=$REQS
+R_RPS=$RPS R_P50=$P50 R_P99=$P99 R_ERR=$ERRS R_CPU=$CPU_US R_REQS=$REQS R_SPLIT=$SPLIT
 
 # ---- report -----------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -296,6 +307,7 @@ printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "bare libmicrohttpd (ref)" "$M_
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=false" "$F_RPS" "$F_P50" "$F_P99" "$F_ERR" "$F_R" "$F_CPU"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "/assign log_exposure=true" "$O_RPS" "$O_P50" "$O_P99" "$O_ERR" "$O_R" "$O_CPU"
 printf '%-28s %11.0f %8.3f %8.3f %7d %9s %13s\n' "  same, returning users" "$R_RPS" "$R_P50" "$R_P99" "$R_ERR" "$(ratio "$R_RPS" "$N_RPS")" "$R_CPU"
+echo "connections per HTTP worker mid-run (epoll sets, each with its wake-up descriptor; nginx's are idle): mhd ref $M_SPLIT; off $F_SPLIT; on $O_SPLIT; returning $R_SPLIT"
 echo "(server us/req: CPU time, user + system, of the server's processes per reply: less sensitive to other load than requests/s)"
 [ -n "$PG" ] && echo "(on PostgreSQL the daemon's alone: the database's processes are not counted)"
 echo "exposures committed in the logging-on run: $stored (wrk counted $O_REQS replies)$(awk -v a="$k0" -v b="$k1" -v n="$stored" 'BEGIN { if (a != "" && b > a && n + 0 > 0) printf "; %d group commits, %.1f exposures per commit (warm-up included)", b - a, n / (b - a) }')"
