@@ -260,13 +260,21 @@ void http_feeds_close_all(void);
  * reply (review hostile30 F1). Smaller ones, streams (bounded buffers) and shared payloads (/sub,
  * the SDK payloads: one copy for all) are not. */
 #define HTTP_REPLY_COUNTED_MIN (64u * 1024)
-/* Add n bytes to, or take them from, the server's count of counted replies (server.c;
- * bunsen_http_reply_bytes). Any thread. */
-void http_server_reply_hold(struct http_server *srv, size_t n);
-void http_server_reply_release(struct http_server *srv, size_t n);
+/* One key's counted replies may hold at most 1/HTTP_REPLY_KEY_SHARE of the budget (its slow
+ * readers must not leave every other key refused); keys are counted in
+ * HTTP_REPLY_KEY_BUCKETS buckets by a keyed hash of their id (two keys in one bucket share
+ * its share), bucket 0 for a request without one. */
+#define HTTP_REPLY_KEY_SHARE   4
+#define HTTP_REPLY_KEY_BUCKETS 256
+unsigned http_server_reply_bucket(const struct http_req *r);
+/* Add n bytes to, or take them from, the server's count of counted replies and bucket's
+ * (server.c; bunsen_http_reply_bytes). Any thread. */
+void http_server_reply_hold(struct http_server *srv, unsigned bucket, size_t n);
+void http_server_reply_release(struct http_server *srv, unsigned bucket, size_t n);
 /* May r, a slow read (ROUTE_OFFLOAD), be made? True for any request but GET and HEAD (a
  * committed write's reply must go out), and while the counted replies hold no more than
- * --max-reply-memory; else false after replying 503 + Retry-After 2, counted
+ * --max-reply-memory, and r's key's no more than its share of it; else false after replying
+ * 503 + Retry-After 2, counted
  * (bunsen_http_reply_memory_refused_total). A reply is rendered whole (the results of a wide
  * experiment: ~19 MB) and held until its client has read it: 120 slow readers held 2 GB
  * (review hostile30 F1; RELIABILITY.md AR). Asked when the request is queued (server.c) and

@@ -60,32 +60,55 @@ struct http_server {
      * (--max-reply-memory) beyond which slow reads are refused
      * (http_server_reply_budget_ok) */
     atomic_size_t reply_bytes;
+    atomic_size_t reply_key_bytes[HTTP_REPLY_KEY_BUCKETS]; /* the same per key (its bucket) */
     size_t reply_budget;
     atomic_uint_fast64_t reply_refused; /* slow reads refused over the budget */
 };
 
-void http_server_reply_hold(struct http_server *srv, size_t n)
+unsigned http_server_reply_bucket(const struct http_req *r)
 {
-    atomic_fetch_add_explicit(&srv->reply_bytes, n, memory_order_relaxed);
+    size_t n = strnlen(r->key_id, sizeof(r->key_id));
+    return n == 0 ? 0u : (unsigned)(hash_keyed(r->key_id, n) % HTTP_REPLY_KEY_BUCKETS);
 }
 
-void http_server_reply_release(struct http_server *srv, size_t n)
+void http_server_reply_hold(struct http_server *srv, unsigned bucket, size_t n)
+{
+    atomic_fetch_add_explicit(&srv->reply_bytes, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&srv->reply_key_bytes[bucket], n, memory_order_relaxed);
+}
+
+void http_server_reply_release(struct http_server *srv, unsigned bucket, size_t n)
 {
     atomic_fetch_sub_explicit(&srv->reply_bytes, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&srv->reply_key_bytes[bucket], n, memory_order_relaxed);
 }
 
 bool http_server_reply_budget_ok(struct http_req *r)
 {
     struct http_server *srv = r->srv;
+    if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+        return true;
+    }
     size_t held = atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed);
-    if (held <= srv->reply_budget || (r->method != HTTP_GET && r->method != HTTP_HEAD)) {
+    size_t mine = atomic_load_explicit(&srv->reply_key_bytes[http_server_reply_bucket(r)],
+                                       memory_order_relaxed);
+    if (held <= srv->reply_budget && mine <= srv->reply_budget / HTTP_REPLY_KEY_SHARE) {
         return true;
     }
     atomic_fetch_add_explicit(&srv->reply_refused, 1, memory_order_relaxed);
-    http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                     "replies waiting to be sent hold %.1f MiB, over --max-reply-memory %zu "
-                     "MiB; retry shortly",
-                     (double)held / (1024.0 * 1024.0), srv->reply_budget >> 20);
+    if (held > srv->reply_budget) {
+        http_reply_error(r, ERR_UNAVAILABLE, NULL,
+                         "replies waiting to be sent hold %.1f MiB, over --max-reply-memory %zu "
+                         "MiB; retry shortly",
+                         (double)held / (1024.0 * 1024.0), srv->reply_budget >> 20);
+    } else { /* one key's slow readers may not take every other key's share (review diff31 F8) */
+        http_reply_error(r, ERR_UNAVAILABLE, NULL,
+                         "this key's replies waiting to be sent hold %.1f MiB, over its share "
+                         "(1/%d of --max-reply-memory %zu MiB); retry once its clients have "
+                         "read them",
+                         (double)mine / (1024.0 * 1024.0), HTTP_REPLY_KEY_SHARE,
+                         srv->reply_budget >> 20);
+    }
     if (r->resp != NULL) {
         /* they drain at their clients' pace: a little longer than a full queue's 1 s */
         MHD_del_response_header(r->resp, "Retry-After", "1");

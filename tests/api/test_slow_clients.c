@@ -532,6 +532,37 @@ static double wait_reply_bytes(int port, bool above, double bytes)
     return v;
 }
 
+enum { NV = 100000 }; /* values of the saved group "big": a reply of ~6.1 MB */
+
+/* The saved group "big" on d, whose reply is a slow read of ~6.1 MB. */
+static void make_big_group(struct daemon *d)
+{
+    size_t cap = (size_t)NV * 64 + 128, len = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    len += (size_t)snprintf(body + len, cap - len,
+                            "{\"key\":\"big\",\"attribute\":\"id\",\"values\":[");
+    for (int i = 0; i < NV; i++) {
+        len += (size_t)snprintf(body + len, cap - len, "%s\"%058d\"", i ? "," : "", i);
+    }
+    snprintf(body + len, cap - len, "]}");
+    json_decref(harness_call(d->port, "POST", "/api/v1/saved-groups", d->admin_key, body, 201));
+    free(body);
+}
+
+/* n connections that ask for "big" with key and never read (their fds in fds). */
+static void open_non_readers(struct daemon *d, const char *key, int *fds, int n)
+{
+    const char *req = fmt("GET /api/v1/saved-groups/big HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer %s\r\n\r\n",
+                          key);
+    for (int i = 0; i < n; i++) {
+        fds[i] = open_small_window(d->port);
+        assert_true(fds[i] >= 0);
+        assert_true(send_text(fds[i], req));
+    }
+}
+
 /* Unsent replies have a memory budget (review hostile30 F1, RELIABILITY.md AR): clients that
  * ask for a 6 MB saved group and do not read hold its whole rendered reply; over
  * --max-reply-memory 1 (MiB) the same read is refused 503 + Retry-After, while /healthz, reads
@@ -544,32 +575,15 @@ static void test_reply_memory_budget(void **state)
     struct daemon R;
     const char *const extra[] = {"--max-reply-memory", "1", "--threads", "2", NULL};
     assert_int_equal(daemon_start(&R, extra), 0);
-    enum { NV = 100000, SLOW = 3 };
-    size_t cap = (size_t)NV * 64 + 128, len = 0;
-    char *body = malloc(cap);
-    assert_non_null(body);
-    len += (size_t)snprintf(body + len, cap - len,
-                            "{\"key\":\"big\",\"attribute\":\"id\",\"values\":[");
-    for (int i = 0; i < NV; i++) {
-        len += (size_t)snprintf(body + len, cap - len, "%s\"%058d\"", i ? "," : "", i);
-    }
-    snprintf(body + len, cap - len, "]}");
-    json_decref(harness_call(R.port, "POST", "/api/v1/saved-groups", R.admin_key, body, 201));
-    free(body);
+    enum { SLOW = 3 };
+    make_big_group(&R);
     assert_true(harness_metric_value(R.port, NULL, "bunsen_http_reply_bytes") == 0);
     double refused0 = harness_metric_value(R.port, NULL, "bunsen_http_reply_memory_refused_total");
     assert_true(refused0 == 0);
 
     /* readers that ask and never read */
-    const char *req = fmt("GET /api/v1/saved-groups/big HTTP/1.1\r\nHost: x\r\n"
-                          "Authorization: Bearer %s\r\n\r\n",
-                          R.admin_key);
     int slow[SLOW];
-    for (int i = 0; i < SLOW; i++) {
-        slow[i] = open_small_window(R.port);
-        assert_true(slow[i] >= 0);
-        assert_true(send_text(slow[i], req));
-    }
+    open_non_readers(&R, R.admin_key, slow, SLOW);
     double held = wait_reply_bytes(R.port, true, 1024.0 * 1024);
     fprintf(stderr, "# %d readers not reading hold %.1f MiB of replies\n", SLOW,
             held / (1024.0 * 1024));
@@ -607,6 +621,47 @@ static void test_reply_memory_budget(void **state)
     assert_int_equal(harness_stop(&R), 0);
 }
 
+/* One key's non-reading clients may hold at most a quarter of the budget (review diff31 F8):
+ * with --max-reply-memory 64, three readers of "big" with the admin key hold ~18 MB, over
+ * the key's 16 MiB, and the admin's next read is refused (naming the key's share) while a
+ * viewer key's read of the same group answers; without the share both answered until the
+ * one key held all 64 MiB. */
+static void test_reply_memory_key_share(void **state)
+{
+    (void)state;
+    struct daemon R;
+    const char *const extra[] = {"--max-reply-memory", "64", "--threads", "2", NULL};
+    assert_int_equal(daemon_start(&R, extra), 0);
+    make_big_group(&R);
+    json_t *k = harness_call(R.port, "POST", "/api/v1/keys", R.admin_key,
+                             "{\"name\":\"reader\",\"role\":\"viewer\"}", 201);
+    char viewer[128];
+    snprintf(viewer, sizeof(viewer), "%s", json_string_value(json_object_get(k, "key")));
+    json_decref(k);
+    enum { SLOW = 3 };
+    int slow[SLOW];
+    open_non_readers(&R, R.admin_key, slow, SLOW);
+    double held = wait_reply_bytes(R.port, true, 16.0 * 1024 * 1024);
+    fprintf(stderr, "# one key's %d readers not reading hold %.1f MiB\n", SLOW,
+            held / (1024.0 * 1024));
+    assert_true(held > 16.0 * 1024 * 1024 && held < 64.0 * 1024 * 1024);
+    struct resp r;
+    assert_int_equal(http_req(R.port, "GET", "/api/v1/saved-groups/big", R.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "this key's replies"));
+    resp_free(&r);
+    assert_int_equal(http_req(R.port, "GET", "/api/v1/saved-groups/big", viewer, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    for (int i = 0; i < SLOW; i++) {
+        close(slow[i]);
+    }
+    assert_true(wait_reply_bytes(R.port, false, 0) == 0);
+    assert_int_equal(http_status(R.port, "GET", "/api/v1/saved-groups/big", R.admin_key, NULL),
+                     200);
+    assert_int_equal(harness_stop(&R), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_per_ip_cap),
         cmocka_unit_test(test_per_ip_cap_dual_stack),
         cmocka_unit_test(test_reply_memory_budget),
+        cmocka_unit_test(test_reply_memory_key_share),
     };
     return cmocka_run_group_tests_name("api_slow_clients", tests, setup, teardown);
 }
