@@ -14,6 +14,7 @@
 
 #include "bunsen/auth.h"
 #include "bunsen/http.h"
+#include "bunsen/util.h"
 
 #include "../../src/http/http_int.h" /* http_unescape_no_nul */
 
@@ -618,6 +619,61 @@ static void test_connections_spread(void **state)
     http_listener_free(one);
 }
 
+/* An IPv4 address (as text and sockaddr) whose prefix's home slot in a 256-slot table is
+ * home, searched from 10.0.0.1 upwards past skip; fills out. */
+static void addr_with_home(unsigned home, unsigned from, struct sockaddr_storage *out,
+                           unsigned *found)
+{
+    for (unsigned i = from;; i++) {
+        char t[32];
+        snprintf(t, sizeof(t), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        if ((hash_keyed(t, strlen(t)) & 255) == home) {
+            *out = addr_of(t);
+            *found = i;
+            return;
+        }
+    }
+}
+
+/* Deletion across the end of the table (the random hash of test_prefix_cap makes it likely,
+ * not certain; review diff31 F4): A and B both at home 255 (B wraps to slot 0), C at home 0
+ * (slot 1). A's last connection closes: B must move back to 255 and C to 0, and both still
+ * be found with their counts; then B, then C. */
+static void test_prefix_wrap(void **state)
+{
+    (void)state;
+    struct err err;
+    struct http_listener *l =
+        http_listener_new(socket(AF_INET, SOCK_STREAM, 0), 1000, 5, 1, NULL, &err);
+    assert_non_null(l);
+    struct sockaddr_storage a, b, c;
+    unsigned at = 0;
+    addr_with_home(255, 1, &a, &at);
+    addr_with_home(255, at + 1, &b, &at);
+    addr_with_home(0, 1, &c, &at);
+    const struct sockaddr *A = (struct sockaddr *)&a, *B = (struct sockaddr *)&b,
+                          *C = (struct sockaddr *)&c;
+    assert_true(http_listener_admit(l, A));
+    assert_true(http_listener_admit(l, B));
+    assert_true(http_listener_admit(l, B));
+    assert_true(http_listener_admit(l, C));
+    assert_true(http_listener_admit(l, C));
+    assert_true(http_listener_admit(l, C));
+    http_listener_closed(l, A, -1);
+    assert_int_equal(http_listener_prefix_count(l, A), 0);
+    assert_int_equal(http_listener_prefix_count(l, B), 2);
+    assert_int_equal(http_listener_prefix_count(l, C), 3);
+    http_listener_closed(l, B, -1);
+    http_listener_closed(l, B, -1);
+    assert_int_equal(http_listener_prefix_count(l, B), 0);
+    assert_int_equal(http_listener_prefix_count(l, C), 3);
+    for (int i = 0; i < 5 - 3; i++) { /* C's cap still counts from 3 */
+        assert_true(http_listener_admit(l, C));
+    }
+    assert_false(http_listener_admit(l, C));
+    http_listener_free(l);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -638,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_offload_large_bodies),
         cmocka_unit_test(test_client_prefix),
         cmocka_unit_test(test_prefix_cap),
+        cmocka_unit_test(test_prefix_wrap),
         cmocka_unit_test(test_connections_spread),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
