@@ -338,20 +338,23 @@ static void reload_on_hup(struct app *app)
     log_json(log_rc == 0 && cat_rc == 0 ? LOG_INFO : LOG_ERROR, "reloaded", f);
 }
 
-int cli_serve(int argc, char **argv)
+/* serve's start-up up to the running store and the admin key: the options (every one checked
+ * before anything is touched), signals blocked for the main loop, the log, the web directory,
+ * the address, the data dir and its lock, the store (migrated) and the first admin key. Returns
+ * -1 to go on, else the exit code (0 after --help). */
+static int serve_prepare(struct app *app, int argc, char **argv, sigset_t *set)
 {
-    static struct app app; /* lives until exit; handlers borrow it */
     char usage[8192];
     size_t used = (size_t)snprintf(usage, sizeof(usage), "%s", serve_usage);
     for (int i = 0; config_serve_help[i] != NULL && used < sizeof(usage); i++) {
         used += (size_t)snprintf(usage + used, sizeof(usage) - used, "%s", config_serve_help[i]);
     }
-    int rc = cli_args(argc, argv, 2, usage, NULL, NULL, &app.cfg);
+    int rc = cli_args(argc, argv, 2, usage, NULL, NULL, &app->cfg);
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
     struct err env_err;
-    if (config_env_error(&app.cfg, NULL, &env_err) != 0) { /* serve uses every option */
+    if (config_env_error(&app->cfg, NULL, &env_err) != 0) { /* serve uses every option */
         fprintf(stderr, "bunsen: %s\n", env_err.msg);
         return 2;
     }
@@ -360,54 +363,106 @@ int cli_serve(int argc, char **argv)
      * a SIGHUP, logrotate's reload, and its default action killed the daemon). SIGHUP is
      * blocked from here on, so a reload during a long start-up migration waits; SIGINT and
      * SIGTERM still stop the start-up until the main loop takes them over below. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
     /* every option was checked above (config.c, the address and --metrics-auth too, naming
      * the flag or the variable): nothing is touched before, not even the log file (a bad
      * --metrics-auth exited 2 after creating it) */
-    log_set_level(app.cfg.log_level);
-    if (app.cfg.log_file[0] != '\0' && log_open_file(app.cfg.log_file) != 0) {
-        fprintf(stderr, "bunsen: cannot open the log file %s: %s\n", app.cfg.log_file,
+    log_set_level(app->cfg.log_level);
+    if (app->cfg.log_file[0] != '\0' && log_open_file(app->cfg.log_file) != 0) {
+        fprintf(stderr, "bunsen: cannot open the log file %s: %s\n", app->cfg.log_file,
                 strerror(errno));
         return 1;
     }
-    check_fd_limit(&app.cfg);
-    if (app.cfg.web_dir[0] == '\0') {
-        default_web_dir(app.cfg.web_dir, sizeof(app.cfg.web_dir));
+    check_fd_limit(&app->cfg);
+    if (app->cfg.web_dir[0] == '\0') {
+        default_web_dir(app->cfg.web_dir, sizeof(app->cfg.web_dir));
     }
-    if (realpath(app.cfg.web_dir, app.web_dir_real) == NULL) {
-        app.web_dir_real[0] = '\0';
+    if (realpath(app->cfg.web_dir, app->web_dir_real) == NULL) {
+        app->web_dir_real[0] = '\0';
         log_msg(LOG_WARN, "web directory %s not found: the dashboard is not served",
-                app.cfg.web_dir);
+                app->cfg.web_dir);
     }
     /* the address first: a port in use (or --listen not on this host) once exited only after
      * the data dir, the database, its migrations and a new admin key were made */
     struct err listen_err;
     err_clear(&listen_err);
-    if (app.cfg.port != 0 && http_server_check_listen(&app.cfg, &listen_err) != 0) {
+    if (app->cfg.port != 0 && http_server_check_listen(&app->cfg, &listen_err) != 0) {
         fprintf(stderr, "bunsen: %s\n", listen_err.msg);
         return 1;
     }
-    if (cli_prepare_data_dir(&app.cfg) != 0 || lock_sqlite_file(&app.cfg) != 0 ||
-        refuse_beside_old_daemon(&app.cfg) != 0) {
+    if (cli_prepare_data_dir(&app->cfg) != 0 || lock_sqlite_file(&app->cfg) != 0 ||
+        refuse_beside_old_daemon(&app->cfg) != 0) {
         return 1;
     }
-    app.store = cli_open_store(&app.cfg, CLI_STORE_MIGRATE);
-    if (app.store == NULL) {
+    app->store = cli_open_store(&app->cfg, CLI_STORE_MIGRATE);
+    if (app->store == NULL) {
         return 1;
     }
-    if (check_store(app.store) != 0) {
-        store_close(app.store);
+    if (check_store(app->store) != 0) {
+        store_close(app->store);
         return 1;
     }
-    if (bootstrap_admin(&app) != 0) {
-        store_close(app.store);
+    if (bootstrap_admin(app) != 0) {
+        store_close(app->store);
         return 1;
+    }
+    return -1;
+}
+
+/* serve's shutdown, in the order the comments give: the store's waits bounded, the ticker,
+ * the rebuilder, the writer drained, reloads ended, the streams, the HTTP server, the store,
+ * then what the handlers borrowed. */
+static void serve_stop(struct app *app, struct catalog_state *cs, struct ticker *ticker,
+                       struct rebuilder *rebuilder, struct api_publisher *publisher)
+{
+    /* From here no wait for the database outlasts --db-timeout, and none reconnects: a
+     * database that does not answer (up, its processes stopped) held the drain for each
+     * thread's wait and reconnection in turn (a review measured 41 s, and a write that
+     * waited got no reply). Writes that wait answer 503 within --db-timeout. */
+    store_shutdown_begin(app->store);
+    ticker_stop(ticker);
+    /* The listening socket stays open while the writer drains: requests that come meanwhile
+     * are answered, writes with 503 "shutting down" once the writer stops taking jobs. The
+     * accepting thread (src/http/listener.c) closes it in http_server_stop, before MHD stops
+     * (MHD_quiesce_daemon, once considered, raced its own epoll workers in libmicrohttpd
+     * 0.9.75 and could abort the process; MHD has no listening socket now). */
+    api_rebuilder_stop(rebuilder);
+    /* the stopped writer stays until store_close, after the HTTP server stopped: a request
+     * still submitting meets it and is refused, not freed memory */
+    store_writer_stop(app->store);
+    /* A shared backend's listener thread runs the hook until store_close: from here on it
+     * must not reload (the reload publishes to the SDK streams of the server stopped next;
+     * found by ASan on PostgreSQL, a NOTIFY arriving during shutdown). A reload under way
+     * holds cs.mu, so none is running once this returns. */
+    pthread_mutex_lock(&cs->mu);
+    cs->closed = true;
+    pthread_mutex_unlock(&cs->mu);
+    api_sdk_streams_stop(publisher);
+    http_server_stop(app->http);
+    api_sdk_streams_free(publisher); /* no request thread can reach it any more */
+    store_close(app->store);         /* the last connection to close checkpoints the WAL */
+    log_limits_flush(INT64_MAX);     /* every count of lines not logged */
+    snapshot_cell_free(app->experiments);
+    prom_free(app->prom);
+    api_payloads_free(app->payloads);
+    api_ready_free(app->ready);
+    pthread_mutex_destroy(&app->reload_mu);
+    pthread_mutex_destroy(&cs->mu);
+    log_msg(LOG_INFO, "stopped");
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static struct app app; /* lives until exit; handlers borrow it */
+    sigset_t set;
+    int rc = serve_prepare(&app, argc, argv, &set);
+    if (rc >= 0) {
+        return rc;
     }
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* SIGINT, SIGTERM: the main loop's from here */
 
@@ -482,39 +537,6 @@ int cli_serve(int argc, char **argv)
             reload_on_hup(&app);
         }
     }
-    /* From here no wait for the database outlasts --db-timeout, and none reconnects: a
-     * database that does not answer (up, its processes stopped) held the drain for each
-     * thread's wait and reconnection in turn (a review measured 41 s, and a write that
-     * waited got no reply). Writes that wait answer 503 within --db-timeout. */
-    store_shutdown_begin(app.store);
-    ticker_stop(&ticker);
-    /* The listening socket stays open while the writer drains: requests that come meanwhile
-     * are answered, writes with 503 "shutting down" once the writer stops taking jobs. The
-     * accepting thread (src/http/listener.c) closes it in http_server_stop, before MHD stops
-     * (MHD_quiesce_daemon, once considered, raced its own epoll workers in libmicrohttpd
-     * 0.9.75 and could abort the process; MHD has no listening socket now). */
-    api_rebuilder_stop(rebuilder);
-    /* the stopped writer stays until store_close, after the HTTP server stopped: a request
-     * still submitting meets it and is refused, not freed memory */
-    store_writer_stop(app.store);
-    /* A shared backend's listener thread runs the hook until store_close: from here on it
-     * must not reload (the reload publishes to the SDK streams of the server stopped next;
-     * found by ASan on PostgreSQL, a NOTIFY arriving during shutdown). A reload under way
-     * holds cs.mu, so none is running once this returns. */
-    pthread_mutex_lock(&cs.mu);
-    cs.closed = true;
-    pthread_mutex_unlock(&cs.mu);
-    api_sdk_streams_stop(publisher);
-    http_server_stop(app.http);
-    api_sdk_streams_free(publisher); /* no request thread can reach it any more */
-    store_close(app.store);          /* the last connection to close checkpoints the WAL */
-    log_limits_flush(INT64_MAX);     /* every count of lines not logged */
-    snapshot_cell_free(app.experiments);
-    prom_free(app.prom);
-    api_payloads_free(app.payloads);
-    api_ready_free(app.ready);
-    pthread_mutex_destroy(&app.reload_mu);
-    pthread_mutex_destroy(&cs.mu);
-    log_msg(LOG_INFO, "stopped");
+    serve_stop(&app, &cs, &ticker, rebuilder, publisher);
     return 0;
 }
