@@ -314,6 +314,154 @@ static int dims_record(struct store_tx *tx, struct xreq *q, struct dims_cache *c
     return 0;
 }
 
+/* What phase C replays on: per addition, whether its user has events at all (has) and the
+ * raw values of its rules' windows (cnt, sum: two per rule, the window then the lookback, from
+ * op->q); the arena owns them. */
+struct expo_reads {
+    bool *has;
+    int64_t *cnt;
+    struct exactsum_parts *sum;
+};
+
+/* Phase B of store_ingest_exposures: what the additions read (events are not changed by this
+ * request) and the user values the removals read (as stored before the request), into rd and
+ * um. 0, or -1 with err. */
+static int expo_read(struct store_tx *tx, struct arena *a, struct xreq *q,
+                     const struct store_rules *rules, struct umset *um, struct expo_reads *rd,
+                     struct err *err)
+{
+    const struct store_ops *ops = tx->store->ops;
+    struct kmap hasmap = {.arena = a};
+    const char **husers = NULL;
+    struct store_rawq *raw = NULL;
+    size_t nraw = 0, araw = 0, ahusers = 0;
+    for (size_t o = 0; o < q->nops; o++) {
+        struct xop *op = &q->ops[o];
+        size_t nr = 0;
+        const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
+        if (op->sign < 0) {
+            for (size_t i = 0; i < nr; i++) {
+                um_key(um, op->user_id, rs[i]);
+            }
+            continue;
+        }
+        if (nr == 0) {
+            continue;
+        }
+        bool added = false;
+        op->has = kmap_put(&hasmap, op->user_id, NULL, NULL, &added);
+        if (added) {
+            arena_grow_array(a, &husers, &ahusers, hasmap.n, sizeof(*husers));
+            husers[hasmap.n - 1] = op->user_id;
+        }
+    }
+    rd->has = arena_calloc(a, hasmap.n, sizeof(*rd->has));
+    if (hasmap.n > 0 && ops->users_with_events(tx, husers, hasmap.n, rd->has, err) != 0) {
+        return -1;
+    }
+    for (size_t o = 0; o < q->nops; o++) {
+        struct xop *op = &q->ops[o];
+        size_t nr = 0;
+        const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
+        op->q = nraw;
+        if (op->sign < 0 || nr == 0 || !rd->has[op->has]) {
+            continue;
+        }
+        arena_grow_array(a, &raw, &araw, nraw + 2 * nr, sizeof(*raw));
+        for (size_t i = 0; i < nr; i++) {
+            const struct store_rule *r = rs[i];
+            raw[nraw++] = (struct store_rawq){.user_id = op->user_id,
+                                              .event = r->event,
+                                              .from = op->t0,
+                                              .to = rule_window_end(r, op->t0)};
+            raw[nraw++] =
+                (struct store_rawq){.user_id = op->user_id,
+                                    .event = r->event,
+                                    .from = r->lookback_ms > 0 ? op->t0 - r->lookback_ms : op->t0,
+                                    .to = op->t0};
+        }
+    }
+    /* an empty range reads nothing: leave it out of the batch (and with no reads at all,
+     * typical of /assign exposures to experiments without metrics or of users without
+     * events, allocate nothing for them) */
+    int qrc = 0;
+    if (nraw > 0) {
+        struct store_rawq *live = arena_calloc(a, nraw, sizeof(*live));
+        size_t *live_of = arena_calloc(a, nraw, sizeof(*live_of));
+        size_t nlive = 0;
+        for (size_t i = 0; i < nraw; i++) {
+            if (raw[i].from < raw[i].to) {
+                live_of[nlive] = i;
+                live[nlive++] = raw[i];
+            }
+        }
+        rd->cnt = arena_calloc(a, nraw, sizeof(*rd->cnt));
+        rd->sum = arena_calloc(a, nraw, sizeof(*rd->sum));
+        int64_t *lcnt = arena_calloc(a, nlive, sizeof(*lcnt));
+        struct exactsum_parts *lsum = arena_calloc(a, nlive, sizeof(*lsum));
+        qrc = nlive > 0 ? ops->events_raw(tx, live, nlive, lcnt, lsum, err) : 0;
+        for (size_t i = 0; i < nlive; i++) {
+            rd->cnt[live_of[i]] = lcnt[i];
+            rd->sum[live_of[i]] = lsum[i];
+        }
+    }
+    return qrc != 0 || um_load(tx, um, err) != 0 ? -1 : 0;
+}
+
+/* Phase C of store_ingest_exposures: replay the ops in order on the values phase B loaded.
+ * user_metrics holds a row only for users with a non-zero raw value: no row means 0. */
+static void expo_replay(const struct xreq *q, const struct store_rules *rules, struct agg *g,
+                        struct umset *um, const struct expo_reads *rd)
+{
+    for (size_t o = 0; o < q->nops; o++) {
+        const struct xop *op = &q->ops[o];
+        size_t nr = 0;
+        const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
+        agg_change_slice_users(g, op->experiment, op->user_id, op->variant, op->sign);
+        for (size_t i = 0; i < nr; i++) {
+            const struct store_rule *r = rs[i];
+            /* the raw values: exact sums in canonical parts (events_raw), as the events path
+             * would have left them whatever their order; counts are exact doubles */
+            struct exactsum_parts yraw = {{0, 0, 0}}, xraw = {{0, 0, 0}};
+            if (op->sign > 0) {
+                if (rd->has[op->has]) {
+                    size_t y = op->q + 2 * i, x = y + 1;
+                    if (r->type == RULE_SUM) {
+                        yraw = rd->sum[y];
+                    } else {
+                        yraw.p[0] = (double)rd->cnt[y];
+                    }
+                    if (r->lookback_ms > 0 && r->type == RULE_SUM) {
+                        xraw = rd->sum[x];
+                    } else if (r->lookback_ms > 0) {
+                        xraw.p[0] = (double)rd->cnt[x];
+                    }
+                }
+                if (yraw.p[0] != 0 || xraw.p[0] != 0) {
+                    size_t m = um_key(um, op->user_id, r);
+                    um->rows[m].y = yraw;
+                    um->rows[m].x = xraw;
+                    um->rows[m].present = true;
+                    um->dirty[m] = true;
+                }
+                agg_change_stats(g, r, op->user_id, op->variant, store_rule_day(r, op->t0), 1, 0,
+                                 store_rule_value(r, yraw.p[0]), 0, store_rule_value(r, xraw.p[0]));
+            } else {
+                size_t m = um_key(um, op->user_id, r);
+                if (um->rows[m].present) {
+                    yraw = um->rows[m].y;
+                    xraw = um->rows[m].x;
+                    um->rows[m].present = false;
+                    um->dirty[m] = true;
+                }
+                agg_change_stats(g, r, op->user_id, op->variant, store_rule_day(r, op->t0), -1,
+                                 store_rule_value(r, yraw.p[0]), 0, store_rule_value(r, xraw.p[0]),
+                                 0);
+            }
+        }
+    }
+}
+
 int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
                            const struct store_exposure *exposures, size_t n,
                            struct store_ingest_counts *counts, struct err *err)
@@ -327,13 +475,6 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     struct dims_cache dims = {.map.arena = &a};
     struct umset um = {.map.arena = &a};
     struct xreq q = {.keys.arena = &a};
-    struct kmap hasmap = {.arena = &a};
-    const char **husers = NULL;
-    bool *has = NULL;
-    struct store_rawq *raw = NULL;
-    int64_t *cnt = NULL;
-    struct exactsum_parts *sum = NULL;
-    size_t nraw = 0, araw = 0, ahusers = 0;
     int rc = -1;
     /* the rules are those of the committed definitions (reloaded as the transaction began):
      * what the request's snapshot did not know stopped is ignored here */
@@ -400,130 +541,11 @@ int store_ingest_exposures(struct store_tx *tx, const struct store_rules *rules,
     if (dims_record(tx, &q, &dims, err) != 0) {
         goto out;
     }
-    /* Phase B: what the additions read (events are not changed by this request) and the
-     * user values the removals read (as stored before the request). */
-    for (size_t o = 0; o < q.nops; o++) {
-        struct xop *op = &q.ops[o];
-        size_t nr = 0;
-        const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
-        if (op->sign < 0) {
-            for (size_t i = 0; i < nr; i++) {
-                um_key(&um, op->user_id, rs[i]);
-            }
-            continue;
-        }
-        if (nr == 0) {
-            continue;
-        }
-        bool added = false;
-        op->has = kmap_put(&hasmap, op->user_id, NULL, NULL, &added);
-        if (added) {
-            arena_grow_array(&a, &husers, &ahusers, hasmap.n, sizeof(*husers));
-            husers[hasmap.n - 1] = op->user_id;
-        }
-    }
-    has = arena_calloc(&a, hasmap.n, sizeof(*has));
-    if (hasmap.n > 0 && ops->users_with_events(tx, husers, hasmap.n, has, err) != 0) {
+    struct expo_reads rd = {0};
+    if (expo_read(tx, &a, &q, rules, &um, &rd, err) != 0) {
         goto out;
     }
-    for (size_t o = 0; o < q.nops; o++) {
-        struct xop *op = &q.ops[o];
-        size_t nr = 0;
-        const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
-        op->q = nraw;
-        if (op->sign < 0 || nr == 0 || !has[op->has]) {
-            continue;
-        }
-        arena_grow_array(&a, &raw, &araw, nraw + 2 * nr, sizeof(*raw));
-        for (size_t i = 0; i < nr; i++) {
-            const struct store_rule *r = rs[i];
-            raw[nraw++] = (struct store_rawq){.user_id = op->user_id,
-                                              .event = r->event,
-                                              .from = op->t0,
-                                              .to = rule_window_end(r, op->t0)};
-            raw[nraw++] =
-                (struct store_rawq){.user_id = op->user_id,
-                                    .event = r->event,
-                                    .from = r->lookback_ms > 0 ? op->t0 - r->lookback_ms : op->t0,
-                                    .to = op->t0};
-        }
-    }
-    /* an empty range reads nothing: leave it out of the batch (and with no reads at all,
-     * typical of /assign exposures to experiments without metrics or of users without
-     * events, allocate nothing for them) */
-    int qrc = 0;
-    if (nraw > 0) {
-        struct store_rawq *live = arena_calloc(&a, nraw, sizeof(*live));
-        size_t *live_of = arena_calloc(&a, nraw, sizeof(*live_of));
-        size_t nlive = 0;
-        for (size_t i = 0; i < nraw; i++) {
-            if (raw[i].from < raw[i].to) {
-                live_of[nlive] = i;
-                live[nlive++] = raw[i];
-            }
-        }
-        cnt = arena_calloc(&a, nraw, sizeof(*cnt));
-        sum = arena_calloc(&a, nraw, sizeof(*sum));
-        int64_t *lcnt = arena_calloc(&a, nlive, sizeof(*lcnt));
-        struct exactsum_parts *lsum = arena_calloc(&a, nlive, sizeof(*lsum));
-        qrc = nlive > 0 ? ops->events_raw(tx, live, nlive, lcnt, lsum, err) : 0;
-        for (size_t i = 0; i < nlive; i++) {
-            cnt[live_of[i]] = lcnt[i];
-            sum[live_of[i]] = lsum[i];
-        }
-    }
-    if (qrc != 0 || um_load(tx, &um, err) != 0) {
-        goto out;
-    }
-    /* Phase C: replay the ops in order on the loaded values. user_metrics holds a row only
-     * for users with a non-zero raw value: no row means 0. */
-    for (size_t o = 0; o < q.nops; o++) {
-        const struct xop *op = &q.ops[o];
-        size_t nr = 0;
-        const struct store_rule *const *rs = store_rules_for_experiment(rules, op->experiment, &nr);
-        agg_change_slice_users(&g, op->experiment, op->user_id, op->variant, op->sign);
-        for (size_t i = 0; i < nr; i++) {
-            const struct store_rule *r = rs[i];
-            /* the raw values: exact sums in canonical parts (events_raw), as the events path
-             * would have left them whatever their order; counts are exact doubles */
-            struct exactsum_parts yraw = {{0, 0, 0}}, xraw = {{0, 0, 0}};
-            if (op->sign > 0) {
-                if (has[op->has]) {
-                    size_t y = op->q + 2 * i, x = y + 1;
-                    if (r->type == RULE_SUM) {
-                        yraw = sum[y];
-                    } else {
-                        yraw.p[0] = (double)cnt[y];
-                    }
-                    if (r->lookback_ms > 0 && r->type == RULE_SUM) {
-                        xraw = sum[x];
-                    } else if (r->lookback_ms > 0) {
-                        xraw.p[0] = (double)cnt[x];
-                    }
-                }
-                if (yraw.p[0] != 0 || xraw.p[0] != 0) {
-                    size_t m = um_key(&um, op->user_id, r);
-                    um.rows[m].y = yraw;
-                    um.rows[m].x = xraw;
-                    um.rows[m].present = true;
-                    um.dirty[m] = true;
-                }
-                agg_change_stats(&g, r, op->user_id, op->variant, store_rule_day(r, op->t0), 1, 0,
-                                 store_rule_value(r, yraw.p[0]), 0, store_rule_value(r, xraw.p[0]));
-            } else {
-                size_t m = um_key(&um, op->user_id, r);
-                if (um.rows[m].present) {
-                    yraw = um.rows[m].y;
-                    xraw = um.rows[m].x;
-                    um.rows[m].present = false;
-                    um.dirty[m] = true;
-                }
-                agg_change_stats(&g, r, op->user_id, op->variant, store_rule_day(r, op->t0), -1,
-                                 store_rule_value(r, yraw.p[0]), 0, store_rule_value(r, xraw.p[0]),
-                                 0);
-            }
-        }
-    }
+    expo_replay(&q, rules, &g, &um, &rd);
     /* Phase D: the final rows */
     struct store_xrow *rows = arena_calloc(&a, q.keys.n, sizeof(*rows));
     size_t nrows = 0;
