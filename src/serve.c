@@ -369,6 +369,17 @@ static int serve_prepare(struct app *app, int argc, char **argv, sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
+    /* a --web-dir (or BUNSEN_WEB_DIR) given is an option like any other: one that names no
+     * directory stops the start (a typo shipped a daemon without its dashboard, with one warn
+     * line: review ops31 F1); none given, the places searched may hold none (API only: warned
+     * below) */
+    struct stat web_st;
+    if (app->cfg.web_dir[0] != '\0' &&
+        (stat(app->cfg.web_dir, &web_st) != 0 || !S_ISDIR(web_st.st_mode))) {
+        fprintf(stderr, "bunsen: --web-dir (BUNSEN_WEB_DIR): %s is not a directory\n",
+                app->cfg.web_dir);
+        return 2;
+    }
     /* every option was checked above (config.c, the address and --metrics-auth too, naming
      * the flag or the variable): nothing is touched before, not even the log file (a bad
      * --metrics-auth exited 2 after creating it) */

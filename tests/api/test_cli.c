@@ -513,6 +513,39 @@ static void test_usage_errors(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* A database on a read-only file system (what systemd's ProtectSystem=strict makes of a path
+ * outside /var/lib/bunsen) was refused as "exec: database unavailable (unable to open database
+ * file)", naming neither the file nor the cause (review ops31 F10). In a mount namespace of
+ * its own (unshare -m, as root; skipped where that is not allowed), the database's directory
+ * is bound read-only: serve exits 1 naming the file and the read-only file system. */
+static void test_readonly_file_system_named(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-rofs-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(system(fmt("mkdir -p '%s/src' '%s/ro' '%s/dd'", dir, dir, dir)), 0);
+    const char *const migrate[] = {"migrate", "--data-dir", fmt("%s/src", dir), NULL};
+    assert_int_equal(bunsen_run(NULL, migrate), 0);
+    int rc = system(fmt("unshare -m sh -c 'mount --bind %s/src %s/ro && mount -o remount,ro,bind "
+                        "%s/ro && touch %s/mounted; %s serve --port 0 --data-dir %s/dd "
+                        "--database %s/ro/bunsen.db' > %s/out 2>&1",
+                        dir, dir, dir, dir, bin(), dir, dir, dir));
+    char *out = slurp(fmt("%s/out", dir));
+    if (!exists(fmt("%s/mounted", dir))) {
+        /* no mount namespace here (not root, or a container that forbids it): nothing to
+         * check */
+        free(out);
+        assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+        skip();
+    }
+    fprintf(stderr, "# %s", out);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    assert_non_null(
+        strstr(out, fmt("database %s/ro/bunsen.db is on a read-only file system", dir)));
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_help_options_documented),
         cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_readonly_file_system_named),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -464,9 +464,12 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
             (r = pg_run(c, SQL_VERSION, 0, NULL, NULL, 0, err)) != NULL) {
             break;
         }
-        bool broken = c->broken;
+        /* a connection found dead (reset, closed): nothing was done, reconnect once. Not one
+         * that timed out: the server is up and silent, a new connection would wait
+         * connect_timeout more, and the write answers 503 at --db-timeout as documented (it
+         * waited twice as long: review ops31 F9); the next statement reconnects */
+        bool broken = c->broken && !c->timed_out;
         pg_tx_rollback(tx);
-        /* a connection found dead: nothing was done, reconnect once */
         if (attempt > 0 || !broken) {
             return -1;
         }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +128,32 @@ static int busy_wait(void *arg, int n)
  * read failed "attempt to write a readonly database". With no log to read (no -wal, or an
  * empty one) the file alone is the whole database: reopened as immutable=1 (a URI). Returns
  * the open result; *db is replaced only when the reopen is tried. */
+/* The first statement of a read-write connection failed ("exec: database unavailable (unable
+ * to open database file)", or "attempt to write a readonly database"): when this process may
+ * not write the database, its directory (the -wal and -shm files go there) or the file system,
+ * say that, naming the file (review ops31 F10). err is left as it is otherwise. */
+static void explain_unwritable(const char *path, struct err *err)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY) != 0) {
+        err_set(err, ERR_UNAVAILABLE, NULL,
+                "database %s is on a read-only file system (under systemd: ReadWritePaths=)", path);
+    } else if ((access(path, W_OK) != 0 && errno != ENOENT) || access(dir, W_OK) != 0) {
+        err_set(err, ERR_UNAVAILABLE, NULL,
+                "database %s is read-only for this process (check the owner and mode of the file "
+                "and its directory)",
+                path);
+    }
+}
+
 static int ro_open_immutable(const char *path, sqlite3 **db)
 {
     if (sqlite3_exec(*db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) == SQLITE_OK) {
@@ -191,13 +218,17 @@ struct sqlite_conn *sqlite_conn_open(const char *path, enum sqlite_conn_kind kin
     sqlite3_busy_handler(c->db, busy_wait, c);
     /* a read-only store leaves the journal mode alone: setting WAL needs write access, and
      * converted a backup file (rollback mode) that `bunsen results --database` only read */
-    if (sqlite_conn_exec(c,
-                         kind == SQLITE_CONN_FILE_RO
-                             ? "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA "
-                               "foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA "
-                               "temp_store=MEMORY;",
-                         err) != 0) {
+    int first = sqlite_conn_exec(c,
+                                 kind == SQLITE_CONN_FILE_RO
+                                     ? "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA "
+                                       "foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA "
+                                       "temp_store=MEMORY;",
+                                 err);
+    if (first != 0) {
+        if (kind != SQLITE_CONN_FILE_RO) {
+            explain_unwritable(path, err);
+        }
         goto out_close;
     }
     /* a connection that starts the log over cuts the file back to the log's bound under load
