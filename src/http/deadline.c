@@ -35,11 +35,11 @@
  * (MHD_NO).
  *
  * At --max-connections the listener (listener.c) asks for room: http_deadlines_shed_idle
- * closes kept-alive connections that have waited a second or more for their next request
- * (claimed and shut down as the sweeper does; a client may close an idle persistent
- * connection at any time and clients reopen one, RFC 9112 9.3; nginx reuses its keep-alive
- * connections the same way when it runs out). Kept-alive connections that repeat a request
- * now and then held every slot from a few addresses (review hostile30 F2).
+ * closes kept-alive connections that have waited a second or more for their next request,
+ * and new ones that have sent nothing for as long (claimed and shut down as the sweeper does; a
+ * client may close an idle persistent connection at any time and clients reopen one, RFC 9112 9.3;
+ * nginx reuses its keep-alive connections the same way when it runs out). Kept-alive connections
+ * that repeat a request now and then held every slot from a few addresses (review hostile30 F2).
  *
  * The socket the sweeper shuts down is the connection's: MHD calls NOTIFY_CLOSED (which
  * unlinks the entry under the list's mutex) before it closes the socket, and the sweeper
@@ -91,7 +91,7 @@ struct http_deadlines {
     uint64_t wait_ns;       /* max(T, I): for the next request on a kept-alive connection */
     long sweep_ms;          /* the sweeper's period, T/8 within [100, 1000] */
     atomic_uint_fast64_t expired[2]; /* closed for the headers (WAIT, HEADERS), for the body */
-    atomic_uint_fast64_t shed;       /* idle kept-alive connections closed at the cap */
+    atomic_uint_fast64_t shed;       /* idle connections closed at the cap */
     char reply[2][512];              /* the 408s: headers, body */
     size_t reply_len[2];             /* their lengths (0: not sent) */
 };
@@ -334,16 +334,24 @@ size_t http_deadlines_shed_idle(struct http_deadlines *s, size_t max, uint64_t m
     uint64_t now = time_mono_ns();
     pthread_mutex_lock(&s->mu); /* as the sweeper: the socket stays the connection's */
     while (n < max) {
-        /* the longest idle: kept alive, waiting for its next request since (d - wait_ns) */
+        /* the longest idle: kept alive and waiting for its next request since (d - wait_ns),
+         * or new and silent since it connected (d - request_ns): a client that opened a
+         * connection and sent nothing held its slot for the whole --request-timeout, and
+         * reconnecting every few seconds held every slot at no cost (review hostile31 F6) */
         struct http_conn *oldest = NULL;
-        uint64_t oldest_d = 0;
+        uint64_t oldest_d = 0, oldest_since = 0;
         for (struct http_conn *c = s->head; c != NULL; c = c->next) {
             uint64_t d = atomic_load(&c->deadline);
-            if (atomic_load(&c->phase) == PHASE_WAIT && atomic_load(&c->kept) &&
-                d != DEADLINE_NONE && d != DEADLINE_EXPIRED && d >= s->wait_ns &&
-                d - s->wait_ns + min_idle_ns <= now && (oldest == NULL || d < oldest_d)) {
+            if (atomic_load(&c->phase) != PHASE_WAIT || d == DEADLINE_NONE ||
+                d == DEADLINE_EXPIRED) {
+                continue;
+            }
+            uint64_t span = atomic_load(&c->kept) ? s->wait_ns : s->request_ns;
+            if (d >= span && d - span + min_idle_ns <= now &&
+                (oldest == NULL || d - span < oldest_since)) {
                 oldest = c;
                 oldest_d = d;
+                oldest_since = d - span;
             }
         }
         if (oldest == NULL) {
@@ -370,8 +378,9 @@ void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b)
     metrics_write_value(b, "bunsen_http_request_timeouts_total", "phase=\"body\"",
                         (double)atomic_load(&s->expired[1]));
     metrics_write_help(b, "bunsen_http_idle_connections_shed_total", "counter",
-                       "Kept-alive connections idle for a second or more, closed to make room "
-                       "while --max-connections were open.");
+                       "Connections idle for a second or more (kept alive, or new and silent), "
+                       "closed to make room while --max-connections were open or descriptors "
+                       "ran out.");
     metrics_write_value(b, "bunsen_http_idle_connections_shed_total", "",
                         (double)atomic_load(&s->shed));
 }

@@ -222,8 +222,10 @@ void http_deadlines_free(struct http_deadlines *s);
 void http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                            enum MHD_ConnectionNotificationCode toe);
 void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b);
-/* Close up to max kept-alive connections that have waited min_idle_ns or more for their next
- * request (--max-connections reached: listener.c); returns how many. Any thread. */
+/* Close up to max connections idle for min_idle_ns or more, the longest idle first: kept alive
+ * and waiting for their next request, or new and silent since they connected
+ * (--max-connections reached, or descriptors out: listener.c); returns how many. Any
+ * thread. */
 size_t http_deadlines_shed_idle(struct http_deadlines *s, size_t max, uint64_t min_idle_ns);
 struct http_conn *http_conn_of(struct MHD_Connection *conn);
 /* the request line is read (MHD's URI callback): its headers are due within T */

@@ -98,7 +98,7 @@ struct http_listener {
     int wake[2]; /* a pipe: http_listener_stop writes a byte to end the thread */
     struct MHD_Daemon *d;
     unsigned limit;              /* --max-connections */
-    struct http_deadlines *shed; /* asked for room at the cap (idle kept-alive connections) */
+    struct http_deadlines *shed; /* asked for room at the cap (idle connections) */
     pthread_t thread;
     bool running;           /* the thread was started */
     atomic_ullong accepted; /* connections handed to MHD */
@@ -493,6 +493,12 @@ static void *accept_loop(void *arg)
                 if (e != EAGAIN && e != EWOULDBLOCK) {
                     accept_failed(e);
                     backoff_ms = LISTENER_BACKOFF_MS;
+                    /* out of descriptors: idle connections make room as at the cap (nothing
+                     * else frees one; /healthz got nothing for 10 s: review hostile31 F2) */
+                    if ((e == EMFILE || e == ENFILE) && l->shed != NULL) {
+                        (void)http_deadlines_shed_idle(l->shed, LISTENER_SHED_MAX,
+                                                       LISTENER_SHED_IDLE_NS);
+                    }
                 }
                 break;
             }
@@ -595,6 +601,10 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "descriptor number so that the workers take them in turn.\n"
                "# TYPE bunsen_http_connections_rebalanced_total counter\n"
                "bunsen_http_connections_rebalanced_total %llu\n"
+               "# HELP bunsen_http_connections_open Connections open now (handed to the HTTP "
+               "workers and not yet closed), counted against --max-connections.\n"
+               "# TYPE bunsen_http_connections_open gauge\n"
+               "bunsen_http_connections_open %ld\n"
                "# HELP bunsen_http_connections_full_seconds_total Time spent at "
                "--max-connections, not accepting (new connections wait in the backlog).\n"
                "# TYPE bunsen_http_connections_full_seconds_total counter\n"
@@ -602,5 +612,6 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                atomic_load_explicit(&l->accepted, memory_order_relaxed),
                atomic_load_explicit(&l->refused, memory_order_relaxed),
                atomic_load_explicit(&l->moved, memory_order_relaxed),
+               (long)atomic_load_explicit(&l->open, memory_order_relaxed),
                (double)atomic_load_explicit(&l->full_ms, memory_order_relaxed) / 1000.0);
 }

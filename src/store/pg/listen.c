@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <time.h>
 
 #include "bunsen/log.h"
@@ -159,12 +159,11 @@ static void *listener_main(void *arg)
                     now + (analyze_grown(c) == 0 ? ANALYZE_EVERY_MS : 60000) * 1000000ull;
                 continue;
             }
-            int fd = PQsocket(c->pg);
-            fd_set fds;
-            FD_ZERO(&fds);
-            FD_SET(fd, &fds);
-            struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
-            if (select(fd + 1, &fds, NULL, NULL, &tv) < 0) {
+            /* poll, not select: the descriptor may be past FD_SETSIZE (1024) in a daemon with
+             * thousands of connections (the listener renumbers descriptors up to the open-file
+             * limit), where FD_SET wrote past its set on the stack (review hostile31 F5) */
+            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+            if (poll(&pfd, 1, 200) < 0) {
                 continue;
             }
             if (!PQconsumeInput(c->pg)) {
