@@ -610,6 +610,18 @@ static void test_large_ingest_beside_held_reads(void **state)
     }
 }
 
+/* body (pad + 256 bytes): one exposure of user to variant "a" of experiment, then pad blanks
+ * before the closing brace: a large body that is cheap to parse once let through. */
+static void padded_exposure(char *body, size_t pad, const char *experiment, const char *user)
+{
+    int o = snprintf(body, 256,
+                     "{\"exposures\":[{\"experiment\":\"%s\",\"user_id\":\"%s\","
+                     "\"variant\":\"a\"}]",
+                     experiment, user);
+    memset(body + o, ' ', pad);
+    snprintf(body + o + pad, 8, "}");
+}
+
 /* A large ingestion body beside a full queue of them (2 running, HTTP_OFFLOAD_QUEUE = 64
  * queued) is a 503 + Retry-After at once; it ran on the MHD thread, whose other connections
  * waited for its parse (~1 s for 6 MB; rev-iso28 2). The pool's threads are held at its gate;
@@ -627,12 +639,7 @@ static void test_large_ingest_queue_full(void **state)
     harness_gate_close(igate);
     int fds[SENT];
     for (int i = 0; i < SENT; i++) {
-        int o = snprintf(body, 256,
-                         "{\"exposures\":[{\"experiment\":\"iso-q\",\"user_id\":\"q-%d\","
-                         "\"variant\":\"a\"}]",
-                         i);
-        memset(body + o, ' ', pad);
-        snprintf(body + o + pad, 8, "}");
+        padded_exposure(body, pad, "iso-q", fmt("q-%d", i));
         fds[i] = harness_send(D.port, "POST", "/api/v1/exposures", sdk_key, body);
         assert_true(fds[i] >= 0);
         if (i == 1) {
@@ -697,12 +704,7 @@ static void test_large_ingest_abandoned(void **state)
     harness_gate_close(igate);
     int fds[2];
     for (int i = 0; i < 2; i++) {
-        int o = snprintf(body, 256,
-                         "{\"exposures\":[{\"experiment\":\"iso-ab\",\"user_id\":\"ab-%d\","
-                         "\"variant\":\"a\"}]",
-                         i);
-        memset(body + o, ' ', pad);
-        snprintf(body + o + pad, 8, "}");
+        padded_exposure(body, pad, "iso-ab", fmt("ab-%d", i));
         fds[i] = harness_send(D.port, "POST", "/api/v1/exposures", sdk_key, body);
         assert_true(fds[i] >= 0);
     }
