@@ -4,7 +4,9 @@
  * while the database does not.
  *
  * Entries are keyed by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of the
- * presented secret under a random key drawn when the cache is made, and are fresh for
+ * presented secret under a random key drawn when the cache is made, held in AC_SETS sets of
+ * AC_WAYS entries (a tag's set from its first bytes; a full set gives up the entry confirmed
+ * longest ago), and are fresh for
  * AUTHCACHE_TTL_NS after the database last confirmed them; only successful lookups are cached.
  * The tag costs ~300 instructions where the SHA-256 the database needs costs ~4,000, and is as
  * good a cache key: without the process's SipHash key nobody can make another secret's tag
@@ -50,6 +52,11 @@
  * (retain), API revocations and SIGHUP (clear), and AC_REFRESHERS refresher threads (started on
  * first need, joined by authcache_free). Striped mutexes for the slots (the critical sections copy
  * a few bytes); the refreshers' own mutex for their jobs.
+ *
+ * The cache was once direct-mapped (1,024 slots, one per tag): two keys in use whose tags fell
+ * in one slot took it from each other, so one of them was looked up again on most requests
+ * and, in an outage, refused for want of an entry (about one pair in 1,000 for two keys; most
+ * deployments of 50 keys had one). RELIABILITY.md AV.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -61,8 +68,10 @@
 #include "bunsen/util.h"
 #include "http_int.h"
 
-#define AC_SLOTS           1024
-#define AC_STRIPES         32
+#define AC_SETS            256 /* AC_SETS * AC_WAYS keys in use before any is given up */
+#define AC_WAYS            8
+#define AC_SLOTS           (AC_SETS * AC_WAYS)
+#define AC_STRIPES         32 /* a set's mutex: set % AC_STRIPES */
 #define AUTHCACHE_TTL_NS   1000000000ull
 #define AUTHCACHE_STALE_NS (600ull * 1000000000ull)
 #define AUTHCACHE_WAIT_NS  200000000ull
@@ -156,11 +165,43 @@ void authcache_tag(const struct authcache *c, const char *secret, size_t len,
     crypto_shorthash_siphashx24(tag, (const unsigned char *)secret, len, c->siphash_key);
 }
 
-static size_t slot_of(const uint8_t tag[AUTHCACHE_TAG_LEN])
+/* The first slot of tag's set (its AC_WAYS slots follow). */
+static size_t set_of(const uint8_t tag[AUTHCACHE_TAG_LEN])
 {
     size_t h;
     memcpy(&h, tag, sizeof(h)); /* PRF output: uniformly distributed */
-    return h % AC_SLOTS;
+    return (h % AC_SETS) * AC_WAYS;
+}
+
+static pthread_mutex_t *set_mutex(struct authcache *c, size_t set)
+{
+    return &c->mu[(set / AC_WAYS) % AC_STRIPES];
+}
+
+/* The slots of stripe k's sets in order: i = first_in_stripe(k); i < AC_SLOTS;
+ * i = next_in_stripe(i) (sets k, k + AC_STRIPES, ...). */
+static size_t first_in_stripe(int k)
+{
+    return (size_t)k * AC_WAYS;
+}
+
+static size_t next_in_stripe(size_t i)
+{
+    return i % AC_WAYS == AC_WAYS - 1 ? i + 1 + (AC_STRIPES - 1) * AC_WAYS : i + 1;
+}
+
+/* tag's entry in the set that starts at set (under its mutex), expired ones too; NULL when
+ * none. */
+static struct ac_slot *find_in(struct authcache *c, size_t set,
+                               const uint8_t tag[AUTHCACHE_TAG_LEN])
+{
+    for (size_t w = 0; w < AC_WAYS; w++) {
+        struct ac_slot *s = &c->slots[set + w];
+        if (s->expires_ns != 0 && sodium_memcmp(s->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+            return s;
+        }
+    }
+    return NULL;
 }
 
 bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN], struct store_key *out)
@@ -171,13 +212,12 @@ bool authcache_get(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN], st
 bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                          uint64_t stale_ns, struct store_key *out)
 {
-    size_t i = slot_of(tag);
-    pthread_mutex_t *mu = &c->mu[i % AC_STRIPES];
+    size_t set = set_of(tag);
+    pthread_mutex_t *mu = set_mutex(c, set);
     bool hit = false;
     pthread_mutex_lock(mu);
-    struct ac_slot *s = &c->slots[i];
-    if (s->expires_ns != 0 && s->expires_ns + stale_ns > time_mono_ns() &&
-        sodium_memcmp(s->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+    struct ac_slot *s = find_in(c, set, tag);
+    if (s != NULL && s->expires_ns + stale_ns > time_mono_ns()) {
         *out = s->key;
         hit = true;
     }
@@ -193,8 +233,8 @@ uint64_t authcache_epoch(struct authcache *c)
 void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
                    const struct store_key *key, uint64_t epoch)
 {
-    size_t i = slot_of(tag);
-    pthread_mutex_t *mu = &c->mu[i % AC_STRIPES];
+    size_t set = set_of(tag);
+    pthread_mutex_t *mu = set_mutex(c, set);
     pthread_mutex_lock(mu);
     /* a clear moves the epoch before it empties this stripe under its mutex: either the
      * clear sees this entry and empties it, or this put sees the new epoch */
@@ -202,7 +242,22 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
         pthread_mutex_unlock(mu);
         return;
     }
-    struct ac_slot *s = &c->slots[i];
+    /* its own entry, else an empty slot, else the one confirmed longest ago (an outage would
+     * accept it for the least time) */
+    struct ac_slot *s = find_in(c, set, tag);
+    for (size_t w = 0; s == NULL && w < AC_WAYS; w++) {
+        if (c->slots[set + w].expires_ns == 0) {
+            s = &c->slots[set + w];
+        }
+    }
+    if (s == NULL) {
+        s = &c->slots[set];
+        for (size_t w = 1; w < AC_WAYS; w++) {
+            if (c->slots[set + w].expires_ns < s->expires_ns) {
+                s = &c->slots[set + w];
+            }
+        }
+    }
     memcpy(s->tag, tag, AUTHCACHE_TAG_LEN);
     s->key = *key;
     s->expires_ns = time_mono_ns() + AUTHCACHE_TTL_NS;
@@ -211,11 +266,11 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
 
 void authcache_forget(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN])
 {
-    size_t i = slot_of(tag);
-    pthread_mutex_t *mu = &c->mu[i % AC_STRIPES];
+    size_t set = set_of(tag);
+    pthread_mutex_t *mu = set_mutex(c, set);
     pthread_mutex_lock(mu);
-    struct ac_slot *s = &c->slots[i];
-    if (s->expires_ns != 0 && sodium_memcmp(s->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+    struct ac_slot *s = find_in(c, set, tag);
+    if (s != NULL) {
         s->expires_ns = 0;
     }
     pthread_mutex_unlock(mu);
@@ -232,7 +287,7 @@ size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key
          * stripe) asked for a confirmation newer than that list: it empties, it does not
          * renew */
         bool renew = atomic_load(&c->epoch) == epoch;
-        for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {
+        for (size_t i = first_in_stripe(k); i < AC_SLOTS; i = next_in_stripe(i)) {
             /* expired entries too: they are the ones an outage would still accept */
             if (c->slots[i].expires_ns == 0) {
                 continue;
@@ -257,7 +312,7 @@ void authcache_clear(struct authcache *c, const char *revoked_id)
     uint64_t now = time_mono_ns();
     for (int k = 0; k < AC_STRIPES; k++) {
         pthread_mutex_lock(&c->mu[k]);
-        for (size_t i = (size_t)k; i < AC_SLOTS; i += AC_STRIPES) {
+        for (size_t i = first_in_stripe(k); i < AC_SLOTS; i = next_in_stripe(i)) {
             struct ac_slot *s = &c->slots[i];
             if (s->expires_ns == 0) {
                 continue;

@@ -189,6 +189,95 @@ static void test_retain_refreshes(void **state)
     authcache_free(c);
 }
 
+static bool keep_none(const struct store_key *k, void *ctx)
+{
+    (void)k;
+    (void)ctx;
+    return false;
+}
+
+/* Many keys in use at once each keep their own entry. The cache was direct-mapped: two keys
+ * whose tags fell in one of its 1,024 slots took it from each other (one pair in about a
+ * thousand for two keys), and in an outage the one that had lost it was refused
+ * (test_hung_db test_keys_from_memory failed so, now and then). With 300 keys that happened
+ * in every run. The walks of a clear and of the key check reach every entry. */
+static void test_many_keys_kept(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct authcache *c = authcache_new();
+    uint8_t tags[N][AUTHCACHE_TAG_LEN];
+    struct store_key k, out;
+    for (int i = 0; i < N; i++) {
+        char secret[32], id[16];
+        int len = snprintf(secret, sizeof(secret), "bsn_key%d", i);
+        snprintf(id, sizeof(id), "k%d", i);
+        authcache_tag(c, secret, (size_t)len, tags[i]);
+        key_named(&k, id);
+        authcache_put(c, tags[i], &k, authcache_epoch(c));
+    }
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "k%d", i);
+        assert_true(authcache_get(c, tags[i], &out));
+        assert_string_equal(out.id, id);
+    }
+    authcache_clear(c, NULL);
+    for (int i = 0; i < N; i++) {
+        assert_false(authcache_get(c, tags[i], &out));
+        assert_true(authcache_get_stale(c, tags[i], 600ull * 1000000000ull, &out));
+    }
+    assert_int_equal(authcache_retain(c, keep_none, NULL, authcache_epoch(c)), N);
+    for (int i = 0; i < N; i++) {
+        assert_false(authcache_get_stale(c, tags[i], 600ull * 1000000000ull, &out));
+    }
+    authcache_free(c);
+}
+
+/* Keys whose tags share their first bytes share a set: when more of them are in use than a
+ * set holds, a new one takes the place of the one confirmed longest ago, and the others stay.
+ * A key confirmed again (a put of its tag) keeps its one entry. */
+static void test_full_set_gives_up_oldest(void **state)
+{
+    (void)state;
+    enum { N = 64 }; /* more than any set holds */
+    struct authcache *c = authcache_new();
+    uint8_t tags[N][AUTHCACHE_TAG_LEN];
+    struct store_key k, out;
+    for (int i = 0; i < N; i++) {
+        memset(tags[i], 0x5a, AUTHCACHE_TAG_LEN); /* the same set */
+        tags[i][AUTHCACHE_TAG_LEN - 1] = (uint8_t)i;
+    }
+    int held = 0; /* how many one set holds: put until the first is given up */
+    for (; held < N; held++) {
+        char id[16];
+        snprintf(id, sizeof(id), "k%d", held);
+        key_named(&k, id);
+        authcache_put(c, tags[held], &k, authcache_epoch(c));
+        if (!authcache_get(c, tags[0], &out)) {
+            break;
+        }
+    }
+    assert_true(held >= 4 && held < N); /* a set of several ways, and a bounded one */
+    for (int i = 1; i <= held; i++) {   /* all but the oldest */
+        assert_true(authcache_get(c, tags[i], &out));
+    }
+    /* tags[1] confirmed again: now tags[2] is the oldest, and the next key takes its place */
+    key_named(&k, "k1");
+    authcache_put(c, tags[1], &k, authcache_epoch(c));
+    key_named(&k, "new");
+    authcache_put(c, tags[held + 1], &k, authcache_epoch(c));
+    assert_true(authcache_get(c, tags[1], &out));
+    assert_string_equal(out.id, "k1");
+    assert_false(authcache_get_stale(c, tags[2], 600ull * 1000000000ull, &out));
+    assert_true(authcache_get(c, tags[held + 1], &out));
+    assert_string_equal(out.id, "new");
+    /* one entry per key: forgetting tags[1] forgets it */
+    authcache_forget(c, tags[1]);
+    assert_false(authcache_get_stale(c, tags[1], 600ull * 1000000000ull, &out));
+    authcache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_clear_keeps_stale_but_not_revoked),
         cmocka_unit_test(test_forget_and_retain),
         cmocka_unit_test(test_retain_refreshes),
+        cmocka_unit_test(test_many_keys_kept),
+        cmocka_unit_test(test_full_set_gives_up_oldest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
