@@ -644,6 +644,14 @@ static void sqlite_write_metrics(struct store *store, struct buf *b)
                        "Size of the SQLite database file and of its write-ahead log.");
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"wal\"", wal_bytes);
+    struct statvfs vfs;
+    if (statvfs(s->path, &vfs) == 0) {
+        metrics_write_help(b, "bunsen_database_disk_free_bytes", "gauge",
+                           "Bytes free for this process on the file system holding the SQLite "
+                           "database (below 1 MiB /readyz answers 503).");
+        metrics_write_value(b, "bunsen_database_disk_free_bytes", "",
+                            (double)vfs.f_bavail * (double)vfs.f_frsize);
+    }
     sqlite_ckpt_write_metrics(s, b);
 }
 
