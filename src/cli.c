@@ -73,8 +73,29 @@ static bool sqlite_file_missing(const char *url)
     return file != NULL && access(file, F_OK) != 0;
 }
 
+static _Thread_local int open_store_status = 1;
+
+int cli_open_store_status(void)
+{
+    return open_store_status;
+}
+
+/* err's message, prefixed with where the database URL came from when err is about it
+ * (field "database": --database or BUNSEN_DATABASE, as a bad value of another option is
+ * named), into stderr. */
+static void print_db_error(const struct config *cfg, const struct err *err)
+{
+    const char *origin = config_origin(cfg, "--database");
+    if (strcmp(err->field, "database") == 0 && origin != NULL) {
+        fprintf(stderr, "bunsen: %s: %s\n", origin, err->msg);
+    } else {
+        fprintf(stderr, "bunsen: %s\n", err->msg);
+    }
+}
+
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
 {
+    open_store_status = 1;
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
     bool readonly = mode == CLI_STORE_READ_CURRENT || mode == CLI_STORE_READ_AS_IS;
@@ -88,7 +109,8 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     struct err err;
     err_clear(&err);
     if ((readonly ? store_open_readonly(path, &s, &err) : store_open(path, &s, &err)) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
+        print_db_error(cfg, &err);
+        open_store_status = err.code == ERR_INVALID && strcmp(err.field, "database") == 0 ? 2 : 1;
         return NULL;
     }
     store_set_db_timeout(s, cfg->db_timeout_s * 1000);
@@ -316,7 +338,7 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
     config_db_path(cfg, path, sizeof(path));
     if (store_url_check(path, &err) != 0 ||
         (store_url_sqlite_file(path) == NULL && config_env_error(cfg, used_pg, &err) != 0)) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
+        print_db_error(cfg, &err);
         return 2;
     }
     return 0;
@@ -344,7 +366,7 @@ int cli_migrate(int argc, char **argv)
     pid_t other = daemon_running ? 0 : dblock_sqlite_user(url);
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     struct err err;
     err_clear(&err);
@@ -425,7 +447,7 @@ int cli_keys(int argc, char **argv)
      * `keys list` only reads (a read-only mount, a backup file) */
     struct store *s = cli_open_store(&cfg, list ? CLI_STORE_READ_CURRENT : CLI_STORE_CURRENT);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     int code = 0;
     if (create) {
@@ -508,7 +530,7 @@ int cli_results(int argc, char **argv)
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_READ_CURRENT);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     int code = 1;
     char *doc = NULL;
@@ -619,7 +641,7 @@ int cli_compact(int argc, char **argv)
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     /* the check serve makes before it serves (bounded: 10 s of quick_check on SQLite):
      * deleting rows from a corrupt database can only make it worse, and serve refuses it */

@@ -147,7 +147,7 @@ int cli_backup(int argc, char **argv)
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_READ_AS_IS);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     struct err err;
     err_clear(&err);

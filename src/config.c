@@ -247,8 +247,13 @@ void config_from_env(struct config *cfg)
     struct err err;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const char *v = getenv(opts[i].env);
-        if (v != NULL && *v != '\0' && opt_set(cfg, &opts[i], v, opts[i].env, &err) != 0) {
+        if (v == NULL || *v == '\0') {
+            continue;
+        }
+        if (opt_set(cfg, &opts[i], v, opts[i].env, &err) != 0) {
             cfg->env_invalid |= 1ull << i; /* opt_set left the default */
+        } else {
+            cfg->env_set |= 1ull << i;
         }
     }
 }
@@ -301,10 +306,23 @@ int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct 
             return -1;
         }
         cfg->env_invalid &= ~(1ull << k); /* flags win, over a bad variable too */
+        cfg->flag_set |= 1ull << k;
         ++*i;
         return 1;
     }
     return 0;
+}
+
+const char *config_origin(const struct config *cfg, const char *flag)
+{
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        if (strcmp(opts[k].flag, flag) == 0) {
+            return (cfg->flag_set & (1ull << k))  ? opts[k].flag
+                   : (cfg->env_set & (1ull << k)) ? opts[k].env
+                                                  : NULL;
+        }
+    }
+    return NULL;
 }
 
 void config_db_path(const struct config *cfg, char *out, size_t n)

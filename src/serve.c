@@ -412,7 +412,7 @@ static int serve_prepare(struct app *app, int argc, char **argv, sigset_t *set)
     }
     app->store = cli_open_store(&app->cfg, CLI_STORE_MIGRATE);
     if (app->store == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     if (check_store(app->store) != 0) {
         store_close(app->store);

@@ -55,6 +55,10 @@ enum cli_store_mode {
     CLI_STORE_READ_AS_IS
 };
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode);
+/* The exit status for the last cli_open_store of this thread that returned NULL: 2 when the
+ * database URL was at fault (a PostgreSQL setting libpq refused before trying a host), else
+ * 1. */
+int cli_open_store_status(void);
 
 /* Create a key directly in the store (writer not running or running: store_write_sync).
  * actor: who did it, for the audit log ("cli", "system"). secret receives the key.

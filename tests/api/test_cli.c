@@ -513,6 +513,53 @@ static void test_usage_errors(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* --database errors name the option or the variable the value came from, and a conninfo libpq
+ * refuses before it tries a host is a usage error, exit 2 (review ops31 F2: they named
+ * neither, and "dbnme=", "sslmode=bogus" and "?connect_timeout=abc" exited 1, so the unit
+ * restarted them every 2 s); a PostgreSQL connection failure is printed once (it was a JSON
+ * warn line, then the same text on the "bunsen:" line). */
+static void test_database_errors_named(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-dberr-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *const cases[][2] = {
+        {"mysql://x/y", "unsupported database URL scheme 'mysql'"},
+        {"sqlite:", "empty database path"},
+        {"host=127.0.0.1 port=1 dbnme=bunsen", "invalid connection option \"dbnme\""},
+        {"postgresql://[::1/x", "end of string reached when looking for matching \"]\""},
+        {"host=127.0.0.1 port=1 sslmode=bogus", "invalid sslmode value: \"bogus\""},
+        {"postgresql://127.0.0.1:1/x?connect_timeout=abc",
+         "invalid integer value \"abc\" for connection option \"connect_timeout\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const serve[] = {"serve", "--port",     "0",         "--data-dir",
+                                     data,    "--database", cases[i][0], NULL};
+        expect_usage_error(NULL, NULL, serve, fmt("bunsen: --database: %s", cases[i][1]), NULL);
+        const char *const serve_env[] = {"serve", "--port", "0", "--data-dir", data, NULL};
+        expect_usage_error("BUNSEN_DATABASE", cases[i][0], serve_env,
+                           fmt("bunsen: BUNSEN_DATABASE: %s", cases[i][1]), "--database");
+        const char *const list[] = {"keys", "list", "--database", cases[i][0], NULL};
+        expect_usage_error(NULL, NULL, list, fmt("bunsen: --database: %s", cases[i][1]), NULL);
+        const char *const migrate[] = {"migrate",    "--data-dir", data,
+                                       "--database", cases[i][0],  NULL};
+        expect_usage_error(NULL, NULL, migrate, fmt("--database: %s", cases[i][1]), NULL);
+    }
+    /* a server that is not there: exit 1, its reason once */
+    char *out = NULL;
+    const char *const down[] = {"keys", "list", "--database",
+                                "postgresql://127.0.0.1:1/x?connect_timeout=2", NULL};
+    int rc = bunsen_run(&out, down);
+    if (rc != 1 || harness_count(out, "Connection refused") != 1 ||
+        strstr(out, "bunsen: cannot connect to PostgreSQL: ") == NULL) {
+        fail_msg("keys list on a server that is down: exit %d: %s", rc, out);
+    }
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 /* A database on a read-only file system (what systemd's ProtectSystem=strict makes of a path
  * outside /var/lib/bunsen) was refused as "exec: database unavailable (unable to open database
  * file)", naming neither the file nor the cause (review ops31 F10). In a mount namespace of
@@ -553,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_help_options_documented),
         cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_database_errors_named),
         cmocka_unit_test(test_readonly_file_system_named),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };
