@@ -560,6 +560,66 @@ static void test_database_errors_named(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* A file that is not a SQLite database (a typo, a pg_dump file after reading README
+ * "Restore") was "exec: the database is corrupt (file is not a database): restore it from a
+ * backup" (review ops31 F3): now it is named as not a SQLite database, and a real SQLite file
+ * with a damaged page keeps the advice to restore, naming the file, without "exec:". */
+static void test_not_a_sqlite_database(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-notdb-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    FILE *f = fopen(fmt("%s/notdb.db", dir), "w");
+    assert_non_null(f);
+    fputs("hello\n", f);
+    fclose(f);
+    f = fopen(fmt("%s/bunsen.dump", dir), "w");
+    assert_non_null(f);
+    fputs("PGDMP\001\016\000\004\010\001\001\001 a custom-format dump, longer than 16 bytes", f);
+    fclose(f);
+    char notdb[300], dump[300], data[300];
+    snprintf(notdb, sizeof(notdb), "%s/notdb.db", dir);
+    snprintf(dump, sizeof(dump), "%s/bunsen.dump", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *const serve[] = {"serve", "--port",     "0",   "--data-dir",
+                                 data,    "--database", notdb, NULL};
+    const char *const list[] = {"keys", "list", "--database", dump, NULL};
+    const char *const results[] = {"results", "x", "--database", notdb, NULL};
+    const char *const *runs[] = {serve, list, results};
+    const char *names[] = {notdb, dump, notdb};
+    for (size_t i = 0; i < 3; i++) {
+        char *out = NULL;
+        int rc = bunsen_run(&out, runs[i]);
+        const char *want =
+            fmt("bunsen: %s is not a SQLite database (check --database / --data-dir)", names[i]);
+        if (rc != 1 || strstr(out, want) == NULL || strstr(out, "restore") != NULL) {
+            fail_msg("bunsen %s on a file that is not a database: exit %d: %s", runs[i][0], rc,
+                     out);
+        }
+        free(out);
+    }
+    /* a SQLite file with a damaged page: still "corrupt", with the advice */
+    const char *const migrate[] = {"migrate", "--data-dir", data, NULL};
+    assert_int_equal(bunsen_run(NULL, migrate), 0);
+    f = fopen(fmt("%s/bunsen.db", data), "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 100, SEEK_SET), 0);
+    for (int i = 0; i < 3000; i++) {
+        fputc(0xff, f);
+    }
+    fclose(f);
+    const char *const list_bad[] = {"keys", "list", "--data-dir", data, NULL};
+    char *out = NULL;
+    int rc = bunsen_run(&out, list_bad);
+    const char *want = fmt("bunsen: database %s/bunsen.db is corrupt (", data);
+    if (rc != 1 || strstr(out, want) == NULL || strstr(out, "restore it from a backup") == NULL ||
+        strstr(out, "exec:") != NULL) {
+        fail_msg("keys list on a damaged SQLite file: exit %d: %s", rc, out);
+    }
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 /* A database on a read-only file system (what systemd's ProtectSystem=strict makes of a path
  * outside /var/lib/bunsen) was refused as "exec: database unavailable (unable to open database
  * file)", naming neither the file nor the cause (review ops31 F10). In a mount namespace of
@@ -601,6 +661,7 @@ int main(void)
         cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_database_errors_named),
+        cmocka_unit_test(test_not_a_sqlite_database),
         cmocka_unit_test(test_readonly_file_system_named),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };
