@@ -620,6 +620,68 @@ static void test_not_a_sqlite_database(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* A refused start leaves no data directory it made (review ops31 F6: a second serve on a
+ * database a daemon holds, through a symbolic link, and every serve or migrate that could not
+ * reach PostgreSQL created --data-dir, a stray ./data, before failing). A data directory that
+ * was there stays, with its files. */
+static void test_refused_start_leaves_no_data_dir(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-refused-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *const down[] = {"serve",
+                                "--port",
+                                "0",
+                                "--data-dir",
+                                fmt("%s/a/b/c", dir),
+                                "--database",
+                                "postgresql://127.0.0.1:1/x?connect_timeout=2",
+                                NULL};
+    char *out = NULL;
+    int rc = bunsen_run(&out, down);
+    if (rc != 1 || exists(fmt("%s/a", dir))) {
+        fail_msg("serve with PostgreSQL down: exit %d, %s/a %s: %s", rc, dir,
+                 exists(fmt("%s/a", dir)) ? "left" : "gone", out);
+    }
+    free(out);
+    const char *const mig[] = {"migrate",
+                               "--data-dir",
+                               fmt("%s/m", dir),
+                               "--database",
+                               "postgresql://127.0.0.1:1/x?connect_timeout=2",
+                               NULL};
+    rc = bunsen_run(&out, mig);
+    if (rc != 1 || exists(fmt("%s/m", dir))) {
+        fail_msg("migrate with PostgreSQL down: exit %d, %s/m %s: %s", rc, dir,
+                 exists(fmt("%s/m", dir)) ? "left" : "gone", out);
+    }
+    free(out);
+    if (!harness_on_postgres()) {
+        /* a daemon holds the database: a second serve through a link to it is refused */
+        struct daemon d;
+        assert_int_equal(daemon_start(&d, NULL), 0);
+        char link[300];
+        snprintf(link, sizeof(link), "%s/link.db", dir);
+        assert_int_equal(symlink(fmt("%s/bunsen.db", d.dir), link), 0);
+        const char *const second[] = {"serve",      "--port", "0", "--data-dir", fmt("%s/up2", dir),
+                                      "--database", link,     NULL};
+        rc = bunsen_run(&out, second);
+        if (rc != 1 || strstr(out, "another bunsen serve is running") == NULL ||
+            exists(fmt("%s/up2", dir))) {
+            fail_msg("a second serve: exit %d, up2 %s: %s", rc,
+                     exists(fmt("%s/up2", dir)) ? "left" : "gone", out);
+        }
+        free(out);
+        /* the data dir of the daemon itself: refused, and left as it was */
+        const char *const same[] = {"serve", "--port", "0", "--data-dir", d.dir, NULL};
+        assert_int_equal(bunsen_run(NULL, same), 1);
+        assert_true(exists(fmt("%s/bunsen.db", d.dir)) && exists(fmt("%s/admin.key", d.dir)));
+        assert_int_equal(daemon_stop(&d), 0);
+        daemon_cleanup(&d);
+    }
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 /* A database on a read-only file system (what systemd's ProtectSystem=strict makes of a path
  * outside /var/lib/bunsen) was refused as "exec: database unavailable (unable to open database
  * file)", naming neither the file nor the cause (review ops31 F10). In a mount namespace of
@@ -662,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_database_errors_named),
         cmocka_unit_test(test_not_a_sqlite_database),
+        cmocka_unit_test(test_refused_start_leaves_no_data_dir),
         cmocka_unit_test(test_readonly_file_system_named),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };
