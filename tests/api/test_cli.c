@@ -276,6 +276,78 @@ static void test_help_options_documented(void **state)
     free(readme);
 }
 
+/* The range of each numeric option of serve, as its error message gives it ("expected an
+ * integer in [LO, HI]"), is in its bunsen(1) entry and its README table row as "range LO to
+ * HI" (review ops31 F5: only --max-reply-memory's was, in bunsen(1)). */
+static void test_option_ranges_documented(void **state)
+{
+    (void)state;
+    char *man = read_whole("docs/bunsen.1");
+    unescape_hyphens(man);
+    char *readme = read_whole("README.md");
+    char *help = NULL;
+    const char *const args[] = {"serve", "--help", NULL};
+    assert_int_equal(bunsen_run(&help, args), 0);
+    int ranged = 0;
+    for (const char *p = strstr(help, "\n  --"); p != NULL; p = strstr(p + 1, "\n  --")) {
+        char opt[64];
+        size_t n = 0;
+        while (n < sizeof(opt) - 1 && p[3 + n] != ' ' && p[3 + n] != '\n') {
+            opt[n] = p[3 + n];
+            n++;
+        }
+        opt[n] = '\0';
+        if (strcmp(opt, "--help") == 0) {
+            continue;
+        }
+        /* a bad --listen after it: an option that takes "abc" (a path, a URL) stops there,
+         * exit 2, before anything is touched */
+        char *out = NULL;
+        const char *const bad[] = {"serve", opt, "abc", "--listen", "bogus", NULL};
+        assert_int_equal(bunsen_run(&out, bad), 2);
+        long lo = 0, hi = 0;
+        const char *r = strstr(out, "expected an integer in [");
+        bool numeric = r != NULL && sscanf(r, "expected an integer in [%ld, %ld]", &lo, &hi) == 2;
+        free(out);
+        if (!numeric) {
+            continue;
+        }
+        ranged++;
+        const char *want = fmt("range %ld to %ld", lo, hi);
+        char wanted[64];
+        snprintf(wanted, sizeof(wanted), "%s", want);
+        /* bunsen(1): the entry from ".BI --opt " to the next ".TP" or ".SS" */
+        const char *e = strstr(man, fmt(".BI %s \"", opt));
+        if (e == NULL) {
+            fail_msg("bunsen(1) has no entry for %s", opt);
+        }
+        const char *end = strstr(e + 4, "\n.TP");
+        const char *ss = strstr(e + 4, "\n.SS");
+        if (end == NULL || (ss != NULL && ss < end)) {
+            end = ss;
+        }
+        const char *at = strstr(e, wanted);
+        if (at == NULL || (end != NULL && at > end)) {
+            fail_msg("bunsen(1)'s %s entry does not say '%s'", opt, wanted);
+        }
+        /* README: the table row that starts with "| `--opt " */
+        const char *row = strstr(readme, fmt("\n| `%s ", opt));
+        if (row == NULL) {
+            fail_msg("README's option table has no row for %s", opt);
+        }
+        const char *eol = strchr(row + 1, '\n');
+        at = strstr(row, wanted);
+        if (at == NULL || (eol != NULL && at > eol)) {
+            fail_msg("README's row for %s does not say '%s'", opt, wanted);
+        }
+    }
+    print_message("# %d numeric options' ranges found in bunsen(1) and README\n", ranged);
+    assert_true(ranged >= 20);
+    free(help);
+    free(man);
+    free(readme);
+}
+
 /* `bunsen keys create --role=sdk --name=ci`, `keys list --all`, `results KEY
  * --format=csv`, `compact --horizon-days=400`: each subcommand option takes --opt=VALUE. */
 static void test_option_equals_value(void **state)
@@ -720,6 +792,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_backup_interrupted, cleanup),
         cmocka_unit_test(test_help_options_documented),
+        cmocka_unit_test(test_option_ranges_documented),
         cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_database_errors_named),

@@ -159,6 +159,16 @@ static void test_backup_dest_directory(void **state)
     dir_names(bdir, names, sizeof(names));
     assert_string_equal(names, "");
     rmdir(bdir);
+    /* the data directory itself: the suggestion was a file in it (DIR/bunsen-DATE.db), on the
+     * database's own disk (review ops31, minor notes) */
+    const char *const here[] = {"backup", d.dir, "--data-dir", d.dir, NULL};
+    rc = bunsen_run(&out, here);
+    if (rc != 2 || strstr(out, "holds the database") == NULL ||
+        strstr(out, "e.g. /backups/bunsen-DATE.db") == NULL ||
+        strstr(out, fmt("%s/bunsen-DATE.db", d.dir)) != NULL) {
+        fail_msg("backup to the data directory: exit %d: %s", rc, out);
+    }
+    free(out);
     /* a DEST in a missing directory: said so, exit 2 (it was SQLite's "unable to open database
      * file" about a DEST.tmp; journey29 J9) */
     const char *const nodir[] = {"backup", fmt("%s/missing/x.db", d.dir), "--data-dir", d.dir,
