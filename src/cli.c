@@ -27,28 +27,74 @@
 #include "bunsen/results.h"
 #include "bunsen/util.h"
 
-static int mkdir_p(const char *path, mode_t mode)
+/* mkdir -p; created (cap bytes) receives the first (topmost) directory it made, "" none */
+static int mkdir_p(const char *path, mode_t mode, char *created, size_t cap)
 {
     char tmp[512];
     snprintf(tmp, sizeof(tmp), "%s", path);
+    created[0] = '\0';
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+            if (mkdir(tmp, mode) == 0) {
+                if (created[0] == '\0') {
+                    snprintf(created, cap, "%s", tmp);
+                }
+            } else if (errno != EEXIST) {
                 return -1;
             }
             *p = '/';
         }
     }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+    if (mkdir(tmp, mode) == 0) {
+        if (created[0] == '\0') {
+            snprintf(created, cap, "%s", tmp);
+        }
+    } else if (errno != EEXIST) {
         return -1;
     }
     return 0;
 }
 
-int cli_prepare_data_dir(const struct config *cfg)
+void cli_data_dir_undo(const struct config *cfg, const char *created, bool locked)
 {
-    if (mkdir_p(cfg->data_dir, 0700) != 0) {
+    if (created == NULL || created[0] == '\0') {
+        return;
+    }
+    char url[1100];
+    config_db_path(cfg, url, sizeof(url));
+    const char *db = store_url_sqlite_file(url);
+    size_t dl = strlen(cfg->data_dir);
+    if (locked && db != NULL && strncmp(db, cfg->data_dir, dl) == 0 && db[dl] == '/' &&
+        strchr(db + dl + 1, '/') == NULL) { /* the database file right in the new data dir */
+        static const char *const side[] = {"", "-wal", "-shm", "-journal", ".lock"};
+        for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+            char f[1200];
+            snprintf(f, sizeof(f), "%s%s", db, side[i]);
+            unlink(f);
+        }
+    }
+    /* the data dir, then each parent up to the first one made (bounded by the path's
+     * components); rmdir fails on a directory that is not empty, which stays */
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", cfg->data_dir);
+    size_t cl = strlen(created);
+    for (int depth = 0; depth < 256 && strlen(dir) >= cl; depth++) {
+        bool last = strcmp(dir, created) == 0;
+        if (rmdir(dir) != 0 || last) {
+            return;
+        }
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL || slash == dir) {
+            return;
+        }
+        *slash = '\0';
+    }
+}
+
+int cli_prepare_data_dir(const struct config *cfg, char *created, size_t cap)
+{
+    if (mkdir_p(cfg->data_dir, 0700, created, cap) != 0) {
         fprintf(stderr, "bunsen: cannot create the data directory %s: %s\n", cfg->data_dir,
                 strerror(errno));
         return -1;
@@ -73,8 +119,29 @@ static bool sqlite_file_missing(const char *url)
     return file != NULL && access(file, F_OK) != 0;
 }
 
+static _Thread_local int open_store_status = 1;
+
+int cli_open_store_status(void)
+{
+    return open_store_status;
+}
+
+/* err's message, prefixed with where the database URL came from when err is about it
+ * (field "database": --database or BUNSEN_DATABASE, as a bad value of another option is
+ * named), into stderr. */
+static void print_db_error(const struct config *cfg, const struct err *err)
+{
+    const char *origin = config_origin(cfg, "--database");
+    if (strcmp(err->field, "database") == 0 && origin != NULL) {
+        fprintf(stderr, "bunsen: %s: %s\n", origin, err->msg);
+    } else {
+        fprintf(stderr, "bunsen: %s\n", err->msg);
+    }
+}
+
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
 {
+    open_store_status = 1;
     char path[1100];
     config_db_path(cfg, path, sizeof(path));
     bool readonly = mode == CLI_STORE_READ_CURRENT || mode == CLI_STORE_READ_AS_IS;
@@ -88,7 +155,8 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     struct err err;
     err_clear(&err);
     if ((readonly ? store_open_readonly(path, &s, &err) : store_open(path, &s, &err)) != 0) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
+        print_db_error(cfg, &err);
+        open_store_status = err.code == ERR_INVALID && strcmp(err.field, "database") == 0 ? 2 : 1;
         return NULL;
     }
     store_set_db_timeout(s, cfg->db_timeout_s * 1000);
@@ -316,7 +384,7 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
     config_db_path(cfg, path, sizeof(path));
     if (store_url_check(path, &err) != 0 ||
         (store_url_sqlite_file(path) == NULL && config_env_error(cfg, used_pg, &err) != 0)) {
-        fprintf(stderr, "bunsen: %s\n", err.msg);
+        print_db_error(cfg, &err);
         return 2;
     }
     return 0;
@@ -329,7 +397,8 @@ int cli_migrate(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
-    if (cli_prepare_data_dir(&cfg) != 0) {
+    char created[512];
+    if (cli_prepare_data_dir(&cfg, created, sizeof(created)) != 0) {
         return 1;
     }
     /* A daemon on the SQLite file holds its lock (dblock.c): with migrations pending, migrating
@@ -344,7 +413,9 @@ int cli_migrate(int argc, char **argv)
     pid_t other = daemon_running ? 0 : dblock_sqlite_user(url);
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
-        return 1;
+        /* PostgreSQL unreachable: no data directory left behind (review ops31 F6) */
+        cli_data_dir_undo(&cfg, created, !daemon_running);
+        return cli_open_store_status();
     }
     struct err err;
     err_clear(&err);
@@ -425,7 +496,7 @@ int cli_keys(int argc, char **argv)
      * `keys list` only reads (a read-only mount, a backup file) */
     struct store *s = cli_open_store(&cfg, list ? CLI_STORE_READ_CURRENT : CLI_STORE_CURRENT);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     int code = 0;
     if (create) {
@@ -508,7 +579,7 @@ int cli_results(int argc, char **argv)
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_READ_CURRENT);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     int code = 1;
     char *doc = NULL;
@@ -619,7 +690,7 @@ int cli_compact(int argc, char **argv)
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_CURRENT);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     /* the check serve makes before it serves (bounded: 10 s of quick_check on SQLite):
      * deleting rows from a corrupt database can only make it worse, and serve refuses it */

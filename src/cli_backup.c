@@ -115,9 +115,23 @@ int cli_backup(int argc, char **argv)
      * database had been copied */
     struct stat dsb;
     if (file != NULL && stat(dest, &dsb) == 0 && S_ISDIR(dsb.st_mode)) {
-        fprintf(stderr,
-                "bunsen: %s is a directory: name the backup file (e.g. %s/bunsen-DATE.db)\n", dest,
-                dest);
+        /* a directory that holds the database (the data dir, or one above it): a backup
+         * there shares the database's disk, and the data dir's fate; the suggestion was
+         * "up/data/bunsen-DATE.db" (review ops31) */
+        char dreal[PATH_MAX], dbreal[PATH_MAX];
+        bool holds = realpath(dest, dreal) != NULL && path_real(file, dbreal, sizeof(dbreal));
+        size_t dl = holds ? strlen(dreal) : 0;
+        holds = holds && strncmp(dbreal, dreal, dl) == 0 && (dbreal[dl] == '/' || dl == 1);
+        if (holds) {
+            fprintf(stderr,
+                    "bunsen: %s is a directory, and holds the database: name the backup file, "
+                    "on another disk (e.g. /backups/bunsen-DATE.db)\n",
+                    dest);
+        } else {
+            fprintf(stderr,
+                    "bunsen: %s is a directory: name the backup file (e.g. %s/bunsen-DATE.db)\n",
+                    dest, dest);
+        }
         return 2;
     }
     /* and the directory DEST goes in: SQLite's "unable to open database file" on a DEST.tmp
@@ -147,7 +161,7 @@ int cli_backup(int argc, char **argv)
     }
     struct store *s = cli_open_store(&cfg, CLI_STORE_READ_AS_IS);
     if (s == NULL) {
-        return 1;
+        return cli_open_store_status();
     }
     struct err err;
     err_clear(&err);

@@ -87,7 +87,8 @@ static const char help_serve[] =
     "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
     "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web,\n"
     "                            <bin>/../share/bunsen/web, ./web)\n"
-    "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs)\n"
+    "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs, at\n"
+    "                            most 64)\n"
     "  --log-level L             debug|info|warn|error (BUNSEN_LOG_LEVEL, default info)\n"
     "  --body-max BYTES          cap of every other request body (BUNSEN_BODY_MAX,\n"
     "                            default 1048576)\n"
@@ -110,8 +111,9 @@ static const char help_serve[] =
 static const char help_limits[] =
     "  --writer-queue N          pending write requests before 503 (BUNSEN_WRITER_QUEUE,\n"
     "                            default 10000)\n"
+    "  (each rate limit below allows bursts of 2 x N requests)\n"
     "  --rate-limit-ingest N     /events and /exposures requests per second per key, 0 = off\n"
-    "                            (BUNSEN_RATE_LIMIT_INGEST, default 500; burst 2 x N)\n"
+    "                            (BUNSEN_RATE_LIMIT_INGEST, default 500)\n"
     "  --rate-limit-manage N     management requests (keys, metrics, experiments writes) per\n"
     "                            second per key, 0 = off (BUNSEN_RATE_LIMIT_MANAGE, default 100)\n"
     "  --rate-limit-assign N     /assign and OFREP requests per second per key, 0 = off\n"
@@ -247,8 +249,13 @@ void config_from_env(struct config *cfg)
     struct err err;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const char *v = getenv(opts[i].env);
-        if (v != NULL && *v != '\0' && opt_set(cfg, &opts[i], v, opts[i].env, &err) != 0) {
+        if (v == NULL || *v == '\0') {
+            continue;
+        }
+        if (opt_set(cfg, &opts[i], v, opts[i].env, &err) != 0) {
             cfg->env_invalid |= 1ull << i; /* opt_set left the default */
+        } else {
+            cfg->env_set |= 1ull << i;
         }
     }
 }
@@ -301,10 +308,23 @@ int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct 
             return -1;
         }
         cfg->env_invalid &= ~(1ull << k); /* flags win, over a bad variable too */
+        cfg->flag_set |= 1ull << k;
         ++*i;
         return 1;
     }
     return 0;
+}
+
+const char *config_origin(const struct config *cfg, const char *flag)
+{
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        if (strcmp(opts[k].flag, flag) == 0) {
+            return (cfg->flag_set & (1ull << k))  ? opts[k].flag
+                   : (cfg->env_set & (1ull << k)) ? opts[k].env
+                                                  : NULL;
+        }
+    }
+    return NULL;
 }
 
 void config_db_path(const struct config *cfg, char *out, size_t n)

@@ -406,23 +406,27 @@ static int serve_prepare(struct app *app, int argc, char **argv, sigset_t *set)
         fprintf(stderr, "bunsen: %s\n", listen_err.msg);
         return 1;
     }
-    if (cli_prepare_data_dir(&app->cfg) != 0 || lock_sqlite_file(&app->cfg) != 0 ||
-        refuse_beside_old_daemon(&app->cfg) != 0) {
+    char created[512];
+    if (cli_prepare_data_dir(&app->cfg, created, sizeof(created)) != 0) {
         return 1;
     }
-    app->store = cli_open_store(&app->cfg, CLI_STORE_MIGRATE);
-    if (app->store == NULL) {
-        return 1;
-    }
-    if (check_store(app->store) != 0) {
+    /* a start refused from here on leaves no data directory it made (review ops31 F6: a
+     * daemon already on the database, PostgreSQL unreachable) */
+    bool locked = lock_sqlite_file(&app->cfg) == 0;
+    int code = -1;
+    if (!locked || refuse_beside_old_daemon(&app->cfg) != 0) {
+        code = 1;
+    } else if ((app->store = cli_open_store(&app->cfg, CLI_STORE_MIGRATE)) == NULL) {
+        code = cli_open_store_status();
+    } else if (check_store(app->store) != 0 || bootstrap_admin(app) != 0) {
         store_close(app->store);
-        return 1;
+        app->store = NULL;
+        code = 1;
     }
-    if (bootstrap_admin(app) != 0) {
-        store_close(app->store);
-        return 1;
+    if (code >= 0) {
+        cli_data_dir_undo(&app->cfg, created, locked);
     }
-    return -1;
+    return code;
 }
 
 /* serve's shutdown, in the order the comments give: the store's waits bounded, the ticker,

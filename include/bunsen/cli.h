@@ -35,8 +35,17 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
              const char **positional, struct config *cfg);
 
 /* Shared by the subcommands: create the data dir (0700) if needed and check that it is a
- * writable directory; open the store and apply migrations. Print errors to stderr. */
-int cli_prepare_data_dir(const struct config *cfg);
+ * writable directory; open the store and apply migrations. Print errors to stderr. created
+ * (cap bytes) receives the topmost directory this call made ("" when the data dir was
+ * there), for cli_data_dir_undo. */
+int cli_prepare_data_dir(const struct config *cfg, char *created, size_t cap);
+/* After a start (serve, migrate) that cli_prepare_data_dir's directory did not outlive
+ * (refused: the database locked by another daemon, PostgreSQL unreachable, ...): remove the
+ * directories it made (created), deepest first, each only when empty, after the SQLite
+ * database files this process made in them, when locked (it holds the database's lock,
+ * dblock_take: no other process uses them). A stray ./data was left behind by every refused
+ * start. No-op when created is "". */
+void cli_data_dir_undo(const struct config *cfg, const char *created, bool locked);
 /* How a subcommand opens the store: MIGRATE applies pending migrations (serve); AS_IS opens
  * whatever is there (migrate, backup); CURRENT wants an existing database at this binary's
  * schema (keys, results, compact: on a mistyped data dir they neither create a database nor a
@@ -55,6 +64,10 @@ enum cli_store_mode {
     CLI_STORE_READ_AS_IS
 };
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode);
+/* The exit status for the last cli_open_store of this thread that returned NULL: 2 when the
+ * database URL was at fault (a PostgreSQL setting libpq refused before trying a host), else
+ * 1. */
+int cli_open_store_status(void);
 
 /* Create a key directly in the store (writer not running or running: store_write_sync).
  * actor: who did it, for the audit log ("cli", "system"). secret receives the key.

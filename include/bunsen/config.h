@@ -53,6 +53,8 @@ struct config {
                                  answer to one statement, 0 = forever, def 30 */
     uint64_t env_invalid;     /* bit k: option k's BUNSEN_* value was not valid and no flag
                                  has set the option since (config_env_error) */
+    uint64_t env_set;         /* bit k: option k was set by its BUNSEN_* variable */
+    uint64_t flag_set;        /* bit k: option k was set by its flag (config_origin) */
 };
 
 /* The option table, for --help texts: one line per option. */
@@ -75,6 +77,12 @@ int config_env_error(const struct config *cfg, const char *const *used, struct e
  * its value. Returns 1 when consumed, 0 when argv[*i] is not a config flag, -1 on a bad
  * value or missing argument (err filled, field = the flag). */
 int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct err *err);
+
+/* Where option flag (its "--name") got its value: the flag itself when given, else its
+ * BUNSEN_* variable when that set it, else NULL (the default): for messages about a value
+ * found wrong after parsing (a database URL, a port in use), which name their source as a
+ * bad value's do. */
+const char *config_origin(const struct config *cfg, const char *flag);
 
 /* The database URL (store_open): --database when given, else the SQLite file inside the
  * data dir, into out (size n). */

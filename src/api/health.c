@@ -11,10 +11,17 @@
  * failed check is not reused: recovery shows on the next probe). /readyz is public and its
  * check jumps the writer's queue (store_job.urgent), so without this a flood of probes would
  * cost a commit each, every one ahead of the queued writes.
+ *
+ * A change of the answer (ready -> not ready, with the reason, and back) logs one warn line,
+ * at most one per cause per API_READY_LOG_MS (a disk hovering around the free-space floor
+ * flips the answer with every probe), and is the gauge bunsen_ready (api_ready_state).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api_int.h"
 #include "bunsen/api.h"
@@ -24,6 +31,8 @@
 /* A probe this soon after a check that passed is answered at once (at most 10 commits a
  * second for readiness, however many probes). */
 #define API_READY_REUSE_MS 100
+/* At most one "not ready" line per cause in this many ms. */
+#define API_READY_LOG_MS 10000
 
 /* schema: the newest migration this binary has for its backend, which tells builds of one
  * VERSION apart (docs/UPGRADING.md is keyed by it) */
@@ -48,6 +57,12 @@ struct api_ready {
     bool in_flight;               /* job queued or running */
     struct ready_waiter *waiters; /* probes sharing its answer */
     uint64_t ok_ns; /* monotonic end of the last check when it passed, 0: it failed / none */
+    /* The last answer given (serve's start check passed: ready until a probe says not),
+     * read by a scrape without mu; the rest under mu. */
+    atomic_bool ready;
+    char cause[96];       /* the cause of the last "not ready" line written ("": none) */
+    int64_t cause_log_ms; /* when it was written (monotonic ms) */
+    bool cause_logged;    /* the not-ready spell in progress was logged: log its end */
 };
 
 struct api_ready *api_ready_new(struct store *store)
@@ -55,7 +70,54 @@ struct api_ready *api_ready_new(struct store *store)
     struct api_ready *g = xcalloc(1, sizeof(*g));
     pthread_mutex_init(&g->mu, NULL);
     g->store = store;
+    atomic_store(&g->ready, true);
     return g;
+}
+
+int api_ready_state(struct api_ready *g)
+{
+    return g != NULL && !atomic_load(&g->ready) ? 0 : 1;
+}
+
+/* The cause of a not-ready message: its text up to the first " (" or ":" (what follows is
+ * numbers and paths that change from one check to the next), into out. */
+static void ready_cause(const char *msg, char *out, size_t cap)
+{
+    size_t n = strcspn(msg, "(:");
+    while (n > 0 && msg[n - 1] == ' ') {
+        n--;
+    }
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), msg);
+}
+
+/* Record the answer of a check (or of the corrupt-database test) and log a change of it: a
+ * "not ready" line unless one of the same cause was written within API_READY_LOG_MS, and a
+ * "ready again" line after a spell whose start was logged. Under g->mu. */
+static void ready_note(struct api_ready *g, bool ready, const char *msg)
+{
+    bool was = atomic_exchange(&g->ready, ready);
+    if (was == ready) {
+        return;
+    }
+    if (ready) {
+        if (g->cause_logged) {
+            g->cause_logged = false;
+            log_json(LOG_WARN, "ready again: /readyz answers 200", NULL);
+        }
+        return;
+    }
+    char cause[sizeof(g->cause)];
+    ready_cause(msg != NULL ? msg : "", cause, sizeof(cause));
+    int64_t now = time_mono_ms();
+    if (strcmp(cause, g->cause) == 0 && g->cause_log_ms != 0 &&
+        now - g->cause_log_ms < API_READY_LOG_MS) {
+        return; /* flapping on one cause: its line was written a moment ago */
+    }
+    snprintf(g->cause, sizeof(g->cause), "%s", cause);
+    g->cause_log_ms = now;
+    g->cause_logged = true;
+    log_json(LOG_WARN, "not ready: /readyz answers 503",
+             json_pack("{s:s}", "reason", msg != NULL ? msg : ""));
 }
 
 void api_ready_free(struct api_ready *g)
@@ -91,6 +153,7 @@ static void ready_done(void *arg, int rc, const struct err *err)
     g->waiters = NULL;
     g->in_flight = false;
     g->ok_ns = rc == 0 ? time_mono_ns() : 0;
+    ready_note(g, rc == 0, rc != 0 ? copy.msg : NULL);
     pthread_mutex_unlock(&g->mu);
     while (w != NULL) {
         struct ready_waiter *next = w->next;
@@ -104,12 +167,16 @@ static void ready_done(void *arg, int rc, const struct err *err)
 void api_health_ready(struct http_req *r)
 {
     struct app *app = http_req_app(r);
+    struct api_ready *g = app->ready;
     if (store_is_corrupt(app->store)) {
-        http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                         "the database is corrupt: restore it from a backup (see README)");
+        static const char corrupt[] =
+            "the database is corrupt: restore it from a backup (see README)";
+        pthread_mutex_lock(&g->mu);
+        ready_note(g, false, corrupt);
+        pthread_mutex_unlock(&g->mu);
+        http_reply_error(r, ERR_UNAVAILABLE, NULL, "%s", corrupt);
         return;
     }
-    struct api_ready *g = app->ready;
     pthread_mutex_lock(&g->mu);
     if (!g->in_flight && g->ok_ns != 0 &&
         time_mono_ns() - g->ok_ns < (uint64_t)API_READY_REUSE_MS * 1000000u) {

@@ -342,6 +342,10 @@ void api_metrics_prom(struct http_req *r)
     metrics_write_help(&b, "bunsen_start_time_seconds", "gauge",
                        "Start time of the daemon since the Unix epoch.");
     metrics_write_value(&b, "bunsen_start_time_seconds", "", (double)app->started_at / 1000.0);
+    metrics_write_help(&b, "bunsen_ready", "gauge",
+                       "1 when the last /readyz answer was 200 (or none was asked for since the "
+                       "start), 0 when it was 503.");
+    metrics_write_value(&b, "bunsen_ready", "", api_ready_state(app->ready));
     http_server_write_metrics(app->http, &b);
     metrics_write_help(&b, "bunsen_assignments_total", "counter",
                        "Assignment decisions by experiment and reason (per experiment only for a "

@@ -186,7 +186,10 @@ struct sockaddr;
 #define HTTP_CLIENT_PREFIX_MAX 52
 void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX]);
 struct http_deadlines;
-int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err);
+/* port_from / listen_from: where the port and the address came from ("--port" or
+ * "BUNSEN_PORT", ...; NULL: the default), named by the bind errors (config_origin). */
+int http_listener_open(const char *listen_addr, int port, const char *port_from,
+                       const char *listen_from, bool *ipv6, struct err *err);
 int http_listener_port(int fd);
 struct http_listener *http_listener_new(int fd, unsigned max_conns, unsigned per_prefix,
                                         unsigned workers, struct http_deadlines *shed,

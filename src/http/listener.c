@@ -227,7 +227,8 @@ unsigned http_listener_prefix_count(struct http_listener *l, const struct sockad
     return n;
 }
 
-int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err *err)
+int http_listener_open(const char *listen_addr, int port, const char *port_from,
+                       const char *listen_from, bool *ipv6, struct err *err)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -260,9 +261,17 @@ int http_listener_open(const char *listen_addr, int port, bool *ipv6, struct err
     if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
         int e = errno;
         close(fd);
+        /* named as the operator set them: under the unit the port is BUNSEN_PORT (the
+         * EnvironmentFile), with no --port to change (review ops31 F4) */
         if (e == EADDRINUSE) {
             return err_set(err, ERR_CONFLICT, "--port",
-                           "port %d on %s is already in use (pick another with --port)", port,
+                           "port %d on %s is already in use (pick another with %s)", port,
+                           listen_addr, port_from != NULL ? port_from : "--port or BUNSEN_PORT");
+        }
+        if (e == EADDRNOTAVAIL) {
+            bool env = listen_from != NULL && strncmp(listen_from, "BUNSEN_", 7) == 0;
+            return err_set(err, ERR_INTERNAL, "--listen", "%s%s%s is not an address of this host",
+                           listen_from != NULL ? listen_from : "--listen", env ? "=" : " ",
                            listen_addr);
         }
         return err_set(err, ERR_INTERNAL, "--listen", "cannot bind %s:%d: %s", listen_addr, port,

@@ -571,7 +571,8 @@ static void test_serve_delay(void)
 int http_server_check_listen(const struct config *cfg, struct err *err)
 {
     bool ipv6 = false;
-    int fd = http_listener_open(cfg->listen, cfg->port, &ipv6, err);
+    int fd = http_listener_open(cfg->listen, cfg->port, config_origin(cfg, "--port"),
+                                config_origin(cfg, "--listen"), &ipv6, err);
     if (fd < 0) {
         return -1;
     }
@@ -614,7 +615,8 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
                       int *port_out, struct err *err)
 {
     bool ipv6 = false;
-    int fd = http_listener_open(cfg->listen, cfg->port, &ipv6, err);
+    int fd = http_listener_open(cfg->listen, cfg->port, config_origin(cfg, "--port"),
+                                config_origin(cfg, "--listen"), &ipv6, err);
     if (fd < 0) {
         return -1;
     }

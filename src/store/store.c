@@ -87,16 +87,36 @@ static const struct store_ops *backend_for(const char *url, const char **target,
     }
     *target = strncasecmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (**target == '\0') {
-        err_set(err, ERR_INVALID, NULL, "empty database path");
+        err_set(err, ERR_INVALID, "database", "empty database path");
         return NULL;
     }
     return &store_sqlite_ops;
 }
 
+/* url with its scheme in lower case (libpq knows its schemes in lower case only:
+ * "POSTGRES://" was taken as a database name), malloc'd */
+static char *scheme_lowered(const char *url)
+{
+    char *lowered = xstrdup(url);
+    for (size_t i = 0, n = scheme_len(lowered); i < n; i++) {
+        lowered[i] = (char)(lowered[i] >= 'A' && lowered[i] <= 'Z' ? lowered[i] + 32 : lowered[i]);
+    }
+    return lowered;
+}
+
 int store_url_check(const char *url, struct err *err)
 {
     const char *target = NULL;
-    return backend_for(url, &target, err) != NULL ? 0 : -1;
+    const struct store_ops *ops = backend_for(url, &target, err);
+    if (ops != &store_pg_ops) {
+        return ops != NULL ? 0 : -1;
+    }
+    /* a conninfo libpq cannot parse is a usage error no retry fixes (it was exit 1, and the
+     * unit restarted it every 2 s) */
+    char *lowered = scheme_lowered(target);
+    int rc = pg_conninfo_check(lowered, err);
+    free(lowered);
+    return rc;
 }
 
 const char *store_url_sqlite_file(const char *url)
@@ -126,12 +146,7 @@ static int open_as(const char *url, bool readonly, struct store **out, struct er
     if (ops == NULL) {
         return -1;
     }
-    /* libpq knows its schemes in lower case only ("POSTGRES://" was taken as a database
-     * name): the adapter copies what it keeps */
-    char *lowered = xstrdup(target);
-    for (size_t i = 0, n = scheme_len(lowered); i < n; i++) {
-        lowered[i] = (char)(lowered[i] >= 'A' && lowered[i] <= 'Z' ? lowered[i] + 32 : lowered[i]);
-    }
+    char *lowered = scheme_lowered(target); /* the adapter copies what it keeps */
     struct store *s = xcalloc(1, sizeof(*s));
     s->ops = ops;
     s->readonly = readonly;

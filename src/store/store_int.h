@@ -462,6 +462,11 @@ struct store_ops {
 /* The adapters. */
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
+/* pg/conn.c: whether libpq can parse conninfo (a URL or key=value pairs), without
+ * connecting: 0, or -1 with err (ERR_INVALID, libpq's reason: an unknown option, a
+ * malformed URL). A value libpq checks only when it connects (sslmode=bogus) passes here
+ * and fails pg_conn_open, with ERR_INVALID too. */
+int pg_conninfo_check(const char *conninfo, struct err *err);
 
 /* A time (ms) after every stored one: what the adapters' SQL compares with when a rule has
  * no window or an experiment no stop time (0 = none). */

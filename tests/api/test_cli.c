@@ -276,6 +276,78 @@ static void test_help_options_documented(void **state)
     free(readme);
 }
 
+/* The range of each numeric option of serve, as its error message gives it ("expected an
+ * integer in [LO, HI]"), is in its bunsen(1) entry and its README table row as "range LO to
+ * HI" (review ops31 F5: only --max-reply-memory's was, in bunsen(1)). */
+static void test_option_ranges_documented(void **state)
+{
+    (void)state;
+    char *man = read_whole("docs/bunsen.1");
+    unescape_hyphens(man);
+    char *readme = read_whole("README.md");
+    char *help = NULL;
+    const char *const args[] = {"serve", "--help", NULL};
+    assert_int_equal(bunsen_run(&help, args), 0);
+    int ranged = 0;
+    for (const char *p = strstr(help, "\n  --"); p != NULL; p = strstr(p + 1, "\n  --")) {
+        char opt[64];
+        size_t n = 0;
+        while (n < sizeof(opt) - 1 && p[3 + n] != ' ' && p[3 + n] != '\n') {
+            opt[n] = p[3 + n];
+            n++;
+        }
+        opt[n] = '\0';
+        if (strcmp(opt, "--help") == 0) {
+            continue;
+        }
+        /* a bad --listen after it: an option that takes "abc" (a path, a URL) stops there,
+         * exit 2, before anything is touched */
+        char *out = NULL;
+        const char *const bad[] = {"serve", opt, "abc", "--listen", "bogus", NULL};
+        assert_int_equal(bunsen_run(&out, bad), 2);
+        long lo = 0, hi = 0;
+        const char *r = strstr(out, "expected an integer in [");
+        bool numeric = r != NULL && sscanf(r, "expected an integer in [%ld, %ld]", &lo, &hi) == 2;
+        free(out);
+        if (!numeric) {
+            continue;
+        }
+        ranged++;
+        const char *want = fmt("range %ld to %ld", lo, hi);
+        char wanted[64];
+        snprintf(wanted, sizeof(wanted), "%s", want);
+        /* bunsen(1): the entry from ".BI --opt " to the next ".TP" or ".SS" */
+        const char *e = strstr(man, fmt(".BI %s \"", opt));
+        if (e == NULL) {
+            fail_msg("bunsen(1) has no entry for %s", opt);
+        }
+        const char *end = strstr(e + 4, "\n.TP");
+        const char *ss = strstr(e + 4, "\n.SS");
+        if (end == NULL || (ss != NULL && ss < end)) {
+            end = ss;
+        }
+        const char *at = strstr(e, wanted);
+        if (at == NULL || (end != NULL && at > end)) {
+            fail_msg("bunsen(1)'s %s entry does not say '%s'", opt, wanted);
+        }
+        /* README: the table row that starts with "| `--opt " */
+        const char *row = strstr(readme, fmt("\n| `%s ", opt));
+        if (row == NULL) {
+            fail_msg("README's option table has no row for %s", opt);
+        }
+        const char *eol = strchr(row + 1, '\n');
+        at = strstr(row, wanted);
+        if (at == NULL || (eol != NULL && at > eol)) {
+            fail_msg("README's row for %s does not say '%s'", opt, wanted);
+        }
+    }
+    print_message("# %d numeric options' ranges found in bunsen(1) and README\n", ranged);
+    assert_true(ranged >= 20);
+    free(help);
+    free(man);
+    free(readme);
+}
+
 /* `bunsen keys create --role=sdk --name=ci`, `keys list --all`, `results KEY
  * --format=csv`, `compact --horizon-days=400`: each subcommand option takes --opt=VALUE. */
 static void test_option_equals_value(void **state)
@@ -513,6 +585,175 @@ static void test_usage_errors(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* --database errors name the option or the variable the value came from, and a conninfo libpq
+ * refuses before it tries a host is a usage error, exit 2 (review ops31 F2: they named
+ * neither, and "dbnme=", "sslmode=bogus" and "?connect_timeout=abc" exited 1, so the unit
+ * restarted them every 2 s); a PostgreSQL connection failure is printed once (it was a JSON
+ * warn line, then the same text on the "bunsen:" line). */
+static void test_database_errors_named(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-dberr-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *const cases[][2] = {
+        {"mysql://x/y", "unsupported database URL scheme 'mysql'"},
+        {"sqlite:", "empty database path"},
+        {"host=127.0.0.1 port=1 dbnme=bunsen", "invalid connection option \"dbnme\""},
+        {"postgresql://[::1/x", "end of string reached when looking for matching \"]\""},
+        {"host=127.0.0.1 port=1 sslmode=bogus", "invalid sslmode value: \"bogus\""},
+        {"postgresql://127.0.0.1:1/x?connect_timeout=abc",
+         "invalid integer value \"abc\" for connection option \"connect_timeout\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const serve[] = {"serve", "--port",     "0",         "--data-dir",
+                                     data,    "--database", cases[i][0], NULL};
+        expect_usage_error(NULL, NULL, serve, fmt("bunsen: --database: %s", cases[i][1]), NULL);
+        const char *const serve_env[] = {"serve", "--port", "0", "--data-dir", data, NULL};
+        expect_usage_error("BUNSEN_DATABASE", cases[i][0], serve_env,
+                           fmt("bunsen: BUNSEN_DATABASE: %s", cases[i][1]), "--database");
+        const char *const list[] = {"keys", "list", "--database", cases[i][0], NULL};
+        expect_usage_error(NULL, NULL, list, fmt("bunsen: --database: %s", cases[i][1]), NULL);
+        const char *const migrate[] = {"migrate",    "--data-dir", data,
+                                       "--database", cases[i][0],  NULL};
+        expect_usage_error(NULL, NULL, migrate, fmt("--database: %s", cases[i][1]), NULL);
+    }
+    /* a server that is not there: exit 1, its reason once */
+    char *out = NULL;
+    const char *const down[] = {"keys", "list", "--database",
+                                "postgresql://127.0.0.1:1/x?connect_timeout=2", NULL};
+    int rc = bunsen_run(&out, down);
+    if (rc != 1 || harness_count(out, "Connection refused") != 1 ||
+        strstr(out, "bunsen: cannot connect to PostgreSQL: ") == NULL) {
+        fail_msg("keys list on a server that is down: exit %d: %s", rc, out);
+    }
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
+/* A file that is not a SQLite database (a typo, a pg_dump file after reading README
+ * "Restore") was "exec: the database is corrupt (file is not a database): restore it from a
+ * backup" (review ops31 F3): now it is named as not a SQLite database, and a real SQLite file
+ * with a damaged page keeps the advice to restore, naming the file, without "exec:". */
+static void test_not_a_sqlite_database(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-notdb-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    FILE *f = fopen(fmt("%s/notdb.db", dir), "w");
+    assert_non_null(f);
+    fputs("hello\n", f);
+    fclose(f);
+    f = fopen(fmt("%s/bunsen.dump", dir), "w");
+    assert_non_null(f);
+    fputs("PGDMP\001\016\000\004\010\001\001\001 a custom-format dump, longer than 16 bytes", f);
+    fclose(f);
+    char notdb[300], dump[300], data[300];
+    snprintf(notdb, sizeof(notdb), "%s/notdb.db", dir);
+    snprintf(dump, sizeof(dump), "%s/bunsen.dump", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    const char *const serve[] = {"serve", "--port",     "0",   "--data-dir",
+                                 data,    "--database", notdb, NULL};
+    const char *const list[] = {"keys", "list", "--database", dump, NULL};
+    const char *const results[] = {"results", "x", "--database", notdb, NULL};
+    const char *const *runs[] = {serve, list, results};
+    const char *names[] = {notdb, dump, notdb};
+    for (size_t i = 0; i < 3; i++) {
+        char *out = NULL;
+        int rc = bunsen_run(&out, runs[i]);
+        const char *want =
+            fmt("bunsen: %s is not a SQLite database (check --database / --data-dir)", names[i]);
+        if (rc != 1 || strstr(out, want) == NULL || strstr(out, "restore") != NULL) {
+            fail_msg("bunsen %s on a file that is not a database: exit %d: %s", runs[i][0], rc,
+                     out);
+        }
+        free(out);
+    }
+    /* a SQLite file with a damaged page: still "corrupt", with the advice */
+    const char *const migrate[] = {"migrate", "--data-dir", data, NULL};
+    assert_int_equal(bunsen_run(NULL, migrate), 0);
+    f = fopen(fmt("%s/bunsen.db", data), "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 100, SEEK_SET), 0);
+    for (int i = 0; i < 3000; i++) {
+        fputc(0xff, f);
+    }
+    fclose(f);
+    const char *const list_bad[] = {"keys", "list", "--data-dir", data, NULL};
+    char *out = NULL;
+    int rc = bunsen_run(&out, list_bad);
+    const char *want = fmt("bunsen: database %s/bunsen.db is corrupt (", data);
+    if (rc != 1 || strstr(out, want) == NULL || strstr(out, "restore it from a backup") == NULL ||
+        strstr(out, "exec:") != NULL) {
+        fail_msg("keys list on a damaged SQLite file: exit %d: %s", rc, out);
+    }
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
+/* A refused start leaves no data directory it made (review ops31 F6: a second serve on a
+ * database a daemon holds, through a symbolic link, and every serve or migrate that could not
+ * reach PostgreSQL created --data-dir, a stray ./data, before failing). A data directory that
+ * was there stays, with its files. */
+static void test_refused_start_leaves_no_data_dir(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-refused-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *const down[] = {"serve",
+                                "--port",
+                                "0",
+                                "--data-dir",
+                                fmt("%s/a/b/c", dir),
+                                "--database",
+                                "postgresql://127.0.0.1:1/x?connect_timeout=2",
+                                NULL};
+    char *out = NULL;
+    int rc = bunsen_run(&out, down);
+    if (rc != 1 || exists(fmt("%s/a", dir))) {
+        fail_msg("serve with PostgreSQL down: exit %d, %s/a %s: %s", rc, dir,
+                 exists(fmt("%s/a", dir)) ? "left" : "gone", out);
+    }
+    free(out);
+    const char *const mig[] = {"migrate",
+                               "--data-dir",
+                               fmt("%s/m", dir),
+                               "--database",
+                               "postgresql://127.0.0.1:1/x?connect_timeout=2",
+                               NULL};
+    rc = bunsen_run(&out, mig);
+    if (rc != 1 || exists(fmt("%s/m", dir))) {
+        fail_msg("migrate with PostgreSQL down: exit %d, %s/m %s: %s", rc, dir,
+                 exists(fmt("%s/m", dir)) ? "left" : "gone", out);
+    }
+    free(out);
+    if (!harness_on_postgres()) {
+        /* a daemon holds the database: a second serve through a link to it is refused */
+        struct daemon d;
+        assert_int_equal(daemon_start(&d, NULL), 0);
+        char link[300];
+        snprintf(link, sizeof(link), "%s/link.db", dir);
+        assert_int_equal(symlink(fmt("%s/bunsen.db", d.dir), link), 0);
+        const char *const second[] = {"serve",      "--port", "0", "--data-dir", fmt("%s/up2", dir),
+                                      "--database", link,     NULL};
+        rc = bunsen_run(&out, second);
+        if (rc != 1 || strstr(out, "another bunsen serve is running") == NULL ||
+            exists(fmt("%s/up2", dir))) {
+            fail_msg("a second serve: exit %d, up2 %s: %s", rc,
+                     exists(fmt("%s/up2", dir)) ? "left" : "gone", out);
+        }
+        free(out);
+        /* the data dir of the daemon itself: refused, and left as it was */
+        const char *const same[] = {"serve", "--port", "0", "--data-dir", d.dir, NULL};
+        assert_int_equal(bunsen_run(NULL, same), 1);
+        assert_true(exists(fmt("%s/bunsen.db", d.dir)) && exists(fmt("%s/admin.key", d.dir)));
+        assert_int_equal(daemon_stop(&d), 0);
+        daemon_cleanup(&d);
+    }
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 /* A database on a read-only file system (what systemd's ProtectSystem=strict makes of a path
  * outside /var/lib/bunsen) was refused as "exec: database unavailable (unable to open database
  * file)", naming neither the file nor the cause (review ops31 F10). In a mount namespace of
@@ -551,8 +792,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_backup_interrupted, cleanup),
         cmocka_unit_test(test_help_options_documented),
+        cmocka_unit_test(test_option_ranges_documented),
         cmocka_unit_test_teardown(test_option_equals_value, cleanup),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_database_errors_named),
+        cmocka_unit_test(test_not_a_sqlite_database),
+        cmocka_unit_test(test_refused_start_leaves_no_data_dir),
         cmocka_unit_test(test_readonly_file_system_named),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };

@@ -159,6 +159,16 @@ static void test_backup_dest_directory(void **state)
     dir_names(bdir, names, sizeof(names));
     assert_string_equal(names, "");
     rmdir(bdir);
+    /* the data directory itself: the suggestion was a file in it (DIR/bunsen-DATE.db), on the
+     * database's own disk (review ops31, minor notes) */
+    const char *const here[] = {"backup", d.dir, "--data-dir", d.dir, NULL};
+    rc = bunsen_run(&out, here);
+    if (rc != 2 || strstr(out, "holds the database") == NULL ||
+        strstr(out, "e.g. /backups/bunsen-DATE.db") == NULL ||
+        strstr(out, fmt("%s/bunsen-DATE.db", d.dir)) != NULL) {
+        fail_msg("backup to the data directory: exit %d: %s", rc, out);
+    }
+    free(out);
     /* a DEST in a missing directory: said so, exit 2 (it was SQLite's "unable to open database
      * file" about a DEST.tmp; journey29 J9) */
     const char *const nodir[] = {"backup", fmt("%s/missing/x.db", d.dir), "--data-dir", d.dir,
@@ -210,12 +220,72 @@ static void test_serve_full_disk_message(void **state)
     unmount_small(mnt);
 }
 
+/* A disk nearly full while the daemon runs: /readyz answers 503, and (ops31 F8: it did so with
+ * no log line and no metric) the change is logged once with its reason, is the gauge
+ * bunsen_ready, and the free bytes are a gauge; freeing the disk logs "ready again". */
+static void test_low_disk_not_ready_logged(void **state)
+{
+    (void)state;
+    if (harness_on_postgres()) {
+        skip();
+    }
+    char mnt[64];
+    if (!mount_small("3m", mnt, sizeof(mnt))) {
+        skip();
+    }
+    struct daemon d;
+    char dbp[100];
+    snprintf(dbp, sizeof(dbp), "%s/bunsen.db", mnt);
+    const char *const extra[] = {"--database", dbp, NULL};
+    assert_int_equal(daemon_start(&d, extra), 0);
+    const char *log = fmt("%s/stderr.log", d.dir);
+    char logp[400];
+    snprintf(logp, sizeof(logp), "%s", log);
+    assert_int_equal(http_status(d.port, "GET", "/readyz", NULL, NULL), 200);
+    assert_true(harness_metric_value(d.port, NULL, "bunsen_ready") == 1);
+    double free0 = harness_metric_value(d.port, NULL, "bunsen_database_disk_free_bytes");
+    assert_true(free0 > 1024 * 1024 && free0 <= 3 * 1024 * 1024);
+    /* not ready, ready, not ready again within 10 s (a disk hovering at the floor): the
+     * second spell of the same cause is not logged again */
+    int st[4];
+    double free1 = 0, ready1 = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i % 2 == 0) {
+            fill_disk(fmt("%s/filler", mnt), 600 * 1024);
+        } else {
+            unlink(fmt("%s/filler", mnt));
+        }
+        sleep_ms(150); /* past the reuse of a check that passed (100 ms) */
+        st[i] = http_status(d.port, "GET", "/readyz", NULL, NULL);
+        if (i == 0) {
+            free1 = harness_metric_value(d.port, NULL, "bunsen_database_disk_free_bytes");
+            ready1 = harness_metric_value(d.port, NULL, "bunsen_ready");
+        }
+    }
+    double ready2 = harness_metric_value(d.port, NULL, "bunsen_ready");
+    char *text = slurp(logp);
+    int lines = harness_count(text, "not ready: /readyz answers 503");
+    bool reason = strstr(text, "\"reason\":\"the disk holding the database is full") != NULL;
+    int again = harness_count(text, "ready again");
+    free(text);
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
+    unmount_small(mnt);
+    if (st[0] != 503 || st[1] != 200 || st[2] != 503 || st[3] != 200 || lines != 1 || !reason ||
+        ready1 != 0 || free1 >= 1024 * 1024 || ready2 != 1 || again != 1) {
+        fail_msg("low disk: /readyz %d %d %d %d, not-ready lines %d (reason %d), bunsen_ready %g "
+                 "then %g, free %g, ready-again lines %d",
+                 st[0], st[1], st[2], st[3], lines, reason, ready1, ready2, free1, again);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_full_dest),
         cmocka_unit_test(test_backup_dest_directory),
         cmocka_unit_test(test_serve_full_disk_message),
+        cmocka_unit_test(test_low_disk_not_ready_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,13 +407,43 @@ static void test_port_in_use_touches_nothing(void **state)
                                  port,    "--data-dir", sub,         NULL};
     char *out = NULL;
     assert_int_equal(bunsen_run(&out, serve), 1);
-    if (strstr(out, "already in use") == NULL) {
+    if (strstr(out, "already in use (pick another with --port)") == NULL) {
         fail_msg("serve on a port in use: %s", out);
     }
     free(out);
     struct stat sb;
     assert_int_not_equal(stat(sub, &sb), 0); /* no data dir, no database, no key */
+    /* the port from BUNSEN_PORT (the unit's EnvironmentFile: no --port to change) is named
+     * so (review ops31 F4: it said --port) */
+    const char *const serve_env[] = {"serve", "--listen", "127.0.0.1", "--data-dir", sub, NULL};
+    setenv("BUNSEN_PORT", port, 1);
+    int rc = bunsen_run(&out, serve_env);
+    unsetenv("BUNSEN_PORT");
+    if (rc != 1 || strstr(out, "already in use (pick another with BUNSEN_PORT)") == NULL) {
+        fail_msg("serve on a port in use from BUNSEN_PORT: exit %d: %s", rc, out);
+    }
+    free(out);
     close(fd);
+    /* an address of no interface of this host: named with the option that gave it (it was
+     * "cannot bind 10.9.9.9:P: Cannot assign requested address") */
+    const char *const away[] = {"serve", "--listen",   "192.0.2.77", "--port",
+                                port,    "--data-dir", sub,          NULL};
+    rc = bunsen_run(&out, away);
+    if (rc != 1 ||
+        strstr(out, "bunsen: --listen 192.0.2.77 is not an address of this host") == NULL) {
+        fail_msg("serve --listen 192.0.2.77: exit %d: %s", rc, out);
+    }
+    free(out);
+    const char *const away_env[] = {"serve", "--port", port, "--data-dir", sub, NULL};
+    setenv("BUNSEN_LISTEN", "192.0.2.77", 1);
+    rc = bunsen_run(&out, away_env);
+    unsetenv("BUNSEN_LISTEN");
+    if (rc != 1 ||
+        strstr(out, "bunsen: BUNSEN_LISTEN=192.0.2.77 is not an address of this host") == NULL) {
+        fail_msg("serve with BUNSEN_LISTEN=192.0.2.77: exit %d: %s", rc, out);
+    }
+    free(out);
+    assert_int_not_equal(stat(sub, &sb), 0);
     rmdir(dir);
 }
 

@@ -94,7 +94,8 @@ else
 fi
 unit="$stage/usr/share/bunsen/systemd/bunsen.service"
 check "the systemd unit, ExecStart at the installed binary" "grep -q '^ExecStart=/usr/bin/bunsen serve' '$unit'"
-for d in NoNewPrivileges=yes ProtectSystem=strict StateDirectory=bunsen User=bunsen; do
+# RestartPreventExitStatus=2: a usage error (exit 2) is not restarted every 2 s (ops31)
+for d in NoNewPrivileges=yes ProtectSystem=strict StateDirectory=bunsen User=bunsen RestartPreventExitStatus=2; do
     check "the unit is hardened: $d" "grep -q '^$d' '$unit'"
 done
 # a stop outlasts the drain: the default --db-timeout (a write waiting for a silent PostgreSQL

@@ -294,8 +294,9 @@ static void log_connection_failure(const char *detail)
 /* The reason a connection attempt failed, for the operator (bunsen serve or migrate that
  * cannot start): libpq's paragraph for the last host it tried (each host's begins
  * "connection to server"), as one line; 200 bytes of the whole text ended in the first
- * host's hint, before the reason of the host that mattered. */
-static void last_host_reason(const char *msg, char *out, size_t n)
+ * host's hint, before the reason of the host that mattered. true when msg had more than that
+ * paragraph (several hosts' reasons: the whole text is worth a log line). */
+static bool last_host_reason(const char *msg, char *out, size_t n)
 {
     const char *last = msg;
     for (const char *q = strstr(msg, "\nconnection to server"); q != NULL;
@@ -303,6 +304,21 @@ static void last_host_reason(const char *msg, char *out, size_t n)
         last = q + 1;
     }
     flatten(last, out, n);
+    return last != msg;
+}
+
+int pg_conninfo_check(const char *conninfo, struct err *err)
+{
+    char *why = NULL;
+    PQconninfoOption *o = PQconninfoParse(conninfo, &why);
+    if (o != NULL) {
+        PQconninfoFree(o);
+        return 0;
+    }
+    char reason[sizeof(err->msg) - 40];
+    flatten(why != NULL ? why : "out of memory", reason, sizeof(reason));
+    PQfreemem(why);
+    return err_set(err, ERR_INVALID, "database", "%s", reason);
 }
 
 struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms, struct err *err)
@@ -312,12 +328,25 @@ struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms
     c->pg = connect_with_defaults(conninfo, timeout_ms, c);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
-        char reason[sizeof(err->msg)];
-        last_host_reason(msg, reason, sizeof(reason));
-        if (strcmp(reason, msg) != 0) { /* the whole text, every host's reason, in the log */
+        char reason[sizeof(err->msg) - 40];
+        /* the whole text, every host's reason, in the log; one host's is the message alone
+         * (it was printed twice: the log line, then the command's "bunsen:" line) */
+        if (last_host_reason(msg, reason, sizeof(reason))) {
             log_connection_failure(msg);
         }
-        err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s", reason);
+        /* a setting libpq checks only as it connects, before it sends anything: "invalid
+         * sslmode value: ...", or for a host "connection to server at ... failed: invalid
+         * integer value "abc" for connection option "connect_timeout"": a usage error, which
+         * no retry fixes */
+        const char *setting = strstr(reason, " failed: invalid ");
+        setting = strncmp(reason, "invalid ", 8) == 0 ? reason
+                  : setting != NULL                   ? setting + strlen(" failed: ")
+                                                      : NULL;
+        if (setting != NULL) {
+            err_set(err, ERR_INVALID, "database", "%s", setting);
+        } else {
+            err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s", reason);
+        }
         pg_conn_close(c);
         return NULL;
     }

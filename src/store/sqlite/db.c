@@ -386,6 +386,36 @@ static int stale_wal(const char *path, struct err *err)
                    wal, real);
 }
 
+/* A file that is not a SQLite database at all (a pg_dump file, a typo naming some other
+ * file): SQLite calls it SQLITE_NOTADB, which read "the database is corrupt ...: restore it
+ * from a backup" and sent the operator to a restore when the path was wrong (review ops31
+ * F3). Its first 16 bytes are not "SQLite format 3\0" (an empty file is a new database).
+ * Read through a SQLite handle, as stale_wal does (a descriptor of our own would drop this
+ * process's POSIX locks on the file when closed). */
+static int not_sqlite(const char *path, struct err *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+        return 0;
+    }
+    static const char magic[16] = "SQLite format 3";
+    sqlite3 *db = NULL;
+    sqlite3_file *f = NULL;
+    unsigned char h[16] = {0};
+    int rc = SQLITE_ERROR;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
+        f->pMethods != NULL) {
+        rc = f->pMethods->xRead(f, h, (int)sizeof(h), 0); /* short: the rest zeroed */
+    }
+    sqlite3_close(db);
+    if ((rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) || memcmp(h, magic, 16) == 0) {
+        return 0; /* unreadable: SQLite's open says why */
+    }
+    return err_set(err, ERR_UNAVAILABLE, NULL,
+                   "%s is not a SQLite database (check --database / --data-dir)", path);
+}
+
 static int sqlite_open(struct store *store, const char *path, struct err *err)
 {
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
@@ -395,7 +425,8 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
     pthread_key_create(&s->reader_key, reader_forget);
     s->readonly = store->readonly;
     s->data_version = -1;
-    if (stale_wal(path, err) != 0 || (!s->readonly && side_files_writable(path, err) != 0)) {
+    if (not_sqlite(path, err) != 0 || stale_wal(path, err) != 0 ||
+        (!s->readonly && side_files_writable(path, err) != 0)) {
         goto out_free;
     }
     s->main = sqlite_conn_open(path, s->readonly ? SQLITE_CONN_FILE_RO : SQLITE_CONN_WRITER, err);
@@ -433,7 +464,15 @@ static int sqlite_open(struct store *store, const char *path, struct err *err)
         sqlite_ckpt_attach(s); /* a read-only store commits nothing */
     }
     return 0;
-out_free:
+out_free:;
+    /* a SQLite file found corrupt by the open's first statements: named, without the
+     * statement's internal prefix ("exec: the database is corrupt (...)") */
+    const char *corrupt = strstr(err->msg, "the database is corrupt");
+    if (corrupt != NULL && corrupt != err->msg) {
+        char tail[sizeof(err->msg)];
+        snprintf(tail, sizeof(tail), "%s", corrupt + strlen("the database "));
+        err_set(err, ERR_UNAVAILABLE, NULL, "database %s %s", path, tail);
+    }
     sqlite_close(store);
     return -1;
 }
@@ -644,6 +683,14 @@ static void sqlite_write_metrics(struct store *store, struct buf *b)
                        "Size of the SQLite database file and of its write-ahead log.");
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"db\"", bytes);
     metrics_write_value(b, "bunsen_database_size_bytes", "file=\"wal\"", wal_bytes);
+    struct statvfs vfs;
+    if (statvfs(s->path, &vfs) == 0) {
+        metrics_write_help(b, "bunsen_database_disk_free_bytes", "gauge",
+                           "Bytes free for this process on the file system holding the SQLite "
+                           "database (below 1 MiB /readyz answers 503).");
+        metrics_write_value(b, "bunsen_database_disk_free_bytes", "",
+                            (double)vfs.f_bavail * (double)vfs.f_frsize);
+    }
     sqlite_ckpt_write_metrics(s, b);
 }
 
