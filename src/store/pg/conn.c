@@ -321,6 +321,25 @@ int pg_conninfo_check(const char *conninfo, struct err *err)
     return err_set(err, ERR_INVALID, "database", "%s", reason);
 }
 
+/* Whether libpq's "invalid ..." reason is about a setting of the connection string (a
+ * value, a port, an option, a URL), which no retry fixes, and not about the exchange with
+ * the server ("invalid SCRAM response", "invalid connection state", "invalid socket"),
+ * which a retry may: serve then exits 1, which the unit restarts, not 2. */
+static bool conninfo_setting(const char *reason)
+{
+    static const char *const about[] = {" value",   "port number", "connection option",
+                                        "LDAP URL", "URI",         "percent-encoded"};
+    const char *end = strchr(reason, ':');
+    size_t n = end != NULL ? (size_t)(end - reason) : strlen(reason);
+    for (size_t i = 0; i < sizeof(about) / sizeof(about[0]); i++) {
+        const char *hit = strstr(reason, about[i]);
+        if (hit != NULL && (size_t)(hit - reason) < n) {
+            return true;
+        }
+    }
+    return false;
+}
+
 struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms, struct err *err)
 {
     struct pg_conn *c = xcalloc(1, sizeof(*c));
@@ -342,7 +361,7 @@ struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms
         setting = strncmp(reason, "invalid ", 8) == 0 ? reason
                   : setting != NULL                   ? setting + strlen(" failed: ")
                                                       : NULL;
-        if (setting != NULL) {
+        if (setting != NULL && conninfo_setting(setting)) {
             err_set(err, ERR_INVALID, "database", "%s", setting);
         } else {
             err_set(err, ERR_UNAVAILABLE, NULL, "cannot connect to PostgreSQL: %s", reason);
