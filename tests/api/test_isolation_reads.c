@@ -390,12 +390,13 @@ static void test_exports_capped(void **state)
     assert_int_equal(status, 200);
 }
 
-/* Reads the rest of an export from a holder (export_holder) until the server closes it. */
+/* Reads the rest of an export from a holder (export_holder) until the server closes it. The
+ * test reads bytes and complete while the drain runs (atomics: ThreadSanitizer). */
 struct drain {
     pthread_t th;
     int fd;
-    size_t bytes;
-    bool complete; /* the chunked body's last chunk arrived */
+    atomic_size_t bytes;
+    atomic_bool complete; /* the chunked body's last chunk arrived */
 };
 
 static void *drain_main(void *arg)
@@ -407,14 +408,14 @@ static void *drain_main(void *arg)
         if (n <= 0) {
             break;
         }
-        d->bytes += (size_t)n;
+        atomic_fetch_add(&d->bytes, (size_t)n);
         /* the last 7 bytes across reads: the chunked terminator may come alone */
         size_t keep = n >= 7 ? 0 : 7 - (size_t)n;
         memmove(tail, tail + 7 - keep, keep);
         memcpy(tail + keep, buf + (size_t)n - (7 - keep), 7 - keep);
         tail[7] = '\0';
         if (strcmp(tail, "\r\n0\r\n\r\n") == 0) {
-            d->complete = true;
+            atomic_store(&d->complete, true);
             break;
         }
     }
@@ -479,14 +480,14 @@ static void test_export_pages_off_mhd_thread(void **state)
     assert_true(user_metrics_waiters() >= 1);
     print_message("# /healthz beside an export waiting for a lock: worst %.1f ms, %zu bytes "
                   "sent before the lock went\n",
-                  worst, d.bytes);
-    assert_false(d.complete); /* it did wait for the lock */
+                  worst, atomic_load(&d.bytes));
+    assert_false(atomic_load(&d.complete)); /* it did wait for the lock */
     PQclear(PQexec(lk, "COMMIT"));
     PQfinish(lk);
     pthread_join(d.th, NULL);
     close(h);
-    assert_true(d.complete);
-    assert_true(d.bytes > (size_t)EXPORT_USERS * 200);
+    assert_true(atomic_load(&d.complete));
+    assert_true(atomic_load(&d.bytes) > (size_t)EXPORT_USERS * 200);
 }
 
 /* A stop beside an export whose client stopped reading (its producer waits for room in the
