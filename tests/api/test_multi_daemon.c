@@ -581,6 +581,9 @@ static void test_mixed_load(void **state)
 #define KUSERS   60
 
 static atomic_bool kstop;
+/* the daemons' ports as the clients see them: kill_one changes one while they run (they read
+ * P[].port itself before, which daemon_restart writes: a race ThreadSanitizer reported) */
+static atomic_int kport[NP];
 static unsigned char kstate[KCLIENTS][KMAX]; /* 0 unsent, 1 sent, 2 acked, 3 wrong reply */
 static int ksent[KCLIENTS];
 static int kstored[KCLIENTS][KMAX];
@@ -604,7 +607,7 @@ static void *kclient_main(void *arg)
         sb_add(&body, "]}");
         kstate[c][b] = 1;
         struct resp r;
-        int port = P[(c + b) % NP].port;
+        int port = atomic_load(&kport[(c + b) % NP]);
         if (port > 0 && http_req(port, "POST", "/api/v1/events", SDK_P, body.p, &r) == 0) {
             if (r.status == 200) {
                 atomic_fetch_add(&kacked, 1);
@@ -637,6 +640,9 @@ static void count_kid(void *ctx, const char *const *cols, int ncols)
 static void load_round(int ms, void (*during)(int round), int round)
 {
     atomic_store(&kstop, false);
+    for (int i = 0; i < NP; i++) {
+        atomic_store(&kport[i], P[i].port);
+    }
     pthread_t th[KCLIENTS];
     for (int c = 0; c < KCLIENTS; c++) {
         assert_int_equal(pthread_create(&th[c], NULL, kclient_main, (void *)(intptr_t)c), 0);
@@ -666,9 +672,11 @@ static void load_round(int ms, void (*during)(int round), int round)
 static void kill_one(int round)
 {
     int victim = round % NP;
+    atomic_store(&kport[victim], 0);
     daemon_kill9(&P[victim]);
     P[victim].port = 0;
     assert_int_equal(daemon_restart(&P[victim], NULL), 0);
+    atomic_store(&kport[victim], P[victim].port);
 }
 
 static void restart_postgres(int round)

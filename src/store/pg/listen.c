@@ -137,7 +137,7 @@ static void *listener_main(void *arg)
     c->broken = true;
     c->timeout_ms = &p->timeout_ms;
     pg_conn_watch(c, p, -1); /* its waits are not watched (ANALYZE), its shutdown is */
-    while (!p->stop_listener) {
+    while (!atomic_load(&p->stop_listener)) {
         struct err err;
         if (pg_conn_ensure(c, p->conninfo, &err) != 0 ||
             pg_exec(c, "LISTEN bunsen_catalog", &err) != 0) {
@@ -148,7 +148,7 @@ static void *listener_main(void *arg)
         }
         uint64_t next_analyze = 0; /* when analyze_grown is due (monotonic ns) */
         uint64_t next_budget = 0;  /* when refresh_budget is */
-        while (!p->stop_listener && !c->broken) {
+        while (!atomic_load(&p->stop_listener) && !c->broken) {
             uint64_t now = time_mono_ns();
             if (now >= next_budget) {
                 refresh_budget(p, c);
@@ -202,7 +202,7 @@ int pg_listen(struct store *s, struct err *err)
 void pg_listen_stop(struct pg_store *p)
 {
     if (p->listening) {
-        p->stop_listener = 1;
+        atomic_store(&p->stop_listener, true);
         pthread_join(p->listener, NULL);
     }
 }

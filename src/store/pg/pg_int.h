@@ -165,10 +165,12 @@ struct pg_store {
     pthread_key_t pinned_key;
     struct pg_conn *idle[PG_POOL_MAX];
     int nidle, nopen;
-    /* the LISTEN connection and its thread (definition changes from other daemons) */
+    /* the LISTEN connection and its thread (definition changes from other daemons); the
+     * stop flag is set by pg_listen_stop on the closing thread while the listener reads it
+     * (atomic: a volatile int raced there, RELIABILITY.md AW) */
     pthread_t listener;
     bool listening;
-    volatile int stop_listener;
+    atomic_bool stop_listener;
 };
 
 static inline struct pg_store *pg_be(struct store *s)
