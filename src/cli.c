@@ -27,74 +27,50 @@
 #include "bunsen/results.h"
 #include "bunsen/util.h"
 
-/* mkdir -p; created (cap bytes) receives the first (topmost) directory it made, "" none */
-static int mkdir_p(const char *path, mode_t mode, char *created, size_t cap)
+/* mkdir -p; made records each directory it made, as the length of its prefix of path
+ * (parents first). */
+static int mkdir_p(const char *path, mode_t mode, struct cli_made_dirs *made)
 {
     char tmp[512];
     snprintf(tmp, sizeof(tmp), "%s", path);
-    created[0] = '\0';
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, mode) == 0) {
-                if (created[0] == '\0') {
-                    snprintf(created, cap, "%s", tmp);
-                }
-            } else if (errno != EEXIST) {
-                return -1;
+    made->n = 0;
+    size_t len = strlen(tmp);
+    for (size_t i = 1; i <= len; i++) {
+        if (i < len && tmp[i] != '/') {
+            continue;
+        }
+        char c = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, mode) == 0) {
+            if (made->n < CLI_MADE_DIRS_MAX) {
+                made->len[made->n++] = i;
             }
-            *p = '/';
+        } else if (errno != EEXIST) {
+            return -1;
         }
-    }
-    if (mkdir(tmp, mode) == 0) {
-        if (created[0] == '\0') {
-            snprintf(created, cap, "%s", tmp);
-        }
-    } else if (errno != EEXIST) {
-        return -1;
+        tmp[i] = c;
     }
     return 0;
 }
 
-void cli_data_dir_undo(const struct config *cfg, const char *created, bool locked)
+void cli_data_dir_undo(const struct config *cfg, const struct cli_made_dirs *made)
 {
-    if (created == NULL || created[0] == '\0') {
-        return;
-    }
-    char url[1100];
-    config_db_path(cfg, url, sizeof(url));
-    const char *db = store_url_sqlite_file(url);
-    size_t dl = strlen(cfg->data_dir);
-    if (locked && db != NULL && strncmp(db, cfg->data_dir, dl) == 0 && db[dl] == '/' &&
-        strchr(db + dl + 1, '/') == NULL) { /* the database file right in the new data dir */
-        static const char *const side[] = {"", "-wal", "-shm", "-journal", ".lock"};
-        for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
-            char f[1200];
-            snprintf(f, sizeof(f), "%s%s", db, side[i]);
-            unlink(f);
-        }
-    }
-    /* the data dir, then each parent up to the first one made (bounded by the path's
-     * components); rmdir fails on a directory that is not empty, which stays */
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s", cfg->data_dir);
-    size_t cl = strlen(created);
-    for (int depth = 0; depth < 256 && strlen(dir) >= cl; depth++) {
-        bool last = strcmp(dir, created) == 0;
-        if (rmdir(dir) != 0 || last) {
+    /* only the directories this start made, deepest first, each only when empty (rmdir):
+     * never a file, never a directory that was there ("new/../existing" made "new" alone;
+     * review diff32 1: an undo that cut the path at each '/' and unlinked the database
+     * files in it removed an existing database) */
+    for (int i = made->n - 1; i >= 0; i--) {
+        char dir[512];
+        snprintf(dir, sizeof(dir), "%.*s", (int)made->len[i], cfg->data_dir);
+        if (rmdir(dir) != 0) {
             return;
         }
-        char *slash = strrchr(dir, '/');
-        if (slash == NULL || slash == dir) {
-            return;
-        }
-        *slash = '\0';
     }
 }
 
-int cli_prepare_data_dir(const struct config *cfg, char *created, size_t cap)
+int cli_prepare_data_dir(const struct config *cfg, struct cli_made_dirs *made)
 {
-    if (mkdir_p(cfg->data_dir, 0700, created, cap) != 0) {
+    if (mkdir_p(cfg->data_dir, 0700, made) != 0) {
         fprintf(stderr, "bunsen: cannot create the data directory %s: %s\n", cfg->data_dir,
                 strerror(errno));
         return -1;
@@ -397,8 +373,8 @@ int cli_migrate(int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
-    char created[512];
-    if (cli_prepare_data_dir(&cfg, created, sizeof(created)) != 0) {
+    struct cli_made_dirs made;
+    if (cli_prepare_data_dir(&cfg, &made) != 0) {
         return 1;
     }
     /* A daemon on the SQLite file holds its lock (dblock.c): with migrations pending, migrating
@@ -414,7 +390,7 @@ int cli_migrate(int argc, char **argv)
     struct store *s = cli_open_store(&cfg, CLI_STORE_AS_IS);
     if (s == NULL) {
         /* PostgreSQL unreachable: no data directory left behind (review ops31 F6) */
-        cli_data_dir_undo(&cfg, created, !daemon_running);
+        cli_data_dir_undo(&cfg, &made);
         return cli_open_store_status();
     }
     struct err err;

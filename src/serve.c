@@ -406,8 +406,8 @@ static int serve_prepare(struct app *app, int argc, char **argv, sigset_t *set)
         fprintf(stderr, "bunsen: %s\n", listen_err.msg);
         return 1;
     }
-    char created[512];
-    if (cli_prepare_data_dir(&app->cfg, created, sizeof(created)) != 0) {
+    struct cli_made_dirs made;
+    if (cli_prepare_data_dir(&app->cfg, &made) != 0) {
         return 1;
     }
     /* a start refused from here on leaves no data directory it made (review ops31 F6: a
@@ -424,7 +424,7 @@ static int serve_prepare(struct app *app, int argc, char **argv, sigset_t *set)
         code = 1;
     }
     if (code >= 0) {
-        cli_data_dir_undo(&app->cfg, created, locked);
+        cli_data_dir_undo(&app->cfg, &made);
     }
     return code;
 }

@@ -34,18 +34,24 @@ struct cli_opt {
 int cli_args(int argc, char **argv, int start, const char *usage, const struct cli_opt *opts,
              const char **positional, struct config *cfg);
 
+/* The directories cli_prepare_data_dir made: each as the length of its prefix of the data
+ * dir's path, parents first. */
+#define CLI_MADE_DIRS_MAX 64
+struct cli_made_dirs {
+    int n;
+    size_t len[CLI_MADE_DIRS_MAX];
+};
 /* Shared by the subcommands: create the data dir (0700) if needed and check that it is a
- * writable directory; open the store and apply migrations. Print errors to stderr. created
- * (cap bytes) receives the topmost directory this call made ("" when the data dir was
- * there), for cli_data_dir_undo. */
-int cli_prepare_data_dir(const struct config *cfg, char *created, size_t cap);
-/* After a start (serve, migrate) that cli_prepare_data_dir's directory did not outlive
- * (refused: the database locked by another daemon, PostgreSQL unreachable, ...): remove the
- * directories it made (created), deepest first, each only when empty, after the SQLite
- * database files this process made in them, when locked (it holds the database's lock,
- * dblock_take: no other process uses them). A stray ./data was left behind by every refused
- * start. No-op when created is "". */
-void cli_data_dir_undo(const struct config *cfg, const char *created, bool locked);
+ * writable directory; open the store and apply migrations. Print errors to stderr. made
+ * receives the directories this call made (none when the data dir was there), for
+ * cli_data_dir_undo. */
+int cli_prepare_data_dir(const struct config *cfg, struct cli_made_dirs *made);
+/* After a start (serve, migrate) refused once cli_prepare_data_dir had run (the database
+ * locked by another daemon, PostgreSQL unreachable, ...): remove the directories it made,
+ * deepest first, each only when empty. Nothing else: a directory that holds files (the
+ * database this start created) stays. A stray ./data was left behind by every refused
+ * start. */
+void cli_data_dir_undo(const struct config *cfg, const struct cli_made_dirs *made);
 /* How a subcommand opens the store: MIGRATE applies pending migrations (serve); AS_IS opens
  * whatever is there (migrate, backup); CURRENT wants an existing database at this binary's
  * schema (keys, results, compact: on a mistyped data dir they neither create a database nor a

@@ -750,6 +750,23 @@ static void test_refused_start_leaves_no_data_dir(void **state)
         assert_true(exists(fmt("%s/bunsen.db", d.dir)) && exists(fmt("%s/admin.key", d.dir)));
         assert_int_equal(daemon_stop(&d), 0);
         daemon_cleanup(&d);
+        /* a path through a directory this start makes to one that was there: only the new one
+         * goes (an undo that cut the path at each '/' and unlinked the database files in it
+         * deleted this file and its directory: review diff32 1) */
+        assert_int_equal(mkdir(fmt("%s/existing", dir), 0700), 0);
+        FILE *f = fopen(fmt("%s/existing/bunsen.db", dir), "w");
+        assert_non_null(f);
+        fputs("not a database, and not ours to delete\n", f);
+        fclose(f);
+        const char *const through[] = {
+            "serve", "--port", "0", "--data-dir", fmt("%s/new/../existing", dir), NULL};
+        rc = bunsen_run(&out, through);
+        if (rc != 1 || exists(fmt("%s/new", dir)) || !exists(fmt("%s/existing/bunsen.db", dir))) {
+            fail_msg("serve through new/..: exit %d, new %s, existing/bunsen.db %s: %s", rc,
+                     exists(fmt("%s/new", dir)) ? "left" : "gone",
+                     exists(fmt("%s/existing/bunsen.db", dir)) ? "kept" : "DELETED", out);
+        }
+        free(out);
     }
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
