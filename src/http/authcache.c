@@ -5,7 +5,7 @@
  *
  * Entries are keyed by a 128-bit SipHash (libsodium's crypto_shorthash_siphashx24) of the
  * presented secret under a random key drawn when the cache is made, held in AC_SETS sets of
- * AC_WAYS entries (a tag's set from its first bytes; a full set gives up the entry confirmed
+ * AC_WAYS entries (a tag's set from its first bytes; a full set gives up the entry used
  * longest ago), and are fresh for
  * AUTHCACHE_TTL_NS after the database last confirmed them; only successful lookups are cached.
  * The tag costs ~300 instructions where the SHA-256 the database needs costs ~4,000, and is as
@@ -68,8 +68,10 @@
 #include "bunsen/util.h"
 #include "http_int.h"
 
-#define AC_SETS            256 /* AC_SETS * AC_WAYS keys in use before any is given up */
-#define AC_WAYS            8
+/* 4,096 entries: 1,000 keys in use overflow no set (AC_WAYS + 1 in one set: 2 chances in
+ * 10,000), 300 none in a billion; each a ~250-byte slot */
+#define AC_SETS            256
+#define AC_WAYS            16
 #define AC_SLOTS           (AC_SETS * AC_WAYS)
 #define AC_STRIPES         32 /* a set's mutex: set % AC_STRIPES */
 #define AUTHCACHE_TTL_NS   1000000000ull
@@ -105,6 +107,7 @@ struct ac_refresher {
 
 struct ac_slot {
     uint8_t tag[AUTHCACHE_TAG_LEN];
+    uint64_t used; /* its set's clock when last found or put: the least is given up */
     struct store_key key;
     uint64_t expires_ns; /* 0 = empty */
 };
@@ -113,7 +116,8 @@ struct authcache {
     unsigned char siphash_key[crypto_shorthash_siphashx24_KEYBYTES];
     pthread_mutex_t mu[AC_STRIPES];
     struct ac_slot slots[AC_SLOTS];
-    _Atomic uint64_t epoch; /* clears so far */
+    uint64_t clock[AC_SETS]; /* per set, under its stripe's mutex: ac_slot.used */
+    _Atomic uint64_t epoch;  /* clears so far */
     struct ac_refresher rf;
 };
 
@@ -219,6 +223,7 @@ bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LE
     struct ac_slot *s = find_in(c, set, tag);
     if (s != NULL && s->expires_ns + stale_ns > time_mono_ns()) {
         *out = s->key;
+        s->used = ++c->clock[set / AC_WAYS];
         hit = true;
     }
     pthread_mutex_unlock(mu);
@@ -242,8 +247,8 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
         pthread_mutex_unlock(mu);
         return;
     }
-    /* its own entry, else an empty slot, else the one confirmed longest ago (an outage would
-     * accept it for the least time) */
+    /* its own entry, else an empty slot, else the one used longest ago (not the one
+     * confirmed longest ago: the key check confirms them all at once) */
     struct ac_slot *s = find_in(c, set, tag);
     for (size_t w = 0; s == NULL && w < AC_WAYS; w++) {
         if (c->slots[set + w].expires_ns == 0) {
@@ -253,13 +258,14 @@ void authcache_put(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LEN],
     if (s == NULL) {
         s = &c->slots[set];
         for (size_t w = 1; w < AC_WAYS; w++) {
-            if (c->slots[set + w].expires_ns < s->expires_ns) {
+            if (c->slots[set + w].used < s->used) {
                 s = &c->slots[set + w];
             }
         }
     }
     memcpy(s->tag, tag, AUTHCACHE_TAG_LEN);
     s->key = *key;
+    s->used = ++c->clock[set / AC_WAYS];
     s->expires_ns = time_mono_ns() + AUTHCACHE_TTL_NS;
     pthread_mutex_unlock(mu);
 }

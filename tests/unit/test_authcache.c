@@ -235,9 +235,10 @@ static void test_many_keys_kept(void **state)
 }
 
 /* Keys whose tags share their first bytes share a set: when more of them are in use than a
- * set holds, a new one takes the place of the one confirmed longest ago, and the others stay.
- * A key confirmed again (a put of its tag) keeps its one entry. */
-static void test_full_set_gives_up_oldest(void **state)
+ * set holds, a new one takes the place of the one used longest ago (found or put), and the
+ * others stay. Not the one confirmed longest ago: the key check confirms every entry at once,
+ * which made that the set's first slot whatever its use. */
+static void test_full_set_gives_up_least_used(void **state)
 {
     (void)state;
     enum { N = 64 }; /* more than any set holds */
@@ -247,34 +248,53 @@ static void test_full_set_gives_up_oldest(void **state)
     for (int i = 0; i < N; i++) {
         memset(tags[i], 0x5a, AUTHCACHE_TAG_LEN); /* the same set */
         tags[i][AUTHCACHE_TAG_LEN - 1] = (uint8_t)i;
-    }
-    int held = 0; /* how many one set holds: put until the first is given up */
-    for (; held < N; held++) {
         char id[16];
-        snprintf(id, sizeof(id), "k%d", held);
+        snprintf(id, sizeof(id), "k%d", i);
         key_named(&k, id);
-        authcache_put(c, tags[held], &k, authcache_epoch(c));
-        if (!authcache_get(c, tags[0], &out)) {
-            break;
-        }
+        authcache_put(c, tags[i], &k, authcache_epoch(c));
+    }
+    /* the set holds the last ones put, in order (each found here is used again, in the same
+     * order) */
+    int held = 0;
+    for (int i = 0; i < N; i++) {
+        held += authcache_get(c, tags[i], &out);
     }
     assert_true(held >= 4 && held < N); /* a set of several ways, and a bounded one */
-    for (int i = 1; i <= held; i++) {   /* all but the oldest */
+    int first = N - held;
+    for (int i = first; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "k%d", i);
         assert_true(authcache_get(c, tags[i], &out));
+        assert_string_equal(out.id, id);
     }
-    /* tags[1] confirmed again: now tags[2] is the oldest, and the next key takes its place */
-    key_named(&k, "k1");
-    authcache_put(c, tags[1], &k, authcache_epoch(c));
+    /* the key check confirms them all (one expiry for every entry): the order of use stands */
+    assert_int_equal(authcache_retain(c, keep_all, NULL, authcache_epoch(c)), 0);
+    /* every held key used again but tags[lru]: it is now the least used (whatever slot it
+     * has), and a new key takes its place */
+    int lru = (first + 3) % N; /* first + 3 < N: held >= 4 */
+    for (int i = first; i < N; i++) {
+        if (i != lru) {
+            assert_true(authcache_get(c, tags[i], &out));
+        }
+    }
+    uint8_t extra[AUTHCACHE_TAG_LEN];
+    memset(extra, 0x5a, AUTHCACHE_TAG_LEN);
+    extra[AUTHCACHE_TAG_LEN - 1] = 0xff;
     key_named(&k, "new");
-    authcache_put(c, tags[held + 1], &k, authcache_epoch(c));
-    assert_true(authcache_get(c, tags[1], &out));
-    assert_string_equal(out.id, "k1");
-    assert_false(authcache_get_stale(c, tags[2], 600ull * 1000000000ull, &out));
-    assert_true(authcache_get(c, tags[held + 1], &out));
+    authcache_put(c, extra, &k, authcache_epoch(c));
+    assert_false(authcache_get_stale(c, tags[lru], 600ull * 1000000000ull, &out));
+    for (int i = first; i < N; i++) {
+        if (i != lru) {
+            assert_true(authcache_get(c, tags[i], &out));
+        }
+    }
+    assert_true(authcache_get(c, extra, &out));
     assert_string_equal(out.id, "new");
-    /* one entry per key: forgetting tags[1] forgets it */
-    authcache_forget(c, tags[1]);
-    assert_false(authcache_get_stale(c, tags[1], 600ull * 1000000000ull, &out));
+    /* a key confirmed again (put) keeps its one entry: forgetting it forgets it */
+    key_named(&k, "again");
+    authcache_put(c, tags[first + 1], &k, authcache_epoch(c));
+    authcache_forget(c, tags[first + 1]);
+    assert_false(authcache_get_stale(c, tags[first + 1], 600ull * 1000000000ull, &out));
     authcache_free(c);
 }
 
@@ -287,7 +307,7 @@ int main(void)
         cmocka_unit_test(test_forget_and_retain),
         cmocka_unit_test(test_retain_refreshes),
         cmocka_unit_test(test_many_keys_kept),
-        cmocka_unit_test(test_full_set_gives_up_oldest),
+        cmocka_unit_test(test_full_set_gives_up_least_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
