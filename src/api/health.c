@@ -12,9 +12,13 @@
  * check jumps the writer's queue (store_job.urgent), so without this a flood of probes would
  * cost a commit each, every one ahead of the queued writes.
  *
- * A change of the answer (ready -> not ready, with the reason, and back) logs one warn line,
- * at most one per cause per API_READY_LOG_MS (a disk hovering around the free-space floor
- * flips the answer with every probe), and is the gauge bunsen_ready (api_ready_state).
+ * A change of the answer (ready -> not ready, with the reason, and back) logs one warn line
+ * and is the gauge bunsen_ready (api_ready_state). Lines are rate-limited: two at once, then
+ * one per API_READY_LOG_MS (a disk hovering around the free-space floor flips the answer with
+ * every probe). Changes not logged are not lost: the next check once a line is allowed
+ * writes the answer of that moment, with how many changes came since the last line, so the
+ * last line always tells the answer after at most API_READY_LOG_MS of probes (review diff32
+ * 3: a per-cause limit left "ready again" as the last line of a lasting not-ready spell).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,8 +35,9 @@
 /* A probe this soon after a check that passed is answered at once (at most 10 commits a
  * second for readiness, however many probes). */
 #define API_READY_REUSE_MS 100
-/* At most one "not ready" line per cause in this many ms. */
-#define API_READY_LOG_MS 10000
+/* One readiness line per this many ms, after a burst of API_READY_LOG_BURST. */
+#define API_READY_LOG_MS    10000
+#define API_READY_LOG_BURST 2
 
 /* schema: the newest migration this binary has for its backend, which tells builds of one
  * VERSION apart (docs/UPGRADING.md is keyed by it) */
@@ -60,9 +65,17 @@ struct api_ready {
     /* The last answer given (serve's start check passed: ready until a probe says not),
      * read by a scrape without mu; the rest under mu. */
     atomic_bool ready;
-    char cause[96];       /* the cause of the last "not ready" line written ("": none) */
-    int64_t cause_log_ms; /* when it was written (monotonic ms) */
-    bool cause_logged;    /* the not-ready spell in progress was logged: log its end */
+    int unlogged;       /* changes of the answer since the last line */
+    double line_tokens; /* lines allowed now (API_READY_LOG_BURST at most) */
+    int64_t refill_ms;  /* when line_tokens was last refilled (monotonic ms) */
+};
+
+/* A readiness line to write once g->mu is released (ready_note). */
+struct ready_line {
+    bool due;
+    bool ready;
+    int changes; /* since the line before */
+    char reason[sizeof(((struct err *)0)->msg)];
 };
 
 struct api_ready *api_ready_new(struct store *store)
@@ -71,6 +84,8 @@ struct api_ready *api_ready_new(struct store *store)
     pthread_mutex_init(&g->mu, NULL);
     g->store = store;
     atomic_store(&g->ready, true);
+    g->line_tokens = API_READY_LOG_BURST;
+    g->refill_ms = time_mono_ms();
     return g;
 }
 
@@ -79,45 +94,42 @@ int api_ready_state(struct api_ready *g)
     return g != NULL && !atomic_load(&g->ready) ? 0 : 1;
 }
 
-/* The cause of a not-ready message: its text up to the first " (" or ":" (what follows is
- * numbers and paths that change from one check to the next), into out. */
-static void ready_cause(const char *msg, char *out, size_t cap)
+/* Record the answer of a check (or of the corrupt-database test): under g->mu. When the
+ * answer changed since the last line and a line is allowed, *line is the line to write
+ * (ready_log, after the mutex). */
+static void ready_note(struct api_ready *g, bool ready, const char *msg, struct ready_line *line)
 {
-    size_t n = strcspn(msg, "(:");
-    while (n > 0 && msg[n - 1] == ' ') {
-        n--;
+    line->due = false;
+    if (atomic_exchange(&g->ready, ready) != ready) {
+        g->unlogged++;
     }
-    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), msg);
+    int64_t now = time_mono_ms();
+    g->line_tokens += (double)(now - g->refill_ms) / API_READY_LOG_MS;
+    g->line_tokens = g->line_tokens > API_READY_LOG_BURST ? API_READY_LOG_BURST : g->line_tokens;
+    g->refill_ms = now;
+    if (g->unlogged == 0 || g->line_tokens < 1) {
+        return;
+    }
+    g->line_tokens -= 1;
+    line->due = true;
+    line->ready = ready;
+    line->changes = g->unlogged;
+    snprintf(line->reason, sizeof(line->reason), "%s", msg != NULL ? msg : "");
+    g->unlogged = 0;
 }
 
-/* Record the answer of a check (or of the corrupt-database test) and log a change of it: a
- * "not ready" line unless one of the same cause was written within API_READY_LOG_MS, and a
- * "ready again" line after a spell whose start was logged. Under g->mu. */
-static void ready_note(struct api_ready *g, bool ready, const char *msg)
+static void ready_log(const struct ready_line *line)
 {
-    bool was = atomic_exchange(&g->ready, ready);
-    if (was == ready) {
+    if (!line->due) {
         return;
     }
-    if (ready) {
-        if (g->cause_logged) {
-            g->cause_logged = false;
-            log_json(LOG_WARN, "ready again: /readyz answers 200", NULL);
-        }
-        return;
+    json_t *f = line->ready ? json_object() : json_pack("{s:s}", "reason", line->reason);
+    if (f != NULL && line->changes > 1) {
+        json_object_set_new(f, "changes_since_last_line", json_integer(line->changes));
     }
-    char cause[sizeof(g->cause)];
-    ready_cause(msg != NULL ? msg : "", cause, sizeof(cause));
-    int64_t now = time_mono_ms();
-    if (strcmp(cause, g->cause) == 0 && g->cause_log_ms != 0 &&
-        now - g->cause_log_ms < API_READY_LOG_MS) {
-        return; /* flapping on one cause: its line was written a moment ago */
-    }
-    snprintf(g->cause, sizeof(g->cause), "%s", cause);
-    g->cause_log_ms = now;
-    g->cause_logged = true;
-    log_json(LOG_WARN, "not ready: /readyz answers 503",
-             json_pack("{s:s}", "reason", msg != NULL ? msg : ""));
+    log_json(LOG_WARN,
+             line->ready ? "ready again: /readyz answers 200" : "not ready: /readyz answers 503",
+             f);
 }
 
 void api_ready_free(struct api_ready *g)
@@ -153,8 +165,10 @@ static void ready_done(void *arg, int rc, const struct err *err)
     g->waiters = NULL;
     g->in_flight = false;
     g->ok_ns = rc == 0 ? time_mono_ns() : 0;
-    ready_note(g, rc == 0, rc != 0 ? copy.msg : NULL);
+    struct ready_line line;
+    ready_note(g, rc == 0, rc != 0 ? copy.msg : NULL, &line);
     pthread_mutex_unlock(&g->mu);
+    ready_log(&line);
     while (w != NULL) {
         struct ready_waiter *next = w->next;
         ready_reply(w->req, rc, &copy);
@@ -171,9 +185,11 @@ void api_health_ready(struct http_req *r)
     if (store_is_corrupt(app->store)) {
         static const char corrupt[] =
             "the database is corrupt: restore it from a backup (see README)";
+        struct ready_line line;
         pthread_mutex_lock(&g->mu);
-        ready_note(g, false, corrupt);
+        ready_note(g, false, corrupt, &line);
         pthread_mutex_unlock(&g->mu);
+        ready_log(&line);
         http_reply_error(r, ERR_UNAVAILABLE, NULL, "%s", corrupt);
         return;
     }

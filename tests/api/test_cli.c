@@ -320,9 +320,11 @@ static void test_option_ranges_documented(void **state)
         const char *e = strstr(man, fmt(".BI %s \"", opt));
         if (e == NULL) {
             fail_msg("bunsen(1) has no entry for %s", opt);
+            return;
         }
-        const char *end = strstr(e + 4, "\n.TP");
-        const char *ss = strstr(e + 4, "\n.SS");
+        size_t body = (size_t)(e - man) + 1; /* past the entry's first byte */
+        const char *end = strstr(man + body, "\n.TP");
+        const char *ss = strstr(man + body, "\n.SS");
         if (end == NULL || (ss != NULL && ss < end)) {
             end = ss;
         }
