@@ -621,6 +621,18 @@ static void test_database_errors_named(void **state)
                                        "--database", cases[i][0],  NULL};
         expect_usage_error(NULL, NULL, migrate, fmt("--database: %s", cases[i][1]), NULL);
     }
+    /* a password libpq quotes in its reason is not repeated (review diff32 4) */
+    const char *const secrets[] = {"postgresql://u:S3cr%zzPW@127.0.0.1:1/x",
+                                   "host=127.0.0.1 password=S3cr%zzPW dbnme=x"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        char *said = NULL;
+        const char *const list[] = {"keys", "list", "--database", secrets[i], NULL};
+        int code = bunsen_run(&said, list);
+        if (code != 2 || strstr(said, "S3cr") != NULL || strstr(said, "--database: ") == NULL) {
+            fail_msg("keys list --database %s: exit %d: %s", secrets[i], code, said);
+        }
+        free(said);
+    }
     /* a server that is not there: exit 1, its reason once */
     char *out = NULL;
     const char *const down[] = {"keys", "list", "--database",

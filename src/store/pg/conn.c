@@ -307,6 +307,50 @@ static bool last_host_reason(const char *msg, char *out, size_t n)
     return last != msg;
 }
 
+/* The password written in conninfo (a URL's "user:PASSWORD@", or "password=VALUE"), into
+ * out ("" none): what a parse error must not repeat. */
+static void conninfo_password(const char *conninfo, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *scheme = strstr(conninfo, "://");
+    if (scheme != NULL) {
+        const char *user = scheme + 3;
+        size_t n = strcspn(user, "@/?");
+        const char *colon = memchr(user, ':', n);
+        if (user[n] == '@' && colon != NULL) {
+            snprintf(out, cap, "%.*s", (int)(user + n - colon - 1), colon + 1);
+        }
+        return;
+    }
+    for (const char *k = strstr(conninfo, "password"); k != NULL; k = strstr(k + 1, "password")) {
+        const char *v = k + strlen("password");
+        v += strspn(v, " \t");
+        if (*v != '=' || (k != conninfo && strchr(" \t", k[-1]) == NULL)) {
+            continue;
+        }
+        v++;
+        v += strspn(v, " \t");
+        bool quoted = *v == '\'';
+        v += quoted;
+        size_t n = quoted ? strcspn(v, "'") : strcspn(v, " \t");
+        snprintf(out, cap, "%.*s", (int)n, v);
+        return;
+    }
+}
+
+/* msg with every copy of secret (3 bytes or more) replaced by "***", in place. */
+static void redact_secret(char *msg, const char *secret)
+{
+    size_t n = strlen(secret);
+    if (n < 3) {
+        return;
+    }
+    for (char *p = strstr(msg, secret); p != NULL; p = strstr(p + 3, secret)) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + n, strlen(p + n) + 1);
+    }
+}
+
 int pg_conninfo_check(const char *conninfo, struct err *err)
 {
     char *why = NULL;
@@ -315,9 +359,14 @@ int pg_conninfo_check(const char *conninfo, struct err *err)
         PQconninfoFree(o);
         return 0;
     }
-    char reason[sizeof(err->msg) - 40];
+    char reason[sizeof(err->msg) - 40], secret[256];
     flatten(why != NULL ? why : "out of memory", reason, sizeof(reason));
     PQfreemem(why);
+    /* libpq quotes the token it could not read, a password too ("invalid percent-encoded
+     * token: "pa%zz"": review diff32 4) */
+    conninfo_password(conninfo, secret, sizeof(secret));
+    redact_secret(reason, secret);
+    explicit_bzero(secret, sizeof(secret));
     return err_set(err, ERR_INVALID, "database", "%s", reason);
 }
 
