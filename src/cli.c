@@ -73,6 +73,7 @@ int cli_prepare_data_dir(const struct config *cfg, struct cli_made_dirs *made)
     if (mkdir_p(cfg->data_dir, 0700, made) != 0) {
         fprintf(stderr, "bunsen: cannot create the data directory %s: %s\n", cfg->data_dir,
                 strerror(errno));
+        cli_data_dir_undo(cfg, made); /* the parents it made before it failed */
         return -1;
     }
     struct stat st;

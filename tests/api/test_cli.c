@@ -782,6 +782,20 @@ static void test_refused_start_leaves_no_data_dir(void **state)
         }
         free(out);
     }
+    /* a data dir that cannot be made (a name over 255 bytes): the parents made before the
+     * failure go too (review diff32 6) */
+    char longname[301];
+    memset(longname, 'x', 300);
+    longname[300] = '\0';
+    const char *const toolong[] = {
+        "serve", "--port", "0", "--data-dir", fmt("%s/p/%s", dir, longname), NULL};
+    rc = bunsen_run(&out, toolong);
+    if (rc != 1 || strstr(out, "cannot create the data directory") == NULL ||
+        exists(fmt("%s/p", dir))) {
+        fail_msg("serve --data-dir too long: exit %d, %s/p %s: %s", rc, dir,
+                 exists(fmt("%s/p", dir)) ? "left" : "gone", out);
+    }
+    free(out);
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
