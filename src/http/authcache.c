@@ -223,7 +223,11 @@ bool authcache_get_stale(struct authcache *c, const uint8_t tag[AUTHCACHE_TAG_LE
     struct ac_slot *s = find_in(c, set, tag);
     if (s != NULL && s->expires_ns + stale_ns > time_mono_ns()) {
         *out = s->key;
-        s->used = ++c->clock[set / AC_WAYS];
+        /* unless it is the set's last used already: one key used over and over writes
+         * nothing (the slot's line stays shared between the MHD threads) */
+        if (s->used != c->clock[set / AC_WAYS]) {
+            s->used = ++c->clock[set / AC_WAYS];
+        }
         hit = true;
     }
     pthread_mutex_unlock(mu);
