@@ -341,6 +341,25 @@ static int side_files_writable(const char *path, struct err *err)
     return 0;
 }
 
+/* The first n bytes of the file at path, read through a SQLite handle that neither locks nor
+ * reads the log until a statement runs: a descriptor of our own, closed, would drop the POSIX
+ * locks this process's connections hold on the file (SQLite's close defers that). A short
+ * file reads as zeros past its end. false when it cannot be read. */
+static bool read_header(const char *path, unsigned char *h, int n)
+{
+    sqlite3 *db = NULL;
+    sqlite3_file *f = NULL;
+    memset(h, 0, (size_t)n);
+    int rc = SQLITE_ERROR;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
+        f->pMethods != NULL) {
+        rc = f->pMethods->xRead(f, h, n, 0);
+    }
+    sqlite3_close(db);
+    return rc == SQLITE_OK || rc == SQLITE_IOERR_SHORT_READ;
+}
+
 /* A restore that kept the old -wal (README "Restore" without its `rm -f bunsen.db-wal
  * bunsen.db-shm`): the copy is in rollback-journal mode (header bytes 18 and 19 are 1, as a
  * `bunsen backup` file is) and the log beside it holds the replaced database's pages. SQLite
@@ -360,16 +379,8 @@ static int stale_wal(const char *path, struct err *err)
     if (stat(wal, &sb) != 0 || sb.st_size == 0) {
         return 0;
     }
-    sqlite3 *db = NULL;
-    sqlite3_file *f = NULL;
     unsigned char h[20];
-    bool rollback = sqlite3_open_v2(real, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-                    sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK &&
-                    f != NULL && f->pMethods != NULL &&
-                    f->pMethods->xRead(f, h, (int)sizeof(h), 0) == SQLITE_OK && h[18] == 1 &&
-                    h[19] == 1;
-    sqlite3_close(db);
-    if (!rollback) {
+    if (!read_header(real, h, (int)sizeof(h)) || h[18] != 1 || h[19] != 1) {
         return 0;
     }
     log_json(LOG_ERROR,
@@ -399,17 +410,8 @@ static int not_sqlite(const char *path, struct err *err)
         return 0;
     }
     static const char magic[16] = "SQLite format 3";
-    sqlite3 *db = NULL;
-    sqlite3_file *f = NULL;
-    unsigned char h[16] = {0};
-    int rc = SQLITE_ERROR;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
-        f->pMethods != NULL) {
-        rc = f->pMethods->xRead(f, h, (int)sizeof(h), 0); /* short: the rest zeroed */
-    }
-    sqlite3_close(db);
-    if ((rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) || memcmp(h, magic, 16) == 0) {
+    unsigned char h[16];
+    if (!read_header(path, h, (int)sizeof(h)) || memcmp(h, magic, 16) == 0) {
         return 0; /* unreadable: SQLite's open says why */
     }
     return err_set(err, ERR_UNAVAILABLE, NULL,
