@@ -202,6 +202,16 @@ int http_listener_spread(struct http_listener *l, int c);
 long http_listener_worker_load(struct http_listener *l, unsigned worker);
 int http_listener_start(struct http_listener *l, struct MHD_Daemon *d, struct err *err);
 bool http_listener_admit(struct http_listener *l, const struct sockaddr *client);
+/* A connection MHD takes is pending until its started notification: http_listener_handing
+ * (the accepting thread, before MHD_add_connection; a pending entry under the same number is
+ * a connection MHD dropped without notice, uncounted), http_listener_started (MHD's started
+ * notification; l NULL ok); http_listener_sweep uncounts those pending older_ns or longer at
+ * now_ns (returns how many); http_listener_pending counts them. */
+void http_listener_handing(struct http_listener *l, int fd, const struct sockaddr *client,
+                           uint64_t now_ns);
+void http_listener_started(struct http_listener *l, const struct sockaddr *client, int fd);
+size_t http_listener_sweep(struct http_listener *l, uint64_t now_ns, uint64_t older_ns);
+size_t http_listener_pending(struct http_listener *l);
 void http_listener_closed(struct http_listener *l, const struct sockaddr *client, int fd);
 unsigned http_listener_prefix_count(struct http_listener *l, const struct sockaddr *sa);
 void http_listener_stop(struct http_listener *l);

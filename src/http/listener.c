@@ -17,6 +17,14 @@
  * of the wanted residue); it counts each worker's open connections (hand-over, and MHD's
  * closed notification, which gives the descriptor) for tests.
  *
+ * A connection is counted from its hand-over, and MHD's closed notification uncounts it. MHD
+ * 0.9.75 can drop a connection it took without either notification (its worker failing to set
+ * it up, out of memory: review diff31 F3), which left its slot and its prefix's counted until a
+ * restart. So a handed connection stays pending until MHD's started notification
+ * (http_listener_started); a pending one whose descriptor number the kernel gives out again,
+ * or that is still pending after LISTENER_PENDING_NS, was dropped and is uncounted (a late
+ * started notification counts it again).
+ *
  * The caps are ours. --per-ip-connections counts per client prefix (http_client_prefix: an
  * IPv4 address, an IPv6 /64, an IPv4-mapped IPv6 address as its IPv4 one): a host holds a
  * whole /64 and could open --per-ip-connections from each of its addresses, which
@@ -78,6 +86,12 @@
 /* Connections accepted in one go before the stop pipe is looked at again. */
 #define LISTENER_BATCH 64
 
+/* A connection handed to MHD and not started after this long was dropped by it (MHD's worker
+ * sets a connection up within its next turn, a millisecond or so); looked for every second
+ * while any is pending. */
+#define LISTENER_PENDING_NS  10000000000ull
+#define LISTENER_SWEEP_EVERY 1000
+
 /* The open connections per client prefix (--per-ip-connections): linear probing, an entry
  * removed when its count falls to 0 (backward-shift deletion: no tombstones), the table
  * doubled at half full. Guarded by the listener's mutex: the accepting thread adds, MHD's
@@ -87,10 +101,20 @@ struct prefix_count {
     unsigned n;
 };
 
+/* A connection handed to MHD whose started notification has not come yet. */
+struct pending_conn {
+    int fd;
+    char key[HTTP_CLIENT_PREFIX_MAX]; /* its client prefix */
+    uint64_t since_ns;
+};
+
 struct prefix_table {
     pthread_mutex_t mu;
     struct prefix_count *slot;
     size_t cap, used; /* cap a power of two */
+    /* handed, not started (guarded by mu as well): a few at a time, searched linearly */
+    struct pending_conn *pending;
+    size_t npending, apending;
 };
 
 struct http_listener {
@@ -102,7 +126,7 @@ struct http_listener {
     pthread_t thread;
     bool running;           /* the thread was started */
     atomic_ullong accepted; /* connections handed to MHD */
-    atomic_ullong refused;  /* of those, closed by MHD at a cap (or for want of memory) */
+    atomic_ullong refused;  /* of those, closed at a cap (or by MHD for want of memory) */
     atomic_ullong full_ms;  /* time spent at --max-connections, not accepting */
     atomic_long open;       /* handed to MHD and not yet closed (http_listener_closed) */
     unsigned per_prefix;    /* --per-ip-connections, 0 = none */
@@ -112,6 +136,7 @@ struct http_listener {
     atomic_ullong moved; /* connections renumbered onto the worker whose turn it was */
     unsigned turn;       /* the worker the next connection goes to (accepting thread) */
     int high;            /* the highest descriptor balance has seen (accepting thread) */
+    uint64_t swept_ns;   /* the last look for dropped pending connections (accepting thread) */
 };
 
 void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX])
@@ -347,8 +372,8 @@ static void refused_log(const struct sockaddr *sa, bool at_cap)
     }
 }
 
-/* --max-connections are open: handed to MHD and not yet closed. A connection MHD drops
- * after taking it without telling (out of memory setting it up) would stay counted. */
+/* --max-connections are open: handed to MHD and not yet closed (or found dropped by it:
+ * http_listener_handing, http_listener_sweep). */
 static bool full(const struct http_listener *l)
 {
     return atomic_load_explicit(&l->open, memory_order_relaxed) >= (long)l->limit;
@@ -444,6 +469,127 @@ void http_listener_closed(struct http_listener *l, const struct sockaddr *client
     }
 }
 
+/* fd's pending entry, removed into *out (NULL: dropped): true if there was one. */
+static bool pending_remove(struct http_listener *l, int fd, struct pending_conn *out)
+{
+    struct prefix_table *t = &l->prefixes;
+    bool found = false;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->npending && !found; i++) {
+        if (t->pending[i].fd == fd) {
+            if (out != NULL) {
+                *out = t->pending[i];
+            }
+            t->pending[i] = t->pending[--t->npending];
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return found;
+}
+
+/* A pending connection that MHD dropped without a notification: uncounted as if closed (its
+ * slot, its prefix's, its worker's), counted as refused and logged at most once per 10 s. */
+static void pending_dropped(struct http_listener *l, const struct pending_conn *p)
+{
+    int w = worker_of(l, p->fd);
+    if (w >= 0) {
+        atomic_fetch_sub_explicit(&l->on[w], 1, memory_order_relaxed);
+    }
+    prefix_release(&l->prefixes, p->key);
+    atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
+    static struct log_limit limit;
+    long not_logged = 0;
+    if (log_enabled(LOG_WARN) &&
+        log_limit_take(&limit, "connection dropped", LOG_WARN, (int64_t)(time_mono_ns() / 1000000),
+                       1, 10000, &not_logged)) {
+        json_t *f = json_pack("{s:s, s:s}", "client", p->key, "hint",
+                              "the HTTP library dropped a connection it had taken, without "
+                              "notice (out of memory?); its slot is free again");
+        if (f != NULL && not_logged > 0) {
+            json_object_set_new(f, "not_logged_before", json_integer(not_logged));
+        }
+        log_json(LOG_WARN, "connection dropped by the HTTP library", f);
+    }
+}
+
+/* The kernel gave out descriptor number fd: a connection still pending under it was closed
+ * without having started, i.e. dropped by MHD. */
+static void number_reused(struct http_listener *l, int fd)
+{
+    struct pending_conn stale;
+    if (pending_remove(l, fd, &stale)) {
+        pending_dropped(l, &stale);
+    }
+}
+
+void http_listener_handing(struct http_listener *l, int fd, const struct sockaddr *client,
+                           uint64_t now_ns)
+{
+    number_reused(l, fd);
+    struct prefix_table *t = &l->prefixes;
+    pthread_mutex_lock(&t->mu);
+    if (t->npending == t->apending) {
+        t->apending = t->apending ? 2 * t->apending : 64;
+        t->pending = xrealloc(t->pending, t->apending * sizeof(*t->pending));
+    }
+    struct pending_conn *p = &t->pending[t->npending++];
+    p->fd = fd;
+    http_client_prefix(client, p->key);
+    p->since_ns = now_ns;
+    pthread_mutex_unlock(&t->mu);
+}
+
+void http_listener_started(struct http_listener *l, const struct sockaddr *client, int fd)
+{
+    if (l == NULL || fd < 0 || pending_remove(l, fd, NULL)) {
+        return;
+    }
+    /* uncounted meanwhile as dropped (it started after LISTENER_PENDING_NS): counted again,
+     * whatever the caps, so that its closed notification has a count to take back */
+    char key[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix(client, key);
+    (void)prefix_take(&l->prefixes, key, 0);
+    atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
+    int w = worker_of(l, fd);
+    if (w >= 0) {
+        atomic_fetch_add_explicit(&l->on[w], 1, memory_order_relaxed);
+    }
+}
+
+size_t http_listener_sweep(struct http_listener *l, uint64_t now_ns, uint64_t older_ns)
+{
+    struct prefix_table *t = &l->prefixes;
+    size_t n = 0;
+    for (;;) {
+        struct pending_conn p;
+        bool found = false;
+        pthread_mutex_lock(&t->mu);
+        for (size_t i = 0; i < t->npending && !found; i++) {
+            if (now_ns - t->pending[i].since_ns >= older_ns) {
+                p = t->pending[i];
+                t->pending[i] = t->pending[--t->npending];
+                found = true;
+            }
+        }
+        pthread_mutex_unlock(&t->mu);
+        if (!found) {
+            return n;
+        }
+        pending_dropped(l, &p);
+        n++;
+    }
+}
+
+size_t http_listener_pending(struct http_listener *l)
+{
+    pthread_mutex_lock(&l->prefixes.mu);
+    size_t n = l->prefixes.npending;
+    pthread_mutex_unlock(&l->prefixes.mu);
+    return n;
+}
+
 /* At --max-connections: a warn line at most once per 10 s (the clients that wait see only
  * a slow connect; review hostile30 F2 found the daemon quiet while every slot was held). */
 static void full_log(const struct http_listener *l)
@@ -471,8 +617,12 @@ static void *accept_loop(void *arg)
     for (;;) {
         struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN},
                               {.fd = l->fd, .events = POLLIN}};
-        /* backing off: only the stop pipe, for a while */
-        int n = poll(p, backoff_ms < 0 ? 2 : 1, backoff_ms);
+        /* backing off: only the stop pipe, for a while; connections pending: a second */
+        int timeout = backoff_ms;
+        if (timeout < 0 && http_listener_pending(l) > 0) {
+            timeout = LISTENER_SWEEP_EVERY;
+        }
+        int n = poll(p, backoff_ms < 0 ? 2 : 1, timeout);
         if (n < 0 && errno != EINTR) {
             accept_failed(errno);
             backoff_ms = LISTENER_BACKOFF_MS;
@@ -480,6 +630,11 @@ static void *accept_loop(void *arg)
         }
         if (p[0].revents != 0) {
             return NULL;
+        }
+        uint64_t now = time_mono_ns();
+        if (now - l->swept_ns >= LISTENER_SWEEP_EVERY * 1000000ull) {
+            l->swept_ns = now;
+            (void)http_listener_sweep(l, now, LISTENER_PENDING_NS);
         }
         backoff_ms = -1;
         for (int i = 0; i < LISTENER_BATCH; i++) {
@@ -516,6 +671,7 @@ static void *accept_loop(void *arg)
                 break;
             }
             atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
+            number_reused(l, c);
             const struct sockaddr *sa = (const struct sockaddr *)&ss;
             /* counted before MHD can close it (its closed notification comes from a worker) */
             if (!http_listener_admit(l, sa)) {
@@ -525,8 +681,10 @@ static void *accept_loop(void *arg)
                 continue;
             }
             c = http_listener_spread(l, c);
+            http_listener_handing(l, c, sa, time_mono_ns());
             /* MHD owns c from here: a worker's, or closed (out of memory) */
             if (MHD_add_connection(l->d, c, sa, len) != MHD_YES) {
+                (void)pending_remove(l, c, NULL);
                 http_listener_closed(l, sa, c);
                 atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
                 refused_log(sa, false);
@@ -596,6 +754,7 @@ void http_listener_free(struct http_listener *l)
     http_listener_stop(l);
     pthread_mutex_destroy(&l->prefixes.mu);
     free(l->prefixes.slot);
+    free(l->prefixes.pending);
     free(l->on);
     free(l);
 }
@@ -607,7 +766,8 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "# TYPE bunsen_http_connections_accepted_total counter\n"
                "bunsen_http_connections_accepted_total %llu\n"
                "# HELP bunsen_http_connections_refused_total Connections closed at once on "
-               "acceptance: --per-ip-connections reached (per IPv4 address, IPv6 /64).\n"
+               "acceptance: --per-ip-connections reached (per IPv4 address, IPv6 /64), or the "
+               "HTTP library could not take them (out of memory).\n"
                "# TYPE bunsen_http_connections_refused_total counter\n"
                "bunsen_http_connections_refused_total %llu\n"
                "# HELP bunsen_http_connections_rebalanced_total Connections given another "
@@ -618,6 +778,11 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                "workers and not yet closed), counted against --max-connections.\n"
                "# TYPE bunsen_http_connections_open gauge\n"
                "bunsen_http_connections_open %ld\n"
+               "# HELP bunsen_http_connections_pending Connections handed to the HTTP workers "
+               "that have not started yet (a connection still here after 10 s was dropped by the "
+               "HTTP library and is uncounted).\n"
+               "# TYPE bunsen_http_connections_pending gauge\n"
+               "bunsen_http_connections_pending %zu\n"
                "# HELP bunsen_http_connections_full_seconds_total Time spent at "
                "--max-connections, not accepting (new connections wait in the backlog).\n"
                "# TYPE bunsen_http_connections_full_seconds_total counter\n"
@@ -625,6 +790,6 @@ void http_listener_write_metrics(struct http_listener *l, struct buf *b)
                atomic_load_explicit(&l->accepted, memory_order_relaxed),
                atomic_load_explicit(&l->refused, memory_order_relaxed),
                atomic_load_explicit(&l->moved, memory_order_relaxed),
-               (long)atomic_load_explicit(&l->open, memory_order_relaxed),
+               (long)atomic_load_explicit(&l->open, memory_order_relaxed), http_listener_pending(l),
                (double)atomic_load_explicit(&l->full_ms, memory_order_relaxed) / 1000.0);
 }

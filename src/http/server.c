@@ -580,20 +580,23 @@ int http_server_check_listen(const struct config *cfg, struct err *err)
     return 0;
 }
 
-/* MHD's connection notifications: each connection's deadline (deadline.c), and on close its
- * slot under --max-connections (listener.c). */
+/* MHD's connection notifications: each connection's deadline (deadline.c); its start ends
+ * its hand-over, and its close frees its slot under --max-connections (listener.c). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct http_server *srv = cls;
     http_deadlines_notify(srv->deadlines, conn, socket_context, toe);
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        const union MHD_ConnectionInfo *fi =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        http_listener_closed(srv->listener, ci != NULL ? ci->client_addr : NULL,
-                             fi != NULL ? (int)fi->connect_fd : -1);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const struct sockaddr *client = ci != NULL ? ci->client_addr : NULL;
+    int fd = fi != NULL ? (int)fi->connect_fd : -1;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        http_listener_started(srv->listener, client, fd);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_listener_closed(srv->listener, client, fd);
     }
 }
 

@@ -674,6 +674,73 @@ static void test_prefix_wrap(void **state)
     http_listener_free(l);
 }
 
+/* A connection MHD drops after taking it, without a started or closed notification (its
+ * worker failing to set it up: review diff31 F3), must not keep its slot: found when the kernel
+ * gives its number out again, or when it is still pending after the sweep's age. A late
+ * started notification counts it again, so that its closed notification stays paired. */
+static void test_dropped_connection_uncounted(void **state)
+{
+    (void)state;
+    struct err err;
+    struct http_listener *l =
+        http_listener_new(socket(AF_INET, SOCK_STREAM, 0), 1000, 2, 2, NULL, &err);
+    assert_non_null(l);
+    struct sockaddr_storage a = addr_of("192.0.2.7");
+    const struct sockaddr *A = (struct sockaddr *)&a;
+    const uint64_t s = 1000000000ull;
+    /* handed as descriptor 1000 (worker 0; numbers no test opens), never started: dropped */
+    assert_true(http_listener_admit(l, A));
+    assert_int_equal(http_listener_spread(l, 1000), 1000);
+    http_listener_handing(l, 1000, A, 1 * s);
+    assert_int_equal(http_listener_pending(l), 1);
+    /* the kernel gives number 1000 out again: the first was closed, so it is uncounted */
+    assert_true(http_listener_admit(l, A));
+    assert_int_equal(http_listener_spread(l, 1000), 1000); /* not open: kept as it is */
+    assert_int_equal(http_listener_worker_load(l, 0), 2);
+    http_listener_handing(l, 1000, A, 2 * s);
+    assert_int_equal(http_listener_prefix_count(l, A), 1);
+    assert_int_equal(http_listener_worker_load(l, 0), 1);
+    assert_int_equal(http_listener_pending(l), 1);
+    /* this one starts and closes: nothing left */
+    http_listener_started(l, A, 1000);
+    assert_int_equal(http_listener_pending(l), 0);
+    assert_int_equal(http_listener_prefix_count(l, A), 1);
+    http_listener_closed(l, A, 1000);
+    assert_int_equal(http_listener_prefix_count(l, A), 0);
+    assert_int_equal(http_listener_worker_load(l, 0), 0);
+    /* the cap holds for started ones: two started, the third refused */
+    for (int fd = 1020; fd < 1022; fd++) {
+        assert_true(http_listener_admit(l, A));
+        assert_int_equal(http_listener_spread(l, fd), fd);
+        http_listener_handing(l, fd, A, 3 * s);
+        http_listener_started(l, A, fd);
+    }
+    assert_false(http_listener_admit(l, A));
+    http_listener_closed(l, A, 1020);
+    http_listener_closed(l, A, 1021);
+    /* dropped with its number not reused: the sweep finds it by age, not before */
+    int fd = 1031; /* worker 1 */
+    assert_int_equal(http_listener_spread(l, fd), fd);
+    assert_int_equal(http_listener_worker_load(l, 0), 0);
+    assert_true(http_listener_admit(l, A));
+    http_listener_handing(l, fd, A, 4 * s);
+    assert_int_equal(http_listener_worker_load(l, 1), 1);
+    assert_int_equal(http_listener_sweep(l, 13 * s, 10 * s), 0);
+    assert_int_equal(http_listener_prefix_count(l, A), 1);
+    assert_int_equal(http_listener_sweep(l, 14 * s, 10 * s), 1);
+    assert_int_equal(http_listener_prefix_count(l, A), 0);
+    assert_int_equal(http_listener_worker_load(l, 1), 0);
+    assert_int_equal(http_listener_pending(l), 0);
+    /* it starts after all: counted again, and its close takes that back */
+    http_listener_started(l, A, fd);
+    assert_int_equal(http_listener_prefix_count(l, A), 1);
+    assert_int_equal(http_listener_worker_load(l, 1), 1);
+    http_listener_closed(l, A, fd);
+    assert_int_equal(http_listener_prefix_count(l, A), 0);
+    assert_int_equal(http_listener_worker_load(l, 1), 0);
+    http_listener_free(l);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -695,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_client_prefix),
         cmocka_unit_test(test_prefix_cap),
         cmocka_unit_test(test_prefix_wrap),
+        cmocka_unit_test(test_dropped_connection_uncounted),
         cmocka_unit_test(test_connections_spread),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
