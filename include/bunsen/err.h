@@ -30,7 +30,7 @@ enum err_code {
 struct err {
     enum err_code code;
     char field[64]; /* the input at fault, "" when none, e.g. "variants[1].weight" */
-    char msg[200];  /* human-readable, safe to show to the caller */
+    char msg[512];  /* human-readable, safe to show to the caller (room for a long path) */
 };
 
 /* Fill err (may be NULL) with code, optional field (NULL = none) and a printf message; both
