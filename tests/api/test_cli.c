@@ -676,9 +676,11 @@ static void test_not_a_sqlite_database(void **state)
     for (size_t i = 0; i < 3; i++) {
         char *out = NULL;
         int rc = bunsen_run(&out, runs[i]);
-        const char *want =
-            fmt("bunsen: %s is not a SQLite database (check --database / --data-dir)", names[i]);
-        if (rc != 1 || strstr(out, want) == NULL || strstr(out, "restore") != NULL) {
+        /* a usage error (exit 2: the unit does not restart it), named by the option */
+        const char *want = fmt("bunsen: --database: %s is not a SQLite database (check "
+                               "--database / --data-dir)",
+                               names[i]);
+        if (rc != 2 || strstr(out, want) == NULL || strstr(out, "restore") != NULL) {
             fail_msg("bunsen %s on a file that is not a database: exit %d: %s", runs[i][0], rc,
                      out);
         }
@@ -780,7 +782,7 @@ static void test_refused_start_leaves_no_data_dir(void **state)
         const char *const through[] = {
             "serve", "--port", "0", "--data-dir", fmt("%s/new/../existing", dir), NULL};
         rc = bunsen_run(&out, through);
-        if (rc != 1 || exists(fmt("%s/new", dir)) || !exists(fmt("%s/existing/bunsen.db", dir))) {
+        if (rc != 2 || exists(fmt("%s/new", dir)) || !exists(fmt("%s/existing/bunsen.db", dir))) {
             fail_msg("serve through new/..: exit %d, new %s, existing/bunsen.db %s: %s", rc,
                      exists(fmt("%s/new", dir)) ? "left" : "gone",
                      exists(fmt("%s/existing/bunsen.db", dir)) ? "kept" : "DELETED", out);

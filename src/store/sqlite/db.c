@@ -401,6 +401,7 @@ static int stale_wal(const char *path, struct err *err)
  * file): SQLite calls it SQLITE_NOTADB, which read "the database is corrupt ...: restore it
  * from a backup" and sent the operator to a restore when the path was wrong (review ops31
  * F3). Its first 16 bytes are not "SQLite format 3\0" (an empty file is a new database).
+ * ERR_INVALID on field "database", as a malformed --database: the commands exit 2.
  * Read through a SQLite handle, as stale_wal does (a descriptor of our own would drop this
  * process's POSIX locks on the file when closed). */
 static int not_sqlite(const char *path, struct err *err)
@@ -414,7 +415,8 @@ static int not_sqlite(const char *path, struct err *err)
     if (!read_header(path, h, (int)sizeof(h)) || memcmp(h, magic, 16) == 0) {
         return 0; /* unreadable: SQLite's open says why */
     }
-    return err_set(err, ERR_UNAVAILABLE, NULL,
+    /* the setting names the wrong file: a usage error (exit 2; a restart cannot mend it) */
+    return err_set(err, ERR_INVALID, "database",
                    "%s is not a SQLite database (check --database / --data-dir)", path);
 }
 
