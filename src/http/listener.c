@@ -297,11 +297,9 @@ int http_listener_open(const char *listen_addr, int port, const char *port_from,
             bool env = listen_from != NULL && strncmp(listen_from, "BUNSEN_", 7) == 0;
             /* or not yet: an IPv6 address still in duplicate address detection at boot
              * (review diff32 6; the unit's After=network-online.target waits for it) */
-            return err_set(err, ERR_INTERNAL, "--listen",
-                           "%s%s%s is not an address of this host (not yet, for an IPv6 "
-                           "address still being configured)",
+            return err_set(err, ERR_INTERNAL, "--listen", "%s%s%s is not an address of this host%s",
                            listen_from != NULL ? listen_from : "--listen", env ? "=" : " ",
-                           listen_addr);
+                           listen_addr, *ipv6 ? " (not yet, if it is still being configured)" : "");
         }
         return err_set(err, ERR_INTERNAL, "--listen", "cannot bind %s:%d: %s", listen_addr, port,
                        strerror(e));
