@@ -448,7 +448,7 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
         next.started_at = now;
         /* an operator that cannot be evaluated is a 400 at start (API.md v1.1): a missing
          * saved group, or a $regex stored before patterns were checked when written */
-        if (condition_check_regexes(next.targeting, err) != 0 ||
+        if (condition_check_operands(next.targeting, err) != 0 ||
             api_saved_groups_check(tx, next.targeting, err) != 0) {
             experiment_clear(&next);
             return -1;

@@ -146,4 +146,8 @@ long cond_fold_steps(const char *s, size_t n);
 /* The lower-cased text of the string node j of an $alli list (compiled once), or NULL. */
 const char *cond_aux_lower(const struct condition *c, const json_t *j, size_t *n);
 
+/* GrowthBook's isOperatorObject: a non-empty object whose every key begins with '$' (its
+ * operators apply to a field's value; any other object is a literal to compare). */
+bool cond_is_operator_object(const json_t *o);
+
 #endif

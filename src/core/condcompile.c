@@ -438,46 +438,154 @@ void condition_free(struct condition *c)
 
 /* ---- validation ---- */
 
-/* The "$regex" / "$regexi" of v and below (path: where v is, NUL-terminated in 96 bytes). */
-static int check_regex_walk(const json_t *v, char *path, int depth, struct err *err)
+/* Every operator of a condition with an operand it can be evaluated with (review journey33
+ * F2: `{"$in": "NL"}` matched nobody and `{"$or": {...}}` everybody, both stored as written).
+ * The walk follows the evaluator: a condition object's keys are $or/$and/$nor (a list of
+ * conditions), $not (a condition) or field paths, whose values are literals (compared as they
+ * are, never walked) or operator objects (every key a "$operator"). path: where v is,
+ * NUL-terminated in CHECK_PATH bytes. */
+#define CHECK_PATH 128
+static int check_operand_cond(const json_t *cond, char *path, int depth, struct err *err);
+static int check_operand_value(const json_t *v, char *path, int depth, struct err *err);
+
+static void path_add(char *path, size_t plen, const char *k, size_t kn)
 {
-    if (depth > WALK_MAX_DEPTH) {
-        return 0; /* never evaluated (and refused by the depth check of the reader) */
+    snprintf(path + plen, CHECK_PATH - plen, ".%.*s", (int)(kn < 40 ? kn : 40), k);
+}
+
+static int check_operand_op(const char *k, size_t kn, const json_t *val, char *path, int depth,
+                            struct err *err)
+{
+    if (KEY_IS("$regex") || KEY_IS("$regexi")) {
+        struct cond_regex re;
+        struct err why;
+        err_clear(&why);
+        if (!json_is_string(val)) {
+            return err_set(err, ERR_INVALID, "targeting",
+                           "%s takes a pattern string (it cannot be evaluated)", path);
+        }
+        if (cond_regex_compile(json_string_value(val), json_string_length(val), KEY_IS("$regexi"),
+                               &re, &why) != 0) {
+            return err_set(err, ERR_INVALID, "targeting",
+                           "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
+                           json_string_value(val), why.msg);
+        }
+        cond_regex_clear(&re);
+    } else if (KEY_IS("$in") || KEY_IS("$nin") || KEY_IS("$ini") || KEY_IS("$nini") ||
+               KEY_IS("$all") || KEY_IS("$alli")) {
+        if (!json_is_array(val)) {
+            return err_set(err, ERR_INVALID, "targeting",
+                           "%s takes a list of values, such as [\"NL\", \"BE\"] (as written "
+                           "it matches no user)",
+                           path);
+        }
+    } else if (KEY_IS("$elemMatch")) {
+        if (!json_is_object(val)) {
+            return err_set(err, ERR_INVALID, "targeting",
+                           "%s takes a condition or an operator object (as written it "
+                           "matches no user)",
+                           path);
+        }
+        return cond_is_operator_object(val) ? check_operand_value(val, path, depth + 1, err)
+                                            : check_operand_cond(val, path, depth + 1, err);
+    } else if (KEY_IS("$size")) {
+        if (!json_is_number(val) && !cond_is_operator_object(val)) {
+            return err_set(err, ERR_INVALID, "targeting",
+                           "%s takes a number or an operator object such as {\"$gt\": 1} (as "
+                           "written it matches no user)",
+                           path);
+        }
+        return check_operand_value(val, path, depth + 1, err);
+    } else if (KEY_IS("$exists")) {
+        if (!json_is_boolean(val)) {
+            return err_set(err, ERR_INVALID, "targeting", "%s takes true or false", path);
+        }
+    } else if (KEY_IS("$type")) {
+        static const char *const types[] = {"string", "number", "boolean",  "array",
+                                            "object", "null",   "undefined"};
+        bool known = false;
+        for (size_t t = 0; json_is_string(val) && t < sizeof(types) / sizeof(types[0]); t++) {
+            known = known || strcmp(json_string_value(val), types[t]) == 0;
+        }
+        if (!known) {
+            return err_set(err, ERR_INVALID, "targeting",
+                           "%s takes one of \"string\", \"number\", \"boolean\", \"array\", "
+                           "\"object\", \"null\" (as written it matches no user)",
+                           path);
+        }
+    } else if (KEY_IS("$not")) {
+        return check_operand_value(val, path, depth + 1, err);
+    }
+    return 0;
+}
+
+/* A field's value: an operator object's operators; a literal is compared as it is. */
+static int check_operand_value(const json_t *v, char *path, int depth, struct err *err)
+{
+    if (depth > WALK_MAX_DEPTH || !cond_is_operator_object(v)) {
+        return 0; /* deeper parts are never evaluated (and refused by the reader's depth) */
     }
     size_t plen = strlen(path);
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            snprintf(path + plen, 96 - plen, "[%zu]", i);
-            if (check_regex_walk(json_array_get(v, i), path, depth + 1, err) != 0) {
-                return -1;
-            }
-            path[plen] = '\0';
-        }
-        return 0;
-    }
-    for (void *it = json_is_object(v) ? json_object_iter(jsval_unconst(v)) : NULL; it;
+    for (void *it = json_object_iter(jsval_unconst(v)); it;
          it = json_object_iter_next(jsval_unconst(v), it)) {
         const char *k = json_object_iter_key(it);
         size_t kn = json_object_iter_key_len(it);
-        const json_t *val = json_object_iter_value(it);
-        snprintf(path + plen, 96 - plen, ".%.*s", (int)(kn < 40 ? kn : 40), k);
-        if (KEY_IS("$regex") || KEY_IS("$regexi")) {
-            struct cond_regex re;
-            struct err why;
-            err_clear(&why);
-            if (!json_is_string(val)) {
-                return err_set(err, ERR_INVALID, "targeting",
-                               "%s takes a pattern string (it cannot be evaluated)", path);
-            }
-            if (cond_regex_compile(json_string_value(val), json_string_length(val),
-                                   KEY_IS("$regexi"), &re, &why) != 0) {
-                return err_set(err, ERR_INVALID, "targeting",
-                               "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
-                               json_string_value(val), why.msg);
-            }
-            cond_regex_clear(&re);
+        path_add(path, plen, k, kn);
+        if (check_operand_op(k, kn, json_object_iter_value(it), path, depth, err) != 0) {
+            return -1;
         }
-        if (check_regex_walk(val, path, depth + 1, err) != 0) {
+        path[plen] = '\0';
+    }
+    return 0;
+}
+
+/* The operand of $or/$and/$nor: a list of condition objects. */
+static int check_operand_list(const json_t *v, char *path, int depth, struct err *err)
+{
+    if (!json_is_array(v)) {
+        return err_set(err, ERR_INVALID, "targeting",
+                       "%s takes a list of conditions, such as [{\"country\": \"NL\"}] (as "
+                       "written it matches every user or none)",
+                       path);
+    }
+    size_t plen = strlen(path);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        snprintf(path + plen, CHECK_PATH - plen, "[%zu]", i);
+        const json_t *e = json_array_get(v, i);
+        if (!json_is_object(e)) {
+            return err_set(err, ERR_INVALID, "targeting", "%s must be a condition object", path);
+        }
+        if (check_operand_cond(e, path, depth + 1, err) != 0) {
+            return -1;
+        }
+        path[plen] = '\0';
+    }
+    return 0;
+}
+
+static int check_operand_cond(const json_t *cond, char *path, int depth, struct err *err)
+{
+    if (depth > WALK_MAX_DEPTH) {
+        return 0;
+    }
+    size_t plen = strlen(path);
+    for (void *it = json_is_object(cond) ? json_object_iter(jsval_unconst(cond)) : NULL; it;
+         it = json_object_iter_next(jsval_unconst(cond), it)) {
+        const char *k = json_object_iter_key(it);
+        size_t kn = json_object_iter_key_len(it);
+        const json_t *val = json_object_iter_value(it);
+        path_add(path, plen, k, kn);
+        int rc = 0;
+        if (KEY_IS("$or") || KEY_IS("$and") || KEY_IS("$nor")) {
+            rc = check_operand_list(val, path, depth + 1, err);
+        } else if (KEY_IS("$not")) {
+            rc = json_is_object(val)
+                     ? check_operand_cond(val, path, depth + 1, err)
+                     : err_set(err, ERR_INVALID, "targeting", "%s takes a condition object", path);
+        } else {
+            rc = check_operand_value(val, path, depth + 1, err);
+        }
+        if (rc != 0) {
             return -1;
         }
         path[plen] = '\0';
@@ -529,10 +637,10 @@ const char *condition_unknown_operator(const json_t *v)
     return NULL;
 }
 
-int condition_check_regexes(const json_t *condition, struct err *err)
+int condition_check_operands(const json_t *condition, struct err *err)
 {
-    char path[96] = "targeting";
-    return condition == NULL ? 0 : check_regex_walk(condition, path, 0, err);
+    char path[CHECK_PATH] = "targeting";
+    return condition == NULL ? 0 : check_operand_cond(condition, path, 0, err);
 }
 
 /* ---- attribute caps ---- */

@@ -309,7 +309,7 @@ static const json_t *saved_group(struct ctx *c, const json_t *expected)
     return json_is_array(g) ? g : NULL;
 }
 
-static bool is_operator_object(const json_t *o)
+bool cond_is_operator_object(const json_t *o)
 {
     if (!json_is_object(o) || json_object_size(o) == 0) {
         return false;
@@ -332,7 +332,7 @@ static bool elem_match(struct ctx *c, struct jsval actual, const json_t *expecte
         c->poisoned = true; /* Object.keys(null) throws */
         return false;
     }
-    bool op = is_operator_object(expected);
+    bool op = cond_is_operator_object(expected);
     for (size_t i = 0; i < json_array_size(actual.j); i++) {
         struct jsval el = jsval_of(json_array_get(actual.j, i));
         /* only null elements are skipped (SDK 1.8.0: `(actual[i] ?? null) !== null`); 0, ""
@@ -510,7 +510,7 @@ static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value)
         ok = value.t != JSVAL_NULL && jsval_truthy(value) == json_is_true(cond);
     } else if (json_is_null(cond)) {
         ok = value.t == JSVAL_NULL;
-    } else if (!is_operator_object(cond)) {
+    } else if (!cond_is_operator_object(cond)) {
         ok = jsval_stringify_equal(value, cond, &c->poisoned);
     } else {
         for (void *it = json_object_iter(jsval_unconst(cond)); it && ok;

@@ -227,7 +227,7 @@ int experiment_read_targeting(const json_t *v, enum model_mode mode, struct expe
         return err_set(err, ERR_INVALID, "targeting", "targeting is larger than %d bytes",
                        MODEL_MAX_CONDITION_BYTES);
     }
-    if (mode != MODEL_LOAD && condition_check_regexes(v, err) != 0) {
+    if (mode != MODEL_LOAD && condition_check_operands(v, err) != 0) {
         return -1; /* an operator that cannot be evaluated (API.md v1.1) */
     }
     /* reals as sent: replies and the SDK payload print the shortest text that reads back

@@ -790,8 +790,6 @@ static void test_namespace_overlap(void **state)
 #undef NS_EXP
 }
 
-/* The GET body of a running experiment with weights and coverage 1/3 (printed with 15
- * digits) can be sent back unchanged: no 409 for a "change" that is only rounding. */
 /* A $regex that cannot be evaluated is a 400 when written (create, PATCH) and at start
  * (API.md v1.1), naming where it is and the pattern; one stored before the check existed
  * still loads, matches nobody and does not block other edits. */
@@ -847,6 +845,42 @@ static void test_invalid_regex(void **state)
     call_ok("PATCH", "/api/v1/experiments/re-draft", "{\"name\":\"Renamed\"}", 200);
     call_ok("PATCH", "/api/v1/experiments/re-draft", fmt("{%s}", good), 200);
     act("re-draft", "start", NULL, 200);
+}
+
+/* An operator given an operand of the wrong shape is a 400 when written and at start, named
+ * by where it is (review journey33 F2: "$in": "NL" was stored and matched nobody, "$or" given
+ * an object let every user in); one stored before the check loads and start refuses it. */
+static void test_operand_shapes(void **state)
+{
+    (void)state;
+    json_t *j =
+        call("POST", "/api/v1/experiments",
+             "{\"key\":\"shape-in\"," VARS ",\"targeting\":{\"country\":{\"$in\":\"NL\"}}}", 400);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_string_equal(str(json_object_get(j, "error"), "field"), "targeting");
+    assert_non_null(strstr(msg, "targeting.country.$in takes a list of values"));
+    json_decref(j);
+    call_err("POST", "/api/v1/experiments",
+             "{\"key\":\"shape-or\"," VARS ",\"targeting\":{\"$or\":{\"country\":\"NL\"}}}", 400,
+             "targeting");
+    new_draft("shape-old", fmt("%s,%s", VARS, "\"targeting\":{\"country\":{\"$in\":[\"NL\"]}}"));
+    call_err("PATCH", "/api/v1/experiments/shape-old",
+             "{\"targeting\":{\"tags\":{\"$elemMatch\":\"NL\"}}}", 400, "targeting");
+    assert_int_equal(daemon_stop(&D), 0);
+    daemon_db_exec(&D,
+                   "UPDATE experiments SET doc = replace(doc, '[\"NL\"]', '\"NL\"') "
+                   "WHERE key = 'shape-old'",
+                   0);
+    assert_int_equal(daemon_restart(&D, NULL), 0);
+    j = call("GET", "/api/v1/experiments/shape-old", NULL, 200); /* loaded as stored */
+    assert_string_equal(str(json_object_get(json_object_get(j, "targeting"), "country"), "$in"),
+                        "NL");
+    json_decref(j);
+    j = call("POST", "/api/v1/experiments/shape-old/start", NULL, 400);
+    msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_non_null(strstr(msg, "targeting.country.$in"));
+    json_decref(j);
+    assert_string_equal(status_of("shape-old"), "draft");
 }
 
 /* The GET body of a running experiment with weights 1/3 (printed with 15 digits) can be
@@ -1186,6 +1220,7 @@ int main(void)
         cmocka_unit_test(test_coverage_lowered),
         cmocka_unit_test(test_namespace_overlap),
         cmocka_unit_test(test_invalid_regex),
+        cmocka_unit_test(test_operand_shapes),
     };
     return cmocka_run_group_tests_name("api_experiments", tests, setup, teardown);
 }

@@ -482,6 +482,59 @@ static void test_experiment_targeting(void **state)
         experiment_clear(&x);
         json_decref(g);
     }
+    /* an operand of the wrong shape is refused when written, named by where it is (review
+     * journey33 F2: "$in": "NL" matched nobody, "$or" given an object everybody); a stored
+     * one still loads */
+    static const char *const shape[][2] = {
+        {"{\"country\":{\"$in\":\"NL\"}}", "targeting.country.$in takes a list of values"},
+        {"{\"country\":{\"$nin\":\"NL\"}}", "targeting.country.$nin takes a list"},
+        {"{\"c\":{\"$ini\":{\"a\":1}}}", "targeting.c.$ini takes a list"},
+        {"{\"tags\":{\"$all\":\"a\"}}", "targeting.tags.$all takes a list"},
+        {"{\"tags\":{\"$elemMatch\":\"NL\"}}", "targeting.tags.$elemMatch takes a condition"},
+        {"{\"$or\":{\"country\":\"NL\"}}", "targeting.$or takes a list of conditions"},
+        {"{\"$nor\":\"x\"}", "targeting.$nor takes a list of conditions"},
+        {"{\"$and\":[{\"a\":1},\"x\"]}", "targeting.$and[1] must be a condition object"},
+        {"{\"$not\":\"x\"}", "targeting.$not takes a condition object"},
+        {"{\"tags\":{\"$size\":\"x\"}}", "targeting.tags.$size takes a number"},
+        {"{\"c\":{\"$exists\":\"yes\"}}", "targeting.c.$exists takes true or false"},
+        {"{\"c\":{\"$type\":\"str\"}}", "targeting.c.$type takes one of"},
+        {"{\"$or\":[{\"c\":{\"$not\":{\"$in\":\"x\"}}}]}", "targeting.$or[0].c.$not.$in"},
+        {"{\"t\":{\"$elemMatch\":{\"k\":{\"$all\":1}}}}", "targeting.t.$elemMatch.k.$all"},
+        {"{\"t\":{\"$size\":{\"$in\":2}}}", "targeting.t.$size.$in"},
+    };
+    for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+        json_t *b = base_with("targeting", shape[i][0]);
+        if (experiment_from_json(b, MODEL_CREATE, NULL, &x, &e) != -1 ||
+            strcmp(e.field, "targeting") != 0 || strstr(e.msg, shape[i][1]) == NULL) {
+            fail_msg("%s: %s", shape[i][0], e.msg);
+        }
+        json_decref(b);
+        json_t *stored = base_with("targeting", shape[i][0]);
+        json_object_set_new(stored, "status", json_string("running"));
+        assert_int_equal(experiment_from_json(stored, MODEL_LOAD, NULL, &x, &e), 0);
+        experiment_clear(&x);
+        json_decref(stored);
+    }
+    static const char *const shape_ok[] = {
+        "{\"c\":{\"$not\":\"NL\"}}",         /* a field's $not takes a value */
+        "{\"c\":{\"$eq\":{\"$in\":\"x\"}}}", /* a literal, compared as it is */
+        "{\"c\":{\"k\":1,\"$in\":\"x\"}}",   /* not every key an operator: a literal */
+        "{\"t\":{\"$size\":{\"$gt\":1}}}",
+        "{\"t\":{\"$size\":0}}",
+        "{\"t\":{\"$elemMatch\":{\"$eq\":\"a\"}}}",
+        "{\"t\":{\"$elemMatch\":{\"k\":\"v\"}}}",
+        "{\"c\":{\"$exists\":false},\"d\":{\"$type\":\"undefined\"}}",
+        "{\"$nor\":[],\"$and\":[{}],\"$not\":{\"c\":{\"$in\":[]}}}",
+        "{\"c\":{\"$alli\":[\"A\"],\"$nini\":[]}}",
+    };
+    for (size_t i = 0; i < sizeof(shape_ok) / sizeof(shape_ok[0]); i++) {
+        json_t *g = base_with("targeting", shape_ok[i]);
+        if (experiment_from_json(g, MODEL_CREATE, NULL, &x, &e) != 0) {
+            fail_msg("%s refused: %s", shape_ok[i], e.msg);
+        }
+        experiment_clear(&x);
+        json_decref(g);
+    }
     doc = base_with("targeting", "{\"$or\":[{\"a\":1},{\"ua\":{\"$regex\":\"(x\"}}]}");
     assert_int_equal(experiment_from_json(doc, MODEL_CREATE, NULL, &x, &e), -1);
     assert_non_null(strstr(e.msg, "targeting.$or[1].ua.$regex"));
