@@ -270,7 +270,13 @@ static int refuse_beside_old_daemon(const struct config *cfg)
 static void check_fd_limit(const struct config *cfg)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) { /* a seccomp filter denying @resources */
+        log_json(LOG_WARN,
+                 "cannot read the open-file limit: --max-connections is not checked against it",
+                 json_pack("{s:s}", "error", strerror(errno)));
+        return;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY) {
         return;
     }
     rlim_t want = (rlim_t)cfg->conn_limit + 64 + 3 * ((rlim_t)cfg->threads + 4);

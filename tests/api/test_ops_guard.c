@@ -16,8 +16,16 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,6 +491,71 @@ static void test_fd_limit(void **state)
     daemon_cleanup(&d);
 }
 
+/* A start that cannot read its open-file limit says so (it skipped the check silently; review
+ * journey33 F1: a systemd unit's SystemCallFilter denying @resources, where some systemd
+ * versions count getrlimit). The calls are denied with EPERM by a seccomp filter, as systemd
+ * does, in a child that runs `bunsen serve` on a port in use (the limit is checked before the
+ * port). x86-64 only (the filter names its system calls). */
+static void test_fd_limit_unreadable(void **state)
+{
+    (void)state;
+#if defined(__x86_64__)
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char dir[] = "/tmp/bunsen-rlim-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char port[16], outpath[64];
+    snprintf(port, sizeof(port), "%d", ntohs(sa.sin_port));
+    snprintf(outpath, sizeof(outpath), "%s/out", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prlimit64, 2, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getrlimit, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        };
+        struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+            _exit(99);
+        }
+        const char *const serve[] = {"serve", "--listen",   "127.0.0.1", "--port",
+                                     port,    "--data-dir", dir,         NULL};
+        char *out = NULL;
+        int rc = bunsen_run(&out, serve);
+        FILE *o = fopen(outpath, "w");
+        if (o != NULL) {
+            fputs(out != NULL ? out : "", o);
+            fclose(o);
+        }
+        _exit(rc);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fd);
+    char *out = slurp(outpath);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
+        strstr(out, "cannot read the open-file limit") == NULL ||
+        strstr(out, "already in use") == NULL) {
+        fail_msg("serve with getrlimit denied: status %d: %s", status, out);
+    }
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+#else
+    skip();
+#endif
+}
+
 /* What the daemon printed on stdout after the line the harness read, once it stopped. */
 static char *rest_of_stdout(struct daemon *d)
 {
@@ -673,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_read_commands_only_read),
         cmocka_unit_test(test_port_in_use_touches_nothing),
         cmocka_unit_test(test_fd_limit),
+        cmocka_unit_test(test_fd_limit_unreadable),
         cmocka_unit_test(test_dashboard_line),
         cmocka_unit_test(test_serve_logs_migrations),
         cmocka_unit_test(test_full_disk_not_ready),

@@ -142,6 +142,41 @@ else
         "'$stage/usr/bin/bunsen' backup '$tmp/backup.db' --data-dir '$tmp/data' >/dev/null && [ -s '$tmp/backup.db' ]"
 fi
 
+# The syscalls of a systemd group (@name), nested groups expanded.
+expand_group() {
+    systemd-analyze syscall-filter --no-pager "$1" 2>/dev/null | sed 1d |
+        awk 'NF && $1 !~ /^#/ { print $1 }' | while read -r x; do
+            case $x in @*) expand_group "$x" ;; *) echo "$x" ;; esac
+        done
+}
+
+# Does unit $1 let syscall $2 through? Its SystemCallFilter= lines in order, as systemd.exec(5)
+# says: the first decides what is not listed (an allow list denies the rest), each later line
+# adds to or removes from the set.
+filter_allows() {
+    allowed=""
+    sed -n 's/^SystemCallFilter=//p' "$1" >"$tmp/filters"
+    while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        deny=no
+        case $line in "~"*) deny=yes line=${line#\~} ;; esac
+        hit=no
+        for item in $line; do
+            case $item in
+            @*) expand_group "$item" | grep -qx "$2" && hit=yes ;;
+            *) [ "$item" = "$2" ] && hit=yes ;;
+            esac
+        done
+        if [ -z "$allowed" ]; then
+            if [ $deny = yes ]; then allowed=yes; else allowed=no; fi
+        fi
+        if [ $hit = yes ]; then
+            if [ $deny = yes ]; then allowed=no; else allowed=yes; fi
+        fi
+    done <"$tmp/filters"
+    [ "$allowed" = yes ]
+}
+
 if command -v systemd-analyze >/dev/null 2>&1; then
     # verify the unit as installed, its ExecStart pointed at the staged binary (verify checks
     # that the command exists) and MANPATH at the staged man page (Documentation=man:bunsen(1))
@@ -152,6 +187,12 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     else
         not_ok "systemd-analyze verify contrib/systemd/bunsen.service" "$(tr '\n' ' ' <"$tmp/verify.log" | cut -c1-400)"
     fi
+    # the unit's syscall filter lets serve read and raise its open-file limit (review journey33
+    # F1): its SystemCallFilter= lines replayed in order, groups expanded by this systemd
+    for sc in getrlimit prlimit64; do
+        check "the unit's SystemCallFilter allows $sc" "filter_allows '$unit' $sc"
+    done
+    check "the unit's SystemCallFilter still denies mount" "! filter_allows '$unit' mount"
 else
     n=$((n + 1))
     echo "ok $n - systemd-analyze verify # SKIP systemd-analyze not installed (Debian package systemd; make deps installs it)"
