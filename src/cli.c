@@ -284,8 +284,48 @@ static int revoke_key_apply(struct store_tx *tx, void *arg, struct err *err)
 }
 
 static const char migrate_usage[] =
-    "usage: bunsen migrate [--data-dir DIR] [--database URL]\n"
-    "Apply pending schema migrations to DIR/bunsen.db (or --database).\n";
+    "usage: bunsen migrate [--status] [--data-dir DIR] [--database URL]\n"
+    "Apply pending schema migrations to DIR/bunsen.db (or --database).\n"
+    "  --status  only print the database's schema version and this bunsen's, changing\n"
+    "            nothing (which upgrade notes of docs/UPGRADING.md apply)\n";
+
+/* `bunsen migrate --status`: the schema the database is at and this binary's, read without
+ * changing anything (no data directory made, no lock taken, read-only on SQLite): which
+ * "Changes by release" sections of docs/UPGRADING.md apply (review journey33 F5). */
+static int migrate_status(const struct config *cfg)
+{
+    char path[1100];
+    config_db_path(cfg, path, sizeof(path));
+    if (sqlite_file_missing(path)) {
+        fprintf(stderr,
+                "bunsen: no database at %s (start `bunsen serve` or run `bunsen migrate`)\n", path);
+        return 1;
+    }
+    struct store *s = cli_open_store(cfg, CLI_STORE_READ_AS_IS);
+    if (s == NULL) {
+        return cli_open_store_status();
+    }
+    struct err err;
+    err_clear(&err);
+    int version = 0, newest = store_schema_newest(s);
+    int rc = store_schema_version(s, &version, &err);
+    store_close(s);
+    if (rc != 0) {
+        fprintf(stderr, "bunsen: %s\n", err.msg);
+        return 1;
+    }
+    printf("database schema version: %d\nthis bunsen's schema version: %d\n", version, newest);
+    if (version < newest) {
+        printf("pending: %d migration%s (%04d to %04d); `bunsen migrate` or the next `bunsen "
+               "serve` applies them. Read the docs/UPGRADING.md sections after schema %d.\n",
+               newest - version, newest - version == 1 ? "" : "s", version + 1, newest, version);
+    } else if (version > newest) {
+        printf("the database is newer than this bunsen: it refuses it (upgrade bunsen)\n");
+    } else {
+        printf("up to date\n");
+    }
+    return 0;
+}
 
 int cli_args(int argc, char **argv, int start, const char *usage, const struct cli_opt *opts,
              const char **positional, struct config *cfg)
@@ -370,9 +410,14 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
 int cli_migrate(int argc, char **argv)
 {
     struct config cfg;
-    int rc = cli_args(argc, argv, 2, migrate_usage, NULL, NULL, &cfg);
+    bool status = false;
+    const struct cli_opt opts[] = {{"--status", NULL, &status}, {NULL, NULL, NULL}};
+    int rc = cli_args(argc, argv, 2, migrate_usage, opts, NULL, &cfg);
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
+    }
+    if (status) {
+        return migrate_status(&cfg);
     }
     struct cli_made_dirs made;
     if (cli_prepare_data_dir(&cfg, &made) != 0) {

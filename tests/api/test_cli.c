@@ -713,6 +713,54 @@ static void test_not_a_sqlite_database(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* `bunsen migrate --status` says which schema the database is at and this bunsen's, changing
+ * nothing (review journey33 F5: an operator on an older build could not tell which upgrade
+ * notes apply): no data directory made for a missing database; a database whose recorded
+ * version is lower is named pending, and stays as it was. */
+static void test_migrate_status(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-status-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = NULL;
+    const char *const none[] = {"migrate", "--status", "--data-dir", fmt("%s/none", dir), NULL};
+    int rc = bunsen_run(&out, none);
+    if (rc != 1 || strstr(out, "no database at") == NULL || exists(fmt("%s/none", dir))) {
+        fail_msg("migrate --status without a database: exit %d: %s", rc, out);
+    }
+    free(out);
+    const char *const mig[] = {"migrate", "--data-dir", dir, NULL};
+    assert_int_equal(bunsen_run(NULL, mig), 0);
+    const char *const status[] = {"migrate", "--status", "--data-dir", dir, NULL};
+    rc = bunsen_run(&out, status);
+    if (rc != 0 || strstr(out, "database schema version: ") == NULL ||
+        strstr(out, "up to date") == NULL) {
+        fail_msg("migrate --status, migrated: exit %d: %s", rc, out);
+    }
+    int newest = atoi(strstr(out, "this bunsen's schema version: ") +
+                      strlen("this bunsen's schema version: "));
+    assert_true(newest >= 17);
+    free(out);
+    /* as if migrated by a build two migrations older */
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(fmt("%s/bunsen.db", dir), &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, fmt("DELETE FROM schema_migrations WHERE version > %d", newest - 2), NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(h);
+    for (int i = 0; i < 2; i++) { /* the second finds it unchanged */
+        rc = bunsen_run(&out, status);
+        const char *want = fmt("database schema version: %d\n", newest - 2);
+        const char *pending = fmt("pending: 2 migrations (%04d to %04d)", newest - 1, newest);
+        if (rc != 0 || strstr(out, want) == NULL || strstr(out, pending) == NULL) {
+            fail_msg("migrate --status, two behind: exit %d: %s", rc, out);
+        }
+        free(out);
+    }
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 /* A refused start leaves no data directory it made (review ops31 F6: a second serve on a
  * database a daemon holds, through a symbolic link, and every serve or migrate that could not
  * reach PostgreSQL created --data-dir, a stray ./data, before failing). A data directory that
@@ -849,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_database_errors_named),
         cmocka_unit_test(test_not_a_sqlite_database),
+        cmocka_unit_test(test_migrate_status),
         cmocka_unit_test(test_refused_start_leaves_no_data_dir),
         cmocka_unit_test(test_readonly_file_system_named),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
