@@ -227,7 +227,7 @@ T.test('archiving: the dialog says services lose the released variant, and /assi
   await page.getByRole('button', { name: 'Archive' }).click();
   await dlg.waitFor();
   const said = await text(dlg.locator('#archive-release'));
-  assert(/stop getting the released variant \(short\)/.test(said) && /code default/.test(said), `the dialog warns about the release: ${said}`);
+  assert(/stop getting the released variant short \("short"\)/.test(said) && /code default/.test(said), `the dialog warns about the release: ${said}`);
   await dlg.getByRole('button', { name: 'Archive experiment' }).click();
   await page.locator('h1 .badge', { hasText: 'archived' }).waitFor();
   const a = await admin.post('/assign', { user_id: 'after-archive', experiments: [REL] });

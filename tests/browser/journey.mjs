@@ -1,6 +1,6 @@
 // journey.mjs - a new user's walk through the dashboard (s26 review): a metric that is also a
 // guardrail carries the card's "guardrail" tag; the Stop and Pause dialogs say what /assign
-// will serve (the default value when the experiment has one, else the control); the power
+// will serve (the default value when the experiment has one, else the control's value); the power
 // calculator opened from an experiment without a day of traffic leaves the daily users empty
 // and the days "—" until they are typed. Run through run.sh.
 
@@ -48,7 +48,7 @@ T.test('Stop and Pause dialogs: /assign serves the default value when there is o
   await dlg.waitFor();
   let said = await text(dlg);
   assert(said.includes('Without a release users get the default value ("Buy") from /assign'), said);
-  assert(!said.includes('the control (a)'), said);
+  assert(!said.includes('the control’s value'), said);
   assertEq(await text(dlg.locator('select[name="release"] option').first()), 'No release (/assign answers the default value ("Buy"))', 'the no-release option');
   await dlg.getByRole('button', { name: 'Cancel' }).click();
   await page.locator('.lifecycle button', { hasText: 'Pause' }).click();
@@ -56,13 +56,13 @@ T.test('Stop and Pause dialogs: /assign serves the default value when there is o
   said = await text(dlg);
   assert(said.includes('Users will get the default value ("Buy") from /assign'), said);
   await dlg.getByRole('button', { name: 'Cancel' }).click();
-  // without a default value: the control
+  // without a default value: the control's value
   await go('/experiments/jy-plain');
   await page.locator('.lifecycle button', { hasText: 'Stop' }).click();
   await dlg.waitFor();
   said = await text(dlg);
-  assert(said.includes('Without a release users get the control (a) from /assign'), said);
-  assertEq(await text(dlg.locator('select[name="release"] option').first()), 'No release (/assign answers the control (a))', 'the no-release option');
+  assert(said.includes('Without a release users get the control’s value ("Add to cart") from /assign'), said);
+  assertEq(await text(dlg.locator('select[name="release"] option').first()), 'No release (/assign answers the control’s value ("Add to cart"))', 'the no-release option');
   await dlg.getByRole('button', { name: 'Cancel' }).click();
   noErrors();
 });

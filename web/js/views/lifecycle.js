@@ -44,19 +44,30 @@ function whoEnters(x) {
   return ` (${fmtSharePct(cov * width)} of them: ${cov < 1 ? `${fmtSharePct(cov)} of ` : 'all of '}${range})`;
 }
 
+/** A JSON value as the dialogs show it: rendered, cut at 60 characters. */
+function jsonText(v) {
+  const t = JSON.stringify(v);
+  return t.length > 60 ? `${t.slice(0, 59)}…` : t;
+}
+
+/** What variant v serves (API.md "Variant values"): its value, else its key as a string. */
+const variantValue = (v) => (v.value === undefined || v.value === null ? v.key : v.value);
+
 /**
- * What /assign answers a user who is not forced while x is paused or stopped without a
- * release (API.md "Not running, per surface"): its default value when it has one, else
- * the control's value, e.g. 'the default value ("Buy")' or "the control (a)".
+ * What /assign answers a user who is not forced while x is paused, stopped without a
+ * release, or archived (anyone then): its default value when it has one, else the
+ * control's value, which is its key when the variants have no values (API.md "Not
+ * running, per surface"; experiment_assigned_value in src/core/experiment.c), e.g.
+ * 'the default value ("Buy")', 'the control’s value (10)' or 'the control’s key ("a")'.
  */
 function notRunningText(x) {
-  if (x.default_value === undefined || x.default_value === null) return `the control (${x.variants[0].key})`;
-  const t = JSON.stringify(x.default_value);
-  return `the default value (${t.length > 60 ? `${t.slice(0, 59)}…` : t})`;
+  if (x.default_value !== undefined && x.default_value !== null) return `the default value (${jsonText(x.default_value)})`;
+  const c = x.variants[0];
+  if (c.value === undefined || c.value === null) return `the control’s key (${jsonText(c.key)})`;
+  return `the control’s value (${jsonText(c.value)})`;
 }
 
 function explain(action, x) {
-  const control = x.variants[0].key;
   const p = (...t) => h('p', {}, ...t);
   switch (action) {
     case 'start':
@@ -80,16 +91,20 @@ function explain(action, x) {
         p('The experiment ends: no new exposures are logged and the results are final. This cannot be undone.'),
         p(`Without a release users get ${notRunningText(x)} from /assign and their code default from SDKs and OpenFeature. If you release a variant, every user gets that variant from now on (no exposures are logged). Either way users in the forced list keep their variant.`),
       ];
-    case 'archive':
+    case 'archive': {
       // an archived experiment serves nothing (API.md): not its released variant, not its
-      // forced users; OpenFeature and GrowthBook SDKs fall back to their code default
+      // forced users; OpenFeature and GrowthBook SDKs fall back to their code default and
+      // /assign answers as for a stopped one without a release (notRunningText)
+      const rel = x.released_variant && x.variants.find((v) => v.key === x.released_variant);
+      const relValue = rel ? jsonText(variantValue(rel)) : '';
       return [
         p('The experiment is hidden from the default list and can no longer be edited or started.'),
         x.released_variant
           ? h('p', { class: 'alert alert-warn', id: 'archive-release' },
-            `Services will stop getting the released variant (${x.released_variant}) and get their code default instead: OpenFeature answers “flag not found”, GrowthBook SDKs no longer find the feature, and /assign answers the control (${control}). Make ${x.released_variant} the default in the services’ code before archiving.`)
-          : p(`Services get nothing from it any more: OpenFeature and GrowthBook SDKs use their code default, and /assign answers the control (${control}), forced users included.`),
+            `Services will stop getting the released variant ${x.released_variant}${rel ? ` (${relValue})` : ''} and get their code default instead: OpenFeature answers “flag not found”, GrowthBook SDKs no longer find the feature, and /assign answers ${notRunningText(x)}, forced users included. Make ${rel ? `${relValue} (variant ${x.released_variant})` : x.released_variant} the default in the services’ code before archiving.`)
+          : p(`Services get nothing from it any more: OpenFeature and GrowthBook SDKs use their code default, and /assign answers ${notRunningText(x)}, forced users included.`),
       ];
+    }
     case 'delete':
       return [p('The draft is deleted for good. No user has seen it, so nobody is affected.')];
     default:
@@ -105,10 +120,32 @@ const OUTCOMES = [
 ];
 
 /**
- * Outcome radios ("None" first) and a notes box; returns {el, value()}: {outcome, notes},
- * or null for none (value() throws when notes are given without an outcome).
+ * "Won" says a variant beat the control and ships: with the control released, or nothing
+ * released (users then get what notRunningText says), nothing ships. The warning for
+ * that, or null when the outcome and the release agree; it does not block (a PM may
+ * record a win that ships later, in code). `stopping`: the release can still be chosen.
  */
-function conclusionFields(current) {
+function wonWarning(x, outcome, release, stopping) {
+  if (outcome !== 'won') return null;
+  const control = x.variants[0].key;
+  const ask = stopping ? 'Did you mean Lost or Inconclusive, or to release the variant that won?' : 'Did you mean Lost or Inconclusive?';
+  if (release === control) {
+    return `Won, but the control (${control}) is released: everyone gets what they had before the experiment. ${ask}`;
+  }
+  if (!release) {
+    return `Won, but no variant is released: /assign answers ${notRunningText(x)} and SDKs their code default, so no winner ships from here. ${ask}`;
+  }
+  return null;
+}
+
+/**
+ * Outcome radios ("None" first) and a notes box; returns {el, value(), check()}: value() is
+ * {outcome, notes}, or null for none (it throws when notes are given without an outcome).
+ * `releaseOf()` tells the variant released (or "" for none) for the warning wonWarning
+ * shows below the radios (`stopping`: in the Stop dialog, where the release is chosen);
+ * check() updates it (call it when the release changes).
+ */
+function conclusionFields(current, x, releaseOf, stopping) {
   const name = nextId('outcome');
   const radios = OUTCOMES.map(([v, t, hint]) => {
     const id = `${name}-${v || 'none'}`;
@@ -118,23 +155,35 @@ function conclusionFields(current) {
   const notesId = nextId('notes');
   const notes = h('textarea', { id: notesId, rows: 3, maxlength: '2000', dataset: { field: 'conclusion.notes' } });
   notes.value = (current && current.notes) || '';
+  const warn = h('p', { class: 'alert alert-warn won-warning', 'aria-live': 'polite', hidden: true });
+  const picked = () => radios.find((r) => r.input.checked);
+  const check = () => {
+    const p = picked();
+    const said = wonWarning(x, p ? p.input.value : '', releaseOf(), stopping);
+    warn.textContent = said || '';
+    warn.hidden = !said;
+  };
+  for (const r of radios) r.input.addEventListener('change', check);
+  check();
   const el = h('div', { class: 'conclusion-fields' },
     h('fieldset', { class: 'checks', dataset: { field: 'conclusion.outcome' } }, h('legend', {}, 'Outcome'), radios.map((r) => r.el)),
+    warn,
     h('div', { class: 'field' }, h('label', { for: notesId }, 'Notes: what did you learn, what ships?'), notes));
   return {
     el,
+    check,
     /** What is chosen and typed, unchecked ({outcome, notes}): kept through a sign-in. */
     state() {
-      const picked = radios.find((r) => r.input.checked);
-      return { outcome: picked ? picked.input.value : '', notes: notes.value };
+      const p = picked();
+      return { outcome: p ? p.input.value : '', notes: notes.value };
     },
     value() {
-      const picked = radios.find((r) => r.input.checked);
-      if (!picked || picked.input.value === '') {
+      const p = picked();
+      if (!p || p.input.value === '') {
         if (notes.value.trim() !== '') throw new Error('Notes belong to an outcome: choose won, lost or inconclusive, or empty the notes.');
         return null;
       }
-      return { outcome: picked.input.value, notes: notes.value.trim() };
+      return { outcome: p.input.value, notes: notes.value.trim() };
     },
   };
 }
@@ -234,7 +283,8 @@ export async function runLifecycle(x, action, kept = null) {
     );
     if (kept && kept.release) releaseSel.value = kept.release;
     body.push(h('div', { class: 'field' }, h('label', { for: id }, 'Release a variant to everyone'), releaseSel));
-    concl = conclusionFields(kept && kept.conclusion ? kept.conclusion : x.conclusion);
+    concl = conclusionFields(kept && kept.conclusion ? kept.conclusion : x.conclusion, x, () => releaseSel.value, true);
+    releaseSel.addEventListener('change', concl.check);
     body.push(h('p', {}, 'Record how it ended, for whoever reads this experiment later (optional; it can be recorded after stopping too):'), concl.el);
   }
   const ok = await confirmDialog({
@@ -305,7 +355,7 @@ export function concludeButton(ctx, x, onDone) {
   if (!ctx.can('editor') || x.status !== 'stopped') return null;
   const btn = h('button', { type: 'button', class: 'btn', id: 'record-conclusion' }, x.conclusion ? 'Edit conclusion' : 'Record conclusion');
   const open = async (kept) => {
-    const concl = conclusionFields(kept ? kept.conclusion : x.conclusion);
+    const concl = conclusionFields(kept ? kept.conclusion : x.conclusion, x, () => x.released_variant || '', false);
     let result = null;
     let asked = false;
     const ok = await confirmDialog({
