@@ -544,13 +544,20 @@ static void test_fd_limit_unreadable(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     close(fd);
     char *out = slurp(outpath);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
-        strstr(out, "cannot read the open-file limit") == NULL ||
-        strstr(out, "already in use") == NULL) {
-        fail_msg("serve with getrlimit denied: status %d: %s", status, out);
-    }
-    free(out);
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+    if (strstr(out, "Sanitizer getrlimit() failed") != NULL) {
+        free(out); /* a sanitizer's runtime needs getrlimit before main (make asan) */
+        skip();
+    }
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+              strstr(out, "cannot read the open-file limit") != NULL &&
+              strstr(out, "already in use") != NULL;
+    char shown[600];
+    snprintf(shown, sizeof(shown), "%s", out);
+    free(out);
+    if (!ok) {
+        fail_msg("serve with getrlimit denied: status %d: %s", status, shown);
+    }
 #else
     skip();
 #endif
