@@ -133,6 +133,17 @@ void sqlite_ckpt_write_metrics(struct sqlite_store *s, struct buf *b);
  * writer's. */
 void sqlite_ckpt_read_gate(struct sqlite_store *s);
 
+/* The database file itself (dbfile.c). Before SQLite opens path for use: 0, or -1 with err
+ * naming the file and what to do when it is not a SQLite database (ERR_INVALID, field
+ * "database": a usage error), a write-ahead log from another database sits beside it, or
+ * (not readonly) its -wal or -shm is not writable by this user. sqlite_disk_full: -1 with err
+ * when the disk holding path (or its directory) has less than 1 MiB free. */
+int sqlite_file_usable(const char *path, bool readonly, struct err *err);
+int sqlite_disk_full(const char *path, struct err *err);
+/* A copy written over the file in place under the daemon (its header no longer in WAL
+ * mode): -1 with err, sticky, one error line when first seen. Writer thread, per write
+ * transaction (one 20-byte read through the writer's own file handle). */
+int sqlite_header_check(struct sqlite_store *s, struct err *err);
 /* 0 while s->path still names the file opened at start; otherwise -1 with err
  * (ERR_UNAVAILABLE: the file was deleted or replaced, so this process writes to a file no
  * one will find again and new readers would not see its writes), logging one error line
