@@ -14,6 +14,7 @@
  * Threads: a connection is used by one thread at a time (the writer's, or a reader's between
  * pg_reader_get and pg_reader_put).
  */
+#define _GNU_SOURCE /* memmem */
 #include "pg_int.h"
 
 #include <errno.h>
@@ -307,18 +308,22 @@ static bool last_host_reason(const char *msg, char *out, size_t n)
     return last != msg;
 }
 
-/* The password written in conninfo (a URL's "user:PASSWORD@", or "password=VALUE"), into
- * out ("" none): what a parse error must not repeat. */
+/* Where conninfo may hold a password, into out ("" none), generously: a URL's user info from
+ * its first ':' to the LAST '@' (libpq ends it at the first '@' or '/'; a password with an
+ * unencoded '/', '?' or '@' is read otherwise by libpq, which then quotes a part of it as
+ * some other token), and in the key=value form everything after "password=" up to the next
+ * word holding '=' (an unquoted password with a space is two words to libpq: "password=hunter
+ * two" makes it quote "two"). */
 static void conninfo_password(const char *conninfo, char *out, size_t cap)
 {
     out[0] = '\0';
     const char *scheme = strstr(conninfo, "://");
     if (scheme != NULL) {
         const char *user = scheme + 3;
-        size_t n = strcspn(user, "@/?");
-        const char *colon = memchr(user, ':', n);
-        if (user[n] == '@' && colon != NULL) {
-            snprintf(out, cap, "%.*s", (int)(user + n - colon - 1), colon + 1);
+        const char *at = strrchr(user, '@');
+        const char *colon = at != NULL ? memchr(user, ':', (size_t)(at - user)) : NULL;
+        if (colon != NULL) {
+            snprintf(out, cap, "%.*s", (int)(at - colon - 1), colon + 1);
         }
         return;
     }
@@ -330,22 +335,66 @@ static void conninfo_password(const char *conninfo, char *out, size_t cap)
         }
         v++;
         v += strspn(v, " \t");
-        bool quoted = *v == '\'';
-        v += quoted;
-        size_t n = quoted ? strcspn(v, "'") : strcspn(v, " \t");
+        size_t n = 0;
+        if (*v == '\'') {
+            for (n = 1; v[n] != '\0' && v[n] != '\''; n += v[n] == '\\' && v[n + 1] ? 2 : 1) {
+            }
+        } else { /* words up to the next key=value */
+            for (size_t w = 0; v[w] != '\0';) {
+                size_t len = strcspn(v + w, " \t");
+                if (w > 0 && memchr(v + w, '=', len) != NULL) {
+                    break;
+                }
+                n = w + len;
+                w += len;
+                w += strspn(v + w, " \t");
+            }
+        }
         snprintf(out, cap, "%.*s", (int)n, v);
         return;
     }
 }
 
-/* msg with every copy of secret (3 bytes or more) replaced by "***", in place. */
+/* Does token (n bytes) share 3 bytes in a row with secret, or lie within it? */
+static bool overlaps_secret(const char *token, size_t n, const char *secret)
+{
+    size_t sn = strlen(secret);
+    if (sn == 0 || n == 0) {
+        return false;
+    }
+    if (n < 3) {
+        return n <= sn && memmem(secret, sn, token, n) != NULL && n == sn;
+    }
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (memmem(secret, sn, token + i, 3) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* msg with every double-quoted token libpq quotes that overlaps secret (see overlaps_secret)
+ * replaced by "***", and every other copy of secret (3 bytes or more) too, in place. */
 static void redact_secret(char *msg, const char *secret)
 {
     size_t n = strlen(secret);
-    if (n < 3) {
+    if (n == 0) {
         return;
     }
-    for (char *p = strstr(msg, secret); p != NULL; p = strstr(p + 3, secret)) {
+    for (char *q = strchr(msg, '"'); q != NULL;) {
+        char *end = strchr(q + 1, '"');
+        if (end == NULL) {
+            break;
+        }
+        size_t len = (size_t)(end - q - 1);
+        if (overlaps_secret(q + 1, len, secret)) {
+            memcpy(q + 1, "***", 3);
+            memmove(q + 4, end, strlen(end) + 1);
+            end = q + 4;
+        }
+        q = strchr(end + 1, '"');
+    }
+    for (char *p = n >= 3 ? strstr(msg, secret) : NULL; p != NULL; p = strstr(p + 3, secret)) {
         memcpy(p, "***", 3);
         memmove(p + 3, p + n, strlen(p + n) + 1);
     }
