@@ -40,13 +40,15 @@
  * revoked is forgotten (the next request answers 401), one found active is fresh again. A
  * hung database (up, not answering) thus costs /assign and the SDK routes at most a 200 ms
  * wait, instead of a lookup bounded only by --db-timeout on every MHD thread (which starved
- * /healthz too). A key not in the cache at all is looked up on the request's thread, as is
- * every key on SQLite (a file of this host: no server to wait for, and a read there costs less
- * than the hand-over).
+ * /healthz too). A key not in the cache at all goes through a refresher as well on PostgreSQL
+ * (without an answer in time: 503), and every key on SQLite is looked up on the request's
+ * thread (a file of this host: no server to wait for, and a read there costs less than the
+ * hand-over).
  *
  *   request: fresh entry ----------------------------------------------> key
  *            stale entry --refresher (<= 200 ms)--> found / not found / no answer (the entry)
- *            no entry ------store_key_find_by_hash on this thread-------> found / not found
+ *            no entry ----refresher (<= 200 ms)---> found / not found / no answer (503)
+ *            SQLite, not fresh: store_key_find_by_hash on this thread --> found / not found
  *
  * Threads: MHD's threads and offload threads (get, verify), the publisher's key check
  * (retain), API revocations and SIGHUP (clear), and AC_REFRESHERS refresher threads (started on
@@ -80,8 +82,21 @@
 
 #define AC_REFRESHERS 4 /* lookups at once: as many as MHD's threads ask in parallel */
 
-/* A refresher thread's job: one lookup at a time (numbered seq), its outcome kept until its
- * next one finishes. seq == done_seq: idle. Under ac_refresher.mu. */
+/* A request waiting for a job's outcome (on its own stack, linked to the job under
+ * ac_refresher.mu): the refresher fills it in when the lookup ends, so a later job of that
+ * refresher never takes the answer away from a waiter that was slow to wake (review code33
+ * F6: the outcome was kept in the job until its next one, and a waiter descheduled that long
+ * answered 503 for a healthy key). One that stops waiting unlinks itself. */
+struct ac_waiter {
+    struct ac_waiter *next;
+    bool done;
+    int rc; /* store_key_find_by_hash's rc, key and err */
+    struct store_key key;
+    struct err err;
+};
+
+/* A refresher thread's job: one lookup at a time (numbered seq). seq == done_seq: idle.
+ * Under ac_refresher.mu. */
 struct ac_job {
     pthread_cond_t wake; /* this job was posted, or stop */
     struct store *store;
@@ -90,9 +105,7 @@ struct ac_job {
     uint64_t epoch;     /* authcache_epoch when posted */
     uint64_t posted_ns; /* when posted: how long the database has kept it waiting */
     uint64_t seq, done_seq;
-    int rc; /* the outcome of job done_seq: store_key_find_by_hash's rc, key and err */
-    struct store_key key;
-    struct err err;
+    struct ac_waiter *waiters; /* of job seq, while under way */
 };
 
 /* The refresher threads, each with its job (started together on first need). */
@@ -389,9 +402,13 @@ static void *refresher_main(void *arg)
         sodium_memzero(hash, sizeof(hash));
 
         pthread_mutex_lock(&rf->mu);
-        j->rc = rc;
-        j->key = k;
-        j->err = err;
+        for (struct ac_waiter *x = j->waiters; x != NULL; x = x->next) {
+            x->rc = rc;
+            x->key = k;
+            x->err = err;
+            x->done = true;
+        }
+        j->waiters = NULL;
         j->done_seq = seq;
         pthread_cond_broadcast(&rf->done);
     }
@@ -432,7 +449,12 @@ enum refresh_rc { REFRESH_ANSWERED, REFRESH_NO_ANSWER, REFRESH_NO_THREAD };
  * AUTHCACHE_WAIT_NS from now and from when the lookup for the same key under way was posted:
  * ANSWERED with *rc, *k and *err; NO_ANSWER when none came in time (the lookup goes on; its
  * answer updates the cache), at once when every refresher has waited that long already;
- * NO_THREAD when no refresher can start. */
+ * NO_THREAD when no refresher can start.
+ *
+ * A lookup under way for the same key is joined only if it was posted since the cache's last
+ * clear (review code33 F5: one posted before a revocation answered "active" from a snapshot
+ * older than the revocation, and a request sent after the revocation's 200 that joined it was
+ * served). */
 static enum refresh_rc refresh(struct authcache *c, struct store *store,
                                const uint8_t tag[AUTHCACHE_TAG_LEN],
                                const uint8_t hash[AUTH_HASH_LEN], int *rc, struct store_key *k,
@@ -440,6 +462,7 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
 {
     struct ac_refresher *rf = &c->rf;
     uint64_t now = time_mono_ns();
+    uint64_t epoch = authcache_epoch(c);
     /* other statements wait for the database already: ask (the answer renews or empties the
      * entry when it comes), and go on without waiting */
     uint64_t deadline = store_answering(store) ? now + AUTHCACHE_WAIT_NS : now;
@@ -450,7 +473,7 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
         return REFRESH_NO_THREAD;
     }
     struct ac_job *mine = NULL;
-    uint64_t seq = 0;
+    struct ac_waiter me = {0};
     while (mine == NULL) {
         struct ac_job *idle = NULL;
         bool hope = false; /* a job under way not waited for too long yet */
@@ -462,9 +485,8 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
             }
             uint64_t busy_until = j->posted_ns + AUTHCACHE_WAIT_NS;
             hope = hope || busy_until > time_mono_ns();
-            if (sodium_memcmp(j->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
-                mine = j; /* the same key under way: its answer is ours */
-                seq = j->seq;
+            if (j->epoch == epoch && sodium_memcmp(j->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
+                mine = j; /* the same key under way since the last clear: its answer is ours */
                 deadline = busy_until < deadline ? busy_until : deadline;
             }
         }
@@ -473,25 +495,31 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
             mine->store = store;
             memcpy(mine->tag, tag, AUTHCACHE_TAG_LEN);
             memcpy(mine->hash, hash, AUTH_HASH_LEN);
-            mine->epoch = authcache_epoch(c);
+            mine->epoch = epoch;
             mine->posted_ns = time_mono_ns();
-            seq = ++mine->seq;
+            mine->seq++;
             pthread_cond_signal(&mine->wake);
         } else if (mine == NULL && (!hope || !wait_done(rf, deadline))) {
             goto out; /* every refresher waits for the database, or our time is up */
         }
     }
-    while (mine->done_seq < seq) {
+    me.next = mine->waiters;
+    mine->waiters = &me;
+    while (!me.done) {
         if (!wait_done(rf, deadline)) {
+            for (struct ac_waiter **p = &mine->waiters; *p != NULL; p = &(*p)->next) {
+                if (*p == &me) {
+                    *p = me.next; /* the lookup goes on without us */
+                    break;
+                }
+            }
             goto out;
         }
     }
-    if (mine->done_seq == seq) {
-        *rc = mine->rc;
-        *k = mine->key;
-        *err = mine->err;
-        out = REFRESH_ANSWERED;
-    } /* else a later lookup's outcome replaced ours: ours is in the cache */
+    *rc = me.rc;
+    *k = me.key;
+    *err = me.err;
+    out = REFRESH_ANSWERED;
 out:
     pthread_mutex_unlock(&rf->mu);
     return out;

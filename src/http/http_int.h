@@ -399,11 +399,12 @@ size_t authcache_retain(struct authcache *c, bool (*keep)(const struct store_key
  * clear puts nothing (authcache_put's epoch). */
 void authcache_clear(struct authcache *c, const char *revoked_id);
 /* The active key of the presented secret (at most AUTHCACHE_SECRET_MAX bytes): a fresh entry
- * answers at once, unless confirm; an entry of the last 10 minutes (or a fresh one, with
- * confirm) asks the database through the cache's refresher threads and authenticates unless
- * the answer, awaited at most 200 ms, is "no active key"; with no entry, or on a database of
- * this host (store_remote false), store is asked on this thread (an entry of the last 10
- * minutes still authenticates when the database is unreachable). 0 with *out, or -1 with
+ * answers at once, unless confirm; on a database server (store_remote) every other case asks
+ * it through the cache's refresher threads, awaiting the answer at most 200 ms: an entry of
+ * the last 10 minutes authenticates unless the answer is "no active key", and with no entry
+ * and no answer in time the reply is ERR_UNAVAILABLE; on a database of this host (SQLite)
+ * store is asked on this thread (an entry of the last 10 minutes still authenticates when
+ * the database is unreachable). 0 with *out, or -1 with
  * err: not an active key (ERR_UNAUTH, ERR_NOT_FOUND), the database unreachable
  * (ERR_UNAVAILABLE), ERR_INTERNAL. Caches what the database answers. Borrows store, which
  * must outlive the cache. */
