@@ -180,7 +180,7 @@ cg_dump() { # -> IR: instructions since the last zero
     IR=$(awk '/^(summary|totals):/ { print $2; exit }' "$f")
     [ -n "$IR" ] || die "no totals in $f"
     if [ "$TOP" -gt 0 ]; then
-        callgrind_annotate --inclusive=no "$f" 2>/dev/null | sed -n '/^Ir/,$p' | sed -n "2,$((TOP + 2))p" >&2
+        python3 "$here/cg_top.py" "$f" "$TOP" >&2 # callgrind_annotate: all in start_thread
     fi
 }
 sys_count() { # pid cmd...: syscalls the server's threads make while cmd runs -> SYS
