@@ -119,7 +119,7 @@ static void print_db_error(const struct config *cfg, const struct err *err)
 struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
 {
     open_store_status = 1;
-    char path[1100];
+    char path[CONFIG_DB_PATH_SIZE];
     config_db_path(cfg, path, sizeof(path));
     bool readonly = mode == CLI_STORE_READ_CURRENT || mode == CLI_STORE_READ_AS_IS;
     mode = mode == CLI_STORE_READ_CURRENT ? CLI_STORE_CURRENT : readonly ? CLI_STORE_AS_IS : mode;
@@ -150,7 +150,7 @@ struct store *cli_open_store(const struct config *cfg, enum cli_store_mode mode)
     } else if (mode != CLI_STORE_AS_IS) {
         rc = store_schema_version(s, &version, &err);
         if (rc == 0 && version == 0) {
-            char shown[1100]; /* no password in the output (docs/SECURITY.md) */
+            char shown[CONFIG_DB_PATH_SIZE]; /* no password in the output (docs/SECURITY.md) */
             url_redact(path, shown, sizeof(shown));
             rc = err_set(&err, ERR_NOT_FOUND, NULL,
                          "no Bunsen database at %s (start `bunsen serve` or run `bunsen migrate`)",
@@ -294,7 +294,7 @@ static const char migrate_usage[] =
  * "Changes by release" sections of docs/UPGRADING.md apply (review journey33 F5). */
 static int migrate_status(const struct config *cfg)
 {
-    char path[1100];
+    char path[CONFIG_DB_PATH_SIZE];
     config_db_path(cfg, path, sizeof(path));
     if (sqlite_file_missing(path)) {
         fprintf(stderr,
@@ -397,10 +397,12 @@ int cli_args(int argc, char **argv, int start, const char *usage, const struct c
     }
     /* a database no backend takes (mysql://...) is a usage error, found before a command
      * creates the data directory (serve and migrate did, then exited 1) */
-    char path[1100];
+    char path[CONFIG_DB_PATH_SIZE];
     config_db_path(cfg, path, sizeof(path));
+    const char *file = store_url_sqlite_file(path);
     if (store_url_check(path, &err) != 0 ||
-        (store_url_sqlite_file(path) == NULL && config_env_error(cfg, used_pg, &err) != 0)) {
+        (file != NULL && config_sqlite_path_check(cfg, file, &err) != 0) ||
+        (file == NULL && config_env_error(cfg, used_pg, &err) != 0)) {
         print_db_error(cfg, &err);
         return 2;
     }
@@ -428,7 +430,7 @@ int cli_migrate(int argc, char **argv)
      * exposures uncounted). Held by this process from here until it exits, so that no daemon
      * starts mid-migration either. PostgreSQL: the old daemons refuse writes from their next
      * poll on (store_schema_seen). */
-    char url[1100], held[PATH_MAX + 8];
+    char url[CONFIG_DB_PATH_SIZE], held[PATH_MAX + 8];
     config_db_path(&cfg, url, sizeof(url));
     bool daemon_running = dblock_take(url, held, sizeof(held)) != 0;
     /* a daemon older than the lock takes none: its SQLite connection shows on the -shm */
@@ -772,7 +774,7 @@ int cli_compact(int argc, char **argv)
         if (st.wal_busy) {
             /* the rows are gone, but not the space: say so, and fail, so that a scheduled run
              * is looked at */
-            char path[1100];
+            char path[CONFIG_DB_PATH_SIZE];
             config_db_path(&cfg, path, sizeof(path));
             fprintf(stderr,
                     "bunsen: the write-ahead log (%s-wal: %lld frames, %lld copied into the "

@@ -95,7 +95,7 @@ int cli_backup(int argc, char **argv)
         fputs(backup_usage, stderr);
         return 2;
     }
-    char db[600];
+    char db[CONFIG_DB_PATH_SIZE];
     config_db_path(&cfg, db, sizeof(db));
     /* a PostgreSQL URL or conninfo names no file: its backend answers (its own tools) */
     const char *file = store_url_sqlite_file(db);

@@ -25,8 +25,9 @@ struct opt {
     const char *env;
     enum opt_kind kind;
     size_t offset;
-    size_t size; /* for strings: buffer size */
-    long min, max;
+    size_t size;   /* for strings: buffer size */
+    long min, max; /* for integers: the range; for strings: max = at most so many characters
+                    * when below size - 1 (0: size - 1) */
 };
 
 #define STR_OPT(f, e, m)                                                                           \
@@ -46,7 +47,8 @@ static const struct opt opts[] = {
     {"--listen", "BUNSEN_LISTEN", OPT_ADDR, offsetof(struct config, listen),
      sizeof(((struct config *)0)->listen), 0, 0},
     INT_OPT("--port", "BUNSEN_PORT", port, 0, 65535),
-    STR_OPT("--data-dir", "BUNSEN_DATA_DIR", data_dir),
+    {"--data-dir", "BUNSEN_DATA_DIR", OPT_STR, offsetof(struct config, data_dir),
+     sizeof(((struct config *)0)->data_dir), 0, (long)CONFIG_DATA_DIR_MAX},
     STR_OPT("--web-dir", "BUNSEN_WEB_DIR", web_dir),
     INT_OPT("--threads", "BUNSEN_THREADS", threads, 1, 256),
     {"--log-level", "BUNSEN_LOG_LEVEL", OPT_LEVEL, offsetof(struct config, log_level), 0, 0, 0},
@@ -84,7 +86,8 @@ static const struct opt opts[] = {
 static const char help_serve[] =
     "  --listen ADDR             address to bind (BUNSEN_LISTEN, default 127.0.0.1)\n"
     "  --port N                  TCP port, 0 = any free port (BUNSEN_PORT, default 8080)\n"
-    "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data)\n"
+    "  --data-dir DIR            database and admin key (BUNSEN_DATA_DIR, default ./data;\n"
+    "                            at most 494 characters: DIR/bunsen.db must fit SQLite)\n"
     "  --web-dir DIR             dashboard files (BUNSEN_WEB_DIR, default <bin>/../web,\n"
     "                            <bin>/../share/bunsen/web, ./web)\n"
     "  --threads N               HTTP worker threads (BUNSEN_THREADS, default: CPUs, at\n"
@@ -210,6 +213,13 @@ static int opt_set(struct config *cfg, const struct opt *o, const char *value, c
     case OPT_AUTH:
     case OPT_STR: {
         size_t n = strlen(value);
+        if (o->kind == OPT_STR && o->max > 0 && n > (size_t)o->max) {
+            /* the only such limit: --data-dir's, for SQLite (config.h) */
+            return err_set(err, ERR_INVALID, who,
+                           "%s: at most %ld characters (the database path DIR/bunsen.db must fit "
+                           "SQLite's limit of %d)",
+                           who, o->max, CONFIG_SQLITE_PATH_MAX);
+        }
         if (n == 0 || n >= o->size) {
             return err_set(err, ERR_INVALID, who, "%s: value must be 1..%zu characters", who,
                            o->size - 1);
@@ -334,4 +344,32 @@ void config_db_path(const struct config *cfg, char *out, size_t n)
         return;
     }
     snprintf(out, n, "%s/bunsen.db", cfg->data_dir);
+}
+
+_Static_assert(CONFIG_DB_PATH_SIZE >= sizeof(((struct config *)0)->data_dir) + sizeof("/bunsen.db"),
+               "config_db_path's result fits CONFIG_DB_PATH_SIZE");
+
+int config_sqlite_path_check(const struct config *cfg, const char *file, struct err *err)
+{
+    size_t n = strlen(file), abs = n;
+    char cwd[PATH_MAX];
+    if (file[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL) {
+        abs += strlen(cwd) + 1; /* SQLite opens cwd/file */
+    }
+    if (abs <= CONFIG_SQLITE_PATH_MAX) {
+        return 0;
+    }
+    bool named = cfg->database[0] != '\0';
+    const char *dir_origin = config_origin(cfg, "--data-dir");
+    char what[96];
+    if (named) {
+        snprintf(what, sizeof(what), "the SQLite database path");
+    } else {
+        snprintf(what, sizeof(what), "%s: the database path DIR/bunsen.db",
+                 dir_origin != NULL ? dir_origin : "--data-dir");
+    }
+    return err_set(err, ERR_INVALID, named ? "database" : "data_dir",
+                   "%s is %zu characters%s: SQLite takes at most %d%s", what, abs,
+                   abs == n ? "" : " after the current directory", CONFIG_SQLITE_PATH_MAX,
+                   abs == n ? "" : " (give a shorter or an absolute path)");
 }

@@ -68,7 +68,7 @@ static void default_web_dir(char *out, size_t n)
 
 static int write_admin_key_file(const char *data_dir, const char *secret)
 {
-    char path[600];
+    char path[CONFIG_DATA_FILE_SIZE];
     snprintf(path, sizeof(path), "%s/admin.key", data_dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -163,7 +163,7 @@ static int bootstrap_admin(struct app *app)
         fprintf(stderr, "bunsen: %s\n", err.msg);
         return -1;
     }
-    char path[600];
+    char path[CONFIG_DATA_FILE_SIZE];
     snprintf(path, sizeof(path), "%s/admin.key", app->cfg.data_dir);
     if (admins > 0) {
         if (access(path, R_OK) == 0) {
@@ -215,7 +215,7 @@ static int bootstrap_admin(struct app *app)
  * (locked, or not SQLite) or -1 (held by another process: said on stderr). */
 static int lock_sqlite_file(const struct config *cfg)
 {
-    char url[1100], held[PATH_MAX + 8];
+    char url[CONFIG_DB_PATH_SIZE], held[PATH_MAX + 8];
     config_db_path(cfg, url, sizeof(url));
     if (dblock_take(url, held, sizeof(held)) == 0) {
         return 0;
@@ -235,7 +235,7 @@ static int lock_sqlite_file(const struct config *cfg)
  * for the moment it runs. Returns 0, or -1 (said on stderr). */
 static int refuse_beside_old_daemon(const struct config *cfg)
 {
-    char url[1100];
+    char url[CONFIG_DB_PATH_SIZE];
     config_db_path(cfg, url, sizeof(url));
     pid_t other = dblock_sqlite_user(url);
     if (other == 0) {

@@ -85,7 +85,24 @@ int config_parse_flag(struct config *cfg, int argc, char **argv, int *i, struct 
 const char *config_origin(const struct config *cfg, const char *flag);
 
 /* The database URL (store_open): --database when given, else the SQLite file inside the
- * data dir, into out (size n). */
+ * data dir, into out (size n: CONFIG_DB_PATH_SIZE holds any accepted value). */
 void config_db_path(const struct config *cfg, char *out, size_t n);
+
+/* SQLite (3.40, unix VFS: mxPathname 512) opens a database only when its absolute path, with
+ * "-journal" after it, fits 512 bytes: at most 504 characters. --data-dir is held to
+ * CONFIG_DATA_DIR_MAX characters so that DATA_DIR/bunsen.db fits (review code33 F7: a longer
+ * one passed, then the open failed with its reason cut off and left empty files behind). */
+#define CONFIG_SQLITE_PATH_MAX 504
+#define CONFIG_DATA_DIR_MAX    (CONFIG_SQLITE_PATH_MAX - (sizeof("/bunsen.db") - 1))
+/* Buffers for paths built from the config, sized so that no accepted value is cut:
+ * config_db_path's result, and DATA_DIR/<a file name of up to 15 characters> (admin.key). */
+#define CONFIG_DB_PATH_SIZE   (sizeof(((struct config *)0)->database) + 64)
+#define CONFIG_DATA_FILE_SIZE (sizeof(((struct config *)0)->data_dir) + 16)
+
+/* Whether SQLite can open file (a SQLite database path, as store_url_sqlite_file gives it):
+ * 0, or -1 with err (ERR_INVALID, field "database" when --database named it, else
+ * "data_dir") when its absolute form (the current directory before a relative path) is over
+ * CONFIG_SQLITE_PATH_MAX characters; the message names the limit. */
+int config_sqlite_path_check(const struct config *cfg, const char *file, struct err *err);
 
 #endif

@@ -254,14 +254,6 @@ void http_reply_empty(struct http_req *r, int status);
  * 0.9.75 always sends one, but to end the reply by closing the connection), without the
  * representation's Content-Type. Add the ETag after it. */
 void http_reply_not_modified(struct http_req *r, size_t len);
-/* A streamed reply of unknown length (chunked): MHD calls fill(ctx, buf, max) on the
- * connection's thread whenever the socket can take more; it writes up to max bytes and
- * returns their number, 0 at the end, or -1 on an error (the connection is closed).
- * free_ctx(ctx) runs once when MHD is done with the reply (also when the client went
- * away); ownership of ctx passes to the reply, also when it cannot be built. */
-void http_reply_stream(struct http_req *r, int status, const char *content_type,
-                       long (*fill)(void *ctx, char *buf, size_t max), void *ctx,
-                       void (*free_ctx)(void *ctx));
 /* A streamed reply of unknown length (chunked) whose body another thread (the producer)
  * writes with http_feed_write, so that producing it (database reads) never runs on the MHD
  * thread that sends it (src/http/feed.c). At most cap bytes wait unsent: a write waits for

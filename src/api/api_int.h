@@ -326,10 +326,6 @@ bool api_experiment_is_live(const struct snapshot_entry *e);
  * or stopped experiment with forced users (served to them alone); never archived. */
 bool api_experiment_in_payload(const struct snapshot_entry *e);
 
-/* attrs (borrowed, may be NULL) plus "id": user_id when attrs has no "id" (the hash
- * attribute GrowthBook SDKs use), as a new reference. */
-json_t *api_attributes_with_id(const json_t *attrs, const char *user_id);
-
 /* Check attrs (borrowed, may be NULL) against the configured caps (API.md "Evaluation
  * limits"); 0, or -1 with err naming the field under prefix (400, or 413 for the total). */
 int api_attributes_check(const struct app *app, const json_t *attrs, const char *prefix,

@@ -554,12 +554,3 @@ void api_assign_one(struct http_req *r)
     api_reply_text_after_exposures(r, text, text_len, user_id, &item, n);
     free(item.dims);
 }
-
-json_t *api_attributes_with_id(const json_t *attrs, const char *user_id)
-{
-    json_t *o = attrs != NULL ? json_copy((json_t *)(uintptr_t)attrs) : json_object();
-    if (json_object_get(o, "id") == NULL) {
-        json_object_set_new(o, "id", json_string(user_id));
-    }
-    return o;
-}

@@ -12,7 +12,8 @@
  * I = --conn-timeout):
  *
  *   accepted ..................... WAIT     due at accept + T
- *   request line read (on_uri) ... HEADERS  due at the earlier of that and now + T
+ *   request line read (on_uri) ... HEADERS  due at the earlier of that and now + T (the word
+ *                                           always changes: a pending shed claim fails)
  *   headers read, first call ..... BODY     due at now + T + body bytes read / RATE
  *     (a reply queued at once) ... DONE     no deadline
  *   body read, last call ......... DONE     no deadline: a handler, a suspended reply, an SSE
@@ -214,33 +215,29 @@ void http_deadlines_free(struct http_deadlines *s)
     free(s);
 }
 
-void http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                           enum MHD_ConnectionNotificationCode toe)
+struct http_conn *http_deadlines_track(struct http_deadlines *s, int fd)
 {
-    struct http_deadlines *s = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        struct http_conn *c = xcalloc(1, sizeof(*c));
-        c->set = s;
-        c->fd = ci != NULL ? ci->connect_fd : -1;
-        atomic_init(&c->phase, PHASE_WAIT);
-        atomic_init(&c->deadline, c->fd >= 0 ? time_mono_ns() + s->request_ns : DEADLINE_NONE);
-        pthread_mutex_lock(&s->mu);
-        c->next = s->head;
-        if (s->head != NULL) {
-            s->head->prev = c;
-        }
-        s->head = c;
-        pthread_mutex_unlock(&s->mu);
-        *socket_context = c;
-        return;
+    struct http_conn *c = xcalloc(1, sizeof(*c));
+    c->set = s;
+    c->fd = fd;
+    atomic_init(&c->phase, PHASE_WAIT);
+    atomic_init(&c->deadline, fd >= 0 ? time_mono_ns() + s->request_ns : DEADLINE_NONE);
+    pthread_mutex_lock(&s->mu);
+    c->next = s->head;
+    if (s->head != NULL) {
+        s->head->prev = c;
     }
-    struct http_conn *c = *socket_context;
+    s->head = c;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+void http_deadlines_untrack(struct http_conn *c)
+{
     if (c == NULL) {
         return;
     }
-    *socket_context = NULL;
+    struct http_deadlines *s = c->set;
     pthread_mutex_lock(&s->mu); /* from here on the sweeper cannot touch the socket */
     if (c->prev != NULL) {
         c->prev->next = c->next;
@@ -252,6 +249,21 @@ void http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket
     }
     pthread_mutex_unlock(&s->mu);
     free(c);
+}
+
+void http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_deadlines *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = http_deadlines_track(s, ci != NULL ? ci->connect_fd : -1);
+        return;
+    }
+    struct http_conn *c = *socket_context;
+    *socket_context = NULL;
+    http_deadlines_untrack(c);
 }
 
 struct http_conn *http_conn_of(struct MHD_Connection *conn)
@@ -281,9 +293,16 @@ void http_conn_request_line(struct http_conn *c)
     atomic_store_explicit(&c->phase, PHASE_HEADERS, memory_order_relaxed);
     uint64_t due = time_mono_ns() + c->set->request_ns;
     uint64_t cur = atomic_load_explicit(&c->deadline, memory_order_relaxed);
-    while (cur != DEADLINE_EXPIRED && (cur == DEADLINE_NONE || cur > due) &&
-           !atomic_compare_exchange_weak(&c->deadline, &cur, due)) {
+    if (cur == DEADLINE_EXPIRED) {
+        return;
     }
+    /* The deadline word always changes (one nanosecond earlier when it stays), so that a claim
+     * http_deadlines_shed_idle made on this WAIT connection before the request line came fails:
+     * a begun request is never shed (review code33 F2). The CAS fails only when the sweeper or
+     * the shed claimed the connection first (no one else writes the word meanwhile): it is
+     * being closed then. */
+    uint64_t d = cur == DEADLINE_NONE || cur > due ? due : cur - 1;
+    (void)atomic_compare_exchange_strong(&c->deadline, &cur, d);
 }
 
 bool http_conn_headers_read(struct http_conn *c, uint64_t now, bool reply_queued)
@@ -328,38 +347,57 @@ void http_conn_reply_sent(struct http_conn *c, uint64_t now)
     (void)set_deadline(c, now + c->set->wait_ns);
 }
 
+struct http_conn *http_deadlines_idlest(struct http_deadlines *s, uint64_t now,
+                                        uint64_t min_idle_ns, uint64_t *deadline)
+{
+    /* the longest idle: kept alive and waiting for its next request since (d - wait_ns),
+     * or new and silent since it connected (d - request_ns): a client that opened a
+     * connection and sent nothing held its slot for the whole --request-timeout, and
+     * reconnecting every few seconds held every slot at no cost (review hostile31 F6) */
+    struct http_conn *oldest = NULL;
+    uint64_t oldest_d = 0, oldest_since = 0;
+    for (struct http_conn *c = s->head; c != NULL; c = c->next) {
+        uint64_t d = atomic_load(&c->deadline);
+        if (atomic_load(&c->phase) != PHASE_WAIT || d == DEADLINE_NONE || d == DEADLINE_EXPIRED) {
+            continue;
+        }
+        uint64_t span = atomic_load(&c->kept) ? s->wait_ns : s->request_ns;
+        if (d >= span && d - span + min_idle_ns <= now &&
+            (oldest == NULL || d - span < oldest_since)) {
+            oldest = c;
+            oldest_d = d;
+            oldest_since = d - span;
+        }
+    }
+    *deadline = oldest_d;
+    return oldest;
+}
+
+bool http_deadlines_claim(struct http_conn *c, uint64_t deadline)
+{
+    /* a request that began since the scan read the deadline changed it (every transition out
+     * of WAIT writes the word, http_conn_request_line included): the claim fails */
+    if (!atomic_compare_exchange_strong(&c->deadline, &deadline, DEADLINE_EXPIRED)) {
+        return false;
+    }
+    shutdown(c->fd, SHUT_RDWR); /* closed silently, as the idle timeout does */
+    return true;
+}
+
 size_t http_deadlines_shed_idle(struct http_deadlines *s, size_t max, uint64_t min_idle_ns)
 {
     size_t n = 0;
     uint64_t now = time_mono_ns();
     pthread_mutex_lock(&s->mu); /* as the sweeper: the socket stays the connection's */
-    while (n < max) {
-        /* the longest idle: kept alive and waiting for its next request since (d - wait_ns),
-         * or new and silent since it connected (d - request_ns): a client that opened a
-         * connection and sent nothing held its slot for the whole --request-timeout, and
-         * reconnecting every few seconds held every slot at no cost (review hostile31 F6) */
-        struct http_conn *oldest = NULL;
-        uint64_t oldest_d = 0, oldest_since = 0;
-        for (struct http_conn *c = s->head; c != NULL; c = c->next) {
-            uint64_t d = atomic_load(&c->deadline);
-            if (atomic_load(&c->phase) != PHASE_WAIT || d == DEADLINE_NONE ||
-                d == DEADLINE_EXPIRED) {
-                continue;
-            }
-            uint64_t span = atomic_load(&c->kept) ? s->wait_ns : s->request_ns;
-            if (d >= span && d - span + min_idle_ns <= now &&
-                (oldest == NULL || d - span < oldest_since)) {
-                oldest = c;
-                oldest_d = d;
-                oldest_since = d - span;
-            }
-        }
+    /* bounded: each round claims one connection, or finds one whose deadline moved (its
+     * request began, so it leaves WAIT or gets a later deadline); the rounds are capped too */
+    for (size_t round = 0; n < max && round < 4 * max + 16; round++) {
+        uint64_t d;
+        struct http_conn *oldest = http_deadlines_idlest(s, now, min_idle_ns, &d);
         if (oldest == NULL) {
             break;
         }
-        /* a request that began meanwhile moved the deadline: the claim fails, look again */
-        if (atomic_compare_exchange_strong(&oldest->deadline, &oldest_d, DEADLINE_EXPIRED)) {
-            shutdown(oldest->fd, SHUT_RDWR); /* closed silently, as the idle timeout does */
+        if (http_deadlines_claim(oldest, d)) {
             n++;
         }
     }

@@ -177,7 +177,11 @@ struct http_feed *http_reply_feed(struct http_req *r, int status, const char *co
         return f;
     }
     if (head) {
-        /* as http_reply_stream's HEAD: no chunked framing, the connection ends the reply */
+        /* the headers alone: libmicrohttpd sends a chunked response's last chunk even to
+         * HEAD, and a keep-alive client read those 5 bytes as the next reply. Nor may a HEAD
+         * reply say Content-Length: 0 for a body GET would send (RFC 9110 8.6). So the length
+         * stays unknown, without chunked encoding, and the connection ends the (empty) reply
+         * (HTTP/1.0-compatible framing). */
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     }
     MHD_add_response_header(resp, "Content-Type", content_type);

@@ -240,6 +240,17 @@ void http_deadlines_write_metrics(struct http_deadlines *s, struct buf *b);
  * (--max-connections reached, or descriptors out: listener.c); returns how many. Any
  * thread. */
 size_t http_deadlines_shed_idle(struct http_deadlines *s, size_t max, uint64_t min_idle_ns);
+/* The two steps of http_deadlines_shed_idle, called under the set's mutex (shed_idle holds it;
+ * a unit test with no sweeper running calls them bare): _idlest returns the connection idle
+ * for min_idle_ns or more at now the longest, with the deadline it read in *deadline (NULL:
+ * none); _claim closes it unless that deadline changed since (a request began: false). */
+struct http_conn *http_deadlines_idlest(struct http_deadlines *s, uint64_t now,
+                                        uint64_t min_idle_ns, uint64_t *deadline);
+bool http_deadlines_claim(struct http_conn *c, uint64_t deadline);
+/* What http_deadlines_notify does for a connection MHD starts (socket fd, -1: no deadline) and
+ * closes (NULL ok); the entry lives until _untrack. Any thread. */
+struct http_conn *http_deadlines_track(struct http_deadlines *s, int fd);
+void http_deadlines_untrack(struct http_conn *c);
 struct http_conn *http_conn_of(struct MHD_Connection *conn);
 /* the request line is read (MHD's URI callback): its headers are due within T */
 void http_conn_request_line(struct http_conn *c);

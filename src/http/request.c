@@ -115,68 +115,6 @@ void http_reply_shared(struct http_req *r, int status, const char *content_type,
     set_body(r, status, resp, content_type, len);
 }
 
-struct stream {
-    long (*fill)(void *ctx, char *buf, size_t max);
-    void *ctx;
-    void (*free_ctx)(void *ctx);
-    size_t *sent; /* the request's resp_bytes (the access log's): read only before it ends */
-};
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct stream *s = cls;
-    long n = s->fill(s->ctx, buf, max);
-    if (n < 0) {
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    *s->sent += (size_t)n;
-    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
-}
-
-static void stream_free(void *cls)
-{
-    struct stream *s = cls;
-    if (s->free_ctx != NULL) {
-        s->free_ctx(s->ctx);
-    }
-    free(s);
-}
-
-void http_reply_stream(struct http_req *r, int status, const char *content_type,
-                       long (*fill)(void *ctx, char *buf, size_t max), void *ctx,
-                       void (*free_ctx)(void *ctx))
-{
-    struct stream *s = xcalloc(1, sizeof(*s));
-    s->fill = fill;
-    s->ctx = ctx;
-    s->free_ctx = free_ctx;
-    s->sent = &r->resp_bytes; /* counted as sent: set_body's 0 is the start */
-    if (r->method == HTTP_HEAD) {
-        /* the headers alone: libmicrohttpd sends a chunked response's last chunk even to
-         * HEAD, and a keep-alive client read those 5 bytes as the next reply. Nor may a HEAD
-         * reply say Content-Length: 0 for a body GET would send (RFC 9110 8.6). So the
-         * length stays unknown, without chunked encoding, and the connection ends the
-         * (empty) reply (HTTP/1.0-compatible framing). ctx is freed with the response, as a
-         * stream's is (the caller may still read it). */
-        struct MHD_Response *head =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, s, stream_free);
-        if (head == NULL) {
-            stream_free(s);
-        } else {
-            MHD_set_response_options(head, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
-        }
-        set_body(r, status, head, content_type, 0);
-        return;
-    }
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
-    if (resp == NULL) {
-        stream_free(s);
-    }
-    set_body(r, status, resp, content_type, 0);
-}
-
 /* Reals in the shortest text that reads back as the same double (jsonw.h): 0.05 as "0.05",
  * and a client that sends a GET body back sends the numbers the daemon holds. */
 void http_reply_json(struct http_req *r, int status, json_t *body)

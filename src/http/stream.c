@@ -276,8 +276,8 @@ int http_reply_event_stream(struct http_req *r, const char *content_type,
         ev = *first;
     }
     if (r->method == HTTP_HEAD) {
-        /* the headers alone, no stream (as http_reply_stream: libmicrohttpd would end the
-         * chunked body even for HEAD) */
+        /* the headers alone, no stream (as http_reply_feed's HEAD, feed.c: libmicrohttpd
+         * would end the chunked body even for HEAD) */
         shared_release(&ev);
         if (free_user != NULL) {
             free_user(user);
@@ -289,7 +289,7 @@ int http_reply_event_stream(struct http_req *r, const char *content_type,
             return -1;
         }
         /* no Content-Length: 0 for a body GET would send (RFC 9110 8.6), no chunked end:
-         * the closed connection ends the empty reply (http_reply_stream) */
+         * the closed connection ends the empty reply (as http_reply_feed's HEAD) */
         MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
         MHD_add_response_header(resp, "Content-Type", content_type);
         MHD_add_response_header(resp, "Cache-Control", "no-cache");

@@ -22,6 +22,9 @@
  *   printed 15 digits, 0.3): the document equals the HTTP reply byte for byte once laid out
  *   compact, computed_at aside; the table's alpha and mde show every digit given (they
  *   printed 6).
+ * - a --data-dir or SQLite --database path too long for SQLite is a usage error naming the
+ *   limit, before anything is created (it failed at the open with its reason cut off, and
+ *   left files behind), and no accepted path is cut by a buffer.
  * Run from the repository root (make test does), for docs/ and README.md.
  */
 #include "harness.h"
@@ -894,6 +897,95 @@ static void test_readonly_file_system_named(void **state)
     assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
 }
 
+/* path, then "/" + up to 100 'a's at a time until it is exactly len characters, into out */
+static void long_path(char *out, size_t n, const char *path, size_t len)
+{
+    snprintf(out, n, "%s", path);
+    size_t at = strlen(out);
+    while (at < len && at + 2 < n) {
+        size_t room = len - at - 1;
+        room = room == 0 ? 1 : room > 100 ? 100 : room;
+        if (len - at == 1) { /* one left: lengthen the last component */
+            out[at++] = 'b';
+            out[at] = '\0';
+            continue;
+        }
+        out[at++] = '/';
+        memset(out + at, 'a', room);
+        at += room;
+        out[at] = '\0';
+    }
+}
+
+/* SQLite opens a database whose absolute path is at most 504 characters (512 with
+ * "-journal"): a --data-dir of 495 to 511 characters passed, then the open failed as "cannot
+ * open database /tmp/...aaa" (the reason cut off), exit 1, with empty bunsen.db and .lock
+ * files left behind; `bunsen backup` cut --database at 599 bytes (review code33 F7). Now such
+ * a value is a usage error (exit 2) that names the limit, before anything is created. */
+static void test_long_paths(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bunsen-longpath-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char over[600], fits[600], db_over[700];
+    long_path(over, sizeof(over), fmt("%s/o", dir), 495);
+    long_path(fits, sizeof(fits), fmt("%s/f", dir), 494);
+    assert_int_equal(strlen(over), 495);
+    assert_int_equal(strlen(fits), 494);
+    const char *const serve[] = {"serve", "--port", "0", "--data-dir", over, NULL};
+    const char *says = "--data-dir: at most 494 characters (the database path DIR/bunsen.db must "
+                       "fit SQLite's limit of 504)";
+    expect_usage_error(NULL, NULL, serve, says, NULL);
+    const char *const migrate[] = {"migrate", "--data-dir", over, NULL};
+    expect_usage_error(NULL, NULL, migrate, says, NULL);
+    const char *const migrate_env[] = {"migrate", NULL};
+    expect_usage_error("BUNSEN_DATA_DIR", over, migrate_env, "BUNSEN_DATA_DIR: at most 494", NULL);
+    if (exists(fmt("%s/o", dir))) {
+        fail_msg("a refused --data-dir of 495 characters left %s/o", dir);
+    }
+    /* 494 fits: the database is made there, and backed up */
+    const char *const migrate_fits[] = {"migrate", "--data-dir", fits, NULL};
+    char *out = NULL;
+    int rc = bunsen_run(&out, migrate_fits);
+    if (rc != 0 || !exists(fmt("%s/bunsen.db", fits))) {
+        fail_msg("migrate --data-dir (494 characters): exit %d: %s", rc, out);
+    }
+    free(out);
+    const char *const backup_fits[] = {"backup", fmt("%s/copy.db", dir), "--data-dir", fits, NULL};
+    rc = bunsen_run(&out, backup_fits);
+    if (rc != 0) {
+        fail_msg("backup --data-dir (494 characters): exit %d: %s", rc, out);
+    }
+    free(out);
+    /* a SQLite --database over 504 characters, and one past backup's old 600-byte buffer */
+    const size_t lens[] = {505, 640};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        long_path(db_over, sizeof(db_over), fmt("%s/d", dir), lens[i]);
+        const char *says_db = fmt("bunsen: --database: the SQLite database path is %zu "
+                                  "characters: SQLite takes at most 504",
+                                  lens[i]);
+        const char *const backup[] = {"backup", fmt("%s/copy2.db", dir), "--database", db_over,
+                                      NULL};
+        expect_usage_error(NULL, NULL, backup, says_db, NULL);
+        const char *const migrate_db[] = {"migrate",    "--data-dir", fmt("%s/dd", dir),
+                                          "--database", db_over,      NULL};
+        expect_usage_error(NULL, NULL, migrate_db, says_db, NULL);
+        if (exists(fmt("%s/d", dir)) || exists(fmt("%s/dd", dir))) {
+            fail_msg("a refused --database of %zu characters left files in %s", lens[i], dir);
+        }
+    }
+    /* a relative --data-dir counts the current directory, as SQLite does */
+    rc = system(fmt("cd '%s' && '%s' migrate --data-dir x > '%s/rel.out' 2>&1", fits, bin(), dir));
+    out = slurp(fmt("%s/rel.out", dir));
+    if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 2 || exists(fmt("%s/x", fits)) ||
+        strstr(out, "--data-dir: the database path DIR/bunsen.db is 506 characters after the "
+                    "current directory: SQLite takes at most 504") == NULL) {
+        fail_msg("migrate --data-dir x in a directory of 494 characters: status %d: %s", rc, out);
+    }
+    free(out);
+    assert_int_equal(system(fmt("rm -rf '%s'", dir)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -907,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_migrate_status),
         cmocka_unit_test(test_refused_start_leaves_no_data_dir),
         cmocka_unit_test(test_readonly_file_system_named),
+        cmocka_unit_test(test_long_paths),
         cmocka_unit_test_teardown(test_results_json_reals, cleanup),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Unit tests for the pure parts of http/: route matching (parameters, 404 vs 405 and the
  * Allow set), method parsing, the API key helpers of auth.c, the bodies' JSON reader
- * (integers past 64 bits) and content negotiation (Accept media ranges and q-values). */
+ * (integers past 64 bits), content negotiation (Accept media ranges and q-values), the
+ * listener's client prefixes and the idle shed of deadline.c. */
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -741,6 +742,47 @@ static void test_dropped_connection_uncounted(void **state)
     http_listener_free(l);
 }
 
+/* A request line that arrives while http_deadlines_shed_idle is choosing whom to close (the
+ * scan picked the connection while it was WAIT, the claim comes after) makes the claim fail:
+ * a begun request is never shed (review code33 F2). Before the fix the request line left an
+ * earlier deadline as it was, the claim succeeded and the socket was shut down. */
+static void test_shed_spares_begun_request(void **state)
+{
+    (void)state;
+    struct http_deadlines *s = http_deadlines_new(10, 30); /* no sweeper started */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct http_conn *c = http_deadlines_track(s, sv[0]);
+    uint64_t now = time_mono_ns() + 2000000000ull; /* silent for two seconds */
+    uint64_t d = 0;
+    /* new and silent: chosen; then its request line arrives; then the claim */
+    assert_ptr_equal(http_deadlines_idlest(s, now, 1000000000ull, &d), c);
+    http_conn_request_line(c);
+    assert_false(http_deadlines_claim(c, d));
+    /* not shut down: the peer can still write to it and it reads that */
+    assert_int_equal(write(sv[1], "x", 1), 1);
+    char ch = 0;
+    assert_int_equal(read(sv[0], &ch, 1), 1);
+    /* no longer idle: not chosen again */
+    assert_null(http_deadlines_idlest(s, now, 1000000000ull, &d));
+    /* kept alive after a reply, idle past max(T, I) - T: the same */
+    http_conn_reply_sent(c, time_mono_ns() - 25000000000ull);
+    assert_ptr_equal(http_deadlines_idlest(s, time_mono_ns(), 1000000000ull, &d), c);
+    http_conn_request_line(c);
+    assert_false(http_deadlines_claim(c, d));
+    assert_int_equal(write(sv[1], "y", 1), 1);
+    assert_int_equal(read(sv[0], &ch, 1), 1);
+    /* an idle one is still shed */
+    http_conn_reply_sent(c, time_mono_ns() - 25000000000ull);
+    assert_ptr_equal(http_deadlines_idlest(s, time_mono_ns(), 1000000000ull, &d), c);
+    assert_true(http_deadlines_claim(c, d));
+    assert_int_equal(read(sv[0], &ch, 1), 0); /* shut down: end of file */
+    http_deadlines_untrack(c);
+    close(sv[0]);
+    close(sv[1]);
+    http_deadlines_free(s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -764,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_prefix_wrap),
         cmocka_unit_test(test_dropped_connection_uncounted),
         cmocka_unit_test(test_connections_spread),
+        cmocka_unit_test(test_shed_spares_begun_request),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
