@@ -682,8 +682,10 @@ static void *accept_loop(void *arg)
             http_listener_handing(l, c, sa, time_mono_ns());
             /* MHD owns c from here: a worker's, or closed (out of memory) */
             if (MHD_add_connection(l->d, c, sa, len) != MHD_YES) {
-                (void)pending_remove(l, c, NULL);
-                http_listener_closed(l, sa, c);
+                /* not started (a started one is uncounted by its closed notification) */
+                if (pending_remove(l, c, NULL)) {
+                    http_listener_closed(l, sa, c);
+                }
                 atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
                 refused_log(sa, false);
             }
