@@ -631,6 +631,10 @@ static void test_database_errors_named(void **state)
                                    "host=127.0.0.1 password=S3cr%zzPW dbnme=x",
                                    "postgresql://u:S3?cr%zzPW@h/db",
                                    "postgresql://u:S3/cr%zzPW@127.0.0.1/db",
+                                   "postgresql://u:S3crPW/mo@127.0.0.1/db",
+                                   "postgresql://u@h/db?password=S3%zzcrPW",
+                                   "postgresql://u@h/db?sslmode=require&password=S3crPW%G2",
+                                   "postgresql://u:%z@h/db",
                                    "host=h password=S3cr PWtwo",
                                    "host=h password='S3 cr' dbnme=x"};
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
@@ -638,7 +642,8 @@ static void test_database_errors_named(void **state)
         const char *const list[] = {"keys", "list", "--database", secrets[i], NULL};
         int code = bunsen_run(&said, list);
         if (code != 2 || strstr(said, "S3") != NULL || strstr(said, "cr%") != NULL ||
-            strstr(said, "PW") != NULL || strstr(said, "--database: ") == NULL) {
+            strstr(said, "PW") != NULL || strstr(said, "\"%z\"") != NULL ||
+            strstr(said, "--database: ") == NULL) {
             fail_msg("keys list --database %s: exit %d: %s", secrets[i], code, said);
         }
         free(said);

@@ -308,26 +308,36 @@ static bool last_host_reason(const char *msg, char *out, size_t n)
     return last != msg;
 }
 
-/* Where conninfo may hold a password, into out ("" none), generously: a URL's user info from
- * its first ':' to the LAST '@' (libpq ends it at the first '@' or '/'; a password with an
- * unencoded '/', '?' or '@' is read otherwise by libpq, which then quotes a part of it as
- * some other token), and in the key=value form everything after "password=" up to the next
- * word holding '=' (an unquoted password with a space is two words to libpq: "password=hunter
- * two" makes it quote "two"). */
-static void conninfo_password(const char *conninfo, char *out, size_t cap)
+/* Where conninfo may hold a password, generously, as up to PW_REGIONS strings into out
+ * (returns how many): a URL's user info from its first ':' to the LAST '@' (libpq ends it at
+ * the first '@' or '/': a password with an unencoded '/', '?' or '@' is read otherwise, and
+ * libpq then quotes a part of it as some other token, a port or a percent-encoded token), a
+ * URL query's "password=" value up to the next '&', and in the key=value form everything
+ * after "password=" up to the next word holding '=' (an unquoted password with a space is two
+ * words to libpq: "password=hunter two" makes it quote "two"). */
+#define PW_REGIONS 3
+#define PW_MAX     256
+static size_t conninfo_passwords(const char *conninfo, char out[PW_REGIONS][PW_MAX])
 {
-    out[0] = '\0';
+    size_t n = 0;
     const char *scheme = strstr(conninfo, "://");
     if (scheme != NULL) {
         const char *user = scheme + 3;
         const char *at = strrchr(user, '@');
         const char *colon = at != NULL ? memchr(user, ':', (size_t)(at - user)) : NULL;
         if (colon != NULL) {
-            snprintf(out, cap, "%.*s", (int)(at - colon - 1), colon + 1);
+            snprintf(out[n++], PW_MAX, "%.*s", (int)(at - colon - 1), colon + 1);
         }
-        return;
+        const char *q = strchr(user, '?');
+        for (const char *k = q != NULL ? strstr(q, "password=") : NULL; k != NULL && n < PW_REGIONS;
+             k = strstr(k + 1, "password=")) {
+            const char *v = k + strlen("password=");
+            snprintf(out[n++], PW_MAX, "%.*s", (int)strcspn(v, "&#"), v);
+        }
+        return n;
     }
-    for (const char *k = strstr(conninfo, "password"); k != NULL; k = strstr(k + 1, "password")) {
+    for (const char *k = strstr(conninfo, "password"); k != NULL && n < PW_REGIONS;
+         k = strstr(k + 1, "password")) {
         const char *v = k + strlen("password");
         v += strspn(v, " \t");
         if (*v != '=' || (k != conninfo && strchr(" \t", k[-1]) == NULL)) {
@@ -335,27 +345,28 @@ static void conninfo_password(const char *conninfo, char *out, size_t cap)
         }
         v++;
         v += strspn(v, " \t");
-        size_t n = 0;
+        size_t len = 0;
         if (*v == '\'') {
-            for (n = 1; v[n] != '\0' && v[n] != '\''; n += v[n] == '\\' && v[n + 1] ? 2 : 1) {
+            for (len = 1; v[len] != '\0' && v[len] != '\'';
+                 len += v[len] == '\\' && v[len + 1] ? 2 : 1) {
             }
         } else { /* words up to the next key=value */
             for (size_t w = 0; v[w] != '\0';) {
-                size_t len = strcspn(v + w, " \t");
-                if (w > 0 && memchr(v + w, '=', len) != NULL) {
+                size_t wl = strcspn(v + w, " \t");
+                if (w > 0 && memchr(v + w, '=', wl) != NULL) {
                     break;
                 }
-                n = w + len;
-                w += len;
+                len = w + wl;
+                w += wl;
                 w += strspn(v + w, " \t");
             }
         }
-        snprintf(out, cap, "%.*s", (int)n, v);
-        return;
+        snprintf(out[n++], PW_MAX, "%.*s", (int)len, v);
     }
+    return n;
 }
 
-/* Does token (n bytes) share 3 bytes in a row with secret, or lie within it? */
+/* Does token (n bytes) share 3 bytes in a row with secret, or (shorter) is it the secret? */
 static bool overlaps_secret(const char *token, size_t n, const char *secret)
 {
     size_t sn = strlen(secret);
@@ -363,7 +374,7 @@ static bool overlaps_secret(const char *token, size_t n, const char *secret)
         return false;
     }
     if (n < 3) {
-        return n <= sn && memmem(secret, sn, token, n) != NULL && n == sn;
+        return n == sn && memcmp(token, secret, n) == 0;
     }
     for (size_t i = 0; i + 3 <= n; i++) {
         if (memmem(secret, sn, token + i, 3) != NULL) {
@@ -373,8 +384,21 @@ static bool overlaps_secret(const char *token, size_t n, const char *secret)
     return false;
 }
 
-/* msg with every double-quoted token libpq quotes that overlaps secret (see overlaps_secret)
- * replaced by "***", and every other copy of secret (3 bytes or more) too, in place. */
+/* Mask the n bytes at p: "***" and the rest dropped when n >= 3, else '*' for each. The text
+ * never grows (it sits in a fixed buffer). */
+static void mask(char *p, size_t n)
+{
+    if (n >= 3) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + n, strlen(p + n) + 1);
+    } else {
+        memset(p, '*', n);
+    }
+}
+
+/* msg with every double-quoted token (libpq quotes the token it could not read) that
+ * overlaps secret masked, a quote left open masked to the end when what follows overlaps
+ * it, and every other copy of secret masked too, in place. */
 static void redact_secret(char *msg, const char *secret)
 {
     size_t n = strlen(secret);
@@ -384,20 +408,33 @@ static void redact_secret(char *msg, const char *secret)
     for (char *q = strchr(msg, '"'); q != NULL;) {
         char *end = strchr(q + 1, '"');
         if (end == NULL) {
+            size_t rest = strlen(q + 1);
+            if (overlaps_secret(q + 1, rest, secret)) {
+                mask(q + 1, rest);
+            }
             break;
         }
         size_t len = (size_t)(end - q - 1);
         if (overlaps_secret(q + 1, len, secret)) {
-            memcpy(q + 1, "***", 3);
-            memmove(q + 4, end, strlen(end) + 1);
-            end = q + 4;
+            mask(q + 1, len);
+            end = strchr(q + 1, '"');
         }
-        q = strchr(end + 1, '"');
+        q = end != NULL ? strchr(end + 1, '"') : NULL;
     }
     for (char *p = n >= 3 ? strstr(msg, secret) : NULL; p != NULL; p = strstr(p + 3, secret)) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + n, strlen(p + n) + 1);
+        mask(p, n);
     }
+}
+
+/* text (a libpq message about conninfo) with every password region of conninfo redacted. */
+static void redact_conninfo(char *text, const char *conninfo)
+{
+    char pw[PW_REGIONS][PW_MAX];
+    size_t n = conninfo_passwords(conninfo, pw);
+    for (size_t i = 0; i < n; i++) {
+        redact_secret(text, pw[i]);
+    }
+    explicit_bzero(pw, sizeof(pw));
 }
 
 int pg_conninfo_check(const char *conninfo, struct err *err)
@@ -408,14 +445,12 @@ int pg_conninfo_check(const char *conninfo, struct err *err)
         PQconninfoFree(o);
         return 0;
     }
-    char reason[sizeof(err->msg) - 40], secret[256];
+    char reason[sizeof(err->msg) - 40];
     flatten(why != NULL ? why : "out of memory", reason, sizeof(reason));
     PQfreemem(why);
     /* libpq quotes the token it could not read, a password too ("invalid percent-encoded
      * token: "pa%zz"": review diff32 4) */
-    conninfo_password(conninfo, secret, sizeof(secret));
-    redact_secret(reason, secret);
-    explicit_bzero(secret, sizeof(secret));
+    redact_conninfo(reason, conninfo);
     return err_set(err, ERR_INVALID, "database", "%s", reason);
 }
 
@@ -444,8 +479,11 @@ struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms
     c->timeout_ms = timeout_ms;
     c->pg = connect_with_defaults(conninfo, timeout_ms, c);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
-        const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
-        char reason[sizeof(err->msg) - 40];
+        char msg[1536], reason[sizeof(err->msg) - 40];
+        snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        /* a password libpq read as something else (an unencoded '/' in a URL's: "u:pa/ss@h"
+         * is host "u", port "pa") is quoted in a setting's error (review diff33 3) */
+        redact_conninfo(msg, conninfo);
         /* the whole text, every host's reason, in the log; one host's is the message alone
          * (it was printed twice: the log line, then the command's "bunsen:" line) */
         if (last_host_reason(msg, reason, sizeof(reason))) {
