@@ -53,12 +53,12 @@ const char *condition_unknown_operator(const json_t *condition);
  * evaluated with: "$regex" / "$regexi" a pattern string JavaScript's RegExp accepts and PCRE2
  * can run (core/jsregex.c, core/condregex.c); "$in" "$nin" "$ini" "$nini" "$all" "$alli" a
  * list; "$or" "$and" "$nor" a list of condition objects; "$not" of a condition an object;
- * "$elemMatch" an object; "$size" a number or an operator object; "$exists" true or false;
- * "$type" a type name. Returns 0, or -1 with err (ERR_INVALID, field "targeting") naming the
- * first that cannot: where it is (e.g. targeting.$or[1].ua.$regex) and why. Such an operator
- * never matches, or (a "$or" given an object) always does, as GrowthBook's SDK evaluates it:
- * never what an editor meant. Literals (a field's value that is not an operator object, the
- * operand of "$eq") are not looked into. Thread-safe. */
+ * "$elemMatch" an object; "$size" a number, string, boolean or operator object; "$type" a
+ * type name; each element of "$all" / "$alli" a value whose operators are checked too. Returns 0,
+ * or -1 with err (ERR_INVALID, field "targeting") naming the first that cannot: where it is (e.g.
+ * targeting.$or[1].ua.$regex) and why. Such an operator never matches, or (a "$or" given an object)
+ * always does, as GrowthBook's SDK evaluates it: never what an editor meant. Literals (a field's
+ * value that is not an operator object, the operand of "$eq") are not looked into. Thread-safe. */
 struct err;
 int condition_check_operands(const json_t *condition, struct err *err);
 

@@ -475,34 +475,44 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
                KEY_IS("$all") || KEY_IS("$alli")) {
         if (!json_is_array(val)) {
             return err_set(err, ERR_INVALID, "targeting",
-                           "%s takes a list of values, such as [\"NL\", \"BE\"] (as written "
-                           "it matches no user)",
+                           "%s takes a list of values, such as [\"NL\", \"BE\"] (the SDK "
+                           "never finds a value in anything else)",
                            path);
+        }
+        /* $all's elements are condition values ({"$regex": ...} is evaluated: review diff33
+         * 5); $in's are literals */
+        size_t plen = strlen(path);
+        for (size_t i = 0; (KEY_IS("$all") || KEY_IS("$alli")) && i < json_array_size(val); i++) {
+            snprintf(path + plen, CHECK_PATH - plen, "[%zu]", i);
+            if (check_operand_value(json_array_get(val, i), path, depth + 1, err) != 0) {
+                return -1;
+            }
+            path[plen] = '\0';
         }
     } else if (KEY_IS("$elemMatch")) {
         if (!json_is_object(val)) {
             return err_set(err, ERR_INVALID, "targeting",
-                           "%s takes a condition or an operator object (as written it "
-                           "matches no user)",
+                           "%s takes a condition or an operator object (the SDK matches no "
+                           "element with anything else)",
                            path);
         }
         return cond_is_operator_object(val) ? check_operand_value(val, path, depth + 1, err)
                                             : check_operand_cond(val, path, depth + 1, err);
     } else if (KEY_IS("$size")) {
-        if (!json_is_number(val) && !cond_is_operator_object(val)) {
+        /* a number, or what the SDK compares a length with as it compares any value: a
+         * string ("3"), a boolean (true: not empty), an operator object */
+        if (!json_is_number(val) && !json_is_string(val) && !json_is_boolean(val) &&
+            !cond_is_operator_object(val)) {
             return err_set(err, ERR_INVALID, "targeting",
-                           "%s takes a number or an operator object such as {\"$gt\": 1} (as "
-                           "written it matches no user)",
+                           "%s takes a number or an operator object such as {\"$gt\": 1} "
+                           "(no length equals anything else)",
                            path);
         }
         return check_operand_value(val, path, depth + 1, err);
-    } else if (KEY_IS("$exists")) {
-        if (!json_is_boolean(val)) {
-            return err_set(err, ERR_INVALID, "targeting", "%s takes true or false", path);
-        }
     } else if (KEY_IS("$type")) {
-        static const char *const types[] = {"string", "number", "boolean",  "array",
-                                            "object", "null",   "undefined"};
+        /* a missing attribute is null to the SDK as here: no type "undefined" */
+        static const char *const types[] = {"string", "number", "boolean",
+                                            "array",  "object", "null"};
         bool known = false;
         for (size_t t = 0; json_is_string(val) && t < sizeof(types) / sizeof(types[0]); t++) {
             known = known || strcmp(json_string_value(val), types[t]) == 0;
@@ -510,7 +520,7 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
         if (!known) {
             return err_set(err, ERR_INVALID, "targeting",
                            "%s takes one of \"string\", \"number\", \"boolean\", \"array\", "
-                           "\"object\", \"null\" (as written it matches no user)",
+                           "\"object\", \"null\" (no value has another type)",
                            path);
         }
     } else if (KEY_IS("$not")) {
@@ -544,8 +554,8 @@ static int check_operand_list(const json_t *v, char *path, int depth, struct err
 {
     if (!json_is_array(v)) {
         return err_set(err, ERR_INVALID, "targeting",
-                       "%s takes a list of conditions, such as [{\"country\": \"NL\"}] (as "
-                       "written it matches every user or none)",
+                       "%s takes a list of conditions, such as [{\"country\": \"NL\"}] (the "
+                       "SDK reads anything else as no condition at all)",
                        path);
     }
     size_t plen = strlen(path);
