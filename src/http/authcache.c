@@ -506,7 +506,7 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
     me.next = mine->waiters;
     mine->waiters = &me;
     while (!me.done) {
-        if (!wait_done(rf, deadline)) {
+        if (!wait_done(rf, deadline) && !me.done) { /* the answer may have come meanwhile */
             for (struct ac_waiter **p = &mine->waiters; *p != NULL; p = &(*p)->next) {
                 if (*p == &me) {
                     *p = me.next; /* the lookup goes on without us */
