@@ -15,6 +15,9 @@
 #include "bunsen/store.h"
 #include "bunsen/util.h"
 
+/* A key's id as requests carry it (struct store_key's id). */
+#define HTTP_KEY_ID_LEN 24
+
 /* At most this many query parameters (MHD's 24 KiB connection pool holds a few hundred of its
  * records; beyond that MHD 0.9.75 cannot even answer). */
 #define HTTP_QUERY_MAX 256
@@ -54,7 +57,7 @@ struct http_req {
     bool abandoned; /* queued for an offload thread, dropped there: the client had gone */
     bool queued;
     enum role role;
-    char key_id[24];
+    char key_id[HTTP_KEY_ID_LEN];
     char key_name[129];
     struct MHD_Response *resp;
     int status;
@@ -287,16 +290,13 @@ void http_feeds_close_all(void);
  * the SDK payloads: one copy for all) are not. */
 #define HTTP_REPLY_COUNTED_MIN (64u * 1024)
 /* One key's counted replies may hold at most 1/HTTP_REPLY_KEY_SHARE of the budget (its slow
- * readers must not leave every other key refused); keys are counted in
- * HTTP_REPLY_KEY_BUCKETS buckets by a keyed hash of their id (two keys in one bucket share
- * its share), bucket 0 for a request without one. */
-#define HTTP_REPLY_KEY_SHARE   4
-#define HTTP_REPLY_KEY_BUCKETS 256
-unsigned http_server_reply_bucket(const struct http_req *r);
-/* Add n bytes to, or take them from, the server's count of counted replies and bucket's
+ * readers must not leave every other key refused); each key is counted on its own, requests
+ * without a key together (key id ""). */
+#define HTTP_REPLY_KEY_SHARE 4
+/* Add n bytes to, or take them from, the server's count of counted replies and key_id's
  * (server.c; bunsen_http_reply_bytes). Any thread. */
-void http_server_reply_hold(struct http_server *srv, unsigned bucket, size_t n);
-void http_server_reply_release(struct http_server *srv, unsigned bucket, size_t n);
+void http_server_reply_hold(struct http_server *srv, const char *key_id, size_t n);
+void http_server_reply_release(struct http_server *srv, const char *key_id, size_t n);
 /* May r, a slow read (ROUTE_OFFLOAD), be made? True for any request but GET and HEAD (a
  * committed write's reply must go out), and while the counted replies hold no more than
  * --max-reply-memory, and r's key's no more than its share of it; else false after replying

@@ -50,7 +50,7 @@ static void set_body(struct http_req *r, int status, struct MHD_Response *resp,
  * is freed. */
 struct counted {
     struct http_server *srv;
-    unsigned bucket; /* the request's key's (http_server_reply_bucket) */
+    char key_id[HTTP_KEY_ID_LEN]; /* the request's key's, "" without one */
     size_t len;
     void *body;
 };
@@ -58,7 +58,7 @@ struct counted {
 static void counted_free(void *cls)
 {
     struct counted *c = cls;
-    http_server_reply_release(c->srv, c->bucket, c->len);
+    http_server_reply_release(c->srv, c->key_id, c->len);
     free(c->body);
     free(c);
 }
@@ -67,7 +67,7 @@ static void counted_free(void *cls)
  * (nothing held, c and its body freed) when it cannot be made. */
 static struct MHD_Response *counted_response(struct counted *c, char *data)
 {
-    http_server_reply_hold(c->srv, c->bucket, c->len);
+    http_server_reply_hold(c->srv, c->key_id, c->len);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(c->len, data, counted_free, c);
     if (resp == NULL) {
@@ -92,7 +92,7 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
     if (reply_counted(r, len)) {
         struct counted *c = xmalloc(sizeof(*c) + len);
         c->srv = r->srv;
-        c->bucket = http_server_reply_bucket(r);
+        str_copy(c->key_id, sizeof(c->key_id), r->key_id);
         c->len = len;
         c->body = NULL;
         memcpy(c + 1, data, len);
@@ -137,7 +137,7 @@ void http_reply_json_text(struct http_req *r, int status, char *text, size_t len
     if (reply_counted(r, len)) {
         struct counted *c = xmalloc(sizeof(*c));
         c->srv = r->srv;
-        c->bucket = http_server_reply_bucket(r);
+        str_copy(c->key_id, sizeof(c->key_id), r->key_id);
         c->len = len;
         c->body = text;
         resp = counted_response(c, text); /* text is freed with c when it fails */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -60,27 +61,74 @@ struct http_server {
      * (--max-reply-memory) beyond which slow reads are refused
      * (http_server_reply_budget_ok) */
     atomic_size_t reply_bytes;
-    atomic_size_t reply_key_bytes[HTTP_REPLY_KEY_BUCKETS]; /* the same per key (its bucket) */
     size_t reply_budget;
+    /* the same per key, exactly (a hashed bucket let two keys share one share, 1 pair in 256:
+     * RELIABILITY.md BA): an entry per key holding counted replies, under reply_mu. Counted
+     * replies are slow reads of 64 KiB or more, so the lock is off every hot path; the table
+     * holds at most one entry per key (keys are made by admins) and per counted reply. */
+    pthread_mutex_t reply_mu;
+    struct reply_key *reply_keys;
+    size_t reply_nkeys, reply_capkeys;
     atomic_uint_fast64_t reply_refused; /* slow reads refused over the budget */
 };
 
-unsigned http_server_reply_bucket(const struct http_req *r)
+struct reply_key {
+    char id[HTTP_KEY_ID_LEN]; /* "" for a request without a key */
+    size_t bytes;
+};
+
+/* key_id's entry in srv's table, or SIZE_MAX; with reply_mu held. */
+static size_t reply_key_find(const struct http_server *srv, const char *key_id)
 {
-    size_t n = strnlen(r->key_id, sizeof(r->key_id));
-    return n == 0 ? 0u : (unsigned)(hash_keyed(r->key_id, n) % HTTP_REPLY_KEY_BUCKETS);
+    for (size_t i = 0; i < srv->reply_nkeys; i++) {
+        if (strncmp(srv->reply_keys[i].id, key_id, HTTP_KEY_ID_LEN) == 0) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
 }
 
-void http_server_reply_hold(struct http_server *srv, unsigned bucket, size_t n)
+void http_server_reply_hold(struct http_server *srv, const char *key_id, size_t n)
 {
     atomic_fetch_add_explicit(&srv->reply_bytes, n, memory_order_relaxed);
-    atomic_fetch_add_explicit(&srv->reply_key_bytes[bucket], n, memory_order_relaxed);
+    pthread_mutex_lock(&srv->reply_mu);
+    size_t i = reply_key_find(srv, key_id);
+    if (i == SIZE_MAX) {
+        if (srv->reply_nkeys == srv->reply_capkeys) {
+            srv->reply_capkeys = srv->reply_capkeys ? 2 * srv->reply_capkeys : 16;
+            srv->reply_keys =
+                xrealloc(srv->reply_keys, srv->reply_capkeys * sizeof(*srv->reply_keys));
+        }
+        i = srv->reply_nkeys++;
+        str_copy(srv->reply_keys[i].id, sizeof(srv->reply_keys[i].id), key_id);
+        srv->reply_keys[i].bytes = 0;
+    }
+    srv->reply_keys[i].bytes += n;
+    pthread_mutex_unlock(&srv->reply_mu);
 }
 
-void http_server_reply_release(struct http_server *srv, unsigned bucket, size_t n)
+void http_server_reply_release(struct http_server *srv, const char *key_id, size_t n)
 {
     atomic_fetch_sub_explicit(&srv->reply_bytes, n, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&srv->reply_key_bytes[bucket], n, memory_order_relaxed);
+    pthread_mutex_lock(&srv->reply_mu);
+    size_t i = reply_key_find(srv, key_id);
+    if (i != SIZE_MAX) { /* always: every release follows its hold */
+        srv->reply_keys[i].bytes -= n < srv->reply_keys[i].bytes ? n : srv->reply_keys[i].bytes;
+        if (srv->reply_keys[i].bytes == 0) {
+            srv->reply_keys[i] = srv->reply_keys[--srv->reply_nkeys];
+        }
+    }
+    pthread_mutex_unlock(&srv->reply_mu);
+}
+
+/* Bytes of counted replies key_id's requests hold. */
+static size_t reply_key_bytes(struct http_server *srv, const char *key_id)
+{
+    pthread_mutex_lock(&srv->reply_mu);
+    size_t i = reply_key_find(srv, key_id);
+    size_t v = i == SIZE_MAX ? 0 : srv->reply_keys[i].bytes;
+    pthread_mutex_unlock(&srv->reply_mu);
+    return v;
 }
 
 bool http_server_reply_budget_ok(struct http_req *r)
@@ -90,8 +138,7 @@ bool http_server_reply_budget_ok(struct http_req *r)
         return true;
     }
     size_t held = atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed);
-    size_t mine = atomic_load_explicit(&srv->reply_key_bytes[http_server_reply_bucket(r)],
-                                       memory_order_relaxed);
+    size_t mine = reply_key_bytes(srv, r->key_id);
     if (held <= srv->reply_budget && mine <= srv->reply_budget / HTTP_REPLY_KEY_SHARE) {
         return true;
     }
@@ -611,6 +658,8 @@ static void server_free(struct http_server *srv)
     http_offload_free(srv->offload);
     http_offload_free(srv->ingest);
     http_accounting_free(srv->acct);
+    pthread_mutex_destroy(&srv->reply_mu);
+    free(srv->reply_keys);
     free(srv);
 }
 
@@ -626,6 +675,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
     srv->reply_budget = (size_t)cfg->max_reply_mib << 20;
+    pthread_mutex_init(&srv->reply_mu, NULL);
     srv->acct = http_accounting_new();
     srv->rl = ratelimit_new();
     srv->keys = authcache_new();
