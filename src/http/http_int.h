@@ -189,6 +189,34 @@ struct sockaddr;
 #define HTTP_CLIENT_PREFIX_MAX 52
 void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX]);
 struct http_deadlines;
+
+/* The listener's books (conncount.c): open connections per client prefix and the handed
+ * ones not started yet, O(1) a step. Thread-safe. conncount_take counts one more of key
+ * unless it has max already (0: no cap): false then, nothing counted; conncount_release
+ * counts one fewer; conncount_of reads the count. conncount_pend makes fd pending since now_ns
+ * (a connection still pending under the same number is replaced, into *stale (NULL ok):
+ * true then); conncount_unpend takes fd's entry out (into *out, NULL ok: true if there was
+ * one); conncount_expire takes out those pending older_ns or longer at now_ns into *out
+ * (malloc'd, NULL for none; the caller frees) and returns how many; conncount_pending counts
+ * them. */
+struct conncount;
+struct conncount_pending {
+    int fd;
+    char key[HTTP_CLIENT_PREFIX_MAX]; /* its client prefix */
+    uint64_t since_ns;
+};
+struct conncount *conncount_new(void);
+void conncount_free(struct conncount *c);
+bool conncount_take(struct conncount *c, const char *key, unsigned max);
+void conncount_release(struct conncount *c, const char *key);
+unsigned conncount_of(struct conncount *c, const char *key);
+bool conncount_pend(struct conncount *c, int fd, const char *key, uint64_t now_ns,
+                    struct conncount_pending *stale);
+bool conncount_unpend(struct conncount *c, int fd, struct conncount_pending *out);
+size_t conncount_expire(struct conncount *c, uint64_t now_ns, uint64_t older_ns,
+                        struct conncount_pending **out);
+size_t conncount_pending(struct conncount *c);
+
 /* port_from / listen_from: where the port and the address came from ("--port" or
  * "BUNSEN_PORT", ...; NULL: the default), named by the bind errors (config_origin). */
 int http_listener_open(const char *listen_addr, int port, const char *port_from,

@@ -23,7 +23,7 @@
  * restart. So a handed connection stays pending until MHD's started notification
  * (http_listener_started); a pending one whose descriptor number the kernel gives out again,
  * or that is still pending after LISTENER_PENDING_NS, was dropped and is uncounted (a late
- * started notification counts it again).
+ * started notification counts it again). The books (per prefix, pending) are conncount.c's.
  *
  * The caps are ours. --per-ip-connections counts per client prefix (http_client_prefix: an
  * IPv4 address, an IPv6 /64, an IPv4-mapped IPv6 address as its IPv4 one): a host holds a
@@ -92,31 +92,6 @@
 #define LISTENER_PENDING_NS  10000000000ull
 #define LISTENER_SWEEP_EVERY 1000
 
-/* The open connections per client prefix (--per-ip-connections): linear probing, an entry
- * removed when its count falls to 0 (backward-shift deletion: no tombstones), the table
- * doubled at half full. Guarded by the listener's mutex: the accepting thread adds, MHD's
- * workers' closed notifications remove. */
-struct prefix_count {
-    char key[HTTP_CLIENT_PREFIX_MAX]; /* "" = free */
-    unsigned n;
-};
-
-/* A connection handed to MHD whose started notification has not come yet. */
-struct pending_conn {
-    int fd;
-    char key[HTTP_CLIENT_PREFIX_MAX]; /* its client prefix */
-    uint64_t since_ns;
-};
-
-struct prefix_table {
-    pthread_mutex_t mu;
-    struct prefix_count *slot;
-    size_t cap, used; /* cap a power of two */
-    /* handed, not started (guarded by mu as well): a few at a time, searched linearly */
-    struct pending_conn *pending;
-    size_t npending, apending;
-};
-
 struct http_listener {
     int fd;      /* the listening socket, non-blocking; closed by http_listener_stop */
     int wake[2]; /* a pipe: http_listener_stop writes a byte to end the thread */
@@ -124,19 +99,19 @@ struct http_listener {
     unsigned limit;              /* --max-connections */
     struct http_deadlines *shed; /* asked for room at the cap (idle connections) */
     pthread_t thread;
-    bool running;           /* the thread was started */
-    atomic_ullong accepted; /* connections handed to MHD */
-    atomic_ullong refused;  /* of those, closed at a cap (or by MHD for want of memory) */
-    atomic_ullong full_ms;  /* time spent at --max-connections, not accepting */
-    atomic_long open;       /* handed to MHD and not yet closed (http_listener_closed) */
-    unsigned per_prefix;    /* --per-ip-connections, 0 = none */
-    struct prefix_table prefixes;
-    unsigned workers;    /* MHD's pool; 0 or 1: no balancing */
-    atomic_long *on;     /* per worker (fd % workers): its open connections */
-    atomic_ullong moved; /* connections renumbered onto the worker whose turn it was */
-    unsigned turn;       /* the worker the next connection goes to (accepting thread) */
-    int high;            /* the highest descriptor balance has seen (accepting thread) */
-    uint64_t swept_ns;   /* the last look for dropped pending connections (accepting thread) */
+    bool running;            /* the thread was started */
+    atomic_ullong accepted;  /* connections handed to MHD */
+    atomic_ullong refused;   /* of those, closed at a cap (or by MHD for want of memory) */
+    atomic_ullong full_ms;   /* time spent at --max-connections, not accepting */
+    atomic_long open;        /* handed to MHD and not yet closed (http_listener_closed) */
+    unsigned per_prefix;     /* --per-ip-connections, 0 = none */
+    struct conncount *books; /* per prefix, and the pending connections (conncount.c) */
+    unsigned workers;        /* MHD's pool; 0 or 1: no balancing */
+    atomic_long *on;         /* per worker (fd % workers): its open connections */
+    atomic_ullong moved;     /* connections renumbered onto the worker whose turn it was */
+    unsigned turn;           /* the worker the next connection goes to (accepting thread) */
+    int high;                /* the highest descriptor balance has seen (accepting thread) */
+    uint64_t swept_ns;       /* the last look for dropped pending connections (accepting thread) */
 };
 
 void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_MAX])
@@ -163,93 +138,11 @@ void http_client_prefix(const struct sockaddr *sa, char out[HTTP_CLIENT_PREFIX_M
     }
 }
 
-static size_t prefix_home(const struct prefix_table *t, const char *key)
-{
-    return (size_t)hash_keyed(key, strlen(key)) & (t->cap - 1);
-}
-
-/* The slot of key, or the free slot where it would go. The caller holds t->mu. */
-static size_t prefix_find(const struct prefix_table *t, const char *key)
-{
-    size_t i = prefix_home(t, key);
-    while (t->slot[i].key[0] != '\0' && strcmp(t->slot[i].key, key) != 0) {
-        i = (i + 1) & (t->cap - 1);
-    }
-    return i;
-}
-
-static void prefix_grow(struct prefix_table *t)
-{
-    struct prefix_count *old = t->slot;
-    size_t old_cap = t->cap;
-    t->cap = old_cap ? old_cap * 2 : 256;
-    t->slot = xcalloc(t->cap, sizeof(*t->slot));
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].key[0] != '\0') {
-            t->slot[prefix_find(t, old[i].key)] = old[i];
-        }
-    }
-    free(old);
-}
-
-/* Count one more connection of key unless it has max already (0: no cap): true if counted. */
-static bool prefix_take(struct prefix_table *t, const char *key, unsigned max)
-{
-    pthread_mutex_lock(&t->mu);
-    if (2 * (t->used + 1) > t->cap) {
-        prefix_grow(t);
-    }
-    size_t i = prefix_find(t, key);
-    bool ok = max == 0 || t->slot[i].n < max;
-    if (ok) {
-        if (t->slot[i].key[0] == '\0') {
-            snprintf(t->slot[i].key, sizeof(t->slot[i].key), "%s", key);
-            t->used++;
-        }
-        t->slot[i].n++;
-    }
-    pthread_mutex_unlock(&t->mu);
-    return ok;
-}
-
-/* One connection of key fewer; the entry goes at 0 (the following run shifted back). */
-static void prefix_release(struct prefix_table *t, const char *key)
-{
-    pthread_mutex_lock(&t->mu);
-    if (t->cap == 0) {
-        pthread_mutex_unlock(&t->mu);
-        return;
-    }
-    size_t i = prefix_find(t, key);
-    if (t->slot[i].key[0] == '\0' || --t->slot[i].n > 0) {
-        pthread_mutex_unlock(&t->mu);
-        return;
-    }
-    /* backward-shift deletion: move up each entry of the run that may live in the hole */
-    size_t hole = i;
-    for (size_t j = (i + 1) & (t->cap - 1); t->slot[j].key[0] != '\0'; j = (j + 1) & (t->cap - 1)) {
-        size_t home = prefix_home(t, t->slot[j].key);
-        /* j's entry may move to hole unless its home lies cyclically in (hole, j] */
-        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!stays) {
-            t->slot[hole] = t->slot[j];
-            hole = j;
-        }
-    }
-    memset(&t->slot[hole], 0, sizeof(t->slot[hole]));
-    t->used--;
-    pthread_mutex_unlock(&t->mu);
-}
-
 unsigned http_listener_prefix_count(struct http_listener *l, const struct sockaddr *sa)
 {
     char key[HTTP_CLIENT_PREFIX_MAX];
     http_client_prefix(sa, key);
-    struct prefix_table *t = &l->prefixes;
-    pthread_mutex_lock(&t->mu);
-    unsigned n = t->cap ? t->slot[prefix_find(t, key)].n : 0;
-    pthread_mutex_unlock(&t->mu);
-    return n;
+    return conncount_of(l->books, key);
 }
 
 int http_listener_open(const char *listen_addr, int port, const char *port_from,
@@ -381,7 +274,7 @@ bool http_listener_admit(struct http_listener *l, const struct sockaddr *client)
 {
     char key[HTTP_CLIENT_PREFIX_MAX];
     http_client_prefix(client, key);
-    if (!prefix_take(&l->prefixes, key, l->per_prefix)) {
+    if (!conncount_take(l->books, key, l->per_prefix)) {
         return false;
     }
     atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
@@ -462,39 +355,20 @@ void http_listener_closed(struct http_listener *l, const struct sockaddr *client
         }
         char key[HTTP_CLIENT_PREFIX_MAX];
         http_client_prefix(client, key);
-        prefix_release(&l->prefixes, key);
+        conncount_release(l->books, key);
         atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
     }
 }
 
-/* fd's pending entry, removed into *out (NULL: dropped): true if there was one. */
-static bool pending_remove(struct http_listener *l, int fd, struct pending_conn *out)
-{
-    struct prefix_table *t = &l->prefixes;
-    bool found = false;
-    pthread_mutex_lock(&t->mu);
-    for (size_t i = 0; i < t->npending && !found; i++) {
-        if (t->pending[i].fd == fd) {
-            if (out != NULL) {
-                *out = t->pending[i];
-            }
-            t->pending[i] = t->pending[--t->npending];
-            found = true;
-        }
-    }
-    pthread_mutex_unlock(&t->mu);
-    return found;
-}
-
 /* A pending connection that MHD dropped without a notification: uncounted as if closed (its
  * slot, its prefix's, its worker's), counted as refused and logged at most once per 10 s. */
-static void pending_dropped(struct http_listener *l, const struct pending_conn *p)
+static void pending_dropped(struct http_listener *l, const struct conncount_pending *p)
 {
     int w = worker_of(l, p->fd);
     if (w >= 0) {
         atomic_fetch_sub_explicit(&l->on[w], 1, memory_order_relaxed);
     }
-    prefix_release(&l->prefixes, p->key);
+    conncount_release(l->books, p->key);
     atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
     static struct log_limit limit;
@@ -516,8 +390,8 @@ static void pending_dropped(struct http_listener *l, const struct pending_conn *
  * without having started, i.e. dropped by MHD. */
 static void number_reused(struct http_listener *l, int fd)
 {
-    struct pending_conn stale;
-    if (pending_remove(l, fd, &stale)) {
+    struct conncount_pending stale;
+    if (conncount_unpend(l->books, fd, &stale)) {
         pending_dropped(l, &stale);
     }
 }
@@ -525,30 +399,24 @@ static void number_reused(struct http_listener *l, int fd)
 void http_listener_handing(struct http_listener *l, int fd, const struct sockaddr *client,
                            uint64_t now_ns)
 {
-    number_reused(l, fd);
-    struct prefix_table *t = &l->prefixes;
-    pthread_mutex_lock(&t->mu);
-    if (t->npending == t->apending) {
-        t->apending = t->apending ? 2 * t->apending : 64;
-        t->pending = xrealloc(t->pending, t->apending * sizeof(*t->pending));
+    char key[HTTP_CLIENT_PREFIX_MAX];
+    http_client_prefix(client, key);
+    struct conncount_pending stale;
+    if (conncount_pend(l->books, fd, key, now_ns, &stale)) {
+        pending_dropped(l, &stale);
     }
-    struct pending_conn *p = &t->pending[t->npending++];
-    p->fd = fd;
-    http_client_prefix(client, p->key);
-    p->since_ns = now_ns;
-    pthread_mutex_unlock(&t->mu);
 }
 
 void http_listener_started(struct http_listener *l, const struct sockaddr *client, int fd)
 {
-    if (l == NULL || fd < 0 || pending_remove(l, fd, NULL)) {
+    if (l == NULL || fd < 0 || conncount_unpend(l->books, fd, NULL)) {
         return;
     }
     /* uncounted meanwhile as dropped (it started after LISTENER_PENDING_NS): counted again,
      * whatever the caps, so that its closed notification has a count to take back */
     char key[HTTP_CLIENT_PREFIX_MAX];
     http_client_prefix(client, key);
-    (void)prefix_take(&l->prefixes, key, 0);
+    (void)conncount_take(l->books, key, 0);
     atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
     int w = worker_of(l, fd);
     if (w >= 0) {
@@ -558,34 +426,18 @@ void http_listener_started(struct http_listener *l, const struct sockaddr *clien
 
 size_t http_listener_sweep(struct http_listener *l, uint64_t now_ns, uint64_t older_ns)
 {
-    struct prefix_table *t = &l->prefixes;
-    size_t n = 0;
-    for (;;) {
-        struct pending_conn p;
-        bool found = false;
-        pthread_mutex_lock(&t->mu);
-        for (size_t i = 0; i < t->npending && !found; i++) {
-            if (now_ns - t->pending[i].since_ns >= older_ns) {
-                p = t->pending[i];
-                t->pending[i] = t->pending[--t->npending];
-                found = true;
-            }
-        }
-        pthread_mutex_unlock(&t->mu);
-        if (!found) {
-            return n;
-        }
-        pending_dropped(l, &p);
-        n++;
+    struct conncount_pending *gone;
+    size_t n = conncount_expire(l->books, now_ns, older_ns, &gone);
+    for (size_t i = 0; i < n; i++) {
+        pending_dropped(l, &gone[i]);
     }
+    free(gone);
+    return n;
 }
 
 size_t http_listener_pending(struct http_listener *l)
 {
-    pthread_mutex_lock(&l->prefixes.mu);
-    size_t n = l->prefixes.npending;
-    pthread_mutex_unlock(&l->prefixes.mu);
-    return n;
+    return conncount_pending(l->books);
 }
 
 /* At --max-connections: a warn line at most once per 10 s (the clients that wait see only
@@ -683,7 +535,7 @@ static void *accept_loop(void *arg)
             /* MHD owns c from here: a worker's, or closed (out of memory) */
             if (MHD_add_connection(l->d, c, sa, len) != MHD_YES) {
                 /* not started (a started one is uncounted by its closed notification) */
-                if (pending_remove(l, c, NULL)) {
+                if (conncount_unpend(l->books, c, NULL)) {
                     http_listener_closed(l, sa, c);
                 }
                 atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
@@ -712,7 +564,7 @@ struct http_listener *http_listener_new(int fd, unsigned max_conns, unsigned per
         free(l);
         return NULL;
     }
-    pthread_mutex_init(&l->prefixes.mu, NULL);
+    l->books = conncount_new();
     return l;
 }
 
@@ -752,9 +604,7 @@ void http_listener_free(struct http_listener *l)
         return;
     }
     http_listener_stop(l);
-    pthread_mutex_destroy(&l->prefixes.mu);
-    free(l->prefixes.slot);
-    free(l->prefixes.pending);
+    conncount_free(l->books);
     free(l->on);
     free(l);
 }
