@@ -18,9 +18,9 @@ struct api_ready;
 struct store;
 struct api_ready *api_ready_new(struct store *store);
 void api_ready_free(struct api_ready *g); /* NULL ok; no check in flight */
-/* 1 when the last /readyz answer was 200 (or none was given yet: serve's start check
- * passed), 0 when it was 503: the gauge bunsen_ready. */
-int api_ready_state(struct api_ready *g);
+/* Was the last /readyz answer 200 (or none was given yet: serve's start check passed)?
+ * False when it was 503. The gauge bunsen_ready. */
+bool api_ready_is_ready(struct api_ready *g);
 void api_openapi(struct http_req *r); /* GET /api/v1/openapi.yaml (docs/openapi.yaml) */
 
 /* ecosystem.c: GrowthBook SDK payload, OpenFeature OFREP, CORS preflight */

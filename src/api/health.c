@@ -13,7 +13,7 @@
  * cost a commit each, every one ahead of the queued writes.
  *
  * A change of the answer (ready -> not ready, with the reason, and back) logs one warn line
- * and is the gauge bunsen_ready (api_ready_state). Lines are rate-limited: two at once, then
+ * and is the gauge bunsen_ready (api_ready_is_ready). Lines are rate-limited: two at once, then
  * one per API_READY_LOG_MS (a disk hovering around the free-space floor flips the answer with
  * every probe). Changes not logged are not lost: the next check once a line is allowed
  * writes the answer of that moment, with how many changes came since the last line, so the
@@ -89,9 +89,9 @@ struct api_ready *api_ready_new(struct store *store)
     return g;
 }
 
-int api_ready_state(struct api_ready *g)
+bool api_ready_is_ready(struct api_ready *g)
 {
-    return g != NULL && !atomic_load(&g->ready) ? 0 : 1;
+    return g == NULL || atomic_load(&g->ready);
 }
 
 /* Record the answer of a check (or of the corrupt-database test): under g->mu. When the

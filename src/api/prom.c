@@ -345,7 +345,7 @@ void api_metrics_prom(struct http_req *r)
     metrics_write_help(&b, "bunsen_ready", "gauge",
                        "1 when the last /readyz answer was 200 (or none was asked for since the "
                        "start), 0 when it was 503.");
-    metrics_write_value(&b, "bunsen_ready", "", api_ready_state(app->ready));
+    metrics_write_value(&b, "bunsen_ready", "", api_ready_is_ready(app->ready) ? 1 : 0);
     http_server_write_metrics(app->http, &b);
     metrics_write_help(&b, "bunsen_assignments_total", "counter",
                        "Assignment decisions by experiment and reason (per experiment only for a "

@@ -70,6 +70,7 @@ struct http_server {
     struct reply_key *reply_keys;
     size_t reply_nkeys, reply_capkeys;
     atomic_uint_fast64_t reply_refused; /* slow reads refused over the budget */
+    atomic_uint_fast64_t key_checks;    /* key checks applied (http_server_retain_keys) */
 };
 
 struct reply_key {
@@ -792,6 +793,7 @@ void http_server_retain_keys(struct http_server *srv, const struct store_key *ac
     }
     struct active_keys ak = {active, n};
     size_t dropped = authcache_retain(srv->keys, key_is_active, &ak, epoch);
+    atomic_fetch_add_explicit(&srv->key_checks, 1, memory_order_relaxed);
     if (dropped > 0) {
         log_json(LOG_DEBUG, "dropped cached verifications of keys no longer active",
                  json_pack("{s:I}", "keys", (json_int_t)dropped));
@@ -820,4 +822,9 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
                        "waiting to be sent held more than --max-reply-memory.");
     metrics_write_value(b, "bunsen_http_reply_memory_refused_total", "",
                         (double)atomic_load_explicit(&srv->reply_refused, memory_order_relaxed));
+    metrics_write_help(b, "bunsen_http_key_checks_total", "counter",
+                       "Key checks done: the active keys read from the database (once a second) "
+                       "and the cached verifications of keys no longer active dropped.");
+    metrics_write_value(b, "bunsen_http_key_checks_total", "",
+                        (double)atomic_load_explicit(&srv->key_checks, memory_order_relaxed));
 }

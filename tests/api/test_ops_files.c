@@ -179,8 +179,20 @@ static void test_revoked_key_in_outage(void **state)
         }
         free(out);
     }
+    double checks = harness_metric_value(d.port, NULL, "bunsen_http_key_checks_total");
+    assert_true(checks >= 0);
     /* looked up again once the key cache's second is over: found revoked */
     assert_int_equal(status_past_cache(d.port, "POST", "/api/v1/assign", seen, OUTAGE_ASSIGN), 401);
+    /* and the silent key dropped by a key check begun after the revocations (the second one
+     * from now: the first may have read the keys before): on a slow host (valgrind) the
+     * database moved before it, and the silent key answered 200 in the outage, the window
+     * SECURITY.md documents (review code33). Asked seldom: a scrape opens its worker's read
+     * connection, and the outage below needs workers without one. */
+    for (double t0 = harness_clock_s();
+         harness_metric_value(d.port, NULL, "bunsen_http_key_checks_total") < checks + 2;
+         usleep(500000)) {
+        assert_true(harness_clock_s() - t0 < HARNESS_HANG_S);
+    }
     char db[400], moved[400];
     snprintf(db, sizeof(db), "%s/bunsen.db", d.dir);
     snprintf(moved, sizeof(moved), "%s/moved.db", d.dir);
