@@ -1,7 +1,8 @@
 /* Unit tests for core/condition.c: every evalCondition case of the shared conformance
  * file, plus our own cases (JavaScript type coercions, missing attributes, paths,
  * nesting), whose expected values were checked against the JavaScript SDK's rules with
- * node, and the depth cap. */
+ * node, the depth cap, and the operator table (cond_int.h) the evaluator and the targeting
+ * checks share. */
 #include "unit.h"
 
 #include <stdio.h>
