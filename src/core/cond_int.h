@@ -1,6 +1,13 @@
 /*
- * cond_int.h - private to src/core/: the compiled form of a targeting condition
- * (condcompile.c) as the evaluator (condition.c) reads it.
+ * cond_int.h - private to src/core/: the table of targeting operators (condition.c cond_ops),
+ * and the compiled form of a targeting condition (condcompile.c) as the evaluator (condition.c)
+ * reads it.
+ *
+ * The operator table names each "$operator" once, with the shape of its operand: the evaluator
+ * dispatches on it, the compiler finds the operands it precompiles in it, and
+ * condition_unknown_operator / condition_check_operands (condcompile.c) accept exactly its
+ * operators and refuse an operand of the wrong shape for its kind. A new operator is a row there
+ * (and a case in the evaluator's switches, which the compiler insists on).
  *
  * A compiled condition keeps the condition's json_t tree (borrowed) and adds side
  * tables keyed by the address of a node of that tree: a hash set for the array of every
@@ -23,6 +30,76 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 16
 #include <pcre2.h>
+
+/* ---- the operators ---- */
+
+/* The shape of operand an operator is evaluated with (condition_check_operands refuses any
+ * other shape, as the SDK would never match it, or always would). */
+enum cond_operand {
+    COND_OPERAND_NONE,       /* not an operator where it stands: a condition's key is then a field
+                                path; in an operator object, the SDK never matches it (and the
+                                check lets it be, as it always has) */
+    COND_OPERAND_ANY,        /* any value, compared as it is ($eq, $gt, $veq, $exists, $inGroup) */
+    COND_OPERAND_LIST,       /* a list of literals ($in) */
+    COND_OPERAND_VALUE_LIST, /* a list of condition values, each checked ($all) */
+    COND_OPERAND_VALUE,      /* a condition value: a literal, or an operator object checked */
+    COND_OPERAND_COND,       /* a condition object ($not as a condition's key) */
+    COND_OPERAND_COND_LIST,  /* a list of condition objects ($or) */
+    COND_OPERAND_MATCH,      /* an object: an operator object, else a condition ($elemMatch) */
+    COND_OPERAND_SIZE,       /* a number, string, boolean or operator object ($size) */
+    COND_OPERAND_TYPE,       /* a type name other than "undefined" ($type) */
+    COND_OPERAND_PATTERN,    /* a JavaScript pattern that compiles ($regex) */
+};
+
+/* What the evaluator does (condition.c eval_op, eval_logical); the insensitive forms share
+ * their sensitive form's id. */
+enum cond_op_id {
+    COND_OP_EQ,
+    COND_OP_NE,
+    COND_OP_LT,
+    COND_OP_LTE,
+    COND_OP_GT,
+    COND_OP_GTE,
+    COND_OP_EXISTS,
+    COND_OP_VEQ,
+    COND_OP_VNE,
+    COND_OP_VGT,
+    COND_OP_VGTE,
+    COND_OP_VLT,
+    COND_OP_VLTE,
+    COND_OP_IN,
+    COND_OP_NIN,
+    COND_OP_IN_GROUP,
+    COND_OP_NOT_IN_GROUP,
+    COND_OP_NOT,
+    COND_OP_SIZE,
+    COND_OP_ELEM_MATCH,
+    COND_OP_ALL,
+    COND_OP_REGEX,
+    COND_OP_TYPE,
+    COND_OP_OR,
+    COND_OP_AND,
+    COND_OP_NOR,
+};
+
+/* One operator: its operand in an operator object (a field's value) and as a key of a condition
+ * object; COND_OPERAND_NONE where it is not one. */
+struct cond_op {
+    const char *name; /* "$in" */
+    size_t len;       /* strlen(name) */
+    enum cond_op_id id;
+    enum cond_operand value; /* in an operator object */
+    enum cond_operand cond;  /* as a condition object's key */
+    bool insensitive;        /* compares toLowerCase() of strings ($ini, $nini, $alli, $regexi) */
+};
+
+/* Every operator, cond_ops_count rows, each name once (condition.c). */
+extern const struct cond_op cond_ops[];
+extern const size_t cond_ops_count;
+
+/* The row of operator k[0..kn), or NULL when k is no operator (not "$"-prefixed, or unknown).
+ * Thread-safe. */
+const struct cond_op *cond_op_find(const char *k, size_t kn);
 
 /* PCRE2 options for a pattern jsregex_translate() wrote: UTF-16 code units one at a time (no
  * UTF, no Unicode properties: \b and case folding are ASCII, the rest is spelled out), unset

@@ -1,6 +1,8 @@
 /*
- * condcompile.c - the compiled form of a targeting condition (condition.h, cond_int.h)
- * and the caps on the attributes a request may bring.
+ * condcompile.c - the compiled form of a targeting condition (condition.h, cond_int.h), the
+ * checks of a condition before it is stored (condition_unknown_operator, condition_check_operands:
+ * both read the operator table of condition.c, as the compiler does) and the caps on the
+ * attributes a request may bring.
  *
  * Owns the side tables of one compiled condition: a hash set per $in/$nin/$ini/$nini
  * array (so a 7,000-id targeting list is one probe per attribute value, not 7,000
@@ -363,25 +365,25 @@ const char *cond_aux_lower(const struct condition *c, const json_t *j, size_t *n
 
 /* ---- compile ---- */
 
-#define KEY_IS(name) (kn == sizeof(name) - 1 && memcmp(k, name, kn) == 0)
-
 static void compile_op(struct condition *c, const char *k, size_t kn, const json_t *v)
 {
-    if ((KEY_IS("$in") || KEY_IS("$nin") || KEY_IS("$ini") || KEY_IS("$nini")) &&
-        json_is_array(v)) {
-        bool ci = KEY_IS("$ini") || KEY_IS("$nini");
+    const struct cond_op *op = cond_op_find(k, kn); /* the operands to precompile */
+    if (op == NULL) {
+        return;
+    }
+    bool ci = op->insensitive;
+    if (op->value == COND_OPERAND_LIST && json_is_array(v)) {
         if (aux_find(c, v, ci ? AUX_SET_CI : AUX_SET) == NULL) {
             aux_put(c, (struct aux){v, ci ? AUX_SET_CI : AUX_SET, set_build(v, ci), {0}, NULL, 0});
         }
-    } else if ((KEY_IS("$regex") || KEY_IS("$regexi")) && json_is_string(v)) {
-        bool ci = KEY_IS("$regexi");
+    } else if (op->value == COND_OPERAND_PATTERN && json_is_string(v)) {
         if (aux_find(c, v, ci ? AUX_REGEX_CI : AUX_REGEX) != NULL) {
             return;
         }
         struct aux a = {v, ci ? AUX_REGEX_CI : AUX_REGEX, NULL, {0}, NULL, 0};
         (void)cond_regex_compile(json_string_value(v), json_string_length(v), ci, &a.re, NULL);
         aux_put(c, a); /* re.code NULL: invalid, the operator does not match */
-    } else if (KEY_IS("$alli") && json_is_array(v)) {
+    } else if (op->value == COND_OPERAND_VALUE_LIST && ci && json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
             const json_t *e = json_array_get(v, i);
             if (!json_is_string(e) || aux_find(c, e, AUX_LOWER) != NULL) {
@@ -440,23 +442,30 @@ void condition_free(struct condition *c)
 
 /* Every operator of a condition with an operand it can be evaluated with (review journey33
  * F2: `{"$in": "NL"}` matched nobody and `{"$or": {...}}` everybody, both stored as written).
- * The walk follows the evaluator: a condition object's keys are $or/$and/$nor (a list of
- * conditions), $not (a condition) or field paths, whose values are literals (compared as they
- * are, never walked) or operator objects (every key a "$operator"). path: where v is,
- * NUL-terminated in CHECK_PATH bytes. */
+ * The walk follows the evaluator, both reading the operator table (cond_ops): a condition
+ * object's keys are the operators whose `cond` operand is not NONE ($or/$and/$nor, $not) or
+ * field paths, whose values are literals (compared as they are, never walked) or operator
+ * objects (every key a "$operator", its operand of the operator's `value` kind). path: where
+ * v is, NUL-terminated in CHECK_PATH bytes. */
 #define CHECK_PATH 128
 static int check_operand_cond(const json_t *cond, char *path, int depth, struct err *err);
 static int check_operand_value(const json_t *v, char *path, int depth, struct err *err);
+static int check_operand_list(const json_t *v, char *path, int depth, struct err *err);
 
 static void path_add(char *path, size_t plen, const char *k, size_t kn)
 {
     snprintf(path + plen, CHECK_PATH - plen, ".%.*s", (int)(kn < 40 ? kn : 40), k);
 }
 
-static int check_operand_op(const char *k, size_t kn, const json_t *val, char *path, int depth,
-                            struct err *err)
+/* val, the operand of op (at path), of the shape kind asks for. */
+static int check_operand(const struct cond_op *op, enum cond_operand kind, const json_t *val,
+                         char *path, int depth, struct err *err)
 {
-    if (KEY_IS("$regex") || KEY_IS("$regexi")) {
+    switch (kind) {
+    case COND_OPERAND_NONE: /* not evaluated there: never matches, as it never has */
+    case COND_OPERAND_ANY:
+        return 0;
+    case COND_OPERAND_PATTERN: {
         struct cond_regex re;
         struct err why;
         err_clear(&why);
@@ -464,15 +473,17 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
             return err_set(err, ERR_INVALID, "targeting",
                            "%s takes a pattern string (it cannot be evaluated)", path);
         }
-        if (cond_regex_compile(json_string_value(val), json_string_length(val), KEY_IS("$regexi"),
+        if (cond_regex_compile(json_string_value(val), json_string_length(val), op->insensitive,
                                &re, &why) != 0) {
             return err_set(err, ERR_INVALID, "targeting",
                            "%s: pattern \"%.40s\" cannot be evaluated: %s", path,
                            json_string_value(val), why.msg);
         }
         cond_regex_clear(&re);
-    } else if (KEY_IS("$in") || KEY_IS("$nin") || KEY_IS("$ini") || KEY_IS("$nini") ||
-               KEY_IS("$all") || KEY_IS("$alli")) {
+        return 0;
+    }
+    case COND_OPERAND_LIST:
+    case COND_OPERAND_VALUE_LIST: {
         if (!json_is_array(val)) {
             return err_set(err, ERR_INVALID, "targeting",
                            "%s takes a list of values, such as [\"NL\", \"BE\"] (the SDK "
@@ -482,14 +493,16 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
         /* $all's elements are condition values ({"$regex": ...} is evaluated: review diff33
          * 5); $in's are literals */
         size_t plen = strlen(path);
-        for (size_t i = 0; (KEY_IS("$all") || KEY_IS("$alli")) && i < json_array_size(val); i++) {
+        for (size_t i = 0; kind == COND_OPERAND_VALUE_LIST && i < json_array_size(val); i++) {
             snprintf(path + plen, CHECK_PATH - plen, "[%zu]", i);
             if (check_operand_value(json_array_get(val, i), path, depth + 1, err) != 0) {
                 return -1;
             }
             path[plen] = '\0';
         }
-    } else if (KEY_IS("$elemMatch")) {
+        return 0;
+    }
+    case COND_OPERAND_MATCH:
         if (!json_is_object(val)) {
             return err_set(err, ERR_INVALID, "targeting",
                            "%s takes a condition or an operator object (the SDK matches no "
@@ -498,7 +511,7 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
         }
         return cond_is_operator_object(val) ? check_operand_value(val, path, depth + 1, err)
                                             : check_operand_cond(val, path, depth + 1, err);
-    } else if (KEY_IS("$size")) {
+    case COND_OPERAND_SIZE:
         /* a number, or what the SDK compares a length with as it compares any value: a
          * string ("3"), a boolean (true: not empty), an operator object */
         if (!json_is_number(val) && !json_is_string(val) && !json_is_boolean(val) &&
@@ -509,7 +522,7 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
                            path);
         }
         return check_operand_value(val, path, depth + 1, err);
-    } else if (KEY_IS("$type")) {
+    case COND_OPERAND_TYPE: {
         /* a missing attribute is null to the SDK as here: no type "undefined" */
         static const char *const types[] = {"string", "number", "boolean",
                                             "array",  "object", "null"};
@@ -523,8 +536,16 @@ static int check_operand_op(const char *k, size_t kn, const json_t *val, char *p
                            "\"object\", \"null\" (no value has another type)",
                            path);
         }
-    } else if (KEY_IS("$not")) {
+        return 0;
+    }
+    case COND_OPERAND_VALUE:
         return check_operand_value(val, path, depth + 1, err);
+    case COND_OPERAND_COND:
+        return json_is_object(val)
+                   ? check_operand_cond(val, path, depth + 1, err)
+                   : err_set(err, ERR_INVALID, "targeting", "%s takes a condition object", path);
+    case COND_OPERAND_COND_LIST:
+        return check_operand_list(val, path, depth + 1, err);
     }
     return 0;
 }
@@ -540,8 +561,10 @@ static int check_operand_value(const json_t *v, char *path, int depth, struct er
          it = json_object_iter_next(jsval_unconst(v), it)) {
         const char *k = json_object_iter_key(it);
         size_t kn = json_object_iter_key_len(it);
+        const struct cond_op *op = cond_op_find(k, kn);
         path_add(path, plen, k, kn);
-        if (check_operand_op(k, kn, json_object_iter_value(it), path, depth, err) != 0) {
+        if (op != NULL &&
+            check_operand(op, op->value, json_object_iter_value(it), path, depth, err) != 0) {
             return -1;
         }
         path[plen] = '\0';
@@ -584,17 +607,11 @@ static int check_operand_cond(const json_t *cond, char *path, int depth, struct 
         const char *k = json_object_iter_key(it);
         size_t kn = json_object_iter_key_len(it);
         const json_t *val = json_object_iter_value(it);
+        const struct cond_op *op = cond_op_find(k, kn);
         path_add(path, plen, k, kn);
-        int rc = 0;
-        if (KEY_IS("$or") || KEY_IS("$and") || KEY_IS("$nor")) {
-            rc = check_operand_list(val, path, depth + 1, err);
-        } else if (KEY_IS("$not")) {
-            rc = json_is_object(val)
-                     ? check_operand_cond(val, path, depth + 1, err)
-                     : err_set(err, ERR_INVALID, "targeting", "%s takes a condition object", path);
-        } else {
-            rc = check_operand_value(val, path, depth + 1, err);
-        }
+        int rc = op != NULL && op->cond != COND_OPERAND_NONE
+                     ? check_operand(op, op->cond, val, path, depth, err)
+                     : check_operand_value(val, path, depth + 1, err); /* a field path */
         if (rc != 0) {
             return -1;
         }
@@ -603,14 +620,9 @@ static int check_operand_cond(const json_t *cond, char *path, int depth, struct 
     return 0;
 }
 
-/* The operators condition.c evaluates (kept beside it: a new operator is added to both). */
+/* The operators of the table condition.c evaluates (cond_ops). */
 const char *condition_unknown_operator(const json_t *v)
 {
-    static const char *const ops[] = {
-        "$eq",  "$ne",        "$lt",   "$lte",    "$gt",      "$gte",        "$in",  "$nin",
-        "$all", "$elemMatch", "$size", "$exists", "$type",    "$not",        "$and", "$or",
-        "$nor", "$regex",     "$ini",  "$nini",   "$alli",    "$regexi",     "$veq", "$vne",
-        "$vgt", "$vgte",      "$vlt",  "$vlte",   "$inGroup", "$notInGroup", NULL};
     if (json_is_array(v)) {
         size_t i;
         const json_t *e;
@@ -630,14 +642,8 @@ const char *condition_unknown_operator(const json_t *v)
     json_t *c;
     json_object_foreach((json_t *)(uintptr_t)v, k, c)
     {
-        if (k[0] == '$') {
-            bool known = false;
-            for (size_t i = 0; ops[i] != NULL && !known; i++) {
-                known = strcmp(k, ops[i]) == 0;
-            }
-            if (!known) {
-                return k;
-            }
+        if (k[0] == '$' && cond_op_find(k, strlen(k)) == NULL) {
+            return k;
         }
         const char *bad = condition_unknown_operator(c);
         if (bad != NULL) {

@@ -1,7 +1,9 @@
 /*
  * condition.c - GrowthBook's targeting condition language over json_t trees.
  *
- * Owns nothing beyond one evaluation: the reference is the GrowthBook JavaScript
+ * Owns the table of operators (cond_ops, cond_int.h: each "$operator" once, with the shape of
+ * its operand), which the compiler and the checks (condcompile.c) read too, and nothing beyond
+ * one evaluation otherwise: the reference is the GrowthBook JavaScript
  * SDK's mongrule.ts, and every rule below mirrors a line of it, JavaScript's loose
  * semantics included (`value + "" === cond`, `value * 1 === cond`, `<` on mixed
  * types, JSON.stringify equality). jansson is used purely as the in-memory value
@@ -412,70 +414,132 @@ static const char *type_name(struct jsval v)
     return names[v.t];
 }
 
-#define OP_IS(name) (on == sizeof(name) - 1 && memcmp(op, name, on) == 0)
+/* The operators, each once (cond_int.h): what the evaluator dispatches on below, what the
+ * compiler precompiles and what condition_unknown_operator / condition_check_operands accept. */
+#define OP(name, id, value, cond, ci)                                                              \
+    {                                                                                              \
+        name, sizeof(name) - 1, COND_OP_##id, COND_OPERAND_##value, COND_OPERAND_##cond, ci        \
+    }
+const struct cond_op cond_ops[] = {
+    OP("$eq", EQ, ANY, NONE, false),
+    OP("$ne", NE, ANY, NONE, false),
+    OP("$lt", LT, ANY, NONE, false),
+    OP("$lte", LTE, ANY, NONE, false),
+    OP("$gt", GT, ANY, NONE, false),
+    OP("$gte", GTE, ANY, NONE, false),
+    OP("$exists", EXISTS, ANY, NONE, false),
+    OP("$veq", VEQ, ANY, NONE, false),
+    OP("$vne", VNE, ANY, NONE, false),
+    OP("$vgt", VGT, ANY, NONE, false),
+    OP("$vgte", VGTE, ANY, NONE, false),
+    OP("$vlt", VLT, ANY, NONE, false),
+    OP("$vlte", VLTE, ANY, NONE, false),
+    OP("$in", IN, LIST, NONE, false),
+    OP("$ini", IN, LIST, NONE, true),
+    OP("$nin", NIN, LIST, NONE, false),
+    OP("$nini", NIN, LIST, NONE, true),
+    OP("$inGroup", IN_GROUP, ANY, NONE, false),
+    OP("$notInGroup", NOT_IN_GROUP, ANY, NONE, false),
+    OP("$not", NOT, VALUE, COND, false),
+    OP("$size", SIZE, SIZE, NONE, false),
+    OP("$elemMatch", ELEM_MATCH, MATCH, NONE, false),
+    OP("$all", ALL, VALUE_LIST, NONE, false),
+    OP("$alli", ALL, VALUE_LIST, NONE, true),
+    OP("$regex", REGEX, PATTERN, NONE, false),
+    OP("$regexi", REGEX, PATTERN, NONE, true),
+    OP("$type", TYPE, TYPE, NONE, false),
+    /* a condition's keys only: in an operator object the SDK does not know them (no match) */
+    OP("$or", OR, NONE, COND_LIST, false),
+    OP("$and", AND, NONE, COND_LIST, false),
+    OP("$nor", NOR, NONE, COND_LIST, false),
+};
+#undef OP
+const size_t cond_ops_count = sizeof(cond_ops) / sizeof(cond_ops[0]);
 
-/* evalOperatorCondition(): one operator of an operator object. */
-static bool eval_op(struct ctx *c, const char *op, size_t on, struct jsval actual,
+const struct cond_op *cond_op_find(const char *k, size_t kn)
+{
+    if (kn < 2 || k[0] != '$') {
+        return NULL; /* a field path */
+    }
+    for (size_t i = 0; i < cond_ops_count; i++) {
+        if (cond_ops[i].len == kn && memcmp(cond_ops[i].name, k, kn) == 0) {
+            return &cond_ops[i];
+        }
+    }
+    return NULL;
+}
+
+/* evalOperatorCondition(): one operator of an operator object (op: NULL when unknown). */
+static bool eval_op(struct ctx *c, const struct cond_op *op, struct jsval actual,
                     const json_t *expected)
 {
+    if (op == NULL || op->value == COND_OPERAND_NONE) {
+        return false; /* unknown operator */
+    }
     struct jsval ex = jsval_of(expected);
-    if (OP_IS("$veq")) {
+    switch (op->id) {
+    case COND_OP_VEQ:
         return version_cmp(c, actual, expected) == 0;
-    } else if (OP_IS("$vne")) {
+    case COND_OP_VNE:
         return version_cmp(c, actual, expected) != 0;
-    } else if (OP_IS("$vgt")) {
+    case COND_OP_VGT:
         return version_cmp(c, actual, expected) > 0;
-    } else if (OP_IS("$vgte")) {
+    case COND_OP_VGTE:
         return version_cmp(c, actual, expected) >= 0;
-    } else if (OP_IS("$vlt")) {
+    case COND_OP_VLT:
         return version_cmp(c, actual, expected) < 0;
-    } else if (OP_IS("$vlte")) {
+    case COND_OP_VLTE:
         return version_cmp(c, actual, expected) <= 0;
-    } else if (OP_IS("$eq")) {
+    case COND_OP_EQ:
         return jsval_strict_equal(actual, ex);
-    } else if (OP_IS("$ne")) {
+    case COND_OP_NE:
         return !jsval_strict_equal(actual, ex);
-    } else if (OP_IS("$lt")) {
+    case COND_OP_LT:
         return jsval_less(actual, ex, &c->poisoned) == 1;
-    } else if (OP_IS("$lte")) {
+    case COND_OP_LTE:
         return jsval_less(ex, actual, &c->poisoned) == 0; /* a <= b is !(b < a), false on NaN */
-    } else if (OP_IS("$gt")) {
+    case COND_OP_GT:
         return jsval_less(ex, actual, &c->poisoned) == 1;
-    } else if (OP_IS("$gte")) {
+    case COND_OP_GTE:
         return jsval_less(actual, ex, &c->poisoned) == 0;
-    } else if (OP_IS("$exists")) {
+    case COND_OP_EXISTS:
         return jsval_truthy(ex) ? actual.t != JSVAL_NULL : actual.t == JSVAL_NULL;
-    } else if (OP_IS("$in") || OP_IS("$ini")) {
-        return json_is_array(expected) && is_in(c, actual, expected, OP_IS("$ini"));
-    } else if (OP_IS("$nin") || OP_IS("$nini")) {
-        return json_is_array(expected) && !is_in(c, actual, expected, OP_IS("$nini"));
-    } else if (OP_IS("$inGroup")) {
+    case COND_OP_IN:
+        return json_is_array(expected) && is_in(c, actual, expected, op->insensitive);
+    case COND_OP_NIN:
+        return json_is_array(expected) && !is_in(c, actual, expected, op->insensitive);
+    case COND_OP_IN_GROUP:
         return is_in(c, actual, saved_group(c, expected), false);
-    } else if (OP_IS("$notInGroup")) {
+    case COND_OP_NOT_IN_GROUP:
         return !is_in(c, actual, saved_group(c, expected), false);
-    } else if (OP_IS("$not")) {
+    case COND_OP_NOT:
         return !eval_value(c, expected, actual);
-    } else if (OP_IS("$size")) {
+    case COND_OP_SIZE:
         return actual.t == JSVAL_ARR &&
                eval_value(c, expected, jsval_number((double)json_array_size(actual.j)));
-    } else if (OP_IS("$elemMatch")) {
+    case COND_OP_ELEM_MATCH:
         return elem_match(c, actual, expected);
-    } else if (OP_IS("$all") || OP_IS("$alli")) {
-        return json_is_array(expected) && is_in_all(c, actual, expected, OP_IS("$alli"));
-    } else if (OP_IS("$regex") || OP_IS("$regexi")) {
+    case COND_OP_ALL:
+        return json_is_array(expected) && is_in_all(c, actual, expected, op->insensitive);
+    case COND_OP_REGEX: {
         if (!json_is_string(expected)) {
             return false; /* JS: regex.replace() throws inside try -> false */
         }
         struct jsval_str s;
         jsval_to_string(actual, &s, &c->poisoned);
-        bool hit = !c->poisoned && regex_op(c, expected, OP_IS("$regexi"), s.s, s.n);
+        bool hit = !c->poisoned && regex_op(c, expected, op->insensitive, s.s, s.n);
         jsval_str_free(&s);
         return hit;
-    } else if (OP_IS("$type")) {
+    }
+    case COND_OP_TYPE:
         return json_is_string(expected) &&
                strcmp(json_string_value(expected), type_name(actual)) == 0;
+    case COND_OP_OR:
+    case COND_OP_AND:
+    case COND_OP_NOR:
+        break; /* a condition's keys (op->value NONE): not reached */
     }
-    return false; /* unknown operator */
+    return false;
 }
 
 static bool enter(struct ctx *c)
@@ -515,8 +579,8 @@ static bool eval_value(struct ctx *c, const json_t *cond, struct jsval value)
     } else {
         for (void *it = json_object_iter(jsval_unconst(cond)); it && ok;
              it = json_object_iter_next(jsval_unconst(cond), it)) {
-            ok = eval_op(c, json_object_iter_key(it), json_object_iter_key_len(it), value,
-                         json_object_iter_value(it));
+            ok = eval_op(c, cond_op_find(json_object_iter_key(it), json_object_iter_key_len(it)),
+                         value, json_object_iter_value(it));
         }
     }
     c->depth--;
@@ -596,7 +660,44 @@ static bool eval_and(struct ctx *c, struct jsval obj, const json_t *v)
     return true;
 }
 
-#define KEY_IS(name) (kn == sizeof(name) - 1 && memcmp(k, name, kn) == 0)
+/* A logical key of a condition object (op->cond is not NONE) on obj. */
+static bool eval_logical(struct ctx *c, const struct cond_op *op, struct jsval obj, const json_t *v)
+{
+    switch (op->id) {
+    case COND_OP_OR:
+        return eval_or(c, obj, v);
+    case COND_OP_NOR:
+        return !eval_or(c, obj, v);
+    case COND_OP_AND:
+        return eval_and(c, obj, v);
+    case COND_OP_NOT:
+        return !eval_cond(c, obj, v);
+    case COND_OP_EQ:
+    case COND_OP_NE:
+    case COND_OP_LT:
+    case COND_OP_LTE:
+    case COND_OP_GT:
+    case COND_OP_GTE:
+    case COND_OP_EXISTS:
+    case COND_OP_VEQ:
+    case COND_OP_VNE:
+    case COND_OP_VGT:
+    case COND_OP_VGTE:
+    case COND_OP_VLT:
+    case COND_OP_VLTE:
+    case COND_OP_IN:
+    case COND_OP_NIN:
+    case COND_OP_IN_GROUP:
+    case COND_OP_NOT_IN_GROUP:
+    case COND_OP_SIZE:
+    case COND_OP_ELEM_MATCH:
+    case COND_OP_ALL:
+    case COND_OP_REGEX:
+    case COND_OP_TYPE:
+        break; /* field paths there (op->cond NONE): not reached */
+    }
+    return false;
+}
 
 /* evalCondition(): every entry of a condition object must hold. */
 static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond)
@@ -620,14 +721,9 @@ static bool eval_cond(struct ctx *c, struct jsval obj, const json_t *cond)
             const char *k = json_object_iter_key(it);
             size_t kn = json_object_iter_key_len(it);
             const json_t *v = json_object_iter_value(it);
-            if (KEY_IS("$or")) {
-                ok = eval_or(c, obj, v);
-            } else if (KEY_IS("$nor")) {
-                ok = !eval_or(c, obj, v);
-            } else if (KEY_IS("$and")) {
-                ok = eval_and(c, obj, v);
-            } else if (KEY_IS("$not")) {
-                ok = !eval_cond(c, obj, v);
+            const struct cond_op *op = cond_op_find(k, kn);
+            if (op != NULL && op->cond != COND_OPERAND_NONE) {
+                ok = eval_logical(c, op, obj, v);
             } else {
                 ok = eval_value(c, v, get_path(obj, k, kn));
             }

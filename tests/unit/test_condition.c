@@ -1,7 +1,8 @@
 /* Unit tests for core/condition.c: every evalCondition case of the shared conformance
  * file, plus our own cases (JavaScript type coercions, missing attributes, paths,
  * nesting), whose expected values were checked against the JavaScript SDK's rules with
- * node, and the depth cap. */
+ * node, the depth cap, and the operator table (cond_int.h) the evaluator and the targeting
+ * checks share. */
 #include "unit.h"
 
 #include <stdio.h>
@@ -13,7 +14,7 @@
 
 #include "bunsen/condition.h"
 #include "bunsen/err.h"
-#include "../../src/core/cond_int.h" /* the regex cache's counters */
+#include "../../src/core/cond_int.h" /* the regex cache's counters, the operator table */
 
 #define REGEX_CASES "tests/fixtures/growthbook/regex_cases.json"
 
@@ -1004,6 +1005,150 @@ static void test_regex_cache(void **state)
     json_decref(cond);
 }
 
+/* Operands of one shape: right ones condition_check_operands accepts, wrong ones it refuses
+ * (NULL ends a list). A new operand kind has no case in samples_of and does not compile. */
+struct operand_samples {
+    const char *good[6];
+    const char *bad[5];
+};
+
+static const struct operand_samples *samples_of(enum cond_operand kind)
+{
+    static const struct operand_samples any = {{"1", "\"x\"", "[1]", "{\"a\": 1}", "null", NULL},
+                                               {NULL}};
+    static const struct operand_samples list = {{"[]", "[1, \"a\", {\"$regex\": \"(\"}]", NULL},
+                                                {"\"NL\"", "{\"a\": 1}", "1", "null", NULL}};
+    static const struct operand_samples value_list = {
+        {"[]", "[1, \"a\", {\"$regex\": \"^a\"}, {\"$gt\": 1}]", NULL},
+        {"\"NL\"", "{\"$gt\": 1}", "[{\"$regex\": \"(\"}]", "[{\"$in\": \"x\"}]", NULL}};
+    static const struct operand_samples value = {
+        {"1", "\"x\"", "{\"$gt\": 1}", "{\"a\": {\"$in\": \"x\"}}", NULL},
+        {"{\"$regex\": \"(\"}", "{\"$in\": \"x\"}", "{\"$not\": {\"$type\": 1}}", NULL}};
+    static const struct operand_samples cond = {
+        {"{}", "{\"a\": 1}", "{\"$or\": [{\"a\": {\"$in\": [1]}}]}", NULL},
+        {"1", "[{\"a\": 1}]", "\"x\"", "{\"a\": {\"$in\": \"x\"}}", NULL}};
+    static const struct operand_samples cond_list = {
+        {"[]", "[{\"a\": 1}, {\"$not\": {\"b\": 2}}]", NULL},
+        {"{\"a\": 1}", "[1]", "[[{\"a\": 1}]]", "[{\"a\": {\"$regex\": 1}}]", NULL}};
+    static const struct operand_samples match = {
+        {"{\"$gt\": 1}", "{\"a\": 1}", "{}", NULL},
+        {"1", "[{\"a\": 1}]", "{\"$regex\": \"(\"}", "{\"a\": {\"$size\": [1]}}", NULL}};
+    static const struct operand_samples size = {
+        {"3", "\"3\"", "true", "{\"$gt\": 1}", NULL},
+        {"[1]", "{\"a\": 1}", "null", "{\"$in\": 3}", NULL}};
+    static const struct operand_samples type = {
+        {"\"string\"", "\"number\"", "\"boolean\"", "\"array\"", "\"object\"", "\"null\""},
+        {"\"undefined\"", "\"int\"", "1", "null", NULL}};
+    static const struct operand_samples pattern = {{"\"^a\"", "\"a|b\"", "\"\"", NULL},
+                                                   {"\"(\"", "1", "[\"a\"]", "null", NULL}};
+    switch (kind) {
+    case COND_OPERAND_NONE:
+    case COND_OPERAND_ANY:
+        return &any;
+    case COND_OPERAND_LIST:
+        return &list;
+    case COND_OPERAND_VALUE_LIST:
+        return &value_list;
+    case COND_OPERAND_VALUE:
+        return &value;
+    case COND_OPERAND_COND:
+        return &cond;
+    case COND_OPERAND_COND_LIST:
+        return &cond_list;
+    case COND_OPERAND_MATCH:
+        return &match;
+    case COND_OPERAND_SIZE:
+        return &size;
+    case COND_OPERAND_TYPE:
+        return &type;
+    case COND_OPERAND_PATTERN:
+        return &pattern;
+    }
+    return NULL;
+}
+
+/* {"f": {op: operand}} (in an operator object) or {op: operand} (a condition's key). */
+static json_t *op_condition(const struct cond_op *op, bool in_value, const char *operand)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(operand, JSON_DECODE_ANY, &jerr);
+    assert_non_null(v);
+    json_t *inner = json_object();
+    json_object_set_new(inner, op->name, v);
+    if (!in_value) {
+        return inner;
+    }
+    json_t *cond = json_object();
+    json_object_set_new(cond, "f", inner);
+    return cond;
+}
+
+/* The operator table (cond_int.h) is what the checks and the evaluator read: every row is a
+ * known operator, found under its own name; an operand of the wrong shape for its kind is
+ * refused and a right one accepted, in an operator object and as a condition's key; where a row
+ * says it is no operator, the evaluator agrees (never matches in an operator object, a field
+ * path as a condition's key). */
+static void test_operator_table(void **state)
+{
+    (void)state;
+    assert_true(cond_ops_count >= 30);
+    for (size_t i = 0; i < cond_ops_count; i++) {
+        const struct cond_op *op = &cond_ops[i];
+        assert_int_equal(op->len, strlen(op->name));
+        assert_int_equal(op->name[0], '$');
+        assert_ptr_equal(cond_op_find(op->name, op->len), op);
+        assert_true(op->value != COND_OPERAND_NONE || op->cond != COND_OPERAND_NONE);
+        for (int in_value = 0; in_value <= 1; in_value++) {
+            enum cond_operand kind = in_value ? op->value : op->cond;
+            const struct operand_samples *s = samples_of(kind);
+            assert_non_null(s);
+            for (size_t g = 0; g < 6 && s->good[g] != NULL; g++) {
+                json_t *c = op_condition(op, in_value, s->good[g]);
+                struct err err;
+                err_clear(&err);
+                assert_null(condition_unknown_operator(c));
+                if (condition_check_operands(c, &err) != 0) {
+                    fail_msg("%s%s refused %s: %s", in_value ? "f." : "", op->name, s->good[g],
+                             err.msg);
+                }
+                json_decref(c);
+            }
+            for (size_t b = 0; b < 5 && s->bad[b] != NULL; b++) {
+                json_t *c = op_condition(op, in_value, s->bad[b]);
+                struct err err;
+                err_clear(&err);
+                assert_null(condition_unknown_operator(c));
+                if (condition_check_operands(c, &err) != -1) {
+                    fail_msg("%s%s accepted %s", in_value ? "f." : "", op->name, s->bad[b]);
+                }
+                assert_int_equal(err.code, ERR_INVALID);
+                assert_string_equal(err.field, "targeting");
+                assert_non_null(strstr(err.msg, op->name));
+                json_decref(c);
+            }
+        }
+        /* no operator in an operator object: the SDK's unknown operator, no match */
+        json_t *attrs = json_pack("{s:i, s:i}", "f", 1, op->name, 1);
+        if (op->value == COND_OPERAND_NONE) {
+            json_t *c = op_condition(op, true, "1");
+            assert_false(condition_eval(c, attrs, NULL));
+            json_decref(c);
+        }
+        /* no operator as a condition's key: a field path */
+        if (op->cond == COND_OPERAND_NONE) {
+            json_t *c = op_condition(op, false, "1");
+            assert_true(condition_eval(c, attrs, NULL));
+            json_decref(c);
+        }
+        json_decref(attrs);
+    }
+    json_t *unknown = json_loads("{\"f\": {\"$nosuch\": 1}}", 0, NULL);
+    assert_null(cond_op_find("$nosuch", 7));
+    assert_null(cond_op_find("in", 2));
+    assert_string_equal(condition_unknown_operator(unknown), "$nosuch");
+    json_decref(unknown);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1022,6 +1167,7 @@ int main(void)
         cmocka_unit_test(test_fold_and_version_charges),
         cmocka_unit_test(test_regex_costs),
         cmocka_unit_test(test_regex_cache),
+        cmocka_unit_test(test_operator_table),
     };
     return cmocka_run_group_tests_name("condition", tests, NULL, NULL);
 }
