@@ -1,10 +1,13 @@
 /*
  * util.c - allocation that aborts on OOM, the capped growable buffer, clocks, timed waits'
- * deadlines, thread start and the input-string checks of API.md "Conventions". The one shared
- * state is hash_keyed's secret, drawn once (pthread_once); every function is thread-safe.
+ * deadlines, thread start, the input-string checks of API.md "Conventions", and where a
+ * database URL or conninfo holds its passwords (for the CLI's copy of it and the PostgreSQL
+ * adapter's masking of libpq's messages about it). The one shared state is hash_keyed's
+ * secret, drawn once (pthread_once); every function is thread-safe.
  */
 #include "bunsen/util.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -465,11 +468,65 @@ bool path_real(const char *file, char *out, size_t n)
     return false;
 }
 
-/* the end of a password=VALUE's value at v: a quoted one (conninfo: backslash escapes) to
- * its closing quote, else to a space, or in a URL's query an '&' or '#' */
-static const char *redact_value_end(const char *v, bool in_url)
+/* a key=value conninfo's separator (libpq: isspace) */
+static bool conninfo_space(char c)
 {
-    if (!in_url && *v == '\'') {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* The value of the hexadecimal digit c, -1 when c is none. */
+static int hex_digit(char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *h = c != '\0' ? strchr(hex, tolower((unsigned char)c)) : NULL;
+    return h != NULL ? (int)(h - hex) : -1;
+}
+
+/* Is the URL query key s[0..n) "password" (any case), percent-decoded as libpq decodes it? */
+static bool query_key_is_password(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++, k++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                return false;
+            }
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (k >= 8 || tolower(c) != "password"[k]) {
+            return false;
+        }
+    }
+    return k == 8;
+}
+
+/* The end of a URL query's password value at v: the next '&', and over each further
+ * '&'-separated piece without '=' (libpq reads "password=a&b" as password "a" and a
+ * parameter "b", which it quotes as missing its "="). */
+static const char *query_value_end(const char *v)
+{
+    const char *e = v + strcspn(v, "&");
+    while (*e == '&') {
+        size_t piece = strcspn(e + 1, "&");
+        if (memchr(e + 1, '=', piece) != NULL) {
+            break;
+        }
+        e += 1 + piece;
+    }
+    return e;
+}
+
+/* The end of a key=value conninfo's password value at v: a quoted one (backslash escapes)
+ * through its closing quote; else words (an unquoted backslash escapes too) up to the next
+ * one that is a key, holding '=' or followed by one (libpq reads "password=hunter two" as
+ * the password "hunter" and a key "two", which it quotes as missing its "="). */
+static const char *conninfo_value_end(const char *v)
+{
+    if (*v == '\'') {
         for (v++; *v != '\0' && *v != '\''; v++) {
             if (*v == '\\' && v[1] != '\0') {
                 v++;
@@ -477,58 +534,126 @@ static const char *redact_value_end(const char *v, bool in_url)
         }
         return *v == '\'' ? v + 1 : v;
     }
-    while (*v != '\0' && *v != ' ' && *v != '\t' && *v != '\n' &&
-           !(in_url && (*v == '&' || *v == '#'))) {
-        v++;
+    const char *end = v;
+    for (const char *w = v; *w != '\0';) {
+        const char *e = w;
+        while (*e != '\0' && !conninfo_space(*e)) {
+            e += *e == '\\' && e[1] != '\0' ? 2 : 1;
+        }
+        const char *next = e;
+        while (conninfo_space(*next)) {
+            next++;
+        }
+        if (w > v && (memchr(w, '=', (size_t)(e - w)) != NULL || *next == '=')) {
+            break;
+        }
+        end = e;
+        w = next;
     }
-    return v;
+    return end;
+}
+
+/* Add the password [off, off+len) of the setting at key to out (room for max) as the
+ * count-th found; returns count + 1. */
+static size_t add_password(struct url_password *out, size_t max, size_t count, size_t key,
+                           size_t off, size_t len)
+{
+    if (count < max) {
+        out[count] = (struct url_password){.key = key, .off = off, .len = len};
+    }
+    return count + 1;
+}
+
+size_t url_find_passwords(const char *s, struct url_password *out, size_t max)
+{
+    size_t count = 0;
+    const char *start = s;
+    while (conninfo_space(*start)) {
+        start++;
+    }
+    size_t scheme = strspn(start, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789+-.");
+    if (scheme > 0 && strncmp(start + scheme, "://", 3) == 0) {
+        /* user info: from its first ':' to the LAST '@' of the whole string (libpq ends it at
+         * the first '@' or '/': a password holding an unencoded '@', '/' or '?' is read as a
+         * host, a port or a path, and libpq may then quote a part of it) */
+        const char *auth = start + scheme + 3, *at = strrchr(auth, '@');
+        const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon != NULL) {
+            size_t off = (size_t)(colon + 1 - s);
+            count = add_password(out, max, count, off, off, (size_t)(at - colon - 1));
+        }
+        /* query parameters: after ANY '?' or '&' (a '?' of the password itself included) */
+        for (const char *k = auth; *k != '\0'; k++) {
+            if (k[-1] != '?' && k[-1] != '&') {
+                continue;
+            }
+            size_t kn = strcspn(k, "=&");
+            if (k[kn] == '=' && query_key_is_password(k, kn)) {
+                const char *v = k + kn + 1;
+                count = add_password(out, max, count, (size_t)(k - s), (size_t)(v - s),
+                                     (size_t)(query_value_end(v) - v));
+            }
+        }
+        return count;
+    }
+    for (const char *k = s; *k != '\0'; k++) {
+        if ((k != s && !conninfo_space(k[-1])) || strncasecmp(k, "password", 8) != 0) {
+            continue;
+        }
+        const char *v = k + 8;
+        while (*v == ' ' || *v == '\t') {
+            v++;
+        }
+        if (*v != '=') {
+            continue;
+        }
+        v++;
+        while (conninfo_space(*v)) {
+            v++;
+        }
+        count = add_password(out, max, count, (size_t)(k - s), (size_t)(v - s),
+                             (size_t)(conninfo_value_end(v) - v));
+    }
+    return count;
 }
 
 void url_redact(const char *url, char *out, size_t n)
 {
+    struct url_password some[8], *pw = some;
+    size_t count = url_find_passwords(url, some, 8);
+    if (count > 8) {
+        pw = xcalloc(count, sizeof(*pw));
+        url_find_passwords(url, pw, count);
+    }
     struct buf b;
     buf_init(&b, 4096);
-    const char *p = url, *scheme = strstr(url, "://");
-    bool in_url = scheme != NULL;
-    if (in_url) {
-        /* user info: up to the last '@' of the authority (a password may hold '@' or '/'
-         * unencoded: cut at the query only, to redact too much rather than too little) */
-        const char *auth = scheme + 3, *q = strchr(auth, '?');
-        const char *end = q != NULL ? q : auth + strlen(auth), *at = NULL;
-        for (const char *c = auth; c < end; c++) {
-            at = *c == '@' ? c : at;
+    size_t p = 0; /* copied up to here */
+    for (size_t done = 0; done < count; done++) {
+        /* in the order of their settings (a URL's user info may follow a query's '?') */
+        size_t first = done;
+        for (size_t i = done + 1; i < count; i++) {
+            first = pw[i].key < pw[first].key ? i : first;
         }
-        const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon != NULL) {
-            buf_append(&b, url, (size_t)(colon + 1 - url));
+        struct url_password x = pw[first];
+        pw[first] = pw[done];
+        pw[done] = x;
+        if (x.key >= p) {
+            buf_append(&b, url + p, x.key - p);
+            if (x.key < x.off) {
+                buf_append(&b, "password=", 9);
+            }
             buf_append(&b, "***", 3);
-            p = at;
         }
+        /* a password inside one already masked: masked to its end too */
+        p = x.off + x.len > p ? x.off + x.len : p;
     }
-    while (*p != '\0') {
-        /* password (any case), spaces, '=': a key at the start, after a space or a URL's ? & */
-        bool key_start = p == url || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n' ||
-                         (in_url && (p[-1] == '?' || p[-1] == '&'));
-        if (key_start && strncasecmp(p, "password", 8) == 0) {
-            const char *e = p + 8;
-            while (*e == ' ' || *e == '\t') {
-                e++;
-            }
-            if (*e == '=') {
-                e++;
-                while (!in_url && (*e == ' ' || *e == '\t')) {
-                    e++;
-                }
-                buf_append(&b, "password=***", 12);
-                p = redact_value_end(e, in_url);
-                continue;
-            }
-        }
-        buf_append(&b, p, 1);
-        p++;
-    }
+    buf_append(&b, url + p, strlen(url + p));
     snprintf(out, n, "%.*s", (int)b.len, b.data != NULL ? b.data : "");
     buf_free(&b);
+    if (pw != some) {
+        free(pw);
+    }
 }
 
 size_t utf8_invisible_len(const unsigned char *s, size_t n, size_t i)

@@ -97,10 +97,33 @@ bool text_id_valid(const char *s, size_t len, size_t max);
  * file (or the link's target) unresolved and returns false. */
 bool path_real(const char *file, char *out, size_t n);
 
-/* A database URL or libpq conninfo fit to print (stderr lands in cron mail and CI logs): the
- * password of a URL's user info ("postgresql://u:PW@h/db" -> "postgresql://u:***@h/db"), any
- * password=VALUE (conninfo, also quoted, or a URL's query) -> "password=***". Other text is
- * copied. Writes out (n bytes, NUL-terminated, cut if longer). */
+/* One password of a database URL or libpq conninfo, as byte offsets into its text. */
+struct url_password {
+    size_t key; /* where its setting starts: the "password" key of a query or a key=value
+                 * conninfo (any case, a URL's percent-encoded), or off for a URL's user info */
+    size_t off; /* its first byte (of a quoted one, the opening quote) */
+    size_t len; /* its bytes (of a quoted one, the quotes included); may be 0 */
+};
+
+/* Where the database URL or libpq conninfo s holds a password, generously (a region may
+ * hold more than libpq reads as the password, never less, so that no part of it is printed
+ * or left in libpq's message about s): in a URL ("scheme://", after blanks), its user info
+ * from the first ':' to the LAST '@' of s (libpq ends it at the first '@' or '/': "u:p@ss@h",
+ * "u:p/ss@h", "u:p?ss@h"), and each query parameter "password=" (after any '?' or '&') up
+ * to the next '&' that starts a parameter holding '='; in a key=value conninfo each
+ * "password = VALUE" at the start or after a blank, a quoted VALUE (backslash escapes)
+ * through its closing quote, else the words up to the next one holding or followed by '='
+ * ("password=hunter two port=1": "hunter two"). Percent-encoded passwords are left encoded.
+ * Writes the first max (0 with out NULL) into out, in the order found (a URL's user info
+ * first), and returns how many there are (more than max: call again with room). Thread-safe,
+ * no allocation. */
+size_t url_find_passwords(const char *s, struct url_password *out, size_t max);
+
+/* A database URL or libpq conninfo fit to print (stderr lands in cron mail and CI logs): each
+ * password url_find_passwords finds replaced, a URL's user info one by "***"
+ * ("postgresql://u:PW@h/db" -> "postgresql://u:***@h/db"), a password=VALUE (conninfo, also
+ * quoted, or a URL's query) with its key by "password=***". Other text is copied. Writes out
+ * (n bytes, NUL-terminated, cut if longer). */
 void url_redact(const char *url, char *out, size_t n);
 
 /* The bytes of the invisible formatting character that starts at s[i] (UTF-8, s[0..n)), 0

@@ -627,22 +627,23 @@ static void test_database_errors_named(void **state)
     /* a password libpq quotes in its reason is not repeated (review diff32 4), nor a part of
      * one it reads as something else: a '?' or '/' left unencoded in a URL, a space in the
      * key=value form (review code33 F1) */
-    const char *const secrets[] = {"postgresql://u:S3cr%zzPW@127.0.0.1:1/x",
-                                   "host=127.0.0.1 password=S3cr%zzPW dbnme=x",
-                                   "postgresql://u:S3?cr%zzPW@h/db",
-                                   "postgresql://u:S3/cr%zzPW@127.0.0.1/db",
-                                   "postgresql://u:S3crPW/mo@127.0.0.1/db",
-                                   "postgresql://u@h/db?password=S3%zzcrPW",
-                                   "postgresql://u@h/db?sslmode=require&password=S3crPW%G2",
-                                   "postgresql://u:%z@h/db",
-                                   "host=h password=S3cr PWtwo",
-                                   "host=h password='S3 cr' dbnme=x"};
+    const char *const secrets[] = {
+        "postgresql://u:S3cr%zzPW@127.0.0.1:1/x", "host=127.0.0.1 password=S3cr%zzPW dbnme=x",
+        "postgresql://u:S3?cr%zzPW@h/db", "postgresql://u:S3/cr%zzPW@127.0.0.1/db",
+        "postgresql://u:S3crPW/mo@127.0.0.1/db", "postgresql://u@h/db?password=S3%zzcrPW",
+        "postgresql://u@h/db?sslmode=require&password=S3crPW%G2", "postgresql://u:%z@h/db",
+        "host=h password=S3cr PWtwo", "host=h password='S3 cr' dbnme=x",
+        /* libpq prints a token as "%s": the byte after a '"' of the
+         * password was left ("***"Q"), as were short pieces */
+        "postgresql://u:S3cr%zz\"Q@127.0.0.1/db", "host=h password=S3cr P\"Wtwo",
+        "postgresql://u@h/db?password=S3cr&Qz", "postgresql://u:S3/cr@127.0.0.1/db"};
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
         char *said = NULL;
         const char *const list[] = {"keys", "list", "--database", secrets[i], NULL};
         int code = bunsen_run(&said, list);
         if (code != 2 || strstr(said, "S3") != NULL || strstr(said, "cr%") != NULL ||
             strstr(said, "PW") != NULL || strstr(said, "\"%z\"") != NULL ||
+            strstr(said, "Q") != NULL || strstr(said, "tw") != NULL ||
             strstr(said, "--database: ") == NULL) {
             fail_msg("keys list --database %s: exit %d: %s", secrets[i], code, said);
         }

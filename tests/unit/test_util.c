@@ -158,6 +158,12 @@ static void test_url_redact(void **state)
         {"host=db1 user=u password=S3cret dbname=b", "host=db1 user=u password=*** dbname=b"},
         {"host=db1 password = 'S3 cr\\'et' dbname=b", "host=db1 password=*** dbname=b"},
         {"PASSWORD=S3cret host=db1", "password=*** host=db1"},
+        /* a '?' in the user info's password (it was printed whole), the words of a password
+         * with a space (the second was printed), a query value libpq splits at '&' */
+        {"postgresql://u:S3?cr@h/db", "postgresql://u:***@h/db"},
+        {"host=db1 password=S3cr Stwo port=1", "host=db1 password=*** port=1"},
+        {"postgresql://u@h/db?password=S3cr&S3two&x=1", "postgresql://u@h/db?password=***&x=1"},
+        {"postgresql://u@h/db?pass%77ord=S3cr", "postgresql://u@h/db?password=***"},
         {"host=db1 passwordfile=x", "host=db1 passwordfile=x"},
         {"/var/lib/bunsen/bunsen.db", "/var/lib/bunsen/bunsen.db"},
     };
@@ -170,6 +176,84 @@ static void test_url_redact(void **state)
     char small[12];
     url_redact("postgresql://u:S3cret@h/db", small, sizeof(small));
     assert_string_equal(small, "postgresql:");
+}
+
+/* url_find_passwords: the one parser of where a --database value holds a password, for
+ * url_redact (cli.c) and the masking of libpq's messages (store/pg/conn.c): each form, and
+ * passwords holding the bytes libpq splits at or quotes with. */
+static void test_url_find_passwords(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        const char *pw[3]; /* the regions, in order; a key=value or query one's key first */
+        const char *key[3];
+    } cases[] = {
+        {"postgresql://u:S3cret@h:5432/db", {"S3cret"}, {""}},
+        /* user info to the LAST '@' (libpq ends it at the first '@' or '/') */
+        {"postgres://u:p@ss/w:rd@db1/b?sslmode=require", {"p@ss/w:rd"}, {""}},
+        {"postgresql://u:S3?cr@h/db?sslmode=require", {"S3?cr"}, {""}},
+        {"postgresql://u:S3\"cr'x y@h/db", {"S3\"cr'x y"}, {""}},
+        {"postgresql://u:S3%40cr%3A@h/db", {"S3%40cr%3A"}, {""}}, /* left encoded */
+        {"postgresql://u:@h/db", {""}, {""}},
+        {"postgresql://u@h/db", {NULL}, {NULL}},
+        {"postgresql://h:5432/db?sslmode=require", {NULL}, {NULL}},
+        /* query: any case, a percent-encoded key, the pieces without '=' after an '&' */
+        {"postgresql://u@h/db?sslmode=require&password=S3%26cr&x=1", {"S3%26cr"}, {"password="}},
+        {"postgresql://u@h/db?PASS%77ord=S3cr", {"S3cr"}, {"PASS%77ord="}},
+        {"postgresql://u@h/db?password=S3cr&two&x=1", {"S3cr&two"}, {"password="}},
+        {"postgresql://u@h/db?password=a\"b?c@d:e", {"a\"b?c@d:e"}, {"password="}},
+        {"postgresql://u@h/db?pass%7word=S3cr&passwords=x", {NULL}, {NULL}},
+        {"postgresql://u:S3@h/db?password=S4", {"S3", "S4"}, {"", "password="}},
+        /* key=value: blanks around '=', quotes and escapes, words up to the next key */
+        {"host=h user=u password=S3cret dbname=b", {"S3cret"}, {"password="}},
+        {"host=h password = 'S3 cr\\'et' dbname=b", {"'S3 cr\\'et'"}, {"password = "}},
+        {"host=h password='S3 cr", {"'S3 cr"}, {"password="}},
+        {"host=h password=S3cr two dbname=b", {"S3cr two"}, {"password="}},
+        {"host=h password=S3\\ cr two port = 1", {"S3\\ cr two"}, {"password="}},
+        {"host=h password=a\"b?c@d:e&f port=1", {"a\"b?c@d:e&f"}, {"password="}},
+        {"host=h\tPASSWORD=S3\nport=1", {"S3"}, {"PASSWORD="}},
+        {"password= host=h", {"host=h"}, {"password= "}}, /* libpq's password: "host=h" */
+        {"host=h passwordfile=x mypassword=y", {NULL}, {NULL}},
+        {"password=S3 password=S4", {"S3", "S4"}, {"password=", "password="}},
+        {"/var/lib/bunsen/bunsen.db", {NULL}, {NULL}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct url_password pw[4];
+        const char *s = cases[i].s;
+        size_t n = url_find_passwords(s, pw, 4), want = 0;
+        while (want < 3 && cases[i].pw[want] != NULL) {
+            want++;
+        }
+        if (n != want) {
+            fail_msg("%s: %zu passwords, want %zu", s, n, want);
+        }
+        for (size_t j = 0; j < n; j++) {
+            size_t kn = strlen(cases[i].key[j]);
+            if (pw[j].len != strlen(cases[i].pw[j]) ||
+                memcmp(s + pw[j].off, cases[i].pw[j], pw[j].len) != 0 ||
+                pw[j].off - pw[j].key != kn || memcmp(s + pw[j].key, cases[i].key[j], kn) != 0) {
+                fail_msg("%s: password %zu is '%.*s' (key '%.*s'), want '%s' ('%s')", s, j,
+                         (int)pw[j].len, s + pw[j].off, (int)(pw[j].off - pw[j].key), s + pw[j].key,
+                         cases[i].pw[j], cases[i].key[j]);
+            }
+        }
+    }
+    /* more than there is room for: counted, the first written */
+    char many[200] = "";
+    for (int i = 0; i < 10; i++) {
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "password=S%d ", i);
+    }
+    struct url_password two[2];
+    assert_int_equal(url_find_passwords(many, NULL, 0), 10);
+    assert_int_equal(url_find_passwords(many, two, 2), 10);
+    assert_int_equal(two[1].off, strlen("password=S0 password="));
+    char out[200];
+    url_redact(many, out, sizeof(out));
+    assert_null(strchr(out, 'S'));
+    /* a password inside another (a query one within the user info to the last '@') */
+    url_redact("postgresql://u:x@h/db?password=a@b&c=1", out, sizeof(out));
+    assert_string_equal(out, "postgresql://u:***&c=1");
 }
 
 /* UTF-8 of one code point (test helper). */
@@ -291,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_hash_keyed),
         cmocka_unit_test(test_real_parse_decimal),
         cmocka_unit_test(test_url_redact),
+        cmocka_unit_test(test_url_find_passwords),
         cmocka_unit_test(test_invisible),
         cmocka_unit_test(test_monotonic_deadline),
     };

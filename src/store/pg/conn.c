@@ -308,73 +308,25 @@ static bool last_host_reason(const char *msg, char *out, size_t n)
     return last != msg;
 }
 
-/* Where conninfo may hold a password, generously, as up to PW_REGIONS strings into out
- * (returns how many): a URL's user info from its first ':' to the LAST '@' (libpq ends it at
- * the first '@' or '/': a password with an unencoded '/', '?' or '@' is read otherwise, and
- * libpq then quotes a part of it as some other token, a port or a percent-encoded token), a
- * URL query's "password=" value up to the next '&', and in the key=value form everything
- * after "password=" up to the next word holding '=' (an unquoted password with a space is two
- * words to libpq: "password=hunter two" makes it quote "two"). */
-#define PW_REGIONS 3
-#define PW_MAX     256
-static size_t conninfo_passwords(const char *conninfo, char out[PW_REGIONS][PW_MAX])
-{
-    size_t n = 0;
-    const char *scheme = strstr(conninfo, "://");
-    if (scheme != NULL) {
-        const char *user = scheme + 3;
-        const char *at = strrchr(user, '@');
-        const char *colon = at != NULL ? memchr(user, ':', (size_t)(at - user)) : NULL;
-        if (colon != NULL) {
-            snprintf(out[n++], PW_MAX, "%.*s", (int)(at - colon - 1), colon + 1);
-        }
-        const char *q = strchr(user, '?');
-        for (const char *k = q != NULL ? strstr(q, "password=") : NULL; k != NULL && n < PW_REGIONS;
-             k = strstr(k + 1, "password=")) {
-            const char *v = k + strlen("password=");
-            snprintf(out[n++], PW_MAX, "%.*s", (int)strcspn(v, "&#"), v);
-        }
-        return n;
-    }
-    for (const char *k = strstr(conninfo, "password"); k != NULL && n < PW_REGIONS;
-         k = strstr(k + 1, "password")) {
-        const char *v = k + strlen("password");
-        v += strspn(v, " \t");
-        if (*v != '=' || (k != conninfo && strchr(" \t", k[-1]) == NULL)) {
-            continue;
-        }
-        v++;
-        v += strspn(v, " \t");
-        size_t len = 0;
-        if (*v == '\'') {
-            for (len = 1; v[len] != '\0' && v[len] != '\'';
-                 len += v[len] == '\\' && v[len + 1] ? 2 : 1) {
-            }
-        } else { /* words up to the next key=value */
-            for (size_t w = 0; v[w] != '\0';) {
-                size_t wl = strcspn(v + w, " \t");
-                if (w > 0 && memchr(v + w, '=', wl) != NULL) {
-                    break;
-                }
-                len = w + wl;
-                w += wl;
-                w += strspn(v + w, " \t");
-            }
-        }
-        snprintf(out[n++], PW_MAX, "%.*s", (int)len, v);
-    }
-    return n;
-}
-
-/* Does token (n bytes) share 3 bytes in a row with secret, or (shorter) is it the secret? */
+/* Does token (n bytes) share 3 bytes in a row with secret, or (shorter) is it the secret or
+ * one of its pieces between the bytes libpq splits a conninfo at (a blank, '&', '/', '@',
+ * ':', '?', '='): "password=S3cr&Qz" makes libpq quote "Qz", "S3/cr@h" reads port "S3". */
 static bool overlaps_secret(const char *token, size_t n, const char *secret)
 {
+    static const char split[] = " \t&/@:?=";
     size_t sn = strlen(secret);
     if (sn == 0 || n == 0) {
         return false;
     }
     if (n < 3) {
-        return n == sn && memcmp(token, secret, n) == 0;
+        for (const char *s = secret; *s != '\0'; s += *s != '\0') {
+            size_t piece = strcspn(s, split);
+            if (piece == n && memcmp(s, token, n) == 0) {
+                return true;
+            }
+            s += piece;
+        }
+        return false;
     }
     for (size_t i = 0; i + 3 <= n; i++) {
         if (memmem(secret, sn, token + i, 3) != NULL) {
@@ -398,43 +350,76 @@ static void mask(char *p, size_t n)
 
 /* msg with every double-quoted token (libpq quotes the token it could not read) that
  * overlaps secret masked, a quote left open masked to the end when what follows overlaps
- * it, and every other copy of secret masked too, in place. */
+ * it, and every other copy of secret masked too, in place. libpq writes a token as "%s",
+ * a '"' in it unescaped: when secret holds '"', a token may run over as many more quotes
+ * as it does, and the longest such run that overlaps is masked ("a"bc" masked as "***",
+ * not as "***"bc"); and any quote may open one, as the pairing of quotes is then lost. */
 static void redact_secret(char *msg, const char *secret)
 {
-    size_t n = strlen(secret);
+    size_t n = strlen(secret), more = 0;
     if (n == 0) {
         return;
     }
+    for (const char *s = strchr(secret, '"'); s != NULL; s = strchr(s + 1, '"')) {
+        more++;
+    }
     for (char *q = strchr(msg, '"'); q != NULL;) {
-        char *end = strchr(q + 1, '"');
-        if (end == NULL) {
+        char *first = strchr(q + 1, '"'), *end = NULL;
+        size_t seen = 0; /* closing quotes tried */
+        for (char *e = first; e != NULL && seen <= more; e = strchr(e + 1, '"')) {
+            seen++;
+            if (overlaps_secret(q + 1, (size_t)(e - q - 1), secret)) {
+                end = e;
+            }
+        }
+        if (seen <= more) { /* fewer closing quotes than the token may hold: to the end */
             size_t rest = strlen(q + 1);
             if (overlaps_secret(q + 1, rest, secret)) {
                 mask(q + 1, rest);
+                break;
             }
-            break;
         }
-        size_t len = (size_t)(end - q - 1);
-        if (overlaps_secret(q + 1, len, secret)) {
+        if (end != NULL) {
+            size_t len = (size_t)(end - q - 1);
             mask(q + 1, len);
-            end = strchr(q + 1, '"');
+            first = q + 1 + (len >= 3 ? 3 : len); /* its closing quote, now */
+            q = strchr(first + 1, '"');
+        } else if (first == NULL) {
+            break;
+        } else {
+            q = more > 0 ? first : strchr(first + 1, '"');
         }
-        q = end != NULL ? strchr(end + 1, '"') : NULL;
     }
     for (char *p = n >= 3 ? strstr(msg, secret) : NULL; p != NULL; p = strstr(p + 3, secret)) {
         mask(p, n);
     }
 }
 
-/* text (a libpq message about conninfo) with every password region of conninfo redacted. */
+/* text (a libpq message about conninfo) with every password of conninfo redacted (a quoted
+ * one's quotes left out: libpq quotes no part of one it read as a value). */
 static void redact_conninfo(char *text, const char *conninfo)
 {
-    char pw[PW_REGIONS][PW_MAX];
-    size_t n = conninfo_passwords(conninfo, pw);
-    for (size_t i = 0; i < n; i++) {
-        redact_secret(text, pw[i]);
+    struct url_password pw[8];
+    size_t n = url_find_passwords(conninfo, pw, 8);
+    struct url_password *all = n > 8 ? xcalloc(n, sizeof(*all)) : pw;
+    if (all != pw) {
+        url_find_passwords(conninfo, all, n);
     }
-    explicit_bzero(pw, sizeof(pw));
+    for (size_t i = 0; i < n; i++) {
+        const char *v = conninfo + all[i].off;
+        size_t len = all[i].len;
+        if (len >= 2 && v[0] == '\'' && v[len - 1] == '\'') {
+            v++;
+            len -= 2;
+        }
+        char *secret = xstrndup(v, len);
+        redact_secret(text, secret);
+        explicit_bzero(secret, len);
+        free(secret);
+    }
+    if (all != pw) {
+        free(all);
+    }
 }
 
 int pg_conninfo_check(const char *conninfo, struct err *err)
