@@ -279,14 +279,19 @@ static int spawn(struct daemon *d, const char *const *extra)
         }
         fclose(f);
     }
-    /* PostgreSQL: a key the new process has not cached is looked up within 200 ms, else 503 +
-     * Retry-After (the answer is cached for the retry: docs/SCALING.md). A just-started
-     * daemon's first lookup opens a read connection, which on a loaded machine (ASan) can take
-     * longer: a test's first admin call then failed. Warm the admin key as a client would,
-     * by retrying. */
-    for (int i = 0; i < 50 && harness_on_postgres() && d->admin_key[0] != '\0'; i++) {
+    harness_warm(d, d->admin_key);
+    return 0;
+}
+
+/* PostgreSQL: a key the new process has not cached is looked up within 200 ms, else 503 +
+ * Retry-After (the answer is cached for the retry: docs/SCALING.md). A just-started daemon's
+ * first lookup opens a read connection, which on a loaded machine (ASan) can take longer: a
+ * test's first admin call then failed. Warm the key as a client would, by retrying. */
+void harness_warm(struct daemon *d, const char *key)
+{
+    for (int i = 0; i < 50 && harness_on_postgres() && key != NULL && key[0] != '\0'; i++) {
         struct resp r;
-        int st = http_req(d->port, "GET", "/api/v1/me", d->admin_key, NULL, &r) == 0 ? r.status : 0;
+        int st = http_req(d->port, "GET", "/api/v1/me", key, NULL, &r) == 0 ? r.status : 0;
         if (st != 0) {
             resp_free(&r);
         }
@@ -295,7 +300,6 @@ static int spawn(struct daemon *d, const char *const *extra)
         }
         sleep_ms(100);
     }
-    return 0;
 }
 
 int daemon_start(struct daemon *d, const char *const *extra)

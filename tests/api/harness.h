@@ -52,6 +52,10 @@ int daemon_start_db(struct daemon *d, const char *database, const char *const *e
 int daemon_prepare_db(struct daemon *d, const char *database);
 /* Start again on the same data dir (after stop or kill). */
 int daemon_restart(struct daemon *d, const char *const *extra);
+/* On PostgreSQL, retry a keyed request to d while it answers 503 (a cold key lookup over its
+ * 200 ms), up to 5 s: daemon_start and daemon_restart do it with d->admin_key, a daemon
+ * started on a database whose admin key another one wrote needs it with that key. */
+void harness_warm(struct daemon *d, const char *key);
 /* SIGTERM and wait; returns the exit status (or -1). */
 int daemon_stop(struct daemon *d);
 /* SIGKILL and reap. */

@@ -26,9 +26,17 @@ as_pg() {
     fi
 }
 
+# A free port below the kernel's ephemeral range (ip_local_port_range), so that no outgoing
+# connection (the load clients', the daemons' reconnects) can hold it as its local port
+# while the server is down for a restart (`restart` binds the same port again: review
+# flaky34 F2).
 free_port() {
+    lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    case "$lo" in '' | *[!0-9]*) lo=32768 ;; esac
+    span=$((lo - 20000))
+    [ "$span" -ge 1000 ] || span=12768
     for _ in 1 2 3 4 5 6 7 8 9 10; do
-        p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000))
+        p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % span))
         if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null && ! ss -ltn 2>/dev/null | grep -q ":$p "; then
             echo "$p"
             return

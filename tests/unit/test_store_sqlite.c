@@ -276,9 +276,10 @@ static long long cw_left(sqlite3 *c)
  * the daemon's (sqlite_conn_open: its busy handler) writes beside a compaction of 200,000 rows
  * and counts the rows compaction removed between its count before BEGIN IMMEDIATE and the
  * lock: the chunk under way, one more committed while the count itself ran (a few ms, more
- * under ASan: 2 chunks were seen there), and a third if the writer missed a pause; never
- * more. Without the pauses between chunks (or with SQLite's busy handler) a write waited
- * through 50,000-300,000 rows. */
+ * under ASan: 2 chunks were seen there), and one more for each pause the writer slept
+ * through (a loaded 2-CPU host wakes it late: 2 chunks in 5 of 11 loaded ASan runs, review
+ * flaky34 F3). Without the pauses between chunks (or with SQLite's busy handler) a write
+ * waited through 50,000-300,000 rows: the bound is 10 chunks, far from both. */
 static void test_compact_yields_to_writer(void **state)
 {
     (void)state;
@@ -334,7 +335,7 @@ static void test_compact_yields_to_writer(void **state)
     assert_int_equal(c.rc, 0);
     assert_int_equal(c.st.exposures, 100000);
     assert_int_equal(c.st.events, 100000);
-    if (most > 3 * SQLITE_COMPACT_CHUNK) {
+    if (most > 10 * SQLITE_COMPACT_CHUNK) {
         fail_msg("a write waited while compaction removed %lld rows (chunks of %d)", most,
                  SQLITE_COMPACT_CHUNK);
     }
