@@ -170,7 +170,9 @@ static void test_ofrep_database_locked(void **state)
     double p50 = lat[LOCKED_EVALS / 2], p99 = lat[LOCKED_EVALS * 99 / 100];
     fprintf(stderr, "# OFREP while the database is locked: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
             p50, p99, lat[LOCKED_EVALS - 1]);
-    assert_true(p99 < 50.0);
+    /* printed, not asserted (latencies are the benchmarks'): an evaluation that waited for the
+     * lock would have answered 503 at the busy timeout or hung until the ROLLBACK above, which
+     * the status check and the hang detector fail (review flaky34 F5) */
     /* every exposure ends committed or dropped (the writer retries after the lock) */
     double c = 0, d = 0;
     for (int i = 0; i < 200; i++) {

@@ -399,24 +399,30 @@ static void test_idle_kept_alive_shed(void **state)
 /* At the cap, connections that have sent nothing for a second are closed for room too (review
  * hostile31 F6: 200 silent connections held a 200-slot daemon, and a new client waited the
  * whole --request-timeout; reconnecting every few seconds held every slot at no cost). 16
- * silent connections on the 16-slot daemon, 1.2 s: a new client is served and the shed
- * counter rose (without: the request timeout closed them at 2 s, counted as timeouts, and the
- * counter stayed). Then every connection closed, the open-connection gauge is back where it
+ * silent connections on a 16-slot daemon, 1.2 s: a new client is served and the shed
+ * counter rose (without: the client waited until the request timeout closed them, counted as
+ * timeouts, and the counter stayed). The daemon's --request-timeout is 30 s, not D's 2 s: with
+ * 2 s the probe had to come within [1 s, 2 s], which a stalled test process could miss
+ * (review flaky34 F4). Then every connection closed, the open-connection gauge is back where it
  * was (none of the 17 left counted). */
 static void test_silent_new_shed(void **state)
 {
     (void)state;
+    struct daemon S;
+    const char *const extra[] = {
+        "--request-timeout", "30", "--max-connections", "16", "--threads", "2", NULL};
+    assert_int_equal(daemon_start(&S, extra), 0);
     int fds[CONNS];
-    double before = harness_metric_value(D.port, NULL, "bunsen_http_idle_connections_shed_total");
+    double before = harness_metric_value(S.port, NULL, "bunsen_http_idle_connections_shed_total");
     /* what is open already (the request reading it; connections of the tests before that the
      * daemon has not closed yet) */
-    double base = harness_metric_value(D.port, NULL, "bunsen_http_connections_open");
+    double base = harness_metric_value(S.port, NULL, "bunsen_http_connections_open");
     for (int i = 0; i < CONNS; i++) {
-        fds[i] = open_from("127.0.0.1", D.port);
+        fds[i] = open_from("127.0.0.1", S.port);
         assert_true(fds[i] >= 0);
     }
-    sleep_ms(1200); /* silent for more than a second, less than --request-timeout (2 s) */
-    int probe = open_from("127.0.0.1", D.port);
+    sleep_ms(1200); /* silent for more than a second */
+    int probe = open_from("127.0.0.1", S.port);
     assert_true(probe >= 0);
     assert_true(send_text(probe, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     char pbuf[512];
@@ -427,11 +433,11 @@ static void test_silent_new_shed(void **state)
     for (int i = 0; i < CONNS; i++) {
         close(fds[i]);
     }
-    assert_true(harness_metric_value(D.port, NULL, "bunsen_http_idle_connections_shed_total") >=
+    assert_true(harness_metric_value(S.port, NULL, "bunsen_http_idle_connections_shed_total") >=
                 before + 1);
     double open = -1;
     for (int i = 0; i < 200 && !(open >= 1 && open <= base); i++) { /* the closes arrive */
-        open = harness_metric_value(D.port, NULL, "bunsen_http_connections_open");
+        open = harness_metric_value(S.port, NULL, "bunsen_http_connections_open");
         if (!(open >= 1 && open <= base)) {
             sleep_ms(50);
         }
@@ -440,7 +446,7 @@ static void test_silent_new_shed(void **state)
     assert_true(open >= 1 && open <= base); /* none left counted */
     /* every connection handed to MHD was started (its started notification ended the
      * hand-over, review diff31 F3): none is left pending to be taken for dropped */
-    assert_true(harness_metric_value(D.port, NULL, "bunsen_http_connections_pending") == 0);
+    assert_true(harness_metric_value(S.port, NULL, "bunsen_http_connections_pending") == 0);
 }
 
 /* The default per-IP cap of 256 (it was off, and 4,200 trickling connections from one address
