@@ -598,11 +598,14 @@ size_t url_find_passwords(const char *s, struct url_password *out, size_t max)
         return count;
     }
     for (const char *k = s; *k != '\0'; k++) {
-        if ((k != s && !conninfo_space(k[-1])) || strncasecmp(k, "password", 8) != 0) {
+        /* a key starts the text, or follows a blank or a quoted value's closing quote
+         * (libpq reads "host='h'password=x": review diff34 F1) */
+        if ((k != s && !conninfo_space(k[-1]) && k[-1] != '\'') ||
+            strncasecmp(k, "password", 8) != 0) {
             continue;
         }
         const char *v = k + 8;
-        while (*v == ' ' || *v == '\t') {
+        while (conninfo_space(*v)) {
             v++;
         }
         if (*v != '=') {

@@ -63,8 +63,9 @@ struct http_server {
     atomic_size_t reply_bytes;
     size_t reply_budget;
     /* the same per key, exactly (a hashed bucket let two keys share one share, 1 pair in 256:
-     * RELIABILITY.md BA): an entry per key holding counted replies, under reply_mu. Counted
-     * replies are slow reads of 64 KiB or more, so the lock is off every hot path; the table
+     * RELIABILITY.md BA): an entry per key holding counted replies, under reply_mu, taken
+     * by counted replies (slow reads of 64 KiB or more) and by the budget's check of a slow
+     * read once replies hold more than a key's share: off every hot path; the table
      * holds at most one entry per key (keys are made by admins) and per counted reply. */
     pthread_mutex_t reply_mu;
     struct reply_key *reply_keys;
@@ -139,6 +140,9 @@ bool http_server_reply_budget_ok(struct http_req *r)
         return true;
     }
     size_t held = atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed);
+    if (held <= srv->reply_budget / HTTP_REPLY_KEY_SHARE) {
+        return true; /* no key can be over its share: the mutex is not taken */
+    }
     size_t mine = reply_key_bytes(srv, r->key_id);
     if (held <= srv->reply_budget && mine <= srv->reply_budget / HTTP_REPLY_KEY_SHARE) {
         return true;

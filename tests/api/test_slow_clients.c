@@ -447,6 +447,7 @@ static void test_silent_new_shed(void **state)
     /* every connection handed to MHD was started (its started notification ended the
      * hand-over, review diff31 F3): none is left pending to be taken for dropped */
     assert_true(harness_metric_value(S.port, NULL, "bunsen_http_connections_pending") == 0);
+    assert_int_equal(harness_stop(&S), 0);
 }
 
 /* The default per-IP cap of 256 (it was off, and 4,200 trickling connections from one address

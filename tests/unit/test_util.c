@@ -216,6 +216,10 @@ static void test_url_find_passwords(void **state)
         {"password= host=h", {"host=h"}, {"password= "}}, /* libpq's password: "host=h" */
         {"host=h passwordfile=x mypassword=y", {NULL}, {NULL}},
         {"password=S3 password=S4", {"S3", "S4"}, {"password=", "password="}},
+        /* a key right after a quoted value, a newline before '=' (libpq reads both: review
+         * diff34 F1) */
+        {"host='h'password=S3cr port=1", {"S3cr"}, {"password="}},
+        {"host=h password\n=S3 port=1", {"S3"}, {"password\n="}},
         {"/var/lib/bunsen/bunsen.db", {NULL}, {NULL}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -308,9 +308,10 @@ static bool last_host_reason(const char *msg, char *out, size_t n)
     return last != msg;
 }
 
-/* Does token (n bytes) share 3 bytes in a row with secret, or (shorter) is it the secret or
- * one of its pieces between the bytes libpq splits a conninfo at (a blank, '&', '/', '@',
- * ':', '?', '='): "password=S3cr&Qz" makes libpq quote "Qz", "S3/cr@h" reads port "S3". */
+/* Does token (n bytes) share 3 bytes in a row with secret, or does a piece of it between the
+ * bytes libpq splits a conninfo at (a blank, '&', '/', '@', ':', '?', '=') equal a piece of
+ * secret: "password=S3cr&Qz" makes libpq quote "Qz", "S3/cr@h" reads port "S3", and
+ * "u:p@zq@h" host "zq@h" (review diff34 F2: no 3 bytes of "zq@h" are in "p@zq"). */
 static bool overlaps_secret(const char *token, size_t n, const char *secret)
 {
     static const char split[] = " \t&/@:?=";
@@ -318,20 +319,24 @@ static bool overlaps_secret(const char *token, size_t n, const char *secret)
     if (sn == 0 || n == 0) {
         return false;
     }
-    if (n < 3) {
-        for (const char *s = secret; *s != '\0'; s += *s != '\0') {
-            size_t piece = strcspn(s, split);
-            if (piece == n && memcmp(s, token, n) == 0) {
-                return true;
-            }
-            s += piece;
-        }
-        return false;
-    }
     for (size_t i = 0; i + 3 <= n; i++) {
         if (memmem(secret, sn, token + i, 3) != NULL) {
             return true;
         }
+    }
+    for (size_t t = 0; t < n;) {
+        size_t tp = 0; /* the token's piece at t */
+        while (t + tp < n && strchr(split, token[t + tp]) == NULL) {
+            tp++;
+        }
+        for (const char *s = secret; tp > 0 && *s != '\0'; s += *s != '\0') {
+            size_t piece = strcspn(s, split);
+            if (piece == tp && memcmp(s, token + t, tp) == 0) {
+                return true;
+            }
+            s += piece;
+        }
+        t += tp + 1;
     }
     return false;
 }
