@@ -321,10 +321,17 @@ void http_feeds_close_all(void);
  * readers must not leave every other key refused); each key is counted on its own, requests
  * without a key together (key id ""). */
 #define HTTP_REPLY_KEY_SHARE 4
-/* Add n bytes to, or take them from, the server's count of counted replies and key_id's
- * (server.c; bunsen_http_reply_bytes). Any thread. */
-void http_server_reply_hold(struct http_server *srv, const char *key_id, size_t n);
-void http_server_reply_release(struct http_server *srv, const char *key_id, size_t n);
+/* The budget of unsent replies (replies.c), one per server (http_server_replies): _new with
+ * --max-reply-memory in bytes, _free (NULL ok) once MHD has stopped. http_replies_hold /
+ * _release add n bytes to, or take them from, the count of counted replies and key_id's
+ * (bunsen_http_reply_bytes). Any thread. */
+struct http_replies;
+struct http_replies *http_replies_new(size_t budget);
+void http_replies_free(struct http_replies *rb);
+struct http_replies *http_server_replies(struct http_server *srv);
+void http_replies_hold(struct http_replies *rb, const char *key_id, size_t n);
+void http_replies_release(struct http_replies *rb, const char *key_id, size_t n);
+void http_replies_write_metrics(struct http_replies *rb, struct buf *b);
 /* May r, a slow read (ROUTE_OFFLOAD), be made? True for any request but GET and HEAD (a
  * committed write's reply must go out), and while the counted replies hold no more than
  * --max-reply-memory, and r's key's no more than its share of it; else false after replying
@@ -335,7 +342,7 @@ void http_server_reply_release(struct http_server *srv, const char *key_id, size
  * again when an offload thread takes it (offload.c), since the replies rendered meanwhile
  * count only once made: what passes the budget is at most the two threads' replies in the
  * making. Any thread that owns r. */
-bool http_server_reply_budget_ok(struct http_req *r);
+bool http_replies_admit(struct http_req *r);
 
 /* Reply with resp (ownership passes to the request), counting bytes for the access log. */
 void http_reply_response(struct http_req *r, int status, struct MHD_Response *resp, size_t bytes);

@@ -32,7 +32,7 @@
  *   One viewer key filled the whole queue in 50 ms (review hostile30 F3). The ingestion pool
  *   has no such cap: many clients share one sdk key there
  *   over the memory budget (a GET or HEAD while the unsent replies hold more than
- *   --max-reply-memory: http_server_reply_budget_ok): refused 503 + Retry-After when
+ *   --max-reply-memory: http_replies_admit): refused 503 + Retry-After when
  *   queued, and again here before its handler, unrun (review hostile30 F1; RELIABILITY.md AR)
  *   stopping (http_offload_stop, before MHD_stop_daemon): the threads run what is queued,
  *   then exit; a later submit refuses with `stopped` and the server runs the handler on the
@@ -165,7 +165,7 @@ static void *offload_main(void *arg)
             continue;
         }
         /* the replies rendered since it was queued count now (server.c's first check) */
-        if (!http_server_reply_budget_ok(r)) {
+        if (!http_replies_admit(r)) {
             http_req_resume(r); /* with its 503 */
             continue;
         }

@@ -45,11 +45,11 @@ static void set_body(struct http_req *r, int status, struct MHD_Response *resp,
 }
 
 /* A rendered body of HTTP_REPLY_COUNTED_MIN bytes or more: its length is on the server's
- * count (http_server_reply_hold) from the response's making until MHD destroys it (the reply
+ * count (http_replies_hold, replies.c) from the response's making until MHD destroys it (the reply
  * sent, or the connection gone: counted_free), when body (NULL: in the same block, after this)
  * is freed. */
 struct counted {
-    struct http_server *srv;
+    struct http_replies *rb;
     char key_id[HTTP_KEY_ID_LEN]; /* the request's key's, "" without one */
     size_t len;
     void *body;
@@ -58,7 +58,7 @@ struct counted {
 static void counted_free(void *cls)
 {
     struct counted *c = cls;
-    http_server_reply_release(c->srv, c->key_id, c->len);
+    http_replies_release(c->rb, c->key_id, c->len);
     free(c->body);
     free(c);
 }
@@ -67,7 +67,7 @@ static void counted_free(void *cls)
  * (nothing held, c and its body freed) when it cannot be made. */
 static struct MHD_Response *counted_response(struct counted *c, char *data)
 {
-    http_server_reply_hold(c->srv, c->key_id, c->len);
+    http_replies_hold(c->rb, c->key_id, c->len);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(c->len, data, counted_free, c);
     if (resp == NULL) {
@@ -91,7 +91,7 @@ void http_reply_bytes(struct http_req *r, int status, const char *content_type, 
 {
     if (reply_counted(r, len)) {
         struct counted *c = xmalloc(sizeof(*c) + len);
-        c->srv = r->srv;
+        c->rb = http_server_replies(r->srv);
         str_copy(c->key_id, sizeof(c->key_id), r->key_id);
         c->len = len;
         c->body = NULL;
@@ -136,7 +136,7 @@ void http_reply_json_text(struct http_req *r, int status, char *text, size_t len
     struct MHD_Response *resp;
     if (reply_counted(r, len)) {
         struct counted *c = xmalloc(sizeof(*c));
-        c->srv = r->srv;
+        c->rb = http_server_replies(r->srv);
         str_copy(c->key_id, sizeof(c->key_id), r->key_id);
         c->len = len;
         c->body = text;

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -57,116 +56,13 @@ struct http_server {
     struct http_offload *ingest;      /* large ingestion bodies: a pool of their own */
     struct http_deadlines *deadlines; /* each request's deadline (deadline.c) */
     atomic_int in_flight;             /* requests begun and not completed (http_server_stop) */
-    /* bytes of rendered replies MHD still holds (http_server_reply_hold), and the most
-     * (--max-reply-memory) beyond which slow reads are refused
-     * (http_server_reply_budget_ok) */
-    atomic_size_t reply_bytes;
-    size_t reply_budget;
-    /* the same per key, exactly (a hashed bucket let two keys share one share, 1 pair in 256:
-     * RELIABILITY.md BA): an entry per key holding counted replies, under reply_mu, taken
-     * by counted replies (slow reads of 64 KiB or more) and by the budget's check of a slow
-     * read once replies hold more than a key's share: off every hot path; the table
-     * holds at most one entry per key (keys are made by admins) and per counted reply. */
-    pthread_mutex_t reply_mu;
-    struct reply_key *reply_keys;
-    size_t reply_nkeys, reply_capkeys;
-    atomic_uint_fast64_t reply_refused; /* slow reads refused over the budget */
-    atomic_uint_fast64_t key_checks;    /* key checks applied (http_server_retain_keys) */
+    struct http_replies *replies;     /* the unsent replies' budget (replies.c) */
+    atomic_uint_fast64_t key_checks;  /* key checks applied (http_server_retain_keys) */
 };
 
-struct reply_key {
-    char id[HTTP_KEY_ID_LEN]; /* "" for a request without a key */
-    size_t bytes;
-};
-
-/* key_id's entry in srv's table, or SIZE_MAX; with reply_mu held. */
-static size_t reply_key_find(const struct http_server *srv, const char *key_id)
+struct http_replies *http_server_replies(struct http_server *srv)
 {
-    for (size_t i = 0; i < srv->reply_nkeys; i++) {
-        if (strncmp(srv->reply_keys[i].id, key_id, HTTP_KEY_ID_LEN) == 0) {
-            return i;
-        }
-    }
-    return SIZE_MAX;
-}
-
-void http_server_reply_hold(struct http_server *srv, const char *key_id, size_t n)
-{
-    atomic_fetch_add_explicit(&srv->reply_bytes, n, memory_order_relaxed);
-    pthread_mutex_lock(&srv->reply_mu);
-    size_t i = reply_key_find(srv, key_id);
-    if (i == SIZE_MAX) {
-        if (srv->reply_nkeys == srv->reply_capkeys) {
-            srv->reply_capkeys = srv->reply_capkeys ? 2 * srv->reply_capkeys : 16;
-            srv->reply_keys =
-                xrealloc(srv->reply_keys, srv->reply_capkeys * sizeof(*srv->reply_keys));
-        }
-        i = srv->reply_nkeys++;
-        str_copy(srv->reply_keys[i].id, sizeof(srv->reply_keys[i].id), key_id);
-        srv->reply_keys[i].bytes = 0;
-    }
-    srv->reply_keys[i].bytes += n;
-    pthread_mutex_unlock(&srv->reply_mu);
-}
-
-void http_server_reply_release(struct http_server *srv, const char *key_id, size_t n)
-{
-    atomic_fetch_sub_explicit(&srv->reply_bytes, n, memory_order_relaxed);
-    pthread_mutex_lock(&srv->reply_mu);
-    size_t i = reply_key_find(srv, key_id);
-    if (i != SIZE_MAX) { /* always: every release follows its hold */
-        srv->reply_keys[i].bytes -= n < srv->reply_keys[i].bytes ? n : srv->reply_keys[i].bytes;
-        if (srv->reply_keys[i].bytes == 0) {
-            srv->reply_keys[i] = srv->reply_keys[--srv->reply_nkeys];
-        }
-    }
-    pthread_mutex_unlock(&srv->reply_mu);
-}
-
-/* Bytes of counted replies key_id's requests hold. */
-static size_t reply_key_bytes(struct http_server *srv, const char *key_id)
-{
-    pthread_mutex_lock(&srv->reply_mu);
-    size_t i = reply_key_find(srv, key_id);
-    size_t v = i == SIZE_MAX ? 0 : srv->reply_keys[i].bytes;
-    pthread_mutex_unlock(&srv->reply_mu);
-    return v;
-}
-
-bool http_server_reply_budget_ok(struct http_req *r)
-{
-    struct http_server *srv = r->srv;
-    if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-        return true;
-    }
-    size_t held = atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed);
-    if (held <= srv->reply_budget / HTTP_REPLY_KEY_SHARE) {
-        return true; /* no key can be over its share: the mutex is not taken */
-    }
-    size_t mine = reply_key_bytes(srv, r->key_id);
-    if (held <= srv->reply_budget && mine <= srv->reply_budget / HTTP_REPLY_KEY_SHARE) {
-        return true;
-    }
-    atomic_fetch_add_explicit(&srv->reply_refused, 1, memory_order_relaxed);
-    if (held > srv->reply_budget) {
-        http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                         "replies waiting to be sent hold %.1f MiB, over --max-reply-memory %zu "
-                         "MiB; retry shortly",
-                         (double)held / (1024.0 * 1024.0), srv->reply_budget >> 20);
-    } else { /* one key's slow readers may not take every other key's share (review diff31 F8) */
-        http_reply_error(r, ERR_UNAVAILABLE, NULL,
-                         "this key's replies waiting to be sent hold %.1f MiB, over its share "
-                         "(1/%d of --max-reply-memory %zu MiB); retry once its clients have "
-                         "read them",
-                         (double)mine / (1024.0 * 1024.0), HTTP_REPLY_KEY_SHARE,
-                         srv->reply_budget >> 20);
-    }
-    if (r->resp != NULL) {
-        /* they drain at their clients' pace: a little longer than a full queue's 1 s */
-        MHD_del_response_header(r->resp, "Retry-After", "1");
-        MHD_add_response_header(r->resp, "Retry-After", "2");
-    }
-    return false;
+    return srv->replies;
 }
 
 struct ratelimit *http_server_ratelimit(struct http_server *srv)
@@ -489,7 +385,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* a large ingestion body never waits behind slow reads holding their threads, nor
          * they behind it (review iso s23; RELIABILITY.md AH) */
         struct http_offload *pool = (r->route->flags & ROUTE_OFFLOAD) ? srv->offload : srv->ingest;
-        if (pool == srv->offload && !http_server_reply_budget_ok(r)) {
+        if (pool == srv->offload && !http_replies_admit(r)) {
             return queue_reply(r);
         }
         enum http_offload_rc orc = http_offload_submit(pool, r);
@@ -663,8 +559,7 @@ static void server_free(struct http_server *srv)
     http_offload_free(srv->offload);
     http_offload_free(srv->ingest);
     http_accounting_free(srv->acct);
-    pthread_mutex_destroy(&srv->reply_mu);
-    free(srv->reply_keys);
+    http_replies_free(srv->replies);
     free(srv);
 }
 
@@ -679,8 +574,7 @@ int http_server_start(struct app *app, const struct config *cfg, struct http_ser
     }
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
-    srv->reply_budget = (size_t)cfg->max_reply_mib << 20;
-    pthread_mutex_init(&srv->reply_mu, NULL);
+    srv->replies = http_replies_new((size_t)cfg->max_reply_mib << 20);
     srv->acct = http_accounting_new();
     srv->rl = ratelimit_new();
     srv->keys = authcache_new();
@@ -815,17 +709,7 @@ void http_server_write_metrics(struct http_server *srv, struct buf *b)
     metrics_write_value(
         b, "bunsen_http_offload_abandoned_total", "",
         (double)(http_offload_abandoned(srv->offload) + http_offload_abandoned(srv->ingest)));
-    metrics_write_help(
-        b, "bunsen_http_reply_bytes", "gauge",
-        "Bytes of slow reads' rendered replies of 64 KiB or more not yet sent (held until "
-        "their client has read them; --max-reply-memory bounds them).");
-    metrics_write_value(b, "bunsen_http_reply_bytes", "",
-                        (double)atomic_load_explicit(&srv->reply_bytes, memory_order_relaxed));
-    metrics_write_help(b, "bunsen_http_reply_memory_refused_total", "counter",
-                       "Slow reads (results, large lists) refused 503 because the replies "
-                       "waiting to be sent held more than --max-reply-memory.");
-    metrics_write_value(b, "bunsen_http_reply_memory_refused_total", "",
-                        (double)atomic_load_explicit(&srv->reply_refused, memory_order_relaxed));
+    http_replies_write_metrics(srv->replies, b);
     metrics_write_help(b, "bunsen_http_key_checks_total", "counter",
                        "Key checks done: the active keys read from the database (once a second) "
                        "and the cached verifications of keys no longer active dropped.");
