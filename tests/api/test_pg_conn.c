@@ -97,6 +97,32 @@ static void *warm_reads(void *arg)
     return NULL;
 }
 
+struct held_read {
+    int port;
+    const char *key;
+    int status; /* of one results read */
+};
+
+static void *held_read_main(void *arg)
+{
+    struct held_read *h = arg;
+    struct resp r;
+    h->status = http_req(h->port, "GET", "/api/v1/experiments/pc/results", h->key, NULL, &r) == 0
+                    ? r.status
+                    : -1;
+    if (h->status != -1) {
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+static void *held_me_main(void *arg)
+{
+    struct held_read *h = arg;
+    h->status = http_status(h->port, "GET", "/api/v1/me", h->key, NULL);
+    return NULL;
+}
+
 /* Reads go on while the connections the pool used most recently were terminated and the
  * server refuses new ones (ALTER DATABASE ... ALLOW_CONNECTIONS false stands for
  * max_connections reached or a pg_hba change), as long as one pooled connection works. The
@@ -188,12 +214,85 @@ static void test_reads_skip_dead_pooled_connections(void **state)
     }
     fprintf(stderr, "# %lld sessions terminated; 10 reads with one pooled reader left:%s\n", killed,
             codes);
+    /* The one working session in use by another read (the daemon's own background reads take
+     * it for a few milliseconds: the key check, the catalogue poll): a read waits for it to
+     * come back instead of answering 503 at once (s34's run C: 200 503 200 ...). Here a
+     * results read holds it, waiting on a table lock, while a second read comes in. */
+    long long kept = admin_int(fmt("SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND "
+                                   "backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                                   db));
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS true", db));
+    PGconn *lk = PQconnectdb(D.db_url);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS false", db));
+    assert_int_equal(PQstatus(lk), CONNECTION_OK);
+    /* a session the daemon opened in the moment connections were allowed: ended */
+    admin_int(fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                  "'%s' AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid "
+                  "NOT IN (%lld, %d)",
+                  db, kept, PQbackendPID(lk)));
+    lr = PQexec(lk, "BEGIN; LOCK TABLE exposure_stats IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+    PQclear(lr);
+    struct held_read a = {D.port, D.admin_key, 0}, b = {D.port, D.admin_key, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, held_read_main, &a), 0);
+    waiting = 0;
+    for (int i = 0; i < 3000 && waiting < 1; i++) { /* a hang detector: 60 s */
+        waiting = admin_int(fmt("SELECT count(*) FROM pg_stat_activity WHERE pid = %lld AND "
+                                "wait_event_type = 'Lock'",
+                                kept));
+        if (waiting < 1) {
+            sleep_ms(20);
+        }
+    }
+    assert_int_equal(waiting, 1);
+    assert_int_equal(pthread_create(&tb, NULL, held_read_main, &b), 0);
+    sleep_ms(300); /* b finds no working session idle and cannot open one */
+    lr = PQexec(lk, "COMMIT");
+    PQclear(lr);
+    PQfinish(lk);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    fprintf(stderr, "# the read holding the one session: %d; the read beside it: %d\n", a.status,
+            b.status);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(b.status, 200);
     admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS true", db));
     /* Every read succeeds: s23's pool answered 503 to every read while a working connection
      * sat idle, and a read that took a session whose end the client had not read yet (it
      * passed the idle check) answered 503 once (2 of ~20 runs: 200 503 200 ...) before it
      * tried the next idle connection. */
     assert_int_equal(ok, 10);
+}
+
+/* A key's first lookup on a daemon (no cache entry to fall back on) is waited for up to 1 s
+ * while the database answers: here it takes 500 ms (the keys table locked), as a new
+ * replica's first lookup can while its read connection is opened. The wait was 200 ms, as
+ * for a key already cached, and such a request answered 503 (test_multi_daemon retried). */
+static void test_first_key_lookup_waits(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_start(&D, NULL), 0);
+    char key[128];
+    harness_key(&D, "viewer", key, sizeof(key), NULL, 0); /* not used yet: not cached */
+    PGconn *lk = PQconnectdb(D.db_url);
+    assert_int_equal(PQstatus(lk), CONNECTION_OK);
+    PGresult *lr = PQexec(lk, "BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
+    PQclear(lr);
+    struct held_read h = {D.port, key, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, held_me_main, &h), 0);
+    sleep_ms(500);
+    lr = PQexec(lk, "COMMIT");
+    PQclear(lr);
+    PQfinish(lk);
+    pthread_join(t, NULL);
+    fprintf(stderr, "# a new key's first request, its lookup held 500 ms: %d\n", h.status);
+    assert_int_equal(h.status, 200);
 }
 
 #define POOL(state) "bunsen_pg_pool_connections{state=\"" state "\"}"
@@ -684,6 +783,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
+        cmocka_unit_test_teardown(test_first_key_lookup_waits, teardown),
         cmocka_unit_test_teardown(test_notices_in_json_log, teardown),
         cmocka_unit_test_teardown(test_pool_broken_metric, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),

@@ -71,6 +71,8 @@ static struct pg_conn *take_idle(struct pg_store *p)
     return c;
 }
 
+static struct pg_conn *take_working_idle(struct pg_store *p, uint64_t start);
+
 struct pg_conn *pg_reader_get(struct store *s, struct err *err)
 {
     struct pg_store *p = pg_be(s);
@@ -124,7 +126,11 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
     }
     if (pg_conn_ensure(c, p->conninfo, err) != 0) {
         pg_reader_put(s, c);
-        return NULL;
+        /* the server refusing a new session while one that works is idle or in use */
+        if ((c = take_working_idle(p, start)) == NULL) {
+            return NULL;
+        }
+        err_clear(err);
     }
     return c;
 }
@@ -143,28 +149,50 @@ void pg_reader_put(struct store *s, struct pg_conn *c)
     } else {
         p->idle[p->nidle++] = c;
     }
-    pthread_cond_signal(&p->pool_cv);
+    /* both waits share it: one for any connection (pg_reader_get), one for a working one
+     * (take_working_idle); a signal could wake only the one this connection does not serve */
+    pthread_cond_broadcast(&p->pool_cv);
     pthread_mutex_unlock(&p->pool_mu);
 }
+
+/* How long a read whose own connection could not be reopened waits for one in use to come
+ * back (at most --db-timeout too): a background read's few milliseconds, not an outage's. */
+#define PG_REUSE_WAIT_MS 1000
 
 /*
  * Another idle connection whose session is not known to be lost, or NULL. A read whose
  * connection was found lost and could not be reopened (the server refusing new sessions)
  * tries it before failing: a session terminated just before the read took it passed
  * take_idle's check when its end had not reached the client yet, and the read answered
- * 503 while a connection that worked sat idle.
+ * 503 while a connection that worked sat idle. When no idle one works but others are in
+ * use (the daemon's own background reads: the key check, the catalogue poll), it waits for
+ * one to come back, up to PG_REUSE_WAIT_MS after start (the read's beginning): the one
+ * working session held for a few milliseconds by the key check answered a results read 503
+ * (test_pg_conn). Nothing in use (every connection idle and lost: an outage) fails at once.
  */
-static struct pg_conn *take_working_idle(struct pg_store *p)
+static struct pg_conn *take_working_idle(struct pg_store *p, uint64_t start)
 {
+    int limit = atomic_load(&p->timeout_ms);
+    int wait_ms = limit > 0 && limit < PG_REUSE_WAIT_MS ? limit : PG_REUSE_WAIT_MS;
+    uint64_t deadline = start + (uint64_t)wait_ms * 1000000u;
     pthread_mutex_lock(&p->pool_mu);
     struct pg_conn *c = NULL;
-    for (int i = p->nidle - 1; i >= 0; i--) {
-        if (!idle_conn_lost(p->idle[i])) {
-            c = p->idle[i];
-            memmove(&p->idle[i], &p->idle[i + 1], (size_t)(p->nidle - 1 - i) * sizeof(c));
-            p->nidle--;
+    for (;;) {
+        for (int i = p->nidle - 1; i >= 0; i--) {
+            if (!idle_conn_lost(p->idle[i])) {
+                c = p->idle[i];
+                memmove(&p->idle[i], &p->idle[i + 1], (size_t)(p->nidle - 1 - i) * sizeof(c));
+                p->nidle--;
+                break;
+            }
+        }
+        if (c != NULL || p->nidle >= p->nopen || atomic_load(&p->closing_ns) != 0 ||
+            time_mono_ns() >= deadline) {
             break;
         }
+        struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000u),
+                              .tv_nsec = (long)(deadline % 1000000000u)};
+        pthread_cond_timedwait(&p->pool_cv, &p->pool_mu, &ts);
     }
     pthread_mutex_unlock(&p->pool_mu);
     return c;
@@ -199,6 +227,7 @@ static const char SQL_BEGIN_READ[] = "BEGIN ISOLATION LEVEL REPEATABLE READ, REA
 int pg_read_begin(struct store *s, struct err *err)
 {
     struct pg_store *p = pg_be(s);
+    uint64_t start = time_mono_ns();
     struct pg_conn *c = pg_reader_get(s, err);
     if (c == NULL) {
         return -1;
@@ -208,7 +237,7 @@ int pg_read_begin(struct store *s, struct err *err)
          pg_exec(c, SQL_BEGIN_READ, err) != 0)) {
         bool again = retry_elsewhere(p, c);
         pg_reader_put(s, c);
-        if (!again || (c = take_working_idle(p)) == NULL) {
+        if (!again || (c = take_working_idle(p, start)) == NULL) {
             return -1;
         }
         if (pg_exec(c, SQL_BEGIN_READ, err) != 0) {
@@ -252,6 +281,7 @@ void pg_read_done(struct store *s, struct store_tx *tx, struct pg_conn *c)
 PGresult *pg_read(struct store *s, struct store_tx *tx, const char *sql, int n,
                   const char *const *values, const int *lengths, unsigned binary, struct err *err)
 {
+    uint64_t start = time_mono_ns();
     struct pg_conn *c = pg_read_conn(s, tx, err);
     if (c == NULL) {
         return NULL;
@@ -259,7 +289,7 @@ PGresult *pg_read(struct store *s, struct store_tx *tx, const char *sql, int n,
     PGresult *r = pg_run(c, sql, n, values, lengths, binary, err);
     if (r == NULL && tx == NULL && retry_elsewhere(pg_be(s), c)) {
         pg_reader_put(s, c);
-        if ((c = take_working_idle(pg_be(s))) == NULL) {
+        if ((c = take_working_idle(pg_be(s), start)) == NULL) {
             return NULL;
         }
         r = pg_run(c, sql, n, values, lengths, binary, err);
