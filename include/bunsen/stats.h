@@ -343,6 +343,21 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
                      struct err *err);
 
 /*
+ * Users per variant for the always-valid confidence sequence (method=sequential, STATS.md
+ * "Sequential") to find a difference delta with the given power at that sample size: the
+ * smallest n with P(|estimate| > halfwidth(2n)) >= power, the estimate normal around delta
+ * with standard error sqrt(var_sum / n), var_sum the two arms' per-user variances summed
+ * (binomial: p1 q1 + p2 q2; means: 2 sigma^2), the half-width that of stats_sequential_
+ * interval at 2n users with the experiment's tuning N*. The sequence is wider than the fixed
+ * test's interval, so it needs more users than stats_power_binomial / stats_power_mean (and
+ * stopping early when it is crossed sooner only adds power). Return 0 and set *n (>= 2), or
+ * -1 with err (ERR_INVALID) unless var_sum > 0, delta != 0, alpha and power in (0, 1),
+ * tuning > 0 and the result fits in 2^53. Thread-safe.
+ */
+int stats_power_sequential(double var_sum, double delta, double alpha, double tuning, double power,
+                           int64_t *n, struct err *err);
+
+/*
  * Upper tail P(T > t) of the noncentral t distribution with df > 0 degrees of freedom and
  * noncentrality ncp, by quadrature over the chi-square mixing distribution (absolute error
  * ~1e-12). Return 0 and set *out, or -1 for invalid input or a failed integration.

@@ -600,7 +600,7 @@ json_t *results_compute_doc(struct store *s, const struct experiment *x,
         }
         json_array_append_new(metrics, mj);
         if (k == primary) {
-            decision = results_decision_json(x, &m, &a, ex.users);
+            decision = results_decision_json(x, &m, &a, ex.users, p->method);
         }
     }
     result = json_pack(

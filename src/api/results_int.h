@@ -206,10 +206,11 @@ int results_metric_pvalues(const struct experiment *x, const struct metric *m, c
 void results_family_add_pvalues(struct family *fam, struct stats_opt abs, struct stats_opt rel);
 
 /* "decision" (API.md "Results, v1.1") for metric m with arms a and the exposed users per
- * variant: the users needed at the experiment's mde, alpha and power 0.8, the progress and
- * the days left. New reference. */
+ * variant: the users needed at the experiment's mde, alpha and power 0.8 for the reply's
+ * method (sequential needs more users; the others share the fixed-sample plan), the
+ * progress and the days left. New reference. */
 json_t *results_decision_json(const struct experiment *x, const struct metric *m,
-                              const struct arms *a, const int64_t *users);
+                              const struct arms *a, const int64_t *users, enum stats_method method);
 
 /* One results document: of the whole experiment (sl NULL) or of one slice (a ratio metric's
  * suff holding results_ratio_add's sums). The treatments' p-values join fam; the caller finishes

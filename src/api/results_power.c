@@ -126,13 +126,16 @@ void api_power(struct http_req *r)
 /*
  * "decision" (API.md "Results, v1.1"): users needed per variant to detect the experiment's
  * relative mde at its alpha and power 0.8, from the control arm's observed mean and
- * variance (binomial: power.prop.test; others: the t-test, STATS.md "Power"), how far the
- * smallest variant is, and days left at each variant's observed exposure rate over the
- * time it ran, pauses left out (null before one full day, while paused, or when stopped).
+ * variance (binomial: power.prop.test; others: the t-test, STATS.md "Power"; under
+ * method=sequential the confidence sequence's plan, stats_power_sequential, from the same
+ * moments), how far the smallest variant is, and days left at each variant's observed
+ * exposure rate over the time it ran, pauses left out (null before one full day, while
+ * paused, or when stopped).
  */
 json_t *results_decision_json(const struct experiment *x, const struct metric *m,
-                              const struct arms *a, const int64_t *users)
+                              const struct arms *a, const int64_t *users, enum stats_method method)
 {
+    bool seq = method == STATS_METHOD_SEQUENTIAL;
     char warning[STATS_WARNING_MAX] = "";
     struct stats_moments mo;
     struct err err;
@@ -152,12 +155,20 @@ json_t *results_decision_json(const struct experiment *x, const struct metric *m
             stats_warning_add(warning, "the target rate is above 1");
         } else if (!(p2 >= 0)) {
             stats_warning_add(warning, "the target rate is below 0");
+        } else if (seq) {
+            have_need =
+                stats_power_sequential(p1 * (1 - p1) + p2 * (1 - p2), p2 - p1, x->analysis.alpha,
+                                       x->sequential_tuning, DECISION_POWER, &need, &err) == 0;
         } else {
             have_need =
                 stats_power_binomial(p1, p2, x->analysis.alpha, DECISION_POWER, &need, &err) == 0;
         }
     } else if (!(mo.stddev.value > 0)) {
         stats_warning_add(warning, "the control's values do not vary: no variance to plan with");
+    } else if (seq) {
+        have_need = stats_power_sequential(2 * mo.stddev.value * mo.stddev.value,
+                                           x->mde * fabs(mo.mean.value), x->analysis.alpha,
+                                           x->sequential_tuning, DECISION_POWER, &need, &err) == 0;
     } else {
         have_need = stats_power_mean(mo.stddev.value, x->mde * fabs(mo.mean.value),
                                      x->analysis.alpha, DECISION_POWER, &need, &err) == 0;
@@ -176,10 +187,11 @@ json_t *results_decision_json(const struct experiment *x, const struct metric *m
     }
     least = least < 0 ? 0 : least;
     json_t *d =
-        json_pack("{s:s, s:f, s:f, s:f, s:o, s:I, s:I}", "metric", m->key, "mde", x->mde, "alpha",
-                  x->analysis.alpha, "power", DECISION_POWER, "users_needed_per_variant",
-                  have_need ? json_integer(need) : json_null(), "users_so_far", (json_int_t)total,
-                  "users_smallest_variant", (json_int_t)least);
+        json_pack("{s:s, s:f, s:b, s:f, s:s, s:f, s:o, s:I, s:I}", "metric", m->key, "mde", x->mde,
+                  "mde_relative", 1, "alpha", x->analysis.alpha, "planned_for",
+                  seq ? "sequential" : "fixed_sample", "power", DECISION_POWER,
+                  "users_needed_per_variant", have_need ? json_integer(need) : json_null(),
+                  "users_so_far", (json_int_t)total, "users_smallest_variant", (json_int_t)least);
     /* the time it ran: no users arrive while paused, so a pause would lower the rate */
     double elapsed_days = (double)experiment_running_ms(x, time_now_ms()) / (double)DAY_MS;
     json_object_set_new(d, "progress",

@@ -204,6 +204,8 @@ static const struct column columns[] = {
     {"relative_ci_adjusted_high", SC_CI_ADJ, "relative_lift", NULL, 1},
     /* a breakdown: the variant's users exposed before the dimension was listed */
     {"users_not_recorded", SC_TOP_ARM, "users_not_recorded", NULL, 0},
+    {"decision_mde_relative", SC_DECISION, "mde_relative", NULL, 0}, /* always true */
+    {"decision_planned_for", SC_DECISION, "planned_for", NULL, 0},   /* fixed_sample|sequential */
 };
 #define NCOLS    (sizeof(columns) / sizeof(columns[0]))
 #define CELL_MAX 400
@@ -377,16 +379,21 @@ static void table_one(struct buf *b, const json_t *res)
                json_is_true(path(res, "srm", "mismatch")) ? "  ** SAMPLE RATIO MISMATCH **" : "");
     const json_t *d = json_object_get(res, "decision");
     if (json_is_object(d)) {
-        char need[64], prog[64], left[64], mde[CELL_MAX];
-        scalar_text(json_object_get(d, "mde"), mde, sizeof(mde));
+        char need[64], prog[64], left[64];
         cell_text(json_object_get(d, "users_needed_per_variant"), need, sizeof(need));
         cell_text(json_object_get(d, "progress"), prog, sizeof(prog));
         cell_text(json_object_get(d, "days_left"), left, sizeof(left));
+        /* the mde is relative (a share of the control's mean), which /power's is only with
+         * "relative": true: said in words, as the dashboard does */
+        const json_t *plan = json_object_get(d, "planned_for");
+        bool seq = json_is_string(plan) && strcmp(json_string_value(plan), "sequential") == 0;
         buf_printf(b,
-                   "decision (%s, mde %s): %s users per variant needed, progress %s, "
-                   "days left %s\n",
-                   json_string_value(json_object_get(d, "metric")), mde, need[0] ? need : "n/a",
-                   prog[0] ? prog : "n/a", left[0] ? left : "n/a");
+                   "decision (%s, mde %.15g%% relative%s): %s users per variant needed, "
+                   "progress %s, days left %s\n",
+                   json_string_value(json_object_get(d, "metric")),
+                   json_number_value(json_object_get(d, "mde")) * 100.0,
+                   seq ? ", sequential plan" : "", need[0] ? need : "n/a", prog[0] ? prog : "n/a",
+                   left[0] ? left : "n/a");
     }
     buf_append(b, "\n", 1);
     /* the headline is the relative lift: its p-value and verdict beside it (STATS.md); under

@@ -1,7 +1,8 @@
 /*
  * power.c - sample size per variant for a two-sided test (STATS.md "Power"): binomial
  * rates by R's power.prop.test closed form; means by the two-sample t-test (noncentral t,
- * R's power.t.test).
+ * R's power.t.test); and for the always-valid confidence sequence of method=sequential
+ * (stats_power_sequential: the results' decision under that method).
  * Pure; any thread may enter.
  */
 #include "bunsen/stats.h"
@@ -301,5 +302,73 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
     }
     double m = hi;
     *n = (int64_t)m;
+    return 0;
+}
+
+/* The power of the confidence sequence (sequential.c) after nv users per variant: the
+ * chance that the estimate of a true difference delta, normal with standard error
+ * sqrt(var_sum / nv), lies outside the half-width at n = 2 nv users, on either side. */
+static int seq_power(double nv, double var_sum, double delta, double alpha, double tuning,
+                     double *out)
+{
+    double se = sqrt(var_sum / nv), hw;
+    if (stats_sequential_interval(0.0, se, 2.0 * nv, alpha, tuning, &hw, NULL) != 0) {
+        return -1;
+    }
+    *out = gsl_cdf_ugaussian_P((fabs(delta) - hw) / se) +
+           gsl_cdf_ugaussian_P((-fabs(delta) - hw) / se);
+    return 0;
+}
+
+int stats_power_sequential(double var_sum, double delta, double alpha, double tuning, double power,
+                           int64_t *n, struct err *err)
+{
+    if (levels_check(alpha, power, err) != 0) {
+        return -1;
+    }
+    if (!isfinite(var_sum) || !(var_sum > 0)) {
+        return err_set(err, ERR_INVALID, "stddev", "the variance must be > 0");
+    }
+    if (!isfinite(delta) || delta == 0) {
+        return err_set(err, ERR_INVALID, "mde", "effect must be non-zero");
+    }
+    if (!isfinite(tuning) || !(tuning > 0)) {
+        return err_set(err, ERR_INVALID, "sequential_tuning", "sequential_tuning must be > 0");
+    }
+    /* the half-width shrinks and the power rises with n (the half-width's square is
+     * s^2 2 (n rho^2 + 1) / (n^2 rho^2) ln(sqrt(n rho^2 + 1) / alpha), decreasing in n for
+     * alpha < e^-0.5): the least n reaching the target, by doubling then bisection */
+    double pw, lo = 2.0, hi;
+    if (seq_power(lo, var_sum, delta, alpha, tuning, &pw) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+    }
+    if (pw >= power) {
+        *n = 2;
+        return 0;
+    }
+    for (hi = 4.0;; hi *= 2.0) {
+        if (hi > 0x1p53) {
+            return err_set(err, ERR_INVALID, "mde", "effect too small: sample size overflows");
+        }
+        if (seq_power(hi, var_sum, delta, alpha, tuning, &pw) != 0) {
+            return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+        }
+        if (pw >= power) {
+            break;
+        }
+        lo = hi;
+    }
+    while (hi - lo > 1.0) { /* seq_power(lo) < power <= seq_power(hi) */
+        double mid = floor(lo + (hi - lo) / 2.0);
+        if (seq_power(mid, var_sum, delta, alpha, tuning, &pw) != 0) {
+            return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
+        }
+        if (pw >= power) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    *n = (int64_t)hi;
     return 0;
 }

@@ -95,6 +95,8 @@ static const struct {
     {"decision.users_per_day", "decision_users_per_day"},
     {"decision.days_left", "decision_days_left"},
     {"decision.warning", "decision_warning"},
+    {"decision.mde_relative", "decision_mde_relative"},
+    {"decision.planned_for", "decision_planned_for"},
     {"rebuilding.progress", "rebuilding_progress"},
     {"rebuilding.users_done", "rebuilding_users_done"},
     {"rebuilding.users_total", "rebuilding_users_total"},

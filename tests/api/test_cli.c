@@ -484,11 +484,13 @@ static void test_results_json_reals(void **state)
     free(out);
     resp_free(&r);
     /* the table rounds the computed numbers to 4 digits, but the settings read as given
-     * (alpha and mde printed 6: 0.0123457) */
+     * (alpha and mde printed 6: 0.0123457); the mde in percent, said to be relative (it is
+     * a share of the control's mean, where /power's is absolute unless told otherwise) */
     const char *const table[] = {"results",      "digits",     "--format", "table", "--alpha",
                                  "0.0123456789", "--data-dir", D.dir,      NULL};
     assert_int_equal(bunsen_run(&out, table), 0);
-    if (strstr(out, "alpha 0.0123456789 ") == NULL || strstr(out, "mde 0.0123456789)") == NULL) {
+    if (strstr(out, "alpha 0.0123456789 ") == NULL ||
+        strstr(out, "mde 1.23456789% relative)") == NULL) {
         fail_msg("the table's alpha or mde lost digits:\n%s", out);
     }
     free(out);

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bunsen/stats.h"
+
 static struct daemon D;
 
 /* The daemon, and the experiment "winner" (10,000 users per arm) the tests read. */
@@ -290,6 +292,31 @@ static void test_decision_verdict_csv(void **state)
     near_d(json_object_get(d, "progress"), fmin(1.0, 10000.0 / (double)need), "progress");
     assert_true(json_is_null(json_object_get(d, "days_left"))); /* started less than a day ago */
     assert_true(json_is_string(json_object_get(d, "warning")));
+    assert_true(json_is_true(json_object_get(d, "mde_relative")));
+    assert_string_equal(json_string_value(json_object_get(d, "planned_for")), "fixed_sample");
+    /* under method=sequential the plan is the confidence sequence's (review journey35 F1: it
+     * was the fixed-sample plan, while the sequence's interval is far wider, so "users
+     * needed" promised 80% power it did not have): the control's rate and the target's
+     * variances, the experiment's tuning (default N* 5000) */
+    json_t *sres = results("winner", "cuped=false&method=sequential");
+    const json_t *sd = json_object_get(sres, "decision");
+    assert_string_equal(json_string_value(json_object_get(sd, "planned_for")), "sequential");
+    double p2 = p1 * 1.05;
+    int64_t seq_need = 0;
+    struct err err;
+    assert_int_equal(stats_power_sequential(p1 * (1 - p1) + p2 * (1 - p2), p2 - p1, 0.05, 5000, 0.8,
+                                            &seq_need, &err),
+                     0);
+    assert_int_equal(json_integer_value(json_object_get(sd, "users_needed_per_variant")), seq_need);
+    assert_true(seq_need > need);
+    near_d(json_object_get(sd, "progress"), fmin(1.0, 10000.0 / (double)seq_need), "progress");
+    json_decref(sres);
+    /* bayesian reads the fixed-sample plan */
+    sres = results("winner", "cuped=false&method=bayesian");
+    sd = json_object_get(sres, "decision");
+    assert_string_equal(json_string_value(json_object_get(sd, "planned_for")), "fixed_sample");
+    assert_int_equal(json_integer_value(json_object_get(sd, "users_needed_per_variant")), need);
+    json_decref(sres);
 
     /* CSV: every JSON field of a treatment has its column, every row has every column */
     struct resp r;
@@ -660,7 +687,9 @@ static void test_correction_intervals(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, ",absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
                                    "relative_ci_adjusted_low,relative_ci_adjusted_high"));
-    assert_non_null(strstr(r.body, ",-inf,inf,\r\n")); /* then a breakdown's users_not_recorded */
+    /* then a breakdown's users_not_recorded and the decision's mde_relative and planned_for,
+     * empty on the rows of metrics other than the decision's */
+    assert_non_null(strstr(r.body, ",-inf,inf,,,\r\n"));
     resp_free(&r);
 }
 

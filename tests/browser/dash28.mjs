@@ -200,6 +200,12 @@ T.test('3. a fixed-horizon experiment stopped before its planned sample keeps it
   await page.waitForFunction(() => /Ship|Inconclusive/.test((document.querySelector('#decision-headline') || {}).textContent || ''));
   assertEq(await text(head), 'Ship b (the experiment has ended)', 'headline under the sequential analysis');
   assert(!(await text(page.locator('#decision-why'))).includes('Ended early'), 'no caveat under the sequential analysis');
+  // the users needed are the sequential plan's (more than the fixed-sample one), and say so
+  // (review journey35 F1: the page showed the fixed-sample plan under the sequential analysis)
+  assertEq(seq.decision.planned_for, 'sequential', 'the decision is planned for the sequential test');
+  assert(seq.decision.users_needed_per_variant > dec.users_needed_per_variant, `sequential needs more: ${seq.decision.users_needed_per_variant} > ${dec.users_needed_per_variant}`);
+  const needed = await text(page.locator('#users-needed'));
+  assert(needed.startsWith(txt.int(seq.decision.users_needed_per_variant)) && needed.includes('for the sequential test'), `users needed under the sequential analysis: ${needed}`);
   noErrors();
 });
 

@@ -2,7 +2,8 @@
  * Unit tests for the stats engine's sample sizes (src/stats/power.c) and small alphas: the
  * least n reaching a power where the normal answer is far off, alphas down to 1e-310 (GSL's
  * quantiles infinite), POST /power's body at the extremes of every parameter (results_power),
- * and the intervals' quantiles at a tiny alpha. The reference-fixture sample sizes are in
+ * the intervals' quantiles at a tiny alpha, and the sequential plan (stats_power_sequential).
+ * The reference-fixture sample sizes are in
  * test_stats.c.
  */
 #include "unit.h"
@@ -216,14 +217,72 @@ static void test_power_extremes(void **state)
     assert_true(answered > 0 && refused > 0 && least > 0);
 }
 
+/* stats_power_sequential: users per variant for the confidence sequence of
+ * method=sequential (the results' decision under it). References from an independent
+ * Python/scipy implementation of the same definition (power = Phi((|d| - hw)/se) +
+ * Phi((-|d| - hw)/se) at 2n users, the least n reaching 0.8, checked minimal there); more
+ * users than the fixed-sample plans; errors by field. */
+static void test_power_sequential(void **state)
+{
+    (void)state;
+    static const struct {
+        double var_sum, delta, alpha, tuning;
+        int64_t n;
+    } cases[] = {
+        {0.10 * 0.90 + 0.105 * 0.895, 0.005, 0.05, 5000, 137336}, /* 10% -> 10.5% */
+        {2.0, 0.1, 0.05, 5000, 3009},                             /* sigma 1 */
+        {2.0 * 2.5 * 2.5, -0.3, 0.1, 20000, 2138},                /* a decrease */
+        {0.3 * 0.7 + 0.27 * 0.73, -0.03, 0.01, 1000, 9894},
+        {2.0, 5.0, 0.05, 5000, 14},
+    };
+    struct err err;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t n = 0;
+        err_clear(&err);
+        assert_int_equal(stats_power_sequential(cases[i].var_sum, cases[i].delta, cases[i].alpha,
+                                                cases[i].tuning, 0.8, &n, &err),
+                         0);
+        if (n != cases[i].n) {
+            fail_msg("case %zu: %lld users, expected %lld", i, (long long)n, (long long)cases[i].n);
+        }
+    }
+    /* the sequence is wider than the fixed test's interval: it needs more users */
+    int64_t fixed = 0, seq = 0;
+    assert_int_equal(stats_power_binomial(0.10, 0.105, 0.05, 0.8, &fixed, &err), 0);
+    assert_int_equal(
+        stats_power_sequential(0.10 * 0.90 + 0.105 * 0.895, 0.005, 0.05, 5000, 0.8, &seq, &err), 0);
+    assert_true(seq > fixed);
+    assert_int_equal(stats_power_mean(1.0, 0.1, 0.05, 0.8, &fixed, &err), 0);
+    assert_int_equal(stats_power_sequential(2.0, 0.1, 0.05, 5000, 0.8, &seq, &err), 0);
+    assert_true(seq > fixed);
+    /* bad input: an error naming the field, never a guess */
+    static const struct {
+        double var_sum, delta, alpha, tuning, power;
+        const char *field;
+    } bad[] = {
+        {0, 0.1, 0.05, 5000, 0.8, "stddev"}, {NAN, 0.1, 0.05, 5000, 0.8, "stddev"},
+        {2, 0, 0.05, 5000, 0.8, "mde"},      {2, INFINITY, 0.05, 5000, 0.8, "mde"},
+        {2, 0.1, 0, 5000, 0.8, "alpha"},     {2, 0.1, 0.05, 0, 0.8, "sequential_tuning"},
+        {2, 0.1, 0.05, 5000, 1, "power"},    {2, 1e-300, 0.05, 5000, 0.8, "mde"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t n = -7;
+        err_clear(&err);
+        assert_int_equal(stats_power_sequential(bad[i].var_sum, bad[i].delta, bad[i].alpha,
+                                                bad[i].tuning, bad[i].power, &n, &err),
+                         -1);
+        assert_string_equal(err.field, bad[i].field);
+        assert_int_equal(n, -7);
+    }
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_power_mean_least_n),
-        cmocka_unit_test(test_power_tiny_alpha),
-        cmocka_unit_test(test_power_extremes),
-        cmocka_unit_test(test_small_alpha),
+        cmocka_unit_test(test_power_mean_least_n), cmocka_unit_test(test_power_tiny_alpha),
+        cmocka_unit_test(test_power_extremes),     cmocka_unit_test(test_small_alpha),
+        cmocka_unit_test(test_power_sequential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -169,6 +169,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
     needed: null,
     neededTotal: null, // total users when every variant has `needed` (totalNeeded)
     neededSource: null,
+    plannedFor: 'fixed_sample',
     mde: isNum(x.mde) ? x.mde : DEFAULT_MDE,
     daysLeft: null,
     warning: null, // the server's decision.warning ("the experiment is paused: ...")
@@ -201,6 +202,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
     if (isNum(dec.mde)) out.mde = dec.mde;
     out.needed = pick(dec, ['users_needed_per_variant', 'users_per_variant', 'users_needed']);
     if (out.needed !== null) out.neededSource = 'server';
+    // sequential: the confidence sequence's plan, more users than the fixed-sample one
+    out.plannedFor = dec.planned_for === 'sequential' ? 'sequential' : 'fixed_sample';
     const dl = pick(dec, ['days_left']);
     if (dl !== null) out.daysLeft = Math.max(0, Math.ceil(dl));
     const least = pick(dec, ['users_smallest_variant']);

@@ -57,7 +57,8 @@ function render(box, x, r, catalogue, { onCorrection = null } = {}) {
       // the server's warning without users needed says why there are none: beside them
       fact(`Users needed per variant (${mdePct} change)`, d.needed === null ? 'not known yet' : fmtInt(d.needed),
         d.needed === null ? (d.warning ? `(${d.warning})` : null)
-          : [totalNote, d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null].filter(Boolean).join(' ') || null, 'users-needed'),
+          : [totalNote, d.neededSource === 'dashboard' ? '(estimated here from the control’s spread)' : null,
+            d.plannedFor === 'sequential' ? '(for the sequential test, whose always-valid interval is wider than a fixed-sample test’s)' : null].filter(Boolean).join(' ') || null, 'users-needed'),
       // paused: the page's own words (the server's "the experiment is paused: ..." says the same)
       fact('Days left', !d.running ? '—' : d.daysLeft === 0 ? 'none: enough users' : x.status === 'paused' ? 'none while paused' : d.daysLeft === null ? 'after one full day' : fmtDays(d.daysLeft),
         x.status === 'paused' && d.daysLeft !== 0 ? '(no users arrive, so no projection until it resumes)' : null, 'days-left')),
@@ -72,7 +73,7 @@ function render(box, x, r, catalogue, { onCorrection = null } = {}) {
         h('td', { 'data-label': 'State' }, h('span', { class: ['state', `state-${row.state}`] }, row.text)),
         h('td', { 'data-label': 'Why' }, row.why)))))) : null,
     r && r.method === 'frequentist' && d.overall.action === 'wait'
-      ? h('p', { class: 'muted small' }, 'With the frequentist method, decide once the users needed are reached: looking early and stopping on a lucky day inflates false positives. The sequential method lets you stop as soon as a result is significant.')
+      ? h('p', { class: 'muted small' }, 'With the frequentist method, decide once the users needed are reached: looking early and stopping on a lucky day inflates false positives. The sequential method lets you stop as soon as a result is significant, and needs more users to reach the same power.')
       : null,
     x.status !== 'draft' ? h('p', { class: 'small' }, h('a', { href: `#/power?experiment=${encodeURIComponent(x.key)}` }, 'Open the power calculator for this experiment')) : null);
   if (box.dataset.focusHeadline) {
