@@ -113,16 +113,16 @@ static void test_csv_appended_columns(void **state)
                            "rebuilding_progress,rebuilding_users_done,rebuilding_users_total,"
                            "absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
                            "relative_ci_adjusted_low,relative_ci_adjusted_high,"
-                           "users_not_recorded\r\n";
+                           "users_not_recorded,decision_mde_relative,decision_planned_for\r\n";
     const char *eol = strstr(c, "\r\n");
     assert_non_null(eol);
     assert_int_equal(strncmp(eol + 2 - strlen(appended), appended, strlen(appended)), 0);
     /* US, then DE: a row per variant, each with the breakdown's fields */
     assert_non_null(strstr(c, ",kept sums missing: back after the rebuild,Control,,,,0.01,10,7,"
-                              "0.25,10,40,,,,,2\r\n"));
+                              "0.25,10,40,,,,,2,,\r\n"));
     assert_non_null(strstr(c, ",kept sums missing: back after the rebuild,Green,,,,0.01,10,7,"
-                              "0.25,10,40,,,,,5\r\n"));
-    assert_non_null(strstr(c, ",,Green,,,,0.01,10,7,0.25,10,40,,,,,5\r\n"));
+                              "0.25,10,40,,,,,5,,\r\n"));
+    assert_non_null(strstr(c, ",,Green,,,,0.01,10,7,0.25,10,40,,,,,5,,\r\n"));
     assert_null(strstr(c, "note ("));
     int lines = 0;
     for (const char *p = c; *p; p++) {
@@ -238,19 +238,20 @@ static void test_csv_adjusted(void **state)
     char *c = results_to_csv(j);
     const char *eol = strstr(c, "\r\n");
     assert_non_null(eol);
-    assert_true(eol - c > 120);
-    assert_int_equal(strncmp(eol - 120,
+    assert_true(eol - c > 163);
+    assert_int_equal(strncmp(eol - 163,
                              "absolute_ci_adjusted_low,absolute_ci_adjusted_high,"
                              "relative_ci_adjusted_low,relative_ci_adjusted_high,"
-                             "users_not_recorded",
-                             120),
+                             "users_not_recorded,decision_mde_relative,decision_planned_for",
+                             163),
                      0);
-    assert_non_null(strstr(c, ",-inf,inf,-0.0925,0.4405,\r\n")); /* users_not_recorded empty */
+    /* users_not_recorded and the decision's appended columns empty (the doc has none) */
+    assert_non_null(strstr(c, ",-inf,inf,-0.0925,0.4405,,,\r\n"));
     free(c);
     json_decref(j);
     j = doc();
     c = results_to_csv(j);
-    assert_non_null(strstr(c, ",,,,,\r\n"));
+    assert_non_null(strstr(c, ",,,,,,,\r\n"));
     free(c);
     json_decref(j);
 }
