@@ -113,8 +113,9 @@ struct variant {
     json_t *value; /* owned; NULL = none (the value is the key) */
 };
 
-/* Why an experiment ended, recorded by a person when stopping (POST /stop with
- * {"conclusion": {"outcome", "notes"}}) or later by a PATCH of the stopped experiment. */
+/* Why an experiment ended (and which variant won), recorded by a person when stopping (POST
+ * /stop with {"conclusion": {"outcome", "winner", "notes"}}) or later by a PATCH of the
+ * stopped experiment. */
 enum experiment_outcome { OUTCOME_NONE, OUTCOME_WON, OUTCOME_LOST, OUTCOME_INCONCLUSIVE };
 #define MODEL_NOTES_MAX 2000
 
@@ -167,8 +168,9 @@ struct experiment {
     char fallback_attribute[MODEL_ATTRIBUTE_MAX + 1]; /* used when hash_attribute is absent; "" */
     enum experiment_outcome outcome;                  /* OUTCOME_NONE = no conclusion recorded */
     char *conclusion_notes;                           /* owned when outcome is set, else NULL */
-    int64_t concluded_at; /* when the conclusion was recorded, 0 = none */
-    size_t ndimensions;   /* attributes recorded at first exposure for breakdowns */
+    int64_t concluded_at;           /* when the conclusion was recorded, 0 = none */
+    char winner[MODEL_KEY_MAX + 1]; /* the variant that won (outcome won only), "" = none */
+    size_t ndimensions;             /* attributes recorded at first exposure for breakdowns */
     char dimensions[MODEL_MAX_DIMENSIONS][MODEL_DIMENSION_NAME_MAX + 1];
 };
 
@@ -207,9 +209,11 @@ json_t *experiment_value_new(const struct experiment *x, int variant);
  * forced, released), else the experiment's default_value, else the control's value. New
  * reference. */
 json_t *experiment_assigned_value(const struct experiment *x, int variant, bool of_variant);
-/* Read a conclusion object {"outcome": "won|lost|inconclusive", "notes": "..."} (null
- * clears it) into x, stamped `now`. Errors name "conclusion.outcome" / "conclusion.notes".
- * mode is where it comes from (validate_text): MODEL_LOAD for a stored one. */
+/* Read a conclusion object {"outcome": "won|lost|inconclusive", "notes": "...", "winner":
+ * "variant"} (null clears it) into x, stamped `now`. The winner is optional (absent or null:
+ * none), given only with "won", and one of x's variant keys (x's variants are read first).
+ * Errors name "conclusion.outcome" / "conclusion.notes" / "conclusion.winner". mode is where
+ * it comes from (validate_text): MODEL_LOAD for a stored one. */
 int experiment_read_conclusion(const json_t *v, enum model_mode mode, struct experiment *x,
                                int64_t now, struct err *err);
 

@@ -477,6 +477,12 @@ static int apply_lifecycle(struct store_tx *tx, struct exp_write *ew, const stru
             experiment_clear(&next);
             return -1;
         }
+        /* "won" with no "winner" given (null is given: no winner) and a release: the released
+         * variant won */
+        if (next.outcome == OUTCOME_WON && json_object_get(con, "winner") == NULL &&
+            next.released >= 0 && rel != NULL && !json_is_null(rel)) {
+            snprintf(next.winner, sizeof(next.winner), "%s", next.variants[next.released].key);
+        }
     }
     char action[32];
     snprintf(action, sizeof(action), "experiment.%s", ew->action);

@@ -124,9 +124,10 @@ json_t *experiment_to_json(const struct experiment *x)
                                                  : json_null());
     json_object_set_new(o, "conclusion",
                         x->outcome != OUTCOME_NONE
-                            ? json_pack("{s:s, s:s, s:I}", "outcome",
-                                        experiment_outcome_names[x->outcome], "notes",
-                                        x->conclusion_notes ? x->conclusion_notes : "",
+                            ? json_pack("{s:s, s:o, s:s, s:I}", "outcome",
+                                        experiment_outcome_names[x->outcome], "winner",
+                                        x->winner[0] ? json_string(x->winner) : json_null(),
+                                        "notes", x->conclusion_notes ? x->conclusion_notes : "",
                                         "concluded_at", (json_int_t)x->concluded_at)
                             : json_null());
     return o;

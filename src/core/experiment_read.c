@@ -50,7 +50,34 @@ static const char *const experiment_fields[] = {"key",
                                                 "fallback_attribute",
                                                 "dimensions",
                                                 NULL};
-static const char *const conclusion_fields[] = {"outcome", "notes", "concluded_at", NULL};
+static const char *const conclusion_fields[] = {"outcome", "notes", "winner", "concluded_at", NULL};
+
+/* A conclusion's winner (absent or null: none) into winner: a variant key of x, given only
+ * with the outcome "won". */
+static int read_winner(const json_t *w, enum experiment_outcome outcome, const struct experiment *x,
+                       char winner[MODEL_KEY_MAX + 1], struct err *err)
+{
+    winner[0] = '\0';
+    if (w == NULL || json_is_null(w)) {
+        return 0;
+    }
+    if (outcome != OUTCOME_WON) {
+        return err_set(err, ERR_INVALID, "conclusion.winner",
+                       "a winner is given only with the outcome won (this one is %s): remove "
+                       "it or make it null",
+                       experiment_outcome_names[outcome]);
+    }
+    if (validate_key(w, "conclusion.winner", winner, err) != 0) {
+        return -1;
+    }
+    if (experiment_variant_index(x, winner) < 0) {
+        err_set(err, ERR_INVALID, "conclusion.winner",
+                "'%s' is not a variant key of the experiment", winner);
+        winner[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
 
 int experiment_read_conclusion(const json_t *v, enum model_mode mode, struct experiment *x,
                                int64_t now, struct err *err)
@@ -60,6 +87,7 @@ int experiment_read_conclusion(const json_t *v, enum model_mode mode, struct exp
         x->conclusion_notes = NULL;
         x->outcome = OUTCOME_NONE;
         x->concluded_at = 0;
+        x->winner[0] = '\0';
         return 0;
     }
     if (!json_is_object(v)) {
@@ -84,6 +112,12 @@ int experiment_read_conclusion(const json_t *v, enum model_mode mode, struct exp
         validate_text(n, mode, "conclusion.notes", 0, MODEL_NOTES_MAX, true, NULL, 0, err) != 0) {
         return -1;
     }
+    char winner[MODEL_KEY_MAX + 1];
+    if (read_winner(json_object_get(v, "winner"), (enum experiment_outcome)i, x, winner, err) !=
+        0) {
+        return -1;
+    }
+    snprintf(x->winner, sizeof(x->winner), "%s", winner);
     free(x->conclusion_notes);
     x->conclusion_notes = xstrdup(json_is_string(n) ? json_string_value(n) : "");
     x->outcome = (enum experiment_outcome)i;
@@ -112,10 +146,12 @@ static int read_conclusion_edit(const json_t *v, enum model_mode mode, struct ex
     }
     enum experiment_outcome was = out->outcome;
     char *notes = out->conclusion_notes ? xstrdup(out->conclusion_notes) : NULL;
+    char winner[MODEL_KEY_MAX + 1];
+    snprintf(winner, sizeof(winner), "%s", out->winner);
     int64_t at = out->concluded_at;
     int rc = experiment_read_conclusion(v, mode, out, time_now_ms(), err);
     if (rc == 0 && out->outcome == was && was != OUTCOME_NONE && notes != NULL &&
-        strcmp(notes, out->conclusion_notes) == 0) {
+        strcmp(notes, out->conclusion_notes) == 0 && strcmp(winner, out->winner) == 0) {
         out->concluded_at = at;
     }
     free(notes);
@@ -195,6 +231,14 @@ static int check_consistency(struct experiment *x, struct err *err)
                            "primary_metric '%s' must be one of the experiment's metrics",
                            x->primary_metric);
         }
+    }
+    if (x->winner[0] != '\0' && experiment_variant_index(x, x->winner) < 0) {
+        /* variants edited under a recorded winner (a stopped experiment's may not change:
+         * api/experiments.c; the core says so itself) */
+        return err_set(err, ERR_INVALID, "variants",
+                       "'%s', the conclusion's winner, must stay a variant (or change "
+                       "conclusion.winner)",
+                       x->winner);
     }
     if (x->forced != NULL) {
         const char *user;

@@ -583,6 +583,162 @@ static void test_stop_conclusion(void **state)
     json_decref(x);
 }
 
+/* The ETag GET /api/v1/experiments/{key} answers, into out. */
+static void etag_of(const char *key, char *out, size_t n)
+{
+    struct resp r;
+    assert_int_equal(
+        http_req(D.port, "GET", fmt("/api/v1/experiments/%s", key), D.admin_key, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(resp_header(&r, "ETag", out, n));
+    resp_free(&r);
+}
+
+/* The conclusion's winner ("" when null) of an experiment reply. */
+static const char *winner_of(const json_t *x)
+{
+    const json_t *w = json_object_get(json_object_get(x, "conclusion"), "winner");
+    assert_true(json_is_string(w) || json_is_null(w));
+    return json_is_string(w) ? json_string_value(w) : "";
+}
+
+/* conclusion.winner: a variant key, with "won" only; absent at a stop that releases a variant:
+ * that variant; stored, listed, audited, changed by a PATCH of the stopped experiment (a new
+ * ETag), and refused where it does not belong. */
+static void test_stop_winner(void **state)
+{
+    (void)state;
+#define VARS3 "\"variants\":[{\"key\":\"control\"},{\"key\":\"green\"},{\"key\":\"blue\"}]"
+    new_draft("win1", VARS3);
+    act("win1", "start", NULL, 200);
+    call_err("POST", "/api/v1/experiments/win1/stop",
+             "{\"conclusion\":{\"outcome\":\"lost\",\"winner\":\"green\"}}", 400,
+             "conclusion.winner");
+    call_err("POST", "/api/v1/experiments/win1/stop",
+             "{\"conclusion\":{\"outcome\":\"inconclusive\",\"winner\":\"green\"}}", 400,
+             "conclusion.winner");
+    json_t *x = call("POST", "/api/v1/experiments/win1/stop",
+                     "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"purple\"}}", 400);
+    assert_string_equal(error_field(x), "conclusion.winner");
+    assert_non_null(strstr(str(json_object_get(x, "error"), "message"), "'purple'"));
+    json_decref(x);
+    call_err("POST", "/api/v1/experiments/win1/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"winner\":3}}", 400, "conclusion.winner");
+    call_err("POST", "/api/v1/experiments/win1/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"winner\":[\"green\"]}}", 400,
+             "conclusion.winner");
+    call_err("POST", "/api/v1/experiments/win1/stop",
+             "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"Green\"}}", 400,
+             "conclusion.winner");
+    assert_string_equal(status_of("win1"), "running");
+    /* given: stored as given, whatever is released */
+    x = call("POST", "/api/v1/experiments/win1/stop",
+             "{\"release\":\"green\",\"conclusion\":{\"outcome\":\"won\",\"winner\":\"blue\"}}",
+             200);
+    assert_string_equal(winner_of(x), "blue");
+    json_decref(x);
+    x = call("GET", "/api/v1/experiments/win1", NULL, 200);
+    assert_string_equal(winner_of(x), "blue");
+    assert_string_equal(str(x, "released_variant"), "green");
+    json_decref(x);
+    /* in the list and the stop's audit entry */
+    json_t *l = call("GET", "/api/v1/experiments?status=stopped", NULL, 200);
+    size_t i;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(l, "experiments"), i, e)
+    {
+        if (strcmp(str(e, "key"), "win1") == 0) {
+            seen = true;
+            assert_string_equal(winner_of(e), "blue");
+        }
+    }
+    assert_true(seen);
+    json_decref(l);
+    json_t *a = call("GET", "/api/v1/audit?target_type=experiment&target=win1", NULL, 200);
+    e = audit_entry(json_object_get(a, "entries"), "experiment.stop");
+    assert_string_equal(winner_of(json_object_get(e, "after")), "blue");
+    json_decref(a);
+
+    /* a GET body sent back keeps the winner and its time; a PATCH changes the winner (a new
+     * ETag) under the same rules, and a refused one changes nothing (the same ETag) */
+    char tag1[128], tag2[128];
+    x = call("GET", "/api/v1/experiments/win1", NULL, 200);
+    json_int_t at =
+        json_integer_value(json_object_get(json_object_get(x, "conclusion"), "concluded_at"));
+    char *text = json_dumps(x, JSON_COMPACT);
+    call_ok("PATCH", "/api/v1/experiments/win1", text, 200);
+    free(text);
+    json_decref(x);
+    x = call("GET", "/api/v1/experiments/win1", NULL, 200);
+    assert_string_equal(winner_of(x), "blue");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(x, "conclusion"), "concluded_at")), at);
+    json_decref(x);
+    etag_of("win1", tag1, sizeof(tag1));
+    call_err("PATCH", "/api/v1/experiments/win1",
+             "{\"conclusion\":{\"outcome\":\"lost\",\"winner\":\"blue\"}}", 400,
+             "conclusion.winner");
+    call_err("PATCH", "/api/v1/experiments/win1",
+             "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"nope\"}}", 400,
+             "conclusion.winner");
+    call_err("PATCH", "/api/v1/experiments/win1",
+             "{\"conclusion\":{\"outcome\":\"won\",\"winner\":true}}", 400, "conclusion.winner");
+    x = call("GET", "/api/v1/experiments/win1", NULL, 200);
+    assert_string_equal(winner_of(x), "blue");
+    json_decref(x);
+    etag_of("win1", tag2, sizeof(tag2));
+    assert_string_equal(tag1, tag2);
+    x = call("PATCH", "/api/v1/experiments/win1",
+             "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"control\",\"notes\":\"n\"}}", 200);
+    assert_string_equal(winner_of(x), "control");
+    json_decref(x);
+    etag_of("win1", tag2, sizeof(tag2));
+    assert_string_not_equal(tag1, tag2);
+    a = call("GET", "/api/v1/audit?target_type=experiment&target=win1", NULL, 200);
+    e = audit_entry(json_object_get(a, "entries"), "experiment.update");
+    assert_string_equal(winner_of(json_object_get(e, "before")), "blue");
+    assert_string_equal(winner_of(json_object_get(e, "after")), "control");
+    json_decref(a);
+    /* a PATCH's conclusion replaces the whole one: no winner given, none (no release default) */
+    x = call("PATCH", "/api/v1/experiments/win1", "{\"conclusion\":{\"outcome\":\"won\"}}", 200);
+    assert_string_equal(winner_of(x), "");
+    json_decref(x);
+    x = call("PATCH", "/api/v1/experiments/win1",
+             "{\"conclusion\":{\"outcome\":\"lost\",\"winner\":null}}", 200);
+    assert_string_equal(winner_of(x), "");
+    json_decref(x);
+
+    /* the release default: "won", no winner, a release */
+    new_draft("win2", VARS3);
+    act("win2", "start", NULL, 200);
+    x = call("POST", "/api/v1/experiments/win2/stop",
+             "{\"release\":\"blue\",\"conclusion\":{\"outcome\":\"won\"}}", 200);
+    assert_string_equal(winner_of(x), "blue");
+    json_decref(x);
+    /* null given: no winner, even with a release */
+    new_draft("win3", VARS3);
+    act("win3", "start", NULL, 200);
+    x = call("POST", "/api/v1/experiments/win3/stop",
+             "{\"release\":\"blue\",\"conclusion\":{\"outcome\":\"won\",\"winner\":null}}", 200);
+    assert_string_equal(winner_of(x), "");
+    json_decref(x);
+    /* no release: no winner; lost with a release: no winner */
+    new_draft("win4", VARS3);
+    act("win4", "start", NULL, 200);
+    x = call("POST", "/api/v1/experiments/win4/stop", "{\"conclusion\":{\"outcome\":\"won\"}}",
+             200);
+    assert_string_equal(winner_of(x), "");
+    json_decref(x);
+    new_draft("win5", VARS3);
+    act("win5", "start", NULL, 200);
+    x = call("POST", "/api/v1/experiments/win5/stop",
+             "{\"release\":\"control\",\"conclusion\":{\"outcome\":\"lost\"}}", 200);
+    assert_string_equal(winner_of(x), "");
+    json_decref(x);
+#undef VARS3
+}
+
 static void test_audit(void **state)
 {
     (void)state;
@@ -1212,6 +1368,7 @@ int main(void)
         cmocka_unit_test(test_stop_release),
         cmocka_unit_test(test_audit),
         cmocka_unit_test(test_stop_conclusion),
+        cmocka_unit_test(test_stop_winner),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_unknown_operator),
         cmocka_unit_test(test_round_trip_running),

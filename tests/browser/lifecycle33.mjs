@@ -2,7 +2,10 @@
 // /assign answers once archived (the default value, else the control's value, else its key)
 // and the released variant's value to put in the services' code, and /assign agrees; the
 // Stop and Record conclusion dialogs warn, without blocking, when "Won" goes with the
-// control released or nothing released. Run through run.sh.
+// control released or nothing released. And the conclusion's winner (s35): the Stop and
+// Record conclusion dialogs' "Winner" select, shown and enabled only with "Won", starts at the
+// released variant (and follows it until picked by hand), and the page says "Won: <name>".
+// Run through run.sh.
 
 import { suite, assert, assertEq, signIn } from './lib.mjs';
 
@@ -123,6 +126,64 @@ T.test('Record conclusion on a stopped experiment with the control released: "Wo
   await dlg.getByLabel(/^Inconclusive/).check();
   await warn.waitFor({ state: 'hidden' });
   await dlg.getByRole('button', { name: 'Cancel' }).click();
+  noErrors();
+});
+
+T.test('Stop dialog: the Winner select shows with "Won" only, follows the release, and the page says "Won: <name>"', async () => {
+  await admin.post('/experiments', {
+    key: 'lc-winner',
+    variants: [{ key: 'control', name: 'Control' }, { key: 'more', name: 'More items' }, { key: 'fewer', name: 'Fewer items' }],
+  });
+  await admin.post('/experiments/lc-winner/start');
+  await go('/experiments/lc-winner');
+  await page.locator('.lifecycle button', { hasText: 'Stop' }).click();
+  await dlg.waitFor();
+  const winner = dlg.locator('select[name="winner"]');
+  assert(!(await winner.isVisible()), 'no Winner select before an outcome is chosen');
+  await dlg.locator('select[name="release"]').selectOption('more');
+  await dlg.getByLabel(/^Lost/).check();
+  assert(!(await winner.isVisible()), 'no Winner select with Lost');
+  await dlg.getByLabel(/^Won/).check();
+  await winner.waitFor();
+  assert(await winner.isEnabled(), 'enabled with Won');
+  assertEq(await winner.inputValue(), 'more', 'the released variant preselected');
+  await dlg.locator('select[name="release"]').selectOption('fewer');
+  assertEq(await winner.inputValue(), 'fewer', 'follows the release until picked by hand');
+  await dlg.getByLabel('Winner').selectOption('more');
+  await dlg.locator('select[name="release"]').selectOption('control');
+  assertEq(await winner.inputValue(), 'more', 'a winner picked by hand stays');
+  await dlg.locator('select[name="release"]').selectOption('fewer');
+  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
+  await page.locator('h1 .badge', { hasText: 'stopped' }).waitFor();
+  const x = await admin.get('/experiments/lc-winner');
+  assertEq(`${x.released_variant} ${x.conclusion.outcome} ${x.conclusion.winner}`, 'fewer won more', 'stopped as chosen');
+  assertEq(await text(page.locator('#conclusion .outcome')), 'Won: More items', 'the winner on the page');
+  noErrors();
+});
+
+T.test('Record conclusion: the recorded winner preselected, changed, and gone with another outcome', async () => {
+  await go('/experiments/lc-winner');
+  await page.getByRole('button', { name: 'Edit conclusion' }).click();
+  await dlg.waitFor();
+  const winner = dlg.locator('select[name="winner"]');
+  await winner.waitFor();
+  assertEq(await winner.inputValue(), 'more', 'the recorded winner, not the released variant');
+  await dlg.getByLabel(/^Inconclusive/).check();
+  await winner.waitFor({ state: 'hidden' });
+  assert(await winner.isDisabled(), 'disabled without Won');
+  await dlg.getByLabel(/^Won/).check();
+  await winner.waitFor();
+  await dlg.getByLabel('Winner').selectOption('control');
+  await dlg.getByRole('button', { name: 'Save conclusion' }).click();
+  await page.locator('#conclusion .outcome', { hasText: 'Won: Control' }).waitFor();
+  assertEq((await admin.get('/experiments/lc-winner')).conclusion.winner, 'control', 'changed in the API');
+  await page.getByRole('button', { name: 'Edit conclusion' }).click();
+  await dlg.waitFor();
+  await dlg.getByLabel(/^Lost/).check();
+  await dlg.getByRole('button', { name: 'Save conclusion' }).click();
+  await page.locator('#conclusion .outcome', { hasText: 'Lost' }).waitFor();
+  const c = (await admin.get('/experiments/lc-winner')).conclusion;
+  assertEq(`${c.outcome} ${c.winner}`, 'lost null', 'no winner with Lost');
   noErrors();
 });
 

@@ -595,6 +595,73 @@ static void test_experiment_read_only(void **state)
     experiment_clear(&x);
 }
 
+/* conclusion.winner (experiment_read_conclusion): a variant key, with "won" only; null or
+ * absent: none; kept by a stored document and by a PATCH that does not name it; the variants
+ * keep it. */
+static void test_experiment_winner(void **state)
+{
+    (void)state;
+    struct experiment x, y;
+    exp_ok("{\"key\":\"w\",\"variants\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"}]}", &x);
+    x.status = ASSIGN_STATUS_STOPPED;
+    patch_ok(&x, "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"b\"}}", &y);
+    assert_int_equal(y.outcome, OUTCOME_WON);
+    assert_string_equal(y.winner, "b");
+    json_t *j = experiment_to_json(&y);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "conclusion"), "winner")), "b");
+    /* a stored document loads it */
+    struct experiment z;
+    struct err e;
+    err_clear(&e);
+    assert_int_equal(experiment_from_json(j, MODEL_LOAD, NULL, &z, &e), 0);
+    assert_string_equal(z.winner, "b");
+    experiment_clear(&z);
+    json_decref(j);
+    /* a PATCH without a conclusion keeps it; the variants may move but not lose it */
+    struct experiment k;
+    patch_ok(&y, "{\"name\":\"N\",\"variants\":[{\"key\":\"b\"},{\"key\":\"a\"}]}", &k);
+    assert_string_equal(k.winner, "b");
+    experiment_clear(&k);
+    doc_err(parse("{\"variants\":[{\"key\":\"a\"},{\"key\":\"c\"}]}"), MODEL_PATCH, &y, "variants");
+    /* null or absent: none */
+    patch_ok(&y, "{\"conclusion\":{\"outcome\":\"won\",\"winner\":null}}", &k);
+    assert_string_equal(k.winner, "");
+    j = experiment_to_json(&k);
+    assert_true(json_is_null(json_object_get(json_object_get(j, "conclusion"), "winner")));
+    json_decref(j);
+    experiment_clear(&k);
+    patch_ok(&y, "{\"conclusion\":{\"outcome\":\"lost\"}}", &k);
+    assert_string_equal(k.winner, "");
+    experiment_clear(&k);
+    patch_ok(&y, "{\"conclusion\":null}", &k);
+    assert_string_equal(k.winner, "");
+    experiment_clear(&k);
+    /* refused: with another outcome, not a variant, not a key */
+    static const char *const bad[] = {
+        "{\"conclusion\":{\"outcome\":\"lost\",\"winner\":\"b\"}}",
+        "{\"conclusion\":{\"outcome\":\"inconclusive\",\"winner\":\"b\"}}",
+        "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"d\"}}",
+        "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"B\"}}",
+        "{\"conclusion\":{\"outcome\":\"won\",\"winner\":7}}",
+        "{\"conclusion\":{\"outcome\":\"won\",\"winner\":{}}}",
+        "{\"conclusion\":{\"outcome\":\"won\",\"winner\":\"\"}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        doc_err(parse(bad[i]), MODEL_PATCH, &y, "conclusion.winner");
+    }
+    /* a refused read leaves the winner as it was */
+    err_clear(&e);
+    json_t *c = parse("{\"outcome\":\"won\",\"winner\":\"zz\"}");
+    assert_int_equal(experiment_read_conclusion(c, MODEL_PATCH, &y, 1, &e), -1);
+    assert_string_equal(e.field, "conclusion.winner");
+    assert_non_null(strstr(e.msg, "'zz'"));
+    assert_string_equal(y.winner, "b");
+    json_decref(c);
+    experiment_clear(&y);
+    experiment_clear(&x);
+}
+
 static void test_experiment_patch(void **state)
 {
     (void)state;
@@ -948,12 +1015,12 @@ static void test_namespaces_overlap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_experiment_defaults),  cmocka_unit_test(test_experiment_bad_values),
-        cmocka_unit_test(test_experiment_limits),    cmocka_unit_test(test_experiment_weights),
-        cmocka_unit_test(test_experiment_targeting), cmocka_unit_test(test_experiment_read_only),
-        cmocka_unit_test(test_experiment_patch),     cmocka_unit_test(test_experiment_round_trip),
-        cmocka_unit_test(test_reassigning_change),   cmocka_unit_test(test_transition_table),
-        cmocka_unit_test(test_namespaces_overlap),
+        cmocka_unit_test(test_experiment_defaults),   cmocka_unit_test(test_experiment_bad_values),
+        cmocka_unit_test(test_experiment_limits),     cmocka_unit_test(test_experiment_weights),
+        cmocka_unit_test(test_experiment_targeting),  cmocka_unit_test(test_experiment_read_only),
+        cmocka_unit_test(test_experiment_winner),     cmocka_unit_test(test_experiment_patch),
+        cmocka_unit_test(test_experiment_round_trip), cmocka_unit_test(test_reassigning_change),
+        cmocka_unit_test(test_transition_table),      cmocka_unit_test(test_namespaces_overlap),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

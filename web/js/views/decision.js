@@ -10,12 +10,20 @@ import { decide, leastWeight, unequalWeights } from '../decide.js';
 
 const OUTCOME_TEXT = { won: 'Won', lost: 'Lost', inconclusive: 'Inconclusive' };
 
+/** The outcome as the page says it: "Won: <the winner's name>" when a winner is recorded. */
+function outcomeText(x, c) {
+  const said = OUTCOME_TEXT[c.outcome] || c.outcome;
+  if (c.outcome !== 'won' || !c.winner) return said;
+  const v = x.variants.find((w) => w.key === c.winner);
+  return `${said}: ${(v && v.name) || c.winner}`;
+}
+
 /** The recorded conclusion of a stopped experiment, or null. */
 export function conclusionBlock(x) {
   const c = x.conclusion;
   if (!c) return null;
   return h('section', { class: ['card', 'conclusion', `conclusion-${c.outcome}`], id: 'conclusion', 'aria-label': 'Conclusion' },
-    h('h2', {}, 'Conclusion: ', h('span', { class: ['outcome', `outcome-${c.outcome}`] }, OUTCOME_TEXT[c.outcome] || c.outcome)),
+    h('h2', {}, 'Conclusion: ', h('span', { class: ['outcome', `outcome-${c.outcome}`], dataset: { winner: c.winner || '' }, title: c.winner ? `Variant ${c.winner}` : null }, outcomeText(x, c))),
     c.notes ? h('p', { class: 'notes-text' }, c.notes) : h('p', { class: 'muted' }, 'No notes.'),
     h('p', { class: 'muted small' }, `Recorded ${fmtDateTime(c.concluded_at)}.`));
 }

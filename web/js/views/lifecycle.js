@@ -1,7 +1,7 @@
 // lifecycle.js - start / pause / resume / stop / archive (and delete for drafts), each
 // behind a confirmation dialog that says what will happen to users. Stopping also
-// may record the conclusion (won / lost / inconclusive and notes), which a stopped
-// experiment can get, change or clear later ("Record conclusion").
+// may record the conclusion (won / lost / inconclusive, the variant that won, and notes),
+// which a stopped experiment can get, change or clear later ("Record conclusion").
 
 import { api } from '../api.js';
 import { h, nextId, confirmDialog, announce } from '../dom.js';
@@ -138,12 +138,19 @@ function wonWarning(x, outcome, release, stopping) {
   return null;
 }
 
+/** A variant as the dialogs name it: its key, and its name when it has another. */
+const variantLabel = (v) => (v.name && v.name !== v.key ? `${v.key} (${v.name})` : v.key);
+
 /**
- * Outcome radios ("None" first) and a notes box; returns {el, value(), check()}: value() is
- * {outcome, notes}, or null for none (it throws when notes are given without an outcome).
+ * Outcome radios ("None" first), a "Winner" select of the variants (shown and enabled only
+ * with "Won") and a notes box; returns {el, value(), check()}: value() is {outcome, notes}
+ * plus, with "won", winner (a variant key, or null for "Not recorded"), or null for no
+ * conclusion (it throws when notes are given without an outcome).
  * `releaseOf()` tells the variant released (or "" for none) for the warning wonWarning
  * shows below the radios (`stopping`: in the Stop dialog, where the release is chosen);
- * check() updates it (call it when the release changes).
+ * check() updates it (call it when the release changes). The winner starts as the recorded
+ * one of a "won" conclusion, else as the released variant, which it follows until the
+ * winner is picked by hand.
  */
 function conclusionFields(current, x, releaseOf, stopping) {
   const name = nextId('outcome');
@@ -152,30 +159,50 @@ function conclusionFields(current, x, releaseOf, stopping) {
     const input = h('input', { type: 'radio', name, id, value: v, checked: (current ? current.outcome : '') === v });
     return { input, el: h('div', { class: 'check' }, input, h('label', { for: id }, h('strong', {}, t), ` — ${hint}`)) };
   });
+  const winnerId = nextId('winner');
+  const winner = h(
+    'select',
+    { id: winnerId, name: 'winner', class: 'winner-select', dataset: { field: 'conclusion.winner' } },
+    h('option', { value: '' }, 'Not recorded'),
+    x.variants.map((v) => h('option', { value: v.key }, variantLabel(v)))
+  );
+  // a recorded (or kept) "won" conclusion's winner as it is; else the released variant
+  let pickedByHand = Boolean(current && current.outcome === 'won' && current.winnerByHand !== false);
+  const known = (k) => x.variants.some((v) => v.key === k);
+  const first = pickedByHand ? current.winner || '' : releaseOf();
+  winner.value = known(first) ? first : '';
+  winner.addEventListener('change', () => { pickedByHand = true; });
+  const winnerField = h('div', { class: 'field winner-field' }, h('label', { for: winnerId }, 'Winner'), winner);
   const notesId = nextId('notes');
   const notes = h('textarea', { id: notesId, rows: 3, maxlength: '2000', dataset: { field: 'conclusion.notes' } });
   notes.value = (current && current.notes) || '';
   const warn = h('p', { class: 'alert alert-warn won-warning', 'aria-live': 'polite', hidden: true });
   const picked = () => radios.find((r) => r.input.checked);
+  const won = () => { const p = picked(); return Boolean(p && p.input.value === 'won'); };
   const check = () => {
     const p = picked();
     const said = wonWarning(x, p ? p.input.value : '', releaseOf(), stopping);
     warn.textContent = said || '';
     warn.hidden = !said;
+    if (!pickedByHand) winner.value = known(releaseOf()) ? releaseOf() : '';
+    winnerField.hidden = !won();
+    winner.disabled = !won();
   };
   for (const r of radios) r.input.addEventListener('change', check);
   check();
   const el = h('div', { class: 'conclusion-fields' },
     h('fieldset', { class: 'checks', dataset: { field: 'conclusion.outcome' } }, h('legend', {}, 'Outcome'), radios.map((r) => r.el)),
     warn,
+    winnerField,
     h('div', { class: 'field' }, h('label', { for: notesId }, 'Notes: what did you learn, what ships?'), notes));
   return {
     el,
     check,
-    /** What is chosen and typed, unchecked ({outcome, notes}): kept through a sign-in. */
+    /** What is chosen and typed, unchecked ({outcome, winner, winnerByHand, notes}): kept
+     * through a sign-in. */
     state() {
       const p = picked();
-      return { outcome: p ? p.input.value : '', notes: notes.value };
+      return { outcome: p ? p.input.value : '', winner: winner.value, winnerByHand: pickedByHand, notes: notes.value };
     },
     value() {
       const p = picked();
@@ -183,7 +210,9 @@ function conclusionFields(current, x, releaseOf, stopping) {
         if (notes.value.trim() !== '') throw new Error('Notes belong to an outcome: choose won, lost or inconclusive, or empty the notes.');
         return null;
       }
-      return { outcome: p.input.value, notes: notes.value.trim() };
+      const c = { outcome: p.input.value, notes: notes.value.trim() };
+      if (c.outcome === 'won') c.winner = winner.value || null;
+      return c;
     },
   };
 }
