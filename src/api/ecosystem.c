@@ -398,13 +398,17 @@ static json_t *ofrep_context(struct http_req *r, const char **user_id)
         http_reply_ofrep(r, 400, "INVALID_CONTEXT", "context must be an object");
         return NULL;
     }
+    /* "" is no key: a web app's context before sign-in ({targetingKey: user?.id ?? ""}) is
+     * evaluated as one without it, as remote evaluation takes a falsy id (review journey35
+     * F5: it was a 400 for the whole request, released flags included) */
     const json_t *tk = json_is_object(ctx) ? json_object_get(ctx, "targetingKey") : NULL;
-    if (tk != NULL && !json_is_null(tk) &&
+    bool empty_key = json_is_string(tk) && json_string_length(tk) == 0;
+    if (tk != NULL && !json_is_null(tk) && !empty_key &&
         (!json_is_string(tk) ||
          !text_id_valid(json_string_value(tk), json_string_length(tk), 256))) {
         json_decref(root);
         http_reply_ofrep(r, 400, "INVALID_CONTEXT",
-                         "context.targetingKey must be 1 to 256 bytes of text");
+                         "context.targetingKey must be up to 256 bytes of text");
         return NULL;
     }
     struct err err;
@@ -417,6 +421,9 @@ static json_t *ofrep_context(struct http_req *r, const char **user_id)
     }
     json_t *attrs = json_is_object(ctx) ? json_copy(ctx) : json_object();
     json_decref(root);
+    if (empty_key) {
+        json_object_del(attrs, "targetingKey");
+    }
     tk = json_object_get(attrs, "targetingKey");
     *user_id = json_is_string(tk) ? json_string_value(tk) : NULL;
     if (*user_id != NULL && json_object_get(attrs, "id") == NULL) {

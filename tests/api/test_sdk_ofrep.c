@@ -105,6 +105,27 @@ static void test_ofrep_answers(void **state)
                         "TARGETING_KEY_MISSING");
     assert_string_equal(json_string_value(json_object_get(o, "key")), "typed");
     json_decref(o);
+    /* an empty targetingKey (a web app's context before sign-in) is no key, as remote
+     * evaluation takes a falsy id: the same answers as without one, single and bulk (review
+     * journey35 F5: a 400 INVALID_CONTEXT for the whole bulk request) */
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/typed",
+                "{\"context\":{\"targetingKey\":\"\"}}", 200);
+    assert_string_equal(json_string_value(json_object_get(o, "reason")), "STATIC");
+    assert_json_text(json_object_get(o, "value"), "{\"d\":1}");
+    json_decref(o);
+    o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/typed",
+                "{\"context\":{\"targetingKey\":\"\",\"country\":\"NL\"}}", 400);
+    assert_string_equal(json_string_value(json_object_get(o, "errorCode")),
+                        "TARGETING_KEY_MISSING");
+    json_decref(o);
+    json_t *none = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags",
+                           "{\"context\":{\"country\":\"NL\"}}", 200);
+    json_t *empty = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags",
+                            "{\"context\":{\"targetingKey\":\"\",\"country\":\"NL\"}}", 200);
+    assert_true(json_array_size(json_object_get(empty, "flags")) > 0);
+    assert_true(json_equal(json_object_get(none, "flags"), json_object_get(empty, "flags")));
+    json_decref(none);
+    json_decref(empty);
     o = call_as(sdk_key(), "POST", "/ofrep/v1/evaluate/flags/of-array",
                 "{\"context\":{\"targetingKey\":\"u5\"}}", 400);
     assert_string_equal(json_string_value(json_object_get(o, "errorCode")), "GENERAL");
