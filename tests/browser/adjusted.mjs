@@ -86,7 +86,7 @@ T.test('sign in', async () => {
 
 T.test('Holm: the adjusted interval beside “Not significant”, labelled so, in the table and the forest plot', async () => {
   await go(`/experiments/${EXP}?correction=holm&cuped=false`);
-  await page.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: 'p-value (Holm)' }).first().waitFor();
+  await page.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: 'p-value (Holm, relative lift)' }).first().waitFor();
   const r = await admin.get(`/experiments/${EXP}/results?correction=holm&cuped=false`);
   const v1 = r.metrics[0].variants[1];
   const head = await text(page.locator('table.results-table[data-metric="mc_a"] thead th').nth(4));

@@ -491,7 +491,7 @@ T.test('sequential shows the always-valid note; CUPED off and Holm match the API
   await page.locator('.always-valid').waitFor();
   await page.getByLabel('CUPED', { exact: true }).uncheck();
   await page.getByLabel('Correction').selectOption('holm');
-  await page.locator('table.results-table thead th', { hasText: 'p-value (Holm)' }).first().waitFor();
+  await page.locator('table.results-table thead th', { hasText: 'p-value (Holm, relative lift)' }).first().waitFor();
   await page.locator('.results-body[aria-busy="false"] .computed', { hasText: 'holm correction' }).waitFor();
   await compareResults(page, { method: 'sequential', cuped: 'false', correction: 'holm' });
   // reload keeps the choices (they live in the URL)

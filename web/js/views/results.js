@@ -90,7 +90,9 @@ function metricTable(m, r, def, defs) {
     ['lift', 'Relative lift'],
     ['ci', bayes ? `${level} credible interval` : `${level} ${r.method === 'sequential' ? 'always-valid ' : ''}interval${adjusted ? ` (${correctionName(r.correction)}-adjusted)` : ''}`],
     ['abs', adjusted ? `Absolute lift (${correctionName(r.correction)}-adjusted interval)` : 'Absolute lift'],
-    ['p', bayes ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(r.correction)})` : 'p-value'],
+    // the relative lift's (the headline), not the absolute lift's beside it: the JSON's
+    // relative_lift.p_value, where its top-level p_value is the absolute one (journey35 F3)
+    ['p', bayes ? 'Chance to beat control' : adjusted ? `p-value (${correctionName(r.correction)}, relative lift)` : 'p-value (relative lift)'],
     ['verdict', 'Result'],
   ];
   const tbody = h('tbody');
