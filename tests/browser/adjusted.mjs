@@ -143,7 +143,7 @@ T.test('BH and sequential + Holm: every verdict is the one of its interval', asy
 
 T.test('no correction: the unadjusted interval, excluding 0, beside “Better”', async () => {
   await go(`/experiments/${EXP}?correction=none&cuped=false`);
-  await page.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: /^p-value$/ }).first().waitFor();
+  await page.locator('.results-body[aria-busy="false"] table.results-table thead th', { hasText: /^p-value \(relative lift\)$/ }).first().waitFor();
   const r = await admin.get(`/experiments/${EXP}/results?correction=none&cuped=false`);
   assertEq(await text(cell('mc_a', 'v1', 'ci')), txt.interval(r.metrics[0].variants[1].relative_lift.ci), 'mc_a/v1: the interval');
   assertEq(await text(cell('mc_a', 'v1', 'verdict')), '▲ Better', 'mc_a/v1 verdict');
