@@ -365,6 +365,19 @@ T.test('8. the CUPED note: a tiny reduction is "less than 0.1%", an increase is 
     }
   }
   assert(seen.some((x) => x < 0) && seen.some((x) => x > 0 && x < 0.0005) && seen.some((x) => x >= 0.001), `the fixture has an increase, a tiny and a visible reduction: ${seen}`);
+  // users without values before the experiment: one plain note per metric, not the engine's
+  // words per variant (review journey35 N3)
+  const noPre = 'no pre-period variance: CUPED not applied (theta = 0)';
+  const plain = 'CUPED made no adjustment: these users had no values of this metric before the experiment, so there is nothing to adjust with (the interval is the unadjusted one).';
+  let withoutPre = 0;
+  for (const m of r.metrics) {
+    const notes = await page.locator(`section.metric-result[data-metric="${m.key}"] ul.notes li`).allTextContents();
+    const has = m.variants.some((v) => (v.warning || '').split('; ').includes(noPre));
+    withoutPre += has ? 1 : 0;
+    assertEq(notes.filter((n) => n === plain).length, has ? 1 : 0, `${m.key}: the no-pre-period note once when the API warns (${JSON.stringify(notes)})`);
+    assert(!notes.some((n) => n.includes(noPre)), `${m.key}: not the engine's words`);
+  }
+  assert(withoutPre > 0, 'the fixture has a metric without pre-period values');
   noErrors();
 });
 

@@ -125,12 +125,18 @@ function metricTable(m, r, def, defs) {
       tbody));
 }
 
+// the engine's warning when the users have no metric values before the experiment, and
+// what the page says instead (once per metric)
+const NO_PRE = 'no pre-period variance: CUPED not applied (theta = 0)';
+const NO_PRE_NOTE = 'CUPED made no adjustment: these users had no values of this metric before the experiment, so there is nothing to adjust with (the interval is the unadjusted one).';
+
 function metricNotes(m, r, def) {
   const f = resultsFormat(m, def);
   const notes = [];
   const control = m.variants[0] || {};
   // said once per metric; the server also says it in each treatment's warning
   const ratioCuped = 'CUPED is not applied to ratio metrics';
+  let noPre = false;
   if (cupedAdjusted(m, r)) notes.push(CUPED_MEANS_NOTE);
   if (m.type === 'ratio' && r.cuped) notes.push('CUPED does not apply to ratio metrics: this interval is without it.');
   if (m.warning) notes.push(`${m.warning}.`);
@@ -143,7 +149,11 @@ function metricNotes(m, r, def) {
       notes.push(vr > 0 ? `${v.key}: CUPED reduced variance by ${size}.`
         : `${v.key}: CUPED increased variance by ${size}: the pre-period does not predict this metric, so the adjustment made the estimate noisier.`);
     }
-    const warning = v.warning ? v.warning.split('; ').filter((w) => w !== ratioCuped).join('; ') : '';
+    const parts = v.warning ? v.warning.split('; ').filter((w) => w !== ratioCuped) : [];
+    // users without events before the experiment (a new product, new users): said once per
+    // metric in plain words, not per variant in the engine's (review journey35 N3)
+    if (parts.includes(NO_PRE)) noPre = true;
+    const warning = parts.filter((w) => w !== NO_PRE).join('; ');
     if (warning) notes.push(`${v.key}: ${warning}.`);
     if (typeof v.expected_loss === 'number') {
       const rel = typeof control.mean === 'number' && control.mean !== 0 ? ` (${fmtSmallPct(v.expected_loss / Math.abs(control.mean))} of the control’s mean)` : '';
@@ -155,6 +165,7 @@ function metricNotes(m, r, def) {
       notes.push(`${v.key}: the unadjusted interval ${fmtPctInterval(v.relative_lift.ci)} excludes zero, but not after the ${r.correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'} correction over ${n} comparisons.`);
     }
   }
+  if (noPre) notes.push(NO_PRE_NOTE);
   return notes.length ? h('ul', { class: 'notes' }, notes.map((n) => h('li', {}, n))) : null;
 }
 
