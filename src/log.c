@@ -4,7 +4,8 @@
  * from different threads never interleave. A short write (a full disk, a file size limit)
  * leaves a line without its end: the next line starts with a newline, in the same write, so
  * that it is not glued to the half line. Limits on a kind of line (log_limit_take) keep a
- * client from flooding the log through lines it causes (libmicrohttpd's warnings, 429s).
+ * client from flooding the log through lines it causes (libmicrohttpd's warnings, 429s);
+ * streaks (log_streak_fail) a failure retried every second from writing a line each time.
  */
 #include "bunsen/log.h"
 
@@ -244,4 +245,44 @@ struct log_limit *log_limit_for(const void *kind)
     static struct log_limit kinds[LOG_LIMIT_KINDS];
     uint64_t h = (uint64_t)(uintptr_t)kind * 0x9E3779B97F4A7C15ull; /* Fibonacci hashing */
     return &kinds[h >> 58];                                         /* the top 6 bits: 0..63 */
+}
+
+void log_streak_fail(struct log_streak *st, const char *msg, json_t *fields)
+{
+    int64_t now = (int64_t)(time_mono_ns() / 1000000);
+    long n = atomic_fetch_add(&st->failures, 1) + 1;
+    if (n == 1) {
+        atomic_store(&st->first_ms, now);
+    }
+    long not_logged = 0;
+    if (!log_limit_take(&st->limit, msg, LOG_ERROR, now, 1, 10000, &not_logged)) {
+        json_decref(fields);
+        return;
+    }
+    if (fields == NULL) {
+        fields = json_object();
+    }
+    if (fields != NULL && n > 1) {
+        json_object_set_new(fields, "failures", json_integer(n));
+    }
+    if (fields != NULL && not_logged > 0) {
+        json_object_set_new(fields, "not_logged_before", json_integer(not_logged));
+    }
+    log_json(LOG_ERROR, msg, fields);
+}
+
+void log_streak_ok(struct log_streak *st, const char *recovered_msg)
+{
+    long n = atomic_exchange(&st->failures, 0);
+    if (n == 0) {
+        return;
+    }
+    /* the recovered line counts them: no "log lines not written" after it */
+    atomic_store(&st->limit.dropped, 0);
+    /* the next outage's first failure is written at once */
+    atomic_store(&st->limit.window_ms, 0);
+    int64_t now = (int64_t)(time_mono_ns() / 1000000);
+    log_json(LOG_WARN, recovered_msg,
+             json_pack("{s:I, s:I}", "failures", (json_int_t)n, "after_ms",
+                       (json_int_t)(now - atomic_load(&st->first_ms))));
 }

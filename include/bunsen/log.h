@@ -65,6 +65,23 @@ void log_limits_flush(int64_t now_ms);
 #define LOG_LIMIT_KINDS 64
 struct log_limit *log_limit_for(const void *kind);
 
+/* A failure that repeats on a timer while it lasts (the once-a-second catalogue reload, the
+ * rebuilder's list, during a database outage: two error lines a second per daemon): its
+ * first line, then at most one per 10 s (with "failures", the count so far, and
+ * "not_logged_before"), and one line when it ends. Zero-initialise it (a static);
+ * thread-safe. */
+struct log_streak {
+    struct log_limit limit;
+    _Atomic long failures;    /* in a row, 0 when the last attempt succeeded */
+    _Atomic int64_t first_ms; /* the first failure's time (monotonic ms) */
+};
+/* One more failure: log msg (a string that lives as long as the process) at error with
+ * fields (taken, may be NULL) unless the limit refuses it (then counted). */
+void log_streak_fail(struct log_streak *st, const char *msg, json_t *fields);
+/* A success: after failures, one line recovered_msg with "failures" and "after_ms", at warn
+ * (a log kept at --log-level warn shows the end of what it showed); nothing otherwise. */
+void log_streak_ok(struct log_streak *st, const char *recovered_msg);
+
 /* Log a printf-formatted message with no extra fields. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

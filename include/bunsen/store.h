@@ -204,6 +204,24 @@ void store_writer_get_stats(struct store *s, struct store_writer_stats *out);
 struct buf;
 void store_write_metrics(struct store *s, struct buf *b);
 
+/* The end of an ERR_UNAVAILABLE message whose reason only the log may carry (libpq's text
+ * names hosts and ports; replies go to anyone with an sdk key). */
+#define STORE_REASON_IN_LOG " (the daemon's log has the reason)"
+
+/* The fields of the daemon's own log line for a failure err (a jansson object for log_json):
+ * "error", err's message; for one that ends in STORE_REASON_IN_LOG, when the backend kept a
+ * reason (PostgreSQL: the latest connection failure, passwords masked, kept also when its own
+ * "PostgreSQL connection failed" line was not written), the message without that end and
+ * "reason". Any thread. */
+struct json_t;
+struct json_t *store_err_log_fields(struct store *s, const struct err *err);
+
+/* Which database s serves, as fields added to a JSON object (the "started" log line, to tell
+ * several daemons apart): "backend" ("sqlite", "postgres"), "database" (SQLite: the file's
+ * path; PostgreSQL: the URL or conninfo, passwords masked, url_redact) and for PostgreSQL
+ * "connected_to" (host, port, dbname, user that libpq connected with). Never a password. */
+void store_describe(struct store *s, struct json_t *fields);
+
 /* Start-up check: the database is writable by this process, has room (SQLite: 1 MiB free on
  * its file system) and is sound (SQLite: quick_check within budget_ms; a larger database is
  * not checked to the end). Returns 0 (sound), 1 (too large to finish the check in time: not

@@ -76,18 +76,22 @@ static void *rebuilder_main(void *arg)
     char current[65] = "";
     int64_t t0 = 0;
     int keep_failures = 0; /* of the current experiment's ratio sums */
+    /* the list fails every second during a database outage: a line per 10 s, and one when
+     * it works again (review journey35 F2) */
+    static struct log_streak list_streak;
     for (;;) {
         struct store_rebuild first;
         memset(&first, 0, sizeof(first));
         struct err err;
         err_clear(&err);
         if (store_rebuild_list(s, first_emit, &first, &err) != 0) {
-            log_json(LOG_ERROR, "rebuild: cannot list", json_pack("{s:s}", "error", err.msg));
+            log_streak_fail(&list_streak, "rebuild: cannot list", store_err_log_fields(s, &err));
             if (nap(rb, 1000)) {
                 break;
             }
             continue;
         }
+        log_streak_ok(&list_streak, "rebuild: list recovered");
         if (first.experiment[0] == '\0') {
             if (nap(rb, IDLE_MS)) {
                 break;

@@ -211,6 +211,27 @@ const char *store_backend_name(const struct store *s)
     return s->ops->name;
 }
 
+struct json_t *store_err_log_fields(struct store *s, const struct err *err)
+{
+    size_t len = strlen(err->msg), tail = strlen(STORE_REASON_IN_LOG);
+    char reason[1600];
+    if (err->code == ERR_UNAVAILABLE && len > tail &&
+        strcmp(err->msg + len - tail, STORE_REASON_IN_LOG) == 0 && s != NULL &&
+        s->ops->unavailable_reason != NULL &&
+        s->ops->unavailable_reason(s, reason, sizeof(reason))) {
+        return json_pack("{s:s%, s:s}", "error", err->msg, len - tail, "reason", reason);
+    }
+    return json_pack("{s:s}", "error", err->msg);
+}
+
+void store_describe(struct store *s, struct json_t *fields)
+{
+    json_object_set_new(fields, "backend", json_string(s->ops->name));
+    if (s->ops->describe != NULL) {
+        s->ops->describe(s, fields);
+    }
+}
+
 void store_set_catalog_hook(struct store *s,
                             int (*hook)(void *ctx, int64_t version, struct err *err), void *ctx)
 {

@@ -231,6 +231,11 @@ struct store_ops {
     int (*ready_check)(struct store_tx *tx, struct err *err);
     /* backend gauges for /metrics (sizes, memory) */
     void (*write_metrics)(struct store *s, struct buf *b);
+    /* optional: the latest reason the database could not be reached, for the log
+     * (store_err_log_fields); false when none */
+    bool (*unavailable_reason)(struct store *s, char *out, size_t n);
+    /* optional: which database this is, as fields of a JSON object (store_describe) */
+    void (*describe)(struct store *s, struct json_t *fields);
 
     /* keys, audit, catalogue, roll-up reads, compaction: store.h semantics */
     int (*key_insert)(struct store_tx *tx, const struct store_key *k, const uint8_t hash[32],

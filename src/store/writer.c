@@ -408,7 +408,10 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
     if (!ok && atomic_load(&s->schema_ahead) == 0 &&
         log_limit_take(&failed_limit, "group commit failed", LOG_ERROR,
                        (int64_t)(time_mono_ns() / 1000000), 10, 10000, &not_logged)) {
-        json_t *f = json_pack("{s:s, s:I}", "error", err.msg, "jobs", (json_int_t)n);
+        json_t *f = store_err_log_fields(s, &err);
+        if (f != NULL) {
+            json_object_set_new(f, "jobs", json_integer((json_int_t)n));
+        }
         if (f != NULL && not_logged > 0) {
             json_object_set_new(f, "not_logged_before", json_integer(not_logged));
         }

@@ -1042,7 +1042,7 @@ static void test_big_batches_at_once(void **state)
         log[got] = '\0';
         fclose(f);
         assert_non_null(strstr(log, "lock table is small for large batches"));
-        assert_non_null(strstr(log, "\"raise_max_locks_per_transaction_by\":4"));
+        assert_non_null(strstr(log, "\"max_locks_per_transaction_factor\":4"));
     }
 }
 

@@ -6,7 +6,8 @@
  * key cache in an outage (the file moved away) nor answered as an unknown key while cached;
  * one daemon per SQLite file (the CLI still works beside it); the bootstrap admin key never
  * appears on a non-terminal stderr or in the log (only in admin.key, mode 0600); a read of a
- * file the user may not write succeeds, and serve and migrate name a -shm they may not write.
+ * file the user may not write succeeds, and serve and migrate name a -shm they may not write;
+ * the "started" line names the database.
  * The other operations tests: test_ops_backup.c, test_ops_signals.c, test_ops_metrics.c,
  * test_ops_guard.c, test_ops_disk.c.
  */
@@ -134,6 +135,31 @@ static void test_db_file_lost(void **state)
     /* one error line per loss, whether /readyz or the one-second poll found it */
     char *log = slurp(fmt("%s/stderr.log", d.dir));
     assert_int_equal(harness_count(log, "deleted or replaced under the daemon"), 2);
+    free(log);
+    daemon_cleanup(&d);
+}
+
+/* The "started" line names the database the daemon serves (several daemons' logs told apart,
+ * review journey35 N2): the backend and the file (SQLite), or the URL without its password
+ * and where libpq connected (PostgreSQL, test_pg_conn test_outage_log_and_replies). It named
+ * the data dir only. */
+static void test_started_names_database(void **state)
+{
+    (void)state;
+    struct daemon d;
+    const char *const info[] = {"--log-level", "info", NULL};
+    assert_int_equal(daemon_start(&d, info), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    char *log = slurp(fmt("%s/stderr.log", d.dir));
+    const char *started = strstr(log, "\"msg\":\"started\"");
+    assert_non_null(started);
+    if (harness_on_postgres()) {
+        assert_non_null(strstr(started, "\"backend\":\"postgres\""));
+        assert_non_null(strstr(started, "\"connected_to\":{"));
+    } else {
+        assert_non_null(strstr(started, "\"backend\":\"sqlite\""));
+        assert_non_null(strstr(started, fmt("\"database\":\"%s/bunsen.db\"", d.dir)));
+    }
     free(log);
     daemon_cleanup(&d);
 }
@@ -529,6 +555,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_database_scheme_usage),
         cmocka_unit_test(test_db_file_lost),
+        cmocka_unit_test(test_started_names_database),
         cmocka_unit_test(test_revoked_key_in_outage),
         cmocka_unit_test(test_revoked_sdk_key_in_cache),
         cmocka_unit_test(test_db_path_not_in_replies),

@@ -6,7 +6,8 @@
  * pool's broken connections in /metrics, migrations under an operator's
  * statement_timeout, the sessions' application_name and the warning of `bunsen migrate` about
  * the sessions without one, the writer's session ended right after its COMMIT (committed:
- * 2xx). Each daemon runs on a database of its
+ * 2xx), a database outage in the log (its reason, lines per 10 s) and the 503s (one wording).
+ * Each daemon runs on a database of its
  * own on the shared test cluster of tests/pg/api.sh, whose settings (ALLOW_CONNECTIONS,
  * statement_timeout) the tests change. Skipped on SQLite.
  */
@@ -779,6 +780,124 @@ static void test_session_ended_after_commit(void **state)
     assert_true(ok > 0);
 }
 
+/* The count of the log's lines whose message is msg. */
+static int lines_with_msg(const char *log, const char *msg)
+{
+    int n = 0;
+    const char *needle = fmt("\"msg\":\"%s\"", msg);
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
+        n++;
+    }
+    return n;
+}
+
+/* A database outage (its connections ended, new ones refused: ALLOW_CONNECTIONS false) seen
+ * in the log and the replies (review journey35 F2, N2). The log's own lines of the failures
+ * carry the latest connection failure as "reason" ("not currently accepting connections",
+ * though the one "PostgreSQL connection failed" line written in 10 s may be the first
+ * failure's): they said "(the daemon's log has the reason)". The once-a-second catalogue
+ * reload and rebuild list write one line per 10 s, then one when they work again: they
+ * wrote one each per second. A 503 says "no writable PostgreSQL reachable" whichever
+ * statement found the database gone: a read said "query: database unavailable", a write
+ * "exec: ...". The "started" line names the database (URL with its password masked, where
+ * libpq connected); the password is nowhere in the log. */
+static void test_outage_log_and_replies(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_prepare_db(&D, "fresh"), 0);
+    const char *at = strstr(D.db_url, "postgres@");
+    assert_non_null(at); /* the test cluster's URL: postgresql://postgres@127.0.0.1:PORT/db */
+    char url[sizeof(D.db_url)]; /* a password the test cluster does not ask for (trust) */
+    snprintf(url, sizeof(url), "%.*spostgres:S3cretPW@%s", (int)(at - D.db_url), D.db_url,
+             at + strlen("postgres@"));
+    snprintf(D.db_url, sizeof(D.db_url), "%s", url);
+    const char *const info[] = {"--log-level", "info", NULL}; /* the "started" line */
+    assert_int_equal(daemon_restart(&D, info), 0);
+    char sdk[128];
+    harness_sdk_key(D.port, D.admin_key, sdk, sizeof(sdk));
+    const char *db = db_name(&D);
+    char dbname[128];
+    snprintf(dbname, sizeof(dbname), "%s", db);
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS false", dbname));
+    admin_int(fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                  "datname = '%s' AND pid <> pg_backend_pid()",
+                  dbname));
+    int n503 = 0, other = 0;
+    char bad[256] = "";
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < 3.5; sleep_ms(100)) {
+        const char *const paths[] = {"/api/v1/events", "/api/v1/experiments", "/api/v1/metrics"};
+        const char *const bodies[] = {
+            "{\"events\":[{\"id\":\"o1\",\"user_id\":\"u1\",\"event\":\"e\"}]}", NULL,
+            "{\"key\":\"om\",\"type\":\"binomial\",\"event\":\"e\"}"};
+        for (int i = 0; i < 3; i++) {
+            struct resp r;
+            assert_int_equal(http_req(D.port, bodies[i] ? "POST" : "GET", paths[i],
+                                      i == 0 ? sdk : D.admin_key, bodies[i], &r),
+                             0);
+            json_t *body = resp_json(&r);
+            const char *msg =
+                body ? json_string_value(json_object_get(json_object_get(body, "error"), "message"))
+                     : NULL;
+            if (r.status == 503 && msg != NULL &&
+                strcmp(msg, "no writable PostgreSQL reachable (the daemon's log has the "
+                            "reason)") == 0) {
+                n503++;
+            } else if (r.status == 503) {
+                other++;
+                snprintf(bad, sizeof(bad), "%s %s", paths[i], msg ? msg : "(none)");
+            }
+            json_decref(body);
+            resp_free(&r);
+        }
+    }
+    admin_int(fmt("ALTER DATABASE %s ALLOW_CONNECTIONS true", dbname));
+    char *log = NULL;
+    for (double t0 = harness_clock_s(); harness_clock_s() - t0 < HARNESS_HANG_S; sleep_ms(50)) {
+        free(log);
+        log = read_stderr(&D);
+        if (strstr(log, "\"experiment reload recovered\"") != NULL &&
+            strstr(log, "\"rebuild: list recovered\"") != NULL) {
+            break;
+        }
+    }
+    fprintf(stderr, "# %d 503s with the one wording, %d others (%s); daemon stderr:\n%s", n503,
+            other, bad, log);
+    assert_true(n503 >= 10);
+    assert_int_equal(other, 0);
+    assert_null(strstr(log, "S3cretPW"));
+    assert_null(strstr(log, "daemon's log has the reason"));
+    /* one line per 10 s while it lasts (3.5 s), then the end */
+    assert_int_equal(lines_with_msg(log, "experiment reload failed"), 1);
+    assert_true(lines_with_msg(log, "rebuild: cannot list") <= 1);
+    assert_int_equal(lines_with_msg(log, "experiment reload recovered"), 1);
+    assert_int_equal(lines_with_msg(log, "rebuild: list recovered"), 1);
+    const char *rec = strstr(log, "\"experiment reload recovered\"");
+    assert_non_null(strstr(rec, "\"failures\":"));
+    /* the reason, the latest failure: the outage's, not "(the daemon's log has ...)" */
+    const char *reload = strstr(log, "\"msg\":\"experiment reload failed\"");
+    const char *eol = strchr(reload, '\n');
+    char line[2048];
+    snprintf(line, sizeof(line), "%.*s", (int)(eol ? eol - reload : (long)strlen(reload)), reload);
+    assert_non_null(strstr(line, "\"error\":\"no writable PostgreSQL reachable\""));
+    assert_non_null(strstr(line, "\"reason\":\""));
+    assert_true(strstr(line, "not currently accepting connections") != NULL ||
+                strstr(line, "terminating connection") != NULL);
+    const char *commit = strstr(log, "\"msg\":\"group commit failed\"");
+    assert_non_null(commit);
+    assert_non_null(strstr(commit, "not currently accepting connections"));
+    /* which database: the URL without its password, and where libpq connected */
+    const char *started = strstr(log, "\"msg\":\"started\"");
+    assert_non_null(started);
+    assert_non_null(strstr(started, "\"backend\":\"postgres\""));
+    assert_non_null(strstr(started, "postgres:***@127.0.0.1"));
+    assert_non_null(strstr(started, fmt("\"dbname\":\"%s\"", dbname)));
+    assert_non_null(strstr(started, "\"user\":\"postgres\""));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +910,7 @@ int main(void)
         cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
         cmocka_unit_test_teardown(test_application_name_and_foreign_sessions, teardown),
         cmocka_unit_test_teardown(test_session_ended_after_commit, teardown),
+        cmocka_unit_test_teardown(test_outage_log_and_replies, teardown),
     };
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }

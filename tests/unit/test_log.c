@@ -1,7 +1,8 @@
 /* Unit tests for log.c: a line written by log_members (the access log, rendered without a
  * jansson tree) reads exactly as log_json prints the same fields, timestamp aside; after a
  * short write the next line starts on a line of its own; a limited kind of line is written
- * at most `burst` times a window, the next line written carrying the count not logged. */
+ * at most `burst` times a window, the next line written carrying the count not logged; a
+ * streak of failures writes its first line, none more within 10 s, and one when it ends. */
 #include "unit.h"
 
 #include <signal.h>
@@ -204,6 +205,53 @@ static void test_limit_flush(void **state)
     assert_string_equal(got[1], "warn flood f 1");
 }
 
+/* A failure retried every second (the catalogue reload in a database outage): its first line,
+ * no more within 10 s, one "recovered" line with the count, and the next outage's first
+ * failure at once. It wrote one line per failure. */
+static void test_streak(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bunsen-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    log_set_level(LOG_INFO);
+    assert_int_equal(log_open_file(path), 0);
+    static struct log_streak st;
+    for (int i = 0; i < 5; i++) {
+        log_streak_fail(&st, "streak failed", json_pack("{s:i}", "try", i));
+    }
+    log_streak_ok(&st, "streak recovered");
+    log_streak_ok(&st, "streak recovered"); /* no failure before: nothing */
+    log_streak_fail(&st, "streak failed", NULL);
+    log_streak_ok(&st, "streak recovered");
+    log_limits_flush(INT64_MAX); /* the recovered lines counted them: nothing */
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[1024], got[8][96];
+    int n = 0;
+    while (fgets(line, sizeof(line), fp) != NULL && n < 8) {
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        const char *msg = json_string_value(json_object_get(j, "msg"));
+        const char *kind = json_string_value(json_object_get(j, "kind"));
+        if (strncmp(msg, "streak", 6) == 0 || (kind != NULL && strncmp(kind, "streak", 6) == 0)) {
+            snprintf(got[n++], sizeof(got[0]), "%s %s try=%lld failures=%lld",
+                     json_string_value(json_object_get(j, "level")), msg,
+                     (long long)json_integer_value(json_object_get(j, "try")),
+                     (long long)json_integer_value(json_object_get(j, "failures")));
+        }
+        json_decref(j);
+    }
+    fclose(fp);
+    unlink(path);
+    assert_int_equal(n, 4);
+    assert_string_equal(got[0], "error streak failed try=0 failures=0");
+    assert_string_equal(got[1], "warn streak recovered try=0 failures=5");
+    assert_string_equal(got[2], "error streak failed try=0 failures=0");
+    assert_string_equal(got[3], "warn streak recovered try=0 failures=1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_line_after_short_write),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_limit_flush),
+        cmocka_unit_test(test_streak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -677,7 +677,8 @@ static void test_pg_answer_timeout(void **state)
         fprintf(stderr, "# way %d: %d after %.2f s: %s\n", way, rc, s, err.msg);
         assert_int_equal(rc, -1);
         assert_int_equal(err.code, ERR_UNAVAILABLE);
-        assert_non_null(strstr(err.msg, "did not answer in time"));
+        /* no statement kind ("query: ") in what clients read (review journey35 F2) */
+        assert_int_equal(strncmp(err.msg, "the database did not answer in time", 35), 0);
         assert_true(s < 2.5); /* not the 3 s the server takes */
         assert_true(c->broken);
         /* reopened, it answers what it is asked */
@@ -730,6 +731,42 @@ static void test_pg_reader_session_lost(void **state)
     }
     assert_string_equal(k.id, "key_lost1");
     store_close(s);
+}
+
+/* A statement that finds its connection's session ended (a restart, pg_terminate_backend)
+ * answers what every other loss of the database answers, PG_UNREACHABLE: it was "exec:
+ * database unavailable (...)", the statement's kind reaching clients (review journey35 F2).
+ * The kind and the server's text are the log's: pg_last_connection_failure. */
+static void test_pg_session_lost_wording(void **state)
+{
+    (void)state;
+    if (!on_pg) {
+        skip();
+    }
+    const _Atomic int limit = 5000;
+    struct err err;
+    struct pg_conn *c = pg_conn_open(url, &limit, &err);
+    assert_non_null(c);
+    PGconn *admin = PQconnectdb(url);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(c->pg));
+    PGresult *r = PQexec(admin, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    PQfinish(admin);
+    err_clear(&err);
+    assert_int_equal(pg_exec(c, "SELECT 1", &err), -1);
+    fprintf(stderr, "# after pg_terminate_backend: %s\n", err.msg);
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    assert_string_equal(err.msg, PG_UNREACHABLE);
+    char reason[1600];
+    assert_true(pg_last_connection_failure(reason, sizeof(reason)));
+    fprintf(stderr, "# kept for the log: %s\n", reason);
+    /* "server closed the connection unexpectedly", or the FATAL when libpq read it first */
+    assert_true(strstr(reason, "closed the connection") != NULL ||
+                strstr(reason, "terminating connection") != NULL);
+    assert_int_equal(strncmp(reason, "exec: ", 6), 0);
+    pg_conn_close(c);
 }
 
 /* The tasks (thread ids) of this process into ids (at most cap); their number. */
@@ -942,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_pg_session_defaults),
         cmocka_unit_test(test_pg_answer_timeout),
         cmocka_unit_test(test_pg_reader_session_lost),
+        cmocka_unit_test(test_pg_session_lost_wording),
         cmocka_unit_test(test_pg_refresher_signals),
         cmocka_unit_test(test_pg_rebuild_chunk_probes),
     };

@@ -274,21 +274,49 @@ static void abandon(struct pg_conn *c)
     c->pg = NULL;
 }
 
+/* The latest connection failure's text (what, ": ", libpq's text as one line), for the
+ * log lines of the failures it caused (store_err_log_fields): a reply says only that the
+ * database is unavailable "(the daemon's log has the reason)", and those lines carried the
+ * same words instead of the reason (review journey35 F2). Kept on every failure, also one
+ * whose own line is not written: an outage's first failure ("the database system is
+ * shutting down") is not its reason 2 s later ("Connection refused"). */
+static pthread_mutex_t last_failure_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_failure[1600]; /* what (<= 60 bytes), ": ", libpq's text */
+
+bool pg_last_connection_failure(char *out, size_t n)
+{
+    pthread_mutex_lock(&last_failure_mu);
+    snprintf(out, n, "%s", last_failure);
+    pthread_mutex_unlock(&last_failure_mu);
+    return out[0] != '\0';
+}
+
 /* A connection failure's libpq text names hosts and ports: it goes to the log (at most
  * every 10 s, an outage fails every request), and the error, which replies carry to anyone
- * with an sdk key or none (/readyz), says only what happened. */
-static void log_connection_failure(const char *detail)
+ * with an sdk key or none (/readyz), says only what happened. what: the statement's kind
+ * ("exec", "query"; NULL for a connection attempt), for the log only. detail has no
+ * password: libpq's text, with those of the conninfo masked by the caller where libpq may
+ * quote the conninfo (redact_conninfo). */
+static void log_connection_failure(const char *what, const char *detail)
 {
+    /* every line: with several hosts in the URL, libpq says why each one failed, and the
+     * first (the old primary after a failover, down) is rarely the one that matters (it
+     * kept only the first line: "Connection refused", not the primary's "too many
+     * clients") */
+    char clean[1536];
+    flatten(detail, clean, sizeof(clean));
+    pthread_mutex_lock(&last_failure_mu);
+    snprintf(last_failure, sizeof(last_failure), "%.60s%s%s", what != NULL ? what : "",
+             what != NULL ? ": " : "", clean);
+    pthread_mutex_unlock(&last_failure_mu);
     static _Atomic int64_t last_ms;
     int64_t now = time_now_ms(), last = atomic_load(&last_ms);
     if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now)) {
-        /* every line: with several hosts in the URL, libpq says why each one failed, and
-         * the first (the old primary after a failover, down) is rarely the one that matters
-         * (it kept only the first line: "Connection refused", not the primary's "too many
-         * clients") */
-        char clean[1536];
-        flatten(detail, clean, sizeof(clean));
-        log_json(LOG_WARN, "PostgreSQL connection failed", json_pack("{s:s}", "error", clean));
+        json_t *f = json_pack("{s:s}", "error", clean);
+        if (f != NULL && what != NULL) {
+            json_object_set_new(f, "during", json_string(what));
+        }
+        log_json(LOG_WARN, "PostgreSQL connection failed", f);
     }
 }
 
@@ -477,7 +505,7 @@ struct pg_conn *pg_conn_open(const char *conninfo, const _Atomic int *timeout_ms
         /* the whole text, every host's reason, in the log; one host's is the message alone
          * (it was printed twice: the log line, then the command's "bunsen:" line) */
         if (last_host_reason(msg, reason, sizeof(reason))) {
-            log_connection_failure(msg);
+            log_connection_failure(NULL, msg);
         }
         /* a setting libpq checks only as it connects, before it sends anything: "invalid
          * sslmode value: ...", or for a host "connection to server at ... failed: invalid
@@ -537,9 +565,11 @@ int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err)
     pg_wait_end(c, c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         c->broken = true;
-        log_connection_failure(c->pg ? PQerrorMessage(c->pg) : "out of memory");
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "no writable PostgreSQL reachable (the daemon's log has the reason)");
+        char msg[1536];
+        snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        redact_conninfo(msg, conninfo);
+        log_connection_failure(NULL, msg);
+        return err_set(err, ERR_UNAVAILABLE, NULL, PG_UNREACHABLE);
     }
     PQclear(pg_exec_result(c, SQL_SESSION));
     c->broken = c->timed_out;
@@ -580,16 +610,17 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
         char why[96];
         snprintf(why, sizeof(why), "PostgreSQL did not answer within %d ms",
                  c->timeout_ms != NULL ? atomic_load(c->timeout_ms) : 0);
-        log_connection_failure(why);
+        log_connection_failure(what, why);
         return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "%s: the database did not answer in time (the daemon's log has more)", what);
+                       "the database did not answer in time" STORE_REASON_IN_LOG);
     }
     if (PQstatus(c->pg) != CONNECTION_OK || sqlstate_is(res, "08") || sqlstate_is(res, "57P") ||
         sqlstate_is(res, "25006") || res == NULL) {
         c->broken = true;
-        log_connection_failure(msg);
-        return err_set(err, ERR_UNAVAILABLE, NULL,
-                       "%s: database unavailable (the daemon's log has the reason)", what);
+        log_connection_failure(what, msg);
+        /* one wording for clients, whichever statement found the database gone: "exec:
+         * database unavailable" reached them too (review journey35 F2); what is the log's */
+        return err_set(err, ERR_UNAVAILABLE, NULL, PG_UNREACHABLE);
     }
     c->intact = false;
     if (err_is_retry(res)) {

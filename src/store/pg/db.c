@@ -369,6 +369,10 @@ static int pg_open(struct store *s, const char *conninfo, struct err *err)
     const char *end = getenv("BUNSEN_TEST_PG_END_AFTER_COMMIT"); /* tests only: pg_commit */
     p->writer->end_after_commit = end != NULL && end[0] != '\0' ? xstrdup(end) : NULL;
     pg_conn_watch(p->writer, p, PG_WAIT_WRITER);
+    snprintf(p->at_host, sizeof(p->at_host), "%s", PQhost(p->writer->pg));
+    snprintf(p->at_port, sizeof(p->at_port), "%s", PQport(p->writer->pg));
+    snprintf(p->at_dbname, sizeof(p->at_dbname), "%s", PQdb(p->writer->pg));
+    snprintf(p->at_user, sizeof(p->at_user), "%s", PQuser(p->writer->pg));
     int version = 0;
     int rc = limits_off(p->writer, err) == 0 && ensure_migrations_table(p->writer, err) == 0
                  ? version_on(p->writer, &version, err)
@@ -592,6 +596,27 @@ static int pg_ready_check(struct store_tx *tx, struct err *err)
     return r != NULL ? 0 : -1;
 }
 
+/* The database URL as given (hosts, port, dbname, user, options) with its passwords masked,
+ * and where the writer connected at open (one of several hosts, or libpq's defaults). */
+static void pg_describe(struct store *s, json_t *fields)
+{
+    struct pg_store *p = pg_be(s);
+    char url[2048];
+    url_redact(p->conninfo, url, sizeof(url));
+    json_object_set_new(fields, "database", json_string(url));
+    json_t *at = json_pack("{s:s, s:s, s:s, s:s}", "host", p->at_host, "port", p->at_port, "dbname",
+                           p->at_dbname, "user", p->at_user);
+    if (at != NULL) {
+        json_object_set_new(fields, "connected_to", at);
+    }
+}
+
+static bool pg_unavailable_reason(struct store *s, char *out, size_t n)
+{
+    (void)s; /* the process's latest: one per process in a daemon */
+    return pg_last_connection_failure(out, n);
+}
+
 static void pg_write_metrics(struct store *s, struct buf *b)
 {
     struct pg_store *p = pg_be(s);
@@ -690,6 +715,8 @@ const struct store_ops store_pg_ops = {
     .group_items_max = pg_group_items_max,
     .ready_check = pg_ready_check,
     .write_metrics = pg_write_metrics,
+    .unavailable_reason = pg_unavailable_reason,
+    .describe = pg_describe,
     .key_insert = pg_key_insert,
     .key_revoke = pg_key_revoke,
     .key_find_by_hash = pg_key_find_by_hash,

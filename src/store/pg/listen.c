@@ -63,7 +63,7 @@ static void budget_set(struct pg_store *p, size_t b)
              "users than the user-lock budget locks all users, holding every daemon's writes "
              "while it runs (docs/SCALING.md \"Bounded locks, whatever the batch\")",
              json_pack("{s:I, s:I, s:I}", "user_lock_budget", (json_int_t)b, "request_items_max",
-                       (json_int_t)REQUEST_ITEMS_MAX, "raise_max_locks_per_transaction_by",
+                       (json_int_t)REQUEST_ITEMS_MAX, "max_locks_per_transaction_factor",
                        (json_int_t)((REQUEST_ITEMS_MAX + b - 1) / b)));
 }
 
@@ -176,9 +176,12 @@ static void *listener_main(void *arg)
                 changed = true;
                 PQfreemem(n);
             }
+            static struct log_streak reload_streak; /* as serve.c's ticker */
             if (changed && store_catalog_check(s, -1, &err) != 0) {
-                log_json(LOG_ERROR, "experiment reload failed",
-                         json_pack("{s:s}", "error", err.msg));
+                log_streak_fail(&reload_streak, "experiment reload failed",
+                                store_err_log_fields(s, &err));
+            } else if (changed) {
+                log_streak_ok(&reload_streak, "experiment reload recovered");
             }
         }
     }

@@ -138,6 +138,9 @@ struct pg_conn {
 
 struct pg_store {
     char *conninfo;
+    /* where the writer connected at open, for the "started" log line (store_describe): libpq's
+     * answers, the environment's defaults (PGHOST...) included; never the password */
+    char at_host[256], at_port[16], at_dbname[128], at_user[128];
     _Atomic int timeout_ms; /* the answer timeout of every connection (store_set_db_timeout) */
     struct pg_conn *writer; /* the writer thread's connection (and the CLI's) */
     int slot;               /* the roll-up slot held by the writer's session */
@@ -227,6 +230,14 @@ void pg_conn_close(struct pg_conn *c);
 /* Reconnect a broken connection (a failover target may be another host). 0 or -1. */
 int pg_conn_ensure(struct pg_conn *c, const char *conninfo, struct err *err);
 
+/* What a reply says of a database this daemon cannot reach or lost (a connection attempt
+ * failed, the server went away or became read-only): one wording whichever statement found
+ * it (ERR_UNAVAILABLE); the reason, which names hosts and ports, is the log's. */
+#define PG_UNREACHABLE "no writable PostgreSQL reachable" STORE_REASON_IN_LOG
+/* The latest connection failure's text ("exec: " + libpq's, as one line, passwords masked)
+ * into out; false when none yet. Thread-safe. */
+bool pg_last_connection_failure(char *out, size_t n);
+
 /* Run the static statement sql with n text parameters (NULL = SQL NULL); binary marks
  * parameter indexes (bit i) sent as binary of the given lengths (bytea). Returns the
  * result (PQclear it) or NULL with err filled. */
@@ -296,8 +307,9 @@ void pg_prefetch_clear(struct pg_conn *c);
 
 /* Map a failed result (or the connection's state when res is NULL) to an err:
  * connection loss, read-only server, admin shutdown, deadlock, serialization failure ->
- * ERR_UNAVAILABLE; unique violation -> ERR_CONFLICT; others ERR_INTERNAL. Marks the
- * connection broken when it is. Always returns -1. */
+ * ERR_UNAVAILABLE (what, the statement's kind, is in the log only for these, where the message
+ * is one for every statement: PG_UNREACHABLE); unique violation -> ERR_CONFLICT; others
+ * ERR_INTERNAL. Marks the connection broken when it is. Always returns -1. */
 int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err);
 
 /* The rebuild cursors read of attribution (rebuild.c), prefetched after the user locks. */

@@ -79,8 +79,7 @@ struct pg_conn *pg_reader_get(struct store *s, struct err *err)
     struct pg_conn *pinned = pthread_getspecific(p->pinned_key);
     if (pinned != NULL) { /* inside store_read_begin: its transaction, or nothing */
         if (pinned->broken) {
-            err_set(err, ERR_UNAVAILABLE, NULL,
-                    "database unavailable (the daemon's log has the reason)");
+            err_set(err, ERR_UNAVAILABLE, NULL, PG_UNREACHABLE);
             return NULL;
         }
         return pinned;

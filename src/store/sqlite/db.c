@@ -513,6 +513,12 @@ static void sqlite_shutdown_begin(struct store *store)
     atomic_store(&sqlite_be(store)->closing, true);
 }
 
+/* The database file's path (store_describe). */
+static void sqlite_describe(struct store *store, json_t *fields)
+{
+    json_object_set_new(fields, "database", json_string(sqlite_be(store)->path));
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .read_begin = sqlite_read_begin,
@@ -531,6 +537,7 @@ const struct store_ops store_sqlite_ops = {
     .group_items_max = sqlite_group_items_max,
     .ready_check = sqlite_ready_check,
     .write_metrics = sqlite_write_metrics,
+    .describe = sqlite_describe,
     .key_insert = sqlite_key_insert,
     .key_revoke = sqlite_key_revoke,
     .key_find_by_hash = sqlite_key_find_by_hash,
