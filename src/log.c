@@ -254,8 +254,10 @@ void log_streak_fail(struct log_streak *st, const char *msg, json_t *fields)
     if (n == 1) {
         atomic_store(&st->first_ms, now);
     }
-    long not_logged = 0;
-    if (!log_limit_take(&st->limit, msg, LOG_ERROR, now, 1, 10000, &not_logged)) {
+    /* the first failure, or one 10 s after the last line: one thread wins the window */
+    int64_t last = atomic_load(&st->logged_ms);
+    if ((last != 0 && now - last < 10000) ||
+        !atomic_compare_exchange_strong(&st->logged_ms, &last, now > 0 ? now : 1)) {
         json_decref(fields);
         return;
     }
@@ -264,9 +266,6 @@ void log_streak_fail(struct log_streak *st, const char *msg, json_t *fields)
     }
     if (fields != NULL && n > 1) {
         json_object_set_new(fields, "failures", json_integer(n));
-    }
-    if (fields != NULL && not_logged > 0) {
-        json_object_set_new(fields, "not_logged_before", json_integer(not_logged));
     }
     log_json(LOG_ERROR, msg, fields);
 }
@@ -277,10 +276,8 @@ void log_streak_ok(struct log_streak *st, const char *recovered_msg)
     if (n == 0) {
         return;
     }
-    /* the recovered line counts them: no "log lines not written" after it */
-    atomic_store(&st->limit.dropped, 0);
     /* the next outage's first failure is written at once */
-    atomic_store(&st->limit.window_ms, 0);
+    atomic_store(&st->logged_ms, 0);
     int64_t now = (int64_t)(time_mono_ns() / 1000000);
     log_json(LOG_WARN, recovered_msg,
              json_pack("{s:I, s:I}", "failures", (json_int_t)n, "after_ms",

@@ -482,9 +482,28 @@ static int hex_digit(char c)
     return h != NULL ? (int)(h - hex) : -1;
 }
 
-/* Is the URL query key s[0..n) "password" (any case), percent-decoded as libpq decodes it? */
+/* The libpq settings whose value is a secret: the password, and the passphrase of an
+ * encrypted client key (sslpassword: with certificate authentication, the credential; review
+ * diff35 F3). */
+static const char *const secret_keys[] = {"password", "sslpassword"};
+
+/* The length of the secret setting name (secret_keys) that s starts with, any case, or 0. */
+static size_t secret_key_at(const char *s)
+{
+    for (size_t i = 0; i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++) {
+        size_t n = strlen(secret_keys[i]);
+        if (strncasecmp(s, secret_keys[i], n) == 0) {
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* Is the URL query key s[0..n) a secret setting (secret_keys, any case), percent-decoded as
+ * libpq decodes it? */
 static bool query_key_is_password(const char *s, size_t n)
 {
+    char key[16];
     size_t k = 0;
     for (size_t i = 0; i < n; i++, k++) {
         int c = (unsigned char)s[i];
@@ -497,11 +516,13 @@ static bool query_key_is_password(const char *s, size_t n)
             c = hi * 16 + lo;
             i += 2;
         }
-        if (k >= 8 || tolower(c) != "password"[k]) {
+        if (k + 1 >= sizeof(key) || c == '\0') {
             return false;
         }
+        key[k] = (char)c;
     }
-    return k == 8;
+    key[k] = '\0';
+    return secret_key_at(key) == k && k > 0;
 }
 
 /* The end of a URL query's password value at v: the next '&', and over each further
@@ -600,11 +621,11 @@ size_t url_find_passwords(const char *s, struct url_password *out, size_t max)
     for (const char *k = s; *k != '\0'; k++) {
         /* a key starts the text, or follows a blank or a quoted value's closing quote
          * (libpq reads "host='h'password=x": review diff34 F1) */
-        if ((k != s && !conninfo_space(k[-1]) && k[-1] != '\'') ||
-            strncasecmp(k, "password", 8) != 0) {
+        size_t kn = 0;
+        if ((k != s && !conninfo_space(k[-1]) && k[-1] != '\'') || (kn = secret_key_at(k)) == 0) {
             continue;
         }
-        const char *v = k + 8;
+        const char *v = k + kn;
         while (conninfo_space(*v)) {
             v++;
         }
@@ -643,8 +664,9 @@ void url_redact(const char *url, char *out, size_t n)
         pw[done] = x;
         if (x.key >= p) {
             buf_append(&b, url + p, x.key - p);
-            if (x.key < x.off) {
-                buf_append(&b, "password=", 9);
+            if (x.key < x.off) { /* its key, in plain letters */
+                const char *key = secret_key_at(url + x.key) == 11 ? "sslpassword=" : "password=";
+                buf_append(&b, key, strlen(key));
             }
             buf_append(&b, "***", 3);
         }

@@ -67,13 +67,14 @@ struct log_limit *log_limit_for(const void *kind);
 
 /* A failure that repeats on a timer while it lasts (the once-a-second catalogue reload, the
  * rebuilder's list, during a database outage: two error lines a second per daemon): its
- * first line, then at most one per 10 s (with "failures", the count so far, and
- * "not_logged_before"), and one line when it ends. Zero-initialise it (a static);
- * thread-safe. */
+ * first line, then at most one per 10 s (with "failures", the count so far), and one line
+ * when it ends. Its own window, not a log_limit: log_limits_flush would write a "log lines
+ * not written" line for the failures between (review diff35 F4), which "failures" counts
+ * already. Zero-initialise it (a static); thread-safe. */
 struct log_streak {
-    struct log_limit limit;
-    _Atomic long failures;    /* in a row, 0 when the last attempt succeeded */
-    _Atomic int64_t first_ms; /* the first failure's time (monotonic ms) */
+    _Atomic int64_t logged_ms; /* the last line written (monotonic ms), 0 before one */
+    _Atomic long failures;     /* in a row, 0 when the last attempt succeeded */
+    _Atomic int64_t first_ms;  /* the first failure's time (monotonic ms) */
 };
 /* One more failure: log msg (a string that lives as long as the process) at error with
  * fields (taken, may be NULL) unless the limit refuses it (then counted). */

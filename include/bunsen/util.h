@@ -99,8 +99,9 @@ bool path_real(const char *file, char *out, size_t n);
 
 /* One password of a database URL or libpq conninfo, as byte offsets into its text. */
 struct url_password {
-    size_t key; /* where its setting starts: the "password" key of a query or a key=value
-                 * conninfo (any case, a URL's percent-encoded), or off for a URL's user info */
+    size_t key; /* where its setting starts: the "password" (or "sslpassword", the client
+                 * key's passphrase) key of a query or a key=value conninfo (any case, a URL's
+                 * percent-encoded), or off for a URL's user info */
     size_t off; /* its first byte (of a quoted one, the opening quote) */
     size_t len; /* its bytes (of a quoted one, the quotes included); may be 0 */
 };
@@ -122,7 +123,8 @@ size_t url_find_passwords(const char *s, struct url_password *out, size_t max);
 /* A database URL or libpq conninfo fit to print (stderr lands in cron mail and CI logs): each
  * password url_find_passwords finds replaced, a URL's user info one by "***"
  * ("postgresql://u:PW@h/db" -> "postgresql://u:***@h/db"), a password=VALUE (conninfo, also
- * quoted, or a URL's query) with its key by "password=***". Other text is copied. Writes out
+ * quoted, or a URL's query) with its key by "password=***" (sslpassword=VALUE by
+ * "sslpassword=***"). Other text is copied. Writes out
  * (n bytes, NUL-terminated, cut if longer). */
 void url_redact(const char *url, char *out, size_t n);
 

@@ -40,16 +40,14 @@
  * revoked is forgotten (the next request answers 401), one found active is fresh again. A
  * hung database (up, not answering) thus costs /assign and the SDK routes at most a 200 ms
  * wait, instead of a lookup bounded only by --db-timeout on every MHD thread (which starved
- * /healthz too). A key not in the cache at all goes through a refresher as well on PostgreSQL,
- * waited for up to AUTHCACHE_COLD_WAIT_NS (1 s: it has no entry to fall back on, and a
- * daemon's first lookups open connections) unless the database is known not to answer
+ * /healthz too). A key not in the cache at all goes through a refresher as well on PostgreSQL
  * (without an answer in time: 503), and every key on SQLite is looked up on the request's
  * thread (a file of this host: no server to wait for, and a read there costs less than the
  * hand-over).
  *
  *   request: fresh entry ----------------------------------------------> key
  *            stale entry --refresher (<= 200 ms)--> found / not found / no answer (the entry)
- *            no entry ----refresher (<= 1 s)------> found / not found / no answer (503)
+ *            no entry ----refresher (<= 200 ms)---> found / not found / no answer (503)
  *            SQLite, not fresh: store_key_find_by_hash on this thread --> found / not found
  *
  * Threads: MHD's threads and offload threads (get, verify), the publisher's key check
@@ -81,11 +79,6 @@
 #define AUTHCACHE_TTL_NS   1000000000ull
 #define AUTHCACHE_STALE_NS (600ull * 1000000000ull)
 #define AUTHCACHE_WAIT_NS  200000000ull
-/* A key with no entry at all (first use on this daemon, unused for 10 minutes) has nothing
- * to authenticate with while it waits: its lookup is waited for longer, while the database
- * answers. A daemon's first lookup opens a read connection (TLS and password exchange with a
- * remote server): a new replica's first requests answered 503 past 200 ms. */
-#define AUTHCACHE_COLD_WAIT_NS 1000000000ull
 
 #define AC_REFRESHERS 4 /* lookups at once: as many as MHD's threads ask in parallel */
 
@@ -453,7 +446,7 @@ static bool refreshers_start(struct authcache *c)
 enum refresh_rc { REFRESH_ANSWERED, REFRESH_NO_ANSWER, REFRESH_NO_THREAD };
 
 /* The database's answer for (tag, hash) through a refresher thread, waited for until at most
- * wait_ns from now and from when the lookup for the same key under way was posted:
+ * AUTHCACHE_WAIT_NS from now and from when the lookup for the same key under way was posted:
  * ANSWERED with *rc, *k and *err; NO_ANSWER when none came in time (the lookup goes on; its
  * answer updates the cache), at once when every refresher has waited that long already;
  * NO_THREAD when no refresher can start.
@@ -464,15 +457,15 @@ enum refresh_rc { REFRESH_ANSWERED, REFRESH_NO_ANSWER, REFRESH_NO_THREAD };
  * served). */
 static enum refresh_rc refresh(struct authcache *c, struct store *store,
                                const uint8_t tag[AUTHCACHE_TAG_LEN],
-                               const uint8_t hash[AUTH_HASH_LEN], uint64_t wait_ns, int *rc,
-                               struct store_key *k, struct err *err)
+                               const uint8_t hash[AUTH_HASH_LEN], int *rc, struct store_key *k,
+                               struct err *err)
 {
     struct ac_refresher *rf = &c->rf;
     uint64_t now = time_mono_ns();
     uint64_t epoch = authcache_epoch(c);
     /* other statements wait for the database already: ask (the answer renews or empties the
      * entry when it comes), and go on without waiting */
-    uint64_t deadline = store_answering(store) ? now + wait_ns : now;
+    uint64_t deadline = store_answering(store) ? now + AUTHCACHE_WAIT_NS : now;
     enum refresh_rc out = REFRESH_NO_ANSWER;
     pthread_mutex_lock(&rf->mu);
     if (rf->nstarted == 0 && !refreshers_start(c)) {
@@ -490,13 +483,11 @@ static enum refresh_rc refresh(struct authcache *c, struct store *store,
                 idle = idle != NULL ? idle : j;
                 continue;
             }
-            /* a lookup the database kept waiting 200 ms: it is not answering (the longer wait
-             * of a key without entry is for a connection being opened, not for a stall) */
-            hope = hope || j->posted_ns + AUTHCACHE_WAIT_NS > time_mono_ns();
+            uint64_t busy_until = j->posted_ns + AUTHCACHE_WAIT_NS;
+            hope = hope || busy_until > time_mono_ns();
             if (j->epoch == epoch && sodium_memcmp(j->tag, tag, AUTHCACHE_TAG_LEN) == 0) {
                 mine = j; /* the same key under way since the last clear: its answer is ours */
-                uint64_t until = j->posted_ns + wait_ns;
-                deadline = until < deadline ? until : deadline;
+                deadline = busy_until < deadline ? busy_until : deadline;
             }
         }
         if (mine == NULL && idle != NULL) { /* post ours */
@@ -559,8 +550,7 @@ int authcache_verify(struct authcache *c, struct store *store, const char *secre
         bool stale = authcache_get_stale(c, tag, AUTHCACHE_STALE_NS, out);
         struct err e;
         err_clear(&e);
-        switch (refresh(c, store, tag, hash, stale ? AUTHCACHE_WAIT_NS : AUTHCACHE_COLD_WAIT_NS,
-                        &rc, out, &e)) {
+        switch (refresh(c, store, tag, hash, &rc, out, &e)) {
         case REFRESH_ANSWERED:
             if (rc == 0) {
                 goto out;

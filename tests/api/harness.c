@@ -283,11 +283,10 @@ static int spawn(struct daemon *d, const char *const *extra)
     return 0;
 }
 
-/* PostgreSQL: a key the new process has not cached is looked up within 1 s, else 503 +
+/* PostgreSQL: a key the new process has not cached is looked up within 200 ms, else 503 +
  * Retry-After (the answer is cached for the retry: docs/SCALING.md). A just-started daemon's
- * first lookup opens a read connection, which on a loaded machine (ASan) could take longer
- * than the 200 ms it was given until s35: a test's first admin call then failed. Warm the
- * key as a client would, by retrying. */
+ * first lookup opens a read connection, which on a loaded machine (ASan) can take longer: a
+ * test's first admin call then failed. Warm the key as a client would, by retrying. */
 void harness_warm(struct daemon *d, const char *key)
 {
     for (int i = 0; i < 50 && harness_on_postgres() && key != NULL && key[0] != '\0'; i++) {

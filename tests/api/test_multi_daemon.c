@@ -122,7 +122,7 @@ static int assign(int port, const char *key, int u, bool log, char *variant)
     struct resp r;
     const char *body = fmt("{\"user_id\":\"u%d\",\"experiments\":[\"mx\"],\"log_exposure\":%s}", u,
                            log ? "true" : "false");
-    /* a key's first lookup on a daemon may answer 503 + Retry-After (over 1 s on a loaded
+    /* a key's first lookup on a daemon may answer 503 + Retry-After (over 200 ms on a loaded
      * machine): retried, as a client would */
     for (int i = 0;; i++) {
         if (http_req(port, "POST", "/api/v1/assign", key, body, &r) != 0) {

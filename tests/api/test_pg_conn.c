@@ -117,13 +117,6 @@ static void *held_read_main(void *arg)
     return NULL;
 }
 
-static void *held_me_main(void *arg)
-{
-    struct held_read *h = arg;
-    h->status = http_status(h->port, "GET", "/api/v1/me", h->key, NULL);
-    return NULL;
-}
-
 /* Reads go on while the connections the pool used most recently were terminated and the
  * server refuses new ones (ALTER DATABASE ... ALLOW_CONNECTIONS false stands for
  * max_connections reached or a pg_hba change), as long as one pooled connection works. The
@@ -264,36 +257,6 @@ static void test_reads_skip_dead_pooled_connections(void **state)
      * passed the idle check) answered 503 once (2 of ~20 runs: 200 503 200 ...) before it
      * tried the next idle connection. */
     assert_int_equal(ok, 10);
-}
-
-/* A key's first lookup on a daemon (no cache entry to fall back on) is waited for up to 1 s
- * while the database answers: here it takes 500 ms (the keys table locked), as a new
- * replica's first lookup can while its read connection is opened. The wait was 200 ms, as
- * for a key already cached, and such a request answered 503 (test_multi_daemon retried). */
-static void test_first_key_lookup_waits(void **state)
-{
-    (void)state;
-    if (!harness_on_postgres()) {
-        skip();
-    }
-    assert_int_equal(daemon_start(&D, NULL), 0);
-    char key[128];
-    harness_key(&D, "viewer", key, sizeof(key), NULL, 0); /* not used yet: not cached */
-    PGconn *lk = PQconnectdb(D.db_url);
-    assert_int_equal(PQstatus(lk), CONNECTION_OK);
-    PGresult *lr = PQexec(lk, "BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
-    assert_int_equal(PQresultStatus(lr), PGRES_COMMAND_OK);
-    PQclear(lr);
-    struct held_read h = {D.port, key, 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, held_me_main, &h), 0);
-    sleep_ms(500);
-    lr = PQexec(lk, "COMMIT");
-    PQclear(lr);
-    PQfinish(lk);
-    pthread_join(t, NULL);
-    fprintf(stderr, "# a new key's first request, its lookup held 500 ms: %d\n", h.status);
-    assert_int_equal(h.status, 200);
 }
 
 #define POOL(state) "bunsen_pg_pool_connections{state=\"" state "\"}"
@@ -902,7 +865,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reads_skip_dead_pooled_connections, teardown),
-        cmocka_unit_test_teardown(test_first_key_lookup_waits, teardown),
         cmocka_unit_test_teardown(test_notices_in_json_log, teardown),
         cmocka_unit_test_teardown(test_pool_broken_metric, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),

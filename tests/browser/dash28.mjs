@@ -368,7 +368,7 @@ T.test('8. the CUPED note: a tiny reduction is "less than 0.1%", an increase is 
   // users without values before the experiment: one plain note per metric, not the engine's
   // words per variant (review journey35 N3)
   const noPre = 'no pre-period variance: CUPED not applied (theta = 0)';
-  const plain = 'CUPED made no adjustment: these users had no values of this metric before the experiment, so there is nothing to adjust with (the interval is the unadjusted one).';
+  const plain = 'CUPED made no adjustment: these users’ values of this metric before the experiment do not vary (none, or all the same), so there is nothing to adjust with (the interval is the unadjusted one).';
   let withoutPre = 0;
   for (const m of r.metrics) {
     const notes = await page.locator(`section.metric-result[data-metric="${m.key}"] ul.notes li`).allTextContents();

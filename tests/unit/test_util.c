@@ -164,6 +164,13 @@ static void test_url_redact(void **state)
         {"host=db1 password=S3cr Stwo port=1", "host=db1 password=*** port=1"},
         {"postgresql://u@h/db?password=S3cr&S3two&x=1", "postgresql://u@h/db?password=***&x=1"},
         {"postgresql://u@h/db?pass%77ord=S3cr", "postgresql://u@h/db?password=***"},
+        /* the client key's passphrase is a secret too (review diff35 F3) */
+        {"host=h sslpassword=KEYPASS password=PW dbname=x",
+         "host=h sslpassword=*** password=*** dbname=x"},
+        {"postgresql://u:PW@h/db?sslpassword=KEYPASS&sslmode=require",
+         "postgresql://u:***@h/db?sslpassword=***&sslmode=require"},
+        {"SSLPASSWORD = 'K P' host=h", "sslpassword=*** host=h"},
+        {"host=h mysslpassword=x", "host=h mysslpassword=x"},
         {"host=db1 passwordfile=x", "host=db1 passwordfile=x"},
         {"/var/lib/bunsen/bunsen.db", "/var/lib/bunsen/bunsen.db"},
     };

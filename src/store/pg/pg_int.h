@@ -163,6 +163,7 @@ struct pg_store {
     _Atomic uint64_t closing_ns; /* store_shutdown_begin (monotonic ns), 0 before */
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
+    int working_waiters; /* threads in take_working_idle's wait (pool.c), under pool_mu */
     /* the read connection a thread holds between store_read_begin and store_read_end
      * (pool.c pg_read_begin): pg_reader_get gives it, pg_reader_put keeps it */
     pthread_key_t pinned_key;

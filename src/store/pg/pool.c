@@ -149,8 +149,14 @@ void pg_reader_put(struct store *s, struct pg_conn *c)
         p->idle[p->nidle++] = c;
     }
     /* both waits share it: one for any connection (pg_reader_get), one for a working one
-     * (take_working_idle); a signal could wake only the one this connection does not serve */
-    pthread_cond_broadcast(&p->pool_cv);
+     * (take_working_idle, rare); a signal could wake only the one this connection does not
+     * serve, so every waiter is woken while one of the second kind waits, and only one
+     * otherwise (a full pool under load: review diff35 F2) */
+    if (p->working_waiters > 0) {
+        pthread_cond_broadcast(&p->pool_cv);
+    } else {
+        pthread_cond_signal(&p->pool_cv);
+    }
     pthread_mutex_unlock(&p->pool_mu);
 }
 
@@ -191,7 +197,9 @@ static struct pg_conn *take_working_idle(struct pg_store *p, uint64_t start)
         }
         struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000u),
                               .tv_nsec = (long)(deadline % 1000000000u)};
+        p->working_waiters++;
         pthread_cond_timedwait(&p->pool_cv, &p->pool_mu, &ts);
+        p->working_waiters--;
     }
     pthread_mutex_unlock(&p->pool_mu);
     return c;

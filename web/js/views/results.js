@@ -125,10 +125,11 @@ function metricTable(m, r, def, defs) {
       tbody));
 }
 
-// the engine's warning when the users have no metric values before the experiment, and
-// what the page says instead (once per metric)
+// the engine's warning when the users' metric values before the experiment do not vary
+// (none at all, or all the same: compare.c W_NO_PRE), and what the page says instead (once
+// per metric)
 const NO_PRE = 'no pre-period variance: CUPED not applied (theta = 0)';
-const NO_PRE_NOTE = 'CUPED made no adjustment: these users had no values of this metric before the experiment, so there is nothing to adjust with (the interval is the unadjusted one).';
+const NO_PRE_NOTE = 'CUPED made no adjustment: these users’ values of this metric before the experiment do not vary (none, or all the same), so there is nothing to adjust with (the interval is the unadjusted one).';
 
 function metricNotes(m, r, def) {
   const f = resultsFormat(m, def);
