@@ -427,6 +427,36 @@ static void test_decision_verdict_csv(void **state)
     json_decref(res);
 }
 
+/* The sequential plan uses the experiment's own sequential_tuning and alpha, not the
+ * defaults (review diff35 F6: the fixture's experiment has the defaults, which a plan that
+ * ignored the experiment's would also match). */
+static void test_decision_sequential_tuning(void **state)
+{
+    (void)state;
+    post_ok("/api/v1/experiments",
+            json_pack("{s:s, s:[{s:s}, {s:s}], s:[s], s:f, s:{s:s, s:f}}", "key", "tuned",
+                      "variants", "key", "v0", "key", "v1", "metrics", "conv", "sequential_tuning",
+                      20000.0, "analysis", "method", "sequential", "alpha", 0.1));
+    post_ok("/api/v1/experiments/tuned/start", json_object());
+    ingest_binomial_arm("tuned", "conv", 0, 400, 80);
+    ingest_binomial_arm("tuned", "conv", 1, 400, 100);
+    json_t *res = results("tuned", "cuped=false");
+    const json_t *d = json_object_get(res, "decision");
+    assert_string_equal(json_string_value(json_object_get(d, "planned_for")), "sequential");
+    double p1 = 0.2, p2 = p1 * 1.05;
+    int64_t want = 0, dflt = 0;
+    struct err err;
+    assert_int_equal(stats_power_sequential(p1 * (1 - p1) + p2 * (1 - p2), p2 - p1, 0.1, 20000, 0.8,
+                                            &want, &err),
+                     0);
+    assert_int_equal(stats_power_sequential(p1 * (1 - p1) + p2 * (1 - p2), p2 - p1, 0.05, 5000, 0.8,
+                                            &dflt, &err),
+                     0);
+    assert_true(want != dflt);
+    assert_int_equal(json_integer_value(json_object_get(d, "users_needed_per_variant")), want);
+    json_decref(res);
+}
+
 /* GET .../users: every exposed user once, streamed over several pages, values summing to
  * the roll-ups' sums; NDJSON alike. */
 static void test_users_export(void **state)
@@ -701,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_decision_weight_zero),
         cmocka_unit_test(test_decision_decrease),
         cmocka_unit_test(test_decision_rate_one),
+        cmocka_unit_test(test_decision_sequential_tuning),
         cmocka_unit_test(test_users_export),
         cmocka_unit_test(test_correction_intervals),
     };
