@@ -196,6 +196,31 @@ static double t_quantile_upper(double q, double df)
     return hi;
 }
 
+/* The power of a plan at n users per variant, for least_reaching: 0, or -1 when it cannot
+ * be computed. */
+typedef int (*power_at_fn)(double n, const void *args, double *out);
+
+/* The least whole n in (lo, hi] whose power reaches target, by bisection, given
+ * power(lo) < target <= power(hi) and a power that rises with n (both searches below bound
+ * the bracket first: about 53 halvings at most). */
+static int least_reaching(power_at_fn power_at, const void *args, double lo, double hi,
+                          double target, int64_t *n)
+{
+    while (hi - lo > 1.0) {
+        double mid = floor(lo + (hi - lo) / 2.0), pw;
+        if (power_at(mid, args, &pw) != 0) {
+            return -1;
+        }
+        if (pw >= target) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    *n = (int64_t)hi;
+    return 0;
+}
+
 /* R's power.t.test body (strict = FALSE): the upper tail beyond the two-sided critical
  * value, df = 2(n - 1), ncp = sqrt(n/2) delta/sigma. A critical value beyond every double
  * has power 0: the search goes on to larger n. */
@@ -211,6 +236,16 @@ static int t_power(double n, double effect, double alpha, double *out)
         return -1;
     }
     return stats_nct_sf(crit, df, sqrt(n / 2.0) * effect, out);
+}
+
+struct t_args {
+    double effect, alpha;
+};
+
+static int t_power_at(double n, const void *args, double *out)
+{
+    const struct t_args *a = args;
+    return t_power(n, a->effect, a->alpha, out);
 }
 
 int stats_power_mean(double sigma, double delta, double alpha, double power, int64_t *n,
@@ -289,19 +324,10 @@ int stats_power_mean(double sigma, double delta, double alpha, double power, int
             lo = hi;
         }
     }
-    while (hi - lo > 1.0) { /* t_power(lo) < power <= t_power(hi) */
-        double mid = floor(lo + (hi - lo) / 2.0);
-        if (t_power(mid, effect, alpha, &pw) != 0) {
-            return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
-        }
-        if (pw >= power) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
+    struct t_args ta = {effect, alpha};
+    if (least_reaching(t_power_at, &ta, lo, hi, power, n) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
     }
-    double m = hi;
-    *n = (int64_t)m;
     return 0;
 }
 
@@ -318,6 +344,16 @@ static int seq_power(double nv, double var_sum, double delta, double alpha, doub
     *out = gsl_cdf_ugaussian_P((fabs(delta) - hw) / se) +
            gsl_cdf_ugaussian_P((-fabs(delta) - hw) / se);
     return 0;
+}
+
+struct seq_args {
+    double var_sum, delta, alpha, tuning;
+};
+
+static int seq_power_at(double n, const void *args, double *out)
+{
+    const struct seq_args *a = args;
+    return seq_power(n, a->var_sum, a->delta, a->alpha, a->tuning, out);
 }
 
 int stats_power_sequential(double var_sum, double delta, double alpha, double tuning, double power,
@@ -358,17 +394,9 @@ int stats_power_sequential(double var_sum, double delta, double alpha, double tu
         }
         lo = hi;
     }
-    while (hi - lo > 1.0) { /* seq_power(lo) < power <= seq_power(hi) */
-        double mid = floor(lo + (hi - lo) / 2.0);
-        if (seq_power(mid, var_sum, delta, alpha, tuning, &pw) != 0) {
-            return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
-        }
-        if (pw >= power) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
+    struct seq_args sa = {var_sum, delta, alpha, tuning};
+    if (least_reaching(seq_power_at, &sa, lo, hi, power, n) != 0) {
+        return err_set(err, ERR_INTERNAL, NULL, "power computation failed");
     }
-    *n = (int64_t)hi;
     return 0;
 }
