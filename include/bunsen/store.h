@@ -193,6 +193,8 @@ struct store_writer_stats {
     uint64_t commits; /* group transactions committed */
     uint64_t jobs;    /* jobs finished (ok or failed) */
     uint64_t failed_commits;
+    /* groups run again with a savepoint per job after one of their jobs failed */
+    uint64_t reruns;
     int queue_depth;
     uint64_t last_batch;    /* jobs in the last group */
     uint64_t commit_ns_sum; /* total time spent in BEGIN..COMMIT */

@@ -228,6 +228,15 @@ struct store_ops {
      * it (a lock another transaction holds, refused before the job wrote anything: lock_users),
      * so that the writer goes on with the group without it (cleared) */
     bool (*tx_intact)(struct store_tx *tx);
+    /* optional: whether the last failure in tx, an ERR_UNAVAILABLE, would come back for every
+     * job of the group run again now: the database held it to a bound (a statement not
+     * answered within --db-timeout, a lock past lock_timeout, the server's statement_timeout)
+     * or is out of a resource. The writer then fails the group at once instead of running it
+     * again with savepoints, which waited as long again (review chaos36 F1). Absent: every
+     * ERR_UNAVAILABLE comes back (a local file: full, read-only, busy past the busy timeout).
+     * A connection that broke (the server restarted, the session was ended) is not such a
+     * failure: a new session may well succeed. Cleared. */
+    bool (*tx_unavailable_recurs)(struct store_tx *tx);
     int (*ready_check)(struct store_tx *tx, struct err *err);
     /* backend gauges for /metrics (sizes, memory) */
     void (*write_metrics)(struct store *s, struct buf *b);

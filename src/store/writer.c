@@ -92,8 +92,9 @@ static void fail_all(struct store_job *first, const struct err *err)
  * savepoint fails (ROLLBACK TO, RELEASE, SAVEPOINT), what the transaction holds is unknown
  * and the whole group fails and is rolled back rather than committed. Without (every job
  * retryable), the jobs run back to back and the first failure rolls the transaction back and
- * returns 1: the caller runs the group again with savepoints. Returns 0 (committed: each job's rc
- * says how it went), 1 or -1 (the group failed: fail_all done). */
+ * returns 1: the caller runs the group again with savepoints, unless the failure would come
+ * back for every job (failure_recurs: the group then fails at once). Returns 0 (committed: each
+ * job's rc says how it went), 1 or -1 (the group failed: fail_all done). */
 #define RETRY_MAX 5
 
 #define BATCH_MAX 512 /* jobs per apply_batch call */
@@ -195,6 +196,16 @@ static struct store_job *group_cut(struct store_job *first, int n)
     return rest;
 }
 
+/* Whether the failure of a job (its err) in tx would come back for every job of the group
+ * run again now (store_ops.tx_unavailable_recurs): the writer then fails the group at once. */
+static bool failure_recurs(const struct store *s, struct store_tx *tx, const struct err *err)
+{
+    if (err->code != ERR_UNAVAILABLE) {
+        return false;
+    }
+    return s->ops->tx_unavailable_recurs == NULL || s->ops->tx_unavailable_recurs(tx);
+}
+
 /* The savepoint-free attempt of run_attempt: consecutive jobs sharing an apply_batch run as
  * one call; once the group's jobs are applied, the retryable jobs queued meanwhile join it
  * (writer_queue_take_joiners, once: the commit is not put off further) and are applied too, so that
@@ -209,7 +220,13 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
     int taken = 0;
     struct store_job *last = first;
     if (lock_group(s, tx, first, &first->err) != 0) {
+        bool recurs = failure_recurs(s, tx, &first->err);
         ops->tx_rollback(tx);
+        if (recurs) { /* the users' locks waited out: each job would wait as long again */
+            *err = first->err;
+            fail_all(first, err);
+            return -1;
+        }
         return 1;
     }
     for (struct store_job *j = first; j != NULL;) {
@@ -233,7 +250,20 @@ static int run_plain(struct store *s, struct store_tx *tx, struct store_job *fir
                 k->err = j->err;
             }
         } else if (rc != 0) {
+            bool recurs = failure_recurs(s, tx, &j->err);
             ops->tx_rollback(tx);
+            if (recurs) {
+                /* the database held the job to its bound (or is out of a resource): run again
+                 * with savepoints, the group waited as long a second time before its 503,
+                 * and the requests queued behind it twice that (review chaos36 F1). Nothing
+                 * is committed: every job of the group fails, those not tried yet too. */
+                *err = j->err;
+                for (struct store_job *k = first; k != NULL; k = k->next) {
+                    k->rc = k->rc > 0 ? 0 : k->rc;
+                }
+                fail_all(first, err);
+                return -1;
+            }
             return 1;
         }
         j = end;
@@ -343,6 +373,7 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
     /* jobs past the backend's savepoint bound are not run again in this group: they go back
      * to the queue untried (their attempts unchanged), behind the group's retried jobs */
     struct store_job *untried = NULL;
+    bool rerun = rc == 1;
     if (rc == 1) {
         untried = group_cut(first, savepoint_jobs_max(s));
         rc = run_attempt(s, first, true, &seen, &err);
@@ -378,6 +409,7 @@ static void run_group(struct store *s, struct store_job *first, struct store_job
     } else {
         st->failed_commits++;
     }
+    st->reruns += rerun ? 1 : 0;
     pthread_mutex_unlock(&s->writer->mu);
     struct store_job *done = NULL, **done_tail = &done;
     bool barrier = false;
@@ -605,6 +637,9 @@ void store_write_metrics(struct store *s, struct buf *b)
     metrics_write_value(b, "bunsen_writer_commits_total", "outcome=\"ok\"", (double)st.commits);
     metrics_write_value(b, "bunsen_writer_commits_total", "outcome=\"failed\"",
                         (double)st.failed_commits);
+    metrics_write_help(b, "bunsen_writer_group_reruns_total", "counter",
+                       "Group transactions run again with a savepoint per job after a job failed.");
+    metrics_write_value(b, "bunsen_writer_group_reruns_total", "", (double)st.reruns);
     if (s->writer != NULL) {
         metrics_write_help(b, "bunsen_writer_batch_size", "histogram",
                            "Write requests committed together in one transaction.");

@@ -607,6 +607,7 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
     snprintf(clean, sizeof(clean), "%s", msg);
     clean[strcspn(clean, "\n")] = '\0';
     if (c->timed_out) {
+        c->recurs = true;
         char why[96];
         snprintf(why, sizeof(why), "PostgreSQL did not answer within %d ms",
                  c->timeout_ms != NULL ? atomic_load(c->timeout_ms) : 0);
@@ -631,6 +632,7 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
     }
     if (sqlstate_is(res, "53") || sqlstate_is(res, "55P03")) {
+        c->recurs = true;
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
     }
     /* query_canceled: the daemon never cancels a statement itself (a statement it stops
@@ -639,6 +641,7 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
      * needed) or an administrator's pg_cancel_backend: like the other server-side limits, a
      * 503 the client retries, not a fault of the request (it answered 500 "internal") */
     if (sqlstate_is(res, "57014")) {
+        c->recurs = true;
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "%s: the database cancelled the statement (its statement_timeout, or "
                        "pg_cancel_backend)",

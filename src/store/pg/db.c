@@ -448,6 +448,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
          * group takes a savepoint (pipeline.c "Pipelining"). */
         c->defer = true;
         c->retry = false; /* a deadlock of an earlier attempt says nothing of this one */
+        c->recurs = false;
         /* a definition change holds the catalogue exclusively: no other write transaction
          * of any daemon runs meanwhile, so its own (rebuild steps) need no user locks */
         c->user_locks = exclusive ? PG_ULOCK_ALL : PG_ULOCK_NONE;
@@ -564,6 +565,16 @@ static bool pg_tx_intact(struct store_tx *tx)
         c->retry = false;
     }
     return intact;
+}
+
+static bool pg_tx_unavailable_recurs(struct store_tx *tx)
+{
+    struct pg_conn *c = tx->conn;
+    bool recurs = c != NULL && c->recurs;
+    if (c != NULL) {
+        c->recurs = false;
+    }
+    return recurs;
 }
 
 static bool pg_tx_retryable(struct store_tx *tx)
@@ -711,6 +722,7 @@ const struct store_ops store_pg_ops = {
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .tx_retryable = pg_tx_retryable,
+    .tx_unavailable_recurs = pg_tx_unavailable_recurs,
     .tx_intact = pg_tx_intact,
     .group_items_max = pg_group_items_max,
     .ready_check = pg_ready_check,

@@ -89,7 +89,11 @@ struct pg_conn {
     /* pg_store.closing_ns: once the daemon stops (store_shutdown_begin), no wait lasts past
      * it + the answer timeout, and no connection is opened */
     const _Atomic uint64_t *closing_ns;
-    bool retry;           /* the last failure was a deadlock or serialization failure */
+    bool retry; /* the last failure was a deadlock or serialization failure */
+    /* the last failure was the server holding a statement to a bound (no answer within
+     * --db-timeout, lock_timeout, statement_timeout) or out of a resource (class 53): every
+     * job would meet it again (db.c pg_tx_unavailable_recurs) */
+    bool recurs;
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
      * the all-users lock in shared mode), or PG_ULOCK_ALL (it holds that lock exclusively,
