@@ -498,7 +498,7 @@ int cli_serve(int argc, char **argv)
     app.experiments = snapshot_cell_new();
     app.prom = prom_new();
     app.payloads = api_payloads_new();
-    app.ready = api_ready_new(app.store);
+    app.ready = api_ready_new(app.store, (unsigned)app.cfg.db_timeout_s * 1000u);
     pthread_mutex_init(&app.reload_mu, NULL);
     app.catalog_loaded = -1;
     struct catalog_state cs = {.app = &app};

@@ -16,7 +16,9 @@ void api_health_ready(struct http_req *r); /* GET /readyz  */
 /* The readiness checks' coalescing (health.c), one per daemon in app->ready. */
 struct api_ready;
 struct store;
-struct api_ready *api_ready_new(struct store *store);
+/* limit_ms: how long a probe waits for the readiness check (--db-timeout), 0: as long as it
+ * takes */
+struct api_ready *api_ready_new(struct store *store, unsigned limit_ms);
 void api_ready_free(struct api_ready *g); /* NULL ok; no check in flight */
 /* Was the last /readyz answer 200 (or none was given yet: serve's start check passed)?
  * False when it was 503. The gauge bunsen_ready. */

@@ -12,6 +12,14 @@
  * check jumps the writer's queue (store_job.urgent), so without this a flood of probes would
  * cost a commit each, every one ahead of the queued writes.
  *
+ * A probe waits for the check at most --db-timeout (api_ready_new's limit; 0: as long as it
+ * takes). A check still running then (a COMMIT awaited without a deadline while a synchronous
+ * standby is gone, a disk that stopped answering) answers its waiting probes 503 from the
+ * watch thread, and probes that come while it still runs get 503 at once; its own answer,
+ * when it comes, goes to the probes waiting then. They waited for it with no answer and no
+ * log line (review chaos36 F5), though SCALING.md promises that /readyz fails instead of
+ * hanging.
+ *
  * A change of the answer (ready -> not ready, with the reason, and back) logs one warn line
  * and is the gauge bunsen_ready (api_ready_is_ready). Lines are rate-limited: two at once, then
  * one per API_READY_LOG_MS (a disk hovering around the free-space floor flips the answer with
@@ -26,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "bunsen/api.h"
@@ -58,8 +68,13 @@ struct ready_waiter {
 struct api_ready {
     pthread_mutex_t mu;
     struct store *store;
-    struct store_job job;         /* the check in flight (at most one) */
-    bool in_flight;               /* job queued or running */
+    struct store_job job;    /* the check in flight (at most one) */
+    bool in_flight;          /* job queued or running */
+    uint64_t submitted_ns;   /* when the check in flight was submitted (monotonic) */
+    unsigned limit_ms;       /* how long a probe waits for it, 0: as long as it takes */
+    pthread_cond_t watch_cv; /* the watch thread's: a check submitted, or stop */
+    pthread_t watch;
+    bool watch_started, stopping;
     struct ready_waiter *waiters; /* probes sharing its answer */
     uint64_t ok_ns; /* monotonic end of the last check when it passed, 0: it failed / none */
     /* The last answer given (serve's start check passed: ready until a probe says not),
@@ -78,11 +93,13 @@ struct ready_line {
     char reason[sizeof(((struct err *)0)->msg)];
 };
 
-struct api_ready *api_ready_new(struct store *store)
+struct api_ready *api_ready_new(struct store *store, unsigned limit_ms)
 {
     struct api_ready *g = xcalloc(1, sizeof(*g));
     pthread_mutex_init(&g->mu, NULL);
+    cond_init_monotonic(&g->watch_cv);
     g->store = store;
+    g->limit_ms = limit_ms;
     atomic_store(&g->ready, true);
     g->line_tokens = API_READY_LOG_BURST;
     g->refill_ms = time_mono_ms();
@@ -137,6 +154,14 @@ void api_ready_free(struct api_ready *g)
     if (g == NULL) {
         return;
     }
+    pthread_mutex_lock(&g->mu);
+    g->stopping = true;
+    pthread_cond_broadcast(&g->watch_cv);
+    pthread_mutex_unlock(&g->mu);
+    if (g->watch_started) {
+        pthread_join(g->watch, NULL);
+    }
+    pthread_cond_destroy(&g->watch_cv);
     pthread_mutex_destroy(&g->mu);
     free(g);
 }
@@ -178,6 +203,60 @@ static void ready_done(void *arg, int rc, const struct err *err)
     }
 }
 
+#define READY_LATE_MSG "the database did not confirm the readiness check's commit within %u s"
+
+/* The watch thread: once the check in flight has run limit_ms, its waiting probes get 503
+ * (the check goes on; ready_done answers the probes that wait when it ends). */
+static void *ready_watch_main(void *arg)
+{
+    struct api_ready *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stopping) {
+        uint64_t due = g->submitted_ns + (uint64_t)g->limit_ms * 1000000u;
+        if (!g->in_flight || g->waiters == NULL) {
+            pthread_cond_wait(&g->watch_cv, &g->mu);
+            continue;
+        }
+        uint64_t now = time_mono_ns();
+        if (now < due) {
+            struct timespec ts = time_monotonic_in((long)((due - now) / 1000000u) + 1);
+            pthread_cond_timedwait(&g->watch_cv, &g->mu, &ts);
+            continue;
+        }
+        struct ready_waiter *w = g->waiters;
+        g->waiters = NULL;
+        struct err err;
+        err_set(&err, ERR_UNAVAILABLE, NULL, READY_LATE_MSG, (g->limit_ms + 999) / 1000);
+        struct ready_line line;
+        ready_note(g, false, err.msg, &line);
+        pthread_mutex_unlock(&g->mu);
+        ready_log(&line);
+        while (w != NULL) {
+            struct ready_waiter *next = w->next;
+            ready_reply(w->req, -1, &err);
+            http_req_resume(w->req);
+            free(w);
+            w = next;
+        }
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* The check's job: the adapter's ready check. BUNSEN_TEST_READY_GATE (tests only): while the
+ * file it names exists, the check waits first, holding the writer as a COMMIT the database
+ * does not answer would. */
+static int ready_apply(struct store_tx *tx, void *arg, struct err *err)
+{
+    const char *gate = getenv("BUNSEN_TEST_READY_GATE");
+    for (int i = 0; gate != NULL && gate[0] != '\0' && i < 6000 && access(gate, F_OK) == 0; i++) {
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    return store_apply_ready_check(tx, arg, err);
+}
+
 void api_health_ready(struct http_req *r)
 {
     struct app *app = http_req_app(r);
@@ -200,18 +279,31 @@ void api_health_ready(struct http_req *r)
         ready_reply(r, 0, NULL);
         return;
     }
+    if (g->in_flight && g->limit_ms > 0 &&
+        time_mono_ns() - g->submitted_ns >= (uint64_t)g->limit_ms * 1000000u) {
+        /* the check in flight is late already: no wait for it */
+        pthread_mutex_unlock(&g->mu);
+        http_reply_error(r, ERR_UNAVAILABLE, NULL, READY_LATE_MSG, (g->limit_ms + 999) / 1000);
+        return;
+    }
     struct ready_waiter *w = xcalloc(1, sizeof(*w));
     w->req = r;
     w->next = g->waiters;
     http_req_suspend(r);
     g->waiters = w;
     if (g->in_flight) {
+        pthread_cond_signal(&g->watch_cv);
         pthread_mutex_unlock(&g->mu);
         return;
     }
     g->in_flight = true;
+    g->submitted_ns = time_mono_ns();
+    if (g->limit_ms > 0 && !g->watch_started && !g->stopping) {
+        g->watch_started = thread_start(&g->watch, ready_watch_main, g) == 0;
+    }
+    pthread_cond_signal(&g->watch_cv);
     g->job = (struct store_job){
-        .apply = store_apply_ready_check,
+        .apply = ready_apply,
         .done = ready_done,
         .arg = g,
         /* not retryable, so it runs alone (on PostgreSQL each daemon's check updates a row
