@@ -230,7 +230,7 @@ json_t *results_decision_json(const struct experiment *x, const struct metric *m
         /* no users arrive while paused: a rate from before would promise a date */
         stats_warning_add(warning, "the experiment is paused: no projection until it resumes");
     } else if (have_need) {
-        stats_warning_add(warning, "days_left needs one full day of exposures");
+        stats_warning_add(warning, "days_left needs the experiment to have run one full day");
     }
     json_object_set_new(d, "days_left", left);
     if (warning[0] != '\0') {
