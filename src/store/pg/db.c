@@ -563,6 +563,7 @@ static bool pg_tx_intact(struct store_tx *tx)
     if (c != NULL && intact) {
         c->intact = false;
         c->retry = false;
+        c->recurs = false; /* a lock refused at once (55P03): that job's alone */
     }
     return intact;
 }
