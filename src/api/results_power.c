@@ -123,6 +123,31 @@ void api_power(struct http_req *r)
 
 #define DECISION_POWER 0.8
 
+/* Whether every exposed user of every variant of x has the value 0 for m (and some user is
+ * exposed): the sums and sums of squares of every arm are 0. */
+static bool all_zero(const struct experiment *x, const struct metric *m, const struct arms *a)
+{
+    int64_t users = 0;
+    for (size_t i = 0; i < x->nvariants; i++) {
+        if (a->ratio) {
+            users += a->rarm[i].n;
+            if (a->num_sum[i] != 0 || a->den_sum[i] != 0) {
+                return false;
+            }
+            continue;
+        }
+        struct stats_moments mo;
+        struct err err;
+        users += a->arm[i].n;
+        if (a->arm[i].n > 0 &&
+            (stats_arm_moments(m->type, &a->arm[i], &mo, &err) != 0 || !mo.mean.present ||
+             mo.mean.value != 0 || (mo.variance.present && mo.variance.value != 0))) {
+            return false;
+        }
+    }
+    return users > 0;
+}
+
 /*
  * "decision" (API.md "Results, v1.1"): users needed per variant to detect the experiment's
  * relative mde at its alpha and power 0.8, from the control arm's observed mean and
@@ -145,6 +170,21 @@ json_t *results_decision_json(const struct experiment *x, const struct metric *m
                        : stats_arm_moments(m->type, &a->arm[0], &mo, &err);
     if (mrc != 0 || !mo.mean.present || !mo.variance.present) {
         stats_warning_add(warning, "the control has too few users to estimate the variance");
+    } else if (mo.mean.value == 0 && all_zero(x, m, a)) {
+        /* thousands of users and not one event: waiting will not help (review dash36 F8) */
+        char why[STATS_WARNING_MAX];
+        if (a->ratio) {
+            snprintf(why, sizeof(why),
+                     "every exposed user's value is 0 in every variant: no event of the ratio's "
+                     "parts (%s, %s) counted yet; check that the application sends them",
+                     m->numerator, m->denominator);
+        } else {
+            snprintf(why, sizeof(why),
+                     "every exposed user's value is 0 in every variant: no \"%s\" event counted "
+                     "yet; check that the application sends it",
+                     m->event);
+        }
+        stats_warning_add(warning, why);
     } else if (mo.mean.value == 0) {
         stats_warning_add(warning, "control mean is 0: a relative effect is undefined");
     } else if (m->type == STATS_METRIC_BINOMIAL) {

@@ -205,6 +205,37 @@ static void test_decision_decrease(void **state)
     json_decref(res);
 }
 
+/* Thousands of exposed users and not one event of the primary metric: the decision says the
+ * likely cause (the application does not send the event) instead of "control mean is 0",
+ * which read as "keep waiting" (review dash36 F8); a control at 0 beside a treatment that
+ * converts keeps the old reason. */
+static void test_decision_no_events(void **state)
+{
+    (void)state;
+    post_ok("/api/v1/metrics",
+            json_pack("{s:s, s:s, s:s}", "key", "signup", "event", "signup", "type", "binomial"));
+    const double w[] = {0.5, 0.5};
+    make_experiment("silent", "signup", w, 2);
+    ingest_binomial_arm("silent", "signup", 0, 300, 0);
+    ingest_binomial_arm("silent", "signup", 1, 300, 0);
+    json_t *res = results("silent", "cuped=false");
+    const json_t *d = json_object_get(res, "decision");
+    const char *why = json_string_value(json_object_get(d, "warning"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "no \"signup\" event counted yet"));
+    assert_true(json_is_null(json_object_get(d, "users_needed_per_variant")));
+    json_decref(res);
+
+    make_experiment("silent2", "signup", w, 2);
+    ingest_binomial_arm("silent2", "signup", 0, 300, 0);
+    ingest_binomial_arm("silent2", "signup", 1, 300, 5);
+    res = results("silent2", "cuped=false");
+    why = json_string_value(json_object_get(json_object_get(res, "decision"), "warning"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "control mean is 0"));
+    json_decref(res);
+}
+
 /* POST /power with body answers 400 naming field. */
 static void power_refused(const char *body, const char *field)
 {
@@ -730,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_decision_verdict_csv),
         cmocka_unit_test(test_decision_weight_zero),
         cmocka_unit_test(test_decision_decrease),
+        cmocka_unit_test(test_decision_no_events),
         cmocka_unit_test(test_decision_rate_one),
         cmocka_unit_test(test_decision_sequential_tuning),
         cmocka_unit_test(test_users_export),
