@@ -85,7 +85,7 @@ export function metricProblems(body, editing, { catalogue = [], self = null } = 
     if (!(was && was.type === 'binomial' && was.cap === body.cap)) out.push({ field: 'cap', message: 'A binomial metric counts each user 0 or 1, so it takes no cap: leave the cap empty.' });
   }
   const l = body.cuped_lookback_hours;
-  if (l !== undefined && !(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
+  if (l != null && !(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
   if (body.unit === 'currency' && !/^[A-Z]{3}$/.test(body.currency || '')) out.push({ field: 'currency', message: 'Give the currency as its three-letter code, e.g. EUR or USD.' });
   if (body.type === 'binomial' && body.unit && body.unit !== 'percent') out.push({ field: 'unit', message: 'A binomial metric is a conversion rate: choose “By type” or “Percent”.' });
   return out;
