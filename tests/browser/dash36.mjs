@@ -43,4 +43,45 @@ T.test('F13: the metric editor turns a sum metric into a ratio', async () => {
   noErrors();
 });
 
+T.test('F1: one Create press lists every problem, the targeting JSON and the namespace range among them', async () => {
+  const sent = [];
+  const onReq = (req) => {
+    if (req.method() === 'POST') sent.push(req.url());
+  };
+  page.on('request', onReq);
+  try {
+    await go('/experiments/new');
+    const L = (n) => page.getByLabel(n, { exact: true });
+    await L('Key').waitFor();
+    await L('Key').fill('Checkout Flow!');
+    await page.getByRole('button', { name: 'Add variant' }).click();
+    await page.getByLabel('Variant 3 weight').fill('40');
+    await page.getByLabel('Variant 2 key').fill('control');
+    await page.getByLabel('Range start').fill('0.7');
+    await page.getByLabel('Range end').fill('0.2');
+    await page.getByLabel('Minimum detectable effect (%)').fill('-3');
+    await page.getByLabel('Breakdown dimensions').fill('a, b, c, d');
+    await page.getByLabel('Condition as JSON').fill('{"country": {"$in": ["US"]');
+    await page.getByRole('button', { name: 'Create experiment' }).click();
+    const alert = page.locator('.form-errors .alert-error');
+    await alert.waitFor();
+    const items = await alert.locator('li').allTextContents();
+    const all = items.join(' | ');
+    for (const re of [/targeting JSON is not valid/, /key/i, /used twice/, /add up to 100%/, /minimum detectable effect/, /at most 3 attributes/, /range start must be below its end/, /name the namespace/]) {
+      assert(re.test(all), `${re} listed (${all})`);
+    }
+    assertEq(await text(alert.locator('strong')), `${items.length} fields need attention`, 'the count is the list’s');
+    assertEq(sent.length, 0, 'nothing sent');
+    // the namespace named: the range problem stays, the name one goes
+    await page.getByLabel('Namespace', { exact: true }).fill('checkout');
+    await page.getByRole('button', { name: 'Create experiment' }).click();
+    await page.waitForFunction(() => !/name the namespace/.test(document.querySelector('.form-errors').textContent));
+    assert(/range start must be below its end/.test(await text(alert)), 'the range problem still listed');
+  } finally {
+    page.off('request', onReq);
+  }
+  await goDiscarding('/experiments');
+  noErrors();
+});
+
 await run();
