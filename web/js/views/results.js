@@ -216,6 +216,14 @@ function rebuildingText(r) {
   return `rebuilding ${Math.floor(r.rebuilding.progress * 100)}%`;
 }
 
+/** What the rebuild means for the numbers shown, in words (no tooltip), with its progress. */
+function rebuildingNote(r) {
+  const rb = r.rebuilding;
+  return [h('strong', {}, 'Recomputing after a definition change. '),
+    'A metric’s definition (or this experiment’s metrics) changed: the numbers below are the last complete ones, under the previous definition, and they update here when the rebuild ends. ',
+    h('span', { class: 'rebuilding-progress' }, `${Math.floor(rb.progress * 100)}% done (${fmtInt(rb.users_done)} of ${fmtInt(rb.users_total)} users).`)];
+}
+
 function srmText(srm) {
   if (!srm || typeof srm.p_value !== 'number') return h('span', { class: 'muted' }, 'no test');
   // as the traffic health panel: 4 decimals ("p = 0.0030"), "p < 0.0001" below
@@ -531,6 +539,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   let pollTimer = null;
   let pollFails = 0;
   let rebuildBadge = null;
+  let rebuildNote = null;
   // the poll gave up: say so beside the badge, with "Try again" (a full reload)
   const pollStopped = (err) => {
     const againBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'results-retry' }, 'Try again');
@@ -571,6 +580,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     pollFails = 0;
     if (r.rebuilding) {
       if (rebuildBadge) rebuildBadge.textContent = rebuildingText(r);
+      if (rebuildNote) fill(rebuildNote, rebuildingNote(r));
       schedulePoll();
     } else reload(true);
   }
@@ -647,7 +657,9 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
       ? h('span', { class: 'badge badge-rebuilding', title: 'A definition changed: these are the last complete numbers while the roll-ups are rebuilt in the background. They update here when it ends.' },
         rebuildingText(r))
       : null;
+    rebuildNote = r.rebuilding ? h('p', { class: 'alert alert-info rebuilding-note', id: 'rebuilding-note' }, rebuildingNote(r)) : null;
     fill(body,
+      rebuildNote,
       r.data_quality && r.data_quality.conflicting_exposures > 0
         ? h('p', { class: 'alert alert-warn' }, `${fmtInt(r.data_quality.conflicting_exposures)} users were exposed to more than one variant; each counts in the first.`)
         : null,
