@@ -84,4 +84,47 @@ T.test('F1: one Create press lists every problem, the targeting JSON and the nam
   noErrors();
 });
 
+// 1,000 users per variant, 80 and 107 converted: the absolute test is significant
+// (z about 2.08), the relative lift's is not (about 1.79), as in the review's bold row
+const EXP = 'checkout-cta';
+T.test('a running experiment whose two tests disagree on purchase, with a ratio (API)', async () => {
+  await admin.post('/metrics', { key: 'rev-per-purchase', name: 'Revenue per purchase', type: 'ratio', numerator: 'revenue', denominator: 'purchase' });
+  await admin.post('/experiments', {
+    key: EXP,
+    name: 'Checkout call to action',
+    variants: [{ key: 'control', name: 'Control', weight: 0.5 }, { key: 'bold', name: 'Bold copy', weight: 0.5 }],
+    metrics: ['purchase', 'revenue', 'rev-per-purchase'],
+    primary_metric: 'purchase',
+  });
+  const st = await admin.post(`/experiments/${EXP}/start`);
+  const exposures = [];
+  const events = [];
+  for (const [variant, buyers] of [['control', 80], ['bold', 107]]) {
+    for (let i = 0; i < 1000; i++) {
+      const user = `${variant}-${i}`;
+      exposures.push({ experiment: EXP, user_id: user, variant, ts: st.started_at + 1 });
+      if (i < buyers) events.push({ user_id: user, event: 'purchase', value: 40 + (i % 7) * 13.25, ts: st.started_at + 2, id: `${user}-p` });
+    }
+  }
+  while (Date.now() < st.started_at + 10) await new Promise((r) => setTimeout(r, 5));
+  assertEq((await admin.post('/exposures', { exposures })).accepted, exposures.length, 'exposures accepted');
+  assertEq((await admin.post('/events', { events })).accepted, events.length, 'events accepted');
+  const r = await admin.get(`/experiments/${EXP}/results`);
+  const bold = r.metrics.find((m) => m.key === 'purchase').variants[1];
+  assert(bold.significant === true && bold.relative_lift.significant === false && bold.verdict === 'flat', `the tests disagree (${JSON.stringify(bold).slice(0, 400)})`);
+});
+
+T.test('F7: an absolute interval whose test disagrees with the verdict is greyed and explained', async () => {
+  await go(`/experiments/${EXP}`);
+  await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
+  const row = page.locator('table.results-table[data-metric="purchase"] tr[data-variant="bold"]');
+  assert(/Not significant/.test(await text(row.locator('[data-col="verdict"]'))), 'the verdict is the relative one’s');
+  const abs = row.locator('[data-col="abs"] .abs-ci');
+  assertEq(await abs.evaluate((e) => e.classList.contains('abs-disagrees')), true, 'the absolute interval is marked');
+  assert(/†/.test(await text(abs)), 'with a † to the note');
+  const notes = await text(page.locator('section.metric-result[data-metric="purchase"] .notes'));
+  assert(/† bold: the absolute lift’s own test \(p = 0\.0\d+\) finds a difference and the relative lift’s \(p = 0\.0\d+\) does not/.test(notes) && /The result follows the relative lift/.test(notes), `the note says which (${notes})`);
+  noErrors();
+});
+
 await run();
