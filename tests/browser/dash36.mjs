@@ -127,4 +127,26 @@ T.test('F7: an absolute interval whose test disagrees with the verdict is greyed
   noErrors();
 });
 
+T.test('F3/F4: the results tables fit the page at 1440, 1280, 1000, 800 and 390 px, the result column visible', async () => {
+  const widths = [1440, 1280, 1000, 900, 800, 390];
+  try {
+    for (const w of widths) {
+      await page.setViewportSize({ width: w, height: 900 });
+      await go(`/experiments/${EXP}?w=${w}`);
+      await page.locator('.results-body[aria-busy="false"] table.results-table[data-metric="rev-per-purchase"]').waitFor();
+      const wide = await page.locator('.table-wrap:has(> table.results-table)').evaluateAll((els) => els
+        .filter((e) => e.scrollWidth > e.clientWidth + 1)
+        .map((e) => `${e.querySelector('table').dataset.metric} ${e.scrollWidth}/${e.clientWidth}`));
+      assertEq(wide.join(', '), '', `no results table scrolls sideways at ${w} px`);
+      const hidden = await page.locator('table.results-table td[data-col="verdict"], table.results-table td[data-col="p"]').evaluateAll((els) => els
+        .filter((e) => { const b = e.getBoundingClientRect(); return b.width === 0 || b.right > document.documentElement.clientWidth + 1; })
+        .map((e) => `${e.closest('table').dataset.metric}/${e.dataset.col}`));
+      assertEq(hidden.join(', '), '', `p-value and result visible at ${w} px`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+  noErrors();
+});
+
 await run();
