@@ -283,6 +283,12 @@ function buildForm(env, doc, stored, { live }) {
   };
 
   const form = h('form', { class: 'exp-form', novalidate: true });
+  // Enter in a one-line field does not submit this long form (a PM "confirming" a table
+  // cell created a half-made experiment): only the Create / Save button does
+  form.addEventListener('keydown', (e) => {
+    const t = e.target;
+    if (e.key === 'Enter' && t instanceof HTMLInputElement && !['submit', 'button', 'reset', 'image'].includes(t.type)) e.preventDefault();
+  });
   const summary = h('div', { class: 'form-errors', tabindex: '-1' });
 
   // ---- basics
