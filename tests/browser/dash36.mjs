@@ -149,4 +149,50 @@ T.test('F3/F4: the results tables fit the page at 1440, 1280, 1000, 800 and 390 
   noErrors();
 });
 
+T.test('F11: Enter in a field of the New experiment form does not create it', async () => {
+  const sent = [];
+  const onReq = (req) => {
+    if (req.method() === 'POST') sent.push(req.url());
+  };
+  page.on('request', onReq);
+  try {
+    await go('/experiments/new');
+    await page.getByLabel('Key', { exact: true }).fill('enter-test');
+    await page.getByLabel('Variant 2 name').fill('Bold');
+    await page.getByLabel('Variant 2 name').press('Enter');
+    await page.getByLabel('Key', { exact: true }).press('Enter');
+    await page.waitForTimeout(300);
+    assertEq(sent.length, 0, 'nothing sent');
+    assert(/#\/experiments\/new$/.test(page.url()), `still on the form (${page.url()})`);
+    assertEq((await admin.get('/experiments')).experiments.some((x) => x.key === 'enter-test'), false, 'not created');
+  } finally {
+    page.off('request', onReq);
+  }
+  await goDiscarding('/experiments');
+  noErrors();
+});
+
+T.test('F14: saving a metric without a change sends nothing and writes no audit entry', async () => {
+  const audits = async () => (await admin.get('/audit?target_type=metric&target=revenue&limit=100')).entries.length;
+  const before = await audits();
+  const stored = await admin.get('/metrics/revenue');
+  const sent = [];
+  const onReq = (req) => {
+    if (req.method() === 'PATCH') sent.push(req.url());
+  };
+  page.on('request', onReq);
+  try {
+    await go('/metrics/revenue');
+    await page.getByRole('heading', { name: 'Edit Revenue per user' }).waitFor();
+    await page.getByRole('button', { name: 'Save metric' }).click();
+    await page.locator('#metrics-table').waitFor();
+    assertEq(sent.length, 0, 'no PATCH');
+    assertEq(await audits(), before, 'no audit entry');
+    assertEq((await admin.get('/metrics/revenue')).updated_at, stored.updated_at, 'not written');
+  } finally {
+    page.off('request', onReq);
+  }
+  noErrors();
+});
+
 await run();

@@ -260,6 +260,13 @@ function showMetricForm(ctx, env, doc, stored, note) {
     const body = f.body();
     // a mistyped number reads as "": never send it as an empty cap or window
     if (showErrors(f.form, mergeProblems(badNumberProblems(f.form), metricProblems(body, editing, { catalogue: env.catalogue, self: stored.key })), f.summary)) return;
+    // nothing changed: no PATCH (it would write an audit entry that changes nothing)
+    if (editing && Object.keys(changed(body)).length === 0) {
+      release();
+      announce('Nothing changed', 'ok');
+      if (ctx.alive()) ctx.navigate(leaveAfterSave('#/metrics'));
+      return;
+    }
     f.saveBtn.disabled = true;
     try {
       await whileSaving(editing ? api.updateMetric(stored.key, body) : api.createMetric(body));
