@@ -908,6 +908,8 @@ T.test('If-Match on edits: a concurrent change shows the latest version, with my
     // every edit sent a tag: the PATCHes above, and a metric edit
     await go(page, '/metrics/latency');
     await page.getByRole('heading', { name: 'Edit Latency' }).waitFor();
+    // a change: saving a metric unchanged sends nothing (dash36.mjs)
+    await page.getByLabel('Description').fill('Page latency, edited');
     await page.getByRole('button', { name: 'Save metric' }).click();
     await page.locator('#metrics-table').waitFor();
     assert(sent.length >= 3 && sent.every((t) => t), `If-Match on every edit (${JSON.stringify(sent)})`);

@@ -134,9 +134,9 @@ function metricTable(m, r, def, defs) {
       td('mean', [h('span', { class: 'mean-value' }, f.mean(v.mean)), conv], 'num'),
       td('lift', isControl ? '—' : fmtPct(rl.estimate, { signed: true }), 'num'),
       td('ci', isControl ? '—' : fmtShownPct(rci), 'num'),
-      // an absolute test that disagrees with the verdict's: its interval greyed, with a † to the note
+      // an absolute test that disagrees with the verdict's: its interval greyed, a † (style.css) to the note
       td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ',
-        h('span', { class: testsDisagree(v, r) ? 'abs-ci abs-disagrees' : 'abs-ci' }, aci.unbounded ? UNBOUNDED_INTERVAL : f.absInterval(aci.ci), testsDisagree(v, r) ? ' †' : null)], 'num'),
+        h('span', { class: testsDisagree(v, r) ? 'abs-ci abs-disagrees' : 'abs-ci' }, aci.unbounded ? UNBOUNDED_INTERVAL : f.absInterval(aci.ci))], 'num'),
       td('p', isControl ? '—' : pv, 'num'),
       td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', sv.text))));
   });
