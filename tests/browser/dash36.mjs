@@ -195,4 +195,28 @@ T.test('F14: saving a metric without a change sends nothing and writes no audit 
   noErrors();
 });
 
+T.test('F10: notes without an outcome in the Stop dialog: said beside Outcome, the group marked, focus on its radio', async () => {
+  await go(`/experiments/${EXP}`);
+  await page.getByRole('button', { name: 'Stop…' }).click();
+  const dlg = page.getByRole('dialog');
+  await dlg.waitFor();
+  await dlg.getByLabel(/^Notes/).fill('bold did not help');
+  await dlg.getByRole('button', { name: 'Stop experiment' }).click();
+  const group = dlg.locator('fieldset[data-field="conclusion.outcome"]');
+  const msg = group.locator('.field-error');
+  await msg.waitFor();
+  assert(/Notes belong to an outcome/.test(await text(msg)), 'the message beside Outcome');
+  assertEq(await group.getAttribute('aria-invalid'), 'true', 'the outcome group is marked');
+  const describedBy = await group.getAttribute('aria-describedby');
+  assertEq(describedBy, await msg.getAttribute('id'), 'and described by the message');
+  assertEq(await dlg.getByLabel(/^Notes/).getAttribute('aria-invalid'), 'true', 'the notes too');
+  assertEq(await page.evaluate(() => document.activeElement.type + ':' + document.activeElement.closest('fieldset').dataset.field), 'radio:conclusion.outcome', 'focus on the outcome’s radio');
+  assertEq(await dlg.locator('.dialog-error .alert').count(), 0, 'not said twice at the bottom');
+  assertEq((await admin.get(`/experiments/${EXP}`)).status, 'running', 'not stopped');
+  await dlg.getByLabel(/^Inconclusive/).check();
+  assertEq(await group.getAttribute('aria-invalid'), null, 'the mark goes with a choice');
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+  noErrors();
+});
+
 await run();
