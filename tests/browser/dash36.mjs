@@ -1,8 +1,10 @@
 // dash36.mjs - the dashboard findings of review dash36: the metric editor turns an event
 // metric into a ratio (F13), the New experiment form lists every problem in one press
-// (F1), editing a metric used by running experiments says so before and after the save
-// (F5), the results row's intervals and verdict agree (F7), and the results tables fit
-// at 1280 and 800 px (F3/F4).
+// (F1), an absolute interval whose test disagrees with the verdict's is greyed and
+// explained (F7), the results tables fit from 1440 to 390 px (F3/F4), Enter in the
+// experiment form does not create it (F11), an unchanged metric save sends nothing
+// (F14), and notes without an outcome are said beside Outcome (F10). The F5 test (a
+// metric edit during a rebuild) is in rebuild.mjs, whose daemon rebuilds slowly.
 // Run through run.sh (its own daemon and Chromium).
 
 import { suite, assert, assertEq } from './lib.mjs';
