@@ -597,7 +597,7 @@ T.test('stop with release of a variant and a conclusion (won + notes)', async ()
   assert(await dlg.getByLabel(/^None/).isChecked(), 'no outcome preselected (a conclusion is optional)');
   await dlg.getByLabel(/^Notes/).fill('Green: +4 points of purchases.\nBlue hurt latency.');
   await dlg.getByRole('button', { name: 'Stop experiment' }).click();
-  await dlg.locator('.dialog-error', { hasText: 'Notes belong to an outcome' }).waitFor();
+  await dlg.locator('fieldset[data-field="conclusion.outcome"] .field-error', { hasText: 'Notes belong to an outcome' }).waitFor();
   assertEq((await admin.get(`/experiments/${EXP}`)).status, 'running', 'not stopped with notes but no outcome');
   await dlg.getByLabel(/^Won/).check();
   await dlg.getByRole('button', { name: 'Stop experiment' }).click();
@@ -908,6 +908,8 @@ T.test('If-Match on edits: a concurrent change shows the latest version, with my
     // every edit sent a tag: the PATCHes above, and a metric edit
     await go(page, '/metrics/latency');
     await page.getByRole('heading', { name: 'Edit Latency' }).waitFor();
+    // a change: saving a metric unchanged sends nothing (dash36.mjs)
+    await page.getByLabel('Description').fill('Page latency, edited');
     await page.getByRole('button', { name: 'Save metric' }).click();
     await page.locator('#metrics-table').waitFor();
     assert(sent.length >= 3 && sent.every((t) => t), `If-Match on every edit (${JSON.stringify(sent)})`);

@@ -89,6 +89,31 @@ T.test('breakdown while rebuilding: the added ratio’s note under its table', a
   noErrors();
 });
 
+T.test('editing a metric in use: the form names the experiments before Save, the page says it recomputes', async () => {
+  await go('/metrics/visits');
+  await page.getByRole('heading', { name: 'Edit visits' }).waitFor();
+  const used = page.locator('#metric-used-by');
+  await used.waitFor();
+  // visits is a part of both ratios the running experiment shows
+  assert(/Used by one running experiment \(checkout-copy\)/.test(await text(used)), `names the experiment (${await text(used)})`);
+  await page.getByLabel('Description').fill('page views');
+  assert(!/changes the definition/.test(await text(used)), 'a description is not a definition change');
+  await page.getByLabel('Window (hours after first exposure)').fill('2');
+  await page.locator('#metric-used-by.alert-warn').waitFor();
+  assert(/Saving recomputes the results of one running experiment \(checkout-copy\)/.test(await text(used)), `warns before Save (${await text(used)})`);
+  await page.getByRole('button', { name: 'Save metric' }).click();
+  await page.locator('#metrics-table').waitFor();
+  assertEq((await admin.get('/metrics/visits')).window_hours, 2, 'saved');
+  await go(`/experiments/${EXP}`);
+  await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
+  const note = await text(page.locator('#rebuilding-note'));
+  assert(/Recomputing after a definition change/.test(note) && /previous definition/.test(note) && /\d+% done \(\d+ of \d+ users\)/.test(note), `the results say it in words (${note})`);
+  const caveat = await text(page.locator('#decision-rebuilding'));
+  assert(/previous definition/.test(caveat), `the decision says it too (${caveat})`);
+  assert((await admin.get(`/experiments/${EXP}/results`)).rebuilding, 'the rebuild still ran during the checks');
+  noErrors();
+});
+
 // ------------------------------------------------------------------ main
 
 await run();

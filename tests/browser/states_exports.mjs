@@ -315,6 +315,17 @@ T.test('check a user: variant, reason and bucket, nothing logged; viewers are to
   await box.getByLabel('Attributes (JSON, optional)').fill('{country: NL}');
   await box.getByRole('button', { name: 'Check', exact: true }).click();
   await box.getByText('The attributes are not valid JSON').waitFor();
+  // beside the textarea, which is marked and described by it, and focused (review dash36 F10)
+  const attrs = box.getByLabel('Attributes (JSON, optional)');
+  assertEq(await attrs.getAttribute('aria-invalid'), 'true', 'the attributes marked invalid');
+  const errId = await box.locator('.field:has(textarea) .field-error').getAttribute('id');
+  assert((await attrs.getAttribute('aria-describedby') || '').split(' ').includes(errId), 'and described by the message beside them');
+  assertEq(await attrs.evaluate((el) => el === document.activeElement), true, 'focused');
+  await box.getByLabel('Attributes (JSON, optional)').fill('');
+  await box.getByLabel('User id').fill('');
+  await box.getByRole('button', { name: 'Check', exact: true }).click();
+  assertEq(await box.getByLabel('User id').getAttribute('aria-invalid'), 'true', 'an empty user id marked');
+  assertEq(await attrs.getAttribute('aria-invalid'), null, 'the attributes’ mark cleared');
   assertEq(await users(), before, 'no exposure logged');
   noErrors();
 

@@ -221,7 +221,8 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', busyLabel
           finish(false);
           return;
         }
-        errSlot.appendChild(errorBox(err));
+        // an error the body already shows beside its field (and focused) is not said twice
+        if (!(err && err.shownInField)) errSlot.appendChild(errorBox(err));
         if (!dlg.contains(document.activeElement)) okBtn.focus(); // the disabled button lost it
       }
     });

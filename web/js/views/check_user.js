@@ -7,7 +7,7 @@
 // editors and SDK keys assign, not viewers: they get a line saying so.
 
 import { api } from '../api.js';
-import { h, fill, nextId, errorBox } from '../dom.js';
+import { h, fill, clear, nextId, errorBox, showFieldError, clearFieldErrors } from '../dom.js';
 
 const REASON_TEXT = {
   hashed: 'in the experiment: the user’s bucket falls in this variant’s range',
@@ -93,8 +93,11 @@ export function checkUserBlock(ctx, x) {
     // checked untrimmed, " qa 1 " is not the forced "qa 1", while the headline would show it so
     const id = userIn.value.trim();
     if (id !== userIn.value) userIn.value = id;
+    // a problem in what was typed: beside its field, marked and described by it, focused
+    clearFieldErrors(form);
     if (id === '') {
-      fill(out, errorBox({ message: 'Enter a user id.' }));
+      clear(out);
+      showFieldError(form, 'user_id', 'Enter a user id.');
       userIn.focus();
       return;
     }
@@ -102,7 +105,8 @@ export function checkUserBlock(ctx, x) {
     try {
       attributes = parseAttributes(attrsIn.value);
     } catch (err) {
-      fill(out, errorBox(err));
+      clear(out);
+      showFieldError(form, 'attributes', err.message);
       attrsIn.focus();
       return;
     }

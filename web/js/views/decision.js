@@ -56,6 +56,10 @@ function render(box, x, r, catalogue, { onCorrection = null } = {}) {
     h('h2', { class: 'visually-hidden', id: headId }, 'Decision'),
     h('p', { class: 'decision-headline', id: 'decision-headline', tabindex: '-1' }, d.overall.headline),
     h('p', { class: 'decision-why', id: 'decision-why' }, d.overall.why),
+    // a definition change is being applied: the decision reads the previous definition's numbers
+    r && r.rebuilding
+      ? h('p', { class: 'decision-rebuilding alert alert-info', id: 'decision-rebuilding' }, 'Recomputing after a definition change: this decision reads the last complete numbers, under the previous definition, and may change when the rebuild ends (see Results).')
+      : null,
     // read from uncorrected p-values of several comparisons (decide.js multiplicityCaveat):
     // one click shows the same results under Holm (the experiment's stored analysis stays)
     d.overall.correct && onCorrection ? h('p', { class: 'decision-correct' }, correctionButton(box, onCorrection)) : null,

@@ -283,6 +283,12 @@ function buildForm(env, doc, stored, { live }) {
   };
 
   const form = h('form', { class: 'exp-form', novalidate: true });
+  // Enter in a one-line field does not submit this long form (a PM "confirming" a table
+  // cell created a half-made experiment): only the Create / Save button does
+  form.addEventListener('keydown', (e) => {
+    const t = e.target;
+    if (e.key === 'Enter' && t instanceof HTMLInputElement && !['submit', 'button', 'reset', 'image'].includes(t.type)) e.preventDefault();
+  });
   const summary = h('div', { class: 'form-errors', tabindex: '-1' });
 
   // ---- basics
@@ -622,9 +628,17 @@ function buildForm(env, doc, stored, { live }) {
       return out;
     });
     if (!assignLocked) {
-      p.targeting = tgt.value();
+      // a targeting JSON that does not parse is one more problem, listed with the others
+      try {
+        p.targeting = tgt.value();
+      } catch (err) {
+        notJson.push({ field: err.field || 'targeting', message: err.message });
+      }
       const nsn = nsName.value.trim();
-      p.namespace = nsn ? { name: nsn, range: [numOrNull(nsStart.value), numOrNull(nsEnd.value)] } : null;
+      const range = [numOrNull(nsStart.value), numOrNull(nsEnd.value)];
+      // a range typed without a namespace name is kept (name '') for the checks to name it
+      const rangeTyped = !((range[0] ?? 0) === 0 && (range[1] ?? 1) === 1);
+      p.namespace = nsn || rangeTyped ? { name: nsn, range } : null;
       if (seedIn.value.trim()) p.seed = seedIn.value.trim();
       p.hash_version = Number(hashSel.value);
       if (hasHashAttr) {

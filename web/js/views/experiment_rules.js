@@ -161,7 +161,8 @@ export function experimentProblems(p, { forcedDupes = [], running = null, unpars
   if (p.namespace) {
     const [a, b] = p.namespace.range;
     const ok = (x) => typeof x === 'number' && x >= 0 && x <= 1;
-    add('namespace.name', keyProblem(p.namespace.name, 'The namespace'));
+    if (p.namespace.name === '') add('namespace.name', 'A namespace range applies only inside a namespace: name the namespace, or set the range back to 0 to 1 (no namespace).');
+    else add('namespace.name', keyProblem(p.namespace.name, 'The namespace'));
     if (!ok(a)) add('namespace.range[0]', 'The range start is a number from 0 to 1.');
     if (!ok(b)) add('namespace.range[1]', 'The range end is a number from 0 to 1.');
     if (ok(a) && ok(b) && !(a < b)) add('namespace.range', `The range start must be below its end (start < end; now ${a} to ${b}).`);

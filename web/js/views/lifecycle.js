@@ -190,8 +190,31 @@ function conclusionFields(current, x, releaseOf, stopping) {
   };
   for (const r of radios) r.input.addEventListener('change', check);
   check();
+  // notes without an outcome: said beside "Outcome", the group marked, focus on its radio
+  const outcomeMsgId = nextId('outcome-error');
+  const outcomeMsg = h('p', { class: 'field-error', id: outcomeMsgId, hidden: true });
+  const outcomeSet = h('fieldset', { class: 'checks', dataset: { field: 'conclusion.outcome' } }, h('legend', {}, 'Outcome'), outcomeMsg, radios.map((r) => r.el));
+  const clearOutcomeError = () => {
+    outcomeMsg.hidden = true;
+    outcomeSet.removeAttribute('aria-invalid');
+    outcomeSet.removeAttribute('aria-describedby');
+    notes.removeAttribute('aria-invalid');
+    notes.removeAttribute('aria-describedby');
+  };
+  for (const r of radios) r.input.addEventListener('change', clearOutcomeError);
+  notes.addEventListener('input', clearOutcomeError);
+  const outcomeError = (message) => {
+    outcomeMsg.textContent = message;
+    outcomeMsg.hidden = false;
+    for (const el of [outcomeSet, notes]) {
+      el.setAttribute('aria-invalid', 'true');
+      el.setAttribute('aria-describedby', outcomeMsgId);
+    }
+    (picked() || radios[0]).input.focus();
+    return Object.assign(new Error(message), { shownInField: true });
+  };
   const el = h('div', { class: 'conclusion-fields' },
-    h('fieldset', { class: 'checks', dataset: { field: 'conclusion.outcome' } }, h('legend', {}, 'Outcome'), radios.map((r) => r.el)),
+    outcomeSet,
     warn,
     winnerField,
     h('div', { class: 'field' }, h('label', { for: notesId }, 'Notes: what did you learn, what ships?'), notes));
@@ -207,7 +230,7 @@ function conclusionFields(current, x, releaseOf, stopping) {
     value() {
       const p = picked();
       if (!p || p.input.value === '') {
-        if (notes.value.trim() !== '') throw new Error('Notes belong to an outcome: choose won, lost or inconclusive, or empty the notes.');
+        if (notes.value.trim() !== '') throw outcomeError('Notes belong to an outcome: choose won, lost or inconclusive, or empty the notes.');
         return null;
       }
       const c = { outcome: p.input.value, notes: notes.value.trim() };

@@ -85,7 +85,7 @@ export function metricProblems(body, editing, { catalogue = [], self = null } = 
     if (!(was && was.type === 'binomial' && was.cap === body.cap)) out.push({ field: 'cap', message: 'A binomial metric counts each user 0 or 1, so it takes no cap: leave the cap empty.' });
   }
   const l = body.cuped_lookback_hours;
-  if (l !== undefined && !(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
+  if (l != null && !(Number.isInteger(l) && l >= 0 && l <= 8760)) out.push({ field: 'cuped_lookback_hours', message: 'The CUPED lookback is a whole number of hours from 0 (off) to 8,760 (one year).' });
   if (body.unit === 'currency' && !/^[A-Z]{3}$/.test(body.currency || '')) out.push({ field: 'currency', message: 'Give the currency as its three-letter code, e.g. EUR or USD.' });
   if (body.type === 'binomial' && body.unit && body.unit !== 'percent') out.push({ field: 'unit', message: 'A binomial metric is a conversion rate: choose “By type” or “Percent”.' });
   return out;
@@ -165,10 +165,38 @@ function metricRefuse(fresh, was, mine) {
   };
 }
 
+// The fields that define what a metric counts: changing one rebuilds the results of the
+// experiments that use it (docs/API.md "Rebuilds after a definition change").
+const DEFINITION = ['type', 'event', 'window_hours', 'cap', 'cuped_lookback_hours', 'numerator', 'denominator'];
+
+/** The running and paused experiments that use metric `key`, directly or as a ratio's part. */
+function liveUsers(key, catalogue, experiments) {
+  if (!key) return [];
+  const keys = new Set([key, ...catalogue.filter((c) => c.type === 'ratio' && (c.numerator === key || c.denominator === key)).map((c) => c.key)]);
+  return experiments.filter((x) => (x.status === 'running' || x.status === 'paused') &&
+    [...(x.metrics || []), ...(x.guardrails || [])].some((k) => keys.has(k)));
+}
+
+/**
+ * The note above Save on a metric that live experiments use: which ones, and what a change
+ * of its definition does to their results; a warning once such a change is in the form.
+ */
+function usedByNote(users, definitionChanged) {
+  const n = users.length;
+  const list = users.map((x, i) => [i ? ', ' : '', h('a', { href: `#/experiments/${encodeURIComponent(x.key)}` }, x.key)]);
+  const which = [`${n === 1 ? 'one running experiment' : `${n} running experiments`} (`, list, ')'];
+  return definitionChanged
+    ? [h('strong', {}, 'This changes the definition of a metric in use. '), 'Saving recomputes the results of ', which,
+      ' in the background; until that ends their pages show the numbers under the current definition, marked as recomputing.']
+    : ['Used by ', which, '. A change to its type, event, window, cap, CUPED lookback or parts recomputes their results in the background; until then they show the numbers under the current definition.'];
+}
+
 export async function renderMetricForm(ctx, key) {
   const editing = !!key;
   let m = structuredClone(BLANK);
   const listing = api.listMetrics().catch(() => []); // for a ratio's parts
+  // for an edit: the running and paused experiments whose results a definition change rebuilds
+  const experiments = editing && ctx.can('editor') ? api.listExperiments().catch(() => []) : Promise.resolve([]);
   if (editing) {
     try {
       m = await api.getMetric(key);
@@ -179,8 +207,9 @@ export async function renderMetricForm(ctx, key) {
     }
   }
   const catalogue = await listing;
+  const users = liveUsers(key, catalogue, await experiments);
   if (!ctx.alive()) return;
-  const env = { editing, readOnly: !ctx.can('editor'), catalogue };
+  const env = { editing, readOnly: !ctx.can('editor'), catalogue, users };
   ctx.title(editing ? m.name || m.key : 'New metric');
   // changes typed before a sign-in (leave.js): back on top of the version just loaded
   const draft = env.readOnly ? null : takeDraft();
@@ -202,6 +231,24 @@ function showMetricForm(ctx, env, doc, stored, note) {
   const baseline = (doc === stored ? f : metricForm(env, stored, stored)).body();
   const changed = (p) => changedFields(baseline, p);
   const release = readOnly ? () => {} : guardLeaving(f.form, () => Object.keys(changed(f.body())).length > 0, () => ({ was: baseline, mine: changed(f.body()) }));
+  // which running experiments use the metric, before Save (a definition change rebuilds them)
+  const users = env.users || [];
+  const usedBy = users.length && !readOnly ? h('div', { class: 'used-by muted small', id: 'metric-used-by', 'aria-live': 'polite' }) : null;
+  if (usedBy) {
+    let was = null;
+    const showUsed = () => {
+      const b = f.body();
+      const now = DEFINITION.some((k) => k in b && (b[k] ?? null) !== (baseline[k] ?? null));
+      if (now === was) return;
+      was = now;
+      usedBy.className = now ? 'used-by alert alert-warn' : 'used-by muted small';
+      fill(usedBy, usedByNote(users, now));
+    };
+    f.form.addEventListener('input', showUsed);
+    f.form.addEventListener('change', showUsed);
+    f.saveBtn.parentElement.before(usedBy);
+    showUsed();
+  }
   const noteEl = note
     ? mergeNote(note, { what: 'metric', labels: FIELD_LABEL, useMine: (field) => showMetricForm(ctx, env, { ...stored, ...changed(f.body()), [field]: note.mine[field] }, stored, takeMine(note, field)) })
     : null;
@@ -213,6 +260,13 @@ function showMetricForm(ctx, env, doc, stored, note) {
     const body = f.body();
     // a mistyped number reads as "": never send it as an empty cap or window
     if (showErrors(f.form, mergeProblems(badNumberProblems(f.form), metricProblems(body, editing, { catalogue: env.catalogue, self: stored.key })), f.summary)) return;
+    // nothing changed: no PATCH (it would write an audit entry that changes nothing)
+    if (editing && Object.keys(changed(body)).length === 0) {
+      release();
+      announce('Nothing changed', 'ok');
+      if (ctx.alive()) ctx.navigate(leaveAfterSave('#/metrics'));
+      return;
+    }
     f.saveBtn.disabled = true;
     try {
       await whileSaving(editing ? api.updateMetric(stored.key, body) : api.createMetric(body));

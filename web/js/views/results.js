@@ -75,6 +75,26 @@ export function cupedAdjusted(m, r) {
 /** The note under a table whose lifts are CUPED-adjusted beside raw means. */
 const CUPED_MEANS_NOTE = 'Lifts and intervals are CUPED-adjusted (pre-period differences between the groups removed); the means are unadjusted, so a lift can differ from the ratio of the means, even in sign.';
 
+/**
+ * Whether treatment `v`'s absolute-lift test and relative-lift test disagree (one
+ * significant, the other not): they use different standard errors and can, near alpha.
+ * The verdict is the relative one's, so the absolute interval beside it is marked.
+ */
+export function testsDisagree(v, r) {
+  if (r.method === 'bayesian') return false;
+  const rl = v.relative_lift || {};
+  return typeof v.significant === 'boolean' && typeof rl.significant === 'boolean' && v.significant !== rl.significant;
+}
+
+/** The note under a table for a treatment whose two tests disagree (testsDisagree). */
+function disagreeNote(v, r) {
+  const rl = v.relative_lift || {};
+  const adj = isAdjusted(r);
+  const pa = adj ? v.p_value_adjusted : v.p_value;
+  const pr = adj ? rl.p_value_adjusted : rl.p_value;
+  return `† ${v.key}: the absolute lift’s own test (${fmtPEq(pa)}) ${v.significant ? 'finds' : 'does not find'} a difference and the relative lift’s (${fmtPEq(pr)}) ${rl.significant ? 'does' : 'does not'}: they use different standard errors and can disagree near alpha ${r.alpha}. The result follows the relative lift and its interval; the absolute interval (greyed) is not the result’s.`;
+}
+
 function metricTable(m, r, def, defs) {
   const f = resultsFormat(m, def);
   const bayes = r.method === 'bayesian';
@@ -114,7 +134,9 @@ function metricTable(m, r, def, defs) {
       td('mean', [h('span', { class: 'mean-value' }, f.mean(v.mean)), conv], 'num'),
       td('lift', isControl ? '—' : fmtPct(rl.estimate, { signed: true }), 'num'),
       td('ci', isControl ? '—' : fmtShownPct(rci), 'num'),
-      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ', h('span', { class: 'abs-ci' }, aci.unbounded ? UNBOUNDED_INTERVAL : f.absInterval(aci.ci))], 'num'),
+      // an absolute test that disagrees with the verdict's: its interval greyed, a † (style.css) to the note
+      td('abs', isControl ? '—' : [h('span', { class: 'abs-est' }, f.abs(al.estimate)), ' ',
+        h('span', { class: testsDisagree(v, r) ? 'abs-ci abs-disagrees' : 'abs-ci' }, aci.unbounded ? UNBOUNDED_INTERVAL : f.absInterval(aci.ci))], 'num'),
       td('p', isControl ? '—' : pv, 'num'),
       td('verdict', isControl ? h('span', { class: 'muted' }, 'baseline') : h('span', { class: ['verdict', `verdict-${vd}`] }, vd === 'win' ? '▲ ' : vd === 'loss' ? '▼ ' : '', sv.text))));
   });
@@ -156,6 +178,7 @@ function metricNotes(m, r, def) {
     if (parts.includes(NO_PRE)) noPre = true;
     const warning = parts.filter((w) => w !== NO_PRE).join('; ');
     if (warning) notes.push(`${v.key}: ${warning}.`);
+    if (testsDisagree(v, r)) notes.push(disagreeNote(v, r));
     if (typeof v.expected_loss === 'number') {
       const rel = typeof control.mean === 'number' && control.mean !== 0 ? ` (${fmtSmallPct(v.expected_loss / Math.abs(control.mean))} of the control’s mean)` : '';
       notes.push(`${v.key}: expected loss if shipped and wrong ${f.abs(v.expected_loss).replace(/^\+/, '')}${rel}.`);
@@ -214,6 +237,14 @@ const REBUILD_POLL_MS = 3000;
 
 function rebuildingText(r) {
   return `rebuilding ${Math.floor(r.rebuilding.progress * 100)}%`;
+}
+
+/** What the rebuild means for the numbers shown, in words (no tooltip), with its progress. */
+function rebuildingNote(r) {
+  const rb = r.rebuilding;
+  return [h('strong', {}, 'Recomputing after a definition change. '),
+    'A metric’s definition (or this experiment’s metrics) changed: the numbers below are the last complete ones, under the previous definition, and they update here when the rebuild ends. ',
+    h('span', { class: 'rebuilding-progress' }, `${Math.floor(rb.progress * 100)}% done (${fmtInt(rb.users_done)} of ${fmtInt(rb.users_total)} users).`)];
 }
 
 function srmText(srm) {
@@ -531,6 +562,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
   let pollTimer = null;
   let pollFails = 0;
   let rebuildBadge = null;
+  let rebuildNote = null;
   // the poll gave up: say so beside the badge, with "Try again" (a full reload)
   const pollStopped = (err) => {
     const againBtn = h('button', { type: 'button', class: 'btn btn-small', id: 'results-retry' }, 'Try again');
@@ -571,6 +603,7 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
     pollFails = 0;
     if (r.rebuilding) {
       if (rebuildBadge) rebuildBadge.textContent = rebuildingText(r);
+      if (rebuildNote) fill(rebuildNote, rebuildingNote(r));
       schedulePoll();
     } else reload(true);
   }
@@ -647,7 +680,9 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
       ? h('span', { class: 'badge badge-rebuilding', title: 'A definition changed: these are the last complete numbers while the roll-ups are rebuilt in the background. They update here when it ends.' },
         rebuildingText(r))
       : null;
+    rebuildNote = r.rebuilding ? h('p', { class: 'alert alert-info rebuilding-note', id: 'rebuilding-note' }, rebuildingNote(r)) : null;
     fill(body,
+      rebuildNote,
       r.data_quality && r.data_quality.conflicting_exposures > 0
         ? h('p', { class: 'alert alert-warn' }, `${fmtInt(r.data_quality.conflicting_exposures)} users were exposed to more than one variant; each counts in the first.`)
         : null,
