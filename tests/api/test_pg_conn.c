@@ -391,6 +391,14 @@ static void test_notices_in_json_log(void **state)
     assert_true(notice >= 1);
 }
 
+/* The transaction of a connection (a PGconn *) rolled back after 500 ms. */
+static void *rollback_later(void *arg)
+{
+    sleep_ms(500);
+    PQclear(PQexec(arg, "ROLLBACK"));
+    return NULL;
+}
+
 /* A statement the server cancels (SQLSTATE 57014: the database's statement_timeout, shorter
  * than a write waiting on a lock needs) answers 503 with Retry-After, nothing stored: it
  * answered 500 "internal", which clients take for a fault of the request. */
@@ -432,8 +440,31 @@ static void test_statement_timeout_is_unavailable(void **state)
     json_decref(body);
     resp_free(&r);
     PQclear(PQexec(c, "ROLLBACK"));
-    PQfinish(c);
     assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st1'", 0), 0);
+
+    /* The operator resets the setting: the next write behind a lock of 500 ms waits for it
+     * (200). The daemon's sessions kept the 100 ms they were opened with, so writes kept
+     * failing until something ended them (review chaos36 F2): a statement timeout now ends
+     * the session, and the next transaction opens one with the settings of now. */
+    admin_int(fmt("ALTER DATABASE %s RESET statement_timeout", db_name(&D)));
+    lk = PQexec(c, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lk), PGRES_COMMAND_OK);
+    PQclear(lk);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, rollback_later, c), 0);
+    double t0 = harness_clock_s();
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/events", sdk,
+                              "{\"events\":[{\"id\":\"st2\",\"user_id\":\"u1\",\"event\":\"ev\"}]}",
+                              &r),
+                     0);
+    st = r.status;
+    resp_free(&r);
+    pthread_join(t, NULL);
+    fprintf(stderr, "# after the RESET, events behind a lock of 500 ms: %d in %.2f s\n", st,
+            harness_clock_s() - t0);
+    assert_int_equal(st, 200);
+    PQfinish(c);
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st2'", 0), 1);
 }
 
 /* sql on d's database as the daemon's user; fails the test on an error. */

@@ -690,6 +690,16 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
      * 503 the client retries, not a fault of the request (it answered 500 "internal") */
     if (sqlstate_is(res, "57014")) {
         c->recurs = true;
+        /* A role's or database's statement_timeout applies to the sessions opened after it was
+         * set, and the operator's RESET of one too low did not reach the daemon's sessions:
+         * writes kept failing until something ended them (review chaos36 F2). So a statement
+         * timeout ends the session; the next use opens one with the settings of now. Only
+         * an administrator's cancel ("due to user request") keeps it; the text is the
+         * server's language, so a server speaking another one recycles for both. */
+        const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        if (primary == NULL || strstr(primary, "due to user request") == NULL) {
+            c->broken = true;
+        }
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "%s: the database cancelled the statement (its statement_timeout, or "
                        "pg_cancel_backend)",
