@@ -467,6 +467,8 @@ static void test_statement_timeout_is_unavailable(void **state)
     assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st2'", 0), 1);
 }
 
+static int lines_with_msg(const char *log, const char *msg);
+
 /* sql on d's database as the daemon's user; fails the test on an error. */
 static void db_exec(const struct daemon *d, const char *sql)
 {
@@ -542,6 +544,57 @@ static void test_disk_full_not_ready(void **state)
     assert_int_equal(req_status("POST", "/api/v1/events", sdk, ev, msg, sizeof(msg), NULL), 200);
     assert_int_equal(req_status("GET", "/readyz", NULL, NULL, msg, sizeof(msg), NULL), 200);
     assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'df1'", 0), 1);
+}
+
+/* A privilege the operator took away (42501, here raised by a trigger as REVOKE INSERT ON
+ * events makes the server do for a role that is not the table's owner): 503 with Retry-After
+ * and one wording, the server's text in the log at most 10 times per 10 s. It answered 500
+ * "internal" with the server's text, and each failure wrote an error line (~150 a second per
+ * daemon: review chaos36 F7). */
+static void test_privilege_revoked_is_unavailable(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char sdk[128];
+    assert_int_equal(harness_start_with_key(&D, NULL, sdk, sizeof(sdk)), 0);
+    db_exec(&D, "CREATE FUNCTION no_grant() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE "
+                "EXCEPTION 'permission denied for table events' USING ERRCODE = "
+                "'insufficient_privilege'; END$$; CREATE TRIGGER no_grant BEFORE INSERT ON "
+                "events FOR EACH ROW EXECUTE FUNCTION no_grant()");
+    char msg[512];
+    bool retry = false;
+    for (int i = 0; i < 30; i++) {
+        char ev[128];
+        snprintf(ev, sizeof(ev),
+                 "{\"events\":[{\"id\":\"pr%d\",\"user_id\":\"u%d\",\"event\":\"ev\"}]}", i, i);
+        int st = req_status("POST", "/api/v1/events", sdk, ev, msg, sizeof(msg), &retry);
+        if (i == 0) {
+            fprintf(stderr, "# events without the grant: %d \"%s\" (Retry-After: %d)\n", st, msg,
+                    retry);
+        }
+        assert_int_equal(st, 503);
+        assert_true(retry);
+        assert_string_equal(
+            msg, "the database refused the daemon a privilege (the daemon's log has the reason)");
+    }
+    char *log = read_stderr(&D);
+    int refused = lines_with_msg(log, "PostgreSQL refused a statement");
+    int failed = lines_with_msg(log, "PostgreSQL statement failed");
+    bool named = strstr(log, "permission denied for table events") != NULL;
+    free(log);
+    fprintf(stderr, "# log: %d \"refused a statement\", %d \"statement failed\" lines\n", refused,
+            failed);
+    assert_true(named);
+    assert_true(refused >= 1 && refused <= 10);
+    assert_int_equal(failed, 0);
+    db_exec(&D, "DROP TRIGGER no_grant ON events");
+    assert_int_equal(
+        req_status("POST", "/api/v1/events", sdk,
+                   "{\"events\":[{\"id\":\"pr0\",\"user_id\":\"u0\",\"event\":\"ev\"}]}", msg,
+                   sizeof(msg), NULL),
+        200);
 }
 
 /* The writer's groups run again with savepoints so far (bunsen_writer_group_reruns_total). */
@@ -1043,6 +1096,7 @@ int main(void)
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_lock_past_timeout_waits_once, teardown),
         cmocka_unit_test_teardown(test_disk_full_not_ready, teardown),
+        cmocka_unit_test_teardown(test_privilege_revoked_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
         cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
         cmocka_unit_test_teardown(test_application_name_and_foreign_sessions, teardown),

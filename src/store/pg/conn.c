@@ -705,6 +705,16 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
                        "pg_cancel_backend)",
                        what);
     }
+    /* insufficient_privilege: a grant the operator took away (REVOKE INSERT ON events), not a
+     * fault of the request: it answered 500 without Retry-After and the server's text, and
+     * clients that retry 503 only dropped the batch (review chaos36 F7). A 503 the client
+     * retries, the server's text in the log (rate-limited: every write fails while it lasts).
+     * Only this job: the others of its group (a logged /assign) may not need the grant. */
+    if (sqlstate_is(res, "42501")) {
+        log_server_refusal(what, res, msg);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the database refused the daemon a privilege" STORE_REASON_IN_LOG);
+    }
     if (sqlstate_is(res, "22021")) { /* invalid UTF-8 in a parameter: matches nothing stored */
         return err_set(err, ERR_NOT_FOUND, NULL, "%s: not valid UTF-8", what);
     }
