@@ -155,7 +155,7 @@ struct pg_store {
      * the server's lock table, listen.c pg_lock_budget), and how many jobs took the all-users lock
      * instead. Set by the writer and the listener, read by the writer and /metrics. */
     _Atomic size_t user_lock_budget;
-    _Atomic size_t budget_warned; /* the budget last warned about (budget_set) */
+    _Atomic size_t budget_warned; /* the lowest budget warned about (budget_set), 0: none */
     _Atomic long long user_locks_all;
     /* Deadlocks the server reported to this daemon's writer (40P01), and the jobs put off to
      * a later group because another transaction held a lock they would otherwise have waited
