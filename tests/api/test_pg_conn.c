@@ -391,6 +391,14 @@ static void test_notices_in_json_log(void **state)
     assert_true(notice >= 1);
 }
 
+/* The transaction of a connection (a PGconn *) rolled back after 500 ms. */
+static void *rollback_later(void *arg)
+{
+    sleep_ms(500);
+    PQclear(PQexec(arg, "ROLLBACK"));
+    return NULL;
+}
+
 /* A statement the server cancels (SQLSTATE 57014: the database's statement_timeout, shorter
  * than a write waiting on a lock needs) answers 503 with Retry-After, nothing stored: it
  * answered 500 "internal", which clients take for a fault of the request. */
@@ -432,8 +440,222 @@ static void test_statement_timeout_is_unavailable(void **state)
     json_decref(body);
     resp_free(&r);
     PQclear(PQexec(c, "ROLLBACK"));
-    PQfinish(c);
     assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st1'", 0), 0);
+
+    /* The operator resets the setting: the next write behind a lock of 500 ms waits for it
+     * (200). The daemon's sessions kept the 100 ms they were opened with, so writes kept
+     * failing until something ended them (review chaos36 F2): a statement timeout now ends
+     * the session, and the next transaction opens one with the settings of now. */
+    admin_int(fmt("ALTER DATABASE %s RESET statement_timeout", db_name(&D)));
+    lk = PQexec(c, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(lk), PGRES_COMMAND_OK);
+    PQclear(lk);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, rollback_later, c), 0);
+    double t0 = harness_clock_s();
+    assert_int_equal(http_req(D.port, "POST", "/api/v1/events", sdk,
+                              "{\"events\":[{\"id\":\"st2\",\"user_id\":\"u1\",\"event\":\"ev\"}]}",
+                              &r),
+                     0);
+    st = r.status;
+    resp_free(&r);
+    pthread_join(t, NULL);
+    fprintf(stderr, "# after the RESET, events behind a lock of 500 ms: %d in %.2f s\n", st,
+            harness_clock_s() - t0);
+    assert_int_equal(st, 200);
+    PQfinish(c);
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'st2'", 0), 1);
+}
+
+static int lines_with_msg(const char *log, const char *msg);
+
+/* src/store/pg/pg_int.h's: the server's lock table, and the advisory-lock class of the
+ * writers' roll-up slots */
+#define PG_TEST_LOCK_TABLE                                                                         \
+    "current_setting('max_locks_per_transaction')::bigint * "                                      \
+    "(current_setting('max_connections')::bigint + "                                               \
+    "current_setting('max_prepared_transactions')::bigint)"
+#define PG_TEST_LOCK_SLOT "1112887379"
+
+/* sql on d's database as the daemon's user; fails the test on an error. */
+static void db_exec(const struct daemon *d, const char *sql)
+{
+    PGconn *c = PQconnectdb(d->db_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* A request's status, its error message (copied into msg, "" when none) and whether it had
+ * Retry-After. */
+static int req_status(const char *method, const char *path, const char *key, const char *body,
+                      char *msg, size_t n, bool *has_retry)
+{
+    struct resp r;
+    assert_int_equal(http_req(D.port, method, path, key, body, &r), 0);
+    char retry[32];
+    if (has_retry != NULL) {
+        *has_retry = resp_header(&r, "Retry-After", retry, sizeof(retry));
+    }
+    json_t *j = resp_json(&r);
+    const char *m =
+        j ? json_string_value(json_object_get(json_object_get(j, "error"), "message")) : NULL;
+    snprintf(msg, n, "%s", m != NULL ? m : "");
+    json_decref(j);
+    int st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+/* Writes failing "No space left on device" (SQLSTATE 53100, here raised by a trigger): the
+ * client gets 503 with one wording, not the server's text (its file paths, "PANIC": review
+ * chaos36 F4), the log has that text, and /readyz answers 503 until a write commits again
+ * (F3: its one-row update fits in its page and committed on a full disk, so a load balancer
+ * kept the daemon in rotation). */
+static void test_disk_full_not_ready(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char sdk[128];
+    assert_int_equal(harness_start_with_key(&D, NULL, sdk, sizeof(sdk)), 0);
+    char msg[512];
+    bool retry = false;
+    assert_int_equal(req_status("GET", "/readyz", NULL, NULL, msg, sizeof(msg), NULL), 200);
+    db_exec(&D,
+            "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE "
+            "EXCEPTION 'could not extend file \"base/1/2\": No space left on device' USING "
+            "ERRCODE = 'disk_full'; END$$; CREATE TRIGGER disk_full BEFORE INSERT ON events FOR "
+            "EACH ROW EXECUTE FUNCTION disk_full()");
+    const char *ev = "{\"events\":[{\"id\":\"df1\",\"user_id\":\"u1\",\"event\":\"ev\"}]}";
+    int st = req_status("POST", "/api/v1/events", sdk, ev, msg, sizeof(msg), &retry);
+    fprintf(stderr, "# events on a full disk: %d \"%s\" (Retry-After: %d)\n", st, msg, retry);
+    assert_int_equal(st, 503);
+    assert_true(retry);
+    sleep_ms(150); /* past the reuse of the first probe's pass (health.c API_READY_REUSE_MS) */
+    assert_null(strstr(msg, "base/1/2"));
+    assert_string_equal(msg, "the database is out of disk space (the daemon's log has the reason)");
+    st = req_status("GET", "/readyz", NULL, NULL, msg, sizeof(msg), NULL);
+    fprintf(stderr, "# /readyz after it: %d \"%s\"\n", st, msg);
+    assert_int_equal(st, 503);
+    char *log = read_stderr(&D);
+    bool logged = strstr(log, "base/1/2") != NULL && strstr(log, "53100") != NULL;
+    free(log);
+    assert_true(logged);
+    db_exec(&D, "DROP TRIGGER disk_full ON events");
+    assert_int_equal(req_status("GET", "/readyz", NULL, NULL, msg, sizeof(msg), NULL), 503);
+    assert_int_equal(req_status("POST", "/api/v1/events", sdk, ev, msg, sizeof(msg), NULL), 200);
+    assert_int_equal(req_status("GET", "/readyz", NULL, NULL, msg, sizeof(msg), NULL), 200);
+    assert_int_equal(daemon_db_int(&D, "SELECT COUNT(*) FROM events WHERE id = 'df1'", 0), 1);
+}
+
+/* A privilege the operator took away (42501, here raised by a trigger as REVOKE INSERT ON
+ * events makes the server do for a role that is not the table's owner): 503 with Retry-After
+ * and one wording, the server's text in the log at most 10 times per 10 s. It answered 500
+ * "internal" with the server's text, and each failure wrote an error line (~150 a second per
+ * daemon: review chaos36 F7). */
+static void test_privilege_revoked_is_unavailable(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    char sdk[128];
+    assert_int_equal(harness_start_with_key(&D, NULL, sdk, sizeof(sdk)), 0);
+    db_exec(&D, "CREATE FUNCTION no_grant() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE "
+                "EXCEPTION 'permission denied for table events' USING ERRCODE = "
+                "'insufficient_privilege'; END$$; CREATE TRIGGER no_grant BEFORE INSERT ON "
+                "events FOR EACH ROW EXECUTE FUNCTION no_grant()");
+    char msg[512];
+    bool retry = false;
+    for (int i = 0; i < 30; i++) {
+        char ev[128];
+        snprintf(ev, sizeof(ev),
+                 "{\"events\":[{\"id\":\"pr%d\",\"user_id\":\"u%d\",\"event\":\"ev\"}]}", i, i);
+        int st = req_status("POST", "/api/v1/events", sdk, ev, msg, sizeof(msg), &retry);
+        if (i == 0) {
+            fprintf(stderr, "# events without the grant: %d \"%s\" (Retry-After: %d)\n", st, msg,
+                    retry);
+        }
+        assert_int_equal(st, 503);
+        assert_true(retry);
+        assert_string_equal(
+            msg, "the database refused the daemon a privilege (the daemon's log has the reason)");
+    }
+    char *log = read_stderr(&D);
+    int refused = lines_with_msg(log, "PostgreSQL refused a statement");
+    int failed = lines_with_msg(log, "PostgreSQL statement failed");
+    bool named = strstr(log, "permission denied for table events") != NULL;
+    free(log);
+    fprintf(stderr, "# log: %d \"refused a statement\", %d \"statement failed\" lines\n", refused,
+            failed);
+    assert_true(named);
+    assert_true(refused >= 1 && refused <= 10);
+    assert_int_equal(failed, 0);
+    db_exec(&D, "DROP TRIGGER no_grant ON events");
+    assert_int_equal(
+        req_status("POST", "/api/v1/events", sdk,
+                   "{\"events\":[{\"id\":\"pr0\",\"user_id\":\"u0\",\"event\":\"ev\"}]}", msg,
+                   sizeof(msg), NULL),
+        200);
+}
+
+/* The listener's session ended (it reconnects and reads the budget again at once), then the
+ * daemon's user-lock budget awaited at want. */
+static void budget_after_listener_reconnect(long long want)
+{
+    admin_int(fmt("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                  "datname = '%s' AND query LIKE 'LISTEN%%'",
+                  db_name(&D)));
+    long long got = -1;
+    for (double t0 = harness_clock_s(); got != want && harness_clock_s() - t0 < HARNESS_HANG_S;
+         sleep_ms(50)) {
+        got = (long long)harness_metric_value(D.port, D.admin_key, "bunsen_pg_user_lock_budget");
+    }
+    assert_int_equal(got, want);
+}
+
+/* The warning of a small lock table comes when the budget falls below the lowest one warned
+ * about, not each time it moves: while a writer session abandoned for a lock still held its
+ * roll-up slot, the budget moved between two values and the listener, reconnecting every 5 s,
+ * logged the warning every time (review chaos36 F6). Here other sessions hold roll-up slots
+ * (as live writers do) while the listener reconnects. */
+static void test_budget_warning_once(void **state)
+{
+    (void)state;
+    if (!harness_on_postgres()) {
+        skip();
+    }
+    assert_int_equal(daemon_start_db(&D, "fresh", NULL), 0);
+    long long table = admin_int("SELECT " PG_TEST_LOCK_TABLE);
+    long long two = table / 4, three = table / 6; /* 2 writers at least; 3 */
+    if (two >= 10000 || three < 64) {
+        skip(); /* no warning at either budget, or the floor */
+    }
+    budget_after_listener_reconnect(two);
+    PGconn *c = PQconnectdb(getenv("BUNSEN_TEST_DATABASE"));
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    for (int round = 0; round < 2; round++) {
+        PQclear(PQexec(c, "SELECT pg_advisory_lock(" PG_TEST_LOCK_SLOT
+                          ", 61), pg_advisory_lock(" PG_TEST_LOCK_SLOT ", 62)"));
+        budget_after_listener_reconnect(three);
+        PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
+        budget_after_listener_reconnect(two);
+    }
+    PQfinish(c);
+    char *log = read_stderr(&D);
+    int warned = 0;
+    for (const char *p = log; (p = strstr(p, "lock table is small")) != NULL; p++) {
+        warned++;
+    }
+    free(log);
+    fprintf(stderr, "# budget %lld -> %lld -> %lld twice: %d warnings\n", two, three, two, warned);
+    assert_int_equal(warned, 2); /* at start (two), then below it (three) */
 }
 
 /* The writer's groups run again with savepoints so far (bunsen_writer_group_reruns_total). */
@@ -934,11 +1156,17 @@ int main(void)
         cmocka_unit_test_teardown(test_pool_broken_metric, teardown),
         cmocka_unit_test_teardown(test_statement_timeout_is_unavailable, teardown),
         cmocka_unit_test_teardown(test_lock_past_timeout_waits_once, teardown),
+        cmocka_unit_test_teardown(test_disk_full_not_ready, teardown),
+        cmocka_unit_test_teardown(test_privilege_revoked_is_unavailable, teardown),
+        cmocka_unit_test_teardown(test_budget_warning_once, teardown),
         cmocka_unit_test_teardown(test_multi_host_reason, teardown),
         cmocka_unit_test_teardown(test_migrate_under_statement_timeout, teardown),
         cmocka_unit_test_teardown(test_application_name_and_foreign_sessions, teardown),
         cmocka_unit_test_teardown(test_session_ended_after_commit, teardown),
         cmocka_unit_test_teardown(test_outage_log_and_replies, teardown),
     };
+    if (getenv("TEST_FILTER") != NULL) { /* one test by name (a pattern with * and ?) */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
+    }
     return cmocka_run_group_tests_name("api_pg_conn", tests, NULL, NULL);
 }

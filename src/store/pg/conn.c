@@ -320,6 +320,35 @@ static void log_connection_failure(const char *what, const char *detail)
     }
 }
 
+/* A statement the server refused for a cause of its own (out of disk space, memory or
+ * connection slots; a privilege the operator took away): the client's error says only what
+ * (its file paths, OIDs and "PANIC" reached anyone with an sdk key: review chaos36 F4), the
+ * server's text goes to the log and is the reason of the failures' lines (store_err_log_fields),
+ * as for a connection failure. Such a cause fails every write while it lasts (a review counted
+ * ~150 lines a second per daemon): at most 10 lines per 10 s, the rest counted (log.h). */
+static void log_server_refusal(const char *what, const PGresult *res, const char *msg)
+{
+    static struct log_limit limit;
+    char clean[1024];
+    flatten(msg, clean, sizeof(clean));
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    pthread_mutex_lock(&last_failure_mu);
+    snprintf(last_failure, sizeof(last_failure), "%.60s: %s (SQLSTATE %s)", what, clean,
+             state != NULL ? state : "none");
+    pthread_mutex_unlock(&last_failure_mu);
+    long gone = 0;
+    if (!log_limit_take(&limit, "PostgreSQL refused a statement", LOG_ERROR,
+                        (int64_t)(time_mono_ns() / 1000000), 10, 10000, &gone)) {
+        return;
+    }
+    json_t *f = json_pack("{s:s, s:s, s:s}", "during", what, "sqlstate", state != NULL ? state : "",
+                          "error", clean);
+    if (f != NULL && gone > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(gone));
+    }
+    log_json(LOG_ERROR, "PostgreSQL refused a statement", f);
+}
+
 /* The reason a connection attempt failed, for the operator (bunsen serve or migrate that
  * cannot start): libpq's paragraph for the last host it tried (each host's begins
  * "connection to server"), as one line; 200 bytes of the whole text ended in the first
@@ -631,7 +660,26 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
         }
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
     }
-    if (sqlstate_is(res, "53") || sqlstate_is(res, "55P03")) {
+    if (sqlstate_is(res, "53")) {
+        /* insufficient resources: one wording per resource for clients, the server's text
+         * (a file's path, "PANIC") in the log */
+        c->recurs = true;
+        log_server_refusal(what, res, msg);
+        if (sqlstate_is(res, "53100")) {
+            c->full_seen = true;
+            if (c->owner != NULL) { /* /readyz says so until a commit succeeds (db.c) */
+                int64_t now = (int64_t)(time_mono_ns() / 1000000);
+                atomic_store(&c->owner->full_ms, now > 0 ? now : 1);
+            }
+            return err_set(err, ERR_UNAVAILABLE, NULL,
+                           "the database is out of disk space" STORE_REASON_IN_LOG);
+        }
+        return err_set(err, ERR_UNAVAILABLE, NULL, "%s" STORE_REASON_IN_LOG,
+                       sqlstate_is(res, "53200")   ? "the database is out of memory"
+                       : sqlstate_is(res, "53300") ? "the database has too many connections"
+                                                   : "the database is out of a resource");
+    }
+    if (sqlstate_is(res, "55P03")) {
         c->recurs = true;
         return err_set(err, ERR_UNAVAILABLE, NULL, "%s: %s", what, clean);
     }
@@ -642,10 +690,30 @@ int pg_fail(struct pg_conn *c, PGresult *res, const char *what, struct err *err)
      * 503 the client retries, not a fault of the request (it answered 500 "internal") */
     if (sqlstate_is(res, "57014")) {
         c->recurs = true;
+        /* A role's or database's statement_timeout applies to the sessions opened after it was
+         * set, and the operator's RESET of one too low did not reach the daemon's sessions:
+         * writes kept failing until something ended them (review chaos36 F2). So a statement
+         * timeout ends the session; the next use opens one with the settings of now. Only
+         * an administrator's cancel ("due to user request") keeps it; the text is the
+         * server's language, so a server speaking another one recycles for both. */
+        const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        if (primary == NULL || strstr(primary, "due to user request") == NULL) {
+            c->broken = true;
+        }
         return err_set(err, ERR_UNAVAILABLE, NULL,
                        "%s: the database cancelled the statement (its statement_timeout, or "
                        "pg_cancel_backend)",
                        what);
+    }
+    /* insufficient_privilege: a grant the operator took away (REVOKE INSERT ON events), not a
+     * fault of the request: it answered 500 without Retry-After and the server's text, and
+     * clients that retry 503 only dropped the batch (review chaos36 F7). A 503 the client
+     * retries, the server's text in the log (rate-limited: every write fails while it lasts).
+     * Only this job: the others of its group (a logged /assign) may not need the grant. */
+    if (sqlstate_is(res, "42501")) {
+        log_server_refusal(what, res, msg);
+        return err_set(err, ERR_UNAVAILABLE, NULL,
+                       "the database refused the daemon a privilege" STORE_REASON_IN_LOG);
     }
     if (sqlstate_is(res, "22021")) { /* invalid UTF-8 in a parameter: matches nothing stored */
         return err_set(err, ERR_NOT_FOUND, NULL, "%s: not valid UTF-8", what);

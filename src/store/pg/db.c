@@ -449,6 +449,7 @@ static int pg_tx_begin(struct store *s, struct store_tx *tx, bool exclusive, str
         c->defer = true;
         c->retry = false; /* a deadlock of an earlier attempt says nothing of this one */
         c->recurs = false;
+        c->full_seen = false;
         /* a definition change holds the catalogue exclusively: no other write transaction
          * of any daemon runs meanwhile, so its own (rebuild steps) need no user locks */
         c->user_locks = exclusive ? PG_ULOCK_ALL : PG_ULOCK_NONE;
@@ -536,7 +537,11 @@ static int pg_tx_commit(struct store_tx *tx, struct err *err)
     pg_prefetch_clear(c);
     /* 1: nothing committed (a deferred write failed, so the group runs again with
      * savepoints, store_int.h); -1: failed, perhaps unknown */
-    return pg_commit(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
+    int rc = pg_commit(c, release ? "RELEASE SAVEPOINT job; COMMIT" : "COMMIT", err);
+    if (rc == 0 && c->owner != NULL && !c->full_seen) {
+        atomic_store(&c->owner->full_ms, 0); /* the disk has room again */
+    }
+    return rc;
 }
 
 static void pg_tx_rollback(struct store_tx *tx)
@@ -588,15 +593,29 @@ static bool pg_tx_retryable(struct store_tx *tx)
     return retry;
 }
 
+/* As SQLite's (sqlite/db.c FULL_READY_MS): a full disk counts until a commit succeeds or this
+ * long passes without another failure (a load balancer that took the daemon out sends it no
+ * writes to succeed with). */
+#define PG_FULL_READY_MS 10000
+
 /* A write that commits (the writer's group then commits it): so a server in recovery, a
- * read-only transaction or a full disk answers 503. Each daemon writes a row of its own, by
- * its roll-up slot (at most 64 rows): all of them once wrote one row 'ready_check', and a
- * daemon frozen between its write and its COMMIT (SIGSTOP, a paused VM) held that row's lock
- * until the server ended its session (idle_in_transaction_session_timeout, 10 s), so every
- * other daemon's /readyz waited as long. Only the daemons sharing slot 0 (beyond 64) share a
- * row. */
+ * read-only transaction or a full disk answers 503 (a full disk also while the tables' writes
+ * fail for it: this row's update needs no new page and commits all the same). Each daemon writes a
+ * row of its own, by its roll-up slot (at most 64 rows): all of them once wrote one row
+ * 'ready_check', and a daemon frozen between its write and its COMMIT (SIGSTOP, a paused VM) held
+ * that row's lock until the server ended its session (idle_in_transaction_session_timeout, 10 s),
+ * so every other daemon's /readyz waited as long. Only the daemons sharing slot 0 (beyond 64) share
+ * a row. */
 static int pg_ready_check(struct store_tx *tx, struct err *err)
 {
+    int64_t full = atomic_load(&pg_be(tx->store)->full_ms);
+    if (full != 0 && (int64_t)(time_mono_ns() / 1000000) - full < PG_FULL_READY_MS) {
+        struct pg_conn *c = tx->conn;
+        if (c != NULL) {
+            c->full_seen = true; /* the group's COMMIT proves nothing of the disk */
+        }
+        return err_set(err, ERR_UNAVAILABLE, NULL, "writes are failing for a full disk");
+    }
     static const char SQL[] =
         "INSERT INTO meta (key, value) VALUES ('ready_check.' || $1, '1') ON CONFLICT (key) DO "
         "UPDATE SET value = (meta.value::bigint + 1)::text";

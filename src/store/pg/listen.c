@@ -6,7 +6,8 @@
  *     the daemon's one-second catalogue poll (catalog.c pg_catalog_version, which also
  *     reads the applied schema version) is the safety net and does not depend on it;
  *   - refreshes the user-lock budget (this daemon's share of the server's lock table,
- *     pg_lock_budget) and warns once per value when it is small for large batches;
+ *     pg_lock_budget) and warns when it falls below any value warned about before (small
+ *     for large batches);
  *   - ANALYZEs young tables that have grown, so that the writer's cached generic plans
  *     use their indexes.
  * It owns the budget's arithmetic (the writer's claim of its roll-up slot, db.c, sets the
@@ -47,15 +48,20 @@ size_t pg_lock_budget(long long table, long long writers)
 }
 
 /* A request carries up to 10,000 items (API.md "Ingestion"); one with more distinct users than
- * the budget locks all users, which holds every daemon's writes while it runs. Said once per
- * budget value, with how far to raise the setting the budget follows, by the listener (a
- * daemon's: the CLI's output stays its own). */
+ * the budget locks all users, which holds every daemon's writes while it runs. Said by the
+ * listener (a daemon's: the CLI's output stays its own), with how far to raise the setting the
+ * budget follows, when the budget falls below the lowest one said so far: said once per
+ * value, the line came back every time the budget moved between two (a writer session
+ * abandoned for a lock still holds its slot until the server ends it, and the listener
+ * reconnected every 5 s: review chaos36 F6). */
 #define REQUEST_ITEMS_MAX 10000
 
 static void budget_set(struct pg_store *p, size_t b)
 {
     p->user_lock_budget = b;
-    if (b >= REQUEST_ITEMS_MAX || atomic_exchange(&p->budget_warned, b) == b) {
+    size_t low = atomic_load(&p->budget_warned);
+    if (b >= REQUEST_ITEMS_MAX || (low != 0 && b >= low) ||
+        !atomic_compare_exchange_strong(&p->budget_warned, &low, b)) {
         return;
     }
     log_json(LOG_WARN,

@@ -94,6 +94,9 @@ struct pg_conn {
      * --db-timeout, lock_timeout, statement_timeout) or out of a resource (class 53): every
      * job would meet it again (db.c pg_tx_unavailable_recurs) */
     bool recurs;
+    /* the transaction met a full disk (53100) or a ready check refused for one: its COMMIT
+     * (of the jobs that did not fail, perhaps none) does not show that the disk has room */
+    bool full_seen;
     bool release_pending; /* the writer's last job's RELEASE, sent with the next statement */
     /* The transaction's user locks (ingest.c pg_lock_users): how many taken one by one (under
      * the all-users lock in shared mode), or PG_ULOCK_ALL (it holds that lock exclusively,
@@ -152,13 +155,18 @@ struct pg_store {
      * the server's lock table, listen.c pg_lock_budget), and how many jobs took the all-users lock
      * instead. Set by the writer and the listener, read by the writer and /metrics. */
     _Atomic size_t user_lock_budget;
-    _Atomic size_t budget_warned; /* the budget last warned about (budget_set) */
+    _Atomic size_t budget_warned; /* the lowest budget warned about (budget_set), 0: none */
     _Atomic long long user_locks_all;
     /* Deadlocks the server reported to this daemon's writer (40P01), and the jobs put off to
      * a later group because another transaction held a lock they would otherwise have waited
      * for out of order (pg_defer_try). For /metrics. */
     _Atomic long long deadlocks;
     _Atomic long long lock_refusals;
+    /* Writes refused for a full disk (SQLSTATE 53100, conn.c pg_fail), for /readyz (db.c
+     * pg_ready_check): its one-row update fits in the page it has (a HOT update) and kept
+     * committing while every ingestion answered 503 (review chaos36 F3). The last such
+     * failure (monotonic ms), 0 once a commit succeeded after it (pg_tx_commit). */
+    _Atomic int64_t full_ms;
     /* The waits for the server under way, by connection (PG_WAIT_WRITER, then the pool's in
      * the order they were opened: 0 = not waiting, else when the wait began), and the last
      * time any connection had an answer (store_answering). */

@@ -73,10 +73,16 @@ static int refused(struct pg_conn *c, long long rows, struct err *err)
 /* A failed statement's error names it by what alone ("query", "prepare"): replies carry the
  * error (an sdk key's write, /readyz), and no SQL goes to callers. An unexpected failure
  * (ERR_INTERNAL) is logged with the statement's first words ("UPDATE user_metrics um SET
- * ..."), so that the log says which statement of a group it was. Returns rc. */
+ * ..."), so that the log says which statement of a group it was. A cause that fails every
+ * write (a renamed table, a trigger raising) wrote ~150 lines a second per daemon: at most 10
+ * per 10 s, the rest counted (log.h; review chaos36 F7). Returns rc. */
 static int stmt_failed(const char *sql, const struct err *err, int rc)
 {
-    if (sql == NULL || err->code != ERR_INTERNAL) {
+    static struct log_limit limit;
+    long gone = 0;
+    if (sql == NULL || err->code != ERR_INTERNAL ||
+        !log_limit_take(&limit, "PostgreSQL statement failed", LOG_ERROR,
+                        (int64_t)(time_mono_ns() / 1000000), 10, 10000, &gone)) {
         return rc;
     }
     size_t n = strcspn(sql, "\n");
@@ -91,8 +97,11 @@ static int stmt_failed(const char *sql, const struct err *err, int rc)
     }
     char first[64];
     snprintf(first, sizeof(first), "%.*s%s", (int)n, sql, cut ? " ..." : "");
-    log_json(LOG_ERROR, "PostgreSQL statement failed",
-             json_pack("{s:s, s:s}", "statement", first, "error", err->msg));
+    json_t *f = json_pack("{s:s, s:s}", "statement", first, "error", err->msg);
+    if (f != NULL && gone > 0) {
+        json_object_set_new(f, "not_logged_before", json_integer(gone));
+    }
+    log_json(LOG_ERROR, "PostgreSQL statement failed", f);
     return rc;
 }
 
@@ -576,8 +585,9 @@ int pg_commit(struct pg_conn *c, const char *sql, struct err *err)
             /* nothing committed; a write that failed is run again with savepoints to find
              * it, unless the database ended it for want of a lock or of resources (the
              * writer's lock_timeout, db.c SQL_LOCK_BOUND): every job then waited alike, and
-             * each would again, one after the other. The group answers 503. */
-            bool unavailable = err != NULL && err->code == ERR_UNAVAILABLE && !c->retry;
+             * each would again, one after the other. The group answers 503. A 503 of one
+             * job's own (a privilege its table lacks) runs again: the others may commit. */
+            bool unavailable = err != NULL && err->code == ERR_UNAVAILABLE && c->recurs;
             return c->broken || unavailable ? -1 : 1;
         }
     } else {
