@@ -4,7 +4,9 @@
 // explained (F7), the results tables fit from 1440 to 390 px (F3/F4), Enter in the
 // experiment form does not create it (F11), an unchanged metric save sends nothing
 // (F14), and notes without an outcome are said beside Outcome (F10). The F5 test (a
-// metric edit during a rebuild) is in rebuild.mjs, whose daemon rebuilds slowly.
+// metric edit during a rebuild) is in rebuild.mjs, whose daemon rebuilds slowly. F2: the
+// decision and the results tables use the variants' names; F6: the Bayesian note says what
+// the Result column follows.
 // Run through run.sh (its own daemon and Chromium).
 
 import { suite, assert, assertEq } from './lib.mjs';
@@ -126,6 +128,61 @@ T.test('F7: an absolute interval whose test disagrees with the verdict is greyed
   assertEq(await abs.evaluate((e) => getComputedStyle(e, '::after').content), '" †"', 'with a † to the note');
   const notes = await text(page.locator('section.metric-result[data-metric="purchase"] .notes'));
   assert(/† bold: the absolute lift’s own test \(p = 0\.0\d+\) finds a difference and the relative lift’s \(p = 0\.0\d+\) does not/.test(notes) && /The result follows the relative lift/.test(notes), `the note says which (${notes})`);
+  noErrors();
+});
+
+T.test('F2: the decision and the results tables name variants by the names the PM typed', async () => {
+  const key = 'd36-names';
+  await admin.post('/experiments', {
+    key,
+    variants: [{ key: 'control', weight: 0.34 }, { key: 'green', name: 'Green button', weight: 0.33 }, { key: 'bold', name: 'Bold copy', weight: 0.33 }],
+    metrics: ['purchase'],
+    primary_metric: 'purchase',
+  });
+  const st = await admin.post(`/experiments/${key}/start`);
+  const exposures = [];
+  const events = [];
+  for (const [variant, buyers] of [['control', 80], ['green', 160], ['bold', 82]]) {
+    for (let i = 0; i < 1000; i++) {
+      const user = `n-${variant}-${i}`;
+      exposures.push({ experiment: key, user_id: user, variant, ts: st.started_at + 1 });
+      if (i < buyers) events.push({ user_id: user, event: 'purchase', ts: st.started_at + 2, id: `${user}-p` });
+    }
+  }
+  while (Date.now() < st.started_at + 10) await new Promise((r) => setTimeout(r, 5));
+  assertEq((await admin.post('/exposures', { exposures })).accepted, exposures.length, 'exposures accepted');
+  assertEq((await admin.post('/events', { events })).accepted, events.length, 'events accepted');
+  await go(`/experiments/${key}`);
+  await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
+  const head = page.locator('#decision-headline');
+  await page.waitForFunction(() => /^Ship/.test((document.querySelector('#decision-headline') || {}).textContent || ''));
+  assertEq(await text(head), 'Ship Green button', 'the headline names the variant');
+  const why = await text(page.locator('#decision-why'));
+  assert(/^Green button: /.test(why) && !/\bgreen:/.test(why), `the reason names it too (${why})`);
+  const state = page.locator('#decision-table tr[data-variant="green"] th');
+  assertEq(await text(state.locator('.variant-name')), 'Green button', 'the state table: the name');
+  assertEq(await text(state.locator('code')), 'green', 'the state table: the key beside it in monospace');
+  const rows = page.locator('table.results-table[data-metric="purchase"] tbody th[data-col="variant"]');
+  assertEq((await rows.locator('.variant-name').allTextContents()).join(', '), 'Green button, Bold copy', 'the results table: the names');
+  assertEq((await rows.locator('code').allTextContents()).join(', '), 'green, bold', 'the results table: the keys in monospace');
+  assertEq(await text(rows.first()), 'controlcontrol', 'a variant without a name: its key, then the control tag');
+  assertEq(await rows.first().locator('code').count(), 0, 'and no key below it');
+  noErrors();
+});
+
+T.test('F6: the Bayesian note says the Result column follows the two-sided credible interval, at the alpha in use', async () => {
+  await go('/experiments/d36-names?method=bayesian');
+  const note = page.locator('#bayes-note');
+  await note.waitFor();
+  const t = await text(note);
+  assert(/The Result column follows the two-sided 95% credible interval/.test(t) && /a little above 97\.5% \(or below 2\.5%\) can still read “No credible difference”/.test(t), `the rule said (${t})`);
+  await go('/experiments/d36-names?method=bayesian&alpha=0.1');
+  await page.locator('#bayes-note').waitFor();
+  await page.waitForFunction(() => /90% credible/.test((document.querySelector('#bayes-note') || {}).textContent || ''));
+  assert(/a little above 95% \(or below 5%\)/.test(await text(page.locator('#bayes-note'))), 'from the alpha in use');
+  await go('/experiments/d36-names');
+  await page.locator('.results-body[aria-busy="false"] table.results-table').first().waitFor();
+  assertEq(await page.locator('#bayes-note').count(), 0, 'no such note under the frequentist method');
   noErrors();
 });
 

@@ -262,8 +262,10 @@ T.test('create an experiment: the server error shows at the field, fix it, start
   await page.getByLabel('Owner').fill('pm@example.com');
   await page.getByLabel('Hypothesis').fill('A green or blue button raises purchases');
   await page.locator('input[data-field="variants[1].key"]').fill('green');
+  await page.locator('input[data-field="variants[1].name"]').fill('Green button');
   await page.getByRole('button', { name: 'Add variant' }).click();
   await page.locator('input[data-field="variants[2].key"]').fill('blue');
+  await page.locator('input[data-field="variants[2].name"]').fill('Blue button');
   await page.locator('input[data-field="variants[0].weight"]').fill('50');
   await page.locator('input[data-field="variants[1].weight"]').fill('30');
   await page.locator('input[data-field="variants[2].weight"]').fill('30');
@@ -421,7 +423,8 @@ T.test('decision panel: days running, users so far vs needed, days left, a state
   assert(states.includes('harm'), `blue harms the latency guardrail (${states})`);
   assertEq(await text(page.locator('#days-running')), 'less than a day', 'started today');
   assertEq(await text(page.locator('#days-left')), 'after one full day', 'days left needs a day of traffic');
-  assert(/^Ship green/.test(d.overall.headline), `headline says what to do (${d.overall.headline})`);
+  // the names typed in the form, not the keys (review dash36 F2)
+  assert(/^Ship Green button/.test(d.overall.headline), `headline says what to do (${d.overall.headline})`);
   for (const [key, state] of [['small-test', 'running'], ['no-effect', 'no-effect']]) {
     await go(page, `/experiments/${key}`);
     const dd = await compareDecision(page, key);

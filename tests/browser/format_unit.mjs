@@ -217,6 +217,18 @@ test('decide.js: decide() headlines and rows', () => {
   eq(d.rows[0].state, 'ship', 'significant win');
   eq(d.overall.headline, 'Ship b', 'ship headline');
   eq(d.overall.why, 'b: Checkout is significantly better than control.', 'ship why (enough users)');
+  // dash36 F2: the names the PM typed, not the keys; a blank name falls back to the key
+  const named = { ...x, variants: [{ key: 'a', name: 'Control', weight: 0.5 }, { key: 'b', name: 'Bold copy', weight: 0.5 }] };
+  d = decide(named, res(0.2, [0.1, 0.3], 5000), cat, now);
+  eq(d.overall.headline, 'Ship Bold copy', 'ship headline: the name');
+  eq(d.overall.why, 'Bold copy: Checkout is significantly better than control.', 'ship why: the name');
+  eq(`${d.rows[0].variant} ${d.rows[0].name}`, 'b Bold copy', 'row: key and name');
+  d = decide({ ...x, variants: [{ key: 'a', weight: 0.5 }, { key: 'b', name: '  ', weight: 0.5 }] }, res(0.2, [0.1, 0.3], 5000), cat, now);
+  eq(d.overall.headline, 'Ship b', 'a blank name: the key');
+  eq(fmt.variantName(named, 'b'), 'Bold copy', 'variantName');
+  eq(fmt.variantName(named, 'z'), 'z', 'variantName of an unknown key');
+  d = decide({ ...three, variants: [...three.variants.slice(0, 2), { key: 'c', name: 'Red', weight: 0.5 }] }, r3, cat, now);
+  eq(d.overall.why.split('. Do not ship ')[1], 'Red: Checkout is significantly worse than control.', 'a worse variant by its name');
   // Bayesian: no significance test, a chance to beat control
   const bay = (lift, ci, chance) => {
     const b = res(lift, ci, 5000);

@@ -7,7 +7,7 @@
 // power analysis for the experiment's `mde`) when it is there, else from the control
 // arm's observed mean and standard deviation with the normal approximation below.
 
-import { shownVerdict, daysBetween, fmtProb, fmtPEq } from './format.js';
+import { shownVerdict, daysBetween, fmtProb, fmtPEq, variantName } from './format.js';
 
 const DAY = 86400000;
 export const DEFAULT_MDE = 0.05;
@@ -138,7 +138,7 @@ export function multiplicityCaveat(r, pm, rows) {
   const ps = rows.map((row) => {
     const v = pm ? pm.variants.find((y) => y.key === row.variant) : null;
     const p = v && v.relative_lift ? v.relative_lift.p_value : null;
-    return isNum(p) ? `${row.variant} ${fmtPEq(p)}` : null;
+    return isNum(p) ? `${row.name || row.variant} ${fmtPEq(p)}` : null;
   }).filter(Boolean);
   const shape = `${fam.metrics} metric${fam.metrics === 1 ? '' : 's'} × ${fam.treatments} treatment${fam.treatments === 1 ? '' : 's'}`;
   return ` Not corrected for multiple comparisons: ${ps.length ? `${ps.join(', ')} ${ps.length === 1 ? 'is' : 'are'}` : 'this is'} one of ${fam.comparisons} comparisons (${shape}), so a p-value below ${r.alpha || 0.05} can come up by chance; check it under a correction (Holm–Bonferroni) before acting on it.`;
@@ -148,7 +148,7 @@ export function multiplicityCaveat(r, pm, rows) {
  * The decision for experiment `x` from results `r`. Returns
  * {daysRunning, running, usersSoFar, perVariant: [{key, users}], smallest, progress, needed,
  *  neededTotal, neededSource, mde, daysLeft, warning, srm: "ok"|"mismatch"|"none",
- *  rows: [{variant, state, text, why}],
+ *  rows: [{variant, name, state, text, why}] (`name`: variantName, what the prose says),
  *  guardrails: [{metric, variant, verdict}], overall: {action, headline, why, correct}}
  * (`correct`: true when `why` carries the multiple-comparison caveat, multiplicityCaveat).
  * `r` null: "Not started" for a draft, action "unavailable" for any other status (its
@@ -323,7 +323,7 @@ export function decide(x, r, catalogue, now = Date.now()) {
       state = 'untrusted';
       why = `The split of users does not match the weights, so this cannot be trusted. As measured: ${why}`;
     }
-    out.rows.push({ variant: v.key, state, text: STATE_TEXT[state], why });
+    out.rows.push({ variant: v.key, name: variantName(x, v.key), state, text: STATE_TEXT[state], why });
   }
 
   // one recommendation for the page
@@ -341,8 +341,8 @@ export function decide(x, r, catalogue, now = Date.now()) {
   } else if (out.usersSoFar === 0) {
     out.overall = { action: 'wait', headline: 'Wait: no exposures yet', why: 'No user has been exposed yet. Check that your application calls /assign or sends exposures.' };
   } else if (ship.length) {
-    const best = ship.map((row) => row.variant).join(', ');
-    let why = ship.map((row) => `${row.variant}: ${row.why}`).join(' ') + (bad.length ? ` Not ${bad.map((row) => row.variant).join(', ')}: ${bad.map((row) => row.why).join(' ')}` : '');
+    const best = ship.map((row) => row.name).join(', ');
+    let why = ship.map((row) => `${row.name}: ${row.why}`).join(' ') + (bad.length ? ` Not ${bad.map((row) => row.name).join(', ')}: ${bad.map((row) => row.why).join(' ')}` : '');
     if (running && !enough && out.needed !== null && r.method !== 'sequential') {
       // a fixed-horizon test read early: say so rather than let a lucky day decide
       // the smallest variant decides: with unequal weights a total says nothing of it
@@ -358,17 +358,17 @@ export function decide(x, r, catalogue, now = Date.now()) {
     // no users arrive while paused: "keep running" would wait for ever (the server's
     // decision says days_left null, "no projection until it resumes")
     const headline = out.needed !== null ? 'Paused: resume to reach the users needed' : 'Paused: resume to collect more data';
-    out.overall = { action: 'wait', headline, why: `${wait[0].why} No users arrive while the experiment is paused: resume it to go on.` + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
+    out.overall = { action: 'wait', headline, why: `${wait[0].why} No users arrive while the experiment is paused: resume it to go on.` + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.name}: ${row.why}`).join(' ')}` : '') };
   } else if (wait.length && running) {
     const left = out.daysLeft !== null ? ` about ${out.daysLeft} more day${out.daysLeft === 1 ? '' : 's'}` : '';
-    out.overall = { action: 'wait', headline: `Keep running${left}`, why: wait[0].why + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
+    out.overall = { action: 'wait', headline: `Keep running${left}`, why: wait[0].why + (bad.length ? ` Meanwhile ${bad.map((row) => `${row.name}: ${row.why}`).join(' ')}` : '') };
   } else if (wait.length) {
     // ended before enough data, with or without a worse treatment beside: not "no effect
     // detected" (which says the users needed were reached)
-    out.overall = { action: 'stop', headline: 'Inconclusive: ended before enough data', why: `${wait[0].why} The experiment has ended, so no decision can be drawn from it.` + (bad.length ? ` Do not ship ${bad.map((row) => `${row.variant}: ${row.why}`).join(' ')}` : '') };
+    out.overall = { action: 'stop', headline: 'Inconclusive: ended before enough data', why: `${wait[0].why} The experiment has ended, so no decision can be drawn from it.` + (bad.length ? ` Do not ship ${bad.map((row) => `${row.name}: ${row.why}`).join(' ')}` : '') };
   } else if (bad.length && bad.length === out.rows.length) {
     const caveat = multiplicityCaveat(r, pm, bad.filter((row) => row.state === 'worse'));
-    out.overall = { action: 'stop', headline: 'Stop: keep the control', why: bad.map((row) => `${row.variant}: ${row.why}`).join(' ') + caveat, correct: caveat !== '' };
+    out.overall = { action: 'stop', headline: 'Stop: keep the control', why: bad.map((row) => `${row.name}: ${row.why}`).join(' ') + caveat, correct: caveat !== '' };
   } else {
     out.overall = { action: 'stop', headline: 'Stop: no effect detected', why: `${(out.rows.find((row) => row.state === 'no-effect') || out.rows[0] || { why: '' }).why} A real effect, if any, is likely smaller than the ${Math.round(out.mde * 1000) / 10}% the experiment was sized for: keep the control, or ship the cheaper variant.` };
   }

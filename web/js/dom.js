@@ -119,6 +119,16 @@ export function errorBox(err, prefix) {
   );
 }
 
+/**
+ * The content of a table cell naming a variant: its name, with the key below in small
+ * monospace as the metric tables show metric keys; the key alone when the variant has no
+ * name (format.js variantName gives `name` = the key then); `tag` (e.g. "control") follows
+ * the name.
+ */
+export function variantCell(name, key, tag = null) {
+  return name && name !== key ? [h('span', { class: 'variant-name' }, name), tag, h('div', { class: 'muted small' }, h('code', {}, key))] : [key, tag];
+}
+
 export function loading(text = 'Loading…') {
   return h('p', { class: 'loading', role: 'status' }, text);
 }

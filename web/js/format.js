@@ -419,3 +419,13 @@ export function totalUsers(results) {
   if (!results || !Array.isArray(results.variants)) return null;
   return results.variants.reduce((s, v) => s + (v.users || 0), 0);
 }
+
+/**
+ * What the page calls variant `key` of experiment `x` in prose: the name the PM typed
+ * (`variants[].name`) when it has one, else its key (review dash36 F2).
+ */
+export function variantName(x, key) {
+  const v = ((x && x.variants) || []).find((y) => y.key === key);
+  const name = v && typeof v.name === 'string' ? v.name.trim() : '';
+  return name || key;
+}

@@ -4,7 +4,7 @@
 // left) and a plain-language state per treatment on the primary metric and its guardrails.
 // The logic is js/decide.js.
 
-import { h, fill, loading, nextId } from '../dom.js';
+import { h, fill, loading, nextId, variantCell } from '../dom.js';
 import { fmtInt, fmtDays, fmtDateTime } from '../format.js';
 import { decide, leastWeight, unequalWeights } from '../decide.js';
 
@@ -81,7 +81,7 @@ function render(box, x, r, catalogue, { onCorrection = null } = {}) {
       h('caption', {}, mName ? `State per variant on the primary metric, ${mName}${(x.guardrails || []).length ? ', and its guardrails' : ''}` : 'State per variant'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Variant'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Why'))),
       h('tbody', {}, d.rows.map((row) => h('tr', { dataset: { variant: row.variant, state: row.state } },
-        h('th', { scope: 'row', 'data-label': 'Variant' }, row.variant),
+        h('th', { scope: 'row', 'data-label': 'Variant' }, variantCell(row.name, row.variant)),
         h('td', { 'data-label': 'State' }, h('span', { class: ['state', `state-${row.state}`] }, row.text)),
         h('td', { 'data-label': 'Why' }, row.why)))))) : null,
     r && r.method === 'frequentist' && d.overall.action === 'wait'

@@ -10,8 +10,8 @@
 // live region: after a change of the options one line announces the decision they give.
 
 import { api } from '../api.js';
-import { h, add, clear, fill, errorBox, loading, nextId, announce } from '../dom.js';
-import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
+import { h, add, clear, fill, errorBox, loading, nextId, announce, variantCell } from '../dom.js';
+import { fmtInt, fmtPct, fmtPctInterval, fmtSmallPct, fmtPEq, significanceText, variantName, fmtDateTime, fmtLevel, verdict, shownVerdict, relSignificant, resultsFormat, ratioPartsText, isAdjusted, correctionName, shownInterval, fmtShownPct, UNBOUNDED_INTERVAL } from '../format.js';
 import { forestPlot, liftChart, seriesClasses } from '../charts.js';
 import { retryDelay } from '../retry.js';
 import { saveFile, seriesCsvButton, usersExportBlock } from './downloads.js';
@@ -95,7 +95,7 @@ function disagreeNote(v, r) {
   return `† ${v.key}: the absolute lift’s own test (${fmtPEq(pa)}) ${v.significant ? 'finds' : 'does not find'} a difference and the relative lift’s (${fmtPEq(pr)}) ${rl.significant ? 'does' : 'does not'}: they use different standard errors and can disagree near alpha ${r.alpha}. The result follows the relative lift and its interval; the absolute interval (greyed) is not the result’s.`;
 }
 
-function metricTable(m, r, def, defs) {
+function metricTable(m, r, def, defs, x) {
   const f = resultsFormat(m, def);
   const bayes = r.method === 'bayesian';
   const adjusted = isAdjusted(r);
@@ -129,7 +129,7 @@ function metricTable(m, r, def, defs) {
       : m.type === 'ratio' ? h('span', { class: 'converters ratio-parts' }, ratioPartsText(v, m, defs)) : null;
     const td = (col, content, cls) => h('td', { 'data-col': col, 'data-label': cols.find((c) => c[0] === col)[1], class: cls }, content);
     tbody.append(h('tr', { class: vd ? `verdict-${vd}` : 'control-row', dataset: { variant: v.key } },
-      h('th', { scope: 'row', 'data-col': 'variant' }, v.key, isControl ? h('span', { class: 'tag' }, 'control') : null),
+      h('th', { scope: 'row', 'data-col': 'variant' }, variantCell(variantName(x, v.key), v.key, isControl ? h('span', { class: 'tag' }, 'control') : null)),
       td('users', fmtInt(v.users), 'num'),
       td('mean', [h('span', { class: 'mean-value' }, f.mean(v.mean)), conv], 'num'),
       td('lift', isControl ? '—' : fmtPct(rl.estimate, { signed: true }), 'num'),
@@ -203,7 +203,19 @@ function intervalKind(r) {
   return `${level}${r.method === 'sequential' ? ' always-valid' : ''}${isAdjusted(r) ? ` ${correctionName(r.correction)}-adjusted` : ''}`;
 }
 
-function metricSection(m, r, def, defs) {
+/**
+ * The Bayesian note's sentence on the Result column (review dash36 F6): it follows the
+ * two-sided credible interval at the experiment's alpha, not the one-sided chance, so a
+ * chance just past 1 - alpha/2 (97.5% at alpha 0.05) can sit beside "No credible difference".
+ */
+export function bayesResultRule(alpha) {
+  const a = typeof alpha === 'number' && alpha > 0 && alpha < 1 ? alpha : 0.05;
+  const edge = `${Number(((1 - a / 2) * 100).toFixed(2))}%`;
+  const low = `${Number(((a / 2) * 100).toFixed(2))}%`;
+  return `The Result column follows the two-sided ${fmtLevel(a)} credible interval of the relative lift, not the chance: “Better” or “Worse” needs the whole interval on one side of 0, so a chance to beat control a little above ${edge} (or below ${low}) can still read “No credible difference” while the interval holds 0.`;
+}
+
+function metricSection(m, r, def, defs, x) {
   const goal = m.goal === 'decrease' ? 'lower is better' : 'higher is better';
   const rows = m.variants.slice(1).map((v) => {
     const shown = shownInterval(v.relative_lift, r);
@@ -224,7 +236,7 @@ function metricSection(m, r, def, defs) {
       def && def.unit ? [h('span', { class: 'tag tag-unit' }, def.unit === 'currency' ? def.currency : def.unit), ' '] : null,
       h('span', { class: 'tag' }, goal),
       m.guardrail ? [' ', h('span', { class: 'tag tag-guard' }, 'guardrail')] : null),
-    metricTable(m, r, def, defs),
+    metricTable(m, r, def, defs, x),
     h('figure', { class: 'forest-figure' },
       forestPlot(rows, { title: `Relative lift of each variant against control for ${m.name || m.key}, with ${kind} intervals` }),
       h('figcaption', { class: 'muted small' }, `Relative lift vs control with ${kind} interval; the dashed line is no change.`,
@@ -256,7 +268,7 @@ function srmText(srm) {
 }
 
 /** One table per metric: a row per (value, treatment) of the dimension breakdown `b`. */
-function breakdownTables(b, defs) {
+function breakdownTables(b, defs, x) {
   const first = b.slices[0];
   if (!first) return [h('p', { class: 'muted' }, `No exposures recorded with a ${b.dimension} yet (values are recorded at each user’s first exposure).`)];
   const adjusted = isAdjusted(b);
@@ -292,7 +304,7 @@ function breakdownTables(b, defs) {
           h('th', { scope: 'row', ...span, 'data-label': b.dimension }, sl.dimension_value),
           h('td', { ...span, class: cls('num'), 'data-label': 'Users' }, fmtInt(users)),
           h('td', { ...span, 'data-label': 'Sample ratio' }, srmText(sl.srm)),
-          h('td', { 'data-label': 'Variant' }, v.key),
+          h('td', { 'data-label': 'Variant' }, variantCell(variantName(x, v.key), v.key)),
           h('td', { class: 'num', 'data-label': ctlHead }, f.mean(ctl.mean)),
           h('td', { class: 'num', 'data-label': meanHead }, f.mean(v.mean)),
           h('td', { class: 'num', 'data-label': 'Relative lift' }, fmtPct(rl.estimate, { signed: true })),
@@ -345,7 +357,7 @@ async function loadBreakdown(ctx, x, st, box, defs, turn, say = false) {
     unrecordedTotal ? h('p', { class: 'small breakdown-unrecorded' },
       `${fmtInt(unrecordedTotal)} ${unrecordedTotal === 1 ? 'user was' : 'users were'} exposed before ${b.dimension} was added to the experiment’s dimensions: no value was recorded for them, so they are in no row below (${unrecorded.map((v) => `${v.name || v.key}: ${fmtInt(v.users_not_recorded)}`).join(', ')}).`) : null,
     mismatched.length ? h('p', { class: 'alert alert-error' }, `Sample ratio mismatch in ${mismatched.join(', ')}: the split is broken there; do not trust those rows.`) : null,
-    breakdownTables(b, defs));
+    breakdownTables(b, defs, x));
   if (say) announce(`Breakdown by ${b.dimension}: ${b.slices.length} ${b.slices.length === 1 ? 'value' : 'values'}${mismatched.length ? `, sample ratio mismatch in ${mismatched.join(', ')}` : ''}.`);
 }
 
@@ -691,12 +703,12 @@ export function resultsSection(ctx, x, { catalogue = [], noCatalogue = false, on
           `Sequential intervals and p-values stay valid however often you look, so you may stop as soon as a result is significant. They are wider than fixed-horizon ones (tuned for about ${fmtInt(x.sequential_tuning)} users).`)
         : null,
       r.method === 'bayesian'
-        ? h('p', { class: 'muted small' }, 'Bayesian: intervals are credible intervals; “chance to beat control” is the posterior probability that the variant is better in the metric’s goal direction; “expected loss” is what you lose on average if you ship it and it is in fact worse. Corrections do not apply.')
+        ? h('p', { class: 'muted small', id: 'bayes-note' }, 'Bayesian: intervals are credible intervals; “chance to beat control” is the posterior probability that the variant is better in the metric’s goal direction; “expected loss” is what you lose on average if you ship it and it is in fact worse. Corrections do not apply. ', bayesResultRule(r.alpha))
         : null,
       h('p', { class: 'muted small computed' },
         `${fmtInt(total)} users · computed ${fmtDateTime(r.computed_at)} · ${r.method}${r.cuped ? ', CUPED' : ''}${r.method !== 'bayesian' && r.correction !== 'none' ? `, ${r.correction} correction` : ''}, alpha ${r.alpha}`,
         rebuildBadge),
-      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key), defs))
+      r.metrics.length === 0 ? h('p', { class: 'muted' }, 'This experiment has no metrics.') : r.metrics.map((m) => metricSection(m, r, defs.get(m.key), defs, x))
     );
     body.setAttribute('aria-busy', 'false');
     if (r.rebuilding) schedulePoll();
