@@ -131,6 +131,20 @@ T.test('F7: an absolute interval whose test disagrees with the verdict is greyed
   noErrors();
 });
 
+T.test('F2: a key typed over a default variant key clears its untouched default name; a typed name stays', async () => {
+  await go('/experiments/new');
+  await page.getByLabel('Variant 2 key').waitFor();
+  assertEq(await page.getByLabel('Variant 2 name').inputValue(), 'Treatment', 'the default name');
+  await page.getByLabel('Variant 2 key').fill('green');
+  assertEq(await page.getByLabel('Variant 2 name').inputValue(), '', 'cleared with its key');
+  await page.getByLabel('Variant 1 name').fill('Current page');
+  await page.getByLabel('Variant 1 key').fill('base');
+  assertEq(await page.getByLabel('Variant 1 name').inputValue(), 'Current page', 'a typed name stays');
+  await page.locator('nav').getByRole('link', { name: 'Experiments' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Leave without saving' }).click();
+  await page.waitForFunction(() => location.hash.startsWith('#/experiments') && !location.hash.includes('new'));
+});
+
 T.test('F2: the decision and the results tables name variants by the names the PM typed', async () => {
   const key = 'd36-names';
   await admin.post('/experiments', {

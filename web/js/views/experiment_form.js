@@ -313,7 +313,10 @@ function buildForm(env, doc, stored, { live }) {
   // id: stable while keys are typed, so a forced user stays with its variant through a
   // rename; value: the JSON text of the variant's value, '' = none (the value is the key)
   let vids = 0;
-  const variants = x.variants.map((v) => ({ id: ++vids, key: v.key, name: v.name || '', weight: v.weight, value: v.value === undefined || v.value === null ? '' : JSON.stringify(v.value) }));
+  // a new experiment's default names ("Control", "Treatment") belong to their default keys:
+  // a key typed over one clears its untouched name (the key then names the variant), else
+  // a variant keyed "green" was called "Treatment" in every decision (review dash36 F2)
+  const variants = x.variants.map((v) => ({ id: ++vids, key: v.key, name: v.name || '', weight: v.weight, value: v.value === undefined || v.value === null ? '' : JSON.stringify(v.value), autoName: !editing && !!v.name }));
   const varRows = h('tbody');
   const sumOut = h('output', { class: 'sum-check', 'aria-live': 'polite' });
   const addVar = h('button', { type: 'button', class: 'btn btn-small' }, 'Add variant');
@@ -339,8 +342,16 @@ function buildForm(env, doc, stored, { live }) {
       const vIn = h('input', { type: 'text', value: v.value, placeholder: 'JSON, e.g. true', 'aria-label': `Variant ${i + 1} value (JSON)`, autocomplete: 'off', spellcheck: 'false', class: 'mono', dataset: { field: `variants[${i}].value` } });
       vIn.addEventListener('input', () => { v.value = vIn.value; });
       const rm = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Remove variant ${i + 1}`, disabled: variants.length <= 2 }, '✕');
-      kIn.addEventListener('input', () => { v.key = kIn.value.trim(); renderForcedOptions(); });
-      nIn.addEventListener('input', () => { v.name = nIn.value; });
+      kIn.addEventListener('input', () => {
+        v.key = kIn.value.trim();
+        if (v.autoName) {
+          v.autoName = false;
+          v.name = '';
+          nIn.value = '';
+        }
+        renderForcedOptions();
+      });
+      nIn.addEventListener('input', () => { v.name = nIn.value; v.autoName = false; });
       wIn.addEventListener('input', () => { v.weight = wIn.value.trim() === '' ? NaN : Number(wIn.value) / 100; updateSum(); });
       rm.addEventListener('click', () => {
         variants.splice(i, 1);
